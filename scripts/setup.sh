@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets Parley up on a fresh Debian bookworm machine, idempotently: Debian packages,
+# the offline mediasoup worker build (cached), then `npm ci`. A second run takes seconds.
+# Prints nothing on stdout but the worker's path, so callers can export it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+# Runtime tools: ffmpeg for prompt transcoding and post-processing, sox and espeak-ng for
+# tones, speech prompts and audio checks, SIPp for the end-to-end tests.
+bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester >&2
+
+worker=$(bash media/build-worker.sh)
+export MEDIASOUP_WORKER_BIN="$worker"
+
+# Reinstall only when package-lock.json changed since the last install.
+stamp=node_modules/.parley-lock-sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > "$stamp"
+fi
+echo "$worker"

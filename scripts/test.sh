@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets Parley up and runs the whole test suite (unit, integration, end-to-end).
+#   bash scripts/test.sh              everything
+#   bash scripts/test.sh test/unit    one folder or file
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+MEDIASOUP_WORKER_BIN=$(bash "$root/scripts/setup.sh")
+export MEDIASOUP_WORKER_BIN
+cd "$root"
+npx tsc --noEmit
+npx eslint src test
+exec bash scripts/run-tests.sh "$@"

@@ -1,0 +1,113 @@
+// Reads the YAML configuration, merges it over the defaults and validates it.
+// Every problem is reported with the dotted key it concerns, so that a user can
+// find it in the file: "media.rtpPortRange.max: must be <= 65535".
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parseDocument } from 'yaml';
+import { configSchema, defaultConfig, type ParleyConfig } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration in ${file}:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile<ParleyConfig>(configSchema);
+
+/** Where the config comes from: `--config FILE`, else $PARLEY_CONFIG, else ./parley.yaml. */
+export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
+  const i = argv.findIndex((a) => a === '--config' || a === '-c');
+  if (i >= 0) {
+    const value = argv[i + 1];
+    if (!value) throw new ConfigError('(command line)', ['--config: needs a file path']);
+    return resolve(value);
+  }
+  const eq = argv.find((a) => a.startsWith('--config='));
+  if (eq) return resolve(eq.slice('--config='.length));
+  return resolve(env.PARLEY_CONFIG ?? 'parley.yaml');
+}
+
+export function loadConfigFile(file: string): ParleyConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file = '(inline)'): ParleyConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `YAML syntax (line ${e.linePos?.[0].line ?? '?'}): ${e.message.split('\n')[0]}`),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (!isPlainObject(raw)) throw new ConfigError(file, ['(top level): must be a mapping of keys']);
+  const merged = mergeDefaults(defaultConfig, raw);
+  if (!validate(merged)) throw new ConfigError(file, summarize(validate.errors ?? []));
+  const problems = crossChecks(merged);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return merged;
+}
+
+function crossChecks(c: ParleyConfig): string[] {
+  const problems: string[] = [];
+  if (c.media.rtpPortRange.min > c.media.rtpPortRange.max) {
+    problems.push('media.rtpPortRange.min: must not be above media.rtpPortRange.max');
+  }
+  if (c.media.mixer.jitterMinMs > c.media.mixer.jitterMaxMs) {
+    problems.push('media.mixer.jitterMinMs: must not be above media.mixer.jitterMaxMs');
+  }
+  if (c.sip.timers.t1 > c.sip.timers.t2) problems.push('sip.timers.t1: must not be above sip.timers.t2');
+  if (c.sip.server === 'embedded' && c.sip.listen.length === 0) {
+    problems.push('sip.listen: the embedded server needs at least one transport');
+  }
+  return problems;
+}
+
+/** One line per problem: a failed `oneOf` speaks for the alternatives it tried. */
+function summarize(errors: ErrorObject[]): string[] {
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath);
+  const kept = errors.filter((e) => e.keyword === 'oneOf' || !oneOfs.some((p) => e.schemaPath.startsWith(p + '/')));
+  return [...new Set(kept.map(describe))];
+}
+
+function describe(e: ErrorObject): string {
+  const key = e.instancePath.slice(1).replace(/\//g, '.') || '(top level)';
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${key === '(top level)' ? '' : key + '.'}${String(e.params.additionalProperty)}: unknown key`;
+    case 'enum':
+      return `${key}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'oneOf':
+      return `${key}: must be a positive integer or "auto"`;
+    default:
+      return `${key}: ${e.message ?? 'is invalid'}`;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Objects merge key by key; arrays and scalars from the file replace the default. */
+function mergeDefaults<T>(defaults: T, override: unknown): T {
+  if (!isPlainObject(defaults) || !isPlainObject(override)) {
+    return (override === undefined ? defaults : override) as T;
+  }
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(override)) {
+    out[k] = k in defaults ? mergeDefaults((defaults as Record<string, unknown>)[k], v) : v;
+  }
+  return out as T;
+}

@@ -1,0 +1,190 @@
+// The configuration's JSON Schema. Every key here is documented in the README's
+// "Configuration" section; keep the two in step.
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type SipTransport = 'udp' | 'tcp';
+
+export interface ListenConfig {
+  transport: SipTransport;
+  host: string;
+  port: number;
+}
+
+export interface SipConfig {
+  /** `embedded` runs Parley's own SIP server in-process; `remote` connects to a drachtio-server. */
+  server: 'embedded' | 'remote';
+  listen: ListenConfig[];
+  /** The drachtio control port: where the embedded server listens, or where the remote one is. */
+  control: { host: string; port: number; secret: string };
+  /** RFC 3261 timer values in milliseconds. */
+  timers: { t1: number; t2: number; t4: number };
+  maxMessageSize: number;
+  /** Public address written into Via/Contact instead of the bind address (NAT). */
+  externalIp: string | null;
+}
+
+export interface MediaConfig {
+  /** Number of mediasoup workers; `auto` is one per core. */
+  workers: number | 'auto';
+  /** Path of the mediasoup-worker binary; null uses MEDIASOUP_WORKER_BIN or the build cache. */
+  workerBin: string | null;
+  rtpIp: string;
+  announcedIp: string | null;
+  rtpPortRange: { min: number; max: number };
+  codecs: string[];
+  /** Latch the RTP destination on the first packet's source (symmetric RTP, comedia). */
+  latching: boolean;
+  mixer: { sampleRate: number; jitterMinMs: number; jitterMaxMs: number };
+}
+
+export interface ParleyConfig {
+  log: { level: LogLevel; pretty: boolean };
+  sip: SipConfig;
+  media: MediaConfig;
+  prompts: { dir: string; cacheDir: string };
+  recording: { dir: string; postProcess: 'none' | 'ogg' | 'mp3' };
+}
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const host = { type: 'string', minLength: 1 } as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['log', 'sip', 'media', 'prompts', 'recording'],
+  properties: {
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['level', 'pretty'],
+      properties: {
+        level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+        pretty: { type: 'boolean' },
+      },
+    },
+    sip: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['server', 'listen', 'control', 'timers', 'maxMessageSize', 'externalIp'],
+      properties: {
+        server: { type: 'string', enum: ['embedded', 'remote'] },
+        listen: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['transport', 'host', 'port'],
+            properties: {
+              transport: { type: 'string', enum: ['udp', 'tcp'] },
+              host,
+              port,
+            },
+          },
+        },
+        control: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['host', 'port', 'secret'],
+          properties: { host, port, secret: { type: 'string', minLength: 1 } },
+        },
+        timers: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['t1', 't2', 't4'],
+          properties: {
+            t1: { type: 'integer', minimum: 1, maximum: 60000 },
+            t2: { type: 'integer', minimum: 1, maximum: 600000 },
+            t4: { type: 'integer', minimum: 1, maximum: 600000 },
+          },
+        },
+        maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },
+        externalIp: { type: 'string', nullable: true, minLength: 1 },
+      },
+    },
+    media: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer'],
+      properties: {
+        workers: {
+          oneOf: [
+            { type: 'integer', minimum: 1, maximum: 64 },
+            { type: 'string', const: 'auto' },
+          ],
+        },
+        workerBin: { type: 'string', nullable: true, minLength: 1 },
+        rtpIp: host,
+        announcedIp: { type: 'string', nullable: true, minLength: 1 },
+        rtpPortRange: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['min', 'max'],
+          properties: {
+            min: { type: 'integer', minimum: 1024, maximum: 65535 },
+            max: { type: 'integer', minimum: 1024, maximum: 65535 },
+          },
+        },
+        codecs: {
+          type: 'array',
+          minItems: 1,
+          uniqueItems: true,
+          items: { type: 'string', enum: ['PCMU', 'PCMA', 'G722', 'opus'] },
+        },
+        latching: { type: 'boolean' },
+        mixer: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['sampleRate', 'jitterMinMs', 'jitterMaxMs'],
+          properties: {
+            sampleRate: { type: 'integer', enum: [16000, 48000] },
+            jitterMinMs: { type: 'integer', minimum: 20, maximum: 100 },
+            jitterMaxMs: { type: 'integer', minimum: 20, maximum: 100 },
+          },
+        },
+      },
+    },
+    prompts: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir', 'cacheDir'],
+      properties: { dir: { type: 'string', minLength: 1 }, cacheDir: { type: 'string', minLength: 1 } },
+    },
+    recording: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir', 'postProcess'],
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        postProcess: { type: 'string', enum: ['none', 'ogg', 'mp3'] },
+      },
+    },
+  },
+} as const;
+
+/** Defaults: a file only states what it changes. Loopback everywhere by default. */
+export const defaultConfig: ParleyConfig = {
+  log: { level: 'info', pretty: false },
+  sip: {
+    server: 'embedded',
+    listen: [
+      { transport: 'udp', host: '127.0.0.1', port: 5060 },
+      { transport: 'tcp', host: '127.0.0.1', port: 5060 },
+    ],
+    control: { host: '127.0.0.1', port: 9022, secret: 'cymru' },
+    timers: { t1: 500, t2: 4000, t4: 5000 },
+    maxMessageSize: 65535,
+    externalIp: null,
+  },
+  media: {
+    workers: 'auto',
+    workerBin: null,
+    rtpIp: '127.0.0.1',
+    announcedIp: null,
+    rtpPortRange: { min: 40000, max: 49999 },
+    codecs: ['PCMU', 'PCMA', 'G722', 'opus'],
+    latching: false,
+    mixer: { sampleRate: 16000, jitterMinMs: 20, jitterMaxMs: 100 },
+  },
+  prompts: { dir: 'prompts', cacheDir: '.cache/prompts' },
+  recording: { dir: 'recordings', postProcess: 'none' },
+};

@@ -1,0 +1,50 @@
+// `parley start`: load the config, start, and stop cleanly on SIGINT/SIGTERM.
+import { Parley } from './app.ts';
+import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
+import { createLogger } from './util/logger.ts';
+
+async function main(argv: string[]): Promise<number> {
+  let config;
+  const file = configPath(argv);
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`parley: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const pretty = argv.includes('--pretty') || config.log.pretty;
+  const log = createLogger({ level: config.log.level, pretty });
+  log.info({ config: file }, 'starting Parley');
+  let app: Parley;
+  try {
+    app = await Parley.start(config, log);
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    return 1;
+  }
+  log.info('Parley is running; Ctrl-C stops it');
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      app.close();
+      resolve(0);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Let pino flush, then leave with the code even if a stray handle remains.
+    setTimeout(() => process.exit(code), 100).unref();
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`parley: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

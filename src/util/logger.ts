@@ -1,0 +1,32 @@
+// pino, the one logger of the project. Library code takes a Logger from its
+// parent and makes children; a call's logger carries its Call-ID on every line.
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+export interface LoggerSettings {
+  level: string;
+  /** Human-readable output through pino-pretty; JSON lines otherwise. */
+  pretty: boolean;
+}
+
+export function createLogger(settings: LoggerSettings, destination?: NodeJS.WritableStream): Logger {
+  const options: LoggerOptions = { level: settings.level, base: { app: 'parley' } };
+  if (settings.pretty && !destination) {
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l' } },
+    });
+  }
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** The child logger for one call: every line it writes names the call. */
+export function callLogger(parent: Logger, callId: string, extra: Record<string, unknown> = {}): Logger {
+  return parent.child({ callId, ...extra });
+}
+
+/** A logger that writes nothing, for unit tests and tools. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, configPath, loadConfigFile, parseConfig } from '../../../src/config/load-config.ts';
+import { defaultConfig } from '../../../src/config/schema.ts';
+
+/** Asserts that parsing `yaml` fails and that one problem names `key`. */
+function rejects(yaml: string, key: string, pattern: RegExp): void {
+  assert.throws(
+    () => parseConfig(yaml),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, 'a ConfigError');
+      const line = err.problems.find((p) => p.startsWith(key + ':'));
+      assert.ok(line, `a problem naming ${key}, got: ${err.problems.join(' | ')}`);
+      assert.match(line, pattern);
+      return true;
+    },
+  );
+}
+
+describe('config', () => {
+  it('an empty file gives the defaults', () => {
+    assert.deepEqual(parseConfig(''), defaultConfig);
+  });
+
+  it('a file states only what it changes; objects merge, arrays replace', () => {
+    const c = parseConfig('media:\n  workers: 1\n  codecs: [PCMA]\n');
+    assert.equal(c.media.workers, 1);
+    assert.deepEqual(c.media.codecs, ['PCMA']);
+    assert.equal(c.media.rtpIp, defaultConfig.media.rtpIp);
+    assert.deepEqual(c.sip, defaultConfig.sip);
+  });
+
+  it('the shipped parley.yaml is valid', () => {
+    const c = loadConfigFile('parley.yaml');
+    assert.equal(c.sip.server, 'embedded');
+  });
+
+  it('an unknown key is named', () => rejects('media:\n  wrokers: 2\n', 'media.wrokers', /unknown key/));
+  it('an unknown top-level key is named', () => rejects('sipp: {}\n', 'sipp', /unknown key/));
+  it('a wrong type is named', () => rejects('log:\n  pretty: "yes"\n', 'log.pretty', /boolean/));
+  it('a value out of range is named', () =>
+    rejects('media:\n  rtpPortRange: { min: 40000, max: 70000 }\n', 'media.rtpPortRange.max', /<= 65535/));
+  it('a value outside an enum lists the allowed values', () =>
+    rejects('sip:\n  server: kamailio\n', 'sip.server', /"embedded", "remote"/));
+  it('a bad array item is named by index', () =>
+    rejects('sip:\n  listen: [{ transport: sctp, host: 127.0.0.1, port: 5060 }]\n', 'sip.listen.0.transport', /one of/));
+  it('a missing key in an array item is named', () =>
+    rejects('sip:\n  listen: [{ transport: udp, port: 5060 }]\n', 'sip.listen.0', /host/));
+  it('workers must be a number or auto', () => rejects('media:\n  workers: many\n', 'media.workers', /"auto"/));
+  it('an unknown codec is refused', () => rejects('media:\n  codecs: [GSM]\n', 'media.codecs.0', /one of/));
+  it('an inverted port range is named', () =>
+    rejects('media:\n  rtpPortRange: { min: 50000, max: 40000 }\n', 'media.rtpPortRange.min', /above/));
+  it('inverted jitter bounds are named', () =>
+    rejects('media:\n  mixer: { jitterMinMs: 80, jitterMaxMs: 40 }\n', 'media.mixer.jitterMinMs', /above/));
+  it('all problems are reported at once', () => {
+    try {
+      parseConfig('log: { level: loud }\nmedia: { workers: 0 }\n');
+      assert.fail('should throw');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.ok(err.problems.some((p) => p.startsWith('log.level:')));
+      assert.ok(err.problems.some((p) => p.startsWith('media.workers:')));
+    }
+  });
+
+  it('a YAML syntax error names the line', () => {
+    assert.throws(() => parseConfig('log:\n  level: info\n   pretty: [\n'), /YAML syntax \(line \d+\)/);
+  });
+
+  it('a top level that is not a mapping is refused', () => {
+    assert.throws(() => parseConfig('- a\n- b\n'), /must be a mapping/);
+  });
+
+  it('a missing file is a ConfigError naming the file', () => {
+    assert.throws(() => loadConfigFile('/nonexistent/parley.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /\/nonexistent\/parley\.yaml/);
+      assert.match(err.problems[0] ?? '', /cannot read/);
+      return true;
+    });
+  });
+
+  it('the path comes from --config, then PARLEY_CONFIG, then ./parley.yaml', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-cfg-'));
+    const f = join(dir, 'x.yaml');
+    writeFileSync(f, 'log: { level: debug }\n');
+    assert.equal(configPath(['--config', f], {}), f);
+    assert.equal(configPath([`--config=${f}`], {}), f);
+    assert.equal(configPath([], { PARLEY_CONFIG: f }), f);
+    assert.equal(configPath([], {}), join(process.cwd(), 'parley.yaml'));
+    assert.equal(loadConfigFile(configPath(['-c', f], {})).log.level, 'debug');
+    assert.throws(() => configPath(['--config'], {}), /needs a file path/);
+  });
+});
