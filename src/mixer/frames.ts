@@ -1,0 +1,32 @@
+// The contract between the mixer and what feeds it or listens to it (playback,
+// recording): mono signed 16-bit PCM in frames of FRAME_MS at the room's rate.
+export const FRAME_MS = 20;
+
+/** Mono Int16 PCM, exactly samplesPerFrame(rate) samples long. */
+export type PcmFrame = Int16Array;
+
+export function samplesPerFrame(sampleRate: number): number {
+  return (sampleRate * FRAME_MS) / 1000;
+}
+
+/** Something that produces audio, pulled once per 20 ms tick by the mixer (a prompt, a tone). */
+export interface FrameSource {
+  /** The next frame, or null once the source has finished (it is then removed). */
+  nextFrame(): PcmFrame | null;
+  /** Stops early (barge-in, hang-up). Idempotent. */
+  stop(): void;
+}
+
+/** What the mixer hands to a sink (a recorder) on every tick of a room's clock. */
+export interface MixTick {
+  /** Milliseconds since the room's clock started: FRAME_MS × tick number, never wall time. */
+  readonly timeMs: number;
+  /** Everything every leg said this tick, plus room-wide prompts (what a silent observer hears). */
+  readonly mix: PcmFrame;
+  /** Each leg's own decoded input this tick (null when the leg sent nothing in time). */
+  readonly legs: ReadonlyMap<string, PcmFrame | null>;
+}
+
+export interface TickSink {
+  writeTick(tick: MixTick): void;
+}
