@@ -1,0 +1,79 @@
+// `parley start` runs in the foreground with JSON logs; SIGINT and SIGTERM close it in
+// order and it exits 0; a bad config stops start-up with a message naming the key.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+
+function writeConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-life-'));
+  const file = join(dir, 'parley.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+const goodConfig = `
+log: { level: info, pretty: false }
+media: { workers: 1 }
+sip:
+  listen: [{ transport: udp, host: 127.0.0.1, port: 0 }, { transport: tcp, host: 127.0.0.1, port: 0 }]
+  control: { host: 127.0.0.1, port: 0, secret: test }
+`;
+
+function startParley(config: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      assert.fail(`a log line that is not JSON: ${l}`);
+    }
+    lines.push(entry);
+    for (const w of [...waiters]) {
+      if (w.re.test(String(entry.msg))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const logged = (re: RegExp) =>
+    lines.some((l) => re.test(String(l.msg))) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ re, resolve }));
+  return { child, lines, logged, stderr: () => stderr };
+}
+
+describe('parley start', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`runs in the foreground and ${signal} stops it cleanly with exit 0`, async () => {
+      const p = startParley(writeConfig(goodConfig));
+      await p.logged(/Parley is running/);
+      assert.ok(p.lines.some((l) => l.msg === 'mediasoup workers started' && l.workers === 1));
+      const workerPids = p.lines.find((l) => l.msg === 'mediasoup workers started')!.pids as number[];
+      p.child.kill(signal);
+      const [code] = (await once(p.child, 'exit')) as [number | null];
+      assert.equal(code, 0, `exit code (stderr: ${p.stderr()})`);
+      const msgs = p.lines.map((l) => l.msg);
+      assert.ok(msgs.indexOf('stopping') < msgs.indexOf('closed'), 'closes after the signal');
+      for (const pid of workerPids) {
+        assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+      }
+    });
+  }
+
+  it('a bad config stops start-up with exit 2 and names the key', async () => {
+    const p = startParley(writeConfig('media:\n  rtpPortRange: { min: 40000, max: 99999 }\n'));
+    const [code] = (await once(p.child, 'exit')) as [number | null];
+    assert.equal(code, 2);
+    assert.match(p.stderr(), /media\.rtpPortRange\.max: must be <= 65535/);
+  });
+});
