@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(test/unit test/integration test/e2e)
+if [ ${#targets[@]} -eq 0 ]; then
+  for d in test/unit test/integration test/e2e; do [ -d "$d" ] && targets+=("$d"); done
+fi
 files=()
 for t in "${targets[@]}"; do
   if [ -d "$t" ]; then
