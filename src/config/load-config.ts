@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
+import { RuleChain } from '../policy/rule-chain.ts';
 import { configSchema, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -17,7 +18,7 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const validate = ajv.compile<ParleyConfig>(configSchema);
 
 /** Where the config comes from: `--config FILE`, else $PARLEY_CONFIG, else ./parley.yaml. */
@@ -72,6 +73,11 @@ function crossChecks(c: ParleyConfig): string[] {
   if (c.sip.server === 'embedded' && c.sip.listen.length === 0) {
     problems.push('sip.listen: the embedded server needs at least one transport');
   }
+  try {
+    new RuleChain(c.routing);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   return problems;
 }
 
@@ -89,8 +95,11 @@ function describe(e: ErrorObject): string {
       return `${key === '(top level)' ? '' : key + '.'}${String(e.params.additionalProperty)}: unknown key`;
     case 'enum':
       return `${key}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'oneOf':
-      return `${key}: must be a positive integer or "auto"`;
+    case 'oneOf': {
+      // A oneOf carries its own wording in `description`.
+      const what = (e.parentSchema as { description?: string } | undefined)?.description;
+      return `${key}: must be ${what ?? 'one of the allowed forms'}`;
+    }
     default:
       return `${key}: ${e.message ?? 'is invalid'}`;
   }

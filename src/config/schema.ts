@@ -1,6 +1,9 @@
 // The configuration's JSON Schema. Every key here is documented in the README's
 // "Configuration" section; keep the two in step.
 
+import { defaultRouting, routingSchema } from './routing-schema.ts';
+import type { RoutingConfig } from '../policy/rule-types.ts';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type SipTransport = 'udp' | 'tcp';
 
@@ -43,6 +46,7 @@ export interface ParleyConfig {
   media: MediaConfig;
   prompts: { dir: string; cacheDir: string };
   recording: { dir: string; postProcess: 'none' | 'ogg' | 'mp3' };
+  routing: RoutingConfig;
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -51,7 +55,7 @@ const host = { type: 'string', minLength: 1 } as const;
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing'],
   properties: {
     log: {
       type: 'object',
@@ -107,6 +111,7 @@ export const configSchema = {
       required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer'],
       properties: {
         workers: {
+          description: 'a positive integer or "auto"',
           oneOf: [
             { type: 'integer', minimum: 1, maximum: 64 },
             { type: 'string', const: 'auto' },
@@ -158,6 +163,7 @@ export const configSchema = {
         postProcess: { type: 'string', enum: ['none', 'ogg', 'mp3'] },
       },
     },
+    routing: routingSchema,
   },
 } as const;
 
@@ -187,4 +193,5 @@ export const defaultConfig: ParleyConfig = {
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts' },
   recording: { dir: 'recordings', postProcess: 'none' },
+  routing: defaultRouting,
 };

@@ -1,0 +1,70 @@
+// Turns a rule's `match` block into a predicate that also says which conditions
+// failed, for the dry run and the logs. All conditions must hold (AND).
+import { compilePattern, compileSource, type Matcher } from './pattern.ts';
+import { headerUri, sdpMediaKinds, type RoutableRequest } from './routable-request.ts';
+import type { HeaderCondition, MatchConfig } from './rule-types.ts';
+
+/** Returns the names of the failed conditions; an empty list means the request matches. */
+/** `requestUri` is the current target: a retarget earlier in the chain changes what later rules see. */
+export type CompiledMatch = (req: RoutableRequest, requestUri: string) => string[];
+
+type Condition = { name: string; test: (req: RoutableRequest, requestUri: string) => boolean };
+
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+export function compileMatch(match: MatchConfig | undefined): CompiledMatch {
+  const conditions: Condition[] = [];
+  if (!match) return () => [];
+
+  if (match.method !== undefined) {
+    const methods = new Set(asList(match.method).map((m) => m.toUpperCase()));
+    conditions.push({ name: 'method', test: (r) => methods.has(r.method.toUpperCase()) });
+  }
+  const uriCondition = (name: string, pattern: string | undefined, pick: (r: RoutableRequest, ruri: string) => string): void => {
+    if (pattern === undefined) return;
+    const m = compilePattern(pattern);
+    conditions.push({ name, test: (r, ruri) => m(pick(r, ruri)) });
+  };
+  uriCondition('from', match.from, (r) => headerUri(r.get('from')));
+  uriCondition('to', match.to, (r) => headerUri(r.get('to')));
+  uriCondition('requestUri', match.requestUri, (_r, ruri) => ruri);
+  uriCondition('userAgent', match.userAgent, (r) => r.get('user-agent') ?? '');
+  uriCondition('body', match.body, (r) => r.body ?? '');
+
+  for (const [header, cond] of Object.entries(match.headers ?? {})) {
+    conditions.push({ name: `headers.${header}`, test: compileHeader(header, cond) });
+  }
+
+  if (match.media !== undefined) {
+    const wanted = new Set(asList(match.media));
+    conditions.push({
+      name: 'media',
+      test: (r) => {
+        const kinds = sdpMediaKinds(r.body, r.get('content-type'));
+        if (kinds.length === 0) return wanted.has('none');
+        return kinds.some((k) => wanted.has(k as never));
+      },
+    });
+  }
+
+  if (match.source !== undefined) {
+    const sources = asList(match.source).map(compileSource);
+    conditions.push({ name: 'source', test: (r) => !!r.source_address && sources.some((s) => s(r.source_address!)) });
+  }
+
+  return (req, requestUri) => conditions.filter((c) => !c.test(req, requestUri)).map((c) => c.name);
+}
+
+function compileHeader(name: string, cond: HeaderCondition): (r: RoutableRequest) => boolean {
+  if (typeof cond === 'string') {
+    const m: Matcher = compilePattern(cond);
+    return (r) => r.has(name) && m(r.get(name) ?? '');
+  }
+  if ('present' in cond) return (r) => r.has(name) === cond.present;
+  if ('contains' in cond) {
+    const needle = cond.contains.toLowerCase();
+    return (r) => (r.get(name) ?? '').toLowerCase().includes(needle);
+  }
+  const m = compilePattern(`/${cond.regex}/i`);
+  return (r) => r.has(name) && m(r.get(name) ?? '');
+}

@@ -1,0 +1,45 @@
+// What the rule chain needs of a request, whichever stack parsed it: a
+// drachtio-srf request satisfies it, and so does a message read from a file.
+
+export interface RoutableRequest {
+  readonly method: string;
+  readonly uri: string;
+  readonly body?: string;
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  readonly source_address?: string;
+}
+
+/**
+ * The URI inside a From/To/Contact value: `"Alice" <sip:a@b;transport=tcp>;tag=1`
+ * gives `sip:a@b;transport=tcp`; without angle brackets, parameters after the
+ * URI belong to the header (RFC 3261 §20.10) and are dropped.
+ */
+export function headerUri(value: string | undefined): string {
+  if (!value) return '';
+  const angle = /<([^>]*)>/.exec(value);
+  if (angle) return angle[1]!.trim();
+  return value.trim().split(';')[0]!.trim();
+}
+
+/** The display name of a From/To value, unquoted, or '' when there is none. */
+export function headerDisplayName(value: string | undefined): string {
+  if (!value) return '';
+  const lt = value.indexOf('<');
+  if (lt <= 0) return '';
+  const name = value.slice(0, lt).trim();
+  return name.startsWith('"') && name.endsWith('"') ? name.slice(1, -1).replace(/\\(.)/g, '$1') : name;
+}
+
+/** The media kinds an SDP body offers (`m=` lines); an empty list when there is no SDP. */
+export function sdpMediaKinds(body: string | undefined, contentType: string | undefined): string[] {
+  if (!body) return [];
+  if (contentType && !/application\/sdp/i.test(contentType) && !/multipart\//i.test(contentType)) return [];
+  const kinds = new Set<string>();
+  for (const line of body.split(/\r?\n/)) {
+    const m = /^m=([a-z]+)\s+(\d+)/i.exec(line);
+    // A port of 0 rejects or disables the stream (RFC 3264 §6); it is not offered.
+    if (m && m[2] !== '0') kinds.add(m[1]!.toLowerCase());
+  }
+  return [...kinds];
+}
