@@ -6,4 +6,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 MEDIASOUP_WORKER_BIN=$(bash "$root/scripts/setup.sh")
 export MEDIASOUP_WORKER_BIN
 cd "$root"
-exec node --import tsx src/main.ts "$@"
+exec node --import tsx src/cli.ts start "$@"

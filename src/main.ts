@@ -1,9 +1,10 @@
 // `parley start`: load the config, start, and stop cleanly on SIGINT/SIGTERM.
+// Resolves with the exit code once the process should end.
 import { Parley } from './app.ts';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
 import { createLogger } from './util/logger.ts';
 
-async function main(argv: string[]): Promise<number> {
+export async function runServer(argv: string[]): Promise<number> {
   let config;
   const file = configPath(argv);
   try {
@@ -36,15 +37,3 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    // Let pino flush, then leave with the code even if a stray handle remains.
-    setTimeout(() => process.exit(code), 100).unref();
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`parley: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);

@@ -25,7 +25,7 @@ sip:
 `;
 
 function startParley(config: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', config], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];
