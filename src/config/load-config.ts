@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { RuleChain } from '../policy/rule-chain.ts';
+import { danglingFlowReferences } from './flows-schema.ts';
 import { configSchema, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -55,10 +56,22 @@ export function parseConfig(text: string, file = '(inline)'): ParleyConfig {
   const raw: unknown = doc.toJS() ?? {};
   if (!isPlainObject(raw)) throw new ConfigError(file, ['(top level): must be a mapping of keys']);
   const merged = mergeDefaults(defaultConfig, raw);
+  normalizeFlows(merged);
   if (!validate(merged)) throw new ConfigError(file, summarize(validate.errors ?? []));
   const problems = crossChecks(merged);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return merged;
+}
+
+/** `- answer` and `- hangup` are shorthand for steps without parameters. */
+function normalizeFlows(c: ParleyConfig): void {
+  if (!isPlainObject(c.flows)) return;
+  for (const steps of Object.values(c.flows as Record<string, unknown>)) {
+    if (!Array.isArray(steps)) continue;
+    steps.forEach((s, i) => {
+      if (s === 'answer' || s === 'hangup') steps[i] = { [s]: null };
+    });
+  }
 }
 
 function crossChecks(c: ParleyConfig): string[] {
@@ -73,6 +86,12 @@ function crossChecks(c: ParleyConfig): string[] {
   if (c.sip.server === 'embedded' && c.sip.listen.length === 0) {
     problems.push('sip.listen: the embedded server needs at least one transport');
   }
+  problems.push(...danglingFlowReferences(c.flows));
+  c.routing.rules.forEach((rule, i) =>
+    rule.actions.forEach((a, j) => {
+      if ('app' in a && !(a.app in c.flows)) problems.push(`routing.rules.${i}.actions.${j}.app: no flow named '${a.app}'`);
+    }),
+  );
   try {
     new RuleChain(c.routing);
   } catch (err) {
@@ -81,10 +100,19 @@ function crossChecks(c: ParleyConfig): string[] {
   return problems;
 }
 
-/** One line per problem: a failed `oneOf` speaks for the alternatives it tried. */
+/**
+ * One line per problem. A failed `oneOf` speaks for its alternatives, unless one
+ * alternative fitted the shape and failed deeper inside: then those deeper
+ * errors are the ones that help ("flows.f.0.play.tone: must match …").
+ */
 function summarize(errors: ErrorObject[]): string[] {
-  const oneOfs = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath);
-  const kept = errors.filter((e) => e.keyword === 'oneOf' || !oneOfs.some((p) => e.schemaPath.startsWith(p + '/')));
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  const under = (e: ErrorObject, o: ErrorObject): boolean => e.schemaPath.startsWith(o.schemaPath + '/');
+  const deeper = (e: ErrorObject, o: ErrorObject): boolean => e.instancePath.length > o.instancePath.length;
+  const kept = errors.filter((e) => {
+    if (e.keyword === 'oneOf' && errors.some((x) => under(x, e) && deeper(x, e))) return false;
+    return !oneOfs.some((o) => under(e, o) && !deeper(e, o));
+  });
   return [...new Set(kept.map(describe))];
 }
 

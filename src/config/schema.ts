@@ -2,6 +2,8 @@
 // "Configuration" section; keep the two in step.
 
 import { defaultRouting, routingSchema } from './routing-schema.ts';
+import { flowsSchema } from './flows-schema.ts';
+import type { FlowsConfig } from '../call/flow-types.ts';
 import type { RoutingConfig } from '../policy/rule-types.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -47,6 +49,7 @@ export interface ParleyConfig {
   prompts: { dir: string; cacheDir: string };
   recording: { dir: string; postProcess: 'none' | 'ogg' | 'mp3' };
   routing: RoutingConfig;
+  flows: FlowsConfig;
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -55,7 +58,7 @@ const host = { type: 'string', minLength: 1 } as const;
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows'],
   properties: {
     log: {
       type: 'object',
@@ -164,6 +167,7 @@ export const configSchema = {
       },
     },
     routing: routingSchema,
+    flows: flowsSchema,
   },
 } as const;
 
@@ -194,4 +198,5 @@ export const defaultConfig: ParleyConfig = {
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts' },
   recording: { dir: 'recordings', postProcess: 'none' },
   routing: defaultRouting,
+  flows: {},
 };

@@ -20,6 +20,8 @@ routing:
     - name: gateway
       match: { method: INVITE, media: audio, source: 10.0.0.0/8 }
       actions: [{ app: record-notice }]
+flows:
+  record-notice: [answer, hangup]
 `;
 
 function parley(args: string[], input?: string) {

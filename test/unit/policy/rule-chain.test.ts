@@ -185,6 +185,8 @@ routing:
     - name: gw
       match: { method: INVITE, media: [audio] }
       actions: [{ app: record-notice }]
+flows:
+  record-notice: [answer]
 `);
     assert.equal(c.routing.rules.length, 2);
     assert.equal(c.routing.loopMarker.header, 'X-Parley-Leg');
@@ -196,7 +198,7 @@ routing:
   it('a redirect with a non-3xx status is refused', () =>
     bad('routing:\n  rules: [{ name: a, actions: [{ redirect: { status: 200, contacts: [sip:x@y] } }] }]\n', /routing\.rules\.0\.actions\.0/));
   it('an unknown match key is named', () =>
-    bad('routing:\n  rules: [{ name: a, match: { too: x }, actions: [{ app: x }] }]\n', /routing\.rules\.0\.match\.too: unknown key/));
+    bad('routing:\n  rules: [{ name: a, match: { too: x }, actions: [{ app: x }] }]\nflows: { x: [answer] }\n', /routing\.rules\.0\.match\.too: unknown key/));
   it('a bad regex is named', () =>
     bad('routing:\n  rules: [{ name: a, match: { to: "/(/" }, actions: [{ app: x }] }]\n', /routing\.rules\.0\.match: bad regex/));
   it('a bad CIDR is named', () =>

@@ -1,0 +1,79 @@
+// Flows as written in the config's `flows` section: a flow is a list of steps,
+// each step an object with one key, the task's name, holding its parameters.
+import type { ConferenceJoinOptions, PlaySpec } from './ports.ts';
+
+export interface PlayParams extends PlaySpec {
+  /** Stop the prompt when the caller presses a key (the digit is kept for a following menu/collect). */
+  bargeIn?: boolean;
+  /** `caller` (default) or the whole `room`. */
+  target?: 'caller' | 'room';
+}
+
+export interface CollectParams {
+  prompt?: PlaySpec;
+  /** Session variable that receives the digits. */
+  into: string;
+  maxDigits?: number;
+  minDigits?: number;
+  /** Ends input early; not part of the digits. */
+  terminator?: string;
+  /** Seconds allowed between two digits, and for the whole input. */
+  interDigitTimeout?: number;
+  timeout?: number;
+}
+
+export interface MenuParams extends Omit<CollectParams, 'into'> {
+  prompt: PlaySpec;
+  /** Digits → flow to run next. */
+  branches: Record<string, string>;
+  /** How many more times the menu is offered after a wrong or missing answer. */
+  retries?: number;
+  invalidPrompt?: PlaySpec;
+  /** Flow run when the retries are used up; the call is hung up when absent. */
+  fallback?: string;
+  into?: string;
+}
+
+export interface RecordParams {
+  action: 'start' | 'stop' | 'pause' | 'resume' | 'mask' | 'unmask';
+  stereo?: boolean;
+  stems?: boolean;
+}
+
+export interface BridgeParams {
+  to?: string;
+  ringTimeout?: number;
+  whisper?: PlaySpec;
+  copyHeaders?: string[];
+  identity?: 'none' | 'p-asserted-identity' | 'history-info' | 'diversion';
+  earlyMedia?: boolean;
+  /** Flow run when the callee is busy, rejects or never answers; absent: the callee's status goes to the caller. */
+  fallback?: string;
+}
+
+export type ConferenceParams = Omit<ConferenceJoinOptions, 'joinTone' | 'leaveTone' | 'identity'> & {
+  identity?: ConferenceJoinOptions['identity'];
+  joinTone?: PlaySpec;
+  leaveTone?: PlaySpec;
+};
+
+export interface HangupParams {
+  status?: number;
+  reason?: string;
+}
+
+export type StepConfig =
+  | { answer: null | Record<string, never> }
+  | { play: PlayParams }
+  | { say: PlayParams & { text: string } }
+  | { menu: MenuParams }
+  | { collect: CollectParams }
+  | { record: RecordParams }
+  | { bridge: BridgeParams }
+  | { conference: ConferenceParams }
+  | { whisper: PlaySpec }
+  | { transfer: { to: string } }
+  | { hangup: HangupParams | null }
+  | { goto: string };
+
+export type FlowsConfig = Record<string, StepConfig[]>;

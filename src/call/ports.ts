@@ -1,0 +1,108 @@
+// What a call's tasks need from the layers below, as narrow interfaces. The
+// running server implements them over the SIP edge and the media engine
+// (src/call/adapters/); unit tests implement them with fakes.
+import type { Logger } from '../util/logger.ts';
+
+/** A name-addr as it arrived: `"Bob" <sip:bob@example.com;transport=tcp>;foo=bar`. */
+export interface NameAddr {
+  uri: string;
+  displayName: string;
+  /** Header parameters after the URI (tag excluded). */
+  params: Record<string, string>;
+}
+
+export type PlayResultReason = 'done' | 'stopped' | 'bargein' | 'error';
+
+export interface PlaySpec {
+  /** A prompt file name under prompts/ (extension optional). */
+  prompt?: string;
+  /** Text spoken by espeak-ng. */
+  text?: string;
+  /** A tone: beep, ringback, dtmf:5, silence:500 (ms). */
+  tone?: string;
+  /** How many times to play it (default 1). */
+  repeat?: number;
+}
+
+export interface PlayHandle {
+  /** Settles when the prompt ends; never rejects ('error' carries the reason in `error`). */
+  readonly finished: Promise<{ reason: PlayResultReason; error?: Error }>;
+  stop(): void;
+}
+
+export interface RecordingHandle {
+  readonly id: string;
+  pause(): void;
+  resume(): void;
+  /** Silence that keeps the timeline (card numbers); mask(false) ends it. */
+  mask(on: boolean): void;
+  /** Closes the files; resolves with the metadata path. */
+  stop(): Promise<string>;
+  /** Notes an event (notice played, …) in the metadata. */
+  note(event: string, detail?: Record<string, unknown>): void;
+}
+
+export interface RecordingOptions {
+  /** Which legs go into it; default: the whole room. */
+  stems?: boolean;
+  stereo?: boolean;
+}
+
+export type BridgeOutcome =
+  | { kind: 'answered'; legId: string; ended: Promise<'caller' | 'callee'> }
+  | { kind: 'failed'; status: number; reason: string };
+
+export interface BridgeOptions {
+  /** Target URI; the call's original To when absent. */
+  to?: string;
+  /** Seconds to wait for an answer. */
+  ringTimeout: number;
+  /** A prompt played to the callee alone once it answers, before the parties are connected. */
+  whisper?: PlaySpec;
+  /** Headers copied from the caller's INVITE to the B leg. */
+  copyHeaders: string[];
+  /** How the caller's identity reaches the B leg. */
+  identity: 'none' | 'p-asserted-identity' | 'history-info' | 'diversion';
+  /** Pass the callee's early media (183 with SDP) to the caller. */
+  earlyMedia: boolean;
+}
+
+export interface ConferenceJoinOptions {
+  room: string;
+  /** 'normal' uses the caller's URI; 'generated' hides the leg; 'impersonate' joins as `as`. */
+  identity: 'normal' | 'generated' | 'impersonate';
+  as?: { uri: string; displayName?: string };
+  muted?: boolean;
+  joinTone?: PlaySpec;
+  leaveTone?: PlaySpec;
+}
+
+export type CallEvents = {
+  dtmf: [digit: string, durationMs: number];
+  /** The caller hung up or the call failed: every running task must stop. */
+  ended: [reason: string];
+};
+
+/** One call as its tasks see it: the caller's leg and what can be done with it. */
+export interface CallPort {
+  readonly callId: string;
+  readonly log: Logger;
+  /** The To the call arrived with (the default routing endpoint keeps it to bridge to it later). */
+  readonly originalTo: NameAddr;
+  readonly from: NameAddr;
+  readonly requestUri: string;
+  readonly answered: boolean;
+  readonly ended: boolean;
+  on<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): unknown;
+  off<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): unknown;
+
+  answer(): Promise<void>;
+  /** Final response before answer, BYE after. */
+  hangup(status?: number, reason?: string): void;
+  play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean }): PlayHandle;
+  startRecording(options: RecordingOptions): Promise<RecordingHandle>;
+  bridge(options: BridgeOptions): Promise<BridgeOutcome>;
+  joinConference(options: ConferenceJoinOptions): Promise<{ left: Promise<string> }>;
+  /** Blind transfer with REFER; resolves once the transferee accepted it. */
+  transfer(target: string): Promise<void>;
+}

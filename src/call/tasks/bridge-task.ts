@@ -1,0 +1,44 @@
+// bridge: a B2BUA leg to the original To (or a given URI). The caller and the
+// callee are joined once the callee answers (after an optional whisper to the
+// callee alone); the step lasts until one side hangs up. A busy, rejecting or
+// silent callee runs the fallback flow, or its status goes back to the caller.
+import type { BridgeParams } from '../flow-types.ts';
+import type { Task, TaskContext, TaskResult } from '../task.ts';
+
+export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true };
+
+export class BridgeTask implements Task {
+  readonly name = 'bridge';
+  private killed = false;
+
+  constructor(private readonly params: BridgeParams) {}
+
+  async exec(ctx: TaskContext): Promise<TaskResult> {
+    const p = this.params;
+    if (this.killed || ctx.call.ended) return { stop: true };
+    ctx.recording?.note('bridge', { to: p.to ?? ctx.call.originalTo.uri });
+    const outcome = await ctx.call.bridge({
+      to: p.to,
+      ringTimeout: p.ringTimeout ?? bridgeDefaults.ringTimeout,
+      whisper: p.whisper,
+      copyHeaders: p.copyHeaders ?? [],
+      identity: p.identity ?? bridgeDefaults.identity,
+      earlyMedia: p.earlyMedia ?? bridgeDefaults.earlyMedia,
+    });
+    if (outcome.kind === 'failed') {
+      ctx.log.info({ status: outcome.status, reason: outcome.reason }, 'bridge failed');
+      ctx.vars.set('bridgeStatus', String(outcome.status));
+      if (this.killed || ctx.call.ended) return { stop: true };
+      if (p.fallback) return { next: p.fallback };
+      ctx.call.hangup(outcome.status, outcome.reason);
+      return { stop: true };
+    }
+    const endedBy = await outcome.ended;
+    ctx.log.info({ endedBy }, 'bridge ended');
+    return { stop: true };
+  }
+
+  kill(): void {
+    this.killed = true;
+  }
+}

@@ -1,0 +1,20 @@
+// conference: join a room by name; the step lasts until the leg leaves it.
+import type { ConferenceParams } from '../flow-types.ts';
+import type { Task, TaskContext, TaskResult } from '../task.ts';
+
+export class ConferenceTask implements Task {
+  readonly name = 'conference';
+
+  constructor(private readonly params: ConferenceParams) {}
+
+  async exec(ctx: TaskContext): Promise<TaskResult> {
+    if (ctx.call.ended) return { stop: true };
+    if (!ctx.call.answered) await ctx.call.answer();
+    const { left } = await ctx.call.joinConference({ identity: 'normal', ...this.params });
+    const why = await left;
+    ctx.log.info({ room: this.params.room, why }, 'left the conference');
+    return { stop: true };
+  }
+
+  kill(): void {}
+}

@@ -1,0 +1,113 @@
+// JSON Schema of the `flows` section: a flow is a list of steps; each step is an
+// object with one key, the task, holding its parameters (see README, "Flows").
+import type { FlowsConfig } from '../call/flow-types.ts';
+
+const str = { type: 'string', minLength: 1 } as const;
+const seconds = { type: 'number', exclusiveMinimum: 0, maximum: 3600 } as const;
+const digitKey = { type: 'string', pattern: '^[0-9*#A-D]$' } as const;
+
+const playSpec = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    prompt: str,
+    text: str,
+    tone: { type: 'string', pattern: '^(beep|ringback|dtmf:[0-9*#A-D]+|silence:[0-9]+)$' },
+    repeat: { type: 'integer', minimum: 1, maximum: 100 },
+  },
+  description: 'one of prompt, text or tone',
+  oneOf: [{ required: ['prompt'] }, { required: ['text'] }, { required: ['tone'] }],
+} as const;
+
+const playParams = {
+  ...playSpec,
+  properties: { ...playSpec.properties, bargeIn: { type: 'boolean' }, target: { type: 'string', enum: ['caller', 'room'] } },
+} as const;
+
+const collectProps = {
+  prompt: playSpec,
+  maxDigits: { type: 'integer', minimum: 1, maximum: 64 },
+  minDigits: { type: 'integer', minimum: 0, maximum: 64 },
+  terminator: digitKey,
+  interDigitTimeout: seconds,
+  timeout: seconds,
+} as const;
+
+const obj = (properties: object, required: string[] = []) =>
+  ({ type: 'object', additionalProperties: false, required, properties }) as const;
+const step = (name: string, params: object) => obj({ [name]: params }, [name]);
+const nothing = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
+
+const stepSchema = {
+  description:
+    'one of answer, play, say, menu, collect, record, bridge, conference, whisper, transfer, hangup, goto (a step is an object with one key)',
+  oneOf: [
+    step('answer', nothing),
+    step('play', playParams),
+    step('say', { ...playParams, required: ['text'] }),
+    step('whisper', playSpec),
+    step('menu', obj({
+      ...collectProps,
+      branches: { type: 'object', minProperties: 1, propertyNames: { pattern: '^[0-9*#A-D]+$' }, additionalProperties: str },
+      retries: { type: 'integer', minimum: 0, maximum: 10 },
+      invalidPrompt: playSpec,
+      fallback: str,
+      into: str,
+    }, ['prompt', 'branches'])),
+    step('collect', obj({ ...collectProps, into: str }, ['into'])),
+    step('record', obj({
+      action: { type: 'string', enum: ['start', 'stop', 'pause', 'resume', 'mask', 'unmask'] },
+      stereo: { type: 'boolean' },
+      stems: { type: 'boolean' },
+    }, ['action'])),
+    step('bridge', {
+      ...obj({
+        to: { type: 'string', pattern: '^(sips?|tel):' },
+        ringTimeout: seconds,
+        whisper: playSpec,
+        copyHeaders: { type: 'array', items: str },
+        identity: { type: 'string', enum: ['none', 'p-asserted-identity', 'history-info', 'diversion'] },
+        earlyMedia: { type: 'boolean' },
+        fallback: str,
+      }),
+      type: ['object', 'null'],
+    }),
+    step('conference', obj({
+      room: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+      identity: { type: 'string', enum: ['normal', 'generated', 'impersonate'] },
+      as: obj({ uri: { type: 'string', pattern: '^(sips?|tel):' }, displayName: str }, ['uri']),
+      muted: { type: 'boolean' },
+      joinTone: playSpec,
+      leaveTone: playSpec,
+    }, ['room'])),
+    step('transfer', obj({ to: { type: 'string', pattern: '^(sips?|tel):' } }, ['to'])),
+    step('hangup', { ...obj({ status: { type: 'integer', minimum: 400, maximum: 699 }, reason: str }), type: ['object', 'null'] }),
+    step('goto', str),
+  ],
+} as const;
+
+export const flowsSchema = {
+  type: 'object',
+  propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' },
+  additionalProperties: { type: 'array', minItems: 1, items: stepSchema },
+} as const;
+
+/** Names a flow refers to (goto, menu branches and fallbacks, bridge fallbacks) that do not exist. */
+export function danglingFlowReferences(flows: FlowsConfig): string[] {
+  const problems: string[] = [];
+  for (const [name, steps] of Object.entries(flows)) {
+    steps.forEach((s, i) => {
+      const refs: Array<[string, string | undefined]> = [];
+      if ('goto' in s) refs.push(['goto', s.goto]);
+      if ('menu' in s) {
+        refs.push(['menu.fallback', s.menu.fallback]);
+        for (const [digits, target] of Object.entries(s.menu.branches)) refs.push([`menu.branches.${digits}`, target]);
+      }
+      if ('bridge' in s && s.bridge) refs.push(['bridge.fallback', s.bridge.fallback]);
+      for (const [key, target] of refs) {
+        if (target !== undefined && !(target in flows)) problems.push(`flows.${name}.${i}.${key}: no flow named '${target}'`);
+      }
+    });
+  }
+  return problems;
+}

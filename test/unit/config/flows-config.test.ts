@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig } from '../../../src/config/load-config.ts';
+
+const bad = (yaml: string, re: RegExp) => assert.throws(() => parseConfig(yaml), re);
+
+describe('flows config', () => {
+  it('the shipped parley.yaml flows and rules load and refer to each other', async () => {
+    const { loadConfigFile } = await import('../../../src/config/load-config.ts');
+    const c = loadConfigFile('parley.yaml');
+    assert.ok(c.flows['record-notice'], 'the record-notice demo flow');
+    assert.ok(c.routing.rules.some((r) => r.actions.some((a) => 'app' in a && a.app === 'record-notice')));
+  });
+
+  it('steps may be written as bare answer / hangup', () => {
+    const c = parseConfig('flows:\n  f:\n    - answer\n    - play: { prompt: hello }\n    - hangup\n');
+    assert.deepEqual(c.flows.f, [{ answer: null }, { play: { prompt: 'hello' } }, { hangup: null }]);
+  });
+
+  it('an unknown task is named with its position', () =>
+    bad('flows:\n  f:\n    - answer\n    - dance: {}\n', /flows\.f\.1: must be one of answer, play/));
+  it('a play needs exactly one of prompt, text, tone', () =>
+    bad('flows:\n  f:\n    - play: { prompt: a, text: b }\n', /flows\.f\.0\.play: must be one of prompt, text or tone/));
+  it('a bad tone is refused', () => bad('flows:\n  f:\n    - play: { tone: siren }\n', /flows\.f\.0\.play\.tone/));
+  it('menu branches must be digits', () =>
+    bad('flows:\n  f:\n    - menu: { prompt: { prompt: m }, branches: { x: f } }\n', /flows\.f\.0\.menu\.branches/));
+  it('a goto to a missing flow is named', () => bad('flows:\n  f:\n    - goto: g\n', /flows\.f\.0\.goto: no flow named 'g'/));
+  it('a menu branch to a missing flow is named', () =>
+    bad('flows:\n  f:\n    - menu: { prompt: { prompt: m }, branches: { "1": sales } }\n', /flows\.f\.0\.menu\.branches\.1: no flow named 'sales'/));
+  it('a rule running a missing flow is named', () =>
+    bad('routing:\n  rules: [{ name: a, actions: [{ app: nowhere }] }]\n', /routing\.rules\.0\.actions\.0\.app: no flow named 'nowhere'/));
+  it('a conference room name cannot hold a path', () =>
+    bad('flows:\n  f:\n    - conference: { room: ../etc }\n', /flows\.f\.0\.conference\.room/));
+});
