@@ -28,12 +28,17 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   log.info('Parley is running; Ctrl-C stops it');
   return new Promise<number>((resolve) => {
+    const reload = (): void => {
+      app.reload(file);
+    };
     const stop = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping');
+      process.off('SIGHUP', reload);
       app.close();
       resolve(0);
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    process.on('SIGHUP', reload);
   });
 }

@@ -70,6 +70,27 @@ describe('parley start', () => {
     });
   }
 
+  it('SIGHUP reloads the rule chain and flows; a bad new file is refused and the old config stays', async () => {
+    const file = writeConfig(goodConfig + 'flows:\n  a: [answer]\nrouting:\n  rules: [{ name: one, actions: [{ app: a }] }]\n');
+    const p = startParley(file);
+    await p.logged(/Parley is running/);
+    writeFileSync(file, goodConfig + 'flows:\n  a: [answer]\n  b: [hangup]\nrouting:\n  rules: [{ name: one, actions: [{ app: a }] }, { name: two, actions: [{ app: b }] }]\n');
+    p.child.kill('SIGHUP');
+    await p.logged(/config reloaded/);
+    const reloaded = p.lines.find((l) => l.msg === 'config reloaded')!;
+    assert.equal(reloaded.rules, 2);
+    assert.equal(reloaded.flows, 2);
+    assert.equal(reloaded.generation, 2);
+    writeFileSync(file, goodConfig + 'routing:\n  rules: [{ name: x, actions: [{ app: missing }] }]\n');
+    p.child.kill('SIGHUP');
+    await p.logged(/config reload refused/);
+    const refused = p.lines.find((l) => l.msg === 'config reload refused; the old config stays in force')!;
+    assert.match(JSON.stringify(refused.err), /routing\.rules\.0\.actions\.0\.app: no flow named 'missing'/);
+    p.child.kill('SIGTERM');
+    const [code] = (await once(p.child, 'exit')) as [number | null];
+    assert.equal(code, 0, 'still running after a refused reload, and stops cleanly');
+  });
+
   it('a bad config stops start-up with exit 2 and names the key', async () => {
     const p = startParley(writeConfig('media:\n  rtpPortRange: { min: 40000, max: 99999 }\n'));
     const [code] = (await once(p.child, 'exit')) as [number | null];

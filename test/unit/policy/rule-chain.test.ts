@@ -206,3 +206,20 @@ flows:
   it('a rule without actions is refused', () =>
     bad('routing:\n  rules: [{ name: a, actions: [] }]\n', /routing\.rules\.0\.actions: must NOT have fewer than 1 items/));
 });
+
+describe('routing table reload', () => {
+  it('swaps the chain and flows and keeps the switches of rules that still exist', async () => {
+    const { RoutingTable } = await import('../../../src/policy/routing-table.ts');
+    const base = { proxyByDefault: true, declineStatus: 403, defaultRoute: null, loopMarker: { header: 'X-Parley-Leg', value: 'b2b' } };
+    const t = new RoutingTable({ ...base, rules: [{ name: 'a', actions: [{ app: 'f' }] }, { name: 'b', actions: [{ app: 'f' }] }] }, { f: [{ answer: null }] });
+    t.chain.setEnabled('a', false);
+    t.chain.setEnabled('b', false, 'sip:bob@example.com');
+    const before = t.chain;
+    t.replace({ ...base, rules: [{ name: 'a', actions: [{ app: 'g' }] }] }, { g: [{ hangup: null }] });
+    assert.notEqual(t.chain, before);
+    assert.equal(t.generation, 2);
+    assert.deepEqual(t.chain.getSwitches(), { global: { a: false }, perUser: {} });
+    assert.deepEqual(Object.keys(t.flows), ['g']);
+    assert.equal(before.evaluate(invite()).trace[0]!.result, 'disabled', 'the old chain object is untouched');
+  });
+});
