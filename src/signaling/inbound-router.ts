@@ -1,0 +1,110 @@
+// Applies the rule chain to every new out-of-dialog request that reaches the
+// drachtio-srf app. In-dialog requests never come here: drachtio-srf hands them
+// to their dialog, so they are never re-routed.
+import type Srf from 'drachtio-srf';
+import type { RoutingTable } from '../policy/routing-table.ts';
+import type { RouteDecision } from '../policy/rule-types.ts';
+import type { RoutableRequest } from '../policy/routable-request.ts';
+import { callLogger, type Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+
+/** The methods drachtio delivers to applications (the rest it answers itself). */
+const ROUTED_METHODS = ['invite', 'message', 'options', 'subscribe', 'notify', 'publish', 'info', 'register'] as const;
+
+export type InboundRouterEvents = {
+  /** A rule chose a flow for this INVITE: the call layer takes it from here. */
+  app: [req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, decision: RouteDecision, log: Logger];
+  /** Every decision, for metrics and the event stream. */
+  routed: [decision: RouteDecision, method: string, callId: string];
+};
+
+export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
+  constructor(
+    private readonly srf: Srf,
+    private readonly routing: RoutingTable,
+    private readonly log: Logger,
+  ) {
+    super(log);
+  }
+
+  /** Registers the handlers. drachtio-srf then routes these methods to this app. */
+  attach(): void {
+    type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
+    const srf = this.srf as unknown as Record<string, (h: Handler) => void>;
+    for (const method of ROUTED_METHODS) srf[method]!.call(this.srf, (req, res) => this.route(req, res));
+  }
+
+  route(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const callId = req.get('Call-ID') ?? 'unknown';
+    const log = callLogger(this.log, callId, { method: req.method });
+    let decision: RouteDecision;
+    try {
+      decision = this.routing.chain.evaluate(routable(req));
+    } catch (err) {
+      log.error({ err }, 'rule chain failed');
+      res.send(500);
+      return;
+    }
+    log.info(
+      { decidedBy: decision.decidedBy, outcome: decision.outcome.kind, ruri: decision.requestUri, loopMarked: decision.loopMarked },
+      'routed',
+    );
+    this.safeEmit('routed', decision, req.method, callId);
+    const o = decision.outcome;
+    switch (o.kind) {
+      case 'proxy':
+        this.proxy(req, decision, log);
+        return;
+      case 'redirect':
+        res.send(o.status, { headers: { Contact: o.contacts.map((c) => `<${c}>`).join(', ') } });
+        return;
+      case 'respond':
+        if (o.reason) res.send(o.status, o.reason, { headers: o.headers });
+        else res.send(o.status, { headers: o.headers });
+        return;
+      case 'app':
+        if (req.method !== 'INVITE') {
+          log.warn({ flow: o.flow }, 'a flow can only take an INVITE');
+          res.send(405);
+          return;
+        }
+        this.safeEmit('app', req, res, o.flow, decision, log);
+        return;
+    }
+  }
+
+  private proxy(req: Srf.SrfRequest, decision: RouteDecision, log: Logger): void {
+    if (decision.outcome.kind !== 'proxy') return;
+    const { targets, mode, recordRoute } = decision.outcome;
+    const headers: Record<string, string> = {};
+    // An empty value removes the header from the forwarded request (the embedded
+    // server's convention; see src/sip/ proxy).
+    for (const e of decision.headerEdits) {
+      if (e.op === 'remove') headers[e.name] = '';
+      else if (e.op === 'set') headers[e.name] = e.value ?? '';
+      else headers[e.name] = headers[e.name] ? `${headers[e.name]},${e.value ?? ''}` : (e.value ?? '');
+    }
+    const opts = {
+      forking: mode === 'parallel' ? 'simultaneous' : 'sequential',
+      recordRoute,
+      remainInDialog: recordRoute,
+      headers,
+    } as Srf.ProxyRequestOptions;
+    this.srf.proxyRequest(req, targets, opts, (err: unknown, result: unknown) => {
+      if (err) log.warn({ err }, 'proxying failed');
+      else log.debug({ result }, 'proxied');
+    });
+  }
+}
+
+/** The view of a drachtio-srf request that the rule chain reads. */
+export function routable(req: Srf.SrfRequest): RoutableRequest {
+  return {
+    method: req.method,
+    uri: req.uri,
+    body: req.body,
+    source_address: (req as unknown as { source_address?: string }).source_address,
+    get: (name) => req.get(name),
+    has: (name) => req.has(name),
+  };
+}
