@@ -1,0 +1,126 @@
+// A conference roster: who is in a room, unique by URI. A leg with a URI that is
+// already present is refused unless it joins with a generated identity (a
+// trusted leg, hidden from the roster; an application may have many) or
+// impersonates another URI (shown under that URI and display name).
+import { randomUUID } from 'node:crypto';
+import { TypedEmitter } from '../../util/typed-emitter.ts';
+
+export type IdentityKind = 'normal' | 'generated' | 'impersonated';
+
+export interface RosterEntry {
+  legId: string;
+  /** The URI the room shows (for a generated identity, the generated URI, never shown). */
+  uri: string;
+  displayName: string;
+  identity: IdentityKind;
+  /** For an impersonating leg: who it really is. */
+  actualUri?: string;
+  callId: string;
+  joinedAt: Date;
+  muted: boolean;
+  talking: boolean;
+}
+
+export class RosterConflictError extends Error {
+  override name = 'RosterConflictError';
+  /** The SIP status a refused join is answered with. */
+  readonly status = 486;
+}
+
+export type RosterEvents = {
+  join: [entry: RosterEntry];
+  leave: [entry: RosterEntry, reason: string];
+  talking: [entry: RosterEntry, talking: boolean];
+  mute: [entry: RosterEntry, muted: boolean];
+};
+
+export interface JoinRequest {
+  legId: string;
+  callId: string;
+  uri: string;
+  displayName?: string;
+  identity: 'normal' | 'generated' | 'impersonate';
+  as?: { uri: string; displayName?: string };
+}
+
+export class Roster extends TypedEmitter<RosterEvents> {
+  private readonly entries = new Map<string, RosterEntry>();
+
+  constructor(
+    readonly room: string,
+    private readonly generatedDomain = 'parley.invalid',
+  ) {
+    super();
+  }
+
+  /** The visible participants, in join order: generated identities are left out. */
+  get visible(): RosterEntry[] {
+    return [...this.entries.values()].filter((e) => e.identity !== 'generated');
+  }
+
+  get all(): RosterEntry[] {
+    return [...this.entries.values()];
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(legId: string): RosterEntry | undefined {
+    return this.entries.get(legId);
+  }
+
+  join(req: JoinRequest): RosterEntry {
+    if (this.entries.has(req.legId)) throw new Error(`leg ${req.legId} is already in room ${this.room}`);
+    let entry: RosterEntry;
+    const base = { legId: req.legId, callId: req.callId, joinedAt: new Date(), muted: false, talking: false };
+    if (req.identity === 'generated') {
+      entry = { ...base, uri: `sip:trusted-${randomUUID()}@${this.generatedDomain}`, displayName: '', identity: 'generated' };
+    } else {
+      const shown = req.identity === 'impersonate' ? req.as : { uri: req.uri, displayName: req.displayName };
+      if (!shown?.uri) throw new Error('an impersonating leg needs the URI it joins as');
+      const key = normalize(shown.uri);
+      if (this.visible.some((e) => normalize(e.uri) === key)) {
+        throw new RosterConflictError(`${shown.uri} is already in room ${this.room}`);
+      }
+      entry = {
+        ...base,
+        uri: shown.uri,
+        displayName: shown.displayName ?? '',
+        identity: req.identity === 'impersonate' ? 'impersonated' : 'normal',
+        ...(req.identity === 'impersonate' ? { actualUri: req.uri } : {}),
+      };
+    }
+    this.entries.set(req.legId, entry);
+    this.safeEmit('join', entry);
+    return entry;
+  }
+
+  leave(legId: string, reason = 'left'): void {
+    const e = this.entries.get(legId);
+    if (!e) return;
+    this.entries.delete(legId);
+    this.safeEmit('leave', e, reason);
+  }
+
+  setTalking(legId: string, talking: boolean): void {
+    const e = this.entries.get(legId);
+    if (!e || e.talking === talking) return;
+    e.talking = talking;
+    if (e.identity !== 'generated') this.safeEmit('talking', e, talking);
+  }
+
+  setMuted(legId: string, muted: boolean): void {
+    const e = this.entries.get(legId);
+    if (!e || e.muted === muted) return;
+    e.muted = muted;
+    if (e.identity !== 'generated') this.safeEmit('mute', e, muted);
+  }
+}
+
+/** URIs compare without parameters, case-insensitively in scheme and host (RFC 3261 §19.1.4, simplified). */
+function normalize(uri: string): string {
+  const bare = uri.replace(/^<|>$/g, '').split(';')[0]!;
+  const at = bare.lastIndexOf('@');
+  return at < 0 ? bare.toLowerCase() : bare.slice(0, at).replace(/^sips?:/i, (s) => s.toLowerCase()) + bare.slice(at).toLowerCase();
+}
