@@ -125,7 +125,7 @@ export class AppRequestHandler {
     const wire = req.toBuffer();
     let local = { address: '', port: 0 };
     p.txn = this.ctx.txns.createClient(req, (m) => {
-      local = this.ctx.sender.send(dest, m === req ? wire : m.toBuffer(), connectionId).local;
+      local = this.ctx.sender.send(dest, m === req ? wire : m.toBuffer(), connectionId, (err) => p.txn?.transportError(err)).local;
     }, dest.transport === 'tcp', {
       onResponse: (res) => this.onResponse(p, res),
       onTimeout: () => this.synthetic(p, 408, 'Request Timeout'),

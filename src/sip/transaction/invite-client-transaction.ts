@@ -124,6 +124,13 @@ export class InviteClientTransaction {
     this.timerB = null;
   }
 
+  /** A transport failure found after the send returned (a refused TCP connect). */
+  transportError(err: Error): void {
+    if (this.state.is('terminated', 'completed', 'accepted')) return;
+    this.terminate();
+    this.user.onTransportError(err);
+  }
+
   terminate(): void {
     if (this.state.is('terminated')) return;
     this.clearA();

@@ -78,6 +78,13 @@ export class NonInviteClientTransaction {
     this.timerK = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).K);
   }
 
+  /** A transport failure found after the send returned (a refused TCP connect). */
+  transportError(err: Error): void {
+    if (this.state.is('terminated', 'completed')) return;
+    this.terminate();
+    this.user.onTransportError(err);
+  }
+
   terminate(): void {
     if (this.state.is('terminated')) return;
     for (const t of [this.timerE, this.timerF, this.timerK]) if (t) clearTimeout(t);

@@ -11,6 +11,8 @@ interface Conn {
   framer: StreamFramer;
   /** Messages waiting for an outbound connect to finish. */
   queue: Buffer[] | null;
+  /** Told when that connect fails, so the transaction can answer 503 at once (§8.1.3.1). */
+  connectErrors: Array<(err: Error) => void>;
 }
 
 const IDLE_MS = 10 * 60 * 1000;
@@ -57,7 +59,7 @@ export class TcpTransport {
   }
 
   private adopt(socket: net.Socket, pending: Buffer[] | null, remoteKey?: string): Conn {
-    const conn: Conn = { id: `tcp-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending };
+    const conn: Conn = { id: `tcp-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, connectErrors: [] };
     this.conns.set(conn.id, conn);
     const rk = remoteKey ?? this.key(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     this.byRemote.set(rk, conn);
@@ -81,7 +83,10 @@ export class TcpTransport {
         }
       }
     });
-    socket.on('error', (err) => this.log.debug({ err, conn: conn.id }, 'tcp connection error'));
+    socket.on('error', (err) => {
+      this.log.debug({ err, conn: conn.id }, 'tcp connection error');
+      if (conn.queue) for (const cb of conn.connectErrors.splice(0)) cb(err);
+    });
     socket.on('close', () => {
       this.conns.delete(conn.id);
       if (this.byRemote.get(rk) === conn) this.byRemote.delete(rk);
@@ -90,7 +95,7 @@ export class TcpTransport {
   }
 
   /** Sends on the given connection if it is still open, else on a connection to address:port. */
-  send(address: string, port: number, data: Buffer, connectionId: string | null): SentInfo {
+  send(address: string, port: number, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo {
     let conn = connectionId ? this.conns.get(connectionId) : undefined;
     conn ??= this.byRemote.get(this.key(address, port));
     if (!conn) {
@@ -100,10 +105,14 @@ export class TcpTransport {
       socket.once('connect', () => {
         const q = c.queue ?? [];
         c.queue = null;
+        c.connectErrors = [];
         for (const b of q) socket.write(b);
       });
     }
-    if (conn.queue) conn.queue.push(data);
+    if (conn.queue) {
+      conn.queue.push(data);
+      if (onError) conn.connectErrors.push(onError);
+    }
     else if (!conn.socket.destroyed) conn.socket.write(data);
     return {
       local: { address: conn.socket.localAddress ?? this.host, port: conn.socket.localPort ?? this.boundPort },

@@ -14,7 +14,8 @@ export interface ListeningPoint {
 }
 
 export interface Sender {
-  send(dest: Endpoint, data: Buffer, connectionId: string | null): SentInfo;
+  /** `onError` hears of a failure found later (a TCP connect refused). */
+  send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo;
   /** The address and port a message sent to `dest` goes out from (for Via and Contact). */
   localFor(transport: TransportName, destAddress: string): ListeningPoint;
 }
@@ -59,12 +60,12 @@ export class TransportLayer implements Sender {
     return { transport, host: this.externalIp ?? t.host, port: t.port };
   }
 
-  send(dest: Endpoint, data: Buffer, connectionId: string | null): SentInfo {
+  send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo {
     if (this.closed) return { local: { address: '', port: 0 }, bytes: 0 };
     if (dest.transport === 'tcp') {
       const t = this.pick(this.tcp, dest.address);
       if (!t) throw new Error('no TCP listener');
-      return t.send(dest.address, dest.port, data, connectionId);
+      return t.send(dest.address, dest.port, data, connectionId, onError);
     }
     const u = this.pick(this.udp, dest.address);
     if (!u) throw new Error('no UDP listener');
