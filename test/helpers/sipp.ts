@@ -28,6 +28,8 @@ export interface SippRun {
   code: number;
   stdout: string;
   errors: string;
+  /** The -trace_counts CSV, when asked for with extra: ['-trace_counts']. */
+  counts: string;
   port: number;
   /** Resolves when SIPp has bound its SIP port (for UAS peers). */
   exited: Promise<SippRun>;
@@ -61,8 +63,12 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
   const done = new Promise<SippRun>((resolve) => {
     child.on('exit', (code) => {
       let errors = '';
-      for (const f of readdirSync(dir)) if (f.endsWith('_errors.log')) errors += readFileSync(join(dir, f), 'utf8');
-      const run = { code: code ?? -1, stdout, errors, port } as SippRun;
+      let counts = '';
+      for (const f of readdirSync(dir)) {
+        if (f.endsWith('_errors.log')) errors += readFileSync(join(dir, f), 'utf8');
+        if (f.endsWith('_counts.csv')) counts += readFileSync(join(dir, f), 'utf8');
+      }
+      const run = { code: code ?? -1, stdout, errors, counts, port } as SippRun;
       run.exited = Promise.resolve(run);
       resolve(run);
     });
