@@ -1,0 +1,64 @@
+// The one module that connects drachtio-srf. Call control gets an Srf that talks either to
+// Parley's embedded SIP server or to a real drachtio-server, and cannot tell which.
+import Srf from 'drachtio-srf';
+import type { SipConfig } from '../config/schema.ts';
+import { EmbeddedSipServer } from '../sip/embedded-server.ts';
+import type { Logger } from '../util/logger.ts';
+
+export interface SrfConnection {
+  srf: Srf;
+  /** Disconnects the app, then stops the embedded server if there is one. Idempotent. */
+  close(): void;
+}
+
+export interface ConnectSrfOptions {
+  sip: SipConfig;
+  log: Logger;
+  /** How long to wait for the control connection to authenticate. */
+  connectTimeoutMs?: number;
+}
+
+export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection> {
+  const log = opts.log.child({ component: 'srf' });
+  let server: EmbeddedSipServer | null = null;
+  let host = opts.sip.control.host;
+  let port = opts.sip.control.port;
+  if (opts.sip.server === 'embedded') {
+    server = await EmbeddedSipServer.start({ sip: opts.sip, log: opts.log });
+    port = server.controlPort;
+    host = opts.sip.control.host;
+  }
+  const srf = new Srf();
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    try {
+      srf.disconnect();
+    } catch (err) {
+      log.debug({ err }, 'srf disconnect');
+    }
+    server?.close();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no drachtio connection to ${host}:${port} within the timeout`)), opts.connectTimeoutMs ?? 10000);
+      srf.on('connect', (err: Error | null, hostport: string) => {
+        clearTimeout(timer);
+        if (err) {
+          reject(err);
+          return;
+        }
+        log.info({ hostport, server: opts.sip.server }, 'connected to SIP server');
+        resolve();
+      });
+      srf.on('error', (err: Error) => log.warn({ err }, 'drachtio connection error'));
+      // drachtio-srf's typings say connect() returns a promise; it returns the app. Events carry the outcome.
+      void (srf.connect({ host, port, secret: opts.sip.control.secret }) as unknown);
+    });
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { srf, close };
+}

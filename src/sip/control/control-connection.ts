@@ -1,0 +1,80 @@
+// One drachtio-srf client on the control port. It must authenticate before anything else;
+// every message it sends is handled inside a try so a bad one costs an NOK, never the server.
+import { randomUUID } from 'node:crypto';
+import type net from 'node:net';
+import type { Logger } from '../../util/logger.ts';
+import { ControlFramer, frame } from './control-framer.ts';
+
+export interface ControlMessage {
+  /** Token 0: the client's message id (rid). */
+  rid: string;
+  tokens: string[];
+  /** The SIP message after the first CRLF, when there is one. */
+  body: string;
+}
+
+export type ControlHandler = (conn: ControlConnection, msg: ControlMessage) => void;
+
+export class ControlConnection {
+  readonly id: string;
+  authenticated = false;
+  private closed = false;
+  private readonly framer = new ControlFramer();
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly log: Logger,
+    private readonly handler: ControlHandler,
+    private readonly onClose: (c: ControlConnection) => void,
+  ) {
+    this.id = `ctl-${randomUUID().slice(0, 8)}`;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('error', (err) => log.debug({ err, conn: this.id }, 'control socket error'));
+    socket.on('close', () => this.close());
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const f of this.framer.push(chunk)) {
+      if (f.kind === 'error') {
+        this.log.warn({ conn: this.id, reason: f.reason }, 'control framing error, disconnecting');
+        this.close();
+        return;
+      }
+      const crlf = f.payload.indexOf('\r\n');
+      const leader = crlf === -1 ? f.payload : f.payload.slice(0, crlf);
+      const tokens = leader.split('|');
+      const msg: ControlMessage = { rid: tokens[0], tokens, body: crlf === -1 ? '' : f.payload.slice(crlf + 2) };
+      try {
+        this.handler(this, msg);
+      } catch (err) {
+        this.log.error({ err, conn: this.id, cmd: tokens[1] }, 'control message failed');
+        this.reply(msg.rid, `NOK|${(err as Error).message.replace(/[|\r\n]/g, ' ')}`);
+      }
+      if (this.closed) return;
+    }
+  }
+
+  /** Sends `uuid|payload`. */
+  send(payload: string): void {
+    if (this.closed) return;
+    this.socket.write(frame(`${randomUUID()}|${payload}`));
+  }
+
+  /** An asynchronous reply: `uuid|response|rid|data`. */
+  reply(rid: string, data: string): void {
+    this.send(`response|${rid}|${data}`);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.onClose(this);
+  }
+}

@@ -1,0 +1,102 @@
+// Responses an app sends to requests from the network (`sip|txnId|` + SIP response).
+// The server owns Via, From, To-tag, Call-ID, CSeq, Record-Route and Content-Length; it adds
+// Contact and Content-Type where missing, creates the UAS dialog on a 2xx to INVITE and
+// retransmits that 2xx until the ACK comes (RFC 3261 §13.3.1.4).
+import type { ControlConnection } from '../control/control-connection.ts';
+import { Dialog } from '../dialog/dialog.ts';
+import { Uas2xxRetransmitter } from '../dialog/uas-2xx-retransmitter.ts';
+import { parseNameAddr } from '../message/header-values.ts';
+import type { SipMessage } from '../message/sip-message.ts';
+import { responseDestination } from './message-factory.ts';
+import type { CoreContext, PendingUas } from './core-context.ts';
+import type { DialogTerminator } from './dialog-terminator.ts';
+import { contactFor, ensureSdpType, makeResponse, meta6 } from './message-factory.ts';
+import type { NetworkRequestHandler } from './network-request-handler.ts';
+
+const SERVER_OWNED = new Set(['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Record-Route', 'RSeq', 'Content-Length']);
+
+export class AppResponseHandler {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly requests: NetworkRequestHandler,
+    private readonly terminator: DialogTerminator,
+  ) {}
+
+  handle(conn: ControlConnection, rid: string, txnId: string, app: SipMessage): void {
+    const p = this.ctx.pendingUas.get(txnId);
+    if (!p) {
+      conn.reply(rid, 'NOK|unknown transaction or final response already sent');
+      return;
+    }
+    const req = p.req;
+    const status = app.status;
+    const appTo = app.get('To');
+    if (appTo && !req.to.params.get('tag')) {
+      const tag = parseNameAddr(appTo).params.get('tag');
+      if (tag) p.toTag = tag; // the app may choose the To tag
+    }
+    const res = makeResponse(req, status, app.reason, p.toTag);
+    const dialogForming = (req.method === 'INVITE' || req.method === 'SUBSCRIBE') && status > 100 && status < 300;
+    if (dialogForming && !p.dialog) for (const rr of req.getAll('Record-Route')) res.add('Record-Route', rr); // §12.1.1
+    for (const h of app.headers) if (!SERVER_OWNED.has(h.name)) res.headers.push({ ...h });
+    const lp = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);
+    if (dialogForming && !res.has('Contact')) res.add('Contact', contactFor(lp));
+    res.body = app.body;
+    ensureSdpType(res);
+
+    let dialogId = p.dialog?.id ?? '';
+    if (req.method === 'INVITE' && status >= 200) {
+      if (status < 300) dialogId = this.confirm(p, res, conn).id;
+      else if (p.dialog) p.dialog.serverInvitePending = false;
+    }
+    const target = responseDestination(req, p.inbound);
+    p.txn.respond(res);
+    if (status >= 200) this.requests.finish(p);
+    const text = res.toString();
+    conn.reply(rid, `OK|${meta6('application', Buffer.byteLength(text), target.dest.transport, target.dest.address, target.dest.port)}|${txnId}|${dialogId}||Msg sent:|\r\n${text}`);
+  }
+
+  /** A 2xx to an INVITE: the UAS dialog (§12.1.1) or, for a re-INVITE, the existing one, awaiting ACK. */
+  private confirm(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
+    const req = p.req;
+    let d = p.dialog;
+    if (!d) {
+      const contact = req.get('Contact');
+      d = new Dialog({
+        role: 'uas',
+        callId: req.callId,
+        localTag: p.toTag,
+        remoteTag: req.from.params.get('tag') ?? '',
+        localHeader: res.get('To') ?? '',
+        remoteHeader: req.get('From') ?? '',
+        localSeq: Math.floor(Math.random() * 10000) + 1,
+        remoteSeq: req.cseq.seq,
+        remoteTarget: contact ? parseNameAddr(contact).uri : req.uri ?? '',
+        routeSet: req.getAll('Record-Route'),
+        transport: p.inbound.source.transport,
+        connectionId: p.inbound.connectionId,
+        ownerId: conn.id,
+        inviteSeq: req.cseq.seq,
+        inviteTxnId: p.txnId,
+      });
+      this.ctx.dialogs.add(d);
+    }
+    d.serverInvitePending = false;
+    d.awaitingAckSeq = req.cseq.seq;
+    d.awaitingAckTxnId = p.txnId;
+    const dialog = d;
+    const target = responseDestination(req, p.inbound);
+    const wire = res.toBuffer();
+    const retransmitter = new Uas2xxRetransmitter(
+      () => this.ctx.sender.send(target.dest, wire, target.connectionId),
+      p.inbound.source.transport === 'tcp',
+      this.ctx.timers,
+      () => {
+        this.ctx.log.info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
+        this.terminator.bye(dialog, 'SIP ;cause=200 ;text="ACK timeout"');
+      },
+    );
+    this.ctx.dialogs.setRetransmitter(d, retransmitter);
+    return d;
+  }
+}

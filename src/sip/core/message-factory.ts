@@ -1,0 +1,111 @@
+// Small builders shared by the core handlers: UAS responses (§8.2.6), branches, where a
+// response or request goes (§18.2.2, RFC 3263 reduced to A/AAAA lookups), and control meta.
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { formatHostPort, parseUri } from '../message/header-values.ts';
+import { SipMessage } from '../message/sip-message.ts';
+import { MAGIC_COOKIE } from '../transaction/transaction-layer.ts';
+import type { ListeningPoint } from '../transport/transport-layer.ts';
+import type { Endpoint, Inbound, TransportName } from '../transport/transport-types.ts';
+
+export const REASON_PHRASES: Record<number, string> = {
+  100: 'Trying', 180: 'Ringing', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
+  400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 420: 'Bad Extension',
+  481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected', 483: 'Too Many Hops',
+  487: 'Request Terminated', 491: 'Request Pending', 500: 'Server Internal Error',
+  503: 'Service Unavailable', 513: 'Message Too Large',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASON_PHRASES[status] ?? 'Unknown';
+}
+
+/** §8.2.6.2: a response copies Via, From, To (plus our tag), Call-ID and CSeq from the request. */
+export function makeResponse(req: SipMessage, status: number, reason = reasonPhrase(status), toTag: string | null = null): SipMessage {
+  const res = SipMessage.response(status, reason);
+  for (const v of req.getAll('Via')) res.add('Via', v);
+  const from = req.get('From');
+  if (from !== undefined) res.add('From', from);
+  const to = req.get('To');
+  if (to !== undefined) {
+    // §8.2.6.2: a tag is added unless the request had one; never to a 100 Trying.
+    const hasTag = /;\s*tag=/i.test(to);
+    res.add('To', toTag && !hasTag && status > 100 ? `${to};tag=${toTag}` : to);
+  }
+  const callId = req.get('Call-ID');
+  if (callId !== undefined) res.add('Call-ID', callId);
+  const cseq = req.get('CSeq');
+  if (cseq !== undefined) res.add('CSeq', cseq);
+  return res;
+}
+
+export function newBranch(): string {
+  return MAGIC_COOKIE + randomBytes(8).toString('hex');
+}
+
+/** §18.2.1 and RFC 3581: note where a request really came from in its top Via. */
+export function stampReceived(req: SipMessage, inbound: Inbound): void {
+  const idx = req.headers.findIndex((h) => h.name === 'Via');
+  if (idx === -1) return;
+  const via = req.topVia;
+  let value = req.headers[idx].value;
+  if (via.host !== inbound.source.address) value += `;received=${inbound.source.address}`;
+  if (via.params.has('rport') && !via.params.get('rport')) value = value.replace(/;\s*rport(?=;|$)/i, `;rport=${inbound.source.port}`);
+  req.headers[idx] = { name: 'Via', value };
+}
+
+/** §18.2.2: where a response to `req` goes. Reliable transports reuse the request's connection. */
+export function responseDestination(req: SipMessage, inbound: Inbound): { dest: Endpoint; connectionId: string | null } {
+  if (inbound.source.transport === 'tcp') return { dest: inbound.source, connectionId: inbound.connectionId };
+  const via = req.topVia;
+  const rport = via.params.get('rport');
+  return {
+    dest: {
+      transport: 'udp',
+      address: via.params.get('received') ?? (isIP(via.host) ? via.host : inbound.source.address),
+      port: rport ? Number(rport) : via.port ?? 5060,
+    },
+    connectionId: null,
+  };
+}
+
+/** The next hop for a URI: its host (resolved), port and transport parameter. */
+export async function uriDestination(uri: string, fallback: TransportName = 'udp'): Promise<Endpoint> {
+  const u = parseUri(uri);
+  const tp = (u.params.get('transport') ?? '').toLowerCase();
+  const transport: TransportName = tp === 'tcp' ? 'tcp' : tp === 'udp' ? 'udp' : fallback;
+  const host = u.params.get('maddr') ?? u.host;
+  const address = isIP(host) ? host : (await lookup(host)).address;
+  return { transport, address, port: u.port ?? 5060 };
+}
+
+export function viaFor(lp: ListeningPoint, branch: string): string {
+  return `SIP/2.0/${lp.transport.toUpperCase()} ${formatHostPort(lp.host, lp.port)};rport;branch=${branch}`;
+}
+
+export function contactFor(lp: ListeningPoint): string {
+  return `<sip:${formatHostPort(lp.host, lp.port)}${lp.transport === 'tcp' ? ';transport=tcp' : ''}>`;
+}
+
+/** drachtio's time token: hh:mm:ss.uuuuuu. */
+export function stackTime(d = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`;
+}
+
+/** meta6: source|bytes|proto|address|port|time. */
+export function meta6(source: 'network' | 'application', bytes: number, proto: string, address: string, port: number): string {
+  return `${source}|${bytes}|${proto}|${address}|${port}|${stackTime()}`;
+}
+
+/** §20.15: `Content-Type: application/sdp` when the app's body is SDP and it named no type. */
+export function ensureSdpType(msg: SipMessage): void {
+  if (msg.body.length && !msg.has('Content-Type') && msg.body.subarray(0, 3).toString('latin1') === 'v=0') {
+    msg.add('Content-Type', 'application/sdp');
+  }
+}
+
+export function formatHostPortForControl(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,212 @@
+// Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
+// CANCEL handling, dialog matching, and hand-off to the app that routed the method.
+import { randomUUID } from 'node:crypto';
+import { Dialog } from '../dialog/dialog.ts';
+import { SipError } from '../message/sip-error.ts';
+import type { SipMessage } from '../message/sip-message.ts';
+import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
+import type { Inbound } from '../transport/transport-types.ts';
+import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
+import type { CoreContext, PendingUas } from './core-context.ts';
+import type { DialogTerminator } from './dialog-terminator.ts';
+import type { ErrorResponder } from './error-responder.ts';
+import { makeResponse, responseDestination } from './message-factory.ts';
+
+/** Methods drachtio passes to apps out of dialog. */
+const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, REGISTER, REFER, PRACK';
+const PENDING_LIMIT_MS = 64000;
+
+export class NetworkRequestHandler {
+  /** Out-of-dialog requests in progress by Call-ID, From tag and CSeq, for §8.2.2.2 merged-request detection. */
+  private readonly inProgress = new Map<string, string>();
+
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly errors: ErrorResponder,
+    private readonly terminator: DialogTerminator,
+  ) {}
+
+  handle(inbound: Inbound, req: SipMessage, raw: string): void {
+    try {
+      this.dispatch(inbound, req, raw);
+    } catch (err) {
+      this.errors.respond(inbound, req, err);
+    }
+  }
+
+  private dispatch(inbound: Inbound, req: SipMessage, raw: string): void {
+    // §8.2: mandatory headers; each getter throws a SipError(400) when missing or malformed.
+    const cseq = req.cseq;
+    const from = req.from;
+    const to = req.to;
+    void req.callId;
+    if (cseq.method.toUpperCase() !== req.method) throw new SipError(400, 'Bad Request', 'CSeq method does not match');
+    if (!from.params.get('tag') && req.method !== 'ACK') {
+      // RFC 2543 clients may omit it; we still answer, the dialog just keys on an empty tag.
+    }
+    const existing = this.ctx.txns.findServer(req);
+    if (req.method === 'ACK') return this.onAck(inbound, req, raw, to.params.get('tag') ?? null);
+    if (existing) {
+      existing.receiveRetransmission();
+      return;
+    }
+    const mf = req.get('Max-Forwards');
+    if (mf !== undefined) {
+      if (!/^\s*\d{1,3}\s*$/.test(mf)) throw new SipError(400, 'Bad Request', 'bad Max-Forwards');
+      if (Number(mf) === 0) throw new SipError(483, 'Too Many Hops');
+    }
+    if (req.method === 'CANCEL') return this.onCancel(inbound, req);
+    const toTag = to.params.get('tag');
+    if (toTag) return this.inDialog(inbound, req, raw, toTag, from.params.get('tag') ?? '');
+    return this.outOfDialog(inbound, req, raw, from.params.get('tag') ?? '');
+  }
+
+  private reliable(inbound: Inbound): boolean {
+    return inbound.source.transport === 'tcp';
+  }
+
+  private sendFn(req: SipMessage, inbound: Inbound) {
+    const target = responseDestination(req, inbound);
+    return (m: SipMessage) => {
+      this.ctx.sender.send(target.dest, m.toBuffer(), target.connectionId);
+    };
+  }
+
+  private onAck(inbound: Inbound, ack: SipMessage, raw: string, toTag: string | null): void {
+    const txn = this.ctx.txns.findServer(ack);
+    if (txn instanceof InviteServerTransaction && txn.receiveAck()) return; // ACK for a non-2xx: absorbed
+    const d = toTag ? this.ctx.dialogs.match(ack.callId, toTag, ack.from.params.get('tag') ?? '') : undefined;
+    if (!d || d.awaitingAckSeq !== ack.cseq.seq) {
+      this.ctx.log.debug({ callId: ack.callId }, 'stray ACK dropped');
+      return;
+    }
+    this.ctx.dialogs.retransmitter(d)?.ack();
+    d.awaitingAckSeq = null;
+    const owner = this.ctx.control().connection(d.ownerId);
+    const s = inbound.source;
+    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, d.awaitingAckTxnId ?? '', d.id, raw);
+  }
+
+  private onCancel(inbound: Inbound, cancel: SipMessage): void {
+    const invite = this.ctx.txns.findServer(cancel, 'INVITE');
+    if (!(invite instanceof InviteServerTransaction)) throw new SipError(481, 'Call/Transaction Does Not Exist');
+    const pending = [...this.ctx.pendingUas.values()].find((p) => p.txn === invite);
+    const cancelTxn = this.ctx.txns.createServer(cancel, this.sendFn(cancel, inbound), this.reliable(inbound), { onTerminated: () => undefined });
+    if (!invite.finalSent && pending) {
+      // §9.2: 200 to the CANCEL, 487 to the INVITE, and the app hears of the CANCEL.
+      cancelTxn.respond(makeResponse(cancel, 200, 'OK', pending.toTag));
+      invite.respond(makeResponse(pending.req, 487, 'Request Terminated', pending.toTag));
+      const owner = this.ctx.control().connection(pending.ownerId);
+      const s = inbound.source;
+      if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancel.toString());
+      this.finish(pending);
+      return;
+    }
+    if (invite.lastStatus >= 200 && invite.lastStatus < 300) {
+      // The call was answered before the CANCEL arrived: refuse it and end the call.
+      cancelTxn.respond(makeResponse(cancel, 481, 'Call/Transaction Does Not Exist', Dialog.newTag()));
+      const d = this.ctx.dialogs.match(cancel.callId, this.toTagOf(invite.request, cancel), cancel.from.params.get('tag') ?? '');
+      if (d) this.terminator.bye(d, 'SIP ;cause=200 ;text="CANCEL after 200 OK"');
+      return;
+    }
+    cancelTxn.respond(makeResponse(cancel, 200, 'OK', Dialog.newTag()));
+  }
+
+  private toTagOf(invite: SipMessage, cancel: SipMessage): string {
+    for (const d of this.ctx.dialogs.all()) {
+      if (d.callId === cancel.callId && d.remoteTag === (invite.from.params.get('tag') ?? '')) return d.localTag;
+    }
+    return '';
+  }
+
+  private inDialog(inbound: Inbound, req: SipMessage, raw: string, toTag: string, fromTag: string): void {
+    const d = this.ctx.dialogs.match(req.callId, toTag, fromTag);
+    if (!d) throw new SipError(481, 'Call/Transaction Does Not Exist');
+    if (!d.acceptRemoteSeq(req)) throw new SipError(500, 'Server Internal Error', 'CSeq out of order');
+    if (req.method === 'INVITE') {
+      // §14.2: our own re-INVITE pending → 491; theirs still unanswered → 500 with Retry-After.
+      if (d.serverInvitePending) throw new SipError(500, 'Server Internal Error', 'previous INVITE pending');
+      if (d.clientInvitePending || d.awaitingAckSeq !== null) throw new SipError(491, 'Request Pending');
+    }
+    const owner = this.ctx.control().connection(d.ownerId);
+    if (!owner) {
+      if (req.method === 'BYE') {
+        this.ctx.dialogs.remove(d);
+        this.statelessReply(inbound, req, 200);
+        return;
+      }
+      throw new SipError(481, 'Call/Transaction Does Not Exist', 'dialog owner gone');
+    }
+    d.refreshTarget(req);
+    const pending = this.track(inbound, req, owner.id, toTag, d);
+    if (req.method === 'INVITE') d.serverInvitePending = true;
+    if (req.method === 'BYE') this.ctx.dialogs.remove(d);
+    const s = inbound.source;
+    notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, d.id, raw);
+  }
+
+  private statelessReply(inbound: Inbound, req: SipMessage, status: number): void {
+    const t = responseDestination(req, inbound);
+    this.ctx.sender.send(t.dest, makeResponse(req, status).toBuffer(), t.connectionId);
+  }
+
+  private outOfDialog(inbound: Inbound, req: SipMessage, raw: string, fromTag: string): void {
+    const method = req.method ?? '';
+    if (!APP_METHODS.has(method)) {
+      if (method === 'BYE' || method === 'UPDATE' || method === 'PRACK') throw new SipError(481, 'Call/Transaction Does Not Exist');
+      this.errors.respond(inbound, req, new SipError(405, 'Method Not Allowed'), [['Allow', ALLOW]]);
+      return;
+    }
+    const mergeKey = `${req.callId}|${fromTag}|${req.cseq.seq}|${method}`;
+    if (this.inProgress.has(mergeKey)) throw new SipError(482, 'Loop Detected', 'merged request');
+    const owner = this.ctx.control().routes.pick(method);
+    if (!owner) throw new SipError(503, 'Service Unavailable', `no app routed ${method}`);
+    const pending = this.track(inbound, req, owner.id, Dialog.newTag(), null);
+    this.inProgress.set(mergeKey, pending.txnId);
+    notifyNewRequest(owner, inbound, pending.txnId, '', raw);
+  }
+
+  /** Makes the server transaction (100 Trying for INVITEs, §8.2.6.1) and the pending record. */
+  private track(inbound: Inbound, req: SipMessage, ownerId: string, toTag: string, dialog: Dialog | null): PendingUas {
+    const txnId = randomUUID();
+    const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), {
+      onTerminated: () => this.inProgress.delete(`${req.callId}|${req.from.params.get('tag') ?? ''}|${req.cseq.seq}|${req.method}`),
+    });
+    if (req.method === 'INVITE') txn.respond(makeResponse(req, 100, 'Trying'));
+    const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, timer: null };
+    pending.timer = setTimeout(() => {
+      this.ctx.log.warn({ callId: req.callId, method: req.method }, 'app never answered, request dropped');
+      this.finish(pending);
+      txn.terminate();
+    }, PENDING_LIMIT_MS);
+    this.ctx.pendingUas.set(txnId, pending);
+    return pending;
+  }
+
+  finish(p: PendingUas): void {
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    this.ctx.pendingUas.delete(p.txnId);
+  }
+
+  /** The app's connection went away: unanswered INVITEs get a 503 so callers are not left ringing. */
+  ownerGone(ownerId: string): void {
+    for (const p of [...this.ctx.pendingUas.values()]) {
+      if (p.ownerId !== ownerId) continue;
+      if (!p.txn.finalSent) {
+        try {
+          p.txn.respond(makeResponse(p.req, 503, 'Service Unavailable', p.toTag));
+        } catch (err) {
+          this.ctx.log.debug({ err }, '503 after app loss failed');
+        }
+      }
+      this.finish(p);
+    }
+  }
+
+  clear(): void {
+    for (const p of [...this.ctx.pendingUas.values()]) this.finish(p);
+    this.inProgress.clear();
+  }
+}

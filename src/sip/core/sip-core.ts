@@ -1,0 +1,179 @@
+// The server's core: parses what the transports receive and dispatches it, and executes the
+// commands drachtio-srf apps send on the control port. Nothing thrown here escapes: bad input
+// becomes a SIP response, an NOK, or a logged drop.
+import type { Logger } from '../../util/logger.ts';
+import type { ControlConnection, ControlMessage } from '../control/control-connection.ts';
+import type { ControlCommands, ControlServer } from '../control/control-server.ts';
+import { DialogLayer } from '../dialog/dialog-layer.ts';
+import { ParseError, parseMessage } from '../message/parse-message.ts';
+import type { SipMessage } from '../message/sip-message.ts';
+import type { TimerSettings } from '../transaction/timer-values.ts';
+import { TransactionLayer } from '../transaction/transaction-layer.ts';
+import type { Sender, ListeningPoint } from '../transport/transport-layer.ts';
+import type { Inbound } from '../transport/transport-types.ts';
+import { AppRequestHandler } from './app-request-handler.ts';
+import { AppResponseHandler } from './app-response-handler.ts';
+import type { CoreContext } from './core-context.ts';
+import { DialogTerminator } from './dialog-terminator.ts';
+import { ErrorResponder } from './error-responder.ts';
+import { formatHostPortForControl, makeResponse, responseDestination, stampReceived, uriDestination } from './message-factory.ts';
+import { NetworkRequestHandler } from './network-request-handler.ts';
+import type { ProxyHandler } from './proxy-handler.ts';
+
+export interface SipCoreOptions {
+  log: Logger;
+  timers: TimerSettings;
+  sender: Sender;
+  listeningPoints: () => ListeningPoint[];
+}
+
+export class SipCore implements ControlCommands {
+  readonly ctx: CoreContext;
+  private controlServer: ControlServer | null = null;
+  private readonly errors: ErrorResponder;
+  private readonly networkRequests: NetworkRequestHandler;
+  private readonly appResponses: AppResponseHandler;
+  private readonly appRequests: AppRequestHandler;
+  private proxy: ProxyHandler | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: SipCoreOptions) {
+    this.ctx = {
+      log: opts.log,
+      timers: opts.timers,
+      sender: opts.sender,
+      txns: new TransactionLayer(opts.timers),
+      dialogs: new DialogLayer(),
+      control: () => {
+        if (!this.controlServer) throw new Error('control server not attached');
+        return this.controlServer;
+      },
+      pendingUas: new Map(),
+      pendingUac: new Map(),
+    };
+    this.errors = new ErrorResponder(opts.sender, this.ctx.txns, opts.log);
+    const terminator = new DialogTerminator(this.ctx);
+    this.networkRequests = new NetworkRequestHandler(this.ctx, this.errors, terminator);
+    this.appResponses = new AppResponseHandler(this.ctx, this.networkRequests, terminator);
+    this.appRequests = new AppRequestHandler(this.ctx);
+  }
+
+  attachControl(cs: ControlServer): void {
+    this.controlServer = cs;
+  }
+
+  attachProxy(p: ProxyHandler): void {
+    this.proxy = p;
+  }
+
+  /** Everything the transports receive comes through here. */
+  onInbound(inbound: Inbound): void {
+    if (this.closed) return;
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(inbound.data, { stream: inbound.source.transport === 'tcp' });
+    } catch (err) {
+      this.onParseError(inbound, err);
+      return;
+    }
+    try {
+      if (msg.isRequest) {
+        stampReceived(msg, inbound);
+        if (this.proxy?.handleRequest(inbound, msg)) return;
+        this.networkRequests.handle(inbound, msg, inbound.data.toString('utf8'));
+      } else {
+        this.onResponse(msg);
+      }
+    } catch (err) {
+      this.ctx.log.warn({ err, from: inbound.source }, 'inbound message dropped');
+    }
+  }
+
+  private onParseError(inbound: Inbound, err: unknown): void {
+    const partial = err instanceof ParseError ? err.partial : null;
+    if (partial?.isRequest && partial.method !== 'ACK' && partial.has('Via')) {
+      try {
+        const res = makeResponse(partial, 400, 'Bad Request', 'x' + Date.now().toString(36));
+        res.add('Reason', `SIP ;cause=400 ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
+        const t = responseDestination(partial, inbound);
+        this.ctx.sender.send(t.dest, res.toBuffer(), t.connectionId);
+        return;
+      } catch {
+        // not even the Via was usable: fall through to the logged drop
+      }
+    }
+    this.ctx.log.info({ from: inbound.source, reason: (err as Error).message }, 'unparseable message dropped');
+  }
+
+  private onResponse(res: SipMessage): void {
+    const txn = this.ctx.txns.findClient(res);
+    if (txn) {
+      txn.receiveResponse(res);
+      return;
+    }
+    if (this.proxy?.handleStrayResponse(res)) return;
+    // §13.2.2.4: a 2xx retransmitted after the transaction ended still gets our ACK again.
+    if (res.status >= 200 && res.status < 300 && res.cseq.method === 'INVITE') {
+      const d = this.ctx.dialogs.match(res.callId, res.from.params.get('tag') ?? '', res.to.params.get('tag') ?? '');
+      if (d?.lastAck && d.lastClientInviteSeq === res.cseq.seq) {
+        this.resendAck(d.lastAck, d.nextHopUri, d.transport, d.connectionId).catch(() => undefined);
+        return;
+      }
+    }
+    this.ctx.log.debug({ status: res.status }, 'stray response dropped');
+  }
+
+  private async resendAck(ack: SipMessage, uri: string, transport: 'udp' | 'tcp', connId: string | null): Promise<void> {
+    try {
+      const dest = await uriDestination(uri, transport);
+      this.ctx.sender.send(dest, ack.toBuffer(), connId);
+    } catch (err) {
+      this.ctx.log.debug({ err }, 'ACK re-send failed');
+    }
+  }
+
+  command(conn: ControlConnection, msg: ControlMessage): void {
+    const t = msg.tokens;
+    let sip: SipMessage;
+    try {
+      sip = parseMessage(Buffer.from(msg.body, 'utf8'));
+    } catch (err) {
+      conn.reply(msg.rid, `NOK|unparseable SIP message: ${(err as Error).message.replace(/[|\r\n]/g, ' ')}`);
+      return;
+    }
+    if (t[1] === 'proxy') {
+      if (!this.proxy) return conn.reply(msg.rid, 'NOK|proxy not supported');
+      this.proxy.command(conn, msg, sip);
+      return;
+    }
+    const txnId = t[2] ?? '';
+    const dialogId = t[3] ?? '';
+    if (!sip.isRequest) {
+      this.appResponses.handle(conn, msg.rid, txnId, sip);
+      return;
+    }
+    this.appRequests.handle(conn, msg.rid, txnId, dialogId, t[4] ?? '', sip).catch((err: unknown) => {
+      this.ctx.log.warn({ err, method: sip.method }, 'app request failed');
+      conn.reply(msg.rid, `NOK|${(err as Error).message.replace(/[|\r\n]/g, ' ')}`);
+    });
+  }
+
+  hostports(): string {
+    return this.opts.listeningPoints().map((lp) => `${lp.transport}/${formatHostPortForControl(lp.host, lp.port)}`).join(',');
+  }
+
+  connectionClosed(conn: ControlConnection): void {
+    if (this.closed) return;
+    this.networkRequests.ownerGone(conn.id);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.proxy?.close();
+    this.networkRequests.clear();
+    this.ctx.dialogs.close();
+    this.ctx.txns.close();
+    this.ctx.pendingUac.clear();
+  }
+}

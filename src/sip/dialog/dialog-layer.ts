@@ -1,0 +1,58 @@
+// Owns the dialogs: by drachtio dialog id (for the app) and by Call-ID + tags (for the network).
+import type { Dialog } from './dialog.ts';
+import { Dialog as D } from './dialog.ts';
+import type { Uas2xxRetransmitter } from './uas-2xx-retransmitter.ts';
+
+export class DialogLayer {
+  private readonly byId = new Map<string, Dialog>();
+  private readonly byMatch = new Map<string, Dialog>();
+  private readonly retransmitters = new Map<string, Uas2xxRetransmitter>();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  add(d: Dialog): void {
+    this.byId.set(d.id, d);
+    this.byMatch.set(d.matchKey, d);
+  }
+
+  get(id: string): Dialog | undefined {
+    return this.byId.get(id);
+  }
+
+  match(callId: string, localTag: string, remoteTag: string): Dialog | undefined {
+    return this.byMatch.get(D.matchKey(callId, localTag, remoteTag));
+  }
+
+  /** Any dialog with this Call-ID (step 4 of drachtio's app request routing). */
+  findByCallId(callId: string): Dialog | undefined {
+    for (const d of this.byId.values()) if (d.callId === callId) return d;
+    return undefined;
+  }
+
+  setRetransmitter(d: Dialog, r: Uas2xxRetransmitter): void {
+    this.retransmitters.get(d.id)?.cancel();
+    this.retransmitters.set(d.id, r);
+  }
+
+  retransmitter(d: Dialog): Uas2xxRetransmitter | undefined {
+    return this.retransmitters.get(d.id);
+  }
+
+  remove(d: Dialog): void {
+    d.terminate();
+    this.retransmitters.get(d.id)?.cancel();
+    this.retransmitters.delete(d.id);
+    if (this.byId.get(d.id) === d) this.byId.delete(d.id);
+    if (this.byMatch.get(d.matchKey) === d) this.byMatch.delete(d.matchKey);
+  }
+
+  all(): Dialog[] {
+    return [...this.byId.values()];
+  }
+
+  close(): void {
+    for (const d of this.all()) this.remove(d);
+  }
+}

@@ -1,0 +1,88 @@
+// Parley's embedded SIP server: SIP on UDP/TCP listeners and drachtio's control protocol on
+// a loopback port, so an unmodified drachtio-srf app can drive it (see ../../shared notes).
+import type { SipConfig } from '../config/schema.ts';
+import type { Logger } from '../util/logger.ts';
+import { ControlServer } from './control/control-server.ts';
+import { SipCore } from './core/sip-core.ts';
+import { ProxyCore } from './core/proxy-core.ts';
+import { TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
+
+export interface EmbeddedSipServerOptions {
+  sip: SipConfig;
+  log: Logger;
+}
+
+export class EmbeddedSipServer {
+  private closed = false;
+
+  private constructor(
+    private readonly transports: TransportLayer,
+    private readonly control: ControlServer,
+    private readonly core: SipCore,
+    private readonly log: Logger,
+  ) {}
+
+  /** Binds every SIP listener and the control port; ports of 0 take a free port. */
+  static async start(opts: EmbeddedSipServerOptions): Promise<EmbeddedSipServer> {
+    const log = opts.log.child({ component: 'sip' });
+    const cfg = opts.sip;
+    let core: SipCore | null = null;
+    const transports = await TransportLayer.start(cfg.listen, cfg.maxMessageSize, cfg.externalIp, log, (i) => core?.onInbound(i));
+    core = new SipCore({ log, timers: cfg.timers, sender: transports, listeningPoints: () => transports.listeningPoints });
+    core.attachProxy(new ProxyCore(core.ctx));
+    let control: ControlServer;
+    try {
+      control = await ControlServer.listen(cfg.control.host, cfg.control.port, cfg.control.secret, log, core);
+    } catch (err) {
+      transports.close();
+      core.close();
+      throw err;
+    }
+    core.attachControl(control);
+    const server = new EmbeddedSipServer(transports, control, core, log);
+    log.info({ listen: transports.listeningPoints, control: control.port }, 'embedded SIP server started');
+    return server;
+  }
+
+  get listeningPoints(): ListeningPoint[] {
+    return this.transports.listeningPoints;
+  }
+
+  /** The SIP port of the first listener of that transport (or of any listener). */
+  sipPort(transport?: 'udp' | 'tcp'): number {
+    const lps = this.transports.listeningPoints;
+    return (lps.find((l) => !transport || l.transport === transport) ?? lps[0]).port;
+  }
+
+  get udpPort(): number | null {
+    return this.transports.listeningPoints.find((l) => l.transport === 'udp')?.port ?? null;
+  }
+
+  get tcpPort(): number | null {
+    return this.transports.listeningPoints.find((l) => l.transport === 'tcp')?.port ?? null;
+  }
+
+  get controlPort(): number {
+    return this.control.port;
+  }
+
+  /** Counts for tests and health checks. */
+  get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number } {
+    return {
+      dialogs: this.core.ctx.dialogs.size,
+      serverTransactions: this.core.ctx.txns.serverCount,
+      clientTransactions: this.core.ctx.txns.clientCount,
+      pendingApp: this.core.ctx.pendingUas.size + this.core.ctx.pendingUac.size,
+    };
+  }
+
+  /** Synchronous and idempotent: control clients, then the core's timers, then the sockets. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.control.close();
+    this.core.close();
+    this.transports.close();
+    this.log.info('embedded SIP server closed');
+  }
+}

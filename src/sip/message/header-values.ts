@@ -1,0 +1,151 @@
+// Structured views of the headers the server itself must understand: SIP URIs,
+// name-addr (From, To, Contact, Route), Via and CSeq (RFC 3261 §19.1, §20, §25.1).
+import { SipError } from './sip-error.ts';
+
+export interface SipUri {
+  scheme: string;
+  user: string | null;
+  host: string;
+  port: number | null;
+  params: Map<string, string | null>;
+  /** The text after the host (params and headers), kept verbatim for re-serialisation. */
+  raw: string;
+}
+
+export interface NameAddr {
+  display: string | null;
+  uri: string;
+  params: Map<string, string | null>;
+}
+
+export interface Via {
+  protocol: string; // SIP/2.0
+  transport: string; // UDP, TCP, ...
+  host: string;
+  port: number | null;
+  params: Map<string, string | null>;
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+function parseParams(text: string): Map<string, string | null> {
+  const params = new Map<string, string | null>();
+  if (!text) return params;
+  for (const part of splitOutsideQuotes(text, ';')) {
+    const p = part.trim();
+    if (!p) continue;
+    const eq = p.indexOf('=');
+    if (eq === -1) params.set(p.toLowerCase(), null);
+    else params.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim());
+  }
+  return params;
+}
+
+function splitOutsideQuotes(text: string, sep: string): string[] {
+  const out: string[] = [];
+  let inQuote = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inQuote) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inQuote = false;
+    } else if (ch === '"') inQuote = true;
+    else if (ch === sep) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out;
+}
+
+const URI_RE = /^(sips?|tel):(?:([^@;?]+)@)?(\[[0-9a-fA-F:.]+\]|[^:;?>\s]+)(?::(\d{1,5}))?(.*)$/;
+
+export function parseUri(text: string): SipUri {
+  const m = URI_RE.exec(text.trim());
+  if (!m) throw new SipError(400, 'Bad Request', `bad URI ${text.slice(0, 80)}`);
+  const [, scheme, user, host, port, rest] = m;
+  const q = rest.indexOf('?');
+  const paramText = q === -1 ? rest : rest.slice(0, q);
+  const portNum = port === undefined ? null : Number(port);
+  if (portNum !== null && portNum > 65535) throw new SipError(400, 'Bad Request', 'bad URI port');
+  return {
+    scheme: scheme.toLowerCase(),
+    user: user ?? null,
+    host: host.startsWith('[') ? host.slice(1, -1) : host,
+    port: portNum,
+    params: parseParams(paramText.startsWith(';') ? paramText.slice(1) : paramText),
+    raw: rest,
+  };
+}
+
+/** Parses `"Display" <uri>;params`, `<uri>;params` or a bare addr-spec (whose params are header params). */
+export function parseNameAddr(text: string): NameAddr {
+  const t = text.trim();
+  let display: string | null = null;
+  let rest = t;
+  let uri: string;
+  const lt = indexOutsideQuotes(t, '<');
+  if (lt !== -1) {
+    const gt = t.indexOf('>', lt);
+    if (gt === -1) throw new SipError(400, 'Bad Request', 'unterminated <');
+    display = t.slice(0, lt).trim() || null;
+    if (display && display.startsWith('"') && !display.endsWith('"')) throw new SipError(400, 'Bad Request', 'bad quoted display name');
+    uri = t.slice(lt + 1, gt).trim();
+    rest = t.slice(gt + 1);
+  } else {
+    const semi = t.indexOf(';');
+    uri = semi === -1 ? t : t.slice(0, semi);
+    rest = semi === -1 ? '' : t.slice(semi);
+  }
+  if (!uri) throw new SipError(400, 'Bad Request', 'empty URI');
+  rest = rest.trim();
+  return { display, uri, params: parseParams(rest.startsWith(';') ? rest.slice(1) : rest) };
+}
+
+function indexOutsideQuotes(text: string, ch: string): number {
+  let inQuote = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inQuote) {
+      if (c === '\\') i++;
+      else if (c === '"') inQuote = false;
+    } else if (c === '"') inQuote = true;
+    else if (c === ch) return i;
+  }
+  return -1;
+}
+
+const VIA_RE = /^(SIP\s*\/\s*2\.0)\s*\/\s*([A-Za-z]+)\s+(\[[0-9a-fA-F:.]+\]|[^\s:;]+)(?:\s*:\s*(\d{1,5}))?\s*(.*)$/;
+
+export function parseVia(text: string): Via {
+  const m = VIA_RE.exec(text.trim());
+  if (!m) throw new SipError(400, 'Bad Request', 'bad Via');
+  const rest = m[5].trim();
+  const port = m[4] === undefined ? null : Number(m[4]);
+  if (port !== null && port > 65535) throw new SipError(400, 'Bad Request', 'bad Via port');
+  return {
+    protocol: 'SIP/2.0',
+    transport: m[2].toUpperCase(),
+    host: m[3].startsWith('[') ? m[3].slice(1, -1) : m[3],
+    port,
+    params: parseParams(rest.startsWith(';') ? rest.slice(1) : rest),
+  };
+}
+
+export function parseCSeq(text: string): CSeq {
+  const m = /^\s*(\d{1,10})\s+([A-Za-z!%*_+`'~.-]+)\s*$/.exec(text);
+  if (!m) throw new SipError(400, 'Bad Request', 'bad CSeq');
+  const seq = Number(m[1]);
+  if (seq > 0xffffffff) throw new SipError(400, 'Bad Request', 'CSeq out of range');
+  return { seq, method: m[2] };
+}
+
+export function formatHostPort(host: string, port: number | null): string {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return port === null ? h : `${h}:${port}`;
+}

@@ -1,0 +1,141 @@
+// One SIP request or response: start line, ordered header fields (canonical names, list
+// headers split into one entry per value) and a body. Serialises with a correct Content-Length.
+import { canonicalHeaderName } from './header-names.ts';
+import { SipError } from './sip-error.ts';
+import { parseCSeq, parseNameAddr, parseVia, type CSeq, type NameAddr, type Via } from './header-values.ts';
+
+export interface HeaderField {
+  name: string;
+  value: string;
+}
+
+export class SipMessage {
+  method: string | null = null;
+  uri: string | null = null;
+  status = 0;
+  reason = '';
+  headers: HeaderField[] = [];
+  body: Buffer = Buffer.alloc(0);
+
+  static request(method: string, uri: string): SipMessage {
+    const m = new SipMessage();
+    m.method = method;
+    m.uri = uri;
+    return m;
+  }
+
+  static response(status: number, reason: string): SipMessage {
+    const m = new SipMessage();
+    m.status = status;
+    m.reason = reason;
+    return m;
+  }
+
+  get isRequest(): boolean {
+    return this.method !== null;
+  }
+
+  get(name: string): string | undefined {
+    const n = canonicalHeaderName(name);
+    for (const h of this.headers) if (h.name === n) return h.value;
+    return undefined;
+  }
+
+  getAll(name: string): string[] {
+    const n = canonicalHeaderName(name);
+    const out: string[] = [];
+    for (const h of this.headers) if (h.name === n) out.push(h.value);
+    return out;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  add(name: string, value: string): this {
+    this.headers.push({ name: canonicalHeaderName(name), value });
+    return this;
+  }
+
+  /** Replaces every field of that name with one value, at the position of the first. */
+  set(name: string, value: string): this {
+    const n = canonicalHeaderName(name);
+    const idx = this.headers.findIndex((h) => h.name === n);
+    this.remove(n);
+    if (idx === -1) this.headers.push({ name: n, value });
+    else this.headers.splice(Math.min(idx, this.headers.length), 0, { name: n, value });
+    return this;
+  }
+
+  /** Puts a value before the existing ones (a new top Via). */
+  prepend(name: string, value: string): this {
+    this.headers.unshift({ name: canonicalHeaderName(name), value });
+    return this;
+  }
+
+  remove(name: string): this {
+    const n = canonicalHeaderName(name);
+    this.headers = this.headers.filter((h) => h.name !== n);
+    return this;
+  }
+
+  // Parsed views; each throws a SipError(400) when the header is missing or malformed.
+  get callId(): string {
+    return this.required('Call-ID').trim();
+  }
+  get cseq(): CSeq {
+    return parseCSeq(this.required('CSeq'));
+  }
+  get from(): NameAddr {
+    return parseNameAddr(this.required('From'));
+  }
+  get to(): NameAddr {
+    return parseNameAddr(this.required('To'));
+  }
+  get topVia(): Via {
+    return parseVia(this.required('Via'));
+  }
+
+  private required(name: string): string {
+    const v = this.get(name);
+    if (v === undefined) throw new MissingHeader(name);
+    return v;
+  }
+
+  clone(): SipMessage {
+    const m = new SipMessage();
+    m.method = this.method;
+    m.uri = this.uri;
+    m.status = this.status;
+    m.reason = this.reason;
+    m.headers = this.headers.map((h) => ({ ...h }));
+    m.body = this.body;
+    return m;
+  }
+
+  startLine(): string {
+    return this.isRequest ? `${this.method} ${this.uri} SIP/2.0` : `SIP/2.0 ${this.status} ${this.reason}`;
+  }
+
+  /** Serialises; Content-Length always states the body's byte length (RFC 3261 §20.14). */
+  toBuffer(): Buffer {
+    let head = this.startLine() + '\r\n';
+    for (const h of this.headers) {
+      if (h.name === 'Content-Length') continue;
+      head += `${h.name}: ${h.value}\r\n`;
+    }
+    head += `Content-Length: ${this.body.length}\r\n\r\n`;
+    const headBuf = Buffer.from(head, 'utf8');
+    return this.body.length ? Buffer.concat([headBuf, this.body]) : headBuf;
+  }
+
+  toString(): string {
+    return this.toBuffer().toString('utf8');
+  }
+}
+
+class MissingHeader extends SipError {
+  constructor(name: string) {
+    super(400, 'Bad Request', `missing ${name}`);
+  }
+}

@@ -1,0 +1,144 @@
+// INVITE client transaction, RFC 3261 §17.1.1 with the Accepted state of RFC 6026 §7.2.
+import { SipMessage } from '../message/sip-message.ts';
+import { GuardedState } from './guarded-state.ts';
+import { timerValues, type TimerSettings } from './timer-values.ts';
+import type { ClientTxnUser, TxnSend } from './transaction-types.ts';
+
+export type IctState = 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
+
+const LEGAL: Record<IctState, IctState[]> = {
+  calling: ['proceeding', 'completed', 'accepted', 'terminated'],
+  proceeding: ['proceeding', 'completed', 'accepted', 'terminated'],
+  completed: ['terminated'],
+  accepted: ['terminated'],
+  terminated: [],
+};
+
+export class InviteClientTransaction {
+  readonly state = new GuardedState<IctState>('calling', LEGAL, 'ICT');
+  private timerA: NodeJS.Timeout | null = null;
+  private timerB: NodeJS.Timeout | null = null;
+  private timerD: NodeJS.Timeout | null = null;
+  private timerM: NodeJS.Timeout | null = null;
+  private intervalA: number;
+  private ack: SipMessage | null = null;
+
+  constructor(
+    readonly request: SipMessage,
+    private readonly send: TxnSend,
+    private readonly reliable: boolean,
+    private readonly timers: TimerSettings,
+    private readonly user: ClientTxnUser,
+  ) {
+    this.intervalA = timers.t1;
+  }
+
+  start(): void {
+    if (!this.transmit(this.request)) return;
+    // §17.1.1.2: timer A only on unreliable transports; timer B always.
+    if (!this.reliable) this.timerA = setTimeout(() => this.onTimerA(), this.intervalA);
+    this.timerB = setTimeout(() => this.onTimerB(), timerValues(this.timers, this.reliable).txnTimeout);
+  }
+
+  private transmit(msg: SipMessage): boolean {
+    try {
+      this.send(msg);
+      return true;
+    } catch (err) {
+      this.terminate();
+      this.user.onTransportError(err as Error);
+      return false;
+    }
+  }
+
+  private onTimerA(): void {
+    this.timerA = null;
+    if (!this.state.is('calling')) return;
+    if (!this.transmit(this.request)) return;
+    this.intervalA *= 2;
+    this.timerA = setTimeout(() => this.onTimerA(), this.intervalA);
+  }
+
+  private onTimerB(): void {
+    this.timerB = null;
+    if (!this.state.is('calling', 'proceeding')) return;
+    this.terminate();
+    this.user.onTimeout();
+  }
+
+  receiveResponse(res: SipMessage): void {
+    const s = res.status;
+    if (this.state.is('terminated')) return;
+    if (s < 200) {
+      if (!this.state.is('calling', 'proceeding')) return;
+      this.state.transition('proceeding');
+      this.clearA();
+      this.user.onResponse(res);
+    } else if (s < 300) {
+      if (this.state.is('calling', 'proceeding')) {
+        // RFC 6026: stay to pass 2xx retransmissions (and other forks) to the TU until timer M.
+        this.clearA();
+        this.clearB();
+        this.state.transition('accepted');
+        this.timerM = setTimeout(() => this.terminate(), 64 * this.timers.t1);
+      }
+      if (this.state.is('accepted')) this.user.onResponse(res);
+    } else {
+      if (this.state.is('calling', 'proceeding')) {
+        this.clearA();
+        this.clearB();
+        this.state.transition('completed');
+        this.ack = this.buildAck(res);
+        this.transmit(this.ack);
+        this.user.onResponse(res);
+        const d = timerValues(this.timers, this.reliable).D;
+        this.timerD = setTimeout(() => this.terminate(), d);
+      } else if (this.state.is('completed') && this.ack) {
+        // §17.1.1.2: a retransmitted final response is answered with the ACK again, not passed up.
+        this.transmit(this.ack);
+      }
+    }
+  }
+
+  /** §17.1.1.3: the ACK for a non-2xx response belongs to this transaction. */
+  private buildAck(res: SipMessage): SipMessage {
+    const req = this.request;
+    const ack = SipMessage.request('ACK', req.uri ?? '');
+    const via = req.get('Via');
+    if (via) ack.add('Via', via);
+    for (const r of req.getAll('Route')) ack.add('Route', r);
+    ack.add('Max-Forwards', '70');
+    ack.add('From', req.get('From') ?? '');
+    ack.add('To', res.get('To') ?? req.get('To') ?? '');
+    ack.add('Call-ID', req.get('Call-ID') ?? '');
+    ack.add('CSeq', `${req.cseq.seq} ACK`);
+    return ack;
+  }
+
+  private clearA(): void {
+    if (this.timerA) clearTimeout(this.timerA);
+    this.timerA = null;
+  }
+  private clearB(): void {
+    if (this.timerB) clearTimeout(this.timerB);
+    this.timerB = null;
+  }
+
+  /** A transport failure found after the send returned (a refused TCP connect). */
+  transportError(err: Error): void {
+    if (this.state.is('terminated', 'completed', 'accepted')) return;
+    this.terminate();
+    this.user.onTransportError(err);
+  }
+
+  terminate(): void {
+    if (this.state.is('terminated')) return;
+    this.clearA();
+    this.clearB();
+    if (this.timerD) clearTimeout(this.timerD);
+    if (this.timerM) clearTimeout(this.timerM);
+    this.timerD = this.timerM = null;
+    this.state.transition('terminated');
+    this.user.onTerminated();
+  }
+}

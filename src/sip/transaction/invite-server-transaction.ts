@@ -1,0 +1,111 @@
+// INVITE server transaction, RFC 3261 §17.2.1 with the Accepted state of RFC 6026 §7.1.
+// 2xx retransmission is the TU's job (dialog/uas-2xx-retransmitter.ts), as §13.3.1.4 says.
+import type { SipMessage } from '../message/sip-message.ts';
+import { GuardedState } from './guarded-state.ts';
+import { timerValues, type TimerSettings } from './timer-values.ts';
+import type { ServerTxnUser, TxnSend } from './transaction-types.ts';
+
+export type IstState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+
+const LEGAL: Record<IstState, IstState[]> = {
+  proceeding: ['proceeding', 'completed', 'accepted', 'terminated'],
+  completed: ['confirmed', 'terminated'],
+  confirmed: ['terminated'],
+  accepted: ['terminated'],
+  terminated: [],
+};
+
+export class InviteServerTransaction {
+  readonly state = new GuardedState<IstState>('proceeding', LEGAL, 'IST');
+  private timerG: NodeJS.Timeout | null = null;
+  private timerH: NodeJS.Timeout | null = null;
+  private timerI: NodeJS.Timeout | null = null;
+  private timerL: NodeJS.Timeout | null = null;
+  private intervalG: number;
+  private lastResponse: SipMessage | null = null;
+
+  constructor(
+    readonly request: SipMessage,
+    private readonly send: TxnSend,
+    private readonly reliable: boolean,
+    private readonly timers: TimerSettings,
+    private readonly user: ServerTxnUser,
+  ) {
+    this.intervalG = timers.t1;
+  }
+
+  get finalSent(): boolean {
+    return !this.state.is('proceeding');
+  }
+
+  get lastStatus(): number {
+    return this.lastResponse?.status ?? 0;
+  }
+
+  private transmit(msg: SipMessage): boolean {
+    try {
+      this.send(msg);
+      return true;
+    } catch (err) {
+      this.terminate();
+      this.user.onTransportError?.(err as Error);
+      return false;
+    }
+  }
+
+  respond(res: SipMessage): void {
+    if (!this.state.is('proceeding')) throw new Error(`IST: cannot send ${res.status} in state ${this.state.value}`);
+    this.lastResponse = res;
+    if (!this.transmit(res)) return;
+    if (res.status < 200) return;
+    if (res.status < 300) {
+      this.state.transition('accepted');
+      this.timerL = setTimeout(() => this.terminate(), 64 * this.timers.t1);
+      return;
+    }
+    this.state.transition('completed');
+    if (!this.reliable) this.timerG = setTimeout(() => this.onTimerG(), this.intervalG);
+    this.timerH = setTimeout(() => this.onTimerH(), timerValues(this.timers, this.reliable).txnTimeout);
+  }
+
+  private onTimerG(): void {
+    this.timerG = null;
+    if (!this.state.is('completed') || !this.lastResponse) return;
+    if (!this.transmit(this.lastResponse)) return;
+    this.intervalG = Math.min(2 * this.intervalG, this.timers.t2);
+    this.timerG = setTimeout(() => this.onTimerG(), this.intervalG);
+  }
+
+  private onTimerH(): void {
+    this.timerH = null;
+    if (!this.state.is('completed')) return;
+    this.terminate();
+    this.user.onTimeout?.();
+  }
+
+  /** A retransmission of the INVITE: the last response goes out again (§17.2.1). */
+  receiveRetransmission(): void {
+    if (this.state.is('proceeding', 'completed') && this.lastResponse) this.transmit(this.lastResponse);
+  }
+
+  /** The ACK for a non-2xx final response is absorbed here; returns false when not ours. */
+  receiveAck(): boolean {
+    if (this.state.is('completed')) {
+      if (this.timerG) clearTimeout(this.timerG);
+      if (this.timerH) clearTimeout(this.timerH);
+      this.timerG = this.timerH = null;
+      this.state.transition('confirmed');
+      this.timerI = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).I);
+      return true;
+    }
+    return this.state.is('confirmed');
+  }
+
+  terminate(): void {
+    if (this.state.is('terminated')) return;
+    for (const t of [this.timerG, this.timerH, this.timerI, this.timerL]) if (t) clearTimeout(t);
+    this.timerG = this.timerH = this.timerI = this.timerL = null;
+    this.state.transition('terminated');
+    this.user.onTerminated();
+  }
+}

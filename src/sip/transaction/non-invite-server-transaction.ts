@@ -1,0 +1,73 @@
+// Non-INVITE server transaction, RFC 3261 §17.2.2.
+import type { SipMessage } from '../message/sip-message.ts';
+import { GuardedState } from './guarded-state.ts';
+import { timerValues, type TimerSettings } from './timer-values.ts';
+import type { ServerTxnUser, TxnSend } from './transaction-types.ts';
+
+export type NistState = 'trying' | 'proceeding' | 'completed' | 'terminated';
+
+const LEGAL: Record<NistState, NistState[]> = {
+  trying: ['proceeding', 'completed', 'terminated'],
+  proceeding: ['proceeding', 'completed', 'terminated'],
+  completed: ['terminated'],
+  terminated: [],
+};
+
+export class NonInviteServerTransaction {
+  readonly state = new GuardedState<NistState>('trying', LEGAL, 'NIST');
+  private timerJ: NodeJS.Timeout | null = null;
+  private lastResponse: SipMessage | null = null;
+
+  constructor(
+    readonly request: SipMessage,
+    private readonly send: TxnSend,
+    private readonly reliable: boolean,
+    private readonly timers: TimerSettings,
+    private readonly user: ServerTxnUser,
+  ) {}
+
+  get finalSent(): boolean {
+    return this.state.is('completed', 'terminated');
+  }
+
+  get lastStatus(): number {
+    return this.lastResponse?.status ?? 0;
+  }
+
+  respond(res: SipMessage): void {
+    if (!this.state.is('trying', 'proceeding')) throw new Error(`NIST: cannot send ${res.status} in state ${this.state.value}`);
+    this.lastResponse = res;
+    try {
+      this.send(res);
+    } catch (err) {
+      this.terminate();
+      this.user.onTransportError?.(err as Error);
+      return;
+    }
+    if (res.status < 200) {
+      this.state.transition('proceeding');
+      return;
+    }
+    this.state.transition('completed');
+    this.timerJ = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).J);
+  }
+
+  /** §17.2.2: a retransmitted request is absorbed while trying, answered with the last response after. */
+  receiveRetransmission(): void {
+    if (this.state.is('proceeding', 'completed') && this.lastResponse) {
+      try {
+        this.send(this.lastResponse);
+      } catch {
+        // a failed retransmission changes nothing; timer J still ends the transaction
+      }
+    }
+  }
+
+  terminate(): void {
+    if (this.state.is('terminated')) return;
+    if (this.timerJ) clearTimeout(this.timerJ);
+    this.timerJ = null;
+    this.state.transition('terminated');
+    this.user.onTerminated();
+  }
+}

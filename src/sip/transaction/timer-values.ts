@@ -1,0 +1,18 @@
+// RFC 3261 §17 timer values (Table 4), from T1, T2 and T4 in milliseconds.
+export interface TimerSettings {
+  t1: number;
+  t2: number;
+  t4: number;
+}
+
+export function timerValues(t: TimerSettings, reliable: boolean) {
+  return {
+    /** 64*T1: timers B, F, H, L, M and J on UDP. */
+    txnTimeout: 64 * t.t1,
+    /** Timer D: at least 32 s on UDP to absorb response retransmissions, 0 on reliable transports. */
+    D: reliable ? 0 : Math.max(32000, 64 * t.t1),
+    I: reliable ? 0 : t.t4,
+    J: reliable ? 0 : 64 * t.t1,
+    K: reliable ? 0 : t.t4,
+  };
+}

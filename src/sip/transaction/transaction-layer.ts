@@ -1,0 +1,98 @@
+// Owns every transaction and matches messages to them: requests to server transactions by
+// branch, sent-by and method (RFC 3261 §17.2.3, with the RFC 2543 fallback), responses to
+// client transactions by branch and CSeq method (§17.1.3).
+import type { SipMessage } from '../message/sip-message.ts';
+import { InviteClientTransaction } from './invite-client-transaction.ts';
+import { InviteServerTransaction } from './invite-server-transaction.ts';
+import { NonInviteClientTransaction } from './non-invite-client-transaction.ts';
+import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
+import type { TimerSettings } from './timer-values.ts';
+import type { ClientTxnUser, ServerTxnUser, TxnSend } from './transaction-types.ts';
+
+export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
+export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
+
+export const MAGIC_COOKIE = 'z9hG4bK';
+
+export class TransactionLayer {
+  private readonly servers = new Map<string, ServerTransaction>();
+  private readonly clients = new Map<string, ClientTransaction>();
+
+  constructor(private readonly timers: TimerSettings) {}
+
+  /** The server transaction key; ACK and CANCEL look up the INVITE's with `asMethod`. */
+  static serverKey(req: SipMessage, asMethod?: string): string {
+    const via = req.topVia;
+    const branch = via.params.get('branch') ?? '';
+    const method = asMethod ?? (req.method === 'ACK' ? 'INVITE' : req.method ?? '');
+    if (branch.startsWith(MAGIC_COOKIE)) return `${branch}|${via.host}:${via.port ?? ''}|${method}`;
+    // RFC 2543 peers: match on the dialog-ish fields instead (§17.2.3).
+    const cseq = req.cseq;
+    return `2543|${req.uri}|${req.from.params.get('tag') ?? ''}|${req.callId}|${cseq.seq}|${via.host}:${via.port ?? ''}|${method}`;
+  }
+
+  static clientKey(msg: SipMessage): string {
+    const branch = msg.topVia.params.get('branch') ?? '';
+    const m = msg.cseq.method;
+    return `${branch}|${m === 'ACK' ? 'INVITE' : m}`;
+  }
+
+  get serverCount(): number {
+    return this.servers.size;
+  }
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  findServer(req: SipMessage, asMethod?: string): ServerTransaction | undefined {
+    return this.servers.get(TransactionLayer.serverKey(req, asMethod));
+  }
+
+  findClient(res: SipMessage): ClientTransaction | undefined {
+    return this.clients.get(TransactionLayer.clientKey(res));
+  }
+
+  createServer(req: SipMessage, send: TxnSend, reliable: boolean, user: ServerTxnUser): ServerTransaction {
+    const key = TransactionLayer.serverKey(req);
+    const wrapped: ServerTxnUser = {
+      onTimeout: () => user.onTimeout?.(),
+      onTransportError: (e) => user.onTransportError?.(e),
+      onTerminated: () => {
+        if (this.servers.get(key) === txn) this.servers.delete(key);
+        user.onTerminated();
+      },
+    };
+    const txn: ServerTransaction = req.method === 'INVITE'
+      ? new InviteServerTransaction(req, send, reliable, this.timers, wrapped)
+      : new NonInviteServerTransaction(req, send, reliable, this.timers, wrapped);
+    this.servers.set(key, txn);
+    return txn;
+  }
+
+  createClient(req: SipMessage, send: TxnSend, reliable: boolean, user: ClientTxnUser): ClientTransaction {
+    const key = TransactionLayer.clientKey(req);
+    const wrapped: ClientTxnUser = {
+      onResponse: (r) => user.onResponse(r),
+      onTimeout: () => user.onTimeout(),
+      onTransportError: (e) => user.onTransportError(e),
+      onTerminated: () => {
+        if (this.clients.get(key) === txn) this.clients.delete(key);
+        user.onTerminated();
+      },
+    };
+    const txn: ClientTransaction = req.method === 'INVITE'
+      ? new InviteClientTransaction(req, send, reliable, this.timers, wrapped)
+      : new NonInviteClientTransaction(req, send, reliable, this.timers, wrapped);
+    this.clients.set(key, txn);
+    txn.start();
+    return txn;
+  }
+
+  /** Ends every transaction and its timers (server shutdown). */
+  close(): void {
+    for (const t of [...this.servers.values()]) t.terminate();
+    for (const t of [...this.clients.values()]) t.terminate();
+    this.servers.clear();
+    this.clients.clear();
+  }
+}

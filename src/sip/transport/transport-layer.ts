@@ -1,0 +1,81 @@
+// All listeners of the server. Picks the listener for an outgoing message by transport
+// and address family, and tells the layers above which host:port to write into Via/Contact.
+import { isIPv6 } from 'node:net';
+import type { ListenConfig } from '../../config/schema.ts';
+import type { Logger } from '../../util/logger.ts';
+import { TcpTransport } from './tcp-transport.ts';
+import type { Endpoint, Inbound, SentInfo, TransportName } from './transport-types.ts';
+import { UdpTransport } from './udp-transport.ts';
+
+export interface ListeningPoint {
+  transport: TransportName;
+  host: string;
+  port: number;
+}
+
+export interface Sender {
+  /** `onError` hears of a failure found later (a TCP connect refused). */
+  send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo;
+  /** The address and port a message sent to `dest` goes out from (for Via and Contact). */
+  localFor(transport: TransportName, destAddress: string): ListeningPoint;
+}
+
+export class TransportLayer implements Sender {
+  private readonly udp: UdpTransport[] = [];
+  private readonly tcp: TcpTransport[] = [];
+  private closed = false;
+
+  private constructor(private readonly externalIp: string | null) {}
+
+  static async start(listen: ListenConfig[], maxSize: number, externalIp: string | null, log: Logger, onData: (i: Inbound) => void): Promise<TransportLayer> {
+    const layer = new TransportLayer(externalIp);
+    try {
+      for (const l of listen) {
+        if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, maxSize, log, onData));
+        else layer.tcp.push(await TcpTransport.listen(l.host, l.port, maxSize, log, onData));
+      }
+    } catch (err) {
+      layer.close();
+      throw err;
+    }
+    return layer;
+  }
+
+  get listeningPoints(): ListeningPoint[] {
+    return [
+      ...this.tcp.map((t) => ({ transport: 'tcp' as const, host: t.host, port: t.port })),
+      ...this.udp.map((t) => ({ transport: 'udp' as const, host: t.host, port: t.port })),
+    ];
+  }
+
+  private pick<T extends { host: string }>(list: T[], destAddress: string): T | undefined {
+    const v6 = isIPv6(destAddress);
+    return list.find((t) => isIPv6(t.host) === v6 || t.host === '0.0.0.0' || t.host === '::') ?? list[0];
+  }
+
+  localFor(transport: TransportName, destAddress: string): ListeningPoint {
+    const list: Array<UdpTransport | TcpTransport> = transport === 'udp' ? this.udp : this.tcp;
+    const t = this.pick(list, destAddress) ?? this.pick<UdpTransport | TcpTransport>([...this.udp, ...this.tcp], destAddress);
+    if (!t) throw new Error('no SIP listener');
+    return { transport, host: this.externalIp ?? t.host, port: t.port };
+  }
+
+  send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo {
+    if (this.closed) return { local: { address: '', port: 0 }, bytes: 0 };
+    if (dest.transport === 'tcp') {
+      const t = this.pick(this.tcp, dest.address);
+      if (!t) throw new Error('no TCP listener');
+      return t.send(dest.address, dest.port, data, connectionId, onError);
+    }
+    const u = this.pick(this.udp, dest.address);
+    if (!u) throw new Error('no UDP listener');
+    return u.send(dest.address, dest.port, data);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.udp) t.close();
+    for (const t of this.tcp) t.close();
+  }
+}

@@ -1,0 +1,22 @@
+// Shapes shared by the transports and the layers above them.
+export type TransportName = 'udp' | 'tcp';
+
+export interface Endpoint {
+  transport: TransportName;
+  address: string;
+  port: number;
+}
+
+/** Bytes received on a listener, with where they came from and where they arrived. */
+export interface Inbound {
+  data: Buffer;
+  source: Endpoint;
+  local: { address: string; port: number };
+  /** The TCP connection it came on, so responses reuse it (RFC 3261 §18.2.2). */
+  connectionId: string | null;
+}
+
+export interface SentInfo {
+  local: { address: string; port: number };
+  bytes: number;
+}

@@ -1,0 +1,65 @@
+// One UDP listener. Datagrams go up as Inbound; oversized ones are dropped here (§18.1.1).
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Logger } from '../../util/logger.ts';
+import type { Inbound, SentInfo } from './transport-types.ts';
+
+export class UdpTransport {
+  private readonly socket: dgram.Socket;
+  private closed = false;
+  readonly host: string;
+  private boundPort = 0;
+
+  private constructor(host: string, socket: dgram.Socket) {
+    this.host = host;
+    this.socket = socket;
+  }
+
+  static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void): Promise<UdpTransport> {
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const t = new UdpTransport(host, socket);
+    socket.on('message', (data, rinfo) => {
+      if (data.length > maxSize) {
+        log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize dropped');
+        return;
+      }
+      onData({
+        data,
+        source: { transport: 'udp', address: rinfo.address, port: rinfo.port },
+        local: { address: host, port: t.boundPort },
+        connectionId: null,
+      });
+    });
+    socket.on('error', (err) => log.error({ err }, 'udp socket error'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    t.boundPort = socket.address().port;
+    try {
+      socket.setRecvBufferSize(4 * 1024 * 1024);
+      socket.setSendBufferSize(4 * 1024 * 1024);
+    } catch {
+      // the kernel may cap buffer sizes; the defaults still work
+    }
+    return t;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  send(address: string, port: number, data: Buffer): SentInfo {
+    if (!this.closed) this.socket.send(data, port, address);
+    return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+}

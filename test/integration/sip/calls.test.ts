@@ -1,0 +1,132 @@
+// Real calls over loopback: SIPp as the remote party, drachtio-srf as the app, the embedded
+// server in between, over UDP and over TCP.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type Srf from 'drachtio-srf';
+import { runSipp, sippCounts, startSipp } from '../../helpers/sipp.ts';
+import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+
+type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_r, reject) => (t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))),
+  ]);
+}
+
+for (const transport of ['udp', 'tcp'] as const) {
+  describe(`calls over ${transport}`, () => {
+    let h: Harness;
+    let onInvite: Handler = () => undefined;
+
+    before(async () => {
+      h = await startHarness();
+      h.srf.invite((req, res) => onInvite(req, res));
+    });
+    after(() => h.close());
+
+    const sipp = (scenario: string, extra: Partial<Parameters<typeof runSipp>[0]> = {}) =>
+      runSipp({ scenario, transport, remote: h.target(transport), calls: 1, service: 'parley', timeoutS: 15, ...extra });
+
+    const answer = (): Promise<Srf.Dialog> => {
+      const d = deferred<Srf.Dialog>();
+      onInvite = (req, res) => {
+        h.srf.createUAS(req, res, { localSdp: SDP }).then(d.resolve, (err: unknown) => h.log.error({ err }, 'createUAS failed'));
+      };
+      return d.promise;
+    };
+
+    it('answers a call (createUAS) and sees the caller hang up', async () => {
+      const dialog = answer();
+      const run = sipp('uac-call-bye.xml');
+      const d = await withTimeout(dialog, 10000, 'dialog');
+      assert.match(d.sip.remoteTag, /SIPpTag/);
+      assert.equal(d.remote.sdp.includes('m=audio'), true);
+      const destroyed = new Promise((r) => d.on('destroy', r));
+      const r = await run;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+      assert.deepEqual(sippCounts(r.stdout), { ok: 1, failed: 0 });
+      await withTimeout(destroyed, 5000, 'destroy');
+      assert.equal(h.server.stats.dialogs, 0);
+    });
+
+    it('the app hangs up after the ACK (BYE from the app)', async () => {
+      const dialog = answer();
+      const run = sipp('uac-wait-bye.xml');
+      const d = await withTimeout(dialog, 10000, 'dialog');
+      await withTimeout(new Promise((r) => d.on('ack', r)), 5000, 'ack');
+      await d.destroy();
+      const r = await run;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+      assert.equal(h.server.stats.dialogs, 0);
+    });
+
+    it('CANCEL before the answer: 200 + 487 to the caller, cancel event to the app', async () => {
+      const cancelled = deferred<void>();
+      onInvite = (req, res) => {
+        req.on('cancel', () => cancelled.resolve());
+        res.send(180);
+      };
+      const r = await sipp('uac-cancel.xml');
+      assert.equal(r.code, 0, r.stdout + r.errors);
+      await withTimeout(cancelled.promise, 5000, 'cancel event');
+      assert.equal(h.server.stats.dialogs, 0);
+    });
+
+    it('re-INVITE: the app gets modify with the new offer and answers it', async () => {
+      const dialog = answer();
+      const run = sipp('uac-reinvite.xml');
+      const d = await withTimeout(dialog, 10000, 'dialog');
+      const modified = new Promise<string>((resolve) => d.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+        res.send(200, { body: SDP });
+        resolve(req.body);
+      }));
+      const body = await withTimeout(modified, 10000, 'modify');
+      assert.match(body, /m=audio/);
+      const r = await run;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+    });
+
+    it('INFO inside the dialog reaches the app', async () => {
+      const dialog = answer();
+      const run = sipp('uac-info.xml');
+      const d = await withTimeout(dialog, 10000, 'dialog');
+      const info = new Promise<string>((resolve) => d.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+        res.send(200);
+        resolve(req.body);
+      }));
+      assert.match(await withTimeout(info, 10000, 'info'), /Signal=5/);
+      const r = await run;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+    });
+
+    it('places a call to a SIPp UAS (createUAC) and hangs up', async () => {
+      const uas = await startSipp({ scenario: 'uas-answer.xml', transport, calls: 1, timeoutS: 15 });
+      const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+      const d = await withTimeout(h.srf.createUAC(uri, { localSdp: SDP }), 10000, 'createUAC');
+      assert.ok(d.sip.remoteTag);
+      assert.equal(h.server.stats.dialogs, 1);
+      await d.destroy();
+      const r = await uas.done;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+      assert.equal(h.server.stats.dialogs, 0);
+    });
+
+    it('a SIPp callee hangs up a call the app placed (BYE from the far end)', async () => {
+      const uas = await startSipp({ scenario: 'uas-sends-bye.xml', transport, calls: 1, timeoutS: 15 });
+      const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+      const d = await withTimeout(h.srf.createUAC(uri, { localSdp: SDP }), 10000, 'createUAC');
+      await withTimeout(new Promise((r) => d.on('destroy', r)), 10000, 'destroy');
+      const r = await uas.done;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+    });
+  });
+}
