@@ -4,7 +4,7 @@
 // dominate the window's energy, the other rows/columns are 8 dB weaker and
 // the twist is within ±10 dB; a digit starts after 2 such frames and is
 // reported once when it stops.
-import { DTMF_DIGITS, type DtmfEvent } from './dtmf-event.ts';
+import type { DtmfEvent } from './dtmf-event.ts';
 import { FRAME_MS } from '../mixer/frames.ts';
 
 const ROWS = [697, 770, 852, 941];
