@@ -63,8 +63,9 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return best;
   }
 
-  async createRouter(mediaCodecs: ms.RouterRtpCodecCapability[], appData: ms.AppData = {}): Promise<ms.Router> {
-    const worker = this.pick();
+  /** A router on `worker` (a room's further routers stay on its worker), else on the least loaded one. */
+  async createRouter(mediaCodecs: ms.RouterRtpCodecCapability[], appData: ms.AppData = {}, worker: ms.Worker = this.pick()): Promise<ms.Router> {
+    if (!this.workers.includes(worker)) throw new Error('worker is not in the pool (died or closed)');
     const router = await worker.createRouter({ mediaCodecs, appData });
     this.load.set(worker, (this.load.get(worker) ?? 0) + 1);
     router.observer.once('close', () => this.load.set(worker, Math.max(0, (this.load.get(worker) ?? 1) - 1)));
@@ -83,7 +84,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   private async spawn(): Promise<ms.Worker> {
     const { workerBin, rtcMinPort, rtcMaxPort } = this.options;
-    const worker = await mediasoup.createWorker({ workerBin, rtcMinPort, rtcMaxPort, logLevel: 'warn' });
+    // The 'rtp' warnings name the SSRC of packets no Producer claims: SsrcDiscovery learns SIP peers' SSRCs from them.
+    const worker = await mediasoup.createWorker({ workerBin, rtcMinPort, rtcMaxPort, logLevel: 'warn', logTags: ['rtp'] });
     this.load.set(worker, 0);
     worker.on('died', (error) => {
       this.onDied(worker, error).catch((err: unknown) => this.log.error({ err }, 'replacing a dead worker failed'));

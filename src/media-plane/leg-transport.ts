@@ -1,0 +1,185 @@
+// The mediasoup side of one leg: its PlainTransport facing the SIP peer, one
+// Producer per SSRC the peer sends (audio and telephone-event on one SSRC or
+// several), each consumed into the room's mixer transport, and the Consumer
+// that carries this leg's mix to the peer with one stable SSRC.
+//
+// SIP peers rarely announce their SSRC, and mediasoup routes only known SSRCs
+// (RtpListener looks up SSRC, then MID, then RID), so the producers are made
+// on demand: from a=ssrc when present, else when SsrcDiscovery learns an
+// unknown SSRC from the worker's 'rtp' warning. Packets before that are lost
+// (a few ms at the start of a stream).
+import type { types as ms } from 'mediasoup';
+import type { Logger } from '../util/logger.ts';
+import { codecParameters, type RouterBridge } from './router-bridge.ts';
+import type { LocalAudio, NegotiatedAudio, SrtpSuite } from './sdp-types.ts';
+
+export interface LegTransportOptions {
+  bridge: RouterBridge;
+  rtcpMux: boolean;
+  /** SRTP suite and a=crypto tag, when the stream is RTP/SAVP. */
+  srtp: { suite: SrtpSuite; tag: number } | null;
+  listenIp: string;
+  announcedIp: string | null;
+  portRange: { min: number; max: number };
+  /** Port to reuse (re-offer), when free. */
+  port?: number;
+  latching: boolean;
+  /** SSRC the mixer writes on this leg's mix. */
+  mixSsrc: number;
+  /** Called with the consumer SSRC under which each producer's packets reach the mixer. */
+  onInboundSsrc: (consumerSsrc: number) => void;
+  /** Called when that consumer goes away. */
+  onInboundSsrcGone: (consumerSsrc: number) => void;
+  log: Logger;
+}
+
+export class LegTransport {
+  readonly transport: ms.PlainTransport;
+  private readonly producers = new Map<number, { producer: ms.Producer; consumer: ms.Consumer }>();
+  private readonly pending = new Set<number>();
+  private mixProducer: ms.Producer | null = null;
+  private mixConsumer: ms.Consumer | null = null;
+  private closed = false;
+  private negotiated: NegotiatedAudio | null = null;
+  /** Bytes received that no producer took (for SsrcDiscovery). */
+  lastUnrouted = 0;
+
+  private constructor(
+    private readonly opts: LegTransportOptions,
+    transport: ms.PlainTransport,
+  ) {
+    this.transport = transport;
+  }
+
+  /** Opens the transport; start() connects it once the peer's SDP is known. */
+  static async create(opts: LegTransportOptions): Promise<LegTransport> {
+    const listenInfo: ms.TransportListenInfo = {
+      protocol: 'udp',
+      ip: opts.listenIp,
+      ...(opts.announcedIp ? { announcedAddress: opts.announcedIp } : {}),
+      ...(opts.port ? { port: opts.port } : { portRange: opts.portRange }),
+    };
+    const base = {
+      rtcpMux: opts.rtcpMux,
+      comedia: opts.latching,
+      ...(opts.srtp ? { enableSrtp: true, srtpCryptoSuite: opts.srtp.suite } : {}),
+    };
+    let transport: ms.PlainTransport;
+    try {
+      transport = await opts.bridge.router.createPlainTransport({ listenInfo, ...base });
+    } catch (err) {
+      if (!opts.port) throw err;
+      // The old port was not free: any port in the range will do.
+      transport = await opts.bridge.router.createPlainTransport({ listenInfo: { ...listenInfo, port: undefined, portRange: opts.portRange }, ...base });
+    }
+    return new LegTransport(opts, transport);
+  }
+
+  get local(): LocalAudio {
+    const t = this.transport;
+    const srtp = this.opts.srtp;
+    const localSrtp = srtp && t.srtpParameters ? { tag: srtp.tag, suite: srtp.suite, keyBase64: t.srtpParameters.keyBase64 } : null;
+    return {
+      ip: this.opts.announcedIp ?? t.tuple.localAddress ?? this.opts.listenIp,
+      port: t.tuple.localPort,
+      rtcpPort: this.opts.rtcpMux ? null : (t.rtcpTuple?.localPort ?? null),
+      srtp: localSrtp,
+    };
+  }
+
+  get bridge(): RouterBridge {
+    return this.opts.bridge;
+  }
+
+  /** The worker's counters: bytes that reached the transport but no producer (unknown SSRC). */
+  async unroutedBytes(): Promise<number> {
+    const [s] = await this.transport.getStats();
+    return s ? s.bytesReceived - s.rtpBytesReceived : 0;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get ssrcs(): number[] {
+    return [...this.producers.keys()];
+  }
+
+  /** Starts or stops sending this leg its mix (hold). */
+  async setSending(on: boolean): Promise<void> {
+    if (!this.mixConsumer || this.closed) return;
+    if (on) await this.mixConsumer.resume();
+    else await this.mixConsumer.pause();
+  }
+
+  /** Creates the producer for an SSRC the peer sends, once. */
+  async addRemoteSsrc(ssrc: number): Promise<void> {
+    if (this.closed || this.producers.has(ssrc) || this.pending.has(ssrc)) return;
+    this.pending.add(ssrc);
+    const n = this.negotiated;
+    const b = this.opts.bridge;
+    if (!n) return;
+    try {
+      const codecs = [codecParameters(n.codec, n.recvPt)];
+      if (n.dtmf) codecs.push({ mimeType: 'audio/telephone-event', clockRate: n.dtmf.clock, payloadType: n.dtmf.recvPt });
+      const producer = await this.transport.produce({ kind: 'audio', rtpParameters: { codecs, encodings: [{ ssrc }] } });
+      if (this.closed) {
+        producer.close();
+        return;
+      }
+      const consumer = await b.mixerTransport.consume({ producerId: producer.id, rtpCapabilities: b.consumeCaps });
+      if (this.closed) {
+        consumer.close();
+        producer.close();
+        return;
+      }
+      this.producers.set(ssrc, { producer, consumer });
+      const cssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+      if (cssrc !== undefined) {
+        this.opts.onInboundSsrc(cssrc);
+        consumer.observer.once('close', () => this.opts.onInboundSsrcGone(cssrc));
+      }
+      this.opts.log.debug({ ssrc, consumerSsrc: cssrc }, 'peer SSRC producing');
+    } finally {
+      this.pending.delete(ssrc);
+    }
+  }
+
+  /** Closes the transport and with it its producers and consumers. Synchronous, idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { consumer, producer } of this.producers.values()) {
+      consumer.close();
+      producer.close();
+    }
+    this.producers.clear();
+    this.mixConsumer?.close();
+    this.mixProducer?.close();
+    this.transport.close();
+  }
+
+  /** Connects to the peer of the negotiated stream and starts both directions. Once. */
+  async start(n: NegotiatedAudio): Promise<void> {
+    if (this.negotiated) throw new Error('leg transport already started');
+    this.negotiated = n;
+    const b = this.opts.bridge;
+    if (!this.opts.latching && n.remote.ip) {
+      await this.transport.connect({
+        ip: n.remote.ip,
+        port: n.remote.port,
+        ...(n.remote.rtcpMux ? {} : { rtcpPort: n.remote.rtcpPort ?? n.remote.port + 1 }),
+        ...(n.remoteSrtp ? { srtpParameters: { cryptoSuite: n.remoteSrtp.suite, keyBase64: n.remoteSrtp.keyBase64 } } : {}),
+      });
+    } else if (n.remoteSrtp) {
+      await this.transport.connect({ srtpParameters: { cryptoSuite: n.remoteSrtp.suite, keyBase64: n.remoteSrtp.keyBase64 } });
+    }
+    this.mixProducer = await b.mixerTransport.produce({
+      kind: 'audio',
+      rtpParameters: { codecs: [codecParameters(n.codec, b.routerPt(n.codec))], encodings: [{ ssrc: this.opts.mixSsrc }] },
+    });
+    this.mixConsumer = await this.transport.consume({ producerId: this.mixProducer.id, rtpCapabilities: b.consumeCaps });
+    if (n.direction === 'recvonly' || n.direction === 'inactive' || !n.remote.ip) await this.mixConsumer.pause();
+    for (const ssrc of n.remoteSsrcs) await this.addRemoteSsrc(ssrc);
+  }
+}

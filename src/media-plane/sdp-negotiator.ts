@@ -1,0 +1,232 @@
+// SDP offer/answer (RFC 3264) for SIP audio legs, with sdp-transform.
+// Pure functions: no sockets, no mediasoup; the leg applies the result.
+import * as sdpTransform from 'sdp-transform';
+import type { MediaDescription, SessionDescription } from 'sdp-transform';
+import { CODECS, codecByName, type CodecName } from '../mixer/codecs/audio-codec.ts';
+import { SdpNegotiationError } from './media-errors.ts';
+import { SRTP_SUITES, type Direction, type LocalAudio, type NegotiatedAudio, type SdpSessionInfo, type SrtpKey, type SrtpSuite } from './sdp-types.ts';
+
+/** Payload types Parley uses in its own offers (dynamic ones are the common choices). */
+export const OFFER_PT: Record<CodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 };
+export const OFFER_DTMF_PT: Record<number, number> = { 8000: 101, 48000: 110 };
+
+const DIRECTIONS: Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
+
+function parse(sdp: string): SessionDescription {
+  let s: SessionDescription;
+  try {
+    s = sdpTransform.parse(sdp);
+  } catch (err) {
+    throw new SdpNegotiationError(`unparsable SDP: ${(err as Error).message}`, 399);
+  }
+  if (!s || !Array.isArray(s.media)) throw new SdpNegotiationError('SDP without media', 304);
+  return s;
+}
+
+function isRtpProfile(protocol: string): 'plain' | 'srtp' | null {
+  const p = protocol.toUpperCase();
+  if (p === 'RTP/AVP' || p === 'RTP/AVPF') return 'plain';
+  if (p === 'RTP/SAVP' || p === 'RTP/SAVPF') return 'srtp';
+  return null;
+}
+
+function mediaDirection(session: SessionDescription, m: MediaDescription): Direction {
+  const d = m.direction ?? (session as { direction?: string }).direction;
+  return DIRECTIONS.includes(d as Direction) ? (d as Direction) : 'sendrecv';
+}
+
+/** Our direction given the peer's (RFC 3264 §6.1). */
+function reverse(d: Direction): Direction {
+  return d === 'sendonly' ? 'recvonly' : d === 'recvonly' ? 'sendonly' : d;
+}
+
+function rtpmap(m: MediaDescription, pt: number): { codec: string; rate?: number; encoding?: number } | undefined {
+  return m.rtp.find((r) => r.payload === pt);
+}
+
+/** Codec of a payload type: rtpmap first, then the RFC 3551 static table. */
+function codecOf(m: MediaDescription, pt: number): { name: string; rate: number } | null {
+  const r = rtpmap(m, pt);
+  if (r) return { name: r.codec, rate: r.rate ?? 8000 };
+  for (const c of Object.values(CODECS)) if (c.staticPt === pt) return { name: c.name, rate: c.rtpClock };
+  return null;
+}
+
+function payloadList(m: MediaDescription): number[] {
+  return String(m.payloads ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter((x) => /^\d+$/.test(x))
+    .map(Number);
+}
+
+function parseCrypto(m: MediaDescription): SrtpKey | null {
+  for (const c of m.crypto ?? []) {
+    const suite = c.suite.toUpperCase() as SrtpSuite;
+    if (!SRTP_SUITES.includes(suite)) continue;
+    // inline:<key||salt base64>[|lifetime][|MKI:length]; mediasoup has no MKI support.
+    const m2 = /^inline:([A-Za-z0-9+/=]+)((?:\|[^|\s]+)*)$/.exec(c.config.trim());
+    if (!m2) continue;
+    if (m2[2].split('|').some((p) => p.includes(':'))) continue;
+    if (c.sessionConfig) continue; // session parameters (UNENCRYPTED_SRTP etc.) are not supported
+    return { tag: c.id, suite, keyBase64: m2[1] };
+  }
+  return null;
+}
+
+function connectionIp(session: SessionDescription, m: MediaDescription): string | null {
+  const c = m.connection ?? session.connection;
+  if (!c) throw new SdpNegotiationError('no c= line for the audio stream', 399);
+  return c.ip === '0.0.0.0' || c.ip === '::' ? null : c.ip;
+}
+
+/** Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock. */
+function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt: number; clock: number } | null {
+  let fallback: { pt: number; clock: number } | null = null;
+  for (const pt of payloads) {
+    const r = rtpmap(m, pt);
+    if (!r || r.codec.toLowerCase() !== 'telephone-event') continue;
+    const rate = r.rate ?? 8000;
+    if (rate === clock) return { pt, clock: rate };
+    if (!fallback && (rate === 8000 || rate === 48000)) fallback = { pt, clock: rate };
+  }
+  return fallback;
+}
+
+/**
+ * Decides how to answer an offer. Throws SdpNegotiationError (→ 488) when no
+ * audio stream has a codec from `codecs`, or when SRTP is required but no
+ * usable key is offered.
+ */
+export function negotiateOffer(offer: string, codecs: readonly CodecName[]): NegotiatedAudio {
+  const session = parse(offer);
+  const rejected: NegotiatedAudio['rejected'] = [];
+  let chosen: NegotiatedAudio | null = null;
+  let why = 'no audio stream in the offer';
+  session.media.forEach((m, index) => {
+    const reject = (): void => {
+      rejected.push({ type: m.type, protocol: m.protocol, fmt: payloadList(m)[0]?.toString() ?? String(m.payloads ?? '0').split(' ')[0] });
+    };
+    if (chosen || m.type !== 'audio' || m.port === 0) return reject();
+    const profile = isRtpProfile(m.protocol);
+    if (!profile) {
+      why = `unsupported transport ${m.protocol}`;
+      return reject();
+    }
+    const payloads = payloadList(m);
+    let codec: CodecName | null = null;
+    let pt = -1;
+    for (const p of payloads) {
+      const c = codecOf(m, p);
+      const known = c ? codecByName(c.name) : undefined;
+      if (!known || !codecs.includes(known.name) || c!.rate !== known.rtpClock) continue;
+      codec = known.name;
+      pt = p;
+      break;
+    }
+    if (!codec) {
+      why = 'no common audio codec';
+      return reject();
+    }
+    let remoteSrtp: SrtpKey | null = null;
+    if (profile === 'srtp') {
+      remoteSrtp = parseCrypto(m);
+      if (!remoteSrtp) {
+        why = 'RTP/SAVP without a supported a=crypto line';
+        return reject();
+      }
+    }
+    const dtmf = pickDtmf(m, payloads, CODECS[codec].rtpClock);
+    const ip = connectionIp(session, m);
+    const rtcpMux = m.rtcpMux !== undefined;
+    let direction = reverse(mediaDirection(session, m));
+    if (ip === null && (direction === 'sendrecv' || direction === 'sendonly')) {
+      // c=0.0.0.0 (RFC 3264 §8.4, the RFC 2543 way of holding): do not send.
+      direction = direction === 'sendrecv' ? 'recvonly' : 'inactive';
+    }
+    chosen = {
+      codec,
+      sendPt: pt,
+      recvPt: pt,
+      dtmf: dtmf ? { sendPt: dtmf.pt, recvPt: dtmf.pt, clock: dtmf.clock } : null,
+      remote: { ip, port: m.port, rtcpPort: rtcpMux ? null : (m.rtcp?.port ?? m.port + 1), rtcpMux },
+      direction,
+      remoteSrtp,
+      remoteSsrcs: [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))],
+      mline: index,
+      rejected: [],
+    };
+  });
+  if (!chosen) throw new SdpNegotiationError(why, why.startsWith('no common') ? 305 : 304);
+  const result: NegotiatedAudio = chosen;
+  result.rejected = rejected;
+  return result;
+}
+
+function header(local: LocalAudio, s: SdpSessionInfo): string[] {
+  const ipVer = local.ip.includes(':') ? 'IP6' : 'IP4';
+  return ['v=0', `o=parley ${s.sessionId} ${s.version} IN ${ipVer} ${local.ip}`, 's=parley', `c=IN ${ipVer} ${local.ip}`, 't=0 0'];
+}
+
+function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: number; name: string; rate: number; channels?: number; fmtp?: string }[]): string[] {
+  const proto = local.srtp ? 'RTP/SAVP' : 'RTP/AVP';
+  const lines = [`m=audio ${local.port} ${proto} ${rtpmaps.map((r) => r.pt).join(' ')}`];
+  for (const r of rtpmaps) {
+    lines.push(`a=rtpmap:${r.pt} ${r.name}/${r.rate}${r.channels && r.channels > 1 ? '/' + r.channels : ''}`);
+    if (r.fmtp) lines.push(`a=fmtp:${r.pt} ${r.fmtp}`);
+  }
+  lines.push('a=ptime:20');
+  if (local.rtcpPort === null) lines.push('a=rtcp-mux');
+  else lines.push(`a=rtcp:${local.rtcpPort}`);
+  if (local.srtp) lines.push(`a=crypto:${local.srtp.tag} ${local.srtp.suite} inline:${local.srtp.keyBase64}`);
+  lines.push(`a=${direction}`);
+  return lines;
+}
+
+function codecRtpmap(codec: CodecName, pt: number): { pt: number; name: string; rate: number; channels?: number; fmtp?: string } {
+  const info = CODECS[codec];
+  return { pt, name: info.name, rate: info.rtpClock, channels: info.sdpChannels, fmtp: codec === 'opus' ? 'minptime=20;useinbandfec=0' : undefined };
+}
+
+/** Our answer: the one chosen codec plus telephone-event, other m-lines rejected with port 0 (RFC 3264 §6). */
+export function buildAnswer(n: NegotiatedAudio, local: LocalAudio, s: SdpSessionInfo): string {
+  const lines = header(local, s);
+  const maps = [codecRtpmap(n.codec, n.recvPt)];
+  if (n.dtmf) maps.push({ pt: n.dtmf.recvPt, name: 'telephone-event', rate: n.dtmf.clock, fmtp: '0-16' });
+  const total = n.rejected.length + 1;
+  let r = 0;
+  for (let i = 0; i < total; i++) {
+    if (i === n.mline) lines.push(...audioLines(local, n.direction, maps));
+    else {
+      const m = n.rejected[r++];
+      lines.push(`m=${m.type} 0 ${m.protocol} ${m.fmt}`);
+    }
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+/** Our offer for an outgoing leg: every configured codec, telephone-event at 8 kHz (and 48 kHz with opus). */
+export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: SdpSessionInfo, direction: Direction = 'sendrecv'): string {
+  const maps = codecs.map((c) => codecRtpmap(c, OFFER_PT[c]));
+  maps.push({ pt: OFFER_DTMF_PT[8000], name: 'telephone-event', rate: 8000, fmtp: '0-16' });
+  if (codecs.includes('opus')) maps.push({ pt: OFFER_DTMF_PT[48000], name: 'telephone-event', rate: 48000, fmtp: '0-16' });
+  return [...header(local, s), ...audioLines(local, direction, maps)].join('\r\n') + '\r\n';
+}
+
+/**
+ * Reads the answer to our offer. The answerer picks from what we offered; we
+ * send with its payload types and it sends with ours (RFC 3264 §5.1, §6.1).
+ */
+export function parseAnswer(answer: string, offeredCodecs: readonly CodecName[], offeredSrtp: SrtpKey | null): NegotiatedAudio {
+  const n = negotiateOffer(answer, offeredCodecs);
+  n.recvPt = OFFER_PT[n.codec];
+  if (n.dtmf) {
+    const ours = OFFER_DTMF_PT[n.dtmf.clock];
+    if (ours === undefined) n.dtmf = null;
+    else n.dtmf.recvPt = ours;
+  }
+  // In an answer the direction attribute is the answerer's; ours is its reverse, computed already.
+  if (offeredSrtp && !n.remoteSrtp) throw new SdpNegotiationError('answer dropped SRTP', 304);
+  if (!offeredSrtp && n.remoteSrtp) throw new SdpNegotiationError('answer added SRTP to a plain RTP offer', 304);
+  return n;
+}

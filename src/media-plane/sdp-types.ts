@@ -1,0 +1,50 @@
+// What offer/answer decides for one SIP leg's audio stream.
+import type { CodecName } from '../mixer/codecs/audio-codec.ts';
+
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export const SRTP_SUITES = ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const;
+export type SrtpSuite = (typeof SRTP_SUITES)[number];
+
+export interface SrtpKey {
+  /** The a=crypto tag (RFC 4568 §9.1). */
+  tag: number;
+  suite: SrtpSuite;
+  keyBase64: string;
+}
+
+export interface NegotiatedAudio {
+  codec: CodecName;
+  /** Payload type we write on packets sent to the peer (from the peer's SDP, RFC 3264 §5.1). */
+  sendPt: number;
+  /** Payload type the peer writes on packets it sends to us (from our SDP). */
+  recvPt: number;
+  /** telephone-event, when both sides have it. */
+  dtmf: { sendPt: number; recvPt: number; clock: number } | null;
+  /** Where we send RTP (the peer's c= and m= port); null ip when the peer put 0.0.0.0 (old-style hold). */
+  remote: { ip: string | null; port: number; rtcpPort: number | null; rtcpMux: boolean };
+  /** Our direction, as written in our SDP. */
+  direction: Direction;
+  /** The peer's SRTP key when the profile is RTP/SAVP. */
+  remoteSrtp: SrtpKey | null;
+  /** SSRCs the peer announced with a=ssrc (RFC 5576), if any. */
+  remoteSsrcs: number[];
+  /** Index of the audio m-line, and the other m-lines to reject in an answer. */
+  mline: number;
+  rejected: { type: string; protocol: string; fmt: string }[];
+}
+
+/** Our side of the stream, written into an offer or answer. */
+export interface LocalAudio {
+  ip: string;
+  port: number;
+  /** Our RTCP port when not multiplexed. */
+  rtcpPort: number | null;
+  srtp: SrtpKey | null;
+}
+
+/** The o= line's session id and version (incremented on every new SDP, RFC 3264 §8). */
+export interface SdpSessionInfo {
+  sessionId: string;
+  version: number;
+}

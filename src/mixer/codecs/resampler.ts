@@ -1,0 +1,100 @@
+// Integer-ratio resampler (8↔16↔48 kHz) with a windowed-sinc low-pass FIR run
+// in polyphase form, so each output sample costs taps/L (up) or taps/M (down)
+// multiply-adds. State carries across frames: no clicks at frame edges.
+
+const TAPS_PER_PHASE = 16;
+
+function lowPass(taps: number, cutoff: number, gain: number): Float32Array {
+  // cutoff is a fraction of the (high) sample rate, 0..0.5; Blackman window.
+  const h = new Float32Array(taps);
+  const mid = (taps - 1) / 2;
+  let sum = 0;
+  for (let i = 0; i < taps; i++) {
+    const x = i - mid;
+    const sinc = x === 0 ? 2 * cutoff : Math.sin(2 * Math.PI * cutoff * x) / (Math.PI * x);
+    const w = 0.42 - 0.5 * Math.cos((2 * Math.PI * i) / (taps - 1)) + 0.08 * Math.cos((4 * Math.PI * i) / (taps - 1));
+    h[i] = sinc * w;
+    sum += h[i];
+  }
+  for (let i = 0; i < taps; i++) h[i] = (h[i] / sum) * gain;
+  return h;
+}
+
+export class Resampler {
+  readonly up: number;
+  readonly down: number;
+  private readonly h: Float32Array;
+  private readonly taps: number;
+  private readonly hist: number;
+  private readonly work: Float32Array;
+  /** Polyphase sub-filters for upsampling: phases[p][k] = h[p + k·L]. */
+  private readonly phases: Float32Array[] = [];
+
+  constructor(
+    readonly fromRate: number,
+    readonly toRate: number,
+    maxInput = 960,
+  ) {
+    if (fromRate === toRate) throw new Error('Resampler needs different rates');
+    if (toRate % fromRate === 0) {
+      this.up = toRate / fromRate;
+      this.down = 1;
+    } else if (fromRate % toRate === 0) {
+      this.up = 1;
+      this.down = fromRate / toRate;
+    } else {
+      throw new Error(`unsupported resampling ${fromRate} → ${toRate}`);
+    }
+    const factor = Math.max(this.up, this.down);
+    this.taps = TAPS_PER_PHASE * factor;
+    this.h = lowPass(this.taps, 0.45 / factor, this.up);
+    if (this.up > 1) {
+      this.hist = TAPS_PER_PHASE - 1;
+      for (let p = 0; p < this.up; p++) {
+        const ph = new Float32Array(TAPS_PER_PHASE);
+        for (let k = 0; k < TAPS_PER_PHASE; k++) ph[k] = this.h[p + k * this.up];
+        this.phases.push(ph);
+      }
+    } else {
+      this.hist = this.taps - 1;
+    }
+    this.work = new Float32Array(this.hist + maxInput);
+  }
+
+  /** Output length for an input of n samples. */
+  outLength(n: number): number {
+    return (n * this.up) / this.down;
+  }
+
+  /** Resamples src into dst (dst.length ≥ outLength(src.length)); returns samples written. */
+  process(src: Int16Array, dst: Int16Array): number {
+    const n = src.length;
+    const { work, hist } = this;
+    for (let i = 0; i < n; i++) work[hist + i] = src[i];
+    let o = 0;
+    if (this.up > 1) {
+      const L = this.up;
+      for (let i = 0; i < n; i++) {
+        const newest = hist + i;
+        for (let p = 0; p < L; p++) {
+          const ph = this.phases[p];
+          let acc = 0;
+          for (let k = 0; k < TAPS_PER_PHASE; k++) acc += ph[k] * work[newest - k];
+          dst[o++] = acc > 32767 ? 32767 : acc < -32768 ? -32768 : Math.round(acc);
+        }
+      }
+    } else {
+      const M = this.down;
+      const h = this.h;
+      const taps = this.taps;
+      for (let i = M - 1; i < n; i += M) {
+        const newest = hist + i;
+        let acc = 0;
+        for (let k = 0; k < taps; k++) acc += h[k] * work[newest - k];
+        dst[o++] = acc > 32767 ? 32767 : acc < -32768 ? -32768 : Math.round(acc);
+      }
+    }
+    work.copyWithin(0, n, n + hist);
+    return o;
+  }
+}

@@ -1,0 +1,204 @@
+// A bounded, adaptive jitter buffer for one RTP input, in whole 20 ms packets
+// (Parley answers ptime 20). Packets wait in preallocated slots until the
+// buffered depth reaches the target delay; the target follows the RFC 3550
+// interarrival jitter estimate (§6.4.1, A.8) within [minMs, maxMs] and grows
+// by one frame after an underrun. Depth beyond target + 2 frames is shed by
+// dropping the oldest packet, so latency cannot grow without limit.
+import { FRAME_MS } from './frames.ts';
+
+const MAX_PAYLOAD = 1500;
+
+export interface JitterSlot {
+  seq: number;
+  timestamp: number;
+  payloadType: number;
+  length: number;
+  readonly data: Uint8Array;
+}
+
+export interface JitterStats {
+  received: number;
+  late: number;
+  duplicates: number;
+  overflow: number;
+  lost: number;
+  underruns: number;
+  shed: number;
+  targetMs: number;
+  jitterMs: number;
+}
+
+/** seq a minus seq b in the 16-bit sequence space, signed. */
+export function seqDiff(a: number, b: number): number {
+  return (((a - b) & 0xffff) << 16) >> 16;
+}
+
+export const LOST = Symbol('lost');
+
+export class JitterBuffer {
+  private readonly slots: JitterSlot[] = [];
+  private readonly used: boolean[] = [];
+  private count = 0;
+  private playing = false;
+  private expected = 0;
+  private targetFrames: number;
+  private readonly minFrames: number;
+  private readonly maxFrames: number;
+  private jitter = 0;
+  private lastTransit: number | null = null;
+  private stableTicks = 0;
+  readonly stats: JitterStats = { received: 0, late: 0, duplicates: 0, overflow: 0, lost: 0, underruns: 0, shed: 0, targetMs: 0, jitterMs: 0 };
+
+  constructor(
+    minMs: number,
+    maxMs: number,
+    private readonly clockRate: number,
+  ) {
+    this.minFrames = Math.max(1, Math.round(minMs / FRAME_MS));
+    this.maxFrames = Math.max(this.minFrames, Math.round(maxMs / FRAME_MS));
+    this.targetFrames = this.minFrames;
+    const capacity = this.maxFrames + 3;
+    for (let i = 0; i < capacity; i++) {
+      this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data: new Uint8Array(MAX_PAYLOAD) });
+      this.used.push(false);
+    }
+  }
+
+  get depth(): number {
+    return this.count;
+  }
+
+  get targetMs(): number {
+    return this.targetFrames * FRAME_MS;
+  }
+
+  /** Stores a packet; false when it came too late, twice, or was too large. */
+  push(seq: number, timestamp: number, payloadType: number, payload: Uint8Array, arrivalMs: number): boolean {
+    this.stats.received++;
+    if (payload.length > MAX_PAYLOAD) return false;
+    this.updateJitter(timestamp, arrivalMs);
+    if (this.playing && seqDiff(seq, this.expected) < 0) {
+      this.stats.late++;
+      return false;
+    }
+    let free = -1;
+    let oldest = -1;
+    for (let i = 0; i < this.slots.length; i++) {
+      if (!this.used[i]) {
+        if (free < 0) free = i;
+        continue;
+      }
+      if (this.slots[i].seq === seq) {
+        this.stats.duplicates++;
+        return false;
+      }
+      if (oldest < 0 || seqDiff(this.slots[i].seq, this.slots[oldest].seq) < 0) oldest = i;
+    }
+    if (free < 0) {
+      // Full: the oldest packet goes; bounded memory and delay.
+      this.stats.overflow++;
+      this.used[oldest] = false;
+      this.count--;
+      free = oldest;
+      if (this.playing) this.expected = (this.slots[oldest].seq + 1) & 0xffff;
+    }
+    const slot = this.slots[free];
+    slot.seq = seq;
+    slot.timestamp = timestamp;
+    slot.payloadType = payloadType;
+    slot.length = payload.length;
+    slot.data.set(payload);
+    this.used[free] = true;
+    this.count++;
+    return true;
+  }
+
+  /**
+   * The packet to play this tick: a slot (valid until the next push), LOST when
+   * the next packet is missing but later ones are here, or null (nothing to play).
+   */
+  pop(): JitterSlot | typeof LOST | null {
+    if (!this.playing) {
+      if (this.count === 0 || this.count < this.targetFrames) return null;
+      this.playing = true;
+      this.expected = this.slots[this.oldestIndex()].seq;
+    }
+    if (this.count === 0) {
+      // Underrun: stop, rebuffer to a deeper target.
+      this.stats.underruns++;
+      this.playing = false;
+      this.stableTicks = 0;
+      if (this.targetFrames < this.maxFrames) this.targetFrames++;
+      this.stats.targetMs = this.targetMs;
+      return null;
+    }
+    this.adapt();
+    if (this.count > this.targetFrames + 2) {
+      // Too deep (a burst arrived): shed the oldest to bring latency back.
+      const o = this.oldestIndex();
+      this.used[o] = false;
+      this.count--;
+      this.stats.shed++;
+      this.expected = (this.slots[o].seq + 1) & 0xffff;
+    }
+    let found = -1;
+    let oldest = -1;
+    for (let i = 0; i < this.slots.length; i++) {
+      if (!this.used[i]) continue;
+      if (this.slots[i].seq === this.expected) found = i;
+      if (oldest < 0 || seqDiff(this.slots[i].seq, this.slots[oldest].seq) < 0) oldest = i;
+    }
+    if (found < 0) {
+      const gap = seqDiff(this.slots[oldest].seq, this.expected);
+      if (gap > 0 && gap <= this.slots.length) {
+        this.expected = (this.expected + 1) & 0xffff;
+        this.stats.lost++;
+        return LOST;
+      }
+      // A jump in the sequence (new stream, long gap): resynchronise.
+      found = oldest;
+    }
+    this.used[found] = false;
+    this.count--;
+    this.expected = (this.slots[found].seq + 1) & 0xffff;
+    return this.slots[found];
+  }
+
+  reset(): void {
+    for (let i = 0; i < this.used.length; i++) this.used[i] = false;
+    this.count = 0;
+    this.playing = false;
+    this.lastTransit = null;
+  }
+
+  private oldestIndex(): number {
+    let oldest = -1;
+    for (let i = 0; i < this.slots.length; i++) {
+      if (this.used[i] && (oldest < 0 || seqDiff(this.slots[i].seq, this.slots[oldest].seq) < 0)) oldest = i;
+    }
+    return oldest;
+  }
+
+  private updateJitter(timestamp: number, arrivalMs: number): void {
+    const transit = arrivalMs - (timestamp * 1000) / this.clockRate;
+    if (this.lastTransit !== null) {
+      let d = Math.abs(transit - this.lastTransit);
+      if (d > 1000) d = 0; // a timestamp jump, not jitter
+      this.jitter += (d - this.jitter) / 16;
+    }
+    this.lastTransit = transit;
+    this.stats.jitterMs = this.jitter;
+  }
+
+  /** Follows the jitter estimate; shrinks only after 5 s without underrun. */
+  private adapt(): void {
+    const wanted = Math.ceil((3 * this.jitter) / FRAME_MS);
+    const floor = Math.min(this.maxFrames, Math.max(this.minFrames, wanted));
+    if (floor > this.targetFrames) this.targetFrames = floor;
+    else if (++this.stableTicks >= 250 && this.targetFrames > floor) {
+      this.targetFrames--;
+      this.stableTicks = 0;
+    }
+    this.stats.targetMs = this.targetMs;
+  }
+}

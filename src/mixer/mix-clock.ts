@@ -1,0 +1,73 @@
+// A room's monotonic 20 ms clock. Tick n is due at start + n·20 ms on the
+// monotonic clock (performance.now), and the tick handler receives the
+// reference time n·20 ms, never "now": timer drift cannot accumulate, and a
+// late timer runs the missed ticks at once (up to MAX_CATCH_UP, beyond which
+// they are counted as skipped and the clock moves on).
+import { performance } from 'node:perf_hooks';
+import { FRAME_MS } from './frames.ts';
+
+const MAX_CATCH_UP = 5;
+
+export interface ClockStats {
+  ticks: number;
+  /** Ticks that ran more than one frame after they were due. */
+  late: number;
+  /** Ticks never run because the process stalled too long. */
+  skipped: number;
+  maxLateMs: number;
+}
+
+export class MixClock {
+  private timer: NodeJS.Timeout | null = null;
+  private startAt = 0;
+  private n = 0;
+  private stopped = false;
+  readonly stats: ClockStats = { ticks: 0, late: 0, skipped: 0, maxLateMs: 0 };
+
+  constructor(private readonly onTick: (timeMs: number) => void) {}
+
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    this.startAt = performance.now();
+    this.n = 0;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(): void {
+    const due = this.startAt + this.n * FRAME_MS;
+    this.timer = setTimeout(this.fire, Math.max(0, due - performance.now()));
+  }
+
+  private readonly fire = (): void => {
+    this.timer = null;
+    let now = performance.now();
+    let ran = 0;
+    while (!this.stopped && this.startAt + this.n * FRAME_MS <= now) {
+      const lateMs = now - (this.startAt + this.n * FRAME_MS);
+      if (ran >= MAX_CATCH_UP) {
+        const missed = Math.floor(lateMs / FRAME_MS);
+        this.stats.skipped += missed;
+        this.n += missed;
+        break;
+      }
+      if (lateMs > FRAME_MS) this.stats.late++;
+      if (lateMs > this.stats.maxLateMs) this.stats.maxLateMs = lateMs;
+      this.stats.ticks++;
+      this.onTick(this.n * FRAME_MS);
+      this.n++;
+      ran++;
+      now = performance.now();
+    }
+    if (!this.stopped) this.schedule();
+  };
+}

@@ -1,0 +1,228 @@
+// One leg as the mixer sees it: an input (jitter buffer → decoder → room
+// frame, talk and DTMF detection) and an output (mix-minus for this listener
+// → limiter → encoder → RTP with the listener's own SSRC). Created only by
+// RoomMixer.createParticipant().
+import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
+import { GoertzelDetector } from '../dtmf/goertzel-detector.ts';
+import { Rfc4733Receiver } from '../dtmf/rfc4733-receiver.ts';
+import type { CodecName } from './codecs/audio-codec.ts';
+import { CODECS } from './codecs/audio-codec.ts';
+import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
+import type { FrameSource } from './frames.ts';
+import { JitterBuffer, LOST } from './jitter-buffer.ts';
+import { newRtpView, parseRtp, writeRtpHeader } from './rtp.ts';
+import { SoftLimiter } from './soft-limiter.ts';
+import { VoiceActivity } from './voice-activity.ts';
+
+export interface ParticipantMedia {
+  codec: CodecName;
+  /** Payload type of the leg's audio as it reaches the mixer. */
+  audioPt: number;
+  /** Payload type of telephone-event as it reaches the mixer, or null when not negotiated. */
+  dtmfPt: number | null;
+  /** Clock rate of telephone-event (8000, or 48000 beside opus). */
+  dtmfClock: number;
+  /** Payload type the mixer writes on this listener's stream. */
+  sendPt: number;
+  /** SSRC the mixer writes on this listener's stream. */
+  sendSsrc: number;
+}
+
+export interface ParticipantOptions {
+  id: string;
+  media: ParticipantMedia;
+  sampleRate: number;
+  jitterMinMs: number;
+  jitterMaxMs: number;
+  /** Run in-band DTMF detection even with telephone-event negotiated. */
+  inbandDtmf?: boolean;
+  send: (packet: Buffer) => void;
+  log: Logger;
+}
+
+export type MixerParticipantEvents = {
+  talk: [talking: boolean];
+  dtmf: [event: DtmfEvent];
+  close: [];
+};
+
+export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
+  readonly id: string;
+  /** Not heard by anyone. */
+  muted = false;
+  /** Hears nothing (silence is still sent, to keep the stream and NAT bindings alive). */
+  deaf = false;
+  /** Hears everyone, heard by no one, absent from the mix handed to recorders. */
+  hidden = false;
+  /** When set, only these participants hear this one (coach, whisper between legs). */
+  audience: ReadonlySet<string> | null = null;
+  /** False while the peer does not want our audio (hold): nothing is encoded or sent. */
+  sending = true;
+  /** False while the peer's audio must be ignored (hold, inactive). */
+  receiving = true;
+
+  /** This tick's decoded input at the room rate (valid when hasInput). */
+  readonly input: Int16Array;
+  hasInput = false;
+  /** Mix-minus accumulator and the limited frame sent to this listener. */
+  readonly acc: Int32Array;
+  readonly out: Int16Array;
+  readonly privateSources: FrameSource[] = [];
+
+  private media: ParticipantMedia;
+  private inPipe: InputPipeline;
+  private outPipe: OutputPipeline;
+  private jitter: JitterBuffer;
+  private readonly limiter = new SoftLimiter();
+  private readonly vad = new VoiceActivity();
+  private rfc4733: Rfc4733Receiver;
+  private goertzel: GoertzelDetector | null = null;
+  private readonly view = newRtpView();
+  private readonly payload = new Uint8Array(1500);
+  private audioSsrc: number | null = null;
+  private seq = Math.floor(Math.random() * 0x10000);
+  private timestamp = Math.floor(Math.random() * 0x100000000) >>> 0;
+  private firstSent = false;
+  private closed = false;
+  private readonly log: Logger;
+  private readonly opts: ParticipantOptions;
+
+  /** @internal Use RoomMixer.createParticipant(). */
+  constructor(opts: ParticipantOptions, private readonly onClose: (p: MixerParticipant) => void) {
+    super(opts.log);
+    this.opts = opts;
+    this.id = opts.id;
+    this.log = opts.log;
+    this.media = opts.media;
+    const n = opts.sampleRate / 50;
+    this.input = new Int16Array(n);
+    this.acc = new Int32Array(n);
+    this.out = new Int16Array(n);
+    this.inPipe = new InputPipeline(this.media.codec, opts.sampleRate);
+    this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
+    this.jitter = new JitterBuffer(opts.jitterMinMs, opts.jitterMaxMs, CODECS[this.media.codec].rtpClock);
+    this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
+    this.configureInband();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get jitterStats(): JitterBuffer['stats'] {
+    return this.jitter.stats;
+  }
+
+  get talking(): boolean {
+    return this.vad.talking;
+  }
+
+  /** Whether this participant's input goes into the room mix. */
+  get speaksToAll(): boolean {
+    return !this.muted && !this.hidden && this.audience === null;
+  }
+
+  /** Changes codec or payload types (re-offer). The send SSRC may change too. */
+  setMedia(media: ParticipantMedia): void {
+    const codecChanged = media.codec !== this.media.codec;
+    this.media = media;
+    if (codecChanged) {
+      this.inPipe.close();
+      this.outPipe.close();
+      this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
+      this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate);
+      this.jitter = new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, CODECS[media.codec].rtpClock);
+    }
+    this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
+    this.configureInband();
+  }
+
+  setInbandDtmf(on: boolean): void {
+    this.opts.inbandDtmf = on;
+    this.configureInband();
+  }
+
+  /** Plays a source to this participant only (whisper, a prompt to one leg). */
+  play(source: FrameSource): void {
+    if (this.closed) throw new Error('participant is closed');
+    this.privateSources.push(source);
+  }
+
+  /** An RTP packet from this leg (called by the media plane's demultiplexer). */
+  pushRtp(buf: Uint8Array, nowMs: number): void {
+    if (this.closed || !this.receiving) return;
+    const v = this.view;
+    if (!parseRtp(buf, v)) return;
+    const payload = buf.subarray(v.payloadOffset, v.payloadEnd);
+    if (v.payloadType === this.media.dtmfPt) {
+      this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
+      return;
+    }
+    if (v.payloadType !== this.media.audioPt) return;
+    if (v.ssrc !== this.audioSsrc) {
+      // A new source (peer restarted its stream): start over.
+      this.audioSsrc = v.ssrc;
+      this.jitter.reset();
+    }
+    this.jitter.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
+  }
+
+  /** @internal Tick step 1: this tick's input frame. */
+  pullInput(timeMs: number): void {
+    const slot = this.jitter.pop();
+    if (slot === null) {
+      this.hasInput = false;
+    } else if (slot === LOST) {
+      this.inPipe.decode(null, this.input);
+      this.hasInput = true;
+    } else {
+      this.inPipe.decode(slot.data.subarray(0, slot.length), this.input);
+      this.hasInput = true;
+    }
+    if (this.vad.update(this.hasInput ? this.input : null, this.input.length)) {
+      this.safeEmit('talk', this.vad.talking);
+    }
+    if (this.goertzel) this.goertzel.process(this.hasInput ? this.input : null);
+    if ((timeMs / 20) % 10 === 0) this.rfc4733.poll(timeMs);
+  }
+
+  /** @internal Tick step 3: limit acc, encode and send. */
+  sendMix(): void {
+    if (!this.sending) return;
+    this.limiter.process(this.acc, this.out, this.out.length);
+    const len = this.outPipe.encode(this.out, this.payload);
+    const packet = Buffer.allocUnsafe(12 + len);
+    writeRtpHeader(packet, this.media.sendPt, !this.firstSent, this.seq, this.timestamp, this.media.sendSsrc);
+    packet.set(this.payload.subarray(0, len), 12);
+    this.firstSent = true;
+    this.seq = (this.seq + 1) & 0xffff;
+    this.timestamp = (this.timestamp + this.outPipe.timestampStep) >>> 0;
+    this.opts.send(packet);
+  }
+
+  /** Removes this participant from its mixer. Synchronous, idempotent; emits 'close' once. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.privateSources) s.stop();
+    this.privateSources.length = 0;
+    this.inPipe.close();
+    this.outPipe.close();
+    this.onClose(this);
+    this.safeEmit('close');
+    this.removeAllListeners();
+  }
+
+  private configureInband(): void {
+    const want = this.opts.inbandDtmf === true || this.media.dtmfPt === null;
+    if (want && !this.goertzel) this.goertzel = new GoertzelDetector(this.opts.sampleRate, this.onDigit);
+    if (!want) this.goertzel = null;
+  }
+
+  private readonly onDigit = (e: DtmfEvent): void => {
+    this.log.debug({ digit: e.digit, durationMs: e.durationMs, source: e.source }, 'dtmf');
+    this.safeEmit('dtmf', e);
+  };
+}
