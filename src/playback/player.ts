@@ -96,6 +96,11 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
     return this.state === 'finished';
   }
 
+  /** 'loading' until the clip is there (frames are silence meanwhile), then 'playing', then 'finished'. */
+  get playState(): 'loading' | 'playing' | 'finished' {
+    return this.state;
+  }
+
   nextFrame(): PcmFrame | null {
     if (this.state === 'finished') return null;
     const n = this.frameSamples;
