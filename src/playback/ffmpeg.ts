@@ -44,10 +44,15 @@ export function encodeRecording(
   format: EncodeFormat,
   inputDurationMs: number,
   onProgress?: (p: TranscodeProgress) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   const cmd = ffmpeg(input).noVideo().outputOptions(['-stats_period', '0.1', '-map_metadata', '-1']);
   if (format === 'ogg') cmd.audioCodec('libopus').audioBitrate('32k').format('ogg');
   else cmd.audioCodec('libmp3lame').audioBitrate('48k').format('mp3');
+  if (signal) {
+    if (signal.aborted) return Promise.reject(new FfmpegError('aborted before start', ''));
+    signal.addEventListener('abort', () => cmd.kill('SIGKILL'), { once: true });
+  }
   return run(cmd, output, inputDurationMs, onProgress);
 }
 
