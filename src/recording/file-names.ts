@@ -1,11 +1,14 @@
 // Recording file names: built only from safe characters, and checked to stay in
 // the recordings folder, whatever a room or leg id contains.
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 
-/** Letters, digits, dot, dash, underscore; anything else becomes '_'; never empty, never dots only. */
+/** Letters, digits, dot, dash, underscore; anything else, and leading dots, become '_'; never empty. */
 export function safeName(raw: string, max = 64): string {
-  const s = raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, max);
-  return s === '' || /^\.+$/.test(s) ? '_' : s;
+  const s = raw
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^\.+/, (dots) => '_'.repeat(dots.length))
+    .slice(0, max);
+  return s === '' ? '_' : s;
 }
 
 /** `name` inside `dir`; throws when it is not strictly inside. */
@@ -13,7 +16,7 @@ export function pathInside(dir: string, name: string): string {
   const root = resolve(dir);
   const full = resolve(root, name);
   const rel = relative(root, full);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) {
+  if (rel === '' || rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel) || rel.includes(sep)) {
     throw new Error(`recording file name '${name}' leaves ${root}`);
   }
   return full;
