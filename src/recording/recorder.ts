@@ -12,7 +12,8 @@
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
 //   first leg to join. A leg id seen in a tick but never added joins implicitly.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { FRAME_MS, samplesPerFrame, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -83,6 +84,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly metaPath: string;
   private flushTimer: NodeJS.Timeout | null;
   private lastMetaWrite = 0;
+  private metaVersion = 0;
+  private metaWriting = false;
   private clockMs: number | null = null;
   private paused: IntervalEntry | null = null;
   private masked: IntervalEntry | null = null;
@@ -157,7 +160,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.closed) return;
     if (this.meta.startRoomMs === null) this.meta.startRoomMs = tick.timeMs;
     this.clockMs = tick.timeMs;
-    for (const id of tick.legs.keys()) if (!this.legs.has(id)) this.addLeg(id, {});
+    for (const id of tick.legs.keys()) if (!this.legs.has(id)) this.joinLeg(id, {}, false);
     this.clockMs = tick.timeMs + FRAME_MS;
     if (this.paused && this.meta.pauseMode === 'skip') return;
     const silent = this.masked !== null || this.paused !== null;
@@ -186,6 +189,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
 
   /** A leg joins (or its details change, if present). Starts its stem now. */
   addLeg(legId: string, info: LegInfo): void {
+    this.joinLeg(legId, info, true);
+  }
+
+  /** From a tick (implicit join) the sidecar is written asynchronously, off the tick. */
+  private joinLeg(legId: string, info: LegInfo, syncMeta: boolean): void {
     if (this.closed) return;
     const known = this.legs.get(legId);
     if (known?.writer) return this.updateLeg(legId, info);
@@ -210,7 +218,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (!known) this.meta.legs.push(entry);
     this.legs.set(legId, { entry, writer });
     this.pickCaller();
-    this.writeMeta();
+    if (syncMeta) this.writeMeta();
+    else this.writeMetaAsync();
     this.safeEmit('legJoined', { legId, at });
   }
 
@@ -349,9 +358,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stereo.flush();
     for (const leg of this.legs.values()) leg.writer?.flush();
     const t = performance.now();
-    if (t - this.lastMetaWrite >= META_EVERY_MS - 5) {
+    if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.metaWriting) {
       this.refreshDurations();
-      this.writeMeta();
+      this.writeMetaAsync();
     }
   }
 
@@ -393,14 +402,44 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     }
   }
 
+  /** Synchronous: for state changes (join, leave, pause, mask, notice, close), which are rare. */
   private writeMeta(): void {
     this.meta.updatedAt = new Date().toISOString();
     this.lastMetaWrite = performance.now();
+    this.metaVersion++;
     try {
       writeJsonAtomic(this.metaPath, this.meta);
     } catch (err) {
       this.fail(err as Error);
     }
+  }
+
+  /**
+   * The once-a-second refresh (durations) writes the temp file asynchronously, so that
+   * many rooms do not stall the event loop together; the rename is synchronous and
+   * skipped when a newer version was written meanwhile, so it never overwrites one.
+   */
+  private writeMetaAsync(): void {
+    this.meta.updatedAt = new Date().toISOString();
+    this.lastMetaWrite = performance.now();
+    const version = ++this.metaVersion;
+    const tmp = `${this.metaPath}.${version}.tmp`;
+    this.metaWriting = true;
+    writeFile(tmp, JSON.stringify(this.meta, null, 2) + '\n').then(
+      () => {
+        this.metaWriting = false;
+        try {
+          if (this.metaVersion === version) renameSync(tmp, this.metaPath);
+          else unlinkSync(tmp);
+        } catch (err) {
+          this.fail(err as Error);
+        }
+      },
+      (err: unknown) => {
+        this.metaWriting = false;
+        this.fail(err as Error);
+      },
+    );
   }
 
   private fail(err: Error): void {
