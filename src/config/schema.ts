@@ -46,8 +46,19 @@ export interface ParleyConfig {
   log: { level: LogLevel; pretty: boolean };
   sip: SipConfig;
   media: MediaConfig;
-  prompts: { dir: string; cacheDir: string };
-  recording: { dir: string; postProcess: 'none' | 'ogg' | 'mp3' };
+  /** voice: the espeak-ng voice for text prompts. */
+  prompts: { dir: string; cacheDir: string; voice: string };
+  /**
+   * flushIntervalMs: how often buffered audio is written and WAV headers rewritten
+   * (what a kill -9 can lose); pauseMode: 'skip' leaves paused time out of the files,
+   * 'silence' keeps the timeline with silence.
+   */
+  recording: {
+    dir: string;
+    postProcess: 'none' | 'ogg' | 'mp3';
+    flushIntervalMs: number;
+    pauseMode: 'skip' | 'silence';
+  };
   routing: RoutingConfig;
   flows: FlowsConfig;
 }
@@ -154,16 +165,22 @@ export const configSchema = {
     prompts: {
       type: 'object',
       additionalProperties: false,
-      required: ['dir', 'cacheDir'],
-      properties: { dir: { type: 'string', minLength: 1 }, cacheDir: { type: 'string', minLength: 1 } },
+      required: ['dir', 'cacheDir', 'voice'],
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        cacheDir: { type: 'string', minLength: 1 },
+        voice: { type: 'string', pattern: '^[A-Za-z0-9_+-]{1,40}$' },
+      },
     },
     recording: {
       type: 'object',
       additionalProperties: false,
-      required: ['dir', 'postProcess'],
+      required: ['dir', 'postProcess', 'flushIntervalMs', 'pauseMode'],
       properties: {
         dir: { type: 'string', minLength: 1 },
         postProcess: { type: 'string', enum: ['none', 'ogg', 'mp3'] },
+        flushIntervalMs: { type: 'integer', minimum: 20, maximum: 1000 },
+        pauseMode: { type: 'string', enum: ['skip', 'silence'] },
       },
     },
     routing: routingSchema,
@@ -195,8 +212,8 @@ export const defaultConfig: ParleyConfig = {
     latching: false,
     mixer: { sampleRate: 16000, jitterMinMs: 20, jitterMaxMs: 100 },
   },
-  prompts: { dir: 'prompts', cacheDir: '.cache/prompts' },
-  recording: { dir: 'recordings', postProcess: 'none' },
+  prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
+  recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
   routing: defaultRouting,
   flows: {},
 };

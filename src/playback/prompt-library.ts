@@ -1,0 +1,121 @@
+// The playback front door for call control: turns a PlaySpec (a prompt file, a
+// text to speak, a tone) into a Clip at the room rate, and a Clip into a Player
+// (a FrameSource the mixer pulls, for a room or for one leg). The library owns
+// the players it made, so that close() stops every one of them.
+import type { Logger } from '../util/logger.ts';
+import { PromptError } from './errors.ts';
+import { Player, type Clip, type PlayerOptions } from './player.ts';
+import { PromptCache } from './prompt-cache.ts';
+import { resolvePromptPath } from './prompt-path.ts';
+import { renderTone, ToneError, type ToneSpec } from './tones.ts';
+import { downmixToMono, isPlainPcm16, readWav } from './wav-read.ts';
+
+export type PlaySpec =
+  /** A file in the prompts folder, with or without extension (`menu-main`, `hold/music.mp3`). */
+  | { prompt: string }
+  /** Spoken by espeak-ng; voice defaults to the library's. */
+  | { text: string; voice?: string }
+  | { tone: ToneSpec };
+
+export interface PromptLibraryOptions {
+  /** Folder of prompt files (config prompts.dir). */
+  dir: string;
+  /** Transcode cache (config prompts.cacheDir). */
+  cacheDir: string;
+  /** espeak-ng voice for text prompts (config prompts.voice). */
+  voice?: string;
+  log: Logger;
+}
+
+export class PromptLibrary {
+  readonly cache: PromptCache;
+  private readonly players = new Set<Player>();
+  private readonly voice: string;
+  private readonly log: Logger;
+  private closed = false;
+
+  constructor(private readonly options: PromptLibraryOptions) {
+    this.log = options.log.child({ component: 'playback' });
+    this.voice = options.voice ?? 'en-us';
+    this.cache = new PromptCache(options.cacheDir, this.log);
+  }
+
+  /** Loads a clip at `sampleRate`. Rejects with a PromptError only. */
+  async load(spec: PlaySpec, sampleRate: number): Promise<Clip> {
+    if (this.closed) throw new PromptError('CLOSED', 'prompt library is closed');
+    if ('tone' in spec) {
+      try {
+        return { samples: renderTone(spec.tone, sampleRate), sampleRate, label: `tone:${spec.tone.kind}`, fromCache: false };
+      } catch (err) {
+        if (err instanceof ToneError) throw new PromptError('INVALID_NAME', err.message, `tone:${spec.tone.kind}`);
+        throw err;
+      }
+    }
+    if ('text' in spec) {
+      const before = this.cache.stats.ttsRuns;
+      const path = await this.cache.speech(String(spec.text), spec.voice ?? this.voice, sampleRate);
+      const samples = await this.readMono(path, sampleRate, 'tts');
+      return { samples, sampleRate, label: `tts:${spec.text.slice(0, 40)}`, fromCache: this.cache.stats.ttsRuns === before };
+    }
+    const name = spec.prompt;
+    const path = await resolvePromptPath(this.options.dir, name);
+    if (path.toLowerCase().endsWith('.wav')) {
+      const header = await readWav(path, true).catch((err: unknown) => {
+        throw new PromptError('UNREADABLE', `prompt '${name}' is not a readable WAV: ${(err as Error).message}`, name, {
+          cause: err,
+        });
+      });
+      // 16-bit PCM at the room rate is used as is (downmixed here if stereo); anything
+      // else goes through the cache once.
+      if (isPlainPcm16(header) && header.sampleRate === sampleRate) {
+        return { samples: await this.readMono(path, sampleRate, name), sampleRate, label: name, fromCache: false };
+      }
+    }
+    const before = this.cache.stats.transcodes;
+    const cached = await this.cache.fileAtRate(path, sampleRate, name);
+    const samples = await this.readMono(cached, sampleRate, name);
+    return { samples, sampleRate, label: name, fromCache: this.cache.stats.transcodes === before };
+  }
+
+  /**
+   * A Player for `spec` at the room rate, returned at once: it yields silence
+   * while the clip loads, and finishes with reason 'error' if it cannot load.
+   */
+  createPlayer(spec: PlaySpec, options: PlayerOptions): Player {
+    if (this.closed) throw new PromptError('CLOSED', 'prompt library is closed');
+    const player = new Player(this.load(spec, options.sampleRate), {
+      log: this.log,
+      ...options,
+    });
+    this.players.add(player);
+    void player.done.then(() => this.players.delete(player));
+    return player;
+  }
+
+  /** Players not yet finished. */
+  get activePlayers(): number {
+    return this.players.size;
+  }
+
+  /** Stops every player this library made; later loads fail with CLOSED. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.players) p.stop();
+    this.players.clear();
+  }
+
+  private async readMono(path: string, sampleRate: number, name: string): Promise<Int16Array> {
+    try {
+      const w = await readWav(path);
+      if (!isPlainPcm16(w) || w.sampleRate !== sampleRate) {
+        throw new Error(`expected 16-bit PCM at ${sampleRate} Hz, got ${w.bitDepth}-bit at ${w.sampleRate} Hz`);
+      }
+      return downmixToMono(w.samples, w.channels);
+    } catch (err) {
+      throw new PromptError('UNREADABLE', `prompt '${name}' cannot be read: ${(err as Error).message}`, name, {
+        cause: err,
+      });
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// The JSON sidecar of a recording: its shape, and an atomic writer (temp file +
+// rename), so that after a kill -9 the sidecar is the last complete version.
+//
+// Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
+// in the mixed file (they differ by the paused time when pauses skip); `at` is
+// wall-clock ISO time.
+import { renameSync, writeFileSync } from 'node:fs';
+
+export type IdentityKind = 'normal' | 'generated' | 'impersonated';
+export type PauseMode = 'skip' | 'silence';
+
+export interface TimePoint {
+  /** null before the recorder saw its first tick. */
+  roomMs: number | null;
+  fileMs: number;
+  at: string;
+}
+
+export interface FileEntry {
+  /** File name inside the recordings folder. */
+  file: string;
+  channels: number;
+  sampleRate: number;
+  durationMs: number;
+  sha256: string | null;
+}
+
+export interface StemEntry extends FileEntry {
+  /** Where the stem starts on the room clock and in the mixed file: stems start at the join, not at 0. */
+  start: TimePoint;
+  end: TimePoint | null;
+}
+
+export interface LegEntry {
+  id: string;
+  uri: string | null;
+  displayName: string | null;
+  identity: IdentityKind;
+  callId: string | null;
+  /** The To URI the caller originally dialled (default routing endpoint). */
+  originalTo: string | null;
+  role: 'caller' | 'other';
+  joins: TimePoint[];
+  leaves: TimePoint[];
+  stems: StemEntry[];
+}
+
+export interface IntervalEntry {
+  reason: string | null;
+  start: TimePoint;
+  end: TimePoint | null;
+}
+
+export interface PostProcessedEntry {
+  source: string;
+  file: string;
+  format: 'ogg' | 'mp3';
+  durationMs: number;
+  sha256: string;
+}
+
+export interface RecordingMetadata {
+  version: 1;
+  room: string;
+  state: 'recording' | 'closed' | 'finalized';
+  sampleRate: number;
+  pauseMode: PauseMode;
+  startedAt: string;
+  startRoomMs: number | null;
+  endedAt: string | null;
+  updatedAt: string;
+  /** Length of the mixed file. */
+  durationMs: number;
+  mix: FileEntry;
+  /** Left: the caller leg; right: every other leg. */
+  stereo: FileEntry & { left: string | null };
+  legs: LegEntry[];
+  notices: (TimePoint & { prompt: string })[];
+  pauses: IntervalEntry[];
+  masks: IntervalEntry[];
+  postProcessing: { format: 'none' | 'ogg' | 'mp3'; state: 'none' | 'pending' | 'done' | 'failed'; error: string | null };
+  postProcessed: PostProcessedEntry[];
+  errors: string[];
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, path);
+}
+
+/** What call control tells the recorder about a leg; unset fields keep their value. */
+export interface LegInfo {
+  uri?: string | null;
+  displayName?: string | null;
+  identity?: IdentityKind;
+  callId?: string | null;
+  originalTo?: string | null;
+  role?: 'caller' | 'other';
+}
+
+export function applyLegInfo(entry: LegEntry, info: LegInfo): void {
+  if (info.uri !== undefined) entry.uri = info.uri;
+  if (info.displayName !== undefined) entry.displayName = info.displayName;
+  if (info.identity !== undefined) entry.identity = info.identity;
+  if (info.callId !== undefined) entry.callId = info.callId;
+  if (info.originalTo !== undefined) entry.originalTo = info.originalTo;
+  if (info.role !== undefined) entry.role = info.role;
+}

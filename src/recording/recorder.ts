@@ -1,0 +1,458 @@
+// A Recorder is the TickSink of one room: per tick it appends the mix to a mono
+// WAV, each present leg's own input to that leg's stem, and a stereo frame (left:
+// the caller leg, right: the sum of every other leg's input) to a stereo WAV.
+// All appends are memory copies; a timer flushes them with async writes and
+// rewrites the headers (see WavFileWriter), and keeps the JSON sidecar current.
+//
+// Timeline decisions (recorded in the sidecar):
+// - pause: pauseMode 'skip' (default) writes nothing while paused, so the files
+//   are shorter than the call; 'silence' writes silence. Both are listed in `pauses`.
+// - mask: always writes silence for every file, keeping the timeline (card numbers).
+// - stems start when their leg joins (the stem entry records where on the room
+//   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
+// - the caller (stereo left) is the first leg added with role 'caller', else the
+//   first leg to join. A leg id seen in a tick but never added joins implicitly.
+import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { FRAME_MS, samplesPerFrame, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
+import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+import { compactTime, pathInside, safeName } from './file-names.ts';
+import {
+  applyLegInfo,
+  writeJsonAtomic,
+  type FileEntry,
+  type LegInfo,
+  type IntervalEntry,
+  type LegEntry,
+  type PauseMode,
+  type RecordingMetadata,
+  type StemEntry,
+  type TimePoint,
+} from './metadata.ts';
+export type { LegInfo };
+import { sha256File, type PostProcessor, type PostProgress } from './post-processor.ts';
+import { WavFileWriter } from './wav-file-writer.ts';
+
+export interface RecorderOptions {
+  dir: string;
+  roomId: string;
+  sampleRate: number;
+  pauseMode?: PauseMode;
+  /** How often buffered audio is written and headers rewritten (<= 1000). */
+  flushIntervalMs?: number;
+  postProcess?: 'none' | 'ogg' | 'mp3';
+  postProcessor?: PostProcessor;
+  log: Logger;
+  /** The parent's hook, called once from close(). */
+  onClose?: (r: Recorder) => void;
+}
+
+export type RecorderEvents = {
+  legJoined: [{ legId: string; at: TimePoint }];
+  legLeft: [{ legId: string; at: TimePoint }];
+  /** Once, synchronously from close(): every file is complete on disk. */
+  closed: [RecordingMetadata];
+  postProgress: [PostProgress];
+  /** Once, after hashes and post-processing: the sidecar is final. */
+  finalized: [RecordingMetadata];
+  error: [Error];
+};
+
+interface LegState {
+  entry: LegEntry;
+  writer: WavFileWriter | null;
+}
+
+const META_EVERY_MS = 1000;
+
+export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
+  readonly id: string;
+  readonly sampleRate: number;
+  readonly finalized: Promise<RecordingMetadata>;
+  private readonly dir: string;
+  private readonly n: number;
+  private readonly base: string;
+  private readonly meta: RecordingMetadata;
+  private readonly mix: WavFileWriter;
+  private readonly stereo: WavFileWriter;
+  private readonly legs = new Map<string, LegState>();
+  private readonly closedStems: { writer: WavFileWriter; entry: StemEntry }[] = [];
+  private readonly zeros: Int16Array;
+  private readonly stereoBuf: Int16Array;
+  private readonly rightAcc: Int32Array;
+  private readonly metaPath: string;
+  private flushTimer: NodeJS.Timeout | null;
+  private lastMetaWrite = 0;
+  private metaVersion = 0;
+  private metaWriting = false;
+  private clockMs: number | null = null;
+  private paused: IntervalEntry | null = null;
+  private masked: IntervalEntry | null = null;
+  private callerId: string | null = null;
+  private stemCount = 0;
+  private badFrames = 0;
+  private closed = false;
+  private resolveFinalized!: (m: RecordingMetadata) => void;
+  private readonly log: Logger;
+
+  constructor(private readonly options: RecorderOptions) {
+    super(options.log);
+    this.log = options.log;
+    this.sampleRate = options.sampleRate;
+    this.n = samplesPerFrame(options.sampleRate);
+    if (!Number.isInteger(this.n) || this.n <= 0) throw new RangeError(`bad room rate ${options.sampleRate}`);
+    this.dir = options.dir;
+    mkdirSync(this.dir, { recursive: true });
+    const started = new Date();
+    this.id = `${safeName(options.roomId, 48)}-${compactTime(started)}-${Math.random().toString(16).slice(2, 8)}`;
+    this.base = this.id;
+    this.zeros = new Int16Array(this.n);
+    this.stereoBuf = new Int16Array(this.n * 2);
+    this.rightAcc = new Int32Array(this.n);
+    this.finalized = new Promise((r) => (this.resolveFinalized = r));
+    const onErr = (err: Error): void => this.fail(err);
+    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, onErr);
+    this.stereo = new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
+    this.metaPath = this.path(`${this.base}.json`);
+    this.meta = {
+      version: 1,
+      room: options.roomId,
+      state: 'recording',
+      sampleRate: this.sampleRate,
+      pauseMode: options.pauseMode ?? 'skip',
+      startedAt: started.toISOString(),
+      startRoomMs: null,
+      endedAt: null,
+      updatedAt: started.toISOString(),
+      durationMs: 0,
+      mix: this.fileEntry(this.mix),
+      stereo: { ...this.fileEntry(this.stereo), left: null },
+      legs: [],
+      notices: [],
+      pauses: [],
+      masks: [],
+      postProcessing: { format: options.postProcess ?? 'none', state: 'none', error: null },
+      postProcessed: [],
+      errors: [],
+    };
+    this.writeMeta();
+    const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
+    this.flushTimer = setInterval(() => this.flush(), every);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A deep copy of the sidecar as it stands. */
+  get metadata(): RecordingMetadata {
+    return structuredClone(this.meta);
+  }
+
+  /** Every file name of this recording so far (inside the recordings folder). */
+  get files(): string[] {
+    const stems = this.meta.legs.flatMap((l) => l.stems.map((s) => s.file));
+    return [this.meta.mix.file, this.meta.stereo.file, ...stems, `${this.base}.json`];
+  }
+
+  writeTick(tick: MixTick): void {
+    if (this.closed) return;
+    if (this.meta.startRoomMs === null) this.meta.startRoomMs = tick.timeMs;
+    this.clockMs = tick.timeMs;
+    for (const id of tick.legs.keys()) if (!this.legs.has(id)) this.joinLeg(id, {}, false);
+    this.clockMs = tick.timeMs + FRAME_MS;
+    if (this.paused && this.meta.pauseMode === 'skip') return;
+    const silent = this.masked !== null || this.paused !== null;
+    this.mix.append(silent ? this.zeros : this.fit(tick.mix));
+    const right = this.rightAcc;
+    right.fill(0);
+    let left: PcmFrame = this.zeros;
+    for (const [id, raw] of tick.legs) {
+      const frame = raw === null || silent ? this.zeros : this.fit(raw);
+      if (id === this.callerId) left = frame;
+      else for (let i = 0; i < this.n; i++) right[i] += frame[i];
+    }
+    for (const [id, leg] of this.legs) {
+      if (!leg.writer) continue;
+      const raw = tick.legs.get(id) ?? null;
+      leg.writer.append(raw === null || silent ? this.zeros : this.fit(raw));
+    }
+    const st = this.stereoBuf;
+    for (let i = 0; i < this.n; i++) {
+      const r = right[i];
+      st[2 * i] = left[i];
+      st[2 * i + 1] = r > 32767 ? 32767 : r < -32768 ? -32768 : r;
+    }
+    this.stereo.append(st);
+  }
+
+  /** A leg joins (or its details change, if present). Starts its stem now. */
+  addLeg(legId: string, info: LegInfo): void {
+    this.joinLeg(legId, info, true);
+  }
+
+  /** From a tick (implicit join) the sidecar is written asynchronously, off the tick. */
+  private joinLeg(legId: string, info: LegInfo, syncMeta: boolean): void {
+    if (this.closed) return;
+    const known = this.legs.get(legId);
+    if (known?.writer) return this.updateLeg(legId, info);
+    const at = this.now();
+    const entry: LegEntry = known?.entry ?? {
+      id: legId,
+      uri: null,
+      displayName: null,
+      identity: 'normal',
+      callId: null,
+      originalTo: null,
+      role: 'other',
+      joins: [],
+      leaves: [],
+      stems: [],
+    };
+    applyLegInfo(entry, info);
+    const file = `${this.base}.leg${++this.stemCount}-${safeName(legId, 40)}.wav`;
+    const writer = new WavFileWriter(this.path(file), this.sampleRate, 1, (err) => this.fail(err));
+    entry.joins.push(at);
+    entry.stems.push({ ...this.fileEntry(writer), start: at, end: null });
+    if (!known) this.meta.legs.push(entry);
+    this.legs.set(legId, { entry, writer });
+    this.pickCaller();
+    if (syncMeta) this.writeMeta();
+    else this.writeMetaAsync();
+    this.safeEmit('legJoined', { legId, at });
+  }
+
+  updateLeg(legId: string, info: LegInfo): void {
+    const leg = this.legs.get(legId);
+    if (!leg || this.closed) return;
+    applyLegInfo(leg.entry, info);
+    this.pickCaller();
+    this.writeMeta();
+  }
+
+  /** A leg leaves: its stem ends here. Ticks that still carry it go to the stereo file only. */
+  removeLeg(legId: string): void {
+    const leg = this.legs.get(legId);
+    if (!leg?.writer || this.closed) return;
+    const at = this.now();
+    this.endStem(leg, at);
+    leg.entry.leaves.push(at);
+    this.writeMeta();
+    this.safeEmit('legLeft', { legId, at });
+  }
+
+  /** Notes that a notice ("this call may be recorded") was played, and when. */
+  markNotice(prompt: string): void {
+    if (this.closed) return;
+    this.meta.notices.push({ prompt, ...this.now() });
+    this.writeMeta();
+  }
+
+  pause(reason: string | null = null): void {
+    if (this.closed || this.paused) return;
+    this.paused = { reason, start: this.now(), end: null };
+    this.meta.pauses.push(this.paused);
+    this.writeMeta();
+  }
+
+  resume(): void {
+    if (this.closed || !this.paused) return;
+    this.paused.end = this.now();
+    this.paused = null;
+    this.writeMeta();
+  }
+
+  /** Silence in every file from now, keeping the timeline (e.g. while a card number is spoken). */
+  mask(reason: string | null = null): void {
+    if (this.closed || this.masked) return;
+    this.masked = { reason, start: this.now(), end: null };
+    this.meta.masks.push(this.masked);
+    this.writeMeta();
+  }
+
+  unmask(): void {
+    if (this.closed || !this.masked) return;
+    this.masked.end = this.now();
+    this.masked = null;
+    this.writeMeta();
+  }
+
+  get isPaused(): boolean {
+    return this.paused !== null;
+  }
+
+  get isMasked(): boolean {
+    return this.masked !== null;
+  }
+
+  /**
+   * Synchronous and idempotent: writes every buffered byte and final header, closes
+   * the stems, emits 'closed'; then hashes and post-processes in the background
+   * and emits 'finalized'.
+   */
+  close(): void {
+    if (this.closed) return;
+    const at = this.now();
+    if (this.paused) this.paused.end = at;
+    if (this.masked) this.masked.end = at;
+    this.paused = null;
+    this.masked = null;
+    this.closed = true;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
+    for (const leg of this.legs.values()) if (leg.writer) this.endStem(leg, at);
+    this.mix.closeSync();
+    this.stereo.closeSync();
+    this.meta.state = 'closed';
+    this.meta.endedAt = at.at;
+    this.refreshDurations();
+    this.writeMeta();
+    this.options.onClose?.(this);
+    this.safeEmit('closed', this.metadata);
+    this.finalize().catch((err: unknown) => this.fail(err as Error));
+  }
+
+  private async finalize(): Promise<void> {
+    const entries: FileEntry[] = [this.meta.mix, this.meta.stereo, ...this.closedStems.map((s) => s.entry)];
+    await Promise.all([this.mix.closed, this.stereo.closed, ...this.closedStems.map((s) => s.writer.closed)]);
+    for (const e of entries) e.sha256 = await sha256File(this.path(e.file));
+    this.writeMeta();
+    const format = this.meta.postProcessing.format;
+    if (format !== 'none' && this.options.postProcessor) {
+      this.meta.postProcessing.state = 'pending';
+      this.writeMeta();
+      try {
+        for (const e of entries) {
+          if (e.durationMs === 0) continue;
+          const r = await this.options.postProcessor.enqueue({
+            input: this.path(e.file),
+            format,
+            inputDurationMs: e.durationMs,
+            onProgress: (p) => this.safeEmit('postProgress', p),
+          });
+          this.meta.postProcessed.push({
+            source: e.file,
+            file: r.output.slice(r.output.lastIndexOf('/') + 1),
+            format,
+            durationMs: Math.round(r.durationMs),
+            sha256: r.sha256,
+          });
+          this.writeMeta();
+        }
+        this.meta.postProcessing.state = 'done';
+      } catch (err) {
+        this.meta.postProcessing.state = 'failed';
+        this.meta.postProcessing.error = (err as Error).message;
+      }
+    }
+    this.meta.state = 'finalized';
+    this.writeMeta();
+    const m = this.metadata;
+    this.safeEmit('finalized', m);
+    this.resolveFinalized(m);
+  }
+
+  private flush(): void {
+    this.mix.flush();
+    this.stereo.flush();
+    for (const leg of this.legs.values()) leg.writer?.flush();
+    const t = performance.now();
+    if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.metaWriting) {
+      this.refreshDurations();
+      this.writeMetaAsync();
+    }
+  }
+
+  private endStem(leg: LegState, at: TimePoint): void {
+    const writer = leg.writer as WavFileWriter;
+    writer.closeSync();
+    const stem = leg.entry.stems[leg.entry.stems.length - 1];
+    stem.end = at;
+    stem.durationMs = writer.durationMs;
+    this.closedStems.push({ writer, entry: stem });
+    leg.writer = null;
+  }
+
+  /** The caller (stereo left): the first leg with role 'caller', else the first leg that joined. */
+  private pickCaller(): void {
+    const legs = this.meta.legs;
+    this.callerId = (legs.find((l) => l.role === 'caller') ?? legs[0])?.id ?? null;
+    this.meta.stereo.left = this.callerId;
+  }
+
+  private now(): TimePoint {
+    return { roomMs: this.clockMs, fileMs: Math.round(this.mix.durationMs), at: new Date().toISOString() };
+  }
+
+  private fit(frame: PcmFrame): PcmFrame {
+    if (frame.length === this.n) return frame;
+    if (this.badFrames++ === 0) this.log.warn({ got: frame.length, want: this.n }, 'frame of wrong length padded');
+    const out = new Int16Array(this.n);
+    out.set(frame.subarray(0, this.n));
+    return out;
+  }
+
+  private refreshDurations(): void {
+    this.meta.mix.durationMs = Math.round(this.mix.durationMs);
+    this.meta.stereo.durationMs = Math.round(this.stereo.durationMs);
+    this.meta.durationMs = this.meta.mix.durationMs;
+    for (const leg of this.legs.values()) {
+      if (leg.writer) leg.entry.stems[leg.entry.stems.length - 1].durationMs = Math.round(leg.writer.durationMs);
+    }
+  }
+
+  /** Synchronous: for state changes (join, leave, pause, mask, notice, close), which are rare. */
+  private writeMeta(): void {
+    this.meta.updatedAt = new Date().toISOString();
+    this.lastMetaWrite = performance.now();
+    this.metaVersion++;
+    try {
+      writeJsonAtomic(this.metaPath, this.meta);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  /**
+   * The once-a-second refresh (durations) writes the temp file asynchronously, so that
+   * many rooms do not stall the event loop together; the rename is synchronous and
+   * skipped when a newer version was written meanwhile, so it never overwrites one.
+   */
+  private writeMetaAsync(): void {
+    this.meta.updatedAt = new Date().toISOString();
+    this.lastMetaWrite = performance.now();
+    const version = ++this.metaVersion;
+    const tmp = `${this.metaPath}.${version}.tmp`;
+    this.metaWriting = true;
+    writeFile(tmp, JSON.stringify(this.meta, null, 2) + '\n').then(
+      () => {
+        this.metaWriting = false;
+        try {
+          if (this.metaVersion === version) renameSync(tmp, this.metaPath);
+          else unlinkSync(tmp);
+        } catch (err) {
+          this.fail(err as Error);
+        }
+      },
+      (err: unknown) => {
+        this.metaWriting = false;
+        this.fail(err as Error);
+      },
+    );
+  }
+
+  private fail(err: Error): void {
+    this.log.error({ err, recording: this.id }, 'recording error');
+    if (this.meta.errors.length < 20) this.meta.errors.push(err.message);
+    this.safeEmit('error', err);
+  }
+
+  private fileEntry(w: WavFileWriter): FileEntry {
+    return { file: w.path.slice(w.path.lastIndexOf('/') + 1), channels: w.channels, sampleRate: w.sampleRate, durationMs: 0, sha256: null };
+  }
+
+  private path(name: string): string {
+    return pathInside(this.dir, name);
+  }
+}

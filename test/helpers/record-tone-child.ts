@@ -1,0 +1,32 @@
+// Child process for the kill -9 test: records a steady 440 Hz leg in real time
+// (ticks are due by a monotonic clock, as in the mixer) until it is killed.
+// stdout: JSON lines {event:'started', mix, meta} then {event:'progress', ms} twice a second.
+import { FRAME_MS } from '../../src/mixer/frames.ts';
+import { RecordingService } from '../../src/recording/recording-service.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { ToneRoom } from './mix-ticks.ts';
+
+const dir = process.argv[2];
+if (!dir) throw new Error('usage: record-tone-child.ts DIR');
+const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 250, log: silentLogger() });
+const rec = svc.createRecorder({ roomId: 'kill9', sampleRate: 16000 });
+rec.addLeg('a', { uri: 'sip:alice@example.com', callId: 'kill9-call', role: 'caller' });
+const room = new ToneRoom(16000);
+room.legs.set('a', 440);
+
+const t0 = performance.now();
+let written = 0;
+let lastReport = 0;
+const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
+setInterval(() => {
+  const due = Math.floor((performance.now() - t0) / FRAME_MS) + 1;
+  while (written < due) {
+    rec.writeTick(room.next());
+    written++;
+  }
+  if (written * FRAME_MS - lastReport >= 500) {
+    lastReport = written * FRAME_MS;
+    say({ event: 'progress', ms: lastReport });
+  }
+}, 5);
+say({ event: 'started', dir, files: rec.files });

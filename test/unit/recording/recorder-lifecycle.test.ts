@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
+import { RecordingService } from '../../../src/recording/recording-service.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+import { ToneRoom } from '../../helpers/mix-ticks.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'parley-reclife-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const sidecar = (id: string): RecordingMetadata => JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as RecordingMetadata;
+
+describe('Recorder lifecycle', () => {
+  it('close() is idempotent: one closed, one finalized; later calls and ticks change nothing', async () => {
+    const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    const rec = svc.createRecorder({ roomId: 'life', sampleRate: 16000 });
+    assert.equal(svc.open.size, 1);
+    const counts = { closed: 0, finalized: 0 };
+    rec.on('closed', () => counts.closed++);
+    rec.on('finalized', () => counts.finalized++);
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    room.feed(rec, 200);
+    rec.close();
+    assert.equal(svc.open.size, 0, 'the parent forgets a closed recorder');
+    const size = statSync(join(dir, rec.metadata.mix.file)).size;
+    assert.equal(size, 44 + 200 * 32, 'close wrote everything synchronously');
+    rec.close();
+    room.feed(rec, 200);
+    rec.pause();
+    rec.addLeg('late', {});
+    assert.equal(statSync(join(dir, rec.metadata.mix.file)).size, size);
+    await rec.finalized;
+    assert.deepEqual(counts, { closed: 1, finalized: 1 });
+    assert.equal(sidecar(rec.id).legs.length, 1);
+    svc.close();
+    svc.close();
+    assert.throws(() => svc.createRecorder({ roomId: 'x', sampleRate: 16000 }), /closed/);
+  });
+
+  it('the sidecar follows leg changes at once; the caller is the role caller, else the first leg', async () => {
+    const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    const rec = svc.createRecorder({ roomId: 'legs', sampleRate: 16000 });
+    rec.addLeg('agent', { uri: 'sip:agent@x' });
+    assert.equal(sidecar(rec.id).stereo.left, 'agent');
+    rec.addLeg('cust', { uri: 'sip:cust@x', identity: 'impersonated' });
+    assert.equal(sidecar(rec.id).stereo.left, 'agent');
+    rec.updateLeg('cust', { role: 'caller', callId: 'c-1', displayName: 'Customer' });
+    const m = sidecar(rec.id);
+    assert.equal(m.stereo.left, 'cust');
+    const cust = m.legs.find((l) => l.id === 'cust')!;
+    assert.deepEqual([cust.identity, cust.callId, cust.displayName, cust.role], ['impersonated', 'c-1', 'Customer', 'caller']);
+    assert.equal(cust.joins[0].roomMs, null, 'joined before the first tick');
+    rec.close();
+    await rec.finalized;
+    svc.close();
+  });
+
+  it('pads a frame of the wrong length instead of corrupting the timeline', async () => {
+    const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    const rec = svc.createRecorder({ roomId: 'short', sampleRate: 16000 });
+    rec.writeTick({ timeMs: 0, mix: new Int16Array(100).fill(5), legs: new Map([['a', new Int16Array(400).fill(7)]]) });
+    rec.close();
+    const m = await rec.finalized;
+    assert.equal(m.mix.durationMs, 20);
+    assert.equal(m.legs[0].stems[0].durationMs, 20);
+    svc.close();
+  });
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { WavFileWriter } from '../../../src/recording/wav-file-writer.ts';
+import { readWavFile } from '../../helpers/audio-analysis.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'parley-wavw-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function ramp(n: number, from = 0): Int16Array {
+  return Int16Array.from({ length: n }, (_, i) => ((from + i) % 20000) - 10000);
+}
+
+describe('WavFileWriter', () => {
+  it('buffers appends in memory until a flush; the header then names exactly what is written', async () => {
+    const w = new WavFileWriter(join(dir, 'a.wav'), 16000, 1);
+    w.append(ramp(320));
+    w.append(ramp(320, 320));
+    assert.equal(readFileSync(w.path).length, 44, 'nothing written before flush');
+    assert.equal(readWavFile(w.path).headerDataBytes, 0);
+    w.flush();
+    await w.whenIdle();
+    const r = readWavFile(w.path);
+    assert.equal(r.headerDataBytes, 1280);
+    assert.deepEqual(r.samples, ramp(640));
+    w.closeSync();
+    await w.closed;
+  });
+
+  it('closeSync writes the rest and the final header even with a write in flight; idempotent', async () => {
+    const w = new WavFileWriter(join(dir, 'b.wav'), 48000, 2);
+    let written = 0;
+    for (let k = 0; k < 50; k++) {
+      w.append(ramp(1920, written));
+      written += 1920;
+      if (k === 25) w.flush(); // in flight when closeSync runs
+    }
+    w.closeSync();
+    w.closeSync();
+    w.append(ramp(10)); // ignored after close
+    await w.closed;
+    const r = readWavFile(w.path);
+    assert.equal(r.channels, 2);
+    assert.equal(r.headerDataBytes, written * 2);
+    assert.deepEqual(r.samples, ramp(written));
+    assert.equal(w.frames, written / 2);
+  });
+
+  it('never overwrites an existing file', () => {
+    const w = new WavFileWriter(join(dir, 'c.wav'), 16000, 1);
+    w.closeSync();
+    assert.throws(() => new WavFileWriter(join(dir, 'c.wav'), 16000, 1), /EEXIST/);
+  });
+});
