@@ -1,19 +1,31 @@
-// The Parley process: owns the media engine and the SIP side, starts them in
-// order and closes them in reverse order. See src/CLOSURES.md.
+// The Parley process: owns the media engine, prompts, recordings, conferences,
+// the SIP side and the calls; starts them in order and closes them in reverse
+// order. See src/CLOSURES.md.
+import { CallManager } from './call/call-manager.ts';
+import { ConferenceManager } from './call/conference/conference-manager.ts';
 import { loadConfigFile } from './config/load-config.ts';
 import type { ParleyConfig } from './config/schema.ts';
+import { MediaEngine } from './media-plane/media-engine.ts';
+import { PromptLibrary } from './playback/prompt-library.ts';
 import { RoutingTable } from './policy/routing-table.ts';
-import { WorkerPool } from './media-plane/worker-pool.ts';
-import { resolveWorkerBinary } from './media-plane/worker-binary.ts';
+import { RecordingService } from './recording/recording-service.ts';
+import { InboundRouter } from './signaling/inbound-router.ts';
+import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
 
 export type ParleyEvents = { close: [] };
 
 export class Parley extends TypedEmitter<ParleyEvents> {
-  private workers: WorkerPool | null = null;
-  private closed = false;
   readonly routing: RoutingTable;
+  private mediaEngine: MediaEngine | null = null;
+  private promptLibrary: PromptLibrary | null = null;
+  private recordingService: RecordingService | null = null;
+  private conferenceManager: ConferenceManager | null = null;
+  private sip: SrfConnection | null = null;
+  private router: InboundRouter | null = null;
+  private callManager: CallManager | null = null;
+  private closed = false;
 
   private constructor(
     private configInForce: ParleyConfig,
@@ -23,8 +35,35 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.routing = new RoutingTable(configInForce.routing, configInForce.flows);
   }
 
+  static async start(config: ParleyConfig, log: Logger): Promise<Parley> {
+    const app = new Parley(config, log);
+    try {
+      await app.startAll();
+    } catch (err) {
+      app.close();
+      throw err;
+    }
+    return app;
+  }
+
   get config(): ParleyConfig {
     return this.configInForce;
+  }
+
+  get media(): MediaEngine | null {
+    return this.mediaEngine;
+  }
+
+  get calls(): CallManager | null {
+    return this.callManager;
+  }
+
+  get conferences(): ConferenceManager | null {
+    return this.conferenceManager;
+  }
+
+  get recordings(): RecordingService | null {
+    return this.recordingService;
   }
 
   /**
@@ -53,41 +92,67 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return { ok: true, restartNeeded };
   }
 
-  static async start(config: ParleyConfig, log: Logger): Promise<Parley> {
-    const app = new Parley(config, log);
-    try {
-      await app.startMedia();
-    } catch (err) {
-      app.close();
-      throw err;
+  /** Ends the calls (BYE), gives the SIP side a moment to send them, then closes. */
+  async shutdown(graceMs = 500): Promise<void> {
+    if (this.closed) return;
+    const calls = this.callManager;
+    if (calls && calls.active.size > 0) {
+      calls.close();
+      await new Promise((r) => setTimeout(r, graceMs));
     }
-    log.warn('SIP edge not built yet: only the media engine is running');
-    return app;
+    this.close();
   }
 
-  get workerPool(): WorkerPool | null {
-    return this.workers;
-  }
-
-  /** Synchronous and idempotent: closes the SIP side first, then the media engine. */
+  /** Synchronous and idempotent: calls, then conferences, SIP, recordings, prompts, media. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.log.info('closing');
-    this.workers?.close();
-    this.workers = null;
+    this.callManager?.close();
+    this.conferenceManager?.close();
+    this.sip?.close();
+    this.recordingService?.close();
+    this.promptLibrary?.close();
+    this.mediaEngine?.close();
     this.log.info('closed');
     this.safeEmit('close');
   }
 
-  private async startMedia(): Promise<void> {
-    const m = this.config.media;
-    this.workers = await WorkerPool.create({
-      size: m.workers,
-      workerBin: resolveWorkerBinary(m.workerBin),
-      rtcMinPort: m.rtpPortRange.min,
-      rtcMaxPort: m.rtpPortRange.max,
-      log: this.log.child({ component: 'media' }),
+  private async startAll(): Promise<void> {
+    const c = this.configInForce;
+    this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }));
+    this.log.info({ workers: this.mediaEngine.workerPids.length, pids: this.mediaEngine.workerPids }, 'mediasoup workers started');
+    this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });
+    this.recordingService = new RecordingService({
+      dir: c.recording.dir,
+      postProcess: c.recording.postProcess,
+      flushIntervalMs: c.recording.flushIntervalMs,
+      pauseMode: c.recording.pauseMode,
+      log: this.log,
     });
+    const sampleRate = c.media.mixer.sampleRate;
+    this.conferenceManager = new ConferenceManager(this.mediaEngine, this.promptLibrary, sampleRate, this.log.child({ component: 'conference' }));
+    this.sip = await connectSrf({ sip: c.sip, log: this.log });
+    this.callManager = new CallManager(
+      {
+        srf: this.sip.srf,
+        media: this.mediaEngine,
+        prompts: this.promptLibrary,
+        recordings: this.recordingService,
+        conferences: this.conferenceManager,
+        settings: {
+          loopMarker: c.routing.loopMarker,
+          outboundProxy: c.sip.outboundProxy,
+          sampleRate,
+          recordingDir: c.recording.dir,
+        },
+      },
+      this.routing,
+      this.log.child({ component: 'calls' }),
+    );
+    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
+    const calls = this.callManager;
+    this.router.on('app', (req, res, flow, _decision, log) => calls.take(req, res, flow, log));
+    this.router.attach();
   }
 }

@@ -34,8 +34,14 @@ export async function runServer(argv: string[]): Promise<number> {
     const stop = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping');
       process.off('SIGHUP', reload);
-      app.close();
-      resolve(0);
+      app.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          app.close();
+          resolve(1);
+        },
+      );
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -52,7 +52,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       outcome = await this.runFlows(flow);
     } catch (err) {
       const error = err as Error;
-      const status = err instanceof TaskError ? err.status : 500;
+      // A TaskError, or any error that carries a SIP status (a refused conference join: 486).
+      const carried = (err as { status?: unknown }).status;
+      const status = err instanceof TaskError ? err.status : typeof carried === 'number' ? carried : 500;
       this.call.log.error({ err: error, flow: this.flowName }, 'flow failed; ending the call');
       if (!this.call.ended) this.call.hangup(status, error.message.slice(0, 100));
       outcome = { flow: this.flowName, reason: 'failed', error };

@@ -26,6 +26,8 @@ export interface SipConfig {
   maxMessageSize: number;
   /** Public address written into Via/Contact instead of the bind address (NAT). */
   externalIp: string | null;
+  /** Where Parley sends the legs it places (B legs, dial-outs) first: an upstream proxy URI. */
+  outboundProxy: string | null;
 }
 
 export interface MediaConfig {
@@ -117,6 +119,7 @@ export const configSchema = {
         },
         maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },
         externalIp: { type: 'string', nullable: true, minLength: 1 },
+        outboundProxy: { type: 'string', nullable: true, pattern: '^sips?:' },
       },
     },
     media: {
@@ -201,6 +204,7 @@ export const defaultConfig: ParleyConfig = {
     timers: { t1: 500, t2: 4000, t4: 5000 },
     maxMessageSize: 65535,
     externalIp: null,
+    outboundProxy: null,
   },
   media: {
     workers: 'auto',

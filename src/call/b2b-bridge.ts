@@ -1,0 +1,154 @@
+// The B leg of a back-to-back call: a UAC to the original To (or a given URI) with
+// its media leg in the caller's room. The callee is heard once it answers (after a
+// whisper to it alone, if any); either side hanging up ends the other. A busy,
+// rejecting or silent callee is a 'failed' outcome carrying its status.
+import type Srf from 'drachtio-srf';
+import type { MediaLeg } from '../media-plane/media-leg.ts';
+import type { Logger } from '../util/logger.ts';
+import type { CallDeps } from './call-deps.ts';
+import { formatNameAddr } from './name-addr.ts';
+import { toLibrarySpec } from './play-spec.ts';
+import type { BridgeOptions, BridgeOutcome } from './ports.ts';
+import type { SipCall } from './sip-call.ts';
+
+export const CALLEE_LEG = 'callee';
+
+export class B2bBridge {
+  private outgoing: Srf.SrfRequest | null = null;
+  private timerRing: NodeJS.Timeout | null = null;
+  private ringTimedOut = false;
+  private callerLeft = false;
+  private early: Promise<void> | null = null;
+
+  constructor(
+    private readonly call: SipCall,
+    private readonly deps: CallDeps,
+    private readonly log: Logger,
+  ) {}
+
+  async run(options: BridgeOptions): Promise<BridgeOutcome> {
+    const call = this.call;
+    const target = options.to ?? call.originalTo.uri;
+    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG });
+    // Until it answers (and any whisper is over), the callee is heard by no one.
+    leg.mute(true);
+    const onCallerEnded = (): void => {
+      this.callerLeft = true;
+      this.cancelOutgoing();
+    };
+    call.on('ended', onCallerEnded);
+    let uac: Srf.Dialog;
+    try {
+      this.timerRing = setTimeout(() => {
+        this.ringTimedOut = true;
+        this.cancelOutgoing();
+      }, options.ringTimeout * 1000);
+      uac = await this.deps.srf.createUAC(
+        target,
+        { localSdp: offer, headers: this.headers(options), proxy: this.deps.settings.outboundProxy ?? undefined },
+        {
+          cbRequest: (req) => {
+            this.outgoing = req;
+            if (this.callerLeft || this.ringTimedOut) this.cancelOutgoing();
+          },
+          cbProvisional: (res) => this.onProvisional(res, leg, options),
+        },
+      );
+    } catch (err) {
+      leg.close();
+      call.off('ended', onCallerEnded);
+      const status = this.ringTimedOut ? 408 : ((err as { status?: number }).status ?? 500);
+      const reason = this.ringTimedOut ? 'No Answer' : ((err as { reason?: string }).reason ?? (err as Error).message);
+      this.log.info({ target, status, reason }, 'callee did not answer');
+      return { kind: 'failed', status, reason };
+    } finally {
+      if (this.timerRing) clearTimeout(this.timerRing);
+      this.timerRing = null;
+    }
+    call.off('ended', onCallerEnded);
+    if (call.ended) {
+      uac.destroy();
+      leg.close();
+      return { kind: 'failed', status: 487, reason: 'Request Terminated' };
+    }
+    this.log.info({ target }, 'callee answered');
+    if (this.early) await this.early;
+    if (!leg.media) await leg.applyAnswer(uac.remote.sdp);
+    call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
+      uri: target,
+      identity: 'normal',
+      callId: uac.sip.callId,
+      originalTo: call.originalTo.uri,
+      role: 'other',
+    });
+    const ended = this.connectAfterWhisper(uac, leg, options);
+    return { kind: 'answered', legId: CALLEE_LEG, ended };
+  }
+
+  private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions): Promise<'caller' | 'callee'> {
+    const call = this.call;
+    const ended = new Promise<'caller' | 'callee'>((resolve) => {
+      uac.on('destroy', () => {
+        leg.close();
+        call.hangup();
+        resolve('callee');
+      });
+      call.once('ended', () => {
+        uac.destroy();
+        leg.close();
+        resolve('caller');
+      });
+    });
+    if (options.whisper && !call.ended) {
+      // The callee hears the whisper alone: the caller is heard by no one meanwhile.
+      call.leg.speakTo([]);
+      const player = this.deps.prompts.createPlayer(toLibrarySpec(options.whisper), {
+        sampleRate: this.deps.settings.sampleRate,
+        log: this.log,
+      });
+      leg.play(player);
+      call.activeRecording?.note('notice', { prompt: options.whisper.prompt ?? 'whisper' });
+      const r = await Promise.race([player.done, ended.then(() => null)]);
+      if (r?.reason === 'error') this.log.warn({ err: r.error }, 'whisper failed; connecting anyway');
+      if (!call.ended && !call.leg.isClosed) call.leg.speakTo(null);
+    }
+    if (!leg.isClosed) leg.mute(false);
+    return ended;
+  }
+
+  private cancelOutgoing(): void {
+    const req = this.outgoing;
+    if (!req) return;
+    try {
+      req.cancel((err: unknown) => {
+        if (err) this.log.debug({ err }, 'CANCEL not sent (the INVITE had already completed)');
+      });
+    } catch (err) {
+      this.log.debug({ err }, 'CANCEL failed');
+    }
+  }
+
+  /** Early media: a 183 with SDP lets the caller hear the callee's ringback. */
+  private onProvisional(res: Srf.SrfResponse, leg: MediaLeg, options: BridgeOptions): void {
+    if (!options.earlyMedia || !res.body || leg.isClosed || this.early) return;
+    this.early = leg
+      .applyAnswer(res.body)
+      .then(() => leg.mute(false))
+      .catch((err: unknown) => this.log.warn({ err }, 'early media refused'));
+  }
+
+  private headers(options: BridgeOptions): Record<string, string> {
+    const call = this.call;
+    const { header, value } = this.deps.settings.loopMarker;
+    const h: Record<string, string> = { [header]: value, From: formatNameAddr(call.from) };
+    const to = call.originalTo;
+    if (options.identity === 'p-asserted-identity') h['P-Asserted-Identity'] = formatNameAddr(call.from);
+    if (options.identity === 'history-info') h['History-Info'] = `<${to.uri}>;index=1`;
+    if (options.identity === 'diversion') h['Diversion'] = `<${to.uri}>;reason=unconditional`;
+    for (const name of options.copyHeaders) {
+      const v = call.req.get(name);
+      if (v !== undefined) h[name] = v;
+    }
+    return h;
+  }
+}

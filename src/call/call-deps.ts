@@ -1,0 +1,31 @@
+// What a call needs from the process, passed explicitly (no service locator).
+import type Srf from 'drachtio-srf';
+import type { MediaEngine } from '../media-plane/media-engine.ts';
+import type { PromptLibrary } from '../playback/prompt-library.ts';
+import type { RecordingService } from '../recording/recording-service.ts';
+import type { ConferenceJoinOptions } from './ports.ts';
+import type { SipCall } from './sip-call.ts';
+
+export interface CallSettings {
+  /** The header and value Parley puts on every leg it places (routing.loopMarker). */
+  loopMarker: { header: string; value: string };
+  /** Where B legs are sent first (an upstream proxy), or null for the Request-URI. */
+  outboundProxy: string | null;
+  /** The mixer's rate (media.mixer.sampleRate): prompts and recordings use it. */
+  sampleRate: number;
+  recordingDir: string;
+}
+
+/** Joins a call's leg into a named conference room; see conference-manager.ts. */
+export interface ConferenceJoiner {
+  join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }>;
+}
+
+export interface CallDeps {
+  srf: Srf;
+  media: MediaEngine;
+  prompts: PromptLibrary;
+  recordings: RecordingService;
+  conferences: ConferenceJoiner;
+  settings: CallSettings;
+}

@@ -1,0 +1,81 @@
+// The calls in progress. Takes the INVITEs the rule chain gave to a flow,
+// creates their SipCall and CallSession, and ends them all on close. A call
+// keeps the flows that were in force when it arrived (a reload does not touch it).
+import type Srf from 'drachtio-srf';
+import type { RoutingTable } from '../policy/routing-table.ts';
+import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+import type { CallDeps } from './call-deps.ts';
+import { CallSession, type CallSessionEvents } from './call-session.ts';
+import { SipCall } from './sip-call.ts';
+
+export interface ActiveCall {
+  call: SipCall;
+  session: CallSession;
+  flow: string;
+  startedAt: Date;
+}
+
+export type CallManagerEvents = {
+  callstart: [active: ActiveCall];
+  callend: [active: ActiveCall, outcome: CallSessionEvents['done'][0]];
+};
+
+export class CallManager extends TypedEmitter<CallManagerEvents> {
+  private readonly calls = new Map<string, ActiveCall>();
+  private closed = false;
+
+  constructor(
+    private readonly deps: CallDeps,
+    private readonly routing: RoutingTable,
+    private readonly log: Logger,
+  ) {
+    super(log);
+  }
+
+  get active(): ReadonlyMap<string, ActiveCall> {
+    return this.calls;
+  }
+
+  /** Runs `flow` for this INVITE. Failures answer the INVITE and are logged; nothing throws. */
+  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger): void {
+    if (this.closed) {
+      res.send(503, { headers: { 'Retry-After': '5' } });
+      return;
+    }
+    const flows = this.routing.flows;
+    if (!flows[flow]) {
+      log.error({ flow }, 'the rule chain named a flow that does not exist');
+      res.send(500);
+      return;
+    }
+    SipCall.create(this.deps, req, res, log).then(
+      (call) => this.run(call, flows, flow),
+      (err: unknown) => log.warn({ err }, 'call refused'),
+    );
+  }
+
+  /** Ends every call (BYE, or a final response before answer). Synchronous, idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { call } of [...this.calls.values()]) call.hangup(503, 'Service Unavailable');
+  }
+
+  private run(call: SipCall, flows: typeof this.routing.flows, flow: string): void {
+    if (this.closed) {
+      call.hangup(503, 'Service Unavailable');
+      return;
+    }
+    const session = new CallSession(call, flows);
+    const active: ActiveCall = { call, session, flow, startedAt: new Date() };
+    this.calls.set(call.callId, active);
+    this.safeEmit('callstart', active);
+    session.once('done', (outcome) => {
+      this.calls.delete(call.callId);
+      call.end(outcome.reason === 'completed' ? 'flow completed' : outcome.reason);
+      this.safeEmit('callend', active, outcome);
+    });
+    session.run(flow).catch((err: unknown) => call.log.error({ err }, 'session failed'));
+  }
+}

@@ -1,0 +1,145 @@
+// Named conference rooms. A call joins with a link: a pair of legs over loopback
+// RTP, one in the call's own room and one in the conference room, so that the
+// caller keeps its SIP leg (no re-INVITE) and the conference mixes it like any
+// other leg. The roster is unique by URI (see roster.ts); a room closes when its
+// last leg leaves.
+import type { MediaEngine } from '../../media-plane/media-engine.ts';
+import type { MediaRoom } from '../../media-plane/media-room.ts';
+import type { PromptLibrary } from '../../playback/prompt-library.ts';
+import type { Logger } from '../../util/logger.ts';
+import { TypedEmitter } from '../../util/typed-emitter.ts';
+import type { ConferenceJoiner } from '../call-deps.ts';
+import { toLibrarySpec } from '../play-spec.ts';
+import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
+import type { SipCall } from '../sip-call.ts';
+import { Roster, type RosterEntry } from './roster.ts';
+
+export interface Conference {
+  name: string;
+  room: MediaRoom;
+  roster: Roster;
+}
+
+export type ConferenceManagerEvents = {
+  roomopen: [conference: Conference];
+  roomclose: [conference: Conference];
+};
+
+export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> implements ConferenceJoiner {
+  private readonly conferences = new Map<string, Promise<Conference>>();
+  private closed = false;
+
+  constructor(
+    private readonly media: MediaEngine,
+    private readonly prompts: PromptLibrary,
+    private readonly sampleRate: number,
+    private readonly log: Logger,
+  ) {
+    super(log);
+  }
+
+  get names(): string[] {
+    return [...this.conferences.keys()];
+  }
+
+  async get(name: string): Promise<Conference | undefined> {
+    return this.conferences.get(name);
+  }
+
+  async join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {
+    const conf = await this.open(options.room);
+    const legId = `${call.callId}`;
+    const entry = conf.roster.join({
+      legId,
+      callId: call.callId,
+      uri: call.from.uri,
+      displayName: call.from.displayName,
+      identity: options.identity,
+      as: options.as,
+    });
+    try {
+      return await this.link(call, conf, entry, options);
+    } catch (err) {
+      conf.roster.leave(legId, 'failed');
+      this.closeIfEmpty(conf);
+      throw err;
+    }
+  }
+
+  /** Closes every conference room. Synchronous, idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.conferences.values()) p.then((c) => c.room.close()).catch(() => undefined);
+    this.conferences.clear();
+  }
+
+  private async link(
+    call: SipCall,
+    conf: Conference,
+    entry: RosterEntry,
+    options: ConferenceJoinOptions,
+  ): Promise<{ left: Promise<string> }> {
+    const near = await call.room.createOutgoingLeg({ id: `conf-${conf.name}` });
+    const far = await conf.room.createLeg(near.offer, { id: entry.legId });
+    await near.leg.applyAnswer(far.answer);
+    const leg = far.leg;
+    if (entry.identity === 'generated') leg.hide(true);
+    if (options.muted) {
+      leg.mute(true);
+      conf.roster.setMuted(entry.legId, true);
+    }
+    leg.on('talk', (t) => conf.roster.setTalking(entry.legId, t));
+    if (options.joinTone) this.playToRoom(conf, options.joinTone);
+    this.log.info({ room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
+    const left = new Promise<string>((resolve) => {
+      let done = false;
+      const leave = (why: string): void => {
+        if (done) return;
+        done = true;
+        call.off('ended', onEnded);
+        near.leg.close();
+        leg.close();
+        conf.roster.leave(entry.legId, why);
+        if (options.leaveTone && conf.roster.size > 0) this.playToRoom(conf, options.leaveTone);
+        this.closeIfEmpty(conf);
+        resolve(why);
+      };
+      const onEnded = (reason: string): void => leave(reason);
+      call.on('ended', onEnded);
+      leg.once('close', (reason) => leave(`leg ${reason}`));
+    });
+    return { left };
+  }
+
+  private open(name: string): Promise<Conference> {
+    if (this.closed) return Promise.reject(new Error('conferences are closed'));
+    let p = this.conferences.get(name);
+    if (!p) {
+      p = this.media.createRoom(`conf-${name}`).then((room) => {
+        const conf: Conference = { name, room, roster: new Roster(name) };
+        room.once('close', () => {
+          if (this.conferences.get(name) === p) this.conferences.delete(name);
+          this.safeEmit('roomclose', conf);
+        });
+        this.safeEmit('roomopen', conf);
+        return conf;
+      });
+      this.conferences.set(name, p);
+      p.catch(() => this.conferences.delete(name));
+    }
+    return p;
+  }
+
+  private closeIfEmpty(conf: Conference): void {
+    if (conf.roster.size === 0) conf.room.close();
+  }
+
+  private playToRoom(conf: Conference, spec: PlaySpec): void {
+    try {
+      conf.room.play(this.prompts.createPlayer(toLibrarySpec(spec), { sampleRate: this.sampleRate, log: this.log }));
+    } catch (err) {
+      this.log.warn({ err }, 'conference tone failed');
+    }
+  }
+}
