@@ -20,6 +20,12 @@ export interface CacheLookup {
   hit: boolean;
 }
 
+export interface CacheResult {
+  path: string;
+  /** False for the call that ran ffmpeg or espeak-ng (and for plays that shared that run). */
+  fromCache: boolean;
+}
+
 export type PromptCacheEvents = {
   /** Every lookup, hit or miss: what makes "the second play used the cache" observable. */
   lookup: [CacheLookup];
@@ -37,7 +43,7 @@ let tmpCounter = 0;
 export class PromptCache extends TypedEmitter<PromptCacheEvents> {
   readonly stats: PromptCacheStats = { hits: 0, misses: 0, transcodes: 0, ttsRuns: 0 };
   /** One production per key at a time: concurrent plays of a new prompt share it. */
-  private readonly inFlight = new Map<string, Promise<string>>();
+  private readonly inFlight = new Map<string, Promise<CacheResult>>();
   private dirReady: Promise<void> | null = null;
 
   constructor(
@@ -48,7 +54,7 @@ export class PromptCache extends TypedEmitter<PromptCacheEvents> {
   }
 
   /** The cached mono 16-bit WAV of `source` at `sampleRate`, transcoding it on the first call. */
-  async fileAtRate(source: string, sampleRate: number, promptName?: string): Promise<string> {
+  async fileAtRate(source: string, sampleRate: number, promptName?: string): Promise<CacheResult> {
     const hash = await hashFile(source).catch((err: unknown) => {
       throw new PromptError('UNREADABLE', `prompt cannot be read: ${(err as Error).message}`, promptName, {
         cause: err,
@@ -65,7 +71,7 @@ export class PromptCache extends TypedEmitter<PromptCacheEvents> {
   }
 
   /** The cached speech for `text` in `voice` at `sampleRate`, running espeak-ng on the first call. */
-  async speech(text: string, voice: string, sampleRate: number): Promise<string> {
+  async speech(text: string, voice: string, sampleRate: number): Promise<CacheResult> {
     const hash = createHash('sha256').update('espeak-ng\0').update(voice).update('\0').update(text).digest('hex');
     const key = `tts-${hash}-${sampleRate}`;
     return this.lookup('tts', key, async (tmp) => {
@@ -82,27 +88,27 @@ export class PromptCache extends TypedEmitter<PromptCacheEvents> {
     });
   }
 
-  private async lookup(kind: CacheLookup['kind'], key: string, make: (tmp: string) => Promise<void>): Promise<string> {
-    const path = join(this.dir, `${key}.wav`);
+  private lookup(kind: CacheLookup['kind'], key: string, make: (tmp: string) => Promise<void>): Promise<CacheResult> {
+    // Registered synchronously, before any await, so that concurrent first plays of
+    // one prompt share one check and one transcode.
     const pending = this.inFlight.get(key);
     if (pending) return pending;
-    if (await exists(path)) {
-      this.stats.hits++;
-      this.safeEmit('lookup', { kind, key, path, hit: true });
-      return path;
-    }
-    const p = this.produce(path, make).then(
-      (out) => {
-        this.inFlight.delete(key);
+    const path = join(this.dir, `${key}.wav`);
+    const p = (async () => {
+      try {
+        if (await exists(path)) {
+          this.stats.hits++;
+          this.safeEmit('lookup', { kind, key, path, hit: true });
+          return { path, fromCache: true };
+        }
+        await this.produce(path, make);
         this.stats.misses++;
         this.safeEmit('lookup', { kind, key, path, hit: false });
-        return out;
-      },
-      (err: unknown) => {
+        return { path, fromCache: false };
+      } finally {
         this.inFlight.delete(key);
-        throw err;
-      },
-    );
+      }
+    })();
     this.inFlight.set(key, p);
     return p;
   }

@@ -52,10 +52,9 @@ export class PromptLibrary {
       }
     }
     if ('text' in spec) {
-      const before = this.cache.stats.ttsRuns;
-      const path = await this.cache.speech(String(spec.text), spec.voice ?? this.voice, sampleRate);
+      const { path, fromCache } = await this.cache.speech(String(spec.text), spec.voice ?? this.voice, sampleRate);
       const samples = await this.readMono(path, sampleRate, 'tts');
-      return { samples, sampleRate, label: `tts:${spec.text.slice(0, 40)}`, fromCache: this.cache.stats.ttsRuns === before };
+      return { samples, sampleRate, label: `tts:${spec.text.slice(0, 40)}`, fromCache };
     }
     const name = spec.prompt;
     const path = await resolvePromptPath(this.options.dir, name);
@@ -71,10 +70,9 @@ export class PromptLibrary {
         return { samples: await this.readMono(path, sampleRate, name), sampleRate, label: name, fromCache: false };
       }
     }
-    const before = this.cache.stats.transcodes;
     const cached = await this.cache.fileAtRate(path, sampleRate, name);
-    const samples = await this.readMono(cached, sampleRate, name);
-    return { samples, sampleRate, label: name, fromCache: this.cache.stats.transcodes === before };
+    const samples = await this.readMono(cached.path, sampleRate, name);
+    return { samples, sampleRate, label: name, fromCache: cached.fromCache };
   }
 
   /**

@@ -35,14 +35,15 @@ export function readWav(path: string, headerOnly = false, maxBytes = 64 * 1024 *
     const fail = (err: Error): void => {
       if (settled) return;
       settled = true;
+      file.unpipe(reader);
       file.destroy();
-      reader.destroy();
       reject(err);
     };
     const finish = (): void => {
       if (settled) return;
       if (!info) return fail(new Error('not a WAV file (no fmt chunk)'));
       settled = true;
+      file.unpipe(reader);
       file.destroy();
       const buf = Buffer.concat(chunks, bytes);
       const samples = new Int16Array(buf.length >> 1);

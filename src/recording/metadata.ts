@@ -1,10 +1,8 @@
-// The JSON sidecar of a recording: its shape, and an atomic writer (temp file +
-// rename), so that after a kill -9 the sidecar is the last complete version.
+// The JSON sidecar of a recording: its shape (written by SidecarWriter).
 //
 // Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
 // in the mixed file (they differ by the paused time when pauses skip); `at` is
 // wall-clock ISO time.
-import { renameSync, writeFileSync } from 'node:fs';
 
 export type IdentityKind = 'normal' | 'generated' | 'impersonated';
 export type PauseMode = 'skip' | 'silence';
@@ -83,11 +81,6 @@ export interface RecordingMetadata {
   errors: string[];
 }
 
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
-}
 
 /** What call control tells the recorder about a leg; unset fields keep their value. */
 export interface LegInfo {

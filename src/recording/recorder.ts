@@ -12,15 +12,13 @@
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
 //   first leg to join. A leg id seen in a tick but never added joins implicitly.
-import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { FRAME_MS, samplesPerFrame, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
 import {
   applyLegInfo,
-  writeJsonAtomic,
   type FileEntry,
   type LegInfo,
   type IntervalEntry,
@@ -31,7 +29,9 @@ import {
   type TimePoint,
 } from './metadata.ts';
 export type { LegInfo };
-import { sha256File, type PostProcessor, type PostProgress } from './post-processor.ts';
+import { finalizeRecording } from './finalize-recording.ts';
+import type { PostProcessor, PostProgress } from './post-processor.ts';
+import { SidecarWriter } from './sidecar-writer.ts';
 import { WavFileWriter } from './wav-file-writer.ts';
 
 export interface RecorderOptions {
@@ -81,11 +81,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly zeros: Int16Array;
   private readonly stereoBuf: Int16Array;
   private readonly rightAcc: Int32Array;
-  private readonly metaPath: string;
+  private readonly sidecar: SidecarWriter;
   private flushTimer: NodeJS.Timeout | null;
   private lastMetaWrite = 0;
-  private metaVersion = 0;
-  private metaWriting = false;
   private clockMs: number | null = null;
   private paused: IntervalEntry | null = null;
   private masked: IntervalEntry | null = null;
@@ -114,7 +112,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const onErr = (err: Error): void => this.fail(err);
     this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, onErr);
     this.stereo = new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
-    this.metaPath = this.path(`${this.base}.json`);
+    this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), onErr);
     this.meta = {
       version: 1,
       room: options.roomId,
@@ -310,47 +308,32 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.writeMeta();
     this.options.onClose?.(this);
     this.safeEmit('closed', this.metadata);
-    this.finalize().catch((err: unknown) => this.fail(err as Error));
+    void this.finalize();
   }
 
+  /** Never rejects: a failure (e.g. a file hashed away by someone) is logged and put in `errors`. */
   private async finalize(): Promise<void> {
-    const entries: FileEntry[] = [this.meta.mix, this.meta.stereo, ...this.closedStems.map((s) => s.entry)];
-    await Promise.all([this.mix.closed, this.stereo.closed, ...this.closedStems.map((s) => s.writer.closed)]);
-    for (const e of entries) e.sha256 = await sha256File(this.path(e.file));
-    this.writeMeta();
-    const format = this.meta.postProcessing.format;
-    if (format !== 'none' && this.options.postProcessor) {
-      this.meta.postProcessing.state = 'pending';
+    try {
+      await this.finalizeFiles();
+    } catch (err) {
+      this.fail(err as Error);
       this.writeMeta();
-      try {
-        for (const e of entries) {
-          if (e.durationMs === 0) continue;
-          const r = await this.options.postProcessor.enqueue({
-            input: this.path(e.file),
-            format,
-            inputDurationMs: e.durationMs,
-            onProgress: (p) => this.safeEmit('postProgress', p),
-          });
-          this.meta.postProcessed.push({
-            source: e.file,
-            file: r.output.slice(r.output.lastIndexOf('/') + 1),
-            format,
-            durationMs: Math.round(r.durationMs),
-            sha256: r.sha256,
-          });
-          this.writeMeta();
-        }
-        this.meta.postProcessing.state = 'done';
-      } catch (err) {
-        this.meta.postProcessing.state = 'failed';
-        this.meta.postProcessing.error = (err as Error).message;
-      }
     }
-    this.meta.state = 'finalized';
-    this.writeMeta();
     const m = this.metadata;
     this.safeEmit('finalized', m);
     this.resolveFinalized(m);
+  }
+
+  private async finalizeFiles(): Promise<void> {
+    await finalizeRecording({
+      meta: this.meta,
+      files: [this.meta.mix, this.meta.stereo, ...this.closedStems.map((s) => s.entry)],
+      closed: [this.mix.closed, this.stereo.closed, ...this.closedStems.map((s) => s.writer.closed)],
+      pathOf: (f) => this.path(f),
+      postProcessor: this.options.postProcessor,
+      save: () => this.writeMeta(),
+      onProgress: (p) => this.safeEmit('postProgress', p),
+    });
   }
 
   private flush(): void {
@@ -358,7 +341,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stereo.flush();
     for (const leg of this.legs.values()) leg.writer?.flush();
     const t = performance.now();
-    if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.metaWriting) {
+    if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.sidecar.busy) {
       this.refreshDurations();
       this.writeMetaAsync();
     }
@@ -402,44 +385,17 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     }
   }
 
-  /** Synchronous: for state changes (join, leave, pause, mask, notice, close), which are rare. */
   private writeMeta(): void {
     this.meta.updatedAt = new Date().toISOString();
     this.lastMetaWrite = performance.now();
-    this.metaVersion++;
-    try {
-      writeJsonAtomic(this.metaPath, this.meta);
-    } catch (err) {
-      this.fail(err as Error);
-    }
+    this.sidecar.writeSync(this.meta);
   }
 
-  /**
-   * The once-a-second refresh (durations) writes the temp file asynchronously, so that
-   * many rooms do not stall the event loop together; the rename is synchronous and
-   * skipped when a newer version was written meanwhile, so it never overwrites one.
-   */
+  /** Off the tick and for the periodic refresh: see SidecarWriter. */
   private writeMetaAsync(): void {
     this.meta.updatedAt = new Date().toISOString();
     this.lastMetaWrite = performance.now();
-    const version = ++this.metaVersion;
-    const tmp = `${this.metaPath}.${version}.tmp`;
-    this.metaWriting = true;
-    writeFile(tmp, JSON.stringify(this.meta, null, 2) + '\n').then(
-      () => {
-        this.metaWriting = false;
-        try {
-          if (this.metaVersion === version) renameSync(tmp, this.metaPath);
-          else unlinkSync(tmp);
-        } catch (err) {
-          this.fail(err as Error);
-        }
-      },
-      (err: unknown) => {
-        this.metaWriting = false;
-        this.fail(err as Error);
-      },
-    );
+    this.sidecar.writeAsync(this.meta);
   }
 
   private fail(err: Error): void {

@@ -2,7 +2,7 @@
 // what the player yields is checked as audio against the source.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -117,6 +117,20 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
     await assert.rejects(lib.load({ text: '   ' }, 16000), (e: unknown) => e instanceof PromptError && e.code === 'TTS');
     const ok = await pullAll(lib.createPlayer({ tone: { kind: 'beep' } }, { sampleRate: 16000 }));
     assert.ok(rms(concatFrames(ok)) > 0.1);
+  });
+
+  it('a corrupt file fails its play (UNREADABLE or TRANSCODE), and concurrent first plays share one transcode', async () => {
+    writeFileSync(join(prompts, 'bad.wav'), 'this is not a wav file at all');
+    writeFileSync(join(prompts, 'bad.mp3'), Buffer.alloc(2000, 7));
+    await assert.rejects(lib.load({ prompt: 'bad' }, 16000), (e: unknown) => e instanceof PromptError && e.code === 'UNREADABLE');
+    await assert.rejects(lib.load({ prompt: 'bad.mp3' }, 16000), (e: unknown) => e instanceof PromptError && e.code === 'TRANSCODE');
+    assert.ok(!readdirSync(join(root, 'cache')).some((f) => f.includes('.tmp')), 'no half-written cache entry is left');
+
+    execFileSync('sox', ['-n', '-r', '22050', '-c', '1', '-b', '16', join(prompts, 'fresh.wav'), 'synth', '0.5', 'sine', '523']);
+    const before = lib.cache.stats.transcodes;
+    const clips = await Promise.all([1, 2, 3].map(() => lib.load({ prompt: 'fresh' }, 16000)));
+    assert.equal(lib.cache.stats.transcodes, before + 1);
+    assert.ok(clips.every((c) => c.samples.length === clips[0].samples.length && purity(c.samples, 16000, 523, 800, 6400) > 0.95));
   });
 
   it('a DTMF tone prompt is read back as the right digits by Goertzel, frame by frame', async () => {
