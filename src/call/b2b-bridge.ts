@@ -72,6 +72,8 @@ export class B2bBridge {
       return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     }
     this.log.info({ target }, 'callee answered');
+    // A caller held in early media is answered now that the callee has.
+    if (!call.answered) await call.answer();
     if (this.early) await this.early;
     if (!leg.media) await leg.applyAnswer(uac.remote.sdp);
     call.activeRecording?.recorder.addLeg(CALLEE_LEG, {

@@ -7,6 +7,8 @@ export interface PlayParams extends PlaySpec {
   bargeIn?: boolean;
   /** `caller` (default) or the whole `room`. */
   target?: 'caller' | 'room';
+  /** This prompt is the record notice: the recording's metadata says when it played. */
+  notice?: boolean;
 }
 
 export interface CollectParams {
@@ -63,7 +65,7 @@ export interface HangupParams {
 }
 
 export type StepConfig =
-  | { answer: null | Record<string, never> }
+  | { answer: null | { early?: boolean } }
   | { play: PlayParams }
   | { say: PlayParams & { text: string } }
   | { menu: MenuParams }

@@ -96,7 +96,12 @@ export interface CallPort {
   on<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): unknown;
   off<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): unknown;
 
-  answer(): Promise<void>;
+  /**
+   * 200 OK with Parley's media; with `early`, a 183 Session Progress with the same
+   * media instead, so that prompts play before the call is answered (a record notice
+   * before the callee picks up; the caller can still CANCEL).
+   */
+  answer(options?: { early?: boolean }): Promise<void>;
   /** Final response before answer, BYE after. */
   hangup(status?: number, reason?: string): void;
   play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean }): PlayHandle;

@@ -36,6 +36,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private endedFlag = false;
   private recording: CallRecording | null = null;
   private bridgeInProgress: B2bBridge | null = null;
+  private earlySent = false;
 
   private constructor(
     readonly deps: CallDeps,
@@ -93,8 +94,16 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return this.uas;
   }
 
-  async answer(): Promise<void> {
+  async answer(options: { early?: boolean } = {}): Promise<void> {
     if (this.uas || this.endedFlag) return;
+    if (options.early) {
+      if (!this.earlySent) {
+        this.earlySent = true;
+        this.res.send(183, { body: this.answerSdp });
+        this.log.info('early media (183)');
+      }
+      return;
+    }
     const uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.answerSdp });
     if (this.endedFlag) {
       uas.destroy();

@@ -15,7 +15,7 @@ import { TransferTask } from './tasks/transfer-task.ts';
 type Factory = (params: never) => Task;
 
 const factories: Record<string, Factory> = {
-  answer: () => new AnswerTask(),
+  answer: (p: StepParams<'answer'>) => new AnswerTask(p?.early ?? false),
   play: (p: StepParams<'play'>) => new PlayTask('play', p),
   say: (p: StepParams<'say'>) => new PlayTask('say', p),
   whisper: (p: StepParams<'whisper'>) => new PlayTask('whisper', { ...p, target: 'caller' }),

@@ -21,7 +21,12 @@ const playSpec = {
 
 const playParams = {
   ...playSpec,
-  properties: { ...playSpec.properties, bargeIn: { type: 'boolean' }, target: { type: 'string', enum: ['caller', 'room'] } },
+  properties: {
+    ...playSpec.properties,
+    bargeIn: { type: 'boolean' },
+    target: { type: 'string', enum: ['caller', 'room'] },
+    notice: { type: 'boolean' },
+  },
 } as const;
 
 const collectProps = {
@@ -42,7 +47,7 @@ const stepSchema = {
   description:
     'one of answer, play, say, menu, collect, record, bridge, conference, whisper, transfer, hangup, goto (a step is an object with one key)',
   oneOf: [
-    step('answer', nothing),
+    step('answer', { type: ['object', 'null'], additionalProperties: false, properties: { early: { type: 'boolean' } } }),
     step('play', playParams),
     step('say', { ...playParams, required: ['text'] }),
     step('whisper', playSpec),

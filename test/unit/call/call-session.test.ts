@@ -6,9 +6,9 @@ import { FakeCall } from './fake-call.ts';
 
 const flows: FlowsConfig = {
   'record-notice': [
-    { answer: null },
+    { answer: { early: true } },
     { record: { action: 'start', stereo: true } },
-    { play: { prompt: 'record-notice' } },
+    { play: { prompt: 'record-notice', notice: true } },
     { bridge: { whisper: { prompt: 'record-notice' }, fallback: 'callee-unavailable' } },
   ],
   'callee-unavailable': [{ play: { prompt: 'unavailable' } }, { hangup: null }],
@@ -52,9 +52,10 @@ describe('call session', () => {
     const call = new FakeCall();
     const { outcome } = await run(call, 'record-notice');
     assert.deepEqual(call.actions, [
-      'answer',
+      'answer early',
       'record start stereo',
       'play record-notice',
+      'note notice',
       'note bridge',
       'bridge sip:bob@example.com whisper record-notice',
       'record stop',
@@ -62,11 +63,11 @@ describe('call session', () => {
     assert.equal(outcome.reason, 'completed');
   });
 
-  it('a failed bridge runs the fallback flow', async () => {
+  it('a failed bridge runs the fallback flow (the caller, still in early media, gets a final status)', async () => {
     const call = new FakeCall();
     call.bridgeResult = () => ({ kind: 'failed', status: 486, reason: 'Busy Here' });
     await run(call, 'record-notice');
-    assert.deepEqual(call.actions.slice(-4), ['bridge sip:bob@example.com whisper record-notice', 'play unavailable', 'bye', 'record stop']);
+    assert.deepEqual(call.actions.slice(-4), ['bridge sip:bob@example.com whisper record-notice', 'play unavailable', 'reject 480', 'record stop']);
   });
 
   it('a failed bridge without a fallback gives the caller the callee status', async () => {

@@ -33,9 +33,9 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
   bridgeResult: () => BridgeOutcome = () => ({ kind: 'answered', legId: 'b', ended: Promise.resolve('callee') });
   readonly playing = new Set<() => void>();
 
-  answer(): Promise<void> {
-    this.actions.push('answer');
-    this.answered = true;
+  answer(options: { early?: boolean } = {}): Promise<void> {
+    this.actions.push(options.early ? 'answer early' : 'answer');
+    if (!options.early) this.answered = true;
     return Promise.resolve();
   }
 
