@@ -41,7 +41,6 @@ const collectProps = {
 const obj = (properties: object, required: string[] = []) =>
   ({ type: 'object', additionalProperties: false, required, properties }) as const;
 const step = (name: string, params: object) => obj({ [name]: params }, [name]);
-const nothing = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
 
 const stepSchema = {
   description:
