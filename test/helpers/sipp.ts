@@ -30,6 +30,8 @@ export interface SippRun {
   errors: string;
   /** The -trace_counts CSV, when asked for with extra: ['-trace_counts']. */
   counts: string;
+  /** Every message sent and received, when asked for with extra: ['-trace_msg']. */
+  messages: string;
   port: number;
   /** Resolves when SIPp has bound its SIP port (for UAS peers). */
   exited: Promise<SippRun>;
@@ -44,7 +46,7 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const args: string[] = [];
   if (o.scenario === 'uac' || o.scenario === 'uas') args.push('-sn', o.scenario);
-  else args.push('-sf', join(SCENARIOS, o.scenario));
+  else args.push('-sf', o.scenario.startsWith('/') ? o.scenario : join(SCENARIOS, o.scenario));
   if (o.remote) args.push(o.remote);
   args.push(
     '-i', '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(cp), '-mp', String(mp),
@@ -64,11 +66,13 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
     child.on('exit', (code) => {
       let errors = '';
       let counts = '';
+      let messages = '';
       for (const f of readdirSync(dir)) {
         if (f.endsWith('_errors.log')) errors += readFileSync(join(dir, f), 'utf8');
         if (f.endsWith('_counts.csv')) counts += readFileSync(join(dir, f), 'utf8');
+        if (f.endsWith('_messages.log')) messages += readFileSync(join(dir, f), 'utf8');
       }
-      const run = { code: code ?? -1, stdout, errors, counts, port } as SippRun;
+      const run = { code: code ?? -1, stdout, errors, counts, messages, port } as SippRun;
       run.exited = Promise.resolve(run);
       resolve(run);
     });
