@@ -115,6 +115,11 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     return [...this.legs.keys()];
   }
 
+  /** The room's PCM rate (what FrameSources must produce). */
+  get mixerSampleRate(): number {
+    return this.mixer.sampleRate;
+  }
+
   /** The room's mixer clock and per-tick cost, for monitoring and the bench. */
   get mixerStats(): RoomMixer['clockStats'] {
     return this.mixer.clockStats;

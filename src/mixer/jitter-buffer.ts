@@ -47,6 +47,7 @@ export class JitterBuffer {
   private jitter = 0;
   private lastTransit: number | null = null;
   private stableTicks = 0;
+  private emptyTicks = 0;
   readonly stats: JitterStats = { received: 0, late: 0, duplicates: 0, overflow: 0, lost: 0, underruns: 0, shed: 0, targetMs: 0, jitterMs: 0 };
 
   constructor(
@@ -124,14 +125,16 @@ export class JitterBuffer {
       this.expected = this.slots[this.oldestIndex()].seq;
     }
     if (this.count === 0) {
-      // Underrun: stop, rebuffer to a deeper target.
+      // Underrun: the next packet is late, not lost. Keep waiting for it (the
+      // delay grows by this frame) and aim deeper from now on.
       this.stats.underruns++;
-      this.playing = false;
       this.stableTicks = 0;
       if (this.targetFrames < this.maxFrames) this.targetFrames++;
       this.stats.targetMs = this.targetMs;
+      if (++this.emptyTicks * FRAME_MS > 200) this.playing = false; // the stream paused (DTX, hold): rebuffer
       return null;
     }
+    this.emptyTicks = 0;
     this.adapt();
     if (this.count > this.targetFrames + 2) {
       // Too deep (a burst arrived): shed the oldest to bring latency back.

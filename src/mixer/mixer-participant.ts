@@ -85,6 +85,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private seq = Math.floor(Math.random() * 0x10000);
   private timestamp = Math.floor(Math.random() * 0x100000000) >>> 0;
   private firstSent = false;
+  private concealed = false;
   private closed = false;
   private readonly log: Logger;
   private readonly opts: ParticipantOptions;
@@ -173,13 +174,21 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   pullInput(timeMs: number): void {
     const slot = this.jitter.pop();
     if (slot === null) {
-      this.hasInput = false;
+      // One late frame is concealed by repeating the last one at half level.
+      if (this.hasInput && !this.concealed) {
+        for (let i = 0; i < this.input.length; i++) this.input[i] >>= 1;
+        this.concealed = true;
+      } else {
+        this.hasInput = false;
+      }
     } else if (slot === LOST) {
       this.inPipe.decode(null, this.input);
       this.hasInput = true;
+      this.concealed = false;
     } else {
       this.inPipe.decode(slot.data.subarray(0, slot.length), this.input);
       this.hasInput = true;
+      this.concealed = false;
     }
     if (this.vad.update(this.hasInput ? this.input : null, this.input.length)) {
       this.safeEmit('talk', this.vad.talking);

@@ -1,0 +1,66 @@
+// Starts a real MediaEngine (real mediasoup worker) for integration tests and
+// joins RtpPeers to rooms. Needs MEDIASOUP_WORKER_BIN (or media.workerBin).
+import type { MediaConfig } from '../../src/config/schema.ts';
+import { defaultConfig } from '../../src/config/schema.ts';
+import { MediaEngine } from '../../src/media-plane/media-engine.ts';
+import type { MediaLeg } from '../../src/media-plane/media-leg.ts';
+import type { MediaRoom } from '../../src/media-plane/media-room.ts';
+import { createLogger } from '../../src/util/logger.ts';
+import { rms } from './audio.ts';
+import { RtpPeer, type RtpPeerOptions } from './rtp-peer.ts';
+
+export function testMediaConfig(over: Partial<MediaConfig> = {}): MediaConfig {
+  return { ...defaultConfig.media, workers: 1, rtpPortRange: { min: 42000, max: 42999 }, ...over };
+}
+
+export async function startEngine(over: Partial<MediaConfig> = {}): Promise<MediaEngine> {
+  const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
+  return MediaEngine.create(testMediaConfig(over), log);
+}
+
+export interface JoinedPeer {
+  peer: RtpPeer;
+  leg: MediaLeg;
+  answer: string;
+}
+
+/** A peer that offers, gets the room's answer and starts sending silence. */
+export async function joinPeer(room: MediaRoom, opts: RtpPeerOptions & { id?: string; inbandDtmf?: boolean }): Promise<JoinedPeer> {
+  const peer = await new RtpPeer(opts).bind();
+  const { leg, answer } = await room.createLeg(peer.sdp(), { id: opts.id, inbandDtmf: opts.inbandDtmf });
+  peer.useRemoteSdp(answer);
+  peer.start({ kind: 'silence' });
+  return { peer, leg, answer };
+}
+
+/** Waits until `peer` received `count` more packets than it had. */
+export async function collect(peer: RtpPeer, count: number): Promise<Int16Array> {
+  const from = peer.received.length;
+  await peer.waitForPackets(from + count);
+  return peer.decoded(from);
+}
+
+/** Waits until `peer` has received `frames` consecutive packets that decode to sound (rms above `minRms`). */
+export async function waitForSound(peer: RtpPeer, frames = 10, minRms = 300, timeoutMs = 10000): Promise<void> {
+  const start = performance.now();
+  for (;;) {
+    const from = Math.max(0, peer.received.length - frames);
+    if (peer.received.length >= frames) {
+      const pcm = peer.decoded(from);
+      const n = pcm.length / frames;
+      let ok = true;
+      for (let i = 0; i < frames && ok; i++) ok = rms(pcm.subarray(i * n, (i + 1) * n)) > minRms;
+      if (ok) return;
+    }
+    if (performance.now() - start > timeoutMs) throw new Error('no steady sound received');
+    await peer.waitForPackets(peer.received.length + 1, timeoutMs);
+  }
+}
+
+/** Per-20 ms rms of a decoded stream, for assertion messages. */
+export function envelope(pcm: Int16Array, rate: number): string {
+  const n = rate / 50;
+  const out: number[] = [];
+  for (let i = 0; i + n <= pcm.length; i += n) out.push(Math.round(rms(pcm.subarray(i, i + n))));
+  return out.join(' ');
+}

@@ -1,0 +1,214 @@
+// A SIP-less RTP endpoint for integration tests: a real UDP socket on
+// 127.0.0.1 that offers/answers SDP, streams a tone (or silence, or in-band
+// DTMF) every 20 ms, sends RFC 4733 digits on its audio SSRC or a separate
+// one, and records and decodes what it receives.
+import dgram from 'node:dgram';
+import { EventEmitter, once } from 'node:events';
+import * as sdpTransform from 'sdp-transform';
+import type { AudioDecoder, AudioEncoder, CodecName } from '../../src/mixer/codecs/audio-codec.ts';
+import { CODECS } from '../../src/mixer/codecs/audio-codec.ts';
+import { G711Decoder, G711Encoder } from '../../src/mixer/codecs/g711-codec.ts';
+import { G722Decoder, G722Encoder } from '../../src/mixer/codecs/g722.ts';
+import { OpusDecoder, OpusEncoder } from '../../src/mixer/codecs/opus-codec.ts';
+import { dtmfTone, tone } from './audio.ts';
+import { buildRtp, dtmfPayload, parseRtp, type RtpPacket } from './rtp.ts';
+
+export interface RtpPeerOptions {
+  codec: CodecName;
+  /** Payload type to offer/use for the codec (default: static, or 111 for opus). */
+  pt?: number;
+  /** telephone-event payload type, or null to offer none (default 101). */
+  dtmfPt?: number | null;
+  rtcpMux?: boolean;
+}
+
+type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
+
+function codecPcmRate(codec: CodecName): number {
+  return codec === 'PCMU' || codec === 'PCMA' ? 8000 : 16000;
+}
+
+export class RtpPeer extends EventEmitter {
+  readonly codec: CodecName;
+  readonly pt: number;
+  readonly dtmfPt: number | null;
+  readonly rate: number;
+  readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  readonly received: (RtpPacket & { at: number })[] = [];
+  private readonly socket = dgram.createSocket('udp4');
+  private remote: { ip: string; port: number } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private mode: Mode = { kind: 'off' };
+  private seq = 1000;
+  private ts = 5000;
+  private sample = 0;
+  private readonly encoder: AudioEncoder;
+  private readonly inband: { digit: string; frames: number }[] = [];
+  private readonly events: { digit: string; frames: number; ssrc: number | null }[] = [];
+  private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
+  readonly options: RtpPeerOptions;
+
+  constructor(options: RtpPeerOptions) {
+    super();
+    this.options = options;
+    this.codec = options.codec;
+    this.pt = options.pt ?? CODECS[options.codec].staticPt ?? 111;
+    this.dtmfPt = options.dtmfPt === undefined ? 101 : options.dtmfPt;
+    this.rate = codecPcmRate(options.codec);
+    this.encoder = this.codec === 'PCMU' ? new G711Encoder('ulaw') : this.codec === 'PCMA' ? new G711Encoder('alaw') : this.codec === 'G722' ? new G722Encoder() : new OpusEncoder(16000);
+    this.socket.on('message', (b) => {
+      const p = parseRtp(b);
+      if (!p) return;
+      this.received.push({ ...p, payload: Buffer.from(p.payload), at: performance.now() });
+      this.emit('packet', p);
+    });
+  }
+
+  async bind(): Promise<this> {
+    this.socket.bind(0, '127.0.0.1');
+    await once(this.socket, 'listening');
+    return this;
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /** An SDP offer (or answer) describing this peer. */
+  sdp(extra: string[] = [], direction = 'sendrecv'): string {
+    const info = CODECS[this.codec];
+    const pts = [this.pt, ...(this.dtmfPt !== null ? [this.dtmfPt] : [])];
+    const lines = [
+      'v=0', `o=peer 1 1 IN IP4 127.0.0.1`, 's=peer', 'c=IN IP4 127.0.0.1', 't=0 0',
+      `m=audio ${this.port} RTP/AVP ${pts.join(' ')}`,
+      `a=rtpmap:${this.pt} ${info.name}/${info.rtpClock}${info.sdpChannels > 1 ? '/2' : ''}`,
+    ];
+    if (this.dtmfPt !== null) lines.push(`a=rtpmap:${this.dtmfPt} telephone-event/${info.rtpClock === 48000 ? 48000 : 8000}`, `a=fmtp:${this.dtmfPt} 0-16`);
+    lines.push('a=ptime:20');
+    if (this.options.rtcpMux !== false) lines.push('a=rtcp-mux');
+    lines.push(...extra, `a=${direction}`);
+    return lines.join('\r\n') + '\r\n';
+  }
+
+  /** Takes the address to send to from the other side's SDP. */
+  useRemoteSdp(sdp: string): void {
+    const s = sdpTransform.parse(sdp);
+    const m = s.media.find((x) => x.type === 'audio');
+    if (!m) throw new Error('no audio in remote SDP');
+    const ip = m.connection?.ip ?? s.connection?.ip;
+    if (!ip) throw new Error('no c= in remote SDP');
+    this.remote = { ip, port: m.port };
+  }
+
+  /** Starts the 20 ms send loop. */
+  start(mode: Mode = { kind: 'silence' }): void {
+    this.mode = mode;
+    if (!this.timer) this.timer = setInterval(() => this.tick(), 20);
+  }
+
+  setTone(freq: number, amplitude = 8000): void {
+    this.mode = { kind: 'tone', freq, amplitude };
+  }
+
+  setSilence(): void {
+    this.mode = { kind: 'silence' };
+  }
+
+  /** Queues an RFC 4733 digit; on `ssrc` (a separate stream) or on the audio SSRC when null. */
+  queueDtmf(digit: string, ms = 100, ssrc: number | null = null): void {
+    this.events.push({ digit, frames: Math.max(1, Math.round(ms / 20)), ssrc });
+  }
+
+  /** Queues an in-band digit: `ms` of the two tones, then `gapMs` of silence. */
+  queueInband(digit: string, ms = 100, gapMs = 100): void {
+    this.inband.push({ digit, frames: Math.round(ms / 20) }, { digit: '', frames: Math.round(gapMs / 20) });
+  }
+
+  get pendingDigits(): number {
+    return this.events.length + (this.current ? 1 : 0) + this.inband.length;
+  }
+
+  /** Resolves once `n` packets have been received in total. */
+  waitForPackets(n: number, timeoutMs = 10000): Promise<void> {
+    if (this.received.length >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onPacket = (): void => {
+        if (this.received.length < n) return;
+        clearTimeout(timer);
+        this.off('packet', onPacket);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.off('packet', onPacket);
+        reject(new Error(`timed out with ${this.received.length}/${n} packets`));
+      }, timeoutMs);
+      this.on('packet', onPacket);
+    });
+  }
+
+  /** Decodes received packets from index `from` on, in sequence order, at this peer's PCM rate. */
+  decoded(from = 0, decoderRate = this.rate): Int16Array {
+    const pkts = this.received.slice(from).filter((p) => p.payloadType === this.pt).sort((a, b) => ((a.seq - b.seq + 0x8000) & 0xffff) - 0x8000);
+    const dec: AudioDecoder = this.codec === 'PCMU' ? new G711Decoder('ulaw') : this.codec === 'PCMA' ? new G711Decoder('alaw') : this.codec === 'G722' ? new G722Decoder() : new OpusDecoder(16000);
+    const frame = new Int16Array(decoderRate / 50);
+    const out = new Int16Array(pkts.length * frame.length);
+    pkts.forEach((p, i) => {
+      frame.fill(0);
+      dec.decode(p.payload, frame);
+      out.set(frame, i * frame.length);
+    });
+    dec.close();
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.encoder.close();
+    await new Promise<void>((r) => this.socket.close(() => r()));
+  }
+
+  send(packet: Buffer): void {
+    if (this.remote) this.socket.send(packet, this.remote.port, this.remote.ip);
+  }
+
+  private tick(): void {
+    const n = this.rate / 50;
+    const step = CODECS[this.codec].rtpClock / 50;
+    let audioSuppressed = false;
+    if (!this.current && this.events.length > 0) {
+      const e = this.events.shift()!;
+      this.current = { digit: e.digit, frames: e.frames, sent: 0, ts: this.ts, ssrc: e.ssrc ?? this.ssrc, seqRef: e.ssrc === null ? 'main' : 'own', ownSeq: 30000 };
+    }
+    if (this.current && this.dtmfPt !== null) {
+      const c = this.current;
+      c.sent++;
+      const end = c.sent >= c.frames;
+      const duration = c.sent * step;
+      const count = end ? 3 : 1; // the end packet three times (RFC 4733 §2.5.1.4)
+      for (let k = 0; k < count; k++) {
+        const seq = c.seqRef === 'main' ? this.seq++ : c.ownSeq++;
+        this.send(buildRtp({ payloadType: this.dtmfPt, marker: c.sent === 1 && k === 0, seq, timestamp: c.ts, ssrc: c.ssrc, payload: dtmfPayload(c.digit, end, duration) }));
+      }
+      if (c.seqRef === 'main') audioSuppressed = true;
+      if (end) this.current = null;
+    }
+    let pcm: Int16Array | null = null;
+    if (this.inband.length > 0) {
+      const head = this.inband[0];
+      pcm = head.digit ? dtmfTone(head.digit, this.rate, n, 6000, this.sample) : new Int16Array(n);
+      if (--head.frames <= 0) this.inband.shift();
+    } else if (this.mode.kind === 'tone') {
+      pcm = tone(this.mode.freq, this.rate, n, this.mode.amplitude, this.sample);
+    } else if (this.mode.kind === 'silence') {
+      pcm = new Int16Array(n);
+    }
+    this.sample += n;
+    if (pcm && !audioSuppressed) {
+      const payload = new Uint8Array(1500);
+      const len = this.encoder.encode(pcm, payload);
+      this.send(buildRtp({ payloadType: this.pt, seq: this.seq++, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) }));
+    }
+    this.ts = (this.ts + step) >>> 0;
+  }
+}

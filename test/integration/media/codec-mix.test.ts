@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import { medianToneShare } from '../../helpers/audio.ts';
+import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+
+describe('codec mix (real worker, real UDP)', () => {
+  let engine: MediaEngine;
+  before(async () => {
+    engine = await startEngine();
+  });
+  after(() => engine.close());
+
+  it('a PCMU leg, an Opus leg (dynamic PT 96) and a G.722 leg hear each other', async () => {
+    const room = await engine.createRoom('codecs');
+    const u = await joinPeer(room, { codec: 'PCMU' });
+    const o = await joinPeer(room, { codec: 'opus', pt: 96, dtmfPt: 97 });
+    const g = await joinPeer(room, { codec: 'G722' });
+    assert.match(o.answer, /a=rtpmap:96 opus\/48000\/2/, 'the answer keeps the offered Opus payload type');
+    assert.match(g.answer, /m=audio \d+ RTP\/AVP 9 101/, 'G.722 answered with PT 9 plus telephone-event');
+    u.peer.setTone(500, 6000);
+    o.peer.setTone(1200, 6000);
+    g.peer.setTone(5000, 6000); // above 4 kHz: only a wideband path carries it
+    await Promise.all([waitForSound(u.peer), waitForSound(o.peer), waitForSound(g.peer)]);
+    const [hu, ho, hg] = await Promise.all([collect(u.peer, 50), collect(o.peer, 50), collect(g.peer, 50)]);
+    // Every packet the Opus peer got carries its own payload type.
+    assert.ok(o.peer.received.slice(-50).every((p) => p.payloadType === 96), 'opus leg receives PT 96');
+    const s = (pcm: Int16Array, f: number, rate: number): number => medianToneShare(pcm, f, rate);
+    assert.ok(s(hu, 1200, 8000) > 0.3, `PCMU hears Opus (${s(hu, 1200, 8000).toFixed(3)})`);
+    assert.ok(s(hu, 500, 8000) < 0.02, 'PCMU does not hear itself');
+    assert.ok(s(ho, 500, 16000) > 0.25, `Opus hears PCMU (${s(ho, 500, 16000).toFixed(3)})`);
+    assert.ok(s(ho, 5000, 16000) > 0.2, `Opus hears G.722's 5 kHz (${s(ho, 5000, 16000).toFixed(3)})`);
+    assert.ok(s(ho, 1200, 16000) < 0.02, 'Opus does not hear itself');
+    assert.ok(s(hg, 500, 16000) > 0.25 && s(hg, 1200, 16000) > 0.25, 'G.722 hears PCMU and Opus');
+    assert.ok(s(hg, 5000, 16000) < 0.02, 'G.722 does not hear itself');
+    await Promise.all([u.peer.close(), o.peer.close(), g.peer.close()]);
+    room.close();
+  });
+});
