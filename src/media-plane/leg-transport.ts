@@ -168,7 +168,9 @@ export class LegTransport {
       await this.transport.connect({
         ip: n.remote.ip,
         port: n.remote.port,
-        ...(n.remote.rtcpMux ? {} : { rtcpPort: n.remote.rtcpPort ?? n.remote.port + 1 }),
+        // A transport made muxed (our offer said a=rtcp-mux) cannot take a separate RTCP port
+        // even when the answer declined mux (RFC 5761 §5.1.1): its RTCP then goes to the RTP port.
+        ...(n.remote.rtcpMux || this.opts.rtcpMux ? {} : { rtcpPort: n.remote.rtcpPort ?? n.remote.port + 1 }),
         ...(n.remoteSrtp ? { srtpParameters: { cryptoSuite: n.remoteSrtp.suite, keyBase64: n.remoteSrtp.keyBase64 } } : {}),
       });
     } else if (n.remoteSrtp) {

@@ -20,6 +20,8 @@ export interface RtpPeerOptions {
   /** telephone-event payload type, or null to offer none (default 101). */
   dtmfPt?: number | null;
   rtcpMux?: boolean;
+  /** Send to wherever the first packet came from (for peers whose SDP exchange a SIP client does). */
+  latch?: boolean;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -56,9 +58,10 @@ export class RtpPeer extends EventEmitter {
     this.dtmfPt = options.dtmfPt === undefined ? 101 : options.dtmfPt;
     this.rate = codecPcmRate(options.codec);
     this.encoder = this.codec === 'PCMU' ? new G711Encoder('ulaw') : this.codec === 'PCMA' ? new G711Encoder('alaw') : this.codec === 'G722' ? new G722Encoder() : new OpusEncoder(16000);
-    this.socket.on('message', (b) => {
+    this.socket.on('message', (b, rinfo) => {
       const p = parseRtp(b);
       if (!p) return;
+      if (!this.remote && options.latch) this.remote = { ip: rinfo.address, port: rinfo.port };
       this.received.push({ ...p, payload: Buffer.from(p.payload), at: performance.now() });
       this.emit('packet', p);
     });

@@ -1,0 +1,45 @@
+// Starts a whole Parley in-process on loopback (free SIP port, control port 0,
+// one mediasoup worker, temp recordings and prompt cache) with the given
+// routing and flows, for end-to-end tests with real SIP clients.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Parley } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/load-config.ts';
+import type { ParleyConfig } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/util/logger.ts';
+import { freePort } from './free-port.ts';
+
+export interface RunningParley {
+  app: Parley;
+  sipPort: number;
+  recordingDir: string;
+  config: ParleyConfig;
+  stop(): Promise<void>;
+}
+
+/** `yaml` holds the routing and flows sections (and anything else to override). */
+export async function startParley(yaml: string): Promise<RunningParley> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
+  const sipPort = await freePort();
+  const base = `
+log: { level: ${process.env.PARLEY_TEST_LOG ?? 'silent'}, pretty: false }
+sip:
+  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }]
+  control: { host: 127.0.0.1, port: 0, secret: e2e }
+  timers: { t1: 100, t2: 400, t4: 500 }
+media: { workers: 1 }
+prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
+recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100 }
+`;
+  const config = parseConfig(base + yaml);
+  const log = createLogger({ level: config.log.level, pretty: false });
+  const app = await Parley.start(config, log);
+  return {
+    app,
+    sipPort,
+    recordingDir: config.recording.dir,
+    config,
+    stop: () => app.shutdown(200),
+  };
+}
