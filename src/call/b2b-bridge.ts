@@ -6,6 +6,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
+import { destroyDialog } from './dialog-util.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { toLibrarySpec } from './play-spec.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
@@ -47,10 +48,12 @@ export class B2bBridge {
         target,
         { localSdp: offer, headers: this.headers(options), proxy: this.deps.settings.outboundProxy ?? undefined },
         {
-          cbRequest: (req) => {
+          // drachtio-srf calls it as (err, req), whatever its typings say.
+          cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
+            if (!req) return;
             this.outgoing = req;
             if (this.callerLeft || this.ringTimedOut) this.cancelOutgoing();
-          },
+          }) as unknown as (req: Srf.SrfRequest) => void,
           cbProvisional: (res) => this.onProvisional(res, leg, options),
         },
       );
@@ -67,7 +70,7 @@ export class B2bBridge {
     }
     call.off('ended', onCallerEnded);
     if (call.ended) {
-      uac.destroy();
+      destroyDialog(uac, this.log);
       leg.close();
       return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     }
@@ -90,13 +93,18 @@ export class B2bBridge {
   private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions): Promise<'caller' | 'callee'> {
     const call = this.call;
     const ended = new Promise<'caller' | 'callee'>((resolve) => {
+      let over = false;
       uac.on('destroy', () => {
+        if (over) return;
+        over = true;
         leg.close();
         call.hangup();
         resolve('callee');
       });
       call.once('ended', () => {
-        uac.destroy();
+        if (over) return;
+        over = true;
+        destroyDialog(uac, this.log);
         leg.close();
         resolve('caller');
       });
@@ -120,6 +128,7 @@ export class B2bBridge {
 
   private cancelOutgoing(): void {
     const req = this.outgoing;
+    this.log.debug({ haveRequest: !!req }, 'cancelling the B leg');
     if (!req) return;
     try {
       req.cancel((err: unknown) => {

@@ -10,6 +10,7 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
+import { destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type {
@@ -106,7 +107,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     }
     const uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.answerSdp });
     if (this.endedFlag) {
-      uas.destroy();
+      destroyDialog(uas, this.log);
       return;
     }
     this.uas = uas;
@@ -120,7 +121,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
 
   hangup(status?: number, reason?: string): void {
     if (this.endedFlag) return;
-    if (this.uas) this.uas.destroy();
+    if (this.uas) destroyDialog(this.uas, this.log);
     else if (!this.res.finalResponseSent) {
       if (reason) this.res.send(status ?? 480, reason, {});
       else this.res.send(status ?? 480);
@@ -201,7 +202,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
 
   private endWithReason(reasonHeader: string, why: string): void {
     if (this.endedFlag) return;
-    if (this.uas) this.uas.destroy({ headers: { Reason: reasonHeader } });
+    if (this.uas) destroyDialog(this.uas, this.log, { Reason: reasonHeader });
     else if (!this.res.finalResponseSent) this.res.send(503, { headers: { Reason: reasonHeader } });
     this.end(why);
   }

@@ -1,0 +1,96 @@
+// What a record-notice caller gets when the callee does not simply answer, and
+// how hang-ups travel: ring timeout → fallback flow; busy → the callee's status;
+// CANCEL during the notice → nothing left behind; BYE from the callee → BYE to the caller.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+
+const yaml = `
+routing:
+  rules:
+    - name: timeout
+      match: { to: "sip:slow@*" }
+      actions: [{ app: notice-timeout }]
+    - name: busy
+      match: { to: "sip:busy@*" }
+      actions: [{ app: notice-plain }]
+    - name: others
+      match: { method: INVITE, media: audio }
+      actions: [{ app: notice-plain }]
+flows:
+  notice-timeout:
+    - answer: { early: true }
+    - play: { prompt: record-notice }
+    - bridge: { ringTimeout: 1, fallback: unavailable }
+  unavailable:
+    - play: { tone: beep }
+    - hangup: { status: 480, reason: Callee Unavailable }
+  notice-plain:
+    - answer: { early: true }
+    - record: { action: start }
+    - play: { prompt: record-notice, notice: true }
+    - bridge: { ringTimeout: 10 }
+`;
+
+describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
+  let parley: RunningParley;
+
+  before(async () => {
+    parley = await startParley(yaml);
+  });
+
+  after(async () => {
+    await parley?.stop();
+  });
+
+  it('a callee that never answers is cancelled at the ring timeout and the fallback flow runs', async () => {
+    const callee = await startCallee('callee-no-answer.xml', null);
+    const ended = nextCallEnd(parley);
+    const caller = await startCaller(parley, 'caller-expect-480.xml', `sip:slow@127.0.0.1:${callee.port}`);
+    sippOk(await caller.done, 'caller');
+    sippOk(await callee.done, 'callee');
+    const { outcome } = await ended;
+    assert.equal(outcome.flow, 'unavailable', 'the fallback flow ran');
+    assert.ok(received(await callee.done).some((m) => /^CANCEL /m.test(m)), 'the callee got a CANCEL');
+    await caller.rtp.close();
+    await callee.rtp.close();
+  });
+
+  it('a busy callee gives the caller 486 when the flow has no fallback', async () => {
+    const callee = await startCallee('callee-busy.xml', null);
+    const ended = nextCallEnd(parley);
+    const caller = await startCaller(parley, 'caller-expect-486.xml', `sip:busy@127.0.0.1:${callee.port}`);
+    sippOk(await caller.done, 'caller');
+    sippOk(await callee.done, 'callee');
+    await ended;
+    await caller.rtp.close();
+    await callee.rtp.close();
+  });
+
+  it("the caller's CANCEL during the notice leaves no leg, room or open recording behind", async () => {
+    const ended = nextCallEnd(parley);
+    // 500 ms into the 1.6 s notice: the bridge has not started, so no callee is needed.
+    const caller = await startCaller(parley, 'caller-cancel.xml', 'sip:nobody@127.0.0.1:9', { pauseMs: 500 });
+    sippOk(await caller.done, 'caller');
+    const { outcome } = await ended;
+    assert.equal(outcome.reason, 'call-ended');
+    assert.equal(parley.app.calls!.active.size, 0, 'no call left');
+    assert.equal(parley.app.media!.roomCount, 0, 'no media room left');
+    assert.equal(parley.app.recordings!.open.size, 0, 'the recording is closed');
+    assert.ok(caller.rtp.received.length > 0, 'the caller was hearing the notice as early media');
+    await caller.rtp.close();
+  });
+
+  it("the callee's BYE ends the caller's leg with a BYE", async () => {
+    const callee = await startCallee('callee-hangup.xml', 1000, ['-d', '1500']);
+    const ended = nextCallEnd(parley);
+    const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:carol@127.0.0.1:${callee.port}`, { toneHz: 440 });
+    sippOk(await callee.done, 'callee');
+    sippOk(await caller.done, 'caller');
+    await ended;
+    assert.equal(parley.app.media!.roomCount, 0, 'no media room left');
+    await caller.rtp.close();
+    await callee.rtp.close();
+  });
+});

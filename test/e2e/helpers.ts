@@ -1,0 +1,83 @@
+// Shared pieces of the end-to-end tests: SIPp peers with Node RTP peers on the
+// ports their SDP advertises, and waiting for Parley to finish a call.
+import { resolve } from 'node:path';
+import type { ActiveCall } from '../../src/call/call-manager.ts';
+import type { CallSessionEvents } from '../../src/call/call-session.ts';
+import type { RunningParley } from '../helpers/parley-harness.ts';
+import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { startSipp, type SippRun } from '../helpers/sipp.ts';
+
+export const SCENARIOS = resolve('test/e2e/scenarios');
+
+export interface Peer {
+  rtp: RtpPeer;
+  port: number;
+  done: Promise<SippRun>;
+  kill(): void;
+}
+
+/** A SIPp callee (UAS) running `scenario`, answering with SDP on a Node RTP peer sending `toneHz`. */
+export async function startCallee(scenario: string, toneHz: number | null, extra: string[] = []): Promise<Peer> {
+  const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+  rtp.start(toneHz === null ? { kind: 'silence' } : { kind: 'tone', freq: toneHz, amplitude: 8000 });
+  const s = await startSipp({
+    scenario: `${SCENARIOS}/${scenario}`,
+    transport: 'udp',
+    calls: 1,
+    timeoutS: 30,
+    extra: ['-key', 'rtpport', String(rtp.port), '-trace_msg', ...extra],
+  });
+  return { rtp, port: s.port, done: s.done, kill: s.kill };
+}
+
+/** A SIPp caller (UAC) running `scenario` against Parley, to `toUri`, with a Node RTP peer. */
+export async function startCaller(
+  parley: RunningParley,
+  scenario: string,
+  toUri: string,
+  opts: { toneHz?: number | null; pauseMs?: number; fromUser?: string; digit?: string; extra?: string[] } = {},
+): Promise<Peer> {
+  const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+  rtp.start(opts.toneHz == null ? { kind: 'silence' } : { kind: 'tone', freq: opts.toneHz, amplitude: 8000 });
+  const s = await startSipp({
+    scenario: `${SCENARIOS}/${scenario}`,
+    transport: 'udp',
+    remote: `127.0.0.1:${parley.sipPort}`,
+    calls: 1,
+    timeoutS: 30,
+    extra: [
+      '-key', 'to_uri', toUri,
+      '-key', 'rtpport', String(rtp.port),
+      '-key', 'from_user', opts.fromUser ?? 'alice',
+      '-key', 'digit', opts.digit ?? '1',
+      '-d', String(opts.pauseMs ?? 1000),
+      '-trace_msg',
+      ...(opts.extra ?? []),
+    ],
+  });
+  return { rtp, port: s.port, done: s.done, kill: s.kill };
+}
+
+/** Resolves with the next call Parley finishes (its flow outcome). */
+export function nextCallEnd(parley: RunningParley, timeoutMs = 30_000): Promise<{ active: ActiveCall; outcome: CallSessionEvents['done'][0] }> {
+  const calls = parley.app.calls!;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no call ended in time')), timeoutMs);
+    calls.once('callend', (active, outcome) => {
+      clearTimeout(timer);
+      resolve({ active, outcome });
+    });
+  });
+}
+
+/** Fails with SIPp's own words when it did not finish its scenario. */
+export function sippOk(run: SippRun, who: string): void {
+  if (run.code !== 0) {
+    throw new Error(`${who} SIPp exited ${run.code}: ${run.errors || run.stdout.slice(-1500)}\n--- messages ---\n${run.messages.slice(-3000)}`);
+  }
+}
+
+/** The SIP messages SIPp received, split. */
+export function received(run: SippRun): string[] {
+  return run.messages.split(/-{10,}/).filter((m) => /message received/.test(m));
+}
