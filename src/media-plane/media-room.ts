@@ -24,7 +24,7 @@ import type { WorkerPool } from './worker-pool.ts';
 export type MediaRoomCloseReason = 'closed' | 'worker-died' | 'engine-closed';
 
 export type MediaRoomEvents = {
-  /** A leg closed (any reason), after its own 'close'. */
+  /** A leg closed (any reason): its room has forgotten it; the leg's own 'close' follows. */
   legclose: [leg: MediaLeg];
   /** Terminal, exactly once. */
   close: [reason: MediaRoomCloseReason];
