@@ -10,7 +10,7 @@
 // (a few ms at the start of a stream).
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../util/logger.ts';
-import { codecParameters, type RouterBridge } from './router-bridge.ts';
+import { carrierFor, codecParameters, type RouterBridge } from './router-bridge.ts';
 import type { LocalAudio, NegotiatedAudio, SrtpSuite } from './sdp-types.ts';
 
 export interface LegTransportOptions {
@@ -112,8 +112,13 @@ export class LegTransport {
     else await this.mixConsumer.pause();
   }
 
-  /** Creates the producer for an SSRC the peer sends, once. */
-  async addRemoteSsrc(ssrc: number): Promise<void> {
+  /**
+   * Creates the producer for an SSRC the peer sends, once. `firstPt` is the
+   * payload type seen first on it: mediasoup creates a Producer's stream only
+   * on a packet of the encoding's codec, so a stream that starts with
+   * telephone-event (DTMF on its own SSRC) gets that codec first.
+   */
+  async addRemoteSsrc(ssrc: number, firstPt?: number): Promise<void> {
     if (this.closed || this.producers.has(ssrc) || this.pending.has(ssrc)) return;
     this.pending.add(ssrc);
     const n = this.negotiated;
@@ -121,7 +126,11 @@ export class LegTransport {
     if (!n) return;
     try {
       const codecs = [codecParameters(n.codec, n.recvPt)];
-      if (n.dtmf) codecs.push({ mimeType: 'audio/telephone-event', clockRate: n.dtmf.clock, payloadType: n.dtmf.recvPt });
+      if (n.dtmf) {
+        const carrier = codecParameters(carrierFor(n.codec), n.dtmf.recvPt);
+        if (firstPt === n.dtmf.recvPt) codecs.unshift(carrier);
+        else codecs.push(carrier);
+      }
       const producer = await this.transport.produce({ kind: 'audio', rtpParameters: { codecs, encodings: [{ ssrc }] } });
       if (this.closed) {
         producer.close();

@@ -210,9 +210,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   /** @internal SsrcDiscovery saw an SSRC no producer takes. */
-  async discoveredSsrc(ssrc: number): Promise<void> {
+  async discoveredSsrc(ssrc: number, firstPt?: number): Promise<void> {
     if (this.closed || !this.legTransport) return;
-    await this.legTransport.addRemoteSsrc(ssrc);
+    await this.legTransport.addRemoteSsrc(ssrc, firstPt);
   }
 
   /** Closes the leg: mixer participant, then transport, then tells the room. Idempotent; one 'close'. */

@@ -16,7 +16,7 @@ import { RoomMixer } from '../mixer/room-mixer.ts';
 import { LegTransport } from './leg-transport.ts';
 import { MediaClosedError } from './media-errors.ts';
 import { MediaLeg, type LegHost, type TransportSpec } from './media-leg.ts';
-import { bridgeCodecs, DEFAULT_OPUS_PT, RouterBridge, routerMediaCodecs } from './router-bridge.ts';
+import { bridgeCodecs, carrierFor, DEFAULT_OPUS_PT, RouterBridge, routerMediaCodecs } from './router-bridge.ts';
 import type { NegotiatedAudio } from './sdp-types.ts';
 import type { SsrcDiscovery } from './ssrc-discovery.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -24,7 +24,7 @@ import type { WorkerPool } from './worker-pool.ts';
 export type MediaRoomCloseReason = 'closed' | 'worker-died' | 'engine-closed';
 
 export type MediaRoomEvents = {
-  /** A leg closed (any reason), after its own 'close'. */
+  /** A leg closed (any reason): its room has forgotten it; the leg's own 'close' follows. */
   legclose: [leg: MediaLeg];
   /** Terminal, exactly once. */
   close: [reason: MediaRoomCloseReason];
@@ -229,7 +229,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     return {
       codec: n.codec,
       audioPt: b.routerPt(n.codec),
-      dtmfPt: n.dtmf ? (b.codecs.dtmfPt[n.dtmf.clock] ?? null) : null,
+      dtmfPt: n.dtmf ? b.routerPt(carrierFor(n.codec)) : null,
       dtmfClock: n.dtmf?.clock ?? 8000,
       sendPt: b.routerPt(n.codec),
       sendSsrc: leg.mixSsrc,
@@ -270,7 +270,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
 
   private async makeBridge(opusPt: number): Promise<RouterBridge> {
     const codecs = bridgeCodecs(opusPt);
-    const router = await this.ctx.pool.createRouter(routerMediaCodecs(this.codecs, codecs), { room: this.id }, this.worker);
+    const router = await this.ctx.pool.createRouter(routerMediaCodecs(codecs), { room: this.id }, this.worker);
     if (this.closed) {
       router.close();
       throw new MediaClosedError(`room ${this.id} is closed`);

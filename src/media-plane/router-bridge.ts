@@ -22,31 +22,41 @@ export const DEFAULT_OPUS_PT = 111;
 
 export interface BridgeCodecs {
   opusPt: number;
-  /** Router payload types of telephone-event per clock (never sent to peers, only received). */
-  dtmfPt: Record<number, number>;
 }
 
 export function bridgeCodecs(opusPt: number): BridgeCodecs {
-  const free = [101, 110, 100, 102, 103, 104].filter((pt) => pt !== opusPt);
-  return { opusPt, dtmfPt: { 8000: free[0], 48000: free[1] } };
+  return { opusPt };
 }
 
-export function routerMediaCodecs(codecs: readonly CodecName[], b: BridgeCodecs): ms.RouterRtpCodecCapability[] {
-  const list: ms.RouterRtpCodecCapability[] = [];
-  for (const c of codecs) {
+const ALL_CODECS: CodecName[] = ['PCMU', 'PCMA', 'G722', 'opus'];
+
+/**
+ * The Router's codecs: all four whatever the configuration (which only limits
+ * negotiation), because telephone-event rides on one of them (see carrierFor).
+ */
+export function routerMediaCodecs(b: BridgeCodecs): ms.RouterRtpCodecCapability[] {
+  return ALL_CODECS.map((c) => {
     const info = CODECS[c];
-    list.push({
+    return {
       kind: 'audio',
       mimeType: `audio/${info.name}`,
       clockRate: info.rtpClock,
       ...(info.sdpChannels > 1 ? { channels: info.sdpChannels } : {}),
       preferredPayloadType: info.staticPt ?? b.opusPt,
-    });
-  }
-  for (const [clock, pt] of Object.entries(b.dtmfPt)) {
-    list.push({ kind: 'audio', mimeType: 'audio/telephone-event', clockRate: Number(clock), preferredPayloadType: pt });
-  }
-  return list;
+    };
+  });
+}
+
+/**
+ * mediasoup Consumers forward only "media" codecs: telephone-event is a
+ * complementary codec (RtpCodecMimeType::IsMediaCodec() is false for it) and
+ * its packets are dropped at every Consumer. So a leg's Producer declares the
+ * peer's telephone-event payload type as a media codec the leg does not use
+ * (its carrier); the packets then reach the mixer under the carrier's Router
+ * payload type, and the mixer reads them as RFC 4733 events from that leg.
+ */
+export function carrierFor(codec: CodecName): CodecName {
+  return codec === 'PCMA' ? 'PCMU' : 'PCMA';
 }
 
 /** The codec entry for rtpParameters (producers) of a codec at a payload type. */

@@ -18,12 +18,13 @@ export interface DiscoverableLeg {
   /** Bytes the leg's transport received that no producer took; null when it has no transport. */
   unroutedBytes(): Promise<number | null>;
   lastUnrouted: number;
-  discoveredSsrc(ssrc: number): Promise<void>;
+  discoveredSsrc(ssrc: number, firstPt?: number): Promise<void>;
 }
 
 interface WorkerState {
   legs: Set<DiscoverableLeg>;
-  queued: Set<number>;
+  /** SSRC → payload type of the packet that revealed it. */
+  queued: Map<number, number>;
   running: boolean;
 }
 
@@ -56,7 +57,7 @@ export class SsrcDiscovery {
   track(workerPid: number, leg: DiscoverableLeg): void {
     let w = this.workers.get(workerPid);
     if (!w) {
-      w = { legs: new Set(), queued: new Set(), running: false };
+      w = { legs: new Set(), queued: new Map(), running: false };
       this.workers.set(workerPid, w);
     }
     w.legs.add(leg);
@@ -75,9 +76,10 @@ export class SsrcDiscovery {
     if (!m) return false;
     const pid = Number(m[1]);
     const ssrc = Number(m[2]);
+    const pt = Number(m[3]);
     const w = this.workers.get(pid);
     if (!w || w.legs.size === 0) return true;
-    w.queued.add(ssrc);
+    if (!w.queued.has(ssrc)) w.queued.set(ssrc, pt);
     if (!w.running) this.run(pid, w).catch((err: unknown) => this.log.error({ err }, 'ssrc discovery failed'));
     return true;
   }
@@ -101,7 +103,7 @@ export class SsrcDiscovery {
         const candidates = legs.filter((_, i) => grew[i]);
         if (candidates.length > 1) this.log.debug({ pid, ssrcs, candidates: candidates.length }, 'ssrc discovery tie');
         await Promise.all(
-          candidates.flatMap((l) => ssrcs.map((s) => l.discoveredSsrc(s).catch((err: unknown) => this.log.warn({ err, ssrc: s }, 'producer for discovered SSRC failed')))),
+          candidates.flatMap((l) => ssrcs.map(([s, pt]) => l.discoveredSsrc(s, pt).catch((err: unknown) => this.log.warn({ err, ssrc: s }, 'producer for discovered SSRC failed')))),
         );
       }
     } finally {

@@ -42,6 +42,8 @@ export class RtpPeer extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
   private mode: Mode = { kind: 'off' };
   private seq = 1000;
+  /** Sequence numbers of the separate DTMF SSRC, continuous across events. */
+  private dtmfSeq = 30000;
   private ts = 5000;
   private sample = 0;
   private readonly encoder: AudioEncoder;
@@ -181,7 +183,7 @@ export class RtpPeer extends EventEmitter {
     let audioSuppressed = false;
     if (!this.current && this.events.length > 0) {
       const e = this.events.shift()!;
-      this.current = { digit: e.digit, frames: e.frames, sent: 0, ts: this.ts, ssrc: e.ssrc ?? this.ssrc, seqRef: e.ssrc === null ? 'main' : 'own', ownSeq: 30000 };
+      this.current = { digit: e.digit, frames: e.frames, sent: 0, ts: this.ts, ssrc: e.ssrc ?? this.ssrc, seqRef: e.ssrc === null ? 'main' : 'own', ownSeq: 0 };
     }
     if (this.current && this.dtmfPt !== null) {
       const c = this.current;
@@ -190,7 +192,7 @@ export class RtpPeer extends EventEmitter {
       const duration = c.sent * step;
       const count = end ? 3 : 1; // the end packet three times (RFC 4733 §2.5.1.4)
       for (let k = 0; k < count; k++) {
-        const seq = c.seqRef === 'main' ? this.seq++ : c.ownSeq++;
+        const seq = c.seqRef === 'main' ? this.seq++ : this.dtmfSeq++;
         this.send(buildRtp({ payloadType: this.dtmfPt, marker: c.sent === 1 && k === 0, seq, timestamp: c.ts, ssrc: c.ssrc, payload: dtmfPayload(c.digit, end, duration) }));
       }
       if (c.seqRef === 'main') audioSuppressed = true;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import type { MixTick } from '../../../src/mixer/frames.ts';
 import { medianToneShare } from '../../helpers/audio.ts';
 import { collect, envelope, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 
@@ -26,6 +27,39 @@ describe('two legs in a room (real worker, real UDP)', () => {
     assert.ok(medianToneShare(heardByB, 1000, 8000) < 0.02, 'B does not hear its own 1000 Hz');
     // One stable SSRC per listener.
     assert.equal(new Set(a.peer.received.map((p) => p.ssrc)).size, 1);
+    await Promise.all([a.peer.close(), b.peer.close()]);
+    room.close();
+  });
+
+  it('talk events follow a leg\'s voice; a TickSink gets the mix and each leg\'s input every 20 ms of room time', async () => {
+    const room = await engine.createRoom('talk');
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+    const ticks: MixTick[] = [];
+    let onTick = (): void => {};
+    room.addSink({ writeTick: (t) => (ticks.push(t), onTick()) });
+    const moreTicks = (k: number): Promise<void> => {
+      const target = ticks.length + k;
+      return new Promise((resolve) => (onTick = () => ticks.length >= target && resolve()));
+    };
+    const talk: boolean[] = [];
+    const started = new Promise<void>((resolve) => a.leg.on('talk', (t) => (talk.push(t), t && resolve())));
+    a.peer.setTone(440);
+    await started;
+    await moreTicks(15);
+    const stopped = new Promise<void>((resolve) => a.leg.on('talk', (t) => !t && resolve()));
+    a.peer.setSilence();
+    await stopped;
+    assert.deepEqual(talk, [true, false]);
+    const n = room.mixerSampleRate / 50;
+    assert.ok(ticks.length > 10);
+    ticks.forEach((t, i) => i > 0 && assert.equal(t.timeMs - ticks[i - 1].timeMs, 20, 'reference time advances 20 ms per tick'));
+    const loud = ticks.filter((t) => t.legs.get('a') && medianToneShare(t.legs.get('a')!, 440, room.mixerSampleRate, 20) > 0.9);
+    assert.ok(loud.length > 5, 'a\'s own input is in the ticks');
+    for (const t of loud) {
+      assert.equal(t.mix.length, n);
+      assert.ok(medianToneShare(t.mix, 440, room.mixerSampleRate, 20) > 0.9, 'the mix carries a');
+    }
     await Promise.all([a.peer.close(), b.peer.close()]);
     room.close();
   });

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DtmfEvent } from '../../../src/dtmf/dtmf-event.ts';
+import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
+import { joinPeer, startEngine } from '../../helpers/media-harness.ts';
+
+/** Resolves with the first `n` DTMF events of a leg; rejects after `ms`. */
+function digits(leg: MediaLeg, n: number, ms = 10000): Promise<DtmfEvent[]> {
+  const got: DtmfEvent[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${got.length}/${n} digits: ${got.map((e) => e.digit).join('')}`)), ms);
+    leg.on('dtmf', (e) => {
+      got.push(e);
+      if (got.length === n) {
+        clearTimeout(timer);
+        resolve(got);
+      }
+    });
+  });
+}
+
+describe('DTMF from legs (real worker, real UDP)', () => {
+  let engine: MediaEngine;
+  before(async () => {
+    engine = await startEngine();
+  });
+  after(() => engine.close());
+
+  it('RFC 4733 on the audio SSRC: each digit once, in order, with its duration, repeated digits kept', async () => {
+    const room = await engine.createRoom('dtmf-same');
+    const p = await joinPeer(room, { codec: 'PCMU' });
+    const seq = '1234#*00A';
+    const done = digits(p.leg, seq.length);
+    for (const d of seq) p.peer.queueDtmf(d, 100);
+    const events = await done;
+    assert.equal(events.map((e) => e.digit).join(''), seq);
+    assert.ok(events.every((e) => e.source === 'rfc4733' && e.durationMs === 100), JSON.stringify(events));
+    // Nothing more arrives after the last end retransmission has come in.
+    const extra: DtmfEvent[] = [];
+    p.leg.on('dtmf', (e) => extra.push(e));
+    p.peer.queueDtmf('9', 60);
+    const [last] = await digits(p.leg, 1);
+    assert.equal(last.digit, '9');
+    assert.deepEqual(extra.map((e) => e.digit), ['9']);
+    await p.peer.close();
+    room.close();
+  });
+
+  it('RFC 4733 on a separate SSRC', async () => {
+    const room = await engine.createRoom('dtmf-separate');
+    const p = await joinPeer(room, { codec: 'PCMU' });
+    const dtmfSsrc = 0x5eed0001;
+    const seq = '5678';
+    const done = digits(p.leg, seq.length);
+    for (const d of seq) p.peer.queueDtmf(d, 120, dtmfSsrc);
+    const events = await done;
+    assert.equal(events.map((e) => e.digit).join(''), seq);
+    assert.ok(events.every((e) => e.source === 'rfc4733'));
+    await p.peer.close();
+    room.close();
+  });
+
+  it('in-band tones on a leg without telephone-event (Goertzel)', async () => {
+    const room = await engine.createRoom('dtmf-inband');
+    const p = await joinPeer(room, { codec: 'PCMU', dtmfPt: null });
+    assert.doesNotMatch(p.answer, /telephone-event/, 'no telephone-event offered, none answered');
+    const seq = '1590*#D';
+    const done = digits(p.leg, seq.length);
+    for (const d of seq) p.peer.queueInband(d, 100, 80);
+    const events = await done;
+    assert.equal(events.map((e) => e.digit).join(''), seq);
+    assert.ok(events.every((e) => e.source === 'inband' && e.durationMs >= 60 && e.durationMs <= 140), JSON.stringify(events));
+    await p.peer.close();
+    room.close();
+  });
+
+  it('SIP INFO bodies handed in by call control', async () => {
+    const room = await engine.createRoom('dtmf-info');
+    const p = await joinPeer(room, { codec: 'PCMU' });
+    const done = digits(p.leg, 3);
+    p.leg.handleSipInfo('application/dtmf-relay', 'Signal=5\r\nDuration=160\r\n');
+    p.leg.handleSipInfo('application/dtmf-relay', 'Signal=11\r\nDuration=250');
+    p.leg.handleSipInfo('application/dtmf', '*');
+    const events = await done;
+    assert.deepEqual(events, [
+      { digit: '5', durationMs: 160, source: 'info' },
+      { digit: '#', durationMs: 250, source: 'info' },
+      { digit: '*', durationMs: 0, source: 'info' },
+    ]);
+    assert.throws(() => p.leg.handleSipInfo('application/dtmf-relay', 'Signal=x'), /Signal/);
+    await p.peer.close();
+    room.close();
+  });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import { MediaClosedError, SdpNegotiationError } from '../../../src/media-plane/media-errors.ts';
+import { joinPeer, startEngine } from '../../helpers/media-harness.ts';
+import { RtpPeer } from '../../helpers/rtp-peer.ts';
+import { ToneSource } from '../../helpers/tone-source.ts';
+
+describe('lifetimes and the close cascade (real worker)', () => {
+  let engine: MediaEngine;
+  before(async () => {
+    engine = await startEngine();
+  });
+  after(() => engine.close());
+
+  it('closing a room closes its legs first, each once, then the room once, whoever closes again', async () => {
+    const room = await engine.createRoom('cascade');
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+    const whisper = new ToneSource(1000, room.mixerSampleRate);
+    const prompt = new ToneSource(500, room.mixerSampleRate);
+    a.leg.play(whisper);
+    room.play(prompt);
+    const order: string[] = [];
+    a.leg.on('close', (r) => order.push(`a:${r}`));
+    b.leg.on('close', (r) => order.push(`b:${r}`));
+    room.on('legclose', (l) => order.push(`legclose:${l.id}`));
+    room.on('close', (r) => order.push(`room:${r}`));
+    const transport = a.leg.transport!.transport;
+    room.close();
+    room.close();
+    a.leg.close();
+    // Each leg tells its parent (legclose), then emits its own terminal event; the room's comes last.
+    assert.deepEqual(order, ['legclose:a', 'a:room-closed', 'legclose:b', 'b:room-closed', 'room:closed']);
+    assert.ok(transport.closed, 'the leg\'s PlainTransport is closed');
+    assert.ok(whisper.stopped && prompt.stopped, 'sources playing are stopped');
+    assert.equal(engine.room('cascade'), undefined);
+    assert.equal(room.size, 0);
+    await assert.rejects(room.createLeg(a.peer.sdp()), MediaClosedError);
+    assert.throws(() => a.leg.mute(), MediaClosedError);
+    await Promise.all([a.peer.close(), b.peer.close()]);
+  });
+
+  it('closing a leg leaves the room and the other legs running', async () => {
+    const room = await engine.createRoom('one-leg');
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+    let closes = 0;
+    a.leg.on('close', () => closes++);
+    a.leg.close();
+    a.leg.close();
+    assert.equal(closes, 1);
+    assert.deepEqual(room.legIds, ['b']);
+    const before = b.peer.received.length;
+    await b.peer.waitForPackets(before + 5);
+    room.close();
+    await Promise.all([a.peer.close(), b.peer.close()]);
+  });
+
+  it('a first offer without a usable codec rejects with 488 and leaves no leg behind', async () => {
+    const room = await engine.createRoom('bad-offer');
+    const peer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const sdp = peer.sdp().replace(/RTP\/AVP 0 101/, 'RTP/AVP 18').replace(/a=rtpmap:0 PCMU\/8000/, 'a=rtpmap:18 G729/8000');
+    await assert.rejects(room.createLeg(sdp, { id: 'x' }), (e: unknown) => e instanceof SdpNegotiationError && e.sipStatus === 488);
+    assert.equal(room.size, 0);
+    room.close();
+    await peer.close();
+  });
+
+  it('a worker that dies closes its rooms and legs with reason worker-died', async () => {
+    const own = await startEngine({ rtpPortRange: { min: 43000, max: 43499 } });
+    const room = await own.createRoom('doomed');
+    const a = await joinPeer(room, { codec: 'PCMU' });
+    const reasons: string[] = [];
+    a.leg.on('close', (r) => reasons.push(`leg:${r}`));
+    const closed = new Promise<string>((resolve) => room.on('close', resolve));
+    process.kill(room.workerPid, 'SIGKILL');
+    assert.equal(await closed, 'worker-died');
+    assert.deepEqual(reasons, ['leg:worker-died']);
+    own.close();
+    await a.peer.close();
+  });
+});

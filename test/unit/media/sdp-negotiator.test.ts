@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as sdpTransform from 'sdp-transform';
+import { SdpNegotiationError } from '../../../src/media-plane/media-errors.ts';
+import { buildAnswer, buildOffer, negotiateOffer, parseAnswer } from '../../../src/media-plane/sdp-negotiator.ts';
+import type { LocalAudio } from '../../../src/media-plane/sdp-types.ts';
+
+const ALL = ['PCMU', 'PCMA', 'G722', 'opus'] as const;
+const local: LocalAudio = { ip: '127.0.0.1', port: 40000, rtcpPort: null, srtp: null };
+const session = { sessionId: '42', version: 2 };
+
+function offer(mlines: string[], sessionLevel: string[] = []): string {
+  return ['v=0', 'o=- 1 1 IN IP4 10.0.0.1', 's=-', 'c=IN IP4 10.0.0.1', 't=0 0', ...sessionLevel, ...mlines].join('\r\n') + '\r\n';
+}
+
+const FULL = [
+  'm=audio 5004 RTP/AVP 96 9 8 0 101 102',
+  'a=rtpmap:96 opus/48000/2',
+  'a=rtpmap:9 G722/8000',
+  'a=rtpmap:101 telephone-event/8000',
+  'a=rtpmap:102 telephone-event/48000',
+  'a=rtcp-mux',
+];
+
+describe('SDP offer/answer', () => {
+  it('answers with one codec, the offerer\'s first usable one, plus telephone-event at its clock', () => {
+    const n = negotiateOffer(offer(FULL), ALL);
+    assert.equal(n.codec, 'opus');
+    assert.equal(n.sendPt, 96);
+    assert.deepEqual(n.dtmf, { sendPt: 102, recvPt: 102, clock: 48000 });
+    const a = sdpTransform.parse(buildAnswer(n, local, session));
+    assert.equal(a.media.length, 1);
+    const m = a.media[0];
+    assert.equal(m.payloads, '96 102');
+    assert.deepEqual(m.rtp.map((r) => `${r.payload} ${r.codec}/${r.rate}`), ['96 opus/48000', '102 telephone-event/48000']);
+    assert.equal(m.ptime, 20);
+    assert.equal(m.rtcpMux, 'rtcp-mux');
+    assert.equal(m.direction, 'sendrecv');
+    assert.equal(m.port, 40000);
+  });
+
+  it('honours the configured codecs and takes the matching telephone-event clock', () => {
+    const n = negotiateOffer(offer(FULL), ['PCMA', 'PCMU']);
+    assert.equal(n.codec, 'PCMA');
+    assert.equal(n.sendPt, 8);
+    assert.deepEqual(n.dtmf, { sendPt: 101, recvPt: 101, clock: 8000 });
+    assert.deepEqual(n.remote, { ip: '10.0.0.1', port: 5004, rtcpPort: null, rtcpMux: true });
+  });
+
+  it('knows static payload types without rtpmap', () => {
+    const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0']), ALL);
+    assert.equal(n.codec, 'PCMU');
+    assert.equal(n.dtmf, null);
+    assert.doesNotMatch(buildAnswer(n, local, session), /telephone-event/);
+  });
+
+  it('rejects an offer without a usable codec with a 488 error', () => {
+    const bad = offer(['m=audio 5004 RTP/AVP 18 3', 'a=rtpmap:18 G729/8000']);
+    assert.throws(() => negotiateOffer(bad, ALL), (e: unknown) => e instanceof SdpNegotiationError && e.sipStatus === 488 && /codec/.test(e.message));
+    assert.throws(() => negotiateOffer(offer(['m=video 5006 RTP/AVP 96', 'a=rtpmap:96 H264/90000']), ALL), SdpNegotiationError);
+    assert.throws(() => negotiateOffer(offer(['m=audio 5004 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2']), ALL), SdpNegotiationError);
+    assert.throws(() => negotiateOffer('garbage', ALL), SdpNegotiationError);
+    // A codec outside the configured list is as unusable as an unknown one.
+    assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/AVP 9']), ['PCMU']), SdpNegotiationError);
+  });
+
+  it('rejects other m-lines with port 0 and keeps their order (RFC 3264 §6)', () => {
+    const n = negotiateOffer(offer(['m=video 5006 RTP/AVP 96', 'a=rtpmap:96 H264/90000', 'm=audio 5004 RTP/AVP 0']), ALL);
+    const a = sdpTransform.parse(buildAnswer(n, local, session));
+    assert.deepEqual(a.media.map((m) => `${m.type} ${m.port}`), ['video 0', 'audio 40000']);
+  });
+
+  it('answers hold: sendonly → recvonly, recvonly → sendonly, inactive → inactive, c=0.0.0.0 → recvonly', () => {
+    const dir = (lines: string[], sess: string[] = []): string => negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', ...lines], sess), ALL).direction;
+    assert.equal(dir(['a=sendonly']), 'recvonly');
+    assert.equal(dir(['a=recvonly']), 'sendonly');
+    assert.equal(dir(['a=inactive']), 'inactive');
+    assert.equal(dir([], ['a=sendonly']), 'recvonly', 'session-level direction applies');
+    const held = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'c=IN IP4 0.0.0.0']), ALL);
+    assert.equal(held.direction, 'recvonly');
+    assert.equal(held.remote.ip, null);
+    assert.match(buildAnswer(held, local, session), /a=recvonly/);
+  });
+
+  it('separate RTCP: a=rtcp port, else RTP port + 1; our a=rtcp in the answer', () => {
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0']), ALL).remote.rtcpPort, 5005);
+    const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:6000']), ALL);
+    assert.equal(n.remote.rtcpPort, 6000);
+    assert.equal(n.remote.rtcpMux, false);
+    assert.match(buildAnswer(n, { ...local, rtcpPort: 40001 }, session), /a=rtcp:40001\r\n/);
+  });
+
+  it('SDES-SRTP: takes a supported a=crypto, refuses RTP/SAVP without one (488)', () => {
+    const key = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
+    const n = negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', 'a=crypto:1 F8_128_HMAC_SHA1_80 inline:' + key, `a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20`]), ALL);
+    assert.deepEqual(n.remoteSrtp, { tag: 2, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: key });
+    const answer = buildAnswer(n, { ...local, srtp: { tag: 2, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'b3Vyc2lkZWtleQ==' } }, session);
+    assert.match(answer, /m=audio 40000 RTP\/SAVP 0/);
+    assert.match(answer, /a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:b3Vyc2lkZWtleQ==/);
+    assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0']), ALL), SdpNegotiationError);
+    assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`]), ALL), SdpNegotiationError, 'MKI is not supported');
+  });
+
+  it('reads a=ssrc', () => {
+    assert.deepEqual(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=ssrc:1234 cname:x', 'a=ssrc:1234 label:y']), ALL).remoteSsrcs, [1234]);
+  });
+
+  it('offers every configured codec and reads the answer: we send with its types, it sends with ours', () => {
+    const o = sdpTransform.parse(buildOffer(ALL, local, session));
+    assert.equal(o.media[0].payloads, '0 8 9 111 101 110');
+    const ans = offer(['m=audio 7000 RTP/AVP 8 100', 'a=rtpmap:100 telephone-event/8000', 'a=sendonly']);
+    const n = parseAnswer(ans, ALL, null);
+    assert.equal(n.codec, 'PCMA');
+    assert.deepEqual(n.dtmf, { sendPt: 100, recvPt: 101, clock: 8000 });
+    assert.equal(n.direction, 'recvonly');
+    assert.equal(n.remote.port, 7000);
+    assert.throws(() => parseAnswer(ans, ALL, { tag: 1, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'x' }), /dropped SRTP/);
+  });
+});
