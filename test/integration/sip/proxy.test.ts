@@ -1,0 +1,87 @@
+// srf.proxyRequest through the embedded server: SIPp caller → proxy (the app) → SIPp callee,
+// with Record-Route so the ACK and BYE follow the route through the server without the app.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../../helpers/free-port.ts';
+import { startHarness, type Harness } from '../../helpers/sip-harness.ts';
+import { runSipp, sippCounts, startSipp } from '../../helpers/sipp.ts';
+
+interface ProxyResult {
+  connected: boolean;
+  finalStatus: number;
+  responses: Array<{ msgs: Array<{ status: number }> }>;
+}
+
+describe('stateful proxy', () => {
+  let h: Harness;
+  let proxyTo: () => Record<string, unknown> = () => ({});
+  let results: Array<Promise<ProxyResult>> = [];
+  const seenByApp: string[] = [];
+
+  before(async () => {
+    h = await startHarness();
+    h.srf.use((req, _res, next) => {
+      seenByApp.push(req.method);
+      next();
+    });
+    h.srf.invite((req) => {
+      results.push((req as unknown as { proxy(o: Record<string, unknown>): Promise<ProxyResult> }).proxy(proxyTo()));
+    });
+  });
+  after(() => h.close());
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    it(`over ${transport}: Record-Route is added, the BYE follows the route, the app sees only the INVITE`, async () => {
+      seenByApp.length = 0;
+      results = [];
+      const uas = await startSipp({ scenario: 'uas-answer-rr.xml', transport, calls: 1, timeoutS: 10 });
+      proxyTo = () => ({ destination: `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`, remainInDialog: true });
+      const uac = await runSipp({ scenario: 'uac-proxy-rr.xml', transport, remote: h.target(transport), calls: 1, service: 'callee', timeoutS: 10 });
+      assert.equal(uac.code, 0, uac.stdout.slice(-2000) + uac.errors);
+      assert.deepEqual(sippCounts(uac.stdout), { ok: 1, failed: 0 });
+      const callee = await uas.done;
+      assert.equal(callee.code, 0, callee.stdout.slice(-2000) + callee.errors);
+      const result = await results[0];
+      assert.equal(result.finalStatus, 200);
+      assert.equal(result.connected, true);
+      assert.deepEqual(seenByApp, ['INVITE'], 'ACK and BYE went through the server alone');
+    });
+  }
+
+  it('serial forking with a provisional timeout: a silent first target is skipped, the second answers', async () => {
+    results = [];
+    const silent = await freePort(); // nothing listens there
+    const uas = await startSipp({ scenario: 'uas-answer-rr.xml', transport: 'udp', calls: 1, timeoutS: 10 });
+    proxyTo = () => ({ destination: [`sip:nobody@127.0.0.1:${silent}`, `sip:callee@127.0.0.1:${uas.port}`], provisionalTimeout: '300ms', remainInDialog: true });
+    const uac = await runSipp({ scenario: 'uac-proxy-rr.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'callee', timeoutS: 10 });
+    assert.equal(uac.code, 0, uac.stdout.slice(-2000) + uac.errors);
+    const result = await results[0];
+    assert.equal(result.finalStatus, 200);
+    assert.equal((await uas.done).code, 0);
+  });
+
+  it('every target failing: the best final response goes upstream and the app hears all of them', async () => {
+    results = [];
+    const a = await freePort();
+    const b = await freePort();
+    proxyTo = () => ({ destination: [`sip:a@127.0.0.1:${a}`, `sip:b@127.0.0.1:${b}`], forking: 'simultaneous', provisionalTimeout: '200ms' });
+    const uac = await runSipp({ scenario: 'uac-call-bye.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'x', timeoutS: 5 });
+    assert.notEqual(uac.code, 0, 'the caller got a failure');
+    assert.match(uac.errors + uac.stdout, /408/);
+    const result = await results[0];
+    assert.equal(result.finalStatus, 408);
+    assert.equal(result.connected, false);
+    assert.equal(result.responses.reduce((n, r) => n + r.msgs.length, 0), 2, 'one final response per target');
+  });
+
+  it('a CANCEL from the caller is propagated to the ringing target; the 487 comes back', async () => {
+    results = [];
+    const uas = await startSipp({ scenario: 'uas-ring-cancel.xml', transport: 'udp', calls: 1, timeoutS: 10 });
+    proxyTo = () => ({ destination: `sip:callee@127.0.0.1:${uas.port}` });
+    const uac = await runSipp({ scenario: 'uac-cancel.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'callee', timeoutS: 10 });
+    assert.equal(uac.code, 0, uac.stdout.slice(-2000) + uac.errors);
+    const callee = await uas.done;
+    assert.equal(callee.code, 0, callee.stdout.slice(-2000) + callee.errors);
+    assert.equal((await results[0]).finalStatus, 487);
+  });
+});
