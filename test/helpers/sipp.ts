@@ -2,7 +2,7 @@
 // ports, a timeout, and its exit code and error log handed back to the test.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
@@ -30,6 +30,8 @@ export interface SippRun {
   errors: string;
   /** The -trace_counts CSV, when asked for with extra: ['-trace_counts']. */
   counts: string;
+  /** The -trace_rtt CSV (response times), when asked for. */
+  rtt: string;
   port: number;
   /** Resolves when SIPp has bound its SIP port (for UAS peers). */
   exited: Promise<SippRun>;
@@ -64,11 +66,14 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
     child.on('exit', (code) => {
       let errors = '';
       let counts = '';
+      let rtt = '';
       for (const f of readdirSync(dir)) {
         if (f.endsWith('_errors.log')) errors += readFileSync(join(dir, f), 'utf8');
         if (f.endsWith('_counts.csv')) counts += readFileSync(join(dir, f), 'utf8');
+        if (f.endsWith('_rtt.csv')) rtt += readFileSync(join(dir, f), 'utf8');
       }
-      const run = { code: code ?? -1, stdout, errors, counts, port } as SippRun;
+      const run = { code: code ?? -1, stdout, errors, counts, rtt, port } as SippRun;
+      rmSync(dir, { recursive: true, force: true });
       run.exited = Promise.resolve(run);
       resolve(run);
     });
