@@ -19,6 +19,7 @@ export class ControlConnection {
   readonly id: string;
   authenticated = false;
   private closed = false;
+  private corked = false;
   private readonly framer = new ControlFramer();
 
   constructor(
@@ -56,9 +57,17 @@ export class ControlConnection {
     }
   }
 
-  /** Sends `uuid|payload`. */
+  /** Sends `uuid|payload`. Writes of one tick are corked into one segment (fewer syscalls under load). */
   send(payload: string): void {
     if (this.closed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(frame(`${randomUUID()}|${payload}`));
   }
 
