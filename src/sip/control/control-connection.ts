@@ -37,6 +37,7 @@ export class ControlConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closed) return;
     for (const f of this.framer.push(chunk)) {
       if (f.kind === 'error') {
         this.log.warn({ conn: this.id, reason: f.reason }, 'control framing error, disconnecting');
@@ -83,7 +84,16 @@ export class ControlConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.destroy();
+    // Flush what is queued (an `NO|incorrect secret` reply), then drop the connection.
+    if (this.corked) this.socket.uncork();
+    this.socket.setTimeout(2000, () => this.socket.destroy()); // a peer that never reads cannot hold it open
+    this.socket.end(() => this.socket.destroy());
     this.onClose(this);
+  }
+
+  /** Immediate close, for server shutdown. */
+  destroy(): void {
+    this.close();
+    this.socket.destroy();
   }
 }
