@@ -9,6 +9,7 @@ import { parseNameAddr } from '../message/header-values.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import type { Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
+import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { contactFor, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
@@ -56,6 +57,7 @@ export class AppRequestHandler {
     req.body = app.body;
     ensureSdpType(req);
     this.start(conn, rid, req, dest, '', null);
+    if (method === 'INVITE') cdrAttempt(this.ctx, 'application', req);
   }
 
   private async sendInDialog(conn: ControlConnection, rid: string, d: Dialog, app: SipMessage): Promise<void> {
@@ -68,7 +70,10 @@ export class AppRequestHandler {
     req.prepend('Via', viaFor(lp, newBranch()));
     ensureSdpType(req);
     if (req.method === 'INVITE') d.clientInvitePending = true;
-    if (req.method === 'BYE') this.ctx.dialogs.remove(d);
+    if (req.method === 'BYE') {
+      this.ctx.dialogs.remove(d);
+      cdrStop(this.ctx, 'application', 'normal-release', req);
+    }
     this.start(conn, rid, req, dest, d.id, d.connectionId);
   }
 
@@ -149,7 +154,10 @@ export class AppRequestHandler {
       if (status === 100) return; // drachtio does not pass 100 Trying up
     }
     if (status >= 200 && p.req.method === 'INVITE') {
+      const initial = !p.dialogId;
       if (!this.inviteFinal(p, res)) return;
+      if (initial && status < 300) cdrStart(this.ctx, 'network', 'uac', res);
+      else if (initial && !p.final) cdrStop(this.ctx, 'network', status === 487 ? 'call-canceled' : 'call-rejected', res);
     }
     if (status >= 200) {
       if (p.final) return;

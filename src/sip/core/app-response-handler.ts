@@ -8,6 +8,7 @@ import { Uas2xxRetransmitter } from '../dialog/uas-2xx-retransmitter.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { responseDestination } from './message-factory.ts';
+import { cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
 import { contactFor, ensureSdpType, makeResponse, meta6 } from './message-factory.ts';
@@ -48,6 +49,10 @@ export class AppResponseHandler {
     if (req.method === 'INVITE' && status >= 200) {
       if (status < 300) dialogId = this.confirm(p, res, conn).id;
       else if (p.dialog) p.dialog.serverInvitePending = false;
+      if (!p.dialog) {
+        if (status < 300) cdrStart(this.ctx, 'application', 'uas', res);
+        else cdrStop(this.ctx, 'application', 'call-rejected', res);
+      }
     }
     const target = responseDestination(req, p.inbound);
     p.txn.respond(res);

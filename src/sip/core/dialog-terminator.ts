@@ -3,6 +3,7 @@
 import { SipMessage } from '../message/sip-message.ts';
 import type { Dialog } from '../dialog/dialog.ts';
 import { notifyUnsolicited } from './app-notifier.ts';
+import { cdrStop } from './cdr-emitter.ts';
 import type { CoreContext } from './core-context.ts';
 import { contactFor, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
@@ -32,6 +33,7 @@ export class DialogTerminator {
     });
     const owner = this.ctx.control().connection(d.ownerId);
     if (owner) notifyUnsolicited(owner, dest.transport, lp.host, lp.port, d.id, bye.toString());
+    cdrStop(this.ctx, 'application', reason.includes('ACK timeout') ? 'system-error' : 'normal-release', bye);
     this.ctx.log.info({ dialog: d.id, reason }, 'server ended dialog with BYE');
   }
 }

@@ -7,6 +7,7 @@ import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import type { Inbound } from '../transport/transport-types.ts';
 import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
+import { cdrAttempt, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
 import type { ErrorResponder } from './error-responder.ts';
@@ -100,6 +101,7 @@ export class NetworkRequestHandler {
       const owner = this.ctx.control().connection(pending.ownerId);
       const s = inbound.source;
       if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancel.toString());
+      cdrStop(this.ctx, 'network', 'call-canceled', cancel);
       this.finish(pending);
       return;
     }
@@ -141,7 +143,10 @@ export class NetworkRequestHandler {
     d.refreshTarget(req);
     const pending = this.track(inbound, req, owner.id, toTag, d);
     if (req.method === 'INVITE') d.serverInvitePending = true;
-    if (req.method === 'BYE') this.ctx.dialogs.remove(d);
+    if (req.method === 'BYE') {
+      this.ctx.dialogs.remove(d);
+      cdrStop(this.ctx, 'network', 'normal-release', req);
+    }
     const s = inbound.source;
     notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, d.id, raw);
   }
@@ -164,6 +169,7 @@ export class NetworkRequestHandler {
     if (!owner) throw new SipError(503, 'Service Unavailable', `no app routed ${method}`);
     const pending = this.track(inbound, req, owner.id, Dialog.newTag(), null);
     this.inProgress.set(mergeKey, pending.txnId);
+    if (method === 'INVITE') cdrAttempt(this.ctx, 'network', req);
     notifyNewRequest(owner, inbound, pending.txnId, '', raw);
   }
 
