@@ -128,6 +128,31 @@ for (const transport of ['udp', 'tcp'] as const) {
       assert.equal(h.server.stats.dialogs, 0);
     });
 
+    it('a placed call rejected with 486 fails with that status, and the stack ACKs the 486', async () => {
+      const uas = await startSipp({ scenario: 'uas-reject.xml', transport, calls: 1, timeoutS: 10 });
+      const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+      await assert.rejects(h.srf.createUAC(uri, { localSdp: SDP }), (err: { status?: number }) => err.status === 486);
+      const r = await uas.done;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+    });
+
+    it('the app cancels a placed call while it rings: CANCEL goes out, the call fails with 487', async () => {
+      const uas = await startSipp({ scenario: 'uas-ring-cancel.xml', transport, calls: 1, timeoutS: 10 });
+      const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+      let uacReq: Srf.SrfRequest | null = null;
+      // At run time drachtio-srf calls cbRequest(err, req); its typings say cbRequest(req).
+      const callbacks = {
+        cbRequest: (_err: unknown, req: Srf.SrfRequest) => (uacReq = req),
+        cbProvisional: (res: Srf.SrfResponse) => {
+          if (res.status === 180) (uacReq as unknown as { cancel(): void }).cancel();
+        },
+      } as unknown as { cbRequest(req: Srf.SrfRequest): void };
+      const call = h.srf.createUAC(uri, { localSdp: SDP }, callbacks);
+      await assert.rejects(call, (err: { status?: number }) => err.status === 487);
+      const r = await uas.done;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+    });
+
     it('a SIPp callee hangs up a call the app placed (BYE from the far end)', async () => {
       const uas = await startSipp({ scenario: 'uas-sends-bye.xml', transport, calls: 1, timeoutS: 15 });
       const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
