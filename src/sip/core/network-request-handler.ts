@@ -21,6 +21,8 @@ const PENDING_LIMIT_MS = 64000;
 export class NetworkRequestHandler {
   /** Out-of-dialog requests in progress by Call-ID, From tag and CSeq, for §8.2.2.2 merged-request detection. */
   private readonly inProgress = new Map<string, string>();
+  /** Pending app requests by their server transaction, for CANCEL matching (weak: the proxy takes some over). */
+  private byTxn = new WeakMap<object, PendingUas>();
 
   constructor(
     private readonly ctx: CoreContext,
@@ -92,7 +94,7 @@ export class NetworkRequestHandler {
   private onCancel(inbound: Inbound, cancel: SipMessage): void {
     const invite = this.ctx.txns.findServer(cancel, 'INVITE');
     if (!(invite instanceof InviteServerTransaction)) throw new SipError(481, 'Call/Transaction Does Not Exist');
-    const pending = [...this.ctx.pendingUas.values()].find((p) => p.txn === invite);
+    const pending = this.byTxn.get(invite);
     const cancelTxn = this.ctx.txns.createServer(cancel, this.sendFn(cancel, inbound), this.reliable(inbound), { onTerminated: () => undefined });
     if (!invite.finalSent && pending) {
       // §9.2: 200 to the CANCEL, 487 to the INVITE, and the app hears of the CANCEL.
@@ -187,6 +189,7 @@ export class NetworkRequestHandler {
       txn.terminate();
     }, PENDING_LIMIT_MS);
     this.ctx.pendingUas.set(txnId, pending);
+    this.byTxn.set(txn, pending);
     return pending;
   }
 
@@ -194,6 +197,7 @@ export class NetworkRequestHandler {
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
     this.ctx.pendingUas.delete(p.txnId);
+    this.byTxn.delete(p.txn);
   }
 
   /** The app's connection went away: unanswered INVITEs get a 503 so callers are not left ringing. */
@@ -214,5 +218,6 @@ export class NetworkRequestHandler {
   clear(): void {
     for (const p of [...this.ctx.pendingUas.values()]) this.finish(p);
     this.inProgress.clear();
+    this.byTxn = new WeakMap();
   }
 }
