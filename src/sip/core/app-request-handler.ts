@@ -172,7 +172,13 @@ export class AppRequestHandler {
     const existing = p.dialogId ? this.ctx.dialogs.get(p.dialogId) : undefined;
     if (existing) existing.clientInvitePending = false;
     if (res.status >= 300) return true;
+    const toTag = res.to.params.get('tag') ?? '';
     if (p.final) {
+      if (existing && existing.remoteTag !== toTag && existing.role === 'uac' && p.req.cseq.seq === existing.lastClientInviteSeq && !p.req.to.params.get('tag')) {
+        // §13.2.2.4: a 2xx from another fork makes another dialog; it is ACKed, then ended with a BYE.
+        this.endFork(this.uacDialog(p, res, toTag)).catch((err: unknown) => this.ctx.log.info({ err }, 'forked 2xx cleanup failed'));
+        return false;
+      }
       // §13.2.2.4: a retransmitted 2xx is answered with the same ACK again.
       if (existing?.lastAck && existing.lastClientInviteSeq === p.req.cseq.seq) {
         this.ctx.sender.send(p.dest, existing.lastAck.toBuffer(), existing.connectionId);
@@ -180,10 +186,30 @@ export class AppRequestHandler {
       return false;
     }
     if (existing) return true;
-    const toTag = res.to.params.get('tag') ?? '';
+    const d = this.uacDialog(p, res, toTag);
+    this.ctx.dialogs.add(d);
+    p.dialogId = d.id;
+    return true;
+  }
+
+  private async endFork(d: Dialog): Promise<void> {
+    const dest = await uriDestination(d.nextHopUri, d.transport);
+    const lp = this.ctx.sender.localFor(dest.transport, dest.address);
+    const ack = d.buildRequest(SipMessage.request('ACK', 'sip:placeholder'), null);
+    ack.prepend('Via', viaFor(lp, newBranch()));
+    this.ctx.sender.send(dest, ack.toBuffer(), null);
+    const bye = d.buildRequest(SipMessage.request('BYE', 'sip:placeholder'), null);
+    bye.prepend('Via', viaFor(lp, newBranch()));
+    this.ctx.txns.createClient(bye, (m) => {
+      this.ctx.sender.send(dest, m.toBuffer(), null);
+    }, dest.transport === 'tcp', { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
+    this.ctx.log.info({ callId: d.callId, remoteTag: d.remoteTag }, 'extra forked 2xx ACKed and ended');
+  }
+
+  private uacDialog(p: PendingUac, res: SipMessage, toTag: string): Dialog {
     const contact = res.get('Contact');
     // §12.1.2: the UAC's route set is the 2xx's Record-Route in reverse.
-    const d = new Dialog({
+    return new Dialog({
       role: 'uac',
       callId: p.req.callId,
       localTag: p.req.from.params.get('tag') ?? '',
@@ -200,8 +226,5 @@ export class AppRequestHandler {
       inviteSeq: p.req.cseq.seq,
       inviteTxnId: p.txnId,
     });
-    this.ctx.dialogs.add(d);
-    p.dialogId = d.id;
-    return true;
   }
 }
