@@ -22,6 +22,8 @@ export interface SippOptions {
   extra?: string[];
   /** The local SIP port; a free one if omitted. */
   port?: number;
+  /** The local address (default 127.0.0.1; `::1` for IPv6). */
+  localIp?: string;
 }
 
 export interface SippRun {
@@ -49,7 +51,7 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
   else args.push('-sf', join(SCENARIOS, o.scenario));
   if (o.remote) args.push(o.remote);
   args.push(
-    '-i', '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(cp), '-mp', String(mp),
+    '-i', o.localIp ?? '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(cp), '-mp', String(mp),
     '-t', o.transport === 'tcp' ? 't1' : 'u1', '-timeout', `${o.timeoutS ?? 20}s`, '-timeout_error',
     '-trace_err', '-nostdin', '-max_socket', '2000',
   );
