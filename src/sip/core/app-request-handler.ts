@@ -164,7 +164,7 @@ export class AppRequestHandler {
       p.final = true;
     }
     const owner = this.ctx.control().connection(p.ownerId);
-    if (owner) notifyNetwork(owner, p.dest.transport, p.dest.address, p.dest.port, p.txnId, status < 300 ? p.dialogId : p.dialogId, res.toString());
+    if (owner) notifyNetwork(owner, p.dest.transport, p.dest.address, p.dest.port, p.txnId, p.dialogId, res.toString());
   }
 
   /** A final response to an INVITE; false when it must not reach the app again (a 2xx retransmission). */

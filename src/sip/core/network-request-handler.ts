@@ -45,9 +45,6 @@ export class NetworkRequestHandler {
     const to = req.to;
     void req.callId;
     if (cseq.method.toUpperCase() !== req.method) throw new SipError(400, 'Bad Request', 'CSeq method does not match');
-    if (!from.params.get('tag') && req.method !== 'ACK') {
-      // RFC 2543 clients may omit it; we still answer, the dialog just keys on an empty tag.
-    }
     const existing = this.ctx.txns.findServer(req);
     if (req.method === 'ACK') return this.onAck(inbound, req, raw, to.params.get('tag') ?? null);
     if (existing) {
