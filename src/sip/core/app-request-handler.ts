@@ -123,7 +123,7 @@ export class AppRequestHandler {
   private start(conn: ControlConnection, rid: string, req: SipMessage, dest: Endpoint, dialogId: string, connectionId: string | null): void {
     const txnId = randomUUID();
     const p: PendingUac = {
-      txnId, req, txn: null as unknown as PendingUac['txn'], dest, ownerId: conn.id, dialogId,
+      txnId, req, txn: null as unknown as PendingUac['txn'], dest, ownerId: conn.id, dialogId, early: null,
       provisionalSeen: false, cancelRequested: null, final: false,
     };
     this.ctx.pendingUac.set(txnId, p);
@@ -152,9 +152,10 @@ export class AppRequestHandler {
       p.provisionalSeen = true;
       if (p.cancelRequested) this.sendCancel(p, p.cancelRequested);
       if (status === 100) return; // drachtio does not pass 100 Trying up
+      if (res.has('RSeq') && p.req.method === 'INVITE' && !p.req.to.params.get('tag')) this.earlyDialog(p, res);
     }
     if (status >= 200 && p.req.method === 'INVITE') {
-      const initial = !p.dialogId;
+      const initial = !p.req.to.params.get('tag');
       if (!this.inviteFinal(p, res)) return;
       if (initial && status < 300) cdrStart(this.ctx, 'network', 'uac', res);
       else if (initial && !p.final) cdrStop(this.ctx, 'network', status === 487 ? 'call-canceled' : 'call-rejected', res);
@@ -164,15 +165,39 @@ export class AppRequestHandler {
       p.final = true;
     }
     const owner = this.ctx.control().connection(p.ownerId);
-    if (owner) notifyNetwork(owner, p.dest.transport, p.dest.address, p.dest.port, p.txnId, p.dialogId, res.toString());
+    if (owner) notifyNetwork(owner, p.dest.transport, p.dest.address, p.dest.port, p.txnId, p.dialogId || (p.early?.id ?? ''), res.toString());
+  }
+
+  /** RFC 3262 §4: a reliable provisional with a To tag makes the early dialog its PRACK is sent in. */
+  private earlyDialog(p: PendingUac, res: SipMessage): void {
+    const toTag = res.to.params.get('tag');
+    if (!toTag) return;
+    if (!p.early) {
+      p.early = this.uacDialog(p, res, toTag);
+      p.early.confirmed = false;
+      this.ctx.dialogs.add(p.early);
+    }
+    p.early.rseq = Number(res.get('RSeq'));
   }
 
   /** A final response to an INVITE; false when it must not reach the app again (a 2xx retransmission). */
   private inviteFinal(p: PendingUac, res: SipMessage): boolean {
+    const toTag = res.to.params.get('tag') ?? '';
+    const early = p.early;
+    if (early && !early.confirmed && !p.final) {
+      if (res.status < 300 && early.remoteTag === toTag) {
+        // The early dialog becomes the dialog; the 2xx's Contact is the remote target (§12.2.1.2).
+        early.confirmed = true;
+        const contact = res.get('Contact');
+        if (contact) early.remoteTarget = parseNameAddr(contact).uri;
+        p.dialogId = early.id;
+        return true;
+      }
+      this.ctx.dialogs.remove(early);
+    }
     const existing = p.dialogId ? this.ctx.dialogs.get(p.dialogId) : undefined;
     if (existing) existing.clientInvitePending = false;
     if (res.status >= 300) return true;
-    const toTag = res.to.params.get('tag') ?? '';
     if (p.final) {
       if (existing && existing.remoteTag !== toTag && existing.role === 'uac' && p.req.cseq.seq === existing.lastClientInviteSeq && !p.req.to.params.get('tag')) {
         // §13.2.2.4: a 2xx from another fork makes another dialog; it is ACKed, then ended with a BYE.

@@ -45,10 +45,15 @@ export class AppResponseHandler {
     res.body = app.body;
     ensureSdpType(res);
 
-    let dialogId = p.dialog?.id ?? '';
+    let dialogId = p.dialog?.id ?? p.early?.id ?? '';
+    if (status > 100 && status < 200 && req.method === 'INVITE' && !p.dialog && /\b100rel\b/i.test(res.get('Require') ?? '')) {
+      dialogId = this.reliableProvisional(p, res, conn).id;
+    }
     if (req.method === 'INVITE' && status >= 200) {
+      p.early?.stopReliable?.();
       if (status < 300) dialogId = this.confirm(p, res, conn).id;
       else if (p.dialog) p.dialog.serverInvitePending = false;
+      else if (p.early) this.ctx.dialogs.remove(p.early);
       if (!p.dialog) {
         if (status < 300) cdrStart(this.ctx, 'application', 'uas', res);
         else cdrStop(this.ctx, 'application', 'call-rejected', res);
@@ -61,31 +66,70 @@ export class AppResponseHandler {
     conn.reply(rid, `OK|${meta6('application', Buffer.byteLength(text), target.dest.transport, target.dest.address, target.dest.port)}|${txnId}|${dialogId}||Msg sent:|\r\n${text}`);
   }
 
-  /** A 2xx to an INVITE: the UAS dialog (§12.1.1) or, for a re-INVITE, the existing one, awaiting ACK. */
+  /**
+   * RFC 3262 §3: a reliable provisional gets an RSeq, makes the early dialog the PRACK will
+   * arrive in, and is retransmitted (T1 doubling) until that PRACK; after 64*T1 the INVITE
+   * is rejected with a 5xx.
+   */
+  private reliableProvisional(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
+    let d = p.early;
+    if (!d) {
+      d = this.uasDialog(p, res, conn);
+      d.confirmed = false;
+      this.ctx.dialogs.add(d);
+      p.early = d;
+    }
+    d.stopReliable?.();
+    d.rseq = d.rseq === null ? Math.floor(Math.random() * 100000) + 1 : d.rseq + 1;
+    res.add('RSeq', String(d.rseq));
+    const target = responseDestination(p.req, p.inbound);
+    const r = new Uas2xxRetransmitter(
+      () => this.ctx.sender.send(target.dest, res.toBuffer(), target.connectionId),
+      p.inbound.source.transport === 'tcp',
+      { ...this.ctx.timers, t2: Number.MAX_SAFE_INTEGER }, // §3: plain doubling, no T2 cap
+      () => {
+        if (p.txn.finalSent) return;
+        this.ctx.log.info({ callId: p.req.callId }, 'no PRACK for a reliable provisional, rejecting the INVITE');
+        p.txn.respond(makeResponse(p.req, 500, 'No PRACK', p.toTag));
+        this.requests.finish(p);
+        if (p.early) this.ctx.dialogs.remove(p.early);
+      },
+    );
+    d.stopReliable = () => r.ack();
+    return d;
+  }
+
+  private uasDialog(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
+    const req = p.req;
+    const contact = req.get('Contact');
+    return new Dialog({
+      role: 'uas',
+      callId: req.callId,
+      localTag: p.toTag,
+      remoteTag: req.from.params.get('tag') ?? '',
+      localHeader: res.get('To') ?? '',
+      remoteHeader: req.get('From') ?? '',
+      localSeq: Math.floor(Math.random() * 10000) + 1,
+      remoteSeq: req.cseq.seq,
+      remoteTarget: contact ? parseNameAddr(contact).uri : req.uri ?? '',
+      routeSet: req.getAll('Record-Route'),
+      transport: p.inbound.source.transport,
+      connectionId: p.inbound.connectionId,
+      ownerId: conn.id,
+      inviteSeq: req.cseq.seq,
+      inviteTxnId: p.txnId,
+    });
+  }
+
+  /** A 2xx to an INVITE: the UAS dialog (§12.1.1; maybe early until now) or, for a re-INVITE, the existing one, awaiting ACK. */
   private confirm(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
     const req = p.req;
-    let d = p.dialog;
+    let d = p.dialog ?? p.early;
     if (!d) {
-      const contact = req.get('Contact');
-      d = new Dialog({
-        role: 'uas',
-        callId: req.callId,
-        localTag: p.toTag,
-        remoteTag: req.from.params.get('tag') ?? '',
-        localHeader: res.get('To') ?? '',
-        remoteHeader: req.get('From') ?? '',
-        localSeq: Math.floor(Math.random() * 10000) + 1,
-        remoteSeq: req.cseq.seq,
-        remoteTarget: contact ? parseNameAddr(contact).uri : req.uri ?? '',
-        routeSet: req.getAll('Record-Route'),
-        transport: p.inbound.source.transport,
-        connectionId: p.inbound.connectionId,
-        ownerId: conn.id,
-        inviteSeq: req.cseq.seq,
-        inviteTxnId: p.txnId,
-      });
+      d = this.uasDialog(p, res, conn);
       this.ctx.dialogs.add(d);
     }
+    d.confirmed = true;
     d.serverInvitePending = false;
     d.awaitingAckSeq = req.cseq.seq;
     d.awaitingAckTxnId = p.txnId;

@@ -101,6 +101,7 @@ export class NetworkRequestHandler {
       const s = inbound.source;
       if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancel.toString());
       cdrStop(this.ctx, 'network', 'call-canceled', cancel);
+      this.dropEarly(pending);
       this.finish(pending);
       return;
     }
@@ -139,6 +140,7 @@ export class NetworkRequestHandler {
       }
       throw new SipError(481, 'Call/Transaction Does Not Exist', 'dialog owner gone');
     }
+    if (req.method === 'PRACK') return this.onPrack(inbound, req, raw, d, owner.id);
     d.refreshTarget(req);
     const pending = this.track(inbound, req, owner.id, toTag, d);
     if (req.method === 'INVITE') d.serverInvitePending = true;
@@ -148,6 +150,23 @@ export class NetworkRequestHandler {
     }
     const s = inbound.source;
     notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, d.id, raw);
+  }
+
+  /**
+   * RFC 3262 §3: a PRACK whose RAck names our outstanding reliable provisional stops its
+   * retransmission and is answered 200 here (as drachtio-server does); the app is told.
+   * Any other PRACK gets 481.
+   */
+  private onPrack(inbound: Inbound, req: SipMessage, raw: string, d: Dialog, ownerId: string): void {
+    const rack = /^\s*(\d+)\s+(\d+)\s+INVITE\s*$/i.exec(req.get('RAck') ?? '');
+    if (!rack || d.rseq === null || Number(rack[1]) !== d.rseq) throw new SipError(481, 'Call/Transaction Does Not Exist', 'PRACK matches no reliable provisional');
+    d.stopReliable?.();
+    d.stopReliable = null;
+    const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), { onTerminated: () => undefined });
+    txn.respond(makeResponse(req, 200, 'OK'));
+    const owner = this.ctx.control().connection(ownerId);
+    const s = inbound.source;
+    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, randomUUID(), d.id, raw);
   }
 
   private statelessReply(inbound: Inbound, req: SipMessage, status: number): void {
@@ -179,15 +198,24 @@ export class NetworkRequestHandler {
       onTerminated: () => this.inProgress.delete(`${req.callId}|${req.from.params.get('tag') ?? ''}|${req.cseq.seq}|${req.method}`),
     });
     if (req.method === 'INVITE') txn.respond(makeResponse(req, 100, 'Trying'));
-    const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, timer: null };
+    const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, early: null, timer: null };
     pending.timer = setTimeout(() => {
       this.ctx.log.warn({ callId: req.callId, method: req.method }, 'app never answered, request dropped');
+      this.dropEarly(pending);
       this.finish(pending);
       txn.terminate();
     }, PENDING_LIMIT_MS);
     this.ctx.pendingUas.set(txnId, pending);
     this.byTxn.set(txn, pending);
     return pending;
+  }
+
+  /** An early dialog (RFC 3262) that never got its 2xx goes away with its INVITE. */
+  private dropEarly(p: PendingUas): void {
+    if (p.early && !p.early.confirmed) {
+      p.early.stopReliable?.();
+      this.ctx.dialogs.remove(p.early);
+    }
   }
 
   finish(p: PendingUas): void {
@@ -207,6 +235,7 @@ export class NetworkRequestHandler {
         } catch (err) {
           this.ctx.log.debug({ err }, '503 after app loss failed');
         }
+        this.dropEarly(p);
       }
       this.finish(p);
     }

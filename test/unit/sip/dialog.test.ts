@@ -78,4 +78,20 @@ describe('dialog (§12)', () => {
     assert.equal(d.remoteTarget, 'sip:moved@10.0.0.9');
     assert.equal(d.buildRequest(placeholder('BYE'), null).uri, 'sip:moved@10.0.0.9');
   });
+
+  it('ACK and PRACK go to the remote target even when the app names the original Request-URI', () => {
+    const d = dialog({ role: 'uac', routeSet: [] });
+    const ack = d.buildRequest(SipMessage.request('ACK', 'sip:bob@original.example.com'), null);
+    assert.equal(ack.uri, 'sip:alice@10.0.0.1:5070');
+    const info = d.buildRequest(SipMessage.request('INFO', 'sip:explicit@example.com'), null);
+    assert.equal(info.uri, 'sip:explicit@example.com');
+  });
+
+  it('a PRACK carries RAck: the last RSeq, the INVITE CSeq and method (RFC 3262 §7.2)', () => {
+    const d = dialog({ role: 'uac', inviteSeq: 1, localSeq: 1, routeSet: [] });
+    d.rseq = 42;
+    const prack = d.buildRequest(SipMessage.request('PRACK', 'sip:placeholder'), null);
+    assert.equal(prack.get('RAck'), '42 1 INVITE');
+    assert.equal(prack.cseq.seq, 2);
+  });
 });
