@@ -2,6 +2,7 @@
 // drachtio's order: in-dialog by dialog id, CANCEL of the app's INVITE by txnId, in-dialog
 // by Call-ID, else a new out-of-dialog request. Responses come back through the client
 // transaction and go to the app with the request's txnId (and dialog id once there is one).
+import { callLogger } from '../../util/logger.ts';
 import { randomUUID } from 'node:crypto';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { Dialog } from '../dialog/dialog.ts';
@@ -228,7 +229,7 @@ export class AppRequestHandler {
     this.ctx.txns.createClient(bye, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), null);
     }, dest.transport === 'tcp', { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
-    this.ctx.log.info({ callId: d.callId, remoteTag: d.remoteTag }, 'extra forked 2xx ACKed and ended');
+    callLogger(this.ctx.log, d.callId).info({ remoteTag: d.remoteTag }, 'extra forked 2xx ACKed and ended');
   }
 
   private uacDialog(p: PendingUac, res: SipMessage, toTag: string): Dialog {

@@ -2,6 +2,7 @@
 // The server owns Via, From, To-tag, Call-ID, CSeq, Record-Route and Content-Length; it adds
 // Contact and Content-Type where missing, creates the UAS dialog on a 2xx to INVITE and
 // retransmits that 2xx until the ACK comes (RFC 3261 §13.3.1.4).
+import { callLogger } from '../../util/logger.ts';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { Uas2xxRetransmitter } from '../dialog/uas-2xx-retransmitter.ts';
@@ -89,7 +90,7 @@ export class AppResponseHandler {
       { ...this.ctx.timers, t2: Number.MAX_SAFE_INTEGER }, // §3: plain doubling, no T2 cap
       () => {
         if (p.txn.finalSent) return;
-        this.ctx.log.info({ callId: p.req.callId }, 'no PRACK for a reliable provisional, rejecting the INVITE');
+        callLogger(this.ctx.log, p.req.callId).info({ rseq: d?.rseq }, 'no PRACK for a reliable provisional, rejecting the INVITE');
         p.txn.respond(makeResponse(p.req, 500, 'No PRACK', p.toTag));
         this.requests.finish(p);
         if (p.early) this.ctx.dialogs.remove(p.early);
@@ -141,7 +142,7 @@ export class AppResponseHandler {
       p.inbound.source.transport === 'tcp',
       this.ctx.timers,
       () => {
-        this.ctx.log.info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
+        callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
         this.terminator.bye(dialog, 'SIP ;cause=200 ;text="ACK timeout"');
       },
     );

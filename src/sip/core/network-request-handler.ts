@@ -1,5 +1,6 @@
 // Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
+import { callLogger } from '../../util/logger.ts';
 import { randomUUID } from 'node:crypto';
 import { Dialog } from '../dialog/dialog.ts';
 import { SipError } from '../message/sip-error.ts';
@@ -200,7 +201,7 @@ export class NetworkRequestHandler {
     if (req.method === 'INVITE') txn.respond(makeResponse(req, 100, 'Trying'));
     const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, early: null, timer: null };
     pending.timer = setTimeout(() => {
-      this.ctx.log.warn({ callId: req.callId, method: req.method }, 'app never answered, request dropped');
+      callLogger(this.ctx.log, req.callId).warn({ method: req.method }, 'app never answered, request dropped');
       this.dropEarly(pending);
       this.finish(pending);
       txn.terminate();

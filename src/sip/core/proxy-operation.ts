@@ -1,5 +1,6 @@
 // One srf.proxyRequest: forwards the app's pending request to its targets and answers
 // upstream with the first 2xx or the best final response (RFC 3261 §16.6, §16.7).
+import { callLogger } from '../../util/logger.ts';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { formatHostPort, parseNameAddr } from '../message/header-values.ts';
 import { SipMessage, type HeaderField } from '../message/sip-message.ts';
@@ -50,7 +51,7 @@ export class ProxyOperation {
     const b = new ProxyBranch(target);
     this.branches.push(b);
     this.send(b).catch((err: unknown) => {
-      this.ctx.log.info({ err, target }, 'proxy target failed');
+      callLogger(this.ctx.log, this.o.pending.req.callId).info({ err, target }, 'proxy target failed');
       this.onFinal(b, makeResponse(this.o.pending.req, 503, 'Service Unavailable'));
     });
   }
@@ -86,7 +87,7 @@ export class ProxyOperation {
 
   private giveUp(b: ProxyBranch, why: string): void {
     if (b.state === 'done') return;
-    this.ctx.log.info({ target: b.target, why }, 'proxy branch abandoned');
+    callLogger(this.ctx.log, this.o.pending.req.callId).info({ target: b.target, why }, 'proxy branch abandoned');
     b.cancelled = true;
     if (b.state === 'proceeding') this.sendCancel(b);
     else b.txn?.terminate();
