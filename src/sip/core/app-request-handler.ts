@@ -71,6 +71,7 @@ export class AppRequestHandler {
     req.prepend('Via', viaFor(lp, newBranch()));
     ensureSdpType(req);
     if (req.method === 'INVITE') d.clientInvitePending = true;
+    if (subscriptionEnds(req)) this.ctx.dialogs.remove(d);
     if (req.method === 'BYE') {
       this.ctx.dialogs.remove(d);
       cdrStop(this.ctx, 'application', 'normal-release', req);
@@ -160,6 +161,14 @@ export class AppRequestHandler {
       if (!this.inviteFinal(p, res)) return;
       if (initial && status < 300) cdrStart(this.ctx, 'network', 'uac', res);
       else if (initial && !p.final) cdrStop(this.ctx, 'network', status === 487 ? 'call-canceled' : 'call-rejected', res);
+    }
+    if (status >= 200 && status < 300 && p.req.method === 'SUBSCRIBE' && !p.req.to.params.get('tag') && !p.final) {
+      const toTag = res.to.params.get('tag') ?? '';
+      if (!this.ctx.dialogs.match(p.req.callId, p.req.from.params.get('tag') ?? '', toTag)) {
+        const d = this.uacDialog(p, res, toTag);
+        this.ctx.dialogs.add(d);
+        p.dialogId = d.id;
+      }
     }
     if (status >= 200) {
       if (p.final) return;
@@ -253,4 +262,9 @@ export class AppRequestHandler {
       inviteTxnId: p.txnId,
     });
   }
+}
+
+/** RFC 6665 §4.1.3: a NOTIFY saying `terminated` ends the subscription's dialog. */
+export function subscriptionEnds(req: SipMessage): boolean {
+  return req.method === 'NOTIFY' && /^\s*terminated/i.test(req.get('Subscription-State') ?? '');
 }

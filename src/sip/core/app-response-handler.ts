@@ -50,6 +50,13 @@ export class AppResponseHandler {
     if (status > 100 && status < 200 && req.method === 'INVITE' && !p.dialog && /\b100rel\b/i.test(res.get('Require') ?? '')) {
       dialogId = this.reliableProvisional(p, res, conn).id;
     }
+    if (req.method === 'SUBSCRIBE' && status >= 200 && status < 300 && !p.dialog) {
+      // RFC 6665 §4.1: a 2xx to a SUBSCRIBE makes a dialog for the NOTIFYs; no ACK is involved.
+      const d = this.uasDialog(p, res, conn);
+      this.ctx.dialogs.add(d);
+      d.awaitingAckSeq = null;
+      dialogId = d.id;
+    }
     if (req.method === 'INVITE' && status >= 200) {
       p.early?.stopReliable?.();
       if (status < 300) dialogId = this.confirm(p, res, conn).id;

@@ -8,6 +8,7 @@ import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import type { Inbound } from '../transport/transport-types.ts';
 import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
+import { subscriptionEnds } from './app-request-handler.ts';
 import { cdrAttempt, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
@@ -145,6 +146,7 @@ export class NetworkRequestHandler {
     d.refreshTarget(req);
     const pending = this.track(inbound, req, owner.id, toTag, d);
     if (req.method === 'INVITE') d.serverInvitePending = true;
+    if (subscriptionEnds(req)) this.ctx.dialogs.remove(d);
     if (req.method === 'BYE') {
       this.ctx.dialogs.remove(d);
       cdrStop(this.ctx, 'network', 'normal-release', req);

@@ -2,7 +2,7 @@
 // with Record-Route so the ACK and BYE follow the route through the server without the app.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../../helpers/free-port.ts';
+import dgram from 'node:dgram';
 import { startHarness, type Harness } from '../../helpers/sip-harness.ts';
 import { runSipp, sippCounts, startSipp } from '../../helpers/sipp.ts';
 
@@ -10,6 +10,13 @@ interface ProxyResult {
   connected: boolean;
   finalStatus: number;
   responses: Array<{ msgs: Array<{ status: number }> }>;
+}
+
+/** A UDP socket of ours that never answers: a target that is certainly silent. */
+async function blackHole(): Promise<{ port: number; close(): void }> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  return { port: s.address().port, close: () => s.close() };
 }
 
 describe('stateful proxy', () => {
@@ -50,7 +57,8 @@ describe('stateful proxy', () => {
 
   it('serial forking with a provisional timeout: a silent first target is skipped, the second answers', async () => {
     results = [];
-    const silent = await freePort(); // nothing listens there
+    const hole = await blackHole();
+    const silent = hole.port;
     const uas = await startSipp({ scenario: 'uas-answer-rr.xml', transport: 'udp', calls: 1, timeoutS: 10 });
     proxyTo = () => ({ destination: [`sip:nobody@127.0.0.1:${silent}`, `sip:callee@127.0.0.1:${uas.port}`], provisionalTimeout: '300ms', remainInDialog: true });
     const uac = await runSipp({ scenario: 'uac-proxy-rr.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'callee', timeoutS: 10 });
@@ -58,12 +66,15 @@ describe('stateful proxy', () => {
     const result = await results[0];
     assert.equal(result.finalStatus, 200);
     assert.equal((await uas.done).code, 0);
+    hole.close();
   });
 
   it('every target failing: the best final response goes upstream and the app hears all of them', async () => {
     results = [];
-    const a = await freePort();
-    const b = await freePort();
+    const holeA = await blackHole();
+    const holeB = await blackHole();
+    const a = holeA.port;
+    const b = holeB.port;
     proxyTo = () => ({ destination: [`sip:a@127.0.0.1:${a}`, `sip:b@127.0.0.1:${b}`], forking: 'simultaneous', provisionalTimeout: '200ms' });
     const uac = await runSipp({ scenario: 'uac-call-bye.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'x', timeoutS: 5 });
     assert.notEqual(uac.code, 0, 'the caller got a failure');
@@ -72,6 +83,8 @@ describe('stateful proxy', () => {
     assert.equal(result.finalStatus, 408);
     assert.equal(result.connected, false);
     assert.equal(result.responses.reduce((n, r) => n + r.msgs.length, 0), 2, 'one final response per target');
+    holeA.close();
+    holeB.close();
   });
 
   it('a CANCEL from the caller is propagated to the ringing target; the 487 comes back', async () => {
