@@ -3,7 +3,7 @@
 // highest rate that had no failed call and the p99 INVITE-to-200 time at each step.
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { defaultConfig } from '../src/config/schema.ts';
 import { EmbeddedSipServer } from '../src/sip/embedded-server.ts';
 import { createLogger } from '../src/util/logger.ts';
@@ -35,7 +35,7 @@ const server = await EmbeddedSipServer.start({
   },
   log,
 });
-const app = fork(new URL('./sip-bench-app.ts', import.meta.url).pathname, [String(server.controlPort), 'bench'], { execArgv: ['--import', 'tsx'] });
+const app = fork(new URL('./sip-bench-app.ts', import.meta.url).pathname, [String(server.controlPort), 'bench'], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_APP_NODE_OPTS ?? '').split(' ').filter(Boolean)] });
 await new Promise<void>((resolve, reject) => {
   app.once('message', () => resolve());
   app.once('exit', (code) => reject(new Error(`bench app exited with ${code}`)));
@@ -46,6 +46,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+const loadBefore = loadavg();
 const steps: Step[] = [];
 for (const rate of rates) {
   const calls = rate * seconds;
@@ -75,7 +76,8 @@ const result = {
   date: new Date().toISOString(),
   transport,
   secondsPerStep: seconds,
-  machine: { cpus: cpus().length, node: process.version },
+  machine: { cpus: cpus().length, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+  appNodeOptions: process.env.BENCH_APP_NODE_OPTS ?? '',
   highestRateNoFailedCall: best?.rate ?? 0,
   p99InviteTo200MsAtThatRate: best?.p99Ms ?? null,
   highestRateNoFailureAndP99Under50ms: bestWithinP99?.rate ?? 0,
@@ -85,5 +87,8 @@ const result = {
 mkdirSync(new URL('./results/', import.meta.url).pathname, { recursive: true });
 writeFileSync(new URL('./results/sip.json', import.meta.url).pathname, JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify({ highestRateNoFailedCall: result.highestRateNoFailedCall, p99Ms: result.p99InviteTo200MsAtThatRate, highestRateNoFailureAndP99Under50ms: result.highestRateNoFailureAndP99Under50ms }));
+// The app goes first, so it does not try to reconnect to a server that is gone.
+const exited = new Promise((r) => app.once('exit', r));
 app.disconnect();
+await exited;
 server.close();
