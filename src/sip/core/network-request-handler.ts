@@ -19,6 +19,13 @@ import { makeResponse, responseDestination } from './message-factory.ts';
 const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, REGISTER, REFER, PRACK';
 const PENDING_LIMIT_MS = 64000;
+const MIN_SE = 90;
+
+class SessionIntervalTooSmall extends SipError {
+  constructor() {
+    super(422, 'Session Interval Too Small');
+  }
+}
 
 export class NetworkRequestHandler {
   /** Out-of-dialog requests in progress by Call-ID, From tag and CSeq, for §8.2.2.2 merged-request detection. */
@@ -59,9 +66,19 @@ export class NetworkRequestHandler {
       if (Number(mf) === 0) throw new SipError(483, 'Too Many Hops');
     }
     if (req.method === 'CANCEL') return this.onCancel(inbound, req);
+    if (req.method === 'INVITE' || req.method === 'UPDATE') this.checkSessionInterval(inbound, req);
     const toTag = to.params.get('tag');
     if (toTag) return this.inDialog(inbound, req, raw, toTag, from.params.get('tag') ?? '');
     return this.outOfDialog(inbound, req, raw, from.params.get('tag') ?? '');
+  }
+
+  /** RFC 4028 §8.1: a session interval below our Min-SE (90 s) is refused with 422. */
+  private checkSessionInterval(inbound: Inbound, req: SipMessage): void {
+    const se = req.get('Session-Expires');
+    if (se === undefined) return;
+    const secs = Number(/^\s*(\d+)/.exec(se)?.[1] ?? NaN);
+    if (Number.isNaN(secs)) throw new SipError(400, 'Bad Request', 'bad Session-Expires');
+    if (secs < MIN_SE) throw new SessionIntervalTooSmall();
   }
 
   private reliable(inbound: Inbound): boolean {

@@ -97,6 +97,13 @@ describe('bad input', () => {
     assert.match(await c.nextMatching(/^SIP\/2\.0 [2-6]/), /^SIP\/2\.0 481 /);
   });
 
+  it('a Session-Expires below 90 s gets 422 with Min-SE: 90 (RFC 4028)', async () => {
+    c.send(sipPort, request('INVITE', c.port, { 'Session-Expires': '30;refresher=uac', Supported: 'timer' }).text);
+    const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+    assert.match(res, /^SIP\/2\.0 422 /);
+    assert.match(res, /\r\nMin-SE: 90\r\n/);
+  });
+
   it('junk, a bad start line and an oversized datagram are dropped without an answer', async () => {
     await assertDroppedThenServes('HELLO WORLD\r\n\r\n');
     await assertDroppedThenServes(Buffer.from([0, 1, 2, 3, 255, 254, 13, 10, 13, 10]));
