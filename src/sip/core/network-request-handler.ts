@@ -21,12 +21,6 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY,
 const PENDING_LIMIT_MS = 64000;
 const MIN_SE = 90;
 
-class SessionIntervalTooSmall extends SipError {
-  constructor() {
-    super(422, 'Session Interval Too Small');
-  }
-}
-
 export class NetworkRequestHandler {
   /** Out-of-dialog requests in progress by Call-ID, From tag and CSeq, for §8.2.2.2 merged-request detection. */
   private readonly inProgress = new Map<string, string>();
@@ -78,7 +72,7 @@ export class NetworkRequestHandler {
     if (se === undefined) return;
     const secs = Number(/^\s*(\d+)/.exec(se)?.[1] ?? NaN);
     if (Number.isNaN(secs)) throw new SipError(400, 'Bad Request', 'bad Session-Expires');
-    if (secs < MIN_SE) throw new SessionIntervalTooSmall();
+    if (secs < MIN_SE) throw new SipError(422, 'Session Interval Too Small');
   }
 
   private reliable(inbound: Inbound): boolean {
