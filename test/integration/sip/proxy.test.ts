@@ -97,4 +97,28 @@ describe('stateful proxy', () => {
     assert.equal(callee.code, 0, callee.stdout.slice(-2000) + callee.errors);
     assert.equal((await results[0]).finalStatus, 487);
   });
+
+  it('simultaneous forking: one target busy, one answering; the call connects through the one that answered', async () => {
+    results = [];
+    const busy = await startSipp({ scenario: 'uas-reject.xml', transport: 'udp', calls: 1, timeoutS: 10 });
+    const ok = await startSipp({ scenario: 'uas-answer-rr.xml', transport: 'udp', calls: 1, timeoutS: 10 });
+    proxyTo = () => ({ destination: [`sip:busy@127.0.0.1:${busy.port}`, `sip:ok@127.0.0.1:${ok.port}`], forking: 'simultaneous', remainInDialog: true });
+    const uac = await runSipp({ scenario: 'uac-proxy-rr.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'callee', timeoutS: 10 });
+    assert.equal(uac.code, 0, uac.stdout.slice(-2000) + uac.errors);
+    assert.equal((await results[0]).finalStatus, 200);
+    assert.equal((await busy.done).code, 0);
+    assert.equal((await ok.done).code, 0);
+  });
+
+  it('followRedirects: a 302 from the first target sends the INVITE to its Contact', async () => {
+    results = [];
+    const ok = await startSipp({ scenario: 'uas-answer-rr.xml', transport: 'udp', calls: 1, timeoutS: 10 });
+    const redirect = await startSipp({ scenario: 'uas-redirect.xml', transport: 'udp', calls: 1, timeoutS: 10, extra: ['-set', 'target', `sip:moved@127.0.0.1:${ok.port}`] });
+    proxyTo = () => ({ destination: `sip:first@127.0.0.1:${redirect.port}`, followRedirects: true, remainInDialog: true });
+    const uac = await runSipp({ scenario: 'uac-proxy-rr.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'callee', timeoutS: 10 });
+    assert.equal(uac.code, 0, uac.stdout.slice(-2000) + uac.errors);
+    assert.equal((await results[0]).finalStatus, 200);
+    assert.equal((await redirect.done).code, 0);
+    assert.equal((await ok.done).code, 0);
+  });
 });
