@@ -7,6 +7,8 @@ import type { Logger } from '../util/logger.ts';
 
 export interface SrfConnection {
   srf: Srf;
+  /** The SIP listeners the server reported, e.g. `tcp/127.0.0.1:5060,udp/127.0.0.1:5060`. */
+  hostports: string;
   /** Disconnects the app, then stops the embedded server if there is one. Idempotent. */
   close(): void;
 }
@@ -40,6 +42,7 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     }
     server?.close();
   };
+  let hostports = '';
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no drachtio connection to ${host}:${port} within the timeout`)), opts.connectTimeoutMs ?? 10000);
@@ -49,6 +52,7 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
           reject(err);
           return;
         }
+        hostports = hostport;
         log.info({ hostport, server: opts.sip.server }, 'connected to SIP server');
         resolve();
       });
@@ -60,5 +64,5 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     close();
     throw err;
   }
-  return { srf, close };
+  return { srf, hostports, close };
 }

@@ -66,6 +66,11 @@ export class EmbeddedSipServer {
     return this.control.port;
   }
 
+  /** The verbs (methods, `cdr:*`) that connected apps have routed. */
+  get routedVerbs(): string[] {
+    return this.control.routes.verbs();
+  }
+
   /** Counts for tests and health checks. */
   get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number } {
     return {

@@ -2,7 +2,7 @@
 // ports, a timeout, and its exit code and error log handed back to the test.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
@@ -22,6 +22,8 @@ export interface SippOptions {
   extra?: string[];
   /** The local SIP port; a free one if omitted. */
   port?: number;
+  /** The local address (default 127.0.0.1; `::1` for IPv6). */
+  localIp?: string;
 }
 
 export interface SippRun {
@@ -32,6 +34,8 @@ export interface SippRun {
   counts: string;
   /** Every message sent and received, when asked for with extra: ['-trace_msg']. */
   messages: string;
+  /** The -trace_rtt CSV (response times), when asked for. */
+  rtt: string;
   port: number;
   /** Resolves when SIPp has bound its SIP port (for UAS peers). */
   exited: Promise<SippRun>;
@@ -49,7 +53,7 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
   else args.push('-sf', o.scenario.startsWith('/') ? o.scenario : join(SCENARIOS, o.scenario));
   if (o.remote) args.push(o.remote);
   args.push(
-    '-i', '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(cp), '-mp', String(mp),
+    '-i', o.localIp ?? '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(cp), '-mp', String(mp),
     '-t', o.transport === 'tcp' ? 't1' : 'u1', '-timeout', `${o.timeoutS ?? 20}s`, '-timeout_error',
     '-trace_err', '-nostdin', '-max_socket', '2000',
   );
@@ -67,12 +71,15 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
       let errors = '';
       let counts = '';
       let messages = '';
+      let rtt = '';
       for (const f of readdirSync(dir)) {
         if (f.endsWith('_errors.log')) errors += readFileSync(join(dir, f), 'utf8');
         if (f.endsWith('_counts.csv')) counts += readFileSync(join(dir, f), 'utf8');
         if (f.endsWith('_messages.log')) messages += readFileSync(join(dir, f), 'utf8');
+        if (f.endsWith('_rtt.csv')) rtt += readFileSync(join(dir, f), 'utf8');
       }
-      const run = { code: code ?? -1, stdout, errors, counts, messages, port } as SippRun;
+      const run = { code: code ?? -1, stdout, errors, counts, messages, rtt, port } as SippRun;
+      rmSync(dir, { recursive: true, force: true });
       run.exited = Promise.resolve(run);
       resolve(run);
     });

@@ -115,7 +115,7 @@ export class ControlServer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [...this.conns.values()]) c.close();
+    for (const c of [...this.conns.values()]) c.destroy();
     this.server.close();
   }
 }

@@ -32,6 +32,11 @@ export class RouteRegistry {
     return list[i];
   }
 
+  /** The verbs some connection routed. */
+  verbs(): string[] {
+    return [...this.routes.keys()];
+  }
+
   /** Every connection that routed this verb (CDR events go to all of them). */
   all(verb: string): ControlConnection[] {
     return this.routes.get(verb.toLowerCase()) ?? [];

@@ -2,6 +2,7 @@
 // drachtio's order: in-dialog by dialog id, CANCEL of the app's INVITE by txnId, in-dialog
 // by Call-ID, else a new out-of-dialog request. Responses come back through the client
 // transaction and go to the app with the request's txnId (and dialog id once there is one).
+import { callLogger } from '../../util/logger.ts';
 import { randomUUID } from 'node:crypto';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { Dialog } from '../dialog/dialog.ts';
@@ -9,6 +10,7 @@ import { parseNameAddr } from '../message/header-values.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import type { Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
+import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { contactFor, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
@@ -56,6 +58,7 @@ export class AppRequestHandler {
     req.body = app.body;
     ensureSdpType(req);
     this.start(conn, rid, req, dest, '', null);
+    if (method === 'INVITE') cdrAttempt(this.ctx, 'application', req);
   }
 
   private async sendInDialog(conn: ControlConnection, rid: string, d: Dialog, app: SipMessage): Promise<void> {
@@ -68,7 +71,11 @@ export class AppRequestHandler {
     req.prepend('Via', viaFor(lp, newBranch()));
     ensureSdpType(req);
     if (req.method === 'INVITE') d.clientInvitePending = true;
-    if (req.method === 'BYE') this.ctx.dialogs.remove(d);
+    if (subscriptionEnds(req)) this.ctx.dialogs.remove(d);
+    if (req.method === 'BYE') {
+      this.ctx.dialogs.remove(d);
+      cdrStop(this.ctx, 'application', 'normal-release', req);
+    }
     this.start(conn, rid, req, dest, d.id, d.connectionId);
   }
 
@@ -118,7 +125,7 @@ export class AppRequestHandler {
   private start(conn: ControlConnection, rid: string, req: SipMessage, dest: Endpoint, dialogId: string, connectionId: string | null): void {
     const txnId = randomUUID();
     const p: PendingUac = {
-      txnId, req, txn: null as unknown as PendingUac['txn'], dest, ownerId: conn.id, dialogId,
+      txnId, req, txn: null as unknown as PendingUac['txn'], dest, ownerId: conn.id, dialogId, early: null,
       provisionalSeen: false, cancelRequested: null, final: false,
     };
     this.ctx.pendingUac.set(txnId, p);
@@ -147,24 +154,66 @@ export class AppRequestHandler {
       p.provisionalSeen = true;
       if (p.cancelRequested) this.sendCancel(p, p.cancelRequested);
       if (status === 100) return; // drachtio does not pass 100 Trying up
+      if (res.has('RSeq') && p.req.method === 'INVITE' && !p.req.to.params.get('tag')) this.earlyDialog(p, res);
     }
     if (status >= 200 && p.req.method === 'INVITE') {
+      const initial = !p.req.to.params.get('tag');
       if (!this.inviteFinal(p, res)) return;
+      if (initial && status < 300) cdrStart(this.ctx, 'network', 'uac', res);
+      else if (initial && !p.final) cdrStop(this.ctx, 'network', status === 487 ? 'call-canceled' : 'call-rejected', res);
+    }
+    if (status >= 200 && status < 300 && p.req.method === 'SUBSCRIBE' && !p.req.to.params.get('tag') && !p.final) {
+      const toTag = res.to.params.get('tag') ?? '';
+      if (!this.ctx.dialogs.match(p.req.callId, p.req.from.params.get('tag') ?? '', toTag)) {
+        const d = this.uacDialog(p, res, toTag);
+        this.ctx.dialogs.add(d);
+        p.dialogId = d.id;
+      }
     }
     if (status >= 200) {
       if (p.final) return;
       p.final = true;
     }
     const owner = this.ctx.control().connection(p.ownerId);
-    if (owner) notifyNetwork(owner, p.dest.transport, p.dest.address, p.dest.port, p.txnId, status < 300 ? p.dialogId : p.dialogId, res.toString());
+    if (owner) notifyNetwork(owner, p.dest.transport, p.dest.address, p.dest.port, p.txnId, p.dialogId || (p.early?.id ?? ''), res.toString());
+  }
+
+  /** RFC 3262 §4: a reliable provisional with a To tag makes the early dialog its PRACK is sent in. */
+  private earlyDialog(p: PendingUac, res: SipMessage): void {
+    const toTag = res.to.params.get('tag');
+    if (!toTag) return;
+    if (!p.early) {
+      p.early = this.uacDialog(p, res, toTag);
+      p.early.confirmed = false;
+      this.ctx.dialogs.add(p.early);
+    }
+    p.early.rseq = Number(res.get('RSeq'));
   }
 
   /** A final response to an INVITE; false when it must not reach the app again (a 2xx retransmission). */
   private inviteFinal(p: PendingUac, res: SipMessage): boolean {
+    const toTag = res.to.params.get('tag') ?? '';
+    const early = p.early;
+    if (early && !early.confirmed && !p.final) {
+      if (res.status < 300 && early.remoteTag === toTag) {
+        // The early dialog becomes the dialog; the 2xx's Contact is the remote target (§12.2.1.2).
+        early.confirmed = true;
+        const contact = res.get('Contact');
+        if (contact) early.remoteTarget = parseNameAddr(contact).uri;
+        p.dialogId = early.id;
+        return true;
+      }
+      this.ctx.dialogs.remove(early);
+    }
     const existing = p.dialogId ? this.ctx.dialogs.get(p.dialogId) : undefined;
     if (existing) existing.clientInvitePending = false;
     if (res.status >= 300) return true;
     if (p.final) {
+      if (existing && existing.remoteTag !== toTag && existing.role === 'uac' && p.req.cseq.seq === existing.lastClientInviteSeq && !p.req.to.params.get('tag')) {
+        // §13.2.2.4: a 2xx from another fork makes another dialog; it is ACKed, then ended with a BYE.
+        this.endFork(this.uacDialog(p, res, toTag)).catch((err: unknown) => this.ctx.log.info({ err }, 'forked 2xx cleanup failed'));
+        return false;
+      }
       // §13.2.2.4: a retransmitted 2xx is answered with the same ACK again.
       if (existing?.lastAck && existing.lastClientInviteSeq === p.req.cseq.seq) {
         this.ctx.sender.send(p.dest, existing.lastAck.toBuffer(), existing.connectionId);
@@ -172,10 +221,30 @@ export class AppRequestHandler {
       return false;
     }
     if (existing) return true;
-    const toTag = res.to.params.get('tag') ?? '';
+    const d = this.uacDialog(p, res, toTag);
+    this.ctx.dialogs.add(d);
+    p.dialogId = d.id;
+    return true;
+  }
+
+  private async endFork(d: Dialog): Promise<void> {
+    const dest = await uriDestination(d.nextHopUri, d.transport);
+    const lp = this.ctx.sender.localFor(dest.transport, dest.address);
+    const ack = d.buildRequest(SipMessage.request('ACK', 'sip:placeholder'), null);
+    ack.prepend('Via', viaFor(lp, newBranch()));
+    this.ctx.sender.send(dest, ack.toBuffer(), null);
+    const bye = d.buildRequest(SipMessage.request('BYE', 'sip:placeholder'), null);
+    bye.prepend('Via', viaFor(lp, newBranch()));
+    this.ctx.txns.createClient(bye, (m) => {
+      this.ctx.sender.send(dest, m.toBuffer(), null);
+    }, dest.transport === 'tcp', { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
+    callLogger(this.ctx.log, d.callId).info({ remoteTag: d.remoteTag }, 'extra forked 2xx ACKed and ended');
+  }
+
+  private uacDialog(p: PendingUac, res: SipMessage, toTag: string): Dialog {
     const contact = res.get('Contact');
     // §12.1.2: the UAC's route set is the 2xx's Record-Route in reverse.
-    const d = new Dialog({
+    return new Dialog({
       role: 'uac',
       callId: p.req.callId,
       localTag: p.req.from.params.get('tag') ?? '',
@@ -192,8 +261,10 @@ export class AppRequestHandler {
       inviteSeq: p.req.cseq.seq,
       inviteTxnId: p.txnId,
     });
-    this.ctx.dialogs.add(d);
-    p.dialogId = d.id;
-    return true;
   }
+}
+
+/** RFC 6665 §4.1.3: a NOTIFY saying `terminated` ends the subscription's dialog. */
+export function subscriptionEnds(req: SipMessage): boolean {
+  return req.method === 'NOTIFY' && /^\s*terminated/i.test(req.get('Subscription-State') ?? '');
 }

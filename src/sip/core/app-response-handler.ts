@@ -2,12 +2,14 @@
 // The server owns Via, From, To-tag, Call-ID, CSeq, Record-Route and Content-Length; it adds
 // Contact and Content-Type where missing, creates the UAS dialog on a 2xx to INVITE and
 // retransmits that 2xx until the ACK comes (RFC 3261 §13.3.1.4).
+import { callLogger } from '../../util/logger.ts';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { Uas2xxRetransmitter } from '../dialog/uas-2xx-retransmitter.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { responseDestination } from './message-factory.ts';
+import { cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
 import { contactFor, ensureSdpType, makeResponse, meta6 } from './message-factory.ts';
@@ -44,10 +46,26 @@ export class AppResponseHandler {
     res.body = app.body;
     ensureSdpType(res);
 
-    let dialogId = p.dialog?.id ?? '';
+    let dialogId = p.dialog?.id ?? p.early?.id ?? '';
+    if (status > 100 && status < 200 && req.method === 'INVITE' && !p.dialog && /\b100rel\b/i.test(res.get('Require') ?? '')) {
+      dialogId = this.reliableProvisional(p, res, conn).id;
+    }
+    if (req.method === 'SUBSCRIBE' && status >= 200 && status < 300 && !p.dialog) {
+      // RFC 6665 §4.1: a 2xx to a SUBSCRIBE makes a dialog for the NOTIFYs; no ACK is involved.
+      const d = this.uasDialog(p, res, conn);
+      this.ctx.dialogs.add(d);
+      d.awaitingAckSeq = null;
+      dialogId = d.id;
+    }
     if (req.method === 'INVITE' && status >= 200) {
+      p.early?.stopReliable?.();
       if (status < 300) dialogId = this.confirm(p, res, conn).id;
       else if (p.dialog) p.dialog.serverInvitePending = false;
+      else if (p.early) this.ctx.dialogs.remove(p.early);
+      if (!p.dialog) {
+        if (status < 300) cdrStart(this.ctx, 'application', 'uas', res);
+        else cdrStop(this.ctx, 'application', 'call-rejected', res);
+      }
     }
     const target = responseDestination(req, p.inbound);
     p.txn.respond(res);
@@ -56,31 +74,70 @@ export class AppResponseHandler {
     conn.reply(rid, `OK|${meta6('application', Buffer.byteLength(text), target.dest.transport, target.dest.address, target.dest.port)}|${txnId}|${dialogId}||Msg sent:|\r\n${text}`);
   }
 
-  /** A 2xx to an INVITE: the UAS dialog (§12.1.1) or, for a re-INVITE, the existing one, awaiting ACK. */
+  /**
+   * RFC 3262 §3: a reliable provisional gets an RSeq, makes the early dialog the PRACK will
+   * arrive in, and is retransmitted (T1 doubling) until that PRACK; after 64*T1 the INVITE
+   * is rejected with a 5xx.
+   */
+  private reliableProvisional(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
+    let d = p.early;
+    if (!d) {
+      d = this.uasDialog(p, res, conn);
+      d.confirmed = false;
+      this.ctx.dialogs.add(d);
+      p.early = d;
+    }
+    d.stopReliable?.();
+    d.rseq = d.rseq === null ? Math.floor(Math.random() * 100000) + 1 : d.rseq + 1;
+    res.add('RSeq', String(d.rseq));
+    const target = responseDestination(p.req, p.inbound);
+    const r = new Uas2xxRetransmitter(
+      () => this.ctx.sender.send(target.dest, res.toBuffer(), target.connectionId),
+      p.inbound.source.transport === 'tcp',
+      { ...this.ctx.timers, t2: Number.MAX_SAFE_INTEGER }, // §3: plain doubling, no T2 cap
+      () => {
+        if (p.txn.finalSent) return;
+        callLogger(this.ctx.log, p.req.callId).info({ rseq: d?.rseq }, 'no PRACK for a reliable provisional, rejecting the INVITE');
+        p.txn.respond(makeResponse(p.req, 500, 'No PRACK', p.toTag));
+        this.requests.finish(p);
+        if (p.early) this.ctx.dialogs.remove(p.early);
+      },
+    );
+    d.stopReliable = () => r.ack();
+    return d;
+  }
+
+  private uasDialog(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
+    const req = p.req;
+    const contact = req.get('Contact');
+    return new Dialog({
+      role: 'uas',
+      callId: req.callId,
+      localTag: p.toTag,
+      remoteTag: req.from.params.get('tag') ?? '',
+      localHeader: res.get('To') ?? '',
+      remoteHeader: req.get('From') ?? '',
+      localSeq: Math.floor(Math.random() * 10000) + 1,
+      remoteSeq: req.cseq.seq,
+      remoteTarget: contact ? parseNameAddr(contact).uri : req.uri ?? '',
+      routeSet: req.getAll('Record-Route'),
+      transport: p.inbound.source.transport,
+      connectionId: p.inbound.connectionId,
+      ownerId: conn.id,
+      inviteSeq: req.cseq.seq,
+      inviteTxnId: p.txnId,
+    });
+  }
+
+  /** A 2xx to an INVITE: the UAS dialog (§12.1.1; maybe early until now) or, for a re-INVITE, the existing one, awaiting ACK. */
   private confirm(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
     const req = p.req;
-    let d = p.dialog;
+    let d = p.dialog ?? p.early;
     if (!d) {
-      const contact = req.get('Contact');
-      d = new Dialog({
-        role: 'uas',
-        callId: req.callId,
-        localTag: p.toTag,
-        remoteTag: req.from.params.get('tag') ?? '',
-        localHeader: res.get('To') ?? '',
-        remoteHeader: req.get('From') ?? '',
-        localSeq: Math.floor(Math.random() * 10000) + 1,
-        remoteSeq: req.cseq.seq,
-        remoteTarget: contact ? parseNameAddr(contact).uri : req.uri ?? '',
-        routeSet: req.getAll('Record-Route'),
-        transport: p.inbound.source.transport,
-        connectionId: p.inbound.connectionId,
-        ownerId: conn.id,
-        inviteSeq: req.cseq.seq,
-        inviteTxnId: p.txnId,
-      });
+      d = this.uasDialog(p, res, conn);
       this.ctx.dialogs.add(d);
     }
+    d.confirmed = true;
     d.serverInvitePending = false;
     d.awaitingAckSeq = req.cseq.seq;
     d.awaitingAckTxnId = p.txnId;
@@ -92,7 +149,7 @@ export class AppResponseHandler {
       p.inbound.source.transport === 'tcp',
       this.ctx.timers,
       () => {
-        this.ctx.log.info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
+        callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
         this.terminator.bye(dialog, 'SIP ;cause=200 ;text="ACK timeout"');
       },
     );

@@ -20,6 +20,8 @@ export interface PendingUas {
   /** Our To tag for every response to this request (the app may override it). */
   toTag: string;
   dialog: Dialog | null;
+  /** The early dialog a reliable provisional response made (RFC 3262); confirmed by the 2xx. */
+  early: Dialog | null;
   /** Dropped after 64 s with no final response, as drachtio does. */
   timer: NodeJS.Timeout | null;
 }
@@ -33,6 +35,8 @@ export interface PendingUac {
   ownerId: string;
   /** Set for in-dialog requests, and for an INVITE once its 2xx made a dialog. */
   dialogId: string;
+  /** The early dialog a reliable provisional made (RFC 3262 §4); the PRACK goes in it. */
+  early: Dialog | null;
   provisionalSeen: boolean;
   /** A CANCEL the app asked for before any provisional response (§9.1), sent on the first one. */
   cancelRequested: SipMessage | null;

@@ -1,8 +1,10 @@
 // BYEs the server sends by itself (no ACK for our 2xx, CANCEL after 200 OK), reported to
 // the owning app as `unsolicited` so drachtio-srf tears its Dialog down.
+import { callLogger } from '../../util/logger.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import type { Dialog } from '../dialog/dialog.ts';
 import { notifyUnsolicited } from './app-notifier.ts';
+import { cdrStop } from './cdr-emitter.ts';
 import type { CoreContext } from './core-context.ts';
 import { contactFor, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
@@ -12,7 +14,7 @@ export class DialogTerminator {
   bye(d: Dialog, reason: string): void {
     if (d.state === 'terminated') return;
     this.ctx.dialogs.remove(d);
-    this.send(d, reason).catch((err: unknown) => this.ctx.log.warn({ err, dialog: d.id }, 'server BYE failed'));
+    this.send(d, reason).catch((err: unknown) => callLogger(this.ctx.log, d.callId).warn({ err, dialog: d.id }, 'server BYE failed'));
   }
 
   private async send(d: Dialog, reason: string): Promise<void> {
@@ -26,12 +28,13 @@ export class DialogTerminator {
       this.ctx.sender.send(dest, m.toBuffer(), connId);
     }, dest.transport === 'tcp', {
       onResponse: () => undefined,
-      onTimeout: () => this.ctx.log.info({ dialog: d.id }, 'no answer to server BYE'),
-      onTransportError: (err) => this.ctx.log.info({ err, dialog: d.id }, 'server BYE not sent'),
+      onTimeout: () => callLogger(this.ctx.log, d.callId).info({ dialog: d.id }, 'no answer to server BYE'),
+      onTransportError: (err) => callLogger(this.ctx.log, d.callId).info({ err, dialog: d.id }, 'server BYE not sent'),
       onTerminated: () => undefined,
     });
     const owner = this.ctx.control().connection(d.ownerId);
     if (owner) notifyUnsolicited(owner, dest.transport, lp.host, lp.port, d.id, bye.toString());
-    this.ctx.log.info({ dialog: d.id, reason }, 'server ended dialog with BYE');
+    cdrStop(this.ctx, 'application', reason.includes('ACK timeout') ? 'system-error' : 'normal-release', bye);
+    callLogger(this.ctx.log, d.callId).info({ dialog: d.id, reason }, 'server ended dialog with BYE');
   }
 }

@@ -107,5 +107,5 @@ export function ensureSdpType(msg: SipMessage): void {
 }
 
 export function formatHostPortForControl(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatHostPort(host, port);
 }

@@ -1,5 +1,6 @@
 // Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
+import { callLogger } from '../../util/logger.ts';
 import { randomUUID } from 'node:crypto';
 import { Dialog } from '../dialog/dialog.ts';
 import { SipError } from '../message/sip-error.ts';
@@ -7,6 +8,8 @@ import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import type { Inbound } from '../transport/transport-types.ts';
 import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
+import { subscriptionEnds } from './app-request-handler.ts';
+import { cdrAttempt, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
 import type { ErrorResponder } from './error-responder.ts';
@@ -16,10 +19,13 @@ import { makeResponse, responseDestination } from './message-factory.ts';
 const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, REGISTER, REFER, PRACK';
 const PENDING_LIMIT_MS = 64000;
+const MIN_SE = 90;
 
 export class NetworkRequestHandler {
   /** Out-of-dialog requests in progress by Call-ID, From tag and CSeq, for §8.2.2.2 merged-request detection. */
   private readonly inProgress = new Map<string, string>();
+  /** Pending app requests by their server transaction, for CANCEL matching (weak: the proxy takes some over). */
+  private byTxn = new WeakMap<object, PendingUas>();
 
   constructor(
     private readonly ctx: CoreContext,
@@ -42,9 +48,6 @@ export class NetworkRequestHandler {
     const to = req.to;
     void req.callId;
     if (cseq.method.toUpperCase() !== req.method) throw new SipError(400, 'Bad Request', 'CSeq method does not match');
-    if (!from.params.get('tag') && req.method !== 'ACK') {
-      // RFC 2543 clients may omit it; we still answer, the dialog just keys on an empty tag.
-    }
     const existing = this.ctx.txns.findServer(req);
     if (req.method === 'ACK') return this.onAck(inbound, req, raw, to.params.get('tag') ?? null);
     if (existing) {
@@ -57,9 +60,19 @@ export class NetworkRequestHandler {
       if (Number(mf) === 0) throw new SipError(483, 'Too Many Hops');
     }
     if (req.method === 'CANCEL') return this.onCancel(inbound, req);
+    if (req.method === 'INVITE' || req.method === 'UPDATE') this.checkSessionInterval(inbound, req);
     const toTag = to.params.get('tag');
     if (toTag) return this.inDialog(inbound, req, raw, toTag, from.params.get('tag') ?? '');
     return this.outOfDialog(inbound, req, raw, from.params.get('tag') ?? '');
+  }
+
+  /** RFC 4028 §8.1: a session interval below our Min-SE (90 s) is refused with 422. */
+  private checkSessionInterval(inbound: Inbound, req: SipMessage): void {
+    const se = req.get('Session-Expires');
+    if (se === undefined) return;
+    const secs = Number(/^\s*(\d+)/.exec(se)?.[1] ?? NaN);
+    if (Number.isNaN(secs)) throw new SipError(400, 'Bad Request', 'bad Session-Expires');
+    if (secs < MIN_SE) throw new SipError(422, 'Session Interval Too Small');
   }
 
   private reliable(inbound: Inbound): boolean {
@@ -91,7 +104,7 @@ export class NetworkRequestHandler {
   private onCancel(inbound: Inbound, cancel: SipMessage): void {
     const invite = this.ctx.txns.findServer(cancel, 'INVITE');
     if (!(invite instanceof InviteServerTransaction)) throw new SipError(481, 'Call/Transaction Does Not Exist');
-    const pending = [...this.ctx.pendingUas.values()].find((p) => p.txn === invite);
+    const pending = this.byTxn.get(invite);
     const cancelTxn = this.ctx.txns.createServer(cancel, this.sendFn(cancel, inbound), this.reliable(inbound), { onTerminated: () => undefined });
     if (!invite.finalSent && pending) {
       // §9.2: 200 to the CANCEL, 487 to the INVITE, and the app hears of the CANCEL.
@@ -100,6 +113,8 @@ export class NetworkRequestHandler {
       const owner = this.ctx.control().connection(pending.ownerId);
       const s = inbound.source;
       if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancel.toString());
+      cdrStop(this.ctx, 'network', 'call-canceled', cancel);
+      this.dropEarly(pending);
       this.finish(pending);
       return;
     }
@@ -138,12 +153,34 @@ export class NetworkRequestHandler {
       }
       throw new SipError(481, 'Call/Transaction Does Not Exist', 'dialog owner gone');
     }
+    if (req.method === 'PRACK') return this.onPrack(inbound, req, raw, d, owner.id);
     d.refreshTarget(req);
     const pending = this.track(inbound, req, owner.id, toTag, d);
     if (req.method === 'INVITE') d.serverInvitePending = true;
-    if (req.method === 'BYE') this.ctx.dialogs.remove(d);
+    if (subscriptionEnds(req)) this.ctx.dialogs.remove(d);
+    if (req.method === 'BYE') {
+      this.ctx.dialogs.remove(d);
+      cdrStop(this.ctx, 'network', 'normal-release', req);
+    }
     const s = inbound.source;
     notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, d.id, raw);
+  }
+
+  /**
+   * RFC 3262 §3: a PRACK whose RAck names our outstanding reliable provisional stops its
+   * retransmission and is answered 200 here (as drachtio-server does); the app is told.
+   * Any other PRACK gets 481.
+   */
+  private onPrack(inbound: Inbound, req: SipMessage, raw: string, d: Dialog, ownerId: string): void {
+    const rack = /^\s*(\d+)\s+(\d+)\s+INVITE\s*$/i.exec(req.get('RAck') ?? '');
+    if (!rack || d.rseq === null || Number(rack[1]) !== d.rseq) throw new SipError(481, 'Call/Transaction Does Not Exist', 'PRACK matches no reliable provisional');
+    d.stopReliable?.();
+    d.stopReliable = null;
+    const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), { onTerminated: () => undefined });
+    txn.respond(makeResponse(req, 200, 'OK'));
+    const owner = this.ctx.control().connection(ownerId);
+    const s = inbound.source;
+    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, randomUUID(), d.id, raw);
   }
 
   private statelessReply(inbound: Inbound, req: SipMessage, status: number): void {
@@ -164,6 +201,7 @@ export class NetworkRequestHandler {
     if (!owner) throw new SipError(503, 'Service Unavailable', `no app routed ${method}`);
     const pending = this.track(inbound, req, owner.id, Dialog.newTag(), null);
     this.inProgress.set(mergeKey, pending.txnId);
+    if (method === 'INVITE') cdrAttempt(this.ctx, 'network', req);
     notifyNewRequest(owner, inbound, pending.txnId, '', raw);
   }
 
@@ -174,20 +212,31 @@ export class NetworkRequestHandler {
       onTerminated: () => this.inProgress.delete(`${req.callId}|${req.from.params.get('tag') ?? ''}|${req.cseq.seq}|${req.method}`),
     });
     if (req.method === 'INVITE') txn.respond(makeResponse(req, 100, 'Trying'));
-    const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, timer: null };
+    const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, early: null, timer: null };
     pending.timer = setTimeout(() => {
-      this.ctx.log.warn({ callId: req.callId, method: req.method }, 'app never answered, request dropped');
+      callLogger(this.ctx.log, req.callId).warn({ method: req.method }, 'app never answered, request dropped');
+      this.dropEarly(pending);
       this.finish(pending);
       txn.terminate();
     }, PENDING_LIMIT_MS);
     this.ctx.pendingUas.set(txnId, pending);
+    this.byTxn.set(txn, pending);
     return pending;
+  }
+
+  /** An early dialog (RFC 3262) that never got its 2xx goes away with its INVITE. */
+  private dropEarly(p: PendingUas): void {
+    if (p.early && !p.early.confirmed) {
+      p.early.stopReliable?.();
+      this.ctx.dialogs.remove(p.early);
+    }
   }
 
   finish(p: PendingUas): void {
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
     this.ctx.pendingUas.delete(p.txnId);
+    this.byTxn.delete(p.txn);
   }
 
   /** The app's connection went away: unanswered INVITEs get a 503 so callers are not left ringing. */
@@ -200,6 +249,7 @@ export class NetworkRequestHandler {
         } catch (err) {
           this.ctx.log.debug({ err }, '503 after app loss failed');
         }
+        this.dropEarly(p);
       }
       this.finish(p);
     }
@@ -208,5 +258,6 @@ export class NetworkRequestHandler {
   clear(): void {
     for (const p of [...this.ctx.pendingUas.values()]) this.finish(p);
     this.inProgress.clear();
+    this.byTxn = new WeakMap();
   }
 }

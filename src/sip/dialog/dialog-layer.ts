@@ -6,6 +6,7 @@ import type { Uas2xxRetransmitter } from './uas-2xx-retransmitter.ts';
 export class DialogLayer {
   private readonly byId = new Map<string, Dialog>();
   private readonly byMatch = new Map<string, Dialog>();
+  private readonly byCallId = new Map<string, Set<Dialog>>();
   private readonly retransmitters = new Map<string, Uas2xxRetransmitter>();
 
   get size(): number {
@@ -15,6 +16,9 @@ export class DialogLayer {
   add(d: Dialog): void {
     this.byId.set(d.id, d);
     this.byMatch.set(d.matchKey, d);
+    const set = this.byCallId.get(d.callId) ?? new Set<Dialog>();
+    set.add(d);
+    this.byCallId.set(d.callId, set);
   }
 
   get(id: string): Dialog | undefined {
@@ -27,8 +31,8 @@ export class DialogLayer {
 
   /** Any dialog with this Call-ID (step 4 of drachtio's app request routing). */
   findByCallId(callId: string): Dialog | undefined {
-    for (const d of this.byId.values()) if (d.callId === callId) return d;
-    return undefined;
+    const set = this.byCallId.get(callId);
+    return set ? set.values().next().value : undefined;
   }
 
   setRetransmitter(d: Dialog, r: Uas2xxRetransmitter): void {
@@ -46,6 +50,9 @@ export class DialogLayer {
     this.retransmitters.delete(d.id);
     if (this.byId.get(d.id) === d) this.byId.delete(d.id);
     if (this.byMatch.get(d.matchKey) === d) this.byMatch.delete(d.matchKey);
+    const set = this.byCallId.get(d.callId);
+    set?.delete(d);
+    if (set && !set.size) this.byCallId.delete(d.callId);
   }
 
   all(): Dialog[] {

@@ -58,6 +58,12 @@ export class Dialog {
   lastClientInviteSeq: number;
   /** The last ACK we sent for a 2xx, resent when the 2xx is retransmitted (§13.2.2.4). */
   lastAck: SipMessage | null = null;
+  /** UAS: RSeq of the last reliable provisional we sent; UAC: of the last one received (RFC 3262). */
+  rseq: number | null = null;
+  /** UAS: retransmissions of a reliable provisional until its PRACK. */
+  stopReliable: (() => void) | null = null;
+  /** False while early (a reliable provisional made it, no 2xx yet). */
+  confirmed = true;
 
   constructor(init: DialogInit) {
     this.role = init.role;
@@ -121,7 +127,7 @@ export class Dialog {
     let seq: number;
     if (method === 'ACK') seq = this.lastClientInviteSeq;
     else seq = ++this.localSeq;
-    const { requestUri, routes } = this.routing(skeleton.uri);
+    const { requestUri, routes } = this.routing(skeleton.uri, method);
     const req = SipMessage.request(method, requestUri);
     for (const r of routes) req.add('Route', r);
     req.add('Max-Forwards', '70');
@@ -135,6 +141,7 @@ export class Dialog {
       req.add('Contact', contact);
     }
     req.body = skeleton.body;
+    if (method === 'PRACK' && !req.has('RAck') && this.rseq !== null) req.add('RAck', `${this.rseq} ${this.lastClientInviteSeq} INVITE`);
     if (method === 'INVITE') {
       this.lastClientInviteSeq = seq;
     }
@@ -142,8 +149,9 @@ export class Dialog {
   }
 
   /** §12.2.1.1: loose routing keeps the target in the Request-URI; a strict first route takes it. */
-  private routing(skeletonUri: string | null): { requestUri: string; routes: string[] } {
-    const target = !skeletonUri || skeletonUri === 'sip:placeholder' ? this.remoteTarget : skeletonUri;
+  private routing(skeletonUri: string | null, method: string): { requestUri: string; routes: string[] } {
+    // drachtio-srf sends ACK and PRACK with the INVITE's Request-URI; in a dialog they go to the remote target.
+    const target = !skeletonUri || skeletonUri === 'sip:placeholder' || method === 'ACK' || method === 'PRACK' ? this.remoteTarget : skeletonUri;
     if (this.routeSet.length === 0) return { requestUri: target, routes: [] };
     const first = parseNameAddr(this.routeSet[0]);
     if (parseUri(first.uri).params.has('lr')) return { requestUri: target, routes: [...this.routeSet] };

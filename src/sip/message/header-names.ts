@@ -10,7 +10,7 @@ const COMPACT: Record<string, string> = {
 
 const SPECIAL: Record<string, string> = {
   'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', rseq: 'RSeq',
-  rack: 'RAck', 'mime-version': 'MIME-Version', 'p-asserted-identity': 'P-Asserted-Identity',
+  rack: 'RAck', 'mime-version': 'MIME-Version', 'min-se': 'Min-SE', 'p-asserted-identity': 'P-Asserted-Identity',
 };
 
 /** Headers whose comma-separated values are separate header field values (RFC 3261 §7.3.1). */

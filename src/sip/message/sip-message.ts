@@ -98,7 +98,7 @@ export class SipMessage {
 
   private required(name: string): string {
     const v = this.get(name);
-    if (v === undefined) throw new MissingHeader(name);
+    if (v === undefined) throw new SipError(400, 'Bad Request', `missing ${name}`);
     return v;
   }
 
@@ -131,11 +131,5 @@ export class SipMessage {
 
   toString(): string {
     return this.toBuffer().toString('utf8');
-  }
-}
-
-class MissingHeader extends SipError {
-  constructor(name: string) {
-    super(400, 'Bad Request', `missing ${name}`);
   }
 }

@@ -1,6 +1,7 @@
 // All listeners of the server. Picks the listener for an outgoing message by transport
 // and address family, and tells the layers above which host:port to write into Via/Contact.
 import { isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { ListenConfig } from '../../config/schema.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TcpTransport } from './tcp-transport.ts';
@@ -57,7 +58,7 @@ export class TransportLayer implements Sender {
     const list: Array<UdpTransport | TcpTransport> = transport === 'udp' ? this.udp : this.tcp;
     const t = this.pick(list, destAddress) ?? this.pick<UdpTransport | TcpTransport>([...this.udp, ...this.tcp], destAddress);
     if (!t) throw new Error('no SIP listener');
-    return { transport, host: this.externalIp ?? t.host, port: t.port };
+    return { transport, host: this.externalIp ?? advertisable(t.host), port: t.port };
   }
 
   send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo {
@@ -78,4 +79,14 @@ export class TransportLayer implements Sender {
     for (const t of this.udp) t.close();
     for (const t of this.tcp) t.close();
   }
+}
+
+/** A wildcard bind address cannot go into Via or Contact: use the first real interface address instead. */
+function advertisable(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  const family = host === '::' ? 'IPv6' : 'IPv4';
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === family && !a.internal) return a.address;
+  }
+  return family === 'IPv6' ? '::1' : '127.0.0.1';
 }

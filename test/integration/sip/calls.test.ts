@@ -36,21 +36,26 @@ for (const transport of ['udp', 'tcp'] as const) {
     const sipp = (scenario: string, extra: Partial<Parameters<typeof runSipp>[0]> = {}) =>
       runSipp({ scenario, transport, remote: h.target(transport), calls: 1, service: 'parley', timeoutS: 15, ...extra });
 
-    const answer = (): Promise<Srf.Dialog> => {
+    /** Answers the next INVITE; `setup` attaches dialog listeners before any in-dialog request can arrive. */
+    const answer = (setup: (d: Srf.Dialog) => void = () => undefined): Promise<Srf.Dialog> => {
       const d = deferred<Srf.Dialog>();
       onInvite = (req, res) => {
-        h.srf.createUAS(req, res, { localSdp: SDP }).then(d.resolve, (err: unknown) => h.log.error({ err }, 'createUAS failed'));
+        h.srf.createUAS(req, res, { localSdp: SDP }).then((dialog) => {
+          setup(dialog);
+          d.resolve(dialog);
+        }, (err: unknown) => h.log.error({ err }, 'createUAS failed'));
       };
       return d.promise;
     };
 
     it('answers a call (createUAS) and sees the caller hang up', async () => {
-      const dialog = answer();
+      const gone = deferred<unknown>();
+      const dialog = answer((d) => d.on('destroy', gone.resolve));
       const run = sipp('uac-call-bye.xml');
       const d = await withTimeout(dialog, 10000, 'dialog');
       assert.match(d.sip.remoteTag, /SIPpTag/);
       assert.equal(d.remote.sdp.includes('m=audio'), true);
-      const destroyed = new Promise((r) => d.on('destroy', r));
+      const destroyed = gone.promise;
       const r = await run;
       assert.equal(r.code, 0, r.stdout + r.errors);
       assert.deepEqual(sippCounts(r.stdout), { ok: 1, failed: 0 });
@@ -59,10 +64,11 @@ for (const transport of ['udp', 'tcp'] as const) {
     });
 
     it('the app hangs up after the ACK (BYE from the app)', async () => {
-      const dialog = answer();
+      const acked = deferred<unknown>();
+      const dialog = answer((d) => d.on('ack', acked.resolve));
       const run = sipp('uac-wait-bye.xml');
       const d = await withTimeout(dialog, 10000, 'dialog');
-      await withTimeout(new Promise((r) => d.on('ack', r)), 5000, 'ack');
+      await withTimeout(acked.promise, 5000, 'ack');
       await d.destroy();
       const r = await run;
       assert.equal(r.code, 0, r.stdout + r.errors);
@@ -82,13 +88,14 @@ for (const transport of ['udp', 'tcp'] as const) {
     });
 
     it('re-INVITE: the app gets modify with the new offer and answers it', async () => {
-      const dialog = answer();
-      const run = sipp('uac-reinvite.xml');
-      const d = await withTimeout(dialog, 10000, 'dialog');
-      const modified = new Promise<string>((resolve) => d.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      const mod = deferred<string>();
+      const dialog = answer((d) => d.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
         res.send(200, { body: SDP });
-        resolve(req.body);
+        mod.resolve(req.body);
       }));
+      const run = sipp('uac-reinvite.xml');
+      await withTimeout(dialog, 10000, 'dialog');
+      const modified = mod.promise;
       const body = await withTimeout(modified, 10000, 'modify');
       assert.match(body, /m=audio/);
       const r = await run;
@@ -96,13 +103,14 @@ for (const transport of ['udp', 'tcp'] as const) {
     });
 
     it('INFO inside the dialog reaches the app', async () => {
-      const dialog = answer();
-      const run = sipp('uac-info.xml');
-      const d = await withTimeout(dialog, 10000, 'dialog');
-      const info = new Promise<string>((resolve) => d.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      const inf = deferred<string>();
+      const dialog = answer((d) => d.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
         res.send(200);
-        resolve(req.body);
+        inf.resolve(req.body);
       }));
+      const run = sipp('uac-info.xml');
+      await withTimeout(dialog, 10000, 'dialog');
+      const info = inf.promise;
       assert.match(await withTimeout(info, 10000, 'info'), /Signal=5/);
       const r = await run;
       assert.equal(r.code, 0, r.stdout + r.errors);
@@ -118,6 +126,31 @@ for (const transport of ['udp', 'tcp'] as const) {
       const r = await uas.done;
       assert.equal(r.code, 0, r.stdout + r.errors);
       assert.equal(h.server.stats.dialogs, 0);
+    });
+
+    it('a placed call rejected with 486 fails with that status, and the stack ACKs the 486', async () => {
+      const uas = await startSipp({ scenario: 'uas-reject.xml', transport, calls: 1, timeoutS: 10 });
+      const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+      await assert.rejects(h.srf.createUAC(uri, { localSdp: SDP }), (err: { status?: number }) => err.status === 486);
+      const r = await uas.done;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+    });
+
+    it('the app cancels a placed call while it rings: CANCEL goes out, the call fails with 487', async () => {
+      const uas = await startSipp({ scenario: 'uas-ring-cancel.xml', transport, calls: 1, timeoutS: 10 });
+      const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+      let uacReq: Srf.SrfRequest | null = null;
+      // At run time drachtio-srf calls cbRequest(err, req); its typings say cbRequest(req).
+      const callbacks = {
+        cbRequest: (_err: unknown, req: Srf.SrfRequest) => (uacReq = req),
+        cbProvisional: (res: Srf.SrfResponse) => {
+          if (res.status === 180) (uacReq as unknown as { cancel(): void }).cancel();
+        },
+      } as unknown as { cbRequest(req: Srf.SrfRequest): void };
+      const call = h.srf.createUAC(uri, { localSdp: SDP }, callbacks);
+      await assert.rejects(call, (err: { status?: number }) => err.status === 487);
+      const r = await uas.done;
+      assert.equal(r.code, 0, r.stdout + r.errors);
     });
 
     it('a SIPp callee hangs up a call the app placed (BYE from the far end)', async () => {

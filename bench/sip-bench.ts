@@ -1,0 +1,94 @@
+// `npm run bench:sip`: SIPp calls against a minimal drachtio-srf UAS through the embedded
+// server, ramping the call rate. Prints a table and writes bench/results/sip.json with the
+// highest rate that had no failed call and the p99 INVITE-to-200 time at each step.
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { defaultConfig } from '../src/config/schema.ts';
+import { EmbeddedSipServer } from '../src/sip/embedded-server.ts';
+import { createLogger } from '../src/util/logger.ts';
+import { startSipp, sippCounts } from '../test/helpers/sipp.ts';
+
+const rates = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000,2500,3000').split(',').map(Number);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const transport = (process.env.BENCH_TRANSPORT ?? 'udp') as 'udp' | 'tcp';
+const P99_LIMIT_MS = 50;
+
+interface Step {
+  rate: number;
+  calls: number;
+  ok: number;
+  failed: number;
+  p50Ms: number;
+  p99Ms: number;
+  sippExit: number;
+  /** SIPp's cumulative call rate: what it really offered. */
+  offeredCps: number;
+}
+
+const log = createLogger({ level: 'warn', pretty: false });
+const server = await EmbeddedSipServer.start({
+  sip: {
+    ...defaultConfig.sip,
+    listen: [{ transport, host: '127.0.0.1', port: 0 }],
+    control: { host: '127.0.0.1', port: 0, secret: 'bench' },
+  },
+  log,
+});
+const app = fork(new URL('./sip-bench-app.ts', import.meta.url).pathname, [String(server.controlPort), 'bench'], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_APP_NODE_OPTS ?? '').split(' ').filter(Boolean)] });
+await new Promise<void>((resolve, reject) => {
+  app.once('message', () => resolve());
+  app.once('exit', (code) => reject(new Error(`bench app exited with ${code}`)));
+});
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const loadBefore = loadavg();
+const steps: Step[] = [];
+for (const rate of rates) {
+  const calls = rate * seconds;
+  const s = await startSipp({
+    scenario: 'uac-call-bye.xml', transport, remote: `127.0.0.1:${server.sipPort()}`, calls, rate, service: 'bench',
+    timeoutS: seconds + 30, extra: ['-trace_rtt', '-rtt_freq', '1', '-l', String(rate * 4)],
+  });
+  const run = await s.done;
+  const { ok, failed } = sippCounts(run.stdout);
+  // Response times (ms) from SIPp's -trace_rtt file: INVITE sent to 200 received, per call.
+  const times: number[] = [];
+  for (const line of run.rtt.split('\n').slice(1)) {
+    const cols = line.split(';');
+    if (cols.length >= 2 && cols[1] !== '') times.push(Number(cols[1]));
+  }
+  times.sort((a, b) => a - b);
+  const step: Step = { rate, calls, ok, failed: failed + Math.max(0, calls - ok - failed), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), sippExit: run.code, offeredCps: Number(/Call Rate\s*\|[^|]*\|\s*([\d.]+) cps/.exec(run.stdout)?.[1] ?? NaN) };
+  steps.push(step);
+  console.log(`rate ${String(rate).padStart(5)} cps: ${ok}/${calls} ok, ${step.failed} failed, p50 ${step.p50Ms.toFixed(2)} ms, p99 ${step.p99Ms.toFixed(2)} ms (offered ${step.offeredCps} cps, sipp exit ${run.code})`);
+  if (step.failed > 0) break;
+}
+
+const clean = steps.filter((s) => s.failed === 0 && s.sippExit === 0);
+const best = clean.length ? clean[clean.length - 1] : null;
+const bestWithinP99 = [...clean].reverse().find((s) => s.p99Ms < P99_LIMIT_MS) ?? null;
+const result = {
+  date: new Date().toISOString(),
+  transport,
+  secondsPerStep: seconds,
+  machine: { cpus: cpus().length, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+  appNodeOptions: process.env.BENCH_APP_NODE_OPTS ?? '',
+  highestRateNoFailedCall: best?.rate ?? 0,
+  p99InviteTo200MsAtThatRate: best?.p99Ms ?? null,
+  highestRateNoFailureAndP99Under50ms: bestWithinP99?.rate ?? 0,
+  target: { rate: 2000, p99Ms: P99_LIMIT_MS },
+  steps,
+};
+mkdirSync(new URL('./results/', import.meta.url).pathname, { recursive: true });
+writeFileSync(new URL('./results/sip.json', import.meta.url).pathname, JSON.stringify(result, null, 2) + '\n');
+console.log(JSON.stringify({ highestRateNoFailedCall: result.highestRateNoFailedCall, p99Ms: result.p99InviteTo200MsAtThatRate, highestRateNoFailureAndP99Under50ms: result.highestRateNoFailureAndP99Under50ms }));
+// The app goes first, so it does not try to reconnect to a server that is gone.
+const exited = new Promise((r) => app.once('exit', r));
+app.disconnect();
+await exited;
+server.close();

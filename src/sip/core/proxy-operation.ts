@@ -1,0 +1,234 @@
+// One srf.proxyRequest: forwards the app's pending request to its targets and answers
+// upstream with the first 2xx or the best final response (RFC 3261 §16.6, §16.7).
+import { callLogger } from '../../util/logger.ts';
+import type { ControlConnection } from '../control/control-connection.ts';
+import { formatHostPort, parseNameAddr } from '../message/header-values.ts';
+import { SipMessage, type HeaderField } from '../message/sip-message.ts';
+import type { CoreContext, PendingUas } from './core-context.ts';
+import { makeResponse, meta6, newBranch, responseDestination, uriDestination, viaFor } from './message-factory.ts';
+import { ProxyBranch } from './proxy-branch.ts';
+
+export interface ProxyOptions {
+  pending: PendingUas;
+  conn: ControlConnection;
+  rid: string;
+  targets: string[];
+  extraHeaders: HeaderField[];
+  recordRoute: boolean;
+  fullResponse: boolean;
+  followRedirects: boolean;
+  simultaneous: boolean;
+  provisionalMs: number | null;
+  finalMs: number | null;
+  onDone: () => void;
+}
+
+export class ProxyOperation {
+  private readonly branches: ProxyBranch[] = [];
+  private readonly queue: string[];
+  private readonly finals: SipMessage[] = [];
+  private answered = false;
+  private cancelled = false;
+  private done = false;
+  private redirects = 0;
+
+  constructor(private readonly ctx: CoreContext, private readonly o: ProxyOptions) {
+    this.queue = [...o.targets];
+  }
+
+  start(): void {
+    if (this.o.simultaneous) while (this.queue.length) this.launch(this.queue.shift() as string);
+    else this.next();
+  }
+
+  private next(): void {
+    const t = this.queue.shift();
+    if (t) this.launch(t);
+    else this.maybeFinish();
+  }
+
+  private launch(target: string): void {
+    const b = new ProxyBranch(target);
+    this.branches.push(b);
+    this.send(b).catch((err: unknown) => {
+      callLogger(this.ctx.log, this.o.pending.req.callId).info({ err, target }, 'proxy target failed');
+      this.onFinal(b, makeResponse(this.o.pending.req, 503, 'Service Unavailable'));
+    });
+  }
+
+  /** §16.6: copy, new Request-URI, Max-Forwards - 1, Record-Route, new top Via. */
+  private async send(b: ProxyBranch): Promise<void> {
+    const p = this.o.pending;
+    const dest = await uriDestination(b.target);
+    const lp = this.ctx.sender.localFor(dest.transport, dest.address);
+    const req = p.req.clone();
+    req.uri = b.target;
+    req.set('Max-Forwards', String(Math.max(0, Number(req.get('Max-Forwards') ?? '70') - 1)));
+    if (this.o.recordRoute && p.req.method === 'INVITE') {
+      const inbound = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);
+      req.prepend('Record-Route', `<sip:${formatHostPort(inbound.host, inbound.port)};lr${inbound.transport === 'tcp' ? ';transport=tcp' : ''}>`);
+    }
+    for (const h of this.o.extraHeaders) req.set(h.name, h.value);
+    req.prepend('Via', viaFor(lp, newBranch()));
+    b.request = req;
+    b.dest = dest;
+    if (this.done || this.cancelled || b.cancelled) return;
+    b.txn = this.ctx.txns.createClient(req, (m) => {
+      this.ctx.sender.send(dest, m.toBuffer(), null, (err) => b.txn?.transportError(err));
+    }, dest.transport === 'tcp', {
+      onResponse: (res) => this.onResponse(b, res),
+      onTimeout: () => this.onFinal(b, makeResponse(p.req, 408, 'Request Timeout')),
+      onTransportError: () => this.onFinal(b, makeResponse(p.req, 503, 'Service Unavailable')),
+      onTerminated: () => undefined,
+    });
+    if (this.o.provisionalMs) b.timerProvisional = setTimeout(() => this.giveUp(b, 'provisional timeout'), this.o.provisionalMs);
+    if (this.o.finalMs) b.timerFinal = setTimeout(() => this.giveUp(b, 'final timeout'), this.o.finalMs);
+  }
+
+  private giveUp(b: ProxyBranch, why: string): void {
+    if (b.state === 'done') return;
+    callLogger(this.ctx.log, this.o.pending.req.callId).info({ target: b.target, why }, 'proxy branch abandoned');
+    b.cancelled = true;
+    if (b.state === 'proceeding') this.sendCancel(b);
+    else b.txn?.terminate();
+    this.onFinal(b, makeResponse(this.o.pending.req, 408, 'Request Timeout'));
+  }
+
+  private onResponse(b: ProxyBranch, res: SipMessage): void {
+    if (res.status < 200) {
+      if (b.timerProvisional) clearTimeout(b.timerProvisional);
+      b.timerProvisional = null;
+      b.state = 'proceeding';
+      if (b.cancelled) this.sendCancel(b);
+      if (res.status === 100 || this.answered || b.state !== 'proceeding') return; // §16.7: 100 is not forwarded
+      this.upstream(res);
+      return;
+    }
+    if (res.status < 300) {
+      // §16.7 step 5: every 2xx goes upstream at once; other branches are cancelled.
+      b.clearTimers();
+      b.state = 'done';
+      this.upstream(res);
+      if (!this.answered) {
+        this.answered = true;
+        for (const o of this.branches) if (o !== b) this.cancelBranch(o);
+        this.report(res, true);
+        this.finish();
+      }
+      return;
+    }
+    this.onFinal(b, res);
+  }
+
+  private onFinal(b: ProxyBranch, res: SipMessage): void {
+    if (b.state === 'done') return;
+    b.clearTimers();
+    b.state = 'done';
+    if (this.answered) return;
+    if (this.o.followRedirects && res.status >= 300 && res.status < 400 && this.redirects < 5 && !this.cancelled) {
+      const contacts = res.getAll('Contact').map((c) => parseNameAddr(c).uri);
+      if (contacts.length) {
+        this.redirects++;
+        this.queue.unshift(...contacts);
+        if (this.o.simultaneous) while (this.queue.length) this.launch(this.queue.shift() as string);
+        else this.next();
+        return;
+      }
+    }
+    this.finals.push(res);
+    if (this.o.simultaneous || this.cancelled) this.maybeFinish();
+    else this.next();
+  }
+
+  private maybeFinish(): void {
+    if (this.answered || this.done) return;
+    if (this.branches.some((b) => b.state !== 'done') || (this.queue.length && !this.cancelled)) return;
+    const best = this.best();
+    this.upstream(best);
+    for (const f of this.finals) if (f !== best) this.report(f, false);
+    this.report(best, true);
+    this.finish();
+  }
+
+  /** §16.7 step 6: a 6xx wins; otherwise the lowest class; 408 when nothing answered. */
+  private best(): SipMessage {
+    const p = this.o.pending;
+    if (this.cancelled && !this.finals.length) return makeResponse(p.req, 487, 'Request Terminated');
+    if (!this.finals.length) return makeResponse(p.req, 408, 'Request Timeout');
+    const six = this.finals.find((r) => r.status >= 600);
+    if (six) return six;
+    return [...this.finals].sort((a, b) => Math.floor(a.status / 100) - Math.floor(b.status / 100) || a.status - b.status)[0];
+  }
+
+  /** Sends a response upstream without our Via (§16.7 step 9). */
+  private upstream(res: SipMessage): void {
+    const p = this.o.pending;
+    const out = makeResponse(p.req, res.status, res.reason);
+    out.set('To', res.get('To') ?? p.req.get('To') ?? '');
+    for (const h of res.headers) if (!['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Content-Length'].includes(h.name)) out.headers.push({ ...h });
+    out.body = res.body;
+    if (!p.txn.finalSent) {
+      p.txn.respond(out);
+      return;
+    }
+    if (res.status >= 200 && res.status < 300) {
+      const t = responseDestination(p.req, p.inbound); // further 2xx go statelessly (§16.7 step 5)
+      this.ctx.sender.send(t.dest, out.toBuffer(), t.connectionId);
+    }
+  }
+
+  /** Tells the app about a final response (fullResponse) and, with `last`, that it is done. */
+  private report(res: SipMessage, last: boolean): void {
+    const { conn, rid } = this.o;
+    const text = res.toString();
+    const d = this.branches.find((b) => b.dest)?.dest;
+    conn.reply(rid, `OK|${meta6('network', Buffer.byteLength(text), d?.transport ?? 'udp', d?.address ?? '', d?.port ?? 0)}|||continue\r\n${text}`);
+    if (last) conn.reply(rid, 'OK|done');
+  }
+
+  /** An upstream CANCEL (§16.10): every pending branch is cancelled; the 487s make the answer. */
+  cancel(): void {
+    if (this.answered || this.cancelled) return;
+    this.cancelled = true;
+    this.queue.length = 0;
+    for (const b of this.branches) this.cancelBranch(b);
+    this.maybeFinish();
+  }
+
+  private cancelBranch(b: ProxyBranch): void {
+    if (b.state === 'done' || b.cancelled) return;
+    b.cancelled = true;
+    if (b.state === 'proceeding') this.sendCancel(b);
+    else if (b.state === 'trying') {
+      // §9.1: no CANCEL before a provisional response; if none comes, the branch just ends.
+      b.clearTimers();
+      b.state = 'done';
+      b.txn?.terminate();
+    }
+  }
+
+  private sendCancel(b: ProxyBranch): void {
+    const req = b.request;
+    const dest = b.dest;
+    if (!req || !dest) return;
+    const c = SipMessage.request('CANCEL', req.uri ?? '');
+    c.add('Via', req.get('Via') ?? '');
+    c.add('Max-Forwards', '70');
+    for (const n of ['From', 'To', 'Call-ID']) c.add(n, req.get(n) ?? '');
+    c.add('CSeq', `${req.cseq.seq} CANCEL`);
+    this.ctx.txns.createClient(c, (m) => {
+      this.ctx.sender.send(dest, m.toBuffer(), null);
+    }, dest.transport === 'tcp', { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const b of this.branches) b.clearTimers();
+    this.o.onDone();
+  }
+
+  close(): void {
+    this.finish();
+  }
+}

@@ -1,0 +1,79 @@
+// A bare UDP socket for sending hand-made (often broken) SIP and reading what comes back.
+import dgram from 'node:dgram';
+
+export class RawSipClient {
+  private readonly socket = dgram.createSocket('udp4');
+  private readonly queue: string[] = [];
+  private waiters: Array<(m: string) => void> = [];
+
+  static async open(): Promise<RawSipClient> {
+    const c = new RawSipClient();
+    await new Promise<void>((r) => c.socket.bind(0, '127.0.0.1', () => r()));
+    c.socket.on('message', (m) => {
+      const w = c.waiters.shift();
+      if (w) w(m.toString());
+      else c.queue.push(m.toString());
+    });
+    return c;
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  send(port: number, text: string | Buffer): void {
+    this.socket.send(typeof text === 'string' ? Buffer.from(text.replace(/\r?\n/g, '\r\n')) : text, port, '127.0.0.1');
+  }
+
+  /** The next datagram received (rejects after `ms`). */
+  next(ms = 3000): Promise<string> {
+    const q = this.queue.shift();
+    if (q !== undefined) return Promise.resolve(q);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(new Error('no SIP message received'));
+      }, ms);
+      const done = (m: string) => {
+        clearTimeout(t);
+        resolve(m);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  /** The next message whose start line matches `re`, skipping others (100 Trying and the like). */
+  async nextMatching(re: RegExp, ms = 3000): Promise<string> {
+    for (;;) {
+      const m = await this.next(ms);
+      if (re.test(m.split('\r\n')[0])) return m;
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+let seq = 0;
+
+/** A request from this client; `over` replaces or removes (value null) headers. */
+export function request(method: string, clientPort: number, over: Record<string, string | null> = {}, body = ''): { text: string; branch: string; callId: string } {
+  seq++;
+  const branch = `z9hG4bK-raw-${process.pid}-${seq}`;
+  const callId = `raw-${process.pid}-${seq}@127.0.0.1`;
+  const h: Record<string, string | null> = {
+    Via: `SIP/2.0/UDP 127.0.0.1:${clientPort};branch=${branch}`,
+    'Max-Forwards': '70',
+    From: `<sip:raw@127.0.0.1:${clientPort}>;tag=raw${seq}`,
+    To: '<sip:parley@127.0.0.1>',
+    'Call-ID': callId,
+    CSeq: `1 ${method}`,
+    Contact: `<sip:raw@127.0.0.1:${clientPort}>`,
+    ...over,
+  };
+  let text = `${method} sip:parley@127.0.0.1 SIP/2.0\r\n`;
+  for (const [k, v] of Object.entries(h)) if (v !== null) text += `${k}: ${v}\r\n`;
+  if (!('Content-Length' in over)) text += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+  return { text: text + '\r\n' + body, branch, callId };
+}

@@ -1,0 +1,153 @@
+// Bad input over real sockets: malformed SIP gets a 400 where it can be answered, junk is
+// dropped, protocol limits get their RFC 3261 answers, a misbehaving control client is cut
+// off, and through all of it the server keeps answering real calls.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type Srf from 'drachtio-srf';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+import { runSipp, sippCounts } from '../../helpers/sipp.ts';
+
+describe('bad input', () => {
+  let h: Harness;
+  let c: RawSipClient;
+  let sipPort: number;
+  const held: Srf.SrfResponse[] = [];
+
+  before(async () => {
+    h = await startHarness({ maxMessageSize: 4096 });
+    sipPort = h.server.sipPort('udp');
+    c = await RawSipClient.open();
+    h.srf.invite((req, res) => {
+      if (req.get('Subject') === 'hold') {
+        res.send(180);
+        held.push(res);
+        return;
+      }
+      h.srf.createUAS(req, res, { localSdp: SDP }).catch((err: unknown) => h.log.error({ err }, 'createUAS'));
+    });
+  });
+  after(() => {
+    for (const r of held) r.send(486);
+    c.close();
+    h.close();
+  });
+
+  /** Sends junk, then a probe OPTIONS (503: no app routed OPTIONS); the probe's answer must come first. */
+  async function assertDroppedThenServes(junk: string | Buffer): Promise<void> {
+    c.send(sipPort, junk);
+    const probe = request('OPTIONS', c.port);
+    c.send(sipPort, probe.text);
+    const first = await c.next();
+    assert.match(first, /^SIP\/2\.0 503 /);
+    assert.ok(first.includes(probe.branch), 'the first answer is the probe\'s: the junk got none');
+  }
+
+  it('503 when no app routed the method', async () => {
+    const r = request('OPTIONS', c.port);
+    c.send(sipPort, r.text);
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 503 Service Unavailable/);
+    assert.ok(res.includes(r.branch));
+  });
+
+  it('a request missing Call-ID gets 400', async () => {
+    const r = request('INVITE', c.port, { 'Call-ID': null });
+    c.send(sipPort, r.text);
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 400 /);
+    assert.ok(res.includes(r.branch));
+  });
+
+  it('a Content-Length longer than the body gets 400', async () => {
+    const r = request('INVITE', c.port, { 'Content-Length': '500' }, 'v=0\r\n');
+    c.send(sipPort, r.text);
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 400 /);
+  });
+
+  it('a CSeq whose method differs from the request gets 400', async () => {
+    const r = request('INVITE', c.port, { CSeq: '1 BYE' });
+    c.send(sipPort, r.text);
+    assert.match(await c.next(), /^SIP\/2\.0 400 /);
+  });
+
+  it('Max-Forwards: 0 gets 483 Too Many Hops', async () => {
+    const r = request('INVITE', c.port, { 'Max-Forwards': '0' });
+    c.send(sipPort, r.text);
+    assert.match(await c.next(), /^SIP\/2\.0 483 /);
+  });
+
+  it('a merged request (same Call-ID, From tag and CSeq, new branch) gets 482 Loop Detected', async () => {
+    const first = request('INVITE', c.port, { Subject: 'hold' }, SDP);
+    c.send(sipPort, first.text);
+    await c.nextMatching(/^SIP\/2\.0 180 /);
+    const second = first.text.replace(first.branch, `${first.branch}-fork`);
+    c.send(sipPort, second);
+    const res = await c.nextMatching(/^SIP\/2\.0 4/);
+    assert.match(res, /^SIP\/2\.0 482 /);
+    assert.ok(res.includes(`${first.branch}-fork`));
+  });
+
+  it('a BYE outside any dialog gets 481, and so does an INVITE with an unknown To tag', async () => {
+    c.send(sipPort, request('BYE', c.port, { To: '<sip:parley@127.0.0.1>;tag=nope' }).text);
+    assert.match(await c.next(), /^SIP\/2\.0 481 /);
+    c.send(sipPort, request('INVITE', c.port, { To: '<sip:parley@127.0.0.1>;tag=nope' }).text);
+    assert.match(await c.nextMatching(/^SIP\/2\.0 [2-6]/), /^SIP\/2\.0 481 /);
+  });
+
+  it('a Session-Expires below 90 s gets 422 with Min-SE: 90 (RFC 4028)', async () => {
+    c.send(sipPort, request('INVITE', c.port, { 'Session-Expires': '30;refresher=uac', Supported: 'timer' }).text);
+    const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+    assert.match(res, /^SIP\/2\.0 422 /);
+    assert.match(res, /\r\nMin-SE: 90\r\n/);
+  });
+
+  it('junk, a bad start line and an oversized datagram are dropped without an answer', async () => {
+    await assertDroppedThenServes('HELLO WORLD\r\n\r\n');
+    await assertDroppedThenServes(Buffer.from([0, 1, 2, 3, 255, 254, 13, 10, 13, 10]));
+    await assertDroppedThenServes(request('OPTIONS', c.port, { Subject: 'x'.repeat(5000) }).text);
+    await assertDroppedThenServes('INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n');
+  });
+
+  it('a TCP connection sending junk is closed; the listener keeps serving', async () => {
+    const s = net.connect({ host: '127.0.0.1', port: h.server.sipPort('tcp') });
+    await new Promise((r) => s.once('connect', r));
+    const closed = new Promise((r) => s.once('close', r));
+    s.on('error', () => undefined);
+    s.write('GARBAGE WITHOUT LENGTH\r\nX: y\r\n\r\n');
+    await closed;
+  });
+
+  it('a misbehaving control client is cut off without harming the app', async () => {
+    const cases = ['999999#junk', 'abc#', '10#1234567890', '5#x|sip', `20#${'z'.repeat(20)}`];
+    for (const junk of cases) {
+      const s = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+      s.on('error', () => undefined);
+      s.resume(); // read whatever the server answers, so 'close' can follow its FIN
+      await new Promise((r) => s.once('connect', r));
+      const closed = new Promise((r) => s.once('close', r));
+      s.write(junk);
+      if (junk.startsWith('10#') || junk.startsWith('20#') || junk.startsWith('5#')) s.end();
+      await closed;
+    }
+    const s = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+    let reply = '';
+    s.on('data', (d) => (reply += d.toString()));
+    await new Promise((r) => s.once('connect', r));
+    const closed = new Promise((r) => s.once('close', r));
+    const msg = 'id1|authenticate|wrong-secret|';
+    s.write(`${Buffer.byteLength(msg)}#${msg}`);
+    await closed;
+    assert.match(reply, /\|response\|id1\|NO\|incorrect secret/);
+  });
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    it(`after all that, a real call over ${transport} still works`, async () => {
+      const r = await runSipp({ scenario: 'uac-call-bye.xml', transport, remote: h.target(transport), calls: 2, rate: 10, service: 'parley', timeoutS: 10 });
+      assert.equal(r.code, 0, r.stdout + r.errors);
+      assert.deepEqual(sippCounts(r.stdout), { ok: 2, failed: 0 });
+    });
+  }
+});

@@ -1,0 +1,75 @@
+// Dialog rules over a real socket (RFC 3261 §14.2, §12.2.2, §9.2): overlapping INVITEs get
+// 491, out-of-order CSeqs 500, and a CANCEL that loses the race with the 200 OK gets 481
+// while the server ends the call with a BYE.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+
+describe('dialog rules', () => {
+  let h: Harness;
+  let c: RawSipClient;
+  let port: number;
+
+  before(async () => {
+    h = await startHarness();
+    port = h.server.sipPort('udp');
+    c = await RawSipClient.open();
+    h.srf.invite((req, res) => {
+      h.srf.createUAS(req, res, { localSdp: SDP }).catch((err: unknown) => h.log.error({ err }, 'createUAS'));
+    });
+  });
+  after(() => {
+    c.close();
+    h.close();
+  });
+
+  /** Sends an INVITE, returns the 200 OK's To (with the server's tag) and the request. */
+  async function answered(): Promise<{ to: string; r: ReturnType<typeof request> }> {
+    const r = request('INVITE', c.port, {}, SDP);
+    c.send(port, r.text);
+    const ok = await c.nextMatching(/^SIP\/2\.0 200/);
+    const to = /\r\nTo: ([^\r]+)/.exec(ok)?.[1] ?? '';
+    assert.match(to, /tag=/);
+    return { to, r };
+  }
+
+  function inDialog(method: string, cseq: number, r: ReturnType<typeof request>, to: string, body = ''): string {
+    return request(method, c.port, { To: to, 'Call-ID': r.callId, CSeq: `${cseq} ${method}`, From: /\r\nFrom: ([^\r]+)/.exec(r.text)?.[1] ?? '' }, body).text;
+  }
+
+  it('a re-INVITE before the ACK of the first 2xx gets 491 Request Pending', async () => {
+    const { to, r } = await answered();
+    c.send(port, inDialog('INVITE', 2, r, to, SDP));
+    const res = await c.nextMatching(/^SIP\/2\.0 (491|[2-6]\d\d)/);
+    assert.match(res, /^SIP\/2\.0 491 /);
+    c.send(port, inDialog('ACK', 1, r, to));
+    c.send(port, inDialog('BYE', 3, r, to));
+    await c.nextMatching(/^SIP\/2\.0 200/);
+  });
+
+  it('an in-dialog request with an old CSeq gets 500', async () => {
+    const { to, r } = await answered();
+    c.send(port, inDialog('ACK', 1, r, to));
+    c.send(port, inDialog('INFO', 5, r, to));
+    await c.nextMatching(/^SIP\/2\.0 200/);
+    c.send(port, inDialog('INFO', 4, r, to));
+    assert.match(await c.nextMatching(/^SIP\/2\.0 [2-6]/), /^SIP\/2\.0 500 /);
+    c.send(port, inDialog('BYE', 6, r, to));
+    await c.nextMatching(/^SIP\/2\.0 200/);
+    assert.equal(h.server.stats.dialogs, 0);
+  });
+
+  it('a CANCEL after the 200 OK gets 481, and the server sends a BYE giving the reason', async () => {
+    const { r } = await answered();
+    const cancel = r.text.replace(/^INVITE /, 'CANCEL ').replace('1 INVITE', '1 CANCEL').replace(/\r\n\r\nv=0[\s\S]*$/, '\r\n\r\n').replace(/Content-Length: \d+/, 'Content-Length: 0');
+    c.send(port, cancel);
+    const seen: string[] = [await c.next(), await c.next()];
+    const resp = seen.find((m) => m.startsWith('SIP/2.0'));
+    const bye = seen.find((m) => m.startsWith('BYE '));
+    assert.match(resp ?? '', /^SIP\/2\.0 481 /);
+    assert.ok(bye, 'the server sent a BYE');
+    assert.match(bye, /Reason: .*CANCEL after 200 OK/);
+    assert.ok(bye.includes(r.callId));
+  });
+});

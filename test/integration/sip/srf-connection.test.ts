@@ -1,0 +1,65 @@
+// connectSrf: the embedded server on free ports, and a remote server reached by config alone.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type Srf from 'drachtio-srf';
+import { defaultConfig, type SipConfig } from '../../../src/config/schema.ts';
+import { connectSrf } from '../../../src/signaling/srf-connection.ts';
+import { EmbeddedSipServer } from '../../../src/sip/embedded-server.ts';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { testLogger } from '../../helpers/sip-harness.ts';
+
+const sip: SipConfig = {
+  ...defaultConfig.sip,
+  listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }],
+  control: { host: '127.0.0.1', port: 0, secret: 's3cret' },
+};
+
+describe('connectSrf', () => {
+  it('embedded: starts the server on free ports and the app answers SIP through it', async () => {
+    const conn = await connectSrf({ sip, log: testLogger() });
+    const m = /udp\/127\.0\.0\.1:(\d+)/.exec(conn.hostports);
+    assert.ok(m, conn.hostports);
+    // srf.options exists at run time; drachtio-srf's typings leave it out.
+    const app = conn.srf as unknown as { options(h: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void };
+    app.options((_req, res) => res.send(200, { headers: { 'X-App': 'parley' } }));
+    const c = await RawSipClient.open();
+    try {
+      // route|options travels asynchronously: retry until the app, not the 503, answers.
+      let res = '';
+      for (let i = 0; i < 50 && !/^SIP\/2\.0 200/.test(res); i++) {
+        c.send(Number(m[1]), request('OPTIONS', c.port).text);
+        res = await c.next();
+      }
+      assert.match(res, /^SIP\/2\.0 200 OK/);
+      assert.match(res, /X-App: parley/);
+    } finally {
+      c.close();
+      conn.close();
+      conn.close(); // idempotent
+    }
+  });
+
+  it('remote: connects to a server given by host, port and secret', async () => {
+    const server = await EmbeddedSipServer.start({ sip, log: testLogger() });
+    try {
+      const conn = await connectSrf({ sip: { ...sip, server: 'remote', control: { ...sip.control, port: server.controlPort } }, log: testLogger() });
+      assert.match(conn.hostports, /^udp\/127\.0\.0\.1:\d+$/);
+      conn.close();
+    } finally {
+      server.close();
+      server.close();
+    }
+  });
+
+  it('remote: a wrong secret is refused', async () => {
+    const server = await EmbeddedSipServer.start({ sip, log: testLogger() });
+    try {
+      await assert.rejects(
+        connectSrf({ sip: { ...sip, server: 'remote', control: { ...sip.control, port: server.controlPort, secret: 'wrong' } }, log: testLogger(), connectTimeoutMs: 3000 }),
+        /authenticate/,
+      );
+    } finally {
+      server.close();
+    }
+  });
+});

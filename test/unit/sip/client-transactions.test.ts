@@ -1,0 +1,174 @@
+// RFC 3261 §17.1 client transactions, with a fake transport and fake timers.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import { InviteClientTransaction } from '../../../src/sip/transaction/invite-client-transaction.ts';
+import { NonInviteClientTransaction } from '../../../src/sip/transaction/non-invite-client-transaction.ts';
+import { FakeTransport, RecordingUser, TIMERS, invite, nonInvite, response } from './fakes.ts';
+
+beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+afterEach(() => mock.timers.reset());
+
+function ict(reliable = false) {
+  const t = new FakeTransport();
+  const u = new RecordingUser();
+  const req = invite();
+  const txn = new InviteClientTransaction(req, t.send, reliable, TIMERS, u);
+  txn.start();
+  return { t, u, req, txn };
+}
+
+describe('INVITE client transaction (§17.1.1)', () => {
+  it('over UDP retransmits the INVITE at T1, 2T1, 4T1… (timer A)', () => {
+    const { t } = ict();
+    assert.equal(t.count(), 1);
+    mock.timers.tick(500);
+    assert.equal(t.count(), 2);
+    mock.timers.tick(999);
+    assert.equal(t.count(), 2);
+    mock.timers.tick(1);
+    assert.equal(t.count(), 3);
+    mock.timers.tick(2000);
+    assert.equal(t.count(), 4);
+  });
+
+  it('over a reliable transport does not retransmit (timer A not set)', () => {
+    const { t } = ict(true);
+    mock.timers.tick(10000);
+    assert.equal(t.count(), 1);
+  });
+
+  it('times out after 64*T1 with no response (timer B) and tells the TU', () => {
+    const { u, txn } = ict();
+    mock.timers.tick(64 * 500 - 1);
+    assert.equal(u.timeouts, 0);
+    mock.timers.tick(1);
+    assert.equal(u.timeouts, 1);
+    assert.equal(txn.state.value, 'terminated');
+  });
+
+  it('a provisional response stops retransmissions and is passed up', () => {
+    const { t, u, req, txn } = ict();
+    txn.receiveResponse(response(req, 180));
+    mock.timers.tick(4000);
+    assert.equal(t.count(), 1);
+    assert.equal(u.responses.length, 1);
+    assert.equal(txn.state.value, 'proceeding');
+  });
+
+  it('a 3xx-6xx response is ACKed by the transaction: same branch, Request-URI, To from the response, CSeq ACK', () => {
+    const { t, u, req, txn } = ict();
+    txn.receiveResponse(response(req, 486, 'tag486'));
+    assert.equal(u.responses.length, 1);
+    const ack = t.sent[1];
+    assert.equal(ack.method, 'ACK');
+    assert.equal(ack.uri, req.uri);
+    assert.equal(ack.topVia.params.get('branch'), req.topVia.params.get('branch'));
+    assert.match(ack.get('To') ?? '', /tag=tag486/);
+    assert.equal(ack.get('CSeq'), '1 ACK');
+    assert.equal(txn.state.value, 'completed');
+  });
+
+  it('a retransmitted final response is answered with the ACK again and not passed up', () => {
+    const { t, u, req, txn } = ict();
+    const r = response(req, 486);
+    txn.receiveResponse(r);
+    txn.receiveResponse(r);
+    assert.equal(u.responses.length, 1);
+    assert.equal(t.count((m) => m.method === 'ACK'), 2);
+  });
+
+  it('stays completed for timer D (32 s) over UDP, 0 s over TCP', () => {
+    const udp = ict();
+    udp.txn.receiveResponse(response(udp.req, 500));
+    mock.timers.tick(31999);
+    assert.equal(udp.txn.state.value, 'completed');
+    mock.timers.tick(1);
+    assert.equal(udp.txn.state.value, 'terminated');
+    const tcp = ict(true);
+    tcp.txn.receiveResponse(response(tcp.req, 500));
+    mock.timers.tick(0);
+    assert.equal(tcp.txn.state.value, 'terminated');
+  });
+
+  it('a 2xx is passed up, not ACKed by the transaction, and retransmitted 2xx keep reaching the TU (RFC 6026)', () => {
+    const { t, u, req, txn } = ict();
+    const ok = response(req, 200);
+    txn.receiveResponse(ok);
+    txn.receiveResponse(ok);
+    assert.equal(u.responses.length, 2);
+    assert.equal(t.count((m) => m.method === 'ACK'), 0);
+    assert.equal(txn.state.value, 'accepted');
+    mock.timers.tick(64 * 500);
+    assert.equal(txn.state.value, 'terminated');
+  });
+
+  it('a transport failure terminates the transaction and is reported (→ 503)', () => {
+    const t = new FakeTransport();
+    t.fail = true;
+    const u = new RecordingUser();
+    const txn = new InviteClientTransaction(invite(), t.send, false, TIMERS, u);
+    txn.start();
+    assert.equal(u.transportErrors, 1);
+    assert.equal(txn.state.value, 'terminated');
+  });
+});
+
+describe('non-INVITE client transaction (§17.1.2)', () => {
+  function nict(reliable = false) {
+    const t = new FakeTransport();
+    const u = new RecordingUser();
+    const req = nonInvite();
+    const txn = new NonInviteClientTransaction(req, t.send, reliable, TIMERS, u);
+    txn.start();
+    return { t, u, req, txn };
+  }
+
+  it('timer E doubles from T1 up to T2', () => {
+    const { t } = nict();
+    const at: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 9000; i += 100) {
+      mock.timers.tick(100);
+      now += 100;
+      if (t.count() > at.length + 1) at.push(now);
+    }
+    // 500, 1500, 3500, 7500 (capped intervals of 4000 after 2000)
+    assert.deepEqual(at.slice(0, 4), [500, 1500, 3500, 7500]);
+  });
+
+  it('after a provisional response, retransmits every T2', () => {
+    const { t, req, txn } = nict();
+    txn.receiveResponse(response(req, 100));
+    mock.timers.tick(500); // timer E was armed at T1 before the 1xx
+    const n = t.count();
+    mock.timers.tick(4000);
+    assert.equal(t.count(), n + 1);
+  });
+
+  it('times out after 64*T1 (timer F)', () => {
+    const { u } = nict();
+    mock.timers.tick(32000);
+    assert.equal(u.timeouts, 1);
+  });
+
+  it('a final response completes it; retransmissions are absorbed; timer K = T4 on UDP', () => {
+    const { u, req, txn } = nict();
+    const ok = response(req, 200);
+    txn.receiveResponse(ok);
+    txn.receiveResponse(ok);
+    assert.equal(u.responses.length, 1);
+    mock.timers.tick(4999);
+    assert.equal(txn.state.value, 'completed');
+    mock.timers.tick(1);
+    assert.equal(txn.state.value, 'terminated');
+  });
+
+  it('over TCP sends once and terminates at once after the final response (timer K = 0)', () => {
+    const { t, req, txn } = nict(true);
+    mock.timers.tick(10000);
+    assert.equal(t.count(), 1);
+    txn.receiveResponse(response(req, 200));
+    mock.timers.tick(0);
+    assert.equal(txn.state.value, 'terminated');
+  });
+});
