@@ -17,7 +17,7 @@ export interface Peer {
 }
 
 /** A SIPp callee (UAS) running `scenario`, answering with SDP on a Node RTP peer sending `toneHz`. */
-export async function startCallee(scenario: string, toneHz: number | null, extra: string[] = []): Promise<Peer> {
+export async function startCallee(scenario: string, toneHz: number | null, extra: string[] = [], port?: number): Promise<Peer> {
   const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
   rtp.start(toneHz === null ? { kind: 'silence' } : { kind: 'tone', freq: toneHz, amplitude: 8000 });
   const s = await startSipp({
@@ -25,6 +25,7 @@ export async function startCallee(scenario: string, toneHz: number | null, extra
     transport: 'udp',
     calls: 1,
     timeoutS: 30,
+    port,
     extra: ['-key', 'rtpport', String(rtp.port), '-trace_msg', ...extra],
   });
   return { rtp, port: s.port, done: s.done, kill: s.kill };

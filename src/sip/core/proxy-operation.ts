@@ -68,7 +68,12 @@ export class ProxyOperation {
       const inbound = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);
       req.prepend('Record-Route', `<sip:${formatHostPort(inbound.host, inbound.port)};lr${inbound.transport === 'tcp' ? ';transport=tcp' : ''}>`);
     }
-    for (const h of this.o.extraHeaders) req.set(h.name, h.value);
+    // The app's headers replace the request's; an empty value removes the header
+    // (how the rule chain's `headers: { remove }` reaches the forwarded request).
+    for (const h of this.o.extraHeaders) {
+      if (h.value.trim() === '') req.remove(h.name);
+      else req.set(h.name, h.value);
+    }
     req.prepend('Via', viaFor(lp, newBranch()));
     b.request = req;
     b.dest = dest;
