@@ -33,9 +33,9 @@ export async function startKamailio(options: KamailioOptions): Promise<RunningKa
   const dir = mkdtempSync(join(tmpdir(), 'parley-kamailio-'));
   const port = await freeUdpPort();
   const cfg = readFileSync(new URL('../../examples/kamailio/parley-upstream.cfg', import.meta.url), 'utf8')
-    .replace('LISTEN', `udp:127.0.0.1:${port}`)
-    .replace('PARLEY_URI', options.parleyUri)
-    .replace('MARKER_HDR', options.markerHeader);
+    .replaceAll('LISTEN', `udp:127.0.0.1:${port}`)
+    .replaceAll('PARLEY_URI', options.parleyUri)
+    .replaceAll('MARKER_HDR', options.markerHeader);
   const file = join(dir, 'kamailio.cfg');
   writeFileSync(file, cfg);
   const child: ChildProcess = spawn('kamailio', ['-f', file, '-DD', '-E', '-Y', dir, '-w', dir], {

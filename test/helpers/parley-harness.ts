@@ -19,15 +19,19 @@ export interface RunningParley {
 }
 
 /** `yaml` holds the routing and flows sections (and anything else to override). */
-export async function startParley(yaml: string): Promise<RunningParley> {
+export async function startParley(
+  yaml: string,
+  opts: { sipPort?: number; outboundProxy?: string } = {},
+): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
-  const sipPort = await freePort();
+  const sipPort = opts.sipPort ?? (await freePort());
   const base = `
 log: { level: ${process.env.PARLEY_TEST_LOG ?? 'silent'}, pretty: false }
 sip:
   listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }]
   control: { host: 127.0.0.1, port: 0, secret: e2e }
   timers: { t1: 100, t2: 400, t4: 500 }
+  outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
 media: { workers: 1 }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100 }
