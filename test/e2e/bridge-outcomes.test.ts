@@ -15,6 +15,9 @@ routing:
     - name: busy
       match: { to: "sip:busy@*" }
       actions: [{ app: notice-plain }]
+    - name: broken
+      match: { to: "sip:broken@*" }
+      actions: [{ app: broken }]
     - name: others
       match: { method: INVITE, media: audio }
       actions: [{ app: notice-plain }]
@@ -26,6 +29,9 @@ flows:
   unavailable:
     - play: { tone: beep }
     - hangup: { status: 480, reason: Callee Unavailable }
+  broken:
+    - answer: { early: true }
+    - play: { prompt: no-such-prompt }
   notice-plain:
     - answer: { early: true }
     - record: { action: start }
@@ -80,6 +86,22 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     assert.equal(parley.app.recordings!.open.size, 0, 'the recording is closed');
     assert.ok(caller.rtp.received.length > 0, 'the caller was hearing the notice as early media');
     await caller.rtp.close();
+  });
+
+  it('a flow whose prompt is missing fails that call with a 500 and the next call goes on', async () => {
+    const ended = nextCallEnd(parley);
+    const caller = await startCaller(parley, 'caller-expect-500.xml', 'sip:broken@127.0.0.1:9');
+    sippOk(await caller.done, 'caller');
+    const { outcome } = await ended;
+    assert.equal(outcome.reason, 'failed');
+    assert.match(outcome.error?.message ?? '', /no-such-prompt/);
+    await caller.rtp.close();
+    const callee = await startCallee('callee-busy.xml', null);
+    const next = await startCaller(parley, 'caller-expect-486.xml', `sip:busy@127.0.0.1:${callee.port}`);
+    sippOk(await next.done, 'the next caller');
+    sippOk(await callee.done, 'callee');
+    await next.rtp.close();
+    await callee.rtp.close();
   });
 
   it("the callee's BYE ends the caller's leg with a BYE", async () => {

@@ -1,4 +1,6 @@
-// conference: join a room by name; the step lasts until the leg leaves it.
+// conference: join a room by name; the step lasts until the leg leaves it. The
+// roster is checked before the call is answered, so a refused join (a URI already
+// in the room) is a final response (486), not an answered call hung up.
 import type { ConferenceParams } from '../flow-types.ts';
 import type { Task, TaskContext, TaskResult } from '../task.ts';
 
@@ -9,8 +11,8 @@ export class ConferenceTask implements Task {
 
   async exec(ctx: TaskContext): Promise<TaskResult> {
     if (ctx.call.ended) return { stop: true };
-    if (!ctx.call.answered) await ctx.call.answer();
     const { left } = await ctx.call.joinConference({ identity: 'normal', ...this.params });
+    if (!ctx.call.answered) await ctx.call.answer();
     const why = await left;
     ctx.log.info({ room: this.params.room, why }, 'left the conference');
     return { stop: true };
