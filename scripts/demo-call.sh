@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Places one call through a running Parley (start it first: bash scripts/start.sh):
+# a SIPp caller (440 Hz tone) → Parley's record-notice flow → a SIPp callee (1 kHz tone).
+# The caller hears the notice as early media, then the callee; Parley records both.
+#   bash scripts/demo-call.sh [PARLEY_HOST:PORT]   (default 127.0.0.1:5060)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+parley=${1:-127.0.0.1:5060}
+work=$(mktemp -d /tmp/parley-demo.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+sox -n -r 8000 -c 1 -t ul "$work/caller.ul" synth 12 sine 440 vol 0.3
+sox -n -r 8000 -c 1 -t ul "$work/callee.ul" synth 12 sine 1000 vol 0.3
+callee_port=5090
+(cd "$work" && sipp -sf "$root/examples/sipp/demo-callee.xml" -i 127.0.0.1 -p $callee_port -mp 16000 \
+  -ci 127.0.0.1 -cp 8891 -m 1 -key audio "$work/callee.ul" -timeout 40s -nostdin -bg >/dev/null)
+echo "demo: callee (SIPp) waiting on 127.0.0.1:$callee_port"
+echo "demo: calling sip:bob@127.0.0.1:$callee_port through Parley at $parley (8 s of call)"
+(cd "$work" && sipp -sf "$root/examples/sipp/demo-caller.xml" "$parley" -i 127.0.0.1 -p 5091 -mp 16010 \
+  -ci 127.0.0.1 -cp 8892 -m 1 -d 8000 -key to_uri "sip:bob@127.0.0.1:$callee_port" -key audio "$work/caller.ul" \
+  -timeout 40s -nostdin -trace_err >/dev/null) && ok=1 || ok=0
+if [ "$ok" = 1 ]; then echo "demo: the call completed"; else echo "demo: the call failed (see $work)"; exit 1; fi
+sleep 1
+latest=$(ls -t "$root"/recordings/*.json 2>/dev/null | head -1 || true)
+[ -n "$latest" ] && echo "demo: recording metadata: $latest" && ls -1 "${latest%.json}".* 2>/dev/null | sed 's/^/        /'
