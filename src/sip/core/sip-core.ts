@@ -93,8 +93,9 @@ export class SipCore implements ControlCommands {
     const partial = err instanceof ParseError ? err.partial : null;
     if (partial?.isRequest && partial.method !== 'ACK' && partial.has('Via')) {
       try {
-        const res = makeResponse(partial, 400, 'Bad Request', 'x' + Date.now().toString(36));
-        res.add('Reason', `SIP ;cause=400 ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
+        const status = err instanceof ParseError ? err.status : 400;
+        const res = makeResponse(partial, status, status === 416 ? 'Unsupported URI Scheme' : 'Bad Request', 'x' + Date.now().toString(36));
+        res.add('Reason', `SIP ;cause=${status} ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
         const t = responseDestination(partial, inbound);
         this.ctx.sender.send(t.dest, res.toBuffer(), t.connectionId);
         return;

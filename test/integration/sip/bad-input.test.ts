@@ -73,6 +73,14 @@ describe('bad input', () => {
     assert.match(await c.next(), /^SIP\/2\.0 400 /);
   });
 
+  it('a Request-URI scheme other than sip, sips or tel gets 416', async () => {
+    const r = request('INVITE', c.port);
+    c.send(sipPort, r.text.replace('INVITE sip:parley@127.0.0.1 SIP/2.0', 'INVITE mailto:parley@example.com SIP/2.0'));
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 416 /);
+    assert.ok(res.includes(r.branch));
+  });
+
   it('Max-Forwards: 0 gets 483 Too Many Hops', async () => {
     const r = request('INVITE', c.port, { 'Max-Forwards': '0' });
     c.send(sipPort, r.text);
