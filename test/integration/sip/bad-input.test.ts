@@ -81,6 +81,13 @@ describe('bad input', () => {
     assert.ok(res.includes(r.branch));
   });
 
+  it('a Require naming an unknown extension gets 420 Bad Extension with Unsupported', async () => {
+    c.send(sipPort, request('INVITE', c.port, { Require: '100rel, frobnicate' }).text);
+    const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+    assert.match(res, /^SIP\/2\.0 420 /);
+    assert.match(res, /\r\nUnsupported: frobnicate\r\n/);
+  });
+
   it('Max-Forwards: 0 gets 483 Too Many Hops', async () => {
     const r = request('INVITE', c.port, { 'Max-Forwards': '0' });
     c.send(sipPort, r.text);
