@@ -166,6 +166,10 @@ export class SipCore implements ControlCommands {
   connectionClosed(conn: ControlConnection): void {
     if (this.closed) return;
     this.networkRequests.ownerGone(conn.id);
+    // Dialogs of a vanished app cannot be driven any more; forget them rather than leak them.
+    const orphans = this.ctx.dialogs.all().filter((d) => d.ownerId === conn.id);
+    for (const d of orphans) this.ctx.dialogs.remove(d);
+    if (orphans.length) this.ctx.log.warn({ conn: conn.id, dialogs: orphans.length }, 'app disconnected, its dialogs dropped');
   }
 
   close(): void {
