@@ -76,6 +76,10 @@ export class SipCore implements ControlCommands {
       this.onParseError(inbound, err);
       return;
     }
+    if (inbound.oversized) {
+      this.onParseError(inbound, new ParseError('message exceeds sip.maxMessageSize', msg, 513));
+      return;
+    }
     try {
       if (msg.isRequest) {
         stampReceived(msg, inbound);
@@ -94,7 +98,8 @@ export class SipCore implements ControlCommands {
     if (partial?.isRequest && partial.method !== 'ACK' && partial.has('Via')) {
       try {
         const status = err instanceof ParseError ? err.status : 400;
-        const res = makeResponse(partial, status, status === 416 ? 'Unsupported URI Scheme' : 'Bad Request', 'x' + Date.now().toString(36));
+        const reason = status === 416 ? 'Unsupported URI Scheme' : status === 513 ? 'Message Too Large' : 'Bad Request';
+        const res = makeResponse(partial, status, reason, 'x' + Date.now().toString(36));
         res.add('Reason', `SIP ;cause=${status} ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
         const t = responseDestination(partial, inbound);
         this.ctx.sender.send(t.dest, res.toBuffer(), t.connectionId);

@@ -119,10 +119,21 @@ describe('bad input', () => {
     assert.match(res, /\r\nMin-SE: 90\r\n/);
   });
 
-  it('junk, a bad start line and an oversized datagram are dropped without an answer', async () => {
+  it('a request over sip.maxMessageSize gets 513 Message Too Large and is not processed', async () => {
+    const r = request('INVITE', c.port, { Subject: 'x'.repeat(5000) });
+    c.send(sipPort, r.text);
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 513 /);
+    assert.ok(res.includes(r.branch));
+  });
+
+  it('an oversized datagram that is not even SIP is dropped', async () => {
+    await assertDroppedThenServes(Buffer.alloc(6000, 0x41));
+  });
+
+  it('junk and a bad start line are dropped without an answer', async () => {
     await assertDroppedThenServes('HELLO WORLD\r\n\r\n');
     await assertDroppedThenServes(Buffer.from([0, 1, 2, 3, 255, 254, 13, 10, 13, 10]));
-    await assertDroppedThenServes(request('OPTIONS', c.port, { Subject: 'x'.repeat(5000) }).text);
     await assertDroppedThenServes('INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n');
   });
 
