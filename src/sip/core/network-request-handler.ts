@@ -20,6 +20,8 @@ const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO',
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, REGISTER, REFER, PRACK';
 const PENDING_LIMIT_MS = 64000;
 const MIN_SE = 90;
+/** Extensions a request may Require of us. */
+const SUPPORTED = new Set(['100rel', 'timer', 'replaces', 'norefersub']);
 
 export class NetworkRequestHandler {
   /** Out-of-dialog requests in progress by Call-ID, From tag and CSeq, for §8.2.2.2 merged-request detection. */
@@ -60,10 +62,20 @@ export class NetworkRequestHandler {
       if (Number(mf) === 0) throw new SipError(483, 'Too Many Hops');
     }
     if (req.method === 'CANCEL') return this.onCancel(inbound, req);
+    if (this.unsupported(inbound, req)) return;
     if (req.method === 'INVITE' || req.method === 'UPDATE') this.checkSessionInterval(inbound, req);
     const toTag = to.params.get('tag');
     if (toTag) return this.inDialog(inbound, req, raw, toTag, from.params.get('tag') ?? '');
     return this.outOfDialog(inbound, req, raw, from.params.get('tag') ?? '');
+  }
+
+  /** §8.2.2.3: a Require naming an extension we lack is refused with 420 and an Unsupported header. */
+  private unsupported(inbound: Inbound, req: SipMessage): boolean {
+    const required = req.getAll('Require').flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter(Boolean);
+    const missing = required.filter((t) => !SUPPORTED.has(t));
+    if (!missing.length) return false;
+    this.errors.respond(inbound, req, new SipError(420, 'Bad Extension'), [['Unsupported', missing.join(', ')]]);
+    return true;
   }
 
   /** RFC 4028 §8.1: a session interval below our Min-SE (90 s) is refused with 422. */

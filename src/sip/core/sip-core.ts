@@ -76,6 +76,10 @@ export class SipCore implements ControlCommands {
       this.onParseError(inbound, err);
       return;
     }
+    if (inbound.oversized) {
+      this.onParseError(inbound, new ParseError('message exceeds sip.maxMessageSize', msg, 513));
+      return;
+    }
     try {
       if (msg.isRequest) {
         stampReceived(msg, inbound);
@@ -93,8 +97,10 @@ export class SipCore implements ControlCommands {
     const partial = err instanceof ParseError ? err.partial : null;
     if (partial?.isRequest && partial.method !== 'ACK' && partial.has('Via')) {
       try {
-        const res = makeResponse(partial, 400, 'Bad Request', 'x' + Date.now().toString(36));
-        res.add('Reason', `SIP ;cause=400 ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
+        const status = err instanceof ParseError ? err.status : 400;
+        const reason = status === 416 ? 'Unsupported URI Scheme' : status === 513 ? 'Message Too Large' : 'Bad Request';
+        const res = makeResponse(partial, status, reason, 'x' + Date.now().toString(36));
+        res.add('Reason', `SIP ;cause=${status} ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
         const t = responseDestination(partial, inbound);
         this.ctx.sender.send(t.dest, res.toBuffer(), t.connectionId);
         return;
@@ -165,6 +171,10 @@ export class SipCore implements ControlCommands {
   connectionClosed(conn: ControlConnection): void {
     if (this.closed) return;
     this.networkRequests.ownerGone(conn.id);
+    // Dialogs of a vanished app cannot be driven any more; forget them rather than leak them.
+    const orphans = this.ctx.dialogs.all().filter((d) => d.ownerId === conn.id);
+    for (const d of orphans) this.ctx.dialogs.remove(d);
+    if (orphans.length) this.ctx.log.warn({ conn: conn.id, dialogs: orphans.length }, 'app disconnected, its dialogs dropped');
   }
 
   close(): void {

@@ -6,10 +6,13 @@ import { SipMessage } from './sip-message.ts';
 export class ParseError extends Error {
   /** The partial message when its start line and headers could be read: a 400 can be sent. */
   readonly partial: SipMessage | null;
-  constructor(detail: string, partial: SipMessage | null = null) {
+  /** The answer due when `partial` is set: 400, or 416 for a Request-URI scheme we do not know (§8.2.2.1). */
+  readonly status: number;
+  constructor(detail: string, partial: SipMessage | null = null, status = 400) {
     super(detail);
     this.name = 'ParseError';
     this.partial = partial;
+    this.status = status;
   }
 }
 
@@ -36,7 +39,7 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
   } else {
     const rm = REQUEST_RE.exec(start);
     if (!rm) throw new ParseError(`bad start line: ${start.slice(0, 60)}`);
-    if (!/^(sips?|tel|urn|mailto|https?):/i.test(rm[2])) throw new ParseError('bad Request-URI');
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(rm[2])) throw new ParseError('bad Request-URI');
     msg.method = rm[1];
     msg.uri = rm[2];
   }
@@ -75,6 +78,7 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
     msg.body = buf.subarray(bodyStart);
   }
   if (bad) throw new ParseError(bad, msg);
+  if (msg.uri !== null && !/^(sips?|tel):/i.test(msg.uri)) throw new ParseError('unsupported URI scheme', msg, 416);
   return msg;
 }
 

@@ -14,6 +14,8 @@ export interface Inbound {
   local: { address: string; port: number };
   /** The TCP connection it came on, so responses reuse it (RFC 3261 §18.2.2). */
   connectionId: string | null;
+  /** Over sip.maxMessageSize: the core answers 513 when it can, never processes it (§18.1.1). */
+  oversized?: boolean;
 }
 
 export interface SentInfo {

@@ -1,4 +1,4 @@
-// One UDP listener. Datagrams go up as Inbound; oversized ones are dropped here (§18.1.1).
+// One UDP listener. Datagrams go up as Inbound; oversized ones are flagged so the core answers 513 (§18.1.1).
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.ts';
@@ -19,11 +19,10 @@ export class UdpTransport {
     const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
     const t = new UdpTransport(host, socket);
     socket.on('message', (data, rinfo) => {
-      if (data.length > maxSize) {
-        log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize dropped');
-        return;
-      }
+      const oversized = data.length > maxSize;
+      if (oversized) log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize');
       onData({
+        oversized,
         data,
         source: { transport: 'udp', address: rinfo.address, port: rinfo.port },
         local: { address: host, port: t.boundPort },

@@ -73,6 +73,21 @@ describe('bad input', () => {
     assert.match(await c.next(), /^SIP\/2\.0 400 /);
   });
 
+  it('a Request-URI scheme other than sip, sips or tel gets 416', async () => {
+    const r = request('INVITE', c.port);
+    c.send(sipPort, r.text.replace('INVITE sip:parley@127.0.0.1 SIP/2.0', 'INVITE mailto:parley@example.com SIP/2.0'));
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 416 /);
+    assert.ok(res.includes(r.branch));
+  });
+
+  it('a Require naming an unknown extension gets 420 Bad Extension with Unsupported', async () => {
+    c.send(sipPort, request('INVITE', c.port, { Require: '100rel, frobnicate' }).text);
+    const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+    assert.match(res, /^SIP\/2\.0 420 /);
+    assert.match(res, /\r\nUnsupported: frobnicate\r\n/);
+  });
+
   it('Max-Forwards: 0 gets 483 Too Many Hops', async () => {
     const r = request('INVITE', c.port, { 'Max-Forwards': '0' });
     c.send(sipPort, r.text);
@@ -104,10 +119,21 @@ describe('bad input', () => {
     assert.match(res, /\r\nMin-SE: 90\r\n/);
   });
 
-  it('junk, a bad start line and an oversized datagram are dropped without an answer', async () => {
+  it('a request over sip.maxMessageSize gets 513 Message Too Large and is not processed', async () => {
+    const r = request('INVITE', c.port, { Subject: 'x'.repeat(5000) });
+    c.send(sipPort, r.text);
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 513 /);
+    assert.ok(res.includes(r.branch));
+  });
+
+  it('an oversized datagram that is not even SIP is dropped', async () => {
+    await assertDroppedThenServes(Buffer.alloc(6000, 0x41));
+  });
+
+  it('junk and a bad start line are dropped without an answer', async () => {
     await assertDroppedThenServes('HELLO WORLD\r\n\r\n');
     await assertDroppedThenServes(Buffer.from([0, 1, 2, 3, 255, 254, 13, 10, 13, 10]));
-    await assertDroppedThenServes(request('OPTIONS', c.port, { Subject: 'x'.repeat(5000) }).text);
     await assertDroppedThenServes('INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n');
   });
 

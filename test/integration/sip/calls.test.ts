@@ -128,6 +128,15 @@ for (const transport of ['udp', 'tcp'] as const) {
       assert.equal(h.server.stats.dialogs, 0);
     });
 
+    it('an outbound proxy (createUAC opts.proxy) receives the INVITE whatever the Request-URI says', async () => {
+      const uas = await startSipp({ scenario: 'uas-answer.xml', transport, calls: 1, timeoutS: 10 });
+      const proxy = `sip:127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+      const d = await withTimeout(h.srf.createUAC('sip:callee@unresolvable.invalid', { localSdp: SDP, proxy } as never), 10000, 'createUAC');
+      await d.destroy();
+      const r = await uas.done;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+    });
+
     it('a placed call rejected with 486 fails with that status, and the stack ACKs the 486', async () => {
       const uas = await startSipp({ scenario: 'uas-reject.xml', transport, calls: 1, timeoutS: 10 });
       const uri = `sip:callee@127.0.0.1:${uas.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;

@@ -62,4 +62,28 @@ describe('connectSrf', () => {
       server.close();
     }
   });
+
+  it('an app that disconnects leaves no dialogs behind', async () => {
+    const server = await EmbeddedSipServer.start({ sip, log: testLogger() });
+    const conn = await connectSrf({ sip: { ...sip, server: 'remote', control: { ...sip.control, port: server.controlPort } }, log: testLogger() });
+    conn.srf.invite((req, res) => {
+      conn.srf.createUAS(req, res, { localSdp: 'v=0\r\n' }).catch(() => undefined);
+    });
+    const c = await RawSipClient.open();
+    try {
+      let res = '';
+      for (let i = 0; i < 50 && !/^SIP\/2\.0 200/.test(res); i++) {
+        c.send(server.sipPort('udp'), request('INVITE', c.port).text);
+        res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+      }
+      assert.match(res, /^SIP\/2\.0 200/);
+      assert.equal(server.stats.dialogs, 1);
+      conn.close();
+      for (let i = 0; i < 10000 && server.stats.dialogs > 0; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(server.stats.dialogs, 0);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
 });
