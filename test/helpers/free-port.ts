@@ -31,3 +31,40 @@ export async function freePort(): Promise<number> {
     }
   }
 }
+
+async function udpFree(port: number): Promise<boolean> {
+  const sock = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(port, '127.0.0.1', () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      sock.close();
+    } catch {
+      // never bound
+    }
+  }
+}
+
+/**
+ * A media port for SIPp (-mp): SIPp binds it and port+2, so both must be free, and
+ * they are taken from 20000-29999, away from the kernel's ephemeral ports and from
+ * mediasoup's RTP range (40000-49999), where other tests' sockets come and go.
+ */
+export async function freeMediaPort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const p = 20000 + 2 * Math.floor(Math.random() * 4999);
+    if (handed.has(p) || handed.has(p + 2)) continue;
+    if ((await udpFree(p)) && (await udpFree(p + 2)) && (await udpFree(p + 1)) && (await udpFree(p + 3))) {
+      handed.add(p);
+      handed.add(p + 2);
+      return p;
+    }
+  }
+  throw new Error('no free media port pair in 20000-29999');
+}

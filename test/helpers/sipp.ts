@@ -5,7 +5,7 @@ import net from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.ts';
+import { freeMediaPort, freePort } from './free-port.ts';
 
 export interface SippOptions {
   /** A file under test/integration/sip/scenarios, or `uac` / `uas` for SIPp's built-ins. */
@@ -46,7 +46,7 @@ const SCENARIOS = new URL('../integration/sip/scenarios/', import.meta.url).path
 export async function startSipp(o: SippOptions): Promise<{ port: number; done: Promise<SippRun>; kill(): void }> {
   const port = o.port ?? await freePort();
   const cp = await freePort();
-  const mp = await freePort();
+  const mp = await freeMediaPort();
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const args: string[] = [];
   if (o.scenario === 'uac' || o.scenario === 'uas') args.push('-sn', o.scenario);
