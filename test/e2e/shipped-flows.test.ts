@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { nextCallEnd, received, sippOk, startCaller } from './helpers.ts';
+import { received, sippOk, startCaller } from './helpers.ts';
 
 /** parley.yaml's routing and flows, plus one extra flow and rule for the transfer test. */
 function shippedYaml(): string {
