@@ -8,5 +8,5 @@ MEDIASOUP_WORKER_BIN=$(bash "$root/scripts/setup.sh")
 export MEDIASOUP_WORKER_BIN
 cd "$root"
 npx tsc --noEmit
-npx eslint src test
+npx eslint src test bench
 exec bash scripts/run-tests.sh "$@"
