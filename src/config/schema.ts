@@ -63,6 +63,30 @@ export interface ParleyConfig {
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
+  api: ApiConfig;
+}
+
+export interface WebhookConfig {
+  /** Where events are POSTed as JSON. */
+  url: string;
+  /** HMAC-SHA256 key of the `X-Parley-Signature: sha256=<hex>` header. */
+  secret: string;
+  /** Which events are sent: `recording.saved`, `call.ended` (both when absent). */
+  events?: ('recording.saved' | 'call.ended')[];
+}
+
+export interface ApiConfig {
+  enabled: boolean;
+  host: string;
+  port: number;
+  /** The bearer token every request must carry; required when enabled. */
+  token: string | null;
+  webhooks: WebhookConfig[];
+  /** Attempts per webhook delivery (the first included); back-off doubles from retryBaseMs. */
+  webhookAttempts: number;
+  webhookRetryBaseMs: number;
+  /** Where rule switches set through the API are kept across restarts. */
+  rulesStateFile: string;
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -71,7 +95,7 @@ const host = { type: 'string', minLength: 1 } as const;
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'api'],
   properties: {
     log: {
       type: 'object',
@@ -188,6 +212,37 @@ export const configSchema = {
     },
     routing: routingSchema,
     flows: flowsSchema,
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'rulesStateFile'],
+      properties: {
+        enabled: { type: 'boolean' },
+        host,
+        port,
+        token: { type: 'string', nullable: true, minLength: 16 },
+        webhooks: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['url', 'secret'],
+            properties: {
+              url: { type: 'string', pattern: '^https?://' },
+              secret: { type: 'string', minLength: 1 },
+              events: {
+                type: 'array',
+                uniqueItems: true,
+                items: { type: 'string', enum: ['recording.saved', 'call.ended'] },
+              },
+            },
+          },
+        },
+        webhookAttempts: { type: 'integer', minimum: 1, maximum: 20 },
+        webhookRetryBaseMs: { type: 'integer', minimum: 10, maximum: 600000 },
+        rulesStateFile: { type: 'string', minLength: 1 },
+      },
+    },
   },
 } as const;
 
@@ -220,4 +275,14 @@ export const defaultConfig: ParleyConfig = {
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
   routing: defaultRouting,
   flows: {},
+  api: {
+    enabled: false,
+    host: '127.0.0.1',
+    port: 8080,
+    token: null,
+    webhooks: [],
+    webhookAttempts: 5,
+    webhookRetryBaseMs: 1000,
+    rulesStateFile: '.parley/rules-state.json',
+  },
 };

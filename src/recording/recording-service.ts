@@ -2,6 +2,7 @@
 // recording), owner of the post-processing queue, and the place that knows the
 // recordings folder and the defaults from config `recording`.
 import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { PauseMode } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
@@ -26,13 +27,19 @@ export interface StartRecordingOptions {
   pauseMode?: PauseMode;
 }
 
-export class RecordingService {
+export type RecordingServiceEvents = {
+  /** A recorder was created (the control API follows it to 'finalized'). */
+  recorder: [recorder: Recorder];
+};
+
+export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   readonly postProcessor: PostProcessor;
   private readonly recorders = new Map<string, Recorder>();
   private readonly log: Logger;
   private closed = false;
 
   constructor(private readonly options: RecordingServiceOptions) {
+    super(options.log);
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
   }
@@ -52,6 +59,7 @@ export class RecordingService {
       onClose: (r) => this.recorders.delete(r.id),
     });
     this.recorders.set(recorder.id, recorder);
+    this.safeEmit('recorder', recorder);
     return recorder;
   }
 
