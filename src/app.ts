@@ -1,6 +1,7 @@
 // The Parley process: owns the media engine, prompts, recordings, conferences,
 // the SIP side and the calls; starts them in order and closes them in reverse
 // order. See src/CLOSURES.md.
+import { ApiServer } from './api/api-server.ts';
 import { CallManager } from './call/call-manager.ts';
 import { ConferenceManager } from './call/conference/conference-manager.ts';
 import { loadConfigFile } from './config/load-config.ts';
@@ -25,6 +26,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private sip: SrfConnection | null = null;
   private router: InboundRouter | null = null;
   private callManager: CallManager | null = null;
+  private apiServer: ApiServer | null = null;
   private closed = false;
 
   private constructor(
@@ -64,6 +66,16 @@ export class Parley extends TypedEmitter<ParleyEvents> {
 
   get recordings(): RecordingService | null {
     return this.recordingService;
+  }
+
+  /** The SIP request router (its 'routed' events feed the API's rule.matched). */
+  get inbound(): InboundRouter | null {
+    return this.router;
+  }
+
+  /** The control API, when `api.enabled`. */
+  get api(): ApiServer | null {
+    return this.apiServer;
   }
 
   /**
@@ -108,6 +120,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     if (this.closed) return;
     this.closed = true;
     this.log.info('closing');
+    this.apiServer?.close();
     this.callManager?.close();
     this.conferenceManager?.close();
     this.sip?.close();
@@ -153,6 +166,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, _decision, log) => calls.take(req, res, flow, log));
+    // Before the router takes requests: the API restores the saved rule switches.
+    if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
     this.router.attach();
   }
 }

@@ -1,0 +1,144 @@
+// The control API: a Fastify server on loopback by default, a bearer token on
+// every request (query `token` too, for WebSocket clients that cannot set
+// headers), JSON schemas on every route (400 names the field), one error
+// handler, the OpenAPI document built from the route schemas, the event stream
+// and the webhooks. Owned by Parley: start() after the SIP side, close() first.
+import { timingSafeEqual } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Parley } from '../app.ts';
+import type { ApiConfig } from '../config/schema.ts';
+import type { Logger } from '../util/logger.ts';
+import { ApiError } from './api-error.ts';
+import { EventHub } from './event-hub.ts';
+import { Metrics } from './metrics.ts';
+import { RuleStateStore } from './rule-state-store.ts';
+import { callRoutes } from './routes/calls.ts';
+import { eventRoutes } from './routes/events.ts';
+import { recordingRoutes } from './routes/recordings.ts';
+import { roomRoutes } from './routes/rooms.ts';
+import { ruleRoutes } from './routes/rules.ts';
+import { systemRoutes } from './routes/system.ts';
+import { WebhookSender } from './webhook-sender.ts';
+
+export interface ApiContext {
+  parley: Parley;
+  hub: EventHub;
+  metrics: Metrics;
+  rules: RuleStateStore;
+  log: Logger;
+}
+
+export class ApiServer {
+  private closed = false;
+
+  private constructor(
+    readonly app: FastifyInstance,
+    readonly hub: EventHub,
+    private readonly webhooks: WebhookSender,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Builds and listens; the rule switches saved by a previous run are applied first. */
+  static async start(parley: Parley, config: ApiConfig, log: Logger): Promise<ApiServer> {
+    const rules = new RuleStateStore(config.rulesStateFile, parley.routing, log);
+    rules.restore();
+    const hub = new EventHub(parley, log);
+    const metrics = new Metrics(parley);
+    const webhooks = new WebhookSender(config.webhooks, config.webhookAttempts, config.webhookRetryBaseMs, log.child({ component: 'webhooks' }));
+    hub.on('event', (e) => {
+      metrics.handle(e);
+      webhooks.handle(e);
+    });
+    const app = await ApiServer.build({ parley, hub, metrics, rules, log }, config.token ?? '');
+    const server = new ApiServer(app, hub, webhooks, metrics, log);
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    log.info({ url: server.url }, 'control API listening');
+    return server;
+  }
+
+  static async build(ctx: ApiContext, token: string): Promise<FastifyInstance> {
+    const app = Fastify({
+      logger: false,
+      bodyLimit: 64 * 1024,
+      ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
+    });
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: { title: 'Parley control API', version: '1' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
+      },
+    });
+    await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+
+    const expected = Buffer.from(token);
+    app.addHook('onRequest', async (req) => {
+      if (!authorized(req, expected)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+    });
+    app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+      if (err instanceof ApiError) {
+        return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+      }
+      if (err.validation && err.validation.length > 0) {
+        const v = err.validation[0]!;
+        const params = v.params as { missingProperty?: string; additionalProperty?: string };
+        const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+        const leaf = params.missingProperty ?? params.additionalProperty;
+        const field = [err.validationContext, path, leaf].filter(Boolean).join('.');
+        return reply.code(400).send({ error: 'bad_request', message: `${field}: ${v.message ?? 'invalid'}`, field });
+      }
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 500) ctx.log.error({ err, url: req.url }, 'API handler failed');
+      return reply.code(status).send({ error: status === 500 ? 'internal' : 'bad_request', message: status === 500 ? 'internal error' : err.message });
+    });
+    app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+    systemRoutes(app, ctx);
+    callRoutes(app, ctx);
+    roomRoutes(app, ctx);
+    recordingRoutes(app, ctx);
+    ruleRoutes(app, ctx);
+    eventRoutes(app, ctx);
+    app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
+    await app.ready();
+    return app;
+  }
+
+  get url(): string {
+    const a = this.app.server.address();
+    return a && typeof a === 'object' ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
+  }
+
+  /** Synchronous and idempotent: stops webhooks and the hub now; the HTTP server closes in the background. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.webhooks.close();
+    this.hub.close();
+    for (const c of this.app.websocketServer?.clients ?? []) c.terminate();
+    this.app.close().then(
+      () => this.metrics.close(),
+      (err: unknown) => this.log.warn({ err }, 'API server close failed'),
+    );
+  }
+}
+
+function authorized(req: FastifyRequest, expected: Buffer): boolean {
+  if (expected.length === 0) return false;
+  const header = req.headers.authorization;
+  let given: string | undefined;
+  if (header?.startsWith('Bearer ')) given = header.slice(7).trim();
+  else given = (req.query as { token?: string } | undefined)?.token;
+  if (!given) return false;
+  const g = Buffer.from(given);
+  return g.length === expected.length && timingSafeEqual(g, expected);
+}

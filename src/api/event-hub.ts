@@ -1,0 +1,121 @@
+// The API's event bus: turns what the process's objects emit (calls, rosters,
+// recorders, the inbound router) into numbered JSON events for the WebSocket
+// stream and the webhooks. Listens only; close() detaches every listener.
+import type { Parley } from '../app.ts';
+import type { ActiveCall } from '../call/call-manager.ts';
+import type { Conference } from '../call/conference/conference-manager.ts';
+import type { Recorder } from '../recording/recorder.ts';
+import type { RouteDecision } from '../policy/rule-types.ts';
+import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+
+export type ApiEventType =
+  | 'call.created'
+  | 'call.ended'
+  | 'leg.joined'
+  | 'leg.left'
+  | 'talking'
+  | 'dtmf'
+  | 'recording.saved'
+  | 'rule.matched';
+
+export interface ApiEvent {
+  type: ApiEventType;
+  /** Increases by one per event of this process. */
+  seq: number;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+export type EventHubEvents = { event: [event: ApiEvent] };
+
+export class EventHub extends TypedEmitter<EventHubEvents> {
+  private seq = 0;
+  private readonly detach: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly parley: Parley,
+    log: Logger,
+  ) {
+    super(log);
+    const calls = parley.calls;
+    if (calls) {
+      const onStart = (a: ActiveCall): void => this.onCallStart(a);
+      const onEnd = (a: ActiveCall, outcome: { reason: string }): void =>
+        this.publish('call.ended', {
+          callId: a.call.callId,
+          flow: a.flow,
+          reason: outcome.reason,
+          durationMs: Date.now() - a.startedAt.getTime(),
+        });
+      calls.on('callstart', onStart);
+      calls.on('callend', onEnd);
+      this.detach.push(() => calls.off('callstart', onStart).off('callend', onEnd));
+    }
+    const confs = parley.conferences;
+    if (confs) {
+      const onOpen = (c: Conference): void => this.onRoomOpen(c);
+      confs.on('roomopen', onOpen);
+      this.detach.push(() => confs.off('roomopen', onOpen));
+    }
+    const recs = parley.recordings;
+    if (recs) {
+      const onRecorder = (r: Recorder): void => this.onRecorder(r);
+      recs.on('recorder', onRecorder);
+      this.detach.push(() => recs.off('recorder', onRecorder));
+    }
+    const router = parley.inbound;
+    if (router) {
+      const onRouted = (d: RouteDecision, method: string, callId: string): void => {
+        if (d.decidedBy === null) return;
+        this.publish('rule.matched', { rule: d.decidedBy, method, callId, outcome: d.outcome.kind, requestUri: d.requestUri });
+      };
+      router.on('routed', onRouted);
+      this.detach.push(() => router.off('routed', onRouted));
+    }
+  }
+
+  publish(type: ApiEventType, data: Record<string, unknown>): void {
+    if (this.closed) return;
+    this.safeEmit('event', { type, seq: ++this.seq, at: new Date().toISOString(), data });
+  }
+
+  /** Detaches from every source. Synchronous, idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const d of this.detach.splice(0)) d();
+    this.removeAllListeners();
+  }
+
+  private onCallStart(a: ActiveCall): void {
+    const call = a.call;
+    const callId = call.callId;
+    this.publish('call.created', { callId, flow: a.flow, from: call.from.uri, to: call.originalTo.uri, requestUri: call.requestUri });
+    this.publish('leg.joined', { callId, room: call.room.id, leg: 'caller', uri: call.from.uri });
+    // The call's listeners die with the call: SipCall and its room are not reused.
+    call.on('dtmf', (digit, durationMs) => this.publish('dtmf', { callId, leg: 'caller', digit, durationMs }));
+    call.leg.on('talk', (talking) => this.publish('talking', { callId, leg: 'caller', talking }));
+    call.room.on('legclose', (leg) => this.publish('leg.left', { callId, room: call.room.id, leg: leg.id }));
+  }
+
+  private onRoomOpen(c: Conference): void {
+    const room = c.name;
+    c.roster.on('join', (e) => this.publish('leg.joined', { room, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity }));
+    c.roster.on('leave', (e, reason) => this.publish('leg.left', { room, leg: e.legId, callId: e.callId, reason }));
+    c.roster.on('talking', (e, talking) => this.publish('talking', { room, leg: e.legId, callId: e.callId, talking }));
+  }
+
+  private onRecorder(r: Recorder): void {
+    r.once('finalized', (m) =>
+      this.publish('recording.saved', {
+        id: r.id,
+        room: m.room,
+        durationMs: m.durationMs,
+        files: r.files,
+        postProcessing: m.postProcessing.state,
+      }),
+    );
+  }
+}

@@ -1,0 +1,166 @@
+// Prometheus metrics (prom-client) in a registry of this process's own, so that
+// several Parleys in one process (tests) do not share counters. Gauges are read
+// from the live objects when scraped; counters follow the event hub.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Parley } from '../app.ts';
+import type { MediaRoom } from '../media-plane/media-room.ts';
+import type { ApiEvent } from './event-hub.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly callsTotal: Counter;
+  private readonly callsEnded: Counter<'reason'>;
+  private readonly recordingBytes: Counter;
+  private readonly recordingsSaved: Counter;
+  private readonly dtmfTotal: Counter;
+  /** Every worker pid ever seen: a replacement worker has a new pid. */
+  private readonly workerPidsSeen = new Set<number>();
+
+  constructor(private readonly parley: Parley) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'parley_process_' });
+    this.callsTotal = new Counter({ name: 'parley_calls_total', help: 'Calls taken by a flow (rate() of it is the call rate)', registers });
+    this.callsEnded = new Counter({ name: 'parley_calls_ended_total', help: 'Calls ended, by flow outcome', labelNames: ['reason'], registers });
+    this.recordingBytes = new Counter({ name: 'parley_recording_bytes_total', help: 'Bytes of recording files written (counted when a recording is saved)', registers });
+    this.recordingsSaved = new Counter({ name: 'parley_recordings_saved_total', help: 'Recordings finalized', registers });
+    this.dtmfTotal = new Counter({ name: 'parley_dtmf_digits_total', help: 'DTMF digits received from callers', registers });
+    for (const p of parley.media?.workerPids ?? []) this.workerPidsSeen.add(p);
+
+    const self = { parley, workerPidsSeen: this.workerPidsSeen, rooms: (): Promise<MediaRoom[]> => this.rooms() };
+    new Gauge({
+      name: 'parley_calls_active',
+      help: 'Calls in progress',
+      registers,
+      collect() {
+        this.set(self.parley.calls?.active.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_recordings_open',
+      help: 'Recordings in progress',
+      registers,
+      collect() {
+        this.set(self.parley.recordings?.open.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_worker_restarts',
+      help: 'mediasoup workers replaced after dying, since start (seen at scrape time)',
+      registers,
+      collect() {
+        const pids = self.parley.media?.workerPids ?? [];
+        for (const p of pids) self.workerPidsSeen.add(p);
+        this.set(self.workerPidsSeen.size - pids.length);
+      },
+    });
+    new Gauge({
+      name: 'parley_legs',
+      help: 'Media legs in call and conference rooms',
+      registers,
+      async collect() {
+        const rooms = await self.rooms();
+        this.set(rooms.reduce((n, r) => n + r.size, 0));
+      },
+    });
+    new Gauge({
+      name: 'parley_rooms',
+      help: 'Media rooms open',
+      registers,
+      collect() {
+        this.set(self.parley.media?.roomCount ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_mixer_late_ticks',
+      help: 'Mixer ticks that ran more than one frame late, per room',
+      labelNames: ['room'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await self.rooms()) this.set({ room: r.id }, r.mixerStats.late);
+      },
+    });
+    new Gauge({
+      name: 'parley_mixer_skipped_ticks',
+      help: 'Mixer ticks never run because the process stalled, per room',
+      labelNames: ['room'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await self.rooms()) this.set({ room: r.id }, r.mixerStats.skipped);
+      },
+    });
+    new Gauge({
+      name: 'parley_leg_rtp_lost_packets',
+      help: 'RTP packets lost per leg (jitter buffer)',
+      labelNames: ['room', 'leg'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await self.rooms())
+          for (const id of r.legIds) {
+            const s = r.leg(id)?.mixerParticipant?.jitterStats;
+            if (s) this.set({ room: r.id, leg: id }, s.lost);
+          }
+      },
+    });
+    new Gauge({
+      name: 'parley_leg_rtp_jitter_ms',
+      help: 'Interarrival jitter per leg in milliseconds (RFC 3550 estimate)',
+      labelNames: ['room', 'leg'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await self.rooms())
+          for (const id of r.legIds) {
+            const s = r.leg(id)?.mixerParticipant?.jitterStats;
+            if (s) this.set({ room: r.id, leg: id }, s.jitterMs);
+          }
+      },
+    });
+  }
+
+  /** Follows the event hub for the counters. */
+  handle(event: ApiEvent): void {
+    switch (event.type) {
+      case 'call.created':
+        this.callsTotal.inc();
+        return;
+      case 'call.ended':
+        this.callsEnded.inc({ reason: String(event.data.reason) });
+        return;
+      case 'dtmf':
+        this.dtmfTotal.inc();
+        return;
+      case 'recording.saved':
+        this.recordingsSaved.inc();
+        this.countBytes(event.data.files as string[]).catch(() => undefined);
+        return;
+      default:
+    }
+  }
+
+  close(): void {
+    this.registry.clear();
+  }
+
+  private async countBytes(files: string[]): Promise<void> {
+    const dir = this.parley.config.recording.dir;
+    let total = 0;
+    for (const f of files) total += await stat(join(dir, f)).then((s) => s.size, () => 0);
+    this.recordingBytes.inc(total);
+  }
+
+  private async rooms(): Promise<MediaRoom[]> {
+    const rooms: MediaRoom[] = [];
+    for (const a of this.parley.calls?.active.values() ?? []) if (!a.call.room.isClosed) rooms.push(a.call.room);
+    const confs = this.parley.conferences;
+    for (const name of confs?.names ?? []) {
+      const c = await confs!.get(name).catch(() => undefined);
+      if (c && !c.room.isClosed) rooms.push(c.room);
+    }
+    return rooms;
+  }
+}
