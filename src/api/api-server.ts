@@ -5,6 +5,7 @@
 // and the webhooks. Owned by Parley: start() after the SIP side, close() first.
 import { timingSafeEqual } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
+import type { OpenAPIV3 } from 'openapi-types';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Parley } from '../app.ts';
@@ -21,6 +22,14 @@ import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
 import { WebhookSender } from './webhook-sender.ts';
+
+const EVENTS_PATH = {
+  get: {
+    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, rule.matched)',
+    parameters: [{ name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for clients that cannot set headers' }],
+    responses: { '101': { description: 'Switching Protocols: the stream follows' }, '401': { description: 'no or wrong token' } },
+  },
+};
 
 export interface ApiContext {
   parley: Parley;
@@ -76,6 +85,12 @@ export class ApiServer {
         info: { title: 'Parley control API', version: '1' },
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
         security: [{ bearer: [] }],
+      },
+      // @fastify/websocket hides WebSocket routes from the document; /events is described here.
+      transformObject: (d) => {
+        const doc = (d as { openapiObject: OpenAPIV3.Document }).openapiObject;
+        doc.paths = { ...doc.paths, '/events': EVENTS_PATH as OpenAPIV3.PathItemObject };
+        return doc;
       },
     });
     await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });

@@ -1,0 +1,202 @@
+// The control API without calls: the token, bad input (400 naming the field,
+// 404 for unknown ids, paths out of recording.dir refused), the OpenAPI document,
+// metrics, rule switches persisted across a restart, recordings from sidecars.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { apiBase, apiYaml, call, TEST_TOKEN } from '../../helpers/api-client.ts';
+import { startParley, type RunningParley } from '../../helpers/parley-harness.ts';
+import { parseConfig } from '../../../src/config/load-config.ts';
+
+const routing = `
+routing:
+  rules:
+    - name: gateway
+      match: { method: INVITE, media: audio }
+      actions: [{ app: hello }]
+    - name: mobile
+      enabled: false
+      match: { method: INVITE }
+      actions: [{ respond: { status: 486 } }]
+flows:
+  hello: [answer, hangup]
+`;
+
+describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
+  let parley: RunningParley;
+  let base: string;
+  const stateDir = mkdtempSync(join(tmpdir(), 'parley-api-'));
+  const stateFile = join(stateDir, 'rules.json');
+
+  before(async () => {
+    parley = await startParley(routing + apiYaml(stateFile));
+    base = apiBase(parley);
+    // A finished recording as the recorder leaves it: a sidecar and its files.
+    mkdirSync(parley.recordingDir, { recursive: true });
+    const id = 'rec-20261122T080000Z-abc';
+    const meta = {
+      version: 1,
+      room: 'call-x',
+      state: 'finalized',
+      startedAt: '2026-11-22T08:00:00.000Z',
+      endedAt: '2026-11-22T08:00:05.000Z',
+      durationMs: 5000,
+      mix: { file: `${id}.mix.wav`, channels: 1, sampleRate: 16000, durationMs: 5000, sha256: null },
+      stereo: { file: `${id}.stereo.wav`, channels: 2, sampleRate: 16000, durationMs: 5000, sha256: null, left: 'caller' },
+      legs: [],
+      postProcessed: [],
+    };
+    writeFileSync(join(parley.recordingDir, `${id}.json`), JSON.stringify(meta));
+    writeFileSync(join(parley.recordingDir, `${id}.mix.wav`), 'RIFF-mix');
+    writeFileSync(join(parley.recordingDir, 'secret.txt'), 'not listed');
+  });
+
+  after(async () => {
+    await parley?.stop();
+  });
+
+  it('refuses requests without the token, or with a wrong one, with 401 JSON', async () => {
+    for (const token of [null, 'wrong-token-0123456789abcdef', TEST_TOKEN.slice(0, -1)]) {
+      const r = await call(base, 'GET', '/calls', undefined, token);
+      assert.equal(r.status, 401);
+      assert.equal(r.body.error, 'unauthorized');
+    }
+    const metrics = await fetch(`${base}/metrics`);
+    assert.equal(metrics.status, 401);
+  });
+
+  it('answers health and readiness', async () => {
+    assert.deepEqual((await call(base, 'GET', '/health')).body, { status: 'ok' });
+    const ready = await call(base, 'GET', '/ready');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.ready, true);
+  });
+
+  it('gives 404 JSON for unknown ids and routes', async () => {
+    for (const [method, path] of [
+      ['GET', '/calls/nope'],
+      ['DELETE', '/calls/nope'],
+      ['POST', '/calls/nope/recording/pause'],
+      ['GET', '/rooms/nope'],
+      ['GET', '/recordings/nope'],
+      ['GET', '/no/such/route'],
+    ] as const) {
+      const r = await call(base, method, path);
+      assert.equal(r.status, 404, `${method} ${path}`);
+      assert.equal(r.body.error, 'not_found');
+    }
+    const r = await call(base, 'POST', '/rules/nope', { enabled: true });
+    assert.equal(r.status, 404);
+  });
+
+  it('gives 400 naming the field for bad bodies', async () => {
+    let r = await call(base, 'POST', '/calls/x/transfer', {});
+    assert.equal(r.status, 400);
+    assert.equal(r.body.field, 'body.to');
+    r = await call(base, 'POST', '/calls/x/transfer', { to: 'not a uri' });
+    assert.equal(r.body.field, 'body.to');
+    r = await call(base, 'POST', '/rules/mobile', { enabled: 'yes' });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.field, 'body.enabled');
+    r = await call(base, 'POST', '/rules/mobile', { enabled: true, colour: 'red' });
+    assert.equal(r.body.field, 'body.colour');
+    r = await call(base, 'POST', '/calls/x/play', { prompt: '../../etc/passwd', target: 'caller' });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.field, 'body.prompt');
+    r = await call(base, 'POST', '/calls/x/mute', { leg: 42 });
+    assert.equal(r.body.field, 'body.leg');
+    const bad = await fetch(`${base}/rules/mobile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
+      body: '{"enabled": tru',
+    });
+    assert.equal(bad.status, 400);
+  });
+
+  it('lists recordings from their sidecars and serves only the files they list', async () => {
+    const list = await call(base, 'GET', '/recordings');
+    assert.equal(list.status, 200);
+    assert.equal(list.body.length, 1);
+    const id = list.body[0].id as string;
+    assert.equal((await call(base, 'GET', `/recordings/${id}`)).body.room, 'call-x');
+    const ok = await call(base, 'GET', `/recordings/${id}/files/${id}.mix.wav`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.text, 'RIFF-mix');
+    assert.equal(ok.headers.get('content-type'), 'audio/wav');
+    // Listed in the metadata but not on disk.
+    assert.equal((await call(base, 'GET', `/recordings/${id}/files/${id}.stereo.wav`)).status, 404);
+    // On disk but not listed.
+    assert.equal((await call(base, 'GET', `/recordings/${id}/files/secret.txt`)).status, 404);
+    // Out of the folder (encoded, so that no client normalises it away).
+    for (const evil of ['..%2F..%2Fetc%2Fpasswd', '%2Fetc%2Fpasswd', '..%2Fsecret.txt', '..']) {
+      const r = await call(base, 'GET', `/recordings/${id}/files/${evil}`);
+      assert.ok(r.status === 400 || r.status === 404, `${evil}: ${r.status}`);
+      assert.doesNotMatch(r.text, /root:/);
+    }
+    const r = await call(base, 'GET', `/recordings/..%2F..%2Fetc%2Fpasswd`);
+    assert.equal(r.status, 400);
+  });
+
+  it('serves a valid OpenAPI document listing every route', async () => {
+    const r = await call(base, 'GET', '/openapi.json');
+    assert.equal(r.status, 200);
+    const doc = r.body;
+    await SwaggerParser.validate(structuredClone(doc));
+    assert.match(doc.openapi, /^3\./);
+    const listed = new Set<string>();
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      for (const m of Object.keys(ops)) listed.add(`${m.toUpperCase()} ${path}`);
+    }
+    const expected = [
+      'GET /health', 'GET /ready', 'GET /metrics', 'GET /openapi.json', 'GET /events',
+      'GET /calls', 'GET /calls/{id}', 'DELETE /calls/{id}', 'POST /calls/{id}/play', 'POST /calls/{id}/play/stop',
+      'POST /calls/{id}/mute', 'POST /calls/{id}/unmute', 'POST /calls/{id}/deafen', 'POST /calls/{id}/undeafen',
+      'POST /calls/{id}/transfer',
+      ...['start', 'stop', 'pause', 'resume', 'mask', 'unmask'].map((a) => `POST /calls/{id}/recording/${a}`),
+      'GET /rooms', 'GET /rooms/{name}',
+      'GET /recordings', 'GET /recordings/{id}', 'GET /recordings/{id}/files/{file}',
+      'GET /rules', 'POST /rules/{name}',
+    ];
+    for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);
+    assert.equal(listed.size, expected.length, `no unexpected routes: ${[...listed].join(', ')}`);
+    // Every route that takes a body or ids says so in the document.
+    assert.ok(doc.paths['/calls/{id}/transfer'].post.requestBody, 'transfer has a request body');
+    assert.ok(doc.paths['/calls/{id}'].get.parameters.some((p: { name: string }) => p.name === 'id'));
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const r = await call(base, 'GET', '/metrics');
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
+    for (const m of ['parley_calls_active 0', 'parley_calls_total 0', 'parley_legs 0', 'parley_worker_restarts 0', 'parley_recording_bytes_total 0']) {
+      assert.ok(r.text.includes(m), `metrics has '${m}'`);
+    }
+  });
+
+  it('switches rules for everyone or one user, saves them, and restores them at the next start', async () => {
+    let r = await call(base, 'GET', '/rules');
+    assert.deepEqual(r.body.map((x: { name: string }) => x.name), ['gateway', 'mobile']);
+    assert.equal(r.body[1].enabled, false);
+    r = await call(base, 'POST', '/rules/mobile', { enabled: true, user: 'sip:bob@example.com' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.perUser, { 'sip:bob@example.com': true });
+    r = await call(base, 'POST', '/rules/gateway', { enabled: false });
+    assert.equal(r.body.enabled, false);
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8'));
+    assert.deepEqual(saved, { global: { gateway: false }, perUser: { mobile: { 'sip:bob@example.com': true } } });
+    await parley.stop();
+    parley = await startParley(routing + apiYaml(stateFile));
+    base = apiBase(parley);
+    r = await call(base, 'GET', '/rules');
+    assert.equal(r.body[0].enabled, false, 'gateway switched off across the restart');
+    assert.deepEqual(r.body[1].perUser, { 'sip:bob@example.com': true });
+  });
+
+  it('will not start the API without a token', () => {
+    assert.throws(() => parseConfig('api: { enabled: true }'), /api\.token: required/);
+    assert.throws(() => parseConfig('api: { enabled: true, token: short }'), /api\.token/);
+  });
+});
