@@ -21,7 +21,7 @@ export interface RunningParley {
 /** `yaml` holds the routing and flows sections (and anything else to override). */
 export async function startParley(
   yaml: string,
-  opts: { sipPort?: number; outboundProxy?: string } = {},
+  opts: { sipPort?: number; outboundProxy?: string; pauseMode?: 'skip' | 'silence' } = {},
 ): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const sipPort = opts.sipPort ?? (await freePort());
@@ -34,7 +34,7 @@ sip:
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
 media: { workers: 1 }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
-recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100 }
+recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''} }
 `;
   const config = parseConfig(base + yaml);
   const log = createLogger({ level: config.log.level, pretty: false });

@@ -1,0 +1,280 @@
+// The control API against a running Parley with a real call in progress: a SIPp
+// caller (440 Hz) → Parley (rule chain → api-call flow: answer, record, bridge)
+// → a SIPp callee (1000 Hz), each with a Node RTP peer. The test lists the call,
+// pauses and resumes its recording, mutes and unmutes the caller's leg and plays
+// a prompt to the caller alone, all checked by audio, then hangs the call up
+// through the API; the event stream sees it all in order and a webhook receiver
+// that fails once gets the retry, signed.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
+import { purity, readWavFile, rms } from '../helpers/audio-analysis.ts';
+import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import type { RtpPeer } from '../helpers/rtp-peer.ts';
+import { startCallee, startCaller, sippOk, type Peer } from './helpers.ts';
+
+const CALLER_HZ = 440;
+const CALLEE_HZ = 1000;
+const HOOK_SECRET = 'hook-secret';
+
+const flows = `
+routing:
+  rules:
+    - name: gateway
+      match: { method: INVITE, media: audio }
+      actions: [{ app: api-call }]
+flows:
+  api-call:
+    - answer
+    - record: { action: start }
+    - bridge: { ringTimeout: 10 }
+`;
+
+interface Hook {
+  attempt: number;
+  event: string;
+  signature: string;
+  body: string;
+  status: number;
+}
+
+/** Waits until `peer` received `n` more packets than `from` (20 ms each). */
+async function packetsAfter(peer: RtpPeer, from: number, n: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (peer.received.length < from + n) {
+    if (Date.now() > until) throw new Error(`no RTP: ${peer.received.length - from} of ${n} packets`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** What `peer` heard during the second after an action at packet `from` (200 ms allowed for it to take effect). */
+async function heardAfter(peer: RtpPeer, from: number): Promise<Int16Array> {
+  await packetsAfter(peer, from, 60);
+  return peer.decoded(from + 10).subarray(0, 8000);
+}
+
+/**
+ * Share of a tone in 8 kHz audio, and the RMS of everything else: the median over
+ * 100 ms blocks, so that one jitter-buffer glitch on a busy machine (a phase jump)
+ * does not decide; `peakOther` is the loudest block's other energy.
+ */
+function tone(pcm: Int16Array, hz: number): { share: number; other: number; peakOther: number; rms: number } {
+  const shares: number[] = [];
+  const others: number[] = [];
+  const levels: number[] = [];
+  for (let s = 0; s + 800 <= pcm.length; s += 800) {
+    const share = purity(pcm, 8000, hz, s, 800);
+    const r = rms(pcm, s, 800);
+    shares.push(share);
+    levels.push(r);
+    others.push(r * Math.sqrt(Math.max(0, 1 - share)));
+  }
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+  return { share: median(shares), other: median(others), peakOther: Math.max(...others), rms: median(levels) };
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('control API with a real call (SIPp caller and callee, audio checked)', () => {
+  let parley: RunningParley;
+  let base: string;
+  let caller: Peer;
+  let callee: Peer;
+  let ws: WebSocket;
+  let hookServer: Server;
+  const hooks: Hook[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const events: any[] = [];
+  let callId = '';
+
+  before(async () => {
+    // A webhook receiver that refuses the first delivery of each event.
+    const seen = new Map<string, number>();
+    hookServer = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const delivery = String(req.headers['x-parley-delivery']);
+        const n = (seen.get(delivery) ?? 0) + 1;
+        seen.set(delivery, n);
+        const status = n === 1 ? 503 : 204;
+        hooks.push({ attempt: Number(req.headers['x-parley-attempt']), event: String(req.headers['x-parley-event']), signature: String(req.headers['x-parley-signature']), body, status });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`;
+    const state = join(mkdtempSync(join(tmpdir(), 'parley-api-e2e-')), 'rules.json');
+    parley = await startParley(
+      flows +
+        apiYaml(state, `  webhooks: [{ url: "${hookUrl}", secret: ${HOOK_SECRET} }]\n  webhookRetryBaseMs: 100\n`),
+      { pauseMode: 'silence' },
+    );
+    base = apiBase(parley);
+    ws = new WebSocket(`${base.replace('http', 'ws')}/events?token=${TEST_TOKEN}`);
+    ws.on('message', (m: WebSocket.RawData) => events.push(JSON.parse(m.toString())));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    callee = await startCallee('callee.xml', CALLEE_HZ);
+    caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: CALLER_HZ });
+  });
+
+  after(async () => {
+    ws?.close();
+    caller?.kill();
+    callee?.kill();
+    await caller?.rtp.close();
+    await callee?.rtp.close();
+    await parley?.stop();
+    await new Promise((r) => hookServer?.close(r));
+  });
+
+  it('lists the call with its legs, flow and original To', async () => {
+    const list = await waitFor('the call in GET /calls', async () => {
+      const r = await call(base, 'GET', '/calls');
+      const c = r.body?.[0];
+      return c && c.legs.length === 2 ? r.body : undefined;
+    });
+    assert.equal(list.length, 1);
+    callId = list[0].id;
+    const one = await call(base, 'GET', `/calls/${encodeURIComponent(callId)}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.flow, 'api-call');
+    assert.equal(one.body.originalTo.uri, `sip:bob@127.0.0.1:${callee.port}`);
+    assert.match(one.body.from.uri, /^sip:alice@127\.0\.0\.1/);
+    assert.deepEqual(one.body.legs.map((l: { id: string }) => l.id).sort(), ['callee', 'caller']);
+    assert.ok(one.body.recording?.id, 'the flow records');
+    // Both hear each other before the API touches anything.
+    const heard = await heardAfter(callee.rtp, callee.rtp.received.length);
+    assert.ok(tone(heard, CALLER_HZ).share > 0.6, `callee hears the caller: ${tone(heard, CALLER_HZ).share.toFixed(3)}`);
+  });
+
+  it('shows the call in the metrics', async () => {
+    const r = await call(base, 'GET', '/metrics');
+    assert.match(r.text, /^parley_calls_active 1$/m);
+    assert.match(r.text, /^parley_calls_total 1$/m);
+    assert.match(r.text, /^parley_legs 2$/m);
+    assert.match(r.text, /^parley_leg_rtp_jitter_ms\{room="call-[^"]+",leg="caller"\} [\d.]+$/m);
+    assert.match(r.text, /^parley_mixer_late_ticks\{room="call-[^"]+"\} \d+$/m);
+  });
+
+  it('pauses and resumes the recording', async () => {
+    const id = encodeURIComponent(callId);
+    let r = await call(base, 'POST', `/calls/${id}/recording/pause`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.paused, true);
+    await packetsAfter(callee.rtp, callee.rtp.received.length, 50);
+    r = await call(base, 'POST', `/calls/${id}/recording/resume`);
+    assert.equal(r.body.paused, false);
+    await packetsAfter(callee.rtp, callee.rtp.received.length, 25);
+  });
+
+  it('mutes the caller: the callee stops hearing the caller; unmute brings it back', async () => {
+    const id = encodeURIComponent(callId);
+    let r = await call(base, 'POST', `/calls/${id}/mute`, { leg: 'caller' });
+    assert.equal(r.status, 200);
+    let heard = await heardAfter(callee.rtp, callee.rtp.received.length);
+    const muted = tone(heard, CALLER_HZ);
+    assert.ok(muted.rms < 0.005, `muted: the callee hears silence: rms ${muted.rms.toFixed(4)}`);
+    // The caller still hears the callee.
+    const callerHeard = await heardAfter(caller.rtp, caller.rtp.received.length);
+    assert.ok(tone(callerHeard, CALLEE_HZ).share > 0.6, 'caller still hears the callee while muted');
+    assert.equal((await call(base, 'GET', `/calls/${id}`)).body.legs.find((l: { id: string }) => l.id === 'caller').muted, true);
+    r = await call(base, 'POST', `/calls/${id}/unmute`, { leg: 'caller' });
+    assert.equal(r.status, 200);
+    heard = await heardAfter(callee.rtp, callee.rtp.received.length);
+    assert.ok(tone(heard, CALLER_HZ).share > 0.6, `unmuted: caller tone share ${tone(heard, CALLER_HZ).share.toFixed(3)}`);
+    r = await call(base, 'POST', `/calls/${id}/mute`, { leg: 'nobody' });
+    assert.equal(r.status, 404);
+  });
+
+  it('plays a prompt to the caller alone', async () => {
+    const id = encodeURIComponent(callId);
+    const c0 = caller.rtp.received.length;
+    const b0 = callee.rtp.received.length;
+    const r = await call(base, 'POST', `/calls/${id}/play`, { prompt: 'record-notice', target: 'caller' });
+    assert.equal(r.status, 202);
+    const atCaller = tone(await heardAfter(caller.rtp, c0), CALLEE_HZ);
+    const atCallee = tone(await heardAfter(callee.rtp, b0), CALLER_HZ);
+    assert.ok(atCaller.peakOther > 0.03, `the caller hears the prompt over the callee's tone: other energy ${atCaller.peakOther.toFixed(4)}`);
+    assert.ok(atCallee.share > 0.9 && atCallee.other < 0.005, `the callee hears only the caller: share ${atCallee.share.toFixed(3)}, other ${atCallee.other.toFixed(4)}`);
+    const stop = await call(base, 'POST', `/calls/${id}/play/stop`);
+    assert.equal(stop.body.stopped, 1);
+    const after = tone(await heardAfter(caller.rtp, caller.rtp.received.length), CALLEE_HZ);
+    assert.ok(after.other < 0.005, `prompt stopped: other energy ${after.other.toFixed(4)}`);
+  });
+
+  it('hangs the call up: both SIPp sides get a BYE and the call is gone', async () => {
+    const id = encodeURIComponent(callId);
+    const r = await call(base, 'DELETE', `/calls/${id}`);
+    assert.equal(r.status, 200);
+    sippOk(await caller.done, 'caller');
+    sippOk(await callee.done, 'callee');
+    assert.equal((await call(base, 'GET', `/calls/${id}`)).status, 404);
+  });
+
+  it('the recording shows the pause in its metadata and as silence in the audio', async () => {
+    const saved = await waitFor('recording.saved', () => events.find((e) => e.type === 'recording.saved'));
+    const meta = (await call(base, 'GET', `/recordings/${saved.data.id}`)).body;
+    assert.equal(meta.pauses.length, 1);
+    const p = meta.pauses[0];
+    const pausedMs = p.end.roomMs - p.start.roomMs;
+    assert.ok(pausedMs > 700 && pausedMs < 2000, `paused ${pausedMs} ms`);
+    const file = await fetch(`${base}/recordings/${saved.data.id}/files/${meta.mix.file}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    assert.equal(file.status, 200);
+    const wavPath = join(parley.recordingDir, meta.mix.file);
+    const bytes = Buffer.from(await file.arrayBuffer());
+    assert.ok(bytes.equals(await import('node:fs').then((f) => f.readFileSync(wavPath))), 'downloaded the mix as on disk');
+    const mix = readWavFile(wavPath);
+    const at = (ms: number): number => Math.round((ms * mix.sampleRate) / 1000);
+    const gap = rms(mix.samples, at(p.start.fileMs + 60), at(pausedMs - 120));
+    const before = rms(mix.samples, at(p.start.fileMs - 600), at(500));
+    const afterPause = rms(mix.samples, at(p.end.fileMs + 100), at(500));
+    assert.ok(gap < 0.002, `silence while paused: rms ${gap.toFixed(4)}`);
+    assert.ok(before > 0.05 && afterPause > 0.05, `audio before (${before.toFixed(3)}) and after (${afterPause.toFixed(3)}) the pause`);
+  });
+
+  it('the event stream saw the call in order', async () => {
+    await waitFor('call.ended', () => events.find((e) => e.type === 'call.ended'));
+    const mine = events.filter((e) => e.type !== 'hello');
+    const seqs = mine.map((e) => e.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in sequence');
+    const idx = (type: string): number => mine.findIndex((e) => e.type === type && (e.data.callId === callId || type === 'recording.saved'));
+    assert.ok(mine.some((e) => e.type === 'leg.left'), 'a leg left');
+    // The flow closes the recording as the call ends, so recording.saved may come before call.ended.
+    const order = ['rule.matched', 'call.created', 'leg.joined', 'leg.left', 'call.ended'].map(idx);
+    assert.ok(order.every((i) => i >= 0), `all seen: ${mine.map((e) => e.type).join(', ')}`);
+    assert.deepEqual(order, [...order].sort((a, b) => a - b), `in order: ${mine.map((e) => e.type).join(', ')}`);
+    assert.ok(idx('recording.saved') > idx('call.created'), 'recording.saved after call.created');
+    assert.equal(mine[idx('rule.matched')].data.rule, 'gateway');
+    assert.ok(mine.some((e) => e.type === 'leg.left' && e.data.callId === callId), 'legs left');
+    assert.ok(mine.some((e) => e.type === 'talking' && e.data.callId === callId && e.data.talking === true), 'the caller talked');
+  });
+
+  it('the webhook receiver got call.ended and recording.saved on the retry, signed', async () => {
+    await waitFor('two delivered webhooks', () => hooks.filter((h) => h.status === 204).length >= 2 || undefined);
+    for (const type of ['call.ended', 'recording.saved']) {
+      const tries = hooks.filter((h) => h.event === type);
+      assert.deepEqual(tries.map((h) => [h.attempt, h.status]), [[1, 503], [2, 204]], type);
+      for (const h of tries) {
+        const expected = 'sha256=' + createHmac('sha256', HOOK_SECRET).update(h.body).digest('hex');
+        assert.equal(h.signature, expected, `${type} signature`);
+        assert.equal(JSON.parse(h.body).type, type);
+      }
+    }
+  });
+});
