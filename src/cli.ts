@@ -2,13 +2,21 @@
 // are tools that read the same config.
 import { parseArgs } from 'node:util';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
+import { callsCommand, CliError, recordingsCommand, roomsCommand } from './cli/api-commands.ts';
+import { buildPrompts } from './cli/prompts-build.ts';
 import { routeDryRun } from './cli/route-dry-run.ts';
+import type { ParleyConfig } from './config/schema.ts';
 import { runServer } from './main.ts';
 
 const usage = `usage: parley <command> [options]
   start [--config FILE] [--pretty]                 run Parley in the foreground
   route --dry-run FILE [--source ADDR] [--workflow NAME] [--json] [--config FILE]
                                                    show what the rule chain does with a SIP request (FILE or - for stdin)
+  calls [show ID | hangup ID] [--json]             calls in progress (through the control API: api.* in the config)
+  rooms [--json]                                   conference rooms and their rosters
+  recordings [show ID | download ID FILE [--out PATH]] [--json]
+                                                   recordings on disk, their metadata and files
+  prompts build [--config FILE]                    transcode and speak every prompt into the cache (progress bar)
 `;
 
 export async function cli(argv: string[]): Promise<number> {
@@ -18,6 +26,12 @@ export async function cli(argv: string[]): Promise<number> {
       return runServer(rest);
     case 'route':
       return route(rest);
+    case 'calls':
+    case 'rooms':
+    case 'recordings':
+      return apiCommand(command, rest);
+    case 'prompts':
+      return prompts(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -54,6 +68,51 @@ function route(argv: string[]): number {
     process.stderr.write(`parley route: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
     return 2;
   }
+}
+
+async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      out: { type: 'string', short: 'o' },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  try {
+    const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+    const text =
+      command === 'calls'
+        ? await callsCommand(config, positionals, values.json)
+        : command === 'rooms'
+          ? await roomsCommand(config, values.json)
+          : await recordingsCommand(config, positionals, values.json, values.out);
+    process.stdout.write(text + '\n');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`parley ${command}: ${(err as Error).message}\n`);
+    return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
+  }
+}
+
+async function prompts(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
+  if (positionals[0] !== 'build') {
+    process.stderr.write('usage: parley prompts build [--config FILE]\n');
+    return 1;
+  }
+  let config: ParleyConfig;
+  try {
+    config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+  } catch (err) {
+    process.stderr.write(`parley prompts: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const r = await buildPrompts(config);
+  process.stdout.write(`${r.built + r.fromCache} prompts ready (${r.fromCache} were cached already), ${r.failed.length} failed\n`);
+  for (const f of r.failed) process.stderr.write(`  ${f.label}: ${f.error}\n`);
+  return r.failed.length > 0 ? 1 : 0;
 }
 
 cli(process.argv.slice(2)).then(

@@ -7,8 +7,9 @@
 // that fails once gets the retry, signed.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +102,14 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const events: any[] = [];
   let callId = '';
+  let cliConfig = '';
+  // Asynchronous: Parley runs in this process and must keep answering while the CLI waits.
+  const cli = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile('bin/parley', [...args, '--config', cliConfig], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) =>
+        resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
 
   before(async () => {
     // A webhook receiver that refuses the first delivery of each event.
@@ -126,6 +135,8 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
       { pauseMode: 'silence' },
     );
     base = apiBase(parley);
+    cliConfig = join(mkdtempSync(join(tmpdir(), 'parley-cli-')), 'parley.yaml');
+    writeFileSync(cliConfig, `api: { enabled: true, port: ${new URL(base).port}, token: ${TEST_TOKEN} }\n`);
     ws = new WebSocket(`${base.replace('http', 'ws')}/events?token=${TEST_TOKEN}`);
     ws.on('message', (m: WebSocket.RawData) => events.push(JSON.parse(m.toString())));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -161,6 +172,17 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     // Both hear each other before the API touches anything.
     const heard = await heardAfter(callee.rtp, callee.rtp.received.length);
     assert.ok(tone(heard, CALLER_HZ).share > 0.6, `callee hears the caller: ${tone(heard, CALLER_HZ).share.toFixed(3)}`);
+  });
+
+  it('`parley calls` and `parley calls show` list it from the command line', async () => {
+    const r = await cli(['calls']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^CALL-ID\s+FLOW\s+AGE/m);
+    assert.ok(r.stdout.includes(callId) && r.stdout.includes('api-call') && r.stdout.includes(`sip:bob@127.0.0.1:${callee.port}`), r.stdout);
+    const show = await cli(['calls', 'show', callId]);
+    assert.equal(JSON.parse(show.stdout).id, callId);
+    const rooms = await cli(['rooms']);
+    assert.equal(rooms.stdout.trim(), 'no rooms');
   });
 
   it('shows the call in the metrics', async () => {
@@ -246,6 +268,21 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const afterPause = rms(mix.samples, at(p.end.fileMs + 100), at(500));
     assert.ok(gap < 0.002, `silence while paused: rms ${gap.toFixed(4)}`);
     assert.ok(before > 0.05 && afterPause > 0.05, `audio before (${before.toFixed(3)}) and after (${afterPause.toFixed(3)}) the pause`);
+  });
+
+  it('`parley recordings` lists the recording and downloads its mix', async () => {
+    const r = await cli(['recordings', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const [rec] = JSON.parse(r.stdout);
+    assert.ok(rec.files.some((f: string) => f.endsWith('.wav')));
+    const out = join(mkdtempSync(join(tmpdir(), 'parley-dl-')), 'mix.wav');
+    const mixFile = rec.files.find((f: string) => f.includes('mix'));
+    const dl = await cli(['recordings', 'download', rec.id, mixFile, '--out', out]);
+    assert.equal(dl.status, 0, dl.stderr);
+    assert.ok(readWavFile(out).samples.length > 16000);
+    const evil = await cli(['recordings', 'download', rec.id, '../../etc/passwd', '--out', out + '.x']);
+    assert.notEqual(evil.status, 0);
+    assert.match(evil.stderr, /400|404/);
   });
 
   it('the event stream saw the call in order', async () => {
