@@ -167,6 +167,27 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     assert.ok(doc.paths['/calls/{id}'].get.parameters.some((p: { name: string }) => p.name === 'id'));
   });
 
+  it('answers junk on every route without a 5xx, and stays up', async () => {
+    const doc = (await call(base, 'GET', '/openapi.json')).body;
+    const junk: unknown[] = [null, 0, 'x', [], {}, { leg: {} }, { to: 'sip:' + 'a'.repeat(600) }, { prompt: '/etc/passwd', target: 'room' }, { tone: 'dtmf:', target: 'caller' }, { enabled: true, user: 'x' }, { __proto__: { enabled: true } }, { constructor: { prototype: { x: 1 } } }];
+    const ids = ['x', '%00', '..%2F..', 'a'.repeat(300), '%F0%9F%92%A9', '%'];
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      if (path === '/events') continue;
+      for (const method of Object.keys(ops)) {
+        for (const id of ids) {
+          const p = path.replace(/\{[a-z]+\}/g, id);
+          for (const body of method === 'get' || method === 'delete' ? [undefined] : junk) {
+            const r = await call(base, method.toUpperCase(), p, body);
+            assert.ok(r.status < 500, `${method.toUpperCase()} ${p} ${JSON.stringify(body)}: ${r.status} ${r.text.slice(0, 200)}`);
+          }
+        }
+      }
+    }
+    const raw = await fetch(`${base}/rules/gateway`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: 'x'.repeat(100_000) });
+    assert.equal(raw.status, 413);
+    assert.equal((await call(base, 'GET', '/health')).status, 200);
+  });
+
   it('exposes Prometheus metrics', async () => {
     const r = await call(base, 'GET', '/metrics');
     assert.equal(r.status, 200);
