@@ -1,0 +1,65 @@
+// WebhookSender: signature, back-off that doubles, giving up after the attempts,
+// close() stopping retries. Against a local HTTP receiver that always fails.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { sign, WebhookSender } from '../../../src/api/webhook-sender.ts';
+import type { ApiEvent } from '../../../src/api/event-hub.ts';
+import { createLogger } from '../../../src/util/logger.ts';
+
+const log = createLogger({ level: 'silent', pretty: false });
+const event = (type: ApiEvent['type']): ApiEvent => ({ type, seq: 1, at: new Date().toISOString(), data: { callId: 'c1' } });
+
+describe('WebhookSender', () => {
+  let server: Server;
+  let url = '';
+  const hits: { at: number; path: string; attempt: number; delivery: string }[] = [];
+
+  before(async () => {
+    server = createServer((req, res) => {
+      hits.push({ at: Date.now(), path: req.url ?? '', attempt: Number(req.headers['x-parley-attempt']), delivery: String(req.headers['x-parley-delivery']) });
+      req.resume();
+      req.on('end', () => res.writeHead(500).end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('signs the body with HMAC-SHA256', () => {
+    assert.equal(sign('k', '{"a":1}'), 'sha256=' + createHmac('sha256', 'k').update('{"a":1}').digest('hex'));
+  });
+
+  it('retries with doubling back-off, keeps the delivery id, and gives up after the attempts', async () => {
+    hits.length = 0;
+    const s = new WebhookSender([{ url: `${url}/a`, secret: 's' }], 4, 50, log);
+    s.handle(event('call.ended'));
+    s.handle(event('talking')); // not a webhook event by default
+    const until = Date.now() + 5000;
+    while (hits.length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 600)); // a fifth attempt would come 400 ms after the fourth
+    s.close();
+    assert.deepEqual(hits.map((h) => h.attempt), [1, 2, 3, 4]);
+    assert.equal(new Set(hits.map((h) => h.delivery)).size, 1);
+    const gaps = hits.slice(1).map((h, i) => h.at - hits[i]!.at);
+    assert.ok(gaps[0]! >= 45 && gaps[1]! >= 95 && gaps[2]! >= 195, `gaps ${gaps.join(', ')} ms`);
+    assert.ok(gaps[2]! > gaps[0]! * 2.5, `back-off grows: ${gaps.join(', ')} ms`);
+  });
+
+  it('sends only the events a hook asks for, and close() stops the retries', async () => {
+    hits.length = 0;
+    const s = new WebhookSender([{ url: `${url}/b`, secret: 's', events: ['recording.saved'] }], 10, 200, log);
+    s.handle(event('call.ended'));
+    s.handle(event('recording.saved'));
+    const until = Date.now() + 5000;
+    while (hits.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    s.close();
+    s.handle(event('recording.saved'));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(hits.length, 1);
+    assert.equal(hits[0]!.path, '/b');
+  });
+});
