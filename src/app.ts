@@ -73,6 +73,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.router;
   }
 
+  /** The SIP side's drachtio-srf (the API dials legs out with it). */
+  get srf(): SrfConnection['srf'] | null {
+    return this.sip?.srf ?? null;
+  }
+
   /** The control API, when `api.enabled`. */
   get api(): ApiServer | null {
     return this.apiServer;

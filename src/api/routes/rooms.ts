@@ -1,9 +1,38 @@
 // Conference rooms and their rosters.
 import type { FastifyInstance } from 'fastify';
 import type { Conference } from '../../call/conference/conference-manager.ts';
+import { DialOutError } from '../../call/conference/dial-out.ts';
+import { RosterConflictError } from '../../call/conference/roster.ts';
 import { ApiError } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
-import { anyArray, anyObject, errors, nameParam } from './schemas.ts';
+import { anyArray, anyObject, errors, nameParam, okSchema } from './schemas.ts';
+
+const roomName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } as const;
+const legParams = {
+  type: 'object',
+  required: ['name', 'leg'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, leg: { type: 'string', minLength: 1, maxLength: 256 } },
+} as const;
+const sipUri = { type: 'string', pattern: '^sips?:[^\\s<>]+$', maxLength: 512 } as const;
+
+const dialBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['to'],
+  properties: {
+    to: sipUri,
+    identity: { type: 'string', enum: ['normal', 'generated', 'impersonate'] },
+    as: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['uri'],
+      properties: { uri: sipUri, displayName: { type: 'string', maxLength: 128 } },
+    },
+    from: sipUri,
+    ringTimeout: { type: 'integer', minimum: 1, maximum: 300 },
+    muted: { type: 'boolean' },
+  },
+} as const;
 
 function describeRoom(c: Conference): Record<string, unknown> {
   return {
@@ -38,6 +67,93 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/rooms', { schema: { summary: 'Conference rooms with their rosters', response: { 200: anyArray, ...errors } } }, async () =>
     (await all()).map(describeRoom),
   );
+
+  const find = async (name: string): Promise<Conference> => {
+    const c = (await all()).find((x) => x.name === name);
+    if (!c) throw ApiError.notFound('room', name);
+    return c;
+  };
+
+  app.post(
+    '/rooms',
+    {
+      schema: {
+        summary: 'Open a conference room (it closes when its last leg leaves, or on DELETE)',
+        body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: roomName } },
+        response: { 201: anyObject, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const confs = ctx.parley.conferences;
+      if (!confs) throw new ApiError(503, 'unavailable', 'conferences are not running');
+      const c = await confs.openRoom((req.body as { name: string }).name);
+      return reply.code(201).send(describeRoom(c));
+    },
+  );
+
+  app.delete('/rooms/:name', { schema: { summary: 'Close a room: every leg in it leaves', params: nameParam, response: { 200: okSchema, ...errors } } }, async (req) => {
+    const c = await find((req.params as { name: string }).name);
+    c.room.close();
+    return { ok: true };
+  });
+
+  app.post(
+    '/rooms/:name/dial',
+    {
+      schema: {
+        summary: 'Dial a leg out into the room (opened if needed); answers once the leg answered',
+        params: { type: 'object', required: ['name'], properties: { name: roomName } },
+        body: dialBody,
+        response: { 201: anyObject, ...errors, 409: anyObject, 502: anyObject },
+      },
+    },
+    async (req, reply) => {
+      const p = ctx.parley;
+      const srf = p.srf;
+      if (!p.conferences || !srf) throw new ApiError(503, 'unavailable', 'conferences are not running');
+      const name = (req.params as { name: string }).name;
+      const b = req.body as { to: string; identity?: 'normal' | 'generated' | 'impersonate'; as?: { uri: string; displayName?: string }; from?: string; ringTimeout?: number; muted?: boolean };
+      if (b.identity === 'impersonate' && !b.as) throw new ApiError(400, 'bad_request', 'body.as: required when identity is impersonate', 'body.as');
+      const listen = p.config.sip.listen[0];
+      try {
+        const r = await p.conferences.dialOut(
+          name,
+          { srf, loopMarker: p.config.routing.loopMarker, outboundProxy: p.config.sip.outboundProxy, localHost: p.config.sip.externalIp ?? (listen ? `${listen.host}:${listen.port}` : '127.0.0.1') },
+          { to: b.to, identity: b.identity ?? 'normal', as: b.as, from: b.from, ringTimeout: b.ringTimeout ?? 30, muted: b.muted },
+        );
+        return reply.code(201).send({ ok: true, room: name, leg: r.legId, callId: r.callId });
+      } catch (err) {
+        if (err instanceof RosterConflictError) throw new ApiError(409, 'conflict', err.message);
+        if (err instanceof DialOutError) return reply.code(502).send({ error: 'dial_failed', message: `${err.status} ${err.message}`, status: err.status });
+        throw err;
+      }
+    },
+  );
+
+  for (const action of ['mute', 'unmute'] as const) {
+    app.post(
+      `/rooms/:name/legs/:leg/${action}`,
+      { schema: { summary: `${action === 'mute' ? 'Mute' : 'Unmute'} a leg of the room`, params: legParams, response: { 200: okSchema, ...errors } } },
+      async (req) => {
+        const { name, leg } = req.params as { name: string; leg: string };
+        const c = await find(name);
+        const l = c.room.leg(leg);
+        if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
+        l.mute(action === 'mute');
+        c.roster.setMuted(leg, action === 'mute');
+        return { ok: true };
+      },
+    );
+  }
+
+  app.delete('/rooms/:name/legs/:leg', { schema: { summary: 'Kick a leg out of the room', params: legParams, response: { 200: okSchema, ...errors } } }, async (req) => {
+    const { name, leg } = req.params as { name: string; leg: string };
+    const c = await find(name);
+    const l = c.room.leg(leg);
+    if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
+    l.close();
+    return { ok: true };
+  });
 
   app.get('/rooms/:name', { schema: { summary: 'One conference room and its roster', params: nameParam, response: { 200: anyObject, ...errors } } }, async (req) => {
     const name = (req.params as { name: string }).name;

@@ -12,6 +12,7 @@ import type { ConferenceJoiner } from '../call-deps.ts';
 import { toLibrarySpec } from '../play-spec.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
 import type { SipCall } from '../sip-call.ts';
+import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
 import { Roster, type RosterEntry } from './roster.ts';
 
 export interface Conference {
@@ -44,6 +45,25 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
 
   async get(name: string): Promise<Conference | undefined> {
     return this.conferences.get(name);
+  }
+
+  /** Opens (or finds) a room without a leg in it (control API); it closes when its last leg leaves, or by closeRoom. */
+  openRoom(name: string): Promise<Conference> {
+    return this.open(name);
+  }
+
+  /** Closes a room: every leg in it leaves. */
+  async closeRoom(name: string): Promise<boolean> {
+    const conf = await this.conferences.get(name)?.catch(() => undefined);
+    if (!conf) return false;
+    conf.room.close();
+    return true;
+  }
+
+  /** Dials a leg out into a room (opened if needed); resolves once it answered. */
+  async dialOut(name: string, settings: DialOutSettings, options: DialOutOptions): Promise<{ legId: string; callId: string }> {
+    const conf = await this.open(name);
+    return dialOut(conf, settings, options, this.log.child({ room: name }), () => this.closeIfEmpty(conf));
   }
 
   async join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {

@@ -156,7 +156,8 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'POST /calls/{id}/mute', 'POST /calls/{id}/unmute', 'POST /calls/{id}/deafen', 'POST /calls/{id}/undeafen',
       'POST /calls/{id}/transfer',
       ...['start', 'stop', 'pause', 'resume', 'mask', 'unmask'].map((a) => `POST /calls/{id}/recording/${a}`),
-      'GET /rooms', 'GET /rooms/{name}',
+      'GET /rooms', 'GET /rooms/{name}', 'POST /rooms', 'DELETE /rooms/{name}', 'POST /rooms/{name}/dial',
+      'POST /rooms/{name}/legs/{leg}/mute', 'POST /rooms/{name}/legs/{leg}/unmute', 'DELETE /rooms/{name}/legs/{leg}',
       'GET /recordings', 'GET /recordings/{id}', 'GET /recordings/{id}/files/{file}',
       'GET /rules', 'POST /rules/{name}',
     ];

@@ -1,0 +1,120 @@
+// A leg Parley dials out into a conference room (control API): a UAC to `to`
+// whose media leg lives in the room itself. Joins the roster before dialling (a
+// URI already present is refused at once), leaves it when either side ends the
+// leg, and rings at most `ringTimeout` seconds.
+import { randomUUID } from 'node:crypto';
+import type Srf from 'drachtio-srf';
+import type { MediaLeg } from '../../media-plane/media-leg.ts';
+import type { Logger } from '../../util/logger.ts';
+import { destroyDialog } from '../dialog-util.ts';
+import type { Conference } from './conference-manager.ts';
+
+export interface DialOutOptions {
+  to: string;
+  /** 'normal' shows `to` in the roster; 'generated' hides the leg; 'impersonate' shows `as`. */
+  identity: 'normal' | 'generated' | 'impersonate';
+  as?: { uri: string; displayName?: string };
+  /** The From of the INVITE; defaults to `as` when impersonating, else the room's own URI. */
+  from?: string;
+  ringTimeout: number;
+  muted?: boolean;
+}
+
+export interface DialOutSettings {
+  srf: Srf;
+  loopMarker: { header: string; value: string };
+  outboundProxy: string | null;
+  /** Host part of the room's own URI (`sip:<room>@<host>`). */
+  localHost: string;
+}
+
+export class DialOutError extends Error {
+  override name = 'DialOutError';
+  constructor(
+    readonly status: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Dials `opts.to` into `conf`; resolves once it answered and its media flows. `onLeft` runs once when it leaves. */
+export async function dialOut(
+  conf: Conference,
+  s: DialOutSettings,
+  opts: DialOutOptions,
+  log: Logger,
+  onLeft: () => void,
+): Promise<{ legId: string; callId: string }> {
+  const legId = `dial-${randomUUID().slice(0, 8)}`;
+  const entry = conf.roster.join({ legId, callId: '', uri: opts.to, identity: opts.identity, as: opts.as });
+  let leg: MediaLeg;
+  let offer: string;
+  try {
+    ({ leg, offer } = await conf.room.createOutgoingLeg({ id: legId }));
+  } catch (err) {
+    conf.roster.leave(legId, 'failed');
+    onLeft();
+    throw err;
+  }
+  // Heard by no one until it answered.
+  leg.mute(true);
+  let outgoing: Srf.SrfRequest | null = null;
+  let timedOut = false;
+  const timerRing = setTimeout(() => {
+    timedOut = true;
+    outgoing?.cancel(() => undefined);
+  }, opts.ringTimeout * 1000);
+  const from = opts.from ?? (opts.identity === 'impersonate' && opts.as ? opts.as.uri : `sip:${encodeURIComponent(conf.name)}@${s.localHost}`);
+  let uac: Srf.Dialog;
+  try {
+    uac = await s.srf.createUAC(
+      opts.to,
+      { localSdp: offer, headers: { [s.loopMarker.header]: s.loopMarker.value, From: `<${from}>` }, proxy: s.outboundProxy ?? undefined },
+      {
+        // drachtio-srf calls it as (err, req), whatever its typings say.
+        cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
+          if (!req) return;
+          outgoing = req;
+          if (timedOut) req.cancel(() => undefined);
+        }) as unknown as (req: Srf.SrfRequest) => void,
+      },
+    );
+  } catch (err) {
+    leg.close();
+    conf.roster.leave(legId, 'failed');
+    onLeft();
+    if (timedOut) throw new DialOutError(408, 'No Answer');
+    throw new DialOutError((err as { status?: number }).status ?? 500, (err as { reason?: string }).reason ?? (err as Error).message);
+  } finally {
+    clearTimeout(timerRing);
+  }
+  entry.callId = uac.sip.callId;
+  try {
+    if (leg.isClosed) throw new Error('the room closed while dialling');
+    await leg.applyAnswer(uac.remote.sdp);
+  } catch (err) {
+    destroyDialog(uac, log);
+    leg.close();
+    conf.roster.leave(legId, 'failed');
+    onLeft();
+    throw new DialOutError(488, (err as Error).message);
+  }
+  if (opts.identity === 'generated') leg.hide(true);
+  leg.mute(opts.muted === true);
+  conf.roster.setMuted(legId, opts.muted === true);
+  leg.on('talk', (t) => conf.roster.setTalking(legId, t));
+  let over = false;
+  const leave = (why: string): void => {
+    if (over) return;
+    over = true;
+    destroyDialog(uac, log);
+    leg.close();
+    conf.roster.leave(legId, why);
+    onLeft();
+  };
+  uac.on('destroy', () => leave('hung up'));
+  leg.once('close', (reason) => leave(`leg ${reason}`));
+  log.info({ room: conf.name, leg: legId, to: opts.to, identity: opts.identity }, 'dialled out into the room');
+  return { legId, callId: uac.sip.callId };
+}

@@ -1,0 +1,131 @@
+// Rooms through the control API: open a room, dial two SIPp callees into it (one
+// shown under its own URI, one impersonating another), check by audio that each
+// hears the other, mute one through the API (the other stops hearing it), kick
+// one (its SIPp gets a BYE) and close the room (the other gets its BYE).
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { apiBase, apiYaml, call } from '../helpers/api-client.ts';
+import { purity, rms } from '../helpers/audio-analysis.ts';
+import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import type { RtpPeer } from '../helpers/rtp-peer.ts';
+import { startCallee, sippOk, type Peer } from './helpers.ts';
+
+const A_HZ = 1000;
+const B_HZ = 440;
+
+async function heardAfter(peer: RtpPeer, from: number): Promise<Int16Array> {
+  const until = Date.now() + 10_000;
+  while (peer.received.length < from + 60) {
+    if (Date.now() > until) throw new Error('no RTP');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return peer.decoded(from + 10).subarray(0, 8000);
+}
+
+/** Medians over 100 ms blocks: one jitter glitch does not decide. */
+function level(pcm: Int16Array, hz: number): { share: number; rms: number } {
+  const shares: number[] = [];
+  const levels: number[] = [];
+  for (let s = 0; s + 800 <= pcm.length; s += 800) {
+    shares.push(purity(pcm, 8000, hz, s, 800));
+    levels.push(rms(pcm, s, 800));
+  }
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+  return { share: median(shares), rms: median(levels) };
+}
+
+describe('control API rooms: create, dial out, mute, kick, close (SIPp callees, audio checked)', () => {
+  let parley: RunningParley;
+  let base: string;
+  let a: Peer;
+  let b: Peer;
+  let legA = '';
+  let legB = '';
+
+  before(async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'parley-rooms-')), 'rules.json');
+    parley = await startParley(apiYaml(state));
+    base = apiBase(parley);
+    a = await startCallee('callee.xml', A_HZ);
+    b = await startCallee('callee.xml', B_HZ);
+  });
+
+  after(async () => {
+    a?.kill();
+    b?.kill();
+    await a?.rtp.close();
+    await b?.rtp.close();
+    await parley?.stop();
+  });
+
+  it('opens a room and dials two legs into it', async () => {
+    let r = await call(base, 'POST', '/rooms', { name: 'standup' });
+    assert.equal(r.status, 201);
+    assert.equal(r.body.name, 'standup');
+    r = await call(base, 'POST', '/rooms', { name: '../x' });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.field, 'body.name');
+    r = await call(base, 'POST', '/rooms/standup/dial', { to: `sip:alice@127.0.0.1:${a.port}` });
+    assert.equal(r.status, 201, r.text);
+    legA = r.body.leg;
+    r = await call(base, 'POST', '/rooms/standup/dial', { to: `sip:bob@127.0.0.1:${b.port}`, identity: 'impersonate', as: { uri: 'sip:boss@example.com', displayName: 'Boss' } });
+    assert.equal(r.status, 201, r.text);
+    legB = r.body.leg;
+    // The same URI twice is refused: the roster is unique by URI.
+    r = await call(base, 'POST', '/rooms/standup/dial', { to: `sip:alice@127.0.0.1:${a.port}` });
+    assert.equal(r.status, 409);
+    r = await call(base, 'POST', '/rooms/standup/dial', { to: 'sip:x@127.0.0.1', identity: 'impersonate' });
+    assert.equal(r.body.field, 'body.as');
+    const room = await call(base, 'GET', '/rooms/standup');
+    assert.deepEqual(room.body.roster.map((e: { uri: string }) => e.uri), [`sip:alice@127.0.0.1:${a.port}`, 'sip:boss@example.com']);
+    assert.equal((await call(base, 'GET', '/rooms')).body.length, 1);
+  });
+
+  it('each leg hears the other', async () => {
+    const atA = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    const atB = level(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
+    assert.ok(atA.share > 0.6, `A hears B: ${atA.share.toFixed(3)}`);
+    assert.ok(atB.share > 0.6, `B hears A: ${atB.share.toFixed(3)}`);
+  });
+
+  it('a leg muted through the API is not heard; unmuted it is again', async () => {
+    let r = await call(base, 'POST', `/rooms/standup/legs/${legA}/mute`);
+    assert.equal(r.status, 200);
+    const muted = level(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
+    assert.ok(muted.rms < 0.005, `B hears silence: rms ${muted.rms.toFixed(4)}`);
+    assert.equal((await call(base, 'GET', '/rooms/standup')).body.roster[0].muted, true);
+    r = await call(base, 'POST', `/rooms/standup/legs/${legA}/unmute`);
+    const back = level(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
+    assert.ok(back.share > 0.6, `B hears A again: ${back.share.toFixed(3)}`);
+    assert.equal((await call(base, 'POST', '/rooms/standup/legs/nope/mute')).status, 404);
+  });
+
+  it('kicks a leg (its far end gets a BYE) and closes the room (so does the other)', async () => {
+    let r = await call(base, 'DELETE', `/rooms/standup/legs/${legB}`);
+    assert.equal(r.status, 200);
+    sippOk(await b.done, 'B');
+    const room = await call(base, 'GET', '/rooms/standup');
+    assert.deepEqual(room.body.roster.map((e: { leg: string }) => e.leg), [legA]);
+    r = await call(base, 'DELETE', '/rooms/standup');
+    assert.equal(r.status, 200);
+    sippOk(await a.done, 'A');
+    assert.equal((await call(base, 'GET', '/rooms/standup')).status, 404);
+  });
+
+  it('a dial-out that rings past its ringTimeout is cancelled: 502 and no room left', async () => {
+    const c = await startCallee('callee-no-answer.xml', null);
+    try {
+      const r = await call(base, 'POST', '/rooms/empty/dial', { to: `sip:nobody@127.0.0.1:${c.port}`, ringTimeout: 1 });
+      assert.equal(r.status, 502);
+      assert.equal(r.body.status, 408);
+      sippOk(await c.done, 'ringing callee (CANCEL received)');
+      assert.equal((await call(base, 'GET', '/rooms/empty')).status, 404);
+    } finally {
+      c.kill();
+      await c.rtp.close();
+    }
+  });
+});
