@@ -73,6 +73,10 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.router;
   }
 
+  get prompts(): PromptLibrary | null {
+    return this.promptLibrary;
+  }
+
   /** The SIP side's drachtio-srf (the API dials legs out with it). */
   get srf(): SrfConnection['srf'] | null {
     return this.sip?.srf ?? null;

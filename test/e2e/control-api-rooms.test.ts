@@ -103,6 +103,32 @@ describe('control API rooms: create, dial out, mute, kick, close (SIPp callees, 
     assert.equal((await call(base, 'POST', '/rooms/standup/legs/nope/mute')).status, 404);
   });
 
+  it('whispers a prompt to one leg, deafens a leg, coaches a leg to no one', async () => {
+    const a0 = a.rtp.received.length;
+    const b0 = b.rtp.received.length;
+    let r = await call(base, 'POST', '/rooms/standup/play', { prompt: 'record-notice', leg: legA });
+    assert.equal(r.status, 202);
+    const atA = await heardAfter(a.rtp, a0);
+    const atB = level(await heardAfter(b.rtp, b0), A_HZ);
+    const otherAtA = Math.max(...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => rms(atA, i * 800, 800) * Math.sqrt(Math.max(0, 1 - purity(atA, 8000, B_HZ, i * 800, 800)))));
+    assert.ok(otherAtA > 0.03, `A hears the whisper: ${otherAtA.toFixed(4)}`);
+    assert.ok(atB.share > 0.9, `B hears only A: ${atB.share.toFixed(3)}`);
+    await call(base, 'POST', `/rooms/standup/legs/${legA}/deafen`);
+    // The whisper is over or not, a deaf leg hears nothing at all.
+    const deaf = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    assert.ok(deaf.rms < 0.005, `deaf A hears nothing: ${deaf.rms.toFixed(4)}`);
+    await call(base, 'POST', `/rooms/standup/legs/${legA}/undeafen`);
+    r = await call(base, 'POST', `/rooms/standup/legs/${legB}/coach`, { listeners: [] });
+    assert.equal(r.status, 200);
+    const coached = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    assert.ok(coached.share < 0.05, `B coaching no one is not heard by A: ${coached.share.toFixed(3)}`);
+    await call(base, 'POST', `/rooms/standup/legs/${legB}/coach`, { listeners: null });
+    const again = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    assert.ok(again.share > 0.6, `A hears B again: ${again.share.toFixed(3)}`);
+    r = await call(base, 'POST', `/rooms/standup/legs/${legB}/coach`, { listeners: 'all' });
+    assert.equal(r.body.field, 'body.listeners');
+  });
+
   it('kicks a leg (its far end gets a BYE) and closes the room (so does the other)', async () => {
     let r = await call(base, 'DELETE', `/rooms/standup/legs/${legB}`);
     assert.equal(r.status, 200);

@@ -8,7 +8,7 @@ import { CALLER_LEG, type SipCall } from '../../call/sip-call.ts';
 import type { Player } from '../../playback/player.ts';
 import { ApiError } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
-import { anyArray, anyObject, errors, idParam, okSchema } from './schemas.ts';
+import { anyArray, anyObject, errors, idParam, okSchema, playSpecProperties } from './schemas.ts';
 
 const legBody = {
   type: 'object',
@@ -21,11 +21,7 @@ const playBody = {
   additionalProperties: false,
   required: ['target'],
   properties: {
-    // No '..' and no leading slash: the prompt library also refuses to leave prompts/.
-    prompt: { type: 'string', pattern: '^(?!.*\\.\\.)[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$' },
-    text: { type: 'string', minLength: 1, maxLength: 1000 },
-    tone: { type: 'string', pattern: '^(beep|ringback|dtmf:[0-9A-D*#]{1,32}|silence:[0-9]{1,5})$' },
-    repeat: { type: 'integer', minimum: 1, maximum: 100 },
+    ...playSpecProperties,
     target: { type: 'string', description: 'room, caller, callee or another leg id', minLength: 1, maxLength: 64 },
   },
   oneOf: [{ required: ['prompt'] }, { required: ['text'] }, { required: ['tone'] }],

@@ -3,9 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Conference } from '../../call/conference/conference-manager.ts';
 import { DialOutError } from '../../call/conference/dial-out.ts';
 import { RosterConflictError } from '../../call/conference/roster.ts';
+import { toLibrarySpec } from '../../call/play-spec.ts';
+import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import { ApiError } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
-import { anyArray, anyObject, errors, nameParam, okSchema } from './schemas.ts';
+import { anyArray, anyObject, errors, nameParam, okSchema, playSpecProperties } from './schemas.ts';
 
 const roomName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } as const;
 const legParams = {
@@ -72,6 +74,13 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const c = (await all()).find((x) => x.name === name);
     if (!c) throw ApiError.notFound('room', name);
     return c;
+  };
+
+  const roomLeg = async (name: string, leg: string): Promise<MediaLeg> => {
+    const c = await find(name);
+    const l = c.room.leg(leg);
+    if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
+    return l;
   };
 
   app.post(
@@ -145,6 +154,71 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     );
   }
+
+  for (const action of ['deafen', 'undeafen'] as const) {
+    app.post(
+      `/rooms/:name/legs/:leg/${action}`,
+      { schema: { summary: `${action === 'deafen' ? 'Deafen' : 'Undeafen'} a leg of the room (it hears nothing)`, params: legParams, response: { 200: okSchema, ...errors } } },
+      async (req) => {
+        const { name, leg } = req.params as { name: string; leg: string };
+        const l = await roomLeg(name, leg);
+        l.deafen(action === 'deafen');
+        return { ok: true };
+      },
+    );
+  }
+
+  app.post(
+    '/rooms/:name/legs/:leg/coach',
+    {
+      schema: {
+        summary: 'Coach: only the listed legs hear this one (null: everyone again)',
+        params: legParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['listeners'],
+          properties: { listeners: { type: 'array', nullable: true, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } } },
+        },
+        response: { 200: okSchema, ...errors },
+      },
+    },
+    async (req) => {
+      const { name, leg } = req.params as { name: string; leg: string };
+      const l = await roomLeg(name, leg);
+      l.speakTo((req.body as { listeners: string[] | null }).listeners);
+      return { ok: true };
+    },
+  );
+
+  app.post(
+    '/rooms/:name/play',
+    {
+      schema: {
+        summary: 'Play a prompt, text or tone to the whole room, or whisper it to one leg',
+        params: nameParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ...playSpecProperties, leg: { type: 'string', minLength: 1, maxLength: 256 } },
+          oneOf: [{ required: ['prompt'] }, { required: ['text'] }, { required: ['tone'] }],
+        },
+        response: { 202: okSchema, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const name = (req.params as { name: string }).name;
+      const b = req.body as { prompt?: string; text?: string; tone?: string; repeat?: number; leg?: string };
+      const c = await find(name);
+      const target = b.leg ? await roomLeg(name, b.leg) : null;
+      const prompts = ctx.parley.prompts;
+      if (!prompts) throw new ApiError(503, 'unavailable', 'prompts are not running');
+      const player = prompts.createPlayer(toLibrarySpec(b), { sampleRate: c.room.mixerSampleRate, repeat: b.repeat ?? 1, log: ctx.log });
+      if (target) target.play(player);
+      else c.room.play(player);
+      return reply.code(202).send({ ok: true });
+    },
+  );
 
   app.delete('/rooms/:name/legs/:leg', { schema: { summary: 'Kick a leg out of the room', params: legParams, response: { 200: okSchema, ...errors } } }, async (req) => {
     const { name, leg } = req.params as { name: string; leg: string };
