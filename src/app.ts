@@ -100,7 +100,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       this.log.error({ err, file }, 'config reload refused; the old config stays in force');
       return { ok: false, error: err as Error };
     }
-    const restartNeeded = (['sip', 'media', 'prompts', 'recording', 'log'] as const).filter(
+    const restartNeeded = (['sip', 'media', 'prompts', 'recording', 'log', 'api'] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.configInForce[k]),
     );
     this.routing.replace(next.routing, next.flows);

@@ -185,11 +185,18 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.equal(rooms.stdout.trim(), 'no rooms');
   });
 
+  it('the caller\'s DTMF (RFC 4733) reaches the event stream', async () => {
+    caller.rtp.queueDtmf('7');
+    const e = await waitFor('a dtmf event', () => events.find((x) => x.type === 'dtmf'));
+    assert.deepEqual([e.data.callId, e.data.leg, e.data.digit], [callId, 'caller', '7']);
+  });
+
   it('shows the call in the metrics', async () => {
     const r = await call(base, 'GET', '/metrics');
     assert.match(r.text, /^parley_calls_active 1$/m);
     assert.match(r.text, /^parley_calls_total 1$/m);
     assert.match(r.text, /^parley_legs 2$/m);
+    assert.match(r.text, /^parley_dtmf_digits_total 1$/m);
     assert.match(r.text, /^parley_leg_rtp_jitter_ms\{room="call-[^"]+",leg="caller"\} [\d.]+$/m);
     assert.match(r.text, /^parley_mixer_late_ticks\{room="call-[^"]+"\} \d+$/m);
   });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import WebSocket from 'ws';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../../helpers/api-client.ts';
 import { startParley, type RunningParley } from '../../helpers/parley-harness.ts';
 import { parseConfig } from '../../../src/config/load-config.ts';
@@ -66,6 +67,22 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     }
     const metrics = await fetch(`${base}/metrics`);
     assert.equal(metrics.status, 401);
+    // The event stream too: the upgrade is refused.
+    for (const url of [`${base.replace('http', 'ws')}/events`, `${base.replace('http', 'ws')}/events?token=nope`]) {
+      const status = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(url);
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.on('open', () => {
+          resolve(101);
+          ws.close();
+        });
+        ws.on('error', () => resolve(-1));
+      });
+      assert.equal(status, 401, url);
+    }
   });
 
   it('answers health and readiness', async () => {
