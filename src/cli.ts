@@ -16,6 +16,7 @@ const usage = `usage: parley <command> [options]
   rooms [--json]                                   conference rooms and their rosters
   recordings [show ID | download ID FILE [--out PATH]] [--json]
                                                    recordings on disk, their metadata and files
+  recordings encode ID [--format ogg|mp3]          encode a finished recording's WAV files offline (progress bar)
   prompts build [--config FILE]                    transcode and speak every prompt into the cache (progress bar)
 `;
 
@@ -77,6 +78,7 @@ async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: strin
     options: {
       json: { type: 'boolean', default: false },
       out: { type: 'string', short: 'o' },
+      format: { type: 'string' },
       config: { type: 'string', short: 'c' },
     },
   });
@@ -87,7 +89,7 @@ async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: strin
         ? await callsCommand(config, positionals, values.json)
         : command === 'rooms'
           ? await roomsCommand(config, values.json)
-          : await recordingsCommand(config, positionals, values.json, values.out);
+          : await recordingsCommand(config, positionals, values.json, values.out, values.format);
     process.stdout.write(text + '\n');
     return 0;
   } catch (err) {

@@ -2,15 +2,10 @@
 // command line, at api.host:api.port with api.token from the same config file.
 import { writeFileSync } from 'node:fs';
 import type { ParleyConfig } from '../config/schema.ts';
+import { CliError } from './cli-error.ts';
+import { encodeRecordingFiles } from './recordings-encode.ts';
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly code = 1,
-  ) {
-    super(message);
-  }
-}
+export { CliError };
 
 async function request(config: ParleyConfig, method: string, path: string): Promise<Response> {
   const { enabled, host, port, token } = config.api;
@@ -101,7 +96,7 @@ interface RecordingRow {
   files: string[];
 }
 
-export async function recordingsCommand(config: ParleyConfig, args: string[], asJson: boolean, outFile?: string): Promise<string> {
+export async function recordingsCommand(config: ParleyConfig, args: string[], asJson: boolean, outFile?: string, format?: string): Promise<string> {
   const [sub, id, file] = args;
   if (sub === 'show') {
     if (!id) throw new CliError('usage: parley recordings show ID');
@@ -115,7 +110,14 @@ export async function recordingsCommand(config: ParleyConfig, args: string[], as
     writeFileSync(target, bytes);
     return `${target}: ${bytes.length} bytes`;
   }
-  if (sub !== undefined) throw new CliError(`parley recordings: unknown subcommand '${sub}' (list, show, download)`);
+  if (sub === 'encode') {
+    if (!id) throw new CliError('usage: parley recordings encode ID [--format ogg|mp3]');
+    const fmt = format ?? 'ogg';
+    if (fmt !== 'ogg' && fmt !== 'mp3') throw new CliError(`--format: ogg or mp3, not '${fmt}'`);
+    const made = await encodeRecordingFiles(config, id, fmt);
+    return made.join('\n');
+  }
+  if (sub !== undefined) throw new CliError(`parley recordings: unknown subcommand '${sub}' (list, show, download, encode)`);
   const recs = await json<RecordingRow[]>(config, 'GET', '/recordings');
   if (asJson) return JSON.stringify(recs, null, 2);
   if (recs.length === 0) return 'no recordings';

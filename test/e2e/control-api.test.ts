@@ -136,7 +136,7 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     );
     base = apiBase(parley);
     cliConfig = join(mkdtempSync(join(tmpdir(), 'parley-cli-')), 'parley.yaml');
-    writeFileSync(cliConfig, `api: { enabled: true, port: ${new URL(base).port}, token: ${TEST_TOKEN} }\n`);
+    writeFileSync(cliConfig, `api: { enabled: true, port: ${new URL(base).port}, token: ${TEST_TOKEN} }\nrecording: { dir: ${parley.recordingDir} }\n`);
     ws = new WebSocket(`${base.replace('http', 'ws')}/events?token=${TEST_TOKEN}`);
     ws.on('message', (m: WebSocket.RawData) => events.push(JSON.parse(m.toString())));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -151,6 +151,8 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     await caller?.rtp.close();
     await callee?.rtp.close();
     await parley?.stop();
+    // Keep-alive connections from the webhook deliveries would hold close() open.
+    hookServer?.closeAllConnections();
     await new Promise((r) => hookServer?.close(r));
   });
 
@@ -290,6 +292,22 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const evil = await cli(['recordings', 'download', rec.id, '../../etc/passwd', '--out', out + '.x']);
     assert.notEqual(evil.status, 0);
     assert.match(evil.stderr, /400|404/);
+  });
+
+  it('`parley recordings encode` encodes it with a progress bar; the API then serves the Ogg files', async () => {
+    const [rec] = (await call(base, 'GET', '/recordings')).body;
+    const r = await cli(['recordings', 'encode', rec.id, '--format', 'ogg']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^\[#{30}\] 100% /m);
+    assert.ok(r.stderr.split('\n').filter((l) => /^\[[#.]{30}\] \d+% /.test(l)).length >= 3, r.stderr);
+    const oggs = r.stdout.trim().split('\n');
+    assert.ok(oggs.length >= 2 && oggs.every((f) => f.endsWith('.ogg')), r.stdout);
+    const meta = (await call(base, 'GET', `/recordings/${rec.id}`)).body;
+    assert.equal(meta.postProcessing.state, 'done');
+    assert.deepEqual(meta.postProcessed.map((p: { file: string }) => p.file).sort(), [...oggs].sort());
+    const file = await call(base, 'GET', `/recordings/${rec.id}/files/${oggs[0]}`);
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.get('content-type'), 'audio/ogg');
   });
 
   it('the event stream saw the call in order', async () => {
