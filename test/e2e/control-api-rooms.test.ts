@@ -11,7 +11,18 @@ import { apiBase, apiYaml, call } from '../helpers/api-client.ts';
 import { purity, rms } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import type { RtpPeer } from '../helpers/rtp-peer.ts';
-import { startCallee, sippOk, type Peer } from './helpers.ts';
+import { received, startCallee, startCaller, sippOk, type Peer } from './helpers.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function waitForRoom(base: string, name: string): Promise<any> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const r = await call(base, 'GET', `/rooms/${name}`);
+    if (r.status === 200 && r.body.roster.length > 0) return r.body;
+    if (Date.now() > until) throw new Error(`room ${name} never had a leg`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
 
 const A_HZ = 1000;
 const B_HZ = 440;
@@ -47,7 +58,17 @@ describe('control API rooms: create, dial out, mute, kick, close (SIPp callees, 
 
   before(async () => {
     const state = join(mkdtempSync(join(tmpdir(), 'parley-rooms-')), 'rules.json');
-    parley = await startParley(apiYaml(state));
+    parley = await startParley(
+      `
+routing:
+  rules:
+    - name: lobby
+      match: { method: INVITE, to: "sip:lobby@*" }
+      actions: [{ app: lobby }]
+flows:
+  lobby: [answer, { conference: { room: lobby } }]
+` + apiYaml(state),
+    );
     base = apiBase(parley);
     a = await startCallee('callee.xml', A_HZ);
     b = await startCallee('callee.xml', B_HZ);
@@ -110,6 +131,8 @@ describe('control API rooms: create, dial out, mute, kick, close (SIPp callees, 
     assert.equal(r.status, 202);
     const atA = await heardAfter(a.rtp, a0);
     const atB = level(await heardAfter(b.rtp, b0), A_HZ);
+    const stopped = await call(base, 'POST', '/rooms/standup/play/stop');
+    assert.equal(stopped.body.stopped, 1);
     const otherAtA = Math.max(...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => rms(atA, i * 800, 800) * Math.sqrt(Math.max(0, 1 - purity(atA, 8000, B_HZ, i * 800, 800)))));
     assert.ok(otherAtA > 0.03, `A hears the whisper: ${otherAtA.toFixed(4)}`);
     assert.ok(atB.share > 0.9, `B hears only A: ${atB.share.toFixed(3)}`);
@@ -139,6 +162,25 @@ describe('control API rooms: create, dial out, mute, kick, close (SIPp callees, 
     assert.equal(r.status, 200);
     sippOk(await a.done, 'A');
     assert.equal((await call(base, 'GET', '/rooms/standup')).status, 404);
+  });
+
+  it('a caller in a room is on its roster, and a transfer through the API REFERs it away', async () => {
+    const caller = await startCaller(parley, 'caller-refer.xml', `sip:lobby@127.0.0.1:${parley.sipPort}`, { toneHz: 440 });
+    try {
+      const room = await waitForRoom(base, 'lobby');
+      assert.match(room.roster[0].uri, /^sip:alice@127\.0\.0\.1/);
+      const [c] = (await call(base, 'GET', '/calls')).body;
+      assert.equal(c.flow, 'lobby');
+      const r = await call(base, 'POST', `/calls/${encodeURIComponent(c.id)}/transfer`, { to: 'sip:operator@example.com' });
+      assert.equal(r.status, 200, r.text);
+      const run = await caller.done;
+      sippOk(run, 'caller');
+      const refer = received(run).find((m) => /^REFER /m.test(m)) ?? '';
+      assert.match(refer, /^Refer-To: <sip:operator@example\.com>/m);
+    } finally {
+      caller.kill();
+      await caller.rtp.close();
+    }
   });
 
   it('a dial-out that rings past its ringTimeout is cancelled: 502 and no room left', async () => {

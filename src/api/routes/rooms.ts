@@ -5,6 +5,8 @@ import { DialOutError } from '../../call/conference/dial-out.ts';
 import { RosterConflictError } from '../../call/conference/roster.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
+import type { MediaRoom } from '../../media-plane/media-room.ts';
+import type { Player } from '../../playback/player.ts';
 import { ApiError } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
 import { anyArray, anyObject, errors, nameParam, okSchema, playSpecProperties } from './schemas.ts';
@@ -35,6 +37,9 @@ const dialBody = {
     muted: { type: 'boolean' },
   },
 } as const;
+
+/** Players the API started, per room, so that `play/stop` can end them. */
+const roomPlayers = new WeakMap<MediaRoom, Set<Player>>();
 
 function describeRoom(c: Conference): Record<string, unknown> {
   return {
@@ -216,9 +221,21 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const player = prompts.createPlayer(toLibrarySpec(b), { sampleRate: c.room.mixerSampleRate, repeat: b.repeat ?? 1, log: ctx.log });
       if (target) target.play(player);
       else c.room.play(player);
+      const mine = roomPlayers.get(c.room) ?? new Set<Player>();
+      roomPlayers.set(c.room, mine);
+      mine.add(player);
+      const forget = (): boolean => mine.delete(player);
+      player.done.then(forget, forget);
       return reply.code(202).send({ ok: true });
     },
   );
+
+  app.post('/rooms/:name/play/stop', { schema: { summary: 'Stop every prompt the API started in this room', params: nameParam, response: { 200: anyObject, ...errors } } }, async (req) => {
+    const c = await find((req.params as { name: string }).name);
+    const mine = [...(roomPlayers.get(c.room) ?? [])];
+    for (const p of mine) p.stop();
+    return { ok: true, stopped: mine.length };
+  });
 
   app.delete('/rooms/:name/legs/:leg', { schema: { summary: 'Kick a leg out of the room', params: legParams, response: { 200: okSchema, ...errors } } }, async (req) => {
     const { name, leg } = req.params as { name: string; leg: string };

@@ -175,7 +175,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       ...['start', 'stop', 'pause', 'resume', 'mask', 'unmask'].map((a) => `POST /calls/{id}/recording/${a}`),
       'GET /rooms', 'GET /rooms/{name}', 'POST /rooms', 'DELETE /rooms/{name}', 'POST /rooms/{name}/dial',
       'POST /rooms/{name}/legs/{leg}/mute', 'POST /rooms/{name}/legs/{leg}/unmute', 'DELETE /rooms/{name}/legs/{leg}',
-      'POST /rooms/{name}/legs/{leg}/deafen', 'POST /rooms/{name}/legs/{leg}/undeafen', 'POST /rooms/{name}/legs/{leg}/coach', 'POST /rooms/{name}/play',
+      'POST /rooms/{name}/legs/{leg}/deafen', 'POST /rooms/{name}/legs/{leg}/undeafen', 'POST /rooms/{name}/legs/{leg}/coach', 'POST /rooms/{name}/play', 'POST /rooms/{name}/play/stop',
       'GET /recordings', 'GET /recordings/{id}', 'GET /recordings/{id}/files/{file}',
       'GET /rules', 'POST /rules/{name}',
     ];
