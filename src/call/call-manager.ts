@@ -5,6 +5,7 @@ import type Srf from 'drachtio-srf';
 import type { RoutingTable } from '../policy/routing-table.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import { Admission, type AdmissionConfig } from './admission.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
@@ -23,14 +24,22 @@ export type CallManagerEvents = {
 
 export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly calls = new Map<string, ActiveCall>();
+  private readonly admission: Admission;
   private closed = false;
 
   constructor(
     private readonly deps: CallDeps,
     private readonly routing: RoutingTable,
     private readonly log: Logger,
+    admission: AdmissionConfig = { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0 },
   ) {
     super(log);
+    this.admission = new Admission(admission);
+  }
+
+  /** Refuses new calls from now on (503); running calls go on. */
+  drain(): void {
+    this.admission.drain();
   }
 
   get active(): ReadonlyMap<string, ActiveCall> {
@@ -41,6 +50,13 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger): void {
     if (this.closed) {
       res.send(503, { headers: { 'Retry-After': '5' } });
+      return;
+    }
+    const verdict = this.admission.check(req.source_address, this.calls.size);
+    if (!verdict.ok) {
+      log.warn({ source: req.source_address, status: verdict.status, reason: verdict.reason }, 'call refused');
+      const headers = verdict.retryAfter ? { 'Retry-After': String(verdict.retryAfter) } : {};
+      res.send(verdict.status, verdict.reason, { headers });
       return;
     }
     const flows = this.routing.flows;

@@ -63,6 +63,10 @@ export interface ParleyConfig {
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
+  /** Who may start calls and how many (see src/call/admission.ts). */
+  security: { upstreams: string[]; maxCalls: number; maxCallRatePerSource: number };
+  /** SIGTERM: refuse new calls, let running ones finish for up to drainTimeoutMs, then end them. */
+  shutdown: { drainTimeoutMs: number };
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -71,7 +75,7 @@ const host = { type: 'string', minLength: 1 } as const;
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown'],
   properties: {
     log: {
       type: 'object',
@@ -188,6 +192,22 @@ export const configSchema = {
     },
     routing: routingSchema,
     flows: flowsSchema,
+    security: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['upstreams', 'maxCalls', 'maxCallRatePerSource'],
+      properties: {
+        upstreams: { type: 'array', items: { type: 'string', minLength: 1 } },
+        maxCalls: { type: 'integer', minimum: 0 },
+        maxCallRatePerSource: { type: 'number', minimum: 0 },
+      },
+    },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['drainTimeoutMs'],
+      properties: { drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3600000 } },
+    },
   },
 } as const;
 
@@ -220,4 +240,6 @@ export const defaultConfig: ParleyConfig = {
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
   routing: defaultRouting,
   flows: {},
+  security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0 },
+  shutdown: { drainTimeoutMs: 30000 },
 };
