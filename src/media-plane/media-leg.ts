@@ -19,6 +19,8 @@ export type MediaLegCloseReason = 'closed' | 'room-closed' | 'worker-died' | 'tr
 export type MediaLegEvents = {
   dtmf: [event: DtmfEvent];
   talk: [talking: boolean];
+  /** The peer's RTP from a new SSRC is now routed to the mixer (the first one means media is flowing). */
+  inboundssrc: [ssrc: number];
   /** Terminal, exactly once, whoever closed the leg. */
   close: [reason: MediaLegCloseReason];
 };
@@ -194,19 +196,16 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     return e;
   }
 
-  /** @internal For SsrcDiscovery. */
-  async unroutedBytes(): Promise<number | null> {
+  /** @internal For SsrcDiscovery: this leg's transport, or null. */
+  get discoveryTarget(): LegTransport | null {
     const t = this.legTransport;
-    return t && !t.isClosed ? t.unroutedBytes() : null;
+    return t && !t.isClosed ? t : null;
   }
 
-  /** @internal For SsrcDiscovery: the counter's value at the previous pass (per transport). */
-  get lastUnrouted(): number {
-    return this.legTransport?.lastUnrouted ?? 0;
-  }
-
-  set lastUnrouted(v: number) {
-    if (this.legTransport) this.legTransport.lastUnrouted = v;
+  /** @internal For SsrcDiscovery. */
+  acceptsPt(pt: number): boolean {
+    const n = this.negotiated;
+    return !!n && (n.recvPt === pt || n.dtmf?.recvPt === pt);
   }
 
   /** @internal SsrcDiscovery saw an SSRC no producer takes. */

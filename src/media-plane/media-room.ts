@@ -206,8 +206,10 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
       port: spec.port,
       latching: c.latching,
       mixSsrc: leg.mixSsrc,
-      onInboundSsrc: (ssrc) => {
-        if (!leg.isClosed) this.demux.set(ssrc, leg);
+      onInboundSsrc: (ssrc, peerSsrc) => {
+        if (leg.isClosed) return;
+        this.demux.set(ssrc, leg);
+        leg.safeEmit('inboundssrc', peerSsrc);
       },
       onInboundSsrcGone: (ssrc) => {
         if (this.demux.get(ssrc) === leg) this.demux.delete(ssrc);

@@ -81,12 +81,11 @@ export class RouterBridge {
     readonly codecs: BridgeCodecs,
   ) {
     this.consumeCaps = { codecs: router.rtpCapabilities.codecs ?? [], headerExtensions: [] };
+    this.mixerPort = mixerTransport.tuple.localPort;
   }
 
-  /** The port Node sends mixes to. */
-  get mixerPort(): number {
-    return this.mixerTransport.tuple.localPort;
-  }
+  /** The port Node sends mixes to (cached: mediasoup's tuple getter clones on every call). */
+  readonly mixerPort: number;
 
   /** Router payload type of a codec: what the mixer sees on legs' packets and what legs are sent. */
   routerPt(codec: CodecName): number {
