@@ -14,7 +14,8 @@
 // G722 9) agree everywhere; Opus is dynamic, so legs whose Opus payload type
 // differs get a Router of their own on the same worker (one per distinct type,
 // in practice nearly always one per room). Mixing is unaffected: every Router
-// of the room feeds the same socket and mixer.
+// of the room feeds the same mixer, each through its own connected socket.
+import type dgram from 'node:dgram';
 import type { types as ms } from 'mediasoup';
 import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
 
@@ -73,12 +74,15 @@ export function codecParameters(codec: CodecName, payloadType: number): ms.RtpCo
 export class RouterBridge {
   /** Capabilities for consume(): no header extensions, so SIP peers get plain RTP. */
   readonly consumeCaps: ms.RtpCapabilities;
+  private closed = false;
 
   constructor(
     readonly router: ms.Router,
-    /** Connected to the room's Node socket; consumers deliver legs' audio to it, producers carry the mixes. */
+    /** Connected to `socket`; consumers deliver legs' audio to it, producers carry the mixes. */
     readonly mixerTransport: ms.PlainTransport,
     readonly codecs: BridgeCodecs,
+    /** The Node end: bound on loopback and connected to the mixer transport (no per-send address lookup). */
+    private readonly socket: dgram.Socket,
   ) {
     this.consumeCaps = { codecs: router.rtpCapabilities.codecs ?? [], headerExtensions: [] };
     this.mixerPort = mixerTransport.tuple.localPort;
@@ -92,7 +96,15 @@ export class RouterBridge {
     return CODECS[codec].staticPt ?? this.codecs.opusPt;
   }
 
+  /** Sends one mixed RTP packet toward the legs. */
+  send(packet: Buffer): void {
+    if (!this.closed) this.socket.send(packet);
+  }
+
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.router.close();
+    this.socket.close();
   }
 }
