@@ -13,6 +13,9 @@ import type { Logger } from '../util/logger.ts';
 import { carrierFor, codecParameters, type RouterBridge } from './router-bridge.ts';
 import type { LocalAudio, NegotiatedAudio, SrtpSuite } from './sdp-types.ts';
 
+const PRUNE_EVERY_MS = 10_000;
+const PRUNE_AFTER_MS = 5_000;
+
 export interface LegTransportOptions {
   bridge: RouterBridge;
   rtcpMux: boolean;
@@ -35,7 +38,9 @@ export interface LegTransportOptions {
 
 export class LegTransport {
   readonly transport: ms.PlainTransport;
-  private readonly producers = new Map<number, { producer: ms.Producer; consumer: ms.Consumer; firstPt: number }>();
+  private readonly producers = new Map<number, { producer: ms.Producer; consumer: ms.Consumer; firstPt: number; createdAt: number }>();
+  /** Prunes producers made for SSRCs that never came here (discovery ties). */
+  private pruneTimer: NodeJS.Timeout | null = null;
   private readonly pending = new Set<number>();
   private mixProducer: ms.Producer | null = null;
   private mixConsumer: ms.Consumer | null = null;
@@ -144,7 +149,11 @@ export class LegTransport {
         producer.close();
         return;
       }
-      this.producers.set(ssrc, { producer, consumer, firstPt: first });
+      this.producers.set(ssrc, { producer, consumer, firstPt: first, createdAt: Date.now() });
+      if (!this.pruneTimer) {
+        this.pruneTimer = setInterval(() => this.prune().catch((err: unknown) => this.opts.log.warn({ err }, 'pruning producers failed')), PRUNE_EVERY_MS);
+        this.pruneTimer.unref();
+      }
       const cssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
       if (cssrc !== undefined) {
         this.opts.onInboundSsrc(cssrc, ssrc);
@@ -176,10 +185,28 @@ export class LegTransport {
     return this.producers.has(ssrc);
   }
 
+  /** Closes producers that never received a packet since their creation PRUNE_AFTER_MS ago. */
+  private async prune(): Promise<void> {
+    const now = Date.now();
+    for (const [ssrc, e] of [...this.producers]) {
+      if (now - e.createdAt < PRUNE_AFTER_MS) continue;
+      const stats = await e.producer.getStats().catch(() => null);
+      if (this.closed) return;
+      if (stats && stats.every((s) => s.packetCount === 0) && this.producers.get(ssrc) === e) {
+        this.producers.delete(ssrc);
+        e.consumer.close();
+        e.producer.close();
+        this.opts.log.debug({ ssrc }, 'idle producer pruned');
+      }
+    }
+  }
+
   /** Closes the transport and with it its producers and consumers. Synchronous, idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
     for (const { consumer, producer } of this.producers.values()) {
       consumer.close();
       producer.close();

@@ -56,6 +56,11 @@ interface WorkerState {
 export class SsrcDiscovery {
   private readonly workers = new Map<number, WorkerState>();
   private installed = false;
+  /** SSRCs no leg claimed in several passes: not looked at again until then (a stray sender must not cost a pass every 25 ms). */
+  private readonly ignoredUntil = new Map<number, number>();
+  private readonly misses = new Map<number, number>();
+  /** Last time each kind of other worker warning was logged (they can come once per packet). */
+  private readonly lastLogged = new Map<string, number>();
   /** How often an SSRC was paired in order (when too many start at once). */
   private readonly attempts = new Map<number, number>();
 
@@ -69,7 +74,14 @@ export class SsrcDiscovery {
     mediasoup.setLogEventListeners({
       ondebug: () => {},
       onwarn: (namespace: string, message: string) => {
-        if (!this.onWarn(message)) log.warn({ namespace }, message);
+        if (this.onWarn(message)) return;
+        // e.g. "unknown payload type" for every comfort-noise packet: once per 10 s per kind.
+        const kind = message.replace(/\d+/g, '#');
+        const now = performance.now();
+        if (now - (this.lastLogged.get(kind) ?? -Infinity) < 10_000) return;
+        if (this.lastLogged.size > 1000) this.lastLogged.clear();
+        this.lastLogged.set(kind, now);
+        log.warn({ namespace }, message);
       },
       onerror: (namespace: string, message: string, error?: Error) => log.error({ namespace, err: error }, message),
     });
@@ -112,6 +124,11 @@ export class SsrcDiscovery {
     const pt = Number(m[3]);
     const w = this.workers.get(pid);
     if (!w || w.legs.size === 0) return true;
+    const until = this.ignoredUntil.get(ssrc);
+    if (until !== undefined) {
+      if (performance.now() < until) return true;
+      this.ignoredUntil.delete(ssrc);
+    }
     if (!w.queued.has(ssrc)) w.queued.set(ssrc, pt);
     if (!w.running) {
       w.running = true;
@@ -165,6 +182,18 @@ export class SsrcDiscovery {
           if (byPt.length * ssrcs.length <= PAIR_BUDGET) candidates = byPt;
         }
         this.log.debug({ pid, ssrcs: ssrcs.map(([x]) => x), legs: legs.length, candidates: candidates.length }, 'ssrc discovery pass');
+        if (candidates.length === 0) {
+          for (const [ssrc] of ssrcs) {
+            const m = (this.misses.get(ssrc) ?? 0) + 1;
+            this.misses.set(ssrc, m);
+            if (m >= 5) {
+              this.misses.delete(ssrc);
+              this.ignoredUntil.set(ssrc, performance.now() + 2000);
+            }
+          }
+          if (this.misses.size > 10000) this.misses.clear();
+          if (this.ignoredUntil.size > 10000) this.ignoredUntil.clear();
+        }
         const pairs: [DiscoverableLeg, number, number][] = [];
         if (candidates.length * ssrcs.length <= PAIR_BUDGET) {
           for (const l of candidates) for (const [s, pt] of ssrcs) pairs.push([l, s, pt]);
