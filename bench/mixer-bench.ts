@@ -17,7 +17,7 @@ import { createLogger } from '../src/util/logger.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
-  options: { legs: { type: 'string', default: '200' }, room: { type: 'string', default: '10' }, seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '1' } },
+  options: { legs: { type: 'string', default: '400' }, room: { type: 'string', default: '10' }, seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '2' } },
 });
 const N = Number(values.legs);
 const K = Number(values.room);
