@@ -6,9 +6,9 @@
 // (the unit test checks level and aliasing) at half the cost of 16.
 const TAPS_PER_PHASE = 8;
 
-function lowPass(taps: number, cutoff: number, gain: number): Float32Array {
+function lowPass(taps: number, cutoff: number, gain: number): Float64Array {
   // cutoff is a fraction of the (high) sample rate, 0..0.5; Blackman window.
-  const h = new Float32Array(taps);
+  const h = new Float64Array(taps);
   const mid = (taps - 1) / 2;
   let sum = 0;
   for (let i = 0; i < taps; i++) {
@@ -25,12 +25,12 @@ function lowPass(taps: number, cutoff: number, gain: number): Float32Array {
 export class Resampler {
   readonly up: number;
   readonly down: number;
-  private readonly h: Float32Array;
+  private readonly h: Float64Array;
   private readonly taps: number;
   private readonly hist: number;
-  private readonly work: Float32Array;
+  private readonly work: Float64Array;
   /** Polyphase sub-filters for upsampling: phases[p][k] = h[p + k·L]. */
-  private readonly phases: Float32Array[] = [];
+  private readonly phases: Float64Array[] = [];
 
   constructor(
     readonly fromRate: number,
@@ -53,14 +53,14 @@ export class Resampler {
     if (this.up > 1) {
       this.hist = TAPS_PER_PHASE - 1;
       for (let p = 0; p < this.up; p++) {
-        const ph = new Float32Array(TAPS_PER_PHASE);
+        const ph = new Float64Array(TAPS_PER_PHASE);
         for (let k = 0; k < TAPS_PER_PHASE; k++) ph[k] = this.h[p + k * this.up];
         this.phases.push(ph);
       }
     } else {
       this.hist = this.taps - 1;
     }
-    this.work = new Float32Array(this.hist + maxInput);
+    this.work = new Float64Array(this.hist + maxInput);
   }
 
   /** Output length for an input of n samples. */
