@@ -3,7 +3,8 @@
 //
 // Why a PlainTransport to a Node UDP socket and not DirectTransport: measured
 // here with 200 legs at 50 packets/s each way (10 k packets/s in and out of
-// Node), the Node process used ~31 % of a core through a loopback socket and
+// Node), the Node process (which also ran the 200 test endpoints) used ~31 %
+// of a core through a loopback socket and
 // ~35 % through DirectTransport 'rtp' events / producer.send() (the worker's
 // share was equal, ~28 %). The socket path is also the one that can move the
 // mixer into a worker thread later (dgram works there; the channel does not).
