@@ -116,9 +116,10 @@ export class RtpPeer extends EventEmitter {
     this.mode = { kind: 'silence' };
   }
 
-  /** Queues an RFC 4733 digit; on `ssrc` (a separate stream) or on the audio SSRC when null. */
-  queueDtmf(digit: string, ms = 100, ssrc: number | null = null): void {
+  /** Queues an RFC 4733 digit; on `ssrc` (a separate stream) or on the audio SSRC when null; then `gapMs` without events. */
+  queueDtmf(digit: string, ms = 100, ssrc: number | null = null, gapMs = 0): void {
     this.events.push({ digit, frames: Math.max(1, Math.round(ms / 20)), ssrc });
+    if (gapMs > 0) this.events.push({ digit: '', frames: Math.round(gapMs / 20), ssrc });
   }
 
   /** Queues an in-band digit: `ms` of the two tones, then `gapMs` of silence. */
@@ -182,7 +183,10 @@ export class RtpPeer extends EventEmitter {
       const e = this.events.shift()!;
       this.current = { digit: e.digit, frames: e.frames, sent: 0, ts: this.ts, ssrc: e.ssrc ?? this.ssrc, seqRef: e.ssrc === null ? 'main' : 'own', ownSeq: 0 };
     }
-    if (this.current && this.dtmfPt !== null) {
+    if (this.current && this.current.digit === '') {
+      // A pause between digits: nothing sent on the event stream.
+      if (++this.current.sent >= this.current.frames) this.current = null;
+    } else if (this.current && this.dtmfPt !== null) {
       const c = this.current;
       c.sent++;
       const end = c.sent >= c.frames;
