@@ -20,6 +20,10 @@ export interface RtpPeerOptions {
   /** telephone-event payload type, or null to offer none (default 101). */
   dtmfPt?: number | null;
   rtcpMux?: boolean;
+  /** Swap each pair of consecutive audio packets on the wire (a reordering network). */
+  reorder?: boolean;
+  /** Drop every n-th audio packet (a lossy network). */
+  dropEvery?: number;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -46,6 +50,8 @@ export class RtpPeer extends EventEmitter {
   private sample = 0;
   private readonly encoder: AudioEncoder;
   private readonly inband: { digit: string; frames: number }[] = [];
+  /** With `reorder`, the packet held back to go out after the next one. */
+  private held: Buffer | null = null;
   private readonly events: { digit: string; frames: number; ssrc: number | null }[] = [];
   private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
   readonly options: RtpPeerOptions;
@@ -213,7 +219,20 @@ export class RtpPeer extends EventEmitter {
     if (pcm && !audioSuppressed) {
       const payload = new Uint8Array(1500);
       const len = this.encoder.encode(pcm, payload);
-      this.send(buildRtp({ payloadType: this.pt, seq: this.seq++, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) }));
+      const seq = this.seq++;
+      const packet = buildRtp({ payloadType: this.pt, seq, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) });
+      const drop = this.options.dropEvery !== undefined && seq % this.options.dropEvery === 0;
+      if (drop) {
+        // lost on the way
+      } else if (!this.options.reorder) {
+        this.send(packet);
+      } else if (this.held) {
+        this.send(packet); // n+1 overtakes n
+        this.send(this.held);
+        this.held = null;
+      } else {
+        this.held = packet;
+      }
     }
     this.ts = (this.ts + step) >>> 0;
   }
