@@ -111,7 +111,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     const onErr = (err: Error): void => this.fail(err);
     this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, onErr);
-    this.stereo = new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
+    try {
+      this.stereo = new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
+    } catch (err) {
+      this.mix.closeSync(); // do not leak the first descriptor
+      throw err;
+    }
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), onErr);
     this.meta = {
       version: 1,
