@@ -35,6 +35,8 @@ export function wavHeader(dataBytes: number, sampleRate: number, channels: numbe
 }
 
 const CHUNK_BYTES = 64 * 1024;
+/** Audio held in memory beyond this means the disk does not keep up: reported once. */
+const BACKLOG_WARN_SECONDS = 30;
 
 export class WavFileWriter {
   /** Resolves when the file descriptor is closed (after any write in flight). */
@@ -52,6 +54,7 @@ export class WavFileWriter {
   private failed: Error | null = null;
   private resolveClosed!: () => void;
   private idleWaiters: (() => void)[] = [];
+  private backlogReported = false;
 
   constructor(
     readonly path: string,
@@ -89,7 +92,17 @@ export class WavFileWriter {
         this.chunks.push(this.current);
         this.current = Buffer.allocUnsafe(CHUNK_BYTES);
         this.used = 0;
+        this.checkBacklog();
       }
+    }
+  }
+
+  /** Keeps buffering (audio is not dropped), but says so once: memory grows while the disk stalls. */
+  private checkBacklog(): void {
+    const seconds = this.bufferedBytes() / (2 * this.channels * this.sampleRate);
+    if (seconds > BACKLOG_WARN_SECONDS && !this.backlogReported) {
+      this.backlogReported = true;
+      this.onError(new Error(`${this.path}: ${seconds.toFixed(0)} s of audio waiting for the disk`));
     }
   }
 
