@@ -42,9 +42,15 @@ export class Admission {
     return this.draining;
   }
 
-  check(source: string | undefined, activeCalls: number): AdmissionVerdict {
+  /** Whether `source` is one of the configured upstreams (false when none are configured). */
+  isUpstream(source: string | undefined): boolean {
+    return !!source && this.upstreams.some((m) => m(source));
+  }
+
+  /** `authenticated`: the caller passed digest authentication, so the upstream list does not apply. */
+  check(source: string | undefined, activeCalls: number, authenticated = false): AdmissionVerdict {
     if (this.draining) return { ok: false, status: 503, reason: 'Shutting Down', retryAfter: 30 };
-    if (this.upstreams.length > 0 && !(source && this.upstreams.some((m) => m(source)))) {
+    if (!authenticated && this.upstreams.length > 0 && !this.isUpstream(source)) {
       return { ok: false, status: 403, reason: 'Not An Upstream' };
     }
     if (this.config.maxCalls > 0 && activeCalls >= this.config.maxCalls) {

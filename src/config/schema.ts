@@ -64,7 +64,13 @@ export interface ParleyConfig {
   routing: RoutingConfig;
   flows: FlowsConfig;
   /** Who may start calls and how many (see src/call/admission.ts). */
-  security: { upstreams: string[]; maxCalls: number; maxCallRatePerSource: number };
+  security: {
+    upstreams: string[];
+    maxCalls: number;
+    maxCallRatePerSource: number;
+    /** Digest authentication for callers that are not upstreams (null: none). */
+    digest: { realm: string; users: Record<string, string> } | null;
+  };
   /** SIGTERM: refuse new calls, let running ones finish for up to drainTimeoutMs, then end them. */
   shutdown: { drainTimeoutMs: number };
 }
@@ -195,11 +201,21 @@ export const configSchema = {
     security: {
       type: 'object',
       additionalProperties: false,
-      required: ['upstreams', 'maxCalls', 'maxCallRatePerSource'],
+      required: ['upstreams', 'maxCalls', 'maxCallRatePerSource', 'digest'],
       properties: {
         upstreams: { type: 'array', items: { type: 'string', minLength: 1 } },
         maxCalls: { type: 'integer', minimum: 0 },
         maxCallRatePerSource: { type: 'number', minimum: 0 },
+        digest: {
+          type: 'object',
+          nullable: true,
+          additionalProperties: false,
+          required: ['realm', 'users'],
+          properties: {
+            realm: { type: 'string', pattern: '^[^"\\\\]+$' },
+            users: { type: 'object', minProperties: 1, additionalProperties: { type: 'string', minLength: 1 } },
+          },
+        },
       },
     },
     shutdown: {
@@ -240,6 +256,6 @@ export const defaultConfig: ParleyConfig = {
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
   routing: defaultRouting,
   flows: {},
-  security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0 },
+  security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, digest: null },
   shutdown: { drainTimeoutMs: 30000 },
 };

@@ -33,6 +33,24 @@ describe('admission on the wire (SIPp)', () => {
     await caller.rtp.close();
   });
 
+  it('with digest configured, a non-upstream caller is challenged (401) and gets in with the right password', async () => {
+    const parley = await startParley(
+      'routing:\n  rules: [{ name: gw, match: { method: INVITE, media: audio }, actions: [{ app: hello }] }]\n' +
+        'flows:\n  hello: [answer, { play: { tone: beep } }, hangup]\n' +
+        'security: { upstreams: [10.0.0.0/8], digest: { realm: parley, users: { alice: wonderland } } }\n',
+    );
+    running.push(parley);
+    const anonymous = await startCaller(parley, 'caller-expect-401.xml', 'sip:bob@127.0.0.1:9');
+    const anonRun = await anonymous.done;
+    sippOk(anonRun, 'caller without credentials');
+    assert.match(received(anonRun).find((m) => /SIP\/2\.0 401/.test(m)) ?? '', /^WWW-Authenticate: Digest realm="parley", nonce="[^"]+", algorithm=MD5, qop="auth"/m);
+    const alice = await startCaller(parley, 'caller-auth.xml', 'sip:bob@127.0.0.1:9', { extra: ['-au', 'alice', '-ap', 'wonderland'] });
+    sippOk(await alice.done, 'caller with credentials');
+    assert.ok(alice.rtp.received.length > 5, 'the authenticated call had media');
+    await anonymous.rtp.close();
+    await alice.rtp.close();
+  });
+
   it('past security.maxCalls a new call gets 503 with Retry-After, and the running one is untouched', async () => {
     const parley = await startParley(flows + 'security: { maxCalls: 1 }\n');
     running.push(parley);
