@@ -113,6 +113,23 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return { ok: true, restartNeeded };
   }
 
+  /**
+   * SIGTERM: new calls get 503 at once; running calls may finish for up to
+   * `timeoutMs`; those still up then end (BYE) and everything closes.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const calls = this.callManager;
+    if (this.closed || !calls) return this.shutdown();
+    calls.drain();
+    const until = Date.now() + timeoutMs;
+    this.log.info({ calls: calls.active.size, timeoutMs }, 'draining');
+    while (calls.active.size > 0 && Date.now() < until && !this.closed) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (calls.active.size > 0) this.log.warn({ calls: calls.active.size }, 'drain timeout: ending the calls still up');
+    return this.shutdown();
+  }
+
   /** Ends the calls (BYE), gives the SIP side a moment to send them, then closes. */
   async shutdown(graceMs = 500): Promise<void> {
     if (this.closed) return;
@@ -171,6 +188,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       },
       this.routing,
       this.log.child({ component: 'calls' }),
+      c.security,
     );
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;

@@ -31,10 +31,15 @@ export async function runServer(argv: string[]): Promise<number> {
     const reload = (): void => {
       app.reload(file);
     };
+    let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping');
       process.off('SIGHUP', reload);
-      app.shutdown().then(
+      // SIGTERM drains (new calls refused, running ones get time to finish); SIGINT
+      // (Ctrl-C), or a second signal, ends the calls now.
+      const drain = signal === 'SIGTERM' && !stopping;
+      stopping = true;
+      (drain ? app.drain(config.shutdown.drainTimeoutMs) : app.shutdown()).then(
         () => resolve(0),
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
@@ -43,8 +48,8 @@ export async function runServer(argv: string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     process.on('SIGHUP', reload);
   });
 }

@@ -104,7 +104,8 @@ export class B2bBridge {
       call.once('ended', () => {
         if (over) return;
         over = true;
-        destroyDialog(uac, this.log);
+        const reason = call.reasonHeader;
+        destroyDialog(uac, this.log, reason ? { Reason: reason } : undefined);
         leg.close();
         resolve('caller');
       });

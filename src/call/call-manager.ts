@@ -5,6 +5,8 @@ import type Srf from 'drachtio-srf';
 import type { RoutingTable } from '../policy/routing-table.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import { Admission, type AdmissionConfig } from './admission.ts';
+import { DigestAuth, type DigestConfig } from './digest-auth.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
@@ -23,14 +25,24 @@ export type CallManagerEvents = {
 
 export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly calls = new Map<string, ActiveCall>();
+  private readonly admission: Admission;
+  private readonly digest: DigestAuth | null;
   private closed = false;
 
   constructor(
     private readonly deps: CallDeps,
     private readonly routing: RoutingTable,
     private readonly log: Logger,
+    admission: AdmissionConfig & { digest?: DigestConfig | null } = { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0 },
   ) {
     super(log);
+    this.admission = new Admission(admission);
+    this.digest = admission.digest ? new DigestAuth(admission.digest) : null;
+  }
+
+  /** Refuses new calls from now on (503); running calls go on. */
+  drain(): void {
+    this.admission.drain();
   }
 
   get active(): ReadonlyMap<string, ActiveCall> {
@@ -41,6 +53,25 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger): void {
     if (this.closed) {
       res.send(503, { headers: { 'Retry-After': '5' } });
+      return;
+    }
+    // Callers that are not upstreams authenticate, when digest is configured (RFC 3261 §22.2).
+    let authenticated = false;
+    if (this.digest && !this.admission.isUpstream(req.source_address)) {
+      const auth = this.digest.verify(req.method, req.get('Authorization'));
+      if (!auth.ok) {
+        log.info({ source: req.source_address, reason: auth.reason }, 'digest challenge');
+        res.send(401, { headers: { 'WWW-Authenticate': auth.challenge } });
+        return;
+      }
+      authenticated = true;
+      log.info({ user: auth.user }, 'caller authenticated');
+    }
+    const verdict = this.admission.check(req.source_address, this.calls.size, authenticated);
+    if (!verdict.ok) {
+      log.warn({ source: req.source_address, status: verdict.status, reason: verdict.reason }, 'call refused');
+      const headers = verdict.retryAfter ? { 'Retry-After': String(verdict.retryAfter) } : {};
+      res.send(verdict.status, verdict.reason, { headers });
       return;
     }
     const flows = this.routing.flows;

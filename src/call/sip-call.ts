@@ -38,6 +38,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private recording: CallRecording | null = null;
   private bridgeInProgress: B2bBridge | null = null;
   private earlySent = false;
+  /** The Reason header value every BYE of this call carries, when it ended for a cause (RFC 3326). */
+  private endReason: string | null = null;
 
   private constructor(
     readonly deps: CallDeps,
@@ -200,8 +202,14 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.room.close();
   }
 
+  /** Why the call ended, as a Reason header value (null for an ordinary hang-up). */
+  get reasonHeader(): string | null {
+    return this.endReason;
+  }
+
   private endWithReason(reasonHeader: string, why: string): void {
     if (this.endedFlag) return;
+    this.endReason = reasonHeader;
     if (this.uas) destroyDialog(this.uas, this.log, { Reason: reasonHeader });
     else if (!this.res.finalResponseSent) this.res.send(503, { headers: { Reason: reasonHeader } });
     this.end(why);

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
+import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
 import { danglingFlowReferences } from './flows-schema.ts';
 import { configSchema, defaultConfig, type ParleyConfig } from './schema.ts';
@@ -93,6 +94,13 @@ function crossChecks(c: ParleyConfig): string[] {
       if ('app' in a && !(a.app in c.flows)) problems.push(`routing.rules.${i}.actions.${j}.app: no flow named '${a.app}'`);
     }),
   );
+  c.security.upstreams.forEach((u, i) => {
+    try {
+      compileSource(u);
+    } catch (err) {
+      problems.push(`security.upstreams.${i}: ${(err as Error).message}`);
+    }
+  });
   try {
     new RuleChain(c.routing);
   } catch (err) {

@@ -63,6 +63,16 @@ export interface ParleyConfig {
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
+  /** Who may start calls and how many (see src/call/admission.ts). */
+  security: {
+    upstreams: string[];
+    maxCalls: number;
+    maxCallRatePerSource: number;
+    /** Digest authentication for callers that are not upstreams (null: none). */
+    digest: { realm: string; users: Record<string, string> } | null;
+  };
+  /** SIGTERM: refuse new calls, let running ones finish for up to drainTimeoutMs, then end them. */
+  shutdown: { drainTimeoutMs: number };
   api: ApiConfig;
 }
 
@@ -95,7 +105,7 @@ const host = { type: 'string', minLength: 1 } as const;
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'api'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown', 'api'],
   properties: {
     log: {
       type: 'object',
@@ -212,6 +222,32 @@ export const configSchema = {
     },
     routing: routingSchema,
     flows: flowsSchema,
+    security: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['upstreams', 'maxCalls', 'maxCallRatePerSource', 'digest'],
+      properties: {
+        upstreams: { type: 'array', items: { type: 'string', minLength: 1 } },
+        maxCalls: { type: 'integer', minimum: 0 },
+        maxCallRatePerSource: { type: 'number', minimum: 0 },
+        digest: {
+          type: 'object',
+          nullable: true,
+          additionalProperties: false,
+          required: ['realm', 'users'],
+          properties: {
+            realm: { type: 'string', pattern: '^[^"\\\\]+$' },
+            users: { type: 'object', minProperties: 1, additionalProperties: { type: 'string', minLength: 1 } },
+          },
+        },
+      },
+    },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['drainTimeoutMs'],
+      properties: { drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3600000 } },
+    },
     api: {
       type: 'object',
       additionalProperties: false,
@@ -275,6 +311,8 @@ export const defaultConfig: ParleyConfig = {
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
   routing: defaultRouting,
   flows: {},
+  security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, digest: null },
+  shutdown: { drainTimeoutMs: 30000 },
   api: {
     enabled: false,
     host: '127.0.0.1',

@@ -13,6 +13,9 @@ import type { Logger } from '../util/logger.ts';
 import { carrierFor, codecParameters, type RouterBridge } from './router-bridge.ts';
 import type { LocalAudio, NegotiatedAudio, SrtpSuite } from './sdp-types.ts';
 
+const PRUNE_EVERY_MS = 10_000;
+const PRUNE_AFTER_MS = 5_000;
+
 export interface LegTransportOptions {
   bridge: RouterBridge;
   rtcpMux: boolean;
@@ -26,8 +29,8 @@ export interface LegTransportOptions {
   latching: boolean;
   /** SSRC the mixer writes on this leg's mix. */
   mixSsrc: number;
-  /** Called with the consumer SSRC under which each producer's packets reach the mixer. */
-  onInboundSsrc: (consumerSsrc: number) => void;
+  /** Called with the peer's SSRC and the consumer SSRC under which its packets reach the mixer. */
+  onInboundSsrc: (consumerSsrc: number, peerSsrc: number) => void;
   /** Called when that consumer goes away. */
   onInboundSsrcGone: (consumerSsrc: number) => void;
   log: Logger;
@@ -35,14 +38,17 @@ export interface LegTransportOptions {
 
 export class LegTransport {
   readonly transport: ms.PlainTransport;
-  private readonly producers = new Map<number, { producer: ms.Producer; consumer: ms.Consumer }>();
+  private readonly producers = new Map<number, { producer: ms.Producer; consumer: ms.Consumer; firstPt: number; createdAt: number }>();
+  /** Prunes producers made for SSRCs that never came here (discovery ties). */
+  private pruneTimer: NodeJS.Timeout | null = null;
   private readonly pending = new Set<number>();
   private mixProducer: ms.Producer | null = null;
   private mixConsumer: ms.Consumer | null = null;
   private closed = false;
   private negotiated: NegotiatedAudio | null = null;
-  /** Bytes received that no producer took (for SsrcDiscovery). */
+  /** SsrcDiscovery's bookkeeping: unrouted bytes at its previous pass, and when they last grew. */
   lastUnrouted = 0;
+  lastGrowthAt = -Infinity;
 
   private constructor(
     private readonly opts: LegTransportOptions,
@@ -91,10 +97,10 @@ export class LegTransport {
     return this.opts.bridge;
   }
 
-  /** The worker's counters: bytes that reached the transport but no producer (unknown SSRC). */
-  async unroutedBytes(): Promise<number> {
+  /** The worker's counters: bytes no producer took (unknown SSRC), and RTP bytes producers took. */
+  async traffic(): Promise<{ unrouted: number; routed: number }> {
     const [s] = await this.transport.getStats();
-    return s ? s.bytesReceived - s.rtpBytesReceived : 0;
+    return s ? { unrouted: s.bytesReceived - s.rtpBytesReceived, routed: s.rtpBytesReceived } : { unrouted: 0, routed: 0 };
   }
 
   get isClosed(): boolean {
@@ -131,6 +137,7 @@ export class LegTransport {
         if (firstPt === n.dtmf.recvPt) codecs.unshift(carrier);
         else codecs.push(carrier);
       }
+      const first = codecs[0].payloadType;
       const producer = await this.transport.produce({ kind: 'audio', rtpParameters: { codecs, encodings: [{ ssrc }] } });
       if (this.closed) {
         producer.close();
@@ -142,10 +149,14 @@ export class LegTransport {
         producer.close();
         return;
       }
-      this.producers.set(ssrc, { producer, consumer });
+      this.producers.set(ssrc, { producer, consumer, firstPt: first, createdAt: Date.now() });
+      if (!this.pruneTimer) {
+        this.pruneTimer = setInterval(() => this.prune().catch((err: unknown) => this.opts.log.warn({ err }, 'pruning producers failed')), PRUNE_EVERY_MS);
+        this.pruneTimer.unref();
+      }
       const cssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
       if (cssrc !== undefined) {
-        this.opts.onInboundSsrc(cssrc);
+        this.opts.onInboundSsrc(cssrc, ssrc);
         consumer.observer.once('close', () => this.opts.onInboundSsrcGone(cssrc));
       }
       this.opts.log.debug({ ssrc, consumerSsrc: cssrc }, 'peer SSRC producing');
@@ -154,10 +165,48 @@ export class LegTransport {
     }
   }
 
+  /**
+   * The worker said a producer of ours has no stream for `ssrc`: its packets
+   * carry the other payload type than the one its stream must start with
+   * (audio suppressed while a digit is sent, or a DTMF-only SSRC that later
+   * carries audio). Recreates it with the other payload type first.
+   */
+  async noStreamFor(ssrc: number): Promise<void> {
+    const e = this.producers.get(ssrc);
+    const n = this.negotiated;
+    if (!e || !n?.dtmf || this.closed) return;
+    this.producers.delete(ssrc);
+    e.consumer.close();
+    e.producer.close();
+    await this.addRemoteSsrc(ssrc, e.firstPt === n.recvPt ? n.dtmf.recvPt : n.recvPt);
+  }
+
+  hasProducerFor(ssrc: number): boolean {
+    return this.producers.has(ssrc);
+  }
+
+  /** Closes producers that never received a packet since their creation PRUNE_AFTER_MS ago. */
+  private async prune(): Promise<void> {
+    const now = Date.now();
+    for (const [ssrc, e] of [...this.producers]) {
+      if (now - e.createdAt < PRUNE_AFTER_MS) continue;
+      const stats = await e.producer.getStats().catch(() => null);
+      if (this.closed) return;
+      if (stats && stats.every((s) => s.packetCount === 0) && this.producers.get(ssrc) === e) {
+        this.producers.delete(ssrc);
+        e.consumer.close();
+        e.producer.close();
+        this.opts.log.debug({ ssrc }, 'idle producer pruned');
+      }
+    }
+  }
+
   /** Closes the transport and with it its producers and consumers. Synchronous, idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
     for (const { consumer, producer } of this.producers.values()) {
       consumer.close();
       producer.close();

@@ -19,6 +19,8 @@ export type MediaLegCloseReason = 'closed' | 'room-closed' | 'worker-died' | 'tr
 export type MediaLegEvents = {
   dtmf: [event: DtmfEvent];
   talk: [talking: boolean];
+  /** The peer's RTP from a new SSRC is now routed to the mixer (the first one means media is flowing). */
+  inboundssrc: [ssrc: number];
   /** Terminal, exactly once, whoever closed the leg. */
   close: [reason: MediaLegCloseReason];
 };
@@ -157,33 +159,52 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   /** Not heard by anyone (still heard by recorders' per-leg input). */
   mute(on = true): void {
-    this.withParticipant((p) => (p.muted = on));
+    this.setRole({ muted: on });
   }
 
   /** Hears nothing. */
   deafen(on = true): void {
-    this.withParticipant((p) => (p.deaf = on));
+    this.setRole({ deaf: on });
   }
 
   /** Hidden listener: hears everyone, is heard by no one, left out of the room's mix. */
   hide(on = true): void {
-    this.withParticipant((p) => (p.hidden = on));
+    this.setRole({ hidden: on });
   }
 
   /** Coach: only the given legs hear this one (null: everyone again). */
   speakTo(legIds: readonly string[] | null): void {
-    this.withParticipant((p) => (p.audience = legIds ? new Set(legIds) : null));
+    this.setRole({ audience: legIds ? new Set(legIds) : null });
   }
 
-  /** Plays a source to this leg only (whisper, a prompt for one caller). */
+  /** Plays a source to this leg only (whisper, a prompt for one caller); queued until media is negotiated. */
   play(source: FrameSource): void {
     this.assertOpen();
-    this.participant!.play(source);
+    if (this.participant) this.participant.play(source);
+    else this.pendingSources.push(source);
   }
 
   /** Runs in-band (Goertzel) DTMF detection even when telephone-event was negotiated. */
   detectInbandDtmf(on: boolean): void {
-    this.withParticipant((p) => p.setInbandDtmf(on));
+    this.setRole({ inband: on });
+  }
+
+  /** The leg's place in the hear/speak matrix; kept here so that it holds before the participant exists (outgoing legs). */
+  private readonly role = { muted: false, deaf: false, hidden: false, audience: null as ReadonlySet<string> | null, inband: false };
+  private readonly pendingSources: FrameSource[] = [];
+
+  private setRole(change: Partial<MediaLeg['role']>): void {
+    this.assertOpen();
+    Object.assign(this.role, change);
+    if (this.participant) this.applyRole(this.participant);
+  }
+
+  private applyRole(p: MixerParticipant): void {
+    p.muted = this.role.muted;
+    p.deaf = this.role.deaf;
+    p.hidden = this.role.hidden;
+    p.audience = this.role.audience;
+    if (this.role.inband) p.setInbandDtmf(true);
   }
 
   /** A SIP INFO body from call control (application/dtmf-relay or application/dtmf). Throws DtmfInfoError. */
@@ -194,19 +215,16 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     return e;
   }
 
-  /** @internal For SsrcDiscovery. */
-  async unroutedBytes(): Promise<number | null> {
+  /** @internal For SsrcDiscovery: this leg's transport, or null. */
+  get discoveryTarget(): LegTransport | null {
     const t = this.legTransport;
-    return t && !t.isClosed ? t.unroutedBytes() : null;
+    return t && !t.isClosed ? t : null;
   }
 
-  /** @internal For SsrcDiscovery: the counter's value at the previous pass (per transport). */
-  get lastUnrouted(): number {
-    return this.legTransport?.lastUnrouted ?? 0;
-  }
-
-  set lastUnrouted(v: number) {
-    if (this.legTransport) this.legTransport.lastUnrouted = v;
+  /** @internal For SsrcDiscovery. */
+  acceptsPt(pt: number): boolean {
+    const n = this.negotiated;
+    return !!n && (n.recvPt === pt || n.dtmf?.recvPt === pt);
   }
 
   /** @internal SsrcDiscovery saw an SSRC no producer takes. */
@@ -219,6 +237,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   close(reason: MediaLegCloseReason = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
+    for (const src of this.pendingSources.splice(0)) src.stop();
     this.participant?.close();
     this.participant = null;
     this.legTransport?.close();
@@ -267,6 +286,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!p) {
       p = this.host.participantFor(this, media);
       this.attach(p);
+      this.applyRole(p);
+      for (const src of this.pendingSources.splice(0)) p.play(src);
     } else {
       p.setMedia(media);
     }
@@ -277,11 +298,6 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   private nextVersion(): SdpSessionInfo {
     this.sdp.version++;
     return { ...this.sdp };
-  }
-
-  private withParticipant(f: (p: MixerParticipant) => void): void {
-    this.assertOpen();
-    if (this.participant) f(this.participant);
   }
 
   private assertOpen(): void {

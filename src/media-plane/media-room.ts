@@ -1,7 +1,7 @@
 // A conference room: its Router(s) on one worker, its mixer, its legs. The
 // only factory of legs (createLeg for an incoming offer, createOutgoingLeg
 // for a leg Parley calls). Legs' audio reaches the mixer over one loopback
-// UDP socket per room (why: router-bridge.ts), demultiplexed by SSRC.
+// UDP socket per Router (why: router-bridge.ts), demultiplexed by SSRC.
 import dgram from 'node:dgram';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -55,7 +55,6 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
   private readonly demux = new Map<number, MediaLeg>();
   private readonly inbandDtmf = new Set<string>();
   private readonly mixer: RoomMixer;
-  private readonly socket: dgram.Socket;
   private closed = false;
   private closeReason: MediaRoomCloseReason = 'closed';
   private readonly log: Logger;
@@ -63,7 +62,6 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
   private constructor(
     id: string,
     private readonly worker: ms.Worker,
-    socket: dgram.Socket,
     private readonly ctx: MediaRoomContext,
   ) {
     super(ctx.log);
@@ -71,25 +69,14 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     this.workerPid = worker.pid;
     this.log = ctx.log;
     this.codecs = ctx.config.codecs as CodecName[];
-    this.socket = socket;
     const m = ctx.config.mixer;
     this.mixer = new RoomMixer({ sampleRate: m.sampleRate, jitterMinMs: m.jitterMinMs, jitterMaxMs: m.jitterMaxMs, log: this.log.child({ component: 'mixer' }) });
-    socket.on('message', this.onPacket);
-    socket.on('error', (err) => this.log.error({ err }, 'room socket error'));
   }
 
   /** @internal Use MediaEngine.createRoom(). */
   static async create(id: string, ctx: MediaRoomContext): Promise<MediaRoom> {
     const worker = ctx.pool.pick();
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    const room = new MediaRoom(id, worker, socket, ctx);
+    const room = new MediaRoom(id, worker, ctx);
     try {
       await room.bridgeFor(DEFAULT_OPUS_PT);
     } catch (err) {
@@ -182,7 +169,6 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
       p.then((b) => b.close()).catch(() => {});
     }
     this.bridges.clear();
-    this.socket.close();
     this.ctx.roomClosed(this);
     this.log.info({ reason }, 'room closed');
     this.safeEmit('close', reason);
@@ -206,8 +192,10 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
       port: spec.port,
       latching: c.latching,
       mixSsrc: leg.mixSsrc,
-      onInboundSsrc: (ssrc) => {
-        if (!leg.isClosed) this.demux.set(ssrc, leg);
+      onInboundSsrc: (ssrc, peerSsrc) => {
+        if (leg.isClosed) return;
+        this.demux.set(ssrc, leg);
+        leg.safeEmit('inboundssrc', peerSsrc);
       },
       onInboundSsrcGone: (ssrc) => {
         if (this.demux.get(ssrc) === leg) this.demux.delete(ssrc);
@@ -219,7 +207,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
   participantFor(leg: MediaLeg, media: ParticipantMedia): MixerParticipant {
     const send = (packet: Buffer): void => {
       const t = leg.transport;
-      if (t && !t.isClosed && !this.closed) this.socket.send(packet, t.bridge.mixerPort, '127.0.0.1');
+      if (t && !t.isClosed && !this.closed) t.bridge.send(packet);
     };
     return this.mixer.createParticipant(leg.id, media, send, this.inbandDtmf.has(leg.id));
   }
@@ -276,10 +264,27 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
       throw new MediaClosedError(`room ${this.id} is closed`);
     }
     router.on('workerclose', () => this.close('worker-died'));
-    const mixerTransport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
-    const addr = this.socket.address();
-    await mixerTransport.connect({ ip: '127.0.0.1', port: addr.port });
-    const bridge = new RouterBridge(router, mixerTransport, codecs);
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
+    socket.on('message', this.onPacket);
+    socket.on('error', (err) => this.log.error({ err }, 'mixer socket error'));
+    let bridge: RouterBridge | null = null;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, '127.0.0.1', () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      const mixerTransport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+      await mixerTransport.connect({ ip: '127.0.0.1', port: socket.address().port });
+      await new Promise<void>((resolve) => socket.connect(mixerTransport.tuple.localPort, '127.0.0.1', resolve));
+      bridge = new RouterBridge(router, mixerTransport, codecs, socket);
+    } catch (err) {
+      router.close();
+      socket.close();
+      throw err;
+    }
     if (this.closed) {
       bridge.close();
       throw new MediaClosedError(`room ${this.id} is closed`);

@@ -3,7 +3,8 @@
 //
 // Why a PlainTransport to a Node UDP socket and not DirectTransport: measured
 // here with 200 legs at 50 packets/s each way (10 k packets/s in and out of
-// Node), the Node process used ~31 % of a core through a loopback socket and
+// Node), the Node process (which also ran the 200 test endpoints) used ~31 %
+// of a core through a loopback socket and
 // ~35 % through DirectTransport 'rtp' events / producer.send() (the worker's
 // share was equal, ~28 %). The socket path is also the one that can move the
 // mixer into a worker thread later (dgram works there; the channel does not).
@@ -14,7 +15,8 @@
 // G722 9) agree everywhere; Opus is dynamic, so legs whose Opus payload type
 // differs get a Router of their own on the same worker (one per distinct type,
 // in practice nearly always one per room). Mixing is unaffected: every Router
-// of the room feeds the same socket and mixer.
+// of the room feeds the same mixer, each through its own connected socket.
+import type dgram from 'node:dgram';
 import type { types as ms } from 'mediasoup';
 import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
 
@@ -73,27 +75,37 @@ export function codecParameters(codec: CodecName, payloadType: number): ms.RtpCo
 export class RouterBridge {
   /** Capabilities for consume(): no header extensions, so SIP peers get plain RTP. */
   readonly consumeCaps: ms.RtpCapabilities;
+  private closed = false;
 
   constructor(
     readonly router: ms.Router,
-    /** Connected to the room's Node socket; consumers deliver legs' audio to it, producers carry the mixes. */
+    /** Connected to `socket`; consumers deliver legs' audio to it, producers carry the mixes. */
     readonly mixerTransport: ms.PlainTransport,
     readonly codecs: BridgeCodecs,
+    /** The Node end: bound on loopback and connected to the mixer transport (no per-send address lookup). */
+    private readonly socket: dgram.Socket,
   ) {
     this.consumeCaps = { codecs: router.rtpCapabilities.codecs ?? [], headerExtensions: [] };
+    this.mixerPort = mixerTransport.tuple.localPort;
   }
 
-  /** The port Node sends mixes to. */
-  get mixerPort(): number {
-    return this.mixerTransport.tuple.localPort;
-  }
+  /** The port Node sends mixes to (cached: mediasoup's tuple getter clones on every call). */
+  readonly mixerPort: number;
 
   /** Router payload type of a codec: what the mixer sees on legs' packets and what legs are sent. */
   routerPt(codec: CodecName): number {
     return CODECS[codec].staticPt ?? this.codecs.opusPt;
   }
 
+  /** Sends one mixed RTP packet toward the legs. */
+  send(packet: Buffer): void {
+    if (!this.closed) this.socket.send(packet);
+  }
+
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.router.close();
+    this.socket.close();
   }
 }

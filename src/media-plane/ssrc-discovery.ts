@@ -5,32 +5,64 @@
 // worker which transports received bytes that no producer took, and gives the
 // SSRC to each of them: a producer made on the wrong transport never matches
 // a packet (SSRC tables are per transport), so a rare tie costs an idle
-// producer, never misrouted audio. One pass per worker at a time; warnings
-// arriving meanwhile queue their SSRCs for the next pass.
+// producer, never misrouted audio (idle ones are pruned by their leg). When
+// many streams start at once (S new SSRCs, C legs growing) all pairs would
+// cost S·C producers, so above PAIR_BUDGET they are paired in order of first
+// appearance, one producer each; a wrong pair shows up again in the next pass
+// (the SSRC keeps warning, the leg keeps growing) and is paired anew. One pass
+// per worker at a time; warnings arriving meanwhile queue for the next pass.
+import { performance } from 'node:perf_hooks';
 import * as mediasoup from 'mediasoup';
 import type { Logger } from '../util/logger.ts';
 
+const PAIR_BUDGET = 64;
+const NO_STREAM = /\[pid:(\d+)\].*no stream found for received packet \[ssrc:(\d+)\]/;
+
 const NO_PRODUCER = /\[pid:(\d+)\].*no suitable Producer for received RTP packet \[ssrc:(\d+), payloadType:(\d+)\]/;
+
+/** The per-transport counters and bookkeeping discovery works with. */
+export interface DiscoveryTarget {
+  traffic(): Promise<{ unrouted: number; routed: number }>;
+  hasProducerFor(ssrc: number): boolean;
+  noStreamFor(ssrc: number): Promise<void>;
+  lastUnrouted: number;
+  lastGrowthAt: number;
+}
 
 /** What discovery needs from a leg. */
 export interface DiscoverableLeg {
   readonly isClosed: boolean;
-  /** Bytes the leg's transport received that no producer took; null when it has no transport. */
-  unroutedBytes(): Promise<number | null>;
-  lastUnrouted: number;
+  /** Whether the peer may send this payload type to us (audio or telephone-event). */
+  acceptsPt(pt: number): boolean;
+  readonly discoveryTarget: DiscoveryTarget | null;
   discoveredSsrc(ssrc: number, firstPt?: number): Promise<void>;
 }
+
+/** A leg that never had a routed packet stays a candidate this long after its counter last grew. */
+const FRESH_WINDOW_MS = 100;
+/** Warnings are batched this long before a pass, so one pass sees every stream of a burst. */
+const BATCH_MS = 25;
 
 interface WorkerState {
   legs: Set<DiscoverableLeg>;
   /** SSRC → payload type of the packet that revealed it. */
   queued: Map<number, number>;
   running: boolean;
+  timer: NodeJS.Timeout | null;
+  /** SSRCs whose producer is being recreated. */
+  fixing: Set<number>;
 }
 
 export class SsrcDiscovery {
   private readonly workers = new Map<number, WorkerState>();
   private installed = false;
+  /** SSRCs no leg claimed in several passes: not looked at again until then (a stray sender must not cost a pass every 25 ms). */
+  private readonly ignoredUntil = new Map<number, number>();
+  private readonly misses = new Map<number, number>();
+  /** Last time each kind of other worker warning was logged (they can come once per packet). */
+  private readonly lastLogged = new Map<string, number>();
+  /** How often an SSRC was paired in order (when too many start at once). */
+  private readonly attempts = new Map<number, number>();
 
   constructor(private readonly log: Logger) {}
 
@@ -42,13 +74,21 @@ export class SsrcDiscovery {
     mediasoup.setLogEventListeners({
       ondebug: () => {},
       onwarn: (namespace: string, message: string) => {
-        if (!this.onWarn(message)) log.warn({ namespace }, message);
+        if (this.onWarn(message)) return;
+        // e.g. "unknown payload type" for every comfort-noise packet: once per 10 s per kind.
+        const kind = message.replace(/\d+/g, '#');
+        const now = performance.now();
+        if (now - (this.lastLogged.get(kind) ?? -Infinity) < 10_000) return;
+        if (this.lastLogged.size > 1000) this.lastLogged.clear();
+        this.lastLogged.set(kind, now);
+        log.warn({ namespace }, message);
       },
       onerror: (namespace: string, message: string, error?: Error) => log.error({ namespace, err: error }, message),
     });
   }
 
   uninstall(): void {
+    for (const w of this.workers.values()) if (w.timer) clearTimeout(w.timer);
     if (!this.installed) return;
     this.installed = false;
     mediasoup.setLogEventListeners(undefined);
@@ -57,7 +97,7 @@ export class SsrcDiscovery {
   track(workerPid: number, leg: DiscoverableLeg): void {
     let w = this.workers.get(workerPid);
     if (!w) {
-      w = { legs: new Set(), queued: new Map(), running: false };
+      w = { legs: new Set(), queued: new Map(), running: false, timer: null, fixing: new Set() };
       this.workers.set(workerPid, w);
     }
     w.legs.add(leg);
@@ -72,6 +112,11 @@ export class SsrcDiscovery {
 
   /** Returns true when the message was a no-producer warning (handled, not logged). */
   onWarn(message: string): boolean {
+    const ns = NO_STREAM.exec(message);
+    if (ns) {
+      this.onNoStream(Number(ns[1]), Number(ns[2]));
+      return true;
+    }
     const m = NO_PRODUCER.exec(message);
     if (!m) return false;
     const pid = Number(m[1]);
@@ -79,9 +124,33 @@ export class SsrcDiscovery {
     const pt = Number(m[3]);
     const w = this.workers.get(pid);
     if (!w || w.legs.size === 0) return true;
+    const until = this.ignoredUntil.get(ssrc);
+    if (until !== undefined) {
+      if (performance.now() < until) return true;
+      this.ignoredUntil.delete(ssrc);
+    }
     if (!w.queued.has(ssrc)) w.queued.set(ssrc, pt);
-    if (!w.running) this.run(pid, w).catch((err: unknown) => this.log.error({ err }, 'ssrc discovery failed'));
+    if (!w.running) {
+      w.running = true;
+      w.timer = setTimeout(() => {
+        w.timer = null;
+        this.run(pid, w).catch((err: unknown) => this.log.error({ err }, 'ssrc discovery failed'));
+      }, BATCH_MS);
+    }
     return true;
+  }
+
+  private onNoStream(pid: number, ssrc: number): void {
+    const w = this.workers.get(pid);
+    if (!w || w.fixing.has(ssrc)) return;
+    for (const l of w.legs) {
+      const t = l.discoveryTarget;
+      if (!t || !t.hasProducerFor(ssrc)) continue;
+      w.fixing.add(ssrc);
+      t.noStreamFor(ssrc)
+        .catch((err: unknown) => this.log.warn({ err, ssrc }, 'recreating a producer failed'))
+        .finally(() => w.fixing.delete(ssrc));
+    }
   }
 
   private async run(pid: number, w: WorkerState): Promise<void> {
@@ -90,21 +159,57 @@ export class SsrcDiscovery {
       while (w.queued.size > 0) {
         const ssrcs = [...w.queued];
         w.queued.clear();
-        const legs = [...w.legs].filter((l) => !l.isClosed);
+        const legs = [...w.legs].filter((l) => !l.isClosed && l.discoveryTarget);
+        const now = performance.now();
         const grew = await Promise.all(
           legs.map(async (l) => {
-            const now = await l.unroutedBytes().catch(() => null);
-            if (now === null) return false;
-            const before = l.lastUnrouted;
-            l.lastUnrouted = now;
-            return now > before;
+            const t = l.discoveryTarget!;
+            const c = await t.traffic().catch(() => null);
+            if (!c) return false;
+            const growing = c.unrouted > t.lastUnrouted;
+            t.lastUnrouted = c.unrouted;
+            if (growing) t.lastGrowthAt = now;
+            // A leg that never had a routed packet and grew lately is still waiting for its stream.
+            return growing || (c.routed === 0 && now - t.lastGrowthAt < FRESH_WINDOW_MS);
           }),
         );
-        const candidates = legs.filter((_, i) => grew[i]);
-        if (candidates.length > 1) this.log.debug({ pid, ssrcs, candidates: candidates.length }, 'ssrc discovery tie');
-        await Promise.all(
-          candidates.flatMap((l) => ssrcs.map(([s, pt]) => l.discoveredSsrc(s, pt).catch((err: unknown) => this.log.warn({ err, ssrc: s }, 'producer for discovered SSRC failed')))),
-        );
+        let candidates = legs.filter((_, i) => grew[i]);
+        if (candidates.length === 0) {
+          // The worker's byte counters can lag the warnings by up to ~100 ms.
+          // Rather than lose the start of the stream (a whole DTMF digit on its
+          // own SSRC), try every leg that negotiated that payload type when few.
+          const byPt = legs.filter((l) => ssrcs.some(([, pt]) => l.acceptsPt(pt)));
+          if (byPt.length * ssrcs.length <= PAIR_BUDGET) candidates = byPt;
+        }
+        this.log.debug({ pid, ssrcs: ssrcs.map(([x]) => x), legs: legs.length, candidates: candidates.length }, 'ssrc discovery pass');
+        if (candidates.length === 0) {
+          for (const [ssrc] of ssrcs) {
+            const m = (this.misses.get(ssrc) ?? 0) + 1;
+            this.misses.set(ssrc, m);
+            if (m >= 5) {
+              this.misses.delete(ssrc);
+              this.ignoredUntil.set(ssrc, performance.now() + 2000);
+            }
+          }
+          if (this.misses.size > 10000) this.misses.clear();
+          if (this.ignoredUntil.size > 10000) this.ignoredUntil.clear();
+        }
+        const pairs: [DiscoverableLeg, number, number][] = [];
+        if (candidates.length * ssrcs.length <= PAIR_BUDGET) {
+          for (const l of candidates) for (const [s, pt] of ssrcs) pairs.push([l, s, pt]);
+        } else {
+          // SSRCs in order of first warning, legs in order of creation: streams
+          // that start in call order pair correctly at once. An SSRC seen again
+          // was paired wrongly: it moves on by its number of attempts.
+          ssrcs.forEach(([s, pt], i) => {
+            const tries = this.attempts.get(s) ?? 0;
+            this.attempts.set(s, tries + 1);
+            pairs.push([candidates[(i + tries) % candidates.length], s, pt]);
+          });
+          if (this.attempts.size > 10000) this.attempts.clear();
+          this.log.debug({ pid, ssrcs: ssrcs.length, candidates: candidates.length }, 'ssrc discovery: many new streams at once, pairing in order');
+        }
+        await Promise.all(pairs.map(([l, s, pt]) => l.discoveredSsrc(s, pt).catch((err: unknown) => this.log.warn({ err, ssrc: s }, 'producer for discovered SSRC failed'))));
       }
     } finally {
       w.running = false;

@@ -87,6 +87,14 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     // The 'rtp' warnings name the SSRC of packets no Producer claims: SsrcDiscovery learns SIP peers' SSRCs from them.
     const worker = await mediasoup.createWorker({ workerBin, rtcMinPort, rtcMaxPort, logLevel: 'warn', logTags: ['rtp'] });
     this.load.set(worker, 0);
+    // mediasoup closes its workers itself on the process's SIGINT/SIGTERM. Parley owns
+    // the shutdown order (a SIGTERM drains calls before the media goes), so take those
+    // handlers back; the pool's close() still closes every worker.
+    const onSignal = (worker as unknown as { onSignal?: (...args: unknown[]) => void }).onSignal;
+    if (onSignal) {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
     worker.on('died', (error) => {
       this.onDied(worker, error).catch((err: unknown) => this.log.error({ err }, 'replacing a dead worker failed'));
     });

@@ -15,6 +15,8 @@ export interface ClockStats {
   /** Ticks never run because the process stalled too long. */
   skipped: number;
   maxLateMs: number;
+  /** Time spent inside tick handlers, in ms (the mixer's own compute). */
+  busyMs: number;
 }
 
 export class MixClock {
@@ -22,7 +24,7 @@ export class MixClock {
   private startAt = 0;
   private n = 0;
   private stopped = false;
-  readonly stats: ClockStats = { ticks: 0, late: 0, skipped: 0, maxLateMs: 0 };
+  readonly stats: ClockStats = { ticks: 0, late: 0, skipped: 0, maxLateMs: 0, busyMs: 0 };
 
   constructor(private readonly onTick: (timeMs: number) => void) {}
 
@@ -66,7 +68,9 @@ export class MixClock {
       this.onTick(this.n * FRAME_MS);
       this.n++;
       ran++;
-      now = performance.now();
+      const after = performance.now();
+      this.stats.busyMs += after - now;
+      now = after;
     }
     if (!this.stopped) this.schedule();
   };

@@ -16,6 +16,8 @@ import { newRtpView, parseRtp, writeRtpHeader } from './rtp.ts';
 import { SoftLimiter } from './soft-limiter.ts';
 import { VoiceActivity } from './voice-activity.ts';
 
+const DUPLICATE_WINDOW_MS = 400;
+
 export interface ParticipantMedia {
   codec: CodecName;
   /** Payload type of the leg's audio as it reaches the mixer. */
@@ -86,6 +88,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private timestamp = Math.floor(Math.random() * 0x100000000) >>> 0;
   private firstSent = false;
   private concealed = false;
+  private readonly recentDigits: { digit: string; source: DtmfEvent['source']; at: number }[] = [];
   private closed = false;
   private readonly log: Logger;
   private readonly opts: ParticipantOptions;
@@ -231,6 +234,13 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   }
 
   private readonly onDigit = (e: DtmfEvent): void => {
+    // With in-band detection forced on beside telephone-event, a phone that
+    // sends both would report each key twice: the second report of the same
+    // digit from the other detector within DUPLICATE_WINDOW_MS is dropped.
+    const now = performance.now();
+    if (this.recentDigits.some((r) => r.digit === e.digit && r.source !== e.source && now - r.at < DUPLICATE_WINDOW_MS)) return;
+    this.recentDigits.push({ digit: e.digit, source: e.source, at: now });
+    if (this.recentDigits.length > 4) this.recentDigits.shift();
     this.log.debug({ digit: e.digit, durationMs: e.durationMs, source: e.source }, 'dtmf');
     this.safeEmit('dtmf', e);
   };

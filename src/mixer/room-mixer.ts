@@ -35,8 +35,6 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   private readonly clock: MixClock;
   private closed = false;
   private readonly log: Logger;
-  /** Wall time of the latest tick, for the stats of the bench. */
-  lastTickCostMs = 0;
 
   constructor(private readonly opts: RoomMixerOptions) {
     super(opts.log);
@@ -140,7 +138,6 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   }
 
   private readonly tick = (timeMs: number): void => {
-    const t0 = performance.now();
     const list = this.list;
     const total = this.total;
     const n = this.frameSamples;
@@ -174,7 +171,6 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       }
       p.sendMix();
     }
-    this.lastTickCostMs = performance.now() - t0;
   };
 
   private feedSinks(timeMs: number): void {

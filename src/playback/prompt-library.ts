@@ -80,11 +80,13 @@ export class PromptLibrary {
    * while the clip loads, and finishes with reason 'error' if it cannot load.
    */
   createPlayer(spec: PlaySpec, options: PlayerOptions): Player {
-    if (this.closed) throw new PromptError('CLOSED', 'prompt library is closed');
+    // Even on a closed library this returns a player (finishing with CLOSED): a play
+    // fails through its own 'finished' event, never by throwing into call control.
     const player = new Player(this.load(spec, options.sampleRate), {
       log: this.log,
       ...options,
     });
+    if (this.closed) return player;
     this.players.add(player);
     void player.done.then(() => this.players.delete(player));
     return player;

@@ -111,7 +111,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     const onErr = (err: Error): void => this.fail(err);
     this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, onErr);
-    this.stereo = new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
+    try {
+      this.stereo = new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
+    } catch (err) {
+      this.mix.closeSync(); // do not leak the first descriptor
+      throw err;
+    }
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), onErr);
     this.meta = {
       version: 1,
@@ -136,7 +141,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     };
     this.writeMeta();
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
-    this.flushTimer = setInterval(() => this.flush(), every);
+    // A random phase, so that the flushes of rooms started together do not all land
+    // in the same event-loop turn (and delay one mixer tick by all of them at once).
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = setInterval(() => this.flush(), every);
+      this.flush();
+    }, Math.random() * every);
   }
 
   get isClosed(): boolean {
@@ -297,7 +307,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.paused = null;
     this.masked = null;
     this.closed = true;
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer); // clears an interval too
     this.flushTimer = null;
     for (const leg of this.legs.values()) if (leg.writer) this.endStem(leg, at);
     this.mix.closeSync();

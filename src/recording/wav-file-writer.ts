@@ -4,13 +4,15 @@
 //   bytes to one positional async write, then rewrites the RIFF and data sizes
 //   for the bytes that write has confirmed, so the header never claims data
 //   that is not there. A kill -9 loses at most what was still in memory;
-// - closeSync() writes the rest and the final header synchronously, then fsyncs.
+// - closeSync() writes the rest and the final header synchronously; the fsync and
+//   the close(2) of the descriptor follow asynchronously (`closed` resolves then).
 //
 // fsync policy: none while recording. kill -9 only needs write(2) to have
 // returned (the data is in the page cache, the kernel writes it out); an fsync
-// per file per second would make many rooms' disk traffic synchronous. The
-// final fsync at close protects the finished file against a power loss.
-import { closeSync, fsyncSync, openSync, write, writeSync } from 'node:fs';
+// per file per second would make many rooms' disk traffic synchronous. One fsync
+// after close protects the finished file against a power loss; it runs on the
+// threadpool because it can take milliseconds and close() runs on the event loop.
+import { close, fsync, openSync, write, writeSync } from 'node:fs';
 
 export const WAV_HEADER_BYTES = 44;
 
@@ -33,6 +35,8 @@ export function wavHeader(dataBytes: number, sampleRate: number, channels: numbe
 }
 
 const CHUNK_BYTES = 64 * 1024;
+/** Audio held in memory beyond this means the disk does not keep up: reported once. */
+const BACKLOG_WARN_SECONDS = 30;
 
 export class WavFileWriter {
   /** Resolves when the file descriptor is closed (after any write in flight). */
@@ -50,6 +54,7 @@ export class WavFileWriter {
   private failed: Error | null = null;
   private resolveClosed!: () => void;
   private idleWaiters: (() => void)[] = [];
+  private backlogReported = false;
 
   constructor(
     readonly path: string,
@@ -87,7 +92,17 @@ export class WavFileWriter {
         this.chunks.push(this.current);
         this.current = Buffer.allocUnsafe(CHUNK_BYTES);
         this.used = 0;
+        this.checkBacklog();
       }
+    }
+  }
+
+  /** Keeps buffering (audio is not dropped), but says so once: memory grows while the disk stalls. */
+  private checkBacklog(): void {
+    const seconds = this.bufferedBytes() / (2 * this.channels * this.sampleRate);
+    if (seconds > BACKLOG_WARN_SECONDS && !this.backlogReported) {
+      this.backlogReported = true;
+      this.onError(new Error(`${this.path}: ${seconds.toFixed(0)} s of audio waiting for the disk`));
     }
   }
 
@@ -127,7 +142,6 @@ export class WavFileWriter {
         if (data.length > 0) writeSync(this.fd, data, 0, data.length, WAV_HEADER_BYTES + this.dispatched);
         this.dispatched += data.length;
         writeSync(this.fd, wavHeader(this.dispatched, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
-        fsyncSync(this.fd);
       } catch (err) {
         this.failed = err as Error;
         this.onError(err as Error);
@@ -144,12 +158,23 @@ export class WavFileWriter {
       if (!this.failed && this.inFlight) {
         writeSync(this.fd, wavHeader(this.dispatched, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
       }
-      closeSync(this.fd);
     } catch (err) {
       this.onError(err as Error);
     }
-    this.setIdle();
-    this.resolveClosed();
+    const done = (): void => {
+      this.setIdle();
+      this.resolveClosed();
+    };
+    const closeFd = (): void =>
+      close(this.fd, (err) => {
+        if (err) this.onError(err);
+        done();
+      });
+    if (this.failed) return closeFd();
+    fsync(this.fd, (err) => {
+      if (err) this.onError(err);
+      closeFd();
+    });
   }
 
   private writeFailed(err: Error): void {

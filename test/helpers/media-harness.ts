@@ -24,12 +24,14 @@ export interface JoinedPeer {
   answer: string;
 }
 
-/** A peer that offers, gets the room's answer and starts sending silence. */
+/** A peer that offers, gets the room's answer, starts sending silence, and waits until the room routes it. */
 export async function joinPeer(room: MediaRoom, opts: RtpPeerOptions & { id?: string; inbandDtmf?: boolean }): Promise<JoinedPeer> {
   const peer = await new RtpPeer(opts).bind();
   const { leg, answer } = await room.createLeg(peer.sdp(), { id: opts.id, inbandDtmf: opts.inbandDtmf });
   peer.useRemoteSdp(answer);
+  const flowing = leg.waitFor('inboundssrc', 5000);
   peer.start({ kind: 'silence' });
+  await flowing;
   return { peer, leg, answer };
 }
 

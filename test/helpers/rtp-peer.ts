@@ -22,6 +22,10 @@ export interface RtpPeerOptions {
   rtcpMux?: boolean;
   /** Send to wherever the first packet came from (for peers whose SDP exchange a SIP client does). */
   latch?: boolean;
+  /** Swap each pair of consecutive audio packets on the wire (a reordering network). */
+  reorder?: boolean;
+  /** Drop every n-th audio packet (a lossy network). */
+  dropEvery?: number;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -48,6 +52,8 @@ export class RtpPeer extends EventEmitter {
   private sample = 0;
   private readonly encoder: AudioEncoder;
   private readonly inband: { digit: string; frames: number }[] = [];
+  /** With `reorder`, the packet held back to go out after the next one. */
+  private held: Buffer | null = null;
   private readonly events: { digit: string; frames: number; ssrc: number | null }[] = [];
   private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
   readonly options: RtpPeerOptions;
@@ -119,9 +125,10 @@ export class RtpPeer extends EventEmitter {
     this.mode = { kind: 'silence' };
   }
 
-  /** Queues an RFC 4733 digit; on `ssrc` (a separate stream) or on the audio SSRC when null. */
-  queueDtmf(digit: string, ms = 100, ssrc: number | null = null): void {
+  /** Queues an RFC 4733 digit; on `ssrc` (a separate stream) or on the audio SSRC when null; then `gapMs` without events. */
+  queueDtmf(digit: string, ms = 100, ssrc: number | null = null, gapMs = 0): void {
     this.events.push({ digit, frames: Math.max(1, Math.round(ms / 20)), ssrc });
+    if (gapMs > 0) this.events.push({ digit: '', frames: Math.round(gapMs / 20), ssrc });
   }
 
   /** Queues an in-band digit: `ms` of the two tones, then `gapMs` of silence. */
@@ -185,7 +192,10 @@ export class RtpPeer extends EventEmitter {
       const e = this.events.shift()!;
       this.current = { digit: e.digit, frames: e.frames, sent: 0, ts: this.ts, ssrc: e.ssrc ?? this.ssrc, seqRef: e.ssrc === null ? 'main' : 'own', ownSeq: 0 };
     }
-    if (this.current && this.dtmfPt !== null) {
+    if (this.current && this.current.digit === '') {
+      // A pause between digits: nothing sent on the event stream.
+      if (++this.current.sent >= this.current.frames) this.current = null;
+    } else if (this.current && this.dtmfPt !== null) {
       const c = this.current;
       c.sent++;
       const end = c.sent >= c.frames;
@@ -212,7 +222,20 @@ export class RtpPeer extends EventEmitter {
     if (pcm && !audioSuppressed) {
       const payload = new Uint8Array(1500);
       const len = this.encoder.encode(pcm, payload);
-      this.send(buildRtp({ payloadType: this.pt, seq: this.seq++, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) }));
+      const seq = this.seq++;
+      const packet = buildRtp({ payloadType: this.pt, seq, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) });
+      const drop = this.options.dropEvery !== undefined && seq % this.options.dropEvery === 0;
+      if (drop) {
+        // lost on the way
+      } else if (!this.options.reorder) {
+        this.send(packet);
+      } else if (this.held) {
+        this.send(packet); // n+1 overtakes n
+        this.send(this.held);
+        this.held = null;
+      } else {
+        this.held = packet;
+      }
     }
     this.ts = (this.ts + step) >>> 0;
   }

@@ -13,11 +13,13 @@ describe('codec mix (real worker, real UDP)', () => {
 
   it('a PCMU leg, an Opus leg (dynamic PT 96) and a G.722 leg hear each other', async () => {
     const room = await engine.createRoom('codecs');
-    const u = await joinPeer(room, { codec: 'PCMU' });
+    const u = await joinPeer(room, { codec: 'PCMU', rtcpMux: false }); // separate RTCP port
     const o = await joinPeer(room, { codec: 'opus', pt: 96, dtmfPt: 97 });
     const g = await joinPeer(room, { codec: 'G722' });
     assert.match(o.answer, /a=rtpmap:96 opus\/48000\/2/, 'the answer keeps the offered Opus payload type');
     assert.match(g.answer, /m=audio \d+ RTP\/AVP 9 101/, 'G.722 answered with PT 9 plus telephone-event');
+    assert.match(u.answer, /a=rtcp:\d+/, 'no rtcp-mux offered: our RTCP port is announced');
+    assert.doesNotMatch(u.answer, /a=rtcp-mux/);
     u.peer.setTone(500, 6000);
     o.peer.setTone(1200, 6000);
     g.peer.setTone(5000, 6000); // above 4 kHz: only a wideband path carries it
@@ -35,5 +37,21 @@ describe('codec mix (real worker, real UDP)', () => {
     assert.ok(s(hg, 5000, 16000) < 0.02, 'G.722 does not hear itself');
     await Promise.all([u.peer.close(), o.peer.close(), g.peer.close()]);
     room.close();
+  });
+
+  it('a room mixing at 48 kHz: PCMU and Opus legs hear each other', async () => {
+    const own = await startEngine({ mixer: { sampleRate: 48000, jitterMinMs: 20, jitterMaxMs: 100 }, rtpPortRange: { min: 44000, max: 44499 } });
+    const room = await own.createRoom('wideband');
+    assert.equal(room.mixerSampleRate, 48000);
+    const u = await joinPeer(room, { codec: 'PCMU' });
+    const o = await joinPeer(room, { codec: 'opus' });
+    u.peer.setTone(700, 6000);
+    o.peer.setTone(1900, 6000);
+    await Promise.all([waitForSound(u.peer), waitForSound(o.peer)]);
+    const [hu, ho] = await Promise.all([collect(u.peer, 40), collect(o.peer, 40)]);
+    assert.ok(medianToneShare(hu, 1900, 8000) > 0.3, `PCMU hears Opus at 48 kHz mixing (${medianToneShare(hu, 1900, 8000).toFixed(3)})`);
+    assert.ok(medianToneShare(ho, 700, 16000) > 0.3, `Opus hears PCMU at 48 kHz mixing (${medianToneShare(ho, 700, 16000).toFixed(3)})`);
+    await Promise.all([u.peer.close(), o.peer.close()]);
+    own.close();
   });
 });

@@ -75,6 +75,25 @@ describe('DTMF from legs (real worker, real UDP)', () => {
     room.close();
   });
 
+  it('in-band detection forced on beside RFC 4733: a key sent both ways is reported once', async () => {
+    const room = await engine.createRoom('dtmf-both');
+    const p = await joinPeer(room, { codec: 'PCMU', inbandDtmf: true });
+    const events: DtmfEvent[] = [];
+    p.leg.on('dtmf', (e) => events.push(e));
+    const seq = '3579';
+    const done = digits(p.leg, seq.length);
+    for (const d of seq) {
+      p.peer.queueDtmf(d, 100, 0x5eed0002, 100);
+      p.peer.queueInband(d, 100, 100);
+    }
+    await done;
+    // Wait until the last in-band tone has been through the detector too (its gap is 100 ms of silence).
+    await p.peer.waitForPackets(p.peer.received.length + 15);
+    assert.equal(events.map((e) => e.digit).join(''), seq, JSON.stringify(events));
+    await p.peer.close();
+    room.close();
+  });
+
   it('SIP INFO bodies handed in by call control', async () => {
     const room = await engine.createRoom('dtmf-info');
     const p = await joinPeer(room, { codec: 'PCMU' });

@@ -80,4 +80,18 @@ describe('lifetimes and the close cascade (real worker)', () => {
     own.close();
     await a.peer.close();
   });
+
+  it('an outgoing leg takes roles and sources before its answer; closing it stops a queued source', async () => {
+    const room = await engine.createRoom('pending');
+    const { leg, offer } = await room.createOutgoingLeg({ id: 'out' });
+    assert.match(offer, /m=audio \d+ RTP\/AVP/);
+    leg.mute();
+    leg.speakTo(['x']);
+    const queued = new ToneSource(440, room.mixerSampleRate);
+    leg.play(queued);
+    await assert.rejects(leg.applyAnswer('v=0\r\n'), SdpNegotiationError);
+    leg.close();
+    assert.ok(queued.stopped);
+    room.close();
+  });
 });

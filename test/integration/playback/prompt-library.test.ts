@@ -160,5 +160,8 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
     l2.close();
     assert.equal((await p.done).reason, 'stopped');
     await assert.rejects(l2.load({ prompt: 'welcome' }, 16000), (e: unknown) => e instanceof PromptError && e.code === 'CLOSED');
+    const late = await l2.createPlayer({ prompt: 'welcome' }, { sampleRate: 16000 }).done;
+    assert.equal(late.reason, 'error');
+    assert.equal(late.error?.code, 'CLOSED');
   });
 });

@@ -39,7 +39,7 @@ describe('post-processing with real ffmpeg', () => {
       const rec = svc.createRecorder({ roomId: `post-${format}`, sampleRate: 16000 });
       const room = new ToneRoom(16000);
       room.legs.set('a', 440).set('b', 1000);
-      room.feed(rec, 20_000);
+      room.feed(rec, 60_000); // long enough for ffmpeg to report progress mid-way (-stats_period 0.1)
       const progress: PostProgress[] = [];
       rec.on('postProgress', (p) => progress.push(p));
       let closedSeen = false;
@@ -53,7 +53,7 @@ describe('post-processing with real ffmpeg', () => {
         const out = join(dir, p.file);
         assert.equal(codec(out), wantCodec);
         const seconds = ffprobeSeconds(out);
-        assert.ok(Math.abs(seconds - 20) < 0.1, `${p.file}: ${seconds} s`);
+        assert.ok(Math.abs(seconds - 60) < 0.1, `${p.file}: ${seconds} s`);
         assert.equal(p.format, format);
       }
       const mixProgress = progress.filter((p) => p.input.endsWith('.mix.wav')).map((p) => p.percent);

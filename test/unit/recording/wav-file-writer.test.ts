@@ -48,6 +48,17 @@ describe('WavFileWriter', () => {
     assert.equal(w.frames, written / 2);
   });
 
+  it('reports once when more than 30 s wait for the disk, and keeps the audio', async () => {
+    const errors: Error[] = [];
+    const w = new WavFileWriter(join(dir, 'slow.wav'), 16000, 1, (e) => errors.push(e));
+    for (let i = 0; i < 40 * 50; i++) w.append(new Int16Array(320));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].message, /waiting for the disk/);
+    w.closeSync();
+    await w.closed;
+    assert.equal(readWavFile(w.path).samples.length, 40 * 16000);
+  });
+
   it('never overwrites an existing file', () => {
     const w = new WavFileWriter(join(dir, 'c.wav'), 16000, 1);
     w.closeSync();

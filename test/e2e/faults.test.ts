@@ -1,0 +1,97 @@
+// Faults during calls: the mediasoup worker killed mid-call ends the calls on it
+// with a BYE carrying a Reason to both sides, their recording is closed and
+// playable, and the next call works on the replacement worker.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+
+const yaml = `
+routing:
+  rules:
+    - name: gateway
+      match: { method: INVITE, media: audio }
+      actions: [{ app: notice }]
+flows:
+  notice:
+    - answer: { early: true }
+    - record: { action: start }
+    - play: { tone: beep }
+    - bridge: { ringTimeout: 10 }
+`;
+
+describe('faults: the media worker killed mid-call', () => {
+  let parley: RunningParley;
+
+  before(async () => {
+    parley = await startParley(yaml);
+  });
+
+  after(async () => {
+    await parley?.stop();
+  });
+
+  it('both legs get a BYE with a Reason, the recording is closed and playable, the next call works', async () => {
+    const callee = await startCallee('callee.xml', 1000);
+    const ended = nextCallEnd(parley);
+    const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440 });
+    // Connected: the callee has been hearing the caller for a while.
+    await callee.rtp.waitForPackets(100, 15_000);
+    const [pid] = parley.app.media!.workerPids;
+    process.kill(pid!, 'SIGKILL');
+
+    const callerRun = await caller.done;
+    sippOk(callerRun, 'caller');
+    const calleeRun = await callee.done;
+    sippOk(calleeRun, 'callee');
+    for (const [who, run] of [['caller', callerRun], ['callee', calleeRun]] as const) {
+      const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
+      assert.match(bye, /^Reason: Q\.850;cause=41;text="media worker died"/m, `the ${who}'s BYE says why`);
+    }
+    await ended;
+    assert.equal(parley.app.calls!.active.size, 0, 'no call left behind');
+
+    // The recording was closed: its sidecar is final and sox reads the mix.
+    const dir = parley.recordingDir;
+    const meta = await waitForSidecar(dir);
+    const mix = join(dir, meta.mix.file as string);
+    const seconds = Number(execFileSync('sox', ['--i', '-D', mix], { encoding: 'utf8' }).trim());
+    assert.ok(seconds > 1, `the mix lasts ${seconds} s`);
+    await caller.rtp.close();
+    await callee.rtp.close();
+
+    // The pool replaced the worker: a new call connects.
+    await waitUntil(() => (parley.app.media!.workerPids[0] ?? pid) !== pid, 10_000);
+    const callee2 = await startCallee('callee.xml', 1000);
+    const caller2 = await startCaller(parley, 'caller.xml', `sip:bob@127.0.0.1:${callee2.port}`, { pauseMs: 1000 });
+    sippOk(await caller2.done, 'the next caller');
+    sippOk(await callee2.done, 'the next callee');
+    assert.ok(caller2.rtp.received.length > 20, 'the next call had media');
+    await caller2.rtp.close();
+    await callee2.rtp.close();
+  });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function waitForSidecar(dir: string): Promise<any> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+      const m = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+      if (m.state !== 'recording' && m.mix?.sha256) return m;
+    }
+    if (Date.now() > until) throw new Error('no final recording sidecar');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

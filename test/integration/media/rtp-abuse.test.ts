@@ -1,0 +1,65 @@
+// Garbage and floods sent to a leg's RTP port do not disturb the other legs:
+// while a rogue socket throws random bytes and a storm of well-formed RTP with
+// unknown SSRCs at leg A's port, A and B keep hearing each other's tones, and the
+// room's clock stays on time.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import { medianToneShare } from '../../helpers/audio.ts';
+import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { buildRtp } from '../../helpers/rtp.ts';
+
+describe('RTP garbage and floods (real worker, real UDP)', () => {
+  let engine: MediaEngine;
+  before(async () => {
+    engine = await startEngine();
+  });
+  after(() => engine.close());
+
+  it('other legs keep their audio while one leg is flooded', async () => {
+    const room = await engine.createRoom('abuse');
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+    a.peer.setTone(440);
+    b.peer.setTone(1000);
+    await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
+    const before = { ...room.mixerStats };
+
+    const port = a.leg.transport!.local.port;
+    const rogue = createSocket('udp4');
+    rogue.bind(0, '127.0.0.1');
+    await once(rogue, 'listening');
+    let sent = 0;
+    let stop = false;
+    const flood = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 200; i++) {
+          const junk =
+            i % 2 === 0
+              ? randomBytes(1 + (i % 300))
+              : buildRtp({ payloadType: i % 128, seq: sent & 0xffff, timestamp: sent * 160, ssrc: (Math.random() * 0xffffffff) >>> 0, payload: randomBytes(160) });
+          rogue.send(junk, port, '127.0.0.1');
+          sent++;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const [heardByA, heardByB] = await Promise.all([collect(a.peer, 75), collect(b.peer, 75)]);
+    stop = true;
+    await flood;
+    rogue.close();
+    assert.ok(sent > 5000, `the flood sent ${sent} datagrams`);
+    assert.ok(medianToneShare(heardByA, 1000, 8000) > 0.8, `A still hears B (${medianToneShare(heardByA, 1000, 8000).toFixed(3)})`);
+    assert.ok(medianToneShare(heardByB, 440, 8000) > 0.8, `B still hears A (${medianToneShare(heardByB, 440, 8000).toFixed(3)})`);
+    const after = room.mixerStats;
+    const ticks = after.ticks - before.ticks;
+    const late = after.late - before.late;
+    assert.ok(ticks > 50, `the room ticked ${ticks} times`);
+    assert.ok(late / ticks < 0.1, `late ticks during the flood: ${late}/${ticks}`);
+    await Promise.all([a.peer.close(), b.peer.close()]);
+    room.close();
+  });
+});

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { SsrcDiscovery, type DiscoverableLeg } from '../../../src/media-plane/ssrc-discovery.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+
+/** A fake leg whose transport counters the test drives. */
+class FakeLeg implements DiscoverableLeg {
+  isClosed = false;
+  unrouted = 0;
+  routed = 0;
+  got: [number, number | undefined][] = [];
+  recreated: number[] = [];
+  producers = new Set<number>();
+  constructor(readonly pts: number[] = [0, 101]) {}
+  acceptsPt(pt: number): boolean {
+    return this.pts.includes(pt);
+  }
+  readonly discoveryTarget = {
+    lastUnrouted: 0,
+    lastGrowthAt: -Infinity,
+    traffic: async () => ({ unrouted: this.unrouted, routed: this.routed }),
+    hasProducerFor: (ssrc: number) => this.producers.has(ssrc),
+    noStreamFor: async (ssrc: number) => {
+      this.recreated.push(ssrc);
+    },
+  };
+  async discoveredSsrc(ssrc: number, pt?: number): Promise<void> {
+    this.got.push([ssrc, pt]);
+    this.producers.add(ssrc);
+  }
+}
+
+const warn = (pid: number, ssrc: number, pt: number): string =>
+  `[pid:${pid}] RTC::Transport::ReceiveRtpPacket() | no suitable Producer for received RTP packet [ssrc:${ssrc}, payloadType:${pt}]`;
+
+async function settle(): Promise<void> {
+  mock.timers.tick(30);
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+describe('SSRC discovery', () => {
+  it('gives a new SSRC (and the payload type it started with) to the leg whose unrouted bytes grew', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const d = new SsrcDiscovery(silentLogger());
+      const a = new FakeLeg();
+      const b = new FakeLeg();
+      d.track(7, a);
+      d.track(7, b);
+      b.unrouted = 172;
+      assert.equal(d.onWarn(warn(7, 1234, 101)), true);
+      d.onWarn(warn(7, 1234, 101));
+      await settle();
+      assert.deepEqual(a.got, []);
+      assert.deepEqual(b.got, [[1234, 101]]);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('ignores other workers and other messages', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const d = new SsrcDiscovery(silentLogger());
+      const a = new FakeLeg();
+      a.unrouted = 100;
+      d.track(7, a);
+      d.onWarn(warn(8, 1, 0));
+      assert.equal(d.onWarn('[pid:7] RTC::Producer::MangleRtpPacket() | unknown payload type [payloadType:13]'), false);
+      await settle();
+      assert.deepEqual(a.got, []);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('many streams starting at once are paired in order, one producer each', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const d = new SsrcDiscovery(silentLogger());
+      const legs = Array.from({ length: 20 }, () => new FakeLeg());
+      legs.forEach((l) => {
+        d.track(7, l);
+        l.unrouted = 172;
+      });
+      legs.forEach((_, i) => d.onWarn(warn(7, 5000 + i, 0)));
+      await settle();
+      legs.forEach((l, i) => assert.deepEqual(l.got, [[5000 + i, 0]]));
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('when counters lag, tries the legs that negotiated that payload type', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const d = new SsrcDiscovery(silentLogger());
+      const pcmu = new FakeLeg([0, 101]);
+      const opus = new FakeLeg([111, 110]);
+      d.track(7, pcmu);
+      d.track(7, opus);
+      d.onWarn(warn(7, 42, 101));
+      await settle();
+      assert.deepEqual(pcmu.got, [[42, 101]]);
+      assert.deepEqual(opus.got, []);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('a producer without a stream for its SSRC is recreated by the leg that owns it', () => {
+    const d = new SsrcDiscovery(silentLogger());
+    const a = new FakeLeg();
+    const b = new FakeLeg();
+    b.producers.add(99);
+    d.track(7, a);
+    d.track(7, b);
+    assert.equal(d.onWarn('[pid:7] RTC::Producer::ReceiveRtpPacket() | no stream found for received packet [ssrc:99]'), true);
+    assert.deepEqual(a.recreated, []);
+    assert.deepEqual(b.recreated, [99]);
+  });
+});
