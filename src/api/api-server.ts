@@ -4,6 +4,7 @@
 // handler, the OpenAPI document built from the route schemas, the event stream
 // and the webhooks. Owned by Parley: start() after the SIP side, close() first.
 import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import type { OpenAPIV3 } from 'openapi-types';
 import fastifyWebsocket from '@fastify/websocket';
@@ -41,6 +42,8 @@ export interface ApiContext {
 
 export class ApiServer {
   private closed = false;
+  /** Every TCP connection to the API (HTTP keep-alive and upgraded WebSockets alike), destroyed on close. */
+  private readonly sockets = new Set<Socket>();
 
   private constructor(
     readonly app: FastifyInstance,
@@ -48,7 +51,12 @@ export class ApiServer {
     private readonly webhooks: WebhookSender,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    app.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+  }
 
   /** Builds and listens; the rule switches saved by a previous run are applied first. */
   static async start(parley: Parley, config: ApiConfig, log: Logger): Promise<ApiServer> {
@@ -140,6 +148,9 @@ export class ApiServer {
     this.webhooks.close();
     this.hub.close();
     for (const c of this.app.websocketServer?.clients ?? []) c.terminate();
+    // An upgraded socket is no longer the HTTP server's, so its close() would wait for it.
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
     this.app.close().then(
       () => this.metrics.close(),
       (err: unknown) => this.log.warn({ err }, 'API server close failed'),

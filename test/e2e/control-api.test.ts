@@ -145,7 +145,7 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
   });
 
   after(async () => {
-    ws?.close();
+    ws?.terminate();
     caller?.kill();
     callee?.kill();
     await caller?.rtp.close();
