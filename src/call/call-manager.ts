@@ -45,6 +45,11 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     this.admission.drain();
   }
 
+  /** True once drain() was called: new calls are refused (the API's /ready says so). */
+  get draining(): boolean {
+    return this.admission.isDraining;
+  }
+
   get active(): ReadonlyMap<string, ActiveCall> {
     return this.calls;
   }

@@ -13,10 +13,10 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/ready',
     {
       schema: {
-        summary: 'Media workers, calls and recordings are up',
+        summary: 'Media workers, calls and recordings are up, and Parley is not draining',
         response: {
-          200: { type: 'object', properties: { ready: { type: 'boolean' }, workers: { type: 'integer' } } },
-          503: { type: 'object', properties: { ready: { type: 'boolean' }, workers: { type: 'integer' } } },
+          200: { type: 'object', properties: { ready: { type: 'boolean' }, workers: { type: 'integer' }, draining: { type: 'boolean' } } },
+          503: { type: 'object', properties: { ready: { type: 'boolean' }, workers: { type: 'integer' }, draining: { type: 'boolean' } } },
           ...errors,
         },
       },
@@ -24,8 +24,10 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (_req, reply) => {
       const p = ctx.parley;
       const workers = p.media?.isClosed === false ? p.media.workerPids.length : 0;
-      const ready = workers > 0 && p.calls !== null && p.recordings !== null;
-      return reply.code(ready ? 200 : 503).send({ ready, workers });
+      const draining = p.calls?.draining ?? false;
+      // A draining Parley (SIGTERM) takes no new calls: a load balancer should look elsewhere.
+      const ready = workers > 0 && p.calls !== null && p.recordings !== null && !draining;
+      return reply.code(ready ? 200 : 503).send({ ready, workers, draining });
     },
   );
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'] } }, async (_req, reply) => {

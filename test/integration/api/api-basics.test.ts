@@ -235,6 +235,14 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     assert.deepEqual(r.body[1].perUser, { 'sip:bob@example.com': true });
   });
 
+  it('is not ready while draining (SIGTERM)', async () => {
+    parley.app.calls!.drain();
+    const r = await call(base, 'GET', '/ready');
+    assert.equal(r.status, 503);
+    assert.deepEqual([r.body.ready, r.body.draining], [false, true]);
+    assert.equal((await call(base, 'GET', '/health')).status, 200);
+  });
+
   it('will not start the API without a token', () => {
     assert.throws(() => parseConfig('api: { enabled: true }'), /api\.token: required/);
     assert.throws(() => parseConfig('api: { enabled: true, token: short }'), /api\.token/);
