@@ -86,6 +86,7 @@ export class B2bBridge {
       originalTo: call.originalTo.uri,
       role: 'other',
     });
+    call.safeEmit('legjoined', CALLEE_LEG, target);
     const ended = this.connectAfterWhisper(uac, leg, options);
     return { kind: 'answered', legId: CALLEE_LEG, ended };
   }

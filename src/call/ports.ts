@@ -81,6 +81,8 @@ export type CallEvents = {
   dtmf: [digit: string, durationMs: number];
   /** The caller hung up or the call failed: every running task must stop. */
   ended: [reason: string];
+  /** Another leg answered and joined the call's room (the bridged callee). */
+  legjoined: [legId: string, uri: string];
 };
 
 /** One call as its tasks see it: the caller's leg and what can be done with it. */

@@ -324,6 +324,8 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.ok(idx('recording.saved') > idx('call.created'), 'recording.saved after call.created');
     assert.equal(mine[idx('rule.matched')].data.rule, 'gateway');
     assert.ok(mine.some((e) => e.type === 'leg.left' && e.data.callId === callId), 'legs left');
+    const joined = mine.filter((e) => e.type === 'leg.joined' && e.data.callId === callId).map((e) => e.data.leg);
+    assert.deepEqual(joined, ['caller', 'callee'], 'the caller, then the callee once it answered');
     assert.ok(mine.some((e) => e.type === 'talking' && e.data.callId === callId && e.data.talking === true), 'the caller talked');
   });
 
