@@ -2,55 +2,31 @@
 // the recording is readable by sox and misses at most about a second of the
 // call, and the metadata sidecar exists and names the legs.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort } from '../helpers/free-port.ts';
+import { spawnParley } from '../helpers/parley-process.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { startCallee, startCaller } from './helpers.ts';
 
 describe('kill -9 mid-recording', () => {
   it('leaves playable WAVs missing at most a second, and the metadata', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'parley-kill9-'));
-    const recordings = join(dir, 'recordings');
-    const sipPort = await freePort();
-    const file = join(dir, 'parley.yaml');
-    writeFileSync(
-      file,
-      `
-log: { level: info, pretty: false }
-sip:
-  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }]
-  control: { host: 127.0.0.1, port: 0, secret: kill9 }
-media: { workers: 1 }
-prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
-recording: { dir: ${recordings} }
+    const proc = await spawnParley(`
 routing:
   rules: [{ name: gw, match: { method: INVITE, media: audio }, actions: [{ app: gw }] }]
 flows:
   gw: [{ answer: { early: true } }, { record: { action: start } }, { bridge: { ringTimeout: 10 } }]
-`,
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let recordingAt = 0;
-    const running = new Promise<void>((ok) => {
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        if (l.includes('Parley is running')) ok();
-        if (l.includes('"msg":"recording started"')) recordingAt = Date.now();
-      });
-    });
-    await running;
-    const parley = { sipPort } as RunningParley;
+`);
+    const { child, recordings } = proc;
+    const parley = { sipPort: proc.sipPort } as RunningParley;
     const callee = await startCallee('callee.xml', 1000);
     const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440 });
     await callee.rtp.waitForPackets(100, 15_000);
     await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(recordingAt > 0, 'the recording started');
-    const elapsed = (Date.now() - recordingAt) / 1000;
+    const started = await proc.logged(/^recording started$/);
+    const elapsed = (Date.now() - Number(started.time)) / 1000;
     child.kill('SIGKILL');
     await once(child, 'exit');
     caller.kill();

@@ -1,0 +1,59 @@
+// Runs `parley start` as its own process (for tests that signal or kill it) with a
+// config on loopback: a free SIP port over UDP, control port 0, one worker, temp
+// prompt cache and recordings; `yaml` adds routing, flows and anything else.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from './free-port.ts';
+
+export interface ParleyProcess {
+  child: ChildProcess;
+  sipPort: number;
+  recordings: string;
+  /** Every log line so far, parsed (non-JSON lines as { msg: line }). */
+  lines: Array<Record<string, unknown>>;
+  /** Resolves when a log line's msg matches (at once if one already did). */
+  logged(re: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+export async function spawnParley(yaml: string): Promise<ParleyProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
+  const sipPort = await freePort();
+  const recordings = join(dir, 'recordings');
+  const file = join(dir, 'parley.yaml');
+  writeFileSync(
+    file,
+    `log: { level: info, pretty: false }
+sip:
+  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }]
+  control: { host: 127.0.0.1, port: 0, secret: proc }
+media: { workers: 1 }
+prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
+recording: { dir: ${recordings} }
+${yaml}`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    try {
+      lines.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      lines.push({ msg: l });
+    }
+  });
+  const logged = (re: RegExp, timeoutMs = 20_000) =>
+    new Promise<Record<string, unknown>>((ok, fail) => {
+      const until = Date.now() + timeoutMs;
+      const check = (): void => {
+        const hit = lines.find((l) => re.test(String(l.msg)));
+        if (hit) ok(hit);
+        else if (Date.now() > until) fail(new Error(`not logged: ${re}`));
+        else setTimeout(check, 20);
+      };
+      check();
+    });
+  await logged(/Parley is running/);
+  return { child, sipPort, recordings, lines, logged };
+}
