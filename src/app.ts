@@ -170,7 +170,13 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       log: this.log,
     });
     const sampleRate = c.media.mixer.sampleRate;
-    this.conferenceManager = new ConferenceManager(this.mediaEngine, this.promptLibrary, sampleRate, this.log.child({ component: 'conference' }));
+    this.conferenceManager = new ConferenceManager(
+      this.mediaEngine,
+      this.promptLibrary,
+      sampleRate,
+      this.log.child({ component: 'conference' }),
+      c.security.maxLegsPerRoom,
+    );
     this.sip = await connectSrf({ sip: c.sip, log: this.log });
     this.callManager = new CallManager(
       {

@@ -68,6 +68,8 @@ export interface ParleyConfig {
     upstreams: string[];
     maxCalls: number;
     maxCallRatePerSource: number;
+    /** Legs one conference room may hold; 0: no limit. */
+    maxLegsPerRoom: number;
     /** Digest authentication for callers that are not upstreams (null: none). */
     digest: { realm: string; users: Record<string, string> } | null;
   };
@@ -225,11 +227,12 @@ export const configSchema = {
     security: {
       type: 'object',
       additionalProperties: false,
-      required: ['upstreams', 'maxCalls', 'maxCallRatePerSource', 'digest'],
+      required: ['upstreams', 'maxCalls', 'maxCallRatePerSource', 'maxLegsPerRoom', 'digest'],
       properties: {
         upstreams: { type: 'array', items: { type: 'string', minLength: 1 } },
         maxCalls: { type: 'integer', minimum: 0 },
         maxCallRatePerSource: { type: 'number', minimum: 0 },
+        maxLegsPerRoom: { type: 'integer', minimum: 0 },
         digest: {
           type: 'object',
           nullable: true,
@@ -311,7 +314,7 @@ export const defaultConfig: ParleyConfig = {
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
   routing: defaultRouting,
   flows: {},
-  security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, digest: null },
+  security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, maxLegsPerRoom: 0, digest: null },
   shutdown: { drainTimeoutMs: 30000 },
   api: {
     enabled: false,

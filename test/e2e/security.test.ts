@@ -51,6 +51,23 @@ describe('admission on the wire (SIPp)', () => {
     await alice.rtp.close();
   });
 
+  it('past security.maxLegsPerRoom a conference join is refused with 503 before answer', async () => {
+    const parley = await startParley(
+      'routing:\n  rules: [{ name: conf, match: { method: INVITE, media: audio }, actions: [{ app: conf }] }]\n' +
+        'flows:\n  conf: [{ conference: { room: small } }]\n' +
+        'security: { maxLegsPerRoom: 1 }\n',
+    );
+    running.push(parley);
+    const first = await startCaller(parley, 'caller-conf.xml', 'sip:small@127.0.0.1:9', { fromUser: 'first', toneHz: 440, pauseMs: 3000 });
+    await first.rtp.waitForPackets(10, 10_000);
+    const second = await startCaller(parley, 'caller-conf-expect-503.xml', 'sip:small@127.0.0.1:9', { fromUser: 'second' });
+    sippOk(await second.done, 'second caller');
+    assert.equal((await parley.app.conferences!.get('small'))?.roster.size, 1, 'the room still holds only the first leg');
+    sippOk(await first.done, 'first caller');
+    await first.rtp.close();
+    await second.rtp.close();
+  });
+
   it('past security.maxCalls a new call gets 503 with Retry-After, and the running one is untouched', async () => {
     const parley = await startParley(flows + 'security: { maxCalls: 1 }\n');
     running.push(parley);

@@ -26,6 +26,12 @@ export type ConferenceManagerEvents = {
   roomclose: [conference: Conference];
 };
 
+/** A join past security.maxLegsPerRoom: answered 503 before the call is answered. */
+export class RoomFullError extends Error {
+  override name = 'RoomFullError';
+  readonly status = 503;
+}
+
 export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> implements ConferenceJoiner {
   private readonly conferences = new Map<string, Promise<Conference>>();
   private closed = false;
@@ -35,6 +41,8 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     private readonly prompts: PromptLibrary,
     private readonly sampleRate: number,
     private readonly log: Logger,
+    /** Legs a room may hold (hidden ones included); 0: no limit. */
+    private readonly maxLegsPerRoom = 0,
   ) {
     super(log);
   }
@@ -63,11 +71,13 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   /** Dials a leg out into a room (opened if needed); resolves once it answered. */
   async dialOut(name: string, settings: DialOutSettings, options: DialOutOptions): Promise<{ legId: string; callId: string }> {
     const conf = await this.open(name);
+    this.assertRoomForOneMore(conf);
     return dialOut(conf, settings, options, this.log.child({ room: name }), () => this.closeIfEmpty(conf));
   }
 
   async join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {
     const conf = await this.open(options.room);
+    this.assertRoomForOneMore(conf);
     const legId = `${call.callId}`;
     const entry = conf.roster.join({
       legId,
@@ -149,6 +159,12 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       p.catch(() => this.conferences.delete(name));
     }
     return p;
+  }
+
+  private assertRoomForOneMore(conf: Conference): void {
+    if (this.maxLegsPerRoom > 0 && conf.roster.size >= this.maxLegsPerRoom) {
+      throw new RoomFullError(`room ${conf.name} is full (${this.maxLegsPerRoom} legs)`);
+    }
   }
 
   private closeIfEmpty(conf: Conference): void {
