@@ -100,3 +100,37 @@ export function applyLegInfo(entry: LegEntry, info: LegInfo): void {
   if (info.originalTo !== undefined) entry.originalTo = info.originalTo;
   if (info.role !== undefined) entry.role = info.role;
 }
+
+/** The sidecar of a recording that has just started. */
+export function newMetadata(o: {
+  room: string;
+  sampleRate: number;
+  pauseMode: PauseMode;
+  startedAt: Date;
+  mix: FileEntry;
+  stereo: FileEntry;
+  postProcess: 'none' | 'ogg' | 'mp3';
+}): RecordingMetadata {
+  const started = o.startedAt.toISOString();
+  return {
+    version: 1,
+    room: o.room,
+    state: 'recording',
+    sampleRate: o.sampleRate,
+    pauseMode: o.pauseMode,
+    startedAt: started,
+    startRoomMs: null,
+    endedAt: null,
+    updatedAt: started,
+    durationMs: 0,
+    mix: o.mix,
+    stereo: { ...o.stereo, left: null },
+    legs: [],
+    notices: [],
+    pauses: [],
+    masks: [],
+    postProcessing: { format: o.postProcess, state: 'none', error: null },
+    postProcessed: [],
+    errors: [],
+  };
+}

@@ -19,6 +19,7 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
 import {
   applyLegInfo,
+  newMetadata,
   type FileEntry,
   type LegInfo,
   type IntervalEntry,
@@ -32,6 +33,7 @@ export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
+import { StereoFrame } from './stereo-frame.ts';
 import { WavFileWriter } from './wav-file-writer.ts';
 
 export interface RecorderOptions {
@@ -79,8 +81,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly legs = new Map<string, LegState>();
   private readonly closedStems: { writer: WavFileWriter; entry: StemEntry }[] = [];
   private readonly zeros: Int16Array;
-  private readonly stereoBuf: Int16Array;
-  private readonly rightAcc: Int32Array;
+  private readonly stereoFrame: StereoFrame;
   private readonly sidecar: SidecarWriter;
   private flushTimer: NodeJS.Timeout | null;
   private lastMetaWrite = 0;
@@ -106,8 +107,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.id = `${safeName(options.roomId, 48)}-${compactTime(started)}-${Math.random().toString(16).slice(2, 8)}`;
     this.base = this.id;
     this.zeros = new Int16Array(this.n);
-    this.stereoBuf = new Int16Array(this.n * 2);
-    this.rightAcc = new Int32Array(this.n);
+    this.stereoFrame = new StereoFrame(this.n, this.zeros);
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     const onErr = (err: Error): void => this.fail(err);
     this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, onErr);
@@ -118,27 +118,15 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       throw err;
     }
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), onErr);
-    this.meta = {
-      version: 1,
+    this.meta = newMetadata({
       room: options.roomId,
-      state: 'recording',
       sampleRate: this.sampleRate,
       pauseMode: options.pauseMode ?? 'skip',
-      startedAt: started.toISOString(),
-      startRoomMs: null,
-      endedAt: null,
-      updatedAt: started.toISOString(),
-      durationMs: 0,
+      startedAt: started,
       mix: this.fileEntry(this.mix),
-      stereo: { ...this.fileEntry(this.stereo), left: null },
-      legs: [],
-      notices: [],
-      pauses: [],
-      masks: [],
-      postProcessing: { format: options.postProcess ?? 'none', state: 'none', error: null },
-      postProcessed: [],
-      errors: [],
-    };
+      stereo: this.fileEntry(this.stereo),
+      postProcess: options.postProcess ?? 'none',
+    });
     this.writeMeta();
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land
@@ -173,26 +161,19 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.paused && this.meta.pauseMode === 'skip') return;
     const silent = this.masked !== null || this.paused !== null;
     this.mix.append(silent ? this.zeros : this.fit(tick.mix));
-    const right = this.rightAcc;
-    right.fill(0);
-    let left: PcmFrame = this.zeros;
+    const stereo = this.stereoFrame;
+    stereo.reset();
     for (const [id, raw] of tick.legs) {
       const frame = raw === null || silent ? this.zeros : this.fit(raw);
-      if (id === this.callerId) left = frame;
-      else for (let i = 0; i < this.n; i++) right[i] += frame[i];
+      if (id === this.callerId) stereo.setLeft(frame);
+      else stereo.addRight(frame);
     }
     for (const [id, leg] of this.legs) {
       if (!leg.writer) continue;
       const raw = tick.legs.get(id) ?? null;
       leg.writer.append(raw === null || silent ? this.zeros : this.fit(raw));
     }
-    const st = this.stereoBuf;
-    for (let i = 0; i < this.n; i++) {
-      const r = right[i];
-      st[2 * i] = left[i];
-      st[2 * i + 1] = r > 32767 ? 32767 : r < -32768 ? -32768 : r;
-    }
-    this.stereo.append(st);
+    this.stereo.append(stereo.interleave());
   }
 
   /** A leg joins (or its details change, if present). Starts its stem now. */
@@ -258,31 +239,35 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   pause(reason: string | null = null): void {
-    if (this.closed || this.paused) return;
-    this.paused = { reason, start: this.now(), end: null };
-    this.meta.pauses.push(this.paused);
-    this.writeMeta();
+    this.startInterval('paused', this.meta.pauses, reason);
   }
 
   resume(): void {
-    if (this.closed || !this.paused) return;
-    this.paused.end = this.now();
-    this.paused = null;
-    this.writeMeta();
+    this.endInterval('paused');
   }
 
   /** Silence in every file from now, keeping the timeline (e.g. while a card number is spoken). */
   mask(reason: string | null = null): void {
-    if (this.closed || this.masked) return;
-    this.masked = { reason, start: this.now(), end: null };
-    this.meta.masks.push(this.masked);
-    this.writeMeta();
+    this.startInterval('masked', this.meta.masks, reason);
   }
 
   unmask(): void {
-    if (this.closed || !this.masked) return;
-    this.masked.end = this.now();
-    this.masked = null;
+    this.endInterval('masked');
+  }
+
+  private startInterval(kind: 'paused' | 'masked', list: IntervalEntry[], reason: string | null): void {
+    if (this.closed || this[kind]) return;
+    const entry: IntervalEntry = { reason, start: this.now(), end: null };
+    this[kind] = entry;
+    list.push(entry);
+    this.writeMeta();
+  }
+
+  private endInterval(kind: 'paused' | 'masked'): void {
+    const entry = this[kind];
+    if (this.closed || !entry) return;
+    entry.end = this.now();
+    this[kind] = null;
     this.writeMeta();
   }
 
