@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Parley } from '../app.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
+import type { MixerParticipant } from '../mixer/mixer-participant.ts';
 import type { ApiEvent } from './event-hub.ts';
+
+type JitterStats = MixerParticipant['jitterStats'];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -72,51 +75,41 @@ export class Metrics {
         this.set(self.parley.media?.roomCount ?? 0);
       },
     });
+    this.roomGauge('parley_mixer_late_ticks', 'Mixer ticks that ran more than one frame late, per room', (r) => r.mixerStats.late);
+    this.roomGauge('parley_mixer_skipped_ticks', 'Mixer ticks never run because the process stalled, per room', (r) => r.mixerStats.skipped);
+    this.legGauge('parley_leg_rtp_lost_packets', 'RTP packets lost per leg (jitter buffer)', (j) => j.lost);
+    this.legGauge('parley_leg_rtp_jitter_ms', 'Interarrival jitter per leg in milliseconds (RFC 3550 estimate)', (j) => j.jitterMs);
+  }
+
+  /** A gauge read per room from the live rooms at each scrape. */
+  private roomGauge(name: string, help: string, read: (r: MediaRoom) => number): void {
+    const rooms = (): Promise<MediaRoom[]> => this.rooms();
     new Gauge({
-      name: 'parley_mixer_late_ticks',
-      help: 'Mixer ticks that ran more than one frame late, per room',
+      name,
+      help,
       labelNames: ['room'],
-      registers,
+      registers: [this.registry],
       async collect() {
         this.reset();
-        for (const r of await self.rooms()) this.set({ room: r.id }, r.mixerStats.late);
+        for (const r of await rooms()) this.set({ room: r.id }, read(r));
       },
     });
+  }
+
+  /** A gauge read per leg from its jitter buffer's statistics at each scrape. */
+  private legGauge(name: string, help: string, read: (j: JitterStats) => number): void {
+    const rooms = (): Promise<MediaRoom[]> => this.rooms();
     new Gauge({
-      name: 'parley_mixer_skipped_ticks',
-      help: 'Mixer ticks never run because the process stalled, per room',
-      labelNames: ['room'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const r of await self.rooms()) this.set({ room: r.id }, r.mixerStats.skipped);
-      },
-    });
-    new Gauge({
-      name: 'parley_leg_rtp_lost_packets',
-      help: 'RTP packets lost per leg (jitter buffer)',
+      name,
+      help,
       labelNames: ['room', 'leg'],
-      registers,
+      registers: [this.registry],
       async collect() {
         this.reset();
-        for (const r of await self.rooms())
+        for (const r of await rooms())
           for (const id of r.legIds) {
             const s = r.leg(id)?.mixerParticipant?.jitterStats;
-            if (s) this.set({ room: r.id, leg: id }, s.lost);
-          }
-      },
-    });
-    new Gauge({
-      name: 'parley_leg_rtp_jitter_ms',
-      help: 'Interarrival jitter per leg in milliseconds (RFC 3550 estimate)',
-      labelNames: ['room', 'leg'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const r of await self.rooms())
-          for (const id of r.legIds) {
-            const s = r.leg(id)?.mixerParticipant?.jitterStats;
-            if (s) this.set({ room: r.id, leg: id }, s.jitterMs);
+            if (s) this.set({ room: r.id, leg: id }, read(s));
           }
       },
     });
