@@ -214,6 +214,18 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     await packetsAfter(callee.rtp, callee.rtp.received.length, 25);
   });
 
+  it('masks and unmasks the recording (card-number capture)', async () => {
+    const id = encodeURIComponent(callId);
+    let r = await call(base, 'POST', `/calls/${id}/recording/mask`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.masked, true);
+    assert.equal((await call(base, 'GET', `/calls/${id}`)).body.recording.masked, true);
+    await packetsAfter(callee.rtp, callee.rtp.received.length, 50);
+    r = await call(base, 'POST', `/calls/${id}/recording/unmask`);
+    assert.equal(r.body.masked, false);
+    await packetsAfter(callee.rtp, callee.rtp.received.length, 25);
+  });
+
   it('mutes the caller: the callee stops hearing the caller; unmute brings it back', async () => {
     const id = encodeURIComponent(callId);
     let r = await call(base, 'POST', `/calls/${id}/mute`, { leg: 'caller' });
@@ -249,16 +261,17 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.ok(after.other < 0.005, `prompt stopped: other energy ${after.other.toFixed(4)}`);
   });
 
-  it('hangs the call up: both SIPp sides get a BYE and the call is gone', async () => {
+  it('`parley calls hangup` hangs the call up: both SIPp sides get a BYE and the call is gone', async () => {
     const id = encodeURIComponent(callId);
-    const r = await call(base, 'DELETE', `/calls/${id}`);
-    assert.equal(r.status, 200);
+    const r = await cli(['calls', 'hangup', callId]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `hung up ${callId}`);
     sippOk(await caller.done, 'caller');
     sippOk(await callee.done, 'callee');
     assert.equal((await call(base, 'GET', `/calls/${id}`)).status, 404);
   });
 
-  it('the recording shows the pause in its metadata and as silence in the audio', async () => {
+  it('the recording shows the pause and the mask in its metadata and as silence in the audio', async () => {
     const saved = await waitFor('recording.saved', () => events.find((e) => e.type === 'recording.saved'));
     const meta = (await call(base, 'GET', `/recordings/${saved.data.id}`)).body;
     assert.equal(meta.pauses.length, 1);
@@ -277,6 +290,16 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const afterPause = rms(mix.samples, at(p.end.fileMs + 100), at(500));
     assert.ok(gap < 0.002, `silence while paused: rms ${gap.toFixed(4)}`);
     assert.ok(before > 0.05 && afterPause > 0.05, `audio before (${before.toFixed(3)}) and after (${afterPause.toFixed(3)}) the pause`);
+    // A mask keeps the timeline (its length stays in the file) but holds only silence.
+    assert.equal(meta.masks.length, 1);
+    const m = meta.masks[0];
+    const maskedMs = m.end.fileMs - m.start.fileMs;
+    assert.ok(maskedMs > 700 && maskedMs < 2000, `masked ${maskedMs} ms of the file`);
+    assert.ok(Math.abs(maskedMs - (m.end.roomMs - m.start.roomMs)) < 60, 'a mask takes as long in the file as in the room');
+    const masked = rms(mix.samples, at(m.start.fileMs + 60), at(maskedMs - 120));
+    const afterMask = rms(mix.samples, at(m.end.fileMs + 100), at(400));
+    assert.ok(masked < 0.002, `silence while masked: rms ${masked.toFixed(4)}`);
+    assert.ok(afterMask > 0.05, `audio after the mask: rms ${afterMask.toFixed(3)}`);
   });
 
   it('`parley recordings` lists the recording and downloads its mix', async () => {
