@@ -200,10 +200,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if ((timeMs / 20) % 10 === 0) this.rfc4733.poll(timeMs);
   }
 
-  /** @internal Tick step 3: limit acc, encode and send. */
-  sendMix(): void {
+  /** @internal Tick step 3: limit `mix` (minus `own`, when given), encode and send. */
+  sendMix(mix: Int32Array, own: Int16Array | null): void {
     if (!this.sending) return;
-    this.limiter.process(this.acc, this.out, this.out.length);
+    this.limiter.process(mix, this.out, this.out.length, own);
     const len = this.outPipe.encode(this.out, this.payload);
     const packet = Buffer.allocUnsafe(12 + len);
     writeRtpHeader(packet, this.media.sendPt, !this.firstSent, this.seq, this.timestamp, this.media.sendSsrc);

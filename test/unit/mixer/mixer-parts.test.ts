@@ -120,6 +120,21 @@ describe('soft limiter', () => {
     lim.process(acc, out, 320);
     assert.deepEqual(Array.from(out), Array.from(acc));
   });
+
+  it('a listener\'s mix-minus (total − own) gives what limiting the difference gives, quiet or hot', () => {
+    for (const level of [5000, 30000]) {
+      const own = tone(700, 16000, 320, level);
+      const other = tone(500, 16000, 320, level);
+      const total = Int32Array.from(other, (v, i) => 2 * v + own[i]);
+      const diff = Int32Array.from(total, (v, i) => v - own[i]);
+      const a = new Int16Array(320);
+      const b = new Int16Array(320);
+      new SoftLimiter().process(total, a, 320, own);
+      new SoftLimiter().process(diff, b, 320);
+      assert.deepEqual(Array.from(a), Array.from(b), `level ${level}`);
+      assert.ok(purity(a, 16000, 700) < 0.001, 'the own tone is gone');
+    }
+  });
 });
 
 describe('codecs and resampling', () => {
