@@ -42,6 +42,8 @@ export interface MediaConfig {
   /** Latch the RTP destination on the first packet's source (symmetric RTP, comedia). */
   latching: boolean;
   mixer: { sampleRate: number; jitterMinMs: number; jitterMaxMs: number };
+  /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
+  rtpTimeoutSec: number;
 }
 
 export interface ParleyConfig {
@@ -161,7 +163,7 @@ export const configSchema = {
     media: {
       type: 'object',
       additionalProperties: false,
-      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer'],
+      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer', 'rtpTimeoutSec'],
       properties: {
         workers: {
           description: 'a positive integer or "auto"',
@@ -189,6 +191,7 @@ export const configSchema = {
           items: { type: 'string', enum: ['PCMU', 'PCMA', 'G722', 'opus'] },
         },
         latching: { type: 'boolean' },
+        rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
         mixer: {
           type: 'object',
           additionalProperties: false,
@@ -309,6 +312,7 @@ export const defaultConfig: ParleyConfig = {
     codecs: ['PCMU', 'PCMA', 'G722', 'opus'],
     latching: false,
     mixer: { sampleRate: 16000, jitterMinMs: 20, jitterMaxMs: 100 },
+    rtpTimeoutSec: 60,
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },

@@ -64,6 +64,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   sending = true;
   /** False while the peer's audio must be ignored (hold, inactive). */
   receiving = true;
+  /** performance.now() of the last RTP packet from this leg (or of creation). */
+  lastRxMs = performance.now();
 
   /** This tick's decoded input at the room rate (valid when hasInput). */
   readonly input: Int16Array;
@@ -159,6 +161,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if (this.closed || !this.receiving) return;
     const v = this.view;
     if (!parseRtp(buf, v)) return;
+    this.lastRxMs = nowMs;
     const payload = buf.subarray(v.payloadOffset, v.payloadEnd);
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);

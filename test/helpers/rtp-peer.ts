@@ -173,6 +173,12 @@ export class RtpPeer extends EventEmitter {
     return out;
   }
 
+  /** Stops sending (as a phone that vanished would); the socket still receives. */
+  stopSending(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
