@@ -154,9 +154,15 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     };
   }
 
-  async startRecording(_options: RecordingOptions): Promise<RecordingHandle> {
-    if (this.recording) return this.recording;
-    const recorder = this.deps.recordings.createRecorder({ roomId: this.room.id, sampleRate: this.deps.settings.sampleRate });
+  /** Starts the call's recording, or returns the one running; after a stop a new one starts (a voice message). */
+  async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
+    if (this.recording && !this.recording.recorder.isClosed) return this.recording;
+    const recorder = this.deps.recordings.createRecorder({
+      roomId: this.room.id,
+      sampleRate: this.deps.settings.sampleRate,
+      stereo: options.stereo,
+      stems: options.stems,
+    });
     recorder.addLeg(CALLER_LEG, {
       uri: this.from.uri,
       displayName: this.from.displayName || null,
