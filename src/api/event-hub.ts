@@ -95,7 +95,13 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     this.publish('call.created', { callId, flow: a.flow, from: call.from.uri, to: call.originalTo.uri, requestUri: call.requestUri });
     this.publish('leg.joined', { callId, room: call.room.id, leg: 'caller', uri: call.from.uri });
     // The call's listeners die with the call: SipCall and its room are not reused.
-    call.on('legjoined', (leg, uri) => this.publish('leg.joined', { callId, room: call.room.id, leg, uri }));
+    call.on('legjoined', (leg, uri) => {
+      this.publish('leg.joined', { callId, room: call.room.id, leg, uri });
+      // The other legs of the call (the bridged callee) talk and press keys too.
+      const media = call.room.leg(leg);
+      media?.on('talk', (talking) => this.publish('talking', { callId, leg, talking }));
+      media?.on('dtmf', (e) => this.publish('dtmf', { callId, leg, digit: e.digit, durationMs: e.durationMs }));
+    });
     call.on('dtmf', (digit, durationMs) => this.publish('dtmf', { callId, leg: 'caller', digit, durationMs }));
     call.leg.on('talk', (talking) => this.publish('talking', { callId, leg: 'caller', talking }));
     call.room.on('legclose', (leg) => this.publish('leg.left', { callId, room: call.room.id, leg: leg.id }));

@@ -187,10 +187,17 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.equal(rooms.stdout.trim(), 'no rooms');
   });
 
-  it('the caller\'s DTMF (RFC 4733) reaches the event stream', async () => {
+  it('DTMF (RFC 4733) and talking from the caller and the callee reach the event stream', async () => {
     caller.rtp.queueDtmf('7');
     const e = await waitFor('a dtmf event', () => events.find((x) => x.type === 'dtmf'));
     assert.deepEqual([e.data.callId, e.data.leg, e.data.digit], [callId, 'caller', '7']);
+    callee.rtp.queueDtmf('9');
+    const c = await waitFor('the callee dtmf event', () => events.find((x) => x.type === 'dtmf' && x.data.leg === 'callee'));
+    assert.deepEqual([c.data.callId, c.data.digit], [callId, '9']);
+    for (const leg of ['caller', 'callee']) {
+      const t = await waitFor(`${leg} talking`, () => events.find((x) => x.type === 'talking' && x.data.leg === leg && x.data.talking === true));
+      assert.equal(t.data.callId, callId);
+    }
   });
 
   it('shows the call in the metrics', async () => {
@@ -198,7 +205,7 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.match(r.text, /^parley_calls_active 1$/m);
     assert.match(r.text, /^parley_calls_total 1$/m);
     assert.match(r.text, /^parley_legs 2$/m);
-    assert.match(r.text, /^parley_dtmf_digits_total 1$/m);
+    assert.match(r.text, /^parley_dtmf_digits_total 2$/m);
     assert.match(r.text, /^parley_leg_rtp_jitter_ms\{room="call-[^"]+",leg="caller"\} [\d.]+$/m);
     assert.match(r.text, /^parley_mixer_late_ticks\{room="call-[^"]+"\} \d+$/m);
   });
