@@ -33,10 +33,13 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   private seq = 0;
   private readonly detach: (() => void)[] = [];
   private closed = false;
+  /** The last `backlog` events, oldest first, for clients that connect late. */
+  private readonly recent: ApiEvent[] = [];
 
   constructor(
     private readonly parley: Parley,
     log: Logger,
+    private readonly backlog = 1000,
   ) {
     super(log);
     const calls = parley.calls;
@@ -78,7 +81,33 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
 
   publish(type: ApiEventType, data: Record<string, unknown>): void {
     if (this.closed) return;
-    this.safeEmit('event', { type, seq: ++this.seq, at: new Date().toISOString(), data });
+    const event: ApiEvent = { type, seq: ++this.seq, at: new Date().toISOString(), data };
+    if (this.backlog > 0) {
+      this.recent.push(event);
+      if (this.recent.length > this.backlog) this.recent.shift();
+    }
+    this.safeEmit('event', event);
+  }
+
+  /** The seq of the newest event (0 before the first). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** The seq of the oldest event still kept (lastSeq + 1 when none is). */
+  get oldestSeq(): number {
+    return this.recent[0]?.seq ?? this.seq + 1;
+  }
+
+  /** Kept events after `seq`, oldest first, at most `limit`. */
+  since(seq: number, limit = Infinity): ApiEvent[] {
+    const out: ApiEvent[] = [];
+    for (const e of this.recent) {
+      if (e.seq <= seq) continue;
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /** Detaches from every source. Synchronous, idempotent. */

@@ -99,6 +99,8 @@ export interface ApiConfig {
   /** Attempts per webhook delivery (the first included); back-off doubles from retryBaseMs. */
   webhookAttempts: number;
   webhookRetryBaseMs: number;
+  /** How many recent events are kept for clients that (re)connect late (`since`). */
+  eventBacklog: number;
   /** Where rule switches set through the API are kept across restarts. */
   rulesStateFile: string;
 }
@@ -257,7 +259,7 @@ export const configSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'rulesStateFile'],
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile'],
       properties: {
         enabled: { type: 'boolean' },
         host,
@@ -282,6 +284,7 @@ export const configSchema = {
         },
         webhookAttempts: { type: 'integer', minimum: 1, maximum: 20 },
         webhookRetryBaseMs: { type: 'integer', minimum: 10, maximum: 600000 },
+        eventBacklog: { type: 'integer', minimum: 0, maximum: 100000 },
         rulesStateFile: { type: 'string', minLength: 1 },
       },
     },
@@ -328,6 +331,7 @@ export const defaultConfig: ParleyConfig = {
     webhooks: [],
     webhookAttempts: 5,
     webhookRetryBaseMs: 1000,
+    eventBacklog: 1000,
     rulesStateFile: '.parley/rules-state.json',
   },
 };

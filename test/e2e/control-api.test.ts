@@ -340,6 +340,26 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.equal(file.headers.get('content-type'), 'audio/ogg');
   });
 
+  it('a client that connects late replays the kept events (WebSocket ?since= and GET /events/recent)', async () => {
+    await waitFor('call.ended', () => events.find((e) => e.type === 'call.ended'));
+    const live = events.filter((e) => e.type !== 'hello');
+    const late = new WebSocket(`${base.replace('http', 'ws')}/events?token=${TEST_TOKEN}&since=0`);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const got: any[] = [];
+    late.on('message', (m: WebSocket.RawData) => got.push(JSON.parse(m.toString())));
+    await new Promise((resolve, reject) => late.once('open', resolve).once('error', reject));
+    await waitFor('the replay', () => got.length >= live.length + 1);
+    late.terminate();
+    assert.equal(got[0].type, 'hello');
+    assert.equal(got[0].oldestSeq, 1);
+    assert.deepEqual(got.slice(1, live.length + 1), live, 'the same events, in the same order, as the live client saw');
+    const mid = live[Math.floor(live.length / 2)].seq;
+    const r = await call(base, 'GET', `/events/recent?since=${mid}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.events.map((e: { seq: number }) => e.seq), live.filter((e) => e.seq > mid).map((e) => e.seq));
+    assert.equal((await call(base, 'GET', '/events/recent?since=-1')).body.field, 'querystring.since');
+  });
+
   it('the event stream saw the call in order', async () => {
     await waitFor('call.ended', () => events.find((e) => e.type === 'call.ended'));
     const mine = events.filter((e) => e.type !== 'hello');
