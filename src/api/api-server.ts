@@ -67,7 +67,7 @@ export class ApiServer {
     rules.restore();
     const hub = new EventHub(parley, log, config.eventBacklog);
     const metrics = new Metrics(parley);
-    const webhooks = new WebhookSender(config.webhooks, config.webhookAttempts, config.webhookRetryBaseMs, log.child({ component: 'webhooks' }));
+    const webhooks = new WebhookSender(config.webhooks, config.webhookAttempts, config.webhookRetryBaseMs, log.child({ component: 'webhooks' }), config.webhookSpoolFile);
     hub.on('event', (e) => {
       metrics.handle(e);
       webhooks.handle(e);
@@ -81,6 +81,7 @@ export class ApiServer {
       throw err;
     }
     log.info({ url: server.url }, 'control API listening');
+    webhooks.resumeSpool();
     return server;
   }
 

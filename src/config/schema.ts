@@ -103,6 +103,8 @@ export interface ApiConfig {
   eventBacklog: number;
   /** Where rule switches set through the API are kept across restarts. */
   rulesStateFile: string;
+  /** Where webhook deliveries still pending at stop are kept for the next start. */
+  webhookSpoolFile: string;
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -259,7 +261,7 @@ export const configSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile'],
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile'],
       properties: {
         enabled: { type: 'boolean' },
         host,
@@ -286,6 +288,7 @@ export const configSchema = {
         webhookRetryBaseMs: { type: 'integer', minimum: 10, maximum: 600000 },
         eventBacklog: { type: 'integer', minimum: 0, maximum: 100000 },
         rulesStateFile: { type: 'string', minLength: 1 },
+        webhookSpoolFile: { type: 'string', minLength: 1 },
       },
     },
   },
@@ -333,5 +336,6 @@ export const defaultConfig: ParleyConfig = {
     webhookRetryBaseMs: 1000,
     eventBacklog: 1000,
     rulesStateFile: '.parley/rules-state.json',
+    webhookSpoolFile: '.parley/webhooks-pending.json',
   },
 };
