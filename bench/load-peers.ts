@@ -6,6 +6,7 @@
 // received packet also goes through the leg's ArrivalGrid (late and missing
 // frames, measured the same way whatever the server is). Driven over IPC by
 // bench/lib/load-generator.ts.
+import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { ULAW_DECODE, ulawEncode } from '../src/mixer/codecs/g711.ts';
@@ -52,17 +53,20 @@ function loud(b: Buffer): boolean {
 
 async function bindAll(n: number, k: number, seconds: number): Promise<number[]> {
   roomSize = k;
+  // Random SSRCs, as phones pick them per call: a bench that restarts its
+  // generator must not replay the SSRCs of legs that just left the server.
+  const ssrcBase = randomInt(1, 0x7fffffff);
   // Room for the longest run plus slack; later packets are counted, not timed.
   const capacity = Math.ceil(seconds * 50 * 1.2) + 100;
   for (let i = 0; i < n; i++) {
     const socket = dgram.createSocket('udp4');
-    const leg: Leg = { socket, room: Math.floor(i / k), target: null, seq: 0, ts: 0, ssrc: (i + 1) * 7919, received: 0, grid: new ArrivalGrid(capacity) };
+    const leg: Leg = { socket, room: Math.floor(i / k), target: null, seq: 0, ts: 0, ssrc: (ssrcBase + i * 7919) >>> 0, received: 0, grid: new ArrivalGrid(capacity) };
     socket.on('message', (b: Buffer) => {
       // With rtcp-mux the server's RTCP (payload types 200–223, RFC 5761) shares the port.
       if (!recording || b.length < 12 || (b[1] >= 192 && b[1] <= 223)) return;
       const now = performance.now();
       leg.received++;
-      leg.grid.record(now, b.readUInt32BE(4));
+      leg.grid.record(now, b.readUInt32BE(4), b.readUInt32BE(8));
       const sent = clickAt.get(leg.room);
       if (sent !== undefined && loud(b)) {
         latencies.push(now - sent);

@@ -26,13 +26,13 @@ import { openParleyRooms } from './lib/parley-rooms.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
-    legs: { type: 'string', default: '120' },
+    legs: { type: 'string', default: '180' },
     sizes: { type: 'string', default: '3,5,10' },
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
     repeats: { type: 'string', default: '2' },
     workers: { type: 'string', default: '2' },
-    prebuffer: { type: 'string', default: '1' },
+    prebuffer: { type: 'string', default: '2' },
   },
 });
 const LEGS = Number(values.legs);
@@ -59,20 +59,25 @@ interface Side {
   close(): Promise<void> | void;
 }
 
-/** Starts the generator for n legs in rooms of k, lets open() build the server side, measures, tears down. */
-async function runOne(n: number, k: number, open: (ports: number[]) => Promise<Side>): Promise<MixingWindow> {
+/**
+ * Starts the generator for n legs in rooms of k, lets open() build the server
+ * side, measures, tears down. otherPids: the other server, idle meanwhile.
+ */
+async function runOne(n: number, k: number, open: (ports: number[]) => Promise<Side>, otherPids: number[]): Promise<MixingWindow> {
   const gen = await LoadGenerator.start(n, k, Math.max(SECONDS, WARMUP));
-  cleanups.add(() => gen.close());
+  const closeGen = (): void => gen.close();
+  cleanups.add(closeGen);
   let side: Side | null = null;
   try {
     side = await open(gen.ports);
     await gen.connect(side.targets);
     // Warm-up: SSRC discovery, jitter buffers (Parley), prebuffering (Janus).
     await gen.run(WARMUP);
-    return await measureWindow(gen, side.pids, n, SECONDS);
+    return await measureWindow(gen, side.pids, n, SECONDS, otherPids);
   } finally {
     if (side) await side.close();
     gen.close();
+    cleanups.delete(closeGen);
   }
 }
 
@@ -112,9 +117,11 @@ function row(name: string, f: MixingFigures, w: MixingWindow['extra']): string {
     f.latencyP50Ms.toFixed(1).padStart(7),
     f.latencyP99Ms.toFixed(1).padStart(7),
     `${w.serverCpuPercentOfCore}%`.padStart(7),
+    `${w.otherServerCpuPercentOfCore}%`.padStart(7),
     `${w.generatorCpuPercentOfCore}%`.padStart(7),
     `${w.clicks}/${w.clicks + w.clicksLost}`.padStart(9),
     `${w.offsetP99Ms}/${w.offsetMaxMs}`.padStart(18),
+    String(w.resyncs).padStart(7),
   ];
   return cells.join(' ');
 }
@@ -127,11 +134,12 @@ async function main(): Promise<void> {
   const janus = await JanusServer.start({ rtpPortRange: { min: 50000, max: 59999 } });
   cleanups.add(() => janus.stop());
   const bridge = await JanusAudioBridge.connect(janus.url);
+  const parleyPids = [process.pid, ...engine.workerPids];
   const loadAtStart = loadavg()[0];
 
   const rooms = [];
   console.log(`mixing: ${LEGS} legs per run, rooms of ${SIZES.join(', ')}, ${REPEATS} × ${SECONDS} s windows per server after ${WARMUP} s warm-up each`);
-  console.log('server   legs  µs/leg/fr legs/core  late %  missing %  p50 ms  p99 ms  srv CPU gen CPU    clicks  offset p99/max ms');
+  console.log('server   legs  µs/leg/fr legs/core  late %  missing %  p50 ms  p99 ms  srv CPU  other  gen CPU    clicks  offset p99/max ms resyncs');
   for (const k of SIZES) {
     const n = Math.floor(LEGS / k) * k;
     const parleyRuns: MixingWindow[] = [];
@@ -141,13 +149,13 @@ async function main(): Promise<void> {
       const p = await runOne(n, k, async (ports) => {
         const rooms = await openParleyRooms(engine, ports, k, `mix${k}-${r}`);
         return { targets: rooms.targets, pids: rooms.pids, close: rooms.close };
-      });
+      }, [janus.pid]);
       console.log(row('parley', p.figures, p.extra));
       parleyRuns.push(p);
       const j = await runOne(n, k, async (ports) => {
         const rooms = await bridge.openRooms(ports, k, { prebuffer: PREBUFFER });
         return { targets: rooms.targets, pids: [janus.pid], close: rooms.close };
-      });
+      }, parleyPids);
       console.log(row('janus', j.figures, j.extra));
       janusRuns.push(j);
     }

@@ -10,7 +10,11 @@
 //   leg's earliest offset is its best-case path; a packet arriving more than
 //   LATE_MS after that is late: a receiver with a one-frame jitter buffer
 //   would already have played a concealment frame in its place.
+// - a timestamp jump (more than a second away from the arrival delta) or a new
+//   SSRC is a resync, as for any receiver: the grid continues from the packet
+//   before, and the resync is counted.
 export const FRAME_MS = 20;
+const RESYNC_MS = 1000;
 export const LATE_MS = 20;
 
 export interface GridSummary {
@@ -21,14 +25,20 @@ export interface GridSummary {
   /** Offsets above the leg's earliest, in ms: 99th percentile and largest. */
   offsetP99Ms: number;
   offsetMaxMs: number;
+  /** Timestamp jumps and SSRC changes seen. */
+  resyncs: number;
 }
 
 export class ArrivalGrid {
   private readonly offsets: Float64Array;
   private count = 0;
-  private firstTs = 0;
   private firstAt = 0;
   private lastAt = 0;
+  private lastTs = 0;
+  private ssrc = 0;
+  /** Media time of the last packet since the first, in ms. */
+  private mediaMs = 0;
+  private resyncs = 0;
 
   constructor(
     capacity: number,
@@ -39,25 +49,34 @@ export class ArrivalGrid {
 
   reset(): void {
     this.count = 0;
+    this.resyncs = 0;
   }
 
-  /** One packet received at atMs (monotonic clock) carrying RTP timestamp ts. */
-  record(atMs: number, ts: number): void {
+  /** One packet received at atMs (monotonic clock) carrying RTP timestamp ts from ssrc. */
+  record(atMs: number, ts: number, ssrc = 0): void {
     if (this.count === 0) {
-      this.firstTs = ts;
       this.firstAt = atMs;
+      this.mediaMs = 0;
+    } else {
+      // Signed 32-bit difference: the timestamp may wrap, a packet may be reordered.
+      const stepMs = (((ts - this.lastTs) | 0) * 1000) / this.clockRate;
+      const arrivalStepMs = atMs - this.lastAt;
+      if (ssrc !== this.ssrc || Math.abs(stepMs - arrivalStepMs) > RESYNC_MS) {
+        this.resyncs++;
+        this.mediaMs += arrivalStepMs;
+      } else {
+        this.mediaMs += stepMs;
+      }
     }
+    this.lastTs = ts;
+    this.ssrc = ssrc;
     this.lastAt = atMs;
-    if (this.count < this.offsets.length) {
-      // Unsigned 32-bit difference: the timestamp may wrap.
-      const mediaMs = (((ts - this.firstTs) >>> 0) * 1000) / this.clockRate;
-      this.offsets[this.count] = atMs - this.firstAt - mediaMs;
-    }
+    if (this.count < this.offsets.length) this.offsets[this.count] = atMs - this.firstAt - this.mediaMs;
     this.count++;
   }
 
   summary(): GridSummary {
-    if (this.count === 0) return { received: 0, expected: 0, missing: 0, late: 0, offsetP99Ms: 0, offsetMaxMs: 0 };
+    if (this.count === 0) return { received: 0, expected: 0, missing: 0, late: 0, offsetP99Ms: 0, offsetMaxMs: 0, resyncs: 0 };
     const n = Math.min(this.count, this.offsets.length);
     let min = Infinity;
     for (let i = 0; i < n; i++) if (this.offsets[i] < min) min = this.offsets[i];
@@ -72,6 +91,7 @@ export class ArrivalGrid {
       late,
       offsetP99Ms: sorted[Math.min(n - 1, Math.floor(0.99 * n))] - min,
       offsetMaxMs: sorted[n - 1] - min,
+      resyncs: this.resyncs,
     };
   }
 }

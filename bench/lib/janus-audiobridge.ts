@@ -103,6 +103,7 @@ export class JanusAudioBridge {
    */
   async openRooms(peerPorts: number[], k: number, options: AudioBridgeRoomOptions): Promise<{ targets: RtpTarget[]; close: () => Promise<void> }> {
     const admin = await this.attach();
+    const handles: number[] = [admin];
     const rooms: number[] = [];
     const targets: RtpTarget[] = [];
     for (let i = 0; i < peerPorts.length; i++) {
@@ -123,6 +124,7 @@ export class JanusAudioBridge {
         rooms.push(room);
       }
       const handle = await this.attach();
+      handles.push(handle);
       const joined = this.waitFor(handle, (ev) => ev.plugindata?.data.audiobridge === 'joined' || ev.plugindata?.data.error !== undefined, 10_000);
       joined.catch(() => {}); // awaited below; only a failed POST leaves it unawaited
       const ack = await post(`${this.sessionUrl}/${handle}`, {
@@ -150,6 +152,7 @@ export class JanusAudioBridge {
       targets,
       close: async () => {
         for (const room of rooms) await this.request(admin, { request: 'destroy', room, permanent: false });
+        for (const h of handles) await post(`${this.sessionUrl}/${h}`, { janus: 'detach' });
       },
     };
   }

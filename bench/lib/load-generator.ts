@@ -31,11 +31,16 @@ export interface GeneratorReply {
 const here = dirname(fileURLToPath(import.meta.url));
 
 export class LoadGenerator {
+  private closed = false;
+
   private constructor(
     private readonly child: ChildProcess,
     /** The legs' own RTP ports on 127.0.0.1, leg i in room floor(i / k). */
     readonly ports: number[],
-  ) {}
+  ) {
+    // A send racing the child's exit must not crash the bench.
+    child.on('error', () => {});
+  }
 
   /** Forks the generator and binds n legs in rooms of k; maxSeconds sizes the per-leg arrival records. */
   static async start(n: number, k: number, maxSeconds: number): Promise<LoadGenerator> {
@@ -57,7 +62,10 @@ export class LoadGenerator {
     return ask<GeneratorReply>(this.child, { cmd: 'run', seconds });
   }
 
+  /** Idempotent. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     if (this.child.connected) this.child.send({ cmd: 'exit' } satisfies GeneratorRequest);
     else this.child.kill();
   }

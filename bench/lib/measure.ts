@@ -22,12 +22,15 @@ export interface MixingWindow {
   extra: {
     seconds: number;
     serverCpuPercentOfCore: number;
+    otherServerCpuPercentOfCore: number;
     generatorCpuPercentOfCore: number;
     clicks: number;
     clicksLost: number;
     /** Over the legs: the worst 99th-percentile and the largest arrival offset above a leg's earliest, ms. */
     offsetP99Ms: number;
     offsetMaxMs: number;
+    /** RTP timestamp jumps and SSRC changes the legs saw (a server restarting its stream). */
+    resyncs: number;
   };
 }
 
@@ -36,12 +39,15 @@ export const MAX_LATE_PERCENT = 0.5;
 
 const round = (v: number, digits = 2): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
-export async function measureWindow(generator: LoadGenerator, serverPids: number[], legs: number, seconds: number): Promise<MixingWindow> {
+/** otherPids: the other server's processes, which should sit idle meanwhile (reported, not counted). */
+export async function measureWindow(generator: LoadGenerator, serverPids: number[], legs: number, seconds: number, otherPids: number[] = []): Promise<MixingWindow> {
+  const other0 = totalCpuMs(otherPids);
   const cpu0 = totalCpuMs(serverPids);
   const t0 = performance.now();
   const reply = await generator.run(seconds);
   const elapsedMs = performance.now() - t0;
   const cpuMs = totalCpuMs(serverPids) - cpu0;
+  const otherCpuMs = totalCpuMs(otherPids) - other0;
   const frames = (legs * elapsedMs) / 20;
   let expected = 0;
   let late = 0;
@@ -72,11 +78,13 @@ export async function measureWindow(generator: LoadGenerator, serverPids: number
     extra: {
       seconds: round(elapsedMs / 1000),
       serverCpuPercentOfCore: round((100 * cpuMs) / elapsedMs, 1),
+      otherServerCpuPercentOfCore: round((100 * otherCpuMs) / elapsedMs, 1),
       generatorCpuPercentOfCore: round((100 * reply.generatorCpuMs) / elapsedMs, 1),
       clicks: lat.length,
       clicksLost: reply.clicksLost,
       offsetP99Ms: round(Math.max(0, ...reply.grids.map((g) => g.offsetP99Ms)), 1),
       offsetMaxMs: round(Math.max(0, ...reply.grids.map((g) => g.offsetMaxMs)), 1),
+      resyncs: reply.grids.reduce((sum, g) => sum + g.resyncs, 0),
     },
   };
 }

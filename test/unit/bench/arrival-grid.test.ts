@@ -37,4 +37,14 @@ describe('bench arrival grid (late and missing frames at the receiver)', () => {
     assert.equal(s.missing, 10);
     assert.equal(s.late, 0);
   });
+
+  it('takes a timestamp jump or a new SSRC as a resync, not as frames late or early', () => {
+    const g = new ArrivalGrid(1000);
+    for (let i = 0; i < 200; i++) {
+      const ts = i < 100 ? i * 160 : 0x80000000 + i * 160; // the stream restarts half-way round the clock
+      g.record(1000 + i * 20, ts >>> 0, i < 150 ? 1 : 2);
+    }
+    const s = g.summary();
+    assert.deepEqual([s.late, s.missing, s.resyncs, s.offsetMaxMs], [0, 0, 2, 0]);
+  });
 });
