@@ -93,6 +93,14 @@ function cleanupAll(): void {
   }
   cleanups.clear();
 }
+// A hung server or generator must not hold the bench (and Janus) forever:
+// every window gets its run time plus 30 s for setup and teardown.
+const DEADLINE_MS = (SIZES.length * REPEATS * 2 * (SECONDS + WARMUP + 30) + 60) * 1000;
+setTimeout(() => {
+  console.error(`bench:mixing: still running after ${DEADLINE_MS / 1000} s, giving up`);
+  cleanupAll();
+  process.exit(1);
+}, DEADLINE_MS).unref();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     console.error(`\n${sig}: stopping Janus and the load generator`);
@@ -154,14 +162,14 @@ async function main(): Promise<void> {
     console.log(`rooms of ${k}:`);
     for (let r = 0; r < REPEATS; r++) {
       const p = await runOne(n, k, async (ports) => {
-        const rooms = await openParleyRooms(engine, ports, k, `mix${k}-${r}`);
-        return { targets: rooms.targets, pids: rooms.pids, close: rooms.close };
+        const opened = await openParleyRooms(engine, ports, k, `mix${k}-${r}`);
+        return { targets: opened.targets, pids: opened.pids, close: opened.close };
       }, [janus.pid]);
       console.log(row('parley', p.figures, p.extra));
       parleyRuns.push(p);
       const j = await runOne(n, k, async (ports) => {
-        const rooms = await bridge.openRooms(ports, k, { prebuffer: PREBUFFER });
-        return { targets: rooms.targets, pids: [janus.pid], close: rooms.close };
+        const opened = await bridge.openRooms(ports, k, { prebuffer: PREBUFFER });
+        return { targets: opened.targets, pids: [janus.pid], close: opened.close };
       }, parleyPids);
       console.log(row('janus', j.figures, j.extra));
       janusRuns.push(j);
