@@ -1,12 +1,12 @@
 // Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
 import { callLogger } from '../../util/logger.ts';
-import { randomUUID } from 'node:crypto';
 import { Dialog } from '../dialog/dialog.ts';
 import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import type { Inbound } from '../transport/transport-types.ts';
+import { nextId } from '../control/message-ids.ts';
 import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
 import { subscriptionEnds } from './app-request-handler.ts';
 import { cdrAttempt, cdrStop } from './cdr-emitter.ts';
@@ -192,7 +192,7 @@ export class NetworkRequestHandler {
     txn.respond(makeResponse(req, 200, 'OK'));
     const owner = this.ctx.control().connection(ownerId);
     const s = inbound.source;
-    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, randomUUID(), d.id, raw);
+    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, nextId(), d.id, raw);
   }
 
   private statelessReply(inbound: Inbound, req: SipMessage, status: number): void {
@@ -219,7 +219,7 @@ export class NetworkRequestHandler {
 
   /** Makes the server transaction (100 Trying for INVITEs, §8.2.6.1) and the pending record. */
   private track(inbound: Inbound, req: SipMessage, ownerId: string, toTag: string, dialog: Dialog | null): PendingUas {
-    const txnId = randomUUID();
+    const txnId = nextId();
     const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), {
       onTerminated: () => this.inProgress.delete(`${req.callId}|${req.from.params.get('tag') ?? ''}|${req.cseq.seq}|${req.method}`),
     });
