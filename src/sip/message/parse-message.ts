@@ -72,14 +72,24 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
     const n = Number(cl);
     // §18.3: over UDP a longer datagram is truncated to Content-Length; a shorter one is an error.
     if (n > available) throw new ParseError('body shorter than Content-Length', msg);
-    msg.body = buf.subarray(bodyStart, bodyStart + n);
+    msg.body = ownBody(buf, bodyStart, bodyStart + n);
   } else {
     if (opts.stream) throw new ParseError('Content-Length required on a stream transport', msg);
-    msg.body = buf.subarray(bodyStart);
+    msg.body = ownBody(buf, bodyStart, buf.length);
   }
   if (bad) throw new ParseError(bad, msg);
   if (msg.uri !== null && !/^(sips?|tel):/i.test(msg.uri)) throw new ParseError('unsupported URI scheme', msg, 416);
   return msg;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The body as its own small buffer: a view into the datagram would keep the whole receive
+ * buffer alive as long as the message (transactions keep their request for up to 64*T1).
+ */
+function ownBody(buf: Buffer, start: number, end: number): Buffer {
+  return end > start ? Buffer.from(buf.subarray(start, end)) : EMPTY;
 }
 
 /** Joins folded continuation lines (leading whitespace) onto the previous header (§7.3.1). */
