@@ -9,6 +9,11 @@ export interface HeaderField {
   value: string;
 }
 
+interface View<T> {
+  raw: string;
+  view: T;
+}
+
 export class SipMessage {
   method: string | null = null;
   uri: string | null = null;
@@ -79,21 +84,37 @@ export class SipMessage {
     return this;
   }
 
-  // Parsed views; each throws a SipError(400) when the header is missing or malformed.
+  // Parsed views; each throws a SipError(400) when the header is missing or malformed. A view
+  // is parsed once per header value and shared by every caller (the core reads From, To, CSeq
+  // and Via several times per message): treat views as read-only. Keyed on the raw value, so
+  // a header rewritten in place (even through `headers` directly) is parsed afresh.
+  private cseqView: View<CSeq> | null = null;
+  private fromView: View<NameAddr> | null = null;
+  private toView: View<NameAddr> | null = null;
+  private viaView: View<Via> | null = null;
+
   get callId(): string {
     return this.required('Call-ID').trim();
   }
   get cseq(): CSeq {
-    return parseCSeq(this.required('CSeq'));
+    const raw = this.required('CSeq');
+    if (this.cseqView?.raw !== raw) this.cseqView = { raw, view: parseCSeq(raw) };
+    return this.cseqView.view;
   }
   get from(): NameAddr {
-    return parseNameAddr(this.required('From'));
+    const raw = this.required('From');
+    if (this.fromView?.raw !== raw) this.fromView = { raw, view: parseNameAddr(raw) };
+    return this.fromView.view;
   }
   get to(): NameAddr {
-    return parseNameAddr(this.required('To'));
+    const raw = this.required('To');
+    if (this.toView?.raw !== raw) this.toView = { raw, view: parseNameAddr(raw) };
+    return this.toView.view;
   }
   get topVia(): Via {
-    return parseVia(this.required('Via'));
+    const raw = this.required('Via');
+    if (this.viaView?.raw !== raw) this.viaView = { raw, view: parseVia(raw) };
+    return this.viaView.view;
   }
 
   private required(name: string): string {
