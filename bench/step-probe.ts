@@ -14,6 +14,8 @@ export interface StepStats {
   gcCount: number;
   gcTotalMs: number;
   gcMaxMs: number;
+  /** V8 heap in use when the step ended: what the process keeps per call (transactions live 32 s after it). */
+  heapUsedMb: number;
 }
 
 export class StepProbe {
@@ -55,6 +57,7 @@ export class StepProbe {
       gcCount: this.gcCount,
       gcTotalMs: round1(this.gcTotal),
       gcMaxMs: round1(this.gcMax),
+      heapUsedMb: round1(process.memoryUsage().heapUsed / 1048576),
     };
   }
 
@@ -81,4 +84,16 @@ export function processCpuMs(pid: number): number | null {
 
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
+}
+
+/** The machine-wide count of UDP datagrams dropped for a full receive buffer (/proc/net/snmp). */
+export function udpRcvbufErrors(): number | null {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'latin1').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = lines[0].split(/\s+/);
+    const values = lines[1].split(/\s+/);
+    return Number(values[names.indexOf('RcvbufErrors')]);
+  } catch {
+    return null;
+  }
 }
