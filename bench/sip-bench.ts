@@ -2,7 +2,7 @@
 // server, ramping the call rate. Prints a table and writes bench/results/sip.json with the
 // highest rate that had no failed call and the p99 INVITE-to-200 time at each step.
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, getPriority, loadavg } from 'node:os';
 import { defaultConfig } from '../src/config/schema.ts';
 import { EmbeddedSipServer } from '../src/sip/embedded-server.ts';
@@ -96,9 +96,18 @@ function watchCpu(pid: number | undefined): { stop(): number | null } {
   };
 }
 
+/** The scheduler autogroup and its nice (`/autogroup-16 nice -10` under bench/with-priority.sh). */
+function autogroup(): string | null {
+  try {
+    return readFileSync('/proc/self/autogroup', 'latin1').trim();
+  } catch {
+    return null;
+  }
+}
+
 const probe = new StepProbe();
 const loadBefore = loadavg();
-console.log(`load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, nice ${getPriority()}`);
+console.log(`load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, nice ${getPriority()}, ${autogroup() ?? 'no autogroup'}`);
 const steps: Step[] = [];
 for (const rate of rates) {
   const calls = rate * seconds;
@@ -143,9 +152,9 @@ const result = {
   date: new Date().toISOString(),
   transport,
   secondsPerStep: seconds,
-  // nice: the scheduling priority the bench was started with (`nice -n -10 npm run bench:sip`);
-  // the app and SIPp inherit it, so all three stand equally against other work on the machine.
-  machine: { cpus: cpus().length, node: process.version, nice: getPriority(), loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+  // nice and autogroup: the scheduling priority the bench ran with (`npm run bench:sip:priority`
+  // raises both; the app and SIPp inherit them, so all three stand equally against other work).
+  machine: { cpus: cpus().length, node: process.version, nice: getPriority(), autogroup: autogroup(), loadavgBefore: loadBefore, loadavgAfter: loadavg() },
   nodeOptions: { server: process.execArgv.filter((a) => a.startsWith('--max')).join(' '), app: appNodeOptions },
   highestRateNoFailedCall: best?.rate ?? 0,
   p99InviteTo200MsAtThatRate: best?.p99Ms ?? null,
