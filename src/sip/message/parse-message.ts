@@ -1,7 +1,7 @@
 // RFC 3261 §7 message parser. Takes one complete datagram (or one framed stream message)
 // and returns a SipMessage, or throws a ParseError that says whether enough was read to answer.
 import { canonicalHeaderName, isListHeader, splitHeaderList } from './header-names.ts';
-import { SipMessage } from './sip-message.ts';
+import { SipMessage, unpooledCopy } from './sip-message.ts';
 
 export class ParseError extends Error {
   /** The partial message when its start line and headers could be read: a 400 can be sent. */
@@ -85,11 +85,12 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The body as its own small buffer: a view into the datagram would keep the whole receive
- * buffer alive as long as the message (transactions keep their request for up to 64*T1).
+ * The body in its own memory: a view into the datagram would keep the whole receive buffer
+ * alive as long as the message (transactions keep their request for up to 64*T1), and a
+ * pooled copy its 8 KB slab.
  */
 function ownBody(buf: Buffer, start: number, end: number): Buffer {
-  return end > start ? Buffer.from(buf.subarray(start, end)) : EMPTY;
+  return end > start ? unpooledCopy(buf.subarray(start, end)) : EMPTY;
 }
 
 /** Joins folded continuation lines (leading whitespace) onto the previous header (§7.3.1). */

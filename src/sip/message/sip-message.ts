@@ -14,6 +14,16 @@ interface View<T> {
   view: T;
 }
 
+/**
+ * A copy of `b` in its own memory. Small buffers (Buffer.from of a string, a subarray) share
+ * 8 KB pool slabs; one kept for 32 s by a transaction keeps its whole slab, mostly garbage.
+ */
+export function unpooledCopy(b: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  b.copy(out);
+  return out;
+}
+
 export class SipMessage {
   method: string | null = null;
   uri: string | null = null;
@@ -21,6 +31,8 @@ export class SipMessage {
   reason = '';
   headers: HeaderField[] = [];
   body: Buffer = Buffer.alloc(0);
+  private keepsWire = false;
+  private wire: Buffer | null = null;
 
   static request(method: string, uri: string): SipMessage {
     const m = new SipMessage();
@@ -58,12 +70,14 @@ export class SipMessage {
   }
 
   add(name: string, value: string): this {
+    this.wire = null;
     this.headers.push({ name: canonicalHeaderName(name), value });
     return this;
   }
 
   /** Replaces every field of that name with one value, at the position of the first. */
   set(name: string, value: string): this {
+    this.wire = null;
     const n = canonicalHeaderName(name);
     const idx = this.headers.findIndex((h) => h.name === n);
     this.remove(n);
@@ -74,11 +88,13 @@ export class SipMessage {
 
   /** Puts a value before the existing ones (a new top Via). */
   prepend(name: string, value: string): this {
+    this.wire = null;
     this.headers.unshift({ name: canonicalHeaderName(name), value });
     return this;
   }
 
   remove(name: string): this {
+    this.wire = null;
     const n = canonicalHeaderName(name);
     this.headers = this.headers.filter((h) => h.name !== n);
     return this;
@@ -138,8 +154,27 @@ export class SipMessage {
     return this.isRequest ? `${this.method} ${this.uri} SIP/2.0` : `SIP/2.0 ${this.status} ${this.reason}`;
   }
 
+  /**
+   * From now on the serialised bytes are kept and reused until a mutator (add, set, prepend,
+   * remove) changes the message: for a response sent, retransmitted and echoed to the app.
+   * Writing `headers` or `body` directly after this is not seen: finish the message first.
+   */
+  keepWire(): this {
+    this.keepsWire = true;
+    return this;
+  }
+
+  /** A response that is only its bytes (no headers): what a transaction keeps to resend. */
+  static wireOnly(status: number, reason: string, wire: Buffer): SipMessage {
+    const m = SipMessage.response(status, reason);
+    m.keepsWire = true;
+    m.wire = unpooledCopy(wire);
+    return m;
+  }
+
   /** Serialises; Content-Length always states the body's byte length (RFC 3261 §20.14). */
   toBuffer(): Buffer {
+    if (this.wire) return this.wire;
     let head = this.startLine() + '\r\n';
     for (const h of this.headers) {
       if (h.name === 'Content-Length') continue;
@@ -147,7 +182,9 @@ export class SipMessage {
     }
     head += `Content-Length: ${this.body.length}\r\n\r\n`;
     const headBuf = Buffer.from(head, 'utf8');
-    return this.body.length ? Buffer.concat([headBuf, this.body]) : headBuf;
+    const wire = this.body.length ? Buffer.concat([headBuf, this.body]) : headBuf;
+    if (this.keepsWire) this.wire = wire;
+    return wire;
   }
 
   toString(): string {
