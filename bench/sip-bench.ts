@@ -163,7 +163,8 @@ const result = {
   steps,
 };
 mkdirSync(new URL('./results/', import.meta.url).pathname, { recursive: true });
-writeFileSync(new URL('./results/sip.json', import.meta.url).pathname, JSON.stringify(result, null, 2) + '\n');
+// BENCH_RESULT names the file under bench/results (bench:sip:priority writes sip-priority.json).
+writeFileSync(new URL(`./results/${process.env.BENCH_RESULT ?? 'sip.json'}`, import.meta.url).pathname, JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify({ highestRateNoFailedCall: result.highestRateNoFailedCall, p99Ms: result.p99InviteTo200MsAtThatRate, highestRateNoFailureAndP99Under50ms: result.highestRateNoFailureAndP99Under50ms }));
 // The app goes first, so it does not try to reconnect to a server that is gone.
 // BENCH_HEAP_SNAPSHOT=FILE: the server's heap after the last step (what calls leave behind).
