@@ -3,6 +3,7 @@
 import { defaultConfig } from '../src/config/schema.ts';
 import { connectSrf } from '../src/signaling/srf-connection.ts';
 import { createLogger } from '../src/util/logger.ts';
+import { StepProbe } from './step-probe.ts';
 
 const port = Number(process.argv[2]);
 const secret = process.argv[3] ?? 'bench';
@@ -12,8 +13,15 @@ const conn = await connectSrf({ sip: { ...defaultConfig.sip, server: 'remote', c
 conn.srf.invite((req, res) => {
   conn.srf.createUAS(req, res, { localSdp: SDP }).catch((err: unknown) => log.warn({ err }, 'createUAS failed'));
 });
+// The bench marks each step's start and end, and hears what this process did in between.
+const probe = new StepProbe();
+process.on('message', (m: { cmd?: string }) => {
+  if (m.cmd === 'step-start') probe.reset();
+  if (m.cmd === 'step-end') process.send?.({ stats: probe.snapshot() });
+});
 process.send?.('ready');
 process.on('disconnect', () => {
+  probe.stop();
   conn.close();
   process.exit(0);
 });

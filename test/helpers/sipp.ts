@@ -43,7 +43,7 @@ export interface SippRun {
 
 const SCENARIOS = new URL('../integration/sip/scenarios/', import.meta.url).pathname;
 
-export async function startSipp(o: SippOptions): Promise<{ port: number; done: Promise<SippRun>; kill(): void }> {
+export async function startSipp(o: SippOptions): Promise<{ port: number; pid: number | undefined; done: Promise<SippRun>; kill(): void }> {
   const port = o.port ?? await freePort();
   const cp = await freePort();
   const mp = await freeMediaPort();
@@ -85,7 +85,7 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; done: P
     });
   });
   if (!o.remote && o.transport === 'tcp') await waitForTcp(port, done);
-  return { port, done, kill: () => child.kill('SIGKILL') };
+  return { port, pid: child.pid, done, kill: () => child.kill('SIGKILL') };
 }
 
 /** A SIPp UAS on TCP is ready once its port accepts a connection. */

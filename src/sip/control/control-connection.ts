@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from '../../util/logger.ts';
-import { ControlFramer, frame } from './control-framer.ts';
+import { ControlFramer, frameString } from './control-framer.ts';
+import { nextId } from './message-ids.ts';
 
 export interface ControlMessage {
   /** Token 0: the client's message id (rid). */
@@ -19,7 +20,9 @@ export class ControlConnection {
   readonly id: string;
   authenticated = false;
   private closed = false;
-  private corked = false;
+  /** Framed messages waiting for the end of this event-loop turn (see send). */
+  private pending: string[] = [];
+  private flushScheduled = false;
   private readonly framer = new ControlFramer();
 
   constructor(
@@ -58,18 +61,26 @@ export class ControlConnection {
     }
   }
 
-  /** Sends `uuid|payload`. Writes of one tick are corked into one segment (fewer syscalls under load). */
+  /**
+   * Sends `id|payload`. Messages are collected until the end of the event-loop turn and written
+   * as one string: the datagrams libuv reads in one poll each end in their own tick, so corking
+   * per tick still cost one write syscall per SIP message under load; this is one per turn.
+   */
   send(payload: string): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+    this.pending.push(frameString(`${nextId()}|${payload}`));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
-    this.socket.write(frame(`${randomUUID()}|${payload}`));
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.pending.length) return;
+    const data = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
+    this.pending = [];
+    if (!this.socket.destroyed) this.socket.write(data);
   }
 
   /** An asynchronous reply: `uuid|response|rid|data`. */
@@ -85,7 +96,7 @@ export class ControlConnection {
     if (this.closed) return;
     this.closed = true;
     // Flush what is queued (an `NO|incorrect secret` reply), then drop the connection.
-    if (this.corked) this.socket.uncork();
+    this.flush();
     this.socket.setTimeout(2000, () => this.socket.destroy()); // a peer that never reads cannot hold it open
     this.socket.end(() => this.socket.destroy());
     this.onClose(this);

@@ -51,3 +51,8 @@ export function frame(payload: string): Buffer {
   const body = Buffer.from(payload, 'utf8');
   return Buffer.concat([Buffer.from(`${body.length}#`, 'latin1'), body]);
 }
+
+/** Frames one payload as a string (the socket encodes it once, as UTF-8). */
+export function frameString(payload: string): string {
+  return `${Buffer.byteLength(payload, 'utf8')}#${payload}`;
+}

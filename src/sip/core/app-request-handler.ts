@@ -5,6 +5,7 @@
 import { callLogger } from '../../util/logger.ts';
 import { randomUUID } from 'node:crypto';
 import type { ControlConnection } from '../control/control-connection.ts';
+import { nextId } from '../control/message-ids.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { SipMessage } from '../message/sip-message.ts';
@@ -123,7 +124,7 @@ export class AppRequestHandler {
   }
 
   private start(conn: ControlConnection, rid: string, req: SipMessage, dest: Endpoint, dialogId: string, connectionId: string | null): void {
-    const txnId = randomUUID();
+    const txnId = nextId();
     const p: PendingUac = {
       txnId, req, txn: null as unknown as PendingUac['txn'], dest, ownerId: conn.id, dialogId, early: null,
       provisionalSeen: false, cancelRequested: null, final: false,

@@ -45,6 +45,7 @@ export class AppResponseHandler {
     if (dialogForming && !res.has('Contact')) res.add('Contact', contactFor(lp));
     res.body = app.body;
     ensureSdpType(res);
+    res.keepWire(); // serialised once: sent, retransmitted (2xx, reliable 1xx) and echoed to the app
 
     let dialogId = p.dialog?.id ?? p.early?.id ?? '';
     if (status > 100 && status < 200 && req.method === 'INVITE' && !p.dialog && /\b100rel\b/i.test(res.get('Require') ?? '')) {

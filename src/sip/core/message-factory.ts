@@ -1,6 +1,6 @@
 // Small builders shared by the core handlers: UAS responses (§8.2.6), branches, where a
 // response or request goes (§18.2.2, RFC 3263 reduced to A/AAAA lookups), and control meta.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../message/random-hex.ts';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { formatHostPort, parseUri } from '../message/header-values.ts';
@@ -41,7 +41,7 @@ export function makeResponse(req: SipMessage, status: number, reason = reasonPhr
 }
 
 export function newBranch(): string {
-  return MAGIC_COOKIE + randomBytes(8).toString('hex');
+  return MAGIC_COOKIE + randomHex(8);
 }
 
 /** §18.2.1 and RFC 3581: note where a request really came from in its top Via. */

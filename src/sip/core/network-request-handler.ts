@@ -1,12 +1,13 @@
 // Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
 import { callLogger } from '../../util/logger.ts';
-import { randomUUID } from 'node:crypto';
 import { Dialog } from '../dialog/dialog.ts';
 import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
+import type { ServerTxnUser } from '../transaction/transaction-types.ts';
 import type { Inbound } from '../transport/transport-types.ts';
+import { nextId } from '../control/message-ids.ts';
 import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
 import { subscriptionEnds } from './app-request-handler.ts';
 import { cdrAttempt, cdrStop } from './cdr-emitter.ts';
@@ -22,6 +23,11 @@ const PENDING_LIMIT_MS = 64000;
 const MIN_SE = 90;
 /** Extensions a request may Require of us. */
 const SUPPORTED = new Set(['100rel', 'timer', 'replaces', 'norefersub']);
+
+/** §8.2.2.2: what identifies a request for merged-request detection. */
+function mergeKeyOf(req: SipMessage, fromTag: string): string {
+  return `${req.callId}|${fromTag}|${req.cseq.seq}|${req.method}`;
+}
 
 export class NetworkRequestHandler {
   /** Out-of-dialog requests in progress by Call-ID, From tag and CSeq, for §8.2.2.2 merged-request detection. */
@@ -192,7 +198,7 @@ export class NetworkRequestHandler {
     txn.respond(makeResponse(req, 200, 'OK'));
     const owner = this.ctx.control().connection(ownerId);
     const s = inbound.source;
-    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, randomUUID(), d.id, raw);
+    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, nextId(), d.id, raw);
   }
 
   private statelessReply(inbound: Inbound, req: SipMessage, status: number): void {
@@ -207,7 +213,7 @@ export class NetworkRequestHandler {
       this.errors.respond(inbound, req, new SipError(405, 'Method Not Allowed'), [['Allow', ALLOW]]);
       return;
     }
-    const mergeKey = `${req.callId}|${fromTag}|${req.cseq.seq}|${method}`;
+    const mergeKey = mergeKeyOf(req, fromTag);
     if (this.inProgress.has(mergeKey)) throw new SipError(482, 'Loop Detected', 'merged request');
     const owner = this.ctx.control().routes.pick(method);
     if (!owner) throw new SipError(503, 'Service Unavailable', `no app routed ${method}`);
@@ -219,21 +225,31 @@ export class NetworkRequestHandler {
 
   /** Makes the server transaction (100 Trying for INVITEs, §8.2.6.1) and the pending record. */
   private track(inbound: Inbound, req: SipMessage, ownerId: string, toTag: string, dialog: Dialog | null): PendingUas {
-    const txnId = randomUUID();
-    const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), {
-      onTerminated: () => this.inProgress.delete(`${req.callId}|${req.from.params.get('tag') ?? ''}|${req.cseq.seq}|${req.method}`),
-    });
+    const txnId = nextId();
+    const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), this.forgetWhenTerminated(mergeKeyOf(req, req.from.params.get('tag') ?? '')));
     if (req.method === 'INVITE') txn.respond(makeResponse(req, 100, 'Trying'));
     const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, early: null, timer: null };
-    pending.timer = setTimeout(() => {
-      callLogger(this.ctx.log, req.callId).warn({ method: req.method }, 'app never answered, request dropped');
-      this.dropEarly(pending);
-      this.finish(pending);
-      txn.terminate();
-    }, PENDING_LIMIT_MS);
+    pending.timer = setTimeout(() => this.neverAnswered(pending), PENDING_LIMIT_MS);
     this.ctx.pendingUas.set(txnId, pending);
     this.byTxn.set(txn, pending);
     return pending;
+  }
+
+  /**
+   * The transaction's user: it outlives the request by up to 64*T1 (timers J and L), so it is
+   * built apart, holding the merge key only. An arrow made inside track() shared track's
+   * closure context and kept the whole pending record (request, datagram, dialog) alive for
+   * 32 s after each call: most of the server's heap under load.
+   */
+  private forgetWhenTerminated(mergeKey: string): ServerTxnUser {
+    return new ForgetMergeKey(this.inProgress, mergeKey);
+  }
+
+  private neverAnswered(p: PendingUas): void {
+    callLogger(this.ctx.log, p.req.callId).warn({ method: p.req.method }, 'app never answered, request dropped');
+    this.dropEarly(p);
+    this.finish(p);
+    p.txn.terminate();
   }
 
   /** An early dialog (RFC 3262) that never got its 2xx goes away with its INVITE. */
@@ -271,5 +287,16 @@ export class NetworkRequestHandler {
     for (const p of [...this.ctx.pendingUas.values()]) this.finish(p);
     this.inProgress.clear();
     this.byTxn = new WeakMap();
+  }
+}
+
+/** Forgets a request's merge key when its transaction ends (a class: see forgetWhenTerminated). */
+class ForgetMergeKey implements ServerTxnUser {
+  constructor(
+    private readonly inProgress: Map<string, string>,
+    private readonly key: string,
+  ) {}
+  onTerminated(): void {
+    this.inProgress.delete(this.key);
   }
 }

@@ -1,7 +1,7 @@
 // One dialog (RFC 3261 §12): identifiers, sequence numbers, remote target and route set,
 // and the in-dialog request builder that turns an app's `sip:placeholder` skeleton into a
 // routable request (§12.2.1.1).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../message/random-hex.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { parseNameAddr, parseUri } from '../message/header-values.ts';
 import type { TransportName } from '../transport/transport-types.ts';
@@ -95,7 +95,7 @@ export class Dialog {
   }
 
   static newTag(): string {
-    return randomBytes(6).toString('hex');
+    return randomHex(6);
   }
 
   /**

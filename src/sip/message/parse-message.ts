@@ -1,7 +1,7 @@
 // RFC 3261 §7 message parser. Takes one complete datagram (or one framed stream message)
 // and returns a SipMessage, or throws a ParseError that says whether enough was read to answer.
 import { canonicalHeaderName, isListHeader, splitHeaderList } from './header-names.ts';
-import { SipMessage } from './sip-message.ts';
+import { SipMessage, unpooledCopy } from './sip-message.ts';
 
 export class ParseError extends Error {
   /** The partial message when its start line and headers could be read: a 400 can be sent. */
@@ -72,14 +72,25 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
     const n = Number(cl);
     // §18.3: over UDP a longer datagram is truncated to Content-Length; a shorter one is an error.
     if (n > available) throw new ParseError('body shorter than Content-Length', msg);
-    msg.body = buf.subarray(bodyStart, bodyStart + n);
+    msg.body = ownBody(buf, bodyStart, bodyStart + n);
   } else {
     if (opts.stream) throw new ParseError('Content-Length required on a stream transport', msg);
-    msg.body = buf.subarray(bodyStart);
+    msg.body = ownBody(buf, bodyStart, buf.length);
   }
   if (bad) throw new ParseError(bad, msg);
   if (msg.uri !== null && !/^(sips?|tel):/i.test(msg.uri)) throw new ParseError('unsupported URI scheme', msg, 416);
   return msg;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The body in its own memory: a view into the datagram would keep the whole receive buffer
+ * alive as long as the message (transactions keep their request for up to 64*T1), and a
+ * pooled copy its 8 KB slab.
+ */
+function ownBody(buf: Buffer, start: number, end: number): Buffer {
+  return end > start ? unpooledCopy(buf.subarray(start, end)) : EMPTY;
 }
 
 /** Joins folded continuation lines (leading whitespace) onto the previous header (§7.3.1). */

@@ -23,6 +23,7 @@ export class InviteServerTransaction {
   private timerL: NodeJS.Timeout | null = null;
   private intervalG: number;
   private lastResponse: SipMessage | null = null;
+  private lastStatusCode = 0;
 
   constructor(
     readonly request: SipMessage,
@@ -39,7 +40,7 @@ export class InviteServerTransaction {
   }
 
   get lastStatus(): number {
-    return this.lastResponse?.status ?? 0;
+    return this.lastStatusCode;
   }
 
   private transmit(msg: SipMessage): boolean {
@@ -56,9 +57,13 @@ export class InviteServerTransaction {
   respond(res: SipMessage): void {
     if (!this.state.is('proceeding')) throw new Error(`IST: cannot send ${res.status} in state ${this.state.value}`);
     this.lastResponse = res;
+    this.lastStatusCode = res.status;
     if (!this.transmit(res)) return;
     if (res.status < 200) return;
     if (res.status < 300) {
+      // RFC 6026 §7.1: Accepted absorbs INVITE retransmissions and never resends the 2xx
+      // (the TU does), so the response need not live the 32 s of timer L.
+      this.lastResponse = null;
       this.state.transition('accepted');
       this.timerL = setTimeout(() => this.terminate(), 64 * this.timers.t1);
       return;

@@ -1,5 +1,5 @@
 // Non-INVITE server transaction, RFC 3261 §17.2.2.
-import type { SipMessage } from '../message/sip-message.ts';
+import { SipMessage } from '../message/sip-message.ts';
 import { GuardedState } from './guarded-state.ts';
 import { timerValues, type TimerSettings } from './timer-values.ts';
 import type { ServerTxnUser, TxnSend } from './transaction-types.ts';
@@ -18,8 +18,12 @@ export class NonInviteServerTransaction {
   private timerJ: NodeJS.Timeout | null = null;
   private lastResponse: SipMessage | null = null;
 
+  /**
+   * The request is not kept: nothing reads it after matching, and over UDP a completed
+   * transaction lives 64*T1 (timer J) after its final response.
+   */
   constructor(
-    readonly request: SipMessage,
+    request: SipMessage,
     private readonly send: TxnSend,
     private readonly reliable: boolean,
     private readonly timers: TimerSettings,
@@ -49,6 +53,9 @@ export class NonInviteServerTransaction {
       return;
     }
     this.state.transition('completed');
+    // Completed only replays the final response: keep its bytes, not the parsed message (whose
+    // header values hold the request's text) for the 32 s of timer J.
+    this.lastResponse = SipMessage.wireOnly(res.status, res.reason, res.toBuffer());
     this.timerJ = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).J);
   }
 

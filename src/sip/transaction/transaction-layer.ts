@@ -54,35 +54,22 @@ export class TransactionLayer {
 
   createServer(req: SipMessage, send: TxnSend, reliable: boolean, user: ServerTxnUser): ServerTransaction {
     const key = TransactionLayer.serverKey(req);
-    const wrapped: ServerTxnUser = {
-      onTimeout: () => user.onTimeout?.(),
-      onTransportError: (e) => user.onTransportError?.(e),
-      onTerminated: () => {
-        if (this.servers.get(key) === txn) this.servers.delete(key);
-        user.onTerminated();
-      },
-    };
+    const entry = new ServerEntry(this.servers, key, user);
     const txn: ServerTransaction = req.method === 'INVITE'
-      ? new InviteServerTransaction(req, send, reliable, this.timers, wrapped)
-      : new NonInviteServerTransaction(req, send, reliable, this.timers, wrapped);
+      ? new InviteServerTransaction(req, send, reliable, this.timers, entry)
+      : new NonInviteServerTransaction(req, send, reliable, this.timers, entry);
+    entry.txn = txn;
     this.servers.set(key, txn);
     return txn;
   }
 
   createClient(req: SipMessage, send: TxnSend, reliable: boolean, user: ClientTxnUser): ClientTransaction {
     const key = TransactionLayer.clientKey(req);
-    const wrapped: ClientTxnUser = {
-      onResponse: (r) => user.onResponse(r),
-      onTimeout: () => user.onTimeout(),
-      onTransportError: (e) => user.onTransportError(e),
-      onTerminated: () => {
-        if (this.clients.get(key) === txn) this.clients.delete(key);
-        user.onTerminated();
-      },
-    };
+    const entry = new ClientEntry(this.clients, key, user);
     const txn: ClientTransaction = req.method === 'INVITE'
-      ? new InviteClientTransaction(req, send, reliable, this.timers, wrapped)
-      : new NonInviteClientTransaction(req, send, reliable, this.timers, wrapped);
+      ? new InviteClientTransaction(req, send, reliable, this.timers, entry)
+      : new NonInviteClientTransaction(req, send, reliable, this.timers, entry);
+    entry.txn = txn;
     this.clients.set(key, txn);
     txn.start();
     return txn;
@@ -94,5 +81,50 @@ export class TransactionLayer {
     for (const t of [...this.clients.values()]) t.terminate();
     this.servers.clear();
     this.clients.clear();
+  }
+}
+
+// The user a transaction reports to: the TU's, plus forgetting the transaction's key when it
+// ends. Classes rather than object literals of arrow functions: these live as long as their
+// transaction (up to 64*T1), and tsx (esbuild keepNames) turns each named arrow into a
+// defineProperty'd function with its own property store, three per transaction.
+class ServerEntry implements ServerTxnUser {
+  txn: ServerTransaction | null = null;
+  constructor(
+    private readonly table: Map<string, ServerTransaction>,
+    private readonly key: string,
+    private readonly user: ServerTxnUser,
+  ) {}
+  onTimeout(): void {
+    this.user.onTimeout?.();
+  }
+  onTransportError(e: Error): void {
+    this.user.onTransportError?.(e);
+  }
+  onTerminated(): void {
+    if (this.table.get(this.key) === this.txn) this.table.delete(this.key);
+    this.user.onTerminated();
+  }
+}
+
+class ClientEntry implements ClientTxnUser {
+  txn: ClientTransaction | null = null;
+  constructor(
+    private readonly table: Map<string, ClientTransaction>,
+    private readonly key: string,
+    private readonly user: ClientTxnUser,
+  ) {}
+  onResponse(r: SipMessage): void {
+    this.user.onResponse(r);
+  }
+  onTimeout(): void {
+    this.user.onTimeout();
+  }
+  onTransportError(e: Error): void {
+    this.user.onTransportError(e);
+  }
+  onTerminated(): void {
+    if (this.table.get(this.key) === this.txn) this.table.delete(this.key);
+    this.user.onTerminated();
   }
 }

@@ -50,6 +50,7 @@ export class TransportLayer implements Sender {
   }
 
   private pick<T extends { host: string }>(list: T[], destAddress: string): T | undefined {
+    if (list.length === 1) return list[0]; // the only listener of that transport: no family to choose
     const v6 = isIPv6(destAddress);
     return list.find((t) => isIPv6(t.host) === v6 || t.host === '0.0.0.0' || t.host === '::') ?? list[0];
   }
