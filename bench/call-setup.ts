@@ -17,12 +17,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../test/helpers/free-port.ts';
 import { sippCounts, startSipp } from '../test/helpers/sipp.ts';
-import { durations, parseCallTimes, peakOverlap, spread, type Spread } from './lib/call-timing.ts';
+import { durations, parseCallTimes, peakOverlap, spread, type CallTimes, type Spread } from './lib/call-timing.ts';
 import { startBenchParley, type BenchParley } from './lib/parley-server.ts';
-import { cpuBetween, treeCpu } from './lib/proc-cpu.ts';
+import { cpuBetween, treeCpu } from './lib/process-tree-cpu.ts';
 import { checkRecordings, sidecarFiles } from './lib/recording-check.ts';
 
-const RATES = (process.env.BENCH_RATES ?? '5,10,15,20,30,40').split(',').map(Number);
+const RATES = (process.env.BENCH_RATES ?? '5,10,15,20,25,30').split(',').map(Number);
 /** Calls offered per step: rate × this many seconds. */
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 10);
 /** How long the caller holds once answered (SIPp -d). */
@@ -30,6 +30,8 @@ const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 5000);
 /** The notice (and whisper) prompt: the first this many ms of prompts/record-notice.wav. */
 const NOTICE_MS = Number(process.env.BENCH_NOTICE_MS ?? 300);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
+/** Keep the recordings and the work folder (config, parley.log) to look at afterwards. */
+const KEEP = process.env.BENCH_KEEP === '1';
 const METRICS_EVERY_MS = 1000;
 
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -75,7 +77,7 @@ flows:
 interface Step {
   rate: number;
   offered: number;
-  /** SIPp's cumulative call rate: what it really offered. */
+  /** INVITEs per second between the step's first and last INVITE: what SIPp really offered. */
   offeredCps: number;
   ok: number;
   failed: number;
@@ -161,7 +163,7 @@ async function runStep(parley: BenchParley, sipPort: number, callerScenario: str
   const answered = [...times].filter(([, t]) => t.answered !== undefined).map(([n]) => n);
   const withoutRecording = answered.filter((n) => !rec.callNumbers.has(n)).length;
   // Checked; not kept (a step can leave a few hundred MB). Parley is idle, so all are this step's.
-  for (const f of readdirSafe(recordings)) rmSync(join(recordings, f), { force: true });
+  if (!KEEP) for (const f of readdirSafe(recordings)) rmSync(join(recordings, f), { force: true });
 
   const failedAll = failed + Math.max(0, calls - ok - failed);
   const why: string[] = [];
@@ -175,7 +177,7 @@ async function runStep(parley: BenchParley, sipPort: number, callerScenario: str
   return {
     rate,
     offered: calls,
-    offeredCps: Number(/Call Rate\s*\|[^|]*\|\s*([\d.]+) cps/.exec(callerRun.stdout)?.[1] ?? NaN),
+    offeredCps: offeredRate(times),
     ok,
     failed: failedAll,
     calleeOk: calleeCounts.ok,
@@ -197,6 +199,11 @@ async function runStep(parley: BenchParley, sipPort: number, callerScenario: str
     good: why.length === 0,
     why,
   };
+}
+
+function offeredRate(times: Map<number, CallTimes>): number {
+  const at = [...times.values()].map((t) => t.invite).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
+  return at.length > 1 ? Math.round(((at.length - 1) / ((at[at.length - 1] - at[0]) / 1000)) * 100) / 100 : NaN;
 }
 
 function readdirSafe(dir: string): string[] {
@@ -265,4 +272,5 @@ const result = {
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/calls.json'), JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify({ highestRateNoFailedCall: result.highestRateNoFailedCall, ...result.atThatRate }));
-rmSync(work, { recursive: true, force: true });
+if (KEEP) console.log(`kept: ${work}`);
+else rmSync(work, { recursive: true, force: true });
