@@ -19,7 +19,9 @@ lock_held() {
     for fd in /proc/"$pid"/fd/*; do
       [ "$(readlink "$fd" 2>/dev/null)" = "$lock" ] && return 0
     done
-    pid=$(awk '{ print $4 }' /proc/"$pid"/stat 2>/dev/null || echo 1)
+    # ppid: the second field after the command name, which may hold spaces and ')'.
+    pid=$(sed 's/.*) //' /proc/"$pid"/stat 2>/dev/null | cut -d' ' -f2)
+    [ -n "$pid" ] || pid=1
   done
   return 1
 }

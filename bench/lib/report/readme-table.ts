@@ -45,7 +45,7 @@ export function benchTable(s: Summary): string {
     rows.push([`Calls held at once with media at that rate (${n(c.holdMs / 1000)} s hold)`, n(c.concurrentCallsHeld), '', '', 'bench:calls']);
     rows.push(['Setup p50 / p99: INVITE → 183 (answered with early media)', ms(c.inviteTo183), '', '', 'bench:calls']);
     rows.push([`Setup p50 / p99: INVITE → 200 (notice of ${c.noticeMs ?? '?'} ms, callee answers at once)`, ms(c.inviteTo200), '', '', 'bench:calls']);
-    rows.push(['CPU per call (Parley process + mediasoup workers, whole call)', `${n(c.cpuMsPerCall, 1)} ms`, '', '', 'bench:calls']);
+    rows.push([`CPU per call (Parley's Node process + mediasoup workers: setup, ${n(c.holdMs / 1000)} s of media, recording closed)`, `${n(c.cpuMsPerCall, 1)} ms`, '', '', 'bench:calls']);
   } else if (c) {
     rows.push(['Call setup (record-notice end to end): highest call rate without a failed call', `none of the rates tried (${c.ratesTried.join(', ') || 'none'} calls/s)`, '', '', 'bench:calls']);
   } else {
@@ -64,7 +64,7 @@ export function benchTable(s: Summary): string {
     ? [`Mixer alone: ${n(m.legs)} legs in rooms of ${n(m.roomSize)}; late frames; added latency p50 / p99`, `${n(m.legsPerCore)} legs per core (${n(m.microsPerLegPerFrame, 1)} µs per leg per frame); ${n(m.latePercent, 2)} %; ${n(m.latencyP50Ms, 1)} / ${n(m.latencyP99Ms, 1)} ms`, '', '', 'bench:mixer']
     : ['Mixer alone', na, '', '', 'bench:mixer']);
 
-  const machine = `${s.machine.cores ?? '?'} cores${s.machine.model ? ` (${s.machine.model})` : ''}`;
+  const machine = `${s.machine.cores ?? '?'} cores${s.machine.model ? `, ${s.machine.model}` : ''}`;
   const lines = [
     `Made by \`${s.command}\` (latest results ${day(s.date)}, ${machine}; \`bench/results/summary.json\`, chart \`bench/results/summary.svg\`).`,
     '',
