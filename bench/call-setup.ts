@@ -92,6 +92,11 @@ interface Step {
     /** The highest parley_calls_active / parley_legs seen (scraped every second). */
     parleyCallsActivePeak: number;
     parleyLegsPeak: number;
+    /**
+     * Parley saw at least as many calls, and two legs for each, as SIPp held (within 5 %:
+     * /metrics is read once a second and may miss the very peak; calls being set up count too).
+     */
+    parleyAgrees: boolean;
   };
   cpu: {
     /** Parley's Node process and its mediasoup workers, from the step's first INVITE until every recording was closed. */
@@ -143,8 +148,9 @@ async function runStep(parley: BenchParley, sipPort: number, callerScenario: str
   });
   const callerRun = await caller.done;
   // A callee that missed an INVITE would wait for it until its timeout.
-  const calleeRun = await Promise.race([callee.done, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
-  if (!calleeRun) callee.kill();
+  const calleeFinished = await Promise.race([callee.done, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+  if (!calleeFinished) callee.kill();
+  const calleeRun = calleeFinished ?? (await callee.done);
   const idle = await waitForIdle(parley, 30_000);
   const cpu = cpuBetween(cpu0, treeCpu(parley.pid));
   const wallSeconds = (performance.now() - t0) / 1000;
@@ -152,9 +158,8 @@ async function runStep(parley: BenchParley, sipPort: number, callerScenario: str
   await sampler;
 
   const { ok, failed } = sippCounts(callerRun.stdout);
-  const callee2 = calleeRun ?? (await callee.done);
-  const calleeCounts = sippCounts(callee2.stdout);
-  const times = parseCallTimes(callerRun.logs, callee2.logs);
+  const calleeCounts = sippCounts(calleeRun.stdout);
+  const times = parseCallTimes(callerRun.logs, calleeRun.logs);
   const held: Array<[number, number]> = [];
   for (const t of times.values()) if (t.answered !== undefined && t.bye !== undefined) held.push([t.answered, t.bye]);
 
@@ -165,6 +170,7 @@ async function runStep(parley: BenchParley, sipPort: number, callerScenario: str
   // Checked; not kept (a step can leave a few hundred MB). Parley is idle, so all are this step's.
   if (!KEEP) for (const f of readdirSafe(recordings)) rmSync(join(recordings, f), { force: true });
 
+  const heldPeak = peakOverlap(held);
   const failedAll = failed + Math.max(0, calls - ok - failed);
   const why: string[] = [];
   if (failedAll > 0) why.push(`${failedAll} failed at the caller`);
@@ -187,7 +193,13 @@ async function runStep(parley: BenchParley, sipPort: number, callerScenario: str
       inviteToCalleeInvite: spread(durations(times, 'invite', 'callee')),
       inviteTo200: spread(durations(times, 'invite', 'answered')),
     },
-    concurrent: { heldPeakSipp: peakOverlap(held), heldExpected: Math.min(calls, Math.round((rate * holdMs) / 1000)), parleyCallsActivePeak: callsPeak, parleyLegsPeak: legsPeak },
+    concurrent: {
+      heldPeakSipp: heldPeak,
+      heldExpected: Math.min(calls, Math.round((rate * holdMs) / 1000)),
+      parleyCallsActivePeak: callsPeak,
+      parleyLegsPeak: legsPeak,
+      parleyAgrees: callsPeak >= 0.95 * heldPeak && legsPeak >= 2 * 0.95 * heldPeak,
+    },
     cpu: {
       nodeMs: Math.round(cpu.mainMs),
       workersMs: Math.round(cpu.childrenMs),
@@ -218,7 +230,7 @@ function line(s: Step): string {
   const st = s.setupMs;
   return `rate ${String(s.rate).padStart(3)} cps: ${s.ok}/${s.offered} ok, ${s.failed} failed; setup p50/p99 INVITE→183 ${st.inviteTo183.p50}/${st.inviteTo183.p99} ms, ` +
     `→callee INVITE ${st.inviteToCalleeInvite.p50}/${st.inviteToCalleeInvite.p99} ms, →200 ${st.inviteTo200.p50}/${st.inviteTo200.p99} ms; ` +
-    `held ${s.concurrent.heldPeakSipp} (Parley calls ${s.concurrent.parleyCallsActivePeak}, legs ${s.concurrent.parleyLegsPeak}); ` +
+    `held ${s.concurrent.heldPeakSipp} (Parley calls ${s.concurrent.parleyCallsActivePeak}, legs ${s.concurrent.parleyLegsPeak}${s.concurrent.parleyAgrees ? '' : ', FEWER than SIPp held'}); ` +
     `CPU ${s.cpu.msPerCall} ms/call, ${s.cpu.percentOfOneCore} % of a core; recordings ${s.recordings.complete} complete, ${s.recordings.withAudioBothWays} with sound both ways` +
     (s.good ? '' : ` — NOT CLEAN: ${s.why.join('; ')}`);
 }
@@ -264,7 +276,7 @@ const result = {
   },
   highestRateNoFailedCall: best?.rate ?? 0,
   atThatRate: best
-    ? { rate: best.rate, concurrentCallsHeld: best.concurrent.heldPeakSipp, parleyCallsActivePeak: best.concurrent.parleyCallsActivePeak, parleyLegsPeak: best.concurrent.parleyLegsPeak, setupMs: best.setupMs, cpuMsPerCall: best.cpu.msPerCall, cpuPercentOfOneCore: best.cpu.percentOfOneCore, recordings: best.recordings.complete, calls: best.ok }
+    ? { rate: best.rate, concurrentCallsHeld: best.concurrent.heldPeakSipp, parleyCallsActivePeak: best.concurrent.parleyCallsActivePeak, parleyLegsPeak: best.concurrent.parleyLegsPeak, parleyAgrees: best.concurrent.parleyAgrees, setupMs: best.setupMs, cpuMsPerCall: best.cpu.msPerCall, cpuPercentOfOneCore: best.cpu.percentOfOneCore, recordings: best.recordings.complete, calls: best.ok }
     : null,
   warmup,
   steps,
