@@ -4,16 +4,17 @@
 // and writes bench/results/mixer.json: CPU per leg per 20 ms frame (Parley's
 // Node process + its mediasoup workers), late/skipped mixer ticks, packets
 // missing at the receivers, and click → mixed-packet latency.
-import { fork } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultConfig } from '../src/config/schema.ts';
 import { MediaEngine } from '../src/media-plane/media-engine.ts';
-import type { MediaRoom } from '../src/media-plane/media-room.ts';
 import { createLogger } from '../src/util/logger.ts';
+import { LoadGenerator } from './lib/load-generator.ts';
+import { openParleyRooms, sumClockStats } from './lib/parley-rooms.ts';
+import { percentile as pct, procCpuMs } from './lib/proc-cpu.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -24,62 +25,30 @@ const K = Number(values.room);
 const SECONDS = Number(values.seconds);
 const WORKERS = Number(values.workers);
 
-function procCpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(parts[11]) + Number(parts[12])) * 1000) / 100; // clock ticks at USER_HZ 100
-}
-
-function sdp(port: number): string {
-  return ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:101 telephone-event/8000', 'a=ptime:20', 'a=rtcp-mux'].join('\r\n') + '\r\n';
-}
-
-function ask<T>(child: ReturnType<typeof fork>, msg: object): Promise<T> {
-  return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m as T));
-    child.send(msg);
-  });
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
-}
-
 async function main(): Promise<void> {
   const log = createLogger({ level: 'error', pretty: false });
   const engine = await MediaEngine.create({ ...defaultConfig.media, workers: WORKERS, rtpPortRange: { min: 40000, max: 49999 } }, log);
-  const child = fork(join(here, 'load-peers.ts'), [], { execArgv: ['--import', 'tsx'] });
-  const { ports } = await ask<{ ports: number[] }>(child, { cmd: 'bind', n: N, k: K });
-  const rooms: MediaRoom[] = [];
-  const ourPorts: number[] = [];
-  for (let i = 0; i < N; i++) {
-    if (i % K === 0) rooms.push(await engine.createRoom(`bench-${i / K}`));
-    const { answer } = await rooms[rooms.length - 1].createLeg(sdp(ports[i]), { id: `leg-${i}` });
-    ourPorts.push(Number(/m=audio (\d+)/.exec(answer)![1]));
-  }
-  await ask(child, { cmd: 'connect', ports: ourPorts });
+  const generator = await LoadGenerator.start(N, K, SECONDS);
+  const { rooms, targets } = await openParleyRooms(engine, generator.ports, K);
+  await generator.connect(targets);
   // Warm-up: SSRC discovery, jitter buffers.
-  await ask(child, { cmd: 'run', seconds: 2 });
+  await generator.run(2);
   const pids = engine.workerPids;
   const w0 = pids.map(procCpuMs);
   const c0 = process.cpuUsage();
   const ticks0 = rooms.map((r) => ({ ...r.mixerStats }));
+  const sum0 = sumClockStats(rooms);
   const t0 = performance.now();
-  const res = await ask<{ received: number[]; latencies: number[]; generatorCpuMs: number }>(child, { cmd: 'run', seconds: SECONDS });
+  const res = await generator.run(SECONDS);
   const elapsedMs = performance.now() - t0;
   const c1 = process.cpuUsage(c0);
   const workerCpuMs = pids.map(procCpuMs).reduce((s, v, i) => s + v - w0[i], 0);
   const nodeCpuMs = (c1.user + c1.system) / 1000;
-  let ticks = 0;
-  let late = 0;
-  let skipped = 0;
-  let busyMs = 0;
-  rooms.forEach((r, i) => {
-    busyMs += r.mixerStats.busyMs - ticks0[i].busyMs;
-    ticks += r.mixerStats.ticks - ticks0[i].ticks;
-    late += r.mixerStats.late - ticks0[i].late;
-    skipped += r.mixerStats.skipped - ticks0[i].skipped;
-  });
+  const sum1 = sumClockStats(rooms);
+  const busyMs = sum1.busyMs - sum0.busyMs;
+  const ticks = sum1.ticks - sum0.ticks;
+  const late = sum1.late - sum0.late;
+  const skipped = sum1.skipped - sum0.skipped;
   const frames = (N * elapsedMs) / 20;
   // Every tick of a room's clock sends one packet to each of its legs.
   const expectedPackets = rooms.reduce((sum, r, i) => sum + (r.mixerStats.ticks - ticks0[i].ticks) * r.size, 0);
@@ -114,7 +83,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'mixer.json'), JSON.stringify(result, null, 2) + '\n');
-  child.send({ cmd: 'exit' });
+  generator.close();
   engine.close();
 }
 

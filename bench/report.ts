@@ -19,7 +19,8 @@ writeFileSync(readme, rewriteReadme(readFileSync(readme, 'utf8'), benchTable(sum
 for (const [name, date] of Object.entries(summary.sources)) if (!date) console.log(`report: no bench/results/${name}.json (bench:${name} did not run)`);
 if (summary.mixing?.rooms.length) {
   for (const r of summary.mixing.rooms) {
-    console.log(`mixing, rooms of ${r.roomSize}: Parley ${Math.round(r.parley.legsPerCore)} legs/core, Janus ${Math.round(r.janus.legsPerCore)} legs/core: Parley/Janus ${r.ratioLegsPerCore.toFixed(2)}×`);
+    const lpc = (v: number | null): string => (v === null ? 'no figure (over 0.5 % late or missing frames)' : `${Math.round(v)} legs/core`);
+    console.log(`mixing, rooms of ${r.roomSize}: Parley ${lpc(r.parley.legsPerCore)}, Janus ${lpc(r.janus.legsPerCore)}: Parley/Janus ${Number.isFinite(r.ratioLegsPerCore) ? `${r.ratioLegsPerCore.toFixed(2)}×` : '–'}`);
   }
 }
 if (summary.calls) {

@@ -9,7 +9,7 @@ import { readWavFile } from '../../test/helpers/audio-analysis.ts';
 export interface RecordingCheck {
   sidecars: number;
   finalized: number;
-  /** Finalized, every listed file on disk, a mix hash, two legs with a stem each. */
+  /** Finalized, every listed file on disk, a stereo file, a mix hash, two legs with a stem each. */
   complete: number;
   /** Complete, and both stems hold sound over their last second. */
   withAudioBothWays: number;
@@ -62,10 +62,11 @@ export function checkRecordings(dir: string, files = sidecarFiles(dir)): Recordi
     }
     r.finalized++;
     const stems = m.legs.flatMap((l) => l.stems);
-    const listed = [m.mix.file, m.stereo.file, ...stems.map((s) => s.file)];
+    // The bench's flow records stereo: a recording without it is incomplete.
+    const listed = [m.mix.file, ...(m.stereo ? [m.stereo.file] : []), ...stems.map((s) => s.file)];
     const missing = listed.filter((x) => !existsSync(join(dir, x)) || statSync(join(dir, x)).size <= 44);
-    if (missing.length || !m.mix.sha256 || m.legs.length !== 2 || stems.length < 2) {
-      problem(`${f}: missing ${missing.join(', ') || '-'}, legs ${m.legs.length}, stems ${stems.length}, mix hash ${m.mix.sha256 ? 'yes' : 'no'}`);
+    if (missing.length || !m.stereo || !m.mix.sha256 || m.legs.length !== 2 || stems.length < 2) {
+      problem(`${f}: missing ${missing.join(', ') || '-'}, stereo ${m.stereo ? 'yes' : 'no'}, legs ${m.legs.length}, stems ${stems.length}, mix hash ${m.mix.sha256 ? 'yes' : 'no'}`);
       continue;
     }
     r.complete++;

@@ -27,7 +27,10 @@ import { WebhookSender } from './webhook-sender.ts';
 const EVENTS_PATH = {
   get: {
     summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, rule.matched)',
-    parameters: [{ name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for clients that cannot set headers' }],
+    parameters: [
+      { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for clients that cannot set headers' },
+      { name: 'since', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,15}$' }, description: 'replay the kept events after this seq before the live ones' },
+    ],
     responses: { '101': { description: 'Switching Protocols: the stream follows' }, '401': { description: 'no or wrong token' } },
   },
 };
@@ -62,9 +65,9 @@ export class ApiServer {
   static async start(parley: Parley, config: ApiConfig, log: Logger): Promise<ApiServer> {
     const rules = new RuleStateStore(config.rulesStateFile, parley.routing, log);
     rules.restore();
-    const hub = new EventHub(parley, log);
+    const hub = new EventHub(parley, log, config.eventBacklog);
     const metrics = new Metrics(parley);
-    const webhooks = new WebhookSender(config.webhooks, config.webhookAttempts, config.webhookRetryBaseMs, log.child({ component: 'webhooks' }));
+    const webhooks = new WebhookSender(config.webhooks, config.webhookAttempts, config.webhookRetryBaseMs, log.child({ component: 'webhooks' }), config.webhookSpoolFile);
     hub.on('event', (e) => {
       metrics.handle(e);
       webhooks.handle(e);
@@ -78,6 +81,7 @@ export class ApiServer {
       throw err;
     }
     log.info({ url: server.url }, 'control API listening');
+    webhooks.resumeSpool();
     return server;
   }
 

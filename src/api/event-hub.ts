@@ -33,10 +33,13 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   private seq = 0;
   private readonly detach: (() => void)[] = [];
   private closed = false;
+  /** The last `backlog` events, oldest first, for clients that connect late. */
+  private readonly recent: ApiEvent[] = [];
 
   constructor(
     private readonly parley: Parley,
     log: Logger,
+    private readonly backlog = 1000,
   ) {
     super(log);
     const calls = parley.calls;
@@ -78,7 +81,33 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
 
   publish(type: ApiEventType, data: Record<string, unknown>): void {
     if (this.closed) return;
-    this.safeEmit('event', { type, seq: ++this.seq, at: new Date().toISOString(), data });
+    const event: ApiEvent = { type, seq: ++this.seq, at: new Date().toISOString(), data };
+    if (this.backlog > 0) {
+      this.recent.push(event);
+      if (this.recent.length > this.backlog) this.recent.shift();
+    }
+    this.safeEmit('event', event);
+  }
+
+  /** The seq of the newest event (0 before the first). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** The seq of the oldest event still kept (lastSeq + 1 when none is). */
+  get oldestSeq(): number {
+    return this.recent[0]?.seq ?? this.seq + 1;
+  }
+
+  /** Kept events after `seq`, oldest first, at most `limit`. */
+  since(seq: number, limit = Infinity): ApiEvent[] {
+    const out: ApiEvent[] = [];
+    for (const e of this.recent) {
+      if (e.seq <= seq) continue;
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /** Detaches from every source. Synchronous, idempotent. */
@@ -95,7 +124,13 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     this.publish('call.created', { callId, flow: a.flow, from: call.from.uri, to: call.originalTo.uri, requestUri: call.requestUri });
     this.publish('leg.joined', { callId, room: call.room.id, leg: 'caller', uri: call.from.uri });
     // The call's listeners die with the call: SipCall and its room are not reused.
-    call.on('legjoined', (leg, uri) => this.publish('leg.joined', { callId, room: call.room.id, leg, uri }));
+    call.on('legjoined', (leg, uri) => {
+      this.publish('leg.joined', { callId, room: call.room.id, leg, uri });
+      // The other legs of the call (the bridged callee) talk and press keys too.
+      const media = call.room.leg(leg);
+      media?.on('talk', (talking) => this.publish('talking', { callId, leg, talking }));
+      media?.on('dtmf', (e) => this.publish('dtmf', { callId, leg, digit: e.digit, durationMs: e.durationMs }));
+    });
     call.on('dtmf', (digit, durationMs) => this.publish('dtmf', { callId, leg: 'caller', digit, durationMs }));
     call.leg.on('talk', (talking) => this.publish('talking', { callId, leg: 'caller', talking }));
     call.room.on('legclose', (leg) => this.publish('leg.left', { callId, room: call.room.id, leg: leg.id }));

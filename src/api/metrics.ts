@@ -28,7 +28,7 @@ export class Metrics {
     this.callsEnded = new Counter({ name: 'parley_calls_ended_total', help: 'Calls ended, by flow outcome', labelNames: ['reason'], registers });
     this.recordingBytes = new Counter({ name: 'parley_recording_bytes_total', help: 'Bytes of recording files written (counted when a recording is saved)', registers });
     this.recordingsSaved = new Counter({ name: 'parley_recordings_saved_total', help: 'Recordings finalized', registers });
-    this.dtmfTotal = new Counter({ name: 'parley_dtmf_digits_total', help: 'DTMF digits received from callers', registers });
+    this.dtmfTotal = new Counter({ name: 'parley_dtmf_digits_total', help: 'DTMF digits received from any leg of a call', registers });
     for (const p of parley.media?.workerPids ?? []) this.workerPidsSeen.add(p);
 
     const self = { parley, workerPidsSeen: this.workerPidsSeen, rooms: (): Promise<MediaRoom[]> => this.rooms() };

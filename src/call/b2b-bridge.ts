@@ -10,6 +10,7 @@ import { destroyDialog } from './dialog-util.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { toLibrarySpec } from './play-spec.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
+import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
 
 export const CALLEE_LEG = 'callee';
@@ -87,6 +88,8 @@ export class B2bBridge {
       role: 'other',
     });
     call.safeEmit('legjoined', CALLEE_LEG, target);
+    leg.watchMedia();
+    leg.on('mediatimeout', (s) => call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`));
     const ended = this.connectAfterWhisper(uac, leg, options);
     return { kind: 'answered', legId: CALLEE_LEG, ended };
   }

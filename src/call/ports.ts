@@ -43,8 +43,9 @@ export interface RecordingHandle {
 }
 
 export interface RecordingOptions {
-  /** Which legs go into it; default: the whole room. */
+  /** A WAV per leg besides the mix (default true). */
   stems?: boolean;
+  /** A stereo WAV, caller left and the others right (default true). */
   stereo?: boolean;
 }
 

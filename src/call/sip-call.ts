@@ -12,6 +12,7 @@ import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
 import { destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
+import { MEDIA_TIMEOUT_REASON, WORKER_DIED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type {
   BridgeOptions,
@@ -57,8 +58,9 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.requestUri = req.uri;
     leg.on('dtmf', (e) => this.safeEmit('dtmf', e.digit, e.durationMs));
     room.on('close', (reason) => {
-      if (reason === 'worker-died') this.endWithReason('Q.850;cause=41;text="media worker died"', 'media worker died');
+      if (reason === 'worker-died') this.endForCause(WORKER_DIED_REASON, 'media worker died');
     });
+    leg.on('mediatimeout', (s) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the caller for ${s} s`));
     req.on('cancel', () => this.end('caller canceled'));
   }
 
@@ -113,6 +115,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       return;
     }
     this.uas = uas;
+    this.leg.watchMedia();
     uas.on('destroy', () => this.end('caller hung up'));
     uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
     uas.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
@@ -151,9 +154,15 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     };
   }
 
-  async startRecording(_options: RecordingOptions): Promise<RecordingHandle> {
-    if (this.recording) return this.recording;
-    const recorder = this.deps.recordings.createRecorder({ roomId: this.room.id, sampleRate: this.deps.settings.sampleRate });
+  /** Starts the call's recording, or returns the one running; after a stop a new one starts (a voice message). */
+  async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
+    if (this.recording && !this.recording.recorder.isClosed) return this.recording;
+    const recorder = this.deps.recordings.createRecorder({
+      roomId: this.room.id,
+      sampleRate: this.deps.settings.sampleRate,
+      stereo: options.stereo,
+      stems: options.stems,
+    });
     recorder.addLeg(CALLER_LEG, {
       uri: this.from.uri,
       displayName: this.from.displayName || null,
@@ -207,7 +216,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return this.endReason;
   }
 
-  private endWithReason(reasonHeader: string, why: string): void {
+  /** Ends the call for a cause: every BYE (or the final response) carries `reasonHeader`. */
+  endForCause(reasonHeader: string, why: string): void {
     if (this.endedFlag) return;
     this.endReason = reasonHeader;
     if (this.uas) destroyDialog(this.uas, this.log, { Reason: reasonHeader });

@@ -23,7 +23,7 @@ export async function encodeRecordingFiles(config: ParleyConfig, id: string, for
     throw new CliError(`no recording '${id}' in ${dir}`);
   }
   if (meta.state === 'recording') throw new CliError(`recording '${id}' is still in progress`);
-  const files: FileEntry[] = [meta.mix, meta.stereo, ...meta.legs.flatMap((l) => l.stems)].filter((f) => f && f.durationMs > 0);
+  const files = [meta.mix, meta.stereo, ...meta.legs.flatMap((l) => l.stems)].filter((f): f is FileEntry => f !== null && f.durationMs > 0);
   const totalMs = files.reduce((n, f) => n + f.durationMs, 0);
   const bar = new ProgressBar(100, out);
   const pp = new PostProcessor(createLogger({ level: 'silent', pretty: false }));

@@ -42,6 +42,8 @@ export interface MediaConfig {
   /** Latch the RTP destination on the first packet's source (symmetric RTP, comedia). */
   latching: boolean;
   mixer: { sampleRate: number; jitterMinMs: number; jitterMaxMs: number };
+  /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
+  rtpTimeoutSec: number;
 }
 
 export interface ParleyConfig {
@@ -97,8 +99,12 @@ export interface ApiConfig {
   /** Attempts per webhook delivery (the first included); back-off doubles from retryBaseMs. */
   webhookAttempts: number;
   webhookRetryBaseMs: number;
+  /** How many recent events are kept for clients that (re)connect late (`since`). */
+  eventBacklog: number;
   /** Where rule switches set through the API are kept across restarts. */
   rulesStateFile: string;
+  /** Where webhook deliveries still pending at stop are kept for the next start. */
+  webhookSpoolFile: string;
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -161,7 +167,7 @@ export const configSchema = {
     media: {
       type: 'object',
       additionalProperties: false,
-      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer'],
+      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer', 'rtpTimeoutSec'],
       properties: {
         workers: {
           description: 'a positive integer or "auto"',
@@ -189,6 +195,7 @@ export const configSchema = {
           items: { type: 'string', enum: ['PCMU', 'PCMA', 'G722', 'opus'] },
         },
         latching: { type: 'boolean' },
+        rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
         mixer: {
           type: 'object',
           additionalProperties: false,
@@ -254,7 +261,7 @@ export const configSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'rulesStateFile'],
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile'],
       properties: {
         enabled: { type: 'boolean' },
         host,
@@ -279,7 +286,9 @@ export const configSchema = {
         },
         webhookAttempts: { type: 'integer', minimum: 1, maximum: 20 },
         webhookRetryBaseMs: { type: 'integer', minimum: 10, maximum: 600000 },
+        eventBacklog: { type: 'integer', minimum: 0, maximum: 100000 },
         rulesStateFile: { type: 'string', minLength: 1 },
+        webhookSpoolFile: { type: 'string', minLength: 1 },
       },
     },
   },
@@ -309,6 +318,7 @@ export const defaultConfig: ParleyConfig = {
     codecs: ['PCMU', 'PCMA', 'G722', 'opus'],
     latching: false,
     mixer: { sampleRate: 16000, jitterMinMs: 20, jitterMaxMs: 100 },
+    rtpTimeoutSec: 60,
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
@@ -324,6 +334,8 @@ export const defaultConfig: ParleyConfig = {
     webhooks: [],
     webhookAttempts: 5,
     webhookRetryBaseMs: 1000,
+    eventBacklog: 1000,
     rulesStateFile: '.parley/rules-state.json',
+    webhookSpoolFile: '.parley/webhooks-pending.json',
   },
 };

@@ -21,6 +21,11 @@ export type MediaLegEvents = {
   talk: [talking: boolean];
   /** The peer's RTP from a new SSRC is now routed to the mixer (the first one means media is flowing). */
   inboundssrc: [ssrc: number];
+  /**
+   * A watched leg (see watchMedia) sent no RTP for `seconds` while it should
+   * have (sendrecv, not on hold): its phone is probably gone. Once per silence.
+   */
+  mediatimeout: [seconds: number];
   /** Terminal, exactly once, whoever closed the leg. */
   close: [reason: MediaLegCloseReason];
 };
@@ -63,6 +68,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   private readonly sdp: SdpSessionInfo = { sessionId: String(randomInt(1, 2 ** 47)), version: 1 };
   private lastLocalSdp = '';
   private closed = false;
+  private watching = false;
+  private timedOut = false;
+  private lastDirection: NegotiatedAudio['direction'] | null = null;
   private readonly log: Logger;
   /** Bound once so the same function can be attached to each new participant. */
   private readonly forwardDtmf = (e: DtmfEvent): void => {
@@ -106,6 +114,31 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   /** @internal */
   get mixerParticipant(): MixerParticipant | null {
     return this.participant;
+  }
+
+  /**
+   * Starts watching for RTP silence (call control does it once the leg is
+   * answered: a caller in early media or a ringing callee may rightly send nothing).
+   */
+  watchMedia(): void {
+    this.watching = true;
+    if (this.participant) this.participant.lastRxMs = performance.now();
+  }
+
+  /** @internal Called by the room about once a second: emits 'mediatimeout' when due. */
+  checkMediaTimeout(nowMs: number, timeoutMs: number): void {
+    const p = this.participant;
+    const n = this.negotiated;
+    if (!this.watching || this.closed || !p || !n || n.direction !== 'sendrecv' || n.remote.ip === null) return;
+    const silentMs = nowMs - p.lastRxMs;
+    if (silentMs < timeoutMs) {
+      this.timedOut = false;
+      return;
+    }
+    if (this.timedOut) return;
+    this.timedOut = true;
+    this.log.warn({ silentMs: Math.round(silentMs) }, 'no RTP from the peer: media timeout');
+    this.safeEmit('mediatimeout', Math.round(silentMs / 1000));
   }
 
   /**
@@ -291,6 +324,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     } else {
       p.setMedia(media);
     }
+    // Coming off hold: the silence clock starts again.
+    if (n.direction === 'sendrecv' && this.lastDirection !== 'sendrecv') p.lastRxMs = performance.now();
+    this.lastDirection = n.direction;
     p.sending = n.remote.ip !== null && (n.direction === 'sendrecv' || n.direction === 'sendonly');
     p.receiving = n.direction === 'sendrecv' || n.direction === 'recvonly';
   }

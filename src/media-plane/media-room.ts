@@ -57,6 +57,8 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
   private readonly mixer: RoomMixer;
   private closed = false;
   private closeReason: MediaRoomCloseReason = 'closed';
+  /** Checks the legs for RTP silence once a second (media.rtpTimeoutSec). */
+  private readonly mediaWatch: NodeJS.Timeout | null;
   private readonly log: Logger;
 
   private constructor(
@@ -71,6 +73,14 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     this.codecs = ctx.config.codecs as CodecName[];
     const m = ctx.config.mixer;
     this.mixer = new RoomMixer({ sampleRate: m.sampleRate, jitterMinMs: m.jitterMinMs, jitterMaxMs: m.jitterMaxMs, log: this.log.child({ component: 'mixer' }) });
+    const timeoutMs = ctx.config.rtpTimeoutSec * 1000;
+    this.mediaWatch =
+      timeoutMs > 0
+        ? setInterval(() => {
+            const now = performance.now();
+            for (const leg of this.legs.values()) leg.checkMediaTimeout(now, timeoutMs);
+          }, Math.min(1000, timeoutMs / 2)).unref()
+        : null;
   }
 
   /** @internal Use MediaEngine.createRoom(). */
@@ -162,6 +172,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
+    if (this.mediaWatch) clearInterval(this.mediaWatch);
     const legReason = reason === 'worker-died' ? 'worker-died' : 'room-closed';
     for (const leg of [...this.legs.values()]) leg.close(legReason);
     this.mixer.close();

@@ -42,6 +42,8 @@ export interface DiscoverableLeg {
 const FRESH_WINDOW_MS = 100;
 /** Warnings are batched this long before a pass, so one pass sees every stream of a burst. */
 const BATCH_MS = 25;
+/** How long an in-order pairing attempt is remembered (see SsrcDiscovery.attempts). */
+const ATTEMPT_MEMORY_MS = 3000;
 
 interface WorkerState {
   legs: Set<DiscoverableLeg>;
@@ -61,10 +63,18 @@ export class SsrcDiscovery {
   private readonly misses = new Map<number, number>();
   /** Last time each kind of other worker warning was logged (they can come once per packet). */
   private readonly lastLogged = new Map<string, number>();
-  /** How often an SSRC was paired in order (when too many start at once). */
-  private readonly attempts = new Map<number, number>();
+  /**
+   * How often an SSRC was paired in order (when too many start at once), and
+   * when last. A wrong pair shows up again within a pass or two, so an entry
+   * older than ATTEMPT_MEMORY_MS is stale: the SSRC is a new stream (a phone
+   * that reuses the SSRC of a call that ended) and starts from the first guess.
+   */
+  private readonly attempts = new Map<number, { tries: number; at: number }>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly attemptMemoryMs = ATTEMPT_MEMORY_MS,
+  ) {}
 
   /** Routes mediasoup's log events: discovery reads the 'rtp' warnings, pino gets the rest. */
   install(): void {
@@ -201,12 +211,13 @@ export class SsrcDiscovery {
           // SSRCs in order of first warning, legs in order of creation: streams
           // that start in call order pair correctly at once. An SSRC seen again
           // was paired wrongly: it moves on by its number of attempts.
+          const at = performance.now();
+          for (const [s, a] of this.attempts) if (at - a.at > this.attemptMemoryMs) this.attempts.delete(s);
           ssrcs.forEach(([s, pt], i) => {
-            const tries = this.attempts.get(s) ?? 0;
-            this.attempts.set(s, tries + 1);
+            const tries = this.attempts.get(s)?.tries ?? 0;
+            this.attempts.set(s, { tries: tries + 1, at });
             pairs.push([candidates[(i + tries) % candidates.length], s, pt]);
           });
-          if (this.attempts.size > 10000) this.attempts.clear();
           this.log.debug({ pid, ssrcs: ssrcs.length, candidates: candidates.length }, 'ssrc discovery: many new streams at once, pairing in order');
         }
         await Promise.all(pairs.map(([l, s, pt]) => l.discoveredSsrc(s, pt).catch((err: unknown) => this.log.warn({ err, ssrc: s }, 'producer for discovered SSRC failed'))));

@@ -64,6 +64,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   sending = true;
   /** False while the peer's audio must be ignored (hold, inactive). */
   receiving = true;
+  /** performance.now() of the last RTP packet from this leg (or of creation). */
+  lastRxMs = performance.now();
 
   /** This tick's decoded input at the room rate (valid when hasInput). */
   readonly input: Int16Array;
@@ -159,6 +161,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if (this.closed || !this.receiving) return;
     const v = this.view;
     if (!parseRtp(buf, v)) return;
+    this.lastRxMs = nowMs;
     const payload = buf.subarray(v.payloadOffset, v.payloadEnd);
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
@@ -200,10 +203,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if ((timeMs / 20) % 10 === 0) this.rfc4733.poll(timeMs);
   }
 
-  /** @internal Tick step 3: limit acc, encode and send. */
-  sendMix(): void {
+  /** @internal Tick step 3: limit `mix` (minus `own`, when given), encode and send. */
+  sendMix(mix: Int32Array, own: Int16Array | null): void {
     if (!this.sending) return;
-    this.limiter.process(this.acc, this.out, this.out.length);
+    this.limiter.process(mix, this.out, this.out.length, own);
     const len = this.outPipe.encode(this.out, this.payload);
     const packet = Buffer.allocUnsafe(12 + len);
     writeRtpHeader(packet, this.media.sendPt, !this.firstSent, this.seq, this.timestamp, this.media.sendSsrc);

@@ -150,17 +150,24 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       for (let k = 0; k < n; k++) total[k] += x[k];
     }
     if (this.sinks.size > 0) this.feedSinks(timeMs);
+    // Directed speech (coach, whisper between legs) this tick? Without it, and
+    // without a private source, a listener's mix is total − own input, which the
+    // limiter computes in its single pass.
+    let directed = false;
+    for (const q of list) if (q.hasInput && !q.muted && q.audience !== null) directed = true;
     for (const p of list) {
       if (!p.sending) continue;
+      const own = p.hasInput && p.speaksToAll ? p.input : null;
+      if (!p.deaf && !directed && p.privateSources.length === 0) {
+        p.sendMix(total, own);
+        continue;
+      }
       const acc = p.acc;
       if (p.deaf) {
         acc.fill(0);
       } else {
         acc.set(total);
-        if (p.hasInput && p.speaksToAll) {
-          const x = p.input;
-          for (let k = 0; k < n; k++) acc[k] -= x[k];
-        }
+        if (own) for (let k = 0; k < n; k++) acc[k] -= own[k];
         for (const q of list) {
           // Coach / directed speech: q is heard only by its audience.
           if (q === p || !q.hasInput || q.muted || q.audience === null || !q.audience.has(p.id)) continue;
@@ -169,7 +176,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
         }
         if (p.privateSources.length > 0) this.pullSources(p.privateSources, acc);
       }
-      p.sendMix();
+      p.sendMix(acc, null);
     }
   };
 

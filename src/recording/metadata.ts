@@ -70,8 +70,8 @@ export interface RecordingMetadata {
   /** Length of the mixed file. */
   durationMs: number;
   mix: FileEntry;
-  /** Left: the caller leg; right: every other leg. */
-  stereo: FileEntry & { left: string | null };
+  /** Left: the caller leg; right: every other leg. Null when the recording has no stereo file. */
+  stereo: (FileEntry & { left: string | null }) | null;
   legs: LegEntry[];
   notices: (TimePoint & { prompt: string })[];
   pauses: IntervalEntry[];
@@ -108,7 +108,7 @@ export function newMetadata(o: {
   pauseMode: PauseMode;
   startedAt: Date;
   mix: FileEntry;
-  stereo: FileEntry;
+  stereo: FileEntry | null;
   postProcess: 'none' | 'ogg' | 'mp3';
 }): RecordingMetadata {
   const started = o.startedAt.toISOString();
@@ -124,7 +124,7 @@ export function newMetadata(o: {
     updatedAt: started,
     durationMs: 0,
     mix: o.mix,
-    stereo: { ...o.stereo, left: null },
+    stereo: o.stereo ? { ...o.stereo, left: null } : null,
     legs: [],
     notices: [],
     pauses: [],

@@ -45,6 +45,10 @@ export interface RecorderOptions {
   flushIntervalMs?: number;
   postProcess?: 'none' | 'ogg' | 'mp3';
   postProcessor?: PostProcessor;
+  /** Write the stereo file (caller left, the others right); default true. */
+  stereo?: boolean;
+  /** Write a stem per leg; default true. Without, legs are still listed in the metadata. */
+  stems?: boolean;
   log: Logger;
   /** The parent's hook, called once from close(). */
   onClose?: (r: Recorder) => void;
@@ -63,6 +67,9 @@ export type RecorderEvents = {
 
 interface LegState {
   entry: LegEntry;
+  /** In the room now (between a join and a leave). */
+  present: boolean;
+  /** Its open stem, when stems are written and it is present. */
   writer: WavFileWriter | null;
 }
 
@@ -77,7 +84,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly base: string;
   private readonly meta: RecordingMetadata;
   private readonly mix: WavFileWriter;
-  private readonly stereo: WavFileWriter;
+  private readonly stereo: WavFileWriter | null;
   private readonly legs = new Map<string, LegState>();
   private readonly closedStems: { writer: WavFileWriter; entry: StemEntry }[] = [];
   private readonly zeros: Int16Array;
@@ -112,7 +119,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const onErr = (err: Error): void => this.fail(err);
     this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, onErr);
     try {
-      this.stereo = new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
+      this.stereo = options.stereo === false ? null : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
     } catch (err) {
       this.mix.closeSync(); // do not leak the first descriptor
       throw err;
@@ -124,7 +131,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       pauseMode: options.pauseMode ?? 'skip',
       startedAt: started,
       mix: this.fileEntry(this.mix),
-      stereo: this.fileEntry(this.stereo),
+      stereo: this.stereo ? this.fileEntry(this.stereo) : null,
       postProcess: options.postProcess ?? 'none',
     });
     this.writeMeta();
@@ -149,7 +156,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Every file name of this recording so far (inside the recordings folder). */
   get files(): string[] {
     const stems = this.meta.legs.flatMap((l) => l.stems.map((s) => s.file));
-    return [this.meta.mix.file, this.meta.stereo.file, ...stems, `${this.base}.json`];
+    return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, `${this.base}.json`];
   }
 
   writeTick(tick: MixTick): void {
@@ -161,17 +168,18 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.paused && this.meta.pauseMode === 'skip') return;
     const silent = this.masked !== null || this.paused !== null;
     this.mix.append(silent ? this.zeros : this.fit(tick.mix));
+    for (const [id, leg] of this.legs) {
+      if (!leg.writer) continue;
+      const raw = tick.legs.get(id) ?? null;
+      leg.writer.append(raw === null || silent ? this.zeros : this.fit(raw));
+    }
+    if (!this.stereo) return;
     const stereo = this.stereoFrame;
     stereo.reset();
     for (const [id, raw] of tick.legs) {
       const frame = raw === null || silent ? this.zeros : this.fit(raw);
       if (id === this.callerId) stereo.setLeft(frame);
       else stereo.addRight(frame);
-    }
-    for (const [id, leg] of this.legs) {
-      if (!leg.writer) continue;
-      const raw = tick.legs.get(id) ?? null;
-      leg.writer.append(raw === null || silent ? this.zeros : this.fit(raw));
     }
     this.stereo.append(stereo.interleave());
   }
@@ -185,7 +193,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private joinLeg(legId: string, info: LegInfo, syncMeta: boolean): void {
     if (this.closed) return;
     const known = this.legs.get(legId);
-    if (known?.writer) return this.updateLeg(legId, info);
+    if (known?.present) return this.updateLeg(legId, info);
     const at = this.now();
     const entry: LegEntry = known?.entry ?? {
       id: legId,
@@ -200,12 +208,15 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       stems: [],
     };
     applyLegInfo(entry, info);
-    const file = `${this.base}.leg${++this.stemCount}-${safeName(legId, 40)}.wav`;
-    const writer = new WavFileWriter(this.path(file), this.sampleRate, 1, (err) => this.fail(err));
+    let writer: WavFileWriter | null = null;
+    if (this.options.stems !== false) {
+      const file = `${this.base}.leg${++this.stemCount}-${safeName(legId, 40)}.wav`;
+      writer = new WavFileWriter(this.path(file), this.sampleRate, 1, (err) => this.fail(err));
+      entry.stems.push({ ...this.fileEntry(writer), start: at, end: null });
+    }
     entry.joins.push(at);
-    entry.stems.push({ ...this.fileEntry(writer), start: at, end: null });
     if (!known) this.meta.legs.push(entry);
-    this.legs.set(legId, { entry, writer });
+    this.legs.set(legId, { entry, present: true, writer });
     this.pickCaller();
     if (syncMeta) this.writeMeta();
     else this.writeMetaAsync();
@@ -223,9 +234,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** A leg leaves: its stem ends here. Ticks that still carry it go to the stereo file only. */
   removeLeg(legId: string): void {
     const leg = this.legs.get(legId);
-    if (!leg?.writer || this.closed) return;
+    if (!leg?.present || this.closed) return;
     const at = this.now();
     this.endStem(leg, at);
+    leg.present = false;
     leg.entry.leaves.push(at);
     this.writeMeta();
     this.safeEmit('legLeft', { legId, at });
@@ -294,9 +306,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer); // clears an interval too
     this.flushTimer = null;
-    for (const leg of this.legs.values()) if (leg.writer) this.endStem(leg, at);
+    for (const leg of this.legs.values()) this.endStem(leg, at);
     this.mix.closeSync();
-    this.stereo.closeSync();
+    this.stereo?.closeSync();
     this.meta.state = 'closed';
     this.meta.endedAt = at.at;
     this.refreshDurations();
@@ -322,8 +334,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private async finalizeFiles(): Promise<void> {
     await finalizeRecording({
       meta: this.meta,
-      files: [this.meta.mix, this.meta.stereo, ...this.closedStems.map((s) => s.entry)],
-      closed: [this.mix.closed, this.stereo.closed, ...this.closedStems.map((s) => s.writer.closed)],
+      files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.closedStems.map((s) => s.entry)],
+      closed: [this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.closedStems.map((s) => s.writer.closed)],
       pathOf: (f) => this.path(f),
       postProcessor: this.options.postProcessor,
       save: () => this.writeMeta(),
@@ -333,7 +345,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
 
   private flush(): void {
     this.mix.flush();
-    this.stereo.flush();
+    this.stereo?.flush();
     for (const leg of this.legs.values()) leg.writer?.flush();
     const t = performance.now();
     if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.sidecar.busy) {
@@ -342,8 +354,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     }
   }
 
+  /** Closes the leg's open stem, if it has one. */
   private endStem(leg: LegState, at: TimePoint): void {
-    const writer = leg.writer as WavFileWriter;
+    const writer = leg.writer;
+    if (!writer) return;
     writer.closeSync();
     const stem = leg.entry.stems[leg.entry.stems.length - 1];
     stem.end = at;
@@ -356,7 +370,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private pickCaller(): void {
     const legs = this.meta.legs;
     this.callerId = (legs.find((l) => l.role === 'caller') ?? legs[0])?.id ?? null;
-    this.meta.stereo.left = this.callerId;
+    if (this.meta.stereo) this.meta.stereo.left = this.callerId;
   }
 
   private now(): TimePoint {
@@ -373,7 +387,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
 
   private refreshDurations(): void {
     this.meta.mix.durationMs = Math.round(this.mix.durationMs);
-    this.meta.stereo.durationMs = Math.round(this.stereo.durationMs);
+    if (this.meta.stereo && this.stereo) this.meta.stereo.durationMs = Math.round(this.stereo.durationMs);
     this.meta.durationMs = this.meta.mix.durationMs;
     for (const leg of this.legs.values()) {
       if (leg.writer) leg.entry.stems[leg.entry.stems.length - 1].durationMs = Math.round(leg.writer.durationMs);

@@ -25,6 +25,9 @@ export interface StartRecordingOptions {
   sampleRate: number;
   postProcess?: 'none' | 'ogg' | 'mp3';
   pauseMode?: PauseMode;
+  /** Write the stereo file / a stem per leg (default true). */
+  stereo?: boolean;
+  stems?: boolean;
 }
 
 export type RecordingServiceEvents = {
@@ -55,6 +58,8 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       flushIntervalMs: this.options.flushIntervalMs,
       postProcess: o.postProcess ?? this.options.postProcess,
       postProcessor: this.postProcessor,
+      stereo: o.stereo,
+      stems: o.stems,
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => this.recorders.delete(r.id),
     });

@@ -1,7 +1,8 @@
 // Rooms through the control API: open a room, dial two SIPp callees into it (one
 // shown under its own URI, one impersonating another), check by audio that each
 // hears the other, mute one through the API (the other stops hearing it), kick
-// one (its SIPp gets a BYE) and close the room (the other gets its BYE).
+// one (its SIPp gets a BYE) and close the room (the other gets its BYE); a leg dialled
+// with a generated identity hears the room, is not heard and is not on the roster.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -194,6 +195,32 @@ flows:
     } finally {
       c.kill();
       await c.rtp.close();
+    }
+  });
+  it('a leg dialled with a generated identity hears the room, is heard by no one and is not on the roster', async () => {
+    const shown = await startCallee('callee.xml', A_HZ);
+    const hidden = await startCallee('callee.xml', B_HZ);
+    try {
+      assert.equal((await call(base, 'POST', '/rooms', { name: 'monitored' })).status, 201);
+      let r = await call(base, 'POST', '/rooms/monitored/dial', { to: `sip:agent@127.0.0.1:${shown.port}` });
+      assert.equal(r.status, 201, r.text);
+      // The same URI as a visible participant is fine for a generated identity: it is not on the roster.
+      r = await call(base, 'POST', '/rooms/monitored/dial', { to: `sip:agent@127.0.0.1:${hidden.port}`, identity: 'generated' });
+      assert.equal(r.status, 201, r.text);
+      const room = (await call(base, 'GET', '/rooms/monitored')).body;
+      assert.deepEqual(room.roster.map((e: { uri: string }) => e.uri), [`sip:agent@127.0.0.1:${shown.port}`]);
+      const atHidden = level(await heardAfter(hidden.rtp, hidden.rtp.received.length), A_HZ);
+      assert.ok(atHidden.share > 0.6, `the hidden leg hears the room: ${atHidden.share.toFixed(3)}`);
+      const atShown = level(await heardAfter(shown.rtp, shown.rtp.received.length), B_HZ);
+      assert.ok(atShown.rms < 0.005, `the visible leg hears nothing of the hidden one: rms ${atShown.rms.toFixed(4)}`);
+      assert.equal((await call(base, 'DELETE', '/rooms/monitored')).status, 200);
+      sippOk(await shown.done, 'visible leg');
+      sippOk(await hidden.done, 'hidden leg');
+    } finally {
+      shown.kill();
+      hidden.kill();
+      await shown.rtp.close();
+      await hidden.rtp.close();
     }
   });
 });

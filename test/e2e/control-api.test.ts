@@ -187,10 +187,17 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.equal(rooms.stdout.trim(), 'no rooms');
   });
 
-  it('the caller\'s DTMF (RFC 4733) reaches the event stream', async () => {
+  it('DTMF (RFC 4733) and talking from the caller and the callee reach the event stream', async () => {
     caller.rtp.queueDtmf('7');
     const e = await waitFor('a dtmf event', () => events.find((x) => x.type === 'dtmf'));
     assert.deepEqual([e.data.callId, e.data.leg, e.data.digit], [callId, 'caller', '7']);
+    callee.rtp.queueDtmf('9');
+    const c = await waitFor('the callee dtmf event', () => events.find((x) => x.type === 'dtmf' && x.data.leg === 'callee'));
+    assert.deepEqual([c.data.callId, c.data.digit], [callId, '9']);
+    for (const leg of ['caller', 'callee']) {
+      const t = await waitFor(`${leg} talking`, () => events.find((x) => x.type === 'talking' && x.data.leg === leg && x.data.talking === true));
+      assert.equal(t.data.callId, callId);
+    }
   });
 
   it('shows the call in the metrics', async () => {
@@ -198,7 +205,7 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.match(r.text, /^parley_calls_active 1$/m);
     assert.match(r.text, /^parley_calls_total 1$/m);
     assert.match(r.text, /^parley_legs 2$/m);
-    assert.match(r.text, /^parley_dtmf_digits_total 1$/m);
+    assert.match(r.text, /^parley_dtmf_digits_total 2$/m);
     assert.match(r.text, /^parley_leg_rtp_jitter_ms\{room="call-[^"]+",leg="caller"\} [\d.]+$/m);
     assert.match(r.text, /^parley_mixer_late_ticks\{room="call-[^"]+"\} \d+$/m);
   });
@@ -211,6 +218,18 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     await packetsAfter(callee.rtp, callee.rtp.received.length, 50);
     r = await call(base, 'POST', `/calls/${id}/recording/resume`);
     assert.equal(r.body.paused, false);
+    await packetsAfter(callee.rtp, callee.rtp.received.length, 25);
+  });
+
+  it('masks and unmasks the recording (card-number capture)', async () => {
+    const id = encodeURIComponent(callId);
+    let r = await call(base, 'POST', `/calls/${id}/recording/mask`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.masked, true);
+    assert.equal((await call(base, 'GET', `/calls/${id}`)).body.recording.masked, true);
+    await packetsAfter(callee.rtp, callee.rtp.received.length, 50);
+    r = await call(base, 'POST', `/calls/${id}/recording/unmask`);
+    assert.equal(r.body.masked, false);
     await packetsAfter(callee.rtp, callee.rtp.received.length, 25);
   });
 
@@ -249,16 +268,17 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.ok(after.other < 0.005, `prompt stopped: other energy ${after.other.toFixed(4)}`);
   });
 
-  it('hangs the call up: both SIPp sides get a BYE and the call is gone', async () => {
+  it('`parley calls hangup` hangs the call up: both SIPp sides get a BYE and the call is gone', async () => {
     const id = encodeURIComponent(callId);
-    const r = await call(base, 'DELETE', `/calls/${id}`);
-    assert.equal(r.status, 200);
+    const r = await cli(['calls', 'hangup', callId]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `hung up ${callId}`);
     sippOk(await caller.done, 'caller');
     sippOk(await callee.done, 'callee');
     assert.equal((await call(base, 'GET', `/calls/${id}`)).status, 404);
   });
 
-  it('the recording shows the pause in its metadata and as silence in the audio', async () => {
+  it('the recording shows the pause and the mask in its metadata and as silence in the audio', async () => {
     const saved = await waitFor('recording.saved', () => events.find((e) => e.type === 'recording.saved'));
     const meta = (await call(base, 'GET', `/recordings/${saved.data.id}`)).body;
     assert.equal(meta.pauses.length, 1);
@@ -277,6 +297,16 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const afterPause = rms(mix.samples, at(p.end.fileMs + 100), at(500));
     assert.ok(gap < 0.002, `silence while paused: rms ${gap.toFixed(4)}`);
     assert.ok(before > 0.05 && afterPause > 0.05, `audio before (${before.toFixed(3)}) and after (${afterPause.toFixed(3)}) the pause`);
+    // A mask keeps the timeline (its length stays in the file) but holds only silence.
+    assert.equal(meta.masks.length, 1);
+    const m = meta.masks[0];
+    const maskedMs = m.end.fileMs - m.start.fileMs;
+    assert.ok(maskedMs > 700 && maskedMs < 2000, `masked ${maskedMs} ms of the file`);
+    assert.ok(Math.abs(maskedMs - (m.end.roomMs - m.start.roomMs)) < 60, 'a mask takes as long in the file as in the room');
+    const masked = rms(mix.samples, at(m.start.fileMs + 60), at(maskedMs - 120));
+    const afterMask = rms(mix.samples, at(m.end.fileMs + 100), at(400));
+    assert.ok(masked < 0.002, `silence while masked: rms ${masked.toFixed(4)}`);
+    assert.ok(afterMask > 0.05, `audio after the mask: rms ${afterMask.toFixed(3)}`);
   });
 
   it('`parley recordings` lists the recording and downloads its mix', async () => {
@@ -308,6 +338,26 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const file = await call(base, 'GET', `/recordings/${rec.id}/files/${oggs[0]}`);
     assert.equal(file.status, 200);
     assert.equal(file.headers.get('content-type'), 'audio/ogg');
+  });
+
+  it('a client that connects late replays the kept events (WebSocket ?since= and GET /events/recent)', async () => {
+    await waitFor('call.ended', () => events.find((e) => e.type === 'call.ended'));
+    const live = events.filter((e) => e.type !== 'hello');
+    const late = new WebSocket(`${base.replace('http', 'ws')}/events?token=${TEST_TOKEN}&since=0`);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const got: any[] = [];
+    late.on('message', (m: WebSocket.RawData) => got.push(JSON.parse(m.toString())));
+    await new Promise((resolve, reject) => late.once('open', resolve).once('error', reject));
+    await waitFor('the replay', () => got.length >= live.length + 1);
+    late.terminate();
+    assert.equal(got[0].type, 'hello');
+    assert.equal(got[0].oldestSeq, 1);
+    assert.deepEqual(got.slice(1, live.length + 1), live, 'the same events, in the same order, as the live client saw');
+    const mid = live[Math.floor(live.length / 2)].seq;
+    const r = await call(base, 'GET', `/events/recent?since=${mid}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.events.map((e: { seq: number }) => e.seq), live.filter((e) => e.seq > mid).map((e) => e.seq));
+    assert.equal((await call(base, 'GET', '/events/recent?since=-1')).body.field, 'querystring.since');
   });
 
   it('the event stream saw the call in order', async () => {

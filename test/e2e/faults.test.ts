@@ -1,6 +1,8 @@
 // Faults during calls: the mediasoup worker killed mid-call ends the calls on it
 // with a BYE carrying a Reason to both sides, their recording is closed and
-// playable, and the next call works on the replacement worker.
+// playable, and the next call works on the replacement worker. A party whose
+// phone vanishes (its RTP stops, no BYE ever comes) ends the call after
+// media.rtpTimeoutSec, with a Reason, and its recording is closed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -75,13 +77,55 @@ describe('faults: the media worker killed mid-call', () => {
   });
 });
 
+describe('faults: a party that vanishes without a BYE (media.rtpTimeoutSec: 2)', () => {
+  let parley: RunningParley;
+
+  before(async () => {
+    parley = await startParley(yaml, { rtpTimeoutSec: 2 });
+  });
+
+  after(async () => {
+    await parley?.stop();
+  });
+
+  for (const gone of ['caller', 'callee'] as const) {
+    it(`the ${gone}'s RTP stops: both parties get a BYE with a Reason and the recording is closed`, async () => {
+      const callee = await startCallee('callee.xml', 1000);
+      const ended = nextCallEnd(parley);
+      const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440 });
+      // Connected: each side has been hearing the other for a while.
+      await callee.rtp.waitForPackets(75, 15_000);
+      await caller.rtp.waitForPackets(75, 15_000);
+      const stoppedAt = Date.now();
+      (gone === 'caller' ? caller : callee).rtp.stopSending();
+      const callerRun = await caller.done;
+      const calleeRun = await callee.done;
+      const tookMs = Date.now() - stoppedAt;
+      sippOk(callerRun, 'caller');
+      sippOk(calleeRun, 'callee');
+      for (const [who, run] of [['caller', callerRun], ['callee', calleeRun]] as const) {
+        const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
+        assert.match(bye, /^Reason: Q\.850;cause=102;text="media timeout"/m, `the ${who}'s BYE says why`);
+      }
+      assert.ok(tookMs >= 1800 && tookMs < 8000, `ended ${tookMs} ms after the RTP stopped (timeout 2 s)`);
+      await ended;
+      const meta = await waitForSidecar(parley.recordingDir, (m) => !seen.has(m.mix.file));
+      seen.add(meta.mix.file);
+      assert.ok(meta.mix.sha256, 'the recording was closed and hashed');
+      await caller.rtp.close();
+      await callee.rtp.close();
+    });
+  }
+  const seen = new Set<string>();
+});
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function waitForSidecar(dir: string): Promise<any> {
+async function waitForSidecar(dir: string, wanted: (m: any) => boolean = () => true): Promise<any> {
   const until = Date.now() + 10_000;
   for (;;) {
     for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
       const m = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-      if (m.state !== 'recording' && m.mix?.sha256) return m;
+      if (m.state !== 'recording' && m.mix?.sha256 && wanted(m)) return m;
     }
     if (Date.now() > until) throw new Error('no final recording sidecar');
     await new Promise((r) => setTimeout(r, 100));

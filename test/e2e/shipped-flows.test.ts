@@ -1,12 +1,15 @@
 // The flows shipped in parley.yaml, run as a user would reach them: the rule
 // chain and flows are read from the shipped file. The PIN conference takes its
-// PIN as RFC 4733 digits; a transfer step sends a blind REFER.
+// PIN as RFC 4733 digits; a transfer step sends a blind REFER; the record-notice
+// gateway to a busy callee takes a voice message, a recording of its own.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { received, sippOk, startCaller } from './helpers.ts';
+import { medianToneShare, readWavFile } from '../helpers/audio-analysis.ts';
+import { received, sippOk, startCallee, startCaller } from './helpers.ts';
 
 /** parley.yaml's routing and flows, plus one extra flow and rule for the transfer test. */
 function shippedYaml(): string {
@@ -50,4 +53,49 @@ describe('shipped flows (parley.yaml) with SIPp callers', () => {
     assert.match(refer, /^Refer-To: <sip:operator@example\.com>/m);
     await caller.rtp.close();
   });
+
+  it('record-notice to a busy callee falls back to voicemail: the message is a recording of its own, ended by #', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const sidecars = (): any[] =>
+      (existsSync(parley.recordingDir) ? readdirSync(parley.recordingDir) : [])
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(parley.recordingDir, f), 'utf8')))
+        .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    const callee = await startCallee('callee-busy.xml', null);
+    const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: null });
+    try {
+      // The message recording starts after the prompt and the beep.
+      await waitFor(() => sidecars().length === 2, 30_000, 'the message recording');
+      caller.rtp.setTone(440);
+      await new Promise((r) => setTimeout(r, 2000));
+      caller.rtp.setSilence();
+      caller.rtp.queueDtmf('#', 100);
+      const run = await caller.done;
+      sippOk(run, 'caller (hung up by Parley after the message)');
+      sippOk(await callee.done, 'busy callee');
+      await waitFor(() => sidecars().every((m) => m.mix?.sha256), 10_000, 'both recordings closed');
+      const [call, message] = sidecars();
+      assert.ok(call.notices.length >= 1, 'the call recording holds the notice');
+      assert.equal(message.legs.length, 1, 'the message has the caller alone');
+      assert.match(message.legs[0].originalTo, /^sip:bob@127\.0\.0\.1:\d+$/, 'and names whom it is for');
+      const mix = readWavFile(join(parley.recordingDir, message.mix.file));
+      const seconds = mix.samples.length / mix.sampleRate;
+      assert.ok(seconds > 1.8 && seconds < 5, `the message lasts ${seconds.toFixed(2)} s (2 s of talk, ended by #)`);
+      const share = medianToneShare(mix.samples, 440, mix.sampleRate);
+      assert.ok(share > 0.5, `the message holds the caller's voice (440 Hz share ${share.toFixed(3)})`);
+    } finally {
+      caller.kill();
+      callee.kill();
+      await caller.rtp.close();
+      await callee.rtp.close();
+    }
+  });
 });
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

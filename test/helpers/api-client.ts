@@ -46,5 +46,6 @@ api:
   port: 0
   token: ${TEST_TOKEN}
   rulesStateFile: ${stateFile}
+  webhookSpoolFile: ${stateFile}.webhooks.json
 ${extra}`;
 }

@@ -73,11 +73,41 @@ export function purity(x: ArrayLike<number>, rate: number, hz: number, start = 0
   return (a * a) / 2 / (r * r);
 }
 
-/** A sine of `amp` (0..1) for `ms`, phase-continuous from sample `offset`. */
-export function sine(rate: number, hz: number, ms: number, amp = 0.3, offset = 0): Int16Array {
-  const n = Math.round((rate * ms) / 1000);
-  const out = new Int16Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.round(amp * 32767 * Math.sin((2 * Math.PI * hz * (i + offset)) / rate));
+/**
+ * purity over consecutive windows (100 ms by default), the median of them: a
+ * jitter-buffer glitch shifts a tone's phase, which would cancel a single long
+ * Goertzel, but leaves most short windows intact.
+ */
+export function medianToneShare(pcm: Int16Array, hz: number, rate: number, windowMs = 100): number {
+  const n = Math.round((rate * windowMs) / 1000);
+  const shares: number[] = [];
+  for (let i = 0; i + n <= pcm.length; i += n) shares.push(purity(pcm, rate, hz, i, n));
+  shares.sort((a, b) => a - b);
+  return shares.length ? shares[Math.floor(shares.length / 2)] : 0;
+}
+
+/** A sine of `freq` Hz and `amplitude` (0..32767), `samples` long at `rate`; phase continues from `startSample`. */
+export function tone(freq: number, rate: number, samples: number, amplitude = 8000, startSample = 0): Int16Array {
+  const out = new Int16Array(samples);
+  for (let i = 0; i < samples; i++) out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * freq * (startSample + i)) / rate));
+  return out;
+}
+
+const DTMF_FREQS: Record<string, [number, number]> = {
+  '1': [697, 1209], '2': [697, 1336], '3': [697, 1477], A: [697, 1633],
+  '4': [770, 1209], '5': [770, 1336], '6': [770, 1477], B: [770, 1633],
+  '7': [852, 1209], '8': [852, 1336], '9': [852, 1477], C: [852, 1633],
+  '*': [941, 1209], '0': [941, 1336], '#': [941, 1477], D: [941, 1633],
+};
+
+/** A DTMF digit's two tones, each of `amplitude`. */
+export function dtmfTone(digit: string, rate: number, samples: number, amplitude = 6000, startSample = 0): Int16Array {
+  const [lo, hi] = DTMF_FREQS[digit];
+  const out = new Int16Array(samples);
+  for (let i = 0; i < samples; i++) {
+    const t = (startSample + i) / rate;
+    out[i] = Math.round(amplitude * (Math.sin(2 * Math.PI * lo * t) + Math.sin(2 * Math.PI * hi * t)));
+  }
   return out;
 }
 

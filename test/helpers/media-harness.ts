@@ -6,7 +6,7 @@ import { MediaEngine } from '../../src/media-plane/media-engine.ts';
 import type { MediaLeg } from '../../src/media-plane/media-leg.ts';
 import type { MediaRoom } from '../../src/media-plane/media-room.ts';
 import { createLogger } from '../../src/util/logger.ts';
-import { rms } from './audio.ts';
+import { rms } from './audio-analysis.ts';
 import { RtpPeer, type RtpPeerOptions } from './rtp-peer.ts';
 
 export function testMediaConfig(over: Partial<MediaConfig> = {}): MediaConfig {
@@ -51,7 +51,7 @@ export async function waitForSound(peer: RtpPeer, frames = 10, minRms = 300, tim
       const pcm = peer.decoded(from);
       const n = pcm.length / frames;
       let ok = true;
-      for (let i = 0; i < frames && ok; i++) ok = rms(pcm.subarray(i * n, (i + 1) * n)) > minRms;
+      for (let i = 0; i < frames && ok; i++) ok = 32768 * rms(pcm.subarray(i * n, (i + 1) * n)) > minRms;
       if (ok) return;
     }
     if (performance.now() - start > timeoutMs) throw new Error('no steady sound received');
@@ -63,6 +63,6 @@ export async function waitForSound(peer: RtpPeer, frames = 10, minRms = 300, tim
 export function envelope(pcm: Int16Array, rate: number): string {
   const n = rate / 50;
   const out: number[] = [];
-  for (let i = 0; i + n <= pcm.length; i += n) out.push(Math.round(rms(pcm.subarray(i, i + n))));
+  for (let i = 0; i + n <= pcm.length; i += n) out.push(Math.round(32768 * rms(pcm.subarray(i, i + n))));
   return out.join(' ');
 }

@@ -21,7 +21,7 @@ export interface RunningParley {
 /** `yaml` holds the routing and flows sections (and anything else to override). */
 export async function startParley(
   yaml: string,
-  opts: { sipPort?: number; outboundProxy?: string; pauseMode?: 'skip' | 'silence' } = {},
+  opts: { sipPort?: number; outboundProxy?: string; pauseMode?: 'skip' | 'silence'; rtpTimeoutSec?: number } = {},
 ): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const sipPort = opts.sipPort ?? (await freePort());
@@ -32,7 +32,7 @@ sip:
   control: { host: 127.0.0.1, port: 0, secret: e2e }
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
-media: { workers: 1 }
+media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''} }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''} }
 `;

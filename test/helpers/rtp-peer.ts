@@ -10,7 +10,7 @@ import { CODECS } from '../../src/mixer/codecs/audio-codec.ts';
 import { G711Decoder, G711Encoder } from '../../src/mixer/codecs/g711-codec.ts';
 import { G722Decoder, G722Encoder } from '../../src/mixer/codecs/g722.ts';
 import { OpusDecoder, OpusEncoder } from '../../src/mixer/codecs/opus-codec.ts';
-import { dtmfTone, tone } from './audio.ts';
+import { dtmfTone, tone } from './audio-analysis.ts';
 import { buildRtp, dtmfPayload, parseRtp, type RtpPacket } from './rtp.ts';
 
 export interface RtpPeerOptions {
@@ -171,6 +171,12 @@ export class RtpPeer extends EventEmitter {
     });
     dec.close();
     return out;
+  }
+
+  /** Stops sending (as a phone that vanished would); the socket still receives. */
+  stopSending(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   async close(): Promise<void> {

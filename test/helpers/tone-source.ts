@@ -1,7 +1,7 @@
 // A FrameSource that plays a tone for a number of frames (a stand-in for a prompt).
 import type { FrameSource, PcmFrame } from '../../src/mixer/frames.ts';
 import { samplesPerFrame } from '../../src/mixer/frames.ts';
-import { tone } from './audio.ts';
+import { tone } from './audio-analysis.ts';
 
 export class ToneSource implements FrameSource {
   private n = 0;

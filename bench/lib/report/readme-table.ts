@@ -25,8 +25,8 @@ export function benchTable(s: Summary): string {
   if (s.mixing?.rooms.length) {
     for (const r of s.mixing.rooms) {
       rows.push([
-        `Mixing, rooms of ${r.roomSize}: legs per core at < 0.5 % late frames`,
-        n(r.parley.legsPerCore), n(r.janus.legsPerCore), `**${n(r.ratioLegsPerCore, 2)}×**`, 'bench:mixing',
+        `Mixing, rooms of ${r.roomSize}: legs per core at < 0.5 % late + missing frames`,
+        n(r.parley.legsPerCore), n(r.janus.legsPerCore), Number.isFinite(r.ratioLegsPerCore) ? `**${n(r.ratioLegsPerCore, 2)}×**` : '–', 'bench:mixing',
       ]);
       rows.push([
         `Mixing, rooms of ${r.roomSize}: CPU per leg per 20 ms frame; added latency p50 / p99`,

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 export interface MixingSide {
   legs: number;
   cpuMicrosPerLegPerFrame: number;
-  legsPerCore: number;
+  /** null when late + missing frames were not under 0.5 % at that load. */
+  legsPerCore: number | null;
   latePercent: number;
   missingPercent: number;
   latencyP50Ms: number;
@@ -20,6 +21,7 @@ export interface MixingRoom {
   legs: number;
   parley: MixingSide;
   janus: MixingSide;
+  /** NaN when either side has no legs per core. */
   ratioLegsPerCore: number;
 }
 
@@ -74,7 +76,9 @@ function str(o: unknown, key: string): string | null {
 /** The ratio when bench:mixing did not state it. */
 function ratioOf(r: MixingRoom): number {
   if (typeof r.ratioLegsPerCore === 'number' && Number.isFinite(r.ratioLegsPerCore)) return r.ratioLegsPerCore;
-  return r.janus.legsPerCore > 0 ? r.parley.legsPerCore / r.janus.legsPerCore : NaN;
+  const p = r.parley.legsPerCore;
+  const j = r.janus.legsPerCore;
+  return p !== null && j !== null && j > 0 ? p / j : NaN;
 }
 
 export function buildSummary(dir: string, command = 'npm run bench'): Summary {

@@ -45,8 +45,8 @@ export function niceMax(v: number): number {
   return 10 * p;
 }
 
-function fmt(v: number): string {
-  if (!Number.isFinite(v)) return '–';
+function fmt(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '–';
   if (Math.abs(v) >= 100) return String(Math.round(v));
   if (Math.abs(v) >= 10) return v.toFixed(1).replace(/\.0$/, '');
   return v.toFixed(2).replace(/\.?0+$/, '');
@@ -55,7 +55,7 @@ function fmt(v: number): string {
 /** The panels the summary has figures for (a missing benchmark leaves its panel empty, with a note). */
 export function panelsFor(s: Summary): Panel[] {
   const mixing: Panel = {
-    title: 'Mixing: legs per core (< 0.5 % late frames)',
+    title: 'Mixing: legs per core (< 0.5 % late + missing frames)',
     unit: 'legs per core; ×: Parley / Janus',
     empty: 'not measured: bench:mixing did not run',
     legend: [{ series: 'Parley', color: PARLEY }, { series: 'Janus AudioBridge', color: JANUS }],
@@ -63,8 +63,8 @@ export function panelsFor(s: Summary): Panel[] {
       label: `rooms of ${r.roomSize}`,
       sublabel: Number.isFinite(r.ratioLegsPerCore) ? `×${r.ratioLegsPerCore.toFixed(2)}` : '×–',
       bars: [
-        { label: 'Parley', value: r.parley.legsPerCore, text: fmt(r.parley.legsPerCore), series: 'Parley', color: PARLEY },
-        { label: 'Janus', value: r.janus.legsPerCore, text: fmt(r.janus.legsPerCore), series: 'Janus AudioBridge', color: JANUS },
+        { label: 'Parley', value: r.parley.legsPerCore ?? NaN, text: fmt(r.parley.legsPerCore), series: 'Parley', color: PARLEY },
+        { label: 'Janus', value: r.janus.legsPerCore ?? NaN, text: fmt(r.janus.legsPerCore), series: 'Janus AudioBridge', color: JANUS },
       ],
     })),
   };

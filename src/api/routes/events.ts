@@ -1,7 +1,14 @@
-// The event stream: every hub event as one JSON text message per WebSocket.
+// The event stream: every hub event as one JSON text message per WebSocket, and
+// the recent ones over plain HTTP. A client that (re)connects with `since=<seq>`
+// first gets the kept events after it, then the live ones, with no gap and no
+// duplicate (both happen in one turn of the event loop); the hello message says
+// which events are still kept, so a client can tell when it missed some.
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-server.ts';
 import type { ApiEvent } from '../event-hub.ts';
+
+// Query strings are not coerced (the API's ajv runs with coerceTypes off): numbers arrive as digit strings.
+const since = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'replay the kept events after this seq first' } as const;
 
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
@@ -10,17 +17,39 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
       websocket: true,
       schema: {
         summary: 'WebSocket: call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, rule.matched (token in the Authorization header or ?token=)',
-        querystring: { type: 'object', properties: { token: { type: 'string' } } },
+        querystring: { type: 'object', properties: { token: { type: 'string' }, since } },
       },
     },
-    (socket) => {
+    (socket, req) => {
       const send = (e: ApiEvent): void => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(e));
       };
+      const raw = (req.query as { since?: string }).since;
+      const after = raw === undefined ? undefined : Number(raw);
+      socket.send(JSON.stringify({ type: 'hello', at: new Date().toISOString(), lastSeq: ctx.hub.lastSeq, oldestSeq: ctx.hub.oldestSeq }));
+      if (after !== undefined) for (const e of ctx.hub.since(after)) send(e);
       ctx.hub.on('event', send);
       socket.on('close', () => ctx.hub.off('event', send));
       socket.on('error', () => ctx.hub.off('event', send));
-      socket.send(JSON.stringify({ type: 'hello', at: new Date().toISOString() }));
+    },
+  );
+
+  app.get(
+    '/events/recent',
+    {
+      schema: {
+        summary: 'The kept events after `since` (default: all kept), oldest first',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { since, limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$', description: 'at most this many (default 1000)' } },
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { since?: string; limit?: string };
+      const events = ctx.hub.since(Number(q.since ?? 0), Number(q.limit ?? 1000));
+      return { lastSeq: ctx.hub.lastSeq, oldestSeq: ctx.hub.oldestSeq, events };
     },
   );
 }

@@ -7,6 +7,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
 import { destroyDialog } from '../dialog-util.ts';
+import { MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import type { Conference } from './conference-manager.ts';
 
 export interface DialOutOptions {
@@ -105,15 +106,17 @@ export async function dialOut(
   conf.roster.setMuted(legId, opts.muted === true);
   leg.on('talk', (t) => conf.roster.setTalking(legId, t));
   let over = false;
-  const leave = (why: string): void => {
+  const leave = (why: string, reason?: string): void => {
     if (over) return;
     over = true;
-    destroyDialog(uac, log);
+    destroyDialog(uac, log, reason ? { Reason: reason } : undefined);
     leg.close();
     conf.roster.leave(legId, why);
     onLeft();
   };
   uac.on('destroy', () => leave('hung up'));
+  leg.watchMedia();
+  leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));
   leg.once('close', (reason) => leave(`leg ${reason}`));
   log.info({ room: conf.name, leg: legId, to: opts.to, identity: opts.identity }, 'dialled out into the room');
   return { legId, callId: uac.sip.callId };

@@ -17,6 +17,11 @@ export class RecordTask implements Task {
       return {};
     }
     const rec = ctx.recording;
+    if (!rec && action === 'stop') {
+      // Nothing to stop: a flow reached from several places (a voicemail fallback) may stop "just in case".
+      ctx.log.info('record stop: no recording running');
+      return {};
+    }
     if (!rec) throw new TaskError(`record ${action}: no recording was started`, 500);
     switch (action) {
       case 'stop':

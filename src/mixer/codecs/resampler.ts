@@ -74,7 +74,11 @@ export class Resampler {
     const { work, hist } = this;
     for (let i = 0; i < n; i++) work[hist + i] = src[i];
     let o = 0;
-    if (this.up > 1) {
+    if (this.up === 2) {
+      o = this.up2(n, dst);
+    } else if (this.down === 2) {
+      o = this.down2(n, dst);
+    } else if (this.up > 1) {
       // The 8 newest input samples are read once and shared by all L phases.
       const L = this.up;
       const phases = this.phases;
@@ -105,4 +109,43 @@ export class Resampler {
     work.copyWithin(0, n, n + hist);
     return o;
   }
+
+  // 8 ↔ 16 kHz, every narrowband leg in a 16 kHz room, twice a frame: the same
+  // filter as the general paths, with the taps held in locals (about twice as fast).
+
+  private up2(n: number, dst: Int16Array): number {
+    const work = this.work;
+    const [a0, a1, a2, a3, a4, a5, a6, a7] = this.phases[0];
+    const [b0, b1, b2, b3, b4, b5, b6, b7] = this.phases[1];
+    let x1 = work[6], x2 = work[5], x3 = work[4], x4 = work[3], x5 = work[2], x6 = work[1], x7 = work[0];
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      const x0 = work[7 + i];
+      dst[o++] = round16(a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6 + a7 * x7);
+      dst[o++] = round16(b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6 + b7 * x7);
+      x7 = x6; x6 = x5; x5 = x4; x4 = x3; x3 = x2; x2 = x1; x1 = x0;
+    }
+    return o;
+  }
+
+  private down2(n: number, dst: Int16Array): number {
+    const work = this.work;
+    const [h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15] = this.h;
+    let o = 0;
+    for (let i = 1; i < n; i += 2) {
+      const w = 15 + i; // hist (15) + i: the newest input sample
+      dst[o++] = round16(
+        h0 * work[w] + h1 * work[w - 1] + h2 * work[w - 2] + h3 * work[w - 3] +
+        h4 * work[w - 4] + h5 * work[w - 5] + h6 * work[w - 6] + h7 * work[w - 7] +
+        h8 * work[w - 8] + h9 * work[w - 9] + h10 * work[w - 10] + h11 * work[w - 11] +
+        h12 * work[w - 12] + h13 * work[w - 13] + h14 * work[w - 14] + h15 * work[w - 15],
+      );
+    }
+    return o;
+  }
+}
+
+/** Clamps to 16 bit and rounds half up (one add and a truncation instead of Math.round). */
+function round16(v: number): number {
+  return v >= 32767 ? 32767 : v <= -32768 ? -32768 : ((v + 32768.5) | 0) - 32768;
 }

@@ -168,7 +168,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       for (const m of Object.keys(ops)) listed.add(`${m.toUpperCase()} ${path}`);
     }
     const expected = [
-      'GET /health', 'GET /ready', 'GET /metrics', 'GET /openapi.json', 'GET /events',
+      'GET /health', 'GET /ready', 'GET /metrics', 'GET /openapi.json', 'GET /events', 'GET /events/recent',
       'GET /calls', 'GET /calls/{id}', 'DELETE /calls/{id}', 'POST /calls/{id}/play', 'POST /calls/{id}/play/stop',
       'POST /calls/{id}/mute', 'POST /calls/{id}/unmute', 'POST /calls/{id}/deafen', 'POST /calls/{id}/undeafen',
       'POST /calls/{id}/transfer',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { SdpNegotiationError } from '../../../src/media-plane/media-errors.ts';
-import { medianToneShare } from '../../helpers/audio.ts';
+import { medianToneShare } from '../../helpers/audio-analysis.ts';
 import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
 

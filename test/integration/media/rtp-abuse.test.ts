@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
-import { medianToneShare } from '../../helpers/audio.ts';
+import { medianToneShare } from '../../helpers/audio-analysis.ts';
 import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MediaRoom } from '../../../src/media-plane/media-room.ts';
-import { medianToneShare } from '../../helpers/audio.ts';
+import { medianToneShare } from '../../helpers/audio-analysis.ts';
 import { collect, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
 import { ToneSource } from '../../helpers/tone-source.ts';
 

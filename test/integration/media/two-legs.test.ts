@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MixTick } from '../../../src/mixer/frames.ts';
-import { medianToneShare } from '../../helpers/audio.ts';
+import { medianToneShare } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 
 describe('two legs in a room (real worker, real UDP)', () => {

@@ -49,7 +49,7 @@ describe('Recorder with sox', () => {
 
       const mixInfo = soxInfo(file(meta.mix.file));
       assert.deepEqual(mixInfo, { rate, channels: 1, seconds: 3 });
-      assert.deepEqual(soxInfo(file(meta.stereo.file)), { rate, channels: 2, seconds: 3 });
+      assert.deepEqual(soxInfo(file(meta.stereo!.file)), { rate, channels: 2, seconds: 3 });
       assert.ok(Math.abs(soxStat(file(meta.mix.file)).seconds - 3) < 0.001);
 
       const mix = readWavFile(file(meta.mix.file)).samples;
@@ -62,10 +62,10 @@ describe('Recorder with sox', () => {
       assert.ok(amp(stemB, rate, 1000, 0, 3000) > 0.2 && amp(stemB, rate, 440, 0, 3000) < 0.005, 'stem b is b only');
       assert.equal(rms(readWavFile(file(leg('g').stems[0].file)).samples), 0, 'a leg that sends nothing has a silent stem');
 
-      const st = readWavFile(file(meta.stereo.file));
+      const st = readWavFile(file(meta.stereo!.file));
       const left = channel(st.samples, 2, 0);
       const right = channel(st.samples, 2, 1);
-      assert.equal(meta.stereo.left, 'a');
+      assert.equal(meta.stereo!.left, 'a');
       assert.ok(amp(left, rate, 440, 0, 3000) > 0.2 && amp(left, rate, 1000, 0, 3000) < 0.005, 'left is the caller');
       assert.ok(amp(right, rate, 1000, 0, 3000) > 0.2 && amp(right, rate, 440, 0, 3000) < 0.005, 'right is the others');
 
@@ -80,7 +80,7 @@ describe('Recorder with sox', () => {
       const onDisk = JSON.parse(readFileSync(file(`${rec.id}.json`), 'utf8')) as RecordingMetadata;
       assert.deepEqual(onDisk, final);
       assert.equal(final.state, 'finalized');
-      for (const f of [final.mix, final.stereo, ...final.legs.flatMap((l) => l.stems)]) {
+      for (const f of [final.mix, final.stereo!, ...final.legs.flatMap((l) => l.stems)]) {
         assert.equal(f.sha256, sha(file(f.file)), `sha256 of ${f.file}`);
       }
       svc.close();

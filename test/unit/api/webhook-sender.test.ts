@@ -2,8 +2,11 @@
 // close() stopping retries. Against a local HTTP receiver that always fails.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sign, WebhookSender } from '../../../src/api/webhook-sender.ts';
 import type { ApiEvent } from '../../../src/api/event-hub.ts';
@@ -61,5 +64,33 @@ describe('WebhookSender', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(hits.length, 1);
     assert.equal(hits[0]!.path, '/b');
+  });
+
+  it('a delivery pending at close() is spooled and sent again, same delivery id, by the next sender', async () => {
+    hits.length = 0;
+    const spool = join(mkdtempSync(join(tmpdir(), 'parley-spool-')), 'sub', 'pending.json');
+    const first = new WebhookSender([{ url: `${url}/c`, secret: 's' }], 5, 60_000, log, spool);
+    first.handle(event('recording.saved'));
+    const until = Date.now() + 5000;
+    while (hits.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    // The receiver answers 500 (at once, on loopback): the second attempt waits a minute; Parley stops now.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(first.pendingCount, 1);
+    first.close();
+    const spooled = JSON.parse(readFileSync(spool, 'utf8'));
+    assert.equal(spooled.length, 1);
+    assert.equal(spooled[0].attempt, 2, 'the next attempt is the second');
+    // A later run, configured with the same hook, sends it on start and removes the spool.
+    const next = new WebhookSender([{ url: `${url}/c`, secret: 's' }], 5, 60_000, log, spool);
+    assert.equal(next.resumeSpool(), 1);
+    assert.equal(existsSync(spool), false, 'the spool is consumed');
+    while (hits.length < 2 && Date.now() < until + 5000) await new Promise((r) => setTimeout(r, 10));
+    next.close();
+    assert.deepEqual(hits.map((h) => [h.path, h.attempt]), [['/c', 1], ['/c', 2]]);
+    assert.equal(hits[0]!.delivery, hits[1]!.delivery, 'the same delivery id');
+    // A spooled delivery for a URL no longer configured is dropped, not sent elsewhere.
+    const stray = new WebhookSender([{ url: `${url}/other`, secret: 's' }], 5, 60_000, log, spool);
+    assert.equal(stray.resumeSpool(), 0, 'nothing to resume (next spooled its pending one again)');
+    stray.close();
   });
 });

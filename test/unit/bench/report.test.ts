@@ -146,6 +146,17 @@ describe('bench report: README table', () => {
     assert.ok(allElements(svg).some((e) => e.name === 'text' && /no clean rate among 20, 25 calls\/s/.test(e.text)));
   });
 
+  it('a room size without legs per core (too many late frames) shows a dash, not a number', () => {
+    const dir = resultsDir({ others: true });
+    writeFileSync(join(dir, 'mixing.json'), JSON.stringify({ date: '2026-11-22T11:00:00.000Z', cores: 2, method: 'sample', rooms: [{ roomSize: 3, legs: 60, parley: { ...side(400, 50), legsPerCore: null }, janus: side(300, 66), ratioLegsPerCore: null }] }));
+    const s = buildSummary(dir);
+    assert.match(benchTable(s), /rooms of 3: legs per core .*\| – \| 300 \| – \|/);
+    const bars = allElements(parseXml(renderSvg(s))).filter((e) => e.attrs.class === 'bar' && e.attrs['data-group'] === 'rooms of 3');
+    assert.deepEqual(bars.map((b) => b.attrs['data-value']), ['', '300']);
+    assert.equal(Number(bars[0].attrs.height), 0);
+    assert.ok(Number(bars[1].attrs.height) > 0);
+  });
+
   it('refuses a README without the markers', () => {
     assert.throws(() => rewriteReadme('# no markers\n', 'x'), /bench:start/);
   });

@@ -91,6 +91,43 @@ describe('SSRC discovery', () => {
     }
   });
 
+  it('a burst of new calls reusing the SSRCs of calls that ended is paired from the first guess again', async () => {
+    const burst = async (d: SsrcDiscovery): Promise<FakeLeg[]> => {
+      const legs = Array.from({ length: 20 }, () => new FakeLeg());
+      legs.forEach((l) => {
+        d.track(7, l);
+        l.unrouted = 172;
+      });
+      legs.forEach((_, i) => d.onWarn(warn(7, 5000 + i, 0)));
+      await settle();
+      legs.forEach((l) => {
+        l.isClosed = true;
+        d.untrack(7, l);
+      });
+      return legs;
+    };
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      // A memory of 1 ms: by the second burst the first one's attempts are stale.
+      const d = new SsrcDiscovery(silentLogger(), 1);
+      await burst(d);
+      const t = performance.now();
+      while (performance.now() - t < 3) {
+        // real time passes (the discovery's memory runs on performance.now)
+      }
+      const second = await burst(d);
+      second.forEach((l, i) => assert.deepEqual(l.got, [[5000 + i, 0]], `leg ${i}`));
+      // With a long memory the same second burst is shifted by one: what the memory is for
+      // (an SSRC seen again within it was paired wrongly and moves on).
+      const long = new SsrcDiscovery(silentLogger(), 60_000);
+      await burst(long);
+      const shifted = await burst(long);
+      assert.deepEqual(shifted[1]!.got, [[5000, 0]]);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
   it('when counters lag, tries the legs that negotiated that payload type', async () => {
     mock.timers.enable({ apis: ['setTimeout'] });
     try {

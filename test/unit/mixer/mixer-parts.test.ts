@@ -6,7 +6,7 @@ import { ALAW_DECODE, ULAW_DECODE, alawEncode, ulawEncode } from '../../../src/m
 import { Resampler } from '../../../src/mixer/codecs/resampler.ts';
 import { JitterBuffer, LOST } from '../../../src/mixer/jitter-buffer.ts';
 import { SoftLimiter } from '../../../src/mixer/soft-limiter.ts';
-import { toneAmplitude, toneShare, tone } from '../../helpers/audio.ts';
+import { purity, tone, toneAmplitude } from '../../helpers/audio-analysis.ts';
 import { dtmfPayload } from '../../helpers/rtp.ts';
 
 const payload = new Uint8Array(160);
@@ -110,7 +110,7 @@ describe('soft limiter', () => {
     let peak = 0;
     for (const v of out) peak = Math.max(peak, Math.abs(v));
     assert.ok(peak <= 32767 && peak > 20000, `peak ${peak}`);
-    assert.ok(toneShare(out, 500, 16000) > 0.95, 'still a 500 Hz tone, not a clipped square');
+    assert.ok(purity(out, 16000, 500) > 0.95, 'still a 500 Hz tone, not a clipped square');
   });
 
   it('passes a quiet mix unchanged', () => {
@@ -119,6 +119,21 @@ describe('soft limiter', () => {
     const out = new Int16Array(320);
     lim.process(acc, out, 320);
     assert.deepEqual(Array.from(out), Array.from(acc));
+  });
+
+  it('a listener\'s mix-minus (total − own) gives what limiting the difference gives, quiet or hot', () => {
+    for (const level of [5000, 30000]) {
+      const own = tone(700, 16000, 320, level);
+      const other = tone(500, 16000, 320, level);
+      const total = Int32Array.from(other, (v, i) => 2 * v + own[i]);
+      const diff = Int32Array.from(total, (v, i) => v - own[i]);
+      const a = new Int16Array(320);
+      const b = new Int16Array(320);
+      new SoftLimiter().process(total, a, 320, own);
+      new SoftLimiter().process(diff, b, 320);
+      assert.deepEqual(Array.from(a), Array.from(b), `level ${level}`);
+      assert.ok(purity(a, 16000, 700) < 0.001, 'the own tone is gone');
+    }
   });
 });
 
@@ -141,7 +156,7 @@ describe('codecs and resampling', () => {
       down.process(mid, back);
       if (f > 2) all.push(...back);
     }
-    assert.ok(Math.abs(toneAmplitude(all, 1000, 8000) - 10000) < 600, `amplitude ${toneAmplitude(all, 1000, 8000)}`);
+    assert.ok(Math.abs(32768 * toneAmplitude(all, 8000, 1000) - 10000) < 600, `amplitude ${32768 * toneAmplitude(all, 8000, 1000)}`);
     const d2 = new Resampler(16000, 8000);
     const out = new Int16Array(160);
     const alias: number[] = [];
@@ -149,6 +164,6 @@ describe('codecs and resampling', () => {
       d2.process(tone(6000, 16000, 320, 10000, f * 320), out);
       if (f > 2) alias.push(...out);
     }
-    assert.ok(toneAmplitude(alias, 2000, 8000) < 300, `6 kHz must not fold to 2 kHz (${toneAmplitude(alias, 2000, 8000)})`);
+    assert.ok(32768 * toneAmplitude(alias, 8000, 2000) < 300, `6 kHz must not fold to 2 kHz (${32768 * toneAmplitude(alias, 8000, 2000)})`);
   });
 });

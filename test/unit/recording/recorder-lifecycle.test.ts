@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -45,12 +45,12 @@ describe('Recorder lifecycle', () => {
     const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
     const rec = svc.createRecorder({ roomId: 'legs', sampleRate: 16000 });
     rec.addLeg('agent', { uri: 'sip:agent@x' });
-    assert.equal(sidecar(rec.id).stereo.left, 'agent');
+    assert.equal(sidecar(rec.id).stereo!.left, 'agent');
     rec.addLeg('cust', { uri: 'sip:cust@x', identity: 'impersonated' });
-    assert.equal(sidecar(rec.id).stereo.left, 'agent');
+    assert.equal(sidecar(rec.id).stereo!.left, 'agent');
     rec.updateLeg('cust', { role: 'caller', callId: 'c-1', displayName: 'Customer' });
     const m = sidecar(rec.id);
-    assert.equal(m.stereo.left, 'cust');
+    assert.equal(m.stereo!.left, 'cust');
     const cust = m.legs.find((l) => l.id === 'cust')!;
     assert.deepEqual([cust.identity, cust.callId, cust.displayName, cust.role], ['impersonated', 'c-1', 'Customer', 'caller']);
     assert.equal(cust.joins[0].roomMs, null, 'joined before the first tick');
@@ -67,6 +67,28 @@ describe('Recorder lifecycle', () => {
     const m = await rec.finalized;
     assert.equal(m.mix.durationMs, 20);
     assert.equal(m.legs[0].stems[0].durationMs, 20);
+    svc.close();
+  });
+
+  it('stereo: false and stems: false write the mix alone; the legs are still in the metadata', async () => {
+    const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    const rec = svc.createRecorder({ roomId: 'mix-only', sampleRate: 16000, stereo: false, stems: false });
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    rec.addLeg('a', { uri: 'sip:a@x', role: 'caller' });
+    room.feed(rec, 1000);
+    rec.removeLeg('a');
+    rec.addLeg('a', {});
+    room.feed(rec, 1000);
+    rec.close();
+    const m = await rec.finalized;
+    assert.equal(m.stereo, null);
+    assert.deepEqual(rec.files, [m.mix.file, `${rec.id}.json`]);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith(rec.id)).sort(), [`${rec.id}.json`, m.mix.file].sort());
+    assert.equal(m.mix.durationMs, 2000);
+    assert.ok(m.mix.sha256, 'the mix is hashed');
+    const a = m.legs.find((l) => l.id === 'a')!;
+    assert.deepEqual([a.uri, a.stems.length, a.joins.length, a.leaves.length], ['sip:a@x', 0, 2, 1]);
     svc.close();
   });
 });

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Setup for the benchmarks: what scripts/setup.sh does, plus what only the
+# benchmarks need (Janus, the opponent of bench:mixing). Not run by the tests.
+# Like setup.sh, prints nothing on stdout but the mediasoup worker's path.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+worker=$(bash "$root/scripts/setup.sh")
+bash "$root/scripts/apt-ensure.sh" janus >&2
+echo "$worker"

@@ -1,0 +1,54 @@
+// RTP silence detection (media.rtpTimeoutSec): a watched leg whose peer stops
+// sending is reported once; a leg on hold, an unwatched leg and a leg that keeps
+// sending are not; a peer that comes back re-arms the report.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
+import { joinPeer, startEngine } from '../../helpers/media-harness.ts';
+
+function timeouts(leg: MediaLeg): number[] {
+  const seen: number[] = [];
+  leg.on('mediatimeout', (s) => seen.push(s));
+  return seen;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('media timeout (real worker, real UDP)', () => {
+  let engine: MediaEngine;
+  before(async () => {
+    engine = await startEngine({ rtpTimeoutSec: 1 });
+  });
+  after(() => engine.close());
+
+  it('reports a watched leg whose peer stops sending, once, and not the others', async () => {
+    const room = await engine.createRoom('timeout');
+    const gone = await joinPeer(room, { codec: 'PCMU' });
+    const alive = await joinPeer(room, { codec: 'PCMU' });
+    const unwatched = await joinPeer(room, { codec: 'PCMU' });
+    const held = await joinPeer(room, { codec: 'PCMU' });
+    for (const j of [gone, alive, held]) j.leg.watchMedia();
+    const seen = { gone: timeouts(gone.leg), alive: timeouts(alive.leg), unwatched: timeouts(unwatched.leg), held: timeouts(held.leg) };
+    // The held leg's peer puts the call on hold (we become recvonly) and then sends nothing.
+    await held.leg.applyOffer(held.peer.sdp([], 'sendonly'));
+    held.peer.stopSending();
+    gone.peer.stopSending();
+    unwatched.peer.stopSending();
+    await sleep(3000);
+    assert.equal(seen.gone.length, 1, 'the silent watched leg is reported once');
+    assert.ok(seen.gone[0]! >= 1, `after at least the timeout (${seen.gone[0]} s)`);
+    assert.deepEqual(seen.alive, [], 'a leg that keeps sending is not reported');
+    assert.deepEqual(seen.unwatched, [], 'a leg nobody watches (not answered yet) is not reported');
+    assert.deepEqual(seen.held, [], 'a leg on hold is not reported');
+    // The peer comes back, then goes silent again: reported a second time.
+    gone.peer.start({ kind: 'silence' });
+    await sleep(1500);
+    assert.equal(seen.gone.length, 1, 'no report while it sends again');
+    gone.peer.stopSending();
+    await sleep(2500);
+    assert.equal(seen.gone.length, 2, 'a new silence is reported again');
+    await Promise.all([gone, alive, unwatched, held].map((j) => j.peer.close()));
+    room.close();
+  });
+});
