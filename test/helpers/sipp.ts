@@ -36,6 +36,8 @@ export interface SippRun {
   messages: string;
   /** The -trace_rtt CSV (response times), when asked for. */
   rtt: string;
+  /** What the scenario's <log> actions wrote, when asked for with extra: ['-trace_logs']. */
+  logs: string;
   port: number;
   /** Resolves when SIPp has bound its SIP port (for UAS peers). */
   exited: Promise<SippRun>;
@@ -72,13 +74,15 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; pid: nu
       let counts = '';
       let messages = '';
       let rtt = '';
+      let logs = '';
       for (const f of readdirSync(dir)) {
         if (f.endsWith('_errors.log')) errors += readFileSync(join(dir, f), 'utf8');
         if (f.endsWith('_counts.csv')) counts += readFileSync(join(dir, f), 'utf8');
         if (f.endsWith('_messages.log')) messages += readFileSync(join(dir, f), 'utf8');
         if (f.endsWith('_rtt.csv')) rtt += readFileSync(join(dir, f), 'utf8');
+        if (f.endsWith('_logs.log')) logs += readFileSync(join(dir, f), 'utf8');
       }
-      const run = { code: code ?? -1, stdout, errors, counts, messages, rtt, port } as SippRun;
+      const run = { code: code ?? -1, stdout, errors, counts, messages, rtt, logs, port } as SippRun;
       rmSync(dir, { recursive: true, force: true });
       run.exited = Promise.resolve(run);
       resolve(run);

@@ -1,0 +1,86 @@
+// The README's benchmark table: built from the summary and written between
+// <!-- bench:start --> and <!-- bench:end -->, leaving the rest of the file as it is.
+import type { Summary } from './summary.ts';
+
+export const START = '<!-- bench:start -->';
+export const END = '<!-- bench:end -->';
+
+function n(v: number | null | undefined, digits = 0): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ms(t: { p50: number | null; p99: number | null }): string {
+  return `${n(t.p50, 1)} / ${n(t.p99, 1)} ms`;
+}
+
+function day(iso: string | null): string {
+  return iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'not run';
+}
+
+/** The markdown between the markers (without them). */
+export function benchTable(s: Summary): string {
+  const rows: string[][] = [];
+  const na = 'not run';
+  if (s.mixing?.rooms.length) {
+    for (const r of s.mixing.rooms) {
+      rows.push([
+        `Mixing, rooms of ${r.roomSize}: legs per core at < 0.5 % late + missing frames`,
+        n(r.parley.legsPerCore), n(r.janus.legsPerCore), Number.isFinite(r.ratioLegsPerCore) ? `**${n(r.ratioLegsPerCore, 2)}×**` : '–', 'bench:mixing',
+      ]);
+      rows.push([
+        `Mixing, rooms of ${r.roomSize}: CPU per leg per 20 ms frame; added latency p50 / p99`,
+        `${n(r.parley.cpuMicrosPerLegPerFrame, 1)} µs; ${n(r.parley.latencyP50Ms, 1)} / ${n(r.parley.latencyP99Ms, 1)} ms`,
+        `${n(r.janus.cpuMicrosPerLegPerFrame, 1)} µs; ${n(r.janus.latencyP50Ms, 1)} / ${n(r.janus.latencyP99Ms, 1)} ms`,
+        r.janus.cpuMicrosPerLegPerFrame > 0 ? `${n(r.parley.cpuMicrosPerLegPerFrame / r.janus.cpuMicrosPerLegPerFrame, 2)}× the CPU` : '–',
+        'bench:mixing',
+      ]);
+    }
+  } else {
+    rows.push(['Mixing against Janus AudioBridge', na, na, '–', 'bench:mixing']);
+  }
+  const c = s.calls;
+  if (c && c.highestRateNoFailedCall > 0) {
+    rows.push(['Call setup (record-notice end to end): highest call rate without a failed call', `${n(c.highestRateNoFailedCall)} calls/s`, '', '', 'bench:calls']);
+    rows.push([`Calls held at once with media at that rate (${n(c.holdMs / 1000)} s hold)`, n(c.concurrentCallsHeld), '', '', 'bench:calls']);
+    rows.push(['Setup p50 / p99: INVITE → 183 (answered with early media)', ms(c.inviteTo183), '', '', 'bench:calls']);
+    rows.push([`Setup p50 / p99: INVITE → 200 (notice of ${c.noticeMs ?? '?'} ms, callee answers at once)`, ms(c.inviteTo200), '', '', 'bench:calls']);
+    rows.push([`CPU per call (Parley's Node process + mediasoup workers: setup, ${n(c.holdMs / 1000)} s of media, recording closed)`, `${n(c.cpuMsPerCall, 1)} ms`, '', '', 'bench:calls']);
+  } else if (c) {
+    rows.push(['Call setup (record-notice end to end): highest call rate without a failed call', `none of the rates tried (${c.ratesTried.join(', ') || 'none'} calls/s)`, '', '', 'bench:calls']);
+  } else {
+    rows.push(['Call setup (record-notice end to end)', na, '', '', 'bench:calls']);
+  }
+  const r = s.recording;
+  rows.push(r
+    ? ['Recording: recordings closed and hashed per second; post-processing ogg / mp3', `${n(r.recordingsClosedPerSecond)}/s; ${n(r.oggRealTimeFactor)}× / ${n(r.mp3RealTimeFactor)}× real time`, '', '', 'bench:recording']
+    : ['Recording', na, '', '', 'bench:recording']);
+  const sip = s.sip;
+  rows.push(sip
+    ? ['SIP only (minimal UAS): highest rate without a failed call; highest with p99 INVITE→200 < 50 ms', `${n(sip.highestRateNoFailedCall)} calls/s (p99 ${n(sip.p99MsAtHighestRate)} ms); ${n(sip.highestRateNoFailureAndP99Under50ms)} calls/s`, '', '', 'bench:sip']
+    : ['SIP only', na, '', '', 'bench:sip']);
+  const m = s.mixer;
+  rows.push(m
+    ? [`Mixer alone: ${n(m.legs)} legs in rooms of ${n(m.roomSize)}; late frames; added latency p50 / p99`, `${n(m.legsPerCore)} legs per core (${n(m.microsPerLegPerFrame, 1)} µs per leg per frame); ${n(m.latePercent, 2)} %; ${n(m.latencyP50Ms, 1)} / ${n(m.latencyP99Ms, 1)} ms`, '', '', 'bench:mixer']
+    : ['Mixer alone', na, '', '', 'bench:mixer']);
+
+  const machine = `${s.machine.cores ?? '?'} cores${s.machine.model ? `, ${s.machine.model}` : ''}`;
+  const lines = [
+    `Made by \`${s.command}\` (latest results ${day(s.date)}, ${machine}; \`bench/results/summary.json\`, chart \`bench/results/summary.svg\`).`,
+    '',
+    '| measure | Parley | Janus AudioBridge | Parley / Janus | from |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    `Measured at: ${Object.entries(s.sources).map(([k, v]) => `bench:${k} ${day(v)}`).join('; ')}.`,
+  ];
+  return lines.join('\n');
+}
+
+/** The README with the table between the markers replaced; the rest is left byte for byte. */
+export function rewriteReadme(readme: string, table: string): string {
+  const a = readme.indexOf(START);
+  const b = readme.indexOf(END);
+  if (a < 0 || b < 0 || b < a) throw new Error(`README.md has no ${START} … ${END} block`);
+  return `${readme.slice(0, a + START.length)}\n${table}\n${readme.slice(b)}`;
+}

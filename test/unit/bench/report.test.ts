@@ -1,0 +1,170 @@
+// bench/report.ts's parts: the summary read from results JSON, the SVG chart (well
+// formed, one bar per value) and the README table rewrite (idempotent, the rest of the
+// README untouched). Results are samples written to a temp folder, not real figures.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { END, START, benchTable, rewriteReadme } from '../../../bench/lib/report/readme-table.ts';
+import { buildSummary } from '../../../bench/lib/report/summary.ts';
+import { niceMax, renderSvg } from '../../../bench/lib/report/svg-chart.ts';
+import { allElements, parseXml } from '../../helpers/xml-check.ts';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const side = (legsPerCore: number, cpu: number) => ({ legs: 60, cpuMicrosPerLegPerFrame: cpu, legsPerCore, latePercent: 0.1, missingPercent: 0, latencyP50Ms: 10, latencyP99Ms: 25 });
+
+function resultsDir(which: { mixing?: boolean; calls?: boolean; others?: boolean } = { mixing: true, calls: true, others: true }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-report-'));
+  dirs.push(dir);
+  const w = (name: string, o: unknown): void => writeFileSync(join(dir, name), JSON.stringify(o));
+  if (which.mixing) {
+    w('mixing.json', {
+      date: '2026-11-22T10:00:00.000Z', cores: 2, method: 'sample',
+      rooms: [
+        { roomSize: 10, legs: 100, parley: side(400, 50), janus: side(200, 100), ratioLegsPerCore: 2 },
+        { roomSize: 3, legs: 60, parley: side(450, 44), janus: side(300, 66) },
+        { roomSize: 5, legs: 60, parley: side(420, 47), janus: side(280, 70), ratioLegsPerCore: 1.5 },
+      ],
+    });
+  }
+  if (which.calls) {
+    w('calls.json', {
+      date: '2026-11-22T10:05:00.000Z', machine: { cpus: 2, model: 'Sample & <CPU>' },
+      method: { holdMs: 5000, notice: 'the first 300 ms of prompts/record-notice.wav, as notice and as whisper' },
+      highestRateNoFailedCall: 20,
+      atThatRate: {
+        rate: 20, concurrentCallsHeld: 100, cpuMsPerCall: 97.3,
+        setupMs: { inviteTo183: { n: 200, p50: 9.8, p99: 40 }, inviteToCalleeInvite: { n: 200, p50: 310, p99: 350 }, inviteTo200: { n: 200, p50: 317, p99: 380 } },
+      },
+    });
+  }
+  if (which.others) {
+    w('recording.json', { date: '2026-11-22T09:00:00.000Z', closing: { recordingsClosedPerSecond: 191 }, postProcessOgg: { realTimeFactor: 103.6 }, postProcessMp3: { realTimeFactor: 134.7 } });
+    w('sip.json', { date: '2026-11-22T09:10:00.000Z', machine: { cpus: 2 }, highestRateNoFailedCall: 3000, p99InviteTo200MsAtThatRate: 664, highestRateNoFailureAndP99Under50ms: 1500 });
+    w('mixer.json', { date: '2026-11-22T09:20:00.000Z', legs: 400, roomSize: 10, cpu: { legsPerCoreAtThisCost: 451, microsPerLegPerFrame: { total: 44.3 } }, mixerTicks: { latePercent: 0 }, addedLatencyMs: { p50: 9.5, p99: 23.9 } });
+  }
+  return dir;
+}
+
+describe('bench report: summary', () => {
+  it('reads every results file, sorts rooms, computes a missing ratio and takes the newest date', () => {
+    const s = buildSummary(resultsDir());
+    assert.equal(s.date, '2026-11-22T10:05:00.000Z');
+    assert.deepEqual(s.mixing!.rooms.map((r) => r.roomSize), [3, 5, 10]);
+    assert.equal(s.mixing!.rooms[0].ratioLegsPerCore, 1.5);
+    assert.equal(s.calls!.noticeMs, 300);
+    assert.equal(s.calls!.inviteTo200.p99, 380);
+    assert.equal(s.recording!.oggRealTimeFactor, 103.6);
+    assert.equal(s.sip!.highestRateNoFailureAndP99Under50ms, 1500);
+    assert.equal(s.mixer!.legsPerCore, 451);
+  });
+
+  it('leaves a benchmark that did not run as null', () => {
+    const s = buildSummary(resultsDir({ others: true }));
+    assert.equal(s.mixing, null);
+    assert.equal(s.calls, null);
+    assert.equal(s.sources.mixing, null);
+  });
+});
+
+describe('bench report: SVG chart', () => {
+  it('is well-formed XML with one bar per value, carrying the values', () => {
+    const s = buildSummary(resultsDir());
+    const svg = parseXml(renderSvg(s));
+    assert.equal(svg.name, 'svg');
+    const bars = allElements(svg).filter((e) => e.name === 'rect' && e.attrs.class === 'bar');
+    // 3 room sizes × (Parley, Janus) + 2 × (p50, p99) + 3 recording figures.
+    assert.equal(bars.length, 6 + 4 + 3);
+    const values = (series: string) => bars.filter((b) => b.attrs['data-series'] === series).map((b) => Number(b.attrs['data-value']));
+    assert.deepEqual(values('Parley'), [450, 420, 400]);
+    assert.deepEqual(values('Janus AudioBridge'), [300, 280, 200]);
+    assert.deepEqual(values('p99'), [40, 380]);
+    // Taller bar for the larger value, within one panel.
+    const h = (series: string) => bars.filter((b) => b.attrs['data-series'] === series).map((b) => Number(b.attrs.height));
+    assert.ok(h('Parley')[0] > h('Janus AudioBridge')[0]);
+    assert.ok(renderSvg(s).includes('Sample &amp; &lt;CPU&gt;'), 'text is escaped');
+  });
+
+  it('draws no bars, and says so, for benchmarks that did not run', () => {
+    const svg = parseXml(renderSvg(buildSummary(resultsDir({ others: true }))));
+    const els = allElements(svg);
+    assert.equal(els.filter((e) => e.attrs.class === 'bar').length, 3);
+    assert.ok(els.some((e) => e.name === 'text' && /bench:mixing did not run/.test(e.text)));
+  });
+
+  it('the checker refuses XML that is not well-formed', () => {
+    assert.throws(() => parseXml('<svg><g></svg></g>'));
+    assert.throws(() => parseXml('<svg><text>a & b</text></svg>'));
+    assert.throws(() => parseXml('<svg a="1" a="2"/>'));
+    assert.throws(() => parseXml('<svg/><svg/>'));
+  });
+
+  it('scales to round numbers', () => {
+    assert.deepEqual([7, 12, 180, 451, 1000].map(niceMax), [10, 20, 200, 500, 1000]);
+  });
+});
+
+describe('bench report: README table', () => {
+  const readme = `# Title\n\nIntro.\n\n## Measured here\n\nHow it is measured.\n\n${START}\nold figures\n${END}\n\nMore prose.\n`;
+
+  it('replaces only what is between the markers, and a second run changes nothing', () => {
+    const table = benchTable(buildSummary(resultsDir()));
+    const once = rewriteReadme(readme, table);
+    assert.equal(rewriteReadme(once, table), once);
+    assert.ok(once.startsWith(readme.slice(0, readme.indexOf(START) + START.length)));
+    assert.ok(once.endsWith(readme.slice(readme.indexOf(END))));
+    assert.ok(!once.includes('old figures'));
+  });
+
+  it('shows the command, the date and the Parley/Janus ratios', () => {
+    const table = benchTable(buildSummary(resultsDir()));
+    assert.match(table, /`npm run bench`/);
+    assert.match(table, /2026-11-22 10:05 UTC/);
+    assert.match(table, /rooms of 3: legs per core .*\| 450 \| 300 \| \*\*1\.50×\*\*/);
+    assert.match(table, /rooms of 10: legs per core .*\| 400 \| 200 \| \*\*2\.00×\*\*/);
+    assert.match(table, /20 calls\/s/);
+    // Every row has the same number of cells as the header.
+    const rows = table.split('\n').filter((l) => l.startsWith('|'));
+    for (const r of rows) assert.equal(r.split(' | ').length, 5, r);
+  });
+
+  it('says which benchmarks did not run', () => {
+    const table = benchTable(buildSummary(resultsDir({ others: true })));
+    assert.match(table, /Mixing against Janus AudioBridge \| not run/);
+    assert.match(table, /bench:mixing not run/);
+  });
+
+  it('says so when bench:calls ran but no rate was clean', () => {
+    const dir = resultsDir({ others: true });
+    writeFileSync(join(dir, 'calls.json'), JSON.stringify({ date: '2026-11-22T11:00:00.000Z', highestRateNoFailedCall: 0, atThatRate: null, steps: [{ rate: 20 }, { rate: 25 }] }));
+    const s = buildSummary(dir);
+    assert.match(benchTable(s), /none of the rates tried \(20, 25 calls\/s\)/);
+    const svg = parseXml(renderSvg(s));
+    assert.ok(allElements(svg).some((e) => e.name === 'text' && /no clean rate among 20, 25 calls\/s/.test(e.text)));
+  });
+
+  it('a room size without legs per core (too many late frames) shows a dash, not a number', () => {
+    const dir = resultsDir({ others: true });
+    writeFileSync(join(dir, 'mixing.json'), JSON.stringify({ date: '2026-11-22T11:00:00.000Z', cores: 2, method: 'sample', rooms: [{ roomSize: 3, legs: 60, parley: { ...side(400, 50), legsPerCore: null }, janus: side(300, 66), ratioLegsPerCore: null }] }));
+    const s = buildSummary(dir);
+    assert.match(benchTable(s), /rooms of 3: legs per core .*\| – \| 300 \| – \|/);
+    const bars = allElements(parseXml(renderSvg(s))).filter((e) => e.attrs.class === 'bar' && e.attrs['data-group'] === 'rooms of 3');
+    assert.deepEqual(bars.map((b) => b.attrs['data-value']), ['', '300']);
+    assert.equal(Number(bars[0].attrs.height), 0);
+    assert.ok(Number(bars[1].attrs.height) > 0);
+  });
+
+  it('refuses a README without the markers', () => {
+    assert.throws(() => rewriteReadme('# no markers\n', 'x'), /bench:start/);
+  });
+
+  it('the project README has the markers, and rewriting it keeps everything outside them', () => {
+    const real = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const out = rewriteReadme(real, 'TABLE');
+    assert.equal(out.slice(0, out.indexOf(START)), real.slice(0, real.indexOf(START)));
+    assert.equal(out.slice(out.indexOf(END)), real.slice(real.indexOf(END)));
+  });
+});
