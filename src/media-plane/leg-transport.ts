@@ -125,11 +125,11 @@ export class LegTransport {
    * telephone-event (DTMF on its own SSRC) gets that codec first.
    */
   async addRemoteSsrc(ssrc: number, firstPt?: number): Promise<void> {
-    if (this.closed || this.producers.has(ssrc) || this.pending.has(ssrc)) return;
-    this.pending.add(ssrc);
     const n = this.negotiated;
+    // Not negotiated yet: nothing to produce with (and the SSRC must stay open to a later pass).
+    if (this.closed || !n || this.producers.has(ssrc) || this.pending.has(ssrc)) return;
+    this.pending.add(ssrc);
     const b = this.opts.bridge;
-    if (!n) return;
     try {
       const codecs = [codecParameters(n.codec, n.recvPt)];
       if (n.dtmf) {

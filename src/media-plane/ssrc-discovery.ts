@@ -7,10 +7,11 @@
 // a packet (SSRC tables are per transport), so a rare tie costs an idle
 // producer, never misrouted audio (idle ones are pruned by their leg). When
 // many streams start at once (S new SSRCs, C legs growing) all pairs would
-// cost S·C producers, so above PAIR_BUDGET they are paired in order of first
-// appearance, one producer each; a wrong pair shows up again in the next pass
-// (the SSRC keeps warning, the leg keeps growing) and is paired anew. One pass
-// per worker at a time; warnings arriving meanwhile queue for the next pass.
+// cost S·C producers, so above PAIR_BUDGET each SSRC gets PAIR_BUDGET / S
+// candidates per pass, never one it was already tried on: a wrong pair shows
+// up again in the next pass (the SSRC keeps warning) and moves on to legs not
+// yet tried, so every SSRC finds its leg within C·S / PAIR_BUDGET passes. One
+// pass per worker at a time; warnings arriving meanwhile queue for the next pass.
 import { performance } from 'node:perf_hooks';
 import * as mediasoup from 'mediasoup';
 import type { Logger } from '../util/logger.ts';
@@ -64,12 +65,12 @@ export class SsrcDiscovery {
   /** Last time each kind of other worker warning was logged (they can come once per packet). */
   private readonly lastLogged = new Map<string, number>();
   /**
-   * How often an SSRC was paired in order (when too many start at once), and
+   * The legs an SSRC was already tried on (when too many start at once), and
    * when last. A wrong pair shows up again within a pass or two, so an entry
    * older than ATTEMPT_MEMORY_MS is stale: the SSRC is a new stream (a phone
-   * that reuses the SSRC of a call that ended) and starts from the first guess.
+   * that reuses the SSRC of a call that ended) and starts afresh.
    */
-  private readonly attempts = new Map<number, { tries: number; at: number }>();
+  private readonly attempts = new Map<number, { tried: Set<DiscoverableLeg>; at: number }>();
 
   constructor(
     private readonly log: Logger,
@@ -163,6 +164,36 @@ export class SsrcDiscovery {
     }
   }
 
+  /**
+   * Over budget: each SSRC (in order of first warning) gets its share of the
+   * budget in candidates it was not tried on yet, starting at its own offset in
+   * creation order, so that streams that start in call order pair at once and
+   * the others cover every candidate in as few passes as the budget allows.
+   */
+  private spreadPairs(ssrcs: [number, number][], candidates: DiscoverableLeg[]): [DiscoverableLeg, number, number][] {
+    const at = performance.now();
+    for (const [s, a] of this.attempts) if (at - a.at > this.attemptMemoryMs) this.attempts.delete(s);
+    const share = Math.max(1, Math.floor(PAIR_BUDGET / ssrcs.length));
+    const pairs: [DiscoverableLeg, number, number][] = [];
+    ssrcs.forEach(([s, pt], i) => {
+      let a = this.attempts.get(s);
+      if (!a || candidates.every((l) => a!.tried.has(l))) {
+        // New, or tried everywhere (its leg was not growing then): start over.
+        a = { tried: new Set(), at };
+        this.attempts.set(s, a);
+      }
+      a.at = at;
+      for (let k = 0, picked = 0; k < candidates.length && picked < share; k++) {
+        const l = candidates[(i + k) % candidates.length];
+        if (a.tried.has(l)) continue;
+        a.tried.add(l);
+        pairs.push([l, s, pt]);
+        picked++;
+      }
+    });
+    return pairs;
+  }
+
   private async run(pid: number, w: WorkerState): Promise<void> {
     w.running = true;
     try {
@@ -208,17 +239,8 @@ export class SsrcDiscovery {
         if (candidates.length * ssrcs.length <= PAIR_BUDGET) {
           for (const l of candidates) for (const [s, pt] of ssrcs) pairs.push([l, s, pt]);
         } else {
-          // SSRCs in order of first warning, legs in order of creation: streams
-          // that start in call order pair correctly at once. An SSRC seen again
-          // was paired wrongly: it moves on by its number of attempts.
-          const at = performance.now();
-          for (const [s, a] of this.attempts) if (at - a.at > this.attemptMemoryMs) this.attempts.delete(s);
-          ssrcs.forEach(([s, pt], i) => {
-            const tries = this.attempts.get(s)?.tries ?? 0;
-            this.attempts.set(s, { tries: tries + 1, at });
-            pairs.push([candidates[(i + tries) % candidates.length], s, pt]);
-          });
-          this.log.debug({ pid, ssrcs: ssrcs.length, candidates: candidates.length }, 'ssrc discovery: many new streams at once, pairing in order');
+          pairs.push(...this.spreadPairs(ssrcs, candidates));
+          this.log.debug({ pid, ssrcs: ssrcs.length, candidates: candidates.length, pairs: pairs.length }, 'ssrc discovery: many new streams at once, pairing in turns');
         }
         await Promise.all(pairs.map(([l, s, pt]) => l.discoveredSsrc(s, pt).catch((err: unknown) => this.log.warn({ err, ssrc: s }, 'producer for discovered SSRC failed'))));
       }
