@@ -49,6 +49,7 @@ export class LegTransport {
   /** SsrcDiscovery's bookkeeping: unrouted bytes at its previous pass, and when they last grew. */
   lastUnrouted = 0;
   lastGrowthAt = -Infinity;
+  firstGrowthAt: number | undefined = undefined;
 
   private constructor(
     private readonly opts: LegTransportOptions,

@@ -28,6 +28,8 @@ export interface DiscoveryTarget {
   noStreamFor(ssrc: number): Promise<void>;
   lastUnrouted: number;
   lastGrowthAt: number;
+  /** When its unrouted bytes first grew (its peer's first packet, to a pass's precision). */
+  firstGrowthAt?: number;
 }
 
 /** What discovery needs from a leg. */
@@ -71,6 +73,8 @@ export class SsrcDiscovery {
    * that reuses the SSRC of a call that ended) and starts afresh.
    */
   private readonly attempts = new Map<number, { tried: Set<DiscoverableLeg>; at: number }>();
+  /** When each unknown SSRC was first warned about (forgotten with its attempts). */
+  private readonly firstSeen = new Map<number, number>();
 
   constructor(
     private readonly log: Logger,
@@ -141,6 +145,10 @@ export class SsrcDiscovery {
       this.ignoredUntil.delete(ssrc);
     }
     if (!w.queued.has(ssrc)) w.queued.set(ssrc, pt);
+    if (!this.firstSeen.has(ssrc)) {
+      if (this.firstSeen.size > 10000) this.firstSeen.clear(); // stray senders: keep it bounded
+      this.firstSeen.set(ssrc, performance.now());
+    }
     if (!w.running) {
       w.running = true;
       w.timer = setTimeout(() => {
@@ -170,9 +178,18 @@ export class SsrcDiscovery {
    * creation order, so that streams that start in call order pair at once and
    * the others cover every candidate in as few passes as the budget allows.
    */
-  private spreadPairs(ssrcs: [number, number][], candidates: DiscoverableLeg[]): [DiscoverableLeg, number, number][] {
+  private spreadPairs(queued: [number, number][], legs: DiscoverableLeg[]): [DiscoverableLeg, number, number][] {
     const at = performance.now();
+    // Both orders follow the same event, a peer's first packet: SSRCs by their
+    // first warning, legs by when their unrouted bytes first grew (creation
+    // order among equals). Rank r's first guess is the leg of rank r.
+    const ssrcs = [...queued].sort((a, b) => (this.firstSeen.get(a[0]) ?? at) - (this.firstSeen.get(b[0]) ?? at));
+    const candidates = legs
+      .map((l, i) => ({ l, i, t: l.discoveryTarget?.firstGrowthAt ?? Infinity }))
+      .sort((a, b) => a.t - b.t || a.i - b.i)
+      .map((x) => x.l);
     for (const [s, a] of this.attempts) if (at - a.at > this.attemptMemoryMs) this.attempts.delete(s);
+    for (const [s, t] of this.firstSeen) if (at - t > this.attemptMemoryMs && !this.attempts.has(s)) this.firstSeen.delete(s);
     const share = Math.max(1, Math.floor(PAIR_BUDGET / ssrcs.length));
     const pairs: [DiscoverableLeg, number, number][] = [];
     ssrcs.forEach(([s, pt], i) => {
@@ -209,7 +226,10 @@ export class SsrcDiscovery {
             if (!c) return false;
             const growing = c.unrouted > t.lastUnrouted;
             t.lastUnrouted = c.unrouted;
-            if (growing) t.lastGrowthAt = now;
+            if (growing) {
+              t.lastGrowthAt = now;
+              t.firstGrowthAt ??= now;
+            }
             // A leg that never had a routed packet and grew lately is still waiting for its stream.
             return growing || (c.routed === 0 && now - t.lastGrowthAt < FRESH_WINDOW_MS);
           }),
