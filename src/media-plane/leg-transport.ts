@@ -141,13 +141,13 @@ export class LegTransport {
       const first = codecs[0].payloadType;
       const producer = await this.transport.produce({ kind: 'audio', rtpParameters: { codecs, encodings: [{ ssrc }] } });
       if (this.closed) {
-        producer.close();
+        release(producer, this.transport);
         return;
       }
       const consumer = await b.mixerTransport.consume({ producerId: producer.id, rtpCapabilities: b.consumeCaps });
       if (this.closed) {
-        consumer.close();
-        producer.close();
+        release(consumer, b.mixerTransport);
+        release(producer, this.transport);
         return;
       }
       this.producers.set(ssrc, { producer, consumer, firstPt: first, createdAt: Date.now() });
@@ -235,12 +235,29 @@ export class LegTransport {
     } else if (n.remoteSrtp) {
       await this.transport.connect({ srtpParameters: { cryptoSuite: n.remoteSrtp.suite, keyBase64: n.remoteSrtp.keyBase64 } });
     }
-    this.mixProducer = await b.mixerTransport.produce({
+    const mixProducer = await b.mixerTransport.produce({
       kind: 'audio',
       rtpParameters: { codecs: [codecParameters(n.codec, b.routerPt(n.codec))], encodings: [{ ssrc: this.opts.mixSsrc }] },
     });
-    this.mixConsumer = await this.transport.consume({ producerId: this.mixProducer.id, rtpCapabilities: b.consumeCaps });
+    // The leg may have closed meanwhile (a caller hanging up during setup): close() could not see these.
+    if (this.closed) return release(mixProducer, b.mixerTransport);
+    this.mixProducer = mixProducer;
+    const mixConsumer = await this.transport.consume({ producerId: mixProducer.id, rtpCapabilities: b.consumeCaps });
+    if (this.closed) return release(mixConsumer, this.transport);
+    this.mixConsumer = mixConsumer;
     if (n.direction === 'recvonly' || n.direction === 'inactive' || !n.remote.ip) await this.mixConsumer.pause();
     for (const ssrc of n.remoteSsrcs) await this.addRemoteSsrc(ssrc);
   }
+}
+
+/**
+ * Lets go of a producer or consumer that was created while its leg closed. If
+ * its transport is already closed, the worker dropped it with the transport:
+ * a close() would ask the worker for a transport it no longer has (a logged
+ * "not found" error), so the object is only told, as the transport's own close
+ * would have done had it known the object.
+ */
+function release(x: ms.Producer | ms.Consumer, on: ms.Transport): void {
+  if (on.closed) x.transportClosed();
+  else x.close();
 }
