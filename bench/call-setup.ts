@@ -19,7 +19,7 @@ import { freePort } from '../test/helpers/free-port.ts';
 import { sippCounts, startSipp } from '../test/helpers/sipp.ts';
 import { durations, parseCallTimes, peakOverlap, spread, type CallTimes, type Spread } from './lib/call-timing.ts';
 import { startBenchParley, type BenchParley } from './lib/parley-server.ts';
-import { cpuBetween, treeCpu } from './lib/process-tree-cpu.ts';
+import { cpuBetween, treeCpu } from './lib/proc-cpu.ts';
 import { checkRecordings, sidecarFiles } from './lib/recording-check.ts';
 
 const RATES = (process.env.BENCH_RATES ?? '5,10,15,20,25,30').split(',').map(Number);

@@ -1,7 +1,6 @@
 // What one process did during a bench step: CPU time, event-loop delay and GC pauses. The SIP
 // bench runs one in its own process (the server) and one in the app process, and reads SIPp's
 // CPU time from /proc, so each step says which of the three was busy and where the tail came from.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -67,20 +66,8 @@ export class StepProbe {
   }
 }
 
-let clockTicks: number | null = null;
-
-/** CPU time (user + system) of another process in ms, from /proc/PID/stat; null once it is gone. */
-export function processCpuMs(pid: number): number | null {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-  } catch {
-    return null;
-  }
-}
+// Re-exported for sip-bench.ts: one /proc reader for every benchmark.
+export { processCpuMs } from './lib/proc-cpu.ts';
 
 function round1(n: number): number {
   return Math.round(n * 10) / 10;

@@ -1,17 +1,71 @@
-// CPU time of whole processes (all their threads), from /proc/<pid>/stat.
-import { readFileSync } from 'node:fs';
+// CPU time of processes (all their threads) and of process trees, from
+// /proc/<pid>/stat (Linux), for benchmarks that measure servers running as
+// their own processes (Parley's Node process and its mediasoup workers, Janus,
+// SIPp, the drachtio-srf app).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
-/** utime + stime of a process in ms (clock ticks at Linux's USER_HZ of 100). */
+let ticksPerSecond: number | null = null;
+
+function clockTicks(): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return ticksPerSecond;
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces); null once the process is gone. */
+function statFields(pid: number): string[] | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU ms the process has used; null once it is gone. */
+export function processCpuMs(pid: number): number | null {
+  const f = statFields(pid);
+  // After the name: state(0) ppid(1) ... utime(11) stime(12), in clock ticks.
+  return f ? ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks() : null;
+}
+
+/** The same, 0 for a process that is gone. */
 export function procCpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name may contain spaces: fields are counted after its ')'.
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(parts[11]) + Number(parts[12])) * 1000) / 100;
+  return processCpuMs(pid) ?? 0;
 }
 
 /** Total CPU ms of several processes. */
 export function totalCpuMs(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + procCpuMs(pid), 0);
+}
+
+/** The pids whose parent is `pid`. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (f && Number(f[1]) === pid) out.push(Number(name));
+  }
+  return out;
+}
+
+export interface TreeCpu {
+  /** The process itself. */
+  mainMs: number;
+  /** Its children, by pid, so that a snapshot can be subtracted from a later one. */
+  children: Map<number, number>;
+}
+
+export function treeCpu(pid: number): TreeCpu {
+  return { mainMs: procCpuMs(pid), children: new Map(childPids(pid).map((c) => [c, procCpuMs(c)])) };
+}
+
+/** CPU used between two snapshots: the main process and its children (a child born in between counts from 0). */
+export function cpuBetween(a: TreeCpu, b: TreeCpu): { mainMs: number; childrenMs: number } {
+  let childrenMs = 0;
+  for (const [pid, ms] of b.children) childrenMs += ms - (a.children.get(pid) ?? 0);
+  return { mainMs: b.mainMs - a.mainMs, childrenMs };
 }
 
 /** Percentile p (0–100) of an ascending array; NaN when empty. */
