@@ -22,7 +22,8 @@ export interface SipConfig {
   /** The drachtio control port: where the embedded server listens, or where the remote one is. */
   control: { host: string; port: number; secret: string };
   /** RFC 3261 timer values in milliseconds. */
-  timers: { t1: number; t2: number; t4: number };
+  /** RFC 3261 T1/T2/T4 in ms; minSE: RFC 4028 Min-SE in seconds. */
+  timers: { t1: number; t2: number; t4: number; minSE: number };
   maxMessageSize: number;
   /** Public address written into Via/Contact instead of the bind address (NAT). */
   externalIp: string | null;
@@ -152,11 +153,12 @@ export const configSchema = {
         timers: {
           type: 'object',
           additionalProperties: false,
-          required: ['t1', 't2', 't4'],
+          required: ['t1', 't2', 't4', 'minSE'],
           properties: {
             t1: { type: 'integer', minimum: 1, maximum: 60000 },
             t2: { type: 'integer', minimum: 1, maximum: 600000 },
             t4: { type: 'integer', minimum: 1, maximum: 600000 },
+            minSE: { type: 'integer', minimum: 1, maximum: 86400 },
           },
         },
         maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },
@@ -304,7 +306,7 @@ export const defaultConfig: ParleyConfig = {
       { transport: 'tcp', host: '127.0.0.1', port: 5060 },
     ],
     control: { host: '127.0.0.1', port: 9022, secret: 'cymru' },
-    timers: { t1: 500, t2: 4000, t4: 5000 },
+    timers: { t1: 500, t2: 4000, t4: 5000, minSE: 90 },
     maxMessageSize: 65535,
     externalIp: null,
     outboundProxy: null,

@@ -11,7 +11,9 @@ import type { SipMessage } from '../message/sip-message.ts';
 import { responseDestination } from './message-factory.ts';
 import { cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
+import { uasSessionTimer } from '../dialog/session-timer.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
+import type { SessionRefresher } from './session-refresher.ts';
 import { contactFor, ensureSdpType, makeResponse, meta6 } from './message-factory.ts';
 import type { NetworkRequestHandler } from './network-request-handler.ts';
 
@@ -22,6 +24,7 @@ export class AppResponseHandler {
     private readonly ctx: CoreContext,
     private readonly requests: NetworkRequestHandler,
     private readonly terminator: DialogTerminator,
+    private readonly sessions: SessionRefresher,
   ) {}
 
   handle(conn: ControlConnection, rid: string, txnId: string, app: SipMessage): void {
@@ -45,6 +48,8 @@ export class AppResponseHandler {
     if (dialogForming && !res.has('Contact')) res.add('Contact', contactFor(lp));
     res.body = app.body;
     ensureSdpType(res);
+    // RFC 4028: a 2xx to an INVITE or UPDATE sets, refreshes or drops the session timer (undefined: not such a 2xx).
+    const session = status >= 200 && status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE') ? uasSessionTimer(req, res) : undefined;
     res.keepWire(); // serialised once: sent, retransmitted (2xx, reliable 1xx) and echoed to the app
 
     let dialogId = p.dialog?.id ?? p.early?.id ?? '';
@@ -67,6 +72,10 @@ export class AppResponseHandler {
         if (status < 300) cdrStart(this.ctx, 'application', 'uas', res);
         else cdrStop(this.ctx, 'application', 'call-rejected', res);
       }
+    }
+    if (session !== undefined) {
+      const d = p.dialog ?? this.ctx.dialogs.get(dialogId);
+      if (d) this.sessions.arm(d, session);
     }
     const target = responseDestination(req, p.inbound);
     p.txn.respond(res);

@@ -20,7 +20,6 @@ import { makeResponse, responseDestination } from './message-factory.ts';
 const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, REGISTER, REFER, PRACK';
 const PENDING_LIMIT_MS = 64000;
-const MIN_SE = 90;
 /** Extensions a request may Require of us. */
 const SUPPORTED = new Set(['100rel', 'timer', 'replaces', 'norefersub']);
 
@@ -69,7 +68,7 @@ export class NetworkRequestHandler {
     }
     if (req.method === 'CANCEL') return this.onCancel(inbound, req);
     if (this.unsupported(inbound, req)) return;
-    if (req.method === 'INVITE' || req.method === 'UPDATE') this.checkSessionInterval(inbound, req);
+    if ((req.method === 'INVITE' || req.method === 'UPDATE') && this.intervalTooSmall(inbound, req)) return;
     const toTag = to.params.get('tag');
     if (toTag) return this.inDialog(inbound, req, raw, toTag, from.params.get('tag') ?? '');
     return this.outOfDialog(inbound, req, raw, from.params.get('tag') ?? '');
@@ -84,13 +83,16 @@ export class NetworkRequestHandler {
     return true;
   }
 
-  /** RFC 4028 §8.1: a session interval below our Min-SE (90 s) is refused with 422. */
-  private checkSessionInterval(inbound: Inbound, req: SipMessage): void {
+  /** RFC 4028 §8.1: a session interval below our Min-SE (sip.timers.minSE, 90 s) is refused with 422 and our Min-SE. */
+  private intervalTooSmall(inbound: Inbound, req: SipMessage): boolean {
     const se = req.get('Session-Expires');
-    if (se === undefined) return;
+    if (se === undefined) return false;
     const secs = Number(/^\s*(\d+)/.exec(se)?.[1] ?? NaN);
     if (Number.isNaN(secs)) throw new SipError(400, 'Bad Request', 'bad Session-Expires');
-    if (secs < MIN_SE) throw new SipError(422, 'Session Interval Too Small');
+    const minSE = this.ctx.timers.minSE ?? 90;
+    if (secs >= minSE) return false;
+    this.errors.respond(inbound, req, new SipError(422, 'Session Interval Too Small'), [['Min-SE', String(minSE)]]);
+    return true;
   }
 
   private reliable(inbound: Inbound): boolean {

@@ -14,6 +14,7 @@ import type { Inbound } from '../transport/transport-types.ts';
 import { AppRequestHandler } from './app-request-handler.ts';
 import { AppResponseHandler } from './app-response-handler.ts';
 import type { CoreContext } from './core-context.ts';
+import { SessionRefresher } from './session-refresher.ts';
 import { DialogTerminator } from './dialog-terminator.ts';
 import { ErrorResponder } from './error-responder.ts';
 import { formatHostPortForControl, makeResponse, responseDestination, stampReceived, uriDestination } from './message-factory.ts';
@@ -54,7 +55,7 @@ export class SipCore implements ControlCommands {
     this.errors = new ErrorResponder(opts.sender, this.ctx.txns, opts.log);
     const terminator = new DialogTerminator(this.ctx);
     this.networkRequests = new NetworkRequestHandler(this.ctx, this.errors, terminator);
-    this.appResponses = new AppResponseHandler(this.ctx, this.networkRequests, terminator);
+    this.appResponses = new AppResponseHandler(this.ctx, this.networkRequests, terminator, new SessionRefresher(this.ctx, terminator));
     this.appRequests = new AppRequestHandler(this.ctx);
   }
 

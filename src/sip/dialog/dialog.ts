@@ -5,6 +5,7 @@ import { randomHex } from '../message/random-hex.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { parseNameAddr, parseUri } from '../message/header-values.ts';
 import type { TransportName } from '../transport/transport-types.ts';
+import type { SessionTimer } from './session-timer.ts';
 
 export type DialogRole = 'uas' | 'uac';
 export type DialogState = 'confirmed' | 'terminated';
@@ -64,6 +65,9 @@ export class Dialog {
   stopReliable: (() => void) | null = null;
   /** False while early (a reliable provisional made it, no 2xx yet). */
   confirmed = true;
+  /** RFC 4028: the session timer, and the timeout that refreshes or ends the session. */
+  sessionTimer: SessionTimer | null = null;
+  sessionTimeout: NodeJS.Timeout | null = null;
 
   constructor(init: DialogInit) {
     this.role = init.role;
@@ -166,5 +170,7 @@ export class Dialog {
 
   terminate(): void {
     this.state = 'terminated';
+    if (this.sessionTimeout) clearTimeout(this.sessionTimeout);
+    this.sessionTimeout = null;
   }
 }

@@ -3,6 +3,8 @@ export interface TimerSettings {
   t1: number;
   t2: number;
   t4: number;
+  /** RFC 4028 Min-SE in seconds (session intervals below it get 422); 90 when absent. */
+  minSE?: number;
 }
 
 export function timerValues(t: TimerSettings, reliable: boolean) {

@@ -1,0 +1,78 @@
+// RFC 4028 session timers through the embedded server, with SIPp as the caller and a
+// drachtio-srf app that answers (and knows nothing of timers): an interval below
+// Min-SE gets 422 with our Min-SE; with refresher=uac the server answers so, and
+// ends the call with a BYE when the caller does not refresh; with refresher=uas
+// the server refreshes with UPDATEs. Min-SE is lowered to 1 s here so the tests
+// take seconds (the default is RFC 4028's 90 s, checked by the 422 test).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../../../src/config/schema.ts';
+import { runSipp } from '../../helpers/sipp.ts';
+import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+
+describe('session timers (RFC 4028)', () => {
+  let h: Harness;
+  let strict: Harness;
+  const destroyed: string[] = [];
+
+  before(async () => {
+    h = await startHarness({ timers: { ...defaultConfig.sip.timers, minSE: 1 } });
+    h.srf.invite((req, res) => {
+      h.srf.createUAS(req, res, { localSdp: SDP }).then(
+        (d) => d.on('destroy', () => destroyed.push(d.sip.callId)),
+        (err: unknown) => h.log.error({ err }, 'createUAS failed'),
+      );
+    });
+    strict = await startHarness();
+    strict.srf.invite((_req, res) => res.send(500)); // never reached: the server answers 422 itself
+  });
+
+  after(() => {
+    h?.close();
+    strict?.close();
+  });
+
+  it('an interval below Min-SE (90 s by default) is refused with 422 and Min-SE: 90', async () => {
+    const r = await runSipp({ scenario: 'uac-session-too-small.xml', transport: 'udp', remote: strict.target('udp'), calls: 1, service: 'parley', timeoutS: 10 });
+    assert.equal(r.code, 0, r.stdout + r.errors);
+  });
+
+  it('refresher=uac: the 200 says so with Require: timer; no refresh → the server BYEs with a Reason and tells the app', async () => {
+    const t0 = Date.now();
+    const r = await runSipp({ scenario: 'uac-session-expires.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'parley', timeoutS: 15 });
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, r.stdout + r.errors);
+    // 3 s interval, expiry at 3 − min(32, 3/3) = 2 s after the 200.
+    assert.ok(took >= 1800 && took < 6000, `BYE after ${took} ms`);
+    const until = Date.now() + 3000;
+    while (destroyed.length === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(destroyed.length, 1, 'the app saw the dialog end');
+    assert.equal(h.server.stats.dialogs, 0, 'no dialog left');
+  });
+
+  it('refresher=uac: UPDATEs from the caller refresh the session (each 200 carries the timer); the server does not end it', async () => {
+    const before = destroyed.length;
+    const t0 = Date.now();
+    const r = await runSipp({ scenario: 'uac-session-refreshed.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'parley', timeoutS: 15 });
+    assert.equal(r.code, 0, r.stdout + r.errors);
+    assert.ok(Date.now() - t0 >= 4400, 'the call outlived its first expiry (2 s) by the refreshes');
+    const until = Date.now() + 3000;
+    while (destroyed.length === before && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(destroyed.length, before + 1);
+  });
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    it(`refresher=uas over ${transport}: the server refreshes with an UPDATE every half interval; the call lives on`, async () => {
+      const before = destroyed.length;
+      const t0 = Date.now();
+      const r = await runSipp({ scenario: 'uac-session-refresh.xml', transport, remote: h.target(transport), calls: 1, service: 'parley', timeoutS: 15 });
+      const took = Date.now() - t0;
+      assert.equal(r.code, 0, r.stdout + r.errors);
+      // Two UPDATEs one second apart (2 s interval), then SIPp's BYE.
+      assert.ok(took >= 1800 && took < 6000, `two refreshes took ${took} ms`);
+      const until = Date.now() + 3000;
+      while (destroyed.length === before && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+      assert.equal(destroyed.length, before + 1, 'the call ended by the caller BYE');
+    });
+  }
+});
