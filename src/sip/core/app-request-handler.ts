@@ -2,6 +2,8 @@
 // drachtio's order: in-dialog by dialog id, CANCEL of the app's INVITE by txnId, in-dialog
 // by Call-ID, else a new out-of-dialog request. Responses come back through the client
 // transaction and go to the app with the request's txnId (and dialog id once there is one).
+import { uacSessionTimer } from '../dialog/session-timer.ts';
+import type { SessionRefresher } from './session-refresher.ts';
 import { callLogger } from '../../util/logger.ts';
 import { randomUUID } from 'node:crypto';
 import type { ControlConnection } from '../control/control-connection.ts';
@@ -18,7 +20,10 @@ import { contactFor, ensureSdpType, makeResponse, meta6, newBranch, uriDestinati
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
 
 export class AppRequestHandler {
-  constructor(private readonly ctx: CoreContext) {}
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly sessions: SessionRefresher,
+  ) {}
 
   async handle(conn: ControlConnection, rid: string, txnId: string, dialogId: string, routeUrl: string, app: SipMessage): Promise<void> {
     const method = app.method ?? '';
@@ -202,6 +207,7 @@ export class AppRequestHandler {
         const contact = res.get('Contact');
         if (contact) early.remoteTarget = parseNameAddr(contact).uri;
         p.dialogId = early.id;
+        this.sessionFrom2xx(early, res);
         return true;
       }
       this.ctx.dialogs.remove(early);
@@ -221,11 +227,30 @@ export class AppRequestHandler {
       }
       return false;
     }
-    if (existing) return true;
+    if (existing) {
+      this.sessionFrom2xx(existing, res); // a re-INVITE of the app: its 2xx sets the timer anew (§7.4)
+      return true;
+    }
     const d = this.uacDialog(p, res, toTag);
     this.ctx.dialogs.add(d);
     p.dialogId = d.id;
+    this.sessionFrom2xx(d, res);
     return true;
+  }
+
+  /**
+   * RFC 4028 §7.2 as the UAC of an INVITE: the 2xx's Session-Expires says who
+   * refreshes. We refresh with UPDATE, so when the peer does not allow UPDATE we
+   * leave the session to it rather than send what it would refuse.
+   */
+  private sessionFrom2xx(d: Dialog, res: SipMessage): void {
+    const t = uacSessionTimer(res);
+    if (t?.weRefresh && !/\bUPDATE\b/i.test(res.getAll('Allow').join(','))) {
+      this.ctx.log.info({ dialog: d.id }, 'the callee wants us to refresh the session but does not allow UPDATE: no refreshes');
+      this.sessions.arm(d, null, false);
+      return;
+    }
+    this.sessions.arm(d, t?.interval ?? null, t?.weRefresh ?? false);
   }
 
   private async endFork(d: Dialog): Promise<void> {

@@ -75,7 +75,8 @@ export class AppResponseHandler {
     }
     if (session !== undefined) {
       const d = p.dialog ?? this.ctx.dialogs.get(dialogId);
-      if (d) this.sessions.arm(d, session);
+      // We are the UAS of this transaction: refresher=uas is us.
+      if (d) this.sessions.arm(d, session?.interval ?? null, session?.refresher === 'uas');
     }
     const target = responseDestination(req, p.inbound);
     p.txn.respond(res);

@@ -4,7 +4,7 @@
 // a BYE when the peer, as refresher, let the session expire or our refresh failed.
 import { callLogger } from '../../util/logger.ts';
 import type { Dialog } from '../dialog/dialog.ts';
-import { sessionTimerDelayMs, type SessionTimer } from '../dialog/session-timer.ts';
+import { sessionTimerDelayMs, uacSessionTimer } from '../dialog/session-timer.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import type { CoreContext } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
@@ -18,35 +18,38 @@ export class SessionRefresher {
     private readonly terminator: DialogTerminator,
   ) {}
 
-  /** A 2xx set (or, with null, removed) the dialog's session timer: (re)arms it from now. */
-  arm(d: Dialog, t: SessionTimer | null): void {
+  /**
+   * A 2xx set or refreshed the dialog's session timer (interval in seconds; null:
+   * no timer any more): (re)arms it from now. `weRefresh`: we send the refreshes,
+   * else the peer must before the session expires.
+   */
+  arm(d: Dialog, interval: number | null, weRefresh: boolean): void {
     if (d.sessionTimeout) clearTimeout(d.sessionTimeout);
     d.sessionTimeout = null;
-    d.sessionTimer = t;
-    if (!t || d.state === 'terminated') return;
+    if (interval === null || d.state === 'terminated') return;
     d.sessionTimeout = setTimeout(() => {
       d.sessionTimeout = null;
       if (d.state === 'terminated') return;
-      if (t.refresher === 'uac') {
-        callLogger(this.ctx.log, d.callId).info({ dialog: d.id, interval: t.interval }, 'no session refresh from the peer: ending the dialog');
+      if (!weRefresh) {
+        callLogger(this.ctx.log, d.callId).info({ dialog: d.id, interval }, 'no session refresh from the peer: ending the dialog');
         this.terminator.bye(d, SESSION_EXPIRED_REASON);
       } else {
-        this.refresh(d, t).catch((err: unknown) => {
+        this.refresh(d, interval).catch((err: unknown) => {
           callLogger(this.ctx.log, d.callId).warn({ err, dialog: d.id }, 'session refresh not sent: ending the dialog');
           this.terminator.bye(d, SESSION_EXPIRED_REASON);
         });
       }
-    }, sessionTimerDelayMs(t));
+    }, sessionTimerDelayMs(interval, weRefresh));
     d.sessionTimeout.unref();
   }
 
-  /** We refresh: an UPDATE in the dialog; a 2xx re-arms the timer, anything else ends the dialog. */
-  private async refresh(d: Dialog, t: SessionTimer): Promise<void> {
+  /** We refresh: an UPDATE in the dialog (we stay the refresher); its 2xx re-arms the timer, anything else ends the dialog. */
+  private async refresh(d: Dialog, interval: number): Promise<void> {
     const dest = await uriDestination(d.nextHopUri, d.transport);
     if (d.state === 'terminated') return;
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const skeleton = SipMessage.request('UPDATE', 'sip:placeholder')
-      .add('Session-Expires', `${t.interval};refresher=uas`)
+      .add('Session-Expires', `${interval};refresher=uac`)
       .add('Supported', 'timer');
     const update = d.buildRequest(skeleton, contactFor(lp));
     update.prepend('Via', viaFor(lp, newBranch()));
@@ -60,12 +63,11 @@ export class SessionRefresher {
       onResponse: (res) => {
         const status = res.status ?? 0;
         if (status < 200) return;
-        if (status < 300) {
-          log.debug({ dialog: d.id, interval: t.interval }, 'session refreshed');
-          this.arm(d, t);
-        } else {
-          fail(`UPDATE answered ${status}`);
-        }
+        if (status >= 300) return fail(`UPDATE answered ${status}`);
+        // The UAS may change the interval, or take the refreshing over (§9); a 2xx without a timer keeps ours.
+        const t = uacSessionTimer(res) ?? { interval, weRefresh: true };
+        log.debug({ dialog: d.id, interval: t.interval, weRefresh: t.weRefresh }, 'session refreshed');
+        this.arm(d, t.interval, t.weRefresh);
       },
       onTimeout: () => fail('no answer to the UPDATE'),
       onTransportError: () => fail('UPDATE not sent'),

@@ -55,8 +55,9 @@ export class SipCore implements ControlCommands {
     this.errors = new ErrorResponder(opts.sender, this.ctx.txns, opts.log);
     const terminator = new DialogTerminator(this.ctx);
     this.networkRequests = new NetworkRequestHandler(this.ctx, this.errors, terminator);
-    this.appResponses = new AppResponseHandler(this.ctx, this.networkRequests, terminator, new SessionRefresher(this.ctx, terminator));
-    this.appRequests = new AppRequestHandler(this.ctx);
+    const sessions = new SessionRefresher(this.ctx, terminator);
+    this.appResponses = new AppResponseHandler(this.ctx, this.networkRequests, terminator, sessions);
+    this.appRequests = new AppRequestHandler(this.ctx, sessions);
   }
 
   attachControl(cs: ControlServer): void {

@@ -5,7 +5,6 @@ import { randomHex } from '../message/random-hex.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { parseNameAddr, parseUri } from '../message/header-values.ts';
 import type { TransportName } from '../transport/transport-types.ts';
-import type { SessionTimer } from './session-timer.ts';
 
 export type DialogRole = 'uas' | 'uac';
 export type DialogState = 'confirmed' | 'terminated';
@@ -65,8 +64,7 @@ export class Dialog {
   stopReliable: (() => void) | null = null;
   /** False while early (a reliable provisional made it, no 2xx yet). */
   confirmed = true;
-  /** RFC 4028: the session timer, and the timeout that refreshes or ends the session. */
-  sessionTimer: SessionTimer | null = null;
+  /** RFC 4028: the timeout that refreshes (ours) or ends (the peer's) the session. */
   sessionTimeout: NodeJS.Timeout | null = null;
 
   constructor(init: DialogInit) {

@@ -10,6 +10,8 @@
 // - refresher=uac: the peer must refresh before the interval is over (less
 //   min(32 s, interval/3)), else the server ends the dialog with a BYE (§10).
 // - refresher=uas: the server sends the refresh at half the interval (§10).
+// The roles are those of the transaction that set the timer: as the UAC of an
+// INVITE we place (a B leg), refresher=uac means us (uacSessionTimer).
 import type { SipMessage } from '../message/sip-message.ts';
 
 export type Refresher = 'uac' | 'uas';
@@ -65,8 +67,22 @@ export function uasSessionTimer(req: SipMessage, res: SipMessage): SessionTimer 
   return { interval: asked.interval, refresher };
 }
 
-/** When the server must act after a (re)freshed session, in ms: send its refresh, or give up waiting for the peer's. */
-export function sessionTimerDelayMs(t: SessionTimer): number {
-  if (t.refresher === 'uas') return (t.interval * 1000) / 2;
-  return (t.interval - Math.min(32, t.interval / 3)) * 1000;
+/**
+ * When the server must act after a (re)freshed session, in ms: send its refresh
+ * at half the interval, or give up waiting for the peer's before it expires (§10).
+ */
+export function sessionTimerDelayMs(interval: number, weRefresh: boolean): number {
+  if (weRefresh) return (interval * 1000) / 2;
+  return (interval - Math.min(32, interval / 3)) * 1000;
+}
+
+/**
+ * What a 2xx to our INVITE (or to our refresh) says (§7.2): the session timer the
+ * UAS chose, and whether we, the UAC of that transaction, refresh it. A 2xx
+ * without Session-Expires means no timer.
+ */
+export function uacSessionTimer(res: SipMessage): { interval: number; weRefresh: boolean } | null {
+  const se = parseSessionExpires(res.get('Session-Expires'));
+  if (!se) return null;
+  return { interval: se.interval, weRefresh: (se.refresher ?? 'uac') === 'uac' };
 }

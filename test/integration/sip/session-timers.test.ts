@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
-import { runSipp } from '../../helpers/sipp.ts';
+import { runSipp, startSipp } from '../../helpers/sipp.ts';
 import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
 
 describe('session timers (RFC 4028)', () => {
@@ -75,4 +75,26 @@ describe('session timers (RFC 4028)', () => {
       assert.equal(destroyed.length, before + 1, 'the call ended by the caller BYE');
     });
   }
+
+  it('as the UAC (a B leg), refresher=uac in the callee 2xx: the server refreshes with UPDATEs', async () => {
+    const uas = await startSipp({ scenario: 'uas-session-uac-refreshes.xml', transport: 'udp', calls: 1, timeoutS: 15 });
+    const d = await h.srf.createUAC(`sip:callee@127.0.0.1:${uas.port}`, { localSdp: SDP });
+    const gone = new Promise<void>((resolve) => d.on('destroy', () => resolve()));
+    const t0 = Date.now();
+    const r = await uas.done;
+    assert.equal(r.code, 0, r.stdout + r.errors);
+    assert.ok(Date.now() - t0 >= 1800, 'two refreshes, a second apart');
+    await gone; // the callee's BYE after the refreshes
+  });
+
+  it('as the UAC, refresher=uas and the callee never refreshes: the server ends the call with a BYE and tells the app', async () => {
+    const uas = await startSipp({ scenario: 'uas-session-expires.xml', transport: 'udp', calls: 1, timeoutS: 15 });
+    const d = await h.srf.createUAC(`sip:callee@127.0.0.1:${uas.port}`, { localSdp: SDP });
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => d.on('destroy', () => resolve()));
+    const took = Date.now() - t0;
+    assert.ok(took >= 1800 && took < 6000, `ended ${took} ms after the answer (3 s interval: 2 s)`);
+    const r = await uas.done;
+    assert.equal(r.code, 0, r.stdout + r.errors);
+  });
 });

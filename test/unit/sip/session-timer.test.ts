@@ -57,8 +57,8 @@ describe('session timer (UAS)', () => {
   });
 
   it('acts at half the interval when refreshing, before expiry (less min(32 s, a third)) when waiting', () => {
-    assert.equal(sessionTimerDelayMs({ interval: 1800, refresher: 'uas' }), 900_000);
-    assert.equal(sessionTimerDelayMs({ interval: 1800, refresher: 'uac' }), 1_768_000);
-    assert.equal(sessionTimerDelayMs({ interval: 90, refresher: 'uac' }), 60_000);
+    assert.equal(sessionTimerDelayMs(1800, true), 900_000);
+    assert.equal(sessionTimerDelayMs(1800, false), 1_768_000);
+    assert.equal(sessionTimerDelayMs(90, false), 60_000);
   });
 });
