@@ -2,6 +2,7 @@
 import { SipMessage } from '../message/sip-message.ts';
 import { GuardedState } from './guarded-state.ts';
 import { timerValues, type TimerSettings } from './timer-values.ts';
+import { clearAll, Transaction } from './transaction-base.ts';
 import type { ClientTxnUser, TxnSend } from './transaction-types.ts';
 
 export type IctState = 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
@@ -14,7 +15,7 @@ const LEGAL: Record<IctState, IctState[]> = {
   terminated: [],
 };
 
-export class InviteClientTransaction {
+export class InviteClientTransaction extends Transaction<IctState> {
   readonly state = new GuardedState<IctState>('calling', LEGAL, 'ICT');
   private timerA: NodeJS.Timeout | null = null;
   private timerB: NodeJS.Timeout | null = null;
@@ -25,11 +26,12 @@ export class InviteClientTransaction {
 
   constructor(
     readonly request: SipMessage,
-    private readonly send: TxnSend,
-    private readonly reliable: boolean,
-    private readonly timers: TimerSettings,
-    private readonly user: ClientTxnUser,
+    send: TxnSend,
+    reliable: boolean,
+    timers: TimerSettings,
+    protected override readonly user: ClientTxnUser,
   ) {
+    super(send, reliable, timers, user);
     this.intervalA = timers.t1;
   }
 
@@ -38,17 +40,6 @@ export class InviteClientTransaction {
     // §17.1.1.2: timer A only on unreliable transports; timer B always.
     if (!this.reliable) this.timerA = setTimeout(() => this.onTimerA(), this.intervalA);
     this.timerB = setTimeout(() => this.onTimerB(), timerValues(this.timers, this.reliable).txnTimeout);
-  }
-
-  private transmit(msg: SipMessage): boolean {
-    try {
-      this.send(msg);
-      return true;
-    } catch (err) {
-      this.terminate();
-      this.user.onTransportError(err as Error);
-      return false;
-    }
   }
 
   private onTimerA(): void {
@@ -131,14 +122,8 @@ export class InviteClientTransaction {
     this.user.onTransportError(err);
   }
 
-  terminate(): void {
-    if (this.state.is('terminated')) return;
-    this.clearA();
-    this.clearB();
-    if (this.timerD) clearTimeout(this.timerD);
-    if (this.timerM) clearTimeout(this.timerM);
-    this.timerD = this.timerM = null;
-    this.state.transition('terminated');
-    this.user.onTerminated();
+  protected clearTimers(): void {
+    clearAll(this.timerA, this.timerB, this.timerD, this.timerM);
+    this.timerA = this.timerB = this.timerD = this.timerM = null;
   }
 }

@@ -3,6 +3,7 @@
 import type { SipMessage } from '../message/sip-message.ts';
 import { GuardedState } from './guarded-state.ts';
 import { timerValues, type TimerSettings } from './timer-values.ts';
+import { clearAll, Transaction } from './transaction-base.ts';
 import type { ServerTxnUser, TxnSend } from './transaction-types.ts';
 
 export type IstState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -15,7 +16,7 @@ const LEGAL: Record<IstState, IstState[]> = {
   terminated: [],
 };
 
-export class InviteServerTransaction {
+export class InviteServerTransaction extends Transaction<IstState> {
   readonly state = new GuardedState<IstState>('proceeding', LEGAL, 'IST');
   private timerG: NodeJS.Timeout | null = null;
   private timerH: NodeJS.Timeout | null = null;
@@ -27,11 +28,12 @@ export class InviteServerTransaction {
 
   constructor(
     readonly request: SipMessage,
-    private readonly send: TxnSend,
-    private readonly reliable: boolean,
-    private readonly timers: TimerSettings,
-    private readonly user: ServerTxnUser,
+    send: TxnSend,
+    reliable: boolean,
+    timers: TimerSettings,
+    protected override readonly user: ServerTxnUser,
   ) {
+    super(send, reliable, timers, user);
     this.intervalG = timers.t1;
   }
 
@@ -41,17 +43,6 @@ export class InviteServerTransaction {
 
   get lastStatus(): number {
     return this.lastStatusCode;
-  }
-
-  private transmit(msg: SipMessage): boolean {
-    try {
-      this.send(msg);
-      return true;
-    } catch (err) {
-      this.terminate();
-      this.user.onTransportError?.(err as Error);
-      return false;
-    }
   }
 
   respond(res: SipMessage): void {
@@ -96,8 +87,7 @@ export class InviteServerTransaction {
   /** The ACK for a non-2xx final response is absorbed here; returns false when not ours. */
   receiveAck(): boolean {
     if (this.state.is('completed')) {
-      if (this.timerG) clearTimeout(this.timerG);
-      if (this.timerH) clearTimeout(this.timerH);
+      clearAll(this.timerG, this.timerH);
       this.timerG = this.timerH = null;
       this.state.transition('confirmed');
       this.timerI = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).I);
@@ -106,11 +96,8 @@ export class InviteServerTransaction {
     return this.state.is('confirmed');
   }
 
-  terminate(): void {
-    if (this.state.is('terminated')) return;
-    for (const t of [this.timerG, this.timerH, this.timerI, this.timerL]) if (t) clearTimeout(t);
+  protected clearTimers(): void {
+    clearAll(this.timerG, this.timerH, this.timerI, this.timerL);
     this.timerG = this.timerH = this.timerI = this.timerL = null;
-    this.state.transition('terminated');
-    this.user.onTerminated();
   }
 }

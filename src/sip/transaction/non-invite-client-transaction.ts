@@ -2,6 +2,7 @@
 import type { SipMessage } from '../message/sip-message.ts';
 import { GuardedState } from './guarded-state.ts';
 import { timerValues, type TimerSettings } from './timer-values.ts';
+import { clearAll, Transaction } from './transaction-base.ts';
 import type { ClientTxnUser, TxnSend } from './transaction-types.ts';
 
 export type NictState = 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -13,7 +14,7 @@ const LEGAL: Record<NictState, NictState[]> = {
   terminated: [],
 };
 
-export class NonInviteClientTransaction {
+export class NonInviteClientTransaction extends Transaction<NictState> {
   readonly state = new GuardedState<NictState>('trying', LEGAL, 'NICT');
   private timerE: NodeJS.Timeout | null = null;
   private timerF: NodeJS.Timeout | null = null;
@@ -22,35 +23,25 @@ export class NonInviteClientTransaction {
 
   constructor(
     readonly request: SipMessage,
-    private readonly send: TxnSend,
-    private readonly reliable: boolean,
-    private readonly timers: TimerSettings,
-    private readonly user: ClientTxnUser,
+    send: TxnSend,
+    reliable: boolean,
+    timers: TimerSettings,
+    protected override readonly user: ClientTxnUser,
   ) {
+    super(send, reliable, timers, user);
     this.intervalE = timers.t1;
   }
 
   start(): void {
-    if (!this.transmit()) return;
+    if (!this.transmit(this.request)) return;
     if (!this.reliable) this.timerE = setTimeout(() => this.onTimerE(), this.intervalE);
     this.timerF = setTimeout(() => this.onTimerF(), timerValues(this.timers, this.reliable).txnTimeout);
-  }
-
-  private transmit(): boolean {
-    try {
-      this.send(this.request);
-      return true;
-    } catch (err) {
-      this.terminate();
-      this.user.onTransportError(err as Error);
-      return false;
-    }
   }
 
   private onTimerE(): void {
     this.timerE = null;
     if (!this.state.is('trying', 'proceeding')) return;
-    if (!this.transmit()) return;
+    if (!this.transmit(this.request)) return;
     // §17.1.2.2: doubling up to T2 while trying; T2 once a provisional arrived.
     this.intervalE = this.state.is('trying') ? Math.min(2 * this.intervalE, this.timers.t2) : this.timers.t2;
     this.timerE = setTimeout(() => this.onTimerE(), this.intervalE);
@@ -70,8 +61,7 @@ export class NonInviteClientTransaction {
       this.user.onResponse(res);
       return;
     }
-    if (this.timerE) clearTimeout(this.timerE);
-    if (this.timerF) clearTimeout(this.timerF);
+    clearAll(this.timerE, this.timerF);
     this.timerE = this.timerF = null;
     this.state.transition('completed');
     this.user.onResponse(res);
@@ -85,11 +75,8 @@ export class NonInviteClientTransaction {
     this.user.onTransportError(err);
   }
 
-  terminate(): void {
-    if (this.state.is('terminated')) return;
-    for (const t of [this.timerE, this.timerF, this.timerK]) if (t) clearTimeout(t);
+  protected clearTimers(): void {
+    clearAll(this.timerE, this.timerF, this.timerK);
     this.timerE = this.timerF = this.timerK = null;
-    this.state.transition('terminated');
-    this.user.onTerminated();
   }
 }

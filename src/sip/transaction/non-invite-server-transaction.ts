@@ -2,6 +2,7 @@
 import { SipMessage } from '../message/sip-message.ts';
 import { GuardedState } from './guarded-state.ts';
 import { timerValues, type TimerSettings } from './timer-values.ts';
+import { Transaction } from './transaction-base.ts';
 import type { ServerTxnUser, TxnSend } from './transaction-types.ts';
 
 export type NistState = 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -13,7 +14,7 @@ const LEGAL: Record<NistState, NistState[]> = {
   terminated: [],
 };
 
-export class NonInviteServerTransaction {
+export class NonInviteServerTransaction extends Transaction<NistState> {
   readonly state = new GuardedState<NistState>('trying', LEGAL, 'NIST');
   private timerJ: NodeJS.Timeout | null = null;
   private lastResponse: SipMessage | null = null;
@@ -22,13 +23,9 @@ export class NonInviteServerTransaction {
    * The request is not kept: nothing reads it after matching, and over UDP a completed
    * transaction lives 64*T1 (timer J) after its final response.
    */
-  constructor(
-    request: SipMessage,
-    private readonly send: TxnSend,
-    private readonly reliable: boolean,
-    private readonly timers: TimerSettings,
-    private readonly user: ServerTxnUser,
-  ) {}
+  constructor(request: SipMessage, send: TxnSend, reliable: boolean, timers: TimerSettings, user: ServerTxnUser) {
+    super(send, reliable, timers, user);
+  }
 
   get finalSent(): boolean {
     return this.state.is('completed', 'terminated');
@@ -41,13 +38,7 @@ export class NonInviteServerTransaction {
   respond(res: SipMessage): void {
     if (!this.state.is('trying', 'proceeding')) throw new Error(`NIST: cannot send ${res.status} in state ${this.state.value}`);
     this.lastResponse = res;
-    try {
-      this.send(res);
-    } catch (err) {
-      this.terminate();
-      this.user.onTransportError?.(err as Error);
-      return;
-    }
+    if (!this.transmit(res)) return;
     if (res.status < 200) {
       this.state.transition('proceeding');
       return;
@@ -70,11 +61,8 @@ export class NonInviteServerTransaction {
     }
   }
 
-  terminate(): void {
-    if (this.state.is('terminated')) return;
+  protected clearTimers(): void {
     if (this.timerJ) clearTimeout(this.timerJ);
     this.timerJ = null;
-    this.state.transition('terminated');
-    this.user.onTerminated();
   }
 }
