@@ -3,18 +3,10 @@
 // not run leaves its part null; the chart and the README table say so.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MixingFigures } from '../measure.ts';
 
-/** One side of a mixing room size (bench:mixing's JSON, per server). */
-export interface MixingSide {
-  legs: number;
-  cpuMicrosPerLegPerFrame: number;
-  /** null when late + missing frames were not under 0.5 % at that load. */
-  legsPerCore: number | null;
-  latePercent: number;
-  missingPercent: number;
-  latencyP50Ms: number;
-  latencyP99Ms: number;
-}
+/** One side of a mixing room size (bench:mixing's JSON, per server): what bench/lib/measure.ts measured. */
+export type MixingSide = MixingFigures;
 
 export interface MixingRoom {
   roomSize: number;
