@@ -4,10 +4,10 @@
 // as `tts-<sha256(voice, text)>-<rate>.wav`. Files appear by atomic rename, so
 // a crash never leaves a half-written entry under a final name.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { access, mkdir, rm, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.ts';
+import { sha256File } from '../util/sha256-file.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { PromptError } from './errors.ts';
 import { FfmpegError, transcodeToWav } from './ffmpeg.ts';
@@ -55,7 +55,7 @@ export class PromptCache extends TypedEmitter<PromptCacheEvents> {
 
   /** The cached mono 16-bit WAV of `source` at `sampleRate`, transcoding it on the first call. */
   async fileAtRate(source: string, sampleRate: number, promptName?: string): Promise<CacheResult> {
-    const hash = await hashFile(source).catch((err: unknown) => {
+    const hash = await sha256File(source).catch((err: unknown) => {
       throw new PromptError('UNREADABLE', `prompt cannot be read: ${(err as Error).message}`, promptName, {
         cause: err,
       });
@@ -129,15 +129,7 @@ export class PromptCache extends TypedEmitter<PromptCacheEvents> {
   }
 }
 
-function hashFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('error', reject)
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve(h.digest('hex')));
-  });
-}
+
 
 async function exists(path: string): Promise<boolean> {
   try {

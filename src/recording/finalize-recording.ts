@@ -4,7 +4,8 @@
 // Never throws for a post-processing failure: the sidecar says what failed.
 import { basename } from 'node:path';
 import type { FileEntry, RecordingMetadata } from './metadata.ts';
-import { sha256File, type PostProcessor, type PostProgress } from './post-processor.ts';
+import { sha256File } from '../util/sha256-file.ts';
+import type { PostProcessor, PostProgress } from './post-processor.ts';
 
 export interface FinalizeContext {
   meta: RecordingMetadata;

@@ -1,11 +1,10 @@
 // Post-processing of closed recordings (WAV → Ogg/Opus or MP3) off the media
 // path: one queue, one ffmpeg at a time, so that encoding never competes with
 // the mixers for more than one core. Progress is reported per job.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { encodeRecording, probeDurationMs, type EncodeFormat } from '../playback/ffmpeg.ts';
 import type { Logger } from '../util/logger.ts';
+import { sha256File } from '../util/sha256-file.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 
 export interface PostJob {
@@ -127,12 +126,4 @@ export class PostProcessor extends TypedEmitter<PostProcessorEvents> {
   }
 }
 
-export function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('error', reject)
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve(h.digest('hex')));
-  });
-}
+
