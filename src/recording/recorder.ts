@@ -1,5 +1,5 @@
 // A Recorder is the TickSink of one room: per tick it appends the mix to a mono
-// WAV, each present leg's own input to that leg's stem, and a stereo frame (left:
+// WAV, each present leg's own input to that leg's stem (stems.ts), and a stereo frame (left:
 // the caller leg, right: the sum of every other leg's input) to a stereo WAV.
 // All appends are memory copies; a timer flushes them with async writes and
 // rewrites the headers (see WavFileWriter), and keeps the JSON sidecar current.
@@ -20,13 +20,11 @@ import { compactTime, pathInside, safeName } from './file-names.ts';
 import {
   applyLegInfo,
   newMetadata,
-  type FileEntry,
   type LegInfo,
   type IntervalEntry,
   type LegEntry,
   type PauseMode,
   type RecordingMetadata,
-  type StemEntry,
   type TimePoint,
 } from './metadata.ts';
 export type { LegInfo };
@@ -34,6 +32,7 @@ import { finalizeRecording } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { StereoFrame } from './stereo-frame.ts';
+import { fileEntryOf, Stems } from './stems.ts';
 import { WavFileWriter } from './wav-file-writer.ts';
 
 export interface RecorderOptions {
@@ -69,8 +68,6 @@ interface LegState {
   entry: LegEntry;
   /** In the room now (between a join and a leave). */
   present: boolean;
-  /** Its open stem, when stems are written and it is present. */
-  writer: WavFileWriter | null;
 }
 
 const META_EVERY_MS = 1000;
@@ -86,7 +83,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly mix: WavFileWriter;
   private readonly stereo: WavFileWriter | null;
   private readonly legs = new Map<string, LegState>();
-  private readonly closedStems: { writer: WavFileWriter; entry: StemEntry }[] = [];
+  private readonly stems: Stems;
   private readonly zeros: Int16Array;
   private readonly stereoFrame: StereoFrame;
   private readonly sidecar: SidecarWriter;
@@ -96,7 +93,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private paused: IntervalEntry | null = null;
   private masked: IntervalEntry | null = null;
   private callerId: string | null = null;
-  private stemCount = 0;
   private badFrames = 0;
   private closed = false;
   private resolveFinalized!: (m: RecordingMetadata) => void;
@@ -125,13 +121,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       throw err;
     }
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), onErr);
+    this.stems = new Stems({ enabled: options.stems !== false, base: this.base, sampleRate: this.sampleRate, pathOf: (f) => this.path(f), onError: onErr });
     this.meta = newMetadata({
       room: options.roomId,
       sampleRate: this.sampleRate,
       pauseMode: options.pauseMode ?? 'skip',
       startedAt: started,
-      mix: this.fileEntry(this.mix),
-      stereo: this.stereo ? this.fileEntry(this.stereo) : null,
+      mix: fileEntryOf(this.mix),
+      stereo: this.stereo ? fileEntryOf(this.stereo) : null,
       postProcess: options.postProcess ?? 'none',
     });
     this.writeMeta();
@@ -168,11 +165,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.paused && this.meta.pauseMode === 'skip') return;
     const silent = this.masked !== null || this.paused !== null;
     this.mix.append(silent ? this.zeros : this.fit(tick.mix));
-    for (const [id, leg] of this.legs) {
-      if (!leg.writer) continue;
+    this.stems.append((id) => {
       const raw = tick.legs.get(id) ?? null;
-      leg.writer.append(raw === null || silent ? this.zeros : this.fit(raw));
-    }
+      return raw === null || silent ? this.zeros : this.fit(raw);
+    });
     if (!this.stereo) return;
     const stereo = this.stereoFrame;
     stereo.reset();
@@ -208,15 +204,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       stems: [],
     };
     applyLegInfo(entry, info);
-    let writer: WavFileWriter | null = null;
-    if (this.options.stems !== false) {
-      const file = `${this.base}.leg${++this.stemCount}-${safeName(legId, 40)}.wav`;
-      writer = new WavFileWriter(this.path(file), this.sampleRate, 1, (err) => this.fail(err));
-      entry.stems.push({ ...this.fileEntry(writer), start: at, end: null });
-    }
+    this.stems.start(entry, at);
     entry.joins.push(at);
     if (!known) this.meta.legs.push(entry);
-    this.legs.set(legId, { entry, present: true, writer });
+    this.legs.set(legId, { entry, present: true });
     this.pickCaller();
     if (syncMeta) this.writeMeta();
     else this.writeMetaAsync();
@@ -236,7 +227,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const leg = this.legs.get(legId);
     if (!leg?.present || this.closed) return;
     const at = this.now();
-    this.endStem(leg, at);
+    this.stems.end(legId, at);
     leg.present = false;
     leg.entry.leaves.push(at);
     this.writeMeta();
@@ -306,7 +297,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer); // clears an interval too
     this.flushTimer = null;
-    for (const leg of this.legs.values()) this.endStem(leg, at);
+    this.stems.endAll(at);
     this.mix.closeSync();
     this.stereo?.closeSync();
     this.meta.state = 'closed';
@@ -334,8 +325,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private async finalizeFiles(): Promise<void> {
     await finalizeRecording({
       meta: this.meta,
-      files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.closedStems.map((s) => s.entry)],
-      closed: [this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.closedStems.map((s) => s.writer.closed)],
+      files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.stems.closed.entries],
+      closed: [this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.stems.closed.written],
       pathOf: (f) => this.path(f),
       postProcessor: this.options.postProcessor,
       save: () => this.writeMeta(),
@@ -346,24 +337,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private flush(): void {
     this.mix.flush();
     this.stereo?.flush();
-    for (const leg of this.legs.values()) leg.writer?.flush();
+    this.stems.flush();
     const t = performance.now();
     if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.sidecar.busy) {
       this.refreshDurations();
       this.writeMetaAsync();
     }
-  }
-
-  /** Closes the leg's open stem, if it has one. */
-  private endStem(leg: LegState, at: TimePoint): void {
-    const writer = leg.writer;
-    if (!writer) return;
-    writer.closeSync();
-    const stem = leg.entry.stems[leg.entry.stems.length - 1];
-    stem.end = at;
-    stem.durationMs = writer.durationMs;
-    this.closedStems.push({ writer, entry: stem });
-    leg.writer = null;
   }
 
   /** The caller (stereo left): the first leg with role 'caller', else the first leg that joined. */
@@ -389,9 +368,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.meta.mix.durationMs = Math.round(this.mix.durationMs);
     if (this.meta.stereo && this.stereo) this.meta.stereo.durationMs = Math.round(this.stereo.durationMs);
     this.meta.durationMs = this.meta.mix.durationMs;
-    for (const leg of this.legs.values()) {
-      if (leg.writer) leg.entry.stems[leg.entry.stems.length - 1].durationMs = Math.round(leg.writer.durationMs);
-    }
+    this.stems.refreshDurations();
   }
 
   private writeMeta(): void {
@@ -411,10 +388,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.log.error({ err, recording: this.id }, 'recording error');
     if (this.meta.errors.length < 20) this.meta.errors.push(err.message);
     this.safeEmit('error', err);
-  }
-
-  private fileEntry(w: WavFileWriter): FileEntry {
-    return { file: w.path.slice(w.path.lastIndexOf('/') + 1), channels: w.channels, sampleRate: w.sampleRate, durationMs: 0, sha256: null };
   }
 
   private path(name: string): string {

@@ -1,0 +1,74 @@
+// A recording's stems: one WAV per leg with that leg's own input, opened when the
+// leg joins and closed when it leaves (a rejoin opens a new one), each listed in
+// its leg's metadata. Closed stems are kept until the recording is finalized
+// (hashed, post-processed). With stems off, nothing is written.
+import type { PcmFrame } from '../mixer/frames.ts';
+import { safeName } from './file-names.ts';
+import type { FileEntry, LegEntry, StemEntry, TimePoint } from './metadata.ts';
+import { WavFileWriter } from './wav-file-writer.ts';
+
+export interface StemsOptions {
+  enabled: boolean;
+  /** File names are `<base>.leg<n>-<leg id>.wav`. */
+  base: string;
+  sampleRate: number;
+  pathOf(name: string): string;
+  onError(err: Error): void;
+}
+
+/** What the sidecar says about a file being written (hash and duration filled in later). */
+export function fileEntryOf(w: WavFileWriter): FileEntry {
+  return { file: w.path.slice(w.path.lastIndexOf('/') + 1), channels: w.channels, sampleRate: w.sampleRate, durationMs: 0, sha256: null };
+}
+
+export class Stems {
+  private readonly open = new Map<string, { writer: WavFileWriter; entry: StemEntry }>();
+  private readonly done: { writer: WavFileWriter; entry: StemEntry }[] = [];
+  private count = 0;
+
+  constructor(private readonly o: StemsOptions) {}
+
+  /** The leg joins: its stem starts here and is listed in its metadata. */
+  start(leg: LegEntry, at: TimePoint): void {
+    if (!this.o.enabled || this.open.has(leg.id)) return;
+    const file = `${this.o.base}.leg${++this.count}-${safeName(leg.id, 40)}.wav`;
+    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.onError);
+    const entry: StemEntry = { ...fileEntryOf(writer), start: at, end: null };
+    leg.stems.push(entry);
+    this.open.set(leg.id, { writer, entry });
+  }
+
+  /** One frame to every open stem: `frameOf` gives each leg's frame of this tick. */
+  append(frameOf: (legId: string) => PcmFrame): void {
+    for (const [id, s] of this.open) s.writer.append(frameOf(id));
+  }
+
+  /** The leg leaves: its stem is complete on disk when this returns. */
+  end(legId: string, at: TimePoint): void {
+    const s = this.open.get(legId);
+    if (!s) return;
+    this.open.delete(legId);
+    s.writer.closeSync();
+    s.entry.end = at;
+    s.entry.durationMs = s.writer.durationMs;
+    this.done.push(s);
+  }
+
+  endAll(at: TimePoint): void {
+    for (const id of [...this.open.keys()]) this.end(id, at);
+  }
+
+  flush(): void {
+    for (const s of this.open.values()) s.writer.flush();
+  }
+
+  /** Durations of the open stems into their metadata entries. */
+  refreshDurations(): void {
+    for (const s of this.open.values()) s.entry.durationMs = Math.round(s.writer.durationMs);
+  }
+
+  /** The closed stems (all of them once the recording is closed), for finalizing. */
+  get closed(): { entries: StemEntry[]; written: Promise<void>[] } {
+    return { entries: this.done.map((s) => s.entry), written: this.done.map((s) => s.writer.closed) };
+  }
+}
