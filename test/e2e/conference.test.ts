@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { purity } from '../helpers/audio-analysis.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { sippOk, startCaller, type Peer } from './helpers.ts';
 
@@ -107,7 +108,7 @@ describe('conference with a hidden leg and an impersonating leg (SIPp callers, r
 
   it('every call ends cleanly and the room closes', async () => {
     for (const [who, p] of peers) sippOk(await p.done, who);
-    await waitUntil(() => parley.app.media!.roomCount === 0, 10_000);
+    await waitFor('no media room left', () => parley.app.media!.roomCount === 0);
   });
 });
 
@@ -131,14 +132,6 @@ async function waitForConference(parley: RunningParley, size: number) {
     const conf = await parley.app.conferences!.get('demo');
     if (conf && conf.roster.size >= size) return conf;
     if (Date.now() > until) throw new Error(`the conference did not reach ${size} legs (has ${conf?.roster.size ?? 0})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 50));
   }
 }

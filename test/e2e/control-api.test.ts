@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
 import { purity, readWavFile, rms } from '../helpers/audio-analysis.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import type { RtpPeer } from '../helpers/rtp-peer.ts';
 import { startCallee, startCaller, sippOk, type Peer } from './helpers.ts';
@@ -79,16 +80,6 @@ function tone(pcm: Int16Array, hz: number): { share: number; other: number; peak
   }
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   return { share: median(shares), other: median(others), peakOther: Math.max(...others), rms: median(levels) };
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('control API with a real call (SIPp caller and callee, audio checked)', () => {

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
 
@@ -66,7 +67,7 @@ describe('faults: the media worker killed mid-call', () => {
     await callee.rtp.close();
 
     // The pool replaced the worker: a new call connects.
-    await waitUntil(() => (parley.app.media!.workerPids[0] ?? pid) !== pid, 10_000);
+    await waitFor('the replacement worker', () => (parley.app.media!.workerPids[0] ?? pid) !== pid);
     const callee2 = await startCallee('callee.xml', 1000);
     const caller2 = await startCaller(parley, 'caller.xml', `sip:bob@127.0.0.1:${callee2.port}`, { pauseMs: 1000 });
     sippOk(await caller2.done, 'the next caller');
@@ -129,13 +130,5 @@ async function waitForSidecar(dir: string, wanted: (m: any) => boolean = () => t
     }
     if (Date.now() > until) throw new Error('no final recording sidecar');
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bestCorrelation, envelope, purity, readWavFile } from '../helpers/audio-analysis.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { runSipp, startSipp } from '../helpers/sipp.ts';
@@ -83,7 +84,7 @@ describe('record-notice gateway (SIPp caller and callee, real audio)', () => {
     calleeMessages = calleeDone.messages;
     assert.equal(calleeDone.code, 0, `callee SIPp: ${calleeDone.errors || calleeDone.stdout.slice(-2000)}`);
     // The flow closes the recording when the call ends; wait for the final sidecar.
-    await waitFor(() => sidecars(parley.recordingDir).some((m) => m.state === 'finalized' || m.mix?.sha256), 10_000);
+    await waitFor('the final sidecar', () => sidecars(parley.recordingDir).some((m) => m.state === 'finalized' || m.mix?.sha256));
   });
 
   after(async () => {
@@ -159,12 +160,4 @@ function sidecars(dir: string): any[] {
     return [];
   }
   return files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { medianToneShare, readWavFile } from '../helpers/audio-analysis.ts';
 import { received, sippOk, startCallee, startCaller } from './helpers.ts';
@@ -65,7 +66,7 @@ describe('shipped flows (parley.yaml) with SIPp callers', () => {
     const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: null });
     try {
       // The message recording starts after the prompt and the beep.
-      await waitFor(() => sidecars().length === 2, 30_000, 'the message recording');
+      await waitFor('the message recording', () => sidecars().length === 2, 30_000);
       caller.rtp.setTone(440);
       await new Promise((r) => setTimeout(r, 2000));
       caller.rtp.setSilence();
@@ -73,7 +74,7 @@ describe('shipped flows (parley.yaml) with SIPp callers', () => {
       const run = await caller.done;
       sippOk(run, 'caller (hung up by Parley after the message)');
       sippOk(await callee.done, 'busy callee');
-      await waitFor(() => sidecars().every((m) => m.mix?.sha256), 10_000, 'both recordings closed');
+      await waitFor('both recordings closed', () => sidecars().every((m) => m.mix?.sha256));
       const [call, message] = sidecars();
       assert.ok(call.notices.length >= 1, 'the call recording holds the notice');
       assert.equal(message.legs.length, 1, 'the message has the caller alone');
@@ -91,11 +92,3 @@ describe('shipped flows (parley.yaml) with SIPp callers', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
