@@ -1,0 +1,165 @@
+// SDES-SRTP for one SIP leg (RFC 3711, keys from RFC 4568 a=crypto): protects what
+// the leg sends with our key, unprotects what it receives with the peer's key.
+// Crypto is werift-rtp's (werift-cipher.ts); the packet index (rollover counter,
+// replay list) is kept here per SSRC, the seam described in werift-cipher.ts.
+import type { SrtpSuite } from '../sdp-types.ts';
+import { decodeSrtpKey } from './srtp-keys.ts';
+import { IndexCheck, SrtpIndexWindow } from './srtp-index-window.ts';
+import { SrtpAuthenticationError, WeriftSrtpCipher } from './werift-cipher.ts';
+
+/**
+ * SSRCs remembered per direction. A peer may change SSRC mid-call (RFC 3550 §8.2
+ * collisions, a B2BUA switching sources); state is created only for packets that
+ * authenticate, so only the keyholder can fill this, and the oldest is dropped.
+ */
+const MAX_STREAMS = 32;
+/** RFC 3711 §3.3.1/§3.4: the SRTCP index has 31 bits; a key must not go past it. */
+const MAX_SRTCP_INDEX = 0x7fffffff;
+
+export interface SrtpStats {
+  /** Packets whose authentication tag did not verify (wrong key, tampered, truncated). */
+  authFailures: number;
+  /** Packets whose index was already received or is left of the replay window. */
+  replayDropped: number;
+  /** Packets too short or not RTP/RTCP version 2. */
+  malformed: number;
+}
+
+/** protectRtp/protectRtcp were asked to reuse a packet index: the keystream (and for GCM the nonce) would repeat. */
+export class SrtpIndexReuseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SrtpIndexReuseError';
+  }
+}
+
+/** Length of the RTP header (RFC 3550 §5.1, §5.3.1) when it fits in `end` bytes, else -1. */
+function rtpHeaderLength(p: Buffer, end: number): number {
+  if (end < 12 || p[0] >> 6 !== 2) return -1;
+  let len = 12 + (p[0] & 0x0f) * 4;
+  if (p[0] & 0x10) {
+    if (len + 4 > end) return -1;
+    len += 4 + p.readUInt16BE(len + 2) * 4;
+  }
+  return len <= end ? len : -1;
+}
+
+export class SrtpSession {
+  readonly stats: SrtpStats = { authFailures: 0, replayDropped: 0, malformed: 0 };
+  readonly suite: SrtpSuite;
+  private readonly cipher: WeriftSrtpCipher;
+  private readonly rtpTag: number;
+  private readonly rtcpIndexFromEnd: number;
+  private readonly rtcpTrailer: number;
+  private readonly sendRtp = new Map<number, SrtpIndexWindow>();
+  private readonly recvRtp = new Map<number, SrtpIndexWindow>();
+  private readonly sendRtcp = new Map<number, number>();
+  private readonly recvRtcp = new Map<number, SrtpIndexWindow>();
+
+  /** Throws SrtpKeyError for a key of the wrong form or length, Error for a suite this build lacks. */
+  constructor(opts: { suite: SrtpSuite; sendKeyBase64: string; recvKeyBase64: string }) {
+    this.suite = opts.suite;
+    const send = decodeSrtpKey(opts.suite, opts.sendKeyBase64, 'send');
+    const recv = decodeSrtpKey(opts.suite, opts.recvKeyBase64, 'receive');
+    this.cipher = new WeriftSrtpCipher(opts.suite, send, recv);
+    ({ rtpTag: this.rtpTag, rtcpIndexFromEnd: this.rtcpIndexFromEnd, rtcpTrailer: this.rtcpTrailer } = this.cipher.overhead);
+  }
+
+  /**
+   * Plain RTP → SRTP. The sender's ROC advances when the sequence number wraps
+   * (RFC 3711 §3.3.1, same estimate as the receiver's, so gaps across the wrap are
+   * fine). Throws on a packet that is not RTP, and SrtpIndexReuseError for an index
+   * already sent (like libsrtp: the same sequence number twice under one key).
+   */
+  protectRtp(packet: Buffer): Buffer {
+    if (rtpHeaderLength(packet, packet.length) < 0) throw new Error(`protectRtp: not an RTP packet (${packet.length} bytes)`);
+    const ssrc = packet.readUInt32BE(8);
+    const w = stream(this.sendRtp, ssrc);
+    const index = w.estimateIndex(packet.readUInt16BE(2));
+    if (w.check(index) !== IndexCheck.Fresh) {
+      throw new SrtpIndexReuseError(`protectRtp: SSRC ${ssrc} index ${index} already sent or too far back (highest ${w.highest})`);
+    }
+    const out = this.cipher.encryptRtp(packet, Math.floor(index / 0x10000));
+    w.accept(index);
+    return out;
+  }
+
+  /** SRTP → plain RTP (RFC 3711 §3.3); null, counted in stats, for anything that does not verify. */
+  unprotectRtp(packet: Buffer): Buffer | null {
+    if (rtpHeaderLength(packet, packet.length - this.rtpTag) < 0) {
+      this.stats.malformed++;
+      return null;
+    }
+    const ssrc = packet.readUInt32BE(8);
+    const w = this.recvRtp.get(ssrc);
+    // A new SSRC starts at ROC 0 with s_l from its first authenticated packet (§3.3.1).
+    const index = w ? w.estimateIndex(packet.readUInt16BE(2)) : packet.readUInt16BE(2);
+    if (w && w.check(index) !== IndexCheck.Fresh) {
+      this.stats.replayDropped++;
+      return null;
+    }
+    let out: Buffer;
+    try {
+      out = this.cipher.decryptRtp(packet, Math.floor(index / 0x10000));
+    } catch (err) {
+      if (err instanceof SrtpAuthenticationError) this.stats.authFailures++;
+      else this.stats.malformed++;
+      return null;
+    }
+    (w ?? stream(this.recvRtp, ssrc)).accept(index);
+    return out;
+  }
+
+  /** Plain RTCP → SRTCP, encrypted (E=1), with the next SRTCP index of its sender SSRC (RFC 3711 §3.4). */
+  protectRtcp(packet: Buffer): Buffer {
+    if (packet.length < 8 || packet[0] >> 6 !== 2) throw new Error(`protectRtcp: not an RTCP packet (${packet.length} bytes)`);
+    const ssrc = packet.readUInt32BE(4);
+    // libsrtp's first SRTCP index is 1 as well.
+    const index = (this.sendRtcp.get(ssrc) ?? 0) + 1;
+    if (index > MAX_SRTCP_INDEX) throw new SrtpIndexReuseError(`protectRtcp: SRTCP index of SSRC ${ssrc} exhausted; rekey`);
+    if (!this.sendRtcp.has(ssrc)) evictOldest(this.sendRtcp);
+    this.sendRtcp.set(ssrc, index);
+    return this.cipher.encryptRtcp(packet, index);
+  }
+
+  /** SRTCP → plain RTCP; null, counted in stats, for anything that does not verify or is replayed (§3.4). */
+  unprotectRtcp(packet: Buffer): Buffer | null {
+    if (packet.length < 8 + this.rtcpTrailer || packet[0] >> 6 !== 2) {
+      this.stats.malformed++;
+      return null;
+    }
+    const ssrc = packet.readUInt32BE(4);
+    const index = packet.readUInt32BE(packet.length - this.rtcpIndexFromEnd) & MAX_SRTCP_INDEX;
+    const w = this.recvRtcp.get(ssrc);
+    if (w && w.check(index) !== IndexCheck.Fresh) {
+      this.stats.replayDropped++;
+      return null;
+    }
+    let out: Buffer;
+    try {
+      out = this.cipher.decryptRtcp(packet);
+    } catch (err) {
+      if (err instanceof SrtpAuthenticationError) this.stats.authFailures++;
+      else this.stats.malformed++;
+      return null;
+    }
+    (w ?? stream(this.recvRtcp, ssrc)).accept(index);
+    return out;
+  }
+}
+
+function evictOldest<V>(map: Map<number, V>): void {
+  if (map.size < MAX_STREAMS) return;
+  const oldest = map.keys().next().value;
+  if (oldest !== undefined) map.delete(oldest);
+}
+
+function stream(map: Map<number, SrtpIndexWindow>, ssrc: number): SrtpIndexWindow {
+  let w = map.get(ssrc);
+  if (!w) {
+    evictOldest(map);
+    w = new SrtpIndexWindow();
+    map.set(ssrc, w);
+  }
+  return w;
+}

@@ -1,0 +1,98 @@
+// The one module that imports werift-rtp's SRTP code, and the seam where Parley
+// closes its gap.
+//
+// werift-rtp does the cryptography (RFC 3711 key derivation, AES-CM + HMAC-SHA1-80,
+// RFC 7714 AES-128-GCM, all on node:crypto), but its packet-index bookkeeping is not
+// RFC 3711's: its Context.updateRolloverCount moves the rollover counter only when
+// two consecutive packets sit within 100 of the wrap (a stream that loses 100
+// packets across 65535 → 0 keeps the old ROC forever, on either side), it keeps no
+// replay list for SRTP or SRTCP, and it moves its ROC state on every packet it
+// sends. So Parley never calls werift's SrtpSession.encrypt/decrypt: SrtpSession
+// (srtp-session.ts) estimates each packet's index itself (RFC 3711 §3.3.1, with a
+// §3.3.2 replay window, per SSRC) and hands the rollover counter, or the SRTCP
+// index, to the cipher below. Only key derivation and the cipher are werift's.
+import {
+  ProtectionProfileAeadAes128Gcm,
+  ProtectionProfileAes128CmHmacSha1_80,
+  RtpHeader,
+  SrtpAuthenticationError,
+  SrtpSession as WeriftSrtpSession,
+} from 'werift-rtp';
+import type { SrtpSuite } from '../sdp-types.ts';
+
+/**
+ * The suites werift-rtp 0.8.9 implements. AES_CM_128_HMAC_SHA1_32 (its 32-bit
+ * tag length is fixed at 10 bytes) and AEAD_AES_256_GCM (its key derivation is
+ * AES-128 only) are not among them.
+ */
+const PROFILES: Partial<Record<SrtpSuite, number>> = {
+  AEAD_AES_128_GCM: ProtectionProfileAeadAes128Gcm,
+  AES_CM_128_HMAC_SHA1_80: ProtectionProfileAes128CmHmacSha1_80,
+};
+
+export function weriftSupports(suite: SrtpSuite): boolean {
+  return PROFILES[suite] !== undefined;
+}
+
+/** Thrown by the decrypt calls when a packet does not authenticate. */
+export { SrtpAuthenticationError };
+
+/** Bytes SRTP adds after the RTP payload, and SRTCP after the RTCP packet. */
+export interface SrtpOverhead {
+  /** RTP: the authentication tag (RFC 3711 §4.2; RFC 7714 §7: the GCM tag). */
+  rtpTag: number;
+  /** RTCP: where the E flag and SRTCP index sit, counted from the end of the packet. */
+  rtcpIndexFromEnd: number;
+  /** RTCP: the whole trailer (index and tag). */
+  rtcpTrailer: number;
+}
+
+type Cipher = WeriftSrtpSession['localContext']['cipher'];
+
+export class WeriftSrtpCipher {
+  readonly overhead: SrtpOverhead;
+  private readonly send: Cipher;
+  private readonly recv: Cipher;
+
+  constructor(suite: SrtpSuite, send: { key: Buffer; salt: Buffer }, recv: { key: Buffer; salt: Buffer }) {
+    const profile = PROFILES[suite];
+    if (profile === undefined) throw new Error(`SRTP suite ${suite} is not supported by werift-rtp`);
+    // werift's session only derives the session keys of both directions; its own
+    // encrypt/decrypt (and their index state) stay unused, see the top of this file.
+    const session = new WeriftSrtpSession({
+      profile,
+      keys: { localMasterKey: send.key, localMasterSalt: send.salt, remoteMasterKey: recv.key, remoteMasterSalt: recv.salt },
+    });
+    this.send = session.localContext.cipher;
+    this.recv = session.remoteContext.cipher;
+    this.overhead =
+      profile === ProtectionProfileAeadAes128Gcm
+        ? // RFC 7714 §9.1: SRTCP is header, ciphertext with its 16-byte tag, then E|index.
+          { rtpTag: 16, rtcpIndexFromEnd: 4, rtcpTrailer: 20 }
+        : // RFC 3711 §3.4: SRTCP is header, ciphertext, E|index, then the 10-byte tag.
+          { rtpTag: 10, rtcpIndexFromEnd: 14, rtcpTrailer: 14 };
+  }
+
+  /** Plain RTP (header checked by the caller) → SRTP with the given rollover counter. */
+  encryptRtp(packet: Buffer, roc: number): Buffer {
+    // werift takes a parsed header and serializes it again (one-byte and two-byte
+    // extensions are rewritten without inner padding; the result is what gets authenticated).
+    const header = RtpHeader.deSerialize(packet);
+    return this.send.encryptRtp(header, packet.subarray(header.payloadOffset), roc);
+  }
+
+  /** SRTP → plain RTP (padding kept); throws SrtpAuthenticationError. */
+  decryptRtp(packet: Buffer, roc: number): Buffer {
+    return this.recv.decryptRtp(packet, roc)[0];
+  }
+
+  /** Plain RTCP → SRTCP with E=1 and the given index. */
+  encryptRtcp(packet: Buffer, index: number): Buffer {
+    return this.send.encryptRTCP(packet, index);
+  }
+
+  /** SRTCP → plain RTCP; throws SrtpAuthenticationError. */
+  decryptRtcp(packet: Buffer): Buffer {
+    return this.recv.decryptRTCP(packet)[0];
+  }
+}
