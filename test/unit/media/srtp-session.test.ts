@@ -1,0 +1,155 @@
+// SrtpSession: round trips per suite, and what it refuses (RFC 3711 §3.3 authentication,
+// §3.3.2 replay) without ever throwing on input from the network.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { generateSrtpKeyBase64, SrtpIndexReuseError, SrtpKeyError, SrtpSession, SUPPORTED_SRTP_SUITES } from '../../../src/media-plane/srtp/index.ts';
+import type { SrtpSuite } from '../../../src/media-plane/sdp-types.ts';
+import { buildRtp } from '../../helpers/rtp.ts';
+
+function pair(suite: SrtpSuite): { alice: SrtpSession; bob: SrtpSession } {
+  const a = generateSrtpKeyBase64(suite);
+  const b = generateSrtpKeyBase64(suite);
+  return { alice: new SrtpSession({ suite, sendKeyBase64: a, recvKeyBase64: b }), bob: new SrtpSession({ suite, sendKeyBase64: b, recvKeyBase64: a }) };
+}
+
+function rtp(seq: number, ssrc = 0x11223344, fill = seq & 0xff): Buffer {
+  return buildRtp({ payloadType: 0, seq, timestamp: seq * 160, ssrc, payload: Buffer.alloc(160, fill) });
+}
+
+/** An RTCP receiver report (RFC 3550 §6.4.2) with one report block. */
+function rtcpRr(ssrc: number): Buffer {
+  const b = Buffer.alloc(32);
+  b[0] = 0x81;
+  b[1] = 201;
+  b.writeUInt16BE(7, 2);
+  b.writeUInt32BE(ssrc, 4);
+  b.writeUInt32BE(0xcafebabe, 8);
+  b.writeUInt32BE(0x40000123, 12);
+  return b;
+}
+
+const clean = { authFailures: 0, replayDropped: 0, malformed: 0 };
+
+describe('SrtpSession', () => {
+  it('supports AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM (what werift-rtp implements)', () => {
+    assert.deepEqual([...SUPPORTED_SRTP_SUITES].sort(), ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80']);
+  });
+
+  it('refuses a suite this build does not support, with a clear error', () => {
+    const k = generateSrtpKeyBase64('AEAD_AES_256_GCM');
+    assert.throws(() => new SrtpSession({ suite: 'AEAD_AES_256_GCM', sendKeyBase64: k, recvKeyBase64: k }), /not supported/);
+  });
+
+  it('refuses keys of the wrong length or form', () => {
+    const short = generateSrtpKeyBase64('AEAD_AES_128_GCM'); // 28 bytes, the CM suites need 30
+    const good = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_80');
+    assert.throws(() => new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: short, recvKeyBase64: good }), SrtpKeyError);
+    assert.throws(() => new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: good, recvKeyBase64: 'not base64!' }), /receive SRTP key is not base64/);
+  });
+
+  for (const suite of SUPPORTED_SRTP_SUITES) {
+    describe(suite, () => {
+      it('RTP round trip: payload encrypted on the wire, intact after unprotect', () => {
+        const { alice, bob } = pair(suite);
+        for (let seq = 65_530; seq < 65_536 + 10; seq++) {
+          const plain = rtp(seq & 0xffff);
+          const wire = alice.protectRtp(plain);
+          assert.equal(wire.length, plain.length + (suite === 'AEAD_AES_128_GCM' ? 16 : 10), 'tag length (RFC 7714 §7, RFC 3711 §4.2)');
+          assert.deepEqual(wire.subarray(0, 12), plain.subarray(0, 12), 'header in the clear');
+          assert.notDeepEqual(wire.subarray(12, plain.length), plain.subarray(12), 'payload encrypted');
+          assert.deepEqual(bob.unprotectRtp(wire), plain);
+        }
+        assert.deepEqual(bob.stats, clean);
+      });
+
+      it('RTCP round trip, SRTCP index and E flag on the wire (RFC 3711 §3.4)', () => {
+        const { alice, bob } = pair(suite);
+        for (let i = 1; i <= 3; i++) {
+          const plain = rtcpRr(0xabcdef01);
+          const wire = alice.protectRtcp(plain);
+          const indexAt = suite === 'AEAD_AES_128_GCM' ? wire.length - 4 : wire.length - 14;
+          assert.equal(wire.readUInt32BE(indexAt), (0x80000000 | i) >>> 0, 'E=1 and index counting from 1');
+          assert.deepEqual(bob.unprotectRtcp(wire), plain);
+        }
+        assert.deepEqual(bob.stats, clean);
+      });
+
+      it('a tampered packet is refused and counted, header or payload or tag', () => {
+        const { alice, bob } = pair(suite);
+        let seq = 100;
+        for (const at of [1, 3, 9, 20, -1]) {
+          const wire = alice.protectRtp(rtp(seq++));
+          wire[at < 0 ? wire.length + at : at] ^= 0x01;
+          assert.equal(bob.unprotectRtp(wire), null, `bit flipped at ${at}`);
+        }
+        const rtcp = alice.protectRtcp(rtcpRr(7));
+        rtcp[10] ^= 0x80;
+        assert.equal(bob.unprotectRtcp(rtcp), null);
+        assert.deepEqual(bob.stats, { ...clean, authFailures: 6 });
+        // A refused packet moved no state: the next good one still decrypts.
+        assert.ok(bob.unprotectRtp(alice.protectRtp(rtp(seq))));
+      });
+
+      it('a replayed packet is refused, RTP and RTCP, also out of order within the window', () => {
+        const { alice, bob } = pair(suite);
+        const wires = [10, 11, 12, 13].map((s) => alice.protectRtp(rtp(s)));
+        assert.ok(bob.unprotectRtp(wires[0]));
+        assert.ok(bob.unprotectRtp(wires[2]));
+        assert.ok(bob.unprotectRtp(wires[1]), 'late but new: accepted');
+        assert.equal(bob.unprotectRtp(wires[2]), null);
+        assert.equal(bob.unprotectRtp(wires[0]), null);
+        assert.ok(bob.unprotectRtp(wires[3]));
+        const rtcp = alice.protectRtcp(rtcpRr(5));
+        assert.ok(bob.unprotectRtcp(rtcp));
+        assert.equal(bob.unprotectRtcp(rtcp), null);
+        assert.deepEqual(bob.stats, { ...clean, replayDropped: 3 });
+      });
+
+      it('a packet older than the replay window is refused (RFC 3711 §3.3.2)', () => {
+        const { alice, bob } = pair(suite);
+        const old = alice.protectRtp(rtp(1000));
+        const newer = alice.protectRtp(rtp(1200));
+        assert.ok(bob.unprotectRtp(newer));
+        assert.equal(bob.unprotectRtp(old), null);
+        assert.equal(bob.stats.replayDropped, 1);
+      });
+
+      it('truncated packets and garbage give null, never throw', () => {
+        const { alice, bob } = pair(suite);
+        const wire = alice.protectRtp(rtp(5));
+        const rtcp = alice.protectRtcp(rtcpRr(5));
+        const inputs: Buffer[] = [Buffer.alloc(0), Buffer.from([0x80]), wire.subarray(0, 12), wire.subarray(0, wire.length - 1), wire.subarray(0, 20), rtcp.subarray(0, 8), rtcp.subarray(0, rtcp.length - 1)];
+        // A header that claims more than the packet holds: 15 CSRCs, or an extension of 65,535 words.
+        const csrcs = Buffer.from(wire);
+        csrcs[0] = 0x8f;
+        const ext = Buffer.from(wire);
+        ext[0] = 0x90;
+        ext.writeUInt16BE(0xffff, 14);
+        inputs.push(csrcs, ext);
+        let seed = 1;
+        for (let i = 0; i < 300; i++) {
+          const len = i % 80;
+          const b = Buffer.alloc(len);
+          for (let k = 0; k < len; k++) b[k] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+          if (i % 2 && len) b[0] = 0x80 | (b[0] & 0x3f);
+          inputs.push(b);
+        }
+        for (const b of inputs) {
+          assert.doesNotThrow(() => assert.equal(bob.unprotectRtp(b), null));
+          assert.doesNotThrow(() => assert.equal(bob.unprotectRtcp(b), null));
+        }
+        const { authFailures, replayDropped, malformed } = bob.stats;
+        assert.equal(authFailures + replayDropped + malformed, inputs.length * 2, 'every refusal counted once');
+        assert.ok(malformed > 0 && authFailures > 0);
+        assert.deepEqual(bob.unprotectRtp(alice.protectRtp(rtp(6))), rtp(6), 'still works afterwards');
+      });
+
+      it('the sender refuses to use an index twice (keystream reuse), like libsrtp', () => {
+        const { alice } = pair(suite);
+        alice.protectRtp(rtp(7));
+        assert.throws(() => alice.protectRtp(rtp(7, undefined, 0x55)), SrtpIndexReuseError);
+        assert.throws(() => alice.protectRtp(Buffer.alloc(4)), /not an RTP packet/);
+      });
+    });
+  }
+});
