@@ -72,21 +72,23 @@ export class SrtpSession {
    * already sent (like libsrtp: the same sequence number twice under one key).
    */
   protectRtp(packet: Buffer): Buffer {
-    if (rtpHeaderLength(packet, packet.length) < 0) throw new Error(`protectRtp: not an RTP packet (${packet.length} bytes)`);
+    const headerLength = rtpHeaderLength(packet, packet.length);
+    if (headerLength < 0) throw new Error(`protectRtp: not an RTP packet (${packet.length} bytes)`);
     const ssrc = packet.readUInt32BE(8);
     const w = stream(this.sendRtp, ssrc);
     const index = w.estimateIndex(packet.readUInt16BE(2));
     if (w.check(index) !== IndexCheck.Fresh) {
       throw new SrtpIndexReuseError(`protectRtp: SSRC ${ssrc} index ${index} already sent or too far back (highest ${w.highest})`);
     }
-    const out = this.cipher.encryptRtp(packet, Math.floor(index / 0x10000));
+    const out = this.cipher.encryptRtp(packet, headerLength, Math.floor(index / 0x10000));
     w.accept(index);
     return out;
   }
 
   /** SRTP → plain RTP (RFC 3711 §3.3); null, counted in stats, for anything that does not verify. */
   unprotectRtp(packet: Buffer): Buffer | null {
-    if (rtpHeaderLength(packet, packet.length - this.rtpTag) < 0) {
+    const headerLength = rtpHeaderLength(packet, packet.length - this.rtpTag);
+    if (headerLength < 0) {
       this.stats.malformed++;
       return null;
     }
@@ -100,7 +102,7 @@ export class SrtpSession {
     }
     let out: Buffer;
     try {
-      out = this.cipher.decryptRtp(packet, Math.floor(index / 0x10000));
+      out = this.cipher.decryptRtp(packet, headerLength, Math.floor(index / 0x10000));
     } catch (err) {
       if (err instanceof SrtpAuthenticationError) this.stats.authFailures++;
       else this.stats.malformed++;
