@@ -55,7 +55,9 @@ async function udpSocket(): Promise<Socket> {
 /** One SRTP path through mediasoup: us → PlainTransport A → Producer → Consumer → PlainTransport B → us. */
 class Loop {
   readonly arrivals: Arrival[] = [];
+  /** RTCP that our SrtpSessions decrypted: from transport B (consumer side), and from A (producer side). */
   readonly rtcpIn: Buffer[] = [];
+  readonly rtcpFromA: Buffer[] = [];
   /** Packet n → the sequence number we sent it with. */
   readonly sentSeq = new Map<number, number>();
   readonly sentPt = new Map<number, number>();
@@ -72,6 +74,10 @@ class Loop {
     readonly ours: SrtpSession,
     readonly back: SrtpSession,
   ) {
+    sender.on('message', (msg) => {
+      const rtcp = ours.unprotectRtcp(msg);
+      if (rtcp) this.rtcpFromA.push(rtcp);
+    });
     receiver.on('message', (msg) => {
       const pt = msg[1] & 0x7f;
       if (pt >= 72 && pt <= 79) {
@@ -106,6 +112,19 @@ class Loop {
     const ours = new SrtpSession({ suite, sendKeyBase64: keyA, recvKeyBase64: a.srtpParameters!.keyBase64 });
     const back = new SrtpSession({ suite, sendKeyBase64: keyB, recvKeyBase64: b.srtpParameters!.keyBase64 });
     return new Loop(suite, a, b, consumer, sender, receiver, ours, back);
+  }
+
+  /** Sends an RTCP receiver report (RFC 3550 §6.4.2) about the consumer's stream to B, protected by our SrtpSession. */
+  sendReceiverReport(cumulativeLost: number): void {
+    const rr = Buffer.alloc(32);
+    rr[0] = 0x81;
+    rr[1] = 201;
+    rr.writeUInt16BE(7, 2);
+    rr.writeUInt32BE(0x0bac0bac, 4);
+    rr.writeUInt32BE(this.consumer.rtpParameters.encodings![0]!.ssrc!, 8);
+    rr.writeUInt32BE(cumulativeLost & 0xffffff, 12); // fraction lost 0
+    rr.writeUInt32BE(this.lastOutSeq, 16);
+    this.receiver.send(this.back.protectRtcp(rr), this.b.tuple.localPort, '127.0.0.1');
   }
 
   /** Sends packet `sent` with sequence number `seq`, protected by our SrtpSession. */
@@ -183,7 +202,7 @@ describe('SRTP interop with libsrtp (mediasoup worker) across sequence wraps', (
   });
 
   for (const suite of SUPPORTED_SRTP_SUITES) {
-    it(`${suite}: RTP from 65,500 past both wraps, CN interleaved, decrypts on both sides with intact payloads`, async () => {
+    it(`${suite}: RTP from 65,500 past both wraps, CN interleaved, decrypts on both sides with intact payloads; SRTCP both ways`, async () => {
       const loop = await Loop.open(router, suite, true);
       try {
         // Our wrap: 36 packets before it, 300 after, every 7th CN.
@@ -203,7 +222,17 @@ describe('SRTP interop with libsrtp (mediasoup worker) across sequence wraps', (
         const outSeqs = loop.arrivals.slice(-400).map((x) => x.seq);
         assert.ok(outSeqs.some((s) => s > 65_000) && outSeqs.some((s) => s < 200), `the consumer's sequence numbers wrapped: ${outSeqs[0]}…${outSeqs[outSeqs.length - 1]}`);
         assert.ok(loop.sent - beforeWrap >= 400);
-        assert.deepEqual(loop.back.stats, { authFailures: 0, replayDropped: 0, malformed: 0 }, 'nothing from libsrtp was refused');
+        // SRTCP both ways (RFC 3711 §3.4). libsrtp → us: mediasoup's periodic reports (audio: every 5 s at most).
+        const consumerSsrc = loop.consumer.rtpParameters.encodings![0]!.ssrc!;
+        const sr = await waitFor('a sender report from B', () => loop.rtcpIn.find((p) => p[1] === 200), 15_000);
+        assert.equal(sr.readUInt32BE(4), consumerSsrc, 'the SR is about the consumer stream');
+        assert.ok(sr.readUInt32BE(20) > 0, 'SR packet count');
+        const rr = await waitFor('a receiver report from A', () => loop.rtcpFromA.find((p) => p[1] === 201), 15_000);
+        assert.equal(rr.readUInt32BE(8), SSRC, 'the RR is about our stream');
+        // us → libsrtp: a receiver report whose loss figure mediasoup then shows in the consumer's stats.
+        loop.sendReceiverReport(4242);
+        await waitFor('packetsLost 4242 in the consumer stats', async () => (await loop.consumer.getStats()).some((st) => st.packetsLost === 4242), 5_000);
+        for (const s of [loop.back, loop.ours]) assert.deepEqual(s.stats, { authFailures: 0, replayDropped: 0, malformed: 0 }, 'nothing from libsrtp was refused');
       } finally {
         loop.close();
       }

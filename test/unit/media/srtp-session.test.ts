@@ -62,6 +62,20 @@ describe('SrtpSession', () => {
         assert.deepEqual(bob.stats, clean);
       });
 
+      it('CSRCs, a header extension with inner padding, and RTP padding come back byte for byte', () => {
+        const { alice, bob } = pair(suite);
+        const plain = Buffer.concat([
+          Buffer.from([0xb2, 0x00, 0x01, 0x00]), // V=2, P, X, CC=2; PT 0; seq 256
+          Buffer.from('0000a0000badf00d1111111122222222', 'hex'), // ts, SSRC, 2 CSRCs
+          Buffer.from('bede0002100000002a000000', 'hex'), // RFC 8285 one-byte extension, zero padding between elements
+          Buffer.alloc(160, 0x5a),
+          Buffer.from([0, 0, 0, 4]), // RFC 3550 §5.1 padding
+        ]);
+        const wire = alice.protectRtp(plain);
+        assert.deepEqual(wire.subarray(0, 32), plain.subarray(0, 32), 'header sent as given');
+        assert.deepEqual(bob.unprotectRtp(wire), plain);
+      });
+
       it('RTCP round trip, SRTCP index and E flag on the wire (RFC 3711 §3.4)', () => {
         const { alice, bob } = pair(suite);
         for (let i = 1; i <= 3; i++) {
