@@ -3,14 +3,16 @@
 //
 // werift-rtp does the cryptography (RFC 3711 key derivation, AES-CM + HMAC-SHA1-80,
 // RFC 7714 AES-128-GCM, all on node:crypto), but its packet-index bookkeeping is not
-// RFC 3711's: its Context.updateRolloverCount moves the rollover counter only when
-// two consecutive packets sit within 100 of the wrap (a stream that loses 100
-// packets across 65535 → 0 keeps the old ROC forever, on either side), it keeps no
-// replay list for SRTP or SRTCP, and it moves its ROC state on every packet it
-// sends. So Parley never calls werift's SrtpSession.encrypt/decrypt: SrtpSession
-// (srtp-session.ts) estimates each packet's index itself (RFC 3711 §3.3.1, with a
-// §3.3.2 replay window, per SSRC) and hands the rollover counter, or the SRTCP
-// index, to the cipher below. Only key derivation and the cipher are werift's.
+// RFC 3711 §3.3.1's: Context.updateRolloverCount moves the rollover counter only when
+// the previous packet was within 100 of 65535 and this one within 100 of 0, on the
+// receiver and the sender alike. A stream that loses 100 packets across the wrap
+// keeps the old ROC and fails authentication from then on (a failed packet does not
+// update werift's state, so it never recovers); a sender that skips across the wrap
+// encrypts with the old ROC. It keeps no replay list for SRTP or SRTCP (§3.3.2).
+// The seam: Parley never calls werift's SrtpSession.encrypt/decrypt. SrtpSession
+// (srtp-session.ts) estimates each packet's index itself (§3.3.1, with a §3.3.2
+// replay window, per SSRC) and hands the rollover counter, or the SRTCP index, to
+// the cipher below. Only key derivation and the cipher are werift's.
 import {
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
