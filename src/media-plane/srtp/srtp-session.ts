@@ -8,9 +8,10 @@ import { IndexCheck, SrtpIndexWindow } from './srtp-index-window.ts';
 import { SrtpAuthenticationError, WeriftSrtpCipher } from './werift-cipher.ts';
 
 /**
- * SSRCs remembered per direction. A peer may change SSRC mid-call (RFC 3550 §8.2
- * collisions, a B2BUA switching sources); state is created only for packets that
- * authenticate, so only the keyholder can fill this, and the oldest is dropped.
+ * Peer SSRCs remembered. A peer may change SSRC mid-call (RFC 3550 §8.2 collisions,
+ * a B2BUA switching sources); state is created only for packets that authenticate,
+ * so only the keyholder can fill this, and the oldest is dropped. Our own SSRCs are
+ * never forgotten: a forgotten sender index could be used a second time.
  */
 const MAX_STREAMS = 32;
 /** RFC 3711 §3.3.1/§3.4: the SRTCP index has 31 bits; a key must not go past it. */
@@ -75,7 +76,7 @@ export class SrtpSession {
     const headerLength = rtpHeaderLength(packet, packet.length);
     if (headerLength < 0) throw new Error(`protectRtp: not an RTP packet (${packet.length} bytes)`);
     const ssrc = packet.readUInt32BE(8);
-    const w = stream(this.sendRtp, ssrc);
+    const w = stream(this.sendRtp, ssrc, false);
     const index = w.estimateIndex(packet.readUInt16BE(2));
     if (w.check(index) !== IndexCheck.Fresh) {
       throw new SrtpIndexReuseError(`protectRtp: SSRC ${ssrc} index ${index} already sent or too far back (highest ${w.highest})`);
@@ -108,7 +109,7 @@ export class SrtpSession {
       else this.stats.malformed++;
       return null;
     }
-    (w ?? stream(this.recvRtp, ssrc)).accept(index);
+    (w ?? stream(this.recvRtp, ssrc, true)).accept(index);
     return out;
   }
 
@@ -119,7 +120,6 @@ export class SrtpSession {
     // libsrtp's first SRTCP index is 1 as well.
     const index = (this.sendRtcp.get(ssrc) ?? 0) + 1;
     if (index > MAX_SRTCP_INDEX) throw new SrtpIndexReuseError(`protectRtcp: SRTCP index of SSRC ${ssrc} exhausted; rekey`);
-    if (!this.sendRtcp.has(ssrc)) evictOldest(this.sendRtcp);
     this.sendRtcp.set(ssrc, index);
     return this.cipher.encryptRtcp(packet, index);
   }
@@ -145,7 +145,7 @@ export class SrtpSession {
       else this.stats.malformed++;
       return null;
     }
-    (w ?? stream(this.recvRtcp, ssrc)).accept(index);
+    (w ?? stream(this.recvRtcp, ssrc, true)).accept(index);
     return out;
   }
 }
@@ -156,10 +156,10 @@ function evictOldest<V>(map: Map<number, V>): void {
   if (oldest !== undefined) map.delete(oldest);
 }
 
-function stream(map: Map<number, SrtpIndexWindow>, ssrc: number): SrtpIndexWindow {
+function stream(map: Map<number, SrtpIndexWindow>, ssrc: number, evict: boolean): SrtpIndexWindow {
   let w = map.get(ssrc);
   if (!w) {
-    evictOldest(map);
+    if (evict) evictOldest(map);
     w = new SrtpIndexWindow();
     map.set(ssrc, w);
   }

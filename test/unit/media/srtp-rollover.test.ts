@@ -88,6 +88,17 @@ describe('SrtpSession rollover counter', () => {
     assert.deepEqual(bob.stats, { authFailures: 0, replayDropped: 0, malformed: 0 });
   });
 
+  it('takes any number of peer SSRCs in turn (the oldest state is dropped after 32), and our own are kept', () => {
+    const { alice, bob } = pair();
+    for (let ssrc = 1; ssrc <= 40; ssrc++) {
+      for (let s = 65_534; s < 65_539; s++) assert.ok(bob.unprotectRtp(alice.protectRtp(rtp(s, ssrc))), `SSRC ${ssrc} seq ${s & 0xffff}`);
+    }
+    // alice still knows SSRC 1's index: reusing it is refused, the next one carries ROC 1.
+    assert.throws(() => alice.protectRtp(rtp(65_538, 1)), /already sent/);
+    assert.ok(alice.protectRtp(rtp(65_539, 1)));
+    assert.deepEqual(bob.stats, { authFailures: 0, replayDropped: 0, malformed: 0 });
+  });
+
   it('werift-rtp alone loses the stream when 150 packets are lost across the wrap (the gap)', () => {
     const { alice, bob, keys } = pair();
     const [ka, kb] = keys.map((k) => Buffer.from(k, 'base64'));
