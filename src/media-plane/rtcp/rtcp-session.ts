@@ -22,7 +22,9 @@ export interface RtcpStats {
   remote: { fractionLost: number; cumulativeLost: number; jitterMs: number } | null;
   /** RFC 3550 §6.4.1 from LSR/DLSR. */
   rttMs: number | null;
+  /** SR and RR packets read from the peer (one compound may hold several). */
   reportsReceived: number;
+  /** Compound packets built (reports and BYEs). */
   reportsSent: number;
 }
 
