@@ -40,8 +40,13 @@ export interface MediaConfig {
   announcedIp: string | null;
   rtpPortRange: { min: number; max: number };
   codecs: string[];
-  /** Latch the RTP destination on the first packet's source (symmetric RTP, comedia). */
-  latching: boolean;
+  /**
+   * Symmetric RTP: 'latch' sends to where the peer's first valid packet came
+   * from (and re-latches after a re-offer or 2 s of silence), 'once' latches to
+   * the first source for the leg's life, 'strict' accepts and sends only to the
+   * SDP address. true/false are 'latch'/'strict'.
+   */
+  latching: boolean | 'latch' | 'once' | 'strict';
   mixer: { sampleRate: number; jitterMinMs: number; jitterMaxMs: number };
   /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
   rtpTimeoutSec: number;
@@ -196,7 +201,7 @@ export const configSchema = {
           uniqueItems: true,
           items: { type: 'string', enum: ['PCMU', 'PCMA', 'G722', 'opus'] },
         },
-        latching: { type: 'boolean' },
+        latching: { description: 'latch, once, strict (or true/false)', oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['latch', 'once', 'strict'] }] },
         rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
         mixer: {
           type: 'object',
@@ -318,7 +323,7 @@ export const defaultConfig: ParleyConfig = {
     announcedIp: null,
     rtpPortRange: { min: 40000, max: 49999 },
     codecs: ['PCMU', 'PCMA', 'G722', 'opus'],
-    latching: false,
+    latching: 'latch',
     mixer: { sampleRate: 16000, jitterMinMs: 20, jitterMaxMs: 100 },
     rtpTimeoutSec: 60,
   },

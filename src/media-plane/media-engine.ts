@@ -1,13 +1,13 @@
-// The media engine: the worker pool, SSRC discovery, and the rooms. The only
-// factory of rooms. When a worker dies its rooms close with 'worker-died'
-// (their legs with the same reason), so call control can end those calls.
-import { randomUUID } from 'node:crypto';
+// The media engine: the rooms, the RTP port allocator their legs' endpoints
+// share, and the mediasoup worker pool (the rooms' hubs). The only factory of rooms.
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { MediaConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { MediaClosedError } from './media-errors.ts';
 import { MediaRoom } from './media-room.ts';
-import { SsrcDiscovery } from './ssrc-discovery.ts';
+import { PortAllocator } from './port-allocator.ts';
+import type { LatchMode } from './rtp-endpoint.ts';
 import { resolveWorkerBinary } from './worker-binary.ts';
 import { WorkerPool } from './worker-pool.ts';
 
@@ -18,7 +18,9 @@ export type MediaEngineEvents = {
 
 export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
-  private readonly discovery: SsrcDiscovery;
+  private readonly ports: PortAllocator;
+  private readonly roomConfig: MediaConfig & { latching: LatchMode };
+  private readonly cname = `parley-${randomBytes(9).toString('base64url')}`;
   private closed = false;
 
   private constructor(
@@ -27,11 +29,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     private readonly log: Logger,
   ) {
     super(log);
-    this.discovery = new SsrcDiscovery(log.child({ component: 'ssrc-discovery' }));
-    this.discovery.install();
-    pool.on('workerdied', (dead) => {
-      for (const room of [...this.rooms.values()]) if (room.workerPid === dead.pid) room.close('worker-died');
-    });
+    this.ports = new PortAllocator(config.rtpPortRange, config.rtpIp);
+    this.roomConfig = { ...config, latching: latchMode(config.latching) };
   }
 
   static async create(config: MediaConfig, log: Logger): Promise<MediaEngine> {
@@ -61,23 +60,24 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return this.rooms.size;
   }
 
-  /** A room with its Router on the least loaded worker. */
+  /** RTP port pairs in use by legs' endpoints. */
+  get portsInUse(): number {
+    return this.ports.used;
+  }
+
+  /** A room: its mixer now; its legs' endpoints as they are made. */
   async createRoom(id: string = randomUUID()): Promise<MediaRoom> {
     if (this.closed) throw new MediaClosedError('media engine is closed');
     if (this.rooms.has(id)) throw new Error(`room ${id} already exists`);
-    const room = await MediaRoom.create(id, {
-      pool: this.pool,
-      discovery: this.discovery,
-      config: this.config,
+    const room = new MediaRoom(id, {
+      ports: this.ports,
+      cname: this.cname,
+      config: this.roomConfig,
       log: this.log.child({ room: id }),
       roomClosed: (r) => {
         if (this.rooms.get(r.id) === r) this.rooms.delete(r.id);
       },
     });
-    if (this.closed) {
-      room.close('engine-closed');
-      throw new MediaClosedError('media engine closed while creating a room');
-    }
     this.rooms.set(id, room);
     return room;
   }
@@ -88,8 +88,14 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.closed = true;
     for (const room of [...this.rooms.values()]) room.close('engine-closed');
     this.pool.close();
-    this.discovery.uninstall();
     this.safeEmit('close');
     this.removeAllListeners();
   }
+}
+
+/** media.latching: true/false (the old switch) or a mode. */
+function latchMode(v: MediaConfig['latching']): LatchMode {
+  if (v === true) return 'latch';
+  if (v === false) return 'strict';
+  return v;
 }

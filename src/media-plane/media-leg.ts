@@ -1,18 +1,22 @@
-// One SIP leg in a room: its negotiated audio, its mediasoup transport, its
-// place in the mixer, its DTMF and talk events. Created only by MediaRoom.
+// One SIP leg in a room: its negotiated audio, its own RTP endpoint (socket,
+// latching, SRTP, RTCP), its place in the mixer, its DTMF and talk events.
+// Created only by MediaRoom.
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
 import { parseSipInfoDtmf } from '../dtmf/sip-info-dtmf.ts';
 import type { FrameSource } from '../mixer/frames.ts';
 import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
-import type { LegTransport } from './leg-transport.ts';
 import { MediaClosedError } from './media-errors.ts';
+import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
 import { buildAnswer, buildOffer, negotiateOffer, parseAnswer } from './sdp-negotiator.ts';
-import type { NegotiatedAudio, SdpSessionInfo, SrtpSuite } from './sdp-types.ts';
-import type { CodecName } from '../mixer/codecs/audio-codec.ts';
-import { DEFAULT_OPUS_PT } from './router-bridge.ts';
+import type { NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
+import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
+
+/** Comfort noise (RFC 3389), static payload type 13: accepted and treated as silence. */
+const CN_PT = 13;
 
 export type MediaLegCloseReason = 'closed' | 'room-closed' | 'worker-died' | 'transport-closed';
 
@@ -33,40 +37,32 @@ export type MediaLegEvents = {
 /** What a leg needs from its room (kept narrow so the leg cannot reach other legs). */
 export interface LegHost {
   readonly codecs: readonly CodecName[];
-  /** An unstarted transport on the room's router for this Opus payload type. */
-  buildTransport(leg: MediaLeg, spec: TransportSpec): Promise<LegTransport>;
+  /** Opens this leg's RTP endpoint (RTCP port too when `withRtcp`), keeping `port` when it is free. */
+  openEndpoint(leg: MediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint>;
+  /** An SRTP context: what we send under `local`, what we receive under `remote`. */
+  createSrtp(local: SrtpKey, remote: SrtpKey): SrtpContext;
+  /** The leg's RTCP (reports sent every ~5 s, the peer's read). */
+  createRtcp(leg: MediaLeg, clockRate: number): RtcpContext & { setClockRate(rate: number): void };
+  /** A fresh local SRTP master key (and salt) for a suite. */
+  newSrtpKey(suite: SrtpSuite, tag: number): SrtpKey;
   /** The mixer participant for this leg, created on first use. */
   participantFor(leg: MediaLeg, media: ParticipantMedia): MixerParticipant;
-  mediaFor(leg: MediaLeg, n: NegotiatedAudio, t: LegTransport): ParticipantMedia;
   legClosed(leg: MediaLeg): void;
-}
-
-export interface TransportSpec {
-  rtcpMux: boolean;
-  srtp: { suite: SrtpSuite; tag: number } | null;
-  /** Opus payload type the peer wants to receive (selects the room's Router). */
-  opusPt: number;
-  port?: number;
-}
-
-function specOf(n: NegotiatedAudio, port?: number): TransportSpec {
-  return {
-    rtcpMux: n.remote.rtcpMux,
-    srtp: n.remoteSrtp ? { suite: n.remoteSrtp.suite, tag: n.remoteSrtp.tag } : null,
-    opusPt: n.codec === 'opus' ? n.sendPt : DEFAULT_OPUS_PT,
-    port,
-  };
 }
 
 export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   readonly id: string;
-  /** The leg's mix goes out under this SSRC inside the room (the peer sees the consumer's, stable too). */
-  readonly mixSsrc = randomInt(1, 0xffffffff);
+  /** The SSRC of everything Parley sends this leg (stable for the leg's life, RFC 3550 §8). */
+  readonly ssrc = randomInt(1, 0xffffffff);
   private negotiated: NegotiatedAudio | null = null;
-  private legTransport: LegTransport | null = null;
+  private rtp: RtpEndpoint | null = null;
   private participant: MixerParticipant | null = null;
   private readonly sdp: SdpSessionInfo = { sessionId: String(randomInt(1, 2 ** 47)), version: 1 };
   private lastLocalSdp = '';
+  /** Our SRTP key, kept across re-offers of the same suite. */
+  private localKey: SrtpKey | null = null;
+  private pendingOffer: { srtp: boolean } | null = null;
+  private rtcp: (RtcpContext & { setClockRate(rate: number): void }) | null = null;
   private closed = false;
   private watching = false;
   private timedOut = false;
@@ -100,16 +96,21 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     return this.negotiated;
   }
 
-  get transport(): LegTransport | null {
-    return this.legTransport;
+  /** The leg's RTP endpoint (its port, counters, where it sends). */
+  get endpoint(): RtpEndpoint | null {
+    return this.rtp;
   }
 
-  /** @internal The mixer participant, attached by the room. */
-  attach(p: MixerParticipant): void {
-    this.participant = p;
-    p.on('dtmf', this.forwardDtmf);
-    p.on('talk', this.forwardTalk);
-  }
+  /** @internal The endpoint hands the peer's packets here. */
+  readonly onRtp = (packet: Buffer, nowMs: number): void => {
+    this.participant?.pushRtp(packet, nowMs);
+  };
+
+  /** @internal The endpoint saw a new SSRC from the peer. */
+  readonly onSsrc = (ssrc: number): void => {
+    this.log.debug({ ssrc }, 'peer SSRC');
+    this.safeEmit('inboundssrc', ssrc);
+  };
 
   /** @internal */
   get mixerParticipant(): MixerParticipant | null {
@@ -143,51 +144,56 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   /**
    * Answers an offer: the first one (from the room) or a re-offer (hold,
-   * resume, new address, new codec). Throws SdpNegotiationError (→ 488) and
-   * leaves the leg as it was when the offer cannot be accepted.
+   * resume, new address, new codec, new key). The port stays the same. Throws
+   * SdpNegotiationError (→ 488) and leaves the leg as it was when the offer
+   * cannot be accepted.
    */
   async applyOffer(offer: string): Promise<string> {
     this.assertOpen();
     const n = negotiateOffer(offer, this.host.codecs);
-    await this.apply(n);
-    this.lastLocalSdp = buildAnswer(n, this.legTransport!.local, this.nextVersion());
+    let ep = this.rtp;
+    if (!ep) {
+      ep = await this.host.openEndpoint(this, !n.remote.rtcpMux);
+      if (this.closed) {
+        ep.close();
+        throw new MediaClosedError('leg closed during negotiation');
+      }
+      this.rtp = ep;
+    } else if (!n.remote.rtcpMux) {
+      await ep.ensureRtcpPort();
+      this.assertOpen();
+    }
+    const local = n.remoteSrtp ? this.keyFor(n.remoteSrtp.suite, n.remoteSrtp.tag) : null;
+    this.configure(n, local);
+    const l = ep.local;
+    this.lastLocalSdp = buildAnswer(n, { ip: l.ip, port: l.port, rtcpPort: n.remote.rtcpMux ? null : l.rtcpPort, srtp: local }, this.nextVersion());
     return this.lastLocalSdp;
   }
 
   /** @internal An offer for an outgoing leg (first offer, from the room). */
   async makeOffer(srtp: boolean): Promise<string> {
     this.assertOpen();
-    const t = await this.host.buildTransport(this, {
-      rtcpMux: true,
-      srtp: srtp ? { suite: 'AES_CM_128_HMAC_SHA1_80', tag: 1 } : null,
-      opusPt: DEFAULT_OPUS_PT,
-    });
+    // Our offer proposes rtcp-mux but must be ready for an answer that refuses it (RFC 5761 §5.1.1).
+    const ep = await this.host.openEndpoint(this, true);
     if (this.closed) {
-      t.close();
+      ep.close();
       throw new MediaClosedError('leg closed while making an offer');
     }
-    this.legTransport = t;
+    this.rtp = ep;
     this.pendingOffer = { srtp };
-    this.lastLocalSdp = buildOffer(this.host.codecs, t.local, this.nextVersion());
+    const key = srtp ? this.keyFor('AES_CM_128_HMAC_SHA1_80', 1) : null;
+    const l = ep.local;
+    this.lastLocalSdp = buildOffer(this.host.codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp: key }, this.nextVersion());
     return this.lastLocalSdp;
   }
-
-  private pendingOffer: { srtp: boolean } | null = null;
 
   /** Applies the answer to our offer (outgoing legs). Throws SdpNegotiationError when it is unusable. */
   async applyAnswer(answer: string): Promise<void> {
     this.assertOpen();
-    const t = this.legTransport;
-    if (!this.pendingOffer || !t) throw new Error('no offer is pending on this leg');
-    const n = parseAnswer(answer, this.host.codecs, this.pendingOffer.srtp ? t.local.srtp : null);
-    if (n.codec === 'opus' && n.sendPt !== DEFAULT_OPUS_PT) {
-      this.log.warn({ pt: n.sendPt }, 'answer changed the Opus payload type; the peer will receive ours (RFC 3264 §6.1 SHOULD)');
-    }
+    if (!this.pendingOffer || !this.rtp) throw new Error('no offer is pending on this leg');
+    const n = parseAnswer(answer, this.host.codecs, this.pendingOffer.srtp ? this.localKey : null);
     this.pendingOffer = null;
-    // The peer already knows this transport's port: start it rather than replace it.
-    await t.start(n);
-    this.negotiated = n;
-    this.updateParticipant(n, t);
+    this.configure(n, this.localKey);
   }
 
   /** Not heard by anyone (still heard by recorders' per-leg input). */
@@ -248,77 +254,60 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     return e;
   }
 
-  /** @internal For SsrcDiscovery: this leg's transport, or null. */
-  get discoveryTarget(): LegTransport | null {
-    const t = this.legTransport;
-    return t && !t.isClosed ? t : null;
-  }
-
-  /** @internal For SsrcDiscovery. */
-  acceptsPt(pt: number): boolean {
-    const n = this.negotiated;
-    return !!n && (n.recvPt === pt || n.dtmf?.recvPt === pt);
-  }
-
-  /** @internal SsrcDiscovery saw an SSRC no producer takes. */
-  async discoveredSsrc(ssrc: number, firstPt?: number): Promise<void> {
-    if (this.closed || !this.legTransport) return;
-    await this.legTransport.addRemoteSsrc(ssrc, firstPt);
-  }
-
-  /** Closes the leg: mixer participant, then transport, then tells the room. Idempotent; one 'close'. */
+  /** Closes the leg: mixer participant, then endpoint, then tells the room. Idempotent; one 'close'. */
   close(reason: MediaLegCloseReason = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
     for (const src of this.pendingSources.splice(0)) src.stop();
     this.participant?.close();
     this.participant = null;
-    this.legTransport?.close();
-    this.legTransport = null;
+    this.rtp?.close();
+    this.rtp = null;
     this.host.legClosed(this);
     this.log.debug({ reason }, 'leg closed');
     this.safeEmit('close', reason);
     this.removeAllListeners();
   }
 
-  private async apply(n: NegotiatedAudio): Promise<void> {
-    const old = this.negotiated;
-    const t = this.legTransport;
-    if (old && t && sameTransport(old, n)) {
-      // Only the direction (hold/resume) changed.
-      this.negotiated = n;
-      await t.setSending(n.remote.ip !== null && (n.direction === 'sendrecv' || n.direction === 'sendonly'));
-      this.updateParticipant(n, t);
-      return;
-    }
-    // A new address, codec or key: a new transport. The SDP was already
-    // accepted, so the old one goes first and its port is reused (the worker
-    // handles the close before the create: one channel, in order).
-    const port = t?.local.port;
-    if (t) t.close();
-    this.legTransport = null;
-    const next = await this.host.buildTransport(this, specOf(n, port));
-    try {
-      await next.start(n);
-    } catch (err) {
-      next.close();
-      throw err;
-    }
-    if (this.closed) {
-      next.close();
-      throw new MediaClosedError('leg closed during negotiation');
-    }
-    this.legTransport = next;
-    this.negotiated = n;
-    this.updateParticipant(n, next);
+  /** Our key for a suite: the one we have when the suite is unchanged, else a new one (crypto.randomBytes). */
+  private keyFor(suite: SrtpSuite, tag: number): SrtpKey {
+    if (!this.localKey || this.localKey.suite !== suite) this.localKey = this.host.newSrtpKey(suite, tag);
+    else if (this.localKey.tag !== tag) this.localKey = { ...this.localKey, tag };
+    return this.localKey;
   }
 
-  private updateParticipant(n: NegotiatedAudio, t: LegTransport): void {
-    const media = this.host.mediaFor(this, n, t);
+  /** Applies a negotiation to the endpoint and the mixer participant. */
+  private configure(n: NegotiatedAudio, local: SrtpKey | null): void {
+    const ep = this.rtp!;
+    const sending = n.remote.ip !== null && (n.direction === 'sendrecv' || n.direction === 'sendonly');
+    const pts = [n.recvPt, CN_PT];
+    if (n.dtmf) pts.push(n.dtmf.recvPt);
+    ep.configure({
+      remote: n.remote,
+      payloadTypes: pts,
+      srtp: n.remoteSrtp && local ? this.host.createSrtp(local, n.remoteSrtp) : null,
+      sending,
+    });
+    this.negotiated = n;
+    const clock = CODECS[n.codec].rtpClock;
+    if (!this.rtcp) {
+      this.rtcp = this.host.createRtcp(this, clock);
+      ep.attachRtcp(this.rtcp);
+    } else this.rtcp.setClockRate(clock);
+    const media: ParticipantMedia = {
+      codec: n.codec,
+      audioPt: n.recvPt,
+      dtmfPt: n.dtmf?.recvPt ?? null,
+      dtmfClock: n.dtmf?.clock ?? 8000,
+      sendPt: n.sendPt,
+      sendSsrc: this.ssrc,
+    };
     let p = this.participant;
     if (!p) {
       p = this.host.participantFor(this, media);
-      this.attach(p);
+      this.participant = p;
+      p.on('dtmf', this.forwardDtmf);
+      p.on('talk', this.forwardTalk);
       this.applyRole(p);
       for (const src of this.pendingSources.splice(0)) p.play(src);
     } else {
@@ -327,7 +316,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     // Coming off hold: the silence clock starts again.
     if (n.direction === 'sendrecv' && this.lastDirection !== 'sendrecv') p.lastRxMs = performance.now();
     this.lastDirection = n.direction;
-    p.sending = n.remote.ip !== null && (n.direction === 'sendrecv' || n.direction === 'sendonly');
+    p.sending = sending;
     p.receiving = n.direction === 'sendrecv' || n.direction === 'recvonly';
   }
 
@@ -339,20 +328,4 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   private assertOpen(): void {
     if (this.closed) throw new MediaClosedError(`leg ${this.id} is closed`);
   }
-}
-
-function sameTransport(a: NegotiatedAudio, b: NegotiatedAudio): boolean {
-  return (
-    a.codec === b.codec &&
-    a.sendPt === b.sendPt &&
-    a.recvPt === b.recvPt &&
-    a.dtmf?.recvPt === b.dtmf?.recvPt &&
-    a.dtmf?.clock === b.dtmf?.clock &&
-    // c=0.0.0.0 (hold) keeps the transport; it only stops sending.
-    (b.remote.ip === null || (a.remote.ip === b.remote.ip && a.remote.port === b.remote.port)) &&
-    a.remote.rtcpPort === b.remote.rtcpPort &&
-    a.remote.rtcpMux === b.remote.rtcpMux &&
-    a.remoteSrtp?.keyBase64 === b.remoteSrtp?.keyBase64 &&
-    a.remoteSrtp?.suite === b.remoteSrtp?.suite
-  );
 }

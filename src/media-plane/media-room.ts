@@ -1,11 +1,8 @@
-// A conference room: its Router(s) on one worker, its mixer, its legs. The
-// only factory of legs (createLeg for an incoming offer, createOutgoingLeg
-// for a leg Parley calls). Legs' audio reaches the mixer over one loopback
-// UDP socket per Router (why: router-bridge.ts), demultiplexed by SSRC.
-import dgram from 'node:dgram';
+// A conference room: its mixer and its legs, each leg with its own RTP
+// endpoint. The only factory of legs (createLeg for an incoming offer,
+// createOutgoingLeg for a leg Parley calls).
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { types as ms } from 'mediasoup';
 import type { MediaConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -13,13 +10,13 @@ import type { CodecName } from '../mixer/codecs/audio-codec.ts';
 import type { FrameSource, TickSink } from '../mixer/frames.ts';
 import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
 import { RoomMixer } from '../mixer/room-mixer.ts';
-import { LegTransport } from './leg-transport.ts';
 import { MediaClosedError } from './media-errors.ts';
-import { MediaLeg, type LegHost, type TransportSpec } from './media-leg.ts';
-import { bridgeCodecs, carrierFor, DEFAULT_OPUS_PT, RouterBridge, routerMediaCodecs } from './router-bridge.ts';
-import type { NegotiatedAudio } from './sdp-types.ts';
-import type { SsrcDiscovery } from './ssrc-discovery.ts';
-import type { WorkerPool } from './worker-pool.ts';
+import { MediaLeg, type LegHost } from './media-leg.ts';
+import type { PortAllocator } from './port-allocator.ts';
+import { RtpEndpoint, type LatchMode, type SrtpContext } from './rtp-endpoint.ts';
+import type { SrtpKey, SrtpSuite } from './sdp-types.ts';
+import { RtcpSession } from './rtcp/index.ts';
+import { generateSrtpKeyBase64, SrtpSession } from './srtp/index.ts';
 
 export type MediaRoomCloseReason = 'closed' | 'worker-died' | 'engine-closed';
 
@@ -31,9 +28,10 @@ export type MediaRoomEvents = {
 };
 
 export interface MediaRoomContext {
-  pool: WorkerPool;
-  discovery: SsrcDiscovery;
-  config: MediaConfig;
+  ports: PortAllocator;
+  /** The RTCP CNAME of this process's streams (RFC 7022: random, stable for the process). */
+  cname: string;
+  config: MediaConfig & { latching: LatchMode };
   log: Logger;
   roomClosed(room: MediaRoom): void;
 }
@@ -47,12 +45,8 @@ export interface CreateLegOptions {
 
 export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost {
   readonly id: string;
-  readonly workerPid: number;
   readonly codecs: readonly CodecName[];
-  private readonly bridges = new Map<number, Promise<RouterBridge>>();
   private readonly legs = new Map<string, MediaLeg>();
-  /** Consumer SSRC (as packets reach the socket) → leg. */
-  private readonly demux = new Map<number, MediaLeg>();
   private readonly inbandDtmf = new Set<string>();
   private readonly mixer: RoomMixer;
   private closed = false;
@@ -61,14 +55,13 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
   private readonly mediaWatch: NodeJS.Timeout | null;
   private readonly log: Logger;
 
-  private constructor(
+  /** @internal Use MediaEngine.createRoom(). */
+  constructor(
     id: string,
-    private readonly worker: ms.Worker,
     private readonly ctx: MediaRoomContext,
   ) {
     super(ctx.log);
     this.id = id;
-    this.workerPid = worker.pid;
     this.log = ctx.log;
     this.codecs = ctx.config.codecs as CodecName[];
     const m = ctx.config.mixer;
@@ -81,19 +74,6 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
             for (const leg of this.legs.values()) leg.checkMediaTimeout(now, timeoutMs);
           }, Math.min(1000, timeoutMs / 2)).unref()
         : null;
-  }
-
-  /** @internal Use MediaEngine.createRoom(). */
-  static async create(id: string, ctx: MediaRoomContext): Promise<MediaRoom> {
-    const worker = ctx.pool.pick();
-    const room = new MediaRoom(id, worker, ctx);
-    try {
-      await room.bridgeFor(DEFAULT_OPUS_PT);
-    } catch (err) {
-      room.close();
-      throw err;
-    }
-    return room;
   }
 
   get isClosed(): boolean {
@@ -167,7 +147,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     this.mixer.removeSink(sink);
   }
 
-  /** Closes legs, then the mixer, the routers and the socket. Synchronous, idempotent; one 'close'. */
+  /** Closes legs, then the mixer. Synchronous, idempotent; one 'close'. */
   close(reason: MediaRoomCloseReason = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
@@ -176,71 +156,57 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     const legReason = reason === 'worker-died' ? 'worker-died' : 'room-closed';
     for (const leg of [...this.legs.values()]) leg.close(legReason);
     this.mixer.close();
-    for (const p of this.bridges.values()) {
-      p.then((b) => b.close()).catch(() => {});
-    }
-    this.bridges.clear();
     this.ctx.roomClosed(this);
     this.log.info({ reason }, 'room closed');
     this.safeEmit('close', reason);
     this.removeAllListeners();
   }
 
-  // ---- LegHost: what legs may ask of their room ----
+    // ---- LegHost: what legs may ask of their room ----
 
-  async buildTransport(leg: MediaLeg, spec: TransportSpec): Promise<LegTransport> {
-    this.assertOpen();
-    const bridge = await this.bridgeFor(spec.opusPt);
+  async openEndpoint(leg: MediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint> {
     this.assertOpen();
     const c = this.ctx.config;
-    return LegTransport.create({
-      bridge,
-      rtcpMux: spec.rtcpMux,
-      srtp: spec.srtp,
-      listenIp: c.rtpIp,
-      announcedIp: c.announcedIp,
-      portRange: c.rtpPortRange,
-      port: spec.port,
+    const ep = await RtpEndpoint.open({
+      allocator: this.ctx.ports,
+      announcedIp: c.announcedIp ?? c.rtpIp,
       latching: c.latching,
-      mixSsrc: leg.mixSsrc,
-      onInboundSsrc: (ssrc, peerSsrc) => {
-        if (leg.isClosed) return;
-        this.demux.set(ssrc, leg);
-        leg.safeEmit('inboundssrc', peerSsrc);
-      },
-      onInboundSsrcGone: (ssrc) => {
-        if (this.demux.get(ssrc) === leg) this.demux.delete(ssrc);
-      },
+      withRtcp,
+      port,
       log: this.log.child({ leg: leg.id }),
+      onRtp: leg.onRtp,
+      onSsrc: leg.onSsrc,
     });
+    if (this.closed) {
+      ep.close();
+      this.assertOpen();
+    }
+    return ep;
+  }
+
+  createSrtp(local: SrtpKey, remote: SrtpKey): SrtpContext {
+    return new SrtpSession({ suite: remote.suite, sendKeyBase64: local.keyBase64, recvKeyBase64: remote.keyBase64 });
+  }
+
+  createRtcp(leg: MediaLeg, clockRate: number): RtcpSession {
+    return new RtcpSession({ localSsrc: leg.ssrc, cname: this.ctx.cname, clockRate });
+  }
+
+  newSrtpKey(suite: SrtpSuite, tag: number): SrtpKey {
+    return { suite, tag, keyBase64: generateSrtpKeyBase64(suite) };
   }
 
   participantFor(leg: MediaLeg, media: ParticipantMedia): MixerParticipant {
     const send = (packet: Buffer): void => {
-      const t = leg.transport;
-      if (t && !t.isClosed && !this.closed) t.bridge.send(packet);
+      leg.endpoint?.send(packet);
     };
     return this.mixer.createParticipant(leg.id, media, send, this.inbandDtmf.has(leg.id));
-  }
-
-  mediaFor(leg: MediaLeg, n: NegotiatedAudio, t: LegTransport): ParticipantMedia {
-    const b = t.bridge;
-    return {
-      codec: n.codec,
-      audioPt: b.routerPt(n.codec),
-      dtmfPt: n.dtmf ? b.routerPt(carrierFor(n.codec)) : null,
-      dtmfClock: n.dtmf?.clock ?? 8000,
-      sendPt: b.routerPt(n.codec),
-      sendSsrc: leg.mixSsrc,
-    };
   }
 
   legClosed(leg: MediaLeg): void {
     if (this.legs.get(leg.id) !== leg) return;
     this.legs.delete(leg.id);
     this.inbandDtmf.delete(leg.id);
-    for (const [ssrc, l] of this.demux) if (l === leg) this.demux.delete(ssrc);
-    this.ctx.discovery.untrack(this.workerPid, leg);
     this.safeEmit('legclose', leg);
   }
 
@@ -253,63 +219,8 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     const leg = new MediaLeg(id, this, this.log.child({ leg: id }));
     this.legs.set(id, leg);
     if (options.inbandDtmf) this.inbandDtmf.add(id);
-    this.ctx.discovery.track(this.workerPid, leg);
     return leg;
   }
-
-  private bridgeFor(opusPt: number): Promise<RouterBridge> {
-    let p = this.bridges.get(opusPt);
-    if (!p) {
-      p = this.makeBridge(opusPt);
-      this.bridges.set(opusPt, p);
-      p.catch(() => this.bridges.delete(opusPt));
-    }
-    return p;
-  }
-
-  private async makeBridge(opusPt: number): Promise<RouterBridge> {
-    const codecs = bridgeCodecs(opusPt);
-    const router = await this.ctx.pool.createRouter(routerMediaCodecs(codecs), { room: this.id }, this.worker);
-    if (this.closed) {
-      router.close();
-      throw new MediaClosedError(`room ${this.id} is closed`);
-    }
-    router.on('workerclose', () => this.close('worker-died'));
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
-    socket.on('message', this.onPacket);
-    socket.on('error', (err) => this.log.error({ err }, 'mixer socket error'));
-    let bridge: RouterBridge | null = null;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(0, '127.0.0.1', () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      const mixerTransport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
-      await mixerTransport.connect({ ip: '127.0.0.1', port: socket.address().port });
-      await new Promise<void>((resolve) => socket.connect(mixerTransport.tuple.localPort, '127.0.0.1', resolve));
-      bridge = new RouterBridge(router, mixerTransport, codecs, socket);
-    } catch (err) {
-      router.close();
-      socket.close();
-      throw err;
-    }
-    if (this.closed) {
-      bridge.close();
-      throw new MediaClosedError(`room ${this.id} is closed`);
-    }
-    return bridge;
-  }
-
-  private readonly onPacket = (buf: Buffer): void => {
-    if (buf.length < 12) return;
-    const pt = buf[1] & 0x7f;
-    if (pt >= 72 && pt <= 79) return; // RTCP from the mixer transport
-    const leg = this.demux.get(buf.readUInt32BE(8));
-    leg?.mixerParticipant?.pushRtp(buf, performance.now());
-  };
 
   private assertOpen(): void {
     if (this.closed) throw new MediaClosedError(`room ${this.id} is closed (${this.closeReason})`);

@@ -4,7 +4,8 @@ import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { CODECS, codecByName, type CodecName } from '../mixer/codecs/audio-codec.ts';
 import { SdpNegotiationError } from './media-errors.ts';
-import { SRTP_SUITES, type Direction, type LocalAudio, type NegotiatedAudio, type SdpSessionInfo, type SrtpKey, type SrtpSuite } from './sdp-types.ts';
+import { SUPPORTED_SRTP_SUITES } from './srtp/index.ts';
+import { type Direction, type LocalAudio, type NegotiatedAudio, type SdpSessionInfo, type SrtpKey, type SrtpSuite } from './sdp-types.ts';
 
 /** Payload types Parley uses in its own offers (dynamic ones are the common choices). */
 export const OFFER_PT: Record<CodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 };
@@ -63,7 +64,7 @@ function payloadList(m: MediaDescription): number[] {
 function parseCrypto(m: MediaDescription): SrtpKey | null {
   for (const c of m.crypto ?? []) {
     const suite = c.suite.toUpperCase() as SrtpSuite;
-    if (!SRTP_SUITES.includes(suite)) continue;
+    if (!SUPPORTED_SRTP_SUITES.includes(suite)) continue;
     // inline:<key||salt base64>[|lifetime][|MKI:length]; mediasoup has no MKI support.
     const m2 = /^inline:([A-Za-z0-9+/=]+)((?:\|[^|\s]+)*)$/.exec(c.config.trim());
     if (!m2) continue;
@@ -176,8 +177,8 @@ function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: numb
     if (r.fmtp) lines.push(`a=fmtp:${r.pt} ${r.fmtp}`);
   }
   lines.push('a=ptime:20');
-  if (local.rtcpPort === null) lines.push('a=rtcp-mux');
-  else lines.push(`a=rtcp:${local.rtcpPort}`);
+  if (local.rtcpPort !== null) lines.push(`a=rtcp:${local.rtcpPort}`);
+  if (local.rtcpPort === null || local.offerMux) lines.push('a=rtcp-mux');
   if (local.srtp) lines.push(`a=crypto:${local.srtp.tag} ${local.srtp.suite} inline:${local.srtp.keyBase64}`);
   lines.push(`a=${direction}`);
   return lines;

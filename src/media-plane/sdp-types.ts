@@ -40,6 +40,11 @@ export interface LocalAudio {
   port: number;
   /** Our RTCP port when not multiplexed. */
   rtcpPort: number | null;
+  /**
+   * An offer that proposes rtcp-mux and says where RTCP goes if the answer
+   * refuses it (RFC 5761 §5.1.1): both a=rtcp-mux and a=rtcp are written.
+   */
+  offerMux?: boolean;
   srtp: SrtpKey | null;
 }
 

@@ -1,6 +1,6 @@
-// Faults during calls: the mediasoup worker killed mid-call ends the calls on it
-// with a BYE carrying a Reason to both sides, their recording is closed and
-// playable, and the next call works on the replacement worker. A party whose
+// Faults during calls: a mediasoup worker killed mid-call does not touch SIP
+// calls (their RTP runs on Parley's own endpoints; mediasoup is only the rooms'
+// hub), and the pool replaces the worker. A party whose
 // phone vanishes (its RTP stops, no BYE ever comes) ends the call after
 // media.rtpTimeoutSec, with a Reason, and its recording is closed.
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ flows:
     - bridge: { ringTimeout: 10 }
 `;
 
-describe('faults: the media worker killed mid-call', () => {
+describe('faults: a mediasoup worker killed mid-call', () => {
   let parley: RunningParley;
 
   before(async () => {
@@ -37,44 +37,33 @@ describe('faults: the media worker killed mid-call', () => {
     await parley?.stop();
   });
 
-  it('both legs get a BYE with a Reason, the recording is closed and playable, the next call works', async () => {
+  it('SIP media does not cross mediasoup: the call keeps its audio both ways, ends normally, and the worker is replaced', async () => {
     const callee = await startCallee('callee.xml', 1000);
     const ended = nextCallEnd(parley);
-    const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440 });
+    const caller = await startCaller(parley, 'caller.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs: 6000 });
     // Connected: the callee has been hearing the caller for a while.
     await callee.rtp.waitForPackets(100, 15_000);
     const [pid] = parley.app.media!.workerPids;
     process.kill(pid!, 'SIGKILL');
+    const calleeAt = callee.rtp.received.length;
+    const callerAt = caller.rtp.received.length;
+    // Two more seconds of audio each way after the kill.
+    await Promise.all([callee.rtp.waitForPackets(calleeAt + 100, 10_000), caller.rtp.waitForPackets(callerAt + 100, 10_000)]);
 
-    const callerRun = await caller.done;
-    sippOk(callerRun, 'caller');
-    const calleeRun = await callee.done;
-    sippOk(calleeRun, 'callee');
-    for (const [who, run] of [['caller', callerRun], ['callee', calleeRun]] as const) {
-      const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
-      assert.match(bye, /^Reason: Q\.850;cause=41;text="media worker died"/m, `the ${who}'s BYE says why`);
-    }
+    sippOk(await caller.done, 'caller');
+    sippOk(await callee.done, 'callee');
     await ended;
     assert.equal(parley.app.calls!.active.size, 0, 'no call left behind');
 
-    // The recording was closed: its sidecar is final and sox reads the mix.
+    // The recording was closed normally: its sidecar is final and sox reads the mix.
     const dir = parley.recordingDir;
     const meta = await waitForSidecar(dir);
     const mix = join(dir, meta.mix.file as string);
     const seconds = Number(execFileSync('sox', ['--i', '-D', mix], { encoding: 'utf8' }).trim());
-    assert.ok(seconds > 1, `the mix lasts ${seconds} s`);
+    assert.ok(seconds > 4, `the mix lasts ${seconds} s`);
     await caller.rtp.close();
     await callee.rtp.close();
-
-    // The pool replaced the worker: a new call connects.
     await waitFor('the replacement worker', () => (parley.app.media!.workerPids[0] ?? pid) !== pid);
-    const callee2 = await startCallee('callee.xml', 1000);
-    const caller2 = await startCaller(parley, 'caller.xml', `sip:bob@127.0.0.1:${callee2.port}`, { pauseMs: 1000 });
-    sippOk(await caller2.done, 'the next caller');
-    sippOk(await callee2.done, 'the next callee');
-    assert.ok(caller2.rtp.received.length > 20, 'the next call had media');
-    await caller2.rtp.close();
-    await callee2.rtp.close();
   });
 });
 

@@ -1,0 +1,402 @@
+// One SIP leg's RTP endpoint: its own UDP socket (and an RTCP socket on the
+// next port when RTCP is not multiplexed). The port names the leg, so any
+// SSRC the peer sends is accepted (Janus plain-RTP participants, rtpengine,
+// FreeSWITCH); no SSRC has to be signalled or discovered.
+//
+// Symmetric RTP (RFC 4961) with latching: until the peer's first valid packet
+// arrives Parley sends to the address in its SDP; then to where that packet
+// came from ('latch', 'once'), or only ever to the SDP address ('strict').
+// A packet from any other source is dropped, counted and logged, never played.
+//
+// The hot path allocates nothing of its own: one preallocated view, counters
+// in fields, no closures per packet (Node allocates the Buffer and rinfo).
+import type dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../util/logger.ts';
+import type { BoundPorts, PortAllocator } from './port-allocator.ts';
+
+export type LatchMode = 'latch' | 'once' | 'strict';
+
+/** What the endpoint needs of an SRTP library (src/media-plane/srtp/). */
+export interface SrtpContext {
+  protectRtp(packet: Buffer): Buffer;
+  unprotectRtp(packet: Buffer): Buffer | null;
+  protectRtcp(packet: Buffer): Buffer;
+  unprotectRtcp(packet: Buffer): Buffer | null;
+}
+
+/** What the endpoint needs of RTCP (src/media-plane/rtcp/). */
+export interface RtcpContext {
+  onRtpReceived(ssrc: number, seq: number, rtpTimestamp: number, arrivalMs: number): void;
+  onRtpSent(payloadBytes: number, rtpTimestamp: number, nowMs: number): void;
+  handleRtcp(packet: Uint8Array, nowMs: number): boolean;
+  buildReport(nowMs: number): Buffer;
+  nextIntervalMs(): number;
+}
+
+export interface EndpointRemote {
+  /** null: the peer put 0.0.0.0 (hold, RFC 3264 §8.4): nothing is sent. */
+  ip: string | null;
+  port: number;
+  rtcpPort: number | null;
+  rtcpMux: boolean;
+}
+
+export interface EndpointMedia {
+  remote: EndpointRemote;
+  /** Payload types the peer may send us (audio, telephone-event, CN); others are dropped. */
+  payloadTypes: readonly number[];
+  srtp: SrtpContext | null;
+  /** Whether we send RTP at all (not while the peer holds or is recvonly from our side). */
+  sending: boolean;
+}
+
+export interface EndpointStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  rtcpIn: number;
+  rtcpOut: number;
+  /** Dropped: not RTP, truncated, oversized. */
+  malformed: number;
+  /** Dropped: from a source other than the latched or signalled one. */
+  wrongSource: number;
+  /** Dropped: a payload type that was not negotiated. */
+  unexpectedPt: number;
+  /** Dropped: SRTP/SRTCP that failed authentication or replay checks. */
+  srtpFailures: number;
+  /** SSRC changes seen on the peer's stream. */
+  ssrcChanges: number;
+}
+
+export interface RtpEndpointOptions {
+  allocator: PortAllocator;
+  /** Address written into SDP (media.announcedIp, else the bind address). */
+  announcedIp: string;
+  latching: LatchMode;
+  /** Open the RTCP port too (incoming offers without rtcp-mux, and every offer we make). */
+  withRtcp: boolean;
+  /** A port to keep (re-offer), when it is free. */
+  port?: number;
+  log: Logger;
+  /** A valid RTP packet (decrypted) from the peer. */
+  onRtp: (packet: Buffer, nowMs: number) => void;
+  /** The peer's stream has a new SSRC (its first packet, or a restart). */
+  onSsrc: (ssrc: number) => void;
+}
+
+/** Largest datagram taken as RTP: a 20 ms Opus frame at its highest rate is ~1,275 bytes. */
+const MAX_PACKET = 1500;
+/** A latched source silent this long may be replaced by a new one ('latch' mode: NAT rebinding, handover). */
+const RELATCH_AFTER_MS = 2000;
+/** At most one 'ignored source' log line per this interval. */
+const LOG_EVERY_MS = 5000;
+
+export class RtpEndpoint {
+  readonly port: number;
+  readonly stats: EndpointStats = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    rtcpIn: 0,
+    rtcpOut: 0,
+    malformed: 0,
+    wrongSource: 0,
+    unexpectedPt: 0,
+    srtpFailures: 0,
+    ssrcChanges: 0,
+  };
+  /** performance.now() of the last valid RTP packet (or of the endpoint's creation). */
+  lastRxMs = performance.now();
+
+  private readonly rtpSocket: dgram.Socket;
+  private rtcpSocket: dgram.Socket | null;
+  private media: EndpointMedia | null = null;
+  private readonly allowedPt = new Uint8Array(128);
+  /** Where RTP goes: the SDP address, then the latched source. */
+  private sendIp: string | null = null;
+  private sendPort = 0;
+  private rtcpSendIp: string | null = null;
+  private rtcpSendPort = 0;
+  private latchedIp: string | null = null;
+  private latchedPort = 0;
+  /** The last address the peer's SDP gave (kept through a 0.0.0.0 hold): 'strict' accepts only it. */
+  private sdpIp: string | null = null;
+  private sdpPort = 0;
+  private lastSsrc = -1;
+  private rtcp: RtcpContext | null = null;
+  private rtcpTimer: NodeJS.Timeout | null = null;
+  private lastWrongLogMs = -Infinity;
+  private closed = false;
+
+  private constructor(
+    bound: BoundPorts,
+    private readonly opts: RtpEndpointOptions,
+  ) {
+    this.port = bound.port;
+    this.rtpSocket = bound.rtp;
+    this.rtcpSocket = bound.rtcp;
+    this.rtpSocket.on('message', this.onRtpMessage);
+    this.rtpSocket.on('error', this.onSocketError);
+    this.rtcpSocket?.on('message', this.onRtcpMessage);
+    this.rtcpSocket?.on('error', this.onSocketError);
+  }
+
+  static async open(opts: RtpEndpointOptions): Promise<RtpEndpoint> {
+    const bound = await opts.allocator.bind(opts.withRtcp, opts.port);
+    return new RtpEndpoint(bound, opts);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Our side of the stream as SDP describes it. */
+  get local(): { ip: string; port: number; rtcpPort: number | null } {
+    return { ip: this.opts.announcedIp, port: this.port, rtcpPort: this.rtcpSocket ? this.port + 1 : null };
+  }
+
+  get hasRtcpPort(): boolean {
+    return this.rtcpSocket !== null;
+  }
+
+  /** The address RTP is sent to now (the latched one once latched), for tests and the API. */
+  get destination(): { ip: string; port: number } | null {
+    return this.sendIp === null ? null : { ip: this.sendIp, port: this.sendPort };
+  }
+
+  /**
+   * Applies a negotiation (first offer/answer or a re-offer). The port stays;
+   * a new remote address un-latches in 'latch' mode (the peer told us where it is now).
+   */
+  configure(media: EndpointMedia): void {
+    if (this.closed) return;
+    const prev = this.media?.remote;
+    this.media = media;
+    this.allowedPt.fill(0);
+    for (const pt of media.payloadTypes) if (pt >= 0 && pt < 128) this.allowedPt[pt] = 1;
+    const r = media.remote;
+    if (r.ip !== null) {
+      this.sdpIp = r.ip;
+      this.sdpPort = r.port;
+    }
+    const moved = !prev || (r.ip !== null && (r.ip !== prev.ip || r.port !== prev.port));
+    if (moved && this.opts.latching !== 'once') {
+      this.latchedIp = null;
+      this.latchedPort = 0;
+    }
+    if (this.latchedIp === null || this.opts.latching === 'strict') {
+      this.sendIp = r.ip;
+      this.sendPort = r.port;
+    }
+    if (r.ip === null) this.sendIp = null;
+    else if (this.sendIp === null) {
+      // Back from a 0.0.0.0 hold: to the latched source if there is one, else the SDP address.
+      this.sendIp = this.latchedIp ?? r.ip;
+      this.sendPort = this.latchedIp ? this.latchedPort : r.port;
+    }
+    this.rtcpSendIp = r.ip;
+    this.rtcpSendPort = r.rtcpMux ? r.port : (r.rtcpPort ?? r.port + 1);
+    if (r.rtcpMux && this.rtcpSocket) {
+      // RFC 5761 §5.1.1: the peer multiplexes; the RTCP port is not needed.
+      this.rtcpSocket.close();
+      this.rtcpSocket = null;
+    }
+  }
+
+  /** Whether we should send RTP now (the mixer asks once per tick). */
+  get sending(): boolean {
+    return !this.closed && this.media !== null && this.media.sending && this.sendIp !== null;
+  }
+
+  /** Attaches RTCP (reports every few seconds, the peer's reports read). */
+  attachRtcp(rtcp: RtcpContext): void {
+    this.rtcp = rtcp;
+    this.scheduleReport();
+  }
+
+  /** Opens the RTCP socket for a peer that refused rtcp-mux when we had not opened one. */
+  async ensureRtcpPort(): Promise<void> {
+    if (this.rtcpSocket || this.closed) return;
+    const s = await this.opts.allocator.bindRtcp(this.port);
+    if (!s) {
+      this.opts.log.warn({ port: this.port + 1 }, 'RTCP port taken: RTCP goes over the RTP port');
+      return;
+    }
+    if (this.closed) {
+      s.close();
+      return;
+    }
+    this.rtcpSocket = s;
+    s.on('message', this.onRtcpMessage);
+    s.on('error', this.onSocketError);
+  }
+
+  /** Sends one RTP packet to the peer (SRTP-protected when negotiated). */
+  send(packet: Buffer): void {
+    const m = this.media;
+    if (this.closed || m === null || this.sendIp === null) return;
+    let out = packet;
+    if (m.srtp) {
+      try {
+        out = m.srtp.protectRtp(packet);
+      } catch (err) {
+        // An index used twice (SrtpIndexReuseError) would reuse keystream: the packet is not sent.
+        this.stats.srtpFailures++;
+        this.opts.log.debug({ err }, 'SRTP protect refused a packet');
+        return;
+      }
+    }
+    this.stats.packetsOut++;
+    this.stats.bytesOut += out.length;
+    if (this.rtcp) {
+      const ts = ((packet[4] << 24) | (packet[5] << 16) | (packet[6] << 8) | packet[7]) >>> 0;
+      this.rtcp.onRtpSent(packet.length - 12, ts, performance.now());
+    }
+    this.rtpSocket.send(out, this.sendPort, this.sendIp);
+  }
+
+  /** Closes the sockets (a final RTCP report first, if RTCP runs). Synchronous, idempotent. */
+  close(): void {
+    if (this.closed) return;
+    if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
+    this.rtcpTimer = null;
+    this.closed = true;
+    this.rtpSocket.close();
+    this.rtcpSocket?.close();
+    this.rtcpSocket = null;
+    this.opts.allocator.release(this.port);
+  }
+
+  private readonly onRtpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const m = this.media;
+    if (m === null) return; // not negotiated yet (our offer is out, no answer): nothing to play it to
+    const len = buf.length;
+    if (len < 12 || len > MAX_PACKET || buf[0] >> 6 !== 2) {
+      this.stats.malformed++;
+      return;
+    }
+    const b1 = buf[1];
+    if (b1 >= 192 && b1 <= 223) {
+      // RTCP on the RTP port (RFC 5761 §4).
+      this.takeRtcp(buf, rinfo);
+      return;
+    }
+    if (!this.fromPeer(rinfo)) return;
+    let pkt = buf;
+    if (m.srtp) {
+      const plain = m.srtp.unprotectRtp(buf);
+      if (plain === null) {
+        this.stats.srtpFailures++;
+        return;
+      }
+      pkt = plain;
+    }
+    if (this.allowedPt[pkt[1] & 0x7f] === 0) {
+      this.stats.unexpectedPt++;
+      return;
+    }
+    if (this.latchedIp === null && this.opts.latching !== 'strict') this.latch(rinfo);
+    const now = performance.now();
+    this.lastRxMs = now;
+    this.stats.packetsIn++;
+    this.stats.bytesIn += len;
+    const ssrc = ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0;
+    if (ssrc !== this.lastSsrc) {
+      if (this.lastSsrc !== -1) this.stats.ssrcChanges++;
+      this.lastSsrc = ssrc;
+      this.opts.onSsrc(ssrc);
+    }
+    this.rtcp?.onRtpReceived(ssrc, (pkt[2] << 8) | pkt[3], ((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7]) >>> 0, now);
+    this.opts.onRtp(pkt, now);
+  };
+
+  private readonly onRtcpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.media === null) return;
+    if (buf.length < 8 || buf.length > MAX_PACKET || buf[0] >> 6 !== 2) {
+      this.stats.malformed++;
+      return;
+    }
+    this.takeRtcp(buf, rinfo);
+  };
+
+  private takeRtcp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    const m = this.media!;
+    // RTCP is accepted from the peer's host only (its port may differ from the RTP one).
+    const expectIp = this.latchedIp ?? m.remote.ip;
+    if (expectIp !== null && rinfo.address !== expectIp) {
+      this.stats.wrongSource++;
+      return;
+    }
+    let pkt: Buffer | null = buf;
+    if (m.srtp) pkt = m.srtp.unprotectRtcp(buf);
+    if (pkt === null) {
+      this.stats.srtpFailures++;
+      return;
+    }
+    this.stats.rtcpIn++;
+    if (this.rtcp && !this.rtcp.handleRtcp(pkt, performance.now())) this.stats.malformed++;
+  }
+
+  /** Whether a packet's source is the peer's (see the latching modes above). */
+  private fromPeer(rinfo: dgram.RemoteInfo): boolean {
+    const mode = this.opts.latching;
+    if (mode === 'strict') {
+      if (rinfo.address === this.sdpIp && rinfo.port === this.sdpPort) return true;
+    } else {
+      if (this.latchedIp === null) return true;
+      if (rinfo.address === this.latchedIp && rinfo.port === this.latchedPort) return true;
+      if (mode === 'latch' && performance.now() - this.lastRxMs > RELATCH_AFTER_MS) {
+        this.opts.log.info({ from: `${this.latchedIp}:${this.latchedPort}`, to: `${rinfo.address}:${rinfo.port}` }, 'RTP source changed after silence: re-latched');
+        this.latchedIp = null;
+        return true;
+      }
+    }
+    this.stats.wrongSource++;
+    const now = performance.now();
+    if (now - this.lastWrongLogMs > LOG_EVERY_MS) {
+      this.lastWrongLogMs = now;
+      this.opts.log.warn({ source: `${rinfo.address}:${rinfo.port}`, dropped: this.stats.wrongSource }, 'RTP from an unexpected source ignored');
+    }
+    return false;
+  }
+
+  private latch(rinfo: dgram.RemoteInfo): void {
+    this.latchedIp = rinfo.address;
+    this.latchedPort = rinfo.port;
+    if (this.media!.remote.ip !== null) {
+      this.sendIp = rinfo.address;
+      this.sendPort = rinfo.port;
+    }
+    this.opts.log.debug({ source: `${rinfo.address}:${rinfo.port}` }, 'RTP latched');
+  }
+
+  private scheduleReport(): void {
+    if (this.closed || !this.rtcp) return;
+    this.rtcpTimer = setTimeout(this.sendReport, this.rtcp.nextIntervalMs());
+    this.rtcpTimer.unref();
+  }
+
+  private readonly sendReport = (): void => {
+    this.rtcpTimer = null;
+    const m = this.media;
+    if (this.closed || !this.rtcp) return;
+    if (m !== null && this.rtcpSendIp !== null) {
+      const report = this.rtcp.buildReport(performance.now());
+      const out = m.srtp ? m.srtp.protectRtcp(report) : report;
+      const socket = m.remote.rtcpMux || !this.rtcpSocket ? this.rtpSocket : this.rtcpSocket;
+      // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1).
+      const ip = this.latchedIp ?? this.rtcpSendIp;
+      const port = m.remote.rtcpMux ? (this.latchedIp ? this.latchedPort : this.rtcpSendPort) : this.rtcpSendPort;
+      socket.send(out, port, ip);
+      this.stats.rtcpOut++;
+    }
+    this.scheduleReport();
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    this.opts.log.warn({ err, port: this.port }, 'RTP socket error');
+  };
+}
