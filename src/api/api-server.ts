@@ -1,6 +1,6 @@
 // The control API: a Fastify server on loopback by default, a bearer token on
-// every request (query `token` too, for WebSocket clients that cannot set
-// headers), JSON schemas on every route (400 names the field), one error
+// every request (in the Authorization header; a query `token` only on the event
+// stream, for WebSocket clients that cannot set headers), JSON schemas on every route (400 names the field), one error
 // handler, the OpenAPI document built from the route schemas, the event stream
 // and the webhooks. Owned by Parley: start() after the SIP side, close() first.
 import { timingSafeEqual } from 'node:crypto';
@@ -113,6 +113,8 @@ export class ApiServer {
     });
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
       if (err instanceof ApiError) {
+        // RFC 6750 §3: a 401 names the scheme it wants.
+        if (err.status === 401) reply.header('WWW-Authenticate', 'Bearer realm="parley"');
         return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
       }
       if (err.validation && err.validation.length > 0) {
@@ -162,12 +164,16 @@ export class ApiServer {
   }
 }
 
+/** The route that may carry the token in its query: a browser's WebSocket cannot set headers. */
+const QUERY_TOKEN_ROUTE = '/events';
+
 function authorized(req: FastifyRequest, expected: Buffer): boolean {
   if (expected.length === 0) return false;
   const header = req.headers.authorization;
   let given: string | undefined;
   if (header?.startsWith('Bearer ')) given = header.slice(7).trim();
-  else given = (req.query as { token?: string } | undefined)?.token;
+  // Anywhere else a query token would end up in proxy logs, browser history and Referer headers.
+  else if (req.routeOptions.url === QUERY_TOKEN_ROUTE) given = (req.query as { token?: string } | undefined)?.token;
   if (!given) return false;
   const g = Buffer.from(given);
   return g.length === expected.length && timingSafeEqual(g, expected);
