@@ -22,6 +22,7 @@ import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
 const EVENTS_PATH = {
@@ -40,6 +41,7 @@ export interface ApiContext {
   hub: EventHub;
   metrics: Metrics;
   rules: RuleStateStore;
+  webhooks: WebhookSender;
   log: Logger;
 }
 
@@ -67,12 +69,23 @@ export class ApiServer {
     rules.restore();
     const hub = new EventHub(parley, log, config.eventBacklog);
     const metrics = new Metrics(parley);
-    const webhooks = new WebhookSender(config.webhooks, config.webhookAttempts, config.webhookRetryBaseMs, log.child({ component: 'webhooks' }), config.webhookSpoolFile);
+    const webhooks = new WebhookSender(
+      {
+        hooks: config.webhooks,
+        attempts: config.webhookAttempts,
+        retryBaseMs: config.webhookRetryBaseMs,
+        retryMaxMs: config.webhookRetryMaxMs,
+        retryWindowMs: config.webhookMaxRetryHours * 3_600_000,
+        spoolFile: config.webhookSpoolFile,
+        deadLetterFile: config.webhookDeadLetterFile,
+      },
+      log.child({ component: 'webhooks' }),
+    );
     hub.on('event', (e) => {
       metrics.handle(e);
       webhooks.handle(e);
     });
-    const app = await ApiServer.build({ parley, hub, metrics, rules, log }, config.token ?? '');
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, config.token ?? '');
     const server = new ApiServer(app, hub, webhooks, metrics, log);
     try {
       await app.listen({ host: config.host, port: config.port });
@@ -81,7 +94,7 @@ export class ApiServer {
       throw err;
     }
     log.info({ url: server.url }, 'control API listening');
-    webhooks.resumeSpool();
+    await webhooks.resumeSpool();
     return server;
   }
 
@@ -137,6 +150,7 @@ export class ApiServer {
     recordingRoutes(app, ctx);
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
+    webhookRoutes(app, ctx);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
     return app;
@@ -145,6 +159,11 @@ export class ApiServer {
   get url(): string {
     const a = this.app.server.address();
     return a && typeof a === 'object' ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
+  }
+
+  /** Resolves once the webhook spool and dead letter hold on disk everything written so far (after close(): all pending deliveries). */
+  settled(): Promise<void> {
+    return this.webhooks.settled();
   }
 
   /** Synchronous and idempotent: stops webhooks and the hub now; the HTTP server closes in the background. */

@@ -198,6 +198,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'POST /rooms/{name}/legs/{leg}/deafen', 'POST /rooms/{name}/legs/{leg}/undeafen', 'POST /rooms/{name}/legs/{leg}/coach', 'POST /rooms/{name}/play', 'POST /rooms/{name}/play/stop',
       'GET /recordings', 'GET /recordings/{id}', 'GET /recordings/{id}/files/{file}',
       'GET /rules', 'POST /rules/{name}',
+      'GET /webhooks/dead-letter', 'POST /webhooks/dead-letter/replay',
     ];
     for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);
     assert.equal(listed.size, expected.length, `no unexpected routes: ${[...listed].join(', ')}`);
