@@ -47,6 +47,10 @@ export function webhookRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post(
     '/webhooks/dead-letter/replay',
     {
+      // `curl -X POST …/replay` with no body at all means all of them, like `{}`.
+      preValidation: async (req) => {
+        if (req.body === undefined) req.body = {};
+      },
       schema: {
         summary: 'Send dead-letter deliveries again (all, or those listed), same delivery id; they leave the dead letter',
         body: {
