@@ -1,8 +1,9 @@
 // The control API: a Fastify server on loopback by default, a bearer token on
 // every request (in the Authorization header; a query `token` only on the event
-// stream, for WebSocket clients that cannot set headers), JSON schemas on every route (400 names the field), one error
-// handler, the OpenAPI document built from the route schemas, the event stream
-// and the webhooks. Owned by Parley: start() after the SIP side, close() first.
+// stream, for WebSocket clients that cannot set headers), JSON schemas on every
+// route (400 names the field), one error handler, the OpenAPI document built
+// from the route schemas, the event stream, the webhooks and their dead letter.
+// Owned by Parley: start() after the SIP side, close() first.
 import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
