@@ -77,7 +77,6 @@ describe('WebhookSender', () => {
     const gaps = hits.slice(1).map((h, i) => h.at - hits[i]!.at);
     // 50, 100, 200 ms, each ±20 %.
     assert.ok(gaps[0]! >= 38 && gaps[1]! >= 78 && gaps[2]! >= 158, `gaps ${gaps.join(', ')} ms`);
-    assert.ok(gaps[2]! > gaps[0]! * 2, `back-off grows: ${gaps.join(', ')} ms`);
     assert.equal(entries.length, 1);
     assert.deepEqual([entries[0]!.delivery, entries[0]!.attempts, entries[0]!.lastError, entries[0]!.event.type], [hits[0]!.delivery, 4, 'status 500', 'call.ended']);
     assert.equal(statSync(dead).mode & 0o777, 0o600, 'event data is not world-readable');
@@ -91,8 +90,9 @@ describe('WebhookSender', () => {
     s.handle(event('recording.saved'));
     await waitFor('the dead letter entry', async () => ((await s.deadLetter!.list()).length > 0 ? true : undefined));
     const gaps = hits.slice(1).map((h, i) => h.at - hits[i]!.at);
-    assert.ok(hits.length >= 8, `kept retrying for the window: ${hits.length} attempts`);
-    assert.ok(Math.max(...gaps) <= 60 * 1.2 + 30, `capped at 60 ms ±20 %: ${gaps.join(', ')}`);
+    // Without the cap: 20, 40, 80, 160 ms, then the rest of the window (6 attempts, a gap near 300 ms).
+    assert.ok(hits.length >= 7, `kept retrying for the window: ${hits.length} attempts`);
+    assert.ok(Math.max(...gaps) <= 60 * 1.2 + 80, `capped at 60 ms ±20 % (with room for a loaded machine): ${gaps.join(', ')}`);
     assert.ok(hits.at(-1)!.at - hits[0]!.at >= 550, 'the last attempt is at the end of the window');
     await s.settled();
     s.close();
