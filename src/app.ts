@@ -139,6 +139,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       await new Promise((r) => setTimeout(r, graceMs));
     }
     this.close();
+    // The webhook deliveries still pending are written asynchronously: on disk before the process may exit.
+    await this.apiServer?.settled();
   }
 
   /** Synchronous and idempotent: calls, then conferences, SIP, recordings, prompts, media. */

@@ -1,8 +1,9 @@
 // The control API: a Fastify server on loopback by default, a bearer token on
-// every request (query `token` too, for WebSocket clients that cannot set
-// headers), JSON schemas on every route (400 names the field), one error
-// handler, the OpenAPI document built from the route schemas, the event stream
-// and the webhooks. Owned by Parley: start() after the SIP side, close() first.
+// every request (in the Authorization header; a query `token` only on the event
+// stream, for WebSocket clients that cannot set headers), JSON schemas on every
+// route (400 names the field), one error handler, the OpenAPI document built
+// from the route schemas, the event stream, the webhooks and their dead letter.
+// Owned by Parley: start() after the SIP side, close() first.
 import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
@@ -22,11 +23,12 @@ import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
 const EVENTS_PATH = {
   get: {
-    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, rule.matched)',
+    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, recording.failed, rule.matched)',
     parameters: [
       { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for clients that cannot set headers' },
       { name: 'since', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,15}$' }, description: 'replay the kept events after this seq before the live ones' },
@@ -40,6 +42,7 @@ export interface ApiContext {
   hub: EventHub;
   metrics: Metrics;
   rules: RuleStateStore;
+  webhooks: WebhookSender;
   log: Logger;
 }
 
@@ -67,12 +70,23 @@ export class ApiServer {
     rules.restore();
     const hub = new EventHub(parley, log, config.eventBacklog);
     const metrics = new Metrics(parley);
-    const webhooks = new WebhookSender(config.webhooks, config.webhookAttempts, config.webhookRetryBaseMs, log.child({ component: 'webhooks' }), config.webhookSpoolFile);
+    const webhooks = new WebhookSender(
+      {
+        hooks: config.webhooks,
+        attempts: config.webhookAttempts,
+        retryBaseMs: config.webhookRetryBaseMs,
+        retryMaxMs: config.webhookRetryMaxMs,
+        retryWindowMs: config.webhookMaxRetryHours * 3_600_000,
+        spoolFile: config.webhookSpoolFile,
+        deadLetterFile: config.webhookDeadLetterFile,
+      },
+      log.child({ component: 'webhooks' }),
+    );
     hub.on('event', (e) => {
       metrics.handle(e);
       webhooks.handle(e);
     });
-    const app = await ApiServer.build({ parley, hub, metrics, rules, log }, config.token ?? '');
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, config.token ?? '');
     const server = new ApiServer(app, hub, webhooks, metrics, log);
     try {
       await app.listen({ host: config.host, port: config.port });
@@ -81,7 +95,7 @@ export class ApiServer {
       throw err;
     }
     log.info({ url: server.url }, 'control API listening');
-    webhooks.resumeSpool();
+    await webhooks.resumeSpool();
     return server;
   }
 
@@ -113,6 +127,8 @@ export class ApiServer {
     });
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
       if (err instanceof ApiError) {
+        // RFC 6750 §3: a 401 names the scheme it wants.
+        if (err.status === 401) reply.header('WWW-Authenticate', 'Bearer realm="parley"');
         return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
       }
       if (err.validation && err.validation.length > 0) {
@@ -135,6 +151,7 @@ export class ApiServer {
     recordingRoutes(app, ctx);
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
+    webhookRoutes(app, ctx);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
     return app;
@@ -143,6 +160,11 @@ export class ApiServer {
   get url(): string {
     const a = this.app.server.address();
     return a && typeof a === 'object' ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
+  }
+
+  /** Resolves once the webhook spool and dead letter hold on disk everything written so far (after close(): all pending deliveries). */
+  settled(): Promise<void> {
+    return this.webhooks.settled();
   }
 
   /** Synchronous and idempotent: stops webhooks and the hub now; the HTTP server closes in the background. */
@@ -162,12 +184,16 @@ export class ApiServer {
   }
 }
 
+/** The route that may carry the token in its query: a browser's WebSocket cannot set headers. */
+const QUERY_TOKEN_ROUTE = '/events';
+
 function authorized(req: FastifyRequest, expected: Buffer): boolean {
   if (expected.length === 0) return false;
   const header = req.headers.authorization;
   let given: string | undefined;
   if (header?.startsWith('Bearer ')) given = header.slice(7).trim();
-  else given = (req.query as { token?: string } | undefined)?.token;
+  // Anywhere else a query token would end up in proxy logs, browser history and Referer headers.
+  else if (req.routeOptions.url === QUERY_TOKEN_ROUTE) given = (req.query as { token?: string } | undefined)?.token;
   if (!given) return false;
   const g = Buffer.from(given);
   return g.length === expected.length && timingSafeEqual(g, expected);

@@ -17,6 +17,7 @@ export type ApiEventType =
   | 'talking'
   | 'dtmf'
   | 'recording.saved'
+  | 'recording.failed'
   | 'rule.matched';
 
 export interface ApiEvent {
@@ -28,6 +29,9 @@ export interface ApiEvent {
 }
 
 export type EventHubEvents = { event: [event: ApiEvent] };
+
+/** A recording that cannot be written (a full disk) may fail on every flush: the stream gets its first failures, parley_recording_errors_total counts all. */
+const MAX_FAILURE_EVENTS_PER_RECORDING = 20;
 
 export class EventHub extends TypedEmitter<EventHubEvents> {
   private seq = 0;
@@ -144,6 +148,11 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   }
 
   private onRecorder(r: Recorder): void {
+    let failures = 0;
+    r.on('error', (err) => {
+      if (++failures > MAX_FAILURE_EVENTS_PER_RECORDING) return;
+      this.publish('recording.failed', { id: r.id, code: (err as NodeJS.ErrnoException).code ?? null, message: err.message, failures });
+    });
     r.once('finalized', (m) =>
       this.publish('recording.saved', {
         id: r.id,

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Parley } from '../app.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import type { MixerParticipant } from '../mixer/mixer-participant.ts';
+import type { Recorder } from '../recording/recorder.ts';
 import type { ApiEvent } from './event-hub.ts';
 
 type JitterStats = MixerParticipant['jitterStats'];
@@ -17,9 +18,11 @@ export class Metrics {
   private readonly callsEnded: Counter<'reason'>;
   private readonly recordingBytes: Counter;
   private readonly recordingsSaved: Counter;
+  private readonly recordingErrors: Counter;
   private readonly dtmfTotal: Counter;
   /** Every worker pid ever seen: a replacement worker has a new pid. */
   private readonly workerPidsSeen = new Set<number>();
+  private readonly detach: (() => void)[] = [];
 
   constructor(private readonly parley: Parley) {
     const registers = [this.registry];
@@ -28,8 +31,18 @@ export class Metrics {
     this.callsEnded = new Counter({ name: 'parley_calls_ended_total', help: 'Calls ended, by flow outcome', labelNames: ['reason'], registers });
     this.recordingBytes = new Counter({ name: 'parley_recording_bytes_total', help: 'Bytes of recording files written (counted when a recording is saved)', registers });
     this.recordingsSaved = new Counter({ name: 'parley_recordings_saved_total', help: 'Recordings finalized', registers });
+    this.recordingErrors = new Counter({ name: 'parley_recording_errors_total', help: 'Recording write failures (a full disk, an I/O error)', registers });
     this.dtmfTotal = new Counter({ name: 'parley_dtmf_digits_total', help: 'DTMF digits received from any leg of a call', registers });
     for (const p of parley.media?.workerPids ?? []) this.workerPidsSeen.add(p);
+    // Every failure of every recorder (the event stream reports only the first few of each recording).
+    const recs = parley.recordings;
+    if (recs) {
+      const onRecorder = (r: Recorder): void => {
+        r.on('error', () => this.recordingErrors.inc());
+      };
+      recs.on('recorder', onRecorder);
+      this.detach.push(() => recs.off('recorder', onRecorder));
+    }
 
     const self = { parley, workerPidsSeen: this.workerPidsSeen, rooms: (): Promise<MediaRoom[]> => this.rooms() };
     new Gauge({
@@ -136,6 +149,7 @@ export class Metrics {
   }
 
   close(): void {
+    for (const d of this.detach.splice(0)) d();
     this.registry.clear();
   }
 

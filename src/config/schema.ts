@@ -102,15 +102,21 @@ export interface ApiConfig {
   /** The bearer token every request must carry; required when enabled. */
   token: string | null;
   webhooks: WebhookConfig[];
-  /** Attempts per webhook delivery (the first included); back-off doubles from retryBaseMs. */
+  /** Attempts per webhook delivery (the first included); 0: no limit, webhookMaxRetryHours decides. Back-off doubles from retryBaseMs. */
   webhookAttempts: number;
   webhookRetryBaseMs: number;
+  /** The longest back-off between two attempts of a delivery. */
+  webhookRetryMaxMs: number;
+  /** How long a delivery is retried (from its first attempt) before it goes to the dead letter. */
+  webhookMaxRetryHours: number;
   /** How many recent events are kept for clients that (re)connect late (`since`). */
   eventBacklog: number;
   /** Where rule switches set through the API are kept across restarts. */
   rulesStateFile: string;
-  /** Where webhook deliveries still pending at stop are kept for the next start. */
+  /** Where webhook deliveries not yet done are journaled (JSON lines) for the next start. */
   webhookSpoolFile: string;
+  /** Where webhook deliveries given up are kept (JSON lines) for GET /webhooks/dead-letter and replay. */
+  webhookDeadLetterFile: string;
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -268,7 +274,7 @@ export const configSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile'],
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile'],
       properties: {
         enabled: { type: 'boolean' },
         host,
@@ -291,11 +297,14 @@ export const configSchema = {
             },
           },
         },
-        webhookAttempts: { type: 'integer', minimum: 1, maximum: 20 },
+        webhookAttempts: { type: 'integer', minimum: 0, maximum: 100000 },
         webhookRetryBaseMs: { type: 'integer', minimum: 10, maximum: 600000 },
+        webhookRetryMaxMs: { type: 'integer', minimum: 10, maximum: 86400000 },
+        webhookMaxRetryHours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
         eventBacklog: { type: 'integer', minimum: 0, maximum: 100000 },
         rulesStateFile: { type: 'string', minLength: 1 },
         webhookSpoolFile: { type: 'string', minLength: 1 },
+        webhookDeadLetterFile: { type: 'string', minLength: 1 },
       },
     },
   },
@@ -339,10 +348,13 @@ export const defaultConfig: ParleyConfig = {
     port: 8080,
     token: null,
     webhooks: [],
-    webhookAttempts: 5,
+    webhookAttempts: 0,
     webhookRetryBaseMs: 1000,
+    webhookRetryMaxMs: 300000,
+    webhookMaxRetryHours: 6,
     eventBacklog: 1000,
     rulesStateFile: '.parley/rules-state.json',
     webhookSpoolFile: '.parley/webhooks-pending.json',
+    webhookDeadLetterFile: '.parley/webhooks-dead-letter.jsonl',
   },
 };

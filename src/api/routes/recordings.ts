@@ -1,17 +1,14 @@
 // Recordings on disk, from their JSON sidecars. A file is served only when the
-// recording's own metadata lists it, and only from inside recording.dir.
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+// recording's own metadata lists it, and only when it is a regular file really
+// inside recording.dir (recording-file.ts: no symlinks, no way out).
+import { readdir } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { RecordingMetadata } from '../../recording/metadata.ts';
-import { pathInside } from '../../recording/file-names.ts';
-import { ApiError } from '../api-error.ts';
+import { ApiError, errorSchema } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
+import { openRecordingFile, type OpenedRecordingFile, readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } from '../recording-file.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
-
-/** What recording ids and file names look like (file-names.ts safeName). */
-const SAFE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,200}$/;
 
 const TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
@@ -27,16 +24,33 @@ function listedFiles(id: string, m: RecordingMetadata): string[] {
     ...(m.legs ?? []).flatMap((l) => l.stems.map((s) => s.file)),
     ...(m.postProcessed ?? []).map((p) => p.file),
     `${id}.json`,
-  ].filter((f): f is string => typeof f === 'string');
+    // A sidecar naming `../x` or `a/b` names nothing Parley wrote: not listed, never served.
+  ].filter((f): f is string => typeof f === 'string' && SAFE.test(f));
 }
 
 export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const dir = (): string => ctx.parley.config.recording.dir;
 
+  /** 403 for what may not be served (logged: someone put it there), 404 for what is not there. */
+  const refused = (err: unknown, what: Record<string, string>): ApiError => {
+    if (err instanceof RecordingFileError && err.kind === 'forbidden') {
+      ctx.log.warn({ ...what, dir: dir(), why: err.detail ?? err.message }, 'recording file refused');
+      return new ApiError(403, 'forbidden', err.message);
+    }
+    return new ApiError(404, 'not_found', err instanceof RecordingFileError ? err.message : `not found`);
+  };
+
   const load = async (id: string): Promise<RecordingMetadata> => {
-    if (!SAFE.test(id) || id.includes('..')) throw new ApiError(400, 'bad_request', 'params.id: not a recording id', 'params.id');
+    if (!SAFE.test(id)) throw new ApiError(400, 'bad_request', 'params.id: not a recording id', 'params.id');
+    let text: string;
     try {
-      return JSON.parse(await readFile(pathInside(dir(), `${id}.json`), 'utf8')) as RecordingMetadata;
+      text = await readRecordingText(dir(), `${id}.json`);
+    } catch (err) {
+      if (err instanceof RecordingFileError && err.kind === 'not_found') throw ApiError.notFound('recording', id);
+      throw refused(err, { id });
+    }
+    try {
+      return JSON.parse(text) as RecordingMetadata;
     } catch {
       throw ApiError.notFound('recording', id);
     }
@@ -53,7 +67,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     for (const f of names) {
       const id = f.slice(0, -5);
       try {
-        const m = JSON.parse(await readFile(pathInside(dir(), f), 'utf8')) as RecordingMetadata;
+        const m = JSON.parse(await readRecordingText(dir(), f)) as RecordingMetadata;
         if (m.version !== 1 || !m.mix) continue;
         out.push({
           id,
@@ -65,8 +79,9 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
           legs: m.legs.map((l) => ({ id: l.id, uri: l.uri, originalTo: l.originalTo, role: l.role })),
           files: listedFiles(id, m),
         });
-      } catch {
-        // A sidecar being rewritten or not ours: left out of the list.
+      } catch (err) {
+        // A sidecar being rewritten or not ours: left out of the list; a link is logged.
+        if (err instanceof RecordingFileError && err.kind === 'forbidden') refused(err, { file: f });
       }
     }
     return out.sort((a, b) => String(b.startedAt).localeCompare(String(a.startedAt)));
@@ -87,29 +102,33 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
           required: ['id', 'file'],
           properties: { id: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 256 } },
         },
-        response: { ...errors },
+        response: { ...errors, 403: errorSchema },
       },
     },
     async (req, reply) => {
       const { id, file } = req.params as { id: string; file: string };
-      if (!SAFE.test(file) || file.includes('..')) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
+      if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
       const m = await load(id);
       if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
-      let full: string;
-      let size: number;
+      let opened: OpenedRecordingFile;
       try {
-        full = pathInside(dir(), file);
-        const s = await stat(full);
-        if (!s.isFile()) throw new Error('not a file');
-        size = s.size;
-      } catch {
-        throw new ApiError(404, 'not_found', `file '${file}' is not on disk`);
+        opened = await openRecordingFile(dir(), file);
+      } catch (err) {
+        if (err instanceof RecordingFileError && err.kind === 'not_found') throw new ApiError(404, 'not_found', `file '${file}' is not on disk`);
+        throw refused(err, { id, file });
       }
-      return reply
+      const { handle, size } = opened;
+      reply
         .type(TYPES[extname(file)] ?? 'application/octet-stream')
         .header('Content-Length', size)
-        .header('Content-Disposition', `attachment; filename="${file}"`)
-        .send(createReadStream(full));
+        .header('Content-Disposition', `attachment; filename="${file}"`);
+      if (size === 0) {
+        await handle.close();
+        return reply.send('');
+      }
+      // From the descriptor that was checked, never the path again; no more than the size
+      // announced (a file still growing would overrun Content-Length). The stream closes it.
+      return reply.send(handle.createReadStream({ start: 0, end: size - 1 }));
     },
   );
 }

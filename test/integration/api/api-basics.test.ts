@@ -85,6 +85,26 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     }
   });
 
+  it('takes ?token= only on the event stream; every other route wants the header', async () => {
+    for (const path of ['/calls', '/metrics', '/events/recent', '/recordings', '/openapi.json', '/health']) {
+      const r = await call(base, 'GET', `${path}?token=${TEST_TOKEN}`, undefined, null);
+      assert.equal(r.status, 401, `${path}?token=`);
+      assert.equal(r.body.error, 'unauthorized');
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer/, 'RFC 6750 §3 challenge');
+    }
+    const r = await call(base, 'POST', `/rules/mobile?token=${TEST_TOKEN}`, { enabled: true }, null);
+    assert.equal(r.status, 401, 'a write with a query token');
+    // The WebSocket stream opens with it.
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/events?token=${TEST_TOKEN}`);
+    const hello = await new Promise<{ type: string }>((resolve, reject) => {
+      ws.once('message', (m: WebSocket.RawData) => resolve(JSON.parse(m.toString())));
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+    ws.close();
+    assert.equal(hello.type, 'hello');
+  });
+
   it('answers health and readiness', async () => {
     assert.deepEqual((await call(base, 'GET', '/health')).body, { status: 'ok' });
     const ready = await call(base, 'GET', '/ready');
@@ -178,6 +198,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'POST /rooms/{name}/legs/{leg}/deafen', 'POST /rooms/{name}/legs/{leg}/undeafen', 'POST /rooms/{name}/legs/{leg}/coach', 'POST /rooms/{name}/play', 'POST /rooms/{name}/play/stop',
       'GET /recordings', 'GET /recordings/{id}', 'GET /recordings/{id}/files/{file}',
       'GET /rules', 'POST /rules/{name}',
+      'GET /webhooks/dead-letter', 'POST /webhooks/dead-letter/replay',
     ];
     for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);
     assert.equal(listed.size, expected.length, `no unexpected routes: ${[...listed].join(', ')}`);

@@ -1,8 +1,12 @@
 // The hub's backlog: bounded, oldest dropped first, `since` returns what is kept after a seq.
+// Recording failures: an event for each of the first ones, a metric counting all.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Parley } from '../../../src/app.ts';
-import { EventHub } from '../../../src/api/event-hub.ts';
+import { EventHub, type ApiEvent } from '../../../src/api/event-hub.ts';
+import { Metrics } from '../../../src/api/metrics.ts';
+import type { Recorder } from '../../../src/recording/recorder.ts';
+import { TypedEmitter } from '../../../src/util/typed-emitter.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 
 // No calls, rooms, recorders or router to listen to: events come from publish() alone.
@@ -31,5 +35,27 @@ describe('EventHub backlog', () => {
     assert.deepEqual(seen, [1, 2]);
     assert.deepEqual([hub.since(0).length, hub.oldestSeq], [0, 3]);
     hub.close();
+  });
+});
+
+describe('recording failures', () => {
+  it('are sent as recording.failed (the first 20 of a recording) and all counted in parley_recording_errors_total', async () => {
+    // Fakes of the recording service and a recorder: what they emit is all the hub and metrics see.
+    const recordings = new TypedEmitter<{ recorder: [Recorder] }>();
+    const parley = { recordings } as unknown as Parley;
+    const hub = new EventHub(parley, silentLogger(), 100);
+    const metrics = new Metrics(parley);
+    const seen: ApiEvent[] = [];
+    hub.on('event', (e) => seen.push(e));
+    const recorder = Object.assign(new TypedEmitter<{ error: [Error]; finalized: [unknown] }>(), { id: 'rec-1' });
+    recordings.safeEmit('recorder', recorder as unknown as Recorder);
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    for (let i = 0; i < 25; i++) recorder.safeEmit('error', enospc);
+    assert.equal(seen.length, 20);
+    assert.deepEqual(seen[0]!.type, 'recording.failed');
+    assert.deepEqual(seen[0]!.data, { id: 'rec-1', code: 'ENOSPC', message: enospc.message, failures: 1 });
+    assert.match(await metrics.registry.getSingleMetricAsString('parley_recording_errors_total'), /^parley_recording_errors_total 25$/m);
+    hub.close();
+    metrics.close();
   });
 });
