@@ -13,7 +13,7 @@
 // leg in a 16 kHz room, is written out with its taps in locals.
 import { halfBand, polyphaseLowPass } from './resampler-filters.ts';
 
-type Kernel = 'up2' | 'down2' | 'up3' | 'up' | 'down';
+type Kernel = 'up2' | 'down2' | 'up3' | 'up6' | 'up' | 'down';
 
 /**
  * Side taps of the 8 ↔ 16 kHz half-band (resampler-filters.ts) that the
@@ -38,7 +38,7 @@ export class Resampler {
   /**
    * Half-band: the 16 side taps, scaled for this direction's gain.
    * General up: L phases of T taps, phase p at [p·T, p·T+T), tap k meeting input i−k
-   * (up3: by tap, then phase: tap k of phase p at 3k+p).
+   * (up3, up6: by tap, then phase: tap k of phase p at L·k+p).
    * General down: the first half of the symmetric prototype, zero-padded to T
    * (taps k and N−1−k share one multiply).
    */
@@ -94,12 +94,12 @@ export class Resampler {
       }
       this.T = T;
       this.hist = T - 1;
-      if (L === 3) {
-        // up3 reads each input sample once for all three phases: taps by k, then phase.
-        const byK = new Float64Array(3 * T);
-        for (let k = 0; k < T; k++) for (let p = 0; p < 3; p++) byK[3 * k + p] = taps[p * T + k];
+      if (L === 3 || L === 6) {
+        // up3/up6 read each input sample once for all phases: taps by k, then phase.
+        const byK = new Float64Array(L * T);
+        for (let k = 0; k < T; k++) for (let p = 0; p < L; p++) byK[L * k + p] = taps[p * T + k];
         this.taps = byK;
-        this.kernel = 'up3';
+        this.kernel = L === 3 ? 'up3' : 'up6';
       } else {
         this.taps = taps;
         this.kernel = 'up';
@@ -146,6 +146,9 @@ export class Resampler {
         break;
       case 'up3':
         o = this.up3(n, dst);
+        break;
+      case 'up6':
+        o = this.up6(n, dst);
         break;
       case 'up':
         o = this.upL(n, dst);
@@ -224,6 +227,33 @@ export class Resampler {
       dst[o++] = round16(a0 + b0);
       dst[o++] = round16(a1 + b1);
       dst[o++] = round16(a2 + b2);
+    }
+    return o;
+  }
+
+  // 1:6 (8 → 48 kHz, every narrowband leg in a 48 kHz room), likewise.
+  private up6(n: number, dst: Int16Array): number {
+    const { work, taps, T, hist } = this;
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      const b = hist + i;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0;
+      for (let k = 0; k < T; k++) {
+        const x = work[b - k];
+        const t = 6 * k;
+        a0 += taps[t] * x;
+        a1 += taps[t + 1] * x;
+        a2 += taps[t + 2] * x;
+        a3 += taps[t + 3] * x;
+        a4 += taps[t + 4] * x;
+        a5 += taps[t + 5] * x;
+      }
+      dst[o++] = round16(a0);
+      dst[o++] = round16(a1);
+      dst[o++] = round16(a2);
+      dst[o++] = round16(a3);
+      dst[o++] = round16(a4);
+      dst[o++] = round16(a5);
     }
     return o;
   }
