@@ -95,20 +95,46 @@ const db = (a: number, b: number): number => 20 * Math.log10(a / b);
 
 const sine = (hz: number, amplitude = LEVEL) => (rate: number, k: number): Int16Array => tone(hz, rate, rate / 50, amplitude, k * (rate / 50));
 
-/** Runs `ticks` ticks of an 8 kHz room: each phone sends one packet per tick of the room's own clock. */
-async function runRoom(phones: Map<string, Phone>, ticks: number, setup?: (mixer: RoomMixer) => void): Promise<{ mixer: RoomMixer; recorded: MixTick[] }> {
-  const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, log });
+interface Room {
+  mixer: RoomMixer;
+  /** A phone dials in: a participant for it, its first packet. */
+  join(id: string, phone: Phone): void;
+  /** A phone hangs up (it keeps what it heard). */
+  leave(id: string): void;
+}
+
+let ssrc = 0x2000;
+
+/**
+ * Runs `ticks` ticks of a room (8 kHz unless told otherwise): each phone sends
+ * one packet per tick of the room's own clock. `onTick` runs after each tick,
+ * outside it (a join or a leave between ticks, as from the media plane).
+ */
+async function runRoom(
+  phones: Map<string, Phone>,
+  ticks: number,
+  o: { sampleRate?: number; autoNarrowband?: boolean; setup?: (room: Room) => void; onTick?: (index: number, room: Room) => void } = {},
+): Promise<{ mixer: RoomMixer; recorded: MixTick[] }> {
+  const mixer = new RoomMixer({ sampleRate: o.sampleRate ?? 8000, autoNarrowband: o.autoNarrowband, jitterMinMs: 20, jitterMaxMs: 100, log });
   const recorded: MixTick[] = [];
-  let ssrc = 0x2000;
-  for (const [id, phone] of phones) {
-    const pt = PT[phone.codec];
-    mixer.createParticipant(id, { codec: phone.codec, audioPt: pt, dtmfPt: null, dtmfClock: 8000, sendPt: pt, sendSsrc: ssrc++ }, phone.receive);
-  }
-  setup?.(mixer);
-  const push = (timeMs: number): void => {
-    for (const [id, phone] of phones) mixer.participant(id)!.pushRtp(phone.nextPacket(), timeMs);
+  const everyone = new Set<Phone>();
+  const live = new Map<string, Phone>();
+  const room: Room = {
+    mixer,
+    join(id, phone) {
+      const pt = PT[phone.codec];
+      mixer.createParticipant(id, { codec: phone.codec, audioPt: pt, dtmfPt: null, dtmfClock: 8000, sendPt: pt, sendSsrc: ssrc++ }, phone.receive);
+      everyone.add(phone);
+      live.set(id, phone);
+      mixer.participant(id)!.pushRtp(phone.nextPacket(), recorded.length * 20);
+    },
+    leave(id) {
+      mixer.participant(id)?.close();
+      live.delete(id);
+    },
   };
-  push(0);
+  for (const [id, phone] of phones) room.join(id, phone);
+  o.setup?.(room);
   await new Promise<void>((resolve) => {
     // Packets arrive paced by the room's clock (one per leg per tick), so a
     // loaded machine slows the test down instead of starving the jitter buffers.
@@ -120,13 +146,15 @@ async function runRoom(phones: Map<string, Phone>, ticks: number, setup?: (mixer
           resolve();
           return;
         }
-        push(tick.timeMs + 20);
+        for (const [id, phone] of live) mixer.participant(id)!.pushRtp(phone.nextPacket(), tick.timeMs + 20);
+        const index = recorded.length - 1;
+        if (o.onTick) setImmediate(() => o.onTick!(index, room));
       },
     };
     mixer.addSink(sink);
   });
   mixer.close();
-  for (const p of phones.values()) p.close();
+  for (const p of everyone) p.close();
   return { mixer, recorded };
 }
 
@@ -143,7 +171,7 @@ describe('a room mixed at 8 kHz', () => {
       })],
       ['d', new Phone('opus', sine(800))],
     ]);
-    const { recorded } = await runRoom(phones, 70, (mixer) => mixer.play(new ToneSource(400, 8000, Infinity, LEVEL)));
+    const { recorded } = await runRoom(phones, 70, { setup: ({ mixer }) => mixer.play(new ToneSource(400, 8000, Infinity, LEVEL)) });
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => phones.get(id)!);
 
     // The recorder's view: every frame at the room rate.
@@ -186,7 +214,58 @@ describe('a room mixed at 8 kHz', () => {
       ['a', new Phone('PCMU', (rate, k) => (k >= 5 && k < 15 ? dtmfTone('7', rate, rate / 50, 6000, k * (rate / 50)) : null))],
       ['b', new Phone('PCMU', () => null)],
     ]);
-    await runRoom(phones, 30, (mixer) => mixer.participant('a')!.on('dtmf', (e) => digits.push(e)));
+    await runRoom(phones, 30, { setup: ({ mixer }) => mixer.participant('a')!.on('dtmf', (e) => digits.push(e)) });
     assert.deepEqual(digits.map((e) => [e.digit, e.source]), [['7', 'inband']]);
+  });
+
+  it('with autoNarrowband, mixes at 8 kHz while all legs are G.711, at 16 kHz while a G.722 leg is in; prompts and recorders keep their rate', async () => {
+    const a = new Phone('PCMU', sine(2900));
+    const b = new Phone('PCMU', sine(600));
+    const c = new Phone('G722', sine(1500));
+    const switches: { rate: number; tick: number }[] = [];
+    let recordedSoFar = 0;
+    const { recorded } = await runRoom(new Map([['a', a], ['b', b]]), 135, {
+      sampleRate: 16000,
+      autoNarrowband: true,
+      setup: ({ mixer }) => {
+        assert.equal(mixer.sampleRate, 8000, 'two G.711 legs: narrowband');
+        mixer.on('rate', (rate) => switches.push({ rate, tick: recordedSoFar }));
+        // A prompt made while the room was narrowband: 8 kHz frames, whatever comes next.
+        mixer.play(new ToneSource(400, 8000, Infinity, LEVEL), 8000);
+      },
+      onTick: (i, room) => {
+        recordedSoFar = i + 1;
+        if (i === 40) room.join('c', c);
+        if (i === 90) room.leave('c');
+      },
+    });
+    assert.deepEqual(switches.map((s) => s.rate), [16000, 8000], 'wideband while C is in, narrowband after');
+    const [up, down] = switches.map((s) => s.tick);
+    assert.ok(up >= 41 && up <= 44 && down >= 91 && down <= 94, `switched at ticks ${up} and ${down}`);
+
+    // The recorder was added at 8 kHz and stays there: 160-sample frames all along,
+    // the prompt and A at their own frequencies (not shifted by the switches).
+    for (const t of recorded) assert.equal(t.mix.length, 160, `tick at ${t.timeMs} ms`);
+    const phase = (from: number, to: number): [number, number] => [from, to];
+    const phases = { narrow: phase(10, up - 1), wide: phase(up + 5, down - 1), narrowAgain: phase(down + 5, 134) };
+    for (const [name, [from, to]] of Object.entries(phases)) {
+      const mix = Int16Array.from(recorded.slice(from, to).flatMap((t) => Array.from(t.mix)));
+      for (const hz of [400, 2900, 600]) {
+        const d = db(level(mix, 8000, hz), LEVEL);
+        assert.ok(Math.abs(d) <= 0.5, `recorder, ${name} phase: ${hz} Hz at ${d.toFixed(2)} dB`);
+      }
+      // B hears A and the prompt flat in every phase (G.711 both ways; resampled 8 ↔ 16 kHz while wide).
+      const atB = Int16Array.from(b.heard.slice(from, to).flatMap((f) => Array.from(f)));
+      for (const hz of [2900, 400]) {
+        const d = db(level(atB, 8000, hz), LEVEL);
+        assert.ok(Math.abs(d) <= 0.5, `B, ${name} phase: ${hz} Hz at ${d.toFixed(2)} dB`);
+      }
+      const fromC = db(level(atB, 8000, 1500), LEVEL);
+      if (name === 'wide') assert.ok(Math.abs(fromC) <= 1, `B hears C's 1.5 kHz at ${fromC.toFixed(2)} dB`);
+      else assert.ok(fromC < -40, `B hears C's 1.5 kHz in the ${name} phase at ${fromC.toFixed(1)} dB`);
+    }
+    // C, a 16 kHz leg, hears A and the 8 kHz prompt at their frequencies.
+    const atC = c.lastHeard(40);
+    for (const hz of [2900, 400]) assert.ok(Math.abs(db(level(atC, 16000, hz), LEVEL)) <= 1, `C: ${hz} Hz at ${db(level(atC, 16000, hz), LEVEL).toFixed(2)} dB`);
   });
 });
