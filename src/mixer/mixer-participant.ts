@@ -184,10 +184,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   }
 
   /**
-   * Plays a source to this participant only (whisper, a prompt to one leg).
-   * `rate`: the rate of the source's frames (the room's rate when it was made).
+   * Plays a source to this participant only (whisper, a prompt to one leg),
+   * resampled when its frames' rate (`rate`, else its sampleRate) is not the room's.
    */
-  play(source: FrameSource, rate = this.opts.sampleRate): void {
+  play(source: FrameSource, rate = source.sampleRate ?? this.opts.sampleRate): void {
     if (this.closed) throw new Error('participant is closed');
     this.privateSources.push(new SourceAtRate(source, rate, this.opts.sampleRate));
   }

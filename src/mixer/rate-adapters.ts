@@ -1,8 +1,8 @@
 // A room whose rate follows its legs (RoomMixerOptions.autoNarrowband) may
 // change rate while a prompt plays or a recorder runs. Each source and sink
-// keeps the rate it was registered at (a Player's clip, a recorder's WAV
-// files cannot change theirs); these wrappers resample between that rate and
-// the room's current one, and are a plain pass-through while they match.
+// keeps its own rate (a Player's clip, a Recorder's WAV files cannot change
+// theirs: both say it in their sampleRate); these wrappers resample between
+// it and the room's current one, and are a plain pass-through while they match.
 import { Resampler } from './codecs/resampler.ts';
 import { samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from './frames.ts';
 

@@ -113,17 +113,17 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   }
 
   /**
-   * Plays a source to the whole room (every listener hears it, recorders too).
-   * `rate`: the rate of the source's frames (the room's rate when it was made).
+   * Plays a source to the whole room (every listener hears it, recorders too),
+   * resampled when its frames' rate (`rate`, else its sampleRate) is not the room's.
    */
-  play(source: FrameSource, rate = this.sampleRate): void {
+  play(source: FrameSource, rate = source.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
     this.roomSources.push(new SourceAtRate(source, rate, this.sampleRate));
     this.clock.start();
   }
 
-  /** Feeds `sink` every tick, at `rate` (the room's rate when it was made) whatever the room's rate becomes. */
-  addSink(sink: TickSink, rate = this.sampleRate): void {
+  /** Feeds `sink` every tick at `rate` (else its sampleRate, else the room's rate now), whatever the room's rate becomes. */
+  addSink(sink: TickSink, rate = sink.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
     this.sinks.set(sink, new SinkAtRate(sink, rate, this.sampleRate));
     this.clock.start();

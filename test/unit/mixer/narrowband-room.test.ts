@@ -230,8 +230,8 @@ describe('a room mixed at 8 kHz', () => {
       setup: ({ mixer }) => {
         assert.equal(mixer.sampleRate, 8000, 'two G.711 legs: narrowband');
         mixer.on('rate', (rate) => switches.push({ rate, tick: recordedSoFar }));
-        // A prompt made while the room was narrowband: 8 kHz frames, whatever comes next.
-        mixer.play(new ToneSource(400, 8000, Infinity, LEVEL), 8000);
+        // A prompt made while the room was narrowband says so, like a Player: 8 kHz frames, whatever comes next.
+        mixer.play(Object.assign(new ToneSource(400, 8000, Infinity, LEVEL), { sampleRate: 8000 }));
       },
       onTick: (i, room) => {
         recordedSoFar = i + 1;
