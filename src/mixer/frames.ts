@@ -11,6 +11,8 @@ export function samplesPerFrame(sampleRate: number): number {
 
 /** Something that produces audio, pulled once per 20 ms tick by the mixer (a prompt, a tone). */
 export interface FrameSource {
+  /** The rate of its frames (a Player's); absent: the room's rate when it was added. */
+  readonly sampleRate?: number;
   /** The next frame, or null once the source has finished (it is then removed). */
   nextFrame(): PcmFrame | null;
   /** Stops early (barge-in, hang-up). Idempotent. */
@@ -28,5 +30,7 @@ export interface MixTick {
 }
 
 export interface TickSink {
+  /** The rate it wants its frames at (a Recorder's); absent: the room's rate when it was added. */
+  readonly sampleRate?: number;
   writeTick(tick: MixTick): void;
 }

@@ -11,6 +11,7 @@ import type { CodecName } from './codecs/audio-codec.ts';
 import { CODECS } from './codecs/audio-codec.ts';
 import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
 import type { FrameSource } from './frames.ts';
+import { SourceAtRate } from './rate-adapters.ts';
 import { JitterBuffer, LOST } from './jitter-buffer.ts';
 import { newRtpView, parseRtp, writeRtpHeader } from './rtp.ts';
 import { SoftLimiter } from './soft-limiter.ts';
@@ -35,6 +36,7 @@ export interface ParticipantMedia {
 export interface ParticipantOptions {
   id: string;
   media: ParticipantMedia;
+  /** The room's rate (setRoomRate() changes it). */
   sampleRate: number;
   jitterMinMs: number;
   jitterMaxMs: number;
@@ -68,12 +70,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   lastRxMs = performance.now();
 
   /** This tick's decoded input at the room rate (valid when hasInput). */
-  readonly input: Int16Array;
+  input: Int16Array;
   hasInput = false;
   /** Mix-minus accumulator and the limited frame sent to this listener. */
-  readonly acc: Int32Array;
-  readonly out: Int16Array;
-  readonly privateSources: FrameSource[] = [];
+  acc: Int32Array;
+  out: Int16Array;
+  readonly privateSources: SourceAtRate[] = [];
 
   private media: ParticipantMedia;
   private inPipe: InputPipeline;
@@ -96,7 +98,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private readonly opts: ParticipantOptions;
 
   /** @internal Use RoomMixer.createParticipant(). */
-  constructor(opts: ParticipantOptions, private readonly onClose: (p: MixerParticipant) => void) {
+  constructor(
+    opts: ParticipantOptions,
+    private readonly onClose: (p: MixerParticipant) => void,
+    private readonly onCodecChange: () => void = () => undefined,
+  ) {
     super(opts.log);
     this.opts = opts;
     this.id = opts.id;
@@ -125,6 +131,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.vad.talking;
   }
 
+  get codec(): CodecName {
+    return this.media.codec;
+  }
+
   /** Whether this participant's input goes into the room mix. */
   get speaksToAll(): boolean {
     return !this.muted && !this.hidden && this.audience === null;
@@ -143,6 +153,29 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     }
     this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
     this.configureInband();
+    if (codecChanged) this.onCodecChange();
+  }
+
+  /**
+   * @internal The room changed rate (autoNarrowband), between two ticks: new
+   * buffers and pipelines at `rate`. Only G.711 legs live through a switch
+   * (a wideband leg is why a room is not narrowband), and G.711 keeps no
+   * state, so rebuilding the pipelines loses nothing but a resampler's history.
+   */
+  setRoomRate(rate: number): void {
+    if (rate === this.opts.sampleRate || this.closed) return;
+    this.opts.sampleRate = rate;
+    const n = rate / 50;
+    this.input = new Int16Array(n);
+    this.acc = new Int32Array(n);
+    this.out = new Int16Array(n);
+    this.hasInput = false;
+    this.inPipe.close();
+    this.outPipe.close();
+    this.inPipe = new InputPipeline(this.media.codec, rate);
+    this.outPipe = new OutputPipeline(this.media.codec, rate);
+    for (const s of this.privateSources) s.retune(rate);
+    if (this.goertzel) this.goertzel = new GoertzelDetector(rate, this.onDigit);
   }
 
   setInbandDtmf(on: boolean): void {
@@ -150,10 +183,13 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.configureInband();
   }
 
-  /** Plays a source to this participant only (whisper, a prompt to one leg). */
-  play(source: FrameSource): void {
+  /**
+   * Plays a source to this participant only (whisper, a prompt to one leg),
+   * resampled when its frames' rate (`rate`, else its sampleRate) is not the room's.
+   */
+  play(source: FrameSource, rate = source.sampleRate ?? this.opts.sampleRate): void {
     if (this.closed) throw new Error('participant is closed');
-    this.privateSources.push(source);
+    this.privateSources.push(new SourceAtRate(source, rate, this.opts.sampleRate));
   }
 
   /** An RTP packet from this leg (called by the media plane's demultiplexer). */

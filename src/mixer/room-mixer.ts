@@ -4,33 +4,51 @@
 // (a coach, a whisper), through its own limiter and encoder. Recorders get the
 // full mix and every leg's input per tick (TickSink). Transport-agnostic: RTP
 // comes in through participant.pushRtp() and leaves through each one's send().
+// With autoNarrowband the room mixes at 8 kHz while all its legs are G.711
+// (nothing to resample: they are 8 kHz already), at sampleRate otherwise.
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from './frames.ts';
 import { MixClock, type ClockStats } from './mix-clock.ts';
 import { MixerParticipant, type ParticipantMedia } from './mixer-participant.ts';
+import { SinkAtRate, SourceAtRate } from './rate-adapters.ts';
 import { SoftLimiter } from './soft-limiter.ts';
 
+/** The rate of a narrowband room, and the codecs that keep a room narrowband (G.711: RFC 3551 §4.5.14). */
+export const NARROWBAND_RATE = 8000;
+const NARROWBAND_CODECS = new Set(['PCMU', 'PCMA']);
+
 export interface RoomMixerOptions {
+  /** The room's rate; with autoNarrowband, its rate while any leg is wideband. */
   sampleRate: number;
+  /**
+   * Mix at 8 kHz while every leg speaks G.711 (and while there is none), at
+   * sampleRate otherwise. The switch happens at the start of a tick; 'rate'
+   * reports it. Sources and sinks keep the rate they were registered at.
+   */
+  autoNarrowband?: boolean;
   jitterMinMs: number;
   jitterMaxMs: number;
   log: Logger;
 }
 
 export type RoomMixerEvents = {
+  /** The room now mixes at `sampleRate` (autoNarrowband only). */
+  rate: [sampleRate: number];
   close: [];
 };
 
 export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
-  readonly sampleRate: number;
-  readonly frameSamples: number;
+  private rate: number;
+  private samples: number;
   private readonly participants = new Map<string, MixerParticipant>();
   /** Same participants as an array, rebuilt on change, iterated on every tick. */
   private list: MixerParticipant[] = [];
-  private readonly roomSources: FrameSource[] = [];
-  private readonly sinks = new Set<TickSink>();
-  private readonly total: Int32Array;
+  private readonly roomSources: SourceAtRate[] = [];
+  private readonly sinks = new Map<TickSink, SinkAtRate>();
+  private total: Int32Array;
+  /** Rate to switch to at the next tick (autoNarrowband), or null. */
+  private pendingRate: number | null = null;
   private readonly sinkLimiter = new SoftLimiter();
   private readonly clock: MixClock;
   private closed = false;
@@ -39,10 +57,19 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   constructor(private readonly opts: RoomMixerOptions) {
     super(opts.log);
     this.log = opts.log;
-    this.sampleRate = opts.sampleRate;
-    this.frameSamples = samplesPerFrame(opts.sampleRate);
+    this.rate = opts.autoNarrowband ? NARROWBAND_RATE : opts.sampleRate;
+    this.samples = samplesPerFrame(this.rate);
     this.total = new Int32Array(this.frameSamples);
     this.clock = new MixClock(this.tick);
+  }
+
+  /** The rate the room mixes at now (what a new prompt or recorder should use). */
+  get sampleRate(): number {
+    return this.rate;
+  }
+
+  get frameSamples(): number {
+    return this.samples;
   }
 
   get clockStats(): ClockStats {
@@ -68,7 +95,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       {
         id,
         media,
-        sampleRate: this.opts.sampleRate,
+        sampleRate: this.sampleRate,
         jitterMinMs: this.opts.jitterMinMs,
         jitterMaxMs: this.opts.jitterMaxMs,
         inbandDtmf,
@@ -76,23 +103,29 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
         log: this.log.child({ leg: id }),
       },
       this.participantClosed,
+      this.legsChanged,
     );
     this.participants.set(id, p);
     this.list = [...this.participants.values()];
+    this.legsChanged();
     this.clock.start();
     return p;
   }
 
-  /** Plays a source to the whole room (every listener hears it, recorders too). */
-  play(source: FrameSource): void {
+  /**
+   * Plays a source to the whole room (every listener hears it, recorders too),
+   * resampled when its frames' rate (`rate`, else its sampleRate) is not the room's.
+   */
+  play(source: FrameSource, rate = source.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
-    this.roomSources.push(source);
+    this.roomSources.push(new SourceAtRate(source, rate, this.sampleRate));
     this.clock.start();
   }
 
-  addSink(sink: TickSink): void {
+  /** Feeds `sink` every tick at `rate` (else its sampleRate, else the room's rate now), whatever the room's rate becomes. */
+  addSink(sink: TickSink, rate = sink.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
-    this.sinks.add(sink);
+    this.sinks.set(sink, new SinkAtRate(sink, rate, this.sampleRate));
     this.clock.start();
   }
 
@@ -116,10 +149,32 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   private readonly participantClosed = (p: MixerParticipant): void => {
     this.participants.delete(p.id);
     this.list = [...this.participants.values()];
+    this.legsChanged();
   };
 
+  /** A leg joined, left or changed codec: with autoNarrowband, the rate to mix at from the next tick. */
+  private readonly legsChanged = (): void => {
+    if (!this.opts.autoNarrowband || this.closed) return;
+    let narrow = true;
+    for (const p of this.participants.values()) if (!NARROWBAND_CODECS.has(p.codec)) narrow = false;
+    const rate = narrow ? NARROWBAND_RATE : this.opts.sampleRate;
+    this.pendingRate = rate === this.sampleRate ? null : rate;
+  };
+
+  /** Switches every buffer, leg, source and sink to `rate` (between ticks). */
+  private retune(rate: number): void {
+    this.rate = rate;
+    this.samples = samplesPerFrame(rate);
+    this.total = new Int32Array(this.frameSamples);
+    for (const p of this.participants.values()) p.setRoomRate(rate);
+    for (const s of this.roomSources) s.retune(rate);
+    for (const s of this.sinks.values()) s.retune(rate);
+    this.log.info({ sampleRate: rate }, 'room rate changed');
+    this.safeEmit('rate', rate);
+  }
+
   /** Adds one frame of each source into acc; drops finished sources. */
-  private pullSources(sources: FrameSource[], acc: Int32Array): void {
+  private pullSources(sources: SourceAtRate[], acc: Int32Array): void {
     for (let i = 0; i < sources.length; i++) {
       let frame: PcmFrame | null;
       try {
@@ -138,6 +193,11 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   }
 
   private readonly tick = (timeMs: number): void => {
+    if (this.pendingRate !== null) {
+      const rate = this.pendingRate;
+      this.pendingRate = null;
+      this.retune(rate);
+    }
     const list = this.list;
     const total = this.total;
     const n = this.frameSamples;
@@ -187,7 +247,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     const legs = new Map<string, PcmFrame | null>();
     for (const p of this.list) legs.set(p.id, p.hasInput ? p.input.slice() : null);
     const tick: MixTick = { timeMs, mix, legs };
-    for (const s of this.sinks) {
+    for (const s of this.sinks.values()) {
       try {
         s.writeTick(tick);
       } catch (err) {
