@@ -47,7 +47,8 @@ export interface MediaConfig {
    * SDP address. true/false are 'latch'/'strict'.
    */
   latching: boolean | 'latch' | 'once' | 'strict';
-  mixer: { sampleRate: number; jitterMinMs: number; jitterMaxMs: number };
+  /** narrowband: a room mixes at 8 kHz while all its legs are G.711 (sampleRate otherwise). */
+  mixer: { sampleRate: number; narrowband: boolean; jitterMinMs: number; jitterMaxMs: number };
   /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
   rtpTimeoutSec: number;
 }
@@ -214,7 +215,8 @@ export const configSchema = {
           additionalProperties: false,
           required: ['sampleRate', 'jitterMinMs', 'jitterMaxMs'],
           properties: {
-            sampleRate: { type: 'integer', enum: [16000, 48000] },
+            sampleRate: { type: 'integer', enum: [8000, 16000, 48000] },
+            narrowband: { type: 'boolean' },
             jitterMinMs: { type: 'integer', minimum: 20, maximum: 100 },
             jitterMaxMs: { type: 'integer', minimum: 20, maximum: 100 },
           },
@@ -333,7 +335,7 @@ export const defaultConfig: ParleyConfig = {
     rtpPortRange: { min: 40000, max: 49999 },
     codecs: ['PCMU', 'PCMA', 'G722', 'opus'],
     latching: 'latch',
-    mixer: { sampleRate: 16000, jitterMinMs: 20, jitterMaxMs: 100 },
+    mixer: { sampleRate: 16000, narrowband: true, jitterMinMs: 20, jitterMaxMs: 100 },
     rtpTimeoutSec: 60,
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },

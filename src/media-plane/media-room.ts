@@ -65,7 +65,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     this.log = ctx.log;
     this.codecs = ctx.config.codecs as CodecName[];
     const m = ctx.config.mixer;
-    this.mixer = new RoomMixer({ sampleRate: m.sampleRate, jitterMinMs: m.jitterMinMs, jitterMaxMs: m.jitterMaxMs, log: this.log.child({ component: 'mixer' }) });
+    this.mixer = new RoomMixer({ sampleRate: m.sampleRate, autoNarrowband: m.narrowband, jitterMinMs: m.jitterMinMs, jitterMaxMs: m.jitterMaxMs, log: this.log.child({ component: 'mixer' }) });
     const timeoutMs = ctx.config.rtpTimeoutSec * 1000;
     this.mediaWatch =
       timeoutMs > 0

@@ -40,7 +40,7 @@ describe('codec mix (real worker, real UDP)', () => {
   });
 
   it('a room mixing at 48 kHz: PCMU and Opus legs hear each other', async () => {
-    const own = await startEngine({ mixer: { sampleRate: 48000, jitterMinMs: 20, jitterMaxMs: 100 }, rtpPortRange: { min: 44000, max: 44499 } });
+    const own = await startEngine({ mixer: { sampleRate: 48000, narrowband: false, jitterMinMs: 20, jitterMaxMs: 100 }, rtpPortRange: { min: 44000, max: 44499 } });
     const room = await own.createRoom('wideband');
     assert.equal(room.mixerSampleRate, 48000);
     const u = await joinPeer(room, { codec: 'PCMU' });
