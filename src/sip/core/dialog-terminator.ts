@@ -7,6 +7,7 @@ import { notifyUnsolicited } from './app-notifier.ts';
 import { cdrStop } from './cdr-emitter.ts';
 import type { CoreContext } from './core-context.ts';
 import { contactFor, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { isStream } from '../transport/transport-types.ts';
 
 export class DialogTerminator {
   constructor(private readonly ctx: CoreContext) {}
@@ -26,7 +27,7 @@ export class DialogTerminator {
     const connId = d.connectionId;
     this.ctx.txns.createClient(bye, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), connId);
-    }, dest.transport === 'tcp', {
+    }, isStream(dest.transport), {
       onResponse: () => undefined,
       onTimeout: () => callLogger(this.ctx.log, d.callId).info({ dialog: d.id }, 'no answer to server BYE'),
       onTransportError: (err) => callLogger(this.ctx.log, d.callId).info({ err, dialog: d.id }, 'server BYE not sent'),
