@@ -198,7 +198,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     );
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;
-    this.router.on('app', (req, res, flow, _decision, log) => calls.take(req, res, flow, log));
+    this.router.on('app', (req, res, flow, decision, log) =>
+      calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined));
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
     this.router.attach();

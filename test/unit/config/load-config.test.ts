@@ -59,6 +59,12 @@ describe('config', () => {
     const c = parseConfig('sip:\n  listen: [{ transport: tls, host: 127.0.0.1, port: 5061, cert: c.pem, key: k.pem, ca: ca.pem, requireClientCert: true }]\n');
     assert.equal(c.sip.listen[0].transport, 'tls');
   });
+  it('bridge to: request-uri and a rule bridgeTo are valid; other words are refused', () => {
+    const c = parseConfig('routing:\n  rules: [{ name: r, actions: [{ app: f, bridgeTo: request-uri }] }]\nflows:\n  f: [{ bridge: { to: request-uri } }]\n');
+    assert.deepEqual(c.routing.rules[0].actions[0], { app: 'f', bridgeTo: 'request-uri' });
+    rejects('flows:\n  f: [{ bridge: { to: elsewhere } }]\n', 'flows.f.0.bridge.to', /request-uri/);
+    rejects('routing:\n  rules: [{ name: r, actions: [{ app: f, bridgeTo: from }] }]\nflows:\n  f: [hangup]\n', 'routing.rules.0.actions.0.bridgeTo', /"to", "request-uri"/);
+  });
   it('workers must be a number or auto', () => rejects('media:\n  workers: many\n', 'media.workers', /"auto"/));
   it('an unknown codec is refused', () => rejects('media:\n  codecs: [GSM]\n', 'media.codecs.0', /one of/));
   it('an inverted port range is named', () =>
