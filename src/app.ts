@@ -82,6 +82,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.sip?.srf ?? null;
   }
 
+  /** The SIP contacts the connected server announced on connect (`udp/host:port,…`); '' before. */
+  get sipHostports(): string {
+    return this.sip?.hostports ?? '';
+  }
+
   /** The control API, when `api.enabled`. */
   get api(): ApiServer | null {
     return this.apiServer;

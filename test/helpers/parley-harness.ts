@@ -21,15 +21,25 @@ export interface RunningParley {
 /** `yaml` holds the routing and flows sections (and anything else to override). */
 export async function startParley(
   yaml: string,
-  opts: { sipPort?: number; outboundProxy?: string; pauseMode?: 'skip' | 'silence'; rtpTimeoutSec?: number } = {},
+  opts: {
+    sipPort?: number;
+    outboundProxy?: string;
+    pauseMode?: 'skip' | 'silence';
+    rtpTimeoutSec?: number;
+    /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
+    remote?: { controlPort: number; secret: string };
+  } = {},
 ): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const sipPort = opts.sipPort ?? (await freePort());
   const base = `
 log: { level: ${process.env.PARLEY_TEST_LOG ?? 'silent'}, pretty: false }
 sip:
-  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }]
-  control: { host: 127.0.0.1, port: 0, secret: e2e }
+${opts.remote
+    ? `  server: remote
+  control: { host: 127.0.0.1, port: ${opts.remote.controlPort}, secret: ${opts.remote.secret} }`
+    : `  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }]
+  control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
 media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''} }
