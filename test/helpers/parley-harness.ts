@@ -28,6 +28,8 @@ export async function startParley(
     rtpTimeoutSec?: number;
     /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
     remote?: { controlPort: number; secret: string };
+    /** A TLS listener besides UDP and TCP (PEM files). */
+    tls?: { port: number; cert: string; key: string; ca?: string };
   } = {},
 ): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
@@ -38,7 +40,7 @@ sip:
 ${opts.remote
     ? `  server: remote
   control: { host: 127.0.0.1, port: ${opts.remote.controlPort}, secret: ${opts.remote.secret} }`
-    : `  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }]
+    : `  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }${tlsListen(opts.tls)}]
   control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
@@ -56,4 +58,9 @@ recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMo
     config,
     stop: () => app.shutdown(200),
   };
+}
+
+function tlsListen(t: { port: number; cert: string; key: string; ca?: string } | undefined): string {
+  if (!t) return '';
+  return `, { transport: tls, host: 127.0.0.1, port: ${t.port}, cert: ${t.cert}, key: ${t.key}${t.ca ? `, ca: ${t.ca}` : ''} }`;
 }
