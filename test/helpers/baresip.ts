@@ -48,7 +48,8 @@ export async function dialWithBaresip(opts: { uri: string; caFile: string; certP
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   void exited.then(() => rm(dir, { recursive: true, force: true })).catch(() => undefined);
   return {
-    output: () => out.replace(/\u001b\[[0-9;]*m/g, ''),
+    // baresip colours its trace with ANSI escapes (ESC [ … m).
+    output: () => out.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), ''),
     exited,
     stop: () => {
       if (child.exitCode === null) child.kill('SIGTERM');
