@@ -5,11 +5,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../util/logger.ts';
 import { StreamFramer } from './stream-framer.ts';
+import { RecentListeners, type TransportErrorListener } from './recent-listeners.ts';
 import type { TlsMaterial } from './tls-material.ts';
 import type { Endpoint, Inbound, SentInfo } from './transport-types.ts';
-
-/** Told of a transport failure so a transaction can answer itself 503 at once (§8.1.3.1, §18.4). */
-type ErrorListener = (err: Error) => void;
 
 interface Conn {
   id: string;
@@ -18,12 +16,12 @@ interface Conn {
   /** Messages waiting for an outbound connect (and TLS handshake) to finish. */
   queue: Buffer[] | null;
   /** Transactions that sent on this connection lately: a refused, reset or failed connection ends them. */
-  listeners: Array<{ cb: ErrorListener; at: number }>;
+  listeners: RecentListeners;
 }
 
 const IDLE_MS = 10 * 60 * 1000;
-/** A transaction over a stream transport lasts at most timer B/F (64*T1); listeners older than this are spent. */
-const LISTENER_MS = 5 * 60 * 1000;
+/** A transaction waits at most timer B/F (64*T1, 32 s at the default T1) for its final response. */
+const LISTENER_MS = 40 * 1000;
 
 export class TcpTransport {
   private readonly server: net.Server;
@@ -91,7 +89,7 @@ export class TcpTransport {
   }
 
   private adopt(socket: net.Socket, pending: Buffer[] | null, remoteKey?: string): Conn {
-    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: [] };
+    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: new RecentListeners(LISTENER_MS) };
     this.conns.set(conn.id, conn);
     const rk = remoteKey ?? this.key(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     this.byRemote.set(rk, conn);
@@ -119,11 +117,12 @@ export class TcpTransport {
     socket.on('error', (err: Error & { code?: string }) => {
       // §18.4: a refused, reset or failed (TLS) connection is a transport error for every
       // transaction that used it; those already answered ignore it.
-      const level = conn.queue || conn.listeners.length ? 'info' : 'debug';
+      const level = conn.queue || conn.listeners.size ? 'info' : 'debug';
       this.log[level]({ conn: conn.id, to: rk, code: err.code, reason: err.message }, `${transport} connection failed`);
-      for (const l of conn.listeners.splice(0)) l.cb(err);
+      conn.listeners.fail(err);
     });
     socket.on('close', () => {
+      conn.listeners.clear();
       this.conns.delete(conn.id);
       if (this.byRemote.get(rk) === conn) this.byRemote.delete(rk);
     });
@@ -157,16 +156,11 @@ export class TcpTransport {
   }
 
   /** Sends on the given connection if it is still open, else on a connection to the destination (opened if needed). */
-  send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: ErrorListener): SentInfo {
+  send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: TransportErrorListener): SentInfo {
     let conn = connectionId ? this.conns.get(connectionId) : undefined;
     conn ??= this.byRemote.get(this.key(dest.address, dest.port));
     conn ??= this.connect(dest);
-    if (onError) {
-      const now = Date.now();
-      const ls = conn.listeners;
-      while (ls.length && now - ls[0].at > LISTENER_MS) ls.shift();
-      ls.push({ cb: onError, at: now });
-    }
+    if (onError) conn.listeners.add(onError);
     if (conn.queue) conn.queue.push(data);
     else if (!conn.socket.destroyed) conn.socket.write(data);
     return {

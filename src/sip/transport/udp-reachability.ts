@@ -9,8 +9,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.ts';
-
-type ErrorListener = (err: Error) => void;
+import { RecentListeners, type TransportErrorListener } from './recent-listeners.ts';
 
 /** ICMP comes back within a round trip; a probe socket lives this long after its last use. */
 const PROBE_IDLE_MS = 4000;
@@ -22,8 +21,8 @@ const PING = Buffer.from('\r\n\r\n');
 
 class Probe {
   readonly socket: dgram.Socket;
-  /** Transactions sent to this destination in the last PROBE_IDLE_MS; older ones are answered or failed by their timers. */
-  listeners: Array<{ cb: ErrorListener; at: number }> = [];
+  /** Transactions sent to this destination in the last PROBE_IDLE_MS; older ones learnt their fate otherwise. */
+  readonly listeners = new RecentListeners(PROBE_IDLE_MS);
   lastPing = 0;
   connected = false;
   timerIdle: NodeJS.Timeout | null = null;
@@ -62,7 +61,7 @@ class Probe {
   close(): void {
     if (this.timerIdle) clearTimeout(this.timerIdle);
     this.timerIdle = null;
-    this.listeners = [];
+    this.listeners.clear();
     try {
       this.socket.close();
     } catch {
@@ -78,7 +77,7 @@ export class UdpReachability {
   constructor(private readonly log: Logger) {}
 
   /** Watches `address:port` for a while; `onError` hears ECONNREFUSED if nothing listens there. */
-  watch(address: string, port: number, onError: ErrorListener): void {
+  watch(address: string, port: number, onError: TransportErrorListener): void {
     if (this.closed) return;
     const key = `${address}:${port}`;
     let p = this.probes.get(key);
@@ -90,18 +89,15 @@ export class UdpReachability {
       p.touch();
       p.ping();
     }
-    const now = Date.now();
-    const ls = p.listeners;
-    while (ls.length && now - ls[0].at > PROBE_IDLE_MS) ls.shift();
-    ls.push({ cb: onError, at: now });
+    p.listeners.add(onError);
   }
 
   failed(p: Probe, err: Error & { code?: string }): void {
     if (this.probes.get(p.key) !== p) return;
-    const listeners = p.listeners;
+    const waiting = p.listeners.size;
+    this.log.info({ to: p.key, code: err.code, waiting }, 'udp destination unreachable');
+    p.listeners.fail(err);
     this.drop(p);
-    this.log.info({ to: p.key, code: err.code, waiting: listeners.length }, 'udp destination unreachable');
-    for (const l of listeners) l.cb(err);
   }
 
   drop(p: Probe): void {
