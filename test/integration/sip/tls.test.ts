@@ -155,6 +155,32 @@ describe('SIP over TLS', () => {
     });
   }
 
+  it('proxies a SIPS INVITE from TLS to TLS, Record-Routing with a sips: URI (the request was SIPS)', async () => {
+    const callee = await TlsSipServer.listen({ cert: pki.server.cert, key: pki.server.key });
+    try {
+      onInvite = (req) => {
+        const proxy = (req as unknown as { proxy(o: Record<string, unknown>): Promise<unknown> }).proxy.bind(req);
+        // drachtio-srf's proxy turns a `sips:` destination into `sip:sips:…`; transport=tls says it.
+        proxy({ destination: `sip:bob@127.0.0.1:${callee.port};transport=tls`, remainInDialog: true }).catch((err: unknown) => h.log.error({ err }, 'proxy failed'));
+      };
+      const peer = await connect();
+      const callId = `tls-proxy-${process.pid}`;
+      peer.send(tlsRequest('INVITE', peer, port, { callId, body: SDP }));
+      const conn = await callee.accepted();
+      const invite = await conn.nextMatching(/^INVITE /);
+      assert.match(invite, new RegExp(`^INVITE sip:bob@127\\.0\\.0\\.1:${callee.port};transport=tls SIP/2\\.0`));
+      // §16.6 step 4 and RFC 5630: the request was SIPS, so our Record-Route is a SIPS URI.
+      assert.equal(header(invite, 'Record-Route'), `<sips:127.0.0.1:${port};lr>`);
+      assert.match(header(invite, 'Via') ?? '', /^SIP\/2.0\/TLS 127\.0\.0\.1:/);
+      conn.send(responseTo(invite, '200 OK', [`Contact: <sips:bob@127.0.0.1:${callee.port}>`, `Record-Route: ${header(invite, 'Record-Route')}`, 'Content-Type: application/sdp'], SDP, 'bob2'));
+      const ok = await peer.nextMatching(/^SIP\/2.0 200/, 5000);
+      assert.equal(header(ok, 'Record-Route'), `<sips:127.0.0.1:${port};lr>`);
+    } finally {
+      onInvite = (_req, res) => res.send(480);
+      callee.close();
+    }
+  });
+
   it('bad connections close with a log line, and a good one goes on meanwhile', async () => {
     const good = await connect();
     // 1. Not TLS at all: plain SIP text on the TLS port.
