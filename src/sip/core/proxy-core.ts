@@ -80,7 +80,7 @@ export class ProxyCore implements ProxyHandler {
     try {
       const u = parseUri(parseNameAddr(route).uri);
       const lp = this.ctx.sender.localFor(inbound.source.transport, inbound.source.address);
-      return (u.host === lp.host || u.host === inbound.local.address) && (u.port ?? 5060) === lp.port;
+      return (u.host === lp.host || u.host === inbound.local.address) && (u.port ?? (u.scheme === 'sips' ? 5061 : 5060)) === lp.port;
     } catch {
       return false;
     }
