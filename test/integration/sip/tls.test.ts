@@ -175,6 +175,16 @@ describe('SIP over TLS', () => {
       conn.send(responseTo(invite, '200 OK', [`Contact: <sips:bob@127.0.0.1:${callee.port}>`, `Record-Route: ${header(invite, 'Record-Route')}`, 'Content-Type: application/sdp'], SDP, 'bob2'));
       const ok = await peer.nextMatching(/^SIP\/2.0 200/, 5000);
       assert.equal(header(ok, 'Record-Route'), `<sips:127.0.0.1:${port};lr>`);
+      // In the dialog, the caller's requests follow the sips: route through Parley to the callee, over TLS.
+      const inDialog = (method: string, cseq: number): string =>
+        tlsRequest(method, peer, port, { callId, cseq, toTag: 'bob2', ruri: `sips:bob@127.0.0.1:${callee.port}` }).replace('Max-Forwards: 70', `Route: <sips:127.0.0.1:${port};lr>\r\nMax-Forwards: 70`);
+      peer.send(inDialog('ACK', 1));
+      await conn.nextMatching(/^ACK sips:bob@/);
+      peer.send(inDialog('BYE', 2));
+      const bye = await conn.nextMatching(/^BYE sips:bob@/);
+      conn.send(responseTo(bye, '200 OK'));
+      const byeOk = await peer.nextMatching(/^SIP\/2.0 200/, 5000);
+      assert.match(header(byeOk, 'CSeq') ?? '', /2 BYE/);
     } finally {
       onInvite = (_req, res) => res.send(480);
       callee.close();
