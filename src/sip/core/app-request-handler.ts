@@ -15,7 +15,7 @@ import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
-import { contactFor, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, isSecure, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
 
@@ -82,7 +82,7 @@ export class AppRequestHandler {
     }
     const dest = await uriDestination(d.nextHopUri, d.transport);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
-    const req = d.buildRequest(app, contactFor(lp));
+    const req = d.buildRequest(app, contactFor(lp, isSecure(d)));
     req.prepend('Via', viaFor(lp, newBranch()));
     ensureSdpType(req);
     if (req.method === 'INVITE') d.clientInvitePending = true;

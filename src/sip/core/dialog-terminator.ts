@@ -6,7 +6,7 @@ import type { Dialog } from '../dialog/dialog.ts';
 import { notifyUnsolicited } from './app-notifier.ts';
 import { cdrStop } from './cdr-emitter.ts';
 import type { CoreContext } from './core-context.ts';
-import { contactFor, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, isSecure, newBranch, uriDestination, viaFor } from './message-factory.ts';
 import { isStream } from '../transport/transport-types.ts';
 
 export class DialogTerminator {
@@ -22,7 +22,7 @@ export class DialogTerminator {
     const dest = await uriDestination(d.nextHopUri, d.transport);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const skeleton = SipMessage.request('BYE', 'sip:placeholder').add('Reason', reason);
-    const bye = d.buildRequest(skeleton, contactFor(lp));
+    const bye = d.buildRequest(skeleton, contactFor(lp, isSecure(d)));
     bye.prepend('Via', viaFor(lp, newBranch()));
     const connId = d.connectionId;
     this.ctx.txns.createClient(bye, (m) => {

@@ -107,6 +107,11 @@ export function recordRouteFor(lp: ListeningPoint, sips = false): string {
   return `<sip:${hp};lr${lp.transport === 'udp' ? '' : `;transport=${lp.transport}`}>`;
 }
 
+/** A dialog whose remote target is SIPS keeps SIPS Contacts in its requests (§8.1.1.8, §12.1). */
+export function isSecure(d: { remoteTarget: string }): boolean {
+  return /^\s*sips:/i.test(d.remoteTarget);
+}
+
 /** §8.1.1.8: a request whose Request-URI or top Route (or Record-Route) is SIPS. */
 export function wantsSips(req: SipMessage): boolean {
   const first = req.get('Record-Route') ?? req.get('Route');

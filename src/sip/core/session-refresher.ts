@@ -8,7 +8,7 @@ import { sessionTimerDelayMs, uacSessionTimer } from '../dialog/session-timer.ts
 import { SipMessage } from '../message/sip-message.ts';
 import type { CoreContext } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
-import { contactFor, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, isSecure, newBranch, uriDestination, viaFor } from './message-factory.ts';
 import { isStream } from '../transport/transport-types.ts';
 
 export const SESSION_EXPIRED_REASON = 'SIP ;cause=408 ;text="Session timer expired"';
@@ -52,7 +52,7 @@ export class SessionRefresher {
     const skeleton = SipMessage.request('UPDATE', 'sip:placeholder')
       .add('Session-Expires', `${interval};refresher=uac`)
       .add('Supported', 'timer');
-    const update = d.buildRequest(skeleton, contactFor(lp));
+    const update = d.buildRequest(skeleton, contactFor(lp, isSecure(d)));
     update.prepend('Via', viaFor(lp, newBranch()));
     const log = callLogger(this.ctx.log, d.callId);
     const fail = (why: string): void => {

@@ -144,6 +144,13 @@ describe('SIP over TLS', () => {
         const dialog = await uac;
         const ack = await conn.nextMatching(/^ACK /);
         assert.match(ack, /CSeq: 1 ACK/);
+        // A re-INVITE in the dialog keeps the Contact's form (a SIPS dialog stays SIPS, §8.1.1.8).
+        const modified = dialog.modify(SDP);
+        const reinvite = await conn.nextMatching(/^INVITE /);
+        assert.equal(header(reinvite, 'Contact'), form === 'sips' ? `<sips:127.0.0.1:${port}>` : `<sip:127.0.0.1:${port};transport=tls>`);
+        conn.send(responseTo(reinvite, '200 OK', [`Contact: ${contact}`, 'Content-Type: application/sdp'], SDP));
+        await modified;
+        await conn.nextMatching(/^ACK /);
         const bye = dialog.destroy();
         const byeReq = await conn.nextMatching(/^BYE /);
         conn.send(responseTo(byeReq, '200 OK'));
