@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../helpers/free-port.ts';
+import { captureLog, type LogCapture } from '../helpers/log-capture.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { nextCallEnd, sippOk, startCaller } from './helpers.ts';
 
@@ -23,9 +24,11 @@ flows:
 
 describe('an unreachable callee (closed UDP port)', () => {
   let parley: RunningParley;
+  let capture: LogCapture;
 
   before(async () => {
-    parley = await startParley(yaml);
+    capture = captureLog();
+    parley = await startParley(yaml, { log: capture.log });
   });
   after(async () => {
     await parley?.stop();
@@ -47,6 +50,12 @@ describe('an unreachable callee (closed UDP port)', () => {
     assert.equal(outcome.flow, 'unavailable', 'the fallback flow ran');
     assert.ok(elapsed < 2000, `fallback ${Math.round(elapsed)} ms after the B leg started`);
     assert.equal(active.session.vars.get('bridgeStatus'), '503');
+    // One line for the B leg, naming its target and outcome.
+    const lines = capture.find(/^B leg /);
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.equal(lines[0].target, `sip:ghost@127.0.0.1:${closed}`);
+    assert.equal(lines[0].status, 503);
+    assert.equal(lines[0].msg, 'B leg failed');
     sippOk(await caller.done, 'caller');
     await caller.rtp.close();
   });

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Parley } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { ParleyConfig } from '../../src/config/schema.ts';
-import { createLogger } from '../../src/util/logger.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { freePort } from './free-port.ts';
 
 export interface RunningParley {
@@ -30,6 +30,8 @@ export async function startParley(
     remote?: { controlPort: number; secret: string };
     /** A TLS listener besides UDP and TCP (PEM files). */
     tls?: { port: number; cert: string; key: string; ca?: string };
+    /** Where Parley logs (a capturing logger for tests that check log lines). */
+    log?: Logger;
   } = {},
 ): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
@@ -49,7 +51,7 @@ prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''} }
 `;
   const config = parseConfig(base + yaml);
-  const log = createLogger({ level: config.log.level, pretty: false });
+  const log = opts.log ?? createLogger({ level: config.log.level, pretty: false });
   const app = await Parley.start(config, log);
   return {
     app,
