@@ -82,6 +82,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.sip?.srf ?? null;
   }
 
+  /** The SIP contacts the connected server announced on connect (`udp/host:port,…`); '' before. */
+  get sipHostports(): string {
+    return this.sip?.hostports ?? '';
+  }
+
   /** The control API, when `api.enabled`. */
   get api(): ApiServer | null {
     return this.apiServer;
@@ -200,7 +205,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     );
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;
-    this.router.on('app', (req, res, flow, _decision, log) => calls.take(req, res, flow, log));
+    this.router.on('app', (req, res, flow, decision, log) =>
+      calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined));
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
     this.router.attach();

@@ -31,6 +31,10 @@ export class B2bBridge {
   async run(options: BridgeOptions): Promise<BridgeOutcome> {
     const call = this.call;
     const target = options.to ?? call.originalTo.uri;
+    // Every B leg gets one line with its target and outcome (answered, failed with a status, abandoned).
+    const proxy = this.deps.settings.outboundProxy ?? undefined;
+    const placedAt = performance.now();
+    const ms = (): number => Math.round(performance.now() - placedAt);
     const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG });
     // Until it answers (and any whisper is over), the callee is heard by no one.
     leg.mute(true);
@@ -47,7 +51,7 @@ export class B2bBridge {
       }, options.ringTimeout * 1000);
       uac = await this.deps.srf.createUAC(
         target,
-        { localSdp: offer, headers: this.headers(options), proxy: this.deps.settings.outboundProxy ?? undefined },
+        { localSdp: offer, headers: this.headers(options), proxy },
         {
           // drachtio-srf calls it as (err, req), whatever its typings say.
           cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
@@ -63,7 +67,7 @@ export class B2bBridge {
       call.off('ended', onCallerEnded);
       const status = this.ringTimedOut ? 408 : ((err as { status?: number }).status ?? 500);
       const reason = this.ringTimedOut ? 'No Answer' : ((err as { reason?: string }).reason ?? (err as Error).message);
-      this.log.info({ target, status, reason }, 'callee did not answer');
+      this.log.info({ target, proxy, status, reason, ms: ms() }, 'B leg failed');
       return { kind: 'failed', status, reason };
     } finally {
       if (this.timerRing) clearTimeout(this.timerRing);
@@ -71,11 +75,12 @@ export class B2bBridge {
     }
     call.off('ended', onCallerEnded);
     if (call.ended) {
+      this.log.info({ target, proxy, status: 487, ms: ms() }, 'B leg answered after the caller left: ended');
       destroyDialog(uac, this.log);
       leg.close();
       return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     }
-    this.log.info({ target }, 'callee answered');
+    this.log.info({ target, proxy, status: 200, ms: ms() }, 'B leg answered');
     // A caller held in early media is answered now that the callee has.
     if (!call.answered) await call.answer();
     if (this.early) await this.early;

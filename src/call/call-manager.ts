@@ -10,6 +10,7 @@ import { DigestAuth, type DigestConfig } from './digest-auth.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
+import type { BridgeTarget } from './ports.ts';
 
 export interface ActiveCall {
   call: SipCall;
@@ -55,7 +56,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   }
 
   /** Runs `flow` for this INVITE. Failures answer the INVITE and are logged; nothing throws. */
-  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger): void {
+  /** `bridgeTo`: the rule's choice of B-leg target for bridge steps that name none. */
+  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, bridgeTo?: BridgeTarget): void {
     if (this.closed) {
       res.send(503, { headers: { 'Retry-After': '5' } });
       return;
@@ -86,7 +88,10 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       return;
     }
     SipCall.create(this.deps, req, res, log).then(
-      (call) => this.run(call, flows, flow),
+      (call) => {
+        if (bridgeTo) call.bridgeTarget = bridgeTo;
+        this.run(call, flows, flow);
+      },
       (err: unknown) => log.warn({ err }, 'call refused'),
     );
   }

@@ -43,6 +43,7 @@ export interface RecordParams {
 }
 
 export interface BridgeParams {
+  /** A sip:, sips: or tel: URI, or a BridgeTarget (`to`, `request-uri`); absent: the call's bridge target (its rule's `bridgeTo`, else `to`). */
   to?: string;
   ringTimeout?: number;
   whisper?: PlaySpec;

@@ -3,6 +3,13 @@
 // (src/call/adapters/); unit tests implement them with fakes.
 import type { Logger } from '../util/logger.ts';
 
+/**
+ * Where a B leg goes: `to` (the default) is the call's original To URI, the point of a default
+ * routing endpoint; `request-uri` is the INVITE's Request-URI (a phone such as linphonec keeps
+ * the port there and not in To).
+ */
+export type BridgeTarget = 'to' | 'request-uri';
+
 /** A name-addr as it arrived: `"Bob" <sip:bob@example.com;transport=tcp>;foo=bar`. */
 export interface NameAddr {
   uri: string;
@@ -94,6 +101,8 @@ export interface CallPort {
   readonly originalTo: NameAddr;
   readonly from: NameAddr;
   readonly requestUri: string;
+  /** Where a bridge step without `to` goes: the rule that took the call may say (`bridgeTo`). */
+  readonly bridgeTarget: BridgeTarget;
   readonly answered: boolean;
   readonly ended: boolean;
   on<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): unknown;

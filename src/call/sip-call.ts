@@ -25,6 +25,7 @@ import type {
   PlaySpec,
   RecordingHandle,
   RecordingOptions,
+  BridgeTarget,
 } from './ports.ts';
 
 export const CALLER_LEG = 'caller';
@@ -34,6 +35,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly originalTo: NameAddr;
   readonly from: NameAddr;
   readonly requestUri: string;
+  /** Set by the call manager from the rule that took the call. */
+  bridgeTarget: BridgeTarget = 'to';
   private uas: Srf.Dialog | null = null;
   private endedFlag = false;
   private recording: CallRecording | null = null;

@@ -66,7 +66,7 @@ const stepSchema = {
     }, ['action'])),
     step('bridge', {
       ...obj({
-        to: { type: 'string', pattern: '^(sips?|tel):' },
+        to: { description: 'a sip:, sips: or tel: URI, "to" or "request-uri"', oneOf: [{ type: 'string', pattern: '^(sips?|tel):' }, { type: 'string', enum: ['to', 'request-uri'] }] },
         ringTimeout: seconds,
         whisper: playSpec,
         copyHeaders: { type: 'array', items: str },

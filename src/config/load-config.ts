@@ -88,6 +88,9 @@ function crossChecks(c: ParleyConfig): string[] {
   if (c.sip.server === 'embedded' && c.sip.listen.length === 0) {
     problems.push('sip.listen: the embedded server needs at least one transport');
   }
+  c.sip.listen.forEach((l, i) => {
+    if (l.requireClientCert && !l.ca) problems.push(`sip.listen.${i}.ca: required when requireClientCert is true (the CAs client certificates must chain to)`);
+  });
   problems.push(...danglingFlowReferences(c.flows));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {
@@ -119,6 +122,7 @@ function summarize(errors: ErrorObject[]): string[] {
   const under = (e: ErrorObject, o: ErrorObject): boolean => e.schemaPath.startsWith(o.schemaPath + '/');
   const deeper = (e: ErrorObject, o: ErrorObject): boolean => e.instancePath.length > o.instancePath.length;
   const kept = errors.filter((e) => {
+    if (e.keyword === 'if') return false; // its then/else branch said what was wrong
     if (e.keyword === 'oneOf' && errors.some((x) => under(x, e) && deeper(x, e))) return false;
     return !oneOfs.some((o) => under(e, o) && !deeper(e, o));
   });
@@ -132,6 +136,7 @@ function describe(e: ErrorObject): string {
       return `${key === '(top level)' ? '' : key + '.'}${String(e.params.additionalProperty)}: unknown key`;
     case 'enum':
       return `${key}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'not':
     case 'oneOf': {
       // A oneOf carries its own wording in `description`.
       const what = (e.parentSchema as { description?: string } | undefined)?.description;

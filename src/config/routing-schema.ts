@@ -75,7 +75,8 @@ const action = {
       additionalProperties: false,
       properties: { remove: strList, add: headerMap, set: headerMap },
     }),
-    one('app', str),
+    // `bridgeTo`: where this call's bridge steps without `to` go (the original To, or the Request-URI).
+    { type: 'object', additionalProperties: false, required: ['app'], properties: { app: str, bridgeTo: { type: 'string', enum: ['to', 'request-uri'] } } },
   ],
 } as const;
 

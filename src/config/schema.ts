@@ -7,12 +7,19 @@ import type { FlowsConfig } from '../call/flow-types.ts';
 import type { RoutingConfig } from '../policy/rule-types.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export type SipTransport = 'udp' | 'tcp';
+export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 export interface ListenConfig {
   transport: SipTransport;
   host: string;
   port: number;
+  /** tls only: PEM certificate (chain) and private key files. */
+  cert?: string;
+  key?: string;
+  /** tls only: PEM file of the CAs trusted for client certificates and for the servers B legs reach over TLS. */
+  ca?: string;
+  /** tls only: a client must present a certificate signed by `ca` (mutual TLS with an upstream). */
+  requireClientCert?: boolean;
 }
 
 export interface SipConfig {
@@ -150,10 +157,18 @@ export const configSchema = {
             additionalProperties: false,
             required: ['transport', 'host', 'port'],
             properties: {
-              transport: { type: 'string', enum: ['udp', 'tcp'] },
+              transport: { type: 'string', enum: ['udp', 'tcp', 'tls'] },
               host,
               port,
+              cert: { type: 'string', minLength: 1 },
+              key: { type: 'string', minLength: 1 },
+              ca: { type: 'string', minLength: 1 },
+              requireClientCert: { type: 'boolean' },
             },
+            // TLS needs a certificate and its key; the other transports take none of the TLS keys.
+            if: { properties: { transport: { const: 'tls' } } },
+            then: { required: ['cert', 'key'] },
+            else: { description: 'free of cert, key, ca and requireClientCert (they are for transport tls)', not: { anyOf: [{ required: ['cert'] }, { required: ['key'] }, { required: ['ca'] }, { required: ['requireClientCert'] }] } },
           },
         },
         control: {

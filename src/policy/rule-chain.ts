@@ -151,7 +151,7 @@ export class RuleChain {
     // An app never takes a request that Parley itself placed: that is how a B leg
     // passes back through an upstream proxy that reroutes INVITEs to Parley.
     if (loopMarked) return 'skip';
-    return { kind: 'app', flow: action.app };
+    return action.bridgeTo ? { kind: 'app', flow: action.app, bridgeTo: action.bridgeTo } : { kind: 'app', flow: action.app };
   }
 
   private byDefault(requestUri: string): RouteOutcome {

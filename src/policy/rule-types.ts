@@ -49,7 +49,8 @@ export type ActionConfig =
   | { redirect: { status?: number; contacts: string[] } }
   | { respond: { status: number; reason?: string; headers?: Record<string, string> } }
   | { headers: HeaderEdits }
-  | { app: string };
+  /** `bridgeTo`: where the flow's bridge steps without `to` place the B leg (default `to`, the original To). */
+  | { app: string; bridgeTo?: 'to' | 'request-uri' };
 
 export interface RuleConfig {
   name: string;
@@ -75,7 +76,7 @@ export type RouteOutcome =
   | { kind: 'proxy'; targets: string[]; mode: 'serial' | 'parallel'; recordRoute: boolean }
   | { kind: 'redirect'; status: number; contacts: string[] }
   | { kind: 'respond'; status: number; reason: string | undefined; headers: Record<string, string> }
-  | { kind: 'app'; flow: string };
+  | { kind: 'app'; flow: string; bridgeTo?: 'to' | 'request-uri' };
 
 export interface HeaderEdit {
   op: 'remove' | 'add' | 'set';

@@ -6,6 +6,7 @@ import { ControlServer } from './control/control-server.ts';
 import { SipCore } from './core/sip-core.ts';
 import { ProxyCore } from './core/proxy-core.ts';
 import { TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
+import type { TransportName } from './transport/transport-types.ts';
 
 export interface EmbeddedSipServerOptions {
   sip: SipConfig;
@@ -49,7 +50,7 @@ export class EmbeddedSipServer {
   }
 
   /** The SIP port of the first listener of that transport (or of any listener). */
-  sipPort(transport?: 'udp' | 'tcp'): number {
+  sipPort(transport?: TransportName): number {
     const lps = this.transports.listeningPoints;
     return (lps.find((l) => !transport || l.transport === transport) ?? lps[0]).port;
   }

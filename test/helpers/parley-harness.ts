@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Parley } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { ParleyConfig } from '../../src/config/schema.ts';
-import { createLogger } from '../../src/util/logger.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { freePort } from './free-port.ts';
 
 export interface RunningParley {
@@ -21,15 +21,29 @@ export interface RunningParley {
 /** `yaml` holds the routing and flows sections (and anything else to override). */
 export async function startParley(
   yaml: string,
-  opts: { sipPort?: number; outboundProxy?: string; pauseMode?: 'skip' | 'silence'; rtpTimeoutSec?: number } = {},
+  opts: {
+    sipPort?: number;
+    outboundProxy?: string;
+    pauseMode?: 'skip' | 'silence';
+    rtpTimeoutSec?: number;
+    /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
+    remote?: { controlPort: number; secret: string };
+    /** A TLS listener besides UDP and TCP (PEM files). */
+    tls?: { port: number; cert: string; key: string; ca?: string };
+    /** Where Parley logs (a capturing logger for tests that check log lines). */
+    log?: Logger;
+  } = {},
 ): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const sipPort = opts.sipPort ?? (await freePort());
   const base = `
 log: { level: ${process.env.PARLEY_TEST_LOG ?? 'silent'}, pretty: false }
 sip:
-  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }]
-  control: { host: 127.0.0.1, port: 0, secret: e2e }
+${opts.remote
+    ? `  server: remote
+  control: { host: 127.0.0.1, port: ${opts.remote.controlPort}, secret: ${opts.remote.secret} }`
+    : `  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }${tlsListen(opts.tls)}]
+  control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
 media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''} }
@@ -37,7 +51,7 @@ prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''} }
 `;
   const config = parseConfig(base + yaml);
-  const log = createLogger({ level: config.log.level, pretty: false });
+  const log = opts.log ?? createLogger({ level: config.log.level, pretty: false });
   const app = await Parley.start(config, log);
   return {
     app,
@@ -46,4 +60,9 @@ recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMo
     config,
     stop: () => app.shutdown(200),
   };
+}
+
+function tlsListen(t: { port: number; cert: string; key: string; ca?: string } | undefined): string {
+  if (!t) return '';
+  return `, { transport: tls, host: 127.0.0.1, port: ${t.port}, cert: ${t.cert}, key: ${t.key}${t.ca ? `, ca: ${t.ca}` : ''} }`;
 }

@@ -11,7 +11,7 @@ export interface Harness {
   srf: Srf;
   log: Logger;
   /** host:port of the SIP listener for that transport. */
-  target(transport: 'udp' | 'tcp'): string;
+  target(transport: 'udp' | 'tcp' | 'tls'): string;
   close(): void;
 }
 
@@ -21,8 +21,8 @@ export function testLogger(): Logger {
   return createLogger({ level: process.env.SIP_TEST_LOG ?? 'silent', pretty: false });
 }
 
-export async function startHarness(overrides: Partial<SipConfig> = {}): Promise<Harness> {
-  const log = testLogger();
+/** `log`: where the server and app log (a capturing logger for tests that check log lines). */
+export async function startHarness(overrides: Partial<SipConfig> = {}, log: Logger = testLogger()): Promise<Harness> {
   const sip: SipConfig = {
     ...defaultConfig.sip,
     listen: [

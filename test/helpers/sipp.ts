@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeMediaPort, freePort } from './free-port.ts';
@@ -89,6 +90,9 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; pid: nu
     });
   });
   if (!o.remote && o.transport === 'tcp') await waitForTcp(port, done);
+  // Parley fails a request at once when the callee's port is closed (ICMP unreachable, RFC 3261
+  // §18.4), so a UAS must have bound its port before the test sends to it.
+  if (!o.remote && o.transport === 'udp') await waitForUdp(port, done);
   return { port, pid: child.pid, done, kill: () => child.kill('SIGKILL') };
 }
 
@@ -105,6 +109,19 @@ async function waitForTcp(port: number, done: Promise<SippRun>): Promise<void> {
       s.on('error', () => resolve(false));
     });
     if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A SIPp UAS on UDP is ready once the kernel lists its port as bound (read, never probed by binding it). */
+async function waitForUdp(port: number, done: Promise<SippRun>): Promise<void> {
+  let exited = false;
+  void done.then(() => (exited = true));
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  for (let i = 0; i < 200 && !exited; i++) {
+    const tables = await Promise.all(['/proc/net/udp', '/proc/net/udp6'].map((f) => readFile(f, 'utf8').catch(() => '')));
+    // Column 2 is local_address:port in hex.
+    if (tables.some((t) => t.split('\n').some((line) => line.trim().split(/\s+/)[1]?.endsWith(hex.trim())))) return;
     await new Promise((r) => setTimeout(r, 25));
   }
 }

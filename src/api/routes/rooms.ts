@@ -1,7 +1,7 @@
 // Conference rooms and their rosters.
 import type { FastifyInstance } from 'fastify';
 import type { Conference } from '../../call/conference/conference-manager.ts';
-import { DialOutError } from '../../call/conference/dial-out.ts';
+import { DialOutError, roomHost } from '../../call/conference/dial-out.ts';
 import { RosterConflictError } from '../../call/conference/roster.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
@@ -128,11 +128,10 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const name = (req.params as { name: string }).name;
       const b = req.body as { to: string; identity?: 'normal' | 'generated' | 'impersonate'; as?: { uri: string; displayName?: string }; from?: string; ringTimeout?: number; muted?: boolean };
       if (b.identity === 'impersonate' && !b.as) throw new ApiError(400, 'bad_request', 'body.as: required when identity is impersonate', 'body.as');
-      const listen = p.config.sip.listen[0];
       try {
         const r = await p.conferences.dialOut(
           name,
-          { srf, loopMarker: p.config.routing.loopMarker, outboundProxy: p.config.sip.outboundProxy, localHost: p.config.sip.externalIp ?? (listen ? `${listen.host}:${listen.port}` : '127.0.0.1') },
+          { srf, loopMarker: p.config.routing.loopMarker, outboundProxy: p.config.sip.outboundProxy, localHost: roomHost(p.sipHostports, p.config.sip.externalIp) },
           { to: b.to, identity: b.identity ?? 'normal', as: b.as, from: b.from, ringTimeout: b.ringTimeout ?? 30, muted: b.muted },
         );
         return reply.code(201).send({ ok: true, room: name, leg: r.legId, callId: r.callId });

@@ -29,6 +29,23 @@ export interface DialOutSettings {
   localHost: string;
 }
 
+/**
+ * The host:port of the room's own URI: the SIP contact the connected server announced
+ * (drachtio's `hostports`, e.g. `tcp/10.0.0.5:5070,udp/10.0.0.5:5070`, which a real
+ * drachtio-server and the embedded one both send on connect), UDP first; `externalIp`
+ * replaces the address. Not sip.listen: in remote mode that is not where the server listens.
+ */
+export function roomHost(hostports: string, externalIp: string | null): string {
+  const entries = hostports
+    .split(',')
+    .map((e) => /^(\w+)\/(.+):(\d+)$/.exec(e.trim()))
+    .filter((m): m is RegExpExecArray => m !== null);
+  const pick = ['udp', 'tcp', 'tls'].map((t) => entries.find((m) => m[1].toLowerCase() === t)).find(Boolean) ?? entries[0];
+  if (!pick) return externalIp ?? '127.0.0.1';
+  const host = externalIp ?? pick[2];
+  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${pick[3]}`;
+}
+
 export class DialOutError extends Error {
   override name = 'DialOutError';
   constructor(

@@ -16,9 +16,10 @@ export class BridgeTask implements Task {
   async exec(ctx: TaskContext): Promise<TaskResult> {
     const p = this.params;
     if (this.killed || ctx.call.ended) return { stop: true };
-    ctx.recording?.note('bridge', { to: p.to ?? ctx.call.originalTo.uri });
+    const to = bridgeUri(p.to, ctx);
+    ctx.recording?.note('bridge', { to: to ?? ctx.call.originalTo.uri });
     const outcome = await ctx.call.bridge({
-      to: p.to,
+      to,
       ringTimeout: p.ringTimeout ?? bridgeDefaults.ringTimeout,
       whisper: p.whisper,
       copyHeaders: p.copyHeaders ?? [],
@@ -41,4 +42,12 @@ export class BridgeTask implements Task {
   kill(): void {
     this.killed = true;
   }
+}
+
+/** The step's URI, or the Request-URI when the step (or else the call's rule) asks for it; undefined: the original To. */
+function bridgeUri(to: string | undefined, ctx: TaskContext): string | undefined {
+  const choice = to ?? ctx.call.bridgeTarget;
+  if (choice === 'request-uri') return ctx.call.requestUri;
+  if (choice === 'to') return undefined;
+  return choice;
 }

@@ -11,11 +11,11 @@ import { nextId } from '../control/message-ids.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { SipMessage } from '../message/sip-message.ts';
-import type { Endpoint } from '../transport/transport-types.ts';
+import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
-import { contactFor, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, isSecure, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
 
@@ -43,7 +43,16 @@ export class AppRequestHandler {
   private async sendNew(conn: ControlConnection, rid: string, app: SipMessage, routeUrl: string): Promise<void> {
     const method = app.method ?? '';
     const uri = app.uri ?? '';
-    const dest = await uriDestination(routeUrl || uri);
+    let dest: Endpoint;
+    let unreachable: Error | null = null;
+    try {
+      dest = await uriDestination(routeUrl || uri);
+    } catch (err) {
+      // §8.1.3.1, RFC 3263 §4.3: a name that does not resolve is a transport error, answered 503
+      // through the transaction like any other, so the app sees a final response, not an NOK.
+      unreachable = err as Error;
+      dest = { transport: 'udp', address: '0.0.0.0', port: 0 };
+    }
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const req = SipMessage.request(method, uri);
     req.add('Via', viaFor(lp, newBranch()));
@@ -60,10 +69,10 @@ export class AppRequestHandler {
       const value = h.name === 'Contact' ? h.value.replace(/@localhost(?=[>;]|$)/, `@${lp.host}:${lp.port}`) : h.value;
       req.headers.push({ name: h.name, value });
     }
-    if ((method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER') && !req.has('Contact')) req.add('Contact', contactFor(lp));
+    if ((method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER') && !req.has('Contact')) req.add('Contact', contactFor(lp, /^sips:/i.test(uri)));
     req.body = app.body;
     ensureSdpType(req);
-    this.start(conn, rid, req, dest, '', null);
+    this.start(conn, rid, req, dest, '', null, unreachable);
     if (method === 'INVITE') cdrAttempt(this.ctx, 'application', req);
   }
 
@@ -73,7 +82,7 @@ export class AppRequestHandler {
     }
     const dest = await uriDestination(d.nextHopUri, d.transport);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
-    const req = d.buildRequest(app, contactFor(lp));
+    const req = d.buildRequest(app, contactFor(lp, isSecure(d)));
     req.prepend('Via', viaFor(lp, newBranch()));
     ensureSdpType(req);
     if (req.method === 'INVITE') d.clientInvitePending = true;
@@ -120,7 +129,7 @@ export class AppRequestHandler {
     p.cancelRequested = null;
     this.ctx.txns.createClient(cancel, (m) => {
       this.ctx.sender.send(p.dest, m.toBuffer(), null);
-    }, p.dest.transport === 'tcp', {
+    }, isStream(p.dest.transport), {
       onResponse: () => undefined,
       onTimeout: () => undefined,
       onTransportError: () => undefined,
@@ -128,7 +137,7 @@ export class AppRequestHandler {
     });
   }
 
-  private start(conn: ControlConnection, rid: string, req: SipMessage, dest: Endpoint, dialogId: string, connectionId: string | null): void {
+  private start(conn: ControlConnection, rid: string, req: SipMessage, dest: Endpoint, dialogId: string, connectionId: string | null, unreachable: Error | null = null): void {
     const txnId = nextId();
     const p: PendingUac = {
       txnId, req, txn: null as unknown as PendingUac['txn'], dest, ownerId: conn.id, dialogId, early: null,
@@ -137,12 +146,22 @@ export class AppRequestHandler {
     this.ctx.pendingUac.set(txnId, p);
     const wire = req.toBuffer();
     let local = { address: '', port: 0 };
+    // A failure found while sending is reported on a later turn, after the app has the txnId.
+    const fail = (err: Error): void => void setImmediate(() => p.txn?.transportError(err));
     p.txn = this.ctx.txns.createClient(req, (m) => {
-      local = this.ctx.sender.send(dest, m === req ? wire : m.toBuffer(), connectionId, (err) => p.txn?.transportError(err)).local;
-    }, dest.transport === 'tcp', {
+      if (unreachable) return fail(unreachable);
+      try {
+        local = this.ctx.sender.send(dest, m === req ? wire : m.toBuffer(), connectionId, (err) => p.txn?.transportError(err)).local;
+      } catch (err) {
+        fail(err as Error);
+      }
+    }, isStream(dest.transport), {
       onResponse: (res) => this.onResponse(p, res),
       onTimeout: () => this.synthetic(p, 408, 'Request Timeout'),
-      onTransportError: () => this.synthetic(p, 503, 'Service Unavailable'),
+      onTransportError: (err) => {
+        this.ctx.log.info({ method: req.method, uri: req.uri, to: unreachable ? undefined : dest, reason: err.message }, 'transport error: answered 503 (RFC 3261 §8.1.3.1)');
+        this.synthetic(p, 503, 'Service Unavailable');
+      },
       onTerminated: () => this.ctx.pendingUac.delete(txnId),
     });
     conn.reply(rid, `OK|${meta6('application', wire.length, dest.transport, local.address, local.port)}|${txnId}|Msg sent:|\r\n${req.toString()}`);
@@ -263,7 +282,7 @@ export class AppRequestHandler {
     bye.prepend('Via', viaFor(lp, newBranch()));
     this.ctx.txns.createClient(bye, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), null);
-    }, dest.transport === 'tcp', { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
+    }, isStream(dest.transport), { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
     callLogger(this.ctx.log, d.callId).info({ remoteTag: d.remoteTag }, 'extra forked 2xx ACKed and ended');
   }
 

@@ -14,7 +14,8 @@ import type { CoreContext, PendingUas } from './core-context.ts';
 import { uasSessionTimer } from '../dialog/session-timer.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
 import type { SessionRefresher } from './session-refresher.ts';
-import { contactFor, ensureSdpType, makeResponse, meta6 } from './message-factory.ts';
+import { contactFor, ensureSdpType, makeResponse, meta6, wantsSips } from './message-factory.ts';
+import { isStream } from '../transport/transport-types.ts';
 import type { NetworkRequestHandler } from './network-request-handler.ts';
 
 const SERVER_OWNED = new Set(['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Record-Route', 'RSeq', 'Content-Length']);
@@ -45,7 +46,7 @@ export class AppResponseHandler {
     if (dialogForming && !p.dialog) for (const rr of req.getAll('Record-Route')) res.add('Record-Route', rr); // §12.1.1
     for (const h of app.headers) if (!SERVER_OWNED.has(h.name)) res.headers.push({ ...h });
     const lp = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);
-    if (dialogForming && !res.has('Contact')) res.add('Contact', contactFor(lp));
+    if (dialogForming && !res.has('Contact')) res.add('Contact', contactFor(lp, wantsSips(req)));
     res.body = app.body;
     ensureSdpType(res);
     // RFC 4028: a 2xx to an INVITE or UPDATE sets, refreshes or drops the session timer (undefined: not such a 2xx).
@@ -104,7 +105,7 @@ export class AppResponseHandler {
     const target = responseDestination(p.req, p.inbound);
     const r = new Uas2xxRetransmitter(
       () => this.ctx.sender.send(target.dest, res.toBuffer(), target.connectionId),
-      p.inbound.source.transport === 'tcp',
+      isStream(p.inbound.source.transport),
       { ...this.ctx.timers, t2: Number.MAX_SAFE_INTEGER }, // §3: plain doubling, no T2 cap
       () => {
         if (p.txn.finalSent) return;
@@ -157,7 +158,7 @@ export class AppResponseHandler {
     const wire = res.toBuffer();
     const retransmitter = new Uas2xxRetransmitter(
       () => this.ctx.sender.send(target.dest, wire, target.connectionId),
-      p.inbound.source.transport === 'tcp',
+      isStream(p.inbound.source.transport),
       this.ctx.timers,
       () => {
         callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');

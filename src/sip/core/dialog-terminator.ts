@@ -6,7 +6,8 @@ import type { Dialog } from '../dialog/dialog.ts';
 import { notifyUnsolicited } from './app-notifier.ts';
 import { cdrStop } from './cdr-emitter.ts';
 import type { CoreContext } from './core-context.ts';
-import { contactFor, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, isSecure, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { isStream } from '../transport/transport-types.ts';
 
 export class DialogTerminator {
   constructor(private readonly ctx: CoreContext) {}
@@ -21,12 +22,12 @@ export class DialogTerminator {
     const dest = await uriDestination(d.nextHopUri, d.transport);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const skeleton = SipMessage.request('BYE', 'sip:placeholder').add('Reason', reason);
-    const bye = d.buildRequest(skeleton, contactFor(lp));
+    const bye = d.buildRequest(skeleton, contactFor(lp, isSecure(d)));
     bye.prepend('Via', viaFor(lp, newBranch()));
     const connId = d.connectionId;
     this.ctx.txns.createClient(bye, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), connId);
-    }, dest.transport === 'tcp', {
+    }, isStream(dest.transport), {
       onResponse: () => undefined,
       onTimeout: () => callLogger(this.ctx.log, d.callId).info({ dialog: d.id }, 'no answer to server BYE'),
       onTransportError: (err) => callLogger(this.ctx.log, d.callId).info({ err, dialog: d.id }, 'server BYE not sent'),

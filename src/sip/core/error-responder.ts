@@ -7,7 +7,7 @@ import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import type { TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { Sender } from '../transport/transport-layer.ts';
-import type { Inbound } from '../transport/transport-types.ts';
+import { isStream, type Inbound } from '../transport/transport-types.ts';
 import { makeResponse, responseDestination } from './message-factory.ts';
 
 export class ErrorResponder {
@@ -43,7 +43,7 @@ export class ErrorResponder {
     };
     try {
       if (req.has('Via') && req.has('CSeq') && req.has('Call-ID') && req.has('From') && !this.txns.findServer(req)) {
-        const txn = this.txns.createServer(req, send, inbound.source.transport === 'tcp', { onTerminated: () => undefined });
+        const txn = this.txns.createServer(req, send, isStream(inbound.source.transport), { onTerminated: () => undefined });
         txn.respond(res);
       } else {
         send(res);

@@ -7,7 +7,7 @@ import { formatHostPort, parseUri } from '../message/header-values.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { MAGIC_COOKIE } from '../transaction/transaction-layer.ts';
 import type { ListeningPoint } from '../transport/transport-layer.ts';
-import type { Endpoint, Inbound, TransportName } from '../transport/transport-types.ts';
+import { isStream, type Endpoint, type Inbound, type TransportName } from '../transport/transport-types.ts';
 
 export const REASON_PHRASES: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
@@ -57,7 +57,7 @@ export function stampReceived(req: SipMessage, inbound: Inbound): void {
 
 /** §18.2.2: where a response to `req` goes. Reliable transports reuse the request's connection. */
 export function responseDestination(req: SipMessage, inbound: Inbound): { dest: Endpoint; connectionId: string | null } {
-  if (inbound.source.transport === 'tcp') return { dest: inbound.source, connectionId: inbound.connectionId };
+  if (isStream(inbound.source.transport)) return { dest: inbound.source, connectionId: inbound.connectionId };
   const via = req.topVia;
   const rport = via.params.get('rport');
   return {
@@ -70,22 +70,52 @@ export function responseDestination(req: SipMessage, inbound: Inbound): { dest: 
   };
 }
 
-/** The next hop for a URI: its host (resolved), port and transport parameter. */
+/**
+ * The next hop for a URI: its host (resolved), port and transport (RFC 3263 reduced to A/AAAA).
+ * A `sips:` URI goes over TLS (§26.2.2) to port 5061 unless it says otherwise (§19.1.2), as does
+ * `;transport=tls`.
+ */
 export async function uriDestination(uri: string, fallback: TransportName = 'udp'): Promise<Endpoint> {
   const u = parseUri(uri);
   const tp = (u.params.get('transport') ?? '').toLowerCase();
-  const transport: TransportName = tp === 'tcp' ? 'tcp' : tp === 'udp' ? 'udp' : fallback;
+  const sips = u.scheme === 'sips';
+  const transport: TransportName = sips || tp === 'tls' ? 'tls' : tp === 'tcp' ? 'tcp' : tp === 'udp' ? 'udp' : fallback;
   const host = u.params.get('maddr') ?? u.host;
-  const address = isIP(host) ? host : (await lookup(host)).address;
-  return { transport, address, port: u.port ?? 5060 };
+  const port = u.port ?? (transport === 'tls' ? 5061 : 5060);
+  if (isIP(host)) return { transport, address: host, port };
+  return { transport, address: (await lookup(host)).address, port, hostName: host };
 }
 
 export function viaFor(lp: ListeningPoint, branch: string): string {
   return `SIP/2.0/${lp.transport.toUpperCase()} ${formatHostPort(lp.host, lp.port)};rport;branch=${branch}`;
 }
 
-export function contactFor(lp: ListeningPoint): string {
-  return `<sip:${formatHostPort(lp.host, lp.port)}${lp.transport === 'tcp' ? ';transport=tcp' : ''}>`;
+/**
+ * Our Contact on that listener. `sips` when the dialog asks for it (§8.1.1.8, §12.1.1: a SIPS
+ * Request-URI or top Record-Route wants a SIPS Contact back); else TCP and TLS say their transport.
+ */
+export function contactFor(lp: ListeningPoint, sips = false): string {
+  const hp = formatHostPort(lp.host, lp.port);
+  if (sips && lp.transport === 'tls') return `<sips:${hp}>`;
+  return `<sip:${hp}${lp.transport === 'udp' ? '' : `;transport=${lp.transport}`}>`;
+}
+
+/** §16.6 step 4: our Record-Route for the listener the request arrived on. */
+export function recordRouteFor(lp: ListeningPoint, sips = false): string {
+  const hp = formatHostPort(lp.host, lp.port);
+  if (sips && lp.transport === 'tls') return `<sips:${hp};lr>`;
+  return `<sip:${hp};lr${lp.transport === 'udp' ? '' : `;transport=${lp.transport}`}>`;
+}
+
+/** A dialog whose remote target is SIPS keeps SIPS Contacts in its requests (§8.1.1.8, §12.1). */
+export function isSecure(d: { remoteTarget: string }): boolean {
+  return /^\s*sips:/i.test(d.remoteTarget);
+}
+
+/** §8.1.1.8: a request whose Request-URI or top Route (or Record-Route) is SIPS. */
+export function wantsSips(req: SipMessage): boolean {
+  const first = req.get('Record-Route') ?? req.get('Route');
+  return /^\s*sips:/i.test(req.uri ?? '') || (first !== undefined && /^[^<]*<\s*sips:/i.test(first));
 }
 
 /** drachtio's time token: hh:mm:ss.uuuuuu. */

@@ -6,7 +6,7 @@ import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import type { ServerTxnUser } from '../transaction/transaction-types.ts';
-import type { Inbound } from '../transport/transport-types.ts';
+import { isStream, type Inbound } from '../transport/transport-types.ts';
 import { nextId } from '../control/message-ids.ts';
 import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
 import { subscriptionEnds } from './app-request-handler.ts';
@@ -96,7 +96,7 @@ export class NetworkRequestHandler {
   }
 
   private reliable(inbound: Inbound): boolean {
-    return inbound.source.transport === 'tcp';
+    return isStream(inbound.source.transport);
   }
 
   private sendFn(req: SipMessage, inbound: Inbound) {

@@ -80,7 +80,7 @@ export class ProxyCore implements ProxyHandler {
     try {
       const u = parseUri(parseNameAddr(route).uri);
       const lp = this.ctx.sender.localFor(inbound.source.transport, inbound.source.address);
-      return (u.host === lp.host || u.host === inbound.local.address) && (u.port ?? 5060) === lp.port;
+      return (u.host === lp.host || u.host === inbound.local.address) && (u.port ?? (u.scheme === 'sips' ? 5061 : 5060)) === lp.port;
     } catch {
       return false;
     }
@@ -116,7 +116,7 @@ export class ProxyCore implements ProxyHandler {
     for (const v of vias.slice(1)) fwd.add('Via', v);
     const via = fwd.topVia;
     const rport = via.params.get('rport');
-    const transport = via.transport === 'TCP' ? 'tcp' : 'udp';
+    const transport = via.transport === 'TLS' ? 'tls' : via.transport === 'TCP' ? 'tcp' : 'udp';
     this.ctx.sender.send({ transport, address: via.params.get('received') ?? via.host, port: rport ? Number(rport) : via.port ?? 5060 }, fwd.toBuffer(), null);
     return true;
   }

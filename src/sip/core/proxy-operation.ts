@@ -2,10 +2,11 @@
 // upstream with the first 2xx or the best final response (RFC 3261 §16.6, §16.7).
 import { callLogger } from '../../util/logger.ts';
 import type { ControlConnection } from '../control/control-connection.ts';
-import { formatHostPort, parseNameAddr } from '../message/header-values.ts';
+import { parseNameAddr } from '../message/header-values.ts';
 import { SipMessage, type HeaderField } from '../message/sip-message.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
-import { makeResponse, meta6, newBranch, responseDestination, uriDestination, viaFor } from './message-factory.ts';
+import { makeResponse, meta6, newBranch, recordRouteFor, responseDestination, uriDestination, viaFor, wantsSips } from './message-factory.ts';
+import { isStream } from '../transport/transport-types.ts';
 import { ProxyBranch } from './proxy-branch.ts';
 
 export interface ProxyOptions {
@@ -66,7 +67,7 @@ export class ProxyOperation {
     req.set('Max-Forwards', String(Math.max(0, Number(req.get('Max-Forwards') ?? '70') - 1)));
     if (this.o.recordRoute && p.req.method === 'INVITE') {
       const inbound = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);
-      req.prepend('Record-Route', `<sip:${formatHostPort(inbound.host, inbound.port)};lr${inbound.transport === 'tcp' ? ';transport=tcp' : ''}>`);
+      req.prepend('Record-Route', recordRouteFor(inbound, wantsSips(p.req)));
     }
     // The app's headers replace the request's; an empty value removes the header
     // (how the rule chain's `headers: { remove }` reaches the forwarded request).
@@ -80,7 +81,7 @@ export class ProxyOperation {
     if (this.done || this.cancelled || b.cancelled) return;
     b.txn = this.ctx.txns.createClient(req, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), null, (err) => b.txn?.transportError(err));
-    }, dest.transport === 'tcp', {
+    }, isStream(dest.transport), {
       onResponse: (res) => this.onResponse(b, res),
       onTimeout: () => this.onFinal(b, makeResponse(p.req, 408, 'Request Timeout')),
       onTransportError: () => this.onFinal(b, makeResponse(p.req, 503, 'Service Unavailable')),
@@ -223,7 +224,7 @@ export class ProxyOperation {
     c.add('CSeq', `${req.cseq.seq} CANCEL`);
     this.ctx.txns.createClient(c, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), null);
-    }, dest.transport === 'tcp', { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
+    }, isStream(dest.transport), { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
   }
 
   private finish(): void {

@@ -8,7 +8,8 @@ import { sessionTimerDelayMs, uacSessionTimer } from '../dialog/session-timer.ts
 import { SipMessage } from '../message/sip-message.ts';
 import type { CoreContext } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
-import { contactFor, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, isSecure, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { isStream } from '../transport/transport-types.ts';
 
 export const SESSION_EXPIRED_REASON = 'SIP ;cause=408 ;text="Session timer expired"';
 
@@ -51,7 +52,7 @@ export class SessionRefresher {
     const skeleton = SipMessage.request('UPDATE', 'sip:placeholder')
       .add('Session-Expires', `${interval};refresher=uac`)
       .add('Supported', 'timer');
-    const update = d.buildRequest(skeleton, contactFor(lp));
+    const update = d.buildRequest(skeleton, contactFor(lp, isSecure(d)));
     update.prepend('Via', viaFor(lp, newBranch()));
     const log = callLogger(this.ctx.log, d.callId);
     const fail = (why: string): void => {
@@ -59,7 +60,7 @@ export class SessionRefresher {
       log.info({ dialog: d.id, why }, 'session refresh failed: ending the dialog');
       this.terminator.bye(d, SESSION_EXPIRED_REASON);
     };
-    this.ctx.txns.createClient(update, (m) => this.ctx.sender.send(dest, m.toBuffer(), d.connectionId), dest.transport === 'tcp', {
+    this.ctx.txns.createClient(update, (m) => this.ctx.sender.send(dest, m.toBuffer(), d.connectionId), isStream(dest.transport), {
       onResponse: (res) => {
         const status = res.status ?? 0;
         if (status < 200) return;

@@ -10,7 +10,7 @@ import type { SipMessage } from '../message/sip-message.ts';
 import type { TimerSettings } from '../transaction/timer-values.ts';
 import { TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { Sender, ListeningPoint } from '../transport/transport-layer.ts';
-import type { Inbound } from '../transport/transport-types.ts';
+import { isStream, type Inbound, type TransportName } from '../transport/transport-types.ts';
 import { AppRequestHandler } from './app-request-handler.ts';
 import { AppResponseHandler } from './app-response-handler.ts';
 import type { CoreContext } from './core-context.ts';
@@ -73,7 +73,7 @@ export class SipCore implements ControlCommands {
     if (this.closed) return;
     let msg: SipMessage;
     try {
-      msg = parseMessage(inbound.data, { stream: inbound.source.transport === 'tcp' });
+      msg = parseMessage(inbound.data, { stream: isStream(inbound.source.transport) });
     } catch (err) {
       this.onParseError(inbound, err);
       return;
@@ -131,7 +131,7 @@ export class SipCore implements ControlCommands {
     this.ctx.log.debug({ status: res.status }, 'stray response dropped');
   }
 
-  private async resendAck(ack: SipMessage, uri: string, transport: 'udp' | 'tcp', connId: string | null): Promise<void> {
+  private async resendAck(ack: SipMessage, uri: string, transport: TransportName, connId: string | null): Promise<void> {
     try {
       const dest = await uriDestination(uri, transport);
       this.ctx.sender.send(dest, ack.toBuffer(), connId);

@@ -1,21 +1,27 @@
-// One TCP listener plus the connections it accepted or opened. Connections are reused
-// for every message to the same remote address and port (RFC 3261 §18), and kept alive.
+// One TCP or TLS listener plus the connections it accepted or opened. Connections are reused
+// for every message to the same remote address and port (RFC 3261 §18, RFC 5923 in spirit:
+// a response goes back on the connection its request came on), and kept alive.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from '../../util/logger.ts';
 import { StreamFramer } from './stream-framer.ts';
-import type { Inbound, SentInfo } from './transport-types.ts';
+import { RecentListeners, type TransportErrorListener } from './recent-listeners.ts';
+import type { TlsMaterial } from './tls-material.ts';
+import type { Endpoint, Inbound, SentInfo } from './transport-types.ts';
 
 interface Conn {
   id: string;
   socket: net.Socket;
   framer: StreamFramer;
-  /** Messages waiting for an outbound connect to finish. */
+  /** Messages waiting for an outbound connect (and TLS handshake) to finish. */
   queue: Buffer[] | null;
-  /** Told when that connect fails, so the transaction can answer 503 at once (§8.1.3.1). */
-  connectErrors: Array<(err: Error) => void>;
+  /** Transactions that sent on this connection lately: a refused, reset or failed connection ends them. */
+  listeners: RecentListeners;
 }
 
 const IDLE_MS = 10 * 60 * 1000;
+/** A transaction waits at most timer B/F (64*T1, 32 s at the default T1) for its final response. */
+const LISTENER_MS = 40 * 1000;
 
 export class TcpTransport {
   private readonly server: net.Server;
@@ -25,20 +31,44 @@ export class TcpTransport {
   private closed = false;
   private boundPort = 0;
   readonly host: string;
+  readonly transport: 'tcp' | 'tls';
 
   private constructor(
     host: string,
     private readonly maxSize: number,
     private readonly log: Logger,
     private readonly onData: (i: Inbound) => void,
+    private readonly tlsMaterial: TlsMaterial | null,
   ) {
     this.host = host;
-    this.server = net.createServer((s) => this.adopt(s, null));
-    this.server.on('error', (err) => log.error({ err }, 'tcp server error'));
+    this.transport = tlsMaterial ? 'tls' : 'tcp';
+    if (tlsMaterial) {
+      const m = tlsMaterial;
+      this.server = tls.createServer(
+        {
+          cert: m.cert,
+          key: m.key,
+          ca: m.ca ?? undefined,
+          minVersion: 'TLSv1.2',
+          // An upstream that must prove who it is (mutual TLS); the handshake fails otherwise.
+          requestCert: m.requireClientCert,
+          rejectUnauthorized: m.requireClientCert,
+        },
+        (s) => this.adopt(s, null),
+      );
+      // A failed handshake (junk instead of TLS, an untrusted client certificate, an old
+      // protocol version) closes that connection only; Node destroys the socket.
+      this.server.on('tlsClientError', (err: Error & { code?: string }, s: tls.TLSSocket) => {
+        log.warn({ from: `${s.remoteAddress ?? '?'}:${s.remotePort ?? 0}`, code: err.code, reason: err.message }, 'tls handshake failed, connection closed');
+      });
+    } else {
+      this.server = net.createServer((s) => this.adopt(s, null));
+    }
+    this.server.on('error', (err) => log.error({ err, transport: this.transport }, 'sip stream listener error'));
   }
 
-  static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void): Promise<TcpTransport> {
-    const t = new TcpTransport(host, maxSize, log, onData);
+  static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void, tlsMaterial: TlsMaterial | null = null): Promise<TcpTransport> {
+    const t = new TcpTransport(host, maxSize, log, onData, tlsMaterial);
     await new Promise<void>((resolve, reject) => {
       t.server.once('error', reject);
       t.server.listen({ host, port, backlog: 1024 }, () => {
@@ -59,60 +89,79 @@ export class TcpTransport {
   }
 
   private adopt(socket: net.Socket, pending: Buffer[] | null, remoteKey?: string): Conn {
-    const conn: Conn = { id: `tcp-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, connectErrors: [] };
+    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: new RecentListeners(LISTENER_MS) };
     this.conns.set(conn.id, conn);
     const rk = remoteKey ?? this.key(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     this.byRemote.set(rk, conn);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30000);
     socket.setTimeout(IDLE_MS, () => socket.destroy());
-    socket.on('data', (chunk) => {
+    const transport = this.transport;
+    socket.on('data', (chunk: Buffer) => {
       for (const f of conn.framer.push(chunk)) {
         if (f.kind === 'ping') socket.write('\r\n');
         else if (f.kind === 'error') {
-          this.log.warn({ conn: conn.id, reason: f.reason }, 'tcp framing error, closing connection');
+          this.log.warn({ conn: conn.id, from: rk, reason: f.reason }, `${transport} framing error, closing connection`);
           socket.destroy();
           return;
         } else {
           this.onData({
             data: f.data,
-            source: { transport: 'tcp', address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+            source: { transport, address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
             local: { address: socket.localAddress ?? this.host, port: socket.localPort ?? this.boundPort },
             connectionId: conn.id,
           });
         }
       }
     });
-    socket.on('error', (err) => {
-      this.log.debug({ err, conn: conn.id }, 'tcp connection error');
-      if (conn.queue) for (const cb of conn.connectErrors.splice(0)) cb(err);
+    socket.on('error', (err: Error & { code?: string }) => {
+      // §18.4: a refused, reset or failed (TLS) connection is a transport error for every
+      // transaction that used it; those already answered ignore it.
+      const level = conn.queue || conn.listeners.size ? 'info' : 'debug';
+      this.log[level]({ conn: conn.id, to: rk, code: err.code, reason: err.message }, `${transport} connection failed`);
+      conn.listeners.fail(err);
     });
     socket.on('close', () => {
+      conn.listeners.clear();
       this.conns.delete(conn.id);
       if (this.byRemote.get(rk) === conn) this.byRemote.delete(rk);
     });
     return conn;
   }
 
-  /** Sends on the given connection if it is still open, else on a connection to address:port. */
-  send(address: string, port: number, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo {
+  private connect(dest: Endpoint): Conn {
+    const m = this.tlsMaterial;
+    const socket = m
+      ? tls.connect({
+          host: dest.address,
+          port: dest.port,
+          // tls.connect hands its options to net.Socket#connect, which binds localAddress; its typings omit it.
+          ...({ localAddress: this.host } as tls.ConnectionOptions),
+          // RFC 5922 §7.2: the certificate must name the URI's host; an IP address is checked
+          // against the certificate's IP SANs (SNI carries names only, RFC 6066 §3).
+          servername: dest.hostName,
+          ca: m.ca ?? undefined,
+          cert: m.cert,
+          key: m.key,
+          minVersion: 'TLSv1.2',
+        })
+      : net.connect({ host: dest.address, port: dest.port, localAddress: this.host });
+    const conn = this.adopt(socket, [], this.key(dest.address, dest.port));
+    socket.once(m ? 'secureConnect' : 'connect', () => {
+      const q = conn.queue ?? [];
+      conn.queue = null;
+      for (const b of q) socket.write(b);
+    });
+    return conn;
+  }
+
+  /** Sends on the given connection if it is still open, else on a connection to the destination (opened if needed). */
+  send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: TransportErrorListener): SentInfo {
     let conn = connectionId ? this.conns.get(connectionId) : undefined;
-    conn ??= this.byRemote.get(this.key(address, port));
-    if (!conn) {
-      const socket = net.connect({ host: address, port, localAddress: this.host });
-      conn = this.adopt(socket, [], this.key(address, port));
-      const c = conn;
-      socket.once('connect', () => {
-        const q = c.queue ?? [];
-        c.queue = null;
-        c.connectErrors = [];
-        for (const b of q) socket.write(b);
-      });
-    }
-    if (conn.queue) {
-      conn.queue.push(data);
-      if (onError) conn.connectErrors.push(onError);
-    }
+    conn ??= this.byRemote.get(this.key(dest.address, dest.port));
+    conn ??= this.connect(dest);
+    if (onError) conn.listeners.add(onError);
+    if (conn.queue) conn.queue.push(data);
     else if (!conn.socket.destroyed) conn.socket.write(data);
     return {
       local: { address: conn.socket.localAddress ?? this.host, port: conn.socket.localPort ?? this.boundPort },

@@ -5,6 +5,7 @@ import { networkInterfaces } from 'node:os';
 import type { ListenConfig } from '../../config/schema.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TcpTransport } from './tcp-transport.ts';
+import { loadTlsMaterial } from './tls-material.ts';
 import type { Endpoint, Inbound, SentInfo, TransportName } from './transport-types.ts';
 import { UdpTransport } from './udp-transport.ts';
 
@@ -15,7 +16,7 @@ export interface ListeningPoint {
 }
 
 export interface Sender {
-  /** `onError` hears of a failure found later (a TCP connect refused). */
+  /** `onError` hears of a failure found later (a TCP or TLS connect refused, reset or failed, an ICMP port unreachable). */
   send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo;
   /** The address and port a message sent to `dest` goes out from (for Via and Contact). */
   localFor(transport: TransportName, destAddress: string): ListeningPoint;
@@ -24,6 +25,7 @@ export interface Sender {
 export class TransportLayer implements Sender {
   private readonly udp: UdpTransport[] = [];
   private readonly tcp: TcpTransport[] = [];
+  private readonly tls: TcpTransport[] = [];
   private closed = false;
 
   private constructor(private readonly externalIp: string | null) {}
@@ -31,9 +33,10 @@ export class TransportLayer implements Sender {
   static async start(listen: ListenConfig[], maxSize: number, externalIp: string | null, log: Logger, onData: (i: Inbound) => void): Promise<TransportLayer> {
     const layer = new TransportLayer(externalIp);
     try {
-      for (const l of listen) {
+      for (const [i, l] of listen.entries()) {
         if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, maxSize, log, onData));
-        else layer.tcp.push(await TcpTransport.listen(l.host, l.port, maxSize, log, onData));
+        else if (l.transport === 'tcp') layer.tcp.push(await TcpTransport.listen(l.host, l.port, maxSize, log, onData));
+        else layer.tls.push(await TcpTransport.listen(l.host, l.port, maxSize, log, onData, await loadTlsMaterial(l, `sip.listen.${i}`)));
       }
     } catch (err) {
       layer.close();
@@ -46,6 +49,7 @@ export class TransportLayer implements Sender {
     return [
       ...this.tcp.map((t) => ({ transport: 'tcp' as const, host: t.host, port: t.port })),
       ...this.udp.map((t) => ({ transport: 'udp' as const, host: t.host, port: t.port })),
+      ...this.tls.map((t) => ({ transport: 'tls' as const, host: t.host, port: t.port })),
     ];
   }
 
@@ -56,22 +60,23 @@ export class TransportLayer implements Sender {
   }
 
   localFor(transport: TransportName, destAddress: string): ListeningPoint {
-    const list: Array<UdpTransport | TcpTransport> = transport === 'udp' ? this.udp : this.tcp;
-    const t = this.pick(list, destAddress) ?? this.pick<UdpTransport | TcpTransport>([...this.udp, ...this.tcp], destAddress);
+    const list: Array<UdpTransport | TcpTransport> = transport === 'udp' ? this.udp : transport === 'tcp' ? this.tcp : this.tls;
+    const t = this.pick(list, destAddress) ?? this.pick<UdpTransport | TcpTransport>([...this.udp, ...this.tcp, ...this.tls], destAddress);
     if (!t) throw new Error('no SIP listener');
     return { transport, host: this.externalIp ?? advertisable(t.host), port: t.port };
   }
 
   send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: (err: Error) => void): SentInfo {
     if (this.closed) return { local: { address: '', port: 0 }, bytes: 0 };
-    if (dest.transport === 'tcp') {
-      const t = this.pick(this.tcp, dest.address);
-      if (!t) throw new Error('no TCP listener');
-      return t.send(dest.address, dest.port, data, connectionId, onError);
+    if (dest.transport !== 'udp') {
+      const t = this.pick(dest.transport === 'tls' ? this.tls : this.tcp, dest.address);
+      // §18.4: no way to reach it is a transport error (the transaction answers itself 503).
+      if (!t) throw new Error(`no ${dest.transport.toUpperCase()} listener`);
+      return t.send(dest, data, connectionId, onError);
     }
     const u = this.pick(this.udp, dest.address);
     if (!u) throw new Error('no UDP listener');
-    return u.send(dest.address, dest.port, data);
+    return u.send(dest.address, dest.port, data, onError);
   }
 
   close(): void {
@@ -79,6 +84,7 @@ export class TransportLayer implements Sender {
     this.closed = true;
     for (const t of this.udp) t.close();
     for (const t of this.tcp) t.close();
+    for (const t of this.tls) t.close();
   }
 }
 

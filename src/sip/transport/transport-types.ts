@@ -1,10 +1,17 @@
 // Shapes shared by the transports and the layers above them.
-export type TransportName = 'udp' | 'tcp';
+export type TransportName = 'udp' | 'tcp' | 'tls';
+
+/** §18: TCP and TLS are reliable (no retransmission timers A/E/G), framed by Content-Length, and reuse connections. */
+export function isStream(transport: TransportName): boolean {
+  return transport !== 'udp';
+}
 
 export interface Endpoint {
   transport: TransportName;
   address: string;
   port: number;
+  /** The URI's host name when it was resolved from one: the TLS server name to check (RFC 5922 §7.2). */
+  hostName?: string;
 }
 
 /** Bytes received on a listener, with where they came from and where they arrived. */
@@ -12,7 +19,7 @@ export interface Inbound {
   data: Buffer;
   source: Endpoint;
   local: { address: string; port: number };
-  /** The TCP connection it came on, so responses reuse it (RFC 3261 §18.2.2). */
+  /** The TCP or TLS connection it came on, so responses reuse it (RFC 3261 §18.2.2). */
   connectionId: string | null;
   /** Over sip.maxMessageSize: the core answers 513 when it can, never processes it (§18.1.1). */
   oversized?: boolean;

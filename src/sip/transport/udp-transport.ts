@@ -3,21 +3,24 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.ts';
 import type { Inbound, SentInfo } from './transport-types.ts';
+import { UdpReachability } from './udp-reachability.ts';
 
 export class UdpTransport {
   private readonly socket: dgram.Socket;
   private closed = false;
   readonly host: string;
   private boundPort = 0;
+  private readonly reachability: UdpReachability;
 
-  private constructor(host: string, socket: dgram.Socket) {
+  private constructor(host: string, socket: dgram.Socket, log: Logger) {
     this.host = host;
     this.socket = socket;
+    this.reachability = new UdpReachability(log);
   }
 
   static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void): Promise<UdpTransport> {
     const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-    const t = new UdpTransport(host, socket);
+    const t = new UdpTransport(host, socket, log);
     socket.on('message', (data, rinfo) => {
       const oversized = data.length > maxSize;
       if (oversized) log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize');
@@ -51,14 +54,18 @@ export class UdpTransport {
     return this.boundPort;
   }
 
-  send(address: string, port: number, data: Buffer): SentInfo {
-    if (!this.closed) this.socket.send(data, port, address);
+  /** `onError` (the first send of a client transaction) hears of an ICMP port unreachable (§18.4). */
+  send(address: string, port: number, data: Buffer, onError?: (err: Error) => void): SentInfo {
+    if (this.closed) return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
+    this.socket.send(data, port, address);
+    if (onError) this.reachability.watch(address, port, onError);
     return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.reachability.close();
     this.socket.close();
   }
 }

@@ -2,6 +2,7 @@
 // press keys, end the call and decide how bridges and prompts turn out.
 import type {
   BridgeOptions,
+  BridgeTarget,
   BridgeOutcome,
   CallEvents,
   CallPort,
@@ -21,7 +22,8 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly log = silentLogger();
   readonly originalTo: NameAddr = { uri: 'sip:bob@example.com', displayName: 'Bob', params: {} };
   readonly from: NameAddr = { uri: 'sip:alice@example.com', displayName: 'Alice', params: {} };
-  readonly requestUri = 'sip:bob@example.com';
+  requestUri = 'sip:bob@example.com';
+  bridgeTarget: BridgeTarget = 'to';
   answered = false;
   ended = false;
   readonly actions: string[] = [];

@@ -49,6 +49,22 @@ describe('config', () => {
     rejects('sip:\n  listen: [{ transport: sctp, host: 127.0.0.1, port: 5060 }]\n', 'sip.listen.0.transport', /one of/));
   it('a missing key in an array item is named', () =>
     rejects('sip:\n  listen: [{ transport: udp, port: 5060 }]\n', 'sip.listen.0', /host/));
+  it('a tls listener needs cert and key', () =>
+    rejects('sip:\n  listen: [{ transport: tls, host: 127.0.0.1, port: 5061, key: k.pem }]\n', 'sip.listen.0', /required property 'cert'/));
+  it('TLS keys on a udp listener are refused', () =>
+    rejects('sip:\n  listen: [{ transport: udp, host: 127.0.0.1, port: 5060, cert: c.pem }]\n', 'sip.listen.0', /transport tls/));
+  it('requireClientCert needs a ca', () =>
+    rejects('sip:\n  listen: [{ transport: tls, host: 127.0.0.1, port: 5061, cert: c.pem, key: k.pem, requireClientCert: true }]\n', 'sip.listen.0.ca', /requireClientCert/));
+  it('a tls listener with cert, key and ca is valid', () => {
+    const c = parseConfig('sip:\n  listen: [{ transport: tls, host: 127.0.0.1, port: 5061, cert: c.pem, key: k.pem, ca: ca.pem, requireClientCert: true }]\n');
+    assert.equal(c.sip.listen[0].transport, 'tls');
+  });
+  it('bridge to: request-uri and a rule bridgeTo are valid; other words are refused', () => {
+    const c = parseConfig('routing:\n  rules: [{ name: r, actions: [{ app: f, bridgeTo: request-uri }] }]\nflows:\n  f: [{ bridge: { to: request-uri } }]\n');
+    assert.deepEqual(c.routing.rules[0].actions[0], { app: 'f', bridgeTo: 'request-uri' });
+    rejects('flows:\n  f: [{ bridge: { to: elsewhere } }]\n', 'flows.f.0.bridge.to', /request-uri/);
+    rejects('routing:\n  rules: [{ name: r, actions: [{ app: f, bridgeTo: from }] }]\nflows:\n  f: [hangup]\n', 'routing.rules.0.actions.0.bridgeTo', /"to", "request-uri"/);
+  });
   it('workers must be a number or auto', () => rejects('media:\n  workers: many\n', 'media.workers', /"auto"/));
   it('an unknown codec is refused', () => rejects('media:\n  codecs: [GSM]\n', 'media.codecs.0', /one of/));
   it('an inverted port range is named', () =>

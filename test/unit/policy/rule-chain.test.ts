@@ -48,6 +48,11 @@ describe('rule chain', () => {
     assert.equal(d.outcome.kind === 'respond' && d.outcome.status, 404);
   });
 
+  it("an app action's bridgeTo travels with the outcome", () => {
+    const c = chain([{ name: 'phones', actions: [{ app: 'gateway', bridgeTo: 'request-uri' }] }]);
+    assert.deepEqual(c.evaluate(invite()).outcome, { kind: 'app', flow: 'gateway', bridgeTo: 'request-uri' });
+  });
+
   it('an audio INVITE for anyone goes to the app; an IM INVITE (m=message) falls through to the proxy', () => {
     const c = chain([{ name: 'answer-audio', match: { method: 'INVITE', media: 'audio' }, actions: [{ app: 'record-notice' }] }]);
     assert.deepEqual(c.evaluate(invite({ to: '<sip:anyone@x.org>' })).outcome, { kind: 'app', flow: 'record-notice' });

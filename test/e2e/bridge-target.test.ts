@@ -1,0 +1,53 @@
+// Where the B leg goes. linphonec puts the callee's port in the Request-URI and not in To, so
+// a bridge to the original To (the default) would go to port 5060; `bridgeTo: request-uri` on
+// the rule, or `to: request-uri` on the bridge step, sends it where the Request-URI says.
+// The callee answers 486, so the caller's 486 proves the B leg reached it.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+
+const yaml = `
+routing:
+  rules:
+    - name: by-step
+      match: { to: "sip:step@*" }
+      actions: [{ app: to-request-uri }]
+    - name: by-rule
+      match: { method: INVITE }
+      actions: [{ app: plain, bridgeTo: request-uri }]
+flows:
+  plain:
+    - bridge: { ringTimeout: 5 }
+  to-request-uri:
+    - bridge: { ringTimeout: 5, to: request-uri }
+`;
+
+describe('bridge target: the Request-URI (a phone that keeps the port out of To)', () => {
+  let parley: RunningParley;
+
+  before(async () => {
+    parley = await startParley(yaml);
+  });
+  after(async () => {
+    await parley?.stop();
+  });
+
+  for (const [how, user] of [['the rule says bridgeTo: request-uri', 'bob'], ['the bridge step says to: request-uri', 'step']] as const) {
+    it(`${how}: the B leg goes to the Request-URI's port`, async () => {
+      const callee = await startCallee('callee-busy.xml', null);
+      const ended = nextCallEnd(parley, 15_000);
+      const caller = await startCaller(parley, 'caller-ruri-expect-486.xml', `sip:${user}@127.0.0.1:${callee.port}`, {
+        extra: ['-key', 'to_header', `sip:${user}@127.0.0.1`],
+      });
+      sippOk(await caller.done, 'caller');
+      const calleeRun = await callee.done;
+      sippOk(calleeRun, 'callee');
+      const invite = received(calleeRun).find((m) => /^INVITE /m.test(m));
+      assert.match(invite ?? '', new RegExp(`^INVITE sip:${user}@127\\.0\\.0\\.1:${callee.port} SIP/2\\.0`, 'm'));
+      await ended;
+      await caller.rtp.close();
+      await callee.rtp.close();
+    });
+  }
+});
