@@ -6,7 +6,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
-import { destroyDialog } from './dialog-util.ts';
+import { answerReoffers, destroyDialog } from './dialog-util.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { toLibrarySpec } from './play-spec.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
@@ -85,6 +85,7 @@ export class B2bBridge {
     if (!call.answered) await call.answer();
     if (this.early) await this.early;
     if (!leg.media) await leg.applyAnswer(uac.remote.sdp);
+    answerReoffers(uac, leg, this.log);
     call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
       uri: target,
       identity: 'normal',

@@ -2,6 +2,7 @@
 // is already gone (the other side's BYE crossed ours). Hang-ups are fire and
 // forget here: pass a callback so nothing is left unhandled, and log the outcome.
 import type Srf from 'drachtio-srf';
+import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 
 export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<string, string>): void {
@@ -12,4 +13,27 @@ export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<
   } catch (err) {
     log.debug({ err }, 'BYE not sent');
   }
+}
+
+/**
+ * Answers the peer's re-INVITEs on a dialog from its media leg (hold, resume,
+ * a new address or codec): RFC 3264 §6, the answer reflects this offer, never
+ * our original SDP (drachtio-srf's default without a 'modify' listener). An
+ * offer that cannot be taken gets 488 and the leg stays as it was.
+ */
+export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger): void {
+  dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    const body = req.body ?? '';
+    // An offerless re-INVITE (RFC 3261 §14.2): our current SDP is the offer in the 200.
+    const answering = body.trim() === '' || leg.isClosed ? Promise.resolve(leg.localSdp) : leg.applyOffer(body);
+    answering
+      .then((sdp) => {
+        dialog.local.sdp = sdp;
+        res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+      })
+      .catch((err: unknown) => {
+        log.warn({ err }, 're-INVITE offer refused');
+        res.send(488);
+      });
+  });
 }

@@ -10,7 +10,7 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
-import { destroyDialog } from './dialog-util.ts';
+import { answerReoffers, destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_TIMEOUT_REASON, WORKER_DIED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -121,9 +121,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.leg.watchMedia();
     uas.on('destroy', () => this.end('caller hung up'));
     uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
-    uas.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      this.onReinvite(req, res).catch((err: unknown) => this.log.error({ err }, 're-INVITE failed'));
-    });
+    answerReoffers(uas, this.leg, this.log);
     this.log.info('answered');
   }
 
@@ -240,16 +238,6 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     } catch (err) {
       this.log.warn({ err }, 'bad DTMF INFO');
       res.send(400);
-    }
-  }
-
-  private async onReinvite(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
-    try {
-      const sdp = await this.leg.applyOffer(req.body ?? '');
-      res.send(200, { body: sdp });
-    } catch (err) {
-      this.log.warn({ err }, 're-INVITE offer refused');
-      res.send(488);
     }
   }
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
-import { destroyDialog } from '../dialog-util.ts';
+import { answerReoffers, destroyDialog } from '../dialog-util.ts';
 import { MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import type { Conference } from './conference-manager.ts';
 
@@ -132,6 +132,7 @@ export async function dialOut(
     onLeft();
   };
   uac.on('destroy', () => leave('hung up'));
+  answerReoffers(uac, leg, log);
   leg.watchMedia();
   leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));
   leg.once('close', (reason) => leave(`leg ${reason}`));
