@@ -144,9 +144,15 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     }
   }
 
-  /** Resolves when every closed recorder's files are complete (the process may then exit). */
-  async settled(): Promise<void> {
-    while (this.completing.size > 0) await Promise.all([...this.completing]);
+  /** Resolves when every closed recorder's files are complete (the process may then exit), or after `timeoutMs`. */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    const all = (async (): Promise<void> => {
+      while (this.completing.size > 0) await Promise.all([...this.completing]);
+    })();
+    await Promise.race([all, timeout]);
+    clearTimeout(timer);
   }
 
   /** Starts a recording; hand the Recorder to the room's mixer as a TickSink. */
