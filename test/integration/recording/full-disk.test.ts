@@ -5,51 +5,30 @@
 // it stopped when space returns; nothing is lost, no temp file is left, no empty
 // WAV either. Needs root (mount); skipped otherwise.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FRAME_MS } from '../../../src/mixer/frames.ts';
-import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
+import type { FileEntry, RecordingMetadata } from '../../../src/recording/metadata.ts';
 import type { Recorder } from '../../../src/recording/recorder.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { purity, readWavFile, soxInfo } from '../../helpers/audio-analysis.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { fillUp, mountSmallDisk, unfill, type SmallDisk } from '../../helpers/small-disk.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const RATE = 48000;
-const root = mkdtempSync(join(tmpdir(), 'parley-fulldisk-'));
-const dir = join(root, 'rec');
+let disk: SmallDisk | null = null;
+let dir = '';
 let mounted = false;
 
 before(() => {
-  try {
-    execFileSync('mkdir', ['-p', dir]);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'ignore' });
-    mounted = true;
-  } catch {
-    mounted = false;
-  }
+  disk = mountSmallDisk('2m');
+  mounted = disk !== null;
+  dir = disk?.dir ?? '';
 });
-after(() => {
-  if (mounted) execFileSync('umount', ['-l', dir]);
-  rmSync(root, { recursive: true, force: true });
-});
-
-/** Writes zeros into `path` until the file system is full. */
-function fillUp(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    closeSync(fd);
-  }
-}
+after(() => disk?.unmount());
 
 /** Feeds the recorder in real time, 20 ms ticks, until stopped. */
 function feeder(rec: Recorder, room: ToneRoom): { stop: () => void; ticks: () => number } {
@@ -113,7 +92,7 @@ describe('a full disk while recording', () => {
     assert.equal(failures.length, failedFiles.size, `one report per file: ${failures.join(', ')}`);
     assertConsistent(false);
 
-    rmSync(join(dir, 'filler.bin'));
+    unfill(join(dir, 'filler.bin'));
     await waitFor('writes resumed', () => [...failedFiles].filter((f) => !f.includes('.leg2-')).every((f) => resumed.includes(f)), 5000);
     await waitFor('room again', () => svc.hasRoom(), 3000);
     const until = feed.ticks() + 50;
@@ -163,12 +142,13 @@ describe('a full disk while recording', () => {
     await rec.finalized;
     svc.close();
 
-    rmSync(join(dir, 'filler.bin'));
+    unfill(join(dir, 'filler.bin'));
     const next = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
     await next.recoverInterrupted();
     const m = JSON.parse(readFileSync(join(dir, `${rec.id}.json`), 'utf8')) as RecordingMetadata;
     assert.equal(m.state, 'finalized');
-    for (const f of wavsOf(m)) assert.match(m.legs.flatMap((l) => l.stems).concat([m.mix, m.stereo!]).find((e) => e.file === f)!.sha256 ?? '', /^[0-9a-f]{64}$/);
+    const entries: FileEntry[] = [m.mix, m.stereo!, ...m.legs.flatMap((l) => l.stems)];
+    assert.ok(entries.every((e) => e.lost || /^[0-9a-f]{64}$/.test(e.sha256 ?? '')), 'every file on disk is hashed');
     assertConsistent(true);
     next.close();
   });
