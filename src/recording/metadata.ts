@@ -143,3 +143,15 @@ export function newMetadata(o: {
     errors: [],
   };
 }
+
+/** A file of the recording cannot be written (once per outage): listed in `writeFailures` (at most 20). */
+export function noteWriteFailure(meta: RecordingMetadata, file: string, error: Error): void {
+  const failures = (meta.writeFailures ??= []);
+  if (failures.length < 20) failures.push({ file, error: error.message, at: new Date().toISOString(), resumedAt: null });
+}
+
+/** Writes to `file` succeed again: its open failure entry ends now. */
+export function noteWriteResumed(meta: RecordingMetadata, file: string): void {
+  const open = meta.writeFailures?.findLast((f) => f.file === file && f.resumedAt === null);
+  if (open) open.resumedAt = new Date().toISOString();
+}

@@ -26,6 +26,8 @@ import { compactTime, pathInside, safeName } from './file-names.ts';
 import {
   applyLegInfo,
   newMetadata,
+  noteWriteFailure,
+  noteWriteResumed,
   type LegInfo,
   type IntervalEntry,
   type LegEntry,
@@ -107,7 +109,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private callerId: string | null = null;
   private badFrames = 0;
   private closed = false;
-  private sidecarFailing = false;
   private resolveFinalized!: (m: RecordingMetadata) => void;
   private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
@@ -130,7 +131,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`));
     this.stereo =
       options.stereo === false ? null : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`));
-    this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), (err) => this.sidecarFailed(err));
+    this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
     this.stems = new Stems({
       enabled: options.stems !== false,
       base: this.base,
@@ -390,39 +391,24 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private async saveMeta(): Promise<void> {
     this.meta.updatedAt = new Date().toISOString();
     this.lastMetaWrite = performance.now();
-    const ok = await this.sidecar.write(this.meta);
-    if (ok && this.sidecarFailing) {
-      this.sidecarFailing = false;
-      this.writeResumed(`${this.base}.json`);
-    }
+    await this.sidecar.write(this.meta);
   }
 
-  private sidecarFailed(err: Error): void {
-    if (this.sidecarFailing) return; // once per outage; the next periodic write retries
-    this.sidecarFailing = true;
-    this.writeFailed(`${this.base}.json`, err);
-  }
-
-  /** The hooks of the writer of `file`. */
-  private hooks(file: string): WavWriterHooks {
+  /** The hooks of the writer of `file` (a WAV, or the sidecar: errors there are write errors). */
+  private hooks(file: string): { error: (e: Error, kind?: Parameters<Required<WavWriterHooks>['error']>[1]) => void; resumed: () => void } {
     return {
-      error: (err, kind) => (kind === 'write' ? this.writeFailed(file, err) : this.fail(err)),
-      resumed: () => this.writeResumed(file),
+      error: (error, kind = 'write') => {
+        if (kind !== 'write') return this.fail(error);
+        noteWriteFailure(this.meta, file, error);
+        this.fail(error);
+        this.safeEmit('writeError', { file, error });
+      },
+      resumed: () => {
+        noteWriteResumed(this.meta, file);
+        this.log.info({ recording: this.id, file }, 'recording writes resumed');
+        this.safeEmit('writeResumed', { file });
+      },
     };
-  }
-
-  private writeFailed(file: string, error: Error): void {
-    const failures = (this.meta.writeFailures ??= []);
-    if (failures.length < 20) failures.push({ file, error: error.message, at: new Date().toISOString(), resumedAt: null });
-    this.fail(error);
-    this.safeEmit('writeError', { file, error });
-  }
-
-  private writeResumed(file: string): void {
-    const open = this.meta.writeFailures?.findLast((f) => f.file === file && f.resumedAt === null);
-    if (open) open.resumedAt = new Date().toISOString();
-    this.log.info({ recording: this.id, file }, 'recording writes resumed');
-    this.safeEmit('writeResumed', { file });
   }
 
   private fail(err: Error): void {

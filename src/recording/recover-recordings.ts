@@ -97,7 +97,7 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
     meta.errors.push('interrupted: the process stopped while recording; repaired at the next start');
   }
   meta.state = 'closed';
-  const sidecar = new SidecarWriter(sidecarPath, (err) => o.log.error({ err, recording: id }, 'sidecar write failed'));
+  const sidecar = new SidecarWriter(sidecarPath, { error: (err) => o.log.error({ err, recording: id }, 'sidecar write failed') });
   const save = async (): Promise<void> => {
     meta.updatedAt = new Date().toISOString();
     await sidecar.write(meta);

@@ -4,8 +4,10 @@
 // - One write in flight at a time; writes asked for meanwhile collapse into one
 //   with the newest value (serialized when asked for, so later changes to the
 //   object do not leak into it). An older version never overwrites a newer one.
-// - A failed write (a full disk) is reported and its temp file removed, so no
-//   `.json.tmp` is left behind; the previous sidecar stays in place.
+// - A failed write (a full disk) has its temp file removed, so no `.json.tmp` is
+//   left behind; the previous sidecar stays in place. Failures are reported once
+//   per outage (`error`), and the first write that succeeds after one says so
+//   (`resumed`); the next write is the retry.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -14,10 +16,11 @@ export class SidecarWriter {
   private queued: string | null = null;
   private waiters: ((ok: boolean) => void)[] = [];
   private dirReady = false;
+  private failing = false;
 
   constructor(
     readonly path: string,
-    private readonly onError: (err: Error) => void,
+    private readonly hooks: { error: (err: Error) => void; resumed?: () => void },
   ) {}
 
   /** A write is under way. */
@@ -30,7 +33,7 @@ export class SidecarWriter {
     this.queued = JSON.stringify(value, null, 2) + '\n';
     const done = new Promise<boolean>((r) => this.waiters.push(r));
     if (!this.running) {
-      this.running = this.loop().catch((err: unknown) => this.onError(err as Error));
+      this.running = this.loop().catch((err: unknown) => this.hooks.error(err as Error));
     }
     return done;
   }
@@ -58,9 +61,14 @@ export class SidecarWriter {
       }
       await writeFile(tmp, text);
       await rename(tmp, this.path);
+      if (this.failing) {
+        this.failing = false;
+        this.hooks.resumed?.();
+      }
       return true;
     } catch (err) {
-      this.onError(err as Error);
+      if (!this.failing) this.hooks.error(err as Error);
+      this.failing = true;
       await rm(tmp, { force: true }).catch(() => undefined);
       return false;
     }

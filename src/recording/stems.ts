@@ -68,12 +68,6 @@ export class Stems {
     for (const s of this.open.values()) s.entry.durationMs = Math.round(s.writer.durationMs);
   }
 
-  /** Writes are failing on some open stem now. */
-  get failing(): boolean {
-    for (const s of this.open.values()) if (s.writer.failing) return true;
-    return false;
-  }
-
   /** The closed stems (all of them once the recording is closed), for finalizing. */
   get closed(): { entries: StemEntry[]; written: Promise<void>[] } {
     return { entries: this.done.map((s) => s.entry), written: this.done.map((s) => s.writer.closed) };
