@@ -76,6 +76,7 @@ async function settleTemp(o: RecoverOptions, tmp: string, main: string, sidecars
 
 async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecording | null> {
   const sidecarPath = pathInside(o.dir, `${id}.json`);
+  if ((await stateOf(sidecarPath)) === 'finalized') return null;
   const meta = JSON.parse(await readFile(sidecarPath, 'utf8')) as RecordingMetadata;
   if (meta.version !== 1 || meta.state === 'finalized') return null;
   if (meta.pid !== undefined && meta.pid !== process.pid && alive(meta.pid)) {
@@ -160,6 +161,22 @@ function endOf(meta: RecordingMetadata): TimePoint {
   for (const l of meta.legs) for (const s of l.stems) endMs = Math.max(endMs, Date.parse(s.start.at) + s.durationMs);
   const roomMs = meta.startRoomMs === null ? null : meta.startRoomMs + (endMs - t0);
   return { roomMs, fileMs: meta.mix.durationMs, at: new Date(endMs).toISOString() };
+}
+
+/**
+ * The state near the top of a sidecar (SidecarWriter writes `state` among the
+ * first keys), so that a folder of finished recordings costs one small read each
+ * at start, not a parse; null when it is not found there.
+ */
+async function stateOf(path: string): Promise<string | null> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return /"state":\s*"(\w+)"/.exec(buf.toString('utf8', 0, bytesRead))?.[1] ?? null;
+  } finally {
+    await fh.close();
+  }
 }
 
 function alive(pid: number): boolean {
