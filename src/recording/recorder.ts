@@ -83,6 +83,9 @@ interface LegState {
 }
 
 const META_EVERY_MS = 1000;
+/** A final sidecar that cannot be written is retried this often, this many times (5 min). */
+const SIDECAR_RETRY_MS = 5000;
+const SIDECAR_RETRIES = 60;
 
 export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   readonly id: string;
@@ -102,6 +105,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly stereoFrame: StereoFrame;
   private readonly sidecar: SidecarWriter;
   private flushTimer: NodeJS.Timeout | null;
+  /** After close, while the final sidecar cannot be written (a full disk): its next attempt. */
+  private sidecarRetryTimer: NodeJS.Timeout | null = null;
   private lastMetaWrite = 0;
   private clockMs: number | null = null;
   private paused: IntervalEntry | null = null;
@@ -348,6 +353,24 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const m = this.metadata;
     this.safeEmit('finalized', m);
     this.resolveFinalized(m);
+    if (this.sidecar.failing) this.retrySidecar(SIDECAR_RETRIES);
+  }
+
+  /**
+   * The final sidecar did not reach the disk: tried again every few seconds for a
+   * while (unref'd: it never holds the process), else the next start repairs it.
+   */
+  private retrySidecar(left: number): void {
+    this.sidecarRetryTimer = setTimeout(() => {
+      this.sidecarRetryTimer = null;
+      this.saveMeta().then(
+        () => {
+          if (this.sidecar.failing && left > 1) this.retrySidecar(left - 1);
+        },
+        (err: unknown) => this.fail(err as Error),
+      );
+    }, SIDECAR_RETRY_MS);
+    this.sidecarRetryTimer.unref();
   }
 
   private flush(): void {

@@ -16,12 +16,17 @@ export class SidecarWriter {
   private queued: string | null = null;
   private waiters: ((ok: boolean) => void)[] = [];
   private dirReady = false;
-  private failing = false;
+  private lastFailed = false;
 
   constructor(
     readonly path: string,
     private readonly hooks: { error: (err: Error) => void; resumed?: () => void },
   ) {}
+
+  /** The last write failed (the sidecar on disk is an older version). */
+  get failing(): boolean {
+    return this.lastFailed;
+  }
 
   /** A write is under way. */
   get busy(): boolean {
@@ -61,14 +66,14 @@ export class SidecarWriter {
       }
       await writeFile(tmp, text);
       await rename(tmp, this.path);
-      if (this.failing) {
-        this.failing = false;
+      if (this.lastFailed) {
+        this.lastFailed = false;
         this.hooks.resumed?.();
       }
       return true;
     } catch (err) {
-      if (!this.failing) this.hooks.error(err as Error);
-      this.failing = true;
+      if (!this.lastFailed) this.hooks.error(err as Error);
+      this.lastFailed = true;
       await rm(tmp, { force: true }).catch(() => undefined);
       return false;
     }
