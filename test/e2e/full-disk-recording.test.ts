@@ -4,7 +4,8 @@
 //   caller hangs up (SIPp's scenario fails on a BYE from Parley); a new call that
 //   would record gets 503 with a standard phrase while free space is under
 //   recording.minFreeBytes; once space returns the recording resumes and is
-//   finalized with files whose headers match their data.
+//   finalized with files whose headers match their data; the failure shows in
+//   /metrics (parley_recording_errors_total) and as a recording.failed event.
 // - 'hangup': the call ends with a BYE carrying Reason: Q.850;cause=47.
 // Needs root (mount); skipped otherwise.
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RecordingMetadata } from '../../src/recording/metadata.ts';
+import { apiBase, apiYaml, call as api } from '../helpers/api-client.ts';
 import { readWavFile, soxInfo } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { fillUp, mountSmallDisk, unfill, type SmallDisk } from '../helpers/small-disk.ts';
@@ -43,8 +45,9 @@ describe('a full disk under a recorded call (SIPp, tmpfs)', () => {
     const dir = join(disk.dir, 'continue');
     let parley: RunningParley | null = null;
     try {
-      parley = await startParley(flows, { recording: { dir, extra: 'minFreeBytes: 1000000' } });
+      parley = await startParley(flows + apiYaml(join(disk.dir, '..', 'rules.json')), { recording: { dir, extra: 'minFreeBytes: 1000000' } });
       const recs = parley.app.recordings!;
+      const base = apiBase(parley);
       const callee = await startCallee('callee.xml', 1000);
       const caller = await startCaller(parley, 'caller.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs: 7000 });
       await callee.rtp.waitForPackets(50, 15_000);
@@ -54,6 +57,13 @@ describe('a full disk under a recorded call (SIPp, tmpfs)', () => {
       fillUp(join(disk.dir, 'filler'));
       await waitFor('a write failure counted', () => recs.writeErrors > 0, 5000);
       await waitFor('free space measured under minFreeBytes', () => !recs.hasRoom(), 3000);
+      // Counted in the metrics, and sent as an event.
+      const metrics = (await api(base, 'GET', '/metrics')).text;
+      assert.ok(Number(/^parley_recording_errors_total (\d+)/m.exec(metrics)?.[1] ?? 0) > 0, 'parley_recording_errors_total counts it');
+      const events = (await api(base, 'GET', '/events/recent')).body.events as Array<{ type: string; data: Record<string, unknown> }>;
+      const failed = events.filter((e) => e.type === 'recording.failed');
+      assert.ok(failed.some((e) => e.data.code === 'ENOSPC'), JSON.stringify(failed));
+      assert.ok(failed.length <= recs.writeErrors, `one event per file and outage: ${failed.length} events, ${recs.writeErrors} failures`);
       const refused = await startCaller(parley, 'caller-expect-503.xml', `sip:bob@127.0.0.1:${callee.port}`);
       const refusedRun = await refused.done;
       sippOk(refusedRun, 'refused caller');
