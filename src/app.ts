@@ -146,6 +146,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.close();
     // The webhook deliveries still pending are written asynchronously: on disk before the process may exit.
     await this.apiServer?.settled();
+    // Recording files complete asynchronously after close(): let them, before the process exits.
+    await this.recordingService?.settled();
   }
 
   /** Synchronous and idempotent: calls, then conferences, SIP, recordings, prompts, media. */
@@ -174,6 +176,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       postProcess: c.recording.postProcess,
       flushIntervalMs: c.recording.flushIntervalMs,
       pauseMode: c.recording.pauseMode,
+      onWriteError: c.recording.onWriteError,
+      minFreeBytes: c.recording.minFreeBytes,
       log: this.log,
     });
     const sampleRate = c.media.mixer.sampleRate;
@@ -210,5 +214,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
     this.router.attach();
+    // Once the API listens, so that each repaired recording reaches it (recording.saved).
+    this.recordingService.recoverInterrupted().catch((err: unknown) => this.log.error({ err }, 'recording recovery failed'));
   }
 }

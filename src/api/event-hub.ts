@@ -5,6 +5,7 @@ import type { Parley } from '../app.ts';
 import type { ActiveCall } from '../call/call-manager.ts';
 import type { Conference } from '../call/conference/conference-manager.ts';
 import type { Recorder } from '../recording/recorder.ts';
+import type { RecoveredRecording } from '../recording/recover-recordings.ts';
 import type { RouteDecision } from '../policy/rule-types.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -69,8 +70,11 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     const recs = parley.recordings;
     if (recs) {
       const onRecorder = (r: Recorder): void => this.onRecorder(r);
-      recs.on('recorder', onRecorder);
-      this.detach.push(() => recs.off('recorder', onRecorder));
+      // Interrupted recordings an earlier process left, repaired at start, are saved recordings too.
+      const onRecovered = (x: RecoveredRecording): void =>
+        this.publish('recording.saved', { id: x.id, room: x.meta.room, durationMs: x.meta.durationMs, files: x.files, postProcessing: x.meta.postProcessing.state, interrupted: x.meta.interrupted ?? false });
+      recs.on('recorder', onRecorder).on('recovered', onRecovered);
+      this.detach.push(() => recs.off('recorder', onRecorder).off('recovered', onRecovered));
     }
     const router = parley.inbound;
     if (router) {

@@ -8,6 +8,7 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import { Admission, type AdmissionConfig } from './admission.ts';
 import { DigestAuth, type DigestConfig } from './digest-auth.ts';
 import type { CallDeps } from './call-deps.ts';
+import { flowRecords } from './call-recording.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
 import type { BridgeTarget } from './ports.ts';
@@ -85,6 +86,12 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     if (!flows[flow]) {
       log.error({ flow }, 'the rule chain named a flow that does not exist');
       res.send(500);
+      return;
+    }
+    // recording.minFreeBytes: a call that would record is refused before it starts, not cut short by a full disk.
+    if (!this.deps.recordings.hasRoom() && flowRecords(flows, flow)) {
+      log.warn({ freeBytes: this.deps.recordings.freeSpace }, 'call refused: too little free space for recordings');
+      res.send(503, { headers: { 'Retry-After': '60' } });
       return;
     }
     SipCall.create(this.deps, req, res, log).then(

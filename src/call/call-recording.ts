@@ -1,7 +1,10 @@
-// A RecordingHandle over a Recorder that listens to one room's mixer.
+// A RecordingHandle over a Recorder that listens to one room's mixer. When the
+// recording cannot be written (a full disk) the recorder says so and goes on;
+// the call ends only if recording.onWriteError is 'hangup' (`onWriteFailure`).
 import { join } from 'node:path';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import type { Recorder } from '../recording/recorder.ts';
+import type { FlowsConfig, StepConfig } from './flow-types.ts';
 import type { RecordingHandle } from './ports.ts';
 
 export class CallRecording implements RecordingHandle {
@@ -12,8 +15,11 @@ export class CallRecording implements RecordingHandle {
     private readonly room: MediaRoom,
     /** The recordings folder: the sidecar is `<dir>/<id>.json`. */
     private readonly dir: string,
+    /** Called once, at the first write failure; null: the call goes on. */
+    onWriteFailure: (() => void) | null = null,
   ) {
     room.addSink(recorder);
+    if (onWriteFailure) recorder.once('writeError', () => onWriteFailure());
   }
 
   get id(): string {
@@ -37,7 +43,7 @@ export class CallRecording implements RecordingHandle {
     if (event === 'notice') this.recorder.markNotice(String(detail.prompt ?? 'notice'));
   }
 
-  /** Closes the files (complete on return of Recorder.close); resolves once the sidecar is final. */
+  /** Closes the recording; resolves once its files are complete and the sidecar is final. */
   stop(): Promise<string> {
     if (this.stopped) return this.stopped;
     this.room.removeSink(this.recorder);
@@ -48,4 +54,26 @@ export class CallRecording implements RecordingHandle {
     this.stopped = finalized;
     return finalized;
   }
+}
+
+/** Whether running `flow` may start a recording: a `record: start` in it or in any flow it can lead to. */
+export function flowRecords(flows: FlowsConfig, flow: string): boolean {
+  const seen = new Set<string>();
+  const todo = [flow];
+  for (let name = todo.pop(); name !== undefined; name = todo.pop()) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const step of flows[name] ?? []) {
+      if ('record' in step && step.record.action === 'start') return true;
+      todo.push(...nextFlows(step));
+    }
+  }
+  return false;
+}
+
+function nextFlows(step: StepConfig): string[] {
+  if ('goto' in step) return [step.goto];
+  if ('menu' in step) return [...Object.values(step.menu.branches), ...(step.menu.fallback ? [step.menu.fallback] : [])];
+  if ('bridge' in step) return step.bridge.fallback ? [step.bridge.fallback] : [];
+  return [];
 }

@@ -56,7 +56,8 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       const carried = (err as { status?: unknown }).status;
       const status = err instanceof TaskError ? err.status : typeof carried === 'number' ? carried : 500;
       this.call.log.error({ err: error, flow: this.flowName }, 'flow failed; ending the call');
-      if (!this.call.ended) this.call.hangup(status, error.message.slice(0, 100));
+      // The status's standard phrase: internal error text (paths, errno) never goes on the wire.
+      if (!this.call.ended) this.call.hangup(status);
       outcome = { flow: this.flowName, reason: 'failed', error };
     }
     await this.closeRecording();

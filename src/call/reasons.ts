@@ -5,3 +5,6 @@ export const WORKER_DIED_REASON = 'Q.850;cause=41;text="media worker died"';
 
 /** A party's RTP stopped while it should have flowed (Q.850 102: recovery on timer expiry). */
 export const MEDIA_TIMEOUT_REASON = 'Q.850;cause=102;text="media timeout"';
+
+/** The call's recording cannot be written and recording.onWriteError is 'hangup' (Q.850 47: resource unavailable). */
+export const RECORDING_FAILED_REASON = 'Q.850;cause=47;text="recording failed"';

@@ -12,7 +12,7 @@ import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
 import { answerReoffers, destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { MEDIA_TIMEOUT_REASON, WORKER_DIED_REASON } from './reasons.ts';
+import { MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON, WORKER_DIED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type {
   BridgeOptions,
@@ -172,7 +172,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       originalTo: this.originalTo.uri,
       role: 'caller',
     });
-    this.recording = new CallRecording(recorder, this.room, this.deps.settings.recordingDir);
+    const hangup = this.deps.recordings.onWriteError === 'hangup';
+    this.recording = new CallRecording(recorder, this.room, this.deps.settings.recordingDir, hangup ? () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written') : null);
     this.log.info({ recording: recorder.id }, 'recording');
     return this.recording;
   }

@@ -69,13 +69,17 @@ export interface ParleyConfig {
   /**
    * flushIntervalMs: how often buffered audio is written and WAV headers rewritten
    * (what a kill -9 can lose); pauseMode: 'skip' leaves paused time out of the files,
-   * 'silence' keeps the timeline with silence.
+   * 'silence' keeps the timeline with silence. onWriteError: a call whose recording
+   * cannot be written goes on ('continue') or ends ('hangup'); minFreeBytes: calls
+   * that would record are refused (503) while recording.dir has less free space.
    */
   recording: {
     dir: string;
     postProcess: 'none' | 'ogg' | 'mp3';
     flushIntervalMs: number;
     pauseMode: 'skip' | 'silence';
+    onWriteError: 'continue' | 'hangup';
+    minFreeBytes: number;
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
@@ -251,12 +255,14 @@ export const configSchema = {
     recording: {
       type: 'object',
       additionalProperties: false,
-      required: ['dir', 'postProcess', 'flushIntervalMs', 'pauseMode'],
+      required: ['dir', 'postProcess', 'flushIntervalMs', 'pauseMode', 'onWriteError', 'minFreeBytes'],
       properties: {
         dir: { type: 'string', minLength: 1 },
         postProcess: { type: 'string', enum: ['none', 'ogg', 'mp3'] },
         flushIntervalMs: { type: 'integer', minimum: 20, maximum: 1000 },
         pauseMode: { type: 'string', enum: ['skip', 'silence'] },
+        onWriteError: { type: 'string', enum: ['continue', 'hangup'] },
+        minFreeBytes: { type: 'integer', minimum: 0 },
       },
     },
     routing: routingSchema,
@@ -354,7 +360,7 @@ export const defaultConfig: ParleyConfig = {
     rtpTimeoutSec: 60,
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
-  recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip' },
+  recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue', minFreeBytes: 100_000_000 },
   routing: defaultRouting,
   flows: {},
   security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, maxLegsPerRoom: 0, digest: null },

@@ -14,22 +14,22 @@ export interface FinalizeContext {
   closed: Promise<void>[];
   pathOf: (file: string) => string;
   postProcessor: PostProcessor | undefined;
-  /** Persists `meta` (the sidecar). */
-  save: () => void;
+  /** Persists `meta` (the sidecar); resolves when it is written (or its failure reported). */
+  save: () => Promise<void>;
   onProgress: (p: PostProgress) => void;
 }
 
 export async function finalizeRecording(c: FinalizeContext): Promise<void> {
   await Promise.all(c.closed);
-  for (const e of c.files) e.sha256 = await sha256File(c.pathOf(e.file));
-  c.save();
+  for (const e of c.files) if (e.lost === undefined) e.sha256 = await sha256File(c.pathOf(e.file));
+  await c.save();
   const format = c.meta.postProcessing.format;
   if (format !== 'none' && c.postProcessor) {
     c.meta.postProcessing.state = 'pending';
-    c.save();
+    await c.save();
     try {
       for (const e of c.files) {
-        if (e.durationMs === 0) continue;
+        if (e.durationMs === 0 || e.lost !== undefined) continue;
         const r = await c.postProcessor.enqueue({
           input: c.pathOf(e.file),
           format,
@@ -43,7 +43,7 @@ export async function finalizeRecording(c: FinalizeContext): Promise<void> {
           durationMs: Math.round(r.durationMs),
           sha256: r.sha256,
         });
-        c.save();
+        await c.save();
       }
       c.meta.postProcessing.state = 'done';
     } catch (err) {
@@ -52,5 +52,5 @@ export async function finalizeRecording(c: FinalizeContext): Promise<void> {
     }
   }
   c.meta.state = 'finalized';
-  c.save();
+  await c.save();
 }

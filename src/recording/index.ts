@@ -15,6 +15,8 @@ export function createRecordingService(config: ParleyConfig['recording'], log: L
     postProcess: config.postProcess,
     flushIntervalMs: config.flushIntervalMs,
     pauseMode: config.pauseMode,
+    onWriteError: config.onWriteError,
+    minFreeBytes: config.minFreeBytes,
     log,
   });
 }

@@ -21,6 +21,8 @@ export interface FileEntry {
   sampleRate: number;
   durationMs: number;
   sha256: string | null;
+  /** Set when the file is not on disk (it could never be written): why. */
+  lost?: string;
 }
 
 export interface StemEntry extends FileEntry {
@@ -61,6 +63,12 @@ export interface RecordingMetadata {
   version: 1;
   room: string;
   state: 'recording' | 'closed' | 'finalized';
+  /** The process that writes it (recovery at start leaves a live one alone). */
+  pid?: number;
+  /** The process stopped without closing it (kill -9, power loss): finalized at the next start. */
+  interrupted?: boolean;
+  /** Write failures (a full disk): when each began and ended; the files hold silence for audio that could not wait. */
+  writeFailures?: { file: string; error: string; at: string; resumedAt: string | null }[];
   sampleRate: number;
   pauseMode: PauseMode;
   startedAt: string;
@@ -116,6 +124,7 @@ export function newMetadata(o: {
     version: 1,
     room: o.room,
     state: 'recording',
+    pid: process.pid,
     sampleRate: o.sampleRate,
     pauseMode: o.pauseMode,
     startedAt: started,
@@ -133,4 +142,16 @@ export function newMetadata(o: {
     postProcessed: [],
     errors: [],
   };
+}
+
+/** A file of the recording cannot be written (once per outage): listed in `writeFailures` (at most 20). */
+export function noteWriteFailure(meta: RecordingMetadata, file: string, error: Error): void {
+  const failures = (meta.writeFailures ??= []);
+  if (failures.length < 20) failures.push({ file, error: error.message, at: new Date().toISOString(), resumedAt: null });
+}
+
+/** Writes to `file` succeed again: its open failure entry ends now. */
+export function noteWriteResumed(meta: RecordingMetadata, file: string): void {
+  const open = meta.writeFailures?.findLast((f) => f.file === file && f.resumedAt === null);
+  if (open) open.resumedAt = new Date().toISOString();
 }

@@ -2,7 +2,14 @@
 // WAV, each present leg's own input to that leg's stem (stems.ts), and a stereo frame (left:
 // the caller leg, right: the sum of every other leg's input) to a stereo WAV.
 // All appends are memory copies; a timer flushes them with async writes and
-// rewrites the headers (see WavFileWriter), and keeps the JSON sidecar current.
+// rewrites the headers (see WavFileWriter), and rewrites the JSON sidecar at most
+// once a second (SidecarWriter: async, atomic). No synchronous file call is made
+// while recording or closing.
+//
+// Write failures (a full disk): each file reports its outage once ('writeError',
+// also in the sidecar's writeFailures), keeps the audio on disk consistent, and
+// resumes where it stopped when writes succeed again ('writeResumed'). The call
+// goes on; call control decides (recording.onWriteError).
 //
 // Timeline decisions (recorded in the sidecar):
 // - pause: pauseMode 'skip' (default) writes nothing while paused, so the files
@@ -12,7 +19,6 @@
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
 //   first leg to join. A leg id seen in a tick but never added joins implicitly.
-import { mkdirSync } from 'node:fs';
 import { FRAME_MS, samplesPerFrame, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -20,6 +26,8 @@ import { compactTime, pathInside, safeName } from './file-names.ts';
 import {
   applyLegInfo,
   newMetadata,
+  noteWriteFailure,
+  noteWriteResumed,
   type LegInfo,
   type IntervalEntry,
   type LegEntry,
@@ -32,8 +40,8 @@ import { finalizeRecording } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { StereoFrame } from './stereo-frame.ts';
-import { fileEntryOf, Stems } from './stems.ts';
-import { WavFileWriter } from './wav-file-writer.ts';
+import { fileEntryOf, settleEntry, Stems } from './stems.ts';
+import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
 
 export interface RecorderOptions {
   dir: string;
@@ -56,8 +64,12 @@ export interface RecorderOptions {
 export type RecorderEvents = {
   legJoined: [{ legId: string; at: TimePoint }];
   legLeft: [{ legId: string; at: TimePoint }];
-  /** Once, synchronously from close(): every file is complete on disk. */
+  /** Once, after close(): every file is complete on disk and the sidecar says `closed`. */
   closed: [RecordingMetadata];
+  /** A file (WAV or the sidecar) cannot be written: once per outage and file. The call is not touched. */
+  writeError: [{ file: string; error: Error }];
+  /** Writes to that file succeed again; it goes on where it stopped. */
+  writeResumed: [{ file: string }];
   postProgress: [PostProgress];
   /** Once, after hashes and post-processing: the sidecar is final. */
   finalized: [RecordingMetadata];
@@ -71,11 +83,16 @@ interface LegState {
 }
 
 const META_EVERY_MS = 1000;
+/** A final sidecar that cannot be written is retried this often, this many times (5 min). */
+const SIDECAR_RETRY_MS = 5000;
+const SIDECAR_RETRIES = 60;
 
 export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   readonly id: string;
   readonly sampleRate: number;
   readonly finalized: Promise<RecordingMetadata>;
+  /** Resolves with the 'closed' event: every file complete on disk. */
+  readonly whenClosed: Promise<RecordingMetadata>;
   private readonly dir: string;
   private readonly n: number;
   private readonly base: string;
@@ -88,6 +105,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly stereoFrame: StereoFrame;
   private readonly sidecar: SidecarWriter;
   private flushTimer: NodeJS.Timeout | null;
+  /** After close, while the final sidecar cannot be written (a full disk): its next attempt. */
+  private sidecarRetryTimer: NodeJS.Timeout | null = null;
   private lastMetaWrite = 0;
   private clockMs: number | null = null;
   private paused: IntervalEntry | null = null;
@@ -96,6 +115,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private badFrames = 0;
   private closed = false;
   private resolveFinalized!: (m: RecordingMetadata) => void;
+  private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
 
   constructor(private readonly options: RecorderOptions) {
@@ -105,23 +125,25 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.n = samplesPerFrame(options.sampleRate);
     if (!Number.isInteger(this.n) || this.n <= 0) throw new RangeError(`bad room rate ${options.sampleRate}`);
     this.dir = options.dir;
-    mkdirSync(this.dir, { recursive: true });
     const started = new Date();
     this.id = `${safeName(options.roomId, 48)}-${compactTime(started)}-${Math.random().toString(16).slice(2, 8)}`;
     this.base = this.id;
     this.zeros = new Int16Array(this.n);
     this.stereoFrame = new StereoFrame(this.n, this.zeros);
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
-    const onErr = (err: Error): void => this.fail(err);
-    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, onErr);
-    try {
-      this.stereo = options.stereo === false ? null : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, onErr);
-    } catch (err) {
-      this.mix.closeSync(); // do not leak the first descriptor
-      throw err;
-    }
-    this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), onErr);
-    this.stems = new Stems({ enabled: options.stems !== false, base: this.base, sampleRate: this.sampleRate, pathOf: (f) => this.path(f), onError: onErr });
+    this.whenClosed = new Promise((r) => (this.resolveClosed = r));
+    // Files are created asynchronously by their writers (no descriptor is open yet).
+    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`));
+    this.stereo =
+      options.stereo === false ? null : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`));
+    this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
+    this.stems = new Stems({
+      enabled: options.stems !== false,
+      base: this.base,
+      sampleRate: this.sampleRate,
+      pathOf: (f) => this.path(f),
+      hooks: (f) => this.hooks(f),
+    });
     this.meta = newMetadata({
       room: options.roomId,
       sampleRate: this.sampleRate,
@@ -131,7 +153,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       stereo: this.stereo ? fileEntryOf(this.stereo) : null,
       postProcess: options.postProcess ?? 'none',
     });
-    this.writeMeta();
+    this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land
     // in the same event-loop turn (and delay one mixer tick by all of them at once).
@@ -185,11 +207,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.joinLeg(legId, info, true);
   }
 
-  /** From a tick (implicit join) the sidecar is written asynchronously, off the tick. */
-  private joinLeg(legId: string, info: LegInfo, syncMeta: boolean): void {
+  /** `explicit`: addLeg (not an implicit join from a tick). The sidecar follows within a second. */
+  private joinLeg(legId: string, info: LegInfo, explicit: boolean): void {
     if (this.closed) return;
     const known = this.legs.get(legId);
-    if (known?.present) return this.updateLeg(legId, info);
+    if (known?.present) return explicit ? this.updateLeg(legId, info) : undefined;
     const at = this.now();
     const entry: LegEntry = known?.entry ?? {
       id: legId,
@@ -209,8 +231,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (!known) this.meta.legs.push(entry);
     this.legs.set(legId, { entry, present: true });
     this.pickCaller();
-    if (syncMeta) this.writeMeta();
-    else this.writeMetaAsync();
     this.safeEmit('legJoined', { legId, at });
   }
 
@@ -219,7 +239,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (!leg || this.closed) return;
     applyLegInfo(leg.entry, info);
     this.pickCaller();
-    this.writeMeta();
   }
 
   /** A leg leaves: its stem ends here. Ticks that still carry it go to the stereo file only. */
@@ -230,7 +249,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stems.end(legId, at);
     leg.present = false;
     leg.entry.leaves.push(at);
-    this.writeMeta();
     this.safeEmit('legLeft', { legId, at });
   }
 
@@ -238,7 +256,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   markNotice(prompt: string): void {
     if (this.closed) return;
     this.meta.notices.push({ prompt, ...this.now() });
-    this.writeMeta();
   }
 
   pause(reason: string | null = null): void {
@@ -263,7 +280,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const entry: IntervalEntry = { reason, start: this.now(), end: null };
     this[kind] = entry;
     list.push(entry);
-    this.writeMeta();
   }
 
   private endInterval(kind: 'paused' | 'masked'): void {
@@ -271,7 +287,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.closed || !entry) return;
     entry.end = this.now();
     this[kind] = null;
-    this.writeMeta();
   }
 
   get isPaused(): boolean {
@@ -283,9 +298,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   /**
-   * Synchronous and idempotent: writes every buffered byte and final header, closes
-   * the stems, emits 'closed'; then hashes and post-processes in the background
-   * and emits 'finalized'.
+   * Synchronous and idempotent: no more audio; every writer starts its last pass
+   * and the recorder is forgotten by its parent. In the background: once every
+   * file is complete (final headers, fsync), the sidecar is written with
+   * `state: 'closed'` and 'closed' is emitted (`whenClosed`); then hashes and
+   * post-processing, and 'finalized' (`finalized`).
    */
   close(): void {
     if (this.closed) return;
@@ -298,40 +315,62 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.flushTimer) clearTimeout(this.flushTimer); // clears an interval too
     this.flushTimer = null;
     this.stems.endAll(at);
-    this.mix.closeSync();
-    this.stereo?.closeSync();
+    this.mix.close();
+    this.stereo?.close();
     this.meta.state = 'closed';
     this.meta.endedAt = at.at;
     this.refreshDurations();
-    this.writeMeta();
     this.options.onClose?.(this);
-    this.safeEmit('closed', this.metadata);
-    void this.finalize();
+    this.complete().catch((err: unknown) => this.fail(err as Error));
   }
 
   /** Never rejects: a failure (e.g. a file hashed away by someone) is logged and put in `errors`. */
-  private async finalize(): Promise<void> {
+  private async complete(): Promise<void> {
+    await Promise.all([this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.stems.closed.written]);
+    // The sidecar says what is on disk, not what was meant to be.
+    settleEntry(this.meta.mix, this.mix);
+    if (this.meta.stereo && this.stereo) settleEntry(this.meta.stereo, this.stereo);
+    this.stems.settleEntries();
+    this.meta.durationMs = this.meta.mix.durationMs;
+    await this.saveMeta();
+    const closed = this.metadata;
+    this.safeEmit('closed', closed);
+    this.resolveClosed(closed);
     try {
-      await this.finalizeFiles();
+      await finalizeRecording({
+        meta: this.meta,
+        files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.stems.closed.entries],
+        closed: [],
+        pathOf: (f) => this.path(f),
+        postProcessor: this.options.postProcessor,
+        save: () => this.saveMeta(),
+        onProgress: (p) => this.safeEmit('postProgress', p),
+      });
     } catch (err) {
       this.fail(err as Error);
-      this.writeMeta();
+      await this.saveMeta();
     }
     const m = this.metadata;
     this.safeEmit('finalized', m);
     this.resolveFinalized(m);
+    if (this.sidecar.failing) this.retrySidecar(SIDECAR_RETRIES);
   }
 
-  private async finalizeFiles(): Promise<void> {
-    await finalizeRecording({
-      meta: this.meta,
-      files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.stems.closed.entries],
-      closed: [this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.stems.closed.written],
-      pathOf: (f) => this.path(f),
-      postProcessor: this.options.postProcessor,
-      save: () => this.writeMeta(),
-      onProgress: (p) => this.safeEmit('postProgress', p),
-    });
+  /**
+   * The final sidecar did not reach the disk: tried again every few seconds for a
+   * while (unref'd: it never holds the process), else the next start repairs it.
+   */
+  private retrySidecar(left: number): void {
+    this.sidecarRetryTimer = setTimeout(() => {
+      this.sidecarRetryTimer = null;
+      this.saveMeta().then(
+        () => {
+          if (this.sidecar.failing && left > 1) this.retrySidecar(left - 1);
+        },
+        (err: unknown) => this.fail(err as Error),
+      );
+    }, SIDECAR_RETRY_MS);
+    this.sidecarRetryTimer.unref();
   }
 
   private flush(): void {
@@ -341,7 +380,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const t = performance.now();
     if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.sidecar.busy) {
       this.refreshDurations();
-      this.writeMetaAsync();
+      this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     }
   }
 
@@ -371,17 +410,28 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stems.refreshDurations();
   }
 
-  private writeMeta(): void {
+  /** The sidecar as it stands now, atomically and asynchronously (SidecarWriter). Never rejects. */
+  private async saveMeta(): Promise<void> {
     this.meta.updatedAt = new Date().toISOString();
     this.lastMetaWrite = performance.now();
-    this.sidecar.writeSync(this.meta);
+    await this.sidecar.write(this.meta);
   }
 
-  /** Off the tick and for the periodic refresh: see SidecarWriter. */
-  private writeMetaAsync(): void {
-    this.meta.updatedAt = new Date().toISOString();
-    this.lastMetaWrite = performance.now();
-    this.sidecar.writeAsync(this.meta);
+  /** The hooks of the writer of `file` (a WAV, or the sidecar: errors there are write errors). */
+  private hooks(file: string): { error: (e: Error, kind?: Parameters<Required<WavWriterHooks>['error']>[1]) => void; resumed: () => void } {
+    return {
+      error: (error, kind = 'write') => {
+        if (kind !== 'write') return this.fail(error);
+        noteWriteFailure(this.meta, file, error);
+        this.fail(error);
+        this.safeEmit('writeError', { file, error });
+      },
+      resumed: () => {
+        noteWriteResumed(this.meta, file);
+        this.log.info({ recording: this.id, file }, 'recording writes resumed');
+        this.safeEmit('writeResumed', { file });
+      },
+    };
   }
 
   private fail(err: Error): void {

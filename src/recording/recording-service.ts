@@ -1,11 +1,15 @@
 // The parent of all recorders: the only factory of Recorders (one per room
 // recording), owner of the post-processing queue, and the place that knows the
-// recordings folder and the defaults from config `recording`.
+// recordings folder and the defaults from config `recording`. It also repairs
+// the recordings an earlier process left unfinished (recoverInterrupted), counts
+// write failures, and knows whether the disk has room for a new recording.
+import { mkdir, statfs } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { PauseMode } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
+import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
 
 export interface RecordingServiceOptions {
   /** config recording.dir */
@@ -16,8 +20,15 @@ export interface RecordingServiceOptions {
   flushIntervalMs?: number;
   /** config recording.pauseMode */
   pauseMode?: PauseMode;
+  /** config recording.onWriteError: what call control does when a recording cannot be written. */
+  onWriteError?: 'continue' | 'hangup';
+  /** config recording.minFreeBytes: below this free space on `dir`, new recordings are refused. */
+  minFreeBytes?: number;
   log: Logger;
 }
+
+/** How often the free space of the recordings folder is measured at most. */
+const STATFS_MAX_AGE_MS = 1000;
 
 export interface StartRecordingOptions {
   roomId: string;
@@ -33,18 +44,115 @@ export interface StartRecordingOptions {
 export type RecordingServiceEvents = {
   /** A recorder was created (the control API follows it to 'finalized'). */
   recorder: [recorder: Recorder];
+  /** A recording's file cannot be written (once per outage and file). */
+  writeError: [recorder: Recorder, failure: { file: string; error: Error }];
+  /** Writes to that file succeed again. */
+  writeResumed: [recorder: Recorder, file: string];
+  /** An unfinished recording of an earlier process was repaired and finalized (the API's recording.saved). */
+  recovered: [recording: RecoveredRecording];
 };
 
 export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   readonly postProcessor: PostProcessor;
   private readonly recorders = new Map<string, Recorder>();
+  /** The recordings this process started, until recovery is over (it leaves them alone). */
+  private ours: Set<string> | null = new Set();
+  /** Closed recorders whose files are not complete yet. */
+  private readonly completing = new Set<Promise<unknown>>();
   private readonly log: Logger;
   private closed = false;
+  private writeErrorCount = 0;
+  private freeBytes: number | null = null;
+  private freeAt = 0;
+  private statfsInFlight = false;
 
   constructor(private readonly options: RecordingServiceOptions) {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
+    this.refreshFreeSpace();
+  }
+
+  /** config recording.onWriteError */
+  get onWriteError(): 'continue' | 'hangup' {
+    return this.options.onWriteError ?? 'continue';
+  }
+
+  /** Write failures since start (each file's outage counted once): the metrics' parley_recording_write_errors_total. */
+  get writeErrors(): number {
+    return this.writeErrorCount;
+  }
+
+  /** Free bytes on the recordings folder's file system at the last measurement (null: not known). */
+  get freeSpace(): number | null {
+    return this.freeBytes;
+  }
+
+  /**
+   * Whether a new recording may start: false when the last measured free space is
+   * below recording.minFreeBytes. Synchronous (admission cannot wait); the
+   * measurement is refreshed in the background when older than a second.
+   */
+  hasRoom(): boolean {
+    if (Date.now() - this.freeAt >= STATFS_MAX_AGE_MS) this.refreshFreeSpace();
+    const min = this.options.minFreeBytes ?? 0;
+    return min <= 0 || this.freeBytes === null || this.freeBytes >= min;
+  }
+
+  private refreshFreeSpace(): void {
+    if (this.statfsInFlight || this.closed) return;
+    this.statfsInFlight = true;
+    const dir = this.options.dir;
+    mkdir(dir, { recursive: true })
+      .then(() => statfs(dir))
+      .then(
+        (s) => {
+          this.freeBytes = s.bavail * s.bsize;
+          this.freeAt = Date.now();
+        },
+        (err: unknown) => {
+          // Unknown free space does not refuse calls; the recorder reports real failures.
+          if (this.freeAt === 0) this.log.warn({ err, dir }, 'cannot measure the free space of the recordings folder');
+          this.freeBytes = null;
+          this.freeAt = Date.now();
+        },
+      )
+      .finally(() => (this.statfsInFlight = false))
+      .catch(() => undefined);
+  }
+
+  /**
+   * Repairs and finalizes the recordings an earlier process left unfinished in
+   * recording.dir (see recover-recordings.ts) and emits 'recovered' for each.
+   * Call once at start, after the API listens. Never rejects.
+   */
+  async recoverInterrupted(): Promise<RecoveredRecording[]> {
+    try {
+      const found = await recoverRecordings({
+        dir: this.options.dir,
+        isOurs: (id) => this.ours?.has(id) ?? false,
+        postProcessor: this.closed ? undefined : this.postProcessor,
+        log: this.log,
+      });
+      for (const r of found) this.safeEmit('recovered', r);
+      return found;
+    } catch (err) {
+      this.log.error({ err }, 'looking for interrupted recordings failed');
+      return [];
+    } finally {
+      this.ours = null;
+    }
+  }
+
+  /** Resolves when every closed recorder's files are complete (the process may then exit), or after `timeoutMs`. */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    const all = (async (): Promise<void> => {
+      while (this.completing.size > 0) await Promise.all([...this.completing]);
+    })();
+    await Promise.race([all, timeout]);
+    clearTimeout(timer);
   }
 
   /** Starts a recording; hand the Recorder to the room's mixer as a TickSink. */
@@ -61,8 +169,18 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       stereo: o.stereo,
       stems: o.stems,
       log: this.log.child({ room: o.roomId }),
-      onClose: (r) => this.recorders.delete(r.id),
+      onClose: (r) => {
+        this.recorders.delete(r.id);
+        const p = r.whenClosed.finally(() => this.completing.delete(p));
+        this.completing.add(p);
+      },
     });
+    this.ours?.add(recorder.id);
+    recorder.on('writeError', (f) => {
+      this.writeErrorCount++;
+      this.safeEmit('writeError', recorder, f);
+    });
+    recorder.on('writeResumed', (f) => this.safeEmit('writeResumed', recorder, f.file));
     this.recorders.set(recorder.id, recorder);
     this.safeEmit('recorder', recorder);
     return recorder;
@@ -74,7 +192,8 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   }
 
   /**
-   * Closes every open recorder (their files are complete when this returns), then
+   * Closes every open recorder (their files complete in the background: await
+   * `settled()` before the process exits), then
    * stops post-processing: the running ffmpeg is killed and queued jobs are
    * dropped (their sidecars say postProcessing 'failed'). Idempotent.
    */

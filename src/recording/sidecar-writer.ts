@@ -1,60 +1,81 @@
-// Writes a recording's JSON sidecar atomically (temp file + rename), so that after
-// a kill -9 the sidecar on disk is always the last complete version.
-// - writeSync: for state changes (join, leave, pause, mask, notice, close), rare.
-// - writeAsync: for the once-a-second refresh, so that many rooms do not stall the
-//   event loop together. Its temp file is written asynchronously; the rename is
-//   synchronous and skipped when a newer version was written meanwhile, so an old
-//   version never overwrites a newer one.
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+// Writes a recording's JSON sidecar atomically (temp file + rename, both
+// asynchronous), so that after a kill -9 the sidecar on disk is always the last
+// complete version, and no write blocks the event loop.
+// - One write in flight at a time; writes asked for meanwhile collapse into one
+//   with the newest value (serialized when asked for, so later changes to the
+//   object do not leak into it). An older version never overwrites a newer one.
+// - A failed write (a full disk) has its temp file removed, so no `.json.tmp` is
+//   left behind; the previous sidecar stays in place. Failures are reported once
+//   per outage (`error`), and the first write that succeeds after one says so
+//   (`resumed`); the next write is the retry.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export class SidecarWriter {
-  private version = 0;
-  private inFlight = 0;
+  private running: Promise<void> | null = null;
+  private queued: string | null = null;
+  private waiters: ((ok: boolean) => void)[] = [];
+  private dirReady = false;
+  private lastFailed = false;
 
   constructor(
     readonly path: string,
-    private readonly onError: (err: Error) => void,
+    private readonly hooks: { error: (err: Error) => void; resumed?: () => void },
   ) {}
 
-  /** An async write is under way. */
-  get busy(): boolean {
-    return this.inFlight > 0;
+  /** The last write failed (the sidecar on disk is an older version). */
+  get failing(): boolean {
+    return this.lastFailed;
   }
 
-  writeSync(value: unknown): void {
-    this.version++;
-    const tmp = `${this.path}.tmp`;
+  /** A write is under way. */
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
+  /** Resolves when this value (or a newer one) is on disk (true), or its write failed (false, reported). Never rejects. */
+  write(value: unknown): Promise<boolean> {
+    this.queued = JSON.stringify(value, null, 2) + '\n';
+    const done = new Promise<boolean>((r) => this.waiters.push(r));
+    if (!this.running) {
+      this.running = this.loop().catch((err: unknown) => this.hooks.error(err as Error));
+    }
+    return done;
+  }
+
+  private async loop(): Promise<void> {
     try {
-      writeFileSync(tmp, serialize(value));
-      renameSync(tmp, this.path);
-    } catch (err) {
-      this.onError(err as Error);
+      while (this.queued !== null) {
+        const text = this.queued;
+        const waiters = this.waiters.splice(0);
+        this.queued = null;
+        const ok = await this.writeOnce(text);
+        for (const w of waiters) w(ok);
+      }
+    } finally {
+      this.running = null;
     }
   }
 
-  writeAsync(value: unknown): void {
-    const version = ++this.version;
-    const tmp = `${this.path}.${version}.tmp`;
-    this.inFlight++;
-    writeFile(tmp, serialize(value)).then(
-      () => {
-        this.inFlight--;
-        try {
-          if (this.version === version) renameSync(tmp, this.path);
-          else unlinkSync(tmp);
-        } catch (err) {
-          this.onError(err as Error);
-        }
-      },
-      (err: unknown) => {
-        this.inFlight--;
-        this.onError(err as Error);
-      },
-    );
+  private async writeOnce(text: string): Promise<boolean> {
+    const tmp = `${this.path}.tmp`;
+    try {
+      if (!this.dirReady) {
+        await mkdir(dirname(this.path), { recursive: true });
+        this.dirReady = true;
+      }
+      await writeFile(tmp, text);
+      await rename(tmp, this.path);
+      if (this.lastFailed) {
+        this.lastFailed = false;
+        this.hooks.resumed?.();
+      }
+      return true;
+    } catch (err) {
+      if (!this.lastFailed) this.hooks.error(err as Error);
+      this.lastFailed = true;
+      await rm(tmp, { force: true }).catch(() => undefined);
+      return false;
+    }
   }
-}
-
-function serialize(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
 }

@@ -5,7 +5,7 @@
 import type { PcmFrame } from '../mixer/frames.ts';
 import { safeName } from './file-names.ts';
 import type { FileEntry, LegEntry, StemEntry, TimePoint } from './metadata.ts';
-import { WavFileWriter } from './wav-file-writer.ts';
+import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
 
 export interface StemsOptions {
   enabled: boolean;
@@ -13,7 +13,8 @@ export interface StemsOptions {
   base: string;
   sampleRate: number;
   pathOf(name: string): string;
-  onError(err: Error): void;
+  /** Hooks for each stem's writer, given the stem's file name. */
+  hooks(file: string): WavWriterHooks;
 }
 
 /** What the sidecar says about a file being written (hash and duration filled in later). */
@@ -32,7 +33,7 @@ export class Stems {
   start(leg: LegEntry, at: TimePoint): void {
     if (!this.o.enabled || this.open.has(leg.id)) return;
     const file = `${this.o.base}.leg${++this.count}-${safeName(leg.id, 40)}.wav`;
-    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.onError);
+    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file));
     const entry: StemEntry = { ...fileEntryOf(writer), start: at, end: null };
     leg.stems.push(entry);
     this.open.set(leg.id, { writer, entry });
@@ -43,14 +44,14 @@ export class Stems {
     for (const [id, s] of this.open) s.writer.append(frameOf(id));
   }
 
-  /** The leg leaves: its stem is complete on disk when this returns. */
+  /** The leg leaves: its stem completes in the background (`writer.closed`, see `closed`). */
   end(legId: string, at: TimePoint): void {
     const s = this.open.get(legId);
     if (!s) return;
     this.open.delete(legId);
-    s.writer.closeSync();
+    s.writer.close();
     s.entry.end = at;
-    s.entry.durationMs = s.writer.durationMs;
+    s.entry.durationMs = Math.round(s.writer.durationMs);
     this.done.push(s);
   }
 
@@ -71,4 +72,15 @@ export class Stems {
   get closed(): { entries: StemEntry[]; written: Promise<void>[] } {
     return { entries: this.done.map((s) => s.entry), written: this.done.map((s) => s.writer.closed) };
   }
+
+  /** Once every closed stem is complete: their entries say what is on disk (duration, or why it is lost). */
+  settleEntries(): void {
+    for (const { writer, entry } of this.done) settleEntry(entry, writer);
+  }
+}
+
+/** A complete file's entry: the duration of the audio on disk, or why there is none. */
+export function settleEntry(entry: FileEntry, writer: WavFileWriter): void {
+  entry.durationMs = Math.round(writer.fileDurationMs);
+  if (writer.lost !== null) entry.lost = writer.lost;
 }

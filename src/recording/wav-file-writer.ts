@@ -1,18 +1,27 @@
-// A WAV file written for crash safety without blocking the media tick:
+// A WAV file written for crash safety without blocking the media tick, and
+// without any synchronous file call:
 // - append() copies samples into memory only (no syscall on the tick);
-// - flush() (the Recorder's timer, every flushIntervalMs) hands the buffered
-//   bytes to one positional async write, then rewrites the RIFF and data sizes
-//   for the bytes that write has confirmed, so the header never claims data
-//   that is not there. A kill -9 loses at most what was still in memory;
-// - closeSync() writes the rest and the final header synchronously; the fsync and
-//   the close(2) of the descriptor follow asynchronously (`closed` resolves then).
+// - flush() (the Recorder's timer, every flushIntervalMs) starts one pass that
+//   writes what is buffered with positional async writes (short writes continue
+//   where the kernel stopped), then rewrites the RIFF and data sizes for the
+//   whole sample frames on disk, so the header never claims data that is not
+//   there. One pass in flight per file; appends meanwhile stay in memory. A
+//   kill -9 loses at most what was still in memory.
+// - a failed write (ENOSPC, EIO) keeps what is on disk consistent (the header is
+//   set back to the data written), is reported once per outage, and is retried
+//   at most once a second: when the disk has room again the file goes on where
+//   it stopped. While failing, at most FAIL_BACKLOG_SECONDS of audio wait in
+//   memory; the rest is counted and written as silence on recovery, so the file
+//   keeps the call's timeline (stems stay aligned with the mix).
+// - close() is synchronous and idempotent; the last pass, the final header, the
+//   trim of a trailing partial sample frame, one fsync and the close(2) run
+//   asynchronously: `closed` resolves when the file is complete.
 //
 // fsync policy: none while recording. kill -9 only needs write(2) to have
-// returned (the data is in the page cache, the kernel writes it out); an fsync
-// per file per second would make many rooms' disk traffic synchronous. One fsync
-// after close protects the finished file against a power loss; it runs on the
-// threadpool because it can take milliseconds and close() runs on the event loop.
-import { close, fsync, openSync, write, writeSync } from 'node:fs';
+// returned (the data is in the page cache); one fsync after close protects the
+// finished file against a power loss.
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export const WAV_HEADER_BYTES = 44;
 
@@ -35,75 +44,109 @@ export function wavHeader(dataBytes: number, sampleRate: number, channels: numbe
 }
 
 const CHUNK_BYTES = 64 * 1024;
-/** Audio held in memory beyond this means the disk does not keep up: reported once. */
+/** Shared source of the silence written for audio dropped during a disk outage. */
+const ZEROS = Buffer.alloc(CHUNK_BYTES);
+/** Audio held in memory beyond this while the disk is merely slow: reported once (nothing is dropped). */
 const BACKLOG_WARN_SECONDS = 30;
+/** While writes fail, audio beyond this is dropped (and written back as silence on recovery). */
+const FAIL_BACKLOG_SECONDS = 10;
+/** A failing file is retried at most this often. */
+const RETRY_MS = 1000;
+
+export interface WavWriterHooks {
+  /** A write failed (once per outage), the disk is slow, or audio was lost at close. */
+  error?: (err: Error, kind: 'write' | 'backlog' | 'lost') => void;
+  /** Writes succeed again after a failure. */
+  resumed?: () => void;
+}
+
+/** Bytes still to write: audio, or a count of zero bytes standing for dropped audio. */
+type Segment = Buffer | number;
 
 export class WavFileWriter {
-  /** Resolves when the file descriptor is closed (after any write in flight). */
+  /** Resolves when the file is complete (final header, fsync, descriptor closed). Never rejects. */
   readonly closed: Promise<void>;
-  private readonly fd: number;
-  private chunks: Buffer[] = [];
+  readonly blockAlign: number;
+  private fh: FileHandle | null = null;
+  private segments: Segment[] = [];
   private current: Buffer;
   private used = 0;
-  /** Bytes handed to write calls (their file positions are fixed). */
-  private dispatched = 0;
-  /** Bytes write calls have confirmed. */
-  private confirmed = 0;
+  /** Real audio bytes waiting in memory (segments and current). */
+  private bufferedBytes = 0;
+  /** Every byte appended, dropped ones included: the file's timeline. */
+  private appendedBytes = 0;
+  /** Bytes of audio on disk after the header, contiguous. */
+  private dataBytes = 0;
+  /** The data size the header on disk claims; -1 while no header is on disk. */
+  private headerClaim = -1;
   private inFlight = false;
-  private isClosed = false;
-  private failed: Error | null = null;
-  private resolveClosed!: () => void;
-  private idleWaiters: (() => void)[] = [];
+  private closing = false;
+  /** The current outage, if any. */
+  private failure: Error | null = null;
+  private retryAt = 0;
+  /** The file cannot be written at all (it existed already): appends are ignored. */
+  private gaveUp = false;
   private backlogReported = false;
+  private resolveClosed!: () => void;
+  /** Why the file is not on disk (null: it is). Set when `closed` resolves. */
+  lost: string | null = null;
+  /** Outages seen (each reported once). */
+  failures = 0;
 
   constructor(
     readonly path: string,
     readonly sampleRate: number,
     readonly channels: number,
-    private readonly onError: (err: Error) => void = () => undefined,
+    private readonly hooks: WavWriterHooks = {},
   ) {
-    this.fd = openSync(path, 'wx'); // never overwrite an existing recording
-    writeSync(this.fd, wavHeader(0, sampleRate, channels), 0, WAV_HEADER_BYTES, 0);
+    this.blockAlign = 2 * channels;
     this.current = Buffer.allocUnsafe(CHUNK_BYTES);
     this.closed = new Promise((r) => (this.resolveClosed = r));
+    // Open and write the empty header now, off the tick.
+    this.start();
   }
 
-  /** Total sample frames appended (per channel). */
+  /** Sample frames of the timeline (per channel), whether written, waiting or dropped. */
   get frames(): number {
-    return (this.dispatched + this.bufferedBytes()) / (2 * this.channels);
+    return this.appendedBytes / this.blockAlign;
   }
 
   get durationMs(): number {
     return (this.frames * 1000) / this.sampleRate;
   }
 
+  /** Duration of the audio on disk (the header's claim once the file is complete). */
+  get fileDurationMs(): number {
+    return (Math.floor(this.dataBytes / this.blockAlign) * 1000) / this.sampleRate;
+  }
+
+  /** Writes are failing now. */
+  get failing(): boolean {
+    return this.failure !== null;
+  }
+
   /** Copies interleaved samples into memory; no I/O. */
   append(samples: Int16Array): void {
-    // After a write error the file is given up (reported once): do not grow memory.
-    if (this.isClosed || this.failed) return;
-    const src = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+    if (this.closing || this.gaveUp) return;
+    const n = samples.byteLength;
+    this.appendedBytes += n;
+    if (this.failure && this.bufferedBytes + n > FAIL_BACKLOG_SECONDS * this.blockAlign * this.sampleRate) {
+      this.drop(n);
+      return;
+    }
+    const src = Buffer.from(samples.buffer, samples.byteOffset, n);
     let off = 0;
-    while (off < src.length) {
-      const n = Math.min(src.length - off, CHUNK_BYTES - this.used);
-      src.copy(this.current, this.used, off, off + n);
-      this.used += n;
-      off += n;
+    while (off < n) {
+      const k = Math.min(n - off, CHUNK_BYTES - this.used);
+      src.copy(this.current, this.used, off, off + k);
+      this.used += k;
+      off += k;
       if (this.used === CHUNK_BYTES) {
-        this.chunks.push(this.current);
-        this.current = Buffer.allocUnsafe(CHUNK_BYTES);
-        this.used = 0;
+        this.seal();
         this.checkBacklog();
       }
     }
-  }
-
-  /** Keeps buffering (audio is not dropped), but says so once: memory grows while the disk stalls. */
-  private checkBacklog(): void {
-    const seconds = this.bufferedBytes() / (2 * this.channels * this.sampleRate);
-    if (seconds > BACKLOG_WARN_SECONDS && !this.backlogReported) {
-      this.backlogReported = true;
-      this.onError(new Error(`${this.path}: ${seconds.toFixed(0)} s of audio waiting for the disk`));
-    }
+    this.bufferedBytes += n;
   }
 
   /** Appends `count` frames of silence. */
@@ -111,103 +154,175 @@ export class WavFileWriter {
     if (count > 0) this.append(new Int16Array(count * this.channels));
   }
 
-  /** Starts one async write of what is buffered, then a header rewrite; skips if one is in flight. */
+  /** Starts a pass that writes what is buffered and rewrites the header; skipped if one is in flight. */
   flush(): void {
-    if (this.isClosed || this.inFlight || this.failed) return;
-    const data = this.takeBuffered();
-    if (data.length === 0) return;
+    if (this.closing || this.inFlight || this.gaveUp) return;
+    if (this.failure && Date.now() < this.retryAt) return;
+    this.start();
+  }
+
+  /** Synchronous and idempotent: no more appends; the file completes in the background (`closed`). */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    // A pass in flight sees `closing` and makes the final one.
+    if (!this.inFlight) this.start();
+  }
+
+  /** Resolves when no pass is in flight (tests and tools; the recorder never waits). */
+  async whenIdle(): Promise<void> {
+    while (this.inFlight) await new Promise((r) => setImmediate(r));
+  }
+
+  private start(): void {
     this.inFlight = true;
-    const pos = WAV_HEADER_BYTES + this.dispatched;
-    this.dispatched += data.length;
-    write(this.fd, data, 0, data.length, pos, (err) => {
-      if (err) return this.writeFailed(err);
-      this.confirmed += data.length;
-      if (this.isClosed) return this.finishClose();
-      const header = wavHeader(this.confirmed, this.sampleRate, this.channels);
-      write(this.fd, header, 0, WAV_HEADER_BYTES, 0, (err2) => {
-        if (err2) return this.writeFailed(err2);
-        if (this.isClosed) return this.finishClose();
-        this.setIdle();
-      });
-    });
+    this.run().catch((err: unknown) => this.report(err as Error, 'write'));
   }
 
-  /** Writes everything left and the final header synchronously. Idempotent. */
-  closeSync(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    if (!this.failed) {
-      try {
-        const data = this.takeBuffered();
-        if (data.length > 0) writeSync(this.fd, data, 0, data.length, WAV_HEADER_BYTES + this.dispatched);
-        this.dispatched += data.length;
-        writeSync(this.fd, wavHeader(this.dispatched, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
-      } catch (err) {
-        this.failed = err as Error;
-        this.onError(err as Error);
-      }
+  private async run(): Promise<void> {
+    for (;;) {
+      const final = this.closing;
+      this.seal();
+      await this.writeOut();
+      if (final || !this.closing) break;
+      // close() came during the pass: one more, the last attempt even if failing.
     }
-    // With a write in flight the fd must stay open until it returns (closing it could
-    // let the threadpool write into a reused descriptor); its callback finishes the close.
-    if (!this.inFlight) this.finishClose();
+    if (this.closing) await this.finish();
+    this.inFlight = false;
   }
 
-  private finishClose(): void {
+  /** Writes every segment, then the header. Never throws: a failure starts (or continues) an outage. */
+  private async writeOut(): Promise<void> {
+    if (this.gaveUp) return;
     try {
-      // A header write that was in flight may have landed after the final one: restore it.
-      if (!this.failed && this.inFlight) {
-        writeSync(this.fd, wavHeader(this.dispatched, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
+      if (!this.fh) this.fh = await openNew(this.path);
+      if (this.headerClaim < 0) await this.writeHeader();
+      while (this.segments.length > 0) {
+        const seg = this.segments[0]!;
+        const buf = typeof seg === 'number' ? ZEROS.subarray(0, Math.min(seg, CHUNK_BYTES)) : seg;
+        const { bytesWritten } = await this.fh.write(buf, 0, buf.length, WAV_HEADER_BYTES + this.dataBytes);
+        // A short write is followed by another for the rest (which then fails with the real error).
+        if (bytesWritten <= 0) throw new Error(`${this.path}: the disk took no bytes`);
+        this.dataBytes += bytesWritten;
+        this.consume(bytesWritten);
+      }
+      await this.writeHeader();
+      if (this.failure) {
+        this.failure = null;
+        this.hooks.resumed?.();
       }
     } catch (err) {
-      this.onError(err as Error);
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EEXIST') {
+        // Never overwrite an existing recording: this file is given up.
+        this.gaveUp = true;
+        this.lost = e.message;
+        this.segments = [];
+        this.bufferedBytes = 0;
+        this.report(e, 'write');
+        return;
+      }
+      this.retryAt = Date.now() + RETRY_MS;
+      if (!this.failure) {
+        this.failure = e;
+        this.failures++;
+        this.report(e, 'write');
+      }
+      // Keep the header true to what did reach the disk (rewriting 44 bytes needs no new block).
+      await this.writeHeader().catch(() => undefined);
     }
-    const done = (): void => {
-      this.setIdle();
-      this.resolveClosed();
-    };
-    const closeFd = (): void =>
-      close(this.fd, (err) => {
-        if (err) this.onError(err);
-        done();
-      });
-    if (this.failed) return closeFd();
-    fsync(this.fd, (err) => {
-      if (err) this.onError(err);
-      closeFd();
-    });
   }
 
-  private writeFailed(err: Error): void {
-    this.failed = err;
-    this.onError(err);
-    if (this.isClosed) this.finishClose();
-    else this.setIdle();
+  /** The header for the whole sample frames on disk; skipped when it already says so. */
+  private async writeHeader(): Promise<void> {
+    if (!this.fh) return;
+    const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
+    if (claim === this.headerClaim) return;
+    const { bytesWritten } = await this.fh.write(wavHeader(claim, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
+    if (bytesWritten !== WAV_HEADER_BYTES) throw new Error(`${this.path}: short header write (${bytesWritten} bytes)`);
+    this.headerClaim = claim;
   }
 
-  /** Resolves when no write is in flight (for tests and tools; the recorder never waits). */
-  whenIdle(): Promise<void> {
-    if (!this.inFlight) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
-  }
-
-  private setIdle(): void {
-    this.inFlight = false;
-    for (const w of this.idleWaiters.splice(0)) w();
-  }
-
-  private bufferedBytes(): number {
-    return this.chunks.length * CHUNK_BYTES + this.used;
-  }
-
-  private takeBuffered(): Buffer {
-    const parts = this.chunks;
-    if (this.used > 0) parts.push(this.current.subarray(0, this.used));
-    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    this.chunks = [];
-    if (this.used > 0) {
-      this.current = Buffer.allocUnsafe(CHUNK_BYTES);
-      this.used = 0;
+  /** After the last pass: what could not be written is reported; the file is made consistent and closed. */
+  private async finish(): Promise<void> {
+    const left = this.segments.reduce<number>((n, seg) => n + (typeof seg === 'number' ? seg : seg.length), 0);
+    this.segments = [];
+    this.bufferedBytes = 0;
+    if (left > 0) {
+      const s = (left / this.blockAlign / this.sampleRate).toFixed(1);
+      this.report(new Error(`${this.path}: ${s} s of audio could not be written (${this.failure?.message ?? 'gave up'})`), 'lost');
     }
-    return data ?? Buffer.alloc(0);
+    const fh = this.fh;
+    this.fh = null;
+    try {
+      if (!fh) {
+        this.lost ??= `never created: ${this.failure?.message ?? 'unknown'}`;
+      } else if (this.headerClaim < 0) {
+        // Not even the header fits: an empty, unplayable file is worse than none.
+        await fh.close();
+        await rm(this.path, { force: true });
+        this.lost = `removed, nothing could be written: ${this.failure?.message ?? 'unknown'}`;
+      } else {
+        const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
+        if (claim !== this.dataBytes) await fh.truncate(WAV_HEADER_BYTES + claim); // a partial sample frame
+        this.dataBytes = claim;
+        await this.writeHeader().catch((err: unknown) => this.report(err as Error, 'write'));
+        await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
+        await fh.close();
+      }
+    } catch (err) {
+      this.report(err as Error, 'write');
+      await fh?.close().catch(() => undefined);
+    }
+    this.resolveClosed();
   }
+
+  private report(err: Error, kind: 'write' | 'backlog' | 'lost'): void {
+    this.hooks.error?.(err, kind);
+  }
+
+  /** Keeps buffering while the disk is slow (audio is not dropped), but says so once. */
+  private checkBacklog(): void {
+    const seconds = this.bufferedBytes / (this.blockAlign * this.sampleRate);
+    if (seconds > BACKLOG_WARN_SECONDS && !this.backlogReported) {
+      this.backlogReported = true;
+      this.report(new Error(`${this.path}: ${seconds.toFixed(0)} s of audio waiting for the disk`), 'backlog');
+    }
+  }
+
+  /** `n` bytes of audio are dropped: they become silence in the file, after what is already buffered. */
+  private drop(n: number): void {
+    this.seal();
+    const last = this.segments.length - 1;
+    const tail = this.segments[last];
+    if (typeof tail === 'number') this.segments[last] = tail + n;
+    else this.segments.push(n);
+  }
+
+  /** Moves the chunk being filled to the list of segments to write. */
+  private seal(): void {
+    if (this.used === 0) return;
+    this.segments.push(this.current.subarray(0, this.used));
+    this.current = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
+  }
+
+  /** `n` bytes of the first segment reached the disk. */
+  private consume(n: number): void {
+    const seg = this.segments[0]!;
+    if (typeof seg === 'number') {
+      if (seg > n) this.segments[0] = seg - n;
+      else this.segments.shift();
+      return;
+    }
+    this.bufferedBytes -= n;
+    if (seg.length > n) this.segments[0] = seg.subarray(n);
+    else this.segments.shift();
+  }
+}
+
+/** Creates the file (and its folder); never opens an existing one. */
+async function openNew(path: string): Promise<FileHandle> {
+  await mkdir(dirname(path), { recursive: true });
+  return open(path, 'wx');
 }

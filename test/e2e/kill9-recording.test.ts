@@ -1,13 +1,19 @@
 // `kill -9` of a running Parley in the middle of a recorded call: every WAV of
 // the recording is readable by sox and misses at most about a second of the
-// call, and the metadata sidecar exists and names the legs.
+// call, and the metadata sidecar exists and names the legs. The next Parley on
+// that folder repairs and finalizes it and sends recording.saved.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { RecordingMetadata } from '../../src/recording/metadata.ts';
+import { call as api, TEST_TOKEN } from '../helpers/api-client.ts';
+import { readWavFile } from '../helpers/audio-analysis.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { spawnParley } from '../helpers/parley-process.ts';
+import { waitFor } from '../helpers/wait.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { startCallee, startCaller } from './helpers.ts';
 
@@ -47,5 +53,33 @@ flows:
     }
     await caller.rtp.close();
     await callee.rtp.close();
+
+    const apiPort = await freePort();
+    const next = await spawnParley(`api: { enabled: true, port: ${apiPort}, token: ${TEST_TOKEN}, rulesStateFile: ${recordings}/../rules.json, webhookSpoolFile: ${recordings}/../spool.json }`, {
+      recordings,
+    });
+    try {
+      const saved = await waitFor('recording.saved for the interrupted recording', async () => {
+        const r = await api(`http://127.0.0.1:${apiPort}`, 'GET', '/events/recent');
+        return (r.body?.events as Array<{ type: string; data: Record<string, unknown> }> | undefined)?.find((e) => e.type === 'recording.saved');
+      }, 20_000);
+      assert.equal(saved.data.interrupted, true);
+      assert.equal(`${String(saved.data.id)}.json`, sidecar);
+      const fixed = JSON.parse(readFileSync(join(recordings, sidecar), 'utf8')) as RecordingMetadata;
+      assert.equal(fixed.state, 'finalized');
+      assert.equal(fixed.interrupted, true);
+      assert.ok(fixed.endedAt);
+      for (const e of [fixed.mix, fixed.stereo!, ...fixed.legs.flatMap((l) => l.stems)]) {
+        const path = join(recordings, e.file);
+        assert.equal(readWavFile(path).headerDataBytes, statSync(path).size - 44, `${e.file}: header == data`);
+        assert.match(e.sha256 ?? '', /^[0-9a-f]{64}$/);
+        const seconds = Number(execFileSync('sox', ['--i', '-D', path], { encoding: 'utf8' }).trim());
+        assert.ok(Math.abs(seconds * 1000 - e.durationMs) <= 1, `${e.file}: sox ${seconds} s, sidecar ${e.durationMs} ms`);
+      }
+      assert.deepEqual(saved.data.files, [...[fixed.mix, fixed.stereo!, ...fixed.legs.flatMap((l) => l.stems)].map((e) => e.file), sidecar]);
+    } finally {
+      next.child.kill('SIGINT');
+      await once(next.child, 'exit');
+    }
   });
 });

@@ -32,6 +32,8 @@ export async function startParley(
     tls?: { port: number; cert: string; key: string; ca?: string };
     /** Where Parley logs (a capturing logger for tests that check log lines). */
     log?: Logger;
+    /** The recordings folder (default a new temp one) and more keys of the recording section (`a: 1, b: 2`). */
+    recording?: { dir?: string; extra?: string };
   } = {},
 ): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
@@ -48,7 +50,7 @@ ${opts.remote
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
 media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''} }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
-recording: { dir: ${join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''} }
+recording: { dir: ${opts.recording?.dir ?? join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''}${opts.recording?.extra ? `, ${opts.recording.extra}` : ''} }
 `;
   const config = parseConfig(base + yaml);
   const log = opts.log ?? createLogger({ level: config.log.level, pretty: false });

@@ -18,10 +18,11 @@ export interface ParleyProcess {
   logged(re: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export async function spawnParley(yaml: string): Promise<ParleyProcess> {
+/** `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one. */
+export async function spawnParley(yaml: string, opts: { recordings?: string } = {}): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
   const sipPort = await freePort();
-  const recordings = join(dir, 'recordings');
+  const recordings = opts.recordings ?? join(dir, 'recordings');
   const file = join(dir, 'parley.yaml');
   writeFileSync(
     file,

@@ -1,13 +1,16 @@
 // Child process for the kill -9 test: records a steady 440 Hz leg in real time
 // (ticks are due by a monotonic clock, as in the mixer) until it is killed.
 // stdout: JSON lines {event:'started', mix, meta} then {event:'progress', ms} twice a second.
+// With a second argument N, closes the recording after N ms, waits for 'finalized'
+// and exits (a whole recording's life in one process, e.g. under strace).
 import { FRAME_MS } from '../../src/mixer/frames.ts';
 import { RecordingService } from '../../src/recording/recording-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { ToneRoom } from './mix-ticks.ts';
 
 const dir = process.argv[2];
-if (!dir) throw new Error('usage: record-tone-child.ts DIR');
+if (!dir) throw new Error('usage: record-tone-child.ts DIR [CLOSE_AFTER_MS]');
+const closeAfterMs = process.argv[3] === undefined ? null : Number(process.argv[3]);
 const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 250, log: silentLogger() });
 const rec = svc.createRecorder({ roomId: 'kill9', sampleRate: 16000 });
 rec.addLeg('a', { uri: 'sip:alice@example.com', callId: 'kill9-call', role: 'caller' });
@@ -18,7 +21,7 @@ const t0 = performance.now();
 let written = 0;
 let lastReport = 0;
 const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
-setInterval(() => {
+const timer = setInterval(() => {
   const due = Math.floor((performance.now() - t0) / FRAME_MS) + 1;
   while (written < due) {
     rec.writeTick(room.next());
@@ -30,3 +33,16 @@ setInterval(() => {
   }
 }, 5);
 say({ event: 'started', dir, files: rec.files });
+if (closeAfterMs !== null) {
+  setTimeout(() => {
+    clearInterval(timer);
+    rec.close();
+    rec.finalized.then(
+      () => {
+        say({ event: 'finalized', ms: written * FRAME_MS });
+        svc.close();
+      },
+      (err: unknown) => say({ event: 'failed', error: String(err) }),
+    );
+  }, closeAfterMs);
+}

@@ -1,13 +1,18 @@
 // A recorder process killed with SIGKILL leaves a WAV that sox reads, missing at
-// most a second, and a sidecar that parses.
+// most a second, and a sidecar that parses; the next RecordingService repairs and
+// finalizes it (headers equal to the data, end time, hashes, interrupted).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
+import { RecordingService } from '../../../src/recording/recording-service.ts';
+import type { RecoveredRecording } from '../../../src/recording/recover-recordings.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
 import { purity, readWavFile, soxInfo, soxStat } from '../../helpers/audio-analysis.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-kill9-'));
@@ -52,5 +57,43 @@ describe('Recorder under kill -9', () => {
     assert.equal(meta.state, 'recording');
     assert.equal(meta.legs[0].uri, 'sip:alice@example.com');
     assert.ok(meta.durationMs >= (killedAfter - 1.5) * 1000, `sidecar duration ${meta.durationMs}`);
+    assert.equal(meta.endedAt, null);
+
+    // A write torn in the middle of a stereo sample frame, and a sidecar temp file left behind.
+    appendFileSync(stereo, Buffer.from([1, 2, 3]));
+    appendFileSync(join(dir, `${meta.mix.file.replace('.mix.wav', '')}.json.tmp`), '{"half": ');
+
+    const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    const events: RecoveredRecording[] = [];
+    svc.on('recovered', (r) => events.push(r));
+    const found = await svc.recoverInterrupted();
+    assert.equal(found.length, 1);
+    assert.deepEqual(events.map((e) => e.id), found.map((f) => f.id), "one 'recovered' event per repaired recording");
+    const id = found[0]!.id;
+    const fixed = JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as RecordingMetadata;
+    assert.equal(fixed.state, 'finalized');
+    assert.equal(fixed.interrupted, true);
+    assert.ok(fixed.endedAt, 'an end time');
+    const wallMs = Date.parse(fixed.endedAt) - Date.parse(fixed.startedAt);
+    assert.ok(Math.abs(wallMs - fixed.mix.durationMs) < 100, `the end (${wallMs} ms after the start) follows from the data (${fixed.mix.durationMs} ms)`);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
+    const entries = [fixed.mix, fixed.stereo!, ...fixed.legs.flatMap((l) => l.stems)];
+    assert.equal(entries.length, 3, 'mix, stereo and the stem');
+    for (const e of entries) {
+      const path = join(dir, e.file);
+      const w = readWavFile(path);
+      const size = statSync(path).size;
+      assert.equal(w.headerDataBytes, size - 44, `${e.file}: the header names exactly the data`);
+      assert.equal((size - 44) % (2 * e.channels), 0, `${e.file}: whole sample frames only`);
+      assert.equal(e.sha256, createHash('sha256').update(readFileSync(path)).digest('hex'), `${e.file}: sha256`);
+      const s = soxInfo(path);
+      assert.ok(Math.abs(s.seconds * 1000 - e.durationMs) <= 1, `${e.file}: sox reads ${s.seconds} s, the sidecar says ${e.durationMs} ms`);
+      assert.ok(s.seconds >= killedAfter - 1, `${e.file}: ${s.seconds} s of the ${killedAfter.toFixed(2)} s recorded`);
+    }
+    assert.equal(fixed.legs[0]!.stems[0]!.end?.at, fixed.endedAt, 'the open stem ends with the recording');
+    assert.equal(fixed.legs[0]!.leaves.length, 1, 'the leg left when the recording stopped');
+    assert.ok(purity(readWavFile(stereo).samples.filter((_, i) => i % 2 === 0), 16000, 440) > 0.99, 'the stereo left channel is still the tone');
+    assert.deepEqual(await svc.recoverInterrupted(), [], 'a finalized recording is left alone');
+    svc.close();
   });
 });

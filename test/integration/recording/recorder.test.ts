@@ -187,7 +187,7 @@ describe('Recorder with sox', () => {
     svc.close();
   });
 
-  it('writeTick costs little: measured per tick for a 3-leg room at 48 kHz', () => {
+  it('writeTick costs little: measured per tick for a 3-leg room at 48 kHz', async () => {
     const svc = service('cost', { flushIntervalMs: 1000 });
     const rec = svc.createRecorder({ roomId: 'cost', sampleRate: 48000 });
     const room = new ToneRoom(48000);
@@ -200,6 +200,7 @@ describe('Recorder with sox', () => {
       times.push(performance.now() - t0);
     }
     rec.close();
+    await rec.whenClosed;
     times.sort((x, y) => x - y);
     const mean = times.reduce((s, v) => s + v, 0) / times.length;
     const p99 = times[Math.floor(times.length * 0.99)];

@@ -7,11 +7,22 @@ import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-reclife-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const sidecar = (id: string): RecordingMetadata => JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as RecordingMetadata;
+/** The sidecar once it passes `ok` (it is rewritten at most once a second). */
+const sidecarWhen = (id: string, ok: (m: RecordingMetadata) => boolean): Promise<RecordingMetadata> =>
+  waitFor(`the sidecar of ${id}`, () => {
+    try {
+      const m = sidecar(id);
+      return ok(m) ? m : undefined;
+    } catch {
+      return undefined; // not written yet
+    }
+  }, 3000);
 
 describe('Recorder lifecycle', () => {
   it('close() is idempotent: one closed, one finalized; later calls and ticks change nothing', async () => {
@@ -26,8 +37,13 @@ describe('Recorder lifecycle', () => {
     room.feed(rec, 200);
     rec.close();
     assert.equal(svc.open.size, 0, 'the parent forgets a closed recorder');
+    assert.equal(counts.closed, 0, "'closed' waits until the files are complete");
+    const closed = await rec.whenClosed;
+    assert.equal(counts.closed, 1);
+    assert.equal(closed.state, 'closed');
+    assert.equal(sidecar(rec.id).state, 'closed', "the sidecar says 'closed' when 'closed' fires");
     const size = statSync(join(dir, rec.metadata.mix.file)).size;
-    assert.equal(size, 44 + 200 * 32, 'close wrote everything synchronously');
+    assert.equal(size, 44 + 200 * 32, 'every appended frame is in the file when closed fires');
     rec.close();
     room.feed(rec, 200);
     rec.pause();
@@ -41,15 +57,18 @@ describe('Recorder lifecycle', () => {
     assert.throws(() => svc.createRecorder({ roomId: 'x', sampleRate: 16000 }), /closed/);
   });
 
-  it('the sidecar follows leg changes at once; the caller is the role caller, else the first leg', async () => {
+  it('the sidecar follows leg changes within a second; the caller is the role caller, else the first leg', async () => {
     const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
     const rec = svc.createRecorder({ roomId: 'legs', sampleRate: 16000 });
     rec.addLeg('agent', { uri: 'sip:agent@x' });
-    assert.equal(sidecar(rec.id).stereo!.left, 'agent');
+    assert.equal(rec.metadata.stereo!.left, 'agent');
+    await sidecarWhen(rec.id, (m) => m.stereo?.left === 'agent');
     rec.addLeg('cust', { uri: 'sip:cust@x', identity: 'impersonated' });
-    assert.equal(sidecar(rec.id).stereo!.left, 'agent');
+    assert.equal(rec.metadata.stereo!.left, 'agent');
     rec.updateLeg('cust', { role: 'caller', callId: 'c-1', displayName: 'Customer' });
-    const m = sidecar(rec.id);
+    const t0 = Date.now();
+    const m = await sidecarWhen(rec.id, (x) => x.stereo?.left === 'cust');
+    assert.ok(Date.now() - t0 < 1500, `the sidecar followed in ${Date.now() - t0} ms`);
     assert.equal(m.stereo!.left, 'cust');
     const cust = m.legs.find((l) => l.id === 'cust')!;
     assert.deepEqual([cust.identity, cust.callId, cust.displayName, cust.role], ['impersonated', 'c-1', 'Customer', 'caller']);

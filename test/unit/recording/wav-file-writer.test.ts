@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ describe('WavFileWriter', () => {
     const w = new WavFileWriter(join(dir, 'a.wav'), 16000, 1);
     w.append(ramp(320));
     w.append(ramp(320, 320));
+    await w.whenIdle(); // the file is created off the caller's turn
     assert.equal(readFileSync(w.path).length, 44, 'nothing written before flush');
     assert.equal(readWavFile(w.path).headerDataBytes, 0);
     w.flush();
@@ -25,11 +26,11 @@ describe('WavFileWriter', () => {
     const r = readWavFile(w.path);
     assert.equal(r.headerDataBytes, 1280);
     assert.deepEqual(r.samples, ramp(640));
-    w.closeSync();
+    w.close();
     await w.closed;
   });
 
-  it('closeSync writes the rest and the final header even with a write in flight; idempotent', async () => {
+  it('close writes the rest and the final header even with a write in flight; idempotent', async () => {
     const w = new WavFileWriter(join(dir, 'b.wav'), 48000, 2);
     let written = 0;
     for (let k = 0; k < 50; k++) {
@@ -37,8 +38,8 @@ describe('WavFileWriter', () => {
       written += 1920;
       if (k === 25) w.flush(); // in flight when closeSync runs
     }
-    w.closeSync();
-    w.closeSync();
+    w.close();
+    w.close();
     w.append(ramp(10)); // ignored after close
     await w.closed;
     const r = readWavFile(w.path);
@@ -50,18 +51,38 @@ describe('WavFileWriter', () => {
 
   it('reports once when more than 30 s wait for the disk, and keeps the audio', async () => {
     const errors: Error[] = [];
-    const w = new WavFileWriter(join(dir, 'slow.wav'), 16000, 1, (e) => errors.push(e));
+    const w = new WavFileWriter(join(dir, 'slow.wav'), 16000, 1, { error: (e) => errors.push(e) });
     for (let i = 0; i < 40 * 50; i++) w.append(new Int16Array(320));
     assert.equal(errors.length, 1);
     assert.match(errors[0].message, /waiting for the disk/);
-    w.closeSync();
+    w.close();
     await w.closed;
     assert.equal(readWavFile(w.path).samples.length, 40 * 16000);
   });
 
-  it('never overwrites an existing file', () => {
+  it('never overwrites an existing file: the second writer reports it and gives up', async () => {
     const w = new WavFileWriter(join(dir, 'c.wav'), 16000, 1);
-    w.closeSync();
-    assert.throws(() => new WavFileWriter(join(dir, 'c.wav'), 16000, 1), /EEXIST/);
+    w.append(ramp(320));
+    w.close();
+    await w.closed;
+    const errors: Error[] = [];
+    const again = new WavFileWriter(join(dir, 'c.wav'), 16000, 1, { error: (e) => errors.push(e) });
+    again.append(ramp(640));
+    again.close();
+    await again.closed;
+    assert.match(errors[0]?.message ?? '', /EEXIST/);
+    assert.deepEqual(readWavFile(w.path).samples, ramp(320), 'the first file is untouched');
+  });
+
+  it('close() makes no synchronous file call: the file appears only after the caller yields', async () => {
+    const path = join(dir, 'async.wav');
+    const w = new WavFileWriter(path, 16000, 1);
+    w.append(ramp(320));
+    w.close();
+    assert.equal(existsSync(path), false, 'nothing on disk within the same turn');
+    await w.closed;
+    const r = readWavFile(path);
+    assert.equal(r.headerDataBytes, 640);
+    assert.deepEqual(r.samples, ramp(320));
   });
 });

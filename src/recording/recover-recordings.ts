@@ -1,0 +1,189 @@
+// Recordings a process left unfinished (kill -9, power loss, an exit during
+// finalization), repaired at the next start: every WAV's header is set to the
+// whole sample frames present (a trailing partial frame is cut off), the sidecar
+// gets its end, durations and sha256s, is marked `interrupted` when the
+// recording itself was cut short, and becomes `finalized`. Temp files of
+// sidecar writes are removed (the sidecar itself is always the last complete one).
+// All file I/O is asynchronous: this runs while calls may already be up.
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { finalizeRecording } from './finalize-recording.ts';
+import { pathInside } from './file-names.ts';
+import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
+import type { PostProcessor } from './post-processor.ts';
+import { SidecarWriter } from './sidecar-writer.ts';
+import { WAV_HEADER_BYTES, wavHeader } from './wav-file-writer.ts';
+import type { Logger } from '../util/logger.ts';
+
+export interface RecoveredRecording {
+  id: string;
+  meta: RecordingMetadata;
+  /** Every file of the recording (inside the recordings folder), sidecar last. */
+  files: string[];
+}
+
+export interface RecoverOptions {
+  dir: string;
+  /** Recordings this process has open or made: never touched. */
+  isOurs: (id: string) => boolean;
+  postProcessor?: PostProcessor;
+  log: Logger;
+}
+
+/** Finds and repairs the unfinished recordings in `dir`; one failure does not stop the others. */
+export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRecording[]> {
+  let names: string[];
+  try {
+    names = await readdir(o.dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const sidecars = new Set(names.filter((n) => n.endsWith('.json')));
+  for (const tmp of names.filter((n) => /\.json(\.\d+)?\.tmp$/.test(n))) {
+    const main = tmp.replace(/(\.\d+)?\.tmp$/, '');
+    if (o.isOurs(main.slice(0, -'.json'.length))) continue;
+    await settleTemp(o, tmp, main, sidecars);
+  }
+  const out: RecoveredRecording[] = [];
+  for (const name of sidecars) {
+    const id = name.slice(0, -'.json'.length);
+    if (o.isOurs(id)) continue;
+    try {
+      const r = await recoverOne(o, id);
+      if (r) out.push(r);
+    } catch (err) {
+      o.log.error({ err, recording: id }, 'an interrupted recording could not be repaired');
+    }
+  }
+  return out;
+}
+
+/** A temp sidecar is removed, unless no sidecar exists: then a complete one becomes the sidecar. */
+async function settleTemp(o: RecoverOptions, tmp: string, main: string, sidecars: Set<string>): Promise<void> {
+  const tmpPath = pathInside(o.dir, tmp);
+  if (!sidecars.has(main)) {
+    try {
+      JSON.parse(await readFile(tmpPath, 'utf8'));
+      await rename(tmpPath, pathInside(o.dir, main));
+      sidecars.add(main);
+      return;
+    } catch {
+      o.log.warn({ file: tmp }, 'an incomplete sidecar temp file without its sidecar: removed');
+    }
+  }
+  await rm(tmpPath, { force: true });
+}
+
+async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecording | null> {
+  const sidecarPath = pathInside(o.dir, `${id}.json`);
+  if ((await stateOf(sidecarPath)) === 'finalized') return null;
+  const meta = JSON.parse(await readFile(sidecarPath, 'utf8')) as RecordingMetadata;
+  if (meta.version !== 1 || meta.state === 'finalized') return null;
+  if (meta.pid !== undefined && meta.pid !== process.pid && alive(meta.pid)) {
+    o.log.warn({ recording: id, pid: meta.pid }, 'an unfinished recording belongs to a running process: left alone');
+    return null;
+  }
+  const interrupted = meta.state === 'recording';
+  const stems = meta.legs.flatMap((l) => l.stems);
+  const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...stems];
+  for (const f of files) await repairWav(o, f);
+  meta.durationMs = meta.mix.durationMs;
+  if (interrupted) {
+    const end = endOf(meta);
+    meta.interrupted = true;
+    meta.endedAt = end.at;
+    for (const s of stems) s.end ??= end;
+    for (const l of meta.legs) if (l.joins.length > l.leaves.length) l.leaves.push(end);
+    for (const i of [...meta.pauses, ...meta.masks]) i.end ??= end;
+    meta.errors.push('interrupted: the process stopped while recording; repaired at the next start');
+  }
+  meta.state = 'closed';
+  const sidecar = new SidecarWriter(sidecarPath, { error: (err) => o.log.error({ err, recording: id }, 'sidecar write failed') });
+  const save = async (): Promise<void> => {
+    meta.updatedAt = new Date().toISOString();
+    await sidecar.write(meta);
+  };
+  await finalizeRecording({
+    meta,
+    files,
+    closed: [],
+    pathOf: (f) => pathInside(o.dir, f),
+    postProcessor: o.postProcessor,
+    save,
+    onProgress: () => undefined,
+  });
+  o.log.info({ recording: id, interrupted, durationMs: meta.durationMs }, 'unfinished recording repaired and finalized');
+  const names = files.filter((f) => f.lost === undefined).map((f) => f.file);
+  return { id, meta, files: [...names, ...meta.postProcessed.map((p) => p.file), `${id}.json`] };
+}
+
+/**
+ * Sets the header to the whole sample frames on disk (cutting a partial one off)
+ * and the entry's duration to them. A file without a complete header holds no
+ * audio anyone can play: it is removed and the entry says so.
+ */
+async function repairWav(o: RecoverOptions, f: FileEntry): Promise<void> {
+  const path = pathInside(o.dir, f.file);
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size < WAV_HEADER_BYTES) {
+    if (size >= 0) await rm(path, { force: true });
+    f.lost ??= size < 0 ? 'missing after an interruption' : 'removed: no complete header after an interruption';
+    f.durationMs = 0;
+    return;
+  }
+  const block = 2 * f.channels;
+  const data = size - WAV_HEADER_BYTES;
+  const claim = data - (data % block);
+  const fh = await open(path, 'r+');
+  try {
+    if (claim !== data) await fh.truncate(WAV_HEADER_BYTES + claim);
+    await fh.write(wavHeader(claim, f.sampleRate, f.channels), 0, WAV_HEADER_BYTES, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  f.durationMs = Math.round((claim / block / f.sampleRate) * 1000);
+}
+
+/**
+ * When the recording stopped, from what it wrote: the latest of the start plus
+ * the mix (plus the pauses it left out) and each stem's start plus its length.
+ */
+function endOf(meta: RecordingMetadata): TimePoint {
+  const t0 = Date.parse(meta.startedAt);
+  let endMs = t0 + meta.mix.durationMs;
+  if (meta.pauseMode === 'skip') {
+    for (const p of meta.pauses) if (p.end) endMs += Date.parse(p.end.at) - Date.parse(p.start.at);
+  }
+  for (const l of meta.legs) for (const s of l.stems) endMs = Math.max(endMs, Date.parse(s.start.at) + s.durationMs);
+  const roomMs = meta.startRoomMs === null ? null : meta.startRoomMs + (endMs - t0);
+  return { roomMs, fileMs: meta.mix.durationMs, at: new Date(endMs).toISOString() };
+}
+
+/**
+ * The state near the top of a sidecar (SidecarWriter writes `state` among the
+ * first keys), so that a folder of finished recordings costs one small read each
+ * at start, not a parse; null when it is not found there.
+ */
+async function stateOf(path: string): Promise<string | null> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return /"state":\s*"(\w+)"/.exec(buf.toString('utf8', 0, bytesRead))?.[1] ?? null;
+  } finally {
+    await fh.close();
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
