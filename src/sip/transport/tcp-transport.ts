@@ -102,15 +102,17 @@ export class TcpTransport {
         if (f.kind === 'ping') socket.write('\r\n');
         else if (f.kind === 'error') {
           this.log.warn({ conn: conn.id, from: rk, reason: f.reason }, `${transport} framing error, closing connection`);
-          socket.destroy();
+          if (!f.head) {
+            socket.destroy();
+            return;
+          }
+          // The core answers 400 on this connection first; end() sends it before the FIN.
+          this.onData({ ...this.inbound(conn, f.head), unframed: f.reason });
+          socket.removeAllListeners('data');
+          socket.end();
           return;
         } else {
-          this.onData({
-            data: f.data,
-            source: { transport, address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-            local: { address: socket.localAddress ?? this.host, port: socket.localPort ?? this.boundPort },
-            connectionId: conn.id,
-          });
+          this.onData(this.inbound(conn, f.data));
         }
       }
     });
@@ -127,6 +129,16 @@ export class TcpTransport {
       if (this.byRemote.get(rk) === conn) this.byRemote.delete(rk);
     });
     return conn;
+  }
+
+  private inbound(conn: Conn, data: Buffer): Inbound {
+    const socket = conn.socket;
+    return {
+      data,
+      source: { transport: this.transport, address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+      local: { address: socket.localAddress ?? this.host, port: socket.localPort ?? this.boundPort },
+      connectionId: conn.id,
+    };
   }
 
   private connect(dest: Endpoint): Conn {
