@@ -117,8 +117,9 @@ export class NetworkRequestHandler {
 
   /** §8.2.2.3: a Require naming an extension we lack is refused with 420 and an Unsupported header. */
   private unsupported(inbound: Inbound, req: SipMessage): boolean {
-    const required = req.getAll('Require').flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter(Boolean);
-    const missing = required.filter((t) => !SUPPORTED.has(t));
+    const required = req.getAll('Require').flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+    // Unsupported lists the tags as the request spelled them (RFC 4475 §3.3.5).
+    const missing = required.filter((t) => !SUPPORTED.has(t.toLowerCase()));
     if (!missing.length) return false;
     this.errors.respond(inbound, req, new SipError(420, 'Bad Extension'), [['Unsupported', missing.join(', ')]]);
     return true;
