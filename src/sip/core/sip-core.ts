@@ -94,13 +94,23 @@ export class SipCore implements ControlCommands {
           this.onParseError(inbound, new ParseError((err as Error).message, msg)); // a top Via we cannot read
           return;
         }
-        if (this.proxy?.handleRequest(inbound, msg)) return;
+        if (this.proxyTakes(inbound, msg)) return;
         this.networkRequests.handle(inbound, msg, inbound.data.toString('utf8'));
       } else {
         this.onResponse(msg);
       }
     } catch (err) {
       this.ctx.log.warn({ err, from: inbound.source }, 'inbound message dropped');
+    }
+  }
+
+  /** The proxy reads To and Route: when those are malformed the request still gets its 400. */
+  private proxyTakes(inbound: Inbound, req: SipMessage): boolean {
+    try {
+      return this.proxy?.handleRequest(inbound, req) ?? false;
+    } catch (err) {
+      this.errors.respond(inbound, req, err);
+      return true;
     }
   }
 

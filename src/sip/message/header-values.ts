@@ -123,7 +123,9 @@ function indexOutsideQuotes(text: string, ch: string): number {
   return inQuote ? -2 : -1;
 }
 
-const VIA_RE = /^(SIP\s*\/\s*2\.0)\s*\/\s*([A-Za-z]+)\s+(\[[0-9a-fA-F:.]+\]|[^\s:;]+)(?:\s*:\s*(\d{1,5}))?\s*(.*)$/;
+// sent-by is a host name, IPv4 address or [IPv6] reference, an optional port, then nothing but
+// parameters (§20.42): `127:.0.0.1` or `host:-1` is no sent-by to answer to.
+const VIA_RE = /^(SIP\s*\/\s*2\.0)\s*\/\s*([A-Za-z]+)\s+(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\s*:\s*(\d{1,5}))?\s*((?:;.*)?)$/;
 
 export function parseVia(text: string): Via {
   const m = VIA_RE.exec(text.trim());

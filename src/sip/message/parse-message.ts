@@ -24,11 +24,12 @@ const TOKEN_RE = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 const STATUS_RE = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/;
 const REQUEST_RE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/2\.0$/;
 /**
- * Anything that starts with a method token and ends in a SIP version is a request we can
- * answer, even when the rest of the line is wrong (RFC 4475 §3.1.2.7-10: `<uri>`, LWS in the
- * URI, extra or trailing SP all deserve a 400, not silence).
+ * A line that starts with a method token and SP is a request we can answer, even when the
+ * rest is wrong (RFC 4475 §3.1.2.7-10: `<uri>`, LWS in the URI, extra or trailing SP all
+ * deserve a 400, not silence). A SIP version at its end, other than 2.0, gets 505.
  */
-const LOOSE_REQUEST_RE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]+(.*?)[ \t]*SIP\/(\d+\.\d+)[ \t]*$/;
+const LOOSE_REQUEST_RE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]+(.*\S)[ \t]*$/;
+const VERSION_RE = /(?:^|[ \t])SIP\/(\d+\.\d+)$/;
 /** Headers that appear at most once (RFC 3261 §7.3.1, §20; RFC 4475 §3.3.8, §3.3.9). */
 const SINGLE_VALUED = ['From', 'To', 'Call-ID', 'CSeq', 'Max-Forwards', 'Content-Length'];
 
@@ -38,8 +39,14 @@ export function headerEnd(buf: Buffer, from = 0): number {
 }
 
 export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipMessage {
-  const end = headerEnd(buf);
-  if (end === -1) throw new ParseError('no end of headers');
+  let end = headerEnd(buf);
+  // A datagram is whole (§18.1.1): without its empty line its headers still say whom to answer.
+  const unterminated = end === -1;
+  if (unterminated) {
+    if (opts.stream) throw new ParseError('no end of headers');
+    end = buf.length;
+    while (end >= 2 && buf[end - 2] === 0x0d && buf[end - 1] === 0x0a) end -= 2;
+  }
   const head = buf.toString('utf8', 0, end);
   const lines = unfold(head.split('\r\n'));
   const start = lines[0] ?? '';
@@ -86,6 +93,7 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
   const cl = msg.get('Content-Length');
   // The start line's own fault wins: a 505 says more than a header complaint (§8.2.2.1).
   if (startProblem) throw new ParseError(startProblem.message, msg, startProblem.status);
+  if (unterminated) throw new ParseError('no empty line after the headers', msg);
   if (cl !== undefined) {
     if (!/^\d{1,7}$/.test(cl)) throw new ParseError('bad Content-Length', msg);
     const n = Number(cl);
@@ -114,9 +122,11 @@ function requestLine(start: string): { method: string; uri: string; problem: Par
     return { method: strict[1], uri, problem };
   }
   const loose = LOOSE_REQUEST_RE.exec(start);
-  if (!loose || !loose[2]) throw new ParseError(`bad start line: ${start.slice(0, 60)}`);
-  if (loose[3] !== '2.0') return { method: loose[1], uri: loose[2], problem: new ParseError(`SIP version ${loose[3]} not supported`, null, 505) };
-  return { method: loose[1], uri: loose[2], problem: new ParseError('malformed request line (§7.1: single SP between its three parts)') };
+  if (!loose) throw new ParseError(`bad start line: ${start.slice(0, 60)}`);
+  const version = VERSION_RE.exec(loose[2]);
+  const uri = version ? loose[2].slice(0, version.index).trim() : loose[2];
+  if (version && version[1] !== '2.0') return { method: loose[1], uri, problem: new ParseError(`SIP version ${version[1]} not supported`, null, 505) };
+  return { method: loose[1], uri, problem: new ParseError('malformed request line (§7.1: Method SP Request-URI SP SIP/2.0)') };
 }
 
 /** `;;` or a trailing `;` in a Via, or in a Contact's header parameters (after its `>`). */

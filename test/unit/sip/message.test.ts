@@ -85,7 +85,7 @@ describe('SIP message parser', () => {
   });
 
   it('a start line that is no request line cannot be answered: no partial message', () => {
-    for (const bad of ['HELLO\r\n\r\n', 'HELLO WORLD\r\n\r\n', 'SIP/3.0 200 OK\r\n\r\n', 'SIP/2.0 4294967301 big\r\n\r\n', '\x00\x01\r\n\r\n']) {
+    for (const bad of ['HELLO\r\n\r\n', 'SIP/3.0 200 OK\r\n\r\n', 'SIP/2.0 2x0 OK\r\n\r\n', 'SIP/2.0 4294967301 big\r\n\r\n', '\x00\x01\r\n\r\n']) {
       assert.throws(() => parseMessage(Buffer.from(bad)), (e: unknown) => e instanceof ParseError && e.partial === null);
     }
   });
@@ -100,6 +100,8 @@ describe('SIP message parser', () => {
       ['OPTIONS sip:a@b SIP/2.0  ', 400], // §3.1.2.10
       ['INVITE sip:a@b?Route=%3Csip:c%3E SIP/2.0', 400], // §3.1.2.11
       ['OPTIONS sip:a@b SIP/7.0', 505], // §3.1.2.16
+      ['INVITE sip:a@b SIP/2.O', 400], // a mangled version is still a request to answer
+      ['HELLO WORLD', 400], // the core answers it only when it has a Via
     ];
     for (const [line, status] of cases) {
       assert.throws(
@@ -136,6 +138,12 @@ describe('SIP message parser', () => {
 
   it('an unterminated quoted display name is a 400 (RFC 4475 §3.1.2.6)', () => {
     assert.throws(() => parseNameAddr('"Mr. J. User <sip:j.user@example.com>'), (e: unknown) => (e as { status: number }).status === 400);
+  });
+
+  it('a datagram without the empty line after its headers keeps its partial message for a 400; a stream message does not', () => {
+    const text = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c\r\n';
+    assert.throws(() => parseMessage(Buffer.from(text)), (e: unknown) => e instanceof ParseError && e.partial?.get('Call-ID') === 'c');
+    assert.throws(() => parseMessage(Buffer.from(text), { stream: true }), (e: unknown) => e instanceof ParseError && e.partial === null);
   });
 
   it('a stream message must have a Content-Length', () => {
