@@ -2,6 +2,7 @@
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
 import { callLogger } from '../../util/logger.ts';
 import { Dialog } from '../dialog/dialog.ts';
+import { parseNameAddr, parseUri } from '../message/header-values.ts';
 import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
@@ -63,6 +64,7 @@ export class NetworkRequestHandler {
     }
     // Methods are case-sensitive (§7.1): `invite` in the CSeq of an INVITE does not match.
     if (cseq.method !== req.method) throw new SipError(400, 'Bad Request', 'CSeq method does not match');
+    checkTargets(req);
     const existing = this.ctx.txns.findServer(req);
     if (req.method === 'ACK') return this.onAck(inbound, req, raw, to.params.get('tag') ?? null);
     if (existing) {
@@ -291,6 +293,14 @@ export class NetworkRequestHandler {
 
   private neverAnswered(p: PendingUas): void {
     callLogger(this.ctx.log, p.req.callId).warn({ method: p.req.method }, 'app never answered, request dropped');
+    // The caller still gets a final response (drachtio-server drops the request silently).
+    if (!p.txn.finalSent && p.req.method !== 'ACK') {
+      try {
+        p.txn.respond(makeResponse(p.req, 500, 'Server Internal Error', p.toTag));
+      } catch (err) {
+        this.ctx.log.debug({ err }, '500 after 64 s without an answer not sent');
+      }
+    }
     this.dropEarly(p);
     this.finish(p);
     p.txn.terminate();
@@ -332,6 +342,24 @@ export class NetworkRequestHandler {
     this.inProgress.clear();
     this.byTxn = new WeakMap();
   }
+}
+
+/** Methods whose Contact becomes a dialog's remote target (RFC 3261 §8.1.1.8, §12.1.1; RFC 6665). */
+const TARGET_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE']);
+
+/**
+ * Contact and Record-Route are what a dialog is built from when the app answers; one we
+ * cannot read is a 400 now, before an app or a call exists, not a failure later (issue 12).
+ * A REGISTER's Contact is the registrar's to judge (RFC 4475 §3.3.4), past its syntax.
+ */
+function checkTargets(req: SipMessage): void {
+  const target = TARGET_METHODS.has(req.method ?? '');
+  for (const c of req.getAll('Contact')) {
+    if (c === '*' && req.method === 'REGISTER') continue;
+    const uri = parseNameAddr(c).uri;
+    if (target) parseUri(uri);
+  }
+  if (target) for (const r of req.getAll('Record-Route')) parseUri(parseNameAddr(r).uri);
 }
 
 /** Forgets a request's merge key when its transaction ends (a class: see forgetWhenTerminated). */
