@@ -17,11 +17,15 @@ interface Conn {
   queue: Buffer[] | null;
   /** Transactions that sent on this connection lately: a refused, reset or failed connection ends them. */
   listeners: RecentListeners;
+  /** Set once we ended the connection after a framing error: destroys it if the peer never closes. */
+  linger: NodeJS.Timeout | null;
 }
 
 const IDLE_MS = 10 * 60 * 1000;
 /** A transaction waits at most timer B/F (64*T1, 32 s at the default T1) for its final response. */
 const LISTENER_MS = 40 * 1000;
+/** How long a connection we ended after a framing error may stay half open. */
+const UNFRAMED_LINGER_MS = 2000;
 
 export class TcpTransport {
   private readonly server: net.Server;
@@ -89,7 +93,7 @@ export class TcpTransport {
   }
 
   private adopt(socket: net.Socket, pending: Buffer[] | null, remoteKey?: string): Conn {
-    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: new RecentListeners(LISTENER_MS) };
+    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: new RecentListeners(LISTENER_MS), linger: null };
     this.conns.set(conn.id, conn);
     const rk = remoteKey ?? this.key(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     this.byRemote.set(rk, conn);
@@ -106,10 +110,12 @@ export class TcpTransport {
             socket.destroy();
             return;
           }
-          // The core answers 400 on this connection first; end() sends it before the FIN.
+          // The core answers 400 on this connection first; end() sends it before the FIN (a
+          // destroy could reset it away). A peer that keeps its half open is cut off later.
           this.onData({ ...this.inbound(conn, f.head), unframed: f.reason });
           socket.removeAllListeners('data');
           socket.end();
+          conn.linger = setTimeout(() => socket.destroy(), UNFRAMED_LINGER_MS);
           return;
         } else {
           this.onData(this.inbound(conn, f.data));
@@ -125,6 +131,8 @@ export class TcpTransport {
     });
     socket.on('close', () => {
       conn.listeners.clear();
+      if (conn.linger) clearTimeout(conn.linger);
+      conn.linger = null;
       this.conns.delete(conn.id);
       if (this.byRemote.get(rk) === conn) this.byRemote.delete(rk);
     });

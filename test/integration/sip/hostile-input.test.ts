@@ -125,4 +125,24 @@ describe('hostile input', () => {
       assert.ok(got.includes(`branch=z9hG4bK-tcp-${name.length}`));
     });
   }
+
+  it('over TCP, a peer that keeps its half of such a connection open is cut off within seconds, not after the 10 min idle time', async () => {
+    const s = net.connect({ host: '127.0.0.1', port: h.server.sipPort('tcp'), allowHalfOpen: true });
+    s.on('error', () => undefined);
+    await new Promise((r) => s.once('connect', r));
+    s.resume();
+    const ended = new Promise((r) => s.once('end', r));
+    const closed = new Promise((r) => s.once('close', r));
+    const started = Date.now();
+    s.write(request('OPTIONS', s.localPort ?? 0, { 'Content-Length': null }).text);
+    await ended; // the server's FIN after its 400; our side stays open
+    // Keep-alives on our open half: accepted while the server keeps the socket, reset once it has let it go.
+    const pinger = setInterval(() => s.write('\r\n\r\n'), 200);
+    const limit = new Promise((r) => setTimeout(r, 6000, 'still open'));
+    const outcome = await Promise.race([closed.then(() => 'closed'), limit]);
+    clearInterval(pinger);
+    s.destroy();
+    assert.equal(outcome, 'closed');
+    assert.ok(Date.now() - started < 5000, `closed after ${Date.now() - started} ms`);
+  });
 });
