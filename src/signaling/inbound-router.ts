@@ -7,9 +7,16 @@ import type { RouteDecision } from '../policy/rule-types.ts';
 import type { RoutableRequest } from '../policy/routable-request.ts';
 import { callLogger, type Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import { isOwnAddress, type ServerAddresses } from './own-address.ts';
 
 /** The methods drachtio delivers to applications (the rest it answers itself). */
 const ROUTED_METHODS = ['invite', 'message', 'options', 'subscribe', 'notify', 'publish', 'info', 'register'] as const;
+/** What Parley tells an OPTIONS addressed to itself (RFC 3261 §11.2). */
+const OPTIONS_ANSWER = {
+  Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE',
+  Accept: 'application/sdp',
+  Supported: '100rel, timer, replaces',
+};
 
 export type InboundRouterEvents = {
   /** A rule chose a flow for this INVITE: the call layer takes it from here. */
@@ -51,6 +58,11 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     );
     this.safeEmit('routed', decision, req.method, callId);
     const o = decision.outcome;
+    if (this.isForUs(req, decision)) {
+      // An SBC's keep-alive: proxying it to its own Request-URI would loop back here (482).
+      res.send(200, { headers: OPTIONS_ANSWER });
+      return;
+    }
     switch (o.kind) {
       case 'proxy':
         this.proxy(req, decision, log);
@@ -71,6 +83,19 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
         this.safeEmit('app', req, res, o.flow, decision, log);
         return;
     }
+  }
+
+  /**
+   * An OPTIONS whose Request-URI is Parley's own address (any user or none) is for Parley to
+   * answer (RFC 3261 §11, §16.5), unless a rule took it somewhere else: no rule decided, or
+   * the rule would proxy it back to Parley.
+   */
+  private isForUs(req: Srf.SrfRequest, decision: RouteDecision): boolean {
+    if (req.method !== 'OPTIONS') return false;
+    const server = { ...(req as unknown as { server?: ServerAddresses }).server, receivedOn: (req as unknown as ServerAddresses).receivedOn };
+    if (!isOwnAddress(req.uri, server)) return false;
+    const o = decision.outcome;
+    return decision.decidedBy === null || (o.kind === 'proxy' && o.targets.some((t) => isOwnAddress(t, server)));
   }
 
   private proxy(req: Srf.SrfRequest, decision: RouteDecision, log: Logger): void {

@@ -41,13 +41,18 @@ export class ErrorResponder {
     const send = (m: SipMessage) => {
       this.sender.send(target.dest, m.toBuffer(), target.connectionId);
     };
+    let txn: ReturnType<TransactionLayer['createServer']> | null = null;
     try {
       if (req.has('Via') && req.has('CSeq') && req.has('Call-ID') && req.has('From') && !this.txns.findServer(req)) {
-        const txn = this.txns.createServer(req, send, isStream(inbound.source.transport), { onTerminated: () => undefined });
-        txn.respond(res);
-      } else {
-        send(res);
+        txn = this.txns.createServer(req, send, isStream(inbound.source.transport), { onTerminated: () => undefined });
       }
+    } catch (inner) {
+      // The headers a transaction is keyed on are what is wrong: answer once, statelessly.
+      this.log.debug({ err: inner }, 'no transaction for this error response');
+    }
+    try {
+      if (txn) txn.respond(res);
+      else send(res);
     } catch (inner) {
       this.log.warn({ err: inner }, 'error response could not be sent');
     }

@@ -11,10 +11,11 @@ import { isStream, type Endpoint, type Inbound, type TransportName } from '../tr
 
 export const REASON_PHRASES: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
-  400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 420: 'Bad Extension',
+  400: 'Bad Request', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout',
+  415: 'Unsupported Media Type', 416: 'Unsupported URI Scheme', 420: 'Bad Extension',
   481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected', 483: 'Too Many Hops',
   487: 'Request Terminated', 491: 'Request Pending', 500: 'Server Internal Error',
-  503: 'Service Unavailable', 513: 'Message Too Large',
+  501: 'Not Implemented', 503: 'Service Unavailable', 505: 'Version Not Supported', 513: 'Message Too Large',
 };
 
 export function reasonPhrase(status: number): string {

@@ -2,6 +2,7 @@
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
 import { callLogger } from '../../util/logger.ts';
 import { Dialog } from '../dialog/dialog.ts';
+import { parseNameAddr, parseUri } from '../message/header-values.ts';
 import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
@@ -19,6 +20,8 @@ import { makeResponse, responseDestination } from './message-factory.ts';
 /** Methods drachtio passes to apps out of dialog. */
 const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, REGISTER, REFER, PRACK';
+/** Methods we recognise; any other is answered 501 (RFC 3261 §8.2.1, §21.5.2; RFC 4475 §3.1.1.2). */
+const KNOWN_METHODS = new Set(ALLOW.split(', '));
 const PENDING_LIMIT_MS = 64000;
 /** Extensions a request may Require of us. */
 const SUPPORTED = new Set(['100rel', 'timer', 'replaces', 'norefersub']);
@@ -54,7 +57,14 @@ export class NetworkRequestHandler {
     const from = req.from;
     const to = req.to;
     void req.callId;
-    if (cseq.method.toUpperCase() !== req.method) throw new SipError(400, 'Bad Request', 'CSeq method does not match');
+    // §8.2.1 inspects the method first: an unknown one is 501 even when its CSeq disagrees (RFC 4475 §3.1.2.18).
+    if (!KNOWN_METHODS.has(req.method ?? '')) {
+      this.errors.respond(inbound, req, new SipError(501, 'Not Implemented'), [['Allow', ALLOW]]);
+      return;
+    }
+    // Methods are case-sensitive (§7.1): `invite` in the CSeq of an INVITE does not match.
+    if (cseq.method !== req.method) throw new SipError(400, 'Bad Request', 'CSeq method does not match');
+    checkTargets(req);
     const existing = this.ctx.txns.findServer(req);
     if (req.method === 'ACK') return this.onAck(inbound, req, raw, to.params.get('tag') ?? null);
     if (existing) {
@@ -63,21 +73,55 @@ export class NetworkRequestHandler {
     }
     const mf = req.get('Max-Forwards');
     if (mf !== undefined) {
-      if (!/^\s*\d{1,3}\s*$/.test(mf)) throw new SipError(400, 'Bad Request', 'bad Max-Forwards');
-      if (Number(mf) === 0) throw new SipError(483, 'Too Many Hops');
+      // 1*DIGIT, leading zeros allowed (RFC 4475 §3.1.1.1: 0068 is 68); above 255 it is no hop count.
+      if (!/^\s*\d{1,10}\s*$/.test(mf) || Number(mf) > 255) throw new SipError(400, 'Bad Request', 'bad Max-Forwards');
+      if (Number(mf) === 0) {
+        // §16.3 item 3 and §11: an OPTIONS that may go no further is answered here, as a UAS.
+        if (req.method === 'OPTIONS') return this.answerOptions(inbound, req);
+        throw new SipError(483, 'Too Many Hops');
+      }
     }
     if (req.method === 'CANCEL') return this.onCancel(inbound, req);
     if (this.unsupported(inbound, req)) return;
+    if (req.method === 'INVITE' && this.unacceptableBody(inbound, req)) return;
     if ((req.method === 'INVITE' || req.method === 'UPDATE') && this.intervalTooSmall(inbound, req)) return;
     const toTag = to.params.get('tag');
     if (toTag) return this.inDialog(inbound, req, raw, toTag, from.params.get('tag') ?? '');
     return this.outOfDialog(inbound, req, raw, from.params.get('tag') ?? '');
   }
 
+  /** A 200 with what we accept and allow (§11.2), for an OPTIONS that stops here. */
+  private answerOptions(inbound: Inbound, req: SipMessage): void {
+    const res = makeResponse(req, 200, 'OK', Dialog.newTag());
+    res.add('Allow', ALLOW).add('Accept', 'application/sdp').add('Supported', [...SUPPORTED].join(', '));
+    const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), { onTerminated: () => undefined });
+    txn.respond(res);
+  }
+
+  /**
+   * §8.2.3: a session body we cannot read is refused with 415 and what we accept (RFC 4475
+   * §3.3.6); an INVITE whose Accept rules out SDP gets 406 (§21.4.7, RFC 4475 §3.3.15).
+   */
+  private unacceptableBody(inbound: Inbound, req: SipMessage): boolean {
+    const type = (req.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
+    const optional = /handling\s*=\s*optional/i.test(req.get('Content-Disposition') ?? '');
+    if (req.body.length && type && type !== 'application/sdp' && !type.startsWith('multipart/') && !optional) {
+      this.errors.respond(inbound, req, new SipError(415, 'Unsupported Media Type', `cannot read ${type}`), [['Accept', 'application/sdp']]);
+      return true;
+    }
+    const accept = req.getAll('Accept').flatMap((v) => v.split(',')).map((t) => t.split(';')[0].trim().toLowerCase()).filter(Boolean);
+    if (accept.length && !accept.some((t) => t === 'application/sdp' || t === 'application/*' || t === '*/*')) {
+      this.errors.respond(inbound, req, new SipError(406, 'Not Acceptable', 'Accept rules out application/sdp'), [['Accept', 'application/sdp']]);
+      return true;
+    }
+    return false;
+  }
+
   /** §8.2.2.3: a Require naming an extension we lack is refused with 420 and an Unsupported header. */
   private unsupported(inbound: Inbound, req: SipMessage): boolean {
-    const required = req.getAll('Require').flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter(Boolean);
-    const missing = required.filter((t) => !SUPPORTED.has(t));
+    const required = req.getAll('Require').flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+    // Unsupported lists the tags as the request spelled them (RFC 4475 §3.3.5).
+    const missing = required.filter((t) => !SUPPORTED.has(t.toLowerCase()));
     if (!missing.length) return false;
     this.errors.respond(inbound, req, new SipError(420, 'Bad Extension'), [['Unsupported', missing.join(', ')]]);
     return true;
@@ -249,6 +293,14 @@ export class NetworkRequestHandler {
 
   private neverAnswered(p: PendingUas): void {
     callLogger(this.ctx.log, p.req.callId).warn({ method: p.req.method }, 'app never answered, request dropped');
+    // The caller still gets a final response (drachtio-server drops the request silently).
+    if (!p.txn.finalSent && p.req.method !== 'ACK') {
+      try {
+        p.txn.respond(makeResponse(p.req, 500, 'Server Internal Error', p.toTag));
+      } catch (err) {
+        this.ctx.log.debug({ err }, '500 after 64 s without an answer not sent');
+      }
+    }
     this.dropEarly(p);
     this.finish(p);
     p.txn.terminate();
@@ -290,6 +342,24 @@ export class NetworkRequestHandler {
     this.inProgress.clear();
     this.byTxn = new WeakMap();
   }
+}
+
+/** Methods whose Contact becomes a dialog's remote target (RFC 3261 §8.1.1.8, §12.1.1; RFC 6665). */
+const TARGET_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE']);
+
+/**
+ * Contact and Record-Route are what a dialog is built from when the app answers; one we
+ * cannot read is a 400 now, before an app or a call exists, not a failure later (issue 12).
+ * A REGISTER's Contact is the registrar's to judge (RFC 4475 §3.3.4), past its syntax.
+ */
+function checkTargets(req: SipMessage): void {
+  const target = TARGET_METHODS.has(req.method ?? '');
+  for (const c of req.getAll('Contact')) {
+    if (c === '*' && req.method === 'REGISTER') continue;
+    const uri = parseNameAddr(c).uri;
+    if (target) parseUri(uri);
+  }
+  if (target) for (const r of req.getAll('Record-Route')) parseUri(parseNameAddr(r).uri);
 }
 
 /** Forgets a request's merge key when its transaction ends (a class: see forgetWhenTerminated). */

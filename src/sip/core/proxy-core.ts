@@ -2,9 +2,9 @@
 // provisional and final timeouts, Record-Route when the app stays in the dialog, CANCEL
 // propagation, best-response selection and redirects. Later requests carrying our Route are
 // forwarded statelessly without the app (§16.11), and so are their responses.
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { ControlConnection, ControlMessage } from '../control/control-connection.ts';
-import { parseNameAddr, parseUri } from '../message/header-values.ts';
+import { parseNameAddr, parseUri, parseVia, type Via } from '../message/header-values.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import type { Inbound } from '../transport/transport-types.ts';
@@ -17,6 +17,12 @@ const STATELESS_PREFIX = 'z9hG4bKsl';
 
 export class ProxyCore implements ProxyHandler {
   private readonly ops = new Map<InviteServerTransaction | object, ProxyOperation>();
+  /**
+   * Keys the branches of statelessly forwarded requests. A response is relayed only when its
+   * branch is the MAC of the Via it would be relayed to, so the branch proves we made it and
+   * nobody can aim a relay at a host of their choosing (RFC 3261 §16.11, §18.1.2).
+   */
+  private readonly branchKey = randomBytes(32);
 
   constructor(private readonly ctx: CoreContext) {}
 
@@ -98,8 +104,8 @@ export class ProxyCore implements ProxyHandler {
     const next = routes.length > 1 ? parseNameAddr(routes[1]).uri : fwd.uri ?? '';
     const dest = await uriDestination(next);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
-    // A branch derived from the incoming one, so retransmissions map to the same branch (§16.11).
-    const branch = STATELESS_PREFIX + createHash('sha1').update(req.topVia.params.get('branch') ?? '').update(req.method ?? '').digest('hex').slice(0, 16);
+    // A branch derived from the incoming Via, so retransmissions map to the same branch (§16.11).
+    const branch = this.statelessBranch(req.topVia, req.method ?? '');
     fwd.prepend('Via', viaFor(lp, branch));
     this.ctx.sender.send(dest, fwd.toBuffer(), null);
     this.ctx.log.debug({ method: req.method, to: dest }, 'forwarded on our Record-Route');
@@ -111,14 +117,25 @@ export class ProxyCore implements ProxyHandler {
     if (vias.length < 2) return false;
     const branch = res.topVia.params.get('branch') ?? '';
     if (!branch.startsWith(STATELESS_PREFIX)) return false;
+    const via = parseVia(vias[1]);
+    if (branch !== this.statelessBranch(via, res.cseq.method)) {
+      this.ctx.log.info({ status: res.status, callId: res.get('Call-ID') }, 'response with a branch we did not make dropped');
+      return false;
+    }
     const fwd = res.clone();
     fwd.remove('Via');
     for (const v of vias.slice(1)) fwd.add('Via', v);
-    const via = fwd.topVia;
     const rport = via.params.get('rport');
     const transport = via.transport === 'TLS' ? 'tls' : via.transport === 'TCP' ? 'tcp' : 'udp';
     this.ctx.sender.send({ transport, address: via.params.get('received') ?? via.host, port: rport ? Number(rport) : via.port ?? 5060 }, fwd.toBuffer(), null);
     return true;
+  }
+
+  /** MAC of what the relay would act on: the upstream Via's transport, address, port and branch, and the method. */
+  private statelessBranch(upstream: Via, method: string): string {
+    const p = upstream.params;
+    const what = [upstream.transport, upstream.host, upstream.port, p.get('received'), p.get('rport'), p.get('branch'), method].join('|');
+    return STATELESS_PREFIX + createHmac('sha256', this.branchKey).update(what).digest('hex').slice(0, 20);
   }
 
   close(): void {

@@ -17,7 +17,7 @@ import type { CoreContext } from './core-context.ts';
 import { SessionRefresher } from './session-refresher.ts';
 import { DialogTerminator } from './dialog-terminator.ts';
 import { ErrorResponder } from './error-responder.ts';
-import { formatHostPortForControl, makeResponse, responseDestination, stampReceived, uriDestination } from './message-factory.ts';
+import { formatHostPortForControl, makeResponse, reasonPhrase, stampReceived, uriDestination } from './message-factory.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
 import type { ProxyHandler } from './proxy-handler.ts';
 
@@ -82,10 +82,19 @@ export class SipCore implements ControlCommands {
       this.onParseError(inbound, new ParseError('message exceeds sip.maxMessageSize', msg, 513));
       return;
     }
+    if (inbound.unframed) {
+      this.onParseError(inbound, new ParseError(inbound.unframed, msg));
+      return;
+    }
     try {
       if (msg.isRequest) {
-        stampReceived(msg, inbound);
-        if (this.proxy?.handleRequest(inbound, msg)) return;
+        try {
+          stampReceived(msg, inbound);
+        } catch (err) {
+          this.onParseError(inbound, new ParseError((err as Error).message, msg)); // a top Via we cannot read
+          return;
+        }
+        if (this.proxyTakes(inbound, msg)) return;
         this.networkRequests.handle(inbound, msg, inbound.data.toString('utf8'));
       } else {
         this.onResponse(msg);
@@ -95,20 +104,35 @@ export class SipCore implements ControlCommands {
     }
   }
 
+  /** The proxy reads To and Route: when those are malformed the request still gets its 400. */
+  private proxyTakes(inbound: Inbound, req: SipMessage): boolean {
+    try {
+      return this.proxy?.handleRequest(inbound, req) ?? false;
+    } catch (err) {
+      this.errors.respond(inbound, req, err);
+      return true;
+    }
+  }
+
+  /**
+   * A request we could not parse is answered (400, 416, 505, 513) when its request line was
+   * readable and it has a Via the sender can match the answer by; never an ACK (§17.1.1.3).
+   * The answer goes to the packet's source, not to its Via: §18.2.2 trusts a Via we could not
+   * read, and a forged one would aim our answer at a third party. The source is where RFC 3581
+   * (received/rport) sends it too, and on TCP it is the connection the request came on.
+   */
   private onParseError(inbound: Inbound, err: unknown): void {
     const partial = err instanceof ParseError ? err.partial : null;
     if (partial?.isRequest && partial.method !== 'ACK' && partial.has('Via')) {
+      const status = err instanceof ParseError ? err.status : 400;
+      const res = makeResponse(partial, status, reasonPhrase(status), 'x' + Date.now().toString(36));
+      res.add('Reason', `SIP ;cause=${status} ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
       try {
-        const status = err instanceof ParseError ? err.status : 400;
-        const reason = status === 416 ? 'Unsupported URI Scheme' : status === 513 ? 'Message Too Large' : 'Bad Request';
-        const res = makeResponse(partial, status, reason, 'x' + Date.now().toString(36));
-        res.add('Reason', `SIP ;cause=${status} ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
-        const t = responseDestination(partial, inbound);
-        this.ctx.sender.send(t.dest, res.toBuffer(), t.connectionId);
-        return;
-      } catch {
-        // not even the Via was usable: fall through to the logged drop
+        this.ctx.sender.send(inbound.source, res.toBuffer(), inbound.connectionId);
+      } catch (sendErr) {
+        this.ctx.log.debug({ err: sendErr }, 'answer to an unparseable request not sent');
       }
+      return;
     }
     this.ctx.log.info({ from: inbound.source, reason: (err as Error).message }, 'unparseable message dropped');
   }

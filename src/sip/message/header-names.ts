@@ -36,10 +36,10 @@ export function isListHeader(canonical: string): boolean {
 }
 
 /**
- * Splits a header value on top-level commas: not inside quotes or angle brackets.
- * A Contact of `*` and values with no commas come back unchanged.
+ * Splits a header value on top-level commas: not inside quotes or angle brackets. Empty
+ * elements are kept (`a,,b` has three) so the parser can refuse them (RFC 4475 §3.1.2.1).
  */
-export function splitHeaderList(value: string): string[] {
+export function splitTopLevel(value: string): string[] {
   if (value.indexOf(',') === -1) return [value.trim()];
   const out: string[] = [];
   let depthAngle = 0;
@@ -54,12 +54,10 @@ export function splitHeaderList(value: string): string[] {
     else if (ch === 0x3c) depthAngle++;
     else if (ch === 0x3e) depthAngle = Math.max(0, depthAngle - 1);
     else if (ch === 0x2c && depthAngle === 0) {
-      const part = value.slice(start, i).trim();
-      if (part) out.push(part);
+      out.push(value.slice(start, i).trim());
       start = i + 1;
     }
   }
-  const last = value.slice(start).trim();
-  if (last) out.push(last);
+  out.push(value.slice(start).trim());
   return out;
 }

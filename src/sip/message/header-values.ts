@@ -90,6 +90,8 @@ export function parseNameAddr(text: string): NameAddr {
   let rest = t;
   let uri: string;
   const lt = indexOutsideQuotes(t, '<');
+  // RFC 4475 §3.1.2.6: an unterminated quoted display name swallows the URI; refuse it.
+  if (lt === -2) throw new SipError(400, 'Bad Request', 'unterminated quoted string');
   if (lt !== -1) {
     const gt = t.indexOf('>', lt);
     if (gt === -1) throw new SipError(400, 'Bad Request', 'unterminated <');
@@ -107,6 +109,7 @@ export function parseNameAddr(text: string): NameAddr {
   return { display, uri, params: parseParams(rest.startsWith(';') ? rest.slice(1) : rest) };
 }
 
+/** Index of `ch` outside quoted strings; -1 when absent, -2 when absent and a quote never closes. */
 function indexOutsideQuotes(text: string, ch: string): number {
   let inQuote = false;
   for (let i = 0; i < text.length; i++) {
@@ -117,10 +120,12 @@ function indexOutsideQuotes(text: string, ch: string): number {
     } else if (c === '"') inQuote = true;
     else if (c === ch) return i;
   }
-  return -1;
+  return inQuote ? -2 : -1;
 }
 
-const VIA_RE = /^(SIP\s*\/\s*2\.0)\s*\/\s*([A-Za-z]+)\s+(\[[0-9a-fA-F:.]+\]|[^\s:;]+)(?:\s*:\s*(\d{1,5}))?\s*(.*)$/;
+// sent-by is a host name, IPv4 address or [IPv6] reference, an optional port, then nothing but
+// parameters (§20.42): `127:.0.0.1` or `host:-1` is no sent-by to answer to.
+const VIA_RE = /^(SIP\s*\/\s*2\.0)\s*\/\s*([A-Za-z]+)\s+(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\s*:\s*(\d{1,5}))?\s*((?:;.*)?)$/;
 
 export function parseVia(text: string): Via {
   const m = VIA_RE.exec(text.trim());
@@ -138,7 +143,7 @@ export function parseVia(text: string): Via {
 }
 
 export function parseCSeq(text: string): CSeq {
-  const m = /^\s*(\d{1,10})\s+([A-Za-z!%*_+`'~.-]+)\s*$/.exec(text);
+  const m = /^\s*(\d{1,10})\s+([A-Za-z0-9!%*_+`'~.-]+)\s*$/.exec(text); // method = token (§25.1)
   if (!m) throw new SipError(400, 'Bad Request', 'bad CSeq');
   const seq = Number(m[1]);
   if (seq > 0xffffffff) throw new SipError(400, 'Bad Request', 'CSeq out of range');

@@ -1,12 +1,15 @@
 // RFC 3261 §7 message parser. Takes one complete datagram (or one framed stream message)
 // and returns a SipMessage, or throws a ParseError that says whether enough was read to answer.
-import { canonicalHeaderName, isListHeader, splitHeaderList } from './header-names.ts';
+import { canonicalHeaderName, isListHeader, splitTopLevel } from './header-names.ts';
 import { SipMessage, unpooledCopy } from './sip-message.ts';
 
 export class ParseError extends Error {
   /** The partial message when its start line and headers could be read: a 400 can be sent. */
   readonly partial: SipMessage | null;
-  /** The answer due when `partial` is set: 400, or 416 for a Request-URI scheme we do not know (§8.2.2.1). */
+  /**
+   * The answer due when `partial` is set: 400, 416 for a Request-URI scheme we do not know
+   * (§8.2.2.1), 505 for a SIP version other than 2.0 (§8.2.2.1, RFC 4475 §3.1.2.16).
+   */
   readonly status: number;
   constructor(detail: string, partial: SipMessage | null = null, status = 400) {
     super(detail);
@@ -17,8 +20,18 @@ export class ParseError extends Error {
 }
 
 const TOKEN_RE = /^[A-Za-z0-9.!%*_+`'~-]+$/;
-const STATUS_RE = /^SIP\/2\.0 ([1-6]\d\d) ?(.*)$/;
+// Three digits, then SP or the end: `SIP/2.0 4294967301` is no 429 (RFC 4475 §3.1.2.19).
+const STATUS_RE = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/;
 const REQUEST_RE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/2\.0$/;
+/**
+ * A line that starts with a method token and SP is a request we can answer, even when the
+ * rest is wrong (RFC 4475 §3.1.2.7-10: `<uri>`, LWS in the URI, extra or trailing SP all
+ * deserve a 400, not silence). A SIP version at its end, other than 2.0, gets 505.
+ */
+const LOOSE_REQUEST_RE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]+(.*\S)[ \t]*$/;
+const VERSION_RE = /(?:^|[ \t])SIP\/(\d+\.\d+)$/;
+/** Headers that appear at most once (RFC 3261 §7.3.1, §20; RFC 4475 §3.3.8, §3.3.9). */
+const SINGLE_VALUED = ['From', 'To', 'Call-ID', 'CSeq', 'Max-Forwards', 'Content-Length'];
 
 /** Where the header block ends (index of the blank line's CRLFCRLF), or -1. */
 export function headerEnd(buf: Buffer, from = 0): number {
@@ -26,22 +39,28 @@ export function headerEnd(buf: Buffer, from = 0): number {
 }
 
 export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipMessage {
-  const end = headerEnd(buf);
-  if (end === -1) throw new ParseError('no end of headers');
+  let end = headerEnd(buf);
+  // A datagram is whole (§18.1.1): without its empty line its headers still say whom to answer.
+  const unterminated = end === -1;
+  if (unterminated) {
+    if (opts.stream) throw new ParseError('no end of headers');
+    end = buf.length;
+    while (end >= 2 && buf[end - 2] === 0x0d && buf[end - 1] === 0x0a) end -= 2;
+  }
   const head = buf.toString('utf8', 0, end);
   const lines = unfold(head.split('\r\n'));
   const start = lines[0] ?? '';
   const msg = new SipMessage();
+  let startProblem: ParseError | null = null;
   const sm = STATUS_RE.exec(start);
   if (sm) {
     msg.status = Number(sm[1]);
-    msg.reason = sm[2];
+    msg.reason = sm[2] ?? '';
   } else {
-    const rm = REQUEST_RE.exec(start);
-    if (!rm) throw new ParseError(`bad start line: ${start.slice(0, 60)}`);
-    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(rm[2])) throw new ParseError('bad Request-URI');
-    msg.method = rm[1];
-    msg.uri = rm[2];
+    const line = requestLine(start);
+    msg.method = line.method;
+    msg.uri = line.uri;
+    startProblem = line.problem;
   }
   let bad: string | null = null;
   for (let i = 1; i < lines.length; i++) {
@@ -59,14 +78,22 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
     const name = canonicalHeaderName(rawName);
     const value = line.slice(colon + 1).trim();
     if (isListHeader(name) && !(name === 'Contact' && value === '*')) {
-      for (const v of splitHeaderList(value)) msg.headers.push({ name, value: v });
+      for (const v of splitTopLevel(value)) {
+        // RFC 4475 §3.1.2.1: `,,` and `;;` are not empty values, they are errors.
+        if (!v || emptyParam(name, v)) bad ??= `empty element or parameter in ${name}`;
+        if (v) msg.headers.push({ name, value: v });
+      }
     } else {
       msg.headers.push({ name, value });
     }
   }
+  if (msg.method !== null) bad ??= duplicated(msg);
   const bodyStart = end + 4;
   const available = buf.length - bodyStart;
   const cl = msg.get('Content-Length');
+  // The start line's own fault wins: a 505 says more than a header complaint (§8.2.2.1).
+  if (startProblem) throw new ParseError(startProblem.message, msg, startProblem.status);
+  if (unterminated) throw new ParseError('no empty line after the headers', msg);
   if (cl !== undefined) {
     if (!/^\d{1,7}$/.test(cl)) throw new ParseError('bad Content-Length', msg);
     const n = Number(cl);
@@ -79,7 +106,45 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
   }
   if (bad) throw new ParseError(bad, msg);
   if (msg.uri !== null && !/^(sips?|tel):/i.test(msg.uri)) throw new ParseError('unsupported URI scheme', msg, 416);
+  if (msg.uri !== null && uriHasHeaders(msg.uri)) throw new ParseError('headers in the Request-URI', msg);
   return msg;
+}
+
+/**
+ * §7.1: Method SP Request-URI SP SIP-Version, nothing more. A line that is recognisably a
+ * request but breaks that form keeps its method and URI text and says what to answer.
+ */
+function requestLine(start: string): { method: string; uri: string; problem: ParseError | null } {
+  const strict = REQUEST_RE.exec(start);
+  if (strict) {
+    const uri = strict[2];
+    const problem = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(uri) ? null : new ParseError('bad Request-URI');
+    return { method: strict[1], uri, problem };
+  }
+  const loose = LOOSE_REQUEST_RE.exec(start);
+  if (!loose) throw new ParseError(`bad start line: ${start.slice(0, 60)}`);
+  const version = VERSION_RE.exec(loose[2]);
+  const uri = version ? loose[2].slice(0, version.index).trim() : loose[2];
+  if (version && version[1] !== '2.0') return { method: loose[1], uri, problem: new ParseError(`SIP version ${version[1]} not supported`, null, 505) };
+  return { method: loose[1], uri, problem: new ParseError('malformed request line (§7.1: Method SP Request-URI SP SIP/2.0)') };
+}
+
+/** `;;` or a trailing `;` in a Via, or in a Contact's header parameters (after its `>`). */
+function emptyParam(name: string, value: string): boolean {
+  if (name !== 'Via' && name !== 'Contact') return false;
+  const params = name === 'Contact' && value.includes('>') ? value.slice(value.lastIndexOf('>') + 1) : value;
+  return /;\s*(;|$)/.test(params);
+}
+
+function duplicated(msg: SipMessage): string | null {
+  for (const name of SINGLE_VALUED) if (msg.getAll(name).length > 1) return `${name} appears more than once`;
+  return null;
+}
+
+/** §19.1.1: a Request-URI carries no headers; `?` after the userinfo starts them (RFC 4475 §3.1.2.11). */
+function uriHasHeaders(uri: string): boolean {
+  if (!/^sips?:/i.test(uri)) return false;
+  return uri.indexOf('?', uri.lastIndexOf('@') + 1) !== -1;
 }
 
 const EMPTY = Buffer.alloc(0);

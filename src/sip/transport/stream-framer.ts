@@ -4,7 +4,8 @@
 export type FrameResult =
   | { kind: 'message'; data: Buffer }
   | { kind: 'ping' }
-  | { kind: 'error'; reason: string };
+  /** `head`: the header block of a message whose length could not be read, so it can be answered 400. */
+  | { kind: 'error'; reason: string; head?: Buffer };
 
 export class StreamFramer {
   private buf: Buffer = Buffer.alloc(0);
@@ -29,8 +30,8 @@ export class StreamFramer {
         break;
       }
       const head = this.buf.toString('latin1', 0, end);
-      const m = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)/i.exec(head);
-      if (!m) return this.fail(out, 'no Content-Length on stream');
+      const m = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r/i.exec(head + '\r');
+      if (!m) return this.fail(out, 'no usable Content-Length on a stream (§18.3)', Buffer.from(this.buf.subarray(0, end + 4)));
       const total = end + 4 + Number(m[1]);
       if (total > this.maxSize) return this.fail(out, 'message exceeds maxMessageSize');
       if (this.buf.length < total) break;
@@ -40,9 +41,9 @@ export class StreamFramer {
     return out;
   }
 
-  private fail(out: FrameResult[], reason: string): FrameResult[] {
+  private fail(out: FrameResult[], reason: string, head?: Buffer): FrameResult[] {
     this.buf = Buffer.alloc(0);
-    out.push({ kind: 'error', reason });
+    out.push({ kind: 'error', reason, head });
     return out;
   }
 }

@@ -17,11 +17,15 @@ interface Conn {
   queue: Buffer[] | null;
   /** Transactions that sent on this connection lately: a refused, reset or failed connection ends them. */
   listeners: RecentListeners;
+  /** Set once we ended the connection after a framing error: destroys it if the peer never closes. */
+  linger: NodeJS.Timeout | null;
 }
 
 const IDLE_MS = 10 * 60 * 1000;
 /** A transaction waits at most timer B/F (64*T1, 32 s at the default T1) for its final response. */
 const LISTENER_MS = 40 * 1000;
+/** How long a connection we ended after a framing error may stay half open. */
+const UNFRAMED_LINGER_MS = 2000;
 
 export class TcpTransport {
   private readonly server: net.Server;
@@ -89,7 +93,7 @@ export class TcpTransport {
   }
 
   private adopt(socket: net.Socket, pending: Buffer[] | null, remoteKey?: string): Conn {
-    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: new RecentListeners(LISTENER_MS) };
+    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: new RecentListeners(LISTENER_MS), linger: null };
     this.conns.set(conn.id, conn);
     const rk = remoteKey ?? this.key(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     this.byRemote.set(rk, conn);
@@ -102,15 +106,19 @@ export class TcpTransport {
         if (f.kind === 'ping') socket.write('\r\n');
         else if (f.kind === 'error') {
           this.log.warn({ conn: conn.id, from: rk, reason: f.reason }, `${transport} framing error, closing connection`);
-          socket.destroy();
+          if (!f.head) {
+            socket.destroy();
+            return;
+          }
+          // The core answers 400 on this connection first; end() sends it before the FIN (a
+          // destroy could reset it away). A peer that keeps its half open is cut off later.
+          this.onData({ ...this.inbound(conn, f.head), unframed: f.reason });
+          socket.removeAllListeners('data');
+          socket.end();
+          conn.linger = setTimeout(() => socket.destroy(), UNFRAMED_LINGER_MS);
           return;
         } else {
-          this.onData({
-            data: f.data,
-            source: { transport, address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-            local: { address: socket.localAddress ?? this.host, port: socket.localPort ?? this.boundPort },
-            connectionId: conn.id,
-          });
+          this.onData(this.inbound(conn, f.data));
         }
       }
     });
@@ -123,10 +131,22 @@ export class TcpTransport {
     });
     socket.on('close', () => {
       conn.listeners.clear();
+      if (conn.linger) clearTimeout(conn.linger);
+      conn.linger = null;
       this.conns.delete(conn.id);
       if (this.byRemote.get(rk) === conn) this.byRemote.delete(rk);
     });
     return conn;
+  }
+
+  private inbound(conn: Conn, data: Buffer): Inbound {
+    const socket = conn.socket;
+    return {
+      data,
+      source: { transport: this.transport, address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+      local: { address: socket.localAddress ?? this.host, port: socket.localPort ?? this.boundPort },
+      connectionId: conn.id,
+    };
   }
 
   private connect(dest: Endpoint): Conn {

@@ -23,6 +23,12 @@ export interface Inbound {
   connectionId: string | null;
   /** Over sip.maxMessageSize: the core answers 513 when it can, never processes it (§18.1.1). */
   oversized?: boolean;
+  /**
+   * A stream message whose length could not be read (no or a bad Content-Length): `data` is
+   * its header block, the core answers 400 when it can and never processes it (§18.3); the
+   * transport then closes the connection.
+   */
+  unframed?: string;
 }
 
 export interface SentInfo {

@@ -1,14 +1,21 @@
 // Fuzz: thousands of mutated SIP messages into the parser and into a running server (UDP,
-// TCP and the control port); afterwards the server must still answer a valid call.
+// TCP and the control port); afterwards the server must still answer a valid call. Then the
+// kinds of input of issue 12 (duplicated headers, hold and delayed offers, forged responses
+// to reflect), batch by batch: after each the server answers, nothing reached the victim,
+// and every transaction, dialog and pending request is gone once its timers ran.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../../../src/config/schema.ts';
 import { SipError } from '../../../src/sip/message/sip-error.ts';
 import { ParseError, parseMessage } from '../../../src/sip/message/parse-message.ts';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
 import { runSipp, sippCounts } from '../../helpers/sipp.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { HOSTILE_KINDS, HostileInput } from './hostile-kinds.ts';
 import { Mutator } from './mutator.ts';
 
 const SEED_DIR = new URL('./seeds/', import.meta.url).pathname;
@@ -16,10 +23,13 @@ const seeds = readdirSync(SEED_DIR).filter((f) => f.endsWith('.sip')).map((f) =>
 
 describe('SIP fuzz', () => {
   let h: Harness;
+  const invites: string[] = [];
 
   before(async () => {
-    h = await startHarness({ maxMessageSize: 8192 });
+    // Short timers (64*T1 = 3.2 s) so that what a batch leaves is gone within the test.
+    h = await startHarness({ maxMessageSize: 8192, timers: { ...defaultConfig.sip.timers, t1: 50, t2: 200, t4: 250 } });
     h.srf.invite((req, res) => {
+      invites.push(req.get('Call-ID'));
       h.srf.createUAS(req, res, { localSdp: SDP }).catch(() => undefined);
     });
     // srf.register exists at run time; the typings leave it out.
@@ -86,4 +96,41 @@ describe('SIP fuzz', () => {
     assert.equal(r.code, 0, r.stdout.slice(-2000) + r.errors);
     assert.deepEqual(sippCounts(r.stdout), { ok: 3, failed: 0 });
   });
+
+  for (const kind of HOSTILE_KINDS) {
+    it(`${kind}: 200 datagrams, then the server answers, the victim heard nothing and nothing is left`, async () => {
+      const client = await RawSipClient.open();
+      const victim = await RawSipClient.open();
+      try {
+        const sipPort = h.server.sipPort('udp');
+        const input = new HostileInput({ parley: sipPort, client: client.port, victim: victim.port }, 31337 + kind.length);
+        const before = invites.length;
+        for (let i = 0; i < 200; i++) {
+          client.send(sipPort, input.make(kind, i));
+          if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+        }
+        // Still serving: the probe gets its answer (503: no app routed OPTIONS here).
+        const probe = request('OPTIONS', victim.port);
+        victim.send(sipPort, probe.text);
+        const first = await victim.nextMatching(/^SIP\/2\.0 /, 10_000);
+        assert.ok(first.includes(probe.branch), `the victim got something before its own answer:\n${first}`);
+        if (kind === 'duplicated-headers') {
+          // Every unmutated one carries a duplicate: none may reach the app (mutated ones may have lost it).
+          const reached = invites.slice(before).filter((c) => {
+            const m = /^(?:dup|other|compact)-(\d+)@/.exec(c);
+            return m !== null && !HostileInput.mutated(Number(m[1]));
+          });
+          assert.deepEqual(reached, [], 'INVITEs with a duplicated single-valued header reached the app');
+        }
+        const left = await waitFor('every transaction, dialog and pending request to end', () => {
+          const st = h.server.stats;
+          return st.dialogs + st.serverTransactions + st.clientTransactions + st.pendingApp === 0 ? true : undefined;
+        }, 30_000).catch(() => h.server.stats);
+        assert.equal(left, true, `left behind: ${JSON.stringify(left)}`);
+      } finally {
+        client.close();
+        victim.close();
+      }
+    });
+  }
 });

@@ -131,10 +131,14 @@ describe('bad input', () => {
     await assertDroppedThenServes(Buffer.alloc(6000, 0x41));
   });
 
-  it('junk and a bad start line are dropped without an answer', async () => {
+  it('junk and a start line that is no request line are dropped without an answer', async () => {
     await assertDroppedThenServes('HELLO WORLD\r\n\r\n');
     await assertDroppedThenServes(Buffer.from([0, 1, 2, 3, 255, 254, 13, 10, 13, 10]));
-    await assertDroppedThenServes('INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n');
+  });
+
+  it('a request whose Via cannot be read is still answered 400, at the packet\'s source', async () => {
+    c.send(sipPort, 'INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n');
+    assert.match(await c.next(), /^SIP\/2\.0 400 [^]*\r\nVia: nonsense\r\n/);
   });
 
   it('a TCP connection sending junk is closed; the listener keeps serving', async () => {

@@ -26,6 +26,15 @@ describe('SIP stream framer', () => {
     assert.equal(new StreamFramer(65535).push(Buffer.from('OPTIONS sip:a SIP/2.0\r\nX: y\r\n\r\n'))[0].kind, 'error');
     assert.equal(new StreamFramer(100).push(Buffer.from(sipMsg('x'.repeat(200))))[0].kind, 'error');
   });
+
+  it('a missing or negative Content-Length hands back the header block, so the request can be answered 400', () => {
+    for (const cl of ['', 'Content-Length: -999\r\n', 'l: 12abc\r\n']) {
+      const head = `OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\n${cl}\r\n`;
+      const [f] = new StreamFramer(65535).push(Buffer.from(head + 'body'));
+      assert.equal(f.kind, 'error', cl);
+      assert.equal(f.kind === 'error' ? f.head?.toString() : '', head, cl);
+    }
+  });
 });
 
 describe('drachtio control framer', () => {

@@ -84,10 +84,66 @@ describe('SIP message parser', () => {
     }
   });
 
-  it('a bad start line cannot be answered: no partial message', () => {
-    for (const bad of ['HELLO\r\n\r\n', 'INVITE bob SIP/2.0\r\n\r\n', 'SIP/3.0 200 OK\r\n\r\n', '\x00\x01\r\n\r\n']) {
+  it('a start line that is no request line cannot be answered: no partial message', () => {
+    for (const bad of ['HELLO\r\n\r\n', 'SIP/3.0 200 OK\r\n\r\n', 'SIP/2.0 2x0 OK\r\n\r\n', 'SIP/2.0 4294967301 big\r\n\r\n', '\x00\x01\r\n\r\n']) {
       assert.throws(() => parseMessage(Buffer.from(bad)), (e: unknown) => e instanceof ParseError && e.partial === null);
     }
+  });
+
+  it('a recognisable but malformed request line keeps the partial message for a 400, a SIP version other than 2.0 for a 505', () => {
+    const head = 'Via: SIP/2.0/UDP h;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n';
+    const cases: Array<[string, number]> = [
+      ['INVITE bob SIP/2.0', 400], // no scheme
+      ['INVITE <sip:a@b> SIP/2.0', 400], // RFC 4475 §3.1.2.7
+      ['INVITE sip:a@b; lr SIP/2.0', 400], // §3.1.2.8
+      ['INVITE  sip:a@b  SIP/2.0', 400], // §3.1.2.9
+      ['OPTIONS sip:a@b SIP/2.0  ', 400], // §3.1.2.10
+      ['INVITE sip:a@b?Route=%3Csip:c%3E SIP/2.0', 400], // §3.1.2.11
+      ['OPTIONS sip:a@b SIP/7.0', 505], // §3.1.2.16
+      ['INVITE sip:a@b SIP/2.O', 400], // a mangled version is still a request to answer
+      ['HELLO WORLD', 400], // the core answers it only when it has a Via
+    ];
+    for (const [line, status] of cases) {
+      assert.throws(
+        () => parseMessage(Buffer.from(`${line}\r\n${head}`)),
+        (e: unknown) => e instanceof ParseError && e.partial?.method === line.split(' ')[0] && e.status === status,
+        line,
+      );
+    }
+  });
+
+  it('single-valued headers twice, empty list elements and empty parameters are 400s (RFC 4475 §3.1.2.1, §3.3.8, §3.3.9)', () => {
+    const ok = 'OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\nFrom: <sip:c@d>;tag=1\nTo: <sip:a@b>\nCall-ID: x\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContact: <sip:c@d>\nContent-Length: 0\n\n';
+    assert.equal(msg(ok).method, 'OPTIONS');
+    const variants = [
+      ok.replace('Call-ID: x\n', 'Call-ID: x\ni: y\n'),
+      ok.replace('To: <sip:a@b>\n', 'To: <sip:a@b>\nt: <sip:z@b>\n'),
+      ok.replace('From: <sip:c@d>;tag=1\n', 'From: <sip:c@d>;tag=1\nFrom: <sip:e@d>;tag=2\n'),
+      ok.replace('CSeq: 1 OPTIONS\n', 'CSeq: 1 OPTIONS\nCSeq: 2 OPTIONS\n'),
+      ok.replace('Max-Forwards: 70\n', 'Max-Forwards: 70\nMax-Forwards: 5\n'),
+      ok.replace('Content-Length: 0\n', 'Content-Length: 0\nl: 0\n'),
+      ok.replace('branch=z9hG4bKx', 'branch=z9hG4bKx;;,;,,'),
+      ok.replace('Contact: <sip:c@d>', 'Contact: <sip:c@d>;;;;'),
+    ];
+    for (const v of variants) {
+      assert.throws(() => msg(v), (e: unknown) => e instanceof ParseError && e.partial?.method === 'OPTIONS' && e.status === 400, v);
+    }
+  });
+
+  it('methods with every token character and CSeq numbers with leading zeros parse (RFC 4475 §3.1.1.1, §3.1.1.2)', () => {
+    const m = msg("!interesting-Method0123456789_*+`.%indeed'~ sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\nCSeq: 0009 !interesting-Method0123456789_*+`.%indeed'~\nl: 0\n\n");
+    assert.equal(m.cseq.seq, 9);
+    assert.equal(m.cseq.method, m.method);
+  });
+
+  it('an unterminated quoted display name is a 400 (RFC 4475 §3.1.2.6)', () => {
+    assert.throws(() => parseNameAddr('"Mr. J. User <sip:j.user@example.com>'), (e: unknown) => (e as { status: number }).status === 400);
+  });
+
+  it('a datagram without the empty line after its headers keeps its partial message for a 400; a stream message does not', () => {
+    const text = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c\r\n';
+    assert.throws(() => parseMessage(Buffer.from(text)), (e: unknown) => e instanceof ParseError && e.partial?.get('Call-ID') === 'c');
+    assert.throws(() => parseMessage(Buffer.from(text), { stream: true }), (e: unknown) => e instanceof ParseError && e.partial === null);
   });
 
   it('a stream message must have a Content-Length', () => {

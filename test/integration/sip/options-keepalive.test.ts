@@ -1,0 +1,64 @@
+// An OPTIONS addressed to Parley itself (an SBC's keep-alive) against a whole Parley with its
+// default routing: answered 200 with Allow and Accept, never proxied back to itself (that
+// was a 482); an OPTIONS for somewhere else is still proxied there.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { startParley, type RunningParley } from '../../helpers/parley-harness.ts';
+
+const routing = `
+routing:
+  rules:
+    - name: gateway
+      match: { method: INVITE, media: audio }
+      actions: [{ app: hello }]
+flows:
+  hello:
+    - answer
+    - hangup
+`;
+
+describe('OPTIONS addressed to Parley', () => {
+  let parley: RunningParley;
+  let c: RawSipClient;
+
+  before(async () => {
+    parley = await startParley(routing);
+    c = await RawSipClient.open();
+  });
+  after(async () => {
+    c.close();
+    await parley.stop();
+  });
+
+  for (const ruri of ['sip:127.0.0.1:PORT', 'sip:anyone@127.0.0.1:PORT', 'sip:127.0.0.1:PORT;transport=udp']) {
+    it(`OPTIONS ${ruri} is answered 200 with Allow and Accept`, async () => {
+      const uri = ruri.replace('PORT', String(parley.sipPort));
+      const r = request('OPTIONS', c.port, { To: `<${uri}>` });
+      c.send(parley.sipPort, r.text.replace('OPTIONS sip:parley@127.0.0.1 SIP/2.0', `OPTIONS ${uri} SIP/2.0`));
+      const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+      assert.match(res, /^SIP\/2\.0 200 /);
+      assert.ok(res.includes(r.branch));
+      assert.match(res, /\r\nAllow: [^\r]*OPTIONS/);
+      assert.match(res, /\r\nAccept: application\/sdp\r\n/);
+    });
+  }
+
+  it('an OPTIONS for another host is still proxied there, and its answer comes back', async () => {
+    const far = await RawSipClient.open();
+    try {
+      const uri = `sip:far@127.0.0.1:${far.port}`;
+      const r = request('OPTIONS', c.port, { To: `<${uri}>` });
+      c.send(parley.sipPort, r.text.replace('OPTIONS sip:parley@127.0.0.1 SIP/2.0', `OPTIONS ${uri} SIP/2.0`));
+      const proxied = await far.next();
+      assert.match(proxied, new RegExp(`^OPTIONS ${uri} SIP/2\\.0`));
+      const keep = proxied.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).map((l) => (/^To:/i.test(l) ? `${l};tag=far` : l));
+      far.send(parley.sipPort, `SIP/2.0 200 OK\r\n${keep.join('\r\n')}\r\nServer: far-end\r\nContent-Length: 0\r\n\r\n`);
+      const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+      assert.match(res, /^SIP\/2\.0 200 /);
+      assert.match(res, /\r\nServer: far-end\r\n/);
+    } finally {
+      far.close();
+    }
+  });
+});
