@@ -1,0 +1,98 @@
+// SRTP into a leg's own endpoint across a sequence-number wrap (issue 11): a
+// peer sends SDES-SRTP starting at sequence 65,500, with comfort-noise packets
+// (PT 13) in between, and the other leg keeps hearing its tone after the wrap:
+// the endpoint's rollover counter follows the wrap and CN neither breaks the
+// SRTP state nor reaches the mix as audio.
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
+import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import { generateSrtpKeyBase64, SrtpSession, SUPPORTED_SRTP_SUITES } from '../../../src/media-plane/srtp/index.ts';
+import { medianToneShare, tone } from '../../helpers/audio-analysis.ts';
+import { collect, joinPeer, startEngine } from '../../helpers/media-harness.ts';
+import { buildRtp } from '../../helpers/rtp.ts';
+
+describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
+  let engine: MediaEngine;
+  before(async () => {
+    engine = await startEngine();
+  });
+  after(() => engine.close());
+
+  for (const suite of SUPPORTED_SRTP_SUITES) {
+    it(`${suite}: the other leg hears the tone before and after the wrap`, async () => {
+      const room = await engine.createRoom(`wrap-${suite}`);
+      const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+      const sock = createSocket('udp4');
+      sock.bind(0, '127.0.0.1');
+      await once(sock, 'listening');
+      const ourKey = generateSrtpKeyBase64(suite);
+      const offer = [
+        'v=0',
+        'o=peer 1 1 IN IP4 127.0.0.1',
+        's=-',
+        'c=IN IP4 127.0.0.1',
+        't=0 0',
+        `m=audio ${sock.address().port} RTP/SAVP 0 13`,
+        'a=rtpmap:0 PCMU/8000',
+        'a=rtpmap:13 CN/8000',
+        'a=rtcp-mux',
+        `a=crypto:1 ${suite} inline:${ourKey}`,
+        'a=sendrecv',
+        '',
+      ].join('\r\n');
+      const { leg, answer } = await room.createLeg(offer, { id: 'a' });
+      const m = /m=audio (\d+) RTP\/SAVP/.exec(answer);
+      const key = /a=crypto:1 (\S+) inline:([A-Za-z0-9+/=]+)/.exec(answer);
+      assert.ok(m && key, `an SRTP answer: ${answer}`);
+      assert.equal(key[1], suite);
+      const srtp = new SrtpSession({ suite, sendKeyBase64: ourKey, recvKeyBase64: key[2] });
+      const port = Number(m[1]);
+
+      const enc = new G711Encoder('ulaw');
+      const payload = new Uint8Array(160);
+      const ssrc = 0x1234abcd;
+      let seq = 65_500;
+      let ts = 1_000_000;
+      let sample = 0;
+      let sent = 0;
+      let cn = 0;
+      const timer = setInterval(() => {
+        sent++;
+        let pkt: Buffer;
+        if (sent % 10 === 0) {
+          // Comfort noise (RFC 3389): one byte, the noise level.
+          pkt = buildRtp({ payloadType: 13, seq, timestamp: ts, ssrc, payload: Buffer.from([60]) });
+          cn++;
+        } else {
+          const n = enc.encode(tone(440, 8000, 160, 8000, sample), payload);
+          pkt = buildRtp({ payloadType: 0, seq, timestamp: ts, ssrc, payload: Buffer.from(payload.subarray(0, n)) });
+        }
+        sample += 160;
+        seq = (seq + 1) & 0xffff;
+        ts = (ts + 160) >>> 0;
+        sock.send(srtp.protectRtp(pkt), port, '127.0.0.1');
+      }, 20);
+      try {
+        // 36 packets to the wrap, then at least 4 s past it.
+        await collect(b.peer, 60);
+        const beforeWrap = await collect(b.peer, 25);
+        while (sent < 36 + 200) await new Promise((r) => setTimeout(r, 100));
+        const afterWrap = await collect(b.peer, 100);
+        assert.ok(medianToneShare(beforeWrap, 440, 8000) > 0.7, `heard before the wrap (${medianToneShare(beforeWrap, 440, 8000).toFixed(2)})`);
+        assert.ok(medianToneShare(afterWrap, 440, 8000) > 0.7, `heard after the wrap (${medianToneShare(afterWrap, 440, 8000).toFixed(2)})`);
+        const st = leg.endpoint!.stats;
+        assert.equal(st.srtpFailures, 0, 'no packet failed SRTP authentication');
+        assert.ok(cn >= 20, `CN packets were sent in between (${cn})`);
+        assert.ok(st.packetsIn >= sent - 5, `the endpoint took the packets (${st.packetsIn} of ${sent})`);
+      } finally {
+        clearInterval(timer);
+        sock.close();
+        await b.peer.close();
+        room.close();
+      }
+    });
+  }
+});
