@@ -5,7 +5,10 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Parley } from '../app.ts';
+import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
+
+const DROP_LABELS = { malformed: 'malformed', wrongSource: 'wrong_source', unexpectedPt: 'unexpected_pt', srtpFailures: 'srtp_failure' } as const;
 import type { MixerParticipant } from '../mixer/mixer-participant.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { ApiEvent } from './event-hub.ts';
@@ -92,6 +95,33 @@ export class Metrics {
     this.roomGauge('parley_mixer_skipped_ticks', 'Mixer ticks never run because the process stalled, per room', (r) => r.mixerStats.skipped);
     this.legGauge('parley_leg_rtp_lost_packets', 'RTP packets lost per leg (jitter buffer)', (j) => j.lost);
     this.legGauge('parley_leg_rtp_jitter_ms', 'Interarrival jitter per leg in milliseconds (RFC 3550 estimate)', (j) => j.jitterMs);
+    this.legGauge('parley_leg_rtcp_rtt_ms', 'Round-trip time per leg from RTCP (RFC 3550 §6.4.1), once measured', (_j, l) => l.rtcpStats?.rttMs ?? null);
+    this.legGauge('parley_leg_remote_fraction_lost', "Fraction of Parley's packets the peer reported lost in its last RTCP report", (_j, l) => l.rtcpStats?.remote?.fractionLost ?? null);
+    this.legGauge('parley_leg_remote_jitter_ms', "Jitter of Parley's stream as the peer reported it over RTCP", (_j, l) => l.rtcpStats?.remote?.jitterMs ?? null);
+    const drops = (['malformed', 'wrongSource', 'unexpectedPt', 'srtpFailures'] as const).map((cause) => ({ cause, label: DROP_LABELS[cause] }));
+    const rooms = (): Promise<MediaRoom[]> => this.rooms();
+    new Gauge({
+      name: 'parley_leg_rtp_dropped_packets',
+      help: "Datagrams a leg's RTP endpoint dropped, by cause (malformed, wrong_source, unexpected_pt, srtp_failure)",
+      labelNames: ['room', 'leg', 'cause'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await rooms())
+          for (const id of r.legIds) {
+            const st = r.leg(id)?.endpoint?.stats;
+            if (st) for (const d of drops) this.set({ room: r.id, leg: id, cause: d.label }, st[d.cause]);
+          }
+      },
+    });
+    new Gauge({
+      name: 'parley_rtp_ports_in_use',
+      help: 'RTP port pairs held by legs',
+      registers,
+      collect() {
+        this.set(self.parley.media?.portsInUse ?? 0);
+      },
+    });
   }
 
   /** A gauge read per room from the live rooms at each scrape. */
@@ -109,8 +139,8 @@ export class Metrics {
     });
   }
 
-  /** A gauge read per leg from its jitter buffer's statistics at each scrape. */
-  private legGauge(name: string, help: string, read: (j: JitterStats) => number): void {
+  /** A gauge read per leg (its jitter buffer's statistics, the leg itself) at each scrape; null leaves it out. */
+  private legGauge(name: string, help: string, read: (j: JitterStats, leg: MediaLeg) => number | null): void {
     const rooms = (): Promise<MediaRoom[]> => this.rooms();
     new Gauge({
       name,
@@ -121,8 +151,10 @@ export class Metrics {
         this.reset();
         for (const r of await rooms())
           for (const id of r.legIds) {
-            const s = r.leg(id)?.mixerParticipant?.jitterStats;
-            if (s) this.set({ room: r.id, leg: id }, read(s));
+            const leg = r.leg(id);
+            const s = leg?.mixerParticipant?.jitterStats;
+            const v = s && leg ? read(s, leg) : null;
+            if (v !== null) this.set({ room: r.id, leg: id }, v);
           }
       },
     });

@@ -10,6 +10,7 @@ import { parseSipInfoDtmf } from '../dtmf/sip-info-dtmf.ts';
 import type { FrameSource } from '../mixer/frames.ts';
 import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
 import { MediaClosedError } from './media-errors.ts';
+import type { RtcpStats } from './rtcp/index.ts';
 import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
 import { buildAnswer, buildOffer, negotiateOffer, parseAnswer } from './sdp-negotiator.ts';
 import type { NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
@@ -35,6 +36,9 @@ export type MediaLegEvents = {
 };
 
 /** What a leg needs from its room (kept narrow so the leg cannot reach other legs). */
+/** The leg's RTCP session as the leg uses it (src/media-plane/rtcp/). */
+export type LegRtcp = RtcpContext & { setClockRate(rate: number): void; readonly stats: RtcpStats };
+
 export interface LegHost {
   readonly codecs: readonly CodecName[];
   /** Opens this leg's RTP endpoint (RTCP port too when `withRtcp`), keeping `port` when it is free. */
@@ -42,7 +46,7 @@ export interface LegHost {
   /** An SRTP context: what we send under `local`, what we receive under `remote`. */
   createSrtp(local: SrtpKey, remote: SrtpKey): SrtpContext;
   /** The leg's RTCP (reports sent every ~5 s, the peer's read). */
-  createRtcp(leg: MediaLeg, clockRate: number): RtcpContext & { setClockRate(rate: number): void };
+  createRtcp(leg: MediaLeg, clockRate: number): LegRtcp;
   /** A fresh local SRTP master key (and salt) for a suite. */
   newSrtpKey(suite: SrtpSuite, tag: number): SrtpKey;
   /** The mixer participant for this leg, created on first use. */
@@ -62,7 +66,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   /** Our SRTP key, kept across re-offers of the same suite. */
   private localKey: SrtpKey | null = null;
   private pendingOffer: { srtp: boolean } | null = null;
-  private rtcp: (RtcpContext & { setClockRate(rate: number): void }) | null = null;
+  private rtcp: LegRtcp | null = null;
   private closed = false;
   private watching = false;
   private timedOut = false;
@@ -99,6 +103,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   /** The leg's RTP endpoint (its port, counters, where it sends). */
   get endpoint(): RtpEndpoint | null {
     return this.rtp;
+  }
+
+  /** What RTCP says of this leg's streams (loss, jitter, RTT, both ways), once negotiated. */
+  get rtcpStats(): Readonly<RtcpStats> | null {
+    return this.rtcp?.stats ?? null;
   }
 
   /** @internal The endpoint hands the peer's packets here. */

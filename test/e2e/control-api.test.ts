@@ -199,6 +199,8 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.match(r.text, /^parley_dtmf_digits_total 2$/m);
     assert.match(r.text, /^parley_leg_rtp_jitter_ms\{room="call-[^"]+",leg="caller"\} [\d.]+$/m);
     assert.match(r.text, /^parley_mixer_late_ticks\{room="call-[^"]+"\} \d+$/m);
+    assert.match(r.text, /^parley_rtp_ports_in_use 2$/m);
+    assert.match(r.text, /^parley_leg_rtp_dropped_packets\{room="call-[^"]+",leg="caller",cause="wrong_source"\} 0$/m);
   });
 
   it('pauses and resumes the recording', async () => {
