@@ -11,6 +11,8 @@ import { G711Decoder, G711Encoder } from '../../src/mixer/codecs/g711-codec.ts';
 import { G722Decoder, G722Encoder } from '../../src/mixer/codecs/g722.ts';
 import { OpusDecoder, OpusEncoder } from '../../src/mixer/codecs/opus-codec.ts';
 import { dtmfTone, tone } from './audio-analysis.ts';
+import { generateSrtpKeyBase64, SrtpSession } from '../../src/media-plane/srtp/index.ts';
+import type { SrtpSuite } from '../../src/media-plane/sdp-types.ts';
 import { buildRtp, dtmfPayload, parseRtp, type RtpPacket } from './rtp.ts';
 
 export interface RtpPeerOptions {
@@ -26,6 +28,8 @@ export interface RtpPeerOptions {
   reorder?: boolean;
   /** Drop every n-th audio packet (a lossy network). */
   dropEvery?: number;
+  /** SDES-SRTP with this suite: RTP/SAVP and an a=crypto line with a key of its own. */
+  srtp?: SrtpSuite;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -57,16 +61,22 @@ export class RtpPeer extends EventEmitter {
   private readonly events: { digit: string; frames: number; ssrc: number | null }[] = [];
   private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
   readonly options: RtpPeerOptions;
+  /** Our SRTP key (when options.srtp), and the session once the other side's key is known. */
+  readonly srtpKey: string | null;
+  private srtpSession: SrtpSession | null = null;
 
   constructor(options: RtpPeerOptions) {
     super();
     this.options = options;
+    this.srtpKey = options.srtp ? generateSrtpKeyBase64(options.srtp) : null;
     this.codec = options.codec;
     this.pt = options.pt ?? CODECS[options.codec].staticPt ?? 111;
     this.dtmfPt = options.dtmfPt === undefined ? 101 : options.dtmfPt;
     this.rate = codecPcmRate(options.codec);
     this.encoder = this.codec === 'PCMU' ? new G711Encoder('ulaw') : this.codec === 'PCMA' ? new G711Encoder('alaw') : this.codec === 'G722' ? new G722Encoder() : new OpusEncoder(16000);
-    this.socket.on('message', (b, rinfo) => {
+    this.socket.on('message', (raw, rinfo) => {
+      const b = this.srtpSession ? this.srtpSession.unprotectRtp(raw) : raw;
+      if (!b) return;
       const p = parseRtp(b);
       if (!p) return;
       if (!this.remote && options.latch) this.remote = { ip: rinfo.address, port: rinfo.port };
@@ -91,12 +101,13 @@ export class RtpPeer extends EventEmitter {
     const pts = [this.pt, ...(this.dtmfPt !== null ? [this.dtmfPt] : [])];
     const lines = [
       'v=0', `o=peer 1 1 IN IP4 127.0.0.1`, 's=peer', 'c=IN IP4 127.0.0.1', 't=0 0',
-      `m=audio ${this.port} RTP/AVP ${pts.join(' ')}`,
+      `m=audio ${this.port} ${this.srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} ${pts.join(' ')}`,
       `a=rtpmap:${this.pt} ${info.name}/${info.rtpClock}${info.sdpChannels > 1 ? '/2' : ''}`,
     ];
     if (this.dtmfPt !== null) lines.push(`a=rtpmap:${this.dtmfPt} telephone-event/${info.rtpClock === 48000 ? 48000 : 8000}`, `a=fmtp:${this.dtmfPt} 0-16`);
     lines.push('a=ptime:20');
     if (this.options.rtcpMux !== false) lines.push('a=rtcp-mux');
+    if (this.srtpKey) lines.push(`a=crypto:1 ${this.options.srtp} inline:${this.srtpKey}`);
     lines.push(...extra, `a=${direction}`);
     return lines.join('\r\n') + '\r\n';
   }
@@ -109,6 +120,11 @@ export class RtpPeer extends EventEmitter {
     const ip = m.connection?.ip ?? s.connection?.ip;
     if (!ip) throw new Error('no c= in remote SDP');
     this.remote = { ip, port: m.port };
+    if (this.srtpKey) {
+      const c = m.crypto?.[0];
+      if (!c) throw new Error('no a=crypto in the remote SDP of an SRTP peer');
+      this.srtpSession = new SrtpSession({ suite: this.options.srtp!, sendKeyBase64: this.srtpKey, recvKeyBase64: c.config.replace(/^inline:/, '').split('|')[0] });
+    }
   }
 
   /** Starts the 20 ms send loop. */
@@ -187,7 +203,9 @@ export class RtpPeer extends EventEmitter {
   }
 
   send(packet: Buffer): void {
-    if (this.remote) this.socket.send(packet, this.remote.port, this.remote.ip);
+    if (!this.remote) return;
+    if (this.srtpKey && !this.srtpSession) return; // no key from the other side yet
+    this.socket.send(this.srtpSession ? this.srtpSession.protectRtp(packet) : packet, this.remote.port, this.remote.ip);
   }
 
   private tick(): void {
