@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const generator = await LoadGenerator.start(N, K, SECONDS);
   const { rooms, targets } = await openParleyRooms(engine, generator.ports, K);
   await generator.connect(targets);
-  // Warm-up: SSRC discovery, jitter buffers.
+  // Warm-up: jitter buffers.
   await generator.run(2);
   const pids = engine.workerPids;
   const w0 = pids.map(procCpuMs);

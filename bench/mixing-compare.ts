@@ -72,7 +72,7 @@ async function runOne(n: number, k: number, open: (ports: number[]) => Promise<S
   try {
     side = await open(gen.ports);
     await gen.connect(side.targets);
-    // Warm-up: SSRC discovery, jitter buffers (Parley), prebuffering (Janus).
+    // Warm-up: jitter buffers (Parley), prebuffering (Janus).
     await gen.run(WARMUP);
     return await measureWindow(gen, side.pids, n, SECONDS, otherPids);
   } finally {

@@ -31,6 +31,7 @@ export interface RtcpContext {
   onRtpSent(payloadBytes: number, rtpTimestamp: number, nowMs: number): void;
   handleRtcp(packet: Uint8Array, nowMs: number): boolean;
   buildReport(nowMs: number): Buffer;
+  buildBye(nowMs: number): Buffer;
   nextIntervalMs(): number;
 }
 
@@ -258,15 +259,22 @@ export class RtpEndpoint {
     this.rtpSocket.send(out, this.sendPort, this.sendIp);
   }
 
-  /** Closes the sockets (a final RTCP report first, if RTCP runs). Synchronous, idempotent. */
+  /** Closes the sockets (an RTCP BYE first, RFC 3550 §6.6, if RTCP runs). Synchronous, idempotent. */
   close(): void {
     if (this.closed) return;
     if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
     this.rtcpTimer = null;
+    const rtp = this.rtpSocket;
+    const rtcp = this.rtcpSocket;
+    const closeAll = (): void => {
+      rtp.close();
+      rtcp?.close();
+    };
+    // The BYE leaves through the socket's send queue: the sockets close once it is out.
+    if (!this.sendRtcp(true, closeAll)) closeAll();
     this.closed = true;
-    this.rtpSocket.close();
-    this.rtcpSocket?.close();
     this.rtcpSocket = null;
+    // A new leg may try this port before the sockets are gone: the allocator then skips it (EADDRINUSE).
     this.opts.allocator.release(this.port);
   }
 
@@ -381,20 +389,27 @@ export class RtpEndpoint {
 
   private readonly sendReport = (): void => {
     this.rtcpTimer = null;
-    const m = this.media;
-    if (this.closed || !this.rtcp) return;
-    if (m !== null && this.rtcpSendIp !== null) {
-      const report = this.rtcp.buildReport(performance.now());
-      const out = m.srtp ? m.srtp.protectRtcp(report) : report;
-      const socket = m.remote.rtcpMux || !this.rtcpSocket ? this.rtpSocket : this.rtcpSocket;
-      // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1).
-      const ip = this.latchedIp ?? this.rtcpSendIp;
-      const port = m.remote.rtcpMux ? (this.latchedIp ? this.latchedPort : this.rtcpSendPort) : this.rtcpSendPort;
-      socket.send(out, port, ip);
-      this.stats.rtcpOut++;
-    }
+    if (this.closed) return;
+    this.sendRtcp(false);
     this.scheduleReport();
   };
+
+  /** One compound RTCP packet to the peer (a report, or a report and BYE); false when there is nothing to send. */
+  private sendRtcp(bye: boolean, sent?: () => void): boolean {
+    const m = this.media;
+    if (!this.rtcp || m === null || this.rtcpSendIp === null) return false;
+    const now = performance.now();
+    const report = bye ? this.rtcp.buildBye(now) : this.rtcp.buildReport(now);
+    const out = m.srtp ? m.srtp.protectRtcp(report) : report;
+    const socket = m.remote.rtcpMux || !this.rtcpSocket ? this.rtpSocket : this.rtcpSocket;
+    // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1).
+    const ip = this.latchedIp ?? this.rtcpSendIp;
+    const port = m.remote.rtcpMux ? (this.latchedIp ? this.latchedPort : this.rtcpSendPort) : this.rtcpSendPort;
+    this.stats.rtcpOut++;
+    if (sent) socket.send(out, port, ip, sent);
+    else socket.send(out, port, ip);
+    return true;
+  }
 
   private readonly onSocketError = (err: Error): void => {
     this.opts.log.warn({ err, port: this.port }, 'RTP socket error');

@@ -84,8 +84,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   private async spawn(): Promise<ms.Worker> {
     const { workerBin, rtcMinPort, rtcMaxPort } = this.options;
-    // The 'rtp' warnings name the SSRC of packets no Producer claims: SsrcDiscovery learns SIP peers' SSRCs from them.
-    const worker = await mediasoup.createWorker({ workerBin, rtcMinPort, rtcMaxPort, logLevel: 'warn', logTags: ['rtp'] });
+    const worker = await mediasoup.createWorker({ workerBin, rtcMinPort, rtcMaxPort, logLevel: 'warn' });
     this.load.set(worker, 0);
     // mediasoup closes its workers itself on the process's SIGINT/SIGTERM. Parley owns
     // the shutdown order (a SIGTERM drains calls before the media goes), so take those

@@ -6,6 +6,7 @@ import { MediaClosedError, SdpNegotiationError } from '../../../src/media-plane/
 import { joinPeer, startEngine } from '../../helpers/media-harness.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { ToneSource } from '../../helpers/tone-source.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 describe('lifetimes and the close cascade (real UDP)', () => {
   let engine: MediaEngine;
@@ -36,13 +37,16 @@ describe('lifetimes and the close cascade (real UDP)', () => {
     assert.deepEqual(order, ['legclose:a', 'a:room-closed', 'legclose:b', 'b:room-closed', 'room:closed']);
     assert.equal(a.leg.endpoint, null, 'the leg let go of its endpoint');
     assert.equal(engine.portsInUse, portsBefore - 2, 'both legs\' ports are released');
-    // The port is really closed: it can be bound again.
-    const again = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      again.once('error', reject);
-      again.bind(port, '127.0.0.1', resolve);
-    });
-    again.close();
+    // The port is really closed (once the RTCP BYE has left): it can be bound again.
+    await waitFor('the port free again', async () => {
+      const again = createSocket('udp4');
+      const ok = await new Promise<boolean>((resolve) => {
+        again.once('error', () => resolve(false));
+        again.bind(port, '127.0.0.1', () => resolve(true));
+      });
+      again.close();
+      return ok || undefined;
+    }, 2000);
     assert.ok(whisper.stopped && prompt.stopped, 'sources playing are stopped');
     assert.equal(engine.room('cascade'), undefined);
     assert.equal(room.size, 0);

@@ -18,7 +18,7 @@ describe('two legs in a room (real worker, real UDP)', () => {
     const b = await joinPeer(room, { codec: 'PCMU' });
     a.peer.setTone(440);
     b.peer.setTone(1000);
-    // Wait for steady sound at both ends (SSRC discovery, jitter buffers), then analyse 1 s.
+    // Wait for steady sound at both ends (jitter buffers), then analyse 1 s.
     await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
     const [heardByA, heardByB] = await Promise.all([collect(a.peer, 50), collect(b.peer, 50)]);
     assert.ok(medianToneShare(heardByA, 1000, 8000) > 0.8, `A hears B's 1000 Hz (share ${medianToneShare(heardByA, 1000, 8000).toFixed(3)})`);
