@@ -88,10 +88,16 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     assert.equal(engine.hubCount, 0);
     assert.deepEqual(await engine.workerRouterIds(), [], 'the worker has no router');
 
-    const hub = await engine.hubFor(room.id);
-    assert.equal(await engine.hubFor(room.id), hub, 'one hub per room');
+    const [hub, same] = await Promise.all([engine.hubFor(room.id), engine.hubFor(room.id)]);
+    assert.equal(same, hub, 'one hub per room, shared by concurrent callers');
+    assert.equal(await engine.hubFor(room.id), hub);
     assert.deepEqual(await engine.workerRouterIds(), [hub.router.id]);
     assert.equal(hub.mixProducer.rtpParameters.encodings?.[0]?.ssrc, hub.link.mixSsrc, 'the mix is produced under the SSRC Parley chose');
+
+    // Nobody consumes yet: the room sends the hub nothing (no Opus encode, no packet).
+    const received = async (p: ms.Producer): Promise<number> => (await p.getStats()).reduce((n, st) => n + st.packetCount, 0);
+    await legProducer(hub, 'b');
+    assert.equal(await received(hub.mixProducer), 0, 'the mix is not sent while nobody consumes it');
 
     // An external consumer of the mix (Opus) hears both legs.
     const sink = await new RtpSink().bind();
@@ -113,6 +119,15 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     assert.ok(medianToneShare(legA, 440, 8000) > 0.9, `leg a's stream is a's 440 Hz (share ${medianToneShare(legA, 440, 8000).toFixed(3)}; ${envelope(legA, 8000)})`);
     assert.ok(toneAmplitude(legA, 8000, 1000) < 0.005, 'and not b\'s 1000 Hz');
     assert.ok(sink.of(legSsrc).every((p) => p.payloadType === legConsumer.rtpParameters.codecs[0].payloadType));
+    assert.equal(await received(hub.legProducer('b')!), 0, 'leg b, consumed by nobody, is not sent');
+
+    // The mix's last consumer goes: the room stops sending it (while leg a's stream goes on).
+    mixConsumer.close();
+    await sink.decodeNext(legSsrc, 5, new G711Decoder('ulaw'));
+    const mixSent = await received(hub.mixProducer);
+    assert.ok(mixSent >= 65, `the mix producer received what was consumed (${mixSent} packets)`);
+    await sink.decodeNext(legSsrc, 10, new G711Decoder('ulaw'));
+    assert.ok((await received(hub.mixProducer)) <= mixSent + 1, 'no mix sent without a consumer');
 
     // An external producer (a browser's stand-in): 700 Hz PCMU into a PlainTransport on the hub's Router.
     const ext = await hub.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
