@@ -11,10 +11,12 @@ import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { RoomHub } from '../../../src/media-plane/room-hub.ts';
 import type { AudioDecoder } from '../../../src/mixer/codecs/audio-codec.ts';
 import { G711Decoder, G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
+import { G722Decoder } from '../../../src/mixer/codecs/g722.ts';
 import { OpusDecoder } from '../../../src/mixer/codecs/opus-codec.ts';
 import { medianToneShare, tone, toneAmplitude } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
 import { buildRtp, parseRtp, type RtpPacket } from '../../helpers/rtp.ts';
+import { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /** A UDP socket on loopback that keeps the RTP it receives, by SSRC. */
@@ -199,6 +201,32 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     assert.ok(!(await engine.workerRouterIds()).includes(hub.router.id), 'the worker dropped the router');
     await assert.rejects(engine.hubFor(room.id), /not open/);
     await a.peer.close();
+  });
+
+  it('a re-INVITE that changes a leg\'s codec remakes its Producer, and the new stream carries the leg', async () => {
+    const room = await engine.createRoom('recodec');
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    const hub = await engine.hubFor(room.id);
+    const first = await legProducer(hub, 'a');
+    assert.equal(first.rtpParameters.codecs[0].mimeType, 'audio/PCMU');
+    // The same leg moves to G.722 (a new phone socket, as a transfer or a codec change would do).
+    const next = hub.waitFor('legproducer', 5000);
+    const g722 = await new RtpPeer({ codec: 'G722' }).bind();
+    g722.useRemoteSdp(await a.leg.applyOffer(g722.sdp()));
+    a.peer.stopSending();
+    g722.start({ kind: 'tone', freq: 600, amplitude: 8000 });
+    const [legId, producer] = await next;
+    assert.equal(legId, 'a');
+    assert.equal(producer.rtpParameters.codecs[0].mimeType, 'audio/G722');
+    assert.equal(first.closed, true, 'the PCMU Producer is gone');
+    assert.notEqual(producer.rtpParameters.encodings![0].ssrc, first.rtpParameters.encodings![0].ssrc);
+    const sink = await new RtpSink().bind();
+    const consumer = await externalConsumer(hub.router, producer, sink);
+    const heard = await sink.decodeNext(consumer.rtpParameters.encodings![0].ssrc!, 50, new G722Decoder());
+    assert.ok(medianToneShare(heard, 600, 16000) > 0.9, `the G.722 stream carries the leg's 600 Hz (${envelope(heard, 16000)})`);
+    sink.close();
+    await Promise.all([a.peer.close(), g722.close()]);
+    room.close();
   });
 
   it('hub.close() leaves the room and its calls as they were', async () => {
