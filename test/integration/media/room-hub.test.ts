@@ -13,7 +13,7 @@ import type { AudioDecoder } from '../../../src/mixer/codecs/audio-codec.ts';
 import { G711Decoder, G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
 import { G722Decoder } from '../../../src/mixer/codecs/g722.ts';
 import { OpusDecoder } from '../../../src/mixer/codecs/opus-codec.ts';
-import { medianToneShare, tone, toneAmplitude } from '../../helpers/audio-analysis.ts';
+import { medianToneShare, tone } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
 import { buildRtp, parseRtp, type RtpPacket } from '../../helpers/rtp.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
@@ -108,9 +108,10 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     const mixSsrc = mixConsumer.rtpParameters.encodings![0].ssrc!;
     await sink.decodeNext(mixSsrc, 15, new OpusDecoder(16000)); // the decoder settles
     const mix = await sink.decodeNext(mixSsrc, 50, new OpusDecoder(16000));
-    const mix440 = toneAmplitude(mix, 16000, 440);
-    const mix1000 = toneAmplitude(mix, 16000, 1000);
-    assert.ok(mix440 > 0.08 && mix1000 > 0.08, `the mix carries both tones (440: ${mix440.toFixed(3)}, 1000: ${mix1000.toFixed(3)}; ${envelope(mix, 16000)})`);
+    // Shares over 100 ms windows (a late frame shifts a tone's phase: one long window would cancel it out).
+    const mix440 = medianToneShare(mix, 440, 16000);
+    const mix1000 = medianToneShare(mix, 1000, 16000);
+    assert.ok(mix440 > 0.3 && mix1000 > 0.3, `the mix carries both tones (440: ${mix440.toFixed(3)}, 1000: ${mix1000.toFixed(3)}; ${envelope(mix, 16000)})`);
 
     // One leg's stream: only that leg's voice, PCMU as the phone sent it, under the hub's SSRC.
     const aProducer = await legProducer(hub, 'a');
@@ -119,7 +120,7 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     const legSsrc = legConsumer.rtpParameters.encodings![0].ssrc!;
     const legA = await sink.decodeNext(legSsrc, 50, new G711Decoder('ulaw'));
     assert.ok(medianToneShare(legA, 440, 8000) > 0.9, `leg a's stream is a's 440 Hz (share ${medianToneShare(legA, 440, 8000).toFixed(3)}; ${envelope(legA, 8000)})`);
-    assert.ok(toneAmplitude(legA, 8000, 1000) < 0.005, 'and not b\'s 1000 Hz');
+    assert.ok(medianToneShare(legA, 1000, 8000) < 0.01, 'and not b\'s 1000 Hz');
     assert.ok(sink.of(legSsrc).every((p) => p.payloadType === legConsumer.rtpParameters.codecs[0].payloadType));
     assert.equal(await received(hub.legProducer('b')!), 0, 'leg b, consumed by nobody, is not sent');
 
@@ -151,13 +152,13 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
       n++;
     }, 20);
     try {
-      await waitFor('a hears 700 Hz', async () => toneAmplitude(await collect(a.peer, 10), 8000, 700) > 0.05);
+      await waitFor('a hears 700 Hz', async () => medianToneShare(await collect(a.peer, 10), 700, 8000) > 0.2);
       const [heardA, heardB] = await Promise.all([collect(a.peer, 50), collect(b.peer, 50)]);
       for (const [who, heard, other] of [['a', heardA, 1000], ['b', heardB, 440]] as const) {
-        const t700 = toneAmplitude(heard, 8000, 700);
-        const tOther = toneAmplitude(heard, 8000, other);
-        assert.ok(t700 > 0.08, `${who} hears the external producer's 700 Hz (${t700.toFixed(3)}; ${envelope(heard, 8000)})`);
-        assert.ok(tOther > 0.08, `${who} still hears the other leg (${tOther.toFixed(3)})`);
+        const t700 = medianToneShare(heard, 700, 8000);
+        const tOther = medianToneShare(heard, other, 8000);
+        assert.ok(t700 > 0.3, `${who} hears the external producer's 700 Hz (share ${t700.toFixed(3)}; ${envelope(heard, 8000)})`);
+        assert.ok(tOther > 0.3, `${who} still hears the other leg (share ${tOther.toFixed(3)})`);
       }
     } finally {
       clearInterval(timer);
@@ -176,7 +177,7 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     const [afterA, afterB] = await Promise.all([collect(a.peer, 25), collect(b.peer, 25)]);
     assert.ok(medianToneShare(afterA, 1000, 8000) > 0.8, `a still hears b (${envelope(afterA, 8000)})`);
     assert.ok(medianToneShare(afterB, 440, 8000) > 0.8, `b still hears a (${envelope(afterB, 8000)})`);
-    assert.ok(toneAmplitude(afterA, 8000, 700) < 0.01, 'the hub\'s input left the mix with the hub');
+    assert.ok(medianToneShare(afterA, 700, 8000) < 0.02, 'the hub\'s input left the mix with the hub');
 
     // A new hub can be made on the replacement worker.
     await waitFor('a replacement worker', () => engine.workerPids.length === 1 && engine.workerPids[0] !== deadPid);
@@ -237,7 +238,7 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     const hub = await engine.hubFor(room.id);
     hub.close();
     hub.close();
-    assert.equal(engine.hubCount, 0);
+    assert.equal(engine.hub(room.id), undefined);
     await waitForSound(b.peer);
     assert.ok(medianToneShare(await collect(b.peer, 25), 440, 8000) > 0.8);
     await Promise.all([a.peer.close(), b.peer.close()]);
