@@ -1,13 +1,17 @@
 // The media engine: the rooms, the RTP port allocator their legs' endpoints
-// share, and the mediasoup worker pool (the rooms' hubs). The only factory of rooms.
+// share, and the mediasoup worker pool (the rooms' hubs). The only factory of
+// rooms and of their hubs (made on demand: a room nobody consumes costs
+// mediasoup nothing).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MediaConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { MediaClosedError } from './media-errors.ts';
+import { HubPublisher } from './hub-publisher.ts';
 import { MediaRoom } from './media-room.ts';
 import { PortAllocator } from './port-allocator.ts';
 import type { LatchMode } from './rtp-endpoint.ts';
+import { RoomHub } from './room-hub.ts';
 import { resolveWorkerBinary } from './worker-binary.ts';
 import { WorkerPool } from './worker-pool.ts';
 
@@ -18,6 +22,9 @@ export type MediaEngineEvents = {
 
 export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
+  /** Rooms' hubs, while being made (the promise is shared by concurrent callers) and once open. */
+  private readonly hubsPending = new Map<string, Promise<RoomHub>>();
+  private readonly hubs = new Map<string, RoomHub>();
   private readonly ports: PortAllocator;
   private readonly roomConfig: MediaConfig & { latching: LatchMode };
   private readonly cname = `parley-${randomBytes(9).toString('base64url')}`;
@@ -76,22 +83,101 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       log: this.log.child({ room: id }),
       roomClosed: (r) => {
         if (this.rooms.get(r.id) === r) this.rooms.delete(r.id);
+        this.hubs.get(r.id)?.close('room-closed');
       },
     });
     this.rooms.set(id, room);
     return room;
   }
 
-  /** Closes every room, then the workers. Synchronous, idempotent; one 'close'. */
+  /** Open room hubs (each one Router). */
+  get hubCount(): number {
+    return this.hubs.size;
+  }
+
+  hub(roomId: string): RoomHub | undefined {
+    return this.hubs.get(roomId);
+  }
+
+  /** The ids of the Routers the workers have, as the workers themselves tell (monitoring, tests). */
+  async workerRouterIds(): Promise<string[]> {
+    return this.pool.routerIds();
+  }
+
+  /**
+   * The room's hub, made on first use (a browser joins, a pipe, an external
+   * consumer): a Router on the least loaded worker, the room publishing into it.
+   * Rejects with MediaClosedError when the room (or engine) closes meanwhile.
+   */
+  hubFor(roomId: string): Promise<RoomHub> {
+    const open = this.hubs.get(roomId);
+    if (open) return Promise.resolve(open);
+    let pending = this.hubsPending.get(roomId);
+    if (!pending) {
+      const room = this.rooms.get(roomId);
+      if (this.closed || !room) return Promise.reject(new MediaClosedError(`room ${roomId} is not open`));
+      pending = this.openHub(room).finally(() => this.hubsPending.delete(roomId));
+      this.hubsPending.set(roomId, pending);
+    }
+    return pending;
+  }
+
+  /** Closes every room (and so its hub), then the workers. Synchronous, idempotent; one 'close'. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const room of [...this.rooms.values()]) room.close('engine-closed');
+    for (const hub of [...this.hubs.values()]) hub.close('engine-closed');
     this.pool.close();
     this.safeEmit('close');
     this.removeAllListeners();
   }
+
+  /**
+   * The room's side first (its socket, which the hub's transports connect to),
+   * then the Router. The calls between them are the messages a media thread
+   * will exchange with the main thread: the publisher asks for a leg's Producer,
+   * the hub answers with its SSRC; never per packet.
+   */
+  private async openHub(room: MediaRoom): Promise<RoomHub> {
+    const log = this.log.child({ room: room.id, component: 'room-hub' });
+    let hub: RoomHub | null = null;
+    const publisher = await HubPublisher.open({
+      ip: HUB_IP,
+      log,
+      requestLeg: (legId, codec) => {
+        hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));
+      },
+    });
+    try {
+      hub = await RoomHub.create({ roomId: room.id, pool: this.pool, codecs: room.codecs, listenIp: HUB_IP, publisherAddress: publisher.local, publisher, cname: this.cname, log });
+    } catch (err) {
+      publisher.close();
+      throw err;
+    }
+    if (this.closed || room.isClosed || hub.isClosed) {
+      hub.close('room-closed');
+      publisher.close();
+      throw new MediaClosedError(`room ${room.id} (or its worker) closed while its hub was made`);
+    }
+    const h = hub;
+    const onLegClose = (leg: { id: string }): void => h.unpublishLeg(leg.id);
+    room.on('legclose', onLegClose);
+    h.on('close', () => {
+      room.off('legclose', onLegClose);
+      if (this.hubs.get(room.id) === h) this.hubs.delete(room.id);
+      // The room goes on without its hub (a worker died, or nobody needs it): calls do not end.
+      room.detachPublisher(publisher);
+    });
+    publisher.start(h.link);
+    room.attachPublisher(publisher);
+    this.hubs.set(room.id, h);
+    return h;
+  }
 }
+
+/** The hub and the room's publisher talk over loopback (one host; a pipe reaches other hosts). */
+const HUB_IP = '127.0.0.1';
 
 /** media.latching: true/false (the old switch) or a mode. */
 function latchMode(v: MediaConfig['latching']): LatchMode {

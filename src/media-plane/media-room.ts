@@ -17,6 +17,7 @@ import { RtpEndpoint, type LatchMode, type SrtpContext } from './rtp-endpoint.ts
 import type { SrtpKey, SrtpSuite } from './sdp-types.ts';
 import { RtcpSession } from './rtcp/index.ts';
 import { generateSrtpKeyBase64, SrtpSession } from './srtp/index.ts';
+import type { HubInputSink, HubPublisher, HubRoomSide } from './hub-publisher.ts';
 
 export type MediaRoomCloseReason = 'closed' | 'worker-died' | 'engine-closed';
 
@@ -43,7 +44,7 @@ export interface CreateLegOptions {
   inbandDtmf?: boolean;
 }
 
-export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost {
+export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost, HubRoomSide {
   readonly id: string;
   readonly codecs: readonly CodecName[];
   private readonly legs = new Map<string, MediaLeg>();
@@ -54,6 +55,8 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
   /** Checks the legs for RTP silence once a second (media.rtpTimeoutSec). */
   private readonly mediaWatch: NodeJS.Timeout | null;
   private readonly log: Logger;
+  // ---- room hub hook (hub-publisher.ts): null while the room has no hub, so a leg's packet costs one null test.
+  private publisher: HubPublisher | null = null;
 
   /** @internal Use MediaEngine.createRoom(). */
   constructor(
@@ -153,6 +156,8 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     this.closed = true;
     this.closeReason = reason;
     if (this.mediaWatch) clearInterval(this.mediaWatch);
+    this.publisher?.close(); // room hub hook
+    this.publisher = null;
     const legReason = reason === 'worker-died' ? 'worker-died' : 'room-closed';
     for (const leg of [...this.legs.values()]) leg.close(legReason);
     this.mixer.close();
@@ -174,7 +179,11 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
       withRtcp,
       port,
       log: this.log.child({ leg: leg.id }),
-      onRtp: leg.onRtp,
+      // room hub hook: the leg's packets also go to the hub while the room has one.
+      onRtp: (pkt, nowMs) => {
+        leg.onRtp(pkt, nowMs);
+        if (this.publisher !== null) this.publisher.legRtp(leg.id, leg.media, pkt);
+      },
       onSsrc: leg.onSsrc,
     });
     if (this.closed) {
@@ -208,6 +217,30 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost 
     this.legs.delete(leg.id);
     this.inbandDtmf.delete(leg.id);
     this.safeEmit('legclose', leg);
+  }
+
+  // ---- room hub hook (room-hub.ts, hub-publisher.ts) ----
+
+  /** @internal MediaEngine.hubFor(): the room's side of its new hub. */
+  attachPublisher(p: HubPublisher): void {
+    this.assertOpen();
+    this.publisher?.close();
+    this.publisher = p;
+    p.attach(this);
+  }
+
+  /** @internal The hub closed (worker death, hub.close()): the room goes on without it. */
+  detachPublisher(p: HubPublisher): void {
+    if (this.publisher === p) this.publisher = null;
+    p.close();
+  }
+
+  /** @internal HubRoomSide: what a hub consumer sends (a browser) is heard in the room like a leg; it is sent nothing. */
+  openHubInput(id: string, media: ParticipantMedia): HubInputSink {
+    this.assertOpen();
+    const p = this.mixer.createParticipant(id, media, () => undefined);
+    p.sending = false;
+    return p;
   }
 
   // ---- internals ----

@@ -54,6 +54,12 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.workers.map((w) => w.pid);
   }
 
+  /** Every worker's routers, as the workers report them (worker.dump()). */
+  async routerIds(): Promise<string[]> {
+    const dumps = await Promise.all(this.workers.map((w) => w.dump()));
+    return dumps.flatMap((d) => d.routerIds);
+  }
+
   /** The worker with the fewest routers. */
   pick(): ms.Worker {
     if (this.closed) throw new Error('worker pool is closed');
