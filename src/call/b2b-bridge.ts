@@ -35,7 +35,13 @@ export class B2bBridge {
     const proxy = this.deps.settings.outboundProxy ?? undefined;
     const placedAt = performance.now();
     const ms = (): number => Math.round(performance.now() - placedAt);
+    if (call.ended) return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG });
+    // The caller may have gone (CANCEL, BYE) while the leg was made: no callee is dialled then.
+    if (call.ended) {
+      leg.close();
+      return { kind: 'failed', status: 487, reason: 'Request Terminated' };
+    }
     // Until it answers (and any whisper is over), the callee is heard by no one.
     leg.mute(true);
     const onCallerEnded = (): void => {
