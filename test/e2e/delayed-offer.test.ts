@@ -81,6 +81,28 @@ describe('delayed offer (SIPp callers sending INVITE without SDP)', () => {
   }
 });
 
+describe('delayed offer answered wrongly', () => {
+  let parley: RunningParley;
+
+  before(async () => {
+    parley = await startParley(yaml + apiYaml(stateFile()));
+  });
+
+  after(async () => {
+    await parley?.stop();
+  });
+
+  it('an ACK without the answer to the offer in the 200 ends the call with a BYE (Reason 488) and leaves nothing', async () => {
+    const caller = await startCaller(parley, 'caller-delayed-ack-no-sdp.xml', 'sip:bob@127.0.0.1:9');
+    const run = await caller.done;
+    sippOk(run, 'caller');
+    const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
+    assert.match(bye, /^Reason: SIP;cause=488/m);
+    await assertNothingLeft(parley);
+    await caller.rtp.close();
+  });
+});
+
 describe('delayed offer refused by config (calls.delayedOffer: reject)', () => {
   let parley: RunningParley;
 
