@@ -32,7 +32,7 @@ interface PendingCall {
   canceled: boolean;
 }
 
-export const defaultCallsConfig: CallsConfig = { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 60 };
+export const defaultCallsConfig: CallsConfig = { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 50 };
 
 export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly calls = new Map<string, ActiveCall>();

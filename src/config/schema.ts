@@ -390,7 +390,7 @@ export const defaultConfig: ParleyConfig = {
   flows: {},
   security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, maxLegsPerRoom: 0, digest: null },
   shutdown: { drainTimeoutMs: 30000 },
-  calls: { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 60 },
+  calls: { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 50 },
   api: {
     enabled: false,
     host: '127.0.0.1',
