@@ -62,8 +62,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private recording: CallRecording | null = null;
   private bridgeInProgress: B2bBridge | null = null;
   private earlySent = false;
-  /** createUAS is sending the 200: neither early nor confirmed for a moment. */
-  private answering = false;
+  /** createUAS is sending the 200 (neither early nor confirmed for a moment); a second answer() waits for it. */
+  private answering: Promise<void> | null = null;
   private canceled = false;
   /** Delayed offer: Parley's offer is out (or about to be) and its answer has not arrived. */
   private offerPending: boolean;
@@ -149,7 +149,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   }
 
   async answer(options: { early?: boolean } = {}): Promise<void> {
-    if (this.uas || this.endedFlag || this.answering) return;
+    if (this.answering) return this.answering;
+    if (this.uas || this.endedFlag) return;
     if (options.early) {
       if (this.earlySent) return;
       if (this.offerPending && !this.supports100rel()) {
@@ -163,13 +164,16 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       this.log.info('early media (183)');
       return;
     }
-    this.answering = true;
-    let uas: Srf.Dialog;
+    this.answering = this.confirm();
     try {
-      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.answerSdp });
+      await this.answering;
     } finally {
-      this.answering = false;
+      this.answering = null;
     }
+  }
+
+  private async confirm(): Promise<void> {
+    const uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.answerSdp });
     if (this.endedFlag) {
       destroyDialog(uas, this.log);
       return;
@@ -210,7 +214,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
         resolve(r);
       });
     });
-    if (!req || this.endedFlag) return;
+    // The other exchange (PRACK or ACK) may have brought the answer already.
+    if (!req || this.endedFlag || !this.offerPending) return;
     try {
       if (!req.body?.trim()) throw new SdpNegotiationError(`no SDP answer in the ${what}`, 399);
       await this.leg.applyAnswer(req.body);
@@ -232,7 +237,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
    * older than `maxUnansweredMs`). CallManager's guard asks.
    */
   deadReason(now: number, maxUnansweredMs: number): string | null {
-    if (this.endedFlag || this.answering) return null;
+    if (this.endedFlag || this.answering !== null) return null;
     if (this.uas) return (this.uas as { connected?: boolean }).connected === false ? 'its dialog is gone' : null;
     if (this.canceled) return 'its INVITE was canceled';
     if (this.res.finalResponseSent) return 'its INVITE got a final response';

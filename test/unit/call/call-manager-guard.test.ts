@@ -128,7 +128,7 @@ describe('CallManager guard', () => {
   });
 
   it('aborts a flow that is still running one guard period after its call ended', async () => {
-    const { manager, rooms, invite } = setup({ flow: [{ bridge: { ringTimeout: 600 } }] });
+    const { manager, rooms, invite } = setup({ flow: [{ bridge: { ringTimeout: 1 } }] });
     const ended = new Promise((r) => manager.once('callend', (_a, outcome) => r(outcome.reason)));
     const { req } = invite('c2');
     await waitFor('the call running', () => manager.active.size === 1);
