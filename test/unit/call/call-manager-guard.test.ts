@@ -76,7 +76,7 @@ function setup(flows: FlowsConfig) {
         return { done, stop };
       },
     },
-    recordings: {},
+    recordings: { hasRoom: () => true },
     conferences: {},
     settings: { loopMarker: { header: 'X-Parley-Leg', value: 'b2b' }, outboundProxy: null, sampleRate: 16000, recordingDir: '/tmp' },
   } as unknown as CallDeps;
