@@ -206,6 +206,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       this.routing,
       this.log.child({ component: 'calls' }),
       c.security,
+      c.calls,
     );
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;

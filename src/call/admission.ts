@@ -16,6 +16,9 @@ export type AdmissionVerdict =
   | { ok: true }
   | { ok: false; status: 403 | 503; reason: string; retryAfter?: number };
 
+/** An admitted call holds its place until release() (idempotent) on whatever ends it. */
+export type AdmissionTicket = { ok: true; release: () => void } | Exclude<AdmissionVerdict, { ok: true }>;
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -25,6 +28,7 @@ export class Admission {
   private readonly upstreams: Matcher[];
   private readonly buckets = new Map<string, Bucket>();
   private draining = false;
+  private inUse = 0;
 
   constructor(
     private readonly config: AdmissionConfig,
@@ -45,6 +49,32 @@ export class Admission {
   /** Whether `source` is one of the configured upstreams (false when none are configured). */
   isUpstream(source: string | undefined): boolean {
     return !!source && this.upstreams.some((m) => m(source));
+  }
+
+  /** Calls admitted and not released yet (being set up or running). */
+  get admitted(): number {
+    return this.inUse;
+  }
+
+  /**
+   * check() against the calls admitted so far, and on success counts this call in at
+   * once, before any asynchronous setup: a burst of INVITEs cannot overshoot maxCalls
+   * while earlier calls are still being created. The caller releases the place when
+   * the call is refused later or ends.
+   */
+  admit(source: string | undefined, authenticated = false): AdmissionTicket {
+    const verdict = this.check(source, this.inUse, authenticated);
+    if (!verdict.ok) return verdict;
+    this.inUse++;
+    let held = true;
+    return {
+      ok: true,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.inUse--;
+      },
+    };
   }
 
   /** `authenticated`: the caller passed digest authentication, so the upstream list does not apply. */

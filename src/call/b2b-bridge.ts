@@ -35,7 +35,13 @@ export class B2bBridge {
     const proxy = this.deps.settings.outboundProxy ?? undefined;
     const placedAt = performance.now();
     const ms = (): number => Math.round(performance.now() - placedAt);
+    if (call.ended) return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG });
+    // The caller may have gone (CANCEL, BYE) while the leg was made: no callee is dialled then.
+    if (call.ended) {
+      leg.close();
+      return { kind: 'failed', status: 487, reason: 'Request Terminated' };
+    }
     // Until it answers (and any whisper is over), the callee is heard by no one.
     leg.mute(true);
     const onCallerEnded = (): void => {
@@ -65,9 +71,13 @@ export class B2bBridge {
     } catch (err) {
       leg.close();
       call.off('ended', onCallerEnded);
-      const status = this.ringTimedOut ? 408 : ((err as { status?: number }).status ?? 500);
-      const reason = this.ringTimedOut ? 'No Answer' : ((err as { reason?: string }).reason ?? (err as Error).message);
-      this.log.info({ target, proxy, status, reason, ms: ms() }, 'B leg failed');
+      // A SIP failure carries the callee's status and phrase; anything else (a transport
+      // error, a bug) is a bare 500 whose text stays in the log, never on the wire.
+      const sipStatus = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+      const fromCallee = typeof sipStatus === 'number' && sipStatus >= 300 && sipStatus <= 699;
+      const status = this.ringTimedOut ? 408 : fromCallee ? sipStatus : 500;
+      const reason = this.ringTimedOut ? 'No Answer' : fromCallee ? ((err as { reason?: string }).reason ?? '') : '';
+      this.log.info({ target, proxy, status, reason, ms: ms(), err: fromCallee || this.ringTimedOut ? undefined : err }, 'B leg failed');
       return { kind: 'failed', status, reason };
     } finally {
       if (this.timerRing) clearTimeout(this.timerRing);

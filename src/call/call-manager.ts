@@ -1,7 +1,9 @@
 // The calls in progress. Takes the INVITEs the rule chain gave to a flow,
 // creates their SipCall and CallSession, and ends them all on close. A call
 // keeps the flows that were in force when it arrived (a reload does not touch it).
+// A guard looks now and then for calls that no SIP dialog keeps alive any more.
 import type Srf from 'drachtio-srf';
+import type { CallsConfig } from '../config/schema.ts';
 import type { RoutingTable } from '../policy/routing-table.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -25,10 +27,21 @@ export type CallManagerEvents = {
   callend: [active: ActiveCall, outcome: CallSessionEvents['done'][0]];
 };
 
+/** An INVITE admitted and still being set up (room, media leg): it may be cancelled meanwhile. */
+interface PendingCall {
+  canceled: boolean;
+}
+
+export const defaultCallsConfig: CallsConfig = { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 50 };
+
 export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly calls = new Map<string, ActiveCall>();
+  private readonly pending = new Map<string, PendingCall>();
+  /** When the guard first saw a call ended while its flow was still running. */
+  private readonly endedSeen = new Map<string, number>();
   private readonly admission: Admission;
   private readonly digest: DigestAuth | null;
+  private guardTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
@@ -36,10 +49,15 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     private readonly routing: RoutingTable,
     private readonly log: Logger,
     admission: AdmissionConfig & { digest?: DigestConfig | null } = { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0 },
+    private readonly settings: CallsConfig = defaultCallsConfig,
   ) {
     super(log);
     this.admission = new Admission(admission);
     this.digest = admission.digest ? new DigestAuth(admission.digest) : null;
+    if (settings.guardIntervalSec > 0) {
+      this.guardTimer = setInterval(() => this.guard(), settings.guardIntervalSec * 1000);
+      this.guardTimer.unref();
+    }
   }
 
   /** Refuses new calls from now on (503); running calls go on. */
@@ -56,11 +74,24 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     return this.calls;
   }
 
+  /** Calls admitted and not over: those running and those still being set up. */
+  get admitted(): number {
+    return this.admission.admitted;
+  }
+
   /** Runs `flow` for this INVITE. Failures answer the INVITE and are logged; nothing throws. */
   /** `bridgeTo`: the rule's choice of B-leg target for bridge steps that name none. */
   take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, bridgeTo?: BridgeTarget): void {
     if (this.closed) {
       res.send(503, { headers: { 'Retry-After': '5' } });
+      return;
+    }
+    const callId = req.get('Call-ID') ?? '';
+    // RFC 3261 §8.2.2.2: a new INVITE outside any dialog with the Call-ID of a call in
+    // progress is a merged or looped request; the call it would clash with goes on.
+    if (this.calls.has(callId) || this.pending.has(callId)) {
+      log.warn({ source: req.source_address }, 'INVITE with the Call-ID of a call in progress');
+      res.send(482);
       return;
     }
     // Callers that are not upstreams authenticate, when digest is configured (RFC 3261 §22.2).
@@ -75,15 +106,16 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       authenticated = true;
       log.info({ user: auth.user }, 'caller authenticated');
     }
-    const verdict = this.admission.check(req.source_address, this.calls.size, authenticated);
-    if (!verdict.ok) {
-      log.warn({ source: req.source_address, status: verdict.status, reason: verdict.reason }, 'call refused');
-      const headers = verdict.retryAfter ? { 'Retry-After': String(verdict.retryAfter) } : {};
-      res.send(verdict.status, verdict.reason, { headers });
+    const ticket = this.admission.admit(req.source_address, authenticated);
+    if (!ticket.ok) {
+      log.warn({ source: req.source_address, status: ticket.status, reason: ticket.reason }, 'call refused');
+      const headers = ticket.retryAfter ? { 'Retry-After': String(ticket.retryAfter) } : {};
+      res.send(ticket.status, ticket.reason, { headers });
       return;
     }
     const flows = this.routing.flows;
     if (!flows[flow]) {
+      ticket.release();
       log.error({ flow }, 'the rule chain named a flow that does not exist');
       res.send(500);
       return;
@@ -91,15 +123,37 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     // recording.minFreeBytes: a call that would record is refused before it starts, not cut short by a full disk.
     if (!this.deps.recordings.hasRoom() && flowRecords(flows, flow)) {
       log.warn({ freeBytes: this.deps.recordings.freeSpace }, 'call refused: too little free space for recordings');
+      ticket.release();
       res.send(503, { headers: { 'Retry-After': '60' } });
       return;
     }
-    SipCall.create(this.deps, req, res, log).then(
+    // A CANCEL may arrive while the room and leg are being created, before the SipCall
+    // listens: remember it here (RFC 3261 §9.2: the server has answered 487 already).
+    const pending: PendingCall = { canceled: false };
+    this.pending.set(callId, pending);
+    const onCancel = (): void => {
+      pending.canceled = true;
+    };
+    const events = req as unknown as NodeJS.EventEmitter;
+    events.once('cancel', onCancel);
+    SipCall.create(this.deps, req, res, log, { delayedOffer: this.settings.delayedOffer }).then(
       (call) => {
+        this.pending.delete(callId);
+        events.off('cancel', onCancel);
         if (bridgeTo) call.bridgeTarget = bridgeTo;
-        this.run(call, flows, flow);
+        if (pending.canceled) {
+          call.end('caller canceled while the call was set up');
+          ticket.release();
+          return;
+        }
+        this.run(call, flows, flow, ticket.release);
       },
-      (err: unknown) => log.warn({ err }, 'call refused'),
+      (err: unknown) => {
+        this.pending.delete(callId);
+        events.off('cancel', onCancel);
+        ticket.release();
+        log.warn({ err }, 'call refused');
+      },
     );
   }
 
@@ -107,12 +161,40 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.guardTimer) clearInterval(this.guardTimer);
+    this.guardTimer = null;
     for (const { call } of [...this.calls.values()]) call.hangup(503, 'Service Unavailable');
   }
 
-  private run(call: SipCall, flows: typeof this.routing.flows, flow: string): void {
+  /**
+   * Finds calls that nothing on the SIP side keeps alive any more (no confirmed or early
+   * dialog, no pending INVITE transaction) and ends them; then flows that outlived
+   * their call by a whole guard period are aborted, so room and recording close.
+   */
+  guard(now = Date.now()): void {
+    const maxUnansweredMs = this.settings.maxUnansweredSec * 1000;
+    for (const [callId, { call, session }] of this.calls) {
+      if (!call.ended) {
+        const why = call.deadReason(now, maxUnansweredMs);
+        if (!why) continue;
+        call.log.warn({ why }, 'guard: the call has no live dialog; ending it');
+        if (why.startsWith('unanswered')) call.hangup(408);
+        else call.end(`guard: ${why}`);
+        continue;
+      }
+      const seen = this.endedSeen.get(callId);
+      if (seen === undefined) this.endedSeen.set(callId, now);
+      else {
+        call.log.warn({ endedForMs: now - seen }, 'guard: the flow did not stop after its call ended; aborting it');
+        session.abort();
+      }
+    }
+  }
+
+  private run(call: SipCall, flows: typeof this.routing.flows, flow: string, release: () => void): void {
     if (this.closed) {
       call.hangup(503, 'Service Unavailable');
+      release();
       return;
     }
     const session = new CallSession(call, flows);
@@ -121,6 +203,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     this.safeEmit('callstart', active);
     session.once('done', (outcome) => {
       this.calls.delete(call.callId);
+      this.endedSeen.delete(call.callId);
+      release();
       call.end(outcome.reason === 'completed' ? 'flow completed' : outcome.reason);
       this.safeEmit('callend', active, outcome);
     });

@@ -23,6 +23,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private endedReason: string | null = null;
   private stepCount = 0;
   private flowName = '';
+  private running = false;
+  /** Settles run() without the task that would not stop (see abort()). */
+  private aborted: (() => void) | null = null;
   private readonly onEnded = (reason: string): void => {
     this.endedReason = reason;
     this.current?.kill(reason);
@@ -45,25 +48,42 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     return this.ctx.recording;
   }
 
-  /** Runs `flow` to its end. Never rejects: failures end the call with a status and are reported in 'done'. */
+  /**
+   * Runs `flow` to its end. Never rejects: any throw (an Error or not) ends the call
+   * with a status and is reported in 'done'; the recording is closed either way.
+   */
   async run(flow: string): Promise<void> {
+    if (this.running) return;
+    this.running = true;
     let outcome: CallSessionEvents['done'][0];
+    const aborted = new Promise<CallSessionEvents['done'][0]>((resolve) => {
+      this.aborted = () => resolve({ flow: this.flowName, reason: 'call-ended' });
+    });
     try {
-      outcome = await this.runFlows(flow);
+      outcome = await Promise.race([this.runFlows(flow), aborted]);
     } catch (err) {
-      const error = err as Error;
-      // A TaskError, or any error that carries a SIP status (a refused conference join: 486).
-      const carried = (err as { status?: unknown }).status;
-      const status = err instanceof TaskError ? err.status : typeof carried === 'number' ? carried : 500;
+      const error = err instanceof Error ? err : new Error(`a flow threw a non-Error: ${describe(err)}`);
       this.call.log.error({ err: error, flow: this.flowName }, 'flow failed; ending the call');
-      // The status's standard phrase: internal error text (paths, errno) never goes on the wire.
-      if (!this.call.ended) this.call.hangup(status);
+      // The status goes out with its standard reason phrase: internal error text stays in the log.
+      if (!this.call.ended) this.call.hangup(sipStatusOf(err));
       outcome = { flow: this.flowName, reason: 'failed', error };
     }
+    this.aborted = null;
+    this.current?.kill('aborted');
     await this.closeRecording();
     this.call.off('ended', this.onEnded);
     this.current = null;
     this.safeEmit('done', outcome);
+  }
+
+  /**
+   * Gives up on a flow whose task does not settle although its call has ended (the
+   * guard in CallManager calls it): run() settles now, the recording is closed and
+   * 'done' is emitted; whatever the task does later is ignored.
+   */
+  abort(): void {
+    this.current?.kill('aborted');
+    this.aborted?.();
   }
 
   private async runFlows(first: string): Promise<CallSessionEvents['done'][0]> {
@@ -110,5 +130,20 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     } catch (err) {
       this.call.log.error({ err }, 'closing the recording failed');
     }
+  }
+}
+
+/** A TaskError's status, or a SIP status an error carries (a refused conference join: 486); else 500. */
+function sipStatusOf(err: unknown): number {
+  if (err instanceof TaskError) return err.status;
+  const carried = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  return typeof carried === 'number' && carried >= 400 && carried <= 699 ? carried : 500;
+}
+
+function describe(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value.slice(0, 200) : (JSON.stringify(value) ?? String(value)).slice(0, 200);
+  } catch {
+    return String(value);
   }
 }

@@ -30,6 +30,26 @@ import type {
 
 export const CALLER_LEG = 'caller';
 
+export interface SipCallOptions {
+  /** An INVITE without SDP: make Parley's offer (`offer`) or refuse it with 488 (`reject`). */
+  delayedOffer: 'offer' | 'reject';
+}
+
+/** Where the answer to our offer arrives: the dialog's 'ack', or the reliable 183's 'prack'. */
+interface AnswerSource {
+  once(event: string, listener: (req: Srf.SrfRequest) => void): unknown;
+}
+
+interface ReliableSend {
+  send(status: number, opts: { headers: Record<string, string>; body: string }, sent: (err: unknown) => void, prack: (req: Srf.SrfRequest) => void): void;
+}
+
+/** A Warning header (RFC 3261 §20.43) for a refused offer; no quote or control character escapes. */
+function warningHeader(err: SdpNegotiationError): string {
+  const text = [...err.message.slice(0, 80)].map((ch) => (ch === '"' || ch === '\\' || ch < ' ' || ch === '\x7f' ? ' ' : ch)).join('');
+  return `${err.warning} parley "${text}"`;
+}
+
 export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly callId: string;
   readonly originalTo: NameAddr;
@@ -42,6 +62,12 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private recording: CallRecording | null = null;
   private bridgeInProgress: B2bBridge | null = null;
   private earlySent = false;
+  /** createUAS is sending the 200 (neither early nor confirmed for a moment); a second answer() waits for it. */
+  private answering: Promise<void> | null = null;
+  private canceled = false;
+  /** Delayed offer: Parley's offer is out (or about to be) and its answer has not arrived. */
+  private offerPending: boolean;
+  readonly createdAt = Date.now();
   /** The Reason header value every BYE of this call carries, when it ended for a cause (RFC 3326). */
   private endReason: string | null = null;
 
@@ -51,10 +77,13 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     private readonly res: Srf.SrfResponse,
     readonly room: MediaRoom,
     readonly leg: MediaLeg,
+    /** What goes in our 183/200: the answer to the caller's offer, or our offer (delayed offer). */
     private readonly answerSdp: string,
     readonly log: Logger,
+    delayedOffer: boolean,
   ) {
     super(log);
+    this.offerPending = delayedOffer;
     this.callId = req.get('Call-ID') ?? room.id;
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
@@ -64,23 +93,40 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       if (reason === 'worker-died') this.endForCause(WORKER_DIED_REASON, 'media worker died');
     });
     leg.on('mediatimeout', (s) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the caller for ${s} s`));
-    req.on('cancel', () => this.end('caller canceled'));
+    req.on('cancel', () => {
+      this.canceled = true;
+      this.end('caller canceled');
+    });
   }
 
   /**
-   * Creates the call's room and the caller's media leg from the INVITE's offer.
-   * An offer with no usable codec is answered 488 and rejects.
+   * Creates the call's room and the caller's media leg from the INVITE's offer, or, for
+   * an INVITE without SDP (delayed offer), Parley's own offer for the 183 or 200. Every
+   * failure answers the INVITE (488 for an offer that cannot be used, 500 otherwise,
+   * never with internal error text) and rejects.
    */
-  static async create(deps: CallDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): Promise<SipCall> {
+  static async create(deps: CallDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger, options: SipCallOptions = { delayedOffer: 'offer' }): Promise<SipCall> {
     const callId = req.get('Call-ID') ?? 'unknown';
-    const room = await deps.media.createRoom(`call-${callId}`);
+    const delayed = !req.body?.trim();
+    let room: MediaRoom | null = null;
     try {
+      if (delayed && options.delayedOffer === 'reject') {
+        throw new SdpNegotiationError('an INVITE without SDP (delayed offer) is not accepted here', 399);
+      }
+      room = await deps.media.createRoom(`call-${callId}`);
+      if (delayed) {
+        const { leg, offer } = await room.createOutgoingLeg({ id: CALLER_LEG });
+        log.info('delayed offer: Parley makes the offer');
+        return new SipCall(deps, req, res, room, leg, offer, log, true);
+      }
       const { leg, answer } = await room.createLeg(req.body ?? '', { id: CALLER_LEG });
-      return new SipCall(deps, req, res, room, leg, answer, log);
+      return new SipCall(deps, req, res, room, leg, answer, log, false);
     } catch (err) {
-      room.close();
-      if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: `399 parley "${err.message.slice(0, 80)}"` } });
-      else res.send(500);
+      room?.close();
+      if (!res.finalResponseSent) {
+        if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: warningHeader(err) } });
+        else res.send(500);
+      }
       throw err;
     }
   }
@@ -103,26 +149,100 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   }
 
   async answer(options: { early?: boolean } = {}): Promise<void> {
+    if (this.answering) return this.answering;
     if (this.uas || this.endedFlag) return;
     if (options.early) {
-      if (!this.earlySent) {
-        this.earlySent = true;
-        this.res.send(183, { body: this.answerSdp });
-        this.log.info('early media (183)');
+      if (this.earlySent) return;
+      if (this.offerPending && !this.supports100rel()) {
+        // RFC 3261 §13.2.1: our offer must go in a reliable response; without 100rel the first one is the 200.
+        this.log.info('delayed offer and no 100rel: the offer goes in the 200');
+        return this.answer();
       }
+      this.earlySent = true;
+      if (this.offerPending) return this.offerInReliable183();
+      this.res.send(183, { body: this.answerSdp });
+      this.log.info('early media (183)');
       return;
     }
+    this.answering = this.confirm();
+    try {
+      await this.answering;
+    } finally {
+      this.answering = null;
+    }
+  }
+
+  private async confirm(): Promise<void> {
     const uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.answerSdp });
     if (this.endedFlag) {
       destroyDialog(uas, this.log);
       return;
     }
     this.uas = uas;
-    this.leg.watchMedia();
     uas.on('destroy', () => this.end('caller hung up'));
     uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
     answerReoffers(uas, this.leg, this.log);
     this.log.info('answered');
+    // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
+    if (this.offerPending) await this.answerFrom(uas as unknown as AnswerSource, 'ack', 'ACK');
+    if (!this.endedFlag) this.leg.watchMedia();
+  }
+
+  /** Delayed offer, RFC 3262 §5: the offer in a reliable 183, the answer in its PRACK. */
+  private async offerInReliable183(): Promise<void> {
+    const prack = new TypedEmitter<{ prack: [req: Srf.SrfRequest] }>(this.log);
+    // drachtio-srf's send(status, opts, sent, prack): its typings leave out the PRACK callback.
+    (this.res as unknown as ReliableSend).send(
+      183,
+      { headers: { Require: '100rel' }, body: this.answerSdp },
+      (err: unknown) => {
+        if (err) this.log.warn({ err }, 'reliable 183 not sent');
+      },
+      (req: Srf.SrfRequest) => prack.safeEmit('prack', req),
+    );
+    this.log.info('early media (reliable 183 with our offer)');
+    await this.answerFrom(prack, 'prack', 'PRACK');
+  }
+
+  /** Waits for the request carrying the answer to our offer and applies it; a missing or unusable one ends the call (488). */
+  private async answerFrom(source: AnswerSource, event: string, what: string): Promise<void> {
+    const req = await new Promise<Srf.SrfRequest | null>((resolve) => {
+      const onEnded = (): void => resolve(null);
+      this.once('ended', onEnded);
+      source.once(event, (r: Srf.SrfRequest) => {
+        this.off('ended', onEnded);
+        resolve(r);
+      });
+    });
+    // The other exchange (PRACK or ACK) may have brought the answer already.
+    if (!req || this.endedFlag || !this.offerPending) return;
+    try {
+      if (!req.body?.trim()) throw new SdpNegotiationError(`no SDP answer in the ${what}`, 399);
+      await this.leg.applyAnswer(req.body);
+      this.offerPending = false;
+      this.log.info({ in: what }, 'the caller answered our offer');
+    } catch (err) {
+      this.log.warn({ err, in: what }, 'no usable answer to our offer; ending the call');
+      this.endForCause('SIP;cause=488;text="Not Acceptable Here"', `no usable answer in the ${what}`, 488);
+    }
+  }
+
+  private supports100rel(): boolean {
+    return /\b100rel\b/i.test(`${this.req.get('Supported') ?? ''},${this.req.get('Require') ?? ''}`);
+  }
+
+  /**
+   * Why no SIP dialog keeps this call alive any more, or null while one does (a
+   * confirmed dialog, or an INVITE still waiting for its final response and not
+   * older than `maxUnansweredMs`). CallManager's guard asks.
+   */
+  deadReason(now: number, maxUnansweredMs: number): string | null {
+    if (this.endedFlag || this.answering !== null) return null;
+    if (this.uas) return (this.uas as { connected?: boolean }).connected === false ? 'its dialog is gone' : null;
+    if (this.canceled) return 'its INVITE was canceled';
+    if (this.res.finalResponseSent) return 'its INVITE got a final response';
+    if (now - this.createdAt > maxUnansweredMs) return `unanswered for ${Math.round((now - this.createdAt) / 1000)} s`;
+    return null;
   }
 
   hangup(status?: number, reason?: string): void {
@@ -218,12 +338,12 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return this.endReason;
   }
 
-  /** Ends the call for a cause: every BYE (or the final response) carries `reasonHeader`. */
-  endForCause(reasonHeader: string, why: string): void {
+  /** Ends the call for a cause: every BYE (or the final response, `status`) carries `reasonHeader`. */
+  endForCause(reasonHeader: string, why: string, status = 503): void {
     if (this.endedFlag) return;
     this.endReason = reasonHeader;
     if (this.uas) destroyDialog(this.uas, this.log, { Reason: reasonHeader });
-    else if (!this.res.finalResponseSent) this.res.send(503, { headers: { Reason: reasonHeader } });
+    else if (!this.res.finalResponseSent) this.res.send(status, { headers: { Reason: reasonHeader } });
     this.end(why);
   }
 

@@ -95,7 +95,22 @@ export interface ParleyConfig {
   };
   /** SIGTERM: refuse new calls, let running ones finish for up to drainTimeoutMs, then end them. */
   shutdown: { drainTimeoutMs: number };
+  /** How calls given to flows are handled (see src/call/call-manager.ts). */
+  calls: CallsConfig;
   api: ApiConfig;
+}
+
+export interface CallsConfig {
+  /**
+   * An INVITE without SDP (delayed offer, RFC 3261 §13.2.1): `offer` makes Parley's offer
+   * in its reliable 183 or its 200 and takes the answer from the PRACK or ACK; `reject`
+   * refuses it with 488.
+   */
+  delayedOffer: 'offer' | 'reject';
+  /** How often the guard looks for calls without a live dialog (s); 0: never. */
+  guardIntervalSec: number;
+  /** A call still unanswered (no final response) after this long is ended with 408 by the guard. */
+  maxUnansweredSec: number;
 }
 
 export interface WebhookConfig {
@@ -137,7 +152,7 @@ const host = { type: 'string', minLength: 1 } as const;
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown', 'api'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown', 'calls', 'api'],
   properties: {
     log: {
       type: 'object',
@@ -294,6 +309,16 @@ export const configSchema = {
       required: ['drainTimeoutMs'],
       properties: { drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3600000 } },
     },
+    calls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['delayedOffer', 'guardIntervalSec', 'maxUnansweredSec'],
+      properties: {
+        delayedOffer: { type: 'string', enum: ['offer', 'reject'] },
+        guardIntervalSec: { type: 'number', minimum: 0, maximum: 3600 },
+        maxUnansweredSec: { type: 'number', minimum: 1, maximum: 3600 },
+      },
+    },
     api: {
       type: 'object',
       additionalProperties: false,
@@ -365,6 +390,7 @@ export const defaultConfig: ParleyConfig = {
   flows: {},
   security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, maxLegsPerRoom: 0, digest: null },
   shutdown: { drainTimeoutMs: 30000 },
+  calls: { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 50 },
   api: {
     enabled: false,
     host: '127.0.0.1',

@@ -1,5 +1,6 @@
 // SDP offer/answer (RFC 3264) for SIP audio legs, with sdp-transform.
 // Pure functions: no sockets, no mediasoup; the leg applies the result.
+import { isIPv6 } from 'node:net';
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { CODECS, codecByName, type CodecName } from '../mixer/codecs/audio-codec.ts';
@@ -12,6 +13,35 @@ export const OFFER_PT: Record<CodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, 
 export const OFFER_DTMF_PT: Record<number, number> = { 8000: 101, 48000: 110 };
 
 const DIRECTIONS: Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
+
+/** What the local media side can reach: IPv6 peers only when its RTP address can send to them. */
+export interface NegotiateOptions {
+  ipv6: boolean;
+}
+
+const IPV4_ONLY: NegotiateOptions = { ipv6: false };
+
+/** Key and salt lengths of each suite (RFC 4568 §6.2, RFC 7714 §12): the inline key is their base64. */
+const SRTP_KEY_BYTES: Record<SrtpSuite, number> = {
+  AES_CM_128_HMAC_SHA1_80: 30,
+  AES_CM_128_HMAC_SHA1_32: 30,
+  AEAD_AES_128_GCM: 28,
+  AEAD_AES_256_GCM: 44,
+};
+
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+function isPort(p: unknown): boolean {
+  return typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 65535;
+}
+
+/** A port outside 0..65535 (RFC 4566 §5.14) makes the whole description malformed. */
+function checkPorts(session: SessionDescription): void {
+  for (const m of session.media) {
+    if (!isPort(m.port)) throw new SdpNegotiationError(`m=${m.type} port ${String(m.port)} is not in 0..65535`, 399);
+    if (m.rtcp && !isPort(m.rtcp.port)) throw new SdpNegotiationError(`a=rtcp port ${String(m.rtcp.port)} is not in 0..65535`, 399);
+  }
+}
 
 function parse(sdp: string): SessionDescription {
   let s: SessionDescription;
@@ -68,6 +98,7 @@ function parseCrypto(m: MediaDescription): SrtpKey | null {
     // inline:<key||salt base64>[|lifetime][|MKI:length]; mediasoup has no MKI support.
     const m2 = /^inline:([A-Za-z0-9+/=]+)((?:\|[^|\s]+)*)$/.exec(c.config.trim());
     if (!m2) continue;
+    if (!isKeyOf(suite, m2[1])) continue; // wrong length or not base64: not a usable key
     if (m2[2].split('|').some((p) => p.includes(':'))) continue;
     if (c.sessionConfig) continue; // session parameters (UNENCRYPTED_SRTP etc.) are not supported
     return { tag: c.id, suite, keyBase64: m2[1] };
@@ -75,10 +106,27 @@ function parseCrypto(m: MediaDescription): SrtpKey | null {
   return null;
 }
 
-function connectionIp(session: SessionDescription, m: MediaDescription): string | null {
+/** Strict base64 (RFC 4648 §4, padded) of exactly the suite's key and salt. */
+function isKeyOf(suite: SrtpSuite, b64: string): boolean {
+  if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return false;
+  return Buffer.from(b64, 'base64').length === SRTP_KEY_BYTES[suite];
+}
+
+/**
+ * The stream's address, or null for hold (0.0.0.0, ::). An address that is not an
+ * IPv4 dotted quad, or an IPv6 one the local side cannot reach, is refused with 301
+ * (incompatible network address formats, RFC 3261 §20.43).
+ */
+function connectionIp(session: SessionDescription, m: MediaDescription, opts: NegotiateOptions): string | null {
   const c = m.connection ?? session.connection;
   if (!c) throw new SdpNegotiationError('no c= line for the audio stream', 399);
-  return c.ip === '0.0.0.0' || c.ip === '::' ? null : c.ip;
+  if (c.version === 6) {
+    if (!isIPv6(c.ip)) throw new SdpNegotiationError(`c=IN IP6 ${c.ip.slice(0, 40)} is not an IPv6 address`, 301);
+    if (!opts.ipv6) throw new SdpNegotiationError('IPv6 media addresses are not supported here', 301);
+    return c.ip === '::' ? null : c.ip;
+  }
+  if (!DOTTED_QUAD.test(c.ip)) throw new SdpNegotiationError(`c=IN IP4 ${c.ip.slice(0, 40)} is not an IPv4 address`, 301);
+  return c.ip === '0.0.0.0' ? null : c.ip;
 }
 
 /** Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock. */
@@ -99,8 +147,9 @@ function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt:
  * audio stream has a codec from `codecs`, or when SRTP is required but no
  * usable key is offered.
  */
-export function negotiateOffer(offer: string, codecs: readonly CodecName[]): NegotiatedAudio {
+export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts: NegotiateOptions = IPV4_ONLY): NegotiatedAudio {
   const session = parse(offer);
+  checkPorts(session);
   const rejected: NegotiatedAudio['rejected'] = [];
   let chosen: NegotiatedAudio | null = null;
   let why = 'no audio stream in the offer';
@@ -138,7 +187,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[]): Neg
       }
     }
     const dtmf = pickDtmf(m, payloads, CODECS[codec].rtpClock);
-    const ip = connectionIp(session, m);
+    const ip = connectionIp(session, m, opts);
     const rtcpMux = m.rtcpMux !== undefined;
     let direction = reverse(mediaDirection(session, m));
     if (ip === null && (direction === 'sendrecv' || direction === 'sendonly')) {
@@ -218,8 +267,8 @@ export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: S
  * Reads the answer to our offer. The answerer picks from what we offered; we
  * send with its payload types and it sends with ours (RFC 3264 §5.1, §6.1).
  */
-export function parseAnswer(answer: string, offeredCodecs: readonly CodecName[], offeredSrtp: SrtpKey | null): NegotiatedAudio {
-  const n = negotiateOffer(answer, offeredCodecs);
+export function parseAnswer(answer: string, offeredCodecs: readonly CodecName[], offeredSrtp: SrtpKey | null, opts: NegotiateOptions = IPV4_ONLY): NegotiatedAudio {
+  const n = negotiateOffer(answer, offeredCodecs, opts);
   n.recvPt = OFFER_PT[n.codec];
   if (n.dtmf) {
     const ours = OFFER_DTMF_PT[n.dtmf.clock];

@@ -216,7 +216,15 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     let directed = false;
     for (const q of list) if (q.hasInput && !q.muted && q.audience !== null) directed = true;
     for (const p of list) {
-      if (!p.sending) continue;
+      if (!p.sending) {
+        // Nothing goes to a leg on hold or send-only, but its own prompts run on in
+        // time: a notice to a held caller ends when it would have, and the flow goes on.
+        if (p.privateSources.length > 0) {
+          p.acc.fill(0);
+          this.pullSources(p.privateSources, p.acc);
+        }
+        continue;
+      }
       const own = p.hasInput && p.speaksToAll ? p.input : null;
       if (!p.deaf && !directed && p.privateSources.length === 0) {
         p.sendMix(total, own);

@@ -41,7 +41,9 @@ export function compileMatch(match: MatchConfig | undefined): CompiledMatch {
       name: 'media',
       test: (r) => {
         const kinds = sdpMediaKinds(r.body, r.get('content-type'));
-        if (kinds.length === 0) return wanted.has('none');
+        // An INVITE without a body is a delayed offer (RFC 3261 §13.2.1): the UAS makes the
+        // offer, so it is an audio call as much as one with no media (Parley offers audio).
+        if (kinds.length === 0) return wanted.has('none') || (r.method === 'INVITE' && !r.body?.trim() && wanted.has('audio'));
         return kinds.some((k) => wanted.has(k as never));
       },
     });

@@ -20,6 +20,20 @@ describe('admission', () => {
     assert.deepEqual(a.check('1.2.3.4', 2), { ok: false, status: 503, reason: 'Too Many Calls', retryAfter: 5 });
   });
 
+  it('admit() counts a call in at once and release() (idempotent) gives its place back: the cap holds exactly', () => {
+    const a = new Admission({ upstreams: [], maxCalls: 2, maxCallRatePerSource: 0 });
+    const t1 = a.admit('1.2.3.4');
+    const t2 = a.admit('1.2.3.4');
+    assert.ok(t1.ok && t2.ok);
+    assert.equal(a.admitted, 2);
+    assert.deepEqual(a.admit('1.2.3.4'), { ok: false, status: 503, reason: 'Too Many Calls', retryAfter: 5 });
+    t1.release();
+    t1.release();
+    assert.equal(a.admitted, 1, 'a second release does not free another place');
+    assert.ok(a.admit('1.2.3.4').ok);
+    assert.equal(a.admit('1.2.3.4').ok, false);
+  });
+
   it('the per-source rate is a token bucket: a burst of `rate`, then `rate` per second, per source', () => {
     let t = 0;
     const a = new Admission({ upstreams: [], maxCalls: 0, maxCallRatePerSource: 2 }, () => t);

@@ -153,14 +153,53 @@ describe('call session', () => {
     const { outcome } = await run(call, 'missing');
     assert.equal(outcome.reason, 'failed');
     assert.match(outcome.error!.message, /prompt 'nope' not found/);
-    assert.equal(call.actions.at(-1), 'reject 500', 'no internal error text in the reason phrase');
+    assert.equal(call.actions.at(-1), 'reject 500', 'the status with its standard phrase: the error text stays in the log');
   });
 
   it('a flow that names a missing flow fails the call', async () => {
     const call = new FakeCall();
     const { outcome } = await run(call, 'no-such-flow');
     assert.equal(outcome.reason, 'failed');
-    assert.equal(call.actions.at(-1), 'reject 500', 'the standard phrase: internal error text never goes on the wire');
+    assert.equal(call.actions.at(-1), 'reject 500');
+  });
+
+  it('a task that throws a non-Error value fails the call cleanly: final response, recording closed, done once', async () => {
+    const call = new FakeCall();
+    call.bridgeResult = () => {
+      throw 'not an Error';
+    };
+    const session = new CallSession(call, flows);
+    let dones = 0;
+    session.on('done', () => dones++);
+    await session.run('record-notice');
+    assert.equal(dones, 1);
+    assert.ok(call.ended);
+    assert.deepEqual(call.actions.slice(-2), ['reject 500', 'record stop']);
+    const s2 = new CallSession(new FakeCall(), flows);
+    const got = s2.waitFor('done', 5000);
+    const c2 = s2.call as FakeCall;
+    c2.bridgeResult = () => {
+      throw { code: 42 };
+    };
+    await s2.run('record-notice');
+    const [outcome] = await got;
+    assert.equal(outcome.reason, 'failed');
+    assert.match(outcome.error!.message, /non-Error: \{"code":42\}/);
+  });
+
+  it('abort() ends a flow whose task does not stop after its call ended: done, recording closed', async () => {
+    const call = new FakeCall();
+    call.bridgeResult = () => ({ kind: 'answered', legId: 'b', ended: new Promise(() => undefined) });
+    const session = new CallSession(call, flows);
+    const done = session.waitFor('done', 5000);
+    const running = session.run('record-notice');
+    await new Promise((r) => setTimeout(r, 50));
+    call.end('caller hung up');
+    session.abort();
+    await running;
+    const [outcome] = await done;
+    assert.equal(outcome.reason, 'call-ended');
+    assert.equal(call.actions.at(-1), 'record stop');
   });
 
   it('flows that jump forever are stopped', async () => {

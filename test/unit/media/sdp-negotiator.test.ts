@@ -101,6 +101,28 @@ describe('SDP offer/answer', () => {
     assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`]), ALL), SdpNegotiationError, 'MKI is not supported');
   });
 
+  it('validates values: ports 0..65535, IPv4 dotted quads, IPv6 only when reachable, SRTP keys of the suite\'s length (488, never a crash)', () => {
+    const refused = (sdp: string, warning: number, opts?: { ipv6: boolean }): void => {
+      assert.throws(() => negotiateOffer(sdp, ALL, opts), (err: unknown) => err instanceof SdpNegotiationError && err.sipStatus === 488 && err.warning === warning, sdp);
+    };
+    refused(offer(['m=audio 70000 RTP/AVP 0']), 399);
+    refused(offer(['m=audio 5004 RTP/AVP 0', 'm=video 99999 RTP/AVP 96']), 399);
+    refused(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:65536']), 399);
+    assert.equal(negotiateOffer(offer(['m=audio 65535 RTP/AVP 0']), ALL).remote.port, 65535);
+    for (const bad of ['999.1.1.1', '10.0.0', '10.0.0.1.5', '01x.2.3.4', 'example.com']) {
+      refused(offer(['m=audio 5004 RTP/AVP 0', `c=IN IP4 ${bad}`]), 301);
+    }
+    const v6 = ['v=0', 'o=- 1 1 IN IP6 ::1', 's=-', 'c=IN IP6 ::1', 't=0 0', 'm=audio 5004 RTP/AVP 0'].join('\r\n') + '\r\n';
+    refused(v6, 301);
+    assert.equal(negotiateOffer(v6, ALL, { ipv6: true }).remote.ip, '::1', 'accepted where the local side can reach IPv6');
+    refused(v6.replace(/c=IN IP6 ::1/, 'c=IN IP6 ::zz'), 301, { ipv6: true });
+    const short = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQ==';
+    refused(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${short}`]), 304);
+    refused(offer(['m=audio 5004 RTP/SAVP 0', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGV']), 304);
+    const key30 = Buffer.alloc(30, 7).toString('base64');
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), ALL).remoteSrtp?.keyBase64, key30);
+  });
+
   it('reads a=ssrc', () => {
     assert.deepEqual(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=ssrc:1234 cname:x', 'a=ssrc:1234 label:y']), ALL).remoteSsrcs, [1234]);
   });

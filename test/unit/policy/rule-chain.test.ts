@@ -67,6 +67,9 @@ describe('rule chain', () => {
     assert.equal(c.evaluate(invite({ sdp: null })).outcome.kind, 'respond');
     assert.equal(c.evaluate(invite({ sdp: 'v=0\r\nm=audio 0 RTP/AVP 0\r\n' })).outcome.kind, 'respond');
     assert.equal(c.evaluate(invite()).outcome.kind, 'proxy');
+    const audio = chain([{ name: 'a', match: { method: 'INVITE', media: 'audio' }, actions: [{ respond: { status: 488 } }] }]);
+    assert.equal(audio.evaluate(invite({ sdp: null })).outcome.kind, 'respond', 'a delayed offer (no body) is an audio call too');
+    assert.equal(audio.evaluate(invite({ sdp: 'v=0\r\nm=audio 0 RTP/AVP 0\r\n' })).outcome.kind, 'proxy');
   });
 
   it('retarget changes the Request-URI and lets later rules run; proxy then uses it', () => {
