@@ -1,14 +1,17 @@
 // The B leg of a back-to-back call: a UAC to the original To (or a given URI) with
 // its media leg in the caller's room. The callee is heard once it answers (after a
 // whisper to it alone, if any); either side hanging up ends the other. A busy,
-// rejecting or silent callee is a 'failed' outcome carrying its status.
+// rejecting or silent callee is a 'failed' outcome carrying its status. Until
+// the two are connected the caller hears ringback (or `callerHears`), or the
+// callee's own early media when it sends some.
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { answerReoffers, destroyDialog } from './dialog-util.ts';
 import { formatNameAddr } from './name-addr.ts';
-import { toLibrarySpec } from './play-spec.ts';
+import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
+import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
@@ -21,6 +24,7 @@ export class B2bBridge {
   private ringTimedOut = false;
   private callerLeft = false;
   private early: Promise<void> | null = null;
+  private wait: CallerWaitAudio | null = null;
 
   constructor(
     private readonly call: SipCall,
@@ -44,6 +48,10 @@ export class B2bBridge {
     }
     // Until it answers (and any whisper is over), the callee is heard by no one.
     leg.mute(true);
+    const wait = new CallerWaitAudio(call.leg, callerWaitSpec(options.callerHears, options.whisper), this.deps, this.log);
+    this.wait = wait;
+    // A caller that hears Parley already (answered, or early media) hears it now; else once answered.
+    if (call.hearsMedia) wait.start();
     const onCallerEnded = (): void => {
       this.callerLeft = true;
       this.cancelOutgoing();
@@ -69,6 +77,7 @@ export class B2bBridge {
         },
       );
     } catch (err) {
+      wait.close();
       leg.close();
       call.off('ended', onCallerEnded);
       // A SIP failure carries the callee's status and phrase; anything else (a transport
@@ -86,6 +95,7 @@ export class B2bBridge {
     call.off('ended', onCallerEnded);
     if (call.ended) {
       this.log.info({ target, proxy, status: 487, ms: ms() }, 'B leg answered after the caller left: ended');
+      wait.close();
       destroyDialog(uac, this.log);
       leg.close();
       return { kind: 'failed', status: 487, reason: 'Request Terminated' };
@@ -106,11 +116,11 @@ export class B2bBridge {
     call.safeEmit('legjoined', CALLEE_LEG, target);
     leg.watchMedia();
     leg.on('mediatimeout', (s) => call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`));
-    const ended = this.connectAfterWhisper(uac, leg, options);
+    const ended = this.connectAfterWhisper(uac, leg, options, wait);
     return { kind: 'answered', legId: CALLEE_LEG, ended };
   }
 
-  private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions): Promise<'caller' | 'callee'> {
+  private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<'caller' | 'callee'> {
     const call = this.call;
     const ended = new Promise<'caller' | 'callee'>((resolve) => {
       let over = false;
@@ -131,18 +141,25 @@ export class B2bBridge {
       });
     });
     if (options.whisper && !call.ended) {
-      // The callee hears the whisper alone: the caller is heard by no one meanwhile.
+      // The callee hears the whisper alone: neither party hears the other meanwhile
+      // (a callee heard in early media is muted again); the caller hears its wait audio.
       call.leg.speakTo([]);
+      leg.mute(true);
+      wait.start();
       const player = this.deps.prompts.createPlayer(toLibrarySpec(options.whisper), {
         sampleRate: this.deps.settings.sampleRate,
         log: this.log,
       });
-      leg.play(player);
-      call.activeRecording?.note('notice', { prompt: options.whisper.prompt ?? 'whisper' });
+      // The whisper is the callee's notice: the recording holds it (mix, callee's stem) and marks it.
+      const rec = call.activeRecording;
+      leg.play(rec ? rec.tapNotice(player, CALLEE_LEG, describeSpec(options.whisper)) : player);
       const r = await Promise.race([player.done, ended.then(() => null)]);
       if (r?.reason === 'error') this.log.warn({ err: r.error }, 'whisper failed; connecting anyway');
+      // Connected: the wait audio stops in the same tick as the two start hearing each other.
+      wait.close();
       if (!call.ended && !call.leg.isClosed) call.leg.speakTo(null);
     }
+    wait.close();
     if (!leg.isClosed) leg.mute(false);
     return ended;
   }
@@ -165,7 +182,11 @@ export class B2bBridge {
     if (!options.earlyMedia || !res.body || leg.isClosed || this.early) return;
     this.early = leg
       .applyAnswer(res.body)
-      .then(() => leg.mute(false))
+      .then(() => {
+        // The callee's own ringback or announcement replaces ours.
+        this.wait?.stop();
+        leg.mute(false);
+      })
       .catch((err: unknown) => this.log.warn({ err }, 'early media refused'));
   }
 

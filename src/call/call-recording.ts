@@ -2,6 +2,7 @@
 // recording cannot be written (a full disk) the recorder says so and goes on;
 // the call ends only if recording.onWriteError is 'hangup' (`onWriteFailure`).
 import { join } from 'node:path';
+import type { FrameSource } from '../mixer/frames.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { FlowsConfig, StepConfig } from './flow-types.ts';
@@ -41,6 +42,14 @@ export class CallRecording implements RecordingHandle {
 
   note(event: string, detail: Record<string, unknown> = {}): void {
     if (event === 'notice') this.recorder.markNotice(String(detail.prompt ?? 'notice'));
+  }
+
+  /**
+   * A notice played to `legId` alone: the source to play instead, also written into
+   * the recording (Recorder.tapNotice); the sidecar marks its first written frame.
+   */
+  tapNotice(source: FrameSource, legId: string, prompt: string): FrameSource {
+    return this.recorder.tapNotice(source, legId, prompt);
   }
 
   /** Closes the recording; resolves once its files are complete and the sidecar is final. */

@@ -1,13 +1,13 @@
 // Flows as written in the config's `flows` section: a flow is a list of steps,
 // each step an object with one key, the task's name, holding its parameters.
-import type { ConferenceJoinOptions, PlaySpec } from './ports.ts';
+import type { CallerHears, ConferenceJoinOptions, PlaySpec } from './ports.ts';
 
 export interface PlayParams extends PlaySpec {
   /** Stop the prompt when the caller presses a key (the digit is kept for a following menu/collect). */
   bargeIn?: boolean;
   /** `caller` (default) or the whole `room`. */
   target?: 'caller' | 'room';
-  /** This prompt is the record notice: the recording's metadata says when it played. */
+  /** This prompt is the record notice: the recording's metadata says when it played, and the mix (and the caller's stem) hold it even when only the caller hears it. */
   notice?: boolean;
 }
 
@@ -50,6 +50,8 @@ export interface BridgeParams {
   copyHeaders?: string[];
   identity?: 'none' | 'p-asserted-identity' | 'history-info' | 'diversion';
   earlyMedia?: boolean;
+  /** What the caller hears until connected (while the callee rings and hears the whisper): `ringback` (default), `notice` (the whisper again), `silence`, or a prompt. */
+  callerHears?: CallerHears;
   /** Flow run when the callee is busy, rejects or never answers; absent: the callee's status goes to the caller. */
   fallback?: string;
 }

@@ -60,6 +60,9 @@ export type BridgeOutcome =
   | { kind: 'answered'; legId: string; ended: Promise<'caller' | 'callee'> }
   | { kind: 'failed'; status: number; reason: string };
 
+/** What the caller hears until it is connected to the callee: a tone, the notice again (the whisper), a prompt, or nothing. */
+export type CallerHears = 'ringback' | 'notice' | 'silence' | PlaySpec;
+
 export interface BridgeOptions {
   /** Target URI; the call's original To when absent. */
   to?: string;
@@ -73,6 +76,8 @@ export interface BridgeOptions {
   identity: 'none' | 'p-asserted-identity' | 'history-info' | 'diversion';
   /** Pass the callee's early media (183 with SDP) to the caller. */
   earlyMedia: boolean;
+  /** Played to the caller alone from the bridge's start until the parties are connected (not while the callee's early media is heard). */
+  callerHears: CallerHears;
 }
 
 export interface ConferenceJoinOptions {
@@ -116,7 +121,11 @@ export interface CallPort {
   answer(options?: { early?: boolean }): Promise<void>;
   /** Final response before answer, BYE after. */
   hangup(status?: number, reason?: string): void;
-  play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean }): PlayHandle;
+  /**
+   * With `notice`, the prompt is the record notice: the recording (if one runs) marks when it
+   * played and, when it plays to the caller alone, writes it into the mix and the caller's tracks.
+   */
+  play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean; notice?: boolean }): PlayHandle;
   startRecording(options: RecordingOptions): Promise<RecordingHandle>;
   bridge(options: BridgeOptions): Promise<BridgeOutcome>;
   joinConference(options: ConferenceJoinOptions): Promise<{ left: Promise<string> }>;

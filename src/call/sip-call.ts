@@ -135,6 +135,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return this.uas !== null;
   }
 
+  /** The caller hears what Parley plays: answered, or in early media (a 183 with SDP went out). */
+  get hearsMedia(): boolean {
+    return this.uas !== null || this.earlySent;
+  }
+
   get ended(): boolean {
     return this.endedFlag;
   }
@@ -255,7 +260,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.end(this.uas ? 'hung up by Parley' : `rejected ${status ?? 480}`);
   }
 
-  play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean }): PlayHandle {
+  play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean; notice?: boolean }): PlayHandle {
     let player;
     try {
       player = this.deps.prompts.createPlayer(toLibrarySpec(spec), {
@@ -266,8 +271,14 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     } catch (err) {
       return { finished: Promise.resolve({ reason: 'error', error: err as Error }), stop: () => undefined };
     }
-    if (options.target === 'room') this.room.play(player);
-    else this.leg.play(player);
+    const notice = options.notice ? this.recording : null;
+    if (options.target === 'room') {
+      // A room prompt is in the mix already: only the sidecar mark is needed.
+      notice?.note('notice', { prompt: describeSpec(spec) });
+      this.room.play(player);
+    } else {
+      this.leg.play(notice ? notice.tapNotice(player, CALLER_LEG, describeSpec(spec)) : player);
+    }
     this.log.debug({ prompt: describeSpec(spec), target: options.target }, 'playing');
     return {
       finished: player.done.then((r) => (r.error ? { reason: r.reason, error: r.error } : { reason: r.reason })),

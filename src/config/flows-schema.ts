@@ -72,6 +72,7 @@ const stepSchema = {
         copyHeaders: { type: 'array', items: str },
         identity: { type: 'string', enum: ['none', 'p-asserted-identity', 'history-info', 'diversion'] },
         earlyMedia: { type: 'boolean' },
+        callerHears: { description: 'ringback, notice, silence or a prompt', oneOf: [{ type: 'string', enum: ['ringback', 'notice', 'silence'] }, playSpec] },
         fallback: str,
       }),
       type: ['object', 'null'],

@@ -81,7 +81,8 @@ export interface RecordingMetadata {
   /** Left: the caller leg; right: every other leg. Null when the recording has no stereo file. */
   stereo: (FileEntry & { left: string | null }) | null;
   legs: LegEntry[];
-  notices: (TimePoint & { prompt: string })[];
+  /** `leg`: the notice played to that party alone (and was written into the mix, its stem and its stereo channel). */
+  notices: (TimePoint & { prompt: string; leg?: string })[];
   pauses: IntervalEntry[];
   masks: IntervalEntry[];
   postProcessing: { format: 'none' | 'ogg' | 'mp3'; state: 'none' | 'pending' | 'done' | 'failed'; error: string | null };

@@ -19,7 +19,7 @@
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
 //   first leg to join. A leg id seen in a tick but never added joins implicitly.
-import { FRAME_MS, samplesPerFrame, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
+import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
@@ -40,6 +40,7 @@ import { finalizeRecording } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { StereoFrame } from './stereo-frame.ts';
+import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
 
@@ -104,6 +105,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly zeros: Int16Array;
   private readonly stereoFrame: StereoFrame;
   private readonly sidecar: SidecarWriter;
+  private readonly notices: NoticeOverlay;
   private flushTimer: NodeJS.Timeout | null;
   /** After close, while the final sidecar cannot be written (a full disk): its next attempt. */
   private sidecarRetryTimer: NodeJS.Timeout | null = null;
@@ -144,6 +146,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       pathOf: (f) => this.path(f),
       hooks: (f) => this.hooks(f),
     });
+    this.notices = new NoticeOverlay(this.sampleRate, (prompt, leg) => this.markNotice(prompt, leg));
     this.meta = newMetadata({
       room: options.roomId,
       sampleRate: this.sampleRate,
@@ -184,18 +187,22 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.clockMs = tick.timeMs;
     for (const id of tick.legs.keys()) if (!this.legs.has(id)) this.joinLeg(id, {}, false);
     this.clockMs = tick.timeMs + FRAME_MS;
+    // Taken (and marked) even while paused: a notice is not written late.
+    const notices = this.notices.take();
     if (this.paused && this.meta.pauseMode === 'skip') return;
     const silent = this.masked !== null || this.paused !== null;
-    this.mix.append(silent ? this.zeros : this.fit(tick.mix));
-    this.stems.append((id) => {
+    const add = NoticeOverlay.add;
+    this.mix.append(silent ? this.zeros : add(this.fit(tick.mix), notices, notices.keys()));
+    const legFrame = (id: string): PcmFrame => {
       const raw = tick.legs.get(id) ?? null;
-      return raw === null || silent ? this.zeros : this.fit(raw);
-    });
+      return silent ? this.zeros : add(raw === null ? this.zeros : this.fit(raw), notices, [id]);
+    };
+    this.stems.append(legFrame);
     if (!this.stereo) return;
     const stereo = this.stereoFrame;
     stereo.reset();
-    for (const [id, raw] of tick.legs) {
-      const frame = raw === null || silent ? this.zeros : this.fit(raw);
+    for (const id of tick.legs.keys()) {
+      const frame = legFrame(id);
       if (id === this.callerId) stereo.setLeft(frame);
       else stereo.addRight(frame);
     }
@@ -252,10 +259,19 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.safeEmit('legLeft', { legId, at });
   }
 
-  /** Notes that a notice ("this call may be recorded") was played, and when. */
-  markNotice(prompt: string): void {
+  /** Notes that a notice ("this call may be recorded") was played (to `leg` alone, if given), and when. */
+  markNotice(prompt: string, leg?: string): void {
     if (this.closed) return;
-    this.meta.notices.push({ prompt, ...this.now() });
+    this.meta.notices.push({ prompt, ...(leg === undefined ? {} : { leg }), ...this.now() });
+  }
+
+  /**
+   * A notice played to `legId` alone (leg.play): returns the source to play
+   * instead, whose frames are also written into the mix and that leg's stem and
+   * stereo channel (notice-overlay.ts); its first written frame is marked in the sidecar.
+   */
+  tapNotice(source: FrameSource, legId: string, prompt: string): FrameSource {
+    return this.notices.tap(source, legId, prompt);
   }
 
   pause(reason: string | null = null): void {
@@ -312,6 +328,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.paused = null;
     this.masked = null;
     this.closed = true;
+    this.notices.close();
     if (this.flushTimer) clearTimeout(this.flushTimer); // clears an interval too
     this.flushTimer = null;
     this.stems.endAll(at);

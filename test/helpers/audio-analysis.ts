@@ -111,6 +111,34 @@ export function dtmfTone(digit: string, rate: number, samples: number, amplitude
   return out;
 }
 
+/**
+ * `x` with a narrow band around `hz` removed (an RBJ biquad notch, Q 4): takes a
+ * steady test tone out of a signal so that what else is in it (a prompt) can be
+ * judged by its envelope.
+ */
+export function notch(x: ArrayLike<number>, rate: number, hz: number, q = 4): Int16Array {
+  const w = (2 * Math.PI * hz) / rate;
+  const alpha = Math.sin(w) / (2 * q);
+  const a0 = 1 + alpha;
+  const b0 = 1 / a0;
+  const b1 = (-2 * Math.cos(w)) / a0;
+  const a2 = (1 - alpha) / a0;
+  const out = new Int16Array(x.length);
+  let x1 = 0;
+  let x2 = 0;
+  let y1 = 0;
+  let y2 = 0;
+  for (let i = 0; i < x.length; i++) {
+    const y = b0 * x[i] + b1 * x1 + b0 * x2 - b1 * y1 - a2 * y2;
+    x2 = x1;
+    x1 = x[i];
+    y2 = y1;
+    y1 = y;
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(y)));
+  }
+  return out;
+}
+
 /** RMS loudness per `ms` window. */
 export function envelope(x: ArrayLike<number>, rate: number, ms = 20): number[] {
   const n = Math.round((rate * ms) / 1000);

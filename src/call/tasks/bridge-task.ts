@@ -5,7 +5,7 @@
 import type { BridgeParams } from '../flow-types.ts';
 import type { Task, TaskContext, TaskResult } from '../task.ts';
 
-export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true };
+export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true, callerHears: 'ringback' as const };
 
 export class BridgeTask implements Task {
   readonly name = 'bridge';
@@ -25,6 +25,7 @@ export class BridgeTask implements Task {
       copyHeaders: p.copyHeaders ?? [],
       identity: p.identity ?? bridgeDefaults.identity,
       earlyMedia: p.earlyMedia ?? bridgeDefaults.earlyMedia,
+      callerHears: p.callerHears ?? bridgeDefaults.callerHears,
     });
     if (outcome.kind === 'failed') {
       ctx.log.info({ status: outcome.status, reason: outcome.reason }, 'bridge failed');

@@ -16,8 +16,8 @@ export class PlayTask implements Task {
   async exec(ctx: TaskContext): Promise<TaskResult> {
     if (this.killed || ctx.call.ended) return { stop: true };
     const { bargeIn = false, target = 'caller', notice = false, ...spec } = this.params;
-    const handle = ctx.call.play(spec, { target, bargeIn });
-    if (notice) ctx.recording?.note('notice', { prompt: spec.prompt ?? spec.text ?? spec.tone });
+    // The call marks a notice in its recording, and writes it there when only the caller hears it.
+    const handle = ctx.call.play(spec, { target, bargeIn, notice });
     this.handle = handle;
     const onDigit = (d: string): void => {
       if (!bargeIn) return;

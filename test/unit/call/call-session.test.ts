@@ -54,8 +54,7 @@ describe('call session', () => {
     assert.deepEqual(call.actions, [
       'answer early',
       'record start stereo',
-      'play record-notice',
-      'note notice',
+      'play record-notice (notice)',
       'note bridge',
       'bridge sip:bob@example.com whisper record-notice',
       'record stop',

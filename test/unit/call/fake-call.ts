@@ -57,9 +57,9 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
     for (const d of digits) this.safeEmit('dtmf', d, 100);
   }
 
-  play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean }): PlayHandle {
+  play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean; notice?: boolean }): PlayHandle {
     const what = spec.prompt ?? spec.text ?? spec.tone ?? '?';
-    this.actions.push(`play ${what}${options.target === 'room' ? ' (room)' : ''}`);
+    this.actions.push(`play ${what}${options.target === 'room' ? ' (room)' : ''}${options.notice ? ' (notice)' : ''}`);
     let finish!: (r: { reason: PlayResultReason; error?: Error }) => void;
     const finished = new Promise<{ reason: PlayResultReason; error?: Error }>((r) => (finish = r));
     let timer: NodeJS.Timeout | null = null;

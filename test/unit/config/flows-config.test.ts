@@ -29,6 +29,13 @@ describe('flows config', () => {
     bad('flows:\n  f:\n    - menu: { prompt: { prompt: m }, branches: { "1": sales } }\n', /flows\.f\.0\.menu\.branches\.1: no flow named 'sales'/));
   it('a rule running a missing flow is named', () =>
     bad('routing:\n  rules: [{ name: a, actions: [{ app: nowhere }] }]\n', /routing\.rules\.0\.actions\.0\.app: no flow named 'nowhere'/));
+  it("a bridge's callerHears is ringback, notice, silence or a prompt", () => {
+    for (const v of ['ringback', 'notice', 'silence', '{ prompt: hold-music }', '{ tone: beep }']) {
+      const c = parseConfig(`flows:\n  f:\n    - bridge: { callerHears: ${v} }\n`);
+      assert.ok('bridge' in c.flows.f[0]! && c.flows.f[0].bridge.callerHears, v);
+    }
+  });
+  it('an unknown callerHears is refused', () => bad('flows:\n  f:\n    - bridge: { callerHears: music }\n', /flows\.f\.0\.bridge\.callerHears/));
   it('a conference room name cannot hold a path', () =>
     bad('flows:\n  f:\n    - conference: { room: ../etc }\n', /flows\.f\.0\.conference\.room/));
 });
