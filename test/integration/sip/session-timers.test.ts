@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { runSipp, startSipp } from '../../helpers/sipp.ts';
 import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
 
@@ -35,6 +36,23 @@ describe('session timers (RFC 4028)', () => {
   it('an interval below Min-SE (90 s by default) is refused with 422 and Min-SE: 90', async () => {
     const r = await runSipp({ scenario: 'uac-session-too-small.xml', transport: 'udp', remote: strict.target('udp'), calls: 1, service: 'parley', timeoutS: 10 });
     assert.equal(r.code, 0, r.stdout + r.errors);
+  });
+
+  it('the 422 carries Min-SE once, with the configured value (RFC 4028 §6)', async () => {
+    const raised = await startHarness({ timers: { ...defaultConfig.sip.timers, minSE: 120 } });
+    const c = await RawSipClient.open();
+    try {
+      for (const [server, want] of [[strict, '90'], [raised, '120']] as const) {
+        const port = Number(server.target('udp').split(':')[1]);
+        c.send(port, request('INVITE', c.port, { 'Session-Expires': '60', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+        const res = await c.nextMatching(/^SIP\/2\.0 422 /);
+        const minSE = res.split('\r\n').filter((l) => /^Min-SE\s*:/i.test(l));
+        assert.deepEqual(minSE.map((l) => l.split(':')[1]!.trim()), [want], res);
+      }
+    } finally {
+      c.close();
+      raised.close();
+    }
   });
 
   it('refresher=uac: the 200 says so with Require: timer; no refresh → the server BYEs with a Reason and tells the app', async () => {
