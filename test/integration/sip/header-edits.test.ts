@@ -4,13 +4,15 @@
 // or rewrites a header the request has is relayed as a B2BUA, whose request Parley
 // writes, so removed headers are gone, set ones replaced, added ones there once.
 import assert from 'node:assert/strict';
+import type Srf from 'drachtio-srf';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
 import { RoutingTable } from '../../../src/policy/routing-table.ts';
 import type { RoutingConfig } from '../../../src/policy/rule-types.ts';
 import { InboundRouter } from '../../../src/signaling/inbound-router.ts';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
-import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
+import { SDP, startHarness, testLogger } from '../../helpers/sip-harness.ts';
 
 /** A response built from a request's headers (RFC 3261 §8.2.6.2), with a To tag. */
 function answer(req: string, status: string, body = '', contactPort = 0): string {
@@ -25,17 +27,44 @@ function headerValues(msg: string, name: string): string[] {
   return head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
 }
 
-describe('header edits on a forwarded request (raw UDP callee)', () => {
-  let h: Harness;
+/** The server under test, with a drachtio-srf app connected to it. */
+interface Server {
+  srf: Srf;
+  sipPort: number;
+  close(): Promise<void> | void;
+}
+
+async function embedded(): Promise<Server> {
+  const h = await startHarness();
+  return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
+}
+
+async function real(): Promise<Server> {
+  const d = await startRealDrachtio();
+  return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
+}
+
+suite('embedded server', embedded);
+// The same checks against a real drachtio-server when one is built (never in the test command).
+if (DRACHTIO_BIN) suite('real drachtio-server', real);
+
+function suite(label: string, start: () => Promise<Server>): void {
+describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () => {
+  let h: Server;
   let caller: RawSipClient;
   let callee: RawSipClient;
   let sipPort: number;
 
   before(async () => {
-    h = await startHarness();
-    sipPort = h.server.sipPort('udp');
+    h = await start();
+    sipPort = h.sipPort;
     caller = await RawSipClient.open();
     callee = await RawSipClient.open();
+    // An app that proxies by itself with raw proxy headers (before the rule chain sees the request).
+    h.srf.use('invite', (req, _res, next) => {
+      if (!req.has('X-Raw-Proxy')) return next();
+      h.srf.proxyRequest(req, [`sip:bob@127.0.0.1:${callee.port}`], { headers: { 'Ms-Target-Class': '', Subject: 'replaced' } } as never, () => undefined);
+    });
     const routing: RoutingConfig = {
       ...defaultConfig.routing,
       proxyByDefault: false,
@@ -52,13 +81,13 @@ describe('header edits on a forwarded request (raw UDP callee)', () => {
         },
       ],
     };
-    new InboundRouter(h.srf, new RoutingTable(routing, {}), h.log).attach();
+    new InboundRouter(h.srf, new RoutingTable(routing, {}), testLogger()).attach();
   });
 
-  after(() => {
+  after(async () => {
     caller.close();
     callee.close();
-    h.close();
+    await h.close();
   });
 
   const lync = { 'Ms-Target-Class': 'secondary', 'Ms-Sensitivity': 'private', 'X-Route': 'a', 'X-Keep': 'yes', 'Content-Type': 'application/sdp' };
@@ -109,20 +138,13 @@ describe('header edits on a forwarded request (raw UDP callee)', () => {
   });
 
   it('as drachtio-server does, a proxy header with an empty value is an added empty header, never a removal', async () => {
-    const plain = await startHarness(); // an app that proxies by itself, no rule chain
-    after(() => plain.close());
-    const seen = new Promise<void>((resolve) => {
-      plain.srf.invite((req) => {
-        plain.srf.proxyRequest(req, [`sip:bob@127.0.0.1:${callee.port}`], { headers: { 'Ms-Target-Class': '', Subject: 'replaced' } } as never, () => resolve());
-      });
-    });
-    const r = request('INVITE', caller.port, { 'Ms-Target-Class': 'secondary', Subject: 'original', 'Content-Type': 'application/sdp' }, SDP);
-    caller.send(plain.server.sipPort('udp'), r.text);
+    const r = request('INVITE', caller.port, { 'X-Raw-Proxy': '1', 'Ms-Target-Class': 'secondary', Subject: 'original', 'Content-Type': 'application/sdp' }, SDP);
+    caller.send(sipPort, r.text);
     const invite = await callee.nextMatching(/^INVITE /);
     assert.deepEqual(headerValues(invite, 'Ms-Target-Class'), ['secondary', ''], invite);
     assert.deepEqual(headerValues(invite, 'Subject'), ['replaced'], 'a single header (sofia-sip) is replaced');
     callee.send(Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]), answer(invite, '486 Busy Here'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 486 /);
-    await seen;
   });
 });
+}

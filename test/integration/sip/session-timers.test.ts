@@ -11,6 +11,7 @@ import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { runSipp, startSipp } from '../../helpers/sipp.ts';
 import { connectSrf } from '../../../src/signaling/srf-connection.ts';
 import { EmbeddedSipServer } from '../../../src/sip/embedded-server.ts';
+import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
 import { SDP, startHarness, testLogger, type Harness } from '../../helpers/sip-harness.ts';
 
 describe('session timers (RFC 4028)', () => {
@@ -81,6 +82,28 @@ describe('session timers (RFC 4028)', () => {
       c.close();
       conn.close();
       lax.close();
+    }
+  });
+
+  // Only with a built drachtio-server (never in the test command): the same answers from it.
+  it('a real drachtio-server: the app answers 422 with Min-SE, and its 200 names the refresher', { skip: !DRACHTIO_BIN }, async () => {
+    const d = await startRealDrachtio();
+    d.conn.srf.invite((req, res) => {
+      d.conn.srf.createUAS(req, res, { localSdp: SDP }).catch((err: unknown) => h.log.error({ err }, 'createUAS failed'));
+    });
+    const c = await RawSipClient.open();
+    try {
+      c.send(d.sipPort, request('INVITE', c.port, { 'Session-Expires': '60', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+      const res = await c.nextMatching(/^SIP\/2\.0 [2-6]\d\d /);
+      assert.match(res, /^SIP\/2\.0 422 /);
+      assert.deepEqual(res.split('\r\n').filter((l) => /^Min-SE\s*:/i.test(l)), ['Min-SE: 90'], res);
+      c.send(d.sipPort, request('INVITE', c.port, { 'Session-Expires': '1800', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+      const ok = await c.nextMatching(/^SIP\/2\.0 200 /);
+      assert.match(ok, /^Session-Expires: 1800;refresher=uac\r$/m);
+      assert.match(ok, /^Require: timer\r$/m);
+    } finally {
+      c.close();
+      await d.close();
     }
   });
 
