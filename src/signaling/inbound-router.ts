@@ -7,6 +7,8 @@ import type { RouteDecision } from '../policy/rule-types.ts';
 import type { RoutableRequest } from '../policy/routable-request.ts';
 import { callLogger, type Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import { proxyHeadersFor } from '../policy/header-edit-plan.ts';
+import { HeaderEditRelay } from './header-edit-relay.ts';
 import { isOwnAddress, type ServerAddresses } from './own-address.ts';
 
 /** The methods drachtio delivers to applications (the rest it answers itself). */
@@ -26,12 +28,15 @@ export type InboundRouterEvents = {
 };
 
 export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
+  private readonly relay: HeaderEditRelay;
+
   constructor(
     private readonly srf: Srf,
     private readonly routing: RoutingTable,
     private readonly log: Logger,
   ) {
     super(log);
+    this.relay = new HeaderEditRelay(srf);
   }
 
   /** Registers the handlers. drachtio-srf then routes these methods to this app. */
@@ -65,7 +70,7 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     }
     switch (o.kind) {
       case 'proxy':
-        this.proxy(req, decision, log);
+        this.proxy(req, res, decision, log);
         return;
       case 'redirect':
         res.send(o.status, { headers: { Contact: o.contacts.map((c) => `<${c}>`).join(', ') } });
@@ -98,16 +103,15 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     return decision.decidedBy === null || (o.kind === 'proxy' && o.targets.some((t) => isOwnAddress(t, server)));
   }
 
-  private proxy(req: Srf.SrfRequest, decision: RouteDecision, log: Logger): void {
+  private proxy(req: Srf.SrfRequest, res: Srf.SrfResponse, decision: RouteDecision, log: Logger): void {
     if (decision.outcome.kind !== 'proxy') return;
     const { targets, mode, recordRoute } = decision.outcome;
-    const headers: Record<string, string> = {};
-    // An empty value removes the header from the forwarded request (the embedded
-    // server's convention; see src/sip/ proxy).
-    for (const e of decision.headerEdits) {
-      if (e.op === 'remove') headers[e.name] = '';
-      else if (e.op === 'set') headers[e.name] = e.value ?? '';
-      else headers[e.name] = headers[e.name] ? `${headers[e.name]},${e.value ?? ''}` : (e.value ?? '');
+    // A proxy (either server) can only add headers; removing or rewriting one the request
+    // carries needs a request Parley writes itself (src/policy/header-edit-plan.ts).
+    const headers = proxyHeadersFor(decision.headerEdits, (name) => req.has(name));
+    if (headers === null) {
+      this.relay.relay(req, res, targets, decision.headerEdits, log);
+      return;
     }
     const opts = {
       forking: mode === 'parallel' ? 'simultaneous' : 'sequential',

@@ -4,6 +4,7 @@ import Srf from 'drachtio-srf';
 import type { SipConfig } from '../config/schema.ts';
 import { EmbeddedSipServer } from '../sip/embedded-server.ts';
 import type { Logger } from '../util/logger.ts';
+import { useSessionTimerAnswer } from './session-timer-answer.ts';
 
 export interface SrfConnection {
   srf: Srf;
@@ -31,6 +32,8 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     host = opts.sip.control.host;
   }
   const srf = new Srf();
+  // Before any handler: session timers the same on both servers (see session-timer-answer.ts).
+  useSessionTimerAnswer(srf, opts.sip.timers.minSE, log);
   let closed = false;
   const close = (): void => {
     if (closed) return;

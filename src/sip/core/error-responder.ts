@@ -36,7 +36,8 @@ export class ErrorResponder {
     }
     const text = e.message.replace(/["\r\n\\]/g, ' ').slice(0, 120);
     res.add('Reason', `SIP ;cause=${e.status} ;text="${text}"`);
-    if (e.status === 422) res.add('Min-SE', '90'); // RFC 4028 §6
+    // A 422 carries Min-SE (RFC 4028 §6): the caller passes it in extraHeaders with the
+    // configured value, so it is written once.
     for (const [n, v] of extraHeaders) res.add(n, v);
     const send = (m: SipMessage) => {
       this.sender.send(target.dest, m.toBuffer(), target.connectionId);

@@ -40,7 +40,7 @@ export class ProxyCore implements ProxyHandler {
       conn,
       rid: msg.rid,
       targets,
-      extraHeaders: sip.headers.filter((h) => !['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Content-Length', 'Max-Forwards'].includes(h.name)),
+      extraHeaders: sip.headers,
       recordRoute: t[3] === 'remainInDialog',
       fullResponse: t[4] === 'fullResponse',
       followRedirects: t[5] === 'followRedirects',

@@ -7,6 +7,7 @@ import { SipMessage, type HeaderField } from '../message/sip-message.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import { makeResponse, meta6, newBranch, recordRouteFor, responseDestination, uriDestination, viaFor, wantsSips } from './message-factory.ts';
 import { isStream } from '../transport/transport-types.ts';
+import { applyAppHeaders } from './proxy-app-headers.ts';
 import { ProxyBranch } from './proxy-branch.ts';
 
 export interface ProxyOptions {
@@ -69,12 +70,8 @@ export class ProxyOperation {
       const inbound = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);
       req.prepend('Record-Route', recordRouteFor(inbound, wantsSips(p.req)));
     }
-    // The app's headers replace the request's; an empty value removes the header
-    // (how the rule chain's `headers: { remove }` reaches the forwarded request).
-    for (const h of this.o.extraHeaders) {
-      if (h.value.trim() === '') req.remove(h.name);
-      else req.set(h.name, h.value);
-    }
+    // The app's headers are added as drachtio-server adds them (never removed).
+    applyAppHeaders(req, this.o.extraHeaders);
     req.prepend('Via', viaFor(lp, newBranch()));
     b.request = req;
     b.dest = dest;

@@ -7,8 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { runSipp, startSipp } from '../../helpers/sipp.ts';
-import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+import { connectSrf } from '../../../src/signaling/srf-connection.ts';
+import { EmbeddedSipServer } from '../../../src/sip/embedded-server.ts';
+import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
+import { SDP, startHarness, testLogger, type Harness } from '../../helpers/sip-harness.ts';
 
 describe('session timers (RFC 4028)', () => {
   let h: Harness;
@@ -35,6 +39,72 @@ describe('session timers (RFC 4028)', () => {
   it('an interval below Min-SE (90 s by default) is refused with 422 and Min-SE: 90', async () => {
     const r = await runSipp({ scenario: 'uac-session-too-small.xml', transport: 'udp', remote: strict.target('udp'), calls: 1, service: 'parley', timeoutS: 10 });
     assert.equal(r.code, 0, r.stdout + r.errors);
+  });
+
+  it('the 422 carries Min-SE once, with the configured value (RFC 4028 §6)', async () => {
+    const raised = await startHarness({ timers: { ...defaultConfig.sip.timers, minSE: 120 } });
+    const c = await RawSipClient.open();
+    try {
+      for (const [server, want] of [[strict, '90'], [raised, '120']] as const) {
+        const port = Number(server.target('udp').split(':')[1]);
+        c.send(port, request('INVITE', c.port, { 'Session-Expires': '60', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+        const res = await c.nextMatching(/^SIP\/2\.0 422 /);
+        const minSE = res.split('\r\n').filter((l) => /^Min-SE\s*:/i.test(l));
+        assert.deepEqual(minSE.map((l) => l.split(':')[1]!.trim()), [want], res);
+      }
+    } finally {
+      c.close();
+      raised.close();
+    }
+  });
+
+  it('a server that lets a small interval through (as drachtio-server does): the app answers 422 with its Min-SE, and its 200 names the refresher', async () => {
+    const log = testLogger();
+    const base = { ...defaultConfig.sip, listen: [{ transport: 'udp' as const, host: '127.0.0.1', port: 0 }], control: { host: '127.0.0.1', port: 0, secret: 's' } };
+    const lax = await EmbeddedSipServer.start({ sip: { ...base, timers: { ...base.timers, minSE: 1 } }, log });
+    const conn = await connectSrf({ sip: { ...base, server: 'remote', control: { ...base.control, port: lax.controlPort }, timers: { ...base.timers, minSE: 120 } }, log });
+    conn.srf.invite((req, res) => {
+      conn.srf.createUAS(req, res, { localSdp: SDP }).catch((err: unknown) => log.error({ err }, 'createUAS failed'));
+    });
+    const c = await RawSipClient.open();
+    try {
+      const port = lax.sipPort('udp');
+      c.send(port, request('INVITE', c.port, { 'Session-Expires': '60', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+      const res = await c.nextMatching(/^SIP\/2\.0 [2-6]\d\d /);
+      assert.match(res, /^SIP\/2\.0 422 /);
+      assert.deepEqual(res.split('\r\n').filter((l) => /^Min-SE\s*:/i.test(l)), ['Min-SE: 120'], res);
+      // No refresher named, the caller supports timers: it refreshes (RFC 4028 §9), and the 200 says so.
+      c.send(port, request('INVITE', c.port, { 'Session-Expires': '1800', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+      const ok = await c.nextMatching(/^SIP\/2\.0 200 /);
+      assert.match(ok, /^Session-Expires: 1800;refresher=uac\r$/m);
+      assert.match(ok, /^Require: timer\r$/m);
+    } finally {
+      c.close();
+      conn.close();
+      lax.close();
+    }
+  });
+
+  // Only with a built drachtio-server (never in the test command): the same answers from it.
+  it('a real drachtio-server: the app answers 422 with Min-SE, and its 200 names the refresher', { skip: !DRACHTIO_BIN }, async () => {
+    const d = await startRealDrachtio();
+    d.conn.srf.invite((req, res) => {
+      d.conn.srf.createUAS(req, res, { localSdp: SDP }).catch((err: unknown) => h.log.error({ err }, 'createUAS failed'));
+    });
+    const c = await RawSipClient.open();
+    try {
+      c.send(d.sipPort, request('INVITE', c.port, { 'Session-Expires': '60', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+      const res = await c.nextMatching(/^SIP\/2\.0 [2-6]\d\d /);
+      assert.match(res, /^SIP\/2\.0 422 /);
+      assert.deepEqual(res.split('\r\n').filter((l) => /^Min-SE\s*:/i.test(l)), ['Min-SE: 90'], res);
+      c.send(d.sipPort, request('INVITE', c.port, { 'Session-Expires': '1800', Supported: 'timer', 'Content-Type': 'application/sdp' }, SDP).text);
+      const ok = await c.nextMatching(/^SIP\/2\.0 200 /);
+      assert.match(ok, /^Session-Expires: 1800;refresher=uac\r$/m);
+      assert.match(ok, /^Require: timer\r$/m);
+    } finally {
+      c.close();
+      await d.close();
+    }
   });
 
   it('refresher=uac: the 200 says so with Require: timer; no refresh → the server BYEs with a Reason and tells the app', async () => {

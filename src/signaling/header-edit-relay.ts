@@ -1,0 +1,95 @@
+// Forwards a request whose headers a rule removes or rewrites, as a B2BUA: Parley writes
+// the new leg's request itself (srf.createB2BUA for an INVITE, srf.request for anything
+// else), so the edits hold on a real drachtio-server, whose proxy can only add headers
+// (see src/policy/header-edit-plan.ts). Unlike a proxy, Parley stays in the call: the new
+// leg has its own Call-ID and tags, and BYE, re-INVITE/UPDATE and INFO are relayed
+// between the two dialogs. Targets are tried in order (a B2BUA does not fork).
+import type Srf from 'drachtio-srf';
+import type { HeaderEdit } from '../policy/rule-types.ts';
+import { rewrittenHeaders } from '../policy/header-edit-plan.ts';
+import type { Logger } from '../util/logger.ts';
+
+/** Statuses after which the next target is not tried: the caller gave up (487), or a 6xx (RFC 3261 §16.7 step 5). */
+const FINAL_FOR_ALL = (status: number): boolean => status === 487 || status >= 600;
+
+export class HeaderEditRelay {
+  constructor(private readonly srf: Srf) {}
+
+  relay(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], edits: readonly HeaderEdit[], log: Logger): void {
+    const headers = rewrittenHeaders((req as unknown as { headers: Record<string, string> }).headers, edits);
+    const run = req.method === 'INVITE' ? this.invite(req, res, targets, headers, log) : this.nonInvite(req, res, targets, headers, log);
+    run.catch((err: unknown) => {
+      log.warn({ err }, 'relaying the rewritten request failed');
+      if (!(res as unknown as { finalResponseSent?: boolean }).finalResponseSent) res.send(500);
+    });
+  }
+
+  private async invite(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], headers: Record<string, string>, log: Logger): Promise<void> {
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i]!;
+      const last = i === targets.length - 1;
+      try {
+        const { uas, uac } = await this.srf.createB2BUA(req, res, target, { headers, proxyRequestHeaders: [], proxyResponseHeaders: [], passFailure: last });
+        log.info({ target }, 'relayed with rewritten headers: answered');
+        this.bind(uas, uac, log);
+        this.bind(uac, uas, log);
+        return;
+      } catch (err) {
+        const status = (err as { status?: number }).status ?? 500;
+        log.info({ target, status }, 'relayed with rewritten headers: failed');
+        if (last || FINAL_FOR_ALL(status)) {
+          if (!last) res.send(status);
+          return;
+        }
+      }
+    }
+  }
+
+  /** What one dialog receives goes to the other; either ending ends both. */
+  private bind(from: Srf.Dialog, to: Srf.Dialog, log: Logger): void {
+    from.on('destroy', () => to.destroy());
+    from.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      to.modify(req.body).then(
+        (sdp) => res.send(200, { body: sdp }),
+        (err: unknown) => {
+          log.info({ err }, 'relayed re-INVITE refused');
+          res.send((err as { status?: number }).status ?? 500);
+        },
+      );
+    });
+    from.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      const type = req.get('Content-Type');
+      to.request({ method: 'INFO', headers: type ? { 'Content-Type': type } : {}, body: req.body } as unknown as Srf.SrfRequest).then(
+        (r) => res.send(r.status),
+        (err: unknown) => {
+          log.info({ err }, 'relayed INFO failed');
+          res.send(500);
+        },
+      );
+    });
+  }
+
+  private async nonInvite(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], headers: Record<string, string>, log: Logger): Promise<void> {
+    const type = req.get('Content-Type');
+    if (type) headers['Content-Type'] = type;
+    let status = 500;
+    let reason: string | undefined;
+    for (const target of targets) {
+      const r = await new Promise<Srf.SrfResponse>((resolve, reject) => {
+        const opts = { method: req.method, headers, body: req.body } as unknown as Srf.SrfRequest;
+        (this.srf.request as unknown as (u: string, o: unknown, cb: (err: unknown, sent: Srf.SrfRequest) => void) => void)(target, opts, (err, sent) => {
+          if (err) return reject(err as Error);
+          sent.on('response', (response?: Srf.SrfResponse) => {
+            if (response && response.status >= 200) resolve(response);
+          });
+        });
+      });
+      status = r.status;
+      reason = (r as unknown as { reason?: string }).reason;
+      log.info({ target, status }, 'relayed with rewritten headers');
+      if (status < 300 || FINAL_FOR_ALL(status)) break;
+    }
+    if (reason) res.send(status, reason, {});
+    else res.send(status);
+  }
+}

@@ -1,0 +1,81 @@
+// A real drachtio-server for the checks that compare it with the embedded server. Only
+// used when PARLEY_DRACHTIO_BIN names a built `drachtio` binary (see
+// ../shared/notes/drachtio-server-build.md); the test command never needs one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { defaultConfig, type SipConfig } from '../../src/config/schema.ts';
+import { connectSrf, type SrfConnection } from '../../src/signaling/srf-connection.ts';
+import { freePort } from './free-port.ts';
+import { testLogger } from './sip-harness.ts';
+
+export const DRACHTIO_BIN = process.env.PARLEY_DRACHTIO_BIN ?? '';
+
+export interface RealDrachtio {
+  conn: SrfConnection;
+  sipPort: number;
+  /** The sip config the app connected with (sip.server: remote). */
+  sip: SipConfig;
+  /** The server's log file (kept until close). */
+  logFile: string;
+  close(): Promise<void>;
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`drachtio-server did not open its admin port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts drachtio-server on free loopback ports and connects a drachtio-srf app to it with connectSrf. */
+export async function startRealDrachtio(overrides: Partial<SipConfig> = {}): Promise<RealDrachtio> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-drachtio-'));
+  const admin = await freePort();
+  const sipPort = await freePort();
+  const conf = `<drachtio>
+  <admin port="${admin}" secret="cymru">127.0.0.1</admin>
+  <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
+  <logging><file><name>${dir}/drachtio.log</name><archive>${dir}/archive</archive><size>10</size><maxFiles>1</maxFiles><auto-flush>true</auto-flush></file><loglevel>info</loglevel><sofia-loglevel>3</sofia-loglevel></logging>
+</drachtio>
+`;
+  await writeFile(path.join(dir, 'drachtio.conf.xml'), conf);
+  const child: ChildProcess = spawn(DRACHTIO_BIN, ['-f', path.join(dir, 'drachtio.conf.xml')], { stdio: 'ignore' });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await gone;
+    }
+    if (!process.env.PARLEY_DRACHTIO_KEEP) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(admin, 10_000);
+    const sip: SipConfig = { ...defaultConfig.sip, ...overrides, server: 'remote', control: { host: '127.0.0.1', port: admin, secret: 'cymru' } };
+    const conn = await connectSrf({ sip, log: testLogger() });
+    return {
+      conn,
+      sipPort,
+      sip,
+      logFile: path.join(dir, 'drachtio.log'),
+      close: async () => {
+        conn.close();
+        await stop();
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

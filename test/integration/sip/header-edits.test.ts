@@ -1,0 +1,150 @@
+// Header edits on the wire (issue 15): a raw UDP socket plays the callee and reads the
+// forwarded INVITE. drachtio-server's proxy only adds headers, and the embedded server now
+// does the same (an empty value is an empty header, not a removal); a rule that removes
+// or rewrites a header the request has is relayed as a B2BUA, whose request Parley
+// writes, so removed headers are gone, set ones replaced, added ones there once.
+import assert from 'node:assert/strict';
+import type Srf from 'drachtio-srf';
+import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../../../src/config/schema.ts';
+import { RoutingTable } from '../../../src/policy/routing-table.ts';
+import type { RoutingConfig } from '../../../src/policy/rule-types.ts';
+import { InboundRouter } from '../../../src/signaling/inbound-router.ts';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
+import { SDP, startHarness, testLogger } from '../../helpers/sip-harness.ts';
+
+/** A response built from a request's headers (RFC 3261 §8.2.6.2), with a To tag. */
+function answer(req: string, status: string, body = '', contactPort = 0): string {
+  const keep = req.split('\r\n').filter((l) => /^(Via|From|Call-ID|CSeq|Record-Route):/i.test(l));
+  const to = req.split('\r\n').find((l) => /^To:/i.test(l))!;
+  const extra = body ? `Contact: <sip:callee@127.0.0.1:${contactPort}>\r\nContent-Type: application/sdp\r\n` : '';
+  return `SIP/2.0 ${status}\r\n${keep.join('\r\n')}\r\n${/;tag=/.test(to) ? to : `${to};tag=callee1`}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+function headerValues(msg: string, name: string): string[] {
+  const head = msg.split('\r\n\r\n')[0]!;
+  return head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
+}
+
+/** The server under test, with a drachtio-srf app connected to it. */
+interface Server {
+  srf: Srf;
+  sipPort: number;
+  close(): Promise<void> | void;
+}
+
+async function embedded(): Promise<Server> {
+  const h = await startHarness();
+  return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
+}
+
+async function real(): Promise<Server> {
+  const d = await startRealDrachtio();
+  return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
+}
+
+suite('embedded server', embedded);
+// The same checks against a real drachtio-server when one is built (never in the test command).
+if (DRACHTIO_BIN) suite('real drachtio-server', real);
+
+function suite(label: string, start: () => Promise<Server>): void {
+describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () => {
+  let h: Server;
+  let caller: RawSipClient;
+  let callee: RawSipClient;
+  let sipPort: number;
+
+  before(async () => {
+    h = await start();
+    sipPort = h.sipPort;
+    caller = await RawSipClient.open();
+    callee = await RawSipClient.open();
+    // An app that proxies by itself with raw proxy headers (before the rule chain sees the request).
+    h.srf.use('invite', (req, _res, next) => {
+      if (!req.has('X-Raw-Proxy')) return next();
+      h.srf.proxyRequest(req, [`sip:bob@127.0.0.1:${callee.port}`], { headers: { 'Ms-Target-Class': '', Subject: 'replaced' } } as never, () => undefined);
+    });
+    const routing: RoutingConfig = {
+      ...defaultConfig.routing,
+      proxyByDefault: false,
+      rules: [
+        {
+          name: 'strip-lync-headers',
+          match: { headers: { 'Ms-Target-Class': { present: true } } },
+          actions: [{ headers: { remove: ['Ms-Target-Class', 'Ms-Sensitivity'], set: { 'X-Route': 'b' }, add: { 'X-Seen-By': 'parley' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
+        },
+        {
+          name: 'add-only',
+          match: { headers: { 'X-Add-Only': { present: true } } },
+          actions: [{ headers: { add: { 'X-Seen-By': 'parley' }, set: { 'X-Absent': 'yes' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
+        },
+      ],
+    };
+    new InboundRouter(h.srf, new RoutingTable(routing, {}), testLogger()).attach();
+  });
+
+  after(async () => {
+    caller.close();
+    callee.close();
+    await h.close();
+  });
+
+  const lync = { 'Ms-Target-Class': 'secondary', 'Ms-Sensitivity': 'private', 'X-Route': 'a', 'X-Keep': 'yes', 'Content-Type': 'application/sdp' };
+
+  it('remove, set and add: removed headers are gone, the set one replaced, the added one there once; a failure comes back', async () => {
+    const r = request('INVITE', caller.port, lync, SDP);
+    caller.send(sipPort, r.text);
+    const invite = await callee.nextMatching(/^INVITE /);
+    assert.deepEqual(headerValues(invite, 'Ms-Target-Class'), [], invite);
+    assert.deepEqual(headerValues(invite, 'Ms-Sensitivity'), [], invite);
+    assert.deepEqual(headerValues(invite, 'X-Route'), ['b'], invite);
+    assert.deepEqual(headerValues(invite, 'X-Seen-By'), ['parley'], invite);
+    assert.deepEqual(headerValues(invite, 'X-Keep'), ['yes'], invite);
+    assert.deepEqual(headerValues(invite, 'Max-Forwards'), ['69'], invite);
+    assert.match(invite, /^m=audio 40000 /m, 'the offer is passed on');
+    callee.send(Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]), answer(invite, '486 Busy Here'));
+    const final = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /);
+    assert.match(final, /^SIP\/2\.0 486 /);
+  });
+
+  it('an answered relayed call: the caller gets the callee answer, and its BYE reaches the callee', async () => {
+    const r = request('INVITE', caller.port, lync, SDP);
+    caller.send(sipPort, r.text);
+    const invite = await callee.nextMatching(/^INVITE /);
+    const back = Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]);
+    const calleeSdp = SDP.replace('40000', '40002');
+    callee.send(back, answer(invite, '200 OK', calleeSdp, callee.port));
+    await callee.nextMatching(/^ACK /);
+    const ok = await caller.nextMatching(/^SIP\/2\.0 200 /);
+    assert.match(ok, /^m=audio 40002 /m, 'the callee answer reaches the caller');
+    const toTag = /^To:.*;tag=([^;\s]+)/m.exec(ok)![1];
+    caller.send(sipPort, request('ACK', caller.port, { 'Call-ID': r.callId, CSeq: '1 ACK', To: `<sip:parley@127.0.0.1>;tag=${toTag}`, From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}` }).text);
+    caller.send(sipPort, request('BYE', caller.port, { 'Call-ID': r.callId, CSeq: '2 BYE', To: `<sip:parley@127.0.0.1>;tag=${toTag}`, From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}` }).text);
+    const bye = await callee.nextMatching(/^BYE /);
+    callee.send(back, answer(bye, '200 OK'));
+    assert.match(await caller.nextMatching(/^SIP\/2\.0 200 /), /CSeq: 2 BYE/);
+  });
+
+  it('add only (and set of an absent header): proxied as is, same Call-ID, each added header once', async () => {
+    const r = request('INVITE', caller.port, { 'X-Add-Only': '1', 'X-Seen-By': 'upstream', 'Content-Type': 'application/sdp' }, SDP);
+    caller.send(sipPort, r.text);
+    const invite = await callee.nextMatching(/^INVITE /);
+    assert.deepEqual(headerValues(invite, 'Call-ID'), [r.callId], 'a proxy keeps the Call-ID');
+    assert.deepEqual(headerValues(invite, 'X-Seen-By'), ['upstream', 'parley'], invite);
+    assert.deepEqual(headerValues(invite, 'X-Absent'), ['yes'], invite);
+    callee.send(Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]), answer(invite, '486 Busy Here'));
+    assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 486 /);
+  });
+
+  it('as drachtio-server does, a proxy header with an empty value is an added empty header, never a removal', async () => {
+    const r = request('INVITE', caller.port, { 'X-Raw-Proxy': '1', 'Ms-Target-Class': 'secondary', Subject: 'original', 'Content-Type': 'application/sdp' }, SDP);
+    caller.send(sipPort, r.text);
+    const invite = await callee.nextMatching(/^INVITE /);
+    assert.deepEqual(headerValues(invite, 'Ms-Target-Class'), ['secondary', ''], invite);
+    assert.deepEqual(headerValues(invite, 'Subject'), ['replaced'], 'a single header (sofia-sip) is replaced');
+    callee.send(Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]), answer(invite, '486 Busy Here'));
+    assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 486 /);
+  });
+});
+}
