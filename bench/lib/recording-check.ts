@@ -11,7 +11,7 @@ export interface RecordingCheck {
   finalized: number;
   /** Finalized, every listed file on disk, a stereo file, a mix hash, two legs with a stem each. */
   complete: number;
-  /** Complete, and both stems hold sound over their last second. */
+  /** Complete, and every stem of both legs holds sound over its last second. */
   withAudioBothWays: number;
   /** Caller call numbers (from the caller leg's URI, `bench-<n>`) that have a complete recording. */
   callNumbers: Set<number>;
@@ -73,7 +73,8 @@ export function checkRecordings(dir: string, files = sidecarFiles(dir)): Recordi
     const caller = m.legs.find((l) => l.role === 'caller');
     const n = Number(/bench-(\d+)@/.exec(caller?.uri ?? '')?.[1]);
     if (Number.isFinite(n)) r.callNumbers.add(n);
-    const quiet = m.legs.filter((l) => tailRms(join(dir, l.stems[l.stems.length - 1].file)) < SOUND_RMS);
+    // Every stem of every leg (a leg has more than one after its stream was restarted).
+    const quiet = m.legs.filter((l) => l.stems.some((st) => tailRms(join(dir, st.file)) < SOUND_RMS));
     if (quiet.length) problem(`${f}: no sound at the end of the ${quiet.map((l) => l.role).join(' and ')} stem`);
     else r.withAudioBothWays++;
   }
