@@ -136,6 +136,8 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     if (callerRun.code !== 0) why.push(`caller SIPp exit ${callerRun.code}: ${(callerRun.errors || callerRun.stdout).trim().split('\n').slice(-3).join(' | ').slice(0, 400)}`);
     if (calleeCounts.ok !== o.calls) why.push(`callee completed ${calleeCounts.ok}/${o.calls}`);
     if (recordings.answeredWithoutSound > 0) why.push(`${recordings.answeredWithoutSound} answered calls without a recording with sound both ways`);
+    const silent = recordings.files - recordings.withSoundBothWays;
+    if (silent > 0) why.push(`${silent} of ${recordings.files} recordings without sound both ways (${recordings.problems.slice(0, 2).join('; ')})`);
     if (!idle) why.push('calls or recordings still open 30 s after the last call');
     return {
       server: server.name,

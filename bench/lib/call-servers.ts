@@ -46,7 +46,8 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
       const out: StepRecordings = {
         files: rec.sidecars,
         withSoundBothWays: rec.withAudioBothWays,
-        answeredWithoutSound: answered.filter((n) => !rec.callNumbers.has(n)).length,
+        // A recording without sound counts as none: that is the failure a recorder must not have.
+        answeredWithoutSound: answered.filter((n) => !rec.callNumbersWithSound.has(n)).length,
         problems: rec.problems,
       };
       return out;
