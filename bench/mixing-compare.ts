@@ -25,7 +25,7 @@ import { JanusAudioBridge } from './lib/janus-audiobridge.ts';
 import { JanusServer } from './lib/janus-server.ts';
 import { LoadGenerator, type RtpTarget } from './lib/load-generator.ts';
 import { MAX_LATE_PERCENT, measureWindow, type MixingFigures, type MixingWindow } from './lib/measure.ts';
-import { addRampWindow, emptyRamp, rampLine, rampWindow, type RampResult } from './lib/mixing-ramp.ts';
+import { addRampWindow, emptyRamp, rampLine, rampWindow, type RampResult, type RampWindow } from './lib/mixing-ramp.ts';
 import { openParleyRooms } from './lib/parley-rooms.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,7 +60,7 @@ const method = (janusVersion: string): string => [
   `Windows of ${SECONDS} s, each after a ${WARMUP} s warm-up; ${REPEATS} windows per server and room size, Parley and Janus taking turns, each with fresh rooms and a fresh generator; reported: among the windows under ${MAX_LATE_PERCENT} % late+missing, the one with the median CPU per leg (the higher of the middle two), else the one with the fewest late+missing frames (the machine is shared with other work).`,
   `CPU: utime+stime from /proc/<pid>/stat over the window of the server's processes only (Parley: the Node process and its mediasoup workers; Janus: the janus process, all threads); cpuMicrosPerLegPerFrame = CPU µs / (legs × window / 20 ms).`,
   `legsPerCore = floor(20000 / cpuMicrosPerLegPerFrame), reported only when late+missing frames at that load stayed under ${MAX_LATE_PERCENT} % (null otherwise); it is linear extrapolation from the measured load. ratioLegsPerCore = parley / janus.`,
-  `Ramp to saturation (rooms of ${RAMP_SIZES.join(', ')}): at ${RAMP.join(', ')} legs (rounded down to whole rooms), one ${RAMP_SECONDS} s window per server after a ${WARMUP} s warm-up, Parley and Janus taking turns; a server stops at its first window at or over ${MAX_LATE_PERCENT} % late+missing frames. maxCleanLegs: the most legs it held under that on this machine (all its cores, shared with the load generator and other work); generatorBound: the generator (one Node process) used over 85 % of a core in the failing window, so the limit may be the generator's.`,
+  `Ramp to saturation (rooms of ${RAMP_SIZES.join(', ')}): at ${RAMP.join(', ')} legs (rounded down to whole rooms), one ${RAMP_SECONDS} s window per server after a ${WARMUP} s warm-up, Parley and Janus taking turns; a window at or over ${MAX_LATE_PERCENT} % late+missing frames is run once more, and a server stops when both were over it (the better of the two is reported). maxCleanLegs: the most legs it held under that on this machine (all its cores, shared with the load generator and other work); generatorBound: the generator (one Node process) used over 85 % of a core in the failing window, so the limit may be the generator's.`,
   `Late and missing frames, at the receiving legs, identical for both: per leg, expected frames = (last arrival − first arrival) / 20 ms + 1; missing = expected − received; a frame is late when it arrives more than ${LATE_MS} ms after the leg's earliest arrival on the leg's own RTP-timestamp grid (arrival − RTP timestamp / 8 kHz; a timestamp jump of over 1 s or a new SSRC continues the grid and is counted as a resync). Percentages are of expected frames.`,
   `Latency: click sent → first mixed packet received by any leg of that room whose PCMU peak exceeds 5000 (quiet mixes stay under 3000); p50 and p99 over all clicks of the window. It includes each server's jitter buffer (Parley adaptive from ${defaultConfig.media.mixer.jitterMinMs} ms; Janus prebuffer ${PREBUFFER} × 20 ms).`,
 ].join(' ');
@@ -106,7 +106,7 @@ function cleanupAll(): void {
 }
 // A hung server or generator must not hold the bench (and Janus) forever:
 // every window gets its run time plus 30 s for setup and teardown.
-const DEADLINE_MS = (SIZES.length * REPEATS * 2 * (SECONDS + WARMUP + 30) + RAMP_SIZES.length * RAMP.length * 2 * (RAMP_SECONDS + WARMUP + 30) + 60) * 1000;
+const DEADLINE_MS = (SIZES.length * REPEATS * 2 * (SECONDS + WARMUP + 30) + RAMP_SIZES.length * (RAMP.length + 1) * 2 * (RAMP_SECONDS + WARMUP + 30) + 60) * 1000;
 setTimeout(() => {
   console.error(`bench:mixing: still running after ${DEADLINE_MS / 1000} s, giving up`);
   cleanupAll();
@@ -150,6 +150,19 @@ function row(name: string, f: MixingFigures, w: MixingWindow['extra']): string {
     String(w.resyncs).padStart(7),
   ];
   return cells.join(' ');
+}
+
+/**
+ * One ramp step: a window, and a second one when the first is over the threshold (a
+ * neighbour's burst on a shared machine must not end a ramp); the better one is kept.
+ */
+async function rampAttempts(name: string, run: () => Promise<MixingWindow>): Promise<RampWindow> {
+  const first = rampWindow(await run());
+  console.log(rampLine(name, first));
+  if (first.clean) return first;
+  const second = rampWindow(await run());
+  console.log(rampLine(`${name} (again)`, second));
+  return second.latePercent + second.missingPercent < first.latePercent + first.missingPercent ? second : first;
 }
 
 async function main(): Promise<void> {
@@ -201,19 +214,17 @@ async function main(): Promise<void> {
       const n = Math.floor(wanted / k) * k;
       if (n < k) continue;
       if (going.parley) {
-        const w = rampWindow(await runOne(n, k, async (ports) => {
+        const w = await rampAttempts('parley', () => runOne(n, k, async (ports) => {
           const opened = await openParleyRooms(engine, ports, k, `ramp${k}-${n}`);
           return { targets: opened.targets, pids: opened.pids, close: opened.close };
         }, [janus.pid], RAMP_SECONDS));
-        console.log(rampLine('parley', w));
         going.parley = addRampWindow(ramps.parley, w);
       }
       if (going.janus) {
-        const w = rampWindow(await runOne(n, k, async (ports) => {
+        const w = await rampAttempts('janus', () => runOne(n, k, async (ports) => {
           const opened = await bridge.openRooms(ports, k, { prebuffer: PREBUFFER });
           return { targets: opened.targets, pids: [janus.pid], close: opened.close };
         }, parleyPids, RAMP_SECONDS));
-        console.log(rampLine('janus', w));
         going.janus = addRampWindow(ramps.janus, w);
       }
       if (!going.parley && !going.janus) break;

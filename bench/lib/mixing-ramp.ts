@@ -1,6 +1,7 @@
 // bench:mixing's ramp to saturation: for one room size, Parley and Janus take turns at
-// each leg count (more legs each time), one window each; a server stops at its first
-// window whose late + missing frames reach MAX_LATE_PERCENT. What a server sustained is
+// each leg count (more legs each time); a server stops at the first count where its
+// late + missing frames reach MAX_LATE_PERCENT (bench/mixing-compare.ts runs a failing
+// window once more before it counts). What a server sustained is
 // then measured, not extrapolated from one load. The load generator is one Node process:
 // when it used most of a core itself, the window is flagged generatorBound (the limit
 // may be the generator's, not the server's).
@@ -66,5 +67,5 @@ export function addRampWindow(r: RampResult, w: RampWindow): boolean {
 }
 
 export function rampLine(name: string, w: RampWindow): string {
-  return `  ramp ${name.padEnd(6)} ${String(w.legs).padStart(5)} legs: ${w.cpuMicrosPerLegPerFrame.toFixed(1)} µs/leg/frame, late ${w.latePercent.toFixed(3)} %, missing ${w.missingPercent.toFixed(3)} %, p99 ${w.latencyP99Ms.toFixed(1)} ms, server ${w.serverCpuPercentOfCore} %, generator ${w.generatorCpuPercentOfCore} %${w.generatorBound ? ' (generator-bound)' : ''}${w.clean ? '' : ' — SATURATED'}`;
+  return `  ramp ${name.padEnd(14)} ${String(w.legs).padStart(5)} legs: ${w.cpuMicrosPerLegPerFrame.toFixed(1)} µs/leg/frame, late ${w.latePercent.toFixed(3)} %, missing ${w.missingPercent.toFixed(3)} %, p99 ${w.latencyP99Ms.toFixed(1)} ms, server ${w.serverCpuPercentOfCore} %, generator ${w.generatorCpuPercentOfCore} %${w.generatorBound ? ' (generator-bound)' : ''}${w.clean ? '' : ' — over 0.5 %'}`;
 }
