@@ -102,6 +102,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     // A callee that missed an INVITE would wait for it until its timeout.
     const calleeFinished = await Promise.race([callee.done, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
     if (!calleeFinished) callee.kill();
+    const calleeKilled = !calleeFinished;
     const calleeRun = calleeFinished ?? (await callee.done);
     const idle = await server.waitIdle(30_000);
     const cpu1 = server.cpu();
@@ -134,7 +135,8 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     if (!reached) why.push(`offered only ${offeredCps} calls/s of ${o.rate}`);
     if (failedAll > 0) why.push(`${failedAll} failed at the caller`);
     if (callerRun.code !== 0) why.push(`caller SIPp exit ${callerRun.code}: ${(callerRun.errors || callerRun.stdout).trim().split('\n').slice(-3).join(' | ').slice(0, 400)}`);
-    if (calleeCounts.ok !== o.calls) why.push(`callee completed ${calleeCounts.ok}/${o.calls}`);
+    if (calleeKilled) why.push('the callee still had calls open 10 s after the caller finished (their BYE never came)');
+    if (calleeCounts.ok !== o.calls) why.push(`callee completed ${calleeCounts.ok}/${o.calls}${calleeRun.errors ? `: ${sippErrorSummary(calleeRun.errors)}` : ''}`);
     if (recordings.answeredWithoutSound > 0) why.push(`${recordings.answeredWithoutSound} answered calls without a recording with sound both ways`);
     const silent = recordings.files - recordings.withSoundBothWays;
     if (silent > 0) why.push(`${silent} of ${recordings.files} recordings without sound both ways (${recordings.problems.slice(0, 2).join('; ')})`);
@@ -172,6 +174,28 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
   } finally {
     hog?.close();
   }
+}
+
+/**
+ * SIPp's error log, shortened for a step's reasons: counts of its distinct entries. An
+ * entry starts "date<TAB>time<TAB>seconds: " and may run over several lines (it quotes
+ * the message); "Dead call" entries (retransmissions after a call ended) fail no call.
+ */
+export function sippErrorSummary(log: string): string {
+  const seen = new Map<string, number>();
+  let dead = 0;
+  for (const m of log.matchAll(/\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: ([^\r\n]*)/g)) {
+    if (m[1].startsWith('Dead call')) {
+      dead++;
+      continue;
+    }
+    // The Call-ID and the quoted message differ per call: keep the request or status line's start.
+    const msg = m[1].replace(/Call-Id '[^']*'/i, 'Call-Id …').replace(/received '(\S+ \S+).*$/, "received '$1 …'").slice(0, 200);
+    seen.set(msg, (seen.get(msg) ?? 0) + 1);
+  }
+  const list = [...seen].slice(0, 3).map(([msg, count]) => `${count}× ${msg}`);
+  if (dead) list.push(`${dead}× a message for a call SIPp had already ended ("Dead call")`);
+  return list.join(' | ');
 }
 
 function round(v: number, digits = 2): number {
