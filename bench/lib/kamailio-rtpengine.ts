@@ -14,8 +14,7 @@ import { treeCpu, type TreeCpu } from './proc-cpu.ts';
 export interface KamailioRtpengine {
   /** Kamailio's SIP port on 127.0.0.1 (UDP). */
   sipPort: number;
-  /** Kamailio's processes (its main process and the children it forks) and rtpengine's. */
-  pids(): number[];
+  /** Kamailio's processes (its main process and the children it forks) and rtpengine's (all threads). */
   cpu(): { kamailio: TreeCpu; rtpengine: TreeCpu };
   /** Where rtpengine writes its pcaps. */
   pcapDir: string;
@@ -192,7 +191,6 @@ export async function startKamailioRtpengine(dir: string, rtpPorts = { min: 3000
     sipPort,
     version,
     pcapDir,
-    pids: () => [kamailio.pid!, ...treeCpu(kamailio.pid!).children.keys(), rtpengine.pid!],
     cpu: () => ({ kamailio: treeCpu(kamailio.pid!), rtpengine: treeCpu(rtpengine.pid!) }),
     pcaps: () => {
       const out = new Map<string, number>();
