@@ -1,4 +1,5 @@
 // npm run bench:mixing -- [--legs N] [--sizes 3,5,10] [--seconds S] [--warmup W] [--repeats R] [--workers M] [--prebuffer P]
+//   [--ramp 90,180,…] [--ramp-sizes 3,5,10] [--ramp-seconds S]
 // Parley's mixer against Janus AudioBridge, side by side in one run on this
 // machine: for each room size, the same N legs (rooms of K, PCMU, real RTP over
 // loopback from the same load generator) go first through Parley's media
@@ -8,7 +9,9 @@
 // the median one by CPU is kept (see pick()): on a machine shared with other
 // work, a neighbour's burst should not decide the comparison. Prints a table
 // and writes bench/results/mixing.json (method() says how each figure is
-// measured).
+// measured). Then, per room size, a ramp to saturation (bench/lib/mixing-ramp.ts): both
+// servers take turns at more and more legs until their late + missing frames reach
+// 0.5 %; --ramp '' leaves it out.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, getPriority, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +25,7 @@ import { JanusAudioBridge } from './lib/janus-audiobridge.ts';
 import { JanusServer } from './lib/janus-server.ts';
 import { LoadGenerator, type RtpTarget } from './lib/load-generator.ts';
 import { MAX_LATE_PERCENT, measureWindow, type MixingFigures, type MixingWindow } from './lib/measure.ts';
+import { addRampWindow, emptyRamp, rampLine, rampWindow, type RampResult, type RampWindow } from './lib/mixing-ramp.ts';
 import { openParleyRooms } from './lib/parley-rooms.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +38,9 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
     prebuffer: { type: 'string', default: '2' },
+    ramp: { type: 'string', default: '90,180,360,540,720,960,1200,1500' },
+    'ramp-sizes': { type: 'string' },
+    'ramp-seconds': { type: 'string', default: '5' },
   },
 });
 const LEGS = Number(values.legs);
@@ -43,13 +50,17 @@ const WARMUP = Number(values.warmup);
 const REPEATS = Math.max(1, Number(values.repeats));
 const WORKERS = Number(values.workers);
 const PREBUFFER = Number(values.prebuffer);
+const RAMP = values.ramp.split(',').map(Number).filter((n) => n > 0);
+const RAMP_SIZES = (values['ramp-sizes'] ?? values.sizes).split(',').map(Number).filter((n) => n > 0);
+const RAMP_SECONDS = Number(values['ramp-seconds']);
 
 const method = (janusVersion: string): string => [
   `Each room size runs the same legs on both servers, one server at a time: rooms of K legs, each leg a load-generator endpoint (a separate Node process, not counted) sending PCMU every 20 ms (a quiet tone, one loud one-frame click per room per second) over loopback and receiving its mix-minus.`,
   `Parley: its MediaEngine (mediasoup PlainTransports, its mixer at ${defaultConfig.media.mixer.sampleRate} Hz, ${WORKERS} workers), legs created from SDP offers. Janus ${janusVersion} AudioBridge: rooms at sampling_rate 8000, plain-RTP PCMU participants, prebuffer ${PREBUFFER} packet(s), no recording, no audio-level events.`,
   `Windows of ${SECONDS} s, each after a ${WARMUP} s warm-up; ${REPEATS} windows per server and room size, Parley and Janus taking turns, each with fresh rooms and a fresh generator; reported: among the windows under ${MAX_LATE_PERCENT} % late+missing, the one with the median CPU per leg (the higher of the middle two), else the one with the fewest late+missing frames (the machine is shared with other work).`,
   `CPU: utime+stime from /proc/<pid>/stat over the window of the server's processes only (Parley: the Node process and its mediasoup workers; Janus: the janus process, all threads); cpuMicrosPerLegPerFrame = CPU µs / (legs × window / 20 ms).`,
-  `legsPerCore = floor(20000 / cpuMicrosPerLegPerFrame), reported only when late+missing frames at that load stayed under ${MAX_LATE_PERCENT} % (null otherwise); it is linear extrapolation from the measured load, not a ramp to saturation. ratioLegsPerCore = parley / janus.`,
+  `legsPerCore = floor(20000 / cpuMicrosPerLegPerFrame), reported only when late+missing frames at that load stayed under ${MAX_LATE_PERCENT} % (null otherwise); it is linear extrapolation from the measured load. ratioLegsPerCore = parley / janus.`,
+  `Ramp to saturation (rooms of ${RAMP_SIZES.join(', ')}): at ${RAMP.join(', ')} legs (rounded down to whole rooms), one ${RAMP_SECONDS} s window per server after a ${WARMUP} s warm-up, Parley and Janus taking turns; a window at or over ${MAX_LATE_PERCENT} % late+missing frames is run once more, and a server stops when both were over it (the better of the two is reported). maxCleanLegs: the most legs it held under that on this machine (all its cores, shared with the load generator and other work); generatorBound: the generator (one Node process) used over 85 % of a core in the failing window, so the limit may be the generator's.`,
   `Late and missing frames, at the receiving legs, identical for both: per leg, expected frames = (last arrival − first arrival) / 20 ms + 1; missing = expected − received; a frame is late when it arrives more than ${LATE_MS} ms after the leg's earliest arrival on the leg's own RTP-timestamp grid (arrival − RTP timestamp / 8 kHz; a timestamp jump of over 1 s or a new SSRC continues the grid and is counted as a resync). Percentages are of expected frames.`,
   `Latency: click sent → first mixed packet received by any leg of that room whose PCMU peak exceeds 5000 (quiet mixes stay under 3000); p50 and p99 over all clicks of the window. It includes each server's jitter buffer (Parley adaptive from ${defaultConfig.media.mixer.jitterMinMs} ms; Janus prebuffer ${PREBUFFER} × 20 ms).`,
 ].join(' ');
@@ -64,8 +75,8 @@ interface Side {
  * Starts the generator for n legs in rooms of k, lets open() build the server
  * side, measures, tears down. otherPids: the other server, idle meanwhile.
  */
-async function runOne(n: number, k: number, open: (ports: number[]) => Promise<Side>, otherPids: number[]): Promise<MixingWindow> {
-  const gen = await LoadGenerator.start(n, k, Math.max(SECONDS, WARMUP));
+async function runOne(n: number, k: number, open: (ports: number[]) => Promise<Side>, otherPids: number[], seconds = SECONDS): Promise<MixingWindow> {
+  const gen = await LoadGenerator.start(n, k, Math.max(seconds, WARMUP));
   const closeGen = (): void => gen.close();
   cleanups.add(closeGen);
   let side: Side | null = null;
@@ -74,7 +85,7 @@ async function runOne(n: number, k: number, open: (ports: number[]) => Promise<S
     await gen.connect(side.targets);
     // Warm-up: jitter buffers (Parley), prebuffering (Janus).
     await gen.run(WARMUP);
-    return await measureWindow(gen, side.pids, n, SECONDS, otherPids);
+    return await measureWindow(gen, side.pids, n, seconds, otherPids);
   } finally {
     if (side) await side.close();
     gen.close();
@@ -95,7 +106,7 @@ function cleanupAll(): void {
 }
 // A hung server or generator must not hold the bench (and Janus) forever:
 // every window gets its run time plus 30 s for setup and teardown.
-const DEADLINE_MS = (SIZES.length * REPEATS * 2 * (SECONDS + WARMUP + 30) + 60) * 1000;
+const DEADLINE_MS = (SIZES.length * REPEATS * 2 * (SECONDS + WARMUP + 30) + RAMP_SIZES.length * (RAMP.length + 1) * 2 * (RAMP_SECONDS + WARMUP + 30) + 60) * 1000;
 setTimeout(() => {
   console.error(`bench:mixing: still running after ${DEADLINE_MS / 1000} s, giving up`);
   cleanupAll();
@@ -141,6 +152,19 @@ function row(name: string, f: MixingFigures, w: MixingWindow['extra']): string {
   return cells.join(' ');
 }
 
+/**
+ * One ramp step: a window, and a second one when the first is over the threshold (a
+ * neighbour's burst on a shared machine must not end a ramp); the better one is kept.
+ */
+async function rampAttempts(name: string, run: () => Promise<MixingWindow>): Promise<RampWindow> {
+  const first = rampWindow(await run());
+  console.log(rampLine(name, first));
+  if (first.clean) return first;
+  const second = rampWindow(await run());
+  console.log(rampLine(`${name} (again)`, second));
+  return second.latePercent + second.missingPercent < first.latePercent + first.missingPercent ? second : first;
+}
+
 async function main(): Promise<void> {
   if (!JanusServer.available()) throw new Error('janus is not installed: run `bash scripts/apt-ensure.sh janus` (or npm run bench:mixing through scripts/bench-setup.sh)');
   const log = createLogger({ level: 'error', pretty: false });
@@ -181,12 +205,42 @@ async function main(): Promise<void> {
     rooms.push({ roomSize: k, legs: n, parley, janus: janusFigures, ratioLegsPerCore: ratio });
   }
 
+  const saturation = [];
+  for (const k of RAMP.length ? RAMP_SIZES : []) {
+    const ramps: { parley: RampResult; janus: RampResult } = { parley: emptyRamp(), janus: emptyRamp() };
+    const going = { parley: true, janus: true };
+    console.log(`ramp, rooms of ${k}:`);
+    for (const wanted of RAMP) {
+      const n = Math.floor(wanted / k) * k;
+      if (n < k) continue;
+      if (going.parley) {
+        const w = await rampAttempts('parley', () => runOne(n, k, async (ports) => {
+          const opened = await openParleyRooms(engine, ports, k, `ramp${k}-${n}`);
+          return { targets: opened.targets, pids: opened.pids, close: opened.close };
+        }, [janus.pid], RAMP_SECONDS));
+        going.parley = addRampWindow(ramps.parley, w);
+      }
+      if (going.janus) {
+        const w = await rampAttempts('janus', () => runOne(n, k, async (ports) => {
+          const opened = await bridge.openRooms(ports, k, { prebuffer: PREBUFFER });
+          return { targets: opened.targets, pids: [janus.pid], close: opened.close };
+        }, parleyPids, RAMP_SECONDS));
+        going.janus = addRampWindow(ramps.janus, w);
+      }
+      if (!going.parley && !going.janus) break;
+    }
+    const ratio = ramps.janus.maxCleanLegs > 0 ? Math.round((ramps.parley.maxCleanLegs / ramps.janus.maxCleanLegs) * 100) / 100 : null;
+    console.log(`  saturation, rooms of ${k}: parley ${ramps.parley.maxCleanLegs} legs, janus ${ramps.janus.maxCleanLegs} legs clean; ratio ${ratio ?? 'n/a'}`);
+    saturation.push({ roomSize: k, ...ramps, ratioMaxCleanLegs: ratio });
+  }
+
   const result = {
     date: new Date().toISOString(),
     cores: availableParallelism(),
     machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Linux ${release()}, Node ${process.version}, load average ${loadAtStart.toFixed(2)} at start (machine shared with other work), nice ${getPriority()} (inherited by both servers and the generator)`,
     method: method(janus.version),
     rooms,
+    saturation,
   };
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'mixing.json'), JSON.stringify(result, null, 2) + '\n');

@@ -1,7 +1,7 @@
 // `node --import tsx bench/report.ts` (the last step of `npm run bench`): reads every
 // bench/results/*.json, writes bench/results/summary.json and the chart
 // bench/results/summary.svg, rewrites the table between <!-- bench:start --> and
-// <!-- bench:end --> in README.md, and prints the Parley/Janus ratios.
+// <!-- bench:end --> in README.md, and prints the Parley/Janus and Parley/anchor ratios.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { benchTable, rewriteReadme } from './lib/report/readme-table.ts';
@@ -28,5 +28,13 @@ if (summary.calls) {
   console.log(c.highestRateNoFailedCall
     ? `call setup: ${c.highestRateNoFailedCall} calls/s without a failed call, ${c.concurrentCallsHeld} held; INVITE→200 p50/p99 ${c.inviteTo200.p50}/${c.inviteTo200.p99} ms; ${c.cpuMsPerCall} ms CPU per call`
     : `call setup: no clean rate among ${c.ratesTried.join(', ')} calls/s`);
+}
+if (summary.mixing?.saturation.length) {
+  for (const r of summary.mixing.saturation) {
+    console.log(`mixing ramp, rooms of ${r.roomSize}: Parley held ${r.parleySaturated ? '' : '≥ '}${r.parleyMaxCleanLegs} legs, Janus ${r.janusSaturated ? '' : '≥ '}${r.janusMaxCleanLegs}${r.generatorBound ? ' (the generator was near its limit)' : ''}`);
+  }
+}
+for (const [name, r] of [['calls', summary.calls?.cpuRatio], ['calls with the hog', summary.calls?.cpuRatioHog], ['bridge', summary.bridge?.cpuRatio]] as const) {
+  if (r) console.log(`${name}: CPU per call at ${r.rate} calls/s: Parley ${r.parleyMs} ms, Kamailio + rtpengine ${r.anchorMs} ms: ${r.ratio}×`);
 }
 console.log(`report: wrote bench/results/summary.json, bench/results/summary.svg and the README table`);

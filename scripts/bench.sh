@@ -32,8 +32,9 @@ fi
 
 MEDIASOUP_WORKER_BIN=$(bash scripts/setup.sh)
 export MEDIASOUP_WORKER_BIN
-# Janus AudioBridge is bench:mixing's opponent; only the benchmarks need it.
-bash scripts/apt-ensure.sh janus
+# Janus AudioBridge is bench:mixing's opponent, Kamailio + rtpengine the anchor of
+# bench:calls and bench:bridge; only the benchmarks need them.
+bash scripts/apt-ensure.sh janus rtpengine-daemon
 
 failed=()
 # run_step NPM_SCRIPT FILE: runs the script when it and its file exist, else says why not.
@@ -54,6 +55,7 @@ run_step() {
 }
 
 run_step bench:calls bench/call-setup.ts
+run_step bench:bridge bench/bridge-compare.ts
 run_step bench:mixing bench/mixing-compare.ts
 run_step bench:recording bench/recording.ts
 run_step bench:sip bench/sip-bench.ts

@@ -48,6 +48,9 @@ export class JanusAudioBridge {
   private async longPoll(): Promise<void> {
     while (this.polling) {
       try {
+        // A controller per poll: fetch leaves its abort listener on the signal, and one
+        // signal shared by thousands of polls piles them up (MaxListenersExceededWarning).
+        this.pollAbort = new AbortController();
         const res = await fetch(`${this.sessionUrl}?maxev=100`, { signal: this.pollAbort.signal });
         const body = (await res.json()) as JanusReply | JanusReply[];
         for (const ev of Array.isArray(body) ? body : [body]) this.dispatch(ev);

@@ -11,10 +11,12 @@ export interface RecordingCheck {
   finalized: number;
   /** Finalized, every listed file on disk, a stereo file, a mix hash, two legs with a stem each. */
   complete: number;
-  /** Complete, and both stems hold sound over their last second. */
+  /** Complete, and every stem of both legs holds sound over its last second. */
   withAudioBothWays: number;
   /** Caller call numbers (from the caller leg's URI, `bench-<n>`) that have a complete recording. */
   callNumbers: Set<number>;
+  /** Of those, the ones whose recording has sound in every stem. */
+  callNumbersWithSound: Set<number>;
   /** A few examples of what was wrong, for the log. */
   problems: string[];
 }
@@ -44,7 +46,7 @@ function tailRms(path: string): number {
 const SOUND_RMS = 500;
 
 export function checkRecordings(dir: string, files = sidecarFiles(dir)): RecordingCheck {
-  const r: RecordingCheck = { sidecars: files.length, finalized: 0, complete: 0, withAudioBothWays: 0, callNumbers: new Set(), problems: [] };
+  const r: RecordingCheck = { sidecars: files.length, finalized: 0, complete: 0, withAudioBothWays: 0, callNumbers: new Set(), callNumbersWithSound: new Set(), problems: [] };
   const problem = (msg: string): void => {
     if (r.problems.length < 5) r.problems.push(msg);
   };
@@ -73,9 +75,13 @@ export function checkRecordings(dir: string, files = sidecarFiles(dir)): Recordi
     const caller = m.legs.find((l) => l.role === 'caller');
     const n = Number(/bench-(\d+)@/.exec(caller?.uri ?? '')?.[1]);
     if (Number.isFinite(n)) r.callNumbers.add(n);
-    const quiet = m.legs.filter((l) => tailRms(join(dir, l.stems[l.stems.length - 1].file)) < SOUND_RMS);
+    // Every stem of every leg (a leg has more than one after its stream was restarted).
+    const quiet = m.legs.filter((l) => l.stems.some((st) => tailRms(join(dir, st.file)) < SOUND_RMS));
     if (quiet.length) problem(`${f}: no sound at the end of the ${quiet.map((l) => l.role).join(' and ')} stem`);
-    else r.withAudioBothWays++;
+    else {
+      r.withAudioBothWays++;
+      if (Number.isFinite(n)) r.callNumbersWithSound.add(n);
+    }
   }
   return r;
 }

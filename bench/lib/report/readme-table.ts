@@ -1,6 +1,6 @@
 // The README's benchmark table: built from the summary and written between
 // <!-- bench:start --> and <!-- bench:end -->, leaving the rest of the file as it is.
-import type { Summary } from './summary.ts';
+import type { CallVariantFigures, CpuRatio, Summary } from './summary.ts';
 
 export const START = '<!-- bench:start -->';
 export const END = '<!-- bench:end -->';
@@ -12,6 +12,24 @@ function n(v: number | null | undefined, digits = 0): string {
 
 function ms(t: { p50: number | null; p99: number | null }): string {
   return `${n(t.p50, 1)} / ${n(t.p99, 1)} ms`;
+}
+
+const ANCHOR = 'Kamailio + rtpengine';
+
+function rate(v: CallVariantFigures | null | undefined): string {
+  if (!v) return 'not run';
+  return v.highestCleanRate > 0 ? `${n(v.highestCleanRate)} calls/s` : `none of ${v.ratesTried.join(', ') || 'no'} calls/s`;
+}
+
+function rateAndCpu(v: CallVariantFigures | null | undefined): string {
+  if (!v) return 'not run';
+  return v.highestCleanRate > 0 ? `${n(v.highestCleanRate)} calls/s; ${n(v.cpuMsPerCall, 1)} ms` : rate(v);
+}
+
+function ratioRow(what: string, r: CpuRatio | null, from: string): string[] {
+  return r
+    ? [`${what} at the same rate in the same run (${n(r.rate)} calls/s)`, `${n(r.parleyMs, 1)} ms`, `${n(r.anchorMs, 1)} ms`, `**${n(r.ratio, 2)}×** the CPU`, from]
+    : [`${what} at the same rate in the same run`, 'no rate clean for both', '', '–', from];
 }
 
 function day(iso: string | null): string {
@@ -36,20 +54,40 @@ export function benchTable(s: Summary): string {
         'bench:mixing',
       ]);
     }
+    for (const r of s.mixing.saturation) {
+      // ≥: clean at every count the ramp tried, so the saturation point is higher.
+      const legs = (v: number, saturated: boolean): string => `${saturated ? '' : '≥ '}${n(v)}`;
+      rows.push([
+        `Mixing, rooms of ${r.roomSize}: most legs held at < 0.5 % late + missing (ramp to saturation, whole machine${r.generatorBound ? '; the load generator was near its own limit' : ''})`,
+        legs(r.parleyMaxCleanLegs, r.parleySaturated), legs(r.janusMaxCleanLegs, r.janusSaturated), Number.isFinite(r.ratio) ? `**${n(r.ratio, 2)}×**` : '–', 'bench:mixing',
+      ]);
+    }
   } else {
     rows.push(['Mixing against Janus AudioBridge', na, na, '–', 'bench:mixing']);
   }
   const c = s.calls;
   if (c && c.highestRateNoFailedCall > 0) {
-    rows.push(['Call setup (record-notice end to end): highest call rate without a failed call', `${n(c.highestRateNoFailedCall)} calls/s`, '', '', 'bench:calls']);
-    rows.push([`Calls held at once with media at that rate (${n(c.holdMs / 1000)} s hold)`, n(c.concurrentCallsHeld), '', '', 'bench:calls']);
+    rows.push([`Call setup (record-notice end to end; ${ANCHOR} relaying and recording pcap): highest call rate reached with no failed call and sound in every recording`, `${n(c.highestRateNoFailedCall)} calls/s`, c.anchor ? rate(c.anchor) : '', '', 'bench:calls']);
+    rows.push([`Calls held at once with media at that rate (${n(c.holdMs / 1000)} s hold)`, n(c.concurrentCallsHeld), c.anchor ? n(c.anchor.concurrentCallsHeld) : '', '', 'bench:calls']);
     rows.push(['Setup p50 / p99: INVITE → 183 (answered with early media)', ms(c.inviteTo183), '', '', 'bench:calls']);
-    rows.push([`Setup p50 / p99: INVITE → 200 (notice of ${c.noticeMs ?? '?'} ms, callee answers at once)`, ms(c.inviteTo200), '', '', 'bench:calls']);
-    rows.push([`CPU per call (Parley's Node process + mediasoup workers: setup, ${n(c.holdMs / 1000)} s of media, recording closed)`, `${n(c.cpuMsPerCall, 1)} ms`, '', '', 'bench:calls']);
+    rows.push([`Setup p50 / p99: INVITE → 200 (Parley: notice of ${c.noticeMs ?? '?'} ms first; callee answers at once)`, ms(c.inviteTo200), c.anchor ? ms(c.anchor.inviteTo200) : '', '', 'bench:calls']);
+    rows.push([`CPU per call at that rate (the servers' processes: setup, ${n(c.holdMs / 1000)} s of media, recording closed)`, `${n(c.cpuMsPerCall, 1)} ms`, c.anchor ? `${n(c.anchor.cpuMsPerCall, 1)} ms` : '', '', 'bench:calls']);
+    if (c.anchor) rows.push(ratioRow('CPU per call', c.cpuRatio, 'bench:calls'));
+    if (c.parleyHog || c.anchorHog) {
+      rows.push(['With a process spinning on every core: highest clean rate; CPU per call there', rateAndCpu(c.parleyHog), c.anchorHog ? rateAndCpu(c.anchorHog) : '', '', 'bench:calls']);
+      if (c.anchorHog) rows.push(ratioRow('With the spinning process, CPU per call', c.cpuRatioHog, 'bench:calls'));
+    }
   } else if (c) {
     rows.push(['Call setup (record-notice end to end): highest call rate without a failed call', `none of the rates tried (${c.ratesTried.join(', ') || 'none'} calls/s)`, '', '', 'bench:calls']);
   } else {
     rows.push(['Call setup (record-notice end to end)', na, '', '', 'bench:calls']);
+  }
+  const b = s.bridge;
+  if (b) {
+    rows.push([`Bridged and recorded two-party calls, no prompt (Parley: WAV stems, stereo, mix; ${ANCHOR}: pcap): highest rate with no failed call; CPU per call there`, rateAndCpu(b.parley), b.anchor ? rateAndCpu(b.anchor) : '', '', 'bench:bridge']);
+    if (b.anchor) rows.push(ratioRow('Bridged calls: CPU per call', b.cpuRatio, 'bench:bridge'));
+  } else {
+    rows.push(['Bridged and recorded two-party calls', na, na, '–', 'bench:bridge']);
   }
   const r = s.recording;
   rows.push(r
@@ -68,7 +106,7 @@ export function benchTable(s: Summary): string {
   const lines = [
     `Made by \`${s.command}\` (latest results ${day(s.date)}, ${machine}; \`bench/results/summary.json\`, chart \`bench/results/summary.svg\`).`,
     '',
-    '| measure | Parley | Janus AudioBridge | Parley / Janus | from |',
+    `| measure | Parley | the other server (mixing: Janus AudioBridge; calls, bridge: ${ANCHOR}) | Parley / other | from |`,
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',

@@ -17,6 +17,39 @@ export interface MixingRoom {
   ratioLegsPerCore: number;
 }
 
+/** One server's ramp in bench:calls or bench:bridge (a variant of call-ramp.ts). */
+export interface CallVariantFigures {
+  /** 0 when no rate tried was clean. */
+  highestCleanRate: number;
+  ratesTried: number[];
+  /** At the highest clean rate. */
+  concurrentCallsHeld: number | null;
+  inviteTo183: { p50: number | null; p99: number | null };
+  inviteTo200: { p50: number | null; p99: number | null };
+  cpuMsPerCall: number | null;
+}
+
+/** CPU per call of Parley over the anchor's at the highest rate both were clean at in the same run. */
+export interface CpuRatio {
+  rate: number;
+  parleyMs: number;
+  anchorMs: number;
+  ratio: number;
+}
+
+/** A server's ramp to saturation in bench:mixing. */
+export interface MixingSaturation {
+  roomSize: number;
+  parleyMaxCleanLegs: number;
+  janusMaxCleanLegs: number;
+  /** NaN when Janus held none. */
+  ratio: number;
+  /** Whether each ramp ended below its last step (false: clean at every count tried, so the limit is higher). */
+  parleySaturated: boolean;
+  janusSaturated: boolean;
+  generatorBound: boolean;
+}
+
 export interface Summary {
   /** The newest `date` among the results: when the figures were measured. */
   date: string | null;
@@ -34,8 +67,15 @@ export interface Summary {
     inviteTo183: { p50: number | null; p99: number | null };
     inviteTo200: { p50: number | null; p99: number | null };
     cpuMsPerCall: number | null;
+    /** The Kamailio + rtpengine anchor and the hog variants, when this calls.json has them. */
+    anchor: CallVariantFigures | null;
+    parleyHog: CallVariantFigures | null;
+    anchorHog: CallVariantFigures | null;
+    cpuRatio: CpuRatio | null;
+    cpuRatioHog: CpuRatio | null;
   } | null;
-  mixing: { cores: number | null; method: string | null; rooms: MixingRoom[] } | null;
+  bridge: { parley: CallVariantFigures | null; anchor: CallVariantFigures | null; cpuRatio: CpuRatio | null } | null;
+  mixing: { cores: number | null; method: string | null; rooms: MixingRoom[]; saturation: MixingSaturation[] } | null;
   recording: { recordingsClosedPerSecond: number; oggRealTimeFactor: number; mp3RealTimeFactor: number } | null;
   sip: { highestRateNoFailedCall: number; highestRateNoFailureAndP99Under50ms: number; p99MsAtHighestRate: number | null } | null;
   mixer: { legs: number; roomSize: number; legsPerCore: number; microsPerLegPerFrame: number; latePercent: number; latencyP50Ms: number; latencyP99Ms: number } | null;
@@ -73,14 +113,62 @@ function ratioOf(r: MixingRoom): number {
   return p !== null && j !== null && j > 0 ? p / j : NaN;
 }
 
+function variantFigures(v: unknown): CallVariantFigures | null {
+  if (!v || typeof v !== 'object') return null;
+  const o = v as Json;
+  const at = (o.atThatRate ?? null) as Json | null;
+  return {
+    highestCleanRate: num(o, 'highestCleanRate') ?? 0,
+    ratesTried: Array.isArray(o.steps) ? (o.steps as Json[]).map((st) => num(st, 'rate')).filter((r): r is number => r !== null) : [],
+    concurrentCallsHeld: num(at, 'concurrentCallsHeld'),
+    inviteTo183: { p50: num(at, 'inviteTo183.p50'), p99: num(at, 'inviteTo183.p99') },
+    inviteTo200: { p50: num(at, 'inviteTo200.p50'), p99: num(at, 'inviteTo200.p99') },
+    cpuMsPerCall: num(at, 'cpuMsPerCall'),
+  };
+}
+
+/** The last (highest-rate) entry of a cpuRatioParleyToAnchor list. */
+function lastRatio(list: unknown): CpuRatio | null {
+  if (!Array.isArray(list) || !list.length) return null;
+  const r = list[list.length - 1] as Json;
+  const rate = num(r, 'rate');
+  const a = num(r, 'a');
+  const b = num(r, 'b');
+  const ratio = num(r, 'ratio');
+  return rate !== null && a !== null && b !== null && ratio !== null ? { rate, parleyMs: a, anchorMs: b, ratio } : null;
+}
+
+function saturationOf(list: unknown): MixingSaturation[] {
+  if (!Array.isArray(list)) return [];
+  return (list as Json[]).map((r) => {
+    const p = (r.parley ?? {}) as Json;
+    const j = (r.janus ?? {}) as Json;
+    const pl = num(p, 'maxCleanLegs') ?? 0;
+    const jl = num(j, 'maxCleanLegs') ?? 0;
+    return {
+      roomSize: num(r, 'roomSize') ?? 0,
+      parleyMaxCleanLegs: pl,
+      janusMaxCleanLegs: jl,
+      ratio: jl > 0 ? Math.round((pl / jl) * 100) / 100 : NaN,
+      parleySaturated: num(p, 'firstFailingLegs') !== null,
+      janusSaturated: num(j, 'firstFailingLegs') !== null,
+      generatorBound: p.generatorBound === true || j.generatorBound === true,
+    };
+  }).sort((a, b) => a.roomSize - b.roomSize);
+}
+
 export function buildSummary(dir: string, command = 'npm run bench'): Summary {
   const calls = readJson(dir, 'calls.json');
   const mixing = readJson(dir, 'mixing.json');
   const recording = readJson(dir, 'recording.json');
   const sip = readJson(dir, 'sip.json');
   const mixer = readJson(dir, 'mixer.json');
+  const bridge = readJson(dir, 'bridge.json');
+  const callVariants = (calls?.variants ?? {}) as Json;
+  const bridgeVariants = (bridge?.variants ?? {}) as Json;
   const sources: Record<string, string | null> = {
     calls: str(calls, 'date'),
+    bridge: str(bridge, 'date'),
     mixing: str(mixing, 'date'),
     recording: str(recording, 'date'),
     sip: str(sip, 'date'),
@@ -100,17 +188,32 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
     calls: calls
       ? {
           highestRateNoFailedCall: num(calls, 'highestRateNoFailedCall') ?? 0,
-          ratesTried: Array.isArray(calls.steps) ? (calls.steps as Json[]).map((st) => num(st, 'rate')).filter((r): r is number => r !== null) : [],
+          ratesTried: variantFigures(callVariants.parley)?.ratesTried
+            ?? (Array.isArray(calls.steps) ? (calls.steps as Json[]).map((st) => num(st, 'rate')).filter((r): r is number => r !== null) : []),
           concurrentCallsHeld: num(at, 'concurrentCallsHeld'),
           holdMs: num(calls, 'method.holdMs') ?? 0,
           noticeMs: Number(/first (\d+) ms/.exec(str(calls.method, 'notice') ?? '')?.[1] ?? NaN) || null,
-          inviteTo183: { p50: num(at, 'setupMs.inviteTo183.p50'), p99: num(at, 'setupMs.inviteTo183.p99') },
-          inviteTo200: { p50: num(at, 'setupMs.inviteTo200.p50'), p99: num(at, 'setupMs.inviteTo200.p99') },
+          // Older calls.json files kept the setup times under setupMs.
+          inviteTo183: { p50: num(at, 'inviteTo183.p50') ?? num(at, 'setupMs.inviteTo183.p50'), p99: num(at, 'inviteTo183.p99') ?? num(at, 'setupMs.inviteTo183.p99') },
+          inviteTo200: { p50: num(at, 'inviteTo200.p50') ?? num(at, 'setupMs.inviteTo200.p50'), p99: num(at, 'inviteTo200.p99') ?? num(at, 'setupMs.inviteTo200.p99') },
           cpuMsPerCall: num(at, 'cpuMsPerCall'),
+          anchor: variantFigures(callVariants.anchor),
+          parleyHog: variantFigures(callVariants.parleyHog),
+          anchorHog: variantFigures(callVariants.anchorHog),
+          cpuRatio: lastRatio(calls.cpuRatioParleyToAnchor),
+          cpuRatioHog: lastRatio(calls.cpuRatioParleyToAnchorWithHog),
         }
       : null,
+    bridge: bridge
+      ? { parley: variantFigures(bridgeVariants.parley), anchor: variantFigures(bridgeVariants.anchor), cpuRatio: lastRatio(bridge.cpuRatioParleyToAnchor) }
+      : null,
     mixing: mixing
-      ? { cores: num(mixing, 'cores'), method: str(mixing, 'method'), rooms: [...rooms].sort((a, b) => a.roomSize - b.roomSize).map((r) => ({ ...r, ratioLegsPerCore: ratioOf(r) })) }
+      ? {
+          cores: num(mixing, 'cores'),
+          method: str(mixing, 'method'),
+          rooms: [...rooms].sort((a, b) => a.roomSize - b.roomSize).map((r) => ({ ...r, ratioLegsPerCore: ratioOf(r) })),
+          saturation: saturationOf(mixing.saturation),
+        }
       : null,
     recording: recording
       ? {

@@ -1,10 +1,12 @@
-// The summary chart (bench/results/summary.svg), drawn by hand: three panels of bars,
+// The summary chart (bench/results/summary.svg), drawn by hand: four panels of bars,
 // each with its own scale. Mixing: legs per core, Parley against Janus AudioBridge,
 // per room size. Call setup: p50/p99 INVITE→183 and INVITE→200 of the record-notice
-// flow. Recording: recordings closed per second and post-processing speed.
+// flow. Recording: recordings closed per second and post-processing speed. CPU per call:
+// Parley against Kamailio + rtpengine at the same rate in the same run (bench:calls,
+// with and without a CPU hog, and bench:bridge).
 // Every bar is a <rect class="bar"> carrying its series and value, so tests (and
 // anyone reading the file) can find the numbers again.
-import type { Summary } from './summary.ts';
+import type { CpuRatio, Summary } from './summary.ts';
 
 export interface Bar {
   /** What the bar is, under it. */
@@ -29,6 +31,7 @@ export interface Panel {
 
 const PARLEY = '#2f6db5';
 const JANUS = '#d9822b';
+const ANCHOR = '#8c564b';
 const P50 = '#4a9d5b';
 const P99 = '#9b3d8f';
 const MUTED = '#6b7280';
@@ -96,7 +99,26 @@ export function panelsFor(s: Summary): Panel[] {
         ]
       : [],
   };
-  return [mixing, calls, recording];
+  const ratios: Array<[string, CpuRatio | null | undefined]> = [
+    ['calls', s.calls?.cpuRatio],
+    ['calls + hog', s.calls?.cpuRatioHog],
+    ['bridge', s.bridge?.cpuRatio],
+  ];
+  const cpu: Panel = {
+    title: 'CPU per call vs Kamailio + rtpengine',
+    unit: 'ms per call, same rate, same run; ×: Parley / anchor',
+    empty: 'not measured: no rate clean for both in bench:calls or bench:bridge',
+    legend: [{ series: 'Parley', color: PARLEY }, { series: 'Kamailio + rtpengine', color: ANCHOR }],
+    groups: ratios.filter((e): e is [string, CpuRatio] => !!e[1]).map(([label, r]) => ({
+      label: `${label} @${fmt(r.rate)}/s`,
+      sublabel: `×${r.ratio.toFixed(2)}`,
+      bars: [
+        { label: 'Parley', value: r.parleyMs, text: `${fmt(r.parleyMs)} ms`, series: 'Parley', color: PARLEY },
+        { label: 'anchor', value: r.anchorMs, text: `${fmt(r.anchorMs)} ms`, series: 'Kamailio + rtpengine', color: ANCHOR },
+      ],
+    })),
+  };
+  return [mixing, calls, recording, cpu];
 }
 
 const PANEL_H = 300;

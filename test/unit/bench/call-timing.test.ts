@@ -2,6 +2,7 @@
 // of calls held at once, and Prometheus text → sums.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { sippErrorSummary } from '../../../bench/lib/call-load.ts';
 import { durations, parseCallTimes, peakOverlap, percentile, spread } from '../../../bench/lib/call-timing.ts';
 import { parseMetrics } from '../../../bench/lib/parley-server.ts';
 
@@ -44,5 +45,16 @@ describe('bench:calls timing', () => {
     const m = parseMetrics('# HELP x\nparley_calls_active 3\nparley_legs{room="a"} 2\nparley_legs{room="b"} 4\n');
     assert.equal(m.get('parley_calls_active'), 3);
     assert.equal(m.get('parley_legs'), 6);
+  });
+});
+
+describe('SIPp error log summary', () => {
+  it('counts entries by kind, without Call-IDs or quoted messages, and counts "Dead call" notes apart', () => {
+    const entry = (id: string, what: string): string =>
+      `2026-12-02\t13:59:44.243714\t1796219984.243714: Aborting call on unexpected message for Call-Id '${id}': while expecting 'ACK' (index 3), received '${what}\r\nVia: SIP/2.0/UDP 127.0.0.1:37161\r\n\r\nv=0\r\n'`;
+    const log = 'The following events occurred:\n' + entry('a-1', 'INVITE sip:bob@127.0.0.1:38591 SIP/2.0') + entry('b-2', 'INVITE sip:bob@127.0.0.1:38591 SIP/2.0') +
+      "2026-12-02\t13:59:45.1\t1796219985.1: Dead call c-3 (successful), received 'BYE sip:callee@127.0.0.1 SIP/2.0\r\n'";
+    assert.equal(sippErrorSummary(log), "2× Aborting call on unexpected message for Call-Id …: while expecting 'ACK' (index 3), received 'INVITE sip:bob@127.0.0.1:38591 …' | 1× a message for a call SIPp had already ended (\"Dead call\")");
+    assert.equal(sippErrorSummary(''), '');
   });
 });

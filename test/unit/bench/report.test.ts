@@ -70,6 +70,83 @@ describe('bench report: summary', () => {
   });
 });
 
+/** A bench:calls / bench:bridge variant as bench/lib/call-ramp.ts writes it. */
+const variant = (highestCleanRate: number, cpuMsPerCall: number, rates: number[]) => ({
+  highestCleanRate,
+  steps: rates.map((rate) => ({ rate })),
+  atThatRate: highestCleanRate ? { rate: highestCleanRate, concurrentCallsHeld: highestCleanRate * 5, inviteTo183: { p50: 8, p99: 30 }, inviteTo200: { p50: 4.5, p99: 12 }, cpuMsPerCall } : null,
+});
+
+describe('bench report: the anchor, the hog, bench:bridge and the mixing ramp', () => {
+  function withAnchor(): string {
+    const dir = resultsDir({ mixing: true, others: true });
+    writeFileSync(join(dir, 'calls.json'), JSON.stringify({
+      date: '2026-11-22T10:05:00.000Z', machine: { cpus: 2 }, method: { holdMs: 5000 },
+      highestRateNoFailedCall: 30, atThatRate: variant(30, 40, [10, 20, 30, 40]).atThatRate,
+      variants: { parley: variant(30, 40, [10, 20, 30, 40]), anchor: variant(60, 12, [10, 20, 30, 40, 50, 60]), parleyHog: variant(0, 0, [10]), anchorHog: variant(20, 15, [10, 20, 30]) },
+      cpuRatioParleyToAnchor: [{ rate: 10, a: 50, b: 14, ratio: 3.57 }, { rate: 30, a: 40, b: 12, ratio: 3.33 }],
+      cpuRatioParleyToAnchorWithHog: [],
+    }));
+    writeFileSync(join(dir, 'bridge.json'), JSON.stringify({
+      date: '2026-11-22T10:15:00.000Z',
+      variants: { parley: variant(40, 20, [10, 20, 40, 60]), anchor: variant(80, 8, [10, 20, 40, 60, 80]) },
+      cpuRatioParleyToAnchor: [{ rate: 40, a: 20, b: 8, ratio: 2.5 }],
+    }));
+    const m = JSON.parse(readFileSync(join(dir, 'mixing.json'), 'utf8')) as Record<string, unknown>;
+    m.saturation = [
+      { roomSize: 5, parley: { maxCleanLegs: 900, firstFailingLegs: null, generatorBound: false }, janus: { maxCleanLegs: 300, firstFailingLegs: 500, generatorBound: false } },
+      { roomSize: 3, parley: { maxCleanLegs: 600, firstFailingLegs: 900, generatorBound: true }, janus: { maxCleanLegs: 0, firstFailingLegs: 90, generatorBound: false } },
+    ];
+    writeFileSync(join(dir, 'mixing.json'), JSON.stringify(m));
+    return dir;
+  }
+
+  it('reads each variant, the ratio at the highest rate both were clean at, bridge.json and the ramps', () => {
+    const s = buildSummary(withAnchor());
+    assert.equal(s.date, '2026-11-22T10:15:00.000Z');
+    assert.equal(s.calls!.highestRateNoFailedCall, 30);
+    assert.equal(s.calls!.inviteTo183.p50, 8);
+    assert.deepEqual(s.calls!.ratesTried, [10, 20, 30, 40]);
+    assert.equal(s.calls!.anchor!.highestCleanRate, 60);
+    assert.equal(s.calls!.parleyHog!.highestCleanRate, 0);
+    assert.deepEqual(s.calls!.cpuRatio, { rate: 30, parleyMs: 40, anchorMs: 12, ratio: 3.33 });
+    assert.equal(s.calls!.cpuRatioHog, null);
+    assert.equal(s.bridge!.anchor!.cpuMsPerCall, 8);
+    assert.equal(s.bridge!.cpuRatio!.ratio, 2.5);
+    assert.deepEqual(s.mixing!.saturation.map((r) => [r.roomSize, r.parleyMaxCleanLegs, r.janusMaxCleanLegs, r.parleySaturated]), [[3, 600, 0, true], [5, 900, 300, false]]);
+    assert.ok(Number.isNaN(s.mixing!.saturation[0].ratio));
+    assert.equal(s.mixing!.saturation[1].ratio, 3);
+  });
+
+  it('puts the anchor in the other column, with the same-run ratios, and says what was not clean', () => {
+    const table = benchTable(buildSummary(withAnchor()));
+    assert.match(table, /highest call rate reached .*\| 30 calls\/s \| 60 calls\/s \|/);
+    assert.match(table, /CPU per call at the same rate in the same run \(30 calls\/s\) \| 40\.0 ms \| 12\.0 ms \| \*\*3\.33×\*\* the CPU/);
+    assert.match(table, /spinning on every core: .*\| none of 10 calls\/s \| 20 calls\/s; 15\.0 ms \|/);
+    assert.match(table, /With the spinning process, CPU per call at the same rate in the same run \| no rate clean for both \|/);
+    assert.match(table, /Bridged and recorded .*\| 40 calls\/s; 20\.0 ms \| 80 calls\/s; 8\.0 ms \|/);
+    assert.match(table, /Bridged calls: CPU per call .*\(40 calls\/s\) \| 20\.0 ms \| 8\.0 ms \| \*\*2\.50×\*\*/);
+    // ≥: Parley never saturated in rooms of 5; rooms of 3 ended on the generator.
+    assert.match(table, /rooms of 5: most legs held .*\| ≥ 900 \| 300 \| \*\*3\.00×\*\*/);
+    assert.match(table, /rooms of 3: most legs held .*load generator was near its own limit\) \| 600 \| 0 \| – \|/);
+    assert.match(table, /bench:bridge 2026-11-22 10:15 UTC/);
+    for (const r of table.split('\n').filter((l) => l.startsWith('|'))) assert.equal(r.split(' | ').length, 5, r);
+  });
+
+  it('reads an older calls.json (setup times under setupMs, no variants)', () => {
+    const s = buildSummary(resultsDir());
+    assert.equal(s.calls!.inviteTo183.p50, 9.8);
+    assert.equal(s.calls!.anchor, null);
+    assert.equal(s.bridge, null);
+    assert.match(benchTable(s), /Bridged and recorded two-party calls \| not run/);
+  });
+
+  it('draws CPU per call against the anchor, one group per same-run ratio', () => {
+    const bars = allElements(parseXml(renderSvg(buildSummary(withAnchor())))).filter((e) => e.attrs.class === 'bar' && e.attrs['data-series'] === 'Kamailio + rtpengine');
+    assert.deepEqual(bars.map((b) => [b.attrs['data-group'], b.attrs['data-value']]), [['calls @30/s', '12'], ['bridge @40/s', '8']]);
+  });
+});
+
 describe('bench report: SVG chart', () => {
   it('is well-formed XML with one bar per value, carrying the values', () => {
     const s = buildSummary(resultsDir());

@@ -1,0 +1,98 @@
+// The two servers of bench:calls and bench:bridge as CallServers (see call-load.ts):
+// Parley as its own process (bench/lib/parley-server.ts) with WAV recordings checked stem
+// by stem, and the Kamailio + rtpengine anchor (kamailio-rtpengine.ts) with its pcaps.
+import { rmSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CallServer, StepRecordings } from './call-load.ts';
+import type { KamailioRtpengine } from './kamailio-rtpengine.ts';
+import type { BenchParley } from './parley-server.ts';
+import { checkPcaps } from './pcap-check.ts';
+import { treeCpu } from './proc-cpu.ts';
+import { checkRecordings, sidecarFiles } from './recording-check.ts';
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** keep: leave the recordings on disk (BENCH_KEEP=1); else each step's are removed once checked. */
+export function parleyCallServer(parley: BenchParley, sipPort: number, recordings: string, keep: boolean): CallServer {
+  let seen = new Set<string>();
+  return {
+    name: 'parley',
+    sipPort,
+    cpu: () => ({ parley: treeCpu(parley.pid) }),
+    beginStep: () => {
+      seen = new Set(sidecarFiles(recordings));
+    },
+    async waitIdle(timeoutMs) {
+      const until = Date.now() + timeoutMs;
+      while (Date.now() < until) {
+        const m = await parley.metrics();
+        if ((m.get('parley_calls_active') ?? 0) === 0 && (m.get('parley_recordings_open') ?? 0) === 0) return true;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return false;
+    },
+    async endStep(answered) {
+      const fresh = sidecarFiles(recordings).filter((f) => !seen.has(f));
+      // Every stem of every recording is read: a recording counts only with sound in all of them.
+      const rec = checkRecordings(recordings, fresh);
+      // Checked; not kept (a step can leave a few hundred MB). Parley is idle, so all are this step's.
+      if (!keep) for (const f of readdirSafe(recordings)) rmSync(join(recordings, f), { force: true });
+      const out: StepRecordings = {
+        files: rec.sidecars,
+        withSoundBothWays: rec.withAudioBothWays,
+        // A recording without sound counts as none: that is the failure a recorder must not have.
+        answeredWithoutSound: answered.filter((n) => !rec.callNumbersWithSound.has(n)).length,
+        problems: rec.problems,
+      };
+      return out;
+    },
+    async gauges() {
+      const m = await parley.metrics();
+      return { calls: m.get('parley_calls_active') ?? 0, legs: m.get('parley_legs') ?? 0 };
+    },
+  };
+}
+
+export function anchorCallServer(anchor: KamailioRtpengine, keep: boolean): CallServer {
+  let seen = new Set<string>();
+  return {
+    name: 'kamailio+rtpengine',
+    sipPort: anchor.sipPort,
+    cpu: () => anchor.cpu(),
+    beginStep: () => {
+      seen = new Set(anchor.pcaps().keys());
+    },
+    async waitIdle(timeoutMs) {
+      // rtpengine closes a call's pcap at the BYE (delete-delay = 0); idle once no pcap grows for a second.
+      const until = Date.now() + timeoutMs;
+      let last = '';
+      let stableSince = Date.now();
+      while (Date.now() < until) {
+        const now = JSON.stringify([...anchor.pcaps()]);
+        if (now !== last) {
+          last = now;
+          stableSince = Date.now();
+        } else if (Date.now() - stableSince >= 1000) return true;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return false;
+    },
+    async endStep(answered) {
+      const fresh = [...anchor.pcaps().keys()].filter((f) => !seen.has(f));
+      const rec = await checkPcaps(anchor.pcapDir, fresh);
+      if (!keep) for (const f of fresh) rmSync(join(anchor.pcapDir, f), { force: true });
+      return {
+        files: rec.files,
+        withSoundBothWays: rec.withSoundBothWays,
+        answeredWithoutSound: answered.filter((n) => !rec.callNumbers.has(n)).length,
+        problems: rec.problems,
+      };
+    },
+  };
+}
