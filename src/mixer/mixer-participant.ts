@@ -284,6 +284,17 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.output.sendFrame(this.payload.subarray(0, len), tickMs);
   }
 
+  /**
+   * @internal While forwarding, the other leg paused (silence suppression, a
+   * stall): this listener gets encoded silence for the tick, as a mixed room
+   * would send, so its stream goes on (a phone may hang up on a silent stream;
+   * comfort noise is not forwarded, nor negotiated).
+   */
+  sendSilence(tickMs: number): void {
+    this.acc.fill(0);
+    this.sendMix(this.acc, null, tickMs);
+  }
+
   /** Removes this participant from its mixer. Synchronous, idempotent; emits 'close' once. */
   close(): void {
     if (this.closed) return;

@@ -250,8 +250,10 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     }
     if (this.sinks.size > 0) this.feedSinks(timeMs);
     if (fw.active) {
-      // The two legs get each other's packets as they arrive: nothing to mix or encode.
+      // The two legs get each other's packets as they arrive: nothing to mix or
+      // encode, unless one paused (the other then gets silence meanwhile).
       fw.stats.forwardTicks++;
+      for (const p of list) if (p.output.pausedAt(timeMs)) p.sendSilence(timeMs);
       return;
     }
     // Directed speech (coach, whisper between legs) this tick? Without it, and

@@ -15,9 +15,8 @@ import { seqDiff } from './jitter-buffer.ts';
 import { writeRtpHeader } from './rtp.ts';
 
 /**
- * At a hand-over from forwarding to mixing, a forwarded stream last heard this
- * many frames ago or less was live (the gap is jitter, not a pause): the mixed
- * frames continue it one frame on, without a jump.
+ * A forwarded stream last heard fewer frames ago than this is live (a gap is
+ * jitter); one silent this long has paused (silence suppression, a stall).
  */
 const LIVE_FRAMES = 3;
 /** A forwarded input whose sequence number moves this far at once restarted: it is mapped afresh. */
@@ -40,6 +39,10 @@ export class RtpOutput {
   private lastTick: number | null = null;
   private marker = true;
   private step: number;
+  /** Between beginForward and endForward. */
+  private forwarding = false;
+  /** While forwarding, the mixer filled in for a paused input: it goes on doing so until the input is back. */
+  private filling = false;
   // Forwarding: input (ssrc, seq, ts) + offsets = output. inSsrc null: map on the next packet.
   private inSsrc: number | null = null;
   private seqOff = 0;
@@ -78,13 +81,22 @@ export class RtpOutput {
     this.lastTs = ts;
     this.lastTick = tickMs;
     this.marker = false;
+    // Numbers were given out beside any forwarding mapping: the next forwarded packet is mapped afresh.
+    this.inSsrc = null;
+    this.filling = this.forwarding;
     this.stats.mixed++;
     this.send(packet);
   }
 
-  /** Forwarding starts: the next input packet is mapped to follow the last packet sent. */
-  beginForward(): void {
+  /**
+   * Forwarding starts: the next input packet is mapped to follow the last
+   * packet sent. `paused`: the input is silent now, so the mixer goes on
+   * filling in until it is back (pausedAt).
+   */
+  beginForward(paused: boolean): void {
     this.inSsrc = null;
+    this.forwarding = true;
+    this.filling = paused;
   }
 
   /**
@@ -107,6 +119,7 @@ export class RtpOutput {
     writeRtpHeader(packet, this.pt, marker || this.marker, outSeq, outTs, this.ssrc);
     packet.set(payload, 12);
     this.marker = false;
+    this.filling = false;
     if (d > 0) {
       // The newest so far (a reordered older one changes nothing).
       this.inSeq = seq;
@@ -136,6 +149,11 @@ export class RtpOutput {
     this.marker = true;
   }
 
+  /** Whether nothing was sent for the frames before the tick at `tickMs` (or ever): the forwarded stream paused. */
+  pausedAt(tickMs: number): boolean {
+    return this.lastTick === null || this.filling || tickMs - this.lastTick >= LIVE_FRAMES * FRAME_MS;
+  }
+
   /** Whether the newest packet sent carries the frame of the tick at `tickMs` (or a later one). */
   covers(tickMs: number): boolean {
     return this.lastTick !== null && this.lastTick >= tickMs;
@@ -150,6 +168,8 @@ export class RtpOutput {
   endForward(tickMs: number): number | null {
     const last = this.inSsrc === null ? null : this.inSeq;
     this.inSsrc = null;
+    this.forwarding = false;
+    this.filling = false;
     // A stream heard a frame or two ago was live (the gap is jitter): the mix
     // continues it one frame on. After a pause the timestamp jumps (sendFrame).
     if (this.lastTick !== null && this.lastTick < tickMs && (tickMs - this.lastTick) / FRAME_MS <= LIVE_FRAMES) this.lastTick = tickMs - FRAME_MS;

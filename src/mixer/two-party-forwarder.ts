@@ -7,9 +7,10 @@
 // encoder, and the forwarded audio skips the jitter buffer's delay.
 // Telephone-event packets are never forwarded (Parley takes the digits; the
 // other party must not get them, as in a mixed room), nor is comfort noise
-// (the mixed path does not pass it either; a gap in a forwarded stream is a
-// gap the listener's own jitter buffer handles). Legs on different codecs stay
-// mixed (mixing two legs is that transcoding).
+// (Parley does not negotiate it). While one leg sends nothing (silence
+// suppression, a digit, a stall) the other gets encoded silence from the tick
+// after three frames, as from a mixed room, so its stream never stops. Legs on
+// different codecs stay mixed (mixing two legs is that transcoding).
 //
 // Switches happen on the room's ticks. Mixed → forwarded at the end of a tick:
 // what each leg's jitter buffer still holds goes to the other leg at once, the
@@ -65,7 +66,7 @@ export class TwoPartyForwarder {
     this.stats.mode = 'forward';
     this.stats.toForward++;
     for (const [from, to] of [[a, b], [b, a]]) {
-      to.output.beginForward();
+      to.output.beginForward(!from.hasInput);
       from.relay = this;
       // Frames still waiting to be mixed: the listener gets them now instead.
       for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.data.subarray(0, slot.length));
