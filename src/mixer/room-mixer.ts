@@ -181,7 +181,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
 
   /** A leg joined, left or changed codec: with autoNarrowband, the rate to mix at from the next tick. */
   private readonly legsChanged = (): void => {
-    // A codec changed under a forwarded call: no more packets of it go through unchanged.
+    // A third leg, or a codec change, under a forwarded call: nothing more goes leg to leg.
     if (this.forwarder.active && !TwoPartyForwarder.eligible(this.list, this.roomSources.length)) this.forwarder.stop();
     if (!this.opts.autoNarrowband || this.closed) return;
     let narrow = true;

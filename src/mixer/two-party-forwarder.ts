@@ -98,7 +98,7 @@ export class TwoPartyForwarder {
     for (const [from, to] of [[a, b], [b, a]]) {
       if (to.output.covers(tickMs)) (served ??= []).push(to);
       const last = to.output.endForward(tickMs);
-      if (last !== null && !from.isClosed) from.dropHeard(last);
+      if (last !== null && !from.isClosed && !to.isClosed) from.dropHeard(last);
     }
     return served;
   }

@@ -238,6 +238,20 @@ describe('two-party forwarding (RoomMixer, manual clock)', () => {
     room.mixer.close();
   });
 
+  it('a forwarded leg hangs up: the other is mixed from the next tick, its stream continuous', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(22), new Phone(23)];
+    const pa = room.join('a', a);
+    room.join('b', b);
+    room.run(10);
+    pa.close();
+    assert.equal(room.mixer.stats.mode, 'mixed');
+    room.run(10);
+    assertOneStream(b.heard, 'b');
+    assert.equal(b.heard.length, 20);
+    room.mixer.close();
+  });
+
   it('telephone-event and comfort noise are not forwarded; while the talker sends no audio the listener gets silence; the digit is still reported', () => {
     const room = makeRoom();
     const [a, b] = [new Phone(6), new Phone(7)];
