@@ -81,8 +81,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   readonly privateSources: SourceAtRate[] = [];
   /** This listener's RTP stream, fed by the mix or by forwarding. */
   readonly output: RtpOutput;
-  /** Frames encoded for this listener (forwarding encodes none). */
+  /** Frames encoded for this listener (forwarding encodes none but the silence of sendSilence). */
   encoded = 0;
+  /** Of those, silence sent while forwarding because the other leg paused. */
+  silenceFilled = 0;
   /** @internal While the room forwards: where this leg's packets go as they arrive. */
   relay: TwoPartyForwarder | null = null;
 
@@ -291,6 +293,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
    * comfort noise is not forwarded, nor negotiated).
    */
   sendSilence(tickMs: number): void {
+    this.silenceFilled++;
     this.acc.fill(0);
     this.sendMix(this.acc, null, tickMs);
   }
