@@ -73,6 +73,11 @@ export class JitterBuffer {
     return this.targetFrames * FRAME_MS;
   }
 
+  /** Sequence number of the packet to play next (after a LOST, the lost one's plus one). */
+  get nextSeq(): number {
+    return this.expected;
+  }
+
   /** Stores a packet; false when it came too late, twice, or was too large. */
   push(seq: number, timestamp: number, payloadType: number, payload: Uint8Array, arrivalMs: number): boolean {
     this.stats.received++;

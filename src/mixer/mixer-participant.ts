@@ -13,7 +13,7 @@ import { CODECS } from './codecs/audio-codec.ts';
 import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
 import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
-import { JitterBuffer, LOST, type JitterSlot } from './jitter-buffer.ts';
+import { JitterBuffer, LOST, seqDiff, type JitterSlot } from './jitter-buffer.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
 import { RtpOutput } from './rtp-output.ts';
 import { SoftLimiter } from './soft-limiter.ts';
@@ -99,6 +99,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private readonly view = newRtpView();
   private readonly payload = new Uint8Array(1500);
   private audioSsrc: number | null = null;
+  /** The input frame (sequence number, timestamp) played at room time `at` (-1: none yet). */
+  private readonly played = { seq: 0, ts: 0, at: -1 };
   private concealed = false;
   private readonly recentDigits: { digit: string; source: DtmfEvent['source']; at: number }[] = [];
   private closed = false;
@@ -232,6 +234,16 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.relay?.packet(this, v.seq, v.timestamp, v.marker, payload);
   }
 
+  /**
+   * @internal The input frame played in the tick at `tickMs` (a switch to
+   * forwarding lines the other leg's stream up with it), or null.
+   */
+  playedFrame(tickMs: number): { ssrc: number; seq: number; ts: number } | null {
+    const ssrc = this.audioSsrc;
+    if (ssrc === null || this.played.at !== tickMs) return null;
+    return { ssrc, seq: this.played.seq, ts: this.played.ts };
+  }
+
   /** @internal Packets received but not yet played, next first (a switch to forwarding sends them on). */
   waitingSlots(): JitterSlot[] {
     return this.jitter.waiting();
@@ -260,10 +272,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.inPipe.decode(null, this.input);
       this.hasInput = true;
       this.concealed = false;
+      // Its timestamp, from the last packet played: one frame per sequence number.
+      const seq = (this.jitter.nextSeq - 1) & 0xffff;
+      if (this.played.at >= 0) this.markPlayed(seq, this.played.ts + seqDiff(seq, this.played.seq) * (CODECS[this.media.codec].rtpClock / 50), timeMs);
     } else {
       this.inPipe.decode(slot.data.subarray(0, slot.length), this.input);
       this.hasInput = true;
       this.concealed = false;
+      this.markPlayed(slot.seq, slot.timestamp, timeMs);
     }
     if (this.vad.update(this.hasInput ? this.input : null, this.input.length)) {
       this.safeEmit('talk', this.vad.talking);
@@ -309,6 +325,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.onClose(this);
     this.safeEmit('close');
     this.removeAllListeners();
+  }
+
+  private markPlayed(seq: number, ts: number, timeMs: number): void {
+    this.played.seq = seq;
+    this.played.ts = ts >>> 0;
+    this.played.at = timeMs;
   }
 
   private configureInband(): void {

@@ -294,7 +294,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       }
       p.sendMix(acc, null, timeMs);
     }
-    if (this.opts.forwardTwoParty !== false && TwoPartyForwarder.eligible(list, this.roomSources.length)) fw.start(list[0], list[1]);
+    if (this.opts.forwardTwoParty !== false && TwoPartyForwarder.eligible(list, this.roomSources.length)) fw.start(list[0], list[1], timeMs);
   };
 
   private feedSinks(timeMs: number): void {

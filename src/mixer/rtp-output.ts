@@ -89,12 +89,21 @@ export class RtpOutput {
   }
 
   /**
-   * Forwarding starts: the next input packet is mapped to follow the last
-   * packet sent. `paused`: the input is silent now, so the mixer goes on
-   * filling in until it is back (pausedAt).
+   * Forwarding starts. `played`: the input frame the last packet sent carried
+   * (mixed in): the input is mapped so that the frames after it follow that
+   * packet, whenever they arrive. Without it the next input packet is mapped
+   * to follow the last packet sent, by room time. `paused`: the input is silent
+   * now, so the mixer goes on filling in until it is back (pausedAt).
    */
-  beginForward(paused: boolean): void {
+  beginForward(played: { ssrc: number; seq: number; ts: number } | null, paused: boolean): void {
     this.inSsrc = null;
+    if (played && this.lastTick !== null) {
+      this.inSsrc = played.ssrc;
+      this.seqOff = (this.seq - 1 - played.seq) & 0xffff;
+      this.tsOff = (this.lastTs - played.ts) >>> 0;
+      this.inSeq = played.seq;
+      this.inFloor = (played.seq + 1) & 0xffff;
+    }
     this.forwarding = true;
     this.filling = paused;
   }

@@ -60,13 +60,14 @@ export class TwoPartyForwarder {
   }
 
   /** Mixed → forwarded, after the tick at `tickMs` sent its last mixed frames. */
-  start(a: MixerParticipant, b: MixerParticipant): void {
+  start(a: MixerParticipant, b: MixerParticipant, tickMs: number): void {
     if (this.pair || this.ended) return;
     this.pair = [a, b];
     this.stats.mode = 'forward';
     this.stats.toForward++;
     for (const [from, to] of [[a, b], [b, a]]) {
-      to.output.beginForward(!from.hasInput);
+      // The frame of `from` this tick mixed (or, on a hand-back tick, the one forwarded) is the last `to` got.
+      to.output.beginForward(from.playedFrame(tickMs), !from.hasInput);
       from.relay = this;
       // Frames still waiting to be mixed: the listener gets them now instead.
       for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.data.subarray(0, slot.length));

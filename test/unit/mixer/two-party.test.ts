@@ -238,6 +238,25 @@ describe('two-party forwarding (RoomMixer, manual clock)', () => {
     room.mixer.close();
   });
 
+  it('a talker\'s packet late just after the switch to forwarding still follows the last mixed packet', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(24), new Phone(25)];
+    const pa = room.join('a', a);
+    const pb = room.join('b', b);
+    room.run(10);
+    room.mixer.play(new ToneSource(700, 8000, 3, 4000));
+    room.run(5);
+    assert.equal(room.mixer.stats.mode, 'forward');
+    const late = a.next()!;
+    pb.pushRtp(b.next()!, performance.now());
+    room.mixer.runTick();
+    pa.pushRtp(late, performance.now());
+    room.run(10);
+    assertOneStream(b.heard, 'b');
+    assert.equal(promptHeard(b, a, 700, 'b'), 3);
+    room.mixer.close();
+  });
+
   it('a forwarded leg hangs up: the other is mixed from the next tick, its stream continuous', () => {
     const room = makeRoom();
     const [a, b] = [new Phone(22), new Phone(23)];
