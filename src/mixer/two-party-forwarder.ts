@@ -13,14 +13,16 @@
 // different codecs stay mixed (mixing two legs is that transcoding).
 //
 // Switches happen on the room's ticks. Mixed → forwarded at the end of a tick:
-// what each leg's jitter buffer still holds goes to the other leg at once, the
-// rest follows as it arrives. Forwarded → mixed at the start of a tick (a
-// prompt, a whisper, a role change, a third leg): each listener has already
-// heard the newest packet of the other leg, so its jitter buffer drops what
-// came before that; a leg whose forwarded stream already carries this tick's
-// frame gets nothing this tick (prompts then wait a tick, so both hear them
-// from the first frame), and the mix goes on one frame after the last
-// forwarded packet.
+// the other leg's input is lined up with the frame of it this tick mixed, what
+// its jitter buffer still holds goes to the listener at once, the rest follows
+// as it arrives. Forwarded → mixed at the start of a tick (a prompt, a whisper,
+// a role change, a third leg): each listener has already heard the newest
+// packet of the other leg, so that leg's jitter buffer drops what came before
+// it (those frames are then missing from its recording too: none with a steady
+// one-frame buffer, the buffer's depth beyond one frame otherwise); a leg whose
+// forwarded stream already carries this tick's frame gets nothing this tick
+// (prompts then wait a tick, so both hear them from the first frame), and the
+// mix goes on one frame after the last forwarded packet.
 import { FRAME_MS } from './frames.ts';
 import type { MixerParticipant } from './mixer-participant.ts';
 
