@@ -73,6 +73,11 @@ export class JitterBuffer {
     return this.targetFrames * FRAME_MS;
   }
 
+  /** Sequence number of the packet to play next (after a LOST, the lost one's plus one). */
+  get nextSeq(): number {
+    return this.expected;
+  }
+
   /** Stores a packet; false when it came too late, twice, or was too large. */
   push(seq: number, timestamp: number, payloadType: number, payload: Uint8Array, arrivalMs: number): boolean {
     this.stats.received++;
@@ -165,6 +170,30 @@ export class JitterBuffer {
     this.count--;
     this.expected = (this.slots[found].seq + 1) & 0xffff;
     return this.slots[found];
+  }
+
+  /**
+   * The packets waiting to play, next first, left in place: at a switch to
+   * forwarding they go on to the listener at once (it heard everything before them).
+   */
+  waiting(): JitterSlot[] {
+    const out: JitterSlot[] = [];
+    for (let i = 0; i < this.slots.length; i++) if (this.used[i]) out.push(this.slots[i]);
+    return out.sort((a, b) => seqDiff(a.seq, b.seq));
+  }
+
+  /**
+   * Drops the packets older than `seq` (the listener heard them forwarded);
+   * play goes on from `seq`, or the first packet after it.
+   */
+  dropBefore(seq: number): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      if (this.used[i] && seqDiff(this.slots[i].seq, seq) < 0) {
+        this.used[i] = false;
+        this.count--;
+      }
+    }
+    if (this.playing && seqDiff(this.expected, seq) < 0) this.expected = seq;
   }
 
   reset(): void {

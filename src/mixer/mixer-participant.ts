@@ -1,7 +1,8 @@
 // One leg as the mixer sees it: an input (jitter buffer → decoder → room
 // frame, talk and DTMF detection) and an output (mix-minus for this listener
-// → limiter → encoder → RTP with the listener's own SSRC). Created only by
-// RoomMixer.createParticipant().
+// → limiter → encoder → RTP with the listener's own SSRC). In a two-party call
+// its input is also forwarded to the other leg as it arrives (relay). Created
+// only by RoomMixer.createParticipant().
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
@@ -12,9 +13,11 @@ import { CODECS } from './codecs/audio-codec.ts';
 import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
 import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
-import { JitterBuffer, LOST } from './jitter-buffer.ts';
-import { newRtpView, parseRtp, writeRtpHeader } from './rtp.ts';
+import { JitterBuffer, LOST, seqDiff, type JitterSlot } from './jitter-buffer.ts';
+import { newRtpView, parseRtp } from './rtp.ts';
+import { RtpOutput } from './rtp-output.ts';
 import { SoftLimiter } from './soft-limiter.ts';
+import type { TwoPartyForwarder } from './two-party-forwarder.ts';
 import { VoiceActivity } from './voice-activity.ts';
 
 const DUPLICATE_WINDOW_MS = 400;
@@ -76,6 +79,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   acc: Int32Array;
   out: Int16Array;
   readonly privateSources: SourceAtRate[] = [];
+  /** This listener's RTP stream, fed by the mix or by forwarding. */
+  readonly output: RtpOutput;
+  /** Frames encoded for this listener (forwarding encodes none but the silence of sendSilence). */
+  encoded = 0;
+  /** Of those, silence sent while forwarding because the other leg paused. */
+  silenceFilled = 0;
+  /** @internal While the room forwards: where this leg's packets go as they arrive. */
+  relay: TwoPartyForwarder | null = null;
 
   private media: ParticipantMedia;
   private inPipe: InputPipeline;
@@ -88,9 +99,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private readonly view = newRtpView();
   private readonly payload = new Uint8Array(1500);
   private audioSsrc: number | null = null;
-  private seq = Math.floor(Math.random() * 0x10000);
-  private timestamp = Math.floor(Math.random() * 0x100000000) >>> 0;
-  private firstSent = false;
+  /** The input frame (sequence number, timestamp) played at room time `at` (-1: none yet). */
+  private readonly played = { seq: 0, ts: 0, at: -1 };
   private concealed = false;
   private readonly recentDigits: { digit: string; source: DtmfEvent['source']; at: number }[] = [];
   private closed = false;
@@ -115,6 +125,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.inPipe = new InputPipeline(this.media.codec, opts.sampleRate);
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
     this.jitter = new JitterBuffer(opts.jitterMinMs, opts.jitterMaxMs, CODECS[this.media.codec].rtpClock);
+    this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
   }
@@ -135,6 +146,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.media.codec;
   }
 
+  /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
+  get inputSsrc(): number | null {
+    return this.audioSsrc;
+  }
+
   /** Whether this participant's input goes into the room mix. */
   get speaksToAll(): boolean {
     return !this.muted && !this.hidden && this.audience === null;
@@ -144,6 +160,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   setMedia(media: ParticipantMedia): void {
     const codecChanged = media.codec !== this.media.codec;
     this.media = media;
+    this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock);
     if (codecChanged) {
       this.inPipe.close();
       this.outPipe.close();
@@ -201,15 +218,43 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const payload = buf.subarray(v.payloadOffset, v.payloadEnd);
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
+      this.relay?.dropped(this, v.ssrc, v.seq);
       return;
     }
-    if (v.payloadType !== this.media.audioPt) return;
+    if (v.payloadType !== this.media.audioPt) {
+      this.relay?.dropped(this, v.ssrc, v.seq);
+      return;
+    }
     if (v.ssrc !== this.audioSsrc) {
       // A new source (peer restarted its stream): start over.
       this.audioSsrc = v.ssrc;
       this.jitter.reset();
     }
     this.jitter.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
+    this.relay?.packet(this, v.seq, v.timestamp, v.marker, payload);
+  }
+
+  /**
+   * @internal The input frame played in the tick at `tickMs` (a switch to
+   * forwarding lines the other leg's stream up with it), or null.
+   */
+  playedFrame(tickMs: number): { ssrc: number; seq: number; ts: number } | null {
+    const ssrc = this.audioSsrc;
+    if (ssrc === null || this.played.at !== tickMs) return null;
+    return { ssrc, seq: this.played.seq, ts: this.played.ts };
+  }
+
+  /** @internal Packets received but not yet played, next first (a switch to forwarding sends them on). */
+  waitingSlots(): JitterSlot[] {
+    return this.jitter.waiting();
+  }
+
+  /**
+   * @internal Forwarding ended: the listener heard this leg up to input
+   * sequence number `seq`, so play resumes there; the frames before it are dropped.
+   */
+  dropHeard(seq: number): void {
+    this.jitter.dropBefore(seq);
   }
 
   /** @internal Tick step 1: this tick's input frame. */
@@ -227,10 +272,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.inPipe.decode(null, this.input);
       this.hasInput = true;
       this.concealed = false;
+      // Its timestamp, from the last packet played: one frame per sequence number.
+      const seq = (this.jitter.nextSeq - 1) & 0xffff;
+      if (this.played.at >= 0) this.markPlayed(seq, this.played.ts + seqDiff(seq, this.played.seq) * (CODECS[this.media.codec].rtpClock / 50), timeMs);
     } else {
       this.inPipe.decode(slot.data.subarray(0, slot.length), this.input);
       this.hasInput = true;
       this.concealed = false;
+      this.markPlayed(slot.seq, slot.timestamp, timeMs);
     }
     if (this.vad.update(this.hasInput ? this.input : null, this.input.length)) {
       this.safeEmit('talk', this.vad.talking);
@@ -239,18 +288,30 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if ((timeMs / 20) % 10 === 0) this.rfc4733.poll(timeMs);
   }
 
-  /** @internal Tick step 3: limit `mix` (minus `own`, when given), encode and send. */
-  sendMix(mix: Int32Array, own: Int16Array | null): void {
+  /**
+   * @internal Tick step 3: limit `mix` (minus `own`, when given), encode and
+   * send as the frame of the tick at room time `tickMs`. Nothing while the peer
+   * does not want audio; the stream's timestamps still follow room time, so the
+   * first packet after a hold has jumped by the time it lasted (RtpOutput).
+   */
+  sendMix(mix: Int32Array, own: Int16Array | null, tickMs: number): void {
     if (!this.sending) return;
     this.limiter.process(mix, this.out, this.out.length, own);
     const len = this.outPipe.encode(this.out, this.payload);
-    const packet = Buffer.allocUnsafe(12 + len);
-    writeRtpHeader(packet, this.media.sendPt, !this.firstSent, this.seq, this.timestamp, this.media.sendSsrc);
-    packet.set(this.payload.subarray(0, len), 12);
-    this.firstSent = true;
-    this.seq = (this.seq + 1) & 0xffff;
-    this.timestamp = (this.timestamp + this.outPipe.timestampStep) >>> 0;
-    this.opts.send(packet);
+    this.encoded++;
+    this.output.sendFrame(this.payload.subarray(0, len), tickMs);
+  }
+
+  /**
+   * @internal While forwarding, the other leg paused (silence suppression, a
+   * stall): this listener gets encoded silence for the tick, as a mixed room
+   * would send, so its stream goes on (a phone may hang up on a silent stream;
+   * comfort noise is not forwarded, nor negotiated).
+   */
+  sendSilence(tickMs: number): void {
+    this.silenceFilled++;
+    this.acc.fill(0);
+    this.sendMix(this.acc, null, tickMs);
   }
 
   /** Removes this participant from its mixer. Synchronous, idempotent; emits 'close' once. */
@@ -264,6 +325,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.onClose(this);
     this.safeEmit('close');
     this.removeAllListeners();
+  }
+
+  private markPlayed(seq: number, ts: number, timeMs: number): void {
+    this.played.seq = seq;
+    this.played.ts = ts >>> 0;
+    this.played.at = timeMs;
   }
 
   private configureInband(): void {

@@ -6,13 +6,17 @@
 // comes in through participant.pushRtp() and leaves through each one's send().
 // With autoNarrowband the room mixes at 8 kHz while all its legs are G.711
 // (nothing to resample: they are 8 kHz already), at sampleRate otherwise.
+// A two-party call with nothing else playing is forwarded leg to leg instead
+// of mixed (TwoPartyForwarder); the ticks still decode both legs for talk and
+// DTMF detection and for recorders.
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
-import { samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from './frames.ts';
+import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from './frames.ts';
 import { MixClock, type ClockStats } from './mix-clock.ts';
 import { MixerParticipant, type ParticipantMedia } from './mixer-participant.ts';
 import { SinkAtRate, SourceAtRate } from './rate-adapters.ts';
 import { SoftLimiter } from './soft-limiter.ts';
+import { TwoPartyForwarder, type TwoPartyStats } from './two-party-forwarder.ts';
 
 /** The rate of a narrowband room, and the codecs that keep a room narrowband (G.711: RFC 3551 §4.5.14). */
 export const NARROWBAND_RATE = 8000;
@@ -29,6 +33,13 @@ export interface RoomMixerOptions {
   autoNarrowband?: boolean;
   jitterMinMs: number;
   jitterMaxMs: number;
+  /** Forward two-party calls leg to leg when nothing else plays (default true; false always mixes). */
+  forwardTwoParty?: boolean;
+  /**
+   * No timer: the owner calls runTick() every 20 ms (a media thread driving
+   * all its rooms from one timer; tests and benchmarks driving it at once).
+   */
+  manualClock?: boolean;
   log: Logger;
 }
 
@@ -51,6 +62,8 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   private pendingRate: number | null = null;
   private readonly sinkLimiter = new SoftLimiter();
   private readonly clock: MixClock;
+  private readonly forwarder = new TwoPartyForwarder();
+  private manualTicks = 0;
   private closed = false;
   private readonly log: Logger;
 
@@ -74,6 +87,11 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
 
   get clockStats(): ClockStats {
     return this.clock.stats;
+  }
+
+  /** Whether the room mixes or forwards now, and how much it forwarded. */
+  get stats(): Readonly<TwoPartyStats> {
+    return this.forwarder.stats;
   }
 
   get size(): number {
@@ -108,7 +126,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     this.participants.set(id, p);
     this.list = [...this.participants.values()];
     this.legsChanged();
-    this.clock.start();
+    this.startClock();
     return p;
   }
 
@@ -119,18 +137,25 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   play(source: FrameSource, rate = source.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
     this.roomSources.push(new SourceAtRate(source, rate, this.sampleRate));
-    this.clock.start();
+    this.startClock();
   }
 
   /** Feeds `sink` every tick at `rate` (else its sampleRate, else the room's rate now), whatever the room's rate becomes. */
   addSink(sink: TickSink, rate = sink.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
     this.sinks.set(sink, new SinkAtRate(sink, rate, this.sampleRate));
-    this.clock.start();
+    this.startClock();
   }
 
   removeSink(sink: TickSink): void {
     this.sinks.delete(sink);
+  }
+
+  /** Runs the next tick now (manualClock only): room time advances 20 ms per call. */
+  runTick(): void {
+    if (!this.opts.manualClock) throw new Error('runTick() needs manualClock');
+    if (this.closed) return;
+    this.tick(this.manualTicks++ * FRAME_MS);
   }
 
   /** Stops the clock, closes every participant, stops every source. Idempotent; emits 'close' once. */
@@ -138,6 +163,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clock.stop();
+    this.forwarder.stop();
     for (const p of [...this.participants.values()]) p.close();
     for (const s of this.roomSources) s.stop();
     this.roomSources.length = 0;
@@ -147,6 +173,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   }
 
   private readonly participantClosed = (p: MixerParticipant): void => {
+    if (p.relay) this.forwarder.stop();
     this.participants.delete(p.id);
     this.list = [...this.participants.values()];
     this.legsChanged();
@@ -154,12 +181,18 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
 
   /** A leg joined, left or changed codec: with autoNarrowband, the rate to mix at from the next tick. */
   private readonly legsChanged = (): void => {
+    // A third leg, or a codec change, under a forwarded call: nothing more goes leg to leg.
+    if (this.forwarder.active && !TwoPartyForwarder.eligible(this.list, this.roomSources.length)) this.forwarder.stop();
     if (!this.opts.autoNarrowband || this.closed) return;
     let narrow = true;
     for (const p of this.participants.values()) if (!NARROWBAND_CODECS.has(p.codec)) narrow = false;
     const rate = narrow ? NARROWBAND_RATE : this.opts.sampleRate;
     this.pendingRate = rate === this.sampleRate ? null : rate;
   };
+
+  private startClock(): void {
+    if (!this.opts.manualClock) this.clock.start();
+  }
 
   /** Switches every buffer, leg, source and sink to `rate` (between ticks). */
   private retune(rate: number): void {
@@ -199,26 +232,41 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       this.retune(rate);
     }
     const list = this.list;
+    const fw = this.forwarder;
+    fw.tickMs = timeMs;
+    // Something else plays now (a prompt, a whisper, a role, a third leg): back to mixing.
+    if (fw.active && !TwoPartyForwarder.eligible(list, this.roomSources.length)) fw.stop();
+    const served = fw.handBack(timeMs);
     const total = this.total;
     const n = this.frameSamples;
     total.fill(0);
     for (const p of list) p.pullInput(timeMs);
-    if (this.roomSources.length > 0) this.pullSources(this.roomSources, total);
+    // Legs that got this tick's frame forwarded get nothing now; prompts wait a tick so they hear them from the first frame.
+    if (this.roomSources.length > 0 && served === null) this.pullSources(this.roomSources, total);
     for (const p of list) {
       if (!p.hasInput || !p.speaksToAll) continue;
       const x = p.input;
       for (let k = 0; k < n; k++) total[k] += x[k];
     }
     if (this.sinks.size > 0) this.feedSinks(timeMs);
+    if (fw.active) {
+      // The two legs get each other's packets as they arrive: nothing to mix or
+      // encode, unless one paused (the other then gets silence meanwhile).
+      fw.stats.forwardTicks++;
+      for (const p of list) if (p.output.pausedAt(timeMs)) p.sendSilence(timeMs);
+      return;
+    }
     // Directed speech (coach, whisper between legs) this tick? Without it, and
     // without a private source, a listener's mix is total − own input, which the
     // limiter computes in its single pass.
     let directed = false;
     for (const q of list) if (q.hasInput && !q.muted && q.audience !== null) directed = true;
     for (const p of list) {
+      if (served !== null && served.includes(p)) continue;
       if (!p.sending) {
         // Nothing goes to a leg on hold or send-only, but its own prompts run on in
         // time: a notice to a held caller ends when it would have, and the flow goes on.
+        // (Its RTP timestamps follow room time too: RtpOutput.)
         if (p.privateSources.length > 0) {
           p.acc.fill(0);
           this.pullSources(p.privateSources, p.acc);
@@ -227,7 +275,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       }
       const own = p.hasInput && p.speaksToAll ? p.input : null;
       if (!p.deaf && !directed && p.privateSources.length === 0) {
-        p.sendMix(total, own);
+        p.sendMix(total, own, timeMs);
         continue;
       }
       const acc = p.acc;
@@ -244,8 +292,9 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
         }
         if (p.privateSources.length > 0) this.pullSources(p.privateSources, acc);
       }
-      p.sendMix(acc, null);
+      p.sendMix(acc, null, timeMs);
     }
+    if (this.opts.forwardTwoParty !== false && TwoPartyForwarder.eligible(list, this.roomSources.length)) fw.start(list[0], list[1], timeMs);
   };
 
   private feedSinks(timeMs: number): void {

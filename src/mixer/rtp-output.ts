@@ -1,0 +1,199 @@
+// One listener's outgoing RTP stream (RFC 3550 §5.1): one SSRC, one sequence,
+// one timeline, whichever path fills it. The mixer sends it encoded frames
+// (sendFrame, at most one per tick of room time); in a two-party call the other
+// leg's packets are forwarded into it (forward), their sequence numbers and
+// timestamps shifted onto this stream. Both paths share this state, so a switch
+// either way neither jumps nor repeats.
+//
+// Timestamps follow room time: a frame's timestamp is the last packet's plus one
+// frame's worth per 20 ms of room time between them. After a hold (nothing
+// sent) the timestamp has jumped by the time elapsed, and the packet carries the
+// marker bit (RFC 3551 §4.1: the first packet after a silence period), so the
+// peer's jitter buffer resynchronises instead of replaying the gap as late audio.
+import { FRAME_MS } from './frames.ts';
+import { seqDiff } from './jitter-buffer.ts';
+import { writeRtpHeader } from './rtp.ts';
+
+/**
+ * A forwarded stream last heard fewer frames ago than this is live (a gap is
+ * jitter); one silent this long has paused (silence suppression, a stall).
+ */
+const LIVE_FRAMES = 3;
+/** A forwarded input whose sequence number moves this far at once restarted: it is mapped afresh. */
+const RESTART_SEQ_JUMP = 3000;
+
+export interface RtpOutputStats {
+  /** Packets the mixer encoded and sent. */
+  mixed: number;
+  /** Packets forwarded from the other leg of a two-party call. */
+  forwarded: number;
+}
+
+export class RtpOutput {
+  readonly stats: RtpOutputStats = { mixed: 0, forwarded: 0 };
+  /** Sequence number of the next packet. */
+  private seq = Math.floor(Math.random() * 0x10000);
+  /** Timestamp of the newest packet sent (random before the first). */
+  private lastTs = Math.floor(Math.random() * 0x100000000) >>> 0;
+  /** The tick of room time the newest packet's frame belongs to; null before the first. */
+  private lastTick: number | null = null;
+  private marker = true;
+  private step: number;
+  /** Between beginForward and endForward. */
+  private forwarding = false;
+  /** While forwarding, the mixer filled in for a paused input: it goes on doing so until the input is back. */
+  private filling = false;
+  // Forwarding: input (ssrc, seq, ts) + offsets = output. inSsrc null: map on the next packet.
+  private inSsrc: number | null = null;
+  private seqOff = 0;
+  private tsOff = 0;
+  /** Newest input sequence number mapped (forwarded, or dropped on purpose). */
+  private inSeq = 0;
+  /** Input older than this is not forwarded: it predates the mapping, or its output number was given away. */
+  private inFloor = 0;
+
+  constructor(
+    private readonly send: (packet: Buffer) => void,
+    private pt: number,
+    private ssrc: number,
+    clockRate: number,
+  ) {
+    this.step = clockRate / (1000 / FRAME_MS);
+  }
+
+  /** Re-offer: payload type, SSRC or clock changed. The sequence and timeline carry on. */
+  setMedia(pt: number, ssrc: number, clockRate: number): void {
+    this.pt = pt;
+    this.ssrc = ssrc;
+    this.step = clockRate / (1000 / FRAME_MS);
+  }
+
+  /** Sends one encoded frame of the mix for the tick at room time `tickMs`. */
+  sendFrame(payload: Uint8Array, tickMs: number): void {
+    const frames = this.lastTick === null ? 1 : (tickMs - this.lastTick) / FRAME_MS;
+    // More than one frame since the last packet: a hold, or ticks the clock skipped.
+    if (frames > 1) this.marker = true;
+    const ts = (this.lastTs + Math.max(1, frames) * this.step) >>> 0;
+    const packet = Buffer.allocUnsafe(12 + payload.length);
+    writeRtpHeader(packet, this.pt, this.marker, this.seq, ts, this.ssrc);
+    packet.set(payload, 12);
+    this.seq = (this.seq + 1) & 0xffff;
+    this.lastTs = ts;
+    this.lastTick = tickMs;
+    this.marker = false;
+    // Numbers were given out beside any forwarding mapping: the next forwarded packet is mapped afresh.
+    this.inSsrc = null;
+    this.filling = this.forwarding;
+    this.stats.mixed++;
+    this.send(packet);
+  }
+
+  /**
+   * Forwarding starts. `played`: the input frame the last packet sent carried
+   * (mixed in): the input is mapped so that the frames after it follow that
+   * packet, whenever they arrive. Without it the next input packet is mapped
+   * to follow the last packet sent, by room time. `paused`: the input is silent
+   * now, so the mixer goes on filling in until it is back (pausedAt).
+   */
+  beginForward(played: { ssrc: number; seq: number; ts: number } | null, paused: boolean): void {
+    this.inSsrc = null;
+    if (played && this.lastTick !== null) {
+      this.inSsrc = played.ssrc;
+      this.seqOff = (this.seq - 1 - played.seq) & 0xffff;
+      this.tsOff = (this.lastTs - played.ts) >>> 0;
+      this.inSeq = played.seq;
+      this.inFloor = (played.seq + 1) & 0xffff;
+    }
+    this.forwarding = true;
+    this.filling = paused;
+  }
+
+  /**
+   * Forwards one packet of the other leg (its audio payload), arriving after the
+   * tick at room time `tickMs`: the frame it carries belongs to the next tick.
+   * False when it was not sent (a duplicate, or older than this stream's mapping).
+   */
+  forward(ssrc: number, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number): boolean {
+    let d = ssrc === this.inSsrc ? seqDiff(seq, this.inSeq) : 0;
+    if (ssrc !== this.inSsrc || Math.abs(d) > RESTART_SEQ_JUMP) {
+      this.map(ssrc, seq, timestamp, tickMs);
+      d = 1;
+    } else if (d === 0 || seqDiff(seq, this.inFloor) < 0) {
+      // A duplicate of the newest, or older than what this stream already carries.
+      return false;
+    }
+    const outSeq = (seq + this.seqOff) & 0xffff;
+    const outTs = (timestamp + this.tsOff) >>> 0;
+    const packet = Buffer.allocUnsafe(12 + payload.length);
+    writeRtpHeader(packet, this.pt, marker || this.marker, outSeq, outTs, this.ssrc);
+    packet.set(payload, 12);
+    this.marker = false;
+    this.filling = false;
+    if (d > 0) {
+      // The newest so far (a reordered older one changes nothing).
+      this.inSeq = seq;
+      this.seq = (outSeq + 1) & 0xffff;
+      this.lastTs = outTs;
+      this.lastTick = tickMs + FRAME_MS;
+    }
+    this.stats.forwarded++;
+    this.send(packet);
+    return true;
+  }
+
+  /**
+   * A packet of the forwarded input that is not forwarded (telephone-event,
+   * comfort noise): the output skips no sequence number for it, since a gap
+   * would read as a loss (RFC 3550 §A.3).
+   */
+  dropInput(ssrc: number, seq: number): void {
+    if (ssrc !== this.inSsrc) return;
+    const d = seqDiff(seq, this.inSeq);
+    if (d <= 0 || d > RESTART_SEQ_JUMP) return;
+    this.inSeq = seq;
+    this.seqOff = (this.seqOff - 1) & 0xffff;
+    // Older input would now map onto numbers already sent.
+    this.inFloor = (seq + 1) & 0xffff;
+    // What follows starts a talkspurt after the left-out packets (RFC 3551 §4.1).
+    this.marker = true;
+  }
+
+  /** Whether nothing was sent for the frames before the tick at `tickMs` (or ever): the forwarded stream paused. */
+  pausedAt(tickMs: number): boolean {
+    return this.lastTick === null || this.filling || tickMs - this.lastTick >= LIVE_FRAMES * FRAME_MS;
+  }
+
+  /** Whether the newest packet sent carries the frame of the tick at `tickMs` (or a later one). */
+  covers(tickMs: number): boolean {
+    return this.lastTick !== null && this.lastTick >= tickMs;
+  }
+
+  /**
+   * Forwarding ends; the mix takes over from the tick at `tickMs` (or the next
+   * one, when this stream covers that tick already). Returns the newest input
+   * sequence number this stream carried (the mixer must not play what came
+   * before it again), or null when nothing was forwarded.
+   */
+  endForward(tickMs: number): number | null {
+    const last = this.inSsrc === null ? null : this.inSeq;
+    this.inSsrc = null;
+    this.forwarding = false;
+    this.filling = false;
+    // A stream heard a frame or two ago was live (the gap is jitter): the mix
+    // continues it one frame on. After a pause the timestamp jumps (sendFrame).
+    if (this.lastTick !== null && this.lastTick < tickMs && (tickMs - this.lastTick) / FRAME_MS <= LIVE_FRAMES) this.lastTick = tickMs - FRAME_MS;
+    return last;
+  }
+
+  /** Maps a (new) input onto this stream: its packet follows the last one sent, the timestamp advanced by the room time between them. */
+  private map(ssrc: number, seq: number, timestamp: number, tickMs: number): void {
+    const frames = this.lastTick === null ? 1 : Math.max(1, (tickMs + FRAME_MS - this.lastTick) / FRAME_MS);
+    const ts = (this.lastTs + frames * this.step) >>> 0;
+    this.inSsrc = ssrc;
+    this.seqOff = (this.seq - seq) & 0xffff;
+    this.tsOff = (ts - timestamp) >>> 0;
+    this.inSeq = (seq - 1) & 0xffff;
+    this.inFloor = seq;
+    if (frames > 1) this.marker = true;
+  }
+}

@@ -1,0 +1,130 @@
+// A room of two legs where nothing else plays (no prompt, no whisper, nobody
+// muted, deaf, hidden or coached, both on a same-codec call, both sending and
+// receiving) needs no mixing: each leg's packets go on to the other at once,
+// the payload untouched, the header rewritten onto the listener's own stream
+// (RtpOutput). The room still decodes every leg each tick (talk and in-band
+// DTMF detection, recorders), but skips the per-listener mix-minus, limiter and
+// encoder, and the forwarded audio skips the jitter buffer's delay.
+// Telephone-event packets are never forwarded (Parley takes the digits; the
+// other party must not get them, as in a mixed room), nor is comfort noise
+// (Parley does not negotiate it). While one leg sends nothing (silence
+// suppression, a digit, a stall) the other gets encoded silence from the tick
+// after three frames, as from a mixed room, so its stream never stops. Legs on
+// different codecs stay mixed (mixing two legs is that transcoding).
+//
+// Switches happen on the room's ticks. Mixed → forwarded at the end of a tick:
+// the other leg's input is lined up with the frame of it this tick mixed, what
+// its jitter buffer still holds goes to the listener at once, the rest follows
+// as it arrives. Forwarded → mixed at the start of a tick (a prompt, a whisper,
+// a role change, a third leg): each listener has already heard the newest
+// packet of the other leg, so that leg's jitter buffer drops what came before
+// it (those frames are then missing from its recording too: none with a steady
+// one-frame buffer, the buffer's depth beyond one frame otherwise); a leg whose
+// forwarded stream already carries this tick's frame gets nothing this tick
+// (prompts then wait a tick, so both hear them from the first frame), and the
+// mix goes on one frame after the last forwarded packet.
+import { FRAME_MS } from './frames.ts';
+import type { MixerParticipant } from './mixer-participant.ts';
+
+export type RoomMode = 'mixed' | 'forward';
+
+export interface TwoPartyStats {
+  mode: RoomMode;
+  /** Packets forwarded leg to leg (both directions). */
+  forwarded: number;
+  /** Ticks run while forwarding (no mix-minus, limiter or encoder ran). */
+  forwardTicks: number;
+  /** Switches from mixing to forwarding, and back. */
+  toForward: number;
+  toMixed: number;
+}
+
+/** Whether a participant's place in the room lets its call be forwarded. */
+function plain(p: MixerParticipant): boolean {
+  return !p.isClosed && !p.muted && !p.deaf && !p.hidden && p.audience === null && p.sending && p.receiving && p.privateSources.length === 0;
+}
+
+export class TwoPartyForwarder {
+  readonly stats: TwoPartyStats = { mode: 'mixed', forwarded: 0, forwardTicks: 0, toForward: 0, toMixed: 0 };
+  /** Room time of the latest tick (packets arriving now belong to the next). */
+  tickMs = -FRAME_MS;
+  private pair: [MixerParticipant, MixerParticipant] | null = null;
+  /** The pair of a forwarding that just ended, handed back to the mixer at the next tick. */
+  private ended: [MixerParticipant, MixerParticipant] | null = null;
+
+  get active(): boolean {
+    return this.pair !== null;
+  }
+
+  /** Whether a room of these participants, with `roomSources` playing, can forward. */
+  static eligible(list: readonly MixerParticipant[], roomSources: number): boolean {
+    return list.length === 2 && roomSources === 0 && list[0].codec === list[1].codec && plain(list[0]) && plain(list[1]);
+  }
+
+  /** Mixed → forwarded, after the tick at `tickMs` sent its last mixed frames. */
+  start(a: MixerParticipant, b: MixerParticipant, tickMs: number): void {
+    if (this.pair || this.ended) return;
+    this.pair = [a, b];
+    this.stats.mode = 'forward';
+    this.stats.toForward++;
+    for (const [from, to] of [[a, b], [b, a]]) {
+      // The frame of `from` this tick mixed (or, on a hand-back tick, the one forwarded) is the last `to` got.
+      to.output.beginForward(from.playedFrame(tickMs), !from.hasInput);
+      from.relay = this;
+      // Frames still waiting to be mixed: the listener gets them now instead.
+      for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.data.subarray(0, slot.length));
+    }
+  }
+
+  /** Stops forwarding at once (nothing more goes leg to leg); the next tick hands the two back to the mixer. */
+  stop(): void {
+    if (!this.pair) return;
+    for (const p of this.pair) p.relay = null;
+    this.ended = this.pair;
+    this.pair = null;
+    this.stats.mode = 'mixed';
+    this.stats.toMixed++;
+  }
+
+  /**
+   * At the start of the tick at `tickMs`, after a forwarding ended: each leg's
+   * jitter buffer drops what the other already got forwarded, and the legs
+   * that got this tick's frame of the other already are returned: the mixer
+   * sends them nothing this tick (null: none).
+   */
+  handBack(tickMs: number): MixerParticipant[] | null {
+    const pair = this.ended;
+    if (!pair) return null;
+    this.ended = null;
+    const [a, b] = pair;
+    let served: MixerParticipant[] | null = null;
+    for (const [from, to] of [[a, b], [b, a]]) {
+      if (to.output.covers(tickMs)) (served ??= []).push(to);
+      const last = to.output.endForward(tickMs);
+      if (last !== null && !from.isClosed && !to.isClosed) from.dropHeard(last);
+    }
+    return served;
+  }
+
+  /** @internal A packet of `from`'s audio (called from its pushRtp). */
+  packet(from: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array): void {
+    const pair = this.pair;
+    if (!pair) return;
+    this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, payload);
+  }
+
+  /** @internal A packet of `from`'s that is not forwarded (telephone-event, comfort noise). */
+  dropped(from: MixerParticipant, ssrc: number, seq: number): void {
+    const pair = this.pair;
+    if (!pair) return;
+    (pair[0] === from ? pair[1] : pair[0]).output.dropInput(ssrc, seq);
+  }
+
+  private send(from: MixerParticipant, to: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array): void {
+    // A role set between two ticks takes effect at once; the next tick hands over to the mixer.
+    if (!from.speaksToAll || to.deaf || !to.sending) return;
+    const ssrc = from.inputSsrc;
+    if (ssrc === null) return;
+    if (to.output.forward(ssrc, seq, timestamp, marker, payload, this.tickMs)) this.stats.forwarded++;
+  }
+}

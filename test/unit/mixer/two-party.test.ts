@@ -1,0 +1,153 @@
+// Two-party forwarding on a real RoomMixer driven tick by tick (manualClock):
+// when it forwards, what each listener gets through every switch, and when it
+// stays mixed.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { rms } from '../../helpers/audio-analysis.ts';
+import { assertOneStream, decode, framesHeard, makeRoom, Phone, promptHeard, STEP } from '../../helpers/mixer-phones.ts';
+import { ToneSource } from '../../helpers/tone-source.ts';
+
+describe('two-party forwarding (RoomMixer, manual clock)', () => {
+  it('forwards a two-party call: the talker\'s payload untouched, on the listener\'s own stream; no encoder runs', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(1), new Phone(2)];
+    const pa = room.join('a', a, 0);
+    const pb = room.join('b', b, 0);
+    room.run(3);
+    assert.equal(room.mixer.stats.mode, 'forward');
+    const encoded = [pa.encoded, pb.encoded];
+    room.run(50);
+    assert.deepEqual([pa.encoded, pb.encoded], encoded, 'no frame encoded while forwarding');
+    assert.ok(room.mixer.stats.forwarded >= 100, `forwarded ${room.mixer.stats.forwarded}`);
+    assert.ok(room.mixer.stats.forwardTicks >= 50);
+    assertOneStream(b.heard, 'b');
+    assertOneStream(a.heard, 'a');
+    // Every frame of A's, once, in order, byte for byte (the first went through the mixer: exact for G.711 below the limiter's knee).
+    const heard = framesHeard(b, a);
+    assert.ok(!heard.includes(-1), `b hears only a's frames: ${heard.join(' ')}`);
+    for (let i = 1; i < heard.length; i++) assert.equal(heard[i], heard[i - 1] + 1, `frame ${i}: ${heard.join(' ')}`);
+    assert.equal(heard.at(-1), a.seq - 1, 'b has heard a\'s newest frame');
+    // The recorder still gets both legs and their sum every tick.
+    const t = room.ticks.at(-1)!;
+    const [la, lb] = [t.legs.get('a')!, t.legs.get('b')!];
+    for (let i = 0; i < 160; i++) assert.equal(t.mix[i], la[i] + lb[i]);
+    assert.equal(room.ticks.length, 53);
+    room.mixer.close();
+  });
+
+  for (const jitterMinMs of [20, 60]) {
+    it(`a prompt and a third leg switch to mixing and back without a gap, a repeat or a skipped frame (jitter buffer ${jitterMinMs} ms)`, () => {
+      const room = makeRoom({ jitterMinMs });
+      const [a, b, c] = [new Phone(3), new Phone(4), new Phone(5, 0)];
+      room.join('a', a);
+      room.join('b', b);
+      room.run(20);
+      assert.equal(room.mixer.stats.mode, 'forward');
+      const prompt = new ToneSource(700, 8000, 25, 4000);
+      room.mixer.play(prompt);
+      room.run(1);
+      assert.equal(room.mixer.stats.mode, 'mixed', 'a prompt is mixed in');
+      room.run(30);
+      assert.equal(room.mixer.stats.mode, 'forward', 'forwarding again after the prompt');
+      const pc = room.join('c', c);
+      assert.equal(room.mixer.stats.mode, 'mixed', 'a third leg stops forwarding at once');
+      room.run(20);
+      pc.close();
+      room.run(20);
+      assert.equal(room.mixer.stats.mode, 'forward');
+      assert.deepEqual({ toForward: room.mixer.stats.toForward, toMixed: room.mixer.stats.toMixed }, { toForward: 3, toMixed: 2 });
+
+      for (const [listener, talker, name] of [[b, a, 'b'], [a, b, 'a']] as const) {
+        assertOneStream(listener.heard, name);
+        assert.equal(promptHeard(listener, talker, 700, name), 25, `${name} hears the whole prompt`);
+      }
+      room.mixer.close();
+    });
+  }
+
+  it('a forwarded leg hangs up: the other is mixed from the next tick, its stream continuous', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(22), new Phone(23)];
+    const pa = room.join('a', a);
+    room.join('b', b);
+    room.run(10);
+    pa.close();
+    assert.equal(room.mixer.stats.mode, 'mixed');
+    room.run(10);
+    assertOneStream(b.heard, 'b');
+    assert.equal(b.heard.length, 20);
+    room.mixer.close();
+  });
+
+  it('stays mixed when the legs differ in codec or role, and with forwarding off; a role set between ticks stops forwarding at once', () => {
+    const room = makeRoom({ forwardTwoParty: false });
+    room.join('a', new Phone(13));
+    room.join('b', new Phone(14));
+    room.run(5);
+    assert.equal(room.mixer.stats.mode, 'mixed');
+    assert.equal(room.mixer.stats.toForward, 0);
+    room.mixer.close();
+
+    const mixed = makeRoom();
+    mixed.join('a', new Phone(15));
+    mixed.mixer.createParticipant('b', { codec: 'PCMA', audioPt: 8, dtmfPt: null, dtmfClock: 8000, sendPt: 8, sendSsrc: 9 }, () => undefined);
+    mixed.run(5);
+    assert.equal(mixed.mixer.stats.mode, 'mixed', 'PCMU and PCMA are mixed (transcoded)');
+    mixed.mixer.close();
+
+    const roles = makeRoom();
+    const [a, b] = [new Phone(16), new Phone(17)];
+    const pa = roles.join('a', a);
+    const pb = roles.join('b', b);
+    roles.run(5);
+    assert.equal(roles.mixer.stats.mode, 'forward');
+    for (const [set, unset] of [
+      [() => (pa.muted = true), () => (pa.muted = false)],
+      [() => (pb.deaf = true), () => (pb.deaf = false)],
+      [() => (pa.hidden = true), () => (pa.hidden = false)],
+      [() => (pa.audience = new Set(['b'])), () => (pa.audience = null)],
+      [() => (pb.sending = false), () => (pb.sending = true)],
+    ]) {
+      set();
+      const heard = b.heard.length;
+      pa.pushRtp(a.next()!, performance.now());
+      assert.equal(b.heard.length, heard, `${set.toString()}: the next packet is not forwarded`);
+      roles.mixer.runTick();
+      roles.run(3);
+      assert.equal(roles.mixer.stats.mode, 'mixed', set.toString());
+      unset();
+      roles.run(3);
+      assert.equal(roles.mixer.stats.mode, 'forward', unset.toString());
+    }
+    // A whisper to one leg (its private source) is mixed for as long as it plays.
+    pb.play(new ToneSource(300, 8000, 5, 4000));
+    roles.run(2);
+    assert.equal(roles.mixer.stats.mode, 'mixed');
+    roles.run(6);
+    assert.equal(roles.mixer.stats.mode, 'forward');
+    assertOneStream(a.heard, 'a');
+    // b's stream jumps once, after its hold (three ticks and the hand-back tick), and is continuous otherwise.
+    const jumps = b.heard.filter((p, i) => i > 0 && (p.timestamp - b.heard[i - 1].timestamp) >>> 0 !== STEP);
+    assert.equal(jumps.length, 1, b.heard.map((p) => `${p.seq}/${p.timestamp}${p.marker ? "*" : ""}`).join(" "));
+    assert.equal(jumps[0].marker, true);
+    roles.mixer.close();
+  });
+
+  it('the recorder hears every frame of both legs through the switches (the frames forwarded before a hand-back included)', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(18), new Phone(19)];
+    room.join('a', a);
+    room.join('b', b);
+    room.run(10);
+    room.mixer.play(new ToneSource(700, 8000, 10, 4000));
+    room.run(30);
+    const legA = room.ticks.map((t) => t.legs.get('a'));
+    const firstFrame = [...a.sent.keys()][0];
+    legA.forEach((f, i) => {
+      assert.ok(f, `tick ${i} has a's frame`);
+      assert.deepEqual(f, decode(a.sent.get(firstFrame + i)!), `tick ${i} carries a's frame ${i}`);
+    });
+    assert.ok(rms(room.ticks[15].mix) > rms(room.ticks[5].mix), 'the prompt is in the recorded mix');
+    room.mixer.close();
+  });
+});
