@@ -115,6 +115,14 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_rooms_forwarding',
+      help: 'Rooms whose two legs are forwarded to each other without the mixer',
+      registers,
+      async collect() {
+        this.set((await rooms()).filter((r) => r.forwardStats.mode === 'forward').length);
+      },
+    });
+    new Gauge({
       name: 'parley_rtp_ports_in_use',
       help: 'RTP port pairs held by legs',
       registers,

@@ -105,6 +105,11 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     return this.mixer.clockStats;
   }
 
+  /** Whether the room forwards its two legs to each other or mixes, and how much was forwarded. */
+  get forwardStats(): RoomMixer['stats'] {
+    return this.mixer.stats;
+  }
+
   /**
    * A leg for an incoming offer. Resolves with the leg and our SDP answer;
    * rejects with SdpNegotiationError (→ 488) before anything is allocated
