@@ -1,8 +1,5 @@
 // Reason header values (RFC 3326) for calls Parley ends itself.
 
-/** The media worker carrying the call died (Q.850 41: temporary failure). */
-export const WORKER_DIED_REASON = 'Q.850;cause=41;text="media worker died"';
-
 /** A party's RTP stopped while it should have flowed (Q.850 102: recovery on timer expiry). */
 export const MEDIA_TIMEOUT_REASON = 'Q.850;cause=102;text="media timeout"';
 

@@ -12,7 +12,7 @@ import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
 import { answerReoffers, destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON, WORKER_DIED_REASON } from './reasons.ts';
+import { MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type {
   BridgeOptions,
@@ -89,9 +89,6 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.from = parseNameAddr(req.get('From'));
     this.requestUri = req.uri;
     leg.on('dtmf', (e) => this.safeEmit('dtmf', e.digit, e.durationMs));
-    room.on('close', (reason) => {
-      if (reason === 'worker-died') this.endForCause(WORKER_DIED_REASON, 'media worker died');
-    });
     leg.on('mediatimeout', (s) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the caller for ${s} s`));
     req.on('cancel', () => {
       this.canceled = true;

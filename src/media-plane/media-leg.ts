@@ -19,7 +19,7 @@ import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
 /** Comfort noise (RFC 3389), static payload type 13: accepted and treated as silence. */
 const CN_PT = 13;
 
-export type MediaLegCloseReason = 'closed' | 'room-closed' | 'worker-died' | 'transport-closed';
+export type MediaLegCloseReason = 'closed' | 'room-closed';
 
 export type MediaLegEvents = {
   dtmf: [event: DtmfEvent];

@@ -19,7 +19,7 @@ import { RtcpSession } from './rtcp/index.ts';
 import { generateSrtpKeyBase64, SrtpSession } from './srtp/index.ts';
 import type { HubInputSink, HubPublisher, HubRoomSide } from './hub-publisher.ts';
 
-export type MediaRoomCloseReason = 'closed' | 'worker-died' | 'engine-closed';
+export type MediaRoomCloseReason = 'closed' | 'engine-closed';
 
 export type MediaRoomEvents = {
   /** A leg closed (any reason): its room has forgotten it; the leg's own 'close' follows. */
@@ -163,8 +163,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     if (this.mediaWatch) clearInterval(this.mediaWatch);
     this.publisher?.close(); // room hub hook
     this.publisher = null;
-    const legReason = reason === 'worker-died' ? 'worker-died' : 'room-closed';
-    for (const leg of [...this.legs.values()]) leg.close(legReason);
+    for (const leg of [...this.legs.values()]) leg.close('room-closed');
     this.mixer.close();
     this.ctx.roomClosed(this);
     this.log.info({ reason }, 'room closed');
@@ -172,7 +171,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     this.removeAllListeners();
   }
 
-    // ---- LegHost: what legs may ask of their room ----
+  // ---- LegHost: what legs may ask of their room ----
 
   async openEndpoint(leg: MediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint> {
     this.assertOpen();
