@@ -41,7 +41,9 @@ export async function startBenchParley(o: BenchParleyOptions): Promise<BenchParl
   const file = join(o.dir, 'parley.yaml');
   writeFileSync(file, o.yaml);
   const out = createWriteStream(join(o.dir, 'parley.log'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PARLEY_NODE_ARGS: extra node flags for Parley's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.BENCH_PARLEY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   let exited = false;

@@ -33,6 +33,8 @@ export class PromptLibrary {
   private readonly voice: string;
   private readonly log: Logger;
   private closed = false;
+  /** Rendered tones by spec and rate (ringback is rendered for every bridge otherwise); players only read them. */
+  private readonly tones = new Map<string, Int16Array>();
 
   constructor(private readonly options: PromptLibraryOptions) {
     this.log = options.log.child({ component: 'playback' });
@@ -45,7 +47,14 @@ export class PromptLibrary {
     if (this.closed) throw new PromptError('CLOSED', 'prompt library is closed');
     if ('tone' in spec) {
       try {
-        return { samples: renderTone(spec.tone, sampleRate), sampleRate, label: `tone:${spec.tone.kind}`, fromCache: false };
+        const key = `${sampleRate} ${JSON.stringify(spec.tone)}`;
+        let samples = this.tones.get(key);
+        if (!samples) {
+          samples = renderTone(spec.tone, sampleRate);
+          if (this.tones.size >= 64) this.tones.delete(this.tones.keys().next().value!);
+          this.tones.set(key, samples);
+        }
+        return { samples, sampleRate, label: `tone:${spec.tone.kind}`, fromCache: false };
       } catch (err) {
         if (err instanceof ToneError) throw new PromptError('INVALID_NAME', err.message, `tone:${spec.tone.kind}`);
         throw err;
