@@ -15,6 +15,8 @@ export class ProxyBranch {
   /** Final timeout: no final response in time → CANCEL this target. */
   timerFinal: NodeJS.Timeout | null = null;
   cancelled = false;
+  /** A CANCEL went out for this branch (once, §9.1). */
+  cancelSent = false;
 
   constructor(readonly target: string) {}
 

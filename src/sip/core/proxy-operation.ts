@@ -98,6 +98,12 @@ export class ProxyOperation {
   }
 
   private onResponse(b: ProxyBranch, res: SipMessage): void {
+    if (b.cancelled && b.state === 'done' && (res.status < 200 || res.status >= 300)) {
+      // A branch cancelled before any provisional (see cancelBranch): a late provisional
+      // gets its CANCEL now; a non-2xx final was ACKed by the transaction and is not needed.
+      if (res.status < 200) this.sendCancel(b);
+      return;
+    }
     if (res.status < 200) {
       if (b.timerProvisional) clearTimeout(b.timerProvisional);
       b.timerProvisional = null;
@@ -203,17 +209,19 @@ export class ProxyOperation {
     b.cancelled = true;
     if (b.state === 'proceeding') this.sendCancel(b);
     else if (b.state === 'trying') {
-      // §9.1: no CANCEL before a provisional response; if none comes, the branch just ends.
+      // §9.1: no CANCEL before a provisional response. The branch counts as ended, but its
+      // client transaction lives on: a final response that comes later must still be ACKed
+      // (§17.1.1.3), and a provisional one is then CANCELled (onResponse).
       b.clearTimers();
       b.state = 'done';
-      b.txn?.terminate();
     }
   }
 
   private sendCancel(b: ProxyBranch): void {
     const req = b.request;
     const dest = b.dest;
-    if (!req || !dest) return;
+    if (!req || !dest || b.cancelSent) return;
+    b.cancelSent = true;
     const c = SipMessage.request('CANCEL', req.uri ?? '');
     c.add('Via', req.get('Via') ?? '');
     c.add('Max-Forwards', '70');

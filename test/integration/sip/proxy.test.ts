@@ -106,8 +106,10 @@ describe('stateful proxy', () => {
     const uac = await runSipp({ scenario: 'uac-proxy-rr.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'callee', timeoutS: 10 });
     assert.equal(uac.code, 0, uac.stdout.slice(-2000) + uac.errors);
     assert.equal((await results[0]).finalStatus, 200);
-    assert.equal((await busy.done).code, 0);
-    assert.equal((await ok.done).code, 0);
+    const b = await busy.done;
+    assert.equal(b.code, 0, `busy: ${b.stdout.slice(-1500)} ${b.errors}`);
+    const o = await ok.done;
+    assert.equal(o.code, 0, `ok: ${o.stdout.slice(-1500)} ${o.errors}`);
   });
 
   it('followRedirects: a 302 from the first target sends the INVITE to its Contact', async () => {
