@@ -14,8 +14,10 @@ import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';
 import type { BoundPorts, PortAllocator } from './port-allocator.ts';
+import { RtpSourceLatch, type LatchMode } from './rtp-source-latch.ts';
 
-export type LatchMode = 'latch' | 'once' | 'strict';
+export type { LatchMode } from './rtp-source-latch.ts';
+
 
 /** What the endpoint needs of an SRTP library (src/media-plane/srtp/). */
 export interface SrtpContext {
@@ -89,10 +91,6 @@ export interface RtpEndpointOptions {
 
 /** Largest datagram taken as RTP: a 20 ms Opus frame at its highest rate is ~1,275 bytes. */
 const MAX_PACKET = 1500;
-/** A latched source silent this long may be replaced by a new one ('latch' mode: NAT rebinding, handover). */
-const RELATCH_AFTER_MS = 2000;
-/** At most one 'ignored source' log line per this interval. */
-const LOG_EVERY_MS = 5000;
 
 export class RtpEndpoint {
   readonly port: number;
@@ -121,15 +119,10 @@ export class RtpEndpoint {
   private sendPort = 0;
   private rtcpSendIp: string | null = null;
   private rtcpSendPort = 0;
-  private latchedIp: string | null = null;
-  private latchedPort = 0;
-  /** The last address the peer's SDP gave (kept through a 0.0.0.0 hold): 'strict' accepts only it. */
-  private sdpIp: string | null = null;
-  private sdpPort = 0;
+  private readonly source: RtpSourceLatch;
   private lastSsrc = -1;
   private rtcp: RtcpContext | null = null;
   private rtcpTimer: NodeJS.Timeout | null = null;
-  private lastWrongLogMs = -Infinity;
   private closed = false;
 
   private constructor(
@@ -137,6 +130,7 @@ export class RtpEndpoint {
     private readonly opts: RtpEndpointOptions,
   ) {
     this.port = bound.port;
+    this.source = new RtpSourceLatch(opts.latching, opts.log);
     this.rtpSocket = bound.rtp;
     this.rtcpSocket = bound.rtcp;
     this.rtpSocket.on('message', this.onRtpMessage);
@@ -179,24 +173,18 @@ export class RtpEndpoint {
     this.allowedPt.fill(0);
     for (const pt of media.payloadTypes) if (pt >= 0 && pt < 128) this.allowedPt[pt] = 1;
     const r = media.remote;
-    if (r.ip !== null) {
-      this.sdpIp = r.ip;
-      this.sdpPort = r.port;
-    }
     const moved = !prev || (r.ip !== null && (r.ip !== prev.ip || r.port !== prev.port));
-    if (moved && this.opts.latching !== 'once') {
-      this.latchedIp = null;
-      this.latchedPort = 0;
-    }
-    if (this.latchedIp === null || this.opts.latching === 'strict') {
+    const src = this.source;
+    src.signalled(r.ip, r.port, moved);
+    if (src.ip === null) {
       this.sendIp = r.ip;
       this.sendPort = r.port;
     }
     if (r.ip === null) this.sendIp = null;
     else if (this.sendIp === null) {
       // Back from a 0.0.0.0 hold: to the latched source if there is one, else the SDP address.
-      this.sendIp = this.latchedIp ?? r.ip;
-      this.sendPort = this.latchedIp ? this.latchedPort : r.port;
+      this.sendIp = src.ip ?? r.ip;
+      this.sendPort = src.ip ? src.port : r.port;
     }
     this.rtcpSendIp = r.ip;
     this.rtcpSendPort = r.rtcpMux ? r.port : (r.rtcpPort ?? r.port + 1);
@@ -292,7 +280,10 @@ export class RtpEndpoint {
       this.takeRtcp(buf, rinfo);
       return;
     }
-    if (!this.fromPeer(rinfo)) return;
+    if (!this.source.accepts(rinfo, this.lastRxMs)) {
+      this.source.ignored(rinfo, ++this.stats.wrongSource);
+      return;
+    }
     let pkt = buf;
     if (m.srtp) {
       const plain = m.srtp.unprotectRtp(buf);
@@ -306,7 +297,13 @@ export class RtpEndpoint {
       this.stats.unexpectedPt++;
       return;
     }
-    if (this.latchedIp === null && this.opts.latching !== 'strict') this.latch(rinfo);
+    if (this.source.wantsLatch) {
+      this.source.latch(rinfo);
+      if (m.remote.ip !== null) {
+        this.sendIp = rinfo.address;
+        this.sendPort = rinfo.port;
+      }
+    }
     const now = performance.now();
     this.lastRxMs = now;
     this.stats.packetsIn++;
@@ -333,7 +330,7 @@ export class RtpEndpoint {
   private takeRtcp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     const m = this.media!;
     // RTCP is accepted from the peer's host only (its port may differ from the RTP one).
-    const expectIp = this.latchedIp ?? m.remote.ip;
+    const expectIp = this.source.ip ?? m.remote.ip;
     if (expectIp !== null && rinfo.address !== expectIp) {
       this.stats.wrongSource++;
       return;
@@ -346,39 +343,6 @@ export class RtpEndpoint {
     }
     this.stats.rtcpIn++;
     if (this.rtcp && !this.rtcp.handleRtcp(pkt, performance.now())) this.stats.malformed++;
-  }
-
-  /** Whether a packet's source is the peer's (see the latching modes above). */
-  private fromPeer(rinfo: dgram.RemoteInfo): boolean {
-    const mode = this.opts.latching;
-    if (mode === 'strict') {
-      if (rinfo.address === this.sdpIp && rinfo.port === this.sdpPort) return true;
-    } else {
-      if (this.latchedIp === null) return true;
-      if (rinfo.address === this.latchedIp && rinfo.port === this.latchedPort) return true;
-      if (mode === 'latch' && performance.now() - this.lastRxMs > RELATCH_AFTER_MS) {
-        this.opts.log.info({ from: `${this.latchedIp}:${this.latchedPort}`, to: `${rinfo.address}:${rinfo.port}` }, 'RTP source changed after silence: re-latched');
-        this.latchedIp = null;
-        return true;
-      }
-    }
-    this.stats.wrongSource++;
-    const now = performance.now();
-    if (now - this.lastWrongLogMs > LOG_EVERY_MS) {
-      this.lastWrongLogMs = now;
-      this.opts.log.warn({ source: `${rinfo.address}:${rinfo.port}`, dropped: this.stats.wrongSource }, 'RTP from an unexpected source ignored');
-    }
-    return false;
-  }
-
-  private latch(rinfo: dgram.RemoteInfo): void {
-    this.latchedIp = rinfo.address;
-    this.latchedPort = rinfo.port;
-    if (this.media!.remote.ip !== null) {
-      this.sendIp = rinfo.address;
-      this.sendPort = rinfo.port;
-    }
-    this.opts.log.debug({ source: `${rinfo.address}:${rinfo.port}` }, 'RTP latched');
   }
 
   private scheduleReport(): void {
@@ -403,8 +367,8 @@ export class RtpEndpoint {
     const out = m.srtp ? m.srtp.protectRtcp(report) : report;
     const socket = m.remote.rtcpMux || !this.rtcpSocket ? this.rtpSocket : this.rtcpSocket;
     // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1).
-    const ip = this.latchedIp ?? this.rtcpSendIp;
-    const port = m.remote.rtcpMux ? (this.latchedIp ? this.latchedPort : this.rtcpSendPort) : this.rtcpSendPort;
+    const ip = this.source.ip ?? this.rtcpSendIp;
+    const port = m.remote.rtcpMux ? (this.source.ip ? this.source.port : this.rtcpSendPort) : this.rtcpSendPort;
     this.stats.rtcpOut++;
     if (sent) socket.send(out, port, ip, sent);
     else socket.send(out, port, ip);
