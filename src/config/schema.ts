@@ -58,6 +58,8 @@ export interface MediaConfig {
   mixer: { sampleRate: number; narrowband: boolean; jitterMinMs: number; jitterMaxMs: number };
   /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
   rtpTimeoutSec: number;
+  /** Media threads (worker_threads) that run the rooms; `auto` is one per core, 0 runs them on the main thread (debugging). */
+  threads: number | 'auto';
 }
 
 export interface ParleyConfig {
@@ -244,6 +246,13 @@ export const configSchema = {
         },
         latching: { description: 'latch, once, strict (or true/false)', oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['latch', 'once', 'strict'] }] },
         rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
+        threads: {
+          description: 'a number of media threads (0: rooms run on the main thread) or "auto"',
+          oneOf: [
+            { type: 'integer', minimum: 0, maximum: 256 },
+            { type: 'string', const: 'auto' },
+          ],
+        },
         mixer: {
           type: 'object',
           additionalProperties: false,
@@ -383,6 +392,7 @@ export const defaultConfig: ParleyConfig = {
     latching: 'latch',
     mixer: { sampleRate: 16000, narrowband: true, jitterMinMs: 20, jitterMaxMs: 100 },
     rtpTimeoutSec: 60,
+    threads: 'auto',
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue', minFreeBytes: 100_000_000 },

@@ -8,20 +8,29 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { MediaClosedError } from './media-errors.ts';
 import { HubPublisher } from './hub-publisher.ts';
-import { MediaRoom } from './media-room.ts';
+import type { MediaRoom } from './media-api.ts';
+import { LocalMediaRoom } from './media-room.ts';
 import { PortAllocator } from './port-allocator.ts';
 import type { LatchMode } from './rtp-endpoint.ts';
+import type { CodecName } from '../mixer/codecs/audio-codec.ts';
+import { NARROWBAND_RATE } from '../mixer/room-mixer.ts';
 import { RoomHub } from './room-hub.ts';
 import { resolveWorkerBinary } from './worker-binary.ts';
 import { WorkerPool } from './worker-pool.ts';
+import { MediaThreadPool, threadCount } from './thread/media-thread-pool.ts';
+import { RemoteMediaRoom } from './thread/remote-media-room.ts';
 
 export type MediaEngineEvents = {
   /** Terminal, exactly once. */
   close: [];
+  /** A media thread died: its rooms closed ('media-thread-died'), a new thread took its place. */
+  threaddied: [index: number, error: Error | null];
 };
 
 export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
-  private readonly rooms = new Map<string, MediaRoom>();
+  private readonly rooms = new Map<string, LocalMediaRoom | RemoteMediaRoom>();
+  /** Media threads (media.threads > 0); null: rooms run on this thread. */
+  private threads: MediaThreadPool | null = null;
   /** Rooms' hubs, while being made (the promise is shared by concurrent callers) and once open. */
   private readonly hubsPending = new Map<string, Promise<RoomHub>>();
   private readonly hubs = new Map<string, RoomHub>();
@@ -48,7 +57,38 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       rtcMaxPort: config.rtpPortRange.max,
       log: log.child({ component: 'worker-pool' }),
     });
-    return new MediaEngine(config, pool, log);
+    const engine = new MediaEngine(config, pool, log);
+    if (threadCount(config.threads) > 0) {
+      try {
+        engine.threads = await MediaThreadPool.create(engine.roomConfig, engine.cname, log.level, log.child({ component: 'media-threads' }));
+      } catch (err) {
+        engine.close();
+        throw err;
+      }
+      engine.threads.on('threaddied', (index, error) => engine.safeEmit('threaddied', index, error));
+    }
+    return engine;
+  }
+
+  /** Media threads running rooms (0: rooms run on the main thread). */
+  get threadCount(): number {
+    return this.threads?.count ?? 0;
+  }
+
+  /** Which media thread runs a room (null: the main thread, or no such room). */
+  threadOf(roomId: string): number | null {
+    const r = this.rooms.get(roomId);
+    return r instanceof RemoteMediaRoom ? r.thread.index : null;
+  }
+
+  /** Recorder ticks lost crossing from a media thread (a full ring); stays 0 unless the main thread stalls for seconds. */
+  get droppedRecordingTicks(): number {
+    return this.threads?.droppedTicks ?? 0;
+  }
+
+  /** Test only: media thread `index` fails with an uncaught error, as a bug in it would. */
+  crashThreadForTest(index: number): void {
+    this.threads?.handles[index]?.crash();
   }
 
   get isClosed(): boolean {
@@ -69,14 +109,15 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
 
   /** RTP port pairs in use by legs' endpoints. */
   get portsInUse(): number {
-    return this.ports.used;
+    return this.ports.used + (this.threads?.portsInUse ?? 0);
   }
 
   /** A room: its mixer now; its legs' endpoints as they are made. */
   async createRoom(id: string = randomUUID()): Promise<MediaRoom> {
     if (this.closed) throw new MediaClosedError('media engine is closed');
     if (this.rooms.has(id)) throw new Error(`room ${id} already exists`);
-    const room = new MediaRoom(id, {
+    if (this.threads) return this.createRemoteRoom(id, this.threads);
+    const room = new LocalMediaRoom(id, {
       ports: this.ports,
       cname: this.cname,
       config: this.roomConfig,
@@ -87,6 +128,25 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       },
     });
     this.rooms.set(id, room);
+    return room;
+  }
+
+  private async createRemoteRoom(id: string, threads: MediaThreadPool): Promise<MediaRoom> {
+    const thread = threads.pick();
+    const c = this.roomConfig;
+    const room = new RemoteMediaRoom(id, c.codecs as CodecName[], c.mixer.narrowband ? NARROWBAND_RATE : c.mixer.sampleRate, thread, this.log.child({ room: id }), (r) => {
+      if (this.rooms.get(r.id) === r) this.rooms.delete(r.id);
+      this.hubs.get(r.id)?.close('room-closed');
+    });
+    this.rooms.set(id, room);
+    thread.addRoom(room);
+    try {
+      await thread.request({ type: 'room.create', roomId: id });
+    } catch (err) {
+      room.close();
+      throw err;
+    }
+    if (room.isClosed) throw new MediaClosedError(`room ${id} closed while it was made`);
     return room;
   }
 
@@ -116,6 +176,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (!pending) {
       const room = this.rooms.get(roomId);
       if (this.closed || !room) return Promise.reject(new MediaClosedError(`room ${roomId} is not open`));
+      if (!(room instanceof LocalMediaRoom)) return Promise.reject(new Error(`room ${roomId} runs in a media thread: its hub needs media.threads: 0 for now`));
       pending = this.openHub(room).finally(() => this.hubsPending.delete(roomId));
       this.hubsPending.set(roomId, pending);
     }
@@ -128,6 +189,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.closed = true;
     for (const room of [...this.rooms.values()]) room.close('engine-closed');
     for (const hub of [...this.hubs.values()]) hub.close('engine-closed');
+    this.threads?.close();
     this.pool.close();
     this.safeEmit('close');
     this.removeAllListeners();
@@ -139,7 +201,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
    * will exchange with the main thread: the publisher asks for a leg's Producer,
    * the hub answers with its SSRC; never per packet.
    */
-  private async openHub(room: MediaRoom): Promise<RoomHub> {
+  private async openHub(room: LocalMediaRoom): Promise<RoomHub> {
     const log = this.log.child({ room: room.id, component: 'room-hub' });
     let hub: RoomHub | null = null;
     const publisher = await HubPublisher.open({
