@@ -72,3 +72,13 @@ export function cpuBetween(a: TreeCpu, b: TreeCpu): { mainMs: number; childrenMs
 export function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 }
+
+/** User + system CPU ms of each thread of this process, by thread id (Linux /proc/self/task). */
+export function threadCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const f = statFields(Number(tid));
+    if (f) out.set(Number(tid), ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks());
+  }
+  return out;
+}

@@ -86,6 +86,15 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return this.threads?.droppedTicks ?? 0;
   }
 
+  /**
+   * Resolves once every media thread has posted a stats snapshot after this
+   * call: the stats read from rooms and legs are then at most that old (at
+   * once with media.threads: 0, where they are live).
+   */
+  async nextStats(): Promise<void> {
+    if (this.threads) await Promise.all(this.threads.handles.map((h) => h.nextStats()));
+  }
+
   /** Test only: media thread `index` fails with an uncaught error, as a bug in it would. */
   crashThreadForTest(index: number): void {
     this.threads?.handles[index]?.crash();

@@ -36,6 +36,7 @@ export class MediaThreadHandle {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly pumps = new Map<number, { pump: SourcePump; room: RemoteMediaRoom }>();
   private readonly drains = new Map<number, { drain: SinkDrain; room: RemoteMediaRoom }>();
+  private statsWaiters: (() => void)[] = [];
   private nextReq = 1;
   private nextId = 1;
   private readonly pumpTimer: NodeJS.Timeout;
@@ -160,6 +161,12 @@ export class MediaThreadHandle {
     for (const d of this.drains.values()) if (d.room === room) this.drainOne(d.drain, true);
   }
 
+  /** Resolves when the thread's next stats snapshot has been applied (tests, tools). */
+  nextStats(): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    return new Promise((resolve) => this.statsWaiters.push(resolve));
+  }
+
   /** Test only: makes the thread fail with an uncaught error. */
   crash(): void {
     this.send({ type: 'crash' });
@@ -199,6 +206,7 @@ export class MediaThreadHandle {
       }
       case 'stats':
         for (const s of m.rooms) this.rooms.get(s.roomId)?.applySnapshot(s);
+        for (const w of this.statsWaiters.splice(0)) w();
         return;
       default:
         this.rooms.get(m.roomId)?.onThreadEvent(m);
@@ -228,6 +236,7 @@ export class MediaThreadHandle {
     this.dead = true;
     for (const p of this.pending.values()) p.reject(new MediaClosedError(`media thread ${this.index} died`));
     this.pending.clear();
+    for (const w of this.statsWaiters.splice(0)) w();
     if (this.closing) return;
     this.log.error({ code, err: this.lastError }, 'media thread died: its rooms close');
     // What the thread wrote before it died is in the rings: recorders get all of it.
