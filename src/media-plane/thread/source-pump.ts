@@ -6,9 +6,9 @@ import type { FrameSource, MixTick, TickSink } from '../../mixer/frames.ts';
 import { FrameRing } from './frame-ring.ts';
 import { TickRing } from './tick-ring.ts';
 
-/** Frames kept ahead of the thread, and the ring's size. */
-const AHEAD_FRAMES = 8;
-const RING_FRAMES = 12;
+/** Frames kept ahead of the thread (300 ms: the main thread may stall during call setup), and the ring's size. */
+const AHEAD_FRAMES = 15;
+const RING_FRAMES = 20;
 
 /** A Player (src/playback/player.ts): its 'done' must wait until the thread has played its last frame. */
 interface HoldsFinish {
