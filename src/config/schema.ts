@@ -392,7 +392,7 @@ export const defaultConfig: ParleyConfig = {
     latching: 'latch',
     mixer: { sampleRate: 16000, narrowband: true, jitterMinMs: 20, jitterMaxMs: 100 },
     rtpTimeoutSec: 60,
-    threads: 0,
+    threads: 'auto',
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue', minFreeBytes: 100_000_000 },

@@ -7,7 +7,7 @@ import type { MediaConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { MediaClosedError } from './media-errors.ts';
-import { HubPublisher } from './hub-publisher.ts';
+import { localHubSide, remoteHubSide } from './hub-side.ts';
 import type { MediaRoom } from './media-api.ts';
 import { LocalMediaRoom } from './media-room.ts';
 import { PortAllocator } from './port-allocator.ts';
@@ -185,7 +185,6 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (!pending) {
       const room = this.rooms.get(roomId);
       if (this.closed || !room) return Promise.reject(new MediaClosedError(`room ${roomId} is not open`));
-      if (!(room instanceof LocalMediaRoom)) return Promise.reject(new Error(`room ${roomId} runs in a media thread: its hub needs media.threads: 0 for now`));
       pending = this.openHub(room).finally(() => this.hubsPending.delete(roomId));
       this.hubsPending.set(roomId, pending);
     }
@@ -205,30 +204,27 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   /**
-   * The room's side first (its socket, which the hub's transports connect to),
-   * then the Router. The calls between them are the messages a media thread
-   * will exchange with the main thread: the publisher asks for a leg's Producer,
-   * the hub answers with its SSRC; never per packet.
+   * The room's side first (its publisher's socket, which the hub's transports
+   * connect to; in the room's media thread when it has one), then the Router.
+   * Between them only small messages: the publisher asks for a leg's
+   * Producer, the hub answers with its SSRC; never per packet.
    */
-  private async openHub(room: LocalMediaRoom): Promise<RoomHub> {
+  private async openHub(room: LocalMediaRoom | RemoteMediaRoom): Promise<RoomHub> {
     const log = this.log.child({ room: room.id, component: 'room-hub' });
     let hub: RoomHub | null = null;
-    const publisher = await HubPublisher.open({
-      ip: HUB_IP,
-      log,
-      requestLeg: (legId, codec) => {
-        hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));
-      },
-    });
+    const requestLeg = (legId: string, codec: CodecName): void => {
+      hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));
+    };
+    const side = room instanceof LocalMediaRoom ? await localHubSide(room, HUB_IP, log, requestLeg) : await remoteHubSide(room, requestLeg);
     try {
-      hub = await RoomHub.create({ roomId: room.id, pool: this.pool, codecs: room.codecs, listenIp: HUB_IP, publisherAddress: publisher.local, publisher, cname: this.cname, log });
+      hub = await RoomHub.create({ roomId: room.id, pool: this.pool, codecs: room.codecs, listenIp: HUB_IP, publisherAddress: side.address, publisher: side.control, cname: this.cname, log });
     } catch (err) {
-      publisher.close();
+      side.detach();
       throw err;
     }
     if (this.closed || room.isClosed || hub.isClosed) {
       hub.close('room-closed');
-      publisher.close();
+      side.detach();
       throw new MediaClosedError(`room ${room.id} (or its worker) closed while its hub was made`);
     }
     const h = hub;
@@ -238,10 +234,10 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       room.off('legclose', onLegClose);
       if (this.hubs.get(room.id) === h) this.hubs.delete(room.id);
       // The room goes on without its hub (a worker died, or nobody needs it): calls do not end.
-      room.detachPublisher(publisher);
+      side.detach();
     });
-    publisher.start(h.link);
-    room.attachPublisher(publisher);
+    side.control.start(h.link);
+    side.attach();
     this.hubs.set(room.id, h);
     return h;
   }

@@ -17,6 +17,14 @@ export interface FrameSource {
   nextFrame(): PcmFrame | null;
   /** Stops early (barge-in, hang-up). Idempotent. */
   stop(): void;
+  /**
+   * Optional, for sources that report their end (a Player): a media thread pulls
+   * frames ahead of when they are heard, so the source must report a natural end
+   * only once `heard` resolves (the thread played its last frame), and call
+   * `stoppedEarly` when it is stopped on its own thread (barge-in, stop()) so
+   * that the buffered frames are dropped. Wrappers pass it through.
+   */
+  holdFinish?(heard: Promise<void>, stoppedEarly: () => void): void;
 }
 
 /** What the mixer hands to a sink (a recorder) on every tick of a room's clock. */

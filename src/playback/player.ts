@@ -68,6 +68,7 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
   private resolveDone!: (r: PlayerResult) => void;
   /** Media threads: frames are pulled ahead of when they are heard; 'done' waits for this (the last frame was played). */
   private finishHold: Promise<void> | null = null;
+  private stoppedEarly: (() => void) | null = null;
   private held = false;
   private readonly log: Logger | undefined;
 
@@ -152,8 +153,9 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
    * a "play then X" sequence keeps its order and prompts never overlap. A
    * stop or barge-in meanwhile still finishes it at once.
    */
-  holdFinish(until: Promise<void>): void {
-    this.finishHold = until;
+  holdFinish(heard: Promise<void>, stoppedEarly: () => void): void {
+    this.finishHold = heard;
+    this.stoppedEarly = stoppedEarly;
   }
 
   /**
@@ -189,12 +191,14 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
       // Stopped while its last frames were still being heard: it ends now, as stopped.
       if (this.held && r.reason !== 'done') {
         this.held = false;
+        this.stoppedEarly?.();
         this.complete(r);
       }
       return;
     }
     this.state = 'finished';
     this.clip = null;
+    if (r.reason !== 'done') this.stoppedEarly?.();
     const hold = this.finishHold;
     if (r.reason === 'done' && hold) {
       this.held = true;

@@ -68,6 +68,8 @@ export class NoticeOverlay {
         source.stop();
         drop();
       },
+      // A media thread plays the frames later than they are pulled: the player's end waits for them.
+      ...(source.holdFinish ? { holdFinish: (heard: Promise<void>, stoppedEarly: () => void) => source.holdFinish!(heard, stoppedEarly) } : {}),
     };
   }
 

@@ -10,6 +10,8 @@ import type { EndpointView, ParticipantView } from '../media-api.ts';
 import { LocalMediaRoom } from '../media-room.ts';
 import type { LocalMediaLeg } from '../media-leg.ts';
 import { PortAllocator } from '../port-allocator.ts';
+import { HubPublisher } from '../hub-publisher.ts';
+import { MediaClosedError } from '../media-errors.ts';
 import type { LegInfo, LegSnapshot, MediaCommand, MediaEvent, MediaThreadInit, RoomSnapshot, SerializedError } from './protocol.ts';
 import { RingSink, RingSource } from './thread-sources.ts';
 
@@ -20,7 +22,12 @@ interface RoomState {
   /** Ring slot numbers of the room's legs, as main gave them. */
   slots: Map<string, number>;
   sinks: Map<number, RingSink>;
+  /** The room's hub publisher, from 'hub.open' until 'hub.close' or the room's close. */
+  publisher: HubPublisher | null;
 }
+
+/** The hub and the room's publisher talk over loopback (as on the main thread). */
+const HUB_IP = '127.0.0.1';
 
 export class MediaThreadRuntime {
   private readonly rooms = new Map<string, RoomState>();
@@ -132,6 +139,53 @@ export class MediaThreadRuntime {
         s.room.removeSink(sink);
         return;
       }
+      case 'hub.open':
+        return this.answer(cmd.req, async () => {
+          const s = this.state(cmd.roomId);
+          const roomId = cmd.roomId;
+          const p = await HubPublisher.open({
+            ip: HUB_IP,
+            log: this.log.child({ room: roomId, component: 'hub-publisher' }),
+            requestLeg: (legId, codec) => this.post({ type: 'hub.requestLeg', roomId, legId, codec }),
+          });
+          if (s.room.isClosed) {
+            p.close();
+            throw new MediaClosedError(`room ${roomId} closed while its hub was made`);
+          }
+          if (s.publisher) s.room.detachPublisher(s.publisher);
+          s.publisher = p;
+          return p.local;
+        });
+      case 'hub.control': {
+        const s = this.rooms.get(cmd.roomId);
+        const p = s?.publisher;
+        if (!s || !p || s.room.isClosed) return;
+        const c = cmd.call;
+        switch (c.op) {
+          case 'start':
+            p.start(c.link);
+            s.room.attachPublisher(p);
+            return;
+          case 'setLeg':
+            return p.setLeg(c.legId, c.stream);
+          case 'setMixConsumed':
+            return p.setMixConsumed(c.on);
+          case 'setLegConsumed':
+            return p.setLegConsumed(c.legId, c.on);
+          case 'addInput':
+            return p.addInput(c.input);
+          case 'removeInput':
+            return p.removeInput(c.id);
+        }
+        return;
+      }
+      case 'hub.close': {
+        const s = this.rooms.get(cmd.roomId);
+        if (!s?.publisher) return;
+        s.room.detachPublisher(s.publisher);
+        s.publisher = null;
+        return;
+      }
       case 'crash':
         setImmediate(() => {
           throw new Error('media thread crash requested (test command)');
@@ -148,10 +202,14 @@ export class MediaThreadRuntime {
       config: this.init.config,
       log: this.log.child({ room: id }),
       roomClosed: (r) => {
-        if (this.rooms.get(r.id)?.room === r) this.rooms.delete(r.id);
+        const s = this.rooms.get(r.id);
+        if (s?.room !== r) return;
+        this.rooms.delete(r.id);
+        s.publisher?.close(); // opened but not yet attached (an attached one the room closed itself)
+        s.publisher = null;
       },
     });
-    const state: RoomState = { room, slots: new Map(), sinks: new Map() };
+    const state: RoomState = { room, slots: new Map(), sinks: new Map(), publisher: null };
     this.rooms.set(id, state);
     room.on('close', (reason) => this.post({ type: 'room.closed', roomId: id, reason }));
     room.on('legclose', (leg) => state.slots.delete(leg.id));

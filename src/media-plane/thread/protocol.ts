@@ -10,6 +10,8 @@ import type { EndpointView, MediaLegCloseReason, MediaRoomCloseReason, Participa
 import type { RtcpStats } from '../rtcp/index.ts';
 import type { LatchMode } from '../rtp-endpoint.ts';
 import type { NegotiatedAudio } from '../sdp-types.ts';
+import type { HubInputStream, HubLegStream, HubLink } from '../hub-publisher.ts';
+import type { CodecName } from '../../mixer/codecs/audio-codec.ts';
 
 /** What a media thread is started with (workerData). */
 export interface MediaThreadInit {
@@ -20,6 +22,15 @@ export interface MediaThreadInit {
   cname: string;
   logLevel: string;
 }
+
+/** A HubPublisherControl call, to the publisher in the thread. */
+export type HubCall =
+  | { op: 'start'; link: HubLink }
+  | { op: 'setLeg'; legId: string; stream: HubLegStream | null }
+  | { op: 'setMixConsumed'; on: boolean }
+  | { op: 'setLegConsumed'; legId: string; on: boolean }
+  | { op: 'addInput'; input: HubInputStream }
+  | { op: 'removeInput'; id: string };
 
 export interface LegRole {
   muted?: boolean;
@@ -47,6 +58,10 @@ export type MediaCommand =
   /** A TickSink on the main thread, fed from `ring`. */
   | { type: 'sink.add'; roomId: string; sinkId: number; ring: SharedArrayBuffer; sampleRate: number }
   | { type: 'sink.remove'; roomId: string; sinkId: number }
+  /** The room's hub publisher: its socket is opened (reply: its address), driven, closed. */
+  | { type: 'hub.open'; req: number; roomId: string }
+  | { type: 'hub.control'; roomId: string; call: HubCall }
+  | { type: 'hub.close'; roomId: string }
   /** Test only: the thread throws from its event loop (an uncaught error), as a bug would. */
   | { type: 'crash' };
 
@@ -90,6 +105,8 @@ export type MediaEvent =
   | { type: 'leg.mediatimeout'; roomId: string; legId: string; seconds: number }
   | { type: 'leg.closed'; roomId: string; legId: string; reason: MediaLegCloseReason }
   | { type: 'room.closed'; roomId: string; reason: MediaRoomCloseReason }
+  /** The publisher needs a Producer for a leg's stream (its first audio, or a new codec). */
+  | { type: 'hub.requestLeg'; roomId: string; legId: string; codec: CodecName }
   /** The thread is done with a source: it played its last frame ('done') or was stopped there (leg or room closed). */
   | { type: 'source.done'; sourceId: number; stopped: boolean }
   /** A sink's ring names a leg by this small number from now on (posted before the first record that uses it). */

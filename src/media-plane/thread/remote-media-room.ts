@@ -24,6 +24,8 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
   /** Ring slot → leg id, kept for the room's life (a recorder may drain a closed leg's last ticks). */
   private readonly slotNames = new Map<number, string>();
   private nextSlot = 1;
+  /** @internal Set by MediaEngine while the room has a hub: the thread's publisher asks for a leg's Producer. */
+  hubRequestLeg: ((legId: string, codec: CodecName) => void) | null = null;
   private closed = false;
   private closeReason: MediaRoomCloseReason = 'closed';
   private rate: number;
@@ -164,6 +166,10 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
   onThreadEvent(m: RoomEvent): void {
     if (m.type === 'room.closed') {
       this.close(m.reason);
+      return;
+    }
+    if (m.type === 'hub.requestLeg') {
+      this.hubRequestLeg?.(m.legId, m.codec);
       return;
     }
     if ('legId' in m) this.legs.get(m.legId)?.onThreadEvent(m);

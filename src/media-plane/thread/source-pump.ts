@@ -10,16 +10,6 @@ import { TickRing } from './tick-ring.ts';
 const AHEAD_FRAMES = 15;
 const RING_FRAMES = 20;
 
-/** A Player (src/playback/player.ts): its 'done' must wait until the thread has played its last frame. */
-interface HoldsFinish {
-  holdFinish(until: Promise<void>): void;
-  on(event: 'finished', listener: (r: { reason: string }) => void): unknown;
-}
-
-function holdsFinish(s: FrameSource): s is FrameSource & HoldsFinish {
-  return typeof (s as Partial<HoldsFinish>).holdFinish === 'function';
-}
-
 export class SourcePump {
   readonly ring: FrameRing;
   private ended = false;
@@ -35,12 +25,13 @@ export class SourcePump {
     clear: (pump: SourcePump) => void,
   ) {
     this.ring = new FrameRing(RING_FRAMES, (sampleRate * 20) / 1000);
-    if (holdsFinish(source)) {
-      source.holdFinish(new Promise<void>((resolve) => (this.release = resolve)));
-      source.on('finished', (r) => {
-        if (r.reason !== 'done' && !this.finished) clear(this);
-      });
-    }
+    // A Player reports its natural end once the thread has played its last frame, and a stop at once.
+    source.holdFinish?.(
+      new Promise<void>((resolve) => (this.release = resolve)),
+      () => {
+        if (!this.finished) clear(this);
+      },
+    );
   }
 
   get done(): boolean {

@@ -74,8 +74,7 @@ async function legProducer(hub: RoomHub, legId: string): Promise<ms.Producer> {
 describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)', () => {
   let engine: MediaEngine;
   before(async () => {
-    // The hub publisher runs beside its room on the main thread for now (media.threads: 0); see README "Media threads".
-    engine = await startEngine({ threads: 0 });
+    engine = await startEngine();
   });
   after(() => engine.close());
 
