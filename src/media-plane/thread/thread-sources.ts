@@ -75,16 +75,19 @@ export class RingSink implements TickSink {
     this.ring = new TickRing(buffer);
   }
 
+  private at = 0;
+  /** Bound once: no closure or iterator made per tick. */
+  private readonly addLeg = (frame: PcmFrame | null, legId: string): void => {
+    this.slots[this.at] = this.slotOf(legId, this);
+    this.frames[this.at++] = frame;
+  };
+
   writeTick(tick: MixTick): void {
     const n = tick.legs.size;
     if (n > this.slots.length) this.slots = new Int32Array(n * 2);
     this.frames.length = n;
-    let i = 0;
-    for (const [legId, frame] of tick.legs) {
-      this.slots[i] = this.slotOf(legId, this);
-      this.frames[i] = frame;
-      i++;
-    }
+    this.at = 0;
+    tick.legs.forEach(this.addLeg);
     if (!this.ring.write(tick.timeMs, tick.mix, n, this.slots, this.frames)) {
       const now = Date.now();
       if (now - this.lastDropLog >= 1000) {
