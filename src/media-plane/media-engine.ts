@@ -31,6 +31,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private readonly rooms = new Map<string, LocalMediaRoom | RemoteMediaRoom>();
   /** Media threads (media.threads > 0); null: rooms run on this thread. */
   private threads: MediaThreadPool | null = null;
+  private deaths = 0;
   /** Rooms' hubs, while being made (the promise is shared by concurrent callers) and once open. */
   private readonly hubsPending = new Map<string, Promise<RoomHub>>();
   private readonly hubs = new Map<string, RoomHub>();
@@ -65,9 +66,17 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
         engine.close();
         throw err;
       }
-      engine.threads.on('threaddied', (index, error) => engine.safeEmit('threaddied', index, error));
+      engine.threads.on('threaddied', (index, error) => {
+        engine.deaths++;
+        engine.safeEmit('threaddied', index, error);
+      });
     }
     return engine;
+  }
+
+  /** Media threads that died (and were replaced) since start. */
+  get threadDeaths(): number {
+    return this.deaths;
   }
 
   /** Media threads running rooms (0: rooms run on the main thread). */

@@ -232,7 +232,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     const r = await call(base, 'GET', '/metrics');
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
-    for (const m of ['parley_calls_active 0', 'parley_calls_total 0', 'parley_legs 0', 'parley_worker_restarts 0', 'parley_recording_bytes_total 0']) {
+    for (const m of ['parley_calls_active 0', 'parley_calls_total 0', 'parley_legs 0', 'parley_worker_restarts 0', 'parley_media_thread_restarts 0', 'parley_recording_ticks_lost 0', 'parley_recording_bytes_total 0']) {
       assert.ok(r.text.includes(m), `metrics has '${m}'`);
     }
   });
