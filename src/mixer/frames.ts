@@ -25,6 +25,12 @@ export interface FrameSource {
    * that the buffered frames are dropped. Wrappers pass it through.
    */
   holdFinish?(heard: Promise<void>, stoppedEarly: () => void): void;
+  /**
+   * Optional: true while the source has no audio yet (a clip still loading; its
+   * frames are silence meanwhile). A media thread's pump does not pull such a
+   * source ahead, so its real audio is not queued behind buffered silence.
+   */
+  readonly pending?: boolean;
 }
 
 /** What the mixer hands to a sink (a recorder) on every tick of a room's clock. */

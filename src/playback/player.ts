@@ -100,6 +100,11 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
     return this.state === 'finished';
   }
 
+  /** True while the clip is loading (FrameSource.pending). */
+  get pending(): boolean {
+    return this.state === 'loading';
+  }
+
   /** 'loading' until the clip is there (frames are silence meanwhile), then 'playing', then 'finished'. */
   get playState(): 'loading' | 'playing' | 'finished' {
     return this.state;

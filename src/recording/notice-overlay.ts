@@ -52,6 +52,9 @@ export class NoticeOverlay {
     };
     return {
       sampleRate: source.sampleRate,
+      get pending() {
+        return source.pending;
+      },
       nextFrame: () => {
         const frame = source.nextFrame();
         if (frame === null) {

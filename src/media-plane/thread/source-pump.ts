@@ -41,7 +41,9 @@ export class SourcePump {
   /** Tops the ring up to AHEAD_FRAMES. */
   fill(): void {
     const ring = this.ring;
-    while (!this.ended && ring.buffered < AHEAD_FRAMES) {
+    // A source still loading is not pulled ahead (the thread plays silence meanwhile):
+    // its audio then starts as soon as it is there, not behind buffered silence.
+    while (!this.ended && ring.buffered < AHEAD_FRAMES && this.source.pending !== true) {
       const f = this.source.nextFrame();
       if (f === null) {
         this.ended = true;
