@@ -35,6 +35,8 @@ async function main(): Promise<void> {
   await generator.connect(targets);
   // Warm-up: jitter buffers.
   await generator.run(2);
+  // Room stats from media threads are snapshots: take fresh ones at both ends of the window.
+  await engine.nextStats();
   const pids = engine.workerPids;
   const w0 = pids.map(procCpuMs);
   const c0 = process.cpuUsage();
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
   const sum0 = sumClockStats(rooms);
   const t0 = performance.now();
   const res = await generator.run(SECONDS);
+  await engine.nextStats();
   const elapsedMs = performance.now() - t0;
   const c1 = process.cpuUsage(c0);
   const th1 = threadCpuMs();

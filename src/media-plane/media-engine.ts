@@ -96,9 +96,9 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   /**
-   * Resolves once every media thread has posted a stats snapshot after this
-   * call: the stats read from rooms and legs are then at most that old (at
-   * once with media.threads: 0, where they are live).
+   * Asks every media thread for a stats snapshot now and resolves once they
+   * are applied: the stats read from rooms and legs are then fresh (at once
+   * with media.threads: 0, where they are live).
    */
   async nextStats(): Promise<void> {
     if (this.threads) await Promise.all(this.threads.handles.map((h) => h.nextStats()));

@@ -161,10 +161,12 @@ export class MediaThreadHandle {
     for (const d of this.drains.values()) if (d.room === room) this.drainOne(d.drain, true);
   }
 
-  /** Resolves when the thread's next stats snapshot has been applied (tests, tools). */
+  /** Asks the thread for a snapshot now; resolves once it has been applied (tests, benches). */
   nextStats(): Promise<void> {
     if (this.dead) return Promise.resolve();
-    return new Promise((resolve) => this.statsWaiters.push(resolve));
+    const p = new Promise<void>((resolve) => this.statsWaiters.push(resolve));
+    this.send({ type: 'stats' });
+    return p;
   }
 
   /** Test only: makes the thread fail with an uncaught error. */

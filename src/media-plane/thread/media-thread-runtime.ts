@@ -186,6 +186,8 @@ export class MediaThreadRuntime {
         s.publisher = null;
         return;
       }
+      case 'stats':
+        return this.postStats();
       case 'crash':
         setImmediate(() => {
           throw new Error('media thread crash requested (test command)');

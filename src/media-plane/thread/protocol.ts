@@ -62,6 +62,8 @@ export type MediaCommand =
   | { type: 'hub.open'; req: number; roomId: string }
   | { type: 'hub.control'; roomId: string; call: HubCall }
   | { type: 'hub.close'; roomId: string }
+  /** A stats snapshot now (besides the one every second). */
+  | { type: 'stats' }
   /** Test only: the thread throws from its event loop (an uncaught error), as a bug would. */
   | { type: 'crash' };
 

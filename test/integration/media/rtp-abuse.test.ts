@@ -26,7 +26,7 @@ describe('RTP garbage and floods (real UDP)', () => {
     a.peer.setTone(440);
     b.peer.setTone(1000);
     await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
-    await engine.nextStats(); // stats from a media thread are its latest snapshot
+    await engine.nextStats(); // stats from a media thread are snapshots: a fresh one
     const before = { ...room.mixerStats };
 
     const port = a.leg.endpoint!.port;
