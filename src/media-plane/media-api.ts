@@ -91,6 +91,8 @@ export interface MediaRoom extends TypedEmitter<MediaRoomEvents> {
   readonly id: string;
   readonly codecs: readonly CodecName[];
   readonly isClosed: boolean;
+  /** Why it closed (set before its legs close, so their listeners can read it); null while open. */
+  readonly closedBy: MediaRoomCloseReason | null;
   readonly size: number;
   readonly legIds: string[];
   readonly mixerSampleRate: number;

@@ -71,6 +71,10 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     return this.closed;
   }
 
+  get closedBy(): MediaRoomCloseReason | null {
+    return this.closed ? this.closeReason : null;
+  }
+
   get size(): number {
     return this.legs.size;
   }

@@ -100,3 +100,38 @@ describe('faults: a media thread dies mid-call (media.threads: 2)', () => {
     for (const p of [callerA, calleeA, callerB, calleeB, callerC, calleeC]) await p.rtp.close();
   });
 });
+
+describe('faults: the media thread of a conference room dies (media.threads: 2)', () => {
+  let parley: RunningParley;
+
+  before(async () => {
+    parley = await startParley(`
+routing:
+  rules:
+    - name: everyone
+      match: { method: INVITE, media: audio }
+      actions: [{ app: conf }]
+flows:
+  conf: [{ conference: { room: demo } }]
+`, { mediaThreads: 2 });
+  });
+
+  after(async () => {
+    await parley?.stop();
+  });
+
+  it("the participants' calls end with BYE Reason Q.850 cause 41", async () => {
+    const media = parley.app.media!;
+    const caller = await startCaller(parley, 'caller-wait-bye.xml', 'sip:demo@127.0.0.1:5999', { toneHz: 440 });
+    const k = await waitFor('the conference room', () => media.threadOf('conf-demo') ?? undefined, 15_000);
+    await caller.rtp.waitForPackets(50, 15_000);
+    const ended = nextCallEnd(parley);
+    media.crashThreadForTest(k);
+    const run = await caller.done;
+    sippOk(run, 'caller');
+    const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
+    assert.match(bye, /^Reason: Q\.850;cause=41;text="media thread failed"/m, "the caller's BYE says why");
+    await ended;
+    await caller.rtp.close();
+  });
+});

@@ -10,6 +10,7 @@ import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 import type { ConferenceJoiner } from '../call-deps.ts';
 import { toLibrarySpec } from '../play-spec.ts';
+import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
 import type { SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
@@ -137,7 +138,11 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       };
       const onEnded = (reason: string): void => leave(reason);
       call.on('ended', onEnded);
-      leg.once('close', (reason) => leave(`leg ${reason}`));
+      leg.once('close', (reason) => {
+        // The conference's media thread died: the participant's call ends as a call in that room would.
+        if (conf.room.closedBy === 'media-thread-died') call.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the conference failed');
+        leave(`leg ${reason}`);
+      });
     });
     return { left };
   }

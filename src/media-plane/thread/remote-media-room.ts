@@ -51,6 +51,10 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
     return this.closed;
   }
 
+  get closedBy(): MediaRoomCloseReason | null {
+    return this.closed ? this.closeReason : null;
+  }
+
   get size(): number {
     return this.legs.size;
   }
