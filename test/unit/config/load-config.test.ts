@@ -39,6 +39,13 @@ describe('config', () => {
   });
 
   it('an unknown key is named', () => rejects('media:\n  wrokers: 2\n', 'media.wrokers', /unknown key/));
+  it('media.threads takes a count or auto, and names itself when wrong', () => {
+    assert.equal(parseConfig('media:\n  threads: 0\n').media.threads, 0);
+    assert.equal(parseConfig('media:\n  threads: auto\n').media.threads, 'auto');
+    assert.equal(parseConfig('').media.threads, 'auto', 'one per core by default');
+    rejects('media:\n  threads: -1\n', 'media.threads', /number of media threads|auto/);
+    rejects('media:\n  threads: many\n', 'media.threads', /number of media threads|auto/);
+  });
   it('an unknown top-level key is named', () => rejects('sipp: {}\n', 'sipp', /unknown key/));
   it('a wrong type is named', () => rejects('log:\n  pretty: "yes"\n', 'log.pretty', /boolean/));
   it('a value out of range is named', () =>
