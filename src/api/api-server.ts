@@ -11,7 +11,7 @@ import type { OpenAPIV3 } from 'openapi-types';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Parley } from '../app.ts';
-import type { ApiConfig } from '../config/schema.ts';
+import type { ApiConfig, ApiToken } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
 import { EventHub } from './event-hub.ts';
@@ -19,6 +19,7 @@ import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
 import { callRoutes } from './routes/calls.ts';
 import { eventRoutes } from './routes/events.ts';
+import { recordingComplianceRoutes } from './routes/recording-compliance.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
@@ -86,7 +87,8 @@ export class ApiServer {
       metrics.handle(e);
       webhooks.handle(e);
     });
-    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, config.token ?? '');
+    const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, tokens);
     const server = new ApiServer(app, hub, webhooks, metrics, log);
     try {
       await app.listen({ host: config.host, port: config.port });
@@ -99,7 +101,8 @@ export class ApiServer {
     return server;
   }
 
-  static async build(ctx: ApiContext, token: string): Promise<FastifyInstance> {
+  /** `tokens`: a bare string is the one token named `default`. */
+  static async build(ctx: ApiContext, tokens: string | readonly ApiToken[]): Promise<FastifyInstance> {
     const app = Fastify({
       logger: false,
       bodyLimit: 64 * 1024,
@@ -121,9 +124,14 @@ export class ApiServer {
     });
     await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
 
-    const expected = Buffer.from(token);
+    const expected = (typeof tokens === 'string' ? [{ name: 'default', token: tokens }] : tokens)
+      .filter((t) => t.token.length > 0)
+      .map((t) => ({ name: t.name, token: Buffer.from(t.token) }));
+    app.decorateRequest('tokenName', '');
     app.addHook('onRequest', async (req) => {
-      if (!authorized(req, expected)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+      const name = authorized(req, expected);
+      if (name === null) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+      req.tokenName = name;
     });
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
       if (err instanceof ApiError) {
@@ -148,6 +156,7 @@ export class ApiServer {
     systemRoutes(app, ctx);
     callRoutes(app, ctx);
     roomRoutes(app, ctx);
+    recordingComplianceRoutes(app, ctx);
     recordingRoutes(app, ctx);
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
@@ -187,14 +196,24 @@ export class ApiServer {
 /** The route that may carry the token in its query: a browser's WebSocket cannot set headers. */
 const QUERY_TOKEN_ROUTE = '/events';
 
-function authorized(req: FastifyRequest, expected: Buffer): boolean {
-  if (expected.length === 0) return false;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The name of the token the request carried (api.tokens; api.token is `default`): who acted, in the audit log. */
+    tokenName: string;
+  }
+}
+
+/** The name of the token the request carries, or null. Every token is compared (constant time each). */
+function authorized(req: FastifyRequest, expected: readonly { name: string; token: Buffer }[]): string | null {
+  if (expected.length === 0) return null;
   const header = req.headers.authorization;
   let given: string | undefined;
   if (header?.startsWith('Bearer ')) given = header.slice(7).trim();
   // Anywhere else a query token would end up in proxy logs, browser history and Referer headers.
   else if (req.routeOptions.url === QUERY_TOKEN_ROUTE) given = (req.query as { token?: string } | undefined)?.token;
-  if (!given) return false;
+  if (!given) return null;
   const g = Buffer.from(given);
-  return g.length === expected.length && timingSafeEqual(g, expected);
+  let found: string | null = null;
+  for (const e of expected) if (g.length === e.token.length && timingSafeEqual(g, e.token)) found = e.name;
+  return found;
 }

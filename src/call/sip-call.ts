@@ -1,6 +1,7 @@
 // One incoming call as its flow sees it (a CallPort): the caller's SIP dialog and
 // its media leg in the call's own room. Created by CallManager once the rule chain
 // chose a flow; ends exactly once, whoever ends it, with one 'ended' event.
+import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
@@ -57,6 +58,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly requestUri: string;
   /** Set by the call manager from the rule that took the call. */
   bridgeTarget: BridgeTarget = 'to';
+  /** Set by the call manager: the flow and rule, written into the call's recordings (search, retention). */
+  recordingOrigin: RecordingOrigin | null = null;
   private uas: Srf.Dialog | null = null;
   private endedFlag = false;
   private recording: CallRecording | null = null;
@@ -291,6 +294,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       sampleRate: this.deps.settings.sampleRate,
       stereo: options.stereo,
       stems: options.stems,
+      labels: {
+        flow: this.recordingOrigin?.flow ?? null,
+        rule: this.recordingOrigin?.rule ?? null,
+        retention: resolveRetention(options.retentionDays, this.recordingOrigin, this.deps.settings.retentionDays ?? null),
+      },
     });
     recorder.addLeg(CALLER_LEG, {
       uri: this.from.uri,

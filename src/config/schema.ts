@@ -80,6 +80,12 @@ export interface ParleyConfig {
     pauseMode: 'skip' | 'silence';
     onWriteError: 'continue' | 'hangup';
     minFreeBytes: number;
+    /** Ed25519 signing of finalized sidecars (src/recording/compliance/). keyFile null: generated in <dir>/.parley/. */
+    signing: { keyFile: string | null };
+    /** The append-only audit log (JSON lines, hash-chained); null: <dir>/.parley/audit.jsonl. */
+    auditLog: string | null;
+    /** Default retention (days; null: kept for ever) and how often expired recordings are swept. */
+    retention: RetentionConfig;
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
@@ -98,6 +104,19 @@ export interface ParleyConfig {
   /** How calls given to flows are handled (see src/call/call-manager.ts). */
   calls: CallsConfig;
   api: ApiConfig;
+}
+
+export interface RetentionConfig {
+  /** Recordings are deleted this many days after they ended, unless held; null: never. A flow's record step or a rule may say otherwise. */
+  days: number | null;
+  /** How often the sweeper looks for expired recordings (seconds); 0: never. */
+  sweepIntervalSec: number;
+}
+
+/** A named API token: the name is who the audit log says acted. */
+export interface ApiToken {
+  name: string;
+  token: string;
 }
 
 export interface CallsConfig {
@@ -126,8 +145,10 @@ export interface ApiConfig {
   enabled: boolean;
   host: string;
   port: number;
-  /** The bearer token every request must carry; required when enabled. */
+  /** The bearer token every request must carry (its name in the audit log: `default`); this or `tokens` is required when enabled. */
   token: string | null;
+  /** More bearer tokens, each with a name (who acted, in the recordings' audit log). */
+  tokens: ApiToken[];
   webhooks: WebhookConfig[];
   /** Attempts per webhook delivery (the first included); 0: no limit, webhookMaxRetryHours decides. Back-off doubles from retryBaseMs. */
   webhookAttempts: number;
@@ -270,8 +291,24 @@ export const configSchema = {
     recording: {
       type: 'object',
       additionalProperties: false,
-      required: ['dir', 'postProcess', 'flushIntervalMs', 'pauseMode', 'onWriteError', 'minFreeBytes'],
+      required: ['dir', 'postProcess', 'flushIntervalMs', 'pauseMode', 'onWriteError', 'minFreeBytes', 'signing', 'auditLog', 'retention'],
       properties: {
+        signing: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['keyFile'],
+          properties: { keyFile: { type: 'string', nullable: true, minLength: 1 } },
+        },
+        auditLog: { type: 'string', nullable: true, minLength: 1 },
+        retention: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['days', 'sweepIntervalSec'],
+          properties: {
+            days: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 36500 },
+            sweepIntervalSec: { type: 'number', minimum: 0, maximum: 86400 },
+          },
+        },
         dir: { type: 'string', minLength: 1 },
         postProcess: { type: 'string', enum: ['none', 'ogg', 'mp3'] },
         flushIntervalMs: { type: 'integer', minimum: 20, maximum: 1000 },
@@ -328,6 +365,15 @@ export const configSchema = {
         host,
         port,
         token: { type: 'string', nullable: true, minLength: 16 },
+        tokens: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'token'],
+            properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' }, token: { type: 'string', minLength: 16 } },
+          },
+        },
         webhooks: {
           type: 'array',
           items: {
@@ -385,7 +431,12 @@ export const defaultConfig: ParleyConfig = {
     rtpTimeoutSec: 60,
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
-  recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue', minFreeBytes: 100_000_000 },
+  recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue',
+    minFreeBytes: 100_000_000,
+    signing: { keyFile: null },
+    auditLog: null,
+    retention: { days: null, sweepIntervalSec: 3600 },
+  },
   routing: defaultRouting,
   flows: {},
   security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, maxLegsPerRoom: 0, digest: null },
@@ -396,6 +447,7 @@ export const defaultConfig: ParleyConfig = {
     host: '127.0.0.1',
     port: 8080,
     token: null,
+    tokens: [],
     webhooks: [],
     webhookAttempts: 0,
     webhookRetryBaseMs: 1000,

@@ -32,11 +32,12 @@ import {
   type IntervalEntry,
   type LegEntry,
   type PauseMode,
+  type RecordingLabels,
   type RecordingMetadata,
   type TimePoint,
 } from './metadata.ts';
 export type { LegInfo };
-import { finalizeRecording } from './finalize-recording.ts';
+import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { StereoFrame } from './stereo-frame.ts';
@@ -57,6 +58,10 @@ export interface RecorderOptions {
   stereo?: boolean;
   /** Write a stem per leg; default true. Without, legs are still listed in the metadata. */
   stems?: boolean;
+  /** Flow, rule and retention, written into the sidecar. */
+  labels?: RecordingLabels;
+  /** Run after finalization, in order (RecordingService.finalizeSteps). */
+  finalizeSteps?: readonly FinalizeStep[];
   log: Logger;
   /** The parent's hook, called once from close(). */
   onClose?: (r: Recorder) => void;
@@ -155,6 +160,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       mix: fileEntryOf(this.mix),
       stereo: this.stereo ? fileEntryOf(this.stereo) : null,
       postProcess: options.postProcess ?? 'none',
+      labels: options.labels,
     });
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
@@ -355,6 +361,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.resolveClosed(closed);
     try {
       await finalizeRecording({
+        id: this.id,
         meta: this.meta,
         files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.stems.closed.entries],
         closed: [],
@@ -362,6 +369,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
         postProcessor: this.options.postProcessor,
         save: () => this.saveMeta(),
         onProgress: (p) => this.safeEmit('postProgress', p),
+        steps: this.options.finalizeSteps,
+        stepFailed: (step, err) => this.log.error({ err, recording: this.id, step }, 'a step after finalization failed'),
       });
     } catch (err) {
       this.fail(err as Error);

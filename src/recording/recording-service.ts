@@ -6,7 +6,8 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
-import type { PauseMode } from './metadata.ts';
+import type { FinalizeStep } from './finalize-recording.ts';
+import type { PauseMode, RecordingLabels } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
@@ -39,6 +40,8 @@ export interface StartRecordingOptions {
   /** Write the stereo file / a stem per leg (default true). */
   stereo?: boolean;
   stems?: boolean;
+  /** Flow, rule and retention of the recording (sidecar). */
+  labels?: RecordingLabels;
 }
 
 export type RecordingServiceEvents = {
@@ -54,6 +57,12 @@ export type RecordingServiceEvents = {
 
 export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   readonly postProcessor: PostProcessor;
+  /**
+   * What runs after each recording is finalized (also those repaired at start), in
+   * this order: compliance signing first, then whatever else is pushed here (e.g.
+   * encryption, upload). Filled at wiring time, before calls arrive.
+   */
+  readonly finalizeSteps: FinalizeStep[] = [];
   private readonly recorders = new Map<string, Recorder>();
   /** The recordings this process started, until recovery is over (it leaves them alone). */
   private ours: Set<string> | null = new Set();
@@ -132,6 +141,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         dir: this.options.dir,
         isOurs: (id) => this.ours?.has(id) ?? false,
         postProcessor: this.closed ? undefined : this.postProcessor,
+        steps: this.finalizeSteps,
         log: this.log,
       });
       for (const r of found) this.safeEmit('recovered', r);
@@ -168,6 +178,8 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       postProcessor: this.postProcessor,
       stereo: o.stereo,
       stems: o.stems,
+      labels: o.labels,
+      finalizeSteps: this.finalizeSteps,
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => {
         this.recorders.delete(r.id);

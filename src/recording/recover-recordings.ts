@@ -6,7 +6,7 @@
 // sidecar writes are removed (the sidecar itself is always the last complete one).
 // All file I/O is asynchronous: this runs while calls may already be up.
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { finalizeRecording } from './finalize-recording.ts';
+import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
 import { pathInside } from './file-names.ts';
 import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
 import type { PostProcessor } from './post-processor.ts';
@@ -26,6 +26,8 @@ export interface RecoverOptions {
   /** Recordings this process has open or made: never touched. */
   isOurs: (id: string) => boolean;
   postProcessor?: PostProcessor;
+  /** RecordingService.finalizeSteps: run for each recording finalized here too. */
+  steps?: readonly FinalizeStep[];
   log: Logger;
 }
 
@@ -104,6 +106,7 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
     await sidecar.write(meta);
   };
   await finalizeRecording({
+    id,
     meta,
     files,
     closed: [],
@@ -111,6 +114,9 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
     postProcessor: o.postProcessor,
     save,
     onProgress: () => undefined,
+    steps: o.steps,
+    recovered: true,
+    stepFailed: (step, err) => o.log.error({ err, recording: id, step }, 'a step after finalization failed'),
   });
   o.log.info({ recording: id, interrupted, durationMs: meta.durationMs }, 'unfinished recording repaired and finalized');
   const names = files.filter((f) => f.lost === undefined).map((f) => f.file);
