@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
 import { callsCommand, CliError, recordingsCommand, roomsCommand } from './cli/api-commands.ts';
 import { buildPrompts } from './cli/prompts-build.ts';
+import { verifyRecordings } from './cli/recordings-verify.ts';
 import { routeDryRun } from './cli/route-dry-run.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { runServer } from './main.ts';
@@ -17,6 +18,8 @@ const usage = `usage: parley <command> [options]
   recordings [show ID | download ID FILE [--out PATH]] [--json]
                                                    recordings on disk, their metadata and files
   recordings encode ID [--format ogg|mp3]          encode a finished recording's WAV files offline (progress bar)
+  recordings verify ID | --all [--public-key FILE] [--json]
+                                                   check files, signatures and the audit log offline; exit 1 on any failure
   prompts build [--config FILE]                    transcode and speak every prompt into the cache (progress bar)
 `;
 
@@ -30,7 +33,7 @@ export async function cli(argv: string[]): Promise<number> {
     case 'calls':
     case 'rooms':
     case 'recordings':
-      return apiCommand(command, rest);
+      return rest[0] === 'verify' ? verify(rest.slice(1)) : apiCommand(command, rest);
     case 'prompts':
       return prompts(rest);
     case undefined:
@@ -94,6 +97,28 @@ async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: strin
     return 0;
   } catch (err) {
     process.stderr.write(`parley ${command}: ${(err as Error).message}\n`);
+    return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
+  }
+}
+
+async function verify(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      all: { type: 'boolean', default: false },
+      'public-key': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  try {
+    const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+    const r = await verifyRecordings(config, { id: positionals[0], all: values.all, publicKey: values['public-key'] });
+    process.stdout.write((values.json ? JSON.stringify(r.json, null, 2) : r.text) + '\n');
+    return r.ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`parley recordings verify: ${(err as Error).message}\n`);
     return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
   }
 }
