@@ -166,7 +166,16 @@ export class AuditLog {
     if (this.closed) return Promise.reject(new Error('the audit log is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ event, recording, actor, details, resolve, reject });
-      this.running ??= this.loop().finally(() => (this.running = null));
+      this.kick();
+    });
+  }
+
+  /** Starts the write loop unless it runs; one that ends with entries queued meanwhile starts again. */
+  private kick(): void {
+    if (this.running) return;
+    this.running = this.loop().finally(() => {
+      this.running = null;
+      if (this.queue.length > 0) this.kick();
     });
   }
 
@@ -208,7 +217,8 @@ export class AuditLog {
   private writeHead(): void {
     if (!this.key) return;
     this.headDirty = true;
-    this.headRunning ??= (async () => {
+    if (this.headRunning) return;
+    this.headRunning = (async () => {
       while (this.headDirty) {
         this.headDirty = false;
         const key = this.key!;
@@ -221,7 +231,10 @@ export class AuditLog {
           this.log.warn({ err, file: `${this.path}.head` }, 'audit log head write failed');
         }
       }
-    })().finally(() => (this.headRunning = null));
+    })().finally(() => {
+      this.headRunning = null;
+      if (this.headDirty) this.writeHead();
+    });
   }
 
   /** Resolves once every entry appended so far is on disk (or failed) and the head is written. */

@@ -221,7 +221,12 @@ export class RecordingIndex {
   private record(line: string): void {
     this.journalQueue.push(line);
     this.journalLines++;
-    this.journalRunning ??= (async () => {
+    this.writeJournal();
+  }
+
+  private writeJournal(): void {
+    if (this.journalRunning) return;
+    this.journalRunning = (async () => {
       try {
         while (this.journalQueue.length > 0) {
           const text = this.journalQueue.splice(0).join('');
@@ -233,7 +238,10 @@ export class RecordingIndex {
         this.log.warn({ err, file: this.journal }, 'recordings index journal write failed');
         this.journalQueue = [];
       }
-    })().finally(() => (this.journalRunning = null));
+    })().finally(() => {
+      this.journalRunning = null;
+      if (this.journalQueue.length > 0) this.writeJournal();
+    });
   }
 
   /** Newest first; filters are exact matches (URIs normalized: case, brackets and parameters aside). */
