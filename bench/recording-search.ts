@@ -5,7 +5,8 @@
 // - start without an index (rebuilt from every sidecar) and with one (journal replay +
 //   a readdir to reconcile), and the heap the index takes;
 // - queries through ComplianceService.search, each run 30 times (median, p99, ms):
-//   the newest page, by flow, by original To, by a participant seen once, a one-day
+//   the newest page, by flow, by original To, by a participant (one in 20,000 calls),
+//   by a participant in none (a scan of every entry), a one-day
 //   time range, held only, and ten pages walked by cursor; and the newest page with
 //   its 100 sidecars read (what GET /recordings does).
 // Writes bench/results/recording-search.json.
@@ -86,14 +87,14 @@ async function generate(): Promise<{ ms: number; ids: string[] }> {
   return { ms: performance.now() - t, ids };
 }
 
-async function start(): Promise<{ svc: ComplianceService; ms: number; heapMB: number }> {
+async function start(): Promise<{ svc: ComplianceService; ms: number; heapMB: number; stats: ComplianceService['index']['stats'] }> {
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
   const t = performance.now();
   const svc = await ComplianceService.start({ dir, keyFile: null, auditLog: null, retention: { days: null, sweepIntervalSec: 0 }, log, key });
   const ms = performance.now() - t;
   global.gc?.();
-  return { svc, ms, heapMB: (process.memoryUsage().heapUsed - heap0) / 1e6 };
+  return { svc, ms, heapMB: (process.memoryUsage().heapUsed - heap0) / 1e6, stats: { ...svc.index.stats } };
 }
 
 async function time(fn: () => Promise<unknown>): Promise<{ medianMs: number; p99Ms: number; results: number }> {
@@ -123,7 +124,8 @@ const queries = {
   newestPage: await time(async () => (await svc.search({ limit: 100 })).entries),
   byFlow: await time(async () => (await svc.search({ limit: 100, flow: 'main-menu' })).entries),
   byOriginalTo: await time(async () => (await svc.search({ limit: 100, originalTo: 'sip:desk-7@example.com' })).entries),
-  byRareParticipant: await time(async () => (await svc.search({ limit: 100, participant: `sip:user-${N - 1}@example.com` })).entries),
+  byParticipant: await time(async () => (await svc.search({ limit: 100, participant: `sip:user-${(N - 1) % 20_000}@example.com` })).entries),
+  byAbsentParticipantFullScan: await time(async () => (await svc.search({ limit: 100, participant: 'sip:nobody@example.com' })).entries),
   byOneDay: await time(async () => (await svc.search({ limit: 1000, since: day, until: day + 86_400_000 })).entries),
   heldOnly: await time(async () => (await svc.search({ limit: 1000, held: true })).entries),
   tenPagesByCursor: await time(async () => {
@@ -150,7 +152,9 @@ const result = {
   namesInFolder: N * 3,
   generateSeconds: +(gen.ms / 1000).toFixed(1),
   startWithoutIndexMs: Math.round(cold.ms),
+  startWithoutIndexParts: cold.stats,
   startWithIndexMs: Math.round(warm.ms),
+  startWithIndexParts: warm.stats,
   indexHeapMB: +warm.heapMB.toFixed(1),
   queries,
 };

@@ -62,6 +62,12 @@ export class ComplianceService {
   readonly sweeper: RetentionSweeper;
   /** The finalize step that signs; RecordingService.finalizeSteps runs it first. */
   readonly signStep: FinalizeStep;
+  /**
+   * Run by delete() after the `deleted` entry is on disk and before the local files
+   * go, in order (e.g. removing the recording's objects from a bucket). One that
+   * throws stops the delete: nothing local is removed, the sweeper tries again later.
+   */
+  readonly deleteSteps: ((id: string, meta: RecordingMetadata) => Promise<void>)[] = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly log: Logger;
   private recordings: RecordingService | null = null;
@@ -211,6 +217,7 @@ export class ComplianceService {
         files.push({ file, sha256: await sha256File(path) });
       }
       await this.audit.append('deleted', id, actor, { ...details, files });
+      for (const step of this.deleteSteps) await step(id, meta);
       for (const f of files) await rm(pathInside(this.o.dir, f.file), { force: true });
       this.index.remove(id);
       this.log.info({ recording: id, actor, files: files.length }, 'recording deleted');
