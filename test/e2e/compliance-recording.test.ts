@@ -5,7 +5,7 @@
 // through the API, and verifies through the API and with `parley recordings verify`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -42,13 +42,8 @@ describe('a recorded SIPp call is signed, logged, searchable and verifies', () =
   const audit = (): AuditEntry[] =>
     readFileSync(parley.app.compliance!.auditFile, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntry);
 
-  before(async () => {
-    parley = await startParley(flows + apiYaml(join(mkdtempSync(join(tmpdir(), 'parley-api-')), 'rules.json')));
-    base = apiBase(parley);
-    callee = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-    caller = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-    callee.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
-    caller.start({ kind: 'tone', freq: 440, amplitude: 8000 });
+  /** One SIPp call through Parley (caller tone 440 Hz, callee 1000 Hz) of `seconds`. */
+  async function placeCall(seconds: number): Promise<void> {
     const calleeRun = await startSipp({ scenario: join(SCEN, 'callee.xml'), transport: 'udp', calls: 1, timeoutS: 30, extra: ['-key', 'rtpport', String(callee.port)] });
     calleePort = calleeRun.port;
     const run = await runSipp({
@@ -57,10 +52,20 @@ describe('a recorded SIPp call is signed, logged, searchable and verifies', () =
       remote: `127.0.0.1:${parley.sipPort}`,
       calls: 1,
       timeoutS: 30,
-      extra: ['-key', 'to_uri', `sip:bob@127.0.0.1:${calleePort}`, '-key', 'rtpport', String(caller.port), '-d', '3000'],
+      extra: ['-key', 'to_uri', `sip:bob@127.0.0.1:${calleePort}`, '-key', 'rtpport', String(caller.port), '-d', String(seconds * 1000)],
     });
     assert.equal(run.code, 0, `caller SIPp: ${run.errors}`);
     assert.equal((await calleeRun.done).code, 0);
+  }
+
+  before(async () => {
+    parley = await startParley(flows + apiYaml(join(mkdtempSync(join(tmpdir(), 'parley-api-')), 'rules.json')));
+    base = apiBase(parley);
+    callee = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    caller = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    callee.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
+    caller.start({ kind: 'tone', freq: 440, amplitude: 8000 });
+    await placeCall(3);
     await waitFor('the finalized entry in the audit log', () => audit().some((e) => e.event === 'finalized'));
   });
 
@@ -105,5 +110,27 @@ describe('a recorded SIPp call is signed, logged, searchable and verifies', () =
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`OK      ${row.id}`));
     assert.match(r.stdout, /1 verified, 0 failed/);
+  });
+
+  it('a tampered recording is reported precisely while calls go on, and the next recording verifies', async () => {
+    const [first] = (await call(base, 'GET', '/recordings')).body;
+    const meta = (await call(base, 'GET', `/recordings/${first.id}`)).body;
+    const mixPath = join(parley.recordingDir, meta.mix.file);
+    const bytes = readFileSync(mixPath);
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0x80;
+    writeFileSync(mixPath, bytes);
+    unlinkSync(join(parley.recordingDir, meta.stereo.file));
+    const bad = await call(base, 'GET', `/recordings/${first.id}/verify`);
+    assert.equal(bad.body.ok, false);
+    assert.deepEqual(
+      bad.body.problems.map((p: { kind: string; file: string }) => [p.kind, p.file]),
+      [['hash-mismatch', meta.mix.file], ['missing-file', meta.stereo.file]],
+    );
+    await placeCall(2);
+    await waitFor('a second finalized entry', () => audit().filter((e) => e.event === 'finalized').length === 2);
+    const second = audit().findLast((e) => e.event === 'finalized')!.recording!;
+    assert.notEqual(second, first.id);
+    const good = await call(base, 'GET', `/recordings/${second}/verify`);
+    assert.equal(good.body.ok, true, JSON.stringify(good.body.problems));
   });
 });
