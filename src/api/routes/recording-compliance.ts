@@ -40,6 +40,13 @@ const auditSchema = {
   properties: { ok: { type: 'boolean' }, file: { type: 'string' }, lines: { type: 'integer' }, lastSeq: { type: 'integer' }, problems: { type: 'array', items: problemSchema } },
 } as const;
 
+/** A hold or release that could not be written (audit log, hold file): 503, nothing changed. */
+function unavailable(err: unknown, ctx: ApiContext, id: string): ApiError {
+  if (err instanceof ApiError) return err;
+  ctx.log.error({ err, id }, 'legal hold change not written');
+  return new ApiError(503, 'unavailable', `the change could not be written (${(err as NodeJS.ErrnoException).code ?? 'error'}); nothing changed`);
+}
+
 export function recordingComplianceRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const compliance = (): ComplianceService => {
     const c = ctx.parley.compliance;
@@ -130,7 +137,7 @@ export function recordingComplianceRoutes(app: FastifyInstance, ctx: ApiContext)
         return { id, held: true, ...h };
       } catch (err) {
         if (err instanceof HoldError && err.kind === 'not_found') throw ApiError.notFound('recording', id);
-        throw err;
+        throw unavailable(err, ctx, id);
       }
     },
   );
@@ -146,7 +153,11 @@ export function recordingComplianceRoutes(app: FastifyInstance, ctx: ApiContext)
     },
     async (req) => {
       const id = idOf(req);
-      const released = await compliance().release(id, actorOf(req), null);
+      const released = await compliance()
+        .release(id, actorOf(req), null)
+        .catch((err: unknown) => {
+          throw unavailable(err, ctx, id);
+        });
       if (!released) throw new ApiError(404, 'not_found', `recording '${id}' is not on hold`);
       return { id, held: false };
     },

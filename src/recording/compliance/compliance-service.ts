@@ -46,6 +46,9 @@ export function defaultAuditLog(recordingDir: string): string {
   return join(stateDir(recordingDir), 'audit.jsonl');
 }
 
+const SIGN_RETRY_MS = 5000;
+const SIGN_RETRIES = 60;
+
 export class HoldError extends Error {
   override name = 'HoldError';
   constructor(
@@ -77,6 +80,8 @@ export class ComplianceService {
   };
   /** Recordings of this process not finalized yet: the audit log stays open for their `finalized` entries. */
   private readonly finalizing = new Set<Promise<unknown>>();
+  private readonly unsigned = new Map<string, { r: FinalizedRecording; left: number }>();
+  private signRetryTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   private constructor(
@@ -140,7 +145,45 @@ export class ComplianceService {
       .catch((err: unknown) => this.log.error({ err, recording: r.id }, 'audit: created not logged'));
   }
 
+  /**
+   * A recording whose signature or `finalized` entry could not be written (a full
+   * disk) is tried again every SIGN_RETRY_MS, SIGN_RETRIES times, from this process
+   * (a later start never signs a finalized recording: that would bless an edit).
+   */
   private async sign(r: FinalizedRecording): Promise<void> {
+    try {
+      await this.signOnce(r);
+    } catch (err) {
+      this.log.error({ err, recording: r.id }, 'recording not signed yet (tried again in a few seconds)');
+      this.unsigned.set(r.id, { r, left: SIGN_RETRIES });
+      this.scheduleSignRetry();
+    }
+  }
+
+  private scheduleSignRetry(): void {
+    if (this.signRetryTimer || this.closed) return;
+    this.signRetryTimer = setTimeout(() => {
+      this.signRetryTimer = null;
+      void (async () => {
+        for (const [id, u] of [...this.unsigned]) {
+          try {
+            await this.signOnce(u.r);
+            this.unsigned.delete(id);
+            this.log.info({ recording: id }, 'recording signed after all');
+          } catch (err) {
+            if (--u.left <= 0) {
+              this.unsigned.delete(id);
+              this.log.error({ err, recording: id }, 'recording left unsigned: verify will say so');
+            }
+          }
+        }
+        if (this.unsigned.size > 0) this.scheduleSignRetry();
+      })();
+    }, SIGN_RETRY_MS);
+    this.signRetryTimer.unref();
+  }
+
+  private async signOnce(r: FinalizedRecording): Promise<void> {
     const sig = signSidecar(r.id, r.meta, this.key);
     await writeSignature(r.pathOf(signatureFile(r.id)), sig);
     this.index.putMeta(r.id, r.meta);
@@ -175,8 +218,14 @@ export class ComplianceService {
       const had = this.holds.get(id);
       if (had) return had;
       const h: Hold = { since: new Date().toISOString(), by: actor, reason };
-      await this.audit.append('held', id, actor, { reason });
+      // Held first, then logged; a log that cannot be written undoes the hold (the caller gets the error).
       await this.holds.hold(id, h);
+      try {
+        await this.audit.append('held', id, actor, { reason });
+      } catch (err) {
+        await this.holds.release(id).catch(() => undefined);
+        throw err;
+      }
       return h;
     });
   }
@@ -184,9 +233,15 @@ export class ComplianceService {
   /** Lifts a legal hold; false when there was none. */
   release(id: string, actor: string, reason: string | null): Promise<boolean> {
     return this.locked(id, async () => {
-      if (!this.holds.isHeld(id)) return false;
-      await this.audit.append('released', id, actor, { reason });
+      const h = this.holds.get(id);
+      if (!h) return false;
       await this.holds.release(id);
+      try {
+        await this.audit.append('released', id, actor, { reason });
+      } catch (err) {
+        await this.holds.hold(id, h).catch(() => undefined);
+        throw err;
+      }
       return true;
     });
   }
@@ -266,6 +321,8 @@ export class ComplianceService {
     if (this.closed) return;
     this.closed = true;
     this.recordings?.off('recorder', this.onRecorder);
+    if (this.signRetryTimer) clearTimeout(this.signRetryTimer);
+    this.signRetryTimer = null;
     this.sweeper.close();
     this.index.close();
     this.settled().then(

@@ -6,7 +6,7 @@
 // by a process killed with SIGKILL is repaired at the next start, signed and logged.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,7 @@ import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-compliance-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -212,5 +213,30 @@ describe('an interrupted recording', () => {
     compliance.close();
     await compliance.settled();
     copyFileSync(compliance.auditFile, join(root, 'kill9-audit.jsonl'));
+  });
+});
+
+describe('a signature that cannot be written', () => {
+  it('is tried again until it can; the recording then verifies', async () => {
+    const dir = join(root, 'unsignable');
+    const { svc, compliance } = await open(dir);
+    const rec = svc.createRecorder({ roomId: 'blocked', sampleRate: 16000 });
+    // The signature's temp file is a directory: writing it fails (EISDIR) like a full disk would.
+    mkdirSync(join(dir, `${rec.id}.json.sig.tmp`), { recursive: true });
+    const tones = new ToneRoom(16000);
+    tones.legs.set('a', 440);
+    tones.feed(rec, 300);
+    rec.close();
+    await rec.finalized;
+    assert.equal(existsSync(join(dir, `${rec.id}.json.sig`)), false);
+    assert.deepEqual((await compliance.verify(rec.id)).recording.problems.map((p) => p.kind), ['signature-missing', 'audit-missing-entry']);
+    rmSync(join(dir, `${rec.id}.json.sig.tmp`), { recursive: true });
+    await waitFor('the signature', () => existsSync(join(dir, `${rec.id}.json.sig`)), 15_000);
+    await compliance.settled();
+    const v = (await compliance.verify(rec.id)).recording;
+    assert.equal(v.ok, true, JSON.stringify(v.problems));
+    svc.close();
+    compliance.close();
+    await compliance.settled();
   });
 });
