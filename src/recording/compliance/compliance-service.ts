@@ -289,7 +289,8 @@ export class ComplianceService {
   async search(q: Omit<RecordingQuery, 'where'> & { held?: boolean }): Promise<QueryPage> {
     await this.index.settled();
     const held = q.held;
-    return this.index.query({ ...q, ...(held === undefined ? {} : { where: (e: IndexEntry) => this.holds.isHeld(e.id) === held }) });
+    if (held === true) return this.index.query({ ...q, among: this.holds.ids() });
+    return this.index.query({ ...q, ...(held === undefined ? {} : { where: (e: IndexEntry) => !this.holds.isHeld(e.id) }) });
   }
 
   /** Checks one recording (files, signature, audit). */

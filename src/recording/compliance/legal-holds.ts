@@ -40,6 +40,10 @@ export class LegalHolds {
     return this.holds.size;
   }
 
+  ids(): IterableIterator<string> {
+    return this.holds.keys();
+  }
+
   isHeld(id: string): boolean {
     return this.holds.has(id);
   }

@@ -26,6 +26,8 @@ export interface RecordingQuery {
   state?: string;
   /** Keep only entries for which this says true (hold state). */
   where?: (e: IndexEntry) => boolean;
+  /** Look only at these recordings (e.g. the held ones: a few, rather than a scan of all). */
+  among?: Iterable<string>;
   limit: number;
   cursor?: string;
 }
@@ -42,6 +44,18 @@ const READ_CONCURRENCY = 32;
 
 function before(a: IndexEntry, start: number, id: string): boolean {
   return a.start < start || (a.start === start && a.id < id);
+}
+
+/** First position of ascending `list` whose entry is not before (start, id). */
+function lowerBound(list: readonly IndexEntry[], start: number, id: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(list[mid]!, start, id)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export class RecordingIndex {
@@ -214,16 +228,8 @@ export class RecordingIndex {
     }
   }
 
-  /** First position whose entry is not before (start, id). */
   private lowerBound(start: number, id: string): number {
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (before(this.sorted[mid]!, start, id)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.sorted, start, id);
   }
 
   private record(line: string): void {
@@ -256,15 +262,24 @@ export class RecordingIndex {
   query(q: RecordingQuery): QueryPage {
     const to = q.originalTo ? normalizeUri(q.originalTo) : null;
     const part = q.participant ? normalizeUri(q.participant) : null;
-    let end = this.sorted.length;
-    if (q.until !== undefined) end = Math.min(end, this.lowerBound(q.until, ''));
+    let list: readonly IndexEntry[] = this.sorted;
+    if (q.among) {
+      const picked: IndexEntry[] = [];
+      for (const id of q.among) {
+        const e = this.byId.get(id);
+        if (e) picked.push(e);
+      }
+      list = picked.sort((a, b) => a.start - b.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    let end = list.length;
+    if (q.until !== undefined) end = Math.min(end, lowerBound(list, q.until, ''));
     if (q.cursor) {
       const c = decodeCursor(q.cursor);
-      if (c) end = Math.min(end, this.lowerBound(c.start, c.id));
+      if (c) end = Math.min(end, lowerBound(list, c.start, c.id));
     }
     const out: IndexEntry[] = [];
     for (let i = end - 1; i >= 0; i--) {
-      const e = this.sorted[i]!;
+      const e = list[i]!;
       if (q.since !== undefined && e.start < q.since) break;
       if (q.flow !== undefined && e.flow !== q.flow) continue;
       if (q.rule !== undefined && e.rule !== q.rule) continue;
