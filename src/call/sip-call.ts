@@ -1,11 +1,11 @@
 // One incoming call as its flow sees it (a CallPort): the caller's SIP dialog and
 // its media leg in the call's own room. Created by CallManager once the rule chain
 // chose a flow; ends exactly once, whoever ends it, with one 'ended' event.
-import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
+import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
