@@ -92,6 +92,8 @@ async function start(): Promise<{ svc: ComplianceService; ms: number; heapMB: nu
   const heap0 = process.memoryUsage().heapUsed;
   const t = performance.now();
   const svc = await ComplianceService.start({ dir, keyFile: null, auditLog: null, retention: { days: null, sweepIntervalSec: 0 }, log, key });
+  // Parley starts without waiting for the index; searches wait for it: this is their wait.
+  await svc.index.ready;
   const ms = performance.now() - t;
   global.gc?.();
   return { svc, ms, heapMB: (process.memoryUsage().heapUsed - heap0) / 1e6, stats: { ...svc.index.stats } };

@@ -4,7 +4,7 @@
 // entry, the index) and one finalize step, `sign` (the signature file, an audit
 // `finalized` entry with the signed content's sha256, the index). Everything it
 // keeps lives in <recording.dir>/.parley/ unless configured elsewhere.
-import { lstat, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
 import { sha256File } from '../../util/sha256-file.ts';
@@ -112,13 +112,18 @@ export class ComplianceService {
     const svc = new ComplianceService({ ...o, log }, key, audit);
     try {
       await svc.holds.load();
-      const t0 = performance.now();
-      await svc.index.open();
-      log.info({ recordings: svc.index.size, held: svc.holds.size, ms: Math.round(performance.now() - t0), ...svc.index.stats }, 'recordings index ready');
+      await mkdir(o.dir, { recursive: true });
     } catch (err) {
       svc.close();
       throw err;
     }
+    // In the background: with 100,000 recordings and no journal it reads every sidecar.
+    // Searches wait for it; calls, recordings, signing and holds do not.
+    const t0 = performance.now();
+    svc.index.open().then(
+      () => log.info({ recordings: svc.index.size, held: svc.holds.size, ms: Math.round(performance.now() - t0), ...svc.index.stats }, 'recordings index ready'),
+      (err: unknown) => log.error({ err }, 'recordings index could not be loaded: searches answer from what is known'),
+    );
     return svc;
   }
 
@@ -127,7 +132,11 @@ export class ComplianceService {
     this.recordings = recordings;
     recordings.on('recorder', this.onRecorder);
     recordings.finalizeSteps.unshift(this.signStep);
-    this.sweeper.start();
+    // The sweeper looks at the index: once it is loaded.
+    this.index.ready.then(
+      () => this.sweeper.start(),
+      () => this.sweeper.start(),
+    );
   }
 
   get auditFile(): string {

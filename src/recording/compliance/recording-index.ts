@@ -68,6 +68,10 @@ export class RecordingIndex {
   private watcher: FSWatcher | null = null;
   private readonly ingesting = new Set<Promise<void>>();
   private closed = false;
+  /** Changes made while open() runs, applied after it (they are newer than what it reads). */
+  private deferred: (() => void)[] | null = null;
+  /** Resolves when open() is done (search waits for it; calls and recordings do not). */
+  ready: Promise<void> = Promise.resolve();
   /** How the last open went (the bench reports it). */
   stats = { fromJournal: 0, readFromSidecars: 0, dropped: 0, rebuilt: false, journalMs: 0, readdirMs: 0, sidecarsMs: 0 };
 
@@ -90,8 +94,20 @@ export class RecordingIndex {
     return this.sorted;
   }
 
-  /** Loads the journal, reconciles with the folder, starts watching it. */
-  async open(): Promise<void> {
+  /** Loads the journal, reconciles with the folder, starts watching it; `ready` resolves with it. */
+  open(): Promise<void> {
+    this.deferred = [];
+    // Watching first: a sidecar put into the folder while the journal loads is not missed.
+    this.watch();
+    this.ready = this.load().finally(() => {
+      const ops = this.deferred ?? [];
+      this.deferred = null;
+      for (const op of ops) op();
+    });
+    return this.ready;
+  }
+
+  private async load(): Promise<void> {
     let t = performance.now();
     const loaded = await this.loadJournal();
     this.stats.fromJournal = this.byId.size;
@@ -123,7 +139,7 @@ export class RecordingIndex {
     this.stats.readFromSidecars = missing.length;
     this.stats.sidecarsMs = Math.round(performance.now() - t);
     if (!loaded || this.journalLines > 2 * this.byId.size + 1000 || this.stats.dropped > 0 || missing.length > 0) await this.compact();
-    this.watch();
+
   }
 
   private async loadJournal(): Promise<boolean> {
@@ -186,6 +202,7 @@ export class RecordingIndex {
 
   put(e: IndexEntry): void {
     if (this.closed) return;
+    if (this.deferred) return void this.deferred.push(() => this.put(e));
     this.removeSorted(e.id);
     this.byId.set(e.id, e);
     this.insertSorted(e);
@@ -193,6 +210,7 @@ export class RecordingIndex {
   }
 
   remove(id: string): void {
+    if (this.deferred) return void this.deferred.push(() => this.remove(id));
     if (this.closed || !this.byId.has(id)) return;
     this.removeEntry(id);
     this.record(`{"d":${JSON.stringify(id)}}\n`);
@@ -293,8 +311,9 @@ export class RecordingIndex {
     return { entries: out, next: null };
   }
 
-  /** Resolves once the sidecars noticed by the watch so far are in the index. */
+  /** Resolves once the index is loaded and the sidecars noticed by the watch so far are in it. */
   async settled(): Promise<void> {
+    await this.ready.catch(() => undefined);
     while (this.ingesting.size > 0) await Promise.all([...this.ingesting]);
   }
 
