@@ -3,6 +3,7 @@
 
 import { defaultRouting, routingSchema } from './routing-schema.ts';
 import { flowsSchema } from './flows-schema.ts';
+import { recordingEncryptionSchema, recordingStoreSchema, type RecordingEncryptionConfig, type RecordingStoreConfig } from './recording-store-schema.ts';
 import type { FlowsConfig } from '../call/flow-types.ts';
 import type { RoutingConfig } from '../policy/rule-types.ts';
 
@@ -80,6 +81,10 @@ export interface ParleyConfig {
     pauseMode: 'skip' | 'silence';
     onWriteError: 'continue' | 'hangup';
     minFreeBytes: number;
+    /** Encryption at rest (README "Encryption at rest"). */
+    encryption?: RecordingEncryptionConfig;
+    /** Upload of finalized recordings to a bucket (README "Object storage"); null: none. */
+    store?: RecordingStoreConfig | null;
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
@@ -278,6 +283,8 @@ export const configSchema = {
         pauseMode: { type: 'string', enum: ['skip', 'silence'] },
         onWriteError: { type: 'string', enum: ['continue', 'hangup'] },
         minFreeBytes: { type: 'integer', minimum: 0 },
+        encryption: recordingEncryptionSchema,
+        store: recordingStoreSchema,
       },
     },
     routing: routingSchema,

@@ -3,6 +3,7 @@
 // Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
 // in the mixed file (they differ by the paused time when pauses skip); `at` is
 // wall-clock ISO time.
+import type { EncryptionEntry } from './encryption/recording-encryption.ts';
 
 export type IdentityKind = 'normal' | 'generated' | 'impersonated';
 export type PauseMode = 'skip' | 'silence';
@@ -88,6 +89,8 @@ export interface RecordingMetadata {
   postProcessing: { format: 'none' | 'ogg' | 'mp3'; state: 'none' | 'pending' | 'done' | 'failed'; error: string | null };
   postProcessed: PostProcessedEntry[];
   errors: string[];
+  /** Encrypted at rest (recording.encryption): every audio file is sealed (encryption/chunk-format.ts), the data key in `keyFile`. */
+  encryption?: EncryptionEntry;
 }
 
 

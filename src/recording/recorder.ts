@@ -39,10 +39,12 @@ export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
+import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import { StereoFrame } from './stereo-frame.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 
 export interface RecorderOptions {
   dir: string;
@@ -58,6 +60,8 @@ export interface RecorderOptions {
   /** Write a stem per leg; default true. Without, legs are still listed in the metadata. */
   stems?: boolean;
   log: Logger;
+  /** config recording.encryption: every audio file sealed under this recording's own data key. */
+  encryption?: RecordingEncryption | null;
   /** The parent's hook, called once from close(). */
   onClose?: (r: Recorder) => void;
 }
@@ -134,10 +138,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stereoFrame = new StereoFrame(this.n, this.zeros);
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
+    const keys = options.encryption?.newRecording(this.dir, this.id) ?? null;
+    const sealer = (channels: number): PcmSealer | null => keys?.sealer(channels, this.sampleRate) ?? null;
     // Files are created asynchronously by their writers (no descriptor is open yet).
-    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`));
+    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1));
     this.stereo =
-      options.stereo === false ? null : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`));
+      options.stereo === false
+        ? null
+        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2));
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
     this.stems = new Stems({
       enabled: options.stems !== false,
@@ -145,6 +153,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       sampleRate: this.sampleRate,
       pathOf: (f) => this.path(f),
       hooks: (f) => this.hooks(f),
+      sealer,
     });
     this.notices = new NoticeOverlay(this.sampleRate, (prompt, leg) => this.markNotice(prompt, leg));
     this.meta = newMetadata({
@@ -156,6 +165,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       stereo: this.stereo ? fileEntryOf(this.stereo) : null,
       postProcess: options.postProcess ?? 'none',
     });
+    if (keys) this.meta.encryption = keys.entry;
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land

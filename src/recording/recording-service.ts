@@ -10,6 +10,8 @@ import type { PauseMode } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
+import { FinalizeSteps } from './finalize-steps.ts';
 
 export interface RecordingServiceOptions {
   /** config recording.dir */
@@ -24,6 +26,8 @@ export interface RecordingServiceOptions {
   onWriteError?: 'continue' | 'hangup';
   /** config recording.minFreeBytes: below this free space on `dir`, new recordings are refused. */
   minFreeBytes?: number;
+  /** config recording.encryption, loaded (null: off). */
+  encryption?: RecordingEncryption | null;
   log: Logger;
 }
 
@@ -54,6 +58,8 @@ export type RecordingServiceEvents = {
 
 export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   readonly postProcessor: PostProcessor;
+  /** Run in order after each recording is finalized (or repaired at start): signing, upload. */
+  readonly afterFinalize: FinalizeSteps;
   private readonly recorders = new Map<string, Recorder>();
   /** The recordings this process started, until recovery is over (it leaves them alone). */
   private ours: Set<string> | null = new Set();
@@ -70,6 +76,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
+    this.afterFinalize = new FinalizeSteps(this.log);
     this.refreshFreeSpace();
   }
 
@@ -132,9 +139,13 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         dir: this.options.dir,
         isOurs: (id) => this.ours?.has(id) ?? false,
         postProcessor: this.closed ? undefined : this.postProcessor,
+        encryption: this.options.encryption,
         log: this.log,
       });
-      for (const r of found) this.safeEmit('recovered', r);
+      for (const r of found) {
+        this.safeEmit('recovered', r);
+        this.track(this.afterFinalize.run({ id: r.id, meta: r.meta }));
+      }
       return found;
     } catch (err) {
       this.log.error({ err }, 'looking for interrupted recordings failed');
@@ -155,6 +166,12 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     clearTimeout(timer);
   }
 
+  /** `p` is waited for by settled() (the process may exit after it). */
+  private track(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined).finally(() => this.completing.delete(q));
+    this.completing.add(q);
+  }
+
   /** Starts a recording; hand the Recorder to the room's mixer as a TickSink. */
   createRecorder(o: StartRecordingOptions): Recorder {
     if (this.closed) throw new Error('recording service is closed');
@@ -164,8 +181,10 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       sampleRate: o.sampleRate,
       pauseMode: o.pauseMode ?? this.options.pauseMode ?? 'skip',
       flushIntervalMs: this.options.flushIntervalMs,
-      postProcess: o.postProcess ?? this.options.postProcess,
+      // ffmpeg would write plaintext: encrypted recordings are not post-processed (the config refuses both).
+      postProcess: this.options.encryption ? 'none' : (o.postProcess ?? this.options.postProcess),
       postProcessor: this.postProcessor,
+      encryption: this.options.encryption,
       stereo: o.stereo,
       stems: o.stems,
       log: this.log.child({ room: o.roomId }),
@@ -173,6 +192,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         this.recorders.delete(r.id);
         const p = r.whenClosed.finally(() => this.completing.delete(p));
         this.completing.add(p);
+        this.track(r.finalized.then((meta) => this.afterFinalize.run({ id: r.id, meta })));
       },
     });
     this.ours?.add(recorder.id);
