@@ -68,7 +68,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly ready: string[] = [];
   private readonly running = new Set<string>();
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly log: Logger;
   private closed = false;
   /** Attempts that failed since start (metrics). */
@@ -160,17 +160,22 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       if (!entry) continue;
       this.running.add(id);
       const p = this.attempt(entry)
-        .catch((err: unknown) => this.log.error({ err, recording: id }, 'upload attempt crashed'))
-        .finally(() => {
+        .catch((err: unknown) => {
+          this.log.error({ err, recording: id }, 'upload attempt crashed');
+          return this.o.config.retryMaxMs ?? 60_000;
+        })
+        .then((retryInMs) => {
           this.running.delete(id);
           this.inFlight.delete(p);
+          if (retryInMs !== null) this.schedule(id, retryInMs);
           this.pump();
         });
       this.inFlight.add(p);
     }
   }
 
-  private async attempt(e: PendingUpload): Promise<void> {
+  /** Resolves with the delay of the next attempt, or null when there is none to make. */
+  private async attempt(e: PendingUpload): Promise<number | null> {
     const objects: StoredObject[] = [];
     try {
       for (const file of e.files) {
@@ -179,7 +184,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
         if (o) objects.push(o);
       }
     } catch (err) {
-      if (this.closed) return;
+      if (this.closed) return null;
       const error = err as Error;
       this.failedAttempts++;
       const base = this.o.config.retryBaseMs ?? 1000;
@@ -189,8 +194,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       await this.journal.put(next);
       this.log.warn({ recording: e.id, attempt: next.attempts, err: error, retryInMs }, 'recording upload failed; retrying later');
       this.safeEmit('uploadFailed', { id: e.id, attempt: next.attempts, error, retryInMs });
-      this.schedule(e.id, retryInMs);
-      return;
+      return retryInMs;
     }
     // Every object verified: now, and only now, the local audio may go.
     const removed: string[] = [];
@@ -207,6 +211,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     const stored: StoredRecording = { id: e.id, bucket: this.bucket.bucket, objects, removed };
     this.log.info({ recording: e.id, objects: objects.length, removed: removed.length }, 'recording stored');
     this.safeEmit('stored', stored);
+    return null;
   }
 
   /** One file: sent unless its object already verifies; then verified. Null when it is neither local nor in the bucket. */

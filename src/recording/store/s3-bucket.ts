@@ -47,6 +47,8 @@ export class S3Bucket {
       responseChecksumValidation: 'WHEN_REQUIRED',
       // Our uploader retries with its own back-off (and journal); one SDK attempt each.
       maxAttempts: 1,
+      // An endpoint that accepts connections but never answers must fail too (then be retried).
+      requestHandler: { connectionTimeout: 5000, requestTimeout: 120_000 },
     });
   }
 
