@@ -123,8 +123,8 @@ export interface WebhookConfig {
   url: string;
   /** HMAC-SHA256 key of the `X-Parley-Signature: sha256=<hex>` header. */
   secret: string;
-  /** Which events are sent: `recording.saved`, `call.ended` (both when absent). */
-  events?: ('recording.saved' | 'call.ended')[];
+  /** Which events are sent: `recording.saved`, `recording.stored`, `call.ended` (all when absent). */
+  events?: ('recording.saved' | 'recording.stored' | 'call.ended')[];
 }
 
 export interface ApiConfig {
@@ -347,7 +347,7 @@ export const configSchema = {
               events: {
                 type: 'array',
                 uniqueItems: true,
-                items: { type: 'string', enum: ['recording.saved', 'call.ended'] },
+                items: { type: 'string', enum: ['recording.saved', 'recording.stored', 'call.ended'] },
               },
             },
           },

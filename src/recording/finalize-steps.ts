@@ -11,16 +11,23 @@ export interface FinalizedRecording {
   meta: RecordingMetadata;
 }
 
+/** Where the known steps go. */
+export const FINALIZE_ORDER = { sign: 10, default: 50, upload: 90 } as const;
+
 export type FinalizeStep = (r: FinalizedRecording) => Promise<void>;
 
 export class FinalizeSteps {
-  private readonly steps: { name: string; run: FinalizeStep }[] = [];
+  private readonly steps: { name: string; run: FinalizeStep; order: number }[] = [];
 
   constructor(private readonly log: Logger) {}
 
-  /** Appends a step (steps run in the order they were added). */
-  add(name: string, run: FinalizeStep): void {
-    this.steps.push({ name, run });
+  /**
+   * Adds a step. Steps run by `order` (then in the order added), whoever adds
+   * them first: sign the sidecar (FINALIZE_ORDER.sign) before uploading it (FINALIZE_ORDER.upload).
+   */
+  add(name: string, run: FinalizeStep, order: number = FINALIZE_ORDER.default): void {
+    this.steps.push({ name, run, order });
+    this.steps.sort((a, b) => a.order - b.order);
   }
 
   get names(): string[] {

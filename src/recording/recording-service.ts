@@ -11,7 +11,8 @@ import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
-import { FinalizeSteps } from './finalize-steps.ts';
+import { FINALIZE_ORDER, FinalizeSteps } from './finalize-steps.ts';
+import type { RecordingUploader } from './store/recording-uploader.ts';
 
 export interface RecordingServiceOptions {
   /** config recording.dir */
@@ -28,6 +29,8 @@ export interface RecordingServiceOptions {
   minFreeBytes?: number;
   /** config recording.encryption, loaded (null: off). */
   encryption?: RecordingEncryption | null;
+  /** config recording.store: the uploader of finalized recordings (owned from here on: closed by close()). */
+  store?: RecordingUploader | null;
   log: Logger;
 }
 
@@ -77,7 +80,19 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
     this.afterFinalize = new FinalizeSteps(this.log);
+    const store = options.store;
+    if (store) this.afterFinalize.add('upload', (r) => store.enqueue(r.id, r.meta), FINALIZE_ORDER.upload);
     this.refreshFreeSpace();
+  }
+
+  /** The uploader of recording.store (null: none). */
+  get store(): RecordingUploader | null {
+    return this.options.store ?? null;
+  }
+
+  /** config recording.encryption, loaded (null: off). */
+  get encryption(): RecordingEncryption | null {
+    return this.options.encryption ?? null;
   }
 
   /** config recording.onWriteError */
@@ -134,6 +149,8 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * Call once at start, after the API listens. Never rejects.
    */
   async recoverInterrupted(): Promise<RecoveredRecording[]> {
+    // Uploads a previous process left pending resume first (they are older).
+    await this.options.store?.start().catch((err: unknown) => this.log.error({ err }, 'the upload journal cannot be read'));
     try {
       const found = await recoverRecordings({
         dir: this.options.dir,
@@ -223,5 +240,6 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     for (const r of [...this.recorders.values()]) r.close();
     this.recorders.clear();
     this.postProcessor.close();
+    this.options.store?.close();
   }
 }
