@@ -1,7 +1,8 @@
 // A real S3-compatible server for tests (s3rver, files in a temp folder) behind a
 // small HTTP gate the test controls: 'pass' forwards every request, 'down'
 // destroys each connection (an endpoint that is unreachable), 'fail500' answers
-// 500 InternalError. Client settings: ../shared/notes/test-peers-2.md.
+// 500 InternalError, 'stallPut' forwards all but PUTs, which it takes and never
+// answers (an upload in progress, for killing Parley in the middle of one). Client settings: ../shared/notes/test-peers-2.md.
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 
-export type GateMode = 'pass' | 'down' | 'fail500';
+export type GateMode = 'pass' | 'down' | 'fail500' | 'stallPut';
 
 export interface S3TestServer {
   /** The gate's URL: what Parley is configured with. */
@@ -18,6 +19,10 @@ export interface S3TestServer {
   /** s3rver itself (past the gate), for the test's own checks. */
   directEndpoint: string;
   mode: GateMode;
+  /** s3rver's folder (the test greps it). */
+  directory: string;
+  /** PUTs held by 'stallPut'. */
+  stalledPuts: number;
   /** Requests the gate saw, by mode. */
   seen: Record<GateMode, number>;
   stop(): Promise<void>;
@@ -33,7 +38,9 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     bucket,
     directEndpoint: `http://127.0.0.1:${addr.port}`,
     mode: 'pass',
-    seen: { pass: 0, down: 0, fail500: 0 },
+    directory,
+    stalledPuts: 0,
+    seen: { pass: 0, down: 0, fail500: 0, stallPut: 0 },
     stop: async () => {
       gate.closeAllConnections();
       await new Promise<void>((r) => gate.close(() => r()));
@@ -45,6 +52,11 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     state.seen[state.mode]++;
     if (state.mode === 'down') {
       req.socket.destroy();
+      return;
+    }
+    if (state.mode === 'stallPut' && req.method === 'PUT') {
+      state.stalledPuts++;
+      req.resume();
       return;
     }
     if (state.mode === 'fail500') {
