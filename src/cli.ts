@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
 import { callsCommand, CliError, recordingsCommand, roomsCommand } from './cli/api-commands.ts';
 import { buildPrompts } from './cli/prompts-build.ts';
+import { decryptCommand, rotateKeyCommand } from './cli/recordings-keys.ts';
 import { routeDryRun } from './cli/route-dry-run.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { runServer } from './main.ts';
@@ -17,6 +18,9 @@ const usage = `usage: parley <command> [options]
   recordings [show ID | download ID FILE [--out PATH]] [--json]
                                                    recordings on disk, their metadata and files
   recordings encode ID [--format ogg|mp3]          encode a finished recording's WAV files offline (progress bar)
+  recordings decrypt ID FILE --out PATH [--partial] an encrypted recording's file as a WAV (local, or from recording.store)
+  recordings rotate-key (--old-key-file F | --old-key-env V)
+                                                   re-wrap every data key with the configured master key
   prompts build [--config FILE]                    transcode and speak every prompt into the cache (progress bar)
 `;
 
@@ -27,9 +31,11 @@ export async function cli(argv: string[]): Promise<number> {
       return runServer(rest);
     case 'route':
       return route(rest);
+    case 'recordings':
+      if (rest[0] === 'rotate-key' || rest[0] === 'decrypt') return recordingKeys(rest);
+      return apiCommand(command, rest);
     case 'calls':
     case 'rooms':
-    case 'recordings':
       return apiCommand(command, rest);
     case 'prompts':
       return prompts(rest);
@@ -94,6 +100,33 @@ async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: strin
     return 0;
   } catch (err) {
     process.stderr.write(`parley ${command}: ${(err as Error).message}\n`);
+    return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
+  }
+}
+
+async function recordingKeys(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'old-key-file': { type: 'string' },
+      'old-key-env': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      partial: { type: 'boolean', default: false },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  try {
+    const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+    const [sub, id, file] = positionals;
+    const text =
+      sub === 'rotate-key'
+        ? await rotateKeyCommand(config, values['old-key-file'], values['old-key-env'])
+        : await decryptCommand(config, id, file, values.out, values.partial);
+    process.stdout.write(text + '\n');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`parley recordings: ${(err as Error).message}\n`);
     return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
   }
 }
