@@ -9,6 +9,7 @@ import {
   CHUNK_OVERHEAD,
   EncryptedFileError,
   FILE_HEADER_BYTES,
+  FLAG_FINAL,
   MAX_CHUNK_PLAIN,
   openChunk,
   parseChunkHeader,
@@ -104,8 +105,9 @@ export async function* decryptChunks(
       opened = openChunk(key, header, whole, index, what);
     } catch (err) {
       buf = buf.subarray(whole.length);
-      // At the very end, a crash's leftover; with data after it, tampering.
-      if (tolerant && !(await need(1))) {
+      // At the very end, a crash's leftover (a power loss leaves zeroed pages); with data
+      // after it, or claiming to be the trailer (written only at close or repair), tampering.
+      if (tolerant && (ch.flags & FLAG_FINAL) === 0 && !(await need(1))) {
         stoppedAt = (err as Error).message;
         break;
       }
