@@ -81,7 +81,10 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     this.postProcessor = new PostProcessor(this.log);
     this.afterFinalize = new FinalizeSteps(this.log);
     const store = options.store;
-    if (store) this.afterFinalize.add('upload', (r) => store.enqueue(r.id, r.meta), FINALIZE_ORDER.upload);
+    if (store) {
+      const step = store.finalizeStep();
+      this.afterFinalize.add(step.name, step.run, FINALIZE_ORDER.upload);
+    }
     this.refreshFreeSpace();
   }
 

@@ -122,6 +122,11 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     this.schedule(id, 0);
   }
 
+  /** The after-finalize step `{ name: 'upload', run }`: it must run after signing (the sidecar uploaded is final). */
+  finalizeStep(): { name: string; run: (r: { id: string; meta: RecordingMetadata }) => Promise<void> } {
+    return { name: 'upload', run: (r) => this.enqueue(r.id, r.meta) };
+  }
+
   /** Resolves when no attempt is running (shutdown; tests). */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
