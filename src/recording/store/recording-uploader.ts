@@ -54,13 +54,15 @@ export interface RecordingUploaderOptions {
   dir: string;
   config: RecordingStoreConfig;
   log: Logger;
-  /** Files beside the sidecar also uploaded when they exist, by suffix after the id (e.g. '.sig' of a signature). */
+  /** Files beside the sidecar also uploaded (and kept locally) when they exist, by suffix after the id; default the signature `.json.sig`. */
   companions?: string[];
   /** Recordings uploaded at once. */
   concurrency?: number;
 }
 
 const DEFAULT_JOURNAL = '.parley/uploads-pending.json';
+/** The sidecar's signature (compliance signing: `<id>.json.sig`). */
+const DEFAULT_COMPANIONS = ['.json.sig'];
 
 export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   readonly bucket: S3Bucket;
@@ -71,6 +73,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly log: Logger;
   private closed = false;
+  private readonly companions: string[];
   /** Attempts that failed since start (metrics). */
   failedAttempts = 0;
   /** Recordings stored since start (metrics). */
@@ -80,6 +83,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     super(o.log);
     this.log = o.log.child({ component: 'recording-store' });
     this.bucket = new S3Bucket(o.config);
+    this.companions = o.companions ?? DEFAULT_COMPANIONS;
     this.journal = new UploadJournal(o.config.journalFile ?? DEFAULT_JOURNAL, this.log);
   }
 
@@ -113,7 +117,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       .map((f) => f.file);
     files.push(...meta.postProcessed.map((p) => p.file));
     if (meta.encryption) files.push(meta.encryption.keyFile);
-    for (const suffix of this.o.companions ?? []) {
+    for (const suffix of this.companions) {
       const name = `${id}${suffix}`;
       if (await stat(pathInside(this.o.dir, name)).then(() => true, () => false)) files.push(name);
     }
@@ -204,7 +208,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     // Every object verified: now, and only now, the local audio may go.
     const removed: string[] = [];
     if (this.o.config.deleteLocal ?? true) {
-      const keep = new Set([`${e.id}.json`, keyFileName(e.id), ...(this.o.companions ?? []).map((s) => `${e.id}${s}`)]);
+      const keep = new Set([`${e.id}.json`, keyFileName(e.id), ...(this.companions).map((s) => `${e.id}${s}`)]);
       for (const o of objects) {
         if (keep.has(o.file)) continue;
         await rm(pathInside(this.o.dir, o.file), { force: true });
