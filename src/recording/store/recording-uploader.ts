@@ -208,7 +208,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     // Every object verified: now, and only now, the local audio may go.
     const removed: string[] = [];
     if (this.o.config.deleteLocal ?? true) {
-      const keep = new Set([`${e.id}.json`, keyFileName(e.id), ...(this.companions).map((s) => `${e.id}${s}`)]);
+      const keep = new Set([`${e.id}.json`, keyFileName(e.id), ...this.companions.map((s) => `${e.id}${s}`)]);
       for (const o of objects) {
         if (keep.has(o.file)) continue;
         await rm(pathInside(this.o.dir, o.file), { force: true });
