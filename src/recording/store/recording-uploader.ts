@@ -107,7 +107,8 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
 
   /** The after-finalize step: journals the recording's files and starts their upload. */
   async enqueue(id: string, meta: RecordingMetadata): Promise<void> {
-    if (this.closed) return;
+    // Also after close(): recordings closed at shutdown finalize afterwards; their
+    // journal entry is what makes the next start upload them.
     const files = [
       meta.mix,
       ...(meta.stereo ? [meta.stereo] : []),

@@ -162,4 +162,30 @@ describe('recording store (S3)', () => {
     assert.equal(second.pending, 0);
     second.close();
   });
+
+  it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async () => {
+    const dir = join(root, 'shutdown');
+    const journalFile = join(dir, '.uploads.json');
+    const config = { ...storeConfig(s3), journalFile } as RecordingStoreConfig;
+    const up = new RecordingUploader({ dir, config, log: silentLogger() });
+    const svc = new RecordingService({ dir, postProcess: 'none', store: up, log: silentLogger() });
+    await svc.recoverInterrupted();
+    const rec = svc.createRecorder({ roomId: 'late', sampleRate: 16000 });
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    room.feed(rec, 500);
+    // As Parley.shutdown(): close everything (the uploader with it), then wait for the files.
+    svc.close();
+    await svc.settled();
+    const meta = await rec.finalized;
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { pending: { id: string }[] };
+    assert.deepEqual(journal.pending.map((e) => e.id), [rec.id]);
+    assert.ok(existsSync(join(dir, meta.mix.file)), 'nothing removed');
+    const next = uploader(dir);
+    const stored = next.waitFor('stored');
+    assert.equal(await next.start(), 1);
+    await stored;
+    assert.equal(existsSync(join(dir, meta.mix.file)), false);
+    next.close();
+  });
 });
