@@ -74,6 +74,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   private readonly log: Logger;
   private closed = false;
   private readonly companions: string[];
+  private loading: Promise<PendingUpload[]> | null = null;
   /** Attempts that failed since start (metrics). */
   failedAttempts = 0;
   /** Recordings stored since start (metrics). */
@@ -99,10 +100,15 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
 
   /** Resumes the uploads a previous process left pending. */
   async start(): Promise<number> {
-    const left = await this.journal.load();
+    const left = await this.load();
     if (left.length > 0) this.log.info({ recordings: left.length }, 'resuming uploads left pending');
     for (const e of left) this.schedule(e.id, 0);
     return left.length;
+  }
+
+  private load(): Promise<PendingUpload[]> {
+    this.loading ??= this.journal.load();
+    return this.loading;
   }
 
   /** The after-finalize step: journals the recording's files and starts their upload. */
@@ -123,6 +129,8 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       if (await stat(pathInside(this.o.dir, name)).then(() => true, () => false)) files.push(name);
     }
     files.push(`${id}.json`);
+    // Never write the journal before the previous process's entries are read (they would be overwritten).
+    await this.load().catch(() => undefined);
     await this.journal.put({ id, files, addedAt: new Date().toISOString(), attempts: 0, lastError: null });
     this.schedule(id, 0);
   }
