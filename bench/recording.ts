@@ -7,6 +7,9 @@
 //    logged (audit entries created + finalized, fsync'd) per second;
 // 3. post-processing: files encoded per second and real-time factor (audio seconds
 //    per wall second) for ogg/opus and mp3, one ffmpeg at a time.
+// 4. encryption at rest: CPU per recorded minute (sealing alone, and a whole
+//    recorder plain vs encrypted); 5. recordings uploaded and verified per second
+//    to a local S3-compatible server (s3rver), see bench/lib/recording-store-bench.ts.
 // Prints a summary and writes bench/results/recording.json.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -18,6 +21,7 @@ import { SigningKey } from '../src/recording/compliance/signing-key.ts';
 import { RecordingService } from '../src/recording/recording-service.ts';
 import { silentLogger } from '../src/util/logger.ts';
 import { ToneRoom } from '../test/helpers/mix-ticks.ts';
+import { encryptionCost, uploadRate } from './lib/recording-store-bench.ts';
 
 const ROOMS = Number(process.env.BENCH_ROOMS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -163,6 +167,8 @@ const result = {
   closingSigned: await closing(true),
   postProcessOgg: await postProcessing('ogg'),
   postProcessMp3: await postProcessing('mp3'),
+  encryption: await encryptionCost(root),
+  upload: await uploadRate(root),
 };
 rmSync(root, { recursive: true, force: true });
 const out = resolve(import.meta.dirname, 'results', 'recording.json');

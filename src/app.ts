@@ -11,6 +11,8 @@ import { PromptLibrary } from './playback/prompt-library.ts';
 import { RoutingTable } from './policy/routing-table.ts';
 import { ComplianceService } from './recording/compliance/compliance-service.ts';
 import { RecordingService } from './recording/recording-service.ts';
+import { RecordingEncryption } from './recording/encryption/recording-encryption.ts';
+import { RecordingUploader } from './recording/store/recording-uploader.ts';
 import { InboundRouter } from './signaling/inbound-router.ts';
 import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
@@ -194,6 +196,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       pauseMode: c.recording.pauseMode,
       onWriteError: c.recording.onWriteError,
       minFreeBytes: c.recording.minFreeBytes,
+      encryption: await RecordingEncryption.fromConfig(c.recording.encryption),
+      store: c.recording.store ? new RecordingUploader({ dir: c.recording.dir, config: c.recording.store, log: this.log }) : null,
       log: this.log,
     });
     this.complianceService = await ComplianceService.start({

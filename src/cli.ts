@@ -5,6 +5,7 @@ import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts
 import { callsCommand, CliError, recordingsCommand, roomsCommand } from './cli/api-commands.ts';
 import { buildPrompts } from './cli/prompts-build.ts';
 import { verifyRecordings } from './cli/recordings-verify.ts';
+import { decryptCommand, rotateKeyCommand } from './cli/recordings-keys.ts';
 import { routeDryRun } from './cli/route-dry-run.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { runServer } from './main.ts';
@@ -20,6 +21,9 @@ const usage = `usage: parley <command> [options]
   recordings encode ID [--format ogg|mp3]          encode a finished recording's WAV files offline (progress bar)
   recordings verify ID | --all [--public-key FILE] [--json]
                                                    check files, signatures and the audit log offline; exit 1 on any failure
+  recordings decrypt ID FILE --out PATH [--partial] an encrypted recording's file as a WAV (local, or from recording.store)
+  recordings rotate-key (--old-key-file F | --old-key-env V)
+                                                   re-wrap every data key with the configured master key
   prompts build [--config FILE]                    transcode and speak every prompt into the cache (progress bar)
 `;
 
@@ -33,6 +37,7 @@ export async function cli(argv: string[]): Promise<number> {
     case 'calls':
     case 'rooms':
     case 'recordings':
+      if (command === 'recordings' && (rest[0] === 'rotate-key' || rest[0] === 'decrypt')) return recordingKeys(rest);
       return rest[0] === 'verify' ? verify(rest.slice(1)) : apiCommand(command, rest);
     case 'prompts':
       return prompts(rest);
@@ -119,6 +124,33 @@ async function verify(argv: string[]): Promise<number> {
     return r.ok ? 0 : 1;
   } catch (err) {
     process.stderr.write(`parley recordings verify: ${(err as Error).message}\n`);
+    return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
+  }
+}
+
+async function recordingKeys(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'old-key-file': { type: 'string' },
+      'old-key-env': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      partial: { type: 'boolean', default: false },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  try {
+    const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+    const [sub, id, file] = positionals;
+    const text =
+      sub === 'rotate-key'
+        ? await rotateKeyCommand(config, values['old-key-file'], values['old-key-env'])
+        : await decryptCommand(config, id, file, values.out, values.partial);
+    process.stdout.write(text + '\n');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`parley recordings: ${(err as Error).message}\n`);
     return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
   }
 }

@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
 import { danglingFlowReferences } from './flows-schema.ts';
+import { recordingStoreChecks } from './recording-store-schema.ts';
 import { configSchema, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -99,6 +100,7 @@ function crossChecks(c: ParleyConfig): string[] {
   c.sip.listen.forEach((l, i) => {
     if (l.requireClientCert && !l.ca) problems.push(`sip.listen.${i}.ca: required when requireClientCert is true (the CAs client certificates must chain to)`);
   });
+  problems.push(...recordingStoreChecks(c.recording));
   problems.push(...danglingFlowReferences(c.flows));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {

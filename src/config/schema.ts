@@ -3,6 +3,7 @@
 
 import { defaultRouting, routingSchema } from './routing-schema.ts';
 import { flowsSchema } from './flows-schema.ts';
+import { recordingEncryptionSchema, recordingStoreSchema, type RecordingEncryptionConfig, type RecordingStoreConfig } from './recording-store-schema.ts';
 import type { FlowsConfig } from '../call/flow-types.ts';
 import type { RoutingConfig } from '../policy/rule-types.ts';
 
@@ -86,6 +87,10 @@ export interface ParleyConfig {
     auditLog: string | null;
     /** Default retention (days; null: kept for ever) and how often expired recordings are swept. */
     retention: RetentionConfig;
+    /** Encryption at rest (README "Encryption at rest"). */
+    encryption?: RecordingEncryptionConfig;
+    /** Upload of finalized recordings to a bucket (README "Object storage"); null: none. */
+    store?: RecordingStoreConfig | null;
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
@@ -137,8 +142,8 @@ export interface WebhookConfig {
   url: string;
   /** HMAC-SHA256 key of the `X-Parley-Signature: sha256=<hex>` header. */
   secret: string;
-  /** Which events are sent: `recording.saved`, `call.ended` (both when absent). */
-  events?: ('recording.saved' | 'call.ended')[];
+  /** Which events are sent: `recording.saved`, `recording.stored`, `call.ended` (all when absent). */
+  events?: ('recording.saved' | 'recording.stored' | 'call.ended')[];
 }
 
 export interface ApiConfig {
@@ -315,6 +320,8 @@ export const configSchema = {
         pauseMode: { type: 'string', enum: ['skip', 'silence'] },
         onWriteError: { type: 'string', enum: ['continue', 'hangup'] },
         minFreeBytes: { type: 'integer', minimum: 0 },
+        encryption: recordingEncryptionSchema,
+        store: recordingStoreSchema,
       },
     },
     routing: routingSchema,
@@ -386,7 +393,7 @@ export const configSchema = {
               events: {
                 type: 'array',
                 uniqueItems: true,
-                items: { type: 'string', enum: ['recording.saved', 'call.ended'] },
+                items: { type: 'string', enum: ['recording.saved', 'recording.stored', 'call.ended'] },
               },
             },
           },

@@ -3,6 +3,7 @@
 // Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
 // in the mixed file (they differ by the paused time when pauses skip); `at` is
 // wall-clock ISO time.
+import type { EncryptionEntry } from './encryption/recording-encryption.ts';
 
 export type IdentityKind = 'normal' | 'generated' | 'impersonated';
 export type PauseMode = 'skip' | 'silence';
@@ -93,6 +94,8 @@ export interface RecordingMetadata {
   rule?: string | null;
   /** How long the recording is kept after it ended, decided when it started (and signed with the sidecar); absent: recording.retention.days. */
   retention?: RetentionEntry | null;
+  /** Encrypted at rest (recording.encryption): every audio file is sealed (encryption/chunk-format.ts), the data key in `keyFile`. */
+  encryption?: EncryptionEntry;
 }
 
 export interface RetentionEntry {
@@ -107,7 +110,6 @@ export interface RecordingLabels {
   rule?: string | null;
   retention?: RetentionEntry | null;
 }
-
 
 /** What call control tells the recorder about a leg; unset fields keep their value. */
 export interface LegInfo {

@@ -40,10 +40,12 @@ export type { LegInfo };
 import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
+import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import { StereoFrame } from './stereo-frame.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 
 export interface RecorderOptions {
   dir: string;
@@ -63,6 +65,8 @@ export interface RecorderOptions {
   /** Run after finalization, in order (RecordingService.finalizeSteps). */
   finalizeSteps?: readonly FinalizeStep[];
   log: Logger;
+  /** config recording.encryption: every audio file sealed under this recording's own data key. */
+  encryption?: RecordingEncryption | null;
   /** The parent's hook, called once from close(). */
   onClose?: (r: Recorder) => void;
 }
@@ -139,10 +143,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stereoFrame = new StereoFrame(this.n, this.zeros);
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
+    const keys = options.encryption?.newRecording(this.dir, this.id) ?? null;
+    const sealer = (channels: number): PcmSealer | null => keys?.sealer(channels, this.sampleRate) ?? null;
     // Files are created asynchronously by their writers (no descriptor is open yet).
-    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`));
+    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1));
     this.stereo =
-      options.stereo === false ? null : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`));
+      options.stereo === false
+        ? null
+        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2));
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
     this.stems = new Stems({
       enabled: options.stems !== false,
@@ -150,6 +158,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       sampleRate: this.sampleRate,
       pathOf: (f) => this.path(f),
       hooks: (f) => this.hooks(f),
+      sealer,
     });
     this.notices = new NoticeOverlay(this.sampleRate, (prompt, leg) => this.markNotice(prompt, leg));
     this.meta = newMetadata({
@@ -162,6 +171,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       postProcess: options.postProcess ?? 'none',
       labels: options.labels,
     });
+    if (keys) this.meta.encryption = keys.entry;
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land

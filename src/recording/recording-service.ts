@@ -11,6 +11,8 @@ import type { PauseMode, RecordingLabels } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
+import type { RecordingUploader } from './store/recording-uploader.ts';
 
 export interface RecordingServiceOptions {
   /** config recording.dir */
@@ -25,6 +27,10 @@ export interface RecordingServiceOptions {
   onWriteError?: 'continue' | 'hangup';
   /** config recording.minFreeBytes: below this free space on `dir`, new recordings are refused. */
   minFreeBytes?: number;
+  /** config recording.encryption, loaded (null: off). */
+  encryption?: RecordingEncryption | null;
+  /** config recording.store: the uploader of finalized recordings (owned from here on: closed by close()). */
+  store?: RecordingUploader | null;
   log: Logger;
 }
 
@@ -79,7 +85,19 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
+    // Upload after everything else (compliance unshifts its signing step before it).
+    if (options.store) this.finalizeSteps.push(options.store.finalizeStep());
     this.refreshFreeSpace();
+  }
+
+  /** The uploader of recording.store (null: none). */
+  get store(): RecordingUploader | null {
+    return this.options.store ?? null;
+  }
+
+  /** config recording.encryption, loaded (null: off). */
+  get encryption(): RecordingEncryption | null {
+    return this.options.encryption ?? null;
   }
 
   /** config recording.onWriteError */
@@ -136,12 +154,15 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * Call once at start, after the API listens. Never rejects.
    */
   async recoverInterrupted(): Promise<RecoveredRecording[]> {
+    // Uploads a previous process left pending resume first (they are older).
+    await this.options.store?.start().catch((err: unknown) => this.log.error({ err }, 'the upload journal cannot be read'));
     try {
       const found = await recoverRecordings({
         dir: this.options.dir,
         isOurs: (id) => this.ours?.has(id) ?? false,
         postProcessor: this.closed ? undefined : this.postProcessor,
         steps: this.finalizeSteps,
+        encryption: this.options.encryption,
         log: this.log,
       });
       for (const r of found) this.safeEmit('recovered', r);
@@ -165,6 +186,12 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     clearTimeout(timer);
   }
 
+  /** `p` is waited for by settled() (the process may exit after it). */
+  private track(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined).finally(() => this.completing.delete(q));
+    this.completing.add(q);
+  }
+
   /** Starts a recording; hand the Recorder to the room's mixer as a TickSink. */
   createRecorder(o: StartRecordingOptions): Recorder {
     if (this.closed) throw new Error('recording service is closed');
@@ -174,8 +201,10 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       sampleRate: o.sampleRate,
       pauseMode: o.pauseMode ?? this.options.pauseMode ?? 'skip',
       flushIntervalMs: this.options.flushIntervalMs,
-      postProcess: o.postProcess ?? this.options.postProcess,
+      // ffmpeg would write plaintext: encrypted recordings are not post-processed (the config refuses both).
+      postProcess: this.options.encryption ? 'none' : (o.postProcess ?? this.options.postProcess),
       postProcessor: this.postProcessor,
+      encryption: this.options.encryption,
       stereo: o.stereo,
       stems: o.stems,
       labels: o.labels,
@@ -215,5 +244,6 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     for (const r of [...this.recorders.values()]) r.close();
     this.recorders.clear();
     this.postProcessor.close();
+    this.options.store?.close();
   }
 }

@@ -13,6 +13,8 @@ import type { PostProcessor } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { WAV_HEADER_BYTES, wavHeader } from './wav-file-writer.ts';
 import type { Logger } from '../util/logger.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
+import { repairEncrypted } from './encryption/repair-encrypted.ts';
 
 export interface RecoveredRecording {
   id: string;
@@ -28,6 +30,8 @@ export interface RecoverOptions {
   postProcessor?: PostProcessor;
   /** RecordingService.finalizeSteps: run for each recording finalized here too. */
   steps?: readonly FinalizeStep[];
+  /** config recording.encryption: encrypted recordings are repaired with their data key (else left alone). */
+  encryption?: RecordingEncryption | null;
   log: Logger;
 }
 
@@ -88,7 +92,14 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
   const interrupted = meta.state === 'recording';
   const stems = meta.legs.flatMap((l) => l.stems);
   const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...stems];
-  for (const f of files) await repairWav(o, f);
+  if (meta.encryption) {
+    // Unwrapped before anything is touched: without the right master key nothing is changed.
+    if (!o.encryption) throw new Error(`recording ${id} is encrypted and recording.encryption is not configured: left as it is`);
+    const key = await o.encryption.dataKey(o.dir, id);
+    for (const f of files) await repairSealed(o, f, key, meta);
+  } else {
+    for (const f of files) await repairWav(o, f);
+  }
   meta.durationMs = meta.mix.durationMs;
   if (interrupted) {
     const end = endOf(meta);
@@ -152,6 +163,24 @@ async function repairWav(o: RecoverOptions, f: FileEntry): Promise<void> {
     await fh.close();
   }
   f.durationMs = Math.round((claim / block / f.sampleRate) * 1000);
+}
+
+/** repairWav for an encrypted file: a torn last chunk cut off, the trailer appended (repair-encrypted.ts). */
+async function repairSealed(o: RecoverOptions, f: FileEntry, key: Buffer, meta: RecordingMetadata): Promise<void> {
+  const path = pathInside(o.dir, f.file);
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size < 32) {
+    if (size >= 0) await rm(path, { force: true });
+    f.lost ??= size < 0 ? 'missing after an interruption' : 'removed: no complete header after an interruption';
+    f.durationMs = 0;
+    return;
+  }
+  const r = await repairEncrypted(path, key, f.file);
+  if (r.cutBytes > 0) meta.errors.push(`${f.file}: a torn chunk of ${r.cutBytes} bytes was cut off after an interruption`);
+  f.durationMs = Math.round((r.plainBytes / (2 * r.channels) / r.sampleRate) * 1000);
 }
 
 /**

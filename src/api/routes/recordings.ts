@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { RecordingMetadata } from '../../recording/metadata.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
-import { openRecordingFile, type OpenedRecordingFile, readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } from '../recording-file.ts';
+import { openDownload, type Download } from '../recording-download.ts';
+import { readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } from '../recording-file.ts';
 import { actorOf } from './recording-compliance.ts';
 import { listQuery, parseListQuery } from './recording-search.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
@@ -122,7 +123,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
           required: ['id', 'file'],
           properties: { id: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 256 } },
         },
-        response: { ...errors, 403: errorSchema },
+        response: { ...errors, 403: errorSchema, 409: errorSchema, 500: errorSchema, 502: errorSchema },
       },
     },
     async (req, reply) => {
@@ -130,33 +131,28 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
       const m = await load(id);
       if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
-      let opened: OpenedRecordingFile;
+      let d: Download;
       try {
-        opened = await openRecordingFile(dir(), file);
+        d = await openDownload(ctx.parley.recordings, dir(), id, m, file);
       } catch (err) {
-        if (err instanceof RecordingFileError && err.kind === 'not_found') throw new ApiError(404, 'not_found', `file '${file}' is not on disk`);
+        if (err instanceof ApiError) throw err;
         throw refused(err, { id, file });
       }
-      const { handle, size } = opened;
       // Every export is in the audit log (who, which file, its sha256 per the sidecar) before a byte goes.
       try {
         await ctx.parley.compliance?.exported(id, file, actorOf(req), sha256Listed(m, file));
       } catch (err) {
-        await handle.close();
+        d.stream?.destroy();
         ctx.log.error({ err, id, file }, 'export refused: the audit log cannot be written');
         throw new ApiError(503, 'unavailable', 'the audit log cannot be written; exports are refused until it can');
       }
+      ctx.log.info({ recording: id, file, from: d.from, decrypted: d.decrypted, bytes: d.size }, 'recording file exported');
       reply
-        .type(TYPES[extname(file)] ?? 'application/octet-stream')
-        .header('Content-Length', size)
+        .type(d.decrypted ? 'audio/wav' : (TYPES[extname(file)] ?? 'application/octet-stream'))
+        .header('Content-Length', d.size)
         .header('Content-Disposition', `attachment; filename="${file}"`);
-      if (size === 0) {
-        await handle.close();
-        return reply.send('');
-      }
-      // From the descriptor that was checked, never the path again; no more than the size
-      // announced (a file still growing would overrun Content-Length). The stream closes it.
-      return reply.send(handle.createReadStream({ start: 0, end: size - 1 }));
+      // Never more than announced (a file still growing would overrun Content-Length); decrypted on the way when sealed.
+      return reply.send(d.stream ?? '');
     },
   );
 }
