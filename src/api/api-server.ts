@@ -1,6 +1,7 @@
 // The control API: a Fastify server on loopback by default, a bearer token on
 // every request (in the Authorization header; a query `token` only on the event
-// stream, for WebSocket clients that cannot set headers), JSON schemas on every
+// stream, for WebSocket clients that cannot set headers) or the web console's
+// session cookie (console/console-auth.ts), JSON schemas on every
 // route (400 names the field), one error handler, the OpenAPI document built
 // from the route schemas, the event stream, the webhooks and their dead letter.
 // Owned by Parley: start() after the SIP side, close() first.
@@ -14,10 +15,14 @@ import type { Parley } from '../app.ts';
 import type { ApiConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
+import { ConsoleAssets } from './console/console-assets.ts';
+import { ConsoleAuth } from './console/console-auth.ts';
+import { ConsoleSessions } from './console/console-sessions.ts';
 import { EventHub } from './event-hub.ts';
 import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
 import { callRoutes } from './routes/calls.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { eventRoutes } from './routes/events.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
@@ -44,6 +49,9 @@ export interface ApiContext {
   rules: RuleStateStore;
   webhooks: WebhookSender;
   log: Logger;
+  /** The web console's sessions and built files; null when api.console.enabled is false. */
+  console?: ConsoleAuth | null;
+  consoleAssets?: ConsoleAssets | null;
 }
 
 export class ApiServer {
@@ -57,6 +65,7 @@ export class ApiServer {
     private readonly webhooks: WebhookSender,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly consoleAuth: ConsoleAuth | null,
   ) {
     app.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -86,8 +95,12 @@ export class ApiServer {
       metrics.handle(e);
       webhooks.handle(e);
     });
-    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, config.token ?? '');
-    const server = new ApiServer(app, hub, webhooks, metrics, log);
+    const cc = config.console;
+    const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
+    const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
+    if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, config.token ?? '');
+    const server = new ApiServer(app, hub, webhooks, metrics, log, consoleAuth);
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -123,7 +136,11 @@ export class ApiServer {
 
     const expected = Buffer.from(token);
     app.addHook('onRequest', async (req) => {
-      if (!authorized(req, expected)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+      if (req.routeOptions.config?.public) return;
+      if (authorized(req, expected)) return;
+      // A console cookie: a stale or forged one is a 401, a forged request a 403 (console-auth.ts).
+      if (ctx.console?.authorize(req)) return;
+      throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
     });
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
       if (err instanceof ApiError) {
@@ -152,6 +169,7 @@ export class ApiServer {
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
     webhookRoutes(app, ctx);
+    consoleRoutes(app, ctx, expected);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
     return app;
@@ -173,6 +191,7 @@ export class ApiServer {
     this.closed = true;
     this.webhooks.close();
     this.hub.close();
+    this.consoleAuth?.sessions.close();
     for (const c of this.app.websocketServer?.clients ?? []) c.terminate();
     // An upgraded socket is no longer the HTTP server's, so its close() would wait for it.
     for (const s of this.sockets) s.destroy();

@@ -199,6 +199,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'GET /recordings', 'GET /recordings/{id}', 'GET /recordings/{id}/files/{file}',
       'GET /rules', 'POST /rules/{name}',
       'GET /webhooks/dead-letter', 'POST /webhooks/dead-letter/replay',
+      'POST /console/session', 'GET /console/session', 'DELETE /console/session',
     ];
     for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);
     assert.equal(listed.size, expected.length, `no unexpected routes: ${[...listed].join(', ')}`);
