@@ -162,10 +162,16 @@ function Player(props: { id: string }) {
     <ul class="marks" data-test="marks">
       ${marks.length === 0 ? html`<li class="empty">no notice, pause or mask</li>` : null}
       ${marks.map(
-        (m) => html`<li data-test=${`mark-${m.kind}`}><span class="swatch" style=${{ background: MARK_COLOURS[m.kind] }}></span>${m.label} at ${(m.fromMs / 1000).toFixed(1)} s${m.toMs > m.fromMs ? ` for ${((m.toMs - m.fromMs) / 1000).toFixed(1)} s` : ' (left out of the file)'}</li>`,
+        (m) => html`<li data-test=${`mark-${m.kind}`}><span class="swatch" style=${{ background: MARK_COLOURS[m.kind] }}></span>${m.label} at ${(m.fromMs / 1000).toFixed(1)} s${markSpan(m)}</li>`,
       )}
     </ul>
   </article>`;
+}
+
+/** How long a mark lasts in the file: a pause in `skip` mode left its time out of it. */
+function markSpan(m: Mark): string {
+  if (m.toMs > m.fromMs) return ` for ${((m.toMs - m.fromMs) / 1000).toFixed(1)} s`;
+  return m.kind === 'notice' ? '' : ' (its time left out of the file)';
 }
 
 function VerifyBadge(props: { v: Verification | null }) {
