@@ -1,11 +1,13 @@
 // How a browser's console session authorizes API requests: the cookie, and the
 // checks against cross-site request forgery. The cookie is SameSite=Strict, so a
-// browser does not send it on requests another site starts; on top of that a
+// browser does not send it on requests another site starts. On top of that, a
 // state-changing request (anything but GET/HEAD/OPTIONS) authorized by the cookie
-// must carry the `X-Parley-Console` header (a cross-site page cannot set a custom
-// header without a CORS preflight, which Parley never answers) and, when the
-// browser sends an Origin, one Parley knows; the WebSocket upgrade of the event
-// stream (a GET, not covered by CORS) must come from such an Origin.
+// must show where it comes from: an Origin Parley knows (browsers send Origin on
+// every POST/PUT/DELETE, same-origin ones included), or, when there is no Origin
+// or it is `null` (privacy modes), the `X-Parley-Console: 1` header, which a page
+// of another site cannot set without a CORS preflight that Parley never answers.
+// Another Origin is refused whatever the headers. The WebSocket upgrade of the
+// event stream (a GET, outside CORS) must come from a known Origin.
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../api-error.ts';
 import type { ConsoleSession, ConsoleSessions } from './console-sessions.ts';
@@ -54,8 +56,11 @@ export class ConsoleAuth {
     const origin = req.headers.origin;
     const upgrade = req.headers.upgrade?.toLowerCase() === 'websocket';
     if (!SAFE_METHODS.has(req.method)) {
-      if (req.headers[CSRF_HEADER] !== '1') throw new ApiError(403, 'forbidden', `a console request that changes something must carry ${CSRF_HEADER}: 1`);
-      if (origin !== undefined && !this.knownOrigin(req, origin)) throw new ApiError(403, 'forbidden', `origin ${origin} may not act on this console`);
+      if (origin === undefined || origin === 'null') {
+        if (req.headers[CSRF_HEADER] !== '1') throw new ApiError(403, 'forbidden', `a console request that changes something must come from the console's origin or carry ${CSRF_HEADER}: 1`);
+      } else if (!this.knownOrigin(req, origin)) {
+        throw new ApiError(403, 'forbidden', `origin ${origin} may not act on this console`);
+      }
     } else if (upgrade && (origin === undefined || !this.knownOrigin(req, origin))) {
       throw new ApiError(403, 'forbidden', `origin ${origin ?? '(none)'} may not open this console's event stream`);
     }

@@ -76,9 +76,11 @@ describe('web console: page, sign-in, session cookie, CSRF, sign-out', () => {
   });
 
   it('refuses a sign-in without the console header, from another origin, or with a wrong token', async () => {
-    let r = await page('POST', '/console/session', { body: { token: TEST_TOKEN }, header: false });
+    let r = await page('POST', '/console/session', { body: { token: TEST_TOKEN }, header: false, origin: null });
     assert.equal(r.status, 403);
     r = await page('POST', '/console/session', { body: { token: TEST_TOKEN }, origin: 'http://evil.example' });
+    assert.equal(r.status, 403);
+    r = await page('POST', '/console/session', { body: { token: TEST_TOKEN }, header: false, origin: 'null' });
     assert.equal(r.status, 403);
     r = await page('POST', '/console/session', { body: { token: 'wrong-token-0123456789abcde' } });
     assert.equal(r.status, 401);
@@ -109,15 +111,20 @@ describe('web console: page, sign-in, session cookie, CSRF, sign-out', () => {
     assert.deepEqual(await r.json(), []);
     r = await page('GET', '/console/session', { cookie });
     assert.ok(((await r.json()) as { session: unknown }).session);
-    // Without the header, or from another origin: 403, and nothing happened.
-    r = await page('POST', '/rooms', { cookie, body: { name: 'csrf-a' }, header: false });
+    // From another origin (with or without the header), or with neither Origin nor the header: 403, and nothing happened.
+    r = await page('POST', '/rooms', { cookie, body: { name: 'csrf-a' }, header: false, origin: null });
     assert.equal(r.status, 403);
     r = await page('POST', '/rooms', { cookie, body: { name: 'csrf-b' }, origin: 'http://evil.example' });
     assert.equal(r.status, 403);
+    r = await page('POST', '/rooms', { cookie, body: { name: 'csrf-c' }, header: false, origin: 'http://127.0.0.1.evil.example' });
+    assert.equal(r.status, 403);
+    r = await page('POST', '/rooms', { cookie, body: { name: 'csrf-d' }, header: false, origin: 'null' });
+    assert.equal(r.status, 403);
     assert.deepEqual((await call(base, 'GET', '/rooms')).body, []);
-    r = await page('POST', '/rooms', { cookie, body: { name: 'console-room' } });
+    // The console's own origin, or the header where a browser sends no Origin.
+    r = await page('POST', '/rooms', { cookie, body: { name: 'console-room' }, header: false });
     assert.equal(r.status, 201);
-    r = await page('DELETE', '/rooms/console-room', { cookie });
+    r = await page('DELETE', '/rooms/console-room', { cookie, origin: null });
     assert.equal(r.status, 200);
   });
 

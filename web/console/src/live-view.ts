@@ -54,23 +54,24 @@ function Act(props: { label: string; test?: string; run: () => Promise<unknown>;
   return html`<button class=${props.danger ? 'danger' : ''} disabled=${busy} data-test=${props.test ?? props.label} onClick=${click}>${props.label}</button>`;
 }
 
+/** Listen in, whisper to one leg, barge: on conference rooms (the browser-participant API joins those). */
 function Supervision(props: { room: string | null; legs: LegView[]; onError: (m: string) => void }) {
   const [active, setActive] = useState<SupervisionHandle | null>(null);
   if (!props.room) return null;
   const room = props.room;
   const available = supervisorAvailable();
+  if (!available) return html`<div class="supervise off" data-test="supervise-off">listen-in needs the browser-participant module</div>`;
   const start = async (mode: SuperviseMode, leg?: string): Promise<void> => {
     if (active) await active.stop();
     setActive(await supervise(room, mode, leg));
   };
-  const title = available ? '' : 'needs the browser-participant module';
   if (active) {
     return html`<div class="supervise" data-test="supervising">
       <span class="badge live">${active.mode}${active.leg ? ` → ${active.leg}` : ''}</span>
       <${Act} label="stop" test="supervise-stop" run=${async () => { await active.stop(); setActive(null); }} onError=${props.onError} />
     </div>`;
   }
-  return html`<div class="supervise" title=${title}>
+  return html`<div class="supervise">
     <${Act} label="listen" test="listen" run=${() => start('listen')} onError=${props.onError} />
     ${props.legs.map((l) => html`<${Act} label=${`whisper ${l.id}`} test=${`whisper-${l.id}`} run=${() => start('whisper', l.id)} onError=${props.onError} />`)}
     <${Act} label="barge" test="barge" run=${() => start('barge')} onError=${props.onError} />
@@ -111,7 +112,6 @@ function CallCard(props: { call: CallView; rec: RecordingState | null; refresh: 
         ${recording && rec.masked ? html`<${Act} label="unmask" test="rec-unmask" run=${() => act('recording/unmask')} onError=${props.onError} />` : null}
         ${recording ? html`<${Act} label="stop rec" test="rec-stop" run=${() => act('recording/stop')} onError=${props.onError} />` : null}
       </div>
-      <${Supervision} room=${c.room} legs=${c.legs} onError=${props.onError} />
       <${Act} label="hang up" test="hangup" danger=${true} run=${() => api('DELETE', `/calls/${id}`)} onError=${props.onError} />
     </footer>
   </article>`;

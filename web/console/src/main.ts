@@ -8,6 +8,7 @@ import { LiveView } from './live-view.ts';
 import { applyEvent, emptyState, fromSnapshot, refreshCall, type ApiEvent, type LiveState } from './live-state.ts';
 import { RecordingsView } from './recordings-view.ts';
 import { SignIn } from './sign-in.ts';
+import { checkSupervisor } from './supervise.ts';
 
 function route(): { view: 'live' | 'recordings'; id: string | null } {
   const h = location.hash.replace(/^#\/?/, '');
@@ -59,10 +60,14 @@ function App() {
   const [where, setWhere] = useState(route);
   useEffect(() => {
     whenUnauthorized(() => setSignedIn(false));
-    api<{ session: unknown }>('GET', '/console/session').then(
-      () => setSignedIn(true),
-      () => setSignedIn(false),
-    );
+    // Before the first render of the live view: it shows listen/whisper/barge only when they can work.
+    checkSupervisor()
+      .catch(() => false)
+      .then(() => api<{ session: unknown }>('GET', '/console/session'))
+      .then(
+        () => setSignedIn(true),
+        () => setSignedIn(false),
+      );
     const onHash = (): void => setWhere(route());
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);

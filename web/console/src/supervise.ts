@@ -1,7 +1,11 @@
-// Listen in, whisper, barge: the browser joins a room through mediasoup with the
-// browser-participant API (POST /rooms/:name/webrtc, see the README's "Browser
-// participants"). Listen: the browser hears the mix and is heard by no one;
-// whisper: only one leg hears it; barge: a participant like any other.
+// Listen in, whisper, barge: the console joins a conference room from the
+// browser through the browser-participant API (POST /rooms/:name/webrtc, the
+// README's "Browsers in rooms"), using the ES module Parley serves for it,
+// /webrtc/assets/webrtc-client.js (mediasoup-client inside), loaded only when a
+// supervisor uses it. Its requests carry the session cookie; being same-origin
+// POSTs they carry the console's Origin, which is what the API checks.
+// listen: hears the room, heard by nobody; whisper: heard by one leg only;
+// barge: a participant like any other.
 export type SuperviseMode = 'listen' | 'whisper' | 'barge';
 
 export interface SupervisionHandle {
@@ -11,22 +15,63 @@ export interface SupervisionHandle {
   stop(): Promise<void>;
 }
 
-export interface Supervisor {
-  start(room: string, mode: SuperviseMode, leg?: string): Promise<SupervisionHandle>;
+interface ClientSession {
+  remoteStream: MediaStream;
+  onClose: ((why: string) => void) | null;
+  leave(): Promise<void>;
+}
+interface ClientModule {
+  joinRoom(o: { room: string; role: string; targetLegId?: string; microphone?: MediaStream; displayName?: string }): Promise<ClientSession>;
 }
 
-let supervisor: Supervisor | null = null;
+const CLIENT = '/webrtc/assets/webrtc-client.js';
+let available: boolean | null = null;
+let client: Promise<ClientModule> | null = null;
 
-/** The browser-participant module registers itself here when it is part of the build. */
-export function provideSupervisor(s: Supervisor): void {
-  supervisor = s;
+/** Whether this Parley serves the browser-participant module (checked once). */
+export async function checkSupervisor(): Promise<boolean> {
+  if (available === null) {
+    try {
+      available = (await fetch(CLIENT, { method: 'HEAD' })).ok;
+    } catch {
+      available = false;
+    }
+  }
+  return available;
 }
 
 export function supervisorAvailable(): boolean {
-  return supervisor !== null;
+  return available === true;
 }
 
 export async function supervise(room: string, mode: SuperviseMode, leg?: string): Promise<SupervisionHandle> {
-  if (!supervisor) throw new Error('listen-in, whisper and barge need the browser-participant module, which is not in this build');
-  return supervisor.start(room, mode, leg);
+  if (!(await checkSupervisor())) throw new Error('listen-in, whisper and barge need the browser-participant module (/webrtc/assets/webrtc-client.js), which this Parley does not serve');
+  // A variable, so that the bundler leaves the import to the browser.
+  const url = CLIENT;
+  client ??= import(/* @vite-ignore */ url) as Promise<ClientModule>;
+  const { joinRoom } = await client;
+  const microphone = mode === 'listen' ? undefined : await navigator.mediaDevices.getUserMedia({ audio: true });
+  let session: ClientSession;
+  try {
+    session = await joinRoom({ room, role: mode, targetLegId: mode === 'whisper' ? leg : undefined, microphone, displayName: mode === 'barge' ? 'supervisor' : undefined });
+  } catch (err) {
+    microphone?.getTracks().forEach((t) => t.stop());
+    throw err;
+  }
+  const audio = document.createElement('audio');
+  audio.autoplay = true;
+  audio.srcObject = session.remoteStream;
+  audio.dataset.test = 'supervise-audio';
+  document.body.append(audio);
+  audio.play().catch(() => undefined);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    audio.remove();
+    microphone?.getTracks().forEach((t) => t.stop());
+    await session.leave();
+  };
+  session.onClose = () => void stop();
+  return { mode, room, leg, stop };
 }
