@@ -31,6 +31,9 @@ const SHOTS = resolve(process.env.PARLEY_SCREENSHOTS_DIR ?? mkdtempSync(join(tmp
 const flows = `
 routing:
   rules:
+    - name: standup
+      match: { method: INVITE, to: "sip:standup@*" }
+      actions: [{ app: standup }]
     - name: gateway
       match: { method: INVITE, media: audio }
       actions: [{ app: record-notice }]
@@ -40,7 +43,10 @@ flows:
     - record: { action: start }
     - play: { prompt: record-notice, notice: true }
     - bridge: { ringTimeout: 10 }
+  standup: [{ conference: { room: standup } }]
 `;
+const CAROL_HZ = 660;
+const DAVE_HZ = 880;
 
 /** What `peer` heard in the second after packet `from` + 10 (an action takes effect within 200 ms). */
 async function heardAfter(peer: RtpPeer, from: number): Promise<Int16Array> {
@@ -67,6 +73,8 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
   let page: Page;
   let caller: Peer;
   let callee: Peer;
+  let carol: Peer;
+  let dave: Peer;
   let callId = '';
   let sessionCookie = '';
   let recordingId = '';
@@ -89,10 +97,10 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
 
   after(async () => {
     await browser?.close();
-    caller?.kill();
-    callee?.kill();
-    await caller?.rtp.close();
-    await callee?.rtp.close();
+    for (const p of [caller, callee, carol, dave]) {
+      p?.kill();
+      await p?.rtp.close();
+    }
     await parley?.stop();
   });
 
@@ -133,7 +141,26 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
     // Both parties send a tone: both legs show as talking.
     await page.waitForSelector(`${card()} [data-leg=caller].talking`);
     await page.waitForSelector(`${card()} [data-leg=callee].talking`);
+    // Two more callers in a conference room: the room and its roster.
+    const conf = { extra: ['-timeout', '120s'] };
+    carol = await startCaller(parley, 'caller-wait-bye.xml', 'sip:standup@127.0.0.1', { ...conf, fromUser: 'carol', toneHz: CAROL_HZ });
+    dave = await startCaller(parley, 'caller-wait-bye.xml', 'sip:standup@127.0.0.1', { ...conf, fromUser: 'dave', toneHz: DAVE_HZ });
+    await page.waitForFunction(`document.querySelectorAll('[data-test=room][data-room=standup] [data-test=leg].talking').length === 2`, { timeout: 30_000 });
     await shot('console-live.png');
+  });
+
+  it('a conference room from the console: mute a leg (the other stops hearing it), kick it (its caller gets a BYE)', async () => {
+    const room = '[data-test=room][data-room=standup]';
+    const carolLeg = await page.$$eval(`${room} [data-test=leg]`, (ls) => ls.find((l) => /carol/.test(l.textContent ?? ''))?.getAttribute('data-leg') ?? '');
+    assert.ok(carolLeg, 'carol is on the roster');
+    const before = measure(await heardAfter(dave.rtp, dave.rtp.received.length), CAROL_HZ);
+    assert.ok(before.share > 0.6, `dave hears carol: share ${before.share.toFixed(3)}`);
+    await page.click(`${room} [data-test="mute-${carolLeg}"]`);
+    const muted = measure(await heardAfter(dave.rtp, dave.rtp.received.length), CAROL_HZ);
+    assert.ok(muted.rms < 0.005, `carol muted: dave hears silence (rms ${muted.rms.toFixed(4)})`);
+    await page.click(`${room} [data-test="kick-${carolLeg}"]`);
+    sippOk(await carol.done, 'carol');
+    await page.waitForFunction(`document.querySelectorAll('[data-test=room][data-room=standup] [data-test=leg]').length === 1`);
   });
 
   it('mute from the console: the callee stops hearing the caller; unmute brings it back', async () => {
@@ -164,7 +191,7 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
     sippOk(await callee.done, 'callee');
     await page.waitForSelector('[data-test=ended]');
     assert.equal(await page.$(card()), null, 'the call card is gone');
-    assert.equal((await call(base, 'GET', '/calls')).body.length, 0);
+    assert.equal((await call(base, 'GET', `/calls/${encodeURIComponent(callId)}`)).status, 404);
   });
 
   it('the recording holds silence where the console paused it, sound around it', async () => {
