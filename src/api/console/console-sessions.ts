@@ -11,6 +11,8 @@ export interface ConsoleSession {
   readonly key: string;
   readonly createdAt: number;
   readonly expiresAt: number;
+  /** The name of the API token exchanged for it (`default` for api.token): who acts through it. */
+  readonly tokenName: string;
 }
 
 /** More live sessions than this: the oldest is dropped (a token holder signing in in a loop cannot grow the map). */
@@ -29,13 +31,13 @@ export class ConsoleSessions {
   ) {}
 
   /** A new session; the returned id goes into the cookie and is not kept. */
-  create(): { id: string; session: ConsoleSession } {
+  create(tokenName = 'default'): { id: string; session: ConsoleSession } {
     if (this.closed) throw new Error('console sessions are closed');
     this.sweep();
     while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     const id = randomBytes(32).toString('base64url');
     const t = this.now();
-    const session: ConsoleSession = { key: hash(id), createdAt: t, expiresAt: t + this.ttlSec * 1000 };
+    const session: ConsoleSession = { key: hash(id), createdAt: t, expiresAt: t + this.ttlSec * 1000, tokenName };
     this.sessions.set(session.key, session);
     return { id, session };
   }

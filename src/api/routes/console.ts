@@ -81,15 +81,15 @@ export function consoleRoutes(app: FastifyInstance, ctx: ApiContext, token: Buff
         ctx.log.warn({ ip: req.ip }, 'console sign-in with a wrong token');
         throw new ApiError(401, 'unauthorized', 'wrong token');
       }
-      const { id, session } = auth.sessions.create();
-      ctx.log.info({ ip: req.ip, expiresAt: new Date(session.expiresAt).toISOString() }, 'console sign-in');
+      const { id, session } = auth.sessions.create('default');
+      ctx.log.info({ ip: req.ip, token: session.tokenName, expiresAt: new Date(session.expiresAt).toISOString() }, 'console sign-in');
       return reply.header('Set-Cookie', auth.setCookie(req, id)).header('Cache-Control', 'no-store').send({ ok: true, expiresAt: new Date(session.expiresAt).toISOString() });
     },
   );
 
   app.get('/console/session', { schema: { summary: 'The console session of this request (null when authorized by the bearer token)', response: { 200: anyObject, ...errors } } }, async (req) => {
     const s = auth.sessions.get(auth.cookie(req));
-    return { session: s ? { createdAt: new Date(s.createdAt).toISOString(), expiresAt: new Date(s.expiresAt).toISOString() } : null };
+    return { session: s ? { createdAt: new Date(s.createdAt).toISOString(), expiresAt: new Date(s.expiresAt).toISOString(), token: s.tokenName } : null };
   });
 
   app.delete('/console/session', { schema: { summary: 'Console sign-out: the session ends on the server and the cookie is cleared', response: { 200: anyObject, ...errors } } }, async (req, reply) => {

@@ -19,6 +19,11 @@ export function whenUnauthorized(f: () => void): void {
   onUnauthorized = f;
 }
 
+/** For requests made outside api(): the session is gone. */
+export function whenUnauthorizedNow(): void {
+  onUnauthorized();
+}
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { 'x-parley-console': '1' };
   if (body !== undefined) headers['content-type'] = 'application/json';

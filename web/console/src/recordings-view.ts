@@ -3,7 +3,7 @@
 // pauses and masks of its sidecar marked, and its verification state.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, apiBytes, ApiFailure, enc } from './api.ts';
+import { api, apiBytes, ApiFailure, enc, whenUnauthorizedNow } from './api.ts';
 import { draw, MARK_COLOURS, marksOf, peaks, type Mark, type Peaks } from './waveform.ts';
 
 interface RecordingRow {
@@ -14,6 +14,20 @@ interface RecordingRow {
   endedAt: string | null;
   durationMs: number;
   legs: { id: string; uri: string | null; originalTo: string | null; role: string }[];
+  /** Where the recordings index has them (recording compliance): the flow and rule, a legal hold. */
+  flow?: string | null;
+  rule?: string | null;
+  held?: boolean;
+}
+
+/** One page of GET /recordings: an array; where the API pages (recordings index), X-Next-Cursor names the next one. */
+async function listPage(params: URLSearchParams): Promise<{ rows: RecordingRow[]; next: string | null }> {
+  const res = await fetch(`/recordings?${params}`, { headers: { 'x-parley-console': '1' }, credentials: 'same-origin' });
+  if (!res.ok) {
+    const e = (await res.json().catch(() => ({}))) as { message?: string };
+    throw new ApiFailure(res.status, 'error', e.message ?? `${res.status} ${res.statusText}`);
+  }
+  return { rows: (await res.json()) as RecordingRow[], next: res.headers.get('x-next-cursor') };
 }
 
 function duration(ms: number): string {
@@ -23,14 +37,31 @@ function duration(ms: number): string {
 
 export function RecordingsView(props: { open: string | null }) {
   const [rows, setRows] = useState<RecordingRow[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [q, setQ] = useState('');
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
-  const load = (): void => {
-    api<RecordingRow[]>('GET', '/recordings').then(setRows, (e: Error) => setError(e.message));
+  // The time filters go to the server too (a Parley with the recordings index filters there and pages); the
+  // text search is done here, on what came back, as it matches parts of ids and URIs.
+  const load = (cursor: string | null = null): void => {
+    const params = new URLSearchParams({ limit: '500' });
+    if (from) params.set('since', new Date(from).toISOString());
+    if (to) params.set('until', new Date(to).toISOString());
+    if (cursor) params.set('cursor', cursor);
+    setError(null);
+    listPage(params).then(
+      (p) => {
+        setRows((old) => (cursor ? [...(old ?? []), ...p.rows] : p.rows));
+        setNext(p.next);
+      },
+      (e: Error) => {
+        if (e instanceof ApiFailure && e.status === 401) whenUnauthorizedNow();
+        setError(e.message);
+      },
+    );
   };
-  useEffect(load, []);
+  useEffect(() => load(), []);
   const needle = q.trim().toLowerCase();
   const shown = (rows ?? []).filter((r) => {
     if (from && r.startedAt < new Date(from).toISOString()) return false;
@@ -50,19 +81,21 @@ export function RecordingsView(props: { open: string | null }) {
     </form>
     ${error ? html`<p class="error">${error}</p>` : null}
     <table class="list">
-      <thead><tr><th>started</th><th>length</th><th>parties</th><th>room</th><th>state</th></tr></thead>
+      <thead><tr><th>started</th><th>length</th><th>parties</th><th>flow</th><th>room</th><th>state</th></tr></thead>
       <tbody>
         ${shown.map(
           (r) => html`<tr data-test="recording" data-id=${r.id} class=${props.open === r.id ? 'selected' : ''}>
             <td><a href=${`#/recordings/${enc(r.id)}`}>${new Date(r.startedAt).toLocaleString()}</a></td>
             <td>${duration(r.durationMs)}</td>
             <td>${r.legs.map((l) => l.uri ?? l.id).join(', ')}</td>
+            <td>${r.flow ?? ''}${r.rule ? html` <span class="badge">${r.rule}</span>` : null}</td>
             <td>${r.room}</td>
-            <td>${r.state}</td>
+            <td>${r.state}${r.held ? html` <span class="badge">held</span>` : null}</td>
           </tr>`,
         )}
       </tbody>
     </table>
+    ${next ? html`<p><button data-test="rec-more" onClick=${() => load(next)}>more</button></p>` : null}
   </section>`;
 }
 
