@@ -189,8 +189,9 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
     await page.click(`${card()} [data-test=hangup]`);
     sippOk(await caller.done, 'caller');
     sippOk(await callee.done, 'callee');
-    await page.waitForSelector('[data-test=ended]');
-    assert.equal(await page.$(card()), null, 'the call card is gone');
+    await page.waitForSelector(`[data-test=ended][data-call-id="${callId}"]`);
+    await page.waitForFunction(`!document.querySelector('${card()}')`);
+    assert.match(await page.$eval(`[data-test=ended][data-call-id="${callId}"]`, (e) => e.textContent ?? ''), /sip:alice@/);
     assert.equal((await call(base, 'GET', `/calls/${encodeURIComponent(callId)}`)).status, 404);
   });
 

@@ -63,12 +63,18 @@ function Supervision(props: { room: string | null; legs: LegView[]; onError: (m:
   if (!available) return html`<div class="supervise off" data-test="supervise-off">listen-in needs the browser-participant module</div>`;
   const start = async (mode: SuperviseMode, leg?: string): Promise<void> => {
     if (active) await active.stop();
-    setActive(await supervise(room, mode, leg));
+    const h = await supervise(room, mode, leg);
+    setActive(h);
+    // Dropped by the connection (not by the stop button): back to the buttons, saying why.
+    h.ended.then((why) => {
+      setActive((cur) => (cur === h ? null : cur));
+      if (why !== 'stopped') props.onError(`${mode} ended: ${why}`);
+    }, () => undefined);
   };
   if (active) {
     return html`<div class="supervise" data-test="supervising">
       <span class="badge live">${active.mode}${active.leg ? ` → ${active.leg}` : ''}</span>
-      <${Act} label="stop" test="supervise-stop" run=${async () => { await active.stop(); setActive(null); }} onError=${props.onError} />
+      <${Act} label="stop" test="supervise-stop" run=${() => active.stop()} onError=${props.onError} />
     </div>`;
   }
   return html`<div class="supervise">
@@ -147,7 +153,7 @@ export function LiveView(props: LiveProps) {
     ${rooms.length === 0 ? html`<p class="empty">No conference room open.</p>` : null}
     <div class="cards">${rooms.map((r) => html`<${RoomCard} key=${r.name} room=${r} onError=${setError} />`)}</div>
     ${s.ended.length > 0
-      ? html`<h2>Ended</h2><table class="ended"><tbody>${s.ended.map((e) => html`<tr data-test="ended"><td>${new Date(e.at).toLocaleTimeString()}</td><td>${e.from} → ${e.to}</td><td>${e.reason}</td></tr>`)}</tbody></table>`
+      ? html`<h2>Ended</h2><table class="ended"><tbody>${s.ended.map((e) => html`<tr data-test="ended" data-call-id=${e.id}><td>${new Date(e.at).toLocaleTimeString()}</td><td>${e.from} → ${e.to}</td><td>${e.reason}</td></tr>`)}</tbody></table>`
       : null}
   </section>`;
 }

@@ -12,6 +12,8 @@ export interface SupervisionHandle {
   mode: SuperviseMode;
   room: string;
   leg?: string;
+  /** Resolves when it ends, stopped here or dropped (the connection failed or closed): why. */
+  ended: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -65,13 +67,16 @@ export async function supervise(room: string, mode: SuperviseMode, leg?: string)
   document.body.append(audio);
   audio.play().catch(() => undefined);
   let stopped = false;
-  const stop = async (): Promise<void> => {
+  let resolveEnded!: (why: string) => void;
+  const ended = new Promise<string>((r) => (resolveEnded = r));
+  const finish = async (why: string): Promise<void> => {
     if (stopped) return;
     stopped = true;
     audio.remove();
     microphone?.getTracks().forEach((t) => t.stop());
+    resolveEnded(why);
     await session.leave();
   };
-  session.onClose = () => void stop();
-  return { mode, room, leg, stop };
+  session.onClose = (why) => void finish(`the connection ${why}`);
+  return { mode, room, leg, ended, stop: () => finish('stopped') };
 }
