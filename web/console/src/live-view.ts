@@ -84,7 +84,7 @@ function Supervision(props: { room: string | null; legs: LegView[]; onError: (m:
   </div>`;
 }
 
-function CallCard(props: { call: CallView; rec: RecordingState | null; refresh: (id: string) => Promise<void>; onError: (m: string) => void }) {
+function CallCard(props: { call: CallView; rec: RecordingState | null; rooms: string[]; refresh: (id: string) => Promise<void>; onError: (m: string) => void }) {
   const c = props.call;
   const id = enc(c.id);
   const act = async (path: string, body?: unknown): Promise<void> => {
@@ -102,6 +102,7 @@ function CallCard(props: { call: CallView; rec: RecordingState | null; refresh: 
         <div class="meta">
           <span>flow <b data-test="flow">${c.flow ?? '—'}</b></span>
           <span>rule <b data-test="rule">${c.rule ?? '—'}</b></span>
+          ${props.rooms.map((r) => html`<span>in room <b data-test="in-room">${r}</b></span>`)}
           <span>${age(c.startedAt)}</span>
           <span class="callid" title="Call-ID">${c.id}</span>
         </div>
@@ -148,7 +149,7 @@ export function LiveView(props: LiveProps) {
     ${error ? html`<p class="error" role="alert" onClick=${() => setError(null)}>${error}</p>` : null}
     <h2>Calls <span class="count" data-test="call-count">${calls.length}</span></h2>
     ${calls.length === 0 ? html`<p class="empty">No call in progress.</p>` : null}
-    <div class="cards">${calls.map((c) => html`<${CallCard} key=${c.id} call=${c} rec=${recordingOf(s, c)} refresh=${props.refresh} onError=${setError} />`)}</div>
+    <div class="cards">${calls.map((c) => html`<${CallCard} key=${c.id} call=${c} rec=${recordingOf(s, c)} rooms=${rooms.filter((r) => r.legs.some((l) => l.callId === c.id)).map((r) => r.name)} refresh=${props.refresh} onError=${setError} />`)}</div>
     <h2>Rooms <span class="count">${rooms.length}</span></h2>
     ${rooms.length === 0 ? html`<p class="empty">No conference room open.</p>` : null}
     <div class="cards">${rooms.map((r) => html`<${RoomCard} key=${r.name} room=${r} onError=${setError} />`)}</div>

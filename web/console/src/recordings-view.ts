@@ -4,7 +4,8 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiBytes, ApiFailure, enc, whenUnauthorizedNow } from './api.ts';
-import { draw, MARK_COLOURS, marksOf, peaks, type Mark, type Peaks } from './waveform.ts';
+import { marksOf, peaks, type Mark, type Peaks } from './peaks.ts';
+import { draw, MARK_COLOURS } from './waveform.ts';
 
 interface RecordingRow {
   id: string;
