@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
 import type { ConsoleAsset } from '../console/console-assets.ts';
+import { SignInThrottle } from '../console/sign-in-throttle.ts';
 import { anyObject, errors } from './schemas.ts';
 
 declare module 'fastify' {
@@ -49,6 +50,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: ApiContext, token: Buff
   const assets = ctx.consoleAssets;
   if (!auth || !assets) return;
   const hidden = { hide: true } as const;
+  const throttle = new SignInThrottle();
 
   app.get('/console', { config: { public: true }, schema: hidden }, async (_req, reply) => reply.redirect('/console/', 301));
 
@@ -70,17 +72,24 @@ export function consoleRoutes(app: FastifyInstance, ctx: ApiContext, token: Buff
       schema: {
         summary: 'Console sign-in: exchanges the API token for a session cookie (HttpOnly, SameSite=Strict, api.console.sessionTtlSec); needs X-Parley-Console: 1',
         body: { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 1024 } } },
-        response: { 200: anyObject, ...errors, 403: anyObject },
+        response: { 200: anyObject, ...errors, 403: anyObject, 429: anyObject },
       },
     },
     async (req, reply) => {
       // A sign-in forced from another site would put the victim in the attacker's session: the same checks as any action.
       auth.checkOrigin(req);
+      const wait = throttle.retryAfterMs(req.ip);
+      if (wait > 0) {
+        reply.header('Retry-After', String(Math.ceil(wait / 1000)));
+        throw new ApiError(429, 'too_many_requests', 'too many wrong tokens from this address: try again later');
+      }
       const given = Buffer.from((req.body as { token: string }).token);
       if (token.length === 0 || given.length !== token.length || !timingSafeEqual(given, token)) {
+        throttle.fail(req.ip);
         ctx.log.warn({ ip: req.ip }, 'console sign-in with a wrong token');
         throw new ApiError(401, 'unauthorized', 'wrong token');
       }
+      throttle.succeed(req.ip);
       const { id, session } = auth.sessions.create('default');
       ctx.log.info({ ip: req.ip, token: session.tokenName, expiresAt: new Date(session.expiresAt).toISOString() }, 'console sign-in');
       return reply.header('Set-Cookie', auth.setCookie(req, id)).header('Cache-Control', 'no-store').send({ ok: true, expiresAt: new Date(session.expiresAt).toISOString() });

@@ -3,7 +3,7 @@
 // exchanges the API token for a session cookie, what the cookie authorizes (GETs,
 // actions with the console header from the page's own origin, the event stream),
 // what it does not (forged or signed-out cookies: 401; a cross-site action or
-// WebSocket: 403), and the sign-out.
+// WebSocket: 403), the sign-out, and wrong tokens throttled.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -166,6 +166,19 @@ describe('web console: page, sign-in, session cookie, CSRF, sign-out', () => {
     assert.deepEqual(await r.json(), { ok: true, ended: true });
     assert.match(r.headers.get('set-cookie') ?? '', /^parley_console=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict/);
     assert.equal((await page('GET', '/calls', { cookie })).status, 401);
+  });
+
+  it('ten wrong tokens from one address: 429 with Retry-After, the right token too, for a minute', async () => {
+    for (let i = 0; i < 10; i++) assert.equal((await page('POST', '/console/session', { body: { token: `wrong-token-${i}-0123456789abc` } })).status, 401);
+    for (const token of ['wrong-token-x-0123456789abc', TEST_TOKEN]) {
+      const r = await page('POST', '/console/session', { body: { token } });
+      assert.equal(r.status, 429);
+      const after = Number(r.headers.get('retry-after'));
+      assert.ok(after > 0 && after <= 60, `Retry-After: ${after}`);
+      assert.equal(r.headers.get('set-cookie'), null);
+    }
+    // The bearer token is not affected.
+    assert.equal((await call(base, 'GET', '/calls')).status, 200);
   });
 
   it('config: api.console keys are checked and named', () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readCookie } from '../../../src/api/console/console-auth.ts';
 import { ConsoleSessions } from '../../../src/api/console/console-sessions.ts';
+import { SignInThrottle } from '../../../src/api/console/sign-in-throttle.ts';
 
 describe('ConsoleSessions', () => {
   it('gives random ids that find their session until it expires', () => {
@@ -49,5 +50,36 @@ describe('ConsoleSessions', () => {
     assert.equal(readCookie('xparley_console=abc', 'parley_console'), undefined);
     assert.equal(readCookie(undefined, 'parley_console'), undefined);
     assert.equal(readCookie('parley_console=', 'parley_console'), '');
+  });
+});
+
+describe('SignInThrottle', () => {
+  it('blocks an address after 10 wrong tokens within a minute, until the minute is over; others are not touched', () => {
+    let now = 0;
+    const t = new SignInThrottle(10, 60_000, () => now);
+    for (let i = 0; i < 9; i++) t.fail('10.0.0.1');
+    assert.equal(t.retryAfterMs('10.0.0.1'), 0, 'nine: still allowed');
+    now = 1000;
+    t.fail('10.0.0.1');
+    assert.equal(t.retryAfterMs('10.0.0.1'), 59_000, 'the tenth: blocked for the rest of the window');
+    assert.equal(t.retryAfterMs('10.0.0.2'), 0);
+    now = 60_000;
+    assert.equal(t.retryAfterMs('10.0.0.1'), 0, 'the window is over');
+    t.fail('10.0.0.1');
+    assert.equal(t.retryAfterMs('10.0.0.1'), 0, 'counting starts again');
+  });
+
+  it('a sign-in that succeeds clears the count; the map stays bounded', () => {
+    const t = new SignInThrottle(2, 60_000, () => 0, 3);
+    t.fail('a');
+    t.succeed('a');
+    t.fail('a');
+    assert.equal(t.retryAfterMs('a'), 0);
+    for (const ip of ['b', 'c', 'd', 'e']) {
+      t.fail(ip);
+      t.fail(ip);
+    }
+    assert.equal(t.retryAfterMs('a'), 0, 'the oldest address was dropped');
+    assert.ok(t.retryAfterMs('e') > 0);
   });
 });
