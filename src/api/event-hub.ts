@@ -18,6 +18,8 @@ export type ApiEventType =
   | 'leg.left'
   | 'talking'
   | 'dtmf'
+  | 'recording.started'
+  | 'recording.state'
   | 'recording.saved'
   | 'recording.stored'
   | 'recording.failed'
@@ -160,6 +162,10 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   }
 
   private onRecorder(r: Recorder): void {
+    const room = r.roomId;
+    this.publish('recording.started', { id: r.id, room });
+    r.on('state', (s) => this.publish('recording.state', { id: r.id, room, paused: s.paused, masked: s.masked, closed: false }));
+    r.once('closed', () => this.publish('recording.state', { id: r.id, room, paused: false, masked: false, closed: true }));
     let failures = 0;
     r.on('error', (err) => {
       if (++failures > MAX_FAILURE_EVENTS_PER_RECORDING) return;

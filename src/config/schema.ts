@@ -170,6 +170,18 @@ export interface ApiConfig {
   webhookSpoolFile: string;
   /** Where webhook deliveries given up are kept (JSON lines) for GET /webhooks/dead-letter and replay. */
   webhookDeadLetterFile: string;
+  console: ConsoleConfig;
+}
+
+/** The web console under /console (src/api/console/). */
+export interface ConsoleConfig {
+  enabled: boolean;
+  /** How long a console session (the cookie the API token is exchanged for) lasts, from sign-in. */
+  sessionTtlSec: number;
+  /** The cookie's Secure attribute: `auto` when the request came over TLS, `always` behind a TLS-terminating proxy. */
+  secureCookie: 'auto' | 'always';
+  /** Origins besides the API's own host allowed to send state-changing console requests (a reverse proxy's public URL). */
+  origins: string[];
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -366,7 +378,7 @@ export const configSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile'],
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile', 'console'],
       properties: {
         enabled: { type: 'boolean' },
         host,
@@ -406,6 +418,17 @@ export const configSchema = {
         rulesStateFile: { type: 'string', minLength: 1 },
         webhookSpoolFile: { type: 'string', minLength: 1 },
         webhookDeadLetterFile: { type: 'string', minLength: 1 },
+        console: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled', 'sessionTtlSec', 'secureCookie', 'origins'],
+          properties: {
+            enabled: { type: 'boolean' },
+            sessionTtlSec: { type: 'integer', minimum: 60, maximum: 604800 },
+            secureCookie: { type: 'string', enum: ['auto', 'always'] },
+            origins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/\\s]+$' } },
+          },
+        },
       },
     },
   },
@@ -464,5 +487,6 @@ export const defaultConfig: ParleyConfig = {
     rulesStateFile: '.parley/rules-state.json',
     webhookSpoolFile: '.parley/webhooks-pending.json',
     webhookDeadLetterFile: '.parley/webhooks-dead-letter.jsonl',
+    console: { enabled: true, sessionTtlSec: 28800, secureCookie: 'auto', origins: [] },
   },
 };

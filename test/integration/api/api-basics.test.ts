@@ -201,6 +201,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'POST /recordings/{id}/hold', 'DELETE /recordings/{id}/hold',
       'GET /rules', 'POST /rules/{name}',
       'GET /webhooks/dead-letter', 'POST /webhooks/dead-letter/replay',
+      'POST /console/session', 'GET /console/session', 'DELETE /console/session',
     ];
     for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);
     assert.equal(listed.size, expected.length, `no unexpected routes: ${[...listed].join(', ')}`);
