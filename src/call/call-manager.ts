@@ -81,7 +81,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
 
   /** Runs `flow` for this INVITE. Failures answer the INVITE and are logged; nothing throws. */
   /** `bridgeTo`: the rule's choice of B-leg target for bridge steps that name none. */
-  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, bridgeTo?: BridgeTarget): void {
+  /** `rule`: the rule that gave the call to the flow, and its retention (written into the call's recordings). */
+  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, bridgeTo?: BridgeTarget, rule?: { name: string | null; retentionDays: number | null }): void {
     if (this.closed) {
       res.send(503, { headers: { 'Retry-After': '5' } });
       return;
@@ -141,6 +142,12 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         this.pending.delete(callId);
         events.off('cancel', onCancel);
         if (bridgeTo) call.bridgeTarget = bridgeTo;
+        call.recordingOrigin = {
+          flow,
+          rule: rule?.name ?? null,
+          ruleRetentionDays: rule?.retentionDays ?? null,
+          defaultRetentionDays: this.deps.settings.retentionDays ?? null,
+        };
         if (pending.canceled) {
           call.end('caller canceled while the call was set up');
           ticket.release();

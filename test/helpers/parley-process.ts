@@ -18,8 +18,11 @@ export interface ParleyProcess {
   logged(re: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one. */
-export async function spawnParley(yaml: string, opts: { recordings?: string } = {}): Promise<ParleyProcess> {
+/**
+ * `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one.
+ * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`).
+ */
+export async function spawnParley(yaml: string, opts: { recordings?: string; recording?: string } = {}): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
   const sipPort = await freePort();
   const recordings = opts.recordings ?? join(dir, 'recordings');
@@ -32,7 +35,7 @@ sip:
   control: { host: 127.0.0.1, port: 0, secret: proc }
 media: { workers: 1 }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
-recording: { dir: ${recordings} }
+recording: { dir: ${recordings}${opts.recording ? `, ${opts.recording}` : ''} }
 ${yaml}`,
   );
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
