@@ -23,7 +23,9 @@ import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
+import { webAssetRoutes } from './routes/web-assets.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { webrtcRoutes } from './routes/webrtc.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
 const EVENTS_PATH = {
@@ -36,6 +38,13 @@ const EVENTS_PATH = {
     responses: { '101': { description: 'Switching Protocols: the stream follows' }, '401': { description: 'no or wrong token' } },
   },
 };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without the token: static pages and scripts with no data in them. */
+    public?: boolean;
+  }
+}
 
 export interface ApiContext {
   parley: Parley;
@@ -123,6 +132,8 @@ export class ApiServer {
 
     const expected = Buffer.from(token);
     app.addHook('onRequest', async (req) => {
+      // Pages and scripts that hold no data (they call the API, which asks for the token).
+      if (req.routeOptions.config?.public === true) return;
       if (!authorized(req, expected)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
     });
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
@@ -152,6 +163,8 @@ export class ApiServer {
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
     webhookRoutes(app, ctx);
+    webrtcRoutes(app, ctx);
+    webAssetRoutes(app);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
     return app;

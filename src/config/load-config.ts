@@ -78,6 +78,9 @@ function normalizeFlows(c: ParleyConfig): void {
 function crossChecks(c: ParleyConfig): string[] {
   const problems: string[] = [];
   if (c.api.enabled && !c.api.token) problems.push('api.token: required when api.enabled is true (at least 16 characters)');
+  if (c.media.webrtc.portRange.min > c.media.webrtc.portRange.max) {
+    problems.push('media.webrtc.portRange.min: must not be above media.webrtc.portRange.max');
+  }
   if (c.media.rtpPortRange.min > c.media.rtpPortRange.max) {
     problems.push('media.rtpPortRange.min: must not be above media.rtpPortRange.max');
   }

@@ -46,7 +46,14 @@ class FakeRoom implements HubRoomSide {
   openHubInput(id: string, m: ParticipantMedia): HubInputSink {
     const input = { id, media: m, packets: 0, closed: false };
     this.inputs.push(input);
-    return { pushRtp: () => void input.packets++, close: () => void (input.closed = true) };
+    return {
+      pushRtp: () => void input.packets++,
+      close: () => void (input.closed = true),
+      sending: false,
+      muted: false,
+      audience: null,
+      setMedia: (media: ParticipantMedia) => void (input.media = media),
+    };
   }
 }
 
