@@ -8,5 +8,8 @@ MEDIASOUP_WORKER_BIN=$(bash "$root/scripts/setup.sh")
 export MEDIASOUP_WORKER_BIN
 cd "$root"
 npx tsc --noEmit
+npx tsc --noEmit -p web
 npx eslint src test bench
+# The browser bundles are committed: they must be what web/webrtc/ builds to.
+node scripts/build-web.mjs --check
 exec bash scripts/run-tests.sh "$@"

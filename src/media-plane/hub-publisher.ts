@@ -234,6 +234,11 @@ export class HubPublisher implements TickSink, HubPublisherControl {
     if (this.closed) return;
     for (const i of this.inputs.values()) {
       if (i.id !== id) continue;
+      // The mixer encodes an input's mix in the input's codec: only an Opus input can feed the (Opus) output.
+      if (output && i.media.codec !== HUB_MIX_CODEC) {
+        this.log.warn({ input: id, codec: i.media.codec }, 'an input that is not Opus gets no output of its own');
+        continue;
+      }
       i.output = output;
       if (output) {
         i.media = { ...i.media, sendPt: output.pt, sendSsrc: output.ssrc };

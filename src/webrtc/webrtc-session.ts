@@ -1,6 +1,8 @@
-// One browser in a room, through the room's mediasoup hub: a WebRtcTransport
-// (ICE-lite, DTLS-SRTP) on the room's Router, at most one Producer (the
-// browser's microphone, Opus) and at most one Consumer (what it hears). Made
+// One browser in a room, through the room's mediasoup hub: WebRtcTransports
+// (ICE-lite, DTLS-SRTP) on the room's Router, one to receive and, unless the
+// browser only listens, one to send (mediasoup-client's transports go one way
+// each); at most one Producer (the browser's microphone, Opus) and at most
+// one Consumer (what it hears). Made
 // only by WebRtcSessions.create(); its role is fixed at creation and decides
 // what the browser may do through the API (webrtc-roles.ts):
 //   participant, barge  the microphone is heard by everyone (mixer input via
@@ -32,7 +34,9 @@ export interface WebRtcSessionOptions {
   /** The room's media (a session belongs to one room, not to a name that may be reused). */
   room: MediaRoom;
   hub: RoomHub;
-  transport: ms.WebRtcTransport;
+  /** null for a listen session (it sends nothing). */
+  sendTransport: ms.WebRtcTransport | null;
+  recvTransport: ms.WebRtcTransport;
   /** The mixer input's id (the roster's leg id for participants). */
   legId: string;
   /** whisper: the one leg that hears the browser. */
@@ -55,12 +59,13 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
   readonly targetLegId: string | null;
   readonly createdAt = new Date();
   private readonly hub: RoomHub;
-  private readonly transport: ms.WebRtcTransport;
+  private readonly sendTransport: ms.WebRtcTransport | null;
+  private readonly recvTransport: ms.WebRtcTransport;
+  private readonly connected = new Set<string>();
   private producer: ms.Producer | null = null;
   private inputConsumer: ms.Consumer | null = null;
   private outputProducer: ms.Producer | null = null;
   private consumer: ms.Consumer | null = null;
-  private connected = false;
   private producing = false;
   private consuming = false;
   private muted = false;
@@ -81,19 +86,21 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     this.legId = opts.legId;
     this.targetLegId = opts.targetLegId;
     this.hub = opts.hub;
-    this.transport = opts.transport;
+    this.sendTransport = opts.sendTransport;
+    this.recvTransport = opts.recvTransport;
     this.log = opts.log;
-    const t = this.transport;
-    t.on('icestatechange', (s) => {
-      // ICE-lite: 'disconnected' is mediasoup's consent timeout (no STUN from the browser).
-      if (s === 'disconnected' || s === 'closed') this.close('ice-disconnected');
-    });
-    t.on('dtlsstatechange', (s) => {
-      if (s === 'failed') this.close('dtls-failed');
-      else if (s === 'closed') this.close('dtls-closed'); // the browser closed its RTCPeerConnection (close_notify)
-    });
-    // The Router closed (the room or its hub went, the worker died): so did the transport.
-    t.observer.once('close', () => this.close(opts.isRoomClosed() ? 'room-closed' : this.hub.isClosed ? 'hub-closed' : 'closed'));
+    for (const t of this.transports) {
+      t.on('icestatechange', (st) => {
+        // ICE-lite: 'disconnected' is mediasoup's consent timeout (no STUN from the browser).
+        if (st === 'disconnected' || st === 'closed') this.close('ice-disconnected');
+      });
+      t.on('dtlsstatechange', (st) => {
+        if (st === 'failed') this.close('dtls-failed');
+        else if (st === 'closed') this.close('dtls-closed'); // the browser closed its RTCPeerConnection (close_notify)
+      });
+      // The Router closed (the room or its hub went, the worker died): so did the transport.
+      t.observer.once('close', () => this.close(opts.isRoomClosed() ? 'room-closed' : this.hub.isClosed ? 'hub-closed' : 'closed'));
+    }
     this.watch = setInterval(() => this.checkTraffic(), 1000);
     this.watch.unref();
   }
@@ -102,10 +109,9 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     return this.closed;
   }
 
-  /** What the browser's mediasoup-client Device and send/recv transport need. */
-  get transportParameters(): { id: string; iceParameters: ms.IceParameters; iceCandidates: ms.IceCandidate[]; dtlsParameters: ms.DtlsParameters } {
-    const t = this.transport;
-    return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+  /** What mediasoup-client's createSendTransport (null: listen) and createRecvTransport need. */
+  get transportParameters(): { send: TransportParameters | null; recv: TransportParameters } {
+    return { send: this.sendTransport ? parameters(this.sendTransport) : null, recv: parameters(this.recvTransport) };
   }
 
   get routerRtpCapabilities(): ms.RtpCapabilities {
@@ -114,7 +120,7 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
 
   /** For the API's GET and the console. */
   describe(): Record<string, unknown> {
-    const t = this.transport;
+    const t = this.recvTransport;
     return {
       sessionId: this.id,
       role: this.role,
@@ -130,14 +136,16 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     };
   }
 
-  async connect(dtlsParameters: ms.DtlsParameters): Promise<void> {
+  async connect(transportId: string, dtlsParameters: ms.DtlsParameters): Promise<void> {
     this.assertOpen();
-    if (this.connected) throw new WebRtcSessionError(409, 'conflict', 'the transport is already connected');
-    this.connected = true;
+    const t = this.transports.find((x) => x.id === transportId);
+    if (!t) throw new WebRtcSessionError(404, 'not_found', `no transport '${transportId}' in this session`);
+    if (this.connected.has(t.id)) throw new WebRtcSessionError(409, 'conflict', 'the transport is already connected');
+    this.connected.add(t.id);
     try {
-      await this.transport.connect({ dtlsParameters });
+      await t.connect({ dtlsParameters });
     } catch (err) {
-      this.connected = false;
+      this.connected.delete(t.id);
       throw new WebRtcSessionError(400, 'bad_request', `body.dtlsParameters: ${(err as Error).message}`, 'body.dtlsParameters');
     }
   }
@@ -145,13 +153,18 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
   /** The browser's microphone. participant/barge: heard by everyone; whisper: by the target leg only. */
   async produce(kind: string, rtpParameters: ms.RtpParameters): Promise<string> {
     this.assertOpen();
-    if (this.role === 'listen') throw new WebRtcSessionError(403, 'forbidden', 'a listen session sends no audio');
+    const send = this.sendTransport;
+    if (this.role === 'listen' || !send) throw new WebRtcSessionError(403, 'forbidden', 'a listen session sends no audio');
     if (kind !== 'audio') throw new WebRtcSessionError(400, 'bad_request', 'body.kind: must be audio', 'body.kind');
     if (this.producing) throw new WebRtcSessionError(409, 'conflict', 'the session already produces');
+    // The mixer sends an input its mix-minus in the input's own codec, and the hub's output is Opus.
+    if (rtpParameters.codecs?.[0]?.mimeType?.toLowerCase() !== 'audio/opus') {
+      throw new WebRtcSessionError(400, 'bad_request', 'body.rtpParameters.codecs: a browser sends Opus', 'body.rtpParameters.codecs');
+    }
     this.producing = true;
     let producer: ms.Producer;
     try {
-      producer = await this.transport.produce({ kind: 'audio', rtpParameters, appData: { session: this.id } });
+      producer = await send.produce({ kind: 'audio', rtpParameters, appData: { session: this.id } });
     } catch (err) {
       this.producing = false;
       throw new WebRtcSessionError(400, 'bad_request', `body.rtpParameters: ${(err as Error).message}`, 'body.rtpParameters');
@@ -189,7 +202,7 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
       throw new WebRtcSessionError(400, 'bad_request', 'body.rtpCapabilities: the browser cannot receive Opus', 'body.rtpCapabilities');
     }
     this.consuming = true;
-    const consumer = await this.transport.consume({ producerId: source.id, rtpCapabilities, appData: { session: this.id } });
+    const consumer = await this.recvTransport.consume({ producerId: source.id, rtpCapabilities, appData: { session: this.id } });
     if (this.closed) {
       consumer.close();
       this.assertOpen();
@@ -218,7 +231,7 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     this.watch = null;
     this.outputProducer?.close();
     this.inputConsumer?.close();
-    this.transport.close();
+    for (const t of this.transports) t.close();
     this.producer = null;
     this.consumer = null;
     this.outputProducer = null;
@@ -232,9 +245,9 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
   /** Nothing from the browser (RTP, RTCP, STUN) for the timeout: it is gone. */
   private checkTraffic(): void {
     if (this.closed) return;
-    this.transport.getStats().then(
-      (stats) => {
-        const bytes = stats.reduce((n, s) => n + s.bytesReceived, 0);
+    Promise.all(this.transports.map((t) => t.getStats())).then(
+      (all) => {
+        const bytes = all.flat().reduce((n, s) => n + s.bytesReceived, 0);
         const now = performance.now();
         if (bytes !== this.lastBytes) {
           this.lastBytes = bytes;
@@ -248,7 +261,22 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     );
   }
 
+  private get transports(): ms.WebRtcTransport[] {
+    return this.sendTransport ? [this.sendTransport, this.recvTransport] : [this.recvTransport];
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new WebRtcSessionError(404, 'not_found', `session closed (${this.closeReason ?? 'closed'})`);
   }
+}
+
+export interface TransportParameters {
+  id: string;
+  iceParameters: ms.IceParameters;
+  iceCandidates: ms.IceCandidate[];
+  dtlsParameters: ms.DtlsParameters;
+}
+
+function parameters(t: ms.WebRtcTransport): TransportParameters {
+  return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
 }

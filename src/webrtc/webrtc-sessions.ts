@@ -86,9 +86,14 @@ export class WebRtcSessions {
     let session: WebRtcSession;
     try {
       const hub = await this.deps.media.hubFor(conf.room.id);
-      const transport = await hub.router.createWebRtcTransport(this.transportOptions(legId));
+      const recv = await hub.router.createWebRtcTransport(this.transportOptions(legId, 'recv'));
+      const send = req.role === 'listen' ? null : await hub.router.createWebRtcTransport(this.transportOptions(legId, 'send')).catch((err: unknown) => {
+        recv.close();
+        throw err;
+      });
       if (this.closed || conf.room.isClosed) {
-        transport.close();
+        recv.close();
+        send?.close();
         throw new WebRtcSessionError(404, 'not_found', `room '${req.room}' closed`);
       }
       session = new WebRtcSession({
@@ -96,7 +101,8 @@ export class WebRtcSessions {
         roomName: conf.name,
         room: conf.room,
         hub,
-        transport,
+        sendTransport: send,
+        recvTransport: recv,
         legId,
         targetLegId: target,
         timeoutMs: this.deps.config.timeoutSec * 1000,
@@ -124,14 +130,14 @@ export class WebRtcSessions {
     this.sessions.clear();
   }
 
-  private transportOptions(legId: string): ms.WebRtcTransportOptions {
+  private transportOptions(legId: string, direction: 'send' | 'recv'): ms.WebRtcTransportOptions {
     const c = this.deps.config;
     const listenInfos: ms.TransportListenInfo[] = [
       { protocol: 'udp', ip: c.listenIp, portRange: c.portRange, ...(c.announcedAddress ? { announcedAddress: c.announcedAddress } : {}) },
     ];
     if (c.tcp) listenInfos.push({ protocol: 'tcp', ip: c.listenIp, portRange: c.portRange, ...(c.announcedAddress ? { announcedAddress: c.announcedAddress } : {}) });
     // A browser checks consent about every 5 s (RFC 7675): ICE says 'disconnected' after the timeout without one.
-    return { listenInfos, iceConsentTimeout: c.timeoutSec, appData: { leg: legId } };
+    return { listenInfos, iceConsentTimeout: c.timeoutSec, appData: { leg: legId, direction } };
   }
 
   private joinRoster(conf: Conference, legId: string, req: CreateWebRtcSession): void {

@@ -42,9 +42,15 @@ const createBody = {
   },
 } as const;
 
+const transportSchema = {
+  type: 'object',
+  required: ['id', 'iceParameters', 'iceCandidates', 'dtlsParameters'],
+  properties: { id: { type: 'string' }, iceParameters: anyObject, iceCandidates: { type: 'array', items: anyObject }, dtlsParameters: anyObject },
+} as const;
+
 const createAnswer = {
   type: 'object',
-  required: ['sessionId', 'role', 'room', 'legId', 'routerRtpCapabilities', 'transport'],
+  required: ['sessionId', 'role', 'room', 'legId', 'routerRtpCapabilities', 'sendTransport', 'recvTransport'],
   properties: {
     sessionId: { type: 'string' },
     role: { type: 'string' },
@@ -52,11 +58,8 @@ const createAnswer = {
     legId: { type: 'string' },
     targetLegId: { type: 'string', nullable: true },
     routerRtpCapabilities: anyObject,
-    transport: {
-      type: 'object',
-      required: ['id', 'iceParameters', 'iceCandidates', 'dtlsParameters'],
-      properties: { id: { type: 'string' }, iceParameters: anyObject, iceCandidates: { type: 'array', items: anyObject }, dtlsParameters: anyObject },
-    },
+    sendTransport: { ...transportSchema, nullable: true },
+    recvTransport: transportSchema,
   },
 } as const;
 
@@ -102,7 +105,8 @@ export function webrtcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         legId: s.legId,
         targetLegId: s.targetLegId,
         routerRtpCapabilities: s.routerRtpCapabilities,
-        transport: s.transportParameters,
+        sendTransport: s.transportParameters.send,
+        recvTransport: s.transportParameters.recv,
       });
     },
   );
@@ -123,13 +127,14 @@ export function webrtcRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/webrtc/:sessionId/connect',
     {
       schema: {
-        summary: "The browser transport's DTLS parameters (mediasoup-client's 'connect' event)",
+        summary: "A browser transport's DTLS parameters (mediasoup-client's 'connect' event, once per transport)",
         params: sessionParam,
         body: {
           type: 'object',
           additionalProperties: false,
-          required: ['dtlsParameters'],
+          required: ['transportId', 'dtlsParameters'],
           properties: {
+            transportId: { type: 'string', minLength: 1, maxLength: 64 },
             dtlsParameters: {
               type: 'object',
               required: ['fingerprints'],
@@ -142,7 +147,8 @@ export function webrtcRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (req) => {
       const s = session((req.params as { sessionId: string }).sessionId);
-      await run(() => s.connect((req.body as { dtlsParameters: ms.DtlsParameters }).dtlsParameters));
+      const b = req.body as { transportId: string; dtlsParameters: ms.DtlsParameters };
+      await run(() => s.connect(b.transportId, b.dtlsParameters));
       return { ok: true };
     },
   );
