@@ -15,10 +15,10 @@ export function haveChromium(): boolean {
   return existsSync(CHROMIUM);
 }
 
-/** A WAV of a steady tone (48 kHz mono 16-bit, -6 dBFS) made with sox; Chromium loops it as its microphone. */
+/** A WAV of a steady tone (48 kHz mono 16-bit, -12 dBFS) made with sox; Chromium loops it as its microphone. */
 export function toneWav(dir: string, hz: number): string {
   const file = join(dir, `tone-${hz}.wav`);
-  execFileSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file, 'synth', '10', 'sine', String(hz), 'vol', '0.5']);
+  execFileSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file, 'synth', '10', 'sine', String(hz), 'vol', '0.25']);
   return file;
 }
 

@@ -72,6 +72,10 @@ async function main(): Promise<void> {
     track.enabled = !track.enabled;
     mute.textContent = track.enabled ? 'Mute' : 'Unmute';
   };
+  // A closed tab or a navigation leaves at once (else ICE consent, media.webrtc.timeoutSec, finds it gone).
+  addEventListener('pagehide', () => {
+    if (page.state === 'live') void session.leave();
+  });
   leave.disabled = false;
   leave.onclick = () => {
     page.state = 'left';

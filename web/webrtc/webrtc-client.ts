@@ -7,7 +7,7 @@
 //   import { joinRoom } from './webrtc-client.ts';
 //   const s = await joinRoom({ room: 'standup', role: 'participant', microphone: stream });
 //   audioElement.srcObject = s.remoteStream;   // play it (and attach it before using WebAudio on it)
-//   await s.leave();
+//   await s.leave();                           // also on pagehide: a closed tab leaves at once
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
 
@@ -102,7 +102,7 @@ export async function joinRoom(opts: JoinOptions): Promise<WebRtcSession> {
       left = true;
       send?.close();
       recv?.close();
-      await api('DELETE', `/webrtc/${sid}`).catch(() => undefined);
+      await api('DELETE', `/webrtc/${sid}`, undefined, true).catch(() => undefined);
     },
   };
   try {
@@ -144,11 +144,12 @@ export async function joinRoom(opts: JoinOptions): Promise<WebRtcSession> {
 }
 
 function apiCaller(base: string, token: string | undefined) {
-  return async (method: string, path: string, body?: unknown): Promise<unknown> => {
+  // keepalive: a leave() from a closing page (pagehide) still reaches the server.
+  return async (method: string, path: string, body?: unknown, keepalive = false): Promise<unknown> => {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(base + path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(base + path, { method, headers, keepalive, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     let json: { error?: string; message?: string } | undefined;
     try {
