@@ -99,6 +99,7 @@ export interface HubInputSink {
   muted: boolean;
   audience: ReadonlySet<string> | null;
   setMedia(media: ParticipantMedia): void;
+  on(event: 'talk', listener: (talking: boolean) => void): unknown;
 }
 
 interface InputState {
@@ -113,6 +114,8 @@ export interface HubPublisherOptions {
   ip: string;
   /** A leg's first audio, or its codec changed: the hub should make it a Producer and answer with setLeg(). */
   requestLeg(legId: string, codec: CodecName): void;
+  /** An input started or stopped talking (voice activity: a message per change, never per packet). */
+  inputTalk?(id: string, talking: boolean): void;
   log: Logger;
 }
 
@@ -227,6 +230,8 @@ export class HubPublisher implements TickSink, HubPublisherControl {
     state.sink = this.room.openHubInput(input.id, media, send);
     state.sink.sending = false;
     if (input.audience) state.sink.audience = new Set(input.audience);
+    const talk = this.opts.inputTalk;
+    if (talk) state.sink.on('talk', (talking) => talk(input.id, talking));
     this.inputs.set(input.ssrc, state as InputState);
   }
 

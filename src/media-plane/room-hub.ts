@@ -21,6 +21,8 @@ export type RoomHubCloseReason = 'closed' | 'room-closed' | 'worker-died' | 'eng
 export type RoomHubEvents = {
   /** A leg's stream is in the Router (first audio from the leg, or a new codec): consume it by this Producer. */
   legproducer: [legId: string, producer: ms.Producer];
+  /** An input brought in by consume() (a browser) started or stopped talking. */
+  inputtalk: [id: string, talking: boolean];
   /** Terminal, exactly once. The room goes on without a hub. */
   close: [reason: RoomHubCloseReason];
 };
@@ -217,6 +219,11 @@ export class RoomHub extends TypedEmitter<RoomHubEvents> {
     });
     this.opts.publisher.setInputOutput(id, { ssrc, pt: HUB_PT[HUB_MIX_CODEC] });
     return producer;
+  }
+
+  /** @internal The room's side says an input's voice activity changed (MediaEngine wires it). */
+  inputTalking(id: string, talking: boolean): void {
+    if (!this.closed) this.safeEmit('inputtalk', id, talking);
   }
 
   /** Mutes an input, or changes who hears it (null: everyone). */

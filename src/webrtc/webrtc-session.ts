@@ -114,6 +114,11 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     return { send: this.sendTransport ? parameters(this.sendTransport) : null, recv: parameters(this.recvTransport) };
   }
 
+  /** The room hub's events (a participant's voice activity), for its owner. */
+  get hubEvents(): Pick<RoomHub, 'on' | 'off'> {
+    return this.hub;
+  }
+
   get routerRtpCapabilities(): ms.RtpCapabilities {
     return this.hub.router.rtpCapabilities;
   }

@@ -116,6 +116,14 @@ export class WebRtcSessions {
       this.log.warn({ err, room: req.room }, 'browser session not made');
       throw new WebRtcSessionError(503, 'unavailable', `the room's media hub is not available: ${(err as Error).message}`);
     }
+    if (onRoster) {
+      // The roster's talking flag (and the API's talking events), as for a SIP leg.
+      const onTalk = (id: string, talking: boolean): void => {
+        if (id === legId) conf.roster.setTalking(legId, talking);
+      };
+      session.hubEvents.on('inputtalk', onTalk);
+      session.once('close', () => session.hubEvents.off('inputtalk', onTalk));
+    }
     this.sessions.set(session.id, session);
     this.log.info({ room: conf.name, leg: legId, role: req.role, target }, 'browser session open');
     return session;

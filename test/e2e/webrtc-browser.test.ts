@@ -130,6 +130,9 @@ routing: { rules: [] }
       return r.body.dtlsState === 'connected' ? r.body : undefined;
     });
     assert.equal(s.role, 'participant');
+    // Its voice activity reaches the roster like a SIP leg's (the console shows who talks).
+    await waitFor('the roster says the browser talks', async () =>
+      (await call(base, 'GET', '/rooms/standup')).body.roster.find((e: { leg: string }) => e.leg === legId)?.talking === true);
     // A hears the browser's 1 kHz (through the mixer: decoded Opus, mixed, PCMU).
     await waitFor('A hears the browser', async () => (await sipHears(a.rtp, [BROWSER_HZ])).share[BROWSER_HZ]! > 0.3, 15_000);
     const atB = await sipHears(b.rtp, [A_HZ, BROWSER_HZ]);

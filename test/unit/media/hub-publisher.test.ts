@@ -53,6 +53,7 @@ class FakeRoom implements HubRoomSide {
       muted: false,
       audience: null,
       setMedia: (media: ParticipantMedia) => void (input.media = media),
+      on: () => undefined,
     });
   }
 }
