@@ -3,6 +3,7 @@
 // random bits and a session can do only what its role allows.
 import type { FastifyInstance } from 'fastify';
 import type { types as ms } from 'mediasoup';
+import { MediaClosedError } from '../../media-plane/media-errors.ts';
 import { WebRtcSessionError, WEBRTC_ROLES, type WebRtcRole } from '../../webrtc/webrtc-roles.ts';
 import type { WebRtcSession } from '../../webrtc/webrtc-session.ts';
 import type { WebRtcSessions } from '../../webrtc/webrtc-sessions.ts';
@@ -74,12 +75,14 @@ export function webrtcRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (!s || s.isClosed) throw ApiError.notFound('session', id);
     return s;
   };
-  /** WebRtcSessionError → the API's error answer. */
+  /** WebRtcSessionError (and a room closing meanwhile) → the API's error answer. */
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof WebRtcSessionError) throw new ApiError(err.status, err.code, err.message, err.field);
+      // The room (or its hub) closed under the request: the session is gone with it.
+      if (err instanceof MediaClosedError) throw new ApiError(404, 'not_found', err.message);
       throw err;
     }
   };
