@@ -19,8 +19,14 @@ export interface HubSide {
   detach(): void;
 }
 
-export async function localHubSide(room: LocalMediaRoom, ip: string, log: Logger, requestLeg: (legId: string, codec: CodecName) => void): Promise<HubSide> {
-  const publisher = await HubPublisher.open({ ip, log, requestLeg });
+export async function localHubSide(
+  room: LocalMediaRoom,
+  ip: string,
+  log: Logger,
+  requestLeg: (legId: string, codec: CodecName) => void,
+  inputTalk: (id: string, talking: boolean) => void,
+): Promise<HubSide> {
+  const publisher = await HubPublisher.open({ ip, log, requestLeg, inputTalk });
   return {
     address: publisher.local,
     control: publisher,
@@ -29,11 +35,16 @@ export async function localHubSide(room: LocalMediaRoom, ip: string, log: Logger
   };
 }
 
-export async function remoteHubSide(room: RemoteMediaRoom, requestLeg: (legId: string, codec: CodecName) => void): Promise<HubSide> {
+export async function remoteHubSide(
+  room: RemoteMediaRoom,
+  requestLeg: (legId: string, codec: CodecName) => void,
+  inputTalk: (id: string, talking: boolean) => void,
+): Promise<HubSide> {
   const thread = room.thread;
   const roomId = room.id;
   const address = await thread.request<{ ip: string; port: number }>({ type: 'hub.open', roomId });
   room.hubRequestLeg = requestLeg;
+  room.hubInputTalk = inputTalk;
   const call = (c: HubCall): void => thread.send({ type: 'hub.control', roomId, call: c });
   return {
     address,
@@ -44,11 +55,14 @@ export async function remoteHubSide(room: RemoteMediaRoom, requestLeg: (legId: s
       setLegConsumed: (legId, on) => call({ op: 'setLegConsumed', legId, on }),
       addInput: (input) => call({ op: 'addInput', input }),
       removeInput: (id) => call({ op: 'removeInput', id }),
+      setInputOutput: (id, output) => call({ op: 'setInputOutput', id, output }),
+      updateInput: (id, change) => call({ op: 'updateInput', id, change }),
     },
     // The thread attaches its publisher on 'start'.
     attach: () => undefined,
     detach: () => {
       room.hubRequestLeg = null;
+      room.hubInputTalk = null;
       thread.send({ type: 'hub.close', roomId });
     },
   };

@@ -224,7 +224,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     const requestLeg = (legId: string, codec: CodecName): void => {
       hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));
     };
-    const side = room instanceof LocalMediaRoom ? await localHubSide(room, HUB_IP, log, requestLeg) : await remoteHubSide(room, requestLeg);
+    const inputTalk = (id: string, talking: boolean): void => hub?.inputTalking(id, talking);
+    const side = room instanceof LocalMediaRoom ? await localHubSide(room, HUB_IP, log, requestLeg, inputTalk) : await remoteHubSide(room, requestLeg, inputTalk);
     try {
       hub = await RoomHub.create({ roomId: room.id, pool: this.pool, codecs: room.codecs, listenIp: HUB_IP, publisherAddress: side.address, publisher: side.control, cname: this.cname, log });
     } catch (err) {

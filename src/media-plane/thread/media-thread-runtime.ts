@@ -147,6 +147,7 @@ export class MediaThreadRuntime {
             ip: HUB_IP,
             log: this.log.child({ room: roomId, component: 'hub-publisher' }),
             requestLeg: (legId, codec) => this.post({ type: 'hub.requestLeg', roomId, legId, codec }),
+            inputTalk: (id, talking) => this.post({ type: 'hub.inputTalk', roomId, id, talking }),
           });
           if (s.room.isClosed) {
             p.close();
@@ -176,6 +177,10 @@ export class MediaThreadRuntime {
             return p.addInput(c.input);
           case 'removeInput':
             return p.removeInput(c.id);
+          case 'setInputOutput':
+            return p.setInputOutput(c.id, c.output);
+          case 'updateInput':
+            return p.updateInput(c.id, c.change);
         }
         return;
       }

@@ -10,7 +10,7 @@ import type { EndpointView, MediaLegCloseReason, MediaRoomCloseReason, Participa
 import type { RtcpStats } from '../rtcp/index.ts';
 import type { LatchMode } from '../rtp-endpoint.ts';
 import type { NegotiatedAudio } from '../sdp-types.ts';
-import type { HubInputStream, HubLegStream, HubLink } from '../hub-publisher.ts';
+import type { HubInputChange, HubInputOutput, HubInputStream, HubLegStream, HubLink } from '../hub-publisher.ts';
 import type { CodecName } from '../../mixer/codecs/audio-codec.ts';
 
 /** What a media thread is started with (workerData). */
@@ -30,7 +30,9 @@ export type HubCall =
   | { op: 'setMixConsumed'; on: boolean }
   | { op: 'setLegConsumed'; legId: string; on: boolean }
   | { op: 'addInput'; input: HubInputStream }
-  | { op: 'removeInput'; id: string };
+  | { op: 'removeInput'; id: string }
+  | { op: 'setInputOutput'; id: string; output: HubInputOutput | null }
+  | { op: 'updateInput'; id: string; change: HubInputChange };
 
 export interface LegRole {
   muted?: boolean;
@@ -109,6 +111,8 @@ export type MediaEvent =
   | { type: 'room.closed'; roomId: string; reason: MediaRoomCloseReason }
   /** The publisher needs a Producer for a leg's stream (its first audio, or a new codec). */
   | { type: 'hub.requestLeg'; roomId: string; legId: string; codec: CodecName }
+  /** A hub input (a browser) started or stopped talking (a message per change, never per packet). */
+  | { type: 'hub.inputTalk'; roomId: string; id: string; talking: boolean }
   /** The thread is done with a source: it played its last frame ('done') or was stopped there (leg or room closed). */
   | { type: 'source.done'; sourceId: number; stopped: boolean }
   /** A sink's ring names a leg by this small number from now on (posted before the first record that uses it). */

@@ -26,6 +26,8 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
   private nextSlot = 1;
   /** @internal Set by MediaEngine while the room has a hub: the thread's publisher asks for a leg's Producer. */
   hubRequestLeg: ((legId: string, codec: CodecName) => void) | null = null;
+  /** @internal Likewise: a hub input (a browser) started or stopped talking. */
+  hubInputTalk: ((id: string, talking: boolean) => void) | null = null;
   private closed = false;
   private closeReason: MediaRoomCloseReason = 'closed';
   private rate: number;
@@ -174,6 +176,10 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
     }
     if (m.type === 'hub.requestLeg') {
       this.hubRequestLeg?.(m.legId, m.codec);
+      return;
+    }
+    if (m.type === 'hub.inputTalk') {
+      this.hubInputTalk?.(m.id, m.talking);
       return;
     }
     if ('legId' in m) this.legs.get(m.legId)?.onThreadEvent(m);
