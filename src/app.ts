@@ -4,6 +4,8 @@
 import { ApiServer } from './api/api-server.ts';
 import { CallManager } from './call/call-manager.ts';
 import { ConferenceManager } from './call/conference/conference-manager.ts';
+import { attachCluster } from './cluster/attach-cluster.ts';
+import { ClusterNode } from './cluster/cluster-node.ts';
 import { loadConfigFile } from './config/load-config.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { MediaEngine } from './media-plane/media-engine.ts';
@@ -15,7 +17,8 @@ import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
 
-export type ParleyEvents = { close: [] };
+/** drainrequested: POST /admin/drain asks the process to drain as on SIGTERM (main.ts does it). */
+export type ParleyEvents = { close: []; drainrequested: [] };
 
 export class Parley extends TypedEmitter<ParleyEvents> {
   readonly routing: RoutingTable;
@@ -27,6 +30,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private router: InboundRouter | null = null;
   private callManager: CallManager | null = null;
   private apiServer: ApiServer | null = null;
+  private clusterNode: ClusterNode | null = null;
   private closed = false;
 
   private constructor(
@@ -87,6 +91,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.sip?.hostports ?? '';
   }
 
+  /** This process as a cluster node, when `cluster` is configured. */
+  get cluster(): ClusterNode | null {
+    return this.clusterNode;
+  }
+
   /** The control API, when `api.enabled`. */
   get api(): ApiServer | null {
     return this.apiServer;
@@ -126,6 +135,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     const calls = this.callManager;
     if (this.closed || !calls) return this.shutdown();
     calls.drain();
+    // In a cluster: new rooms go to other nodes (503), this node's rooms still take joins.
+    this.clusterNode?.drain();
     const until = Date.now() + timeoutMs;
     this.log.info({ calls: calls.active.size, timeoutMs }, 'draining');
     while (calls.active.size > 0 && Date.now() < until && !this.closed) {
@@ -143,6 +154,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       calls.close();
       await new Promise((r) => setTimeout(r, graceMs));
     }
+    await this.clusterNode?.leave();
     this.close();
     // The webhook deliveries still pending are written asynchronously: on disk before the process may exit.
     await this.apiServer?.settled();
@@ -157,6 +169,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.log.info('closing');
     this.apiServer?.close();
     this.callManager?.close();
+    this.clusterNode?.close();
     this.conferenceManager?.close();
     this.sip?.close();
     this.recordingService?.close();
@@ -208,6 +221,17 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       c.security,
       c.calls,
     );
+    if (c.cluster) {
+      const conferences = this.conferenceManager;
+      const calls0 = this.callManager;
+      this.clusterNode = new ClusterNode(
+        c.cluster,
+        () => ({ calls: calls0.admitted, rooms: conferences.names.length }),
+        this.log.child({ component: 'cluster', node: c.cluster.nodeId }),
+      );
+      attachCluster(this.clusterNode, this.callManager, conferences, this.routing);
+      await this.clusterNode.start();
+    }
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) =>

@@ -19,6 +19,15 @@ export interface Conference {
   name: string;
   room: MediaRoom;
   roster: Roster;
+  /** The ownership epoch of the room's cluster lease (null: Parley runs alone). */
+  epoch: number | null;
+}
+
+/** A cluster's room leases (src/cluster/): a room opens only on the node that holds its lease. */
+export interface RoomOwnershipPort {
+  /** Takes (or joins) the lease; resolves to its epoch; rejects when another node owns the room or the cluster is unreachable. */
+  acquireRoom(name: string): Promise<number>;
+  releaseRoom(name: string): void;
 }
 
 export type ConferenceManagerEvents = {
@@ -35,6 +44,7 @@ export class RoomFullError extends Error {
 export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> implements ConferenceJoiner {
   private readonly conferences = new Map<string, Promise<Conference>>();
   private closed = false;
+  private ownership: RoomOwnershipPort | null = null;
 
   constructor(
     private readonly media: MediaEngine,
@@ -45,6 +55,11 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     private readonly maxLegsPerRoom = 0,
   ) {
     super(log);
+  }
+
+  /** In a cluster: rooms open only under a lease, released when they close. */
+  setOwnership(ownership: RoomOwnershipPort | null): void {
+    this.ownership = ownership;
   }
 
   get names(): string[] {
@@ -146,15 +161,25 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     if (this.closed) return Promise.reject(new Error('conferences are closed'));
     let p = this.conferences.get(name);
     if (!p) {
-      p = this.media.createRoom(`conf-${name}`).then((room) => {
-        const conf: Conference = { name, room, roster: new Roster(name) };
+      const ownership = this.ownership;
+      p = (async (): Promise<Conference> => {
+        const epoch = ownership ? await ownership.acquireRoom(name) : null;
+        let room: MediaRoom;
+        try {
+          room = await this.media.createRoom(`conf-${name}`);
+        } catch (err) {
+          ownership?.releaseRoom(name);
+          throw err;
+        }
+        const conf: Conference = { name, room, roster: new Roster(name), epoch };
         room.once('close', () => {
           if (this.conferences.get(name) === p) this.conferences.delete(name);
+          ownership?.releaseRoom(name);
           this.safeEmit('roomclose', conf);
         });
         this.safeEmit('roomopen', conf);
         return conf;
-      });
+      })();
       this.conferences.set(name, p);
       p.catch(() => this.conferences.delete(name));
     }
