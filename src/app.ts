@@ -146,6 +146,13 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.shutdown();
   }
 
+  /** POST /admin/drain: main.ts drains as on SIGTERM; without a listener (tests), the drain runs here. */
+  requestDrain(): void {
+    if (this.closed) return;
+    if (this.safeEmit('drainrequested')) return;
+    this.drain(this.configInForce.shutdown.drainTimeoutMs).catch((err: unknown) => this.log.error({ err }, 'drain failed'));
+  }
+
   /** Ends the calls (BYE), gives the SIP side a moment to send them, then closes. */
   async shutdown(graceMs = 500): Promise<void> {
     if (this.closed) return;

@@ -14,7 +14,7 @@ import type { Parley } from '../app.ts';
 import type { ApiConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
-import { EventHub } from './event-hub.ts';
+import { EventHub, type ApiEvent } from './event-hub.ts';
 import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
 import { callRoutes } from './routes/calls.ts';
@@ -24,6 +24,7 @@ import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { clusterRoutes } from '../cluster/cluster-routes.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
 const EVENTS_PATH = {
@@ -52,6 +53,7 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
 
   private constructor(
+    private readonly parley: Parley,
     readonly app: FastifyInstance,
     readonly hub: EventHub,
     private readonly webhooks: WebhookSender,
@@ -82,12 +84,14 @@ export class ApiServer {
       },
       log.child({ component: 'webhooks' }),
     );
+    // In a cluster the webhooks go through the cluster's stream (delivered once, even when a node dies).
+    const deliver = parley.cluster ? parley.cluster.attachWebhooks(webhooks) : (e: ApiEvent): void => webhooks.handle(e);
     hub.on('event', (e) => {
       metrics.handle(e);
-      webhooks.handle(e);
+      deliver(e);
     });
     const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, config.token ?? '');
-    const server = new ApiServer(app, hub, webhooks, metrics, log);
+    const server = new ApiServer(parley, app, hub, webhooks, metrics, log);
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -152,6 +156,7 @@ export class ApiServer {
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
     webhookRoutes(app, ctx);
+    clusterRoutes(app, ctx);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
     return app;
@@ -171,6 +176,7 @@ export class ApiServer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.parley.cluster?.detachWebhooks();
     this.webhooks.close();
     this.hub.close();
     for (const c of this.app.websocketServer?.clients ?? []) c.terminate();

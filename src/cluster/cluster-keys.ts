@@ -14,6 +14,6 @@ export const keys = {
   epoch: `${KEY_PREFIX}epoch`,
   /** Who reports a dead node's calls (a short lock, so one survivor does). */
   reap: (id: string): string => `${KEY_PREFIX}reap:${id}`,
-  /** The webhook stream (a consumer group delivers each entry once). */
-  webhooks: `${KEY_PREFIX}webhooks`,
+  /** A node's webhook journal (hash: delivery id → event) until each is settled; taken over when the node is lost. */
+  nodeWebhooks: (id: string): string => `${KEY_PREFIX}node:${id}:webhooks`,
 } as const;

@@ -8,6 +8,8 @@
 import type { ClusterConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import type { ApiEvent } from '../api/event-hub.ts';
+import { ClusterWebhooks, type WebhookSink } from './cluster-webhooks.ts';
 import { InviteGate } from './invite-gate.ts';
 import { NodeReaper } from './node-reaper.ts';
 import { NodeRegistry, type ClusterCallRecord, type NodeEntry, type NodeState } from './node-registry.ts';
@@ -41,6 +43,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   readonly leases: RoomLeases;
   readonly gate: InviteGate;
   private readonly reaper: NodeReaper;
+  private webhooks: ClusterWebhooks | null = null;
   private timer: NodeJS.Timeout | null = null;
   private beating = false;
   private closed = false;
@@ -111,12 +114,38 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     this.lostHooks.push(hook);
   }
 
+  /**
+   * Webhooks through the cluster's stream (delivered once, taken over from dead
+   * nodes): returns what the API calls with each event instead of sink.handle.
+   */
+  attachWebhooks(sink: WebhookSink): (event: ApiEvent) => void {
+    this.webhooks?.close();
+    const w = new ClusterWebhooks(this.link, this.nodeId, sink, this.log);
+    this.webhooks = w;
+    this.onNodeLost(async (id) => {
+      if (this.webhooks === w) await w.takeOver(id);
+    });
+    // What a previous run of this node left unsettled (a crash, or a stop with deliveries pending), unless a survivor took it.
+    if (this.link.isUp) w.takeOver(this.nodeId).catch((err: unknown) => this.log.warn({ err }, 'own webhook journal not resumed'));
+    return (e) => w.publish(e);
+  }
+
+  /** The API's sender is closing: nothing more is journaled; unsettled entries stay in Redis. */
+  detachWebhooks(): void {
+    this.webhooks?.close();
+  }
+
+  get webhookTakeovers(): number {
+    return this.webhooks?.takenOver ?? 0;
+  }
+
   /** A clean stop: leases released and the entry removed (its calls ended already), before close(). */
   async leave(): Promise<void> {
     if (this.closed) return;
     this.leases.releaseAll();
     try {
-      await this.registry.deregister();
+      // Deliveries still pending stay journaled: the node then stays in the set of nodes, so a survivor takes them over.
+      await this.registry.deregister(this.webhooks !== null && this.webhooks.pendingCount > 0);
     } catch (err) {
       this.log.warn({ err }, 'deregistration failed; the entry expires by itself');
     }
@@ -128,6 +157,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.webhooks?.close();
     this.link.close();
   }
 

@@ -45,7 +45,7 @@ export class NodeReaper {
         // a foreign value
       }
     }
-    this.log.warn({ node: id, calls: calls.length }, 'node lost: reporting its calls as ended');
+    this.log.warn({ node: id, calls: calls.length }, 'node gone: reporting its calls as ended, taking over its webhooks');
     await this.onLost(id, calls);
     // The node may have come back meanwhile (a long Redis outage, not a death): then leave it be.
     const back = await this.link.client.exists(keys.node(id));
@@ -54,5 +54,6 @@ export class NodeReaper {
       return;
     }
     await this.link.client.multi().del(keys.nodeCalls(id)).srem(keys.nodes, id).exec();
+    // Entries its journal still holds (a move failed half-way): left for the node's own next start.
   }
 }

@@ -123,6 +123,17 @@ export class NodeRegistry {
     }
   }
 
+  /** Which node holds a call in progress (null: none that Redis knows). */
+  async callOwner(callId: string): Promise<string | null> {
+    const ids = await this.link.client.smembers(keys.nodes);
+    if (ids.length === 0) return null;
+    const p = this.link.client.pipeline();
+    for (const id of ids) p.hexists(keys.nodeCalls(id), callId);
+    const res = (await p.exec()) ?? [];
+    const i = res.findIndex(([err, v]) => !err && v === 1);
+    return i >= 0 ? ids[i]! : null;
+  }
+
   /** Ids in the set of nodes whose entry has expired: dead (or cut off from Redis longer than their TTL). */
   async silentNodes(): Promise<string[]> {
     const ids = await this.link.client.smembers(keys.nodes);
@@ -132,9 +143,15 @@ export class NodeRegistry {
     return others.filter((_, i) => values[i] === null);
   }
 
-  /** Removes this node's entry (a clean stop): the others do not report its (already ended) calls. */
-  async deregister(): Promise<void> {
+  /**
+   * Removes this node's entry and call hash (a clean stop: its calls ended already).
+   * `leaveJournal`: webhooks are still pending, so the node stays in the set of nodes
+   * and the survivor that reaps it takes its journal over.
+   */
+  async deregister(leaveJournal = false): Promise<void> {
     if (!this.link.isUp) return;
-    await this.link.client.multi().del(keys.node(this.self.id)).del(keys.nodeCalls(this.self.id)).srem(keys.nodes, this.self.id).exec();
+    const m = this.link.client.multi().del(keys.node(this.self.id)).del(keys.nodeCalls(this.self.id));
+    if (!leaveJournal) m.srem(keys.nodes, this.self.id);
+    await m.exec();
   }
 }

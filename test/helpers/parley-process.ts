@@ -18,17 +18,20 @@ export interface ParleyProcess {
   logged(re: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one. */
-export async function spawnParley(yaml: string, opts: { recordings?: string } = {}): Promise<ParleyProcess> {
+/**
+ * `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one.
+ * `opts.host`: the loopback address SIP listens on (127.0.0.2… for cluster nodes); `opts.sipPort`: a port chosen by the test.
+ */
+export async function spawnParley(yaml: string, opts: { recordings?: string; host?: string; sipPort?: number } = {}): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
-  const sipPort = await freePort();
+  const sipPort = opts.sipPort ?? await freePort();
   const recordings = opts.recordings ?? join(dir, 'recordings');
   const file = join(dir, 'parley.yaml');
   writeFileSync(
     file,
     `log: { level: info, pretty: false }
 sip:
-  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }]
+  listen: [{ transport: udp, host: ${opts.host ?? '127.0.0.1'}, port: ${sipPort} }]
   control: { host: 127.0.0.1, port: 0, secret: proc }
 media: { workers: 1 }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
