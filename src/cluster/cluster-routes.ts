@@ -59,9 +59,11 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (route.startsWith('/calls/:id') && params.id) {
       if (ctx.parley.calls?.active.has(params.id)) return;
       owner = await node.registry.callOwner(params.id).catch(() => null);
-    } else if (route.startsWith('/rooms/:name') && params.name) {
-      if (ctx.parley.conferences?.names.includes(params.name)) return;
-      owner = (await node.leases.owner(params.name).catch(() => null))?.owner ?? null;
+    } else if ((route.startsWith('/rooms/:name') && params.name) || (route === '/rooms' && req.method === 'POST')) {
+      // POST /rooms names its room in the body: opened where it is owned, if it is.
+      const name = params.name ?? (req.body as { name?: unknown } | undefined)?.name;
+      if (typeof name !== 'string' || ctx.parley.conferences?.names.includes(name)) return;
+      owner = (await node.leases.owner(name).catch(() => null))?.owner ?? null;
     } else return;
     if (!owner || owner === node.nodeId) return;
     const entry = await node.registry.entry(owner).catch(() => null);

@@ -54,9 +54,14 @@ export class NodeRegistry {
     return this.calls;
   }
 
+  // A change is written at once whenever Redis is up, even while a resync is due:
+  // commands on the one connection stay in order, so a resync written earlier
+  // cannot undo it, and one written later is built from the map, which has it.
+  // (Skipping it during a resync left an ended call in the hash, reported again
+  // as node-lost when the node died.)
   callStarted(rec: ClusterCallRecord): void {
     this.calls.set(rec.callId, rec);
-    if (this.link.isUp && !this.resync) {
+    if (this.link.isUp) {
       this.link.client.hset(keys.nodeCalls(this.self.id), rec.callId, JSON.stringify(rec)).catch(() => {
         this.resync = true;
       });
@@ -65,7 +70,7 @@ export class NodeRegistry {
 
   callEnded(callId: string): void {
     if (!this.calls.delete(callId)) return;
-    if (this.link.isUp && !this.resync) {
+    if (this.link.isUp) {
       this.link.client.hdel(keys.nodeCalls(this.self.id), callId).catch(() => {
         this.resync = true;
       });
@@ -79,19 +84,21 @@ export class NodeRegistry {
     const p = this.link.client.multi();
     p.set(keys.node(this.self.id), JSON.stringify(entry), 'PX', this.self.ttlMs);
     p.sadd(keys.nodes, this.self.id);
+    // Cleared now, so that a write failing while this one is under way asks for the next.
     const resync = this.resync;
+    this.resync = false;
     if (resync) {
       p.del(keys.nodeCalls(this.self.id));
       const flat: string[] = [];
       for (const [id, rec] of this.calls) flat.push(id, JSON.stringify(rec));
       if (flat.length > 0) p.hset(keys.nodeCalls(this.self.id), ...flat);
     }
-    const res = await p.exec();
-    if (!res || res.some(([err]) => err)) throw new Error('registry heartbeat failed');
-    if (resync) {
-      this.resync = false;
-      this.log.info({ calls: this.calls.size }, 'registered in the cluster');
+    const res = await p.exec().catch(() => null);
+    if (!res || res.some(([err]) => err)) {
+      if (resync) this.resync = true;
+      throw new Error('registry heartbeat failed');
     }
+    if (resync) this.log.info({ calls: this.calls.size }, 'registered in the cluster');
   }
 
   /** Every live node's entry (this one included), by id. */
