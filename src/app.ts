@@ -236,7 +236,12 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         () => ({ calls: calls0.admitted, rooms: conferences.names.length }),
         this.log.child({ component: 'cluster', node: c.cluster.nodeId }),
       );
-      attachCluster(this.clusterNode, this.callManager, conferences, this.routing);
+      attachCluster(this.clusterNode, this.callManager, conferences, this.routing, {
+        media: this.mediaEngine,
+        listenIp: c.media.announcedIp ?? c.media.rtpIp,
+        token: c.api.token ?? '',
+        log: this.log.child({ component: 'pipes' }),
+      });
       await this.clusterNode.start();
     }
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));

@@ -4,12 +4,25 @@
 import type { ActiveCall, CallManager } from '../call/call-manager.ts';
 import type { ConferenceManager } from '../call/conference/conference-manager.ts';
 import type { RoutingTable } from '../policy/routing-table.ts';
+import type { MediaEngine } from '../media-plane/media-engine.ts';
+import type { Logger } from '../util/logger.ts';
 import type { ClusterNode } from './cluster-node.ts';
 import { roomBeforeAnswer } from './flow-room.ts';
+import { PipeAcceptor, pipeCallToOwner } from './room-pipe.ts';
 
-export function attachCluster(node: ClusterNode, calls: CallManager, conferences: ConferenceManager, routing: RoutingTable): () => void {
+export interface PipeSettings {
+  media: MediaEngine;
+  /** The address pipes listen on (media.announcedIp or media.rtpIp). */
+  listenIp: string;
+  /** The API token, to ask the owner for a pipe. */
+  token: string;
+  log: Logger;
+}
+
+export function attachCluster(node: ClusterNode, calls: CallManager, conferences: ConferenceManager, routing: RoutingTable, pipes: PipeSettings): () => void {
   calls.setGate(node.gate);
-  conferences.setOwnership(node);
+  node.pipes = new PipeAcceptor(pipes.media, conferences, pipes.listenIp, pipes.log);
+  conferences.setOwnership(node, (call, options, owner) => pipeCallToOwner(node, pipes.media, pipes.listenIp, pipes.token, call, options, owner, call.log));
   const onStart = (a: ActiveCall): void => {
     const room = roomBeforeAnswer(routing.flows, a.flow) ?? undefined;
     node.callStarted({ callId: a.call.callId, flow: a.flow, from: a.call.from.uri, to: a.call.originalTo.uri, startedAt: a.startedAt.toISOString(), room });
@@ -21,5 +34,6 @@ export function attachCluster(node: ClusterNode, calls: CallManager, conferences
     calls.off('callstart', onStart).off('callend', onEnd);
     calls.setGate(null);
     conferences.setOwnership(null);
+    node.pipes?.closeAll();
   };
 }

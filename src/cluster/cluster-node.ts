@@ -15,6 +15,7 @@ import { NodeReaper } from './node-reaper.ts';
 import { NodeRegistry, type ClusterCallRecord, type NodeEntry, type NodeState } from './node-registry.ts';
 import { RedisLink } from './redis-link.ts';
 import { RoomLeases } from './room-leases.ts';
+import type { PipeAcceptor } from './room-pipe.ts';
 
 export type ClusterNodeEvents = {
   /** A dead node's calls, reported once by one survivor. */
@@ -44,6 +45,8 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   readonly gate: InviteGate;
   private readonly reaper: NodeReaper;
   private webhooks: ClusterWebhooks | null = null;
+  /** The owner's side of pipes from callers on other nodes (set by attachCluster). */
+  pipes: PipeAcceptor | null = null;
   private timer: NodeJS.Timeout | null = null;
   private beating = false;
   private closed = false;
@@ -158,6 +161,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.webhooks?.close();
+    this.pipes?.closeAll();
     this.link.close();
   }
 

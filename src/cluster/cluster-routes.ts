@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/api-server.ts';
 import { anyArray, anyObject, errors } from '../api/routes/schemas.ts';
 import type { ClusterNode } from './cluster-node.ts';
+import type { PipeOffer } from './room-pipe.ts';
 
 const FORWARDED = 'x-parley-forwarded';
 const PEER_TIMEOUT_MS = 3000;
@@ -28,6 +29,23 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/cluster/nodes', { schema: { summary: 'The live nodes of the cluster: state, load, addresses', response: { 200: anyArray, ...errors } } }, async () => [
     ...(await node.registry.nodes()).values(),
   ]);
+
+  // The owner's side of a pipe from a caller answered on another node (room-pipe.ts).
+  app.post('/cluster/pipes', { schema: { summary: 'Between nodes: pipe a caller answered on another node into a room this node owns', body: anyObject, response: { 200: anyObject, 409: anyObject, ...errors } } }, async (req, reply) => {
+    const offer = req.body as PipeOffer;
+    if (!node.pipes || typeof offer.room !== 'string' || typeof offer.id !== 'string' || typeof offer.ip !== 'string' || typeof offer.port !== 'number' || typeof offer.producerId !== 'string' || typeof offer.rtpParameters !== 'object') {
+      return reply.code(400).send({ error: 'bad_request', message: 'body: a pipe offer (room, id, ip, port, producerId, rtpParameters)' });
+    }
+    try {
+      return await node.pipes.accept(offer);
+    } catch (err) {
+      ctx.log.warn({ err, room: offer.room }, 'pipe refused');
+      return reply.code(409).send({ error: 'pipe_refused', message: (err as Error).message });
+    }
+  });
+  app.delete('/cluster/pipes/:id', { schema: { summary: 'Between nodes: the piped caller left', params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } }, response: { 200: anyObject, ...errors } } }, async (req) => ({
+    ok: (await node.pipes?.close((req.params as { id: string }).id)) ?? false,
+  }));
 
   // Lists: this node's items plus every other live node's.
   app.addHook('onSend', async (req, reply, payload) => {

@@ -35,6 +35,9 @@ export type ConferenceManagerEvents = {
   roomclose: [conference: Conference];
 };
 
+/** In a cluster: joins a call to a room another node owns (src/cluster/room-pipe.ts). */
+export type RemoteJoinPort = (call: SipCall, options: ConferenceJoinOptions, owner: string) => Promise<{ left: Promise<string> }>;
+
 /** A join past security.maxLegsPerRoom: answered 503 before the call is answered. */
 export class RoomFullError extends Error {
   override name = 'RoomFullError';
@@ -45,6 +48,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   private readonly conferences = new Map<string, Promise<Conference>>();
   private closed = false;
   private ownership: RoomOwnershipPort | null = null;
+  private remoteJoin: RemoteJoinPort | null = null;
 
   constructor(
     private readonly media: MediaEngine,
@@ -58,8 +62,9 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   }
 
   /** In a cluster: rooms open only under a lease, released when they close. */
-  setOwnership(ownership: RoomOwnershipPort | null): void {
+  setOwnership(ownership: RoomOwnershipPort | null, remoteJoin: RemoteJoinPort | null = null): void {
     this.ownership = ownership;
+    this.remoteJoin = remoteJoin;
   }
 
   get names(): string[] {
@@ -91,7 +96,15 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   }
 
   async join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {
-    const conf = await this.open(options.room);
+    let conf: Conference;
+    try {
+      conf = await this.open(options.room);
+    } catch (err) {
+      // Owned by another node (a join after an answer, so no redirect): through a pipe to it.
+      const owner = (err as { owner?: unknown }).owner;
+      if (this.remoteJoin && typeof owner === 'string') return this.remoteJoin(call, options, owner);
+      throw err;
+    }
     this.assertRoomForOneMore(conf);
     const legId = `${call.callId}`;
     const entry = conf.roster.join({
