@@ -3,17 +3,25 @@
 //    few seconds; time spent in writeTick per room per tick, and event-loop delay
 //    (which includes the flush timer's work);
 // 2. closing: recordings closed per second (each: mix, stereo, 3 stems, sidecar);
+//    and the same with compliance on: finalized, signed (Ed25519 signature file) and
+//    logged (audit entries created + finalized, fsync'd) per second;
 // 3. post-processing: files encoded per second and real-time factor (audio seconds
 //    per wall second) for ogg/opus and mp3, one ffmpeg at a time.
+// 4. encryption at rest: CPU per recorded minute (sealing alone, and a whole
+//    recorder plain vs encrypted); 5. recordings uploaded and verified per second
+//    to a local S3-compatible server (s3rver), see bench/lib/recording-store-bench.ts.
 // Prints a summary and writes bench/results/recording.json.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Recorder } from '../src/recording/recorder.ts';
+import { ComplianceService } from '../src/recording/compliance/compliance-service.ts';
+import { SigningKey } from '../src/recording/compliance/signing-key.ts';
 import { RecordingService } from '../src/recording/recording-service.ts';
 import { silentLogger } from '../src/util/logger.ts';
 import { ToneRoom } from '../test/helpers/mix-ticks.ts';
+import { encryptionCost, uploadRate } from './lib/recording-store-bench.ts';
 
 const ROOMS = Number(process.env.BENCH_ROOMS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -91,8 +99,13 @@ function feedRecordings(svc: RecordingService, n: number, seconds: number, legs:
   });
 }
 
-async function closing(): Promise<Record<string, number>> {
-  const svc = new RecordingService({ dir: join(root, 'close'), postProcess: 'none', log });
+async function closing(signed = false): Promise<Record<string, number>> {
+  const dir = join(root, signed ? 'close-signed' : 'close');
+  const svc = new RecordingService({ dir, postProcess: 'none', log });
+  const compliance = signed
+    ? await ComplianceService.start({ dir, keyFile: null, auditLog: null, retention: { days: null, sweepIntervalSec: 0 }, log, key: SigningKey.ephemeral() })
+    : null;
+  compliance?.attach(svc);
   const recs = feedRecordings(svc, CLOSE_RECORDINGS, 10, 3);
   // As in a live call, let the flush timers write the audio out before the close
   // (the close then writes only the last < 250 ms): a bench may wait on the clock.
@@ -103,7 +116,17 @@ async function closing(): Promise<Record<string, number>> {
   await Promise.all(recs.map((r) => r.finalized));
   const totalMs = performance.now() - t0;
   svc.close();
+  compliance?.close();
+  await compliance?.settled();
   const files = recs.length * 6;
+  if (signed) {
+    return {
+      recordings: recs.length,
+      audioSecondsEach: 10,
+      filesPerRecording: 6,
+      recordingsFinalizedAndSignedPerSecond: +((recs.length / totalMs) * 1000).toFixed(1),
+    };
+  }
   return {
     recordings: recs.length,
     audioSecondsEach: 10,
@@ -141,8 +164,11 @@ const result = {
   mediaPath16k: await mediaPath(16000),
   mediaPath48k: await mediaPath(48000),
   closing: await closing(),
+  closingSigned: await closing(true),
   postProcessOgg: await postProcessing('ogg'),
   postProcessMp3: await postProcessing('mp3'),
+  encryption: await encryptionCost(root),
+  upload: await uploadRate(root),
 };
 rmSync(root, { recursive: true, force: true });
 const out = resolve(import.meta.dirname, 'results', 'recording.json');

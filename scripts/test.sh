@@ -8,5 +8,6 @@ MEDIASOUP_WORKER_BIN=$(bash "$root/scripts/setup.sh")
 export MEDIASOUP_WORKER_BIN
 cd "$root"
 npx tsc --noEmit
-npx eslint src test bench
+npx tsc --noEmit -p web/console
+npx eslint src test bench web
 exec bash scripts/run-tests.sh "$@"

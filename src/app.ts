@@ -11,7 +11,10 @@ import type { ParleyConfig } from './config/schema.ts';
 import { MediaEngine } from './media-plane/media-engine.ts';
 import { PromptLibrary } from './playback/prompt-library.ts';
 import { RoutingTable } from './policy/routing-table.ts';
+import { ComplianceService } from './recording/compliance/compliance-service.ts';
 import { RecordingService } from './recording/recording-service.ts';
+import { RecordingEncryption } from './recording/encryption/recording-encryption.ts';
+import { RecordingUploader } from './recording/store/recording-uploader.ts';
 import { InboundRouter } from './signaling/inbound-router.ts';
 import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
@@ -25,6 +28,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private mediaEngine: MediaEngine | null = null;
   private promptLibrary: PromptLibrary | null = null;
   private recordingService: RecordingService | null = null;
+  private complianceService: ComplianceService | null = null;
   private conferenceManager: ConferenceManager | null = null;
   private sip: SrfConnection | null = null;
   private router: InboundRouter | null = null;
@@ -70,6 +74,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
 
   get recordings(): RecordingService | null {
     return this.recordingService;
+  }
+
+  /** Signing, audit log, index, holds and retention of the recordings. */
+  get compliance(): ComplianceService | null {
+    return this.complianceService;
   }
 
   /** The SIP request router (its 'routed' events feed the API's rule.matched). */
@@ -167,6 +176,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     await this.apiServer?.settled();
     // Recording files complete asynchronously after close(): let them, before the process exits.
     await this.recordingService?.settled();
+    // And their signatures and audit entries.
+    await this.complianceService?.settled();
   }
 
   /** Synchronous and idempotent: calls, then conferences, SIP, recordings, prompts, media. */
@@ -180,10 +191,17 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.conferenceManager?.close();
     this.sip?.close();
     this.recordingService?.close();
+    this.complianceService?.close();
     this.promptLibrary?.close();
     this.mediaEngine?.close();
     this.log.info('closed');
     this.safeEmit('close');
+  }
+
+  /** The rule that gave a call to a flow, with its retention (recordings' sidecars). */
+  private ruleOf(name: string | null): { name: string | null; retentionDays: number | null } {
+    const rule = name === null ? undefined : this.configInForce.routing.rules.find((r) => r.name === name);
+    return { name, retentionDays: rule?.retention?.days ?? null };
   }
 
   private async startAll(): Promise<void> {
@@ -198,8 +216,19 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       pauseMode: c.recording.pauseMode,
       onWriteError: c.recording.onWriteError,
       minFreeBytes: c.recording.minFreeBytes,
+      encryption: await RecordingEncryption.fromConfig(c.recording.encryption),
+      store: c.recording.store ? new RecordingUploader({ dir: c.recording.dir, config: c.recording.store, log: this.log }) : null,
       log: this.log,
     });
+    this.complianceService = await ComplianceService.start({
+      dir: c.recording.dir,
+      keyFile: c.recording.signing.keyFile,
+      auditLog: c.recording.auditLog,
+      retention: c.recording.retention,
+      log: this.log,
+    });
+    // After-finalize steps, in order: sign (compliance) first; others are pushed after it.
+    this.complianceService.attach(this.recordingService);
     const sampleRate = c.media.mixer.sampleRate;
     this.conferenceManager = new ConferenceManager(
       this.mediaEngine,
@@ -221,6 +250,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           outboundProxy: c.sip.outboundProxy,
           sampleRate,
           recordingDir: c.recording.dir,
+          retentionDays: c.recording.retention.days,
         },
       },
       this.routing,
@@ -239,7 +269,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       attachCluster(this.clusterNode, this.callManager, conferences, this.routing, {
         media: this.mediaEngine,
         listenIp: c.media.announcedIp ?? c.media.rtpIp,
-        token: c.api.token ?? '',
+        token: c.api.token ?? c.api.tokens[0]?.token ?? '',
         log: this.log.child({ component: 'pipes' }),
       });
       await this.clusterNode.start();
@@ -247,7 +277,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) =>
-      calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined));
+      calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy)));
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
     this.router.attach();

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
 import { callsCommand, CliError, recordingsCommand, roomsCommand } from './cli/api-commands.ts';
 import { buildPrompts } from './cli/prompts-build.ts';
+import { verifyRecordings } from './cli/recordings-verify.ts';
+import { decryptCommand, rotateKeyCommand } from './cli/recordings-keys.ts';
 import { routeDryRun } from './cli/route-dry-run.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { runServer } from './main.ts';
@@ -17,6 +19,11 @@ const usage = `usage: parley <command> [options]
   recordings [show ID | download ID FILE [--out PATH]] [--json]
                                                    recordings on disk, their metadata and files
   recordings encode ID [--format ogg|mp3]          encode a finished recording's WAV files offline (progress bar)
+  recordings verify ID | --all [--public-key FILE] [--json]
+                                                   check files, signatures and the audit log offline; exit 1 on any failure
+  recordings decrypt ID FILE --out PATH [--partial] an encrypted recording's file as a WAV (local, or from recording.store)
+  recordings rotate-key (--old-key-file F | --old-key-env V)
+                                                   re-wrap every data key with the configured master key
   prompts build [--config FILE]                    transcode and speak every prompt into the cache (progress bar)
 `;
 
@@ -30,7 +37,8 @@ export async function cli(argv: string[]): Promise<number> {
     case 'calls':
     case 'rooms':
     case 'recordings':
-      return apiCommand(command, rest);
+      if (command === 'recordings' && (rest[0] === 'rotate-key' || rest[0] === 'decrypt')) return recordingKeys(rest);
+      return rest[0] === 'verify' ? verify(rest.slice(1)) : apiCommand(command, rest);
     case 'prompts':
       return prompts(rest);
     case undefined:
@@ -94,6 +102,55 @@ async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: strin
     return 0;
   } catch (err) {
     process.stderr.write(`parley ${command}: ${(err as Error).message}\n`);
+    return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
+  }
+}
+
+async function verify(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      all: { type: 'boolean', default: false },
+      'public-key': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  try {
+    const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+    const r = await verifyRecordings(config, { id: positionals[0], all: values.all, publicKey: values['public-key'] });
+    process.stdout.write((values.json ? JSON.stringify(r.json, null, 2) : r.text) + '\n');
+    return r.ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`parley recordings verify: ${(err as Error).message}\n`);
+    return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
+  }
+}
+
+async function recordingKeys(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'old-key-file': { type: 'string' },
+      'old-key-env': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      partial: { type: 'boolean', default: false },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  try {
+    const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+    const [sub, id, file] = positionals;
+    const text =
+      sub === 'rotate-key'
+        ? await rotateKeyCommand(config, values['old-key-file'], values['old-key-env'])
+        : await decryptCommand(config, id, file, values.out, values.partial);
+    process.stdout.write(text + '\n');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`parley recordings: ${(err as Error).message}\n`);
     return err instanceof ConfigError ? 2 : err instanceof CliError ? err.code : 1;
   }
 }

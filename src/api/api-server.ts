@@ -1,6 +1,7 @@
 // The control API: a Fastify server on loopback by default, a bearer token on
 // every request (in the Authorization header; a query `token` only on the event
-// stream, for WebSocket clients that cannot set headers), JSON schemas on every
+// stream, for WebSocket clients that cannot set headers) or the web console's
+// session cookie (console/console-auth.ts), JSON schemas on every
 // route (400 names the field), one error handler, the OpenAPI document built
 // from the route schemas, the event stream, the webhooks and their dead letter.
 // Owned by Parley: start() after the SIP side, close() first.
@@ -11,14 +12,19 @@ import type { OpenAPIV3 } from 'openapi-types';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Parley } from '../app.ts';
-import type { ApiConfig } from '../config/schema.ts';
+import type { ApiConfig, ApiToken } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
+import { ConsoleAssets } from './console/console-assets.ts';
+import { ConsoleAuth } from './console/console-auth.ts';
+import { ConsoleSessions } from './console/console-sessions.ts';
 import { EventHub, type ApiEvent } from './event-hub.ts';
 import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
 import { callRoutes } from './routes/calls.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { eventRoutes } from './routes/events.ts';
+import { recordingComplianceRoutes } from './routes/recording-compliance.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
@@ -29,7 +35,7 @@ import { WebhookSender } from './webhook-sender.ts';
 
 const EVENTS_PATH = {
   get: {
-    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, recording.failed, rule.matched)',
+    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.started, recording.state, recording.saved, recording.stored, recording.failed, rule.matched)',
     parameters: [
       { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for clients that cannot set headers' },
       { name: 'since', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,15}$' }, description: 'replay the kept events after this seq before the live ones' },
@@ -45,6 +51,9 @@ export interface ApiContext {
   rules: RuleStateStore;
   webhooks: WebhookSender;
   log: Logger;
+  /** The web console's sessions and built files; null when api.console.enabled is false. */
+  console?: ConsoleAuth | null;
+  consoleAssets?: ConsoleAssets | null;
 }
 
 export class ApiServer {
@@ -59,6 +68,7 @@ export class ApiServer {
     private readonly webhooks: WebhookSender,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly consoleAuth: ConsoleAuth | null,
   ) {
     app.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -90,8 +100,13 @@ export class ApiServer {
       metrics.handle(e);
       deliver(e);
     });
-    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, config.token ?? '');
-    const server = new ApiServer(parley, app, hub, webhooks, metrics, log);
+    const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
+    const cc = config.console;
+    const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
+    const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
+    if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens);
+    const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth);
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -103,7 +118,8 @@ export class ApiServer {
     return server;
   }
 
-  static async build(ctx: ApiContext, token: string): Promise<FastifyInstance> {
+  /** `tokens`: a bare string is the one token named `default`. */
+  static async build(ctx: ApiContext, tokens: string | readonly ApiToken[]): Promise<FastifyInstance> {
     const app = Fastify({
       logger: false,
       bodyLimit: 64 * 1024,
@@ -125,9 +141,24 @@ export class ApiServer {
     });
     await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
 
-    const expected = Buffer.from(token);
+    const expected = (typeof tokens === 'string' ? [{ name: 'default', token: tokens }] : tokens)
+      .filter((t) => t.token.length > 0)
+      .map((t) => ({ name: t.name, token: Buffer.from(t.token) }));
+    app.decorateRequest('tokenName', '');
     app.addHook('onRequest', async (req) => {
-      if (!authorized(req, expected)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+      if (req.routeOptions.config?.public) return;
+      const name = authorized(req, expected);
+      if (name !== null) {
+        req.tokenName = name;
+        return;
+      }
+      // A console cookie: a stale or forged one is a 401, a forged request a 403 (console-auth.ts).
+      const session = ctx.console?.authorize(req);
+      if (session) {
+        req.tokenName = session.tokenName;
+        return;
+      }
+      throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
     });
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
       if (err instanceof ApiError) {
@@ -152,10 +183,12 @@ export class ApiServer {
     systemRoutes(app, ctx);
     callRoutes(app, ctx);
     roomRoutes(app, ctx);
+    recordingComplianceRoutes(app, ctx);
     recordingRoutes(app, ctx);
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
     webhookRoutes(app, ctx);
+    consoleRoutes(app, ctx, expected);
     clusterRoutes(app, ctx);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
@@ -179,6 +212,7 @@ export class ApiServer {
     this.parley.cluster?.detachWebhooks();
     this.webhooks.close();
     this.hub.close();
+    this.consoleAuth?.sessions.close();
     for (const c of this.app.websocketServer?.clients ?? []) c.terminate();
     // An upgraded socket is no longer the HTTP server's, so its close() would wait for it.
     for (const s of this.sockets) s.destroy();
@@ -193,14 +227,24 @@ export class ApiServer {
 /** The route that may carry the token in its query: a browser's WebSocket cannot set headers. */
 const QUERY_TOKEN_ROUTE = '/events';
 
-function authorized(req: FastifyRequest, expected: Buffer): boolean {
-  if (expected.length === 0) return false;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The name of the token the request carried (api.tokens; api.token is `default`): who acted, in the audit log. */
+    tokenName: string;
+  }
+}
+
+/** The name of the token the request carries, or null. Every token is compared (constant time each). */
+function authorized(req: FastifyRequest, expected: readonly { name: string; token: Buffer }[]): string | null {
+  if (expected.length === 0) return null;
   const header = req.headers.authorization;
   let given: string | undefined;
   if (header?.startsWith('Bearer ')) given = header.slice(7).trim();
   // Anywhere else a query token would end up in proxy logs, browser history and Referer headers.
   else if (req.routeOptions.url === QUERY_TOKEN_ROUTE) given = (req.query as { token?: string } | undefined)?.token;
-  if (!given) return false;
+  if (!given) return null;
   const g = Buffer.from(given);
-  return g.length === expected.length && timingSafeEqual(g, expected);
+  let found: string | null = null;
+  for (const e of expected) if (g.length === e.token.length && timingSafeEqual(g, e.token)) found = e.name;
+  return found;
 }

@@ -6,6 +6,7 @@ import type { ActiveCall } from '../call/call-manager.ts';
 import type { Conference } from '../call/conference/conference-manager.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { RecoveredRecording } from '../recording/recover-recordings.ts';
+import type { StoredRecording } from '../recording/store/recording-uploader.ts';
 import type { RouteDecision } from '../policy/rule-types.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -17,7 +18,10 @@ export type ApiEventType =
   | 'leg.left'
   | 'talking'
   | 'dtmf'
+  | 'recording.started'
+  | 'recording.state'
   | 'recording.saved'
+  | 'recording.stored'
   | 'recording.failed'
   | 'rule.matched';
 
@@ -90,6 +94,12 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
         this.publish('recording.saved', { id: x.id, room: x.meta.room, durationMs: x.meta.durationMs, files: x.files, postProcessing: x.meta.postProcessing.state, interrupted: x.meta.interrupted ?? false });
       recs.on('recorder', onRecorder).on('recovered', onRecovered);
       this.detach.push(() => recs.off('recorder', onRecorder).off('recovered', onRecovered));
+      // Safe: every file verified in the bucket (and the local audio removed when so configured).
+      const store = recs.store;
+      const onStored = (x: StoredRecording): void =>
+        this.publish('recording.stored', { id: x.id, bucket: x.bucket, objects: x.objects.map((o) => ({ file: o.file, url: o.url, size: o.size, sha256: o.sha256 })), removedLocal: x.removed });
+      store?.on('stored', onStored);
+      this.detach.push(() => store?.off('stored', onStored));
     }
     const router = parley.inbound;
     if (router) {
@@ -169,6 +179,10 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   }
 
   private onRecorder(r: Recorder): void {
+    const room = r.roomId;
+    this.publish('recording.started', { id: r.id, room });
+    r.on('state', (s) => this.publish('recording.state', { id: r.id, room, paused: s.paused, masked: s.masked, closed: false }));
+    r.once('closed', () => this.publish('recording.state', { id: r.id, room, paused: false, masked: false, closed: true }));
     let failures = 0;
     r.on('error', (err) => {
       if (++failures > MAX_FAILURE_EVENTS_PER_RECORDING) return;

@@ -45,6 +45,31 @@ export class Metrics {
       };
       recs.on('recorder', onRecorder);
       this.detach.push(() => recs.off('recorder', onRecorder));
+      const store = recs.store;
+      if (store) {
+        const failures = new Counter({ name: 'parley_recording_upload_failures_total', help: 'Failed attempts to upload a recording to recording.store (each retried)', registers });
+        const stored = new Counter({ name: 'parley_recordings_stored_total', help: 'Recordings uploaded and verified in recording.store', registers });
+        const onFailed = (): void => failures.inc();
+        const onStored = (): void => stored.inc();
+        store.on('uploadFailed', onFailed).on('stored', onStored);
+        this.detach.push(() => store.off('uploadFailed', onFailed).off('stored', onStored));
+        new Gauge({
+          name: 'parley_recording_uploads_pending',
+          help: 'Recordings whose upload to recording.store is not verified yet (journaled)',
+          registers,
+          collect() {
+            this.set(store.pending);
+          },
+        });
+        new Gauge({
+          name: 'parley_recording_uploads_failing',
+          help: 'Pending recordings whose last upload attempt failed (waiting for a retry)',
+          registers,
+          collect() {
+            this.set(store.failing);
+          },
+        });
+      }
     }
 
     const self = { parley, workerPidsSeen: this.workerPidsSeen, rooms: (): Promise<MediaRoom[]> => this.rooms() };

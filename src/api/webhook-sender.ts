@@ -17,7 +17,7 @@ import type { ApiEvent } from './event-hub.ts';
 import { WebhookDeadLetter, type DeadLetter } from './webhook-dead-letter.ts';
 import { WebhookSpool, type Delivery } from './webhook-spool.ts';
 
-const DEFAULT_EVENTS = ['recording.saved', 'call.ended'];
+const DEFAULT_EVENTS = ['recording.saved', 'recording.stored', 'call.ended'];
 const REQUEST_TIMEOUT_MS = 5000;
 const MAX_IN_FLIGHT = 8;
 const JITTER = 0.2;

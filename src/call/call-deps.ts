@@ -14,6 +14,8 @@ export interface CallSettings {
   /** The mixer's rate (media.mixer.sampleRate): prompts and recordings use it. */
   sampleRate: number;
   recordingDir: string;
+  /** recording.retention.days: what a recording keeps when neither its step nor its rule says. */
+  retentionDays?: number | null;
 }
 
 /** Joins a call's leg into a named conference room; see conference-manager.ts. */

@@ -97,7 +97,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
 
   /** Runs `flow` for this INVITE. Failures answer the INVITE and are logged; nothing throws. */
   /** `bridgeTo`: the rule's choice of B-leg target for bridge steps that name none. */
-  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, bridgeTo?: BridgeTarget): void {
+  /** `rule`: the rule that gave the call to the flow, and its retention (written into the call's recordings). */
+  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, bridgeTo?: BridgeTarget, rule?: { name: string | null; retentionDays: number | null }): void {
     if (this.closed) {
       res.send(503, { headers: { 'Retry-After': '5' } });
       return;
@@ -123,7 +124,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       log.info({ user: auth.user }, 'caller authenticated');
     }
     if (!this.gate) {
-      this.admit(req, res, flow, log, bridgeTo, authenticated, null);
+      this.admit(req, res, flow, log, bridgeTo, rule, authenticated, null);
       return;
     }
     // The cluster's answer takes a Redis round trip: the INVITE is pending meanwhile (a CANCEL is remembered).
@@ -152,7 +153,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         } else if (d.kind === 'refuse') {
           log.warn({ status: d.status, reason: d.reason }, 'call refused by the cluster');
           res.send(d.status, d.reason, { headers: { 'Retry-After': String(d.retryAfter) } });
-        } else this.admit(req, res, flow, log, bridgeTo, authenticated, d);
+        } else this.admit(req, res, flow, log, bridgeTo, rule, authenticated, d);
       },
       (err: unknown) => {
         done();
@@ -168,6 +169,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     flow: string,
     log: Logger,
     bridgeTo: BridgeTarget | undefined,
+    rule: { name: string | null; retentionDays: number | null } | undefined,
     authenticated: boolean,
     gated: Extract<InviteGateDecision, { kind: 'local' }> | null,
   ): void {
@@ -217,6 +219,12 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         this.pending.delete(callId);
         events.off('cancel', onCancel);
         if (bridgeTo) call.bridgeTarget = bridgeTo;
+        call.recordingOrigin = {
+          flow,
+          rule: rule?.name ?? null,
+          ruleRetentionDays: rule?.retentionDays ?? null,
+          defaultRetentionDays: this.deps.settings.retentionDays ?? null,
+        };
         if (pending.canceled) {
           call.end('caller canceled while the call was set up');
           ticket.release();

@@ -40,6 +40,8 @@ export interface RecordParams {
   action: 'start' | 'stop' | 'pause' | 'resume' | 'mask' | 'unmask';
   stereo?: boolean;
   stems?: boolean;
+  /** How long this recording is kept (days); wins over the rule's and recording.retention.days. */
+  retention?: { days: number };
 }
 
 export interface BridgeParams {

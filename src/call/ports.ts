@@ -54,6 +54,8 @@ export interface RecordingOptions {
   stems?: boolean;
   /** A stereo WAV, caller left and the others right (default true). */
   stereo?: boolean;
+  /** The record step's retention (days), winning over the rule's and the default. */
+  retentionDays?: number;
 }
 
 export type BridgeOutcome =

@@ -5,6 +5,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
+import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
@@ -57,6 +58,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly requestUri: string;
   /** Set by the call manager from the rule that took the call. */
   bridgeTarget: BridgeTarget = 'to';
+  /** Set by the call manager: the flow and rule, written into the call's recordings (search, retention). */
+  recordingOrigin: RecordingOrigin | null = null;
   private uas: Srf.Dialog | null = null;
   private endedFlag = false;
   private recording: CallRecording | null = null;
@@ -291,6 +294,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       sampleRate: this.deps.settings.sampleRate,
       stereo: options.stereo,
       stems: options.stems,
+      labels: {
+        flow: this.recordingOrigin?.flow ?? null,
+        rule: this.recordingOrigin?.rule ?? null,
+        retention: resolveRetention(options.retentionDays, this.recordingOrigin, this.deps.settings.retentionDays ?? null),
+      },
     });
     recorder.addLeg(CALLER_LEG, {
       uri: this.from.uri,

@@ -8,8 +8,9 @@ import { encodeRecordingFiles } from './recordings-encode.ts';
 export { CliError };
 
 async function request(config: ParleyConfig, method: string, path: string): Promise<Response> {
-  const { enabled, host, port, token } = config.api;
-  if (!enabled || !token) throw new CliError('the control API is off in this config (api.enabled, api.token)', 2);
+  const { enabled, host, port } = config.api;
+  const token = config.api.token ?? config.api.tokens[0]?.token ?? null;
+  if (!enabled || !token) throw new CliError('the control API is off in this config (api.enabled, api.token or api.tokens)', 2);
   const h = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let res: Response;
   try {

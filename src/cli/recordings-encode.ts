@@ -23,6 +23,7 @@ export async function encodeRecordingFiles(config: ParleyConfig, id: string, for
     throw new CliError(`no recording '${id}' in ${dir}`);
   }
   if (meta.state === 'recording') throw new CliError(`recording '${id}' is still in progress`);
+  if (meta.encryption) throw new CliError(`recording '${id}' is encrypted at rest: encoding it would leave its audio in plaintext (decrypt a copy with \`parley recordings decrypt\` where plaintext may be)`);
   const files = [meta.mix, meta.stereo, ...meta.legs.flatMap((l) => l.stems)].filter((f): f is FileEntry => f !== null && f.durationMs > 0);
   const totalMs = files.reduce((n, f) => n + f.durationMs, 0);
   const bar = new ProgressBar(100, out);

@@ -56,7 +56,7 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const lists = await Promise.all(
       others.map(async (p) => {
         try {
-          const res = await forward(p.api, req, path);
+          const res = await forward(p.api, req, path, ctx);
           if (res.status !== 200) return [];
           return ((await res.json()) as Record<string, unknown>[]).map((x) => ({ ...x, node: p.id }));
         } catch (err) {
@@ -86,7 +86,7 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (!owner || owner === node.nodeId) return;
     const entry = await node.registry.entry(owner).catch(() => null);
     if (!entry) return;
-    const res = await forward(entry.api, req, req.url);
+    const res = await forward(entry.api, req, req.url, ctx);
     return relay(reply, res);
   });
 }
@@ -96,12 +96,24 @@ async function peers(node: ClusterNode): Promise<Array<{ id: string; api: string
   return [...all.values()].filter((e) => e.id !== node.nodeId).map((e) => ({ id: e.id, api: e.api }));
 }
 
-function forward(api: string, req: FastifyRequest, path: string): Promise<Response> {
+/**
+ * The credentials a forwarded request carries: the caller's bearer token, or for a
+ * web console session (a cookie) the token that session acts under (every node has the same tokens).
+ */
+function authorizationFor(req: FastifyRequest, ctx: ApiContext): string {
+  if (req.headers.authorization) return req.headers.authorization;
+  const api = ctx.parley.config.api;
+  const name = (req as FastifyRequest & { tokenName?: string }).tokenName;
+  const token = name === 'default' ? api.token : api.tokens.find((t) => t.name === name)?.token;
+  return token ? `Bearer ${token}` : '';
+}
+
+function forward(api: string, req: FastifyRequest, path: string, ctx: ApiContext): Promise<Response> {
   const hasBody = req.method !== 'GET' && req.method !== 'DELETE' && req.body !== undefined;
   return fetch(api + path, {
     method: req.method,
     headers: {
-      authorization: req.headers.authorization ?? '',
+      authorization: authorizationFor(req, ctx),
       [FORWARDED]: '1',
       ...(hasBody ? { 'content-type': 'application/json' } : {}),
     },

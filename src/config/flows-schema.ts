@@ -1,6 +1,7 @@
 // JSON Schema of the `flows` section: a flow is a list of steps; each step is an
 // object with one key, the task, holding its parameters (see README, "Flows").
 import type { FlowsConfig } from '../call/flow-types.ts';
+import { retention } from './routing-schema.ts';
 
 const str = { type: 'string', minLength: 1 } as const;
 const seconds = { type: 'number', exclusiveMinimum: 0, maximum: 3600 } as const;
@@ -63,6 +64,7 @@ const stepSchema = {
       action: { type: 'string', enum: ['start', 'stop', 'pause', 'resume', 'mask', 'unmask'] },
       stereo: { type: 'boolean' },
       stems: { type: 'boolean' },
+      retention,
     }, ['action'])),
     step('bridge', {
       ...obj({

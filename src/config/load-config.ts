@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
 import { danglingFlowReferences } from './flows-schema.ts';
+import { recordingStoreChecks } from './recording-store-schema.ts';
 import { configSchema, defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -78,7 +79,15 @@ function normalizeFlows(c: ParleyConfig): void {
 
 function crossChecks(c: ParleyConfig): string[] {
   const problems: string[] = [];
-  if (c.api.enabled && !c.api.token) problems.push('api.token: required when api.enabled is true (at least 16 characters)');
+  if (c.api.enabled && !c.api.token && c.api.tokens.length === 0) problems.push('api.token: required when api.enabled is true (at least 16 characters), unless api.tokens names some');
+  const tokenNames = new Set<string>(c.api.token ? ['default'] : []);
+  const tokenValues = new Set<string>(c.api.token ? [c.api.token] : []);
+  c.api.tokens.forEach((t, i) => {
+    if (tokenNames.has(t.name)) problems.push(`api.tokens.${i}.name: '${t.name}' is used twice (api.token is named 'default')`);
+    if (tokenValues.has(t.token)) problems.push(`api.tokens.${i}.token: the same token as another one`);
+    tokenNames.add(t.name);
+    tokenValues.add(t.token);
+  });
   if (c.media.rtpPortRange.min > c.media.rtpPortRange.max) {
     problems.push('media.rtpPortRange.min: must not be above media.rtpPortRange.max');
   }
@@ -95,6 +104,7 @@ function crossChecks(c: ParleyConfig): string[] {
   c.sip.listen.forEach((l, i) => {
     if (l.requireClientCert && !l.ca) problems.push(`sip.listen.${i}.ca: required when requireClientCert is true (the CAs client certificates must chain to)`);
   });
+  problems.push(...recordingStoreChecks(c.recording));
   problems.push(...danglingFlowReferences(c.flows));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {

@@ -35,6 +35,14 @@ const match = {
   },
 } as const;
 
+/** How long the recordings of the calls a rule (or a flow's record step) starts are kept. */
+export const retention = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['days'],
+  properties: { days: { type: 'number', exclusiveMinimum: 0, maximum: 36500 } },
+} as const;
+
 const one = (key: string, value: object) =>
   ({ type: 'object', additionalProperties: false, required: [key], properties: { [key]: value } }) as const;
 
@@ -106,6 +114,7 @@ export const routingSchema = {
           scope: { type: 'object', additionalProperties: false, properties: { workflow: str, user: str } },
           match,
           actions: { type: 'array', items: action, minItems: 1 },
+          retention,
         },
       },
     },

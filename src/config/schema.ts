@@ -3,6 +3,7 @@
 
 import { defaultRouting, routingSchema } from './routing-schema.ts';
 import { flowsSchema } from './flows-schema.ts';
+import { recordingEncryptionSchema, recordingStoreSchema, type RecordingEncryptionConfig, type RecordingStoreConfig } from './recording-store-schema.ts';
 import type { FlowsConfig } from '../call/flow-types.ts';
 import type { RoutingConfig } from '../policy/rule-types.ts';
 
@@ -80,6 +81,16 @@ export interface ParleyConfig {
     pauseMode: 'skip' | 'silence';
     onWriteError: 'continue' | 'hangup';
     minFreeBytes: number;
+    /** Ed25519 signing of finalized sidecars (src/recording/compliance/). keyFile null: generated in <dir>/.parley/. */
+    signing: { keyFile: string | null };
+    /** The append-only audit log (JSON lines, hash-chained); null: <dir>/.parley/audit.jsonl. */
+    auditLog: string | null;
+    /** Default retention (days; null: kept for ever) and how often expired recordings are swept. */
+    retention: RetentionConfig;
+    /** Encryption at rest (README "Encryption at rest"). */
+    encryption?: RecordingEncryptionConfig;
+    /** Upload of finalized recordings to a bucket (README "Object storage"); null: none. */
+    store?: RecordingStoreConfig | null;
   };
   routing: RoutingConfig;
   flows: FlowsConfig;
@@ -119,6 +130,19 @@ export interface ClusterConfig {
   leaseMs: number;
 }
 
+export interface RetentionConfig {
+  /** Recordings are deleted this many days after they ended, unless held; null: never. A flow's record step or a rule may say otherwise. */
+  days: number | null;
+  /** How often the sweeper looks for expired recordings (seconds); 0: never. */
+  sweepIntervalSec: number;
+}
+
+/** A named API token: the name is who the audit log says acted. */
+export interface ApiToken {
+  name: string;
+  token: string;
+}
+
 export interface CallsConfig {
   /**
    * An INVITE without SDP (delayed offer, RFC 3261 §13.2.1): `offer` makes Parley's offer
@@ -137,16 +161,18 @@ export interface WebhookConfig {
   url: string;
   /** HMAC-SHA256 key of the `X-Parley-Signature: sha256=<hex>` header. */
   secret: string;
-  /** Which events are sent: `recording.saved`, `call.ended` (both when absent). */
-  events?: ('recording.saved' | 'call.ended')[];
+  /** Which events are sent: `recording.saved`, `recording.stored`, `call.ended` (all when absent). */
+  events?: ('recording.saved' | 'recording.stored' | 'call.ended')[];
 }
 
 export interface ApiConfig {
   enabled: boolean;
   host: string;
   port: number;
-  /** The bearer token every request must carry; required when enabled. */
+  /** The bearer token every request must carry (its name in the audit log: `default`); this or `tokens` is required when enabled. */
   token: string | null;
+  /** More bearer tokens, each with a name (who acted, in the recordings' audit log). */
+  tokens: ApiToken[];
   webhooks: WebhookConfig[];
   /** Attempts per webhook delivery (the first included); 0: no limit, webhookMaxRetryHours decides. Back-off doubles from retryBaseMs. */
   webhookAttempts: number;
@@ -163,6 +189,18 @@ export interface ApiConfig {
   webhookSpoolFile: string;
   /** Where webhook deliveries given up are kept (JSON lines) for GET /webhooks/dead-letter and replay. */
   webhookDeadLetterFile: string;
+  console: ConsoleConfig;
+}
+
+/** The web console under /console (src/api/console/). */
+export interface ConsoleConfig {
+  enabled: boolean;
+  /** How long a console session (the cookie the API token is exchanged for) lasts, from sign-in. */
+  sessionTtlSec: number;
+  /** The cookie's Secure attribute: `auto` when the request came over TLS, `always` behind a TLS-terminating proxy. */
+  secureCookie: 'auto' | 'always';
+  /** Origins besides the API's own host allowed to send state-changing console requests (a reverse proxy's public URL). */
+  origins: string[];
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -289,14 +327,32 @@ export const configSchema = {
     recording: {
       type: 'object',
       additionalProperties: false,
-      required: ['dir', 'postProcess', 'flushIntervalMs', 'pauseMode', 'onWriteError', 'minFreeBytes'],
+      required: ['dir', 'postProcess', 'flushIntervalMs', 'pauseMode', 'onWriteError', 'minFreeBytes', 'signing', 'auditLog', 'retention'],
       properties: {
+        signing: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['keyFile'],
+          properties: { keyFile: { type: 'string', nullable: true, minLength: 1 } },
+        },
+        auditLog: { type: 'string', nullable: true, minLength: 1 },
+        retention: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['days', 'sweepIntervalSec'],
+          properties: {
+            days: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 36500 },
+            sweepIntervalSec: { type: 'number', minimum: 0, maximum: 86400 },
+          },
+        },
         dir: { type: 'string', minLength: 1 },
         postProcess: { type: 'string', enum: ['none', 'ogg', 'mp3'] },
         flushIntervalMs: { type: 'integer', minimum: 20, maximum: 1000 },
         pauseMode: { type: 'string', enum: ['skip', 'silence'] },
         onWriteError: { type: 'string', enum: ['continue', 'hangup'] },
         minFreeBytes: { type: 'integer', minimum: 0 },
+        encryption: recordingEncryptionSchema,
+        store: recordingStoreSchema,
       },
     },
     routing: routingSchema,
@@ -341,12 +397,21 @@ export const configSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile'],
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile', 'console'],
       properties: {
         enabled: { type: 'boolean' },
         host,
         port,
         token: { type: 'string', nullable: true, minLength: 16 },
+        tokens: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'token'],
+            properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' }, token: { type: 'string', minLength: 16 } },
+          },
+        },
         webhooks: {
           type: 'array',
           items: {
@@ -359,7 +424,7 @@ export const configSchema = {
               events: {
                 type: 'array',
                 uniqueItems: true,
-                items: { type: 'string', enum: ['recording.saved', 'call.ended'] },
+                items: { type: 'string', enum: ['recording.saved', 'recording.stored', 'call.ended'] },
               },
             },
           },
@@ -372,6 +437,17 @@ export const configSchema = {
         rulesStateFile: { type: 'string', minLength: 1 },
         webhookSpoolFile: { type: 'string', minLength: 1 },
         webhookDeadLetterFile: { type: 'string', minLength: 1 },
+        console: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled', 'sessionTtlSec', 'secureCookie', 'origins'],
+          properties: {
+            enabled: { type: 'boolean' },
+            sessionTtlSec: { type: 'integer', minimum: 60, maximum: 604800 },
+            secureCookie: { type: 'string', enum: ['auto', 'always'] },
+            origins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/\\s]+$' } },
+          },
+        },
       },
     },
     cluster: {
@@ -422,7 +498,12 @@ export const defaultConfig: ParleyConfig = {
     rtpTimeoutSec: 60,
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
-  recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue', minFreeBytes: 100_000_000 },
+  recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue',
+    minFreeBytes: 100_000_000,
+    signing: { keyFile: null },
+    auditLog: null,
+    retention: { days: null, sweepIntervalSec: 3600 },
+  },
   routing: defaultRouting,
   flows: {},
   security: { upstreams: [], maxCalls: 0, maxCallRatePerSource: 0, maxLegsPerRoom: 0, digest: null },
@@ -433,6 +514,7 @@ export const defaultConfig: ParleyConfig = {
     host: '127.0.0.1',
     port: 8080,
     token: null,
+    tokens: [],
     webhooks: [],
     webhookAttempts: 0,
     webhookRetryBaseMs: 1000,
@@ -442,6 +524,7 @@ export const defaultConfig: ParleyConfig = {
     rulesStateFile: '.parley/rules-state.json',
     webhookSpoolFile: '.parley/webhooks-pending.json',
     webhookDeadLetterFile: '.parley/webhooks-dead-letter.jsonl',
+    console: { enabled: true, sessionTtlSec: 28800, secureCookie: 'auto', origins: [] },
   },
   cluster: null,
 };

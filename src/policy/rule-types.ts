@@ -59,6 +59,8 @@ export interface RuleConfig {
   scope?: { workflow?: string; user?: string };
   match?: MatchConfig;
   actions: ActionConfig[];
+  /** How long the recordings of calls this rule gives to a flow are kept (a record step's own retention wins). */
+  retention?: { days: number };
 }
 
 export interface RoutingConfig {

@@ -7,7 +7,28 @@ import type { FileEntry, RecordingMetadata } from './metadata.ts';
 import { sha256File } from '../util/sha256-file.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 
+/** A finalized recording, as the steps that run after finalization see it. */
+export interface FinalizedRecording {
+  id: string;
+  /** The sidecar as written (state 'finalized'); a step that changes it saves it itself. */
+  meta: RecordingMetadata;
+  pathOf: (file: string) => string;
+  /** Finalized at start from what an earlier process left (recover-recordings.ts). */
+  recovered: boolean;
+}
+
+/**
+ * Runs after a recording is finalized, in the order of RecordingService.finalizeSteps
+ * (e.g. sign, then encrypt/upload). Keep it short: 'finalized' (recording.saved) waits for it;
+ * long work is queued by the step. A step that throws is logged; the next ones still run.
+ */
+export interface FinalizeStep {
+  readonly name: string;
+  run(r: FinalizedRecording): Promise<void>;
+}
+
 export interface FinalizeContext {
+  id: string;
   meta: RecordingMetadata;
   files: FileEntry[];
   /** Resolve when each writer's descriptor is closed. */
@@ -17,6 +38,9 @@ export interface FinalizeContext {
   /** Persists `meta` (the sidecar); resolves when it is written (or its failure reported). */
   save: () => Promise<void>;
   onProgress: (p: PostProgress) => void;
+  steps?: readonly FinalizeStep[];
+  recovered?: boolean;
+  stepFailed?: (step: string, err: Error) => void;
 }
 
 export async function finalizeRecording(c: FinalizeContext): Promise<void> {
@@ -53,4 +77,12 @@ export async function finalizeRecording(c: FinalizeContext): Promise<void> {
   }
   c.meta.state = 'finalized';
   await c.save();
+  const done: FinalizedRecording = { id: c.id, meta: c.meta, pathOf: c.pathOf, recovered: c.recovered ?? false };
+  for (const step of c.steps ?? []) {
+    try {
+      await step.run(done);
+    } catch (err) {
+      c.stepFailed?.(step.name, err as Error);
+    }
+  }
 }

@@ -3,6 +3,7 @@
 // Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
 // in the mixed file (they differ by the paused time when pauses skip); `at` is
 // wall-clock ISO time.
+import type { EncryptionEntry } from './encryption/recording-encryption.ts';
 
 export type IdentityKind = 'normal' | 'generated' | 'impersonated';
 export type PauseMode = 'skip' | 'silence';
@@ -88,8 +89,27 @@ export interface RecordingMetadata {
   postProcessing: { format: 'none' | 'ogg' | 'mp3'; state: 'none' | 'pending' | 'done' | 'failed'; error: string | null };
   postProcessed: PostProcessedEntry[];
   errors: string[];
+  /** The flow that recorded and the rule that gave the call to it (search, retention); absent in older sidecars. */
+  flow?: string | null;
+  rule?: string | null;
+  /** How long the recording is kept after it ended, decided when it started (and signed with the sidecar); absent: recording.retention.days. */
+  retention?: RetentionEntry | null;
+  /** Encrypted at rest (recording.encryption): every audio file is sealed (encryption/chunk-format.ts), the data key in `keyFile`. */
+  encryption?: EncryptionEntry;
 }
 
+export interface RetentionEntry {
+  days: number;
+  /** Who decided: the flow's record step, the call's rule, or recording.retention.days. */
+  from: 'step' | 'rule' | 'default';
+}
+
+/** What call control tells a new recording about where it comes from. */
+export interface RecordingLabels {
+  flow?: string | null;
+  rule?: string | null;
+  retention?: RetentionEntry | null;
+}
 
 /** What call control tells the recorder about a leg; unset fields keep their value. */
 export interface LegInfo {
@@ -119,6 +139,7 @@ export function newMetadata(o: {
   mix: FileEntry;
   stereo: FileEntry | null;
   postProcess: 'none' | 'ogg' | 'mp3';
+  labels?: RecordingLabels;
 }): RecordingMetadata {
   const started = o.startedAt.toISOString();
   return {
@@ -142,6 +163,7 @@ export function newMetadata(o: {
     postProcessing: { format: o.postProcess, state: 'none', error: null },
     postProcessed: [],
     errors: [],
+    ...(o.labels ? { flow: o.labels.flow ?? null, rule: o.labels.rule ?? null, retention: o.labels.retention ?? null } : {}),
   };
 }
 

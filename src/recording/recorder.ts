@@ -32,17 +32,20 @@ import {
   type IntervalEntry,
   type LegEntry,
   type PauseMode,
+  type RecordingLabels,
   type RecordingMetadata,
   type TimePoint,
 } from './metadata.ts';
 export type { LegInfo };
-import { finalizeRecording } from './finalize-recording.ts';
+import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
+import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import { StereoFrame } from './stereo-frame.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 
 export interface RecorderOptions {
   dir: string;
@@ -57,7 +60,13 @@ export interface RecorderOptions {
   stereo?: boolean;
   /** Write a stem per leg; default true. Without, legs are still listed in the metadata. */
   stems?: boolean;
+  /** Flow, rule and retention, written into the sidecar. */
+  labels?: RecordingLabels;
+  /** Run after finalization, in order (RecordingService.finalizeSteps). */
+  finalizeSteps?: readonly FinalizeStep[];
   log: Logger;
+  /** config recording.encryption: every audio file sealed under this recording's own data key. */
+  encryption?: RecordingEncryption | null;
   /** The parent's hook, called once from close(). */
   onClose?: (r: Recorder) => void;
 }
@@ -74,6 +83,8 @@ export type RecorderEvents = {
   postProgress: [PostProgress];
   /** Once, after hashes and post-processing: the sidecar is final. */
   finalized: [RecordingMetadata];
+  /** A pause or mask began or ended (for the API's event stream). */
+  state: [{ paused: boolean; masked: boolean }];
   error: [Error];
 };
 
@@ -134,10 +145,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stereoFrame = new StereoFrame(this.n, this.zeros);
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
+    const keys = options.encryption?.newRecording(this.dir, this.id) ?? null;
+    const sealer = (channels: number): PcmSealer | null => keys?.sealer(channels, this.sampleRate) ?? null;
     // Files are created asynchronously by their writers (no descriptor is open yet).
-    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`));
+    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1));
     this.stereo =
-      options.stereo === false ? null : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`));
+      options.stereo === false
+        ? null
+        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2));
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
     this.stems = new Stems({
       enabled: options.stems !== false,
@@ -145,6 +160,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       sampleRate: this.sampleRate,
       pathOf: (f) => this.path(f),
       hooks: (f) => this.hooks(f),
+      sealer,
     });
     this.notices = new NoticeOverlay(this.sampleRate, (prompt, leg) => this.markNotice(prompt, leg));
     this.meta = newMetadata({
@@ -155,7 +171,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       mix: fileEntryOf(this.mix),
       stereo: this.stereo ? fileEntryOf(this.stereo) : null,
       postProcess: options.postProcess ?? 'none',
+      labels: options.labels,
     });
+    if (keys) this.meta.encryption = keys.entry;
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land
@@ -168,6 +186,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The room it records. */
+  get roomId(): string {
+    return this.options.roomId;
   }
 
   /** A deep copy of the sidecar as it stands. */
@@ -296,6 +319,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const entry: IntervalEntry = { reason, start: this.now(), end: null };
     this[kind] = entry;
     list.push(entry);
+    this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked });
   }
 
   private endInterval(kind: 'paused' | 'masked'): void {
@@ -303,6 +327,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.closed || !entry) return;
     entry.end = this.now();
     this[kind] = null;
+    this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked });
   }
 
   get isPaused(): boolean {
@@ -355,6 +380,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.resolveClosed(closed);
     try {
       await finalizeRecording({
+        id: this.id,
         meta: this.meta,
         files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.stems.closed.entries],
         closed: [],
@@ -362,6 +388,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
         postProcessor: this.options.postProcessor,
         save: () => this.saveMeta(),
         onProgress: (p) => this.safeEmit('postProgress', p),
+        steps: this.options.finalizeSteps,
+        stepFailed: (step, err) => this.log.error({ err, recording: this.id, step }, 'a step after finalization failed'),
       });
     } catch (err) {
       this.fail(err as Error);

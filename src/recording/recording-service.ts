@@ -6,10 +6,13 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
-import type { PauseMode } from './metadata.ts';
+import type { FinalizeStep } from './finalize-recording.ts';
+import type { PauseMode, RecordingLabels } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
+import type { RecordingUploader } from './store/recording-uploader.ts';
 
 export interface RecordingServiceOptions {
   /** config recording.dir */
@@ -24,6 +27,10 @@ export interface RecordingServiceOptions {
   onWriteError?: 'continue' | 'hangup';
   /** config recording.minFreeBytes: below this free space on `dir`, new recordings are refused. */
   minFreeBytes?: number;
+  /** config recording.encryption, loaded (null: off). */
+  encryption?: RecordingEncryption | null;
+  /** config recording.store: the uploader of finalized recordings (owned from here on: closed by close()). */
+  store?: RecordingUploader | null;
   log: Logger;
 }
 
@@ -39,6 +46,8 @@ export interface StartRecordingOptions {
   /** Write the stereo file / a stem per leg (default true). */
   stereo?: boolean;
   stems?: boolean;
+  /** Flow, rule and retention of the recording (sidecar). */
+  labels?: RecordingLabels;
 }
 
 export type RecordingServiceEvents = {
@@ -54,6 +63,12 @@ export type RecordingServiceEvents = {
 
 export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   readonly postProcessor: PostProcessor;
+  /**
+   * What runs after each recording is finalized (also those repaired at start), in
+   * this order: compliance signing first, then whatever else is pushed here (e.g.
+   * encryption, upload). Filled at wiring time, before calls arrive.
+   */
+  readonly finalizeSteps: FinalizeStep[] = [];
   private readonly recorders = new Map<string, Recorder>();
   /** The recordings this process started, until recovery is over (it leaves them alone). */
   private ours: Set<string> | null = new Set();
@@ -70,7 +85,19 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
+    // Upload after everything else (compliance unshifts its signing step before it).
+    if (options.store) this.finalizeSteps.push(options.store.finalizeStep());
     this.refreshFreeSpace();
+  }
+
+  /** The uploader of recording.store (null: none). */
+  get store(): RecordingUploader | null {
+    return this.options.store ?? null;
+  }
+
+  /** config recording.encryption, loaded (null: off). */
+  get encryption(): RecordingEncryption | null {
+    return this.options.encryption ?? null;
   }
 
   /** config recording.onWriteError */
@@ -127,11 +154,15 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * Call once at start, after the API listens. Never rejects.
    */
   async recoverInterrupted(): Promise<RecoveredRecording[]> {
+    // Uploads a previous process left pending resume first (they are older).
+    await this.options.store?.start().catch((err: unknown) => this.log.error({ err }, 'the upload journal cannot be read'));
     try {
       const found = await recoverRecordings({
         dir: this.options.dir,
         isOurs: (id) => this.ours?.has(id) ?? false,
         postProcessor: this.closed ? undefined : this.postProcessor,
+        steps: this.finalizeSteps,
+        encryption: this.options.encryption,
         log: this.log,
       });
       for (const r of found) this.safeEmit('recovered', r);
@@ -155,6 +186,12 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     clearTimeout(timer);
   }
 
+  /** `p` is waited for by settled() (the process may exit after it). */
+  private track(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined).finally(() => this.completing.delete(q));
+    this.completing.add(q);
+  }
+
   /** Starts a recording; hand the Recorder to the room's mixer as a TickSink. */
   createRecorder(o: StartRecordingOptions): Recorder {
     if (this.closed) throw new Error('recording service is closed');
@@ -164,10 +201,14 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       sampleRate: o.sampleRate,
       pauseMode: o.pauseMode ?? this.options.pauseMode ?? 'skip',
       flushIntervalMs: this.options.flushIntervalMs,
-      postProcess: o.postProcess ?? this.options.postProcess,
+      // ffmpeg would write plaintext: encrypted recordings are not post-processed (the config refuses both).
+      postProcess: this.options.encryption ? 'none' : (o.postProcess ?? this.options.postProcess),
       postProcessor: this.postProcessor,
+      encryption: this.options.encryption,
       stereo: o.stereo,
       stems: o.stems,
+      labels: o.labels,
+      finalizeSteps: this.finalizeSteps,
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => {
         this.recorders.delete(r.id);
@@ -203,5 +244,6 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     for (const r of [...this.recorders.values()]) r.close();
     this.recorders.clear();
     this.postProcessor.close();
+    this.options.store?.close();
   }
 }

@@ -6,13 +6,15 @@
 // sidecar writes are removed (the sidecar itself is always the last complete one).
 // All file I/O is asynchronous: this runs while calls may already be up.
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { finalizeRecording } from './finalize-recording.ts';
+import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
 import { pathInside } from './file-names.ts';
 import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
 import type { PostProcessor } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { WAV_HEADER_BYTES, wavHeader } from './wav-file-writer.ts';
 import type { Logger } from '../util/logger.ts';
+import type { RecordingEncryption } from './encryption/recording-encryption.ts';
+import { repairEncrypted } from './encryption/repair-encrypted.ts';
 
 export interface RecoveredRecording {
   id: string;
@@ -26,6 +28,10 @@ export interface RecoverOptions {
   /** Recordings this process has open or made: never touched. */
   isOurs: (id: string) => boolean;
   postProcessor?: PostProcessor;
+  /** RecordingService.finalizeSteps: run for each recording finalized here too. */
+  steps?: readonly FinalizeStep[];
+  /** config recording.encryption: encrypted recordings are repaired with their data key (else left alone). */
+  encryption?: RecordingEncryption | null;
   log: Logger;
 }
 
@@ -86,7 +92,14 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
   const interrupted = meta.state === 'recording';
   const stems = meta.legs.flatMap((l) => l.stems);
   const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...stems];
-  for (const f of files) await repairWav(o, f);
+  if (meta.encryption) {
+    // Unwrapped before anything is touched: without the right master key nothing is changed.
+    if (!o.encryption) throw new Error(`recording ${id} is encrypted and recording.encryption is not configured: left as it is`);
+    const key = await o.encryption.dataKey(o.dir, id);
+    for (const f of files) await repairSealed(o, f, key, meta);
+  } else {
+    for (const f of files) await repairWav(o, f);
+  }
   meta.durationMs = meta.mix.durationMs;
   if (interrupted) {
     const end = endOf(meta);
@@ -104,6 +117,7 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
     await sidecar.write(meta);
   };
   await finalizeRecording({
+    id,
     meta,
     files,
     closed: [],
@@ -111,6 +125,9 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
     postProcessor: o.postProcessor,
     save,
     onProgress: () => undefined,
+    steps: o.steps,
+    recovered: true,
+    stepFailed: (step, err) => o.log.error({ err, recording: id, step }, 'a step after finalization failed'),
   });
   o.log.info({ recording: id, interrupted, durationMs: meta.durationMs }, 'unfinished recording repaired and finalized');
   const names = files.filter((f) => f.lost === undefined).map((f) => f.file);
@@ -146,6 +163,24 @@ async function repairWav(o: RecoverOptions, f: FileEntry): Promise<void> {
     await fh.close();
   }
   f.durationMs = Math.round((claim / block / f.sampleRate) * 1000);
+}
+
+/** repairWav for an encrypted file: a torn last chunk cut off, the trailer appended (repair-encrypted.ts). */
+async function repairSealed(o: RecoverOptions, f: FileEntry, key: Buffer, meta: RecordingMetadata): Promise<void> {
+  const path = pathInside(o.dir, f.file);
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size < 32) {
+    if (size >= 0) await rm(path, { force: true });
+    f.lost ??= size < 0 ? 'missing after an interruption' : 'removed: no complete header after an interruption';
+    f.durationMs = 0;
+    return;
+  }
+  const r = await repairEncrypted(path, key, f.file);
+  if (r.cutBytes > 0) meta.errors.push(`${f.file}: a torn chunk of ${r.cutBytes} bytes was cut off after an interruption`);
+  f.durationMs = Math.round((r.plainBytes / (2 * r.channels) / r.sampleRate) * 1000);
 }
 
 /**

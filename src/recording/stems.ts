@@ -6,6 +6,7 @@ import type { PcmFrame } from '../mixer/frames.ts';
 import { safeName } from './file-names.ts';
 import type { FileEntry, LegEntry, StemEntry, TimePoint } from './metadata.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
+import type { PcmSealer } from './encryption/pcm-sealer.ts';
 
 export interface StemsOptions {
   enabled: boolean;
@@ -15,6 +16,8 @@ export interface StemsOptions {
   pathOf(name: string): string;
   /** Hooks for each stem's writer, given the stem's file name. */
   hooks(file: string): WavWriterHooks;
+  /** Encrypted recordings: the sealer of a new file (recording-encryption.ts). */
+  sealer?: (channels: number) => PcmSealer | null;
 }
 
 /** What the sidecar says about a file being written (hash and duration filled in later). */
@@ -33,7 +36,7 @@ export class Stems {
   start(leg: LegEntry, at: TimePoint): void {
     if (!this.o.enabled || this.open.has(leg.id)) return;
     const file = `${this.o.base}.leg${++this.count}-${safeName(leg.id, 40)}.wav`;
-    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file));
+    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file), this.o.sealer?.(1) ?? null);
     const entry: StemEntry = { ...fileEntryOf(writer), start: at, end: null };
     leg.stems.push(entry);
     this.open.set(leg.id, { writer, entry });

@@ -17,11 +17,18 @@
 //   trim of a trailing partial sample frame, one fsync and the close(2) run
 //   asynchronously: `closed` resolves when the file is complete.
 //
+// Encrypted (a PcmSealer given): the file is chunk-format.ts instead, its header
+// written once; each pass seals what is buffered into a chunk and appends it (a
+// chunk whose write failed is rewritten as sealed, never resealed), and close
+// appends the trailer. The WAV header is made at decryption.
+//
 // fsync policy: none while recording. kill -9 only needs write(2) to have
 // returned (the data is in the page cache); one fsync after close protects the
 // finished file against a power loss.
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { MAX_CHUNK_PLAIN } from './encryption/chunk-format.ts';
+import type { PcmSealer } from './encryption/pcm-sealer.ts';
 
 export const WAV_HEADER_BYTES = 44;
 
@@ -92,12 +99,16 @@ export class WavFileWriter {
   lost: string | null = null;
   /** Outages seen (each reported once). */
   failures = 0;
+  /** Encrypted: where the next chunk goes, and a sealed chunk not yet fully written. */
+  private fileBytes = 0;
+  private pendingChunk: { chunk: Buffer; plainBytes: number } | null = null;
 
   constructor(
     readonly path: string,
     readonly sampleRate: number,
     readonly channels: number,
     private readonly hooks: WavWriterHooks = {},
+    private readonly sealer: PcmSealer | null = null,
   ) {
     this.blockAlign = 2 * channels;
     this.current = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -195,9 +206,11 @@ export class WavFileWriter {
   private async writeOut(): Promise<void> {
     if (this.gaveUp) return;
     try {
+      if (this.sealer) await this.sealer.ready();
       if (!this.fh) this.fh = await openNew(this.path);
       if (this.headerClaim < 0) await this.writeHeader();
-      while (this.segments.length > 0) {
+      if (this.sealer) await this.writeSealed();
+      while (this.segments.length > 0 && !this.sealer) {
         const seg = this.segments[0]!;
         const buf = typeof seg === 'number' ? ZEROS.subarray(0, Math.min(seg, CHUNK_BYTES)) : seg;
         const { bytesWritten } = await this.fh.write(buf, 0, buf.length, WAV_HEADER_BYTES + this.dataBytes);
@@ -233,9 +246,58 @@ export class WavFileWriter {
     }
   }
 
+  /** Encrypted: every buffered byte as chunks of at most MAX_CHUNK_PLAIN, appended. */
+  private async writeSealed(): Promise<void> {
+    while (this.pendingChunk || this.segments.length > 0) {
+      if (!this.pendingChunk) {
+        const plain = this.takePlain(MAX_CHUNK_PLAIN);
+        this.pendingChunk = { chunk: this.sealer!.seal(plain), plainBytes: plain.length };
+      }
+      await this.writeFully(this.pendingChunk.chunk, this.fileBytes);
+      this.fileBytes += this.pendingChunk.chunk.length;
+      this.dataBytes += this.pendingChunk.plainBytes;
+      for (let n = this.pendingChunk.plainBytes; n > 0; ) {
+        const seg = this.segments[0]!;
+        const k = Math.min(n, typeof seg === 'number' ? seg : seg.length);
+        this.consume(k);
+        n -= k;
+      }
+      this.pendingChunk = null;
+    }
+  }
+
+  /** Up to `max` bytes from the front of the segments (silence as zeros), not consumed. */
+  private takePlain(max: number): Buffer {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for (const seg of this.segments) {
+      if (n >= max) break;
+      const len = Math.min(max - n, typeof seg === 'number' ? seg : seg.length);
+      parts.push(typeof seg === 'number' ? Buffer.alloc(len) : seg.subarray(0, len));
+      n += len;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  }
+
+  private async writeFully(buf: Buffer, at: number): Promise<void> {
+    for (let off = 0; off < buf.length; ) {
+      const { bytesWritten } = await this.fh!.write(buf, off, buf.length - off, at + off);
+      if (bytesWritten <= 0) throw new Error(`${this.path}: the disk took no bytes`);
+      off += bytesWritten;
+    }
+  }
+
   /** The header for the whole sample frames on disk; skipped when it already says so. */
   private async writeHeader(): Promise<void> {
     if (!this.fh) return;
+    if (this.sealer) {
+      // Written once; the chunks carry everything else.
+      if (this.headerClaim >= 0) return;
+      await this.writeFully(this.sealer.fileHeader(), 0);
+      this.fileBytes = this.sealer.headerBytes;
+      this.headerClaim = 0;
+      return;
+    }
     const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
     if (claim === this.headerClaim) return;
     const { bytesWritten } = await this.fh.write(wavHeader(claim, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
@@ -262,6 +324,14 @@ export class WavFileWriter {
         await fh.close();
         await rm(this.path, { force: true });
         this.lost = `removed, nothing could be written: ${this.failure?.message ?? 'unknown'}`;
+      } else if (this.sealer) {
+        // A torn chunk is cut off; the trailer closes the file (its total authenticates the chunks).
+        await fh.truncate(this.fileBytes);
+        this.fh = fh;
+        await this.writeFully(this.sealer.trailer(this.dataBytes), this.fileBytes).catch((err: unknown) => this.report(err as Error, 'write'));
+        this.fh = null;
+        await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
+        await fh.close();
       } else {
         const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
         if (claim !== this.dataBytes) await fh.truncate(WAV_HEADER_BYTES + claim); // a partial sample frame

@@ -20,9 +20,10 @@ export interface ParleyProcess {
 
 /**
  * `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one.
+ * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`).
  * `opts.host`: the loopback address SIP listens on (127.0.0.2… for cluster nodes); `opts.sipPort`: a port chosen by the test.
  */
-export async function spawnParley(yaml: string, opts: { recordings?: string; host?: string; sipPort?: number } = {}): Promise<ParleyProcess> {
+export async function spawnParley(yaml: string, opts: { recordings?: string; recording?: string; host?: string; sipPort?: number } = {}): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
   const sipPort = opts.sipPort ?? await freePort();
   const recordings = opts.recordings ?? join(dir, 'recordings');
@@ -35,7 +36,7 @@ sip:
   control: { host: 127.0.0.1, port: 0, secret: proc }
 media: { workers: 1 }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
-recording: { dir: ${recordings} }
+recording: { dir: ${recordings}${opts.recording ? `, ${opts.recording}` : ''} }
 ${yaml}`,
   );
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -6,12 +6,17 @@
 import { FRAME_MS } from '../../src/mixer/frames.ts';
 import { RecordingService } from '../../src/recording/recording-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { parseMasterKey } from '../../src/recording/encryption/master-key.ts';
+import { RecordingEncryption } from '../../src/recording/encryption/recording-encryption.ts';
 import { ToneRoom } from './mix-ticks.ts';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: record-tone-child.ts DIR [CLOSE_AFTER_MS]');
 const closeAfterMs = process.argv[3] === undefined ? null : Number(process.argv[3]);
-const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 250, log: silentLogger() });
+// TEST_MASTER_KEY (64 hex digits): the recording is encrypted at rest.
+const key = process.env.TEST_MASTER_KEY;
+const encryption = key ? new RecordingEncryption(parseMasterKey(Buffer.from(key), 'TEST_MASTER_KEY')) : null;
+const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 250, encryption, log: silentLogger() });
 const rec = svc.createRecorder({ roomId: 'kill9', sampleRate: 16000 });
 rec.addLeg('a', { uri: 'sip:alice@example.com', callId: 'kill9-call', role: 'caller' });
 const room = new ToneRoom(16000);

@@ -91,7 +91,13 @@ export function benchTable(s: Summary): string {
   }
   const r = s.recording;
   rows.push(r
-    ? ['Recording: recordings closed and hashed per second; post-processing ogg / mp3', `${n(r.recordingsClosedPerSecond)}/s; ${n(r.oggRealTimeFactor)}× / ${n(r.mp3RealTimeFactor)}× real time`, '', '', 'bench:recording']
+    ? [
+        'Recording: recordings closed and hashed per second (also signed and audit-logged); post-processing ogg / mp3',
+        `${n(r.recordingsClosedPerSecond)}/s${r.recordingsSignedPerSecond != null ? ` (${n(r.recordingsSignedPerSecond)}/s)` : ''}; ${n(r.oggRealTimeFactor)}× / ${n(r.mp3RealTimeFactor)}× real time`,
+        '',
+        '',
+        'bench:recording',
+      ]
     : ['Recording', na, '', '', 'bench:recording']);
   const sip = s.sip;
   rows.push(sip

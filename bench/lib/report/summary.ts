@@ -76,7 +76,7 @@ export interface Summary {
   } | null;
   bridge: { parley: CallVariantFigures | null; anchor: CallVariantFigures | null; cpuRatio: CpuRatio | null } | null;
   mixing: { cores: number | null; method: string | null; rooms: MixingRoom[]; saturation: MixingSaturation[] } | null;
-  recording: { recordingsClosedPerSecond: number; oggRealTimeFactor: number; mp3RealTimeFactor: number } | null;
+  recording: { recordingsClosedPerSecond: number; recordingsSignedPerSecond: number | null; oggRealTimeFactor: number; mp3RealTimeFactor: number } | null;
   sip: { highestRateNoFailedCall: number; highestRateNoFailureAndP99Under50ms: number; p99MsAtHighestRate: number | null } | null;
   mixer: { legs: number; roomSize: number; legsPerCore: number; microsPerLegPerFrame: number; latePercent: number; latencyP50Ms: number; latencyP99Ms: number } | null;
 }
@@ -218,6 +218,7 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
     recording: recording
       ? {
           recordingsClosedPerSecond: num(recording, 'closing.recordingsClosedPerSecond') ?? 0,
+          recordingsSignedPerSecond: num(recording, 'closingSigned.recordingsFinalizedAndSignedPerSecond'),
           oggRealTimeFactor: num(recording, 'postProcessOgg.realTimeFactor') ?? 0,
           mp3RealTimeFactor: num(recording, 'postProcessMp3.realTimeFactor') ?? 0,
         }

@@ -1,13 +1,15 @@
 // Recordings on disk, from their JSON sidecars. A file is served only when the
 // recording's own metadata lists it, and only when it is a regular file really
 // inside recording.dir (recording-file.ts: no symlinks, no way out).
-import { readdir } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { RecordingMetadata } from '../../recording/metadata.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
-import { openRecordingFile, type OpenedRecordingFile, readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } from '../recording-file.ts';
+import { openDownload, type Download } from '../recording-download.ts';
+import { readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } from '../recording-file.ts';
+import { actorOf } from './recording-compliance.ts';
+import { listQuery, parseListQuery } from './recording-search.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
 
 const TYPES: Record<string, string> = {
@@ -28,6 +30,11 @@ function listedFiles(id: string, m: RecordingMetadata): string[] {
   ].filter((f): f is string => typeof f === 'string' && SAFE.test(f));
 }
 
+function sha256Listed(m: RecordingMetadata, file: string): string | null {
+  const entries = [m.mix, m.stereo, ...(m.legs ?? []).flatMap((l) => l.stems ?? []), ...(m.postProcessed ?? [])];
+  return entries.find((e) => e?.file === file)?.sha256 ?? null;
+}
+
 export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const dir = (): string => ctx.parley.config.recording.dir;
 
@@ -38,6 +45,31 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return new ApiError(403, 'forbidden', err.message);
     }
     return new ApiError(404, 'not_found', err instanceof RecordingFileError ? err.message : `not found`);
+  };
+
+  /** A list row from the sidecar; null when it cannot be read now (being rewritten, removed, a link: logged). */
+  const row = async (id: string, held: boolean): Promise<Record<string, unknown> | null> => {
+    try {
+      const m = JSON.parse(await readRecordingText(dir(), `${id}.json`)) as RecordingMetadata;
+      if (m.version !== 1 || !m.mix) return null;
+      return {
+        id,
+        room: m.room,
+        state: m.state,
+        startedAt: m.startedAt,
+        endedAt: m.endedAt,
+        durationMs: m.durationMs,
+        flow: m.flow ?? null,
+        rule: m.rule ?? null,
+        retention: m.retention ?? null,
+        held,
+        legs: (m.legs ?? []).map((l) => ({ id: l.id, uri: l.uri, originalTo: l.originalTo, role: l.role })),
+        files: listedFiles(id, m),
+      };
+    } catch (err) {
+      if (err instanceof RecordingFileError && err.kind === 'forbidden') refused(err, { file: `${id}.json` });
+      return null;
+    }
   };
 
   const load = async (id: string): Promise<RecordingMetadata> => {
@@ -56,36 +88,25 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
   };
 
-  app.get('/recordings', { schema: { summary: 'Recordings, newest first, from their metadata', response: { 200: anyArray, ...errors } } }, async () => {
-    let names: string[] = [];
-    try {
-      names = (await readdir(dir())).filter((f) => f.endsWith('.json') && SAFE.test(f));
-    } catch {
-      return [];
-    }
-    const out: Record<string, unknown>[] = [];
-    for (const f of names) {
-      const id = f.slice(0, -5);
-      try {
-        const m = JSON.parse(await readRecordingText(dir(), f)) as RecordingMetadata;
-        if (m.version !== 1 || !m.mix) continue;
-        out.push({
-          id,
-          room: m.room,
-          state: m.state,
-          startedAt: m.startedAt,
-          endedAt: m.endedAt,
-          durationMs: m.durationMs,
-          legs: m.legs.map((l) => ({ id: l.id, uri: l.uri, originalTo: l.originalTo, role: l.role })),
-          files: listedFiles(id, m),
-        });
-      } catch (err) {
-        // A sidecar being rewritten or not ours: left out of the list; a link is logged.
-        if (err instanceof RecordingFileError && err.kind === 'forbidden') refused(err, { file: f });
-      }
-    }
-    return out.sort((a, b) => String(b.startedAt).localeCompare(String(a.startedAt)));
-  });
+  app.get(
+    '/recordings',
+    {
+      schema: {
+        summary: 'Recordings, newest first, from the recordings index; filters combine; the next page is `cursor` = the X-Next-Cursor header',
+        querystring: listQuery,
+        response: { 200: anyArray, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const q = parseListQuery(req.query as Record<string, string | undefined>);
+      const c = ctx.parley.compliance;
+      if (!c) throw new ApiError(503, 'unavailable', 'the recordings index is not running');
+      const page = await c.search(q);
+      if (page.next) reply.header('X-Next-Cursor', page.next);
+      const rows = await Promise.all(page.entries.map((e) => row(e.id, c.holds.isHeld(e.id))));
+      return rows.filter((r): r is Record<string, unknown> => r !== null);
+    },
+  );
 
   app.get('/recordings/:id', { schema: { summary: 'A recording\'s metadata (the sidecar)', params: idParam, response: { 200: anyObject, ...errors } } }, async (req) =>
     load((req.params as { id: string }).id),
@@ -102,7 +123,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
           required: ['id', 'file'],
           properties: { id: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 256 } },
         },
-        response: { ...errors, 403: errorSchema },
+        response: { ...errors, 403: errorSchema, 409: errorSchema, 500: errorSchema, 502: errorSchema },
       },
     },
     async (req, reply) => {
@@ -110,25 +131,28 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
       const m = await load(id);
       if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
-      let opened: OpenedRecordingFile;
+      let d: Download;
       try {
-        opened = await openRecordingFile(dir(), file);
+        d = await openDownload(ctx.parley.recordings, dir(), id, m, file);
       } catch (err) {
-        if (err instanceof RecordingFileError && err.kind === 'not_found') throw new ApiError(404, 'not_found', `file '${file}' is not on disk`);
+        if (err instanceof ApiError) throw err;
         throw refused(err, { id, file });
       }
-      const { handle, size } = opened;
-      reply
-        .type(TYPES[extname(file)] ?? 'application/octet-stream')
-        .header('Content-Length', size)
-        .header('Content-Disposition', `attachment; filename="${file}"`);
-      if (size === 0) {
-        await handle.close();
-        return reply.send('');
+      // Every export is in the audit log (who, which file, its sha256 per the sidecar) before a byte goes.
+      try {
+        await ctx.parley.compliance?.exported(id, file, actorOf(req), sha256Listed(m, file));
+      } catch (err) {
+        d.stream?.destroy();
+        ctx.log.error({ err, id, file }, 'export refused: the audit log cannot be written');
+        throw new ApiError(503, 'unavailable', 'the audit log cannot be written; exports are refused until it can');
       }
-      // From the descriptor that was checked, never the path again; no more than the size
-      // announced (a file still growing would overrun Content-Length). The stream closes it.
-      return reply.send(handle.createReadStream({ start: 0, end: size - 1 }));
+      ctx.log.info({ recording: id, file, from: d.from, decrypted: d.decrypted, bytes: d.size }, 'recording file exported');
+      reply
+        .type(d.decrypted ? 'audio/wav' : (TYPES[extname(file)] ?? 'application/octet-stream'))
+        .header('Content-Length', d.size)
+        .header('Content-Disposition', `attachment; filename="${file}"`);
+      // Never more than announced (a file still growing would overrun Content-Length); decrypted on the way when sealed.
+      return reply.send(d.stream ?? '');
     },
   );
 }

@@ -12,7 +12,11 @@ export class RecordTask implements Task {
     const { action } = this.params;
     if (action === 'start') {
       if (ctx.recording) return {};
-      ctx.recording = await ctx.call.startRecording({ stereo: this.params.stereo ?? true, stems: this.params.stems ?? true });
+      ctx.recording = await ctx.call.startRecording({
+        stereo: this.params.stereo ?? true,
+        stems: this.params.stems ?? true,
+        retentionDays: this.params.retention?.days,
+      });
       ctx.log.info({ recording: ctx.recording.id }, 'recording started');
       return {};
     }

@@ -197,8 +197,11 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'POST /rooms/{name}/legs/{leg}/mute', 'POST /rooms/{name}/legs/{leg}/unmute', 'DELETE /rooms/{name}/legs/{leg}',
       'POST /rooms/{name}/legs/{leg}/deafen', 'POST /rooms/{name}/legs/{leg}/undeafen', 'POST /rooms/{name}/legs/{leg}/coach', 'POST /rooms/{name}/play', 'POST /rooms/{name}/play/stop',
       'GET /recordings', 'GET /recordings/{id}', 'GET /recordings/{id}/files/{file}',
+      'GET /recordings/signing-key', 'GET /recordings/audit/verify', 'GET /recordings/{id}/verify',
+      'POST /recordings/{id}/hold', 'DELETE /recordings/{id}/hold',
       'GET /rules', 'POST /rules/{name}',
       'GET /webhooks/dead-letter', 'POST /webhooks/dead-letter/replay',
+      'POST /console/session', 'GET /console/session', 'DELETE /console/session',
       'POST /admin/drain',
     ];
     for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);

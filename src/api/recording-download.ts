@@ -1,0 +1,89 @@
+// What GET /recordings/:id/files/:file streams: the local file (opened with the
+// checks of recording-file.ts), or, once the uploader removed it, the object in
+// recording.store (streamed through, never buffered whole); an encrypted audio
+// file is decrypted on the way (chunk by chunk) into a WAV. Errors that happen
+// before the first byte are precise ApiErrors: a wrong master key, a missing key
+// file, a file that is neither here nor in the bucket.
+import type { Readable } from 'node:stream';
+import { decryptedWav, type ByteSource } from '../recording/encryption/decrypt-reader.ts';
+import { EncryptedFileError } from '../recording/encryption/chunk-format.ts';
+import { KeyUnwrapError } from '../recording/encryption/key-file.ts';
+import type { RecordingMetadata } from '../recording/metadata.ts';
+import type { RecordingService } from '../recording/recording-service.ts';
+import { ApiError } from './api-error.ts';
+import { openRecordingFile, RecordingFileError } from './recording-file.ts';
+
+export interface Download {
+  size: number;
+  stream: Readable | null;
+  /** Where it came from, for the log (and the audit log's export entry). */
+  from: 'local' | 'bucket';
+  decrypted: boolean;
+}
+
+function audioFiles(m: RecordingMetadata): Set<string> {
+  return new Set([m.mix?.file, m.stereo?.file, ...(m.legs ?? []).flatMap((l) => l.stems.map((s) => s.file))].filter((f): f is string => !!f));
+}
+
+export async function openDownload(recs: RecordingService | null, dir: string, id: string, meta: RecordingMetadata, file: string): Promise<Download> {
+  const sealed = meta.encryption !== undefined && audioFiles(meta).has(file);
+  let src: ByteSource & { close?: () => Promise<void> };
+  let from: Download['from'] = 'local';
+  try {
+    const { handle, size } = await openRecordingFile(dir, file);
+    src = {
+      size,
+      read: (start, end) => handle.createReadStream({ start, end, autoClose: false }),
+      close: () => handle.close(),
+    };
+  } catch (err) {
+    if (!(err instanceof RecordingFileError && err.kind === 'not_found')) throw err;
+    const store = recs?.store;
+    if (!store) throw new ApiError(404, 'not_found', `file '${file}' is not on disk`);
+    const key = store.bucket.keyOf(id, file);
+    const head = await store.bucket.head(key).catch((e: unknown) => {
+      throw new ApiError(502, 'store_unavailable', `file '${file}' is not on disk and recording.store cannot be read: ${(e as Error).message}`);
+    });
+    if (!head) throw new ApiError(404, 'not_found', `file '${file}' is neither on disk nor in recording.store`);
+    from = 'bucket';
+    src = {
+      size: head.size,
+      read: async (start, end) => {
+        const got = await store.bucket.get(key, start, end);
+        if (!got) throw new Error(`${store.bucket.urlOf(key)} disappeared`);
+        return got.stream;
+      },
+    };
+  }
+  try {
+    if (!sealed) {
+      return { size: src.size, stream: src.size === 0 ? null : await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false };
+    }
+    const enc = recs?.encryption;
+    if (!enc) throw new ApiError(409, 'encrypted', `recording '${id}' is encrypted and recording.encryption is not configured here`);
+    let key: Buffer;
+    try {
+      key = await enc.dataKey(dir, id);
+    } catch (e) {
+      if (e instanceof KeyUnwrapError) throw new ApiError(e.reason === 'wrong_key' ? 409 : 500, `key_${e.reason}`, e.message);
+      throw e;
+    }
+    try {
+      const { size, stream } = await decryptedWav(src, key, file);
+      return { size, stream: await streamClosing(src, stream), from, decrypted: true };
+    } catch (e) {
+      if (e instanceof EncryptedFileError) throw new ApiError(409, 'not_decryptable', e.message);
+      throw e;
+    }
+  } catch (err) {
+    await src.close?.().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The stream, with the local descriptor closed when it ends or fails. */
+async function streamClosing(src: { close?: () => Promise<void> }, s: Readable | Promise<Readable>): Promise<Readable> {
+  const stream = await s;
+  if (src.close) stream.once('close', () => void src.close!().catch(() => undefined));
+  return stream;
+}

@@ -1,0 +1,115 @@
+// `parley recordings rotate-key` and `parley recordings decrypt`: offline tools on
+// recording.dir (no server needed) for encrypted recordings (recording.encryption).
+// rotate-key re-wraps every data key with the configured (new) master key, taking
+// the old one from --old-key-file or --old-key-env; the audio is not rewritten.
+// With recording.store, the rotated key files are uploaded again (and verified).
+// decrypt writes one file of a recording as a WAV, streaming: from the local file,
+// or from the bucket when the uploader removed it; --partial reads a file a kill -9
+// left unrepaired up to its last whole chunk.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { open, readFile, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ParleyConfig } from '../config/schema.ts';
+import { decryptChunks, decryptedWav, type ByteSource, type DecryptSummary } from '../recording/encryption/decrypt-reader.ts';
+import { keyFileName } from '../recording/encryption/key-file.ts';
+import { loadMasterKey, type MasterKey } from '../recording/encryption/master-key.ts';
+import { RecordingEncryption } from '../recording/encryption/recording-encryption.ts';
+import { rotateKeys } from '../recording/encryption/rotate-keys.ts';
+import { pathInside } from '../recording/file-names.ts';
+import { S3Bucket } from '../recording/store/s3-bucket.ts';
+import { wavHeader } from '../recording/wav-file-writer.ts';
+import { CliError } from './cli-error.ts';
+
+async function configuredKey(config: ParleyConfig): Promise<MasterKey> {
+  const e = config.recording.encryption;
+  if (!e?.enabled) throw new CliError('recording.encryption is not enabled in this config', 2);
+  return loadMasterKey(e);
+}
+
+export async function rotateKeyCommand(config: ParleyConfig, oldKeyFile: string | undefined, oldKeyEnv: string | undefined): Promise<string> {
+  if (!oldKeyFile === !oldKeyEnv) throw new CliError('usage: parley recordings rotate-key (--old-key-file FILE | --old-key-env VAR)');
+  const next = await configuredKey(config);
+  const old = await loadMasterKey({ masterKeyFile: oldKeyFile, masterKeyEnv: oldKeyEnv }).catch((err: unknown) => {
+    throw new CliError(`the old master key: ${(err as Error).message.replace(/recording\.encryption\.masterKey(File|Env)/, '--old-key-$1')}`);
+  });
+  const dir = config.recording.dir;
+  const r = await rotateKeys(dir, next, [old]);
+  const lines = [`${r.rotated.length} data keys re-wrapped from master key ${old.id} to ${next.id}, ${r.current.length} already under it, ${r.failed.length} failed`];
+  for (const f of r.failed) lines.push(`  ${f.id}: ${f.error}`);
+  if (config.recording.store && r.rotated.length > 0) {
+    const bucket = new S3Bucket(config.recording.store);
+    let uploaded = 0;
+    try {
+      for (const id of r.rotated) {
+        const file = keyFileName(id);
+        const path = pathInside(dir, file);
+        const data = await readFile(path).catch(() => null);
+        if (!data) continue;
+        const md5 = createHash('md5').update(data).digest();
+        await bucket.put(bucket.keyOf(id, file), path, data.length, md5, createHash('sha256').update(data).digest('hex'));
+        const h = await bucket.head(bucket.keyOf(id, file));
+        if (!h || h.size !== data.length) throw new Error(`${bucket.urlOf(bucket.keyOf(id, file))} does not verify`);
+        uploaded++;
+      }
+    } catch (err) {
+      lines.push(`uploading the rotated key files stopped after ${uploaded}: ${(err as Error).message} (run rotate-key again: it re-uploads nothing already current, so upload with the server's journal instead)`);
+      throw new CliError(lines.join('\n'));
+    } finally {
+      bucket.close();
+    }
+    lines.push(`${uploaded} key files uploaded again to ${config.recording.store.bucket}`);
+  }
+  if (r.failed.length > 0) throw new CliError(lines.join('\n'));
+  return lines.join('\n');
+}
+
+export async function decryptCommand(config: ParleyConfig, id: string | undefined, file: string | undefined, out: string | undefined, partial: boolean): Promise<string> {
+  if (!id || !file || !out) throw new CliError('usage: parley recordings decrypt ID FILE --out PATH [--partial]');
+  const enc = new RecordingEncryption(await configuredKey(config));
+  const dir = config.recording.dir;
+  const key = await enc.dataKey(dir, id).catch((err: unknown) => {
+    throw new CliError((err as Error).message);
+  });
+  const path = pathInside(dir, file);
+  const local = await stat(path).catch(() => null);
+  let bucket: S3Bucket | null = null;
+  let src: ByteSource;
+  if (local) {
+    src = { size: local.size, read: (start, end) => createReadStream(path, { start, end }) };
+  } else {
+    if (!config.recording.store) throw new CliError(`no file ${file} in ${dir}`);
+    const b = (bucket = new S3Bucket(config.recording.store));
+    const k = b.keyOf(id, file);
+    const h = await b.head(k);
+    if (!h) throw new CliError(`${file} is neither in ${dir} nor in ${b.urlOf(k)}`);
+    src = {
+      size: h.size,
+      read: async (start, end) => (await b.get(k, start, end))!.stream,
+    };
+  }
+  try {
+    if (!partial) {
+      const { size, stream } = await decryptedWav(src, key, file);
+      await pipeline(stream, createWriteStream(out));
+      return `${out}: ${size} bytes (WAV)`;
+    }
+    // Up to the last whole chunk; the header is written last, when the length is known.
+    const ws = createWriteStream(out);
+    ws.write(Buffer.alloc(44));
+    const summary: Partial<DecryptSummary> = {};
+    await pipeline(Readable.from(decryptChunks((await src.read(0)) as AsyncIterable<Buffer>, key, file, true, summary)), ws, { end: true });
+    const fh = await open(out, 'r+');
+    try {
+      await fh.write(wavHeader(summary.plainBytes ?? 0, summary.header!.sampleRate, summary.header!.channels), 0, 44, 0);
+    } finally {
+      await fh.close();
+    }
+    return `${out}: ${44 + (summary.plainBytes ?? 0)} bytes (WAV)${summary.complete ? '' : ', up to the last whole chunk (the file was cut short)'}`;
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  } finally {
+    bucket?.close();
+  }
+}

@@ -1,0 +1,68 @@
+// `parley recordings verify [ID | --all]`: checks recordings on disk, offline (no
+// server needed): each file's sha256 against its sidecar, the sidecar's Ed25519
+// signature against the trusted public key, and the audit log's chain and signed
+// head; prints exactly what fails. The trusted key is `--public-key FILE` (PEM),
+// else the public half of recording.signing.keyFile, else of the key generated in
+// <recording.dir>/.parley/.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ParleyConfig } from '../config/schema.ts';
+import { verifyAuditLog } from '../recording/compliance/audit-verify.ts';
+import { defaultAuditLog, stateDir } from '../recording/compliance/compliance-service.ts';
+import { verifyRecording, type RecordingVerification } from '../recording/compliance/recording-verifier.ts';
+import { VerifyKey } from '../recording/compliance/signing-key.ts';
+import { CliError } from './cli-error.ts';
+
+export interface VerifyOutcome {
+  ok: boolean;
+  text: string;
+  json: unknown;
+}
+
+const SIDECAR = /^([A-Za-z0-9_][A-Za-z0-9._-]{0,200})\.json$/;
+
+async function trustedKey(config: ParleyConfig, publicKeyFile: string | undefined): Promise<VerifyKey> {
+  const file = publicKeyFile ?? config.recording.signing.keyFile ?? join(stateDir(config.recording.dir), 'signing-key.pem');
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read the signing key ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --public-key FILE`, 2);
+  }
+  try {
+    return VerifyKey.fromPem(pem);
+  } catch (err) {
+    throw new CliError(`${file}: not an Ed25519 key: ${(err as Error).message}`, 2);
+  }
+}
+
+export async function verifyRecordings(config: ParleyConfig, o: { id?: string; all: boolean; publicKey?: string }): Promise<VerifyOutcome> {
+  if (!o.id && !o.all) throw new CliError('usage: parley recordings verify ID | --all [--public-key FILE] [--json]');
+  const dir = config.recording.dir;
+  const key = await trustedKey(config, o.publicKey);
+  const audit = await verifyAuditLog(config.recording.auditLog ?? defaultAuditLog(dir), key);
+  let ids: string[];
+  if (o.id) ids = [o.id];
+  else {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    ids = names.flatMap((n) => SIDECAR.exec(n)?.[1] ?? []).sort();
+  }
+  const results: RecordingVerification[] = [];
+  for (const id of ids) results.push(await verifyRecording({ dir, id, key, audit }));
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(`${r.state === 'verified' ? 'OK     ' : r.state === 'failed' ? 'FAILED ' : r.state === 'deleted' ? 'DELETED' : 'OPEN   '} ${r.id}`);
+    for (const p of r.problems) lines.push(`        ${p.message}`);
+  }
+  lines.push(`audit log ${audit.file}: ${audit.ok ? 'OK' : 'FAILED'} (${audit.lines} lines)`);
+  for (const p of audit.problems) lines.push(`        ${p.message}`);
+  const failed = results.filter((r) => r.state === 'failed').length;
+  const count = (s: RecordingVerification['state']): number => results.filter((r) => r.state === s).length;
+  lines.push(`${count('verified')} verified, ${failed} failed, ${count('recording')} still recording, ${count('deleted')} deleted; key ${key.id.slice(0, 16)}…`);
+  const ok = failed === 0 && audit.ok && (o.all || results[0]?.state !== 'failed');
+  return {
+    ok,
+    text: lines.join('\n'),
+    json: { ok, keyId: key.id, recordings: results, audit: { ok: audit.ok, file: audit.file, lines: audit.lines, lastSeq: audit.lastSeq, problems: audit.problems } },
+  };
+}

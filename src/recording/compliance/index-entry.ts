@@ -1,0 +1,66 @@
+// What the recordings index keeps of a sidecar: only what searches filter on.
+// Participants are generic over the sidecar: every leg's URI, and every entry of a
+// `participants` list (uri or aor), so that other producers of sidecars (SIPREC)
+// are searchable by participant without changing the index.
+import type { RecordingMetadata } from '../metadata.ts';
+
+export interface IndexEntry {
+  id: string;
+  /** startedAt, ms since the epoch. */
+  start: number;
+  /** endedAt (ms), null while recording. */
+  end: number | null;
+  state: string;
+  flow: string | null;
+  rule: string | null;
+  /** Normalized original To URIs of the legs. */
+  to: string[];
+  /** Normalized participant URIs. */
+  parts: string[];
+  /** Days kept after the end (the sidecar's retention); null: the configured default. */
+  days: number | null;
+}
+
+/** `"Bob" <sip:Bob@Example.com;transport=udp>` → `sip:bob@example.com`. */
+export function normalizeUri(raw: string): string {
+  let s = raw.trim();
+  const lt = s.indexOf('<');
+  if (lt >= 0) s = s.slice(lt + 1, s.indexOf('>', lt) > 0 ? s.indexOf('>', lt) : undefined);
+  return s.split(/[;?]/, 1)[0]!.trim().toLowerCase();
+}
+
+function participantUris(meta: RecordingMetadata): string[] {
+  const out = new Set<string>();
+  for (const l of meta.legs ?? []) if (typeof l?.uri === 'string' && l.uri) out.add(normalizeUri(l.uri));
+  const extra = (meta as { participants?: unknown }).participants;
+  if (Array.isArray(extra)) {
+    for (const p of extra) {
+      if (!p || typeof p !== 'object') continue;
+      for (const k of ['uri', 'aor'] as const) {
+        const v = (p as Record<string, unknown>)[k];
+        if (typeof v === 'string' && v) out.add(normalizeUri(v));
+      }
+    }
+  }
+  return [...out];
+}
+
+/** null when the sidecar is not a recording's metadata. */
+export function entryOf(id: string, meta: RecordingMetadata): IndexEntry | null {
+  if (!meta || typeof meta !== 'object' || meta.version !== 1 || !meta.mix) return null;
+  const start = Date.parse(meta.startedAt);
+  const end = meta.endedAt ? Date.parse(meta.endedAt) : NaN;
+  const to = new Set<string>();
+  for (const l of meta.legs ?? []) if (typeof l?.originalTo === 'string' && l.originalTo) to.add(normalizeUri(l.originalTo));
+  return {
+    id,
+    start: Number.isFinite(start) ? start : 0,
+    end: Number.isFinite(end) ? end : null,
+    state: String(meta.state),
+    flow: typeof meta.flow === 'string' ? meta.flow : null,
+    rule: typeof meta.rule === 'string' ? meta.rule : null,
+    to: [...to],
+    parts: participantUris(meta),
+    days: typeof meta.retention?.days === 'number' ? meta.retention.days : null,
+  };
+}

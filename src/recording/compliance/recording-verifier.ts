@@ -1,0 +1,181 @@
+// Verifies one recording: every file its sidecar lists against the sha256 the
+// sidecar holds, the sidecar against its signature (trusted key), and both
+// against the audit log (a `finalized` entry holding the signed content's sha256).
+// Says exactly what fails: which file, expected and actual hash, missing file,
+// sidecar edited, bad or missing signature, audit entries missing or broken.
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
+import { sha256File } from '../../util/sha256-file.ts';
+import { pathInside } from '../file-names.ts';
+import type { RecordingMetadata } from '../metadata.ts';
+import type { AuditReport } from './audit-verify.ts';
+import { sha256Hex, signedSidecarText } from './canonical-json.ts';
+import { checkSignature, readSignature, signatureFile } from './sidecar-signature.ts';
+import type { VerifyKey } from './signing-key.ts';
+
+export type ProblemKind =
+  | 'sidecar-missing'
+  | 'sidecar-unreadable'
+  | 'not-finalized'
+  | 'missing-file'
+  | 'hash-mismatch'
+  | 'not-a-file'
+  | 'signature-missing'
+  | 'signature-unreadable'
+  | 'signature-key'
+  | 'signature-bad'
+  | 'sidecar-edited'
+  | 'audit-missing-entry'
+  | 'audit-sidecar-mismatch'
+  | 'deleted';
+
+export interface VerifyProblem {
+  kind: ProblemKind;
+  file?: string;
+  expected?: string;
+  actual?: string;
+  /** Audit log line. */
+  line?: number;
+  message: string;
+}
+
+export interface FileCheck {
+  file: string;
+  expected: string | null;
+  actual: string | null;
+  ok: boolean;
+}
+
+export interface RecordingVerification {
+  id: string;
+  ok: boolean;
+  /** `recording`: still being written (not checked); `deleted`: removed, the audit log says when. */
+  state: 'verified' | 'failed' | 'recording' | 'deleted';
+  files: FileCheck[];
+  signature: 'valid' | 'invalid' | 'missing' | 'unchecked';
+  problems: VerifyProblem[];
+}
+
+/** The files a sidecar vouches for, with the sha256 it holds (null: not hashed, e.g. lost). */
+export function listedHashes(m: RecordingMetadata): { file: string; sha256: string | null; lost?: string }[] {
+  const entries = [m.mix, ...(m.stereo ? [m.stereo] : []), ...(m.legs ?? []).flatMap((l) => l.stems ?? [])];
+  return [
+    ...entries.filter((e) => e && typeof e.file === 'string').map((e) => ({ file: e.file, sha256: e.sha256 ?? null, ...(e.lost !== undefined ? { lost: e.lost } : {}) })),
+    ...(m.postProcessed ?? []).map((p) => ({ file: p.file, sha256: p.sha256 ?? null })),
+  ];
+}
+
+/** Reads a sidecar without following a link at its name. */
+async function readNoFollow(path: string): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function verifyRecording(o: { dir: string; id: string; key: VerifyKey | null; audit: AuditReport | null }): Promise<RecordingVerification> {
+  const { dir, id } = o;
+  const v: RecordingVerification = { id, ok: true, state: 'verified', files: [], signature: 'unchecked', problems: [] };
+  const fail = (p: VerifyProblem): void => {
+    v.ok = false;
+    v.state = 'failed';
+    v.problems.push(p);
+  };
+  const entries = o.audit?.byRecording.get(id) ?? [];
+  let text: string;
+  try {
+    text = await readNoFollow(pathInside(dir, `${id}.json`));
+  } catch (err) {
+    const deleted = entries.findLast((e) => e.entry.event === 'deleted');
+    if (deleted && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      v.state = 'deleted';
+      v.problems.push({ kind: 'deleted', line: deleted.line, message: `deleted at ${deleted.entry.at} by ${deleted.entry.actor} (audit log line ${deleted.line})` });
+      return v;
+    }
+    fail({ kind: 'sidecar-missing', file: `${id}.json`, message: `the sidecar ${id}.json cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    return v;
+  }
+  let meta: RecordingMetadata;
+  try {
+    meta = JSON.parse(text) as RecordingMetadata;
+    if (!meta || typeof meta !== 'object' || !meta.mix) throw new Error('not a recording sidecar');
+  } catch (err) {
+    fail({ kind: 'sidecar-unreadable', file: `${id}.json`, message: `the sidecar ${id}.json is not a recording's metadata: ${(err as Error).message}` });
+    return v;
+  }
+  if (meta.state !== 'finalized') {
+    if (meta.state === 'recording' || meta.state === 'closed') {
+      v.state = 'recording';
+      return v;
+    }
+    fail({ kind: 'not-finalized', file: `${id}.json`, message: `the sidecar says state '${String(meta.state)}'` });
+  }
+
+  for (const f of listedHashes(meta)) {
+    if (f.lost !== undefined) continue;
+    const check: FileCheck = { file: f.file, expected: f.sha256, actual: null, ok: false };
+    v.files.push(check);
+    let path: string;
+    try {
+      path = pathInside(dir, f.file);
+    } catch {
+      fail({ kind: 'not-a-file', file: f.file, message: `${f.file}: not a file name inside the recordings folder` });
+      continue;
+    }
+    const st = await lstat(path).catch(() => null);
+    if (!st) {
+      fail({ kind: 'missing-file', file: f.file, expected: f.sha256 ?? undefined, message: `${f.file}: missing (the sidecar lists it with sha256 ${f.sha256 ?? 'none'})` });
+      continue;
+    }
+    if (!st.isFile()) {
+      fail({ kind: 'not-a-file', file: f.file, message: `${f.file}: not a regular file (${st.isSymbolicLink() ? 'a symlink' : 'something else'})` });
+      continue;
+    }
+    check.actual = await sha256File(path);
+    check.ok = check.actual === f.sha256;
+    if (!check.ok) {
+      fail({ kind: 'hash-mismatch', file: f.file, expected: f.sha256 ?? undefined, actual: check.actual, message: `${f.file}: sha256 ${check.actual}, the sidecar says ${f.sha256 ?? 'none'} (the file was altered)` });
+    }
+  }
+
+  if (o.key) {
+    let sig;
+    try {
+      sig = await readSignature(pathInside(dir, signatureFile(id)));
+    } catch (err) {
+      v.signature = 'invalid';
+      fail({ kind: 'signature-unreadable', file: signatureFile(id), message: `${signatureFile(id)}: unreadable (${(err as Error).message})` });
+    }
+    if (sig === null) {
+      v.signature = 'missing';
+      fail({ kind: 'signature-missing', file: signatureFile(id), message: `${signatureFile(id)}: missing (the recording was never signed, or its signature was removed)` });
+    } else if (sig) {
+      const c = checkSignature(meta, sig, o.key);
+      v.signature = c.ok ? 'valid' : 'invalid';
+      if (!c.ok) fail({ kind: c.kind, file: c.kind === 'signature-bad' ? signatureFile(id) : `${id}.json`, expected: c.expected, actual: c.actual, message: c.message });
+    }
+  }
+
+  if (o.audit) {
+    const finalized = entries.findLast((e) => e.entry.event === 'finalized');
+    if (!finalized) {
+      fail({ kind: 'audit-missing-entry', message: `the audit log has no 'finalized' entry for ${id}` });
+    } else {
+      const actual = sha256Hex(signedSidecarText(meta));
+      const logged = finalized.entry.sidecarSha256;
+      if (logged !== actual) {
+        fail({
+          kind: 'audit-sidecar-mismatch',
+          file: `${id}.json`,
+          line: finalized.line,
+          expected: String(logged),
+          actual,
+          message: `the sidecar's content (sha256 ${actual}) is not what the audit log recorded when it was finalized (line ${finalized.line}: ${String(logged)})`,
+        });
+      }
+    }
+  }
+  return v;
+}

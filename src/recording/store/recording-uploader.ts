@@ -1,0 +1,283 @@
+// Uploads finalized recordings to the bucket of recording.store, after the steps
+// before it (signing) so that the sidecar uploaded is the final one.
+// - Object keys are `<prefix><id>/<file>`: a retry or a resumed upload writes the
+//   same keys (idempotent); a file whose object already verifies is not sent again.
+// - Verification, per file: HEAD must give the local size and, as ETag, the MD5
+//   of the local file (a single-part PutObject with Content-MD5, which the server
+//   checks on arrival). A server whose ETag is not an MD5 (multipart, SSE-KMS)
+//   gets the object downloaded again and its SHA-256 compared.
+// - Only when every file of the recording verified are the local audio files
+//   removed (recording.store.deleteLocal); the sidecar and the key file stay (the
+//   index of the recordings, and what key rotation rewrites), and are uploaded too.
+// - A journal (upload-journal.ts) holds what is not verified yet: entries are
+//   written before the first byte is sent and removed after the last check, so
+//   uploads pending at a crash or a stop resume at the next start.
+// - A failure (endpoint down, 500, a timeout) is retried with doubling back-off;
+//   nothing local is touched meanwhile.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { RecordingStoreConfig } from '../../config/recording-store-schema.ts';
+import type { Logger } from '../../util/logger.ts';
+import { TypedEmitter } from '../../util/typed-emitter.ts';
+import { keyFileName } from '../encryption/key-file.ts';
+import { pathInside } from '../file-names.ts';
+import type { RecordingMetadata } from '../metadata.ts';
+import { S3Bucket, type ObjectHead } from './s3-bucket.ts';
+import { UploadJournal, type PendingUpload } from './upload-journal.ts';
+
+export interface StoredObject {
+  file: string;
+  key: string;
+  url: string;
+  size: number;
+  sha256: string | null;
+}
+
+export interface StoredRecording {
+  id: string;
+  bucket: string;
+  objects: StoredObject[];
+  /** Local files removed after their objects verified. */
+  removed: string[];
+}
+
+export type RecordingUploaderEvents = {
+  /** Every file of the recording verified in the bucket (and the local audio removed when configured). */
+  stored: [StoredRecording];
+  /** An attempt failed; it is retried after `retryInMs`. */
+  uploadFailed: [{ id: string; attempt: number; error: Error; retryInMs: number }];
+};
+
+export interface RecordingUploaderOptions {
+  dir: string;
+  config: RecordingStoreConfig;
+  log: Logger;
+  /** Files beside the sidecar also uploaded (and kept locally) when they exist, by suffix after the id; default the signature `.json.sig`. */
+  companions?: string[];
+  /** Recordings uploaded at once. */
+  concurrency?: number;
+}
+
+const DEFAULT_JOURNAL = '.parley/uploads-pending.json';
+/** The sidecar's signature (compliance signing: `<id>.json.sig`). */
+const DEFAULT_COMPANIONS = ['.json.sig'];
+
+export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
+  readonly bucket: S3Bucket;
+  private readonly journal: UploadJournal;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly ready: string[] = [];
+  private readonly running = new Set<string>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly log: Logger;
+  private closed = false;
+  private readonly companions: string[];
+  private loading: Promise<PendingUpload[]> | null = null;
+  /** Attempts that failed since start (metrics). */
+  failedAttempts = 0;
+  /** Recordings stored since start (metrics). */
+  storedCount = 0;
+
+  constructor(private readonly o: RecordingUploaderOptions) {
+    super(o.log);
+    this.log = o.log.child({ component: 'recording-store' });
+    this.bucket = new S3Bucket(o.config);
+    this.companions = o.companions ?? DEFAULT_COMPANIONS;
+    this.journal = new UploadJournal(o.config.journalFile ?? DEFAULT_JOURNAL, this.log);
+  }
+
+  /** Recordings whose upload is not verified yet. */
+  get pending(): number {
+    return this.journal.size;
+  }
+
+  /** Recordings that failed at least once and are waiting for a retry. */
+  get failing(): number {
+    return this.journal.all.filter((e) => e.attempts > 0).length;
+  }
+
+  /** Resumes the uploads a previous process left pending. */
+  async start(): Promise<number> {
+    const left = await this.load();
+    if (left.length > 0) this.log.info({ recordings: left.length }, 'resuming uploads left pending');
+    for (const e of left) this.schedule(e.id, 0);
+    return left.length;
+  }
+
+  private load(): Promise<PendingUpload[]> {
+    this.loading ??= this.journal.load();
+    return this.loading;
+  }
+
+  /** The after-finalize step: journals the recording's files and starts their upload. */
+  async enqueue(id: string, meta: RecordingMetadata): Promise<void> {
+    // Also after close(): recordings closed at shutdown finalize afterwards; their
+    // journal entry is what makes the next start upload them.
+    const files = [
+      meta.mix,
+      ...(meta.stereo ? [meta.stereo] : []),
+      ...meta.legs.flatMap((l) => l.stems),
+    ]
+      .filter((f) => f.lost === undefined)
+      .map((f) => f.file);
+    files.push(...meta.postProcessed.map((p) => p.file));
+    if (meta.encryption) files.push(meta.encryption.keyFile);
+    for (const suffix of this.companions) {
+      const name = `${id}${suffix}`;
+      if (await stat(pathInside(this.o.dir, name)).then(() => true, () => false)) files.push(name);
+    }
+    files.push(`${id}.json`);
+    // Never write the journal before the previous process's entries are read (they would be overwritten).
+    await this.load().catch(() => undefined);
+    await this.journal.put({ id, files, addedAt: new Date().toISOString(), attempts: 0, lastError: null });
+    this.schedule(id, 0);
+  }
+
+  /** The after-finalize step `{ name: 'upload', run }`: it must run after signing (the sidecar uploaded is final). */
+  finalizeStep(): { name: string; run: (r: { id: string; meta: RecordingMetadata }) => Promise<void> } {
+    return { name: 'upload', run: (r) => this.enqueue(r.id, r.meta) };
+  }
+
+  /** Resolves when no attempt is running (shutdown; tests). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** Synchronous, idempotent: no new attempts; those running fail and stay in the journal for the next start. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.ready.length = 0;
+    this.bucket.close();
+  }
+
+  private schedule(id: string, delayMs: number): void {
+    if (this.closed || this.timers.has(id) || this.running.has(id)) return;
+    if (delayMs <= 0) {
+      if (!this.ready.includes(id)) this.ready.push(id);
+      this.pump();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(id);
+      this.schedule(id, 0);
+    }, delayMs);
+    t.unref();
+    this.timers.set(id, t);
+  }
+
+  private pump(): void {
+    const max = this.o.concurrency ?? 2;
+    while (!this.closed && this.running.size < max && this.ready.length > 0) {
+      const id = this.ready.shift()!;
+      const entry = this.journal.get(id);
+      if (!entry) continue;
+      this.running.add(id);
+      const p = this.attempt(entry)
+        .catch((err: unknown) => {
+          this.log.error({ err, recording: id }, 'upload attempt crashed');
+          return this.o.config.retryMaxMs ?? 60_000;
+        })
+        .then((retryInMs) => {
+          this.running.delete(id);
+          this.inFlight.delete(p);
+          if (retryInMs !== null) this.schedule(id, retryInMs);
+          this.pump();
+        });
+      this.inFlight.add(p);
+    }
+  }
+
+  /** Resolves with the delay of the next attempt, or null when there is none to make. */
+  private async attempt(e: PendingUpload): Promise<number | null> {
+    const objects: StoredObject[] = [];
+    try {
+      for (const file of e.files) {
+        if (this.closed) throw new Error('the uploader closed');
+        const o = await this.uploadOne(e.id, file);
+        if (o) objects.push(o);
+      }
+    } catch (err) {
+      if (this.closed) return null;
+      const error = err as Error;
+      this.failedAttempts++;
+      const base = this.o.config.retryBaseMs ?? 1000;
+      const max = this.o.config.retryMaxMs ?? 60_000;
+      const retryInMs = Math.min(max, base * 2 ** Math.min(20, e.attempts));
+      const next: PendingUpload = { ...e, attempts: e.attempts + 1, lastError: error.message };
+      await this.journal.put(next);
+      this.log.warn({ recording: e.id, attempt: next.attempts, err: error, retryInMs }, 'recording upload failed; retrying later');
+      this.safeEmit('uploadFailed', { id: e.id, attempt: next.attempts, error, retryInMs });
+      return retryInMs;
+    }
+    // Every object verified: now, and only now, the local audio may go.
+    const removed: string[] = [];
+    if (this.o.config.deleteLocal ?? true) {
+      const keep = new Set([`${e.id}.json`, keyFileName(e.id), ...this.companions.map((s) => `${e.id}${s}`)]);
+      for (const o of objects) {
+        if (keep.has(o.file)) continue;
+        await rm(pathInside(this.o.dir, o.file), { force: true });
+        removed.push(o.file);
+      }
+    }
+    await this.journal.remove(e.id);
+    this.storedCount++;
+    const stored: StoredRecording = { id: e.id, bucket: this.bucket.bucket, objects, removed };
+    this.log.info({ recording: e.id, objects: objects.length, removed: removed.length }, 'recording stored');
+    this.safeEmit('stored', stored);
+    return null;
+  }
+
+  /** One file: sent unless its object already verifies; then verified. Null when it is neither local nor in the bucket. */
+  private async uploadOne(id: string, file: string): Promise<StoredObject | null> {
+    const path = pathInside(this.o.dir, file);
+    const key = this.bucket.keyOf(id, file);
+    const url = this.bucket.urlOf(key);
+    const st = await stat(path).catch(() => null);
+    if (!st) {
+      // Removed after an earlier attempt verified it (the journal entry was not yet removed).
+      const h = await this.bucket.head(key);
+      if (h) return { file, key, url, size: h.size, sha256: h.sha256 };
+      this.log.error({ recording: id, file }, 'a file to upload is neither on disk nor in the bucket: skipped');
+      return null;
+    }
+    const { md5, sha256 } = await hashFile(path);
+    const before = await this.bucket.head(key);
+    if (!before || !(await this.verifies(key, before, st.size, md5, sha256))) {
+      await this.bucket.put(key, path, st.size, md5, sha256);
+      const after = await this.bucket.head(key);
+      if (!after) throw new Error(`${url}: not found right after its upload`);
+      if (!(await this.verifies(key, after, st.size, md5, sha256))) {
+        throw new Error(`${url}: does not verify after its upload (size ${after.size}, local ${st.size}; ETag ${after.etag})`);
+      }
+    }
+    return { file, key, url, size: st.size, sha256 };
+  }
+
+  private async verifies(key: string, h: ObjectHead, size: number, md5: Buffer, sha256: string): Promise<boolean> {
+    if (h.size !== size) return false;
+    if (h.etag && /^[0-9a-f]{32}$/.test(h.etag)) return h.etag === md5.toString('hex');
+    // Not an MD5 ETag: the object itself is read back and hashed.
+    const got = await this.bucket.get(key);
+    if (!got) return false;
+    return (await hashStream(got.stream)).sha256 === sha256;
+  }
+}
+
+async function hashFile(path: string): Promise<{ md5: Buffer; sha256: string }> {
+  return hashStream(createReadStream(path, { highWaterMark: 256 * 1024 }));
+}
+
+async function hashStream(s: Readable): Promise<{ md5: Buffer; sha256: string }> {
+  const md5 = createHash('md5');
+  const sha = createHash('sha256');
+  for await (const c of s) {
+    md5.update(c as Buffer);
+    sha.update(c as Buffer);
+  }
+  return { md5: md5.digest(), sha256: sha.digest('hex') };
+}

@@ -1,0 +1,95 @@
+// A real S3-compatible server for tests (s3rver, files in a temp folder) behind a
+// small HTTP gate the test controls: 'pass' forwards every request, 'down'
+// destroys each connection (an endpoint that is unreachable), 'fail500' answers
+// 500 InternalError, 'stallPut' forwards all but PUTs, which it takes and never
+// answers (an upload in progress, for killing Parley in the middle of one). Client settings: ../shared/notes/test-peers-2.md.
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+
+export type GateMode = 'pass' | 'down' | 'fail500' | 'stallPut';
+
+export interface S3TestServer {
+  /** The gate's URL: what Parley is configured with. */
+  endpoint: string;
+  bucket: string;
+  /** s3rver itself (past the gate), for the test's own checks. */
+  directEndpoint: string;
+  mode: GateMode;
+  /** s3rver's folder (the test greps it). */
+  directory: string;
+  /** PUTs held by 'stallPut'. */
+  stalledPuts: number;
+  /** Requests the gate saw, by mode. */
+  seen: Record<GateMode, number>;
+  stop(): Promise<void>;
+}
+
+export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
+  const directory = await mkdtemp(join(tmpdir(), 'parley-s3-'));
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const addr = await s3.run();
+  const target = { host: '127.0.0.1', port: addr.port };
+  const state: S3TestServer = {
+    endpoint: '',
+    bucket,
+    directEndpoint: `http://127.0.0.1:${addr.port}`,
+    mode: 'pass',
+    directory,
+    stalledPuts: 0,
+    seen: { pass: 0, down: 0, fail500: 0, stallPut: 0 },
+    stop: async () => {
+      gate.closeAllConnections();
+      await new Promise<void>((r) => gate.close(() => r()));
+      await s3.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+  const gate = http.createServer((req, res) => {
+    state.seen[state.mode]++;
+    if (state.mode === 'down') {
+      req.socket.destroy();
+      return;
+    }
+    if (state.mode === 'stallPut' && req.method === 'PUT') {
+      state.stalledPuts++;
+      req.resume();
+      return;
+    }
+    if (state.mode === 'fail500') {
+      req.resume();
+      res.writeHead(500, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>test gate</Message></Error>');
+      return;
+    }
+    const up = http.request({ ...target, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+  state.endpoint = `http://127.0.0.1:${(gate.address() as AddressInfo).port}`;
+  return state;
+}
+
+/** recording.store for the server (path-style, s3rver's fixed credentials). */
+export function storeConfig(s: S3TestServer, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 's3',
+    endpoint: s.endpoint,
+    bucket: s.bucket,
+    prefix: 'parley/',
+    region: 'us-east-1',
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    forcePathStyle: true,
+    retryBaseMs: 100,
+    retryMaxMs: 1000,
+    ...extra,
+  };
+}

@@ -1,0 +1,191 @@
+// Uploads of finalized recordings to a real S3-compatible server (s3rver behind a
+// gate the test switches): stored and verified, local audio removed only after;
+// an endpoint down for a while, one answering 500, a stop with uploads pending
+// (resumed by the next uploader from the journal).
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RecordingStoreConfig } from '../../../src/config/recording-store-schema.ts';
+import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
+import { RecordingService } from '../../../src/recording/recording-service.ts';
+import { RecordingUploader, type StoredRecording } from '../../../src/recording/store/recording-uploader.ts';
+import { S3Bucket } from '../../../src/recording/store/s3-bucket.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { startS3, storeConfig, type S3TestServer } from '../../helpers/s3-server.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'parley-store-'));
+let s3: S3TestServer;
+before(async () => {
+  s3 = await startS3();
+});
+after(async () => {
+  await s3.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** A real recording of `ms` made by a RecordingService in `dir`. */
+async function record(dir: string, ms = 1000): Promise<{ id: string; meta: RecordingMetadata; bytes: Map<string, Buffer> }> {
+  const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+  const rec = svc.createRecorder({ roomId: 'store', sampleRate: 16000 });
+  rec.addLeg('a', { uri: 'sip:alice@example.com', role: 'caller' });
+  const room = new ToneRoom(16000);
+  room.legs.set('a', 440);
+  room.feed(rec, ms);
+  rec.close();
+  const meta = await rec.finalized;
+  svc.close();
+  const files = [meta.mix.file, meta.stereo!.file, meta.legs[0].stems[0].file, `${rec.id}.json`];
+  return { id: rec.id, meta, bytes: new Map(files.map((f) => [f, readFileSync(join(dir, f))])) };
+}
+
+function uploader(dir: string, extra: Partial<RecordingStoreConfig> = {}): RecordingUploader {
+  const config = { ...storeConfig(s3), journalFile: join(dir, '.uploads.json'), ...extra } as RecordingStoreConfig;
+  return new RecordingUploader({ dir, config, log: silentLogger() });
+}
+
+async function objectBytes(key: string): Promise<Buffer | null> {
+  const b = new S3Bucket({ ...(storeConfig(s3) as unknown as RecordingStoreConfig), endpoint: s3.directEndpoint });
+  try {
+    const got = await b.get(key);
+    if (!got) return null;
+    const parts: Buffer[] = [];
+    for await (const c of got.stream) parts.push(c as Buffer);
+    return Buffer.concat(parts);
+  } finally {
+    b.close();
+  }
+}
+
+async function assertStored(id: string, bytes: Map<string, Buffer>): Promise<void> {
+  for (const [file, data] of bytes) {
+    const got = await objectBytes(`parley/${id}/${file}`);
+    assert.ok(got, `${file} is in the bucket`);
+    assert.equal(sha(got), sha(data), `${file} in the bucket is the local file`);
+  }
+}
+
+describe('recording store (S3)', () => {
+  it('uploads a finalized recording, verifies it, then removes the local audio (sidecar kept)', async () => {
+    const dir = join(root, 'basic');
+    const { id, meta, bytes } = await record(dir);
+    const up = uploader(dir);
+    await up.start();
+    const stored = up.waitFor('stored');
+    await up.enqueue(id, meta);
+    const [s] = (await stored) as [StoredRecording];
+    assert.equal(s.id, id);
+    assert.deepEqual(s.objects.map((o) => o.key).sort(), [...bytes.keys()].map((f) => `parley/${id}/${f}`).sort());
+    await assertStored(id, bytes);
+    assert.deepEqual(s.removed.sort(), [meta.mix.file, meta.stereo!.file, meta.legs[0].stems[0].file].sort());
+    for (const f of s.removed) assert.equal(existsSync(join(dir, f)), false, `${f} removed locally`);
+    assert.ok(existsSync(join(dir, `${id}.json`)), 'the sidecar stays');
+    assert.equal(up.pending, 0);
+    // Idempotent: enqueued again (no local audio now), nothing is lost or re-sent wrongly.
+    const again = up.waitFor('stored');
+    await up.enqueue(id, meta);
+    await again;
+    await assertStored(id, bytes);
+    up.close();
+  });
+
+  it('an endpoint down for a while: retried with back-off, nothing removed until it verifies', async () => {
+    const dir = join(root, 'down');
+    const { id, meta, bytes } = await record(dir);
+    const up = uploader(dir);
+    await up.start();
+    s3.mode = 'down';
+    try {
+      const failures: number[] = [];
+      up.on('uploadFailed', (f) => failures.push(f.retryInMs));
+      await up.enqueue(id, meta);
+      await waitFor('three failed attempts', () => failures.length >= 3, 20_000);
+      assert.ok(failures[1] > failures[0], `back-off grows: ${failures.join(', ')}`);
+      for (const f of bytes.keys()) assert.ok(existsSync(join(dir, f)), `${f} still local while the endpoint is down`);
+      assert.equal(up.pending, 1);
+      assert.equal(up.failing, 1);
+      const journal = JSON.parse(readFileSync(join(dir, '.uploads.json'), 'utf8')) as { pending: { id: string; lastError: string }[] };
+      assert.equal(journal.pending[0].id, id);
+    } finally {
+      s3.mode = 'pass';
+    }
+    await up.waitFor('stored');
+    await assertStored(id, bytes);
+    assert.equal(existsSync(join(dir, meta.mix.file)), false);
+    up.close();
+  });
+
+  it('an endpoint answering 500: reported with the status, retried, then stored', async () => {
+    const dir = join(root, 'e500');
+    const { id, meta, bytes } = await record(dir);
+    const up = uploader(dir);
+    await up.start();
+    s3.mode = 'fail500';
+    let error: Error | null = null;
+    try {
+      const failed = up.waitFor('uploadFailed');
+      await up.enqueue(id, meta);
+      [{ error }] = await failed;
+      assert.match(error.message, /500/);
+      assert.ok(existsSync(join(dir, meta.mix.file)));
+    } finally {
+      s3.mode = 'pass';
+    }
+    await up.waitFor('stored');
+    await assertStored(id, bytes);
+    up.close();
+  });
+
+  it('uploads pending at a stop resume at the next start, from the journal', async () => {
+    const dir = join(root, 'resume');
+    const { id, meta, bytes } = await record(dir);
+    s3.mode = 'down';
+    const first = uploader(dir);
+    await first.start();
+    await first.enqueue(id, meta);
+    await first.waitFor('uploadFailed');
+    first.close();
+    await first.idle();
+    s3.mode = 'pass';
+    assert.ok(existsSync(join(dir, meta.mix.file)));
+    const second = uploader(dir);
+    const stored = second.waitFor('stored');
+    assert.equal(await second.start(), 1, 'one upload resumed');
+    await stored;
+    await assertStored(id, bytes);
+    assert.equal(second.pending, 0);
+    second.close();
+  });
+
+  it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async () => {
+    const dir = join(root, 'shutdown');
+    const journalFile = join(dir, '.uploads.json');
+    const config = { ...storeConfig(s3), journalFile } as RecordingStoreConfig;
+    const up = new RecordingUploader({ dir, config, log: silentLogger() });
+    const svc = new RecordingService({ dir, postProcess: 'none', store: up, log: silentLogger() });
+    await svc.recoverInterrupted();
+    const rec = svc.createRecorder({ roomId: 'late', sampleRate: 16000 });
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    room.feed(rec, 500);
+    // As Parley.shutdown(): close everything (the uploader with it), then wait for the files.
+    svc.close();
+    await svc.settled();
+    const meta = await rec.finalized;
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { pending: { id: string }[] };
+    assert.deepEqual(journal.pending.map((e) => e.id), [rec.id]);
+    assert.ok(existsSync(join(dir, meta.mix.file)), 'nothing removed');
+    const next = uploader(dir);
+    const stored = next.waitFor('stored');
+    assert.equal(await next.start(), 1);
+    await stored;
+    assert.equal(existsSync(join(dir, meta.mix.file)), false);
+    next.close();
+  });
+});

@@ -1,0 +1,184 @@
+// The compliance parts alone (issue 17): canonical JSON, the signing key on disk,
+// the audit log's batching, crash repair and truncation evidence, the index's
+// journal (corrupt → rebuilt, stale → reconciled, hand-placed sidecars noticed),
+// retention precedence and the config keys.
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, parseConfig } from '../../../src/config/load-config.ts';
+import { AuditLog, type AuditEntry } from '../../../src/recording/compliance/audit-log.ts';
+import { verifyAuditLog } from '../../../src/recording/compliance/audit-verify.ts';
+import { canonicalJson, signedSidecarText } from '../../../src/recording/compliance/canonical-json.ts';
+import { normalizeUri } from '../../../src/recording/compliance/index-entry.ts';
+import { RecordingIndex } from '../../../src/recording/compliance/recording-index.ts';
+import { resolveRetention } from '../../../src/recording/compliance/retention-policy.ts';
+import { SigningKey } from '../../../src/recording/compliance/signing-key.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'parley-compliance-unit-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const log = silentLogger();
+
+const lines = (file: string): AuditEntry[] => readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+
+function sidecar(id: string, startedAt: string, legs: { uri: string; originalTo?: string }[] = []): string {
+  return JSON.stringify({
+    version: 1,
+    room: id,
+    state: 'finalized',
+    startedAt,
+    endedAt: startedAt,
+    mix: { file: `${id}.mix.wav`, channels: 1, sampleRate: 16000, durationMs: 0, sha256: null },
+    legs: legs.map((l, i) => ({ id: `l${i}`, uri: l.uri, originalTo: l.originalTo ?? null, role: i === 0 ? 'caller' : 'other', stems: [] })),
+  });
+}
+
+describe('canonical JSON', () => {
+  it('is the same for any key order and layout, and leaves updatedAt out of what is signed', () => {
+    assert.equal(canonicalJson({ b: [1, { d: 'x', c: null }], a: true }), '{"a":true,"b":[1,{"c":null,"d":"x"}]}');
+    assert.equal(signedSidecarText({ x: 1, updatedAt: 'now' }), signedSidecarText({ updatedAt: 'later', x: 1 }));
+    assert.notEqual(signedSidecarText({ x: 1 }), signedSidecarText({ x: 2 }));
+  });
+});
+
+describe('signing key', () => {
+  it('is generated once, 0600, and read back the same; a bad configured key names the config key', async () => {
+    const path = join(root, 'keys', 'k.pem');
+    const a = await SigningKey.load(null, path);
+    assert.equal(a.generated, true);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const b = await SigningKey.load(null, path);
+    assert.equal(b.generated, false);
+    assert.equal(b.id, a.id);
+    assert.ok(b.verify('x', a.sign('x')));
+    await assert.rejects(SigningKey.load(join(root, 'none.pem'), path), /recording\.signing\.keyFile: cannot read/);
+    writeFileSync(join(root, 'junk.pem'), 'not a key');
+    await assert.rejects(SigningKey.load(join(root, 'junk.pem'), path), /recording\.signing\.keyFile: not a PEM private key/);
+  });
+});
+
+describe('audit log', () => {
+  const key = SigningKey.ephemeral();
+
+  it('chains appends made together in one batch, in order, and verifies', async () => {
+    const file = join(root, 'a1', 'audit.jsonl');
+    const audit = await AuditLog.open(file, key, log);
+    const done = await Promise.all(Array.from({ length: 50 }, (_, i) => audit.append('created', `r${i}`, 'parley')));
+    assert.deepEqual(done.map((e) => e.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+    await audit.settled();
+    const report = await verifyAuditLog(file, key);
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+    assert.equal(report.lines, 50);
+    audit.close();
+    await audit.settled();
+  });
+
+  it('cuts off a line a crash left unfinished, says so in the log, and the chain goes on', async () => {
+    const file = join(root, 'a2', 'audit.jsonl');
+    let audit = await AuditLog.open(file, key, log);
+    await audit.append('created', 'r1', 'parley');
+    audit.close();
+    await audit.settled();
+    appendFileSync(file, '{"seq":2,"at":"2026-');
+    audit = await AuditLog.open(file, key, log);
+    await audit.append('finalized', 'r1', 'parley');
+    await audit.settled();
+    assert.deepEqual(lines(file).map((e) => e.event), ['created', 'audit.repaired', 'finalized']);
+    assert.equal(lines(file)[1]!.discardedBytes, 20);
+    assert.equal((await verifyAuditLog(file, key)).ok, true);
+    audit.close();
+    await audit.settled();
+  });
+
+  it('a log cut short while stopped is noticed at the next start and stays reported', async () => {
+    const file = join(root, 'a3', 'audit.jsonl');
+    let audit = await AuditLog.open(file, key, log);
+    for (let i = 0; i < 3; i++) await audit.append('created', `r${i}`, 'parley');
+    audit.close();
+    await audit.settled();
+    const text = readFileSync(file, 'utf8');
+    truncateSync(file, text.indexOf('\n') + 1);
+    audit = await AuditLog.open(file, key, log);
+    await audit.append('created', 'r9', 'parley');
+    await audit.settled();
+    const report = await verifyAuditLog(file, key);
+    assert.deepEqual(report.problems.map((p) => [p.kind, p.line]), [['audit-truncated', 2]]);
+    assert.match(report.problems[0]!.message, /ended at seq 1 but its signed head said seq 3/);
+    audit.close();
+    await audit.settled();
+  });
+});
+
+describe('recordings index', () => {
+  it('rebuilds a corrupt journal from the sidecars, drops vanished ones, notices hand-placed ones', async () => {
+    const dir = join(root, 'idx');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'a.json'), sidecar('a', '2026-12-01T10:00:00.000Z', [{ uri: 'sip:Alice@Example.com', originalTo: 'sip:desk@example.com' }]));
+    writeFileSync(join(dir, 'b.json'), sidecar('b', '2026-12-01T11:00:00.000Z'));
+    const journal = join(dir, '.parley', 'index.jsonl');
+    let idx = new RecordingIndex(dir, journal, log);
+    await idx.open();
+    assert.equal(idx.size, 2);
+    assert.equal(idx.stats.rebuilt, true);
+    idx.close();
+    await idx.flushed();
+    // A journal entry whose sidecar is gone is dropped; a garbage line in the middle means rebuild.
+    rmSync(join(dir, 'b.json'));
+    idx = new RecordingIndex(dir, journal, log);
+    await idx.open();
+    assert.deepEqual([idx.size, idx.stats.fromJournal, idx.stats.dropped], [1, 2, 1]);
+    idx.close();
+    await idx.flushed();
+    writeFileSync(journal, '{"v":1}\nnot json\n{"p":{"id":"zzz"}}\n');
+    idx = new RecordingIndex(dir, journal, log);
+    await idx.open();
+    assert.deepEqual([idx.size, idx.stats.rebuilt], [1, true]);
+    assert.equal(idx.get('zzz'), undefined);
+    writeFileSync(join(dir, 'c.json'), sidecar('c', '2026-12-01T12:00:00.000Z', [{ uri: 'sip:carol@example.com' }]));
+    for (let i = 0; i < 100 && !idx.get('c'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await idx.settled();
+    }
+    assert.ok(idx.get('c'), 'the hand-placed sidecar is in the index');
+    assert.deepEqual(idx.query({ limit: 10, participant: '<sip:ALICE@example.com;transport=tcp>' }).entries.map((e) => e.id), ['a']);
+    const first = idx.query({ limit: 1 });
+    assert.deepEqual(first.entries.map((e) => e.id), ['c']);
+    assert.deepEqual(idx.query({ limit: 1, cursor: first.next! }).entries.map((e) => e.id), ['a']);
+    idx.close();
+  });
+
+  it('normalizes URIs for matching', () => {
+    assert.equal(normalizeUri('"Bob" <sip:Bob@Example.COM;transport=udp>'), 'sip:bob@example.com');
+    assert.equal(normalizeUri('sip:x@y?Subject=z'), 'sip:x@y');
+  });
+});
+
+describe('retention policy and config', () => {
+  it('step wins over rule, rule over the default; none: kept', () => {
+    const origin = { flow: 'f', rule: 'r', ruleRetentionDays: 30, defaultRetentionDays: 7 };
+    assert.deepEqual(resolveRetention(365, origin, null), { days: 365, from: 'step' });
+    assert.deepEqual(resolveRetention(undefined, origin, null), { days: 30, from: 'rule' });
+    assert.deepEqual(resolveRetention(undefined, { ...origin, ruleRetentionDays: null }, null), { days: 7, from: 'default' });
+    assert.equal(resolveRetention(undefined, null, null), null);
+  });
+
+  it('validates retention, signing and token keys, naming them', () => {
+    const c = parseConfig(`
+recording: { signing: { keyFile: /k.pem }, retention: { days: 2555, sweepIntervalSec: 60 } }
+routing: { rules: [{ name: g, actions: [{ app: f }], retention: { days: 30 } }] }
+flows: { f: [{ record: { action: start, retention: { days: 10 } } }] }
+api: { tokens: [{ name: auditor, token: 0123456789abcdef0 }] }
+`);
+    assert.equal(c.recording.retention.days, 2555);
+    assert.equal(c.routing.rules[0]!.retention!.days, 30);
+    const bad = (yaml: string, key: string): void =>
+      assert.throws(() => parseConfig(yaml), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(key)));
+    bad('recording: { retention: { days: 0 } }', 'recording.retention.days');
+    bad('recording: { retention: { days: 1, sweepIntervalSec: -1 } }', 'recording.retention.sweepIntervalSec');
+    bad('api: { token: 0123456789abcdef0, tokens: [{ name: default, token: 0123456789abcdef1 }] }', 'api.tokens.0.name');
+    bad('api: { tokens: [{ name: "a b", token: 0123456789abcdef1 }] }', 'api.tokens.0.name');
+    bad('api: { enabled: true }', 'api.token');
+  });
+});
