@@ -9,5 +9,8 @@ export MEDIASOUP_WORKER_BIN
 cd "$root"
 npx tsc --noEmit
 npx tsc --noEmit -p web/console
+npx tsc --noEmit -p web
 npx eslint src test bench web
+# The browser bundles are committed: they must be what web/webrtc/ builds to.
+node scripts/build-web.mjs --check
 exec bash scripts/run-tests.sh "$@"

@@ -19,6 +19,7 @@ import { InboundRouter } from './signaling/inbound-router.ts';
 import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
+import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 
 /** drainrequested: POST /admin/drain asks the process to drain as on SIGTERM (main.ts does it). */
 export type ParleyEvents = { close: []; drainrequested: [] };
@@ -30,6 +31,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private recordingService: RecordingService | null = null;
   private complianceService: ComplianceService | null = null;
   private conferenceManager: ConferenceManager | null = null;
+  private webrtcSessions: WebRtcSessions | null = null;
   private sip: SrfConnection | null = null;
   private router: InboundRouter | null = null;
   private callManager: CallManager | null = null;
@@ -70,6 +72,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
 
   get conferences(): ConferenceManager | null {
     return this.conferenceManager;
+  }
+
+  /** Browsers in conference rooms (WebRTC through the rooms' mediasoup hubs). */
+  get webrtc(): WebRtcSessions | null {
+    return this.webrtcSessions;
   }
 
   get recordings(): RecordingService | null {
@@ -187,6 +194,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.log.info('closing');
     this.apiServer?.close();
     this.callManager?.close();
+    this.webrtcSessions?.close();
     this.clusterNode?.close();
     this.conferenceManager?.close();
     this.sip?.close();
@@ -237,6 +245,13 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       this.log.child({ component: 'conference' }),
       c.security.maxLegsPerRoom,
     );
+    this.webrtcSessions = new WebRtcSessions({
+      media: this.mediaEngine,
+      conferences: this.conferenceManager,
+      config: c.media.webrtc,
+      maxLegsPerRoom: c.security.maxLegsPerRoom,
+      log: this.log.child({ component: 'webrtc' }),
+    });
     this.sip = await connectSrf({ sip: c.sip, log: this.log });
     this.callManager = new CallManager(
       {

@@ -29,8 +29,10 @@ import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
+import { webAssetRoutes } from './routes/web-assets.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { clusterRoutes } from '../cluster/cluster-routes.ts';
+import { webrtcRoutes } from './routes/webrtc.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
 const EVENTS_PATH = {
@@ -43,6 +45,13 @@ const EVENTS_PATH = {
     responses: { '101': { description: 'Switching Protocols: the stream follows' }, '401': { description: 'no or wrong token' } },
   },
 };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without the token: static pages and scripts with no data in them. */
+    public?: boolean;
+  }
+}
 
 export interface ApiContext {
   parley: Parley;
@@ -189,6 +198,8 @@ export class ApiServer {
     eventRoutes(app, ctx);
     webhookRoutes(app, ctx);
     consoleRoutes(app, ctx, expected);
+    webrtcRoutes(app, ctx);
+    webAssetRoutes(app);
     clusterRoutes(app, ctx);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();

@@ -1,15 +1,16 @@
 // A caller answered on this node (after an IVR or a PIN menu) joins a room
 // another node owns, through a mediasoup PipeTransport between the two nodes'
-// room hubs (MediaEngine.hubFor): the caller leg's Producer on this node's hub
-// is consumed on a pipe and produced on the owner's hub, where hub.consume()
-// makes it an input of the room's mix; the owner's mix Producer comes back the
-// same way into the caller's own room, which plays it to the caller.
+// room hubs (MediaEngine.hubFor): the call room's mix Producer (Opus: the
+// caller's voice) is consumed on a pipe and produced on the owner's hub, where
+// hub.consume() makes it an input of the room; that input's own mix (mix-minus,
+// RoomHub.produceInputMix, which needs an Opus input) comes back the same way
+// into the caller's room as an input that only the caller leg hears.
 // The owner's side answers POST /cluster/pipes (cluster-routes.ts); the pipe
 // closes when the call ends (DELETE /cluster/pipes/:id).
-// Known limits: the mix that comes back includes the caller's own voice (the
-// hub's mix has no mix-minus per input yet, see media-plane/API.md); the piped
-// caller is not on the owner's roster; a room closing on the owner is not told
-// to the caller's node (the caller then hears silence until it hangs up).
+// What comes back is the caller's own mix (RoomHub.produceInputMix: the room
+// without its voice). Known limits: the piped caller is not on the owner's
+// roster; a room closing on the owner is not told to the caller's node (the
+// caller then hears silence until it hangs up).
 import type * as ms from 'mediasoup/types';
 import type { ConferenceJoinOptions } from '../call/ports.ts';
 import type { SipCall } from '../call/sip-call.ts';
@@ -17,8 +18,6 @@ import type { ConferenceManager } from '../call/conference/conference-manager.ts
 import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClusterNode } from './cluster-node.ts';
-
-const LEG_AUDIO_TIMEOUT_MS = 5000;
 
 export interface PipeOffer {
   room: string;
@@ -54,8 +53,12 @@ export class PipeAcceptor {
     try {
       await transport.connect({ ip: o.ip, port: o.port });
       const producer = await transport.produce({ id: o.producerId, kind: 'audio', rtpParameters: o.rtpParameters, appData: { pipe: o.id } });
-      await hub.consume(producer.id, `pipe:${o.id}`);
-      const mix = await transport.consume({ producerId: hub.mixProducer.id });
+      const inputId = `pipe:${o.id}`;
+      await hub.consume(producer.id, inputId);
+      // The piped caller's own mix: the room without its voice (mix-minus), Opus, from the hub.
+      const own = await hub.produceInputMix(inputId);
+      transport.observer.once('close', () => own.close());
+      const mix = await transport.consume({ producerId: own.id });
       this.pipes.get(o.id)?.transport.close();
       this.pipes.set(o.id, { room: o.room, transport });
       transport.observer.once('close', () => {
@@ -100,19 +103,9 @@ export async function pipeCallToOwner(
   const entry = await node.registry.entry(owner);
   if (!entry) throw new Error(`room ${options.room}: its owner ${owner} is not live`);
   const hub = await media.hubFor(call.room.id);
-  const legId = call.leg.id;
-  const producer =
-    hub.legProducer(legId) ??
-    (await new Promise<ms.Producer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no audio from the caller to pipe')), LEG_AUDIO_TIMEOUT_MS);
-      const on = (id: string, p: ms.Producer): void => {
-        if (id !== legId) return;
-        clearTimeout(timer);
-        hub.off('legproducer', on);
-        resolve(p);
-      };
-      hub.on('legproducer', on);
-    }));
+  // What goes to the owner is this call room's mix (Opus): the caller's voice and what is played to the room.
+  // The owner's mix for the caller comes back as an input only the caller hears, so it stays out of that mix.
+  const producer = hub.mixProducer;
   const transport = await hub.router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: listenIp } });
   const id = `${node.nodeId}:${call.callId}`;
   const forget = (): void => {
@@ -134,7 +127,7 @@ export async function pipeCallToOwner(
     const answer = (await res.json()) as PipeAnswer;
     await transport.connect({ ip: answer.ip, port: answer.port });
     const mix = await transport.produce({ id: answer.producerId, kind: 'audio', rtpParameters: answer.rtpParameters });
-    await hub.consume(mix.id, `pipe-mix:${options.room}`);
+    await hub.consume(mix.id, `pipe-mix:${options.room}`, { audience: [call.leg.id] });
   } catch (err) {
     forget();
     throw err;

@@ -88,6 +88,9 @@ function crossChecks(c: ParleyConfig): string[] {
     tokenNames.add(t.name);
     tokenValues.add(t.token);
   });
+  if (c.media.webrtc.portRange.min > c.media.webrtc.portRange.max) {
+    problems.push('media.webrtc.portRange.min: must not be above media.webrtc.portRange.max');
+  }
   if (c.media.rtpPortRange.min > c.media.rtpPortRange.max) {
     problems.push('media.rtpPortRange.min: must not be above media.rtpPortRange.max');
   }

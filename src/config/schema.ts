@@ -59,6 +59,23 @@ export interface MediaConfig {
   mixer: { sampleRate: number; narrowband: boolean; jitterMinMs: number; jitterMaxMs: number };
   /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
   rtpTimeoutSec: number;
+  /** Browsers (WebRtcTransports on a room's Router): see WebRtcConfig. */
+  webrtc: WebRtcConfig;
+}
+
+export interface WebRtcConfig {
+  /** false: POST /rooms/:name/webrtc answers 503. */
+  enabled: boolean;
+  /** Where WebRtcTransports listen (ICE-lite host candidates). */
+  listenIp: string;
+  /** The address written into the ICE candidates instead of listenIp (NAT, a public IP or host name); null: listenIp. */
+  announcedAddress: string | null;
+  /** UDP ports for WebRtcTransports (one per browser). */
+  portRange: { min: number; max: number };
+  /** Also offer ICE-TCP candidates (browsers behind UDP-blocking firewalls). */
+  tcp: boolean;
+  /** A browser session that sends nothing (RTP, RTCP, ICE consent) this long is closed; at least 10 s. */
+  timeoutSec: number;
 }
 
 export interface ParleyConfig {
@@ -272,7 +289,7 @@ export const configSchema = {
     media: {
       type: 'object',
       additionalProperties: false,
-      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer', 'rtpTimeoutSec'],
+      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer', 'rtpTimeoutSec', 'webrtc'],
       properties: {
         workers: {
           description: 'a positive integer or "auto"',
@@ -301,6 +318,27 @@ export const configSchema = {
         },
         latching: { description: 'latch, once, strict (or true/false)', oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['latch', 'once', 'strict'] }] },
         rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
+        webrtc: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled', 'listenIp', 'announcedAddress', 'portRange', 'tcp', 'timeoutSec'],
+          properties: {
+            enabled: { type: 'boolean' },
+            listenIp: host,
+            announcedAddress: { type: 'string', nullable: true, minLength: 1, maxLength: 253 },
+            portRange: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['min', 'max'],
+              properties: {
+                min: { type: 'integer', minimum: 1024, maximum: 65535 },
+                max: { type: 'integer', minimum: 1024, maximum: 65535 },
+              },
+            },
+            tcp: { type: 'boolean' },
+            timeoutSec: { type: 'integer', minimum: 10, maximum: 3600 },
+          },
+        },
         mixer: {
           type: 'object',
           additionalProperties: false,
@@ -496,6 +534,7 @@ export const defaultConfig: ParleyConfig = {
     latching: 'latch',
     mixer: { sampleRate: 16000, narrowband: true, jitterMinMs: 20, jitterMaxMs: 100 },
     rtpTimeoutSec: 60,
+    webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30 },
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue',

@@ -145,6 +145,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     const publisher = await HubPublisher.open({
       ip: HUB_IP,
       log,
+      inputTalk: (id, talking) => hub?.inputTalking(id, talking),
       requestLeg: (legId, codec) => {
         hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));
       },

@@ -239,10 +239,14 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     p.close();
   }
 
-  /** @internal HubRoomSide: what a hub consumer sends (a browser) is heard in the room like a leg; it is sent nothing. */
-  openHubInput(id: string, media: ParticipantMedia): HubInputSink {
+  /**
+   * @internal HubRoomSide: what a hub consumer sends (a browser) is heard in the
+   * room like a leg; it is sent nothing unless the publisher gives it an output
+   * (`send`, then `sending`): a browser participant's own mix-minus.
+   */
+  openHubInput(id: string, media: ParticipantMedia, send: (packet: Buffer) => void = () => undefined): HubInputSink {
     this.assertOpen();
-    const p = this.mixer.createParticipant(id, media, () => undefined);
+    const p = this.mixer.createParticipant(id, media, send);
     p.sending = false;
     return p;
   }

@@ -202,6 +202,9 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'GET /rules', 'POST /rules/{name}',
       'GET /webhooks/dead-letter', 'POST /webhooks/dead-letter/replay',
       'POST /console/session', 'GET /console/session', 'DELETE /console/session',
+      'POST /rooms/{name}/webrtc', 'GET /rooms/{name}/webrtc', 'GET /webrtc/{sessionId}', 'DELETE /webrtc/{sessionId}',
+      'POST /webrtc/{sessionId}/connect', 'POST /webrtc/{sessionId}/produce', 'POST /webrtc/{sessionId}/consume',
+      'GET /webrtc/join/{room}', 'GET /webrtc/assets/{file}',
       'POST /admin/drain',
     ];
     for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);

@@ -69,6 +69,14 @@ describe('config', () => {
   it('an unknown codec is refused', () => rejects('media:\n  codecs: [GSM]\n', 'media.codecs.0', /one of/));
   it('an inverted port range is named', () =>
     rejects('media:\n  rtpPortRange: { min: 50000, max: 40000 }\n', 'media.rtpPortRange.min', /above/));
+  it('media.webrtc: an inverted port range, a timeout under 10 s and an unknown key are named', () => {
+    rejects('media:\n  webrtc: { portRange: { min: 51000, max: 50000 } }\n', 'media.webrtc.portRange.min', /above/);
+    rejects('media:\n  webrtc: { timeoutSec: 3 }\n', 'media.webrtc.timeoutSec', />= 10/);
+    rejects('media:\n  webrtc: { listen: 0.0.0.0 }\n', 'media.webrtc.listen', /unknown/);
+    const c = parseConfig('media:\n  webrtc: { announcedAddress: media.example.com }\n');
+    assert.equal(c.media.webrtc.announcedAddress, 'media.example.com');
+    assert.equal(c.media.webrtc.timeoutSec, 30, 'the other keys keep their defaults');
+  });
   it('inverted jitter bounds are named', () =>
     rejects('media:\n  mixer: { jitterMinMs: 80, jitterMaxMs: 40 }\n', 'media.mixer.jitterMinMs', /above/));
   it('all problems are reported at once', () => {
