@@ -18,7 +18,7 @@ import { ApiError } from './api-error.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
 import { ConsoleAuth } from './console/console-auth.ts';
 import { ConsoleSessions } from './console/console-sessions.ts';
-import { EventHub } from './event-hub.ts';
+import { EventHub, type ApiEvent } from './event-hub.ts';
 import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
 import { callRoutes } from './routes/calls.ts';
@@ -31,6 +31,7 @@ import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
 import { webAssetRoutes } from './routes/web-assets.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { clusterRoutes } from '../cluster/cluster-routes.ts';
 import { webrtcRoutes } from './routes/webrtc.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
@@ -70,6 +71,7 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
 
   private constructor(
+    private readonly parley: Parley,
     readonly app: FastifyInstance,
     readonly hub: EventHub,
     private readonly webhooks: WebhookSender,
@@ -101,9 +103,11 @@ export class ApiServer {
       },
       log.child({ component: 'webhooks' }),
     );
+    // In a cluster the webhooks go through the cluster's stream (delivered once, even when a node dies).
+    const deliver = parley.cluster ? parley.cluster.attachWebhooks(webhooks) : (e: ApiEvent): void => webhooks.handle(e);
     hub.on('event', (e) => {
       metrics.handle(e);
-      webhooks.handle(e);
+      deliver(e);
     });
     const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
     const cc = config.console;
@@ -111,7 +115,7 @@ export class ApiServer {
     const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
     if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
     const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens);
-    const server = new ApiServer(app, hub, webhooks, metrics, log, consoleAuth);
+    const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth);
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -196,6 +200,7 @@ export class ApiServer {
     consoleRoutes(app, ctx, expected);
     webrtcRoutes(app, ctx);
     webAssetRoutes(app);
+    clusterRoutes(app, ctx);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
     return app;
@@ -215,6 +220,7 @@ export class ApiServer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.parley.cluster?.detachWebhooks();
     this.webhooks.close();
     this.hub.close();
     this.consoleAuth?.sessions.close();
