@@ -2,9 +2,12 @@
 // monotonic clock (performance.now), and the tick handler receives the
 // reference time n·20 ms, never "now": timer drift cannot accumulate, and a
 // late timer runs the missed ticks at once (up to MAX_CATCH_UP, beyond which
-// they are counted as skipped and the clock moves on).
+// they are counted as skipped and the clock moves on). The clocks of one
+// thread share one timer (frame-ticker.ts): a clock starts on the thread's
+// 20 ms grid, at most one frame after start().
 import { performance } from 'node:perf_hooks';
 import { FRAME_MS } from './frames.ts';
+import { FrameTicker, type TickerClient } from './frame-ticker.ts';
 
 const MAX_CATCH_UP = 5;
 
@@ -19,39 +22,37 @@ export interface ClockStats {
   busyMs: number;
 }
 
-export class MixClock {
-  private timer: NodeJS.Timeout | null = null;
+export class MixClock implements TickerClient {
+  private subscribed = false;
   private startAt = 0;
   private n = 0;
   private stopped = false;
   readonly stats: ClockStats = { ticks: 0, late: 0, skipped: 0, maxLateMs: 0, busyMs: 0 };
 
-  constructor(private readonly onTick: (timeMs: number) => void) {}
+  constructor(
+    private readonly onTick: (timeMs: number) => void,
+    private readonly ticker: FrameTicker = FrameTicker.shared,
+  ) {}
 
   get running(): boolean {
-    return this.timer !== null;
+    return this.subscribed;
   }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    this.startAt = performance.now();
+    if (this.subscribed || this.stopped) return;
+    this.subscribed = true;
     this.n = 0;
-    this.schedule();
+    this.startAt = this.ticker.add(this);
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.subscribed) this.ticker.remove(this);
+    this.subscribed = false;
   }
 
-  private schedule(): void {
-    const due = this.startAt + this.n * FRAME_MS;
-    this.timer = setTimeout(this.fire, Math.max(0, due - performance.now()));
-  }
-
-  private readonly fire = (): void => {
-    this.timer = null;
+  /** @internal Called by the ticker at each grid time: runs the ticks due (and missed ones). */
+  fire(): void {
     let now = performance.now();
     let ran = 0;
     while (!this.stopped && this.startAt + this.n * FRAME_MS <= now) {
@@ -72,6 +73,5 @@ export class MixClock {
       this.stats.busyMs += after - now;
       now = after;
     }
-    if (!this.stopped) this.schedule();
-  };
+  }
 }
