@@ -59,9 +59,15 @@ export class FrameTicker {
 
   private readonly fire = (): void => {
     this.timer = null;
+    const now = performance.now();
+    // libuv's millisecond clock can fire a timer a fraction of a ms early: wait
+    // for the grid time, or the clients would find nothing due and tick 20 ms late.
+    if (now < this.epoch + this.n * FRAME_MS) {
+      this.schedule(now);
+      return;
+    }
     // The next grid time after now: a late timer does not make every client run
     // an extra fire (each client catches its missed ticks up itself).
-    const now = performance.now();
     this.n = Math.max(this.n + 1, Math.floor((now - this.epoch) / FRAME_MS) + 1);
     this.firing = true;
     try {
