@@ -22,7 +22,9 @@ import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { RecordingUploader, type StoredRecording } from '../../../src/recording/store/recording-uploader.ts';
 import { S3Bucket } from '../../../src/recording/store/s3-bucket.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
+import { apiBase, apiYaml, call } from '../../helpers/api-client.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { startParley } from '../../helpers/parley-harness.ts';
 import { startS3, storeConfig, type S3TestServer } from '../../helpers/s3-server.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-cstore-'));
@@ -273,6 +275,47 @@ describe('compliance of stored recordings: retention', () => {
       assert.equal(dv.state, 'deleted');
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('compliance of stored recordings: through the API of a running Parley', () => {
+  it('GET /recordings/:id/verify checks the bucket (deep too) and says when it cannot', async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'parley-api-')), 'rules.json');
+    const parley = await startParley(apiYaml(state), { recording: { extra: `store: ${JSON.stringify(storeConfig(s3))}` } });
+    try {
+      const base = apiBase(parley);
+      const recs = parley.app.recordings!;
+      const rec = recs.createRecorder({ roomId: 'api', sampleRate: 16000 });
+      rec.addLeg('a', { uri: 'sip:alice@example.com', callId: 'cid-api', role: 'caller' });
+      const tones = new ToneRoom(16000);
+      tones.legs.set('a', 440);
+      tones.feed(rec, 300);
+      const stored = recs.store!.waitFor('stored', 30_000);
+      rec.close();
+      const meta = await rec.finalized;
+      await stored;
+      await parley.app.compliance!.settled();
+      assert.equal(existsSync(join(parley.recordingDir, meta.mix.file)), false);
+      for (const q of ['', '?deep=true']) {
+        const v = await call(base, 'GET', `/recordings/${rec.id}/verify${q}`);
+        assert.equal(v.status, 200, `${q}: ${JSON.stringify(v.body)}`);
+        const body = v.body as { ok: boolean; files: { file: string; stored: boolean; ok: boolean }[]; problems: unknown[] };
+        assert.equal(body.ok, true, `${q}: ${JSON.stringify(body.problems)}`);
+        assert.equal(body.files.filter((f) => f.stored && f.ok).length, 3);
+      }
+      s3.mode = 'down';
+      try {
+        const v = await call(base, 'GET', `/recordings/${rec.id}/verify`);
+        const body = v.body as { ok: boolean; problems: { kind: string; message: string }[] };
+        assert.equal(body.ok, false);
+        assert.deepEqual([...new Set(body.problems.map((p) => p.kind))], ['bucket-unreachable']);
+        assert.match(body.problems[0]!.message, /cannot check: bucket unreachable/);
+      } finally {
+        s3.mode = 'pass';
+      }
+    } finally {
+      await parley.stop();
     }
   });
 });
