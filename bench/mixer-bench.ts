@@ -1,4 +1,4 @@
-// npm run bench:mixer -- [--legs N] [--room K] [--seconds S] [--workers W]
+// npm run bench:mixer -- [--legs N] [--room K] [--seconds S] [--workers W] [--threads T]
 // N SIP-like legs in rooms of K, real RTP over loopback through real mediasoup
 // workers and Parley's mixer. The load generator is a child process. Prints
 // and writes bench/results/mixer.json: CPU per leg per 20 ms frame (Parley's
@@ -14,34 +14,43 @@ import { MediaEngine } from '../src/media-plane/media-engine.ts';
 import { createLogger } from '../src/util/logger.ts';
 import { LoadGenerator } from './lib/load-generator.ts';
 import { openParleyRooms, sumClockStats } from './lib/parley-rooms.ts';
-import { percentile as pct, procCpuMs } from './lib/proc-cpu.ts';
+import { percentile as pct, procCpuMs, threadCpuMs } from './lib/proc-cpu.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
-  options: { legs: { type: 'string', default: '400' }, room: { type: 'string', default: '10' }, seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '2' } },
+  options: { legs: { type: 'string', default: '400' }, room: { type: 'string', default: '10' }, seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' } },
 });
 const N = Number(values.legs);
 const K = Number(values.room);
 const SECONDS = Number(values.seconds);
 const WORKERS = Number(values.workers);
+/** Media threads running the rooms (0: Parley's main thread, as before media threads). */
+const THREADS = Number(values.threads);
 
 async function main(): Promise<void> {
   const log = createLogger({ level: 'error', pretty: false });
-  const engine = await MediaEngine.create({ ...defaultConfig.media, workers: WORKERS, rtpPortRange: { min: 40000, max: 49999 } }, log);
+  const engine = await MediaEngine.create({ ...defaultConfig.media, workers: WORKERS, threads: THREADS, rtpPortRange: { min: 40000, max: 49999 } }, log);
   const generator = await LoadGenerator.start(N, K, SECONDS);
   const { rooms, targets } = await openParleyRooms(engine, generator.ports, K);
   await generator.connect(targets);
   // Warm-up: jitter buffers.
   await generator.run(2);
+  // Room stats from media threads are snapshots: take fresh ones at both ends of the window.
+  await engine.nextStats();
   const pids = engine.workerPids;
   const w0 = pids.map(procCpuMs);
   const c0 = process.cpuUsage();
+  const th0 = threadCpuMs();
   const ticks0 = rooms.map((r) => ({ ...r.mixerStats }));
   const sum0 = sumClockStats(rooms);
   const t0 = performance.now();
   const res = await generator.run(SECONDS);
+  await engine.nextStats();
   const elapsedMs = performance.now() - t0;
   const c1 = process.cpuUsage(c0);
+  const th1 = threadCpuMs();
+  // The busiest threads of Parley's process (the media threads, then the main thread), % of a core each.
+  const perThread = [...th1].map(([tid, ms]) => ({ tid, percentOfCore: Math.round((1000 * (ms - (th0.get(tid) ?? 0))) / elapsedMs) / 10 })).sort((a, b) => b.percentOfCore - a.percentOfCore).slice(0, THREADS + 2);
   const workerCpuMs = pids.map(procCpuMs).reduce((s, v, i) => s + v - w0[i], 0);
   const nodeCpuMs = (c1.user + c1.system) / 1000;
   const sum1 = sumClockStats(rooms);
@@ -60,10 +69,12 @@ async function main(): Promise<void> {
     roomSize: K,
     rooms: rooms.length,
     workers: WORKERS,
+    mediaThreads: THREADS,
     cores: availableParallelism(),
     seconds: Math.round(elapsedMs) / 1000,
     cpu: {
       nodeMixerPercentOfCore: (100 * nodeCpuMs) / elapsedMs,
+      busiestThreadsPercentOfCore: perThread,
       mediasoupWorkersPercentOfCore: (100 * workerCpuMs) / elapsedMs,
       loadGeneratorPercentOfCore: (100 * res.generatorCpuMs) / elapsedMs,
       microsPerLegPerFrame: {

@@ -37,6 +37,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     repeats: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
+    /** Media threads running Parley's rooms: a number, or `auto` (one per core; the default, as in parley.yaml). */
+    threads: { type: 'string', default: 'auto' },
     prebuffer: { type: 'string', default: '2' },
     ramp: { type: 'string', default: '90,180,360,540,720,960,1200,1500' },
     'ramp-sizes': { type: 'string' },
@@ -168,7 +170,7 @@ async function rampAttempts(name: string, run: () => Promise<MixingWindow>): Pro
 async function main(): Promise<void> {
   if (!JanusServer.available()) throw new Error('janus is not installed: run `bash scripts/apt-ensure.sh janus` (or npm run bench:mixing through scripts/bench-setup.sh)');
   const log = createLogger({ level: 'error', pretty: false });
-  const engine = await MediaEngine.create({ ...defaultConfig.media, workers: WORKERS, rtpPortRange: { min: 40000, max: 49999 } }, log);
+  const engine = await MediaEngine.create({ ...defaultConfig.media, workers: WORKERS, threads: values.threads === 'auto' ? 'auto' : Number(values.threads), rtpPortRange: { min: 40000, max: 49999 } }, log);
   cleanups.add(() => engine.close());
   const janus = await JanusServer.start({ rtpPortRange: { min: 50000, max: 59999 } });
   cleanups.add(() => janus.stop());

@@ -246,6 +246,15 @@ for wrap in "$w"/subprojects/*.wrap; do
   cp -r "$s/$dirname" "$w/subprojects/$dir"
 done
 
+# --- source fixes ----------------------------------------------------------------------
+# DtlsTransport's BIO callback answers the "return" calls (oper | BIO_CB_RETURN) with 1
+# instead of OpenSSL's result, so every BIO_ctrl on the outgoing memory BIO returns 1.
+# Bundled OpenSSL 3.0.8 survives that; Debian's 3.0.19 crashes (SIGSEGV in SSL_read) on
+# the first DTLS ClientHello, i.e. every browser. Checked with a C replica of the setup.
+dtls="$w/src/RTC/DtlsTransport.cpp"
+grep -q '(operationType == BIO_CB_RETURN) ? static_cast<long>(ret) : 1' "$dtls" || { log "DtlsTransport.cpp changed: review the BIO callback fix"; exit 1; }
+sed -i 's/(operationType == BIO_CB_RETURN) ? static_cast<long>(ret) : 1/(operationType \& BIO_CB_RETURN) ? static_cast<long>(ret) : 1/' "$dtls"
+
 # --- configure and build, with mediasoup's own release flags ------------------------
 extra=()
 grep -q ms_disable_liburing "$w/meson_options.txt" 2>/dev/null && extra+=(-Dms_disable_liburing=true)

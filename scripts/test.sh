@@ -8,5 +8,9 @@ MEDIASOUP_WORKER_BIN=$(bash "$root/scripts/setup.sh")
 export MEDIASOUP_WORKER_BIN
 cd "$root"
 npx tsc --noEmit
-npx eslint src test bench
+npx tsc --noEmit -p web/console
+npx tsc --noEmit -p web
+npx eslint src test bench web
+# The browser bundles are committed: they must be what web/webrtc/ builds to.
+node scripts/build-web.mjs --check
 exec bash scripts/run-tests.sh "$@"

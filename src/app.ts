@@ -4,6 +4,8 @@
 import { ApiServer } from './api/api-server.ts';
 import { CallManager } from './call/call-manager.ts';
 import { ConferenceManager } from './call/conference/conference-manager.ts';
+import { attachCluster } from './cluster/attach-cluster.ts';
+import { ClusterNode } from './cluster/cluster-node.ts';
 import { loadConfigFile } from './config/load-config.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { MediaEngine } from './media-plane/media-engine.ts';
@@ -17,8 +19,10 @@ import { InboundRouter } from './signaling/inbound-router.ts';
 import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
+import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 
-export type ParleyEvents = { close: [] };
+/** drainrequested: POST /admin/drain asks the process to drain as on SIGTERM (main.ts does it). */
+export type ParleyEvents = { close: []; drainrequested: [] };
 
 export class Parley extends TypedEmitter<ParleyEvents> {
   readonly routing: RoutingTable;
@@ -27,10 +31,12 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private recordingService: RecordingService | null = null;
   private complianceService: ComplianceService | null = null;
   private conferenceManager: ConferenceManager | null = null;
+  private webrtcSessions: WebRtcSessions | null = null;
   private sip: SrfConnection | null = null;
   private router: InboundRouter | null = null;
   private callManager: CallManager | null = null;
   private apiServer: ApiServer | null = null;
+  private clusterNode: ClusterNode | null = null;
   private closed = false;
 
   private constructor(
@@ -68,6 +74,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.conferenceManager;
   }
 
+  /** Browsers in conference rooms (WebRTC through the rooms' mediasoup hubs). */
+  get webrtc(): WebRtcSessions | null {
+    return this.webrtcSessions;
+  }
+
   get recordings(): RecordingService | null {
     return this.recordingService;
   }
@@ -94,6 +105,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   /** The SIP contacts the connected server announced on connect (`udp/host:port,…`); '' before. */
   get sipHostports(): string {
     return this.sip?.hostports ?? '';
+  }
+
+  /** This process as a cluster node, when `cluster` is configured. */
+  get cluster(): ClusterNode | null {
+    return this.clusterNode;
   }
 
   /** The control API, when `api.enabled`. */
@@ -135,6 +151,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     const calls = this.callManager;
     if (this.closed || !calls) return this.shutdown();
     calls.drain();
+    // In a cluster: new rooms go to other nodes (503), this node's rooms still take joins.
+    this.clusterNode?.drain();
     const until = Date.now() + timeoutMs;
     this.log.info({ calls: calls.active.size, timeoutMs }, 'draining');
     while (calls.active.size > 0 && Date.now() < until && !this.closed) {
@@ -142,6 +160,13 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     }
     if (calls.active.size > 0) this.log.warn({ calls: calls.active.size }, 'drain timeout: ending the calls still up');
     return this.shutdown();
+  }
+
+  /** POST /admin/drain: main.ts drains as on SIGTERM; without a listener (tests), the drain runs here. */
+  requestDrain(): void {
+    if (this.closed) return;
+    if (this.safeEmit('drainrequested')) return;
+    this.drain(this.configInForce.shutdown.drainTimeoutMs).catch((err: unknown) => this.log.error({ err }, 'drain failed'));
   }
 
   /** Ends the calls (BYE), gives the SIP side a moment to send them, then closes. */
@@ -152,6 +177,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       calls.close();
       await new Promise((r) => setTimeout(r, graceMs));
     }
+    await this.clusterNode?.leave();
     this.close();
     // The webhook deliveries still pending are written asynchronously: on disk before the process may exit.
     await this.apiServer?.settled();
@@ -168,6 +194,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.log.info('closing');
     this.apiServer?.close();
     this.callManager?.close();
+    this.webrtcSessions?.close();
+    this.clusterNode?.close();
     this.conferenceManager?.close();
     this.sip?.close();
     this.recordingService?.close();
@@ -217,6 +245,13 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       this.log.child({ component: 'conference' }),
       c.security.maxLegsPerRoom,
     );
+    this.webrtcSessions = new WebRtcSessions({
+      media: this.mediaEngine,
+      conferences: this.conferenceManager,
+      config: c.media.webrtc,
+      maxLegsPerRoom: c.security.maxLegsPerRoom,
+      log: this.log.child({ component: 'webrtc' }),
+    });
     this.sip = await connectSrf({ sip: c.sip, log: this.log });
     this.callManager = new CallManager(
       {
@@ -238,6 +273,22 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       c.security,
       c.calls,
     );
+    if (c.cluster) {
+      const conferences = this.conferenceManager;
+      const calls0 = this.callManager;
+      this.clusterNode = new ClusterNode(
+        c.cluster,
+        () => ({ calls: calls0.admitted, rooms: conferences.names.length }),
+        this.log.child({ component: 'cluster', node: c.cluster.nodeId }),
+      );
+      attachCluster(this.clusterNode, this.callManager, conferences, this.routing, {
+        media: this.mediaEngine,
+        listenIp: c.media.announcedIp ?? c.media.rtpIp,
+        token: c.api.token ?? c.api.tokens[0]?.token ?? '',
+        log: this.log.child({ component: 'pipes' }),
+      });
+      await this.clusterNode.start();
+    }
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) =>

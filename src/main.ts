@@ -50,6 +50,10 @@ export async function runServer(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // POST /admin/drain: the same as SIGTERM.
+    app.on('drainrequested', () => {
+      if (!stopping) stop('SIGTERM');
+    });
     process.on('SIGHUP', reload);
   });
 }

@@ -12,10 +12,10 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** Fields of /proc/<pid>/stat after the command name (which may hold spaces); null once the process is gone. */
-function statFields(pid: number): string[] | null {
+/** Fields of /proc/<pid>/stat (or another stat file) after the command name (which may hold spaces); null once the process is gone. */
+function statFields(pid: number, path = `/proc/${pid}/stat`): string[] | null {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const s = readFileSync(path, 'latin1');
     return s.slice(s.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
@@ -71,4 +71,14 @@ export function cpuBetween(a: TreeCpu, b: TreeCpu): { mainMs: number; childrenMs
 /** Percentile p (0–100) of an ascending array; NaN when empty. */
 export function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+}
+
+/** User + system CPU ms of each thread of this process, by thread id (Linux /proc/self/task). */
+export function threadCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const f = statFields(Number(tid), `/proc/self/task/${tid}/stat`);
+    if (f) out.set(Number(tid), ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks());
+  }
+  return out;
 }

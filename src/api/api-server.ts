@@ -1,6 +1,7 @@
 // The control API: a Fastify server on loopback by default, a bearer token on
 // every request (in the Authorization header; a query `token` only on the event
-// stream, for WebSocket clients that cannot set headers), JSON schemas on every
+// stream, for WebSocket clients that cannot set headers) or the web console's
+// session cookie (console/console-auth.ts), JSON schemas on every
 // route (400 names the field), one error handler, the OpenAPI document built
 // from the route schemas, the event stream, the webhooks and their dead letter.
 // Owned by Parley: start() after the SIP side, close() first.
@@ -14,22 +15,29 @@ import type { Parley } from '../app.ts';
 import type { ApiConfig, ApiToken } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
-import { EventHub } from './event-hub.ts';
+import { ConsoleAssets } from './console/console-assets.ts';
+import { ConsoleAuth } from './console/console-auth.ts';
+import { ConsoleSessions } from './console/console-sessions.ts';
+import { EventHub, type ApiEvent } from './event-hub.ts';
 import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
 import { callRoutes } from './routes/calls.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { eventRoutes } from './routes/events.ts';
 import { recordingComplianceRoutes } from './routes/recording-compliance.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { systemRoutes } from './routes/system.ts';
+import { webAssetRoutes } from './routes/web-assets.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { clusterRoutes } from '../cluster/cluster-routes.ts';
+import { webrtcRoutes } from './routes/webrtc.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
 const EVENTS_PATH = {
   get: {
-    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, recording.stored, recording.failed, rule.matched)',
+    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.started, recording.state, recording.saved, recording.stored, recording.failed, rule.matched)',
     parameters: [
       { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for clients that cannot set headers' },
       { name: 'since', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,15}$' }, description: 'replay the kept events after this seq before the live ones' },
@@ -38,6 +46,13 @@ const EVENTS_PATH = {
   },
 };
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without the token: static pages and scripts with no data in them. */
+    public?: boolean;
+  }
+}
+
 export interface ApiContext {
   parley: Parley;
   hub: EventHub;
@@ -45,6 +60,9 @@ export interface ApiContext {
   rules: RuleStateStore;
   webhooks: WebhookSender;
   log: Logger;
+  /** The web console's sessions and built files; null when api.console.enabled is false. */
+  console?: ConsoleAuth | null;
+  consoleAssets?: ConsoleAssets | null;
 }
 
 export class ApiServer {
@@ -53,11 +71,13 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
 
   private constructor(
+    private readonly parley: Parley,
     readonly app: FastifyInstance,
     readonly hub: EventHub,
     private readonly webhooks: WebhookSender,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly consoleAuth: ConsoleAuth | null,
   ) {
     app.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -83,13 +103,19 @@ export class ApiServer {
       },
       log.child({ component: 'webhooks' }),
     );
+    // In a cluster the webhooks go through the cluster's stream (delivered once, even when a node dies).
+    const deliver = parley.cluster ? parley.cluster.attachWebhooks(webhooks) : (e: ApiEvent): void => webhooks.handle(e);
     hub.on('event', (e) => {
       metrics.handle(e);
-      webhooks.handle(e);
+      deliver(e);
     });
     const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
-    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log }, tokens);
-    const server = new ApiServer(app, hub, webhooks, metrics, log);
+    const cc = config.console;
+    const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
+    const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
+    if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens);
+    const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth);
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -129,9 +155,19 @@ export class ApiServer {
       .map((t) => ({ name: t.name, token: Buffer.from(t.token) }));
     app.decorateRequest('tokenName', '');
     app.addHook('onRequest', async (req) => {
+      if (req.routeOptions.config?.public) return;
       const name = authorized(req, expected);
-      if (name === null) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
-      req.tokenName = name;
+      if (name !== null) {
+        req.tokenName = name;
+        return;
+      }
+      // A console cookie: a stale or forged one is a 401, a forged request a 403 (console-auth.ts).
+      const session = ctx.console?.authorize(req);
+      if (session) {
+        req.tokenName = session.tokenName;
+        return;
+      }
+      throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
     });
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
       if (err instanceof ApiError) {
@@ -161,6 +197,10 @@ export class ApiServer {
     ruleRoutes(app, ctx);
     eventRoutes(app, ctx);
     webhookRoutes(app, ctx);
+    consoleRoutes(app, ctx, expected);
+    webrtcRoutes(app, ctx);
+    webAssetRoutes(app);
+    clusterRoutes(app, ctx);
     app.get('/openapi.json', { schema: { summary: 'This document (OpenAPI 3)' } }, async () => app.swagger());
     await app.ready();
     return app;
@@ -180,8 +220,10 @@ export class ApiServer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.parley.cluster?.detachWebhooks();
     this.webhooks.close();
     this.hub.close();
+    this.consoleAuth?.sessions.close();
     for (const c of this.app.websocketServer?.clients ?? []) c.terminate();
     // An upgraded socket is no longer the HTTP server's, so its close() would wait for it.
     for (const s of this.sockets) s.destroy();

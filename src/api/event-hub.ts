@@ -18,6 +18,8 @@ export type ApiEventType =
   | 'leg.left'
   | 'talking'
   | 'dtmf'
+  | 'recording.started'
+  | 'recording.state'
   | 'recording.saved'
   | 'recording.stored'
   | 'recording.failed'
@@ -28,6 +30,8 @@ export interface ApiEvent {
   /** Increases by one per event of this process. */
   seq: number;
   at: string;
+  /** The cluster node that published it (absent when Parley runs alone). */
+  node?: string;
   data: Record<string, unknown>;
 }
 
@@ -42,6 +46,7 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   private closed = false;
   /** The last `backlog` events, oldest first, for clients that connect late. */
   private readonly recent: ApiEvent[] = [];
+  private readonly node: string | undefined;
 
   constructor(
     private readonly parley: Parley,
@@ -49,6 +54,18 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     private readonly backlog = 1000,
   ) {
     super(log);
+    const cluster = parley.cluster;
+    this.node = cluster?.nodeId;
+    if (cluster) {
+      // One survivor reports a dead node's calls (src/cluster/node-reaper.ts).
+      const onLost = (node: string, lost: Array<{ callId: string; flow: string; startedAt: string }>): void => {
+        for (const c of lost) {
+          this.publish('call.ended', { callId: c.callId, flow: c.flow, reason: 'node-lost', lostNode: node, durationMs: Date.now() - Date.parse(c.startedAt) });
+        }
+      };
+      cluster.on('nodelost', onLost);
+      this.detach.push(() => cluster.off('nodelost', onLost));
+    }
     const calls = parley.calls;
     if (calls) {
       const onStart = (a: ActiveCall): void => this.onCallStart(a);
@@ -97,7 +114,7 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
 
   publish(type: ApiEventType, data: Record<string, unknown>): void {
     if (this.closed) return;
-    const event: ApiEvent = { type, seq: ++this.seq, at: new Date().toISOString(), data };
+    const event: ApiEvent = { type, seq: ++this.seq, at: new Date().toISOString(), ...(this.node ? { node: this.node } : {}), data };
     if (this.backlog > 0) {
       this.recent.push(event);
       if (this.recent.length > this.backlog) this.recent.shift();
@@ -154,12 +171,18 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
 
   private onRoomOpen(c: Conference): void {
     const room = c.name;
-    c.roster.on('join', (e) => this.publish('leg.joined', { room, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity }));
-    c.roster.on('leave', (e, reason) => this.publish('leg.left', { room, leg: e.legId, callId: e.callId, reason }));
+    // In a cluster: the ownership epoch of the room's lease, so events of two owners of one room can be told apart.
+    const epoch = c.epoch === null ? {} : { epoch: c.epoch };
+    c.roster.on('join', (e) => this.publish('leg.joined', { room, ...epoch, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity }));
+    c.roster.on('leave', (e, reason) => this.publish('leg.left', { room, ...epoch, leg: e.legId, callId: e.callId, reason }));
     c.roster.on('talking', (e, talking) => this.publish('talking', { room, leg: e.legId, callId: e.callId, talking }));
   }
 
   private onRecorder(r: Recorder): void {
+    const room = r.roomId;
+    this.publish('recording.started', { id: r.id, room });
+    r.on('state', (s) => this.publish('recording.state', { id: r.id, room, paused: s.paused, masked: s.masked, closed: false }));
+    r.once('closed', () => this.publish('recording.state', { id: r.id, room, paused: false, masked: false, closed: true }));
     let failures = 0;
     r.on('error', (err) => {
       if (++failures > MAX_FAILURE_EVENTS_PER_RECORDING) return;

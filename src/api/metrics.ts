@@ -100,6 +100,22 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_media_thread_restarts',
+      help: 'Media threads replaced after dying (their calls ended with Q.850 cause 41), since start',
+      registers,
+      collect() {
+        this.set(self.parley.media?.threadDeaths ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_recording_ticks_lost',
+      help: 'Recorder ticks a media thread could not hand to the main thread (its ring was full), since start; should stay 0',
+      registers,
+      collect() {
+        this.set(self.parley.media?.droppedRecordingTicks ?? 0);
+      },
+    });
+    new Gauge({
       name: 'parley_legs',
       help: 'Media legs in call and conference rooms',
       registers,

@@ -59,6 +59,8 @@ export class WebhookSender {
   private readonly lanes = new Map<string, { active: number; waiting: Delivery[] }>();
   private readonly spool: WebhookSpool | null;
   readonly deadLetter: WebhookDeadLetter | null;
+  /** Deliveries journaled elsewhere (a cluster's Redis stream), by id: not in the spool; called once when settled. */
+  private readonly external = new Map<string, () => void>();
   private closed = false;
 
   constructor(
@@ -95,15 +97,51 @@ export class WebhookSender {
     return resumed;
   }
 
-  handle(event: ApiEvent): void {
+  /**
+   * Sends an event to every hook that wants it. `journaled`: the event is kept
+   * elsewhere until `settled` (a cluster's Redis stream, src/cluster/): its
+   * deliveries get ids `<id>.<hook index>` (the same when another node sends it
+   * again), stay out of the spool, and `settled` is called once every one of
+   * them was delivered or dead-lettered (at once when no hook wants it).
+   */
+  handle(event: ApiEvent, journaled?: { id: string; settled: () => void }): void {
     if (this.closed) return;
-    for (const hook of this.opts.hooks) {
-      if (!(hook.events ?? DEFAULT_EVENTS).includes(event.type)) continue;
-      const d: Delivery = { delivery: randomUUID(), url: hook.url, event, attempt: 1, firstAttemptAt: Date.now() };
+    const ds: Delivery[] = [];
+    this.opts.hooks.forEach((hook, i) => {
+      if (!(hook.events ?? DEFAULT_EVENTS).includes(event.type)) return;
+      ds.push({ delivery: journaled ? `${journaled.id}.${i}` : randomUUID(), url: hook.url, event, attempt: 1, firstAttemptAt: Date.now() });
+    });
+    if (journaled) {
+      let left = ds.length;
+      if (left === 0) journaled.settled();
+      const one = (): void => {
+        if (--left === 0) journaled.settled();
+      };
+      for (const d of ds) this.external.set(d.delivery, one);
+    }
+    for (const d of ds) {
       this.pending.set(d.delivery, d);
-      this.spool?.add(d);
+      if (!journaled) this.spool?.add(d);
       this.dispatch(d);
     }
+  }
+
+  /** The spool of a delivery: none for those journaled elsewhere. */
+  private spoolOf(d: Delivery): WebhookSpool | null {
+    return this.external.has(d.delivery) ? null : this.spool;
+  }
+
+  /** A delivery journaled elsewhere is over (delivered or in the dead letter). */
+  private settle(d: Delivery): void {
+    const cb = this.external.get(d.delivery);
+    if (!cb) return;
+    this.external.delete(d.delivery);
+    cb();
+  }
+
+  /** Whether any hook wants events of this type. */
+  wants(type: ApiEvent['type']): boolean {
+    return this.opts.hooks.some((h) => (h.events ?? DEFAULT_EVENTS).includes(type));
   }
 
   /** Deliveries not yet done (waiting for a retry, for a slot, or in flight). */
@@ -186,7 +224,8 @@ export class WebhookSender {
 
   private delivered(d: Delivery): void {
     this.pending.delete(d.delivery);
-    this.spool?.done(d.delivery);
+    this.spoolOf(d)?.done(d.delivery);
+    this.settle(d);
     this.log.debug({ url: d.url, event: d.event.type, attempt: d.attempt, delivery: d.delivery }, 'webhook delivered');
   }
 
@@ -200,7 +239,7 @@ export class WebhookSender {
       return;
     }
     d.attempt = n + 1;
-    this.spool?.tried(d.delivery, d.attempt);
+    this.spoolOf(d)?.tried(d.delivery, d.attempt);
     const backoff = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(n - 1, 40));
     const jittered = backoff * (1 - JITTER + 2 * JITTER * Math.random());
     // The last attempt is made when the window closes, not after it.
@@ -225,14 +264,19 @@ export class WebhookSender {
       lastError: why,
     };
     const fields = { url: d.url, event: d.event.type, delivery: d.delivery, attempts, why };
+    const spool = this.spoolOf(d);
     if (!this.deadLetter) {
-      this.spool?.done(d.delivery);
+      spool?.done(d.delivery);
+      this.settle(d);
       this.log.error(fields, 'webhook given up and dropped (no api.webhookDeadLetterFile)');
       return;
     }
     // Out of the spool only once it is in the dead letter: a crash in between sends it again rather than losing it.
     this.deadLetter.add(entry).then(
-      () => this.spool?.done(d.delivery),
+      () => {
+        spool?.done(d.delivery);
+        this.settle(d);
+      },
       (err: unknown) => this.log.error({ err, ...fields, file: this.deadLetter?.path }, 'webhook dead letter not written; the delivery stays in the spool'),
     );
     this.log.warn({ ...fields, file: this.deadLetter.path }, 'webhook given up; kept in the dead letter');

@@ -62,8 +62,9 @@ export class Admission {
    * while earlier calls are still being created. The caller releases the place when
    * the call is refused later or ends.
    */
-  admit(source: string | undefined, authenticated = false): AdmissionTicket {
-    const verdict = this.check(source, this.inUse, authenticated);
+  /** `exemptFromDrain`: a join to a room this cluster node owns, taken while it drains. */
+  admit(source: string | undefined, authenticated = false, exemptFromDrain = false): AdmissionTicket {
+    const verdict = this.check(source, this.inUse, authenticated, exemptFromDrain);
     if (!verdict.ok) return verdict;
     this.inUse++;
     let held = true;
@@ -78,8 +79,8 @@ export class Admission {
   }
 
   /** `authenticated`: the caller passed digest authentication, so the upstream list does not apply. */
-  check(source: string | undefined, activeCalls: number, authenticated = false): AdmissionVerdict {
-    if (this.draining) return { ok: false, status: 503, reason: 'Shutting Down', retryAfter: 30 };
+  check(source: string | undefined, activeCalls: number, authenticated = false, exemptFromDrain = false): AdmissionVerdict {
+    if (this.draining && !exemptFromDrain) return { ok: false, status: 503, reason: 'Shutting Down', retryAfter: 30 };
     if (!authenticated && this.upstreams.length > 0 && !this.isUpstream(source)) {
       return { ok: false, status: 403, reason: 'Not An Upstream' };
     }

@@ -14,6 +14,16 @@ import { flowRecords } from './call-recording.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
 import type { BridgeTarget } from './ports.ts';
+import type { FlowsConfig } from './flow-types.ts';
+
+/** The cluster's say on an INVITE before it is answered (src/cluster/invite-gate.ts). */
+export type InviteGateDecision =
+  | { kind: 'local'; exemptFromDrain: boolean; release: () => void }
+  | { kind: 'redirect'; contact: string }
+  | { kind: 'refuse'; status: number; reason: string; retryAfter: number };
+export interface InviteGatePort {
+  decide(flows: FlowsConfig, flow: string, requestUri: string): Promise<InviteGateDecision>;
+}
 
 export interface ActiveCall {
   call: SipCall;
@@ -43,6 +53,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly digest: DigestAuth | null;
   private guardTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private gate: InviteGatePort | null = null;
 
   constructor(
     private readonly deps: CallDeps,
@@ -58,6 +69,11 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       this.guardTimer = setInterval(() => this.guard(), settings.guardIntervalSec * 1000);
       this.guardTimer.unref();
     }
+  }
+
+  /** A cluster node decides first where an INVITE for a room goes (redirect, refuse, here). */
+  setGate(gate: InviteGatePort | null): void {
+    this.gate = gate;
   }
 
   /** Refuses new calls from now on (503); running calls go on. */
@@ -107,7 +123,68 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       authenticated = true;
       log.info({ user: auth.user }, 'caller authenticated');
     }
-    const ticket = this.admission.admit(req.source_address, authenticated);
+    if (!this.gate) {
+      this.admit(req, res, flow, log, bridgeTo, rule, authenticated, null);
+      return;
+    }
+    // The cluster's answer takes a Redis round trip: the INVITE is pending meanwhile (a CANCEL is remembered).
+    const waiting: PendingCall = { canceled: false };
+    this.pending.set(callId, waiting);
+    const onCancel = (): void => {
+      waiting.canceled = true;
+    };
+    const events = req as unknown as NodeJS.EventEmitter;
+    events.once('cancel', onCancel);
+    const done = (): void => {
+      this.pending.delete(callId);
+      events.off('cancel', onCancel);
+    };
+    this.gate.decide(this.routing.flows, flow, req.uri).then(
+      (d) => {
+        done();
+        if (waiting.canceled || this.closed) {
+          if (d.kind === 'local') d.release();
+          if (this.closed && !waiting.canceled) res.send(503, { headers: { 'Retry-After': '5' } });
+          return;
+        }
+        if (d.kind === 'redirect') {
+          log.info({ contact: d.contact }, 'redirected to the room owner');
+          res.send(302, { headers: { Contact: `<${d.contact}>` } });
+        } else if (d.kind === 'refuse') {
+          log.warn({ status: d.status, reason: d.reason }, 'call refused by the cluster');
+          res.send(d.status, d.reason, { headers: { 'Retry-After': String(d.retryAfter) } });
+        } else this.admit(req, res, flow, log, bridgeTo, rule, authenticated, d);
+      },
+      (err: unknown) => {
+        done();
+        log.error({ err }, 'cluster gate failed');
+        if (!waiting.canceled) res.send(503, { headers: { 'Retry-After': '5' } });
+      },
+    );
+  }
+
+  private admit(
+    req: Srf.SrfRequest,
+    res: Srf.SrfResponse,
+    flow: string,
+    log: Logger,
+    bridgeTo: BridgeTarget | undefined,
+    rule: { name: string | null; retentionDays: number | null } | undefined,
+    authenticated: boolean,
+    gated: Extract<InviteGateDecision, { kind: 'local' }> | null,
+  ): void {
+    const callId = req.get('Call-ID') ?? '';
+    const admitted = this.admission.admit(req.source_address, authenticated, gated?.exemptFromDrain ?? false);
+    if (!admitted.ok) gated?.release();
+    const ticket = admitted.ok && gated
+      ? {
+          ok: true as const,
+          release: (): void => {
+            admitted.release();
+            gated.release();
+          },
+        }
+      : admitted;
     if (!ticket.ok) {
       log.warn({ source: req.source_address, status: ticket.status, reason: ticket.reason }, 'call refused');
       const headers = ticket.retryAfter ? { 'Retry-After': String(ticket.retryAfter) } : {};

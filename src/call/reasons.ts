@@ -5,3 +5,6 @@ export const MEDIA_TIMEOUT_REASON = 'Q.850;cause=102;text="media timeout"';
 
 /** The call's recording cannot be written and recording.onWriteError is 'hangup' (Q.850 47: resource unavailable). */
 export const RECORDING_FAILED_REASON = 'Q.850;cause=47;text="recording failed"';
+
+/** The media thread that ran the call's room died (Q.850 41: temporary failure); the call cannot go on without its media. */
+export const MEDIA_THREAD_FAILED_REASON = 'Q.850;cause=41;text="media thread failed"';

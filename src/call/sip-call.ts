@@ -13,7 +13,7 @@ import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
 import { answerReoffers, destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
+import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type {
   BridgeOptions,
@@ -93,6 +93,9 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.requestUri = req.uri;
     leg.on('dtmf', (e) => this.safeEmit('dtmf', e.digit, e.durationMs));
     leg.on('mediatimeout', (s) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the caller for ${s} s`));
+    room.on('close', (reason) => {
+      if (reason === 'media-thread-died') this.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the call failed');
+    });
     req.on('cancel', () => {
       this.canceled = true;
       this.end('caller canceled');

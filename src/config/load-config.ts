@@ -9,7 +9,7 @@ import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
 import { danglingFlowReferences } from './flows-schema.ts';
 import { recordingStoreChecks } from './recording-store-schema.ts';
-import { configSchema, defaultConfig, type ParleyConfig } from './schema.ts';
+import { configSchema, defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -58,6 +58,7 @@ export function parseConfig(text: string, file = '(inline)'): ParleyConfig {
   const raw: unknown = doc.toJS() ?? {};
   if (!isPlainObject(raw)) throw new ConfigError(file, ['(top level): must be a mapping of keys']);
   const merged = mergeDefaults(defaultConfig, raw);
+  if (isPlainObject(merged.cluster)) merged.cluster = mergeDefaults({ ...defaultClusterTuning }, merged.cluster) as typeof merged.cluster;
   normalizeFlows(merged);
   if (!validate(merged)) throw new ConfigError(file, summarize(validate.errors ?? []));
   const problems = crossChecks(merged);
@@ -87,12 +88,18 @@ function crossChecks(c: ParleyConfig): string[] {
     tokenNames.add(t.name);
     tokenValues.add(t.token);
   });
+  if (c.media.webrtc.portRange.min > c.media.webrtc.portRange.max) {
+    problems.push('media.webrtc.portRange.min: must not be above media.webrtc.portRange.max');
+  }
   if (c.media.rtpPortRange.min > c.media.rtpPortRange.max) {
     problems.push('media.rtpPortRange.min: must not be above media.rtpPortRange.max');
   }
   if (c.media.mixer.jitterMinMs > c.media.mixer.jitterMaxMs) {
     problems.push('media.mixer.jitterMinMs: must not be above media.mixer.jitterMaxMs');
   }
+  if (c.cluster && c.cluster.nodeTtlMs <= c.cluster.heartbeatMs) problems.push('cluster.nodeTtlMs: must be above cluster.heartbeatMs (an entry must outlive a refresh)');
+  if (c.cluster && c.cluster.leaseMs <= c.cluster.heartbeatMs) problems.push('cluster.leaseMs: must be above cluster.heartbeatMs (a lease must outlive a renewal)');
+  if (c.cluster && !c.api.enabled) problems.push('cluster: needs api.enabled (nodes forward actions to each other through the API)');
   if (c.sip.timers.t1 > c.sip.timers.t2) problems.push('sip.timers.t1: must not be above sip.timers.t2');
   if (c.sip.server === 'embedded' && c.sip.listen.length === 0) {
     problems.push('sip.listen: the embedded server needs at least one transport');

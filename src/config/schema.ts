@@ -59,6 +59,25 @@ export interface MediaConfig {
   mixer: { sampleRate: number; narrowband: boolean; jitterMinMs: number; jitterMaxMs: number };
   /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
   rtpTimeoutSec: number;
+  /** Media threads (worker_threads) that run the rooms; `auto` is one per core, 0 runs them on the main thread (debugging). */
+  threads: number | 'auto';
+  /** Browsers (WebRtcTransports on a room's Router): see WebRtcConfig. */
+  webrtc: WebRtcConfig;
+}
+
+export interface WebRtcConfig {
+  /** false: POST /rooms/:name/webrtc answers 503. */
+  enabled: boolean;
+  /** Where WebRtcTransports listen (ICE-lite host candidates). */
+  listenIp: string;
+  /** The address written into the ICE candidates instead of listenIp (NAT, a public IP or host name); null: listenIp. */
+  announcedAddress: string | null;
+  /** UDP ports for WebRtcTransports (one per browser). */
+  portRange: { min: number; max: number };
+  /** Also offer ICE-TCP candidates (browsers behind UDP-blocking firewalls). */
+  tcp: boolean;
+  /** A browser session that sends nothing (RTP, RTCP, ICE consent) this long is closed; at least 10 s. */
+  timeoutSec: number;
 }
 
 export interface ParleyConfig {
@@ -109,6 +128,25 @@ export interface ParleyConfig {
   /** How calls given to flows are handled (see src/call/call-manager.ts). */
   calls: CallsConfig;
   api: ApiConfig;
+  /** Several nodes as one service (src/cluster/); null or absent: Parley runs alone. */
+  cluster?: ClusterConfig | null;
+}
+
+export interface ClusterConfig {
+  /** This node's name in the cluster: unique, stable across restarts. */
+  nodeId: string;
+  /** host:port where other nodes and the upstream proxy reach this node's SIP (302 Contacts name it). */
+  sipAddress: string;
+  /** http(s)://host:port of this node's control API (other nodes forward actions there). */
+  apiAddress: string;
+  /** redis://host:port[/db] of the shared Redis. */
+  redisUrl: string;
+  /** How often the node refreshes its registry entry and its room leases. */
+  heartbeatMs: number;
+  /** How long a node's registry entry lives without a refresh (its death is noticed after this). */
+  nodeTtlMs: number;
+  /** How long a room lease lives without a renewal (a dead owner's rooms move after this). */
+  leaseMs: number;
 }
 
 export interface RetentionConfig {
@@ -170,6 +208,18 @@ export interface ApiConfig {
   webhookSpoolFile: string;
   /** Where webhook deliveries given up are kept (JSON lines) for GET /webhooks/dead-letter and replay. */
   webhookDeadLetterFile: string;
+  console: ConsoleConfig;
+}
+
+/** The web console under /console (src/api/console/). */
+export interface ConsoleConfig {
+  enabled: boolean;
+  /** How long a console session (the cookie the API token is exchanged for) lasts, from sign-in. */
+  sessionTtlSec: number;
+  /** The cookie's Secure attribute: `auto` when the request came over TLS, `always` behind a TLS-terminating proxy. */
+  secureCookie: 'auto' | 'always';
+  /** Origins besides the API's own host allowed to send state-changing console requests (a reverse proxy's public URL). */
+  origins: string[];
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -241,7 +291,7 @@ export const configSchema = {
     media: {
       type: 'object',
       additionalProperties: false,
-      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer', 'rtpTimeoutSec'],
+      required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer', 'rtpTimeoutSec', 'webrtc'],
       properties: {
         workers: {
           description: 'a positive integer or "auto"',
@@ -270,6 +320,34 @@ export const configSchema = {
         },
         latching: { description: 'latch, once, strict (or true/false)', oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['latch', 'once', 'strict'] }] },
         rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
+        threads: {
+          description: 'a number of media threads (0: rooms run on the main thread) or "auto"',
+          oneOf: [
+            { type: 'integer', minimum: 0, maximum: 256 },
+            { type: 'string', const: 'auto' },
+          ],
+        },
+        webrtc: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled', 'listenIp', 'announcedAddress', 'portRange', 'tcp', 'timeoutSec'],
+          properties: {
+            enabled: { type: 'boolean' },
+            listenIp: host,
+            announcedAddress: { type: 'string', nullable: true, minLength: 1, maxLength: 253 },
+            portRange: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['min', 'max'],
+              properties: {
+                min: { type: 'integer', minimum: 1024, maximum: 65535 },
+                max: { type: 'integer', minimum: 1024, maximum: 65535 },
+              },
+            },
+            tcp: { type: 'boolean' },
+            timeoutSec: { type: 'integer', minimum: 10, maximum: 3600 },
+          },
+        },
         mixer: {
           type: 'object',
           additionalProperties: false,
@@ -366,7 +444,7 @@ export const configSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile'],
+      required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile', 'console'],
       properties: {
         enabled: { type: 'boolean' },
         host,
@@ -406,10 +484,39 @@ export const configSchema = {
         rulesStateFile: { type: 'string', minLength: 1 },
         webhookSpoolFile: { type: 'string', minLength: 1 },
         webhookDeadLetterFile: { type: 'string', minLength: 1 },
+        console: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled', 'sessionTtlSec', 'secureCookie', 'origins'],
+          properties: {
+            enabled: { type: 'boolean' },
+            sessionTtlSec: { type: 'integer', minimum: 60, maximum: 604800 },
+            secureCookie: { type: 'string', enum: ['auto', 'always'] },
+            origins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/\\s]+$' } },
+          },
+        },
+      },
+    },
+    cluster: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['nodeId', 'sipAddress', 'apiAddress', 'redisUrl', 'heartbeatMs', 'nodeTtlMs', 'leaseMs'],
+      properties: {
+        nodeId: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+        sipAddress: { description: 'host:port', type: 'string', pattern: '^[A-Za-z0-9_.:\\[\\]-]+:[0-9]{1,5}$' },
+        apiAddress: { type: 'string', pattern: '^https?://[^/]+$' },
+        redisUrl: { type: 'string', pattern: '^rediss?://' },
+        heartbeatMs: { type: 'integer', minimum: 100, maximum: 60000 },
+        nodeTtlMs: { type: 'integer', minimum: 300, maximum: 600000 },
+        leaseMs: { type: 'integer', minimum: 300, maximum: 600000 },
       },
     },
   },
 } as const;
+
+/** Defaults of the cluster section's tuning keys (the section itself defaults to null). */
+export const defaultClusterTuning = { heartbeatMs: 1000, nodeTtlMs: 3000, leaseMs: 5000 } as const;
 
 /** Defaults: a file only states what it changes. Loopback everywhere by default. */
 export const defaultConfig: ParleyConfig = {
@@ -436,6 +543,8 @@ export const defaultConfig: ParleyConfig = {
     latching: 'latch',
     mixer: { sampleRate: 16000, narrowband: true, jitterMinMs: 20, jitterMaxMs: 100 },
     rtpTimeoutSec: 60,
+    threads: 'auto',
+    webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30 },
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },
   recording: { dir: 'recordings', postProcess: 'none', flushIntervalMs: 250, pauseMode: 'skip', onWriteError: 'continue',
@@ -464,5 +573,7 @@ export const defaultConfig: ParleyConfig = {
     rulesStateFile: '.parley/rules-state.json',
     webhookSpoolFile: '.parley/webhooks-pending.json',
     webhookDeadLetterFile: '.parley/webhooks-dead-letter.jsonl',
+    console: { enabled: true, sessionTtlSec: 28800, secureCookie: 'auto', origins: [] },
   },
+  cluster: null,
 };

@@ -50,6 +50,20 @@ export interface HubInputStream {
   codec: CodecName;
   ssrc: number;
   pt: number;
+  /** Only these legs hear it (a whisper to one leg); absent or null: everyone. */
+  audience?: readonly string[] | null;
+}
+
+/** Where an input's own mix (the room minus its voice) goes: a Producer on the hub's ingest transport. */
+export interface HubInputOutput {
+  ssrc: number;
+  pt: number;
+}
+
+/** What may change about an input while it is in the room (plain data, like every message here). */
+export interface HubInputChange {
+  muted?: boolean;
+  audience?: readonly string[] | null;
 }
 
 /** What the hub may tell the room's side: direct calls today, small messages to a media thread later (never per packet). */
@@ -61,19 +75,38 @@ export interface HubPublisherControl {
   setLegConsumed(legId: string, on: boolean): void;
   addInput(input: HubInputStream): void;
   removeInput(id: string): void;
+  /** The input hears the room: its mix-minus is encoded (Opus) and sent under this SSRC (null: no more). */
+  setInputOutput(id: string, output: HubInputOutput | null): void;
+  updateInput(id: string, change: HubInputChange): void;
 }
 
 /** What the publisher needs from its room (same thread). */
 export interface HubRoomSide {
   addSink(sink: TickSink): void;
   removeSink(sink: TickSink): void;
-  /** A room input fed with the hub's RTP (a mixer participant that is sent nothing). */
-  openHubInput(id: string, media: ParticipantMedia): HubInputSink;
+  /**
+   * A room input fed with the hub's RTP: a mixer participant, sent nothing
+   * until the publisher turns `sending` on (then its mix-minus goes to `send`).
+   */
+  openHubInput(id: string, media: ParticipantMedia, send?: (packet: Buffer) => void): HubInputSink;
 }
 
 export interface HubInputSink {
   pushRtp(buf: Uint8Array, nowMs: number): void;
   close(): void;
+  /** The mixer participant's hear/speak switches (see mixer-participant.ts). */
+  sending: boolean;
+  muted: boolean;
+  audience: ReadonlySet<string> | null;
+  setMedia(media: ParticipantMedia): void;
+  on(event: 'talk', listener: (talking: boolean) => void): unknown;
+}
+
+interface InputState {
+  id: string;
+  sink: HubInputSink;
+  media: ParticipantMedia;
+  output: HubInputOutput | null;
 }
 
 export interface HubPublisherOptions {
@@ -81,6 +114,8 @@ export interface HubPublisherOptions {
   ip: string;
   /** A leg's first audio, or its codec changed: the hub should make it a Producer and answer with setLeg(). */
   requestLeg(legId: string, codec: CodecName): void;
+  /** An input started or stopped talking (voice activity: a message per change, never per packet). */
+  inputTalk?(id: string, talking: boolean): void;
   log: Logger;
 }
 
@@ -98,7 +133,7 @@ interface LegState {
 
 export class HubPublisher implements TickSink, HubPublisherControl {
   readonly sampleRate = MIX_RATE;
-  readonly stats = { mixPackets: 0, legPackets: 0, inputPackets: 0, unknownSsrc: 0, wrongSource: 0 };
+  readonly stats = { mixPackets: 0, legPackets: 0, inputPackets: 0, inputMixPackets: 0, unknownSsrc: 0, wrongSource: 0 };
   private link: HubLink | null = null;
   private room: HubRoomSide | null = null;
   private mixConsumed = false;
@@ -107,7 +142,7 @@ export class HubPublisher implements TickSink, HubPublisherControl {
   private mixTs = Math.floor(Math.random() * 0x100000000) >>> 0;
   private readonly mixPayload = new Uint8Array(MAX_PACKET);
   private readonly legs = new Map<string, LegState>();
-  private readonly inputs = new Map<number, { id: string; sink: HubInputSink }>();
+  private readonly inputs = new Map<number, InputState>();
   private readonly ring: Buffer[] = Array.from({ length: RING }, () => Buffer.allocUnsafe(MAX_PACKET));
   private ringAt = 0;
   private closed = false;
@@ -184,7 +219,47 @@ export class HubPublisher implements TickSink, HubPublisherControl {
     if (this.closed || !this.room) return;
     this.removeInput(input.id);
     const media: ParticipantMedia = { codec: input.codec, audioPt: input.pt, dtmfPt: null, dtmfClock: 8000, sendPt: input.pt, sendSsrc: 0 };
-    this.inputs.set(input.ssrc, { id: input.id, sink: this.room.openHubInput(input.id, media) });
+    const state = { id: input.id, media, output: null } as Omit<InputState, 'sink'> & { sink?: HubInputSink };
+    // Its mix-minus (once setInputOutput names a stream) goes to the ingest transport like the room's mix.
+    const send = (packet: Buffer): void => {
+      const link = this.link;
+      if (link === null || state.output === null) return;
+      this.stats.inputMixPackets++;
+      this.socket.send(packet, 0, packet.length, link.port, link.ip);
+    };
+    state.sink = this.room.openHubInput(input.id, media, send);
+    state.sink.sending = false;
+    if (input.audience) state.sink.audience = new Set(input.audience);
+    const talk = this.opts.inputTalk;
+    if (talk) state.sink.on('talk', (talking) => talk(input.id, talking));
+    this.inputs.set(input.ssrc, state as InputState);
+  }
+
+  setInputOutput(id: string, output: HubInputOutput | null): void {
+    if (this.closed) return;
+    for (const i of this.inputs.values()) {
+      if (i.id !== id) continue;
+      // The mixer encodes an input's mix in the input's codec: only an Opus input can feed the (Opus) output.
+      if (output && i.media.codec !== HUB_MIX_CODEC) {
+        this.log.warn({ input: id, codec: i.media.codec }, 'an input that is not Opus gets no output of its own');
+        continue;
+      }
+      i.output = output;
+      if (output) {
+        i.media = { ...i.media, sendPt: output.pt, sendSsrc: output.ssrc };
+        i.sink.setMedia(i.media);
+      }
+      i.sink.sending = output !== null;
+    }
+  }
+
+  updateInput(id: string, change: HubInputChange): void {
+    if (this.closed) return;
+    for (const i of this.inputs.values()) {
+      if (i.id !== id) continue;
+      if (change.muted !== undefined) i.sink.muted = change.muted;
+      if (change.audience !== undefined) i.sink.audience = change.audience === null ? null : new Set(change.audience);
+    }
   }
 
   removeInput(id: string): void {

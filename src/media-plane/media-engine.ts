@@ -7,21 +7,31 @@ import type { MediaConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { MediaClosedError } from './media-errors.ts';
-import { HubPublisher } from './hub-publisher.ts';
-import { MediaRoom } from './media-room.ts';
+import { localHubSide, remoteHubSide } from './hub-side.ts';
+import type { MediaRoom } from './media-api.ts';
+import { LocalMediaRoom } from './media-room.ts';
 import { PortAllocator } from './port-allocator.ts';
 import type { LatchMode } from './rtp-endpoint.ts';
+import type { CodecName } from '../mixer/codecs/audio-codec.ts';
+import { NARROWBAND_RATE } from '../mixer/room-mixer.ts';
 import { RoomHub } from './room-hub.ts';
 import { resolveWorkerBinary } from './worker-binary.ts';
 import { WorkerPool } from './worker-pool.ts';
+import { MediaThreadPool, threadCount } from './thread/media-thread-pool.ts';
+import { RemoteMediaRoom } from './thread/remote-media-room.ts';
 
 export type MediaEngineEvents = {
   /** Terminal, exactly once. */
   close: [];
+  /** A media thread died: its rooms closed ('media-thread-died'), a new thread took its place. */
+  threaddied: [index: number, error: Error | null];
 };
 
 export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
-  private readonly rooms = new Map<string, MediaRoom>();
+  private readonly rooms = new Map<string, LocalMediaRoom | RemoteMediaRoom>();
+  /** Media threads (media.threads > 0); null: rooms run on this thread. */
+  private threads: MediaThreadPool | null = null;
+  private deaths = 0;
   /** Rooms' hubs, while being made (the promise is shared by concurrent callers) and once open. */
   private readonly hubsPending = new Map<string, Promise<RoomHub>>();
   private readonly hubs = new Map<string, RoomHub>();
@@ -48,7 +58,55 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       rtcMaxPort: config.rtpPortRange.max,
       log: log.child({ component: 'worker-pool' }),
     });
-    return new MediaEngine(config, pool, log);
+    const engine = new MediaEngine(config, pool, log);
+    if (threadCount(config.threads) > 0) {
+      try {
+        engine.threads = await MediaThreadPool.create(engine.roomConfig, engine.cname, log.level, log.child({ component: 'media-threads' }));
+      } catch (err) {
+        engine.close();
+        throw err;
+      }
+      engine.threads.on('threaddied', (index, error) => {
+        engine.deaths++;
+        engine.safeEmit('threaddied', index, error);
+      });
+    }
+    return engine;
+  }
+
+  /** Media threads that died (and were replaced) since start. */
+  get threadDeaths(): number {
+    return this.deaths;
+  }
+
+  /** Media threads running rooms (0: rooms run on the main thread). */
+  get threadCount(): number {
+    return this.threads?.count ?? 0;
+  }
+
+  /** Which media thread runs a room (null: the main thread, or no such room). */
+  threadOf(roomId: string): number | null {
+    const r = this.rooms.get(roomId);
+    return r instanceof RemoteMediaRoom ? r.thread.index : null;
+  }
+
+  /** Recorder ticks lost crossing from a media thread (a full ring); stays 0 unless the main thread stalls for seconds. */
+  get droppedRecordingTicks(): number {
+    return this.threads?.droppedTicks ?? 0;
+  }
+
+  /**
+   * Asks every media thread for a stats snapshot now and resolves once they
+   * are applied: the stats read from rooms and legs are then fresh (at once
+   * with media.threads: 0, where they are live).
+   */
+  async nextStats(): Promise<void> {
+    if (this.threads) await Promise.all(this.threads.handles.map((h) => h.nextStats()));
+  }
+
+  /** Test only: media thread `index` fails with an uncaught error, as a bug in it would. */
+  crashThreadForTest(index: number): void {
+    this.threads?.handles[index]?.crash();
   }
 
   get isClosed(): boolean {
@@ -69,14 +127,15 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
 
   /** RTP port pairs in use by legs' endpoints. */
   get portsInUse(): number {
-    return this.ports.used;
+    return this.ports.used + (this.threads?.portsInUse ?? 0);
   }
 
   /** A room: its mixer now; its legs' endpoints as they are made. */
   async createRoom(id: string = randomUUID()): Promise<MediaRoom> {
     if (this.closed) throw new MediaClosedError('media engine is closed');
     if (this.rooms.has(id)) throw new Error(`room ${id} already exists`);
-    const room = new MediaRoom(id, {
+    if (this.threads) return this.createRemoteRoom(id, this.threads);
+    const room = new LocalMediaRoom(id, {
       ports: this.ports,
       cname: this.cname,
       config: this.roomConfig,
@@ -87,6 +146,25 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       },
     });
     this.rooms.set(id, room);
+    return room;
+  }
+
+  private async createRemoteRoom(id: string, threads: MediaThreadPool): Promise<MediaRoom> {
+    const thread = threads.pick();
+    const c = this.roomConfig;
+    const room = new RemoteMediaRoom(id, c.codecs as CodecName[], c.mixer.narrowband ? NARROWBAND_RATE : c.mixer.sampleRate, thread, this.log.child({ room: id }), (r) => {
+      if (this.rooms.get(r.id) === r) this.rooms.delete(r.id);
+      this.hubs.get(r.id)?.close('room-closed');
+    });
+    this.rooms.set(id, room);
+    thread.addRoom(room);
+    try {
+      await thread.request({ type: 'room.create', roomId: id });
+    } catch (err) {
+      room.close();
+      throw err;
+    }
+    if (room.isClosed) throw new MediaClosedError(`room ${id} closed while it was made`);
     return room;
   }
 
@@ -128,36 +206,35 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.closed = true;
     for (const room of [...this.rooms.values()]) room.close('engine-closed');
     for (const hub of [...this.hubs.values()]) hub.close('engine-closed');
+    this.threads?.close();
     this.pool.close();
     this.safeEmit('close');
     this.removeAllListeners();
   }
 
   /**
-   * The room's side first (its socket, which the hub's transports connect to),
-   * then the Router. The calls between them are the messages a media thread
-   * will exchange with the main thread: the publisher asks for a leg's Producer,
-   * the hub answers with its SSRC; never per packet.
+   * The room's side first (its publisher's socket, which the hub's transports
+   * connect to; in the room's media thread when it has one), then the Router.
+   * Between them only small messages: the publisher asks for a leg's
+   * Producer, the hub answers with its SSRC; never per packet.
    */
-  private async openHub(room: MediaRoom): Promise<RoomHub> {
+  private async openHub(room: LocalMediaRoom | RemoteMediaRoom): Promise<RoomHub> {
     const log = this.log.child({ room: room.id, component: 'room-hub' });
     let hub: RoomHub | null = null;
-    const publisher = await HubPublisher.open({
-      ip: HUB_IP,
-      log,
-      requestLeg: (legId, codec) => {
-        hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));
-      },
-    });
+    const requestLeg = (legId: string, codec: CodecName): void => {
+      hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));
+    };
+    const inputTalk = (id: string, talking: boolean): void => hub?.inputTalking(id, talking);
+    const side = room instanceof LocalMediaRoom ? await localHubSide(room, HUB_IP, log, requestLeg, inputTalk) : await remoteHubSide(room, requestLeg, inputTalk);
     try {
-      hub = await RoomHub.create({ roomId: room.id, pool: this.pool, codecs: room.codecs, listenIp: HUB_IP, publisherAddress: publisher.local, publisher, cname: this.cname, log });
+      hub = await RoomHub.create({ roomId: room.id, pool: this.pool, codecs: room.codecs, listenIp: HUB_IP, publisherAddress: side.address, publisher: side.control, cname: this.cname, log });
     } catch (err) {
-      publisher.close();
+      side.detach();
       throw err;
     }
     if (this.closed || room.isClosed || hub.isClosed) {
       hub.close('room-closed');
-      publisher.close();
+      side.detach();
       throw new MediaClosedError(`room ${room.id} (or its worker) closed while its hub was made`);
     }
     const h = hub;
@@ -167,10 +244,10 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       room.off('legclose', onLegClose);
       if (this.hubs.get(room.id) === h) this.hubs.delete(room.id);
       // The room goes on without its hub (a worker died, or nobody needs it): calls do not end.
-      room.detachPublisher(publisher);
+      side.detach();
     });
-    publisher.start(h.link);
-    room.attachPublisher(publisher);
+    side.control.start(h.link);
+    side.attach();
     this.hubs.set(room.id, h);
     return h;
   }

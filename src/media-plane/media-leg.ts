@@ -10,6 +10,9 @@ import { parseSipInfoDtmf } from '../dtmf/sip-info-dtmf.ts';
 import type { FrameSource } from '../mixer/frames.ts';
 import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
 import { MediaClosedError } from './media-errors.ts';
+import type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.ts';
+
+export type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.ts';
 import type { RtcpStats } from './rtcp/index.ts';
 import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
 import { buildAnswer, buildOffer, negotiateOffer, parseAnswer } from './sdp-negotiator.ts';
@@ -19,22 +22,6 @@ import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
 /** Comfort noise (RFC 3389), static payload type 13: accepted and treated as silence. */
 const CN_PT = 13;
 
-export type MediaLegCloseReason = 'closed' | 'room-closed';
-
-export type MediaLegEvents = {
-  dtmf: [event: DtmfEvent];
-  talk: [talking: boolean];
-  /** The peer's RTP from a new SSRC is now routed to the mixer (the first one means media is flowing). */
-  inboundssrc: [ssrc: number];
-  /**
-   * A watched leg (see watchMedia) sent no RTP for `seconds` while it should
-   * have (sendrecv, not on hold): its phone is probably gone. Once per silence.
-   */
-  mediatimeout: [seconds: number];
-  /** Terminal, exactly once, whoever closed the leg. */
-  close: [reason: MediaLegCloseReason];
-};
-
 /** What a leg needs from its room (kept narrow so the leg cannot reach other legs). */
 /** The leg's RTCP session as the leg uses it (src/media-plane/rtcp/). */
 export type LegRtcp = RtcpContext & { setClockRate(rate: number): void; readonly stats: RtcpStats };
@@ -42,19 +29,20 @@ export type LegRtcp = RtcpContext & { setClockRate(rate: number): void; readonly
 export interface LegHost {
   readonly codecs: readonly CodecName[];
   /** Opens this leg's RTP endpoint (RTCP port too when `withRtcp`), keeping `port` when it is free. */
-  openEndpoint(leg: MediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint>;
+  openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint>;
   /** An SRTP context: what we send under `local`, what we receive under `remote`. */
   createSrtp(local: SrtpKey, remote: SrtpKey): SrtpContext;
   /** The leg's RTCP (reports sent every ~5 s, the peer's read). */
-  createRtcp(leg: MediaLeg, clockRate: number): LegRtcp;
+  createRtcp(leg: LocalMediaLeg, clockRate: number): LegRtcp;
   /** A fresh local SRTP master key (and salt) for a suite. */
   newSrtpKey(suite: SrtpSuite, tag: number): SrtpKey;
   /** The mixer participant for this leg, created on first use. */
-  participantFor(leg: MediaLeg, media: ParticipantMedia): MixerParticipant;
-  legClosed(leg: MediaLeg): void;
+  participantFor(leg: LocalMediaLeg, media: ParticipantMedia): MixerParticipant;
+  legClosed(leg: LocalMediaLeg): void;
 }
 
-export class MediaLeg extends TypedEmitter<MediaLegEvents> {
+/** A leg on the thread that owns its room (the main thread with media.threads: 0, else a media thread). */
+export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements MediaLeg {
   readonly id: string;
   /** The SSRC of everything Parley sends this leg (stable for the leg's life, RFC 3550 §8). */
   readonly ssrc = randomInt(1, 0xffffffff);
@@ -241,7 +229,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   private readonly role = { muted: false, deaf: false, hidden: false, audience: null as ReadonlySet<string> | null, inband: false };
   private readonly pendingSources: FrameSource[] = [];
 
-  private setRole(change: Partial<MediaLeg['role']>): void {
+  private setRole(change: Partial<LocalMediaLeg['role']>): void {
     this.assertOpen();
     Object.assign(this.role, change);
     if (this.participant) this.applyRole(this.participant);

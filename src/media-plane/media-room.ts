@@ -11,7 +11,10 @@ import type { FrameSource, TickSink } from '../mixer/frames.ts';
 import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
 import { RoomMixer } from '../mixer/room-mixer.ts';
 import { MediaClosedError } from './media-errors.ts';
-import { MediaLeg, type LegHost } from './media-leg.ts';
+import { LocalMediaLeg, type LegHost } from './media-leg.ts';
+import type { CreateLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
+
+export type { CreateLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
 import type { PortAllocator } from './port-allocator.ts';
 import { RtpEndpoint, type LatchMode, type SrtpContext } from './rtp-endpoint.ts';
 import type { SrtpKey, SrtpSuite } from './sdp-types.ts';
@@ -19,35 +22,20 @@ import { RtcpSession } from './rtcp/index.ts';
 import { generateSrtpKeyBase64, SrtpSession } from './srtp/index.ts';
 import type { HubInputSink, HubPublisher, HubRoomSide } from './hub-publisher.ts';
 
-export type MediaRoomCloseReason = 'closed' | 'engine-closed';
-
-export type MediaRoomEvents = {
-  /** A leg closed (any reason): its room has forgotten it; the leg's own 'close' follows. */
-  legclose: [leg: MediaLeg];
-  /** Terminal, exactly once. */
-  close: [reason: MediaRoomCloseReason];
-};
-
 export interface MediaRoomContext {
   ports: PortAllocator;
   /** The RTCP CNAME of this process's streams (RFC 7022: random, stable for the process). */
   cname: string;
   config: MediaConfig & { latching: LatchMode };
   log: Logger;
-  roomClosed(room: MediaRoom): void;
+  roomClosed(room: LocalMediaRoom): void;
 }
 
-export interface CreateLegOptions {
-  /** Defaults to a random UUID; call control usually passes the Call-ID. */
-  id?: string;
-  /** Run Goertzel DTMF detection even if telephone-event was negotiated. */
-  inbandDtmf?: boolean;
-}
-
-export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost, HubRoomSide {
+/** A room on the thread that owns it (the main thread with media.threads: 0, else a media thread). */
+export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements MediaRoom, LegHost, HubRoomSide {
   readonly id: string;
   readonly codecs: readonly CodecName[];
-  private readonly legs = new Map<string, MediaLeg>();
+  private readonly legs = new Map<string, LocalMediaLeg>();
   private readonly inbandDtmf = new Set<string>();
   private readonly mixer: RoomMixer;
   private closed = false;
@@ -83,11 +71,15 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     return this.closed;
   }
 
+  get closedBy(): MediaRoomCloseReason | null {
+    return this.closed ? this.closeReason : null;
+  }
+
   get size(): number {
     return this.legs.size;
   }
 
-  leg(id: string): MediaLeg | undefined {
+  leg(id: string): LocalMediaLeg | undefined {
     return this.legs.get(id);
   }
 
@@ -115,7 +107,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
    * rejects with SdpNegotiationError (→ 488) before anything is allocated
    * when the offer has no usable audio.
    */
-  async createLeg(offer: string, options: CreateLegOptions = {}): Promise<{ leg: MediaLeg; answer: string }> {
+  async createLeg(offer: string, options: CreateLegOptions = {}): Promise<{ leg: LocalMediaLeg; answer: string }> {
     const leg = this.newLeg(options);
     try {
       const answer = await leg.applyOffer(offer);
@@ -128,7 +120,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
   }
 
   /** A leg Parley calls: resolves with our offer; give the answer to leg.applyAnswer(). */
-  async createOutgoingLeg(options: CreateLegOptions & { srtp?: boolean } = {}): Promise<{ leg: MediaLeg; offer: string }> {
+  async createOutgoingLeg(options: CreateLegOptions & { srtp?: boolean } = {}): Promise<{ leg: LocalMediaLeg; offer: string }> {
     const leg = this.newLeg(options);
     try {
       const offer = await leg.makeOffer(options.srtp ?? false);
@@ -173,7 +165,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
 
   // ---- LegHost: what legs may ask of their room ----
 
-  async openEndpoint(leg: MediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint> {
+  async openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint> {
     this.assertOpen();
     const c = this.ctx.config;
     const ep = await RtpEndpoint.open({
@@ -201,7 +193,7 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     return new SrtpSession({ suite: remote.suite, sendKeyBase64: local.keyBase64, recvKeyBase64: remote.keyBase64 });
   }
 
-  createRtcp(leg: MediaLeg, clockRate: number): RtcpSession {
+  createRtcp(leg: LocalMediaLeg, clockRate: number): RtcpSession {
     return new RtcpSession({ localSsrc: leg.ssrc, cname: this.ctx.cname, clockRate });
   }
 
@@ -209,14 +201,14 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     return { suite, tag, keyBase64: generateSrtpKeyBase64(suite) };
   }
 
-  participantFor(leg: MediaLeg, media: ParticipantMedia): MixerParticipant {
+  participantFor(leg: LocalMediaLeg, media: ParticipantMedia): MixerParticipant {
     const send = (packet: Buffer): void => {
       leg.endpoint?.send(packet);
     };
     return this.mixer.createParticipant(leg.id, media, send, this.inbandDtmf.has(leg.id));
   }
 
-  legClosed(leg: MediaLeg): void {
+  legClosed(leg: LocalMediaLeg): void {
     if (this.legs.get(leg.id) !== leg) return;
     this.legs.delete(leg.id);
     this.inbandDtmf.delete(leg.id);
@@ -239,21 +231,25 @@ export class MediaRoom extends TypedEmitter<MediaRoomEvents> implements LegHost,
     p.close();
   }
 
-  /** @internal HubRoomSide: what a hub consumer sends (a browser) is heard in the room like a leg; it is sent nothing. */
-  openHubInput(id: string, media: ParticipantMedia): HubInputSink {
+  /**
+   * @internal HubRoomSide: what a hub consumer sends (a browser) is heard in the
+   * room like a leg; it is sent nothing unless the publisher gives it an output
+   * (`send`, then `sending`): a browser participant's own mix-minus.
+   */
+  openHubInput(id: string, media: ParticipantMedia, send: (packet: Buffer) => void = () => undefined): HubInputSink {
     this.assertOpen();
-    const p = this.mixer.createParticipant(id, media, () => undefined);
+    const p = this.mixer.createParticipant(id, media, send);
     p.sending = false;
     return p;
   }
 
   // ---- internals ----
 
-  private newLeg(options: CreateLegOptions): MediaLeg {
+  private newLeg(options: CreateLegOptions): LocalMediaLeg {
     this.assertOpen();
     const id = options.id ?? randomUUID();
     if (this.legs.has(id)) throw new Error(`leg ${id} already exists in room ${this.id}`);
-    const leg = new MediaLeg(id, this, this.log.child({ leg: id }));
+    const leg = new LocalMediaLeg(id, this, this.log.child({ leg: id }));
     this.legs.set(id, leg);
     if (options.inbandDtmf) this.inbandDtmf.add(id);
     return leg;

@@ -13,7 +13,7 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { CODECS, codecByName, type CodecName } from '../mixer/codecs/audio-codec.ts';
 import { MediaClosedError } from './media-errors.ts';
-import { HUB_MIX_CODEC, type HubLink, type HubPublisherControl } from './hub-publisher.ts';
+import { HUB_MIX_CODEC, type HubInputChange, type HubLink, type HubPublisherControl } from './hub-publisher.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
 export type RoomHubCloseReason = 'closed' | 'room-closed' | 'worker-died' | 'engine-closed';
@@ -21,6 +21,8 @@ export type RoomHubCloseReason = 'closed' | 'room-closed' | 'worker-died' | 'eng
 export type RoomHubEvents = {
   /** A leg's stream is in the Router (first audio from the leg, or a new codec): consume it by this Producer. */
   legproducer: [legId: string, producer: ms.Producer];
+  /** An input brought in by consume() (a browser) started or stopped talking. */
+  inputtalk: [id: string, talking: boolean];
   /** Terminal, exactly once. The room goes on without a hub. */
   close: [reason: RoomHubCloseReason];
 };
@@ -166,7 +168,7 @@ export class RoomHub extends TypedEmitter<RoomHubEvents> {
    * an input named `id`: a Consumer on the egress transport sends it to the
    * room's socket under the SSRC and payload type mediasoup gives it.
    */
-  async consume(producerId: string, id = `hub:${producerId}`): Promise<ms.Consumer> {
+  async consume(producerId: string, id = `hub:${producerId}`, options: { audience?: readonly string[] | null } = {}): Promise<ms.Consumer> {
     this.assertOpen();
     const rtpCapabilities: ms.RtpCapabilities = { codecs: this.router.rtpCapabilities.codecs, headerExtensions: [] };
     if (!this.router.canConsume({ producerId, rtpCapabilities })) throw new Error(`the room cannot consume producer ${producerId}`);
@@ -183,12 +185,51 @@ export class RoomHub extends TypedEmitter<RoomHubEvents> {
       consumer.close();
       throw new Error(`the room cannot decode ${codec.mimeType}`);
     }
-    this.opts.publisher.addInput({ id, codec: name.name, ssrc, pt: codec.payloadType });
+    this.opts.publisher.addInput({ id, codec: name.name, ssrc, pt: codec.payloadType, ...(options.audience ? { audience: options.audience } : {}) });
     consumer.observer.once('close', () => {
       if (!this.closed) this.opts.publisher.removeInput(id);
     });
     await consumer.resume();
     return consumer;
+  }
+
+  /**
+   * The input `id` (brought in by consume()) hears the room: the mixer sends
+   * it its own mix (the room minus its voice, plus what is said to it only),
+   * Opus, under an SSRC chosen here, into a Producer that a browser consumes.
+   * Closing the Producer stops the encoding.
+   */
+  async produceInputMix(id: string): Promise<ms.Producer> {
+    this.assertOpen();
+    const ssrc = this.newSsrc();
+    let producer: ms.Producer;
+    try {
+      producer = await this.ingest.produce({ kind: 'audio', rtpParameters: producerParameters(HUB_MIX_CODEC, ssrc, this.opts.cname), appData: { stream: 'input-mix', inputId: id } });
+    } catch (err) {
+      this.usedSsrcs.delete(ssrc);
+      throw err;
+    }
+    if (this.closed) {
+      producer.close();
+      throw new MediaClosedError('room hub closed while producing an input\'s mix');
+    }
+    producer.observer.once('close', () => {
+      this.usedSsrcs.delete(ssrc);
+      if (!this.closed) this.opts.publisher.setInputOutput(id, null);
+    });
+    this.opts.publisher.setInputOutput(id, { ssrc, pt: HUB_PT[HUB_MIX_CODEC] });
+    return producer;
+  }
+
+  /** @internal The room's side says an input's voice activity changed (MediaEngine wires it). */
+  inputTalking(id: string, talking: boolean): void {
+    if (!this.closed) this.safeEmit('inputtalk', id, talking);
+  }
+
+  /** Mutes an input, or changes who hears it (null: everyone). */
+  updateInput(id: string, change: HubInputChange): void {
+    this.assertOpen();
+    this.opts.publisher.updateInput(id, change);
   }
 
   /** Closes the Router (and so its transports, producers, consumers). Synchronous, idempotent; one 'close'. */

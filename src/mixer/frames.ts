@@ -17,6 +17,20 @@ export interface FrameSource {
   nextFrame(): PcmFrame | null;
   /** Stops early (barge-in, hang-up). Idempotent. */
   stop(): void;
+  /**
+   * Optional, for sources that report their end (a Player): a media thread pulls
+   * frames ahead of when they are heard, so the source must report a natural end
+   * only once `heard` resolves (the thread played its last frame), and call
+   * `stoppedEarly` when it is stopped on its own thread (barge-in, stop()) so
+   * that the buffered frames are dropped. Wrappers pass it through.
+   */
+  holdFinish?(heard: Promise<void>, stoppedEarly: () => void): void;
+  /**
+   * Optional: true while the source has no audio yet (a clip still loading; its
+   * frames are silence meanwhile). A media thread's pump does not pull such a
+   * source ahead, so its real audio is not queued behind buffered silence.
+   */
+  readonly pending?: boolean;
 }
 
 /** What the mixer hands to a sink (a recorder) on every tick of a room's clock. */

@@ -66,6 +66,10 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
   private readonly gapFrames: number;
   private readonly bargeIn: boolean | string;
   private resolveDone!: (r: PlayerResult) => void;
+  /** Media threads: frames are pulled ahead of when they are heard; 'done' waits for this (the last frame was played). */
+  private finishHold: Promise<void> | null = null;
+  private stoppedEarly: (() => void) | null = null;
+  private held = false;
   private readonly log: Logger | undefined;
 
   constructor(clip: Clip | Promise<Clip>, options: PlayerOptions) {
@@ -94,6 +98,11 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
 
   get finished(): boolean {
     return this.state === 'finished';
+  }
+
+  /** True while the clip is loading (FrameSource.pending). */
+  get pending(): boolean {
+    return this.state === 'loading';
   }
 
   /** 'loading' until the clip is there (frames are silence meanwhile), then 'playing', then 'finished'. */
@@ -138,12 +147,28 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
     this.finish({ reason: 'stopped' });
   }
 
+  /** Whether onDtmf may still barge in (playing, or its last frames still being heard). */
+  private get bargeable(): boolean {
+    return this.state !== 'finished' || this.held;
+  }
+
+  /**
+   * The player's frames are pulled ahead of when they are heard (a media
+   * thread plays them from a ring): its 'done' waits until `until` resolves, so
+   * a "play then X" sequence keeps its order and prompts never overlap. A
+   * stop or barge-in meanwhile still finishes it at once.
+   */
+  holdFinish(heard: Promise<void>, stoppedEarly: () => void): void {
+    this.finishHold = heard;
+    this.stoppedEarly = stoppedEarly;
+  }
+
   /**
    * Tells the player a DTMF digit arrived on the leg it plays to. Returns true when
    * it barged in (the player stopped); the caller still handles the digit itself.
    */
   onDtmf(digit: string): boolean {
-    if (this.state === 'finished' || this.bargeIn === false) return false;
+    if (!this.bargeable || this.bargeIn === false) return false;
     if (typeof this.bargeIn === 'string' && !this.bargeIn.toUpperCase().includes(digit.toUpperCase())) return false;
     this.finish({ reason: 'bargein', digit });
     return true;
@@ -167,9 +192,32 @@ export class Player extends TypedEmitter<PlayerEvents> implements FrameSource {
   }
 
   private finish(r: Omit<PlayerResult, 'framesPlayed'>): void {
-    if (this.state === 'finished') return;
+    if (this.state === 'finished') {
+      // Stopped while its last frames were still being heard: it ends now, as stopped.
+      if (this.held && r.reason !== 'done') {
+        this.held = false;
+        this.stoppedEarly?.();
+        this.complete(r);
+      }
+      return;
+    }
     this.state = 'finished';
     this.clip = null;
+    if (r.reason !== 'done') this.stoppedEarly?.();
+    const hold = this.finishHold;
+    if (r.reason === 'done' && hold) {
+      this.held = true;
+      void hold.then(() => {
+        if (!this.held) return;
+        this.held = false;
+        this.complete(r);
+      });
+      return;
+    }
+    this.complete(r);
+  }
+
+  private complete(r: Omit<PlayerResult, 'framesPlayed'>): void {
     const result: PlayerResult = { ...r, framesPlayed: this.framesPlayed };
     if (r.reason === 'error') this.log?.warn({ err: r.error }, 'prompt play failed');
     this.resolveDone(result);

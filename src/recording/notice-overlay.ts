@@ -52,6 +52,9 @@ export class NoticeOverlay {
     };
     return {
       sampleRate: source.sampleRate,
+      get pending() {
+        return source.pending;
+      },
       nextFrame: () => {
         const frame = source.nextFrame();
         if (frame === null) {
@@ -68,6 +71,8 @@ export class NoticeOverlay {
         source.stop();
         drop();
       },
+      // A media thread plays the frames later than they are pulled: the player's end waits for them.
+      ...(source.holdFinish ? { holdFinish: (heard: Promise<void>, stoppedEarly: () => void) => source.holdFinish!(heard, stoppedEarly) } : {}),
     };
   }
 

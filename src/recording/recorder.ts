@@ -83,6 +83,8 @@ export type RecorderEvents = {
   postProgress: [PostProgress];
   /** Once, after hashes and post-processing: the sidecar is final. */
   finalized: [RecordingMetadata];
+  /** A pause or mask began or ended (for the API's event stream). */
+  state: [{ paused: boolean; masked: boolean }];
   error: [Error];
 };
 
@@ -184,6 +186,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The room it records. */
+  get roomId(): string {
+    return this.options.roomId;
   }
 
   /** A deep copy of the sidecar as it stands. */
@@ -312,6 +319,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const entry: IntervalEntry = { reason, start: this.now(), end: null };
     this[kind] = entry;
     list.push(entry);
+    this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked });
   }
 
   private endInterval(kind: 'paused' | 'masked'): void {
@@ -319,6 +327,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.closed || !entry) return;
     entry.end = this.now();
     this[kind] = null;
+    this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked });
   }
 
   get isPaused(): boolean {

@@ -26,6 +26,10 @@ export async function startParley(
     outboundProxy?: string;
     pauseMode?: 'skip' | 'silence';
     rtpTimeoutSec?: number;
+    /** media.threads (default: the config's, one per core). */
+    mediaThreads?: number;
+    /** More keys of the media section (`webrtc: { timeoutSec: 10 }`). */
+    media?: string;
     /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
     remote?: { controlPort: number; secret: string };
     /** A TLS listener besides UDP and TCP (PEM files). */
@@ -48,7 +52,7 @@ ${opts.remote
   control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
-media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''} }
+media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''}${opts.mediaThreads !== undefined ? `, threads: ${opts.mediaThreads}` : ''}${opts.media ? `, ${opts.media}` : ''} }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${opts.recording?.dir ?? join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''}${opts.recording?.extra ? `, ${opts.recording.extra}` : ''} }
 `;

@@ -21,17 +21,18 @@ export interface ParleyProcess {
 /**
  * `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one.
  * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`).
+ * `opts.host`: the loopback address SIP listens on (127.0.0.2… for cluster nodes); `opts.sipPort`: a port chosen by the test.
  */
-export async function spawnParley(yaml: string, opts: { recordings?: string; recording?: string } = {}): Promise<ParleyProcess> {
+export async function spawnParley(yaml: string, opts: { recordings?: string; recording?: string; host?: string; sipPort?: number } = {}): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
-  const sipPort = await freePort();
+  const sipPort = opts.sipPort ?? await freePort();
   const recordings = opts.recordings ?? join(dir, 'recordings');
   const file = join(dir, 'parley.yaml');
   writeFileSync(
     file,
     `log: { level: info, pretty: false }
 sip:
-  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }]
+  listen: [{ transport: udp, host: ${opts.host ?? '127.0.0.1'}, port: ${sipPort} }]
   control: { host: 127.0.0.1, port: 0, secret: proc }
 media: { workers: 1 }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }

@@ -16,7 +16,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
     {
       websocket: true,
       schema: {
-        summary: 'WebSocket: call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.saved, recording.stored, recording.failed, rule.matched (token in the Authorization header or ?token=)',
+        summary: 'WebSocket: call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.started, recording.state, recording.saved, recording.stored, recording.failed, rule.matched (token in the Authorization header or ?token=, or the console\'s session cookie)',
         querystring: { type: 'object', properties: { token: { type: 'string' }, since } },
       },
     },

@@ -151,8 +151,10 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const { name, leg } = req.params as { name: string; leg: string };
         const c = await find(name);
         const l = c.room.leg(leg);
-        if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
-        l.mute(action === 'mute');
+        const browser = ctx.parley.webrtc?.byLeg(name, leg);
+        if (browser && c.roster.get(leg)) browser.setMuted(action === 'mute');
+        else if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
+        else l.mute(action === 'mute');
         c.roster.setMuted(leg, action === 'mute');
         return { ok: true };
       },
@@ -239,6 +241,11 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.delete('/rooms/:name/legs/:leg', { schema: { summary: 'Kick a leg out of the room', params: legParams, response: { 200: okSchema, ...errors } } }, async (req) => {
     const { name, leg } = req.params as { name: string; leg: string };
     const c = await find(name);
+    const browser = ctx.parley.webrtc?.byLeg(name, leg);
+    if (browser && c.roster.get(leg)) {
+      browser.close('kicked');
+      return { ok: true };
+    }
     const l = c.room.leg(leg);
     if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
     l.close();

@@ -10,6 +10,7 @@ import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 import type { ConferenceJoiner } from '../call-deps.ts';
 import { toLibrarySpec } from '../play-spec.ts';
+import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
 import type { SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
@@ -19,12 +20,24 @@ export interface Conference {
   name: string;
   room: MediaRoom;
   roster: Roster;
+  /** The ownership epoch of the room's cluster lease (null: Parley runs alone). */
+  epoch: number | null;
+}
+
+/** A cluster's room leases (src/cluster/): a room opens only on the node that holds its lease. */
+export interface RoomOwnershipPort {
+  /** Takes (or joins) the lease; resolves to its epoch; rejects when another node owns the room or the cluster is unreachable. */
+  acquireRoom(name: string): Promise<number>;
+  releaseRoom(name: string): void;
 }
 
 export type ConferenceManagerEvents = {
   roomopen: [conference: Conference];
   roomclose: [conference: Conference];
 };
+
+/** In a cluster: joins a call to a room another node owns (src/cluster/room-pipe.ts). */
+export type RemoteJoinPort = (call: SipCall, options: ConferenceJoinOptions, owner: string) => Promise<{ left: Promise<string> }>;
 
 /** A join past security.maxLegsPerRoom: answered 503 before the call is answered. */
 export class RoomFullError extends Error {
@@ -35,6 +48,8 @@ export class RoomFullError extends Error {
 export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> implements ConferenceJoiner {
   private readonly conferences = new Map<string, Promise<Conference>>();
   private closed = false;
+  private ownership: RoomOwnershipPort | null = null;
+  private remoteJoin: RemoteJoinPort | null = null;
 
   constructor(
     private readonly media: MediaEngine,
@@ -45,6 +60,12 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     private readonly maxLegsPerRoom = 0,
   ) {
     super(log);
+  }
+
+  /** In a cluster: rooms open only under a lease, released when they close. */
+  setOwnership(ownership: RoomOwnershipPort | null, remoteJoin: RemoteJoinPort | null = null): void {
+    this.ownership = ownership;
+    this.remoteJoin = remoteJoin;
   }
 
   get names(): string[] {
@@ -76,7 +97,15 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   }
 
   async join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {
-    const conf = await this.open(options.room);
+    let conf: Conference;
+    try {
+      conf = await this.open(options.room);
+    } catch (err) {
+      // Owned by another node (a join after an answer, so no redirect): through a pipe to it.
+      const owner = (err as { owner?: unknown }).owner;
+      if (this.remoteJoin && typeof owner === 'string') return this.remoteJoin(call, options, owner);
+      throw err;
+    }
     this.assertRoomForOneMore(conf);
     const legId = `${call.callId}`;
     const entry = conf.roster.join({
@@ -137,7 +166,11 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       };
       const onEnded = (reason: string): void => leave(reason);
       call.on('ended', onEnded);
-      leg.once('close', (reason) => leave(`leg ${reason}`));
+      leg.once('close', (reason) => {
+        // The conference's media thread died: the participant's call ends as a call in that room would.
+        if (conf.room.closedBy === 'media-thread-died') call.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the conference failed');
+        leave(`leg ${reason}`);
+      });
     });
     return { left };
   }
@@ -146,15 +179,25 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     if (this.closed) return Promise.reject(new Error('conferences are closed'));
     let p = this.conferences.get(name);
     if (!p) {
-      p = this.media.createRoom(`conf-${name}`).then((room) => {
-        const conf: Conference = { name, room, roster: new Roster(name) };
+      const ownership = this.ownership;
+      p = (async (): Promise<Conference> => {
+        const epoch = ownership ? await ownership.acquireRoom(name) : null;
+        let room: MediaRoom;
+        try {
+          room = await this.media.createRoom(`conf-${name}`);
+        } catch (err) {
+          ownership?.releaseRoom(name);
+          throw err;
+        }
+        const conf: Conference = { name, room, roster: new Roster(name), epoch };
         room.once('close', () => {
           if (this.conferences.get(name) === p) this.conferences.delete(name);
+          ownership?.releaseRoom(name);
           this.safeEmit('roomclose', conf);
         });
         this.safeEmit('roomopen', conf);
         return conf;
-      });
+      })();
       this.conferences.set(name, p);
       p.catch(() => this.conferences.delete(name));
     }

@@ -7,7 +7,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
 import { answerReoffers, destroyDialog } from '../dialog-util.ts';
-import { MEDIA_TIMEOUT_REASON } from '../reasons.ts';
+import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import type { Conference } from './conference-manager.ts';
 
 export interface DialOutOptions {
@@ -135,7 +135,7 @@ export async function dialOut(
   answerReoffers(uac, leg, log);
   leg.watchMedia();
   leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));
-  leg.once('close', (reason) => leave(`leg ${reason}`));
+  leg.once('close', (reason) => leave(`leg ${reason}`, conf.room.closedBy === 'media-thread-died' ? MEDIA_THREAD_FAILED_REASON : undefined));
   log.info({ room: conf.name, leg: legId, to: opts.to, identity: opts.identity }, 'dialled out into the room');
   return { legId, callId: uac.sip.callId };
 }

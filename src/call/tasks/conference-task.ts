@@ -15,6 +15,9 @@ export class ConferenceTask implements Task {
     if (!ctx.call.answered) await ctx.call.answer();
     const why = await left;
     ctx.log.info({ room: this.params.room, why }, 'left the conference');
+    // Kicked (DELETE /rooms/:name/legs/:leg) or the room closed with the call still up:
+    // the flow stops here, so the caller gets a BYE instead of a dialog without media.
+    if (!ctx.call.ended) ctx.call.hangup();
     return { stop: true };
   }
 

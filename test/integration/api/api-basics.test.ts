@@ -201,6 +201,11 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       'POST /recordings/{id}/hold', 'DELETE /recordings/{id}/hold',
       'GET /rules', 'POST /rules/{name}',
       'GET /webhooks/dead-letter', 'POST /webhooks/dead-letter/replay',
+      'POST /console/session', 'GET /console/session', 'DELETE /console/session',
+      'POST /rooms/{name}/webrtc', 'GET /rooms/{name}/webrtc', 'GET /webrtc/{sessionId}', 'DELETE /webrtc/{sessionId}',
+      'POST /webrtc/{sessionId}/connect', 'POST /webrtc/{sessionId}/produce', 'POST /webrtc/{sessionId}/consume',
+      'GET /webrtc/join/{room}', 'GET /webrtc/assets/{file}',
+      'POST /admin/drain',
     ];
     for (const e of expected) assert.ok(listed.has(e), `OpenAPI lists ${e}`);
     assert.equal(listed.size, expected.length, `no unexpected routes: ${[...listed].join(', ')}`);
@@ -214,7 +219,8 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     const junk: unknown[] = [null, 0, 'x', [], {}, { leg: {} }, { to: 'sip:' + 'a'.repeat(600) }, { prompt: '/etc/passwd', target: 'room' }, { tone: 'dtmf:', target: 'caller' }, { enabled: true, user: 'x' }, { __proto__: { enabled: true } }, { constructor: { prototype: { x: 1 } } }];
     const ids = ['x', '%00', '..%2F..', 'a'.repeat(300), '%F0%9F%92%A9', '%'];
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
-      if (path === '/events') continue;
+      // The stream is a WebSocket; a drain would stop this Parley (tested on its own below).
+      if (path === '/events' || path === '/admin/drain') continue;
       for (const method of Object.keys(ops)) {
         for (const id of ids) {
           const p = path.replace(/\{[a-z]+\}/g, id);
@@ -234,7 +240,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     const r = await call(base, 'GET', '/metrics');
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
-    for (const m of ['parley_calls_active 0', 'parley_calls_total 0', 'parley_legs 0', 'parley_worker_restarts 0', 'parley_recording_bytes_total 0']) {
+    for (const m of ['parley_calls_active 0', 'parley_calls_total 0', 'parley_legs 0', 'parley_worker_restarts 0', 'parley_media_thread_restarts 0', 'parley_recording_ticks_lost 0', 'parley_recording_bytes_total 0']) {
       assert.ok(r.text.includes(m), `metrics has '${m}'`);
     }
   });
@@ -264,6 +270,15 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     assert.equal(r.status, 503);
     assert.deepEqual([r.body.ready, r.body.draining], [false, true]);
     assert.equal((await call(base, 'GET', '/health')).status, 200);
+  });
+
+  it('POST /admin/drain drains as SIGTERM does: new calls refused, the process closes once no call is up', async () => {
+    const closed = new Promise<void>((r) => parley.app.once('close', () => r()));
+    const r = await call(base, 'POST', '/admin/drain');
+    assert.equal(r.status, 202);
+    assert.deepEqual(r.body, { draining: true, node: null });
+    await closed;
+    assert.equal(parley.app.calls!.draining, true);
   });
 
   it('will not start the API without a token', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MixerParticipant } from '../../../src/mixer/mixer-participant.ts';
+import type { LocalMediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { medianToneShare, rms } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 import type { RtpPeer } from '../../helpers/rtp-peer.ts';
@@ -53,7 +54,8 @@ async function forwarded(parts: MixerParticipant[], count: number): Promise<void
 describe('two-party forwarding (real worker, real UDP)', () => {
   let engine: MediaEngine;
   before(async () => {
-    engine = await startEngine();
+    // This test reads the mixer's own counters (encoded frames per participant): the room runs on this thread.
+    engine = await startEngine({ threads: 0 });
   });
   after(() => engine.close());
 
@@ -61,7 +63,7 @@ describe('two-party forwarding (real worker, real UDP)', () => {
     const room = await engine.createRoom('forward');
     const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
     const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
-    const parts = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
+    const parts = [(a.leg as LocalMediaLeg).mixerParticipant!, (b.leg as LocalMediaLeg).mixerParticipant!];
     a.peer.setTone(440);
     b.peer.setTone(1000);
     await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
@@ -105,7 +107,7 @@ describe('two-party forwarding (real worker, real UDP)', () => {
     const room = await engine.createRoom('forward-opus');
     const a = await joinPeer(room, { codec: 'opus', id: 'a' });
     const b = await joinPeer(room, { codec: 'opus', id: 'b' });
-    const parts = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
+    const parts = [(a.leg as LocalMediaLeg).mixerParticipant!, (b.leg as LocalMediaLeg).mixerParticipant!];
     a.peer.setTone(600);
     await waitForSound(b.peer);
     await forwarded(parts, 5);

@@ -47,13 +47,20 @@ describe('recording failures', () => {
     const metrics = new Metrics(parley);
     const seen: ApiEvent[] = [];
     hub.on('event', (e) => seen.push(e));
-    const recorder = Object.assign(new TypedEmitter<{ error: [Error]; finalized: [unknown] }>(), { id: 'rec-1' });
+    const recorder = Object.assign(new TypedEmitter<{ error: [Error]; finalized: [unknown]; state: [{ paused: boolean; masked: boolean }]; closed: [unknown] }>(), { id: 'rec-1', roomId: 'call-1' });
     recordings.safeEmit('recorder', recorder as unknown as Recorder);
+    assert.deepEqual([seen[0]!.type, seen[0]!.data], ['recording.started', { id: 'rec-1', room: 'call-1' }]);
+    seen.length = 0;
     const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     for (let i = 0; i < 25; i++) recorder.safeEmit('error', enospc);
     assert.equal(seen.length, 20);
     assert.deepEqual(seen[0]!.type, 'recording.failed');
     assert.deepEqual(seen[0]!.data, { id: 'rec-1', code: 'ENOSPC', message: enospc.message, failures: 1 });
+    // Pauses and masks, and the close, for the console's live view.
+    seen.length = 0;
+    recorder.safeEmit('state', { paused: true, masked: false });
+    recorder.safeEmit('closed', {});
+    assert.deepEqual(seen.map((e) => [e.type, e.data.paused, e.data.closed]), [['recording.state', true, false], ['recording.state', false, true]]);
     assert.match(await metrics.registry.getSingleMetricAsString('parley_recording_errors_total'), /^parley_recording_errors_total 25$/m);
     hub.close();
     metrics.close();

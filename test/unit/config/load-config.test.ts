@@ -39,6 +39,13 @@ describe('config', () => {
   });
 
   it('an unknown key is named', () => rejects('media:\n  wrokers: 2\n', 'media.wrokers', /unknown key/));
+  it('media.threads takes a count or auto, and names itself when wrong', () => {
+    assert.equal(parseConfig('media:\n  threads: 0\n').media.threads, 0);
+    assert.equal(parseConfig('media:\n  threads: auto\n').media.threads, 'auto');
+    assert.equal(parseConfig('').media.threads, 'auto', 'one per core by default');
+    rejects('media:\n  threads: -1\n', 'media.threads', /number of media threads|auto/);
+    rejects('media:\n  threads: many\n', 'media.threads', /number of media threads|auto/);
+  });
   it('an unknown top-level key is named', () => rejects('sipp: {}\n', 'sipp', /unknown key/));
   it('a wrong type is named', () => rejects('log:\n  pretty: "yes"\n', 'log.pretty', /boolean/));
   it('a value out of range is named', () =>
@@ -69,6 +76,14 @@ describe('config', () => {
   it('an unknown codec is refused', () => rejects('media:\n  codecs: [GSM]\n', 'media.codecs.0', /one of/));
   it('an inverted port range is named', () =>
     rejects('media:\n  rtpPortRange: { min: 50000, max: 40000 }\n', 'media.rtpPortRange.min', /above/));
+  it('media.webrtc: an inverted port range, a timeout under 10 s and an unknown key are named', () => {
+    rejects('media:\n  webrtc: { portRange: { min: 51000, max: 50000 } }\n', 'media.webrtc.portRange.min', /above/);
+    rejects('media:\n  webrtc: { timeoutSec: 3 }\n', 'media.webrtc.timeoutSec', />= 10/);
+    rejects('media:\n  webrtc: { listen: 0.0.0.0 }\n', 'media.webrtc.listen', /unknown/);
+    const c = parseConfig('media:\n  webrtc: { announcedAddress: media.example.com }\n');
+    assert.equal(c.media.webrtc.announcedAddress, 'media.example.com');
+    assert.equal(c.media.webrtc.timeoutSec, 30, 'the other keys keep their defaults');
+  });
   it('inverted jitter bounds are named', () =>
     rejects('media:\n  mixer: { jitterMinMs: 80, jitterMaxMs: 40 }\n', 'media.mixer.jitterMinMs', /above/));
   it('all problems are reported at once', () => {

@@ -36,17 +36,25 @@ async function udp(): Promise<{ socket: dgram.Socket; port: number; got: RtpPack
 
 class FakeRoom implements HubRoomSide {
   sinks = new Set<TickSink>();
-  inputs: { id: string; media: ParticipantMedia; packets: number; closed: boolean }[] = [];
+  inputs: { id: string; media: ParticipantMedia; packets: number; closed: boolean; send?: (p: Buffer) => void; sink?: HubInputSink }[] = [];
   addSink(s: TickSink): void {
     this.sinks.add(s);
   }
   removeSink(s: TickSink): void {
     this.sinks.delete(s);
   }
-  openHubInput(id: string, m: ParticipantMedia): HubInputSink {
-    const input = { id, media: m, packets: 0, closed: false };
+  openHubInput(id: string, m: ParticipantMedia, send?: (p: Buffer) => void): HubInputSink {
+    const input: FakeRoom['inputs'][number] = { id, media: m, packets: 0, closed: false, send };
     this.inputs.push(input);
-    return { pushRtp: () => void input.packets++, close: () => void (input.closed = true) };
+    return (input.sink = {
+      pushRtp: () => void input.packets++,
+      close: () => void (input.closed = true),
+      sending: false,
+      muted: false,
+      audience: null,
+      setMedia: (media: ParticipantMedia) => void (input.media = media),
+      on: () => undefined,
+    });
   }
 }
 
@@ -154,5 +162,29 @@ describe('HubPublisher', () => {
     pub.close();
     assert.equal(room.inputs[0].closed, true);
     assert.equal(room.sinks.size, 0);
+  });
+
+  it("gives an input its own output (a browser's mix-minus) only once the hub names its stream; mutes it and sets who hears it", async () => {
+    start();
+    pub.addInput({ id: 'web', codec: 'opus', ssrc: 0x77, pt: 100, audience: ['agent'] });
+    const input = room.inputs[0];
+    assert.equal(input.sink!.sending, false, 'sent nothing before setInputOutput');
+    assert.deepEqual([...(input.sink!.audience ?? [])], ['agent'], 'a whisper is heard by its target only');
+    input.send!(rtp(111, 1, 0, 0)); // the mixer sends before the hub named the stream: dropped
+    pub.setInputOutput('web', { ssrc: 0x9999, pt: 111 });
+    assert.equal(input.sink!.sending, true);
+    assert.equal(input.media.sendSsrc, 0x9999, "the mixer writes the hub's SSRC");
+    assert.equal(input.media.sendPt, 111);
+    input.send!(rtp(111, 2, 960, 0x9999));
+    await waitFor('the output at the ingest transport', () => ingest.got.length >= 1);
+    assert.equal(ingest.got[0].ssrc, 0x9999);
+    assert.equal(pub.stats.inputMixPackets, 1);
+    pub.updateInput('web', { muted: true, audience: null });
+    assert.equal(input.sink!.muted, true);
+    assert.equal(input.sink!.audience, null);
+    pub.setInputOutput('web', null);
+    assert.equal(input.sink!.sending, false, 'the output Producer closed: nothing more is encoded');
+    input.send!(rtp(111, 3, 1920, 0x9999));
+    assert.equal(pub.stats.inputMixPackets, 1);
   });
 });

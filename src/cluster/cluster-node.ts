@@ -1,0 +1,195 @@
+// This process as a node of a Parley cluster (config `cluster`): owns the Redis
+// link, the node registry, the room leases, the INVITE gate and the reaper of
+// dead nodes, and runs one heartbeat timer (registry entry, lease renewals,
+// dead-node sweep). Parley wires it to the call manager (gate, calls started
+// and ended), the conference manager (room ownership) and the API (node id,
+// cluster lists, forwarded actions). Nothing here stops a call: losing Redis
+// only refuses new rooms until it is back.
+import type { ClusterConfig } from '../config/schema.ts';
+import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+import type { ApiEvent } from '../api/event-hub.ts';
+import { ClusterWebhooks, type WebhookSink } from './cluster-webhooks.ts';
+import { InviteGate } from './invite-gate.ts';
+import { NodeReaper } from './node-reaper.ts';
+import { NodeRegistry, type ClusterCallRecord, type NodeEntry, type NodeState } from './node-registry.ts';
+import { RedisLink } from './redis-link.ts';
+import { RoomLeases } from './room-leases.ts';
+import type { PipeAcceptor } from './room-pipe.ts';
+
+export type ClusterNodeEvents = {
+  /** A dead node's calls, reported once by one survivor. */
+  nodelost: [nodeId: string, calls: ClusterCallRecord[]];
+  statechange: [state: NodeState];
+};
+
+/** What the node publishes as its load, asked at every heartbeat. */
+export type LoadProbe = () => NodeEntry['load'];
+
+/** A room owned by another node (a join after an answer cannot be redirected). */
+export class RoomOwnedElsewhereError extends Error {
+  override name = 'RoomOwnedElsewhereError';
+  readonly status = 503;
+  constructor(
+    readonly room: string,
+    readonly owner: string,
+  ) {
+    super(`room ${room} is owned by node ${owner}`);
+  }
+}
+
+export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
+  readonly link: RedisLink;
+  readonly registry: NodeRegistry;
+  readonly leases: RoomLeases;
+  readonly gate: InviteGate;
+  private readonly reaper: NodeReaper;
+  private webhooks: ClusterWebhooks | null = null;
+  /** The owner's side of pipes from callers on other nodes (set by attachCluster). */
+  pipes: PipeAcceptor | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private beating = false;
+  private closed = false;
+  /** Handlers a survivor runs for a dead node beyond reporting its calls (webhook takeover). */
+  private readonly lostHooks: ((nodeId: string) => Promise<void>)[] = [];
+
+  constructor(
+    readonly config: ClusterConfig,
+    private readonly load: LoadProbe,
+    private readonly log: Logger,
+  ) {
+    super(log);
+    this.link = new RedisLink(config.redisUrl, log, `parley-${config.nodeId}`);
+    this.registry = new NodeRegistry(this.link, { id: config.nodeId, sip: config.sipAddress, api: config.apiAddress, ttlMs: config.nodeTtlMs }, log);
+    this.leases = new RoomLeases(this.link, config.nodeId, config.leaseMs, log);
+    this.gate = new InviteGate(this.leases, this.registry, log);
+    this.reaper = new NodeReaper(this.link, this.registry, (id, calls) => this.nodeLost(id, calls), log);
+    // Back after an outage or a restart: register (and re-assert leases) at once, not at the next tick.
+    this.link.on('up', () => this.beat());
+  }
+
+  get nodeId(): string {
+    return this.config.nodeId;
+  }
+
+  get state(): NodeState {
+    return this.registry.state;
+  }
+
+  /** Connects to Redis and starts the heartbeat. Resolves even when Redis is down (the node registers once it is up). */
+  async start(): Promise<void> {
+    await this.link.connect();
+    this.timer = setInterval(() => this.beat(), this.config.heartbeatMs);
+    this.timer.unref();
+    if (this.link.isUp) await this.heartbeat();
+    else this.log.warn({ url: this.link.redacted }, 'redis unreachable at start; the node registers when it is up');
+  }
+
+  /** Marks the node draining: no new rooms (503); its rooms still take joins. */
+  drain(): void {
+    if (this.registry.state === 'draining') return;
+    this.registry.state = 'draining';
+    this.log.info('cluster node draining');
+    this.safeEmit('statechange', 'draining');
+    this.beat();
+  }
+
+  /** A room's lease for the conference manager: rejects when another node owns the room. */
+  async acquireRoom(room: string): Promise<number> {
+    const lease = await this.leases.claim(room);
+    if (lease.owner !== this.nodeId) throw new RoomOwnedElsewhereError(room, lease.owner);
+    return lease.epoch;
+  }
+
+  releaseRoom(room: string): void {
+    this.leases.release(room);
+  }
+
+  callStarted(rec: ClusterCallRecord): void {
+    this.registry.callStarted(rec);
+  }
+
+  callEnded(callId: string): void {
+    this.registry.callEnded(callId);
+  }
+
+  onNodeLost(hook: (nodeId: string) => Promise<void>): void {
+    this.lostHooks.push(hook);
+  }
+
+  /**
+   * Webhooks through the cluster's stream (delivered once, taken over from dead
+   * nodes): returns what the API calls with each event instead of sink.handle.
+   */
+  attachWebhooks(sink: WebhookSink): (event: ApiEvent) => void {
+    this.webhooks?.close();
+    const w = new ClusterWebhooks(this.link, this.nodeId, sink, this.log);
+    this.webhooks = w;
+    this.onNodeLost(async (id) => {
+      if (this.webhooks === w) await w.takeOver(id);
+    });
+    // What a previous run of this node left unsettled (a crash, or a stop with deliveries pending), unless a survivor took it.
+    if (this.link.isUp) w.takeOver(this.nodeId).catch((err: unknown) => this.log.warn({ err }, 'own webhook journal not resumed'));
+    return (e) => w.publish(e);
+  }
+
+  /** The API's sender is closing: nothing more is journaled; unsettled entries stay in Redis. */
+  detachWebhooks(): void {
+    this.webhooks?.close();
+  }
+
+  get webhookTakeovers(): number {
+    return this.webhooks?.takenOver ?? 0;
+  }
+
+  /** A clean stop: leases released and the entry removed (its calls ended already), before close(). */
+  async leave(): Promise<void> {
+    if (this.closed) return;
+    this.leases.releaseAll();
+    try {
+      // Deliveries still pending stay journaled: the node then stays in the set of nodes, so a survivor takes them over.
+      await this.registry.deregister(this.webhooks !== null && this.webhooks.pendingCount > 0);
+    } catch (err) {
+      this.log.warn({ err }, 'deregistration failed; the entry expires by itself');
+    }
+  }
+
+  /** Synchronous, idempotent: the heartbeat stops and Redis is disconnected; leases lapse by themselves. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.webhooks?.close();
+    this.pipes?.closeAll();
+    this.link.close();
+  }
+
+  private beat(): void {
+    if (this.closed || this.beating) return;
+    this.beating = true;
+    this.heartbeat()
+      .catch((err: unknown) => this.log.debug({ err }, 'heartbeat failed'))
+      .finally(() => {
+        this.beating = false;
+      });
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.link.isUp) return;
+    await this.registry.heartbeat(this.load());
+    await this.leases.renewAll();
+    await this.reaper.sweep();
+  }
+
+  private async nodeLost(id: string, calls: ClusterCallRecord[]): Promise<void> {
+    this.safeEmit('nodelost', id, calls);
+    for (const hook of this.lostHooks) {
+      try {
+        await hook(id);
+      } catch (err) {
+        this.log.error({ err, node: id }, 'taking over a lost node failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// The media plane's public surface as call control and the API use it: a room
+// and its legs, whether they run on this thread (media.threads: 0) or in a
+// media thread behind a proxy (src/media-plane/thread/). One shape, two homes.
+import type { TypedEmitter } from '../util/typed-emitter.ts';
+import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
+import type { CodecName } from '../mixer/codecs/audio-codec.ts';
+import type { FrameSource, TickSink } from '../mixer/frames.ts';
+import type { JitterStats } from '../mixer/jitter-buffer.ts';
+import type { ClockStats } from '../mixer/mix-clock.ts';
+import type { TwoPartyStats } from '../mixer/two-party-forwarder.ts';
+import type { RtcpStats } from './rtcp/index.ts';
+import type { EndpointStats } from './rtp-endpoint.ts';
+import type { NegotiatedAudio } from './sdp-types.ts';
+
+export type MediaLegCloseReason = 'closed' | 'room-closed';
+/** 'media-thread-died': the media thread that ran the room failed (its calls end, Q.850 cause 41). */
+export type MediaRoomCloseReason = 'closed' | 'engine-closed' | 'media-thread-died';
+
+export type MediaLegEvents = {
+  dtmf: [event: DtmfEvent];
+  talk: [talking: boolean];
+  /** The peer's RTP from a new SSRC is now routed to the mixer (the first one means media is flowing). */
+  inboundssrc: [ssrc: number];
+  /**
+   * A watched leg (see watchMedia) sent no RTP for `seconds` while it should
+   * have (sendrecv, not on hold): its phone is probably gone. Once per silence.
+   */
+  mediatimeout: [seconds: number];
+  /** Terminal, exactly once, whoever closed the leg. */
+  close: [reason: MediaLegCloseReason];
+};
+
+export type MediaRoomEvents = {
+  /** A leg closed (any reason): its room has forgotten it; the leg's own 'close' follows. */
+  legclose: [leg: MediaLeg];
+  /** Terminal, exactly once. */
+  close: [reason: MediaRoomCloseReason];
+};
+
+export interface CreateLegOptions {
+  /** Defaults to a random UUID; call control usually passes the Call-ID. */
+  id?: string;
+  /** Run Goertzel DTMF detection even if telephone-event was negotiated. */
+  inbandDtmf?: boolean;
+}
+
+/** A leg's RTP endpoint as the API and tests read it (live on the owning thread, a ~1 s snapshot elsewhere). */
+export interface EndpointView {
+  readonly port: number;
+  readonly stats: EndpointStats;
+  readonly local: { ip: string; port: number; rtcpPort: number | null };
+  readonly hasRtcpPort: boolean;
+  readonly destination: { ip: string; port: number } | null;
+}
+
+/** A leg's place in the mixer as the API and tests read it. */
+export interface ParticipantView {
+  readonly muted: boolean;
+  readonly deaf: boolean;
+  readonly talking: boolean;
+  readonly jitterStats: JitterStats;
+  readonly codec: CodecName;
+  readonly inputSsrc: number | null;
+}
+
+export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
+  readonly id: string;
+  /** The SSRC of everything Parley sends this leg. */
+  readonly ssrc: number;
+  readonly isClosed: boolean;
+  /** The latest SDP this leg produced (answer or offer). */
+  readonly localSdp: string;
+  readonly media: Readonly<NegotiatedAudio> | null;
+  readonly endpoint: EndpointView | null;
+  readonly rtcpStats: Readonly<RtcpStats> | null;
+  readonly mixerParticipant: ParticipantView | null;
+  watchMedia(): void;
+  applyOffer(offer: string): Promise<string>;
+  applyAnswer(answer: string): Promise<void>;
+  mute(on?: boolean): void;
+  deafen(on?: boolean): void;
+  hide(on?: boolean): void;
+  speakTo(legIds: readonly string[] | null): void;
+  play(source: FrameSource): void;
+  detectInbandDtmf(on: boolean): void;
+  handleSipInfo(contentType: string, body: string): DtmfEvent;
+  close(reason?: MediaLegCloseReason): void;
+}
+
+export interface MediaRoom extends TypedEmitter<MediaRoomEvents> {
+  readonly id: string;
+  readonly codecs: readonly CodecName[];
+  readonly isClosed: boolean;
+  /** Why it closed (set before its legs close, so their listeners can read it); null while open. */
+  readonly closedBy: MediaRoomCloseReason | null;
+  readonly size: number;
+  readonly legIds: string[];
+  readonly mixerSampleRate: number;
+  readonly mixerStats: ClockStats;
+  readonly forwardStats: Readonly<TwoPartyStats>;
+  leg(id: string): MediaLeg | undefined;
+  createLeg(offer: string, options?: CreateLegOptions): Promise<{ leg: MediaLeg; answer: string }>;
+  createOutgoingLeg(options?: CreateLegOptions & { srtp?: boolean }): Promise<{ leg: MediaLeg; offer: string }>;
+  play(source: FrameSource): void;
+  addSink(sink: TickSink): void;
+  removeSink(sink: TickSink): void;
+  close(reason?: MediaRoomCloseReason): void;
+}

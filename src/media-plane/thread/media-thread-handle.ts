@@ -1,0 +1,260 @@
+// The main thread's side of one media thread: starts the worker, sends it
+// commands (request/reply by number), routes its events to the room proxies,
+// pumps main-thread FrameSources into their rings and drains its TickRings
+// into main-thread TickSinks on timers. When the thread dies (an uncaught
+// error, 'exit'), every room it ran closes with 'media-thread-died' (what its
+// recorders' rings hold is drained first) and the pool starts a replacement.
+import { Worker } from 'node:worker_threads';
+import type { FrameSource, TickSink } from '../../mixer/frames.ts';
+import type { Logger } from '../../util/logger.ts';
+import { MediaClosedError, SdpNegotiationError } from '../media-errors.ts';
+import type { MediaCommand, MediaEvent, MediaThreadInit, SerializedError } from './protocol.ts';
+import type { RemoteMediaRoom } from './remote-media-room.ts';
+import { SinkDrain, SourcePump } from './source-pump.ts';
+
+const PUMP_MS = 40;
+const DRAIN_MS = 100;
+/** A recorder's ring: ~2.5 s of ticks of a 16 kHz room with four legs. */
+const SINK_RING_BYTES = 512 * 1024;
+
+type Command = MediaCommand extends infer C ? (C extends { req: number } ? Omit<C, 'req'> : never) : never;
+
+export interface MediaThreadHandleOptions {
+  init: MediaThreadInit;
+  log: Logger;
+  /** The thread died (not closed by us): called once, after its rooms closed. */
+  died(handle: MediaThreadHandle, error: Error | null): void;
+}
+
+export class MediaThreadHandle {
+  readonly index: number;
+  readonly ready: Promise<void>;
+  /** Ticks a recorder ring could not take (it was full), since the start. */
+  droppedTicks = 0;
+  private readonly worker: Worker;
+  private readonly rooms = new Map<string, RemoteMediaRoom>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pumps = new Map<number, { pump: SourcePump; room: RemoteMediaRoom }>();
+  private readonly drains = new Map<number, { drain: SinkDrain; room: RemoteMediaRoom }>();
+  private statsWaiters: (() => void)[] = [];
+  private nextReq = 1;
+  private nextId = 1;
+  private readonly pumpTimer: NodeJS.Timeout;
+  private readonly drainTimer: NodeJS.Timeout;
+  private dead = false;
+  private closing = false;
+  private lastError: Error | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: MediaThreadHandleOptions) {
+    this.index = opts.init.index;
+    this.log = opts.log.child({ thread: this.index });
+    this.worker = new Worker(new URL('./media-thread-boot.mjs', import.meta.url), { workerData: opts.init, execArgv: [] });
+    this.ready = new Promise((resolve, reject) => {
+      const onMessage = (m: MediaEvent): void => {
+        if (m.type === 'ready') {
+          this.worker.off('message', onMessage);
+          resolve();
+        }
+      };
+      this.worker.on('message', onMessage);
+      this.worker.once('exit', (code) => reject(new Error(`media thread ${this.index} exited during start (code ${code})`)));
+    });
+    this.worker.on('message', (m: MediaEvent) => this.onEvent(m));
+    this.worker.on('error', (err) => {
+      this.lastError = err;
+      this.log.error({ err }, 'media thread failed');
+    });
+    this.worker.on('exit', (code) => this.onExit(code));
+    this.pumpTimer = setInterval(() => this.pump(), PUMP_MS).unref();
+    this.drainTimer = setInterval(() => this.drainAll(false), DRAIN_MS).unref();
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  /** Legs and rooms on this thread: what the pool balances. */
+  get load(): number {
+    let n = 0;
+    for (const r of this.rooms.values()) n += 1 + r.size;
+    return n;
+  }
+
+  get roomList(): RemoteMediaRoom[] {
+    return [...this.rooms.values()];
+  }
+
+  /** RTP port pairs held by legs on this thread. */
+  get portsInUse(): number {
+    let n = 0;
+    for (const r of this.rooms.values()) n += r.portsInUse;
+    return n;
+  }
+
+  addRoom(room: RemoteMediaRoom): void {
+    this.rooms.set(room.id, room);
+  }
+
+  /** @internal The room proxy closed. */
+  roomClosed(room: RemoteMediaRoom): void {
+    if (this.rooms.get(room.id) === room) this.rooms.delete(room.id);
+    for (const [id, p] of this.pumps) {
+      if (p.room !== room) continue;
+      this.pumps.delete(id);
+      p.pump.finish(true);
+    }
+    for (const [id, d] of this.drains) if (d.room === room) this.drains.delete(id);
+  }
+
+  request<T>(cmd: Command): Promise<T> {
+    if (this.dead) return Promise.reject(new MediaClosedError(`media thread ${this.index} is gone`));
+    const req = this.nextReq++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(req, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...cmd, req });
+    });
+  }
+
+  send(cmd: MediaCommand): void {
+    if (!this.dead) this.worker.postMessage(cmd);
+  }
+
+  /** A main-thread FrameSource into a room (legId null) or one leg, through a ring. */
+  playSource(room: RemoteMediaRoom, legId: string | null, source: FrameSource, sampleRate: number): void {
+    const id = this.nextId++;
+    const pump = new SourcePump(id, source, sampleRate, legId, (p) => this.send({ type: 'source.clear', sourceId: p.id }));
+    pump.fill();
+    this.pumps.set(id, { pump, room });
+    this.send({ type: 'source.play', roomId: room.id, legId, sourceId: id, ring: pump.ring.buffer, sampleRate });
+  }
+
+  /** Stops (on main) every source played to one leg: the leg closed. */
+  stopLegSources(room: RemoteMediaRoom, legId: string): void {
+    for (const [id, p] of this.pumps) {
+      if (p.room !== room || p.pump.legId !== legId) continue;
+      this.pumps.delete(id);
+      p.pump.finish(true);
+    }
+  }
+
+  addSink(room: RemoteMediaRoom, sink: TickSink, sampleRate: number): void {
+    for (const d of this.drains.values()) if (d.drain.sink === sink && d.room === room) return;
+    const id = this.nextId++;
+    const drain = new SinkDrain(id, sink, sampleRate, SINK_RING_BYTES, (slot) => room.legOfSlot(slot));
+    this.drains.set(id, { drain, room });
+    this.send({ type: 'sink.add', roomId: room.id, sinkId: id, ring: drain.ring.buffer, sampleRate });
+  }
+
+  /** Removes a sink, handing it first every tick the thread already wrote. */
+  removeSink(room: RemoteMediaRoom, sink: TickSink): void {
+    for (const [id, d] of this.drains) {
+      if (d.drain.sink !== sink || d.room !== room) continue;
+      this.drainOne(d.drain, true);
+      this.drains.delete(id);
+      this.send({ type: 'sink.remove', roomId: room.id, sinkId: id });
+    }
+  }
+
+  /** Every tick written so far for a room's sinks (its close). */
+  drainRoom(room: RemoteMediaRoom): void {
+    for (const d of this.drains.values()) if (d.room === room) this.drainOne(d.drain, true);
+  }
+
+  /** Asks the thread for a snapshot now; resolves once it has been applied (tests, benches). */
+  nextStats(): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    const p = new Promise<void>((resolve) => this.statsWaiters.push(resolve));
+    this.send({ type: 'stats' });
+    return p;
+  }
+
+  /** Test only: makes the thread fail with an uncaught error. */
+  crash(): void {
+    this.send({ type: 'crash' });
+  }
+
+  /** Ends the thread (engine close): its rooms are closed by the engine first. */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.pumpTimer);
+    clearInterval(this.drainTimer);
+    void this.worker.terminate().catch(() => undefined);
+  }
+
+  private onEvent(m: MediaEvent): void {
+    switch (m.type) {
+      case 'ready':
+        return;
+      case 'reply': {
+        const p = this.pending.get(m.req);
+        if (!p) return;
+        this.pending.delete(m.req);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(deserialize(m.error));
+        return;
+      }
+      case 'source.done': {
+        const p = this.pumps.get(m.sourceId);
+        if (!p) return;
+        this.pumps.delete(m.sourceId);
+        p.pump.finish(m.stopped);
+        return;
+      }
+      case 'sink.slot': {
+        this.drains.get(m.sinkId)?.drain.nameSlot(m.slot, m.legId);
+        return;
+      }
+      case 'stats':
+        for (const s of m.rooms) this.rooms.get(s.roomId)?.applySnapshot(s);
+        for (const w of this.statsWaiters.splice(0)) w();
+        return;
+      default:
+        this.rooms.get(m.roomId)?.onThreadEvent(m);
+    }
+  }
+
+  private pump(): void {
+    for (const { pump } of this.pumps.values()) pump.fill();
+  }
+
+  private drainAll(last: boolean): void {
+    for (const { drain } of this.drains.values()) this.drainOne(drain, last);
+  }
+
+  private drainOne(drain: SinkDrain, last: boolean): void {
+    drain.drain(last);
+    const lost = drain.newlyDropped();
+    if (lost > 0) {
+      this.droppedTicks += lost;
+      this.log.error({ sink: drain.id, lost, total: this.droppedTicks }, 'recording ticks lost: the ring was full');
+    }
+  }
+
+  private onExit(code: number): void {
+    clearInterval(this.pumpTimer);
+    clearInterval(this.drainTimer);
+    this.dead = true;
+    for (const p of this.pending.values()) p.reject(new MediaClosedError(`media thread ${this.index} died`));
+    this.pending.clear();
+    for (const w of this.statsWaiters.splice(0)) w();
+    if (this.closing) return;
+    this.log.error({ code, err: this.lastError }, 'media thread died: its rooms close');
+    // What the thread wrote before it died is in the rings: recorders get all of it.
+    this.drainAll(true);
+    for (const room of [...this.rooms.values()]) room.close('media-thread-died');
+    for (const { pump } of this.pumps.values()) pump.finish(true);
+    this.pumps.clear();
+    this.drains.clear();
+    this.opts.died(this, this.lastError);
+  }
+}
+
+function deserialize(e: SerializedError): Error {
+  if (e.name === 'SdpNegotiationError') return new SdpNegotiationError(e.message, e.warning);
+  if (e.name === 'MediaClosedError') return new MediaClosedError(e.message);
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}

@@ -1,0 +1,14 @@
+// A media thread (worker_threads): owns the rooms the main thread gives it,
+// their legs' sockets, mixers and codecs (MediaThreadRuntime). Started by
+// MediaThreadHandle through media-thread-boot.mjs.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../../util/logger.ts';
+import type { MediaCommand, MediaEvent, MediaThreadInit } from './protocol.ts';
+import { MediaThreadRuntime } from './media-thread-runtime.ts';
+
+const init = workerData as MediaThreadInit;
+const port = parentPort!;
+const log = createLogger({ level: init.logLevel, pretty: false }).child({ component: 'media-thread', thread: init.index });
+const runtime = new MediaThreadRuntime(init, (e: MediaEvent) => port.postMessage(e), log);
+port.on('message', (cmd: MediaCommand) => runtime.handle(cmd));
+port.postMessage({ type: 'ready' } satisfies MediaEvent);

@@ -1,0 +1,185 @@
+// A leg of a room that runs in a media thread, as call control sees it on the
+// main thread: the same API as LocalMediaLeg (media-api.ts). Negotiation is a
+// request to the thread; the hear/speak matrix and watchMedia are commands;
+// DTMF, talk, SSRC and media-timeout events come back as messages; the
+// endpoint, RTCP and jitter figures are the thread's ~1 s snapshot.
+import type { DtmfEvent } from '../../dtmf/dtmf-event.ts';
+import { parseSipInfoDtmf } from '../../dtmf/sip-info-dtmf.ts';
+import type { FrameSource } from '../../mixer/frames.ts';
+import type { Logger } from '../../util/logger.ts';
+import { TypedEmitter } from '../../util/typed-emitter.ts';
+import type { EndpointView, MediaLeg, MediaLegCloseReason, MediaLegEvents, ParticipantView } from '../media-api.ts';
+import { MediaClosedError } from '../media-errors.ts';
+import type { RtcpStats } from '../rtcp/index.ts';
+import type { NegotiatedAudio } from '../sdp-types.ts';
+import type { LegInfo, LegRole, LegSnapshot, MediaEvent } from './protocol.ts';
+import type { RemoteMediaRoom } from './remote-media-room.ts';
+
+type LegEvent = Extract<MediaEvent, { legId: string }>;
+
+/** The participant as last reported (one object for the leg's life: readers may hold it). */
+type MutableParticipantView = { -readonly [K in keyof ParticipantView]: ParticipantView[K] };
+
+export class RemoteMediaLeg extends TypedEmitter<MediaLegEvents> implements MediaLeg {
+  readonly id: string;
+  ssrc = 0;
+  private closed = false;
+  private sdp = '';
+  private negotiated: NegotiatedAudio | null = null;
+  private ep: EndpointView | null = null;
+  private rtcp: RtcpStats | null = null;
+  private participant: MutableParticipantView | null = null;
+  private readonly role = { muted: false, deaf: false };
+
+  /** @internal Use MediaRoom.createLeg() / createOutgoingLeg(). */
+  constructor(
+    id: string,
+    /** Its number in the room's recorder rings. */
+    readonly slot: number,
+    private readonly room: RemoteMediaRoom,
+    private readonly log: Logger,
+  ) {
+    super(log);
+    this.id = id;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get localSdp(): string {
+    return this.sdp;
+  }
+
+  get media(): Readonly<NegotiatedAudio> | null {
+    return this.negotiated;
+  }
+
+  get endpoint(): EndpointView | null {
+    return this.ep;
+  }
+
+  get rtcpStats(): Readonly<RtcpStats> | null {
+    return this.rtcp;
+  }
+
+  get mixerParticipant(): ParticipantView | null {
+    return this.participant;
+  }
+
+  watchMedia(): void {
+    this.room.thread.send({ type: 'leg.watch', roomId: this.room.id, legId: this.id });
+  }
+
+  async applyOffer(offer: string): Promise<string> {
+    this.assertOpen();
+    const info = await this.room.thread.request<LegInfo>({ type: 'leg.applyOffer', roomId: this.room.id, legId: this.id, offer });
+    this.assertOpen();
+    this.applyInfo(info);
+    return info.localSdp;
+  }
+
+  async applyAnswer(answer: string): Promise<void> {
+    this.assertOpen();
+    const info = await this.room.thread.request<LegInfo>({ type: 'leg.applyAnswer', roomId: this.room.id, legId: this.id, answer });
+    this.assertOpen();
+    this.applyInfo(info);
+  }
+
+  mute(on = true): void {
+    this.role.muted = on;
+    if (this.participant) this.participant.muted = on;
+    this.setRole({ muted: on });
+  }
+
+  deafen(on = true): void {
+    this.role.deaf = on;
+    if (this.participant) this.participant.deaf = on;
+    this.setRole({ deaf: on });
+  }
+
+  hide(on = true): void {
+    this.setRole({ hidden: on });
+  }
+
+  speakTo(legIds: readonly string[] | null): void {
+    this.setRole({ audience: legIds ? [...legIds] : null });
+  }
+
+  detectInbandDtmf(on: boolean): void {
+    this.setRole({ inband: on });
+  }
+
+  play(source: FrameSource): void {
+    this.assertOpen();
+    this.room.thread.playSource(this.room, this.id, source, source.sampleRate ?? this.room.mixerSampleRate);
+  }
+
+  /** A SIP INFO body: parsed here (nothing of it concerns the media thread). Throws DtmfInfoError. */
+  handleSipInfo(contentType: string, body: string): DtmfEvent {
+    this.assertOpen();
+    const e = parseSipInfoDtmf(contentType, body);
+    this.safeEmit('dtmf', e);
+    return e;
+  }
+
+  close(reason: MediaLegCloseReason = 'closed'): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ep = null;
+    if (reason !== 'room-closed') this.room.thread.send({ type: 'leg.close', roomId: this.room.id, legId: this.id });
+    this.room.legClosed(this);
+    this.log.debug({ reason }, 'leg closed');
+    this.safeEmit('close', reason);
+    this.removeAllListeners();
+  }
+
+  /** @internal What the thread answered to a negotiation. */
+  applyInfo(info: LegInfo): void {
+    this.ssrc = info.ssrc;
+    this.sdp = info.localSdp;
+    this.negotiated = info.media;
+    if (info.endpoint) this.ep = info.endpoint;
+    if (info.participant) this.applySnapshot({ legId: this.id, endpoint: info.endpoint, rtcpStats: this.rtcp, participant: info.participant });
+  }
+
+  /** @internal */
+  applySnapshot(s: LegSnapshot): void {
+    if (this.closed) return;
+    if (s.endpoint) this.ep = s.endpoint;
+    this.rtcp = s.rtcpStats;
+    if (s.participant) {
+      if (!this.participant) this.participant = { ...s.participant };
+      else Object.assign(this.participant, s.participant);
+      // What main asked for is the truth even before the thread's next snapshot says so.
+      this.participant.muted = this.role.muted;
+      this.participant.deaf = this.role.deaf;
+    }
+  }
+
+  /** @internal */
+  onThreadEvent(m: LegEvent): void {
+    switch (m.type) {
+      case 'leg.dtmf':
+        return void this.safeEmit('dtmf', m.event);
+      case 'leg.talk':
+        if (this.participant) this.participant.talking = m.talking;
+        return void this.safeEmit('talk', m.talking);
+      case 'leg.inboundssrc':
+        return void this.safeEmit('inboundssrc', m.ssrc);
+      case 'leg.mediatimeout':
+        return void this.safeEmit('mediatimeout', m.seconds);
+      case 'leg.closed':
+        return this.close(m.reason);
+    }
+  }
+
+  private setRole(role: LegRole): void {
+    this.assertOpen();
+    this.room.thread.send({ type: 'leg.role', roomId: this.room.id, legId: this.id, role });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new MediaClosedError(`leg ${this.id} is closed`);
+  }
+}

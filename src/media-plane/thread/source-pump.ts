@@ -1,0 +1,117 @@
+// Main-thread ends of the rings: SourcePump keeps a FrameSource's FrameRing
+// filled ~160 ms ahead of the media thread; SinkDrain hands a TickSink the
+// ticks the thread wrote into its TickRing. Both are run by timers of the
+// MediaThreadHandle (never once per frame by a message).
+import type { FrameSource, MixTick, TickSink } from '../../mixer/frames.ts';
+import { FrameRing } from './frame-ring.ts';
+import { TickRing } from './tick-ring.ts';
+
+/** Frames kept ahead of the thread (300 ms: the main thread may stall during call setup), and the ring's size. */
+const AHEAD_FRAMES = 15;
+const RING_FRAMES = 20;
+
+export class SourcePump {
+  readonly ring: FrameRing;
+  private ended = false;
+  private finished = false;
+  private release: () => void = () => undefined;
+
+  constructor(
+    readonly id: number,
+    readonly source: FrameSource,
+    readonly sampleRate: number,
+    readonly legId: string | null,
+    /** The source was stopped on the main thread: the thread must drop what is buffered. */
+    clear: (pump: SourcePump) => void,
+  ) {
+    this.ring = new FrameRing(RING_FRAMES, (sampleRate * 20) / 1000);
+    // A Player reports its natural end once the thread has played its last frame, and a stop at once.
+    source.holdFinish?.(
+      new Promise<void>((resolve) => (this.release = resolve)),
+      () => {
+        if (!this.finished) clear(this);
+      },
+    );
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Tops the ring up to AHEAD_FRAMES. */
+  fill(): void {
+    const ring = this.ring;
+    // A source still loading is not pulled ahead (the thread plays silence meanwhile):
+    // its audio then starts as soon as it is there, not behind buffered silence.
+    while (!this.ended && ring.buffered < AHEAD_FRAMES && this.source.pending !== true) {
+      const f = this.source.nextFrame();
+      if (f === null) {
+        this.ended = true;
+        ring.end();
+      } else ring.push(f);
+    }
+  }
+
+  /** The thread played the last frame, or stopped the source (its leg or room closed, or its thread died). */
+  finish(stopped: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.ended = true;
+    if (stopped) this.source.stop();
+    this.release();
+  }
+}
+
+export class SinkDrain {
+  readonly ring: TickRing;
+  /** Slots the thread named itself (hub inputs), by number. */
+  private readonly extra = new Map<number, string>();
+  private droppedSeen = 0;
+
+  constructor(
+    readonly id: number,
+    readonly sink: TickSink,
+    readonly sampleRate: number,
+    ringBytes: number,
+    /** A leg's name by the slot main gave it. */
+    private readonly legOf: (slot: number) => string | undefined,
+  ) {
+    this.ring = new TickRing(ringBytes);
+  }
+
+  nameSlot(slot: number, legId: string): void {
+    this.extra.set(slot, legId);
+  }
+
+  /** Ticks the thread dropped since the last call (ring full). */
+  newlyDropped(): number {
+    const d = this.ring.dropped;
+    const n = d - this.droppedSeen;
+    this.droppedSeen = d;
+    return n;
+  }
+
+  /**
+   * Hands the sink every tick in the ring. A record naming a slot not yet
+   * announced waits for the announcement (it is on its way), except on the
+   * last drain, where that leg's frame is left out.
+   */
+  drain(last: boolean): void {
+    for (;;) {
+      const rec = this.ring.peek();
+      if (!rec) return;
+      const legs = new Map<string, Int16Array | null>();
+      for (const l of rec.legs) {
+        const name = this.legOf(l.slot) ?? this.extra.get(l.slot);
+        if (name === undefined) {
+          if (!last) return;
+          continue;
+        }
+        legs.set(name, l.frame);
+      }
+      this.ring.advance();
+      const tick: MixTick = { timeMs: rec.timeMs, mix: rec.mix, legs };
+      this.sink.writeTick(tick);
+    }
+  }
+}

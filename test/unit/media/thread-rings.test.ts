@@ -1,0 +1,108 @@
+// The SharedArrayBuffer rings between the main thread and a media thread, and
+// the Player's held finish (its frames are heard later than they are pulled).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FrameRing } from '../../../src/media-plane/thread/frame-ring.ts';
+import { TickRing } from '../../../src/media-plane/thread/tick-ring.ts';
+import { Player, type PlayerResult } from '../../../src/playback/player.ts';
+
+const frame = (n: number, v: number): Int16Array => new Int16Array(n).fill(v);
+
+describe('FrameRing', () => {
+  it('passes frames in order across many wraps, refuses when full, pads short frames, ends, and clears', () => {
+    const w = new FrameRing(4, 8);
+    const r = new FrameRing(w.buffer, 8); // the reader's view of the same memory
+    const out = new Int16Array(8);
+    let next = 0;
+    for (let round = 0; round < 50; round++) {
+      while (w.push(frame(8, next + 1))) next++;
+      assert.equal(w.buffered, 4, 'full at its capacity');
+      for (let i = 0; i < 3; i++) {
+        assert.ok(r.shift(out));
+        assert.equal(out[7], next - 4 + i + 1);
+      }
+    }
+    while (r.shift(out));
+    assert.equal(r.buffered, 0);
+    assert.ok(w.push(frame(3, 9)));
+    assert.ok(r.shift(out));
+    assert.deepEqual([...out], [9, 9, 9, 0, 0, 0, 0, 0], 'a short frame is zero-padded');
+    assert.equal(r.ended, false);
+    w.push(frame(8, 1));
+    w.push(frame(8, 2));
+    r.clear();
+    assert.equal(r.buffered, 0, 'clear drops what is buffered');
+    assert.equal(w.ended, true, 'and ends the ring');
+  });
+});
+
+describe('TickRing', () => {
+  it('carries ticks with varying leg counts across wraps; a full ring drops and counts', () => {
+    const w = new TickRing(4096);
+    const r = new TickRing(w.buffer);
+    const n = 160;
+    const slots = new Int32Array([7, 3, 11]);
+    let t = 0;
+    let readT = 0;
+    for (let round = 0; round < 200; round++) {
+      const legs = round % 4; // 0..3 legs, one without a frame
+      const frames = [frame(n, t + 1), null, frame(n, -(t + 1))].slice(0, legs);
+      assert.ok(w.write(t, frame(n, t % 30000), legs, slots, frames), `tick ${t} fits`);
+      t += 20;
+      const rec = r.peek()!;
+      r.advance();
+      assert.equal(rec.timeMs, readT);
+      assert.equal(rec.mix[n - 1], readT % 30000);
+      assert.equal(rec.legs.length, round % 4);
+      if (rec.legs.length > 0) assert.deepEqual([rec.legs[0]!.slot, rec.legs[0]!.frame![0]], [7, readT + 1]);
+      if (rec.legs.length > 1) assert.equal(rec.legs[1]!.frame, null);
+      if (rec.legs.length > 2) assert.equal(rec.legs[2]!.frame![n - 1], -(readT + 1));
+      readT += 20;
+    }
+    assert.equal(r.peek(), null);
+    let written = 0;
+    while (w.write(written, frame(n, 1), 0, slots, [])) written++;
+    assert.ok(written > 5 && written < 4096 / (2 * n) + 2, `${written} ticks fill 4 KiB`);
+    assert.equal(w.dropped, 1);
+    assert.equal(w.write(0, frame(n, 1), 0, slots, []), false);
+    assert.equal(r.dropped, 2, 'every refused tick is counted');
+    for (let i = 0; i < written; i++) {
+      assert.equal(r.peek()!.timeMs, i);
+      r.advance();
+    }
+    assert.equal(r.peek(), null);
+  });
+});
+
+describe('Player with a held finish (played from a media thread ring)', () => {
+  const clip = { samples: new Int16Array(700).fill(5), sampleRate: 16000, label: 'x', fromCache: false };
+
+  it("'done' waits until the last frame was heard", async () => {
+    const p = new Player(clip, { sampleRate: 16000 });
+    let heard!: () => void;
+    p.holdFinish(new Promise<void>((r) => (heard = r)), () => assert.fail('not stopped'));
+    const got: PlayerResult[] = [];
+    p.on('finished', (r) => got.push(r));
+    while (p.nextFrame() !== null);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(got, [], 'pulled to the end, not yet heard');
+    heard();
+    const r = await p.done;
+    assert.equal(r.reason, 'done');
+    assert.equal(r.framesPlayed, 3);
+  });
+
+  it('a stop or barge-in while the last frames are still heard finishes it at once and drops them', async () => {
+    for (const how of ['stop', 'bargein'] as const) {
+      const p = new Player(clip, { sampleRate: 16000, bargeIn: true });
+      let dropped = 0;
+      p.holdFinish(new Promise<void>(() => undefined), () => dropped++);
+      while (p.nextFrame() !== null);
+      if (how === 'stop') p.stop();
+      else assert.equal(p.onDtmf('5'), true);
+      const r = await p.done;
+      assert.equal(r.reason, how === 'stop' ? 'stopped' : 'bargein');
+      assert.equal(dropped, 1, 'the ring is told to drop its frames');
+    }
+  });
+});
