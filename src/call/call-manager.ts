@@ -13,10 +13,25 @@ import type { CallDeps } from './call-deps.ts';
 import { flowRecords } from './call-recording.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
+import { SiprecCall } from './siprec-call.ts';
+import { SiprecGroups } from './siprec-groups.ts';
+import type { FlowsConfig } from './flow-types.ts';
 import type { BridgeTarget } from './ports.ts';
 
+/** A call Parley answered: an ordinary one, or a SIPREC recording session. */
+export type ManagedCall = SipCall | SiprecCall;
+
+/** The flow Parley provides when the config declares none of that name (a rule's `app: siprec`). */
+const BUILTIN_FLOWS: FlowsConfig = { siprec: [{ siprec: null }] };
+
+/** A flow that starts with the `siprec` step takes SIPREC sessions (its INVITE is multipart). */
+function isSiprecFlow(flows: FlowsConfig, flow: string): boolean {
+  const first = flows[flow]?.[0];
+  return first !== undefined && 'siprec' in first;
+}
+
 export interface ActiveCall {
-  call: SipCall;
+  call: ManagedCall;
   session: CallSession;
   flow: string;
   startedAt: Date;
@@ -42,6 +57,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly admission: Admission;
   private readonly digest: DigestAuth | null;
   private guardTimer: NodeJS.Timeout | null = null;
+  /** SIPREC sessions by group id (a transfer's sessions are linked). */
+  private readonly siprecGroups = new SiprecGroups();
   private closed = false;
 
   constructor(
@@ -113,7 +130,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       res.send(ticket.status, ticket.reason, { headers });
       return;
     }
-    const flows = this.routing.flows;
+    const flows = { ...BUILTIN_FLOWS, ...this.routing.flows };
     if (!flows[flow]) {
       ticket.release();
       log.error({ flow }, 'the rule chain named a flow that does not exist');
@@ -136,11 +153,14 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     };
     const events = req as unknown as NodeJS.EventEmitter;
     events.once('cancel', onCancel);
-    SipCall.create(this.deps, req, res, log, { delayedOffer: this.settings.delayedOffer }).then(
+    const creating: Promise<ManagedCall> = isSiprecFlow(flows, flow)
+      ? SiprecCall.create(this.deps, req, res, log, this.siprecGroups)
+      : SipCall.create(this.deps, req, res, log, { delayedOffer: this.settings.delayedOffer });
+    creating.then(
       (call) => {
         this.pending.delete(callId);
         events.off('cancel', onCancel);
-        if (bridgeTo) call.bridgeTarget = bridgeTo;
+        if (bridgeTo && call instanceof SipCall) call.bridgeTarget = bridgeTo;
         if (pending.canceled) {
           call.end('caller canceled while the call was set up');
           ticket.release();
@@ -191,7 +211,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     }
   }
 
-  private run(call: SipCall, flows: typeof this.routing.flows, flow: string, release: () => void): void {
+  private run(call: ManagedCall, flows: typeof this.routing.flows, flow: string, release: () => void): void {
     if (this.closed) {
       call.hangup(503, 'Service Unavailable');
       release();

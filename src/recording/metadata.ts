@@ -1,4 +1,5 @@
 // The JSON sidecar of a recording: its shape (written by SidecarWriter).
+import type { SiprecSidecar } from './siprec-sidecar.ts';
 //
 // Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
 // in the mixed file (they differ by the paused time when pauses skip); `at` is
@@ -40,6 +41,8 @@ export interface LegEntry {
   /** The To URI the caller originally dialled (default routing endpoint). */
   originalTo: string | null;
   role: 'caller' | 'other';
+  /** Where the leg goes in the stereo file: absent or 'auto' (caller left, the others right), or fixed; 'none' leaves it out. */
+  stereo?: 'auto' | 'left' | 'right' | 'none';
   joins: TimePoint[];
   leaves: TimePoint[];
   stems: StemEntry[];
@@ -88,6 +91,8 @@ export interface RecordingMetadata {
   postProcessing: { format: 'none' | 'ogg' | 'mp3'; state: 'none' | 'pending' | 'done' | 'failed'; error: string | null };
   postProcessed: PostProcessedEntry[];
   errors: string[];
+  /** A SIPREC recording: the session's metadata, normalized (siprec-sidecar.ts). */
+  siprec?: SiprecSidecar;
 }
 
 
@@ -99,6 +104,7 @@ export interface LegInfo {
   callId?: string | null;
   originalTo?: string | null;
   role?: 'caller' | 'other';
+  stereo?: 'auto' | 'left' | 'right' | 'none';
 }
 
 export function applyLegInfo(entry: LegEntry, info: LegInfo): void {
@@ -108,6 +114,7 @@ export function applyLegInfo(entry: LegEntry, info: LegInfo): void {
   if (info.callId !== undefined) entry.callId = info.callId;
   if (info.originalTo !== undefined) entry.originalTo = info.originalTo;
   if (info.role !== undefined) entry.role = info.role;
+  if (info.stereo !== undefined) entry.stereo = info.stereo;
 }
 
 /** The sidecar of a recording that has just started. */

@@ -39,6 +39,7 @@ export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
+import type { SiprecSidecar } from './siprec-sidecar.ts';
 import { StereoFrame } from './stereo-frame.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
@@ -178,7 +179,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Every file name of this recording so far (inside the recordings folder). */
   get files(): string[] {
     const stems = this.meta.legs.flatMap((l) => l.stems.map((s) => s.file));
-    return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, `${this.base}.json`];
+    const siprec = this.meta.siprec?.metadataVersions.map((v) => v.file) ?? [];
+    return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, ...siprec, `${this.base}.json`];
+  }
+
+  /** The SIPREC section of the sidecar (a copy is kept); written with the next flush, within a second. */
+  setSiprec(view: SiprecSidecar): void {
+    if (this.closed) return;
+    this.meta.siprec = structuredClone(view);
   }
 
   writeTick(tick: MixTick): void {
@@ -202,8 +210,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const stereo = this.stereoFrame;
     stereo.reset();
     for (const id of tick.legs.keys()) {
+      const side = id === this.callerId ? 'left' : (this.legs.get(id)?.entry.stereo ?? 'auto');
+      if (side === 'none') continue;
       const frame = legFrame(id);
-      if (id === this.callerId) stereo.setLeft(frame);
+      if (side === 'left') stereo.setLeft(frame);
       else stereo.addRight(frame);
     }
     this.stereo.append(stereo.interleave());
