@@ -6,6 +6,7 @@ import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { RecordingMetadata } from '../../recording/metadata.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
+import { recordingMatches, recordingQuerySchema, siprecSummary, type RecordingQuery } from '../recording-filter.ts';
 import type { ApiContext } from '../api-server.ts';
 import { openRecordingFile, type OpenedRecordingFile, readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } from '../recording-file.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
@@ -15,6 +16,7 @@ const TYPES: Record<string, string> = {
   '.ogg': 'audio/ogg',
   '.mp3': 'audio/mpeg',
   '.json': 'application/json',
+  '.xml': 'application/rs-metadata+xml',
 };
 
 function listedFiles(id: string, m: RecordingMetadata): string[] {
@@ -23,6 +25,7 @@ function listedFiles(id: string, m: RecordingMetadata): string[] {
     m.stereo?.file,
     ...(m.legs ?? []).flatMap((l) => l.stems.map((s) => s.file)),
     ...(m.postProcessed ?? []).map((p) => p.file),
+    ...(m.siprec?.metadataVersions ?? []).map((v) => v.file),
     `${id}.json`,
     // A sidecar naming `../x` or `a/b` names nothing Parley wrote: not listed, never served.
   ].filter((f): f is string => typeof f === 'string' && SAFE.test(f));
@@ -56,7 +59,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
   };
 
-  app.get('/recordings', { schema: { summary: 'Recordings, newest first, from their metadata', response: { 200: anyArray, ...errors } } }, async () => {
+  app.get('/recordings', { schema: { summary: 'Recordings, newest first, from their metadata; filtered by participant, SIPREC group or session, and start time', querystring: recordingQuerySchema, response: { 200: anyArray, ...errors } } }, async (req) => {
+    const query = (req.query ?? {}) as RecordingQuery;
     let names: string[] = [];
     try {
       names = (await readdir(dir())).filter((f) => f.endsWith('.json') && SAFE.test(f));
@@ -68,7 +72,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const id = f.slice(0, -5);
       try {
         const m = JSON.parse(await readRecordingText(dir(), f)) as RecordingMetadata;
-        if (m.version !== 1 || !m.mix) continue;
+        if (m.version !== 1 || !m.mix || !recordingMatches(m, query)) continue;
         out.push({
           id,
           room: m.room,
@@ -78,6 +82,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
           durationMs: m.durationMs,
           legs: m.legs.map((l) => ({ id: l.id, uri: l.uri, originalTo: l.originalTo, role: l.role })),
           files: listedFiles(id, m),
+          ...(m.siprec ? { siprec: siprecSummary(m) } : {}),
         });
       } catch (err) {
         // A sidecar being rewritten or not ours: left out of the list; a link is logged.
@@ -96,7 +101,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     {
       schema: {
         summary: 'Download one file the recording\'s metadata lists',
-        produces: ['audio/wav', 'audio/ogg', 'audio/mpeg', 'application/json'],
+        produces: ['audio/wav', 'audio/ogg', 'audio/mpeg', 'application/json', 'application/rs-metadata+xml'],
         params: {
           type: 'object',
           required: ['id', 'file'],
