@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ActiveCall } from '../../src/call/call-manager.ts';
+import type { SrtpSuite } from '../../src/media-plane/sdp-types.ts';
 import type { RecordingMetadata } from '../../src/recording/metadata.ts';
 import { medianToneShare, readWavFile, rms, type WavData } from '../helpers/audio-analysis.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
@@ -28,11 +29,13 @@ export interface SrcOptions {
   group?: string;
   session?: string;
   aors?: string[];
+  /** SDES-SRTP per stream (keys suiteN and keyN for the scenario). */
+  srtp?: SrtpSuite[];
 }
 
 /** Runs a SIPREC client scenario against Parley and returns the finished recording's sidecar. */
 export async function runSrc(parley: RunningParley, scenario: string, o: SrcOptions): Promise<SrcRun> {
-  const peers = await Promise.all(o.tones.map(() => new RtpPeer({ codec: 'PCMU', latch: false }).bind()));
+  const peers = await Promise.all(o.tones.map((_, i) => new RtpPeer({ codec: 'PCMU', latch: false, srtp: o.srtp?.[i] }).bind()));
   const calls = parley.app.calls!;
   const started = new Promise<ActiveCall>((resolve) => calls.once('callstart', resolve));
   const ended = new Promise<void>((resolve) => calls.once('callend', () => resolve()));
@@ -40,6 +43,7 @@ export async function runSrc(parley: RunningParley, scenario: string, o: SrcOpti
   const keys = ['-key', 'group', o.group ?? `g-${Math.random().toString(36).slice(2)}`, '-key', 'session', o.session ?? `s-${Math.random().toString(36).slice(2)}`];
   aors.forEach((a, i) => keys.push('-key', `aor${i + 1}`, a));
   peers.forEach((p, i) => keys.push('-key', `rtp${i + 1}`, String(p.port)));
+  o.srtp?.forEach((suite, i) => keys.push('-key', `suite${i + 1}`, suite, '-key', `key${i + 1}`, peers[i]!.srtpKey!));
   const sipp = await startSipp({
     scenario: join(SCENARIOS, scenario),
     transport: o.transport ?? 'udp',
