@@ -100,6 +100,14 @@ describe('SIPREC sessions that change (SIPp SRC)', () => {
     assert.deepEqual(sr.updates.map((u) => [u.method, u.sdp, u.metadata]), [['UPDATE', false, true], ['UPDATE', false, true], ['INVITE', true, false]]);
   });
 
+  it('glare: a re-INVITE crossing an unacknowledged one gets 491; the recording goes on', async () => {
+    const { meta, sipp } = await runSrc(parley, 'siprec-glare.xml', { tones: [A, B] });
+    assert.match(sipp.messages, /SIP\/2\.0 491[\s\S]*CSeq: 3 INVITE/);
+    const s1 = stemOf(parley, meta, 's1');
+    assert.ok(share(s1.samples, s1.sampleRate, B) > 0.8);
+    assert.deepEqual(meta.siprec!.updates.map((u) => u.method), ['INVITE']);
+  });
+
   it('a transfer: the session ends and a new one starts in the same group; linked, found by group, participant and time, saved with its participants', async () => {
     const base = apiBase(parley);
     const events: unknown[] = [];
