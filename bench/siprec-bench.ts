@@ -174,10 +174,17 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
   const cpu0 = treeCpu(parley.pid);
   const w0 = performance.now();
   let frames = 0;
+  // How late this generator sent its frames (a stalled generator sends bursts a jitter buffer cannot take).
+  let maxLagMs = 0;
+  let lateFrames = 0;
   await new Promise<void>((done) => {
     const timer = setInterval(() => {
-      const due = Math.floor((performance.now() - w0) / 20);
+      const now = performance.now();
+      const due = Math.floor((now - w0) / 20);
       for (; frames < due && frames < HOLD_MS / 20; frames++) {
+        const lag = now - (w0 + frames * 20);
+        if (lag > maxLagMs) maxLagMs = lag;
+        if (lag > 60) lateFrames++;
         for (const s of answered) {
           for (let k = 0; k < 2; k++) {
             const p = payloads[k]![frames % 50]!;
@@ -265,11 +272,13 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
     packetsSent: sent,
     framesRecorded: recorded,
     packetsLost: lost,
+    generatorMaxLagMs: Math.round(maxLagMs),
+    generatorFramesOver60msLate: lateFrames,
     recordingsMissing: answered.length - metas.size,
     metadataWrong: badMeta,
     loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
   };
-  console.log(`${n} sessions: setup p50 ${r.setupMsP50} ms p99 ${r.setupMsP99} ms at ${r.setupRateAchieved}/s; Parley ${r.parleyCpuPercent} % CPU, ${r.cpuMsPerSessionSecond} ms per session-second (${r.sessionsPerCore} sessions per core); ${r.packetsSent} packets sent, ${r.packetsLost} lost in the files; load ${r.loadavg.join(' ')}`);
+  console.log(`${n} sessions: setup p50 ${r.setupMsP50} ms p99 ${r.setupMsP99} ms at ${r.setupRateAchieved}/s; Parley ${r.parleyCpuPercent} % CPU, ${r.cpuMsPerSessionSecond} ms per session-second (${r.sessionsPerCore} sessions per core); ${r.packetsSent} packets sent, ${r.packetsLost} lost in the files (generator: max lag ${r.generatorMaxLagMs} ms, ${r.generatorFramesOver60msLate} frames > 60 ms late); load ${r.loadavg.join(' ')}`);
   return r;
 }
 

@@ -46,6 +46,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   /** An offer is being taken: another one now gets 500 + Retry-After (RFC 3261 §14.2, RFC 3311 §5.2). */
   private offerInProgress = false;
   private metadataCount = 0;
+  /** createUAS is sending the 200 and waiting for the dialog: neither unanswered nor confirmed. */
+  private answering = false;
   /** Legs the recording was told about (a stream set to port 0 leaves it). */
   private readonly recordedLegs = new Set<string>();
 
@@ -124,8 +126,14 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
 
   /** 200 OK with the assembled answer (a plain application/sdp body: RFC 7866 §7, multipart answers break clients). `early` is ignored. */
   async answer(): Promise<void> {
-    if (this.uas || this.endedFlag) return;
-    const uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers: { 'Content-Type': 'application/sdp' } });
+    if (this.uas || this.endedFlag || this.answering) return;
+    this.answering = true;
+    let uas: Srf.Dialog;
+    try {
+      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers: { 'Content-Type': 'application/sdp' } });
+    } finally {
+      this.answering = false;
+    }
     if (this.endedFlag) {
       destroyDialog(uas, this.log);
       return;
@@ -176,7 +184,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
 
   /** Why no SIP dialog keeps this session alive any more (CallManager's guard), or null. */
   deadReason(now: number, maxUnansweredMs: number): string | null {
-    if (this.endedFlag) return null;
+    if (this.endedFlag || this.answering) return null;
     if (this.uas) return (this.uas as { connected?: boolean }).connected === false ? 'its dialog is gone' : null;
     if (this.canceled) return 'its INVITE was canceled';
     if (this.res.finalResponseSent) return 'its INVITE got a final response';

@@ -13,9 +13,10 @@ export class SiprecTask implements Task {
 
   async exec(ctx: TaskContext): Promise<TaskResult> {
     if (ctx.call.ended || this.killed) return { stop: true };
-    await ctx.call.answer();
-    if (ctx.call.ended || this.killed) return { stop: true };
+    // Recording first: the SRC streams as soon as it has the 200, and its first packets belong in the files.
     ctx.recording ??= await ctx.call.startRecording({ stereo: this.params.stereo ?? true, stems: this.params.stems ?? true });
+    if (ctx.call.ended || this.killed) return { stop: true };
+    await ctx.call.answer();
     if (!ctx.call.ended && !this.killed) await new Promise<void>((resolve) => (this.wake = resolve));
     return { stop: true };
   }
