@@ -111,6 +111,22 @@ describe('SIPREC recording server (SIPp SRC)', () => {
     assert.equal(meta.siprec!.participants[2]!.stereo, null);
   });
 
+  it('an audio and a video stream, metadata with an external DOCTYPE (XXE): the audio is recorded, the video answered with port 0, the metadata kept as received and its problem noted', async () => {
+    const { meta, sipp } = await runSrc(parley, 'siprec-hostile.xml', { tones: [A] });
+    const ok = sipp.messages.split(/-{10,}/).find((m) => /SIP\/2\.0 200/.test(m) && /CSeq: 1 INVITE/.test(m))!;
+    assert.match(ok, /^m=audio [1-9]\d* RTP\/AVP[\s\S]*a=label:1[\s\S]*^m=video 0 RTP\/AVP 96\r?\na=label:2/m);
+    assert.deepEqual(meta.legs.map((l) => l.id), ['s0']);
+    const s0 = stemOf(parley, meta, 's0');
+    assert.ok(share(s0.samples, s0.sampleRate, A) > 0.8);
+    const sr = meta.siprec!;
+    assert.match(sr.streams[1]!.refused ?? '', /video/);
+    assert.match(sr.problems[0] ?? '', /DOCTYPE/);
+    assert.equal(sr.participants.length, 0, 'nothing read from a refused document');
+    const v = sr.metadataVersions[0]!;
+    assert.match(v.problem ?? '', /DOCTYPE/);
+    assert.match(readFileSync(join(parley.recordingDir, v.file), 'utf8'), /<!DOCTYPE recording SYSTEM "file:\/\/\/etc\/passwd">[\s\S]*&xxe;/, 'kept as received, never resolved');
+  });
+
   it('bad input: a multipart body cut short gets 400, an offer with nothing recordable 488; no recording is left', async () => {
     const { startSipp } = await import('../helpers/sipp.ts');
     const { SCENARIOS, sippOk } = await import('./helpers.ts');
