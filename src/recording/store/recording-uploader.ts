@@ -123,6 +123,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       .filter((f) => f.lost === undefined)
       .map((f) => f.file);
     files.push(...meta.postProcessed.map((p) => p.file));
+    files.push(...(meta.siprec?.metadataVersions ?? []).filter((v) => v.sha256).map((v) => v.file));
     if (meta.encryption) files.push(meta.encryption.keyFile);
     for (const suffix of this.companions) {
       const name = `${id}${suffix}`;
