@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { RemoteMediaRoom } from '../../src/media-plane/thread/remote-media-room.ts';
 import { channel } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { runSrc, share, stemOf, wav } from './siprec-helpers.ts';
@@ -44,7 +45,9 @@ describe('SIPREC recording server (SIPp SRC)', () => {
 
   for (const transport of ['udp', 'tcp'] as const) {
     it(`two streams over ${transport.toUpperCase()}: a stem per stream with its tone only, the stereo file left/right by participant, the metadata in the sidecar`, async () => {
-      const { meta, peers, sipp } = await runSrc(parley, 'siprec-two-streams.xml', { tones: [A, B], transport, group: 'grp-1' });
+      const { meta, peers, sipp, call } = await runSrc(parley, 'siprec-two-streams.xml', { tones: [A, B], transport, group: 'grp-1' });
+      // media.threads is auto (the default): the session's room ran in a media thread.
+      assert.ok(call.call.room instanceof RemoteMediaRoom, 'the SIPREC room runs in a media thread');
       // The answer: a plain application/sdp body, two recvonly m-lines, each label echoed.
       const ok = sipp.messages.split(/-{10,}/).find((m) => /SIP\/2\.0 200/.test(m) && /CSeq: 1 INVITE/.test(m))!;
       assert.match(ok, /Content-Type: application\/sdp/i);
