@@ -22,7 +22,6 @@
 import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
-import { sha256File } from '../util/sha256-file.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
 import {
@@ -219,8 +218,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /**
    * Writes a small file of this recording beside the audio (a SIPREC metadata
    * version, named by the caller inside the recordings folder; never overwritten).
-   * complete() waits for it, and hashes the metadata versions into the sidecar
-   * before it is signed.
+   * complete() waits for it before finalization, which hashes the metadata
+   * versions into the sidecar before it is signed.
    */
   writeCompanion(name: string, text: string): void {
     const p = writeFile(this.path(name), text, { flag: 'wx' }).catch((err: unknown) => {
@@ -401,10 +400,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.meta.stereo && this.stereo) settleEntry(this.meta.stereo, this.stereo);
     this.stems.settleEntries();
     this.meta.durationMs = this.meta.mix.durationMs;
+    // Written before finalizeRecording hashes them (and the sidecar is signed).
     await Promise.all(this.companionWrites);
-    for (const v of this.meta.siprec?.metadataVersions ?? []) {
-      v.sha256 = await sha256File(this.path(v.file)).catch(() => null);
-    }
     await this.saveMeta();
     const closed = this.metadata;
     this.safeEmit('closed', closed);
