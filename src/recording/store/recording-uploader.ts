@@ -220,7 +220,8 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     if (this.o.config.deleteLocal ?? true) {
       const keep = new Set([`${e.id}.json`, keyFileName(e.id), ...this.companions.map((s) => `${e.id}${s}`)]);
       for (const o of objects) {
-        if (keep.has(o.file)) continue;
+        // Metadata stays (the sidecar, key, signature, SIPREC metadata versions): only audio goes.
+        if (keep.has(o.file) || (o.file.startsWith(`${e.id}.metadata-`) && o.file.endsWith('.xml'))) continue;
         await rm(pathInside(this.o.dir, o.file), { force: true });
         removed.push(o.file);
       }
