@@ -19,7 +19,7 @@ const usage = `usage: parley <command> [options]
   recordings [show ID | download ID FILE [--out PATH]] [--json]
                                                    recordings on disk, their metadata and files
   recordings encode ID [--format ogg|mp3]          encode a finished recording's WAV files offline (progress bar)
-  recordings verify ID | --all [--public-key FILE] [--json]
+  recordings verify ID | --all [--deep] [--public-key FILE] [--json]
                                                    check files, signatures and the audit log offline; exit 1 on any failure
   recordings decrypt ID FILE --out PATH [--partial] an encrypted recording's file as a WAV (local, or from recording.store)
   recordings rotate-key (--old-key-file F | --old-key-env V)
@@ -112,6 +112,7 @@ async function verify(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       all: { type: 'boolean', default: false },
+      deep: { type: 'boolean', default: false },
       'public-key': { type: 'string' },
       json: { type: 'boolean', default: false },
       config: { type: 'string', short: 'c' },
@@ -119,7 +120,7 @@ async function verify(argv: string[]): Promise<number> {
   });
   try {
     const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
-    const r = await verifyRecordings(config, { id: positionals[0], all: values.all, publicKey: values['public-key'] });
+    const r = await verifyRecordings(config, { id: positionals[0], all: values.all, publicKey: values['public-key'], deep: values.deep });
     process.stdout.write((values.json ? JSON.stringify(r.json, null, 2) : r.text) + '\n');
     return r.ok ? 0 : 1;
   } catch (err) {

@@ -3,7 +3,9 @@
 // signature against the trusted public key, and the audit log's chain and signed
 // head; prints exactly what fails. The trusted key is `--public-key FILE` (PEM),
 // else the public half of recording.signing.keyFile, else of the key generated in
-// <recording.dir>/.parley/.
+// <recording.dir>/.parley/. With recording.store, a file not on disk (removed after
+// its upload verified) is checked in the bucket: its object's size and sha256
+// metadata, or, with --deep, its bytes downloaded and hashed.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParleyConfig } from '../config/schema.ts';
@@ -11,6 +13,7 @@ import { verifyAuditLog } from '../recording/compliance/audit-verify.ts';
 import { defaultAuditLog, stateDir } from '../recording/compliance/compliance-service.ts';
 import { verifyRecording, type RecordingVerification } from '../recording/compliance/recording-verifier.ts';
 import { VerifyKey } from '../recording/compliance/signing-key.ts';
+import { S3Bucket } from '../recording/store/s3-bucket.ts';
 import { CliError } from './cli-error.ts';
 
 export interface VerifyOutcome {
@@ -36,8 +39,8 @@ async function trustedKey(config: ParleyConfig, publicKeyFile: string | undefine
   }
 }
 
-export async function verifyRecordings(config: ParleyConfig, o: { id?: string; all: boolean; publicKey?: string }): Promise<VerifyOutcome> {
-  if (!o.id && !o.all) throw new CliError('usage: parley recordings verify ID | --all [--public-key FILE] [--json]');
+export async function verifyRecordings(config: ParleyConfig, o: { id?: string; all: boolean; publicKey?: string; deep?: boolean }): Promise<VerifyOutcome> {
+  if (!o.id && !o.all) throw new CliError('usage: parley recordings verify ID | --all [--deep] [--public-key FILE] [--json]');
   const dir = config.recording.dir;
   const key = await trustedKey(config, o.publicKey);
   const audit = await verifyAuditLog(config.recording.auditLog ?? defaultAuditLog(dir), key);
@@ -48,10 +51,18 @@ export async function verifyRecordings(config: ParleyConfig, o: { id?: string; a
     ids = names.flatMap((n) => SIDECAR.exec(n)?.[1] ?? []).sort();
   }
   const results: RecordingVerification[] = [];
-  for (const id of ids) results.push(await verifyRecording({ dir, id, key, audit }));
+  const bucket = config.recording.store ? new S3Bucket(config.recording.store) : null;
+  try {
+    const store = bucket ? { bucket, deep: o.deep ?? false } : null;
+    for (const id of ids) results.push(await verifyRecording({ dir, id, key, audit, store }));
+  } finally {
+    bucket?.close();
+  }
   const lines: string[] = [];
   for (const r of results) {
-    lines.push(`${r.state === 'verified' ? 'OK     ' : r.state === 'failed' ? 'FAILED ' : r.state === 'deleted' ? 'DELETED' : 'OPEN   '} ${r.id}`);
+    const stored = r.files.filter((f) => f.stored).length;
+    const where = stored > 0 ? ` (${stored} of ${r.files.length} files checked in ${bucket!.urlOf(bucket!.prefix)}${o.deep ? ', downloaded and hashed' : ', by size and sha256 metadata'})` : '';
+    lines.push(`${r.state === 'verified' ? 'OK     ' : r.state === 'failed' ? 'FAILED ' : r.state === 'deleted' ? 'DELETED' : 'OPEN   '} ${r.id}${where}`);
     for (const p of r.problems) lines.push(`        ${p.message}`);
   }
   lines.push(`audit log ${audit.file}: ${audit.ok ? 'OK' : 'FAILED'} (${audit.lines} lines)`);

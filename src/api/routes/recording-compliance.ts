@@ -88,8 +88,10 @@ export function recordingComplianceRoutes(app: FastifyInstance, ctx: ApiContext)
     '/recordings/:id/verify',
     {
       schema: {
-        summary: "Verifies a recording: each file's sha256 against the sidecar, the sidecar's signature, the audit log; `problems` says exactly what fails",
+        summary:
+          "Verifies a recording: each file's sha256 against the sidecar (a file only in recording.store: its object's size and sha256 metadata; deep=true: its bytes), the sidecar's signature, the audit log; `problems` says exactly what fails",
         params: idParam,
+        querystring: { type: 'object', additionalProperties: false, properties: { deep: { type: 'string', enum: ['true', 'false'], description: 'download and hash the objects of files only in recording.store' } } },
         response: {
           200: {
             type: 'object',
@@ -109,7 +111,8 @@ export function recordingComplianceRoutes(app: FastifyInstance, ctx: ApiContext)
     },
     async (req) => {
       const id = idOf(req);
-      const { recording, audit } = await compliance().verify(id);
+      const deep = (req.query as { deep?: string } | undefined)?.deep === 'true';
+      const { recording, audit } = await compliance().verify(id, undefined, deep);
       if (recording.problems.some((p) => p.kind === 'sidecar-missing') && !audit.byRecording.has(id)) throw ApiError.notFound('recording', id);
       return {
         ...recording,

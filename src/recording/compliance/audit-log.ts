@@ -1,5 +1,5 @@
 // The recordings' append-only audit log: one JSON line per event (created,
-// finalized, exported, held, released, deleted), each carrying `prev`, the sha256
+// finalized, stored, exported, held, released, deleted, delete.failed), each carrying `prev`, the sha256
 // of the line before it (64 zeros for the first), and `seq`, so that an edited,
 // removed, inserted or reordered line breaks the chain where it happened
 // (audit-verify.ts says at which line).
@@ -30,6 +30,8 @@ export type AuditEvent =
   | 'held'
   | 'released'
   | 'deleted'
+  | 'delete.failed'
+  | 'stored'
   | 'audit.repaired'
   | 'audit.truncated';
 

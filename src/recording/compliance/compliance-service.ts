@@ -2,8 +2,11 @@
 // index, legal holds and the retention sweeper (src/CLOSURES.md). Hooks into the
 // RecordingService in two places only: its 'recorder' event (an audit `created`
 // entry, the index) and one finalize step, `sign` (the signature file, an audit
-// `finalized` entry with the signed content's sha256, the index). Everything it
-// keeps lives in <recording.dir>/.parley/ unless configured elsewhere.
+// `finalized` entry with the signed content's sha256, the index). With
+// recording.store, also the uploader: its 'stored' event (an audit `stored` entry
+// with the object keys and hashes), verify of files only in the bucket, and a
+// delete step removing the recording's objects. Everything it keeps lives in
+// <recording.dir>/.parley/ unless configured elsewhere.
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
@@ -13,6 +16,7 @@ import type { FinalizedRecording, FinalizeStep } from '../finalize-recording.ts'
 import type { RecordingMetadata } from '../metadata.ts';
 import type { Recorder } from '../recorder.ts';
 import type { RecordingService } from '../recording-service.ts';
+import type { RecordingUploader, StoredRecording } from '../store/recording-uploader.ts';
 import { AuditLog } from './audit-log.ts';
 import { verifyAuditLog, type AuditReport } from './audit-verify.ts';
 import type { IndexEntry } from './index-entry.ts';
@@ -22,6 +26,7 @@ import { listedHashes, verifyRecording, type RecordingVerification } from './rec
 import { RetentionSweeper } from './retention-sweeper.ts';
 import { signatureFile, signSidecar, writeSignature } from './sidecar-signature.ts';
 import { SigningKey } from './signing-key.ts';
+import { bucketDeleteStep, type DeleteStep } from './stored-objects.ts';
 
 export interface ComplianceOptions {
   /** recording.dir */
@@ -66,14 +71,24 @@ export class ComplianceService {
   /** The finalize step that signs; RecordingService.finalizeSteps runs it first. */
   readonly signStep: FinalizeStep;
   /**
-   * Run by delete() after the `deleted` entry is on disk and before the local files
-   * go, in order (e.g. removing the recording's objects from a bucket). One that
-   * throws stops the delete: nothing local is removed, the sweeper tries again later.
+   * Run by delete(), in order: each `prepare` before the `deleted` entry (its details
+   * go into the entry; one that throws, e.g. a bucket down, stops the delete with
+   * nothing logged or removed), each `run` after the entry is on disk and before the
+   * local files go (e.g. removing the recording's objects from the bucket: attach()
+   * adds that step with recording.store). One that throws stops the delete: a
+   * `delete.failed` entry is logged, nothing local is removed, the sweeper tries again later.
    */
-  readonly deleteSteps: ((id: string, meta: RecordingMetadata) => Promise<void>)[] = [];
+  readonly deleteSteps: DeleteStep[] = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly log: Logger;
   private recordings: RecordingService | null = null;
+  private store: RecordingUploader | null = null;
+  private readonly onStored = (s: StoredRecording): void => {
+    const objects = s.objects.map((o) => ({ file: o.file, key: o.key, size: o.size, sha256: o.sha256 }));
+    this.audit
+      .append('stored', s.id, 'parley', { bucket: s.bucket, objects, removedLocal: s.removed })
+      .catch((err: unknown) => this.log.error({ err, recording: s.id }, 'audit: stored not logged'));
+  };
   private readonly onRecorder = (r: Recorder): void => {
     // After the caller leg is added (right after createRecorder): the entry and the index know it.
     queueMicrotask(() => this.created(r));
@@ -132,6 +147,11 @@ export class ComplianceService {
     this.recordings = recordings;
     recordings.on('recorder', this.onRecorder);
     recordings.finalizeSteps.unshift(this.signStep);
+    this.store = recordings.store;
+    if (this.store) {
+      this.store.on('stored', this.onStored);
+      this.deleteSteps.push(bucketDeleteStep(this.store.bucket));
+    }
     // The sweeper looks at the index: once it is loaded.
     this.index.ready.then(
       () => this.sweeper.start(),
@@ -280,9 +300,16 @@ export class ComplianceService {
         if (!st?.isFile()) continue;
         files.push({ file, sha256: await sha256File(path) });
       }
-      await this.audit.append('deleted', id, actor, { ...details, files });
-      for (const step of this.deleteSteps) await step(id, meta);
-      for (const f of files) await rm(pathInside(this.o.dir, f.file), { force: true });
+      let prepared: Record<string, unknown> = {};
+      for (const step of this.deleteSteps) if (step.prepare) prepared = { ...prepared, ...(await step.prepare(id, meta)) };
+      await this.audit.append('deleted', id, actor, { ...details, files, ...prepared });
+      try {
+        for (const step of this.deleteSteps) await step.run(id, meta);
+        for (const f of files) await rm(pathInside(this.o.dir, f.file), { force: true });
+      } catch (err) {
+        await this.audit.append('delete.failed', id, actor, { error: (err as Error).message }).catch(() => undefined);
+        throw err;
+      }
       this.index.remove(id);
       this.log.info({ recording: id, actor, files: files.length }, 'recording deleted');
       return true;
@@ -302,11 +329,12 @@ export class ComplianceService {
     return this.index.query({ ...q, ...(held === undefined ? {} : { where: (e: IndexEntry) => !this.holds.isHeld(e.id) }) });
   }
 
-  /** Checks one recording (files, signature, audit). */
-  async verify(id: string, audit?: AuditReport): Promise<{ recording: RecordingVerification; audit: AuditReport }> {
+  /** Checks one recording (files, signature, audit); files only in recording.store there (`deep`: their bytes). */
+  async verify(id: string, audit?: AuditReport, deep = false): Promise<{ recording: RecordingVerification; audit: AuditReport }> {
     await this.audit.settled();
     const report = audit ?? (await verifyAuditLog(this.audit.path, this.key));
-    return { recording: await verifyRecording({ dir: this.o.dir, id, key: this.key, audit: report }), audit: report };
+    const store = this.store ? { bucket: this.store.bucket, deep } : null;
+    return { recording: await verifyRecording({ dir: this.o.dir, id, key: this.key, audit: report, store }), audit: report };
   }
 
   /**
@@ -331,6 +359,7 @@ export class ComplianceService {
     if (this.closed) return;
     this.closed = true;
     this.recordings?.off('recorder', this.onRecorder);
+    this.store?.off('stored', this.onStored);
     if (this.signRetryTimer) clearTimeout(this.signRetryTimer);
     this.signRetryTimer = null;
     this.sweeper.close();

@@ -3,6 +3,7 @@
 // against the audit log (a `finalized` entry holding the signed content's sha256).
 // Says exactly what fails: which file, expected and actual hash, missing file,
 // sidecar edited, bad or missing signature, audit entries missing or broken.
+// With recording.store, a file not on disk is checked in the bucket (stored-objects.ts).
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { sha256File } from '../../util/sha256-file.ts';
@@ -12,6 +13,7 @@ import type { AuditReport } from './audit-verify.ts';
 import { sha256Hex, signedSidecarText } from './canonical-json.ts';
 import { checkSignature, readSignature, signatureFile } from './sidecar-signature.ts';
 import type { VerifyKey } from './signing-key.ts';
+import { checkStoredFile, storedSizes, type ObjectStore } from './stored-objects.ts';
 
 export type ProblemKind =
   | 'sidecar-missing'
@@ -27,7 +29,9 @@ export type ProblemKind =
   | 'sidecar-edited'
   | 'audit-missing-entry'
   | 'audit-sidecar-mismatch'
-  | 'deleted';
+  | 'deleted'
+  | 'bucket-unreachable'
+  | 'stored-mismatch';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -44,6 +48,8 @@ export interface FileCheck {
   expected: string | null;
   actual: string | null;
   ok: boolean;
+  /** Checked in recording.store (not on disk): its object, not a local file. */
+  stored: boolean;
 }
 
 export interface RecordingVerification {
@@ -77,7 +83,14 @@ async function readNoFollow(path: string): Promise<string> {
   }
 }
 
-export async function verifyRecording(o: { dir: string; id: string; key: VerifyKey | null; audit: AuditReport | null }): Promise<RecordingVerification> {
+export async function verifyRecording(o: {
+  dir: string;
+  id: string;
+  key: VerifyKey | null;
+  audit: AuditReport | null;
+  /** recording.store: files not on disk are checked there; `deep` downloads and hashes them. */
+  store?: { bucket: ObjectStore; deep: boolean } | null;
+}): Promise<RecordingVerification> {
   const { dir, id } = o;
   const v: RecordingVerification = { id, ok: true, state: 'verified', files: [], signature: 'unchecked', problems: [] };
   const fail = (p: VerifyProblem): void => {
@@ -115,9 +128,10 @@ export async function verifyRecording(o: { dir: string; id: string; key: VerifyK
     fail({ kind: 'not-finalized', file: `${id}.json`, message: `the sidecar says state '${String(meta.state)}'` });
   }
 
+  const sizes = o.store ? storedSizes(entries) : null;
   for (const f of listedHashes(meta)) {
     if (f.lost !== undefined) continue;
-    const check: FileCheck = { file: f.file, expected: f.sha256, actual: null, ok: false };
+    const check: FileCheck = { file: f.file, expected: f.sha256, actual: null, ok: false, stored: false };
     v.files.push(check);
     let path: string;
     try {
@@ -127,6 +141,14 @@ export async function verifyRecording(o: { dir: string; id: string; key: VerifyK
       continue;
     }
     const st = await lstat(path).catch(() => null);
+    if (!st && o.store) {
+      check.stored = true;
+      const r = await checkStoredFile(o.store.bucket, id, f.file, f.sha256, sizes?.get(f.file), o.store.deep);
+      check.actual = r.actual;
+      check.ok = r.ok;
+      if (r.problem) fail({ kind: r.problem.kind, file: f.file, expected: f.sha256 ?? undefined, ...(r.actual ? { actual: r.actual } : {}), message: r.problem.message });
+      continue;
+    }
     if (!st) {
       fail({ kind: 'missing-file', file: f.file, expected: f.sha256 ?? undefined, message: `${f.file}: missing (the sidecar lists it with sha256 ${f.sha256 ?? 'none'})` });
       continue;

@@ -7,7 +7,7 @@
 // server refuses a body that does not match it) and a HEAD afterwards.
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { RecordingStoreConfig } from '../../config/recording-store-schema.ts';
 
 export interface ObjectHead {
@@ -102,6 +102,32 @@ export class S3Bucket {
     } catch (err) {
       if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey')) return null;
       throw wrap(err, `GET ${this.urlOf(key)}`);
+    }
+  }
+
+  /** The keys (with sizes) under `<prefix><id>/`: every object of one recording. */
+  async listRecording(id: string): Promise<{ key: string; size: number }[]> {
+    const prefix = this.keyOf(id, '');
+    const out: { key: string; size: number }[] = [];
+    let token: string | undefined;
+    do {
+      try {
+        const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? -1 });
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } catch (err) {
+        throw wrap(err, `LIST ${this.urlOf(prefix)}`);
+      }
+    } while (token);
+    return out;
+  }
+
+  /** Removes an object (no error when it is already gone). */
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      throw wrap(err, `DELETE ${this.urlOf(key)}`);
     }
   }
 
