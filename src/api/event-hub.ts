@@ -5,6 +5,7 @@ import type { Parley } from '../app.ts';
 import type { ActiveCall } from '../call/call-manager.ts';
 import type { Conference } from '../call/conference/conference-manager.ts';
 import type { Recorder } from '../recording/recorder.ts';
+import { siprecSummary } from '../recording/siprec-sidecar.ts';
 import type { RecoveredRecording } from '../recording/recover-recordings.ts';
 import type { StoredRecording } from '../recording/store/recording-uploader.ts';
 import type { RouteDecision } from '../policy/rule-types.ts';
@@ -91,7 +92,7 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
       const onRecorder = (r: Recorder): void => this.onRecorder(r);
       // Interrupted recordings an earlier process left, repaired at start, are saved recordings too.
       const onRecovered = (x: RecoveredRecording): void =>
-        this.publish('recording.saved', { id: x.id, room: x.meta.room, durationMs: x.meta.durationMs, files: x.files, postProcessing: x.meta.postProcessing.state, interrupted: x.meta.interrupted ?? false });
+        this.publish('recording.saved', { id: x.id, room: x.meta.room, durationMs: x.meta.durationMs, files: x.files, postProcessing: x.meta.postProcessing.state, interrupted: x.meta.interrupted ?? false, ...(x.meta.siprec ? { siprec: siprecSummary(x.meta.siprec) } : {}) });
       recs.on('recorder', onRecorder).on('recovered', onRecovered);
       this.detach.push(() => recs.off('recorder', onRecorder).off('recovered', onRecovered));
       // Safe: every file verified in the bucket (and the local audio removed when so configured).
@@ -195,6 +196,8 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
         durationMs: m.durationMs,
         files: r.files,
         postProcessing: m.postProcessing.state,
+        // A SIPREC recording: who was recorded (RFC 7865 participants) and its session and group.
+        ...(m.siprec ? { siprec: siprecSummary(m.siprec) } : {}),
       }),
     );
   }

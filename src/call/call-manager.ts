@@ -13,8 +13,10 @@ import type { CallDeps } from './call-deps.ts';
 import { flowRecords } from './call-recording.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
-import type { BridgeTarget } from './ports.ts';
+import { SiprecCall } from './siprec-call.ts';
+import { SiprecGroups } from './siprec-groups.ts';
 import type { FlowsConfig } from './flow-types.ts';
+import type { BridgeTarget } from './ports.ts';
 
 /** The cluster's say on an INVITE before it is answered (src/cluster/invite-gate.ts). */
 export type InviteGateDecision =
@@ -25,8 +27,20 @@ export interface InviteGatePort {
   decide(flows: FlowsConfig, flow: string, requestUri: string): Promise<InviteGateDecision>;
 }
 
+/** A call Parley answered: an ordinary one, or a SIPREC recording session. */
+export type ManagedCall = SipCall | SiprecCall;
+
+/** The flow Parley provides when the config declares none of that name (a rule's `app: siprec`). */
+const BUILTIN_FLOWS: FlowsConfig = { siprec: [{ siprec: null }] };
+
+/** A flow that starts with the `siprec` step takes SIPREC sessions (its INVITE is multipart). */
+function isSiprecFlow(flows: FlowsConfig, flow: string): boolean {
+  const first = flows[flow]?.[0];
+  return first !== undefined && 'siprec' in first;
+}
+
 export interface ActiveCall {
-  call: SipCall;
+  call: ManagedCall;
   session: CallSession;
   flow: string;
   startedAt: Date;
@@ -52,6 +66,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly admission: Admission;
   private readonly digest: DigestAuth | null;
   private guardTimer: NodeJS.Timeout | null = null;
+  /** SIPREC sessions by group id (a transfer's sessions are linked). */
+  private readonly siprecGroups = new SiprecGroups();
   private closed = false;
   private gate: InviteGatePort | null = null;
 
@@ -191,7 +207,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       res.send(ticket.status, ticket.reason, { headers });
       return;
     }
-    const flows = this.routing.flows;
+    const flows = { ...BUILTIN_FLOWS, ...this.routing.flows };
     if (!flows[flow]) {
       ticket.release();
       log.error({ flow }, 'the rule chain named a flow that does not exist');
@@ -214,11 +230,14 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     };
     const events = req as unknown as NodeJS.EventEmitter;
     events.once('cancel', onCancel);
-    SipCall.create(this.deps, req, res, log, { delayedOffer: this.settings.delayedOffer }).then(
+    const creating: Promise<ManagedCall> = isSiprecFlow(flows, flow)
+      ? SiprecCall.create(this.deps, req, res, log, this.siprecGroups)
+      : SipCall.create(this.deps, req, res, log, { delayedOffer: this.settings.delayedOffer });
+    creating.then(
       (call) => {
         this.pending.delete(callId);
         events.off('cancel', onCancel);
-        if (bridgeTo) call.bridgeTarget = bridgeTo;
+        if (bridgeTo && call instanceof SipCall) call.bridgeTarget = bridgeTo;
         call.recordingOrigin = {
           flow,
           rule: rule?.name ?? null,
@@ -275,7 +294,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     }
   }
 
-  private run(call: SipCall, flows: typeof this.routing.flows, flow: string, release: () => void): void {
+  private run(call: ManagedCall, flows: typeof this.routing.flows, flow: string, release: () => void): void {
     if (this.closed) {
       call.hangup(503, 'Service Unavailable');
       release();

@@ -74,6 +74,7 @@ export function flowRecords(flows: FlowsConfig, flow: string): boolean {
     seen.add(name);
     for (const step of flows[name] ?? []) {
       if ('record' in step && step.record.action === 'start') return true;
+      if ('siprec' in step) return true;
       todo.push(...nextFlows(step));
     }
   }

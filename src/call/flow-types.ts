@@ -64,6 +64,16 @@ export type ConferenceParams = Omit<ConferenceJoinOptions, 'joinTone' | 'leaveTo
   leaveTone?: PlaySpec;
 };
 
+/** The built-in SIPREC step: answer the recording client, record every stream, wait for its BYE. */
+export interface SiprecParams {
+  /** The stereo file of the two main participants (default true). */
+  stereo?: boolean;
+  /** A WAV per stream (default true). */
+  stems?: boolean;
+  /** How long the session's recording is kept (days); wins over the rule's and recording.retention.days. */
+  retention?: { days: number };
+}
+
 export interface HangupParams {
   status?: number;
   reason?: string;
@@ -81,6 +91,7 @@ export type StepConfig =
   | { whisper: PlaySpec }
   | { transfer: { to: string } }
   | { hangup: HangupParams | null }
+  | { siprec: SiprecParams | null }
   | { goto: string };
 
 export type FlowsConfig = Record<string, StepConfig[]>;

@@ -10,6 +10,7 @@ import { HangupTask } from './tasks/hangup-task.ts';
 import { MenuTask } from './tasks/menu-task.ts';
 import { PlayTask } from './tasks/play-task.ts';
 import { RecordTask } from './tasks/record-task.ts';
+import { SiprecTask } from './tasks/siprec-task.ts';
 import { TransferTask } from './tasks/transfer-task.ts';
 
 type Factory = (params: never) => Task;
@@ -26,6 +27,7 @@ const factories: Record<string, Factory> = {
   conference: (p: StepParams<'conference'>) => new ConferenceTask(p),
   transfer: (p: StepParams<'transfer'>) => new TransferTask(p.to),
   hangup: (p: StepParams<'hangup'>) => new HangupTask(p ?? {}),
+  siprec: (p: StepParams<'siprec'>) => new SiprecTask(p ?? {}),
 };
 
 type StepParams<K extends string> = Extract<StepConfig, Record<K, unknown>>[K & keyof Extract<StepConfig, Record<K, unknown>>];

@@ -45,7 +45,7 @@ const step = (name: string, params: object) => obj({ [name]: params }, [name]);
 
 const stepSchema = {
   description:
-    'one of answer, play, say, menu, collect, record, bridge, conference, whisper, transfer, hangup, goto (a step is an object with one key)',
+    'one of answer, play, say, menu, collect, record, bridge, conference, whisper, transfer, hangup, goto, siprec (a step is an object with one key)',
   oneOf: [
     step('answer', { type: ['object', 'null'], additionalProperties: false, properties: { early: { type: 'boolean' } } }),
     step('play', playParams),
@@ -90,6 +90,7 @@ const stepSchema = {
     step('transfer', obj({ to: { type: 'string', pattern: '^(sips?|tel):' } }, ['to'])),
     step('hangup', { ...obj({ status: { type: 'integer', minimum: 400, maximum: 699 }, reason: str }), type: ['object', 'null'] }),
     step('goto', str),
+    step('siprec', { ...obj({ stereo: { type: 'boolean' }, stems: { type: 'boolean' }, retention }), type: ['object', 'null'] }),
   ],
 } as const;
 

@@ -66,13 +66,13 @@ export function parseConfig(text: string, file = '(inline)'): ParleyConfig {
   return merged;
 }
 
-/** `- answer` and `- hangup` are shorthand for steps without parameters. */
+/** `- answer`, `- hangup` and `- siprec` are shorthand for steps without parameters. */
 function normalizeFlows(c: ParleyConfig): void {
   if (!isPlainObject(c.flows)) return;
   for (const steps of Object.values(c.flows as Record<string, unknown>)) {
     if (!Array.isArray(steps)) continue;
     steps.forEach((s, i) => {
-      if (s === 'answer' || s === 'hangup') steps[i] = { [s]: null };
+      if (s === 'answer' || s === 'hangup' || s === 'siprec') steps[i] = { [s]: null };
     });
   }
 }
@@ -111,7 +111,7 @@ function crossChecks(c: ParleyConfig): string[] {
   problems.push(...danglingFlowReferences(c.flows));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {
-      if ('app' in a && !(a.app in c.flows)) problems.push(`routing.rules.${i}.actions.${j}.app: no flow named '${a.app}'`);
+      if ('app' in a && !(a.app in c.flows) && a.app !== 'siprec') problems.push(`routing.rules.${i}.actions.${j}.app: no flow named '${a.app}'`);
     }),
   );
   c.security.upstreams.forEach((u, i) => {

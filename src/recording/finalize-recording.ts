@@ -46,6 +46,8 @@ export interface FinalizeContext {
 export async function finalizeRecording(c: FinalizeContext): Promise<void> {
   await Promise.all(c.closed);
   for (const e of c.files) if (e.lost === undefined) e.sha256 = await sha256File(c.pathOf(e.file));
+  // A SIPREC session's metadata versions (null: the file was never written, e.g. a crash).
+  for (const v of c.meta.siprec?.metadataVersions ?? []) v.sha256 = await (async () => sha256File(c.pathOf(v.file)))().catch(() => null);
   await c.save();
   const format = c.meta.postProcessing.format;
   if (format !== 'none' && c.postProcessor) {

@@ -1,4 +1,5 @@
 // The JSON sidecar of a recording: its shape (written by SidecarWriter).
+import type { SiprecSidecar } from './siprec-sidecar.ts';
 //
 // Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
 // in the mixed file (they differ by the paused time when pauses skip); `at` is
@@ -41,6 +42,8 @@ export interface LegEntry {
   /** The To URI the caller originally dialled (default routing endpoint). */
   originalTo: string | null;
   role: 'caller' | 'other';
+  /** Where the leg goes in the stereo file: absent or 'auto' (caller left, the others right), or fixed; 'none' leaves it out. */
+  stereo?: 'auto' | 'left' | 'right' | 'none';
   joins: TimePoint[];
   leaves: TimePoint[];
   stems: StemEntry[];
@@ -96,6 +99,8 @@ export interface RecordingMetadata {
   retention?: RetentionEntry | null;
   /** Encrypted at rest (recording.encryption): every audio file is sealed (encryption/chunk-format.ts), the data key in `keyFile`. */
   encryption?: EncryptionEntry;
+  /** A SIPREC recording: the session's metadata, normalized (siprec-sidecar.ts). */
+  siprec?: SiprecSidecar;
 }
 
 export interface RetentionEntry {
@@ -119,6 +124,7 @@ export interface LegInfo {
   callId?: string | null;
   originalTo?: string | null;
   role?: 'caller' | 'other';
+  stereo?: 'auto' | 'left' | 'right' | 'none';
 }
 
 export function applyLegInfo(entry: LegEntry, info: LegInfo): void {
@@ -128,6 +134,7 @@ export function applyLegInfo(entry: LegEntry, info: LegInfo): void {
   if (info.callId !== undefined) entry.callId = info.callId;
   if (info.originalTo !== undefined) entry.originalTo = info.originalTo;
   if (info.role !== undefined) entry.role = info.role;
+  if (info.stereo !== undefined) entry.stereo = info.stereo;
 }
 
 /** The sidecar of a recording that has just started. */

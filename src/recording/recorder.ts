@@ -20,6 +20,7 @@
 // - the caller (stereo left) is the first leg added with role 'caller', else the
 //   first leg to join. A leg id seen in a tick but never added joins implicitly.
 import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
+import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
@@ -41,6 +42,7 @@ import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
 import type { PostProcessor, PostProgress } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
+import type { SiprecSidecar } from './siprec-sidecar.ts';
 import { StereoFrame } from './stereo-frame.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
@@ -127,6 +129,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private callerId: string | null = null;
   private badFrames = 0;
   private closed = false;
+  /** Files written beside the audio (SIPREC metadata versions): awaited and hashed before finalization. */
+  private readonly companionWrites: Promise<void>[] = [];
   private resolveFinalized!: (m: RecordingMetadata) => void;
   private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
@@ -201,7 +205,27 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Every file name of this recording so far (inside the recordings folder). */
   get files(): string[] {
     const stems = this.meta.legs.flatMap((l) => l.stems.map((s) => s.file));
-    return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, `${this.base}.json`];
+    const siprec = this.meta.siprec?.metadataVersions.map((v) => v.file) ?? [];
+    return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, ...siprec, `${this.base}.json`];
+  }
+
+  /** The SIPREC section of the sidecar (a copy is kept); written with the next flush, within a second. */
+  setSiprec(view: SiprecSidecar): void {
+    if (this.closed) return;
+    this.meta.siprec = structuredClone(view);
+  }
+
+  /**
+   * Writes a small file of this recording beside the audio (a SIPREC metadata
+   * version, named by the caller inside the recordings folder; never overwritten).
+   * complete() waits for it before finalization, which hashes the metadata
+   * versions into the sidecar before it is signed.
+   */
+  writeCompanion(name: string, text: string): void {
+    const p = writeFile(this.path(name), text, { flag: 'wx' }).catch((err: unknown) => {
+      this.log.error({ err, file: name }, 'a file of the recording was not written');
+    });
+    this.companionWrites.push(p);
   }
 
   writeTick(tick: MixTick): void {
@@ -225,8 +249,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const stereo = this.stereoFrame;
     stereo.reset();
     for (const id of tick.legs.keys()) {
+      const side = id === this.callerId ? 'left' : (this.legs.get(id)?.entry.stereo ?? 'auto');
+      if (side === 'none') continue;
       const frame = legFrame(id);
-      if (id === this.callerId) stereo.setLeft(frame);
+      if (side === 'left') stereo.setLeft(frame);
       else stereo.addRight(frame);
     }
     this.stereo.append(stereo.interleave());
@@ -374,6 +400,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.meta.stereo && this.stereo) settleEntry(this.meta.stereo, this.stereo);
     this.stems.settleEntries();
     this.meta.durationMs = this.meta.mix.durationMs;
+    // Written before finalizeRecording hashes them (and the sidecar is signed).
+    await Promise.all(this.companionWrites);
     await this.saveMeta();
     const closed = this.metadata;
     this.safeEmit('closed', closed);

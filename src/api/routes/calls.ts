@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ActiveCall } from '../../call/call-manager.ts';
 import { CALLEE_LEG } from '../../call/b2b-bridge.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
-import { CALLER_LEG, type SipCall } from '../../call/sip-call.ts';
+import { CALLER_LEG, SipCall } from '../../call/sip-call.ts';
 import type { Player } from '../../playback/player.ts';
 import { ApiError } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
@@ -38,7 +38,7 @@ type LegAction = 'mute' | 'unmute' | 'deafen' | 'undeafen';
 type RecAction = 'start' | 'stop' | 'pause' | 'resume' | 'mask' | 'unmask';
 
 /** Players the API started, per call, so that `play/stop` can end them. */
-const apiPlayers = new WeakMap<SipCall, Set<Player>>();
+const apiPlayers = new WeakMap<object, Set<Player>>();
 
 export function describeCall(a: ActiveCall): Record<string, unknown> {
   const c = a.call;
@@ -88,6 +88,8 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
     { schema: { summary: 'Play a prompt, text or tone to the room or one leg', params: idParam, body: playBody, response: { 202: anyObject, ...errors } } },
     async (req, reply) => {
       const { call } = find((req.params as { id: string }).id);
+      // A SIPREC session is only recorded: nothing is played toward the recording client or into its recording.
+      if (!(call instanceof SipCall)) throw new ApiError(409, 'conflict', 'nothing is played into a SIPREC recording session');
       const body = req.body as { prompt?: string; text?: string; tone?: string; repeat?: number; target: string };
       const target = body.target;
       const leg = target === 'room' ? null : call.room.leg(target);

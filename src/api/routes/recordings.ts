@@ -4,6 +4,7 @@
 import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { RecordingMetadata } from '../../recording/metadata.ts';
+import { siprecSummary } from '../../recording/siprec-sidecar.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
 import { openDownload, type Download } from '../recording-download.ts';
@@ -17,6 +18,7 @@ const TYPES: Record<string, string> = {
   '.ogg': 'audio/ogg',
   '.mp3': 'audio/mpeg',
   '.json': 'application/json',
+  '.xml': 'application/rs-metadata+xml',
 };
 
 function listedFiles(id: string, m: RecordingMetadata): string[] {
@@ -25,13 +27,14 @@ function listedFiles(id: string, m: RecordingMetadata): string[] {
     m.stereo?.file,
     ...(m.legs ?? []).flatMap((l) => l.stems.map((s) => s.file)),
     ...(m.postProcessed ?? []).map((p) => p.file),
+    ...(m.siprec?.metadataVersions ?? []).map((v) => v.file),
     `${id}.json`,
     // A sidecar naming `../x` or `a/b` names nothing Parley wrote: not listed, never served.
   ].filter((f): f is string => typeof f === 'string' && SAFE.test(f));
 }
 
 function sha256Listed(m: RecordingMetadata, file: string): string | null {
-  const entries = [m.mix, m.stereo, ...(m.legs ?? []).flatMap((l) => l.stems ?? []), ...(m.postProcessed ?? [])];
+  const entries = [m.mix, m.stereo, ...(m.legs ?? []).flatMap((l) => l.stems ?? []), ...(m.postProcessed ?? []), ...(m.siprec?.metadataVersions ?? [])];
   return entries.find((e) => e?.file === file)?.sha256 ?? null;
 }
 
@@ -65,6 +68,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
         held,
         legs: (m.legs ?? []).map((l) => ({ id: l.id, uri: l.uri, originalTo: l.originalTo, role: l.role })),
         files: listedFiles(id, m),
+        ...(m.siprec ? { siprec: siprecSummary(m.siprec) } : {}),
       };
     } catch (err) {
       if (err instanceof RecordingFileError && err.kind === 'forbidden') refused(err, { file: `${id}.json` });
@@ -117,7 +121,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     {
       schema: {
         summary: 'Download one file the recording\'s metadata lists',
-        produces: ['audio/wav', 'audio/ogg', 'audio/mpeg', 'application/json'],
+        produces: ['audio/wav', 'audio/ogg', 'audio/mpeg', 'application/json', 'application/rs-metadata+xml'],
         params: {
           type: 'object',
           required: ['id', 'file'],

@@ -1,7 +1,7 @@
 // What the recordings index keeps of a sidecar: only what searches filter on.
 // Participants are generic over the sidecar: every leg's URI, and every entry of a
-// `participants` list (uri or aor), so that other producers of sidecars (SIPREC)
-// are searchable by participant without changing the index.
+// `participants` list (uri or aor) at the top or in the `siprec` section, so that SIPREC sessions
+// are found by participant; SIPREC sidecars add their group and session ids.
 import type { RecordingMetadata } from '../metadata.ts';
 
 export interface IndexEntry {
@@ -19,6 +19,9 @@ export interface IndexEntry {
   parts: string[];
   /** Days kept after the end (the sidecar's retention); null: the configured default. */
   days: number | null;
+  /** SIPREC: the session's group id and session id (absent in entries of older journals: no SIPREC then). */
+  group?: string | null;
+  session?: string | null;
 }
 
 /** `"Bob" <sip:Bob@Example.com;transport=udp>` → `sip:bob@example.com`. */
@@ -32,8 +35,9 @@ export function normalizeUri(raw: string): string {
 function participantUris(meta: RecordingMetadata): string[] {
   const out = new Set<string>();
   for (const l of meta.legs ?? []) if (typeof l?.uri === 'string' && l.uri) out.add(normalizeUri(l.uri));
-  const extra = (meta as { participants?: unknown }).participants;
-  if (Array.isArray(extra)) {
+  const lists = [(meta as { participants?: unknown }).participants, (meta as { siprec?: { participants?: unknown } }).siprec?.participants];
+  for (const extra of lists) {
+    if (!Array.isArray(extra)) continue;
     for (const p of extra) {
       if (!p || typeof p !== 'object') continue;
       for (const k of ['uri', 'aor'] as const) {
@@ -43,6 +47,13 @@ function participantUris(meta: RecordingMetadata): string[] {
     }
   }
   return [...out];
+}
+
+/** A SIPREC sidecar's group and session ids (nothing for other recordings: entries stay small). */
+function siprecIds(meta: RecordingMetadata): { group?: string | null; session?: string | null } {
+  const s = (meta as { siprec?: { groupId?: unknown; sessionId?: unknown } }).siprec;
+  if (!s || typeof s !== 'object') return {};
+  return { group: typeof s.groupId === 'string' ? s.groupId : null, session: typeof s.sessionId === 'string' ? s.sessionId : null };
 }
 
 /** null when the sidecar is not a recording's metadata. */
@@ -62,5 +73,6 @@ export function entryOf(id: string, meta: RecordingMetadata): IndexEntry | null 
     to: [...to],
     parts: participantUris(meta),
     days: typeof meta.retention?.days === 'number' ? meta.retention.days : null,
+    ...siprecIds(meta),
   };
 }

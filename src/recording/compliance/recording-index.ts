@@ -23,6 +23,9 @@ export interface RecordingQuery {
   rule?: string;
   originalTo?: string;
   participant?: string;
+  /** SIPREC group id / session id (exact). */
+  group?: string;
+  session?: string;
   state?: string;
   /** Keep only entries for which this says true (hold state). */
   where?: (e: IndexEntry) => boolean;
@@ -304,6 +307,8 @@ export class RecordingIndex {
       if (q.state !== undefined && e.state !== q.state) continue;
       if (to !== null && !e.to.includes(to)) continue;
       if (part !== null && !e.parts.includes(part)) continue;
+      if (q.group !== undefined && e.group !== q.group) continue;
+      if (q.session !== undefined && e.session !== q.session) continue;
       if (q.where && !q.where(e)) continue;
       if (out.length === q.limit) return { entries: out, next: encodeCursor(out[out.length - 1]!) };
       out.push(e);

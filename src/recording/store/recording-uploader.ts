@@ -123,6 +123,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       .filter((f) => f.lost === undefined)
       .map((f) => f.file);
     files.push(...meta.postProcessed.map((p) => p.file));
+    files.push(...(meta.siprec?.metadataVersions ?? []).filter((v) => v.sha256).map((v) => v.file));
     if (meta.encryption) files.push(meta.encryption.keyFile);
     for (const suffix of this.companions) {
       const name = `${id}${suffix}`;
@@ -219,7 +220,8 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     if (this.o.config.deleteLocal ?? true) {
       const keep = new Set([`${e.id}.json`, keyFileName(e.id), ...this.companions.map((s) => `${e.id}${s}`)]);
       for (const o of objects) {
-        if (keep.has(o.file)) continue;
+        // Metadata stays (the sidecar, key, signature, SIPREC metadata versions): only audio goes.
+        if (keep.has(o.file) || (o.file.startsWith(`${e.id}.metadata-`) && o.file.endsWith('.xml'))) continue;
         await rm(pathInside(this.o.dir, o.file), { force: true });
         removed.push(o.file);
       }

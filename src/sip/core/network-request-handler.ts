@@ -24,7 +24,10 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY,
 const KNOWN_METHODS = new Set(ALLOW.split(', '));
 const PENDING_LIMIT_MS = 64000;
 /** Extensions a request may Require of us. */
-const SUPPORTED = new Set(['100rel', 'timer', 'replaces', 'norefersub']);
+// siprec: RFC 7866 §6.1.1, Parley's app is a recording server (src/call/siprec-call.ts).
+const SUPPORTED = new Set(['100rel', 'timer', 'replaces', 'norefersub', 'siprec']);
+/** Bodies the app reads besides SDP: SIPREC recording metadata (RFC 7866 §9, a metadata-only UPDATE or re-INVITE). */
+const READABLE = new Set(['application/sdp', 'application/rs-metadata+xml', 'application/rs-metadata']);
 
 /** §8.2.2.2: what identifies a request for merged-request detection. */
 function mergeKeyOf(req: SipMessage, fromTag: string): string {
@@ -105,7 +108,7 @@ export class NetworkRequestHandler {
   private unacceptableBody(inbound: Inbound, req: SipMessage): boolean {
     const type = (req.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
     const optional = /handling\s*=\s*optional/i.test(req.get('Content-Disposition') ?? '');
-    if (req.body.length && type && type !== 'application/sdp' && !type.startsWith('multipart/') && !optional) {
+    if (req.body.length && type && !READABLE.has(type) && !type.startsWith('multipart/') && !optional) {
       this.errors.respond(inbound, req, new SipError(415, 'Unsupported Media Type', `cannot read ${type}`), [['Accept', 'application/sdp']]);
       return true;
     }

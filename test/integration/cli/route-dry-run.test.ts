@@ -2,7 +2,7 @@
 // config file with a rule chain, a SIP request in a file.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -66,5 +66,28 @@ describe('parley route --dry-run', () => {
     const r = parley(['--dry-run', '/nonexistent.sip']);
     assert.equal(r.code, 2);
     assert.match(r.err, /ENOENT.*nonexistent\.sip/);
+  });
+});
+
+describe('parley route --dry-run with the shipped parley.yaml', () => {
+  const shipped = (input: string) => spawnSync('bin/parley', ['route', '--dry-run', '-', '--config', 'parley.yaml', '--json'], { encoding: 'utf8', input });
+  const siprec = readFileSync('test/fixtures/sip/invite-siprec.sip', 'utf8');
+
+  it('a SIPREC INVITE (a +sip.src Contact, or Require: siprec) goes to the siprec flow, not to the record-notice gateway', () => {
+    for (const [input, rule] of [
+      [siprec, 'siprec-src-contact'],
+      [siprec.replace(';+sip.src', '').replace('Max-Forwards: 70\r\n', 'Require: siprec\r\nMax-Forwards: 70\r\n'), 'siprec'],
+    ] as const) {
+      const r = shipped(input);
+      assert.equal(r.status, 0, r.stderr);
+      const d = JSON.parse(r.stdout) as { outcome: { kind: string; flow: string }; decidedBy: string };
+      assert.deepEqual([d.outcome.kind, d.outcome.flow, d.decidedBy], ['app', 'siprec', rule]);
+    }
+  });
+
+  it('an ordinary audio INVITE still goes to the record-notice gateway', () => {
+    const r = shipped(readFileSync('test/fixtures/sip/invite-audio.sip', 'utf8'));
+    const d = JSON.parse(r.stdout) as { outcome: { flow: string } };
+    assert.equal(d.outcome.flow, 'record-notice');
   });
 });

@@ -12,7 +12,8 @@ import { AuditLog, type AuditEntry } from '../../../src/recording/compliance/aud
 import { verifyAuditLog } from '../../../src/recording/compliance/audit-verify.ts';
 import { canonicalJson, signedSidecarText } from '../../../src/recording/compliance/canonical-json.ts';
 import { normalizeUri } from '../../../src/recording/compliance/index-entry.ts';
-import { RecordingIndex } from '../../../src/recording/compliance/recording-index.ts';
+import { RecordingIndex, type RecordingQuery } from '../../../src/recording/compliance/recording-index.ts';
+import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { resolveRetention } from '../../../src/recording/compliance/retention-policy.ts';
 import { SigningKey } from '../../../src/recording/compliance/signing-key.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
@@ -146,6 +147,27 @@ describe('recordings index', () => {
     const first = idx.query({ limit: 1 });
     assert.deepEqual(first.entries.map((e) => e.id), ['c']);
     assert.deepEqual(idx.query({ limit: 1, cursor: first.next! }).entries.map((e) => e.id), ['a']);
+    idx.close();
+  });
+
+  it('finds SIPREC sessions by participant AOR, group id and session id; journal entries of other recordings stay as they were', () => {
+    const siprec = (id: string, group: string | null, session: string | null, aors: string[]): RecordingMetadata =>
+      ({
+        ...(JSON.parse(sidecar(id, '2026-12-01T10:00:00.000Z', [{ uri: 'sip:s0@src.invalid' }])) as RecordingMetadata),
+        siprec: { groupId: group, sessionId: session, participants: aors.map((aor) => ({ id: null, aor, name: null, sends: [] })) },
+      }) as unknown as RecordingMetadata;
+    const idx = new RecordingIndex(join(root, 'idx-siprec'), join(root, 'idx-siprec', 'index.jsonl'), log);
+    assert.ok(idx.putMeta('t1', siprec('t1', 'grp', 'sess-1', ['sip:Alice@example.com', 'sip:bob@example.com'])));
+    assert.ok(idx.putMeta('t2', siprec('t2', 'grp', 'sess-2', ['sip:alice@example.com', 'sip:dave@example.com'])));
+    assert.ok(idx.putMeta('t3', siprec('t3', null, null, [])));
+    assert.ok(idx.putMeta('plain', JSON.parse(sidecar('plain', '2026-12-01T10:00:00.000Z', [{ uri: 'sip:dave@example.com' }])) as RecordingMetadata));
+    const ids = (q: Omit<RecordingQuery, 'limit'>): string[] => idx.query({ limit: 10, ...q }).entries.map((e) => e.id).sort();
+    assert.deepEqual(ids({ group: 'grp' }), ['t1', 't2']);
+    assert.deepEqual(ids({ session: 'sess-1' }), ['t1']);
+    assert.deepEqual(ids({ group: 'grp', participant: 'sip:DAVE@example.com' }), ['t2']);
+    assert.deepEqual(ids({ participant: 'sip:dave@example.com' }), ['plain', 't2']);
+    assert.deepEqual(ids({ group: 'other' }), []);
+    assert.equal('group' in idx.get('plain')!, false, 'no SIPREC fields in other entries');
     idx.close();
   });
 

@@ -1,0 +1,332 @@
+// A SIPREC recording session (RFC 7866) as its flow sees it: Parley is the
+// Session Recording Server. The SRC's INVITE carries an offer with one m-line per
+// recorded stream and the recording metadata (RFC 7865); each stream gets a
+// receive-only leg in the session's own room (SiprecStreams), the recording writes
+// a stem per stream, the stereo file (the two main participants) and the mix, and
+// the metadata (every version as received, and a normalized view in the sidecar).
+// Nothing is ever played or sent toward the SRC. Re-INVITEs and UPDATEs bring new
+// offers (pause by a=inactive or c=0.0.0.0, resume, new streams) and new metadata.
+import type Srf from 'drachtio-srf';
+import type { MediaLeg } from '../media-plane/media-leg.ts';
+import type { MediaRoom } from '../media-plane/media-room.ts';
+import { SdpNegotiationError } from '../media-plane/media-errors.ts';
+import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
+import { readSiprecBody, SiprecBodyError, type SiprecBody } from '../siprec/siprec-body.ts';
+import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+import type { CallDeps } from './call-deps.ts';
+import { CallRecording } from './call-recording.ts';
+import { destroyDialog } from './dialog-util.ts';
+import { parseNameAddr } from './name-addr.ts';
+import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
+import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
+import type { SiprecGroups } from './siprec-groups.ts';
+import { SiprecStreams, type StreamChange } from './siprec-streams.ts';
+import { SiprecView } from './siprec-view.ts';
+
+function warning(code: number, text: string): string {
+  return `${code} parley "${[...text.slice(0, 80)].map((c) => (c === '"' || c === '\\' || c < ' ' ? ' ' : c)).join('')}"`;
+}
+
+export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
+  readonly callId: string;
+  readonly originalTo: NameAddr;
+  readonly from: NameAddr;
+  readonly requestUri: string;
+  readonly bridgeTarget: BridgeTarget = 'to';
+  readonly createdAt = Date.now();
+  readonly view: SiprecView;
+  /** Set by the call manager: the flow and rule, written into the session's recording (search, retention). */
+  recordingOrigin: RecordingOrigin | null = null;
+  private uas: Srf.Dialog | null = null;
+  private endedFlag = false;
+  private canceled = false;
+  private recording: CallRecording | null = null;
+  /** Metadata versions received before the recording started: written once it has an id. */
+  private readonly pendingMetadata: { xml: string; file: number }[] = [];
+  /** An offer is being taken: another one now gets 500 + Retry-After (RFC 3261 §14.2, RFC 3311 §5.2). */
+  private offerInProgress = false;
+  private metadataCount = 0;
+  /** createUAS is sending the 200 and waiting for the dialog: neither unanswered nor confirmed. */
+  private answering = false;
+  /** Legs the recording was told about (a stream set to port 0 leaves it). */
+  private readonly recordedLegs = new Set<string>();
+
+  private constructor(
+    readonly deps: CallDeps,
+    readonly req: Srf.SrfRequest,
+    private readonly res: Srf.SrfResponse,
+    readonly room: MediaRoom,
+    private readonly streams: SiprecStreams,
+    private readonly groups: SiprecGroups,
+    readonly log: Logger,
+  ) {
+    super(log);
+    this.callId = req.get('Call-ID') ?? room.id;
+    this.originalTo = parseNameAddr(req.get('To'));
+    this.from = parseNameAddr(req.get('From'));
+    this.requestUri = req.uri;
+    this.view = new SiprecView(this.callId);
+    room.on('close', (reason) => {
+      if (reason === 'media-thread-died') this.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the session failed');
+    });
+    req.on('cancel', () => {
+      this.canceled = true;
+      this.end('SRC canceled');
+    });
+  }
+
+  /**
+   * Reads the SRC's INVITE and creates the session's room and legs. Every failure
+   * answers the INVITE (400/415 for a body it cannot read, 488 when nothing can be
+   * recorded, 500 otherwise) and rejects. Bad metadata is not a failure.
+   */
+  static async create(deps: CallDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger, groups: SiprecGroups): Promise<SiprecCall> {
+    const callId = req.get('Call-ID') ?? 'unknown';
+    let room: MediaRoom | null = null;
+    try {
+      const body = readSiprecBody(req.get('Content-Type'), req.body);
+      if (body.sdp === null) throw new SdpNegotiationError('a SIPREC INVITE without an SDP offer', 304);
+      room = await deps.media.createRoom(`siprec-${callId}`);
+      const streams = new SiprecStreams(room, log);
+      const changes = await streams.apply(body.sdp);
+      const call = new SiprecCall(deps, req, res, room, streams, groups, log);
+      call.view.setStreams(streams.slotsForView);
+      call.takeMetadata(body, 'INVITE');
+      call.applyPauses(changes);
+      log.info({ streams: streams.legs.length, metadata: body.metadata !== null, ignoredParts: body.ignored }, 'siprec: session offered');
+      return call;
+    } catch (err) {
+      room?.close();
+      if (!res.finalResponseSent) {
+        if (err instanceof SiprecBodyError) res.send(err.status, { headers: { Warning: warning(399, err.message) } });
+        else if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: warning(err.warning, err.message) } });
+        else res.send(500);
+      }
+      throw err;
+    }
+  }
+
+  get answered(): boolean {
+    return this.uas !== null;
+  }
+
+  get ended(): boolean {
+    return this.endedFlag;
+  }
+
+  get dialog(): Srf.Dialog | null {
+    return this.uas;
+  }
+
+  /** The first stream's leg (the API's view of a call's "caller"). */
+  get leg(): MediaLeg {
+    return this.streams.legs[0] ?? (this.room.leg('s0') as MediaLeg);
+  }
+
+  get activeRecording(): CallRecording | null {
+    return this.recording;
+  }
+
+  /** 200 OK with the assembled answer (a plain application/sdp body: RFC 7866 §7, multipart answers break clients). `early` is ignored. */
+  async answer(): Promise<void> {
+    if (this.uas || this.endedFlag || this.answering) return;
+    this.answering = true;
+    let uas: Srf.Dialog;
+    try {
+      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers: { 'Content-Type': 'application/sdp' } });
+    } finally {
+      this.answering = false;
+    }
+    if (this.endedFlag) {
+      destroyDialog(uas, this.log);
+      return;
+    }
+    this.uas = uas;
+    uas.on('destroy', () => this.end('SRC hung up'));
+    uas.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRequest('INVITE', req, res));
+    uas.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRequest('UPDATE', req, res));
+    uas.on('info', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
+    this.log.info('siprec: answered');
+  }
+
+  /** Starts the session's recording: a stem per stream, the stereo file of the two main participants, the mix. */
+  async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
+    if (this.recording && !this.recording.recorder.isClosed) return this.recording;
+    const recorder = this.deps.recordings.createRecorder({
+      roomId: this.room.id,
+      sampleRate: this.deps.settings.sampleRate,
+      stereo: options.stereo,
+      stems: options.stems,
+      labels: {
+        flow: this.recordingOrigin?.flow ?? null,
+        rule: this.recordingOrigin?.rule ?? null,
+        retention: resolveRetention(options.retentionDays, this.recordingOrigin, this.deps.settings.retentionDays ?? null),
+      },
+    });
+    const hangup = this.deps.recordings.onWriteError === 'hangup';
+    this.recording = new CallRecording(recorder, this.room, this.deps.settings.recordingDir, hangup ? () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written') : null);
+    for (const m of this.pendingMetadata.splice(0)) this.saveMetadataFile(m.xml, m.file);
+    this.refresh();
+    if (this.streams.allPaused) recorder.pause('siprec: every stream paused by the SRC');
+    this.log.info({ recording: recorder.id }, 'siprec: recording');
+    return this.recording;
+  }
+
+  /** Nothing is ever played toward a recording client. */
+  play(): PlayHandle {
+    this.log.warn('siprec: a play step was skipped (nothing is played to a recording client)');
+    return { finished: Promise.resolve({ reason: 'error', error: new Error('nothing is played to a SIPREC client') }), stop: () => undefined };
+  }
+
+  async bridge(): Promise<BridgeOutcome> {
+    return { kind: 'failed', status: 488, reason: 'a SIPREC session is not bridged' };
+  }
+
+  async joinConference(): Promise<{ left: Promise<string> }> {
+    throw new Error('a SIPREC session does not join conferences');
+  }
+
+  async transfer(): Promise<void> {
+    throw new Error('a SIPREC session is not transferred');
+  }
+
+  /** Why no SIP dialog keeps this session alive any more (CallManager's guard), or null. */
+  deadReason(now: number, maxUnansweredMs: number): string | null {
+    if (this.endedFlag || this.answering) return null;
+    if (this.uas) return (this.uas as { connected?: boolean }).connected === false ? 'its dialog is gone' : null;
+    if (this.canceled) return 'its INVITE was canceled';
+    if (this.res.finalResponseSent) return 'its INVITE got a final response';
+    if (now - this.createdAt > maxUnansweredMs) return `unanswered for ${Math.round((now - this.createdAt) / 1000)} s`;
+    return null;
+  }
+
+  hangup(status?: number, reason?: string): void {
+    if (this.endedFlag) return;
+    if (this.uas) destroyDialog(this.uas, this.log);
+    else if (!this.res.finalResponseSent) {
+      if (reason) this.res.send(status ?? 480, reason, {});
+      else this.res.send(status ?? 480);
+    }
+    this.end(this.uas ? 'hung up by Parley' : `rejected ${status ?? 480}`);
+  }
+
+  endForCause(reasonHeader: string, why: string, status = 503): void {
+    if (this.endedFlag) return;
+    if (this.uas) destroyDialog(this.uas, this.log, { Reason: reasonHeader });
+    else if (!this.res.finalResponseSent) this.res.send(status, { headers: { Reason: reasonHeader } });
+    this.end(why);
+  }
+
+  end(reason: string): void {
+    if (this.endedFlag) return;
+    this.endedFlag = true;
+    this.log.info({ reason }, 'siprec: session ended');
+    this.refresh();
+    this.safeEmit('ended', reason);
+    this.room.close();
+  }
+
+  /** A re-INVITE or UPDATE: a new offer (pause, resume, streams), new metadata, or a session refresh. */
+  private onRequest(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    if (this.offerInProgress) {
+      res.send(500, { headers: { 'Retry-After': '1' } });
+      return;
+    }
+    let body: SiprecBody;
+    try {
+      body = readSiprecBody(req.get('Content-Type'), req.body);
+    } catch (err) {
+      const status = err instanceof SiprecBodyError ? err.status : 400;
+      this.log.warn({ method, err: (err as Error).message }, 'siprec: in-dialog body refused');
+      res.send(status, { headers: { Warning: warning(399, (err as Error).message) } });
+      return;
+    }
+    this.offerInProgress = true;
+    this.takeOffer(body.sdp)
+      .then((changes) => {
+        this.view.noteUpdate(method, body.sdp !== null, body.metadata !== null);
+        this.takeMetadata(body, method);
+        this.applyPauses(changes);
+        this.refresh();
+        // An offerless re-INVITE (RFC 3261 §14.2): our SDP is the offer in the 200.
+        const sdp = body.sdp !== null || method === 'INVITE' ? this.streams.answer : null;
+        if (sdp && this.uas) this.uas.local.sdp = sdp;
+        res.send(200, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
+        this.log.info({ method, sdp: body.sdp !== null, metadata: body.metadata !== null, changes }, 'siprec: session updated');
+      })
+      .catch((err: unknown) => {
+        this.log.warn({ method, err }, 'siprec: re-offer refused');
+        if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: warning(err.warning, err.message) } });
+        else res.send(500);
+      })
+      .finally(() => (this.offerInProgress = false));
+  }
+
+  private async takeOffer(sdp: string | null): Promise<StreamChange[]> {
+    if (sdp === null || this.endedFlag) return [];
+    const changes = await this.streams.apply(sdp);
+    this.view.setStreams(this.streams.slotsForView);
+    return changes;
+  }
+
+  private applyPauses(changes: StreamChange[]): void {
+    for (const c of changes) {
+      if (c.paused) this.view.pause(c.index);
+      else this.view.resume(c.index);
+    }
+    const recorder = this.recording?.recorder;
+    if (!recorder || recorder.isClosed) return;
+    // Every stream paused: the recording pauses (recording.pauseMode: skipped or silence, listed in `pauses`).
+    if (this.streams.allPaused) recorder.pause('siprec: every stream paused by the SRC');
+    else recorder.resume();
+  }
+
+  private takeMetadata(body: SiprecBody, method: string): void {
+    if (body.metadata === null) {
+      if (method === 'INVITE' && !this.uas) {
+        this.view.note('no recording metadata in the INVITE');
+        this.log.warn('siprec: no recording metadata in the INVITE; recording anyway');
+      }
+      return;
+    }
+    const n = ++this.metadataCount;
+    const problem = this.view.addMetadata(body.metadata, method, this.metadataFileName(n));
+    if (problem) this.log.warn({ problem, method }, 'siprec: metadata problem; recording anyway');
+    if (this.recording) this.saveMetadataFile(body.metadata, n);
+    else this.pendingMetadata.push({ xml: body.metadata, file: n });
+  }
+
+  /** Parley's own name: the recording id and a counter, nothing from the XML. */
+  private metadataFileName(n: number): string {
+    return this.recording ? `${this.recording.id}.metadata-${n}.xml` : `pending.metadata-${n}.xml`;
+  }
+
+  private saveMetadataFile(xml: string, n: number): void {
+    const name = `${this.recording!.id}.metadata-${n}.xml`;
+    this.view.renameVersion(`pending.metadata-${n}.xml`, name);
+    // The recorder writes it and waits for it before it hashes and signs (finalize).
+    this.recording!.recorder.writeCompanion(name, xml);
+  }
+
+  /** Pushes the view to the recording: leg details, stereo sides, the sidecar's `siprec` section. */
+  private refresh(): void {
+    const recorder = this.recording?.recorder;
+    if (!recorder || recorder.isClosed) return;
+    const group = this.view.group;
+    if (group) this.view.linked = this.groups.link(group, recorder.id);
+    const infos = this.view.legInfos();
+    for (const [legId, info] of infos) {
+      const leg = this.room.leg(legId);
+      if (!leg || leg.isClosed) continue;
+      recorder.addLeg(legId, { ...info, callId: this.callId, identity: 'normal' });
+      this.recordedLegs.add(legId);
+    }
+    for (const legId of this.recordedLegs) {
+      if (infos.has(legId) && !this.room.leg(legId)?.isClosed) continue;
+      recorder.removeLeg(legId);
+      this.recordedLegs.delete(legId);
+    }
+    recorder.setSiprec(this.view.toSidecar());
+  }
+}

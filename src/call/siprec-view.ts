@@ -1,0 +1,209 @@
+// The SIPREC session as the recording sees it: every metadata version the SRC sent
+// (merged: `complete` replaces, `partial` adds, RFC 7865 §6.1), which participant
+// sends which stream, the two main participants for the stereo file, pauses per
+// stream; and the sidecar's `siprec` section built from it. Bad metadata never
+// stops anything: the problem is noted and the version kept as received.
+import { MetadataError, parseRecordingMetadata, type RecordingMetadataDoc } from '../siprec/rs-metadata.ts';
+import type { LegInfo } from '../recording/metadata.ts';
+import type { SiprecMetadataVersion, SiprecParticipantEntry, SiprecSidecar, SiprecStreamEntry } from '../recording/siprec-sidecar.ts';
+
+interface ParticipantState extends SiprecParticipantEntry {
+  key: string;
+  /** Stream ids (metadata) it sends. */
+  sendIds: string[];
+}
+
+export interface StreamSlot {
+  index: number;
+  leg: string | null;
+  label: string | null;
+  kind: string;
+  refused?: string;
+}
+
+const MAX_VERSIONS = 200;
+
+export class SiprecView {
+  private readonly participants: ParticipantState[] = [];
+  /** stream_id → label, from the metadata's stream elements. */
+  private readonly streamLabels = new Map<string, string | null>();
+  private readonly streams: SiprecStreamEntry[] = [];
+  private readonly versions: SiprecMetadataVersion[] = [];
+  private readonly updates: SiprecSidecar['updates'] = [];
+  private readonly problems: string[] = [];
+  private sessionId: string | null = null;
+  private groupId: string | null = null;
+  private dialect: string | null = null;
+  private readonly sipSessionIds: string[] = [];
+  linked: string[] = [];
+
+  constructor(readonly callId: string) {}
+
+  get group(): string | null {
+    return this.groupId;
+  }
+
+  /**
+   * Reads one metadata version. Returns the problem (null if none); the caller keeps
+   * the text as a file named `fileName` either way.
+   */
+  addMetadata(xml: string, method: string, fileName: string, now = new Date()): string | null {
+    const at = now.toISOString();
+    let doc: RecordingMetadataDoc | null = null;
+    let problem: string | null = null;
+    try {
+      doc = parseRecordingMetadata(xml);
+    } catch (err) {
+      problem = err instanceof MetadataError ? err.message : `metadata could not be read: ${(err as Error).message}`;
+    }
+    if (this.versions.length < MAX_VERSIONS) {
+      this.versions.push({ file: fileName, at, method, bytes: Buffer.byteLength(xml), problem, dialect: doc?.dialect ?? null, dataMode: doc?.dataMode ?? null });
+    }
+    if (problem) this.note(problem);
+    if (doc) this.merge(doc, at);
+    return problem;
+  }
+
+  /** A request changed the session. */
+  noteUpdate(method: string, sdp: boolean, metadata: boolean, now = new Date()): void {
+    if (this.updates.length < 500) this.updates.push({ at: now.toISOString(), method, sdp, metadata });
+  }
+
+  /** A version received before the recording had an id gets its final file name. */
+  renameVersion(from: string, to: string): void {
+    for (const v of this.versions) if (v.file === from) v.file = to;
+  }
+
+  note(problem: string): void {
+    if (this.problems.length < 50) this.problems.push(problem);
+  }
+
+  get versionCount(): number {
+    return this.versions.length;
+  }
+
+  private merge(doc: RecordingMetadataDoc, at: string): void {
+    this.dialect = doc.dialect;
+    this.sessionId = doc.sessionId ?? this.sessionId;
+    this.groupId = doc.groupId ?? this.groupId;
+    for (const id of doc.sipSessionIds) if (!this.sipSessionIds.includes(id) && this.sipSessionIds.length < 20) this.sipSessionIds.push(id);
+    for (const s of doc.streams) if (s.id) this.streamLabels.set(s.id, s.label ?? this.streamLabels.get(s.id) ?? null);
+    const seen = new Set<string>();
+    doc.participants.forEach((p, i) => {
+      const key = p.id ?? p.aor ?? `#${i}`;
+      seen.add(key);
+      let st = this.participants.find((x) => x.key === key);
+      if (!st) {
+        if (this.participants.length >= 200) return;
+        st = { key, id: p.id, aor: null, name: null, sends: [], labels: [], joinedAt: at, leftAt: null, stereo: null, sendIds: [] };
+        this.participants.push(st);
+      }
+      st.aor = p.aor ?? st.aor;
+      st.name = p.name ?? st.name;
+      for (const s of p.send) if (!st.sendIds.includes(s)) st.sendIds.push(s);
+      if (p.left) st.leftAt ??= at;
+      else if (st.leftAt !== null && doc.dataMode === 'complete') st.leftAt = null;
+    });
+    // A complete document names everyone still there (Avaya's placeholder gives way to the real parties).
+    if (doc.dataMode === 'complete') for (const p of this.participants) if (!seen.has(p.key)) p.leftAt ??= at;
+  }
+
+  /** The streams of the session (from the SDP): legs, labels, refusals. Keeps pauses of known streams. */
+  setStreams(slots: StreamSlot[]): void {
+    for (const s of slots) {
+      const old = this.streams.find((x) => x.index === s.index);
+      if (old) {
+        old.leg = s.leg;
+        old.label = s.label;
+        if (s.refused) old.refused = s.refused;
+        else delete old.refused;
+        continue;
+      }
+      this.streams.push({ index: s.index, leg: s.leg, label: s.label, streamId: null, kind: s.kind, participant: null, pauses: [], ...(s.refused ? { refused: s.refused } : {}) });
+    }
+  }
+
+  pause(index: number, now = new Date()): void {
+    const s = this.streams.find((x) => x.index === index);
+    if (!s || s.pauses.at(-1)?.end === null) return;
+    s.pauses.push({ start: now.toISOString(), end: null });
+  }
+
+  resume(index: number, now = new Date()): void {
+    const p = this.streams.find((x) => x.index === index)?.pauses.at(-1);
+    if (!p || p.end !== null) return;
+    p.end = now.toISOString();
+  }
+
+  /**
+   * Who sends each stream, and where each leg goes in the stereo file: the first two
+   * participants (in metadata order) that send a recorded stream are left and right;
+   * without associations the first two streams are.
+   */
+  legInfos(): Map<string, LegInfo> {
+    this.resolve();
+    const out = new Map<string, LegInfo>();
+    const recorded = this.streams.filter((s) => s.leg !== null);
+    const senders = this.participants.filter((p) => p.leftAt === null && recorded.some((s) => s.participant === p.key)).slice(0, 2);
+    for (const p of this.participants) p.stereo = null;
+    senders.forEach((p, i) => (p.stereo = i === 0 ? 'left' : 'right'));
+    let leftTaken = false;
+    recorded.forEach((s, i) => {
+      const p = this.participants.find((x) => x.key === s.participant) ?? null;
+      let side: 'left' | 'right' | 'none';
+      if (senders.length > 0) side = p?.stereo ?? 'none';
+      else side = i === 0 ? 'left' : i === 1 ? 'right' : 'none';
+      const caller = side === 'left' && !leftTaken;
+      if (caller) leftTaken = true;
+      out.set(s.leg!, {
+        uri: p?.aor ?? null,
+        displayName: p?.name ?? null,
+        role: caller ? 'caller' : 'other',
+        stereo: side === 'left' && !caller ? 'none' : side,
+      });
+    });
+    return out;
+  }
+
+  /** Links streams to metadata stream ids (by label) and to the participants that send them. */
+  private resolve(): void {
+    for (const p of this.participants) {
+      p.sends = [];
+      p.labels = [];
+    }
+    for (const s of this.streams) {
+      s.streamId = null;
+      s.participant = null;
+      if (s.label !== null) for (const [id, label] of this.streamLabels) if (label === s.label) s.streamId = id;
+      // Some SRCs name streams by label only, or give send lists of labels.
+      const ids = [s.streamId, s.label].filter((x): x is string => x !== null);
+      const sender = this.participants.find((p) => p.sendIds.some((id) => ids.includes(id)));
+      if (sender) {
+        s.participant = sender.key;
+        if (s.leg) sender.sends.push(s.leg);
+        if (s.label !== null) sender.labels.push(s.label);
+      }
+    }
+  }
+
+  toSidecar(): SiprecSidecar {
+    this.resolve();
+    return {
+      callId: this.callId,
+      sessionId: this.sessionId,
+      groupId: this.groupId,
+      sipSessionIds: [...this.sipSessionIds],
+      dialect: this.dialect,
+      participants: this.participants.map(({ key: _k, sendIds: _s, ...p }) => ({ ...p, sends: [...p.sends], labels: [...p.labels] })),
+      streams: this.streams.map((s) => ({
+        ...s,
+        participant: this.participants.find((p) => p.key === s.participant)?.id ?? s.participant,
+        pauses: s.pauses.map((p) => ({ ...p })),
+      })),
+      metadataVersions: this.versions.map((v) => ({ ...v })),
+      updates: this.updates.map((u) => ({ ...u })),
+      linked: [...this.linked],
+      problems: [...this.problems],
+    };
+  }
+}

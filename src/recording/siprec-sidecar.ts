@@ -1,0 +1,79 @@
+// The `siprec` section of a recording's JSON sidecar: the normalized view of a
+// SIPREC session's metadata (RFC 7865), filled by call control (src/call/siprec/)
+// and written by the Recorder with the rest of the sidecar. Every metadata version
+// as received is a file of its own next to the recording (`metadataVersions`).
+
+export interface SiprecParticipantEntry {
+  /** participant_id as the SRC sent it (null when it gave none). */
+  id: string | null;
+  aor: string | null;
+  name: string | null;
+  /** Leg ids of the streams this participant sends (from the metadata's associations). */
+  sends: string[];
+  /** Their labels (`a=label`). */
+  labels: string[];
+  /** Wall-clock ISO times: first named by the metadata; gone from it (or disassociated). */
+  joinedAt: string;
+  leftAt: string | null;
+  /** Stereo channel of this participant's streams, when it is one of the two main ones. */
+  stereo: 'left' | 'right' | null;
+}
+
+export interface SiprecStreamEntry {
+  /** Position of the m-line in the offer. */
+  index: number;
+  /** The recording's leg (its stem); null when the stream could not be recorded (answered with port 0). */
+  leg: string | null;
+  label: string | null;
+  /** stream_id from the metadata, when a stream element names this label. */
+  streamId: string | null;
+  kind: string;
+  /** The sending participant's id, when the metadata says. */
+  participant: string | null;
+  /** When the SRC paused it (a=inactive, c=0.0.0.0) and resumed it (wall-clock ISO times); its stem holds silence meanwhile. */
+  pauses: { start: string; end: string | null }[];
+  refused?: string;
+}
+
+export interface SiprecMetadataVersion {
+  /** File name inside the recordings folder (Parley's own name; nothing from the XML). */
+  file: string;
+  at: string;
+  method: string;
+  bytes: number;
+  /** Why this version could not be read (it is kept anyway). */
+  problem: string | null;
+  dialect: string | null;
+  dataMode: 'complete' | 'partial' | null;
+  /** The file's sha256, set when the recording closes (null: it could not be written). */
+  sha256?: string | null;
+}
+
+export interface SiprecSidecar {
+  /** The SIPREC dialog's Call-ID (the recording session, not the recorded call). */
+  callId: string;
+  sessionId: string | null;
+  groupId: string | null;
+  /** The recorded call's Call-IDs (`sipSessionID`). */
+  sipSessionIds: string[];
+  dialect: string | null;
+  participants: SiprecParticipantEntry[];
+  streams: SiprecStreamEntry[];
+  metadataVersions: SiprecMetadataVersion[];
+  /** Each request that changed the session: method and what it carried. */
+  updates: { at: string; method: string; sdp: boolean; metadata: boolean }[];
+  /** Other recordings of the same group (a transfer: a new session with the same group id), earlier first. */
+  linked: string[];
+  /** Metadata problems (the recording went on). */
+  problems: string[];
+}
+
+/** What GET /recordings and recording.saved show of a SIPREC recording. */
+export function siprecSummary(s: SiprecSidecar): Record<string, unknown> {
+  return {
+    sessionId: s.sessionId,
+    groupId: s.groupId,
+    linked: s.linked,
+    participants: (s.participants ?? []).map((p) => ({ aor: p.aor, name: p.name, sends: p.sends, leftAt: p.leftAt })),
+  };
+}

@@ -1,0 +1,182 @@
+// A tolerant reader of SIPREC recording metadata (RFC 7865) in the dialects SBCs
+// send: RFC 7865's namespace `urn:ietf:params:xml:ns:recording:1`; Acme Packet /
+// Oracle without `:1`, with `<send>`/`<recv>` inside `<participant>` and `id`
+// attributes; Sonus/Ribbon prefixed elements (`tns:`); BroadWorks' pre-RFC
+// `recording_metadata` (`urn:ietf:params:xml:ns:siprec`). Element names are
+// compared without namespace prefix, case, `-` and `_`. Missing associations,
+// names or ids are fine; unknown elements are listed (the file as received keeps
+// them whole).
+//
+// Safety: no DTD is processed and no entity is expanded (a DOCTYPE is refused
+// before parsing: no billion laughs, no XXE); the size is limited; values are
+// kept as text and never used to build a file path.
+import { XMLParser } from 'fast-xml-parser';
+
+export const MAX_METADATA_BYTES = 64 * 1024;
+
+export class MetadataError extends Error {
+  override name = 'MetadataError';
+}
+
+export type MetadataDialect = 'rfc7865' | 'acme' | 'pre-rfc' | 'unknown';
+
+export interface MetaParticipant {
+  id: string | null;
+  aor: string | null;
+  name: string | null;
+  /** Stream ids this participant sends and receives. */
+  send: string[];
+  recv: string[];
+  /** The metadata says the participant left (a disassociate-time). */
+  left: boolean;
+}
+
+export interface MetaStream {
+  id: string | null;
+  /** Matches the SDP's `a=label`. */
+  label: string | null;
+  sessionId: string | null;
+}
+
+export interface RecordingMetadataDoc {
+  dialect: MetadataDialect;
+  /** `complete` (default) or `partial` (only what changed, RFC 7865 §6.1). */
+  dataMode: 'complete' | 'partial';
+  sessionId: string | null;
+  groupId: string | null;
+  /** The recorded call's SIP Call-ID(s) (`sipSessionID`). */
+  sipSessionIds: string[];
+  participants: MetaParticipant[];
+  streams: MetaStream[];
+  /** Top-level elements this reader does not know (vendor extensions), by name. */
+  unknown: string[];
+}
+
+const KNOWN_TOP = new Set(['datamode', 'group', 'session', 'participant', 'stream', 'participantstreamassoc', 'participantsessionassoc', 'sessionrecordingassoc', 'extensiondata']);
+
+type XNode = Record<string, unknown>;
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  removeNSPrefix: true,
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  trimValues: true,
+  textNodeName: '#text',
+  isArray: (_name: string, _jpath: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
+});
+
+const norm = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
+
+/** Child elements of `node` named `name` (normalized). */
+function kids(node: XNode | undefined, name: string): XNode[] {
+  if (!node) return [];
+  const want = norm(name);
+  const out: XNode[] = [];
+  for (const [k, v] of Object.entries(node)) {
+    if (k.startsWith('@') || k === '#text' || norm(k) !== want) continue;
+    for (const item of Array.isArray(v) ? v : [v]) out.push(typeof item === 'object' && item !== null ? (item as XNode) : { '#text': String(item) });
+  }
+  return out;
+}
+
+function text(node: XNode | undefined): string | null {
+  if (!node) return null;
+  const t = node['#text'];
+  const s = Array.isArray(t) ? t.join('') : t === undefined ? '' : String(t);
+  return s.trim() === '' ? null : s.trim().slice(0, 1024);
+}
+
+function attr(node: XNode | undefined, ...names: string[]): string | null {
+  if (!node) return null;
+  for (const n of names) {
+    const want = norm(n);
+    for (const [k, v] of Object.entries(node)) if (k.startsWith('@') && norm(k.slice(1)) === want && String(v).trim()) return String(v).trim().slice(0, 1024);
+  }
+  return null;
+}
+
+const childText = (node: XNode | undefined, name: string): string | null => text(kids(node, name)[0]);
+const childTexts = (node: XNode | undefined, name: string): string[] => kids(node, name).map(text).filter((t): t is string => t !== null);
+
+function dialectOf(xml: string, rootName: string): MetadataDialect {
+  const nss = [...xml.matchAll(/xmlns(?::[\w.-]+)?\s*=\s*["']([^"']+)["']/g)].map((m) => m[1]!.trim().toLowerCase());
+  if (nss.includes('urn:ietf:params:xml:ns:recording:1')) return 'rfc7865';
+  if (nss.includes('urn:ietf:params:xml:ns:recording')) return 'acme';
+  if (nss.includes('urn:ietf:params:xml:ns:siprec') || norm(rootName) === 'recordingmetadata') return 'pre-rfc';
+  return 'unknown';
+}
+
+/** Parses metadata; throws MetadataError for what is not metadata at all (too big, a DOCTYPE, not XML, another root). */
+export function parseRecordingMetadata(xml: string): RecordingMetadataDoc {
+  if (Buffer.byteLength(xml, 'utf8') > MAX_METADATA_BYTES) throw new MetadataError(`metadata larger than ${MAX_METADATA_BYTES} bytes`);
+  // No DTD at all: entities are never declared, so none can be expanded.
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new MetadataError('metadata with a DOCTYPE or ENTITY declaration is refused');
+  let doc: XNode;
+  try {
+    doc = parser.parse(xml) as XNode;
+  } catch (err) {
+    throw new MetadataError(`metadata is not well-formed XML: ${(err as Error).message.slice(0, 120)}`);
+  }
+  const rootKey = Object.keys(doc).find((k) => ['recording', 'recordingmetadata'].includes(norm(k)));
+  if (!rootKey) throw new MetadataError(`metadata root is not <recording> (found ${Object.keys(doc).slice(0, 3).join(', ') || 'nothing'})`);
+  const root = kids(doc, rootKey)[0]!;
+  const out: RecordingMetadataDoc = {
+    dialect: dialectOf(xml, rootKey),
+    dataMode: /partial/i.test(childText(root, 'datamode') ?? '') ? 'partial' : 'complete',
+    sessionId: null,
+    groupId: null,
+    sipSessionIds: [],
+    participants: [],
+    streams: [],
+    unknown: [],
+  };
+  for (const k of Object.keys(root)) if (!k.startsWith('@') && k !== '#text' && !KNOWN_TOP.has(norm(k))) out.unknown.push(k.slice(0, 64));
+
+  const group = kids(root, 'group')[0];
+  const session = kids(root, 'session')[0];
+  out.groupId = attr(group, 'group_id', 'id') ?? childText(session, 'group-ref') ?? attr(session, 'group_ref', 'group');
+  out.sessionId = attr(session, 'session_id', 'id');
+  for (const s of kids(root, 'session')) out.sipSessionIds.push(...childTexts(s, 'sipSessionID'));
+
+  const byId = new Map<string, MetaParticipant>();
+  for (const p of kids(root, 'participant')) {
+    const nameId = kids(p, 'nameID')[0] ?? kids(p, 'nameId')[0];
+    const aor = attr(nameId, 'aor') ?? childText(nameId, 'aor') ?? childText(p, 'aor') ?? attr(p, 'aor');
+    const name = childText(nameId, 'name') ?? childText(p, 'name') ?? attr(p, 'name');
+    const entry: MetaParticipant = {
+      id: attr(p, 'participant_id', 'id'),
+      aor,
+      name,
+      send: childTexts(p, 'send'),
+      recv: childTexts(p, 'recv'),
+      left: kids(p, 'disassociate-time').length > 0,
+    };
+    out.participants.push(entry);
+    if (entry.id) byId.set(entry.id, entry);
+  }
+  for (const a of kids(root, 'participantstreamassoc')) {
+    const id = attr(a, 'participant_id', 'id');
+    let p = id ? byId.get(id) : undefined;
+    if (!p) {
+      p = { id, aor: null, name: null, send: [], recv: [], left: false };
+      out.participants.push(p);
+      if (id) byId.set(id, p);
+    }
+    for (const s of childTexts(a, 'send')) if (!p.send.includes(s)) p.send.push(s);
+    for (const s of childTexts(a, 'recv')) if (!p.recv.includes(s)) p.recv.push(s);
+  }
+  for (const a of kids(root, 'participantsessionassoc')) {
+    const p = byId.get(attr(a, 'participant_id', 'id') ?? '');
+    if (p && kids(a, 'disassociate-time').length > 0) p.left = true;
+  }
+  for (const s of kids(root, 'stream')) {
+    out.streams.push({ id: attr(s, 'stream_id', 'id'), label: childText(s, 'label') ?? attr(s, 'label'), sessionId: attr(s, 'session_id', 'session') });
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+// The metadata reader against samples in each SBC dialect, and hostile XML.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { MAX_METADATA_BYTES, MetadataError, parseRecordingMetadata } from '../../../src/siprec/rs-metadata.ts';
+
+const sample = (name: string): string => readFileSync(new URL(`../../fixtures/siprec/${name}`, import.meta.url), 'utf8');
+
+describe('recording metadata dialects', () => {
+  it('RFC 7865: group, session, participants with names, streams by label, associations; unknown elements listed', () => {
+    const m = parseRecordingMetadata(sample('rfc7865.xml'));
+    assert.equal(m.dialect, 'rfc7865');
+    assert.equal(m.dataMode, 'complete');
+    assert.equal(m.groupId, '7+OTCyoxTmqmqyA/1weDAg==');
+    assert.equal(m.sessionId, 'hVpd7YQgRW2nD22h7q60JQ==');
+    assert.deepEqual(m.sipSessionIds, ['ab30317f1a784dc48ff824d0d3715d86;remote=47755a9de7794ba387653f2099600ef2']);
+    assert.deepEqual(
+      m.participants.map((p) => [p.aor, p.name, p.send]),
+      [
+        ['sip:bob@biloxi.com', 'Bob', ['i1Pz3to5hGk8fuXl+PbwCw==']],
+        ['sip:alice@atlanta.com', 'Alice', ['UAAMm5GRQKSCMVvLyl4rFw==']],
+      ],
+    );
+    assert.deepEqual(m.streams.map((s) => [s.id, s.label]), [['UAAMm5GRQKSCMVvLyl4rFw==', '96'], ['i1Pz3to5hGk8fuXl+PbwCw==', '97']]);
+    assert.deepEqual(m.unknown, ['extra']);
+  });
+
+  it('Acme Packet / Oracle: namespace without :1, id attributes, <send> inside <participant>, no name', () => {
+    const m = parseRecordingMetadata(sample('acme.xml'));
+    assert.equal(m.dialect, 'acme');
+    assert.equal(m.sessionId, '3wNvZPBgRKa4wXGVSHmnmA==');
+    assert.equal(m.groupId, null);
+    assert.deepEqual(m.participants.map((p) => [p.id, p.aor, p.name, p.send]), [
+      ['Lpzpz0dUSOOZ6YLCrXUcvg==', 'sip:+15551230001@sbc.example.com', '+15551230001', ['2cEhJ+ZUTbaDVj1I9LZ0vA==']],
+      ['+dTPjNx6TlSSsL7WAVy0kg==', 'sip:agent42@pbx.example.com', null, ['UaNj3dHbQZCrHqIXQk2tNQ==']],
+    ]);
+    assert.deepEqual(m.streams.map((s) => s.label), ['1', '2']);
+  });
+
+  it('Cisco CUBE: participants interleaved with streams, a second session element carrying extension data', () => {
+    const m = parseRecordingMetadata(sample('cisco-cube.xml'));
+    assert.equal(m.dialect, 'rfc7865');
+    assert.equal(m.groupId, '00000000000000000000000000000001');
+    assert.deepEqual(m.participants.map((p) => [p.aor, p.send.length]), [['sip:2001@10.0.0.11', 1], ['sip:3001@10.0.0.12', 1]]);
+    assert.equal(m.participants[0]!.name, null);
+  });
+
+  it('Sonus/Ribbon: every element prefixed tns:', () => {
+    const m = parseRecordingMetadata(sample('sonus-tns.xml'));
+    assert.equal(m.dialect, 'rfc7865');
+    assert.equal(m.groupId, 'Z3JvdXAtMTIzNDU=');
+    assert.deepEqual(m.participants.map((p) => [p.aor, p.name, p.send]), [
+      ['sip:4085551000@sonus.example.net', 'Caller A', ['c3RyZWFtLWE=']],
+      ['sip:4085552000@sonus.example.net', null, ['c3RyZWFtLWI=']],
+    ]);
+  });
+
+  it('BroadWorks pre-RFC recording_metadata: <aor> and <name> elements, dataMode, a participant that sends nothing', () => {
+    const m = parseRecordingMetadata(sample('broadworks.xml'));
+    assert.equal(m.dialect, 'pre-rfc');
+    assert.equal(m.groupId, 'YnctZ3JvdXAtOTk=');
+    assert.deepEqual(m.participants.map((p) => [p.aor, p.name, p.send]), [
+      ['sip:+12025550101@as.example.com', 'Front Desk', ['YnctczE=']],
+      ['tel:+12025550199', null, []],
+    ]);
+  });
+
+  it('Avaya placeholder and Metaswitch mixed stream: no associations at all', () => {
+    const a = parseRecordingMetadata(sample('avaya-placeholder.xml'));
+    assert.equal(a.participants.length, 1);
+    assert.deepEqual(a.participants[0]!.send, []);
+    const mx = parseRecordingMetadata(sample('metaswitch-mixed.xml'));
+    assert.deepEqual(mx.streams.map((s) => s.label), ['mixed']);
+    assert.equal(mx.participants.length, 2);
+  });
+
+  it('partial datamode and a disassociated participant', () => {
+    const m = parseRecordingMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>partial</datamode>
+      <participant participant_id="p3"><nameID aor="sip:carol@example.com"/></participant>
+      <participantsessionassoc participant_id="p3" session_id="s"><disassociate-time>2024-01-01T00:00:00Z</disassociate-time></participantsessionassoc>
+    </recording>`);
+    assert.equal(m.dataMode, 'partial');
+    assert.equal(m.participants[0]!.left, true);
+  });
+});
+
+describe('hostile or broken metadata', () => {
+  it('billion laughs: refused before parsing, nothing expanded', () => {
+    const lol = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+      <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><recording xmlns="urn:ietf:params:xml:ns:recording:1"><participant participant_id="x"><nameID aor="&lol3;"/></participant></recording>`;
+    assert.throws(() => parseRecordingMetadata(lol), (e: unknown) => e instanceof MetadataError && /DOCTYPE/.test(e.message));
+  });
+
+  it('XXE: an external entity is refused', () => {
+    const xxe = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><recording><participant participant_id="&xxe;"/></recording>`;
+    assert.throws(() => parseRecordingMetadata(xxe), MetadataError);
+  });
+
+  it('an undeclared entity reference stays text, never resolved', () => {
+    const m = parseRecordingMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><participant participant_id="a"><nameID aor="sip:a@b"><name>&xxe;&amp;</name></nameID></participant></recording>`);
+    assert.equal(m.participants[0]!.name, '&xxe;&amp;');
+  });
+
+  it('too large, not XML, another root: MetadataError, never a crash', () => {
+    assert.throws(() => parseRecordingMetadata(`<recording>${' '.repeat(MAX_METADATA_BYTES)}</recording>`), /larger than/);
+    assert.throws(() => parseRecordingMetadata('this is not xml'), MetadataError);
+    assert.throws(() => parseRecordingMetadata('<html><body/></html>'), /root/);
+  });
+
+  it('path-like values are plain text (the caller never builds a path from them)', () => {
+    const m = parseRecordingMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><participant participant_id="../../etc/passwd"><nameID aor="sip:x@y"/></participant><stream stream_id="/tmp/x"><label>../l</label></stream></recording>`);
+    assert.equal(m.participants[0]!.id, '../../etc/passwd');
+    assert.equal(m.streams[0]!.label, '../l');
+  });
+});
