@@ -42,7 +42,8 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
       // Every stem of every recording is read: a recording counts only with sound in all of them.
       const rec = checkRecordings(recordings, fresh);
       // Checked; not kept (a step can leave a few hundred MB). Parley is idle, so all are this step's.
-      if (!keep) for (const f of readdirSafe(recordings)) rmSync(join(recordings, f), { force: true });
+      // `.parley/` (signing key, audit log, index) stays: Parley is still running on it.
+      if (!keep) for (const f of readdirSafe(recordings)) if (!f.startsWith('.')) rmSync(join(recordings, f), { force: true });
       const out: StepRecordings = {
         files: rec.sidecars,
         withSoundBothWays: rec.withAudioBothWays,
