@@ -20,81 +20,25 @@
 // - the caller (stereo left) is the first leg added with role 'caller', else the
 //   first leg to join. A leg id seen in a tick but never added joins implicitly.
 import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
-import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
-import {
-  applyLegInfo,
-  newMetadata,
-  noteWriteFailure,
-  noteWriteResumed,
-  type LegInfo,
-  type IntervalEntry,
-  type LegEntry,
-  type PauseMode,
-  type RecordingLabels,
-  type RecordingMetadata,
-  type TimePoint,
-} from './metadata.ts';
+import { newMetadata, noteWriteFailure, noteWriteResumed, type LegInfo, type RecordingMetadata, type TimePoint } from './metadata.ts';
 export type { LegInfo };
-import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
-import type { PostProcessor, PostProgress } from './post-processor.ts';
+import { finalizeRecording } from './finalize-recording.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import type { SiprecSidecar } from './siprec-sidecar.ts';
 import { StereoFrame } from './stereo-frame.ts';
+import { CompanionFiles } from './companion-files.ts';
+import { PauseMask } from './pause-mask.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
-import type { RecordingEncryption } from './encryption/recording-encryption.ts';
+import { RecorderLegs } from './recorder-legs.ts';
+import type { RecorderEvents, RecorderOptions } from './recorder-types.ts';
+export type { RecorderEvents, RecorderOptions };
 
-export interface RecorderOptions {
-  dir: string;
-  roomId: string;
-  sampleRate: number;
-  pauseMode?: PauseMode;
-  /** How often buffered audio is written and headers rewritten (<= 1000). */
-  flushIntervalMs?: number;
-  postProcess?: 'none' | 'ogg' | 'mp3';
-  postProcessor?: PostProcessor;
-  /** Write the stereo file (caller left, the others right); default true. */
-  stereo?: boolean;
-  /** Write a stem per leg; default true. Without, legs are still listed in the metadata. */
-  stems?: boolean;
-  /** Flow, rule and retention, written into the sidecar. */
-  labels?: RecordingLabels;
-  /** Run after finalization, in order (RecordingService.finalizeSteps). */
-  finalizeSteps?: readonly FinalizeStep[];
-  log: Logger;
-  /** config recording.encryption: every audio file sealed under this recording's own data key. */
-  encryption?: RecordingEncryption | null;
-  /** The parent's hook, called once from close(). */
-  onClose?: (r: Recorder) => void;
-}
-
-export type RecorderEvents = {
-  legJoined: [{ legId: string; at: TimePoint }];
-  legLeft: [{ legId: string; at: TimePoint }];
-  /** Once, after close(): every file is complete on disk and the sidecar says `closed`. */
-  closed: [RecordingMetadata];
-  /** A file (WAV or the sidecar) cannot be written: once per outage and file. The call is not touched. */
-  writeError: [{ file: string; error: Error }];
-  /** Writes to that file succeed again; it goes on where it stopped. */
-  writeResumed: [{ file: string }];
-  postProgress: [PostProgress];
-  /** Once, after hashes and post-processing: the sidecar is final. */
-  finalized: [RecordingMetadata];
-  /** A pause or mask began or ended (for the API's event stream). */
-  state: [{ paused: boolean; masked: boolean }];
-  error: [Error];
-};
-
-interface LegState {
-  entry: LegEntry;
-  /** In the room now (between a join and a leave). */
-  present: boolean;
-}
 
 const META_EVERY_MS = 1000;
 /** A final sidecar that cannot be written is retried this often, this many times (5 min). */
@@ -113,7 +57,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly meta: RecordingMetadata;
   private readonly mix: WavFileWriter;
   private readonly stereo: WavFileWriter | null;
-  private readonly legs = new Map<string, LegState>();
+  private readonly legs: RecorderLegs;
   private readonly stems: Stems;
   private readonly zeros: Int16Array;
   private readonly stereoFrame: StereoFrame;
@@ -124,13 +68,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private sidecarRetryTimer: NodeJS.Timeout | null = null;
   private lastMetaWrite = 0;
   private clockMs: number | null = null;
-  private paused: IntervalEntry | null = null;
-  private masked: IntervalEntry | null = null;
-  private callerId: string | null = null;
   private badFrames = 0;
   private closed = false;
   /** Files written beside the audio (SIPREC metadata versions): awaited and hashed before finalization. */
-  private readonly companionWrites: Promise<void>[] = [];
+  private readonly companions: CompanionFiles;
+  private readonly pauseMask: PauseMask;
   private resolveFinalized!: (m: RecordingMetadata) => void;
   private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
@@ -178,6 +120,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       labels: options.labels,
     });
     if (keys) this.meta.encryption = keys.entry;
+    this.legs = new RecorderLegs(this.meta, this.stems);
+    this.companions = new CompanionFiles((f) => this.path(f), this.log);
+    this.pauseMask = new PauseMask(this.meta.pauses, this.meta.masks, () => this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked }));
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land
@@ -222,10 +167,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
    * versions into the sidecar before it is signed.
    */
   writeCompanion(name: string, text: string): void {
-    const p = writeFile(this.path(name), text, { flag: 'wx' }).catch((err: unknown) => {
-      this.log.error({ err, file: name }, 'a file of the recording was not written');
-    });
-    this.companionWrites.push(p);
+    this.companions.write(name, text);
   }
 
   writeTick(tick: MixTick): void {
@@ -236,8 +178,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.clockMs = tick.timeMs + FRAME_MS;
     // Taken (and marked) even while paused: a notice is not written late.
     const notices = this.notices.take();
-    if (this.paused && this.meta.pauseMode === 'skip') return;
-    const silent = this.masked !== null || this.paused !== null;
+    const paused = this.pauseMask.isPaused;
+    if (paused && this.meta.pauseMode === 'skip') return;
+    const silent = paused || this.pauseMask.isMasked;
     const add = NoticeOverlay.add;
     this.mix.append(silent ? this.zeros : add(this.fit(tick.mix), notices, notices.keys()));
     const legFrame = (id: string): PcmFrame => {
@@ -249,7 +192,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const stereo = this.stereoFrame;
     stereo.reset();
     for (const id of tick.legs.keys()) {
-      const side = id === this.callerId ? 'left' : (this.legs.get(id)?.entry.stereo ?? 'auto');
+      const side = id === this.legs.caller ? 'left' : this.legs.side(id);
       if (side === 'none') continue;
       const frame = legFrame(id);
       if (side === 'left') stereo.setLeft(frame);
@@ -266,46 +209,19 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** `explicit`: addLeg (not an implicit join from a tick). The sidecar follows within a second. */
   private joinLeg(legId: string, info: LegInfo, explicit: boolean): void {
     if (this.closed) return;
-    const known = this.legs.get(legId);
-    if (known?.present) return explicit ? this.updateLeg(legId, info) : undefined;
-    const at = this.now();
-    const entry: LegEntry = known?.entry ?? {
-      id: legId,
-      uri: null,
-      displayName: null,
-      identity: 'normal',
-      callId: null,
-      originalTo: null,
-      role: 'other',
-      joins: [],
-      leaves: [],
-      stems: [],
-    };
-    applyLegInfo(entry, info);
-    this.stems.start(entry, at);
-    entry.joins.push(at);
-    if (!known) this.meta.legs.push(entry);
-    this.legs.set(legId, { entry, present: true });
-    this.pickCaller();
-    this.safeEmit('legJoined', { legId, at });
+    const at = this.legs.join(legId, info, explicit, () => this.now());
+    if (at) this.safeEmit('legJoined', { legId, at });
   }
 
   updateLeg(legId: string, info: LegInfo): void {
-    const leg = this.legs.get(legId);
-    if (!leg || this.closed) return;
-    applyLegInfo(leg.entry, info);
-    this.pickCaller();
+    if (!this.closed) this.legs.update(legId, info);
   }
 
   /** A leg leaves: its stem ends here. Ticks that still carry it go to the stereo file only. */
   removeLeg(legId: string): void {
-    const leg = this.legs.get(legId);
-    if (!leg?.present || this.closed) return;
-    const at = this.now();
-    this.stems.end(legId, at);
-    leg.present = false;
-    leg.entry.leaves.push(at);
-    this.safeEmit('legLeft', { legId, at });
+    if (this.closed) return;
+    const at = this.legs.leave(legId, () => this.now());
+    if (at) this.safeEmit('legLeft', { legId, at });
   }
 
   /** Notes that a notice ("this call may be recorded") was played (to `leg` alone, if given), and when. */
@@ -324,44 +240,28 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   pause(reason: string | null = null): void {
-    this.startInterval('paused', this.meta.pauses, reason);
+    if (!this.closed) this.pauseMask.pause(reason, this.now());
   }
 
   resume(): void {
-    this.endInterval('paused');
+    if (!this.closed) this.pauseMask.resume(this.now());
   }
 
   /** Silence in every file from now, keeping the timeline (e.g. while a card number is spoken). */
   mask(reason: string | null = null): void {
-    this.startInterval('masked', this.meta.masks, reason);
+    if (!this.closed) this.pauseMask.mask(reason, this.now());
   }
 
   unmask(): void {
-    this.endInterval('masked');
-  }
-
-  private startInterval(kind: 'paused' | 'masked', list: IntervalEntry[], reason: string | null): void {
-    if (this.closed || this[kind]) return;
-    const entry: IntervalEntry = { reason, start: this.now(), end: null };
-    this[kind] = entry;
-    list.push(entry);
-    this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked });
-  }
-
-  private endInterval(kind: 'paused' | 'masked'): void {
-    const entry = this[kind];
-    if (this.closed || !entry) return;
-    entry.end = this.now();
-    this[kind] = null;
-    this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked });
+    if (!this.closed) this.pauseMask.unmask(this.now());
   }
 
   get isPaused(): boolean {
-    return this.paused !== null;
+    return this.pauseMask.isPaused;
   }
 
   get isMasked(): boolean {
-    return this.masked !== null;
+    return this.pauseMask.isMasked;
   }
 
   /**
@@ -374,10 +274,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   close(): void {
     if (this.closed) return;
     const at = this.now();
-    if (this.paused) this.paused.end = at;
-    if (this.masked) this.masked.end = at;
-    this.paused = null;
-    this.masked = null;
+    this.pauseMask.closeAt(at);
     this.closed = true;
     this.notices.close();
     if (this.flushTimer) clearTimeout(this.flushTimer); // clears an interval too
@@ -401,7 +298,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stems.settleEntries();
     this.meta.durationMs = this.meta.mix.durationMs;
     // Written before finalizeRecording hashes them (and the sidecar is signed).
-    await Promise.all(this.companionWrites);
+    await this.companions.settled();
     await this.saveMeta();
     const closed = this.metadata;
     this.safeEmit('closed', closed);
@@ -455,13 +352,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       this.refreshDurations();
       this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     }
-  }
-
-  /** The caller (stereo left): the first leg with role 'caller', else the first leg that joined. */
-  private pickCaller(): void {
-    const legs = this.meta.legs;
-    this.callerId = (legs.find((l) => l.role === 'caller') ?? legs[0])?.id ?? null;
-    if (this.meta.stereo) this.meta.stereo.left = this.callerId;
   }
 
   private now(): TimePoint {

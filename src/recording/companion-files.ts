@@ -1,0 +1,27 @@
+// Small files of a recording written beside its audio (SIPREC metadata versions),
+// named by the caller inside the recordings folder and never overwritten. The
+// Recorder waits for them (settled()) before finalization, which hashes them into
+// the sidecar before it is signed. A write that fails is logged, never thrown.
+import { writeFile } from 'node:fs/promises';
+import type { Logger } from '../util/logger.ts';
+
+export class CompanionFiles {
+  private readonly writes: Promise<void>[] = [];
+
+  constructor(
+    private readonly pathOf: (name: string) => string,
+    private readonly log: Logger,
+  ) {}
+
+  write(name: string, text: string): void {
+    const p = writeFile(this.pathOf(name), text, { flag: 'wx' }).catch((err: unknown) => {
+      this.log.error({ err, file: name }, 'a file of the recording was not written');
+    });
+    this.writes.push(p);
+  }
+
+  /** Resolves once every write started so far has ended (written or logged). */
+  async settled(): Promise<void> {
+    await Promise.all(this.writes);
+  }
+}
