@@ -264,6 +264,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           loopMarker: c.routing.loopMarker,
           outboundProxy: c.sip.outboundProxy,
           sampleRate,
+          narrowband: c.media.mixer.narrowband,
+          inbandDtmf: c.media.inbandDtmf,
           recordingDir: c.recording.dir,
           retentionDays: c.recording.retention.days,
         },

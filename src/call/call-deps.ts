@@ -11,8 +11,12 @@ export interface CallSettings {
   loopMarker: { header: string; value: string };
   /** Where B legs are sent first (an upstream proxy), or null for the Request-URI. */
   outboundProxy: string | null;
-  /** The mixer's rate (media.mixer.sampleRate): prompts and recordings use it. */
+  /** The mixer's rate (media.mixer.sampleRate): prompts use it, and recordings of wideband calls. */
   sampleRate: number;
+  /** media.mixer.narrowband: a recording of a call whose legs are all G.711 is written at 8 kHz (recording-rate.ts). */
+  narrowband?: boolean;
+  /** media.inbandDtmf: 'always' runs in-band DTMF detection on every caller without telephone-event. */
+  inbandDtmf?: 'auto' | 'always';
   recordingDir: string;
   /** recording.retention.days: what a recording keeps when neither its step nor its rule says. */
   retentionDays?: number | null;

@@ -28,6 +28,8 @@ export class DigitCollector {
   private resolve!: (c: Collected) => void;
   readonly done: Promise<Collected>;
   private readonly onDigit = (d: string): void => this.push(d);
+  /** Ends this collector's claim on the caller's digits (in-band detection, digit-demand.ts). */
+  private readonly releaseDigits: () => void;
   private readonly onEnded = (): void => this.finish('ended');
 
   constructor(
@@ -38,6 +40,7 @@ export class DigitCollector {
     this.done = new Promise((r) => (this.resolve = r));
     call.on('dtmf', this.onDigit);
     call.on('ended', this.onEnded);
+    this.releaseDigits = call.wantDigits();
     for (const d of pending.splice(0)) this.push(d);
     if (call.ended) this.finish('ended');
   }
@@ -87,6 +90,7 @@ export class DigitCollector {
     this.timerOverall = this.timerInterDigit = null;
     this.call.off('dtmf', this.onDigit);
     this.call.off('ended', this.onEnded);
+    this.releaseDigits();
     this.resolve({ digits: this.digits, end });
   }
 }

@@ -121,6 +121,12 @@ export interface CallPort {
    * before the callee picks up; the caller can still CANCEL).
    */
   answer(options?: { early?: boolean }): Promise<void>;
+  /**
+   * A flow step waits for the caller's digits until it calls the returned release:
+   * in-band DTMF detection runs meanwhile on a caller without telephone-event
+   * (media.inbandDtmf 'auto', digit-demand.ts). Digits by RFC 4733 or SIP INFO arrive regardless.
+   */
+  wantDigits(): () => void;
   /** Final response before answer, BYE after. */
   hangup(status?: number, reason?: string): void;
   /**

@@ -10,6 +10,8 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
+import { recordingRate } from './recording-rate.ts';
+import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
 import { answerReoffers, destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
@@ -73,6 +75,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly createdAt = Date.now();
   /** The Reason header value every BYE of this call carries, when it ended for a cause (RFC 3326). */
   private endReason: string | null = null;
+  private readonly digits: DigitDemand;
 
   private constructor(
     readonly deps: CallDeps,
@@ -91,6 +94,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
     this.requestUri = req.uri;
+    this.digits = new DigitDemand(leg, deps.settings.inbandDtmf === 'always');
     leg.on('dtmf', (e) => this.safeEmit('dtmf', e.digit, e.durationMs));
     leg.on('mediatimeout', (s) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the caller for ${s} s`));
     room.on('close', (reason) => {
@@ -253,6 +257,10 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return null;
   }
 
+  wantDigits(): () => void {
+    return this.digits.want();
+  }
+
   hangup(status?: number, reason?: string): void {
     if (this.endedFlag) return;
     if (this.uas) destroyDialog(this.uas, this.log);
@@ -294,7 +302,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.recording && !this.recording.recorder.isClosed) return this.recording;
     const recorder = this.deps.recordings.createRecorder({
       roomId: this.room.id,
-      sampleRate: this.deps.settings.sampleRate,
+      sampleRate: recordingRate(this.room, this.deps.settings),
       stereo: options.stereo,
       stems: options.stems,
       labels: {
@@ -374,6 +382,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     }
     try {
       if (!this.leg.isClosed) this.leg.handleSipInfo(type, req.body ?? '');
+      this.digits.sipInfoSeen();
       res.send(200);
     } catch (err) {
       this.log.warn({ err }, 'bad DTMF INFO');

@@ -15,6 +15,7 @@ import { readSiprecBody, SiprecBodyError, type SiprecBody } from '../siprec/sipr
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
+import { recordingRate } from './recording-rate.ts';
 import { CallRecording } from './call-recording.ts';
 import { destroyDialog } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
@@ -155,7 +156,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.recording && !this.recording.recorder.isClosed) return this.recording;
     const recorder = this.deps.recordings.createRecorder({
       roomId: this.room.id,
-      sampleRate: this.deps.settings.sampleRate,
+      sampleRate: recordingRate(this.room, this.deps.settings),
       stereo: options.stereo,
       stems: options.stems,
       labels: {
@@ -199,6 +200,11 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.res.finalResponseSent) return 'its INVITE got a final response';
     if (now - this.createdAt > maxUnansweredMs) return `unanswered for ${Math.round((now - this.createdAt) / 1000)} s`;
     return null;
+  }
+
+  /** A SIPREC session's streams are recorded, not listened to for keys: their detectors follow media.inbandDtmf alone. */
+  wantDigits(): () => void {
+    return () => undefined;
   }
 
   hangup(status?: number, reason?: string): void {

@@ -61,6 +61,12 @@ export interface MediaConfig {
   rtpTimeoutSec: number;
   /** Media threads (worker_threads) that run the rooms; `auto` is one per core, 0 runs them on the main thread (debugging). */
   threads: number | 'auto';
+  /**
+   * In-band (Goertzel) DTMF detection on legs without telephone-event: 'auto' only
+   * while a flow step waits for digits and never on a leg that sent a DTMF SIP INFO;
+   * 'always' on every such leg (the API's dtmf events of every call).
+   */
+  inbandDtmf: 'auto' | 'always';
   /** Browsers (WebRtcTransports on a room's Router): see WebRtcConfig. */
   webrtc: WebRtcConfig;
 }
@@ -320,6 +326,7 @@ export const configSchema = {
         },
         latching: { description: 'latch, once, strict (or true/false)', oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['latch', 'once', 'strict'] }] },
         rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
+        inbandDtmf: { description: 'auto or always', type: 'string', enum: ['auto', 'always'] },
         threads: {
           description: 'a number of media threads (0: rooms run on the main thread) or "auto"',
           oneOf: [
@@ -544,6 +551,7 @@ export const defaultConfig: ParleyConfig = {
     mixer: { sampleRate: 16000, narrowband: true, jitterMinMs: 20, jitterMaxMs: 100 },
     rtpTimeoutSec: 60,
     threads: 'auto',
+    inbandDtmf: 'auto',
     webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30 },
   },
   prompts: { dir: 'prompts', cacheDir: '.cache/prompts', voice: 'en-us' },

@@ -82,7 +82,8 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   hide(on?: boolean): void;
   speakTo(legIds: readonly string[] | null): void;
   play(source: FrameSource): void;
-  detectInbandDtmf(on: boolean): void;
+  /** In-band (Goertzel) DTMF detection: true always, 'auto' while the leg has no telephone-event, false never (media.inbandDtmf sets where a leg starts). */
+  detectInbandDtmf(on: boolean | 'auto'): void;
   handleSipInfo(contentType: string, body: string): DtmfEvent;
   close(reason?: MediaLegCloseReason): void;
 }

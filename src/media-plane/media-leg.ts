@@ -8,7 +8,7 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
 import { parseSipInfoDtmf } from '../dtmf/sip-info-dtmf.ts';
 import type { FrameSource } from '../mixer/frames.ts';
-import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
+import type { InbandDtmfMode, MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
 import { MediaClosedError } from './media-errors.ts';
 import type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.ts';
 
@@ -220,13 +220,13 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
     else this.pendingSources.push(source);
   }
 
-  /** Runs in-band (Goertzel) DTMF detection even when telephone-event was negotiated. */
-  detectInbandDtmf(on: boolean): void {
-    this.setRole({ inband: on });
+  /** In-band (Goertzel) DTMF detection: true always, 'auto' while the leg has no telephone-event, false never. */
+  detectInbandDtmf(on: boolean | 'auto'): void {
+    this.setRole({ inband: inbandMode(on) });
   }
 
   /** The leg's place in the hear/speak matrix; kept here so that it holds before the participant exists (outgoing legs). */
-  private readonly role = { muted: false, deaf: false, hidden: false, audience: null as ReadonlySet<string> | null, inband: false };
+  private readonly role = { muted: false, deaf: false, hidden: false, audience: null as ReadonlySet<string> | null, inband: null as InbandDtmfMode | null };
   private readonly pendingSources: FrameSource[] = [];
 
   private setRole(change: Partial<LocalMediaLeg['role']>): void {
@@ -240,7 +240,7 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
     p.deaf = this.role.deaf;
     p.hidden = this.role.hidden;
     p.audience = this.role.audience;
-    if (this.role.inband) p.setInbandDtmf(true);
+    if (this.role.inband) p.setInbandDtmf(this.role.inband);
   }
 
   /** A SIP INFO body from call control (application/dtmf-relay or application/dtmf). Throws DtmfInfoError. */
@@ -325,4 +325,9 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
   private assertOpen(): void {
     if (this.closed) throw new MediaClosedError(`leg ${this.id} is closed`);
   }
+}
+
+/** detectInbandDtmf's argument as the participant's mode. */
+export function inbandMode(on: boolean | 'auto'): InbandDtmfMode {
+  return on === 'auto' ? 'auto' : on ? 'on' : 'off';
 }

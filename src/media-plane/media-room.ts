@@ -205,7 +205,9 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     const send = (packet: Buffer): void => {
       leg.endpoint?.send(packet);
     };
-    return this.mixer.createParticipant(leg.id, media, send, this.inbandDtmf.has(leg.id));
+    // media.inbandDtmf 'auto': no detector until something wants the leg's digits (SipCall.wantDigits).
+    const mode = this.inbandDtmf.has(leg.id) ? 'on' : this.ctx.config.inbandDtmf === 'always' ? 'auto' : 'off';
+    return this.mixer.createParticipant(leg.id, media, send, mode);
   }
 
   legClosed(leg: LocalMediaLeg): void {

@@ -22,6 +22,13 @@ import { VoiceActivity } from './voice-activity.ts';
 
 const DUPLICATE_WINDOW_MS = 400;
 
+/**
+ * In-band (Goertzel) DTMF detection on a leg: 'on' always, even beside
+ * telephone-event; 'auto' only while the leg has no telephone-event (RFC 4733);
+ * 'off' never (nobody wants the digits, or the leg sends them by SIP INFO).
+ */
+export type InbandDtmfMode = 'on' | 'auto' | 'off';
+
 export interface ParticipantMedia {
   codec: CodecName;
   /** Payload type of the leg's audio as it reaches the mixer. */
@@ -43,8 +50,8 @@ export interface ParticipantOptions {
   sampleRate: number;
   jitterMinMs: number;
   jitterMaxMs: number;
-  /** Run in-band DTMF detection even with telephone-event negotiated. */
-  inbandDtmf?: boolean;
+  /** In-band DTMF detection (see InbandDtmfMode); 'auto' when absent. */
+  inbandDtmf?: InbandDtmfMode;
   send: (packet: Buffer) => void;
   log: Logger;
 }
@@ -195,8 +202,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if (this.goertzel) this.goertzel = new GoertzelDetector(rate, this.onDigit);
   }
 
-  setInbandDtmf(on: boolean): void {
-    this.opts.inbandDtmf = on;
+  setInbandDtmf(mode: InbandDtmfMode): void {
+    this.opts.inbandDtmf = mode;
     this.configureInband();
   }
 
@@ -334,7 +341,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   }
 
   private configureInband(): void {
-    const want = this.opts.inbandDtmf === true || this.media.dtmfPt === null;
+    const mode = this.opts.inbandDtmf ?? 'auto';
+    const want = mode === 'on' || (mode === 'auto' && this.media.dtmfPt === null);
     if (want && !this.goertzel) this.goertzel = new GoertzelDetector(this.opts.sampleRate, this.onDigit);
     if (!want) this.goertzel = null;
   }

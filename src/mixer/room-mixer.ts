@@ -13,14 +13,14 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from './frames.ts';
 import { MixClock, type ClockStats } from './mix-clock.ts';
-import { MixerParticipant, type ParticipantMedia } from './mixer-participant.ts';
+import { MixerParticipant, type InbandDtmfMode, type ParticipantMedia } from './mixer-participant.ts';
 import { SinkAtRate, SourceAtRate } from './rate-adapters.ts';
 import { SoftLimiter } from './soft-limiter.ts';
 import { TwoPartyForwarder, type TwoPartyStats } from './two-party-forwarder.ts';
 
 /** The rate of a narrowband room, and the codecs that keep a room narrowband (G.711: RFC 3551 §4.5.14). */
 export const NARROWBAND_RATE = 8000;
-const NARROWBAND_CODECS = new Set(['PCMU', 'PCMA']);
+export const NARROWBAND_CODECS: ReadonlySet<string> = new Set(['PCMU', 'PCMA']);
 
 export interface RoomMixerOptions {
   /** The room's rate; with autoNarrowband, its rate while any leg is wideband. */
@@ -106,7 +106,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     return this.participants.get(id);
   }
 
-  createParticipant(id: string, media: ParticipantMedia, send: (packet: Buffer) => void, inbandDtmf = false): MixerParticipant {
+  createParticipant(id: string, media: ParticipantMedia, send: (packet: Buffer) => void, inbandDtmf: InbandDtmfMode = 'auto'): MixerParticipant {
     if (this.closed) throw new Error('mixer is closed');
     if (this.participants.has(id)) throw new Error(`participant ${id} exists`);
     const p = new MixerParticipant(

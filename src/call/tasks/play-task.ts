@@ -25,6 +25,7 @@ export class PlayTask implements Task {
       handle.stop();
     };
     ctx.call.on('dtmf', onDigit);
+    const releaseDigits = bargeIn ? ctx.call.wantDigits() : null;
     try {
       const { reason, error } = await handle.finished;
       if (reason === 'error') {
@@ -34,6 +35,7 @@ export class PlayTask implements Task {
       return {};
     } finally {
       ctx.call.off('dtmf', onDigit);
+      releaseDigits?.();
       this.handle = null;
     }
   }

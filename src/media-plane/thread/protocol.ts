@@ -39,7 +39,7 @@ export interface LegRole {
   deaf?: boolean;
   hidden?: boolean;
   audience?: string[] | null;
-  inband?: boolean;
+  inband?: boolean | 'auto';
 }
 
 /** Main → media thread. Those with `req` are answered by one 'reply'. */

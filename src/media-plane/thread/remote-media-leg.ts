@@ -106,7 +106,7 @@ export class RemoteMediaLeg extends TypedEmitter<MediaLegEvents> implements Medi
     this.setRole({ audience: legIds ? [...legIds] : null });
   }
 
-  detectInbandDtmf(on: boolean): void {
+  detectInbandDtmf(on: boolean | 'auto'): void {
     this.setRole({ inband: on });
   }
 

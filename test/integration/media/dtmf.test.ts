@@ -61,16 +61,32 @@ describe('DTMF from legs (real worker, real UDP)', () => {
     room.close();
   });
 
-  it('in-band tones on a leg without telephone-event (Goertzel)', async () => {
+  it('in-band tones on a leg without telephone-event (Goertzel), once something wants the digits', async () => {
     const room = await engine.createRoom('dtmf-inband');
     const p = await joinPeer(room, { codec: 'PCMU', dtmfPt: null });
     assert.doesNotMatch(p.answer, /telephone-event/, 'no telephone-event offered, none answered');
+    // media.inbandDtmf 'auto' (the default): no detector until asked (SipCall.wantDigits does).
+    const early: DtmfEvent[] = [];
+    p.leg.on('dtmf', (e) => early.push(e));
+    p.peer.queueInband('5', 100, 100);
+    // The tone and its gap have been through the room once the peer heard 25 more frames (500 ms) back.
+    await p.peer.waitForPackets(p.peer.received.length + 25);
+    assert.deepEqual(early, [], 'no in-band detection while nothing wants the digits');
+    p.leg.detectInbandDtmf('auto');
     const seq = '1590*#D';
     const done = digits(p.leg, seq.length);
     for (const d of seq) p.peer.queueInband(d, 100, 80);
     const events = await done;
     assert.equal(events.map((e) => e.digit).join(''), seq);
     assert.ok(events.every((e) => e.source === 'inband' && e.durationMs >= 60 && e.durationMs <= 140), JSON.stringify(events));
+    // Released again (the flow step ended): tones are not detected any more.
+    p.leg.detectInbandDtmf(false);
+    const before = events.length + early.length;
+    const all: DtmfEvent[] = [];
+    p.leg.on('dtmf', (e) => all.push(e));
+    p.peer.queueInband('7', 100, 100);
+    await p.peer.waitForPackets(p.peer.received.length + 25);
+    assert.deepEqual(all, [], `no digit after detectInbandDtmf(false) (had ${before})`);
     await p.peer.close();
     room.close();
   });

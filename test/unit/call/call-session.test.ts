@@ -85,6 +85,8 @@ describe('call session', () => {
     setTimeout(() => call.press('2'), 10);
     await running;
     assert.deepEqual(call.actions, ['answer', 'play menu-main', 'play support', 'bye']);
+    assert.ok(call.wantedAtPress[0] >= 1, 'the menu wanted the digits (in-band detection on) while the key was pressed');
+    assert.equal(call.digitWanters, 0, 'and released them when it ended');
   });
 
   it('menu: a wrong digit plays the invalid prompt and offers the menu again', async () => {
@@ -129,6 +131,8 @@ describe('call session', () => {
     setTimeout(() => call.press('1'), 20);
     const { outcome } = await running;
     assert.deepEqual(call.actions, ['answer', 'play long', 'play sales', 'bye'], 'menu took the barge-in digit without prompting');
+    assert.deepEqual(call.wantedAtPress, [1], 'the bargeIn prompt wanted the digits');
+    assert.equal(call.digitWanters, 0);
     assert.equal(outcome.reason, 'completed');
   });
 

@@ -41,6 +41,18 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
     return Promise.resolve();
   }
 
+  /** How many flow steps wait for digits now (wantDigits not yet released). */
+  digitWanters = 0;
+
+  wantDigits(): () => void {
+    this.digitWanters++;
+    let released = false;
+    return () => {
+      if (!released) this.digitWanters--;
+      released = true;
+    };
+  }
+
   hangup(status?: number, reason?: string): void {
     if (this.ended) return;
     this.actions.push(this.answered ? 'bye' : `reject ${status ?? 480}${reason ? ' ' + reason : ''}`);
@@ -53,7 +65,11 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
     this.safeEmit('ended', reason);
   }
 
+  /** digitWanters at each press(): a key pressed while no step wants digits would not be detected in-band. */
+  readonly wantedAtPress: number[] = [];
+
   press(digits: string): void {
+    this.wantedAtPress.push(this.digitWanters);
     for (const d of digits) this.safeEmit('dtmf', d, 100);
   }
 
