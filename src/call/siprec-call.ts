@@ -16,7 +16,7 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
-import { destroyDialog } from './dialog-util.ts';
+import { destroyDialog, hangupInvite, inviteDeadReason, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
 import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
@@ -193,22 +193,15 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
 
   /** Why no SIP dialog keeps this session alive any more (CallManager's guard), or null. */
   deadReason(now: number, maxUnansweredMs: number): string | null {
-    if (this.endedFlag || this.answering) return null;
-    if (this.uas) return (this.uas as { connected?: boolean }).connected === false ? 'its dialog is gone' : null;
-    if (this.canceled) return 'its INVITE was canceled';
-    if (this.res.finalResponseSent) return 'its INVITE got a final response';
-    if (now - this.createdAt > maxUnansweredMs) return `unanswered for ${Math.round((now - this.createdAt) / 1000)} s`;
-    return null;
+    return inviteDeadReason(this.inviteState(), now, maxUnansweredMs);
   }
 
   hangup(status?: number, reason?: string): void {
-    if (this.endedFlag) return;
-    if (this.uas) destroyDialog(this.uas, this.log);
-    else if (!this.res.finalResponseSent) {
-      if (reason) this.res.send(status ?? 480, reason, {});
-      else this.res.send(status ?? 480);
-    }
-    this.end(this.uas ? 'hung up by Parley' : `rejected ${status ?? 480}`);
+    if (!this.endedFlag) this.end(hangupInvite(this.inviteState(), this.log, status, reason));
+  }
+
+  private inviteState(): InviteState {
+    return { ended: this.endedFlag, answering: this.answering, uas: this.uas, res: this.res, canceled: this.canceled, createdAt: this.createdAt };
   }
 
   endForCause(reasonHeader: string, why: string, status = 503): void {
