@@ -5,7 +5,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
-import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
+import type { RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
@@ -281,17 +281,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   /** Starts the call's recording, or returns the one running; after a stop a new one starts (a voice message). */
   async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
     if (this.recording && !this.recording.recorder.isClosed) return this.recording;
-    const recorder = this.deps.recordings.createRecorder({
-      roomId: this.room.id,
-      sampleRate: this.deps.settings.sampleRate,
-      stereo: options.stereo,
-      stems: options.stems,
-      labels: {
-        flow: this.recordingOrigin?.flow ?? null,
-        rule: this.recordingOrigin?.rule ?? null,
-        retention: resolveRetention(options.retentionDays, this.recordingOrigin, this.deps.settings.retentionDays ?? null),
-      },
-    });
+    const recorder = CallRecording.newRecorder(this.deps, this.room.id, this.recordingOrigin, options);
     recorder.addLeg(CALLER_LEG, {
       uri: this.from.uri,
       displayName: this.from.displayName || null,
@@ -300,8 +290,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       originalTo: this.originalTo.uri,
       role: 'caller',
     });
-    const hangup = this.deps.recordings.onWriteError === 'hangup';
-    this.recording = new CallRecording(recorder, this.room, this.deps.settings.recordingDir, hangup ? () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written') : null);
+    this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
     this.log.info({ recording: recorder.id }, 'recording');
     return this.recording;
   }

@@ -10,7 +10,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
-import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
+import type { RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import { readSiprecBody, SiprecBodyError, type SiprecBody } from '../siprec/siprec-body.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -153,19 +153,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   /** Starts the session's recording: a stem per stream, the stereo file of the two main participants, the mix. */
   async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
     if (this.recording && !this.recording.recorder.isClosed) return this.recording;
-    const recorder = this.deps.recordings.createRecorder({
-      roomId: this.room.id,
-      sampleRate: this.deps.settings.sampleRate,
-      stereo: options.stereo,
-      stems: options.stems,
-      labels: {
-        flow: this.recordingOrigin?.flow ?? null,
-        rule: this.recordingOrigin?.rule ?? null,
-        retention: resolveRetention(options.retentionDays, this.recordingOrigin, this.deps.settings.retentionDays ?? null),
-      },
-    });
-    const hangup = this.deps.recordings.onWriteError === 'hangup';
-    this.recording = new CallRecording(recorder, this.room, this.deps.settings.recordingDir, hangup ? () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written') : null);
+    const recorder = CallRecording.newRecorder(this.deps, this.room.id, this.recordingOrigin, options);
+    this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
     for (const m of this.pendingMetadata.splice(0)) this.saveMetadataFile(m.xml, m.file);
     this.refresh();
     if (this.streams.allPaused) recorder.pause('siprec: every stream paused by the SRC');
