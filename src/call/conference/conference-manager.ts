@@ -29,6 +29,14 @@ export interface RoomOwnershipPort {
   /** Takes (or joins) the lease; resolves to its epoch; rejects when another node owns the room or the cluster is unreachable. */
   acquireRoom(name: string): Promise<number>;
   releaseRoom(name: string): void;
+  /** Whether this node still holds the open room's lease (false: cut off from Redis past the lease, or the room was taken). */
+  holdsRoom?(name: string): boolean;
+}
+
+/** In a cluster: a join to a room open here whose lease this node no longer holds (503; the calls already in it go on). */
+export class RoomLeaseLostError extends Error {
+  override name = 'RoomLeaseLostError';
+  readonly status = 503;
 }
 
 export type ConferenceManagerEvents = {
@@ -106,6 +114,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       if (this.remoteJoin && typeof owner === 'string') return this.remoteJoin(call, options, owner);
       throw err;
     }
+    if (this.ownership?.holdsRoom?.(conf.name) === false) throw new RoomLeaseLostError(`room ${conf.name}: this node could not renew its lease; no new join here now`);
     this.assertRoomForOneMore(conf);
     const legId = `${call.callId}`;
     const entry = conf.roster.join({
