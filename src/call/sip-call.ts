@@ -301,6 +301,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
         flow: this.recordingOrigin?.flow ?? null,
         rule: this.recordingOrigin?.rule ?? null,
         retention: resolveRetention(options.retentionDays, this.recordingOrigin, this.deps.settings.retentionDays ?? null),
+        cluster: this.recordingOrigin?.cluster ?? null,
       },
     });
     recorder.addLeg(CALLER_LEG, {

@@ -13,7 +13,7 @@ import { ClusterUnavailableError, type RoomLeases } from './room-leases.ts';
 
 export type GateDecision =
   /** Run the call here. exemptFromDrain: it joins a room this node owns (accepted while draining). release: call once when the call is over (or never ran). */
-  | { kind: 'local'; room: string | null; epoch: number | null; exemptFromDrain: boolean; release: () => void }
+  | { kind: 'local'; room: string | null; epoch: number | null; exemptFromDrain: boolean; release: () => void; ownership: { node: string; room: string; epoch: number } | null }
   | { kind: 'redirect'; room: string; owner: string; contact: string }
   | { kind: 'refuse'; status: number; reason: string; retryAfter: number };
 
@@ -38,7 +38,7 @@ export class InviteGate {
     const room = roomBeforeAnswer(flows, flow);
     if (room === null) {
       this.stats.local++;
-      return { kind: 'local', room: null, epoch: null, exemptFromDrain: false, release: noop };
+      return { kind: 'local', room: null, epoch: null, exemptFromDrain: false, release: noop, ownership: null };
     }
     const draining = this.registry.state === 'draining';
     try {
@@ -57,7 +57,7 @@ export class InviteGate {
           released = true;
           this.leases.release(room);
         };
-        return { kind: 'local', room, epoch: lease.epoch, exemptFromDrain: true, release };
+        return { kind: 'local', room, epoch: lease.epoch, exemptFromDrain: true, release, ownership: { node: this.registry.id, room, epoch: lease.epoch } };
       }
       return await this.redirect(room, lease.owner, requestUri);
     } catch (err) {
