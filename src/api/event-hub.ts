@@ -174,7 +174,7 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     const room = c.name;
     // In a cluster: the ownership epoch of the room's lease, so events of two owners of one room can be told apart.
     const epoch = c.epoch === null ? {} : { epoch: c.epoch };
-    c.roster.on('join', (e) => this.publish('leg.joined', { room, ...epoch, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity }));
+    c.roster.on('join', (e) => this.publish('leg.joined', { room, ...epoch, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity, ...(e.remoteNode ? { remoteNode: e.remoteNode } : {}) }));
     c.roster.on('leave', (e, reason) => this.publish('leg.left', { room, ...epoch, leg: e.legId, callId: e.callId, reason }));
     c.roster.on('talking', (e, talking) => this.publish('talking', { room, leg: e.legId, callId: e.callId, talking }));
   }

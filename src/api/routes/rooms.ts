@@ -55,6 +55,8 @@ function describeRoom(c: Conference): Record<string, unknown> {
       joinedAt: e.joinedAt.toISOString(),
       muted: e.muted,
       talking: e.talking,
+      // In a cluster: a caller answered on that node and piped into this room (null: on this node).
+      remoteNode: e.remoteNode ?? null,
     })),
   };
 }
@@ -244,6 +246,13 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const browser = ctx.parley.webrtc?.byLeg(name, leg);
     if (browser && c.roster.get(leg)) {
       browser.close('kicked');
+      return { ok: true };
+    }
+    // A caller on another node piped into this room: its pipe ends and its node is told.
+    const pipes = ctx.parley.cluster?.pipes;
+    const pipe = pipes?.byLeg(name, leg);
+    if (pipes && pipe) {
+      pipes.end(pipe, 'kicked');
       return { ok: true };
     }
     const l = c.room.leg(leg);
