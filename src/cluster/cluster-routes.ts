@@ -30,6 +30,13 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     ...(await node.registry.nodes()).values(),
   ]);
 
+  // Asked by a peer before it reports this node lost (its entry expired: cut off from Redis?).
+  app.get('/cluster/alive', { schema: { summary: 'Between nodes: this node answers (node id and run id), also while it is cut off from Redis', response: { 200: anyObject, ...errors } } }, async () => ({
+    node: node.nodeId,
+    run: node.run,
+    redis: node.link.isUp,
+  }));
+
   // The owner's side of a pipe from a caller answered on another node (room-pipe.ts).
   app.post('/cluster/pipes', { schema: { summary: 'Between nodes: pipe a caller answered on another node into a room this node owns', body: anyObject, response: { 200: anyObject, 409: anyObject, ...errors } } }, async (req, reply) => {
     const offer = req.body as PipeOffer;

@@ -9,7 +9,7 @@ import type { FlowsConfig } from '../call/flow-types.ts';
 import type { Logger } from '../util/logger.ts';
 import { roomBeforeAnswer } from './flow-room.ts';
 import type { NodeRegistry } from './node-registry.ts';
-import { ClusterUnavailableError, type RoomLeases } from './room-leases.ts';
+import { ClusterUnavailableError, LeaseNotRenewedError, type RoomLeases } from './room-leases.ts';
 
 export type GateDecision =
   /** Run the call here. exemptFromDrain: it joins a room this node owns (accepted while draining). release: call once when the call is over (or never ran). */
@@ -61,6 +61,8 @@ export class InviteGate {
       }
       return await this.redirect(room, lease.owner, requestUri);
     } catch (err) {
+      // A room held here whose lease could not be renewed in time: the upstream tries another node.
+      if (err instanceof LeaseNotRenewedError) return this.refuse(room, 'Room Lease Not Renewed', 1);
       if (err instanceof ClusterUnavailableError) return this.refuse(room, 'Cluster Unavailable', 5);
       this.log.warn({ err, room }, 'room owner lookup failed');
       return this.refuse(room, 'Cluster Unavailable', 5);
