@@ -102,16 +102,24 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
       owner = (await node.leases.owner(name).catch(() => null))?.owner ?? null;
     } else return;
     if (!owner || owner === node.nodeId) return;
-    const entry = await node.registry.entry(owner).catch(() => null);
+    // A node cut off from Redis (its entry expired, its API still answering) still gets its actions.
+    const entry = (await node.registry.entry(owner).catch(() => null)) ?? (node.silentButAlive.includes(owner) ? await node.registry.address(owner).catch(() => null) : null);
     if (!entry) return;
     const res = await forward(entry.api, req, req.url, ctx);
     return relay(reply, res);
   });
 }
 
+/** The other live nodes, and those only cut off from Redis (their API answered the reaper's probe). */
 async function peers(node: ClusterNode): Promise<Array<{ id: string; api: string }>> {
   const all = await node.registry.nodes();
-  return [...all.values()].filter((e) => e.id !== node.nodeId).map((e) => ({ id: e.id, api: e.api }));
+  const out = [...all.values()].filter((e) => e.id !== node.nodeId).map((e) => ({ id: e.id, api: e.api }));
+  for (const id of node.silentButAlive) {
+    if (all.has(id)) continue;
+    const addr = await node.registry.address(id).catch(() => null);
+    if (addr) out.push({ id, api: addr.api });
+  }
+  return out;
 }
 
 /**

@@ -114,6 +114,12 @@ describe('cluster: a node cut off from Redis is not reported lost, and gives up 
     assert.equal((await short.done).code, 0, 'the short call on A ended normally during the cut');
     assert.ok(Date.now() - cutAt > 2500, 'cut for longer than the node TTL and the lease');
     assert.equal(hooks.deliveries.filter((d) => d.event.data.reason === 'node-lost').length, 0, 'nothing reported lost during the cut');
+    // B's API still lists A's calls (asked of A directly) and forwards actions on them to A.
+    const listed = (await call(b.api, 'GET', '/calls')).body as Array<{ id: string; node: string; flow: string }>;
+    const aCalls = listed.filter((c) => c.node === 'na');
+    assert.deepEqual(aCalls.map((c) => c.flow).sort(), ['cut', 'solo'], `A's two long calls listed by B: ${JSON.stringify(listed)}`);
+    const one = (await call(b.api, 'GET', `/calls/${encodeURIComponent(aCalls[0]!.id)}`));
+    assert.equal(one.status, 200, 'an action on A\'s call through B is forwarded to A');
 
     proxy.restore();
     // A re-creates the lease of solo with its epoch and gives up cut's.
