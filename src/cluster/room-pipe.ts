@@ -55,6 +55,7 @@ interface AcceptedPipe {
   legId: string;
   transport: ms.PipeTransport;
   conf: Conference;
+  hub: RoomHub;
   /** The caller's node API (told when this side ends the pipe). */
   api: string | null;
 }
@@ -108,7 +109,13 @@ export class PipeAcceptor {
         this.pipes.delete(o.id);
         old.transport.close();
       }
-      this.pipes.set(o.id, { room: o.room, legId, transport, conf, api: o.api ?? null });
+      this.pipes.set(o.id, { room: o.room, legId, transport, conf, hub, api: o.api ?? null });
+      // Its voice activity on the roster, as a local leg's.
+      const onTalk = (input: string, talking: boolean): void => {
+        if (input === inputId) conf.roster.setTalking(legId, talking);
+      };
+      hub.on('inputtalk', onTalk);
+      transport.observer.once('close', () => hub.off('inputtalk', onTalk));
       // The transport closing on this side (the room or its hub closed, a worker died): the caller's node is told.
       transport.observer.once('close', () => {
         if (this.pipes.get(o.id)?.transport === transport) this.end(o.id, conf.room.isClosed ? 'room closed' : 'pipe closed');
@@ -133,6 +140,15 @@ export class PipeAcceptor {
     p.transport.close();
     p.conf.roster.leave(p.legId, 'left');
     this.closeIfEmpty(p);
+    return true;
+  }
+
+  /** Mutes (or unmutes) a piped caller in the room (its roster entry follows). */
+  setMuted(id: string, muted: boolean): boolean {
+    const p = this.pipes.get(id);
+    if (!p || p.hub.isClosed) return false;
+    p.hub.updateInput(`pipe:${id}`, { muted });
+    p.conf.roster.setMuted(p.legId, muted);
     return true;
   }
 

@@ -95,9 +95,9 @@ describe('cluster: a caller answered on one node joins a room on another through
   });
 
   it('hears the room and is heard in it', async (t) => {
-    const inRoom = await dial(b, 'piped', 660, 12_000);
+    const inRoom = await dial(b, 'piped', 660, 15_000);
     await waitFor('room piped on B', async () => ((await call(b.api, 'GET', '/rooms')).body as Array<{ name: string; node: string }>).find((r) => r.name === 'piped' && r.node === 'nb'), 15_000);
-    const piped = await dial(a, 'ivr', 440, 8000);
+    const piped = await dial(a, 'ivr', 440, 11_000);
     await a.proc.logged(/joined a room on another node through a pipe/, 15_000);
     await b.proc.logged(/caller piped into the room from another node/, 5000);
     // On B's roster with its identity, flagged with its node; in the merged list of A too.
@@ -122,6 +122,16 @@ describe('cluster: a caller answered on one node joins a room on another through
     assert.ok(share(heardInRoom, 440) > 0.05, `the caller in B's room hears the piped caller (440 Hz share ${share(heardInRoom, 440).toFixed(3)})`);
     assert.ok(share(heardPiped, 660) > 0.05, `the piped caller hears B's room (660 Hz share ${share(heardPiped, 660).toFixed(3)})`);
     assert.ok(share(heardPiped, 440) < 0.05, `the piped caller does not hear itself (mix-minus; 440 Hz share ${share(heardPiped, 440).toFixed(3)})`);
+    // Muted on B through A's API (forwarded to the owner): the room stops hearing it; the roster says so.
+    assert.equal((await call(a.api, 'POST', `/rooms/piped/legs/${encodeURIComponent(entry.leg)}/mute`)).status, 200);
+    const mutedEntry = ((await call(b.api, 'GET', '/rooms/piped')).body as { roster: Array<RosterItem & { muted: boolean }> }).roster.find((e) => e.leg === entry.leg);
+    assert.equal(mutedEntry?.muted, true);
+    await new Promise((r) => setTimeout(r, 500));
+    const mark = inRoom.rtp.received.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    const afterMute = inRoom.rtp.decoded(mark);
+    t.diagnostic(`after mute: in room hears 440 ${share(afterMute, 440).toFixed(3)}`);
+    assert.ok(share(afterMute, 440) < 0.05, `the muted piped caller is not heard (440 Hz share ${share(afterMute, 440).toFixed(3)})`);
     assert.equal((await piped.done).code, 0);
     await b.proc.logged(/room lease released|left the conference/, 1).catch(() => undefined);
     assert.equal((await inRoom.done).code, 0);

@@ -154,7 +154,10 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const c = await find(name);
         const l = c.room.leg(leg);
         const browser = ctx.parley.webrtc?.byLeg(name, leg);
+        // A caller on another node piped into this room: muted at its hub input.
+        const pipe = ctx.parley.cluster?.pipes?.byLeg(name, leg);
         if (browser && c.roster.get(leg)) browser.setMuted(action === 'mute');
+        else if (pipe && ctx.parley.cluster?.pipes?.setMuted(pipe, action === 'mute')) return { ok: true };
         else if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
         else l.mute(action === 'mute');
         c.roster.setMuted(leg, action === 'mute');
