@@ -134,6 +134,13 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     return this.leases.holds(room);
   }
 
+  /** Another node that owns the room now (null: this node, nobody, or Redis unreachable). */
+  async ownerOf(room: string): Promise<string | null> {
+    if (!this.link.isUp || this.leases.local(room)) return null;
+    const lease = await this.leases.owner(room);
+    return lease && lease.owner !== this.nodeId ? lease.owner : null;
+  }
+
   callStarted(rec: ClusterCallRecord): void {
     this.registry.callStarted(rec);
   }

@@ -18,7 +18,8 @@
 // the room is still free; if another node took the room meanwhile, this node
 // gives the lease up: its own room goes on with the calls already in it until
 // they end (two rooms of that name exist until then, told apart by their epochs),
-// new INVITEs for the room are redirected to the new owner, and the conflict is
+// new INVITEs for the room are redirected to the new owner (a join after an
+// answer is piped there: ConferenceManager asks ownerOf), and the conflict is
 // counted and logged.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';

@@ -26,8 +26,10 @@ const yaml = `routing:
   rules:
     - { name: cut, match: { method: INVITE, requestUri: "sip:cut@*" }, actions: [{ app: cut }] }
     - { name: solo, match: { method: INVITE, requestUri: "sip:solo@*" }, actions: [{ app: solo }] }
+    - { name: ivrcut, match: { method: INVITE, requestUri: "sip:ivrcut@*" }, actions: [{ app: ivrcut }] }
 flows:
   cut: [{ conference: { room: cut } }]
+  ivrcut: [answer, { conference: { room: cut } }]
   solo: [{ conference: { room: solo } }]
 `;
 
@@ -135,6 +137,10 @@ describe('cluster: a node cut off from Redis is not reported lost, and gives up 
     const redirect = await a.proc.logged(/redirecting the INVITE to the room owner/, 5000);
     assert.equal(redirect.owner, 'nb');
     assert.match(String(redirect.contact), new RegExp(`@${b.host.replaceAll('.', '\\.')}:${b.sipPort}$`));
+    // A caller answered on A (an IVR first) joins cut on B through a pipe, not A's old room.
+    const ivr = await dial(a, 'ivrcut', 1500, 'ivr-cut');
+    await a.proc.logged(/joined a room on another node through a pipe/, 10_000);
+    assert.equal((await ivr.done).code, 0);
     // A's long calls were never cut: they end when their callers hang up.
     assert.equal(await roster(a, 'cut'), 1, 'the call in A\'s old room cut goes on');
     assert.equal((await longCut.done).code, 0);
@@ -142,13 +148,13 @@ describe('cluster: a node cut off from Redis is not reported lost, and gives up 
     assert.equal((await onB.done).code, 0);
 
     // Webhooks: each call ended once, by its own node, none lost, none as node-lost.
-    const calls = { na: 4, nb: 1 }; // A: long-cut, long-solo, short-solo, again-solo; B: b-cut
+    const calls = { na: 5, nb: 1 }; // A: long-cut, long-solo, short-solo, again-solo, ivr-cut; B: b-cut
     await waitFor('every call.ended', () => (hooks.deliveries.filter((d) => d.event.type === 'call.ended').length >= calls.na + calls.nb ? true : undefined), 15_000);
     await new Promise((r) => setTimeout(r, 1500));
     const ended = hooks.deliveries.filter((d) => d.event.type === 'call.ended');
     assert.equal(new Set(hooks.deliveries.map((d) => d.delivery)).size, hooks.deliveries.length, 'no delivery twice');
     assert.equal(new Set(ended.map((d) => d.event.data.callId)).size, ended.length, 'no call reported ended twice');
-    assert.deepEqual(ended.map((d) => d.event.node).sort(), ['na', 'na', 'na', 'na', 'nb']);
+    assert.deepEqual(ended.map((d) => d.event.node).sort(), ['na', 'na', 'na', 'na', 'na', 'nb']);
     assert.equal(ended.filter((d) => d.event.data.reason === 'node-lost').length, 0);
     // Both nodes registered.
     const nodes = (await call(b.api, 'GET', '/cluster/nodes')).body as Array<{ id: string }>;
