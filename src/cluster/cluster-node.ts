@@ -4,7 +4,9 @@
 // dead-node sweep). Parley wires it to the call manager (gate, calls started
 // and ended), the conference manager (room ownership) and the API (node id,
 // cluster lists, forwarded actions). Nothing here stops a call: losing Redis
-// only refuses new rooms until it is back.
+// refuses new rooms until it is back, and joins to a held room once its lease
+// could not be renewed for leaseMs (room-leases.ts); peers probe a node that is
+// silent in Redis before they report it lost (node-reaper.ts).
 import { randomUUID } from 'node:crypto';
 import type { ClusterConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';

@@ -3,7 +3,8 @@
 // when this node owns the room or has just claimed it, and redirected (302,
 // Contact = the owner's SIP address with the same user part) when another node
 // owns it; a node that is draining or cut off from Redis refuses new rooms with
-// 503 so that the upstream proxy tries the next node. Calls that join no room
+// 503 so that the upstream proxy tries the next node, and so does a node whose
+// lease of the room could not be renewed in time (503 Room Lease Not Renewed). Calls that join no room
 // are not the cluster's business (admission decides, as on a lone node).
 import type { FlowsConfig } from '../call/flow-types.ts';
 import type { Logger } from '../util/logger.ts';
