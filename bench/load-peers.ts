@@ -8,7 +8,7 @@
 // bench/lib/load-generator.ts.
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ULAW_DECODE, ulawEncode } from '../src/mixer/codecs/g711.ts';
 import { ArrivalGrid, type GridSummary } from './lib/arrival-grid.ts';
 import type { GeneratorReply, GeneratorRequest, RtpTarget } from './lib/load-generator.ts';
@@ -33,6 +33,8 @@ let recording = false;
 const clickAt = new Map<number, number>(); // room → send time of its pending click
 const latencies: number[] = [];
 let clicksLost = 0;
+/** How late each tick of the send timer fired, ms (the generator's own lateness). */
+const sendLags: number[] = [];
 const QUIET = new Uint8Array(160);
 const LOUD = new Uint8Array(160);
 for (let i = 0; i < 160; i++) {
@@ -86,6 +88,7 @@ function send(seconds: number): Promise<void> {
     const fire = (): void => {
       const t = tick++;
       const now = performance.now();
+      sendLags.push(now - (start + t * 20));
       for (const [room, at] of clickAt) {
         if (now - at > CLICK_TIMEOUT_MS) {
           clickAt.delete(room);
@@ -124,15 +127,31 @@ async function run(seconds: number): Promise<GeneratorReply> {
   latencies.length = 0;
   clickAt.clear();
   clicksLost = 0;
+  sendLags.length = 0;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const t0 = process.cpuUsage();
   recording = true;
   await send(seconds);
   // Mixes of the last frames sent are still on their way.
   await new Promise((r) => setTimeout(r, 100));
   recording = false;
+  loop.disable();
   const cpu = process.cpuUsage(t0);
   const grids: GridSummary[] = legs.map((l) => l.grid.summary());
-  return { received: legs.map((l) => l.received), grids, latencies, clicksLost, generatorCpuMs: (cpu.user + cpu.system) / 1000 };
+  const lags = sendLags.slice().sort((a, b) => a - b);
+  const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+  return {
+    received: legs.map((l) => l.received),
+    grids,
+    latencies,
+    clicksLost,
+    generatorCpuMs: (cpu.user + cpu.system) / 1000,
+    sendLagP99Ms: Math.round(100 * (lags[Math.floor(0.99 * (lags.length - 1))] ?? 0)) / 100,
+    sendLagMaxMs: Math.round(100 * (lags[lags.length - 1] ?? 0)) / 100,
+    loopDelayP99Ms: ms(loop.percentile(99)),
+    loopDelayMaxMs: ms(loop.max),
+  };
 }
 
 process.on('message', (m: GeneratorRequest) => {

@@ -94,6 +94,8 @@ async function main(): Promise<void> {
     minutes: MINUTES,
     concurrent: CONCURRENT,
     callSeconds: CALL_S,
+    // The rooms run in media threads (media.threads 'auto': one per core), as in production.
+    mediaThreads: engine.threadCount,
     calls,
     srtpCalls,
     plainCalls: calls - srtpCalls,

@@ -26,6 +26,16 @@ export interface GeneratorReply {
   /** Clicks nobody in the room heard within a second. */
   clicksLost: number;
   generatorCpuMs: number;
+  /**
+   * The generator's own lateness: how late its 20 ms send timer fired (99th
+   * percentile and largest, ms), and its event loop's delay (monitorEventLoopDelay,
+   * 99th percentile and largest, ms). Arrivals are stamped in the event loop, so a
+   * loop that is late by more than a frame makes frames look late whatever the server did.
+   */
+  sendLagP99Ms: number;
+  sendLagMaxMs: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

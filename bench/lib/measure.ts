@@ -24,6 +24,10 @@ export interface MixingWindow {
     serverCpuPercentOfCore: number;
     otherServerCpuPercentOfCore: number;
     generatorCpuPercentOfCore: number;
+    /** The generator's own lateness (load-generator.ts GeneratorReply), ms. */
+    generatorSendLagP99Ms: number;
+    generatorLoopDelayP99Ms: number;
+    generatorLoopDelayMaxMs: number;
     clicks: number;
     clicksLost: number;
     /** Over the legs: the worst 99th-percentile and the largest arrival offset above a leg's earliest, ms. */
@@ -80,6 +84,9 @@ export async function measureWindow(generator: LoadGenerator, serverPids: number
       serverCpuPercentOfCore: round((100 * cpuMs) / elapsedMs, 1),
       otherServerCpuPercentOfCore: round((100 * otherCpuMs) / elapsedMs, 1),
       generatorCpuPercentOfCore: round((100 * reply.generatorCpuMs) / elapsedMs, 1),
+      generatorSendLagP99Ms: reply.sendLagP99Ms,
+      generatorLoopDelayP99Ms: reply.loopDelayP99Ms,
+      generatorLoopDelayMaxMs: reply.loopDelayMaxMs,
       clicks: lat.length,
       clicksLost: reply.clicksLost,
       offsetP99Ms: round(Math.max(0, ...reply.grids.map((g) => g.offsetP99Ms)), 1),

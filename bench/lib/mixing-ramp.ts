@@ -15,6 +15,10 @@ export interface RampWindow {
   latencyP99Ms: number;
   serverCpuPercentOfCore: number;
   generatorCpuPercentOfCore: number;
+  /** The generator's own lateness, ms: its send timer (p99) and event loop delay (p99, max). */
+  generatorSendLagP99Ms: number;
+  generatorLoopDelayP99Ms: number;
+  generatorLoopDelayMaxMs: number;
   generatorBound: boolean;
   clean: boolean;
 }
@@ -33,6 +37,8 @@ export interface RampResult {
 
 /** A generator using this much of one core is near its own limit. */
 const GENERATOR_BUSY_PERCENT = 85;
+/** A generator whose event loop is this late (p99) stamps arrivals a frame late itself (arrival-grid.ts LATE_MS). */
+const LATE_LOOP_MS = 20;
 
 export function rampWindow(w: MixingWindow): RampWindow {
   const bad = w.figures.latePercent + w.figures.missingPercent;
@@ -44,7 +50,11 @@ export function rampWindow(w: MixingWindow): RampWindow {
     latencyP99Ms: w.figures.latencyP99Ms,
     serverCpuPercentOfCore: w.extra.serverCpuPercentOfCore,
     generatorCpuPercentOfCore: w.extra.generatorCpuPercentOfCore,
-    generatorBound: w.extra.generatorCpuPercentOfCore >= GENERATOR_BUSY_PERCENT,
+    generatorSendLagP99Ms: w.extra.generatorSendLagP99Ms,
+    generatorLoopDelayP99Ms: w.extra.generatorLoopDelayP99Ms,
+    generatorLoopDelayMaxMs: w.extra.generatorLoopDelayMaxMs,
+    // Busy, or so late itself that its arrival stamps are a frame off.
+    generatorBound: w.extra.generatorCpuPercentOfCore >= GENERATOR_BUSY_PERCENT || w.extra.generatorLoopDelayP99Ms >= LATE_LOOP_MS,
     clean: bad < MAX_LATE_PERCENT,
   };
 }
@@ -67,5 +77,5 @@ export function addRampWindow(r: RampResult, w: RampWindow): boolean {
 }
 
 export function rampLine(name: string, w: RampWindow): string {
-  return `  ramp ${name.padEnd(14)} ${String(w.legs).padStart(5)} legs: ${w.cpuMicrosPerLegPerFrame.toFixed(1)} µs/leg/frame, late ${w.latePercent.toFixed(3)} %, missing ${w.missingPercent.toFixed(3)} %, p99 ${w.latencyP99Ms.toFixed(1)} ms, server ${w.serverCpuPercentOfCore} %, generator ${w.generatorCpuPercentOfCore} %${w.generatorBound ? ' (generator-bound)' : ''}${w.clean ? '' : ' — over 0.5 %'}`;
+  return `  ramp ${name.padEnd(14)} ${String(w.legs).padStart(5)} legs: ${w.cpuMicrosPerLegPerFrame.toFixed(1)} µs/leg/frame, late ${w.latePercent.toFixed(3)} %, missing ${w.missingPercent.toFixed(3)} %, p99 ${w.latencyP99Ms.toFixed(1)} ms, server ${w.serverCpuPercentOfCore} %, generator ${w.generatorCpuPercentOfCore} % (send lag p99 ${w.generatorSendLagP99Ms} ms, loop delay p99/max ${w.generatorLoopDelayP99Ms}/${w.generatorLoopDelayMaxMs} ms)${w.generatorBound ? ' (generator-bound)' : ''}${w.clean ? '' : ' — over 0.5 %'}`;
 }

@@ -6,10 +6,10 @@ import { describe, it } from 'node:test';
 import { addRampWindow, emptyRamp, rampWindow } from '../../../bench/lib/mixing-ramp.ts';
 import type { MixingWindow } from '../../../bench/lib/measure.ts';
 
-function win(legs: number, late: number, missing: number, generator = 30): MixingWindow {
+function win(legs: number, late: number, missing: number, generator = 30, loopDelayP99 = 2): MixingWindow {
   return {
     figures: { legs, cpuMicrosPerLegPerFrame: 20, legsPerCore: 1000, latePercent: late, missingPercent: missing, latencyP50Ms: 10, latencyP99Ms: 20 },
-    extra: { seconds: 5, serverCpuPercentOfCore: legs / 10, otherServerCpuPercentOfCore: 0, generatorCpuPercentOfCore: generator, clicks: 5, clicksLost: 0, offsetP99Ms: 1, offsetMaxMs: 2, resyncs: 0 },
+    extra: { seconds: 5, serverCpuPercentOfCore: legs / 10, otherServerCpuPercentOfCore: 0, generatorCpuPercentOfCore: generator, generatorSendLagP99Ms: 1, generatorLoopDelayP99Ms: loopDelayP99, generatorLoopDelayMaxMs: loopDelayP99 + 5, clicks: 5, clicksLost: 0, offsetP99Ms: 1, offsetMaxMs: 2, resyncs: 0 },
   };
 }
 
@@ -32,5 +32,14 @@ describe('mixing ramp', () => {
     assert.equal(r.maxCleanLegs, 0);
     assert.equal(r.serverCpuPercentOfCoreAtMax, null);
     assert.equal(r.generatorBound, true);
+  });
+
+  it("flags a saturation where the generator's own event loop was a frame late (it stamps arrivals late itself)", () => {
+    const r = emptyRamp();
+    assert.equal(addRampWindow(r, rampWindow(win(960, 24, 0, 35, 25))), false);
+    assert.equal(r.generatorBound, true);
+    const ok = emptyRamp();
+    addRampWindow(ok, rampWindow(win(960, 24, 0, 35, 3)));
+    assert.equal(ok.generatorBound, false, 'a generator on time: the lateness is the server');
   });
 });
