@@ -266,6 +266,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           sampleRate,
           recordingDir: c.recording.dir,
           retentionDays: c.recording.retention.days,
+          siprec: c.siprec,
         },
       },
       this.routing,

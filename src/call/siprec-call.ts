@@ -12,6 +12,7 @@ import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import { readSiprecBody, SiprecBodyError, type SiprecBody } from '../siprec/siprec-body.ts';
+import { srsContact } from '../siprec/srs-contact.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
@@ -66,7 +67,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
     this.requestUri = req.uri;
-    this.view = new SiprecView(this.callId);
+    this.view = new SiprecView(this.callId, deps.settings.siprec?.maxMetadataBytes);
     room.on('close', (reason) => {
       if (reason === 'media-thread-died') this.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the session failed');
     });
@@ -88,7 +89,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       const body = readSiprecBody(req.get('Content-Type'), req.body);
       if (body.sdp === null) throw new SdpNegotiationError('a SIPREC INVITE without an SDP offer', 304);
       room = await deps.media.createRoom(`siprec-${callId}`);
-      const streams = new SiprecStreams(room, log);
+      const streams = new SiprecStreams(room, log, deps.settings.siprec?.maxStreams);
       const changes = await streams.apply(body.sdp);
       const call = new SiprecCall(deps, req, res, room, streams, groups, log);
       call.view.setStreams(streams.slotsForView);
@@ -133,8 +134,12 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.uas || this.endedFlag || this.answering) return;
     this.answering = true;
     let uas: Srf.Dialog;
+    const meta = this.req as unknown as { receivedOn?: string; protocol?: string };
+    // RFC 7866 §6.1.1: the SRS's Contact carries +sip.srs.
+    const contact = srsContact({ receivedOn: meta.receivedOn, protocol: meta.protocol, requestUri: this.req.uri });
+    const headers: Record<string, string> = { 'Content-Type': 'application/sdp', ...(contact ? { Contact: contact } : {}) };
     try {
-      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers: { 'Content-Type': 'application/sdp' } });
+      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers });
     } finally {
       this.answering = false;
     }
@@ -156,8 +161,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     const recorder = this.deps.recordings.createRecorder({
       roomId: this.room.id,
       sampleRate: this.deps.settings.sampleRate,
-      stereo: options.stereo,
-      stems: options.stems,
+      stereo: options.stereo ?? this.deps.settings.siprec?.stereo ?? true,
+      stems: options.stems ?? this.deps.settings.siprec?.stems ?? true,
       labels: {
         flow: this.recordingOrigin?.flow ?? null,
         rule: this.recordingOrigin?.rule ?? null,

@@ -3,6 +3,7 @@
 
 import { defaultRouting, routingSchema } from './routing-schema.ts';
 import { flowsSchema } from './flows-schema.ts';
+import { defaultSiprec, siprecSchema, type SiprecConfig } from './siprec-schema.ts';
 import { recordingEncryptionSchema, recordingStoreSchema, type RecordingEncryptionConfig, type RecordingStoreConfig } from './recording-store-schema.ts';
 import type { FlowsConfig } from '../call/flow-types.ts';
 import type { RoutingConfig } from '../policy/rule-types.ts';
@@ -128,6 +129,8 @@ export interface ParleyConfig {
   /** How calls given to flows are handled (see src/call/call-manager.ts). */
   calls: CallsConfig;
   api: ApiConfig;
+  /** The SIPREC recording server (src/config/siprec-schema.ts). */
+  siprec: SiprecConfig;
   /** Several nodes as one service (src/cluster/); null or absent: Parley runs alone. */
   cluster?: ClusterConfig | null;
 }
@@ -228,7 +231,7 @@ const host = { type: 'string', minLength: 1 } as const;
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown', 'calls', 'api'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown', 'calls', 'api', 'siprec'],
   properties: {
     log: {
       type: 'object',
@@ -497,6 +500,7 @@ export const configSchema = {
         },
       },
     },
+    siprec: siprecSchema,
     cluster: {
       type: 'object',
       nullable: true,
@@ -575,5 +579,6 @@ export const defaultConfig: ParleyConfig = {
     webhookDeadLetterFile: '.parley/webhooks-dead-letter.jsonl',
     console: { enabled: true, sessionTtlSec: 28800, secureCookie: 'auto', origins: [] },
   },
+  siprec: defaultSiprec,
   cluster: null,
 };
