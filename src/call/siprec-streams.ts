@@ -87,7 +87,7 @@ export class SiprecStreams {
    * it throws (SdpNegotiationError: 488). Nothing is closed before every stream took the offer.
    */
   async apply(sdp: string): Promise<StreamChange[]> {
-    const offered = splitOffer(sdp).slice(0, this.maxStreams);
+    const offered = splitOffer(sdp);
     if (offered.length === 0) throw new SdpNegotiationError('no m-line in the offer', 304);
     const reoffer = this.body !== '';
     const plans: Planned[] = [];
@@ -107,8 +107,9 @@ export class SiprecStreams {
   /** Phase one: what this stream becomes; the only changes are a new leg or a re-offered one, both undone by rollback(). */
   private async plan(slot: Slot | undefined, o: OfferedStream, reoffer: boolean): Promise<Planned> {
     const leg = slot?.leg && !slot.leg.isClosed ? slot.leg : null;
-    if (!o.recordable) {
-      const refused = o.port === 0 ? 'port 0 in the offer' : `cannot record ${o.kind} over ${o.proto}`;
+    if (!o.recordable || o.index >= this.maxStreams) {
+      // Beyond siprec.maxStreams a stream is refused like one Parley cannot record (RFC 3264 §6: port 0, the m-line kept).
+      const refused = o.index >= this.maxStreams ? `more than siprec.maxStreams (${this.maxStreams}) streams` : o.port === 0 ? 'port 0 in the offer' : `cannot record ${o.kind} over ${o.proto}`;
       return { o, created: null, reoffered: null, section: rejectedSection(o), refused, leg: null };
     }
     try {
