@@ -20,9 +20,10 @@ import { cpuBetween, percentile, treeCpu } from './proc-cpu.ts';
 import type { RtpengineNg } from './rtpengine-ng.ts';
 import { newStreamSet, streamTones, type ToneStreamSet } from './tone-streams.ts';
 
-/** A UDP port bound by a process that never reads it (python3 is on every bench machine: SIPp's scripts need it). */
+/** A UDP port bound by a process that never reads it: a Node process whose only thread blocks once it has said its port. */
 export async function startSink(): Promise<{ port: number; stop(): void }> {
-  const child: ChildProcess = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("127.0.0.1",0))\nprint(s.getsockname()[1],flush=True)\ntime.sleep(86400)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const code = "const d=require('dgram').createSocket('udp4');d.bind(0,'127.0.0.1',()=>process.stdout.write(d.address().port+'\\n',()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)))";
+  const child: ChildProcess = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   process.once('exit', () => child.kill('SIGKILL'));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
