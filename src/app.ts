@@ -267,6 +267,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           recordingDir: c.recording.dir,
           retentionDays: c.recording.retention.days,
           siprec: c.siprec,
+          externalIp: c.sip.externalIp,
         },
       },
       this.routing,

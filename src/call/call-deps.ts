@@ -17,6 +17,8 @@ export interface CallSettings {
   recordingDir: string;
   /** recording.retention.days: what a recording keeps when neither its step nor its rule says. */
   retentionDays?: number | null;
+  /** sip.externalIp: the address our own Contacts name instead of the one a request arrived on. */
+  externalIp?: string | null;
   /** The `siprec` section (absent: its defaults). */
   siprec?: SiprecConfig;
 }

@@ -136,7 +136,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     let uas: Srf.Dialog;
     const meta = this.req as unknown as { receivedOn?: string; protocol?: string };
     // RFC 7866 §6.1.1: the SRS's Contact carries +sip.srs.
-    const contact = srsContact({ receivedOn: meta.receivedOn, protocol: meta.protocol, requestUri: this.req.uri });
+    const contact = srsContact({ receivedOn: meta.receivedOn, protocol: meta.protocol, requestUri: this.req.uri, externalIp: this.deps.settings.externalIp });
     const headers: Record<string, string> = { 'Content-Type': 'application/sdp', ...(contact ? { Contact: contact } : {}) };
     try {
       uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers });

@@ -3,7 +3,8 @@
 // SRC knows it reached a recording server. The SIP server fills in a plain Contact when
 // the app gives none; to add the tag the app names its own address: the one the
 // INVITE arrived on (drachtio reports it as `receivedOn`), or, when that is a wildcard
-// bind address, the Request-URI's host and port (the address the SRC used).
+// bind address, the Request-URI's host and port (the address the SRC used); with
+// sip.externalIp set, that address on the port the INVITE arrived on.
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '']);
 
@@ -28,12 +29,13 @@ function splitReceivedOn(receivedOn: string): { host: string; port: string } | n
  * The Contact for a 2xx to a SIPREC INVITE, `<sip:srs@host:port;transport=…>;+sip.srs`,
  * or null when no address of ours is known (then the server's own Contact goes out, untagged).
  */
-export function srsContact(o: { receivedOn?: string; protocol?: string; requestUri: string }): string | null {
+export function srsContact(o: { receivedOn?: string; protocol?: string; requestUri: string; externalIp?: string | null }): string | null {
   const transport = (o.protocol ?? 'udp').toLowerCase();
   let hp = o.receivedOn ? splitReceivedOn(o.receivedOn) : null;
   const ruri = /^(sips?):(?:[^@;>]*@)?([^;?>\s]+)/i.exec(o.requestUri.trim());
   if (!hp && ruri) hp = hostPort(ruri[2]!);
   if (!hp || WILDCARD.has(hp.host)) return null;
+  if (o.externalIp) hp = { host: o.externalIp.includes(':') && !o.externalIp.startsWith('[') ? `[${o.externalIp}]` : o.externalIp, port: hp.port };
   // A SIPS Request-URI over TLS wants a SIPS Contact back (RFC 3261 §8.1.1.8, §12.1.1).
   const sips = ruri?.[1]!.toLowerCase() === 'sips' && transport === 'tls';
   const addr = `${hp.host}${hp.port ? `:${hp.port}` : ''}`;

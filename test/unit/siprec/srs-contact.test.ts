@@ -9,6 +9,11 @@ describe('srsContact (RFC 7866 §6.1.1)', () => {
     assert.equal(srsContact({ receivedOn: '::1:5060', protocol: 'udp', requestUri: 'sip:srs@[::1]' }), '<sip:srs@[::1]:5060>;+sip.srs');
   });
 
+  it('sip.externalIp replaces the address, the port stays the one the INVITE came to', () => {
+    assert.equal(srsContact({ receivedOn: '10.0.0.5:5080', protocol: 'tcp', requestUri: 'sip:srs@203.0.113.9:5080', externalIp: '203.0.113.9' }), '<sip:srs@203.0.113.9:5080;transport=tcp>;+sip.srs');
+    assert.equal(srsContact({ receivedOn: '10.0.0.5:5060', protocol: 'udp', requestUri: 'sip:srs@x', externalIp: '2001:db8::1' }), '<sip:srs@[2001:db8::1]:5060>;+sip.srs');
+  });
+
   it('a SIPS Request-URI over TLS gets a SIPS Contact', () => {
     assert.equal(srsContact({ receivedOn: '10.0.0.5:5061', protocol: 'tls', requestUri: 'sips:srs@rec.example.com' }), '<sips:srs@10.0.0.5:5061>;+sip.srs');
     assert.equal(srsContact({ receivedOn: '10.0.0.5:5061', protocol: 'tls', requestUri: 'sip:srs@rec.example.com' }), '<sip:srs@10.0.0.5:5061;transport=tls>;+sip.srs');
