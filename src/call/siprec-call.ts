@@ -163,6 +163,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       sampleRate: this.deps.settings.sampleRate,
       stereo: options.stereo ?? this.deps.settings.siprec?.stereo ?? true,
       stems: options.stems ?? this.deps.settings.siprec?.stems ?? true,
+      pauseMode: this.deps.settings.siprec?.pauseMode ?? undefined,
       labels: {
         flow: this.recordingOrigin?.flow ?? null,
         rule: this.recordingOrigin?.rule ?? null,

@@ -14,14 +14,16 @@ export interface SiprecConfig {
   /** The `siprec` step's defaults: the stereo file of the two main participants, and a stem per stream. */
   stereo: boolean;
   stems: boolean;
+  /** When every stream is paused: `skip` or `silence` for SIPREC recordings; null: recording.pauseMode. */
+  pauseMode: 'skip' | 'silence' | null;
 }
 
-export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true };
+export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null };
 
 export const siprecSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['enabled', 'sources', 'maxStreams', 'maxMetadataBytes', 'stereo', 'stems'],
+  required: ['enabled', 'sources', 'maxStreams', 'maxMetadataBytes', 'stereo', 'stems', 'pauseMode'],
   properties: {
     enabled: { type: 'boolean' },
     sources: { type: 'array', items: { type: 'string', minLength: 1 } },
@@ -29,6 +31,7 @@ export const siprecSchema = {
     maxMetadataBytes: { type: 'integer', minimum: 1024, maximum: 4194304 },
     stereo: { type: 'boolean' },
     stems: { type: 'boolean' },
+    pauseMode: { type: 'string', nullable: true, enum: ['skip', 'silence', null] },
   },
 } as const;
 

@@ -1,5 +1,6 @@
 // The siprec.* config keys on the wire (SIPp SRC, Node RTP peers, files read back as
-// audio), each against what the defaults do in siprec.test.ts: maxStreams (a third
+// audio), each against what the defaults do in siprec.test.ts: pauseMode (silence
+// while recording.pauseMode is skip), maxStreams (a third
 // m-line answered with port 0, no third leg), maxMetadataBytes (metadata over the
 // limit is not read, the session is recorded anyway), stereo and stems (the files
 // left out), enabled (420 Bad Extension, Unsupported: siprec) and sources (403 for
@@ -79,6 +80,16 @@ describe('siprec.* config keys (SIPp SRC)', () => {
     assert.deepEqual(meta.legs.map((l) => [l.id, l.stems.length]), [['s0', 0], ['s1', 0]]);
     assert.ok(meta.stereo, 'the stereo file is still written');
     assert.equal(meta.siprec!.participants.length, 2, 'the metadata read (within the default 64 KiB)');
+  });
+
+  it('pauseMode silence (recording.pauseMode skip): the SIPREC recording keeps the timeline while every stream is paused', async () => {
+    const parley = await start('siprec: { pauseMode: silence }\n');
+    assert.equal(parley.config.recording.pauseMode, 'skip');
+    const { meta } = await runSrc(parley, 'siprec-pause.xml', { tones: [A, B] });
+    assert.equal(meta.pauseMode, 'silence');
+    assert.equal(meta.pauses.length, 1, 'every stream paused once (c=0.0.0.0)');
+    // 10 s of session, 2 s of it with every stream paused: kept as silence, not left out.
+    assert.ok(Math.abs(meta.mix.durationMs - 10_000) <= 400, `mix ${meta.mix.durationMs} ms`);
   });
 
   it('enabled false: 420 Bad Extension with Unsupported: siprec, nothing set up', async () => {

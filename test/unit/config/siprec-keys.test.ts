@@ -7,9 +7,9 @@ const bad = (yaml: string, re: RegExp): void => void assert.throws(() => parseCo
 
 describe('config siprec', () => {
   it('defaults, and a section that changes them', () => {
-    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true });
-    const c = parseConfig('siprec: { enabled: false, sources: ["10.1.0.0/16", "::1"], maxStreams: 4, maxMetadataBytes: 2048, stereo: false }');
-    assert.deepEqual(c.siprec, { enabled: false, sources: ['10.1.0.0/16', '::1'], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, stems: true });
+    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null });
+    const c = parseConfig('siprec: { enabled: false, sources: ["10.1.0.0/16", "::1"], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, pauseMode: silence }');
+    assert.deepEqual(c.siprec, { enabled: false, sources: ['10.1.0.0/16', '::1'], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, stems: true, pauseMode: 'silence' });
   });
 
   it('names what is wrong', () => {
@@ -20,6 +20,7 @@ describe('config siprec', () => {
     bad('siprec: { maxStreams: 1000 }', /siprec\.maxStreams/);
     bad('siprec: { maxMetadataBytes: 10 }', /siprec\.maxMetadataBytes/);
     bad('siprec: { stems: 1 }', /siprec\.stems/);
-    bad('siprec: { pauseMode: skip }', /siprec.*pauseMode|pauseMode.*siprec/);
+    bad('siprec: { pauseMode: gap }', /siprec\.pauseMode/);
+    bad('siprec: { pausemode: skip }', /siprec\.pausemode: unknown key/);
   });
 });
