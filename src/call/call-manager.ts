@@ -21,7 +21,7 @@ import type { BridgeTarget } from './ports.ts';
 
 /** The cluster's say on an INVITE before it is answered (src/cluster/invite-gate.ts). */
 export type InviteGateDecision =
-  | { kind: 'local'; exemptFromDrain: boolean; release: () => void }
+  | { kind: 'local'; exemptFromDrain: boolean; release: () => void; ownership?: { node: string; room: string; epoch: number } | null }
   | { kind: 'redirect'; contact: string }
   | { kind: 'refuse'; status: number; reason: string; retryAfter: number };
 export interface InviteGatePort {
@@ -254,6 +254,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
           rule: rule?.name ?? null,
           ruleRetentionDays: rule?.retentionDays ?? null,
           defaultRetentionDays: this.deps.settings.retentionDays ?? null,
+          cluster: gated?.ownership ?? null,
         };
         if (pending.canceled) {
           call.end('caller canceled while the call was set up');

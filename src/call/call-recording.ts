@@ -25,6 +25,7 @@ export class CallRecording implements RecordingHandle {
         flow: origin?.flow ?? null,
         rule: origin?.rule ?? null,
         retention: resolveRetention(options.retentionDays, origin, deps.settings.retentionDays ?? null),
+        cluster: origin?.cluster ?? null,
       },
     });
   }
