@@ -268,6 +268,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           inbandDtmf: c.media.inbandDtmf,
           recordingDir: c.recording.dir,
           retentionDays: c.recording.retention.days,
+          siprec: c.siprec,
+          externalIp: c.sip.externalIp,
         },
       },
       this.routing,

@@ -21,6 +21,7 @@ export class CallRecording implements RecordingHandle {
       sampleRate: recordingRate(room, deps.settings),
       stereo: options.stereo,
       stems: options.stems,
+      pauseMode: options.pauseMode,
       labels: {
         flow: origin?.flow ?? null,
         rule: origin?.rule ?? null,
