@@ -46,7 +46,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     private readonly log: Logger,
   ) {
     super(log);
-    this.ports = new PortAllocator(config.rtpPortRange, config.rtpIp);
+    this.ports = new PortAllocator(config.rtpPortRange, { ip4: config.rtpIp, ip6: config.rtpIp6 });
     this.roomConfig = { ...config, latching: latchMode(config.latching) };
   }
 
