@@ -20,6 +20,7 @@ export class CallRecording implements RecordingHandle {
       sampleRate: deps.settings.sampleRate,
       stereo: options.stereo,
       stems: options.stems,
+      pauseMode: options.pauseMode,
       labels: {
         flow: origin?.flow ?? null,
         rule: origin?.rule ?? null,
