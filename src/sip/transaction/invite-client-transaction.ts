@@ -44,10 +44,13 @@ export class InviteClientTransaction extends Transaction<IctState> {
 
   private onTimerA(): void {
     this.timerA = null;
-    if (!this.state.is('calling')) return;
-    if (!this.transmit(this.request)) return;
-    this.intervalA *= 2;
-    this.timerA = setTimeout(() => this.onTimerA(), this.intervalA);
+    // A 1xx or final response read in this loop iteration's poll phase stops it.
+    this.afterPoll(() => {
+      if (!this.state.is('calling')) return;
+      if (!this.transmit(this.request)) return;
+      this.intervalA *= 2;
+      this.timerA = setTimeout(() => this.onTimerA(), this.intervalA);
+    });
   }
 
   private onTimerB(): void {

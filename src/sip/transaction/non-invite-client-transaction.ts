@@ -40,11 +40,14 @@ export class NonInviteClientTransaction extends Transaction<NictState> {
 
   private onTimerE(): void {
     this.timerE = null;
-    if (!this.state.is('trying', 'proceeding')) return;
-    if (!this.transmit(this.request)) return;
-    // §17.1.2.2: doubling up to T2 while trying; T2 once a provisional arrived.
-    this.intervalE = this.state.is('trying') ? Math.min(2 * this.intervalE, this.timers.t2) : this.timers.t2;
-    this.timerE = setTimeout(() => this.onTimerE(), this.intervalE);
+    // A final response read in this loop iteration's poll phase stops it (see afterPoll).
+    this.afterPoll(() => {
+      if (!this.state.is('trying', 'proceeding')) return;
+      if (!this.transmit(this.request)) return;
+      // §17.1.2.2: doubling up to T2 while trying; T2 once a provisional arrived.
+      this.intervalE = this.state.is('trying') ? Math.min(2 * this.intervalE, this.timers.t2) : this.timers.t2;
+      this.timerE = setTimeout(() => this.onTimerE(), this.intervalE);
+    });
   }
 
   private onTimerF(): void {

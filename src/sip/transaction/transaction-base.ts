@@ -37,8 +37,28 @@ export abstract class Transaction<S extends string> {
     }
   }
 
+  /** A retransmission deferred past the poll phase (afterPoll), if one is pending. */
+  private deferred: NodeJS.Immediate | null = null;
+
+  /**
+   * Runs `fn` once the event loop has read its sockets. A loop that lagged runs every
+   * due timer before its poll phase, so a retransmission timer (A, E) would fire ahead
+   * of a response that is already waiting in the socket: the INVITE went out again to
+   * a peer that had answered it. setImmediate runs in the check phase, after the poll
+   * phase of the same iteration; `fn` re-checks the state then.
+   */
+  protected afterPoll(fn: () => void): void {
+    if (this.deferred) return;
+    this.deferred = setImmediate(() => {
+      this.deferred = null;
+      if (!this.state.is('terminated')) fn();
+    });
+  }
+
   terminate(): void {
     if (this.state.is('terminated')) return;
+    if (this.deferred) clearImmediate(this.deferred);
+    this.deferred = null;
     this.clearTimers();
     this.state.transition('terminated');
     this.user.onTerminated();
