@@ -51,9 +51,11 @@ export async function finalizeRecording(c: FinalizeContext): Promise<void> {
   for (const e of c.files) if (e.lost === undefined) e.sha256 = c.hashes?.get(e.file) ?? (await sha256File(c.pathOf(e.file)));
   // A SIPREC session's metadata versions (null: the file was never written, e.g. a crash).
   for (const v of c.meta.siprec?.metadataVersions ?? []) v.sha256 = await (async () => sha256File(c.pathOf(v.file)))().catch(() => null);
-  await c.save();
   const format = c.meta.postProcessing.format;
   if (format !== 'none' && c.postProcessor) {
+    // The hashes are saved before post-processing, which can take long; without it the
+    // 'finalized' sidecar below is the next write (a crash in between is recovered).
+    await c.save();
     c.meta.postProcessing.state = 'pending';
     await c.save();
     try {

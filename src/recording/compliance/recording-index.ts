@@ -70,6 +70,7 @@ export class RecordingIndex {
   private journalQueue: string[] = [];
   private journalRunning: Promise<void> | null = null;
   private journalLines = 0;
+  private journalDirReady = false;
   private watcher: FSWatcher | null = null;
   private readonly ingesting = new Set<Promise<void>>();
   /** Known ids the watch saw change: checked for a vanished sidecar together, at most every RECHECK_MS. */
@@ -270,13 +271,17 @@ export class RecordingIndex {
       try {
         while (this.journalQueue.length > 0) {
           const text = this.journalQueue.splice(0).join('');
-          await mkdir(dirname(this.journal), { recursive: true });
+          if (!this.journalDirReady) {
+            await mkdir(dirname(this.journal), { recursive: true });
+            this.journalDirReady = true;
+          }
           await appendFile(this.journal, text);
         }
       } catch (err) {
         // The next start reconciles with the folder; the index in memory is right.
         this.log.warn({ err, file: this.journal }, 'recordings index journal write failed');
         this.journalQueue = [];
+        this.journalDirReady = false; // the folder may have gone: made again with the next line
       }
     })().finally(() => {
       this.journalRunning = null;
