@@ -4,12 +4,34 @@
 import { join } from 'node:path';
 import type { FrameSource } from '../mixer/frames.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
+import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type { Recorder } from '../recording/recorder.ts';
+import type { CallDeps } from './call-deps.ts';
 import type { FlowsConfig, StepConfig } from './flow-types.ts';
-import type { RecordingHandle } from './ports.ts';
+import type { RecordingHandle, RecordingOptions } from './ports.ts';
 
 export class CallRecording implements RecordingHandle {
   private stopped: Promise<string> | null = null;
+
+  /** A recorder for a call's room, labelled with the flow and rule that took the call and the retention that applies. */
+  static newRecorder(deps: CallDeps, roomId: string, origin: RecordingOrigin | null, options: RecordingOptions): Recorder {
+    return deps.recordings.createRecorder({
+      roomId,
+      sampleRate: deps.settings.sampleRate,
+      stereo: options.stereo,
+      stems: options.stems,
+      labels: {
+        flow: origin?.flow ?? null,
+        rule: origin?.rule ?? null,
+        retention: resolveRetention(options.retentionDays, origin, deps.settings.retentionDays ?? null),
+      },
+    });
+  }
+
+  /** Starts `recorder` on `room`; `endCall` runs at the first write failure when recording.onWriteError is 'hangup'. */
+  static attach(deps: CallDeps, room: MediaRoom, recorder: Recorder, endCall: () => void): CallRecording {
+    return new CallRecording(recorder, room, deps.settings.recordingDir, deps.recordings.onWriteError === 'hangup' ? endCall : null);
+  }
 
   constructor(
     readonly recorder: Recorder,

@@ -37,3 +37,41 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger): 
       });
   });
 }
+
+/** Where an incoming call's INVITE stands: the shape SipCall and SiprecCall share for the guard and hang-ups. */
+export interface InviteState {
+  readonly ended: boolean;
+  /** createUAS is sending the 200: neither unanswered nor confirmed for a moment. */
+  readonly answering: boolean;
+  readonly uas: Srf.Dialog | null;
+  readonly res: Srf.SrfResponse;
+  readonly canceled: boolean;
+  readonly createdAt: number;
+}
+
+/**
+ * Why no SIP dialog keeps a call alive any more, or null while one does (a
+ * confirmed dialog, or an INVITE still waiting for its final response and not
+ * older than `maxUnansweredMs`). CallManager's guard asks.
+ */
+export function inviteDeadReason(s: InviteState, now: number, maxUnansweredMs: number): string | null {
+  if (s.ended || s.answering) return null;
+  if (s.uas) return (s.uas as { connected?: boolean }).connected === false ? 'its dialog is gone' : null;
+  if (s.canceled) return 'its INVITE was canceled';
+  if (s.res.finalResponseSent) return 'its INVITE got a final response';
+  if (now - s.createdAt > maxUnansweredMs) return `unanswered for ${Math.round((now - s.createdAt) / 1000)} s`;
+  return null;
+}
+
+/**
+ * Parley hangs up: a BYE on a confirmed dialog, else a final response (480 unless
+ * `status`) if none went out. Returns why the call ends, for its 'ended' event.
+ */
+export function hangupInvite(s: InviteState, log: Logger, status?: number, reason?: string): string {
+  if (s.uas) destroyDialog(s.uas, log);
+  else if (!s.res.finalResponseSent) {
+    if (reason) s.res.send(status ?? 480, reason, {});
+    else s.res.send(status ?? 480);
+  }
+  return s.uas ? 'hung up by Parley' : `rejected ${status ?? 480}`;
+}

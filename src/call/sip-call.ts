@@ -5,13 +5,13 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
-import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
+import type { RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
-import { answerReoffers, destroyDialog } from './dialog-util.ts';
+import { answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -239,28 +239,17 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return /\b100rel\b/i.test(`${this.req.get('Supported') ?? ''},${this.req.get('Require') ?? ''}`);
   }
 
-  /**
-   * Why no SIP dialog keeps this call alive any more, or null while one does (a
-   * confirmed dialog, or an INVITE still waiting for its final response and not
-   * older than `maxUnansweredMs`). CallManager's guard asks.
-   */
+  /** Why no SIP dialog keeps this call alive any more, or null (CallManager's guard asks). */
   deadReason(now: number, maxUnansweredMs: number): string | null {
-    if (this.endedFlag || this.answering !== null) return null;
-    if (this.uas) return (this.uas as { connected?: boolean }).connected === false ? 'its dialog is gone' : null;
-    if (this.canceled) return 'its INVITE was canceled';
-    if (this.res.finalResponseSent) return 'its INVITE got a final response';
-    if (now - this.createdAt > maxUnansweredMs) return `unanswered for ${Math.round((now - this.createdAt) / 1000)} s`;
-    return null;
+    return inviteDeadReason(this.inviteState(), now, maxUnansweredMs);
   }
 
   hangup(status?: number, reason?: string): void {
-    if (this.endedFlag) return;
-    if (this.uas) destroyDialog(this.uas, this.log);
-    else if (!this.res.finalResponseSent) {
-      if (reason) this.res.send(status ?? 480, reason, {});
-      else this.res.send(status ?? 480);
-    }
-    this.end(this.uas ? 'hung up by Parley' : `rejected ${status ?? 480}`);
+    if (!this.endedFlag) this.end(hangupInvite(this.inviteState(), this.log, status, reason));
+  }
+
+  private inviteState(): InviteState {
+    return { ended: this.endedFlag, answering: this.answering !== null, uas: this.uas, res: this.res, canceled: this.canceled, createdAt: this.createdAt };
   }
 
   play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean; notice?: boolean }): PlayHandle {
@@ -292,17 +281,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   /** Starts the call's recording, or returns the one running; after a stop a new one starts (a voice message). */
   async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
     if (this.recording && !this.recording.recorder.isClosed) return this.recording;
-    const recorder = this.deps.recordings.createRecorder({
-      roomId: this.room.id,
-      sampleRate: this.deps.settings.sampleRate,
-      stereo: options.stereo,
-      stems: options.stems,
-      labels: {
-        flow: this.recordingOrigin?.flow ?? null,
-        rule: this.recordingOrigin?.rule ?? null,
-        retention: resolveRetention(options.retentionDays, this.recordingOrigin, this.deps.settings.retentionDays ?? null),
-      },
-    });
+    const recorder = CallRecording.newRecorder(this.deps, this.room.id, this.recordingOrigin, options);
     recorder.addLeg(CALLER_LEG, {
       uri: this.from.uri,
       displayName: this.from.displayName || null,
@@ -311,8 +290,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       originalTo: this.originalTo.uri,
       role: 'caller',
     });
-    const hangup = this.deps.recordings.onWriteError === 'hangup';
-    this.recording = new CallRecording(recorder, this.room, this.deps.settings.recordingDir, hangup ? () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written') : null);
+    this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
     this.log.info({ recording: recorder.id }, 'recording');
     return this.recording;
   }

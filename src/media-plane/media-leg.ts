@@ -4,19 +4,19 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';
-import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
-import { parseSipInfoDtmf } from '../dtmf/sip-info-dtmf.ts';
 import type { FrameSource } from '../mixer/frames.ts';
 import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
 import { MediaClosedError } from './media-errors.ts';
-import type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.ts';
+import type { MediaLeg, MediaLegCloseReason } from './media-api.ts';
+import { MediaLegBase } from './media-leg-base.ts';
 
 export type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.ts';
 import type { RtcpStats } from './rtcp/index.ts';
 import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
 import { buildAnswer, buildOffer, negotiateOffer, parseAnswer } from './sdp-negotiator.ts';
 import type { NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
+import type { LegRole } from './thread/protocol.ts';
 import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
 
 /** Comfort noise (RFC 3389), static payload type 13: accepted and treated as silence. */
@@ -42,24 +42,19 @@ export interface LegHost {
 }
 
 /** A leg on the thread that owns its room (the main thread with media.threads: 0, else a media thread). */
-export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements MediaLeg {
-  readonly id: string;
+export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   /** The SSRC of everything Parley sends this leg (stable for the leg's life, RFC 3550 §8). */
   readonly ssrc = randomInt(1, 0xffffffff);
-  private negotiated: NegotiatedAudio | null = null;
   private rtp: RtpEndpoint | null = null;
   private participant: MixerParticipant | null = null;
   private readonly sdp: SdpSessionInfo = { sessionId: String(randomInt(1, 2 ** 47)), version: 1 };
-  private lastLocalSdp = '';
   /** Our SRTP key, kept across re-offers of the same suite. */
   private localKey: SrtpKey | null = null;
   private pendingOffer: { srtp: boolean } | null = null;
   private rtcp: LegRtcp | null = null;
-  private closed = false;
   private watching = false;
   private timedOut = false;
   private lastDirection: NegotiatedAudio['direction'] | null = null;
-  private readonly log: Logger;
   /** Bound once so the same function can be attached to each new participant. */
   private readonly forwardDtmf = (e: DtmfEvent): void => {
     this.safeEmit('dtmf', e);
@@ -70,22 +65,7 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
 
   /** @internal Use MediaRoom.createLeg() / createOutgoingLeg(). */
   constructor(id: string, private readonly host: LegHost, log: Logger) {
-    super(log);
-    this.id = id;
-    this.log = log;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** The latest SDP this leg produced (answer or offer). */
-  get localSdp(): string {
-    return this.lastLocalSdp;
-  }
-
-  get media(): Readonly<NegotiatedAudio> | null {
-    return this.negotiated;
+    super(id, log);
   }
 
   /** The leg's RTP endpoint (its port, counters, where it sends). */
@@ -193,26 +173,6 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
     this.configure(n, this.localKey);
   }
 
-  /** Not heard by anyone (still heard by recorders' per-leg input). */
-  mute(on = true): void {
-    this.setRole({ muted: on });
-  }
-
-  /** Hears nothing. */
-  deafen(on = true): void {
-    this.setRole({ deaf: on });
-  }
-
-  /** Hidden listener: hears everyone, is heard by no one, left out of the room's mix. */
-  hide(on = true): void {
-    this.setRole({ hidden: on });
-  }
-
-  /** Coach: only the given legs hear this one (null: everyone again). */
-  speakTo(legIds: readonly string[] | null): void {
-    this.setRole({ audience: legIds ? new Set(legIds) : null });
-  }
-
   /** Plays a source to this leg only (whisper, a prompt for one caller); queued until media is negotiated. */
   play(source: FrameSource): void {
     this.assertOpen();
@@ -220,18 +180,15 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
     else this.pendingSources.push(source);
   }
 
-  /** Runs in-band (Goertzel) DTMF detection even when telephone-event was negotiated. */
-  detectInbandDtmf(on: boolean): void {
-    this.setRole({ inband: on });
-  }
-
   /** The leg's place in the hear/speak matrix; kept here so that it holds before the participant exists (outgoing legs). */
   private readonly role = { muted: false, deaf: false, hidden: false, audience: null as ReadonlySet<string> | null, inband: false };
   private readonly pendingSources: FrameSource[] = [];
 
-  private setRole(change: Partial<LocalMediaLeg['role']>): void {
+  protected setRole(change: LegRole): void {
     this.assertOpen();
-    Object.assign(this.role, change);
+    const { audience, ...flags } = change;
+    Object.assign(this.role, flags);
+    if (audience !== undefined) this.role.audience = audience ? new Set(audience) : null;
     if (this.participant) this.applyRole(this.participant);
   }
 
@@ -241,14 +198,6 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
     p.hidden = this.role.hidden;
     p.audience = this.role.audience;
     if (this.role.inband) p.setInbandDtmf(true);
-  }
-
-  /** A SIP INFO body from call control (application/dtmf-relay or application/dtmf). Throws DtmfInfoError. */
-  handleSipInfo(contentType: string, body: string): DtmfEvent {
-    this.assertOpen();
-    const e = parseSipInfoDtmf(contentType, body);
-    this.safeEmit('dtmf', e);
-    return e;
   }
 
   /** Closes the leg: mixer participant, then endpoint, then tells the room. Idempotent; one 'close'. */
@@ -261,9 +210,7 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
     this.rtp?.close();
     this.rtp = null;
     this.host.legClosed(this);
-    this.log.debug({ reason }, 'leg closed');
-    this.safeEmit('close', reason);
-    this.removeAllListeners();
+    this.announceClose(reason);
   }
 
   /** Our key for a suite: the one we have when the suite is unchanged, else a new one (crypto.randomBytes). */
@@ -320,9 +267,5 @@ export class LocalMediaLeg extends TypedEmitter<MediaLegEvents> implements Media
   private nextVersion(): SdpSessionInfo {
     this.sdp.version++;
     return { ...this.sdp };
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new MediaClosedError(`leg ${this.id} is closed`);
   }
 }

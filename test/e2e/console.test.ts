@@ -17,9 +17,9 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
-import { purity, readWavFile, rms } from '../helpers/audio-analysis.ts';
+import { readWavFile, rms } from '../helpers/audio-analysis.ts';
+import { heardAfter, toneAndLevel } from '../helpers/peer-hearing.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import type { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { sippOk, startCallee, startCaller, type Peer } from './helpers.ts';
 
@@ -47,24 +47,6 @@ flows:
 `;
 const CAROL_HZ = 660;
 const DAVE_HZ = 880;
-
-/** What `peer` heard in the second after packet `from` + 10 (an action takes effect within 200 ms). */
-async function heardAfter(peer: RtpPeer, from: number): Promise<Int16Array> {
-  await waitFor('60 more packets', () => peer.received.length >= from + 60, 15_000);
-  return peer.decoded(from + 10).subarray(0, 8000);
-}
-
-/** Median over 100 ms blocks of a tone's share and of the level (one glitch on a busy machine does not decide). */
-function measure(pcm: Int16Array, hz: number): { share: number; rms: number } {
-  const shares: number[] = [];
-  const levels: number[] = [];
-  for (let s = 0; s + 800 <= pcm.length; s += 800) {
-    shares.push(purity(pcm, 8000, hz, s, 800));
-    levels.push(rms(pcm, s, 800));
-  }
-  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-  return { share: median(shares), rms: median(levels) };
-}
 
 describe('web console in Chromium with a live call (SIPp, audio checked)', () => {
   let parley: RunningParley;
@@ -153,10 +135,10 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
     const room = '[data-test=room][data-room=standup]';
     const carolLeg = await page.$$eval(`${room} [data-test=leg]`, (ls) => ls.find((l) => /carol/.test(l.textContent ?? ''))?.getAttribute('data-leg') ?? '');
     assert.ok(carolLeg, 'carol is on the roster');
-    const before = measure(await heardAfter(dave.rtp, dave.rtp.received.length), CAROL_HZ);
+    const before = toneAndLevel(await heardAfter(dave.rtp, dave.rtp.received.length), CAROL_HZ);
     assert.ok(before.share > 0.6, `dave hears carol: share ${before.share.toFixed(3)}`);
     await page.click(`${room} [data-test="mute-${carolLeg}"]`);
-    const muted = measure(await heardAfter(dave.rtp, dave.rtp.received.length), CAROL_HZ);
+    const muted = toneAndLevel(await heardAfter(dave.rtp, dave.rtp.received.length), CAROL_HZ);
     assert.ok(muted.rms < 0.005, `carol muted: dave hears silence (rms ${muted.rms.toFixed(4)})`);
     await page.click(`${room} [data-test="kick-${carolLeg}"]`);
     sippOk(await carol.done, 'carol');
@@ -164,15 +146,15 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
   });
 
   it('mute from the console: the callee stops hearing the caller; unmute brings it back', async () => {
-    const before = measure(await heardAfter(callee.rtp, callee.rtp.received.length), CALLER_HZ);
+    const before = toneAndLevel(await heardAfter(callee.rtp, callee.rtp.received.length), CALLER_HZ);
     assert.ok(before.share > 0.6, `the callee hears the caller first: share ${before.share.toFixed(3)}`);
     await page.click(`${card()} [data-test=mute-caller]`);
     await page.waitForSelector(`${card()} [data-leg=caller].muted`);
-    const muted = measure(await heardAfter(callee.rtp, callee.rtp.received.length), CALLER_HZ);
+    const muted = toneAndLevel(await heardAfter(callee.rtp, callee.rtp.received.length), CALLER_HZ);
     assert.ok(muted.rms < 0.005, `muted: the callee hears silence (rms ${muted.rms.toFixed(4)})`);
     await page.click(`${card()} [data-test=unmute-caller]`);
     await page.waitForSelector(`${card()} [data-leg=caller]:not(.muted)`);
-    const back = measure(await heardAfter(callee.rtp, callee.rtp.received.length), CALLER_HZ);
+    const back = toneAndLevel(await heardAfter(callee.rtp, callee.rtp.received.length), CALLER_HZ);
     assert.ok(back.share > 0.6, `unmuted: share ${back.share.toFixed(3)}`);
   });
 

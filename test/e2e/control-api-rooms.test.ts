@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apiBase, apiYaml, call } from '../helpers/api-client.ts';
 import { purity, rms } from '../helpers/audio-analysis.ts';
+import { heardAfter, toneAndLevel } from '../helpers/peer-hearing.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import type { RtpPeer } from '../helpers/rtp-peer.ts';
 import { received, startCallee, startCaller, sippOk, type Peer } from './helpers.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,27 +27,6 @@ async function waitForRoom(base: string, name: string): Promise<any> {
 
 const A_HZ = 1000;
 const B_HZ = 440;
-
-async function heardAfter(peer: RtpPeer, from: number): Promise<Int16Array> {
-  const until = Date.now() + 10_000;
-  while (peer.received.length < from + 60) {
-    if (Date.now() > until) throw new Error('no RTP');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return peer.decoded(from + 10).subarray(0, 8000);
-}
-
-/** Medians over 100 ms blocks: one jitter glitch does not decide. */
-function level(pcm: Int16Array, hz: number): { share: number; rms: number } {
-  const shares: number[] = [];
-  const levels: number[] = [];
-  for (let s = 0; s + 800 <= pcm.length; s += 800) {
-    shares.push(purity(pcm, 8000, hz, s, 800));
-    levels.push(rms(pcm, s, 800));
-  }
-  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-  return { share: median(shares), rms: median(levels) };
-}
 
 describe('control API rooms: create, dial out, mute, kick, close (SIPp callees, audio checked)', () => {
   let parley: RunningParley;
@@ -107,8 +86,8 @@ flows:
   });
 
   it('each leg hears the other', async () => {
-    const atA = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
-    const atB = level(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
+    const atA = toneAndLevel(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    const atB = toneAndLevel(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
     assert.ok(atA.share > 0.6, `A hears B: ${atA.share.toFixed(3)}`);
     assert.ok(atB.share > 0.6, `B hears A: ${atB.share.toFixed(3)}`);
   });
@@ -116,11 +95,11 @@ flows:
   it('a leg muted through the API is not heard; unmuted it is again', async () => {
     let r = await call(base, 'POST', `/rooms/standup/legs/${legA}/mute`);
     assert.equal(r.status, 200);
-    const muted = level(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
+    const muted = toneAndLevel(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
     assert.ok(muted.rms < 0.005, `B hears silence: rms ${muted.rms.toFixed(4)}`);
     assert.equal((await call(base, 'GET', '/rooms/standup')).body.roster[0].muted, true);
     r = await call(base, 'POST', `/rooms/standup/legs/${legA}/unmute`);
-    const back = level(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
+    const back = toneAndLevel(await heardAfter(b.rtp, b.rtp.received.length), A_HZ);
     assert.ok(back.share > 0.6, `B hears A again: ${back.share.toFixed(3)}`);
     assert.equal((await call(base, 'POST', '/rooms/standup/legs/nope/mute')).status, 404);
   });
@@ -131,7 +110,7 @@ flows:
     let r = await call(base, 'POST', '/rooms/standup/play', { prompt: 'record-notice', leg: legA });
     assert.equal(r.status, 202);
     const atA = await heardAfter(a.rtp, a0);
-    const atB = level(await heardAfter(b.rtp, b0), A_HZ);
+    const atB = toneAndLevel(await heardAfter(b.rtp, b0), A_HZ);
     const stopped = await call(base, 'POST', '/rooms/standup/play/stop');
     assert.equal(stopped.body.stopped, 1);
     const otherAtA = Math.max(...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => rms(atA, i * 800, 800) * Math.sqrt(Math.max(0, 1 - purity(atA, 8000, B_HZ, i * 800, 800)))));
@@ -139,15 +118,15 @@ flows:
     assert.ok(atB.share > 0.9, `B hears only A: ${atB.share.toFixed(3)}`);
     await call(base, 'POST', `/rooms/standup/legs/${legA}/deafen`);
     // The whisper is over or not, a deaf leg hears nothing at all.
-    const deaf = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    const deaf = toneAndLevel(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
     assert.ok(deaf.rms < 0.005, `deaf A hears nothing: ${deaf.rms.toFixed(4)}`);
     await call(base, 'POST', `/rooms/standup/legs/${legA}/undeafen`);
     r = await call(base, 'POST', `/rooms/standup/legs/${legB}/coach`, { listeners: [] });
     assert.equal(r.status, 200);
-    const coached = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    const coached = toneAndLevel(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
     assert.ok(coached.share < 0.05, `B coaching no one is not heard by A: ${coached.share.toFixed(3)}`);
     await call(base, 'POST', `/rooms/standup/legs/${legB}/coach`, { listeners: null });
-    const again = level(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
+    const again = toneAndLevel(await heardAfter(a.rtp, a.rtp.received.length), B_HZ);
     assert.ok(again.share > 0.6, `A hears B again: ${again.share.toFixed(3)}`);
     r = await call(base, 'POST', `/rooms/standup/legs/${legB}/coach`, { listeners: 'all' });
     assert.equal(r.body.field, 'body.listeners');
@@ -209,9 +188,9 @@ flows:
       assert.equal(r.status, 201, r.text);
       const room = (await call(base, 'GET', '/rooms/monitored')).body;
       assert.deepEqual(room.roster.map((e: { uri: string }) => e.uri), [`sip:agent@127.0.0.1:${shown.port}`]);
-      const atHidden = level(await heardAfter(hidden.rtp, hidden.rtp.received.length), A_HZ);
+      const atHidden = toneAndLevel(await heardAfter(hidden.rtp, hidden.rtp.received.length), A_HZ);
       assert.ok(atHidden.share > 0.6, `the hidden leg hears the room: ${atHidden.share.toFixed(3)}`);
-      const atShown = level(await heardAfter(shown.rtp, shown.rtp.received.length), B_HZ);
+      const atShown = toneAndLevel(await heardAfter(shown.rtp, shown.rtp.received.length), B_HZ);
       assert.ok(atShown.rms < 0.005, `the visible leg hears nothing of the hidden one: rms ${atShown.rms.toFixed(4)}`);
       assert.equal((await call(base, 'DELETE', '/rooms/monitored')).status, 200);
       sippOk(await shown.done, 'visible leg');

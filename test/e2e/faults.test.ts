@@ -5,39 +5,20 @@
 // media.rtpTimeoutSec, with a Reason, and its recording is closed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { parleyPerSuite } from '../helpers/parley-harness.ts';
+import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+import { assertByeReason, gatewayYaml, nextCallEnd, sippOk, startCallee, startCaller } from './helpers.ts';
 
-const yaml = `
-routing:
-  rules:
-    - name: gateway
-      match: { method: INVITE, media: audio }
-      actions: [{ app: notice }]
-flows:
-  notice:
-    - answer: { early: true }
-    - record: { action: start }
-    - play: { tone: beep }
-    - bridge: { ringTimeout: 10 }
-`;
+const yaml = gatewayYaml('notice', ['answer: { early: true }', 'record: { action: start }', 'play: { tone: beep }', 'bridge: { ringTimeout: 10 }']);
 
 describe('faults: a mediasoup worker killed mid-call', () => {
-  let parley: RunningParley;
-
-  before(async () => {
-    parley = await startParley(yaml);
-  });
-
-  after(async () => {
-    await parley?.stop();
-  });
+  const running = parleyPerSuite(yaml);
 
   it('SIP media does not cross mediasoup: the call keeps its audio both ways, ends normally, and the worker is replaced', async () => {
+    const parley = running();
     const callee = await startCallee('callee.xml', 1000);
     const ended = nextCallEnd(parley);
     const caller = await startCaller(parley, 'caller.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs: 6000 });
@@ -68,18 +49,11 @@ describe('faults: a mediasoup worker killed mid-call', () => {
 });
 
 describe('faults: a party that vanishes without a BYE (media.rtpTimeoutSec: 2)', () => {
-  let parley: RunningParley;
-
-  before(async () => {
-    parley = await startParley(yaml, { rtpTimeoutSec: 2 });
-  });
-
-  after(async () => {
-    await parley?.stop();
-  });
+  const running = parleyPerSuite(yaml, { rtpTimeoutSec: 2 });
 
   for (const gone of ['caller', 'callee'] as const) {
     it(`the ${gone}'s RTP stops: both parties get a BYE with a Reason and the recording is closed`, async () => {
+      const parley = running();
       const callee = await startCallee('callee.xml', 1000);
       const ended = nextCallEnd(parley);
       const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440 });
@@ -93,10 +67,7 @@ describe('faults: a party that vanishes without a BYE (media.rtpTimeoutSec: 2)',
       const tookMs = Date.now() - stoppedAt;
       sippOk(callerRun, 'caller');
       sippOk(calleeRun, 'callee');
-      for (const [who, run] of [['caller', callerRun], ['callee', calleeRun]] as const) {
-        const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
-        assert.match(bye, /^Reason: Q\.850;cause=102;text="media timeout"/m, `the ${who}'s BYE says why`);
-      }
+      assertByeReason([['caller', callerRun], ['callee', calleeRun]], /^Reason: Q\.850;cause=102;text="media timeout"/m);
       assert.ok(tookMs >= 1800 && tookMs < 8000, `ended ${tookMs} ms after the RTP stopped (timeout 2 s)`);
       await ended;
       const meta = await waitForSidecar(parley.recordingDir, (m) => !seen.has(m.mix.file));
@@ -110,14 +81,6 @@ describe('faults: a party that vanishes without a BYE (media.rtpTimeoutSec: 2)',
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function waitForSidecar(dir: string, wanted: (m: any) => boolean = () => true): Promise<any> {
-  const until = Date.now() + 10_000;
-  for (;;) {
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
-      const m = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-      if (m.state !== 'recording' && m.mix?.sha256 && wanted(m)) return m;
-    }
-    if (Date.now() > until) throw new Error('no final recording sidecar');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function waitForSidecar(dir: string, wanted: (m: any) => boolean = () => true): Promise<any> {
+  return waitFor('a final recording sidecar', () => finalSidecars(dir).find(wanted));
 }

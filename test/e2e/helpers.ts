@@ -1,5 +1,6 @@
 // Shared pieces of the end-to-end tests: SIPp peers with Node RTP peers on the
 // ports their SDP advertises, and waiting for Parley to finish a call.
+import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import type { ActiveCall } from '../../src/call/call-manager.ts';
 import type { CallSessionEvents } from '../../src/call/call-session.ts';
@@ -81,4 +82,25 @@ export function sippOk(run: SippRun, who: string): void {
 /** The SIP messages SIPp received, split. */
 export function received(run: SippRun): string[] {
   return run.messages.split(/-{10,}/).filter((m) => /message received/.test(m));
+}
+
+/** Both parties' runs got a BYE whose Reason header matches `reason` (RFC 3326). */
+export function assertByeReason(runs: readonly (readonly [who: string, run: SippRun])[], reason: RegExp): void {
+  for (const [who, run] of runs) {
+    const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
+    assert.match(bye, reason, `the ${who}'s BYE says why`);
+  }
+}
+
+/** Routing that sends every audio INVITE to the flow `app` (rule "gateway"), and that flow's steps (one YAML mapping each). */
+export function gatewayYaml(app: string, steps: readonly string[]): string {
+  return `
+routing:
+  rules:
+    - name: gateway
+      match: { method: INVITE, media: audio }
+      actions: [{ app: ${app} }]
+flows:
+  ${app}:
+${steps.map((step) => `    - ${step}\n`).join('')}`;
 }

@@ -5,38 +5,20 @@
 // new thread takes the dead one's place.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { describe, it } from 'node:test';
+import { parleyPerSuite } from '../helpers/parley-harness.ts';
+import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+import { assertByeReason, gatewayYaml, nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
 
-const yaml = `
-routing:
-  rules:
-    - name: gateway
-      match: { method: INVITE, media: audio }
-      actions: [{ app: notice }]
-flows:
-  notice:
-    - answer: { early: true }
-    - record: { action: start }
-    - bridge: { ringTimeout: 10 }
-`;
+const yaml = gatewayYaml('notice', ['answer: { early: true }', 'record: { action: start }', 'bridge: { ringTimeout: 10 }']);
 
 describe('faults: a media thread dies mid-call (media.threads: 2)', () => {
-  let parley: RunningParley;
-
-  before(async () => {
-    parley = await startParley(yaml, { mediaThreads: 2 });
-  });
-
-  after(async () => {
-    await parley?.stop();
-  });
+  const running = parleyPerSuite(yaml, { mediaThreads: 2 });
 
   it('ends only its calls (BYE with Q.850 cause 41 both ways), leaves playable recordings, and is replaced', async () => {
+    const parley = running();
     const media = parley.app.media!;
     assert.equal(media.threadCount, 2);
     // Call A: its parties wait for Parley's BYE.
@@ -63,10 +45,7 @@ describe('faults: a media thread dies mid-call (media.threads: 2)', () => {
     const [runA, runCalleeA] = [await callerA.done, await calleeA.done];
     sippOk(runA, 'caller A');
     sippOk(runCalleeA, 'callee A');
-    for (const [who, run] of [['caller', runA], ['callee', runCalleeA]] as const) {
-      const bye = received(run).find((m) => /^BYE /m.test(m)) ?? '';
-      assert.match(bye, /^Reason: Q\.850;cause=41;text="media thread failed"/m, `the ${who}'s BYE says why`);
-    }
+    assertByeReason([['caller', runA], ['callee', runCalleeA]], /^Reason: Q\.850;cause=41;text="media thread failed"/m);
     const { active } = await endedA;
     assert.equal(active.call, callA);
 
@@ -80,10 +59,7 @@ describe('faults: a media thread dies mid-call (media.threads: 2)', () => {
     // Both recordings are final and sox reads them.
     const dir = parley.recordingDir;
     const metas = await waitFor('two final sidecars', () => {
-      const m = readdirSync(dir)
-        .filter((f) => f.endsWith('.json'))
-        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
-        .filter((x) => x.state !== 'recording' && x.mix?.sha256);
+      const m = finalSidecars(dir);
       return m.length >= 2 ? m : undefined;
     });
     for (const m of metas) {
@@ -102,10 +78,7 @@ describe('faults: a media thread dies mid-call (media.threads: 2)', () => {
 });
 
 describe('faults: the media thread of a conference room dies (media.threads: 2)', () => {
-  let parley: RunningParley;
-
-  before(async () => {
-    parley = await startParley(`
+  const running = parleyPerSuite(`
 routing:
   rules:
     - name: everyone
@@ -114,13 +87,9 @@ routing:
 flows:
   conf: [{ conference: { room: demo } }]
 `, { mediaThreads: 2 });
-  });
-
-  after(async () => {
-    await parley?.stop();
-  });
 
   it("the participants' calls end with BYE Reason Q.850 cause 41", async () => {
+    const parley = running();
     const media = parley.app.media!;
     const caller = await startCaller(parley, 'caller-wait-bye.xml', 'sip:demo@127.0.0.1:5999', { toneHz: 440 });
     const k = await waitFor('the conference room', () => media.threadOf('conf-demo') ?? undefined, 15_000);

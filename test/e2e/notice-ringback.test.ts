@@ -8,12 +8,12 @@
 //   and never the ringback; the caller's stem holds the notice, the callee's the
 //   whisper; the stereo file has each on its party's channel.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bestCorrelation, channel, envelope, notch, purity, readWavFile, rms, type WavData } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import type { RtpPeer } from '../helpers/rtp-peer.ts';
+import { readSidecars, type Sidecar } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, sippOk, startCallee, startCaller, type Peer } from './helpers.ts';
 
@@ -52,18 +52,6 @@ function isRingback(pcm: Int16Array, s: number): boolean {
   return p[0]! > 0.2 && p[1]! > 0.2 && p[0]! + p[1]! > 0.6;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Sidecar = any;
-
-function sidecars(dir: string): Sidecar[] {
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  return files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
-}
 
 /** Both parties' tones taken out: what is left of a recording is the prompts (and silence). */
 function withoutTones(x: ArrayLike<number>, rate: number): Int16Array {
@@ -94,7 +82,7 @@ describe('record notice: ringback while waiting, and the notices in the recordin
     sippOk(await caller.done, 'caller');
     sippOk(await callee.done, 'callee');
     await ended;
-    meta = await waitFor('the final sidecar', () => sidecars(parley.recordingDir).find((m) => m.mix?.sha256));
+    meta = await waitFor('the final sidecar', () => readSidecars(parley.recordingDir).find((m) => m.mix?.sha256));
     mix = readWavFile(join(parley.recordingDir, meta.mix.file));
   });
 

@@ -4,13 +4,13 @@
 // (envelope correlation with the prompt) then the callee's tone; the callee hears
 // the whisper then the caller; the recording holds both.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bestCorrelation, envelope, purity, readWavFile } from '../helpers/audio-analysis.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { readSidecars } from '../helpers/sidecars.ts';
 import { runSipp, startSipp } from '../helpers/sipp.ts';
 
 const SCEN = resolve('test/e2e/scenarios');
@@ -84,7 +84,7 @@ describe('record-notice gateway (SIPp caller and callee, real audio)', () => {
     calleeMessages = calleeDone.messages;
     assert.equal(calleeDone.code, 0, `callee SIPp: ${calleeDone.errors || calleeDone.stdout.slice(-2000)}`);
     // The flow closes the recording when the call ends; wait for the final sidecar.
-    await waitFor('the final sidecar', () => sidecars(parley.recordingDir).some((m) => m.state === 'finalized' || m.mix?.sha256));
+    await waitFor('the final sidecar', () => readSidecars(parley.recordingDir).some((m) => m.state === 'finalized' || m.mix?.sha256));
   });
 
   after(async () => {
@@ -126,7 +126,7 @@ describe('record-notice gateway (SIPp caller and callee, real audio)', () => {
   });
 
   it('the recording holds both parties, a stem each, and names the original To and the notice', () => {
-    const [meta] = sidecars(parley.recordingDir);
+    const [meta] = readSidecars(parley.recordingDir);
     assert.ok(meta, 'a sidecar');
     const legs = meta.legs as Array<{ legId: string; originalTo: string; role: string; stems: Array<{ file: string }> }>;
     assert.deepEqual(legs.map((l) => l.role).sort(), ['caller', 'other']);
@@ -151,13 +151,3 @@ describe('record-notice gateway (SIPp caller and callee, real audio)', () => {
   });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function sidecars(dir: string): any[] {
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  return files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
-}

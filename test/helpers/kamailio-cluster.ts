@@ -1,12 +1,10 @@
 // Starts a real Kamailio (Debian) with examples/kamailio/parley-cluster.cfg in
 // front of Parley nodes: dispatcher over the nodes (OPTIONS probes), 503 → next
 // node, 302 → the room owner (uac_redirect).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeUdpPort, type RunningKamailio } from './kamailio.ts';
+import { freeUdpPort, runKamailio, type RunningKamailio } from './kamailio.ts';
 
 export async function startKamailioCluster(nodes: string[], markerHeader = 'X-Parley-Leg'): Promise<RunningKamailio> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-kamailio-cluster-'));
@@ -18,35 +16,6 @@ export async function startKamailioCluster(nodes: string[], markerHeader = 'X-Pa
     .replaceAll('DS_LIST', list)
     .replaceAll('PING_FROM', 'sip:kamailio@127.0.0.1')
     .replaceAll('MARKER_HDR', markerHeader);
-  const file = join(dir, 'kamailio.cfg');
-  writeFileSync(file, cfg);
-  const child: ChildProcess = spawn('kamailio', ['-f', file, '-DD', '-E', '-Y', dir, '-w', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kamailio did not start:\n${out}`)), 10_000);
-    // "Listening on" comes before the modules initialize (a failed module makes it exit): wait for the UDP socket's set-up after them.
-    const check = (): void => {
-      if (/SO_RCVBUF is finally/.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`kamailio exited with ${code}:\n${out}`));
-    });
-  });
-  return {
-    port,
-    log: () => out,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
+  // "Listening on" comes before the modules initialize (a failed module makes it exit): wait for the UDP socket's set-up after them.
+  return runKamailio(dir, port, cfg, /SO_RCVBUF is finally/);
 }

@@ -36,6 +36,14 @@ export async function startKamailio(options: KamailioOptions): Promise<RunningKa
     .replaceAll('LISTEN', `udp:127.0.0.1:${port}`)
     .replaceAll('PARLEY_URI', options.parleyUri)
     .replaceAll('MARKER_HDR', options.markerHeader);
+  return runKamailio(dir, port, cfg, /Listening on/);
+}
+
+/**
+ * Writes `cfg` into `dir` and runs Kamailio on it in the foreground, resolving once
+ * its output (stdout and stderr) matches `ready`.
+ */
+export async function runKamailio(dir: string, port: number, cfg: string, ready: RegExp): Promise<RunningKamailio> {
   const file = join(dir, 'kamailio.cfg');
   writeFileSync(file, cfg);
   const child: ChildProcess = spawn('kamailio', ['-f', file, '-DD', '-E', '-Y', dir, '-w', dir], {
@@ -47,12 +55,13 @@ export async function startKamailio(options: KamailioOptions): Promise<RunningKa
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`kamailio did not start:\n${out}`)), 10_000);
     const check = (): void => {
-      if (/Listening on/.test(out)) {
+      if (ready.test(out)) {
         clearTimeout(timer);
         resolve();
       }
     };
     child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`kamailio exited with ${code}:\n${out}`));

@@ -4,6 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { Parley } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { ParleyConfig } from '../../src/config/schema.ts';
@@ -18,28 +19,27 @@ export interface RunningParley {
   stop(): Promise<void>;
 }
 
+export interface ParleyOptions {
+  sipPort?: number;
+  outboundProxy?: string;
+  pauseMode?: 'skip' | 'silence';
+  rtpTimeoutSec?: number;
+  /** media.threads (default: the config's, one per core). */
+  mediaThreads?: number;
+  /** More keys of the media section (`webrtc: { timeoutSec: 10 }`). */
+  media?: string;
+  /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
+  remote?: { controlPort: number; secret: string };
+  /** A TLS listener besides UDP and TCP (PEM files). */
+  tls?: { port: number; cert: string; key: string; ca?: string };
+  /** Where Parley logs (a capturing logger for tests that check log lines). */
+  log?: Logger;
+  /** The recordings folder (default a new temp one) and more keys of the recording section (`a: 1, b: 2`). */
+  recording?: { dir?: string; extra?: string };
+}
+
 /** `yaml` holds the routing and flows sections (and anything else to override). */
-export async function startParley(
-  yaml: string,
-  opts: {
-    sipPort?: number;
-    outboundProxy?: string;
-    pauseMode?: 'skip' | 'silence';
-    rtpTimeoutSec?: number;
-    /** media.threads (default: the config's, one per core). */
-    mediaThreads?: number;
-    /** More keys of the media section (`webrtc: { timeoutSec: 10 }`). */
-    media?: string;
-    /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
-    remote?: { controlPort: number; secret: string };
-    /** A TLS listener besides UDP and TCP (PEM files). */
-    tls?: { port: number; cert: string; key: string; ca?: string };
-    /** Where Parley logs (a capturing logger for tests that check log lines). */
-    log?: Logger;
-    /** The recordings folder (default a new temp one) and more keys of the recording section (`a: 1, b: 2`). */
-    recording?: { dir?: string; extra?: string };
-  } = {},
-): Promise<RunningParley> {
+export async function startParley(yaml: string, opts: ParleyOptions = {}): Promise<RunningParley> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const sipPort = opts.sipPort ?? (await freePort());
   const base = `
@@ -71,4 +71,22 @@ recording: { dir: ${opts.recording?.dir ?? join(dir, 'recordings')}, flushInterv
 function tlsListen(t: { port: number; cert: string; key: string; ca?: string } | undefined): string {
   if (!t) return '';
   return `, { transport: tls, host: 127.0.0.1, port: ${t.port}, cert: ${t.cert}, key: ${t.key}${t.ca ? `, ca: ${t.ca}` : ''} }`;
+}
+
+/**
+ * Starts Parley before the tests of the describe it is called in and stops it
+ * after them; the function it returns gives the running Parley inside a test.
+ */
+export function parleyPerSuite(yaml: string, opts: ParleyOptions = {}): () => RunningParley {
+  let parley: RunningParley | undefined;
+  before(async () => {
+    parley = await startParley(yaml, opts);
+  });
+  after(async () => {
+    await parley?.stop();
+  });
+  return () => {
+    if (!parley) throw new Error('Parley did not start');
+    return parley;
+  };
 }

@@ -3,15 +3,11 @@
 // request to the thread; the hear/speak matrix and watchMedia are commands;
 // DTMF, talk, SSRC and media-timeout events come back as messages; the
 // endpoint, RTCP and jitter figures are the thread's ~1 s snapshot.
-import type { DtmfEvent } from '../../dtmf/dtmf-event.ts';
-import { parseSipInfoDtmf } from '../../dtmf/sip-info-dtmf.ts';
 import type { FrameSource } from '../../mixer/frames.ts';
 import type { Logger } from '../../util/logger.ts';
-import { TypedEmitter } from '../../util/typed-emitter.ts';
-import type { EndpointView, MediaLeg, MediaLegCloseReason, MediaLegEvents, ParticipantView } from '../media-api.ts';
-import { MediaClosedError } from '../media-errors.ts';
+import type { EndpointView, MediaLeg, MediaLegCloseReason, ParticipantView } from '../media-api.ts';
+import { MediaLegBase } from '../media-leg-base.ts';
 import type { RtcpStats } from '../rtcp/index.ts';
-import type { NegotiatedAudio } from '../sdp-types.ts';
 import type { LegInfo, LegRole, LegSnapshot, MediaEvent } from './protocol.ts';
 import type { RemoteMediaRoom } from './remote-media-room.ts';
 
@@ -20,12 +16,8 @@ type LegEvent = Extract<MediaEvent, { legId: string }>;
 /** The participant as last reported (one object for the leg's life: readers may hold it). */
 type MutableParticipantView = { -readonly [K in keyof ParticipantView]: ParticipantView[K] };
 
-export class RemoteMediaLeg extends TypedEmitter<MediaLegEvents> implements MediaLeg {
-  readonly id: string;
+export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
   ssrc = 0;
-  private closed = false;
-  private sdp = '';
-  private negotiated: NegotiatedAudio | null = null;
   private ep: EndpointView | null = null;
   private rtcp: RtcpStats | null = null;
   private participant: MutableParticipantView | null = null;
@@ -37,22 +29,9 @@ export class RemoteMediaLeg extends TypedEmitter<MediaLegEvents> implements Medi
     /** Its number in the room's recorder rings. */
     readonly slot: number,
     private readonly room: RemoteMediaRoom,
-    private readonly log: Logger,
+    log: Logger,
   ) {
-    super(log);
-    this.id = id;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  get localSdp(): string {
-    return this.sdp;
-  }
-
-  get media(): Readonly<NegotiatedAudio> | null {
-    return this.negotiated;
+    super(id, log);
   }
 
   get endpoint(): EndpointView | null {
@@ -86,41 +65,9 @@ export class RemoteMediaLeg extends TypedEmitter<MediaLegEvents> implements Medi
     this.applyInfo(info);
   }
 
-  mute(on = true): void {
-    this.role.muted = on;
-    if (this.participant) this.participant.muted = on;
-    this.setRole({ muted: on });
-  }
-
-  deafen(on = true): void {
-    this.role.deaf = on;
-    if (this.participant) this.participant.deaf = on;
-    this.setRole({ deaf: on });
-  }
-
-  hide(on = true): void {
-    this.setRole({ hidden: on });
-  }
-
-  speakTo(legIds: readonly string[] | null): void {
-    this.setRole({ audience: legIds ? [...legIds] : null });
-  }
-
-  detectInbandDtmf(on: boolean): void {
-    this.setRole({ inband: on });
-  }
-
   play(source: FrameSource): void {
     this.assertOpen();
     this.room.thread.playSource(this.room, this.id, source, source.sampleRate ?? this.room.mixerSampleRate);
-  }
-
-  /** A SIP INFO body: parsed here (nothing of it concerns the media thread). Throws DtmfInfoError. */
-  handleSipInfo(contentType: string, body: string): DtmfEvent {
-    this.assertOpen();
-    const e = parseSipInfoDtmf(contentType, body);
-    this.safeEmit('dtmf', e);
-    return e;
   }
 
   close(reason: MediaLegCloseReason = 'closed'): void {
@@ -129,15 +76,13 @@ export class RemoteMediaLeg extends TypedEmitter<MediaLegEvents> implements Medi
     this.ep = null;
     if (reason !== 'room-closed') this.room.thread.send({ type: 'leg.close', roomId: this.room.id, legId: this.id });
     this.room.legClosed(this);
-    this.log.debug({ reason }, 'leg closed');
-    this.safeEmit('close', reason);
-    this.removeAllListeners();
+    this.announceClose(reason);
   }
 
   /** @internal What the thread answered to a negotiation. */
   applyInfo(info: LegInfo): void {
     this.ssrc = info.ssrc;
-    this.sdp = info.localSdp;
+    this.lastLocalSdp = info.localSdp;
     this.negotiated = info.media;
     if (info.endpoint) this.ep = info.endpoint;
     if (info.participant) this.applySnapshot({ legId: this.id, endpoint: info.endpoint, rtcpStats: this.rtcp, participant: info.participant });
@@ -174,12 +119,17 @@ export class RemoteMediaLeg extends TypedEmitter<MediaLegEvents> implements Medi
     }
   }
 
-  private setRole(role: LegRole): void {
+  /** The thread applies the change; muted and deaf hold in the participant view at once. (SIP INFO DTMF is parsed on this side: nothing of it concerns the media thread.) */
+  protected setRole(role: LegRole): void {
+    if (role.muted !== undefined) {
+      this.role.muted = role.muted;
+      if (this.participant) this.participant.muted = role.muted;
+    }
+    if (role.deaf !== undefined) {
+      this.role.deaf = role.deaf;
+      if (this.participant) this.participant.deaf = role.deaf;
+    }
     this.assertOpen();
     this.room.thread.send({ type: 'leg.role', roomId: this.room.id, legId: this.id, role });
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new MediaClosedError(`leg ${this.id} is closed`);
   }
 }

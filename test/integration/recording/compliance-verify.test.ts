@@ -5,11 +5,10 @@
 // names each failure, and the untouched recordings still verify. A recording left
 // by a process killed with SIGKILL is repaired at the next start, signed and logged.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { verifyAuditLog } from '../../../src/recording/compliance/audit-verify.ts';
 import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
@@ -17,6 +16,7 @@ import { verifyRecording } from '../../../src/recording/compliance/recording-ver
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
+import { recordThenKill9 } from '../../helpers/kill9-recorder.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -188,17 +188,7 @@ describe('recordings verify: tamper evidence', () => {
 describe('an interrupted recording', () => {
   it('is repaired at the next start, signed and logged (recovered), and verifies', async () => {
     const dir = join(root, 'kill9');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../helpers/record-tone-child.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((r) => child.on('exit', r));
-    await new Promise<void>((resolve) => {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        if ((JSON.parse(line) as { ms?: number }).ms !== undefined && (JSON.parse(line) as { ms: number }).ms >= 1500) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-    });
-    await exited;
+    await recordThenKill9(dir, 1500);
     const { svc, compliance } = await open(dir);
     const [found] = await svc.recoverInterrupted();
     assert.ok(found, 'one recording repaired');

@@ -5,12 +5,10 @@
 // flushed chunk and repaired at the next start, and key rotation that rewrites
 // only the key files.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { decryptChunks, decryptedWav, type ByteSource } from '../../../src/recording/encryption/decrypt-reader.ts';
 import { KeyUnwrapError } from '../../../src/recording/encryption/key-file.ts';
@@ -21,6 +19,7 @@ import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { channel, purity, toneAmplitude } from '../../helpers/audio-analysis.ts';
+import { recordThenKill9 } from '../../helpers/kill9-recorder.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -120,29 +119,8 @@ describe('encrypted recordings', () => {
 
   it('survive kill -9: every flushed chunk decrypts, the next start repairs the file', async () => {
     const kdir = join(root, 'kill9');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../helpers/record-tone-child.ts'), kdir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, TEST_MASTER_KEY: keyA },
-    });
-    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_c, s) => r(s)));
-    let startedAt = 0;
-    let files: string[] = [];
-    const lines = createInterface({ input: child.stdout });
-    const killedAfter = await new Promise<number>((resolve, reject) => {
-      child.on('exit', () => reject(new Error('child exited before being killed')));
-      lines.on('line', (line) => {
-        const m = JSON.parse(line) as { event: string; ms?: number; files?: string[] };
-        if (m.event === 'started' && startedAt === 0) {
-          startedAt = performance.now();
-          files = m.files ?? [];
-        }
-        if (m.event === 'progress' && (m.ms ?? 0) >= 3000 && startedAt > 0) {
-          child.kill('SIGKILL');
-          resolve((performance.now() - startedAt) / 1000);
-        }
-      });
-    });
-    assert.equal(await exited, 'SIGKILL');
+    const { files, killedAfter, signal } = await recordThenKill9(kdir, 3000, { TEST_MASTER_KEY: keyA });
+    assert.equal(signal, 'SIGKILL');
     const mixName = files.find((f) => f.endsWith('.mix.wav'))!;
     const id = mixName.slice(0, -'.mix.wav'.length);
     const enc = new RecordingEncryption(master(keyA));

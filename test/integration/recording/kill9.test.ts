@@ -2,46 +2,25 @@
 // most a second, and a sidecar that parses; the next RecordingService repairs and
 // finalizes it (headers equal to the data, end time, hashes, interrupted).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import type { RecoveredRecording } from '../../../src/recording/recover-recordings.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { purity, readWavFile, soxInfo, soxStat } from '../../helpers/audio-analysis.ts';
+import { recordThenKill9 } from '../../helpers/kill9-recorder.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-kill9-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Recorder under kill -9', () => {
   it('leaves a playable WAV missing at most a second and a parseable sidecar', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../helpers/record-tone-child.ts'), dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_c, s) => r(s)));
-    let startedAt = 0;
-    let files: string[] = [];
-    const lines = createInterface({ input: child.stdout });
-    const killedAfter = await new Promise<number>((resolve, reject) => {
-      child.on('exit', () => reject(new Error('child exited before being killed')));
-      lines.on('line', (line) => {
-        const m = JSON.parse(line) as { event: string; ms?: number; files?: string[] };
-        if (m.event === 'started' && startedAt === 0) {
-          startedAt = performance.now();
-          files = m.files ?? [];
-        }
-        if (m.event === 'progress' && (m.ms ?? 0) >= 3000 && startedAt > 0) {
-          child.kill('SIGKILL');
-          resolve((performance.now() - startedAt) / 1000);
-        }
-      });
-    });
-    assert.equal(await exited, 'SIGKILL');
+    const { files, killedAfter, signal } = await recordThenKill9(dir, 3000);
+    assert.equal(signal, 'SIGKILL');
     const mix = join(dir, files.find((f) => f.endsWith('.mix.wav'))!);
     const info = soxInfo(mix);
     const stat = soxStat(mix);

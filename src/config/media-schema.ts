@@ -1,0 +1,115 @@
+// The `media` section: mediasoup workers, RTP, the mixer, media threads, WebRTC.
+import { host, udpPortRange } from './schema-parts.ts';
+
+export interface MediaConfig {
+  /** Number of mediasoup workers; `auto` is one per core. */
+  workers: number | 'auto';
+  /** Path of the mediasoup-worker binary; null uses MEDIASOUP_WORKER_BIN or the build cache. */
+  workerBin: string | null;
+  rtpIp: string;
+  announcedIp: string | null;
+  rtpPortRange: { min: number; max: number };
+  codecs: string[];
+  /**
+   * Symmetric RTP: 'latch' sends to where the peer's first valid packet came
+   * from (and re-latches after a re-offer or 2 s of silence), 'once' latches to
+   * the first source for the leg's life, 'strict' accepts and sends only to the
+   * SDP address. true/false are 'latch'/'strict'.
+   */
+  latching: boolean | 'latch' | 'once' | 'strict';
+  /** narrowband: a room mixes at 8 kHz while all its legs are G.711 (sampleRate otherwise). */
+  mixer: { sampleRate: number; narrowband: boolean; jitterMinMs: number; jitterMaxMs: number };
+  /** An answered leg that sends no RTP for this long (not on hold) ends its call; 0 never. */
+  rtpTimeoutSec: number;
+  /** Media threads (worker_threads) that run the rooms; `auto` is one per core, 0 runs them on the main thread (debugging). */
+  threads: number | 'auto';
+  /** Browsers (WebRtcTransports on a room's Router): see WebRtcConfig. */
+  webrtc: WebRtcConfig;
+}
+
+export interface WebRtcConfig {
+  /** false: POST /rooms/:name/webrtc answers 503. */
+  enabled: boolean;
+  /** Where WebRtcTransports listen (ICE-lite host candidates). */
+  listenIp: string;
+  /** The address written into the ICE candidates instead of listenIp (NAT, a public IP or host name); null: listenIp. */
+  announcedAddress: string | null;
+  /** UDP ports for WebRtcTransports (one per browser). */
+  portRange: { min: number; max: number };
+  /** Also offer ICE-TCP candidates (browsers behind UDP-blocking firewalls). */
+  tcp: boolean;
+  /** A browser session that sends nothing (RTP, RTCP, ICE consent) this long is closed; at least 10 s. */
+  timeoutSec: number;
+}
+
+export const mediaSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workers', 'workerBin', 'rtpIp', 'announcedIp', 'rtpPortRange', 'codecs', 'latching', 'mixer', 'rtpTimeoutSec', 'webrtc'],
+  properties: {
+    workers: {
+      description: 'a positive integer or "auto"',
+      oneOf: [
+        { type: 'integer', minimum: 1, maximum: 64 },
+        { type: 'string', const: 'auto' },
+      ],
+    },
+    workerBin: { type: 'string', nullable: true, minLength: 1 },
+    rtpIp: host,
+    announcedIp: { type: 'string', nullable: true, minLength: 1 },
+    rtpPortRange: udpPortRange,
+    codecs: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', enum: ['PCMU', 'PCMA', 'G722', 'opus'] },
+    },
+    latching: { description: 'latch, once, strict (or true/false)', oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['latch', 'once', 'strict'] }] },
+    rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
+    threads: {
+      description: 'a number of media threads (0: rooms run on the main thread) or "auto"',
+      oneOf: [
+        { type: 'integer', minimum: 0, maximum: 256 },
+        { type: 'string', const: 'auto' },
+      ],
+    },
+    webrtc: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'listenIp', 'announcedAddress', 'portRange', 'tcp', 'timeoutSec'],
+      properties: {
+        enabled: { type: 'boolean' },
+        listenIp: host,
+        announcedAddress: { type: 'string', nullable: true, minLength: 1, maxLength: 253 },
+        portRange: udpPortRange,
+        tcp: { type: 'boolean' },
+        timeoutSec: { type: 'integer', minimum: 10, maximum: 3600 },
+      },
+    },
+    mixer: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sampleRate', 'jitterMinMs', 'jitterMaxMs'],
+      properties: {
+        sampleRate: { type: 'integer', enum: [8000, 16000, 48000] },
+        narrowband: { type: 'boolean' },
+        jitterMinMs: { type: 'integer', minimum: 20, maximum: 100 },
+        jitterMaxMs: { type: 'integer', minimum: 20, maximum: 100 },
+      },
+    },
+  },
+} as const;
+
+export const defaultMedia: MediaConfig = {
+  workers: 'auto',
+  workerBin: null,
+  rtpIp: '127.0.0.1',
+  announcedIp: null,
+  rtpPortRange: { min: 40000, max: 49999 },
+  codecs: ['PCMU', 'PCMA', 'G722', 'opus'],
+  latching: 'latch',
+  mixer: { sampleRate: 16000, narrowband: true, jitterMinMs: 20, jitterMaxMs: 100 },
+  rtpTimeoutSec: 60,
+  threads: 'auto',
+  webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30 },
+};

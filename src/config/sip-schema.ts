@@ -1,0 +1,96 @@
+// The `sip` section: listeners, the drachtio control port, RFC 3261 timers.
+import { host, port } from './schema-parts.ts';
+
+export type SipTransport = 'udp' | 'tcp' | 'tls';
+
+export interface ListenConfig {
+  transport: SipTransport;
+  host: string;
+  port: number;
+  /** tls only: PEM certificate (chain) and private key files. */
+  cert?: string;
+  key?: string;
+  /** tls only: PEM file of the CAs trusted for client certificates and for the servers B legs reach over TLS. */
+  ca?: string;
+  /** tls only: a client must present a certificate signed by `ca` (mutual TLS with an upstream). */
+  requireClientCert?: boolean;
+}
+
+export interface SipConfig {
+  /** `embedded` runs Parley's own SIP server in-process; `remote` connects to a drachtio-server. */
+  server: 'embedded' | 'remote';
+  listen: ListenConfig[];
+  /** The drachtio control port: where the embedded server listens, or where the remote one is. */
+  control: { host: string; port: number; secret: string };
+  /** RFC 3261 timer values in milliseconds. */
+  /** RFC 3261 T1/T2/T4 in ms; minSE: RFC 4028 Min-SE in seconds. */
+  timers: { t1: number; t2: number; t4: number; minSE: number };
+  maxMessageSize: number;
+  /** Public address written into Via/Contact instead of the bind address (NAT). */
+  externalIp: string | null;
+  /** Where Parley sends the legs it places (B legs, dial-outs) first: an upstream proxy URI. */
+  outboundProxy: string | null;
+}
+
+export const sipSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['server', 'listen', 'control', 'timers', 'maxMessageSize', 'externalIp'],
+  properties: {
+    server: { type: 'string', enum: ['embedded', 'remote'] },
+    listen: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['transport', 'host', 'port'],
+        properties: {
+          transport: { type: 'string', enum: ['udp', 'tcp', 'tls'] },
+          host,
+          port,
+          cert: { type: 'string', minLength: 1 },
+          key: { type: 'string', minLength: 1 },
+          ca: { type: 'string', minLength: 1 },
+          requireClientCert: { type: 'boolean' },
+        },
+        // TLS needs a certificate and its key; the other transports take none of the TLS keys.
+        if: { properties: { transport: { const: 'tls' } } },
+        then: { required: ['cert', 'key'] },
+        else: { description: 'free of cert, key, ca and requireClientCert (they are for transport tls)', not: { anyOf: [{ required: ['cert'] }, { required: ['key'] }, { required: ['ca'] }, { required: ['requireClientCert'] }] } },
+      },
+    },
+    control: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'secret'],
+      properties: { host, port, secret: { type: 'string', minLength: 1 } },
+    },
+    timers: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['t1', 't2', 't4', 'minSE'],
+      properties: {
+        t1: { type: 'integer', minimum: 1, maximum: 60000 },
+        t2: { type: 'integer', minimum: 1, maximum: 600000 },
+        t4: { type: 'integer', minimum: 1, maximum: 600000 },
+        minSE: { type: 'integer', minimum: 1, maximum: 86400 },
+      },
+    },
+    maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },
+    externalIp: { type: 'string', nullable: true, minLength: 1 },
+    outboundProxy: { type: 'string', nullable: true, pattern: '^sips?:' },
+  },
+} as const;
+
+export const defaultSip: SipConfig = {
+  server: 'embedded',
+  listen: [
+    { transport: 'udp', host: '127.0.0.1', port: 5060 },
+    { transport: 'tcp', host: '127.0.0.1', port: 5060 },
+  ],
+  control: { host: '127.0.0.1', port: 9022, secret: 'cymru' },
+  timers: { t1: 500, t2: 4000, t4: 5000, minSE: 90 },
+  maxMessageSize: 65535,
+  externalIp: null,
+  outboundProxy: null,
+};

@@ -1,0 +1,87 @@
+// What both kinds of leg share (LocalMediaLeg on the thread that owns its room,
+// RemoteMediaLeg as the main thread sees a leg on a media thread): the closed
+// guard, the negotiated audio and last local SDP, the hear/speak matrix calls as
+// one role change, SIP INFO DTMF and the close announcement. Not a leg by itself.
+import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
+import { parseSipInfoDtmf } from '../dtmf/sip-info-dtmf.ts';
+import type { Logger } from '../util/logger.ts';
+import { TypedEmitter } from '../util/typed-emitter.ts';
+import type { MediaLegCloseReason, MediaLegEvents } from './media-api.ts';
+import { MediaClosedError } from './media-errors.ts';
+import type { NegotiatedAudio } from './sdp-types.ts';
+import type { LegRole } from './thread/protocol.ts';
+
+export abstract class MediaLegBase extends TypedEmitter<MediaLegEvents> {
+  readonly id: string;
+  protected closed = false;
+  protected negotiated: NegotiatedAudio | null = null;
+  protected lastLocalSdp = '';
+
+  protected constructor(
+    id: string,
+    protected readonly log: Logger,
+  ) {
+    super(log);
+    this.id = id;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The latest SDP this leg produced (answer or offer). */
+  get localSdp(): string {
+    return this.lastLocalSdp;
+  }
+
+  get media(): Readonly<NegotiatedAudio> | null {
+    return this.negotiated;
+  }
+
+  /** Not heard by anyone (still heard by recorders' per-leg input). */
+  mute(on = true): void {
+    this.setRole({ muted: on });
+  }
+
+  /** Hears nothing. */
+  deafen(on = true): void {
+    this.setRole({ deaf: on });
+  }
+
+  /** Hidden listener: hears everyone, is heard by no one, left out of the room's mix. */
+  hide(on = true): void {
+    this.setRole({ hidden: on });
+  }
+
+  /** Coach: only the given legs hear this one (null: everyone again). */
+  speakTo(legIds: readonly string[] | null): void {
+    this.setRole({ audience: legIds ? [...legIds] : null });
+  }
+
+  /** Runs in-band (Goertzel) DTMF detection even when telephone-event was negotiated. */
+  detectInbandDtmf(on: boolean): void {
+    this.setRole({ inband: on });
+  }
+
+  /** A SIP INFO body from call control (application/dtmf-relay or application/dtmf). Throws DtmfInfoError. */
+  handleSipInfo(contentType: string, body: string): DtmfEvent {
+    this.assertOpen();
+    const e = parseSipInfoDtmf(contentType, body);
+    this.safeEmit('dtmf', e);
+    return e;
+  }
+
+  /** The leg's place in the hear/speak matrix changes (throws MediaClosedError on a closed leg). */
+  protected abstract setRole(change: LegRole): void;
+
+  /** The last step of close(): the one 'close' event, then no listener is kept. */
+  protected announceClose(reason: MediaLegCloseReason): void {
+    this.log.debug({ reason }, 'leg closed');
+    this.safeEmit('close', reason);
+    this.removeAllListeners();
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new MediaClosedError(`leg ${this.id} is closed`);
+  }
+}
