@@ -12,6 +12,9 @@ export interface TxnUserBase {
   onTerminated(): void;
 }
 
+/** A retransmission timer that ran later than this found the event loop congested (see armRetransmit). */
+const LAG_SLACK_MS = 50;
+
 export abstract class Transaction<S extends string> {
   abstract readonly state: GuardedState<S | 'terminated'>;
 
@@ -37,28 +40,53 @@ export abstract class Transaction<S extends string> {
     }
   }
 
-  /** A retransmission deferred past the poll phase (afterPoll), if one is pending. */
-  private deferred: NodeJS.Immediate | null = null;
+  /** The retransmission timer (A or E) and its step deferred past the poll phase. */
+  private rtxTimer: NodeJS.Timeout | null = null;
+  private rtxDeferred: NodeJS.Immediate | null = null;
 
   /**
-   * Runs `fn` once the event loop has read its sockets. A loop that lagged runs every
-   * due timer before its poll phase, so a retransmission timer (A, E) would fire ahead
-   * of a response that is already waiting in the socket: the INVITE went out again to
-   * a peer that had answered it. setImmediate runs in the check phase, after the poll
-   * phase of the same iteration; `fn` re-checks the state then.
+   * Arms the retransmission timer (A, E): `fire` runs after `ms`, but not ahead of
+   * responses the event loop has received and not read yet. A loop that lagged runs
+   * every due timer before its poll phase, and then reads at most a few dozen
+   * datagrams per socket per turn: a response that came during the stall can sit
+   * behind the hundreds of others that came with it. So:
+   * - a timer that ran more than LAG_SLACK_MS late waits once more, as long as it was
+   *   late (at most T2), for the loop to catch up (RFC 3261 timers are lower bounds);
+   * - `fire` then runs in the check phase (setImmediate), after the poll phase of that
+   *   turn; it re-checks the transaction's state, which a response read meanwhile moved on.
    */
-  protected afterPoll(fn: () => void): void {
-    if (this.deferred) return;
-    this.deferred = setImmediate(() => {
-      this.deferred = null;
-      if (!this.state.is('terminated')) fn();
-    });
+  protected armRetransmit(ms: number, fire: () => void): void {
+    this.clearRetransmit();
+    const clock = this.timers.clock ?? (() => performance.now());
+    const due = clock() + ms;
+    let waited = false;
+    const onTimer = (): void => {
+      this.rtxTimer = null;
+      const late = clock() - due;
+      if (!waited && late > LAG_SLACK_MS) {
+        waited = true;
+        this.rtxTimer = setTimeout(onTimer, Math.min(late, this.timers.t2));
+        return;
+      }
+      this.rtxDeferred = setImmediate(() => {
+        this.rtxDeferred = null;
+        if (!this.state.is('terminated')) fire();
+      });
+    };
+    this.rtxTimer = setTimeout(onTimer, ms);
+  }
+
+  /** Stops retransmitting (a response came). */
+  protected clearRetransmit(): void {
+    if (this.rtxTimer) clearTimeout(this.rtxTimer);
+    if (this.rtxDeferred) clearImmediate(this.rtxDeferred);
+    this.rtxTimer = null;
+    this.rtxDeferred = null;
   }
 
   terminate(): void {
     if (this.state.is('terminated')) return;
-    if (this.deferred) clearImmediate(this.deferred);
-    this.deferred = null;
+    this.clearRetransmit();
     this.clearTimers();
     this.state.transition('terminated');
     this.user.onTerminated();

@@ -64,6 +64,42 @@ describe('INVITE client transaction (§17.1.1)', () => {
     assert.equal(t.count(), 3);
   });
 
+  it('timer A that ran late (the loop stalled) waits as long again for queued responses, then resends if none came', async () => {
+    // A clock the test moves: the fake setTimeout fires on time, the clock says the loop was late.
+    let clock = 0;
+    const t = new FakeTransport();
+    const u = new RecordingUser();
+    const req = invite();
+    const txn = new InviteClientTransaction(req, t.send, false, { ...TIMERS, clock: () => clock }, u);
+    txn.start();
+    clock = 1300; // timer A (due at 500) runs 800 ms late
+    await tick(500);
+    assert.equal(t.count(), 1, 'not resent at once: the loop may still be reading what came during the stall');
+    clock = 2100;
+    await tick(800);
+    assert.equal(t.count(), 2, 'resent once it waited as long as the loop lagged, with nothing received');
+    // the next interval (2 T1) is on time again
+    clock = 3100;
+    await tick(1000);
+    assert.equal(t.count(), 3);
+  });
+
+  it('timer A that ran late does not resend when the 180 is read while it waits for the loop', async () => {
+    let clock = 0;
+    const t = new FakeTransport();
+    const u = new RecordingUser();
+    const req = invite();
+    const txn = new InviteClientTransaction(req, t.send, false, { ...TIMERS, clock: () => clock }, u);
+    txn.start();
+    clock = 1500;
+    await tick(500);
+    txn.receiveResponse(response(req, 180)); // read a few loop turns later, behind other datagrams
+    clock = 2500;
+    await tick(1000);
+    assert.equal(t.count(), 1);
+    assert.equal(txn.state.value, 'proceeding');
+  });
+
   it('a transaction terminated before the deferred retransmission sends nothing', async () => {
     const { t, txn } = ict();
     mock.timers.tick(500);
