@@ -50,22 +50,26 @@ export abstract class Transaction<S extends string> {
    * every due timer before its poll phase, and then reads at most a few dozen
    * datagrams per socket per turn: a response that came during the stall can sit
    * behind the hundreds of others that came with it. So:
-   * - a timer that ran more than LAG_SLACK_MS late waits once more, as long as it was
-   *   late (at most T2), for the loop to catch up (RFC 3261 timers are lower bounds);
+   * - a timer that ran more than LAG_SLACK_MS late waits again, as long as it was late,
+   *   while the loop stays behind (T2 at most in all), for the loop to catch up (RFC 3261
+   *   timers are lower bounds; timer B still bounds the transaction);
    * - `fire` then runs in the check phase (setImmediate), after the poll phase of that
    *   turn; it re-checks the transaction's state, which a response read meanwhile moved on.
    */
   protected armRetransmit(ms: number, fire: () => void): void {
     this.clearRetransmit();
     const clock = this.timers.clock ?? (() => performance.now());
-    const due = clock() + ms;
-    let waited = false;
+    let due = clock() + ms;
+    let waited = 0;
     const onTimer = (): void => {
       this.rtxTimer = null;
       const late = clock() - due;
-      if (!waited && late > LAG_SLACK_MS) {
-        waited = true;
-        this.rtxTimer = setTimeout(onTimer, Math.min(late, this.timers.t2));
+      if (late > LAG_SLACK_MS && waited < this.timers.t2) {
+        // Late again while waiting: the loop is still behind; wait on (T2 in all).
+        const wait = Math.min(late, this.timers.t2 - waited);
+        waited += wait;
+        due = clock() + wait;
+        this.rtxTimer = setTimeout(onTimer, wait);
         return;
       }
       this.rtxDeferred = setImmediate(() => {

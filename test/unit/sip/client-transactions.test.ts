@@ -84,6 +84,28 @@ describe('INVITE client transaction (§17.1.1)', () => {
     assert.equal(t.count(), 3);
   });
 
+  it('timer A keeps waiting while the loop stays behind, T2 in all at most', async () => {
+    let clock = 0;
+    const t = new FakeTransport();
+    const txn = new InviteClientTransaction(invite(), t.send, false, { ...TIMERS, clock: () => clock }, new RecordingUser());
+    txn.start();
+    clock = 1300; // 800 ms late: waits 800
+    await tick(500);
+    clock = 2900; // late again by 800: waits 800 more
+    await tick(800);
+    assert.equal(t.count(), 1);
+    clock = 3700; // on time
+    await tick(800);
+    assert.equal(t.count(), 2);
+    // A loop that never catches up still gets a retransmission after T2 (4 s) of waiting.
+    clock = 10_000; // timer A (1 s) runs 5.3 s late
+    await tick(1000);
+    clock = 20_000;
+    await tick(4000);
+    assert.equal(t.count(), 3);
+    assert.equal(txn.state.value, 'calling');
+  });
+
   it('timer A that ran late does not resend when the 180 is read while it waits for the loop', async () => {
     let clock = 0;
     const t = new FakeTransport();
