@@ -7,51 +7,42 @@
 // sent on its stream (lost = sent - recorded frames), the sidecar must name both
 // participants. Reported per step: setup p50/p99 (INVITE → 200), the achieved setup
 // rate, Parley's CPU (its process and children, /proc) during the hold, CPU per
-// session-second and sessions per core, lost packets. Writes bench/results/siprec.json.
-// Steps: BENCH_SESSIONS (default 25,50,100). Keep runs short on a shared machine.
+// session-second and sessions per core, lost packets. Then the same number of sessions,
+// with the same generator, recorded by rtpengine as pcap over its ng control protocol
+// (bench/lib/siprec-rtpengine.ts; BENCH_RTPENGINE=0 leaves it out). Writes
+// bench/results/siprec.json. Steps: BENCH_SESSIONS (default 25,50,100). Keep runs short
+// on a shared machine.
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { encodeG711 } from '../src/mixer/codecs/g711.ts';
 import type { RecordingMetadata } from '../src/recording/metadata.ts';
 import { StreamFramer } from '../src/sip/transport/stream-framer.ts';
 import { readWavFile, rms } from '../test/helpers/audio-analysis.ts';
 import { freePort } from '../test/helpers/free-port.ts';
+import { anchorVersion, startRtpengine, type Rtpengine } from './lib/kamailio-rtpengine.ts';
 import { cpuBetween, percentile, treeCpu } from './lib/proc-cpu.ts';
+import { RtpengineNg } from './lib/rtpengine-ng.ts';
+import { rtpengineStep, startSink } from './lib/siprec-rtpengine.ts';
+import { newStreamSet, streamTones, tonePayloads, type ToneStreamSet } from './lib/tone-streams.ts';
 
 const STEPS = (process.env.BENCH_SESSIONS ?? '25,50,100').split(',').map(Number);
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 6000);
 const SETUP_RATE = Number(process.env.BENCH_SETUP_RATE ?? 50);
 const TONES = [440, 1000];
+const WITH_RTPENGINE = process.env.BENCH_RTPENGINE !== '0';
 
 interface Session {
   callId: string;
   inviteAt: number;
   okAt: number | null;
-  ports: number[];
+  /** The streams: ports from Parley's answer, what was sent. */
+  set: ToneStreamSet;
   toTag: string;
   contact: string;
-  sent: number[];
-  seq: number[];
-  ts: number[];
-  ssrc: number[];
   byeDone: boolean;
-}
-
-function tonePayloads(hz: number): Buffer[] {
-  // One second of 20 ms u-law frames; 440 and 1000 Hz both complete whole cycles in it.
-  const out: Buffer[] = [];
-  for (let f = 0; f < 50; f++) {
-    const pcm = new Int16Array(160);
-    for (let i = 0; i < 160; i++) pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * hz * (f * 160 + i)) / 8000));
-    const b = Buffer.alloc(12 + 160);
-    encodeG711('ulaw', pcm, b.subarray(12));
-    out.push(b);
-  }
-  return out;
 }
 
 function invite(s: Session, port: number, local: number, i: number): string {
@@ -149,7 +140,7 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
         s.okAt = performance.now();
         s.toTag = /^To:.*;tag=([^;\s]+)/im.exec(m)?.[1] ?? '';
         s.contact = /^Contact:\s*<([^>]+)>/im.exec(m)?.[1] ?? '';
-        s.ports = [...m.matchAll(/^m=audio (\d+)/gm)].map((x) => Number(x[1]));
+        s.set.ports = [...m.matchAll(/^m=audio (\d+)/gm)].map((x) => Number(x[1]));
         sock.write(inDialog(s, 'ACK', 1, local, list.indexOf(s)));
       } else if (Number(status) >= 300) failed++;
     }
@@ -157,7 +148,7 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
   // Sessions set up at SETUP_RATE per second.
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    const s: Session = { callId: `bench-${n}-${i}-${process.pid}@src`, inviteAt: 0, okAt: null, ports: [], toTag: '', contact: '', sent: [0, 0], seq: [1, 1], ts: [0, 0], ssrc: [(Math.random() * 2 ** 32) >>> 0, (Math.random() * 2 ** 32) >>> 0], byeDone: false };
+    const s: Session = { callId: `bench-${n}-${i}-${process.pid}@src`, inviteAt: 0, okAt: null, set: newStreamSet(2), toTag: '', contact: '', byeDone: false };
     sessions.set(s.callId, s);
     list.push(s);
     const due = t0 + (i * 1000) / SETUP_RATE;
@@ -168,46 +159,13 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
   }
   const until = performance.now() + 20_000;
   while (list.some((s) => s.okAt === null) && performance.now() < until && failed === 0) await new Promise((r) => setTimeout(r, 20));
-  const answered = list.filter((s) => s.okAt !== null && s.ports.length === 2);
+  const answered = list.filter((s) => s.okAt !== null && s.set.ports.length === 2);
   const lastOk = Math.max(...answered.map((s) => s.okAt!));
   // Media: every stream one packet per 20 ms, caught up from a monotonic clock.
   const cpu0 = treeCpu(parley.pid);
-  const w0 = performance.now();
-  let frames = 0;
-  // How late this generator sent its frames (a stalled generator sends bursts a jitter buffer cannot take).
-  let maxLagMs = 0;
-  let lateFrames = 0;
-  await new Promise<void>((done) => {
-    const timer = setInterval(() => {
-      const now = performance.now();
-      const due = Math.floor((now - w0) / 20);
-      for (; frames < due && frames < HOLD_MS / 20; frames++) {
-        const lag = now - (w0 + frames * 20);
-        if (lag > maxLagMs) maxLagMs = lag;
-        if (lag > 60) lateFrames++;
-        for (const s of answered) {
-          for (let k = 0; k < 2; k++) {
-            const p = payloads[k]![frames % 50]!;
-            p[0] = 0x80;
-            p[1] = 0;
-            p.writeUInt16BE(s.seq[k]! & 0xffff, 2);
-            p.writeUInt32BE(s.ts[k]! >>> 0, 4);
-            p.writeUInt32BE(s.ssrc[k]!, 8);
-            udp.send(p, s.ports[k]!, '127.0.0.1');
-            s.seq[k]!++;
-            s.ts[k]! += 160;
-            s.sent[k]!++;
-          }
-        }
-      }
-      if (frames >= HOLD_MS / 20) {
-        clearInterval(timer);
-        done();
-      }
-    }, 5);
-  });
+  const gen = await streamTones(udp, answered.map((s) => s.set), payloads, HOLD_MS);
   const cpu1 = treeCpu(parley.pid);
-  const wallMs = performance.now() - w0;
+  const wallMs = gen.wallMs;
   // Let the last packets land in the jitter buffers, then BYE.
   await new Promise((r) => setTimeout(r, 300));
   answered.forEach((s) => sock.write(inDialog(s, 'BYE', 2, local, list.indexOf(s))));
@@ -236,12 +194,12 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
   for (const s of answered) {
     const m = metas.get(s.callId);
     if (!m) {
-      lost += s.sent[0]! + s.sent[1]!;
+      lost += s.set.sent[0]! + s.set.sent[1]!;
       continue;
     }
     if (m.siprec!.participants.filter((p) => p.sends.length === 1).length !== 2) badMeta++;
     for (let k = 0; k < 2; k++) {
-      sent += s.sent[k]!;
+      sent += s.set.sent[k]!;
       const leg = m.legs.find((l) => l.id === `s${k}`);
       const w = leg?.stems[0] ? readWavFile(join(parley.recordings, leg.stems[0].file)) : null;
       let withTone = 0;
@@ -250,7 +208,7 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
         for (let i = 0; i + fl <= w.samples.length; i += fl) if (rms(w.samples, i, fl) > 0.05) withTone++;
       }
       recorded += withTone;
-      lost += Math.max(0, s.sent[k]! - withTone);
+      lost += Math.max(0, s.set.sent[k]! - withTone);
     }
   }
   const setups = answered.map((s) => s.okAt! - s.inviteAt).sort((a, b) => a - b);
@@ -272,26 +230,43 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
     packetsSent: sent,
     framesRecorded: recorded,
     packetsLost: lost,
-    generatorMaxLagMs: Math.round(maxLagMs),
-    generatorFramesOver60msLate: lateFrames,
+    generatorMaxLagMs: Math.round(gen.maxLagMs),
+    generatorFramesOver60msLate: gen.lateFrames,
     recordingsMissing: answered.length - metas.size,
     metadataWrong: badMeta,
     loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
   };
-  console.log(`${n} sessions: setup p50 ${r.setupMsP50} ms p99 ${r.setupMsP99} ms at ${r.setupRateAchieved}/s; Parley ${r.parleyCpuPercent} % CPU, ${r.cpuMsPerSessionSecond} ms per session-second (${r.sessionsPerCore} sessions per core); ${r.packetsSent} packets sent, ${r.packetsLost} lost in the files (generator: max lag ${r.generatorMaxLagMs} ms, ${r.generatorFramesOver60msLate} frames > 60 ms late); load ${r.loadavg.join(' ')}`);
+  console.log(`Parley, ${n} sessions: setup p50 ${r.setupMsP50} ms p99 ${r.setupMsP99} ms at ${r.setupRateAchieved}/s; Parley ${r.parleyCpuPercent} % CPU, ${r.cpuMsPerSessionSecond} ms per session-second (${r.sessionsPerCore} sessions per core); ${r.packetsSent} packets sent, ${r.packetsLost} lost in the files (generator: max lag ${r.generatorMaxLagMs} ms, ${r.generatorFramesOver60msLate} frames > 60 ms late); load ${r.loadavg.join(' ')}`);
   return r;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'siprec-bench-'));
 const parley = await startParley(work);
+let rtp: Rtpengine | null = null;
+let ng: RtpengineNg | null = null;
+let sink: { port: number; stop(): void } | null = null;
 const payloads = TONES.map(tonePayloads);
-const results: Record<string, unknown>[] = [];
+const results: { parley: Record<string, unknown>; rtpengine: Record<string, unknown> | null }[] = [];
 try {
-  for (const n of STEPS) results.push(await step(n, parley, payloads));
+  if (WITH_RTPENGINE) {
+    // Its ports apart from Parley's (media.rtpPortRange 40000-49999).
+    rtp = await startRtpengine(work, { min: 30000, max: 39999 });
+    ng = await RtpengineNg.open(rtp.ngPort);
+    sink = await startSink();
+  }
+  for (const n of STEPS) {
+    const p = await step(n, parley, payloads);
+    const r = rtp && ng && sink ? await rtpengineStep(n, { rtp, ng, sinkPort: sink.port, payloads, holdMs: HOLD_MS, setupRate: SETUP_RATE }) : null;
+    results.push({ parley: p, rtpengine: r });
+  }
 } finally {
+  ng?.close();
+  sink?.stop();
+  await rtp?.stop();
   await parley.stop();
   rmSync(work, { recursive: true, force: true });
 }
+const ratio = (a: unknown, b: unknown): number | null => (typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null);
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/siprec.json',
@@ -302,8 +277,9 @@ writeFileSync(
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
       holdMs: HOLD_MS,
-      method: 'A Node SRC over one SIP/TCP connection starts two-stream SIPREC sessions (multipart SDP + RFC 7865 metadata) at setupRateOffered per second against Parley in its own process (media.workers 1, log warn), streams PCMU tones (440 Hz, 1 kHz) every 20 ms on both streams for holdMs, BYEs, then reads every finalized recording: lost = packets sent minus 20 ms frames with the tone in each stem. CPU: utime+stime of Parley and its children over the hold, from /proc. sessionsPerCore = 1000 / (CPU ms per session-second).',
-      steps: results,
+      other: WITH_RTPENGINE ? anchorVersion().replace(/^Kamailio \S+, /, '') : null,
+      method: 'A Node SRC over one SIP/TCP connection starts two-stream SIPREC sessions (multipart SDP + RFC 7865 metadata) at setupRateOffered per second against Parley in its own process (media.workers 1, log warn), streams PCMU tones (440 Hz, 1 kHz) every 20 ms on both streams for holdMs, BYEs, then reads every finalized recording: lost = packets sent minus 20 ms frames with the tone in each stem. Then the same number of sessions against rtpengine (Debian, userspace, table = -1, recording-method = pcap), one call per session over its ng protocol (offer with two sendonly m-lines, answer from a sink that never reads with two recvonly m-lines, record call: yes; delete at the end), the same generator and packets: lost = packets sent minus the packets in the call\'s pcap addressed to each stream\'s port. rtpengine also relays both streams to the sink (it is a relay; Parley only receives). CPU: utime+stime of the server\'s process (Parley: and its children; rtpengine: all its threads) over the hold, from /proc. sessionsPerCore = 1000 / (CPU ms per session-second).',
+      steps: results.map((r) => ({ sessions: r.parley.sessions, parley: r.parley, rtpengine: r.rtpengine, cpuRatioParleyToRtpengine: ratio(r.parley.cpuMsPerSessionSecond, r.rtpengine?.cpuMsPerSessionSecond) })),
     },
     null,
     2,

@@ -271,6 +271,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           sampleRate,
           recordingDir: c.recording.dir,
           retentionDays: c.recording.retention.days,
+          siprec: c.siprec,
+          externalIp: c.sip.externalIp,
         },
       },
       this.routing,

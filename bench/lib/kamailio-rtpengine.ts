@@ -133,8 +133,19 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts rtpengine, then Kamailio pointed at it; `dir` holds the configs, the recordings and the logs. */
-export async function startKamailioRtpengine(dir: string, rtpPorts = { min: 30000, max: 39999 }): Promise<KamailioRtpengine> {
+export interface Rtpengine {
+  ngPort: number;
+  pid: number;
+  /** Where rtpengine writes its pcaps. */
+  pcapDir: string;
+  /** The pcap files rtpengine wrote so far (file name → bytes). */
+  pcaps(): Map<string, number>;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts Debian's rtpengine-daemon in userspace, recording pcap into `dir`/rtpengine-recordings. */
+export async function startRtpengine(dir: string, rtpPorts = { min: 30000, max: 39999 }): Promise<Rtpengine> {
   const recordings = join(dir, 'rtpengine-recordings');
   mkdirSync(recordings, { recursive: true });
   const ngPort = await freeUdpPort();
@@ -165,33 +176,11 @@ export async function startKamailioRtpengine(dir: string, rtpPorts = { min: 3000
     await stopChild(rtpengine);
     throw err;
   }
-
-  const sipPort = await freeUdpPort();
-  const kamCfg = join(dir, 'kamailio.cfg');
-  writeFileSync(kamCfg, kamailioConfig(`udp:127.0.0.1:${sipPort}`, ngPort));
-  const kamailio = spawn('kamailio', ['-f', kamCfg, '-DD', '-E', '-Y', dir, '-w', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const kamLog = capture(kamailio);
-  try {
-    await waitFor(kamailio, kamLog, /Listening on/, 'kamailio');
-  } catch (err) {
-    await stopChild(kamailio);
-    await stopChild(rtpengine);
-    throw err;
-  }
-  const version = (() => {
-    try {
-      return `Kamailio ${/kamailio (\S+)/.exec(execFileSync('kamailio', ['-v'], { encoding: 'utf8' }))?.[1] ?? '?'}, ` +
-        `rtpengine ${/Version:\s*(\S+)/.exec(execFileSync('dpkg', ['-s', 'rtpengine-daemon'], { encoding: 'utf8' }))?.[1] ?? '?'}`;
-    } catch {
-      return 'Kamailio, rtpengine';
-    }
-  })();
   const pcapDir = join(recordings, 'pcaps');
   return {
-    sipPort,
-    version,
+    ngPort,
+    pid: rtpengine.pid!,
     pcapDir,
-    cpu: () => ({ kamailio: treeCpu(kamailio.pid!), rtpengine: treeCpu(rtpengine.pid!) }),
     pcaps: () => {
       const out = new Map<string, number>();
       let names: string[] = [];
@@ -209,10 +198,46 @@ export async function startKamailioRtpengine(dir: string, rtpPorts = { min: 3000
       }
       return out;
     },
-    log: () => `--- kamailio ---\n${kamLog()}\n--- rtpengine ---\n${rtpLog()}`,
+    log: rtpLog,
+    stop: () => stopChild(rtpengine),
+  };
+}
+
+/** Debian's versions of Kamailio and rtpengine, for the results. */
+export function anchorVersion(): string {
+  try {
+    return `Kamailio ${/kamailio (\S+)/.exec(execFileSync('kamailio', ['-v'], { encoding: 'utf8' }))?.[1] ?? '?'}, ` +
+      `rtpengine ${/Version:\s*(\S+)/.exec(execFileSync('dpkg', ['-s', 'rtpengine-daemon'], { encoding: 'utf8' }))?.[1] ?? '?'}`;
+  } catch {
+    return 'Kamailio, rtpengine';
+  }
+}
+
+/** Starts rtpengine, then Kamailio pointed at it; `dir` holds the configs, the recordings and the logs. */
+export async function startKamailioRtpengine(dir: string, rtpPorts = { min: 30000, max: 39999 }): Promise<KamailioRtpengine> {
+  const rtpengine = await startRtpengine(dir, rtpPorts);
+  const sipPort = await freeUdpPort();
+  const kamCfg = join(dir, 'kamailio.cfg');
+  writeFileSync(kamCfg, kamailioConfig(`udp:127.0.0.1:${sipPort}`, rtpengine.ngPort));
+  const kamailio = spawn('kamailio', ['-f', kamCfg, '-DD', '-E', '-Y', dir, '-w', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const kamLog = capture(kamailio);
+  try {
+    await waitFor(kamailio, kamLog, /Listening on/, 'kamailio');
+  } catch (err) {
+    await stopChild(kamailio);
+    await rtpengine.stop();
+    throw err;
+  }
+  return {
+    sipPort,
+    version: anchorVersion(),
+    pcapDir: rtpengine.pcapDir,
+    cpu: () => ({ kamailio: treeCpu(kamailio.pid!), rtpengine: treeCpu(rtpengine.pid) }),
+    pcaps: rtpengine.pcaps,
+    log: () => `--- kamailio ---\n${kamLog()}\n--- rtpengine ---\n${rtpengine.log()}`,
     stop: async () => {
       await stopChild(kamailio);
-      await stopChild(rtpengine);
+      await rtpengine.stop();
     },
   };
 }

@@ -9,11 +9,13 @@ export interface PcapFlows {
   packets: number;
   /** RTP packets by source "ip:port". */
   bySource: Map<string, number>;
+  /** UDP packets by destination port (the recorder's port each stream was sent to). */
+  byDestinationPort: Map<number, number>;
 }
 
 /** Parses a classic pcap (LINKTYPE_RAW 101 / 228, or Ethernet 1): UDP packets by source. */
 export function pcapFlows(b: Buffer): PcapFlows {
-  const out: PcapFlows = { packets: 0, bySource: new Map() };
+  const out: PcapFlows = { packets: 0, bySource: new Map(), byDestinationPort: new Map() };
   if (b.length < 24) return out;
   const magic = b.readUInt32LE(0);
   const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
@@ -31,6 +33,8 @@ export function pcapFlows(b: Buffer): PcapFlows {
     const src = `${b[ip + 12]}.${b[ip + 13]}.${b[ip + 14]}.${b[ip + 15]}:${b.readUInt16BE(ip + ihl)}`;
     out.packets++;
     out.bySource.set(src, (out.bySource.get(src) ?? 0) + 1);
+    const dst = b.readUInt16BE(ip + ihl + 2);
+    out.byDestinationPort.set(dst, (out.byDestinationPort.get(dst) ?? 0) + 1);
   }
   return out;
 }

@@ -92,7 +92,7 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
       const onRecorder = (r: Recorder): void => this.onRecorder(r);
       // Interrupted recordings an earlier process left, repaired at start, are saved recordings too.
       const onRecovered = (x: RecoveredRecording): void =>
-        this.publish('recording.saved', { id: x.id, room: x.meta.room, durationMs: x.meta.durationMs, files: x.files, postProcessing: x.meta.postProcessing.state, interrupted: x.meta.interrupted ?? false, ...(x.meta.siprec ? { siprec: siprecSummary(x.meta.siprec) } : {}) });
+        this.publish('recording.saved', { id: x.id, room: x.meta.room, durationMs: x.meta.durationMs, files: x.files, postProcessing: x.meta.postProcessing.state, interrupted: x.meta.interrupted ?? false, ...(x.meta.siprec ? { siprec: siprecSummary(x.meta.siprec) } : {}), ...(x.meta.cluster ? { cluster: x.meta.cluster } : {}) });
       recs.on('recorder', onRecorder).on('recovered', onRecovered);
       this.detach.push(() => recs.off('recorder', onRecorder).off('recovered', onRecovered));
       // Safe: every file verified in the bucket (and the local audio removed when so configured).
@@ -174,7 +174,7 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     const room = c.name;
     // In a cluster: the ownership epoch of the room's lease, so events of two owners of one room can be told apart.
     const epoch = c.epoch === null ? {} : { epoch: c.epoch };
-    c.roster.on('join', (e) => this.publish('leg.joined', { room, ...epoch, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity }));
+    c.roster.on('join', (e) => this.publish('leg.joined', { room, ...epoch, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity, ...(e.remoteNode ? { remoteNode: e.remoteNode } : {}) }));
     c.roster.on('leave', (e, reason) => this.publish('leg.left', { room, ...epoch, leg: e.legId, callId: e.callId, reason }));
     c.roster.on('talking', (e, talking) => this.publish('talking', { room, leg: e.legId, callId: e.callId, talking }));
   }
@@ -198,6 +198,8 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
         postProcessing: m.postProcessing.state,
         // A SIPREC recording: who was recorded (RFC 7865 participants) and its session and group.
         ...(m.siprec ? { siprec: siprecSummary(m.siprec) } : {}),
+        // In a cluster: the node and the room lease's epoch the call was admitted under.
+        ...(m.cluster ? { cluster: m.cluster } : {}),
       }),
     );
   }

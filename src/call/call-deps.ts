@@ -1,5 +1,6 @@
 // What a call needs from the process, passed explicitly (no service locator).
 import type Srf from 'drachtio-srf';
+import type { SiprecConfig } from '../config/siprec-schema.ts';
 import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { PromptLibrary } from '../playback/prompt-library.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
@@ -16,6 +17,10 @@ export interface CallSettings {
   recordingDir: string;
   /** recording.retention.days: what a recording keeps when neither its step nor its rule says. */
   retentionDays?: number | null;
+  /** sip.externalIp: the address our own Contacts name instead of the one a request arrived on. */
+  externalIp?: string | null;
+  /** The `siprec` section (absent: its defaults). */
+  siprec?: SiprecConfig;
 }
 
 /** Joins a call's leg into a named conference room; see conference-manager.ts. */

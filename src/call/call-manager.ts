@@ -13,6 +13,7 @@ import type { CallDeps } from './call-deps.ts';
 import { flowRecords } from './call-recording.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
+import { SiprecAcceptance } from './siprec-acceptance.ts';
 import { SiprecCall } from './siprec-call.ts';
 import { SiprecGroups } from './siprec-groups.ts';
 import type { FlowsConfig } from './flow-types.ts';
@@ -20,7 +21,7 @@ import type { BridgeTarget } from './ports.ts';
 
 /** The cluster's say on an INVITE before it is answered (src/cluster/invite-gate.ts). */
 export type InviteGateDecision =
-  | { kind: 'local'; exemptFromDrain: boolean; release: () => void }
+  | { kind: 'local'; exemptFromDrain: boolean; release: () => void; ownership?: { node: string; room: string; epoch: number } | null }
   | { kind: 'redirect'; contact: string }
   | { kind: 'refuse'; status: number; reason: string; retryAfter: number };
 export interface InviteGatePort {
@@ -68,6 +69,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   private guardTimer: NodeJS.Timeout | null = null;
   /** SIPREC sessions by group id (a transfer's sessions are linked). */
   private readonly siprecGroups = new SiprecGroups();
+  private readonly siprecAcceptance: SiprecAcceptance;
   private closed = false;
   private gate: InviteGatePort | null = null;
 
@@ -80,6 +82,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   ) {
     super(log);
     this.admission = new Admission(admission);
+    this.siprecAcceptance = new SiprecAcceptance(deps.settings.siprec);
     this.digest = admission.digest ? new DigestAuth(admission.digest) : null;
     if (settings.guardIntervalSec > 0) {
       this.guardTimer = setInterval(() => this.guard(), settings.guardIntervalSec * 1000);
@@ -221,6 +224,14 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       res.send(503, { headers: { 'Retry-After': '60' } });
       return;
     }
+    const siprec = isSiprecFlow(flows, flow);
+    const refusal = siprec ? this.siprecAcceptance.check(req.source_address, req.get('Require')) : null;
+    if (refusal) {
+      log.warn({ source: req.source_address, status: refusal.status }, 'SIPREC session refused (siprec.enabled, siprec.sources)');
+      ticket.release();
+      res.send(refusal.status, refusal.reason, { headers: refusal.headers });
+      return;
+    }
     // A CANCEL may arrive while the room and leg are being created, before the SipCall
     // listens: remember it here (RFC 3261 §9.2: the server has answered 487 already).
     const pending: PendingCall = { canceled: false };
@@ -230,7 +241,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     };
     const events = req as unknown as NodeJS.EventEmitter;
     events.once('cancel', onCancel);
-    const creating: Promise<ManagedCall> = isSiprecFlow(flows, flow)
+    const creating: Promise<ManagedCall> = siprec
       ? SiprecCall.create(this.deps, req, res, log, this.siprecGroups)
       : SipCall.create(this.deps, req, res, log, { delayedOffer: this.settings.delayedOffer });
     creating.then(
@@ -243,6 +254,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
           rule: rule?.name ?? null,
           ruleRetentionDays: rule?.retentionDays ?? null,
           defaultRetentionDays: this.deps.settings.retentionDays ?? null,
+          cluster: gated?.ownership ?? null,
         };
         if (pending.canceled) {
           call.end('caller canceled while the call was set up');

@@ -20,10 +20,12 @@ export class CallRecording implements RecordingHandle {
       sampleRate: deps.settings.sampleRate,
       stereo: options.stereo,
       stems: options.stems,
+      pauseMode: options.pauseMode,
       labels: {
         flow: origin?.flow ?? null,
         rule: origin?.rule ?? null,
         retention: resolveRetention(options.retentionDays, origin, deps.settings.retentionDays ?? null),
+        cluster: origin?.cluster ?? null,
       },
     });
   }

@@ -56,6 +56,8 @@ export interface RecordingOptions {
   stereo?: boolean;
   /** The record step's retention (days), winning over the rule's and the default. */
   retentionDays?: number;
+  /** When the recording pauses: skip or silence (absent: recording.pauseMode). */
+  pauseMode?: 'skip' | 'silence';
 }
 
 export type BridgeOutcome =

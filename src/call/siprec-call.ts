@@ -12,6 +12,7 @@ import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import type { RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import { readSiprecBody, SiprecBodyError, type SiprecBody } from '../siprec/siprec-body.ts';
+import { srsContact } from '../siprec/srs-contact.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
@@ -66,7 +67,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
     this.requestUri = req.uri;
-    this.view = new SiprecView(this.callId);
+    this.view = new SiprecView(this.callId, deps.settings.siprec?.maxMetadataBytes);
     room.on('close', (reason) => {
       if (reason === 'media-thread-died') this.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the session failed');
     });
@@ -88,7 +89,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       const body = readSiprecBody(req.get('Content-Type'), req.body);
       if (body.sdp === null) throw new SdpNegotiationError('a SIPREC INVITE without an SDP offer', 304);
       room = await deps.media.createRoom(`siprec-${callId}`);
-      const streams = new SiprecStreams(room, log);
+      const streams = new SiprecStreams(room, log, deps.settings.siprec?.maxStreams);
       const changes = await streams.apply(body.sdp);
       const call = new SiprecCall(deps, req, res, room, streams, groups, log);
       call.view.setStreams(streams.slotsForView);
@@ -133,8 +134,12 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.uas || this.endedFlag || this.answering) return;
     this.answering = true;
     let uas: Srf.Dialog;
+    const meta = this.req as unknown as { receivedOn?: string; protocol?: string };
+    // RFC 7866 §6.1.1: the SRS's Contact carries +sip.srs.
+    const contact = srsContact({ receivedOn: meta.receivedOn, protocol: meta.protocol, requestUri: this.req.uri, externalIp: this.deps.settings.externalIp });
+    const headers: Record<string, string> = { 'Content-Type': 'application/sdp', ...(contact ? { Contact: contact } : {}) };
     try {
-      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers: { 'Content-Type': 'application/sdp' } });
+      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers });
     } finally {
       this.answering = false;
     }
@@ -153,7 +158,13 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   /** Starts the session's recording: a stem per stream, the stereo file of the two main participants, the mix. */
   async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
     if (this.recording && !this.recording.recorder.isClosed) return this.recording;
-    const recorder = CallRecording.newRecorder(this.deps, this.room.id, this.recordingOrigin, options);
+    const defaults = this.deps.settings.siprec;
+    const recorder = CallRecording.newRecorder(this.deps, this.room.id, this.recordingOrigin, {
+      ...options,
+      stereo: options.stereo ?? defaults?.stereo ?? true,
+      stems: options.stems ?? defaults?.stems ?? true,
+      pauseMode: defaults?.pauseMode ?? undefined,
+    });
     this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
     for (const m of this.pendingMetadata.splice(0)) this.saveMetadataFile(m.xml, m.file);
     this.refresh();

@@ -17,12 +17,25 @@ interface Slot {
   paused: boolean;
 }
 
-/** Streams kept at most (a conference recorded stream by stream). */
-const MAX_STREAMS = 32;
+/** siprec.maxStreams's default: streams kept at most (a conference recorded stream by stream). */
+export const DEFAULT_MAX_STREAMS = 32;
 
 export interface StreamChange {
   index: number;
   paused: boolean;
+}
+
+/** What one stream of an offer becomes, before it is committed. */
+interface Planned {
+  o: OfferedStream;
+  /** A leg created for this offer (a new stream): closed if the offer is rolled back. */
+  created: MediaLeg | null;
+  /** An existing leg that took the new offer: given its previous offer back on a rollback. */
+  reoffered: { leg: MediaLeg; previous: string } | null;
+  section: string[];
+  refused: string | null;
+  /** The leg this stream keeps after the commit (null: none). */
+  leg: MediaLeg | null;
 }
 
 export class SiprecStreams {
@@ -36,6 +49,7 @@ export class SiprecStreams {
   constructor(
     private readonly room: MediaRoom,
     private readonly log: Logger,
+    private readonly maxStreams = DEFAULT_MAX_STREAMS,
   ) {}
 
   /** The answer to the last offer. */
@@ -65,27 +79,96 @@ export class SiprecStreams {
 
   /**
    * Takes an offer (the INVITE's or a re-offer's) and returns the streams whose pause
-   * state changed. Throws SdpNegotiationError (488) when nothing at all can be recorded.
+   * state changed. The first offer records what it can (a stream Parley cannot record is
+   * answered with port 0); a re-offer is all or nothing (RFC 3261 §14.2: a failed
+   * re-INVITE leaves the session as it was): when a recorded stream or a new one cannot
+   * take it (no common codec, no port left, a new stream that fails), the streams it
+   * already changed get their previous offer back, the legs it created are closed, and
+   * it throws (SdpNegotiationError: 488). Nothing is closed before every stream took the offer.
    */
   async apply(sdp: string): Promise<StreamChange[]> {
-    const offered = splitOffer(sdp).slice(0, MAX_STREAMS);
+    const offered = splitOffer(sdp);
     if (offered.length === 0) throw new SdpNegotiationError('no m-line in the offer', 304);
+    const reoffer = this.body !== '';
+    const plans: Planned[] = [];
+    try {
+      for (const o of offered) plans.push(await this.plan(this.slots[o.index], o, reoffer));
+      if (!plans.some((p) => p.leg) && !this.slots.slice(plans.length).some((s) => s.leg)) {
+        const why = plans.map((p) => p.refused).find((r) => r) ?? 'no recordable stream';
+        throw new SdpNegotiationError(`nothing to record: ${why}`, 304);
+      }
+    } catch (err) {
+      await this.rollback(plans);
+      throw err;
+    }
+    return this.commit(plans);
+  }
+
+  /** Phase one: what this stream becomes; the only changes are a new leg or a re-offered one, both undone by rollback(). */
+  private async plan(slot: Slot | undefined, o: OfferedStream, reoffer: boolean): Promise<Planned> {
+    const leg = slot?.leg && !slot.leg.isClosed ? slot.leg : null;
+    if (!o.recordable || o.index >= this.maxStreams) {
+      // Beyond siprec.maxStreams a stream is refused like one Parley cannot record (RFC 3264 §6: port 0, the m-line kept).
+      const refused = o.index >= this.maxStreams ? `more than siprec.maxStreams (${this.maxStreams}) streams` : o.port === 0 ? 'port 0 in the offer' : `cannot record ${o.kind} over ${o.proto}`;
+      return { o, created: null, reoffered: null, section: rejectedSection(o), refused, leg: null };
+    }
+    try {
+      if (leg) {
+        const answer = await leg.applyOffer(o.sdp);
+        return { o, created: null, reoffered: { leg, previous: slot!.offered.sdp }, section: answerSection(answer, o.label), refused: null, leg };
+      }
+      const { leg: created, answer } = await this.room.createLeg(o.sdp, { id: `s${o.index}` });
+      // It hears nothing: the SRC is sent nothing (recvonly), and no mix-minus is made for it.
+      created.deafen();
+      this.ip = answerIp(answer);
+      return { o, created, reoffered: null, section: answerSection(answer, o.label), refused: null, leg: created };
+    } catch (err) {
+      // A stream refused before (its slot has no leg) may stay refused: a session refresh repeats it.
+      if (reoffer && (!slot || leg)) {
+        this.log.warn({ stream: o.index, err: (err as Error).message }, 'siprec: a stream cannot take the re-offer; the re-offer is refused');
+        if (err instanceof SdpNegotiationError) throw new SdpNegotiationError(`stream ${o.index + 1}: ${err.message}`, err.warning);
+        throw err;
+      }
+      if (!(err instanceof SdpNegotiationError)) throw err;
+      this.log.warn({ stream: o.index, err: err.message }, 'siprec: stream cannot be recorded; answered with port 0');
+      return { o, created: null, reoffered: null, section: rejectedSection(o), refused: err.message, leg: null };
+    }
+  }
+
+  /** Undoes phase one: new legs closed, re-offered legs given their previous offer back. */
+  private async rollback(plans: Planned[]): Promise<void> {
+    for (const p of plans) {
+      if (p.created) p.created.close();
+      if (!p.reoffered || p.reoffered.leg.isClosed) continue;
+      try {
+        await p.reoffered.leg.applyOffer(p.reoffered.previous);
+      } catch (err) {
+        this.log.error({ stream: p.o.index, err }, 'siprec: a stream could not be given its previous offer back');
+      }
+    }
+  }
+
+  /** Phase two: the slots take the plans, streams set to port 0 lose their legs, the answer is built. */
+  private commit(plans: Planned[]): StreamChange[] {
     const changes: StreamChange[] = [];
-    for (const o of offered) {
-      let slot = this.slots[o.index];
+    for (const p of plans) {
+      let slot = this.slots[p.o.index];
       const wasPaused = slot ? slot.paused : false;
       if (!slot) {
-        slot = { offered: o, leg: null, section: [], refused: null, paused: o.paused };
+        slot = { offered: p.o, leg: null, section: [], refused: null, paused: p.o.paused };
         this.slots.push(slot);
       }
-      slot.offered = o;
-      slot.paused = o.paused;
-      await this.applyStream(slot, o);
-      if (slot.leg && wasPaused !== o.paused) changes.push({ index: o.index, paused: o.paused });
-    }
-    if (!this.slots.some((s) => s.leg)) {
-      const why = this.slots.map((s) => s.refused).find((r) => r) ?? 'no recordable stream';
-      throw new SdpNegotiationError(`nothing to record: ${why}`, 304);
+      if (slot.leg && slot.leg !== p.leg) {
+        this.log.info({ stream: p.o.index, leg: slot.leg.id }, 'siprec: stream removed by the SRC (port 0)');
+        slot.leg.close();
+      }
+      if (p.created) this.log.info({ stream: p.o.index, leg: p.created.id, label: p.o.label, paused: p.o.paused }, 'siprec: stream recorded');
+      slot.leg = p.leg;
+      slot.offered = p.o;
+      slot.paused = p.o.paused;
+      slot.section = p.section;
+      slot.refused = p.refused;
+      if (slot.leg && wasPaused !== p.o.paused) changes.push({ index: p.o.index, paused: p.o.paused });
     }
     const body = buildSiprecAnswer({ sessionId: this.sessionId, version: this.version, ip: this.ip }, this.slots.map((s) => s.section));
     // RFC 3264 §8: the version changes only when the SDP does.
@@ -93,41 +176,5 @@ export class SiprecStreams {
     this.body = body;
     this.current = buildSiprecAnswer({ sessionId: this.sessionId, version: this.version, ip: this.ip }, this.slots.map((s) => s.section));
     return changes;
-  }
-
-  private async applyStream(slot: Slot, o: OfferedStream): Promise<void> {
-    if (!o.recordable) {
-      if (slot.leg) {
-        this.log.info({ stream: o.index, leg: slot.leg.id }, 'siprec: stream removed by the SRC (port 0)');
-        slot.leg.close();
-        slot.leg = null;
-      }
-      slot.refused = o.port === 0 ? 'port 0 in the offer' : `cannot record ${o.kind} over ${o.proto}`;
-      slot.section = rejectedSection(o);
-      return;
-    }
-    try {
-      if (slot.leg && !slot.leg.isClosed) {
-        slot.section = answerSection(await slot.leg.applyOffer(o.sdp), o.label);
-      } else {
-        const { leg, answer } = await this.room.createLeg(o.sdp, { id: `s${o.index}` });
-        // It hears nothing: the SRC is sent nothing (recvonly), and no mix-minus is made for it.
-        leg.deafen();
-        slot.leg = leg;
-        this.ip = answerIp(answer);
-        slot.section = answerSection(answer, o.label);
-        this.log.info({ stream: o.index, leg: leg.id, label: o.label, paused: o.paused }, 'siprec: stream recorded');
-      }
-      slot.refused = null;
-    } catch (err) {
-      if (!(err instanceof SdpNegotiationError)) throw err;
-      this.log.warn({ stream: o.index, err: err.message }, 'siprec: stream cannot be recorded; answered with port 0');
-      if (slot.leg) {
-        // A re-offer the leg refused: it keeps what it had.
-        return;
-      }
-      slot.refused = err.message;
-      slot.section = rejectedSection(o);
-    }
   }
 }

@@ -3,7 +3,7 @@
 // sends which stream, the two main participants for the stereo file, pauses per
 // stream; and the sidecar's `siprec` section built from it. Bad metadata never
 // stops anything: the problem is noted and the version kept as received.
-import { MetadataError, parseRecordingMetadata, type RecordingMetadataDoc } from '../siprec/rs-metadata.ts';
+import { MAX_METADATA_BYTES, MetadataError, parseRecordingMetadata, type RecordingMetadataDoc } from '../siprec/rs-metadata.ts';
 import type { LegInfo } from '../recording/metadata.ts';
 import type { SiprecMetadataVersion, SiprecParticipantEntry, SiprecSidecar, SiprecStreamEntry } from '../recording/siprec-sidecar.ts';
 
@@ -37,7 +37,10 @@ export class SiprecView {
   private readonly sipSessionIds: string[] = [];
   linked: string[] = [];
 
-  constructor(readonly callId: string) {}
+  constructor(
+    readonly callId: string,
+    private readonly maxMetadataBytes = MAX_METADATA_BYTES,
+  ) {}
 
   get group(): string | null {
     return this.groupId;
@@ -52,7 +55,7 @@ export class SiprecView {
     let doc: RecordingMetadataDoc | null = null;
     let problem: string | null = null;
     try {
-      doc = parseRecordingMetadata(xml);
+      doc = parseRecordingMetadata(xml, this.maxMetadataBytes);
     } catch (err) {
       problem = err instanceof MetadataError ? err.message : `metadata could not be read: ${(err as Error).message}`;
     }

@@ -21,7 +21,8 @@ export interface PipeSettings {
 
 export function attachCluster(node: ClusterNode, calls: CallManager, conferences: ConferenceManager, routing: RoutingTable, pipes: PipeSettings): () => void {
   calls.setGate(node.gate);
-  node.pipes = new PipeAcceptor(pipes.media, conferences, pipes.listenIp, pipes.log);
+  node.setPeerToken(pipes.token);
+  node.pipes = new PipeAcceptor(pipes.media, conferences, pipes.listenIp, pipes.log, pipes.token);
   conferences.setOwnership(node, (call, options, owner) => pipeCallToOwner(node, pipes.media, pipes.listenIp, pipes.token, call, options, owner, call.log));
   const onStart = (a: ActiveCall): void => {
     const room = roomBeforeAnswer(routing.flows, a.flow) ?? undefined;

@@ -4,7 +4,10 @@
 // dead-node sweep). Parley wires it to the call manager (gate, calls started
 // and ended), the conference manager (room ownership) and the API (node id,
 // cluster lists, forwarded actions). Nothing here stops a call: losing Redis
-// only refuses new rooms until it is back.
+// refuses new rooms until it is back, and joins to a held room once its lease
+// could not be renewed for leaseMs (room-leases.ts); peers probe a node that is
+// silent in Redis before they report it lost (node-reaper.ts).
+import { randomUUID } from 'node:crypto';
 import type { ClusterConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -22,6 +25,8 @@ export type ClusterNodeEvents = {
   nodelost: [nodeId: string, calls: ClusterCallRecord[]];
   statechange: [state: NodeState];
 };
+
+const PROBE_TIMEOUT_MS = 1000;
 
 /** What the node publishes as its load, asked at every heartbeat. */
 export type LoadProbe = () => NodeEntry['load'];
@@ -47,6 +52,10 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   private webhooks: ClusterWebhooks | null = null;
   /** The owner's side of pipes from callers on other nodes (set by attachCluster). */
   pipes: PipeAcceptor | null = null;
+  /** This node's callers piped into rooms of other nodes: pipe id → ends the join (the owner ended the pipe). */
+  readonly outgoingPipes = new Map<string, (reason: string) => void>();
+  /** Random per process: peers probing this node check it (a restarted node is another run). */
+  readonly run = randomUUID();
   private timer: NodeJS.Timeout | null = null;
   private beating = false;
   private closed = false;
@@ -60,12 +69,30 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   ) {
     super(log);
     this.link = new RedisLink(config.redisUrl, log, `parley-${config.nodeId}`);
-    this.registry = new NodeRegistry(this.link, { id: config.nodeId, sip: config.sipAddress, api: config.apiAddress, ttlMs: config.nodeTtlMs }, log);
-    this.leases = new RoomLeases(this.link, config.nodeId, config.leaseMs, log);
+    this.registry = new NodeRegistry(this.link, { id: config.nodeId, sip: config.sipAddress, api: config.apiAddress, ttlMs: config.nodeTtlMs, run: this.run }, log);
+    this.leases = new RoomLeases(this.link, config.nodeId, config.leaseMs, log, config.sipAddress);
     this.gate = new InviteGate(this.leases, this.registry, log);
     this.reaper = new NodeReaper(this.link, this.registry, (id, calls) => this.nodeLost(id, calls), log);
     // Back after an outage or a restart: register (and re-assert leases) at once, not at the next tick.
     this.link.on('up', () => this.beat());
+  }
+
+  /**
+   * The token peers' APIs take (every node has the same): a silent node is then
+   * probed at GET /cluster/alive before it is reported lost.
+   */
+  setPeerToken(token: string): void {
+    this.reaper.probe = async (id, api, run) => {
+      const res = await fetch(`${api}/cluster/alive`, { headers: { authorization: `Bearer ${token}`, 'x-parley-forwarded': '1' }, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      if (res.status !== 200) return false;
+      const body = (await res.json()) as { node?: unknown; run?: unknown };
+      return body.node === id && body.run === run;
+    };
+  }
+
+  /** Silent nodes in Redis found alive by their probe (cut off from Redis). */
+  get silentButAlive(): string[] {
+    return this.reaper.silentButAlive;
   }
 
   get nodeId(): string {
@@ -103,6 +130,17 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
 
   releaseRoom(room: string): void {
     this.leases.release(room);
+  }
+
+  holdsRoom(room: string): boolean {
+    return this.leases.holds(room);
+  }
+
+  /** Another node that owns the room now (null: this node, nobody, or Redis unreachable). */
+  async ownerOf(room: string): Promise<string | null> {
+    if (!this.link.isUp || this.leases.local(room)) return null;
+    const lease = await this.leases.owner(room);
+    return lease && lease.owner !== this.nodeId ? lease.owner : null;
   }
 
   callStarted(rec: ClusterCallRecord): void {

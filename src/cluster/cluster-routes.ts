@@ -30,6 +30,13 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     ...(await node.registry.nodes()).values(),
   ]);
 
+  // Asked by a peer before it reports this node lost (its entry expired: cut off from Redis?).
+  app.get('/cluster/alive', { schema: { summary: 'Between nodes: this node answers (node id and run id), also while it is cut off from Redis', response: { 200: anyObject, ...errors } } }, async () => ({
+    node: node.nodeId,
+    run: node.run,
+    redis: node.link.isUp,
+  }));
+
   // The owner's side of a pipe from a caller answered on another node (room-pipe.ts).
   app.post('/cluster/pipes', { schema: { summary: 'Between nodes: pipe a caller answered on another node into a room this node owns', body: anyObject, response: { 200: anyObject, 409: anyObject, ...errors } } }, async (req, reply) => {
     const offer = req.body as PipeOffer;
@@ -43,6 +50,17 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return reply.code(409).send({ error: 'pipe_refused', message: (err as Error).message });
     }
   });
+  app.post(
+    '/cluster/pipes/:id/ended',
+    { schema: { summary: 'Between nodes: the room owner ended a pipe of a caller on this node (room closed, kicked): its join ends', params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } }, response: { 200: anyObject, ...errors } } },
+    async (req, reply) => {
+      const end = node.outgoingPipes.get((req.params as { id: string }).id);
+      if (!end) return reply.code(404).send({ error: 'not_found', message: 'no such pipe on this node' });
+      const reason = (req.body as { reason?: unknown } | undefined)?.reason;
+      end(typeof reason === 'string' ? reason.slice(0, 100) : 'ended by the room owner');
+      return { ok: true };
+    },
+  );
   app.delete('/cluster/pipes/:id', { schema: { summary: 'Between nodes: the piped caller left', params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } }, response: { 200: anyObject, ...errors } } }, async (req) => ({
     ok: (await node.pipes?.close((req.params as { id: string }).id)) ?? false,
   }));
@@ -84,16 +102,24 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
       owner = (await node.leases.owner(name).catch(() => null))?.owner ?? null;
     } else return;
     if (!owner || owner === node.nodeId) return;
-    const entry = await node.registry.entry(owner).catch(() => null);
+    // A node cut off from Redis (its entry expired, its API still answering) still gets its actions.
+    const entry = (await node.registry.entry(owner).catch(() => null)) ?? (node.silentButAlive.includes(owner) ? await node.registry.address(owner).catch(() => null) : null);
     if (!entry) return;
     const res = await forward(entry.api, req, req.url, ctx);
     return relay(reply, res);
   });
 }
 
+/** The other live nodes, and those only cut off from Redis (their API answered the reaper's probe). */
 async function peers(node: ClusterNode): Promise<Array<{ id: string; api: string }>> {
   const all = await node.registry.nodes();
-  return [...all.values()].filter((e) => e.id !== node.nodeId).map((e) => ({ id: e.id, api: e.api }));
+  const out = [...all.values()].filter((e) => e.id !== node.nodeId).map((e) => ({ id: e.id, api: e.api }));
+  for (const id of node.silentButAlive) {
+    if (all.has(id)) continue;
+    const addr = await node.registry.address(id).catch(() => null);
+    if (addr) out.push({ id, api: addr.api });
+  }
+  return out;
 }
 
 /**

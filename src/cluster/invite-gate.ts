@@ -3,17 +3,18 @@
 // when this node owns the room or has just claimed it, and redirected (302,
 // Contact = the owner's SIP address with the same user part) when another node
 // owns it; a node that is draining or cut off from Redis refuses new rooms with
-// 503 so that the upstream proxy tries the next node. Calls that join no room
+// 503 so that the upstream proxy tries the next node, and so does a node whose
+// lease of the room could not be renewed in time (503 Room Lease Not Renewed). Calls that join no room
 // are not the cluster's business (admission decides, as on a lone node).
 import type { FlowsConfig } from '../call/flow-types.ts';
 import type { Logger } from '../util/logger.ts';
 import { roomBeforeAnswer } from './flow-room.ts';
 import type { NodeRegistry } from './node-registry.ts';
-import { ClusterUnavailableError, type RoomLeases } from './room-leases.ts';
+import { ClusterUnavailableError, LeaseNotRenewedError, type RoomLeases } from './room-leases.ts';
 
 export type GateDecision =
   /** Run the call here. exemptFromDrain: it joins a room this node owns (accepted while draining). release: call once when the call is over (or never ran). */
-  | { kind: 'local'; room: string | null; epoch: number | null; exemptFromDrain: boolean; release: () => void }
+  | { kind: 'local'; room: string | null; epoch: number | null; exemptFromDrain: boolean; release: () => void; ownership: { node: string; room: string; epoch: number } | null }
   | { kind: 'redirect'; room: string; owner: string; contact: string }
   | { kind: 'refuse'; status: number; reason: string; retryAfter: number };
 
@@ -38,7 +39,7 @@ export class InviteGate {
     const room = roomBeforeAnswer(flows, flow);
     if (room === null) {
       this.stats.local++;
-      return { kind: 'local', room: null, epoch: null, exemptFromDrain: false, release: noop };
+      return { kind: 'local', room: null, epoch: null, exemptFromDrain: false, release: noop, ownership: null };
     }
     const draining = this.registry.state === 'draining';
     try {
@@ -57,10 +58,12 @@ export class InviteGate {
           released = true;
           this.leases.release(room);
         };
-        return { kind: 'local', room, epoch: lease.epoch, exemptFromDrain: true, release };
+        return { kind: 'local', room, epoch: lease.epoch, exemptFromDrain: true, release, ownership: { node: this.registry.id, room, epoch: lease.epoch } };
       }
       return await this.redirect(room, lease.owner, requestUri);
     } catch (err) {
+      // A room held here whose lease could not be renewed in time: the upstream tries another node.
+      if (err instanceof LeaseNotRenewedError) return this.refuse(room, 'Room Lease Not Renewed', 1);
       if (err instanceof ClusterUnavailableError) return this.refuse(room, 'Cluster Unavailable', 5);
       this.log.warn({ err, room }, 'room owner lookup failed');
       return this.refuse(room, 'Cluster Unavailable', 5);

@@ -30,6 +30,14 @@ export interface ClusterCallRecord {
   room?: string;
 }
 
+/** Where a node can be reached, kept after its entry expired (keys.nodeAddr). */
+export interface NodeAddress {
+  sip: string;
+  api: string;
+  /** Random per process: a node that answers with another run id restarted (its old calls are gone). */
+  run: string;
+}
+
 export class NodeRegistry {
   private readonly calls = new Map<string, ClusterCallRecord>();
   /** The call hash must be written whole at the next heartbeat (start, Redis back). */
@@ -38,7 +46,7 @@ export class NodeRegistry {
 
   constructor(
     private readonly link: RedisLink,
-    private readonly self: { id: string; sip: string; api: string; ttlMs: number },
+    private readonly self: { id: string; sip: string; api: string; ttlMs: number; run: string },
     private readonly log: Logger,
   ) {
     link.on('up', () => {
@@ -88,6 +96,8 @@ export class NodeRegistry {
     const resync = this.resync;
     this.resync = false;
     if (resync) {
+      const addr: NodeAddress = { sip: this.self.sip, api: this.self.api, run: this.self.run };
+      p.set(keys.nodeAddr(this.self.id), JSON.stringify(addr));
       p.del(keys.nodeCalls(this.self.id));
       const flat: string[] = [];
       for (const [id, rec] of this.calls) flat.push(id, JSON.stringify(rec));
@@ -130,6 +140,17 @@ export class NodeRegistry {
     }
   }
 
+  /** A node's addresses and run id, also after its entry expired (null: unknown). */
+  async address(id: string): Promise<NodeAddress | null> {
+    const v = await this.link.client.get(keys.nodeAddr(id));
+    if (!v) return null;
+    try {
+      return JSON.parse(v) as NodeAddress;
+    } catch {
+      return null;
+    }
+  }
+
   /** Which node holds a call in progress (null: none that Redis knows). */
   async callOwner(callId: string): Promise<string | null> {
     const ids = await this.link.client.smembers(keys.nodes);
@@ -158,7 +179,7 @@ export class NodeRegistry {
   async deregister(leaveJournal = false): Promise<void> {
     if (!this.link.isUp) return;
     const m = this.link.client.multi().del(keys.node(this.self.id)).del(keys.nodeCalls(this.self.id));
-    if (!leaveJournal) m.srem(keys.nodes, this.self.id);
+    if (!leaveJournal) m.srem(keys.nodes, this.self.id).del(keys.nodeAddr(this.self.id));
     await m.exec();
   }
 }

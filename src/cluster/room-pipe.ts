@@ -8,14 +8,20 @@
 // The owner's side answers POST /cluster/pipes (cluster-routes.ts); the pipe
 // closes when the call ends (DELETE /cluster/pipes/:id).
 // What comes back is the caller's own mix (RoomHub.produceInputMix: the room
-// without its voice). Known limits: the piped caller is not on the owner's
-// roster; a room closing on the owner is not told to the caller's node (the
-// caller then hears silence until it hangs up).
+// without its voice).
+// On the owner the piped caller is on the room's roster (its identity as on a
+// local join, `remoteNode` naming the caller's node; leg id `pipe:<node>:<Call-ID>`),
+// so it is in the room's leg.joined/leg.left events and in GET /rooms of every
+// node. When the owner ends the pipe (the room closes, the leg is kicked, the
+// owner stops) it tells the caller's node (POST /cluster/pipes/:id/ended), whose
+// join then ends as a local one does when its room closes: the conference step
+// is over and the call is hung up (BYE).
 import type * as ms from 'mediasoup/types';
 import type { ConferenceJoinOptions } from '../call/ports.ts';
 import type { SipCall } from '../call/sip-call.ts';
-import type { ConferenceManager } from '../call/conference/conference-manager.ts';
+import type { Conference, ConferenceManager } from '../call/conference/conference-manager.ts';
 import type { MediaEngine } from '../media-plane/media-engine.ts';
+import type { RoomHub } from '../media-plane/room-hub.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClusterNode } from './cluster-node.ts';
 
@@ -26,6 +32,15 @@ export interface PipeOffer {
   port: number;
   producerId: string;
   rtpParameters: ms.RtpParameters;
+  /** Who joins (for the owner's roster), as on a local join. */
+  callId?: string;
+  uri?: string;
+  displayName?: string;
+  identity?: ConferenceJoinOptions['identity'];
+  as?: ConferenceJoinOptions['as'];
+  /** The caller's node and its API, told when the owner ends the pipe. */
+  node?: string;
+  api?: string;
 }
 
 export interface PipeAnswer {
@@ -35,21 +50,51 @@ export interface PipeAnswer {
   rtpParameters: ms.RtpParameters;
 }
 
-/** The owner's side: pipes by id, each with its transport. */
+interface AcceptedPipe {
+  room: string;
+  legId: string;
+  transport: ms.PipeTransport;
+  conf: Conference;
+  hub: RoomHub;
+  /** The caller's node API (told when this side ends the pipe). */
+  api: string | null;
+}
+
+/** The owner's side: pipes by id, each with its transport and roster entry. */
 export class PipeAcceptor {
-  private readonly pipes = new Map<string, { room: string; transport: ms.PipeTransport }>();
+  private readonly pipes = new Map<string, AcceptedPipe>();
 
   constructor(
     private readonly media: MediaEngine,
     private readonly conferences: ConferenceManager,
     private readonly listenIp: string,
     private readonly log: Logger,
+    /** The cluster's API token, to tell a caller's node its pipe ended. */
+    private readonly token = '',
   ) {}
+
+  /** The pipe behind a roster leg of a room (for a kick). */
+  byLeg(room: string, legId: string): string | null {
+    for (const [id, p] of this.pipes) if (p.room === room && p.legId === legId) return id;
+    return null;
+  }
 
   async accept(o: PipeOffer): Promise<PipeAnswer> {
     const conf = await this.conferences.openRoom(o.room);
-    const hub = await this.media.hubFor(conf.room.id);
-    const transport = await hub.router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: this.listenIp } });
+    const legId = `pipe:${o.id}`;
+    // On the roster first: a URI already in the room refuses the pipe (409), as a local join is refused.
+    if (o.uri && !conf.roster.get(legId)) {
+      conf.roster.join({ legId, callId: o.callId ?? o.id, uri: o.uri, displayName: o.displayName, identity: o.identity ?? 'normal', as: o.as, remoteNode: o.node });
+    }
+    let transport: ms.PipeTransport;
+    let hub: RoomHub;
+    try {
+      hub = await this.media.hubFor(conf.room.id);
+      transport = await hub.router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: this.listenIp } });
+    } catch (err) {
+      conf.roster.leave(legId, 'failed');
+      throw err;
+    }
     try {
       await transport.connect({ ip: o.ip, port: o.port });
       const producer = await transport.produce({ id: o.producerId, kind: 'audio', rtpParameters: o.rtpParameters, appData: { pipe: o.id } });
@@ -59,15 +104,30 @@ export class PipeAcceptor {
       const own = await hub.produceInputMix(inputId);
       transport.observer.once('close', () => own.close());
       const mix = await transport.consume({ producerId: own.id });
-      this.pipes.get(o.id)?.transport.close();
-      this.pipes.set(o.id, { room: o.room, transport });
+      const old = this.pipes.get(o.id);
+      if (old) {
+        this.pipes.delete(o.id);
+        old.transport.close();
+      }
+      this.pipes.set(o.id, { room: o.room, legId, transport, conf, hub, api: o.api ?? null });
+      // Its voice activity on the roster, as a local leg's.
+      const onTalk = (input: string, talking: boolean): void => {
+        if (input === inputId) conf.roster.setTalking(legId, talking);
+      };
+      hub.on('inputtalk', onTalk);
+      transport.observer.once('close', () => hub.off('inputtalk', onTalk));
+      // The transport closing on this side (the room or its hub closed, a worker died): the caller's node is told.
       transport.observer.once('close', () => {
-        if (this.pipes.get(o.id)?.transport === transport) this.pipes.delete(o.id);
+        if (this.pipes.get(o.id)?.transport === transport) this.end(o.id, conf.room.isClosed ? 'room closed' : 'pipe closed');
       });
-      this.log.info({ room: o.room, pipe: o.id, from: `${o.ip}:${o.port}` }, 'caller piped into the room from another node');
+      conf.room.once('close', () => {
+        if (this.pipes.get(o.id)?.transport === transport) this.end(o.id, 'room closed');
+      });
+      this.log.info({ room: o.room, pipe: o.id, leg: legId, from: `${o.ip}:${o.port}`, node: o.node }, 'caller piped into the room from another node');
       return { ip: transport.tuple.localAddress ?? this.listenIp, port: transport.tuple.localPort, producerId: mix.producerId, rtpParameters: mix.rtpParameters };
     } catch (err) {
       transport.close();
+      conf.roster.leave(legId, 'failed');
       throw err;
     }
   }
@@ -78,14 +138,52 @@ export class PipeAcceptor {
     if (!p) return false;
     this.pipes.delete(id);
     p.transport.close();
-    const conf = await this.conferences.get(p.room);
-    if (conf && conf.roster.size === 0 && ![...this.pipes.values()].some((x) => x.room === p.room)) await this.conferences.closeRoom(p.room);
+    p.conf.roster.leave(p.legId, 'left');
+    this.closeIfEmpty(p);
     return true;
   }
 
+  /** Mutes (or unmutes) a piped caller in the room (its roster entry follows). */
+  setMuted(id: string, muted: boolean): boolean {
+    const p = this.pipes.get(id);
+    if (!p || p.hub.isClosed) return false;
+    p.hub.updateInput(`pipe:${id}`, { muted });
+    p.conf.roster.setMuted(p.legId, muted);
+    return true;
+  }
+
+  /** Ends a pipe from this side (kicked, room closed, stop): off the roster, and the caller's node is told. */
+  end(id: string, reason: string): boolean {
+    const p = this.pipes.get(id);
+    if (!p) return false;
+    this.pipes.delete(id);
+    p.transport.close();
+    p.conf.roster.leave(p.legId, reason);
+    this.log.info({ room: p.room, pipe: id, reason }, 'piped caller released by the room owner');
+    if (p.api) {
+      fetch(`${p.api}/cluster/pipes/${encodeURIComponent(id)}/ended`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' },
+        body: JSON.stringify({ reason }),
+        signal: AbortSignal.timeout(3000),
+      })
+        .then((res) => {
+          if (res.status !== 200) this.log.warn({ pipe: id, status: res.status }, 'the caller\'s node did not take the end of its pipe');
+        })
+        .catch((err: unknown) => this.log.warn({ err, pipe: id }, 'the caller\'s node could not be told its pipe ended'));
+    }
+    this.closeIfEmpty(p);
+    return true;
+  }
+
+  /** Every pipe ends (the owner stops): the callers' nodes are told. Synchronous, idempotent. */
   closeAll(): void {
-    for (const p of this.pipes.values()) p.transport.close();
-    this.pipes.clear();
+    for (const id of [...this.pipes.keys()]) this.end(id, 'room owner stopped');
+  }
+
+  /** The room closes when nobody is left in it (its local legs and pipes are all on its roster). */
+  private closeIfEmpty(p: AcceptedPipe): void {
+    if (!p.conf.room.isClosed && p.conf.roster.size === 0) p.conf.room.close();
   }
 }
 
@@ -109,6 +207,7 @@ export async function pipeCallToOwner(
   const transport = await hub.router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: listenIp } });
   const id = `${node.nodeId}:${call.callId}`;
   const forget = (): void => {
+    node.outgoingPipes.delete(id);
     transport.close();
     fetch(`${entry.api}/cluster/pipes/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'x-parley-forwarded': '1' }, signal: AbortSignal.timeout(3000) }).catch((err: unknown) =>
       log.warn({ err, owner }, 'the room owner did not take the pipe down'),
@@ -116,7 +215,21 @@ export async function pipeCallToOwner(
   };
   try {
     const out = await transport.consume({ producerId: producer.id });
-    const offer: PipeOffer = { room: options.room, id, ip: transport.tuple.localAddress ?? listenIp, port: transport.tuple.localPort, producerId: producer.id, rtpParameters: out.rtpParameters };
+    const offer: PipeOffer = {
+      room: options.room,
+      id,
+      ip: transport.tuple.localAddress ?? listenIp,
+      port: transport.tuple.localPort,
+      producerId: producer.id,
+      rtpParameters: out.rtpParameters,
+      callId: call.callId,
+      uri: call.from.uri,
+      displayName: call.from.displayName,
+      identity: options.identity,
+      as: options.as,
+      node: node.nodeId,
+      api: node.config.apiAddress,
+    };
     const res = await fetch(`${entry.api}/cluster/pipes`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' },
@@ -139,6 +252,13 @@ export async function pipeCallToOwner(
       resolve(why);
     };
     call.once('ended', (reason: string) => done(reason));
+    // The owner ended it (room closed, kicked): as a local join whose room closed.
+    node.outgoingPipes.set(id, (why) => {
+      node.outgoingPipes.delete(id);
+      log.info({ room: options.room, owner, why }, 'the room owner ended the pipe');
+      transport.close();
+      resolve(why);
+    });
     transport.observer.once('close', () => resolve('pipe closed'));
   });
   return { left };

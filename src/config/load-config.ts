@@ -9,6 +9,7 @@ import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
 import { danglingFlowReferences } from './flows-schema.ts';
 import { recordingStoreChecks } from './recording-store-schema.ts';
+import { siprecChecks } from './siprec-schema.ts';
 import { configSchema, defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -108,6 +109,7 @@ function crossChecks(c: ParleyConfig): string[] {
     if (l.requireClientCert && !l.ca) problems.push(`sip.listen.${i}.ca: required when requireClientCert is true (the CAs client certificates must chain to)`);
   });
   problems.push(...recordingStoreChecks(c.recording));
+  problems.push(...siprecChecks(c.siprec));
   problems.push(...danglingFlowReferences(c.flows));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {

@@ -16,6 +16,7 @@ import { defaultRecording, recordingSchema, type RecordingConfig } from './recor
 import { defaultRouting, routingSchema } from './routing-schema.ts';
 import { defaultSecurity, securitySchema, type SecurityConfig } from './security-schema.ts';
 import { defaultSip, sipSchema, type SipConfig } from './sip-schema.ts';
+import { defaultSiprec, siprecSchema, type SiprecConfig } from './siprec-schema.ts';
 
 export type { ApiConfig, ApiToken, ConsoleConfig, WebhookConfig } from './api-schema.ts';
 export type { CallsConfig } from './calls-schema.ts';
@@ -43,6 +44,8 @@ export interface ParleyConfig {
   /** How calls given to flows are handled (see src/call/call-manager.ts). */
   calls: CallsConfig;
   api: ApiConfig;
+  /** The SIPREC recording server (src/config/siprec-schema.ts). */
+  siprec: SiprecConfig;
   /** Several nodes as one service (src/cluster/); null or absent: Parley runs alone. */
   cluster?: ClusterConfig | null;
 }
@@ -50,7 +53,7 @@ export interface ParleyConfig {
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown', 'calls', 'api'],
+  required: ['log', 'sip', 'media', 'prompts', 'recording', 'routing', 'flows', 'security', 'shutdown', 'calls', 'api', 'siprec'],
   properties: {
     log: {
       type: 'object',
@@ -85,6 +88,7 @@ export const configSchema = {
     },
     calls: callsSchema,
     api: apiSchema,
+    siprec: siprecSchema,
     cluster: clusterSchema,
   },
 } as const;
@@ -102,5 +106,6 @@ export const defaultConfig: ParleyConfig = {
   shutdown: { drainTimeoutMs: 30000 },
   calls: defaultCalls,
   api: defaultApi,
+  siprec: defaultSiprec,
   cluster: null,
 };

@@ -101,6 +101,8 @@ export interface RecordingMetadata {
   encryption?: EncryptionEntry;
   /** A SIPREC recording: the session's metadata, normalized (siprec-sidecar.ts). */
   siprec?: SiprecSidecar;
+  /** In a cluster, a call admitted for a conference room: the node and the room lease's epoch. */
+  cluster?: ClusterOwnershipEntry;
 }
 
 export interface RetentionEntry {
@@ -109,11 +111,21 @@ export interface RetentionEntry {
   from: 'step' | 'rule' | 'default';
 }
 
+/** In a cluster: the room lease the call was admitted under (src/cluster/room-leases.ts). */
+export interface ClusterOwnershipEntry {
+  /** The node that recorded (cluster.nodeId). */
+  node: string;
+  room: string;
+  /** The lease's ownership epoch. */
+  epoch: number;
+}
+
 /** What call control tells a new recording about where it comes from. */
 export interface RecordingLabels {
   flow?: string | null;
   rule?: string | null;
   retention?: RetentionEntry | null;
+  cluster?: ClusterOwnershipEntry | null;
 }
 
 /** What call control tells the recorder about a leg; unset fields keep their value. */
@@ -171,6 +183,7 @@ export function newMetadata(o: {
     postProcessed: [],
     errors: [],
     ...(o.labels ? { flow: o.labels.flow ?? null, rule: o.labels.rule ?? null, retention: o.labels.retention ?? null } : {}),
+    ...(o.labels?.cluster ? { cluster: { ...o.labels.cluster } } : {}),
   };
 }
 

@@ -12,6 +12,7 @@
 // kept as text and never used to build a file path.
 import { XMLParser } from 'fast-xml-parser';
 
+/** siprec.maxMetadataBytes's default. */
 export const MAX_METADATA_BYTES = 64 * 1024;
 
 export class MetadataError extends Error {
@@ -113,8 +114,8 @@ function dialectOf(xml: string, rootName: string): MetadataDialect {
 }
 
 /** Parses metadata; throws MetadataError for what is not metadata at all (too big, a DOCTYPE, not XML, another root). */
-export function parseRecordingMetadata(xml: string): RecordingMetadataDoc {
-  if (Buffer.byteLength(xml, 'utf8') > MAX_METADATA_BYTES) throw new MetadataError(`metadata larger than ${MAX_METADATA_BYTES} bytes`);
+export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTES): RecordingMetadataDoc {
+  if (Buffer.byteLength(xml, 'utf8') > maxBytes) throw new MetadataError(`metadata larger than ${maxBytes} bytes (siprec.maxMetadataBytes)`);
   // No DTD at all: entities are never declared, so none can be expanded.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new MetadataError('metadata with a DOCTYPE or ENTITY declaration is refused');
   let doc: XNode;

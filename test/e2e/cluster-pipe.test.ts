@@ -1,10 +1,18 @@
 // A caller answered on node A (its flow answers before it joins, as after an
 // IVR) joins a room that node B owns: through a mediasoup PipeTransport between
 // the two nodes' room hubs, the caller's audio into B's mix, its own mix
-// (B's room without its voice) back to the caller. Two nodes on 127.0.0.2 and .3, one redis-server, SIPp callers
-// straight to each node with Node RTP peers sending tones.
+// (B's room without its voice) back to the caller. The piped caller is on B's
+// roster (flagged with its node), in the cluster-wide room list of either node;
+// B closing the room or kicking it ends the caller's call on A with a BYE, as a
+// local room close does. A recording of a call admitted for a room carries the
+// room lease's epoch and the node in its sidecar and recording.saved.
+// Two nodes on 127.0.0.2 and .3, one redis-server, SIPp callers straight to each
+// node with Node RTP peers sending tones.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import { purity } from '../helpers/audio-analysis.ts';
 import { call } from '../helpers/api-client.ts';
 import { startClusterNode, WebhookReceiver, type ClusterTestNode } from '../helpers/cluster-nodes.ts';
@@ -18,10 +26,24 @@ const yaml = `routing:
   rules:
     - { name: direct, match: { method: INVITE, requestUri: "sip:piped@*" }, actions: [{ app: direct }] }
     - { name: ivr, match: { method: INVITE, requestUri: "sip:ivr@*" }, actions: [{ app: ivr }] }
+    - { name: closing, match: { method: INVITE, requestUri: "sip:closing@*" }, actions: [{ app: closing }] }
+    - { name: ivrclosing, match: { method: INVITE, requestUri: "sip:ivrclosing@*" }, actions: [{ app: ivrclosing }] }
+    - { name: rec, match: { method: INVITE, requestUri: "sip:rec@*" }, actions: [{ app: rec }] }
 flows:
   direct: [{ conference: { room: piped } }]
   ivr: [answer, { conference: { room: piped } }]
+  closing: [{ conference: { room: closing } }]
+  ivrclosing: [answer, { conference: { room: closing } }]
+  rec: [{ record: { action: start } }, { conference: { room: recroom } }]
 `;
+
+interface RosterItem {
+  leg: string;
+  uri: string;
+  callId: string;
+  identity: string;
+  remoteNode: string | null;
+}
 
 function share(pcm: Int16Array, hz: number): number {
   const v: number[] = [];
@@ -38,12 +60,13 @@ describe('cluster: a caller answered on one node joins a room on another through
   const peers: RtpPeer[] = [];
   const kills: Array<() => void> = [];
 
-  const dial = async (node: ClusterTestNode, user: string, tone: number, holdMs: number): Promise<{ rtp: RtpPeer; done: Promise<SippRun> }> => {
+  /** `waitBye`: the caller stays until the node hangs up (caller-wait-bye.xml), else it hangs up after holdMs. */
+  const dial = async (node: ClusterTestNode, user: string, tone: number, holdMs: number, waitBye = false): Promise<{ rtp: RtpPeer; done: Promise<SippRun> }> => {
     const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     rtp.start({ kind: 'tone', freq: tone, amplitude: 8000 });
     peers.push(rtp);
     const s = await startSipp({
-      scenario: `${SCENARIOS}/caller-conf-rr.xml`,
+      scenario: `${SCENARIOS}/${waitBye ? 'caller-wait-bye.xml' : 'caller-conf-rr.xml'}`,
       transport: 'udp',
       remote: `${node.host}:${node.sipPort}`,
       calls: 1,
@@ -72,11 +95,23 @@ describe('cluster: a caller answered on one node joins a room on another through
   });
 
   it('hears the room and is heard in it', async (t) => {
-    const inRoom = await dial(b, 'piped', 660, 12_000);
+    const inRoom = await dial(b, 'piped', 660, 15_000);
     await waitFor('room piped on B', async () => ((await call(b.api, 'GET', '/rooms')).body as Array<{ name: string; node: string }>).find((r) => r.name === 'piped' && r.node === 'nb'), 15_000);
-    const piped = await dial(a, 'ivr', 440, 8000);
+    const piped = await dial(a, 'ivr', 440, 11_000);
     await a.proc.logged(/joined a room on another node through a pipe/, 15_000);
     await b.proc.logged(/caller piped into the room from another node/, 5000);
+    // On B's roster with its identity, flagged with its node; in the merged list of A too.
+    const aCall = ((await call(a.api, 'GET', '/calls')).body as Array<{ id: string; node: string; flow: string }>).find((c) => c.flow === 'ivr' && c.node === 'na');
+    assert.ok(aCall, 'the piped call is on A');
+    const onB = (await call(b.api, 'GET', '/rooms/piped')).body as { roster: RosterItem[] };
+    const entry = onB.roster.find((e) => e.remoteNode === 'na');
+    assert.ok(entry, `piped caller on B's roster: ${JSON.stringify(onB.roster)}`);
+    assert.equal(entry.callId, aCall.id);
+    assert.match(entry.uri, /^sip:ivr-\d+@example\.com/);
+    assert.equal(entry.identity, 'normal');
+    assert.equal(onB.roster.filter((e) => e.remoteNode === null).length, 1, 'the local caller');
+    const merged = (await call(a.api, 'GET', '/rooms')).body as Array<{ name: string; node: string; roster: RosterItem[] }>;
+    assert.deepEqual(merged.filter((r) => r.name === 'piped').map((r) => [r.node, r.roster.map((e) => e.remoteNode)]), [['nb', [null, 'na']]]);
     // Let the streams settle, then listen for 2 s.
     await new Promise((r) => setTimeout(r, 1500));
     const marks = [inRoom.rtp.received.length, piped.rtp.received.length];
@@ -87,8 +122,74 @@ describe('cluster: a caller answered on one node joins a room on another through
     assert.ok(share(heardInRoom, 440) > 0.05, `the caller in B's room hears the piped caller (440 Hz share ${share(heardInRoom, 440).toFixed(3)})`);
     assert.ok(share(heardPiped, 660) > 0.05, `the piped caller hears B's room (660 Hz share ${share(heardPiped, 660).toFixed(3)})`);
     assert.ok(share(heardPiped, 440) < 0.05, `the piped caller does not hear itself (mix-minus; 440 Hz share ${share(heardPiped, 440).toFixed(3)})`);
+    // Muted on B through A's API (forwarded to the owner): the room stops hearing it; the roster says so.
+    assert.equal((await call(a.api, 'POST', `/rooms/piped/legs/${encodeURIComponent(entry.leg)}/mute`)).status, 200);
+    const mutedEntry = ((await call(b.api, 'GET', '/rooms/piped')).body as { roster: Array<RosterItem & { muted: boolean }> }).roster.find((e) => e.leg === entry.leg);
+    assert.equal(mutedEntry?.muted, true);
+    await new Promise((r) => setTimeout(r, 500));
+    const mark = inRoom.rtp.received.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    const afterMute = inRoom.rtp.decoded(mark);
+    t.diagnostic(`after mute: in room hears 440 ${share(afterMute, 440).toFixed(3)}`);
+    assert.ok(share(afterMute, 440) < 0.05, `the muted piped caller is not heard (440 Hz share ${share(afterMute, 440).toFixed(3)})`);
     assert.equal((await piped.done).code, 0);
     await b.proc.logged(/room lease released|left the conference/, 1).catch(() => undefined);
     assert.equal((await inRoom.done).code, 0);
+    // The piped caller left B's roster when it hung up on A.
+    await waitFor('piped caller off the roster', async () => {
+      const r = await call(b.api, 'GET', '/rooms/piped');
+      return r.status === 404 || !(r.body as { roster: RosterItem[] }).roster.some((e) => e.remoteNode === 'na') ? true : undefined;
+    }, 5000);
+  });
+
+  it('B kicks the piped caller, then closes the room: each time the caller on A gets a BYE, as on a local room close', async () => {
+    const local = await dial(b, 'closing', 660, 0, true);
+    await waitFor('room closing on B', async () => ((await call(b.api, 'GET', '/rooms')).body as Array<{ name: string; node: string }>).find((r) => r.name === 'closing' && r.node === 'nb'), 15_000);
+    // Kicked on B (DELETE /rooms/:name/legs/:leg on B's API): A ends the call.
+    const kicked = await dial(a, 'ivrclosing', 440, 0, true);
+    const leg = await waitFor('piped caller on the roster', async () => ((await call(b.api, 'GET', '/rooms/closing')).body as { roster: RosterItem[] }).roster.find((e) => e.remoteNode === 'na')?.leg, 15_000);
+    // The kick goes through A's API: forwarded to B, the owner.
+    assert.equal((await call(a.api, 'DELETE', `/rooms/closing/legs/${encodeURIComponent(leg)}`)).status, 200);
+    const kickedRun = await kicked.done;
+    assert.equal(kickedRun.code, 0, `the kicked caller got a BYE: ${kickedRun.errors || kickedRun.stdout.slice(-400)}`);
+    await a.proc.logged(/the room owner ended the pipe/, 5000);
+    const roster = (await call(b.api, 'GET', '/rooms/closing')).body as { roster: RosterItem[] };
+    assert.deepEqual(roster.roster.map((e) => e.remoteNode), [null], 'the local caller stays, the piped one is gone');
+    // Another caller piped in, then B closes the room: both callers get a BYE.
+    const second = await dial(a, 'ivrclosing', 880, 0, true);
+    await waitFor('second piped caller on the roster', async () => ((await call(b.api, 'GET', '/rooms/closing')).body as { roster: RosterItem[] }).roster.find((e) => e.remoteNode === 'na'), 15_000);
+    assert.equal((await call(b.api, 'DELETE', '/rooms/closing')).status, 200);
+    const [secondRun, localRun] = await Promise.all([second.done, local.done]);
+    assert.equal(secondRun.code, 0, `the piped caller got a BYE when B closed the room: ${secondRun.errors || secondRun.stdout.slice(-400)}`);
+    assert.equal(localRun.code, 0, 'the local caller got a BYE too');
+    // Each call ended once, each on its own node.
+    await waitFor('call.ended of the three', () => (hooks.deliveries.filter((d) => d.event.type === 'call.ended' && String(d.event.data.flow).includes('closing')).length >= 3 ? true : undefined), 10_000);
+    const ended = hooks.deliveries.filter((d) => d.event.type === 'call.ended' && String(d.event.data.flow).includes('closing'));
+    assert.deepEqual(ended.map((d) => `${String(d.event.data.flow)}@${d.event.node}`).sort(), ['closing@nb', 'ivrclosing@na', 'ivrclosing@na']);
+  });
+
+  it('a recording of a call admitted for a room carries the lease epoch and the node (sidecar, recording.saved)', async () => {
+    const spy = new Redis(redis.url, { lazyConnect: true });
+    await spy.connect();
+    try {
+      const c = await dial(b, 'rec', 440, 2500);
+      const lease = await waitFor('lease of recroom', async () => (await spy.get('parley:room:recroom')) ?? undefined, 15_000);
+      const [owner, epoch] = lease.split(' ');
+      assert.equal(owner, 'nb');
+      // Kamailio's plain companion key: the owner's SIP address.
+      assert.equal(await spy.get('parley:owner:recroom'), `${b.host}:${b.sipPort}`);
+      assert.equal((await c.done).code, 0);
+      const saved = await waitFor('recording.saved', () => hooks.deliveries.find((d) => d.event.type === 'recording.saved' && (d.event.data.cluster as { room?: string } | undefined)?.room === 'recroom'), 20_000);
+      assert.deepEqual(saved.event.data.cluster, { node: 'nb', room: 'recroom', epoch: Number(epoch) });
+      const sidecar = readdirSync(b.proc.recordings).filter((f) => f === `${String(saved.event.data.id)}.json`);
+      assert.equal(sidecar.length, 1);
+      const meta = JSON.parse(readFileSync(join(b.proc.recordings, sidecar[0]!), 'utf8')) as { state: string; cluster?: unknown };
+      assert.equal(meta.state, 'finalized');
+      assert.deepEqual(meta.cluster, { node: 'nb', room: 'recroom', epoch: Number(epoch) });
+      // Released with the room: both keys gone.
+      await waitFor('lease released', async () => ((await spy.get('parley:room:recroom')) === null && (await spy.get('parley:owner:recroom')) === null ? true : undefined), 10_000);
+    } finally {
+      spy.disconnect();
+    }
   });
 });

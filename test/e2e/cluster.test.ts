@@ -1,7 +1,9 @@
 // Three Parley nodes (127.0.0.2–4, each its own process) behind a real Kamailio
-// (dispatcher with OPTIONS probes, 503 → next node, 302 → room owner through
-// uac_redirect), one real redis-server, SIPp callers with Node RTP peers:
-// callers to one room meet on its owner and hear each other; 20 simultaneous
+// (the room owner read from Redis with ndb_redis, else dispatcher with OPTIONS
+// probes, 503 → next node, 302 → room owner through uac_redirect), one real
+// redis-server, SIPp callers with Node RTP peers: callers to one room meet on
+// its owner and hear each other, the ones after the first sent straight there
+// (no 302); without the Redis lookup the 302 still brings them there; 20 simultaneous
 // INVITEs for a new room make one owner; a Redis restart heals; a draining node
 // takes no new room, keeps its room and exits cleanly; a kill -9 of a node:
 // its calls are reported ended (node-lost) once, the next caller to its room
@@ -85,7 +87,7 @@ describe('cluster: three nodes, Kamailio, Redis (e2e)', { timeout: 170_000 }, ()
     hooks = await WebhookReceiver.start();
     const started = await Promise.all(['n2', 'n3', 'n4'].map((id, i) => startClusterNode(id, `127.0.0.${i + 2}`, redis.url, hooks.url, yaml)));
     nodes.push(...started);
-    kam = await startKamailioCluster(nodes.map((n) => `${n.host}:${n.sipPort}`));
+    kam = await startKamailioCluster(nodes.map((n) => `${n.host}:${n.sipPort}`), { redis: `${redis.host}:${redis.port}` });
     // Kamailio's first OPTIONS round marks the nodes up.
     await waitFor('nodes probed', () => (kam.log().match(/ds_ping|OPTIONS/g) ? true : undefined), 5000).catch(() => undefined);
   });
@@ -107,17 +109,49 @@ describe('cluster: three nodes, Kamailio, Redis (e2e)', { timeout: 170_000 }, ()
     assert.deepEqual((res.body as Array<{ id: string; state: string }>).map((n) => `${n.id}:${n.state}`).sort(), ['n2:serving', 'n3:serving', 'n4:serving']);
   });
 
-  it('callers to one room all meet on its owner (302s followed by Kamailio) and hear each other', async () => {
+  const redirects = (): number => nodes.reduce((a, n) => a + n.proc.lines.filter((l) => l.msg === 'redirected to the room owner').length, 0);
+
+  it('callers to one room all meet on its owner (Kamailio reads the owner from Redis: no 302) and hear each other', async () => {
     const tones = [440, 660, 880];
     const cs: Caller[] = [];
-    for (const [i, hz] of tones.entries()) cs.push(await dial('meet', { tone: hz, holdMs: 9000, user: `meet${i}` }));
+    const redirectsBefore = redirects();
+    cs.push(await dial('meet', { tone: tones[0], holdMs: 9000, user: 'meet0' }));
+    // The first caller makes the room: its owner is then in Redis for Kamailio.
+    await waitFor('room meet open', async () => ((await call(nodes[0]!.api, 'GET', '/rooms')).body as Array<{ name: string }>).some((r) => r.name === 'meet') || undefined, 15_000);
+    for (const [i, hz] of tones.entries()) if (i > 0) cs.push(await dial('meet', { tone: hz, holdMs: 9000, user: `meet${i}` }));
     const o = await waitFor('three legs in room meet', async () => {
       const all = (await call(nodes[1]!.api, 'GET', '/rooms')).body as Array<{ name: string; node: string; roster: unknown[] }>;
       const meet = all.filter((r) => r.name === 'meet');
       return meet.length === 1 && meet[0]!.roster.length === 3 ? meet[0] : undefined;
     }, 20_000);
     assert.deepEqual((await owners()).get('meet'), [o.node], 'one owner');
-    assert.match(kam.log(), /following 302 to the room owner/, 'at least one INVITE landed elsewhere first (round robin over three nodes)');
+    const owner = byId(o.node);
+    const straight = kam.log().match(/INVITE sip:meet@\S+ straight to the room owner (\S+) \(from redis\)/g) ?? [];
+    assert.equal(straight.length, 2, `the two callers after the first went straight to the owner: ${straight.join(' | ')}`);
+    for (const line of straight) assert.ok(line.includes(`sip:${owner.host}:${owner.sipPort}`), line);
+    assert.equal(redirects() - redirectsBefore, 0, 'no node answered 302');
+    assert.doesNotMatch(kam.log(), /following 302 to the room owner/);
+    // The safety net: a Kamailio without the Redis lookup that knows only another node gets there by its 302.
+    const other0 = nodes.find((n) => n.id !== o.node)!;
+    const plain = await startKamailioCluster([`${other0.host}:${other0.sipPort}`]);
+    try {
+      const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+      rtp.start({ kind: 'silence' });
+      const s302 = await startSipp({
+        scenario: `${SCENARIOS}/caller-conf-rr.xml`,
+        transport: 'udp',
+        remote: `127.0.0.1:${plain.port}`,
+        calls: 1,
+        timeoutS: 30,
+        extra: ['-key', 'to_uri', `sip:meet@127.0.0.1:${plain.port}`, '-key', 'rtpport', String(rtp.port), '-key', 'from_user', 'meet-302', '-d', '500', '-l', '1'],
+      });
+      callers.push({ rtp, done: s302.done, kill: s302.kill });
+      assert.equal((await s302.done).code, 0);
+      assert.match(plain.log(), /following 302 to the room owner/);
+      assert.equal(redirects() - redirectsBefore, 1, 'one 302, from the node that does not own the room');
+    } finally {
+      await plain.stop();
+    }
     // The merged call list names each call's node: all on the owner.
     const calls = (await call(nodes[2]!.api, 'GET', '/calls')).body as Array<{ node: string; flow: string }>;
     assert.deepEqual(calls.filter((c) => c.flow === 'meet').map((c) => c.node), [o.node, o.node, o.node]);
@@ -253,8 +287,8 @@ describe('cluster: three nodes, Kamailio, Redis (e2e)', { timeout: 170_000 }, ()
     }
     const twice = [...perCall].filter(([, n]) => n > 1);
     assert.deepEqual(twice, [], `no call reported ended twice: ${JSON.stringify(hooks.deliveries.filter((d) => twice.some(([id]) => d.event.data.callId === id)).map((d) => [d.delivery, d.event]))}`);
-    // 3 (meet) + 20 (burst) + 1 (during) + 1 (healed) + 2 (keep) + 1 (fresh) + 2 (doomed: the short call, the node-lost one) + the callers after the kill.
+    // 3 (meet) + 1 (meet through a 302) + 20 (burst) + 1 (during) + 1 (healed) + 2 (keep) + 1 (fresh) + 2 (doomed: the short call, the node-lost one) + the callers after the kill.
     const flows = hooks.deliveries.filter((d) => d.event.type === 'call.ended').map((d) => `${String(d.event.data.flow)}@${d.event.node}`).sort();
-    assert.ok(perCall.size >= 31, `call.ended for every call (${perCall.size}: ${flows.join(' ')})`);
+    assert.ok(perCall.size >= 32, `call.ended for every call (${perCall.size}: ${flows.join(' ')})`);
   });
 });

@@ -31,6 +31,10 @@ export interface SrcOptions {
   aors?: string[];
   /** SDES-SRTP per stream (keys suiteN and keyN for the scenario). */
   srtp?: SrtpSuite[];
+  /** Streams Parley gives a leg (default: one per tone); the peers of the others send nothing. */
+  recorded?: number;
+  /** More `-key name value` pairs for the scenario. */
+  extraKeys?: string[];
 }
 
 /** Runs a SIPREC client scenario against Parley and returns the finished recording's sidecar. */
@@ -44,6 +48,7 @@ export async function runSrc(parley: RunningParley, scenario: string, o: SrcOpti
   aors.forEach((a, i) => keys.push('-key', `aor${i + 1}`, a));
   peers.forEach((p, i) => keys.push('-key', `rtp${i + 1}`, String(p.port)));
   o.srtp?.forEach((suite, i) => keys.push('-key', `suite${i + 1}`, suite, '-key', `key${i + 1}`, peers[i]!.srtpKey!));
+  keys.push(...(o.extraKeys ?? []));
   const sipp = await startSipp({
     scenario: join(SCENARIOS, scenario),
     transport: o.transport ?? 'udp',
@@ -54,7 +59,7 @@ export async function runSrc(parley: RunningParley, scenario: string, o: SrcOpti
   });
   const call = await Promise.race([started, sipp.done.then((r) => Promise.reject(new Error(`SIPp ended before the session started: ${r.errors || r.stdout.slice(-800)}`)))]);
   await waitFor('the SIPREC session answered', () => call.call.answered, 10_000);
-  peers.forEach((p, i) => {
+  peers.slice(0, o.recorded ?? peers.length).forEach((p, i) => {
     const leg = call.call.room.leg(`s${i}`);
     if (!leg) throw new Error(`no leg s${i}`);
     p.useRemoteSdp(leg.localSdp);

@@ -4,7 +4,8 @@
 // SRC's RTP keeps coming; a metadata-only UPDATE bringing the real participants (Avaya)
 // and a partial one adding a third; a session refresh; a transfer (the session ends,
 // a new one in the same group) linked and found through GET /recordings filters; the
-// recording.saved event carrying the participants.
+// recording.saved event carrying the participants; a re-offer failing part-way is
+// refused (488) and rolled back, the recording going on with the old streams.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -113,6 +114,30 @@ describe('SIPREC sessions that change (SIPp SRC)', () => {
     const o = (cseq: number): string => /^o=.*$/m.exec(sipp.messages.split(/-{10,}/).find((m) => /SIP\/2\.0 200/.test(m) && new RegExp(`CSeq: ${cseq} INVITE`).test(m))!)![0];
     assert.equal(o(4), o(1));
     assert.deepEqual(sr.updates.map((u) => [u.method, u.sdp, u.metadata]), [['UPDATE', false, true], ['UPDATE', false, true], ['INVITE', true, false]]);
+  });
+
+  it('a re-offer that fails part-way (stream 1 paused, stream 2 with a codec Parley lacks, a new stream 3) gets 488 and changes nothing: stream 1 is not paused, no third leg, both stems keep their tone', async () => {
+    const { meta, sipp } = await runSrc(parley, 'siprec-reoffer-fails.xml', { tones: [A, B], extraKeys: ['-key', 'rtp3', '4002'] });
+    const final = (cseq: number, status: number): string | undefined =>
+      sipp.messages.split(/-{10,}/).find((m) => new RegExp(`SIP/2\\.0 ${status} `).test(m) && new RegExp(`CSeq: ${cseq} INVITE`).test(m));
+    const refused = final(2, 488);
+    assert.ok(refused, 'the re-offer is refused with 488');
+    assert.match(refused, /^Warning: 3\d\d parley "stream 2: /m);
+    assert.ok(final(3, 200), 'the session goes on: the next re-INVITE is answered');
+    assert.deepEqual(meta.legs.map((l) => l.id), ['s0', 's1'], 'no leg for the third stream');
+    for (const [leg, tone, other] of [['s0', A, B], ['s1', B, A]] as const) {
+      const w = stemOf(parley, meta, leg);
+      // Stream 1 was paused by the re-offer's first m-line, then given its previous offer back: no gap.
+      assert.deepEqual(silentRuns(w.samples, w.sampleRate).filter(([, len]) => len >= 400), [], `${leg}: no pause`);
+      assert.ok(share(w.samples, w.sampleRate, tone) > 0.8 && share(w.samples, w.sampleRate, other) < 0.02, `${leg} holds its tone`);
+    }
+    near(meta.mix.durationMs, 6000, 'mix length');
+    const sr = meta.siprec!;
+    assert.equal(sr.streams.length, 2);
+    assert.ok(sr.streams.every((st) => st.pauses.length === 0), 'no pause noted');
+    assert.deepEqual(meta.pauses, []);
+    // Only the refresh that succeeded is an update.
+    assert.deepEqual(sr.updates.map((u) => [u.method, u.sdp]), [['INVITE', true]]);
   });
 
   it('glare: a re-INVITE crossing an unacknowledged one gets 491; the recording goes on', async () => {

@@ -51,6 +51,10 @@ describe('SIPREC recording server (SIPp SRC)', () => {
       // The answer: a plain application/sdp body, two recvonly m-lines, each label echoed.
       const ok = sipp.messages.split(/-{10,}/).find((m) => /SIP\/2\.0 200/.test(m) && /CSeq: 1 INVITE/.test(m))!;
       assert.match(ok, /Content-Type: application\/sdp/i);
+      // RFC 7866 §6.1.1: the SRS's Contact carries +sip.srs, on the address and transport the INVITE came to.
+      const contact = /^Contact:(.*)$/im.exec(ok)?.[1] ?? '';
+      assert.match(contact, /;\s*\+sip\.srs\b/, `Contact with +sip.srs: ${contact}`);
+      assert.match(contact, new RegExp(`<sip:srs@127\\.0\\.0\\.1:${parley.sipPort}${transport === 'tcp' ? ';transport=tcp' : ''}>`), contact);
       assert.equal(ok.match(/^m=audio [1-9]\d* RTP\/AVP/gm)?.length, 2);
       assert.equal(ok.match(/^a=recvonly/gm)?.length, 2);
       assert.match(ok, /a=label:1[\s\S]*a=label:2/);

@@ -80,7 +80,7 @@ export async function startClusterNode(id: string, host: string, redisUrl: strin
   webhookDeadLetterFile: ${join(dir, 'dead.jsonl')}
   webhookRetryBaseMs: 100
   webhookRetryMaxMs: 400
-  webhooks: [{ url: "${hookUrl}", secret: s3cret, events: [call.ended] }]
+  webhooks: [{ url: "${hookUrl}", secret: s3cret, events: [call.ended, recording.saved] }]
 cluster:
   nodeId: ${id}
   sipAddress: "${host}:${sipPort}"

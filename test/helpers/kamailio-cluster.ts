@@ -1,17 +1,31 @@
 // Starts a real Kamailio (Debian) with examples/kamailio/parley-cluster.cfg in
-// front of Parley nodes: dispatcher over the nodes (OPTIONS probes), 503 → next
-// node, 302 → the room owner (uac_redirect).
+// front of Parley nodes: with `redis`, an INVITE for a room with an owner goes
+// straight to it (ndb_redis reads parley:owner:<room>); else, and without an
+// owner, dispatcher over the nodes (OPTIONS probes), 503 → next node, 302 → the
+// room owner (uac_redirect).
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeUdpPort, runKamailio, type RunningKamailio } from './kamailio.ts';
 
-export async function startKamailioCluster(nodes: string[], markerHeader = 'X-Parley-Leg'): Promise<RunningKamailio> {
+export interface KamailioClusterOptions {
+  /** `host:port` of the cluster's Redis: the owner is read from it. Without: the WITH_REDIS_OWNER define is dropped. */
+  redis?: string;
+  markerHeader?: string;
+}
+
+export async function startKamailioCluster(nodes: string[], opts: KamailioClusterOptions = {}): Promise<RunningKamailio> {
+  const markerHeader = opts.markerHeader ?? 'X-Parley-Leg';
+  const [redisHost = '127.0.0.1', redisPort = '6379'] = (opts.redis ?? '').split(':');
   const dir = mkdtempSync(join(tmpdir(), 'parley-kamailio-cluster-'));
   const port = await freeUdpPort();
   const list = join(dir, 'dispatcher.list');
   writeFileSync(list, nodes.map((n) => `1 sip:${n}\n`).join(''));
-  const cfg = readFileSync(new URL('../../examples/kamailio/parley-cluster.cfg', import.meta.url), 'utf8')
+  let cfg = readFileSync(new URL('../../examples/kamailio/parley-cluster.cfg', import.meta.url), 'utf8');
+  if (!opts.redis) cfg = cfg.replace('#!define WITH_REDIS_OWNER\n', '');
+  cfg = cfg
+    .replaceAll('REDIS_HOST', redisHost)
+    .replaceAll('REDIS_PORT', redisPort)
     .replaceAll('LISTEN', `udp:127.0.0.1:${port}`)
     .replaceAll('DS_LIST', list)
     .replaceAll('PING_FROM', 'sip:kamailio@127.0.0.1')

@@ -55,6 +55,8 @@ function describeRoom(c: Conference): Record<string, unknown> {
       joinedAt: e.joinedAt.toISOString(),
       muted: e.muted,
       talking: e.talking,
+      // In a cluster: a caller answered on that node and piped into this room (null: on this node).
+      remoteNode: e.remoteNode ?? null,
     })),
   };
 }
@@ -152,7 +154,10 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const c = await find(name);
         const l = c.room.leg(leg);
         const browser = ctx.parley.webrtc?.byLeg(name, leg);
+        // A caller on another node piped into this room: muted at its hub input.
+        const pipe = ctx.parley.cluster?.pipes?.byLeg(name, leg);
         if (browser && c.roster.get(leg)) browser.setMuted(action === 'mute');
+        else if (pipe && ctx.parley.cluster?.pipes?.setMuted(pipe, action === 'mute')) return { ok: true };
         else if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
         else l.mute(action === 'mute');
         c.roster.setMuted(leg, action === 'mute');
@@ -244,6 +249,13 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const browser = ctx.parley.webrtc?.byLeg(name, leg);
     if (browser && c.roster.get(leg)) {
       browser.close('kicked');
+      return { ok: true };
+    }
+    // A caller on another node piped into this room: its pipe ends and its node is told.
+    const pipes = ctx.parley.cluster?.pipes;
+    const pipe = pipes?.byLeg(name, leg);
+    if (pipes && pipe) {
+      pipes.end(pipe, 'kicked');
       return { ok: true };
     }
     const l = c.room.leg(leg);

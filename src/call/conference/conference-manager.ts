@@ -29,6 +29,16 @@ export interface RoomOwnershipPort {
   /** Takes (or joins) the lease; resolves to its epoch; rejects when another node owns the room or the cluster is unreachable. */
   acquireRoom(name: string): Promise<number>;
   releaseRoom(name: string): void;
+  /** Whether this node still holds the open room's lease (false: cut off from Redis past the lease, or the room was taken). */
+  holdsRoom?(name: string): boolean;
+  /** The node that owns the room now, as Redis says (null: nobody, or Redis unreachable). */
+  ownerOf?(name: string): Promise<string | null>;
+}
+
+/** In a cluster: a join to a room open here whose lease this node no longer holds (503; the calls already in it go on). */
+export class RoomLeaseLostError extends Error {
+  override name = 'RoomLeaseLostError';
+  readonly status = 503;
 }
 
 export type ConferenceManagerEvents = {
@@ -105,6 +115,12 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       const owner = (err as { owner?: unknown }).owner;
       if (this.remoteJoin && typeof owner === 'string') return this.remoteJoin(call, options, owner);
       throw err;
+    }
+    if (this.ownership?.holdsRoom?.(conf.name) === false) {
+      // Another node took the room while this one could not renew its lease: the join goes there.
+      const owner = await this.ownership.ownerOf?.(conf.name).catch(() => null);
+      if (owner && this.remoteJoin) return this.remoteJoin(call, options, owner);
+      throw new RoomLeaseLostError(`room ${conf.name}: this node could not renew its lease; no new join here now`);
     }
     this.assertRoomForOneMore(conf);
     const legId = `${call.callId}`;

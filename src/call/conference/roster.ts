@@ -19,6 +19,8 @@ export interface RosterEntry {
   joinedAt: Date;
   muted: boolean;
   talking: boolean;
+  /** In a cluster: a caller answered on that node, piped into this room (src/cluster/room-pipe.ts). */
+  remoteNode?: string;
 }
 
 export class RosterConflictError extends Error {
@@ -41,6 +43,7 @@ export interface JoinRequest {
   displayName?: string;
   identity: 'normal' | 'generated' | 'impersonate';
   as?: { uri: string; displayName?: string };
+  remoteNode?: string;
 }
 
 export class Roster extends TypedEmitter<RosterEvents> {
@@ -73,7 +76,7 @@ export class Roster extends TypedEmitter<RosterEvents> {
   join(req: JoinRequest): RosterEntry {
     if (this.entries.has(req.legId)) throw new Error(`leg ${req.legId} is already in room ${this.room}`);
     let entry: RosterEntry;
-    const base = { legId: req.legId, callId: req.callId, joinedAt: new Date(), muted: false, talking: false };
+    const base = { legId: req.legId, callId: req.callId, joinedAt: new Date(), muted: false, talking: false, ...(req.remoteNode ? { remoteNode: req.remoteNode } : {}) };
     if (req.identity === 'generated') {
       entry = { ...base, uri: `sip:trusted-${randomUUID()}@${this.generatedDomain}`, displayName: '', identity: 'generated' };
     } else {

@@ -15,8 +15,9 @@ export class SiprecTask implements Task {
     if (ctx.call.ended || this.killed) return { stop: true };
     // Recording first: the SRC streams as soon as it has the 200, and its first packets belong in the files.
     ctx.recording ??= await ctx.call.startRecording({
-      stereo: this.params.stereo ?? true,
-      stems: this.params.stems ?? true,
+      // Unset: siprec.stereo / siprec.stems (SiprecCall applies them).
+      stereo: this.params.stereo,
+      stems: this.params.stems,
       retentionDays: this.params.retention?.days,
     });
     if (ctx.call.ended || this.killed) return { stop: true };

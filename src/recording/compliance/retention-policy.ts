@@ -3,7 +3,7 @@
 // until someone deletes it. Decided when the recording starts and written (and
 // later signed) into its sidecar, so that changing the config does not shorten
 // the life of recordings already made.
-import type { RetentionEntry } from '../metadata.ts';
+import type { ClusterOwnershipEntry, RetentionEntry } from '../metadata.ts';
 
 /** Where a call's recordings come from: set by call control when a rule gives the call to a flow. */
 export interface RecordingOrigin {
@@ -11,6 +11,8 @@ export interface RecordingOrigin {
   rule: string | null;
   ruleRetentionDays: number | null;
   defaultRetentionDays: number | null;
+  /** In a cluster: the room lease the call was admitted under (written into its recordings' sidecars). */
+  cluster?: ClusterOwnershipEntry | null;
 }
 
 export function resolveRetention(stepDays: number | undefined, origin: RecordingOrigin | null, defaultDays: number | null): RetentionEntry | null {

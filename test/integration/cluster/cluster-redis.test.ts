@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { keys } from '../../../src/cluster/cluster-keys.ts';
 import { ClusterNode, RoomOwnedElsewhereError } from '../../../src/cluster/cluster-node.ts';
 import type { ClusterCallRecord } from '../../../src/cluster/node-registry.ts';
+import { LeaseNotRenewedError } from '../../../src/cluster/room-leases.ts';
 import { RedisLink } from '../../../src/cluster/redis-link.ts';
 import type { FlowsConfig } from '../../../src/call/flow-types.ts';
 import { captureLog } from '../../helpers/log-capture.ts';
@@ -85,9 +86,14 @@ describe('cluster on a real Redis', () => {
     // b cannot delete a's lease (b holds nothing; compare-and-delete on a foreign value does nothing).
     b.leases.release('r-renew');
     assert.equal(await spy.client.get(keys.room('r-renew')), `a ${first.epoch}`);
+    // Kamailio's plain companion key: the owner's SIP address, with the lease's expiry.
+    assert.equal(await spy.client.get(keys.owner('r-renew')), '127.0.0.1:5060');
+    const ttl = await spy.client.pttl(keys.owner('r-renew'));
+    assert.ok(ttl > 0 && ttl <= 600, `owner key expiry ${ttl}`);
     await assert.rejects(b.acquireRoom('r-renew'), RoomOwnedElsewhereError);
     a.leases.release('r-renew');
     await waitFor('released', async () => (await spy.client.exists(keys.room('r-renew'))) === 0, 3000);
+    assert.equal(await spy.client.exists(keys.owner('r-renew')), 0, 'deleted with the lease');
     const second = await b.leases.claim('r-renew');
     assert.equal(second.owner, 'b');
     assert.ok(second.epoch > first.epoch);
@@ -122,12 +128,18 @@ describe('cluster on a real Redis', () => {
     await waitFor('link down', () => !a.link.isUp, 5000);
     await assert.rejects(a.leases.claim('r-new'), /unreachable/);
     assert.equal(a.leases.local('r-keep')?.epoch, lease.epoch);
+    // Past leaseMs without a renewal the held lease is not trusted: no new join, the room stays.
+    await waitFor('lease not trusted', () => !a.leases.holds('r-keep'), 3000);
+    await assert.rejects(a.leases.claim('r-keep'), LeaseNotRenewedError);
+    assert.equal(a.holdsRoom('r-keep'), false);
     await redis.restart();
     await waitFor('re-registered', async () => (await spy.client.smembers(keys.nodes).catch(() => [])).length === 3, 8000);
     await waitFor('lease back', async () => (await spy.client.get(keys.room('r-keep')).catch(() => null)) === `a ${lease.epoch}`, 8000);
     assert.ok(Number(await spy.client.get(keys.epoch)) >= lease.epoch, 'the epoch counter is kept above held epochs');
     assert.ok(await spy.client.hexists(keys.nodeCalls('a'), 'call-1'), 'the call hash is written again');
     assert.ok(cap.find(/re-created/).length > 0);
+    assert.equal(a.leases.holds('r-keep'), true, 'trusted again once renewed');
+    assert.equal(await spy.client.get(keys.owner('r-keep')), '127.0.0.1:5060');
     const next = await nodes[1]!.leases.claim('r-after');
     assert.ok(next.epoch > lease.epoch);
     a.leases.release('r-keep');

@@ -52,6 +52,7 @@ describe('pcap check', () => {
       const f = pcapFlows(pcap(both(3, 5), o));
       assert.equal(f.packets, 8, JSON.stringify(o));
       assert.deepEqual([...f.bySource], [['127.0.0.1:10000', 3], ['127.0.0.1:20000', 5]]);
+      assert.deepEqual([...f.byDestinationPort], [[40000, 8]]);
     }
   });
 

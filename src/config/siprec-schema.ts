@@ -1,0 +1,49 @@
+// Config of the SIPREC recording server (`siprec`, README "SIPREC recording server"),
+// kept apart from schema.ts so the section lives in one place.
+import { compileSource } from '../policy/pattern.ts';
+
+export interface SiprecConfig {
+  /** false: SIPREC INVITEs are refused (420 Bad Extension with Unsupported: siprec, or 403). */
+  enabled: boolean;
+  /** Addresses or CIDR prefixes SIPREC sessions are accepted from; empty: any source admitted as a caller. */
+  sources: string[];
+  /** m-lines recorded at most per session; more are ignored (and not answered). */
+  maxStreams: number;
+  /** Larger metadata is not parsed (the session is recorded, the problem noted). */
+  maxMetadataBytes: number;
+  /** The `siprec` step's defaults: the stereo file of the two main participants, and a stem per stream. */
+  stereo: boolean;
+  stems: boolean;
+  /** When every stream is paused: `skip` or `silence` for SIPREC recordings; null: recording.pauseMode. */
+  pauseMode: 'skip' | 'silence' | null;
+}
+
+export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null };
+
+export const siprecSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['enabled', 'sources', 'maxStreams', 'maxMetadataBytes', 'stereo', 'stems', 'pauseMode'],
+  properties: {
+    enabled: { type: 'boolean' },
+    sources: { type: 'array', items: { type: 'string', minLength: 1 } },
+    maxStreams: { type: 'integer', minimum: 1, maximum: 256 },
+    maxMetadataBytes: { type: 'integer', minimum: 1024, maximum: 4194304 },
+    stereo: { type: 'boolean' },
+    stems: { type: 'boolean' },
+    pauseMode: { type: 'string', nullable: true, enum: ['skip', 'silence', null] },
+  },
+} as const;
+
+/** Checks the schema cannot make; one line per problem, naming the key. */
+export function siprecChecks(s: SiprecConfig): string[] {
+  const problems: string[] = [];
+  s.sources.forEach((src, i) => {
+    try {
+      compileSource(src);
+    } catch (err) {
+      problems.push(`siprec.sources.${i}: ${(err as Error).message}`);
+    }
+  });
+  return problems;
+}
