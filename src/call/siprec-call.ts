@@ -89,7 +89,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       const body = readSiprecBody(req.get('Content-Type'), req.body);
       if (body.sdp === null) throw new SdpNegotiationError('a SIPREC INVITE without an SDP offer', 304);
       room = await deps.media.createRoom(`siprec-${callId}`);
-      const streams = new SiprecStreams(room, log, deps.settings.siprec?.maxStreams);
+      const streams = new SiprecStreams(room, log, deps.settings.siprec?.maxStreams, deps.settings.siprec?.jitterMs);
       const changes = await streams.apply(body.sdp);
       const call = new SiprecCall(deps, req, res, room, streams, groups, log);
       call.view.setStreams(streams.slotsForView);
@@ -216,8 +216,19 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     this.endedFlag = true;
     this.log.info({ reason }, 'siprec: session ended');
     this.refresh();
-    this.safeEmit('ended', reason);
-    this.room.close();
+    // The streams' deep jitter buffers still hold their last second (siprec.jitterMs):
+    // it goes into the recording before the recording is told to stop.
+    const room = this.room;
+    const done = (): void => {
+      this.safeEmit('ended', reason);
+      room.close();
+    };
+    if (room.isClosed) done();
+    else
+      room.flushRecordOnly().then(done, (err: unknown) => {
+        this.log.warn({ err }, 'siprec: the streams could not be played out at the end');
+        done();
+      });
   }
 
   /** A re-INVITE or UPDATE: a new offer (pause, resume, streams), new metadata, or a session refresh. */

@@ -42,6 +42,12 @@ export interface CreateLegOptions {
   id?: string;
   /** Run Goertzel DTMF detection even if telephone-event was negotiated. */
   inbandDtmf?: boolean;
+  /**
+   * A leg nobody hears live (a SIPREC stream): a deep jitter buffer of this many ms
+   * that plays at that fixed depth and sheds nothing (MixerParticipant), so a burst
+   * or stall up to this long is recorded in place; the room's close plays it out.
+   */
+  recordOnlyMs?: number;
 }
 
 /** A leg's RTP endpoint as the API and tests read it (live on the owning thread, a ~1 s snapshot elsewhere). */
@@ -104,5 +110,10 @@ export interface MediaRoom extends TypedEmitter<MediaRoomEvents> {
   play(source: FrameSource): void;
   addSink(sink: TickSink): void;
   removeSink(sink: TickSink): void;
+  /**
+   * Plays out at once what record-only legs still buffer, into the recorders (the
+   * room is about to close: its clock stops). Resolves when the ticks are written.
+   */
+  flushRecordOnly(): Promise<void>;
   close(reason?: MediaRoomCloseReason): void;
 }

@@ -4,6 +4,11 @@
 // interarrival jitter estimate (§6.4.1, A.8) within [minMs, maxMs] and grows
 // by one frame after an underrun. Depth beyond target + 2 frames is shed by
 // dropping the oldest packet, so latency cannot grow without limit.
+// A record-only buffer (a leg nobody hears live: a SIPREC stream) trades
+// latency for completeness: it plays at a fixed depth of maxMs (a stall or a
+// burst up to that long is written in place, the packets' order and count
+// placing the audio), holds up to twice that, sheds nothing, and drain() plays
+// out what is left when the leg ends.
 import { FRAME_MS } from './frames.ts';
 
 const MAX_PAYLOAD = 1500;
@@ -48,17 +53,21 @@ export class JitterBuffer {
   private lastTransit: number | null = null;
   private stableTicks = 0;
   private emptyTicks = 0;
+  private draining = false;
   readonly stats: JitterStats = { received: 0, late: 0, duplicates: 0, overflow: 0, lost: 0, underruns: 0, shed: 0, targetMs: 0, jitterMs: 0 };
 
   constructor(
     minMs: number,
     maxMs: number,
     private readonly clockRate: number,
+    /** Fixed depth maxMs, room for twice that, no shedding (see above). */
+    readonly recordOnly = false,
   ) {
-    this.minFrames = Math.max(1, Math.round(minMs / FRAME_MS));
-    this.maxFrames = Math.max(this.minFrames, Math.round(maxMs / FRAME_MS));
+    const min = Math.max(1, Math.round(minMs / FRAME_MS));
+    this.maxFrames = Math.max(min, Math.round(maxMs / FRAME_MS));
+    this.minFrames = recordOnly ? this.maxFrames : min;
     this.targetFrames = this.minFrames;
-    const capacity = this.maxFrames + 3;
+    const capacity = recordOnly ? 2 * this.maxFrames + 3 : this.maxFrames + 3;
     for (let i = 0; i < capacity; i++) {
       this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data: new Uint8Array(MAX_PAYLOAD) });
       this.used.push(false);
@@ -125,7 +134,7 @@ export class JitterBuffer {
    */
   pop(): JitterSlot | typeof LOST | null {
     if (!this.playing) {
-      if (this.count === 0 || this.count < this.targetFrames) return null;
+      if (this.count === 0 || (this.count < this.targetFrames && !this.draining)) return null;
       this.playing = true;
       this.expected = this.slots[this.oldestIndex()].seq;
     }
@@ -141,7 +150,7 @@ export class JitterBuffer {
     }
     this.emptyTicks = 0;
     this.adapt();
-    if (this.count > this.targetFrames + 2) {
+    if (this.count > this.targetFrames + 2 && !this.recordOnly) {
       // Too deep (a burst arrived): shed the oldest to bring latency back.
       const o = this.oldestIndex();
       this.used[o] = false;
@@ -194,6 +203,11 @@ export class JitterBuffer {
       }
     }
     if (this.playing && seqDiff(this.expected, seq) < 0) this.expected = seq;
+  }
+
+  /** The leg ends: what is buffered plays from now on without waiting for the target depth. */
+  drain(): void {
+    this.draining = true;
   }
 
   reset(): void {
