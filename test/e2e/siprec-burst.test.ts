@@ -63,7 +63,7 @@ async function sendWithBurst(port: number): Promise<void> {
   sock.close();
 }
 
-async function recordWithBurst(parley: RunningParley): Promise<{ frames: number; gaps: [number, number][]; toneShare: number }> {
+async function recordWithBurst(parley: RunningParley): Promise<{ frames: number; gaps: [number, number][]; toneShare: number; leadMs: number }> {
   const calls = parley.app.calls!;
   const started = new Promise<ActiveCall>((resolve) => calls.once('callstart', resolve));
   const ended = new Promise<void>((resolve) => calls.once('callend', () => resolve()));
@@ -81,8 +81,13 @@ async function recordWithBurst(parley: RunningParley): Promise<{ frames: number;
   const stem = stemOf(parley, meta, 's0');
   const n = stem.sampleRate / 50;
   let frames = 0;
-  for (let i = 0; i + n <= stem.samples.length; i += n) if (rms(stem.samples, i, n) > 0.05) frames++;
-  return { frames, gaps: silentRuns(stem.samples, stem.sampleRate), toneShare: share(stem.samples, stem.sampleRate, HZ) };
+  let leadMs = -1;
+  for (let i = 0; i + n <= stem.samples.length; i += n) {
+    if (rms(stem.samples, i, n) <= 0.05) continue;
+    frames++;
+    if (leadMs < 0) leadMs = (i / n) * 20;
+  }
+  return { frames, gaps: silentRuns(stem.samples, stem.sampleRate), toneShare: share(stem.samples, stem.sampleRate, HZ), leadMs };
 }
 
 describe('SIPREC: a 500 ms burst on a recorded stream', () => {
@@ -95,9 +100,11 @@ describe('SIPREC: a 500 ms burst on a recorded stream', () => {
   it('siprec.jitterMs 1000 (the default): every packet of the burst is written, in place, no gap', async (t) => {
     parley = await startParley(yaml(1000));
     const r = await recordWithBurst(parley);
-    t.diagnostic(`tone frames ${r.frames} of ${PACKETS}, gaps ${JSON.stringify(r.gaps)}`);
+    t.diagnostic(`tone frames ${r.frames} of ${PACKETS}, gaps ${JSON.stringify(r.gaps)}, tone from ${r.leadMs} ms`);
     await parley.stop();
     parley = null;
+    // The stream plays 1 s behind, but that lead-in is not written: the tone starts where it arrived (a few hundred ms after the recording started).
+    assert.ok(r.leadMs >= 0 && r.leadMs < 900, `tone from ${r.leadMs} ms into the stem`);
     assert.deepEqual(r.gaps, [], `no silent run inside the tone (${JSON.stringify(r.gaps)})`);
     assert.ok(Math.abs(r.frames - PACKETS) <= 2, `${r.frames} tone frames for ${PACKETS} packets`);
     assert.ok(r.toneShare > 0.8, `tone share ${r.toneShare}`);

@@ -2,13 +2,15 @@
 // the mixing one, on the same stalled-then-burst stream: 200 packets on a 20 ms grid,
 // packets 80..104 (500 ms) held back and pushed at once. The record-only buffer plays
 // every packet in order; the mixing one (20–100 ms) drops most of the burst. The
-// mixer's flushRecordOnly() plays out what a record-only leg still holds at the end.
+// mixer's flushRecordOnly() plays out what a record-only leg still holds at the end;
+// LeadInTrim leaves the delay's silence at the start out of the recording.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
 import type { MixTick, TickSink } from '../../../src/mixer/frames.ts';
 import { JitterBuffer, LOST } from '../../../src/mixer/jitter-buffer.ts';
 import { RoomMixer } from '../../../src/mixer/room-mixer.ts';
+import { LeadInTrim } from '../../../src/recording/lead-in-trim.ts';
 import { createLogger } from '../../../src/util/logger.ts';
 import { tone } from '../../helpers/audio-analysis.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
@@ -97,5 +99,25 @@ describe('RoomMixer.flushRecordOnly', () => {
     assert.ok(heard.every((t, k) => k === 0 || t.timeMs === heard[k - 1]!.timeMs + 20), 'one frame per tick, in order');
     assert.equal(rec.buffered, 0);
     mixer.close();
+  });
+});
+
+describe('LeadInTrim', () => {
+  const tick = (timeMs: number, audio: boolean): MixTick => ({ timeMs, mix: new Int16Array(160), legs: new Map([['s0', audio ? new Int16Array(160).fill(1) : null]]) });
+
+  it('drops up to the delay of silent ticks at the start, then passes everything', () => {
+    const got: number[] = [];
+    const trim = new LeadInTrim({ sampleRate: 8000, writeTick: (t) => void got.push(t.timeMs) }, 100);
+    assert.equal(trim.sampleRate, 8000);
+    for (let i = 0; i < 8; i++) trim.writeTick(tick(i * 20, i === 7));
+    // 5 silent ticks dropped (100 ms), the 2 silent ones after them kept (the audio arrived that late), then the audio.
+    assert.deepEqual(got, [100, 120, 140]);
+  });
+
+  it('stops trimming at the first audio: a session shorter than the delay loses nothing', () => {
+    const got: number[] = [];
+    const trim = new LeadInTrim({ writeTick: (t) => void got.push(t.timeMs) }, 1000);
+    for (let i = 0; i < 6; i++) trim.writeTick(tick(i * 20, i >= 2));
+    assert.deepEqual(got, [40, 60, 80, 100]);
   });
 });
