@@ -12,12 +12,12 @@ import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-particip
 import { RoomMixer } from '../mixer/room-mixer.ts';
 import { MediaClosedError } from './media-errors.ts';
 import { LocalMediaLeg, type LegHost } from './media-leg.ts';
-import type { CreateLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
+import type { CreateLegOptions, CreateOutgoingLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
 
-export type { CreateLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
+export type { CreateLegOptions, CreateOutgoingLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
 import type { PortAllocator } from './port-allocator.ts';
 import { RtpEndpoint, type LatchMode, type SrtpContext } from './rtp-endpoint.ts';
-import type { SrtpKey, SrtpSuite } from './sdp-types.ts';
+import type { IpFamily, SrtpKey, SrtpSuite } from './sdp-types.ts';
 import { RtcpSession } from './rtcp/index.ts';
 import { generateSrtpKeyBase64, SrtpSession } from './srtp/index.ts';
 import type { HubInputSink, HubPublisher, HubRoomSide } from './hub-publisher.ts';
@@ -121,11 +121,16 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     }
   }
 
-  /** A leg Parley calls: resolves with our offer; give the answer to leg.applyAnswer(). */
-  async createOutgoingLeg(options: CreateLegOptions & { srtp?: boolean } = {}): Promise<{ leg: LocalMediaLeg; offer: string }> {
+  /**
+   * A leg Parley calls: resolves with our offer; give the answer to leg.applyAnswer().
+   * The offer is IPv6 when `family` says the target is and IPv6 media is configured, else IPv4.
+   */
+  async createOutgoingLeg(options: CreateOutgoingLegOptions = {}): Promise<{ leg: LocalMediaLeg; offer: string }> {
     const leg = this.newLeg(options);
     try {
-      const offer = await leg.makeOffer(options.srtp ?? false);
+      const family: IpFamily = options.family === 6 && this.ipv6 ? 6 : 4;
+      if (options.family === 6 && family === 4) this.log.info({ leg: leg.id }, 'the target is IPv6 but no IPv6 media address is configured (media.rtpIp6): offering IPv4');
+      const offer = await leg.makeOffer(options.srtp ?? false, family);
       this.assertOpen();
       return { leg, offer };
     } catch (err) {
@@ -179,12 +184,17 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
 
   // ---- LegHost: what legs may ask of their room ----
 
-  async openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint> {
+  get ipv6(): boolean {
+    return this.ctx.config.rtpIp6 !== null;
+  }
+
+  async openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, family: IpFamily, port?: number): Promise<RtpEndpoint> {
     this.assertOpen();
     const c = this.ctx.config;
     const ep = await RtpEndpoint.open({
       allocator: this.ctx.ports,
-      announcedIp: c.announcedIp ?? c.rtpIp,
+      family,
+      announcedIp: family === 6 ? (c.announcedIp6 ?? c.rtpIp6!) : (c.announcedIp ?? c.rtpIp),
       latching: c.latching,
       withRtcp,
       port,

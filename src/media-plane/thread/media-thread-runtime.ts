@@ -42,7 +42,7 @@ export class MediaThreadRuntime {
     private readonly post: (e: MediaEvent) => void,
     private readonly log: Logger,
   ) {
-    this.ports = new PortAllocator(init.ports, init.config.rtpIp);
+    this.ports = new PortAllocator(init.ports, { ip4: init.config.rtpIp, ip6: init.config.rtpIp6 });
     this.statsTimer = setInterval(() => this.postStats(), STATS_INTERVAL_MS);
   }
 
@@ -76,7 +76,7 @@ export class MediaThreadRuntime {
         return this.answer(cmd.req, async () => {
           const s = this.state(cmd.roomId);
           s.slots.set(cmd.legId, cmd.slot);
-          const { leg } = await s.room.createOutgoingLeg({ id: cmd.legId, srtp: cmd.srtp, inbandDtmf: cmd.inbandDtmf, ...(cmd.recordOnlyMs !== null ? { recordOnlyMs: cmd.recordOnlyMs } : {}) });
+          const { leg } = await s.room.createOutgoingLeg({ id: cmd.legId, srtp: cmd.srtp, family: cmd.family, inbandDtmf: cmd.inbandDtmf, ...(cmd.recordOnlyMs !== null ? { recordOnlyMs: cmd.recordOnlyMs } : {}) });
           this.wireLeg(s.room.id, leg);
           return legInfo(leg);
         });

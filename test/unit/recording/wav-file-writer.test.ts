@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,21 @@ describe('WavFileWriter', () => {
     assert.deepEqual(r.samples, ramp(640));
     w.close();
     await w.closed;
+  });
+
+  it('hashes the file as it completes it: sha256 is that of the bytes on disk, across many flushes', async () => {
+    const w = new WavFileWriter(join(dir, 'h.wav'), 8000, 1);
+    assert.equal(w.sha256, null);
+    let written = 0;
+    for (let k = 0; k < 200; k++) {
+      w.append(ramp(160 + (k % 7), written)); // odd sizes: partial chunks copied at each flush
+      written += 160 + (k % 7);
+      if (k % 10 === 0) w.flush();
+    }
+    w.close();
+    await w.closed;
+    assert.deepEqual(readWavFile(w.path).samples, ramp(written));
+    assert.equal(w.sha256, createHash('sha256').update(readFileSync(w.path)).digest('hex'));
   });
 
   it('close writes the rest and the final header even with a write in flight; idempotent', async () => {
