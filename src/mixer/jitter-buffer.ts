@@ -6,9 +6,11 @@
 // dropping the oldest packet, so latency cannot grow without limit.
 // A record-only buffer (a leg nobody hears live: a SIPREC stream) trades
 // latency for completeness: it plays at a fixed depth of maxMs (a stall or a
-// burst up to that long is written in place, the packets' order and count
-// placing the audio), holds up to twice that, sheds nothing, and drain() plays
-// out what is left when the leg ends.
+// burst up to that long is written in place), holds up to twice that, sheds
+// nothing, and drain() plays out what is left when the leg ends. Its packets are
+// placed by their RTP timestamps: a timestamp gap (silence suppression, DTX) is
+// played as that much silence instead of closing up, so a recorded stream keeps
+// its timeline against the others.
 import { FRAME_MS } from './frames.ts';
 
 const MAX_PAYLOAD = 1500;
@@ -54,6 +56,9 @@ export class JitterBuffer {
   private stableTicks = 0;
   private emptyTicks = 0;
   private draining = false;
+  /** Record-only: the RTP timestamp the next tick plays, and one frame of it. */
+  private playTs = 0;
+  private readonly frameTs: number;
   readonly stats: JitterStats = { received: 0, late: 0, duplicates: 0, overflow: 0, lost: 0, underruns: 0, shed: 0, targetMs: 0, jitterMs: 0 };
 
   constructor(
@@ -67,6 +72,7 @@ export class JitterBuffer {
     this.maxFrames = Math.max(min, Math.round(maxMs / FRAME_MS));
     this.minFrames = recordOnly ? this.maxFrames : min;
     this.targetFrames = this.minFrames;
+    this.frameTs = clockRate / 50;
     const capacity = recordOnly ? 2 * this.maxFrames + 3 : this.maxFrames + 3;
     for (let i = 0; i < capacity; i++) {
       this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data: new Uint8Array(MAX_PAYLOAD) });
@@ -136,7 +142,9 @@ export class JitterBuffer {
     if (!this.playing) {
       if (this.count === 0 || (this.count < this.targetFrames && !this.draining)) return null;
       this.playing = true;
-      this.expected = this.slots[this.oldestIndex()].seq;
+      const first = this.slots[this.oldestIndex()];
+      this.expected = first.seq;
+      this.playTs = first.timestamp;
     }
     if (this.count === 0) {
       // Underrun: the next packet is late, not lost. Keep waiting for it (the
@@ -145,6 +153,7 @@ export class JitterBuffer {
       this.stableTicks = 0;
       if (this.targetFrames < this.maxFrames) this.targetFrames++;
       this.stats.targetMs = this.targetMs;
+      this.playTs = (this.playTs + this.frameTs) >>> 0;
       if (++this.emptyTicks * FRAME_MS > 200) this.playing = false; // the stream paused (DTX, hold): rebuffer
       return null;
     }
@@ -170,10 +179,21 @@ export class JitterBuffer {
       if (gap > 0 && gap <= this.slots.length) {
         this.expected = (this.expected + 1) & 0xffff;
         this.stats.lost++;
+        this.playTs = (this.playTs + this.frameTs) >>> 0;
         return LOST;
       }
       // A jump in the sequence (new stream, long gap): resynchronise.
       found = oldest;
+    }
+    if (this.recordOnly) {
+      // The next packet is timestamped ahead of this tick (the sender was silent,
+      // DTX): this tick is silence. A jump of more than 10 s is a new timeline: play on.
+      const ahead = (this.slots[found].timestamp - this.playTs) | 0;
+      if (ahead >= this.frameTs && ahead < 10 * this.clockRate) {
+        this.playTs = (this.playTs + this.frameTs) >>> 0;
+        return null;
+      }
+      this.playTs = (this.slots[found].timestamp + this.frameTs) >>> 0;
     }
     this.used[found] = false;
     this.count--;

@@ -178,8 +178,9 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     }
     if (deep === 0) return 0;
     this.clock.stop();
-    // Each tick plays one packet per leg (a missing one is concealed): a few more for the gaps.
-    const limit = Math.min(maxTicks, 2 * deep + 5);
+    // Each tick plays one packet per leg, or the silence of a timestamp gap (DTX) between
+    // two of them: at most the buffer's span; 10 s bounds it.
+    const limit = Math.min(maxTicks, 500);
     let n = 0;
     while (n < limit && this.list.some((p) => p.recordOnly && p.buffered > 0)) {
       this.lastTickMs += FRAME_MS;

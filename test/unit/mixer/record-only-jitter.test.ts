@@ -58,6 +58,24 @@ describe('record-only jitter buffer', () => {
     assert.ok(jb.stats.overflow + jb.stats.shed > 0);
   });
 
+  it('keeps a timestamp gap (DTX: 500 ms unsent, sequence numbers contiguous) as 500 ms of silence', () => {
+    const jb = new JitterBuffer(1000, 1000, 8000, true);
+    const out: string[] = [];
+    const pop = (): void => {
+      const x = jb.pop();
+      out.push(x === null ? '.' : x === LOST ? 'L' : 'p');
+    };
+    for (let tick = 0; tick < 200; tick++) {
+      if (tick < 50) jb.push(tick, tick * 160, 0, PAYLOAD, tick * 20);
+      else if (tick >= 75 && tick < 125) jb.push(tick - 25, tick * 160, 0, PAYLOAD, tick * 20);
+      pop();
+    }
+    jb.drain();
+    for (let t = 0; t < 100; t++) pop();
+    const played = out.join('').replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(played, 'p'.repeat(50) + '.'.repeat(25) + 'p'.repeat(50));
+  });
+
   it('a stream shorter than the depth plays only once drained', () => {
     const jb = new JitterBuffer(1000, 1000, 8000, true);
     for (let i = 0; i < 10; i++) jb.push(i, i * 160, 0, PAYLOAD, i * 20);
