@@ -3,12 +3,15 @@
 // packets 80..104 (500 ms) held back and pushed at once. The record-only buffer plays
 // every packet in order; the mixing one (20–100 ms) drops most of the burst. The
 // mixer's flushRecordOnly() plays out what a record-only leg still holds at the end;
-// LeadInTrim leaves the delay's silence at the start out of the recording.
+// LeadInTrim leaves the delay's silence at the start out of the recording; a room
+// with record-only legs catches up on every tick a stall missed, up to their depth.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
+import type { FrameTicker } from '../../../src/mixer/frame-ticker.ts';
 import type { MixTick, TickSink } from '../../../src/mixer/frames.ts';
 import { JitterBuffer, LOST } from '../../../src/mixer/jitter-buffer.ts';
+import { MixClock } from '../../../src/mixer/mix-clock.ts';
 import { RoomMixer } from '../../../src/mixer/room-mixer.ts';
 import { LeadInTrim } from '../../../src/recording/lead-in-trim.ts';
 import { createLogger } from '../../../src/util/logger.ts';
@@ -137,5 +140,39 @@ describe('LeadInTrim', () => {
     const trim = new LeadInTrim({ writeTick: (t) => void got.push(t.timeMs) }, 1000);
     for (let i = 0; i < 6; i++) trim.writeTick(tick(i * 20, i >= 2));
     assert.deepEqual(got, [40, 60, 80, 100]);
+  });
+});
+
+describe('MixClock catch-up', () => {
+  // A ticker whose grid started 1 s ago: the clock finds 50 ticks due at its first fire (a stalled thread).
+  const stalled = { add: () => performance.now() - 1000, remove: () => undefined } as unknown as FrameTicker;
+
+  it('runs 5 missed ticks by default and skips the rest; raised to a record-only depth it runs them all', () => {
+    let ran = 0;
+    const live = new MixClock(() => ran++, stalled);
+    live.start();
+    live.fire();
+    assert.equal(ran, 5);
+    assert.ok(live.stats.skipped >= 45);
+    live.stop();
+    ran = 0;
+    const rec = new MixClock(() => ran++, stalled);
+    rec.maxCatchUp = 50;
+    rec.start();
+    rec.fire();
+    assert.ok(ran >= 50, `${ran} ticks run`);
+    assert.equal(rec.stats.skipped, 0);
+    rec.stop();
+  });
+
+  it('a room gets the deeper catch-up with its first record-only leg', () => {
+    const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, manualClock: true, log });
+    const clock = (mixer as unknown as { clock: MixClock }).clock;
+    const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: null, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
+    mixer.createParticipant('live', media, () => undefined);
+    assert.equal(clock.maxCatchUp, 5);
+    mixer.createParticipant('rec', { ...media, sendSsrc: 2 }, () => undefined, false, 1000);
+    assert.equal(clock.maxCatchUp, 50);
+    mixer.close();
   });
 });
