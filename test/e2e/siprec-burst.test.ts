@@ -97,7 +97,7 @@ describe('SIPREC: a 500 ms burst on a recorded stream', () => {
     await parley?.stop();
   });
 
-  it('siprec.jitterMs 1000 (the default): every packet of the burst is written, in place, no gap', async (t) => {
+  it('siprec.jitterMs 1000 (the default, media threads): every packet of the burst is written, in place, no gap', async (t) => {
     parley = await startParley(yaml(1000));
     const r = await recordWithBurst(parley);
     t.diagnostic(`tone frames ${r.frames} of ${PACKETS}, gaps ${JSON.stringify(r.gaps)}, tone from ${r.leadMs} ms`);
@@ -108,6 +108,16 @@ describe('SIPREC: a 500 ms burst on a recorded stream', () => {
     assert.deepEqual(r.gaps, [], `no silent run inside the tone (${JSON.stringify(r.gaps)})`);
     assert.ok(Math.abs(r.frames - PACKETS) <= 2, `${r.frames} tone frames for ${PACKETS} packets`);
     assert.ok(r.toneShare > 0.8, `tone share ${r.toneShare}`);
+  });
+
+  it('the same with media.threads 0 (the room on the main thread): every packet written, the end played out', async (t) => {
+    parley = await startParley(yaml(1000), { mediaThreads: 0 });
+    const r = await recordWithBurst(parley);
+    t.diagnostic(`tone frames ${r.frames} of ${PACKETS}, gaps ${JSON.stringify(r.gaps)}, tone from ${r.leadMs} ms`);
+    await parley.stop();
+    parley = null;
+    assert.deepEqual(r.gaps, []);
+    assert.ok(Math.abs(r.frames - PACKETS) <= 2, `${r.frames} tone frames for ${PACKETS} packets`);
   });
 
   it('siprec.jitterMs 100: the burst overflows the buffer and most of it is lost (the fault the default fixes)', async (t) => {
