@@ -42,6 +42,12 @@ export interface CreateLegOptions {
   id?: string;
   /** Run Goertzel DTMF detection even if telephone-event was negotiated. */
   inbandDtmf?: boolean;
+  /**
+   * A leg nobody hears live (a SIPREC stream): a deep jitter buffer of this many ms
+   * that plays at that fixed depth and sheds nothing (MixerParticipant), so a burst
+   * or stall up to this long is recorded in place; the room's close plays it out.
+   */
+  recordOnlyMs?: number;
 }
 
 export interface CreateOutgoingLegOptions extends CreateLegOptions {
@@ -114,5 +120,10 @@ export interface MediaRoom extends TypedEmitter<MediaRoomEvents> {
   play(source: FrameSource): void;
   addSink(sink: TickSink): void;
   removeSink(sink: TickSink): void;
+  /**
+   * Plays out at once what record-only legs still buffer, into the recorders (the
+   * room is about to close: its clock stops). Resolves when the ticks are written.
+   */
+  flushRecordOnly(): Promise<void>;
   close(reason?: MediaRoomCloseReason): void;
 }

@@ -37,6 +37,8 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
   readonly codecs: readonly CodecName[];
   private readonly legs = new Map<string, LocalMediaLeg>();
   private readonly inbandDtmf = new Set<string>();
+  /** Legs created with recordOnlyMs, and that depth. */
+  private readonly recordOnly = new Map<string, number>();
   private readonly mixer: RoomMixer;
   private closed = false;
   private closeReason: MediaRoomCloseReason = 'closed';
@@ -152,6 +154,18 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     this.mixer.removeSink(sink);
   }
 
+  async flushRecordOnly(): Promise<void> {
+    this.flushRecordOnlyNow();
+  }
+
+  /** @internal flushRecordOnly() on the owning thread: the ticks run before this returns. */
+  flushRecordOnlyNow(maxTicks = Infinity): number {
+    if (this.closed) return 0;
+    const ticks = this.mixer.flushRecordOnly(maxTicks);
+    if (ticks > 0) this.log.debug({ ticks }, 'record-only legs played out');
+    return ticks;
+  }
+
   /** Closes legs, then the mixer. Synchronous, idempotent; one 'close'. */
   close(reason: MediaRoomCloseReason = 'closed'): void {
     if (this.closed) return;
@@ -215,13 +229,14 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     const send = (packet: Buffer): void => {
       leg.endpoint?.send(packet);
     };
-    return this.mixer.createParticipant(leg.id, media, send, this.inbandDtmf.has(leg.id));
+    return this.mixer.createParticipant(leg.id, media, send, this.inbandDtmf.has(leg.id), this.recordOnly.get(leg.id) ?? null);
   }
 
   legClosed(leg: LocalMediaLeg): void {
     if (this.legs.get(leg.id) !== leg) return;
     this.legs.delete(leg.id);
     this.inbandDtmf.delete(leg.id);
+    this.recordOnly.delete(leg.id);
     this.safeEmit('legclose', leg);
   }
 
@@ -262,6 +277,7 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     const leg = new LocalMediaLeg(id, this, this.log.child({ leg: id }));
     this.legs.set(id, leg);
     if (options.inbandDtmf) this.inbandDtmf.add(id);
+    if (options.recordOnlyMs !== undefined) this.recordOnly.set(id, options.recordOnlyMs);
     return leg;
   }
 

@@ -62,11 +62,13 @@ export class MediaThreadRuntime {
         return this.post({ type: 'reply', req: cmd.req, ok: true, value: null });
       case 'room.close':
         return this.rooms.get(cmd.roomId)?.room.close(cmd.reason);
+      case 'room.flushRecordOnly':
+        return this.answer(cmd.req, async () => this.state(cmd.roomId).room.flushRecordOnlyNow(cmd.maxTicks));
       case 'leg.create':
         return this.answer(cmd.req, async () => {
           const s = this.state(cmd.roomId);
           s.slots.set(cmd.legId, cmd.slot);
-          const { leg } = await s.room.createLeg(cmd.offer, { id: cmd.legId, inbandDtmf: cmd.inbandDtmf });
+          const { leg } = await s.room.createLeg(cmd.offer, { id: cmd.legId, inbandDtmf: cmd.inbandDtmf, ...(cmd.recordOnlyMs !== null ? { recordOnlyMs: cmd.recordOnlyMs } : {}) });
           this.wireLeg(s.room.id, leg);
           return legInfo(leg);
         });
@@ -74,7 +76,7 @@ export class MediaThreadRuntime {
         return this.answer(cmd.req, async () => {
           const s = this.state(cmd.roomId);
           s.slots.set(cmd.legId, cmd.slot);
-          const { leg } = await s.room.createOutgoingLeg({ id: cmd.legId, srtp: cmd.srtp, family: cmd.family, inbandDtmf: cmd.inbandDtmf });
+          const { leg } = await s.room.createOutgoingLeg({ id: cmd.legId, srtp: cmd.srtp, family: cmd.family, inbandDtmf: cmd.inbandDtmf, ...(cmd.recordOnlyMs !== null ? { recordOnlyMs: cmd.recordOnlyMs } : {}) });
           this.wireLeg(s.room.id, leg);
           return legInfo(leg);
         });
