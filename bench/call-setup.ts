@@ -60,7 +60,7 @@ flows:
     callee: 'SIPp UAS on loopback, answers at once (180 then 200), echoes RTP (-rtp_echo)',
     holdMs,
     stepSeconds,
-    parley: "its own process (node --import tsx src/cli.ts start), media.workers auto, control API scraped every second",
+    parley: "its own process (node --import tsx src/cli.ts start), media.workers auto, control API read every second (GET /metrics?name=parley_calls_active&name=parley_legs: only those two gauges; its CPU counts as Parley's)",
     anchor: `${anchorVersion ?? 'not run'}: Kamailio (tm, rr, rtpengine module: rtpengine_offer/answer with record-call=on, rtpengine_delete at BYE) relaying to the To; rtpengine in userspace (table = -1), recording-method = pcap into a temporary folder, delete-delay = 0, log level 4; the same SIPp callers and callees`,
     hog: 'variants parleyHog and anchorHog: a separate Node process with one thread spinning per core at nice 0 for the whole step (its CPU is not counted; hogPercentOfOneCore says how much it got)',
     setupTimes: 'wall clock (gettimeofday) logged by both SIPp processes: INVITE sent → 183 received (Parley answered with early media; the anchor sends none), → the B leg INVITE received by the callee, → 200 received',

@@ -60,6 +60,7 @@ run_step bench:mixing bench/mixing-compare.ts
 run_step bench:recording bench/recording.ts
 run_step bench:sip bench/sip-bench.ts
 run_step bench:mixer bench/mixer-bench.ts
+run_step bench:siprec bench/siprec-bench.ts
 
 node --import tsx bench/report.ts
 if [ ${#failed[@]} -gt 0 ]; then

@@ -10,6 +10,7 @@ import { loadConfigFile } from './config/load-config.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { MediaEngine } from './media-plane/media-engine.ts';
 import { PromptLibrary } from './playback/prompt-library.ts';
+import { LoopStallMonitor } from './util/loop-stall-monitor.ts';
 import { RoutingTable } from './policy/routing-table.ts';
 import { ComplianceService } from './recording/compliance/compliance-service.ts';
 import { RecordingService } from './recording/recording-service.ts';
@@ -28,6 +29,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   readonly routing: RoutingTable;
   private mediaEngine: MediaEngine | null = null;
   private promptLibrary: PromptLibrary | null = null;
+  /** Logs stalls of the main event loop (200 ms or more). */
+  private loopStalls: LoopStallMonitor | null = null;
   private recordingService: RecordingService | null = null;
   private complianceService: ComplianceService | null = null;
   private conferenceManager: ConferenceManager | null = null;
@@ -202,6 +205,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.complianceService?.close();
     this.promptLibrary?.close();
     this.mediaEngine?.close();
+    this.loopStalls?.close();
     this.log.info('closed');
     this.safeEmit('close');
   }
@@ -214,6 +218,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
 
   private async startAll(): Promise<void> {
     const c = this.configInForce;
+    this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
     this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }));
     this.log.info({ workers: this.mediaEngine.workerPids.length, pids: this.mediaEngine.workerPids }, 'mediasoup workers started');
     this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });

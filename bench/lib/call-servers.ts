@@ -31,7 +31,7 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
     async waitIdle(timeoutMs) {
       const until = Date.now() + timeoutMs;
       while (Date.now() < until) {
-        const m = await parley.metrics();
+        const m = await parley.metrics(['parley_calls_active', 'parley_recordings_open']);
         if ((m.get('parley_calls_active') ?? 0) === 0 && (m.get('parley_recordings_open') ?? 0) === 0) return true;
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -54,7 +54,8 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
       return out;
     },
     async gauges() {
-      const m = await parley.metrics();
+      // Only the two gauges (a full scrape also renders every leg's RTP gauges): the bench's probe, not the workload.
+      const m = await parley.metrics(['parley_calls_active', 'parley_legs']);
       return { calls: m.get('parley_calls_active') ?? 0, legs: m.get('parley_legs') ?? 0 };
     },
   };

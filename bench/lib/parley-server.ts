@@ -8,8 +8,8 @@ import { join } from 'node:path';
 export interface BenchParley {
   child: ChildProcess;
   pid: number;
-  /** The gauges and counters of GET /metrics, by metric name (labels summed). */
-  metrics(): Promise<Map<string, number>>;
+  /** The gauges and counters of GET /metrics, by metric name (labels summed); `names`: only those (GET /metrics?name=…). */
+  metrics(names?: string[]): Promise<Map<string, number>>;
   /** Ctrl-C: calls end now; resolves once the process has exited. */
   stop(): Promise<void>;
 }
@@ -67,8 +67,9 @@ export async function startBenchParley(o: BenchParleyOptions): Promise<BenchParl
   return {
     child,
     pid: child.pid!,
-    async metrics() {
-      const r = await fetch(`${base}/metrics`, { headers });
+    async metrics(names) {
+      const q = names ? `?${names.map((n) => `name=${encodeURIComponent(n)}`).join('&')}` : '';
+      const r = await fetch(`${base}/metrics${q}`, { headers });
       return parseMetrics(await r.text());
     },
     async stop() {

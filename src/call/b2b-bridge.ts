@@ -15,6 +15,7 @@ import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
+import { uriFamily } from './target-family.ts';
 
 export const CALLEE_LEG = 'callee';
 
@@ -40,7 +41,8 @@ export class B2bBridge {
     const placedAt = performance.now();
     const ms = (): number => Math.round(performance.now() - placedAt);
     if (call.ended) return { kind: 'failed', status: 487, reason: 'Request Terminated' };
-    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG });
+    // Media in the callee's family when its URI says it (an IPv6 literal), else IPv4.
+    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG, family: uriFamily(target) ?? 4 });
     // The caller may have gone (CANCEL, BYE) while the leg was made: no callee is dialled then.
     if (call.ended) {
       leg.close();

@@ -2,9 +2,10 @@
 // recording cannot be written (a full disk) the recorder says so and goes on;
 // the call ends only if recording.onWriteError is 'hangup' (`onWriteFailure`).
 import { join } from 'node:path';
-import type { FrameSource } from '../mixer/frames.ts';
+import type { FrameSource, TickSink } from '../mixer/frames.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
+import { LeadInTrim } from '../recording/lead-in-trim.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import { recordingRate } from './recording-rate.ts';
 import type { CallDeps } from './call-deps.ts';
@@ -31,10 +32,16 @@ export class CallRecording implements RecordingHandle {
     });
   }
 
-  /** Starts `recorder` on `room`; `endCall` runs at the first write failure when recording.onWriteError is 'hangup'. */
-  static attach(deps: CallDeps, room: MediaRoom, recorder: Recorder, endCall: () => void): CallRecording {
-    return new CallRecording(recorder, room, deps.settings.recordingDir, deps.recordings.onWriteError === 'hangup' ? endCall : null);
+  /**
+   * Starts `recorder` on `room`; `endCall` runs at the first write failure when recording.onWriteError
+   * is 'hangup'. `leadInMs`: the room's legs play that far behind (record-only legs), LeadInTrim.
+   */
+  static attach(deps: CallDeps, room: MediaRoom, recorder: Recorder, endCall: () => void, leadInMs = 0): CallRecording {
+    return new CallRecording(recorder, room, deps.settings.recordingDir, deps.recordings.onWriteError === 'hangup' ? endCall : null, leadInMs);
   }
+
+  /** What the room feeds: the recorder, or a LeadInTrim in front of it. */
+  private readonly sink: TickSink;
 
   constructor(
     readonly recorder: Recorder,
@@ -43,8 +50,10 @@ export class CallRecording implements RecordingHandle {
     private readonly dir: string,
     /** Called once, at the first write failure; null: the call goes on. */
     onWriteFailure: (() => void) | null = null,
+    leadInMs = 0,
   ) {
-    room.addSink(recorder);
+    this.sink = leadInMs > 0 ? new LeadInTrim(recorder, leadInMs) : recorder;
+    room.addSink(this.sink);
     if (onWriteFailure) recorder.once('writeError', () => onWriteFailure());
   }
 
@@ -80,7 +89,7 @@ export class CallRecording implements RecordingHandle {
   /** Closes the recording; resolves once its files are complete and the sidecar is final. */
   stop(): Promise<string> {
     if (this.stopped) return this.stopped;
-    this.room.removeSink(this.recorder);
+    this.room.removeSink(this.sink);
     const finalized = new Promise<string>((resolve) => {
       this.recorder.once('finalized', () => resolve(join(this.dir, `${this.recorder.id}.json`)));
     });

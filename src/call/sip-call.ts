@@ -16,6 +16,7 @@ import { answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, type Inv
 import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
+import { addressFamily } from './target-family.ts';
 import type {
   BridgeOptions,
   BridgeOutcome,
@@ -121,7 +122,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       }
       room = await deps.media.createRoom(`call-${callId}`);
       if (delayed) {
-        const { leg, offer } = await room.createOutgoingLeg({ id: CALLER_LEG });
+        // Our offer goes to the caller: in the family it reached us over.
+        const { leg, offer } = await room.createOutgoingLeg({ id: CALLER_LEG, family: addressFamily(req.source_address) ?? 4 });
         log.info('delayed offer: Parley makes the offer');
         return new SipCall(deps, req, res, room, leg, offer, log, true);
       }

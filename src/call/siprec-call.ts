@@ -22,7 +22,7 @@ import { parseNameAddr } from './name-addr.ts';
 import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
 import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import type { SiprecGroups } from './siprec-groups.ts';
-import { SiprecStreams, type StreamChange } from './siprec-streams.ts';
+import { DEFAULT_JITTER_MS, SiprecStreams, type StreamChange } from './siprec-streams.ts';
 import { SiprecView } from './siprec-view.ts';
 
 function warning(code: number, text: string): string {
@@ -52,6 +52,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   private answering = false;
   /** Legs the recording was told about (a stream set to port 0 leaves it). */
   private readonly recordedLegs = new Set<string>();
+  /** The recording's pause or resume, due once the streams' buffered audio has played (applyPauses). */
+  private pauseTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly deps: CallDeps,
@@ -89,7 +91,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       const body = readSiprecBody(req.get('Content-Type'), req.body);
       if (body.sdp === null) throw new SdpNegotiationError('a SIPREC INVITE without an SDP offer', 304);
       room = await deps.media.createRoom(`siprec-${callId}`);
-      const streams = new SiprecStreams(room, log, deps.settings.siprec?.maxStreams);
+      const streams = new SiprecStreams(room, log, deps.settings.siprec?.maxStreams, deps.settings.siprec?.jitterMs);
       const changes = await streams.apply(body.sdp);
       const call = new SiprecCall(deps, req, res, room, streams, groups, log);
       call.view.setStreams(streams.slotsForView);
@@ -165,7 +167,9 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       stems: options.stems ?? defaults?.stems ?? true,
       pauseMode: defaults?.pauseMode ?? undefined,
     });
-    this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
+    // The streams play siprec.jitterMs behind: that much silence at the start is not written.
+    const leadIn = defaults?.jitterMs ?? DEFAULT_JITTER_MS;
+    this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'), leadIn);
     for (const m of this.pendingMetadata.splice(0)) this.saveMetadataFile(m.xml, m.file);
     this.refresh();
     if (this.streams.allPaused) recorder.pause('siprec: every stream paused by the SRC');
@@ -219,10 +223,23 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   end(reason: string): void {
     if (this.endedFlag) return;
     this.endedFlag = true;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
     this.log.info({ reason }, 'siprec: session ended');
     this.refresh();
-    this.safeEmit('ended', reason);
-    this.room.close();
+    // The streams' deep jitter buffers still hold their last second (siprec.jitterMs):
+    // it goes into the recording before the recording is told to stop.
+    const room = this.room;
+    const done = (): void => {
+      this.safeEmit('ended', reason);
+      room.close();
+    };
+    if (room.isClosed) done();
+    else
+      room.flushRecordOnly().then(done, (err: unknown) => {
+        this.log.warn({ err }, 'siprec: the streams could not be played out at the end');
+        done();
+      });
   }
 
   /** A re-INVITE or UPDATE: a new offer (pause, resume, streams), new metadata, or a session refresh. */
@@ -273,11 +290,21 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       if (c.paused) this.view.pause(c.index);
       else this.view.resume(c.index);
     }
-    const recorder = this.recording?.recorder;
-    if (!recorder || recorder.isClosed) return;
+    if (!this.recording || this.recording.recorder.isClosed) return;
     // Every stream paused: the recording pauses (recording.pauseMode: skipped or silence, listed in `pauses`).
-    if (this.streams.allPaused) recorder.pause('siprec: every stream paused by the SRC');
-    else recorder.resume();
+    // The streams are written siprec.jitterMs behind (their record-only jitter buffers): the
+    // pause and the resume take effect that much later, where the files reach them, so the
+    // audio received before the pause is kept and the first audio after the resume is not
+    // cut. Nothing sent while paused is received, so nothing of it can reach the files.
+    const paused = this.streams.allPaused;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = null;
+      const recorder = this.recording?.recorder;
+      if (!recorder || recorder.isClosed || this.endedFlag) return;
+      if (paused) recorder.pause('siprec: every stream paused by the SRC');
+      else recorder.resume();
+    }, this.deps.settings.siprec?.jitterMs ?? DEFAULT_JITTER_MS);
   }
 
   private takeMetadata(body: SiprecBody, method: string): void {

@@ -19,6 +19,8 @@ interface Slot {
 
 /** siprec.maxStreams's default: streams kept at most (a conference recorded stream by stream). */
 export const DEFAULT_MAX_STREAMS = 32;
+/** siprec.jitterMs's default. */
+export const DEFAULT_JITTER_MS = 1000;
 
 export interface StreamChange {
   index: number;
@@ -50,6 +52,8 @@ export class SiprecStreams {
     private readonly room: MediaRoom,
     private readonly log: Logger,
     private readonly maxStreams = DEFAULT_MAX_STREAMS,
+    /** siprec.jitterMs: each stream's leg is record-only with a jitter buffer this deep. */
+    private readonly jitterMs = DEFAULT_JITTER_MS,
   ) {}
 
   /** The answer to the last offer. */
@@ -117,7 +121,7 @@ export class SiprecStreams {
         const answer = await leg.applyOffer(o.sdp);
         return { o, created: null, reoffered: { leg, previous: slot!.offered.sdp }, section: answerSection(answer, o.label), refused: null, leg };
       }
-      const { leg: created, answer } = await this.room.createLeg(o.sdp, { id: `s${o.index}` });
+      const { leg: created, answer } = await this.room.createLeg(o.sdp, { id: `s${o.index}`, recordOnlyMs: this.jitterMs });
       // It hears nothing: the SRC is sent nothing (recvonly), and no mix-minus is made for it.
       created.deafen();
       this.ip = answerIp(answer);

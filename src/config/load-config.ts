@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
 import { danglingFlowReferences } from './flows-schema.ts';
+import { mediaAddressChecks } from './media-schema.ts';
 import { recordingStoreChecks } from './recording-store-schema.ts';
 import { siprecChecks } from './siprec-schema.ts';
 import { configSchema, defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
@@ -95,6 +96,7 @@ function crossChecks(c: ParleyConfig): string[] {
   if (c.media.rtpPortRange.min > c.media.rtpPortRange.max) {
     problems.push('media.rtpPortRange.min: must not be above media.rtpPortRange.max');
   }
+  problems.push(...mediaAddressChecks(c.media));
   if (c.media.mixer.jitterMinMs > c.media.mixer.jitterMaxMs) {
     problems.push('media.mixer.jitterMinMs: must not be above media.mixer.jitterMaxMs');
   }

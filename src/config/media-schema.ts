@@ -1,4 +1,5 @@
 // The `media` section: mediasoup workers, RTP, the mixer, media threads, WebRTC.
+import { isIPv4, isIPv6 } from 'node:net';
 import { host, udpPortRange } from './schema-parts.ts';
 
 export interface MediaConfig {
@@ -6,8 +7,13 @@ export interface MediaConfig {
   workers: number | 'auto';
   /** Path of the mediasoup-worker binary; null uses MEDIASOUP_WORKER_BIN or the build cache. */
   workerBin: string | null;
+  /** The IPv4 address RTP binds to (legs whose peer is IPv4, and offers to targets of unknown family). */
   rtpIp: string;
   announcedIp: string | null;
+  /** The IPv6 address RTP binds to for legs whose peer is IPv6; null: no IPv6 media (such offers get 488). */
+  rtpIp6: string | null;
+  /** The IPv6 address written into SDP instead of rtpIp6 (needed when rtpIp6 is ::). */
+  announcedIp6: string | null;
   rtpPortRange: { min: number; max: number };
   codecs: string[];
   /**
@@ -63,6 +69,8 @@ export const mediaSchema = {
     workerBin: { type: 'string', nullable: true, minLength: 1 },
     rtpIp: host,
     announcedIp: { type: 'string', nullable: true, minLength: 1 },
+    rtpIp6: { type: 'string', nullable: true, minLength: 1 },
+    announcedIp6: { type: 'string', nullable: true, minLength: 1 },
     rtpPortRange: udpPortRange,
     codecs: {
       type: 'array',
@@ -112,6 +120,8 @@ export const defaultMedia: MediaConfig = {
   workerBin: null,
   rtpIp: '127.0.0.1',
   announcedIp: null,
+  rtpIp6: null,
+  announcedIp6: null,
   rtpPortRange: { min: 40000, max: 49999 },
   codecs: ['PCMU', 'PCMA', 'G722', 'opus'],
   latching: 'latch',
@@ -121,3 +131,29 @@ export const defaultMedia: MediaConfig = {
   inbandDtmf: 'auto',
   webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30 },
 };
+
+/**
+ * The media addresses, checked beyond their shape: each family in its own key
+ * (a socket of one family cannot reach the other), and never an unspecified
+ * address in SDP (c=IN IP4 0.0.0.0 and c=IN IP6 :: mean hold, RFC 3264 §8.4).
+ */
+export function mediaAddressChecks(m: MediaConfig): string[] {
+  const problems: string[] = [];
+  if (isIPv6(m.rtpIp)) problems.push(`media.rtpIp: ${m.rtpIp} is an IPv6 address; IPv4 media binds to media.rtpIp, IPv6 media to media.rtpIp6`);
+  else if (!isIPv4(m.rtpIp)) problems.push(`media.rtpIp: must be an IPv4 address (${m.rtpIp} is not)`);
+  else if (m.rtpIp === '0.0.0.0' && m.announcedIp === null) problems.push('media.announcedIp: required when media.rtpIp is 0.0.0.0 (c=IN IP4 0.0.0.0 in SDP means hold)');
+  if (m.announcedIp !== null && isIPv6(m.announcedIp)) problems.push(`media.announcedIp: ${m.announcedIp} is an IPv6 address; announce IPv6 media with media.announcedIp6`);
+  if (m.rtpIp6 !== null) {
+    if (!isIPv6(m.rtpIp6) || m.rtpIp6.includes('%')) problems.push(`media.rtpIp6: must be an IPv6 address without a zone, or null for no IPv6 media (${m.rtpIp6} is not)`);
+    else if (isUnspecified6(m.rtpIp6) && m.announcedIp6 === null) problems.push('media.announcedIp6: required when media.rtpIp6 is :: (c=IN IP6 :: in SDP means hold)');
+  }
+  if (m.announcedIp6 !== null) {
+    if (!isIPv6(m.announcedIp6) || m.announcedIp6.includes('%') || isUnspecified6(m.announcedIp6)) problems.push(`media.announcedIp6: must be an IPv6 address other than :: (${m.announcedIp6} is not)`);
+    else if (m.rtpIp6 === null) problems.push('media.announcedIp6: needs media.rtpIp6 (the IPv6 address media binds to)');
+  }
+  return problems;
+}
+
+function isUnspecified6(ip: string): boolean {
+  return /^[0:]+$/.test(ip);
+}

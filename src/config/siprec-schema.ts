@@ -16,14 +16,19 @@ export interface SiprecConfig {
   stems: boolean;
   /** When every stream is paused: `skip` or `silence` for SIPREC recordings; null: recording.pauseMode. */
   pauseMode: 'skip' | 'silence' | null;
+  /**
+   * Depth of a recorded stream's jitter buffer in ms: nobody hears a SIPREC stream live,
+   * so it plays this far behind and a burst or stall up to this long is written, not dropped.
+   */
+  jitterMs: number;
 }
 
-export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null };
+export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 };
 
 export const siprecSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['enabled', 'sources', 'maxStreams', 'maxMetadataBytes', 'stereo', 'stems', 'pauseMode'],
+  required: ['enabled', 'sources', 'maxStreams', 'maxMetadataBytes', 'stereo', 'stems', 'pauseMode', 'jitterMs'],
   properties: {
     enabled: { type: 'boolean' },
     sources: { type: 'array', items: { type: 'string', minLength: 1 } },
@@ -32,6 +37,7 @@ export const siprecSchema = {
     stereo: { type: 'boolean' },
     stems: { type: 'boolean' },
     pauseMode: { type: 'string', nullable: true, enum: ['skip', 'silence', null] },
+    jitterMs: { type: 'integer', minimum: 100, maximum: 3000, multipleOf: 20 },
   },
 } as const;
 

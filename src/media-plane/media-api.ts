@@ -10,7 +10,7 @@ import type { ClockStats } from '../mixer/mix-clock.ts';
 import type { TwoPartyStats } from '../mixer/two-party-forwarder.ts';
 import type { RtcpStats } from './rtcp/index.ts';
 import type { EndpointStats } from './rtp-endpoint.ts';
-import type { NegotiatedAudio } from './sdp-types.ts';
+import type { IpFamily, NegotiatedAudio } from './sdp-types.ts';
 
 export type MediaLegCloseReason = 'closed' | 'room-closed';
 /** 'media-thread-died': the media thread that ran the room failed (its calls end, Q.850 cause 41). */
@@ -42,6 +42,22 @@ export interface CreateLegOptions {
   id?: string;
   /** Run Goertzel DTMF detection even if telephone-event was negotiated. */
   inbandDtmf?: boolean;
+  /**
+   * A leg nobody hears live (a SIPREC stream): a deep jitter buffer of this many ms
+   * that plays at that fixed depth and sheds nothing (MixerParticipant), so a burst
+   * or stall up to this long is recorded in place; the room's close plays it out.
+   */
+  recordOnlyMs?: number;
+}
+
+export interface CreateOutgoingLegOptions extends CreateLegOptions {
+  /** Offer SDES-SRTP (RTP/SAVP). */
+  srtp?: boolean;
+  /**
+   * The family of the target when call control knows it (an IPv6 SIP URI, a
+   * caller's IPv6 source): 6 offers IPv6 media when media.rtpIp6 is set; else IPv4.
+   */
+  family?: IpFamily;
 }
 
 /** A leg's RTP endpoint as the API and tests read it (live on the owning thread, a ~1 s snapshot elsewhere). */
@@ -101,9 +117,14 @@ export interface MediaRoom extends TypedEmitter<MediaRoomEvents> {
   readonly forwardStats: Readonly<TwoPartyStats>;
   leg(id: string): MediaLeg | undefined;
   createLeg(offer: string, options?: CreateLegOptions): Promise<{ leg: MediaLeg; answer: string }>;
-  createOutgoingLeg(options?: CreateLegOptions & { srtp?: boolean }): Promise<{ leg: MediaLeg; offer: string }>;
+  createOutgoingLeg(options?: CreateOutgoingLegOptions): Promise<{ leg: MediaLeg; offer: string }>;
   play(source: FrameSource): void;
   addSink(sink: TickSink): void;
   removeSink(sink: TickSink): void;
+  /**
+   * Plays out at once what record-only legs still buffer, into the recorders (the
+   * room is about to close: its clock stops). Resolves when the ticks are written.
+   */
+  flushRecordOnly(): Promise<void>;
   close(reason?: MediaRoomCloseReason): void;
 }

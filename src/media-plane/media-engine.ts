@@ -46,7 +46,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     private readonly log: Logger,
   ) {
     super(log);
-    this.ports = new PortAllocator(config.rtpPortRange, config.rtpIp);
+    this.ports = new PortAllocator(config.rtpPortRange, { ip4: config.rtpIp, ip6: config.rtpIp6 });
     this.roomConfig = { ...config, latching: latchMode(config.latching) };
   }
 
@@ -158,13 +158,14 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     });
     this.rooms.set(id, room);
     thread.addRoom(room);
-    try {
-      await thread.request({ type: 'room.create', roomId: id });
-    } catch (err) {
+    // Not awaited (one thread round trip less before a call's first answer): the thread
+    // takes its commands in order and makes the room synchronously, so the first leg's
+    // command, sent after this one, finds it. A failure closes the room, and with it
+    // whatever was asked of it meanwhile.
+    thread.request({ type: 'room.create', roomId: id }).catch((err: unknown) => {
+      if (!room.isClosed) this.log.error({ err, room: id }, 'the media thread could not make the room');
       room.close();
-      throw err;
-    }
-    if (room.isClosed) throw new MediaClosedError(`room ${id} closed while it was made`);
+    });
     return room;
   }
 

@@ -15,7 +15,7 @@ export type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.
 import type { RtcpStats } from './rtcp/index.ts';
 import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
 import { buildAnswer, buildOffer, negotiateOffer, parseAnswer } from './sdp-negotiator.ts';
-import type { NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
+import type { IpFamily, NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
 import type { LegRole } from './thread/protocol.ts';
 import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
 
@@ -28,8 +28,10 @@ export type LegRtcp = RtcpContext & { setClockRate(rate: number): void; readonly
 
 export interface LegHost {
   readonly codecs: readonly CodecName[];
-  /** Opens this leg's RTP endpoint (RTCP port too when `withRtcp`), keeping `port` when it is free. */
-  openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint>;
+  /** Whether IPv6 media is configured (media.rtpIp6): IPv6 peers are accepted. */
+  readonly ipv6: boolean;
+  /** Opens this leg's RTP endpoint in `family` (RTCP port too when `withRtcp`), keeping `port` when it is free. */
+  openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, family: IpFamily, port?: number): Promise<RtpEndpoint>;
   /** An SRTP context: what we send under `local`, what we receive under `remote`. */
   createSrtp(local: SrtpKey, remote: SrtpKey): SrtpContext;
   /** The leg's RTCP (reports sent every ~5 s, the peer's read). */
@@ -52,6 +54,8 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   private localKey: SrtpKey | null = null;
   private pendingOffer: { srtp: boolean } | null = null;
   private rtcp: LegRtcp | null = null;
+  /** The endpoint the RTCP session reports through (a new one after a re-offer that changed family). */
+  private rtcpOn: RtpEndpoint | null = null;
   private watching = false;
   private timedOut = false;
   private lastDirection: NegotiatedAudio['direction'] | null = null;
@@ -121,21 +125,28 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
 
   /**
    * Answers an offer: the first one (from the room) or a re-offer (hold,
-   * resume, new address, new codec, new key). The port stays the same. Throws
-   * SdpNegotiationError (→ 488) and leaves the leg as it was when the offer
-   * cannot be accepted.
+   * resume, new address, new codec, new key). The leg's socket is of the
+   * family of the peer's c= line; the port stays the same unless a re-offer
+   * moves the peer to the other family (IPv4 to IPv6 or back): then the leg
+   * gets a new socket of that family (a new port in the answer, RFC 3264 §8.3.1)
+   * and the old one is closed. Throws SdpNegotiationError (→ 488) and leaves
+   * the leg as it was when the offer cannot be accepted.
    */
   async applyOffer(offer: string): Promise<string> {
     this.assertOpen();
-    const n = negotiateOffer(offer, this.host.codecs);
+    const n = negotiateOffer(offer, this.host.codecs, { ipv6: this.host.ipv6 });
     let ep = this.rtp;
-    if (!ep) {
-      ep = await this.host.openEndpoint(this, !n.remote.rtcpMux);
+    if (!ep || ep.family !== n.family) {
+      const fresh = await this.host.openEndpoint(this, !n.remote.rtcpMux, n.family);
       if (this.closed) {
-        ep.close();
+        fresh.close();
         throw new MediaClosedError('leg closed during negotiation');
       }
-      this.rtp = ep;
+      if (ep) {
+        this.log.info({ from: `IP${ep.family}`, to: `IP${n.family}`, oldPort: ep.port, port: fresh.port }, 're-offer changed address family: new RTP socket');
+        ep.close();
+      }
+      this.rtp = ep = fresh;
     } else if (!n.remote.rtcpMux) {
       await ep.ensureRtcpPort();
       this.assertOpen();
@@ -147,11 +158,11 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     return this.lastLocalSdp;
   }
 
-  /** @internal An offer for an outgoing leg (first offer, from the room). */
-  async makeOffer(srtp: boolean): Promise<string> {
+  /** @internal An offer for an outgoing leg (first offer, from the room), from a socket of `family`. */
+  async makeOffer(srtp: boolean, family: IpFamily = 4): Promise<string> {
     this.assertOpen();
     // Our offer proposes rtcp-mux but must be ready for an answer that refuses it (RFC 5761 §5.1.1).
-    const ep = await this.host.openEndpoint(this, true);
+    const ep = await this.host.openEndpoint(this, true, family);
     if (this.closed) {
       ep.close();
       throw new MediaClosedError('leg closed while making an offer');
@@ -168,7 +179,8 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   async applyAnswer(answer: string): Promise<void> {
     this.assertOpen();
     if (!this.pendingOffer || !this.rtp) throw new Error('no offer is pending on this leg');
-    const n = parseAnswer(answer, this.host.codecs, this.pendingOffer.srtp ? this.localKey : null);
+    // The peer sends to the address in our offer: its answer must be of that family.
+    const n = parseAnswer(answer, this.host.codecs, this.pendingOffer.srtp ? this.localKey : null, { ipv6: this.host.ipv6, family: this.rtp.family });
     this.pendingOffer = null;
     this.configure(n, this.localKey);
   }
@@ -210,6 +222,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     this.participant = null;
     this.rtp?.close();
     this.rtp = null;
+    this.rtcpOn = null;
     this.host.legClosed(this);
     this.announceClose(reason);
   }
@@ -235,10 +248,12 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     });
     this.negotiated = n;
     const clock = CODECS[n.codec].rtpClock;
-    if (!this.rtcp) {
-      this.rtcp = this.host.createRtcp(this, clock);
+    if (!this.rtcp) this.rtcp = this.host.createRtcp(this, clock);
+    else this.rtcp.setClockRate(clock);
+    if (this.rtcpOn !== ep) {
       ep.attachRtcp(this.rtcp);
-    } else this.rtcp.setClockRate(clock);
+      this.rtcpOn = ep;
+    }
     const media: ParticipantMedia = {
       codec: n.codec,
       audioPt: n.recvPt,

@@ -12,12 +12,12 @@ import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-particip
 import { RoomMixer } from '../mixer/room-mixer.ts';
 import { MediaClosedError } from './media-errors.ts';
 import { LocalMediaLeg, type LegHost } from './media-leg.ts';
-import type { CreateLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
+import type { CreateLegOptions, CreateOutgoingLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
 
-export type { CreateLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
+export type { CreateLegOptions, CreateOutgoingLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
 import type { PortAllocator } from './port-allocator.ts';
 import { RtpEndpoint, type LatchMode, type SrtpContext } from './rtp-endpoint.ts';
-import type { SrtpKey, SrtpSuite } from './sdp-types.ts';
+import type { IpFamily, SrtpKey, SrtpSuite } from './sdp-types.ts';
 import { RtcpSession } from './rtcp/index.ts';
 import { generateSrtpKeyBase64, SrtpSession } from './srtp/index.ts';
 import type { HubInputSink, HubPublisher, HubRoomSide } from './hub-publisher.ts';
@@ -37,6 +37,8 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
   readonly codecs: readonly CodecName[];
   private readonly legs = new Map<string, LocalMediaLeg>();
   private readonly inbandDtmf = new Set<string>();
+  /** Legs created with recordOnlyMs, and that depth. */
+  private readonly recordOnly = new Map<string, number>();
   private readonly mixer: RoomMixer;
   private closed = false;
   private closeReason: MediaRoomCloseReason = 'closed';
@@ -119,11 +121,16 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     }
   }
 
-  /** A leg Parley calls: resolves with our offer; give the answer to leg.applyAnswer(). */
-  async createOutgoingLeg(options: CreateLegOptions & { srtp?: boolean } = {}): Promise<{ leg: LocalMediaLeg; offer: string }> {
+  /**
+   * A leg Parley calls: resolves with our offer; give the answer to leg.applyAnswer().
+   * The offer is IPv6 when `family` says the target is and IPv6 media is configured, else IPv4.
+   */
+  async createOutgoingLeg(options: CreateOutgoingLegOptions = {}): Promise<{ leg: LocalMediaLeg; offer: string }> {
     const leg = this.newLeg(options);
     try {
-      const offer = await leg.makeOffer(options.srtp ?? false);
+      const family: IpFamily = options.family === 6 && this.ipv6 ? 6 : 4;
+      if (options.family === 6 && family === 4) this.log.info({ leg: leg.id }, 'the target is IPv6 but no IPv6 media address is configured (media.rtpIp6): offering IPv4');
+      const offer = await leg.makeOffer(options.srtp ?? false, family);
       this.assertOpen();
       return { leg, offer };
     } catch (err) {
@@ -147,6 +154,18 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     this.mixer.removeSink(sink);
   }
 
+  async flushRecordOnly(): Promise<void> {
+    this.flushRecordOnlyNow();
+  }
+
+  /** @internal flushRecordOnly() on the owning thread: the ticks run before this returns. */
+  flushRecordOnlyNow(maxTicks = Infinity): number {
+    if (this.closed) return 0;
+    const ticks = this.mixer.flushRecordOnly(maxTicks);
+    if (ticks > 0) this.log.debug({ ticks }, 'record-only legs played out');
+    return ticks;
+  }
+
   /** Closes legs, then the mixer. Synchronous, idempotent; one 'close'. */
   close(reason: MediaRoomCloseReason = 'closed'): void {
     if (this.closed) return;
@@ -165,12 +184,17 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
 
   // ---- LegHost: what legs may ask of their room ----
 
-  async openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, port?: number): Promise<RtpEndpoint> {
+  get ipv6(): boolean {
+    return this.ctx.config.rtpIp6 !== null;
+  }
+
+  async openEndpoint(leg: LocalMediaLeg, withRtcp: boolean, family: IpFamily, port?: number): Promise<RtpEndpoint> {
     this.assertOpen();
     const c = this.ctx.config;
     const ep = await RtpEndpoint.open({
       allocator: this.ctx.ports,
-      announcedIp: c.announcedIp ?? c.rtpIp,
+      family,
+      announcedIp: family === 6 ? (c.announcedIp6 ?? c.rtpIp6!) : (c.announcedIp ?? c.rtpIp),
       latching: c.latching,
       withRtcp,
       port,
@@ -207,13 +231,14 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     };
     // media.inbandDtmf 'auto': no detector until something wants the leg's digits (SipCall.wantDigits).
     const mode = this.inbandDtmf.has(leg.id) ? 'on' : this.ctx.config.inbandDtmf === 'always' ? 'auto' : 'off';
-    return this.mixer.createParticipant(leg.id, media, send, mode);
+    return this.mixer.createParticipant(leg.id, media, send, mode, this.recordOnly.get(leg.id) ?? null);
   }
 
   legClosed(leg: LocalMediaLeg): void {
     if (this.legs.get(leg.id) !== leg) return;
     this.legs.delete(leg.id);
     this.inbandDtmf.delete(leg.id);
+    this.recordOnly.delete(leg.id);
     this.safeEmit('legclose', leg);
   }
 
@@ -254,6 +279,7 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     const leg = new LocalMediaLeg(id, this, this.log.child({ leg: id }));
     this.legs.set(id, leg);
     if (options.inbandDtmf) this.inbandDtmf.add(id);
+    if (options.recordOnlyMs !== undefined) this.recordOnly.set(id, options.recordOnlyMs);
     return leg;
   }
 

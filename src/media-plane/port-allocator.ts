@@ -2,7 +2,20 @@
 // §11), the next odd one for RTCP when it is not multiplexed. Ports in use in
 // this process are remembered so a walk never tries them; a port another
 // process holds is found at bind time (EADDRINUSE) and skipped.
+//
+// Dual stack: a leg's sockets are of one family, decided before they are bound
+// (its peer's c= line, or the target of an offer): IPv4 on media.rtpIp, IPv6 on
+// media.rtpIp6. Both families draw from the one range, so a port names one leg.
 import dgram from 'node:dgram';
+import type { IpFamily } from './sdp-types.ts';
+
+export type { IpFamily } from './sdp-types.ts';
+
+/** Where each family's media binds (media.rtpIp, media.rtpIp6; null: no IPv6 media). */
+export interface MediaAddresses {
+  ip4: string;
+  ip6: string | null;
+}
 
 export interface BoundPorts {
   rtp: dgram.Socket;
@@ -11,14 +24,15 @@ export interface BoundPorts {
 }
 
 export class PortAllocator {
-  private readonly inUse = new Set<number>();
+  /** Ports held in this process, with the family their sockets are bound in. */
+  private readonly inUse = new Map<number, IpFamily>();
   private cursor: number;
   private readonly first: number;
   private readonly last: number;
 
   constructor(
     range: { min: number; max: number },
-    private readonly ip: string,
+    private readonly addresses: MediaAddresses,
   ) {
     this.first = range.min + (range.min % 2);
     this.last = range.max - 1;
@@ -32,13 +46,19 @@ export class PortAllocator {
     return this.inUse.size;
   }
 
+  /** Whether IPv6 media is configured (media.rtpIp6). */
+  get ipv6(): boolean {
+    return this.addresses.ip6 !== null;
+  }
+
   /**
-   * Binds an RTP socket (and its RTCP neighbour when `withRtcp`) on a free
-   * port pair; `preferred` is tried first (a re-offer that keeps its port).
+   * Binds an RTP socket (and its RTCP neighbour when `withRtcp`) of `family`
+   * on a free port pair; `preferred` is tried first (a re-offer that keeps its port).
    */
-  async bind(withRtcp: boolean, preferred?: number): Promise<BoundPorts> {
+  async bind(withRtcp: boolean, preferred?: number, family: IpFamily = 4): Promise<BoundPorts> {
+    const ip = this.ipOf(family);
     if (preferred !== undefined && !this.inUse.has(preferred)) {
-      const got = await this.tryPair(preferred, withRtcp);
+      const got = await this.tryPair(ip, family, preferred, withRtcp);
       if (got) return got;
     }
     const pairs = Math.floor((this.last - this.first) / 2) + 1;
@@ -46,7 +66,7 @@ export class PortAllocator {
       const port = this.cursor;
       this.cursor = port + 2 > this.last ? this.first : port + 2;
       if (this.inUse.has(port)) continue;
-      const got = await this.tryPair(port, withRtcp);
+      const got = await this.tryPair(ip, family, port, withRtcp);
       if (got) return got;
     }
     throw new Error(`no free RTP port in media.rtpPortRange (${this.first}-${this.last + 1}, ${this.inUse.size} pairs in use here)`);
@@ -54,22 +74,29 @@ export class PortAllocator {
 
   /** Binds the RTCP port of a pair whose RTP socket is already held (an answer that refused rtcp-mux). */
   async bindRtcp(port: number): Promise<dgram.Socket | null> {
-    return bindOne(this.ip, port + 1);
+    const family = this.inUse.get(port) ?? 4;
+    return bindOne(this.ipOf(family), family, port + 1);
   }
 
   release(port: number): void {
     this.inUse.delete(port);
   }
 
-  private async tryPair(port: number, withRtcp: boolean): Promise<BoundPorts | null> {
-    this.inUse.add(port);
-    const rtp = await bindOne(this.ip, port);
+  private ipOf(family: IpFamily): string {
+    if (family === 4) return this.addresses.ip4;
+    if (this.addresses.ip6 === null) throw new Error('IPv6 media needs media.rtpIp6');
+    return this.addresses.ip6;
+  }
+
+  private async tryPair(ip: string, family: IpFamily, port: number, withRtcp: boolean): Promise<BoundPorts | null> {
+    this.inUse.set(port, family);
+    const rtp = await bindOne(ip, family, port);
     if (!rtp) {
       this.inUse.delete(port);
       return null;
     }
     if (!withRtcp) return { rtp, rtcp: null, port };
-    const rtcp = await bindOne(this.ip, port + 1);
+    const rtcp = await bindOne(ip, family, port + 1);
     if (!rtcp) {
       rtp.close();
       this.inUse.delete(port);
@@ -79,8 +106,9 @@ export class PortAllocator {
   }
 }
 
-function bindOne(ip: string, port: number): Promise<dgram.Socket | null> {
-  const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 256 * 1024 });
+function bindOne(ip: string, family: IpFamily, port: number): Promise<dgram.Socket | null> {
+  // ipv6Only: a socket on :: must not also take IPv4 (and so a port an IPv4 leg holds).
+  const socket = family === 6 ? dgram.createSocket({ type: 'udp6', ipv6Only: true, recvBufferSize: 256 * 1024 }) : dgram.createSocket({ type: 'udp4', recvBufferSize: 256 * 1024 });
   return new Promise((resolve) => {
     const onError = (): void => {
       socket.close();

@@ -13,7 +13,7 @@
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';
-import type { BoundPorts, PortAllocator } from './port-allocator.ts';
+import type { BoundPorts, IpFamily, PortAllocator } from './port-allocator.ts';
 import { RtpSourceLatch, type LatchMode } from './rtp-source-latch.ts';
 
 export type { LatchMode } from './rtp-source-latch.ts';
@@ -75,7 +75,9 @@ export interface EndpointStats {
 
 export interface RtpEndpointOptions {
   allocator: PortAllocator;
-  /** Address written into SDP (media.announcedIp, else the bind address). */
+  /** The socket's family, decided before binding (the peer's c= line, or the target of our offer). */
+  family: IpFamily;
+  /** Address written into SDP (media.announcedIp or announcedIp6, else the bind address of the family). */
   announcedIp: string;
   latching: LatchMode;
   /** Open the RTCP port too (incoming offers without rtcp-mux, and every offer we make). */
@@ -140,12 +142,17 @@ export class RtpEndpoint {
   }
 
   static async open(opts: RtpEndpointOptions): Promise<RtpEndpoint> {
-    const bound = await opts.allocator.bind(opts.withRtcp, opts.port);
+    const bound = await opts.allocator.bind(opts.withRtcp, opts.port, opts.family);
     return new RtpEndpoint(bound, opts);
   }
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** IPv4 or IPv6: the family of the socket, and so of every address it sends to. */
+  get family(): IpFamily {
+    return this.opts.family;
   }
 
   /** Our side of the stream as SDP describes it. */

@@ -1,12 +1,12 @@
 // SDP offer/answer (RFC 3264) for SIP audio legs, with sdp-transform.
 // Pure functions: no sockets, no mediasoup; the leg applies the result.
-import { isIPv6 } from 'node:net';
+import { isIPv6, SocketAddress } from 'node:net';
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { CODECS, codecByName, type CodecName } from '../mixer/codecs/audio-codec.ts';
 import { SdpNegotiationError } from './media-errors.ts';
 import { SUPPORTED_SRTP_SUITES } from './srtp/index.ts';
-import { type Direction, type LocalAudio, type NegotiatedAudio, type SdpSessionInfo, type SrtpKey, type SrtpSuite } from './sdp-types.ts';
+import { type Direction, type IpFamily, type LocalAudio, type NegotiatedAudio, type SdpSessionInfo, type SrtpKey, type SrtpSuite } from './sdp-types.ts';
 
 /** Payload types Parley uses in its own offers (dynamic ones are the common choices). */
 export const OFFER_PT: Record<CodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 };
@@ -14,9 +14,14 @@ export const OFFER_DTMF_PT: Record<number, number> = { 8000: 101, 48000: 110 };
 
 const DIRECTIONS: Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
 
-/** What the local media side can reach: IPv6 peers only when its RTP address can send to them. */
+/** What the local media side can reach: IPv6 peers only when it has an IPv6 RTP address (media.rtpIp6). */
 export interface NegotiateOptions {
   ipv6: boolean;
+  /**
+   * The family the peer must use (an answer: our offer's socket is bound in one
+   * family and the peer sends to the address in it, so the answer cannot move it).
+   */
+  family?: IpFamily;
 }
 
 const IPV4_ONLY: NegotiateOptions = { ipv6: false };
@@ -113,20 +118,30 @@ function isKeyOf(suite: SrtpSuite, b64: string): boolean {
 }
 
 /**
- * The stream's address, or null for hold (0.0.0.0, ::). An address that is not an
- * IPv4 dotted quad, or an IPv6 one the local side cannot reach, is refused with 301
- * (incompatible network address formats, RFC 3261 §20.43).
+ * The stream's address (null for hold: 0.0.0.0, ::) and family. An address that
+ * is not an IPv4 dotted quad or an IPv6 address, one of a family the local side
+ * cannot reach, or (in an answer) one of another family than our offer's is
+ * refused with 301 (incompatible network address formats, RFC 3261 §20.43).
+ * IPv6 addresses are written the way the socket reports sources (RFC 5952), so
+ * latching and the RTCP source check compare like with like.
  */
-function connectionIp(session: SessionDescription, m: MediaDescription, opts: NegotiateOptions): string | null {
+function connectionIp(session: SessionDescription, m: MediaDescription, opts: NegotiateOptions): { ip: string | null; family: IpFamily } {
   const c = m.connection ?? session.connection;
   if (!c) throw new SdpNegotiationError('no c= line for the audio stream', 399);
-  if (c.version === 6) {
-    if (!isIPv6(c.ip)) throw new SdpNegotiationError(`c=IN IP6 ${c.ip.slice(0, 40)} is not an IPv6 address`, 301);
-    if (!opts.ipv6) throw new SdpNegotiationError('IPv6 media addresses are not supported here', 301);
-    return c.ip === '::' ? null : c.ip;
+  const family: IpFamily = c.version === 6 ? 6 : 4;
+  let ip: string;
+  if (family === 6) {
+    if (!isIPv6(c.ip) || c.ip.includes('%')) throw new SdpNegotiationError(`c=IN IP6 ${c.ip.slice(0, 40)} is not an IPv6 address`, 301);
+    if (!opts.ipv6) throw new SdpNegotiationError('IPv6 media is not supported here: no IPv6 media address is configured', 301);
+    ip = new SocketAddress({ address: c.ip, family: 'ipv6' }).address;
+  } else {
+    if (!DOTTED_QUAD.test(c.ip)) throw new SdpNegotiationError(`c=IN IP4 ${c.ip.slice(0, 40)} is not an IPv4 address`, 301);
+    ip = c.ip;
   }
-  if (!DOTTED_QUAD.test(c.ip)) throw new SdpNegotiationError(`c=IN IP4 ${c.ip.slice(0, 40)} is not an IPv4 address`, 301);
-  return c.ip === '0.0.0.0' ? null : c.ip;
+  if (opts.family !== undefined && opts.family !== family) {
+    throw new SdpNegotiationError(`c=IN IP${family} in an answer to an offer made in IP${opts.family}`, 301);
+  }
+  return { ip: ip === '0.0.0.0' || ip === '::' ? null : ip, family };
 }
 
 /** Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock. */
@@ -187,7 +202,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       }
     }
     const dtmf = pickDtmf(m, payloads, CODECS[codec].rtpClock);
-    const ip = connectionIp(session, m, opts);
+    const { ip, family } = connectionIp(session, m, opts);
     const rtcpMux = m.rtcpMux !== undefined;
     let direction = reverse(mediaDirection(session, m));
     if (ip === null && (direction === 'sendrecv' || direction === 'sendonly')) {
@@ -200,6 +215,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       recvPt: pt,
       dtmf: dtmf ? { sendPt: dtmf.pt, recvPt: dtmf.pt, clock: dtmf.clock } : null,
       remote: { ip, port: m.port, rtcpPort: rtcpMux ? null : (m.rtcp?.port ?? m.port + 1), rtcpMux },
+      family,
       direction,
       remoteSrtp,
       remoteSsrcs: [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))],

@@ -1,6 +1,9 @@
 // What offer/answer decides for one SIP leg's audio stream.
 import type { CodecName } from '../mixer/codecs/audio-codec.ts';
 
+/** The address family of a leg's media: its socket and both c= lines (RFC 4566 §5.7: IP4, IP6). */
+export type IpFamily = 4 | 6;
+
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 export const SRTP_SUITES = ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const;
@@ -23,6 +26,8 @@ export interface NegotiatedAudio {
   dtmf: { sendPt: number; recvPt: number; clock: number } | null;
   /** Where we send RTP (the peer's c= and m= port); null ip when the peer put 0.0.0.0 (old-style hold). */
   remote: { ip: string | null; port: number; rtcpPort: number | null; rtcpMux: boolean };
+  /** The family of the peer's c= line (also for a hold address, 0.0.0.0 or ::); IPv6 addresses in canonical form (RFC 5952). */
+  family: IpFamily;
   /** Our direction, as written in our SDP. */
   direction: Direction;
   /** The peer's SRTP key when the profile is RTP/SAVP. */

@@ -4,6 +4,13 @@
 // interarrival jitter estimate (§6.4.1, A.8) within [minMs, maxMs] and grows
 // by one frame after an underrun. Depth beyond target + 2 frames is shed by
 // dropping the oldest packet, so latency cannot grow without limit.
+// A record-only buffer (a leg nobody hears live: a SIPREC stream) trades
+// latency for completeness: it plays at a fixed depth of maxMs (a stall or a
+// burst up to that long is written in place), holds up to twice that, sheds
+// nothing, and drain() plays out what is left when the leg ends. Its packets are
+// placed by their RTP timestamps: a timestamp gap (silence suppression, DTX) is
+// played as that much silence instead of closing up, so a recorded stream keeps
+// its timeline against the others.
 import { FRAME_MS } from './frames.ts';
 
 const MAX_PAYLOAD = 1500;
@@ -48,17 +55,25 @@ export class JitterBuffer {
   private lastTransit: number | null = null;
   private stableTicks = 0;
   private emptyTicks = 0;
+  private draining = false;
+  /** Record-only: the RTP timestamp the next tick plays, and one frame of it. */
+  private playTs = 0;
+  private readonly frameTs: number;
   readonly stats: JitterStats = { received: 0, late: 0, duplicates: 0, overflow: 0, lost: 0, underruns: 0, shed: 0, targetMs: 0, jitterMs: 0 };
 
   constructor(
     minMs: number,
     maxMs: number,
     private readonly clockRate: number,
+    /** Fixed depth maxMs, room for twice that, no shedding (see above). */
+    readonly recordOnly = false,
   ) {
-    this.minFrames = Math.max(1, Math.round(minMs / FRAME_MS));
-    this.maxFrames = Math.max(this.minFrames, Math.round(maxMs / FRAME_MS));
+    const min = Math.max(1, Math.round(minMs / FRAME_MS));
+    this.maxFrames = Math.max(min, Math.round(maxMs / FRAME_MS));
+    this.minFrames = recordOnly ? this.maxFrames : min;
     this.targetFrames = this.minFrames;
-    const capacity = this.maxFrames + 3;
+    this.frameTs = clockRate / 50;
+    const capacity = recordOnly ? 2 * this.maxFrames + 3 : this.maxFrames + 3;
     for (let i = 0; i < capacity; i++) {
       this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data: new Uint8Array(MAX_PAYLOAD) });
       this.used.push(false);
@@ -125,9 +140,11 @@ export class JitterBuffer {
    */
   pop(): JitterSlot | typeof LOST | null {
     if (!this.playing) {
-      if (this.count === 0 || this.count < this.targetFrames) return null;
+      if (this.count === 0 || (this.count < this.targetFrames && !this.draining)) return null;
       this.playing = true;
-      this.expected = this.slots[this.oldestIndex()].seq;
+      const first = this.slots[this.oldestIndex()];
+      this.expected = first.seq;
+      this.playTs = first.timestamp;
     }
     if (this.count === 0) {
       // Underrun: the next packet is late, not lost. Keep waiting for it (the
@@ -136,12 +153,13 @@ export class JitterBuffer {
       this.stableTicks = 0;
       if (this.targetFrames < this.maxFrames) this.targetFrames++;
       this.stats.targetMs = this.targetMs;
+      this.playTs = (this.playTs + this.frameTs) >>> 0;
       if (++this.emptyTicks * FRAME_MS > 200) this.playing = false; // the stream paused (DTX, hold): rebuffer
       return null;
     }
     this.emptyTicks = 0;
     this.adapt();
-    if (this.count > this.targetFrames + 2) {
+    if (this.count > this.targetFrames + 2 && !this.recordOnly) {
       // Too deep (a burst arrived): shed the oldest to bring latency back.
       const o = this.oldestIndex();
       this.used[o] = false;
@@ -161,10 +179,21 @@ export class JitterBuffer {
       if (gap > 0 && gap <= this.slots.length) {
         this.expected = (this.expected + 1) & 0xffff;
         this.stats.lost++;
+        this.playTs = (this.playTs + this.frameTs) >>> 0;
         return LOST;
       }
       // A jump in the sequence (new stream, long gap): resynchronise.
       found = oldest;
+    }
+    if (this.recordOnly) {
+      // The next packet is timestamped ahead of this tick (the sender was silent,
+      // DTX): this tick is silence. A jump of more than 10 s is a new timeline: play on.
+      const ahead = (this.slots[found].timestamp - this.playTs) | 0;
+      if (ahead >= this.frameTs && ahead < 10 * this.clockRate) {
+        this.playTs = (this.playTs + this.frameTs) >>> 0;
+        return null;
+      }
+      this.playTs = (this.slots[found].timestamp + this.frameTs) >>> 0;
     }
     this.used[found] = false;
     this.count--;
@@ -194,6 +223,11 @@ export class JitterBuffer {
       }
     }
     if (this.playing && seqDiff(this.expected, seq) < 0) this.expected = seq;
+  }
+
+  /** The leg ends: what is buffered plays from now on without waiting for the target depth. */
+  drain(): void {
+    this.draining = true;
   }
 
   reset(): void {

@@ -27,6 +27,12 @@ export class MixClock implements TickerClient {
   private startAt = 0;
   private n = 0;
   private stopped = false;
+  /**
+   * Missed ticks run at once at most, beyond which they are skipped. A room with
+   * record-only legs raises it to their depth (RoomMixer): a skipped tick is a frame
+   * its jitter buffers never play, so a stalled thread would fill them up for good.
+   */
+  maxCatchUp = MAX_CATCH_UP;
   readonly stats: ClockStats = { ticks: 0, late: 0, skipped: 0, maxLateMs: 0, busyMs: 0 };
 
   constructor(
@@ -57,7 +63,7 @@ export class MixClock implements TickerClient {
     let ran = 0;
     while (!this.stopped && this.startAt + this.n * FRAME_MS <= now) {
       const lateMs = now - (this.startAt + this.n * FRAME_MS);
-      if (ran >= MAX_CATCH_UP) {
+      if (ran >= this.maxCatchUp) {
         const missed = Math.floor(lateMs / FRAME_MS);
         this.stats.skipped += missed;
         this.n += missed;

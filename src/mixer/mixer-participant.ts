@@ -50,6 +50,11 @@ export interface ParticipantOptions {
   sampleRate: number;
   jitterMinMs: number;
   jitterMaxMs: number;
+  /**
+   * A leg nobody hears live (a SIPREC stream): its jitter buffer plays at this fixed
+   * depth and sheds nothing, so a burst or stall up to this long is recorded, not dropped.
+   */
+  recordOnlyMs?: number | null;
   /** In-band DTMF detection (see InbandDtmfMode); 'auto' when absent. */
   inbandDtmf?: InbandDtmfMode;
   send: (packet: Buffer) => void;
@@ -131,7 +136,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.out = new Int16Array(n);
     this.inPipe = new InputPipeline(this.media.codec, opts.sampleRate);
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
-    this.jitter = new JitterBuffer(opts.jitterMinMs, opts.jitterMaxMs, CODECS[this.media.codec].rtpClock);
+    this.jitter = this.newJitter(this.media.codec);
     this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
@@ -143,6 +148,21 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   get jitterStats(): JitterBuffer['stats'] {
     return this.jitter.stats;
+  }
+
+  /** Whether the leg's jitter buffer is the deep record-only kind. */
+  get recordOnly(): boolean {
+    return this.jitter.recordOnly;
+  }
+
+  /** Packets waiting in the jitter buffer. */
+  get buffered(): number {
+    return this.jitter.depth;
+  }
+
+  /** @internal The room ends: what the jitter buffer holds plays out without waiting for its depth. */
+  drainInput(): void {
+    this.jitter.drain();
   }
 
   get talking(): boolean {
@@ -173,7 +193,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.outPipe.close();
       this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
       this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate);
-      this.jitter = new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, CODECS[media.codec].rtpClock);
+      this.jitter = this.newJitter(media.codec);
     }
     this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
     this.configureInband();
@@ -332,6 +352,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.onClose(this);
     this.safeEmit('close');
     this.removeAllListeners();
+  }
+
+  private newJitter(codec: CodecName): JitterBuffer {
+    const deep = this.opts.recordOnlyMs ?? null;
+    const clock = CODECS[codec].rtpClock;
+    return deep !== null ? new JitterBuffer(deep, deep, clock, true) : new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, clock);
   }
 
   private markPlayed(seq: number, ts: number, timeMs: number): void {

@@ -64,6 +64,8 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   private readonly clock: MixClock;
   private readonly forwarder = new TwoPartyForwarder();
   private manualTicks = 0;
+  /** Room time of the last tick run (flushRecordOnly goes on from it). */
+  private lastTickMs = -FRAME_MS;
   private closed = false;
   private readonly log: Logger;
 
@@ -106,7 +108,8 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     return this.participants.get(id);
   }
 
-  createParticipant(id: string, media: ParticipantMedia, send: (packet: Buffer) => void, inbandDtmf: InbandDtmfMode = 'auto'): MixerParticipant {
+  /** `recordOnlyMs`: a leg nobody hears live gets a deep jitter buffer of that depth (MixerParticipant). */
+  createParticipant(id: string, media: ParticipantMedia, send: (packet: Buffer) => void, inbandDtmf: InbandDtmfMode = 'auto', recordOnlyMs: number | null = null): MixerParticipant {
     if (this.closed) throw new Error('mixer is closed');
     if (this.participants.has(id)) throw new Error(`participant ${id} exists`);
     const p = new MixerParticipant(
@@ -117,12 +120,15 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
         jitterMinMs: this.opts.jitterMinMs,
         jitterMaxMs: this.opts.jitterMaxMs,
         inbandDtmf,
+        recordOnlyMs,
         send,
         log: this.log.child({ leg: id }),
       },
       this.participantClosed,
       this.legsChanged,
     );
+    // A record-only leg's buffer is only drained by ticks: after a stall the room catches up on all of them it can hold.
+    if (recordOnlyMs !== null) this.clock.maxCatchUp = Math.max(this.clock.maxCatchUp, Math.ceil(recordOnlyMs / FRAME_MS));
     this.participants.set(id, p);
     this.list = [...this.participants.values()];
     this.legsChanged();
@@ -156,6 +162,34 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     if (!this.opts.manualClock) throw new Error('runTick() needs manualClock');
     if (this.closed) return;
     this.tick(this.manualTicks++ * FRAME_MS);
+  }
+
+  /**
+   * The room is ending: stops the clock and runs the ticks at once that play out
+   * what record-only legs still buffer (their depth holds the last second or so of
+   * audio), so recorders get it before they close. Other legs' buffers are dropped
+   * as before. At most `maxTicks` (call again for the rest); returns the ticks run.
+   */
+  flushRecordOnly(maxTicks = Infinity): number {
+    if (this.closed) return 0;
+    let deep = 0;
+    for (const p of this.list) {
+      if (!p.recordOnly) continue;
+      p.drainInput();
+      deep = Math.max(deep, p.buffered);
+    }
+    if (deep === 0) return 0;
+    this.clock.stop();
+    // Each tick plays one packet per leg, or the silence of a timestamp gap (DTX) between
+    // two of them: at most the buffer's span; 10 s bounds it.
+    const limit = Math.min(maxTicks, 500);
+    let n = 0;
+    while (n < limit && this.list.some((p) => p.recordOnly && p.buffered > 0)) {
+      this.lastTickMs += FRAME_MS;
+      this.tick(this.lastTickMs);
+      n++;
+    }
+    return n;
   }
 
   /** Stops the clock, closes every participant, stops every source. Idempotent; emits 'close' once. */
@@ -226,6 +260,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   }
 
   private readonly tick = (timeMs: number): void => {
+    this.lastTickMs = timeMs;
     if (this.pendingRate !== null) {
       const rate = this.pendingRate;
       this.pendingRate = null;

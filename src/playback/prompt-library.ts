@@ -2,6 +2,7 @@
 // text to speak, a tone) into a Clip at the room rate, and a Clip into a Player
 // (a FrameSource the mixer pulls, for a room or for one leg). The library owns
 // the players it made, so that close() stops every one of them.
+import { stat } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { PromptError } from './errors.ts';
 import { Player, type Clip, type PlayerOptions } from './player.ts';
@@ -27,6 +28,18 @@ export interface PromptLibraryOptions {
   log: Logger;
 }
 
+/** A decoded prompt file and the stat of the file it was read from. */
+interface CachedClip {
+  path: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  clip: Clip;
+}
+
+/** At most this many samples of decoded prompt files are kept (32 MiB). */
+const CLIP_CACHE_SAMPLES = 16 * 1024 * 1024;
+
 export class PromptLibrary {
   readonly cache: PromptCache;
   private readonly players = new Set<Player>();
@@ -35,6 +48,14 @@ export class PromptLibrary {
   private closed = false;
   /** Rendered tones by spec and rate (ringback is rendered for every bridge otherwise); players only read them. */
   private readonly tones = new Map<string, Int16Array>();
+  /**
+   * Decoded prompt files by rate and name (a notice played on every call was resolved,
+   * read and decoded every time): used while the file is the same one (inode, size,
+   * mtime of a stat), else resolved and read again. Players only read the samples.
+   */
+  private readonly clips = new Map<string, CachedClip>();
+  /** Samples held by `clips` (bounded by CLIP_CACHE_SAMPLES). */
+  private clipSamples = 0;
 
   constructor(private readonly options: PromptLibraryOptions) {
     this.log = options.log.child({ component: 'playback' });
@@ -65,8 +86,47 @@ export class PromptLibrary {
       const samples = await this.readMono(path, sampleRate, 'tts');
       return { samples, sampleRate, label: `tts:${spec.text.slice(0, 40)}`, fromCache };
     }
-    const name = spec.prompt;
+    const key = `${sampleRate} ${spec.prompt}`;
+    const known = this.clips.get(key);
+    if (known) {
+      const st = await stat(known.path).catch(() => null);
+      // The same file as when it was read (a prompt with another extension added since is found once this one changes).
+      if (st && st.ino === known.ino && st.size === known.size && st.mtimeMs === known.mtimeMs) return { ...known.clip, fromCache: true };
+    }
+    const loaded = await this.loadPrompt(spec.prompt, sampleRate);
+    this.remember(key, loaded);
+    return loaded.clip;
+  }
+
+  /** Keeps a decoded clip (the oldest go first; a clip longer than the cache's bound is not kept). */
+  private remember(key: string, c: CachedClip): void {
+    const old = this.clips.get(key);
+    if (old) {
+      this.clips.delete(key);
+      this.clipSamples -= old.clip.samples.length;
+    }
+    if (c.clip.samples.length > CLIP_CACHE_SAMPLES / 4) return;
+    while (this.clips.size > 0 && (this.clips.size >= 64 || this.clipSamples + c.clip.samples.length > CLIP_CACHE_SAMPLES)) {
+      const [k, v] = this.clips.entries().next().value!;
+      this.clips.delete(k);
+      this.clipSamples -= v.clip.samples.length;
+    }
+    this.clips.set(key, c);
+    this.clipSamples += c.clip.samples.length;
+  }
+
+  /** Resolves, reads and decodes a prompt file; with the stat it was read under (for the clip cache). */
+  private async loadPrompt(name: string, sampleRate: number): Promise<CachedClip> {
     const path = await resolvePromptPath(this.options.dir, name);
+    // Taken before the read: a file replaced meanwhile is read again next time.
+    const st = await stat(path).catch((err: unknown) => {
+      throw new PromptError('UNREADABLE', `prompt '${name}' cannot be read: ${(err as Error).message}`, name, { cause: err });
+    });
+    const clip = await this.decodePrompt(name, path, sampleRate);
+    return { path, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, clip };
+  }
+
+  private async decodePrompt(name: string, path: string, sampleRate: number): Promise<Clip> {
     if (path.toLowerCase().endsWith('.wav')) {
       const header = await readWav(path, true).catch((err: unknown) => {
         throw new PromptError('UNREADABLE', `prompt '${name}' is not a readable WAV: ${(err as Error).message}`, name, {

@@ -1,5 +1,6 @@
 // What happens after a Recorder closed, off the media path: wait until every file
-// descriptor is closed, hash each file into the sidecar, then post-process each
+// descriptor is closed, hash each file into the sidecar (or take the hash its writer
+// made as it closed the file), then post-process each
 // file through the shared queue (one ffmpeg at a time), recording the results.
 // Never throws for a post-processing failure: the sidecar says what failed.
 import { basename } from 'node:path';
@@ -33,6 +34,8 @@ export interface FinalizeContext {
   files: FileEntry[];
   /** Resolve when each writer's descriptor is closed. */
   closed: Promise<void>[];
+  /** sha256 by file name, made by the writers as they completed the files; the others are read and hashed. */
+  hashes?: ReadonlyMap<string, string>;
   pathOf: (file: string) => string;
   postProcessor: PostProcessor | undefined;
   /** Persists `meta` (the sidecar); resolves when it is written (or its failure reported). */
@@ -45,12 +48,14 @@ export interface FinalizeContext {
 
 export async function finalizeRecording(c: FinalizeContext): Promise<void> {
   await Promise.all(c.closed);
-  for (const e of c.files) if (e.lost === undefined) e.sha256 = await sha256File(c.pathOf(e.file));
+  for (const e of c.files) if (e.lost === undefined) e.sha256 = c.hashes?.get(e.file) ?? (await sha256File(c.pathOf(e.file)));
   // A SIPREC session's metadata versions (null: the file was never written, e.g. a crash).
   for (const v of c.meta.siprec?.metadataVersions ?? []) v.sha256 = await (async () => sha256File(c.pathOf(v.file)))().catch(() => null);
-  await c.save();
   const format = c.meta.postProcessing.format;
   if (format !== 'none' && c.postProcessor) {
+    // The hashes are saved before post-processing, which can take long; without it the
+    // 'finalized' sidecar below is the next write (a crash in between is recovered).
+    await c.save();
     c.meta.postProcessing.state = 'pending';
     await c.save();
     try {

@@ -293,9 +293,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private async complete(): Promise<void> {
     await Promise.all([this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.stems.closed.written]);
     // The sidecar says what is on disk, not what was meant to be.
-    settleEntry(this.meta.mix, this.mix);
-    if (this.meta.stereo && this.stereo) settleEntry(this.meta.stereo, this.stereo);
-    this.stems.settleEntries();
+    // The writers hashed their files as they closed them: finalization need not read them again.
+    const hashes = new Map<string, string>();
+    settleEntry(this.meta.mix, this.mix, hashes);
+    if (this.meta.stereo && this.stereo) settleEntry(this.meta.stereo, this.stereo, hashes);
+    this.stems.settleEntries(hashes);
     this.meta.durationMs = this.meta.mix.durationMs;
     // Written before finalizeRecording hashes them (and the sidecar is signed).
     await this.companions.settled();
@@ -309,6 +311,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
         meta: this.meta,
         files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.stems.closed.entries],
         closed: [],
+        hashes,
         pathOf: (f) => this.path(f),
         postProcessor: this.options.postProcessor,
         save: () => this.saveMeta(),

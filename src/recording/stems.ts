@@ -76,14 +76,19 @@ export class Stems {
     return { entries: this.done.map((s) => s.entry), written: this.done.map((s) => s.writer.closed) };
   }
 
-  /** Once every closed stem is complete: their entries say what is on disk (duration, or why it is lost). */
-  settleEntries(): void {
-    for (const { writer, entry } of this.done) settleEntry(entry, writer);
+  /** Once every closed stem is complete: their entries say what is on disk (duration, or why it is lost); their hashes go to `hashes`. */
+  settleEntries(hashes?: Map<string, string>): void {
+    for (const { writer, entry } of this.done) settleEntry(entry, writer, hashes);
   }
 }
 
-/** A complete file's entry: the duration of the audio on disk, or why there is none. */
-export function settleEntry(entry: FileEntry, writer: WavFileWriter): void {
+/**
+ * A complete file's entry: the duration of the audio on disk, or why there is none.
+ * The writer's hash of the file (if it has one) goes to `hashes` by file name, for
+ * finalizeRecording, which puts it in the entry.
+ */
+export function settleEntry(entry: FileEntry, writer: WavFileWriter, hashes?: Map<string, string>): void {
   entry.durationMs = Math.round(writer.fileDurationMs);
   if (writer.lost !== null) entry.lost = writer.lost;
+  else if (writer.sha256 !== null) hashes?.set(entry.file, writer.sha256);
 }

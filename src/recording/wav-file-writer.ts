@@ -7,6 +7,9 @@
 //   whole sample frames on disk, so the header never claims data that is not
 //   there. One pass in flight per file; appends meanwhile stay in memory. A
 //   kill -9 loses at most what was still in memory.
+// - one 64 KiB buffer per file is filled and reused: a pass takes a copy of just
+//   what it holds (a few KiB), so a recording does not allocate 64 KiB of
+//   external memory per file per flush (which drove V8's GC at a few hundred calls).
 // - a failed write (ENOSPC, EIO) keeps what is on disk consistent (the header is
 //   set back to the data written), is reported once per outage, and is retried
 //   at most once a second: when the disk has room again the file goes on where
@@ -15,7 +18,9 @@
 //   keeps the call's timeline (stems stay aligned with the mix).
 // - close() is synchronous and idempotent; the last pass, the final header, the
 //   trim of a trailing partial sample frame, one fsync and the close(2) run
-//   asynchronously: `closed` resolves when the file is complete.
+//   asynchronously: `closed` resolves when the file is complete, with `sha256`
+//   the hash of the file as closed (read back once through the open descriptor,
+//   so finalization does not open and stream every file again).
 //
 // Encrypted (a PcmSealer given): the file is chunk-format.ts instead, its header
 // written once; each pass seals what is buffered into a chunk and appends it (a
@@ -25,6 +30,7 @@
 // fsync policy: none while recording. kill -9 only needs write(2) to have
 // returned (the data is in the page cache); one fsync after close protects the
 // finished file against a power loss.
+import { createHash } from 'node:crypto';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MAX_CHUNK_PLAIN } from './encryption/chunk-format.ts';
@@ -59,6 +65,8 @@ const BACKLOG_WARN_SECONDS = 30;
 const FAIL_BACKLOG_SECONDS = 10;
 /** A failing file is retried at most this often. */
 const RETRY_MS = 1000;
+/** The read-back that hashes a closed file reads this much at a time. */
+const HASH_READ_BYTES = 256 * 1024;
 
 export interface WavWriterHooks {
   /** A write failed (once per outage), the disk is slow, or audio was lost at close. */
@@ -99,6 +107,8 @@ export class WavFileWriter {
   lost: string | null = null;
   /** Outages seen (each reported once). */
   failures = 0;
+  /** The sha256 of the complete file, set when `closed` resolves (null: lost, or it could not be read back). */
+  sha256: string | null = null;
   /** Encrypted: where the next chunk goes, and a sealed chunk not yet fully written. */
   private fileBytes = 0;
   private pendingChunk: { chunk: Buffer; plainBytes: number } | null = null;
@@ -331,6 +341,7 @@ export class WavFileWriter {
         await this.writeFully(this.sealer.trailer(this.dataBytes), this.fileBytes).catch((err: unknown) => this.report(err as Error, 'write'));
         this.fh = null;
         await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
+        this.sha256 = await hashThrough(fh).catch(() => null);
         await fh.close();
       } else {
         const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
@@ -338,6 +349,7 @@ export class WavFileWriter {
         this.dataBytes = claim;
         await this.writeHeader().catch((err: unknown) => this.report(err as Error, 'write'));
         await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
+        this.sha256 = await hashThrough(fh).catch(() => null);
         await fh.close();
       }
     } catch (err) {
@@ -369,11 +381,19 @@ export class WavFileWriter {
     else this.segments.push(n);
   }
 
-  /** Moves the chunk being filled to the list of segments to write. */
+  /**
+   * Moves what the chunk being filled holds to the list of segments to write. A full
+   * chunk is handed over as it is (and a new one made); a partly filled one (every
+   * flush) is copied, so the 64 KiB buffer is reused.
+   */
   private seal(): void {
     if (this.used === 0) return;
-    this.segments.push(this.current.subarray(0, this.used));
-    this.current = Buffer.allocUnsafe(CHUNK_BYTES);
+    if (this.used === CHUNK_BYTES) {
+      this.segments.push(this.current);
+      this.current = Buffer.allocUnsafe(CHUNK_BYTES);
+    } else {
+      this.segments.push(Buffer.from(this.current.subarray(0, this.used)));
+    }
     this.used = 0;
   }
 
@@ -391,8 +411,32 @@ export class WavFileWriter {
   }
 }
 
-/** Creates the file (and its folder); never opens an existing one. */
+/** Creates the file (and its folder when it is missing), for writing and the read-back that hashes it; never opens an existing one. */
 async function openNew(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'wx+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   await mkdir(dirname(path), { recursive: true });
-  return open(path, 'wx');
+  return open(path, 'wx+');
 }
+
+/** The sha256 of the whole file behind `fh`, read with positional reads from offset 0. */
+async function hashThrough(fh: FileHandle): Promise<string> {
+  const h = createHash('sha256');
+  // Buffers are reused across files (one per read-back in flight), not allocated per file.
+  const buf = hashBuffers.pop() ?? Buffer.allocUnsafe(HASH_READ_BYTES);
+  try {
+    for (let at = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+  } finally {
+    if (hashBuffers.length < 4) hashBuffers.push(buf);
+  }
+  return h.digest('hex');
+}
+const hashBuffers: Buffer[] = [];

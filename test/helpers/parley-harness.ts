@@ -30,6 +30,8 @@ export interface ParleyOptions {
   media?: string;
   /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
   remote?: { controlPort: number; secret: string };
+  /** A UDP listener on [::1] (same port) besides the IPv4 ones: IPv6 SIP in and out. */
+  udp6?: boolean;
   /** A TLS listener besides UDP and TCP (PEM files). */
   tls?: { port: number; cert: string; key: string; ca?: string };
   /** Where Parley logs (a capturing logger for tests that check log lines). */
@@ -48,7 +50,7 @@ sip:
 ${opts.remote
     ? `  server: remote
   control: { host: 127.0.0.1, port: ${opts.remote.controlPort}, secret: ${opts.remote.secret} }`
-    : `  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }${tlsListen(opts.tls)}]
+    : `  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }${opts.udp6 ? `, { transport: udp, host: '::1', port: ${sipPort} }` : ''}${tlsListen(opts.tls)}]
   control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}

@@ -1,5 +1,5 @@
 // A SIP-less RTP endpoint for integration tests: a real UDP socket on
-// 127.0.0.1 that offers/answers SDP, streams a tone (or silence, or in-band
+// 127.0.0.1 (or ::1, options.ip) that offers/answers SDP, streams a tone (or silence, or in-band
 // DTMF) every 20 ms, sends RFC 4733 digits on its audio SSRC or a separate
 // one, and records and decodes what it receives.
 import dgram from 'node:dgram';
@@ -30,6 +30,8 @@ export interface RtpPeerOptions {
   dropEvery?: number;
   /** SDES-SRTP with this suite: RTP/SAVP and an a=crypto line with a key of its own. */
   srtp?: SrtpSuite;
+  /** The address the socket binds to and the SDP names (default 127.0.0.1; ::1 makes an IPv6 peer, c=IN IP6). */
+  ip?: string;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -45,7 +47,8 @@ export class RtpPeer extends EventEmitter {
   readonly rate: number;
   readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
   readonly received: (RtpPacket & { at: number })[] = [];
-  private readonly socket = dgram.createSocket('udp4');
+  readonly ip: string;
+  private readonly socket: dgram.Socket;
   private remote: { ip: string; port: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private mode: Mode = { kind: 'off' };
@@ -68,6 +71,8 @@ export class RtpPeer extends EventEmitter {
   constructor(options: RtpPeerOptions) {
     super();
     this.options = options;
+    this.ip = options.ip ?? '127.0.0.1';
+    this.socket = dgram.createSocket(this.ip.includes(':') ? 'udp6' : 'udp4');
     this.srtpKey = options.srtp ? generateSrtpKeyBase64(options.srtp) : null;
     this.codec = options.codec;
     this.pt = options.pt ?? CODECS[options.codec].staticPt ?? 111;
@@ -86,7 +91,7 @@ export class RtpPeer extends EventEmitter {
   }
 
   async bind(): Promise<this> {
-    this.socket.bind(0, '127.0.0.1');
+    this.socket.bind(0, this.ip);
     await once(this.socket, 'listening');
     return this;
   }
@@ -95,12 +100,17 @@ export class RtpPeer extends EventEmitter {
     return this.socket.address().port;
   }
 
+  /** The SDP address type of this peer (RFC 4566 §5.7). */
+  get addrType(): 'IP4' | 'IP6' {
+    return this.ip.includes(':') ? 'IP6' : 'IP4';
+  }
+
   /** An SDP offer (or answer) describing this peer. */
   sdp(extra: string[] = [], direction = 'sendrecv'): string {
     const info = CODECS[this.codec];
     const pts = [this.pt, ...(this.dtmfPt !== null ? [this.dtmfPt] : [])];
     const lines = [
-      'v=0', `o=peer 1 1 IN IP4 127.0.0.1`, 's=peer', 'c=IN IP4 127.0.0.1', 't=0 0',
+      'v=0', `o=peer 1 1 IN ${this.addrType} ${this.ip}`, 's=peer', `c=IN ${this.addrType} ${this.ip}`, 't=0 0',
       `m=audio ${this.port} ${this.srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} ${pts.join(' ')}`,
       `a=rtpmap:${this.pt} ${info.name}/${info.rtpClock}${info.sdpChannels > 1 ? '/2' : ''}`,
     ];

@@ -108,11 +108,22 @@ export function benchTable(s: Summary): string {
     ? [`Mixer alone: ${n(m.legs)} legs in rooms of ${n(m.roomSize)}; late frames; added latency p50 / p99`, `${n(m.legsPerCore)} legs per core (${n(m.microsPerLegPerFrame, 1)} µs per leg per frame); ${n(m.latePercent, 2)} %; ${n(m.latencyP50Ms, 1)} / ${n(m.latencyP99Ms, 1)} ms`, '', '', 'bench:mixer']
     : ['Mixer alone', na, '', '', 'bench:mixer']);
 
+  const rec = s.siprec;
+  rows.push(rec
+    ? [
+        `SIPREC recording, ${n(rec.sessions)} two-stream sessions at once (Parley: WAV per stream, stereo, mix, signed sidecar; rtpengine: pcap): packets lost of ${n(rec.packetsSent)}; CPU per session-second${rec.load !== null ? ` (load ${n(rec.load, 1)}; the generator up to ${n(rec.generatorMaxLagMs)} ms late)` : ''}`,
+        `${n(rec.parleyLost)} lost; ${n(rec.parleyCpuMsPerSessionSecond, 2)} ms`,
+        rec.rtpengineLost !== null || rec.rtpengineCpuMsPerSessionSecond !== null ? `rtpengine: ${n(rec.rtpengineLost)} lost; ${n(rec.rtpengineCpuMsPerSessionSecond, 2)} ms` : 'not run',
+        rec.cpuRatio !== null ? `**${n(rec.cpuRatio, 2)}×** the CPU` : '–',
+        'bench:siprec',
+      ]
+    : ['SIPREC recording against rtpengine', na, na, '–', 'bench:siprec']);
+
   const machine = `${s.machine.cores ?? '?'} cores${s.machine.model ? `, ${s.machine.model}` : ''}`;
   const lines = [
     `Made by \`${s.command}\` (latest results ${day(s.date)}, ${machine}; \`bench/results/summary.json\`, chart \`bench/results/summary.svg\`).`,
     '',
-    `| measure | Parley | the other server (mixing: Janus AudioBridge; calls, bridge: ${ANCHOR}) | Parley / other | from |`,
+    `| measure | Parley | the other server (mixing: Janus AudioBridge; calls, bridge: ${ANCHOR}; SIPREC: rtpengine) | Parley / other | from |`,
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',

@@ -79,6 +79,19 @@ export interface Summary {
   recording: { recordingsClosedPerSecond: number; recordingsSignedPerSecond: number | null; oggRealTimeFactor: number; mp3RealTimeFactor: number } | null;
   sip: { highestRateNoFailedCall: number; highestRateNoFailureAndP99Under50ms: number; p99MsAtHighestRate: number | null } | null;
   mixer: { legs: number; roomSize: number; legsPerCore: number; microsPerLegPerFrame: number; latePercent: number; latencyP50Ms: number; latencyP99Ms: number } | null;
+  /** bench:siprec's largest step: two-stream SIPREC sessions against rtpengine's pcap recording. */
+  siprec: {
+    sessions: number;
+    packetsSent: number;
+    parleyLost: number | null;
+    rtpengineLost: number | null;
+    parleyCpuMsPerSessionSecond: number | null;
+    rtpengineCpuMsPerSessionSecond: number | null;
+    cpuRatio: number | null;
+    generatorMaxLagMs: number | null;
+    /** The 1-minute load average during Parley's run. */
+    load: number | null;
+  } | null;
 }
 
 type Json = Record<string, unknown>;
@@ -164,6 +177,9 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
   const sip = readJson(dir, 'sip.json');
   const mixer = readJson(dir, 'mixer.json');
   const bridge = readJson(dir, 'bridge.json');
+  const siprec = readJson(dir, 'siprec.json');
+  const siprecSteps = Array.isArray(siprec?.steps) ? (siprec.steps as Json[]) : [];
+  const siprecTop = siprecSteps.length ? siprecSteps.reduce((a, b) => ((num(b, 'sessions') ?? 0) > (num(a, 'sessions') ?? 0) ? b : a)) : null;
   const callVariants = (calls?.variants ?? {}) as Json;
   const bridgeVariants = (bridge?.variants ?? {}) as Json;
   const sources: Record<string, string | null> = {
@@ -173,6 +189,7 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
     recording: str(recording, 'date'),
     sip: str(sip, 'date'),
     mixer: str(mixer, 'date'),
+    siprec: str(siprec, 'at') ?? str(siprec, 'date'),
   };
   const dates = Object.values(sources).filter((d): d is string => d !== null).sort();
   const at = (calls?.atThatRate ?? null) as Json | null;
@@ -239,6 +256,19 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
           latePercent: num(mixer, 'mixerTicks.latePercent') ?? 0,
           latencyP50Ms: num(mixer, 'addedLatencyMs.p50') ?? 0,
           latencyP99Ms: num(mixer, 'addedLatencyMs.p99') ?? 0,
+        }
+      : null,
+    siprec: siprecTop
+      ? {
+          sessions: num(siprecTop, 'sessions') ?? 0,
+          packetsSent: num(siprecTop, 'parley.packetsSent') ?? 0,
+          parleyLost: num(siprecTop, 'parley.packetsLost'),
+          rtpengineLost: num(siprecTop, 'rtpengine.packetsLost'),
+          parleyCpuMsPerSessionSecond: num(siprecTop, 'parley.cpuMsPerSessionSecond'),
+          rtpengineCpuMsPerSessionSecond: num(siprecTop, 'rtpengine.cpuMsPerSessionSecond'),
+          cpuRatio: num(siprecTop, 'cpuRatioParleyToRtpengine'),
+          generatorMaxLagMs: num(siprecTop, 'parley.generatorMaxLagMs'),
+          load: num(siprecTop, 'parley.loadavg.0'),
         }
       : null,
   };

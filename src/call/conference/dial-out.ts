@@ -8,6 +8,7 @@ import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
 import { answerReoffers, destroyDialog } from '../dialog-util.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
+import { uriFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
 
 export interface DialOutOptions {
@@ -69,7 +70,7 @@ export async function dialOut(
   let leg: MediaLeg;
   let offer: string;
   try {
-    ({ leg, offer } = await conf.room.createOutgoingLeg({ id: legId }));
+    ({ leg, offer } = await conf.room.createOutgoingLeg({ id: legId, family: uriFamily(opts.to) ?? 4 }));
   } catch (err) {
     conf.roster.leave(legId, 'failed');
     onLeft();

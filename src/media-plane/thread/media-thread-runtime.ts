@@ -42,7 +42,7 @@ export class MediaThreadRuntime {
     private readonly post: (e: MediaEvent) => void,
     private readonly log: Logger,
   ) {
-    this.ports = new PortAllocator(init.ports, init.config.rtpIp);
+    this.ports = new PortAllocator(init.ports, { ip4: init.config.rtpIp, ip6: init.config.rtpIp6 });
     this.statsTimer = setInterval(() => this.postStats(), STATS_INTERVAL_MS);
   }
 
@@ -62,11 +62,13 @@ export class MediaThreadRuntime {
         return this.post({ type: 'reply', req: cmd.req, ok: true, value: null });
       case 'room.close':
         return this.rooms.get(cmd.roomId)?.room.close(cmd.reason);
+      case 'room.flushRecordOnly':
+        return this.answer(cmd.req, async () => this.state(cmd.roomId).room.flushRecordOnlyNow(cmd.maxTicks));
       case 'leg.create':
         return this.answer(cmd.req, async () => {
           const s = this.state(cmd.roomId);
           s.slots.set(cmd.legId, cmd.slot);
-          const { leg } = await s.room.createLeg(cmd.offer, { id: cmd.legId, inbandDtmf: cmd.inbandDtmf });
+          const { leg } = await s.room.createLeg(cmd.offer, { id: cmd.legId, inbandDtmf: cmd.inbandDtmf, ...(cmd.recordOnlyMs !== null ? { recordOnlyMs: cmd.recordOnlyMs } : {}) });
           this.wireLeg(s.room.id, leg);
           return legInfo(leg);
         });
@@ -74,7 +76,7 @@ export class MediaThreadRuntime {
         return this.answer(cmd.req, async () => {
           const s = this.state(cmd.roomId);
           s.slots.set(cmd.legId, cmd.slot);
-          const { leg } = await s.room.createOutgoingLeg({ id: cmd.legId, srtp: cmd.srtp, inbandDtmf: cmd.inbandDtmf });
+          const { leg } = await s.room.createOutgoingLeg({ id: cmd.legId, srtp: cmd.srtp, family: cmd.family, inbandDtmf: cmd.inbandDtmf, ...(cmd.recordOnlyMs !== null ? { recordOnlyMs: cmd.recordOnlyMs } : {}) });
           this.wireLeg(s.room.id, leg);
           return legInfo(leg);
         });

@@ -9,7 +9,7 @@ import type { TwoPartyStats } from '../../mixer/two-party-forwarder.ts';
 import type { EndpointView, MediaLegCloseReason, MediaRoomCloseReason, ParticipantView } from '../media-api.ts';
 import type { RtcpStats } from '../rtcp/index.ts';
 import type { LatchMode } from '../rtp-endpoint.ts';
-import type { NegotiatedAudio } from '../sdp-types.ts';
+import type { IpFamily, NegotiatedAudio } from '../sdp-types.ts';
 import type { HubInputChange, HubInputOutput, HubInputStream, HubLegStream, HubLink } from '../hub-publisher.ts';
 import type { CodecName } from '../../mixer/codecs/audio-codec.ts';
 
@@ -46,8 +46,9 @@ export interface LegRole {
 export type MediaCommand =
   | { type: 'room.create'; req: number; roomId: string }
   | { type: 'room.close'; roomId: string; reason: MediaRoomCloseReason }
-  | { type: 'leg.create'; req: number; roomId: string; legId: string; slot: number; offer: string; inbandDtmf: boolean }
-  | { type: 'leg.createOutgoing'; req: number; roomId: string; legId: string; slot: number; srtp: boolean; inbandDtmf: boolean }
+  | { type: 'room.flushRecordOnly'; req: number; roomId: string; maxTicks: number }
+  | { type: 'leg.create'; req: number; roomId: string; legId: string; slot: number; offer: string; inbandDtmf: boolean; recordOnlyMs: number | null }
+  | { type: 'leg.createOutgoing'; req: number; roomId: string; legId: string; slot: number; srtp: boolean; family: IpFamily; inbandDtmf: boolean; recordOnlyMs: number | null }
   | { type: 'leg.applyOffer'; req: number; roomId: string; legId: string; offer: string }
   | { type: 'leg.applyAnswer'; req: number; roomId: string; legId: string; answer: string }
   | { type: 'leg.role'; roomId: string; legId: string; role: LegRole }

@@ -9,7 +9,7 @@ import type { ClockStats } from '../../mixer/mix-clock.ts';
 import type { TwoPartyStats } from '../../mixer/two-party-forwarder.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
-import type { CreateLegOptions, MediaLeg, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from '../media-api.ts';
+import type { CreateLegOptions, CreateOutgoingLegOptions, MediaLeg, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from '../media-api.ts';
 import { MediaClosedError } from '../media-errors.ts';
 import type { LegInfo, MediaEvent, RoomSnapshot } from './protocol.ts';
 import type { MediaThreadHandle } from './media-thread-handle.ts';
@@ -91,7 +91,7 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
   async createLeg(offer: string, options: CreateLegOptions = {}): Promise<{ leg: MediaLeg; answer: string }> {
     const leg = this.newLeg(options);
     try {
-      const info = await this.thread.request<LegInfo>({ type: 'leg.create', roomId: this.id, legId: leg.id, slot: leg.slot, offer, inbandDtmf: options.inbandDtmf ?? false });
+      const info = await this.thread.request<LegInfo>({ type: 'leg.create', roomId: this.id, legId: leg.id, slot: leg.slot, offer, inbandDtmf: options.inbandDtmf ?? false, recordOnlyMs: options.recordOnlyMs ?? null });
       this.assertOpen();
       if (leg.isClosed) throw new MediaClosedError(`leg ${leg.id} closed during negotiation`);
       leg.applyInfo(info);
@@ -102,10 +102,10 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
     }
   }
 
-  async createOutgoingLeg(options: CreateLegOptions & { srtp?: boolean } = {}): Promise<{ leg: MediaLeg; offer: string }> {
+  async createOutgoingLeg(options: CreateOutgoingLegOptions = {}): Promise<{ leg: MediaLeg; offer: string }> {
     const leg = this.newLeg(options);
     try {
-      const info = await this.thread.request<LegInfo>({ type: 'leg.createOutgoing', roomId: this.id, legId: leg.id, slot: leg.slot, srtp: options.srtp ?? false, inbandDtmf: options.inbandDtmf ?? false });
+      const info = await this.thread.request<LegInfo>({ type: 'leg.createOutgoing', roomId: this.id, legId: leg.id, slot: leg.slot, srtp: options.srtp ?? false, family: options.family ?? 4, inbandDtmf: options.inbandDtmf ?? false, recordOnlyMs: options.recordOnlyMs ?? null });
       this.assertOpen();
       if (leg.isClosed) throw new MediaClosedError(`leg ${leg.id} closed while making an offer`);
       leg.applyInfo(info);
@@ -128,6 +128,17 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
 
   removeSink(sink: TickSink): void {
     this.thread.removeSink(this, sink);
+  }
+
+  async flushRecordOnly(): Promise<void> {
+    // The thread runs the ticks into the sinks' rings, a few at a time (a session of many
+    // streams would fill a ring at once); each batch goes to the recorders before the next.
+    for (let batches = 0; !this.closed && batches < 100; batches++) {
+      const ran = await this.thread.request<number>({ type: 'room.flushRecordOnly', roomId: this.id, maxTicks: 10 });
+      if (this.closed) return;
+      this.thread.drainRoom(this);
+      if (ran < 10) return;
+    }
   }
 
   /** Closes the legs, then the room; the thread closes its side. Synchronous, idempotent; one 'close'. */

@@ -41,6 +41,8 @@ export interface QueryPage {
   next: string | null;
 }
 
+/** How long the watch's events for known sidecars are gathered before they are checked. */
+const RECHECK_MS = 5000;
 const ID_SIDECAR = /^([A-Za-z0-9_][A-Za-z0-9._-]{0,200})\.json$/;
 /** Sidecars read at once while rebuilding. */
 const READ_CONCURRENCY = 32;
@@ -68,8 +70,12 @@ export class RecordingIndex {
   private journalQueue: string[] = [];
   private journalRunning: Promise<void> | null = null;
   private journalLines = 0;
+  private journalDirReady = false;
   private watcher: FSWatcher | null = null;
   private readonly ingesting = new Set<Promise<void>>();
+  /** Known ids the watch saw change: checked for a vanished sidecar together, at most every RECHECK_MS. */
+  private readonly recheck = new Set<string>();
+  private recheckTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Changes made while open() runs, applied after it (they are newer than what it reads). */
   private deferred: (() => void)[] | null = null;
@@ -265,13 +271,17 @@ export class RecordingIndex {
       try {
         while (this.journalQueue.length > 0) {
           const text = this.journalQueue.splice(0).join('');
-          await mkdir(dirname(this.journal), { recursive: true });
+          if (!this.journalDirReady) {
+            await mkdir(dirname(this.journal), { recursive: true });
+            this.journalDirReady = true;
+          }
           await appendFile(this.journal, text);
         }
       } catch (err) {
         // The next start reconciles with the folder; the index in memory is right.
         this.log.warn({ err, file: this.journal }, 'recordings index journal write failed');
         this.journalQueue = [];
+        this.journalDirReady = false; // the folder may have gone: made again with the next line
       }
     })().finally(() => {
       this.journalRunning = null;
@@ -329,13 +339,35 @@ export class RecordingIndex {
         if (!m || this.closed) return;
         const id = m[1]!;
         // Recordings of this process are put by the compliance service; only unknown or vanished ones are read.
-        const p = this.ingest(id, true).finally(() => this.ingesting.delete(p));
-        this.ingesting.add(p);
+        // A known one (every sidecar rewrite of a recording in progress is an event) is only
+        // checked for having vanished, batched: not one open per rewrite.
+        if (this.byId.has(id)) return this.scheduleRecheck(id);
+        this.track(this.ingest(id, true));
       });
       this.watcher.on('error', (err) => this.log.warn({ err, dir: this.dir }, 'recordings folder watch failed; sidecars added by hand appear at the next start'));
     } catch (err) {
       this.log.warn({ err, dir: this.dir }, 'cannot watch the recordings folder; sidecars added by hand appear at the next start');
     }
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.finally(() => this.ingesting.delete(tracked));
+    this.ingesting.add(tracked);
+  }
+
+  private scheduleRecheck(id: string): void {
+    this.recheck.add(id);
+    if (this.recheckTimer) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      const ids = [...this.recheck];
+      this.recheck.clear();
+      if (this.closed) return;
+      this.track((async () => {
+        for (let i = 0; i < ids.length; i += READ_CONCURRENCY) await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map((id) => this.ingest(id, true)));
+      })());
+    }, RECHECK_MS);
+    this.recheckTimer.unref();
   }
 
   /** Reads `<id>.json` (never through a link) into the index; a vanished one leaves it. */
@@ -369,6 +401,9 @@ export class RecordingIndex {
     this.closed = true;
     this.watcher?.close();
     this.watcher = null;
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    this.recheckTimer = null;
+    this.recheck.clear();
   }
 
   /** Resolves once the journal holds every change made so far. */

@@ -17,7 +17,6 @@ const LEGAL: Record<IctState, IctState[]> = {
 
 export class InviteClientTransaction extends Transaction<IctState> {
   readonly state = new GuardedState<IctState>('calling', LEGAL, 'ICT');
-  private timerA: NodeJS.Timeout | null = null;
   private timerB: NodeJS.Timeout | null = null;
   private timerD: NodeJS.Timeout | null = null;
   private timerM: NodeJS.Timeout | null = null;
@@ -38,16 +37,16 @@ export class InviteClientTransaction extends Transaction<IctState> {
   start(): void {
     if (!this.transmit(this.request)) return;
     // §17.1.1.2: timer A only on unreliable transports; timer B always.
-    if (!this.reliable) this.timerA = setTimeout(() => this.onTimerA(), this.intervalA);
+    if (!this.reliable) this.armRetransmit(this.intervalA, () => this.onTimerA());
     this.timerB = setTimeout(() => this.onTimerB(), timerValues(this.timers, this.reliable).txnTimeout);
   }
 
+  /** Timer A (armed through armRetransmit: never ahead of a response already received). */
   private onTimerA(): void {
-    this.timerA = null;
     if (!this.state.is('calling')) return;
     if (!this.transmit(this.request)) return;
     this.intervalA *= 2;
-    this.timerA = setTimeout(() => this.onTimerA(), this.intervalA);
+    this.armRetransmit(this.intervalA, () => this.onTimerA());
   }
 
   private onTimerB(): void {
@@ -107,8 +106,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
   }
 
   private clearA(): void {
-    if (this.timerA) clearTimeout(this.timerA);
-    this.timerA = null;
+    this.clearRetransmit();
   }
   private clearB(): void {
     if (this.timerB) clearTimeout(this.timerB);
@@ -123,7 +121,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
   }
 
   protected clearTimers(): void {
-    clearAll(this.timerA, this.timerB, this.timerD, this.timerM);
-    this.timerA = this.timerB = this.timerD = this.timerM = null;
+    clearAll(this.timerB, this.timerD, this.timerM);
+    this.timerB = this.timerD = this.timerM = null;
   }
 }

@@ -16,7 +16,6 @@ const LEGAL: Record<NictState, NictState[]> = {
 
 export class NonInviteClientTransaction extends Transaction<NictState> {
   readonly state = new GuardedState<NictState>('trying', LEGAL, 'NICT');
-  private timerE: NodeJS.Timeout | null = null;
   private timerF: NodeJS.Timeout | null = null;
   private timerK: NodeJS.Timeout | null = null;
   private intervalE: number;
@@ -34,17 +33,17 @@ export class NonInviteClientTransaction extends Transaction<NictState> {
 
   start(): void {
     if (!this.transmit(this.request)) return;
-    if (!this.reliable) this.timerE = setTimeout(() => this.onTimerE(), this.intervalE);
+    if (!this.reliable) this.armRetransmit(this.intervalE, () => this.onTimerE());
     this.timerF = setTimeout(() => this.onTimerF(), timerValues(this.timers, this.reliable).txnTimeout);
   }
 
+  /** Timer E (armed through armRetransmit: never ahead of a final response already received). */
   private onTimerE(): void {
-    this.timerE = null;
     if (!this.state.is('trying', 'proceeding')) return;
     if (!this.transmit(this.request)) return;
     // §17.1.2.2: doubling up to T2 while trying; T2 once a provisional arrived.
     this.intervalE = this.state.is('trying') ? Math.min(2 * this.intervalE, this.timers.t2) : this.timers.t2;
-    this.timerE = setTimeout(() => this.onTimerE(), this.intervalE);
+    this.armRetransmit(this.intervalE, () => this.onTimerE());
   }
 
   private onTimerF(): void {
@@ -61,8 +60,9 @@ export class NonInviteClientTransaction extends Transaction<NictState> {
       this.user.onResponse(res);
       return;
     }
-    clearAll(this.timerE, this.timerF);
-    this.timerE = this.timerF = null;
+    this.clearRetransmit();
+    clearAll(this.timerF);
+    this.timerF = null;
     this.state.transition('completed');
     this.user.onResponse(res);
     this.timerK = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).K);
@@ -76,7 +76,7 @@ export class NonInviteClientTransaction extends Transaction<NictState> {
   }
 
   protected clearTimers(): void {
-    clearAll(this.timerE, this.timerF, this.timerK);
-    this.timerE = this.timerF = this.timerK = null;
+    clearAll(this.timerF, this.timerK);
+    this.timerF = this.timerK = null;
   }
 }

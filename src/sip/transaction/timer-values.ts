@@ -5,6 +5,8 @@ export interface TimerSettings {
   t4: number;
   /** RFC 4028 Min-SE in seconds (session intervals below it get 422); 90 when absent. */
   minSE?: number;
+  /** The clock retransmission timers measure the event loop's lag with (ms; performance.now when absent; tests set it). */
+  clock?: () => number;
 }
 
 export function timerValues(t: TimerSettings, reliable: boolean) {

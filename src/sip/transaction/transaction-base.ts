@@ -12,6 +12,9 @@ export interface TxnUserBase {
   onTerminated(): void;
 }
 
+/** A retransmission timer that ran later than this found the event loop congested (see armRetransmit). */
+const LAG_SLACK_MS = 50;
+
 export abstract class Transaction<S extends string> {
   abstract readonly state: GuardedState<S | 'terminated'>;
 
@@ -37,8 +40,57 @@ export abstract class Transaction<S extends string> {
     }
   }
 
+  /** The retransmission timer (A or E) and its step deferred past the poll phase. */
+  private rtxTimer: NodeJS.Timeout | null = null;
+  private rtxDeferred: NodeJS.Immediate | null = null;
+
+  /**
+   * Arms the retransmission timer (A, E): `fire` runs after `ms`, but not ahead of
+   * responses the event loop has received and not read yet. A loop that lagged runs
+   * every due timer before its poll phase, and then reads at most a few dozen
+   * datagrams per socket per turn: a response that came during the stall can sit
+   * behind the hundreds of others that came with it. So:
+   * - a timer that ran more than LAG_SLACK_MS late waits again, as long as it was late,
+   *   while the loop stays behind (T2 at most in all), for the loop to catch up (RFC 3261
+   *   timers are lower bounds; timer B still bounds the transaction);
+   * - `fire` then runs in the check phase (setImmediate), after the poll phase of that
+   *   turn; it re-checks the transaction's state, which a response read meanwhile moved on.
+   */
+  protected armRetransmit(ms: number, fire: () => void): void {
+    this.clearRetransmit();
+    const clock = this.timers.clock ?? (() => performance.now());
+    let due = clock() + ms;
+    let waited = 0;
+    const onTimer = (): void => {
+      this.rtxTimer = null;
+      const late = clock() - due;
+      if (late > LAG_SLACK_MS && waited < this.timers.t2) {
+        // Late again while waiting: the loop is still behind; wait on (T2 in all).
+        const wait = Math.min(late, this.timers.t2 - waited);
+        waited += wait;
+        due = clock() + wait;
+        this.rtxTimer = setTimeout(onTimer, wait);
+        return;
+      }
+      this.rtxDeferred = setImmediate(() => {
+        this.rtxDeferred = null;
+        if (!this.state.is('terminated')) fire();
+      });
+    };
+    this.rtxTimer = setTimeout(onTimer, ms);
+  }
+
+  /** Stops retransmitting (a response came). */
+  protected clearRetransmit(): void {
+    if (this.rtxTimer) clearTimeout(this.rtxTimer);
+    if (this.rtxDeferred) clearImmediate(this.rtxDeferred);
+    this.rtxTimer = null;
+    this.rtxDeferred = null;
+  }
+
   terminate(): void {
     if (this.state.is('terminated')) return;
+    this.clearRetransmit();
     this.clearTimers();
     this.state.transition('terminated');
     this.user.onTerminated();

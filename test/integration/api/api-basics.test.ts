@@ -243,6 +243,16 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     for (const m of ['parley_calls_active 0', 'parley_calls_total 0', 'parley_legs 0', 'parley_worker_restarts 0', 'parley_media_thread_restarts 0', 'parley_recording_ticks_lost 0', 'parley_recording_bytes_total 0']) {
       assert.ok(r.text.includes(m), `metrics has '${m}'`);
     }
+    // ?name= (repeatable) keeps only the metrics named; an unknown name is a 400.
+    const some = await call(base, 'GET', '/metrics?name=parley_calls_active&name=parley_legs');
+    assert.equal(some.status, 200);
+    const samples = some.text.split('\n').filter((l: string) => l && !l.startsWith('#'));
+    assert.deepEqual(samples, ['parley_calls_active 0', 'parley_legs 0']);
+    const one = await call(base, 'GET', '/metrics?name=parley_recordings_open');
+    assert.deepEqual(one.text.split('\n').filter((l: string) => l && !l.startsWith('#')), ['parley_recordings_open 0']);
+    const bad = await call(base, 'GET', '/metrics?name=nope');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /querystring.name: no metric 'nope'/);
   });
 
   it('switches rules for everyone or one user, saves them, and restores them at the next start', async () => {

@@ -42,10 +42,10 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('transcodes an mp3 once; the second play uses the cache; frames follow the source speech', async () => {
+  it('transcodes an mp3 once; the second play uses the decoded clip kept in memory; frames follow the source speech', async () => {
     const lookups: CacheLookup[] = [];
     lib.cache.on('lookup', (l) => lookups.push(l));
-    for (const rate of [16000, 16000]) {
+    for (const [i, rate] of [16000, 16000].entries()) {
       const p = lib.createPlayer({ prompt: 'welcome' }, { sampleRate: rate });
       const started = p.waitFor('started');
       const frames = await pullAll(p);
@@ -54,10 +54,11 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
       const r = bestCorrelation(envelope(sourceSpeech, sourceRate), envelope(pcm, rate), 10);
       assert.ok(r.r > 0.9, `envelope correlation ${r.r.toFixed(3)} at lag ${r.lag}`);
       const [info] = await started;
-      assert.equal(info.fromCache, lookups.length === 2);
+      assert.equal(info.fromCache, i === 1);
       assert.equal((await p.done).reason, 'done');
     }
-    assert.deepEqual(lookups.map((l) => l.hit), [false, true]);
+    // The second play neither looks into the transcode cache nor reads a file.
+    assert.deepEqual(lookups.map((l) => l.hit), [false]);
     assert.equal(lib.cache.stats.transcodes, 1);
     assert.equal(readdirSync(join(root, 'cache')).filter((f) => f.endsWith('.wav')).length, 1);
     // Another rate is another cache entry.
@@ -117,6 +118,20 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
     await assert.rejects(lib.load({ text: '   ' }, 16000), (e: unknown) => e instanceof PromptError && e.code === 'TTS');
     const ok = await pullAll(lib.createPlayer({ tone: { kind: 'beep' } }, { sampleRate: 16000 }));
     assert.ok(rms(concatFrames(ok)) > 0.1);
+  });
+
+  it('a prompt file replaced on disk is read again; unchanged, the same decoded clip is used', async () => {
+    const file = join(prompts, 'swap.wav');
+    execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', file, 'synth', '0.5', 'sine', '440']);
+    const a = await lib.load({ prompt: 'swap' }, 16000);
+    const b = await lib.load({ prompt: 'swap' }, 16000);
+    assert.equal(b.samples, a.samples, 'the clip kept in memory');
+    assert.ok(purity(a.samples, 16000, 440) > 0.95);
+    execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', file, 'synth', '0.5', 'sine', '880']);
+    const c = await lib.load({ prompt: 'swap' }, 16000);
+    assert.ok(purity(c.samples, 16000, 880) > 0.95, 'the new file is played');
+    rmSync(file);
+    await assert.rejects(lib.load({ prompt: 'swap' }, 16000), (e: unknown) => e instanceof PromptError && e.code === 'NOT_FOUND');
   });
 
   it('a corrupt file fails its play (UNREADABLE or TRANSCODE), and concurrent first plays share one transcode', async () => {

@@ -208,6 +208,23 @@ describe('bench report: README table', () => {
     for (const r of rows) assert.equal(r.split(' | ').length, 5, r);
   });
 
+  it('takes the largest step of bench:siprec: losses, CPU per session-second, the ratio, the load', () => {
+    const dir = resultsDir({ others: true });
+    const step = (sessions: number, lost: number) => ({
+      sessions,
+      parley: { packetsSent: sessions * 600, packetsLost: lost, cpuMsPerSessionSecond: 6.1, generatorMaxLagMs: 114, loadavg: [5.4, 5, 4] },
+      rtpengine: { packetsLost: 0, cpuMsPerSessionSecond: 0.7 },
+      cpuRatioParleyToRtpengine: 8.71,
+    });
+    writeFileSync(join(dir, 'siprec.json'), JSON.stringify({ bench: 'bench:siprec', at: '2026-11-22T12:00:00.000Z', steps: [step(25, 0), step(100, 3), step(50, 1)] }));
+    const s = buildSummary(dir);
+    assert.equal(s.sources.siprec, '2026-11-22T12:00:00.000Z');
+    assert.deepEqual(s.siprec, { sessions: 100, packetsSent: 60000, parleyLost: 3, rtpengineLost: 0, parleyCpuMsPerSessionSecond: 6.1, rtpengineCpuMsPerSessionSecond: 0.7, cpuRatio: 8.71, generatorMaxLagMs: 114, load: 5.4 });
+    const table = benchTable(s);
+    assert.match(table, /SIPREC recording, 100 two-stream sessions .*packets lost of 60,000.*load 5\.4; the generator up to 114 ms late\) \| 3 lost; 6\.10 ms \| rtpengine: 0 lost; 0\.70 ms \| \*\*8\.71×\*\* the CPU \| bench:siprec \|/);
+    assert.equal(buildSummary(resultsDir({ others: true })).siprec, null);
+  });
+
   it('says which benchmarks did not run', () => {
     const table = benchTable(buildSummary(resultsDir({ others: true })));
     assert.match(table, /Mixing against Janus AudioBridge \| not run/);

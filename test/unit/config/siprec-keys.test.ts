@@ -7,9 +7,9 @@ const bad = (yaml: string, re: RegExp): void => void assert.throws(() => parseCo
 
 describe('config siprec', () => {
   it('defaults, and a section that changes them', () => {
-    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null });
-    const c = parseConfig('siprec: { enabled: false, sources: ["10.1.0.0/16", "::1"], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, pauseMode: silence }');
-    assert.deepEqual(c.siprec, { enabled: false, sources: ['10.1.0.0/16', '::1'], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, stems: true, pauseMode: 'silence' });
+    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 });
+    const c = parseConfig('siprec: { enabled: false, sources: ["10.1.0.0/16", "::1"], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, pauseMode: silence, jitterMs: 2000 }');
+    assert.deepEqual(c.siprec, { enabled: false, sources: ['10.1.0.0/16', '::1'], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, stems: true, pauseMode: 'silence', jitterMs: 2000 });
   });
 
   it('names what is wrong', () => {
@@ -21,6 +21,9 @@ describe('config siprec', () => {
     bad('siprec: { maxMetadataBytes: 10 }', /siprec\.maxMetadataBytes/);
     bad('siprec: { stems: 1 }', /siprec\.stems/);
     bad('siprec: { pauseMode: gap }', /siprec\.pauseMode/);
+    bad('siprec: { jitterMs: 60 }', /siprec\.jitterMs/);
+    bad('siprec: { jitterMs: 5000 }', /siprec\.jitterMs/);
+    bad('siprec: { jitterMs: 250 }', /siprec\.jitterMs/);
     bad('siprec: { pausemode: skip }', /siprec\.pausemode: unknown key/);
   });
 });

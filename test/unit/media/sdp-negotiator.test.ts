@@ -123,6 +123,28 @@ describe('SDP offer/answer', () => {
     assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), ALL).remoteSrtp?.keyBase64, key30);
   });
 
+  it('IPv6: the family is read from c=, the address written as sockets report it, :: is hold; an answer keeps the offer\'s family', () => {
+    const v6 = (ip: string, extra: string[] = []): string => ['v=0', 'o=- 1 1 IN IP6 ::1', 's=-', `c=IN IP6 ${ip}`, 't=0 0', 'm=audio 5004 RTP/AVP 0', ...extra].join('\r\n') + '\r\n';
+    const n = negotiateOffer(v6('2001:DB8:0:0:0:0:0:1'), ALL, { ipv6: true });
+    assert.equal(n.family, 6);
+    assert.equal(n.remote.ip, '2001:db8::1', 'RFC 5952 form, as rinfo.address gives it (latching compares them)');
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0']), ALL, { ipv6: true }).family, 4);
+    const hold = negotiateOffer(v6('0:0:0:0:0:0:0:0', ['a=sendrecv']), ALL, { ipv6: true });
+    assert.equal(hold.remote.ip, null);
+    assert.equal(hold.family, 6);
+    assert.equal(hold.direction, 'recvonly', 'c=IN IP6 :: holds like 0.0.0.0');
+    assert.throws(() => negotiateOffer(v6('::1'), ALL), /IPv6 media is not supported here: no IPv6 media address is configured/);
+    assert.throws(() => negotiateOffer(v6('fe80::1%eth0'), ALL, { ipv6: true }), (e: unknown) => e instanceof SdpNegotiationError && e.warning === 301);
+    // The peer sends to the address in our offer: an answer in the other family cannot be used.
+    assert.throws(() => parseAnswer(v6('::1'), ALL, null, { ipv6: true, family: 4 }), (e: unknown) => e instanceof SdpNegotiationError && e.warning === 301 && /IP6 in an answer to an offer made in IP4/.test(e.message));
+    assert.throws(() => parseAnswer(offer(['m=audio 5004 RTP/AVP 0']), ALL, null, { ipv6: true, family: 6 }), /IP4 in an answer to an offer made in IP6/);
+    assert.equal(parseAnswer(v6('::1'), ALL, null, { ipv6: true, family: 6 }).remote.ip, '::1');
+    const ans = sdpTransform.parse(buildAnswer(n, { ip: '::1', port: 40000, rtcpPort: null, srtp: null }, session));
+    assert.deepEqual([ans.origin?.ipVer, ans.connection?.version, ans.connection?.ip], [6, 6, '::1'], 'o= and c= of the answer are IP6');
+    const o = sdpTransform.parse(buildOffer(ALL, { ip: '2001:db8::9', port: 40002, rtcpPort: 40003, offerMux: true, srtp: null }, session));
+    assert.deepEqual([o.connection?.version, o.connection?.ip], [6, '2001:db8::9']);
+  });
+
   it('reads a=ssrc', () => {
     assert.deepEqual(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=ssrc:1234 cname:x', 'a=ssrc:1234 label:y']), ALL).remoteSsrcs, [1234]);
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -28,6 +29,21 @@ describe('WavFileWriter', () => {
     assert.deepEqual(r.samples, ramp(640));
     w.close();
     await w.closed;
+  });
+
+  it('hashes the file as it completes it: sha256 is that of the bytes on disk, across many flushes', async () => {
+    const w = new WavFileWriter(join(dir, 'h.wav'), 8000, 1);
+    assert.equal(w.sha256, null);
+    let written = 0;
+    for (let k = 0; k < 200; k++) {
+      w.append(ramp(160 + (k % 7), written)); // odd sizes: partial chunks copied at each flush
+      written += 160 + (k % 7);
+      if (k % 10 === 0) w.flush();
+    }
+    w.close();
+    await w.closed;
+    assert.deepEqual(readWavFile(w.path).samples, ramp(written));
+    assert.equal(w.sha256, createHash('sha256').update(readFileSync(w.path)).digest('hex'));
   });
 
   it('close writes the rest and the final header even with a write in flight; idempotent', async () => {
@@ -74,12 +90,14 @@ describe('WavFileWriter', () => {
     assert.deepEqual(readWavFile(w.path).samples, ramp(320), 'the first file is untouched');
   });
 
-  it('close() makes no synchronous file call: the file appears only after the caller yields', async () => {
+  it('close() makes no synchronous file call: no byte is written before the caller yields', async () => {
     const path = join(dir, 'async.wav');
     const w = new WavFileWriter(path, 16000, 1);
     w.append(ramp(320));
     w.close();
-    assert.equal(existsSync(path), false, 'nothing on disk within the same turn');
+    // The open runs on libuv's pool and may create the (empty) file before this line; every write
+    // waits for its callback on this thread, so no byte can be on disk within the same turn.
+    assert.equal(existsSync(path) ? statSync(path).size : 0, 0, 'no byte on disk within the same turn');
     await w.closed;
     const r = readWavFile(path);
     assert.equal(r.headerDataBytes, 640);

@@ -8,6 +8,14 @@ import { FakeTransport, RecordingUser, TIMERS, invite, nonInvite, response } fro
 beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
 afterEach(() => mock.timers.reset());
 
+/** Timers A and E retransmit in the check phase after they fire (afterPoll); setImmediate is not mocked. */
+const polled = (): Promise<void> => new Promise((r) => setImmediate(r));
+/** Advances the fake clock, then lets a deferred retransmission run. */
+async function tick(ms: number): Promise<void> {
+  mock.timers.tick(ms);
+  await polled();
+}
+
 function ict(reliable = false) {
   const t = new FakeTransport();
   const u = new RecordingUser();
@@ -18,17 +26,108 @@ function ict(reliable = false) {
 }
 
 describe('INVITE client transaction (§17.1.1)', () => {
-  it('over UDP retransmits the INVITE at T1, 2T1, 4T1… (timer A)', () => {
+  it('over UDP retransmits the INVITE at T1, 2T1, 4T1… (timer A)', async () => {
     const { t } = ict();
     assert.equal(t.count(), 1);
-    mock.timers.tick(500);
+    await tick(500);
     assert.equal(t.count(), 2);
-    mock.timers.tick(999);
+    await tick(999);
     assert.equal(t.count(), 2);
-    mock.timers.tick(1);
+    await tick(1);
     assert.equal(t.count(), 3);
-    mock.timers.tick(2000);
+    await tick(2000);
     assert.equal(t.count(), 4);
+  });
+
+  it('timer A fired by a lagging loop does not resend when a response is read in the same iteration', async () => {
+    // The loop lagged past T1: timers run before the poll phase that reads the 180 and the 200.
+    const { t, u, req, txn } = ict();
+    mock.timers.tick(500);
+    txn.receiveResponse(response(req, 180));
+    txn.receiveResponse(response(req, 200));
+    await polled();
+    assert.equal(t.count(), 1, 'the INVITE was not sent again');
+    assert.equal(u.responses.length, 2);
+    assert.equal(txn.state.value, 'accepted');
+    // and no later retransmission is armed
+    await tick(64 * 500);
+    assert.equal(t.count(), 1);
+  });
+
+  it('timer A fired with nothing received resends once the loop has polled, then keeps doubling', async () => {
+    const { t } = ict();
+    mock.timers.tick(500);
+    assert.equal(t.count(), 1, 'not in the timers phase itself');
+    await polled();
+    assert.equal(t.count(), 2);
+    await tick(1000);
+    assert.equal(t.count(), 3);
+  });
+
+  it('timer A that ran late (the loop stalled) waits as long again for queued responses, then resends if none came', async () => {
+    // A clock the test moves: the fake setTimeout fires on time, the clock says the loop was late.
+    let clock = 0;
+    const t = new FakeTransport();
+    const u = new RecordingUser();
+    const req = invite();
+    const txn = new InviteClientTransaction(req, t.send, false, { ...TIMERS, clock: () => clock }, u);
+    txn.start();
+    clock = 1300; // timer A (due at 500) runs 800 ms late
+    await tick(500);
+    assert.equal(t.count(), 1, 'not resent at once: the loop may still be reading what came during the stall');
+    clock = 2100;
+    await tick(800);
+    assert.equal(t.count(), 2, 'resent once it waited as long as the loop lagged, with nothing received');
+    // the next interval (2 T1) is on time again
+    clock = 3100;
+    await tick(1000);
+    assert.equal(t.count(), 3);
+  });
+
+  it('timer A keeps waiting while the loop stays behind, T2 in all at most', async () => {
+    let clock = 0;
+    const t = new FakeTransport();
+    const txn = new InviteClientTransaction(invite(), t.send, false, { ...TIMERS, clock: () => clock }, new RecordingUser());
+    txn.start();
+    clock = 1300; // 800 ms late: waits 800
+    await tick(500);
+    clock = 2900; // late again by 800: waits 800 more
+    await tick(800);
+    assert.equal(t.count(), 1);
+    clock = 3700; // on time
+    await tick(800);
+    assert.equal(t.count(), 2);
+    // A loop that never catches up still gets a retransmission after T2 (4 s) of waiting.
+    clock = 10_000; // timer A (1 s) runs 5.3 s late
+    await tick(1000);
+    clock = 20_000;
+    await tick(4000);
+    assert.equal(t.count(), 3);
+    assert.equal(txn.state.value, 'calling');
+  });
+
+  it('timer A that ran late does not resend when the 180 is read while it waits for the loop', async () => {
+    let clock = 0;
+    const t = new FakeTransport();
+    const u = new RecordingUser();
+    const req = invite();
+    const txn = new InviteClientTransaction(req, t.send, false, { ...TIMERS, clock: () => clock }, u);
+    txn.start();
+    clock = 1500;
+    await tick(500);
+    txn.receiveResponse(response(req, 180)); // read a few loop turns later, behind other datagrams
+    clock = 2500;
+    await tick(1000);
+    assert.equal(t.count(), 1);
+    assert.equal(txn.state.value, 'proceeding');
+  });
+
+  it('a transaction terminated before the deferred retransmission sends nothing', async () => {
+    const { t, txn } = ict();
+    mock.timers.tick(500);
+    txn.terminate();
+    await polled();
+    assert.equal(t.count(), 1);
   });
 
   it('over a reliable transport does not retransmit (timer A not set)', () => {
@@ -46,10 +145,10 @@ describe('INVITE client transaction (§17.1.1)', () => {
     assert.equal(txn.state.value, 'terminated');
   });
 
-  it('a provisional response stops retransmissions and is passed up', () => {
+  it('a provisional response stops retransmissions and is passed up', async () => {
     const { t, u, req, txn } = ict();
     txn.receiveResponse(response(req, 180));
-    mock.timers.tick(4000);
+    await tick(4000);
     assert.equal(t.count(), 1);
     assert.equal(u.responses.length, 1);
     assert.equal(txn.state.value, 'proceeding');
@@ -123,12 +222,12 @@ describe('non-INVITE client transaction (§17.1.2)', () => {
     return { t, u, req, txn };
   }
 
-  it('timer E doubles from T1 up to T2', () => {
+  it('timer E doubles from T1 up to T2', async () => {
     const { t } = nict();
     const at: number[] = [];
     let now = 0;
     for (let i = 0; i < 9000; i += 100) {
-      mock.timers.tick(100);
+      await tick(100);
       now += 100;
       if (t.count() > at.length + 1) at.push(now);
     }
@@ -136,13 +235,22 @@ describe('non-INVITE client transaction (§17.1.2)', () => {
     assert.deepEqual(at.slice(0, 4), [500, 1500, 3500, 7500]);
   });
 
-  it('after a provisional response, retransmits every T2', () => {
+  it('after a provisional response, retransmits every T2', async () => {
     const { t, req, txn } = nict();
     txn.receiveResponse(response(req, 100));
-    mock.timers.tick(500); // timer E was armed at T1 before the 1xx
+    await tick(500); // timer E was armed at T1 before the 1xx
     const n = t.count();
-    mock.timers.tick(4000);
+    await tick(4000);
     assert.equal(t.count(), n + 1);
+  });
+
+  it('timer E fired by a lagging loop does not resend when the final response is read in the same iteration', async () => {
+    const { t, req, txn } = nict();
+    mock.timers.tick(500);
+    txn.receiveResponse(response(req, 200));
+    await polled();
+    assert.equal(t.count(), 1);
+    assert.equal(txn.state.value, 'completed');
   });
 
   it('times out after 64*T1 (timer F)', () => {
@@ -163,9 +271,9 @@ describe('non-INVITE client transaction (§17.1.2)', () => {
     assert.equal(txn.state.value, 'terminated');
   });
 
-  it('over TCP sends once and terminates at once after the final response (timer K = 0)', () => {
+  it('over TCP sends once and terminates at once after the final response (timer K = 0)', async () => {
     const { t, req, txn } = nict(true);
-    mock.timers.tick(10000);
+    await tick(10000);
     assert.equal(t.count(), 1);
     txn.receiveResponse(response(req, 200));
     mock.timers.tick(0);
