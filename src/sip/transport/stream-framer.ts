@@ -15,6 +15,11 @@ export class StreamFramer {
     this.maxSize = maxSize;
   }
 
+  /** Bytes of a message begun but not yet whole. */
+  get buffered(): number {
+    return this.buf.length;
+  }
+
   push(chunk: Buffer): FrameResult[] {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: FrameResult[] = [];
