@@ -77,13 +77,20 @@ export class TcpTransport {
           // An upstream that must prove who it is (mutual TLS); the handshake fails otherwise.
           requestCert: m.requireClientCert,
           rejectUnauthorized: m.requireClientCert,
+          // A handshake holds a descriptor before accept() sees the connection: it gets the
+          // message deadline (Node's default is 120 s), and handshakes in progress are capped
+          // below (connections, handshaking or not, past twice maxConnections are refused).
+          handshakeTimeout: limits.messageDeadlineMs,
         },
         (s) => this.accept(s),
       );
+      this.server.maxConnections = 2 * limits.maxConnections;
       // A failed handshake (junk instead of TLS, an untrusted client certificate, an old
-      // protocol version) closes that connection only; Node destroys the socket.
+      // protocol version) closes that connection only. Node destroys the socket after a
+      // protocol error but not after ERR_TLS_HANDSHAKE_TIMEOUT (it only reports it): close it here.
       this.server.on('tlsClientError', (err: Error & { code?: string }, s: tls.TLSSocket) => {
         log.warn({ from: `${s.remoteAddress ?? '?'}:${s.remotePort ?? 0}`, code: err.code, reason: err.message }, 'tls handshake failed, connection closed');
+        s.destroy();
       });
     } else {
       this.server = net.createServer((s) => this.accept(s));

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
+import { freePort } from '../../helpers/free-port.ts';
 import { request } from '../../helpers/raw-sip-client.ts';
 import { startHarness, type Harness } from '../../helpers/sip-harness.ts';
+import { makeTestPki, type TestPki } from '../../helpers/tls-certs.ts';
 
 async function open(port: number): Promise<net.Socket> {
   const s = net.connect({ host: '127.0.0.1', port });
@@ -111,5 +113,36 @@ describe('adversary: TCP connections that deliver no SIP', () => {
       client.destroy();
       for (const s of idle) s.destroy();
     });
+  });
+});
+
+describe('adversary: TLS connections that never finish their handshake', () => {
+  let pki: TestPki;
+  let h: Harness;
+  let port: number;
+  before(async () => {
+    pki = await makeTestPki();
+    port = await freePort();
+    h = await startHarness({
+      timers: { ...defaultConfig.sip.timers, t1: 50 },
+      maxConnections: 5,
+      listen: [
+        { transport: 'udp', host: '127.0.0.1', port: 0 },
+        { transport: 'tls', host: '127.0.0.1', port, cert: pki.server.certFile, key: pki.server.keyFile },
+      ],
+    });
+  });
+  after(async () => {
+    h.close();
+    await pki.remove();
+  });
+
+  it('40 silent TCP connections to the TLS port: past 2 x sip.maxConnections refused, the rest closed after 64*T1', async () => {
+    const socks: net.Socket[] = [];
+    for (let i = 0; i < 40; i++) socks.push(await open(port));
+    const early = await Promise.all(socks.map((s) => closedWithin(s, 2000)));
+    assert.ok(early.filter(Boolean).length >= 30, `${early.filter(Boolean).length} of 40 closed at once; at most 10 may be handshaking`);
+    const late = await Promise.all(socks.map((s) => closedWithin(s, 15_000)));
+    assert.ok(late.every(Boolean), `${late.filter((c) => !c).length} handshakes still open 15 s later (the deadline is 3.2 s)`);
   });
 });
