@@ -41,6 +41,8 @@ export type { RecorderEvents, RecorderOptions };
 
 
 const META_EVERY_MS = 1000;
+/** WAV headers are rewritten about this often while recording (every pass when flushIntervalMs is longer). */
+const HEADER_EVERY_MS = 500;
 /** A final sidecar that cannot be written is retried this often, this many times (5 min). */
 const SIDECAR_RETRY_MS = 5000;
 const SIDECAR_RETRIES = 60;
@@ -93,12 +95,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
     const keys = options.encryption?.newRecording(this.dir, this.id) ?? null;
     const sealer = (channels: number): PcmSealer | null => keys?.sealer(channels, this.sampleRate) ?? null;
+    const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
+    const headerEvery = Math.max(1, Math.round(HEADER_EVERY_MS / every));
     // Files are created asynchronously by their writers (no descriptor is open yet).
-    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1));
+    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1), headerEvery);
     this.stereo =
       options.stereo === false
         ? null
-        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2));
+        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2), headerEvery);
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
     this.stems = new Stems({
       enabled: options.stems !== false,
@@ -107,6 +111,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       pathOf: (f) => this.path(f),
       hooks: (f) => this.hooks(f),
       sealer,
+      headerEveryPasses: headerEvery,
     });
     this.notices = new NoticeOverlay(this.sampleRate, (prompt, leg) => this.markNotice(prompt, leg));
     this.meta = newMetadata({
@@ -124,7 +129,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.companions = new CompanionFiles((f) => this.path(f), this.log);
     this.pauseMask = new PauseMask(this.meta.pauses, this.meta.masks, () => this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked }));
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
-    const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land
     // in the same event-loop turn (and delay one mixer tick by all of them at once).
     this.flushTimer = setTimeout(() => {

@@ -8,7 +8,10 @@
 //   left behind; the previous sidecar stays in place. Failures are reported once
 //   per outage (`error`), and the first write that succeeds after one says so
 //   (`resumed`); the next write is the retry.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+// - The temp file's write and the rename are node:fs callback calls (on libuv's
+//   threadpool like fs/promises, but cheaper for the main thread; see raw-file.ts).
+import { rename, writeFile } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export class SidecarWriter {
@@ -64,8 +67,8 @@ export class SidecarWriter {
         await mkdir(dirname(this.path), { recursive: true });
         this.dirReady = true;
       }
-      await writeFile(tmp, text);
-      await rename(tmp, this.path);
+      await new Promise<void>((resolve, reject) => writeFile(tmp, text, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => rename(tmp, this.path, (err) => (err ? reject(err) : resolve())));
       if (this.lastFailed) {
         this.lastFailed = false;
         this.hooks.resumed?.();
