@@ -7,7 +7,9 @@
 // per file per flush, so this is most of what recording costs the main thread.
 //
 // Not a FileHandle: it is not closed on garbage collection, so its owner closes it
-// (WavFileWriter always does, in its last pass).
+// (WavFileWriter always does, in its last pass). close() is idempotent and every
+// call after it fails with EBADF without touching the descriptor number (which the
+// kernel may already have given to another file).
 import { close, fsync, ftruncate, mkdir, open, read, write } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -16,10 +18,16 @@ import { dirname } from 'node:path';
 const HASH_READ_BYTES = 256 * 1024;
 
 export class RawFile {
+  /** -1 once close() was called. */
+  private fd: number;
+  private closing: Promise<void> | null = null;
+
   private constructor(
     readonly path: string,
-    private readonly fd: number,
-  ) {}
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
 
   /** Creates the file (and its folder when it is missing), for writing and reading back; never opens an existing one (EEXIST). */
   static async createNew(path: string): Promise<RawFile> {
@@ -34,25 +42,41 @@ export class RawFile {
 
   /** pwrite(2): the bytes written (a short write is the caller's to continue). */
   write(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
-    return new Promise((resolve, reject) => write(this.fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+    const fd = this.fd;
+    if (fd < 0) return this.closedError();
+    return new Promise((resolve, reject) => write(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
   }
 
   /** pread(2): the bytes read (0 at the end). */
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
-    return new Promise((resolve, reject) => read(this.fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+    const fd = this.fd;
+    if (fd < 0) return this.closedError();
+    return new Promise((resolve, reject) => read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
   }
 
   truncate(length: number): Promise<void> {
-    return new Promise((resolve, reject) => ftruncate(this.fd, length, (err) => (err ? reject(err) : resolve())));
+    const fd = this.fd;
+    if (fd < 0) return this.closedError();
+    return new Promise((resolve, reject) => ftruncate(fd, length, (err) => (err ? reject(err) : resolve())));
   }
 
   sync(): Promise<void> {
-    return new Promise((resolve, reject) => fsync(this.fd, (err) => (err ? reject(err) : resolve())));
+    const fd = this.fd;
+    if (fd < 0) return this.closedError();
+    return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
-  /** Call once. */
+  /** Idempotent: the descriptor is closed once (a second call gets the first one's outcome). */
   close(): Promise<void> {
-    return new Promise((resolve, reject) => close(this.fd, (err) => (err ? reject(err) : resolve())));
+    if (this.closing) return this.closing;
+    const fd = this.fd;
+    this.fd = -1;
+    this.closing = new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
+    return this.closing;
+  }
+
+  private closedError(): Promise<never> {
+    return Promise.reject(Object.assign(new Error(`${this.path}: file already closed`), { code: 'EBADF' }));
   }
 
   /** The sha256 of the whole file, read with positional reads from offset 0. */
