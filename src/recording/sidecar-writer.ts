@@ -8,17 +8,15 @@
 //   left behind; the previous sidecar stays in place. Failures are reported once
 //   per outage (`error`), and the first write that succeeds after one says so
 //   (`resumed`); the next write is the retry.
-// - The temp file's write and the rename are node:fs callback calls (on libuv's
-//   threadpool like fs/promises, but cheaper for the main thread; see raw-file.ts).
-import { rename, writeFile } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// - The temp file's write and the rename (and the folder, when missing) are one
+//   call to the recording I/O thread (io/recording-io.ts), which also removes the
+//   temp file when they fail.
+import { recordingIo } from './io/recording-io.ts';
 
 export class SidecarWriter {
   private running: Promise<void> | null = null;
   private queued: string | null = null;
   private waiters: ((ok: boolean) => void)[] = [];
-  private dirReady = false;
   private lastFailed = false;
 
   constructor(
@@ -61,14 +59,8 @@ export class SidecarWriter {
   }
 
   private async writeOnce(text: string): Promise<boolean> {
-    const tmp = `${this.path}.tmp`;
     try {
-      if (!this.dirReady) {
-        await mkdir(dirname(this.path), { recursive: true });
-        this.dirReady = true;
-      }
-      await new Promise<void>((resolve, reject) => writeFile(tmp, text, (err) => (err ? reject(err) : resolve())));
-      await new Promise<void>((resolve, reject) => rename(tmp, this.path, (err) => (err ? reject(err) : resolve())));
+      await recordingIo().writeAtomic(this.path, text);
       if (this.lastFailed) {
         this.lastFailed = false;
         this.hooks.resumed?.();
@@ -77,7 +69,6 @@ export class SidecarWriter {
     } catch (err) {
       if (!this.lastFailed) this.hooks.error(err as Error);
       this.lastFailed = true;
-      await rm(tmp, { force: true }).catch(() => undefined);
       return false;
     }
   }

@@ -11,8 +11,8 @@
 //   rewritten only every that many passes (and always after a failure, on
 //   recovery and at close): fewer writes, a header that may claim up to that
 //   many passes less than the disk holds until close or the next start's repair.
-// - the file is a RawFile (callback fs calls on a descriptor: on libuv's
-//   threadpool, cheaper for the main thread than fs/promises' FileHandle).
+// - the file is a RawFile: its calls run in the recording I/O thread, batched
+//   with every other recording's (io/recording-io.ts), not on the main thread.
 // - one 64 KiB buffer per file is filled and reused: a pass takes a copy of just
 //   what it holds (a few KiB), so a recording does not allocate 64 KiB of
 //   external memory per file per flush (which drove V8's GC at a few hundred calls).

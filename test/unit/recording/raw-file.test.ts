@@ -9,15 +9,13 @@ import { RawFile } from '../../../src/recording/raw-file.ts';
 const dir = mkdtempSync(join(tmpdir(), 'parley-rawfile-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('RawFile', () => {
+describe('RawFile (through the recording I/O thread)', () => {
   it('creates a new file (and its folder), writes and reads at positions, truncates, hashes', async () => {
     const path = join(dir, 'sub', 'a.bin');
     const f = await RawFile.createNew(path);
     assert.equal(await f.write(Buffer.from('hello world'), 0, 11, 0), 11);
     assert.equal(await f.write(Buffer.from('W'), 0, 1, 6), 1);
-    const back = Buffer.alloc(11);
-    assert.equal(await f.read(back, 0, 11, 0), 11);
-    assert.equal(back.toString(), 'hello World');
+    assert.equal(readFileSync(path, 'utf8'), 'hello World');
     await f.truncate(5);
     await f.sync();
     assert.equal(await f.sha256(), createHash('sha256').update('hello').digest('hex'));
