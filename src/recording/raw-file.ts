@@ -29,7 +29,7 @@ export class RawFile {
     return new RawFile(path, await io.create(path), io);
   }
 
-  /** pwrite(2) (the bytes are copied at once): the bytes written (a short write is the caller's to continue). */
+  /** pwrite(2): the bytes written (a short write is the caller's to continue). `buf` must not change until it resolves. */
   write(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
     const fd = this.fd;
     if (fd < 0) return this.closedError();

@@ -58,7 +58,7 @@ export class RecordingIo {
     return this.call({ kind: 'create', path }) as Promise<number>;
   }
 
-  /** pwrite(2) of `length` bytes of `buf` from `offset` (copied now): the bytes written. */
+  /** pwrite(2) of `length` bytes of `buf` from `offset`: the bytes written. They are copied when the batch goes (within BATCH_MS): the caller must not change them until the call resolves (the writers never reuse a buffer they handed over). */
   write(fd: number, buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     const bytes = buf.subarray(offset, offset + length);
     const at = this.queuedBytes;
