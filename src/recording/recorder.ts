@@ -41,6 +41,7 @@ export type { RecorderEvents, RecorderOptions };
 
 
 const META_EVERY_MS = 1000;
+const NO_LEGS: ReadonlyMap<string, PcmFrame | null> = new Map();
 /** WAV headers are rewritten about this often while recording (every pass when flushIntervalMs is longer). */
 const HEADER_EVERY_MS = 500;
 /** A final sidecar that cannot be written is retried this often, this many times (5 min). */
@@ -75,6 +76,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Files written beside the audio (SIPREC metadata versions): awaited and hashed before finalization. */
   private readonly companions: CompanionFiles;
   private readonly pauseMask: PauseMask;
+  /** The tick writeTick is writing (legFrame's input). */
+  private tickLegs: ReadonlyMap<string, PcmFrame | null> = NO_LEGS;
+  private tickNotices: ReadonlyMap<string, PcmFrame> = NO_LEGS as ReadonlyMap<string, PcmFrame>;
+  private tickSilent = false;
   private resolveFinalized!: (m: RecordingMetadata) => void;
   private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
@@ -185,25 +190,34 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const paused = this.pauseMask.isPaused;
     if (paused && this.meta.pauseMode === 'skip') return;
     const silent = paused || this.pauseMask.isMasked;
-    const add = NoticeOverlay.add;
-    this.mix.append(silent ? this.zeros : add(this.fit(tick.mix), notices, notices.keys()));
-    const legFrame = (id: string): PcmFrame => {
-      const raw = tick.legs.get(id) ?? null;
-      return silent ? this.zeros : add(raw === null ? this.zeros : this.fit(raw), notices, [id]);
-    };
-    this.stems.append(legFrame);
-    if (!this.stereo) return;
-    const stereo = this.stereoFrame;
-    stereo.reset();
-    for (const id of tick.legs.keys()) {
-      const side = id === this.legs.caller ? 'left' : this.legs.side(id);
-      if (side === 'none') continue;
-      const frame = legFrame(id);
-      if (side === 'left') stereo.setLeft(frame);
-      else stereo.addRight(frame);
+    this.mix.append(silent ? this.zeros : NoticeOverlay.add(this.fit(tick.mix), notices, notices.keys()));
+    // legFrame reads these (a closure made once, not one per tick).
+    this.tickLegs = tick.legs;
+    this.tickNotices = notices;
+    this.tickSilent = silent;
+    this.stems.append(this.legFrame);
+    if (this.stereo) {
+      const stereo = this.stereoFrame;
+      stereo.reset();
+      for (const id of tick.legs.keys()) {
+        const side = id === this.legs.caller ? 'left' : this.legs.side(id);
+        if (side === 'none') continue;
+        const frame = this.legFrame(id);
+        if (side === 'left') stereo.setLeft(frame);
+        else stereo.addRight(frame);
+      }
+      this.stereo.append(stereo.interleave());
     }
-    this.stereo.append(stereo.interleave());
+    this.tickLegs = NO_LEGS;
   }
+
+  /** A leg's frame of the tick being written: silence, its input, plus a notice played to it alone. */
+  private readonly legFrame = (id: string): PcmFrame => {
+    if (this.tickSilent) return this.zeros;
+    const raw = this.tickLegs.get(id) ?? null;
+    const frame = raw === null ? this.zeros : this.fit(raw);
+    return this.tickNotices.size === 0 ? frame : NoticeOverlay.add(frame, this.tickNotices, [id]);
+  };
 
   /** A leg joins (or its details change, if present). Starts its stem now. */
   addLeg(legId: string, info: LegInfo): void {
