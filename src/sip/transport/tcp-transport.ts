@@ -220,7 +220,7 @@ export class TcpTransport {
           }
           // The core answers 400 on this connection first; end() sends it before the FIN (a
           // destroy could reset it away). A peer that keeps its half open is cut off later.
-          this.onData({ ...this.inbound(conn, f.head), unframed: f.reason });
+          this.onData({ ...this.inbound(conn, f.head), unframed: f.reason, oversized: f.oversized });
           socket.removeAllListeners('data');
           if (conn.deadline) clearTimeout(conn.deadline);
           conn.deadline = null;
