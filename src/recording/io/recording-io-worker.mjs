@@ -39,6 +39,9 @@ function sameFile(a, b) {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
+/** Descriptors by `dev:ino`: one scan of /proc/self/fd per batch that needs it (a batch of resent calls may hold hundreds). */
+let scanned = null;
+
 /** The process's descriptors open on the file at `path` (none if it does not exist). */
 function descriptorsOn(path) {
   let st;
@@ -47,16 +50,27 @@ function descriptorsOn(path) {
   } catch {
     return [];
   }
-  const found = [];
-  for (const name of readdirSync('/proc/self/fd')) {
-    const fd = Number(name);
-    try {
-      if (sameFile(fstatSync(fd), st)) found.push(fd);
-    } catch {
-      // closed meanwhile (the directory's own descriptor, another thread's)
+  if (!scanned) {
+    scanned = new Map();
+    for (const name of readdirSync('/proc/self/fd')) {
+      const fd = Number(name);
+      try {
+        const f = fstatSync(fd);
+        const key = `${f.dev}:${f.ino}`;
+        scanned.set(key, [...(scanned.get(key) ?? []), fd]);
+      } catch {
+        // closed meanwhile (the directory's own descriptor, another thread's)
+      }
     }
   }
-  return found;
+  // Checked again: a number seen in the scan may have been closed and reused since.
+  return (scanned.get(`${st.dev}:${st.ino}`) ?? []).filter((fd) => {
+    try {
+      return sameFile(fstatSync(fd), st);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** A create whose thread died: new, or the descriptor the dead thread opened on it (only an open descriptor proves the file is ours). */
@@ -122,6 +136,7 @@ function sha256Of(fd, done) {
 }
 
 parentPort.on('message', ({ ops, payload }) => {
+  scanned = null;
   const data = payload ? new Uint8Array(payload) : null;
   const results = [];
   for (const op of ops) {
