@@ -80,6 +80,8 @@ export class RecordingIo {
   /** Threads that died, and calls sent again to their successors. */
   threadDeaths = 0;
   resent = 0;
+  /** Told of each death (the recording service logs it). */
+  private readonly deathListeners = new Set<(err: Error, resent: number) => void>();
 
   create(path: string): Promise<number> {
     return this.call({ kind: 'create', path }) as Promise<number>;
@@ -111,6 +113,12 @@ export class RecordingIo {
   /** `text` to `path` atomically: a temp file beside it, renamed over it (removed if that fails). */
   writeAtomic(path: string, text: string): Promise<void> {
     return this.call({ kind: 'writeAtomic', path, text }) as Promise<void>;
+  }
+
+  /** `fn` is called when the thread dies, with how many calls were sent to the next one; returns the unsubscribe. */
+  onThreadDeath(fn: (err: Error, resent: number) => void): () => void {
+    this.deathListeners.add(fn);
+    return () => this.deathListeners.delete(fn);
   }
 
   /** Test hook: the thread dies after running the next batch that holds a call of `kind`, before answering it. */
@@ -204,6 +212,7 @@ export class RecordingIo {
     this.worker = null;
     this.threadDeaths++;
     const queued = new Set(this.queue.map((o) => o.id));
+    let again = 0;
     for (const [id, p] of this.pending) {
       if (queued.has(id)) continue;
       if (p.sends >= MAX_SENDS) {
@@ -211,10 +220,18 @@ export class RecordingIo {
         p.reject(err);
         continue;
       }
-      const again: Resent = { ...p.op, resent: true };
-      if (again.kind === 'close') again.path = this.paths.get(again.fd);
-      this.resent++;
-      this.enqueue(again, p.bytes);
+      const op: Resent = { ...p.op, resent: true };
+      if (op.kind === 'close') op.path = this.paths.get(op.fd);
+      again++;
+      this.enqueue(op, p.bytes);
+    }
+    this.resent += again;
+    for (const fn of this.deathListeners) {
+      try {
+        fn(err, again);
+      } catch {
+        // a listener's fault is not the I/O's
+      }
     }
   }
 }

@@ -15,8 +15,8 @@ import { recordingIo } from '../../../src/recording/io/recording-io.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import type { Recorder } from '../../../src/recording/recorder.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
-import { silentLogger } from '../../../src/util/logger.ts';
 import { purity, readWavFile, soxInfo, toneAmplitude } from '../../helpers/audio-analysis.ts';
+import { captureLog } from '../../helpers/log-capture.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -57,7 +57,8 @@ const io = recordingIo();
 
 async function recordThroughDeath(moment: Moment): Promise<{ meta: RecordingMetadata; id: string; seconds: number; dir: string; errors: string[] }> {
   const dir = join(root, moment);
-  const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+  const logs = captureLog('error');
+  const svc = new RecordingService({ dir, postProcess: 'none', log: logs.log });
   const errors: string[] = [];
   svc.on('writeError', (_r, f) => errors.push(f.file));
   const deaths = io.threadDeaths;
@@ -78,6 +79,7 @@ async function recordThroughDeath(moment: Moment): Promise<{ meta: RecordingMeta
   rec.close();
   const meta = await rec.finalized;
   assert.ok(io.threadDeaths > deaths, `the I/O thread died (${moment})`);
+  await waitFor('the death logged', () => logs.find(/recording I\/O thread died/).length > 0);
   svc.close();
   return { meta, id: rec.id, seconds: (ticks * FRAME_MS) / 1000, dir, errors };
 }
