@@ -1,5 +1,6 @@
 // Parley's embedded SIP server: SIP on UDP/TCP listeners and drachtio's control protocol on
 // a loopback port, so an unmodified drachtio-srf app can drive it (see ../../shared notes).
+import type net from 'node:net';
 import type { SipConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { ControlServer } from './control/control-server.ts';
@@ -65,6 +66,15 @@ export class EmbeddedSipServer {
 
   get controlPort(): number {
     return this.control.port;
+  }
+
+  /**
+   * A control connection for a drachtio-srf app in this process: the app's end, a net.Socket
+   * with no kernel socket behind it (`ControlServer.connectLocal`). The app then authenticates
+   * on it as it would over TCP.
+   */
+  connectLocal(): net.Socket {
+    return this.control.connectLocal();
   }
 
   /** The verbs (methods, `cdr:*`) that connected apps have routed. */
