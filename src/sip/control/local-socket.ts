@@ -3,8 +3,8 @@
 // embedded server and the drachtio-srf app of one process talk over a pair of these: a
 // control message then costs no write/read syscalls and no event-loop turn (over TCP
 // loopback, each message waited for the next poll phase on the other end).
-// Bytes are handed over in a later tick (process.nextTick), never inside the writer's
-// call: a writer may still be filing the message id it just sent.
+// Bytes are handed over in a microtask, never inside the writer's call: a writer may still be
+// filing the message id it just sent.
 import net from 'node:net';
 
 /** The address a local connection reports on both ends (drachtio-srf puts it in `req.server.address`). */
@@ -13,8 +13,15 @@ export interface LocalSocketAddress {
   port: number;
 }
 
-function deliver(to: LocalSocket, chunk: Buffer | null): void {
-  if (!to.destroyed) to.push(chunk);
+/**
+ * A microtask, not process.nextTick: a message written from a promise continuation (an app's
+ * 183 in the middle of its flow) is then read before that flow's next step runs, where a
+ * nextTick would wait for every microtask queued behind it.
+ */
+function queueDelivery(to: LocalSocket, chunk: Buffer | null): void {
+  queueMicrotask(() => {
+    if (!to.destroyed) to.push(chunk);
+  });
 }
 
 export class LocalSocket extends net.Socket {
@@ -51,18 +58,18 @@ export class LocalSocket extends net.Socket {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.peer) process.nextTick(deliver, this.peer, chunk);
+    if (this.peer) queueDelivery(this.peer, chunk);
     cb();
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
-    if (this.peer) process.nextTick(deliver, this.peer, chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)));
+    if (this.peer) queueDelivery(this.peer, chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)));
     cb();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
     // end(): the peer reads its end of stream after the bytes written before.
-    if (this.peer) process.nextTick(deliver, this.peer, null);
+    if (this.peer) queueDelivery(this.peer, null);
     cb();
   }
 
