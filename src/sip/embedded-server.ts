@@ -30,7 +30,9 @@ export class EmbeddedSipServer {
     const cfg = opts.sip;
     let core: SipCore | null = null;
     const transports = await TransportLayer.start(cfg.listen, cfg.maxMessageSize, cfg.externalIp, log, (i) => core?.onInbound(i));
-    core = new SipCore({ log, timers: cfg.timers, sender: transports, listeningPoints: () => transports.listeningPoints });
+    // Retransmission timers wait while a UDP socket may hold unread datagrams (transaction-base.ts).
+    const timers = { ...cfg.timers, inputPending: () => transports.inputPending };
+    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints });
     core.attachProxy(new ProxyCore(core.ctx));
     let control: ControlServer;
     try {

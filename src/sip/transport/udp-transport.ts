@@ -5,8 +5,20 @@ import type { Logger } from '../../util/logger.ts';
 import type { Inbound, SentInfo } from './transport-types.ts';
 import { UdpReachability } from './udp-reachability.ts';
 
+/**
+ * libuv reads at most this many datagrams (33, in fact) from a UDP socket per poll of the event
+ * loop, and leaves the rest for the next turn: a poll that read this many may have left some.
+ */
+const UV_READS_PER_POLL = 32;
+
 export class UdpTransport {
   private readonly socket: dgram.Socket;
+  /** Datagrams read in this turn's poll phase so far (counting: a check-phase callback ends the count). */
+  private readsThisTurn = 0;
+  private counting = false;
+  private readonly endCount = (): void => {
+    this.counting = false;
+  };
   private closed = false;
   readonly host: string;
   private boundPort = 0;
@@ -22,6 +34,7 @@ export class UdpTransport {
     const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
     const t = new UdpTransport(host, socket, log);
     socket.on('message', (data, rinfo) => {
+      t.countRead();
       const oversized = data.length > maxSize;
       if (oversized) log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize');
       onData({
@@ -48,6 +61,24 @@ export class UdpTransport {
       // the kernel may cap buffer sizes; the defaults still work
     }
     return t;
+  }
+
+  private countRead(): void {
+    if (!this.counting) {
+      this.counting = true;
+      this.readsThisTurn = 0;
+      setImmediate(this.endCount);
+    }
+    this.readsThisTurn++;
+  }
+
+  /**
+   * Whether datagrams may still wait unread in the socket: this turn's poll phase read as many
+   * as libuv reads per poll. Meaningful in the check phase (setImmediate callbacks queued before
+   * that poll run ahead of the one that ends the count).
+   */
+  get inputPending(): boolean {
+    return this.counting && this.readsThisTurn >= UV_READS_PER_POLL;
   }
 
   get port(): number {
