@@ -23,6 +23,7 @@ import { StreamFramer } from '../src/sip/transport/stream-framer.ts';
 import { readWavFile, rms } from '../test/helpers/audio-analysis.ts';
 import { freePort } from '../test/helpers/free-port.ts';
 import { anchorVersion, startRtpengine, type Rtpengine } from './lib/kamailio-rtpengine.ts';
+import { addStreamLoss, type StreamLoss } from './lib/pcap-check.ts';
 import { cpuBetween, percentile, treeCpu } from './lib/proc-cpu.ts';
 import { RtpengineNg } from './lib/rtpengine-ng.ts';
 import { rtpengineStep, startSink } from './lib/siprec-rtpengine.ts';
@@ -187,19 +188,16 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  let sent = 0;
-  let recorded = 0;
-  let lost = 0;
+  const loss: StreamLoss = { sent: 0, recorded: 0, lost: 0 };
   let badMeta = 0;
   for (const s of answered) {
     const m = metas.get(s.callId);
     if (!m) {
-      lost += s.set.sent[0]! + s.set.sent[1]!;
+      loss.lost += s.set.sent[0]! + s.set.sent[1]!;
       continue;
     }
     if (m.siprec!.participants.filter((p) => p.sends.length === 1).length !== 2) badMeta++;
     for (let k = 0; k < 2; k++) {
-      sent += s.set.sent[k]!;
       const leg = m.legs.find((l) => l.id === `s${k}`);
       const w = leg?.stems[0] ? readWavFile(join(parley.recordings, leg.stems[0].file)) : null;
       let withTone = 0;
@@ -207,8 +205,7 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
         const fl = w.sampleRate / 50;
         for (let i = 0; i + fl <= w.samples.length; i += fl) if (rms(w.samples, i, fl) > 0.05) withTone++;
       }
-      recorded += withTone;
-      lost += Math.max(0, s.set.sent[k]! - withTone);
+      addStreamLoss(loss, s.set.sent[k]!, withTone);
     }
   }
   const setups = answered.map((s) => s.okAt! - s.inviteAt).sort((a, b) => a - b);
@@ -227,9 +224,9 @@ async function step(n: number, parley: { pid: number; port: number; recordings: 
     parleyCpuPercent: Math.round((cpuMs / wallMs) * 1000) / 10,
     cpuMsPerSessionSecond: Math.round(cpuPerSessionSecondMs * 100) / 100,
     sessionsPerCore: Math.round(1000 / cpuPerSessionSecondMs),
-    packetsSent: sent,
-    framesRecorded: recorded,
-    packetsLost: lost,
+    packetsSent: loss.sent,
+    framesRecorded: loss.recorded,
+    packetsLost: loss.lost,
     generatorMaxLagMs: Math.round(gen.maxLagMs),
     generatorFramesOver60msLate: gen.lateFrames,
     recordingsMissing: answered.length - metas.size,

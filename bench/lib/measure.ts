@@ -23,7 +23,10 @@ export interface MixingWindow {
     seconds: number;
     serverCpuPercentOfCore: number;
     otherServerCpuPercentOfCore: number;
+    /** The busiest generator process's CPU, in percent of one core. */
     generatorCpuPercentOfCore: number;
+    /** How many processes generated the load (load-generator.ts generatorProcesses). */
+    generatorProcesses: number;
     /** The generator's own lateness (load-generator.ts GeneratorReply), ms. */
     generatorSendLagP99Ms: number;
     generatorLoopDelayP99Ms: number;
@@ -84,6 +87,7 @@ export async function measureWindow(generator: LoadGenerator, serverPids: number
       serverCpuPercentOfCore: round((100 * cpuMs) / elapsedMs, 1),
       otherServerCpuPercentOfCore: round((100 * otherCpuMs) / elapsedMs, 1),
       generatorCpuPercentOfCore: round((100 * reply.generatorCpuMs) / elapsedMs, 1),
+      generatorProcesses: reply.processes ?? 1,
       generatorSendLagP99Ms: reply.sendLagP99Ms,
       generatorLoopDelayP99Ms: reply.loopDelayP99Ms,
       generatorLoopDelayMaxMs: reply.loopDelayMaxMs,

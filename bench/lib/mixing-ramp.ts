@@ -2,9 +2,10 @@
 // each leg count (more legs each time); a server stops at the first count where its
 // late + missing frames reach MAX_LATE_PERCENT (bench/mixing-compare.ts runs a failing
 // window once more before it counts). What a server sustained is
-// then measured, not extrapolated from one load. The load generator is one Node process:
-// when it used most of a core itself, the window is flagged generatorBound (the limit
-// may be the generator's, not the server's).
+// then measured, not extrapolated from one load. The load generator runs in one or more
+// Node processes (load-generator.ts): when the busiest used most of a core itself, or
+// its loop was a frame late, the window is flagged generatorBound (the limit may be the
+// generator's, not the server's).
 import { MAX_LATE_PERCENT, type MixingWindow } from './measure.ts';
 
 export interface RampWindow {
@@ -15,6 +16,7 @@ export interface RampWindow {
   latencyP99Ms: number;
   serverCpuPercentOfCore: number;
   generatorCpuPercentOfCore: number;
+  generatorProcesses: number;
   /** The generator's own lateness, ms: its send timer (p99) and event loop delay (p99, max). */
   generatorSendLagP99Ms: number;
   generatorLoopDelayP99Ms: number;
@@ -50,6 +52,7 @@ export function rampWindow(w: MixingWindow): RampWindow {
     latencyP99Ms: w.figures.latencyP99Ms,
     serverCpuPercentOfCore: w.extra.serverCpuPercentOfCore,
     generatorCpuPercentOfCore: w.extra.generatorCpuPercentOfCore,
+    generatorProcesses: w.extra.generatorProcesses,
     generatorSendLagP99Ms: w.extra.generatorSendLagP99Ms,
     generatorLoopDelayP99Ms: w.extra.generatorLoopDelayP99Ms,
     generatorLoopDelayMaxMs: w.extra.generatorLoopDelayMaxMs,
@@ -77,5 +80,5 @@ export function addRampWindow(r: RampResult, w: RampWindow): boolean {
 }
 
 export function rampLine(name: string, w: RampWindow): string {
-  return `  ramp ${name.padEnd(14)} ${String(w.legs).padStart(5)} legs: ${w.cpuMicrosPerLegPerFrame.toFixed(1)} µs/leg/frame, late ${w.latePercent.toFixed(3)} %, missing ${w.missingPercent.toFixed(3)} %, p99 ${w.latencyP99Ms.toFixed(1)} ms, server ${w.serverCpuPercentOfCore} %, generator ${w.generatorCpuPercentOfCore} % (send lag p99 ${w.generatorSendLagP99Ms} ms, loop delay p99/max ${w.generatorLoopDelayP99Ms}/${w.generatorLoopDelayMaxMs} ms)${w.generatorBound ? ' (generator-bound)' : ''}${w.clean ? '' : ' — over 0.5 %'}`;
+  return `  ramp ${name.padEnd(14)} ${String(w.legs).padStart(5)} legs: ${w.cpuMicrosPerLegPerFrame.toFixed(1)} µs/leg/frame, late ${w.latePercent.toFixed(3)} %, missing ${w.missingPercent.toFixed(3)} %, p99 ${w.latencyP99Ms.toFixed(1)} ms, server ${w.serverCpuPercentOfCore} %, generator ${w.generatorCpuPercentOfCore} % (busiest of ${w.generatorProcesses}; send lag p99 ${w.generatorSendLagP99Ms} ms, loop delay p99/max ${w.generatorLoopDelayP99Ms}/${w.generatorLoopDelayMaxMs} ms)${w.generatorBound ? ' (generator-bound)' : ''}${w.clean ? '' : ' — over 0.5 %'}`;
 }

@@ -70,3 +70,17 @@ export async function checkPcaps(dir: string, files: string[]): Promise<PcapReco
   }
   return r;
 }
+
+/** Packets sent on streams and what a recording holds of them (pcap packets, or 20 ms frames with the tone in a stem). */
+export interface StreamLoss {
+  sent: number;
+  recorded: number;
+  lost: number;
+}
+
+/** Adds one stream: `sent` packets of which the recording holds `recorded`; lost = sent - recorded, never below 0. */
+export function addStreamLoss(t: StreamLoss, sent: number, recorded: number): void {
+  t.sent += sent;
+  t.recorded += recorded;
+  t.lost += Math.max(0, sent - recorded);
+}

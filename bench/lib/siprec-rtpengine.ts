@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Rtpengine } from './kamailio-rtpengine.ts';
-import { pcapFlows } from './pcap-check.ts';
+import { addStreamLoss, pcapFlows, type StreamLoss } from './pcap-check.ts';
 import { cpuBetween, percentile, treeCpu } from './proc-cpu.ts';
 import type { RtpengineNg } from './rtpengine-ng.ts';
 import { newStreamSet, streamTones, type ToneStreamSet } from './tone-streams.ts';
@@ -82,19 +82,14 @@ export async function rtpengineStep(n: number, o: { rtp: Rtpengine; ng: Rtpengin
   udp.close();
   // Each call's pcap is named after its Call-ID; read them once every call is deleted.
   const files = [...o.rtp.pcaps().keys()];
-  let sent = 0;
-  let recorded = 0;
-  let lost = 0;
+  const loss: StreamLoss = { sent: 0, recorded: 0, lost: 0 };
   let missing = 0;
   for (const s of answered) {
     const file = files.find((f) => f.startsWith(`${s.callId}-`));
     const flows = file ? pcapFlows(await readFile(join(o.rtp.pcapDir, file))) : null;
     if (!flows) missing++;
     for (let k = 0; k < 2; k++) {
-      sent += s.set.sent[k]!;
-      const got = Math.min(s.set.sent[k]!, flows?.byDestinationPort.get(s.set.ports[k]!) ?? 0);
-      recorded += got;
-      lost += s.set.sent[k]! - got;
+      addStreamLoss(loss, s.set.sent[k]!, Math.min(s.set.sent[k]!, flows?.byDestinationPort.get(s.set.ports[k]!) ?? 0));
     }
   }
   const setups = answered.map((s) => s.setupMs!).sort((a, b) => a - b);
@@ -114,9 +109,9 @@ export async function rtpengineStep(n: number, o: { rtp: Rtpengine; ng: Rtpengin
     rtpengineCpuPercent: Math.round((cpuMs / gen.wallMs) * 1000) / 10,
     cpuMsPerSessionSecond: Math.round(perSessionSecond * 100) / 100,
     sessionsPerCore: Math.round(1000 / perSessionSecond),
-    packetsSent: sent,
-    packetsRecorded: recorded,
-    packetsLost: lost,
+    packetsSent: loss.sent,
+    packetsRecorded: loss.recorded,
+    packetsLost: loss.lost,
     generatorMaxLagMs: Math.round(gen.maxLagMs),
     generatorFramesOver60msLate: gen.lateFrames,
     pcapsMissing: missing,

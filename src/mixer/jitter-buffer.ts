@@ -11,6 +11,11 @@
 // placed by their RTP timestamps: a timestamp gap (silence suppression, DTX) is
 // played as that much silence instead of closing up, so a recorded stream keeps
 // its timeline against the others.
+// Finding a packet by sequence number is constant time (a ring indexed by the
+// low bits of the sequence number points at its slot), so a deep buffer costs
+// no more per packet than a shallow one. Only the rare paths look at every slot:
+// for the oldest (a lost packet, an overflow or a shed, the start of play), and
+// for a packet the ring cannot point at (held packets a ring's size apart).
 import { FRAME_MS } from './frames.ts';
 
 const MAX_PAYLOAD = 1500;
@@ -45,6 +50,14 @@ export const LOST = Symbol('lost');
 export class JitterBuffer {
   private readonly slots: JitterSlot[] = [];
   private readonly used: boolean[] = [];
+  /** Free slot indexes, a stack: `free[0..freeTop)`. */
+  private readonly free: Int32Array;
+  private freeTop = 0;
+  /** seq & ringMask → the index of the held slot with that sequence number, or -1. */
+  private readonly ring: Int32Array;
+  private readonly ringMask: number;
+  /** Held packets the ring does not point at (their entry was another's: sequence numbers a multiple of the ring's size apart). */
+  private unindexed = 0;
   private count = 0;
   private playing = false;
   private expected = 0;
@@ -78,6 +91,12 @@ export class JitterBuffer {
       this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data: new Uint8Array(MAX_PAYLOAD) });
       this.used.push(false);
     }
+    this.free = new Int32Array(capacity);
+    let ringSize = 1;
+    while (ringSize < 2 * capacity) ringSize <<= 1;
+    this.ring = new Int32Array(ringSize);
+    this.ringMask = ringSize - 1;
+    this.clear();
   }
 
   get depth(): number {
@@ -102,35 +121,29 @@ export class JitterBuffer {
       this.stats.late++;
       return false;
     }
-    let free = -1;
-    let oldest = -1;
-    for (let i = 0; i < this.slots.length; i++) {
-      if (!this.used[i]) {
-        if (free < 0) free = i;
-        continue;
-      }
-      if (this.slots[i].seq === seq) {
-        this.stats.duplicates++;
-        return false;
-      }
-      if (oldest < 0 || seqDiff(this.slots[i].seq, this.slots[oldest].seq) < 0) oldest = i;
+    if (this.find(seq) >= 0) {
+      this.stats.duplicates++;
+      return false;
     }
-    if (free < 0) {
+    if (this.count === this.slots.length) {
       // Full: the oldest packet goes; bounded memory and delay.
+      const oldest = this.oldestIndex();
       this.stats.overflow++;
-      this.used[oldest] = false;
-      this.count--;
-      free = oldest;
+      this.remove(oldest);
       if (this.playing) this.expected = (this.slots[oldest].seq + 1) & 0xffff;
     }
-    const slot = this.slots[free];
+    const i = this.free[--this.freeTop];
+    const slot = this.slots[i];
     slot.seq = seq;
     slot.timestamp = timestamp;
     slot.payloadType = payloadType;
     slot.length = payload.length;
     slot.data.set(payload);
-    this.used[free] = true;
+    this.used[i] = true;
     this.count++;
+    const r = seq & this.ringMask;
+    if (this.ring[r] < 0) this.ring[r] = i;
+    else this.unindexed++;
     return true;
   }
 
@@ -162,19 +175,13 @@ export class JitterBuffer {
     if (this.count > this.targetFrames + 2 && !this.recordOnly) {
       // Too deep (a burst arrived): shed the oldest to bring latency back.
       const o = this.oldestIndex();
-      this.used[o] = false;
-      this.count--;
+      this.remove(o);
       this.stats.shed++;
       this.expected = (this.slots[o].seq + 1) & 0xffff;
     }
-    let found = -1;
-    let oldest = -1;
-    for (let i = 0; i < this.slots.length; i++) {
-      if (!this.used[i]) continue;
-      if (this.slots[i].seq === this.expected) found = i;
-      if (oldest < 0 || seqDiff(this.slots[i].seq, this.slots[oldest].seq) < 0) oldest = i;
-    }
+    let found = this.find(this.expected);
     if (found < 0) {
+      const oldest = this.oldestIndex();
       const gap = seqDiff(this.slots[oldest].seq, this.expected);
       if (gap > 0 && gap <= this.slots.length) {
         this.expected = (this.expected + 1) & 0xffff;
@@ -195,8 +202,7 @@ export class JitterBuffer {
       }
       this.playTs = (this.slots[found].timestamp + this.frameTs) >>> 0;
     }
-    this.used[found] = false;
-    this.count--;
+    this.remove(found);
     this.expected = (this.slots[found].seq + 1) & 0xffff;
     return this.slots[found];
   }
@@ -217,10 +223,7 @@ export class JitterBuffer {
    */
   dropBefore(seq: number): void {
     for (let i = 0; i < this.slots.length; i++) {
-      if (this.used[i] && seqDiff(this.slots[i].seq, seq) < 0) {
-        this.used[i] = false;
-        this.count--;
-      }
+      if (this.used[i] && seqDiff(this.slots[i].seq, seq) < 0) this.remove(i);
     }
     if (this.playing && seqDiff(this.expected, seq) < 0) this.expected = seq;
   }
@@ -231,10 +234,39 @@ export class JitterBuffer {
   }
 
   reset(): void {
-    for (let i = 0; i < this.used.length; i++) this.used[i] = false;
-    this.count = 0;
+    this.clear();
     this.playing = false;
     this.lastTransit = null;
+  }
+
+  /** Every slot free, the ring empty. */
+  private clear(): void {
+    for (let i = 0; i < this.used.length; i++) this.used[i] = false;
+    // Slot 0 is handed out first.
+    for (let i = 0; i < this.free.length; i++) this.free[i] = this.free.length - 1 - i;
+    this.freeTop = this.free.length;
+    this.ring.fill(-1);
+    this.unindexed = 0;
+    this.count = 0;
+  }
+
+  /** The index of the held slot with sequence number `seq`, or -1. */
+  private find(seq: number): number {
+    const i = this.ring[seq & this.ringMask];
+    if (i >= 0 && this.slots[i].seq === seq) return i;
+    if (this.unindexed === 0) return -1;
+    for (let j = 0; j < this.slots.length; j++) if (this.used[j] && this.slots[j].seq === seq) return j;
+    return -1;
+  }
+
+  /** Frees held slot `i` (its contents stay readable until the next push). */
+  private remove(i: number): void {
+    this.used[i] = false;
+    this.count--;
+    this.free[this.freeTop++] = i;
+    const r = this.slots[i].seq & this.ringMask;
+    if (this.ring[r] === i) this.ring[r] = -1;
+    else this.unindexed--;
   }
 
   private oldestIndex(): number {

@@ -1,60 +1,45 @@
-// A recording's pauses and masks: the open interval of each (at most one at a
-// time), appended to the sidecar's `pauses` / `masks` lists when it begins and
-// closed when it ends or the recording closes. `changed` is called after every
-// begin and end (the Recorder's 'state' event).
+// A recording's pauses and masks: two SpanLists, appended to the sidecar's
+// `pauses` / `masks` lists. `changed` is called after every begin and end (the
+// Recorder's 'state' event).
 import type { IntervalEntry, TimePoint } from './metadata.ts';
+import { SpanList } from './span-list.ts';
 
 export class PauseMask {
-  private paused: IntervalEntry | null = null;
-  private masked: IntervalEntry | null = null;
+  private readonly pauses: SpanList;
+  private readonly masks: SpanList;
 
-  constructor(
-    private readonly pauses: IntervalEntry[],
-    private readonly masks: IntervalEntry[],
-    private readonly changed: () => void,
-  ) {}
+  constructor(pauses: IntervalEntry[], masks: IntervalEntry[], changed: () => void) {
+    this.pauses = new SpanList(pauses, changed);
+    this.masks = new SpanList(masks, changed);
+  }
 
   get isPaused(): boolean {
-    return this.paused !== null;
+    return this.pauses.isOpen;
   }
 
   get isMasked(): boolean {
-    return this.masked !== null;
+    return this.masks.isOpen;
   }
 
   pause(reason: string | null, at: TimePoint): void {
-    if (this.paused) return;
-    this.paused = { reason, start: at, end: null };
-    this.pauses.push(this.paused);
-    this.changed();
+    this.pauses.begin(reason, at);
   }
 
   resume(at: TimePoint): void {
-    if (!this.paused) return;
-    this.paused.end = at;
-    this.paused = null;
-    this.changed();
+    this.pauses.end(at);
   }
 
   mask(reason: string | null, at: TimePoint): void {
-    if (this.masked) return;
-    this.masked = { reason, start: at, end: null };
-    this.masks.push(this.masked);
-    this.changed();
+    this.masks.begin(reason, at);
   }
 
   unmask(at: TimePoint): void {
-    if (!this.masked) return;
-    this.masked.end = at;
-    this.masked = null;
-    this.changed();
+    this.masks.end(at);
   }
 
   /** The recording closes: an open pause or mask ends at `at`, silently. */
   closeAt(at: TimePoint): void {
-    if (this.paused) this.paused.end = at;
-    if (this.masked) this.masked.end = at;
-    this.paused = null;
-    this.masked = null;
+    this.pauses.closeAt(at);
+    this.masks.closeAt(at);
   }
 }

@@ -14,13 +14,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { call } from '../helpers/api-client.ts';
-import { startClusterNode, WebhookReceiver, type ClusterTestNode } from '../helpers/cluster-nodes.ts';
+import { dialNode, startClusterNode, stopCallersAndNodes, WebhookReceiver, type CallerTrack, type ClusterTestNode } from '../helpers/cluster-nodes.ts';
 import { TestRedis } from '../helpers/redis-server.ts';
-import { RtpPeer } from '../helpers/rtp-peer.ts';
-import { startSipp, type SippRun } from '../helpers/sipp.ts';
+import type { SippRun } from '../helpers/sipp.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { SCENARIOS } from './helpers.ts';
 
 const yaml = `routing:
   rules:
@@ -40,24 +38,10 @@ describe('cluster: a node cut off from Redis is not reported lost, and gives up 
   let spy: Redis;
   let a: ClusterTestNode;
   let b: ClusterTestNode;
-  const peers: RtpPeer[] = [];
-  const kills: Array<() => void> = [];
+  const track: CallerTrack = { peers: [], kills: [] };
 
-  const dial = async (node: ClusterTestNode, room: string, holdMs: number, user: string, scenario = 'caller-conf-rr.xml'): Promise<{ done: Promise<SippRun> }> => {
-    const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-    rtp.start({ kind: 'silence' });
-    peers.push(rtp);
-    const s = await startSipp({
-      scenario: `${SCENARIOS}/${scenario}`,
-      transport: 'udp',
-      remote: `${node.host}:${node.sipPort}`,
-      calls: 1,
-      timeoutS: 60,
-      extra: ['-key', 'to_uri', `sip:${room}@${node.host}:${node.sipPort}`, '-key', 'rtpport', String(rtp.port), '-key', 'from_user', user, '-d', String(holdMs)],
-    });
-    kills.push(s.kill);
-    return { done: s.done };
-  };
+  const dial = (node: ClusterTestNode, room: string, holdMs: number, user: string, scenario?: string): Promise<{ done: Promise<SippRun> }> =>
+    dialNode(node, { to: room, from: user, holdMs, scenario }, track);
   const roster = async (node: ClusterTestNode, room: string): Promise<number> => {
     const res = await fetch(`${node.api}/rooms/${room}`, { headers: { authorization: 'Bearer test-token-0123456789abcdef', 'x-parley-forwarded': '1' } });
     return res.status === 200 ? ((await res.json()) as { roster: unknown[] }).roster.length : 0;
@@ -76,9 +60,7 @@ describe('cluster: a node cut off from Redis is not reported lost, and gives up 
   });
 
   after(async () => {
-    for (const k of kills) k();
-    for (const p of peers) await p.close().catch(() => undefined);
-    for (const n of [a, b]) if (n && n.proc.child.exitCode === null) n.proc.child.kill('SIGKILL');
+    await stopCallersAndNodes(track, [a, b]);
     spy?.disconnect();
     await hooks?.stop();
     await proxy?.stop();

@@ -15,12 +15,11 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { purity } from '../helpers/audio-analysis.ts';
 import { call } from '../helpers/api-client.ts';
-import { startClusterNode, WebhookReceiver, type ClusterTestNode } from '../helpers/cluster-nodes.ts';
+import { dialNode, startClusterNode, stopCallersAndNodes, WebhookReceiver, type CallerTrack, type ClusterTestNode } from '../helpers/cluster-nodes.ts';
 import { TestRedis } from '../helpers/redis-server.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
-import { startSipp, type SippRun } from '../helpers/sipp.ts';
+import type { SippRun } from '../helpers/sipp.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { SCENARIOS } from './helpers.ts';
 
 const yaml = `routing:
   rules:
@@ -57,25 +56,11 @@ describe('cluster: a caller answered on one node joins a room on another through
   let hooks: WebhookReceiver;
   let a: ClusterTestNode;
   let b: ClusterTestNode;
-  const peers: RtpPeer[] = [];
-  const kills: Array<() => void> = [];
+  const track: CallerTrack = { peers: [], kills: [] };
 
   /** `waitBye`: the caller stays until the node hangs up (caller-wait-bye.xml), else it hangs up after holdMs. */
-  const dial = async (node: ClusterTestNode, user: string, tone: number, holdMs: number, waitBye = false): Promise<{ rtp: RtpPeer; done: Promise<SippRun> }> => {
-    const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-    rtp.start({ kind: 'tone', freq: tone, amplitude: 8000 });
-    peers.push(rtp);
-    const s = await startSipp({
-      scenario: `${SCENARIOS}/${waitBye ? 'caller-wait-bye.xml' : 'caller-conf-rr.xml'}`,
-      transport: 'udp',
-      remote: `${node.host}:${node.sipPort}`,
-      calls: 1,
-      timeoutS: 60,
-      extra: ['-key', 'to_uri', `sip:${user}@${node.host}:${node.sipPort}`, '-key', 'rtpport', String(rtp.port), '-key', 'from_user', user, '-d', String(holdMs)],
-    });
-    kills.push(s.kill);
-    return { rtp, done: s.done };
-  };
+  const dial = (node: ClusterTestNode, user: string, tone: number, holdMs: number, waitBye = false): Promise<{ rtp: RtpPeer; done: Promise<SippRun> }> =>
+    dialNode(node, { to: user, from: user, tone, holdMs, scenario: waitBye ? 'caller-wait-bye.xml' : undefined }, track);
 
   before(async () => {
     redis = await TestRedis.start();
@@ -87,9 +72,7 @@ describe('cluster: a caller answered on one node joins a room on another through
   });
 
   after(async () => {
-    for (const k of kills) k();
-    for (const p of peers) await p.close().catch(() => undefined);
-    for (const n of [a, b]) if (n && n.proc.child.exitCode === null) n.proc.child.kill('SIGKILL');
+    await stopCallersAndNodes(track, [a, b]);
     await hooks?.stop();
     await redis?.stop();
   });

@@ -16,7 +16,7 @@ import { medianToneShare, readWavFile } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { finalSidecars } from '../helpers/sidecars.ts';
-import { startSipp } from '../helpers/sipp.ts';
+import { startSipp, type SippRun } from '../helpers/sipp.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { gatewayYaml, nextCallEnd, received, SCENARIOS, sippOk } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
@@ -52,7 +52,27 @@ async function party(role: 'caller' | 'callee', family: Family, hz: number, opts
       '-trace_msg',
     ],
   });
-  return { rtp, port: s.port, done: s.done };
+  return { role, family, hz, rtp, port: s.port, done: s.done };
+}
+
+type Party = Awaited<ReturnType<typeof party>>;
+
+/** Both SIPp runs pass and the call has ended; their runs. */
+async function finished(caller: Party, callee: Party, ended: Promise<unknown>): Promise<{ callerRun: SippRun; calleeRun: SippRun }> {
+  const callerRun = await caller.done;
+  sippOk(callerRun, 'caller');
+  const calleeRun = await callee.done;
+  sippOk(calleeRun, 'callee');
+  await ended;
+  return { callerRun, calleeRun };
+}
+
+/** Each party heard the other's tone over the bridged part. */
+function assertBothHear(caller: Party, callee: Party): void {
+  for (const [who, from] of [[caller, callee], [callee, caller]] as const) {
+    const share = tailShare(who.rtp.decoded(), from.hz);
+    assert.ok(share > 0.6, `the ${who.family === 'IP6' ? 'IPv6' : 'IPv4'} ${who.role} hears the ${from.family === 'IP6' ? 'IPv6' : 'IPv4'} ${from.role} (${share.toFixed(3)})`);
+  }
 }
 
 /** The first received message with a line that matches (its start line, as the tests use it). */
@@ -97,11 +117,7 @@ describe('dual-stack calls (media.rtpIp6: ::1; SIPp over IPv4 and IPv6)', () => 
     const ended = nextCallEnd(parley);
     const caller = await party('caller', 'IP6', V6_HZ, { parley, to: `sip:bob@127.0.0.1:${callee.port}`, attr: `a=rtcp:${rtcp.address().port}` });
     try {
-      const callerRun = await caller.done;
-      sippOk(callerRun, 'caller');
-      const calleeRun = await callee.done;
-      sippOk(calleeRun, 'callee');
-      await ended;
+      const { callerRun, calleeRun } = await finished(caller, callee, ended);
       const ok = messageOf(received(callerRun), /^SIP\/2\.0 200 /m);
       assert.match(ok, /^c=IN IP6 ::1\r?$/m, 'the answer to the IPv6 caller is IPv6');
       const port = Number(/^m=audio (\d+) /m.exec(ok)![1]);
@@ -110,10 +126,7 @@ describe('dual-stack calls (media.rtpIp6: ::1; SIPp over IPv4 and IPv6)', () => 
       assert.match(invite, /^c=IN IP4 127\.0\.0\.1\r?$/m, 'the IPv4 callee is offered IPv4');
       assert.ok(rtcpFrom.length >= 1, 'Parley\'s RTCP reached the IPv6 caller\'s a=rtcp port');
       assert.deepEqual(rtcpFrom[0], { address: '::1', port: port + 1 });
-      const heardByCaller = caller.rtp.decoded();
-      const heardByCallee = callee.rtp.decoded();
-      assert.ok(tailShare(heardByCaller, V4_HZ) > 0.6, `the IPv6 caller hears the IPv4 callee (${tailShare(heardByCaller, V4_HZ).toFixed(3)})`);
-      assert.ok(tailShare(heardByCallee, V6_HZ) > 0.6, `the IPv4 callee hears the IPv6 caller (${tailShare(heardByCallee, V6_HZ).toFixed(3)})`);
+      assertBothHear(caller, callee);
       const rec = await stems(parley, 0);
       assert.ok(medianToneShare(rec.caller, V6_HZ, rec.rate) > 0.6, `the tone sent over IPv6 is in the caller's stem (${medianToneShare(rec.caller, V6_HZ, rec.rate).toFixed(3)})`);
       assert.ok(medianToneShare(rec.caller, V4_HZ, rec.rate) < 0.05, 'and the callee is not');
@@ -131,20 +144,13 @@ describe('dual-stack calls (media.rtpIp6: ::1; SIPp over IPv4 and IPv6)', () => 
     const ended = nextCallEnd(parley);
     const caller = await party('caller', 'IP4', V4_HZ, { parley, to: `sip:bob@[::1]:${callee.port}` });
     try {
-      const callerRun = await caller.done;
-      sippOk(callerRun, 'caller');
-      const calleeRun = await callee.done;
-      sippOk(calleeRun, 'callee');
-      await ended;
+      const { callerRun, calleeRun } = await finished(caller, callee, ended);
       assert.match(messageOf(received(callerRun), /^SIP\/2\.0 200 /m), /^c=IN IP4 127\.0\.0\.1\r?$/m, 'the IPv4 caller is answered in IPv4');
       const invite = messageOf(received(calleeRun), /^INVITE /m);
       assert.match(invite, /^INVITE sip:bob@\[::1\]:\d+ SIP\/2\.0/m, 'the B leg went over IPv6 SIP');
       assert.match(invite, /^c=IN IP6 ::1\r?$/m, 'and offers IPv6 media');
       assert.match(invite, /^a=rtcp-mux\r?$/m);
-      const heardByCaller = caller.rtp.decoded();
-      const heardByCallee = callee.rtp.decoded();
-      assert.ok(tailShare(heardByCaller, V6_HZ) > 0.6, `the IPv4 caller hears the IPv6 callee (${tailShare(heardByCaller, V6_HZ).toFixed(3)})`);
-      assert.ok(tailShare(heardByCallee, V4_HZ) > 0.6, `the IPv6 callee hears the IPv4 caller (${tailShare(heardByCallee, V4_HZ).toFixed(3)})`);
+      assertBothHear(caller, callee);
       const rec = await stems(parley, seen);
       assert.ok(medianToneShare(rec.other, V6_HZ, rec.rate) > 0.6, `the IPv6 callee's tone is in its stem (${medianToneShare(rec.other, V6_HZ, rec.rate).toFixed(3)})`);
       assert.ok(medianToneShare(rec.caller, V4_HZ, rec.rate) > 0.6, 'the caller\'s stem holds the caller');
@@ -159,15 +165,9 @@ describe('dual-stack calls (media.rtpIp6: ::1; SIPp over IPv4 and IPv6)', () => 
     const ended = nextCallEnd(parley);
     const caller = await party('caller', 'IP6', V6_HZ, { parley, to: `sip:bob@127.0.0.1:${callee.port}`, delayed: true });
     try {
-      const callerRun = await caller.done;
-      sippOk(callerRun, 'caller');
-      sippOk(await callee.done, 'callee');
-      await ended;
+      const { callerRun } = await finished(caller, callee, ended);
       assert.match(messageOf(received(callerRun), /^SIP\/2\.0 200 /m), /^c=IN IP6 ::1\r?$/m, 'the offer to a caller that came over IPv6 is IPv6');
-      const heardByCallee = callee.rtp.decoded();
-      const heardByCaller = caller.rtp.decoded();
-      assert.ok(tailShare(heardByCallee, V6_HZ) > 0.6, `the IPv4 callee hears the IPv6 caller (${tailShare(heardByCallee, V6_HZ).toFixed(3)})`);
-      assert.ok(tailShare(heardByCaller, V4_HZ) > 0.6, `the IPv6 caller hears the IPv4 callee (${tailShare(heardByCaller, V4_HZ).toFixed(3)})`);
+      assertBothHear(caller, callee);
       await assertNothingLeft(parley);
     } finally {
       await Promise.all([caller.rtp.close(), callee.rtp.close()]);

@@ -18,18 +18,11 @@ import { buildRtp } from '../helpers/rtp.ts';
 import { startSipp } from '../helpers/sipp.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { SCENARIOS, sippOk } from './helpers.ts';
-import { share, sidecarOf, silentRuns, stemOf } from './siprec-helpers.ts';
+import { share, sidecarOf, silentRuns, SIPREC_ROUTING, stemOf, TONES } from './siprec-helpers.ts';
 
-const yaml = (jitterMs: number): string => `
-siprec: { jitterMs: ${jitterMs} }
-routing:
-  rules:
-    - name: siprec
-      match: { method: INVITE, headers: { Require: { regex: "(^|[ ,])siprec($|[ ,;])" } } }
-      actions: [{ app: siprec }]
-`;
+const yaml = (jitterMs: number): string => `\nsiprec: { jitterMs: ${jitterMs} }${SIPREC_ROUTING}`;
 
-const HZ = 440;
+const HZ = TONES.A;
 const PACKETS = 200; // 4 s
 const HOLD_FROM = 80; // packets 80..104 (500 ms) are held back, then sent at once
 const HOLD_COUNT = 25;

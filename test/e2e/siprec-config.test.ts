@@ -11,19 +11,10 @@ import { after, describe, it } from 'node:test';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { startSipp } from '../helpers/sipp.ts';
 import { SCENARIOS, sippOk } from './helpers.ts';
-import { runSrc, share, stemOf } from './siprec-helpers.ts';
+import { runSrc, share, SIPREC_ROUTING, stemOf, TONES } from './siprec-helpers.ts';
 
-const rules = `
-routing:
-  rules:
-    - name: siprec
-      match: { method: INVITE, headers: { Require: { regex: "(^|[ ,])siprec($|[ ,;])" } } }
-      actions: [{ app: siprec }]
-`;
-
-const A = 440;
-const B = 1000;
-const C = 1700;
+const rules = SIPREC_ROUTING;
+const { A, B, C } = TONES;
 
 async function refused(parley: RunningParley): Promise<string> {
   const s = await startSipp({

@@ -13,6 +13,18 @@ import { startSipp, type SippRun } from '../helpers/sipp.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { SCENARIOS, sippOk } from './helpers.ts';
 
+/** The routing rule that sends an INVITE with `Require: siprec` to the siprec flow (a `routing:` block; more rules may follow it). */
+export const SIPREC_ROUTING = `
+routing:
+  rules:
+    - name: siprec
+      match: { method: INVITE, headers: { Require: { regex: "(^|[ ,])siprec($|[ ,;])" } } }
+      actions: [{ app: siprec }]
+`;
+
+/** The tones the SIPREC tests' streams send (Hz), far enough apart to tell in a stem. */
+export const TONES = { A: 440, B: 1000, C: 1700 } as const;
+
 export interface SrcRun {
   sipp: SippRun;
   peers: RtpPeer[];

@@ -11,18 +11,10 @@ import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { makeTestPki, type TestPki } from '../helpers/tls-certs.ts';
 import { header, TlsSipPeer } from '../helpers/tls-sip-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { runSrc, share, sidecarOf, stemOf } from './siprec-helpers.ts';
+import { runSrc, share, sidecarOf, SIPREC_ROUTING, stemOf, TONES } from './siprec-helpers.ts';
 
-const yaml = `
-routing:
-  rules:
-    - name: siprec
-      match: { method: INVITE, headers: { Require: { regex: "(^|[ ,])siprec($|[ ,;])" } } }
-      actions: [{ app: siprec }]
-`;
-
-const A = 440;
-const B = 1000;
+const yaml = SIPREC_ROUTING;
+const { A, B } = TONES;
 
 function largeMetadata(participants: number): string {
   const x = [`<?xml version="1.0" encoding="UTF-8"?>`, `<recording xmlns="urn:ietf:params:xml:ns:recording:1">`, `<datamode>complete</datamode>`,

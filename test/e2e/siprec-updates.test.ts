@@ -16,7 +16,7 @@ import { apiBase, apiYaml, call } from '../helpers/api-client.ts';
 import { channel } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { runSrc, share, silentRuns, stemOf, wav } from './siprec-helpers.ts';
+import { runSrc, share, silentRuns, stemOf, TONES, wav } from './siprec-helpers.ts';
 
 const yaml = `
 routing:
@@ -26,8 +26,7 @@ routing:
       actions: [{ app: siprec }]
 `;
 
-const A = 440;
-const B = 1000;
+const { A, B } = TONES;
 
 /** Within 400 ms of `ms` (a loaded machine delays a re-INVITE's effect by a few frames). */
 function near(actual: number, ms: number, what: string): void {

@@ -11,15 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { RemoteMediaRoom } from '../../src/media-plane/thread/remote-media-room.ts';
 import { channel } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { runSrc, share, stemOf, wav } from './siprec-helpers.ts';
+import { runSrc, share, SIPREC_ROUTING, stemOf, TONES, wav } from './siprec-helpers.ts';
 
-const yaml = `
-routing:
-  rules:
-    - name: siprec
-      match: { method: INVITE, headers: { Require: { regex: "(^|[ ,])siprec($|[ ,;])" } } }
-      actions: [{ app: siprec }]
-    - name: gateway
+const yaml = `${SIPREC_ROUTING}    - name: gateway
       match: { method: INVITE, media: audio }
       actions: [{ app: record-notice }]
 flows:
@@ -28,9 +22,7 @@ flows:
     - play: { prompt: record-notice }
 `;
 
-const A = 440;
-const B = 1000;
-const C = 1700;
+const { A, B, C } = TONES;
 
 describe('SIPREC recording server (SIPp SRC)', () => {
   let parley: RunningParley;

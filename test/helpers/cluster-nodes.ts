@@ -1,7 +1,8 @@
 // Parley cluster nodes for e2e tests and the bench: each a child process
 // (parley-process.ts) on its own loopback address (127.0.0.2, .3, …) with SIP,
 // the API and the cluster section pointing at one Redis, and a webhook receiver
-// that records every delivery (it can be told to fail for a while).
+// that records every delivery (it can be told to fail for a while); SIPp callers
+// straight to a node, and the clean-up of a test's callers and nodes.
 import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,10 @@ import { join } from 'node:path';
 import { TEST_TOKEN } from './api-client.ts';
 import { freePort } from './free-port.ts';
 import { spawnParley, type ParleyProcess } from './parley-process.ts';
+import { RtpPeer } from './rtp-peer.ts';
+import { startSipp, type SippRun } from './sipp.ts';
+
+const SCENARIOS = new URL('../e2e/scenarios/', import.meta.url).pathname;
 
 export interface ClusterTestNode {
   id: string;
@@ -93,4 +98,47 @@ ${yaml}`,
     { host, sipPort },
   );
   return { id, host, sipPort, apiPort, api, proc };
+}
+
+/** What a test started and must stop: the callers' RTP peers and SIPp runs. */
+export interface CallerTrack {
+  peers: RtpPeer[];
+  kills: Array<() => void>;
+}
+
+export interface NodeCallOptions {
+  /** The Request-URI's user (sip:<to>@node). */
+  to: string;
+  /** The From user. */
+  from: string;
+  /** -d: how long the caller stays (ms). */
+  holdMs: number;
+  /** The tone the caller's RTP peer sends (Hz); silence when left out. */
+  tone?: number;
+  /** A scenario in test/e2e/scenarios (default caller-conf-rr.xml). */
+  scenario?: string;
+}
+
+/** A SIPp caller straight to `node` with a Node RTP peer; both are added to `track` before anything can fail. */
+export async function dialNode(node: ClusterTestNode, o: NodeCallOptions, track: CallerTrack): Promise<{ rtp: RtpPeer; done: Promise<SippRun> }> {
+  const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+  rtp.start(o.tone ? { kind: 'tone', freq: o.tone, amplitude: 8000 } : { kind: 'silence' });
+  track.peers.push(rtp);
+  const s = await startSipp({
+    scenario: `${SCENARIOS}${o.scenario ?? 'caller-conf-rr.xml'}`,
+    transport: 'udp',
+    remote: `${node.host}:${node.sipPort}`,
+    calls: 1,
+    timeoutS: 60,
+    extra: ['-key', 'to_uri', `sip:${o.to}@${node.host}:${node.sipPort}`, '-key', 'rtpport', String(rtp.port), '-key', 'from_user', o.from, '-d', String(o.holdMs)],
+  });
+  track.kills.push(s.kill);
+  return { rtp, done: s.done };
+}
+
+/** An after() hook's first part: kills the SIPp runs, closes the RTP peers, SIGKILLs the nodes still running. */
+export async function stopCallersAndNodes(track: CallerTrack, nodes: Array<ClusterTestNode | undefined>): Promise<void> {
+  for (const k of track.kills) k();
+  for (const p of track.peers) await p.close().catch(() => undefined);
+  for (const n of nodes) if (n && n.proc.child.exitCode === null) n.proc.child.kill('SIGKILL');
 }

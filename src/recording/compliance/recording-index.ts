@@ -4,15 +4,16 @@
 // (`{"p": entry}` put, `{"d": id}` delete, appended asynchronously) and
 // reconciled with the folder at every start: sidecars the journal lacks are read,
 // entries whose sidecar is gone are dropped. A journal that is missing or does not
-// parse is rebuilt from the sidecars. Recordings made by this process are put by
+// parse is rebuilt from the sidecars (the file itself: index-journal.ts). Recordings made by this process are put by
 // the compliance service as they start and finalize; sidecars put into the folder
 // by hand are noticed by a directory watch. Hold state is not kept here (legal-holds.ts).
 import { constants, watch, type FSWatcher } from 'node:fs';
-import { appendFile, mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
 import type { RecordingMetadata } from '../metadata.ts';
 import { entryOf, normalizeUri, type IndexEntry } from './index-entry.ts';
+import { IndexJournal } from './index-journal.ts';
 
 export interface RecordingQuery {
   /** Started at or after (ms). */
@@ -67,10 +68,7 @@ export class RecordingIndex {
   private readonly byId = new Map<string, IndexEntry>();
   /** Ascending by (start, id). */
   private readonly sorted: IndexEntry[] = [];
-  private journalQueue: string[] = [];
-  private journalRunning: Promise<void> | null = null;
-  private journalLines = 0;
-  private journalDirReady = false;
+  private readonly journalFile: IndexJournal;
   private watcher: FSWatcher | null = null;
   private readonly ingesting = new Set<Promise<void>>();
   /** Known ids the watch saw change: checked for a vanished sidecar together, at most every RECHECK_MS. */
@@ -88,7 +86,9 @@ export class RecordingIndex {
     readonly dir: string,
     readonly journal: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.journalFile = new IndexJournal(journal, log);
+  }
 
   get size(): number {
     return this.byId.size;
@@ -147,58 +147,23 @@ export class RecordingIndex {
     }
     this.stats.readFromSidecars = missing.length;
     this.stats.sidecarsMs = Math.round(performance.now() - t);
-    if (!loaded || this.journalLines > 2 * this.byId.size + 1000 || this.stats.dropped > 0 || missing.length > 0) await this.compact();
+    if (!loaded || this.journalFile.lines > 2 * this.byId.size + 1000 || this.stats.dropped > 0 || missing.length > 0) await this.journalFile.compact(this.sorted);
 
   }
 
+  /** The journal's entries into memory; false (rebuild from the sidecars) when it is missing or corrupt. */
   private async loadJournal(): Promise<boolean> {
-    let text: string;
-    try {
-      text = await readFile(this.journal, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, file: this.journal }, 'recordings index unreadable: rebuilt from the sidecars');
+    const entries = await this.journalFile.load();
+    if (!entries) {
       this.stats.rebuilt = true;
       return false;
-    }
-    const lines = text.split('\n');
-    const entries = new Map<string, IndexEntry>();
-    let n = 0;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (line === '') continue;
-      n++;
-      let op: { v?: number; p?: IndexEntry; d?: string };
-      try {
-        op = JSON.parse(line) as typeof op;
-      } catch {
-        // A torn last line (a crash while appending) loses one change the reconcile repairs; anything else is corruption.
-        if (i >= lines.length - 2) continue;
-        this.log.warn({ file: this.journal, line: i + 1 }, 'recordings index corrupt: rebuilt from the sidecars');
-        this.stats.rebuilt = true;
-        return false;
-      }
-      if (op.p && typeof op.p.id === 'string') entries.set(op.p.id, op.p);
-      else if (typeof op.d === 'string') entries.delete(op.d);
     }
     for (const e of entries.values()) {
       this.byId.set(e.id, e);
       this.sorted.push(e);
     }
     this.sorted.sort((a, b) => a.start - b.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.journalLines = n;
     return true;
-  }
-
-  /** Rewrites the journal as one put per entry (temp file + rename). */
-  private async compact(): Promise<void> {
-    await this.journalRunning;
-    await mkdir(dirname(this.journal), { recursive: true });
-    const tmp = `${this.journal}.tmp`;
-    const parts = ['{"v":1}\n'];
-    for (const e of this.sorted) parts.push(`{"p":${JSON.stringify(e)}}\n`);
-    await writeFile(tmp, parts.join(''));
-    await rename(tmp, this.journal);
-    this.journalLines = this.sorted.length + 1;
   }
 
   /** Adds or replaces an entry from a sidecar; false when it is not a recording's. */
@@ -215,14 +180,14 @@ export class RecordingIndex {
     this.removeSorted(e.id);
     this.byId.set(e.id, e);
     this.insertSorted(e);
-    this.record(`{"p":${JSON.stringify(e)}}\n`);
+    this.journalFile.put(e);
   }
 
   remove(id: string): void {
     if (this.deferred) return void this.deferred.push(() => this.remove(id));
     if (this.closed || !this.byId.has(id)) return;
     this.removeEntry(id);
-    this.record(`{"d":${JSON.stringify(id)}}\n`);
+    this.journalFile.delete(id);
   }
 
   private removeEntry(id: string): void {
@@ -257,36 +222,6 @@ export class RecordingIndex {
 
   private lowerBound(start: number, id: string): number {
     return lowerBound(this.sorted, start, id);
-  }
-
-  private record(line: string): void {
-    this.journalQueue.push(line);
-    this.journalLines++;
-    this.writeJournal();
-  }
-
-  private writeJournal(): void {
-    if (this.journalRunning) return;
-    this.journalRunning = (async () => {
-      try {
-        while (this.journalQueue.length > 0) {
-          const text = this.journalQueue.splice(0).join('');
-          if (!this.journalDirReady) {
-            await mkdir(dirname(this.journal), { recursive: true });
-            this.journalDirReady = true;
-          }
-          await appendFile(this.journal, text);
-        }
-      } catch (err) {
-        // The next start reconciles with the folder; the index in memory is right.
-        this.log.warn({ err, file: this.journal }, 'recordings index journal write failed');
-        this.journalQueue = [];
-        this.journalDirReady = false; // the folder may have gone: made again with the next line
-      }
-    })().finally(() => {
-      this.journalRunning = null;
-      if (this.journalQueue.length > 0) this.writeJournal();
-    });
   }
 
   /** Newest first; filters are exact matches (URIs normalized: case, brackets and parameters aside). */
@@ -407,8 +342,8 @@ export class RecordingIndex {
   }
 
   /** Resolves once the journal holds every change made so far. */
-  async flushed(): Promise<void> {
-    while (this.journalRunning) await this.journalRunning;
+  flushed(): Promise<void> {
+    return this.journalFile.flushed();
   }
 }
 

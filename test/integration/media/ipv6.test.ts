@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import * as sdpTransform from 'sdp-transform';
 import { SdpNegotiationError } from '../../../src/media-plane/media-errors.ts';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
+import type { MediaRoom } from '../../../src/media-plane/media-room.ts';
 import { RtcpSession } from '../../../src/media-plane/rtcp/index.ts';
 import { SrtpSession } from '../../../src/media-plane/srtp/index.ts';
 import { medianToneShare } from '../../helpers/audio-analysis.ts';
@@ -27,6 +29,23 @@ function where(sdp: string): { type: string; ip: string; port: number; rtcpPort:
 function hears(pcm: Int16Array, hz: number, rate: number, who: string): void {
   const share = medianToneShare(pcm, hz, rate);
   assert.ok(share > 0.8, `${who} hears ${hz} Hz (share ${share.toFixed(3)})`);
+}
+
+/** Both peers have sound, then each hears the other's tone: `a` hears `aHz`, `b` hears `bHz`. */
+async function hearEachOther(a: RtpPeer, aHz: number, aName: string, b: RtpPeer, bHz: number, bName: string): Promise<void> {
+  await Promise.all([waitForSound(a), waitForSound(b)]);
+  hears(await collect(a, 50), aHz, 8000, aName);
+  hears(await collect(b, 50), bHz, 8000, bName);
+}
+
+/** Offers `offer` (from `peer`) to `room` as leg v6, points the peer at the answer and starts its tone; resolves once Parley sees the peer's SSRC. */
+async function joinSending(room: MediaRoom, peer: RtpPeer, offer: string, hz: number): Promise<{ leg: MediaLeg; answer: string }> {
+  const { leg, answer } = await room.createLeg(offer, { id: 'v6' });
+  peer.useRemoteSdp(answer);
+  const flowing = leg.waitFor('inboundssrc', 5000);
+  peer.start({ kind: 'tone', freq: hz, amplitude: 8000 });
+  await flowing;
+  return { leg, answer };
 }
 
 /** A UDP socket of the test (the peer's RTCP port, a decoy), with the datagrams it got. */
@@ -78,19 +97,13 @@ describe('IPv6 media (media.rtpIp6: ::1, real UDP)', () => {
     const rtcp = await udp6();
     const peer = await new RtpPeer({ codec: 'PCMU', ip: '::1', srtp: 'AES_CM_128_HMAC_SHA1_80', rtcpMux: false }).bind();
     try {
-      const { leg, answer } = await room.createLeg(peer.sdp([`a=rtcp:${rtcp.port}`]), { id: 'v6' });
-      peer.useRemoteSdp(answer);
+      const { leg, answer } = await joinSending(room, peer, peer.sdp([`a=rtcp:${rtcp.port}`]), 700);
       const w = where(answer);
       assert.equal(w.type, 'IP6');
       assert.equal(w.rtcpPort, w.port + 1, 'our RTCP port is the next one (not muxed: the peer did not offer it)');
       assert.doesNotMatch(answer, /a=rtcp-mux/);
-      const flowing = leg.waitFor('inboundssrc', 5000);
-      peer.start({ kind: 'tone', freq: 700, amplitude: 8000 });
-      await flowing;
       a.peer.setTone(1200);
-      await Promise.all([waitForSound(a.peer), waitForSound(peer)]);
-      hears(await collect(a.peer, 50), 700, 8000, 'the IPv4 peer (from SRTP over IPv6)');
-      hears(await collect(peer, 50), 1200, 8000, 'the IPv6 SRTP peer');
+      await hearEachOther(a.peer, 700, 'the IPv4 peer (from SRTP over IPv6)', peer, 1200, 'the IPv6 SRTP peer');
       // Parley's SRTCP report arrives at the peer's a=rtcp port, from Parley's RTCP port, and authenticates.
       const parleyKey = /a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:(\S+)/.exec(answer)![1];
       const srtcp = new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: peer.srtpKey!, recvKeyBase64: parleyKey });
@@ -157,9 +170,7 @@ describe('IPv6 media (media.rtpIp6: ::1, real UDP)', () => {
       moved.useRemoteSdp(answer);
       moved.start({ kind: 'tone', freq: 500, amplitude: 8000 });
       a.peer.setTone(1500);
-      await Promise.all([waitForSound(a.peer), waitForSound(moved)]);
-      hears(await collect(a.peer, 50), 500, 8000, 'a (from the moved peer)');
-      hears(await collect(moved, 50), 1500, 8000, 'the moved peer');
+      await hearEachOther(a.peer, 500, 'a (from the moved peer)', moved, 1500, 'the moved peer');
       // The old IPv4 port is free again: something else can bind it.
       const probe = dgram.createSocket('udp4');
       await new Promise<void>((resolve, reject) => {
@@ -246,15 +257,9 @@ describe('IPv6 media, other configurations', () => {
     const peer = await new RtpPeer({ codec: 'PCMU', ip: '::1' }).bind();
     try {
       const offer = peer.sdp().replace(/IN IP6 ::1/g, 'IN IP6 0:0:0:0:0:0:0:1');
-      const { leg, answer } = await room.createLeg(offer, { id: 'v6' });
-      peer.useRemoteSdp(answer);
-      const flowing = leg.waitFor('inboundssrc', 5000);
-      peer.start({ kind: 'tone', freq: 650, amplitude: 8000 });
-      await flowing;
+      const { leg } = await joinSending(room, peer, offer, 650);
       a.peer.setTone(350);
-      await Promise.all([waitForSound(a.peer), waitForSound(peer)]);
-      hears(await collect(a.peer, 50), 650, 8000, 'the IPv4 peer');
-      hears(await collect(peer, 50), 350, 8000, 'the IPv6 peer');
+      await hearEachOther(a.peer, 650, 'the IPv4 peer', peer, 350, 'the IPv6 peer');
       await engine.nextStats();
       assert.equal(leg.endpoint!.stats.wrongSource, 0);
     } finally {

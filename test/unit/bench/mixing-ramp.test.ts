@@ -9,7 +9,7 @@ import type { MixingWindow } from '../../../bench/lib/measure.ts';
 function win(legs: number, late: number, missing: number, generator = 30, loopDelayP99 = 2): MixingWindow {
   return {
     figures: { legs, cpuMicrosPerLegPerFrame: 20, legsPerCore: 1000, latePercent: late, missingPercent: missing, latencyP50Ms: 10, latencyP99Ms: 20 },
-    extra: { seconds: 5, serverCpuPercentOfCore: legs / 10, otherServerCpuPercentOfCore: 0, generatorCpuPercentOfCore: generator, generatorSendLagP99Ms: 1, generatorLoopDelayP99Ms: loopDelayP99, generatorLoopDelayMaxMs: loopDelayP99 + 5, clicks: 5, clicksLost: 0, offsetP99Ms: 1, offsetMaxMs: 2, resyncs: 0 },
+    extra: { seconds: 5, serverCpuPercentOfCore: legs / 10, otherServerCpuPercentOfCore: 0, generatorCpuPercentOfCore: generator, generatorProcesses: 1, generatorSendLagP99Ms: 1, generatorLoopDelayP99Ms: loopDelayP99, generatorLoopDelayMaxMs: loopDelayP99 + 5, clicks: 5, clicksLost: 0, offsetP99Ms: 1, offsetMaxMs: 2, resyncs: 0 },
   };
 }
 

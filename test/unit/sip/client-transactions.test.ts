@@ -16,11 +16,12 @@ async function tick(ms: number): Promise<void> {
   await polled();
 }
 
-function ict(reliable = false) {
+/** An INVITE client transaction, started; `clock` (ms), when given, is the clock it reads (the fake setTimeout still fires on time, so the test can say how late the loop ran). */
+function ict(reliable = false, clock?: () => number) {
   const t = new FakeTransport();
   const u = new RecordingUser();
   const req = invite();
-  const txn = new InviteClientTransaction(req, t.send, reliable, TIMERS, u);
+  const txn = new InviteClientTransaction(req, t.send, reliable, clock ? { ...TIMERS, clock } : TIMERS, u);
   txn.start();
   return { t, u, req, txn };
 }
@@ -67,11 +68,7 @@ describe('INVITE client transaction (§17.1.1)', () => {
   it('timer A that ran late (the loop stalled) waits as long again for queued responses, then resends if none came', async () => {
     // A clock the test moves: the fake setTimeout fires on time, the clock says the loop was late.
     let clock = 0;
-    const t = new FakeTransport();
-    const u = new RecordingUser();
-    const req = invite();
-    const txn = new InviteClientTransaction(req, t.send, false, { ...TIMERS, clock: () => clock }, u);
-    txn.start();
+    const { t } = ict(false, () => clock);
     clock = 1300; // timer A (due at 500) runs 800 ms late
     await tick(500);
     assert.equal(t.count(), 1, 'not resent at once: the loop may still be reading what came during the stall');
@@ -86,9 +83,7 @@ describe('INVITE client transaction (§17.1.1)', () => {
 
   it('timer A keeps waiting while the loop stays behind, T2 in all at most', async () => {
     let clock = 0;
-    const t = new FakeTransport();
-    const txn = new InviteClientTransaction(invite(), t.send, false, { ...TIMERS, clock: () => clock }, new RecordingUser());
-    txn.start();
+    const { t, txn } = ict(false, () => clock);
     clock = 1300; // 800 ms late: waits 800
     await tick(500);
     clock = 2900; // late again by 800: waits 800 more
@@ -108,11 +103,7 @@ describe('INVITE client transaction (§17.1.1)', () => {
 
   it('timer A that ran late does not resend when the 180 is read while it waits for the loop', async () => {
     let clock = 0;
-    const t = new FakeTransport();
-    const u = new RecordingUser();
-    const req = invite();
-    const txn = new InviteClientTransaction(req, t.send, false, { ...TIMERS, clock: () => clock }, u);
-    txn.start();
+    const { t, req, txn } = ict(false, () => clock);
     clock = 1500;
     await tick(500);
     txn.receiveResponse(response(req, 180)); // read a few loop turns later, behind other datagrams
