@@ -1,6 +1,7 @@
 // One UDP listener. Datagrams go up as Inbound; oversized ones are flagged so the core answers 513 (§18.1.1).
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import dns from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.ts';
 import type { Inbound, SentInfo } from './transport-types.ts';
 import { UdpReachability } from './udp-reachability.ts';
@@ -10,6 +11,20 @@ import { UdpReachability } from './udp-reachability.ts';
  * loop, and leaves the rest for the next turn: a poll that read this many may have left some.
  */
 const UV_READS_PER_POLL = 32;
+
+/**
+ * dgram's address lookup: an IP address (what the core sends to) answers at once, so send()
+ * goes out within the call; dns.lookup answers even an IP address in a later tick, one
+ * closure and one tick per datagram. Names still go to dns.lookup.
+ */
+function literalLookup(address: string, family: number | dns.LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = isIP(address);
+  if (literal) {
+    callback(null, address, literal);
+    return;
+  }
+  dns.lookup(address, family as dns.LookupOneOptions, callback);
+}
 
 export class UdpTransport {
   private readonly socket: dgram.Socket;
@@ -31,7 +46,7 @@ export class UdpTransport {
   }
 
   static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void): Promise<UdpTransport> {
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     const t = new UdpTransport(host, socket, log);
     socket.on('message', (data, rinfo) => {
       t.countRead();
