@@ -9,7 +9,7 @@ cd "$root"
 # Runtime tools: ffmpeg for prompt transcoding and post-processing, sox and espeak-ng for
 # tones, speech prompts and audio checks, SIPp for the end-to-end tests, Chromium for the browser tests,
 # redis-server and Kamailio's Redis module for the cluster tests.
-bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester kamailio kamailio-redis-modules redis-server baresip-core chromium >&2
+bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester kamailio kamailio-redis-modules redis-server baresip-core linphone-cli chromium >&2
 
 worker=$(bash media/build-worker.sh)
 export MEDIASOUP_WORKER_BIN="$worker"

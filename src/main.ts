@@ -2,6 +2,7 @@
 // Resolves with the exit code once the process should end.
 import { Parley } from './app.ts';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
+import { startHints } from './start-hints.ts';
 import { createLogger } from './util/logger.ts';
 
 export async function runServer(argv: string[]): Promise<number> {
@@ -26,7 +27,7 @@ export async function runServer(argv: string[]): Promise<number> {
     log.fatal({ err }, 'start-up failed');
     return 1;
   }
-  log.info('Parley is running; Ctrl-C stops it');
+  log.info(startHints(app, file), 'Parley is running; Ctrl-C stops it');
   return new Promise<number>((resolve) => {
     const reload = (): void => {
       app.reload(file);

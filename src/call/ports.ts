@@ -112,6 +112,8 @@ export interface CallPort {
   readonly requestUri: string;
   /** Where a bridge step without `to` goes: the rule that took the call may say (`bridgeTo`). */
   readonly bridgeTarget: BridgeTarget;
+  /** The original To would bring a B leg straight back to Parley while the Request-URI points elsewhere (loops-back.ts). */
+  readonly toLoopsBack?: boolean;
   readonly answered: boolean;
   readonly ended: boolean;
   on<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): unknown;

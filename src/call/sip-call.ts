@@ -17,6 +17,7 @@ import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { addressFamily } from './target-family.ts';
+import { toLoopsBack } from './loops-back.ts';
 import type {
   BridgeOptions,
   BridgeOutcome,
@@ -60,6 +61,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly requestUri: string;
   /** Set by the call manager from the rule that took the call. */
   bridgeTarget: BridgeTarget = 'to';
+  readonly toLoopsBack: boolean;
   /** Set by the call manager: the flow and rule, written into the call's recordings (search, retention). */
   recordingOrigin: RecordingOrigin | null = null;
   private uas: Srf.Dialog | null = null;
@@ -94,6 +96,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
     this.requestUri = req.uri;
+    const receivedOn = (req as unknown as { receivedOn?: string }).receivedOn;
+    this.toLoopsBack = toLoopsBack({ to: this.originalTo.uri, requestUri: req.uri, receivedOn, outboundProxy: deps.settings.outboundProxy });
     this.digits = new DigitDemand(leg, deps.settings.inbandDtmf === 'always');
     leg.on('dtmf', (e) => this.safeEmit('dtmf', e.digit, e.durationMs));
     leg.on('mediatimeout', (s) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the caller for ${s} s`));

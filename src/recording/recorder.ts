@@ -41,6 +41,9 @@ export type { RecorderEvents, RecorderOptions };
 
 
 const META_EVERY_MS = 1000;
+const NO_LEGS: ReadonlyMap<string, PcmFrame | null> = new Map();
+/** WAV headers are rewritten about this often while recording (every pass when flushIntervalMs is longer). */
+const HEADER_EVERY_MS = 500;
 /** A final sidecar that cannot be written is retried this often, this many times (5 min). */
 const SIDECAR_RETRY_MS = 5000;
 const SIDECAR_RETRIES = 60;
@@ -73,6 +76,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Files written beside the audio (SIPREC metadata versions): awaited and hashed before finalization. */
   private readonly companions: CompanionFiles;
   private readonly pauseMask: PauseMask;
+  /** The tick writeTick is writing (legFrame's input). */
+  private tickLegs: ReadonlyMap<string, PcmFrame | null> = NO_LEGS;
+  private tickNotices: ReadonlyMap<string, PcmFrame> = NO_LEGS as ReadonlyMap<string, PcmFrame>;
+  private tickSilent = false;
   private resolveFinalized!: (m: RecordingMetadata) => void;
   private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
@@ -93,12 +100,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
     const keys = options.encryption?.newRecording(this.dir, this.id) ?? null;
     const sealer = (channels: number): PcmSealer | null => keys?.sealer(channels, this.sampleRate) ?? null;
+    const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
+    const headerEvery = Math.max(1, Math.round(HEADER_EVERY_MS / every));
     // Files are created asynchronously by their writers (no descriptor is open yet).
-    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1));
+    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1), headerEvery);
     this.stereo =
       options.stereo === false
         ? null
-        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2));
+        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2), headerEvery);
     this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
     this.stems = new Stems({
       enabled: options.stems !== false,
@@ -107,6 +116,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       pathOf: (f) => this.path(f),
       hooks: (f) => this.hooks(f),
       sealer,
+      headerEveryPasses: headerEvery,
     });
     this.notices = new NoticeOverlay(this.sampleRate, (prompt, leg) => this.markNotice(prompt, leg));
     this.meta = newMetadata({
@@ -124,7 +134,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.companions = new CompanionFiles((f) => this.path(f), this.log);
     this.pauseMask = new PauseMask(this.meta.pauses, this.meta.masks, () => this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked }));
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
-    const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
     // A random phase, so that the flushes of rooms started together do not all land
     // in the same event-loop turn (and delay one mixer tick by all of them at once).
     this.flushTimer = setTimeout(() => {
@@ -181,25 +190,34 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const paused = this.pauseMask.isPaused;
     if (paused && this.meta.pauseMode === 'skip') return;
     const silent = paused || this.pauseMask.isMasked;
-    const add = NoticeOverlay.add;
-    this.mix.append(silent ? this.zeros : add(this.fit(tick.mix), notices, notices.keys()));
-    const legFrame = (id: string): PcmFrame => {
-      const raw = tick.legs.get(id) ?? null;
-      return silent ? this.zeros : add(raw === null ? this.zeros : this.fit(raw), notices, [id]);
-    };
-    this.stems.append(legFrame);
-    if (!this.stereo) return;
-    const stereo = this.stereoFrame;
-    stereo.reset();
-    for (const id of tick.legs.keys()) {
-      const side = id === this.legs.caller ? 'left' : this.legs.side(id);
-      if (side === 'none') continue;
-      const frame = legFrame(id);
-      if (side === 'left') stereo.setLeft(frame);
-      else stereo.addRight(frame);
+    this.mix.append(silent ? this.zeros : NoticeOverlay.add(this.fit(tick.mix), notices, notices.keys()));
+    // legFrame reads these (a closure made once, not one per tick).
+    this.tickLegs = tick.legs;
+    this.tickNotices = notices;
+    this.tickSilent = silent;
+    this.stems.append(this.legFrame);
+    if (this.stereo) {
+      const stereo = this.stereoFrame;
+      stereo.reset();
+      for (const id of tick.legs.keys()) {
+        const side = id === this.legs.caller ? 'left' : this.legs.side(id);
+        if (side === 'none') continue;
+        const frame = this.legFrame(id);
+        if (side === 'left') stereo.setLeft(frame);
+        else stereo.addRight(frame);
+      }
+      this.stereo.append(stereo.interleave());
     }
-    this.stereo.append(stereo.interleave());
+    this.tickLegs = NO_LEGS;
   }
+
+  /** A leg's frame of the tick being written: silence, its input, plus a notice played to it alone. */
+  private readonly legFrame = (id: string): PcmFrame => {
+    if (this.tickSilent) return this.zeros;
+    const raw = this.tickLegs.get(id) ?? null;
+    const frame = raw === null ? this.zeros : this.fit(raw);
+    return this.tickNotices.size === 0 ? frame : NoticeOverlay.add(frame, this.tickNotices, [id]);
+  };
 
   /** A leg joins (or its details change, if present). Starts its stem now. */
   addLeg(legId: string, info: LegInfo): void {

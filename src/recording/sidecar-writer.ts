@@ -8,14 +8,15 @@
 //   left behind; the previous sidecar stays in place. Failures are reported once
 //   per outage (`error`), and the first write that succeeds after one says so
 //   (`resumed`); the next write is the retry.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// - The temp file's write and the rename (and the folder, when missing) are one
+//   call to the recording I/O thread (io/recording-io.ts), which also removes the
+//   temp file when they fail.
+import { recordingIo } from './io/recording-io.ts';
 
 export class SidecarWriter {
   private running: Promise<void> | null = null;
   private queued: string | null = null;
   private waiters: ((ok: boolean) => void)[] = [];
-  private dirReady = false;
   private lastFailed = false;
 
   constructor(
@@ -58,14 +59,8 @@ export class SidecarWriter {
   }
 
   private async writeOnce(text: string): Promise<boolean> {
-    const tmp = `${this.path}.tmp`;
     try {
-      if (!this.dirReady) {
-        await mkdir(dirname(this.path), { recursive: true });
-        this.dirReady = true;
-      }
-      await writeFile(tmp, text);
-      await rename(tmp, this.path);
+      await recordingIo().writeAtomic(this.path, text);
       if (this.lastFailed) {
         this.lastFailed = false;
         this.hooks.resumed?.();
@@ -74,7 +69,6 @@ export class SidecarWriter {
     } catch (err) {
       if (!this.lastFailed) this.hooks.error(err as Error);
       this.lastFailed = true;
-      await rm(tmp, { force: true }).catch(() => undefined);
       return false;
     }
   }

@@ -18,6 +18,8 @@ export interface StemsOptions {
   hooks(file: string): WavWriterHooks;
   /** Encrypted recordings: the sealer of a new file (recording-encryption.ts). */
   sealer?: (channels: number) => PcmSealer | null;
+  /** WavFileWriter's headerEveryPasses (default 1). */
+  headerEveryPasses?: number;
 }
 
 /** What the sidecar says about a file being written (hash and duration filled in later). */
@@ -36,7 +38,7 @@ export class Stems {
   start(leg: LegEntry, at: TimePoint): void {
     if (!this.o.enabled || this.open.has(leg.id)) return;
     const file = `${this.o.base}.leg${++this.count}-${safeName(leg.id, 40)}.wav`;
-    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file), this.o.sealer?.(1) ?? null);
+    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file), this.o.sealer?.(1) ?? null, this.o.headerEveryPasses ?? 1);
     const entry: StemEntry = { ...fileEntryOf(writer), start: at, end: null };
     leg.stems.push(entry);
     this.open.set(leg.id, { writer, entry });

@@ -6,7 +6,13 @@
 //   where the kernel stopped), then rewrites the RIFF and data sizes for the
 //   whole sample frames on disk, so the header never claims data that is not
 //   there. One pass in flight per file; appends meanwhile stay in memory. A
-//   kill -9 loses at most what was still in memory.
+//   kill -9 loses at most what was still in memory. With `headerEveryPasses`
+//   above 1 (the Recorder: a header at most every ~500 ms) the header is
+//   rewritten only every that many passes (and always after a failure, on
+//   recovery and at close): fewer writes, a header that may claim up to that
+//   many passes less than the disk holds until close or the next start's repair.
+// - the file is a RawFile: its calls run in the recording I/O thread, batched
+//   with every other recording's (io/recording-io.ts), not on the main thread.
 // - one 64 KiB buffer per file is filled and reused: a pass takes a copy of just
 //   what it holds (a few KiB), so a recording does not allocate 64 KiB of
 //   external memory per file per flush (which drove V8's GC at a few hundred calls).
@@ -30,11 +36,10 @@
 // fsync policy: none while recording. kill -9 only needs write(2) to have
 // returned (the data is in the page cache); one fsync after close protects the
 // finished file against a power loss.
-import { createHash } from 'node:crypto';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { MAX_CHUNK_PLAIN } from './encryption/chunk-format.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
+import { RawFile } from './raw-file.ts';
 
 export const WAV_HEADER_BYTES = 44;
 
@@ -65,8 +70,6 @@ const BACKLOG_WARN_SECONDS = 30;
 const FAIL_BACKLOG_SECONDS = 10;
 /** A failing file is retried at most this often. */
 const RETRY_MS = 1000;
-/** The read-back that hashes a closed file reads this much at a time. */
-const HASH_READ_BYTES = 256 * 1024;
 
 export interface WavWriterHooks {
   /** A write failed (once per outage), the disk is slow, or audio was lost at close. */
@@ -82,7 +85,7 @@ export class WavFileWriter {
   /** Resolves when the file is complete (final header, fsync, descriptor closed). Never rejects. */
   readonly closed: Promise<void>;
   readonly blockAlign: number;
-  private fh: FileHandle | null = null;
+  private fh: RawFile | null = null;
   private segments: Segment[] = [];
   private current: Buffer;
   private used = 0;
@@ -95,6 +98,8 @@ export class WavFileWriter {
   /** The data size the header on disk claims; -1 while no header is on disk. */
   private headerClaim = -1;
   private inFlight = false;
+  /** Passes since the header was last rewritten. */
+  private passes = 0;
   private closing = false;
   /** The current outage, if any. */
   private failure: Error | null = null;
@@ -119,6 +124,8 @@ export class WavFileWriter {
     readonly channels: number,
     private readonly hooks: WavWriterHooks = {},
     private readonly sealer: PcmSealer | null = null,
+    /** The header is rewritten every this many passes (1: every pass). */
+    private readonly headerEveryPasses = 1,
   ) {
     this.blockAlign = 2 * channels;
     this.current = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -217,19 +224,25 @@ export class WavFileWriter {
     if (this.gaveUp) return;
     try {
       if (this.sealer) await this.sealer.ready();
-      if (!this.fh) this.fh = await openNew(this.path);
-      if (this.headerClaim < 0) await this.writeHeader();
+      if (!this.fh) this.fh = await RawFile.createNew(this.path);
+      const opening = this.headerClaim < 0;
+      if (opening) await this.writeHeader();
       if (this.sealer) await this.writeSealed();
       while (this.segments.length > 0 && !this.sealer) {
         const seg = this.segments[0]!;
         const buf = typeof seg === 'number' ? ZEROS.subarray(0, Math.min(seg, CHUNK_BYTES)) : seg;
-        const { bytesWritten } = await this.fh.write(buf, 0, buf.length, WAV_HEADER_BYTES + this.dataBytes);
+        const bytesWritten = await this.fh.write(buf, 0, buf.length, WAV_HEADER_BYTES + this.dataBytes);
         // A short write is followed by another for the rest (which then fails with the real error).
         if (bytesWritten <= 0) throw new Error(`${this.path}: the disk took no bytes`);
         this.dataBytes += bytesWritten;
         this.consume(bytesWritten);
       }
-      await this.writeHeader();
+      // A header that lags behind the data is still true (it claims less than is there).
+      // (The pass that created the file wrote its header first: it does not count.)
+      if (this.headerEveryPasses <= 1 || this.failure || this.closing || (!opening && ++this.passes >= this.headerEveryPasses)) {
+        this.passes = 0;
+        await this.writeHeader();
+      }
       if (this.failure) {
         this.failure = null;
         this.hooks.resumed?.();
@@ -291,7 +304,7 @@ export class WavFileWriter {
 
   private async writeFully(buf: Buffer, at: number): Promise<void> {
     for (let off = 0; off < buf.length; ) {
-      const { bytesWritten } = await this.fh!.write(buf, off, buf.length - off, at + off);
+      const bytesWritten = await this.fh!.write(buf, off, buf.length - off, at + off);
       if (bytesWritten <= 0) throw new Error(`${this.path}: the disk took no bytes`);
       off += bytesWritten;
     }
@@ -310,7 +323,7 @@ export class WavFileWriter {
     }
     const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
     if (claim === this.headerClaim) return;
-    const { bytesWritten } = await this.fh.write(wavHeader(claim, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
+    const bytesWritten = await this.fh.write(wavHeader(claim, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
     if (bytesWritten !== WAV_HEADER_BYTES) throw new Error(`${this.path}: short header write (${bytesWritten} bytes)`);
     this.headerClaim = claim;
   }
@@ -341,7 +354,7 @@ export class WavFileWriter {
         await this.writeFully(this.sealer.trailer(this.dataBytes), this.fileBytes).catch((err: unknown) => this.report(err as Error, 'write'));
         this.fh = null;
         await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
-        this.sha256 = await hashThrough(fh).catch(() => null);
+        this.sha256 = await fh.sha256().catch(() => null);
         await fh.close();
       } else {
         const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
@@ -349,7 +362,7 @@ export class WavFileWriter {
         this.dataBytes = claim;
         await this.writeHeader().catch((err: unknown) => this.report(err as Error, 'write'));
         await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
-        this.sha256 = await hashThrough(fh).catch(() => null);
+        this.sha256 = await fh.sha256().catch(() => null);
         await fh.close();
       }
     } catch (err) {
@@ -410,33 +423,3 @@ export class WavFileWriter {
     else this.segments.shift();
   }
 }
-
-/** Creates the file (and its folder when it is missing), for writing and the read-back that hashes it; never opens an existing one. */
-async function openNew(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, 'wx+');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await mkdir(dirname(path), { recursive: true });
-  return open(path, 'wx+');
-}
-
-/** The sha256 of the whole file behind `fh`, read with positional reads from offset 0. */
-async function hashThrough(fh: FileHandle): Promise<string> {
-  const h = createHash('sha256');
-  // Buffers are reused across files (one per read-back in flight), not allocated per file.
-  const buf = hashBuffers.pop() ?? Buffer.allocUnsafe(HASH_READ_BYTES);
-  try {
-    for (let at = 0; ; ) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-      at += bytesRead;
-    }
-  } finally {
-    if (hashBuffers.length < 4) hashBuffers.push(buf);
-  }
-  return h.digest('hex');
-}
-const hashBuffers: Buffer[] = [];

@@ -13,6 +13,9 @@ routing:
     - name: by-step
       match: { to: "sip:step@*" }
       actions: [{ app: to-request-uri }]
+    - name: default-target
+      match: { to: "sip:carol@*" }
+      actions: [{ app: plain }]
     - name: by-rule
       match: { method: INVITE }
       actions: [{ app: plain, bridgeTo: request-uri }]
@@ -50,4 +53,23 @@ describe('bridge target: the Request-URI (a phone that keeps the port out of To)
       await callee.rtp.close();
     });
   }
+
+  // The phone uses Parley as its outbound proxy and its To names no port, so on one machine
+  // the To is Parley's own address: bridged there the B leg came back marked, was proxied to
+  // Parley again and failed with 482 (the caller got a voice message, not the callee).
+  it('nothing says: a To that points at Parley itself is not dialled, the Request-URI is', async () => {
+    const callee = await startCallee('callee-busy.xml', null);
+    const ended = nextCallEnd(parley, 15_000);
+    const caller = await startCaller(parley, 'caller-ruri-expect-486.xml', `sip:carol@127.0.0.1:${callee.port}`, {
+      extra: ['-key', 'to_header', `sip:carol@127.0.0.1:${parley.sipPort}`],
+    });
+    sippOk(await caller.done, 'caller');
+    const calleeRun = await callee.done;
+    sippOk(calleeRun, 'callee');
+    const invite = received(calleeRun).find((m) => /^INVITE /m.test(m));
+    assert.match(invite ?? '', new RegExp(`^INVITE sip:carol@127\\.0\\.0\\.1:${callee.port} SIP/2\\.0`, 'm'));
+    await ended;
+    await caller.rtp.close();
+    await callee.rtp.close();
+  });
 });

@@ -21,6 +21,8 @@ export interface RunningParley {
 
 export interface ParleyOptions {
   sipPort?: number;
+  /** The loopback address SIP listens on (default 127.0.0.1). */
+  sipHost?: string;
   outboundProxy?: string;
   pauseMode?: 'skip' | 'silence';
   rtpTimeoutSec?: number;
@@ -50,7 +52,7 @@ sip:
 ${opts.remote
     ? `  server: remote
   control: { host: 127.0.0.1, port: ${opts.remote.controlPort}, secret: ${opts.remote.secret} }`
-    : `  listen: [{ transport: udp, host: 127.0.0.1, port: ${sipPort} }, { transport: tcp, host: 127.0.0.1, port: ${sipPort} }${opts.udp6 ? `, { transport: udp, host: '::1', port: ${sipPort} }` : ''}${tlsListen(opts.tls)}]
+    : `  listen: [{ transport: udp, host: ${opts.sipHost ?? '127.0.0.1'}, port: ${sipPort} }, { transport: tcp, host: ${opts.sipHost ?? '127.0.0.1'}, port: ${sipPort} }${opts.udp6 ? `, { transport: udp, host: '::1', port: ${sipPort} }` : ''}${tlsListen(opts.tls)}]
   control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}

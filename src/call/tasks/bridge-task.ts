@@ -45,10 +45,20 @@ export class BridgeTask implements Task {
   }
 }
 
-/** The step's URI, or the Request-URI when the step (or else the call's rule) asks for it; undefined: the original To. */
+/**
+ * The step's URI, or the Request-URI when the step (or else the call's rule) asks for it, or
+ * when the original To would only come back to Parley (a step that names no target);
+ * undefined: the original To.
+ */
 function bridgeUri(to: string | undefined, ctx: TaskContext): string | undefined {
   const choice = to ?? ctx.call.bridgeTarget;
   if (choice === 'request-uri') return ctx.call.requestUri;
-  if (choice === 'to') return undefined;
+  if (choice === 'to') {
+    if (to === undefined && ctx.call.toLoopsBack) {
+      ctx.log.info({ to: ctx.call.originalTo.uri, requestUri: ctx.call.requestUri }, 'the original To points at Parley itself: bridging to the Request-URI');
+      return ctx.call.requestUri;
+    }
+    return undefined;
+  }
   return choice;
 }

@@ -4,7 +4,7 @@
 // MediaThreadHandle (never once per frame by a message).
 import type { FrameSource, MixTick, TickSink } from '../../mixer/frames.ts';
 import { FrameRing } from './frame-ring.ts';
-import { TickRing } from './tick-ring.ts';
+import { TickRecord, TickRing } from './tick-ring.ts';
 
 /** Frames kept ahead of the thread (300 ms: the main thread may stall during call setup), and the ring's size. */
 const AHEAD_FRAMES = 15;
@@ -67,6 +67,10 @@ export class SinkDrain {
   /** Slots the thread named itself (hub inputs), by number. */
   private readonly extra = new Map<number, string>();
   private droppedSeen = 0;
+  /** Reused for every tick handed over (the sinks copy what they keep during writeTick). */
+  private readonly rec = new TickRecord();
+  private readonly legs = new Map<string, Int16Array | null>();
+  private readonly tick: { timeMs: number; mix: Int16Array; legs: Map<string, Int16Array | null> } = { timeMs: 0, mix: new Int16Array(0), legs: this.legs };
 
   constructor(
     readonly id: number,
@@ -97,21 +101,22 @@ export class SinkDrain {
    * last drain, where that leg's frame is left out.
    */
   drain(last: boolean): void {
-    for (;;) {
-      const rec = this.ring.peek();
-      if (!rec) return;
-      const legs = new Map<string, Int16Array | null>();
-      for (const l of rec.legs) {
-        const name = this.legOf(l.slot) ?? this.extra.get(l.slot);
+    const { rec, legs, tick } = this;
+    while (this.ring.peek(rec)) {
+      legs.clear();
+      for (let i = 0; i < rec.count; i++) {
+        const slot = rec.slots[i]!;
+        const name = this.legOf(slot) ?? this.extra.get(slot);
         if (name === undefined) {
           if (!last) return;
           continue;
         }
-        legs.set(name, l.frame);
+        legs.set(name, rec.frames[i]!);
       }
       this.ring.advance();
-      const tick: MixTick = { timeMs: rec.timeMs, mix: rec.mix, legs };
-      this.sink.writeTick(tick);
+      tick.timeMs = rec.timeMs;
+      tick.mix = rec.mix;
+      this.sink.writeTick(tick satisfies MixTick);
     }
   }
 }

@@ -71,6 +71,9 @@ export class SipCore implements ControlCommands {
   /** Everything the transports receive comes through here. */
   onInbound(inbound: Inbound): void {
     if (this.closed) return;
+    // A datagram of blank lines is a keep-alive (linphone and other belle-sip phones send
+    // CRLFCRLF over UDP every 30 s, RFC 5626 §3.5.1's ping): nothing to parse, answer or log.
+    if (isBlankLines(inbound.data)) return;
     let msg: SipMessage;
     try {
       msg = parseMessage(inbound.data, { stream: isStream(inbound.source.transport) });
@@ -212,4 +215,11 @@ export class SipCore implements ControlCommands {
     this.ctx.txns.close();
     this.ctx.pendingUac.clear();
   }
+}
+
+/** Only CR, LF and spaces (a keep-alive), and not empty. */
+function isBlankLines(data: Buffer): boolean {
+  if (data.length === 0) return false;
+  for (const b of data) if (b !== 0x0d && b !== 0x0a && b !== 0x20) return false;
+  return true;
 }

@@ -2,7 +2,8 @@
 // recording (create, 2 s of audio with flushes and sidecar refreshes, close,
 // finalize) runs in a child process under strace, and not one system call on a
 // recording file comes from the main thread: every open, write, rename, fsync
-// and truncate runs on libuv's threadpool. Skipped without strace.
+// and truncate runs in the recording I/O thread (or libuv's threadpool). Skipped
+// without strace.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

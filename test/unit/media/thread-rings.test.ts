@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FrameRing } from '../../../src/media-plane/thread/frame-ring.ts';
-import { TickRing } from '../../../src/media-plane/thread/tick-ring.ts';
+import { TickRecord, TickRing } from '../../../src/media-plane/thread/tick-ring.ts';
 import { Player, type PlayerResult } from '../../../src/playback/player.ts';
 
 const frame = (n: number, v: number): Int16Array => new Int16Array(n).fill(v);
@@ -42,6 +42,7 @@ describe('TickRing', () => {
     const r = new TickRing(w.buffer);
     const n = 160;
     const slots = new Int32Array([7, 3, 11]);
+    const rec = new TickRecord(); // reused for every record, as SinkDrain does
     let t = 0;
     let readT = 0;
     for (let round = 0; round < 200; round++) {
@@ -49,17 +50,17 @@ describe('TickRing', () => {
       const frames = [frame(n, t + 1), null, frame(n, -(t + 1))].slice(0, legs);
       assert.ok(w.write(t, frame(n, t % 30000), legs, slots, frames), `tick ${t} fits`);
       t += 20;
-      const rec = r.peek()!;
+      assert.ok(r.peek(rec));
       r.advance();
       assert.equal(rec.timeMs, readT);
       assert.equal(rec.mix[n - 1], readT % 30000);
-      assert.equal(rec.legs.length, round % 4);
-      if (rec.legs.length > 0) assert.deepEqual([rec.legs[0]!.slot, rec.legs[0]!.frame![0]], [7, readT + 1]);
-      if (rec.legs.length > 1) assert.equal(rec.legs[1]!.frame, null);
-      if (rec.legs.length > 2) assert.equal(rec.legs[2]!.frame![n - 1], -(readT + 1));
+      assert.equal(rec.count, round % 4);
+      if (rec.count > 0) assert.deepEqual([rec.slots[0], rec.frames[0]![0]], [7, readT + 1]);
+      if (rec.count > 1) assert.equal(rec.frames[1], null);
+      if (rec.count > 2) assert.equal(rec.frames[2]![n - 1], -(readT + 1));
       readT += 20;
     }
-    assert.equal(r.peek(), null);
+    assert.equal(r.peek(rec), false);
     let written = 0;
     while (w.write(written, frame(n, 1), 0, slots, [])) written++;
     assert.ok(written > 5 && written < 4096 / (2 * n) + 2, `${written} ticks fill 4 KiB`);
@@ -67,10 +68,11 @@ describe('TickRing', () => {
     assert.equal(w.write(0, frame(n, 1), 0, slots, []), false);
     assert.equal(r.dropped, 2, 'every refused tick is counted');
     for (let i = 0; i < written; i++) {
-      assert.equal(r.peek()!.timeMs, i);
+      assert.ok(r.peek(rec));
+      assert.equal(rec.timeMs, i);
       r.advance();
     }
-    assert.equal(r.peek(), null);
+    assert.equal(r.peek(rec), false);
   });
 });
 

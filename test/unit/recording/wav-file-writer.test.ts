@@ -103,4 +103,28 @@ describe('WavFileWriter', () => {
     assert.equal(r.headerDataBytes, 640);
     assert.deepEqual(r.samples, ramp(320));
   });
+
+  it('with headerEveryPasses: the header lags the data by fewer passes, never claims more, and is exact at close', async () => {
+    const path = join(dir, 'lag.wav');
+    const w = new WavFileWriter(path, 8000, 1, {}, null, 3);
+    await w.whenIdle(); // created, with its empty header
+    const claims: number[] = [];
+    for (let pass = 1; pass <= 6; pass++) {
+      w.append(ramp(160, (pass - 1) * 160));
+      w.flush();
+      await w.whenIdle();
+      const onDisk = statSync(path).size - 44;
+      assert.equal(onDisk, pass * 320, `pass ${pass}: every appended sample is on disk`);
+      const r = readWavFile(path);
+      assert.ok(r.headerDataBytes <= onDisk, 'the header never claims data that is not there');
+      claims.push(r.headerDataBytes / 2);
+    }
+    assert.deepEqual(claims, [0, 0, 480, 480, 480, 960], 'the header is rewritten every third pass');
+    w.append(ramp(80, 960));
+    w.close();
+    await w.closed;
+    const r = readWavFile(path);
+    assert.equal(r.headerDataBytes, 1040 * 2, 'close writes the exact header');
+    assert.deepEqual(r.samples, ramp(1040));
+  });
 });

@@ -1,0 +1,120 @@
+// A real linphonec with Parley as its outbound proxy calls another phone (baresip) through
+// the record-notice gateway, as the README's quick start says. linphonec writes the callee's
+// port in the Request-URI only (`INVITE sip:bob@H:P`, `To: sip:bob@H`), so the original To
+// names port 5060 of the same host: Parley itself. The B leg used to go there, come back
+// marked, loop (482) and the caller was refused; now it goes to the Request-URI.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../helpers/free-port.ts';
+import { startLinphonec } from '../helpers/linphonec.ts';
+import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { finalSidecars } from '../helpers/sidecars.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const yaml = `
+routing:
+  rules:
+    - name: gateway
+      match: { method: INVITE, media: audio }
+      actions: [{ app: record-notice }]
+flows:
+  record-notice:
+    - answer: { early: true }
+    - record: { action: start, stereo: true, stems: true }
+    - play: { prompt: record-notice, notice: true }
+    - bridge: { whisper: { prompt: record-notice }, ringTimeout: 15 }
+`;
+
+const haveLinphonec = spawnSync('sh', ['-c', 'command -v linphonec && command -v baresip']).status === 0;
+
+/** A loopback address whose port 5060 is free over UDP and TCP (linphonec's To names no port). */
+async function hostWith5060Free(): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const host = `127.0.${1 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
+    const udp = createSocket('udp4');
+    const tcp = createServer();
+    try {
+      udp.bind(5060, host);
+      await once(udp, 'listening');
+      tcp.listen(5060, host);
+      await once(tcp, 'listening');
+      return host;
+    } catch {
+      // taken: try another address
+    } finally {
+      udp.close();
+      tcp.close();
+    }
+  }
+  throw new Error('no loopback address with port 5060 free');
+}
+
+/** baresip answering at once, a 1 kHz sine as its microphone. */
+async function baresipCallee(host: string, port: number): Promise<{ output(): string; stop(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'baresip-callee-'));
+  await writeFile(
+    path.join(dir, 'config'),
+    ['module_path /usr/lib/baresip/modules', `sip_listen ${host}:${port}`, 'module g711.so', 'module ausine.so', 'module alsa.so', 'module account.so', 'audio_source ausine,1000', 'ausrc_srate 48000', 'ausrc_channels 2', 'audio_player alsa,null', ''].join('\n'),
+  );
+  await writeFile(path.join(dir, 'accounts'), `<sip:bob@${host}:${port}>;regint=0;answermode=auto\n`);
+  const child = spawn('baresip', ['-f', dir, '-n', host, '-s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitFor('baresip ready', () => (out.includes('baresip is ready') ? true : undefined), 10_000);
+  return {
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('linphonec calls baresip through the record-notice gateway', { skip: haveLinphonec ? false : 'linphonec or baresip not installed' }, () => {
+  let parley: RunningParley;
+  let host: string;
+  let mic: string;
+
+  before(async () => {
+    host = await hostWith5060Free();
+    parley = await startParley(yaml, { sipHost: host, sipPort: 5060 });
+    mic = path.join(parley.recordingDir, '..', 'mic-600.wav');
+    spawnSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', mic, 'synth', '30', 'sine', '600', 'vol', '0.3']);
+  });
+  after(async () => {
+    await parley?.stop();
+  });
+
+  it('the B leg reaches the callee at the Request-URI; the recording holds both phones', async () => {
+    const bobPort = await freePort();
+    const bob = await baresipCallee(host, bobPort);
+    const phone = await startLinphonec({ user: 'carol', host, sipPort: await freePort(), rtpPort: 20_000 + Math.floor(Math.random() * 10_000) * 2, proxy: `sip:${host}:5060`, micWav: mic });
+    try {
+      const bobUri = `sip:bob@${host}:${bobPort}`;
+      phone.command(`call ${bobUri}`);
+      await phone.waitFor(/connected\./, 20_000);
+      await waitFor('baresip answered', () => (/Call established/.test(bob.output()) ? true : undefined), 10_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      phone.command('terminate');
+      await phone.waitFor(/ended/, 10_000);
+      const [sidecar] = await waitFor('recording finalized', () => (finalSidecars(parley.recordingDir).length ? finalSidecars(parley.recordingDir) : undefined), 10_000);
+      const uris = (sidecar.legs as Array<{ uri: string }>).map((l) => l.uri);
+      assert.ok(uris.includes(bobUri), `the callee is in the recording: ${uris.join(', ')}`);
+      const invite = /^INVITE (\S+) SIP\/2\.0/m.exec(await phone.sipLog());
+      assert.equal(invite?.[1], bobUri, 'linphonec put the port in the Request-URI');
+    } finally {
+      await phone.stop();
+      await bob.stop();
+    }
+  });
+});
