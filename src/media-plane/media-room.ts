@@ -226,9 +226,8 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
   }
 
   participantFor(leg: LocalMediaLeg, media: ParticipantMedia): MixerParticipant {
-    const send = (packet: Buffer): void => {
-      leg.endpoint?.send(packet);
-    };
+    // false (the socket is done with the packet) lets the leg's RtpOutput reuse its buffer.
+    const send = (packet: Buffer): boolean => leg.endpoint?.send(packet) ?? false;
     // media.inbandDtmf 'auto': no detector until something wants the leg's digits (SipCall.wantDigits).
     const mode = this.inbandDtmf.has(leg.id) ? 'on' : this.ctx.config.inbandDtmf === 'always' ? 'auto' : 'off';
     return this.mixer.createParticipant(leg.id, media, send, mode, this.recordOnly.get(leg.id) ?? null);

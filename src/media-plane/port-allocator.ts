@@ -6,7 +6,9 @@
 // Dual stack: a leg's sockets are of one family, decided before they are bound
 // (its peer's c= line, or the target of an offer): IPv4 on media.rtpIp, IPv6 on
 // media.rtpIp6. Both families draw from the one range, so a port names one leg.
+import dns from 'node:dns';
 import dgram from 'node:dgram';
+import { isIP } from 'node:net';
 import type { IpFamily } from './sdp-types.ts';
 
 export type { IpFamily } from './sdp-types.ts';
@@ -106,9 +108,25 @@ export class PortAllocator {
   }
 }
 
+/**
+ * dgram's address lookup for media sockets. Every address they send to is an IP
+ * literal (the SDP's c= line is checked to be one, a latched source is one), but
+ * dgram's default (dns.lookup) answers even a literal on the next tick, so every
+ * send() would cost a nextTick, a closure and dns.lookup's checks: this answers
+ * a literal at once and passes anything else to dns.lookup.
+ */
+const literalLookup = ((address: string, options: number | dns.LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
+  const fam = isIP(address);
+  if (fam !== 0) callback(null, address, fam);
+  else dns.lookup(address, typeof options === 'number' ? { family: options } : options, callback);
+}) as unknown as dgram.SocketOptions['lookup'];
+
 function bindOne(ip: string, family: IpFamily, port: number): Promise<dgram.Socket | null> {
   // ipv6Only: a socket on :: must not also take IPv4 (and so a port an IPv4 leg holds).
-  const socket = family === 6 ? dgram.createSocket({ type: 'udp6', ipv6Only: true, recvBufferSize: 256 * 1024 }) : dgram.createSocket({ type: 'udp4', recvBufferSize: 256 * 1024 });
+  const socket =
+    family === 6
+      ? dgram.createSocket({ type: 'udp6', ipv6Only: true, recvBufferSize: 256 * 1024, lookup: literalLookup })
+      : dgram.createSocket({ type: 'udp4', recvBufferSize: 256 * 1024, lookup: literalLookup });
   return new Promise((resolve) => {
     const onError = (): void => {
       socket.close();

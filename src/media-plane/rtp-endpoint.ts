@@ -12,6 +12,7 @@
 // in fields, no closures per packet (Node allocates the Buffer and rinfo).
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { rtpWellFormed } from '../mixer/rtp.ts';
 import type { Logger } from '../util/logger.ts';
 import type { BoundPorts, IpFamily, PortAllocator } from './port-allocator.ts';
 import { RtpSourceLatch, type LatchMode } from './rtp-source-latch.ts';
@@ -230,10 +231,15 @@ export class RtpEndpoint {
     s.on('error', this.onSocketError);
   }
 
-  /** Sends one RTP packet to the peer (SRTP-protected when negotiated). */
-  send(packet: Buffer): void {
+  /**
+   * Sends one RTP packet to the peer (SRTP-protected when negotiated). Returns
+   * false when the socket is done with `packet` (sent at once, encrypted into
+   * another buffer, or not sent), so the caller may write its next packet into
+   * it; true when the socket still holds it (queued behind others).
+   */
+  send(packet: Buffer): boolean {
     const m = this.media;
-    if (this.closed || m === null || this.sendIp === null) return;
+    if (this.closed || m === null || this.sendIp === null) return false;
     let out = packet;
     if (m.srtp) {
       try {
@@ -242,7 +248,7 @@ export class RtpEndpoint {
         // An index used twice (SrtpIndexReuseError) would reuse keystream: the packet is not sent.
         this.stats.srtpFailures++;
         this.opts.log.debug({ err }, 'SRTP protect refused a packet');
-        return;
+        return false;
       }
     }
     this.stats.packetsOut++;
@@ -251,7 +257,11 @@ export class RtpEndpoint {
       const ts = ((packet[4] << 24) | (packet[5] << 16) | (packet[6] << 8) | packet[7]) >>> 0;
       this.rtcp.onRtpSent(packet.length - 12, ts, performance.now());
     }
-    this.rtpSocket.send(out, this.sendPort, this.sendIp);
+    const socket = this.rtpSocket;
+    socket.send(out, this.sendPort, this.sendIp);
+    // The allocator's sockets resolve an IP literal (and sendIp is one) at once, so
+    // send() has handed the packet to the kernel or queued it by now (literalLookup).
+    return out === packet && socket.getSendQueueCount() > 0;
   }
 
   /** Closes the sockets (an RTCP BYE first, RFC 3550 §6.6, if RTCP runs). Synchronous, idempotent. */
@@ -299,6 +309,12 @@ export class RtpEndpoint {
         return;
       }
       pkt = plain;
+    }
+    // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
+    // latch the leg or count as received (the mixer would drop it later, after the harm).
+    if (!rtpWellFormed(pkt)) {
+      this.stats.malformed++;
+      return;
     }
     if (this.allowedPt[pkt[1] & 0x7f] === 0) {
       this.stats.unexpectedPt++;

@@ -26,6 +26,8 @@ export interface JitterSlot {
   payloadType: number;
   length: number;
   readonly data: Uint8Array;
+  /** data's first `length` bytes: one view, made again only when the length changes. */
+  payload: Uint8Array;
 }
 
 export interface JitterStats {
@@ -88,7 +90,8 @@ export class JitterBuffer {
     this.frameTs = clockRate / 50;
     const capacity = recordOnly ? 2 * this.maxFrames + 3 : this.maxFrames + 3;
     for (let i = 0; i < capacity; i++) {
-      this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data: new Uint8Array(MAX_PAYLOAD) });
+      const data = new Uint8Array(MAX_PAYLOAD);
+      this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data, payload: data.subarray(0, 0) });
       this.used.push(false);
     }
     this.free = new Int32Array(capacity);
@@ -115,7 +118,8 @@ export class JitterBuffer {
   /** Stores a packet; false when it came too late, twice, or was too large. */
   push(seq: number, timestamp: number, payloadType: number, payload: Uint8Array, arrivalMs: number): boolean {
     this.stats.received++;
-    if (payload.length > MAX_PAYLOAD) return false;
+    const length = payload.length;
+    if (length > MAX_PAYLOAD) return false;
     this.updateJitter(timestamp, arrivalMs);
     if (this.playing && seqDiff(seq, this.expected) < 0) {
       this.stats.late++;
@@ -137,8 +141,9 @@ export class JitterBuffer {
     slot.seq = seq;
     slot.timestamp = timestamp;
     slot.payloadType = payloadType;
-    slot.length = payload.length;
+    slot.length = length;
     slot.data.set(payload);
+    if (slot.payload.length !== length) slot.payload = slot.data.subarray(0, length);
     this.used[i] = true;
     this.count++;
     const r = seq & this.ringMask;

@@ -15,7 +15,7 @@ import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
 import { JitterBuffer, LOST, seqDiff, type JitterSlot } from './jitter-buffer.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
-import { RtpOutput } from './rtp-output.ts';
+import { RtpOutput, type PacketSend } from './rtp-output.ts';
 import { SoftLimiter } from './soft-limiter.ts';
 import type { TwoPartyForwarder } from './two-party-forwarder.ts';
 import { VoiceActivity } from './voice-activity.ts';
@@ -57,7 +57,7 @@ export interface ParticipantOptions {
   recordOnlyMs?: number | null;
   /** In-band DTMF detection (see InbandDtmfMode); 'auto' when absent. */
   inbandDtmf?: InbandDtmfMode;
-  send: (packet: Buffer) => void;
+  send: PacketSend;
   log: Logger;
 }
 
@@ -242,7 +242,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const v = this.view;
     if (!parseRtp(buf, v)) return;
     this.lastRxMs = nowMs;
-    const payload = buf.subarray(v.payloadOffset, v.payloadEnd);
+    // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
+    const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
       this.relay?.dropped(this, v.ssrc, v.seq);
@@ -303,7 +304,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       const seq = (this.jitter.nextSeq - 1) & 0xffff;
       if (this.played.at >= 0) this.markPlayed(seq, this.played.ts + seqDiff(seq, this.played.seq) * (CODECS[this.media.codec].rtpClock / 50), timeMs);
     } else {
-      this.inPipe.decode(slot.data.subarray(0, slot.length), this.input);
+      this.inPipe.decode(slot.payload, this.input);
       this.hasInput = true;
       this.concealed = false;
       this.markPlayed(slot.seq, slot.timestamp, timeMs);

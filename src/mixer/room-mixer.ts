@@ -16,6 +16,7 @@ import { MixClock, type ClockStats } from './mix-clock.ts';
 import { MixerParticipant, type InbandDtmfMode, type ParticipantMedia } from './mixer-participant.ts';
 import { SinkAtRate, SourceAtRate } from './rate-adapters.ts';
 import { SoftLimiter } from './soft-limiter.ts';
+import type { PacketSend } from './rtp-output.ts';
 import { TwoPartyForwarder, type TwoPartyStats } from './two-party-forwarder.ts';
 
 /** The rate of a narrowband room, and the codecs that keep a room narrowband (G.711: RFC 3551 §4.5.14). */
@@ -109,7 +110,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   }
 
   /** `recordOnlyMs`: a leg nobody hears live gets a deep jitter buffer of that depth (MixerParticipant). */
-  createParticipant(id: string, media: ParticipantMedia, send: (packet: Buffer) => void, inbandDtmf: InbandDtmfMode = 'auto', recordOnlyMs: number | null = null): MixerParticipant {
+  createParticipant(id: string, media: ParticipantMedia, send: PacketSend, inbandDtmf: InbandDtmfMode = 'auto', recordOnlyMs: number | null = null): MixerParticipant {
     if (this.closed) throw new Error('mixer is closed');
     if (this.participants.has(id)) throw new Error(`participant ${id} exists`);
     const p = new MixerParticipant(

@@ -29,6 +29,13 @@ export interface RtpOutputStats {
   forwarded: number;
 }
 
+/**
+ * Sends one packet; returns false when the transport is done with it (sent at
+ * once, or dropped), so the next packet may be written into the same buffer.
+ * Anything else (true, or nothing returned) means it may still be held.
+ */
+export type PacketSend = (packet: Buffer) => boolean | void;
+
 export class RtpOutput {
   readonly stats: RtpOutputStats = { mixed: 0, forwarded: 0 };
   /** Sequence number of the next packet. */
@@ -51,9 +58,11 @@ export class RtpOutput {
   private inSeq = 0;
   /** Input older than this is not forwarded: it predates the mapping, or its output number was given away. */
   private inFloor = 0;
+  /** The last packet's buffer, when the transport released it: the next one of the same size is written into it. */
+  private spare: Buffer | null = null;
 
   constructor(
-    private readonly send: (packet: Buffer) => void,
+    private readonly send: PacketSend,
     private pt: number,
     private ssrc: number,
     clockRate: number,
@@ -74,7 +83,7 @@ export class RtpOutput {
     // More than one frame since the last packet: a hold, or ticks the clock skipped.
     if (frames > 1) this.marker = true;
     const ts = (this.lastTs + Math.max(1, frames) * this.step) >>> 0;
-    const packet = Buffer.allocUnsafe(12 + payload.length);
+    const packet = this.buffer(12 + payload.length);
     writeRtpHeader(packet, this.pt, this.marker, this.seq, ts, this.ssrc);
     packet.set(payload, 12);
     this.seq = (this.seq + 1) & 0xffff;
@@ -85,7 +94,7 @@ export class RtpOutput {
     this.inSsrc = null;
     this.filling = this.forwarding;
     this.stats.mixed++;
-    this.send(packet);
+    this.spare = this.send(packet) === false ? packet : null;
   }
 
   /**
@@ -124,7 +133,7 @@ export class RtpOutput {
     }
     const outSeq = (seq + this.seqOff) & 0xffff;
     const outTs = (timestamp + this.tsOff) >>> 0;
-    const packet = Buffer.allocUnsafe(12 + payload.length);
+    const packet = this.buffer(12 + payload.length);
     writeRtpHeader(packet, this.pt, marker || this.marker, outSeq, outTs, this.ssrc);
     packet.set(payload, 12);
     this.marker = false;
@@ -137,8 +146,15 @@ export class RtpOutput {
       this.lastTick = tickMs + FRAME_MS;
     }
     this.stats.forwarded++;
-    this.send(packet);
+    this.spare = this.send(packet) === false ? packet : null;
     return true;
+  }
+
+  /** A buffer for the next packet: the spare one when it has the size (a steady codec's packets all do). */
+  private buffer(size: number): Buffer {
+    const spare = this.spare;
+    if (spare !== null && spare.length === size) return spare;
+    return Buffer.allocUnsafe(size);
   }
 
   /**

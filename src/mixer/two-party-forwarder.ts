@@ -72,7 +72,7 @@ export class TwoPartyForwarder {
       to.output.beginForward(from.playedFrame(tickMs), !from.hasInput);
       from.relay = this;
       // Frames still waiting to be mixed: the listener gets them now instead.
-      for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.data.subarray(0, slot.length));
+      for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.payload);
     }
   }
 

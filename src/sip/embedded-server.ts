@@ -29,7 +29,9 @@ export class EmbeddedSipServer {
     const log = opts.log.child({ component: 'sip' });
     const cfg = opts.sip;
     let core: SipCore | null = null;
-    const transports = await TransportLayer.start(cfg.listen, cfg.maxMessageSize, cfg.externalIp, log, (i) => core?.onInbound(i));
+    // A message owed on a stream gets as long as a transaction waits for one (64*T1, timer B/F).
+    const limits = { maxSize: cfg.maxMessageSize, maxConnections: cfg.maxConnections, messageDeadlineMs: 64 * cfg.timers.t1 };
+    const transports = await TransportLayer.start(cfg.listen, limits, cfg.externalIp, log, (i) => core?.onInbound(i));
     // Retransmission timers wait while a UDP socket may hold unread datagrams (transaction-base.ts).
     const timers = { ...cfg.timers, inputPending: () => transports.inputPending };
     core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints });

@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { apiYaml } from '../helpers/api-client.ts';
 import { medianToneShare, readWavFile } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
@@ -98,10 +99,14 @@ async function stems(parley: RunningParley, seen: number): Promise<{ caller: Int
   return { caller: c.samples, other: read('other').samples, rate: c.sampleRate };
 }
 
-describe('dual-stack calls (media.rtpIp6: ::1; SIPp over IPv4 and IPv6)', () => {
+/** The shipped parley.yaml's media.rtpIp6: these calls run with it (a phone on the machine offering IPv6 media). */
+const SHIPPED_RTP_IP6 = (parse(readFileSync('parley.yaml', 'utf8')) as { media: { rtpIp6?: string | null } }).media.rtpIp6;
+
+describe('dual-stack calls (media.rtpIp6 as shipped: ::1; SIPp over IPv4 and IPv6)', () => {
   let parley: RunningParley;
   before(async () => {
-    parley = await startParley(yaml(), { udp6: true, media: "rtpIp6: '::1'" });
+    assert.equal(SHIPPED_RTP_IP6, '::1', 'the shipped config answers IPv6 offers from ::1');
+    parley = await startParley(yaml(), { udp6: true, media: `rtpIp6: '${SHIPPED_RTP_IP6}'` });
   });
   after(async () => {
     await parley?.stop();

@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { medianToneShare, readWavFile } from '../helpers/audio-analysis.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { startLinphonec } from '../helpers/linphonec.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
@@ -87,7 +88,8 @@ describe('linphonec calls baresip through the record-notice gateway', { skip: ha
 
   before(async () => {
     host = await hostWith5060Free();
-    parley = await startParley(yaml, { sipHost: host, sipPort: 5060 });
+    // media.rtpIp6 as shipped: linphonec with IPv6 on offers IPv6 media on a dual-stack machine.
+    parley = await startParley(yaml, { sipHost: host, sipPort: 5060, media: "rtpIp6: '::1'" });
     mic = path.join(parley.recordingDir, '..', 'mic-600.wav');
     spawnSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', mic, 'synth', '30', 'sine', '600', 'vol', '0.3']);
   });
@@ -98,7 +100,7 @@ describe('linphonec calls baresip through the record-notice gateway', { skip: ha
   it('the B leg reaches the callee at the Request-URI; the recording holds both phones', async () => {
     const bobPort = await freePort();
     const bob = await baresipCallee(host, bobPort);
-    const phone = await startLinphonec({ user: 'carol', host, sipPort: await freePort(), rtpPort: 20_000 + Math.floor(Math.random() * 10_000) * 2, proxy: `sip:${host}:5060`, micWav: mic });
+    const phone = await startLinphonec({ user: 'carol', host, sipPort: await freePort(), rtpPort: 20_000 + Math.floor(Math.random() * 10_000) * 2, proxy: `sip:${host}:5060`, micWav: mic, ipv6: true });
     try {
       const bobUri = `sip:bob@${host}:${bobPort}`;
       phone.command(`call ${bobUri}`);
@@ -112,6 +114,19 @@ describe('linphonec calls baresip through the record-notice gateway', { skip: ha
       assert.ok(uris.includes(bobUri), `the callee is in the recording: ${uris.join(', ')}`);
       const invite = /^INVITE (\S+) SIP\/2\.0/m.exec(await phone.sipLog());
       assert.equal(invite?.[1], bobUri, 'linphonec put the port in the Request-URI');
+      // On a dual-stack machine linphonec offers IPv6 media; the answer then is IPv6 too.
+      const offered = /^c=IN (IP[46]) /m.exec(await phone.sipLog())?.[1];
+      const answered = /^SIP\/2\.0 200 [^]*?^c=IN (IP[46]) /m.exec(await phone.sipLog())?.[1];
+      assert.equal(answered, offered, `Parley answered linphonec's ${offered} offer in the same family`);
+      // Both phones are heard in their stems: linphonec's 600 Hz, baresip's 1 kHz.
+      const legs = sidecar.legs as Array<{ uri: string; stems: Array<{ file: string }> }>;
+      for (const [uriPart, hz] of [['carol', 600], ['bob', 1000]] as const) {
+        const leg = legs.find((l) => l.uri.includes(uriPart));
+        assert.ok(leg, `a leg for ${uriPart}: ${uris.join(', ')}`);
+        const wav = readWavFile(path.join(parley.recordingDir, leg.stems[0]!.file));
+        const share = medianToneShare(wav.samples, hz, wav.sampleRate);
+        assert.ok(share > 0.5, `${uriPart}'s ${hz} Hz is in its stem (${share.toFixed(3)}; offered ${offered})`);
+      }
     } finally {
       await phone.stop();
       await bob.stop();

@@ -17,7 +17,7 @@ export interface Linphonec {
   stop(): Promise<void>;
 }
 
-export async function startLinphonec(opts: { user: string; host: string; sipPort: number; rtpPort: number; proxy: string; micWav: string }): Promise<Linphonec> {
+export async function startLinphonec(opts: { user: string; host: string; sipPort: number; rtpPort: number; proxy: string; micWav: string; ipv6?: boolean }): Promise<Linphonec> {
   const dir = await mkdtemp(path.join(tmpdir(), 'linphonec-'));
   const rc = path.join(dir, 'rc');
   await writeFile(
@@ -27,7 +27,7 @@ export async function startLinphonec(opts: { user: string; host: string; sipPort
       `bind_address=${opts.host}`,
       `contact=sip:${opts.user}@${opts.host}:${opts.sipPort}`,
       'guess_hostname=0',
-      'use_ipv6=0',
+      `use_ipv6=${opts.ipv6 ? 1 : 0}`,
       'auto_net_state_mon=0',
       'default_proxy=0',
       '[rtp]',
@@ -65,8 +65,8 @@ export async function startLinphonec(opts: { user: string; host: string; sipPort
     });
   // The rc's sip_port is not applied by linphonec 5.1 here (it listens on no port); `ports sip` is.
   command(`ports sip ${opts.sipPort}`);
-  // Its media would otherwise go out over IPv6 on a dual-stack machine.
-  command('ipv6 disable');
+  // Its media would otherwise go out over IPv6 on a dual-stack machine (opts.ipv6: let it).
+  if (!opts.ipv6) command('ipv6 disable');
   command('soundcard use files');
   command(`play ${opts.micWav}`);
   await waitFor(/Using wav files instead of soundcard/);

@@ -5,7 +5,7 @@ export type FrameResult =
   | { kind: 'message'; data: Buffer }
   | { kind: 'ping' }
   /** `head`: the header block of a message whose length could not be read, so it can be answered 400. */
-  | { kind: 'error'; reason: string; head?: Buffer };
+  | { kind: 'error'; reason: string; head?: Buffer; oversized?: boolean };
 
 export class StreamFramer {
   private buf: Buffer = Buffer.alloc(0);
@@ -13,6 +13,11 @@ export class StreamFramer {
 
   constructor(maxSize: number) {
     this.maxSize = maxSize;
+  }
+
+  /** Bytes of a message begun but not yet whole. */
+  get buffered(): number {
+    return this.buf.length;
   }
 
   push(chunk: Buffer): FrameResult[] {
@@ -33,7 +38,8 @@ export class StreamFramer {
       const m = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r/i.exec(head + '\r');
       if (!m) return this.fail(out, 'no usable Content-Length on a stream (§18.3)', Buffer.from(this.buf.subarray(0, end + 4)));
       const total = end + 4 + Number(m[1]);
-      if (total > this.maxSize) return this.fail(out, 'message exceeds maxMessageSize');
+      // The header block is whole: hand it back so the sender hears why (513) before the close.
+      if (total > this.maxSize) return this.fail(out, 'message exceeds maxMessageSize', Buffer.from(this.buf.subarray(0, end + 4)), true);
       if (this.buf.length < total) break;
       out.push({ kind: 'message', data: Buffer.from(this.buf.subarray(0, total)) });
       this.buf = this.buf.subarray(total);
@@ -41,9 +47,9 @@ export class StreamFramer {
     return out;
   }
 
-  private fail(out: FrameResult[], reason: string, head?: Buffer): FrameResult[] {
+  private fail(out: FrameResult[], reason: string, head?: Buffer, oversized = false): FrameResult[] {
     this.buf = Buffer.alloc(0);
-    out.push({ kind: 'error', reason, head });
+    out.push({ kind: 'error', reason, head, oversized });
     return out;
   }
 }

@@ -39,7 +39,7 @@ export class UdpTransport {
   private boundPort = 0;
   private readonly reachability: UdpReachability;
 
-  private constructor(host: string, socket: dgram.Socket, log: Logger) {
+  private constructor(host: string, socket: dgram.Socket, private readonly log: Logger) {
     this.host = host;
     this.socket = socket;
     this.reachability = new UdpReachability(log);
@@ -103,7 +103,15 @@ export class UdpTransport {
   /** `onError` (the first send of a client transaction) hears of an ICMP port unreachable (§18.4). */
   send(address: string, port: number, data: Buffer, onError?: (err: Error) => void): SentInfo {
     if (this.closed) return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
-    this.socket.send(data, port, address);
+    try {
+      this.socket.send(data, port, address);
+    } catch (err) {
+      // dgram throws at once for a port or address it will not send to (port 0 in a URI the
+      // caller chose): a transport error for this transaction (§18.4), never an uncaught throw.
+      this.log.info({ to: `${address}:${port}`, err }, 'udp send refused');
+      if (onError) queueMicrotask(() => onError(err as Error));
+      return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
+    }
     if (onError) this.reachability.watch(address, port, onError);
     return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
   }
