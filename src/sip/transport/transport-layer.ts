@@ -59,6 +59,12 @@ export class TransportLayer implements Sender {
     return list.find((t) => isIPv6(t.host) === v6 || t.host === '0.0.0.0' || t.host === '::') ?? list[0];
   }
 
+  /** A UDP listener may have datagrams waiting unread (see UdpTransport.inputPending). */
+  get inputPending(): boolean {
+    for (const u of this.udp) if (u.inputPending) return true;
+    return false;
+  }
+
   localFor(transport: TransportName, destAddress: string): ListeningPoint {
     const list: Array<UdpTransport | TcpTransport> = transport === 'udp' ? this.udp : transport === 'tcp' ? this.tcp : this.tls;
     const t = this.pick(list, destAddress) ?? this.pick<UdpTransport | TcpTransport>([...this.udp, ...this.tcp, ...this.tls], destAddress);

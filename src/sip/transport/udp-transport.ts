@@ -1,12 +1,39 @@
 // One UDP listener. Datagrams go up as Inbound; oversized ones are flagged so the core answers 513 (§18.1.1).
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import dns from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.ts';
 import type { Inbound, SentInfo } from './transport-types.ts';
 import { UdpReachability } from './udp-reachability.ts';
 
+/**
+ * libuv reads at most this many datagrams (33, in fact) from a UDP socket per poll of the event
+ * loop, and leaves the rest for the next turn: a poll that read this many may have left some.
+ */
+const UV_READS_PER_POLL = 32;
+
+/**
+ * dgram's address lookup: an IP address (what the core sends to) answers at once, so send()
+ * goes out within the call; dns.lookup answers even an IP address in a later tick, one
+ * closure and one tick per datagram. Names still go to dns.lookup.
+ */
+function literalLookup(address: string, family: number | dns.LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = isIP(address);
+  if (literal) {
+    callback(null, address, literal);
+    return;
+  }
+  dns.lookup(address, family as dns.LookupOneOptions, callback);
+}
+
 export class UdpTransport {
   private readonly socket: dgram.Socket;
+  /** Datagrams read in this turn's poll phase so far (counting: a check-phase callback ends the count). */
+  private readsThisTurn = 0;
+  private counting = false;
+  private readonly endCount = (): void => {
+    this.counting = false;
+  };
   private closed = false;
   readonly host: string;
   private boundPort = 0;
@@ -19,9 +46,10 @@ export class UdpTransport {
   }
 
   static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void): Promise<UdpTransport> {
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     const t = new UdpTransport(host, socket, log);
     socket.on('message', (data, rinfo) => {
+      t.countRead();
       const oversized = data.length > maxSize;
       if (oversized) log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize');
       onData({
@@ -48,6 +76,24 @@ export class UdpTransport {
       // the kernel may cap buffer sizes; the defaults still work
     }
     return t;
+  }
+
+  private countRead(): void {
+    if (!this.counting) {
+      this.counting = true;
+      this.readsThisTurn = 0;
+      setImmediate(this.endCount);
+    }
+    this.readsThisTurn++;
+  }
+
+  /**
+   * Whether datagrams may still wait unread in the socket: this turn's poll phase read as many
+   * as libuv reads per poll. Meaningful in the check phase (setImmediate callbacks queued before
+   * that poll run ahead of the one that ends the count).
+   */
+  get inputPending(): boolean {
+    return this.counting && this.readsThisTurn >= UV_READS_PER_POLL;
   }
 
   get port(): number {
