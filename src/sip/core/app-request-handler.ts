@@ -15,6 +15,7 @@ import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
+import { checkAppRequest } from './target-check.ts';
 import { contactFor, isSecure, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
@@ -72,6 +73,7 @@ export class AppRequestHandler {
     if ((method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER') && !req.has('Contact')) req.add('Contact', contactFor(lp, /^sips:/i.test(uri)));
     req.body = app.body;
     ensureSdpType(req);
+    checkAppRequest(req); // a SipError here is the app's NOK (SipCore.command)
     this.start(conn, rid, req, dest, '', null, unreachable);
     if (method === 'INVITE') cdrAttempt(this.ctx, 'application', req);
   }
