@@ -129,4 +129,32 @@ describe('malformed headers read late', () => {
       callee.close();
     }
   });
+
+  it('a 200 that comes after the app that sent the INVITE is gone is ACKed and ended with a BYE, no dialog is kept', async () => {
+    const callee = await RawSipClient.open();
+    const ctl = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+    try {
+      ctl.on('error', () => undefined);
+      let got = '';
+      ctl.on('data', (d: Buffer) => void (got += d.toString()));
+      await new Promise((r) => ctl.once('connect', r));
+      const send = (p: string) => ctl.write(`${Buffer.byteLength(p)}#${p}`);
+      send('a1|authenticate|test-secret|');
+      await waitFor('authenticated', () => (/\|a1\|OK/.test(got) ? true : undefined), 10_000);
+      const sip = [`INVITE sip:bob@127.0.0.1:${callee.port} SIP/2.0`, 'From: <sip:alice@127.0.0.1>;tag=a1', 'To: <sip:bob@127.0.0.1>', 'Call-ID: owner-gone@test', 'CSeq: 1 INVITE', 'Content-Length: 0', '', ''].join('\r\n');
+      send(`r1|sip||\r\n${sip}`);
+      const invite = await callee.nextMatching(/^INVITE /, 10_000);
+      ctl.destroy();
+      const control = (h.server as unknown as { control: { connections: unknown[] } }).control;
+      await waitFor('the control connection to be gone', () => (control.connections.length === 1 ? true : undefined), 10_000); // the harness app's
+      callee.send(h.server.sipPort('udp'), answer(invite, '200 OK', { Contact: `<sip:callee@127.0.0.1:${callee.port}>` }));
+      await callee.nextMatching(/^ACK /, 10_000);
+      const bye = await callee.nextMatching(/^BYE /, 10_000);
+      callee.send(h.server.sipPort('udp'), answer(bye, '200 OK', {}));
+      await assertClean();
+    } finally {
+      ctl.destroy();
+      callee.close();
+    }
+  });
 });
