@@ -15,6 +15,7 @@ import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
+import { checkAppRequest } from './target-check.ts';
 import { contactFor, isSecure, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
@@ -72,6 +73,7 @@ export class AppRequestHandler {
     if ((method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER') && !req.has('Contact')) req.add('Contact', contactFor(lp, /^sips:/i.test(uri)));
     req.body = app.body;
     ensureSdpType(req);
+    checkAppRequest(req); // a SipError here is the app's NOK (SipCore.command)
     this.start(conn, rid, req, dest, '', null, unreachable);
     if (method === 'INVITE') cdrAttempt(this.ctx, 'application', req);
   }
@@ -189,7 +191,8 @@ export class AppRequestHandler {
     }
     if (status >= 200 && status < 300 && p.req.method === 'SUBSCRIBE' && !p.req.to.params.get('tag') && !p.final) {
       const toTag = res.to.params.get('tag') ?? '';
-      if (!this.ctx.dialogs.match(p.req.callId, p.req.from.params.get('tag') ?? '', toTag)) {
+      // A subscription whose app is gone gets no dialog: it would never be ended (the NOTIFYs get 481).
+      if (!this.ctx.dialogs.match(p.req.callId, p.req.from.params.get('tag') ?? '', toTag) && this.ctx.control().connection(p.ownerId)) {
         const d = this.uacDialog(p, res, toTag);
         this.ctx.dialogs.add(d);
         p.dialogId = d.id;
@@ -237,7 +240,7 @@ export class AppRequestHandler {
     if (p.final) {
       if (existing && existing.remoteTag !== toTag && existing.role === 'uac' && p.req.cseq.seq === existing.lastClientInviteSeq && !p.req.to.params.get('tag')) {
         // §13.2.2.4: a 2xx from another fork makes another dialog; it is ACKed, then ended with a BYE.
-        this.endFork(this.uacDialog(p, res, toTag)).catch((err: unknown) => this.ctx.log.info({ err }, 'forked 2xx cleanup failed'));
+        this.endFork(this.uacDialog(p, res, toTag), 'another fork').catch((err: unknown) => this.ctx.log.info({ err }, 'forked 2xx cleanup failed'));
         return false;
       }
       // §13.2.2.4: a retransmitted 2xx is answered with the same ACK again.
@@ -249,6 +252,12 @@ export class AppRequestHandler {
     if (existing) {
       this.sessionFrom2xx(existing, res); // a re-INVITE of the app: its 2xx sets the timer anew (§7.4)
       return true;
+    }
+    if (!this.ctx.control().connection(p.ownerId)) {
+      // The app that sent the INVITE is gone: nobody would ACK, drive or end this dialog.
+      p.final = true;
+      this.endFork(this.uacDialog(p, res, toTag), 'app gone').catch((err: unknown) => this.ctx.log.info({ err }, '2xx cleanup failed'));
+      return false;
     }
     const d = this.uacDialog(p, res, toTag);
     this.ctx.dialogs.add(d);
@@ -272,7 +281,7 @@ export class AppRequestHandler {
     this.sessions.arm(d, t?.interval ?? null, t?.weRefresh ?? false);
   }
 
-  private async endFork(d: Dialog): Promise<void> {
+  private async endFork(d: Dialog, why: string): Promise<void> {
     const dest = await uriDestination(d.nextHopUri, d.transport);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const ack = d.buildRequest(SipMessage.request('ACK', 'sip:placeholder'), null);
@@ -283,7 +292,7 @@ export class AppRequestHandler {
     this.ctx.txns.createClient(bye, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), null);
     }, isStream(dest.transport), { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
-    callLogger(this.ctx.log, d.callId).info({ remoteTag: d.remoteTag }, 'extra forked 2xx ACKed and ended');
+    callLogger(this.ctx.log, d.callId).info({ remoteTag: d.remoteTag }, `2xx of ${why} ACKed and ended`);
   }
 
   private uacDialog(p: PendingUac, res: SipMessage, toTag: string): Dialog {

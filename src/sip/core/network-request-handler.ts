@@ -2,7 +2,6 @@
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
 import { callLogger } from '../../util/logger.ts';
 import { Dialog } from '../dialog/dialog.ts';
-import { parseNameAddr, parseUri } from '../message/header-values.ts';
 import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
@@ -16,6 +15,7 @@ import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
 import type { ErrorResponder } from './error-responder.ts';
 import { makeResponse, responseDestination } from './message-factory.ts';
+import { checkTargets } from './target-check.ts';
 
 /** Methods drachtio passes to apps out of dialog. */
 const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
@@ -345,24 +345,6 @@ export class NetworkRequestHandler {
     this.inProgress.clear();
     this.byTxn = new WeakMap();
   }
-}
-
-/** Methods whose Contact becomes a dialog's remote target (RFC 3261 §8.1.1.8, §12.1.1; RFC 6665). */
-const TARGET_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE']);
-
-/**
- * Contact and Record-Route are what a dialog is built from when the app answers; one we
- * cannot read is a 400 now, before an app or a call exists, not a failure later (issue 12).
- * A REGISTER's Contact is the registrar's to judge (RFC 4475 §3.3.4), past its syntax.
- */
-function checkTargets(req: SipMessage): void {
-  const target = TARGET_METHODS.has(req.method ?? '');
-  for (const c of req.getAll('Contact')) {
-    if (c === '*' && req.method === 'REGISTER') continue;
-    const uri = parseNameAddr(c).uri;
-    if (target) parseUri(uri);
-  }
-  if (target) for (const r of req.getAll('Record-Route')) parseUri(parseNameAddr(r).uri);
 }
 
 /** Forgets a request's merge key when its transaction ends (a class: see forgetWhenTerminated). */

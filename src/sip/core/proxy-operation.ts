@@ -135,7 +135,7 @@ export class ProxyOperation {
     b.state = 'done';
     if (this.answered) return;
     if (this.o.followRedirects && res.status >= 300 && res.status < 400 && this.redirects < 5 && !this.cancelled) {
-      const contacts = res.getAll('Contact').map((c) => parseNameAddr(c).uri);
+      const contacts = res.getAll('Contact').flatMap(contactUri); // SipCore drops a 3xx with a bad one; synthetic ones have none
       if (contacts.length) {
         this.redirects++;
         this.queue.unshift(...contacts);
@@ -241,5 +241,14 @@ export class ProxyOperation {
 
   close(): void {
     this.finish();
+  }
+}
+
+/** A redirect's Contact as a target, or nothing when it cannot be read. */
+function contactUri(c: string): string[] {
+  try {
+    return [parseNameAddr(c).uri];
+  } catch {
+    return [];
   }
 }

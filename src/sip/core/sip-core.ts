@@ -19,6 +19,7 @@ import { DialogTerminator } from './dialog-terminator.ts';
 import { ErrorResponder } from './error-responder.ts';
 import { formatHostPortForControl, makeResponse, reasonPhrase, stampReceived, uriDestination } from './message-factory.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
+import { checkResponse } from './target-check.ts';
 import type { ProxyHandler } from './proxy-handler.ts';
 
 export interface SipCoreOptions {
@@ -144,6 +145,13 @@ export class SipCore implements ControlCommands {
   }
 
   private onResponse(res: SipMessage): void {
+    try {
+      checkResponse(res);
+    } catch (err) {
+      // Dropped before any transaction moves: it ends by its timers (B, F) as if nothing came.
+      this.ctx.log.info({ status: res.status, callId: res.get('Call-ID'), reason: (err as Error).message }, 'malformed response dropped');
+      return;
+    }
     const txn = this.ctx.txns.findClient(res);
     if (txn) {
       txn.receiveResponse(res);

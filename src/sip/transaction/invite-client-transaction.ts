@@ -78,11 +78,11 @@ export class InviteClientTransaction extends Transaction<IctState> {
         this.clearA();
         this.clearB();
         this.state.transition('completed');
+        // Timer D first: a user that throws on the response must not leave us without an end.
+        this.timerD = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).D);
         this.ack = this.buildAck(res);
         this.transmit(this.ack);
         this.user.onResponse(res);
-        const d = timerValues(this.timers, this.reliable).D;
-        this.timerD = setTimeout(() => this.terminate(), d);
       } else if (this.state.is('completed') && this.ack) {
         // §17.1.1.2: a retransmitted final response is answered with the ACK again, not passed up.
         this.transmit(this.ack);

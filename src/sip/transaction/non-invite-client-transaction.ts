@@ -64,8 +64,9 @@ export class NonInviteClientTransaction extends Transaction<NictState> {
     clearAll(this.timerF);
     this.timerF = null;
     this.state.transition('completed');
-    this.user.onResponse(res);
+    // Timer K first: a user that throws on the response must not leave us without an end.
     this.timerK = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).K);
+    this.user.onResponse(res);
   }
 
   /** A transport failure found after the send returned (a refused TCP connect). */

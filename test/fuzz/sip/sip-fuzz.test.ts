@@ -95,6 +95,15 @@ describe('SIP fuzz', () => {
     const r = await runSipp({ scenario: 'uac-call-bye.xml', transport: 'udp', remote: h.target('udp'), calls: 3, rate: 10, service: 'parley', timeoutS: 10 });
     assert.equal(r.code, 0, r.stdout.slice(-2000) + r.errors);
     assert.deepEqual(sippCounts(r.stdout), { ok: 3, failed: 0 });
+    // The mutated control commands send requests to 127.0.0.1:5060; when something on the
+    // machine answers there (another SIP server or SIPp), an INVITE's non-2xx keeps its
+    // transaction for timer D (32 s on UDP, whatever T1 is). Wait that out here, so the cases
+    // below count only what they leave themselves, and so this case checks for leaks too.
+    const left = await waitFor('every transaction, dialog and pending request of the mutated input to end', () => {
+      const st = h.server.stats;
+      return st.dialogs + st.serverTransactions + st.clientTransactions + st.pendingApp === 0 ? true : undefined;
+    }, 60_000).catch(() => h.server.stats);
+    assert.equal(left, true, `left behind: ${JSON.stringify(left)}`);
   });
 
   for (const kind of HOSTILE_KINDS) {
