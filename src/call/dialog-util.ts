@@ -16,12 +16,30 @@ export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<
 }
 
 /**
- * Answers the peer's re-INVITEs on a dialog from its media leg (hold, resume,
- * a new address or codec): RFC 3264 §6, the answer reflects this offer, never
- * our original SDP (drachtio-srf's default without a 'modify' listener). An
- * offer that cannot be taken gets 488 and the leg stays as it was.
+ * Answers the peer's re-INVITEs and UPDATEs (RFC 3311 §5.2) on a dialog from its
+ * media leg (hold, resume, a new address or codec): RFC 3264 §6, the answer
+ * reflects this offer, never our original SDP (drachtio-srf's default without a
+ * 'modify' or 'update' listener). An offer that cannot be taken gets 488 and the
+ * leg stays as it was. An UPDATE without a body (a session refresh) gets a bare 200.
  */
 export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger): void {
+  dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    const body = req.body ?? '';
+    if (body.trim() === '' || leg.isClosed) {
+      res.send(200);
+      return;
+    }
+    leg
+      .applyOffer(body)
+      .then((sdp) => {
+        dialog.local.sdp = sdp;
+        res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+      })
+      .catch((err: unknown) => {
+        log.warn({ err }, 'UPDATE offer refused');
+        res.send(488);
+      });
+  });
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const body = req.body ?? '';
     // An offerless re-INVITE (RFC 3261 §14.2): our current SDP is the offer in the 200.

@@ -26,6 +26,8 @@ export interface SipConfig {
   /** RFC 3261 T1/T2/T4 in ms; minSE: RFC 4028 Min-SE in seconds. */
   timers: { t1: number; t2: number; t4: number; minSE: number };
   maxMessageSize: number;
+  /** TCP/TLS connections accepted at once per listener (file descriptors are shared with RTP and recordings). */
+  maxConnections: number;
   /** Public address written into Via/Contact instead of the bind address (NAT). */
   externalIp: string | null;
   /** Where Parley sends the legs it places (B legs, dial-outs) first: an upstream proxy URI. */
@@ -77,6 +79,7 @@ export const sipSchema = {
       },
     },
     maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1000000 },
     externalIp: { type: 'string', nullable: true, minLength: 1 },
     outboundProxy: { type: 'string', nullable: true, pattern: '^sips?:' },
   },
@@ -91,6 +94,7 @@ export const defaultSip: SipConfig = {
   control: { host: '127.0.0.1', port: 9022, secret: 'cymru' },
   timers: { t1: 500, t2: 4000, t4: 5000, minSE: 90 },
   maxMessageSize: 65535,
+  maxConnections: 1024,
   externalIp: null,
   outboundProxy: null,
 };

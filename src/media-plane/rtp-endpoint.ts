@@ -12,6 +12,7 @@
 // in fields, no closures per packet (Node allocates the Buffer and rinfo).
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { rtpWellFormed } from '../mixer/rtp.ts';
 import type { Logger } from '../util/logger.ts';
 import type { BoundPorts, IpFamily, PortAllocator } from './port-allocator.ts';
 import { RtpSourceLatch, type LatchMode } from './rtp-source-latch.ts';
@@ -308,6 +309,12 @@ export class RtpEndpoint {
         return;
       }
       pkt = plain;
+    }
+    // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
+    // latch the leg or count as received (the mixer would drop it later, after the harm).
+    if (!rtpWellFormed(pkt)) {
+      this.stats.malformed++;
+      return;
     }
     if (this.allowedPt[pkt[1] & 0x7f] === 0) {
       this.stats.unexpectedPt++;

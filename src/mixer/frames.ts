@@ -33,7 +33,11 @@ export interface FrameSource {
   readonly pending?: boolean;
 }
 
-/** What the mixer hands to a sink (a recorder) on every tick of a room's clock. */
+/**
+ * What the mixer hands to a sink (a recorder) on every tick of a room's clock. The tick,
+ * its map and its frames are valid only during writeTick: a media thread's drain reuses
+ * them for the next tick, so a sink copies whatever it keeps.
+ */
 export interface MixTick {
   /** Milliseconds since the room's clock started: FRAME_MS × tick number, never wall time. */
   readonly timeMs: number;

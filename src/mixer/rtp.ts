@@ -11,6 +11,25 @@ export interface RtpView {
   payloadEnd: number;
 }
 
+/**
+ * Whether buf's header is consistent with its length (RFC 3550 §5.1): its CSRCs, header
+ * extension and padding all fit, and a padding count is at least 1. Hot path: no allocation.
+ */
+export function rtpWellFormed(buf: Uint8Array): boolean {
+  const len = buf.length;
+  if (len < 12 || buf[0] >> 6 !== 2) return false;
+  let off = 12 + (buf[0] & 0x0f) * 4;
+  if (buf[0] & 0x10) {
+    if (len < off + 4) return false;
+    off += 4 + ((buf[off + 2] << 8) | buf[off + 3]) * 4;
+  }
+  if (buf[0] & 0x20) {
+    const pad = buf[len - 1];
+    return pad >= 1 && off + pad <= len;
+  }
+  return off <= len;
+}
+
 /** Parses buf's header into view; false when buf is not an RTP packet. */
 export function parseRtp(buf: Uint8Array, view: RtpView): boolean {
   if (buf.length < 12 || buf[0] >> 6 !== 2) return false;

@@ -6,6 +6,7 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import { recordingIo } from './io/recording-io.ts';
 import type { FinalizeStep } from './finalize-recording.ts';
 import type { PauseMode, RecordingLabels } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
@@ -80,11 +81,15 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   private freeBytes: number | null = null;
   private freeAt = 0;
   private statfsInFlight = false;
+  private readonly stopWatchingIo: () => void;
 
   constructor(private readonly options: RecordingServiceOptions) {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
+    this.stopWatchingIo = recordingIo().onThreadDeath((err, resent) =>
+      this.log.error({ err, resent }, 'the recording I/O thread died: a new one took over its open files and unanswered calls'),
+    );
     // Upload after everything else (compliance unshifts its signing step before it).
     if (options.store) this.finalizeSteps.push(options.store.finalizeStep());
     this.refreshFreeSpace();
@@ -244,6 +249,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     for (const r of [...this.recorders.values()]) r.close();
     this.recorders.clear();
     this.postProcessor.close();
+    this.stopWatchingIo();
     this.options.store?.close();
   }
 }

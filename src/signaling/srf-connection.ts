@@ -4,6 +4,7 @@ import Srf from 'drachtio-srf';
 import type { SipConfig } from '../config/schema.ts';
 import { EmbeddedSipServer } from '../sip/embedded-server.ts';
 import type { Logger } from '../util/logger.ts';
+import { allowGivenSocket } from './local-wire.ts';
 import { useSessionTimerAnswer } from './session-timer-answer.ts';
 
 export interface SrfConnection {
@@ -31,6 +32,7 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     port = server.controlPort;
     host = opts.sip.control.host;
   }
+  if (server) allowGivenSocket();
   const srf = new Srf();
   // Before any handler: session timers the same on both servers (see session-timer-answer.ts).
   useSessionTimerAnswer(srf, opts.sip.timers.minSE, log);
@@ -61,7 +63,10 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
       });
       srf.on('error', (err: Error) => log.warn({ err }, 'drachtio connection error'));
       // drachtio-srf's typings say connect() returns a promise; it returns the app. Events carry the outcome.
-      void (srf.connect({ host, port, secret: opts.sip.control.secret }) as unknown);
+      // The embedded server in this process: its in-process end (no TCP loopback, no syscalls,
+      // no event-loop turn per control message); a drachtio-server: TCP.
+      const socket = server?.connectLocal();
+      void (srf.connect({ host, port, secret: opts.sip.control.secret, ...(socket ? { socket } : {}) } as Srf.SrfConfig) as unknown);
     });
   } catch (err) {
     close();

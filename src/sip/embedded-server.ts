@@ -1,5 +1,6 @@
 // Parley's embedded SIP server: SIP on UDP/TCP listeners and drachtio's control protocol on
 // a loopback port, so an unmodified drachtio-srf app can drive it (see ../../shared notes).
+import type net from 'node:net';
 import type { SipConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { ControlServer } from './control/control-server.ts';
@@ -28,8 +29,12 @@ export class EmbeddedSipServer {
     const log = opts.log.child({ component: 'sip' });
     const cfg = opts.sip;
     let core: SipCore | null = null;
-    const transports = await TransportLayer.start(cfg.listen, cfg.maxMessageSize, cfg.externalIp, log, (i) => core?.onInbound(i));
-    core = new SipCore({ log, timers: cfg.timers, sender: transports, listeningPoints: () => transports.listeningPoints });
+    // A message owed on a stream gets as long as a transaction waits for one (64*T1, timer B/F).
+    const limits = { maxSize: cfg.maxMessageSize, maxConnections: cfg.maxConnections, messageDeadlineMs: 64 * cfg.timers.t1 };
+    const transports = await TransportLayer.start(cfg.listen, limits, cfg.externalIp, log, (i) => core?.onInbound(i));
+    // Retransmission timers wait while a UDP socket may hold unread datagrams (transaction-base.ts).
+    const timers = { ...cfg.timers, inputPending: () => transports.inputPending };
+    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints });
     core.attachProxy(new ProxyCore(core.ctx));
     let control: ControlServer;
     try {
@@ -65,6 +70,15 @@ export class EmbeddedSipServer {
 
   get controlPort(): number {
     return this.control.port;
+  }
+
+  /**
+   * A control connection for a drachtio-srf app in this process: the app's end, a net.Socket
+   * with no kernel socket behind it (`ControlServer.connectLocal`). The app then authenticates
+   * on it as it would over TCP.
+   */
+  connectLocal(): net.Socket {
+    return this.control.connectLocal();
   }
 
   /** The verbs (methods, `cdr:*`) that connected apps have routed. */

@@ -6,10 +6,17 @@
 // and the read-back that hashes a closed file run on libuv's pool (they may
 // take long: the next batches are not held up), each answered in a message of
 // its own when done.
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, read, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+//
+// Calls marked `resent` were sent to a thread that died before answering them
+// (recording-io.ts); the dead thread's descriptors are still open, and this one
+// makes up for what it may have done: a create adopts the descriptor the dead
+// thread left open on the file, a close closes the number only if it still names
+// its file, an atomic write first closes a descriptor left open on its temp file.
+import { closeSync, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, read, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
+import process from 'node:process';
 import { parentPort } from 'node:worker_threads';
 
 const HASH_READ_BYTES = 256 * 1024;
@@ -26,6 +33,71 @@ function createNew(path) {
   }
   mkdirSync(dirname(path), { recursive: true });
   return openSync(path, 'wx+');
+}
+
+function sameFile(a, b) {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/** Descriptors by `dev:ino`: one scan of /proc/self/fd per batch that needs it (a batch of resent calls may hold hundreds). */
+let scanned = null;
+
+/** The process's descriptors open on the file at `path` (none if it does not exist). */
+function descriptorsOn(path) {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return [];
+  }
+  if (!scanned) {
+    scanned = new Map();
+    for (const name of readdirSync('/proc/self/fd')) {
+      const fd = Number(name);
+      try {
+        const f = fstatSync(fd);
+        const key = `${f.dev}:${f.ino}`;
+        scanned.set(key, [...(scanned.get(key) ?? []), fd]);
+      } catch {
+        // closed meanwhile (the directory's own descriptor, another thread's)
+      }
+    }
+  }
+  // Checked again: a number seen in the scan may have been closed and reused since.
+  return (scanned.get(`${st.dev}:${st.ino}`) ?? []).filter((fd) => {
+    try {
+      return sameFile(fstatSync(fd), st);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A create whose thread died: new, or the descriptor the dead thread opened on it (only an open descriptor proves the file is ours). */
+function createAgain(path) {
+  try {
+    return createNew(path);
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+    const [fd, ...extra] = descriptorsOn(path);
+    if (fd === undefined) throw err;
+    for (const x of extra) closeSync(x);
+    return fd;
+  }
+}
+
+/** A close whose thread died: only if `fd` still names the file at `path` (the number may belong to another file now). */
+function closeAgain(fd, path) {
+  if (!path) return;
+  let a;
+  let b;
+  try {
+    a = fstatSync(fd);
+    b = statSync(path);
+  } catch {
+    return; // closed (EBADF), or the file is gone: nothing of ours to close
+  }
+  if (sameFile(a, b)) closeSync(fd);
 }
 
 function writeAtomic(path, text) {
@@ -64,6 +136,7 @@ function sha256Of(fd, done) {
 }
 
 parentPort.on('message', ({ ops, payload }) => {
+  scanned = null;
   const data = payload ? new Uint8Array(payload) : null;
   const results = [];
   for (const op of ops) {
@@ -77,7 +150,7 @@ parentPort.on('message', ({ ops, payload }) => {
       let value = null;
       switch (op.kind) {
         case 'create':
-          value = createNew(op.path);
+          value = op.resent ? createAgain(op.path) : createNew(op.path);
           break;
         case 'write':
           value = writeSync(op.fd, data, op.at, op.length, op.position);
@@ -86,10 +159,15 @@ parentPort.on('message', ({ ops, payload }) => {
           ftruncateSync(op.fd, op.length);
           break;
         case 'close':
-          closeSync(op.fd);
+          if (op.resent) closeAgain(op.fd, op.path);
+          else closeSync(op.fd);
           break;
         case 'writeAtomic':
+          if (op.resent) for (const fd of descriptorsOn(`${op.path}.tmp`)) closeSync(fd);
           writeAtomic(op.path, op.text);
+          break;
+        case 'exit':
+          process.exit(70); // test hook: dies with the batch run but unanswered
           break;
         default:
           throw new Error(`unknown recording I/O operation ${op.kind}`);

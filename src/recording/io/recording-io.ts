@@ -12,13 +12,24 @@
 // - The callers (RawFile, SidecarWriter) await each call before the next on the
 //   same file, so a batch never holds two calls of one file.
 // - Crash safety is unchanged: a kill -9 loses what was not yet written, as with
-//   the pool (at most a pass, plus up to BATCH_MS). The descriptors belong to the
-//   process: if the thread dies (a bug), its outstanding calls fail (the writers
-//   treat that as a write failure and retry), and a new thread takes the next ones.
+//   the pool (at most a pass, plus up to BATCH_MS).
+// - The thread may die (a bug, an exit, a terminate): the callers do not see it.
+//   Its descriptors stay open (trackUnmanagedFds off: by default Node closes a dead
+//   worker's fs.open() descriptors, and their numbers would then be reused under
+//   the writers), so a new thread goes on with the same numbers. Every call the
+//   dead thread did not answer is sent again (its bytes are still the caller's):
+//   writes, truncates, fsyncs and read-backs are idempotent; a create it may have
+//   done is redone in the new thread by adopting the descriptor it left open on
+//   that file (found by device and inode), a close it may have done is redone only
+//   if the number still names that file, and an atomic write first closes a
+//   descriptor left open on its temp file (recording-io-worker.mjs). A call is sent
+//   at most MAX_SENDS times (a thread that dies on it every time fails it).
 import { Worker } from 'node:worker_threads';
 
 /** Calls are collected this long before they go to the thread as one batch. */
 const BATCH_MS = 10;
+/** A call whose thread died this many times is failed instead of sent again. */
+const MAX_SENDS = 3;
 
 type Op =
   | { kind: 'create'; path: string }
@@ -27,7 +38,12 @@ type Op =
   | { kind: 'sync'; fd: number }
   | { kind: 'sha256'; fd: number }
   | { kind: 'close'; fd: number }
-  | { kind: 'writeAtomic'; path: string; text: string };
+  | { kind: 'writeAtomic'; path: string; text: string }
+  // Test hook: the thread exits after running the batch, before answering it.
+  | { kind: 'exit' };
+
+/** A call sent again after its thread died: the thread makes up for what the dead one may have done. */
+type Resent = Op & { id: number; resent?: true; path?: string };
 
 interface Result {
   id: number;
@@ -39,20 +55,33 @@ interface Result {
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
+  op: Op & { id: number };
+  /** A write's bytes (the caller's, unchanged until the call resolves): sent again if the thread dies. */
+  bytes: Uint8Array | null;
+  sends: number;
 }
 
 export class RecordingIo {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
-  private queue: (Op & { id: number })[] = [];
+  private queue: Resent[] = [];
   /** Bytes of the queued writes, packed in order. */
   private chunks: Uint8Array[] = [];
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private nextId = 1;
+  /** The path of each descriptor a create answered, until its close is answered: a close sent again checks it. */
+  private readonly paths = new Map<number, string>();
+  /** Test hook: the next batch holding a call of this kind ends with the thread's exit. */
+  private exitAfter: Op['kind'] | null = null;
   /** Batches sent, and calls run: for tests and benches. */
   batches = 0;
   calls = 0;
+  /** Threads that died, and calls sent again to their successors. */
+  threadDeaths = 0;
+  resent = 0;
+  /** Told of each death (the recording service logs it). */
+  private readonly deathListeners = new Set<(err: Error, resent: number) => void>();
 
   create(path: string): Promise<number> {
     return this.call({ kind: 'create', path }) as Promise<number>;
@@ -61,10 +90,7 @@ export class RecordingIo {
   /** pwrite(2) of `length` bytes of `buf` from `offset`: the bytes written. They are copied when the batch goes (within BATCH_MS): the caller must not change them until the call resolves (the writers never reuse a buffer they handed over). */
   write(fd: number, buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     const bytes = buf.subarray(offset, offset + length);
-    const at = this.queuedBytes;
-    this.chunks.push(bytes);
-    this.queuedBytes += bytes.length;
-    return this.call({ kind: 'write', fd, at, length: bytes.length, position }) as Promise<number>;
+    return this.call({ kind: 'write', fd, at: 0, length: bytes.length, position }, bytes) as Promise<number>;
   }
 
   truncate(fd: number, length: number): Promise<void> {
@@ -89,11 +115,39 @@ export class RecordingIo {
     return this.call({ kind: 'writeAtomic', path, text }) as Promise<void>;
   }
 
-  private call(op: Op): Promise<unknown> {
+  /** `fn` is called when the thread dies, with how many calls were sent to the next one; returns the unsubscribe. */
+  onThreadDeath(fn: (err: Error, resent: number) => void): () => void {
+    this.deathListeners.add(fn);
+    return () => this.deathListeners.delete(fn);
+  }
+
+  /** Test hook: the thread dies after running the next batch that holds a call of `kind`, before answering it. */
+  exitAfterNext(kind: Op['kind']): void {
+    this.exitAfter = kind;
+  }
+
+  /** Test hook: the thread is stopped now, wherever it is. */
+  async terminateThread(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private call(op: Op, bytes: Uint8Array | null = null): Promise<unknown> {
     const id = this.nextId++;
-    this.queue.push({ ...op, id });
+    const queued = { ...op, id };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, op: queued, bytes, sends: 0 });
+      this.enqueue(queued, bytes);
+    });
+  }
+
+  private enqueue(op: Resent, bytes: Uint8Array | null): void {
+    if (op.kind === 'write' && bytes) {
+      op.at = this.queuedBytes;
+      this.chunks.push(bytes);
+      this.queuedBytes += bytes.length;
+    }
+    this.queue.push(op);
     this.timer ??= setTimeout(() => this.send(), BATCH_MS);
-    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
   }
 
   private send(): void {
@@ -113,17 +167,26 @@ export class RecordingIo {
     this.queue = [];
     this.chunks = [];
     this.queuedBytes = 0;
+    for (const op of ops) {
+      const p = this.pending.get(op.id);
+      if (p) p.sends++;
+    }
     const w = this.thread();
     w.ref();
     this.batches++;
     this.calls += ops.length;
-    w.postMessage({ ops, payload }, payload ? [payload] : []);
+    const exit = this.exitAfter !== null && ops.some((o) => o.kind === this.exitAfter);
+    if (exit) this.exitAfter = null;
+    w.postMessage({ ops: exit ? [...ops, { kind: 'exit', id: 0 }] : ops, payload }, payload ? [payload] : []);
   }
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(new URL('./recording-io-worker.mjs', import.meta.url), { execArgv: [] });
-    w.on('message', (m: { results: Result[] }) => this.onResults(m.results));
+    const w = new Worker(new URL('./recording-io-worker.mjs', import.meta.url), { execArgv: [], trackUnmanagedFds: false });
+    w.on('message', (m: { results: Result[] }) => {
+      // A dead thread's late answers are dropped: its calls went to the next one.
+      if (this.worker === w) this.onResults(m.results);
+    });
     w.on('error', (err) => this.lost(w, err));
     w.on('exit', (code) => this.lost(w, new Error(`the recording I/O thread exited (code ${code})`)));
     this.worker = w;
@@ -135,21 +198,40 @@ export class RecordingIo {
       const p = this.pending.get(r.id);
       if (!p) continue;
       this.pending.delete(r.id);
+      if (r.ok && p.op.kind === 'create') this.paths.set(r.value as number, p.op.path);
+      if (p.op.kind === 'close') this.paths.delete(p.op.fd);
       if (r.ok) p.resolve(r.value ?? undefined);
       else p.reject(Object.assign(new Error(r.error?.message ?? 'recording I/O failed'), r.error?.code ? { code: r.error.code } : {}));
     }
     if (this.pending.size === 0 && this.queue.length === 0) this.worker?.unref();
   }
 
-  /** The thread failed: what it had not answered fails; the next call starts a new one. */
+  /** The thread died: what it had not answered goes to a new one (see the top), or fails after MAX_SENDS. */
   private lost(w: Worker, err: Error): void {
     if (this.worker !== w) return;
     this.worker = null;
+    this.threadDeaths++;
     const queued = new Set(this.queue.map((o) => o.id));
+    let again = 0;
     for (const [id, p] of this.pending) {
       if (queued.has(id)) continue;
-      this.pending.delete(id);
-      p.reject(err);
+      if (p.sends >= MAX_SENDS) {
+        this.pending.delete(id);
+        p.reject(err);
+        continue;
+      }
+      const op: Resent = { ...p.op, resent: true };
+      if (op.kind === 'close') op.path = this.paths.get(op.fd);
+      again++;
+      this.enqueue(op, p.bytes);
+    }
+    this.resent += again;
+    for (const fn of this.deathListeners) {
+      try {
+        fn(err, again);
+      } catch {
+        // a listener's fault is not the I/O's
+      }
     }
   }
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from '../../util/logger.ts';
 import { ControlFramer, frameString } from './control-framer.ts';
+import { LocalSocket } from './local-socket.ts';
 import { nextId } from './message-ids.ts';
 
 export interface ControlMessage {
@@ -24,6 +25,8 @@ export class ControlConnection {
   private pending: string[] = [];
   private flushScheduled = false;
   private readonly framer = new ControlFramer();
+  /** An app in this process (ControlServer.connectLocal): messages go out at once. */
+  private readonly local: boolean;
 
   constructor(
     private readonly socket: net.Socket,
@@ -32,6 +35,7 @@ export class ControlConnection {
     private readonly onClose: (c: ControlConnection) => void,
   ) {
     this.id = `ctl-${randomUUID().slice(0, 8)}`;
+    this.local = socket instanceof LocalSocket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
     socket.on('data', (chunk) => this.onData(chunk));
@@ -62,12 +66,18 @@ export class ControlConnection {
   }
 
   /**
-   * Sends `id|payload`. Messages are collected until the end of the event-loop turn and written
-   * as one string: the datagrams libuv reads in one poll each end in their own tick, so corking
+   * Sends `id|payload`. Over TCP, messages are collected until the end of the event-loop turn and
+   * written as one string: the datagrams libuv reads in one poll each end in their own tick, so corking
    * per tick still cost one write syscall per SIP message under load; this is one per turn.
    */
   send(payload: string): void {
     if (this.closed) return;
+    if (this.local) {
+      // In-process: no syscall to save, and the app reads it in a microtask, ahead of
+      // whatever else this turn of the loop still has to run.
+      this.socket.write(frameString(`${nextId()}|${payload}`));
+      return;
+    }
     this.pending.push(frameString(`${nextId()}|${payload}`));
     if (!this.flushScheduled) {
       this.flushScheduled = true;

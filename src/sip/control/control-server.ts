@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../../util/logger.ts';
 import { ControlConnection, type ControlMessage } from './control-connection.ts';
+import { LocalSocket } from './local-socket.ts';
 import { RouteRegistry } from './route-registry.ts';
 
 export const SERVER_VERSION = 'v0.9.2-parley';
@@ -24,6 +25,7 @@ export class ControlServer {
 
   private constructor(
     private readonly server: net.Server,
+    private readonly host: string,
     private readonly secret: string,
     private readonly log: Logger,
     private readonly core: ControlCommands,
@@ -31,7 +33,7 @@ export class ControlServer {
 
   static async listen(host: string, port: number, secret: string, log: Logger, core: ControlCommands): Promise<ControlServer> {
     const server = net.createServer();
-    const cs = new ControlServer(server, secret, log, core);
+    const cs = new ControlServer(server, host, secret, log, core);
     server.on('connection', (s) => cs.accept(s));
     server.on('error', (err) => log.error({ err }, 'control server error'));
     await new Promise<void>((resolve, reject) => {
@@ -55,6 +57,16 @@ export class ControlServer {
 
   connection(id: string): ControlConnection | undefined {
     return this.conns.get(id);
+  }
+
+  /**
+   * A control connection from an app in this process, without a kernel socket: returns the
+   * app's end (a net.Socket, see local-socket.ts); the server's end is accepted as a TCP one is.
+   */
+  connectLocal(): net.Socket {
+    const [client, server] = LocalSocket.pair({ address: this.host, port: this.boundPort }, { address: this.host, port: 0 });
+    this.accept(server);
+    return client;
   }
 
   private accept(socket: net.Socket): void {

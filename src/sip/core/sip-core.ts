@@ -78,7 +78,10 @@ export class SipCore implements ControlCommands {
     try {
       msg = parseMessage(inbound.data, { stream: isStream(inbound.source.transport) });
     } catch (err) {
-      this.onParseError(inbound, err);
+      // A stream's oversized message comes as its header block alone, whose Content-Length
+      // then reads as a lie: the answer is still 513.
+      const tooBig = inbound.oversized && err instanceof ParseError && err.partial;
+      this.onParseError(inbound, tooBig ? new ParseError('message exceeds sip.maxMessageSize', err.partial, 513) : err);
       return;
     }
     if (inbound.oversized) {

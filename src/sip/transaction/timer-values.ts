@@ -7,6 +7,11 @@ export interface TimerSettings {
   minSE?: number;
   /** The clock retransmission timers measure the event loop's lag with (ms; performance.now when absent; tests set it). */
   clock?: () => number;
+  /**
+   * Whether SIP input may still wait unread (a UDP socket's last poll read as many datagrams as
+   * libuv reads per poll); retransmission timers then wait for the next poll (see armRetransmit).
+   */
+  inputPending?: () => boolean;
 }
 
 export function timerValues(t: TimerSettings, reliable: boolean) {

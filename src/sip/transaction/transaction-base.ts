@@ -54,7 +54,11 @@ export abstract class Transaction<S extends string> {
    *   while the loop stays behind (T2 at most in all), for the loop to catch up (RFC 3261
    *   timers are lower bounds; timer B still bounds the transaction);
    * - `fire` then runs in the check phase (setImmediate), after the poll phase of that
-   *   turn; it re-checks the transaction's state, which a response read meanwhile moved on.
+   *   turn; it re-checks the transaction's state, which a response read meanwhile moved on;
+   * - and while that poll phase read a full batch from a UDP socket (`timers.inputPending`:
+   *   more may wait unread, the response among them), it waits for the next poll phase again,
+   *   T2 at most past the time it was due: a loop that is slow but not late reads a backlog
+   *   a few dozen datagrams per turn.
    */
   protected armRetransmit(ms: number, fire: () => void): void {
     this.clearRetransmit();
@@ -72,10 +76,17 @@ export abstract class Transaction<S extends string> {
         this.rtxTimer = setTimeout(onTimer, wait);
         return;
       }
-      this.rtxDeferred = setImmediate(() => {
+      const deferUntil = due + this.timers.t2;
+      const onCheck = (): void => {
         this.rtxDeferred = null;
-        if (!this.state.is('terminated')) fire();
-      });
+        if (this.state.is('terminated')) return;
+        if (this.timers.inputPending?.() && clock() < deferUntil) {
+          this.rtxDeferred = setImmediate(onCheck);
+          return;
+        }
+        fire();
+      };
+      this.rtxDeferred = setImmediate(onCheck);
     };
     this.rtxTimer = setTimeout(onTimer, ms);
   }

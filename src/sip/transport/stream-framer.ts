@@ -1,49 +1,119 @@
 // Splits a TCP byte stream into SIP messages by Content-Length (RFC 3261 §18.3).
 // Leading CRLFs are keep-alives (RFC 5626 §3.5.1): a double CRLF ping is reported so it can be ponged.
+//
+// Linear in the bytes received however they are cut: a message begun but not whole
+// waits in one growing buffer (not re-concatenated per read), the search for the end
+// of its header block resumes where the last one stopped, and its length is read once.
+// (A peer dripping a 64 KiB message 4 bytes at a time used to cost a copy and a rescan
+// of everything pending per read: quadratic.)
 
 export type FrameResult =
   | { kind: 'message'; data: Buffer }
   | { kind: 'ping' }
   /** `head`: the header block of a message whose length could not be read, so it can be answered 400. */
-  | { kind: 'error'; reason: string; head?: Buffer };
+  | { kind: 'error'; reason: string; head?: Buffer; oversized?: boolean };
+
+const MIN_CAPACITY = 4096;
+/** A pending buffer grown past this is let go once empty (one large message must not pin it). */
+const KEEP_CAPACITY = 65_536;
 
 export class StreamFramer {
-  private buf: Buffer = Buffer.alloc(0);
+  private store: Buffer = Buffer.alloc(0);
+  /** Bytes pending in store (a message begun but not whole, or leading CRLFs). */
+  private len = 0;
+  /** Bytes of the pending data already searched for the end of the header block. */
+  private searched = 0;
+  /** The pending message's whole length once its header block was read; -1 before. */
+  private total = -1;
   private readonly maxSize: number;
 
   constructor(maxSize: number) {
     this.maxSize = maxSize;
   }
 
+  /** Bytes of a message begun but not yet whole. */
+  get buffered(): number {
+    return this.len;
+  }
+
   push(chunk: Buffer): FrameResult[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: FrameResult[] = [];
-    for (;;) {
-      let skip = 0;
-      while (skip + 1 < this.buf.length && this.buf[skip] === 0x0d && this.buf[skip + 1] === 0x0a) skip += 2;
-      if (skip >= 4) out.push({ kind: 'ping' });
-      if (skip) this.buf = this.buf.subarray(skip);
-      if (!this.buf.length) break;
-      const end = this.buf.indexOf('\r\n\r\n', 0, 'latin1');
-      if (end === -1) {
-        if (this.buf.length > this.maxSize) return this.fail(out, 'headers exceed maxMessageSize');
-        break;
-      }
-      const head = this.buf.toString('latin1', 0, end);
-      const m = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r/i.exec(head + '\r');
-      if (!m) return this.fail(out, 'no usable Content-Length on a stream (§18.3)', Buffer.from(this.buf.subarray(0, end + 4)));
-      const total = end + 4 + Number(m[1]);
-      if (total > this.maxSize) return this.fail(out, 'message exceeds maxMessageSize');
-      if (this.buf.length < total) break;
-      out.push({ kind: 'message', data: Buffer.from(this.buf.subarray(0, total)) });
-      this.buf = this.buf.subarray(total);
+    const stored = this.len > 0;
+    let data: Buffer;
+    if (!stored) data = chunk;
+    else {
+      this.append(chunk);
+      data = this.store.subarray(0, this.len);
     }
+    let at = 0;
+    for (;;) {
+      if (this.total < 0) {
+        let skip = at;
+        while (skip + 1 < data.length && data[skip] === 0x0d && data[skip + 1] === 0x0a) skip += 2;
+        if (skip - at >= 4) out.push({ kind: 'ping' });
+        if (skip > at) {
+          at = skip;
+          this.searched = 0;
+        }
+        if (at >= data.length) break;
+        // The terminator may straddle the last search's end: back up three bytes.
+        const end = data.indexOf('\r\n\r\n', at + Math.max(0, this.searched - 3), 'latin1');
+        if (end === -1) {
+          this.searched = data.length - at;
+          if (this.searched > this.maxSize) return this.fail(out, 'headers exceed maxMessageSize');
+          break;
+        }
+        const head = data.toString('latin1', at, end);
+        const m = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r/i.exec(head + '\r');
+        if (!m) return this.fail(out, 'no usable Content-Length on a stream (§18.3)', Buffer.from(data.subarray(at, end + 4)));
+        const total = end + 4 - at + Number(m[1]);
+        // The header block is whole: hand it back so the sender hears why (513) before the close.
+        if (total > this.maxSize) return this.fail(out, 'message exceeds maxMessageSize', Buffer.from(data.subarray(at, end + 4)), true);
+        this.total = total;
+      }
+      if (data.length - at < this.total) break;
+      out.push({ kind: 'message', data: Buffer.from(data.subarray(at, at + this.total)) });
+      at += this.total;
+      this.total = -1;
+      this.searched = 0;
+    }
+    this.keep(data, at, stored);
     return out;
   }
 
-  private fail(out: FrameResult[], reason: string, head?: Buffer): FrameResult[] {
-    this.buf = Buffer.alloc(0);
-    out.push({ kind: 'error', reason, head });
+  /** Keeps data[at..] as the pending bytes (data is the store when stored, else a chunk not copied yet). */
+  private keep(data: Buffer, at: number, stored: boolean): void {
+    const left = data.length - at;
+    if (left === 0) {
+      this.len = 0;
+      if (this.store.length > KEEP_CAPACITY) this.store = Buffer.alloc(0);
+      return;
+    }
+    if (stored) {
+      if (at > 0) this.store.copyWithin(0, at, this.len);
+      this.len = left;
+      return;
+    }
+    this.len = 0;
+    this.append(data.subarray(at));
+  }
+
+  private append(chunk: Buffer): void {
+    const need = this.len + chunk.length;
+    if (need > this.store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.store.length * 2, MIN_CAPACITY));
+      this.store.copy(grown, 0, 0, this.len);
+      this.store = grown;
+    }
+    chunk.copy(this.store, this.len);
+    this.len = need;
+  }
+
+  private fail(out: FrameResult[], reason: string, head?: Buffer, oversized = false): FrameResult[] {
+    this.len = 0;
+    this.searched = 0;
+    this.total = -1;
+    out.push({ kind: 'error', reason, head, oversized });
     return out;
   }
 }

@@ -19,6 +19,22 @@ interface Conn {
   listeners: RecentListeners;
   /** Set once we ended the connection after a framing error: destroys it if the peer never closes. */
   linger: NodeJS.Timeout | null;
+  /** Accepted from a peer (not opened by us): counted against StreamLimits.maxConnections. */
+  inbound: boolean;
+  /** The peer has sent at least one whole message. */
+  framed: boolean;
+  /** Runs while an inbound connection owes us a whole message (its first, or one it has begun). */
+  deadline: NodeJS.Timeout | null;
+}
+
+/** What a stream listener accepts from its peers. */
+export interface StreamLimits {
+  /** sip.maxMessageSize. */
+  maxSize: number;
+  /** Connections accepted at once per listener (sip.maxConnections); those we open are not counted. */
+  maxConnections: number;
+  /** How long an accepted connection may take to deliver its first message, or the rest of one it began. */
+  messageDeadlineMs: number;
 }
 
 const IDLE_MS = 10 * 60 * 1000;
@@ -26,12 +42,16 @@ const IDLE_MS = 10 * 60 * 1000;
 const LISTENER_MS = 40 * 1000;
 /** How long a connection we ended after a framing error may stay half open. */
 const UNFRAMED_LINGER_MS = 2000;
+/** At most one 'connection limit' log line per this interval. */
+const LIMIT_LOG_EVERY_MS = 5000;
 
 export class TcpTransport {
   private readonly server: net.Server;
   private readonly conns = new Map<string, Conn>();
   private readonly byRemote = new Map<string, Conn>();
   private seq = 0;
+  private inboundCount = 0;
+  private lastLimitLogMs = -Infinity;
   private closed = false;
   private boundPort = 0;
   readonly host: string;
@@ -39,7 +59,7 @@ export class TcpTransport {
 
   private constructor(
     host: string,
-    private readonly maxSize: number,
+    private readonly limits: StreamLimits,
     private readonly log: Logger,
     private readonly onData: (i: Inbound) => void,
     private readonly tlsMaterial: TlsMaterial | null,
@@ -57,22 +77,29 @@ export class TcpTransport {
           // An upstream that must prove who it is (mutual TLS); the handshake fails otherwise.
           requestCert: m.requireClientCert,
           rejectUnauthorized: m.requireClientCert,
+          // A handshake holds a descriptor before accept() sees the connection: it gets the
+          // message deadline (Node's default is 120 s), and handshakes in progress are capped
+          // below (connections, handshaking or not, past twice maxConnections are refused).
+          handshakeTimeout: limits.messageDeadlineMs,
         },
-        (s) => this.adopt(s, null),
+        (s) => this.accept(s),
       );
+      this.server.maxConnections = 2 * limits.maxConnections;
       // A failed handshake (junk instead of TLS, an untrusted client certificate, an old
-      // protocol version) closes that connection only; Node destroys the socket.
+      // protocol version) closes that connection only. Node destroys the socket after a
+      // protocol error but not after ERR_TLS_HANDSHAKE_TIMEOUT (it only reports it): close it here.
       this.server.on('tlsClientError', (err: Error & { code?: string }, s: tls.TLSSocket) => {
         log.warn({ from: `${s.remoteAddress ?? '?'}:${s.remotePort ?? 0}`, code: err.code, reason: err.message }, 'tls handshake failed, connection closed');
+        s.destroy();
       });
     } else {
-      this.server = net.createServer((s) => this.adopt(s, null));
+      this.server = net.createServer((s) => this.accept(s));
     }
     this.server.on('error', (err) => log.error({ err, transport: this.transport }, 'sip stream listener error'));
   }
 
-  static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void, tlsMaterial: TlsMaterial | null = null): Promise<TcpTransport> {
-    const t = new TcpTransport(host, maxSize, log, onData, tlsMaterial);
+  static async listen(host: string, port: number, limits: StreamLimits, log: Logger, onData: (i: Inbound) => void, tlsMaterial: TlsMaterial | null = null): Promise<TcpTransport> {
+    const t = new TcpTransport(host, limits, log, onData, tlsMaterial);
     await new Promise<void>((resolve, reject) => {
       t.server.once('error', reject);
       t.server.listen({ host, port, backlog: 1024 }, () => {
@@ -92,8 +119,89 @@ export class TcpTransport {
     return `${address}:${port}`;
   }
 
+  /**
+   * A peer's new connection. Each holds a file descriptor, which RTP sockets and recordings
+   * need too: past maxConnections the oldest connection that never sent a whole message
+   * makes room (else the new one is refused), and one that owes a message past the deadline
+   * is closed, so idle or slow-dripping connections (slowloris) cannot exhaust them.
+   */
+  private accept(socket: net.Socket): void {
+    if (this.inboundCount >= this.limits.maxConnections) {
+      let idle: Conn | undefined;
+      for (const c of this.conns.values()) {
+        if (c.inbound && !c.framed && !c.socket.destroyed) {
+          idle = c;
+          break;
+        }
+      }
+      this.logLimit(socket, idle);
+      if (!idle) {
+        socket.destroy();
+        return;
+      }
+      this.drop(idle);
+    }
+    const conn = this.adopt(socket, null);
+    conn.inbound = true;
+    this.inboundCount++;
+    this.armDeadline(conn);
+  }
+
+  private logLimit(socket: net.Socket, evicted: Conn | undefined): void {
+    const now = performance.now();
+    if (now - this.lastLimitLogMs < LIMIT_LOG_EVERY_MS) return;
+    this.lastLimitLogMs = now;
+    const from = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    this.log.warn({ transport: this.transport, from, maxConnections: this.limits.maxConnections, evicted: evicted?.id ?? null }, evicted ? 'sip.maxConnections reached: closed the oldest connection that sent no message' : 'sip.maxConnections reached: connection refused');
+  }
+
+  /** Closes a connection at once, counted and forgotten like any other close. */
+  private drop(conn: Conn): void {
+    conn.socket.destroy();
+    this.forget(conn);
+  }
+
+  private armDeadline(conn: Conn): void {
+    if (conn.deadline) return;
+    conn.deadline = setTimeout(() => {
+      conn.deadline = null;
+      this.log.warn({ conn: conn.id, deadlineMs: this.limits.messageDeadlineMs, framed: conn.framed }, `${this.transport} connection owed a whole message past its deadline, closed`);
+      this.drop(conn);
+    }, this.limits.messageDeadlineMs);
+    conn.deadline.unref();
+  }
+
+  /** After a read: the deadline runs while a message is begun, or until the first one is whole. */
+  private updateDeadline(conn: Conn): void {
+    if (conn.framer.buffered > 0 || !conn.framed) this.armDeadline(conn);
+    else if (conn.deadline) {
+      clearTimeout(conn.deadline);
+      conn.deadline = null;
+    }
+  }
+
+  private forget(conn: Conn): void {
+    if (!this.conns.delete(conn.id)) return;
+    if (conn.inbound) this.inboundCount--;
+    conn.listeners.clear();
+    if (conn.linger) clearTimeout(conn.linger);
+    conn.linger = null;
+    if (conn.deadline) clearTimeout(conn.deadline);
+    conn.deadline = null;
+  }
+
   private adopt(socket: net.Socket, pending: Buffer[] | null, remoteKey?: string): Conn {
-    const conn: Conn = { id: `${this.transport}-${++this.seq}`, socket, framer: new StreamFramer(this.maxSize), queue: pending, listeners: new RecentListeners(LISTENER_MS), linger: null };
+    const conn: Conn = {
+      id: `${this.transport}-${++this.seq}`,
+      socket,
+      framer: new StreamFramer(this.limits.maxSize),
+      queue: pending,
+      listeners: new RecentListeners(LISTENER_MS),
+      linger: null,
+      inbound: false,
+      framed: false,
+      deadline: null,
+    };
     this.conns.set(conn.id, conn);
     const rk = remoteKey ?? this.key(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     this.byRemote.set(rk, conn);
@@ -112,15 +220,19 @@ export class TcpTransport {
           }
           // The core answers 400 on this connection first; end() sends it before the FIN (a
           // destroy could reset it away). A peer that keeps its half open is cut off later.
-          this.onData({ ...this.inbound(conn, f.head), unframed: f.reason });
+          this.onData({ ...this.inbound(conn, f.head), unframed: f.reason, oversized: f.oversized });
           socket.removeAllListeners('data');
+          if (conn.deadline) clearTimeout(conn.deadline);
+          conn.deadline = null;
           socket.end();
           conn.linger = setTimeout(() => socket.destroy(), UNFRAMED_LINGER_MS);
           return;
         } else {
+          conn.framed = true;
           this.onData(this.inbound(conn, f.data));
         }
       }
+      if (conn.inbound) this.updateDeadline(conn);
     });
     socket.on('error', (err: Error & { code?: string }) => {
       // §18.4: a refused, reset or failed (TLS) connection is a transport error for every
@@ -130,10 +242,7 @@ export class TcpTransport {
       conn.listeners.fail(err);
     });
     socket.on('close', () => {
-      conn.listeners.clear();
-      if (conn.linger) clearTimeout(conn.linger);
-      conn.linger = null;
-      this.conns.delete(conn.id);
+      this.forget(conn);
       if (this.byRemote.get(rk) === conn) this.byRemote.delete(rk);
     });
     return conn;
@@ -192,8 +301,7 @@ export class TcpTransport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const c of this.conns.values()) c.socket.destroy();
-    this.conns.clear();
+    for (const c of [...this.conns.values()]) this.drop(c);
     this.byRemote.clear();
     this.server.close();
   }

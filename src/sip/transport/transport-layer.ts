@@ -4,7 +4,7 @@ import { isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { ListenConfig } from '../../config/schema.ts';
 import type { Logger } from '../../util/logger.ts';
-import { TcpTransport } from './tcp-transport.ts';
+import { TcpTransport, type StreamLimits } from './tcp-transport.ts';
 import { loadTlsMaterial } from './tls-material.ts';
 import type { Endpoint, Inbound, SentInfo, TransportName } from './transport-types.ts';
 import { UdpTransport } from './udp-transport.ts';
@@ -30,13 +30,13 @@ export class TransportLayer implements Sender {
 
   private constructor(private readonly externalIp: string | null) {}
 
-  static async start(listen: ListenConfig[], maxSize: number, externalIp: string | null, log: Logger, onData: (i: Inbound) => void): Promise<TransportLayer> {
+  static async start(listen: ListenConfig[], limits: StreamLimits, externalIp: string | null, log: Logger, onData: (i: Inbound) => void): Promise<TransportLayer> {
     const layer = new TransportLayer(externalIp);
     try {
       for (const [i, l] of listen.entries()) {
-        if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, maxSize, log, onData));
-        else if (l.transport === 'tcp') layer.tcp.push(await TcpTransport.listen(l.host, l.port, maxSize, log, onData));
-        else layer.tls.push(await TcpTransport.listen(l.host, l.port, maxSize, log, onData, await loadTlsMaterial(l, `sip.listen.${i}`)));
+        if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, limits.maxSize, log, onData));
+        else if (l.transport === 'tcp') layer.tcp.push(await TcpTransport.listen(l.host, l.port, limits, log, onData));
+        else layer.tls.push(await TcpTransport.listen(l.host, l.port, limits, log, onData, await loadTlsMaterial(l, `sip.listen.${i}`)));
       }
     } catch (err) {
       layer.close();
@@ -57,6 +57,12 @@ export class TransportLayer implements Sender {
     if (list.length === 1) return list[0]; // the only listener of that transport: no family to choose
     const v6 = isIPv6(destAddress);
     return list.find((t) => isIPv6(t.host) === v6 || t.host === '0.0.0.0' || t.host === '::') ?? list[0];
+  }
+
+  /** A UDP listener may have datagrams waiting unread (see UdpTransport.inputPending). */
+  get inputPending(): boolean {
+    for (const u of this.udp) if (u.inputPending) return true;
+    return false;
   }
 
   localFor(transport: TransportName, destAddress: string): ListeningPoint {

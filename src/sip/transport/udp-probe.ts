@@ -35,11 +35,24 @@ export class UdpProbe {
     this.socket = dgram.createSocket(isIPv6(address) ? 'udp6' : 'udp4');
     this.socket.on('error', (err) => this.owner.failed(this, err));
     this.socket.on('message', () => undefined); // replies go to the listener, not here
-    this.socket.connect(port, address, () => {
-      this.connected = true;
-      this.ping();
-    });
     this.armIdle(PROBE_IDLE_MS);
+    // A destination the caller chose (a B leg's To) may be one the kernel refuses (the
+    // broadcast address: EACCES) or Node rejects (port 0, thrown at once). connect() hands
+    // its error to this callback, not to 'error'; sending on the unconnected socket then
+    // throws outside any handler and would stop the process.
+    try {
+      this.socket.connect(port, address, (err?: Error) => {
+        if (err) {
+          this.owner.failed(this, err);
+          return;
+        }
+        this.connected = true;
+        this.ping();
+      });
+    } catch (err) {
+      const e = err as Error;
+      queueMicrotask(() => this.owner.failed(this, e));
+    }
   }
 
   /** Another request went to the destination: keep watching, and ping unless one went out lately. */
@@ -53,9 +66,13 @@ export class UdpProbe {
     const now = Date.now();
     if (now - this.lastPing < PING_EVERY_MS) return;
     this.lastPing = now;
-    this.socket.send(PING, (err) => {
-      if (err) this.owner.failed(this, err);
-    });
+    try {
+      this.socket.send(PING, (err) => {
+        if (err) this.owner.failed(this, err);
+      });
+    } catch (err) {
+      this.owner.failed(this, err as Error);
+    }
   }
 
   /** One timer per probe, re-armed for what is left rather than reset on every use. */

@@ -1,27 +1,55 @@
 // One UDP listener. Datagrams go up as Inbound; oversized ones are flagged so the core answers 513 (§18.1.1).
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import dns from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.ts';
 import type { Inbound, SentInfo } from './transport-types.ts';
 import { UdpReachability } from './udp-reachability.ts';
 
+/**
+ * libuv reads at most this many datagrams (33, in fact) from a UDP socket per poll of the event
+ * loop, and leaves the rest for the next turn: a poll that read this many may have left some.
+ */
+const UV_READS_PER_POLL = 32;
+
+/**
+ * dgram's address lookup: an IP address (what the core sends to) answers at once, so send()
+ * goes out within the call; dns.lookup answers even an IP address in a later tick, one
+ * closure and one tick per datagram. Names still go to dns.lookup.
+ */
+function literalLookup(address: string, family: number | dns.LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = isIP(address);
+  if (literal) {
+    callback(null, address, literal);
+    return;
+  }
+  dns.lookup(address, family as dns.LookupOneOptions, callback);
+}
+
 export class UdpTransport {
   private readonly socket: dgram.Socket;
+  /** Datagrams read in this turn's poll phase so far (counting: a check-phase callback ends the count). */
+  private readsThisTurn = 0;
+  private counting = false;
+  private readonly endCount = (): void => {
+    this.counting = false;
+  };
   private closed = false;
   readonly host: string;
   private boundPort = 0;
   private readonly reachability: UdpReachability;
 
-  private constructor(host: string, socket: dgram.Socket, log: Logger) {
+  private constructor(host: string, socket: dgram.Socket, private readonly log: Logger) {
     this.host = host;
     this.socket = socket;
     this.reachability = new UdpReachability(log);
   }
 
   static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void): Promise<UdpTransport> {
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     const t = new UdpTransport(host, socket, log);
     socket.on('message', (data, rinfo) => {
+      t.countRead();
       const oversized = data.length > maxSize;
       if (oversized) log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize');
       onData({
@@ -50,6 +78,24 @@ export class UdpTransport {
     return t;
   }
 
+  private countRead(): void {
+    if (!this.counting) {
+      this.counting = true;
+      this.readsThisTurn = 0;
+      setImmediate(this.endCount);
+    }
+    this.readsThisTurn++;
+  }
+
+  /**
+   * Whether datagrams may still wait unread in the socket: this turn's poll phase read as many
+   * as libuv reads per poll. Meaningful in the check phase (setImmediate callbacks queued before
+   * that poll run ahead of the one that ends the count).
+   */
+  get inputPending(): boolean {
+    return this.counting && this.readsThisTurn >= UV_READS_PER_POLL;
+  }
+
   get port(): number {
     return this.boundPort;
   }
@@ -57,7 +103,15 @@ export class UdpTransport {
   /** `onError` (the first send of a client transaction) hears of an ICMP port unreachable (§18.4). */
   send(address: string, port: number, data: Buffer, onError?: (err: Error) => void): SentInfo {
     if (this.closed) return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
-    this.socket.send(data, port, address);
+    try {
+      this.socket.send(data, port, address);
+    } catch (err) {
+      // dgram throws at once for a port or address it will not send to (port 0 in a URI the
+      // caller chose): a transport error for this transaction (§18.4), never an uncaught throw.
+      this.log.info({ to: `${address}:${port}`, err }, 'udp send refused');
+      if (onError) queueMicrotask(() => onError(err as Error));
+      return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
+    }
     if (onError) this.reachability.watch(address, port, onError);
     return { local: { address: this.host, port: this.boundPort }, bytes: data.length };
   }

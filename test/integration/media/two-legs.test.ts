@@ -37,7 +37,9 @@ describe('two legs in a room (real worker, real UDP)', () => {
     const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
     const ticks: MixTick[] = [];
     let onTick = (): void => {};
-    room.addSink({ writeTick: (t) => (ticks.push(t), onTick()) });
+    // A tick is valid only during writeTick (a media thread's drain reuses it): keep a copy.
+    const copy = (t: MixTick): MixTick => ({ timeMs: t.timeMs, mix: t.mix.slice(), legs: new Map([...t.legs].map(([k, f]) => [k, f ? f.slice() : null])) });
+    room.addSink({ writeTick: (t) => (ticks.push(copy(t)), onTick()) });
     const moreTicks = (k: number): Promise<void> => {
       const target = ticks.length + k;
       return new Promise((resolve) => (onTick = () => ticks.length >= target && resolve()));

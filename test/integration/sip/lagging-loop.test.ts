@@ -3,7 +3,8 @@
 // answer from the socket (bench:calls at 60 calls/s: SIPp callees aborted on such INVITEs).
 // Real SIP over loopback: the embedded server and drachtio-srf of the harness, a bare UDP
 // callee in this process that answers 180 + 200 and then blocks the loop past T1; in the
-// second case its answers queue behind 400 datagrams (a loop turn reads a few dozen).
+// second case its answers queue behind 400 datagrams (a loop turn reads a few dozen); in the
+// third the loop is never late but slow, every turn taking 30 ms while 600 datagrams drain.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +25,8 @@ describe('timer A after a lagging event loop', () => {
   let acked: () => void = () => undefined;
   /** Datagrams the callee sends Parley before its answers (they queue up during the stall). */
   let noise = 0;
+  /** Instead of one stall: every loop turn takes 30 ms until the ACK comes. */
+  let slowTurns = false;
 
   before(async () => {
     h = await startHarness({ listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] });
@@ -46,6 +49,16 @@ describe('timer A after a lagging event loop', () => {
         for (let i = 0; i < noise; i++) s.send('\r\n\r\n', rinfo.port, rinfo.address);
         answer('180 Ringing');
         answer('200 OK', SDP);
+        if (slowTurns) {
+          // Not one stall but slow turns: every turn of the loop now takes 30 ms, so no timer is
+          // ever late by more than that, and the backlog drains a few dozen datagrams a turn.
+          const spin = (): void => {
+            block(30);
+            if (slowTurns) setImmediate(spin);
+          };
+          setImmediate(spin);
+          return;
+        }
         // Both answers are on their way; the loop now stalls past T1 (500 ms) before it can read them.
         block(800);
       } else if (method === 'ACK') {
@@ -73,6 +86,20 @@ describe('timer A after a lagging event loop', () => {
     seen.length = 0;
     noise = 400;
     const gotAck = new Promise<void>((r) => (acked = r));
+    const dialog = await h.srf.createUAC(`sip:callee@127.0.0.1:${s.address().port}`, { localSdp: SDP });
+    await gotAck;
+    assert.deepEqual(seen.filter((m) => m !== 'BYE'), ['INVITE', 'ACK']);
+    dialog.destroy();
+  });
+
+  it('a loop whose turns are slow but never late: the answers queued behind 600 datagrams are read before timer A resends', async () => {
+    seen.length = 0;
+    noise = 600;
+    slowTurns = true;
+    const gotAck = new Promise<void>((r) => (acked = () => {
+      slowTurns = false;
+      r();
+    }));
     const dialog = await h.srf.createUAC(`sip:callee@127.0.0.1:${s.address().port}`, { localSdp: SDP });
     await gotAck;
     assert.deepEqual(seen.filter((m) => m !== 'BYE'), ['INVITE', 'ACK']);

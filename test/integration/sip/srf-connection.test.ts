@@ -1,8 +1,9 @@
 // connectSrf: the embedded server on free ports, and a remote server reached by config alone.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type Srf from 'drachtio-srf';
 import { defaultConfig, type SipConfig } from '../../../src/config/schema.ts';
+import Srf from 'drachtio-srf';
+import { allowGivenSocket } from '../../../src/signaling/local-wire.ts';
 import { connectSrf } from '../../../src/signaling/srf-connection.ts';
 import { EmbeddedSipServer } from '../../../src/sip/embedded-server.ts';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
@@ -81,6 +82,42 @@ describe('connectSrf', () => {
       conn.close();
       for (let i = 0; i < 10000 && server.stats.dialogs > 0; i++) await new Promise((r) => setImmediate(r));
       assert.equal(server.stats.dialogs, 0);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('in-process: an app on the embedded server\'s local link answers SIP, a wrong secret is refused, and its disconnect frees its routes and dialogs', async () => {
+    const server = await EmbeddedSipServer.start({ sip, log: testLogger() });
+    const c = await RawSipClient.open();
+    allowGivenSocket();
+    const connect = (secret: string): Promise<{ srf: Srf; hostports: string }> => new Promise((resolve, reject) => {
+      const srf = new Srf();
+      srf.on('error', () => undefined);
+      srf.on('connect', (err: Error | null, hostports: string) => (err ? reject(err) : resolve({ srf, hostports })));
+      void (srf.connect({ secret, socket: server.connectLocal() } as unknown as Srf.SrfConfig) as unknown);
+      setTimeout(() => reject(new Error('no connect event')), 3000).unref();
+    });
+    try {
+      await assert.rejects(connect('wrong'), /authenticate/);
+      const { srf, hostports } = await connect(sip.control.secret);
+      assert.equal(hostports, `udp/127.0.0.1:${server.sipPort('udp')}`);
+      srf.invite((req, res) => {
+        srf.createUAS(req, res, { localSdp: 'v=0\r\n' }).catch(() => undefined);
+      });
+      let res = '';
+      for (let i = 0; i < 50 && !/^SIP\/2\.0 200/.test(res); i++) {
+        c.send(server.sipPort('udp'), request('INVITE', c.port).text);
+        res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
+      }
+      assert.match(res, /^SIP\/2\.0 200/);
+      assert.equal(server.stats.dialogs, 1);
+      assert.ok(server.routedVerbs.includes('invite'));
+      srf.disconnect();
+      for (let i = 0; i < 10000 && (server.stats.dialogs > 0 || server.routedVerbs.length > 0); i++) await new Promise((r) => setImmediate(r));
+      assert.equal(server.stats.dialogs, 0);
+      assert.deepEqual(server.routedVerbs, []);
     } finally {
       c.close();
       server.close();

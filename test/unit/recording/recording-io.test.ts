@@ -1,7 +1,7 @@
 // The recording I/O thread: calls of many files go in few batches, bytes land
 // where they were asked to, failures come back as errors with their code.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -46,5 +46,55 @@ describe('RecordingIo', () => {
     await assert.rejects(io.writeAtomic(join(path, 'not-a-folder.json'), 'x'), { code: 'ENOTDIR' });
     assert.equal(existsSync(`${join(path, 'not-a-folder.json')}.tmp`), false);
     assert.deepEqual(readdirSync(join(dir, 'sub')), ['side.json'], 'no temp file left');
+  });
+
+  it('thread death: a file that existed before a lost create is not adopted (EEXIST); one the dead thread made is', async () => {
+    const io = new RecordingIo();
+    const old = join(dir, 'existed.bin');
+    writeFileSync(old, 'old recording');
+    const fresh = join(dir, 'fresh.bin');
+    io.exitAfterNext('create');
+    const [a, b] = await Promise.allSettled([io.create(old), io.create(fresh)]);
+    assert.equal(io.threadDeaths, 1);
+    assert.equal(a.status, 'rejected');
+    assert.equal((a as PromiseRejectedResult).reason.code, 'EEXIST');
+    assert.equal(b.status, 'fulfilled');
+    const fd = (b as PromiseFulfilledResult<number>).value;
+    const st = fstatSync(fd);
+    assert.equal(st.ino, statSync(fresh).ino, 'the descriptor the dead thread opened, adopted');
+    await io.write(fd, Buffer.from('new'), 0, 3, 0);
+    await io.close(fd);
+    assert.equal(readFileSync(fresh, 'utf8'), 'new');
+    assert.equal(readFileSync(old, 'utf8'), 'old recording', 'untouched');
+  });
+
+  it('thread death: a lost close whose number was given to another file meanwhile leaves that file open', async () => {
+    const io = new RecordingIo();
+    const fd = await io.create(join(dir, 'closing.bin'));
+    io.exitAfterNext('close');
+    const closing = io.close(fd);
+    while (io.threadDeaths === 0) await new Promise((r) => setTimeout(r, 1));
+    // The dead thread did close it: the number goes to another file before the close is sent again.
+    const strangers: number[] = [];
+    while (!strangers.includes(fd) && strangers.length < 100) strangers.push(openSync(join(dir, `stranger${strangers.length}.bin`), 'w'));
+    assert.ok(strangers.includes(fd), 'the number was given to a stranger');
+    await closing;
+    assert.doesNotThrow(() => fstatSync(fd), 'the stranger holding the number is still open');
+    for (const x of strangers) closeSync(x);
+  });
+
+  it('thread death: a call every thread dies on fails after 3 sends', async () => {
+    const io = new RecordingIo();
+    const fd = await io.create(join(dir, 'doomed.bin'));
+    const deaths = io.threadDeaths;
+    io.exitAfterNext('sync');
+    const syncing = io.sync(fd);
+    for (let n = 1; n < 3; n++) {
+      while (io.threadDeaths < deaths + n) await new Promise((r) => setTimeout(r, 1));
+      io.exitAfterNext('sync');
+    }
+    await assert.rejects(syncing, /the recording I\/O thread exited \(code 70\)/);
+    assert.equal(io.threadDeaths, deaths + 3);
+    await io.close(fd);
   });
 });

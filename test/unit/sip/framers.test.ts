@@ -52,3 +52,58 @@ describe('drachtio control framer', () => {
     }
   });
 });
+
+describe('StreamFramer: however the stream is cut', () => {
+  const msgs = [
+    'INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP x\r\nContent-Length: 5\r\n\r\nhello',
+    '\r\n\r\n',
+    'OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n',
+    '\r\n',
+    `MESSAGE sip:a@b SIP/2.0\r\nX-Big: ${'y'.repeat(20_000)}\r\nContent-Length: 3\r\n\r\nabc`,
+  ];
+  const stream = Buffer.from(msgs.join(''));
+  const expected = [msgs[0], 'ping', msgs[2], msgs[4]];
+  const run = (sizes: () => number): string[] => {
+    const f = new StreamFramer(65535);
+    const got: string[] = [];
+    for (let i = 0; i < stream.length; ) {
+      const n = Math.min(sizes(), stream.length - i);
+      for (const r of f.push(stream.subarray(i, i + n))) got.push(r.kind === 'message' ? r.data.toString('latin1') : r.kind);
+      i += n;
+    }
+    assert.equal(f.buffered, 0, 'nothing left pending');
+    return got;
+  };
+
+  it('the same messages and pings from one read, byte by byte, and random cuts', () => {
+    assert.deepEqual(run(() => stream.length), expected);
+    assert.deepEqual(run(() => 1), expected.filter((e) => e !== 'ping'), 'a CRLFCRLF cut into single bytes is two CRLFs, not a ping');
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 37) + 1;
+    for (let k = 0; k < 20; k++) {
+      const got = run(rnd);
+      assert.deepEqual(got.filter((g) => g !== 'ping'), expected.filter((e) => e !== 'ping'));
+    }
+  });
+
+  it('a header terminator cut at every position is found', () => {
+    const m = 'OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 2\r\n\r\nok';
+    for (let cut = 1; cut < m.length; cut++) {
+      const f = new StreamFramer(65535);
+      const r = [...f.push(Buffer.from(m.slice(0, cut))), ...f.push(Buffer.from(m.slice(cut)))];
+      assert.deepEqual(r.map((x) => (x.kind === 'message' ? x.data.toString() : x.kind)), [m], `cut at ${cut}`);
+    }
+  });
+
+  it('a message dripped past maxMessageSize without a header end is an error, and the framer starts over', () => {
+    const f = new StreamFramer(1000);
+    let err: string | undefined;
+    for (let i = 0; i < 300 && !err; i++) {
+      for (const r of f.push(Buffer.from('X-A: aaaa\r\n'.slice(0, 4)))) if (r.kind === 'error') err = r.reason;
+    }
+    assert.match(err ?? '', /headers exceed maxMessageSize/);
+    assert.equal(f.buffered, 0);
+    const [ok] = f.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n'));
+    assert.equal(ok?.kind, 'message');
+  });
+});
