@@ -3,6 +3,10 @@
 // ('latch', 'once'). 'latch' lets go after a re-offer with a new address or
 // after RELATCH_AFTER_MS of silence from the latched source (NAT rebinding,
 // media handover); 'once' keeps its first source for the leg's life.
+// A source other than the signalled address latches only after PROBATION_PACKETS
+// packets in a row (a stray or late packet, e.g. a previous call's on a reused
+// port, must not take the leg: it would also take where the leg sends), and in
+// 'latch' mode the signalled address itself takes the leg back at once.
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';
@@ -13,6 +17,8 @@ export type LatchMode = 'latch' | 'once' | 'strict';
 const RELATCH_AFTER_MS = 2000;
 /** At most one 'ignored source' log line per this interval. */
 const LOG_EVERY_MS = 5000;
+/** Packets in a row a source other than the signalled address must send before it is latched. */
+export const PROBATION_PACKETS = 3;
 
 export class RtpSourceLatch {
   /** The latched source, or null (not latched yet, or 'strict'). */
@@ -22,6 +28,10 @@ export class RtpSourceLatch {
   private sdpIp: string | null = null;
   private sdpPort = 0;
   private lastWrongLogMs = -Infinity;
+  /** A source other than the signalled one on probation, and how many packets in a row it sent. */
+  private candidateIp: string | null = null;
+  private candidatePort = 0;
+  private candidateCount = 0;
 
   constructor(
     readonly mode: LatchMode,
@@ -37,20 +47,37 @@ export class RtpSourceLatch {
     if (moved && this.mode !== 'once') {
       this.ip = null;
       this.port = 0;
+      this.candidateIp = null;
     }
   }
 
   /** Whether a packet's source is the peer's; `lastRxMs` is when the peer's last valid packet came. Hot path. */
   accepts(rinfo: dgram.RemoteInfo, lastRxMs: number): boolean {
-    if (this.mode === 'strict') return rinfo.address === this.sdpIp && rinfo.port === this.sdpPort;
-    if (this.ip === null) return true;
-    if (rinfo.address === this.ip && rinfo.port === this.port) return true;
-    if (this.mode === 'latch' && performance.now() - lastRxMs > RELATCH_AFTER_MS) {
-      this.log.info({ from: `${this.ip}:${this.port}`, to: `${rinfo.address}:${rinfo.port}` }, 'RTP source changed after silence: re-latched');
+    const address = rinfo.address;
+    const port = rinfo.port;
+    const fromSdp = address === this.sdpIp && port === this.sdpPort;
+    if (this.mode === 'strict') return fromSdp;
+    if (this.ip !== null) {
+      if (address === this.ip && port === this.port) return true;
+      if (this.mode !== 'latch') return false;
+      if (fromSdp) {
+        // The peer's own signalled address wins over a source learnt from packets.
+        this.log.info({ from: `${this.ip}:${this.port}`, to: `${address}:${port}` }, 'RTP from the signalled address: re-latched to it');
+        this.ip = null;
+        return true;
+      }
+      if (performance.now() - lastRxMs <= RELATCH_AFTER_MS) return false;
+      this.log.info({ from: `${this.ip}:${this.port}`, to: `${address}:${port}` }, 'RTP source changed after silence: re-latching');
       this.ip = null;
-      return true;
+      this.candidateIp = null;
     }
-    return false;
+    if (fromSdp) return true;
+    // Another source (NAT, or a stray packet): only after PROBATION_PACKETS in a row.
+    if (address === this.candidateIp && port === this.candidatePort) return ++this.candidateCount >= PROBATION_PACKETS;
+    this.candidateIp = address;
+    this.candidatePort = port;
+    this.candidateCount = 1;
+    return PROBATION_PACKETS <= 1;
   }
 
   /** Whether the next valid packet's source should be latched. */
@@ -59,6 +86,7 @@ export class RtpSourceLatch {
   }
 
   latch(rinfo: dgram.RemoteInfo): void {
+    this.candidateIp = null;
     this.ip = rinfo.address;
     this.port = rinfo.port;
     this.log.debug({ source: `${rinfo.address}:${rinfo.port}` }, 'RTP latched');
@@ -66,6 +94,8 @@ export class RtpSourceLatch {
 
   /** Logs an ignored source, at most every LOG_EVERY_MS. */
   ignored(rinfo: dgram.RemoteInfo, dropped: number): void {
+    // A source still on probation (a peer behind NAT starting up) is not worth a warning yet.
+    if (this.ip === null && rinfo.address === this.candidateIp && rinfo.port === this.candidatePort) return;
     const now = performance.now();
     if (now - this.lastWrongLogMs <= LOG_EVERY_MS) return;
     this.lastWrongLogMs = now;

@@ -1,0 +1,93 @@
+// A stray RTP packet (a previous call's late packet on a reused port, another
+// process's stream) must not take a leg before its peer speaks. In 'latch' mode it
+// used to: the leg latched to the stray's source and sent there, so a peer that
+// only answers what it hears (an echo, bench:bridge's SIPp callee) never heard the
+// call and its stem stayed silent for the whole call. Real UDP over loopback.
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
+import { medianToneShare } from '../../helpers/audio-analysis.ts';
+import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { buildRtp } from '../../helpers/rtp.ts';
+import { RtpPeer } from '../../helpers/rtp-peer.ts';
+
+async function strayTo(port: number): Promise<{ socket: Socket; send(n: number): void }> {
+  const socket = createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  let seq = 7;
+  return {
+    socket,
+    send(n) {
+      for (let i = 0; i < n; i++, seq++) socket.send(buildRtp({ payloadType: 0, seq, timestamp: seq * 160, ssrc: 0x5757, payload: Buffer.alloc(160, 0x80) }), port, '127.0.0.1');
+    },
+  };
+}
+
+/** Waits until the leg's endpoint (a thread's snapshot) shows `n` packets taken or dropped. */
+async function seen(engine: MediaEngine, leg: MediaLeg, n: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await engine.nextStats();
+    const st = leg.endpoint?.stats;
+    if (st && st.packetsIn + st.wrongSource >= n) return;
+  }
+  throw new Error('the stray packets were never counted');
+}
+
+describe('stray RTP before the peer speaks (real UDP)', () => {
+  let engine: MediaEngine;
+  before(async () => {
+    engine = await startEngine();
+  });
+  after(() => engine.close());
+
+  it('one stray packet does not take an echoing leg: it hears the call and is heard', async () => {
+    const room = await engine.createRoom('stray-one');
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    // B answers only what it hears: it does not send before it hears A.
+    const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
+    bPeer.useRemoteSdp(answer);
+    const stray = await strayTo(b.endpoint!.port);
+    stray.send(1);
+    await seen(engine, b, 1);
+    a.peer.setTone(440);
+    await waitForSound(bPeer); // failed before: B's leg sent to the stray's source
+    assert.ok(medianToneShare(await collect(bPeer, 25), 440, 8000) > 0.8, 'B hears A');
+    bPeer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
+    await waitForSound(a.peer);
+    assert.ok(medianToneShare(await collect(a.peer, 25), 1000, 8000) > 0.8, 'A hears B');
+    stray.socket.close();
+    await Promise.all([a.peer.close(), bPeer.close()]);
+    room.close();
+  });
+
+  it('the signalled address takes the leg back from a source that latched first', async () => {
+    const room = await engine.createRoom('stray-stream');
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
+    bPeer.useRemoteSdp(answer);
+    // A stream from elsewhere that outlives the probation and never pauses for 2 s.
+    const stray = await strayTo(b.endpoint!.port);
+    stray.send(5);
+    await seen(engine, b, 5);
+    const timer = setInterval(() => stray.send(1), 300);
+    try {
+      bPeer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
+      a.peer.setTone(440);
+      await waitForSound(a.peer); // failed before: B's packets were dropped as long as the stray went on
+      assert.ok(medianToneShare(await collect(a.peer, 25), 1000, 8000) > 0.8, 'A hears B');
+      await waitForSound(bPeer);
+      assert.ok(medianToneShare(await collect(bPeer, 25), 440, 8000) > 0.8, 'B hears A');
+    } finally {
+      clearInterval(timer);
+      stray.socket.close();
+    }
+    await Promise.all([a.peer.close(), bPeer.close()]);
+    room.close();
+  });
+});
