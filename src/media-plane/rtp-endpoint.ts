@@ -297,6 +297,13 @@ export class RtpEndpoint {
       this.takeRtcp(buf, rinfo);
       return;
     }
+    // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
+    // latch the leg, put its sender on latching probation or count as received. Plain RTP is
+    // checked before its source; SRTP after decryption (its padding count is encrypted).
+    if (!m.srtp && !rtpWellFormed(buf)) {
+      this.stats.malformed++;
+      return;
+    }
     if (!this.source.accepts(rinfo, this.lastRxMs)) {
       this.source.ignored(rinfo, ++this.stats.wrongSource);
       return;
@@ -309,12 +316,10 @@ export class RtpEndpoint {
         return;
       }
       pkt = plain;
-    }
-    // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
-    // latch the leg or count as received (the mixer would drop it later, after the harm).
-    if (!rtpWellFormed(pkt)) {
-      this.stats.malformed++;
-      return;
+      if (!rtpWellFormed(pkt)) {
+        this.stats.malformed++;
+        return;
+      }
     }
     if (this.allowedPt[pkt[1] & 0x7f] === 0) {
       this.stats.unexpectedPt++;
