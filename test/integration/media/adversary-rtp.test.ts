@@ -48,27 +48,30 @@ describe('adversary: RTP with a lying header', () => {
     other.useRemoteSdp(b.answer);
     const ssrcs: number[] = [];
     leg.on('inboundssrc', (s: number) => ssrcs.push(s));
+    try {
+      // The rogue speaks first, before the peer's first packet, as an attacker racing the latch would.
+      const rogue = createSocket('udp4');
+      rogue.bind(0, '127.0.0.1');
+      await once(rogue, 'listening');
+      const port = leg.endpoint!.port;
+      const packets = lyingPackets();
+      for (let round = 0; round < 25; round++) for (const p of packets) rogue.send(p, port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 300));
 
-    // The rogue speaks first, before the peer's first packet, as an attacker racing the latch would.
-    const rogue = createSocket('udp4');
-    rogue.bind(0, '127.0.0.1');
-    await once(rogue, 'listening');
-    const port = leg.endpoint!.port;
-    const packets = lyingPackets();
-    for (let round = 0; round < 25; round++) for (const p of packets) rogue.send(p, port, '127.0.0.1');
-    await new Promise((r) => setTimeout(r, 300));
-
-    peer.start();
-    peer.setTone(440);
-    other.start({ kind: 'silence' });
-    await waitForSound(other); // the peer's tone reaches the other leg through the mix
-    await engine.nextStats();
-    const st = leg.endpoint!.stats;
-    rogue.close();
-    assert.equal(st.wrongSource, 0, `the peer's packets were dropped as coming from a wrong source (${st.wrongSource}): the rogue latched`);
-    assert.ok(st.malformed >= 100, `${st.malformed} of 100 lying packets counted as malformed`);
-    assert.ok(!ssrcs.includes(ROGUE_SSRC), 'the rogue SSRC was reported as the peer\'s');
-    await Promise.all([peer.close(), other.close()]);
-    room.close();
+      peer.start();
+      peer.setTone(440);
+      other.start({ kind: 'silence' });
+      await waitForSound(other); // the peer's tone reaches the other leg through the mix
+      await engine.nextStats();
+      const st = leg.endpoint!.stats;
+      rogue.close();
+      assert.equal(st.wrongSource, 0, `the peer's packets were dropped as coming from a wrong source (${st.wrongSource}): the rogue latched`);
+      assert.ok(st.malformed >= 100, `${st.malformed} of 100 lying packets counted as malformed`);
+      assert.ok(!ssrcs.includes(ROGUE_SSRC), 'the rogue SSRC was reported as the peer\'s');
+    } finally {
+      // A failed assertion must not leave the room and its peers open (the file would wait for its timeout).
+      await Promise.all([peer.close(), other.close()]);
+      room.close();
+    }
   });
 });
