@@ -41,3 +41,17 @@ export class ToneRoom {
     for (let i = 0; i < ms / FRAME_MS; i++) sink.writeTick(this.next());
   }
 }
+
+/** Feeds a sink a room's ticks in real time (20 ms of room time per tick) until stopped. */
+export function realTimeFeeder(sink: { writeTick(t: MixTick): void }, room: ToneRoom): { stop: () => void; ticks: () => number } {
+  let n = 0;
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const due = Math.floor((performance.now() - t0) / FRAME_MS);
+    while (n < due) {
+      sink.writeTick(room.next());
+      n++;
+    }
+  }, 10);
+  return { stop: () => clearInterval(timer), ticks: () => n };
+}

@@ -12,11 +12,10 @@ import { FRAME_MS } from '../../../src/mixer/frames.ts';
 import { decryptChunks } from '../../../src/recording/encryption/decrypt-reader.ts';
 import { parseMasterKey } from '../../../src/recording/encryption/master-key.ts';
 import { RecordingEncryption } from '../../../src/recording/encryption/recording-encryption.ts';
-import type { Recorder } from '../../../src/recording/recorder.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { purity } from '../../helpers/audio-analysis.ts';
-import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { realTimeFeeder, ToneRoom } from '../../helpers/mix-ticks.ts';
 import { fillUp, mountSmallDisk, unfill, type SmallDisk } from '../../helpers/small-disk.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -26,19 +25,6 @@ before(() => {
   disk = mountSmallDisk('2m');
 });
 after(() => disk?.unmount());
-
-function feeder(rec: Recorder, room: ToneRoom): { stop: () => void; ticks: () => number } {
-  let n = 0;
-  const t0 = performance.now();
-  const timer = setInterval(() => {
-    const due = Math.floor((performance.now() - t0) / FRAME_MS);
-    while (n < due) {
-      rec.writeTick(room.next());
-      n++;
-    }
-  }, 10);
-  return { stop: () => clearInterval(timer), ticks: () => n };
-}
 
 describe('encrypted recording on a full disk', () => {
   it('reports, resumes, and the closed file decrypts whole with the full timeline', async (t) => {
@@ -54,7 +40,7 @@ describe('encrypted recording on a full disk', () => {
     rec.addLeg('a', { role: 'caller' });
     const room = new ToneRoom(RATE);
     room.legs.set('a', 440);
-    const feed = feeder(rec, room);
+    const feed = realTimeFeeder(rec, room);
     await waitFor('a second recorded', () => feed.ticks() >= 50);
     fillUp(join(dir, 'filler.bin'));
     await waitFor('write failures reported', () => failures.length >= 2, 5000);

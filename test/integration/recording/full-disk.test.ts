@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FRAME_MS } from '../../../src/mixer/frames.ts';
 import type { FileEntry, RecordingMetadata } from '../../../src/recording/metadata.ts';
-import type { Recorder } from '../../../src/recording/recorder.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { purity, readWavFile, soxInfo } from '../../helpers/audio-analysis.ts';
-import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { realTimeFeeder, ToneRoom } from '../../helpers/mix-ticks.ts';
 import { fillUp, mountSmallDisk, unfill, type SmallDisk } from '../../helpers/small-disk.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -29,20 +28,6 @@ before(() => {
   dir = disk?.dir ?? '';
 });
 after(() => disk?.unmount());
-
-/** Feeds the recorder in real time, 20 ms ticks, until stopped. */
-function feeder(rec: Recorder, room: ToneRoom): { stop: () => void; ticks: () => number } {
-  let n = 0;
-  const t0 = performance.now();
-  const timer = setInterval(() => {
-    const due = Math.floor((performance.now() - t0) / FRAME_MS);
-    while (n < due) {
-      rec.writeTick(room.next());
-      n++;
-    }
-  }, 10);
-  return { stop: () => clearInterval(timer), ticks: () => n };
-}
 
 function wavsOf(m: RecordingMetadata): string[] {
   return [m.mix, ...(m.stereo ? [m.stereo] : []), ...m.legs.flatMap((l) => l.stems)].filter((e) => !e.lost).map((e) => e.file);
@@ -74,7 +59,7 @@ describe('a full disk while recording', () => {
     rec.addLeg('a', { uri: 'sip:a@x', role: 'caller' });
     const room = new ToneRoom(RATE);
     room.legs.set('a', 440);
-    const feed = feeder(rec, room);
+    const feed = realTimeFeeder(rec, room);
     await waitFor('a second recorded', () => feed.ticks() >= 50);
     assert.ok(svc.hasRoom(), 'room for recordings before the disk fills');
 
@@ -129,7 +114,7 @@ describe('a full disk while recording', () => {
     rec.addLeg('a', { uri: 'sip:a@x', role: 'caller' });
     const room = new ToneRoom(RATE);
     room.legs.set('a', 440);
-    const feed = feeder(rec, room);
+    const feed = realTimeFeeder(rec, room);
     await waitFor('a second recorded', () => feed.ticks() >= 50);
     fillUp(join(dir, 'filler.bin'));
     await waitFor('a write failure', () => svc.writeErrors > 0, 5000);

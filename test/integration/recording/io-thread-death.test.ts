@@ -13,11 +13,10 @@ import { after, describe, it } from 'node:test';
 import { FRAME_MS } from '../../../src/mixer/frames.ts';
 import { recordingIo } from '../../../src/recording/io/recording-io.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
-import type { Recorder } from '../../../src/recording/recorder.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { purity, readWavFile, soxInfo, toneAmplitude } from '../../helpers/audio-analysis.ts';
 import { captureLog } from '../../helpers/log-capture.ts';
-import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { realTimeFeeder, ToneRoom } from '../../helpers/mix-ticks.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const RATE = 16000;
@@ -37,20 +36,6 @@ function descriptors(): string[] {
   return out;
 }
 
-/** Feeds the recorder in real time, 20 ms ticks, until stopped. */
-function feeder(rec: Recorder, room: ToneRoom): { stop: () => void; ticks: () => number } {
-  let n = 0;
-  const t0 = performance.now();
-  const timer = setInterval(() => {
-    const due = Math.floor((performance.now() - t0) / FRAME_MS);
-    while (n < due) {
-      rec.writeTick(room.next());
-      n++;
-    }
-  }, 10);
-  return { stop: () => clearInterval(timer), ticks: () => n };
-}
-
 type Moment = 'create' | 'write' | 'terminate' | 'sha256' | 'close';
 
 const io = recordingIo();
@@ -68,7 +53,7 @@ async function recordThroughDeath(moment: Moment): Promise<{ meta: RecordingMeta
   rec.addLeg('b', { uri: 'sip:b@x' });
   const room = new ToneRoom(RATE);
   room.legs.set('a', 440).set('b', 1000);
-  const feed = feeder(rec, room);
+  const feed = realTimeFeeder(rec, room);
   await waitFor('half a second recorded', () => feed.ticks() >= 25);
   if (moment === 'write') io.exitAfterNext('write');
   if (moment === 'terminate') await io.terminateThread();
