@@ -57,6 +57,19 @@ describe('malformed headers read late', () => {
     process.off('uncaughtException', onUncaught);
   });
 
+  /** A raw drachtio control connection, authenticated: what an app sends and what it got back so far. */
+  async function controlApp(): Promise<{ ctl: net.Socket; send: (p: string) => void; got: () => string }> {
+    const ctl = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+    ctl.on('error', () => undefined);
+    let got = '';
+    ctl.on('data', (d: Buffer) => void (got += d.toString()));
+    await new Promise((r) => ctl.once('connect', r));
+    const send = (p: string): void => void ctl.write(`${Buffer.byteLength(p)}#${p}`);
+    send('a1|authenticate|test-secret|');
+    await waitFor('authenticated', () => (/\|a1\|OK/.test(got) ? true : undefined), 10_000);
+    return { ctl, send, got: () => got };
+  }
+
   async function assertClean(): Promise<void> {
     const left = await waitFor('every transaction, dialog and pending request to end', () => {
       const st = h.server.stats;
@@ -100,15 +113,8 @@ describe('malformed headers read late', () => {
 
   it('an app request whose To never closes its < gets an NOK and is not sent', async () => {
     const callee = await RawSipClient.open();
-    const ctl = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+    const { ctl, send, got } = await controlApp();
     try {
-      ctl.on('error', () => undefined);
-      let got = '';
-      ctl.on('data', (d: Buffer) => void (got += d.toString()));
-      await new Promise((r) => ctl.once('connect', r));
-      const send = (p: string) => ctl.write(`${Buffer.byteLength(p)}#${p}`);
-      send('a1|authenticate|test-secret|');
-      await waitFor('authenticated', () => (/\|a1\|OK/.test(got) ? true : undefined), 10_000);
       const sip = [
         `INVITE sip:bob@127.0.0.1:${callee.port} SIP/2.0`,
         'From: <sip:alice@127.0.0.1>;tag=a1',
@@ -120,7 +126,7 @@ describe('malformed headers read late', () => {
         '',
       ].join('\r\n');
       send(`r1|sip||\r\n${sip}`);
-      const reply = await waitFor('the reply to r1', () => /\|r1\|([^\r\n]*)/.exec(got)?.[1], 10_000);
+      const reply = await waitFor('the reply to r1', () => /\|r1\|([^\r\n]*)/.exec(got())?.[1], 10_000);
       assert.match(reply, /^NOK\|/);
       await assert.rejects(callee.next(500), /no SIP message/, 'the INVITE went out');
       await assertClean();
@@ -132,15 +138,8 @@ describe('malformed headers read late', () => {
 
   it('a 200 that comes after the app that sent the INVITE is gone is ACKed and ended with a BYE, no dialog is kept', async () => {
     const callee = await RawSipClient.open();
-    const ctl = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+    const { ctl, send } = await controlApp();
     try {
-      ctl.on('error', () => undefined);
-      let got = '';
-      ctl.on('data', (d: Buffer) => void (got += d.toString()));
-      await new Promise((r) => ctl.once('connect', r));
-      const send = (p: string) => ctl.write(`${Buffer.byteLength(p)}#${p}`);
-      send('a1|authenticate|test-secret|');
-      await waitFor('authenticated', () => (/\|a1\|OK/.test(got) ? true : undefined), 10_000);
       const sip = [`INVITE sip:bob@127.0.0.1:${callee.port} SIP/2.0`, 'From: <sip:alice@127.0.0.1>;tag=a1', 'To: <sip:bob@127.0.0.1>', 'Call-ID: owner-gone@test', 'CSeq: 1 INVITE', 'Content-Length: 0', '', ''].join('\r\n');
       send(`r1|sip||\r\n${sip}`);
       const invite = await callee.nextMatching(/^INVITE /, 10_000);
