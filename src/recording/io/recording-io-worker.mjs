@@ -21,6 +21,13 @@ import { parentPort } from 'node:worker_threads';
 
 const HASH_READ_BYTES = 256 * 1024;
 
+// The OS thread's name (Linux), so that top -H, perf and /proc/<pid>/task show this thread.
+try {
+  writeFileSync('/proc/thread-self/comm', 'parley-rec-io');
+} catch {
+  // not Linux, or /proc is not mounted: the name is only a help
+}
+
 function fail(err) {
   return { message: err?.message ?? String(err), code: err?.code ?? null };
 }
