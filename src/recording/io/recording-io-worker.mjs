@@ -107,15 +107,16 @@ function closeAgain(fd, path) {
   if (sameFile(a, b)) closeSync(fd);
 }
 
-function writeAtomic(path, text) {
+function writeAtomic(path, text, mode) {
   const tmp = `${path}.tmp`;
+  const options = mode === undefined ? undefined : { mode };
   try {
     try {
-      writeFileSync(tmp, text);
+      writeFileSync(tmp, text, options);
     } catch (err) {
       if (err.code !== 'ENOENT') throw err;
       mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(tmp, text);
+      writeFileSync(tmp, text, options);
     }
     renameSync(tmp, path);
   } catch (err) {
@@ -171,7 +172,7 @@ parentPort.on('message', ({ ops, payload }) => {
           break;
         case 'writeAtomic':
           if (op.resent) for (const fd of descriptorsOn(`${op.path}.tmp`)) closeSync(fd);
-          writeAtomic(op.path, op.text);
+          writeAtomic(op.path, op.text, op.mode);
           break;
         case 'exit':
           process.exit(70); // test hook: dies with the batch run but unanswered

@@ -38,7 +38,7 @@ type Op =
   | { kind: 'sync'; fd: number }
   | { kind: 'sha256'; fd: number }
   | { kind: 'close'; fd: number }
-  | { kind: 'writeAtomic'; path: string; text: string }
+  | { kind: 'writeAtomic'; path: string; text: string; mode?: number }
   // Test hook: the thread exits after running the batch, before answering it.
   | { kind: 'exit' };
 
@@ -110,9 +110,12 @@ export class RecordingIo {
     return this.call({ kind: 'close', fd }) as Promise<void>;
   }
 
-  /** `text` to `path` atomically: a temp file beside it, renamed over it (removed if that fails). */
-  writeAtomic(path: string, text: string): Promise<void> {
-    return this.call({ kind: 'writeAtomic', path, text }) as Promise<void>;
+  /**
+   * `text` to `path` atomically: a temp file beside it, renamed over it (removed if that
+   * fails). `mode`: the temp file's permissions when it is created (default 0o666 less the umask).
+   */
+  writeAtomic(path: string, text: string, mode?: number): Promise<void> {
+    return this.call(mode === undefined ? { kind: 'writeAtomic', path, text } : { kind: 'writeAtomic', path, text, mode }) as Promise<void>;
   }
 
   /** `fn` is called when the thread dies, with how many calls were sent to the next one; returns the unsubscribe. */
