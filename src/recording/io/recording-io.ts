@@ -39,6 +39,7 @@ type Op =
   | { kind: 'sha256'; fd: number }
   | { kind: 'close'; fd: number }
   | { kind: 'writeAtomic'; path: string; text: string; mode?: number }
+  | { kind: 'sizes'; paths: string[] }
   // Test hook: the thread exits after running the batch, before answering it.
   | { kind: 'exit' };
 
@@ -116,6 +117,11 @@ export class RecordingIo {
    */
   writeAtomic(path: string, text: string, mode?: number): Promise<void> {
     return this.call(mode === undefined ? { kind: 'writeAtomic', path, text } : { kind: 'writeAtomic', path, text, mode }) as Promise<void>;
+  }
+
+  /** The size in bytes of each file (0 for one that is missing or unreadable): one call for them all, not a stat each on libuv's pool. */
+  sizes(paths: string[]): Promise<number[]> {
+    return this.call({ kind: 'sizes', paths }) as Promise<number[]>;
   }
 
   /** `fn` is called when the thread dies, with how many calls were sent to the next one; returns the unsubscribe. */

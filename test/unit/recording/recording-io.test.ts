@@ -34,6 +34,16 @@ describe('RecordingIo', () => {
     }
   });
 
+  it('sizes(): the size of every file in one call (0 for a missing one), in one batch', async () => {
+    const io = new RecordingIo();
+    writeFileSync(join(dir, 'size-a.bin'), Buffer.alloc(1234));
+    writeFileSync(join(dir, 'size-b.bin'), '');
+    const before = io.batches;
+    const sizes = await io.sizes([join(dir, 'size-a.bin'), join(dir, 'size-b.bin'), join(dir, 'size-missing.bin'), join(dir, 'size-a.bin', 'not-a-dir')]);
+    assert.deepEqual(sizes, [1234, 0, 0, 0]);
+    assert.equal(io.batches - before, 1);
+  });
+
   it('a failed call rejects with the error code; the thread goes on with the next ones', async () => {
     const io = new RecordingIo();
     const path = join(dir, 'once.bin');
