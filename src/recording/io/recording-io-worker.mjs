@@ -139,14 +139,19 @@ function sizeOf(path) {
   }
 }
 
+/**
+ * The sha256 of the file behind `fd`, read back on libuv's pool. A short read is the end of
+ * a regular file (a positional read returns fewer bytes only there), so a file shorter than
+ * HASH_READ_BYTES costs one read, not two (the second would only have returned 0).
+ */
 function sha256Of(fd, done) {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
   const next = (at) =>
     read(fd, buf, 0, buf.length, at, (err, n) => {
       if (err) return done(err);
-      if (n === 0) return done(null, h.digest('hex'));
-      h.update(buf.subarray(0, n));
+      if (n > 0) h.update(buf.subarray(0, n));
+      if (n < buf.length) return done(null, h.digest('hex'));
       next(at + n);
     });
   next(0);

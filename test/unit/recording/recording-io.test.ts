@@ -1,6 +1,7 @@
 // The recording I/O thread: calls of many files go in few batches, bytes land
 // where they were asked to, failures come back as errors with their code.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,20 @@ describe('RecordingIo', () => {
       assert.equal(b.toString('latin1', 0, 2), 'EA');
       for (let pass = 0; pass < 5; pass++) assert.equal(b[pass * 100 + 50], (i + pass) % 256);
       assert.match(hashes[i]!, /^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('sha256(): the hash of the whole file, whether it ends inside, at or past a 256 KiB read', async () => {
+    const io = new RecordingIo();
+    const chunk = 256 * 1024;
+    for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 2 * chunk + 7]) {
+      const path = join(dir, `hash-${size}.bin`);
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) data[i] = (i * 31 + size) & 0xff;
+      const fd = await io.create(path);
+      if (size > 0) assert.equal(await io.write(fd, data, 0, size, 0), size);
+      assert.equal(await io.sha256(fd), createHash('sha256').update(data).digest('hex'), `a file of ${size} bytes`);
+      await io.close(fd);
     }
   });
 
