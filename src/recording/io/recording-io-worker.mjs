@@ -12,7 +12,7 @@
 // makes up for what it may have done: a create adopts the descriptor the dead
 // thread left open on the file, a close closes the number only if it still names
 // its file, an atomic write first closes a descriptor left open on its temp file.
-import { closeSync, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, read, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, read, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -130,6 +130,16 @@ function writeAtomic(path, text, mode) {
   }
 }
 
+function append(path, text) {
+  try {
+    appendFileSync(path, text);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    mkdirSync(dirname(path), { recursive: true });
+    appendFileSync(path, text);
+  }
+}
+
 /** A file's size; 0 when it is missing or cannot be stat'ed. */
 function sizeOf(path) {
   try {
@@ -187,6 +197,9 @@ parentPort.on('message', ({ ops, payload }) => {
         case 'writeAtomic':
           if (op.resent) for (const fd of descriptorsOn(`${op.path}.tmp`)) closeSync(fd);
           writeAtomic(op.path, op.text, op.mode);
+          break;
+        case 'append':
+          append(op.path, op.text);
           break;
         case 'sizes':
           value = op.paths.map(sizeOf);

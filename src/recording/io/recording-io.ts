@@ -40,6 +40,7 @@ type Op =
   | { kind: 'close'; fd: number }
   | { kind: 'writeAtomic'; path: string; text: string; mode?: number }
   | { kind: 'sizes'; paths: string[] }
+  | { kind: 'append'; path: string; text: string }
   // Test hook: the thread exits after running the batch, before answering it.
   | { kind: 'exit' };
 
@@ -117,6 +118,15 @@ export class RecordingIo {
    */
   writeAtomic(path: string, text: string, mode?: number): Promise<void> {
     return this.call(mode === undefined ? { kind: 'writeAtomic', path, text } : { kind: 'writeAtomic', path, text, mode }) as Promise<void>;
+  }
+
+  /**
+   * Appends `text` to `path` (created, with its folder, if missing): open, write and close in
+   * the thread, one batched call instead of three to libuv's pool. A call sent again after its
+   * thread died may append twice: for idempotent lines only (the recordings index's journal).
+   */
+  append(path: string, text: string): Promise<void> {
+    return this.call({ kind: 'append', path, text }) as Promise<void>;
   }
 
   /** The size in bytes of each file (0 for one that is missing or unreadable): one call for them all, not a stat each on libuv's pool. */

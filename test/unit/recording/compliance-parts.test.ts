@@ -184,6 +184,37 @@ describe('recordings index', () => {
     idx.close();
   });
 
+  it('appends its journal through the recording I/O thread (the folder made when missing); a new index reads the puts back', async () => {
+    const dir = join(root, 'idx-io');
+    mkdirSync(dir, { recursive: true });
+    const journal = join(dir, 'not-yet', 'index.jsonl');
+    const io = recordingIo();
+    const appended: string[] = [];
+    const original = io.append;
+    io.append = function (path: string, text: string) {
+      appended.push(path);
+      return original.call(this, path, text);
+    };
+    try {
+      const idx = new RecordingIndex(dir, journal, log);
+      for (const id of ['j1', 'j2', 'j3']) {
+        writeFileSync(join(dir, `${id}.json`), sidecar(id, '2026-12-01T10:00:00.000Z'));
+        assert.ok(idx.putMeta(id, JSON.parse(sidecar(id, '2026-12-01T10:00:00.000Z')) as RecordingMetadata));
+      }
+      await idx.flushed();
+      idx.close();
+      assert.ok(appended.length >= 1 && appended.every((p) => p === journal), JSON.stringify(appended));
+      assert.deepEqual(readFileSync(journal, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { p?: { id: string } }).p?.id), ['j1', 'j2', 'j3']);
+      const again = new RecordingIndex(dir, journal, log);
+      await again.open();
+      assert.deepEqual([again.size, again.stats.fromJournal, again.stats.rebuilt], [3, 3, false]);
+      again.close();
+      await again.flushed();
+    } finally {
+      io.append = original;
+    }
+  });
+
   it('finds SIPREC sessions by participant AOR, group id and session id; journal entries of other recordings stay as they were', () => {
     const siprec = (id: string, group: string | null, session: string | null, aors: string[]): RecordingMetadata =>
       ({
