@@ -163,12 +163,13 @@ describe('recording store (S3)', () => {
     second.close();
   });
 
-  it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async () => {
+  it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async (t) => {
     const dir = join(root, 'shutdown');
     const journalFile = join(dir, '.uploads.json');
     const config = { ...storeConfig(s3), journalFile } as RecordingStoreConfig;
     const up = new RecordingUploader({ dir, config, log: silentLogger() });
     const svc = new RecordingService({ dir, postProcess: 'none', store: up, log: silentLogger() });
+    t.after(() => svc.close());
     await svc.recoverInterrupted();
     const rec = svc.createRecorder({ roomId: 'late', sampleRate: 16000 });
     const room = new ToneRoom(16000);
