@@ -14,7 +14,7 @@ function busy(ms: number): void {
   }
 }
 
-async function settle(pass: SlicedPass<unknown>): Promise<void> {
+async function settle(pass: { readonly running: boolean }): Promise<void> {
   for (let i = 0; i < 1000 && pass.running; i++) await immediate();
 }
 
