@@ -34,6 +34,8 @@ export interface CallServer {
   endStep(answered: number[]): Promise<StepRecordings>;
   /** Calls and legs the server reports right now, when it can tell. */
   gauges?(): Promise<{ calls: number; legs: number }>;
+  /** CPU ms so far of the server's main process by group of threads (main, media threads, …), when it can tell. */
+  threads?(): Record<string, number>;
   /** The main event loop's delay since the last call (which restarts the window), when the server can tell. */
   loopDelay?(): Promise<LoopDelay>;
 }
@@ -76,7 +78,11 @@ export interface Step {
   serverGaugesPeak: { calls: number; legs: number } | null;
   /** The server's main event loop over the step (its first INVITE until idle again), when it reports it. */
   serverLoopDelayMs: LoopDelay | null;
-  cpu: { parts: Record<string, number>; totalMs: number; msPerCall: number; percentOfOneCore: number; wallSeconds: number };
+  cpu: {
+    parts: Record<string, number>; totalMs: number; msPerCall: number; percentOfOneCore: number; wallSeconds: number;
+    /** The main process's CPU per call by group of threads (CallServer.threads), and its children's as `children`. */
+    threadsMsPerCall?: Record<string, number>;
+  };
   /** The hog's share while the step ran (percent of one core), when there was one. */
   hogPercentOfOneCore: number | null;
   recordings: StepRecordings;
@@ -105,6 +111,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     })();
     await server.loopDelay?.();
     const cpu0 = server.cpu();
+    const threads0 = server.threads?.();
     const t0 = performance.now();
     const caller = await startSipp({
       scenario: o.callerScenario, transport: 'udp', remote: `127.0.0.1:${server.sipPort}`, calls: o.calls, rate: o.rate, timeoutS,
@@ -118,6 +125,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     const calleeRun = calleeFinished ?? (await callee.done);
     const idle = await server.waitIdle(30_000);
     const cpu1 = server.cpu();
+    const threads1 = server.threads?.();
     const loopDelay = (await server.loopDelay?.().catch(() => null)) ?? null;
     const wallSeconds = (performance.now() - t0) / 1000;
     const hogPercent = hog ? hog.percentOfOneCore() : null;
@@ -138,6 +146,17 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
       parts[name] = Math.round(d.mainMs + d.childrenMs);
     }
     const totalMs = Object.values(parts).reduce((a, b) => a + b, 0);
+    let threadsMsPerCall: Record<string, number> | undefined;
+    if (threads0 && threads1) {
+      threadsMsPerCall = {};
+      let inProcess = 0;
+      for (const [k, v] of Object.entries(threads1)) {
+        const d = v - (threads0[k] ?? 0);
+        inProcess += d;
+        threadsMsPerCall[k] = round(d / Math.max(1, ok), 1);
+      }
+      threadsMsPerCall.children = round((totalMs - inProcess) / Math.max(1, ok), 1);
+    }
     const span = inviteSpan(times);
     const offeredCps = span.seconds > 0 ? round((span.count - 1) / span.seconds) : NaN;
     const achievedCps = span.seconds > 0 ? round(ok / span.seconds) : NaN;
@@ -179,6 +198,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
         msPerCall: round(totalMs / Math.max(1, ok), 1),
         percentOfOneCore: round((100 * totalMs) / (wallSeconds * 1000), 1),
         wallSeconds: round(wallSeconds, 1),
+        ...(threadsMsPerCall ? { threadsMsPerCall } : {}),
       },
       hogPercentOfOneCore: hogPercent,
       recordings,
@@ -228,6 +248,7 @@ export function stepLine(s: Step): string {
     `p50/p99 ${early}INVITE→200 ${st.inviteTo200.p50}/${st.inviteTo200.p99} ms; held ${s.heldPeak}; ` +
     (s.serverLoopDelayMs ? `loop delay p50/p99/max ${s.serverLoopDelayMs.p50}/${s.serverLoopDelayMs.p99}/${s.serverLoopDelayMs.max} ms; ` : '') +
     `CPU ${s.cpu.msPerCall} ms/call (${Object.entries(s.cpu.parts).map(([k, v]) => `${k} ${v}`).join(', ')} ms), ${s.cpu.percentOfOneCore} % of a core` +
+    (s.cpu.threadsMsPerCall ? ` [ms/call by thread: ${Object.entries(s.cpu.threadsMsPerCall).map(([k, v]) => `${k} ${v}`).join(', ')}]` : '') +
     (s.hogPercentOfOneCore !== null ? `, hog ${s.hogPercentOfOneCore} %` : '') +
     `; recordings ${s.recordings.files}, ${s.recordings.withSoundBothWays} with sound both ways` +
     (s.good ? '' : ` — NOT CLEAN: ${s.why.join('; ')}`);

@@ -7,7 +7,7 @@ import type { CallServer, StepRecordings } from './call-load.ts';
 import type { KamailioRtpengine } from './kamailio-rtpengine.ts';
 import type { BenchParley } from './parley-server.ts';
 import { checkPcaps } from './pcap-check.ts';
-import { treeCpu } from './proc-cpu.ts';
+import { threadGroupsCpuMs, treeCpu } from './proc-cpu.ts';
 import { checkRecordings, sidecarFiles } from './recording-check.ts';
 
 /** prom-client's event-loop lag gauges as Parley names them (collectDefaultMetrics, prefix parley_process_). */
@@ -28,6 +28,8 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
     name: 'parley',
     sipPort,
     cpu: () => ({ parley: treeCpu(parley.pid) }),
+    // The media and recording I/O threads name themselves (parley-media-N, parley-rec-io); `other` is V8's and libuv's helpers.
+    threads: () => threadGroupsCpuMs(parley.pid, ['parley-media', 'parley-rec-io']),
     beginStep: () => {
       seen = new Set(sidecarFiles(recordings));
     },

@@ -82,3 +82,41 @@ export function threadCpuMs(): Map<number, number> {
   }
   return out;
 }
+
+/**
+ * A process's own CPU (all threads, not its children) split by thread: `main` (the
+ * thread whose id is the pid), and the threads whose name (/proc/<pid>/task/<tid>/comm)
+ * starts with a prefix of `groups`, summed by that prefix; `other` is the rest of the
+ * process's total (V8's and libuv's helpers, and threads that ended meanwhile).
+ */
+export function threadGroupsCpuMs(pid: number, groups: string[]): Record<string, number> {
+  const out: Record<string, number> = { main: 0 };
+  for (const g of groups) out[g] = 0;
+  const total = processCpuMs(pid) ?? 0;
+  let named = 0;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { ...out, other: total };
+  }
+  for (const tid of tids) {
+    const path = `/proc/${pid}/task/${tid}/stat`;
+    let comm: string;
+    try {
+      const s = readFileSync(path, 'latin1');
+      comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+    } catch {
+      continue;
+    }
+    const f = statFields(pid, path);
+    if (!f) continue;
+    const ms = ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks();
+    const key = Number(tid) === pid ? 'main' : groups.find((g) => comm.startsWith(g));
+    if (!key) continue;
+    out[key] += ms;
+    named += ms;
+  }
+  out.other = total - named;
+  return out;
+}

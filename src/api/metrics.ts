@@ -1,7 +1,6 @@
 // Prometheus metrics (prom-client) in a registry of this process's own, so that
 // several Parleys in one process (tests) do not share counters. Gauges are read
 // from the live objects when scraped; counters follow the event hub.
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Parley } from '../app.ts';
@@ -11,6 +10,7 @@ import type { MediaRoom } from '../media-plane/media-room.ts';
 const DROP_LABELS = { malformed: 'malformed', wrongSource: 'wrong_source', unexpectedPt: 'unexpected_pt', srtpFailures: 'srtp_failure' } as const;
 import type { MixerParticipant } from '../mixer/mixer-participant.ts';
 import type { Recorder } from '../recording/recorder.ts';
+import { recordingIo } from '../recording/io/recording-io.ts';
 import type { ApiEvent } from './event-hub.ts';
 
 type JitterStats = MixerParticipant['jitterStats'];
@@ -234,11 +234,11 @@ export class Metrics {
     this.registry.clear();
   }
 
+  /** The saved recording's files, stat'ed in one call to the recording I/O thread (not one libuv pool call per file). */
   private async countBytes(files: string[]): Promise<void> {
     const dir = this.parley.config.recording.dir;
-    let total = 0;
-    for (const f of files) total += await stat(join(dir, f)).then((s) => s.size, () => 0);
-    this.recordingBytes.inc(total);
+    const sizes = await recordingIo().sizes(files.map((f) => join(dir, f)));
+    this.recordingBytes.inc(sizes.reduce((a, b) => a + b, 0));
   }
 
   private async rooms(): Promise<MediaRoom[]> {

@@ -300,6 +300,14 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const afterMask = rms(mix.samples, at(m.end.fileMs + 100), at(400));
     assert.ok(masked < 0.002, `silence while masked: rms ${masked.toFixed(4)}`);
     assert.ok(afterMask > 0.05, `audio after the mask: rms ${afterMask.toFixed(3)}`);
+    // parley_recording_bytes_total counts the saved files' sizes (read in one call to the recording I/O thread).
+    const fs = await import('node:fs');
+    const onDisk = (saved.data.files as string[]).reduce((sum, f) => sum + fs.statSync(join(parley.recordingDir, f)).size, 0);
+    const counted = await waitFor('parley_recording_bytes_total', async () => {
+      const n = Number(/^parley_recording_bytes_total (\d+)/m.exec((await call(base, 'GET', '/metrics')).text)?.[1] ?? 0);
+      return n > 0 ? n : undefined;
+    });
+    assert.equal(counted, onDisk);
   });
 
   it('`parley recordings` lists the recording and downloads its mix', async () => {

@@ -15,9 +15,10 @@
 // signed with the recordings' key) is replaced atomically. A log cut short loses
 // lines the head still names: the next start says so in the log itself (an
 // `audit.truncated` entry), and verify reports it.
-import { open, readFile, rename, writeFile, mkdir, type FileHandle } from 'node:fs/promises';
+import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
+import { recordingIo } from '../io/recording-io.ts';
 import { sha256Hex } from './canonical-json.ts';
 import type { SigningKey, VerifyKey } from './signing-key.ts';
 
@@ -225,10 +226,9 @@ export class AuditLog {
         this.headDirty = false;
         const key = this.key!;
         const head: AuditHead = { seq: this.seq, hash: this.head, at: new Date().toISOString(), keyId: key.id, signature: key.sign(headSignedText(this.seq, this.head)) };
-        const tmp = `${this.path}.head.tmp`;
         try {
-          await writeFile(tmp, JSON.stringify(head) + '\n', { mode: 0o600 });
-          await rename(tmp, `${this.path}.head`);
+          // Temp file + rename in the recording I/O thread (one batched call, not four to libuv's pool).
+          await recordingIo().writeAtomic(`${this.path}.head`, JSON.stringify(head) + '\n', 0o600);
         } catch (err) {
           this.log.warn({ err, file: `${this.path}.head` }, 'audit log head write failed');
         }

@@ -2,16 +2,17 @@
 // put, `{"d": id}` delete) appended asynchronously in order, read back at start,
 // and rewritten as one put per entry (temp file + rename) when it has grown or
 // the folder disagreed with it. A journal that is missing or does not parse
-// reads as nothing: the index rebuilds it from the sidecars.
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// reads as nothing: the index rebuilds it from the sidecars. Appends run in the
+// recording I/O thread (one batched call each, not open, write and close on libuv's pool).
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
+import { recordingIo } from '../io/recording-io.ts';
 import type { IndexEntry } from './index-entry.ts';
 
 export class IndexJournal {
   private queue: string[] = [];
   private running: Promise<void> | null = null;
-  private dirReady = false;
   /** Lines in the file, or queued for it (the index compacts when they are many more than its entries). */
   lines = 0;
 
@@ -89,17 +90,13 @@ export class IndexJournal {
       try {
         while (this.queue.length > 0) {
           const text = this.queue.splice(0).join('');
-          if (!this.dirReady) {
-            await mkdir(dirname(this.file), { recursive: true });
-            this.dirReady = true;
-          }
-          await appendFile(this.file, text);
+          // The folder is made if it is missing (or has gone).
+          await recordingIo().append(this.file, text);
         }
       } catch (err) {
         // The next start reconciles with the folder; the index in memory is right.
         this.log.warn({ err, file: this.file }, 'recordings index journal write failed');
         this.queue = [];
-        this.dirReady = false; // the folder may have gone: made again with the next line
       }
     })().finally(() => {
       this.running = null;

@@ -1,8 +1,10 @@
 // A finalized recording's signature: `<id>.json.sig` beside the sidecar, a small
 // JSON file holding an Ed25519 signature over the sidecar's canonical JSON without
 // `updatedAt` (canonical-json.ts), which includes the sha256 of every audio file.
-// Written atomically (temp file + rename), asynchronously.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+// Written atomically (temp file + rename, removed if that fails), in the recording
+// I/O thread with the sidecars' writes (one batched call, not four calls to libuv's pool).
+import { readFile } from 'node:fs/promises';
+import { recordingIo } from '../io/recording-io.ts';
 import type { RecordingMetadata } from '../metadata.ts';
 import { sha256Hex, signedSidecarText } from './canonical-json.ts';
 import type { SigningKey, VerifyKey } from './signing-key.ts';
@@ -29,9 +31,7 @@ export function signSidecar(id: string, meta: RecordingMetadata, key: SigningKey
 }
 
 export async function writeSignature(path: string, sig: SidecarSignature): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(sig, null, 2) + '\n', { mode: 0o644 });
-  await rename(tmp, path);
+  await recordingIo().writeAtomic(path, JSON.stringify(sig, null, 2) + '\n', 0o644);
 }
 
 export async function readSignature(path: string): Promise<SidecarSignature | null> {

@@ -12,7 +12,7 @@
 // makes up for what it may have done: a create adopts the descriptor the dead
 // thread left open on the file, a close closes the number only if it still names
 // its file, an atomic write first closes a descriptor left open on its temp file.
-import { closeSync, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, read, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, read, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -20,6 +20,13 @@ import process from 'node:process';
 import { parentPort } from 'node:worker_threads';
 
 const HASH_READ_BYTES = 256 * 1024;
+
+// The OS thread's name (Linux), so that top -H, perf and /proc/<pid>/task show this thread.
+try {
+  writeFileSync('/proc/thread-self/comm', 'parley-rec-io');
+} catch {
+  // not Linux, or /proc is not mounted: the name is only a help
+}
 
 function fail(err) {
   return { message: err?.message ?? String(err), code: err?.code ?? null };
@@ -100,15 +107,16 @@ function closeAgain(fd, path) {
   if (sameFile(a, b)) closeSync(fd);
 }
 
-function writeAtomic(path, text) {
+function writeAtomic(path, text, mode) {
   const tmp = `${path}.tmp`;
+  const options = mode === undefined ? undefined : { mode };
   try {
     try {
-      writeFileSync(tmp, text);
+      writeFileSync(tmp, text, options);
     } catch (err) {
       if (err.code !== 'ENOENT') throw err;
       mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(tmp, text);
+      writeFileSync(tmp, text, options);
     }
     renameSync(tmp, path);
   } catch (err) {
@@ -122,14 +130,38 @@ function writeAtomic(path, text) {
   }
 }
 
+function append(path, text) {
+  try {
+    appendFileSync(path, text);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    mkdirSync(dirname(path), { recursive: true });
+    appendFileSync(path, text);
+  }
+}
+
+/** A file's size; 0 when it is missing or cannot be stat'ed. */
+function sizeOf(path) {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The sha256 of the file behind `fd`, read back on libuv's pool. A short read is the end of
+ * a regular file (a positional read returns fewer bytes only there), so a file shorter than
+ * HASH_READ_BYTES costs one read, not two (the second would only have returned 0).
+ */
 function sha256Of(fd, done) {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
   const next = (at) =>
     read(fd, buf, 0, buf.length, at, (err, n) => {
       if (err) return done(err);
-      if (n === 0) return done(null, h.digest('hex'));
-      h.update(buf.subarray(0, n));
+      if (n > 0) h.update(buf.subarray(0, n));
+      if (n < buf.length) return done(null, h.digest('hex'));
       next(at + n);
     });
   next(0);
@@ -164,7 +196,13 @@ parentPort.on('message', ({ ops, payload }) => {
           break;
         case 'writeAtomic':
           if (op.resent) for (const fd of descriptorsOn(`${op.path}.tmp`)) closeSync(fd);
-          writeAtomic(op.path, op.text);
+          writeAtomic(op.path, op.text, op.mode);
+          break;
+        case 'append':
+          append(op.path, op.text);
+          break;
+        case 'sizes':
+          value = op.paths.map(sizeOf);
           break;
         case 'exit':
           process.exit(70); // test hook: dies with the batch run but unanswered

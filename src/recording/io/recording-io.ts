@@ -38,7 +38,9 @@ type Op =
   | { kind: 'sync'; fd: number }
   | { kind: 'sha256'; fd: number }
   | { kind: 'close'; fd: number }
-  | { kind: 'writeAtomic'; path: string; text: string }
+  | { kind: 'writeAtomic'; path: string; text: string; mode?: number }
+  | { kind: 'sizes'; paths: string[] }
+  | { kind: 'append'; path: string; text: string }
   // Test hook: the thread exits after running the batch, before answering it.
   | { kind: 'exit' };
 
@@ -110,9 +112,26 @@ export class RecordingIo {
     return this.call({ kind: 'close', fd }) as Promise<void>;
   }
 
-  /** `text` to `path` atomically: a temp file beside it, renamed over it (removed if that fails). */
-  writeAtomic(path: string, text: string): Promise<void> {
-    return this.call({ kind: 'writeAtomic', path, text }) as Promise<void>;
+  /**
+   * `text` to `path` atomically: a temp file beside it, renamed over it (removed if that
+   * fails). `mode`: the temp file's permissions when it is created (default 0o666 less the umask).
+   */
+  writeAtomic(path: string, text: string, mode?: number): Promise<void> {
+    return this.call(mode === undefined ? { kind: 'writeAtomic', path, text } : { kind: 'writeAtomic', path, text, mode }) as Promise<void>;
+  }
+
+  /**
+   * Appends `text` to `path` (created, with its folder, if missing): open, write and close in
+   * the thread, one batched call instead of three to libuv's pool. A call sent again after its
+   * thread died may append twice: for idempotent lines only (the recordings index's journal).
+   */
+  append(path: string, text: string): Promise<void> {
+    return this.call({ kind: 'append', path, text }) as Promise<void>;
+  }
+
+  /** The size in bytes of each file (0 for one that is missing or unreadable): one call for them all, not a stat each on libuv's pool. */
+  sizes(paths: string[]): Promise<number[]> {
+    return this.call({ kind: 'sizes', paths }) as Promise<number[]>;
   }
 
   /** `fn` is called when the thread dies, with how many calls were sent to the next one; returns the unsubscribe. */

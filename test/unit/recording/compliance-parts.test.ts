@@ -3,7 +3,7 @@
 // journal (corrupt → rebuilt, stale → reconciled, hand-placed sidecars noticed),
 // retention precedence and the config keys.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +15,9 @@ import { normalizeUri } from '../../../src/recording/compliance/index-entry.ts';
 import { RecordingIndex, type RecordingQuery } from '../../../src/recording/compliance/recording-index.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { resolveRetention } from '../../../src/recording/compliance/retention-policy.ts';
+import { checkSignature, readSignature, signatureFile, signSidecar, writeSignature } from '../../../src/recording/compliance/sidecar-signature.ts';
 import { SigningKey } from '../../../src/recording/compliance/signing-key.ts';
+import { recordingIo } from '../../../src/recording/io/recording-io.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-compliance-unit-'));
@@ -74,6 +76,38 @@ describe('audit log', () => {
     assert.equal(report.lines, 50);
     audit.close();
     await audit.settled();
+  });
+
+  it('writes its signed head and a sidecar signature through the recording I/O thread (0600 and 0644, no temp file left), not through libuv pool calls', async () => {
+    const dir = join(root, 'a-io');
+    const file = join(dir, 'audit.jsonl');
+    const io = recordingIo();
+    const seen: Array<{ path: string; mode: number | undefined }> = [];
+    const original = io.writeAtomic;
+    io.writeAtomic = function (path: string, text: string, mode?: number) {
+      seen.push({ path, mode });
+      return original.call(this, path, text, mode);
+    };
+    try {
+      const audit = await AuditLog.open(file, key, log);
+      await audit.append('created', 'r1', 'parley');
+      await audit.settled();
+      const sigPath = join(dir, signatureFile('r1'));
+      const meta = JSON.parse(sidecar('r1', '2026-12-03T00:00:00.000Z')) as RecordingMetadata;
+      await writeSignature(sigPath, signSidecar('r1', meta, key));
+      assert.deepEqual(seen, [{ path: `${file}.head`, mode: 0o600 }, { path: sigPath, mode: 0o644 }]);
+      const head = JSON.parse(readFileSync(`${file}.head`, 'utf8')) as { seq: number };
+      assert.equal(head.seq, 1);
+      assert.equal(statSync(`${file}.head`).mode & 0o777, 0o600);
+      assert.equal(statSync(sigPath).mode & 0o777, 0o644 & ~process.umask());
+      assert.deepEqual(checkSignature(meta, (await readSignature(sigPath))!, key), { ok: true });
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+      assert.equal((await verifyAuditLog(file, key)).ok, true);
+      audit.close();
+      await audit.settled();
+    } finally {
+      io.writeAtomic = original;
+    }
   });
 
   it('cuts off a line a crash left unfinished, says so in the log, and the chain goes on', async () => {
@@ -148,6 +182,37 @@ describe('recordings index', () => {
     assert.deepEqual(first.entries.map((e) => e.id), ['c']);
     assert.deepEqual(idx.query({ limit: 1, cursor: first.next! }).entries.map((e) => e.id), ['a']);
     idx.close();
+  });
+
+  it('appends its journal through the recording I/O thread (the folder made when missing); a new index reads the puts back', async () => {
+    const dir = join(root, 'idx-io');
+    mkdirSync(dir, { recursive: true });
+    const journal = join(dir, 'not-yet', 'index.jsonl');
+    const io = recordingIo();
+    const appended: string[] = [];
+    const original = io.append;
+    io.append = function (path: string, text: string) {
+      appended.push(path);
+      return original.call(this, path, text);
+    };
+    try {
+      const idx = new RecordingIndex(dir, journal, log);
+      for (const id of ['j1', 'j2', 'j3']) {
+        writeFileSync(join(dir, `${id}.json`), sidecar(id, '2026-12-01T10:00:00.000Z'));
+        assert.ok(idx.putMeta(id, JSON.parse(sidecar(id, '2026-12-01T10:00:00.000Z')) as RecordingMetadata));
+      }
+      await idx.flushed();
+      idx.close();
+      assert.ok(appended.length >= 1 && appended.every((p) => p === journal), JSON.stringify(appended));
+      assert.deepEqual(readFileSync(journal, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { p?: { id: string } }).p?.id), ['j1', 'j2', 'j3']);
+      const again = new RecordingIndex(dir, journal, log);
+      await again.open();
+      assert.deepEqual([again.size, again.stats.fromJournal, again.stats.rebuilt], [3, 3, false]);
+      again.close();
+      await again.flushed();
+    } finally {
+      io.append = original;
+    }
   });
 
   it('finds SIPREC sessions by participant AOR, group id and session id; journal entries of other recordings stay as they were', () => {

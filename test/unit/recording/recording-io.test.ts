@@ -1,6 +1,7 @@
 // The recording I/O thread: calls of many files go in few batches, bytes land
 // where they were asked to, failures come back as errors with their code.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,30 @@ describe('RecordingIo', () => {
       for (let pass = 0; pass < 5; pass++) assert.equal(b[pass * 100 + 50], (i + pass) % 256);
       assert.match(hashes[i]!, /^[0-9a-f]{64}$/);
     }
+  });
+
+  it('sha256(): the hash of the whole file, whether it ends inside, at or past a 256 KiB read', async () => {
+    const io = new RecordingIo();
+    const chunk = 256 * 1024;
+    for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 2 * chunk + 7]) {
+      const path = join(dir, `hash-${size}.bin`);
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) data[i] = (i * 31 + size) & 0xff;
+      const fd = await io.create(path);
+      if (size > 0) assert.equal(await io.write(fd, data, 0, size, 0), size);
+      assert.equal(await io.sha256(fd), createHash('sha256').update(data).digest('hex'), `a file of ${size} bytes`);
+      await io.close(fd);
+    }
+  });
+
+  it('sizes(): the size of every file in one call (0 for a missing one), in one batch', async () => {
+    const io = new RecordingIo();
+    writeFileSync(join(dir, 'size-a.bin'), Buffer.alloc(1234));
+    writeFileSync(join(dir, 'size-b.bin'), '');
+    const before = io.batches;
+    const sizes = await io.sizes([join(dir, 'size-a.bin'), join(dir, 'size-b.bin'), join(dir, 'size-missing.bin'), join(dir, 'size-a.bin', 'not-a-dir')]);
+    assert.deepEqual(sizes, [1234, 0, 0, 0]);
+    assert.equal(io.batches - before, 1);
   });
 
   it('a failed call rejects with the error code; the thread goes on with the next ones', async () => {
