@@ -34,6 +34,15 @@ export interface CallServer {
   endStep(answered: number[]): Promise<StepRecordings>;
   /** Calls and legs the server reports right now, when it can tell. */
   gauges?(): Promise<{ calls: number; legs: number }>;
+  /** The main event loop's delay since the last call (which restarts the window), when the server can tell. */
+  loopDelay?(): Promise<LoopDelay>;
+}
+
+/** Event-loop delay of the server's main thread over a step (perf_hooks histogram, ms). */
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
 }
 
 export interface StepOptions {
@@ -65,6 +74,8 @@ export interface Step {
   setupMs: { inviteTo183: Spread; inviteToCalleeInvite: Spread; inviteTo200: Spread };
   heldPeak: number;
   serverGaugesPeak: { calls: number; legs: number } | null;
+  /** The server's main event loop over the step (its first INVITE until idle again), when it reports it. */
+  serverLoopDelayMs: LoopDelay | null;
   cpu: { parts: Record<string, number>; totalMs: number; msPerCall: number; percentOfOneCore: number; wallSeconds: number };
   /** The hog's share while the step ran (percent of one core), when there was one. */
   hogPercentOfOneCore: number | null;
@@ -92,6 +103,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
         await new Promise((r) => setTimeout(r, GAUGES_EVERY_MS));
       }
     })();
+    await server.loopDelay?.();
     const cpu0 = server.cpu();
     const t0 = performance.now();
     const caller = await startSipp({
@@ -106,6 +118,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     const calleeRun = calleeFinished ?? (await callee.done);
     const idle = await server.waitIdle(30_000);
     const cpu1 = server.cpu();
+    const loopDelay = (await server.loopDelay?.().catch(() => null)) ?? null;
     const wallSeconds = (performance.now() - t0) / 1000;
     const hogPercent = hog ? hog.percentOfOneCore() : null;
     sampling = false;
@@ -159,6 +172,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
       },
       heldPeak: peakOverlap(held),
       serverGaugesPeak: peak,
+      serverLoopDelayMs: loopDelay,
       cpu: {
         parts,
         totalMs,
@@ -212,6 +226,7 @@ export function stepLine(s: Step): string {
   const early = st.inviteTo183.n ? `INVITE→183 ${st.inviteTo183.p50}/${st.inviteTo183.p99} ms, ` : '';
   return `${s.server}${s.hog ? ' +hog' : ''} rate ${s.rate} (offered ${s.offeredCps}, achieved ${s.achievedCps} calls/s): ${s.ok}/${s.offered} ok, ${s.failed} failed; ` +
     `p50/p99 ${early}INVITE→200 ${st.inviteTo200.p50}/${st.inviteTo200.p99} ms; held ${s.heldPeak}; ` +
+    (s.serverLoopDelayMs ? `loop delay p50/p99/max ${s.serverLoopDelayMs.p50}/${s.serverLoopDelayMs.p99}/${s.serverLoopDelayMs.max} ms; ` : '') +
     `CPU ${s.cpu.msPerCall} ms/call (${Object.entries(s.cpu.parts).map(([k, v]) => `${k} ${v}`).join(', ')} ms), ${s.cpu.percentOfOneCore} % of a core` +
     (s.hogPercentOfOneCore !== null ? `, hog ${s.hogPercentOfOneCore} %` : '') +
     `; recordings ${s.recordings.files}, ${s.recordings.withSoundBothWays} with sound both ways` +

@@ -10,6 +10,9 @@ import { checkPcaps } from './pcap-check.ts';
 import { treeCpu } from './proc-cpu.ts';
 import { checkRecordings, sidecarFiles } from './recording-check.ts';
 
+/** prom-client's event-loop lag gauges as Parley names them (collectDefaultMetrics, prefix parley_process_). */
+const LAG = 'parley_process_nodejs_eventloop_lag';
+
 function readdirSafe(dir: string): string[] {
   try {
     return readdirSync(dir);
@@ -57,6 +60,14 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
       // Only the two gauges (a full scrape also renders every leg's RTP gauges): the bench's probe, not the workload.
       const m = await parley.metrics(['parley_calls_active', 'parley_legs']);
       return { calls: m.get('parley_calls_active') ?? 0, legs: m.get('parley_legs') ?? 0 };
+    },
+    async loopDelay() {
+      // Reading the lag gauge makes prom-client copy its perf_hooks histogram into the
+      // min/max/percentile gauges and restart it: the figures cover the time since the last read.
+      await parley.metrics([`${LAG}_seconds`]);
+      const m = await parley.metrics([`${LAG}_p50_seconds`, `${LAG}_p99_seconds`, `${LAG}_max_seconds`]);
+      const ms = (name: string): number => Math.round((m.get(`${LAG}_${name}_seconds`) ?? NaN) * 1e4) / 10;
+      return { p50: ms('p50'), p99: ms('p99'), max: ms('max') };
     },
   };
 }

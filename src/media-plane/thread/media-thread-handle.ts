@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FrameSource, TickSink } from '../../mixer/frames.ts';
 import type { Logger } from '../../util/logger.ts';
+import { SlicedPass } from '../../util/sliced-pass.ts';
 import { MediaClosedError, SdpNegotiationError } from '../media-errors.ts';
 import type { MediaCommand, MediaEvent, MediaThreadInit, SerializedError } from './protocol.ts';
 import type { RemoteMediaRoom } from './remote-media-room.ts';
@@ -14,6 +15,12 @@ import { SinkDrain, SourcePump } from './source-pump.ts';
 
 const PUMP_MS = 40;
 const DRAIN_MS = 100;
+/**
+ * The timers' passes over every pump and every recorder's ring yield the event loop
+ * after this long (the rest follows in the next turn): one pass over a few hundred
+ * recorders held it for tens of ms, and calls being set up waited behind it.
+ */
+const SLICE_MS = 4;
 /** A recorder's ring: ~2.5 s of ticks of a 16 kHz room with four legs. */
 const SINK_RING_BYTES = 512 * 1024;
 
@@ -41,6 +48,12 @@ export class MediaThreadHandle {
   private nextId = 1;
   private readonly pumpTimer: NodeJS.Timeout;
   private readonly drainTimer: NodeJS.Timeout;
+  private readonly pumpPass = new SlicedPass<SourcePump>(SLICE_MS, (pump) => {
+    if (this.pumps.get(pump.id)?.pump === pump) pump.fill();
+  });
+  private readonly drainPass = new SlicedPass<SinkDrain>(SLICE_MS, (drain) => {
+    if (this.drains.get(drain.id)?.drain === drain) this.drainOne(drain, false);
+  });
   private dead = false;
   private closing = false;
   private lastError: Error | null = null;
@@ -66,8 +79,8 @@ export class MediaThreadHandle {
       this.log.error({ err }, 'media thread failed');
     });
     this.worker.on('exit', (code) => this.onExit(code));
-    this.pumpTimer = setInterval(() => this.pump(), PUMP_MS).unref();
-    this.drainTimer = setInterval(() => this.drainAll(false), DRAIN_MS).unref();
+    this.pumpTimer = setInterval(() => this.pumpPass.start([...this.pumps.values()].map((p) => p.pump)), PUMP_MS).unref();
+    this.drainTimer = setInterval(() => this.drainPass.start([...this.drains.values()].map((d) => d.drain)), DRAIN_MS).unref();
   }
 
   get isDead(): boolean {
@@ -180,6 +193,8 @@ export class MediaThreadHandle {
     this.closing = true;
     clearInterval(this.pumpTimer);
     clearInterval(this.drainTimer);
+    this.pumpPass.close();
+    this.drainPass.close();
     void this.worker.terminate().catch(() => undefined);
   }
 
@@ -215,10 +230,6 @@ export class MediaThreadHandle {
     }
   }
 
-  private pump(): void {
-    for (const { pump } of this.pumps.values()) pump.fill();
-  }
-
   private drainAll(last: boolean): void {
     for (const { drain } of this.drains.values()) this.drainOne(drain, last);
   }
@@ -235,6 +246,8 @@ export class MediaThreadHandle {
   private onExit(code: number): void {
     clearInterval(this.pumpTimer);
     clearInterval(this.drainTimer);
+    this.pumpPass.close();
+    this.drainPass.close();
     this.dead = true;
     for (const p of this.pending.values()) p.reject(new MediaClosedError(`media thread ${this.index} died`));
     this.pending.clear();
