@@ -19,7 +19,7 @@ import { RecordingEncryption } from '../recording/encryption/recording-encryptio
 import { rotateKeys } from '../recording/encryption/rotate-keys.ts';
 import { pathInside } from '../recording/file-names.ts';
 import { S3Bucket } from '../recording/store/s3-bucket.ts';
-import { wavHeader } from '../recording/wav-file-writer.ts';
+import { wavHeader } from '../recording/wav-disk-file.ts';
 import { CliError } from './cli-error.ts';
 
 async function configuredKey(config: ParleyConfig): Promise<MasterKey> {

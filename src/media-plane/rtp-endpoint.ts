@@ -8,14 +8,18 @@
 // came from ('latch', 'once'), or only ever to the SDP address ('strict').
 // A packet from any other source is dropped, counted and logged, never played.
 //
-// The hot path allocates nothing of its own: one preallocated view, counters
-// in fields, no closures per packet (Node allocates the Buffer and rinfo).
+// This file is the endpoint's life (sockets, negotiation, close) and its send
+// side (RTP, RTCP reports and BYE); what arrives is RtpReceiver's
+// (rtp-receiver.ts: checks, latching, SSRCs, RTCP demux).
+//
+// The hot path allocates nothing of its own: counters in fields, no closures
+// per packet (Node allocates the Buffer and rinfo).
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { rtpWellFormed } from '../mixer/rtp.ts';
 import type { Logger } from '../util/logger.ts';
 import type { BoundPorts, IpFamily, PortAllocator } from './port-allocator.ts';
-import { RtpSourceLatch, type LatchMode } from './rtp-source-latch.ts';
+import { RtpReceiver } from './rtp-receiver.ts';
+import type { LatchMode } from './rtp-source-latch.ts';
 
 export type { LatchMode } from './rtp-source-latch.ts';
 
@@ -92,9 +96,6 @@ export interface RtpEndpointOptions {
   onSsrc: (ssrc: number) => void;
 }
 
-/** Largest datagram taken as RTP: a 20 ms Opus frame at its highest rate is ~1,275 bytes. */
-const MAX_PACKET = 1500;
-
 export class RtpEndpoint {
   readonly port: number;
   readonly stats: EndpointStats = {
@@ -110,20 +111,16 @@ export class RtpEndpoint {
     srtpFailures: 0,
     ssrcChanges: 0,
   };
-  /** performance.now() of the last valid RTP packet (or of the endpoint's creation). */
-  lastRxMs = performance.now();
 
   private readonly rtpSocket: dgram.Socket;
   private rtcpSocket: dgram.Socket | null;
   private media: EndpointMedia | null = null;
-  private readonly allowedPt = new Uint8Array(128);
   /** Where RTP goes: the SDP address, then the latched source. */
   private sendIp: string | null = null;
   private sendPort = 0;
   private rtcpSendIp: string | null = null;
   private rtcpSendPort = 0;
-  private readonly source: RtpSourceLatch;
-  private lastSsrc = -1;
+  private readonly receiver: RtpReceiver;
   private rtcp: RtcpContext | null = null;
   private rtcpTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -133,12 +130,12 @@ export class RtpEndpoint {
     private readonly opts: RtpEndpointOptions,
   ) {
     this.port = bound.port;
-    this.source = new RtpSourceLatch(opts.latching, opts.log);
+    this.receiver = new RtpReceiver(this.stats, opts, this.latched);
     this.rtpSocket = bound.rtp;
     this.rtcpSocket = bound.rtcp;
-    this.rtpSocket.on('message', this.onRtpMessage);
+    this.rtpSocket.on('message', this.receiver.onRtpMessage);
     this.rtpSocket.on('error', this.onSocketError);
-    this.rtcpSocket?.on('message', this.onRtcpMessage);
+    this.rtcpSocket?.on('message', this.receiver.onRtcpMessage);
     this.rtcpSocket?.on('error', this.onSocketError);
   }
 
@@ -149,6 +146,11 @@ export class RtpEndpoint {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** performance.now() of the last valid RTP packet (or of the endpoint's creation). */
+  get lastRxMs(): number {
+    return this.receiver.lastRxMs;
   }
 
   /** IPv4 or IPv6: the family of the socket, and so of every address it sends to. */
@@ -178,12 +180,10 @@ export class RtpEndpoint {
     if (this.closed) return;
     const prev = this.media?.remote;
     this.media = media;
-    this.allowedPt.fill(0);
-    for (const pt of media.payloadTypes) if (pt >= 0 && pt < 128) this.allowedPt[pt] = 1;
     const r = media.remote;
     const moved = !prev || (r.ip !== null && (r.ip !== prev.ip || r.port !== prev.port));
-    const src = this.source;
-    src.signalled(r.ip, r.port, moved);
+    this.receiver.configure(media, moved);
+    const src = this.receiver.source;
     if (src.ip === null) {
       this.sendIp = r.ip;
       this.sendPort = r.port;
@@ -211,6 +211,7 @@ export class RtpEndpoint {
   /** Attaches RTCP (reports every few seconds, the peer's reports read). */
   attachRtcp(rtcp: RtcpContext): void {
     this.rtcp = rtcp;
+    this.receiver.rtcp = rtcp;
     this.scheduleReport();
   }
 
@@ -227,7 +228,7 @@ export class RtpEndpoint {
       return;
     }
     this.rtcpSocket = s;
-    s.on('message', this.onRtcpMessage);
+    s.on('message', this.receiver.onRtcpMessage);
     s.on('error', this.onSocketError);
   }
 
@@ -283,95 +284,11 @@ export class RtpEndpoint {
     this.opts.allocator.release(this.port);
   }
 
-  private readonly onRtpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
-    const m = this.media;
-    if (m === null) return; // not negotiated yet (our offer is out, no answer): nothing to play it to
-    const len = buf.length;
-    if (len < 12 || len > MAX_PACKET || buf[0] >> 6 !== 2) {
-      this.stats.malformed++;
-      return;
-    }
-    const b1 = buf[1];
-    if (b1 >= 192 && b1 <= 223) {
-      // RTCP on the RTP port (RFC 5761 §4).
-      this.takeRtcp(buf, rinfo);
-      return;
-    }
-    // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
-    // latch the leg, put its sender on latching probation or count as received. Plain RTP is
-    // checked before its source; SRTP after decryption (its padding count is encrypted).
-    if (!m.srtp && !rtpWellFormed(buf)) {
-      this.stats.malformed++;
-      return;
-    }
-    if (!this.source.accepts(rinfo, this.lastRxMs)) {
-      this.source.ignored(rinfo, ++this.stats.wrongSource);
-      return;
-    }
-    let pkt = buf;
-    if (m.srtp) {
-      const plain = m.srtp.unprotectRtp(buf);
-      if (plain === null) {
-        this.stats.srtpFailures++;
-        return;
-      }
-      pkt = plain;
-      if (!rtpWellFormed(pkt)) {
-        this.stats.malformed++;
-        return;
-      }
-    }
-    if (this.allowedPt[pkt[1] & 0x7f] === 0) {
-      this.stats.unexpectedPt++;
-      return;
-    }
-    if (this.source.wantsLatch) {
-      this.source.latch(rinfo);
-      if (m.remote.ip !== null) {
-        this.sendIp = rinfo.address;
-        this.sendPort = rinfo.port;
-      }
-    }
-    const now = performance.now();
-    this.lastRxMs = now;
-    this.stats.packetsIn++;
-    this.stats.bytesIn += len;
-    const ssrc = ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0;
-    if (ssrc !== this.lastSsrc) {
-      if (this.lastSsrc !== -1) this.stats.ssrcChanges++;
-      this.lastSsrc = ssrc;
-      this.opts.onSsrc(ssrc);
-    }
-    this.rtcp?.onRtpReceived(ssrc, (pkt[2] << 8) | pkt[3], ((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7]) >>> 0, now);
-    this.opts.onRtp(pkt, now);
+  /** The receiver latched the peer's source: RTP goes there from now on. */
+  private readonly latched = (rinfo: dgram.RemoteInfo): void => {
+    this.sendIp = rinfo.address;
+    this.sendPort = rinfo.port;
   };
-
-  private readonly onRtcpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (this.media === null) return;
-    if (buf.length < 8 || buf.length > MAX_PACKET || buf[0] >> 6 !== 2) {
-      this.stats.malformed++;
-      return;
-    }
-    this.takeRtcp(buf, rinfo);
-  };
-
-  private takeRtcp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    const m = this.media!;
-    // RTCP is accepted from the peer's host only (its port may differ from the RTP one).
-    const expectIp = this.source.ip ?? m.remote.ip;
-    if (expectIp !== null && rinfo.address !== expectIp) {
-      this.stats.wrongSource++;
-      return;
-    }
-    let pkt: Buffer | null = buf;
-    if (m.srtp) pkt = m.srtp.unprotectRtcp(buf);
-    if (pkt === null) {
-      this.stats.srtpFailures++;
-      return;
-    }
-    this.stats.rtcpIn++;
-    if (this.rtcp && !this.rtcp.handleRtcp(pkt, performance.now())) this.stats.malformed++;
-  }
 
   private scheduleReport(): void {
     if (this.closed || !this.rtcp) return;
@@ -395,8 +312,9 @@ export class RtpEndpoint {
     const out = m.srtp ? m.srtp.protectRtcp(report) : report;
     const socket = m.remote.rtcpMux || !this.rtcpSocket ? this.rtpSocket : this.rtcpSocket;
     // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1).
-    const ip = this.source.ip ?? this.rtcpSendIp;
-    const port = m.remote.rtcpMux ? (this.source.ip ? this.source.port : this.rtcpSendPort) : this.rtcpSendPort;
+    const src = this.receiver.source;
+    const ip = src.ip ?? this.rtcpSendIp;
+    const port = m.remote.rtcpMux ? (src.ip ? src.port : this.rtcpSendPort) : this.rtcpSendPort;
     this.stats.rtcpOut++;
     if (sent) socket.send(out, port, ip, sent);
     else socket.send(out, port, ip);

@@ -5,7 +5,7 @@
 // that thread in batches.
 //
 // Not a FileHandle: it is not closed on garbage collection, so its owner closes it
-// (WavFileWriter always does, in its last pass). close() is idempotent and every
+// (WavDiskFile always does, in its WavFileWriter's last pass). close() is idempotent and every
 // call after it fails with EBADF without touching the descriptor number (which the
 // kernel may already have given to another file).
 import { recordingIo, type RecordingIo } from './io/recording-io.ts';

@@ -1,10 +1,9 @@
-// A Recorder is the TickSink of one room: per tick it appends the mix to a mono
-// WAV, each present leg's own input to that leg's stem (stems.ts), and a stereo frame (left:
-// the caller leg, right: the sum of every other leg's input) to a stereo WAV.
-// All appends are memory copies; a timer flushes them with async writes and
-// rewrites the headers (see WavFileWriter), and rewrites the JSON sidecar at most
-// once a second (SidecarWriter: async, atomic). No synchronous file call is made
-// while recording or closing.
+// A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix,
+// one stem per leg (stems.ts), a stereo WAV (left: the caller leg, right: every other
+// leg) and the JSON sidecar. Each tick goes into them as memory copies
+// (recorder-tick-feed.ts); a timer flushes them with async writes and rewrites the
+// headers (see WavFileWriter), and rewrites the sidecar at most once a second
+// (SidecarWriter: async, atomic). No synchronous file call while recording or closing.
 //
 // Write failures (a full disk): each file reports its outage once ('writeError',
 // also in the sidecar's writeFailures), keeps the audio on disk consistent, and
@@ -19,7 +18,7 @@
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
 //   first leg to join. A leg id seen in a tick but never added joins implicitly.
-import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from '../mixer/frames.ts';
+import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type TickSink } from '../mixer/frames.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
@@ -29,24 +28,19 @@ import { finalizeRecording } from './finalize-recording.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import type { SiprecSidecar } from './siprec-sidecar.ts';
-import { StereoFrame } from './stereo-frame.ts';
 import { CompanionFiles } from './companion-files.ts';
 import { PauseMask } from './pause-mask.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
 import { fileEntryOf, settleEntry, Stems } from './stems.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
 import { RecorderLegs } from './recorder-legs.ts';
+import { RecorderTickFeed } from './recorder-tick-feed.ts';
 import type { RecorderEvents, RecorderOptions } from './recorder-types.ts';
 export type { RecorderEvents, RecorderOptions };
 
-
 const META_EVERY_MS = 1000;
-const NO_LEGS: ReadonlyMap<string, PcmFrame | null> = new Map();
 /** WAV headers are rewritten about this often while recording (every pass when flushIntervalMs is longer). */
 const HEADER_EVERY_MS = 500;
-/** A final sidecar that cannot be written is retried this often, this many times (5 min). */
-const SIDECAR_RETRY_MS = 5000;
-const SIDECAR_RETRIES = 60;
 
 export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   readonly id: string;
@@ -62,24 +56,16 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly stereo: WavFileWriter | null;
   private readonly legs: RecorderLegs;
   private readonly stems: Stems;
-  private readonly zeros: Int16Array;
-  private readonly stereoFrame: StereoFrame;
+  private readonly feed: RecorderTickFeed;
   private readonly sidecar: SidecarWriter;
   private readonly notices: NoticeOverlay;
   private flushTimer: NodeJS.Timeout | null;
-  /** After close, while the final sidecar cannot be written (a full disk): its next attempt. */
-  private sidecarRetryTimer: NodeJS.Timeout | null = null;
   private lastMetaWrite = 0;
   private clockMs: number | null = null;
-  private badFrames = 0;
   private closed = false;
   /** Files written beside the audio (SIPREC metadata versions): awaited and hashed before finalization. */
   private readonly companions: CompanionFiles;
   private readonly pauseMask: PauseMask;
-  /** The tick writeTick is writing (legFrame's input). */
-  private tickLegs: ReadonlyMap<string, PcmFrame | null> = NO_LEGS;
-  private tickNotices: ReadonlyMap<string, PcmFrame> = NO_LEGS as ReadonlyMap<string, PcmFrame>;
-  private tickSilent = false;
   private resolveFinalized!: (m: RecordingMetadata) => void;
   private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
@@ -94,8 +80,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const started = new Date();
     this.id = `${safeName(options.roomId, 48)}-${compactTime(started)}-${Math.random().toString(16).slice(2, 8)}`;
     this.base = this.id;
-    this.zeros = new Int16Array(this.n);
-    this.stereoFrame = new StereoFrame(this.n, this.zeros);
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
     const keys = options.encryption?.newRecording(this.dir, this.id) ?? null;
@@ -133,6 +117,17 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.legs = new RecorderLegs(this.meta, this.stems);
     this.companions = new CompanionFiles((f) => this.path(f), this.log);
     this.pauseMask = new PauseMask(this.meta.pauses, this.meta.masks, () => this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked }));
+    this.feed = new RecorderTickFeed({
+      n: this.n,
+      mix: this.mix,
+      stereo: this.stereo,
+      stems: this.stems,
+      legs: this.legs,
+      notices: this.notices,
+      pauseMask: this.pauseMask,
+      skipWhilePaused: this.meta.pauseMode === 'skip',
+      log: this.log,
+    });
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     // A random phase, so that the flushes of rooms started together do not all land
     // in the same event-loop turn (and delay one mixer tick by all of them at once).
@@ -185,39 +180,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.clockMs = tick.timeMs;
     for (const id of tick.legs.keys()) if (!this.legs.has(id)) this.joinLeg(id, {}, false);
     this.clockMs = tick.timeMs + FRAME_MS;
-    // Taken (and marked) even while paused: a notice is not written late.
-    const notices = this.notices.take();
-    const paused = this.pauseMask.isPaused;
-    if (paused && this.meta.pauseMode === 'skip') return;
-    const silent = paused || this.pauseMask.isMasked;
-    this.mix.append(silent ? this.zeros : NoticeOverlay.add(this.fit(tick.mix), notices, notices.keys()));
-    // legFrame reads these (a closure made once, not one per tick).
-    this.tickLegs = tick.legs;
-    this.tickNotices = notices;
-    this.tickSilent = silent;
-    this.stems.append(this.legFrame);
-    if (this.stereo) {
-      const stereo = this.stereoFrame;
-      stereo.reset();
-      for (const id of tick.legs.keys()) {
-        const side = id === this.legs.caller ? 'left' : this.legs.side(id);
-        if (side === 'none') continue;
-        const frame = this.legFrame(id);
-        if (side === 'left') stereo.setLeft(frame);
-        else stereo.addRight(frame);
-      }
-      this.stereo.append(stereo.interleave());
-    }
-    this.tickLegs = NO_LEGS;
+    this.feed.write(tick);
   }
-
-  /** A leg's frame of the tick being written: silence, its input, plus a notice played to it alone. */
-  private readonly legFrame = (id: string): PcmFrame => {
-    if (this.tickSilent) return this.zeros;
-    const raw = this.tickLegs.get(id) ?? null;
-    const frame = raw === null ? this.zeros : this.fit(raw);
-    return this.tickNotices.size === 0 ? frame : NoticeOverlay.add(frame, this.tickNotices, [id]);
-  };
 
   /** A leg joins (or its details change, if present). Starts its stem now. */
   addLeg(legId: string, info: LegInfo): void {
@@ -344,24 +308,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const m = this.metadata;
     this.safeEmit('finalized', m);
     this.resolveFinalized(m);
-    if (this.sidecar.failing) this.retrySidecar(SIDECAR_RETRIES);
-  }
-
-  /**
-   * The final sidecar did not reach the disk: tried again every few seconds for a
-   * while (unref'd: it never holds the process), else the next start repairs it.
-   */
-  private retrySidecar(left: number): void {
-    this.sidecarRetryTimer = setTimeout(() => {
-      this.sidecarRetryTimer = null;
-      this.saveMeta().then(
-        () => {
-          if (this.sidecar.failing && left > 1) this.retrySidecar(left - 1);
-        },
-        (err: unknown) => this.fail(err as Error),
-      );
-    }, SIDECAR_RETRY_MS);
-    this.sidecarRetryTimer.unref();
+    // The final sidecar did not reach the disk (a full disk): tried again for a while.
+    this.sidecar.retryWhileFailing(() => this.saveMeta(), (err) => this.fail(err));
   }
 
   private flush(): void {
@@ -377,14 +325,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
 
   private now(): TimePoint {
     return { roomMs: this.clockMs, fileMs: Math.round(this.mix.durationMs), at: new Date().toISOString() };
-  }
-
-  private fit(frame: PcmFrame): PcmFrame {
-    if (frame.length === this.n) return frame;
-    if (this.badFrames++ === 0) this.log.warn({ got: frame.length, want: this.n }, 'frame of wrong length padded');
-    const out = new Int16Array(this.n);
-    out.set(frame.subarray(0, this.n));
-    return out;
   }
 
   private refreshDurations(): void {

@@ -11,7 +11,7 @@ import { pathInside } from './file-names.ts';
 import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
 import type { PostProcessor } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
-import { WAV_HEADER_BYTES, wavHeader } from './wav-file-writer.ts';
+import { WAV_HEADER_BYTES, wavHeader } from './wav-disk-file.ts';
 import type { Logger } from '../util/logger.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 import { repairEncrypted } from './encryption/repair-encrypted.ts';

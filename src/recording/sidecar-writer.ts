@@ -11,13 +11,21 @@
 // - The temp file's write and the rename (and the folder, when missing) are one
 //   call to the recording I/O thread (io/recording-io.ts), which also removes the
 //   temp file when they fail.
+// - A last version that could not be written may be retried on a timer
+//   (retryWhileFailing): a bounded number of times, unref'd.
 import { recordingIo } from './io/recording-io.ts';
+
+/** A last version that cannot be written is retried this often, this many times (5 min). */
+const RETRY_MS = 5000;
+const RETRIES = 60;
 
 export class SidecarWriter {
   private running: Promise<void> | null = null;
   private queued: string | null = null;
   private waiters: ((ok: boolean) => void)[] = [];
   private lastFailed = false;
+  /** While the last version cannot be written (a full disk): its next attempt. */
+  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly path: string,
@@ -42,6 +50,25 @@ export class SidecarWriter {
       this.running = this.loop().catch((err: unknown) => this.hooks.error(err as Error));
     }
     return done;
+  }
+
+  /**
+   * The last write failed and no newer version will come (the recording is
+   * finalized): `save` (which writes the newest version) runs again every few
+   * seconds while it fails, for a while (unref'd: it never holds the process); what
+   * is still unwritten then is repaired at the next start. Should `save` reject,
+   * `failed` is told and the retries stop.
+   */
+  retryWhileFailing(save: () => Promise<void>, failed: (err: Error) => void, left = RETRIES): void {
+    if (!this.lastFailed || left <= 0) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      save().then(
+        () => this.retryWhileFailing(save, failed, left - 1),
+        (err: unknown) => failed(err as Error),
+      );
+    }, RETRY_MS);
+    this.retryTimer.unref();
   }
 
   private async loop(): Promise<void> {

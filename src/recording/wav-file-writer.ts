@@ -11,8 +11,10 @@
 //   rewritten only every that many passes (and always after a failure, on
 //   recovery and at close): fewer writes, a header that may claim up to that
 //   many passes less than the disk holds until close or the next start's repair.
-// - the file is a RawFile: its calls run in the recording I/O thread, batched
-//   with every other recording's (io/recording-io.ts), not on the main thread.
+// - the file side (where data and header stand, header rewrites, the completion,
+//   encrypted chunks) is WavDiskFile's (wav-disk-file.ts); its file is a RawFile,
+//   whose calls run in the recording I/O thread, batched with every other
+//   recording's (io/recording-io.ts), not on the main thread.
 // - one 64 KiB buffer per file is filled and reused: a pass takes a copy of just
 //   what it holds (a few KiB), so a recording does not allocate 64 KiB of
 //   external memory per file per flush (which drove V8's GC at a few hundred calls).
@@ -28,38 +30,12 @@
 //   the hash of the file as closed (read back once through the open descriptor,
 //   so finalization does not open and stream every file again).
 //
-// Encrypted (a PcmSealer given): the file is chunk-format.ts instead, its header
-// written once; each pass seals what is buffered into a chunk and appends it (a
-// chunk whose write failed is rewritten as sealed, never resealed), and close
-// appends the trailer. The WAV header is made at decryption.
-//
-// fsync policy: none while recording. kill -9 only needs write(2) to have
-// returned (the data is in the page cache); one fsync after close protects the
-// finished file against a power loss.
-import { rm } from 'node:fs/promises';
+// Encrypted (a PcmSealer given): the file is chunk-format.ts instead; each pass
+// seals what is buffered into chunks of at most MAX_CHUNK_PLAIN and appends them,
+// and close appends the trailer. The WAV header is made at decryption.
 import { MAX_CHUNK_PLAIN } from './encryption/chunk-format.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
-import { RawFile } from './raw-file.ts';
-
-export const WAV_HEADER_BYTES = 44;
-
-export function wavHeader(dataBytes: number, sampleRate: number, channels: number): Buffer {
-  const h = Buffer.alloc(WAV_HEADER_BYTES);
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);
-  h.write('WAVE', 8, 'ascii');
-  h.write('fmt ', 12, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); // PCM
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * channels * 2, 28);
-  h.writeUInt16LE(channels * 2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(Math.min(0xffffffff - 36, dataBytes), 40);
-  return h;
-}
+import { WavDiskFile } from './wav-disk-file.ts';
 
 const CHUNK_BYTES = 64 * 1024;
 /** Shared source of the silence written for audio dropped during a disk outage. */
@@ -85,7 +61,7 @@ export class WavFileWriter {
   /** Resolves when the file is complete (final header, fsync, descriptor closed). Never rejects. */
   readonly closed: Promise<void>;
   readonly blockAlign: number;
-  private fh: RawFile | null = null;
+  private readonly file: WavDiskFile;
   private segments: Segment[] = [];
   private current: Buffer;
   private used = 0;
@@ -93,13 +69,7 @@ export class WavFileWriter {
   private bufferedBytes = 0;
   /** Every byte appended, dropped ones included: the file's timeline. */
   private appendedBytes = 0;
-  /** Bytes of audio on disk after the header, contiguous. */
-  private dataBytes = 0;
-  /** The data size the header on disk claims; -1 while no header is on disk. */
-  private headerClaim = -1;
   private inFlight = false;
-  /** Passes since the header was last rewritten. */
-  private passes = 0;
   private closing = false;
   /** The current outage, if any. */
   private failure: Error | null = null;
@@ -112,11 +82,6 @@ export class WavFileWriter {
   lost: string | null = null;
   /** Outages seen (each reported once). */
   failures = 0;
-  /** The sha256 of the complete file, set when `closed` resolves (null: lost, or it could not be read back). */
-  sha256: string | null = null;
-  /** Encrypted: where the next chunk goes, and a sealed chunk not yet fully written. */
-  private fileBytes = 0;
-  private pendingChunk: { chunk: Buffer; plainBytes: number } | null = null;
 
   constructor(
     readonly path: string,
@@ -125,9 +90,10 @@ export class WavFileWriter {
     private readonly hooks: WavWriterHooks = {},
     private readonly sealer: PcmSealer | null = null,
     /** The header is rewritten every this many passes (1: every pass). */
-    private readonly headerEveryPasses = 1,
+    headerEveryPasses = 1,
   ) {
     this.blockAlign = 2 * channels;
+    this.file = new WavDiskFile(path, sampleRate, channels, this.blockAlign, sealer, headerEveryPasses, (err) => this.report(err, 'write'));
     this.current = Buffer.allocUnsafe(CHUNK_BYTES);
     this.closed = new Promise((r) => (this.resolveClosed = r));
     // Open and write the empty header now, off the tick.
@@ -145,7 +111,12 @@ export class WavFileWriter {
 
   /** Duration of the audio on disk (the header's claim once the file is complete). */
   get fileDurationMs(): number {
-    return (Math.floor(this.dataBytes / this.blockAlign) * 1000) / this.sampleRate;
+    return (Math.floor(this.file.dataBytes / this.blockAlign) * 1000) / this.sampleRate;
+  }
+
+  /** The sha256 of the complete file, set when `closed` resolves (null: lost, or it could not be read back). */
+  get sha256(): string | null {
+    return this.file.sha256;
   }
 
   /** Writes are failing now. */
@@ -222,27 +193,16 @@ export class WavFileWriter {
   /** Writes every segment, then the header. Never throws: a failure starts (or continues) an outage. */
   private async writeOut(): Promise<void> {
     if (this.gaveUp) return;
+    const file = this.file;
     try {
-      if (this.sealer) await this.sealer.ready();
-      if (!this.fh) this.fh = await RawFile.createNew(this.path);
-      const opening = this.headerClaim < 0;
-      if (opening) await this.writeHeader();
+      const opening = await file.open();
       if (this.sealer) await this.writeSealed();
       while (this.segments.length > 0 && !this.sealer) {
         const seg = this.segments[0]!;
         const buf = typeof seg === 'number' ? ZEROS.subarray(0, Math.min(seg, CHUNK_BYTES)) : seg;
-        const bytesWritten = await this.fh.write(buf, 0, buf.length, WAV_HEADER_BYTES + this.dataBytes);
-        // A short write is followed by another for the rest (which then fails with the real error).
-        if (bytesWritten <= 0) throw new Error(`${this.path}: the disk took no bytes`);
-        this.dataBytes += bytesWritten;
-        this.consume(bytesWritten);
+        this.consume(await file.writeData(buf));
       }
-      // A header that lags behind the data is still true (it claims less than is there).
-      // (The pass that created the file wrote its header first: it does not count.)
-      if (this.headerEveryPasses <= 1 || this.failure || this.closing || (!opening && ++this.passes >= this.headerEveryPasses)) {
-        this.passes = 0;
-        await this.writeHeader();
-      }
+      await file.passDone(opening, this.failure !== null || this.closing);
       if (this.failure) {
         this.failure = null;
         this.hooks.resumed?.();
@@ -265,27 +225,21 @@ export class WavFileWriter {
         this.report(e, 'write');
       }
       // Keep the header true to what did reach the disk (rewriting 44 bytes needs no new block).
-      await this.writeHeader().catch(() => undefined);
+      await file.writeHeader().catch(() => undefined);
     }
   }
 
   /** Encrypted: every buffered byte as chunks of at most MAX_CHUNK_PLAIN, appended. */
   private async writeSealed(): Promise<void> {
-    while (this.pendingChunk || this.segments.length > 0) {
-      if (!this.pendingChunk) {
-        const plain = this.takePlain(MAX_CHUNK_PLAIN);
-        this.pendingChunk = { chunk: this.sealer!.seal(plain), plainBytes: plain.length };
-      }
-      await this.writeFully(this.pendingChunk.chunk, this.fileBytes);
-      this.fileBytes += this.pendingChunk.chunk.length;
-      this.dataBytes += this.pendingChunk.plainBytes;
-      for (let n = this.pendingChunk.plainBytes; n > 0; ) {
+    const file = this.file;
+    while (file.hasPendingChunk || this.segments.length > 0) {
+      if (!file.hasPendingChunk) file.sealChunk(this.takePlain(MAX_CHUNK_PLAIN));
+      for (let n = await file.writePendingChunk(); n > 0; ) {
         const seg = this.segments[0]!;
         const k = Math.min(n, typeof seg === 'number' ? seg : seg.length);
         this.consume(k);
         n -= k;
       }
-      this.pendingChunk = null;
     }
   }
 
@@ -302,32 +256,6 @@ export class WavFileWriter {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
-  private async writeFully(buf: Buffer, at: number): Promise<void> {
-    for (let off = 0; off < buf.length; ) {
-      const bytesWritten = await this.fh!.write(buf, off, buf.length - off, at + off);
-      if (bytesWritten <= 0) throw new Error(`${this.path}: the disk took no bytes`);
-      off += bytesWritten;
-    }
-  }
-
-  /** The header for the whole sample frames on disk; skipped when it already says so. */
-  private async writeHeader(): Promise<void> {
-    if (!this.fh) return;
-    if (this.sealer) {
-      // Written once; the chunks carry everything else.
-      if (this.headerClaim >= 0) return;
-      await this.writeFully(this.sealer.fileHeader(), 0);
-      this.fileBytes = this.sealer.headerBytes;
-      this.headerClaim = 0;
-      return;
-    }
-    const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
-    if (claim === this.headerClaim) return;
-    const bytesWritten = await this.fh.write(wavHeader(claim, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
-    if (bytesWritten !== WAV_HEADER_BYTES) throw new Error(`${this.path}: short header write (${bytesWritten} bytes)`);
-    this.headerClaim = claim;
-  }
-
   /** After the last pass: what could not be written is reported; the file is made consistent and closed. */
   private async finish(): Promise<void> {
     const left = this.segments.reduce<number>((n, seg) => n + (typeof seg === 'number' ? seg : seg.length), 0);
@@ -337,37 +265,11 @@ export class WavFileWriter {
       const s = (left / this.blockAlign / this.sampleRate).toFixed(1);
       this.report(new Error(`${this.path}: ${s} s of audio could not be written (${this.failure?.message ?? 'gave up'})`), 'lost');
     }
-    const fh = this.fh;
-    this.fh = null;
-    try {
-      if (!fh) {
-        this.lost ??= `never created: ${this.failure?.message ?? 'unknown'}`;
-      } else if (this.headerClaim < 0) {
-        // Not even the header fits: an empty, unplayable file is worse than none.
-        await fh.close();
-        await rm(this.path, { force: true });
-        this.lost = `removed, nothing could be written: ${this.failure?.message ?? 'unknown'}`;
-      } else if (this.sealer) {
-        // A torn chunk is cut off; the trailer closes the file (its total authenticates the chunks).
-        await fh.truncate(this.fileBytes);
-        this.fh = fh;
-        await this.writeFully(this.sealer.trailer(this.dataBytes), this.fileBytes).catch((err: unknown) => this.report(err as Error, 'write'));
-        this.fh = null;
-        await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
-        this.sha256 = await fh.sha256().catch(() => null);
-        await fh.close();
-      } else {
-        const claim = this.dataBytes - (this.dataBytes % this.blockAlign);
-        if (claim !== this.dataBytes) await fh.truncate(WAV_HEADER_BYTES + claim); // a partial sample frame
-        this.dataBytes = claim;
-        await this.writeHeader().catch((err: unknown) => this.report(err as Error, 'write'));
-        await fh.sync().catch((err: unknown) => this.report(err as Error, 'write'));
-        this.sha256 = await fh.sha256().catch(() => null);
-        await fh.close();
-      }
-    } catch (err) {
-      this.report(err as Error, 'write');
-      await fh?.close().catch(() => undefined);
+    const why = this.failure?.message ?? 'unknown';
+    if (!this.file.created) this.lost ??= `never created: ${why}`;
+    else {
+      const lost = await this.file.complete(why);
+      if (lost !== null) this.lost = lost;
     }
     this.resolveClosed();
   }

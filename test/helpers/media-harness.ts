@@ -27,12 +27,39 @@ export interface JoinedPeer {
 /** A peer that offers, gets the room's answer, starts sending silence, and waits until the room routes it. */
 export async function joinPeer(room: MediaRoom, opts: RtpPeerOptions & { id?: string; inbandDtmf?: boolean }): Promise<JoinedPeer> {
   const peer = await new RtpPeer(opts).bind();
-  const { leg, answer } = await room.createLeg(peer.sdp(), { id: opts.id, inbandDtmf: opts.inbandDtmf });
-  peer.useRemoteSdp(answer);
-  const flowing = leg.waitFor('inboundssrc', 5000);
-  peer.start({ kind: 'silence' });
-  await flowing;
-  return { peer, leg, answer };
+  try {
+    const { leg, answer } = await room.createLeg(peer.sdp(), { id: opts.id, inbandDtmf: opts.inbandDtmf });
+    peer.useRemoteSdp(answer);
+    const flowing = leg.waitFor('inboundssrc', 5000);
+    peer.start({ kind: 'silence' });
+    await flowing;
+    return { peer, leg, answer };
+  } catch (err) {
+    // A join that failed must not leave its peer sending (the test file would wait for its timeout).
+    await peer.close();
+    throw err;
+  }
+}
+
+/**
+ * Runs a test case in a new room of `engine`. The room and every peer joined through
+ * `join` (joinPeer) are closed afterwards whatever happens: a failed assertion must
+ * not leave peers sending, or the test file waits for its 600 s timeout.
+ */
+export async function inRoom(engine: MediaEngine, name: string, body: (room: MediaRoom, join: typeof joinPeer) => Promise<void>): Promise<void> {
+  const room = await engine.createRoom(name);
+  const joined: JoinedPeer[] = [];
+  const join: typeof joinPeer = async (r, opts) => {
+    const j = await joinPeer(r, opts);
+    joined.push(j);
+    return j;
+  };
+  try {
+    await body(room, join);
+  } finally {
+    await Promise.all(joined.map((j) => j.peer.close()));
+    room.close();
+  }
 }
 
 /** Waits until `peer` received `count` more packets than it had. */

@@ -51,6 +51,7 @@ export class RtpPeer extends EventEmitter {
   private readonly socket: dgram.Socket;
   private remote: { ip: string; port: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
   private mode: Mode = { kind: 'off' };
   private seq = 1000;
   /** Sequence numbers of the separate DTMF SSRC, continuous across events. */
@@ -205,7 +206,13 @@ export class RtpPeer extends EventEmitter {
     this.timer = null;
   }
 
-  async close(): Promise<void> {
+  /** Idempotent: a test may close its peers in `finally` whether or not it closed them already. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.encoder.close();

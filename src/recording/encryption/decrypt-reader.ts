@@ -3,7 +3,7 @@
 // header comes first, from the trailer's total (one small ranged read), so that
 // the API can announce Content-Length before any audio.
 import { Readable } from 'node:stream';
-import { wavHeader, WAV_HEADER_BYTES } from '../wav-file-writer.ts';
+import { wavHeader, WAV_HEADER_BYTES } from '../wav-disk-file.ts';
 import {
   CHUNK_HEADER_BYTES,
   CHUNK_OVERHEAD,

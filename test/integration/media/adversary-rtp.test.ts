@@ -42,15 +42,15 @@ describe('adversary: RTP with a lying header', () => {
     const room = await engine.createRoom('lying-rtp');
     const peer = await new RtpPeer({ codec: 'PCMU' }).bind();
     const other = await new RtpPeer({ codec: 'PCMU' }).bind();
-    const { leg, answer } = await room.createLeg(peer.sdp(), { id: 'a' });
-    const b = await room.createLeg(other.sdp(), { id: 'b' });
-    peer.useRemoteSdp(answer);
-    other.useRemoteSdp(b.answer);
-    const ssrcs: number[] = [];
-    leg.on('inboundssrc', (s: number) => ssrcs.push(s));
+    const rogue = createSocket('udp4');
     try {
+      const { leg, answer } = await room.createLeg(peer.sdp(), { id: 'a' });
+      const b = await room.createLeg(other.sdp(), { id: 'b' });
+      peer.useRemoteSdp(answer);
+      other.useRemoteSdp(b.answer);
+      const ssrcs: number[] = [];
+      leg.on('inboundssrc', (s: number) => ssrcs.push(s));
       // The rogue speaks first, before the peer's first packet, as an attacker racing the latch would.
-      const rogue = createSocket('udp4');
       rogue.bind(0, '127.0.0.1');
       await once(rogue, 'listening');
       const port = leg.endpoint!.port;
@@ -64,12 +64,12 @@ describe('adversary: RTP with a lying header', () => {
       await waitForSound(other); // the peer's tone reaches the other leg through the mix
       await engine.nextStats();
       const st = leg.endpoint!.stats;
-      rogue.close();
       assert.equal(st.wrongSource, 0, `the peer's packets were dropped as coming from a wrong source (${st.wrongSource}): the rogue latched`);
       assert.ok(st.malformed >= 100, `${st.malformed} of 100 lying packets counted as malformed`);
       assert.ok(!ssrcs.includes(ROGUE_SSRC), 'the rogue SSRC was reported as the peer\'s');
     } finally {
-      // A failed assertion must not leave the room and its peers open (the file would wait for its timeout).
+      // A failed assertion must not leave the room, its peers or the rogue open (the file would wait for its timeout).
+      rogue.close();
       await Promise.all([peer.close(), other.close()]);
       room.close();
     }

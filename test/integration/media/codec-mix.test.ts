@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { medianToneShare } from '../../helpers/audio-analysis.ts';
-import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { collect, inRoom, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 
 describe('codec mix (real worker, real UDP)', () => {
   let engine: MediaEngine;
@@ -11,11 +11,10 @@ describe('codec mix (real worker, real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('a PCMU leg, an Opus leg (dynamic PT 96) and a G.722 leg hear each other', async () => {
-    const room = await engine.createRoom('codecs');
-    const u = await joinPeer(room, { codec: 'PCMU', rtcpMux: false }); // separate RTCP port
-    const o = await joinPeer(room, { codec: 'opus', pt: 96, dtmfPt: 97 });
-    const g = await joinPeer(room, { codec: 'G722' });
+  it('a PCMU leg, an Opus leg (dynamic PT 96) and a G.722 leg hear each other', () => inRoom(engine, 'codecs', async (room, join) => {
+    const u = await join(room, { codec: 'PCMU', rtcpMux: false }); // separate RTCP port
+    const o = await join(room, { codec: 'opus', pt: 96, dtmfPt: 97 });
+    const g = await join(room, { codec: 'G722' });
     assert.match(o.answer, /a=rtpmap:96 opus\/48000\/2/, 'the answer keeps the offered Opus payload type');
     assert.match(g.answer, /m=audio \d+ RTP\/AVP 9 101/, 'G.722 answered with PT 9 plus telephone-event');
     assert.match(u.answer, /a=rtcp:\d+/, 'no rtcp-mux offered: our RTCP port is announced');
@@ -35,23 +34,23 @@ describe('codec mix (real worker, real UDP)', () => {
     assert.ok(s(ho, 1200, 16000) < 0.02, 'Opus does not hear itself');
     assert.ok(s(hg, 500, 16000) > 0.25 && s(hg, 1200, 16000) > 0.25, 'G.722 hears PCMU and Opus');
     assert.ok(s(hg, 5000, 16000) < 0.02, 'G.722 does not hear itself');
-    await Promise.all([u.peer.close(), o.peer.close(), g.peer.close()]);
-    room.close();
-  });
+  }));
 
-  it('a room mixing at 48 kHz: PCMU and Opus legs hear each other', async () => {
+  it('a room mixing at 48 kHz: PCMU and Opus legs hear each other', async (t) => {
     const own = await startEngine({ mixer: { sampleRate: 48000, narrowband: false, jitterMinMs: 20, jitterMaxMs: 100 }, rtpPortRange: { min: 44000, max: 44499 } });
+    // Closed whatever happens: a failed assertion must not leave peers sending (the file would wait for its timeout).
+    t.after(() => own.close());
     const room = await own.createRoom('wideband');
     assert.equal(room.mixerSampleRate, 48000);
     const u = await joinPeer(room, { codec: 'PCMU' });
+    t.after(() => u.peer.close());
     const o = await joinPeer(room, { codec: 'opus' });
+    t.after(() => o.peer.close());
     u.peer.setTone(700, 6000);
     o.peer.setTone(1900, 6000);
     await Promise.all([waitForSound(u.peer), waitForSound(o.peer)]);
     const [hu, ho] = await Promise.all([collect(u.peer, 40), collect(o.peer, 40)]);
     assert.ok(medianToneShare(hu, 1900, 8000) > 0.3, `PCMU hears Opus at 48 kHz mixing (${medianToneShare(hu, 1900, 8000).toFixed(3)})`);
     assert.ok(medianToneShare(ho, 700, 16000) > 0.3, `Opus hears PCMU at 48 kHz mixing (${medianToneShare(ho, 700, 16000).toFixed(3)})`);
-    await Promise.all([u.peer.close(), o.peer.close()]);
-    own.close();
   });
 });

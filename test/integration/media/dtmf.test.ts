@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DtmfEvent } from '../../../src/dtmf/dtmf-event.ts';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
-import { joinPeer, startEngine } from '../../helpers/media-harness.ts';
+import { inRoom, startEngine } from '../../helpers/media-harness.ts';
 
 /** Resolves with the first `n` DTMF events of a leg; rejects after `ms`. */
 function digits(leg: MediaLeg, n: number, ms = 10000): Promise<DtmfEvent[]> {
@@ -27,9 +27,8 @@ describe('DTMF from legs (real worker, real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('RFC 4733 on the audio SSRC: each digit once, in order, with its duration, repeated digits kept', async () => {
-    const room = await engine.createRoom('dtmf-same');
-    const p = await joinPeer(room, { codec: 'PCMU' });
+  it('RFC 4733 on the audio SSRC: each digit once, in order, with its duration, repeated digits kept', () => inRoom(engine, 'dtmf-same', async (room, join) => {
+    const p = await join(room, { codec: 'PCMU' });
     const seq = '1234#*00A';
     const done = digits(p.leg, seq.length);
     for (const d of seq) p.peer.queueDtmf(d, 100);
@@ -43,13 +42,10 @@ describe('DTMF from legs (real worker, real UDP)', () => {
     const [last] = await digits(p.leg, 1);
     assert.equal(last.digit, '9');
     assert.deepEqual(extra.map((e) => e.digit), ['9']);
-    await p.peer.close();
-    room.close();
-  });
+  }));
 
-  it('RFC 4733 on a separate SSRC', async () => {
-    const room = await engine.createRoom('dtmf-separate');
-    const p = await joinPeer(room, { codec: 'PCMU' });
+  it('RFC 4733 on a separate SSRC', () => inRoom(engine, 'dtmf-separate', async (room, join) => {
+    const p = await join(room, { codec: 'PCMU' });
     const dtmfSsrc = 0x5eed0001;
     const seq = '5678';
     const done = digits(p.leg, seq.length);
@@ -57,13 +53,10 @@ describe('DTMF from legs (real worker, real UDP)', () => {
     const events = await done;
     assert.equal(events.map((e) => e.digit).join(''), seq);
     assert.ok(events.every((e) => e.source === 'rfc4733'));
-    await p.peer.close();
-    room.close();
-  });
+  }));
 
-  it('in-band tones on a leg without telephone-event (Goertzel), once something wants the digits', async () => {
-    const room = await engine.createRoom('dtmf-inband');
-    const p = await joinPeer(room, { codec: 'PCMU', dtmfPt: null });
+  it('in-band tones on a leg without telephone-event (Goertzel), once something wants the digits', () => inRoom(engine, 'dtmf-inband', async (room, join) => {
+    const p = await join(room, { codec: 'PCMU', dtmfPt: null });
     assert.doesNotMatch(p.answer, /telephone-event/, 'no telephone-event offered, none answered');
     // media.inbandDtmf 'auto' (the default): no detector until asked (SipCall.wantDigits does).
     const early: DtmfEvent[] = [];
@@ -87,13 +80,10 @@ describe('DTMF from legs (real worker, real UDP)', () => {
     p.peer.queueInband('7', 100, 100);
     await p.peer.waitForPackets(p.peer.received.length + 25);
     assert.deepEqual(all, [], `no digit after detectInbandDtmf(false) (had ${before})`);
-    await p.peer.close();
-    room.close();
-  });
+  }));
 
-  it('in-band detection forced on beside RFC 4733: a key sent both ways is reported once', async () => {
-    const room = await engine.createRoom('dtmf-both');
-    const p = await joinPeer(room, { codec: 'PCMU', inbandDtmf: true });
+  it('in-band detection forced on beside RFC 4733: a key sent both ways is reported once', () => inRoom(engine, 'dtmf-both', async (room, join) => {
+    const p = await join(room, { codec: 'PCMU', inbandDtmf: true });
     const events: DtmfEvent[] = [];
     p.leg.on('dtmf', (e) => events.push(e));
     const seq = '3579';
@@ -106,13 +96,10 @@ describe('DTMF from legs (real worker, real UDP)', () => {
     // Wait until the last in-band tone has been through the detector too (its gap is 100 ms of silence).
     await p.peer.waitForPackets(p.peer.received.length + 15);
     assert.equal(events.map((e) => e.digit).join(''), seq, JSON.stringify(events));
-    await p.peer.close();
-    room.close();
-  });
+  }));
 
-  it('SIP INFO bodies handed in by call control', async () => {
-    const room = await engine.createRoom('dtmf-info');
-    const p = await joinPeer(room, { codec: 'PCMU' });
+  it('SIP INFO bodies handed in by call control', () => inRoom(engine, 'dtmf-info', async (room, join) => {
+    const p = await join(room, { codec: 'PCMU' });
     const done = digits(p.leg, 3);
     p.leg.handleSipInfo('application/dtmf-relay', 'Signal=5\r\nDuration=160\r\n');
     p.leg.handleSipInfo('application/dtmf-relay', 'Signal=11\r\nDuration=250');
@@ -124,7 +111,5 @@ describe('DTMF from legs (real worker, real UDP)', () => {
       { digit: '*', durationMs: 0, source: 'info' },
     ]);
     assert.throws(() => p.leg.handleSipInfo('application/dtmf-relay', 'Signal=x'), /Signal/);
-    await p.peer.close();
-    room.close();
-  });
+  }));
 });

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { MediaClosedError, SdpNegotiationError } from '../../../src/media-plane/media-errors.ts';
-import { joinPeer, startEngine } from '../../helpers/media-harness.ts';
+import { inRoom, startEngine } from '../../helpers/media-harness.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { ToneSource } from '../../helpers/tone-source.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -15,10 +15,9 @@ describe('lifetimes and the close cascade (real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('closing a room closes its legs first, each once, then the room once, whoever closes again', async () => {
-    const room = await engine.createRoom('cascade');
-    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+  it('closing a room closes its legs first, each once, then the room once, whoever closes again', () => inRoom(engine, 'cascade', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU', id: 'a' });
+    const b = await join(room, { codec: 'PCMU', id: 'b' });
     const whisper = new ToneSource(1000, room.mixerSampleRate);
     const prompt = new ToneSource(500, room.mixerSampleRate);
     a.leg.play(whisper);
@@ -52,13 +51,11 @@ describe('lifetimes and the close cascade (real UDP)', () => {
     assert.equal(room.size, 0);
     await assert.rejects(room.createLeg(a.peer.sdp()), MediaClosedError);
     assert.throws(() => a.leg.mute(), MediaClosedError);
-    await Promise.all([a.peer.close(), b.peer.close()]);
-  });
+  }));
 
-  it('closing a leg leaves the room and the other legs running', async () => {
-    const room = await engine.createRoom('one-leg');
-    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+  it('closing a leg leaves the room and the other legs running', () => inRoom(engine, 'one-leg', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU', id: 'a' });
+    const b = await join(room, { codec: 'PCMU', id: 'b' });
     let closes = 0;
     a.leg.on('close', () => closes++);
     a.leg.close();
@@ -67,18 +64,16 @@ describe('lifetimes and the close cascade (real UDP)', () => {
     assert.deepEqual(room.legIds, ['b']);
     const before = b.peer.received.length;
     await b.peer.waitForPackets(before + 5);
-    room.close();
-    await Promise.all([a.peer.close(), b.peer.close()]);
-  });
+  }));
 
-  it('a first offer without a usable codec rejects with 488 and leaves no leg behind', async () => {
+  it('a first offer without a usable codec rejects with 488 and leaves no leg behind', async (t) => {
     const room = await engine.createRoom('bad-offer');
+    t.after(() => room.close());
     const peer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    t.after(() => peer.close()); // whatever happens: an open peer would keep the file waiting for its timeout
     const sdp = peer.sdp().replace(/RTP\/AVP 0 101/, 'RTP/AVP 18').replace(/a=rtpmap:0 PCMU\/8000/, 'a=rtpmap:18 G729/8000');
     await assert.rejects(room.createLeg(sdp, { id: 'x' }), (e: unknown) => e instanceof SdpNegotiationError && e.sipStatus === 488);
     assert.equal(room.size, 0);
-    room.close();
-    await peer.close();
   });
 
   it('an outgoing leg takes roles and sources before its answer; closing it stops a queued source', async () => {

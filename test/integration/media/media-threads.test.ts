@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MediaRoom } from '../../../src/media-plane/media-api.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
@@ -17,9 +17,16 @@ import { medianToneShare, readWavFile, soxInfo, toneAmplitude } from '../../help
 import { collect, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-async function pair(room: MediaRoom): Promise<[JoinedPeer, JoinedPeer]> {
+/**
+ * Two peers talking in `room`, closed (with the room) when the test `t` ends, whatever
+ * happens: a failed assertion must not leave peers sending (the file would wait for its timeout).
+ */
+async function pair(t: TestContext, room: MediaRoom): Promise<[JoinedPeer, JoinedPeer]> {
+  t.after(() => room.close());
   const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+  t.after(() => a.peer.close());
   const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+  t.after(() => b.peer.close());
   a.peer.setTone(440);
   b.peer.setTone(1000);
   await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
@@ -40,13 +47,13 @@ describe('media threads (media.threads: 2, real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('rooms spread over both threads and each carries its audio', async () => {
+  it('rooms spread over both threads and each carries its audio', async (t) => {
     assert.equal(engine.threadCount, 2);
     const r1 = await engine.createRoom('t1');
     const r2 = await engine.createRoom('t2');
     assert.notEqual(engine.threadOf('t1'), engine.threadOf('t2'), 'the second room goes to the idle thread');
-    const [a1, b1] = await pair(r1);
-    const [a2, b2] = await pair(r2);
+    const [a1, b1] = await pair(t, r1);
+    const [a2, b2] = await pair(t, r2);
     await Promise.all([hearsEachOther(a1, b1), hearsEachOther(a2, b2)]);
     // The endpoint figures cross in the thread's snapshot.
     await waitFor('packet counters from the thread', () => (a1.leg.endpoint?.stats.packetsIn ?? 0) > 50, 5000);
@@ -56,10 +63,11 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     await waitFor('ports given back', () => engine.portsInUse === 0, 5000);
   });
 
-  it('a recorder on the main thread, fed across the ring, records both tones with no lost tick', async () => {
+  it('a recorder on the main thread, fed across the ring, records both tones with no lost tick', async (t) => {
     const svc = new RecordingService({ dir: join(root, 'ring'), postProcess: 'none', log: silentLogger() });
+    t.after(() => svc.close());
     const room = await engine.createRoom('rec');
-    const [a, b] = await pair(room);
+    const [a] = await pair(t, room);
     const rec = svc.createRecorder({ roomId: 'rec', sampleRate: 16000 });
     rec.addLeg('a', { uri: 'sip:a@example.com', callId: 'a', role: 'caller' });
     rec.addLeg('b', { uri: 'sip:b@example.com', callId: 'b' });
@@ -83,19 +91,18 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     const stemA = readWavFile(join(dir, meta.legs.find((l) => l.id === 'a')!.stems[0]!.file)).samples;
     assert.ok(toneAmplitude(mix, 16000, 440, 8000, 16000) > 0.05 && toneAmplitude(mix, 16000, 1000, 8000, 16000) > 0.05, 'the mix holds both tones');
     assert.ok(medianToneShare(stemA, 440, 16000) > 0.8, "a's stem is its 440 Hz");
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
     await svc.settled();
   });
 
-  it('a crashed thread closes only its rooms (recording playable) and is replaced', async () => {
+  it('a crashed thread closes only its rooms (recording playable) and is replaced', async (t) => {
     const svc = new RecordingService({ dir: join(root, 'crash'), postProcess: 'none', log: silentLogger() });
+    t.after(() => svc.close());
     const doomed = await engine.createRoom('doomed');
     const safe = await engine.createRoom('safe');
     const k = engine.threadOf('doomed')!;
     assert.notEqual(engine.threadOf('safe'), k);
-    const [da, db] = await pair(doomed);
-    const [sa, sb] = await pair(safe);
+    const [da] = await pair(t, doomed);
+    const [sa, sb] = await pair(t, safe);
     const rec = svc.createRecorder({ roomId: 'doomed', sampleRate: 16000 });
     doomed.addSink(rec);
     await collect(da.peer, 25);
@@ -114,28 +121,23 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     assert.ok(info.seconds > 0.4, `what was recorded before the crash is a playable file (${info.seconds} s)`);
     // The replacement thread takes new rooms and carries audio.
     const again = await engine.createRoom('again');
-    const [ga, gb] = await pair(again);
+    const [ga, gb] = await pair(t, again);
     await hearsEachOther(ga, gb);
-    await Promise.all([da.peer.close(), db.peer.close(), sa.peer.close(), sb.peer.close(), ga.peer.close(), gb.peer.close()]);
-    safe.close();
-    again.close();
   });
 
-  it('20,000 junk and truncated datagrams on one leg: dropped and counted, the thread and its rooms go on', async () => {
+  it('20,000 junk and truncated datagrams on one leg: dropped and counted, the thread and its rooms go on', async (t) => {
     const room = await engine.createRoom('flood');
-    const [a, b] = await pair(room);
+    const [a, b] = await pair(t, room);
     const port = a.leg.endpoint!.port;
     const s = dgram.createSocket('udp4');
+    t.after(() => s.close());
     const junk = [Buffer.alloc(3, 0x80), Buffer.alloc(1400, 0xff), Buffer.from('not rtp at all'), Buffer.alloc(12, 0x80)];
     for (let i = 0; i < 20000; i++) {
       s.send(junk[i % junk.length]!, port, '127.0.0.1');
       if (i % 500 === 0) await new Promise((r) => setImmediate(r));
     }
     await waitFor('drops counted by the thread', () => (a.leg.endpoint?.stats.malformed ?? 0) + (a.leg.endpoint?.stats.wrongSource ?? 0) > 1000, 10000);
-    s.close();
     assert.equal(room.isClosed, false);
     await hearsEachOther(a, b);
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
   });
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
-import { joinPeer, startEngine } from '../../helpers/media-harness.ts';
+import { inRoom, startEngine } from '../../helpers/media-harness.ts';
 
 function timeouts(leg: MediaLeg): number[] {
   const seen: number[] = [];
@@ -22,12 +22,11 @@ describe('media timeout (real worker, real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('reports a watched leg whose peer stops sending, once, and not the others', async () => {
-    const room = await engine.createRoom('timeout');
-    const gone = await joinPeer(room, { codec: 'PCMU' });
-    const alive = await joinPeer(room, { codec: 'PCMU' });
-    const unwatched = await joinPeer(room, { codec: 'PCMU' });
-    const held = await joinPeer(room, { codec: 'PCMU' });
+  it('reports a watched leg whose peer stops sending, once, and not the others', () => inRoom(engine, 'timeout', async (room, join) => {
+    const gone = await join(room, { codec: 'PCMU' });
+    const alive = await join(room, { codec: 'PCMU' });
+    const unwatched = await join(room, { codec: 'PCMU' });
+    const held = await join(room, { codec: 'PCMU' });
     for (const j of [gone, alive, held]) j.leg.watchMedia();
     const seen = { gone: timeouts(gone.leg), alive: timeouts(alive.leg), unwatched: timeouts(unwatched.leg), held: timeouts(held.leg) };
     // The held leg's peer puts the call on hold (we become recvonly) and then sends nothing.
@@ -48,7 +47,5 @@ describe('media timeout (real worker, real UDP)', () => {
     gone.peer.stopSending();
     await sleep(2500);
     assert.equal(seen.gone.length, 2, 'a new silence is reported again');
-    await Promise.all([gone, alive, unwatched, held].map((j) => j.peer.close()));
-    room.close();
-  });
+  }));
 });

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { SdpNegotiationError } from '../../../src/media-plane/media-errors.ts';
 import { medianToneShare } from '../../helpers/audio-analysis.ts';
-import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { collect, inRoom, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
 
 describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', () => {
@@ -13,10 +13,9 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
   });
   after(() => engine.close());
 
-  it('hold (sendonly) stops what the leg receives, resume restarts it; a bad re-offer leaves the leg as it was', async () => {
-    const room = await engine.createRoom('hold');
-    const a = await joinPeer(room, { codec: 'PCMU' });
-    const b = await joinPeer(room, { codec: 'PCMU' });
+  it('hold (sendonly) stops what the leg receives, resume restarts it; a bad re-offer leaves the leg as it was', () => inRoom(engine, 'hold', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU' });
+    const b = await join(room, { codec: 'PCMU' });
     a.peer.setTone(600);
     b.peer.setTone(1400);
     await waitForSound(b.peer);
@@ -33,35 +32,39 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
     assert.match(resumed, /a=sendrecv/);
     const heardByB = await collect(b.peer, 30);
     assert.ok(medianToneShare(heardByB, 600, 8000) > 0.8, 'after resume b hears a again');
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
-  });
+  }));
 
-  it('a re-offer with a new address and codec moves the stream', async () => {
-    const room = await engine.createRoom('move');
-    const a = await joinPeer(room, { codec: 'PCMU' });
-    const b = await joinPeer(room, { codec: 'PCMU' });
+  it('a re-offer with a new address and codec moves the stream', () => inRoom(engine, 'move', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU' });
+    const b = await join(room, { codec: 'PCMU' });
     a.peer.setTone(600);
     await waitForSound(b.peer);
     const moved = await new RtpPeer({ codec: 'G722' }).bind();
-    const answer = await b.leg.applyOffer(moved.sdp());
-    assert.match(answer, /RTP\/AVP 9 101/);
-    moved.useRemoteSdp(answer);
-    moved.start({ kind: 'tone', freq: 2500, amplitude: 6000 });
-    await waitForSound(moved);
-    const heard = await collect(moved, 30);
-    assert.ok(medianToneShare(heard, 600, 16000) > 0.8, 'the new G.722 endpoint hears a');
-    const heardByA = await collect(a.peer, 30);
-    assert.ok(medianToneShare(heardByA, 2500, 8000) > 0.5, 'a hears the new endpoint');
-    await Promise.all([a.peer.close(), b.peer.close(), moved.close()]);
-    room.close();
-  });
+    try {
+      const answer = await b.leg.applyOffer(moved.sdp());
+      assert.match(answer, /RTP\/AVP 9 101/);
+      moved.useRemoteSdp(answer);
+      moved.start({ kind: 'tone', freq: 2500, amplitude: 6000 });
+      await waitForSound(moved);
+      const heard = await collect(moved, 30);
+      assert.ok(medianToneShare(heard, 600, 16000) > 0.8, 'the new G.722 endpoint hears a');
+      const heardByA = await collect(a.peer, 30);
+      assert.ok(medianToneShare(heardByA, 2500, 8000) > 0.5, 'a hears the new endpoint');
+    } finally {
+      await moved.close();
+    }
+  }));
 
-  it('an outgoing SRTP leg (our offer) to an incoming SRTP leg (our answer) carries audio both ways', async () => {
+  it('an outgoing SRTP leg (our offer) to an incoming SRTP leg (our answer) carries audio both ways', async (t) => {
+    // Closed whatever happens: a failed assertion must not leave peers sending (the file would wait for its timeout).
     const r1 = await engine.createRoom('srtp-1');
+    t.after(() => r1.close());
     const r2 = await engine.createRoom('srtp-2');
+    t.after(() => r2.close());
     const x = await joinPeer(r1, { codec: 'PCMU' });
+    t.after(() => x.peer.close());
     const y = await joinPeer(r2, { codec: 'PCMU' });
+    t.after(() => y.peer.close());
     x.peer.setTone(700);
     y.peer.setTone(1300);
     const { leg: out, offer } = await r1.createOutgoingLeg({ id: 'trunk', srtp: true });
@@ -74,23 +77,24 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
     const [hx, hy] = await Promise.all([collect(x.peer, 40), collect(y.peer, 40)]);
     assert.ok(medianToneShare(hx, 1300, 8000) > 0.8, 'x hears y through the SRTP trunk');
     assert.ok(medianToneShare(hy, 700, 8000) > 0.8, 'y hears x through the SRTP trunk');
-    await Promise.all([x.peer.close(), y.peer.close()]);
-    r1.close();
-    r2.close();
   });
 
-  it('latching: sends to the first source seen, and ignores any other source afterwards', async () => {
+  it('latching: sends to the first source seen, and ignores any other source afterwards', async (t) => {
     const own = await startEngine({ latching: true, rtpPortRange: { min: 43500, max: 43999 } });
+    t.after(() => own.close());
     const room = await own.createRoom('latch');
     const listener = await joinPeer(room, { codec: 'PCMU' });
+    t.after(() => listener.peer.close());
     // The talker's SDP names a port nobody listens on; with latching the answer goes to its real source.
     const talker = await new RtpPeer({ codec: 'PCMU' }).bind();
+    t.after(() => talker.close());
     const { answer } = await room.createLeg(talker.sdp().replace(`m=audio ${talker.port}`, 'm=audio 9'));
     talker.useRemoteSdp(answer);
     talker.start({ kind: 'tone', freq: 800, amplitude: 6000 });
     await talker.waitForPackets(20);
     await waitForSound(listener.peer);
     const intruder = await new RtpPeer({ codec: 'PCMU' }).bind();
+    t.after(() => intruder.close());
     intruder.useRemoteSdp(answer);
     intruder.start({ kind: 'tone', freq: 2000, amplitude: 6000 });
     await intruder.waitForPackets(0);
@@ -98,7 +102,5 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
     assert.ok(medianToneShare(heard, 800, 8000) > 0.8, 'the latched talker is heard');
     assert.ok(medianToneShare(heard, 2000, 8000) < 0.02, 'the intruder is not');
     assert.equal(intruder.received.length, 0, 'nothing is sent to the intruder');
-    await Promise.all([listener.peer.close(), talker.close(), intruder.close()]);
-    own.close();
   });
 });

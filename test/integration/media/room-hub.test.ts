@@ -14,7 +14,7 @@ import { G711Decoder, G711Encoder } from '../../../src/mixer/codecs/g711-codec.t
 import { G722Decoder } from '../../../src/mixer/codecs/g722.ts';
 import { OpusDecoder } from '../../../src/mixer/codecs/opus-codec.ts';
 import { medianToneShare, tone } from '../../helpers/audio-analysis.ts';
-import { collect, envelope, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
+import { collect, envelope, inRoom, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
 import { buildRtp, parseRtp, type RtpPacket } from '../../helpers/rtp.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -78,10 +78,15 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
   });
   after(() => engine.close());
 
-  it('publishes the mix and each leg, brings an external producer into the mix, and dies with its worker without ending calls', async () => {
+  it('publishes the mix and each leg, brings an external producer into the mix, and dies with its worker without ending calls', async (t) => {
+    // Each closed when the case ends, whatever happens: a failed assertion must not leave
+    // peers sending (the file would wait for its timeout).
     const room = await engine.createRoom('hubbed');
+    t.after(() => room.close());
     const a: JoinedPeer = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    t.after(() => a.peer.close());
     const b: JoinedPeer = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+    t.after(() => b.peer.close());
     a.peer.setTone(440);
     b.peer.setTone(1000);
     await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
@@ -103,6 +108,7 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
 
     // An external consumer of the mix (Opus) hears both legs.
     const sink = await new RtpSink().bind();
+    t.after(() => sink.close());
     const mixConsumer = await externalConsumer(hub.router, hub.mixProducer, sink);
     assert.equal(mixConsumer.rtpParameters.codecs[0].mimeType.toLowerCase(), 'audio/opus');
     const mixSsrc = mixConsumer.rtpParameters.encodings![0].ssrc!;
@@ -183,15 +189,15 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     await waitFor('a replacement worker', () => engine.workerPids.length === 1 && engine.workerPids[0] !== deadPid);
     const again = await waitFor('a new hub', () => engine.hubFor(room.id).catch(() => undefined));
     assert.notEqual(again, hub);
-    sink.close();
-    await Promise.all([a.peer.close(), b.peer.close()]);
     room.close();
     assert.equal(again.isClosed, true, 'the room closing closes its hub');
   });
 
-  it('a room that closes closes its hub (and its Router); a hub asked for a closed room is refused', async () => {
+  it('a room that closes closes its hub (and its Router); a hub asked for a closed room is refused', async (t) => {
     const room = await engine.createRoom('short');
+    t.after(() => room.close());
     const a = await joinPeer(room, { codec: 'PCMU' });
+    t.after(() => a.peer.close());
     const hub = await engine.hubFor(room.id);
     const ids = await engine.workerRouterIds();
     assert.ok(ids.includes(hub.router.id));
@@ -201,18 +207,20 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     assert.equal(hub.router.closed, true);
     assert.ok(!(await engine.workerRouterIds()).includes(hub.router.id), 'the worker dropped the router');
     await assert.rejects(engine.hubFor(room.id), /not open/);
-    await a.peer.close();
   });
 
-  it('a re-INVITE that changes a leg\'s codec remakes its Producer, and the new stream carries the leg', async () => {
+  it('a re-INVITE that changes a leg\'s codec remakes its Producer, and the new stream carries the leg', async (t) => {
     const room = await engine.createRoom('recodec');
+    t.after(() => room.close());
     const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    t.after(() => a.peer.close());
     const hub = await engine.hubFor(room.id);
     const first = await legProducer(hub, 'a');
     assert.equal(first.rtpParameters.codecs[0].mimeType, 'audio/PCMU');
     // The same leg moves to G.722 (a new phone socket, as a transfer or a codec change would do).
     const next = hub.waitFor('legproducer', 5000);
     const g722 = await new RtpPeer({ codec: 'G722' }).bind();
+    t.after(() => g722.close());
     g722.useRemoteSdp(await a.leg.applyOffer(g722.sdp()));
     a.peer.stopSending();
     g722.start({ kind: 'tone', freq: 600, amplitude: 8000 });
@@ -222,18 +230,15 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     assert.equal(first.closed, true, 'the PCMU Producer is gone');
     assert.notEqual(producer.rtpParameters.encodings![0].ssrc, first.rtpParameters.encodings![0].ssrc);
     const sink = await new RtpSink().bind();
+    t.after(() => sink.close());
     const consumer = await externalConsumer(hub.router, producer, sink);
     const heard = await sink.decodeNext(consumer.rtpParameters.encodings![0].ssrc!, 50, new G722Decoder());
     assert.ok(medianToneShare(heard, 600, 16000) > 0.9, `the G.722 stream carries the leg's 600 Hz (${envelope(heard, 16000)})`);
-    sink.close();
-    await Promise.all([a.peer.close(), g722.close()]);
-    room.close();
   });
 
-  it('hub.close() leaves the room and its calls as they were', async () => {
-    const room = await engine.createRoom('drop');
-    const a = await joinPeer(room, { codec: 'PCMU' });
-    const b = await joinPeer(room, { codec: 'PCMU' });
+  it('hub.close() leaves the room and its calls as they were', () => inRoom(engine, 'drop', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU' });
+    const b = await join(room, { codec: 'PCMU' });
     a.peer.setTone(440);
     const hub = await engine.hubFor(room.id);
     hub.close();
@@ -241,7 +246,5 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     assert.equal(engine.hub(room.id), undefined);
     await waitForSound(b.peer);
     assert.ok(medianToneShare(await collect(b.peer, 25), 440, 8000) > 0.8);
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
-  });
+  }));
 });

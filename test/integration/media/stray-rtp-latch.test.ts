@@ -44,14 +44,20 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('one stray packet does not take an echoing leg: it hears the call and is heard', async () => {
+  it('one stray packet does not take an echoing leg: it hears the call and is heard', async (t) => {
+    // Each closed when the case ends, whatever happens: a failed assertion must not leave
+    // peers sending (the file would wait for its timeout).
     const room = await engine.createRoom('stray-one');
+    t.after(() => room.close());
     const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    t.after(() => a.peer.close());
     // B answers only what it hears: it does not send before it hears A.
     const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    t.after(() => bPeer.close());
     const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
     bPeer.useRemoteSdp(answer);
     const stray = await strayTo(b.endpoint!.port);
+    t.after(() => stray.socket.close());
     stray.send(1);
     await seen(engine, b, 1);
     a.peer.setTone(440);
@@ -60,15 +66,15 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
     bPeer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
     await waitForSound(a.peer);
     assert.ok(medianToneShare(await collect(a.peer, 25), 1000, 8000) > 0.8, 'A hears B');
-    stray.socket.close();
-    await Promise.all([a.peer.close(), bPeer.close()]);
-    room.close();
   });
 
-  it('the signalled address takes the leg back from a source that latched first', async () => {
+  it('the signalled address takes the leg back from a source that latched first', async (t) => {
     const room = await engine.createRoom('stray-stream');
+    t.after(() => room.close());
     const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    t.after(() => a.peer.close());
     const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    t.after(() => bPeer.close());
     const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
     bPeer.useRemoteSdp(answer);
     // A stream from elsewhere that outlives the probation and never pauses for 2 s.
@@ -87,7 +93,5 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
       clearInterval(timer);
       stray.socket.close();
     }
-    await Promise.all([a.peer.close(), bPeer.close()]);
-    room.close();
   });
 });

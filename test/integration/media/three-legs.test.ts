@@ -23,10 +23,17 @@ describe('three legs, a hidden listener and a whisper (real worker, real UDP)', 
   let engine: MediaEngine;
   let room: MediaRoom;
   let a: JoinedPeer, b: JoinedPeer, c: JoinedPeer, h: JoinedPeer;
+  // Every peer as it joins, so that `after` closes them even when `before` failed half-way.
+  const joined: JoinedPeer[] = [];
+  const join = async (opts: Parameters<typeof joinPeer>[1]): Promise<JoinedPeer> => {
+    const j = await joinPeer(room, opts);
+    joined.push(j);
+    return j;
+  };
   before(async () => {
     engine = await startEngine();
     room = await engine.createRoom('three');
-    [a, b, c, h] = [await joinPeer(room, { codec: 'PCMU', id: 'a' }), await joinPeer(room, { codec: 'PCMU', id: 'b' }), await joinPeer(room, { codec: 'PCMA', id: 'c' }), await joinPeer(room, { codec: 'PCMU', id: 'h' })];
+    [a, b, c, h] = [await join({ codec: 'PCMU', id: 'a' }), await join({ codec: 'PCMU', id: 'b' }), await join({ codec: 'PCMA', id: 'c' }), await join({ codec: 'PCMU', id: 'h' })];
     h.leg.hide();
     a.peer.setTone(F.a, 5000);
     b.peer.setTone(F.b, 5000);
@@ -35,8 +42,11 @@ describe('three legs, a hidden listener and a whisper (real worker, real UDP)', 
     await Promise.all([a, b, c, h].map((p) => waitForSound(p.peer)));
   });
   after(async () => {
-    await Promise.all([a, b, c, h].map((p) => p.peer.close()));
-    engine.close();
+    try {
+      await Promise.all(joined.map((p) => p.peer.close()));
+    } finally {
+      engine?.close();
+    }
   });
 
   it('each leg hears the other two and not itself; nobody hears the hidden leg', async () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MixTick } from '../../../src/mixer/frames.ts';
 import { medianToneShare } from '../../helpers/audio-analysis.ts';
-import { collect, envelope, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { collect, envelope, inRoom, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 
 describe('two legs in a room (real worker, real UDP)', () => {
   let engine: MediaEngine;
@@ -12,10 +12,9 @@ describe('two legs in a room (real worker, real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('each hears the other\'s tone and not its own', async () => {
-    const room = await engine.createRoom('two');
-    const a = await joinPeer(room, { codec: 'PCMU' });
-    const b = await joinPeer(room, { codec: 'PCMU' });
+  it('each hears the other\'s tone and not its own', () => inRoom(engine, 'two', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU' });
+    const b = await join(room, { codec: 'PCMU' });
     a.peer.setTone(440);
     b.peer.setTone(1000);
     // Wait for steady sound at both ends (jitter buffers), then analyse 1 s.
@@ -27,14 +26,11 @@ describe('two legs in a room (real worker, real UDP)', () => {
     assert.ok(medianToneShare(heardByB, 1000, 8000) < 0.02, 'B does not hear its own 1000 Hz');
     // One stable SSRC per listener.
     assert.equal(new Set(a.peer.received.map((p) => p.ssrc)).size, 1);
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
-  });
+  }));
 
-  it('talk events follow a leg\'s voice; a TickSink gets the mix and each leg\'s input every 20 ms of room time', async () => {
-    const room = await engine.createRoom('talk');
-    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+  it('talk events follow a leg\'s voice; a TickSink gets the mix and each leg\'s input every 20 ms of room time', () => inRoom(engine, 'talk', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU', id: 'a' });
+    await join(room, { codec: 'PCMU', id: 'b' }); // someone to be mixed with
     const ticks: MixTick[] = [];
     let onTick = (): void => {};
     // A tick is valid only during writeTick (a media thread's drain reuses it): keep a copy.
@@ -62,14 +58,11 @@ describe('two legs in a room (real worker, real UDP)', () => {
       assert.equal(t.mix.length, n);
       assert.ok(medianToneShare(t.mix, 440, room.mixerSampleRate, 20) > 0.9, 'the mix carries a');
     }
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
-  });
+  }));
 
-  it('a reordering, lossy sender is still heard cleanly (jitter buffer reorders, conceals losses)', async () => {
-    const room = await engine.createRoom('rough');
-    const a = await joinPeer(room, { codec: 'PCMU', reorder: true, dropEvery: 10 });
-    const b = await joinPeer(room, { codec: 'PCMU' });
+  it('a reordering, lossy sender is still heard cleanly (jitter buffer reorders, conceals losses)', () => inRoom(engine, 'rough', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU', reorder: true, dropEvery: 10 });
+    const b = await join(room, { codec: 'PCMU' });
     a.peer.setTone(700);
     await waitForSound(b.peer);
     const heard = await collect(b.peer, 50);
@@ -77,7 +70,5 @@ describe('two legs in a room (real worker, real UDP)', () => {
     const stats = a.leg.mixerParticipant!.jitterStats;
     assert.ok(stats.lost >= 3, `losses were concealed (${JSON.stringify(stats)})`);
     assert.ok(medianToneShare(heard, 700, 8000) > 0.8, `b hears a's tone (${medianToneShare(heard, 700, 8000).toFixed(3)}; ${envelope(heard, 8000)})`);
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
-  });
+  }));
 });

@@ -9,7 +9,7 @@ import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MixerParticipant } from '../../../src/mixer/mixer-participant.ts';
 import type { LocalMediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { medianToneShare, rms } from '../../helpers/audio-analysis.ts';
-import { collect, envelope, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { collect, envelope, inRoom, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 import type { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { ToneSource } from '../../helpers/tone-source.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -59,10 +59,9 @@ describe('two-party forwarding (real worker, real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('a prompt and a third leg take over from forwarding and hand back: each stream continuous, no dropout, no encoding while forwarded', async () => {
-    const room = await engine.createRoom('forward');
-    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-    const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+  it('a prompt and a third leg take over from forwarding and hand back: each stream continuous, no dropout, no encoding while forwarded', () => inRoom(engine, 'forward', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU', id: 'a' });
+    const b = await join(room, { codec: 'PCMU', id: 'b' });
     const parts = [(a.leg as LocalMediaLeg).mixerParticipant!, (b.leg as LocalMediaLeg).mixerParticipant!];
     a.peer.setTone(440);
     b.peer.setTone(1000);
@@ -84,7 +83,7 @@ describe('two-party forwarding (real worker, real UDP)', () => {
 
     // A third leg joins (mixed) and leaves (forwarded again).
     const encodedBeforeC = parts.map((p) => p.encoded);
-    const c = await joinPeer(room, { codec: 'PCMU', id: 'c' });
+    const c = await join(room, { codec: 'PCMU', id: 'c' });
     await collect(c.peer, 25);
     assert.ok(parts.every((p, i) => p.encoded > encodedBeforeC[i] + 20), 'three legs are mixed');
     c.leg.close();
@@ -99,14 +98,11 @@ describe('two-party forwarding (real worker, real UDP)', () => {
       const dropout = longestDropout(pcm, 8000);
       assert.ok(dropout <= 1, `${name}: a dropout of ${dropout} frames: ${envelope(pcm, 8000)}`);
     }
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
-  });
+  }));
 
-  it('an Opus call is forwarded: the payload decodes to the talker\'s tone, timestamps 960 apart', async () => {
-    const room = await engine.createRoom('forward-opus');
-    const a = await joinPeer(room, { codec: 'opus', id: 'a' });
-    const b = await joinPeer(room, { codec: 'opus', id: 'b' });
+  it('an Opus call is forwarded: the payload decodes to the talker\'s tone, timestamps 960 apart', () => inRoom(engine, 'forward-opus', async (room, join) => {
+    const a = await join(room, { codec: 'opus', id: 'a' });
+    const b = await join(room, { codec: 'opus', id: 'b' });
     const parts = [(a.leg as LocalMediaLeg).mixerParticipant!, (b.leg as LocalMediaLeg).mixerParticipant!];
     a.peer.setTone(600);
     await waitForSound(b.peer);
@@ -118,7 +114,5 @@ describe('two-party forwarding (real worker, real UDP)', () => {
     assertOneStream(b.peer, from, 960, 'b');
     const heard = b.peer.decoded(from);
     assert.ok(medianToneShare(heard, 600, 16000) > 0.8, `b hears a's 600 Hz (${medianToneShare(heard, 600, 16000).toFixed(2)})`);
-    await Promise.all([a.peer.close(), b.peer.close()]);
-    room.close();
-  });
+  }));
 });

@@ -186,10 +186,11 @@ describe('recordings verify: tamper evidence', () => {
 });
 
 describe('an interrupted recording', () => {
-  it('is repaired at the next start, signed and logged (recovered), and verifies', async () => {
+  it('is repaired at the next start, signed and logged (recovered), and verifies', async (t) => {
     const dir = join(root, 'kill9');
     await recordThenKill9(dir, 1500);
     const { svc, compliance } = await open(dir);
+    t.after(() => (svc.close(), compliance.close()));
     const [found] = await svc.recoverInterrupted();
     assert.ok(found, 'one recording repaired');
     await compliance.settled();
@@ -207,9 +208,10 @@ describe('an interrupted recording', () => {
 });
 
 describe('a signature that cannot be written', () => {
-  it('is tried again until it can; the recording then verifies', async () => {
+  it('is tried again until it can; the recording then verifies', async (t) => {
     const dir = join(root, 'unsignable');
     const { svc, compliance } = await open(dir);
+    t.after(() => (svc.close(), compliance.close()));
     const rec = svc.createRecorder({ roomId: 'blocked', sampleRate: 16000 });
     // The signature's temp file is a directory: writing it fails (EISDIR) like a full disk would.
     mkdirSync(join(dir, `${rec.id}.json.sig.tmp`), { recursive: true });

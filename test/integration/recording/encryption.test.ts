@@ -69,9 +69,10 @@ describe('encrypted recordings', () => {
   const keyA = hexKey();
   const dir = join(root, 'calls');
 
-  it('are sealed on disk, decrypt to the tones, and hold no plaintext PCM', async () => {
+  it('are sealed on disk, decrypt to the tones, and hold no plaintext PCM', async (t) => {
     const enc = new RecordingEncryption(master(keyA));
     const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 100, encryption: enc, log: silentLogger() });
+    t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: 'enc-1', sampleRate: 16000 });
     rec.addLeg('a', { uri: 'sip:alice@example.com', role: 'caller' });
     rec.addLeg('b', { uri: 'sip:bob@example.com' });
@@ -117,7 +118,7 @@ describe('encrypted recordings', () => {
     });
   });
 
-  it('survive kill -9: every flushed chunk decrypts, the next start repairs the file', async () => {
+  it('survive kill -9: every flushed chunk decrypts, the next start repairs the file', async (t) => {
     const kdir = join(root, 'kill9');
     const { files, killedAfter, signal } = await recordThenKill9(kdir, 3000, { TEST_MASTER_KEY: keyA });
     assert.equal(signal, 'SIGKILL');
@@ -147,11 +148,13 @@ describe('encrypted recordings', () => {
     // A wrong master key at start: the recording is left as it is.
     const before = sha(join(kdir, mixName));
     const wrong = new RecordingService({ dir: kdir, postProcess: 'none', encryption: new RecordingEncryption(master(hexKey())), log: silentLogger() });
+    t.after(() => wrong.close());
     assert.deepEqual(await wrong.recoverInterrupted(), []);
     wrong.close();
     assert.equal(sha(join(kdir, mixName)), before, 'nothing touched without the right key');
     // The right one repairs it: the trailer appended, the sidecar finalized.
     const svc = new RecordingService({ dir: kdir, postProcess: 'none', encryption: enc, log: silentLogger() });
+    t.after(() => svc.close());
     const [r] = await svc.recoverInterrupted();
     svc.close();
     assert.equal(r?.id, id);

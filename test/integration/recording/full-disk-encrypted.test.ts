@@ -32,6 +32,7 @@ describe('encrypted recording on a full disk', () => {
     const dir = disk.dir;
     const enc = new RecordingEncryption(parseMasterKey(randomBytes(32), 'test'));
     const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 100, minFreeBytes: 0, encryption: enc, log: silentLogger() });
+    t.after(() => svc.close());
     const failures: string[] = [];
     const resumed: string[] = [];
     svc.on('writeError', (_r, f) => failures.push(f.file));
@@ -41,6 +42,7 @@ describe('encrypted recording on a full disk', () => {
     const room = new ToneRoom(RATE);
     room.legs.set('a', 440);
     const feed = realTimeFeeder(rec, room);
+    t.after(() => feed.stop());
     await waitFor('a second recorded', () => feed.ticks() >= 50);
     fillUp(join(dir, 'filler.bin'));
     await waitFor('write failures reported', () => failures.length >= 2, 5000);

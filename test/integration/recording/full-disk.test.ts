@@ -51,6 +51,7 @@ describe('a full disk while recording', () => {
   it('reports, keeps the files consistent, refuses new recordings, and resumes without loss', async (t) => {
     if (!mounted) return t.skip('needs root to mount a tmpfs');
     const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 100, minFreeBytes: 500_000, log: silentLogger() });
+    t.after(() => svc.close());
     const failures: string[] = [];
     const resumed: string[] = [];
     svc.on('writeError', (_r, f) => failures.push(f.file));
@@ -60,6 +61,7 @@ describe('a full disk while recording', () => {
     const room = new ToneRoom(RATE);
     room.legs.set('a', 440);
     const feed = realTimeFeeder(rec, room);
+    t.after(() => feed.stop());
     await waitFor('a second recorded', () => feed.ticks() >= 50);
     assert.ok(svc.hasRoom(), 'room for recordings before the disk fills');
 
@@ -110,11 +112,13 @@ describe('a full disk while recording', () => {
     if (!mounted) return t.skip('needs root to mount a tmpfs');
     for (const f of readdirSync(dir)) rmSync(join(dir, f));
     const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 100, log: silentLogger() });
+    t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: 'full-close', sampleRate: RATE });
     rec.addLeg('a', { uri: 'sip:a@x', role: 'caller' });
     const room = new ToneRoom(RATE);
     room.legs.set('a', 440);
     const feed = realTimeFeeder(rec, room);
+    t.after(() => feed.stop());
     await waitFor('a second recorded', () => feed.ticks() >= 50);
     fillUp(join(dir, 'filler.bin'));
     await waitFor('a write failure', () => svc.writeErrors > 0, 5000);

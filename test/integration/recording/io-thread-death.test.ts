@@ -61,19 +61,24 @@ async function recordThroughDeath(moment: Moment): Promise<{ meta: RecordingMeta
   const room = new ToneRoom(RATE);
   room.legs.set('a', 440).set('b', 1000);
   const feed = realTimeFeeder(rec, room);
-  await waitFor('half a second recorded', () => feed.ticks() >= 25);
-  if (moment === 'write') io.exitAfterNext('write');
-  if (moment === 'terminate') await io.terminateThread();
-  await waitFor('1.5 s recorded', () => feed.ticks() >= 75);
-  feed.stop();
-  const ticks = feed.ticks();
-  if (moment === 'sha256' || moment === 'close') io.exitAfterNext(moment);
-  rec.close();
-  const meta = await rec.finalized;
-  assert.ok(io.threadDeaths > deaths, `the I/O thread died (${moment})`);
-  await waitFor('the death logged', () => logs.find(/recording I\/O thread died/).length > 0);
-  svc.close();
-  return { meta, id: rec.id, seconds: (ticks * FRAME_MS) / 1000, dir, errors };
+  try {
+    await waitFor('half a second recorded', () => feed.ticks() >= 25);
+    if (moment === 'write') io.exitAfterNext('write');
+    if (moment === 'terminate') await io.terminateThread();
+    await waitFor('1.5 s recorded', () => feed.ticks() >= 75);
+    feed.stop();
+    const ticks = feed.ticks();
+    if (moment === 'sha256' || moment === 'close') io.exitAfterNext(moment);
+    rec.close();
+    const meta = await rec.finalized;
+    assert.ok(io.threadDeaths > deaths, `the I/O thread died (${moment})`);
+    await waitFor('the death logged', () => logs.find(/recording I\/O thread died/).length > 0);
+    return { meta, id: rec.id, seconds: (ticks * FRAME_MS) / 1000, dir, errors };
+  } finally {
+    // Whatever happens: a feeder left running (or a recorder's flush timer) would keep the file waiting for its timeout.
+    feed.stop();
+    svc.close();
+  }
 }
 
 describe('the recording I/O thread dies', () => {

@@ -18,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'parley-kill9-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Recorder under kill -9', () => {
-  it('leaves a playable WAV missing at most a second and a parseable sidecar', async () => {
+  it('leaves a playable WAV missing at most a second and a parseable sidecar', async (t) => {
     const { files, killedAfter, signal } = await recordThenKill9(dir, 3000);
     assert.equal(signal, 'SIGKILL');
     const mix = join(dir, files.find((f) => f.endsWith('.mix.wav'))!);
@@ -43,6 +43,7 @@ describe('Recorder under kill -9', () => {
     appendFileSync(join(dir, `${meta.mix.file.replace('.mix.wav', '')}.json.tmp`), '{"half": ');
 
     const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    t.after(() => svc.close());
     const events: RecoveredRecording[] = [];
     svc.on('recovered', (r) => events.push(r));
     const found = await svc.recoverInterrupted();

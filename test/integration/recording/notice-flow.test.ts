@@ -17,7 +17,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'parley-notice-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('record-notice flow', () => {
-  it('plays the notice into the room, marks it in the sidecar, and the mix holds it', async () => {
+  it('plays the notice into the room, marks it in the sidecar, and the mix holds it', async (ctx) => {
     const promptsDir = resolve(import.meta.dirname, '../../../prompts');
     const config = parseConfig(
       `prompts: { dir: ${JSON.stringify(promptsDir)}, cacheDir: ${JSON.stringify(join(tmp, 'cache'))} }\n` +
@@ -25,7 +25,9 @@ describe('record-notice flow', () => {
     );
     const log = silentLogger();
     const prompts = createPromptLibrary(config.prompts, log);
+    ctx.after(() => prompts.close());
     const recordings = createRecordingService(config.recording, log);
+    ctx.after(() => recordings.close());
     const rate = config.media.mixer.sampleRate;
     const rec = recordings.createRecorder({ roomId: 'notice-demo', sampleRate: rate });
     rec.addLeg('caller', { uri: 'sip:alice@example.com', role: 'caller', callId: 'abc@host', originalTo: 'sip:bob@example.com' });

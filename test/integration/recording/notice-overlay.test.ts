@@ -28,9 +28,10 @@ function amp(x: Int16Array, rate: number, hz: number, fromMs: number, toMs: numb
 
 describe('Recorder.tapNotice', () => {
   for (const sourceRate of [16000, 8000]) {
-    it(`writes a private notice into the mix, its leg's stem and stereo channel (source ${sourceRate} Hz, recording 16 kHz)`, async () => {
+    it(`writes a private notice into the mix, its leg's stem and stereo channel (source ${sourceRate} Hz, recording 16 kHz)`, async (t) => {
       const rate = 16000;
       const svc = new RecordingService({ dir: join(root, `r${sourceRate}`), postProcess: 'none', log: silentLogger() });
+      t.after(() => svc.close());
       const rec = svc.createRecorder({ roomId: 'room', sampleRate: rate });
       rec.addLeg('a', { role: 'caller' });
       rec.addLeg('b', {});

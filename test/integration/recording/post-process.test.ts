@@ -33,9 +33,10 @@ describe('post-processing with real ffmpeg', () => {
     ['ogg', 'opus'],
     ['mp3', 'mp3'],
   ] as const) {
-    it(`encodes every file of a closed recording to ${format}, with progress, into the sidecar`, async () => {
+    it(`encodes every file of a closed recording to ${format}, with progress, into the sidecar`, async (t) => {
       const dir = join(root, format);
       const svc = new RecordingService({ dir, postProcess: format, log: silentLogger() });
+      t.after(() => svc.close());
       const rec = svc.createRecorder({ roomId: `post-${format}`, sampleRate: 16000 });
       const room = new ToneRoom(16000);
       room.legs.set('a', 440).set('b', 1000);
@@ -67,9 +68,10 @@ describe('post-processing with real ffmpeg', () => {
     });
   }
 
-  it('runs one ffmpeg at a time, and close() drops what is queued', async () => {
+  it('runs one ffmpeg at a time, and close() drops what is queued', async (t) => {
     const dir = join(root, 'queue');
     const svc = new RecordingService({ dir, postProcess: 'ogg', log: silentLogger() });
+    t.after(() => svc.close());
     let running = 0;
     let maxRunning = 0;
     const seen = new Set<string>();

@@ -31,8 +31,9 @@ function sha(path: string): string {
 
 describe('Recorder with sox', () => {
   for (const rate of [16000, 48000]) {
-    it(`mix holds both parties, each stem one, stereo caller left / others right (${rate} Hz)`, async () => {
+    it(`mix holds both parties, each stem one, stereo caller left / others right (${rate} Hz)`, async (t) => {
       const svc = service(`two-${rate}`);
+      t.after(() => svc.close());
       const rec = svc.createRecorder({ roomId: 'room-1', sampleRate: rate });
       rec.addLeg('b', { uri: 'sip:bob@example.com', callId: 'cid-b', identity: 'normal' });
       rec.addLeg('a', { uri: 'sip:alice@example.com', callId: 'cid-a', role: 'caller', originalTo: 'sip:bob@example.com' });
@@ -87,9 +88,10 @@ describe('Recorder with sox', () => {
     });
   }
 
-  it('pause skips the timeline, mask keeps it with silence; both in the audio and in the sidecar', async () => {
+  it('pause skips the timeline, mask keeps it with silence; both in the audio and in the sidecar', async (t) => {
     const rate = 16000;
     const svc = service('pause');
+    t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: 'pm', sampleRate: rate });
     const room = new ToneRoom(rate);
     room.legs.set('a', 440);
@@ -121,8 +123,9 @@ describe('Recorder with sox', () => {
     svc.close();
   });
 
-  it("pauseMode 'silence' keeps the timeline", async () => {
+  it("pauseMode 'silence' keeps the timeline", async (t) => {
     const svc = service('pause-silence', { pauseMode: 'silence' });
+    t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: 'ps', sampleRate: 16000 });
     const room = new ToneRoom(16000);
     room.legs.set('a', 440);
@@ -141,8 +144,9 @@ describe('Recorder with sox', () => {
     svc.close();
   });
 
-  it('legs join and leave mid-recording: stems start at the join, a rejoin opens a new stem', async () => {
+  it('legs join and leave mid-recording: stems start at the join, a rejoin opens a new stem', async (t) => {
     const svc = service('joins');
+    t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: 'j', sampleRate: 16000 });
     const room = new ToneRoom(16000);
     room.legs.set('a', 440);
@@ -173,8 +177,9 @@ describe('Recorder with sox', () => {
     svc.close();
   });
 
-  it('file names cannot escape the recordings folder', async () => {
+  it('file names cannot escape the recordings folder', async (t) => {
     const svc = service('names');
+    t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: '../../etc/evil room', sampleRate: 16000 });
     rec.addLeg('../../x/../y', {});
     new ToneRoom(16000).feed(rec, 100);
@@ -187,8 +192,9 @@ describe('Recorder with sox', () => {
     svc.close();
   });
 
-  it('writeTick costs little: measured per tick for a 3-leg room at 48 kHz', async () => {
+  it('writeTick costs little: measured per tick for a 3-leg room at 48 kHz', async (t) => {
     const svc = service('cost', { flushIntervalMs: 1000 });
+    t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: 'cost', sampleRate: 48000 });
     const room = new ToneRoom(48000);
     room.legs.set('a', 440).set('b', 1000).set('c', 700);

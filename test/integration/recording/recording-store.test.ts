@@ -72,10 +72,11 @@ async function assertStored(id: string, bytes: Map<string, Buffer>): Promise<voi
 }
 
 describe('recording store (S3)', () => {
-  it('uploads a finalized recording, verifies it, then removes the local audio (sidecar kept)', async () => {
+  it('uploads a finalized recording, verifies it, then removes the local audio (sidecar kept)', async (t) => {
     const dir = join(root, 'basic');
     const { id, meta, bytes } = await record(dir);
     const up = uploader(dir);
+    t.after(() => up.close());
     await up.start();
     const stored = up.waitFor('stored');
     await up.enqueue(id, meta);
@@ -95,10 +96,11 @@ describe('recording store (S3)', () => {
     up.close();
   });
 
-  it('an endpoint down for a while: retried with back-off, nothing removed until it verifies', async () => {
+  it('an endpoint down for a while: retried with back-off, nothing removed until it verifies', async (t) => {
     const dir = join(root, 'down');
     const { id, meta, bytes } = await record(dir);
     const up = uploader(dir);
+    t.after(() => up.close());
     await up.start();
     s3.mode = 'down';
     try {
@@ -121,10 +123,11 @@ describe('recording store (S3)', () => {
     up.close();
   });
 
-  it('an endpoint answering 500: reported with the status, retried, then stored', async () => {
+  it('an endpoint answering 500: reported with the status, retried, then stored', async (t) => {
     const dir = join(root, 'e500');
     const { id, meta, bytes } = await record(dir);
     const up = uploader(dir);
+    t.after(() => up.close());
     await up.start();
     s3.mode = 'fail500';
     let error: Error | null = null;
@@ -142,11 +145,12 @@ describe('recording store (S3)', () => {
     up.close();
   });
 
-  it('uploads pending at a stop resume at the next start, from the journal', async () => {
+  it('uploads pending at a stop resume at the next start, from the journal', async (t) => {
     const dir = join(root, 'resume');
     const { id, meta, bytes } = await record(dir);
     s3.mode = 'down';
     const first = uploader(dir);
+    t.after(() => first.close());
     await first.start();
     await first.enqueue(id, meta);
     await first.waitFor('uploadFailed');
@@ -155,6 +159,7 @@ describe('recording store (S3)', () => {
     s3.mode = 'pass';
     assert.ok(existsSync(join(dir, meta.mix.file)));
     const second = uploader(dir);
+    t.after(() => second.close());
     const stored = second.waitFor('stored');
     assert.equal(await second.start(), 1, 'one upload resumed');
     await stored;
@@ -163,12 +168,13 @@ describe('recording store (S3)', () => {
     second.close();
   });
 
-  it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async () => {
+  it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async (t) => {
     const dir = join(root, 'shutdown');
     const journalFile = join(dir, '.uploads.json');
     const config = { ...storeConfig(s3), journalFile } as RecordingStoreConfig;
     const up = new RecordingUploader({ dir, config, log: silentLogger() });
     const svc = new RecordingService({ dir, postProcess: 'none', store: up, log: silentLogger() });
+    t.after(() => svc.close());
     await svc.recoverInterrupted();
     const rec = svc.createRecorder({ roomId: 'late', sampleRate: 16000 });
     const room = new ToneRoom(16000);
@@ -182,6 +188,7 @@ describe('recording store (S3)', () => {
     assert.deepEqual(journal.pending.map((e) => e.id), [rec.id]);
     assert.ok(existsSync(join(dir, meta.mix.file)), 'nothing removed');
     const next = uploader(dir);
+    t.after(() => next.close());
     const stored = next.waitFor('stored');
     assert.equal(await next.start(), 1);
     await stored;

@@ -1,0 +1,136 @@
+// The receive side of an RtpEndpoint: every datagram its sockets take comes here
+// (the sockets' 'message' listeners are this object's fields, so a packet costs
+// no extra call). RTP is checked (version, length, a header that fits, SRTP), its
+// source accepted or refused (RtpSourceLatch), its payload type checked and its
+// SSRC followed; RTCP, on the RTP port (RFC 5761 §4) or its own, is accepted from
+// the peer's host only and handed to the leg's RTCP session.
+//
+// The hot path allocates nothing of its own: counters in the endpoint's stats
+// object, no closures per packet (Node allocates the Buffer and rinfo).
+import type dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { rtpWellFormed } from '../mixer/rtp.ts';
+import type { EndpointMedia, EndpointStats, RtcpContext, RtpEndpointOptions } from './rtp-endpoint.ts';
+import { RtpSourceLatch } from './rtp-source-latch.ts';
+
+/** Largest datagram taken as RTP: a 20 ms Opus frame at its highest rate is ~1,275 bytes. */
+const MAX_PACKET = 1500;
+
+export class RtpReceiver {
+  /** performance.now() of the last valid RTP packet (or of the receiver's creation). */
+  lastRxMs = performance.now();
+  /** Where the peer's RTP may come from (the latched source, once latched). */
+  readonly source: RtpSourceLatch;
+  /** The leg's RTCP session, once attached: told of every valid RTP packet, given the peer's RTCP. */
+  rtcp: RtcpContext | null = null;
+  private media: EndpointMedia | null = null;
+  private readonly allowedPt = new Uint8Array(128);
+  private lastSsrc = -1;
+
+  constructor(
+    /** The endpoint's counters (the send side counts into the same object). */
+    private readonly stats: EndpointStats,
+    private readonly opts: RtpEndpointOptions,
+    /** A packet latched its source ('latch', 'once'): the endpoint sends there from now on. */
+    private readonly latched: (rinfo: dgram.RemoteInfo) => void,
+  ) {
+    this.source = new RtpSourceLatch(opts.latching, opts.log);
+  }
+
+  /** A negotiation: the payload types accepted from now on; `moved`: the peer's SDP address changed. */
+  configure(media: EndpointMedia, moved: boolean): void {
+    this.media = media;
+    this.allowedPt.fill(0);
+    for (const pt of media.payloadTypes) if (pt >= 0 && pt < 128) this.allowedPt[pt] = 1;
+    this.source.signalled(media.remote.ip, media.remote.port, moved);
+  }
+
+  /** A datagram on the RTP port: RTP, or RTCP multiplexed with it. */
+  readonly onRtpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const m = this.media;
+    if (m === null) return; // not negotiated yet (our offer is out, no answer): nothing to play it to
+    const len = buf.length;
+    if (len < 12 || len > MAX_PACKET || buf[0] >> 6 !== 2) {
+      this.stats.malformed++;
+      return;
+    }
+    const b1 = buf[1];
+    if (b1 >= 192 && b1 <= 223) {
+      // RTCP on the RTP port (RFC 5761 §4).
+      this.takeRtcp(buf, rinfo);
+      return;
+    }
+    // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
+    // latch the leg, put its sender on latching probation or count as received. Plain RTP is
+    // checked before its source; SRTP after decryption (its padding count is encrypted).
+    if (!m.srtp && !rtpWellFormed(buf)) {
+      this.stats.malformed++;
+      return;
+    }
+    if (!this.source.accepts(rinfo, this.lastRxMs)) {
+      this.source.ignored(rinfo, ++this.stats.wrongSource);
+      return;
+    }
+    let pkt = buf;
+    if (m.srtp) {
+      const plain = m.srtp.unprotectRtp(buf);
+      if (plain === null) {
+        this.stats.srtpFailures++;
+        return;
+      }
+      pkt = plain;
+      if (!rtpWellFormed(pkt)) {
+        this.stats.malformed++;
+        return;
+      }
+    }
+    if (this.allowedPt[pkt[1] & 0x7f] === 0) {
+      this.stats.unexpectedPt++;
+      return;
+    }
+    if (this.source.wantsLatch) {
+      this.source.latch(rinfo);
+      if (m.remote.ip !== null) this.latched(rinfo);
+    }
+    const now = performance.now();
+    this.lastRxMs = now;
+    this.stats.packetsIn++;
+    this.stats.bytesIn += len;
+    const ssrc = ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0;
+    if (ssrc !== this.lastSsrc) {
+      if (this.lastSsrc !== -1) this.stats.ssrcChanges++;
+      this.lastSsrc = ssrc;
+      this.opts.onSsrc(ssrc);
+    }
+    this.rtcp?.onRtpReceived(ssrc, (pkt[2] << 8) | pkt[3], ((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7]) >>> 0, now);
+    this.opts.onRtp(pkt, now);
+  };
+
+  /** A datagram on the RTCP port. */
+  readonly onRtcpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.media === null) return;
+    if (buf.length < 8 || buf.length > MAX_PACKET || buf[0] >> 6 !== 2) {
+      this.stats.malformed++;
+      return;
+    }
+    this.takeRtcp(buf, rinfo);
+  };
+
+  private takeRtcp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    const m = this.media!;
+    // RTCP is accepted from the peer's host only (its port may differ from the RTP one).
+    const expectIp = this.source.ip ?? m.remote.ip;
+    if (expectIp !== null && rinfo.address !== expectIp) {
+      this.stats.wrongSource++;
+      return;
+    }
+    let pkt: Buffer | null = buf;
+    if (m.srtp) pkt = m.srtp.unprotectRtcp(buf);
+    if (pkt === null) {
+      this.stats.srtpFailures++;
+      return;
+    }
+    this.stats.rtcpIn++;
+    if (this.rtcp && !this.rtcp.handleRtcp(pkt, performance.now())) this.stats.malformed++;
+  }
+}
