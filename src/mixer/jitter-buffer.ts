@@ -224,13 +224,23 @@ export class JitterBuffer {
 
   /**
    * Drops the packets older than `seq` (the listener heard them forwarded);
-   * play goes on from `seq`, or the first packet after it.
+   * play goes on from `seq`, or the first packet after it. Returns whether
+   * `seq` itself waits here: it then plays at the next pop(), without waiting
+   * for the target depth (the listener is hearing this stream already).
    */
-  dropBefore(seq: number): void {
+  dropBefore(seq: number): boolean {
     for (let i = 0; i < this.slots.length; i++) {
       if (this.used[i] && seqDiff(this.slots[i].seq, seq) < 0) this.remove(i);
     }
     if (this.playing && seqDiff(this.expected, seq) < 0) this.expected = seq;
+    const held = this.find(seq);
+    if (held < 0) return false;
+    if (!this.playing) {
+      this.playing = true;
+      this.expected = seq;
+      this.playTs = this.slots[held].timestamp;
+    }
+    return true;
   }
 
   /** The leg ends: what is buffered plays from now on without waiting for the target depth. */

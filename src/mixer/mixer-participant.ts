@@ -279,10 +279,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /**
    * @internal Forwarding ended: the listener heard this leg up to input
-   * sequence number `seq`, so play resumes there; the frames before it are dropped.
+   * sequence number `seq`, so play resumes there; the frames before it are
+   * dropped. True when frame `seq` is still buffered: the next tick plays it
+   * (for recorders), and the listener, who has it, must not get it again.
    */
-  dropHeard(seq: number): void {
-    this.jitter.dropBefore(seq);
+  dropHeard(seq: number): boolean {
+    return this.jitter.dropBefore(seq);
   }
 
   /** @internal Tick step 1: this tick's input frame. */

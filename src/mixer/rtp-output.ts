@@ -184,21 +184,23 @@ export class RtpOutput {
     return this.lastTick !== null && this.lastTick >= tickMs;
   }
 
+  /** The newest input sequence number this stream forwarded (the mixer must not play what came before it again), or null. */
+  get lastForwarded(): number | null {
+    return this.inSsrc === null ? null : this.inSeq;
+  }
+
   /**
    * Forwarding ends; the mix takes over from the tick at `tickMs` (or the next
-   * one, when this stream covers that tick already). Returns the newest input
-   * sequence number this stream carried (the mixer must not play what came
-   * before it again), or null when nothing was forwarded.
+   * one, when this stream covers that tick already, or when `playsNow`: the
+   * frame that tick plays is the last one forwarded).
    */
-  endForward(tickMs: number): number | null {
-    const last = this.inSsrc === null ? null : this.inSeq;
+  endForward(tickMs: number, playsNow = false): void {
     this.inSsrc = null;
     this.forwarding = false;
     this.filling = false;
     // A stream heard a frame or two ago was live (the gap is jitter): the mix
     // continues it one frame on. After a pause the timestamp jumps (sendFrame).
-    if (this.lastTick !== null && this.lastTick < tickMs && (tickMs - this.lastTick) / FRAME_MS <= LIVE_FRAMES) this.lastTick = tickMs - FRAME_MS;
-    return last;
+    if (this.lastTick !== null && this.lastTick < tickMs && (tickMs - this.lastTick) / FRAME_MS <= LIVE_FRAMES) this.lastTick = playsNow ? tickMs : tickMs - FRAME_MS;
   }
 
   /** Maps a (new) input onto this stream: its packet follows the last one sent, the timestamp advanced by the room time between them. */

@@ -20,9 +20,11 @@
 // packet of the other leg, so that leg's jitter buffer drops what came before
 // it (those frames are then missing from its recording too: none with a steady
 // one-frame buffer, the buffer's depth beyond one frame otherwise); a leg whose
-// forwarded stream already carries this tick's frame gets nothing this tick
-// (prompts then wait a tick, so both hear them from the first frame), and the
-// mix goes on one frame after the last forwarded packet.
+// forwarded stream already carries this tick's frame, or whose newest forwarded
+// frame is the one this tick plays (it came in a burst and still waits in the
+// buffer), gets nothing this tick (prompts then wait a tick, so both hear them
+// from the first frame), and the mix goes on one frame after the last
+// forwarded packet: no frame twice, none left out.
 import { FRAME_MS } from './frames.ts';
 import type { MixerParticipant } from './mixer-participant.ts';
 
@@ -99,9 +101,12 @@ export class TwoPartyForwarder {
     const [a, b] = pair;
     let served: MixerParticipant[] | null = null;
     for (const [from, to] of [[a, b], [b, a]]) {
-      if (to.output.covers(tickMs)) (served ??= []).push(to);
-      const last = to.output.endForward(tickMs);
-      if (last !== null && !from.isClosed && !to.isClosed) from.dropHeard(last);
+      const last = to.output.lastForwarded;
+      // Still buffered, the newest frame `to` got plays this tick: `to` must not get it twice.
+      // (It came in a burst with the one before: it reached `to` a tick ago and waits here still.)
+      const playsNow = last !== null && !from.isClosed && !to.isClosed && from.dropHeard(last);
+      if (playsNow || to.output.covers(tickMs)) (served ??= []).push(to);
+      to.output.endForward(tickMs, playsNow);
     }
     return served;
   }

@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
 import { purity, readWavFile, rms } from '../helpers/audio-analysis.ts';
+import { toneByPacket } from '../helpers/peer-hearing.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import type { RtpPeer } from '../helpers/rtp-peer.ts';
@@ -82,6 +83,16 @@ function tone(pcm: Int16Array, hz: number): { share: number; other: number; peak
   return { share: median(shares), other: median(others), peakOther: Math.max(...others), rms: median(levels) };
 }
 
+/** The tone's level in the peers' streams (amplitude 8000 of full scale). */
+const TONE_LEVEL = 8000 / 32768;
+
+/** Nothing but the tone in (nearly) every packet: 2 in 50 may carry more (G.711 noise alone leaves 0.002). */
+function assertOnlyTone(packets: { residual: number }[], what: string): void {
+  const residue = packets.map((p) => p.residual).sort((x, y) => x - y);
+  const p95 = residue[Math.floor(0.95 * residue.length)]!;
+  assert.ok(p95 < 0.005, `${what}: other energy ${p95.toFixed(4)} in the 95th-percentile packet (${residue.slice(-5).map((r) => r.toFixed(4)).join(' ')} the most)`);
+}
+
 describe('control API with a real call (SIPp caller and callee, audio checked)', () => {
   let parley: RunningParley;
   let base: string;
@@ -131,8 +142,9 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     ws = new WebSocket(`${base.replace('http', 'ws')}/events?token=${TEST_TOKEN}`);
     ws.on('message', (m: WebSocket.RawData) => events.push(JSON.parse(m.toString())));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    callee = await startCallee('callee.xml', CALLEE_HZ);
-    caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: CALLER_HZ });
+    // The call lasts from here to the hangup test: 20 s on a quiet machine, over 30 s (SIPp's default here) on a busy one.
+    callee = await startCallee('callee.xml', CALLEE_HZ, [], undefined, 120);
+    caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: CALLER_HZ, timeoutS: 120 });
   });
 
   after(async () => {
@@ -252,13 +264,18 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const r = await call(base, 'POST', `/calls/${id}/play`, { prompt: 'record-notice', target: 'caller' });
     assert.equal(r.status, 202);
     const atCaller = tone(await heardAfter(caller.rtp, c0), CALLEE_HZ);
-    const atCallee = tone(await heardAfter(callee.rtp, b0), CALLER_HZ);
     assert.ok(atCaller.peakOther > 0.03, `the caller hears the prompt over the callee's tone: other energy ${atCaller.peakOther.toFixed(4)}`);
-    assert.ok(atCallee.share > 0.9 && atCallee.other < 0.005, `the callee hears only the caller: share ${atCallee.share.toFixed(3)}, other ${atCallee.other.toFixed(4)}`);
+    // While the prompt plays the call is mixed, in real time: when this loaded process
+    // stalls the caller's sender, the callee gets silence or a concealed frame for the
+    // frames not sent (forwarded, nothing is missing). Judged packet by packet, those
+    // leave no residue beside the caller's tone; the prompt would, in every packet.
+    const atCallee = toneByPacket(await heardAfter(callee.rtp, b0), CALLER_HZ);
+    assertOnlyTone(atCallee, 'the callee hears none of the prompt');
+    const full = atCallee.filter((p) => p.amplitude > 0.8 * TONE_LEVEL).length;
+    assert.ok(full >= 10, `the callee hears the caller: ${full} of ${atCallee.length} packets carry the caller's tone`);
     const stop = await call(base, 'POST', `/calls/${id}/play/stop`);
     assert.equal(stop.body.stopped, 1);
-    const after = tone(await heardAfter(caller.rtp, caller.rtp.received.length), CALLEE_HZ);
-    assert.ok(after.other < 0.005, `prompt stopped: other energy ${after.other.toFixed(4)}`);
+    assertOnlyTone(toneByPacket(await heardAfter(caller.rtp, caller.rtp.received.length), CALLEE_HZ), 'prompt stopped: the caller hears the callee alone');
   });
 
   it('`parley calls hangup` hangs the call up: both SIPp sides get a BYE and the call is gone', async () => {

@@ -17,15 +17,18 @@ export interface Peer {
   kill(): void;
 }
 
-/** A SIPp callee (UAS) running `scenario`, answering with SDP on a Node RTP peer sending `toneHz`. */
-export async function startCallee(scenario: string, toneHz: number | null, extra: string[] = [], port?: number): Promise<Peer> {
+/**
+ * A SIPp callee (UAS) running `scenario`, answering with SDP on a Node RTP peer sending `toneHz`.
+ * `timeoutS`: SIPp gives up on the scenario after this long (a test whose call lasts longer on a busy machine raises it).
+ */
+export async function startCallee(scenario: string, toneHz: number | null, extra: string[] = [], port?: number, timeoutS = 30): Promise<Peer> {
   const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
   rtp.start(toneHz === null ? { kind: 'silence' } : { kind: 'tone', freq: toneHz, amplitude: 8000 });
   const s = await startSipp({
     scenario: `${SCENARIOS}/${scenario}`,
     transport: 'udp',
     calls: 1,
-    timeoutS: 30,
+    timeoutS,
     port,
     extra: ['-key', 'rtpport', String(rtp.port), '-trace_msg', ...extra],
   });
@@ -37,7 +40,7 @@ export async function startCaller(
   parley: RunningParley,
   scenario: string,
   toUri: string,
-  opts: { toneHz?: number | null; pauseMs?: number; fromUser?: string; digit?: string; extra?: string[] } = {},
+  opts: { toneHz?: number | null; pauseMs?: number; fromUser?: string; digit?: string; extra?: string[]; timeoutS?: number } = {},
 ): Promise<Peer> {
   const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
   rtp.start(opts.toneHz == null ? { kind: 'silence' } : { kind: 'tone', freq: opts.toneHz, amplitude: 8000 });
@@ -46,7 +49,7 @@ export async function startCaller(
     transport: 'udp',
     remote: `127.0.0.1:${parley.sipPort}`,
     calls: 1,
-    timeoutS: 30,
+    timeoutS: opts.timeoutS ?? 30,
     extra: [
       '-key', 'to_uri', toUri,
       '-key', 'rtpport', String(rtp.port),

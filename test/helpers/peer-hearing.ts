@@ -22,3 +22,40 @@ export function toneAndLevel(pcm: Int16Array, hz: number): { share: number; rms:
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   return { share: median(shares), rms: median(levels) };
 }
+
+/**
+ * Each 20 ms packet of 8 kHz audio against a tone of `hz`: the tone's amplitude
+ * in it and the RMS of what is left (full scale 1), by a least-squares fit of
+ * the tone at any phase, packet by packet. Judged so, what a loaded machine does
+ * to a stream (a stalled sender's missing frames played as silence or a
+ * concealed repeat, a phase jump between two packets) leaves no residue, while
+ * anything else mixed in (a prompt) does, in every packet it is in.
+ */
+export function toneByPacket(pcm: Int16Array, hz: number): { amplitude: number; residual: number }[] {
+  const n = 160;
+  const w = (2 * Math.PI * hz) / 8000;
+  let ss = 0;
+  let sc = 0;
+  let cc = 0;
+  for (let i = 0; i < n; i++) {
+    ss += Math.sin(w * i) ** 2;
+    sc += Math.sin(w * i) * Math.cos(w * i);
+    cc += Math.cos(w * i) ** 2;
+  }
+  const det = ss * cc - sc * sc;
+  const out: { amplitude: number; residual: number }[] = [];
+  for (let s = 0; s + n <= pcm.length; s += n) {
+    let xs = 0;
+    let xc = 0;
+    for (let i = 0; i < n; i++) {
+      xs += (pcm[s + i] / 32768) * Math.sin(w * i);
+      xc += (pcm[s + i] / 32768) * Math.cos(w * i);
+    }
+    const a = (xs * cc - xc * sc) / det;
+    const b = (xc * ss - xs * sc) / det;
+    let e = 0;
+    for (let i = 0; i < n; i++) e += (pcm[s + i] / 32768 - a * Math.sin(w * i) - b * Math.cos(w * i)) ** 2;
+    out.push({ amplitude: Math.hypot(a, b), residual: Math.sqrt(e / n) });
+  }
+  return out;
+}

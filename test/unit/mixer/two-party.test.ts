@@ -3,7 +3,7 @@
 // stays mixed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rms } from '../../helpers/audio-analysis.ts';
+import { rms, toneAmplitude } from '../../helpers/audio-analysis.ts';
 import { assertOneStream, decode, framesHeard, makeRoom, Phone, promptHeard, STEP } from '../../helpers/mixer-phones.ts';
 import { ToneSource } from '../../helpers/tone-source.ts';
 
@@ -61,6 +61,41 @@ describe('two-party forwarding (RoomMixer, manual clock)', () => {
         assertOneStream(listener.heard, name);
         assert.equal(promptHeard(listener, talker, 700, name), 25, `${name} hears the whole prompt`);
       }
+      room.mixer.close();
+    });
+  }
+
+  // A jittery network: the talker's packets come in twos or threes. At the switch to
+  // mixing the newest frame forwarded may still wait in the talker's jitter buffer
+  // although it reached the listener a tick ago; it must not be mixed and sent again.
+  for (const [burst, phase] of [[2, 0], [2, 1], [3, 0], [3, 1], [3, 2]]) {
+    it(`packets in bursts of ${burst} (phase ${phase}): a prompt to one leg takes over and hands back; the other leg hears each frame once, in order, and none of the prompt`, () => {
+      const room = makeRoom();
+      const [a, b] = [new Phone(24), new Phone(25)];
+      const pa = room.join('a', a);
+      const pb = room.join('b', b);
+      const held: Buffer[] = [];
+      const modes: string[] = [];
+      for (let i = 0; i < 90; i++) {
+        held.push(a.next()!);
+        if (i % burst === phase) for (const pkt of held.splice(0)) pa.pushRtp(pkt, performance.now());
+        pb.pushRtp(b.next()!, performance.now());
+        if (i === 30) pa.play(new ToneSource(700, 8000, 25, 4000));
+        room.mixer.runTick();
+        if (i === 32 || i === 60) modes.push(room.mixer.stats.mode);
+      }
+      assert.deepEqual(modes, ['mixed', 'forward']);
+      assert.equal(pa.privateSources.length, 0, 'the prompt played out');
+      // Every packet is one of a's frames, exactly, or (before a's first frame, or when a
+      // burst came too late for the 20 ms buffer) silence or a concealed frame: never the prompt.
+      const heard = framesHeard(b, a);
+      b.heard.forEach((p, i) => {
+        if (heard[i] < 0) assert.ok(toneAmplitude(decode(p.payload), 8000, 700) * 32768 < 1000, `packet ${i} has the prompt in it`);
+      });
+      const frames = heard.filter((f) => f >= 0);
+      assert.ok(frames.length > 80, heard.join(' '));
+      for (let i = 1; i < frames.length; i++) assert.equal(frames[i], frames[i - 1] + 1, `each of a's frames once, in order: ${heard.join(' ')}`);
+      assertOneStream(b.heard, 'b');
       room.mixer.close();
     });
   }
