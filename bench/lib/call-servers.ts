@@ -63,6 +63,7 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
       const m = await parley.metrics(['parley_calls_active', 'parley_legs']);
       return { calls: m.get('parley_calls_active') ?? 0, legs: m.get('parley_legs') ?? 0 };
     },
+    gc: () => parley.gc(),
     async loopDelay() {
       // Reading the lag gauge makes prom-client copy its perf_hooks histogram into the
       // min/max/percentile gauges and restart it: the figures cover the time since the last read.
