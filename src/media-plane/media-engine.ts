@@ -95,6 +95,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return this.threads?.droppedTicks ?? 0;
   }
 
+  /** Messages between the main thread and the media threads since start, by direction and type (empty with media.threads: 0). */
+  get threadMessages(): { sent: Map<string, number>; received: Map<string, number> } {
+    return this.threads?.messages ?? { sent: new Map(), received: new Map() };
+  }
+
   /**
    * Asks every media thread for a stats snapshot now and resolves once they
    * are applied: the stats read from rooms and legs are then fresh (at once

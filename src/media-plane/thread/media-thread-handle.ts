@@ -38,6 +38,10 @@ export class MediaThreadHandle {
   readonly ready: Promise<void>;
   /** Ticks a recorder ring could not take (it was full), since the start. */
   droppedTicks = 0;
+  /** Messages posted to the thread since the start, by command type (metrics: parley_media_thread_messages). */
+  readonly sentByType = new Map<string, number>();
+  /** Messages received from the thread since the start, by event type. */
+  readonly receivedByType = new Map<string, number>();
   private readonly worker: Worker;
   private readonly rooms = new Map<string, RemoteMediaRoom>();
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -125,12 +129,15 @@ export class MediaThreadHandle {
     const req = this.nextReq++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(req, { resolve: resolve as (v: unknown) => void, reject });
+      countType(this.sentByType, cmd.type);
       this.worker.postMessage({ ...cmd, req });
     });
   }
 
   send(cmd: MediaCommand): void {
-    if (!this.dead) this.worker.postMessage(cmd);
+    if (this.dead) return;
+    countType(this.sentByType, cmd.type);
+    this.worker.postMessage(cmd);
   }
 
   /** A main-thread FrameSource into a room (legId null) or one leg, through a ring. */
@@ -199,6 +206,7 @@ export class MediaThreadHandle {
   }
 
   private onEvent(m: MediaEvent): void {
+    countType(this.receivedByType, m.type);
     switch (m.type) {
       case 'ready':
         return;
@@ -262,6 +270,10 @@ export class MediaThreadHandle {
     this.drains.clear();
     this.opts.died(this, this.lastError);
   }
+}
+
+function countType(counts: Map<string, number>, type: string): void {
+  counts.set(type, (counts.get(type) ?? 0) + 1);
 }
 
 function deserialize(e: SerializedError): Error {
