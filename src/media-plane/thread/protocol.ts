@@ -2,6 +2,8 @@
 // unions over the worker's MessagePort, never one per packet. Audio crosses
 // in SharedArrayBuffer rings (frame-ring.ts, tick-ring.ts); stats cross in
 // one batched snapshot per thread about once a second.
+// What one side sends synchronously leaves as one post (message-batcher.ts: a
+// 'batch' of them, handled in order).
 import type { MediaConfig } from '../../config/schema.ts';
 import type { DtmfEvent } from '../../dtmf/dtmf-event.ts';
 import type { ClockStats } from '../../mixer/mix-clock.ts';
