@@ -64,8 +64,12 @@ export class MediaThreadRuntime {
   private dispatch(cmd: MediaCommand): void {
     switch (cmd.type) {
       case 'room.create':
-        this.createRoom(cmd.roomId);
-        return this.post({ type: 'reply', req: cmd.req, ok: true, value: null });
+        try {
+          this.createRoom(cmd.roomId);
+        } catch (err) {
+          this.post({ type: 'room.failed', roomId: cmd.roomId, error: serialize(err) });
+        }
+        return;
       case 'room.close': {
         const room = this.rooms.get(cmd.roomId)?.room;
         return this.forMain(() => room?.close(cmd.reason));

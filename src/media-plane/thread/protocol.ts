@@ -46,7 +46,8 @@ export interface LegRole {
 
 /** Main → media thread. Those with `req` are answered by one 'reply'. */
 export type MediaCommand =
-  | { type: 'room.create'; req: number; roomId: string }
+  /** Not answered (the first leg's command follows it in order); a failure comes back as 'room.failed'. */
+  | { type: 'room.create'; roomId: string }
   | { type: 'room.close'; roomId: string; reason: MediaRoomCloseReason }
   | { type: 'room.flushRecordOnly'; req: number; roomId: string; maxTicks: number }
   | { type: 'leg.create'; req: number; roomId: string; legId: string; slot: number; offer: string; inbandDtmf: boolean; recordOnlyMs: number | null }
@@ -112,6 +113,8 @@ export type MediaEvent =
   | { type: 'leg.mediatimeout'; roomId: string; legId: string; seconds: number }
   | { type: 'leg.closed'; roomId: string; legId: string; reason: MediaLegCloseReason }
   | { type: 'room.closed'; roomId: string; reason: MediaRoomCloseReason }
+  /** 'room.create' failed: main closes the room (and with it whatever was asked of it meanwhile). */
+  | { type: 'room.failed'; roomId: string; error: SerializedError }
   /** The publisher needs a Producer for a leg's stream (its first audio, or a new codec). */
   | { type: 'hub.requestLeg'; roomId: string; legId: string; codec: CodecName }
   /** A hub input (a browser) started or stopped talking (a message per change, never per packet). */
