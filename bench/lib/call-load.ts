@@ -270,13 +270,16 @@ export function stepLine(s: Step): string {
     (s.good ? '' : ` — NOT CLEAN: ${s.why.join('; ')}`);
 }
 
-/** `to 9.1 (leg.role 3, …), from 14.2 (reply 5, …)`: each direction's total and its types, most first. */
+/** The type under which Parley counts postMessage calls (a batch of messages is one). */
+const POSTS = '(postMessage)';
+
+/** `to 18 in 9.9 posts (leg.role 5, …), from 11 in 6.6 posts (reply 3, …)`: each direction's messages, its posts, its types most first. */
 function messageSummary(m: Record<string, number>): string {
   return (['to', 'from'] as const)
     .map((dir) => {
-      const types = Object.entries(m).filter(([k]) => k.startsWith(`${dir} `)).sort((a, b) => b[1] - a[1]);
+      const types = Object.entries(m).filter(([k]) => k.startsWith(`${dir} `) && k !== `${dir} ${POSTS}`).sort((a, b) => b[1] - a[1]);
       const total = types.reduce((n, [, v]) => n + v, 0);
-      return `${dir} ${round(total, 1)} (${types.map(([k, v]) => `${k.slice(dir.length + 1)} ${v}`).join(', ')})`;
+      return `${dir} ${round(total, 1)} in ${m[`${dir} ${POSTS}`] ?? 0} posts (${types.map(([k, v]) => `${k.slice(dir.length + 1)} ${v}`).join(', ')})`;
     })
     .join(', ');
 }
