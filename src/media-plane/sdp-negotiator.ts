@@ -204,6 +204,12 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
     const dtmf = pickDtmf(m, payloads, CODECS[codec].rtpClock);
     const { ip, family } = connectionIp(session, m, opts);
     const rtcpMux = m.rtcpMux !== undefined;
+    // Without rtcp-mux, RTCP goes to a=rtcp's port or the next one (RFC 3605, RFC 3550 §11): a
+    // datagram to port 0 or 65536 throws in the sending thread, so such an offer is refused here.
+    const rtcpPort = rtcpMux ? null : (m.rtcp?.port ?? m.port + 1);
+    if (rtcpPort !== null && (rtcpPort < 1 || rtcpPort > 65535)) {
+      throw new SdpNegotiationError(`no RTCP port: ${m.rtcp ? `a=rtcp:${rtcpPort}` : `m=audio ${m.port} + 1`} is not in 1..65535 and rtcp-mux is not offered`, 399);
+    }
     let direction = reverse(mediaDirection(session, m));
     if (ip === null && (direction === 'sendrecv' || direction === 'sendonly')) {
       // c=0.0.0.0 (RFC 3264 §8.4, the RFC 2543 way of holding): do not send.
@@ -214,7 +220,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       sendPt: pt,
       recvPt: pt,
       dtmf: dtmf ? { sendPt: dtmf.pt, recvPt: dtmf.pt, clock: dtmf.clock } : null,
-      remote: { ip, port: m.port, rtcpPort: rtcpMux ? null : (m.rtcp?.port ?? m.port + 1), rtcpMux },
+      remote: { ip, port: m.port, rtcpPort, rtcpMux },
       family,
       direction,
       remoteSrtp,

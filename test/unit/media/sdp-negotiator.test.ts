@@ -108,7 +108,12 @@ describe('SDP offer/answer', () => {
     refused(offer(['m=audio 70000 RTP/AVP 0']), 399);
     refused(offer(['m=audio 5004 RTP/AVP 0', 'm=video 99999 RTP/AVP 96']), 399);
     refused(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:65536']), 399);
-    assert.equal(negotiateOffer(offer(['m=audio 65535 RTP/AVP 0']), ALL).remote.port, 65535);
+    assert.equal(negotiateOffer(offer(['m=audio 65535 RTP/AVP 0', 'a=rtcp-mux']), ALL).remote.port, 65535);
+    // Without rtcp-mux RTCP would go to port 65536 or 0: a send there throws in the media thread.
+    refused(offer(['m=audio 65535 RTP/AVP 0']), 399);
+    refused(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:0']), 399);
+    assert.equal(negotiateOffer(offer(['m=audio 65535 RTP/AVP 0', 'a=rtcp:65534']), ALL).remote.rtcpPort, 65534);
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:0', 'a=rtcp-mux']), ALL).remote.rtcpMux, true);
     for (const bad of ['999.1.1.1', '10.0.0', '10.0.0.1.5', '01x.2.3.4', 'example.com']) {
       refused(offer(['m=audio 5004 RTP/AVP 0', `c=IN IP4 ${bad}`]), 301);
     }
