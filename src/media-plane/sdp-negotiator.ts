@@ -88,16 +88,19 @@ function codecOf(m: MediaDescription, pt: number): { name: string; rate: number 
   return null;
 }
 
+/** The m-line's payload types that RTP can carry (0..127, RFC 3550 §5.1: 7 bits); others are never chosen. */
 function payloadList(m: MediaDescription): number[] {
   return String(m.payloads ?? '')
     .trim()
     .split(/\s+/)
-    .filter((x) => /^\d+$/.test(x))
+    .filter((x) => /^\d{1,3}$/.test(x) && Number(x) <= 127)
     .map(Number);
 }
 
 function parseCrypto(m: MediaDescription): SrtpKey | null {
   for (const c of m.crypto ?? []) {
+    // The tag is 1*9DIGIT (RFC 4568 §9.1): the answer repeats it, so a line without one is not usable.
+    if (typeof c.id !== 'number' || !Number.isInteger(c.id) || c.id < 0 || c.id > 999_999_999) continue;
     const suite = c.suite.toUpperCase() as SrtpSuite;
     if (!SUPPORTED_SRTP_SUITES.includes(suite)) continue;
     // inline:<key||salt base64>[|lifetime][|MKI:length]; mediasoup has no MKI support.

@@ -125,6 +125,11 @@ describe('SDP offer/answer', () => {
     refused(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${short}`]), 304);
     refused(offer(['m=audio 5004 RTP/SAVP 0', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGV']), 304);
     const key30 = Buffer.alloc(30, 7).toString('base64');
+    // A crypto line without its tag (the answer must repeat it) and payload types RTP cannot carry are never chosen.
+    refused(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto: AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), 304);
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto: AES_CM_128_HMAC_SHA1_80 inline:${key30}`, `a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), ALL).remoteSrtp?.tag, 7);
+    refused(offer(['m=audio 5004 RTP/AVP 300', 'a=rtpmap:300 PCMU/8000']), 305);
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 300 128 8', 'a=rtpmap:300 PCMU/8000', 'a=rtpmap:128 PCMU/8000']), ALL).sendPt, 8);
     assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), ALL).remoteSrtp?.keyBase64, key30);
   });
 
