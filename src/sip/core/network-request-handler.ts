@@ -1,5 +1,6 @@
 // Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
+import { randomInt } from 'node:crypto';
 import { callLogger } from '../../util/logger.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { SipError } from '../message/sip-error.ts';
@@ -208,7 +209,11 @@ export class NetworkRequestHandler {
     if (!d.acceptRemoteSeq(req)) throw new SipError(500, 'Server Internal Error', 'CSeq out of order');
     if (req.method === 'INVITE') {
       // §14.2: our own re-INVITE pending → 491; theirs still unanswered → 500 with Retry-After.
-      if (d.serverInvitePending) throw new SipError(500, 'Server Internal Error', 'previous INVITE pending');
+      if (d.serverInvitePending) {
+        // §14.2: the 500 MUST carry a Retry-After chosen at random between 0 and 10 s.
+        this.errors.respond(inbound, req, new SipError(500, 'Server Internal Error', 'previous INVITE pending'), [['Retry-After', String(randomInt(0, 11))]]);
+        return;
+      }
       if (d.clientInvitePending || d.awaitingAckSeq !== null) throw new SipError(491, 'Request Pending');
     }
     const owner = this.ctx.control().connection(d.ownerId);
