@@ -12,6 +12,8 @@ export interface BenchParley {
   metrics(names?: string[]): Promise<Map<string, number>>;
   /** The main thread's GCs so far by kind (minor: scavenges, major: mark-compacts, incremental, weakcb): count and total pause in ms (prom-client's perf_hooks 'gc' histogram). */
   gc(): Promise<Record<string, { count: number; ms: number }>>;
+  /** One metric's samples by their label set as written (`{direction="to_thread",type="leg.role"}`). */
+  labelled(name: string): Promise<Map<string, number>>;
   /** Ctrl-C: calls end now; resolves once the process has exited. */
   stop(): Promise<void>;
 }
@@ -88,6 +90,15 @@ export async function startBenchParley(o: BenchParleyOptions): Promise<BenchParl
     async gc() {
       const r = await fetch(`${base}/metrics?name=parley_process_nodejs_gc_duration_seconds`, { headers });
       return parseGcHistogram(await r.text());
+    },
+    async labelled(name) {
+      const r = await fetch(`${base}/metrics?name=${encodeURIComponent(name)}`, { headers });
+      const out = new Map<string, number>();
+      for (const line of (await r.text()).split('\n')) {
+        const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+        if (m && m[1] === name && Number.isFinite(Number(m[3]))) out.set(m[2] ?? '', Number(m[3]));
+      }
+      return out;
     },
     async stop() {
       if (!exited) child.kill('SIGINT');
