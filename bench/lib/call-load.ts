@@ -40,6 +40,8 @@ export interface CallServer {
   threadMessages?(): Promise<Record<string, number>>;
   /** The main event loop's delay since the last call (which restarts the window), when the server can tell. */
   loopDelay?(): Promise<LoopDelay>;
+  /** The main thread's GCs so far by kind (count, total pause ms), when the server can tell. */
+  gc?(): Promise<Record<string, { count: number; ms: number }>>;
 }
 
 /** Event-loop delay of the server's main thread over a step (perf_hooks histogram, ms). */
@@ -80,6 +82,8 @@ export interface Step {
   serverGaugesPeak: { calls: number; legs: number } | null;
   /** The server's main event loop over the step (its first INVITE until idle again), when it reports it. */
   serverLoopDelayMs: LoopDelay | null;
+  /** The main thread's GCs over the step by kind (minor: scavenges, major: mark-compacts), when it reports them. */
+  serverGc: Record<string, { count: number; ms: number }> | null;
   cpu: {
     parts: Record<string, number>; totalMs: number; msPerCall: number; percentOfOneCore: number; wallSeconds: number;
     /** The main process's CPU per call by group of threads (CallServer.threads), and its children's as `children`. */
@@ -114,6 +118,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
       }
     })();
     await server.loopDelay?.();
+    const gc0 = (await server.gc?.().catch(() => null)) ?? null;
     const cpu0 = server.cpu();
     const threads0 = server.threads?.();
     const messages0 = await server.threadMessages?.().catch(() => undefined);
@@ -133,6 +138,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     const threads1 = server.threads?.();
     const messages1 = await server.threadMessages?.().catch(() => undefined);
     const loopDelay = (await server.loopDelay?.().catch(() => null)) ?? null;
+    const gc1 = (await server.gc?.().catch(() => null)) ?? null;
     const wallSeconds = (performance.now() - t0) / 1000;
     const hogPercent = hog ? hog.percentOfOneCore() : null;
     sampling = false;
@@ -206,6 +212,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
       heldPeak: peakOverlap(held),
       serverGaugesPeak: peak,
       serverLoopDelayMs: loopDelay,
+      serverGc: gc0 && gc1 ? gcBetween(gc0, gc1) : null,
       cpu: {
         parts,
         totalMs,
@@ -247,6 +254,17 @@ export function sippErrorSummary(log: string): string {
   return list.join(' | ');
 }
 
+function gcBetween(a: Record<string, { count: number; ms: number }>, b: Record<string, { count: number; ms: number }>): Record<string, { count: number; ms: number }> {
+  const out: Record<string, { count: number; ms: number }> = {};
+  for (const [k, v] of Object.entries(b)) out[k] = { count: v.count - (a[k]?.count ?? 0), ms: round(v.ms - (a[k]?.ms ?? 0), 1) };
+  return out;
+}
+
+function gcText(g: Record<string, { count: number; ms: number }>): string {
+  const part = (k: string, name: string): string => `${name} ${g[k]?.count ?? 0} (${g[k]?.ms ?? 0} ms)`;
+  return `main GC ${part('minor', 'scavenges')}, ${part('major', 'mark-compacts')}, ${part('incremental', 'incremental')}; `;
+}
+
 function round(v: number, digits = 2): number {
   return Math.round(v * 10 ** digits) / 10 ** digits;
 }
@@ -262,6 +280,7 @@ export function stepLine(s: Step): string {
   return `${s.server}${s.hog ? ' +hog' : ''} rate ${s.rate} (offered ${s.offeredCps}, achieved ${s.achievedCps} calls/s): ${s.ok}/${s.offered} ok, ${s.failed} failed; ` +
     `p50/p99 ${early}INVITE→200 ${st.inviteTo200.p50}/${st.inviteTo200.p99} ms; held ${s.heldPeak}; ` +
     (s.serverLoopDelayMs ? `loop delay p50/p99/max ${s.serverLoopDelayMs.p50}/${s.serverLoopDelayMs.p99}/${s.serverLoopDelayMs.max} ms; ` : '') +
+    (s.serverGc ? gcText(s.serverGc) : '') +
     `CPU ${s.cpu.msPerCall} ms/call (${Object.entries(s.cpu.parts).map(([k, v]) => `${k} ${v}`).join(', ')} ms), ${s.cpu.percentOfOneCore} % of a core` +
     (s.cpu.threadsMsPerCall ? ` [ms/call by thread: ${Object.entries(s.cpu.threadsMsPerCall).map(([k, v]) => `${k} ${v}`).join(', ')}]` : '') +
     (s.threadMessagesPerCall ? ` [thread messages/call: ${messageSummary(s.threadMessagesPerCall)}]` : '') +

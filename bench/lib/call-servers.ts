@@ -63,6 +63,7 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
       const m = await parley.metrics(['parley_calls_active', 'parley_legs']);
       return { calls: m.get('parley_calls_active') ?? 0, legs: m.get('parley_legs') ?? 0 };
     },
+    gc: () => parley.gc(),
     async threadMessages() {
       const out: Record<string, number> = {};
       for (const [labels, n] of await parley.labelled('parley_media_thread_messages')) {

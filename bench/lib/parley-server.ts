@@ -10,6 +10,8 @@ export interface BenchParley {
   pid: number;
   /** The gauges and counters of GET /metrics, by metric name (labels summed); `names`: only those (GET /metrics?name=…). */
   metrics(names?: string[]): Promise<Map<string, number>>;
+  /** The main thread's GCs so far by kind (minor: scavenges, major: mark-compacts, incremental, weakcb): count and total pause in ms (prom-client's perf_hooks 'gc' histogram). */
+  gc(): Promise<Record<string, { count: number; ms: number }>>;
   /** One metric's samples by their label set as written (`{direction="to_thread",type="leg.role"}`). */
   labelled(name: string): Promise<Map<string, number>>;
   /** Ctrl-C: calls end now; resolves once the process has exited. */
@@ -35,6 +37,17 @@ export function parseMetrics(text: string): Map<string, number> {
     if (!m) continue;
     const v = Number(m[2]);
     if (Number.isFinite(v)) out.set(m[1], (out.get(m[1]) ?? 0) + v);
+  }
+  return out;
+}
+
+/** prom-client's nodejs_gc_duration_seconds histogram → count and total ms by kind. */
+export function parseGcHistogram(text: string): Record<string, { count: number; ms: number }> {
+  const out: Record<string, { count: number; ms: number }> = {};
+  for (const m of text.matchAll(/^\w*nodejs_gc_duration_seconds_(count|sum)\{[^}]*kind="(\w+)"[^}]*\}\s+(\S+)/gm)) {
+    const k = (out[m[2]] ??= { count: 0, ms: 0 });
+    if (m[1] === 'count') k.count += Number(m[3]);
+    else k.ms += Number(m[3]) * 1000;
   }
   return out;
 }
@@ -73,6 +86,10 @@ export async function startBenchParley(o: BenchParleyOptions): Promise<BenchParl
       const q = names ? `?${names.map((n) => `name=${encodeURIComponent(n)}`).join('&')}` : '';
       const r = await fetch(`${base}/metrics${q}`, { headers });
       return parseMetrics(await r.text());
+    },
+    async gc() {
+      const r = await fetch(`${base}/metrics?name=parley_process_nodejs_gc_duration_seconds`, { headers });
+      return parseGcHistogram(await r.text());
     },
     async labelled(name) {
       const r = await fetch(`${base}/metrics?name=${encodeURIComponent(name)}`, { headers });

@@ -90,6 +90,17 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return r instanceof RemoteMediaRoom ? r.thread.index : null;
   }
 
+  /** Rings (recorders', prompts') made new and used again on the media threads now running (ring-pool.ts). */
+  get ringStats(): { made: number; reused: number } {
+    let made = 0;
+    let reused = 0;
+    for (const h of this.threads?.handles ?? []) {
+      made += h.ringPool.made;
+      reused += h.ringPool.reused;
+    }
+    return { made, reused };
+  }
+
   /** Recorder ticks lost crossing from a media thread (a full ring); stays 0 unless the main thread stalls for seconds. */
   get droppedRecordingTicks(): number {
     return this.threads?.droppedTicks ?? 0;

@@ -70,7 +70,7 @@ export class RecorderTickFeed {
     const paused = this.pauseMask.isPaused;
     if (paused && this.skipWhilePaused) return;
     const silent = paused || this.pauseMask.isMasked;
-    this.mix.append(silent ? this.zeros : NoticeOverlay.add(this.fit(tick.mix), notices, notices.keys()));
+    this.mix.append(silent ? this.zeros : notices.size === 0 ? this.fit(tick.mix) : NoticeOverlay.add(this.fit(tick.mix), notices, notices.keys()));
     // legFrame reads these (a closure made once, not one per tick).
     this.tickLegs = tick.legs;
     this.tickNotices = notices;
@@ -79,17 +79,19 @@ export class RecorderTickFeed {
     if (this.stereo) {
       const stereo = this.stereoFrame;
       stereo.reset();
-      for (const id of tick.legs.keys()) {
-        const side = id === this.legs.caller ? 'left' : this.legs.side(id);
-        if (side === 'none') continue;
-        const frame = this.legFrame(id);
-        if (side === 'left') stereo.setLeft(frame);
-        else stereo.addRight(frame);
-      }
+      tick.legs.forEach(this.stereoLeg); // bound once: no iterator per tick
       this.stereo.append(stereo.interleave());
     }
     this.tickLegs = NO_LEGS;
   }
+
+  private readonly stereoLeg = (_frame: PcmFrame | null, id: string): void => {
+    const side = id === this.legs.caller ? 'left' : this.legs.side(id);
+    if (side === 'none') return;
+    const frame = this.legFrame(id);
+    if (side === 'left') this.stereoFrame.setLeft(frame);
+    else this.stereoFrame.addRight(frame);
+  };
 
   /** A leg's frame of the tick being written: silence, its input, plus a notice played to it alone. */
   private readonly legFrame = (id: string): PcmFrame => {

@@ -178,10 +178,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.closed) return;
     if (this.meta.startRoomMs === null) this.meta.startRoomMs = tick.timeMs;
     this.clockMs = tick.timeMs;
-    for (const id of tick.legs.keys()) if (!this.legs.has(id)) this.joinLeg(id, {}, false);
+    tick.legs.forEach(this.joinIfNew); // bound once: no iterator per tick
     this.clockMs = tick.timeMs + FRAME_MS;
     this.feed.write(tick);
   }
+
+  private readonly joinIfNew = (_frame: unknown, id: string): void => {
+    if (!this.legs.has(id)) this.joinLeg(id, {}, false);
+  };
 
   /** A leg joins (or its details change, if present). Starts its stem now. */
   addLeg(legId: string, info: LegInfo): void {

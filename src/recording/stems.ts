@@ -8,6 +8,8 @@ import type { FileEntry, LegEntry, StemEntry, TimePoint } from './metadata.ts';
 import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
 
+
+const NO_FRAME = (): PcmFrame => new Int16Array(0);
 export interface StemsOptions {
   enabled: boolean;
   /** File names are `<base>.leg<n>-<leg id>.wav`. */
@@ -46,8 +48,14 @@ export class Stems {
 
   /** One frame to every open stem: `frameOf` gives each leg's frame of this tick. */
   append(frameOf: (legId: string) => PcmFrame): void {
-    for (const [id, s] of this.open) s.writer.append(frameOf(id));
+    // forEach with a bound function: no iterator or entry made per tick.
+    this.frameOf = frameOf;
+    this.open.forEach(this.appendOne);
+    this.frameOf = NO_FRAME;
   }
+
+  private frameOf: (legId: string) => PcmFrame = NO_FRAME;
+  private readonly appendOne = (s: { writer: WavFileWriter }, id: string): void => s.writer.append(this.frameOf(id));
 
   /** The leg leaves: its stem completes in the background (`writer.closed`, see `closed`). */
   end(legId: string, at: TimePoint): void {

@@ -15,9 +15,11 @@
 //   encrypted chunks) is WavDiskFile's (wav-disk-file.ts); its file is a RawFile,
 //   whose calls run in the recording I/O thread, batched with every other
 //   recording's (io/recording-io.ts), not on the main thread.
-// - one 64 KiB buffer per file is filled and reused: a pass takes a copy of just
-//   what it holds (a few KiB), so a recording does not allocate 64 KiB of
-//   external memory per file per flush (which drove V8's GC at a few hundred calls).
+// - audio is copied once, into 64 KiB chunks from a process-wide pool
+//   (chunk-pool.ts); a pass writes the part filled since the last pass straight
+//   from the chunk (a view, no copy), and a chunk goes back to the pool once its
+//   last byte was written (its last view consumed): no external memory is
+//   allocated per flush or per 64 KiB of audio (it drove V8's GCs under load).
 // - a failed write (ENOSPC, EIO) keeps what is on disk consistent (the header is
 //   set back to the data written), is reported once per outage, and is retried
 //   at most once a second: when the disk has room again the file goes on where
@@ -33,11 +35,11 @@
 // Encrypted (a PcmSealer given): the file is chunk-format.ts instead; each pass
 // seals what is buffered into chunks of at most MAX_CHUNK_PLAIN and appends them,
 // and close appends the trailer. The WAV header is made at decryption.
+import { CHUNK_BYTES, chunkPool } from './chunk-pool.ts';
 import { MAX_CHUNK_PLAIN } from './encryption/chunk-format.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import { WavDiskFile } from './wav-disk-file.ts';
 
-const CHUNK_BYTES = 64 * 1024;
 /** Shared source of the silence written for audio dropped during a disk outage. */
 const ZEROS = Buffer.alloc(CHUNK_BYTES);
 /** Audio held in memory beyond this while the disk is merely slow: reported once (nothing is dropped). */
@@ -54,8 +56,9 @@ export interface WavWriterHooks {
   resumed?: () => void;
 }
 
-/** Bytes still to write: audio, or a count of zero bytes standing for dropped audio. */
+/** Bytes still to write: audio (a view of a pool chunk), or a count of zero bytes standing for dropped audio. */
 type Segment = Buffer | number;
+const NO_CHUNK = Buffer.alloc(0);
 
 export class WavFileWriter {
   /** Resolves when the file is complete (final header, fsync, descriptor closed). Never rejects. */
@@ -64,7 +67,11 @@ export class WavFileWriter {
   private readonly file: WavDiskFile;
   private segments: Segment[] = [];
   private current: Buffer;
+  /** The same chunk's memory, as samples. */
+  private currentSamples: Int16Array;
   private used = 0;
+  /** current[0, sealed) is in the segments already (the rest of the chunk is filled after it). */
+  private sealed = 0;
   /** Real audio bytes waiting in memory (segments and current). */
   private bufferedBytes = 0;
   /** Every byte appended, dropped ones included: the file's timeline. */
@@ -94,7 +101,8 @@ export class WavFileWriter {
   ) {
     this.blockAlign = 2 * channels;
     this.file = new WavDiskFile(path, sampleRate, channels, this.blockAlign, sealer, headerEveryPasses, (err) => this.report(err, 'write'));
-    this.current = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.current = chunkPool().take();
+    this.currentSamples = samplesOf(this.current);
     this.closed = new Promise((r) => (this.resolveClosed = r));
     // Open and write the empty header now, off the tick.
     this.start();
@@ -133,12 +141,14 @@ export class WavFileWriter {
       this.drop(n);
       return;
     }
-    const src = Buffer.from(samples.buffer, samples.byteOffset, n);
+    // In samples (every byte count here is even): a native copy, of the whole frame without a
+    // view in the usual case, so an append allocates nothing.
+    const total = samples.length;
     let off = 0;
-    while (off < n) {
-      const k = Math.min(n - off, CHUNK_BYTES - this.used);
-      src.copy(this.current, this.used, off, off + k);
-      this.used += k;
+    while (off < total) {
+      const k = Math.min(total - off, (CHUNK_BYTES - this.used) >> 1);
+      this.currentSamples.set(k === total ? samples : samples.subarray(off, off + k), this.used >> 1);
+      this.used += 2 * k;
       off += k;
       if (this.used === CHUNK_BYTES) {
         this.seal();
@@ -271,6 +281,11 @@ export class WavFileWriter {
       const lost = await this.file.complete(why);
       if (lost !== null) this.lost = lost;
     }
+    // No pass runs any more and no append comes (closing): no view of the chunk is in use.
+    const last = this.current;
+    this.current = NO_CHUNK;
+    this.currentSamples = samplesOf(NO_CHUNK);
+    chunkPool().give(last);
     this.resolveClosed();
   }
 
@@ -297,19 +312,20 @@ export class WavFileWriter {
   }
 
   /**
-   * Moves what the chunk being filled holds to the list of segments to write. A full
-   * chunk is handed over as it is (and a new one made); a partly filled one (every
-   * flush) is copied, so the 64 KiB buffer is reused.
+   * Moves what the chunk got since the last seal to the list of segments to write, as a
+   * view (no copy: those bytes are never changed, the chunk is filled after them). A full
+   * chunk is replaced by one from the pool; it goes back there when its last view has
+   * been written (consume()).
    */
   private seal(): void {
-    if (this.used === 0) return;
+    if (this.used > this.sealed) this.segments.push(this.current.subarray(this.sealed, this.used));
+    this.sealed = this.used;
     if (this.used === CHUNK_BYTES) {
-      this.segments.push(this.current);
-      this.current = Buffer.allocUnsafe(CHUNK_BYTES);
-    } else {
-      this.segments.push(Buffer.from(this.current.subarray(0, this.used)));
+      this.current = chunkPool().take();
+      this.currentSamples = samplesOf(this.current);
+      this.used = 0;
+      this.sealed = 0;
     }
-    this.used = 0;
   }
 
   /** `n` bytes of the first segment reached the disk. */
@@ -321,7 +337,18 @@ export class WavFileWriter {
       return;
     }
     this.bufferedBytes -= n;
-    if (seg.length > n) this.segments[0] = seg.subarray(n);
-    else this.segments.shift();
+    if (seg.length > n) {
+      this.segments[0] = seg.subarray(n);
+      return;
+    }
+    this.segments.shift();
+    // The view that ends a full chunk was written (its write resolved, and every earlier
+    // view of that chunk before it): nothing refers to the chunk any more.
+    if (seg.byteOffset + seg.length === CHUNK_BYTES) chunkPool().give(Buffer.from(seg.buffer, 0, CHUNK_BYTES));
   }
+}
+
+/** A chunk's bytes as int16 samples (a pool chunk starts its own ArrayBuffer: aligned). */
+function samplesOf(chunk: Buffer): Int16Array {
+  return new Int16Array(chunk.buffer, chunk.byteOffset, chunk.length >> 1);
 }

@@ -3,15 +3,23 @@
 // single-consumer ring of whole frames in a SharedArrayBuffer. Main fills it
 // ahead on a timer; the thread takes one frame per tick. No message per frame.
 import type { PcmFrame } from '../../mixer/frames.ts';
+import { detachRing } from './ring-pool.ts';
 
 const WRITTEN = 0;
 const READ = 1;
 /** 1 once the writer has no more frames after WRITTEN. */
 const ENDED = 2;
+// Int 3: RING_DETACHED (ring-pool.ts), set by the reader when it lets go.
 const HEADER_INTS = 4;
 
 export class FrameRing {
+  /** The SharedArrayBuffer size of a ring of `capacity` frames of `frameSamples` samples. */
+  static bytesFor(capacity: number, frameSamples: number): number {
+    return HEADER_INTS * 4 + capacity * frameSamples * 2;
+  }
+
   readonly buffer: SharedArrayBuffer;
+  private detached = false;
   readonly frameSamples: number;
   readonly capacity: number;
   private readonly header: Int32Array;
@@ -20,7 +28,7 @@ export class FrameRing {
   constructor(bufferOrCapacity: SharedArrayBuffer | number, frameSamples: number) {
     this.frameSamples = frameSamples;
     if (typeof bufferOrCapacity === 'number') {
-      this.buffer = new SharedArrayBuffer(HEADER_INTS * 4 + bufferOrCapacity * frameSamples * 2);
+      this.buffer = new SharedArrayBuffer(FrameRing.bytesFor(bufferOrCapacity, frameSamples));
     } else this.buffer = bufferOrCapacity;
     this.header = new Int32Array(this.buffer, 0, HEADER_INTS);
     this.data = new Int16Array(this.buffer, HEADER_INTS * 4);
@@ -60,6 +68,7 @@ export class FrameRing {
 
   /** Copies the next frame into `into`; false when none is buffered. */
   shift(into: Int16Array): boolean {
+    if (this.detached) return false;
     const r = Atomics.load(this.header, READ);
     if (Atomics.load(this.header, WRITTEN) - r <= 0) return false;
     const n = this.frameSamples;
@@ -71,7 +80,15 @@ export class FrameRing {
 
   /** Drops everything buffered (the source was stopped on the main thread). */
   clear(): void {
+    if (this.detached) return;
     Atomics.store(this.header, READ, Atomics.load(this.header, WRITTEN));
     Atomics.store(this.header, ENDED, 1);
+  }
+
+  /** The reader will never read again: the main thread may hand the ring to another source (ring-pool.ts). Idempotent. */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    detachRing(this.header);
   }
 }

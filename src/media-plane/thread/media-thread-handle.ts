@@ -12,6 +12,7 @@ import { MediaClosedError, SdpNegotiationError } from '../media-errors.ts';
 import { MessageBatcher, unbatch, type Batch } from './message-batcher.ts';
 import type { MediaCommand, MediaEvent, MediaThreadInit, SerializedError } from './protocol.ts';
 import type { RemoteMediaRoom } from './remote-media-room.ts';
+import { RingPool } from './ring-pool.ts';
 import { SinkDrain, SourcePump } from './source-pump.ts';
 
 const PUMP_MS = 40;
@@ -50,6 +51,8 @@ export class MediaThreadHandle {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly pumps = new Map<number, { pump: SourcePump; room: RemoteMediaRoom }>();
   private readonly drains = new Map<number, { drain: SinkDrain; room: RemoteMediaRoom }>();
+  /** The rings of this thread's recorders and prompts, used again (ring-pool.ts). */
+  readonly ringPool = new RingPool();
   private statsWaiters: (() => void)[] = [];
   private nextReq = 1;
   private nextId = 1;
@@ -131,7 +134,11 @@ export class MediaThreadHandle {
       this.pumps.delete(id);
       p.pump.finish(true);
     }
-    for (const [id, d] of this.drains) if (d.room === room) this.drains.delete(id);
+    for (const [id, d] of this.drains) {
+      if (d.room !== room) continue;
+      this.drains.delete(id);
+      d.drain.close();
+    }
   }
 
   request<T>(cmd: Command): Promise<T> {
@@ -153,7 +160,7 @@ export class MediaThreadHandle {
   /** A main-thread FrameSource into a room (legId null) or one leg, through a ring. */
   playSource(room: RemoteMediaRoom, legId: string | null, source: FrameSource, sampleRate: number): void {
     const id = this.nextId++;
-    const pump = new SourcePump(id, source, sampleRate, legId, (p) => this.send({ type: 'source.clear', sourceId: p.id }));
+    const pump = new SourcePump(id, source, sampleRate, legId, (p) => this.send({ type: 'source.clear', sourceId: p.id }), this.ringPool);
     pump.fill();
     this.pumps.set(id, { pump, room });
     this.send({ type: 'source.play', roomId: room.id, legId, sourceId: id, ring: pump.ring.buffer, sampleRate });
@@ -171,7 +178,7 @@ export class MediaThreadHandle {
   addSink(room: RemoteMediaRoom, sink: TickSink, sampleRate: number): void {
     for (const d of this.drains.values()) if (d.drain.sink === sink && d.room === room) return;
     const id = this.nextId++;
-    const drain = new SinkDrain(id, sink, sampleRate, SINK_RING_BYTES, (slot) => room.legOfSlot(slot));
+    const drain = new SinkDrain(id, sink, sampleRate, SINK_RING_BYTES, (slot) => room.legOfSlot(slot), this.ringPool);
     this.drains.set(id, { drain, room });
     this.send({ type: 'sink.add', roomId: room.id, sinkId: id, ring: drain.ring.buffer, sampleRate });
   }
@@ -183,6 +190,7 @@ export class MediaThreadHandle {
       this.drainOne(d.drain, true);
       this.drains.delete(id);
       this.send({ type: 'sink.remove', roomId: room.id, sinkId: id });
+      d.drain.close();
     }
   }
 

@@ -14,6 +14,7 @@ import { HubPublisher } from '../hub-publisher.ts';
 import { MediaClosedError } from '../media-errors.ts';
 import type { LegInfo, LegSnapshot, MediaCommand, MediaEvent, MediaThreadInit, RoomSnapshot, SerializedError } from './protocol.ts';
 import { RingSink, RingSource } from './thread-sources.ts';
+import { TickRing } from './tick-ring.ts';
 
 const STATS_INTERVAL_MS = 1000;
 
@@ -141,7 +142,7 @@ export class MediaThreadRuntime {
         return this.sources.get(cmd.sourceId)?.clear();
       case 'sink.add': {
         const s = this.rooms.get(cmd.roomId);
-        if (!s || s.room.isClosed) return;
+        if (!s || s.room.isClosed) return new TickRing(cmd.ring).detach(); // never written: main may use it again
         const sink = new RingSink(cmd.sinkId, cmd.ring, cmd.sampleRate, (legId, k) => this.slotOf(s, legId, k), this.log.child({ room: cmd.roomId }));
         s.sinks.set(cmd.sinkId, sink);
         s.room.addSink(sink);
@@ -153,6 +154,7 @@ export class MediaThreadRuntime {
         if (!s || !sink) return;
         s.sinks.delete(cmd.sinkId);
         s.room.removeSink(sink);
+        sink.detach();
         return;
       }
       case 'hub.open':
@@ -228,6 +230,9 @@ export class MediaThreadRuntime {
         const s = this.rooms.get(r.id);
         if (s?.room !== r) return;
         this.rooms.delete(r.id);
+        // Its recorders' rings are written no more: main may use them again.
+        for (const sink of s.sinks.values()) sink.detach();
+        s.sinks.clear();
         s.publisher?.close(); // opened but not yet attached (an attached one the room closed itself)
         s.publisher = null;
       },

@@ -1,9 +1,12 @@
 // Main-thread ends of the rings: SourcePump keeps a FrameSource's FrameRing
 // filled ~160 ms ahead of the media thread; SinkDrain hands a TickSink the
 // ticks the thread wrote into its TickRing. Both are run by timers of the
-// MediaThreadHandle (never once per frame by a message).
+// MediaThreadHandle (never once per frame by a message). Their rings come from
+// the handle's RingPool and go back to it when they are done (ring-pool.ts: used
+// again only once the thread's end has let go too).
 import type { FrameSource, MixTick, TickSink } from '../../mixer/frames.ts';
 import { FrameRing } from './frame-ring.ts';
+import type { RingPool } from './ring-pool.ts';
 import { TickRecord, TickRing } from './tick-ring.ts';
 
 /** Frames kept ahead of the thread (300 ms: the main thread may stall during call setup), and the ring's size. */
@@ -23,8 +26,10 @@ export class SourcePump {
     readonly legId: string | null,
     /** The source was stopped on the main thread: the thread must drop what is buffered. */
     clear: (pump: SourcePump) => void,
+    private readonly pool: RingPool,
   ) {
-    this.ring = new FrameRing(RING_FRAMES, (sampleRate * 20) / 1000);
+    const n = (sampleRate * 20) / 1000;
+    this.ring = new FrameRing(pool.take(FrameRing.bytesFor(RING_FRAMES, n)), n);
     // A Player reports its natural end once the thread has played its last frame, and a stop at once.
     source.holdFinish?.(
       new Promise<void>((resolve) => (this.release = resolve)),
@@ -40,6 +45,7 @@ export class SourcePump {
 
   /** Tops the ring up to AHEAD_FRAMES. */
   fill(): void {
+    if (this.finished) return;
     const ring = this.ring;
     // A source still loading is not pulled ahead (the thread plays silence meanwhile):
     // its audio then starts as soon as it is there, not behind buffered silence.
@@ -59,6 +65,7 @@ export class SourcePump {
     this.ended = true;
     if (stopped) this.source.stop();
     this.release();
+    this.pool.give(this.ring.buffer);
   }
 }
 
@@ -67,6 +74,7 @@ export class SinkDrain {
   /** Slots the thread named itself (hub inputs), by number. */
   private readonly extra = new Map<number, string>();
   private droppedSeen = 0;
+  private closed = false;
   /** Reused for every tick handed over (the sinks copy what they keep during writeTick). */
   private readonly rec = new TickRecord();
   private readonly legs = new Map<string, Int16Array | null>();
@@ -79,8 +87,16 @@ export class SinkDrain {
     ringBytes: number,
     /** A leg's name by the slot main gave it. */
     private readonly legOf: (slot: number) => string | undefined,
+    private readonly pool: RingPool,
   ) {
-    this.ring = new TickRing(ringBytes);
+    this.ring = new TickRing(pool.take(TickRing.bytesFor(ringBytes)));
+  }
+
+  /** Main reads the ring no more (the sink was removed, its room closed): it goes back to the pool. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pool.give(this.ring.buffer);
   }
 
   nameSlot(slot: number, legId: string): void {
@@ -101,6 +117,7 @@ export class SinkDrain {
    * last drain, where that leg's frame is left out.
    */
   drain(last: boolean): void {
+    if (this.closed) return;
     const { rec, legs, tick } = this;
     while (this.ring.peek(rec)) {
       legs.clear();

@@ -1,6 +1,7 @@
 // The media thread's ends of the SharedArrayBuffer rings: RingSource plays
 // what a main-thread FrameSource pumps into its FrameRing; RingSink writes
-// every tick of the room into a main-thread TickSink's TickRing.
+// every tick of the room into a main-thread TickSink's TickRing. Each lets go
+// of its ring (detach) when it is done with it, so that main may use it again.
 import type { FrameSource, MixTick, PcmFrame, TickSink } from '../../mixer/frames.ts';
 import type { Logger } from '../../util/logger.ts';
 import { FrameRing } from './frame-ring.ts';
@@ -35,6 +36,7 @@ export class RingSource implements FrameSource {
     if (this.ring.shift(f)) return f;
     if (this.ring.ended) {
       this.done = true;
+      this.ring.detach();
       this.finished(this, false);
       return null;
     }
@@ -47,6 +49,7 @@ export class RingSource implements FrameSource {
   stop(): void {
     if (this.done) return;
     this.done = true;
+    this.ring.detach();
     this.finished(this, true);
   }
 
@@ -64,6 +67,7 @@ export class RingSink implements TickSink {
   private slots = new Int32Array(8);
   private readonly frames: (Int16Array | null)[] = [];
   private lastDropLog = 0;
+  private detached = false;
 
   constructor(
     readonly id: number,
@@ -85,6 +89,7 @@ export class RingSink implements TickSink {
   };
 
   writeTick(tick: MixTick): void {
+    if (this.detached) return;
     const n = tick.legs.size;
     if (n > this.slots.length) this.slots = new Int32Array(n * 2);
     this.frames.length = n;
@@ -98,5 +103,11 @@ export class RingSink implements TickSink {
       }
     }
     this.frames.fill(null);
+  }
+
+  /** Removed from its room (or the room closed): the ring is never written again and may serve another sink. */
+  detach(): void {
+    this.detached = true;
+    this.ring.detach();
   }
 }

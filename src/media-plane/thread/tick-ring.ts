@@ -9,9 +9,12 @@
 // int32 leg count, float64 timeMs, int32 samples per frame, int32 pad, the mix
 // (int16 × n, padded to 4), then per leg: int32 slot, int32 has-frame, and the
 // frame when it has one (int16 × n, padded to 4).
+import { detachRing } from './ring-pool.ts';
+
 const HEAD = 0; // where the writer writes next (bytes into the data area)
 const TAIL = 1; // where the reader reads next
 const DROPPED = 2;
+// Int 3: RING_DETACHED (ring-pool.ts), set by the writer when it lets go.
 const HEADER_BYTES = 16;
 const WRAP = -1;
 
@@ -48,14 +51,20 @@ function pad8(bytes: number): number {
 }
 
 export class TickRing {
+  /** The SharedArrayBuffer size of a ring with `dataBytes` of room for records. */
+  static bytesFor(dataBytes: number): number {
+    return HEADER_BYTES + pad8(dataBytes);
+  }
+
   readonly buffer: SharedArrayBuffer;
+  private detached = false;
   private readonly header: Int32Array;
   private readonly bytes: number;
   private readonly view: DataView;
   private readonly i16: Int16Array;
 
   constructor(bufferOrBytes: SharedArrayBuffer | number) {
-    this.buffer = typeof bufferOrBytes === 'number' ? new SharedArrayBuffer(HEADER_BYTES + pad8(bufferOrBytes)) : bufferOrBytes;
+    this.buffer = typeof bufferOrBytes === 'number' ? new SharedArrayBuffer(TickRing.bytesFor(bufferOrBytes)) : bufferOrBytes;
     this.header = new Int32Array(this.buffer, 0, HEADER_BYTES / 4);
     this.bytes = this.buffer.byteLength - HEADER_BYTES;
     this.view = new DataView(this.buffer, HEADER_BYTES);
@@ -74,6 +83,8 @@ export class TickRing {
    * false (and counts a drop) when the ring has no room for it.
    */
   write(timeMs: number, mix: Int16Array, count: number, slots: Int32Array, frames: readonly (Int16Array | null)[]): boolean {
+    // Let go of: the ring may already be another sink's (ring-pool.ts).
+    if (this.detached) return false;
     const n = mix.length;
     const frameBytes = pad4(n * 2);
     let len = 24 + frameBytes;
@@ -113,6 +124,13 @@ export class TickRing {
     if (next >= this.bytes) next = 0;
     Atomics.store(this.header, HEAD, next);
     return true;
+  }
+
+  /** The writer will never write again: the main thread may hand the ring to another sink (ring-pool.ts). Idempotent. */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    detachRing(this.header);
   }
 
   private drop(): false {

@@ -7,6 +7,9 @@
 // take long: the next batches are not held up), each answered in a message of
 // its own when done.
 //
+// The batch's buffer (its writes' bytes) is transferred back with the batch's
+// answer, once every write in it has run: the main thread uses it again.
+//
 // Calls marked `resent` were sent to a thread that died before answering them
 // (recording-io.ts); the dead thread's descriptors are still open, and this one
 // makes up for what it may have done: a create adopts the descriptor the dead
@@ -215,5 +218,8 @@ parentPort.on('message', ({ ops, payload }) => {
       results.push({ id: op.id, ok: false, error: fail(err) });
     }
   }
-  if (results.length > 0) parentPort.postMessage({ results });
+  // The batch's buffer goes back to the main thread to be used again: every write in it
+  // is done (they are synchronous above), and the transfer detaches it here.
+  if (payload) parentPort.postMessage({ results, payload }, [payload]);
+  else if (results.length > 0) parentPort.postMessage({ results });
 });

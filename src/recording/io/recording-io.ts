@@ -5,7 +5,11 @@
 // recordings are collected for BATCH_MS and sent to one worker thread in one
 // message (their bytes packed in one transferred ArrayBuffer); it runs them
 // (recording-io-worker.mjs) and answers each batch with one message. The main
-// thread's cost per call is then a copy of its bytes and a promise.
+// thread's cost per call is then a copy of its bytes and a promise. The batch's
+// buffer is transferred to the thread and back with the answer, and used again
+// (a new one every BATCH_MS was external memory that drove V8's GCs on the main
+// thread); while the thread holds it, it is detached here, so it cannot be
+// reused before the thread is done with it.
 //
 // - One process-wide instance (recordingIo()), its thread started at the first
 //   call and unref'd while no call is outstanding (it never holds the process).
@@ -30,6 +34,10 @@ import { Worker } from 'node:worker_threads';
 const BATCH_MS = 10;
 /** A call whose thread died this many times is failed instead of sent again. */
 const MAX_SENDS = 3;
+/** Batch buffers are made at least this big (and in powers of two), so that one fits many batches. */
+const MIN_BATCH_BUFFER = 64 * 1024;
+/** Buffers the thread handed back, kept for the next batches (the biggest). */
+const MAX_SPARE_BUFFERS = 4;
 
 type Op =
   | { kind: 'create'; path: string }
@@ -76,8 +84,13 @@ export class RecordingIo {
   private readonly paths = new Map<number, string>();
   /** Test hook: the next batch holding a call of this kind ends with the thread's exit. */
   private exitAfter: Op['kind'] | null = null;
+  /** Batch buffers the thread handed back (each whole, detached from the thread), for the next batches. */
+  private spare: ArrayBuffer[] = [];
   /** Batches sent, and calls run: for tests and benches. */
   batches = 0;
+  /** Batch buffers made, and batches sent in a buffer used again: for tests and benches. */
+  buffersMade = 0;
+  buffersReused = 0;
   calls = 0;
   /** Threads that died, and calls sent again to their successors. */
   threadDeaths = 0;
@@ -175,7 +188,7 @@ export class RecordingIo {
     if (ops.length === 0) return;
     let payload: ArrayBuffer | null = null;
     if (this.queuedBytes > 0) {
-      const all = new Uint8Array(this.queuedBytes);
+      const all = new Uint8Array(this.batchBuffer(this.queuedBytes), 0, this.queuedBytes);
       let at = 0;
       for (const c of this.chunks) {
         all.set(c, at);
@@ -202,7 +215,9 @@ export class RecordingIo {
   private thread(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(new URL('./recording-io-worker.mjs', import.meta.url), { execArgv: [], trackUnmanagedFds: false });
-    w.on('message', (m: { results: Result[] }) => {
+    w.on('message', (m: { results: Result[]; payload?: ArrayBuffer }) => {
+      // The batch's buffer, handed back once the thread has run every write in it.
+      if (m.payload) this.keepSpare(m.payload);
       // A dead thread's late answers are dropped: its calls went to the next one.
       if (this.worker === w) this.onResults(m.results);
     });
@@ -210,6 +225,33 @@ export class RecordingIo {
     w.on('exit', (code) => this.lost(w, new Error(`the recording I/O thread exited (code ${code})`)));
     this.worker = w;
     return w;
+  }
+
+  /** A buffer of at least `bytes`: one the thread handed back, or a new one. */
+  private batchBuffer(bytes: number): ArrayBuffer {
+    let best = -1;
+    for (let i = 0; i < this.spare.length; i++) {
+      const len = this.spare[i]!.byteLength;
+      if (len >= bytes && (best < 0 || len < this.spare[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) {
+      this.buffersReused++;
+      return this.spare.splice(best, 1)[0]!;
+    }
+    this.buffersMade++;
+    let size = MIN_BATCH_BUFFER;
+    while (size < bytes) size *= 2;
+    return new ArrayBuffer(size);
+  }
+
+  private keepSpare(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === 0) return; // detached (cannot happen: the thread transfers it back whole)
+    this.spare.push(buffer);
+    if (this.spare.length > MAX_SPARE_BUFFERS) {
+      // The smallest goes to the GC.
+      this.spare.sort((a, b) => b.byteLength - a.byteLength);
+      this.spare.length = MAX_SPARE_BUFFERS;
+    }
   }
 
   private onResults(results: Result[]): void {

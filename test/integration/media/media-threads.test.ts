@@ -94,6 +94,37 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     await svc.settled();
   });
 
+  it("a recorder's ring is used again by the next recorder only after the thread let go of it; both record their audio", async (t) => {
+    const svc = new RecordingService({ dir: join(root, 'reuse'), postProcess: 'none', log: silentLogger() });
+    t.after(() => svc.close());
+    const room = await engine.createRoom('reuse');
+    const [a] = await pair(t, room);
+    const record = async (): Promise<Int16Array> => {
+      const rec = svc.createRecorder({ roomId: 'reuse', sampleRate: 16000 });
+      rec.addLeg('a', { uri: 'sip:a@example.com', callId: 'a', role: 'caller' });
+      rec.addLeg('b', { uri: 'sip:b@example.com', callId: 'b' });
+      room.addSink(rec);
+      await collect(a.peer, 50); // 1 s
+      room.removeSink(rec);
+      const closed = rec.waitFor('closed');
+      rec.close();
+      const [meta] = await closed;
+      return readWavFile(join(root, 'reuse', meta.legs.find((l) => l.id === 'a')!.stems[0]!.file)).samples;
+    };
+    const first = await record();
+    await engine.nextStats(); // a round trip: the thread has run 'sink.remove' (and let go of the ring)
+    const mid = engine.ringStats;
+    const second = await record();
+    const after = engine.ringStats;
+    assert.deepEqual([after.reused - mid.reused, after.made - mid.made], [1, 0], 'the second recorder got a ring used again, none made');
+    assert.equal(engine.droppedRecordingTicks, 0);
+    for (const [name, stem] of [['first', first], ['second', second]] as const) {
+      assert.ok(stem.length >= 0.8 * 16000, `${name}: about 1 s recorded (${stem.length} samples)`);
+      assert.ok(medianToneShare(stem, 440, 16000) > 0.8, `${name}: a's stem is its 440 Hz`);
+    }
+    await svc.settled();
+  });
+
   it('a crashed thread closes only its rooms (recording playable) and is replaced', async (t) => {
     const svc = new RecordingService({ dir: join(root, 'crash'), postProcess: 'none', log: silentLogger() });
     t.after(() => svc.close());

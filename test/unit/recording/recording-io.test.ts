@@ -35,6 +35,34 @@ describe('RecordingIo', () => {
     }
   });
 
+  it('uses the batch buffers again once the thread handed them back; overlapping batches keep their bytes', async () => {
+    const io = new RecordingIo();
+    const fd = await io.create(join(dir, 'reuse.bin'));
+    const block = 4096;
+    // One batch after another: the first buffer comes back with each answer and carries the next.
+    for (let pass = 0; pass < 20; pass++) assert.equal(await io.write(fd, Buffer.alloc(block, pass), 0, block, pass * block), block);
+    assert.equal(io.buffersMade, 1, 'one buffer for 20 batches in turn');
+    assert.equal(io.buffersReused, 19);
+    // Batches that overlap (a new one every ~3 ms, none awaited): a buffer still with the thread is
+    // detached here (transferred), so each batch that finds none free gets a new one; every byte
+    // must land as written.
+    const writes: Promise<number>[] = [];
+    for (let pass = 20; pass < 80; pass++) {
+      writes.push(io.write(fd, Buffer.alloc(block, pass), 0, block, pass * block));
+      if (pass % 3 === 0) await new Promise((r) => setTimeout(r, 3));
+    }
+    assert.deepEqual(await Promise.all(writes), new Array(60).fill(block));
+    // A batch bigger than every buffer kept gets a bigger one (64 KiB, then powers of two).
+    const big = Buffer.alloc(200_000, 0xab);
+    assert.equal(await io.write(fd, big, 0, big.length, 80 * block), big.length);
+    await io.close(fd);
+    const b = readFileSync(join(dir, 'reuse.bin'));
+    assert.equal(b.length, 80 * block + big.length);
+    for (let pass = 0; pass < 80; pass++) assert.ok(b.subarray(pass * block, (pass + 1) * block).every((v) => v === pass), `block ${pass} intact`);
+    assert.ok(b.subarray(80 * block).every((v) => v === 0xab));
+    assert.ok(io.buffersMade >= 2 && io.buffersMade <= 8, `${io.buffersMade} buffers made for ${io.batches} batches`);
+  });
+
   it('sha256(): the hash of the whole file, whether it ends inside, at or past a 256 KiB read', async () => {
     const io = new RecordingIo();
     const chunk = 256 * 1024;

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { CHUNK_BYTES, chunkPool } from '../../../src/recording/chunk-pool.ts';
 import { WavFileWriter } from '../../../src/recording/wav-file-writer.ts';
 import { readWavFile } from '../../helpers/audio-analysis.ts';
 
@@ -126,5 +127,65 @@ describe('WavFileWriter', () => {
     const r = readWavFile(path);
     assert.equal(r.headerDataBytes, 1040 * 2, 'close writes the exact header');
     assert.deepEqual(r.samples, ramp(1040));
+  });
+
+  it('uses its 64 KiB chunks again, never while their bytes still wait for the disk or a write in flight', async () => {
+    const pool = chunkPool();
+    const reusedBefore = pool.reused;
+    const samplesPerChunk = CHUNK_BYTES / 2;
+    // A: two and a half full chunks, not yet written (held in its segments).
+    const a = new WavFileWriter(join(dir, 'pool-a.wav'), 16000, 1);
+    const aLen = Math.floor(2.5 * samplesPerChunk);
+    a.append(ramp(aLen));
+    // B..: many files that fill, write and close chunks meanwhile, with other samples.
+    const others = async (tag: number): Promise<void> => {
+      const ws = Array.from({ length: 6 }, (_, i) => new WavFileWriter(join(dir, `pool-${tag}-${i}.wav`), 8000, 1));
+      for (let k = 0; k < 3; k++) {
+        for (const w of ws) w.append(new Int16Array(samplesPerChunk).fill(-1234));
+        for (const w of ws) w.flush();
+        await Promise.all(ws.map((w) => w.whenIdle()));
+      }
+      for (const w of ws) w.close();
+      await Promise.all(ws.map((w) => w.closed));
+    };
+    await others(1);
+    // A's pass in flight while the others take chunks from the pool (some of them A's, once written).
+    a.flush();
+    a.append(ramp(samplesPerChunk, aLen));
+    await others(2);
+    a.close();
+    await a.closed;
+    const r = readWavFile(a.path);
+    assert.equal(r.samples.length, aLen + samplesPerChunk);
+    assert.deepEqual(r.samples, ramp(aLen + samplesPerChunk), "no byte of A's was overwritten by a chunk given out too early");
+    for (const tag of [1, 2]) {
+      for (let i = 0; i < 6; i++) {
+        const o = readWavFile(join(dir, `pool-${tag}-${i}.wav`)).samples;
+        assert.equal(o.length, 3 * samplesPerChunk);
+        assert.ok(o.every((v) => v === -1234), `file ${tag}-${i} holds only its own samples`);
+      }
+    }
+    assert.ok(pool.reused - reusedBefore >= 12, `${pool.reused - reusedBefore} chunks used again`);
+  });
+
+  it('a chunk still being filled is not given out when its first part is written', async () => {
+    const half = CHUNK_BYTES / 4; // samples in half a chunk
+    const a = new WavFileWriter(join(dir, 'fill-a.wav'), 16000, 1);
+    await a.whenIdle(); // created (a flush during that first pass would be skipped)
+    a.append(new Int16Array(half).fill(1111));
+    a.flush();
+    await a.whenIdle(); // the first half of A's chunk is on disk; A goes on filling that chunk
+    assert.equal(statSync(a.path).size, 44 + 2 * half);
+    assert.ok(chunkPool().freeCount < 128, 'the pool has room (a chunk given back would be on top)');
+    const b = new WavFileWriter(join(dir, 'fill-b.wav'), 16000, 1);
+    b.append(new Int16Array(2 * half).fill(2222)); // a whole chunk, waiting in memory
+    a.append(new Int16Array(half).fill(3333)); // the second half of A's chunk
+    b.close();
+    a.close();
+    await Promise.all([a.closed, b.closed]);
+    assert.ok(readWavFile(b.path).samples.every((v) => v === 2222), "B's chunk was never A's");
+    const ra = readWavFile(a.path).samples;
+    assert.equal(ra.length, 2 * half);
+    assert.ok(ra.subarray(0, half).every((v) => v === 1111) && ra.subarray(half).every((v) => v === 3333));
   });
 });
