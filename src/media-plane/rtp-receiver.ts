@@ -68,9 +68,23 @@ export class RtpReceiver {
       return;
     }
     if (!this.source.accepts(rinfo, this.lastRxMs)) {
+      // Counted as from a wrong source until its source latches (then taken back below).
+      this.source.hold(buf, rinfo);
       this.source.ignored(rinfo, ++this.stats.wrongSource);
       return;
     }
+    const held = this.source.wantsLatch ? this.source.takeHeld(rinfo) : null;
+    if (held !== null) {
+      // The source passed probation: its first packets play before this one.
+      this.stats.wrongSource -= held.length;
+      for (const h of held) this.take(h, rinfo, m);
+    }
+    this.take(buf, rinfo, m);
+  };
+
+  /** A packet from an accepted source: decrypted, checked, counted and played. */
+  private take(buf: Buffer, rinfo: dgram.RemoteInfo, m: EndpointMedia): void {
+    const len = buf.length;
     let pkt = buf;
     if (m.srtp) {
       const plain = m.srtp.unprotectRtp(buf);
@@ -104,7 +118,7 @@ export class RtpReceiver {
     }
     this.rtcp?.onRtpReceived(ssrc, (pkt[2] << 8) | pkt[3], ((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7]) >>> 0, now);
     this.opts.onRtp(pkt, now);
-  };
+  }
 
   /** A datagram on the RTCP port. */
   readonly onRtcpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {

@@ -6,7 +6,10 @@
 // A source other than the signalled address latches only after PROBATION_PACKETS
 // packets in a row (a stray or late packet, e.g. a previous call's on a reused
 // port, must not take the leg: it would also take where the leg sends), and in
-// 'latch' mode the signalled address itself takes the leg back at once.
+// 'latch' mode the signalled address itself takes the leg back at once. The
+// packets a source sends while on probation are held, not lost: when it latches,
+// the receiver plays them first (takeHeld), so a peer behind NAT loses nothing
+// of its first 40 ms; a source that does not latch has its held packets dropped.
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';
@@ -32,6 +35,11 @@ export class RtpSourceLatch {
   private candidateIp: string | null = null;
   private candidatePort = 0;
   private candidateCount = 0;
+  /**
+   * The candidate's packets so far (at most PROBATION_PACKETS - 1). dgram hands each
+   * datagram over in a Buffer of its own, so holding one copies nothing.
+   */
+  private readonly held: Buffer[] = [];
 
   constructor(
     readonly mode: LatchMode,
@@ -47,7 +55,7 @@ export class RtpSourceLatch {
     if (moved && this.mode !== 'once') {
       this.ip = null;
       this.port = 0;
-      this.candidateIp = null;
+      this.dropCandidate();
     }
   }
 
@@ -69,15 +77,42 @@ export class RtpSourceLatch {
       if (performance.now() - lastRxMs <= RELATCH_AFTER_MS) return false;
       this.log.info({ from: `${this.ip}:${this.port}`, to: `${address}:${port}` }, 'RTP source changed after silence: re-latching');
       this.ip = null;
-      this.candidateIp = null;
+      this.dropCandidate();
     }
     if (fromSdp) return true;
     // Another source (NAT, or a stray packet): only after PROBATION_PACKETS in a row.
-    if (address === this.candidateIp && port === this.candidatePort) return ++this.candidateCount >= PROBATION_PACKETS;
-    this.candidateIp = address;
-    this.candidatePort = port;
-    this.candidateCount = 1;
-    return PROBATION_PACKETS <= 1;
+    if (address !== this.candidateIp || port !== this.candidatePort) {
+      this.dropCandidate();
+      this.candidateIp = address;
+      this.candidatePort = port;
+    }
+    return ++this.candidateCount >= PROBATION_PACKETS;
+  }
+
+  /**
+   * A packet `accepts` refused while its source is on probation: held, to be played if
+   * the source latches. Returns whether it was held (else it is simply dropped).
+   */
+  hold(buf: Buffer, rinfo: dgram.RemoteInfo): boolean {
+    if (this.ip !== null || rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return false;
+    if (this.held.length >= PROBATION_PACKETS - 1) return false;
+    this.held.push(buf);
+    return true;
+  }
+
+  /** The packets held for `rinfo`'s source, which just passed probation, oldest first (null: none). */
+  takeHeld(rinfo: dgram.RemoteInfo): Buffer[] | null {
+    if (this.held.length === 0 || rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return null;
+    const out = this.held.slice();
+    this.held.length = 0;
+    return out;
+  }
+
+  /** Forgets the candidate; its held packets stay counted as from a wrong source. */
+  private dropCandidate(): void {
+    this.candidateIp = null;
+    this.candidateCount = 0;
+    this.held.length = 0;
   }
 
   /** Whether the next valid packet's source should be latched. */
@@ -86,7 +121,7 @@ export class RtpSourceLatch {
   }
 
   latch(rinfo: dgram.RemoteInfo): void {
-    this.candidateIp = null;
+    this.dropCandidate();
     this.ip = rinfo.address;
     this.port = rinfo.port;
     this.log.debug({ source: `${rinfo.address}:${rinfo.port}` }, 'RTP latched');

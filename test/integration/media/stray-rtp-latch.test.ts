@@ -94,4 +94,54 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
       stray.socket.close();
     }
   });
+
+  it('a peer sending from another address than its SDP (NAT) loses none of its first packets', async (t) => {
+    const room = await engine.createRoom('nat-start');
+    t.after(() => room.close());
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    t.after(() => a.peer.close());
+    const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    t.after(() => bPeer.close());
+    const { leg: b } = await room.createLeg(bPeer.sdp(), { id: 'b' });
+    // B's packets come from a port its SDP does not name, as through a NAT: the source is
+    // on probation for its first packets, which are held and played once it latches.
+    const nat = await strayTo(b.endpoint!.port);
+    t.after(() => nat.socket.close());
+    nat.send(10);
+    await seen(engine, b, 10);
+    const st = b.endpoint!.stats;
+    assert.equal(st.wrongSource, 0, `packets dropped while the source was on probation: ${JSON.stringify(st)}`);
+    assert.equal(st.packetsIn, 10, 'every packet taken, the first two included');
+    // And the leg now sends to where B's packets come from.
+    a.peer.setTone(440);
+    const heard = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10000);
+      nat.socket.once('message', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    assert.ok(heard, 'the leg sends to the latched source');
+  });
+
+  it('a stray packet held on probation is dropped when the signalled peer speaks first', async (t) => {
+    const room = await engine.createRoom('stray-held');
+    t.after(() => room.close());
+    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+    t.after(() => a.peer.close());
+    const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    t.after(() => bPeer.close());
+    const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
+    bPeer.useRemoteSdp(answer);
+    const stray = await strayTo(b.endpoint!.port);
+    t.after(() => stray.socket.close());
+    stray.send(2);
+    await seen(engine, b, 2);
+    bPeer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
+    await waitForSound(a.peer);
+    assert.ok(medianToneShare(await collect(a.peer, 25), 1000, 8000) > 0.8, 'A hears B, not the stray');
+    stray.send(1);
+    for (let i = 0; i < 100 && b.endpoint!.stats.wrongSource < 3; i++) await engine.nextStats();
+    assert.equal(b.endpoint!.stats.wrongSource, 3, 'the stray packets stay dropped');
+  });
 });
