@@ -2,11 +2,7 @@
 // monotonic clock (performance.now), and the tick handler receives the
 // reference time n·20 ms, never "now": timer drift cannot accumulate, and a
 // late timer runs the missed ticks at once (up to MAX_CATCH_UP, beyond which
-// they are counted as skipped and the clock moves on). After a stall of the
-// thread the missed ticks run once the event loop has read its sockets
-// (setImmediate: after the poll phase), so the packets the legs sent meanwhile
-// are in the jitter buffers when their frames are played, not read a moment
-// after the ticks that needed them found nothing. The clocks of one
+// they are counted as skipped and the clock moves on). The clocks of one
 // thread share one timer (frame-ticker.ts): a clock starts on the thread's
 // 20 ms grid, at most one frame after start().
 import { performance } from 'node:perf_hooks';
@@ -31,8 +27,6 @@ export class MixClock implements TickerClient {
   private startAt = 0;
   private n = 0;
   private stopped = false;
-  /** A catch-up waits for the poll phase (setImmediate); the ticker's fires meanwhile run nothing. */
-  private deferred = false;
   /**
    * Missed ticks run at once at most, beyond which they are skipped. A room with
    * record-only legs raises it to their depth (RoomMixer): a skipped tick is a frame
@@ -65,26 +59,10 @@ export class MixClock implements TickerClient {
 
   /** @internal Called by the ticker at each grid time: runs the ticks due (and missed ones). */
   fire(): void {
-    if (!this.deferred) this.runDue(false);
-  }
-
-  private readonly catchUp = (): void => {
-    this.deferred = false;
-    this.runDue(true);
-  };
-
-  /** `afterPoll`: the sockets were read since the thread stalled (the catch-up may run). */
-  private runDue(afterPoll: boolean): void {
     let now = performance.now();
     let ran = 0;
     while (!this.stopped && this.startAt + this.n * FRAME_MS <= now) {
       const lateMs = now - (this.startAt + this.n * FRAME_MS);
-      if (lateMs > FRAME_MS && !afterPoll) {
-        // The thread stalled (before this fire or in a tick): read the sockets first.
-        this.deferred = true;
-        setImmediate(this.catchUp);
-        return;
-      }
       if (ran >= this.maxCatchUp) {
         const missed = Math.floor(lateMs / FRAME_MS);
         this.stats.skipped += missed;
