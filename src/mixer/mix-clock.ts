@@ -36,11 +36,7 @@ export class MixClock implements TickerClient {
   readonly stats: ClockStats = { ticks: 0, late: 0, skipped: 0, maxLateMs: 0, busyMs: 0 };
 
   constructor(
-    /**
-     * `stalled`: this run of ticks began more than a frame late (the thread
-     * stalled), so what the legs sent meanwhile may still be unread in their sockets.
-     */
-    private readonly onTick: (timeMs: number, stalled: boolean) => void,
+    private readonly onTick: (timeMs: number) => void,
     private readonly ticker: FrameTicker = FrameTicker.shared,
   ) {}
 
@@ -65,10 +61,8 @@ export class MixClock implements TickerClient {
   fire(): void {
     let now = performance.now();
     let ran = 0;
-    let stalled = false;
     while (!this.stopped && this.startAt + this.n * FRAME_MS <= now) {
       const lateMs = now - (this.startAt + this.n * FRAME_MS);
-      if (ran === 0) stalled = lateMs > FRAME_MS;
       if (ran >= this.maxCatchUp) {
         const missed = Math.floor(lateMs / FRAME_MS);
         this.stats.skipped += missed;
@@ -78,7 +72,7 @@ export class MixClock implements TickerClient {
       if (lateMs > FRAME_MS) this.stats.late++;
       if (lateMs > this.stats.maxLateMs) this.stats.maxLateMs = lateMs;
       this.stats.ticks++;
-      this.onTick(this.n * FRAME_MS, stalled);
+      this.onTick(this.n * FRAME_MS);
       this.n++;
       ran++;
       const after = performance.now();

@@ -260,7 +260,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     }
   }
 
-  private readonly tick = (timeMs: number, stalled = false): void => {
+  private readonly tick = (timeMs: number): void => {
     this.lastTickMs = timeMs;
     if (this.pendingRate !== null) {
       const rate = this.pendingRate;
@@ -287,11 +287,9 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     if (this.sinks.size > 0) this.feedSinks(timeMs);
     if (fw.active) {
       // The two legs get each other's packets as they arrive: nothing to mix or
-      // encode, unless one paused (the other then gets silence meanwhile). Not
-      // while catching up after a stall of this thread: the packets that make
-      // up the gap may be waiting in the socket, and are forwarded once read.
+      // encode, unless one paused (the other then gets silence meanwhile).
       fw.stats.forwardTicks++;
-      if (!stalled) for (const p of list) if (p.output.pausedAt(timeMs)) p.sendSilence(timeMs);
+      for (const p of list) if (p.output.pausedAt(timeMs)) p.sendSilence(timeMs);
       return;
     }
     // Directed speech (coach, whisper between legs) this tick? Without it, and

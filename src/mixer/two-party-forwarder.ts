@@ -9,8 +9,7 @@
 // other party must not get them, as in a mixed room), nor is comfort noise
 // (Parley does not negotiate it). While one leg sends nothing (silence
 // suppression, a digit, a stall) the other gets encoded silence from the tick
-// after three frames, as from a mixed room, so its stream never stops (not on
-// the ticks a stalled room thread catches up: the packets may be in the socket). Legs on
+// after three frames, as from a mixed room, so its stream never stops. Legs on
 // different codecs stay mixed (mixing two legs is that transcoding).
 //
 // Switches happen on the room's ticks. Mixed → forwarded at the end of a tick:
