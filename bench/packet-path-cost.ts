@@ -34,6 +34,8 @@ const RUNS = Number(values.runs);
 const log = createLogger({ level: 'error', pretty: false });
 
 class CopyingSink implements TickSink {
+  /** As a media thread's RingSink: what it keeps it copies during writeTick. */
+  readonly copiesFrames = true;
   private readonly ring: Int16Array[] = [];
   private next = 0;
   readonly sampleRate = 8000;

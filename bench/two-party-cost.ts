@@ -38,6 +38,8 @@ type Mode = 'mixed' | 'forwarded';
 
 /** What a recorder does per tick before its writers run: keeps a copy of the mix and of every leg. */
 class CopyingSink implements TickSink {
+  /** As a media thread's RingSink: what it keeps it copies during writeTick. */
+  readonly copiesFrames = true;
   private readonly ring: Int16Array[] = [];
   private next = 0;
   constructor(readonly sampleRate: number) {}

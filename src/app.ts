@@ -9,6 +9,7 @@ import { ClusterNode } from './cluster/cluster-node.ts';
 import { loadConfigFile } from './config/load-config.ts';
 import type { ParleyConfig } from './config/schema.ts';
 import { MediaEngine } from './media-plane/media-engine.ts';
+import { checkMediaAddresses } from './media-plane/media-address-check.ts';
 import { PromptLibrary } from './playback/prompt-library.ts';
 import { LoopStallMonitor } from './util/loop-stall-monitor.ts';
 import { RoutingTable } from './policy/routing-table.ts';
@@ -219,6 +220,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private async startAll(): Promise<void> {
     const c = this.configInForce;
     this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
+    await checkMediaAddresses(c.media);
     this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }));
     this.log.info({ workers: this.mediaEngine.workerPids.length, pids: this.mediaEngine.workerPids }, 'mediasoup workers started');
     this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });

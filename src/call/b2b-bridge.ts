@@ -8,14 +8,14 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
-import { answerReoffers, destroyDialog } from './dialog-util.ts';
+import { answerReoffers, applyLaterAnswer, destroyDialog, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
-import { uriFamily } from './target-family.ts';
+import { targetFamily } from './target-family.ts';
 
 export const CALLEE_LEG = 'callee';
 
@@ -25,6 +25,8 @@ export class B2bBridge {
   private ringTimedOut = false;
   private callerLeft = false;
   private early: Promise<void> | null = null;
+  /** The SDP of the 183 whose early media the leg took (null: none). */
+  private earlyAnswer: string | null = null;
   private wait: CallerWaitAudio | null = null;
 
   constructor(
@@ -41,8 +43,9 @@ export class B2bBridge {
     const placedAt = performance.now();
     const ms = (): number => Math.round(performance.now() - placedAt);
     if (call.ended) return { kind: 'failed', status: 487, reason: 'Request Terminated' };
-    // Media in the callee's family when its URI says it (an IPv6 literal), else IPv4.
-    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG, family: uriFamily(target) ?? 4 });
+    // Media in the callee's family when its URI says it (an IPv6 literal, a name that resolves to IPv6), else IPv4.
+    const family = (await targetFamily(target, proxy !== undefined)) ?? 4;
+    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG, family });
     // The caller may have gone (CANCEL, BYE) while the leg was made: no callee is dialled then.
     if (call.ended) {
       leg.close();
@@ -106,8 +109,24 @@ export class B2bBridge {
     // A caller held in early media is answered now that the callee has.
     if (!call.answered) await call.answer();
     if (this.early) await this.early;
-    if (!leg.media) await leg.applyAnswer(uac.remote.sdp);
-    answerReoffers(uac, leg, this.log);
+    try {
+      const final = uac.remote.sdp ?? '';
+      if (!leg.media) await leg.applyAnswer(final);
+      // RFC 3261 §13.2.1: the 2xx holds the answer. A 183's SDP from another branch of a forked
+      // INVITE, or from a gateway's announcement server, is not it: the media follows the 2xx.
+      else if (this.earlyAnswer !== null && final.trim() !== '' && !sameSession(this.earlyAnswer, final)) {
+        this.log.info('the 200 answers with another SDP than the 183: the media follows the 200');
+        await applyLaterAnswer(leg, final);
+      }
+    } catch (err) {
+      // The callee answered with SDP Parley cannot use: it is hung up, not left in a call nobody hears.
+      this.log.warn({ target, err }, 'the callee\'s answer cannot be used; hanging it up');
+      wait.close();
+      destroyDialog(uac, this.log, { Reason: UNUSABLE_ANSWER_REASON });
+      leg.close();
+      return { kind: 'failed', status: 488, reason: 'Not Acceptable Here' };
+    }
+    answerReoffers(uac, leg, this.log, (why) => call.endForCause(UNUSABLE_ANSWER_REASON, why));
     call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
       uri: target,
       identity: 'normal',
@@ -182,6 +201,7 @@ export class B2bBridge {
   /** Early media: a 183 with SDP lets the caller hear the callee's ringback. */
   private onProvisional(res: Srf.SrfResponse, leg: MediaLeg, options: BridgeOptions): void {
     if (!options.earlyMedia || !res.body || leg.isClosed || this.early) return;
+    this.earlyAnswer = res.body;
     this.early = leg
       .applyAnswer(res.body)
       .then(() => {

@@ -2,6 +2,8 @@
 // is already gone (the other side's BYE crossed ours). Hang-ups are fire and
 // forget here: pass a callback so nothing is left unhandled, and log the outcome.
 import type Srf from 'drachtio-srf';
+import * as sdpTransform from 'sdp-transform';
+import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 
@@ -15,14 +17,20 @@ export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<
   }
 }
 
+/** Why Parley ends a call whose peer's answer in an ACK cannot be used (RFC 3326). */
+export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"';
+
 /**
  * Answers the peer's re-INVITEs and UPDATEs (RFC 3311 §5.2) on a dialog from its
  * media leg (hold, resume, a new address or codec): RFC 3264 §6, the answer
  * reflects this offer, never our original SDP (drachtio-srf's default without a
  * 'modify' or 'update' listener). An offer that cannot be taken gets 488 and the
  * leg stays as it was. An UPDATE without a body (a session refresh) gets a bare 200.
+ * An offerless re-INVITE (RFC 3261 §14.2, 3pcc transfers) gets our current SDP as
+ * the offer in the 200, and the answer in its ACK is applied (a peer that moved
+ * is followed); an ACK without a usable answer calls `onUnusableAnswer`.
  */
-export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger): void {
+export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, onUnusableAnswer?: (why: string) => void): void {
   dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const body = req.body ?? '';
     if (body.trim() === '' || leg.isClosed) {
@@ -40,13 +48,23 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger): 
         res.send(488);
       });
   });
+  const unusable = (why: string): void => {
+    log.warn({ why }, 'no usable answer in the ACK to an offerless re-INVITE; ending the dialog');
+    if (onUnusableAnswer) onUnusableAnswer(why);
+    else {
+      destroyDialog(dialog, log, { Reason: UNUSABLE_ANSWER_REASON });
+      leg.close();
+    }
+  };
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const body = req.body ?? '';
     // An offerless re-INVITE (RFC 3261 §14.2): our current SDP is the offer in the 200.
-    const answering = body.trim() === '' || leg.isClosed ? Promise.resolve(leg.localSdp) : leg.applyOffer(body);
+    const offerless = body.trim() === '';
+    const answering = offerless || leg.isClosed ? Promise.resolve(leg.localSdp) : leg.applyOffer(body);
     answering
       .then((sdp) => {
         dialog.local.sdp = sdp;
+        if (offerless && !leg.isClosed) awaitAnswerInAck(dialog, leg, cseqNumber(req), log, unusable);
         res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
       })
       .catch((err: unknown) => {
@@ -54,6 +72,77 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger): 
         res.send(488);
       });
   });
+}
+
+function cseqNumber(req: Srf.SrfRequest): number {
+  return Number(/^\s*(\d+)/.exec(req.get('CSeq') ?? '')?.[1] ?? NaN);
+}
+
+/** The family of the first audio stream's c= line in an SDP (null when it has none). */
+function answerFamily(sdp: string): 4 | 6 | null {
+  let s: sdpTransform.SessionDescription;
+  try {
+    s = sdpTransform.parse(sdp);
+  } catch {
+    return null;
+  }
+  const m = (s.media ?? []).find((x) => x.type === 'audio' && x.port !== 0);
+  const c = m?.connection ?? s.connection;
+  return c ? (c.version === 6 ? 6 : 4) : null;
+}
+
+/**
+ * Applies an answer to an offer whose answer the leg has taken already, or that the
+ * leg made from its current SDP (the 200 of a forked INVITE after another branch's
+ * 183, the ACK of an offerless re-INVITE): the leg negotiates it as it would an
+ * offer (address, codec, direction). It answers what we offered, so it must keep our
+ * socket's family (another one would need a port the peer was never told).
+ * Throws SdpNegotiationError when it cannot be used.
+ */
+export async function applyLaterAnswer(leg: MediaLeg, sdp: string): Promise<void> {
+  const family = answerFamily(sdp);
+  const ours = leg.media?.family;
+  if (family === null) throw new SdpNegotiationError('an answer without a usable audio stream', 304);
+  if (ours !== undefined && family !== ours) throw new SdpNegotiationError(`c=IN IP${family} in an answer to an offer made in IP${ours}`, 301);
+  await leg.applyOffer(sdp);
+}
+
+/** Whether two SDPs describe the same session (the o= line aside: its version may move on). */
+export function sameSession(a: string, b: string): boolean {
+  const norm = (s: string): string =>
+    s
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('o='))
+      .join('\n');
+  return norm(a) === norm(b);
+}
+
+/**
+ * The ACK of an offerless re-INVITE carries the peer's answer to our offer (RFC 3261
+ * §13.2.1, §14): the leg takes it. It answers what we offered, so it keeps our
+ * socket's family (another one would need a new port the peer was never told).
+ * The dialog's own ACKs are told apart by CSeq (a late ACK of the first 200 is not it).
+ */
+function awaitAnswerInAck(dialog: Srf.Dialog, leg: MediaLeg, seq: number, log: Logger, unusable: (why: string) => void): void {
+  const onAck = (ack: Srf.SrfRequest): void => {
+    if (cseqNumber(ack) !== seq) return;
+    dialog.off('ack', onAck);
+    if (leg.isClosed) return;
+    const body = ack.body ?? '';
+    if (body.trim() === '') {
+      unusable('no SDP answer in the ACK to an offerless re-INVITE');
+      return;
+    }
+    applyLaterAnswer(leg, body)
+      .then(() => log.info('the peer answered our offer in the ACK of its offerless re-INVITE'))
+      .catch((err: unknown) => {
+        if (leg.isClosed) return;
+        log.warn({ err }, 'answer in the ACK refused');
+        unusable('the answer in the ACK cannot be used');
+      });
+  };
+  dialog.on('ack', onAck);
 }
 
 /** Where an incoming call's INVITE stands: the shape SipCall and SiprecCall share for the guard and hang-ups. */

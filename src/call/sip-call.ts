@@ -12,7 +12,7 @@ import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
-import { answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, type InviteState } from './dialog-util.ts';
+import { answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, UNUSABLE_ANSWER_REASON, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -198,7 +198,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.uas = uas;
     uas.on('destroy', () => this.end('caller hung up'));
     uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
-    answerReoffers(uas, this.leg, this.log);
+    answerReoffers(uas, this.leg, this.log, (why) => this.endForCause(UNUSABLE_ANSWER_REASON, why));
     this.log.info('answered');
     // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
     if (this.offerPending) await this.answerFrom(uas as unknown as AnswerSource, 'ack', 'ACK');
@@ -240,7 +240,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       this.log.info({ in: what }, 'the caller answered our offer');
     } catch (err) {
       this.log.warn({ err, in: what }, 'no usable answer to our offer; ending the call');
-      this.endForCause('SIP;cause=488;text="Not Acceptable Here"', `no usable answer in the ${what}`, 488);
+      this.endForCause(UNUSABLE_ANSWER_REASON, `no usable answer in the ${what}`, 488);
     }
   }
 

@@ -67,7 +67,8 @@ export class RtpReceiver {
       this.stats.malformed++;
       return;
     }
-    if (!this.source.accepts(rinfo, this.lastRxMs)) {
+    // Source port 0 (only a raw socket can send from it) can be neither latched nor sent to.
+    if (rinfo.port === 0 || !this.source.accepts(rinfo, this.lastRxMs)) {
       // Counted as from a wrong source until its source latches (then taken back below).
       this.source.hold(buf, rinfo);
       this.source.ignored(rinfo, ++this.stats.wrongSource);

@@ -88,16 +88,19 @@ function codecOf(m: MediaDescription, pt: number): { name: string; rate: number 
   return null;
 }
 
+/** The m-line's payload types that RTP can carry (0..127, RFC 3550 §5.1: 7 bits); others are never chosen. */
 function payloadList(m: MediaDescription): number[] {
   return String(m.payloads ?? '')
     .trim()
     .split(/\s+/)
-    .filter((x) => /^\d+$/.test(x))
+    .filter((x) => /^\d{1,3}$/.test(x) && Number(x) <= 127)
     .map(Number);
 }
 
 function parseCrypto(m: MediaDescription): SrtpKey | null {
   for (const c of m.crypto ?? []) {
+    // The tag is 1*9DIGIT (RFC 4568 §9.1): the answer repeats it, so a line without one is not usable.
+    if (typeof c.id !== 'number' || !Number.isInteger(c.id) || c.id < 0 || c.id > 999_999_999) continue;
     const suite = c.suite.toUpperCase() as SrtpSuite;
     if (!SUPPORTED_SRTP_SUITES.includes(suite)) continue;
     // inline:<key||salt base64>[|lifetime][|MKI:length]; mediasoup has no MKI support.
@@ -204,6 +207,12 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
     const dtmf = pickDtmf(m, payloads, CODECS[codec].rtpClock);
     const { ip, family } = connectionIp(session, m, opts);
     const rtcpMux = m.rtcpMux !== undefined;
+    // Without rtcp-mux, RTCP goes to a=rtcp's port or the next one (RFC 3605, RFC 3550 §11): a
+    // datagram to port 0 or 65536 throws in the sending thread, so such an offer is refused here.
+    const rtcpPort = rtcpMux ? null : (m.rtcp?.port ?? m.port + 1);
+    if (rtcpPort !== null && (rtcpPort < 1 || rtcpPort > 65535)) {
+      throw new SdpNegotiationError(`no RTCP port: ${m.rtcp ? `a=rtcp:${rtcpPort}` : `m=audio ${m.port} + 1`} is not in 1..65535 and rtcp-mux is not offered`, 399);
+    }
     let direction = reverse(mediaDirection(session, m));
     if (ip === null && (direction === 'sendrecv' || direction === 'sendonly')) {
       // c=0.0.0.0 (RFC 3264 §8.4, the RFC 2543 way of holding): do not send.
@@ -214,7 +223,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       sendPt: pt,
       recvPt: pt,
       dtmf: dtmf ? { sendPt: dtmf.pt, recvPt: dtmf.pt, clock: dtmf.clock } : null,
-      remote: { ip, port: m.port, rtcpPort: rtcpMux ? null : (m.rtcp?.port ?? m.port + 1), rtcpMux },
+      remote: { ip, port: m.port, rtcpPort, rtcpMux },
       family,
       direction,
       remoteSrtp,

@@ -50,5 +50,12 @@ export interface MixTick {
 export interface TickSink {
   /** The rate it wants its frames at (a Recorder's); absent: the room's rate when it was added. */
   readonly sampleRate?: number;
+  /**
+   * True when writeTick copies what it keeps before it returns (a ring into
+   * another thread): the room then hands it frames, a legs map and a tick
+   * object that it reuses next tick. Absent or false: every tick is fresh, and
+   * the sink may keep it.
+   */
+  readonly copiesFrames?: boolean;
   writeTick(tick: MixTick): void;
 }

@@ -62,6 +62,11 @@ export class SinkAtRate {
     this.retune(roomRate);
   }
 
+  /** Resampling, it reads the room's frames into its own; else the sink gets the room's. */
+  get copiesFrames(): boolean {
+    return this.mix !== null || this.sink.copiesFrames === true;
+  }
+
   retune(roomRate: number): void {
     this.roomRate = roomRate;
     this.mix = roomRate === this.rate ? null : new Resampler(roomRate, this.rate);

@@ -64,6 +64,9 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   private readonly sinkLimiter = new SoftLimiter();
   private readonly clock: MixClock;
   private readonly forwarder = new TwoPartyForwarder();
+  /** The tick handed to sinks that copy (reusedTick), and the participant list its legs map follows. */
+  private readonly sinkTick: { timeMs: number; mix: Int16Array; legs: Map<string, PcmFrame | null> } = { timeMs: 0, mix: new Int16Array(0), legs: new Map() };
+  private sinkLegsOf: MixerParticipant[] | null = null;
   private manualTicks = 0;
   /** Room time of the last tick run (flushRecordOnly goes on from it). */
   private lastTickMs = -FRAME_MS;
@@ -334,12 +337,9 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   };
 
   private feedSinks(timeMs: number): void {
-    // Fresh frames per tick: a sink may keep them (queue them to a file stream).
-    const mix = new Int16Array(this.frameSamples);
-    this.sinkLimiter.process(this.total, mix, this.frameSamples);
-    const legs = new Map<string, PcmFrame | null>();
-    for (const p of this.list) legs.set(p.id, p.hasInput ? p.input.slice() : null);
-    const tick: MixTick = { timeMs, mix, legs };
+    let reuse = true;
+    for (const s of this.sinks.values()) if (!s.copiesFrames) reuse = false;
+    const tick = reuse ? this.reusedTick(timeMs) : this.freshTick(timeMs);
     for (const s of this.sinks.values()) {
       try {
         s.writeTick(tick);
@@ -347,5 +347,34 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
         this.log.error({ err }, 'tick sink threw');
       }
     }
+  }
+
+  /** Fresh frames per tick: a sink may keep them (queue them to a file stream). */
+  private freshTick(timeMs: number): MixTick {
+    const mix = new Int16Array(this.frameSamples);
+    this.sinkLimiter.process(this.total, mix, this.frameSamples);
+    const legs = new Map<string, PcmFrame | null>();
+    for (const p of this.list) legs.set(p.id, p.hasInput ? p.input.slice() : null);
+    return { timeMs, mix, legs };
+  }
+
+  /**
+   * Every sink copies what it keeps during writeTick (a media thread's rings):
+   * one mix frame, legs map and tick object for all ticks, the legs' own input
+   * frames, nothing allocated per tick.
+   */
+  private reusedTick(timeMs: number): MixTick {
+    const n = this.frameSamples;
+    const t = this.sinkTick;
+    if (t.mix.length !== n) t.mix = new Int16Array(n);
+    this.sinkLimiter.process(this.total, t.mix, n);
+    if (this.sinkLegsOf !== this.list) {
+      // Legs joined or left: the map follows the room's order, as a fresh one would.
+      t.legs.clear();
+      this.sinkLegsOf = this.list;
+    }
+    for (const p of this.list) t.legs.set(p.id, p.hasInput ? p.input : null);
+    t.timeMs = timeMs;
+    return t;
   }
 }

@@ -12,6 +12,16 @@ import type { Logger } from '../util/logger.ts';
 /** Statuses after which the next target is not tried: the caller gave up (487), or a 6xx (RFC 3261 §16.7 step 5). */
 const FINAL_FOR_ALL = (status: number): boolean => status === 487 || status >= 600;
 
+/** What drachtio-srf's Dialog.modify resolves to for an offerless re-INVITE with noAck: the offer, and the ACK to send the answer in. */
+interface ThreePccAnswer {
+  sdp: string;
+  ack: (sdp: string) => void;
+}
+
+function cseqNumber(req: Srf.SrfRequest): number {
+  return Number(/^\s*(\d+)/.exec(req.get('CSeq') ?? '')?.[1] ?? NaN);
+}
+
 export class HeaderEditRelay {
   constructor(private readonly srf: Srf) {}
 
@@ -49,13 +59,31 @@ export class HeaderEditRelay {
   private bind(from: Srf.Dialog, to: Srf.Dialog, log: Logger): void {
     from.on('destroy', () => to.destroy());
     from.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      to.modify(req.body).then(
-        (sdp) => res.send(200, { body: sdp }),
-        (err: unknown) => {
-          log.info({ err }, 'relayed re-INVITE refused');
-          res.send((err as { status?: number }).status ?? 500);
-        },
-      );
+      const refused = (err: unknown): void => {
+        log.info({ err }, 'relayed re-INVITE refused');
+        res.send((err as { status?: number }).status ?? 500);
+      };
+      if ((req.body ?? '').trim() !== '') {
+        to.modify(req.body).then((sdp) => res.send(200, { body: sdp }), refused);
+        return;
+      }
+      // An offerless re-INVITE (RFC 3261 §14.2): the other side's offer comes back in our
+      // 200 and the answer in this side's ACK, which goes on in the ACK of the other side's
+      // 200 (drachtio-srf ACKs at once, with no answer, unless told noAck).
+      (to.modify('', { noAck: true }) as unknown as Promise<string | ThreePccAnswer>).then((r) => {
+        if (typeof r === 'string') {
+          res.send(200, { body: r });
+          return;
+        }
+        const seq = cseqNumber(req);
+        const onAck = (ack: Srf.SrfRequest): void => {
+          if (cseqNumber(ack) !== seq) return;
+          from.off('ack', onAck);
+          r.ack(ack.body ?? '');
+        };
+        from.on('ack', onAck);
+        res.send(200, { body: r.sdp });
+      }, refused);
     });
     from.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
       const type = req.get('Content-Type');

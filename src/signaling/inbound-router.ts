@@ -49,6 +49,13 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
   route(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const callId = req.get('Call-ID') ?? 'unknown';
     const log = callLogger(this.log, callId, { method: req.method });
+    if (/;\s*tag\s*=/i.test(req.get('To') ?? '')) {
+      // In a dialog the app does not hold (an early one, made by a reliable 183): never
+      // re-routed. The rule chain proxied it to its Request-URI, which is Parley (500).
+      log.info('in-dialog request for no dialog of this app: 481');
+      res.send(481);
+      return;
+    }
     let decision: RouteDecision;
     try {
       decision = this.routing.chain.evaluate(routable(req));

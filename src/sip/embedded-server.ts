@@ -6,7 +6,7 @@ import type { Logger } from '../util/logger.ts';
 import { ControlServer } from './control/control-server.ts';
 import { SipCore } from './core/sip-core.ts';
 import { ProxyCore } from './core/proxy-core.ts';
-import { TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
+import { listenError, TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
 import type { TransportName } from './transport/transport-types.ts';
 
 export interface EmbeddedSipServerOptions {
@@ -42,7 +42,7 @@ export class EmbeddedSipServer {
     } catch (err) {
       transports.close();
       core.close();
-      throw err;
+      throw listenError('sip.control', { transport: 'tcp', host: cfg.control.host, port: cfg.control.port }, err);
     }
     core.attachControl(control);
     const server = new EmbeddedSipServer(transports, control, core, log);

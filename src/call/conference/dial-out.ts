@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
-import { answerReoffers, destroyDialog } from '../dialog-util.ts';
+import { answerReoffers, destroyDialog, UNUSABLE_ANSWER_REASON } from '../dialog-util.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
-import { uriFamily } from '../target-family.ts';
+import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
 
 export interface DialOutOptions {
@@ -70,7 +70,8 @@ export async function dialOut(
   let leg: MediaLeg;
   let offer: string;
   try {
-    ({ leg, offer } = await conf.room.createOutgoingLeg({ id: legId, family: uriFamily(opts.to) ?? 4 }));
+    const family = (await targetFamily(opts.to, s.outboundProxy !== null)) ?? 4;
+    ({ leg, offer } = await conf.room.createOutgoingLeg({ id: legId, family }));
   } catch (err) {
     conf.roster.leave(legId, 'failed');
     onLeft();
@@ -133,7 +134,7 @@ export async function dialOut(
     onLeft();
   };
   uac.on('destroy', () => leave('hung up'));
-  answerReoffers(uac, leg, log);
+  answerReoffers(uac, leg, log, (why) => leave(why, UNUSABLE_ANSWER_REASON));
   leg.watchMedia();
   leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));
   leg.once('close', (reason) => leave(`leg ${reason}`, conf.room.closedBy === 'media-thread-died' ? MEDIA_THREAD_FAILED_REASON : undefined));

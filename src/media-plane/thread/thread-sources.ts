@@ -58,6 +58,8 @@ export class RingSource implements FrameSource {
 
 export class RingSink implements TickSink {
   readonly sampleRate: number;
+  /** writeTick copies the tick into the ring: the room may reuse its frames. */
+  readonly copiesFrames = true;
   private readonly ring: TickRing;
   private slots = new Int32Array(8);
   private readonly frames: (Int16Array | null)[] = [];

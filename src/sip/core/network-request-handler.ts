@@ -1,9 +1,10 @@
 // Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
+import { randomInt } from 'node:crypto';
 import { callLogger } from '../../util/logger.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { SipError } from '../message/sip-error.ts';
-import type { SipMessage } from '../message/sip-message.ts';
+import { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import type { ServerTxnUser } from '../transaction/transaction-types.ts';
 import { isStream, type Inbound } from '../transport/transport-types.ts';
@@ -208,10 +209,15 @@ export class NetworkRequestHandler {
     if (!d.acceptRemoteSeq(req)) throw new SipError(500, 'Server Internal Error', 'CSeq out of order');
     if (req.method === 'INVITE') {
       // §14.2: our own re-INVITE pending → 491; theirs still unanswered → 500 with Retry-After.
-      if (d.serverInvitePending) throw new SipError(500, 'Server Internal Error', 'previous INVITE pending');
+      if (d.serverInvitePending) {
+        // §14.2: the 500 MUST carry a Retry-After chosen at random between 0 and 10 s.
+        this.errors.respond(inbound, req, new SipError(500, 'Server Internal Error', 'previous INVITE pending'), [['Retry-After', String(randomInt(0, 11))]]);
+        return;
+      }
       if (d.clientInvitePending || d.awaitingAckSeq !== null) throw new SipError(491, 'Request Pending');
     }
     const owner = this.ctx.control().connection(d.ownerId);
+    if (req.method === 'BYE' && !d.confirmed) return this.byeInEarlyDialog(inbound, req, d);
     if (!owner) {
       if (req.method === 'BYE') {
         this.ctx.dialogs.remove(d);
@@ -231,6 +237,31 @@ export class NetworkRequestHandler {
     }
     const s = inbound.source;
     notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, d.id, raw);
+  }
+
+  /**
+   * §15: a caller may end an early dialog (one a reliable provisional made) with a BYE. It
+   * gets its 200 and the INVITE its 487 (§15.1.2), and the app hears of it as of a CANCEL,
+   * so the call stops there (before, the app answered the BYE 404 and the call went on).
+   */
+  private byeInEarlyDialog(inbound: Inbound, bye: SipMessage, d: Dialog): void {
+    const txn = this.ctx.txns.createServer(bye, this.sendFn(bye, inbound), this.reliable(inbound), { onTerminated: () => undefined });
+    txn.respond(makeResponse(bye, 200, 'OK'));
+    const pending = [...this.ctx.pendingUas.values()].find((p) => p.early === d);
+    if (!pending || pending.txn.finalSent) {
+      this.ctx.dialogs.remove(d);
+      return;
+    }
+    pending.txn.respond(makeResponse(pending.req, 487, 'Request Terminated', pending.toTag));
+    const cancel = SipMessage.request('CANCEL', pending.req.uri ?? '');
+    for (const name of ['Via', 'From', 'To', 'Call-ID']) cancel.add(name, pending.req.get(name) ?? '');
+    cancel.add('CSeq', `${pending.req.cseq.seq} CANCEL`);
+    const owner = this.ctx.control().connection(pending.ownerId);
+    const s = inbound.source;
+    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancel.toString());
+    cdrStop(this.ctx, 'network', 'call-canceled', bye);
+    this.dropEarly(pending);
+    this.finish(pending);
   }
 
   /**

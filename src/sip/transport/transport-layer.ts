@@ -34,9 +34,16 @@ export class TransportLayer implements Sender {
     const layer = new TransportLayer(externalIp);
     try {
       for (const [i, l] of listen.entries()) {
-        if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, limits.maxSize, log, onData));
-        else if (l.transport === 'tcp') layer.tcp.push(await TcpTransport.listen(l.host, l.port, limits, log, onData));
-        else layer.tls.push(await TcpTransport.listen(l.host, l.port, limits, log, onData, await loadTlsMaterial(l, `sip.listen.${i}`)));
+        const key = `sip.listen.${i}`;
+        const tls = l.transport === 'tls' ? await loadTlsMaterial(l, key) : null;
+        try {
+          if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, limits.maxSize, log, onData));
+          else if (l.transport === 'tcp') layer.tcp.push(await TcpTransport.listen(l.host, l.port, limits, log, onData));
+          else layer.tls.push(await TcpTransport.listen(l.host, l.port, limits, log, onData, tls!));
+        } catch (err) {
+          // A host that is no address of this machine, or a port in use: the start-up error names the key.
+          throw listenError(key, l, err);
+        }
       }
     } catch (err) {
       layer.close();
@@ -102,4 +109,11 @@ function advertisable(host: string): string {
     for (const a of list ?? []) if (a.family === family && !a.internal) return a.address;
   }
   return family === 'IPv6' ? '::1' : '127.0.0.1';
+}
+
+/** A bind failure that names the config key (`sip.listen.1: cannot listen on udp not-an-ip:5060: getaddrinfo ENOTFOUND …`), keeping its code. */
+export function listenError(key: string, l: { transport: string; host: string; port: number }, err: unknown): Error {
+  const cause = err as NodeJS.ErrnoException;
+  const named = new Error(`${key}: cannot listen on ${l.transport} ${l.host}:${l.port}: ${cause?.message ?? String(err)}`, { cause: err });
+  return Object.assign(named, { code: cause?.code });
 }

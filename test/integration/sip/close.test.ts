@@ -38,3 +38,33 @@ describe('EmbeddedSipServer.close', () => {
     s.close();
   });
 });
+
+describe('EmbeddedSipServer.start that cannot bind', () => {
+  const sip = (listen: typeof defaultConfig.sip.listen, controlPort = 0) => ({ ...defaultConfig.sip, listen, control: { host: '127.0.0.1', port: controlPort, secret: 'x' } });
+
+  it('names the config key of the listener or control port it could not bind', async () => {
+    // A host that is no address (a typo), and a port already taken: the error says which key.
+    await assert.rejects(
+      EmbeddedSipServer.start({ sip: sip([{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: 'not-an-ip.invalid', port: 0 }]), log: testLogger() }),
+      /^Error: sip\.listen\.1: cannot listen on tcp not-an-ip\.invalid:0: /,
+    );
+    const taken = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', () => resolve()));
+    const port = taken.address().port;
+    await assert.rejects(
+      EmbeddedSipServer.start({ sip: sip([{ transport: 'udp', host: '127.0.0.1', port }]), log: testLogger() }),
+      (err: Error & { code?: string }) => err.message.startsWith(`sip.listen.0: cannot listen on udp 127.0.0.1:${port}: `) && err.code === 'EADDRINUSE',
+    );
+    taken.close();
+    const first = await EmbeddedSipServer.start({ sip: sip([{ transport: 'udp', host: '127.0.0.1', port: 0 }]), log: testLogger() });
+    try {
+      const controlPort = first.controlPort;
+      await assert.rejects(
+        EmbeddedSipServer.start({ sip: sip([{ transport: 'udp', host: '127.0.0.1', port: 0 }], controlPort), log: testLogger() }),
+        new RegExp(`^Error: sip\\.control: cannot listen on tcp 127\\.0\\.0\\.1:${controlPort}: .*EADDRINUSE`),
+      );
+    } finally {
+      first.close();
+    }
+  });
+});

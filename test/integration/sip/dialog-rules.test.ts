@@ -5,18 +5,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 describe('dialog rules', () => {
   let h: Harness;
   let c: RawSipClient;
   let port: number;
+  /** Responses to re-INVITEs the app holds (answered by the test). */
+  const held: Array<{ send(status: number, opts?: unknown): void }> = [];
 
   before(async () => {
     h = await startHarness();
     port = h.server.sipPort('udp');
     c = await RawSipClient.open();
     h.srf.invite((req, res) => {
-      h.srf.createUAS(req, res, { localSdp: SDP }).catch((err: unknown) => h.log.error({ err }, 'createUAS'));
+      h.srf
+        .createUAS(req, res, { localSdp: SDP })
+        .then((d) => d.on('modify', (_req: unknown, r: { send(status: number, opts?: unknown): void }) => held.push(r)))
+        .catch((err: unknown) => h.log.error({ err }, 'createUAS'));
     });
   });
   after(() => {
@@ -45,6 +51,25 @@ describe('dialog rules', () => {
     assert.match(res, /^SIP\/2\.0 491 /);
     c.send(port, inDialog('ACK', 1, r, to));
     c.send(port, inDialog('BYE', 3, r, to));
+    await c.nextMatching(/^SIP\/2\.0 200/);
+  });
+
+  it('a re-INVITE while the previous one is still unanswered gets 500 with a Retry-After of 0 to 10 s', async () => {
+    const { to, r } = await answered();
+    c.send(port, inDialog('ACK', 1, r, to));
+    c.send(port, inDialog('INVITE', 2, r, to, SDP));
+    await waitFor('the app holds the first re-INVITE', () => held.length === 1);
+    c.send(port, inDialog('INVITE', 3, r, to, SDP));
+    const res = await c.nextMatching(/^SIP\/2\.0 [2-6]\d\d /);
+    assert.match(res, /^SIP\/2\.0 500 /);
+    assert.match(res, /CSeq: 3 INVITE/);
+    const retry = /\r\nRetry-After: (\d+)\r\n/.exec(res);
+    assert.ok(retry, `no Retry-After (RFC 3261 §14.2):\n${res}`);
+    assert.ok(Number(retry[1]) <= 10);
+    held.shift()!.send(200, { body: SDP });
+    assert.match(await c.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 200 [\s\S]*CSeq: 2 INVITE/);
+    c.send(port, inDialog('ACK', 2, r, to));
+    c.send(port, inDialog('BYE', 4, r, to));
     await c.nextMatching(/^SIP\/2\.0 200/);
   });
 

@@ -126,6 +126,41 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
     assert.match(await caller.nextMatching(/^SIP\/2\.0 200 /), /CSeq: 2 BYE/);
   });
 
+  it('an offerless re-INVITE is relayed as one: the callee\'s offer reaches the caller in the 200, the caller\'s answer the callee in the ACK', async () => {
+    // Before, the relay ACKed the callee's 200 at once with no answer (drachtio-srf's
+    // default) and dropped the answer in the caller's ACK: a 3pcc transfer lost its media.
+    const r = request('INVITE', caller.port, lync, SDP);
+    caller.send(sipPort, r.text);
+    const invite = await callee.nextMatching(/^INVITE /);
+    const back = Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]);
+    callee.send(back, answer(invite, '200 OK', SDP.replace('40000', '40002'), callee.port));
+    await callee.nextMatching(/^ACK /);
+    const ok = await caller.nextMatching(/^SIP\/2\.0 200 /);
+    const dlg = {
+      'Call-ID': r.callId,
+      To: `<sip:parley@127.0.0.1>;tag=${/^To:.*;tag=([^;\s]+)/m.exec(ok)![1]}`,
+      From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}`,
+    };
+    caller.send(sipPort, request('ACK', caller.port, { ...dlg, CSeq: '1 ACK' }).text);
+
+    caller.send(sipPort, request('INVITE', caller.port, { ...dlg, CSeq: '2 INVITE' }).text);
+    const reinvite = await callee.nextMatching(/^INVITE /);
+    assert.equal(reinvite.slice(reinvite.indexOf('\r\n\r\n') + 4), '', 'the re-INVITE reaches the callee without an offer');
+    callee.send(back, answer(reinvite, '200 OK', SDP.replace('40000', '40004'), callee.port));
+    const ok2 = await caller.nextMatching(/^SIP\/2\.0 200 /);
+    assert.match(ok2, /CSeq: 2 INVITE/);
+    assert.match(ok2, /^m=audio 40004 /m, 'the callee\'s offer reaches the caller in the 200');
+    caller.send(sipPort, request('ACK', caller.port, { ...dlg, CSeq: '2 ACK', 'Content-Type': 'application/sdp' }, SDP.replace('40000', '40006')).text);
+    const ack = await callee.nextMatching(/^ACK /);
+    assert.match(ack, /CSeq: 2 ACK/);
+    assert.match(ack, /^m=audio 40006 /m, `the caller's answer reaches the callee in the ACK:\n${ack}`);
+
+    caller.send(sipPort, request('BYE', caller.port, { ...dlg, CSeq: '3 BYE' }).text);
+    const bye = await callee.nextMatching(/^BYE /);
+    callee.send(back, answer(bye, '200 OK'));
+    assert.match(await caller.nextMatching(/^SIP\/2\.0 200 /), /CSeq: 3 BYE/);
+  });
+
   it('add only (and set of an absent header): proxied as is, same Call-ID, each added header once', async () => {
     const r = request('INVITE', caller.port, { 'X-Add-Only': '1', 'X-Seen-By': 'upstream', 'Content-Type': 'application/sdp' }, SDP);
     caller.send(sipPort, r.text);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type Srf from 'drachtio-srf';
-import { hangupInvite, inviteDeadReason, type InviteState } from '../../../src/call/dialog-util.ts';
+import { hangupInvite, inviteDeadReason, sameSession, type InviteState } from '../../../src/call/dialog-util.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 
 class FakeRes {
@@ -74,5 +74,15 @@ describe('hangupInvite', () => {
     res.finalResponseSent = true;
     assert.equal(hangupInvite(state({ res }), silentLogger(), 503), 'rejected 503');
     assert.deepEqual(res.sent, []);
+  });
+});
+
+describe('sameSession', () => {
+  const sdp = 'v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+  it('ignores the o= line and line endings; any other difference is another session', () => {
+    assert.equal(sameSession(sdp, sdp.replace('o=bob 1 1', 'o=bob 1 2')), true);
+    assert.equal(sameSession(sdp, sdp.replace(/\r\n/g, '\n') + '\n'), true);
+    assert.equal(sameSession(sdp, sdp.replace('m=audio 4000', 'm=audio 4002')), false);
+    assert.equal(sameSession(sdp, sdp.replace('c=IN IP4 127.0.0.1', 'c=IN IP4 127.0.0.2')), false);
   });
 });

@@ -108,7 +108,12 @@ describe('SDP offer/answer', () => {
     refused(offer(['m=audio 70000 RTP/AVP 0']), 399);
     refused(offer(['m=audio 5004 RTP/AVP 0', 'm=video 99999 RTP/AVP 96']), 399);
     refused(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:65536']), 399);
-    assert.equal(negotiateOffer(offer(['m=audio 65535 RTP/AVP 0']), ALL).remote.port, 65535);
+    assert.equal(negotiateOffer(offer(['m=audio 65535 RTP/AVP 0', 'a=rtcp-mux']), ALL).remote.port, 65535);
+    // Without rtcp-mux RTCP would go to port 65536 or 0: a send there throws in the media thread.
+    refused(offer(['m=audio 65535 RTP/AVP 0']), 399);
+    refused(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:0']), 399);
+    assert.equal(negotiateOffer(offer(['m=audio 65535 RTP/AVP 0', 'a=rtcp:65534']), ALL).remote.rtcpPort, 65534);
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:0', 'a=rtcp-mux']), ALL).remote.rtcpMux, true);
     for (const bad of ['999.1.1.1', '10.0.0', '10.0.0.1.5', '01x.2.3.4', 'example.com']) {
       refused(offer(['m=audio 5004 RTP/AVP 0', `c=IN IP4 ${bad}`]), 301);
     }
@@ -120,6 +125,11 @@ describe('SDP offer/answer', () => {
     refused(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${short}`]), 304);
     refused(offer(['m=audio 5004 RTP/SAVP 0', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGV']), 304);
     const key30 = Buffer.alloc(30, 7).toString('base64');
+    // A crypto line without its tag (the answer must repeat it) and payload types RTP cannot carry are never chosen.
+    refused(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto: AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), 304);
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto: AES_CM_128_HMAC_SHA1_80 inline:${key30}`, `a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), ALL).remoteSrtp?.tag, 7);
+    refused(offer(['m=audio 5004 RTP/AVP 300', 'a=rtpmap:300 PCMU/8000']), 305);
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 300 128 8', 'a=rtpmap:300 PCMU/8000', 'a=rtpmap:128 PCMU/8000']), ALL).sendPt, 8);
     assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key30}`]), ALL).remoteSrtp?.keyBase64, key30);
   });
 

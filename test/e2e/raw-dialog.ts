@@ -1,0 +1,137 @@
+// A caller's dialog driven by hand over UDP (RawSipClient), for e2e tests that send what
+// real phones and PBXs send but SIPp scenarios make awkward: offerless re-INVITEs, answers
+// in ACKs, odd offers mid-call. RTP sinks count what Parley sends to an address.
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import type { RawSipClient } from '../helpers/raw-sip-client.ts';
+
+/** An SDP offer of PCMU and PCMA at 127.0.0.1:`port` (`extra`: more media-level lines). */
+export function offerSdp(port: number, version = 1, extra: readonly string[] = []): string {
+  return [
+    'v=0', `o=- 7 ${version} IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
+    `m=audio ${port} RTP/AVP 0 8`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', ...extra, 'a=sendrecv',
+  ].join('\r\n') + '\r\n';
+}
+
+export interface RtpSink {
+  socket: dgram.Socket;
+  port: number;
+  packets: () => number;
+}
+
+/** A UDP socket on 127.0.0.1 counting the datagrams it receives. */
+export async function rtpSink(): Promise<RtpSink> {
+  const socket = dgram.createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  let n = 0;
+  socket.on('message', () => n++);
+  return { socket, port: socket.address().port, packets: () => n };
+}
+
+/** Polls `cond` every 50 ms until it holds or `ms` pass; whether it holds. */
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return cond();
+}
+
+export class RawDialog {
+  cseq = 1;
+  toTag = '';
+  contact: string;
+  readonly callId: string;
+
+  /** `to`: the To URI (default `sip:<user>@127.0.0.1`, Parley itself). */
+  constructor(
+    readonly ua: RawSipClient,
+    private readonly sipPort: number,
+    name: string,
+    user = 'hold',
+    private readonly to = `sip:${user}@127.0.0.1`,
+  ) {
+    this.contact = `sip:${user}@127.0.0.1:${sipPort}`;
+    this.callId = `raw-dialog-${name}-${process.pid}@127.0.0.1`;
+  }
+
+  /** A request; `branchOf` names the method whose branch it reuses (an ACK of a non-2xx reuses its INVITE's, RFC 3261 §17.1.1.3). */
+  req(method: string, body = '', n = this.cseq, branchOf = method): string {
+    return [
+      `${method} ${this.contact} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${this.ua.port};branch=z9hG4bK-${this.callId.slice(11, 24).replace(/[^\w-]/g, '')}-${branchOf}-${n}`,
+      'Max-Forwards: 70',
+      `From: <sip:adv@127.0.0.1>;tag=adv-${process.pid}`,
+      `To: <${this.to}>${this.toTag ? `;tag=${this.toTag}` : ''}`,
+      `Call-ID: ${this.callId}`,
+      `CSeq: ${n} ${method}`,
+      `Contact: <sip:adv@127.0.0.1:${this.ua.port}>`,
+      ...(body ? ['Content-Type: application/sdp'] : []),
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      '',
+      body,
+    ].join('\r\n');
+  }
+
+  send(method: string, body = '', n = this.cseq, branchOf = method): void {
+    this.ua.send(this.sipPort, this.req(method, body, n, branchOf));
+  }
+
+  /** The ACK of a non-2xx final response to INVITE `n` (same branch; the server stops retransmitting it). */
+  ackFailure(n = this.cseq): void {
+    this.send('ACK', '', n, 'INVITE');
+  }
+
+  /** The next final response (skipping 1xx and requests). */
+  final(ms = 10_000): Promise<string> {
+    return this.ua.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, ms);
+  }
+
+  /** INVITE with `sdp`, then its final response; a 2xx is ACKed and confirms the dialog. Returns the final response. */
+  async invite(sdp: string): Promise<string> {
+    this.send('INVITE', sdp);
+    const res = await this.final(15_000);
+    if (/^SIP\/2\.0 2\d\d /.test(res)) {
+      this.toTag = /\r\nTo:[^\r]*;tag=([^;\r>\s]+)/i.exec(res)![1];
+      this.contact = /\r\nContact:\s*<([^>]+)>/i.exec(res)![1];
+      this.send('ACK', '', 1);
+    } else this.ackFailure(1);
+    return res;
+  }
+}
+
+/** The status code of a response. */
+export function statusOf(res: string): number {
+  return Number(/^SIP\/2\.0 (\d{3}) /.exec(res)?.[1] ?? 0);
+}
+
+/** The body of a SIP message. */
+export function bodyOf(msg: string): string {
+  const i = msg.indexOf('\r\n\r\n');
+  return i < 0 ? '' : msg.slice(i + 4);
+}
+
+/** A response to `req` (its Via, From, To, Call-ID and CSeq), with a To tag and, given a body, a Contact and SDP. */
+export function responseTo(req: string, status: string, toTag: string, body = '', contactPort = 0): string {
+  const lines = req.split('\r\n\r\n')[0]!.split('\r\n');
+  const keep = lines.filter((l) => /^(Via|From|Call-ID|CSeq|Record-Route):/i.test(l));
+  const to = lines.find((l) => /^To:/i.test(l))!;
+  const extra = body || contactPort ? `Contact: <sip:callee@127.0.0.1:${contactPort}>\r\n${body ? 'Content-Type: application/sdp\r\n' : ''}` : '';
+  return `SIP/2.0 ${status}\r\n${keep.join('\r\n')}\r\n${/;tag=/.test(to) ? to : `${to};tag=${toTag}`}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/** Sends a PCMU packet of silence every 20 ms from `socket` to 127.0.0.1:`port`; returns the stop function. */
+export function sendRtp(socket: dgram.Socket, port: number): () => void {
+  let seq = 0;
+  const ssrc = 0x1234abcd;
+  const timer = setInterval(() => {
+    const p = Buffer.alloc(172, 0xff);
+    p[0] = 0x80;
+    p[1] = 0;
+    p.writeUInt16BE(seq & 0xffff, 2);
+    p.writeUInt32BE((seq * 160) >>> 0, 4);
+    p.writeUInt32BE(ssrc, 8);
+    seq++;
+    socket.send(p, port, '127.0.0.1');
+  }, 20);
+  return () => clearInterval(timer);
+}

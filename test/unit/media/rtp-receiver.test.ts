@@ -1,0 +1,62 @@
+// RtpReceiver alone (no sockets): which datagrams reach the leg, in which order, and
+// how the drops are counted. Real UDP cases are in test/integration/media/stray-rtp-latch.
+import assert from 'node:assert/strict';
+import type dgram from 'node:dgram';
+import { describe, it } from 'node:test';
+import type { EndpointStats, RtpEndpointOptions } from '../../../src/media-plane/rtp-endpoint.ts';
+import { RtpReceiver } from '../../../src/media-plane/rtp-receiver.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+import { buildRtp } from '../../helpers/rtp.ts';
+
+function receiver(): { rx: RtpReceiver; stats: EndpointStats; seqs: number[]; latchedTo: string[] } {
+  const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcChanges: 0 };
+  const seqs: number[] = [];
+  const latchedTo: string[] = [];
+  const opts = { latching: 'latch', log: silentLogger(), onRtp: (p: Buffer) => seqs.push(p.readUInt16BE(2)), onSsrc: () => {} } as unknown as RtpEndpointOptions;
+  const rx = new RtpReceiver(stats, opts, (r) => latchedTo.push(`${r.address}:${r.port}`));
+  rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], srtp: null, sending: true }, false);
+  return { rx, stats, seqs, latchedTo };
+}
+
+const from = (address: string, port: number): dgram.RemoteInfo => ({ address, port, family: 'IPv4', size: 172 });
+const pkt = (seq: number): Buffer => buildRtp({ payloadType: 0, seq, timestamp: seq * 160, ssrc: 42, payload: Buffer.alloc(160, 0x80) });
+
+describe('RtpReceiver', () => {
+  it('a source other than the SDP address: its probation packets are held and played first, in order', () => {
+    const { rx, stats, seqs, latchedTo } = receiver();
+    for (let s = 100; s < 105; s++) rx.onRtpMessage(pkt(s), from('127.0.0.9', 5000));
+    assert.deepEqual(seqs, [100, 101, 102, 103, 104]);
+    assert.equal(stats.packetsIn, 5);
+    assert.equal(stats.wrongSource, 0);
+    assert.deepEqual(latchedTo, ['127.0.0.9:5000']);
+  });
+
+  it('a stray source that does not latch: its held packets are never played and stay counted', () => {
+    const { rx, stats, seqs, latchedTo } = receiver();
+    rx.onRtpMessage(pkt(1), from('127.0.0.9', 5000));
+    rx.onRtpMessage(pkt(2), from('127.0.0.9', 5000));
+    for (let s = 10; s < 13; s++) rx.onRtpMessage(pkt(s), from('127.0.0.1', 4000));
+    // The stray goes on: it may not take the leg, nor release what it sent before.
+    rx.onRtpMessage(pkt(3), from('127.0.0.9', 5000));
+    assert.deepEqual(seqs, [10, 11, 12]);
+    assert.equal(stats.wrongSource, 3);
+    assert.deepEqual(latchedTo, ['127.0.0.1:4000']);
+  });
+
+  it('a new candidate drops the previous candidate’s held packets', () => {
+    const { rx, stats, seqs } = receiver();
+    rx.onRtpMessage(pkt(1), from('127.0.0.9', 5000));
+    rx.onRtpMessage(pkt(2), from('127.0.0.9', 5000));
+    for (let s = 20; s < 23; s++) rx.onRtpMessage(pkt(s), from('127.0.0.8', 6000));
+    assert.deepEqual(seqs, [20, 21, 22]);
+    assert.equal(stats.wrongSource, 2);
+  });
+
+  it('RTP from source port 0 is dropped: it could be neither latched nor sent to', () => {
+    const { rx, stats, seqs, latchedTo } = receiver();
+    for (let s = 0; s < 5; s++) rx.onRtpMessage(pkt(s), from('127.0.0.9', 0));
+    assert.deepEqual(seqs, []);
+    assert.deepEqual(latchedTo, []);
+    assert.equal(stats.wrongSource, 5);
+  });
+});
