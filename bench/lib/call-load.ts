@@ -36,6 +36,8 @@ export interface CallServer {
   gauges?(): Promise<{ calls: number; legs: number }>;
   /** CPU ms so far of the server's main process by group of threads (main, media threads, …), when it can tell. */
   threads?(): Record<string, number>;
+  /** Messages between the main thread and the media threads since start, by `to <type>` / `from <type>`, when the server can tell. */
+  threadMessages?(): Promise<Record<string, number>>;
   /** The main event loop's delay since the last call (which restarts the window), when the server can tell. */
   loopDelay?(): Promise<LoopDelay>;
 }
@@ -83,6 +85,8 @@ export interface Step {
     /** The main process's CPU per call by group of threads (CallServer.threads), and its children's as `children`. */
     threadsMsPerCall?: Record<string, number>;
   };
+  /** Messages between the main thread and the media threads per answered call, by `to <type>` / `from <type>` (CallServer.threadMessages). */
+  threadMessagesPerCall?: Record<string, number>;
   /** The hog's share while the step ran (percent of one core), when there was one. */
   hogPercentOfOneCore: number | null;
   recordings: StepRecordings;
@@ -112,6 +116,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     await server.loopDelay?.();
     const cpu0 = server.cpu();
     const threads0 = server.threads?.();
+    const messages0 = await server.threadMessages?.().catch(() => undefined);
     const t0 = performance.now();
     const caller = await startSipp({
       scenario: o.callerScenario, transport: 'udp', remote: `127.0.0.1:${server.sipPort}`, calls: o.calls, rate: o.rate, timeoutS,
@@ -126,6 +131,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
     const idle = await server.waitIdle(30_000);
     const cpu1 = server.cpu();
     const threads1 = server.threads?.();
+    const messages1 = await server.threadMessages?.().catch(() => undefined);
     const loopDelay = (await server.loopDelay?.().catch(() => null)) ?? null;
     const wallSeconds = (performance.now() - t0) / 1000;
     const hogPercent = hog ? hog.percentOfOneCore() : null;
@@ -156,6 +162,14 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
         threadsMsPerCall[k] = round(d / Math.max(1, ok), 1);
       }
       threadsMsPerCall.children = round((totalMs - inProcess) / Math.max(1, ok), 1);
+    }
+    let threadMessagesPerCall: Record<string, number> | undefined;
+    if (messages0 && messages1) {
+      threadMessagesPerCall = {};
+      for (const [k, v] of Object.entries(messages1)) {
+        const d = v - (messages0[k] ?? 0);
+        if (d > 0) threadMessagesPerCall[k] = round(d / Math.max(1, ok), 2);
+      }
     }
     const span = inviteSpan(times);
     const offeredCps = span.seconds > 0 ? round((span.count - 1) / span.seconds) : NaN;
@@ -200,6 +214,7 @@ export async function runStep(server: CallServer, o: StepOptions): Promise<Step>
         wallSeconds: round(wallSeconds, 1),
         ...(threadsMsPerCall ? { threadsMsPerCall } : {}),
       },
+      ...(threadMessagesPerCall ? { threadMessagesPerCall } : {}),
       hogPercentOfOneCore: hogPercent,
       recordings,
       good: why.length === 0,
@@ -249,9 +264,24 @@ export function stepLine(s: Step): string {
     (s.serverLoopDelayMs ? `loop delay p50/p99/max ${s.serverLoopDelayMs.p50}/${s.serverLoopDelayMs.p99}/${s.serverLoopDelayMs.max} ms; ` : '') +
     `CPU ${s.cpu.msPerCall} ms/call (${Object.entries(s.cpu.parts).map(([k, v]) => `${k} ${v}`).join(', ')} ms), ${s.cpu.percentOfOneCore} % of a core` +
     (s.cpu.threadsMsPerCall ? ` [ms/call by thread: ${Object.entries(s.cpu.threadsMsPerCall).map(([k, v]) => `${k} ${v}`).join(', ')}]` : '') +
+    (s.threadMessagesPerCall ? ` [thread messages/call: ${messageSummary(s.threadMessagesPerCall)}]` : '') +
     (s.hogPercentOfOneCore !== null ? `, hog ${s.hogPercentOfOneCore} %` : '') +
     `; recordings ${s.recordings.files}, ${s.recordings.withSoundBothWays} with sound both ways` +
     (s.good ? '' : ` — NOT CLEAN: ${s.why.join('; ')}`);
+}
+
+/** The type under which Parley counts postMessage calls (a batch of messages is one). */
+const POSTS = '(postMessage)';
+
+/** `to 18 in 9.9 posts (leg.role 5, …), from 11 in 6.6 posts (reply 3, …)`: each direction's messages, its posts, its types most first. */
+function messageSummary(m: Record<string, number>): string {
+  return (['to', 'from'] as const)
+    .map((dir) => {
+      const types = Object.entries(m).filter(([k]) => k.startsWith(`${dir} `) && k !== `${dir} ${POSTS}`).sort((a, b) => b[1] - a[1]);
+      const total = types.reduce((n, [, v]) => n + v, 0);
+      return `${dir} ${round(total, 1)} in ${m[`${dir} ${POSTS}`] ?? 0} posts (${types.map(([k, v]) => `${k.slice(dir.length + 1)} ${v}`).join(', ')})`;
+    })
+    .join(', ');
 }
 
 /** The tone the callers stream and a copy of the caller scenario that plays it. */

@@ -63,6 +63,14 @@ export function parleyCallServer(parley: BenchParley, sipPort: number, recording
       const m = await parley.metrics(['parley_calls_active', 'parley_legs']);
       return { calls: m.get('parley_calls_active') ?? 0, legs: m.get('parley_legs') ?? 0 };
     },
+    async threadMessages() {
+      const out: Record<string, number> = {};
+      for (const [labels, n] of await parley.labelled('parley_media_thread_messages')) {
+        const dir = /direction="(\w+)"/.exec(labels)?.[1] === 'to_thread' ? 'to' : 'from';
+        out[`${dir} ${/type="([^"]*)"/.exec(labels)?.[1] ?? '?'}`] = n;
+      }
+      return out;
+    },
     async loopDelay() {
       // Reading the lag gauge makes prom-client copy its perf_hooks histogram into the
       // min/max/percentile gauges and restart it: the figures cover the time since the last read.

@@ -10,6 +10,8 @@ export interface BenchParley {
   pid: number;
   /** The gauges and counters of GET /metrics, by metric name (labels summed); `names`: only those (GET /metrics?name=…). */
   metrics(names?: string[]): Promise<Map<string, number>>;
+  /** One metric's samples by their label set as written (`{direction="to_thread",type="leg.role"}`). */
+  labelled(name: string): Promise<Map<string, number>>;
   /** Ctrl-C: calls end now; resolves once the process has exited. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,15 @@ export async function startBenchParley(o: BenchParleyOptions): Promise<BenchParl
       const q = names ? `?${names.map((n) => `name=${encodeURIComponent(n)}`).join('&')}` : '';
       const r = await fetch(`${base}/metrics${q}`, { headers });
       return parseMetrics(await r.text());
+    },
+    async labelled(name) {
+      const r = await fetch(`${base}/metrics?name=${encodeURIComponent(name)}`, { headers });
+      const out = new Map<string, number>();
+      for (const line of (await r.text()).split('\n')) {
+        const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+        if (m && m[1] === name && Number.isFinite(Number(m[3]))) out.set(m[2] ?? '', Number(m[3]));
+      }
+      return out;
     },
     async stop() {
       if (!exited) child.kill('SIGINT');

@@ -108,6 +108,19 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_media_thread_messages',
+      help: 'Messages between the main thread and the media threads since start, by direction (to_thread, from_thread) and type',
+      labelNames: ['direction', 'type'],
+      registers,
+      collect() {
+        this.reset();
+        const m = self.parley.media?.threadMessages;
+        if (!m) return;
+        for (const [type, n] of m.sent) this.set({ direction: 'to_thread', type }, n);
+        for (const [type, n] of m.received) this.set({ direction: 'from_thread', type }, n);
+      },
+    });
+    new Gauge({
       name: 'parley_recording_ticks_lost',
       help: 'Recorder ticks a media thread could not hand to the main thread (its ring was full), since start; should stay 0',
       registers,

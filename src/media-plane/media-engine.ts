@@ -95,6 +95,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return this.threads?.droppedTicks ?? 0;
   }
 
+  /** Messages between the main thread and the media threads since start, by direction and type (empty with media.threads: 0). */
+  get threadMessages(): { sent: Map<string, number>; received: Map<string, number> } {
+    return this.threads?.messages ?? { sent: new Map(), received: new Map() };
+  }
+
   /**
    * Asks every media thread for a stats snapshot now and resolves once they
    * are applied: the stats read from rooms and legs are then fresh (at once
@@ -158,14 +163,12 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     });
     this.rooms.set(id, room);
     thread.addRoom(room);
-    // Not awaited (one thread round trip less before a call's first answer): the thread
-    // takes its commands in order and makes the room synchronously, so the first leg's
-    // command, sent after this one, finds it. A failure closes the room, and with it
-    // whatever was asked of it meanwhile.
-    thread.request({ type: 'room.create', roomId: id }).catch((err: unknown) => {
-      if (!room.isClosed) this.log.error({ err, room: id }, 'the media thread could not make the room');
-      room.close();
-    });
+    // Not answered (one thread round trip less before a call's first answer, and one
+    // message less): the thread takes its commands in order and makes the room
+    // synchronously, so the first leg's command, sent after this one, finds it. A failure
+    // comes back as 'room.failed' and closes the room, and with it whatever was asked of
+    // it meanwhile (RemoteMediaRoom.onThreadEvent).
+    thread.send({ type: 'room.create', roomId: id });
     return room;
   }
 

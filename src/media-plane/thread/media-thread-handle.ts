@@ -9,6 +9,7 @@ import type { FrameSource, TickSink } from '../../mixer/frames.ts';
 import type { Logger } from '../../util/logger.ts';
 import { SlicedPass } from '../../util/sliced-pass.ts';
 import { MediaClosedError, SdpNegotiationError } from '../media-errors.ts';
+import { MessageBatcher, unbatch, type Batch } from './message-batcher.ts';
 import type { MediaCommand, MediaEvent, MediaThreadInit, SerializedError } from './protocol.ts';
 import type { RemoteMediaRoom } from './remote-media-room.ts';
 import { SinkDrain, SourcePump } from './source-pump.ts';
@@ -38,7 +39,13 @@ export class MediaThreadHandle {
   readonly ready: Promise<void>;
   /** Ticks a recorder ring could not take (it was full), since the start. */
   droppedTicks = 0;
+  /** Messages posted to the thread since the start, by command type (metrics: parley_media_thread_messages). */
+  readonly sentByType = new Map<string, number>();
+  /** Messages received from the thread since the start, by event type. */
+  readonly receivedByType = new Map<string, number>();
   private readonly worker: Worker;
+  /** Commands leave combined per turn (one postMessage for what one callback sends). */
+  private readonly out: MessageBatcher<MediaCommand>;
   private readonly rooms = new Map<string, RemoteMediaRoom>();
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly pumps = new Map<number, { pump: SourcePump; room: RemoteMediaRoom }>();
@@ -73,7 +80,14 @@ export class MediaThreadHandle {
       this.worker.on('message', onMessage);
       this.worker.once('exit', (code) => reject(new Error(`media thread ${this.index} exited during start (code ${code})`)));
     });
-    this.worker.on('message', (m: MediaEvent) => this.onEvent(m));
+    this.out = new MessageBatcher((m) => {
+      countType(this.sentByType, POSTS);
+      this.worker.postMessage(m);
+    });
+    this.worker.on('message', (m: MediaEvent | Batch<MediaEvent>) => {
+      countType(this.receivedByType, POSTS);
+      unbatch(m, this.onEvent);
+    });
     this.worker.on('error', (err) => {
       this.lastError = err;
       this.log.error({ err }, 'media thread failed');
@@ -125,12 +139,15 @@ export class MediaThreadHandle {
     const req = this.nextReq++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(req, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...cmd, req });
+      countType(this.sentByType, cmd.type);
+      this.out.push({ ...cmd, req } as MediaCommand);
     });
   }
 
   send(cmd: MediaCommand): void {
-    if (!this.dead) this.worker.postMessage(cmd);
+    if (this.dead) return;
+    countType(this.sentByType, cmd.type);
+    this.out.push(cmd);
   }
 
   /** A main-thread FrameSource into a room (legId null) or one leg, through a ring. */
@@ -195,10 +212,14 @@ export class MediaThreadHandle {
     clearInterval(this.drainTimer);
     this.pumpPass.close();
     this.drainPass.close();
+    // What this turn sent (the engine's last room closes) leaves as it did before batching.
+    this.out.flush();
+    this.out.close();
     void this.worker.terminate().catch(() => undefined);
   }
 
-  private onEvent(m: MediaEvent): void {
+  private readonly onEvent = (m: MediaEvent): void => {
+    countType(this.receivedByType, m.type);
     switch (m.type) {
       case 'ready':
         return;
@@ -228,7 +249,7 @@ export class MediaThreadHandle {
       default:
         this.rooms.get(m.roomId)?.onThreadEvent(m);
     }
-  }
+  };
 
   private drainAll(last: boolean): void {
     for (const { drain } of this.drains.values()) this.drainOne(drain, last);
@@ -249,6 +270,7 @@ export class MediaThreadHandle {
     this.pumpPass.close();
     this.drainPass.close();
     this.dead = true;
+    this.out.close();
     for (const p of this.pending.values()) p.reject(new MediaClosedError(`media thread ${this.index} died`));
     this.pending.clear();
     for (const w of this.statsWaiters.splice(0)) w();
@@ -262,6 +284,13 @@ export class MediaThreadHandle {
     this.drains.clear();
     this.opts.died(this, this.lastError);
   }
+}
+
+/** The count of postMessage calls (a batch is one) among the counts by type. */
+const POSTS = '(postMessage)';
+
+function countType(counts: Map<string, number>, type: string): void {
+  counts.set(type, (counts.get(type) ?? 0) + 1);
 }
 
 function deserialize(e: SerializedError): Error {

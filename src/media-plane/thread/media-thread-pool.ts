@@ -36,6 +36,8 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
   private closed = false;
   /** Ticks lost by threads that were replaced (the live ones count their own). */
   private droppedBefore = 0;
+  /** Messages of threads that were replaced, by direction and type (the live ones count their own). */
+  private readonly messagesBefore = { sent: new Map<string, number>(), received: new Map<string, number>() };
 
   private constructor(
     private readonly base: Omit<MediaThreadInit, 'index' | 'ports'>,
@@ -83,6 +85,16 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
     return this.threads.reduce((n, t) => n + t.droppedTicks, this.droppedBefore);
   }
 
+  /** Messages between the main thread and the media threads since the start: sent (commands) and received (events), by type. */
+  get messages(): { sent: Map<string, number>; received: Map<string, number> } {
+    const out = { sent: new Map(this.messagesBefore.sent), received: new Map(this.messagesBefore.received) };
+    for (const t of this.threads) {
+      addCounts(out.sent, t.sentByType);
+      addCounts(out.received, t.receivedByType);
+    }
+    return out;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -103,6 +115,8 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
     const k = this.threads.indexOf(dead);
     if (k < 0) return;
     this.droppedBefore += dead.droppedTicks;
+    addCounts(this.messagesBefore.sent, dead.sentByType);
+    addCounts(this.messagesBefore.received, dead.receivedByType);
     const next = this.start(k);
     this.threads[k] = next;
     next.ready.then(
@@ -111,4 +125,8 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
     );
     this.safeEmit('threaddied', k, err, next);
   }
+}
+
+function addCounts(into: Map<string, number>, from: ReadonlyMap<string, number>): void {
+  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
 }

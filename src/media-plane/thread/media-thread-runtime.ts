@@ -36,6 +36,12 @@ export class MediaThreadRuntime {
   private readonly statsTimer: NodeJS.Timeout;
   /** Slots for what main did not name (hub inputs): above any leg's. */
   private nextExtraSlot = 1 << 20;
+  /**
+   * True while a close main asked for runs (room.close, leg.close): main closed its
+   * proxies and finished their sources first, so the close events that follow here
+   * (room.closed, leg.closed, source.done, leg.talk) would only be dropped there.
+   */
+  private closingForMain = false;
 
   constructor(
     private readonly init: MediaThreadInit,
@@ -58,10 +64,16 @@ export class MediaThreadRuntime {
   private dispatch(cmd: MediaCommand): void {
     switch (cmd.type) {
       case 'room.create':
-        this.createRoom(cmd.roomId);
-        return this.post({ type: 'reply', req: cmd.req, ok: true, value: null });
-      case 'room.close':
-        return this.rooms.get(cmd.roomId)?.room.close(cmd.reason);
+        try {
+          this.createRoom(cmd.roomId);
+        } catch (err) {
+          this.post({ type: 'room.failed', roomId: cmd.roomId, error: serialize(err) });
+        }
+        return;
+      case 'room.close': {
+        const room = this.rooms.get(cmd.roomId)?.room;
+        return this.forMain(() => room?.close(cmd.reason));
+      }
       case 'room.flushRecordOnly':
         return this.answer(cmd.req, async () => this.state(cmd.roomId).room.flushRecordOnlyNow(cmd.maxTicks));
       case 'leg.create':
@@ -105,13 +117,15 @@ export class MediaThreadRuntime {
       }
       case 'leg.watch':
         return this.rooms.get(cmd.roomId)?.room.leg(cmd.legId)?.watchMedia();
-      case 'leg.close':
-        return this.rooms.get(cmd.roomId)?.room.leg(cmd.legId)?.close();
+      case 'leg.close': {
+        const leg = this.rooms.get(cmd.roomId)?.room.leg(cmd.legId);
+        return this.forMain(() => leg?.close());
+      }
       case 'source.play': {
         const s = this.rooms.get(cmd.roomId);
         const src = new RingSource(cmd.sourceId, cmd.ring, cmd.sampleRate, (r, stopped) => {
           this.sources.delete(r.id);
-          this.post({ type: 'source.done', sourceId: r.id, stopped });
+          if (!this.closingForMain) this.post({ type: 'source.done', sourceId: r.id, stopped });
         });
         const leg = cmd.legId === null ? null : s?.room.leg(cmd.legId);
         if (!s || s.room.isClosed || (cmd.legId !== null && (!leg || leg.isClosed))) {
@@ -220,17 +234,35 @@ export class MediaThreadRuntime {
     });
     const state: RoomState = { room, slots: new Map(), sinks: new Map(), publisher: null };
     this.rooms.set(id, state);
-    room.on('close', (reason) => this.post({ type: 'room.closed', roomId: id, reason }));
+    room.on('close', (reason) => {
+      if (!this.closingForMain) this.post({ type: 'room.closed', roomId: id, reason });
+    });
     room.on('legclose', (leg) => state.slots.delete(leg.id));
   }
 
   private wireLeg(roomId: string, leg: LocalMediaLeg): void {
     const legId = leg.id;
     leg.on('dtmf', (event) => this.post({ type: 'leg.dtmf', roomId, legId, event }));
-    leg.on('talk', (talking) => this.post({ type: 'leg.talk', roomId, legId, talking }));
+    leg.on('talk', (talking) => {
+      // A leg main is closing says it stopped talking: main's proxy is gone already.
+      if (!(this.closingForMain && leg.isClosed)) this.post({ type: 'leg.talk', roomId, legId, talking });
+    });
     leg.on('inboundssrc', (ssrc) => this.post({ type: 'leg.inboundssrc', roomId, legId, ssrc }));
     leg.on('mediatimeout', (seconds) => this.post({ type: 'leg.mediatimeout', roomId, legId, seconds }));
-    leg.on('close', (reason) => this.post({ type: 'leg.closed', roomId, legId, reason }));
+    leg.on('close', (reason) => {
+      if (!this.closingForMain) this.post({ type: 'leg.closed', roomId, legId, reason });
+    });
+  }
+
+  /** Runs a close main asked for without echoing its events (see closingForMain). */
+  private forMain(close: () => void): void {
+    const outer = this.closingForMain;
+    this.closingForMain = true;
+    try {
+      close();
+    } finally {
+      this.closingForMain = outer;
+    }
   }
 
   private slotOf(s: RoomState, legId: string, sink: RingSink): number {

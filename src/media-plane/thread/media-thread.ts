@@ -5,10 +5,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../util/logger.ts';
 import type { MediaCommand, MediaEvent, MediaThreadInit } from './protocol.ts';
 import { MediaThreadRuntime } from './media-thread-runtime.ts';
+import { MessageBatcher, unbatch, type Batch } from './message-batcher.ts';
 
 const init = workerData as MediaThreadInit;
 const port = parentPort!;
 const log = createLogger({ level: init.logLevel, pretty: false }).child({ component: 'media-thread', thread: init.index });
-const runtime = new MediaThreadRuntime(init, (e: MediaEvent) => port.postMessage(e), log);
-port.on('message', (cmd: MediaCommand) => runtime.handle(cmd));
+// Events leave combined per turn (a mixer tick that ends several sources posts once).
+const out = new MessageBatcher<MediaEvent>((m) => port.postMessage(m));
+const runtime = new MediaThreadRuntime(init, (e: MediaEvent) => out.push(e), log);
+port.on('message', (m: MediaCommand | Batch<MediaCommand>) => unbatch(m, (cmd) => runtime.handle(cmd)));
 port.postMessage({ type: 'ready' } satisfies MediaEvent);

@@ -2,6 +2,8 @@
 // unions over the worker's MessagePort, never one per packet. Audio crosses
 // in SharedArrayBuffer rings (frame-ring.ts, tick-ring.ts); stats cross in
 // one batched snapshot per thread about once a second.
+// What one side sends synchronously leaves as one post (message-batcher.ts: a
+// 'batch' of them, handled in order).
 import type { MediaConfig } from '../../config/schema.ts';
 import type { DtmfEvent } from '../../dtmf/dtmf-event.ts';
 import type { ClockStats } from '../../mixer/mix-clock.ts';
@@ -44,7 +46,8 @@ export interface LegRole {
 
 /** Main → media thread. Those with `req` are answered by one 'reply'. */
 export type MediaCommand =
-  | { type: 'room.create'; req: number; roomId: string }
+  /** Not answered (the first leg's command follows it in order); a failure comes back as 'room.failed'. */
+  | { type: 'room.create'; roomId: string }
   | { type: 'room.close'; roomId: string; reason: MediaRoomCloseReason }
   | { type: 'room.flushRecordOnly'; req: number; roomId: string; maxTicks: number }
   | { type: 'leg.create'; req: number; roomId: string; legId: string; slot: number; offer: string; inbandDtmf: boolean; recordOnlyMs: number | null }
@@ -110,6 +113,8 @@ export type MediaEvent =
   | { type: 'leg.mediatimeout'; roomId: string; legId: string; seconds: number }
   | { type: 'leg.closed'; roomId: string; legId: string; reason: MediaLegCloseReason }
   | { type: 'room.closed'; roomId: string; reason: MediaRoomCloseReason }
+  /** 'room.create' failed: main closes the room (and with it whatever was asked of it meanwhile). */
+  | { type: 'room.failed'; roomId: string; error: SerializedError }
   /** The publisher needs a Producer for a leg's stream (its first audio, or a new codec). */
   | { type: 'hub.requestLeg'; roomId: string; legId: string; codec: CodecName }
   /** A hub input (a browser) started or stopped talking (a message per change, never per packet). */

@@ -185,6 +185,11 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
       this.close(m.reason);
       return;
     }
+    if (m.type === 'room.failed') {
+      if (!this.closed) this.log.error({ err: m.error }, 'the media thread could not make the room');
+      this.close();
+      return;
+    }
     if (m.type === 'hub.requestLeg') {
       this.hubRequestLeg?.(m.legId, m.codec);
       return;

@@ -243,6 +243,9 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     for (const m of ['parley_calls_active 0', 'parley_calls_total 0', 'parley_legs 0', 'parley_worker_restarts 0', 'parley_media_thread_restarts 0', 'parley_recording_ticks_lost 0', 'parley_recording_bytes_total 0']) {
       assert.ok(r.text.includes(m), `metrics has '${m}'`);
     }
+    // Each media thread said 'ready' (one message, one post), counted by direction and type.
+    assert.match(r.text, /^parley_media_thread_messages\{direction="from_thread",type="ready"\} [1-9]\d*$/m);
+    assert.match(r.text, /^parley_media_thread_messages\{direction="from_thread",type="\(postMessage\)"\} [1-9]\d*$/m);
     // ?name= (repeatable) keeps only the metrics named; an unknown name is a 400.
     const some = await call(base, 'GET', '/metrics?name=parley_calls_active&name=parley_legs');
     assert.equal(some.status, 200);
