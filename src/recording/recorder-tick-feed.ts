@@ -93,6 +93,21 @@ export class RecorderTickFeed {
     else this.stereoFrame.addRight(frame);
   };
 
+  /** `frames` ticks the room never handed over (Recorder.fillGap): silence in every file, or nothing while paused in 'skip' mode. */
+  writeGap(frames: number): void {
+    if (this.pauseMask.isPaused && this.skipWhilePaused) return;
+    this.tickSilent = true;
+    for (let i = 0; i < frames; i++) {
+      this.mix.append(this.zeros);
+      this.stems.append(this.legFrame);
+      if (this.stereo) {
+        this.stereoFrame.reset();
+        this.stereo.append(this.stereoFrame.interleave());
+      }
+    }
+    this.tickSilent = false;
+  }
+
   /** A leg's frame of the tick being written: silence, its input, plus a notice played to it alone. */
   private readonly legFrame = (id: string): PcmFrame => {
     if (this.tickSilent) return this.zeros;

@@ -14,6 +14,9 @@
 // - pause: pauseMode 'skip' (default) writes nothing while paused, so the files
 //   are shorter than the call; 'silence' writes silence. Both are listed in `pauses`.
 // - mask: always writes silence for every file, keeping the timeline (card numbers).
+// - ticks the room never handed over (its thread stalled past the clock's
+//   catch-up, or a full ring dropped them) are written as silence, so the files
+//   keep the room's timeline (fillGap).
 // - stems start when their leg joins (the stem entry records where on the room
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
@@ -41,6 +44,8 @@ export type { RecorderEvents, RecorderOptions };
 const META_EVERY_MS = 1000;
 /** WAV headers are rewritten about this often while recording (every pass when flushIntervalMs is longer). */
 const HEADER_EVERY_MS = 500;
+/** The longest run of missing ticks filled with silence (a longer jump is not the room's clock moving on). */
+const MAX_GAP_FRAMES = 30_000 / FRAME_MS;
 
 export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   readonly id: string;
@@ -177,6 +182,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   writeTick(tick: MixTick): void {
     if (this.closed) return;
     if (this.meta.startRoomMs === null) this.meta.startRoomMs = tick.timeMs;
+    else if (this.clockMs !== null && tick.timeMs > this.clockMs) this.fillGap(tick.timeMs - this.clockMs);
     this.clockMs = tick.timeMs;
     tick.legs.forEach(this.joinIfNew); // bound once: no iterator per tick
     this.clockMs = tick.timeMs + FRAME_MS;
@@ -325,6 +331,20 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       this.refreshDurations();
       this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     }
+  }
+
+  /**
+   * Ticks missing before this one: the room's clock skipped them (its thread
+   * stalled over its catch-up) or a full ring dropped them. Silence in their
+   * place keeps every file on the room's timeline (a pause or a mask then lasts
+   * as long in the file as in the room).
+   */
+  private fillGap(ms: number): void {
+    const frames = Math.round(ms / FRAME_MS);
+    if (frames <= 0) return;
+    const filled = frames <= MAX_GAP_FRAMES;
+    this.log.warn({ recording: this.id, missingMs: ms, filled }, 'ticks missing from the room: silence written in their place');
+    if (filled) this.feed.writeGap(frames);
   }
 
   private now(): TimePoint {

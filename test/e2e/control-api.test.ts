@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
-import { purity, readWavFile, rms } from '../helpers/audio-analysis.ts';
-import { toneByPacket } from '../helpers/peer-hearing.ts';
+import { readWavFile, rms } from '../helpers/audio-analysis.ts';
+import { heardAfter, toneAndLevel as tone, toneByPacket } from '../helpers/peer-hearing.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import type { RtpPeer } from '../helpers/rtp-peer.ts';
@@ -55,32 +55,6 @@ async function packetsAfter(peer: RtpPeer, from: number, n: number): Promise<voi
     if (Date.now() > until) throw new Error(`no RTP: ${peer.received.length - from} of ${n} packets`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** What `peer` heard during the second after an action at packet `from` (200 ms allowed for it to take effect). */
-async function heardAfter(peer: RtpPeer, from: number): Promise<Int16Array> {
-  await packetsAfter(peer, from, 60);
-  return peer.decoded(from + 10).subarray(0, 8000);
-}
-
-/**
- * Share of a tone in 8 kHz audio, and the RMS of everything else: the median over
- * 100 ms blocks, so that one jitter-buffer glitch on a busy machine (a phase jump)
- * does not decide; `peakOther` is the loudest block's other energy.
- */
-function tone(pcm: Int16Array, hz: number): { share: number; other: number; peakOther: number; rms: number } {
-  const shares: number[] = [];
-  const others: number[] = [];
-  const levels: number[] = [];
-  for (let s = 0; s + 800 <= pcm.length; s += 800) {
-    const share = purity(pcm, 8000, hz, s, 800);
-    const r = rms(pcm, s, 800);
-    shares.push(share);
-    levels.push(r);
-    others.push(r * Math.sqrt(Math.max(0, 1 - share)));
-  }
-  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-  return { share: median(shares), other: median(others), peakOther: Math.max(...others), rms: median(levels) };
 }
 
 /** The tone's level in the peers' streams (amplitude 8000 of full scale). */
@@ -305,14 +279,14 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const gap = rms(mix.samples, at(p.start.fileMs + 60), at(pausedMs - 120));
     const before = rms(mix.samples, at(p.start.fileMs - 600), at(500));
     const afterPause = rms(mix.samples, at(p.end.fileMs + 100), at(500));
-    assert.ok(gap < 0.002, `silence while paused: rms ${gap.toFixed(4)}`);
+    assert.ok(gap < 0.002, `silence while paused: rms ${gap.toFixed(4)} (paused ${pausedMs} ms of the room, ${p.end.fileMs - p.start.fileMs} ms of the file)`);
     assert.ok(before > 0.05 && afterPause > 0.05, `audio before (${before.toFixed(3)}) and after (${afterPause.toFixed(3)}) the pause`);
     // A mask keeps the timeline (its length stays in the file) but holds only silence.
     assert.equal(meta.masks.length, 1);
     const m = meta.masks[0];
     const maskedMs = m.end.fileMs - m.start.fileMs;
     assert.ok(maskedMs > 700 && maskedMs < 2000, `masked ${maskedMs} ms of the file`);
-    assert.ok(Math.abs(maskedMs - (m.end.roomMs - m.start.roomMs)) < 60, 'a mask takes as long in the file as in the room');
+    assert.ok(Math.abs(maskedMs - (m.end.roomMs - m.start.roomMs)) < 60, `a mask takes as long in the file (${maskedMs} ms) as in the room (${m.end.roomMs - m.start.roomMs} ms)`);
     const masked = rms(mix.samples, at(m.start.fileMs + 60), at(maskedMs - 120));
     const afterMask = rms(mix.samples, at(m.end.fileMs + 100), at(400));
     assert.ok(masked < 0.002, `silence while masked: rms ${masked.toFixed(4)}`);

@@ -11,16 +11,23 @@ export async function heardAfter(peer: RtpPeer, from: number, timeoutMs = 15_000
   return peer.decoded(from + 10).subarray(0, 8000);
 }
 
-/** The share of `hz` in 8 kHz audio and its level (RMS), each the median over 100 ms blocks. */
-export function toneAndLevel(pcm: Int16Array, hz: number): { share: number; rms: number } {
+/**
+ * The share of `hz` in 8 kHz audio, its level (RMS) and the RMS of everything
+ * else, each the median over 100 ms blocks; `peakOther` is the loudest block's other energy.
+ */
+export function toneAndLevel(pcm: Int16Array, hz: number): { share: number; rms: number; other: number; peakOther: number } {
   const shares: number[] = [];
   const levels: number[] = [];
+  const others: number[] = [];
   for (let s = 0; s + 800 <= pcm.length; s += 800) {
-    shares.push(purity(pcm, 8000, hz, s, 800));
-    levels.push(rms(pcm, s, 800));
+    const share = purity(pcm, 8000, hz, s, 800);
+    const level = rms(pcm, s, 800);
+    shares.push(share);
+    levels.push(level);
+    others.push(level * Math.sqrt(Math.max(0, 1 - share)));
   }
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-  return { share: median(shares), rms: median(levels) };
+  return { share: median(shares), rms: median(levels), other: median(others), peakOther: Math.max(...others) };
 }
 
 /**

@@ -1,7 +1,10 @@
 // A SIP-less RTP endpoint for integration tests: a real UDP socket on
 // 127.0.0.1 (or ::1, options.ip) that offers/answers SDP, streams a tone (or silence, or in-band
 // DTMF) every 20 ms, sends RFC 4733 digits on its audio SSRC or a separate
-// one, and records and decodes what it receives.
+// one, and records and decodes what it receives. It sends on a fixed clock
+// (FramePacer, frame-pacer.ts): a loaded machine's late timer makes it send
+// the frames that fell due in a burst, so its stream has no gap or phase jump
+// (after a stall over 1 s it drops the backlog and its timestamps jump).
 import dgram from 'node:dgram';
 import { EventEmitter, once } from 'node:events';
 import * as sdpTransform from 'sdp-transform';
@@ -13,6 +16,7 @@ import { OpusDecoder, OpusEncoder } from '../../src/mixer/codecs/opus-codec.ts';
 import { dtmfTone, tone } from './audio-analysis.ts';
 import { generateSrtpKeyBase64, SrtpSession } from '../../src/media-plane/srtp/index.ts';
 import type { SrtpSuite } from '../../src/media-plane/sdp-types.ts';
+import { FramePacer } from './frame-pacer.ts';
 import { buildRtp, dtmfPayload, parseRtp, type RtpPacket } from './rtp.ts';
 
 export interface RtpPeerOptions {
@@ -50,7 +54,8 @@ export class RtpPeer extends EventEmitter {
   readonly ip: string;
   private readonly socket: dgram.Socket;
   private remote: { ip: string; port: number } | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /** The 20 ms send clock; its stats show the catch-ups a loaded machine forced. */
+  readonly pacer = new FramePacer((skipped) => this.tick(skipped));
   private closing: Promise<void> | null = null;
   private mode: Mode = { kind: 'off' };
   private seq = 1000;
@@ -138,10 +143,10 @@ export class RtpPeer extends EventEmitter {
     }
   }
 
-  /** Starts the 20 ms send loop. */
+  /** Starts the 20 ms send loop (a fixed clock: frame n due n·20 ms after this call). */
   start(mode: Mode = { kind: 'silence' }): void {
     this.mode = mode;
-    if (!this.timer) this.timer = setInterval(() => this.tick(), 20);
+    if (!this.closing) this.pacer.start();
   }
 
   setTone(freq: number, amplitude = 8000): void {
@@ -202,8 +207,7 @@ export class RtpPeer extends EventEmitter {
 
   /** Stops sending (as a phone that vanished would); the socket still receives. */
   stopSending(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.pacer.stop();
   }
 
   /** Idempotent: a test may close its peers in `finally` whether or not it closed them already. */
@@ -213,8 +217,7 @@ export class RtpPeer extends EventEmitter {
   }
 
   private async closeOnce(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.pacer.stop();
     this.encoder.close();
     await new Promise<void>((r) => this.socket.close(() => r()));
   }
@@ -225,9 +228,14 @@ export class RtpPeer extends EventEmitter {
     this.socket.send(this.srtpSession ? this.srtpSession.protectRtp(packet) : packet, this.remote.port, this.remote.ip);
   }
 
-  private tick(): void {
+  /** Sends one 20 ms frame; `skipped` frames were dropped just before it (a stall over 1 s): the timestamp and the tone's phase jump by them. */
+  private tick(skipped = 0): void {
     const n = this.rate / 50;
     const step = CODECS[this.codec].rtpClock / 50;
+    if (skipped > 0) {
+      this.ts = (this.ts + skipped * step) >>> 0;
+      this.sample += skipped * n;
+    }
     let audioSuppressed = false;
     if (!this.current && this.events.length > 0) {
       const e = this.events.shift()!;

@@ -13,6 +13,7 @@ import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { OpusDecoder, OpusEncoder } from '../../../src/mixer/codecs/opus-codec.ts';
 import { medianToneShare, tone } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { FramePacer } from '../../helpers/frame-pacer.ts';
 import { buildRtp, parseRtp, type RtpPacket } from '../../helpers/rtp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -26,17 +27,20 @@ async function fakeMicrophone(router: ms.Router): Promise<{ producer: ms.Produce
   const sender = dgram.createSocket('udp4');
   const enc = new OpusEncoder(16000);
   const buf = new Uint8Array(1500);
-  let n = 0;
-  const timer = setInterval(() => {
+  let n = 0; // frames of time (the timestamp and the tone's phase)
+  let seq = 0; // packets sent
+  const pacer = new FramePacer((skipped) => {
+    n += skipped;
     const len = enc.encode(tone(MIC_HZ, 16000, 320, 8000, n * 320), buf);
     const payload = Buffer.from(buf.subarray(0, len));
-    sender.send(buildRtp({ payloadType: 100, seq: n & 0xffff, timestamp: (n * 960) >>> 0, ssrc, payload }), t.tuple.localPort, '127.0.0.1');
+    sender.send(buildRtp({ payloadType: 100, seq: seq++ & 0xffff, timestamp: (n * 960) >>> 0, ssrc, payload }), t.tuple.localPort, '127.0.0.1');
     n++;
-  }, 20);
+  });
+  pacer.start();
   return {
     producer,
     stop: () => {
-      clearInterval(timer);
+      pacer.stop();
       sender.close();
       enc.close();
       t.close();

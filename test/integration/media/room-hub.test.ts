@@ -15,6 +15,7 @@ import { G722Decoder } from '../../../src/mixer/codecs/g722.ts';
 import { OpusDecoder } from '../../../src/mixer/codecs/opus-codec.ts';
 import { medianToneShare, tone } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, inRoom, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
+import { FramePacer } from '../../helpers/frame-pacer.ts';
 import { buildRtp, parseRtp, type RtpPacket } from '../../helpers/rtp.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -149,14 +150,17 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
     assert.notEqual(input.rtpParameters.encodings![0].ssrc, extSsrc, 'the room knows the stream by the SSRC mediasoup gave its consumer');
     const sender = dgram.createSocket('udp4');
     const enc = new G711Encoder('ulaw');
-    let n = 0;
-    const timer = setInterval(() => {
+    let n = 0; // frames of time (the timestamp and the tone's phase)
+    let seq = 0; // packets sent
+    const pacer = new FramePacer((skipped) => {
+      n += skipped;
       const pcm = tone(700, 8000, 160, 8000, n * 160);
       const payload = Buffer.alloc(160);
       enc.encode(pcm, payload);
-      sender.send(buildRtp({ payloadType: 0, seq: n, timestamp: n * 160, ssrc: extSsrc, payload }), ext.tuple.localPort, '127.0.0.1');
+      sender.send(buildRtp({ payloadType: 0, seq: seq++ & 0xffff, timestamp: (n * 160) >>> 0, ssrc: extSsrc, payload }), ext.tuple.localPort, '127.0.0.1');
       n++;
-    }, 20);
+    });
+    pacer.start();
     try {
       await waitFor('a hears 700 Hz', async () => medianToneShare(await collect(a.peer, 10), 700, 8000) > 0.2);
       const [heardA, heardB] = await Promise.all([collect(a.peer, 50), collect(b.peer, 50)]);
@@ -167,7 +171,7 @@ describe('room hub: mediasoup Router per room, on demand (real worker, real UDP)
         assert.ok(tOther > 0.3, `${who} still hears the other leg (share ${tOther.toFixed(3)})`);
       }
     } finally {
-      clearInterval(timer);
+      pacer.stop();
       sender.close();
       enc.close();
     }

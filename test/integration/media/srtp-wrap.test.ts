@@ -12,6 +12,7 @@ import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { generateSrtpKeyBase64, SrtpSession, SUPPORTED_SRTP_SUITES } from '../../../src/media-plane/srtp/index.ts';
 import { medianToneShare, tone } from '../../helpers/audio-analysis.ts';
 import { collect, joinPeer, startEngine } from '../../helpers/media-harness.ts';
+import { FramePacer } from '../../helpers/frame-pacer.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 
 describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
@@ -59,7 +60,9 @@ describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
       let sample = 0;
       let sent = 0;
       let cn = 0;
-      const timer = setInterval(() => {
+      const pacer = new FramePacer((skipped) => {
+        sample += skipped * 160;
+        ts = (ts + skipped * 160) >>> 0;
         sent++;
         let pkt: Buffer;
         if (sent % 10 === 0) {
@@ -74,7 +77,8 @@ describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
         seq = (seq + 1) & 0xffff;
         ts = (ts + 160) >>> 0;
         sock.send(srtp.protectRtp(pkt), port, '127.0.0.1');
-      }, 20);
+      });
+      pacer.start();
       try {
         // 36 packets to the wrap, then at least 4 s past it.
         await collect(b.peer, 60);
@@ -90,7 +94,7 @@ describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
         assert.ok(cn >= 20, `CN packets were sent in between (${cn})`);
         assert.ok(st.packetsIn >= sent - 5, `the endpoint took the packets (${st.packetsIn} of ${sent})`);
       } finally {
-        clearInterval(timer);
+        pacer.stop();
         sock.close();
         await b.peer.close();
         room.close();

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
+import { readWavFile, rms } from '../../helpers/audio-analysis.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -108,6 +109,39 @@ describe('Recorder lifecycle', () => {
     assert.ok(m.mix.sha256, 'the mix is hashed');
     const a = m.legs.find((l) => l.id === 'a')!;
     assert.deepEqual([a.uri, a.stems.length, a.joins.length, a.leaves.length], ['sip:a@x', 0, 2, 1]);
+    svc.close();
+  });
+
+  it('ticks the room never handed over (a stalled thread) are written as silence: a mask lasts as long in the file as in the room', async () => {
+    const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    const rec = svc.createRecorder({ roomId: 'gap', sampleRate: 16000 });
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    rec.addLeg('a', { role: 'caller' });
+    const skip = (ms: number): void => {
+      for (let i = 0; i < ms / 20; i++) room.next(); // the room's clock moved on, the recorder got nothing
+    };
+    room.feed(rec, 500);
+    rec.mask();
+    room.feed(rec, 200);
+    skip(200);
+    room.feed(rec, 200);
+    rec.unmask();
+    room.feed(rec, 300);
+    skip(100);
+    room.feed(rec, 300);
+    rec.close();
+    const m = await rec.finalized;
+    assert.equal(m.mix.durationMs, 1800, 'the files are as long as the room time');
+    assert.equal(m.stereo!.durationMs, 1800);
+    assert.equal(m.legs[0].stems[0].durationMs, 1800);
+    const mask = m.masks[0];
+    assert.deepEqual([mask.start.roomMs, mask.end?.roomMs, mask.start.fileMs, mask.end?.fileMs], [500, 1100, 500, 1100]);
+    const mix = readWavFile(join(dir, m.mix.file)).samples;
+    const at = (ms: number): number => (ms * 16000) / 1000;
+    assert.ok(rms(mix, at(500), at(600)) === 0, 'the mask, gap included, is silence');
+    assert.ok(rms(mix, at(1100), at(300)) > 0.1 && rms(mix, at(1500), at(300)) > 0.1, 'the tone around the gap');
+    assert.equal(rms(mix, at(1400), at(100)), 0, 'the gap is silence');
     svc.close();
   });
 });
