@@ -185,6 +185,16 @@ export class WebhookSender {
     if (this.spool && this.pending.size > 0) this.log.info({ pending: this.pending.size, file: this.spool.path }, 'pending webhook deliveries kept in the spool for the next start');
   }
 
+  /**
+   * Resolves once no request is in flight (deliveries waiting to retry do not count), or
+   * after `timeoutMs`. A clean stop waits for it, so that a delivery the receiver took is
+   * not left unsettled (in a cluster, a survivor would send it again).
+   */
+  async idle(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
   /** Resolves once the spool and the dead letter have everything written so far on disk. */
   async settled(): Promise<void> {
     // The dead letter first: an entry written there is then marked done in the spool.

@@ -27,6 +27,8 @@ export type ClusterNodeEvents = {
 };
 
 const PROBE_TIMEOUT_MS = 1000;
+/** How long a clean stop waits for webhook requests in flight (a request gives up after 5 s). */
+const WEBHOOK_QUIESCE_MS = 5500;
 
 /** What the node publishes as its load, asked at every heartbeat. */
 export type LoadProbe = () => NodeEntry['load'];
@@ -182,6 +184,9 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
 
   /** A clean stop: leases released and the entry removed (its calls ended already), before close(). */
   async leave(): Promise<void> {
+    if (this.closed) return;
+    // Deliveries in flight finish and are settled first (bounded): none is sent twice.
+    await this.webhooks?.quiesce(WEBHOOK_QUIESCE_MS);
     if (this.closed) return;
     this.leases.releaseAll();
     try {

@@ -30,12 +30,16 @@ return v`;
 export interface WebhookSink {
   wants(type: ApiEvent['type']): boolean;
   handle(event: ApiEvent, journaled?: { id: string; settled: () => void }): void;
+  /** Resolves once no delivery is in flight, or after timeoutMs. */
+  idle?(timeoutMs: number): Promise<void>;
 }
 
 export class ClusterWebhooks {
   /** Unsettled journaled events, by delivery id. */
   private readonly pending = new Map<string, ApiEvent>();
   private resync = false;
+  /** Journal deletes of settled deliveries not yet answered by Redis. */
+  private readonly deleting = new Set<Promise<unknown>>();
   private closed = false;
   /** Entries taken over from dead nodes (for tests and the bench). */
   takenOver = 0;
@@ -107,6 +111,18 @@ export class ClusterWebhooks {
     return n;
   }
 
+  /**
+   * A clean stop, before the node leaves: the deliveries in flight finish (up to
+   * `timeoutMs`) and their journal entries are deleted. Otherwise a delivery the receiver
+   * took as the node stopped stayed journaled, and a survivor sent it a second time.
+   */
+  async quiesce(timeoutMs: number): Promise<void> {
+    await this.sink.idle?.(timeoutMs);
+    // The settle of a request that just ended runs a turn later: let it issue its delete.
+    await new Promise((r) => setImmediate(r));
+    await Promise.allSettled([...this.deleting]);
+  }
+
   /** Synchronous, idempotent: nothing more is journaled; unsettled entries stay in Redis for the others (or this node's next start). */
   close(): void {
     this.closed = true;
@@ -119,9 +135,11 @@ export class ClusterWebhooks {
   private settled(id: string): void {
     this.pending.delete(id);
     if (!this.link.isUp) return; // the rewrite after the outage leaves it out
-    this.link.client.hdel(this.journal, id).catch(() => {
+    const del = this.link.client.hdel(this.journal, id).catch(() => {
       this.resync = true;
     });
+    this.deleting.add(del);
+    void del.finally(() => this.deleting.delete(del));
   }
 
   /** After Redis came back (possibly empty): the journal is what this node still has pending. */

@@ -278,7 +278,8 @@ describe('cluster: three nodes, Kamailio, Redis (e2e)', { timeout: 170_000 }, ()
     // Every call of the whole test ended with exactly one call.ended delivered (the drained node's too).
     await new Promise((r) => setTimeout(r, 2000));
     const ids = new Set(hooks.deliveries.map((d) => d.delivery));
-    assert.equal(ids.size, hooks.deliveries.length, 'no delivery twice');
+    const dup = hooks.deliveries.filter((d, i) => hooks.deliveries.findIndex((x) => x.delivery === d.delivery) !== i);
+    assert.equal(ids.size, hooks.deliveries.length, `no delivery twice: ${JSON.stringify(dup)}`);
     const perCall = new Map<string, number>();
     for (const d of hooks.deliveries) {
       if (d.event.type !== 'call.ended') continue;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { keys } from '../../../src/cluster/cluster-keys.ts';
 import { ClusterNode, RoomOwnedElsewhereError } from '../../../src/cluster/cluster-node.ts';
+import type { WebhookSink } from '../../../src/cluster/cluster-webhooks.ts';
 import type { ClusterCallRecord } from '../../../src/cluster/node-registry.ts';
 import { LeaseNotRenewedError } from '../../../src/cluster/room-leases.ts';
 import { RedisLink } from '../../../src/cluster/redis-link.ts';
@@ -158,5 +159,33 @@ describe('cluster on a real Redis', () => {
     assert.deepEqual(lost[0]!.calls.map((c) => c.callId).sort(), ['call-1', 'call-2']);
     assert.deepEqual((await spy.client.smembers(keys.nodes)).sort(), ['b', 'c']);
     assert.equal(await spy.client.exists(keys.nodeCalls('a')), 0);
+  });
+
+  it('a clean stop lets a webhook delivery in flight finish and settle: no journal entry is left for a survivor to send again', async () => {
+    const w = await makeNode('w', 5090);
+    // The receiver takes the delivery; its answer comes 400 ms later, as the node stops.
+    let inFlight = 0;
+    const sink: WebhookSink = {
+      wants: () => true,
+      handle: (_e, journaled) => {
+        inFlight++;
+        setTimeout(() => {
+          inFlight--;
+          journaled?.settled();
+        }, 400);
+      },
+      idle: async (ms) => {
+        const until = Date.now() + ms;
+        while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      },
+    };
+    const publish = w.attachWebhooks(sink);
+    publish({ type: 'call.ended', seq: 1, at: new Date().toISOString(), data: { callId: 'c-w' } });
+    await waitFor('the delivery in flight', () => inFlight > 0, 5000);
+    assert.equal(await spy.client.hlen(keys.nodeWebhooks('w')), 1, 'journaled while in flight');
+    await w.leave();
+    assert.equal(inFlight, 0, 'the stop waited for the delivery');
+    assert.equal(await spy.client.hlen(keys.nodeWebhooks('w')), 0, 'its journal entry deleted before the node left');
+    w.close();
   });
 });
