@@ -186,13 +186,13 @@ export class WebhookSender {
   }
 
   /**
-   * Resolves once no request is in flight (deliveries waiting to retry do not count), or
-   * after `timeoutMs`. A clean stop waits for it, so that a delivery the receiver took is
-   * not left unsettled (in a cluster, a survivor would send it again).
+   * Whether a request is in flight, or its outcome not yet booked (deliveries waiting to
+   * retry do not count). A clean stop waits while it is, so that a delivery the receiver
+   * took is not left unsettled (in a cluster, a survivor would send it again).
    */
-  async idle(timeoutMs: number): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  busy(): boolean {
+    for (const lane of this.lanes.values()) if (lane.active > 0) return true;
+    return false;
   }
 
   /** Resolves once the spool and the dead letter have everything written so far on disk. */

@@ -30,14 +30,16 @@ return v`;
 export interface WebhookSink {
   wants(type: ApiEvent['type']): boolean;
   handle(event: ApiEvent, journaled?: { id: string; settled: () => void }): void;
-  /** Resolves once no delivery is in flight, or after timeoutMs. */
-  idle?(timeoutMs: number): Promise<void>;
+  /** Whether a delivery is in flight (or its outcome not yet booked). */
+  busy?(): boolean;
 }
 
 export class ClusterWebhooks {
   /** Unsettled journaled events, by delivery id. */
   private readonly pending = new Map<string, ApiEvent>();
   private resync = false;
+  /** Events whose journal write (HSET) is not answered yet: they are sent once it is. */
+  private journaling = 0;
   /** Journal deletes of settled deliveries not yet answered by Redis. */
   private readonly deleting = new Set<Promise<unknown>>();
   private closed = false;
@@ -74,9 +76,14 @@ export class ClusterWebhooks {
     }
     const id = randomUUID();
     this.pending.set(id, event);
+    this.journaling++;
     this.link.client.hset(this.journal, id, JSON.stringify(event)).then(
-      () => this.send(id, event),
+      () => {
+        this.journaling--;
+        this.send(id, event);
+      },
       (err: unknown) => {
+        this.journaling--;
         // Not journaled: this node's file spool keeps it instead.
         this.pending.delete(id);
         this.log.warn({ err, event: event.type }, 'webhook journal unreachable; delivering from the local spool');
@@ -112,14 +119,18 @@ export class ClusterWebhooks {
   }
 
   /**
-   * A clean stop, before the node leaves: the deliveries in flight finish (up to
-   * `timeoutMs`) and their journal entries are deleted. Otherwise a delivery the receiver
-   * took as the node stopped stayed journaled, and a survivor sent it a second time.
+   * A clean stop, before the node leaves: waits (up to `timeoutMs`) until every event
+   * journaled so far is settled, or until the only ones left are waiting to retry (none
+   * being journaled, none in flight), and for their journal deletes. Otherwise a delivery
+   * the receiver took as the node stopped (its request aborted by the stop, or sent
+   * just after the node left) stayed journaled, and a survivor sent it a second time.
    */
   async quiesce(timeoutMs: number): Promise<void> {
-    await this.sink.idle?.(timeoutMs);
-    // The settle of a request that just ended runs a turn later: let it issue its delete.
-    await new Promise((r) => setImmediate(r));
+    const until = Date.now() + timeoutMs;
+    while (this.pending.size > 0 && Date.now() < until) {
+      if (this.journaling === 0 && !(this.sink.busy?.() ?? false)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await Promise.allSettled([...this.deleting]);
   }
 

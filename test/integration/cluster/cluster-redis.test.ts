@@ -174,18 +174,30 @@ describe('cluster on a real Redis', () => {
           journaled?.settled();
         }, 400);
       },
-      idle: async (ms) => {
-        const until = Date.now() + ms;
-        while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-      },
+      busy: () => inFlight > 0,
     };
     const publish = w.attachWebhooks(sink);
+    // The stop starts at once: the event's journal write is not even answered yet.
     publish({ type: 'call.ended', seq: 1, at: new Date().toISOString(), data: { callId: 'c-w' } });
-    await waitFor('the delivery in flight', () => inFlight > 0, 5000);
-    assert.equal(await spy.client.hlen(keys.nodeWebhooks('w')), 1, 'journaled while in flight');
     await w.leave();
     assert.equal(inFlight, 0, 'the stop waited for the delivery');
     assert.equal(await spy.client.hlen(keys.nodeWebhooks('w')), 0, 'its journal entry deleted before the node left');
     w.close();
+  });
+
+  it('a clean stop does not wait for a delivery that is waiting to retry: it stays journaled for a survivor', async () => {
+    const v = await makeNode('v', 5100);
+    let handled = 0;
+    // The receiver is down: the delivery failed and waits for its next attempt (not busy).
+    const sink: WebhookSink = { wants: () => true, handle: () => void handled++, busy: () => false };
+    const publish = v.attachWebhooks(sink);
+    publish({ type: 'call.ended', seq: 1, at: new Date().toISOString(), data: { callId: 'c-v' } });
+    await waitFor('handed to the sender', () => handled > 0, 5000);
+    const t0 = Date.now();
+    await v.leave();
+    assert.ok(Date.now() - t0 < 5000, `the stop did not wait the 5.5 s bound for the retry (${Date.now() - t0} ms)`);
+    assert.equal(await spy.client.hlen(keys.nodeWebhooks('v')), 1, 'left journaled');
+    assert.ok((await spy.client.smembers(keys.nodes)).includes('v'), 'the node stays listed, so that a survivor takes its journal over');
+    v.close();
   });
 });
