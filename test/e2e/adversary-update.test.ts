@@ -5,31 +5,15 @@
 // is now negotiated like a re-INVITE's: 488 when it cannot be taken, else the answer, and
 // the media follows it.
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
-import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { parleyPerSuite } from '../helpers/parley-harness.ts';
 import { gatewayYaml } from './helpers.ts';
+import { rtpSink, until } from './raw-dialog.ts';
 
 function sdp(port: number, pt = 0, version = 1): string {
   const map = pt === 0 ? 'a=rtpmap:0 PCMU/8000\r\n' : `a=rtpmap:${pt} FOO/8000\r\n`;
   return `v=0\r\no=- 1 ${version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP ${pt}\r\n${map}a=sendrecv\r\n`;
-}
-
-async function rtpSocket(): Promise<{ socket: dgram.Socket; port: number; packets: () => number }> {
-  const socket = dgram.createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  let n = 0;
-  socket.on('message', () => n++);
-  return { socket, port: socket.address().port, packets: () => n };
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-  return cond();
 }
 
 describe('adversary: UPDATE with an SDP offer in a confirmed dialog', () => {
@@ -38,8 +22,8 @@ describe('adversary: UPDATE with an SDP offer in a confirmed dialog', () => {
   it('an offer it cannot take gets 488; a new address gets an answer and the media moves there', async () => {
     const sipPort = parley().sipPort;
     const ua = await RawSipClient.open();
-    const first = await rtpSocket();
-    const moved = await rtpSocket();
+    const first = await rtpSink();
+    const moved = await rtpSink();
     const callId = `adv-update-${process.pid}@127.0.0.1`;
     let cseq = 1;
     let toTag = '';

@@ -1,5 +1,6 @@
 // Starts a real MediaEngine (real mediasoup worker) for integration tests and
 // joins RtpPeers to rooms. Needs MEDIASOUP_WORKER_BIN (or media.workerBin).
+import type { TestContext } from 'node:test';
 import type { MediaConfig } from '../../src/config/schema.ts';
 import { defaultConfig } from '../../src/config/schema.ts';
 import { MediaEngine } from '../../src/media-plane/media-engine.ts';
@@ -92,4 +93,21 @@ export function envelope(pcm: Int16Array, rate: number): string {
   const out: number[] = [];
   for (let i = 0; i + n <= pcm.length; i += n) out.push(Math.round(32768 * rms(pcm.subarray(i, i + n))));
   return out.join(' ');
+}
+
+/**
+ * Two peers talking in `room` (A a 440 Hz tone, B 1 kHz, both heard), closed (with the
+ * room) when the test `t` ends, whatever happens: a failed assertion must not leave peers
+ * sending (the file would wait for its timeout).
+ */
+export async function talkingPair(t: TestContext, room: MediaRoom): Promise<[JoinedPeer, JoinedPeer]> {
+  t.after(() => room.close());
+  const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
+  t.after(() => a.peer.close());
+  const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
+  t.after(() => b.peer.close());
+  a.peer.setTone(440);
+  b.peer.setTone(1000);
+  await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
+  return [a, b];
 }

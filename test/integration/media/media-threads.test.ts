@@ -8,30 +8,13 @@ import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
-import type { MediaRoom } from '../../../src/media-plane/media-api.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { medianToneShare, readWavFile, soxInfo, toneAmplitude } from '../../helpers/audio-analysis.ts';
-import { collect, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
+import { collect, startEngine, talkingPair, type JoinedPeer } from '../../helpers/media-harness.ts';
 import { waitFor } from '../../helpers/wait.ts';
-
-/**
- * Two peers talking in `room`, closed (with the room) when the test `t` ends, whatever
- * happens: a failed assertion must not leave peers sending (the file would wait for its timeout).
- */
-async function pair(t: TestContext, room: MediaRoom): Promise<[JoinedPeer, JoinedPeer]> {
-  t.after(() => room.close());
-  const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-  t.after(() => a.peer.close());
-  const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
-  t.after(() => b.peer.close());
-  a.peer.setTone(440);
-  b.peer.setTone(1000);
-  await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
-  return [a, b];
-}
 
 async function hearsEachOther(a: JoinedPeer, b: JoinedPeer): Promise<void> {
   const [byA, byB] = await Promise.all([collect(a.peer, 50), collect(b.peer, 50)]);
@@ -52,8 +35,8 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     const r1 = await engine.createRoom('t1');
     const r2 = await engine.createRoom('t2');
     assert.notEqual(engine.threadOf('t1'), engine.threadOf('t2'), 'the second room goes to the idle thread');
-    const [a1, b1] = await pair(t, r1);
-    const [a2, b2] = await pair(t, r2);
+    const [a1, b1] = await talkingPair(t, r1);
+    const [a2, b2] = await talkingPair(t, r2);
     await Promise.all([hearsEachOther(a1, b1), hearsEachOther(a2, b2)]);
     // The endpoint figures cross in the thread's snapshot.
     await waitFor('packet counters from the thread', () => (a1.leg.endpoint?.stats.packetsIn ?? 0) > 50, 5000);
@@ -67,7 +50,7 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     const svc = new RecordingService({ dir: join(root, 'ring'), postProcess: 'none', log: silentLogger() });
     t.after(() => svc.close());
     const room = await engine.createRoom('rec');
-    const [a] = await pair(t, room);
+    const [a] = await talkingPair(t, room);
     const rec = svc.createRecorder({ roomId: 'rec', sampleRate: 16000 });
     rec.addLeg('a', { uri: 'sip:a@example.com', callId: 'a', role: 'caller' });
     rec.addLeg('b', { uri: 'sip:b@example.com', callId: 'b' });
@@ -98,7 +81,7 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     const svc = new RecordingService({ dir: join(root, 'reuse'), postProcess: 'none', log: silentLogger() });
     t.after(() => svc.close());
     const room = await engine.createRoom('reuse');
-    const [a] = await pair(t, room);
+    const [a] = await talkingPair(t, room);
     const record = async (): Promise<Int16Array> => {
       const rec = svc.createRecorder({ roomId: 'reuse', sampleRate: 16000 });
       rec.addLeg('a', { uri: 'sip:a@example.com', callId: 'a', role: 'caller' });
@@ -132,8 +115,8 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     const safe = await engine.createRoom('safe');
     const k = engine.threadOf('doomed')!;
     assert.notEqual(engine.threadOf('safe'), k);
-    const [da] = await pair(t, doomed);
-    const [sa, sb] = await pair(t, safe);
+    const [da] = await talkingPair(t, doomed);
+    const [sa, sb] = await talkingPair(t, safe);
     const rec = svc.createRecorder({ roomId: 'doomed', sampleRate: 16000 });
     doomed.addSink(rec);
     await collect(da.peer, 25);
@@ -152,13 +135,13 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     assert.ok(info.seconds > 0.4, `what was recorded before the crash is a playable file (${info.seconds} s)`);
     // The replacement thread takes new rooms and carries audio.
     const again = await engine.createRoom('again');
-    const [ga, gb] = await pair(t, again);
+    const [ga, gb] = await talkingPair(t, again);
     await hearsEachOther(ga, gb);
   });
 
   it('20,000 junk and truncated datagrams on one leg: dropped and counted, the thread and its rooms go on', async (t) => {
     const room = await engine.createRoom('flood');
-    const [a, b] = await pair(t, room);
+    const [a, b] = await talkingPair(t, room);
     const port = a.leg.endpoint!.port;
     const s = dgram.createSocket('udp4');
     t.after(() => s.close());

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { medianToneShare } from '../../helpers/audio-analysis.ts';
-import { collect, joinPeer, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { collect, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
 
@@ -44,20 +44,29 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('one stray packet does not take an echoing leg: it hears the call and is heard', async (t) => {
-    // Each closed when the case ends, whatever happens: a failed assertion must not leave
-    // peers sending (the file would wait for its timeout).
-    const room = await engine.createRoom('stray-one');
+  /**
+   * A room with A joined and B's leg made for a peer that has not sent yet, and a socket
+   * sending to B's port from an address B's SDP does not name. Each is closed when the case
+   * ends, whatever happens: a failed assertion must not leave peers sending (the file would
+   * wait for its timeout).
+   */
+  async function roomWithQuietB(t: TestContext, name: string): Promise<{ a: JoinedPeer; bPeer: RtpPeer; b: MediaLeg; stray: Awaited<ReturnType<typeof strayTo>> }> {
+    const room = await engine.createRoom(name);
     t.after(() => room.close());
     const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
     t.after(() => a.peer.close());
-    // B answers only what it hears: it does not send before it hears A.
     const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
     t.after(() => bPeer.close());
     const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
     bPeer.useRemoteSdp(answer);
     const stray = await strayTo(b.endpoint!.port);
     t.after(() => stray.socket.close());
+    return { a, bPeer, b, stray };
+  }
+
+  it('one stray packet does not take an echoing leg: it hears the call and is heard', async (t) => {
+    // B answers only what it hears: it does not send before it hears A.
+    const { a, bPeer, b, stray } = await roomWithQuietB(t, 'stray-one');
     stray.send(1);
     await seen(engine, b, 1);
     a.peer.setTone(440);
@@ -69,16 +78,8 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
   });
 
   it('the signalled address takes the leg back from a source that latched first', async (t) => {
-    const room = await engine.createRoom('stray-stream');
-    t.after(() => room.close());
-    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-    t.after(() => a.peer.close());
-    const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
-    t.after(() => bPeer.close());
-    const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
-    bPeer.useRemoteSdp(answer);
     // A stream from elsewhere that outlives the probation and never pauses for 2 s.
-    const stray = await strayTo(b.endpoint!.port);
+    const { a, bPeer, b, stray } = await roomWithQuietB(t, 'stray-stream');
     stray.send(5);
     await seen(engine, b, 5);
     const timer = setInterval(() => stray.send(1), 300);
@@ -91,22 +92,13 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
       assert.ok(medianToneShare(await collect(bPeer, 25), 440, 8000) > 0.8, 'B hears A');
     } finally {
       clearInterval(timer);
-      stray.socket.close();
     }
   });
 
   it('a peer sending from another address than its SDP (NAT) loses none of its first packets', async (t) => {
-    const room = await engine.createRoom('nat-start');
-    t.after(() => room.close());
-    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-    t.after(() => a.peer.close());
-    const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
-    t.after(() => bPeer.close());
-    const { leg: b } = await room.createLeg(bPeer.sdp(), { id: 'b' });
     // B's packets come from a port its SDP does not name, as through a NAT: the source is
     // on probation for its first packets, which are held and played once it latches.
-    const nat = await strayTo(b.endpoint!.port);
-    t.after(() => nat.socket.close());
+    const { a, b, stray: nat } = await roomWithQuietB(t, 'nat-start');
     nat.send(10);
     await seen(engine, b, 10);
     const st = b.endpoint!.stats;
@@ -125,16 +117,7 @@ describe('stray RTP before the peer speaks (real UDP)', () => {
   });
 
   it('a stray packet held on probation is dropped when the signalled peer speaks first', async (t) => {
-    const room = await engine.createRoom('stray-held');
-    t.after(() => room.close());
-    const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-    t.after(() => a.peer.close());
-    const bPeer = await new RtpPeer({ codec: 'PCMU' }).bind();
-    t.after(() => bPeer.close());
-    const { leg: b, answer } = await room.createLeg(bPeer.sdp(), { id: 'b' });
-    bPeer.useRemoteSdp(answer);
-    const stray = await strayTo(b.endpoint!.port);
-    t.after(() => stray.socket.close());
+    const { a, bPeer, b, stray } = await roomWithQuietB(t, 'stray-held');
     stray.send(2);
     await seen(engine, b, 2);
     bPeer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });

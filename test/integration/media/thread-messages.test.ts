@@ -3,23 +3,10 @@
 // applied in order (heard in the audio); a close main asks for is not echoed
 // back (main closed its proxies already), and the room proxy still closes once.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import type { MediaRoom } from '../../../src/media-plane/media-api.ts';
+import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { medianToneShare } from '../../helpers/audio-analysis.ts';
-import { collect, joinPeer, startEngine, waitForSound, type JoinedPeer } from '../../helpers/media-harness.ts';
-
-async function pair(t: TestContext, room: MediaRoom): Promise<[JoinedPeer, JoinedPeer]> {
-  t.after(() => room.close());
-  const a = await joinPeer(room, { codec: 'PCMU', id: 'a' });
-  t.after(() => a.peer.close());
-  const b = await joinPeer(room, { codec: 'PCMU', id: 'b' });
-  t.after(() => b.peer.close());
-  a.peer.setTone(440);
-  b.peer.setTone(1000);
-  await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
-  return [a, b];
-}
+import { collect, startEngine, talkingPair } from '../../helpers/media-harness.ts';
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -34,7 +21,7 @@ describe('messages between the main thread and a media thread', () => {
 
   it('commands of one turn leave as one post and apply in order', async (t) => {
     const room = await engine.createRoom('batch');
-    const [a, b] = await pair(t, room);
+    const [a, b] = await talkingPair(t, room);
     await nextTurn();
     const posts = sent('(postMessage)');
     const roles = sent('leg.role');
@@ -50,7 +37,7 @@ describe('messages between the main thread and a media thread', () => {
 
   it("a close main asks for is not echoed back; the proxies close once", async (t) => {
     const room = await engine.createRoom('echo');
-    const [a] = await pair(t, room);
+    const [a] = await talkingPair(t, room);
     const closes: string[] = [];
     room.on('close', (reason) => closes.push(reason));
     const legCloses: string[] = [];
