@@ -89,15 +89,10 @@ export class RtpSourceLatch {
     return ++this.candidateCount >= PROBATION_PACKETS;
   }
 
-  /**
-   * A packet `accepts` refused while its source is on probation: held, to be played if
-   * the source latches. Returns whether it was held (else it is simply dropped).
-   */
-  hold(buf: Buffer, rinfo: dgram.RemoteInfo): boolean {
-    if (this.ip !== null || rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return false;
-    if (this.held.length >= PROBATION_PACKETS - 1) return false;
-    this.held.push(buf);
-    return true;
+  /** A packet `accepts` refused: held if its source is on probation, to be played if it latches. */
+  hold(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.ip !== null || rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return;
+    if (this.held.length < PROBATION_PACKETS - 1) this.held.push(buf);
   }
 
   /** The packets held for `rinfo`'s source, which just passed probation, oldest first (null: none). */
