@@ -114,7 +114,7 @@ export class ApiServer {
     const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
     const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
     if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
-    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens);
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens, config.requestTimeoutMs);
     const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth);
     try {
       await app.listen({ host: config.host, port: config.port });
@@ -127,11 +127,20 @@ export class ApiServer {
     return server;
   }
 
-  /** `tokens`: a bare string is the one token named `default`. */
-  static async build(ctx: ApiContext, tokens: string | readonly ApiToken[]): Promise<FastifyInstance> {
+  /**
+   * `tokens`: a bare string is the one token named `default`. `requestTimeoutMs`: a request
+   * (headers and body) not whole by then gets 408 and its connection is closed, whoever sent
+   * it: without it a client trickling a body (slowloris, no token needed: the 401 is sent
+   * before the body is read) held its descriptor for ever, and descriptors are what RTP
+   * sockets and recordings need too.
+   */
+  static async build(ctx: ApiContext, tokens: string | readonly ApiToken[], requestTimeoutMs = 30_000): Promise<FastifyInstance> {
     const app = Fastify({
       logger: false,
       bodyLimit: 64 * 1024,
+      requestTimeout: requestTimeoutMs,
+      // Node checks the deadlines every connectionsCheckingInterval (30 s by default): often enough to keep them.
+      http: { headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
       ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
     });
     await app.register(fastifySwagger, {

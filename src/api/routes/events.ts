@@ -7,6 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-server.ts';
 import type { ApiEvent } from '../event-hub.ts';
 
+/**
+ * Bytes a client may leave unread before it is cut off. ws buffers whatever the socket
+ * cannot take, without limit: a client that stops reading (stuck, or on purpose) grew
+ * Parley's memory by every event published after. Cut off, it reconnects with
+ * `since=` and gets what it missed from the backlog (the hello says what is kept).
+ */
+export const MAX_UNREAD_BYTES = 1024 * 1024;
+
 // Query strings are not coerced (the API's ajv runs with coerceTypes off): numbers arrive as digit strings.
 const since = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'replay the kept events after this seq first' } as const;
 
@@ -22,7 +30,14 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     (socket, req) => {
       const send = (e: ApiEvent): void => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(e));
+        if (socket.readyState !== socket.OPEN) return;
+        if (socket.bufferedAmount > MAX_UNREAD_BYTES) {
+          ctx.log.warn({ ip: req.ip, unread: socket.bufferedAmount, seq: e.seq }, 'event stream client stopped reading: disconnected');
+          ctx.hub.off('event', send);
+          socket.terminate();
+          return;
+        }
+        socket.send(JSON.stringify(e));
       };
       const raw = (req.query as { since?: string }).since;
       const after = raw === undefined ? undefined : Number(raw);

@@ -1,0 +1,112 @@
+// Attacks on the control API of a running Parley from a client that did not write
+// it: connections that trickle a request (slowloris, with and without a token) and
+// event-stream clients that stop reading. Each holds something of Parley's (a
+// descriptor, memory) until the API lets it go.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
+import { parleyPerSuite } from '../helpers/parley-harness.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const state = join(mkdtempSync(join(tmpdir(), 'parley-adv-api-')), 'rules.json');
+const REQUEST_TIMEOUT_MS = 1000;
+
+interface Trickler {
+  /** Resolves with what the server sent when it closes the connection. */
+  closed: Promise<string>;
+  stop(): void;
+}
+
+/** Sends `head`, then one more byte every 100 ms (a slowloris), until the server closes the connection. */
+function trickle(base: string, head: string, byte = 'a'): Trickler {
+  const u = new URL(base);
+  const s = net.connect(Number(u.port), u.hostname);
+  let got = '';
+  s.on('data', (d) => (got += d.toString('latin1')));
+  s.on('error', () => undefined);
+  s.write(head);
+  const timer = setInterval(() => {
+    if (!s.destroyed) s.write(byte);
+  }, 100);
+  const closed = new Promise<string>((resolve) =>
+    s.once('close', () => {
+      clearInterval(timer);
+      resolve(got);
+    }),
+  );
+  return { closed, stop: () => (clearInterval(timer), s.destroy()) };
+}
+
+/** Resolves with `p`'s value, or rejects after `ms` naming `what`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: still open after ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+}
+
+describe('adversary: the control API', () => {
+  const parley = parleyPerSuite(`${apiYaml(state, `  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}`)}
+routing: { rules: [] }
+`);
+
+  it('a request trickled byte by byte (slowloris) is cut off at api.requestTimeoutMs, with a token or without; the API still answers', async () => {
+    const base = apiBase(parley());
+    const body = (auth: string): string => `POST /rooms/r1/dial HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"to":"`;
+    const attacks = {
+      'no token, body trickled': trickle(base, body('')),
+      'a token, body trickled': trickle(base, body(`Authorization: Bearer ${TEST_TOKEN}\r\n`)),
+      'headers trickled': trickle(base, 'GET /calls HTTP/1.1\r\nHost: x\r\nX-Pad: ', 'b'),
+    };
+    try {
+      for (const [what, a] of Object.entries(attacks)) {
+        // The deadline plus Node's check interval, with room for a loaded machine; without the deadline they stay open for ever.
+        const got = await within(a.closed, 15_000, what);
+        assert.match(got, /^HTTP\/1\.1 (401|408) /, `${what}: ${got.slice(0, 60)}`);
+      }
+    } finally {
+      for (const a of Object.values(attacks)) a.stop();
+    }
+    const ok = await call(base, 'GET', '/calls');
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  it('an event-stream client that stops reading is cut off (its unread events no longer pile up in memory); one that reads gets every event', async () => {
+    const api = parley().app.api!;
+    const url = `${apiBase(parley()).replace('http', 'ws')}/events`;
+    const open = async (): Promise<{ ws: WebSocket; got: () => number }> => {
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+      let n = 0;
+      const hello = new Promise<void>((resolve) => ws.once('message', () => resolve()));
+      ws.on('message', () => n++);
+      ws.on('error', () => undefined);
+      await hello;
+      return { ws, got: () => n - 1 };
+    };
+    const reader = await open();
+    const stalled = await open();
+    // It stops reading: what Parley sends fills the kernel's buffers, then Parley's.
+    (stalled.ws as unknown as { _socket: net.Socket })._socket.pause();
+    const clients = api.app.websocketServer.clients;
+    assert.equal(clients.size, 2);
+    // Events as the hub publishes them (rule.matched for each request a rule answers: anyone
+    // who can send SIP can make them); 2 kB each, 20 MB in all, paced by the reader.
+    const pad = 'x'.repeat(2000);
+    const total = 10_000;
+    for (let i = 0; i < total; i += 100) {
+      for (let k = 0; k < 100; k++) api.hub.publish('rule.matched', { rule: 'flood', method: 'INVITE', callId: `c${i + k}`, outcome: 'respond', requestUri: `sip:${pad}@x` });
+      await waitFor('the reader keeps up', () => reader.got() >= i + 100 || undefined, 10_000);
+    }
+    // Without a limit the stalled client stays, and every event after the kernel's buffers
+    // filled (~14 MB here) waits in Parley's memory for a reader that never comes.
+    await waitFor('the stalled client cut off', () => clients.size === 1 || undefined, 10_000);
+    assert.equal(reader.got(), total, 'the client that reads got every event');
+    assert.equal(reader.ws.readyState, WebSocket.OPEN);
+    assert.equal(api.hub.listenerCount('event'), 2, 'the hub: the reader and the metrics/webhooks listener only');
+    reader.ws.close();
+    stalled.ws.terminate();
+  });
+});
