@@ -1,9 +1,10 @@
 // Attacks on the control API of a running Parley from a client that did not write
-// it: connections that trickle a request (slowloris, with and without a token) and
-// event-stream clients that stop reading. Each holds something of Parley's (a
-// descriptor, memory) until the API lets it go.
+// it: connections that trickle a request (slowloris, with and without a token),
+// event-stream clients that stop reading, downloads repeated, abandoned and asked
+// for with HEAD. Each holds something of Parley's (a descriptor, memory) until the
+// API lets it go, and the audit log must say what was exported and nothing else.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,10 @@ import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
 import { parleyPerSuite } from '../helpers/parley-harness.ts';
+import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { finalSidecar, metadata, multipart, RawSrc, sdp } from './adversary-src.ts';
+import { SIPREC_ROUTING } from './siprec-helpers.ts';
 
 const state = join(mkdtempSync(join(tmpdir(), 'parley-adv-api-')), 'rules.json');
 const REQUEST_TIMEOUT_MS = 1000;
@@ -49,9 +53,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('adversary: the control API', () => {
-  const parley = parleyPerSuite(`${apiYaml(state, `  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}`)}
-routing: { rules: [] }
-`);
+  const parley = parleyPerSuite(`${apiYaml(state, `  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}`)}${SIPREC_ROUTING}`);
 
   it('a request trickled byte by byte (slowloris) is cut off at api.requestTimeoutMs, with a token or without; the API still answers', async () => {
     const base = apiBase(parley());
@@ -108,5 +110,61 @@ routing: { rules: [] }
     assert.equal(api.hub.listenerCount('event'), 2, 'the hub: the reader and the metrics/webhooks listener only');
     reader.ws.close();
     stalled.ws.terminate();
+  });
+
+  it('downloads, whole, abandoned or HEAD only, leave no descriptor open; HEAD gives the size and is not logged as an export', async () => {
+    const p = parley();
+    const base = apiBase(p);
+    // A short SIPREC session makes the recording.
+    const ua = await RawSipClient.open();
+    const src = new RawSrc(ua, p.sipPort);
+    const ended = new Promise<void>((resolve) => p.app.calls!.once('callend', () => resolve()));
+    assert.equal(await src.invite(multipart([['application/sdp', sdp(40_002)], ['application/rs-metadata+xml', metadata(1)]])), 200);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await src.request('BYE', null), 200);
+    await ended;
+    ua.close();
+    const meta = await finalSidecar(p, src.callId);
+    const id = meta.mix.file.replace(/\.mix\.wav$/, '');
+    const url = `${base}/recordings/${id}/files/${meta.mix.file}`;
+    const auth = { authorization: `Bearer ${TEST_TOKEN}` };
+    // Parley runs in this process: its descriptors are ours.
+    const openOnRecording = (): string[] =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const target = readlinkSync(`/proc/self/fd/${fd}`);
+          return target.includes(id) ? [target] : [];
+        } catch {
+          return [];
+        }
+      });
+    const audit = join(p.recordingDir, '.parley', 'audit.jsonl');
+    const exports = (): number => readFileSync(audit, 'utf8').split('\n').filter((l) => l.includes('"event":"exported"')).length;
+    const exportsBefore = exports();
+    let size = 0;
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(url, { headers: auth });
+      assert.equal(r.status, 200);
+      size = (await r.arrayBuffer()).byteLength;
+    }
+    for (let i = 0; i < 5; i++) {
+      const ac = new AbortController();
+      const r = await fetch(url, { headers: auth, signal: ac.signal });
+      ac.abort();
+      await r.arrayBuffer().catch(() => undefined);
+    }
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(url, { method: 'HEAD', headers: auth });
+      assert.equal(r.status, 200);
+      assert.equal(Number(r.headers.get('content-length')), size, 'HEAD: the size of the file');
+      assert.match(r.headers.get('content-type') ?? '', /audio\/wav/);
+    }
+    const head404 = await fetch(`${base}/recordings/${id}/files/${id}.nothing.wav`, { method: 'HEAD', headers: auth });
+    assert.equal(head404.status, 404);
+    // Before, every download kept its descriptor until the garbage collector closed it.
+    await waitFor('no descriptor left open on the recording', () => openOnRecording().length === 0 || undefined, 5000).catch(() => {
+      throw new Error(`descriptors still open: ${openOnRecording().join(', ')}`);
+    });
+    assert.equal(exports() - exportsBefore, 10, 'one exported entry per GET, none per HEAD');
   });
 });
