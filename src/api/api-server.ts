@@ -116,6 +116,11 @@ export class ApiServer {
     if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
     const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens, config.requestTimeoutMs);
     const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth);
+    // Each connection holds a descriptor, which RTP sockets and recordings need too: past
+    // api.maxConnections Node closes a new one at once (a flood of connections, each within
+    // api.requestTimeoutMs, could otherwise take them all).
+    app.server.maxConnections = config.maxConnections;
+    app.server.on('drop', (d?: { remoteAddress?: string }) => server.dropped(d?.remoteAddress ?? null, config.maxConnections));
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -218,6 +223,16 @@ export class ApiServer {
   get url(): string {
     const a = this.app.server.address();
     return a && typeof a === 'object' ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
+  }
+
+  private lastDropLogMs = -Infinity;
+
+  /** A connection refused past api.maxConnections: logged at most every 5 s. */
+  dropped(from: string | null, max: number): void {
+    const now = performance.now();
+    if (now - this.lastDropLogMs < 5000) return;
+    this.lastDropLogMs = now;
+    this.log.warn({ from, maxConnections: max }, 'api.maxConnections reached: connection refused');
   }
 
   /** Resolves once the webhook spool and dead letter hold on disk everything written so far (after close(): all pending deliveries). */

@@ -19,6 +19,7 @@ import { SIPREC_ROUTING } from './siprec-helpers.ts';
 
 const state = join(mkdtempSync(join(tmpdir(), 'parley-adv-api-')), 'rules.json');
 const REQUEST_TIMEOUT_MS = 1000;
+const MAX_CONNECTIONS = 30;
 
 interface Trickler {
   /** Resolves with what the server sent when it closes the connection. */
@@ -53,7 +54,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('adversary: the control API', () => {
-  const parley = parleyPerSuite(`${apiYaml(state, `  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}`)}${SIPREC_ROUTING}`);
+  const parley = parleyPerSuite(`${apiYaml(state, `  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}\n  maxConnections: ${MAX_CONNECTIONS}`)}${SIPREC_ROUTING}`);
 
   it('a request trickled byte by byte (slowloris) is cut off at api.requestTimeoutMs, with a token or without; the API still answers', async () => {
     const base = apiBase(parley());
@@ -73,6 +74,28 @@ describe('adversary: the control API', () => {
       for (const a of Object.values(attacks)) a.stop();
     }
     const ok = await call(base, 'GET', '/calls');
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  it('a flood of connections: past api.maxConnections each new one is closed at once; the API answers once they go', async () => {
+    const u = new URL(apiBase(parley()));
+    const flood = 2 * MAX_CONNECTIONS;
+    const sockets = await Promise.all(
+      Array.from({ length: flood }, async () => {
+        const s = net.connect(Number(u.port), u.hostname);
+        let got = 0;
+        s.on('data', (d) => (got += d.length));
+        s.on('error', () => undefined);
+        const closed = new Promise<number>((resolve) => s.once('close', () => resolve(got)));
+        await new Promise((r) => s.once('connect', r).once('close', r));
+        return { s, closed };
+      }),
+    );
+    // Held ones get 408 at api.requestTimeoutMs; refused ones are closed with nothing said.
+    const got = await within(Promise.all(sockets.map((x) => x.closed)), 15_000, 'the flood');
+    const refused = got.filter((n) => n === 0).length;
+    assert.ok(refused >= flood - MAX_CONNECTIONS, `${refused} of ${flood} refused at once (the rest held until their deadline)`);
+    const ok = await call(apiBase(parley()), 'GET', '/calls');
     assert.equal(ok.status, 200, ok.text);
   });
 
