@@ -54,7 +54,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('adversary: the control API', () => {
-  const parley = parleyPerSuite(`${apiYaml(state, `  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}\n  maxConnections: ${MAX_CONNECTIONS}`)}${SIPREC_ROUTING}`);
+  const parley = parleyPerSuite(`${apiYaml(state, `  eventBacklog: 5000\n  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}\n  maxConnections: ${MAX_CONNECTIONS}`)}${SIPREC_ROUTING}`);
 
   it('a request trickled byte by byte (slowloris) is cut off at api.requestTimeoutMs, with a token or without; the API still answers', async () => {
     const base = apiBase(parley());
@@ -131,6 +131,14 @@ describe('adversary: the control API', () => {
     assert.equal(reader.got(), total, 'the client that reads got every event');
     assert.equal(reader.ws.readyState, WebSocket.OPEN);
     assert.equal(api.hub.listenerCount('event'), 2, 'the hub: the reader and the metrics/webhooks listener only');
+    // A client that (re)connects late gets the kept events (5000 of 2 kB, 10 MB: more than the
+    // unread limit, sent in one go) and is not taken for one that stopped reading.
+    const late = new WebSocket(`${url}?since=0`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    let replayed = 0;
+    late.on('message', () => replayed++);
+    await waitFor('the replay', () => replayed >= 5001 || undefined, 10_000);
+    assert.equal(late.readyState, WebSocket.OPEN, 'the late client is still connected');
+    late.close();
     reader.ws.close();
     stalled.ws.terminate();
   });

@@ -8,7 +8,7 @@ import type { ApiContext } from '../api-server.ts';
 import type { ApiEvent } from '../event-hub.ts';
 
 /**
- * Bytes a client may leave unread before it is cut off. ws buffers whatever the socket
+ * Bytes a client may leave unread (past its replay) before it is cut off. ws buffers whatever the socket
  * cannot take, without limit: a client that stops reading (stuck, or on purpose) grew
  * Parley's memory by every event published after. Cut off, it reconnects with
  * `since=` and gets what it missed from the backlog (the hello says what is kept).
@@ -29,9 +29,12 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     (socket, req) => {
+      // The replay (at most api.eventBacklog events) goes out in one turn, before the kernel
+      // can take any of it: the limit counts from what it left buffered.
+      let limit = MAX_UNREAD_BYTES;
       const send = (e: ApiEvent): void => {
         if (socket.readyState !== socket.OPEN) return;
-        if (socket.bufferedAmount > MAX_UNREAD_BYTES) {
+        if (socket.bufferedAmount > limit) {
           ctx.log.warn({ ip: req.ip, unread: socket.bufferedAmount, seq: e.seq }, 'event stream client stopped reading: disconnected');
           ctx.hub.off('event', send);
           socket.terminate();
@@ -42,7 +45,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const raw = (req.query as { since?: string }).since;
       const after = raw === undefined ? undefined : Number(raw);
       socket.send(JSON.stringify({ type: 'hello', at: new Date().toISOString(), lastSeq: ctx.hub.lastSeq, oldestSeq: ctx.hub.oldestSeq }));
-      if (after !== undefined) for (const e of ctx.hub.since(after)) send(e);
+      if (after !== undefined) for (const e of ctx.hub.since(after)) socket.send(JSON.stringify(e));
+      limit = socket.bufferedAmount + MAX_UNREAD_BYTES;
       ctx.hub.on('event', send);
       socket.on('close', () => ctx.hub.off('event', send));
       socket.on('error', () => ctx.hub.off('event', send));
