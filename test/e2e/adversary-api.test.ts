@@ -4,13 +4,14 @@
 // for with HEAD. Each holds something of Parley's (a descriptor, memory) until the
 // API lets it go, and the audit log must say what was exported and nothing else.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../helpers/api-client.ts';
+import type { RecordingMetadata } from '../../src/recording/metadata.ts';
 import { parleyPerSuite } from '../helpers/parley-harness.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -54,6 +55,22 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('adversary: the control API', () => {
+  let made: Promise<{ id: string; meta: RecordingMetadata }> | null = null;
+  /** A recording (a short SIPREC session), made once for the tests that need one. */
+  const recording = (): Promise<{ id: string; meta: RecordingMetadata }> =>
+    (made ??= (async () => {
+      const p = parley();
+      const ua = await RawSipClient.open();
+      const src = new RawSrc(ua, p.sipPort);
+      const ended = new Promise<void>((resolve) => p.app.calls!.once('callend', () => resolve()));
+      assert.equal(await src.invite(multipart([['application/sdp', sdp(40_002)], ['application/rs-metadata+xml', metadata(1)]])), 200);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await src.request('BYE', null), 200);
+      await ended;
+      ua.close();
+      const meta = await finalSidecar(p, src.callId);
+      return { id: meta.mix.file.replace(/\.mix\.wav$/, ''), meta };
+    })());
   const parley = parleyPerSuite(`${apiYaml(state, `  eventBacklog: 5000\n  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}\n  maxConnections: ${MAX_CONNECTIONS}`)}${SIPREC_ROUTING}`);
 
   it('a request trickled byte by byte (slowloris) is cut off at api.requestTimeoutMs, with a token or without; the API still answers', async () => {
@@ -146,17 +163,7 @@ describe('adversary: the control API', () => {
   it('downloads, whole, abandoned or HEAD only, leave no descriptor open; HEAD gives the size and is not logged as an export', async () => {
     const p = parley();
     const base = apiBase(p);
-    // A short SIPREC session makes the recording.
-    const ua = await RawSipClient.open();
-    const src = new RawSrc(ua, p.sipPort);
-    const ended = new Promise<void>((resolve) => p.app.calls!.once('callend', () => resolve()));
-    assert.equal(await src.invite(multipart([['application/sdp', sdp(40_002)], ['application/rs-metadata+xml', metadata(1)]])), 200);
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(await src.request('BYE', null), 200);
-    await ended;
-    ua.close();
-    const meta = await finalSidecar(p, src.callId);
-    const id = meta.mix.file.replace(/\.mix\.wav$/, '');
+    const { id, meta } = await recording();
     const url = `${base}/recordings/${id}/files/${meta.mix.file}`;
     const auth = { authorization: `Bearer ${TEST_TOKEN}` };
     // Parley runs in this process: its descriptors are ours.
@@ -197,5 +204,34 @@ describe('adversary: the control API', () => {
       throw new Error(`descriptors still open: ${openOnRecording().join(', ')}`);
     });
     assert.equal(exports() - exportsBefore, 10, 'one exported entry per GET, none per HEAD');
+  });
+
+  it('a page of 1000 recordings is read a few sidecars at a time, not with 1000 descriptors open at once', async () => {
+    const p = parley();
+    const base = apiBase(p);
+    const { id } = await recording();
+    const dir = p.recordingDir;
+    const text = readFileSync(join(dir, `${id}.json`), 'utf8');
+    for (let i = 0; i < 1000; i++) writeFileSync(join(dir, `adv-list-${i}.json`), text.replaceAll(id, `adv-list-${i}`));
+    const list = async (): Promise<unknown[]> => (await call(base, 'GET', '/recordings?limit=1000')).body as unknown[];
+    // The index notices sidecars put into the folder by its watch.
+    await waitFor('the index holds them', async () => ((await list()).length >= 1000) || undefined, 20_000);
+    const open = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+        } catch {
+          return false;
+        }
+      }).length;
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, open())), 1);
+    try {
+      assert.equal((await list()).length, 1000);
+    } finally {
+      clearInterval(sampler);
+    }
+    // Before, all 1000 sidecars were opened at once: a process with the common limit of 1024 descriptors ran out.
+    assert.ok(peak <= 64, `descriptors open on recording.dir at once: ${peak}`);
   });
 });

@@ -12,6 +12,10 @@ import { readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } fr
 import { actorOf } from './recording-compliance.ts';
 import { listQuery, parseListQuery } from './recording-search.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
+import { mapLimited } from '../../util/map-limited.ts';
+
+/** Sidecars a recordings list reads at once. */
+const SIDECAR_READS = 16;
 
 const TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
@@ -107,7 +111,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!c) throw new ApiError(503, 'unavailable', 'the recordings index is not running');
       const page = await c.search(q);
       if (page.next) reply.header('X-Next-Cursor', page.next);
-      const rows = await Promise.all(page.entries.map((e) => row(e.id, c.holds.isHeld(e.id))));
+      // A page is up to 1000 sidecars: read 16 at a time, not all at once (one request held 1000 descriptors).
+      const rows = await mapLimited(page.entries, SIDECAR_READS, (e) => row(e.id, c.holds.isHeld(e.id)));
       return rows.filter((r): r is Record<string, unknown> => r !== null);
     },
   );
