@@ -26,9 +26,11 @@ export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"'
  * reflects this offer, never our original SDP (drachtio-srf's default without a
  * 'modify' or 'update' listener). An offer that cannot be taken gets 488 and the
  * leg stays as it was. An UPDATE without a body (a session refresh) gets a bare 200.
- * An offerless re-INVITE (RFC 3261 §14.2, 3pcc transfers) gets our current SDP as
- * the offer in the 200, and the answer in its ACK is applied (a peer that moved
- * is followed); an ACK without a usable answer calls `onUnusableAnswer`.
+ * An offerless re-INVITE (RFC 3261 §14.2, 3pcc transfers) gets a full offer in the
+ * 200 (RFC 3264 §8, RFC 6337 §5.3: every codec the room takes, telephone-event, the
+ * current crypto), and the answer in its ACK is applied (a peer that moved is
+ * followed, another codec is switched to); an ACK without a usable answer calls
+ * `onUnusableAnswer`.
  */
 export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, onUnusableAnswer?: (why: string) => void): void {
   dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
@@ -58,9 +60,10 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
   };
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const body = req.body ?? '';
-    // An offerless re-INVITE (RFC 3261 §14.2): our current SDP is the offer in the 200.
+    // An offerless re-INVITE (RFC 3261 §14.2): a full offer in the 200, not just the codec
+    // in use, so that a new peer behind a PBX's transfer may choose another (RFC 6337 §5.3).
     const offerless = body.trim() === '';
-    const answering = offerless || leg.isClosed ? Promise.resolve(leg.localSdp) : leg.applyOffer(body);
+    const answering = leg.isClosed ? Promise.resolve(leg.localSdp) : offerless ? leg.makeReoffer() : leg.applyOffer(body);
     answering
       .then((sdp) => {
         dialog.local.sdp = sdp;
@@ -120,8 +123,9 @@ export function sameSession(a: string, b: string): boolean {
 
 /**
  * The ACK of an offerless re-INVITE carries the peer's answer to our offer (RFC 3261
- * §13.2.1, §14): the leg takes it. It answers what we offered, so it keeps our
- * socket's family (another one would need a new port the peer was never told).
+ * §13.2.1, §14): the leg takes it as the answer to its re-offer (the codec it chose,
+ * the address, the crypto). It answers what we offered, so it keeps our socket's family
+ * (another one would need a new port the peer was never told).
  * The dialog's own ACKs are told apart by CSeq (a late ACK of the first 200 is not it).
  */
 function awaitAnswerInAck(dialog: Srf.Dialog, leg: MediaLeg, seq: number, log: Logger, unusable: (why: string) => void): void {
@@ -134,8 +138,9 @@ function awaitAnswerInAck(dialog: Srf.Dialog, leg: MediaLeg, seq: number, log: L
       unusable('no SDP answer in the ACK to an offerless re-INVITE');
       return;
     }
-    applyLaterAnswer(leg, body)
-      .then(() => log.info('the peer answered our offer in the ACK of its offerless re-INVITE'))
+    leg
+      .applyAnswer(body)
+      .then(() => log.info({ codec: leg.media?.codec }, 'the peer answered our offer in the ACK of its offerless re-INVITE'))
       .catch((err: unknown) => {
         if (leg.isClosed) return;
         log.warn({ err }, 'answer in the ACK refused');
