@@ -17,6 +17,17 @@ export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<
   }
 }
 
+/**
+ * The Reason of a BYE the SIP server sent on its own and reported with a dialog's
+ * 'destroy' (drachtio's `unsolicited`: no ACK for a 2xx within 64*T1, RFC 3261
+ * §13.3.1.4; a session timer that expired; a CANCEL after the 200), or null for a
+ * BYE from the peer. The call's other legs are ended with the same Reason.
+ */
+export function serverByeReason(bye: Srf.SrfRequest | undefined): string | null {
+  if (!bye || bye.method !== 'BYE' || (bye as unknown as { source?: string }).source !== 'application') return null;
+  return bye.get('Reason') ?? null;
+}
+
 /** Why Parley ends a call whose peer's answer in an ACK cannot be used (RFC 3326). */
 export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"';
 

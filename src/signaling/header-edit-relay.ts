@@ -18,6 +18,26 @@ interface ThreePccAnswer {
   ack: (sdp: string) => void;
 }
 
+/**
+ * An answer that accepts nothing of `offer`: every m-line refused with port 0 (RFC 3264
+ * §6). A 2xx carrying an offer must be ACKed with a valid answer even by a UAC about to
+ * end the dialog (RFC 3261 §13.2.2.4).
+ */
+export function refusingAnswer(offer: string): string {
+  const lines = offer.split(/\r?\n/).filter((l) => l !== '');
+  return lines.map((l) => l.replace(/^m=(\S+) \d+(\/\d+)? /, 'm=$1 0 ')).join('\r\n') + '\r\n';
+}
+
+/**
+ * The Reason of a BYE the SIP server sent on its own (drachtio's `unsolicited`: no ACK for
+ * a 2xx within 64*T1, RFC 3261 §13.3.1.4, and the like), or null for the peer's own BYE.
+ * (src/call/dialog-util.ts has the same test for calls; signaling does not import call.)
+ */
+function serverByeReason(bye: Srf.SrfRequest | undefined): string | null {
+  if (!bye || bye.method !== 'BYE' || (bye as unknown as { source?: string }).source !== 'application') return null;
+  return bye.get('Reason') ?? null;
+}
+
 function cseqNumber(req: Srf.SrfRequest): number {
   return Number(/^\s*(\d+)/.exec(req.get('CSeq') ?? '')?.[1] ?? NaN);
 }
@@ -55,9 +75,28 @@ export class HeaderEditRelay {
     }
   }
 
-  /** What one dialog receives goes to the other; either ending ends both. */
+  /**
+   * What one dialog receives goes to the other; either ending ends both. A BYE the SIP
+   * server sent itself (a peer that never ACKed our 2xx, RFC 3261 §13.3.1.4) ends the other
+   * side with the same Reason; a 2xx of the other side's still waiting for the answer this
+   * side never sent is first ACKed with an answer refusing its offer (§13.2.2.4), which also
+   * lets drachtio-srf take that dialog's next re-INVITE (it holds them until the ACK).
+   */
   private bind(from: Srf.Dialog, to: Srf.Dialog, log: Logger): void {
-    from.on('destroy', () => to.destroy());
+    let unanswered: ThreePccAnswer | null = null;
+    from.on('destroy', (bye?: Srf.SrfRequest) => {
+      if (unanswered) {
+        log.info('the re-INVITE\'s originator left without the answer: the other side\'s offer is refused in its ACK');
+        unanswered.ack(refusingAnswer(unanswered.sdp));
+        unanswered = null;
+      }
+      const reason = serverByeReason(bye);
+      const done = (err: unknown): void => {
+        if (err) log.debug({ err }, 'relayed BYE not sent (the dialog was gone)');
+      };
+      if (reason) to.destroy({ headers: { Reason: reason } }, done);
+      else to.destroy(undefined, done);
+    });
     from.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
       const refused = (err: unknown): void => {
         log.info({ err }, 'relayed re-INVITE refused');
@@ -76,9 +115,11 @@ export class HeaderEditRelay {
           return;
         }
         const seq = cseqNumber(req);
+        unanswered = r;
         const onAck = (ack: Srf.SrfRequest): void => {
           if (cseqNumber(ack) !== seq) return;
           from.off('ack', onAck);
+          unanswered = null;
           r.ack(ack.body ?? '');
         };
         from.on('ack', onAck);
