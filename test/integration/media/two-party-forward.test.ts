@@ -176,7 +176,11 @@ describe('two-party forwarding (real worker, real UDP)', () => {
     await forwarded(engine, parts, 50);
     assert.deepEqual(parts.map(mixedFrames), encoded, 'no Opus frame mixed and encoded while forwarding');
     assertOneStream(b.peer, from, 960, 'b', disturbance(a.peer, sinceMs, clockFrom, room.mixerStats));
+    // Judged frame by frame (the median over 20 ms frames): a pause of the talker on a loaded machine
+    // (silence filled in by Parley's own encoder, then the talker's frames again) disturbs the frames
+    // around it, and a 100 ms window holds five of them.
     const heard = b.peer.decoded(from);
-    assert.ok(medianToneShare(heard, 600, 16000) > 0.8, `b hears a's 600 Hz (${medianToneShare(heard, 600, 16000).toFixed(2)})`);
+    const share = medianToneShare(heard, 600, 16000, 20);
+    assert.ok(share > 0.8, `b hears a's 600 Hz (${share.toFixed(2)} of the median frame)`);
   }));
 });
