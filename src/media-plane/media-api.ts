@@ -77,6 +77,12 @@ export interface ParticipantView {
   readonly jitterStats: JitterStats;
   readonly codec: CodecName;
   readonly inputSsrc: number | null;
+  /** Frames the mixer encoded for this listener (mixed, or transcoded): none while forwarded but `silenceFilled`. */
+  readonly encoded: number;
+  /** Of those, silence sent while forwarding because the other leg paused. */
+  readonly silenceFilled: number;
+  /** Packets of the other leg forwarded to this listener untouched (two-party forwarding). */
+  readonly forwarded: number;
 }
 
 export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
