@@ -1,6 +1,8 @@
 // RFC 3261 §18.4 end to end: the B leg's callee does not exist (a closed UDP port answers with
-// ICMP port unreachable), so the bridge fails at once with 503 and the caller gets the fallback
-// flow within 2 seconds of the B leg's INVITE, not after the ring timeout or timer B.
+// ICMP port unreachable), so the bridge fails with 503 on the transport error and the caller gets
+// the fallback flow: the log shows that the ICMP error failed the INVITE, not the ring timeout
+// (30 s, which would be a 408) or timer B (32 s, a 408 too). No wall-clock limit: how soon that
+// happens is the machine's speed; that it happens before either timer is Parley's.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../helpers/free-port.ts';
@@ -34,7 +36,7 @@ describe('an unreachable callee (closed UDP port)', () => {
     await parley?.stop();
   });
 
-  it('gives the caller the fallback flow within 2 s of the B leg INVITE', async () => {
+  it('gives the caller the fallback flow on the ICMP error, before the ring timeout or timer B', async () => {
     const closed = await freePort();
     let bridgeAt = 0;
     parley.app.calls!.once('callstart', (active) => {
@@ -42,20 +44,28 @@ describe('an unreachable callee (closed UDP port)', () => {
         if (name === 'bridge') bridgeAt = performance.now();
       });
     });
-    const ended = nextCallEnd(parley, 10_000);
+    // Only a guard against a hang: both timers (30 s, 32 s) are further out.
+    const ended = nextCallEnd(parley, 25_000);
     const caller = await startCaller(parley, 'caller-expect-480.xml', `sip:ghost@127.0.0.1:${closed}`);
     const { active, outcome } = await ended;
     const elapsed = performance.now() - bridgeAt;
     assert.ok(bridgeAt > 0, 'the bridge step ran');
     assert.equal(outcome.flow, 'unavailable', 'the fallback flow ran');
-    assert.ok(elapsed < 2000, `fallback ${Math.round(elapsed)} ms after the B leg started`);
     assert.equal(active.session.vars.get('bridgeStatus'), '503');
-    // One line for the B leg, naming its target and outcome.
+    // The mechanism: the kernel's ICMP port unreachable for that port reached the SIP layer,
+    // which answered the INVITE 503 for the transport error (RFC 3261 §8.1.3.1).
+    const target = `127.0.0.1:${closed}`;
+    assert.ok(capture.find(/udp destination unreachable/).some((l) => l.to === target), 'the ICMP error was seen for the callee');
+    const transport = capture.find(/transport error: answered 503/).filter((l) => l.uri === `sip:ghost@${target}`);
+    assert.deepEqual(transport.map((l) => l.method), ['INVITE'], 'the INVITE failed on the transport error');
+    // One line for the B leg, naming its target and outcome: a 503, not the ring timeout's 408.
     const lines = capture.find(/^B leg /);
     assert.equal(lines.length, 1, JSON.stringify(lines));
     assert.equal(lines[0].target, `sip:ghost@127.0.0.1:${closed}`);
     assert.equal(lines[0].status, 503);
+    assert.notEqual(lines[0].reason, 'No Answer', 'not the ring timeout');
     assert.equal(lines[0].msg, 'B leg failed');
+    assert.ok(elapsed < 30_000, `the fallback came ${Math.round(elapsed)} ms after the B leg started: after the ring timeout`);
     sippOk(await caller.done, 'caller');
     await caller.rtp.close();
   });
