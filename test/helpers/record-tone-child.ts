@@ -1,6 +1,9 @@
 // Child process for the kill -9 test: records a steady 440 Hz leg in real time
 // (ticks are due by a monotonic clock, as in the mixer) until it is killed.
-// stdout: JSON lines {event:'started', mix, meta} then {event:'progress', ms} twice a second.
+// stdout: JSON lines {event:'started', mix, meta} then {event:'progress', ms} twice a second
+// (ms: the audio written so far, by the ticks' count). With REPORT_EVERY_TICK=1 in the
+// environment, also {event:'sent', ms} after every pass that wrote ticks (the kill -9 helper's
+// count of what was sent when it stopped the process).
 // With a second argument N, closes the recording after N ms, waits for 'finalized'
 // and exits (a whole recording's life in one process, e.g. under strace).
 import { FRAME_MS } from '../../src/mixer/frames.ts';
@@ -22,9 +25,11 @@ rec.addLeg('a', { uri: 'sip:alice@example.com', callId: 'kill9-call', role: 'cal
 const room = new ToneRoom(16000);
 room.legs.set('a', 440);
 
+const everyTick = process.env.REPORT_EVERY_TICK === '1';
 const t0 = performance.now();
 let written = 0;
 let lastReport = 0;
+let lastSent = 0;
 const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
 const timer = setInterval(() => {
   const due = Math.floor((performance.now() - t0) / FRAME_MS) + 1;
@@ -35,7 +40,10 @@ const timer = setInterval(() => {
   if (written * FRAME_MS - lastReport >= 500) {
     lastReport = written * FRAME_MS;
     say({ event: 'progress', ms: lastReport });
+  } else if (everyTick && written * FRAME_MS > lastSent) {
+    say({ event: 'sent', ms: written * FRAME_MS });
   }
+  lastSent = written * FRAME_MS;
 }, 5);
 say({ event: 'started', dir, files: rec.files });
 if (closeAfterMs !== null) {
