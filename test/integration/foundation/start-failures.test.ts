@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +108,18 @@ describe('parley start: start-up failures say what to do', () => {
     } finally {
       held.close();
     }
+  });
+
+  it('sip.server: remote with no drachtio-server at sip.control: says what to check', async () => {
+    const [sip, control, api] = [await freePort(), await freePort(), await freePort()];
+    const file = writeConfig(sip, control, api);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('sip:\n', 'sip:\n  server: remote\n'));
+    const r = await start(file);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr.trim(),
+      new RegExp(`^parley: cannot start: sip\\.control: no drachtio-server answered at 127\\.0\\.0\\.1:${control} within 10 s: is it running there, is sip\\.control\\.secret its admin secret\\? \\(sip\\.server: embedded`),
+    );
   });
 
   it('a MEDIASOUP_WORKER_BIN that does not exist: says to run scripts/setup.sh or unset it', async () => {
