@@ -93,7 +93,7 @@ export class ControlServer {
     const cmd = msg.tokens[1];
     if (!conn.authenticated) {
       if (cmd === 'authenticate' && this.checkSecret(msg.tokens[2] ?? '')) {
-        conn.authenticated = true;
+        conn.authenticate();
         const hp = this.core.hostports();
         conn.reply(msg.rid, `OK|${hp}|${SERVER_VERSION}|${hp}`);
         this.log.info({ conn: conn.id }, 'control client authenticated');
