@@ -222,7 +222,6 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
     await checkMediaAddresses(c.media);
     this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }));
-    this.log.info({ workers: this.mediaEngine.workerPids.length, pids: this.mediaEngine.workerPids }, 'mediasoup workers started');
     this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });
     this.recordingService = new RecordingService({
       dir: c.recording.dir,

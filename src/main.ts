@@ -2,7 +2,7 @@
 // Resolves with the exit code once the process should end.
 import { Parley } from './app.ts';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
-import { startHints } from './start-hints.ts';
+import { startFailureText, startHints } from './start-hints.ts';
 import { createLogger } from './util/logger.ts';
 
 export async function runServer(argv: string[]): Promise<number> {
@@ -25,6 +25,8 @@ export async function runServer(argv: string[]): Promise<number> {
     app = await Parley.start(config, log);
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
+    // The log line carries the stack; this says, last and plainly, what to do.
+    process.stderr.write(startFailureText(err, file));
     return 1;
   }
   log.info(startHints(app, file), 'Parley is running; Ctrl-C stops it');

@@ -13,6 +13,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Parley } from '../app.ts';
 import type { ApiConfig, ApiToken } from '../config/schema.ts';
+import { listenError } from '../util/listen-error.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
@@ -125,7 +126,7 @@ export class ApiServer {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       server.close();
-      throw err;
+      throw listenError('api', { transport: 'http', host: config.host, port: config.port }, err);
     }
     log.info({ url: server.url }, 'control API listening');
     await webhooks.resumeSpool();
