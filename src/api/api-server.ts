@@ -34,6 +34,7 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { clusterRoutes } from '../cluster/cluster-routes.ts';
 import { webrtcRoutes } from './routes/webrtc.ts';
 import { WebhookSender } from './webhook-sender.ts';
+import { within } from '../util/within.ts';
 
 const EVENTS_PATH = {
   get: {
@@ -214,6 +215,17 @@ export class ApiServer {
   /** Resolves once the webhook spool and dead letter hold on disk everything written so far (after close(): all pending deliveries). */
   settled(): Promise<void> {
     return this.webhooks.settled();
+  }
+
+  /**
+   * A clean stop, before close(): the webhook requests in flight (and those queued
+   * behind them for a free slot) finish, for at most `timeoutMs`; close() would abort
+   * them, and the next start would send again a delivery the receiver had taken.
+   */
+  quiesce(timeoutMs: number): Promise<void> {
+    return within(timeoutMs, async () => {
+      while (!this.closed && this.webhooks.busy()) await new Promise((r) => setTimeout(r, 10));
+    });
   }
 
   /** Synchronous and idempotent: stops webhooks and the hub now; the HTTP server closes in the background. */

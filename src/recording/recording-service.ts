@@ -6,6 +6,7 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import { within } from '../util/within.ts';
 import { recordingIo } from './io/recording-io.ts';
 import type { FinalizeStep } from './finalize-recording.ts';
 import type { PauseMode, RecordingLabels } from './metadata.ts';
@@ -75,6 +76,12 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   private ours: Set<string> | null = new Set();
   /** Closed recorders whose files are not complete yet. */
   private readonly completing = new Set<Promise<unknown>>();
+  /** Closed recorders not finalized yet (their 'finalized' is the API's recording.saved). */
+  private readonly finalizing = new Set<Promise<unknown>>();
+  /** recoverInterrupted() while it runs: a stop waits for it (settled()). */
+  private recovering: Promise<unknown> | null = null;
+  /** finishAll() was called: a recovery stops after the recording it is repairing. */
+  private finishing = false;
   private readonly log: Logger;
   private closed = false;
   private writeErrorCount = 0;
@@ -158,7 +165,13 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * recording.dir (see recover-recordings.ts) and emits 'recovered' for each.
    * Call once at start, after the API listens. Never rejects.
    */
-  async recoverInterrupted(): Promise<RecoveredRecording[]> {
+  recoverInterrupted(): Promise<RecoveredRecording[]> {
+    const p = this.recover();
+    this.recovering = p.finally(() => (this.recovering = null));
+    return p;
+  }
+
+  private async recover(): Promise<RecoveredRecording[]> {
     // Uploads a previous process left pending resume first (they are older).
     await this.options.store?.start().catch((err: unknown) => this.log.error({ err }, 'the upload journal cannot be read'));
     try {
@@ -168,6 +181,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         postProcessor: this.closed ? undefined : this.postProcessor,
         steps: this.finalizeSteps,
         encryption: this.options.encryption,
+        stopped: () => this.finishing || this.closed,
         log: this.log,
       });
       for (const r of found) this.safeEmit('recovered', r);
@@ -180,15 +194,31 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     }
   }
 
-  /** Resolves when every closed recorder's files are complete (the process may then exit), or after `timeoutMs`. */
-  async settled(timeoutMs = 10_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
-    const all = (async (): Promise<void> => {
-      while (this.completing.size > 0) await Promise.all([...this.completing]);
-    })();
-    await Promise.race([all, timeout]);
-    clearTimeout(timer);
+  /**
+   * Resolves when every closed recorder's files are complete and a recovery in
+   * progress is over (the process may then exit), or after `timeoutMs`.
+   */
+  settled(timeoutMs = 10_000): Promise<void> {
+    return within(timeoutMs, async () => {
+      while (this.completing.size > 0 || this.recovering) await Promise.all([...this.completing, this.recovering]);
+    });
+  }
+
+  /**
+   * A clean stop, before close(), while the API still sends events: post-processing
+   * stops (the running ffmpeg is killed, queued jobs dropped: those sidecars say
+   * 'failed'), every open recorder closes, and this resolves once every recording
+   * closed so far is finalized ('finalized' emitted: the API's recording.saved), or
+   * after `timeoutMs` (the next start finalizes what is left). A recovery in progress
+   * stops after the recording it is repairing (the next start does the rest). Never rejects.
+   */
+  finishAll(timeoutMs = 10_000): Promise<void> {
+    this.finishing = true;
+    this.postProcessor.close();
+    for (const r of [...this.recorders.values()]) r.close();
+    return within(timeoutMs, async () => {
+      while (this.finalizing.size > 0 || this.recovering) await Promise.all([...this.finalizing, this.recovering]);
+    });
   }
 
   /** `p` is waited for by settled() (the process may exit after it). */
@@ -219,6 +249,8 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         this.recorders.delete(r.id);
         const p = r.whenClosed.finally(() => this.completing.delete(p));
         this.completing.add(p);
+        const f = r.finalized.finally(() => this.finalizing.delete(f));
+        this.finalizing.add(f);
       },
     });
     this.ours?.add(recorder.id);
@@ -253,3 +285,4 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     this.options.store?.close();
   }
 }
+

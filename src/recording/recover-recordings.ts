@@ -32,6 +32,8 @@ export interface RecoverOptions {
   steps?: readonly FinalizeStep[];
   /** config recording.encryption: encrypted recordings are repaired with their data key (else left alone). */
   encryption?: RecordingEncryption | null;
+  /** True once Parley is stopping: no further recording is started (the next start repairs it). */
+  stopped?: () => boolean;
   log: Logger;
 }
 
@@ -54,6 +56,10 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
   for (const name of sidecars) {
     const id = name.slice(0, -'.json'.length);
     if (o.isOurs(id)) continue;
+    if (o.stopped?.()) {
+      o.log.info({ repaired: out.length }, 'stopping: the recordings not checked yet are left to the next start');
+      break;
+    }
     try {
       const r = await recoverOne(o, id);
       if (r) out.push(r);
