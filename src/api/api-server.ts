@@ -110,6 +110,8 @@ export class ApiServer {
       metrics.handle(e);
       deliver(e);
     });
+    // A recording's finalize mark goes once its recording.saved is in the spool (src/recording/finalize-marks.ts).
+    parley.recordings?.reportedBy(() => webhooks.settled());
     const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
     const cc = config.console;
     const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;

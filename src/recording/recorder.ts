@@ -309,6 +309,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
         save: () => this.saveMeta(),
         onProgress: (p) => this.safeEmit('postProgress', p),
         steps: this.options.finalizeSteps,
+        beforeFinal: async () => this.options.beforeFinal?.(this.id),
         stepFailed: (step, err) => this.log.error({ err, recording: this.id, step }, 'a step after finalization failed'),
       });
     } catch (err) {

@@ -13,6 +13,7 @@ import type { PauseMode, RecordingLabels } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
+import { FinalizeMarks } from './finalize-marks.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 import type { RecordingUploader } from './store/recording-uploader.ts';
 
@@ -82,6 +83,10 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   private recovering: Promise<unknown> | null = null;
   /** finishAll() was called: a recovery stops after the recording it is repairing. */
   private finishing = false;
+  /** Recordings between their final sidecar and their report on disk (finalize-marks.ts). */
+  private readonly marks: FinalizeMarks;
+  /** Resolves once the events emitted so far are durable (the API's webhook spool); set by the API. */
+  private reported: () => Promise<void> = async () => undefined;
   private readonly log: Logger;
   private closed = false;
   private writeErrorCount = 0;
@@ -94,12 +99,28 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
     this.postProcessor = new PostProcessor(this.log);
+    this.marks = new FinalizeMarks(options.dir);
     this.stopWatchingIo = recordingIo().onThreadDeath((err, resent) =>
       this.log.error({ err, resent }, 'the recording I/O thread died: a new one took over its open files and unanswered calls'),
     );
     // Upload after everything else (compliance unshifts its signing step before it).
     if (options.store) this.finalizeSteps.push(options.store.finalizeStep());
     this.refreshFreeSpace();
+  }
+
+  /**
+   * `fn` resolves once the events emitted so far (recording.saved) are on disk: a
+   * recording's finalize mark is removed only then (the control API sets it).
+   */
+  reportedBy(fn: () => Promise<void>): void {
+    this.reported = fn;
+  }
+
+  /** The mark of a finalized recording goes once its report is durable. */
+  private unmark(id: string): Promise<void> {
+    return this.reported()
+      .then(() => this.marks.end(id))
+      .catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not removed: the next start reports the recording again'));
   }
 
   /** The uploader of recording.store (null: none). */
@@ -182,9 +203,11 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         steps: this.finalizeSteps,
         encryption: this.options.encryption,
         stopped: () => this.finishing || this.closed,
+        marks: this.marks,
         log: this.log,
       });
       for (const r of found) this.safeEmit('recovered', r);
+      await Promise.all(found.map((r) => this.unmark(r.id)));
       return found;
     } catch (err) {
       this.log.error({ err }, 'looking for interrupted recordings failed');
@@ -244,12 +267,14 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       stems: o.stems,
       labels: o.labels,
       finalizeSteps: this.finalizeSteps,
+      // A mark that cannot be written (a full disk) does not hold the finalization up.
+      beforeFinal: (id) => this.marks.begin(id).catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not written')),
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => {
         this.recorders.delete(r.id);
         const p = r.whenClosed.finally(() => this.completing.delete(p));
         this.completing.add(p);
-        const f = r.finalized.finally(() => this.finalizing.delete(f));
+        const f = r.finalized.then(() => this.unmark(r.id)).finally(() => this.finalizing.delete(f));
         this.finalizing.add(f);
       },
     });
