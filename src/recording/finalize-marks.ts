@@ -4,13 +4,12 @@
 // next start skipped: never signed, never uploaded, never reported. A mark is an
 // empty file `<recording.dir>/.finalizing/<id>`, written before the final sidecar
 // and removed once the event is on disk; the next start finishes what it names.
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+// The folder is removed whenever it is empty: the recordings folder stays flat.
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { safeName } from './file-names.ts';
 
 export class FinalizeMarks {
   private readonly dir: string;
-  private made = false;
 
   constructor(recordingDir: string) {
     this.dir = join(recordingDir, '.finalizing');
@@ -18,15 +17,21 @@ export class FinalizeMarks {
 
   /** Resolves once the mark is on disk. */
   async begin(id: string): Promise<void> {
-    if (!this.made) {
+    for (let attempt = 1; ; attempt++) {
       await mkdir(this.dir, { recursive: true });
-      this.made = true;
+      try {
+        await writeFile(join(this.dir, id), '');
+        return;
+      } catch (err) {
+        // The folder was removed in between by the end() of another recording.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+      }
     }
-    await writeFile(join(this.dir, safeName(id, 200)), '');
   }
 
   async end(id: string): Promise<void> {
-    await rm(join(this.dir, safeName(id, 200)), { force: true });
+    await rm(join(this.dir, id), { force: true });
+    await rmdir(this.dir).catch(() => undefined); // ENOTEMPTY: other marks still there
   }
 
   /** The recordings marked (none when the folder does not exist). */

@@ -318,6 +318,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     }
     const m = this.metadata;
     this.safeEmit('finalized', m);
+    await this.options.afterFinalized?.(this.id); // its report on disk, its mark gone (never rejects)
     this.resolveFinalized(m);
     // The final sidecar did not reach the disk (a full disk): tried again for a while.
     this.sidecar.retryWhileFailing(() => this.saveMeta(), (err) => this.fail(err));

@@ -269,12 +269,13 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       finalizeSteps: this.finalizeSteps,
       // A mark that cannot be written (a full disk) does not hold the finalization up.
       beforeFinal: (id) => this.marks.begin(id).catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not written')),
+      afterFinalized: (id) => this.unmark(id),
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => {
         this.recorders.delete(r.id);
         const p = r.whenClosed.finally(() => this.completing.delete(p));
         this.completing.add(p);
-        const f = r.finalized.then(() => this.unmark(r.id)).finally(() => this.finalizing.delete(f));
+        const f = r.finalized.finally(() => this.finalizing.delete(f));
         this.finalizing.add(f);
       },
     });
