@@ -304,6 +304,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           retentionDays: c.recording.retention.days,
           siprec: c.siprec,
           externalIp: c.sip.externalIp,
+          sipT1: c.sip.timers.t1,
         },
       },
       this.routing,
@@ -327,7 +328,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       });
       await this.clusterNode.start();
     }
-    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }));
+    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1);
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) =>
       calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy)));

@@ -93,6 +93,8 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   watchMedia(): void;
   applyOffer(offer: string): Promise<string>;
   applyAnswer(answer: string): Promise<void>;
+  /** A full offer on the leg's socket (every codec, telephone-event, the current crypto) for an offerless re-INVITE; the answer goes to applyAnswer(). */
+  makeReoffer(): Promise<string>;
   mute(on?: boolean): void;
   deafen(on?: boolean): void;
   hide(on?: boolean): void;

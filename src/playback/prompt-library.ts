@@ -3,11 +3,13 @@
 // (a FrameSource the mixer pulls, for a room or for one leg). The library owns
 // the players it made, so that close() stops every one of them.
 import { stat } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
 import type { Logger } from '../util/logger.ts';
 import { PromptError } from './errors.ts';
 import { Player, type Clip, type PlayerOptions } from './player.ts';
 import { PromptCache } from './prompt-cache.ts';
-import { resolvePromptPath } from './prompt-path.ts';
+import { PromptDirWatch } from './prompt-dir-watch.ts';
+import { resolvePrompt } from './prompt-path.ts';
 import { renderTone, ToneError, type ToneSpec } from './tones.ts';
 import { downmixToMono, isPlainPcm16, readWav } from './wav-read.ts';
 
@@ -35,7 +37,15 @@ interface CachedClip {
   size: number;
   mtimeMs: number;
   clip: Clip;
+  /** The folders whose changes may change what `path` is (watched: PromptDirWatch). */
+  dirs: string[];
+  /** The watch generation it was last checked under (-1: a folder of it is not watched), and when (performance.now()). */
+  checkedGen: number;
+  checkedAt: number;
 }
+
+/** A clip trusted through the folder watch is still checked on disk this often (a change the watch cannot see: the folder swapped through a symlink above it). */
+const RECHECK_MS = 5000;
 
 /** At most this many samples of decoded prompt files are kept (32 MiB). */
 const CLIP_CACHE_SAMPLES = 16 * 1024 * 1024;
@@ -56,11 +66,16 @@ export class PromptLibrary {
   private readonly clips = new Map<string, CachedClip>();
   /** Samples held by `clips` (bounded by CLIP_CACHE_SAMPLES). */
   private clipSamples = 0;
+  /** The folders of the kept clips: a clip is played again without a stat while nothing changed in them. */
+  private readonly watch: PromptDirWatch;
+  /** Kept clips checked on disk (a stat) before being played again (tests, benches). */
+  clipChecks = 0;
 
   constructor(private readonly options: PromptLibraryOptions) {
     this.log = options.log.child({ component: 'playback' });
     this.voice = options.voice ?? 'en-us';
     this.cache = new PromptCache(options.cacheDir, this.log);
+    this.watch = new PromptDirWatch(this.log);
   }
 
   /** Loads a clip at `sampleRate`. Rejects with a PromptError only. */
@@ -89,9 +104,18 @@ export class PromptLibrary {
     const key = `${sampleRate} ${spec.prompt}`;
     const known = this.clips.get(key);
     if (known) {
+      // Nothing changed in its folders since it was checked (their watch says so: it reads
+      // the kernel's events within a turn or two of the event loop after a change).
+      if (known.checkedGen === this.watch.generation && performance.now() - known.checkedAt < RECHECK_MS) return { ...known.clip, fromCache: true };
+      const gen = this.watchedGeneration(known.dirs);
+      this.clipChecks++;
       const st = await stat(known.path).catch(() => null);
       // The same file as when it was read (a prompt with another extension added since is found once this one changes).
-      if (st && st.ino === known.ino && st.size === known.size && st.mtimeMs === known.mtimeMs) return { ...known.clip, fromCache: true };
+      if (st && st.ino === known.ino && st.size === known.size && st.mtimeMs === known.mtimeMs) {
+        known.checkedGen = gen;
+        known.checkedAt = performance.now();
+        return { ...known.clip, fromCache: true };
+      }
     }
     const loaded = await this.loadPrompt(spec.prompt, sampleRate);
     this.remember(key, loaded);
@@ -117,13 +141,20 @@ export class PromptLibrary {
 
   /** Resolves, reads and decodes a prompt file; with the stat it was read under (for the clip cache). */
   private async loadPrompt(name: string, sampleRate: number): Promise<CachedClip> {
-    const path = await resolvePromptPath(this.options.dir, name);
-    // Taken before the read: a file replaced meanwhile is read again next time.
+    const { path, real, root, realRoot } = await resolvePrompt(this.options.dir, name);
+    const dirs = [...foldersDown(root, dirname(path)), ...foldersDown(realRoot, dirname(real))];
+    // Taken before the stat and the read: a file replaced meanwhile is checked again next time.
+    const gen = this.watchedGeneration(dirs);
     const st = await stat(path).catch((err: unknown) => {
       throw new PromptError('UNREADABLE', `prompt '${name}' cannot be read: ${(err as Error).message}`, name, { cause: err });
     });
     const clip = await this.decodePrompt(name, path, sampleRate);
-    return { path, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, clip };
+    return { path, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, clip, dirs, checkedGen: gen, checkedAt: performance.now() };
+  }
+
+  /** The generation a check made now is valid under: -1 when a folder of `dirs` is not watched (checked at every play). */
+  private watchedGeneration(dirs: readonly string[]): number {
+    return this.watch.watchAll(dirs) ? this.watch.generation : -1;
   }
 
   private async decodePrompt(name: string, path: string, sampleRate: number): Promise<Clip> {
@@ -170,6 +201,7 @@ export class PromptLibrary {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.watch.close();
     for (const p of this.players) p.stop();
     this.players.clear();
   }
@@ -187,4 +219,14 @@ export class PromptLibrary {
       });
     }
   }
+}
+
+/** `root` and every folder below it down to `dir` (folders a symlink in the path may be swapped in). */
+function foldersDown(root: string, dir: string): string[] {
+  const out = [root];
+  const rel = relative(root, dir);
+  if (rel === '') return out;
+  let at = root;
+  for (const part of rel.split(sep)) out.push((at = at + sep + part));
+  return out;
 }

@@ -9,6 +9,11 @@ import { PromptError } from './errors.ts';
 export const PROMPT_EXTENSIONS = ['.wav', '.mp3', '.ogg', '.opus', '.flac'] as const;
 
 export async function resolvePromptPath(dir: string, name: string): Promise<string> {
+  return (await resolvePrompt(dir, name)).path;
+}
+
+/** The prompt's file (`path`, inside the folder), the file it really is (`real`, symlinks followed) and the folder's real path (`realRoot`). */
+export async function resolvePrompt(dir: string, name: string): Promise<{ path: string; real: string; root: string; realRoot: string }> {
   if (typeof name !== 'string' || name.length === 0 || name.length > 512 || name.includes('\0')) {
     throw new PromptError('INVALID_NAME', 'prompt name must be a non-empty string without NUL', String(name));
   }
@@ -34,7 +39,7 @@ export async function resolvePromptPath(dir: string, name: string): Promise<stri
     if (!inside(realRoot, realFile)) {
       throw new PromptError('ESCAPE', `prompt '${name}' resolves outside the prompts folder`, name);
     }
-    return c;
+    return { path: c, real: realFile, root, realRoot };
   }
   throw new PromptError('NOT_FOUND', `prompt '${name}' not found in ${root}`, name);
 }

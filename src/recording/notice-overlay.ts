@@ -81,7 +81,8 @@ export class NoticeOverlay {
    * queues; an empty map when nothing plays (the usual case). Marks first frames.
    */
   take(): ReadonlyMap<string, PcmFrame> {
-    this.frames.clear();
+    // Only when not empty: a Map's clear() makes a new table (an allocation per tick).
+    if (this.frames.size > 0) this.frames.clear();
     if (this.taps.size === 0) return this.frames;
     // forEach with a bound function: no array or iterator made per tick (deleting the tap in it is safe).
     this.taps.forEach(this.takeOne);

@@ -1,9 +1,10 @@
 // A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix,
 // one stem per leg (stems.ts), a stereo WAV (left: the caller leg, right: every other
 // leg) and the JSON sidecar. Each tick goes into them as memory copies
-// (recorder-tick-feed.ts); a timer flushes them with async writes and rewrites the
-// headers (see WavFileWriter), and rewrites the sidecar at most once a second
-// (SidecarWriter: async, atomic). No synchronous file call while recording or closing.
+// (recorder-tick-feed.ts); a timer (shared with other recordings: flush-timers.ts)
+// flushes them with async writes and rewrites the headers (see WavFileWriter), and
+// rewrites the sidecar at most once a second (SidecarWriter: async, atomic). No
+// synchronous file call while recording or closing.
 //
 // Write failures (a full disk): each file reports its outage once ('writeError',
 // also in the sidecar's writeFailures), keeps the audio on disk consistent, and
@@ -29,6 +30,7 @@ import { newMetadata, noteWriteFailure, noteWriteResumed, type LegInfo, type Rec
 export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
+import { flushTimers } from './flush-timers.ts';
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import type { SiprecSidecar } from './siprec-sidecar.ts';
 import { CompanionFiles } from './companion-files.ts';
@@ -64,7 +66,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly feed: RecorderTickFeed;
   private readonly sidecar: SidecarWriter;
   private readonly notices: NoticeOverlay;
-  private flushTimer: NodeJS.Timeout | null;
+  /** Leaves the shared flush timers (flush-timers.ts); null once closed. */
+  private stopFlushing: (() => void) | null;
   private lastMetaWrite = 0;
   private clockMs: number | null = null;
   private closed = false;
@@ -134,12 +137,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       log: this.log,
     });
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
-    // A random phase, so that the flushes of rooms started together do not all land
-    // in the same event-loop turn (and delay one mixer tick by all of them at once).
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = setInterval(() => this.flush(), every);
-      this.flush();
-    }, Math.random() * every);
+    // Every `every` ms, on a timer shared with other recordings (flush-timers.ts).
+    this.stopFlushing = flushTimers().add(every, () => {
+      try {
+        this.flush();
+      } catch (err) {
+        this.fail(err as Error);
+      }
+    });
   }
 
   get isClosed(): boolean {
@@ -269,8 +274,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.pauseMask.closeAt(at);
     this.closed = true;
     this.notices.close();
-    if (this.flushTimer) clearTimeout(this.flushTimer); // clears an interval too
-    this.flushTimer = null;
+    this.stopFlushing?.();
+    this.stopFlushing = null;
     this.stems.endAll(at);
     this.mix.close();
     this.stereo?.close();

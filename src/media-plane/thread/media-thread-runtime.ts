@@ -105,6 +105,12 @@ export class MediaThreadRuntime {
           await leg.applyAnswer(cmd.answer);
           return legInfo(leg);
         });
+      case 'leg.makeReoffer':
+        return this.answer(cmd.req, async () => {
+          const leg = this.leg(cmd.roomId, cmd.legId);
+          await leg.makeReoffer();
+          return legInfo(leg);
+        });
       case 'leg.role': {
         const leg = this.rooms.get(cmd.roomId)?.room.leg(cmd.legId);
         if (!leg || leg.isClosed) return;

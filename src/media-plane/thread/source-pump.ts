@@ -120,7 +120,10 @@ export class SinkDrain {
     if (this.closed) return;
     const { rec, legs, tick } = this;
     while (this.ring.peek(rec)) {
-      legs.clear();
+      // The same legs as the last tick (the usual case) are set over their entries: a
+      // Map's clear() makes a new table, an allocation per tick. Cleared only when a leg
+      // of the last tick is not in this one (then the map holds more keys than were set).
+      let named = 0;
       for (let i = 0; i < rec.count; i++) {
         const slot = rec.slots[i]!;
         const name = this.legOf(slot) ?? this.extra.get(slot);
@@ -129,11 +132,24 @@ export class SinkDrain {
           continue;
         }
         legs.set(name, rec.frames[i]!);
+        named++;
       }
+      if (legs.size !== named) this.nameLegs();
       this.ring.advance();
       tick.timeMs = rec.timeMs;
       tick.mix = rec.mix;
       this.sink.writeTick(tick satisfies MixTick);
+    }
+  }
+
+  /** `legs` holds exactly the named legs of the record peeked. */
+  private nameLegs(): void {
+    const { rec, legs } = this;
+    legs.clear();
+    for (let i = 0; i < rec.count; i++) {
+      const slot = rec.slots[i]!;
+      const name = this.legOf(slot) ?? this.extra.get(slot);
+      if (name !== undefined) legs.set(name, rec.frames[i]!);
     }
   }
 }

@@ -159,8 +159,11 @@ export class TickRing {
     this.copy(p >> 1, rec.buffer(-1, n));
     p += frameBytes;
     rec.count = count;
-    rec.slots.length = count;
-    rec.frames.length = count;
+    // Only when the number of legs changes (setting an array's length is not free).
+    if (rec.slots.length !== count) {
+      rec.slots.length = count;
+      rec.frames.length = count;
+    }
     for (let i = 0; i < count; i++) {
       rec.slots[i] = v.getInt32(p, true);
       const has = v.getInt32(p + 4, true) === 1;
@@ -176,9 +179,10 @@ export class TickRing {
     return true;
   }
 
-  /** Samples from the ring into `out` (set of a view: a native copy; measured 3x faster than a loop, 10x than slice). */
+  /** Samples from the ring into `out`: a loop (a view to set() from was an object per frame for the GC). */
   private copy(from: number, out: Int16Array): void {
-    out.set(this.i16.subarray(from, from + out.length));
+    const src = this.i16;
+    for (let i = 0, n = out.length; i < n; i++) out[i] = src[from + i]!;
   }
 
   /** Consumes the record peek() returned. */

@@ -2,7 +2,7 @@
 // what the player yields is checked as audio against the source.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,15 @@ import { PromptLibrary } from '../../../src/playback/prompt-library.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { bestCorrelation, detectDtmf, envelope, purity, readWavFile, rms } from '../../helpers/audio-analysis.ts';
 import { concatFrames, pullAll } from '../../helpers/pull-frames.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+/** Loads `name` until it is a tone of `hz` (a change on disk is seen once the folder's watch reports it, within a few ms). */
+async function playsTone(lib: PromptLibrary, name: string, hz: number): Promise<Int16Array> {
+  return waitFor(`'${name}' to play ${hz} Hz`, async () => {
+    const c = await lib.load({ prompt: name }, 16000);
+    return purity(c.samples, 16000, hz) > 0.95 ? c.samples : undefined;
+  });
+}
 
 const SPEECH = 'Welcome to Parley. This call may be recorded for quality and training purposes.';
 
@@ -124,14 +133,40 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
     const file = join(prompts, 'swap.wav');
     execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', file, 'synth', '0.5', 'sine', '440']);
     const a = await lib.load({ prompt: 'swap' }, 16000);
+    const checks = lib.clipChecks;
     const b = await lib.load({ prompt: 'swap' }, 16000);
     assert.equal(b.samples, a.samples, 'the clip kept in memory');
+    assert.equal(lib.clipChecks, checks, 'nothing changed in the watched folder: no stat before playing it again');
     assert.ok(purity(a.samples, 16000, 440) > 0.95);
+    // Rewritten in place: the new file is played.
     execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', file, 'synth', '0.5', 'sine', '880']);
-    const c = await lib.load({ prompt: 'swap' }, 16000);
-    assert.ok(purity(c.samples, 16000, 880) > 0.95, 'the new file is played');
+    await playsTone(lib, 'swap', 880);
+    // Replaced by a rename over it (how deployments swap files atomically).
+    execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', join(prompts, 'swap.tmp.wav'), 'synth', '0.5', 'sine', '660']);
+    renameSync(join(prompts, 'swap.tmp.wav'), file);
+    await playsTone(lib, 'swap', 660);
     rmSync(file);
-    await assert.rejects(lib.load({ prompt: 'swap' }, 16000), (e: unknown) => e instanceof PromptError && e.code === 'NOT_FOUND');
+    const gone = await waitFor('the removed prompt to fail', () => lib.load({ prompt: 'swap' }, 16000).then(() => undefined, (e: unknown) => e));
+    assert.ok(gone instanceof PromptError && gone.code === 'NOT_FOUND');
+  });
+
+  it('a prompt in a symlinked subfolder: repointing the link plays the other set', async () => {
+    for (const [set, hz] of [['set-a', 500], ['set-b', 1000]] as const) {
+      mkdirSync(join(prompts, set));
+      execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', join(prompts, set, 'hello.wav'), 'synth', '0.5', 'sine', String(hz)]);
+    }
+    symlinkSync('set-a', join(prompts, 'lang'));
+    const a = await lib.load({ prompt: 'lang/hello' }, 16000);
+    assert.ok(purity(a.samples, 16000, 500) > 0.95);
+    const checks = lib.clipChecks;
+    assert.equal((await lib.load({ prompt: 'lang/hello' }, 16000)).samples, a.samples);
+    assert.equal(lib.clipChecks, checks, 'no stat while nothing changed');
+    symlinkSync('set-b', join(prompts, 'lang.new'));
+    renameSync(join(prompts, 'lang.new'), join(prompts, 'lang'));
+    await playsTone(lib, 'lang/hello', 1000);
+    // A change in the target folder itself (reached through the link) is seen too.
+    execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', join(prompts, 'set-b', 'hello.wav'), 'synth', '0.5', 'sine', '1500']);
+    await playsTone(lib, 'lang/hello', 1500);
   });
 
   it('a corrupt file fails its play (UNREADABLE or TRANSCODE), and concurrent first plays share one transcode', async () => {

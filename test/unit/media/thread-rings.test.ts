@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FrameRing } from '../../../src/media-plane/thread/frame-ring.ts';
 import { TickRecord, TickRing } from '../../../src/media-plane/thread/tick-ring.ts';
+import { RingPool } from '../../../src/media-plane/thread/ring-pool.ts';
+import { SinkDrain } from '../../../src/media-plane/thread/source-pump.ts';
+import type { MixTick } from '../../../src/mixer/frames.ts';
 import { Player, type PlayerResult } from '../../../src/playback/player.ts';
 
 const frame = (n: number, v: number): Int16Array => new Int16Array(n).fill(v);
@@ -73,6 +76,38 @@ describe('TickRing', () => {
       r.advance();
     }
     assert.equal(r.peek(rec), false);
+  });
+});
+
+describe('SinkDrain', () => {
+  it('hands the sink each tick with exactly the legs it carries, as the legs come, go and swap', () => {
+    const names = new Map([[0, 'a'], [1, 'b'], [2, 'c']]);
+    const got: { t: number; legs: [string, number | null][] }[] = [];
+    const sink = {
+      writeTick(tick: MixTick): void {
+        got.push({ t: tick.timeMs, legs: [...tick.legs].map(([id, f]) => [id, f ? f[0]! : null] as [string, number | null]).sort() });
+      },
+    };
+    const drain = new SinkDrain(1, sink, 8000, 64 * 1024, (slot) => names.get(slot), new RingPool());
+    const w = new TickRing(drain.ring.buffer);
+    const n = 160;
+    const ticks: number[][] = [[0, 1], [0, 1], [0], [0, 2], [2, 0], [1, 2], [], [0, 1, 2], [0, 1, 2], [3, 0]];
+    ticks.forEach((slots, i) => {
+      const frames = slots.map((s) => (s === 1 && i === 1 ? null : frame(n, 10 * i + s)));
+      assert.ok(w.write(20 * i, frame(n, i), slots.length, Int32Array.from(slots), frames));
+    });
+    // Slot 3 is not announced: its record waits (the announcement is on its way)...
+    drain.drain(false);
+    assert.equal(got.length, ticks.length - 1);
+    const expect = ticks.slice(0, -1).map((slots, i) => ({
+      t: 20 * i,
+      legs: slots.map((s) => [names.get(s)!, s === 1 && i === 1 ? null : 10 * i + s] as [string, number | null]).sort(),
+    }));
+    assert.deepEqual(got, expect);
+    // ...and on the last drain that leg's frame is left out.
+    drain.drain(true);
+    assert.deepEqual(got.at(-1), { t: 180, legs: [['a', 90]] });
+    drain.close();
   });
 });
 
