@@ -289,8 +289,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Never rejects: a failure (e.g. a file hashed away by someone) is logged and put in `errors`. */
   private async complete(): Promise<void> {
     await Promise.all([this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.stems.closed.written]);
-    // The sidecar says what is on disk, not what was meant to be.
-    // The writers hashed their files as they closed them: finalization need not read them again.
+    // The sidecar says what is on disk, not what was meant to be; the writers hashed their files as they closed them.
     const hashes = new Map<string, string>();
     settleEntry(this.meta.mix, this.mix, hashes);
     if (this.meta.stereo && this.stereo) settleEntry(this.meta.stereo, this.stereo, hashes);
