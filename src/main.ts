@@ -20,6 +20,15 @@ export async function runServer(argv: string[]): Promise<number> {
   const pretty = argv.includes('--pretty') || config.log.pretty;
   const log = createLogger({ level: config.log.level, pretty });
   log.info({ config: file }, 'starting Parley');
+  // A signal during start-up (Node's default would end the process then and there, in the
+  // middle of repairing recordings, say) is kept: the stop begins once everything is up.
+  let early: NodeJS.Signals | null = null;
+  const onEarly = (signal: NodeJS.Signals): void => {
+    if (early === null) log.info({ signal }, 'stop requested during start-up: stopping once started');
+    early ??= signal;
+  };
+  process.on('SIGINT', onEarly);
+  process.on('SIGTERM', onEarly);
   let app: Parley;
   try {
     app = await Parley.start(config, log);
@@ -28,6 +37,9 @@ export async function runServer(argv: string[]): Promise<number> {
     // The log line carries the stack; this says, last and plainly, what to do.
     process.stderr.write(startFailureText(err, file));
     return 1;
+  } finally {
+    process.off('SIGINT', onEarly);
+    process.off('SIGTERM', onEarly);
   }
   log.info(startHints(app, file), 'Parley is running; Ctrl-C stops it');
   return new Promise<number>((resolve) => {
@@ -58,5 +70,6 @@ export async function runServer(argv: string[]): Promise<number> {
       if (!stopping) stop('SIGTERM');
     });
     process.on('SIGHUP', reload);
+    if (early !== null) stop(early);
   });
 }
