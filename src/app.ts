@@ -253,6 +253,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.recordingService = new RecordingService({
       dir: c.recording.dir,
       postProcess: c.recording.postProcess,
+      postProcessReadRate: c.recording.postProcessReadRate,
       flushIntervalMs: c.recording.flushIntervalMs,
       pauseMode: c.recording.pauseMode,
       onWriteError: c.recording.onWriteError,

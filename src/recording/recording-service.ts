@@ -8,8 +8,8 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { within } from '../util/within.ts';
 import { recordingIo } from './io/recording-io.ts';
-import type { FinalizeStep } from './finalize-recording.ts';
-import type { PauseMode, RecordingLabels } from './metadata.ts';
+import { postProcessingUnfinished, type FinalizeStep } from './finalize-recording.ts';
+import type { PauseMode, RecordingLabels, RecordingMetadata } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
@@ -22,6 +22,8 @@ export interface RecordingServiceOptions {
   dir: string;
   /** config recording.postProcess */
   postProcess: 'none' | 'ogg' | 'mp3';
+  /** config recording.postProcessReadRate (0: as fast as ffmpeg can). */
+  postProcessReadRate?: number;
   /** config recording.flushIntervalMs */
   flushIntervalMs?: number;
   /** config recording.pauseMode */
@@ -98,7 +100,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   constructor(private readonly options: RecordingServiceOptions) {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
-    this.postProcessor = new PostProcessor(this.log);
+    this.postProcessor = new PostProcessor(this.log, options.postProcessReadRate ?? 0);
     this.marks = new FinalizeMarks(options.dir);
     this.stopWatchingIo = recordingIo().onThreadDeath((err, resent) =>
       this.log.error({ err, resent }, 'the recording I/O thread died: a new one took over its open files and unanswered calls'),
@@ -116,8 +118,15 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     this.reported = fn;
   }
 
-  /** The mark of a finalized recording goes once its report is durable. */
-  private unmark(id: string): Promise<void> {
+  /**
+   * The mark of a finalized recording goes once its report is durable; one whose
+   * post-processing a stop cut short keeps it: the next start resumes the encoding.
+   */
+  private unmark(id: string, meta: RecordingMetadata): Promise<void> {
+    if (postProcessingUnfinished(meta)) {
+      this.log.info({ recording: id }, 'post-processing interrupted by the stop: the next start resumes it');
+      return Promise.resolve();
+    }
     return this.reported()
       .then(() => this.marks.end(id))
       .catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not removed: the next start reports the recording again'));
@@ -207,7 +216,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         log: this.log,
       });
       for (const r of found) this.safeEmit('recovered', r);
-      await Promise.all(found.map((r) => this.unmark(r.id)));
+      await Promise.all(found.map((r) => this.unmark(r.id, r.meta)));
       return found;
     } catch (err) {
       this.log.error({ err }, 'looking for interrupted recordings failed');
@@ -229,8 +238,8 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
 
   /**
    * A clean stop, before close(), while the API still sends events: post-processing
-   * stops (the running ffmpeg is killed, queued jobs dropped: those sidecars say
-   * 'failed'), every open recorder closes, and this resolves once every recording
+   * stops (the running ffmpeg is killed, queued jobs dropped: those sidecars stay
+   * 'pending' and keep their finalize mark: the next start resumes them), every open recorder closes, and this resolves once every recording
    * closed so far is finalized ('finalized' emitted: the API's recording.saved), or
    * after `timeoutMs` (the next start finalizes what is left). A recovery in progress
    * stops after the recording it is repairing (the next start does the rest). Never rejects.
@@ -253,7 +262,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   /** Starts a recording; hand the Recorder to the room's mixer as a TickSink. */
   createRecorder(o: StartRecordingOptions): Recorder {
     if (this.closed) throw new Error('recording service is closed');
-    const recorder = new Recorder({
+    const recorder: Recorder = new Recorder({
       dir: this.options.dir,
       roomId: o.roomId,
       sampleRate: o.sampleRate,
@@ -269,7 +278,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       finalizeSteps: this.finalizeSteps,
       // A mark that cannot be written (a full disk) does not hold the finalization up.
       beforeFinal: (id) => this.marks.begin(id).catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not written')),
-      afterFinalized: (id) => this.unmark(id),
+      afterFinalized: (id): Promise<void> => this.unmark(id, recorder.metadata),
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => {
         this.recorders.delete(r.id);
@@ -299,7 +308,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * Closes every open recorder (their files complete in the background: await
    * `settled()` before the process exits), then
    * stops post-processing: the running ffmpeg is killed and queued jobs are
-   * dropped (their sidecars say postProcessing 'failed'). Idempotent.
+   * dropped (their sidecars stay postProcessing 'pending': resumed at the next start). Idempotent.
    */
   close(): void {
     if (this.closed) return;

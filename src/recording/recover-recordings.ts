@@ -6,7 +6,7 @@
 // sidecar writes are removed (the sidecar itself is always the last complete one).
 // All file I/O is asynchronous: this runs while calls may already be up.
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { finalizeRecording, runFinalizeSteps, type FinalizeStep } from './finalize-recording.ts';
+import { finalizeRecording, postProcessFiles, postProcessingUnfinished, runFinalizeSteps, type FinalizeStep } from './finalize-recording.ts';
 import type { FinalizeMarks } from './finalize-marks.ts';
 import { pathInside } from './file-names.ts';
 import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
@@ -151,10 +151,28 @@ async function recoverOne(o: RecoverOptions, id: string, marked: boolean): Promi
  * keys) and it is reported; a receiver may get its recording.saved a second time.
  */
 async function finishSteps(o: RecoverOptions, id: string, meta: RecordingMetadata): Promise<RecoveredRecording> {
+  if (postProcessingUnfinished(meta) && o.postProcessor) await resumePostProcessing(o, id, meta, o.postProcessor);
   await runFinalizeSteps({ id, meta, pathOf: (f) => pathInside(o.dir, f), recovered: true }, o.steps, (step, err) =>
     o.log.error({ err, recording: id, step }, 'a step after finalization failed'));
   o.log.info({ recording: id }, 'a recording finalized just before the process stopped: its steps done again and reported');
   return { id, meta, files: filesOf(id, meta) };
+}
+
+/**
+ * Post-processing a stop or a kill cut short (its mark kept it): the files not encoded
+ * yet go through the shared queue again (a `.part` left is replaced), the sidecar ends
+ * 'done' with the outputs; the steps after it (signing, upload) then run on that sidecar.
+ */
+async function resumePostProcessing(o: RecoverOptions, id: string, meta: RecordingMetadata, pp: PostProcessor): Promise<void> {
+  const sidecar = new SidecarWriter(pathInside(o.dir, `${id}.json`), { error: (err) => o.log.error({ err, recording: id }, 'sidecar write failed') });
+  const save = async (): Promise<void> => {
+    meta.updatedAt = new Date().toISOString();
+    await sidecar.write(meta);
+  };
+  const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...meta.legs.flatMap((l) => l.stems)];
+  o.log.info({ recording: id, format: meta.postProcessing.format }, 'resuming post-processing interrupted by the last stop');
+  await postProcessFiles({ meta, files, pathOf: (f) => pathInside(o.dir, f), save, onProgress: () => undefined }, pp);
+  await save();
 }
 
 function filesOf(id: string, meta: RecordingMetadata): string[] {
