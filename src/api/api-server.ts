@@ -13,6 +13,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Parley } from '../app.ts';
 import type { ApiConfig, ApiToken } from '../config/schema.ts';
+import { listenError } from '../util/listen-error.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
@@ -34,6 +35,7 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { clusterRoutes } from '../cluster/cluster-routes.ts';
 import { webrtcRoutes } from './routes/webrtc.ts';
 import { WebhookSender } from './webhook-sender.ts';
+import { within } from '../util/within.ts';
 
 const EVENTS_PATH = {
   get: {
@@ -109,29 +111,45 @@ export class ApiServer {
       metrics.handle(e);
       deliver(e);
     });
+    // A recording's finalize mark goes once its recording.saved is in the spool (src/recording/finalize-marks.ts).
+    parley.recordings?.reportedBy(() => webhooks.settled());
     const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
     const cc = config.console;
     const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
     const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
     if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
-    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens);
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens, config.requestTimeoutMs);
     const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth);
+    // Each connection holds a descriptor, which RTP sockets and recordings need too: past
+    // api.maxConnections Node closes a new one at once (a flood of connections, each within
+    // api.requestTimeoutMs, could otherwise take them all).
+    app.server.maxConnections = config.maxConnections;
+    app.server.on('drop', (d?: { remoteAddress?: string }) => server.dropped(d?.remoteAddress ?? null, config.maxConnections));
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       server.close();
-      throw err;
+      throw listenError('api', { transport: 'http', host: config.host, port: config.port }, err);
     }
     log.info({ url: server.url }, 'control API listening');
     await webhooks.resumeSpool();
     return server;
   }
 
-  /** `tokens`: a bare string is the one token named `default`. */
-  static async build(ctx: ApiContext, tokens: string | readonly ApiToken[]): Promise<FastifyInstance> {
+  /**
+   * `tokens`: a bare string is the one token named `default`. `requestTimeoutMs`: a request
+   * (headers and body) not whole by then gets 408 and its connection is closed, whoever sent
+   * it: without it a client trickling a body (slowloris, no token needed: the 401 is sent
+   * before the body is read) held its descriptor for ever, and descriptors are what RTP
+   * sockets and recordings need too.
+   */
+  static async build(ctx: ApiContext, tokens: string | readonly ApiToken[], requestTimeoutMs = 30_000): Promise<FastifyInstance> {
     const app = Fastify({
       logger: false,
       bodyLimit: 64 * 1024,
+      requestTimeout: requestTimeoutMs,
+      // Node checks the deadlines every connectionsCheckingInterval (30 s by default): often enough to keep them.
+      http: { headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
       ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
     });
     await app.register(fastifySwagger, {
@@ -211,9 +229,30 @@ export class ApiServer {
     return a && typeof a === 'object' ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
   }
 
+  private lastDropLogMs = -Infinity;
+
+  /** A connection refused past api.maxConnections: logged at most every 5 s. */
+  dropped(from: string | null, max: number): void {
+    const now = performance.now();
+    if (now - this.lastDropLogMs < 5000) return;
+    this.lastDropLogMs = now;
+    this.log.warn({ from, maxConnections: max }, 'api.maxConnections reached: connection refused');
+  }
+
   /** Resolves once the webhook spool and dead letter hold on disk everything written so far (after close(): all pending deliveries). */
   settled(): Promise<void> {
     return this.webhooks.settled();
+  }
+
+  /**
+   * A clean stop, before close(): the webhook requests in flight (and those queued
+   * behind them for a free slot) finish, for at most `timeoutMs`; close() would abort
+   * them, and the next start would send again a delivery the receiver had taken.
+   */
+  quiesce(timeoutMs: number): Promise<void> {
+    return within(timeoutMs, async () => {
+      while (!this.closed && this.webhooks.busy()) await new Promise((r) => setTimeout(r, 10));
+    });
   }
 
   /** Synchronous and idempotent: stops webhooks and the hub now; the HTTP server closes in the background. */

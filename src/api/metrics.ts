@@ -176,6 +176,21 @@ export class Metrics {
         this.set((await rooms()).filter((r) => r.forwardStats.mode === 'forward').length);
       },
     });
+    this.roomGauge('parley_room_forwarded_packets', 'RTP packets forwarded leg to leg in a two-party room (both directions), per room', (r) => r.forwardStats.forwarded);
+    new Gauge({
+      name: 'parley_room_mode_switches',
+      help: 'Switches of a two-party room between forwarding and mixing (a prompt, a third leg, a role change), per room, by the mode switched to (forward, mixed)',
+      labelNames: ['room', 'to'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await rooms()) {
+          this.set({ room: r.id, to: 'forward' }, r.forwardStats.toForward);
+          this.set({ room: r.id, to: 'mixed' }, r.forwardStats.toMixed);
+        }
+      },
+    });
+    this.legGauge('parley_leg_encoded_frames', 'Frames the mixer encoded for a leg (mixed or transcoded; a forwarded leg gets none but silence while the other pauses)', (_j, l) => l.mixerParticipant?.encoded ?? null);
     new Gauge({
       name: 'parley_rtp_ports_in_use',
       help: 'RTP port pairs held by legs',

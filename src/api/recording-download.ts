@@ -4,7 +4,7 @@
 // file is decrypted on the way (chunk by chunk) into a WAV. Errors that happen
 // before the first byte are precise ApiErrors: a wrong master key, a missing key
 // file, a file that is neither here nor in the bucket.
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { decryptedWav, type ByteSource } from '../recording/encryption/decrypt-reader.ts';
 import { EncryptedFileError } from '../recording/encryption/chunk-format.ts';
 import { KeyUnwrapError } from '../recording/encryption/key-file.ts';
@@ -81,9 +81,20 @@ export async function openDownload(recs: RecordingService | null, dir: string, i
   }
 }
 
-/** The stream, with the local descriptor closed when it ends or fails. */
+/**
+ * The stream, with the local descriptor closed when it ends, fails or is destroyed (the
+ * client went away). 'close' alone is not enough: a FileHandle's read stream made with
+ * autoClose false is not destroyed at its end, so it never emits 'close', and every
+ * download used to leave its descriptor open until the garbage collector found it.
+ */
 async function streamClosing(src: { close?: () => Promise<void> }, s: Readable | Promise<Readable>): Promise<Readable> {
   const stream = await s;
-  if (src.close) stream.once('close', () => void src.close!().catch(() => undefined));
+  if (src.close) {
+    const close = src.close;
+    const cleanup = finished(stream, () => {
+      cleanup();
+      close().catch(() => undefined);
+    });
+  }
   return stream;
 }

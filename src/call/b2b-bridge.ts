@@ -8,7 +8,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
-import { answerReoffers, applyLaterAnswer, destroyDialog, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, applyLaterAnswer, destroyDialog, sameSession, serverByeReason, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -127,7 +127,7 @@ export class B2bBridge {
       leg.close();
       return { kind: 'failed', status: 488, reason: 'Not Acceptable Here' };
     }
-    answerReoffers(uac, leg, this.log, (why) => call.endForCause(UNUSABLE_ANSWER_REASON, why));
+    answerReoffers(uac, leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => call.endForCause(reason, why) });
     call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
       uri: target,
       identity: 'normal',
@@ -146,11 +146,14 @@ export class B2bBridge {
     const call = this.call;
     const ended = new Promise<'caller' | 'callee'>((resolve) => {
       let over = false;
-      uac.on('destroy', () => {
+      uac.on('destroy', (bye?: Srf.SrfRequest) => {
         if (over) return;
         over = true;
         leg.close();
-        call.hangup();
+        // The SIP server ended the callee's dialog itself (the callee never ACKed a 2xx, …): the caller hears why.
+        const reason = serverByeReason(bye);
+        if (reason) call.endForCause(reason, `the callee's dialog was ended by the SIP server (${reason})`);
+        else call.hangup();
         resolve('callee');
       });
       call.once('ended', () => {

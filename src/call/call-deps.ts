@@ -23,6 +23,8 @@ export interface CallSettings {
   retentionDays?: number | null;
   /** sip.externalIp: the address our own Contacts name instead of the one a request arrived on. */
   externalIp?: string | null;
+  /** sip.timers.t1 (ms): how long an offerless re-INVITE's 200 waits for its ACK, 68*T1 (default 500). */
+  sipT1?: number;
   /** The `siprec` section (absent: its defaults). */
   siprec?: SiprecConfig;
 }

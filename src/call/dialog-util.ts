@@ -17,6 +17,31 @@ export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<
   }
 }
 
+/**
+ * The Reason of a BYE the SIP server sent on its own and reported with a dialog's
+ * 'destroy' (drachtio's `unsolicited`: no ACK for a 2xx within 64*T1, RFC 3261
+ * §13.3.1.4; a session timer that expired; a CANCEL after the 200), or null for a
+ * BYE from the peer. The call's other legs are ended with the same Reason.
+ */
+export function serverByeReason(bye: Srf.SrfRequest | undefined): string | null {
+  if (!bye || bye.method !== 'BYE' || (bye as unknown as { source?: string }).source !== 'application') return null;
+  return bye.get('Reason') ?? null;
+}
+
+/** Why a dialog whose peer never ACKed a 2xx ends (the words of drachtio-server's and the embedded server's timer H BYE). */
+export const ACK_TIMEOUT_REASON = 'SIP ;cause=200 ;text="ACK timeout"';
+
+/**
+ * How long Parley waits for the ACK of its 200 to an offerless re-INVITE before it ends
+ * the dialog itself: timer H (64*T1, RFC 3261 §13.3.1.4) and a little more, so that a SIP
+ * server running timer H on a re-INVITE's 2xx (the embedded one) acts first. A real
+ * drachtio-server runs it on the first INVITE's 2xx only: without this, a peer that never
+ * sent the ACK left the call waiting for its answer for good.
+ */
+export function ackWaitMs(t1: number): number {
+  return 68 * t1;
+}
+
 /** Why Parley ends a call whose peer's answer in an ACK cannot be used (RFC 3326). */
 export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"';
 
@@ -26,11 +51,14 @@ export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"'
  * reflects this offer, never our original SDP (drachtio-srf's default without a
  * 'modify' or 'update' listener). An offer that cannot be taken gets 488 and the
  * leg stays as it was. An UPDATE without a body (a session refresh) gets a bare 200.
- * An offerless re-INVITE (RFC 3261 §14.2, 3pcc transfers) gets our current SDP as
- * the offer in the 200, and the answer in its ACK is applied (a peer that moved
- * is followed); an ACK without a usable answer calls `onUnusableAnswer`.
+ * An offerless re-INVITE (RFC 3261 §14.2, 3pcc transfers) gets a full offer in the
+ * 200 (RFC 3264 §8, RFC 6337 §5.3: every codec the room takes, telephone-event, the
+ * current crypto), and the answer in its ACK is applied (a peer that moved is
+ * followed, another codec is switched to); an ACK without a usable answer, or no ACK
+ * within `ackWaitMs` (see ackWaitMs()), calls `onEnd` with the Reason for every BYE
+ * (without `onEnd` the dialog gets its BYE and the leg is closed).
  */
-export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, onUnusableAnswer?: (why: string) => void): void {
+export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void }): void {
   dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const body = req.body ?? '';
     if (body.trim() === '' || leg.isClosed) {
@@ -48,23 +76,24 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
         res.send(488);
       });
   });
-  const unusable = (why: string): void => {
-    log.warn({ why }, 'no usable answer in the ACK to an offerless re-INVITE; ending the dialog');
-    if (onUnusableAnswer) onUnusableAnswer(why);
+  const unusable = (reason: string, why: string): void => {
+    log.warn({ why }, 'no usable answer to our offer in an offerless re-INVITE\'s 200; ending the dialog');
+    if (opts.onEnd) opts.onEnd(reason, why);
     else {
-      destroyDialog(dialog, log, { Reason: UNUSABLE_ANSWER_REASON });
+      destroyDialog(dialog, log, { Reason: reason });
       leg.close();
     }
   };
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const body = req.body ?? '';
-    // An offerless re-INVITE (RFC 3261 §14.2): our current SDP is the offer in the 200.
+    // An offerless re-INVITE (RFC 3261 §14.2): a full offer in the 200, not just the codec
+    // in use, so that a new peer behind a PBX's transfer may choose another (RFC 6337 §5.3).
     const offerless = body.trim() === '';
-    const answering = offerless || leg.isClosed ? Promise.resolve(leg.localSdp) : leg.applyOffer(body);
+    const answering = leg.isClosed ? Promise.resolve(leg.localSdp) : offerless ? leg.makeReoffer() : leg.applyOffer(body);
     answering
       .then((sdp) => {
         dialog.local.sdp = sdp;
-        if (offerless && !leg.isClosed) awaitAnswerInAck(dialog, leg, cseqNumber(req), log, unusable);
+        if (offerless && !leg.isClosed) awaitAnswerInAck(dialog, leg, cseqNumber(req), log, unusable, opts.ackWaitMs);
         res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
       })
       .catch((err: unknown) => {
@@ -120,29 +149,48 @@ export function sameSession(a: string, b: string): boolean {
 
 /**
  * The ACK of an offerless re-INVITE carries the peer's answer to our offer (RFC 3261
- * §13.2.1, §14): the leg takes it. It answers what we offered, so it keeps our
- * socket's family (another one would need a new port the peer was never told).
+ * §13.2.1, §14): the leg takes it as the answer to its re-offer (the codec it chose,
+ * the address, the crypto). It answers what we offered, so it keeps our socket's family
+ * (another one would need a new port the peer was never told).
  * The dialog's own ACKs are told apart by CSeq (a late ACK of the first 200 is not it).
+ * No ACK within `waitMs` ends the dialog (RFC 3261 §13.3.1.4); the timer goes with the
+ * ACK, the dialog or the leg, whichever ends first.
  */
-function awaitAnswerInAck(dialog: Srf.Dialog, leg: MediaLeg, seq: number, log: Logger, unusable: (why: string) => void): void {
+function awaitAnswerInAck(dialog: Srf.Dialog, leg: MediaLeg, seq: number, log: Logger, unusable: (reason: string, why: string) => void, waitMs: number): void {
+  let timer: NodeJS.Timeout | null = null;
+  const stop = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    dialog.off('ack', onAck);
+    dialog.off('destroy', stop);
+    leg.off('close', stop);
+  };
   const onAck = (ack: Srf.SrfRequest): void => {
     if (cseqNumber(ack) !== seq) return;
-    dialog.off('ack', onAck);
+    stop();
     if (leg.isClosed) return;
     const body = ack.body ?? '';
     if (body.trim() === '') {
-      unusable('no SDP answer in the ACK to an offerless re-INVITE');
+      unusable(UNUSABLE_ANSWER_REASON, 'no SDP answer in the ACK to an offerless re-INVITE');
       return;
     }
-    applyLaterAnswer(leg, body)
-      .then(() => log.info('the peer answered our offer in the ACK of its offerless re-INVITE'))
+    leg
+      .applyAnswer(body)
+      .then(() => log.info({ codec: leg.media?.codec }, 'the peer answered our offer in the ACK of its offerless re-INVITE'))
       .catch((err: unknown) => {
         if (leg.isClosed) return;
         log.warn({ err }, 'answer in the ACK refused');
-        unusable('the answer in the ACK cannot be used');
+        unusable(UNUSABLE_ANSWER_REASON, 'the answer in the ACK cannot be used');
       });
   };
+  timer = setTimeout(() => {
+    stop();
+    if (leg.isClosed || (dialog as { connected?: boolean }).connected === false) return;
+    unusable(ACK_TIMEOUT_REASON, `no ACK for the 200 to an offerless re-INVITE within ${waitMs} ms`);
+  }, waitMs);
   dialog.on('ack', onAck);
+  dialog.once('destroy', stop);
+  leg.once('close', stop);
 }
 
 /** Where an incoming call's INVITE stands: the shape SipCall and SiprecCall share for the guard and hang-ups. */

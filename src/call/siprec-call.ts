@@ -316,8 +316,11 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       return;
     }
     const n = ++this.metadataCount;
+    const kept = this.view.keepsMoreVersions;
     const problem = this.view.addMetadata(body.metadata, method, this.metadataFileName(n));
     if (problem) this.log.warn({ problem, method }, 'siprec: metadata problem; recording anyway');
+    // Past the versions the sidecar lists, a file would be in the folder unlisted (unhashed, unsigned, never removed).
+    if (!kept) return;
     if (this.recording) this.saveMetadataFile(body.metadata, n);
     else this.pendingMetadata.push({ xml: body.metadata, file: n });
   }

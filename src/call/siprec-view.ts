@@ -22,6 +22,19 @@ export interface StreamSlot {
 }
 
 const MAX_VERSIONS = 200;
+/**
+ * Metadata stream ids remembered, the newest kept: in the session, and per participant.
+ * Without a bound an SRC that names its streams anew in every update grew both without
+ * end, and with them the work of every refresh (each stream looked up in all of them).
+ */
+const MAX_STREAM_IDS = 1024;
+
+/** Puts `key` last in `map` (the newest), dropping the oldest past MAX_STREAM_IDS. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_STREAM_IDS) map.delete(map.keys().next().value!);
+}
 
 export class SiprecView {
   private readonly participants: ParticipantState[] = [];
@@ -35,6 +48,8 @@ export class SiprecView {
   private groupId: string | null = null;
   private dialect: string | null = null;
   private readonly sipSessionIds: string[] = [];
+  /** A version came past MAX_VERSIONS (noted once). */
+  private versionsCapped = false;
   linked: string[] = [];
 
   constructor(
@@ -61,10 +76,21 @@ export class SiprecView {
     }
     if (this.versions.length < MAX_VERSIONS) {
       this.versions.push({ file: fileName, at, method, bytes: Buffer.byteLength(xml), problem, dialect: doc?.dialect ?? null, dataMode: doc?.dataMode ?? null });
+    } else if (!this.versionsCapped) {
+      this.versionsCapped = true;
+      this.note(`more than ${MAX_VERSIONS} metadata versions: the later ones are merged but not kept as files`);
     }
     if (problem) this.note(problem);
     if (doc) this.merge(doc, at);
     return problem;
+  }
+
+  /**
+   * Whether the next version is listed (and so may be kept as a file): a file the sidecar
+   * does not list would be neither hashed nor signed, served nor removed with the recording.
+   */
+  get keepsMoreVersions(): boolean {
+    return this.versions.length < MAX_VERSIONS;
   }
 
   /** A request changed the session. */
@@ -90,7 +116,7 @@ export class SiprecView {
     this.sessionId = doc.sessionId ?? this.sessionId;
     this.groupId = doc.groupId ?? this.groupId;
     for (const id of doc.sipSessionIds) if (!this.sipSessionIds.includes(id) && this.sipSessionIds.length < 20) this.sipSessionIds.push(id);
-    for (const s of doc.streams) if (s.id) this.streamLabels.set(s.id, s.label ?? this.streamLabels.get(s.id) ?? null);
+    for (const s of doc.streams) if (s.id) remember(this.streamLabels, s.id, s.label ?? this.streamLabels.get(s.id) ?? null);
     const seen = new Set<string>();
     doc.participants.forEach((p, i) => {
       const key = p.id ?? p.aor ?? `#${i}`;
@@ -103,7 +129,11 @@ export class SiprecView {
       }
       st.aor = p.aor ?? st.aor;
       st.name = p.name ?? st.name;
-      for (const s of p.send) if (!st.sendIds.includes(s)) st.sendIds.push(s);
+      for (const s of p.send) {
+        if (st.sendIds.includes(s)) continue;
+        st.sendIds.push(s);
+        if (st.sendIds.length > MAX_STREAM_IDS) st.sendIds.shift();
+      }
       if (p.left) st.leftAt ??= at;
       else if (st.leftAt !== null && doc.dataMode === 'complete') st.leftAt = null;
     });

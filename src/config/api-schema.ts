@@ -34,6 +34,10 @@ export interface ApiConfig {
   webhookMaxRetryHours: number;
   /** How many recent events are kept for clients that (re)connect late (`since`). */
   eventBacklog: number;
+  /** How long a client may take to send a whole request (headers and body); past it the connection is closed (slowloris). */
+  requestTimeoutMs: number;
+  /** Connections the API holds at once (event streams included); past it a new one is closed at once. */
+  maxConnections: number;
   /** Where rule switches set through the API are kept across restarts. */
   rulesStateFile: string;
   /** Where webhook deliveries not yet done are journaled (JSON lines) for the next start. */
@@ -57,7 +61,7 @@ export interface ConsoleConfig {
 export const apiSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile', 'console'],
+  required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile', 'requestTimeoutMs', 'maxConnections', 'console'],
   properties: {
     enabled: { type: 'boolean' },
     host,
@@ -94,6 +98,8 @@ export const apiSchema = {
     webhookRetryMaxMs: { type: 'integer', minimum: 10, maximum: 86400000 },
     webhookMaxRetryHours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
     eventBacklog: { type: 'integer', minimum: 0, maximum: 100000 },
+    requestTimeoutMs: { type: 'integer', minimum: 500, maximum: 600000 },
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1000000 },
     rulesStateFile: { type: 'string', minLength: 1 },
     webhookSpoolFile: { type: 'string', minLength: 1 },
     webhookDeadLetterFile: { type: 'string', minLength: 1 },
@@ -123,6 +129,8 @@ export const defaultApi: ApiConfig = {
   webhookRetryMaxMs: 300000,
   webhookMaxRetryHours: 6,
   eventBacklog: 1000,
+  requestTimeoutMs: 30000,
+  maxConnections: 1024,
   rulesStateFile: '.parley/rules-state.json',
   webhookSpoolFile: '.parley/webhooks-pending.json',
   webhookDeadLetterFile: '.parley/webhooks-dead-letter.jsonl',

@@ -77,6 +77,12 @@ export interface ParticipantView {
   readonly jitterStats: JitterStats;
   readonly codec: CodecName;
   readonly inputSsrc: number | null;
+  /** Frames the mixer encoded for this listener (mixed, or transcoded): none while forwarded but `silenceFilled`. */
+  readonly encoded: number;
+  /** Of those, silence sent while forwarding because the other leg paused. */
+  readonly silenceFilled: number;
+  /** Packets of the other leg forwarded to this listener untouched (two-party forwarding). */
+  readonly forwarded: number;
 }
 
 export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
@@ -93,6 +99,8 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   watchMedia(): void;
   applyOffer(offer: string): Promise<string>;
   applyAnswer(answer: string): Promise<void>;
+  /** A full offer on the leg's socket (every codec, telephone-event, the current crypto) for an offerless re-INVITE; the answer goes to applyAnswer(). */
+  makeReoffer(): Promise<string>;
   mute(on?: boolean): void;
   deafen(on?: boolean): void;
   hide(on?: boolean): void;

@@ -153,6 +153,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     }
     const local = n.remoteSrtp ? this.keyFor(n.remoteSrtp.suite, n.remoteSrtp.tag) : null;
     this.configure(n, local);
+    this.pendingOffer = null; // the peer's offer supersedes one of ours it never answered
     const l = ep.local;
     this.lastLocalSdp = buildAnswer(n, { ip: l.ip, port: l.port, rtcpPort: n.remote.rtcpMux ? null : l.rtcpPort, srtp: local }, this.nextVersion());
     return this.lastLocalSdp;
@@ -175,7 +176,29 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     return this.lastLocalSdp;
   }
 
-  /** Applies the answer to our offer (outgoing legs). Throws SdpNegotiationError when it is unusable. */
+  /**
+   * A new offer on the leg's own socket, for a peer that asked for one (an offerless
+   * re-INVITE, RFC 3264 §8, RFC 6337 §5.3): a full offer, every codec the room takes (the
+   * current one first), telephone-event, our current SRTP key on an SRTP leg, so a new peer
+   * behind a PBX can choose another codec. Give the answer to applyAnswer().
+   */
+  async makeReoffer(): Promise<string> {
+    this.assertOpen();
+    const n = this.negotiated;
+    const ep = this.rtp;
+    if (!n || !ep) throw new Error('the leg has no media to offer again');
+    // Ready for an answer that refuses rtcp-mux, as the first offer is (RFC 5761 §5.1.1).
+    await ep.ensureRtcpPort();
+    this.assertOpen();
+    const srtp = n.remoteSrtp && this.localKey ? this.localKey : null;
+    this.pendingOffer = { srtp: srtp !== null };
+    const codecs = [n.codec, ...this.host.codecs.filter((c) => c !== n.codec)];
+    const l = ep.local;
+    this.lastLocalSdp = buildOffer(codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp }, this.nextVersion());
+    return this.lastLocalSdp;
+  }
+
+  /** Applies the answer to our offer (outgoing legs, or after makeReoffer). Throws SdpNegotiationError when it is unusable. */
   async applyAnswer(answer: string): Promise<void> {
     this.assertOpen();
     if (!this.pendingOffer || !this.rtp) throw new Error('no offer is pending on this leg');

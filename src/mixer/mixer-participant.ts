@@ -169,6 +169,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.vad.talking;
   }
 
+  /** Packets of the other leg forwarded to this listener (two-party forwarding). */
+  get forwarded(): number {
+    return this.output.stats.forwarded;
+  }
+
   get codec(): CodecName {
     return this.media.codec;
   }

@@ -44,6 +44,8 @@ export interface FinalizeContext {
   steps?: readonly FinalizeStep[];
   recovered?: boolean;
   stepFailed?: (step: string, err: Error) => void;
+  /** Awaited just before the final sidecar is written (finalize-marks.ts: the mark of the window after it). */
+  beforeFinal?: () => Promise<void>;
 }
 
 export async function finalizeRecording(c: FinalizeContext): Promise<void> {
@@ -82,14 +84,19 @@ export async function finalizeRecording(c: FinalizeContext): Promise<void> {
       c.meta.postProcessing.error = (err as Error).message;
     }
   }
+  await c.beforeFinal?.();
   c.meta.state = 'finalized';
   await c.save();
-  const done: FinalizedRecording = { id: c.id, meta: c.meta, pathOf: c.pathOf, recovered: c.recovered ?? false };
-  for (const step of c.steps ?? []) {
+  await runFinalizeSteps({ id: c.id, meta: c.meta, pathOf: c.pathOf, recovered: c.recovered ?? false }, c.steps, c.stepFailed);
+}
+
+/** The steps after finalization, in order; one that throws is reported and the next ones still run. */
+export async function runFinalizeSteps(done: FinalizedRecording, steps: readonly FinalizeStep[] | undefined, stepFailed?: (step: string, err: Error) => void): Promise<void> {
+  for (const step of steps ?? []) {
     try {
       await step.run(done);
     } catch (err) {
-      c.stepFailed?.(step.name, err as Error);
+      stepFailed?.(step.name, err as Error);
     }
   }
 }

@@ -3,27 +3,22 @@
 // else), so the edits hold on a real drachtio-server, whose proxy can only add headers
 // (see src/policy/header-edit-plan.ts). Unlike a proxy, Parley stays in the call: the new
 // leg has its own Call-ID and tags, and BYE, re-INVITE/UPDATE and INFO are relayed
-// between the two dialogs. Targets are tried in order (a B2BUA does not fork).
+// between the two dialogs (dialog-pair.ts). Targets are tried in order (a B2BUA does not fork).
 import type Srf from 'drachtio-srf';
 import type { HeaderEdit } from '../policy/rule-types.ts';
 import { rewrittenHeaders } from '../policy/header-edit-plan.ts';
+import { DialogPair } from './dialog-pair.ts';
 import type { Logger } from '../util/logger.ts';
 
 /** Statuses after which the next target is not tried: the caller gave up (487), or a 6xx (RFC 3261 §16.7 step 5). */
 const FINAL_FOR_ALL = (status: number): boolean => status === 487 || status >= 600;
 
-/** What drachtio-srf's Dialog.modify resolves to for an offerless re-INVITE with noAck: the offer, and the ACK to send the answer in. */
-interface ThreePccAnswer {
-  sdp: string;
-  ack: (sdp: string) => void;
-}
-
-function cseqNumber(req: Srf.SrfRequest): number {
-  return Number(/^\s*(\d+)/.exec(req.get('CSeq') ?? '')?.[1] ?? NaN);
-}
-
 export class HeaderEditRelay {
-  constructor(private readonly srf: Srf) {}
+  /** `ackWaitMs`: how long a relayed offerless re-INVITE's 200 waits for its ACK (src/call/dialog-util.ts ackWaitMs: 68*T1). */
+  constructor(
+    private readonly srf: Srf,
+    private readonly ackWaitMs = 68 * 500,
+  ) {}
 
   relay(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], edits: readonly HeaderEdit[], log: Logger): void {
     const headers = rewrittenHeaders((req as unknown as { headers: Record<string, string> }).headers, edits);
@@ -41,8 +36,7 @@ export class HeaderEditRelay {
       try {
         const { uas, uac } = await this.srf.createB2BUA(req, res, target, { headers, proxyRequestHeaders: [], proxyResponseHeaders: [], passFailure: last });
         log.info({ target }, 'relayed with rewritten headers: answered');
-        this.bind(uas, uac, log);
-        this.bind(uac, uas, log);
+        new DialogPair(uas, uac, log, this.ackWaitMs);
         return;
       } catch (err) {
         const status = (err as { status?: number }).status ?? 500;
@@ -53,48 +47,6 @@ export class HeaderEditRelay {
         }
       }
     }
-  }
-
-  /** What one dialog receives goes to the other; either ending ends both. */
-  private bind(from: Srf.Dialog, to: Srf.Dialog, log: Logger): void {
-    from.on('destroy', () => to.destroy());
-    from.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      const refused = (err: unknown): void => {
-        log.info({ err }, 'relayed re-INVITE refused');
-        res.send((err as { status?: number }).status ?? 500);
-      };
-      if ((req.body ?? '').trim() !== '') {
-        to.modify(req.body).then((sdp) => res.send(200, { body: sdp }), refused);
-        return;
-      }
-      // An offerless re-INVITE (RFC 3261 §14.2): the other side's offer comes back in our
-      // 200 and the answer in this side's ACK, which goes on in the ACK of the other side's
-      // 200 (drachtio-srf ACKs at once, with no answer, unless told noAck).
-      (to.modify('', { noAck: true }) as unknown as Promise<string | ThreePccAnswer>).then((r) => {
-        if (typeof r === 'string') {
-          res.send(200, { body: r });
-          return;
-        }
-        const seq = cseqNumber(req);
-        const onAck = (ack: Srf.SrfRequest): void => {
-          if (cseqNumber(ack) !== seq) return;
-          from.off('ack', onAck);
-          r.ack(ack.body ?? '');
-        };
-        from.on('ack', onAck);
-        res.send(200, { body: r.sdp });
-      }, refused);
-    });
-    from.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      const type = req.get('Content-Type');
-      to.request({ method: 'INFO', headers: type ? { 'Content-Type': type } : {}, body: req.body } as unknown as Srf.SrfRequest).then(
-        (r) => res.send(r.status),
-        (err: unknown) => {
-          log.info({ err }, 'relayed INFO failed');
-          res.send(500);
-        },
-      );
-    });
   }
 
   private async nonInvite(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], headers: Record<string, string>, log: Logger): Promise<void> {

@@ -34,9 +34,11 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     private readonly srf: Srf,
     private readonly routing: RoutingTable,
     private readonly log: Logger,
+    /** sip.timers.t1 (ms): a relayed offerless re-INVITE's 200 waits 68*T1 for its ACK. */
+    sipT1 = 500,
   ) {
     super(log);
-    this.relay = new HeaderEditRelay(srf);
+    this.relay = new HeaderEditRelay(srf, 68 * sipT1);
   }
 
   /** Registers the handlers. drachtio-srf then routes these methods to this app. */

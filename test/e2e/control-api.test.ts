@@ -185,6 +185,10 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.match(r.text, /^parley_dtmf_digits_total 2$/m);
     assert.match(r.text, /^parley_leg_rtp_jitter_ms\{room="call-[^"]+",leg="caller"\} [\d.]+$/m);
     assert.match(r.text, /^parley_mixer_late_ticks\{room="call-[^"]+"\} \d+$/m);
+    // The bridged call is forwarded leg to leg: packets forwarded, a switch to forwarding, frames encoded counted per leg.
+    assert.match(r.text, /^parley_room_forwarded_packets\{room="call-[^"]+"\} [1-9]\d*$/m);
+    assert.match(r.text, /^parley_room_mode_switches\{room="call-[^"]+",to="forward"\} [1-9]\d*$/m);
+    assert.match(r.text, /^parley_leg_encoded_frames\{room="call-[^"]+",leg="callee"\} \d+$/m);
     assert.match(r.text, /^parley_rtp_ports_in_use 2$/m);
     assert.match(r.text, /^parley_leg_rtp_dropped_packets\{room="call-[^"]+",leg="caller",cause="wrong_source"\} 0$/m);
   });

@@ -51,6 +51,8 @@ export class RtpPeer extends EventEmitter {
   readonly rate: number;
   readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
   readonly received: (RtpPacket & { at: number })[] = [];
+  /** performance.now() of each audio frame sent (or dropped on purpose): a loaded machine's stalls of this sender show as gaps. */
+  readonly sentAt: number[] = [];
   readonly ip: string;
   private readonly socket: dgram.Socket;
   private remote: { ip: string; port: number } | null = null;
@@ -269,6 +271,7 @@ export class RtpPeer extends EventEmitter {
     }
     this.sample += n;
     if (pcm && !audioSuppressed) {
+      this.sentAt.push(performance.now());
       const payload = new Uint8Array(1500);
       const len = this.encoder.encode(pcm, payload);
       const seq = this.seq++;

@@ -7,6 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-server.ts';
 import type { ApiEvent } from '../event-hub.ts';
 
+/**
+ * Bytes a client may leave unread (past its replay) before it is cut off. ws buffers whatever the socket
+ * cannot take, without limit: a client that stops reading (stuck, or on purpose) grew
+ * Parley's memory by every event published after. Cut off, it reconnects with
+ * `since=` and gets what it missed from the backlog (the hello says what is kept).
+ */
+export const MAX_UNREAD_BYTES = 1024 * 1024;
+
 // Query strings are not coerced (the API's ajv runs with coerceTypes off): numbers arrive as digit strings.
 const since = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'replay the kept events after this seq first' } as const;
 
@@ -21,13 +29,24 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     (socket, req) => {
+      // The replay (at most api.eventBacklog events) goes out in one turn, before the kernel
+      // can take any of it: the limit counts from what it left buffered.
+      let limit = MAX_UNREAD_BYTES;
       const send = (e: ApiEvent): void => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(e));
+        if (socket.readyState !== socket.OPEN) return;
+        if (socket.bufferedAmount > limit) {
+          ctx.log.warn({ ip: req.ip, unread: socket.bufferedAmount, seq: e.seq }, 'event stream client stopped reading: disconnected');
+          ctx.hub.off('event', send);
+          socket.terminate();
+          return;
+        }
+        socket.send(JSON.stringify(e));
       };
       const raw = (req.query as { since?: string }).since;
       const after = raw === undefined ? undefined : Number(raw);
       socket.send(JSON.stringify({ type: 'hello', at: new Date().toISOString(), lastSeq: ctx.hub.lastSeq, oldestSeq: ctx.hub.oldestSeq }));
-      if (after !== undefined) for (const e of ctx.hub.since(after)) send(e);
+      if (after !== undefined) for (const e of ctx.hub.since(after)) socket.send(JSON.stringify(e));
+      limit = socket.bufferedAmount + MAX_UNREAD_BYTES;
       ctx.hub.on('event', send);
       socket.on('close', () => ctx.hub.off('event', send));
       socket.on('error', () => ctx.hub.off('event', send));

@@ -2,7 +2,7 @@
 // recording's own metadata lists it, and only when it is a regular file really
 // inside recording.dir (recording-file.ts: no symlinks, no way out).
 import { extname } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RecordingMetadata } from '../../recording/metadata.ts';
 import { siprecSummary } from '../../recording/siprec-sidecar.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
@@ -12,6 +12,10 @@ import { readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } fr
 import { actorOf } from './recording-compliance.ts';
 import { listQuery, parseListQuery } from './recording-search.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
+import { mapLimited } from '../../util/map-limited.ts';
+
+/** Sidecars a recordings list reads at once. */
+const SIDECAR_READS = 16;
 
 const TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
@@ -107,7 +111,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!c) throw new ApiError(503, 'unavailable', 'the recordings index is not running');
       const page = await c.search(q);
       if (page.next) reply.header('X-Next-Cursor', page.next);
-      const rows = await Promise.all(page.entries.map((e) => row(e.id, c.holds.isHeld(e.id))));
+      // A page is up to 1000 sidecars: read 16 at a time, not all at once (one request held 1000 descriptors).
+      const rows = await mapLimited(page.entries, SIDECAR_READS, (e) => row(e.id, c.holds.isHeld(e.id)));
       return rows.filter((r): r is Record<string, unknown> => r !== null);
     },
   );
@@ -116,32 +121,54 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     load((req.params as { id: string }).id),
   );
 
+  const fileParams = {
+    type: 'object',
+    required: ['id', 'file'],
+    properties: { id: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 256 } },
+  } as const;
+  const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 500: errorSchema, 502: errorSchema } as const;
+
+  /** Checks and opens a listed file of a recording (the checks of recording-file.ts, decrypted when sealed). */
+  const open = async (id: string, file: string): Promise<{ m: RecordingMetadata; d: Download }> => {
+    if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
+    const m = await load(id);
+    if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
+    try {
+      return { m, d: await openDownload(ctx.parley.recordings, dir(), id, m, file) };
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw refused(err, { id, file });
+    }
+  };
+  const headers = (reply: FastifyReply, d: Download, file: string): FastifyReply =>
+    reply
+      .type(d.decrypted ? 'audio/wav' : (TYPES[extname(file)] ?? 'application/octet-stream'))
+      .header('Content-Length', d.size)
+      .header('Content-Disposition', `attachment; filename="${file}"`);
+
+  // Declared before the GET, which would otherwise get Fastify's own HEAD: that one ran the
+  // download (an `exported` entry in the audit log for nothing sent) and read the whole
+  // file (decrypting it when sealed) to throw it away.
+  app.head('/recordings/:id/files/:file', { schema: { params: fileParams, response: fileErrors } }, async (req, reply) => {
+    const { id, file } = req.params as { id: string; file: string };
+    const { d } = await open(id, file);
+    d.stream?.destroy();
+    return headers(reply, d, file).send();
+  });
+
   app.get(
     '/recordings/:id/files/:file',
     {
       schema: {
         summary: 'Download one file the recording\'s metadata lists',
         produces: ['audio/wav', 'audio/ogg', 'audio/mpeg', 'application/json', 'application/rs-metadata+xml'],
-        params: {
-          type: 'object',
-          required: ['id', 'file'],
-          properties: { id: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 256 } },
-        },
-        response: { ...errors, 403: errorSchema, 409: errorSchema, 500: errorSchema, 502: errorSchema },
+        params: fileParams,
+        response: fileErrors,
       },
     },
     async (req, reply) => {
       const { id, file } = req.params as { id: string; file: string };
-      if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
-      const m = await load(id);
-      if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
-      let d: Download;
-      try {
-        d = await openDownload(ctx.parley.recordings, dir(), id, m, file);
-      } catch (err) {
-        if (err instanceof ApiError) throw err;
-        throw refused(err, { id, file });
-      }
+      const { m, d } = await open(id, file);
       // Every export is in the audit log (who, which file, its sha256 per the sidecar) before a byte goes.
       try {
         await ctx.parley.compliance?.exported(id, file, actorOf(req), sha256Listed(m, file));
@@ -151,12 +178,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
         throw new ApiError(503, 'unavailable', 'the audit log cannot be written; exports are refused until it can');
       }
       ctx.log.info({ recording: id, file, from: d.from, decrypted: d.decrypted, bytes: d.size }, 'recording file exported');
-      reply
-        .type(d.decrypted ? 'audio/wav' : (TYPES[extname(file)] ?? 'application/octet-stream'))
-        .header('Content-Length', d.size)
-        .header('Content-Disposition', `attachment; filename="${file}"`);
       // Never more than announced (a file still growing would overrun Content-Length); decrypted on the way when sealed.
-      return reply.send(d.stream ?? '');
+      return headers(reply, d, file).send(d.stream ?? '');
     },
   );
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
-import { answerReoffers, destroyDialog, UNUSABLE_ANSWER_REASON } from '../dialog-util.ts';
+import { ackWaitMs, answerReoffers, destroyDialog } from '../dialog-util.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
@@ -28,6 +28,8 @@ export interface DialOutSettings {
   outboundProxy: string | null;
   /** Host part of the room's own URI (`sip:<room>@<host>`). */
   localHost: string;
+  /** sip.timers.t1 (ms): how long an offerless re-INVITE's 200 waits for its ACK (default 500). */
+  sipT1?: number;
 }
 
 /**
@@ -134,7 +136,7 @@ export async function dialOut(
     onLeft();
   };
   uac.on('destroy', () => leave('hung up'));
-  answerReoffers(uac, leg, log, (why) => leave(why, UNUSABLE_ANSWER_REASON));
+  answerReoffers(uac, leg, log, { ackWaitMs: ackWaitMs(s.sipT1 ?? 500), onEnd: (reason, why) => leave(why, reason) });
   leg.watchMedia();
   leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));
   leg.once('close', (reason) => leave(`leg ${reason}`, conf.room.closedBy === 'media-thread-died' ? MEDIA_THREAD_FAILED_REASON : undefined));

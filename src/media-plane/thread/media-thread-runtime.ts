@@ -106,6 +106,12 @@ export class MediaThreadRuntime {
           await leg.applyAnswer(cmd.answer);
           return legInfo(leg);
         });
+      case 'leg.makeReoffer':
+        return this.answer(cmd.req, async () => {
+          const leg = this.leg(cmd.roomId, cmd.legId);
+          await leg.makeReoffer();
+          return legInfo(leg);
+        });
       case 'leg.role': {
         const leg = this.rooms.get(cmd.roomId)?.room.leg(cmd.legId);
         if (!leg || leg.isClosed) return;
@@ -323,7 +329,7 @@ export function endpointView(leg: LocalMediaLeg): EndpointView | null {
 function participantView(leg: LocalMediaLeg): ParticipantView | null {
   const p = leg.mixerParticipant;
   if (!p) return null;
-  return { muted: p.muted, deaf: p.deaf, talking: p.talking, jitterStats: { ...p.jitterStats }, codec: p.codec, inputSsrc: p.inputSsrc };
+  return { muted: p.muted, deaf: p.deaf, talking: p.talking, jitterStats: { ...p.jitterStats }, codec: p.codec, inputSsrc: p.inputSsrc, encoded: p.encoded, silenceFilled: p.silenceFilled, forwarded: p.forwarded };
 }
 
 function legInfo(leg: LocalMediaLeg): LegInfo {

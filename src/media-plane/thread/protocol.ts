@@ -54,6 +54,7 @@ export type MediaCommand =
   | { type: 'leg.createOutgoing'; req: number; roomId: string; legId: string; slot: number; srtp: boolean; family: IpFamily; inbandDtmf: boolean; recordOnlyMs: number | null }
   | { type: 'leg.applyOffer'; req: number; roomId: string; legId: string; offer: string }
   | { type: 'leg.applyAnswer'; req: number; roomId: string; legId: string; answer: string }
+  | { type: 'leg.makeReoffer'; req: number; roomId: string; legId: string }
   | { type: 'leg.role'; roomId: string; legId: string; role: LegRole }
   | { type: 'leg.watch'; roomId: string; legId: string }
   | { type: 'leg.close'; roomId: string; legId: string }

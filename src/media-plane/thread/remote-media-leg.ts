@@ -65,6 +65,14 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
     this.applyInfo(info);
   }
 
+  async makeReoffer(): Promise<string> {
+    this.assertOpen();
+    const info = await this.room.thread.request<LegInfo>({ type: 'leg.makeReoffer', roomId: this.room.id, legId: this.id });
+    this.assertOpen();
+    this.applyInfo(info);
+    return info.localSdp;
+  }
+
   play(source: FrameSource): void {
     this.assertOpen();
     this.room.thread.playSource(this.room, this.id, source, source.sampleRate ?? this.room.mixerSampleRate);

@@ -17,10 +17,19 @@ export interface ControlMessage {
 
 export type ControlHandler = (conn: ControlConnection, msg: ControlMessage) => void;
 
+/**
+ * How long a client has to authenticate. drachtio-srf does it in its first message; a
+ * client that connects and says nothing (or begins a frame and stops) held its socket
+ * and framer for ever, and any number of them could.
+ */
+export const AUTH_DEADLINE_MS = 5000;
+
 export class ControlConnection {
   readonly id: string;
-  authenticated = false;
+  private authed = false;
   private closed = false;
+  /** Runs until the client authenticates (AUTH_DEADLINE_MS), then the connection is destroyed. */
+  private authTimer: NodeJS.Timeout | null;
   /** Framed messages waiting for the end of this event-loop turn (see send). */
   private pending: string[] = [];
   private flushScheduled = false;
@@ -33,8 +42,15 @@ export class ControlConnection {
     private readonly log: Logger,
     private readonly handler: ControlHandler,
     private readonly onClose: (c: ControlConnection) => void,
+    authDeadlineMs = AUTH_DEADLINE_MS,
   ) {
     this.id = `ctl-${randomUUID().slice(0, 8)}`;
+    this.authTimer = setTimeout(() => {
+      this.authTimer = null;
+      log.warn({ conn: this.id, deadlineMs: authDeadlineMs }, 'control client did not authenticate in time, disconnected');
+      this.destroy();
+    }, authDeadlineMs);
+    this.authTimer.unref();
     this.local = socket instanceof LocalSocket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
@@ -98,6 +114,21 @@ export class ControlConnection {
     this.send(`response|${rid}|${data}`);
   }
 
+  get authenticated(): boolean {
+    return this.authed;
+  }
+
+  /** The client gave the secret: it may stay. */
+  authenticate(): void {
+    this.authed = true;
+    this.clearAuthTimer();
+  }
+
+  private clearAuthTimer(): void {
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -105,6 +136,7 @@ export class ControlConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.clearAuthTimer();
     // Flush what is queued (an `NO|incorrect secret` reply), then drop the connection.
     this.flush();
     this.socket.setTimeout(2000, () => this.socket.destroy()); // a peer that never reads cannot hold it open

@@ -102,7 +102,8 @@ export class SipCore implements ControlCommands {
           return;
         }
         if (this.proxyTakes(inbound, msg)) return;
-        this.networkRequests.handle(inbound, msg, inbound.data.toString('utf8'));
+        // An app's parser (drachtio-srf's) reads CRLF only: bare LF line ends are rewritten.
+        this.networkRequests.handle(inbound, msg, msg.bareLf ? msg.toString() : inbound.data.toString('utf8'));
       } else {
         this.onResponse(msg);
       }

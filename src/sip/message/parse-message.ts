@@ -33,24 +33,47 @@ const VERSION_RE = /(?:^|[ \t])SIP\/(\d+\.\d+)$/;
 /** Headers that appear at most once (RFC 3261 §7.3.1, §20; RFC 4475 §3.3.8, §3.3.9). */
 const SINGLE_VALUED = ['From', 'To', 'Call-ID', 'CSeq', 'Max-Forwards', 'Content-Length'];
 
-/** Where the header block ends (index of the blank line's CRLFCRLF), or -1. */
-export function headerEnd(buf: Buffer, from = 0): number {
-  return buf.indexOf('\r\n\r\n', from, 'latin1');
+/**
+ * Where the body begins: just after the blank line that ends the header block, or -1.
+ * RFC 3261 §7 wants CRLF line ends, but old phones and hand-written tools send bare LF,
+ * and widely deployed stacks (PJSIP, sofia-sip, Kamailio) take it: any of CRLF and LF ends
+ * a line here, mixed or not, so the blank line is LF [CR] LF after the last header.
+ */
+export function bodyStart(buf: Buffer, from = 0): number {
+  let lf = buf.indexOf(0x0a, from);
+  while (lf !== -1) {
+    const next = buf[lf + 1];
+    if (next === 0x0a) return lf + 2;
+    if (next === 0x0d && buf[lf + 2] === 0x0a) return lf + 3;
+    lf = buf.indexOf(0x0a, lf + 1);
+  }
+  return -1;
+}
+
+/** The end of the header text before `body` (its last line end and the blank line left out). */
+function headEnd(buf: Buffer, body: number): number {
+  let end = body;
+  while (end > 0 && (buf[end - 1] === 0x0a || buf[end - 1] === 0x0d)) end--;
+  return end;
+}
+
+/** Whether a line in buf[0..end) ends in LF alone (a message Parley passes on is rewritten with CRLF). */
+function hasBareLf(buf: Buffer, end: number): boolean {
+  for (let lf = buf.indexOf(0x0a); lf !== -1 && lf < end; lf = buf.indexOf(0x0a, lf + 1)) if (buf[lf - 1] !== 0x0d) return true;
+  return false;
 }
 
 export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipMessage {
-  let end = headerEnd(buf);
+  const body = bodyStart(buf);
   // A datagram is whole (§18.1.1): without its empty line its headers still say whom to answer.
-  const unterminated = end === -1;
-  if (unterminated) {
-    if (opts.stream) throw new ParseError('no end of headers');
-    end = buf.length;
-    while (end >= 2 && buf[end - 2] === 0x0d && buf[end - 1] === 0x0a) end -= 2;
-  }
+  const unterminated = body === -1;
+  if (unterminated && opts.stream) throw new ParseError('no end of headers');
+  const end = headEnd(buf, unterminated ? buf.length : body);
   const head = buf.toString('utf8', 0, end);
-  const lines = unfold(head.split('\r\n'));
+  const lines = unfold(head.split(/\r?\n/));
   const start = lines[0] ?? '';
   const msg = new SipMessage();
+  msg.bareLf = hasBareLf(buf, unterminated ? buf.length : body);
   let startProblem: ParseError | null = null;
   const sm = STATUS_RE.exec(start);
   if (sm) {
@@ -88,8 +111,7 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
     }
   }
   if (msg.method !== null) bad ??= duplicated(msg);
-  const bodyStart = end + 4;
-  const available = buf.length - bodyStart;
+  const available = buf.length - body;
   const cl = msg.get('Content-Length');
   // The start line's own fault wins: a 505 says more than a header complaint (§8.2.2.1).
   if (startProblem) throw new ParseError(startProblem.message, msg, startProblem.status);
@@ -99,10 +121,10 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
     const n = Number(cl);
     // §18.3: over UDP a longer datagram is truncated to Content-Length; a shorter one is an error.
     if (n > available) throw new ParseError('body shorter than Content-Length', msg);
-    msg.body = ownBody(buf, bodyStart, bodyStart + n);
+    msg.body = ownBody(buf, body, body + n);
   } else {
     if (opts.stream) throw new ParseError('Content-Length required on a stream transport', msg);
-    msg.body = ownBody(buf, bodyStart, buf.length);
+    msg.body = ownBody(buf, body, buf.length);
   }
   if (bad) throw new ParseError(bad, msg);
   if (msg.uri !== null && !/^(sips?|tel):/i.test(msg.uri)) throw new ParseError('unsupported URI scheme', msg, 416);

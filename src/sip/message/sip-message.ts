@@ -31,6 +31,8 @@ export class SipMessage {
   reason = '';
   headers: HeaderField[] = [];
   body: Buffer = Buffer.alloc(0);
+  /** Parsed from bytes with a line ending in LF alone: pass it on re-serialised (CRLF), not as received. */
+  bareLf = false;
   private keepsWire = false;
   private wire: Buffer | null = null;
 

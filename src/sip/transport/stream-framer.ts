@@ -7,6 +7,8 @@
 // (A peer dripping a 64 KiB message 4 bytes at a time used to cost a copy and a rescan
 // of everything pending per read: quadratic.)
 
+import { bodyStart } from '../message/parse-message.ts';
+
 export type FrameResult =
   | { kind: 'message'; data: Buffer }
   | { kind: 'ping' }
@@ -49,26 +51,32 @@ export class StreamFramer {
     for (;;) {
       if (this.total < 0) {
         let skip = at;
-        while (skip + 1 < data.length && data[skip] === 0x0d && data[skip + 1] === 0x0a) skip += 2;
+        // §7.5: line ends before a start line are ignored (a bare LF too, as in the header block).
+        for (;;) {
+          if (skip + 1 < data.length && data[skip] === 0x0d && data[skip + 1] === 0x0a) skip += 2;
+          else if (data[skip] === 0x0a) skip += 1;
+          else break;
+        }
         if (skip - at >= 4) out.push({ kind: 'ping' });
         if (skip > at) {
           at = skip;
           this.searched = 0;
         }
         if (at >= data.length) break;
-        // The terminator may straddle the last search's end: back up three bytes.
-        const end = data.indexOf('\r\n\r\n', at + Math.max(0, this.searched - 3), 'latin1');
-        if (end === -1) {
+        // The blank line (LF [CR] LF: bare LF line ends are taken, see parse-message.ts)
+        // may straddle the last search's end: back up three bytes.
+        const body = bodyStart(data, at + Math.max(0, this.searched - 3));
+        if (body === -1) {
           this.searched = data.length - at;
           if (this.searched > this.maxSize) return this.fail(out, 'headers exceed maxMessageSize');
           break;
         }
-        const head = data.toString('latin1', at, end);
-        const m = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r/i.exec(head + '\r');
-        if (!m) return this.fail(out, 'no usable Content-Length on a stream (§18.3)', Buffer.from(data.subarray(at, end + 4)));
-        const total = end + 4 - at + Number(m[1]);
+        const head = data.toString('latin1', at, body);
+        const m = /\n(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?\n/i.exec(head);
+        if (!m) return this.fail(out, 'no usable Content-Length on a stream (§18.3)', Buffer.from(data.subarray(at, body)));
+        const total = body - at + Number(m[1]);
         // The header block is whole: hand it back so the sender hears why (513) before the close.
-        if (total > this.maxSize) return this.fail(out, 'message exceeds maxMessageSize', Buffer.from(data.subarray(at, end + 4)), true);
+        if (total > this.maxSize) return this.fail(out, 'message exceeds maxMessageSize', Buffer.from(data.subarray(at, body)), true);
         this.total = total;
       }
       if (data.length - at < this.total) break;

@@ -14,6 +14,7 @@ import { medianToneShare, tone } from '../../helpers/audio-analysis.ts';
 import { collect, joinPeer, startEngine } from '../../helpers/media-harness.ts';
 import { FramePacer } from '../../helpers/frame-pacer.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
   let engine: MediaEngine;
@@ -85,14 +86,24 @@ describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
         const beforeWrap = await collect(b.peer, 25);
         while (sent < 36 + 200) await new Promise((r) => setTimeout(r, 100));
         const afterWrap = await collect(b.peer, 100);
-        assert.ok(medianToneShare(beforeWrap, 440, 8000) > 0.7, `heard before the wrap (${medianToneShare(beforeWrap, 440, 8000).toFixed(2)})`);
-        assert.ok(medianToneShare(afterWrap, 440, 8000) > 0.7, `heard after the wrap (${medianToneShare(afterWrap, 440, 8000).toFixed(2)})`);
-        // With media threads the endpoint's counters are the thread's latest snapshot: wait for the last packets to be in it.
-        for (let i = 0; i < 3 && (leg.endpoint?.stats.packetsIn ?? 0) < sent - 5; i++) await engine.nextStats();
+        // Judged per 20 ms frame (the median): a stall of this loaded process's sender makes the room fill in
+        // silence, which spoils every 100 ms window it falls in, but only its own frames.
+        const shareBefore = medianToneShare(beforeWrap, 440, 8000, 20);
+        const shareAfter = medianToneShare(afterWrap, 440, 8000, 20);
+        assert.ok(shareBefore > 0.7, `heard before the wrap (${shareBefore.toFixed(2)} of the median frame)`);
+        assert.ok(shareAfter > 0.7, `heard after the wrap (${shareAfter.toFixed(2)} of the median frame)`);
+        // With media threads the endpoint's counters are the thread's latest snapshot: wait (asking for fresh
+        // ones) until the packets sent so far are in it; a loaded machine may run the thread that reads them late.
+        const target = sent;
+        await waitFor(`the endpoint took ${target - 5} of the ${target} packets sent`, async () => {
+          await engine.nextStats();
+          return (leg.endpoint?.stats.packetsIn ?? 0) >= target - 5;
+        }, 15_000).catch((err: Error) => {
+          throw new Error(`${err.message}: it took ${leg.endpoint?.stats.packetsIn}`);
+        });
         const st = leg.endpoint!.stats;
         assert.equal(st.srtpFailures, 0, 'no packet failed SRTP authentication');
         assert.ok(cn >= 20, `CN packets were sent in between (${cn})`);
-        assert.ok(st.packetsIn >= sent - 5, `the endpoint took the packets (${st.packetsIn} of ${sent})`);
       } finally {
         pacer.stop();
         sock.close();

@@ -1,13 +1,16 @@
 // Two-party forwarding through the real path (real UDP peers, RTP endpoints,
-// the room's real 20 ms clock): a two-leg call is forwarded; a prompt and a
-// third leg make the mixer take over, and it hands back when they end. Each
-// peer must receive one stream throughout: sequence numbers without a gap or a
-// repeat, timestamps 20 ms apart, the other's tone without a dropout.
+// the room's real 20 ms clock on a media thread, as in production): a two-leg
+// call is forwarded; a prompt and a third leg make the mixer take over, and it
+// hands back when they end. Each peer must receive one stream throughout:
+// sequence numbers without a gap or a repeat, timestamps 20 ms apart, the
+// other's tone without a dropout. The mixer's counters (frames encoded per
+// listener, packets forwarded) come from the thread's stats snapshot, asked
+// for afresh (engine.nextStats()) before each read.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
-import type { MixerParticipant } from '../../../src/mixer/mixer-participant.ts';
-import type { LocalMediaLeg } from '../../../src/media-plane/media-leg.ts';
+import type { ParticipantView } from '../../../src/media-plane/media-api.ts';
+import type { ClockStats } from '../../../src/mixer/mix-clock.ts';
 import { medianToneShare, rms } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, inRoom, startEngine, waitForSound } from '../../helpers/media-harness.ts';
 import type { RtpPeer } from '../../helpers/rtp-peer.ts';
@@ -15,24 +18,57 @@ import { ToneSource } from '../../helpers/tone-source.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
- * Packets received from index `from` on: one SSRC, sequence +1 and timestamp +`step` from each to the next.
- * But for the room's clock: when its thread stalls past its catch-up it skips ticks (MixClock), and a
- * mixed stream's timestamps follow room time, so the next packet's moves k frames at once (sequence +1).
- * Up to `skipped` frames (the ticks the clock skipped meanwhile) may go so; any other break fails.
+ * What the loaded machine did to a stretch of the call, measured in the same run (the control): the
+ * talker's sender stalls, as gaps of 50 ms or more between two of its frames (the room then saw its
+ * input pause: RtpPeer.sentAt), and the ticks the room's clock ran late or skipped (its thread stalled).
+ * All nought on an idle machine, where the checks below allow no break and a dropout of one frame.
  */
-function assertOneStream(peer: RtpPeer, from: number, step: number, what: string, skipped = 0): void {
+interface Disturbance {
+  senderGaps: number;
+  longestGapMs: number;
+  /** The talker's sender dropped a backlog (a stall over 1 s): its own timestamps jumped, unmarked. */
+  senderDropped: boolean;
+  lateTicks: number;
+  skipped: number;
+}
+
+function disturbance(talker: RtpPeer, sinceMs: number, clockFrom: ClockStats, clockTo: ClockStats): Disturbance {
+  let senderGaps = 0;
+  let longestGapMs = 0;
+  const sent = talker.sentAt;
+  for (let i = 1; i < sent.length; i++) {
+    if (sent[i] < sinceMs) continue;
+    const gap = sent[i] - sent[i - 1];
+    if (gap >= 50) senderGaps++;
+    longestGapMs = Math.max(longestGapMs, gap);
+  }
+  return { senderGaps, longestGapMs, senderDropped: talker.pacer.stats.dropped > 0, lateTicks: clockTo.late - clockFrom.late, skipped: clockTo.skipped - clockFrom.skipped };
+}
+
+/**
+ * Packets received from index `from` on: one SSRC, sequence +1 and timestamp +`step` from each to the next.
+ * But for a pause of the room's input or clock: timestamps follow room time (RtpOutput), so after the
+ * talker's input paused (silence filled in, the talker's packets mapped afresh) or the room's clock
+ * skipped ticks, the next packet's moves k frames at once, marked (sequence still +1). Up to two such
+ * jumps per pause the control measured (a sender gap, a late tick), and jumps of up to `skipped` frames
+ * in all, may go so; any other break fails (a sequence gap or repeat, a jump back, an unmarked jump).
+ */
+function assertOneStream(peer: RtpPeer, from: number, step: number, what: string, d: Disturbance): void {
   const got = peer.received.slice(from);
   assert.equal(new Set(got.map((p) => p.ssrc)).size, 1, `${what}: one SSRC`);
   const bad: string[] = [];
   let bySkips = 0;
+  let byPauses = 0;
   for (let i = 1; i < got.length; i++) {
     const ds = (got[i].seq - got[i - 1].seq) & 0xffff;
     const dt = (got[i].timestamp - got[i - 1].timestamp) >>> 0;
     const k = dt / step - 1;
-    if (ds === 1 && Number.isInteger(k) && k > 0 && bySkips + k <= skipped) bySkips += k;
-    else if (ds !== 1 || dt !== step) bad.push(`#${i}: seq +${ds}, ts +${dt}`);
+    const jump = ds === 1 && Number.isInteger(k) && k > 0 && k < 3000 && (got[i].marker || d.senderDropped);
+    if (jump && bySkips + k <= d.skipped) bySkips += k;
+    else if (jump && byPauses < 2 * (d.senderGaps + d.lateTicks)) byPauses++;
+    else if (ds !== 1 || dt !== step) bad.push(`#${i}: seq +${ds}, ts +${dt}${got[i].marker ? ' (marked)' : ''}`);
   }
-  assert.deepEqual(bad, [], `${what}: ${got.length} packets, breaks: ${bad.join('; ')} (the room's clock skipped ${skipped} ticks meanwhile)`);
+  assert.deepEqual(bad, [], `${what}: ${got.length} packets, breaks: ${bad.join('; ')} (the control: ${JSON.stringify(d)})`);
 }
 
 /** The longest run of 20 ms frames whose level is under a third of the stream's median level. */
@@ -51,79 +87,100 @@ function longestDropout(pcm: Int16Array, rate: number): number {
 }
 
 /** Frames the mixer encoded for a listener, but for silence filled in while forwarding. */
-const mixedFrames = (p: MixerParticipant): number => p.encoded - p.silenceFilled;
+const mixedFrames = (p: ParticipantView): number => p.encoded - p.silenceFilled;
 
-/** Waits until both listeners got `count` more packets forwarded. */
-async function forwarded(parts: MixerParticipant[], count: number): Promise<void> {
-  const from = parts.map((p) => p.output.stats.forwarded);
-  await waitFor(`${count} packets forwarded`, () => parts.every((p, i) => p.output.stats.forwarded >= from[i] + count), 15_000);
+/** Polls the media thread's stats (a fresh snapshot each time) until `ok` holds. */
+async function untilStats(engine: MediaEngine, what: string, ok: () => boolean): Promise<void> {
+  await waitFor(what, async () => {
+    await engine.nextStats();
+    return ok();
+  }, 15_000);
+}
+
+/** Waits until both listeners got `count` more packets forwarded (counted from the thread's latest snapshot). */
+async function forwarded(engine: MediaEngine, parts: ParticipantView[], count: number): Promise<void> {
+  const from = parts.map((p) => p.forwarded);
+  await untilStats(engine, `${count} packets forwarded`, () => parts.every((p, i) => p.forwarded >= from[i] + count));
 }
 
 describe('two-party forwarding (real worker, real UDP)', () => {
   let engine: MediaEngine;
   before(async () => {
-    // This test reads the mixer's own counters (encoded frames per participant): the room runs on this thread.
-    engine = await startEngine({ threads: 0 });
+    // The room runs on a media thread (as in production), not on this test's thread, whose RTP peers
+    // would otherwise stall with the room's clock whenever the loaded machine stalls this process.
+    engine = await startEngine({ threads: 1 });
   });
   after(() => engine.close());
 
   it('a prompt and a third leg take over from forwarding and hand back: each stream continuous, no dropout, no encoding while forwarded', () => inRoom(engine, 'forward', async (room, join) => {
     const a = await join(room, { codec: 'PCMU', id: 'a' });
     const b = await join(room, { codec: 'PCMU', id: 'b' });
-    const parts = [(a.leg as LocalMediaLeg).mixerParticipant!, (b.leg as LocalMediaLeg).mixerParticipant!];
+    // The thread's snapshot of each listener, one object for the leg's life, updated by engine.nextStats().
+    const parts = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
     a.peer.setTone(440);
     b.peer.setTone(1000);
     await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
-    await forwarded(parts, 10);
+    await forwarded(engine, parts, 10);
     const from = [a.peer.received.length, b.peer.received.length];
-    const skippedFrom = room.mixerStats.skipped;
+    const clockFrom = { ...room.mixerStats };
+    const sinceMs = performance.now() - 100;
 
     // Forwarded: packets keep coming, no encoder runs for either listener (but
     // for silence, should the machine's load stall a peer's sender for 60 ms).
     const encoded = parts.map(mixedFrames);
-    await forwarded(parts, 25);
+    await forwarded(engine, parts, 25);
     assert.deepEqual(parts.map(mixedFrames), encoded, 'no frame mixed and encoded while forwarding');
 
     // A 1 s prompt: mixed while it plays, forwarded again after it.
     const prompt = new ToneSource(700, room.mixerSampleRate, 50, 4000);
     room.play(prompt);
-    await waitFor('the prompt mixed in', () => parts.every((p, i) => p.encoded >= encoded[i] + 50), 15_000);
-    await forwarded(parts, 25);
+    await untilStats(engine, 'the prompt mixed in', () => parts.every((p, i) => p.encoded >= encoded[i] + 50));
+    await forwarded(engine, parts, 25);
 
     // A third leg joins (mixed) and leaves (forwarded again).
+    await engine.nextStats();
     const encodedBeforeC = parts.map((p) => p.encoded);
     const c = await join(room, { codec: 'PCMU', id: 'c' });
     await collect(c.peer, 25);
+    await engine.nextStats();
     assert.ok(parts.every((p, i) => p.encoded > encodedBeforeC[i] + 20), 'three legs are mixed');
     c.leg.close();
     await c.peer.close();
-    await forwarded(parts, 25);
+    await forwarded(engine, parts, 25);
     const to = [a.peer.received.length, b.peer.received.length];
-    const skipped = room.mixerStats.skipped - skippedFrom;
 
     for (const [peer, talker, k, hz, name] of [[a.peer, b.peer, 0, 1000, 'a'], [b.peer, a.peer, 1, 440, 'b']] as const) {
-      assertOneStream(peer, from[k], 160, name, skipped);
+      const d = disturbance(talker, sinceMs, clockFrom, room.mixerStats);
+      assertOneStream(peer, from[k], 160, name, d);
       const pcm = peer.decoded(from[k]).subarray(0, (to[k] - from[k]) * 160);
       assert.ok(medianToneShare(pcm, hz, 8000) > 0.5, `${name} hears the other's ${hz} Hz (${medianToneShare(pcm, hz, 8000).toFixed(2)})`);
       const dropout = longestDropout(pcm, 8000);
-      // The talker's sender stats show what this loaded process did to it (catch-ups after stalls).
-      assert.ok(dropout <= 1, `${name}: a dropout of ${dropout} frames (talker's sender ${JSON.stringify(talker.pacer.stats)}): ${envelope(pcm, 8000)}`);
+      // One frame (a concealed late packet); while the talker sent nothing or the room's clock was stalled,
+      // the silence the room filled in for as long as the control measured (no more).
+      const allowed = 1 + Math.ceil(d.longestGapMs / 20) * Math.sign(d.senderGaps) + d.lateTicks + d.skipped;
+      assert.ok(dropout <= allowed, `${name}: a dropout of ${dropout} frames, ${allowed} allowed (the control: ${JSON.stringify(d)}; talker's sender ${JSON.stringify(talker.pacer.stats)}): ${envelope(pcm, 8000)}`);
     }
   }));
 
   it('an Opus call is forwarded: the payload decodes to the talker\'s tone, timestamps 960 apart', () => inRoom(engine, 'forward-opus', async (room, join) => {
     const a = await join(room, { codec: 'opus', id: 'a' });
     const b = await join(room, { codec: 'opus', id: 'b' });
-    const parts = [(a.leg as LocalMediaLeg).mixerParticipant!, (b.leg as LocalMediaLeg).mixerParticipant!];
+    const parts = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
     a.peer.setTone(600);
     await waitForSound(b.peer);
-    await forwarded(parts, 5);
+    await forwarded(engine, parts, 5);
     const from = b.peer.received.length;
+    const clockFrom = { ...room.mixerStats };
+    const sinceMs = performance.now() - 100;
     const encoded = parts.map(mixedFrames);
-    await forwarded(parts, 50);
+    await forwarded(engine, parts, 50);
     assert.deepEqual(parts.map(mixedFrames), encoded, 'no Opus frame mixed and encoded while forwarding');
-    assertOneStream(b.peer, from, 960, 'b');
+    assertOneStream(b.peer, from, 960, 'b', disturbance(a.peer, sinceMs, clockFrom, room.mixerStats));
+    // Judged frame by frame (the median over 20 ms frames): a pause of the talker on a loaded machine
+    // (silence filled in by Parley's own encoder, then the talker's frames again) disturbs the frames
+    // around it, and a 100 ms window holds five of them.
     const heard = b.peer.decoded(from);
-    assert.ok(medianToneShare(heard, 600, 16000) > 0.8, `b hears a's 600 Hz (${medianToneShare(heard, 600, 16000).toFixed(2)})`);
+    const share = medianToneShare(heard, 600, 16000, 20);
+    assert.ok(share > 0.8, `b hears a's 600 Hz (${share.toFixed(2)} of the median frame)`);
   }));
 });

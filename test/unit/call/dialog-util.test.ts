@@ -2,9 +2,11 @@
 // (inviteDeadReason) and what Parley's hang-up sends (hangupInvite), with fakes
 // for the dialog and the INVITE's response.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type Srf from 'drachtio-srf';
-import { hangupInvite, inviteDeadReason, sameSession, type InviteState } from '../../../src/call/dialog-util.ts';
+import { ACK_TIMEOUT_REASON, answerReoffers, hangupInvite, inviteDeadReason, sameSession, type InviteState } from '../../../src/call/dialog-util.ts';
+import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 
 class FakeRes {
@@ -84,5 +86,91 @@ describe('sameSession', () => {
     assert.equal(sameSession(sdp, sdp.replace(/\r\n/g, '\n') + '\n'), true);
     assert.equal(sameSession(sdp, sdp.replace('m=audio 4000', 'm=audio 4002')), false);
     assert.equal(sameSession(sdp, sdp.replace('c=IN IP4 127.0.0.1', 'c=IN IP4 127.0.0.2')), false);
+  });
+});
+
+/** A drachtio-srf dialog as answerReoffers uses it: events, `local`, `connected`, destroy. */
+class EventDialog extends EventEmitter {
+  connected = true;
+  local = { sdp: '' };
+  readonly destroyed: Array<Record<string, string> | undefined> = [];
+  destroy(opts: { headers?: Record<string, string> } | undefined, cb?: (err: unknown) => void): void {
+    this.destroyed.push(opts?.headers);
+    this.connected = false;
+    cb?.(null);
+  }
+}
+
+/** A media leg as answerReoffers uses it. */
+class FakeLeg extends EventEmitter {
+  isClosed = false;
+  localSdp = 'current';
+  media = { codec: 'PCMA' };
+  readonly answers: string[] = [];
+  makeReoffer(): Promise<string> {
+    return Promise.resolve('v=0\r\nm=audio 4000 RTP/AVP 0 8 9 101\r\n');
+  }
+  applyAnswer(sdp: string): Promise<void> {
+    this.answers.push(sdp);
+    return Promise.resolve();
+  }
+  close(): void {
+    this.isClosed = true;
+    this.emit('close', 'closed');
+  }
+}
+
+describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', () => {
+  const WAIT = 68 * 50;
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  const req = (cseq: string, body = ''): Srf.SrfRequest => ({ body, get: (h: string) => (h === 'CSeq' ? cseq : undefined) }) as unknown as Srf.SrfRequest;
+  async function reinvite(d: EventDialog): Promise<unknown[][]> {
+    const sent: unknown[][] = [];
+    d.emit('modify', req('2 INVITE'), { send: (...args: unknown[]) => sent.push(args) });
+    for (let i = 0; i < 5 && sent.length === 0; i++) await Promise.resolve();
+    return sent;
+  }
+
+  it('without a server that runs timer H on it, Parley ends the call after 68*T1 with Reason ACK timeout (a full offer went out)', async () => {
+    const d = new EventDialog();
+    const leg = new FakeLeg();
+    const ends: string[][] = [];
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+    const sent = await reinvite(d);
+    assert.equal(sent[0]?.[0], 200);
+    assert.match(String((sent[0]?.[1] as { body: string }).body), /RTP\/AVP 0 8 9 101/, 'the 200 carries the full offer');
+    mock.timers.tick(WAIT - 1);
+    assert.deepEqual(ends, []);
+    mock.timers.tick(1);
+    assert.equal(ends.length, 1);
+    assert.equal(ends[0]![0], ACK_TIMEOUT_REASON);
+  });
+
+  it('without onEnd the dialog gets the BYE with the Reason and the leg is closed', async () => {
+    const d = new EventDialog();
+    const leg = new FakeLeg();
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT });
+    await reinvite(d);
+    mock.timers.tick(WAIT);
+    assert.deepEqual(d.destroyed, [{ Reason: ACK_TIMEOUT_REASON }]);
+    assert.equal(leg.isClosed, true);
+  });
+
+  it('an ACK with the answer in time, or the dialog or leg ending first, stops the wait', async () => {
+    for (const how of ['ack', 'destroy', 'close'] as const) {
+      const d = new EventDialog();
+      const leg = new FakeLeg();
+      const ends: string[][] = [];
+      answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+      await reinvite(d);
+      if (how === 'ack') d.emit('ack', req('2 ACK', 'v=0\r\nm=audio 5000 RTP/AVP 8\r\n'));
+      else if (how === 'destroy') d.emit('destroy');
+      else leg.close();
+      mock.timers.tick(WAIT * 2);
+      assert.deepEqual(ends, [], how);
+      if (how === 'ack') assert.deepEqual(leg.answers, ['v=0\r\nm=audio 5000 RTP/AVP 8\r\n']);
+    }
   });
 });

@@ -95,6 +95,18 @@ describe('StreamFramer: however the stream is cut', () => {
     }
   });
 
+  it('bare LF and mixed line ends: the blank line is found at every cut, the body framed by Content-Length', () => {
+    const lf = 'OPTIONS sip:a@b SIP/2.0\nContent-Length: 4\n\nok\r\n';
+    const mixed = 'MESSAGE sip:a@b SIP/2.0\r\nX-A: 1\nl: 3\n\r\nabc';
+    const both = '\n' + lf + mixed;
+    for (let cut = 1; cut < both.length; cut++) {
+      const f = new StreamFramer(65535);
+      const r = [...f.push(Buffer.from(both.slice(0, cut))), ...f.push(Buffer.from(both.slice(cut)))];
+      assert.deepEqual(r.map((x) => (x.kind === 'message' ? x.data.toString() : x.kind)), [lf, mixed], `cut at ${cut}`);
+      assert.equal(f.buffered, 0);
+    }
+  });
+
   it('a message dripped past maxMessageSize without a header end is an error, and the framer starts over', () => {
     const f = new StreamFramer(1000);
     let err: string | undefined;

@@ -150,6 +150,20 @@ describe('SIP message parser', () => {
     assert.throws(() => parseMessage(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\n\r\n'), { stream: true }), ParseError);
   });
 
+  it('bare LF line ends, alone or mixed with CRLF, are line ends; the body is kept byte for byte and the message re-serialised in CRLF', () => {
+    const body = 'v=0\no=- 1 1 IN IP4 h\n';
+    for (const eol of [() => '\n', (i: number) => (i % 2 ? '\n' : '\r\n'), (i: number) => (i % 2 ? '\r\n' : '\n')]) {
+      const lines = ['INVITE sip:a@b SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bKx', 'X-Folded: one', '  two', `Content-Length: ${body.length}`, ''];
+      const m = parseMessage(Buffer.from(lines.map((l, i) => l + eol(i)).join('') + body));
+      assert.equal(m.get('X-Folded'), 'one two');
+      assert.equal(m.body.toString(), body);
+      assert.equal(m.bareLf, true);
+      const wire = m.toString();
+      assert.equal(/(^|[^\r])\n/.test(wire.slice(0, wire.indexOf('\r\n\r\n') + 4)), false, wire);
+    }
+    assert.equal(parseMessage(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n')).bareLf, false);
+  });
+
   it('a missing mandatory header surfaces as a 400 SipError when read', () => {
     const m = msg('OPTIONS sip:a@b SIP/2.0\nContent-Length: 0\n\n');
     assert.throws(() => m.callId, (e: unknown) => (e as { status: number }).status === 400);
