@@ -278,6 +278,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       sampleRate,
       this.log.child({ component: 'conference' }),
       c.security.maxLegsPerRoom,
+      c.media.mixer.narrowband,
     );
     this.webrtcSessions = new WebRtcSessions({
       media: this.mediaEngine,
