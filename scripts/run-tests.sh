@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs test files with node's built-in runner through tsx, one file at a time
 # (integration tests start real servers and workers; 2 cores are not enough to overlap them).
-#   bash scripts/run-tests.sh                 unit, then integration, then e2e
+#   bash scripts/run-tests.sh                 unit, then integration, fuzz, then e2e
 #   bash scripts/run-tests.sh test/unit       a folder
 #   bash scripts/run-tests.sh test/x.test.ts  a file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  for d in test/unit test/integration test/e2e; do [ -d "$d" ] && targets+=("$d"); done
+  for d in test/unit test/integration test/fuzz test/e2e; do [ -d "$d" ] && targets+=("$d"); done
 fi
 files=()
 for t in "${targets[@]}"; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets Parley up and runs the whole test suite (unit, integration, end-to-end).
+# Sets Parley up and runs the whole test suite (unit, integration, fuzz, end-to-end).
 #   bash scripts/test.sh              everything
 #   bash scripts/test.sh test/unit    one folder or file
 set -euo pipefail

@@ -22,6 +22,12 @@ import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
 import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
+import { within } from './util/within.ts';
+
+/** How long a stop waits for the calls to end and the recordings to be finalized while the API still sends events. */
+const FINISH_MS = 10_000;
+/** How long a stop waits for webhook requests in flight (their timeout is 5 s). */
+const WEBHOOK_QUIESCE_MS = 5500;
 
 /** drainrequested: POST /admin/drain asks the process to drain as on SIGTERM (main.ts does it). */
 export type ParleyEvents = { close: []; drainrequested: [] };
@@ -42,6 +48,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private apiServer: ApiServer | null = null;
   private clusterNode: ClusterNode | null = null;
   private closed = false;
+  /** The stop in progress (shutdown()), shared by every caller. */
+  private stopping: Promise<void> | null = null;
 
   private constructor(
     private configInForce: ParleyConfig,
@@ -173,14 +181,33 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.drain(this.configInForce.shutdown.drainTimeoutMs).catch((err: unknown) => this.log.error({ err }, 'drain failed'));
   }
 
-  /** Ends the calls (BYE), gives the SIP side a moment to send them, then closes. */
-  async shutdown(graceMs = 500): Promise<void> {
+  /**
+   * Ends the calls (BYE) and the recordings, and waits (at most FINISH_MS) until the
+   * calls are over and every recording is finalized while the API still sends their
+   * call.ended and recording.saved (delivered, or spooled for the next start); then
+   * closes and waits for the files, the spool and the signatures to be on disk.
+   * Every caller gets the same promise: a second signal does not end the stop early.
+   */
+  shutdown(graceMs = 500): Promise<void> {
+    this.stopping ??= this.stopAll(graceMs);
+    return this.stopping;
+  }
+
+  private async stopAll(graceMs: number): Promise<void> {
     if (this.closed) return;
     const calls = this.callManager;
-    if (calls && calls.active.size > 0) {
-      calls.close();
-      await new Promise((r) => setTimeout(r, graceMs));
-    }
+    const up = (calls?.active.size ?? 0) > 0;
+    calls?.close();
+    await Promise.all([
+      // The SIP side gets a moment to send the BYEs.
+      up ? new Promise((r) => setTimeout(r, graceMs)) : null,
+      within(FINISH_MS, async () => {
+        while ((calls?.active.size ?? 0) > 0) await new Promise((r) => setTimeout(r, 20));
+      }),
+      this.recordingService?.finishAll(FINISH_MS),
+    ]);
+    // Their webhooks in flight finish (a 5 s request timeout): none is sent again by the next start.
+    await this.apiServer?.quiesce(WEBHOOK_QUIESCE_MS);
     await this.clusterNode?.leave();
     this.close();
     // The webhook deliveries still pending are written asynchronously: on disk before the process may exit.
@@ -222,11 +249,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
     await checkMediaAddresses(c.media);
     this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }));
-    this.log.info({ workers: this.mediaEngine.workerPids.length, pids: this.mediaEngine.workerPids }, 'mediasoup workers started');
     this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });
     this.recordingService = new RecordingService({
       dir: c.recording.dir,
       postProcess: c.recording.postProcess,
+      postProcessReadRate: c.recording.postProcessReadRate,
       flushIntervalMs: c.recording.flushIntervalMs,
       pauseMode: c.recording.pauseMode,
       onWriteError: c.recording.onWriteError,
@@ -251,6 +278,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       sampleRate,
       this.log.child({ component: 'conference' }),
       c.security.maxLegsPerRoom,
+      c.media.mixer.narrowband,
     );
     this.webrtcSessions = new WebRtcSessions({
       media: this.mediaEngine,

@@ -2,7 +2,7 @@
 // Resolves with the exit code once the process should end.
 import { Parley } from './app.ts';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
-import { startHints } from './start-hints.ts';
+import { startFailureText, startHints } from './start-hints.ts';
 import { createLogger } from './util/logger.ts';
 
 export async function runServer(argv: string[]): Promise<number> {
@@ -20,12 +20,26 @@ export async function runServer(argv: string[]): Promise<number> {
   const pretty = argv.includes('--pretty') || config.log.pretty;
   const log = createLogger({ level: config.log.level, pretty });
   log.info({ config: file }, 'starting Parley');
+  // A signal during start-up (Node's default would end the process then and there, in the
+  // middle of repairing recordings, say) is kept: the stop begins once everything is up.
+  let early: NodeJS.Signals | null = null;
+  const onEarly = (signal: NodeJS.Signals): void => {
+    if (early === null) log.info({ signal }, 'stop requested during start-up: stopping once started');
+    early ??= signal;
+  };
+  process.on('SIGINT', onEarly);
+  process.on('SIGTERM', onEarly);
   let app: Parley;
   try {
     app = await Parley.start(config, log);
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
+    // The log line carries the stack; this says, last and plainly, what to do.
+    process.stderr.write(startFailureText(err, file));
     return 1;
+  } finally {
+    process.off('SIGINT', onEarly);
+    process.off('SIGTERM', onEarly);
   }
   log.info(startHints(app, file), 'Parley is running; Ctrl-C stops it');
   return new Promise<number>((resolve) => {
@@ -56,5 +70,6 @@ export async function runServer(argv: string[]): Promise<number> {
       if (!stopping) stop('SIGTERM');
     });
     process.on('SIGHUP', reload);
+    if (early !== null) stop(early);
   });
 }

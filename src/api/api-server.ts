@@ -13,6 +13,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Parley } from '../app.ts';
 import type { ApiConfig, ApiToken } from '../config/schema.ts';
+import { listenError } from '../util/listen-error.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
@@ -34,6 +35,7 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { clusterRoutes } from '../cluster/cluster-routes.ts';
 import { webrtcRoutes } from './routes/webrtc.ts';
 import { WebhookSender } from './webhook-sender.ts';
+import { within } from '../util/within.ts';
 
 const EVENTS_PATH = {
   get: {
@@ -109,6 +111,8 @@ export class ApiServer {
       metrics.handle(e);
       deliver(e);
     });
+    // A recording's finalize mark goes once its recording.saved is in the spool (src/recording/finalize-marks.ts).
+    parley.recordings?.reportedBy(() => webhooks.settled());
     const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
     const cc = config.console;
     const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
@@ -125,7 +129,7 @@ export class ApiServer {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       server.close();
-      throw err;
+      throw listenError('api', { transport: 'http', host: config.host, port: config.port }, err);
     }
     log.info({ url: server.url }, 'control API listening');
     await webhooks.resumeSpool();
@@ -238,6 +242,17 @@ export class ApiServer {
   /** Resolves once the webhook spool and dead letter hold on disk everything written so far (after close(): all pending deliveries). */
   settled(): Promise<void> {
     return this.webhooks.settled();
+  }
+
+  /**
+   * A clean stop, before close(): the webhook requests in flight (and those queued
+   * behind them for a free slot) finish, for at most `timeoutMs`; close() would abort
+   * them, and the next start would send again a delivery the receiver had taken.
+   */
+  quiesce(timeoutMs: number): Promise<void> {
+    return within(timeoutMs, async () => {
+      while (!this.closed && this.webhooks.busy()) await new Promise((r) => setTimeout(r, 10));
+    });
   }
 
   /** Synchronous and idempotent: stops webhooks and the hub now; the HTTP server closes in the background. */

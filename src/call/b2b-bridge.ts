@@ -12,6 +12,7 @@ import { ackWaitMs, answerReoffers, applyLaterAnswer, destroyDialog, sameSession
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
+import { promptRate } from './prompt-rate.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
@@ -53,7 +54,7 @@ export class B2bBridge {
     }
     // Until it answers (and any whisper is over), the callee is heard by no one.
     leg.mute(true);
-    const wait = new CallerWaitAudio(call.leg, callerWaitSpec(options.callerHears, options.whisper), this.deps, this.log);
+    const wait = new CallerWaitAudio(call.room, call.leg, callerWaitSpec(options.callerHears, options.whisper), this.deps, this.log);
     this.wait = wait;
     // A caller that hears Parley already (answered, or early media) hears it now; else once answered.
     if (call.hearsMedia) wait.start();
@@ -171,7 +172,7 @@ export class B2bBridge {
       leg.mute(true);
       wait.start();
       const player = this.deps.prompts.createPlayer(toLibrarySpec(options.whisper), {
-        sampleRate: this.deps.settings.sampleRate,
+        sampleRate: promptRate(call.room, this.deps.settings),
         log: this.log,
       });
       // The whisper is the callee's notice: the recording holds it (mix, callee's stem) and marks it.

@@ -12,9 +12,9 @@ export interface CallSettings {
   loopMarker: { header: string; value: string };
   /** Where B legs are sent first (an upstream proxy), or null for the Request-URI. */
   outboundProxy: string | null;
-  /** The mixer's rate (media.mixer.sampleRate): prompts use it, and recordings of wideband calls. */
+  /** The mixer's rate (media.mixer.sampleRate): prompts and recordings of wideband calls use it (prompt-rate.ts, recording-rate.ts). */
   sampleRate: number;
-  /** media.mixer.narrowband: a recording of a call whose legs are all G.711 is written at 8 kHz (recording-rate.ts). */
+  /** media.mixer.narrowband: a call whose legs are all G.711 hears prompts made at 8 kHz and is recorded at 8 kHz (prompt-rate.ts, recording-rate.ts). */
   narrowband?: boolean;
   /** media.inbandDtmf: 'always' runs in-band DTMF detection on every caller without telephone-event. */
   inbandDtmf?: 'auto' | 'always';

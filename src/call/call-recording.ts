@@ -90,9 +90,8 @@ export class CallRecording implements RecordingHandle {
   stop(): Promise<string> {
     if (this.stopped) return this.stopped;
     this.room.removeSink(this.sink);
-    const finalized = new Promise<string>((resolve) => {
-      this.recorder.once('finalized', () => resolve(join(this.dir, `${this.recorder.id}.json`)));
-    });
+    // The promise, not the event: a stop of Parley may have closed and finalized the recorder already.
+    const finalized = this.recorder.finalized.then(() => join(this.dir, `${this.recorder.id}.json`));
     this.recorder.close();
     this.stopped = finalized;
     return finalized;

@@ -5,11 +5,12 @@
 // from the bridge's start while the caller already hears Parley (answered or in
 // early media) until the parties are connected; it pauses while the callee's own
 // early media is passed through.
-import type { MediaLeg } from '../media-plane/media-leg.ts';
+import type { MediaLeg, MediaRoom } from '../media-plane/media-api.ts';
 import type { Player } from '../playback/player.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
+import { promptRate } from './prompt-rate.ts';
 import type { CallerHears, PlaySpec } from './ports.ts';
 
 export const RINGBACK: PlaySpec = { tone: 'ringback' };
@@ -28,6 +29,7 @@ export class CallerWaitAudio {
   private closed = false;
 
   constructor(
+    private readonly room: MediaRoom,
     private readonly leg: MediaLeg,
     private readonly spec: PlaySpec | null,
     private readonly deps: CallDeps,
@@ -39,7 +41,7 @@ export class CallerWaitAudio {
     if (this.closed || this.player || !this.spec || this.leg.isClosed) return;
     const spec = this.spec;
     const player = this.deps.prompts.createPlayer(toLibrarySpec(spec), {
-      sampleRate: this.deps.settings.sampleRate,
+      sampleRate: promptRate(this.room, this.deps.settings),
       loop: true,
       // Ringback has its own cadence; a prompt said again and again gets a breath between.
       gapMs: spec.tone === 'ringback' ? 0 : PROMPT_GAP_MS,

@@ -16,6 +16,7 @@ import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReaso
 import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
+import { promptRate } from './prompt-rate.ts';
 import { addressFamily } from './target-family.ts';
 import { toLoopsBack } from './loops-back.ts';
 import type {
@@ -274,7 +275,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     let player;
     try {
       player = this.deps.prompts.createPlayer(toLibrarySpec(spec), {
-        sampleRate: this.deps.settings.sampleRate,
+        sampleRate: promptRate(this.room, this.deps.settings),
         repeat: spec.repeat ?? 1,
         log: this.log,
       });

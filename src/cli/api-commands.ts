@@ -10,17 +10,21 @@ export { CliError };
 async function request(config: ParleyConfig, method: string, path: string): Promise<Response> {
   const { enabled, host, port } = config.api;
   const token = config.api.token ?? config.api.tokens[0]?.token ?? null;
-  if (!enabled || !token) throw new CliError('the control API is off in this config (api.enabled, api.token or api.tokens)', 2);
+  if (!enabled || !token) {
+    throw new CliError('the control API is off in this config: set api.enabled: true and api.token (16 characters or more; or api.tokens), and restart Parley with it', 2);
+  }
   const h = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let res: Response;
   try {
     res = await fetch(`http://${h}:${port}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
   } catch (err) {
-    throw new CliError(`cannot reach Parley's API at ${h}:${port}: ${(err as Error).cause ?? (err as Error).message}`);
+    const why = String((err as Error).cause ?? (err as Error).message);
+    throw new CliError(`cannot reach Parley's API at ${h}:${port}: ${why} (is Parley running with this config, api.enabled included? \`bash scripts/start.sh --config FILE\` starts it)`);
   }
   if (!res.ok) {
     const body = (await res.json().catch(() => ({}))) as { message?: string };
-    throw new CliError(`${method} ${path}: ${res.status} ${body.message ?? res.statusText}`);
+    const hint = res.status === 401 ? ' (the running Parley has another api.token than this config)' : '';
+    throw new CliError(`${method} ${path}: ${res.status} ${body.message ?? res.statusText}${hint}`);
   }
   return res;
 }

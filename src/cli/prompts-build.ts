@@ -1,11 +1,14 @@
 // `parley prompts build`: puts every prompt a running Parley could need into the
-// prompt cache at the mixer rate, so that no call waits for ffmpeg or espeak-ng:
-// each audio file under prompts.dir, and each `text` of the flows (spoken).
+// prompt cache at the mixer rate (and at 8 kHz with media.mixer.narrowband: the
+// rate prompts are made at for G.711 calls, call/prompt-rate.ts), so that no call
+// waits for ffmpeg or espeak-ng: each audio file under prompts.dir, and each
+// `text` of the flows (spoken).
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { ParleyConfig } from '../config/schema.ts';
 import { PromptLibrary, type PlaySpec } from '../playback/prompt-library.ts';
 import { PROMPT_EXTENSIONS } from '../playback/prompt-path.ts';
+import { NARROWBAND_RATE } from '../mixer/room-mixer.ts';
 import { createLogger } from '../util/logger.ts';
 import { ProgressBar } from './progress-bar.ts';
 
@@ -54,7 +57,8 @@ export function flowTexts(flows: unknown): string[] {
 export async function buildPrompts(config: ParleyConfig, out: NodeJS.WriteStream = process.stderr): Promise<BuildResult> {
   const log = createLogger({ level: 'silent', pretty: false });
   const library = new PromptLibrary({ dir: config.prompts.dir, cacheDir: config.prompts.cacheDir, voice: config.prompts.voice, log });
-  const rate = config.media.mixer.sampleRate;
+  const mixer = config.media.mixer;
+  const rates = mixer.narrowband && mixer.sampleRate !== NARROWBAND_RATE ? [mixer.sampleRate, NARROWBAND_RATE] : [mixer.sampleRate];
   const work: { label: string; spec: PlaySpec }[] = [
     ...promptFiles(config.prompts.dir).map((f) => ({ label: f, spec: { prompt: f } })),
     ...flowTexts(config.flows).map((t) => ({ label: `text: ${t.length > 40 ? t.slice(0, 37) + '...' : t}`, spec: { text: t } })),
@@ -64,8 +68,10 @@ export async function buildPrompts(config: ParleyConfig, out: NodeJS.WriteStream
   try {
     for (const w of work) {
       try {
-        const clip = await library.load(w.spec, rate);
-        if (clip.fromCache) result.fromCache++;
+        // Cached already only when it was at every rate.
+        let cached = true;
+        for (const rate of rates) if (!(await library.load(w.spec, rate)).fromCache) cached = false;
+        if (cached) result.fromCache++;
         else result.built++;
         bar.tick(w.label);
       } catch (err) {

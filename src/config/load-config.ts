@@ -44,7 +44,9 @@ export function loadConfigFile(file: string): ParleyConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
+    // The default is ./parley.yaml of the current folder: from elsewhere, say how to name one.
+    const hint = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ' (name the file with --config FILE or PARLEY_CONFIG, or run from the folder that holds parley.yaml)' : '';
+    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}${hint}`]);
   }
   return parseConfig(text, file);
 }

@@ -12,6 +12,8 @@ import { recordingEncryptionSchema, recordingStoreSchema, type RecordingEncrypti
 export interface RecordingConfig {
   dir: string;
   postProcess: 'none' | 'ogg' | 'mp3';
+  /** ffmpeg -readrate of post-processing: at most this many times real time; 0: as fast as it can. */
+  postProcessReadRate?: number;
   flushIntervalMs: number;
   pauseMode: 'skip' | 'silence';
   onWriteError: 'continue' | 'hangup';
@@ -58,6 +60,7 @@ export const recordingSchema = {
     },
     dir: { type: 'string', minLength: 1 },
     postProcess: { type: 'string', enum: ['none', 'ogg', 'mp3'] },
+    postProcessReadRate: { type: 'number', minimum: 0, maximum: 10000 },
     flushIntervalMs: { type: 'integer', minimum: 20, maximum: 1000 },
     pauseMode: { type: 'string', enum: ['skip', 'silence'] },
     onWriteError: { type: 'string', enum: ['continue', 'hangup'] },
@@ -70,6 +73,7 @@ export const recordingSchema = {
 export const defaultRecording: RecordingConfig = {
   dir: 'recordings',
   postProcess: 'none',
+  postProcessReadRate: 0,
   flushIntervalMs: 250,
   pauseMode: 'skip',
   onWriteError: 'continue',

@@ -14,6 +14,7 @@ import { PortAllocator } from './port-allocator.ts';
 import type { LatchMode } from './rtp-endpoint.ts';
 import type { CodecName } from '../mixer/codecs/audio-codec.ts';
 import { NARROWBAND_RATE } from '../mixer/room-mixer.ts';
+import { Resampler } from '../mixer/codecs/resampler.ts';
 import { RoomHub } from './room-hub.ts';
 import { resolveWorkerBinary } from './worker-binary.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -104,6 +105,16 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   /** Recorder ticks lost crossing from a media thread (a full ring); stays 0 unless the main thread stalls for seconds. */
   get droppedRecordingTicks(): number {
     return this.threads?.droppedTicks ?? 0;
+  }
+
+  /**
+   * Frames resampled since the start: on this thread (prompts and recorders tapping
+   * them; the rooms too with media.threads: 0) and on the media threads (as of their
+   * last stats, nextStats() for fresh ones). A call whose legs, prompts and recording
+   * share one rate adds none.
+   */
+  get resampledFrames(): { main: number; threads: number } {
+    return { main: Resampler.framesRun, threads: this.threads?.resampledFrames ?? 0 };
   }
 
   /** Messages between the main thread and the media threads since start, by direction and type (empty with media.threads: 0). */

@@ -45,8 +45,11 @@ export function encodeRecording(
   inputDurationMs: number,
   onProgress?: (p: TranscodeProgress) => void,
   signal?: AbortSignal,
+  readRate = 0,
 ): Promise<void> {
   const cmd = ffmpeg(input).noVideo().outputOptions(['-stats_period', '0.1', '-map_metadata', '-1']);
+  // At most readRate × real time (ffmpeg -readrate): a gentler encoder on a busy host.
+  if (readRate > 0) cmd.inputOptions(['-readrate', String(readRate)]);
   if (format === 'ogg') cmd.audioCodec('libopus').audioBitrate('32k').format('ogg');
   else cmd.audioCodec('libmp3lame').audioBitrate('48k').format('mp3');
   if (signal) {

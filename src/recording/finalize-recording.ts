@@ -2,11 +2,14 @@
 // descriptor is closed, hash each file into the sidecar (or take the hash its writer
 // made as it closed the file), then post-process each
 // file through the shared queue (one ffmpeg at a time), recording the results.
-// Never throws for a post-processing failure: the sidecar says what failed.
+// Never throws for a post-processing failure: the sidecar says what failed. Post-
+// processing cut short by a stop or a kill stays 'pending' and is resumed at the
+// next start (recover-recordings.ts), skipping the files already encoded.
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { FileEntry, RecordingMetadata } from './metadata.ts';
+import type { FileEntry, PostProcessedEntry, RecordingMetadata } from './metadata.ts';
 import { sha256File } from '../util/sha256-file.ts';
-import type { PostProcessor, PostProgress } from './post-processor.ts';
+import { PostProcessorClosedError, type PostProcessor, type PostProgress } from './post-processor.ts';
 
 /** A finalized recording, as the steps that run after finalization see it. */
 export interface FinalizedRecording {
@@ -44,6 +47,8 @@ export interface FinalizeContext {
   steps?: readonly FinalizeStep[];
   recovered?: boolean;
   stepFailed?: (step: string, err: Error) => void;
+  /** Awaited just before the final sidecar is written (finalize-marks.ts: the mark of the window after it). */
+  beforeFinal?: () => Promise<void>;
 }
 
 export async function finalizeRecording(c: FinalizeContext): Promise<void> {
@@ -51,45 +56,63 @@ export async function finalizeRecording(c: FinalizeContext): Promise<void> {
   for (const e of c.files) if (e.lost === undefined) e.sha256 = c.hashes?.get(e.file) ?? (await sha256File(c.pathOf(e.file)));
   // A SIPREC session's metadata versions (null: the file was never written, e.g. a crash).
   for (const v of c.meta.siprec?.metadataVersions ?? []) v.sha256 = await (async () => sha256File(c.pathOf(v.file)))().catch(() => null);
-  const format = c.meta.postProcessing.format;
-  if (format !== 'none' && c.postProcessor) {
+  if (c.meta.postProcessing.format !== 'none' && c.postProcessor) {
     // The hashes are saved before post-processing, which can take long; without it the
     // 'finalized' sidecar below is the next write (a crash in between is recovered).
     await c.save();
-    c.meta.postProcessing.state = 'pending';
-    await c.save();
-    try {
-      for (const e of c.files) {
-        if (e.durationMs === 0 || e.lost !== undefined) continue;
-        const r = await c.postProcessor.enqueue({
-          input: c.pathOf(e.file),
-          format,
-          inputDurationMs: e.durationMs,
-          onProgress: c.onProgress,
-        });
-        c.meta.postProcessed.push({
-          source: e.file,
-          file: basename(r.output),
-          format,
-          durationMs: Math.round(r.durationMs),
-          sha256: r.sha256,
-        });
-        await c.save();
-      }
-      c.meta.postProcessing.state = 'done';
-    } catch (err) {
-      c.meta.postProcessing.state = 'failed';
-      c.meta.postProcessing.error = (err as Error).message;
-    }
+    await postProcessFiles(c, c.postProcessor);
   }
+  await c.beforeFinal?.();
   c.meta.state = 'finalized';
   await c.save();
-  const done: FinalizedRecording = { id: c.id, meta: c.meta, pathOf: c.pathOf, recovered: c.recovered ?? false };
-  for (const step of c.steps ?? []) {
+  await runFinalizeSteps({ id: c.id, meta: c.meta, pathOf: c.pathOf, recovered: c.recovered ?? false }, c.steps, c.stepFailed);
+}
+
+/**
+ * Encodes each file not encoded yet (an entry in `postProcessed` whose output is on
+ * disk counts as encoded: a resumed run skips it) and records the results. The state
+ * ends 'done', 'failed' (the encoder failed: not retried), or stays 'pending' when
+ * Parley stopped meanwhile (PostProcessorClosedError): the next start resumes it.
+ */
+export async function postProcessFiles(c: Pick<FinalizeContext, 'meta' | 'files' | 'pathOf' | 'save' | 'onProgress'>, postProcessor: PostProcessor): Promise<void> {
+  const format = c.meta.postProcessing.format;
+  if (format === 'none') return;
+  const kept: PostProcessedEntry[] = [];
+  for (const p of c.meta.postProcessed) if (await exists(c.pathOf(p.file))) kept.push(p);
+  c.meta.postProcessed = kept;
+  c.meta.postProcessing.state = 'pending';
+  c.meta.postProcessing.error = null;
+  await c.save();
+  try {
+    for (const e of c.files) {
+      if (e.durationMs === 0 || e.lost !== undefined || kept.some((p) => p.source === e.file)) continue;
+      const r = await postProcessor.enqueue({ input: c.pathOf(e.file), format, inputDurationMs: e.durationMs, onProgress: c.onProgress });
+      c.meta.postProcessed.push({ source: e.file, file: basename(r.output), format, durationMs: Math.round(r.durationMs), sha256: r.sha256 });
+      await c.save();
+    }
+    c.meta.postProcessing.state = 'done';
+  } catch (err) {
+    c.meta.postProcessing.error = (err as Error).message;
+    if (!(err instanceof PostProcessorClosedError)) c.meta.postProcessing.state = 'failed';
+  }
+}
+
+/** Post-processing interrupted by a stop (or a kill): the next start resumes it. */
+export function postProcessingUnfinished(meta: RecordingMetadata): boolean {
+  return meta.postProcessing.format !== 'none' && meta.postProcessing.state === 'pending';
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** The steps after finalization, in order; one that throws is reported and the next ones still run. */
+export async function runFinalizeSteps(done: FinalizedRecording, steps: readonly FinalizeStep[] | undefined, stepFailed?: (step: string, err: Error) => void): Promise<void> {
+  for (const step of steps ?? []) {
     try {
       await step.run(done);
     } catch (err) {
-      c.stepFailed?.(step.name, err as Error);
+      stepFailed?.(step.name, err as Error);
     }
   }
 }

@@ -31,6 +31,18 @@ export interface PostResult {
   elapsedMs: number;
 }
 
+/**
+ * A job dropped or killed because the queue was closed (Parley stopping): not the
+ * encoder's fault. The recording's post-processing stays 'pending' and the next
+ * start resumes it (finalize-recording.ts, recover-recordings.ts).
+ */
+export class PostProcessorClosedError extends Error {
+  constructor() {
+    super('interrupted: Parley stopped during post-processing; the next start resumes it');
+    this.name = 'PostProcessorClosedError';
+  }
+}
+
 export type PostProcessorEvents = {
   progress: [PostProgress];
   done: [PostResult];
@@ -49,7 +61,11 @@ export class PostProcessor extends TypedEmitter<PostProcessorEvents> {
   private abort: AbortController | null = null;
   private closed = false;
 
-  constructor(private readonly log: Logger) {
+  /** `readRate`: config recording.postProcessReadRate (0: as fast as ffmpeg can). */
+  constructor(
+    private readonly log: Logger,
+    private readonly readRate = 0,
+  ) {
     super(log);
   }
 
@@ -59,7 +75,7 @@ export class PostProcessor extends TypedEmitter<PostProcessorEvents> {
   }
 
   enqueue(job: PostJob): Promise<PostResult> {
-    if (this.closed) return Promise.reject(new Error('post-processor is closed'));
+    if (this.closed) return Promise.reject(new PostProcessorClosedError());
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.next();
@@ -71,7 +87,7 @@ export class PostProcessor extends TypedEmitter<PostProcessorEvents> {
     if (this.closed) return;
     this.closed = true;
     this.abort?.abort();
-    for (const q of this.queue.splice(0)) q.reject(new Error('post-processor closed'));
+    for (const q of this.queue.splice(0)) q.reject(new PostProcessorClosedError());
   }
 
   private next(): void {
@@ -86,7 +102,9 @@ export class PostProcessor extends TypedEmitter<PostProcessorEvents> {
         item.resolve(r);
       },
       (err: unknown) => {
-        const error = err instanceof Error ? err : new Error(String(err));
+        // An ffmpeg killed by close() is an interruption, not an encoder failure.
+        const error = this.closed ? new PostProcessorClosedError() : err instanceof Error ? err : new Error(String(err));
+        if (this.closed) return item.reject(error);
         this.log.warn({ err: error, input: item.job.input }, 'post-processing failed');
         this.safeEmit('failed', { input: item.job.input, format: item.job.format, error });
         item.reject(error);
@@ -112,9 +130,12 @@ export class PostProcessor extends TypedEmitter<PostProcessorEvents> {
       }
     };
     try {
+      // Encoded under a temp name, renamed when complete: a kill mid-encode leaves at most a
+      // `.part` (replaced when the next start resumes), never a half-written output.
+      await rm(part, { force: true });
       await encodeRecording(job.input, part, job.format, job.inputDurationMs, (p) => {
         if (p.percent !== null) report(p.processedMs, p.percent);
-      }, signal);
+      }, signal, this.readRate);
       await rename(part, output);
     } catch (err) {
       await rm(part, { force: true });

@@ -23,6 +23,10 @@ export interface RecorderOptions {
   labels?: RecordingLabels;
   /** Run after finalization, in order (RecordingService.finalizeSteps). */
   finalizeSteps?: readonly FinalizeStep[];
+  /** Awaited before the final sidecar is written (RecordingService: its finalize mark). */
+  beforeFinal?: (id: string) => Promise<void>;
+  /** Awaited after 'finalized' is emitted, before `finalized` resolves; must not reject (RecordingService: the mark removed). */
+  afterFinalized?: (id: string) => Promise<void>;
   log: Logger;
   /** config recording.encryption: every audio file sealed under this recording's own data key. */
   encryption?: RecordingEncryption | null;

@@ -289,8 +289,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Never rejects: a failure (e.g. a file hashed away by someone) is logged and put in `errors`. */
   private async complete(): Promise<void> {
     await Promise.all([this.mix.closed, ...(this.stereo ? [this.stereo.closed] : []), ...this.stems.closed.written]);
-    // The sidecar says what is on disk, not what was meant to be.
-    // The writers hashed their files as they closed them: finalization need not read them again.
+    // The sidecar says what is on disk, not what was meant to be; the writers hashed their files as they closed them.
     const hashes = new Map<string, string>();
     settleEntry(this.meta.mix, this.mix, hashes);
     if (this.meta.stereo && this.stereo) settleEntry(this.meta.stereo, this.stereo, hashes);
@@ -314,6 +313,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
         save: () => this.saveMeta(),
         onProgress: (p) => this.safeEmit('postProgress', p),
         steps: this.options.finalizeSteps,
+        beforeFinal: async () => this.options.beforeFinal?.(this.id),
         stepFailed: (step, err) => this.log.error({ err, recording: this.id, step }, 'a step after finalization failed'),
       });
     } catch (err) {
@@ -322,6 +322,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     }
     const m = this.metadata;
     this.safeEmit('finalized', m);
+    await this.options.afterFinalized?.(this.id); // its report on disk, its mark gone (never rejects)
     this.resolveFinalized(m);
     // The final sidecar did not reach the disk (a full disk): tried again for a while.
     this.sidecar.retryWhileFailing(() => this.saveMeta(), (err) => this.fail(err));

@@ -6,12 +6,14 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
+import { within } from '../util/within.ts';
 import { recordingIo } from './io/recording-io.ts';
-import type { FinalizeStep } from './finalize-recording.ts';
-import type { PauseMode, RecordingLabels } from './metadata.ts';
+import { postProcessingUnfinished, type FinalizeStep } from './finalize-recording.ts';
+import type { PauseMode, RecordingLabels, RecordingMetadata } from './metadata.ts';
 import { PostProcessor } from './post-processor.ts';
 import { Recorder } from './recorder.ts';
 import { recoverRecordings, type RecoveredRecording } from './recover-recordings.ts';
+import { FinalizeMarks } from './finalize-marks.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 import type { RecordingUploader } from './store/recording-uploader.ts';
 
@@ -20,6 +22,8 @@ export interface RecordingServiceOptions {
   dir: string;
   /** config recording.postProcess */
   postProcess: 'none' | 'ogg' | 'mp3';
+  /** config recording.postProcessReadRate (0: as fast as ffmpeg can). */
+  postProcessReadRate?: number;
   /** config recording.flushIntervalMs */
   flushIntervalMs?: number;
   /** config recording.pauseMode */
@@ -75,6 +79,16 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   private ours: Set<string> | null = new Set();
   /** Closed recorders whose files are not complete yet. */
   private readonly completing = new Set<Promise<unknown>>();
+  /** Closed recorders not finalized yet (their 'finalized' is the API's recording.saved). */
+  private readonly finalizing = new Set<Promise<unknown>>();
+  /** recoverInterrupted() while it runs: a stop waits for it (settled()). */
+  private recovering: Promise<unknown> | null = null;
+  /** finishAll() was called: a recovery stops after the recording it is repairing. */
+  private finishing = false;
+  /** Recordings between their final sidecar and their report on disk (finalize-marks.ts). */
+  private readonly marks: FinalizeMarks;
+  /** Resolves once the events emitted so far are durable (the API's webhook spool); set by the API. */
+  private reported: () => Promise<void> = async () => undefined;
   private readonly log: Logger;
   private closed = false;
   private writeErrorCount = 0;
@@ -86,13 +100,36 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   constructor(private readonly options: RecordingServiceOptions) {
     super(options.log);
     this.log = options.log.child({ component: 'recording' });
-    this.postProcessor = new PostProcessor(this.log);
+    this.postProcessor = new PostProcessor(this.log, options.postProcessReadRate ?? 0);
+    this.marks = new FinalizeMarks(options.dir);
     this.stopWatchingIo = recordingIo().onThreadDeath((err, resent) =>
       this.log.error({ err, resent }, 'the recording I/O thread died: a new one took over its open files and unanswered calls'),
     );
     // Upload after everything else (compliance unshifts its signing step before it).
     if (options.store) this.finalizeSteps.push(options.store.finalizeStep());
     this.refreshFreeSpace();
+  }
+
+  /**
+   * `fn` resolves once the events emitted so far (recording.saved) are on disk: a
+   * recording's finalize mark is removed only then (the control API sets it).
+   */
+  reportedBy(fn: () => Promise<void>): void {
+    this.reported = fn;
+  }
+
+  /**
+   * The mark of a finalized recording goes once its report is durable; one whose
+   * post-processing a stop cut short keeps it: the next start resumes the encoding.
+   */
+  private unmark(id: string, meta: RecordingMetadata): Promise<void> {
+    if (postProcessingUnfinished(meta)) {
+      this.log.info({ recording: id }, 'post-processing interrupted by the stop: the next start resumes it');
+      return Promise.resolve();
+    }
+    return this.reported()
+      .then(() => this.marks.end(id))
+      .catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not removed: the next start reports the recording again'));
   }
 
   /** The uploader of recording.store (null: none). */
@@ -158,7 +195,13 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * recording.dir (see recover-recordings.ts) and emits 'recovered' for each.
    * Call once at start, after the API listens. Never rejects.
    */
-  async recoverInterrupted(): Promise<RecoveredRecording[]> {
+  recoverInterrupted(): Promise<RecoveredRecording[]> {
+    const p = this.recover();
+    this.recovering = p.finally(() => (this.recovering = null));
+    return p;
+  }
+
+  private async recover(): Promise<RecoveredRecording[]> {
     // Uploads a previous process left pending resume first (they are older).
     await this.options.store?.start().catch((err: unknown) => this.log.error({ err }, 'the upload journal cannot be read'));
     try {
@@ -168,9 +211,12 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
         postProcessor: this.closed ? undefined : this.postProcessor,
         steps: this.finalizeSteps,
         encryption: this.options.encryption,
+        stopped: () => this.finishing || this.closed,
+        marks: this.marks,
         log: this.log,
       });
       for (const r of found) this.safeEmit('recovered', r);
+      await Promise.all(found.map((r) => this.unmark(r.id, r.meta)));
       return found;
     } catch (err) {
       this.log.error({ err }, 'looking for interrupted recordings failed');
@@ -180,15 +226,31 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     }
   }
 
-  /** Resolves when every closed recorder's files are complete (the process may then exit), or after `timeoutMs`. */
-  async settled(timeoutMs = 10_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
-    const all = (async (): Promise<void> => {
-      while (this.completing.size > 0) await Promise.all([...this.completing]);
-    })();
-    await Promise.race([all, timeout]);
-    clearTimeout(timer);
+  /**
+   * Resolves when every closed recorder's files are complete and a recovery in
+   * progress is over (the process may then exit), or after `timeoutMs`.
+   */
+  settled(timeoutMs = 10_000): Promise<void> {
+    return within(timeoutMs, async () => {
+      while (this.completing.size > 0 || this.recovering) await Promise.all([...this.completing, this.recovering]);
+    });
+  }
+
+  /**
+   * A clean stop, before close(), while the API still sends events: post-processing
+   * stops (the running ffmpeg is killed, queued jobs dropped: those sidecars stay
+   * 'pending' and keep their finalize mark: the next start resumes them), every open recorder closes, and this resolves once every recording
+   * closed so far is finalized ('finalized' emitted: the API's recording.saved), or
+   * after `timeoutMs` (the next start finalizes what is left). A recovery in progress
+   * stops after the recording it is repairing (the next start does the rest). Never rejects.
+   */
+  finishAll(timeoutMs = 10_000): Promise<void> {
+    this.finishing = true;
+    this.postProcessor.close();
+    for (const r of [...this.recorders.values()]) r.close();
+    return within(timeoutMs, async () => {
+      while (this.finalizing.size > 0 || this.recovering) await Promise.all([...this.finalizing, this.recovering]);
+    });
   }
 
   /** `p` is waited for by settled() (the process may exit after it). */
@@ -200,7 +262,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   /** Starts a recording; hand the Recorder to the room's mixer as a TickSink. */
   createRecorder(o: StartRecordingOptions): Recorder {
     if (this.closed) throw new Error('recording service is closed');
-    const recorder = new Recorder({
+    const recorder: Recorder = new Recorder({
       dir: this.options.dir,
       roomId: o.roomId,
       sampleRate: o.sampleRate,
@@ -214,11 +276,16 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       stems: o.stems,
       labels: o.labels,
       finalizeSteps: this.finalizeSteps,
+      // A mark that cannot be written (a full disk) does not hold the finalization up.
+      beforeFinal: (id) => this.marks.begin(id).catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not written')),
+      afterFinalized: (id): Promise<void> => this.unmark(id, recorder.metadata),
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => {
         this.recorders.delete(r.id);
         const p = r.whenClosed.finally(() => this.completing.delete(p));
         this.completing.add(p);
+        const f = r.finalized.finally(() => this.finalizing.delete(f));
+        this.finalizing.add(f);
       },
     });
     this.ours?.add(recorder.id);
@@ -241,7 +308,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * Closes every open recorder (their files complete in the background: await
    * `settled()` before the process exits), then
    * stops post-processing: the running ffmpeg is killed and queued jobs are
-   * dropped (their sidecars say postProcessing 'failed'). Idempotent.
+   * dropped (their sidecars stay postProcessing 'pending': resumed at the next start). Idempotent.
    */
   close(): void {
     if (this.closed) return;
@@ -253,3 +320,4 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     this.options.store?.close();
   }
 }
+

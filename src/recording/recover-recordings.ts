@@ -6,7 +6,8 @@
 // sidecar writes are removed (the sidecar itself is always the last complete one).
 // All file I/O is asynchronous: this runs while calls may already be up.
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { finalizeRecording, type FinalizeStep } from './finalize-recording.ts';
+import { finalizeRecording, postProcessFiles, postProcessingUnfinished, runFinalizeSteps, type FinalizeStep } from './finalize-recording.ts';
+import type { FinalizeMarks } from './finalize-marks.ts';
 import { pathInside } from './file-names.ts';
 import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
 import type { PostProcessor } from './post-processor.ts';
@@ -32,6 +33,10 @@ export interface RecoverOptions {
   steps?: readonly FinalizeStep[];
   /** config recording.encryption: encrypted recordings are repaired with their data key (else left alone). */
   encryption?: RecordingEncryption | null;
+  /** Recordings a process finalized but may not have signed, uploaded or reported: their steps run again. */
+  marks?: FinalizeMarks;
+  /** True once Parley is stopping: no further recording is started (the next start repairs it). */
+  stopped?: () => boolean;
   log: Logger;
 }
 
@@ -50,12 +55,17 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
     if (o.isOurs(main.slice(0, -'.json'.length))) continue;
     await settleTemp(o, tmp, main, sidecars);
   }
+  const marked = new Set(await o.marks?.list() ?? []);
   const out: RecoveredRecording[] = [];
   for (const name of sidecars) {
     const id = name.slice(0, -'.json'.length);
     if (o.isOurs(id)) continue;
+    if (o.stopped?.()) {
+      o.log.info({ repaired: out.length }, 'stopping: the recordings not checked yet are left to the next start');
+      break;
+    }
     try {
-      const r = await recoverOne(o, id);
+      const r = await recoverOne(o, id, marked.has(id));
       if (r) out.push(r);
     } catch (err) {
       o.log.error({ err, recording: id }, 'an interrupted recording could not be repaired');
@@ -80,15 +90,16 @@ async function settleTemp(o: RecoverOptions, tmp: string, main: string, sidecars
   await rm(tmpPath, { force: true });
 }
 
-async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecording | null> {
+async function recoverOne(o: RecoverOptions, id: string, marked: boolean): Promise<RecoveredRecording | null> {
   const sidecarPath = pathInside(o.dir, `${id}.json`);
-  if ((await stateOf(sidecarPath)) === 'finalized') return null;
+  if (!marked && (await stateOf(sidecarPath)) === 'finalized') return null;
   const meta = JSON.parse(await readFile(sidecarPath, 'utf8')) as RecordingMetadata;
-  if (meta.version !== 1 || meta.state === 'finalized') return null;
+  if (meta.version !== 1 || (meta.state === 'finalized' && !marked)) return null;
   if (meta.pid !== undefined && meta.pid !== process.pid && alive(meta.pid)) {
     o.log.warn({ recording: id, pid: meta.pid }, 'an unfinished recording belongs to a running process: left alone');
     return null;
   }
+  if (meta.state === 'finalized') return finishSteps(o, id, meta);
   const interrupted = meta.state === 'recording';
   const stems = meta.legs.flatMap((l) => l.stems);
   const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...stems];
@@ -127,11 +138,46 @@ async function recoverOne(o: RecoverOptions, id: string): Promise<RecoveredRecor
     onProgress: () => undefined,
     steps: o.steps,
     recovered: true,
+    beforeFinal: async () => o.marks?.begin(id).catch((err: unknown) => o.log.warn({ err, recording: id }, 'finalize mark not written')),
     stepFailed: (step, err) => o.log.error({ err, recording: id, step }, 'a step after finalization failed'),
   });
   o.log.info({ recording: id, interrupted, durationMs: meta.durationMs }, 'unfinished recording repaired and finalized');
-  const names = files.filter((f) => f.lost === undefined).map((f) => f.file);
-  return { id, meta, files: [...names, ...meta.postProcessed.map((p) => p.file), `${id}.json`] };
+  return { id, meta, files: filesOf(id, meta) };
+}
+
+/**
+ * A recording finalized by a process stopped before its steps and its report were
+ * done (its mark is left): the steps run again (the same signature, the same upload
+ * keys) and it is reported; a receiver may get its recording.saved a second time.
+ */
+async function finishSteps(o: RecoverOptions, id: string, meta: RecordingMetadata): Promise<RecoveredRecording> {
+  if (postProcessingUnfinished(meta) && o.postProcessor) await resumePostProcessing(o, id, meta, o.postProcessor);
+  await runFinalizeSteps({ id, meta, pathOf: (f) => pathInside(o.dir, f), recovered: true }, o.steps, (step, err) =>
+    o.log.error({ err, recording: id, step }, 'a step after finalization failed'));
+  o.log.info({ recording: id }, 'a recording finalized just before the process stopped: its steps done again and reported');
+  return { id, meta, files: filesOf(id, meta) };
+}
+
+/**
+ * Post-processing a stop or a kill cut short (its mark kept it): the files not encoded
+ * yet go through the shared queue again (a `.part` left is replaced), the sidecar ends
+ * 'done' with the outputs; the steps after it (signing, upload) then run on that sidecar.
+ */
+async function resumePostProcessing(o: RecoverOptions, id: string, meta: RecordingMetadata, pp: PostProcessor): Promise<void> {
+  const sidecar = new SidecarWriter(pathInside(o.dir, `${id}.json`), { error: (err) => o.log.error({ err, recording: id }, 'sidecar write failed') });
+  const save = async (): Promise<void> => {
+    meta.updatedAt = new Date().toISOString();
+    await sidecar.write(meta);
+  };
+  const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...meta.legs.flatMap((l) => l.stems)];
+  o.log.info({ recording: id, format: meta.postProcessing.format }, 'resuming post-processing interrupted by the last stop');
+  await postProcessFiles({ meta, files, pathOf: (f) => pathInside(o.dir, f), save, onProgress: () => undefined }, pp);
+  await save();
+}
+
+function filesOf(id: string, meta: RecordingMetadata): string[] {
+  const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...meta.legs.flatMap((l) => l.stems)];
+  return [...files.filter((f) => f.lost === undefined).map((f) => f.file), ...meta.postProcessed.map((p) => p.file), `${id}.json`];
 }
 
 /**

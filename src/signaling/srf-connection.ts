@@ -50,7 +50,12 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
   let hostports = '';
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no drachtio connection to ${host}:${port} within the timeout`)), opts.connectTimeoutMs ?? 10000);
+      const timeoutMs = opts.connectTimeoutMs ?? 10000;
+      const why = server
+        ? `no drachtio connection to the embedded server (${host}:${port}) within ${timeoutMs / 1000} s`
+        : `no drachtio-server answered at ${host}:${port} within ${timeoutMs / 1000} s: is it running there, is sip.control.secret its admin secret? ` +
+          '(sip.server: embedded runs Parley\'s own SIP server instead)';
+      const timer = setTimeout(() => reject(new Error(`sip.control: ${why}`)), timeoutMs);
       srf.on('connect', (err: Error | null, hostport: string) => {
         clearTimeout(timer);
         if (err) {

@@ -2,11 +2,12 @@
 // a loopback port, so an unmodified drachtio-srf app can drive it (see ../../shared notes).
 import type net from 'node:net';
 import type { SipConfig } from '../config/schema.ts';
+import { listenError } from '../util/listen-error.ts';
 import type { Logger } from '../util/logger.ts';
 import { ControlServer } from './control/control-server.ts';
 import { SipCore } from './core/sip-core.ts';
 import { ProxyCore } from './core/proxy-core.ts';
-import { listenError, TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
+import { TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
 import type { TransportName } from './transport/transport-types.ts';
 
 export interface EmbeddedSipServerOptions {

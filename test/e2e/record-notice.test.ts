@@ -2,7 +2,9 @@
 // record-notice flow) → a SIPp callee, each with a Node RTP peer on the SDP port
 // its SIPp advertises. Audio is checked as audio: the caller hears the notice
 // (envelope correlation with the prompt) then the callee's tone; the callee hears
-// the whisper then the caller; the recording holds both.
+// the whisper then the caller; the recording holds both. Every leg is PCMU, so the
+// notice, the caller's ringback and the whisper are made at 8 kHz: no resampler
+// runs during the call, on either thread.
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -57,9 +59,13 @@ describe('record-notice gateway (SIPp caller and callee, real audio)', () => {
   let calleeRun: Awaited<ReturnType<typeof startSipp>>;
   let callerCode = -1;
   let calleeMessages = '';
+  let resampled = { main: -1, threads: -1 };
 
   before(async () => {
     parley = await startParley(flows);
+    const media = parley.app.media!;
+    await media.nextStats();
+    const before = media.resampledFrames;
     callee = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     caller = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     callee.start({ kind: 'tone', freq: CALLEE_HZ, amplitude: 8000 });
@@ -85,6 +91,9 @@ describe('record-notice gateway (SIPp caller and callee, real audio)', () => {
     assert.equal(calleeDone.code, 0, `callee SIPp: ${calleeDone.errors || calleeDone.stdout.slice(-2000)}`);
     // The flow closes the recording when the call ends; wait for the final sidecar.
     await waitFor('the final sidecar', () => readSidecars(parley.recordingDir).some((m) => m.state === 'finalized' || m.mix?.sha256));
+    await media.nextStats();
+    const now = media.resampledFrames;
+    resampled = { main: now.main - before.main, threads: now.threads - before.threads };
   });
 
   after(async () => {
@@ -95,6 +104,10 @@ describe('record-notice gateway (SIPp caller and callee, real audio)', () => {
 
   it('the call completes on both SIPp sides', () => {
     assert.equal(callerCode, 0, 'caller SIPp exit code');
+  });
+
+  it("resamples nothing: notice, ringback and whisper are made at the room's 8 kHz", () => {
+    assert.deepEqual(resampled, { main: 0, threads: 0 });
   });
 
   it('the B leg goes to the original To and carries the loop marker and the caller identity', () => {

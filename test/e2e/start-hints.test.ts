@@ -12,7 +12,8 @@ describe('parley start: the "running" line', () => {
       assert.match(String(line.sip), new RegExp(`udp/127\\.0\\.0\\.1:${p.sipPort}`));
       assert.equal(line.recordings, p.recordings);
       assert.match(String(line.api), /^off \(set api\.enabled and api\.token in .*parley\.yaml\)$/);
-      assert.match(String(line.tryIt), /scripts\/demo-call\.sh/);
+      // The demo call goes to 127.0.0.1:5060 unless told: the suggestion names this port.
+      assert.match(String(line.tryIt), new RegExp(`^bash scripts/demo-call\\.sh 127\\.0\\.0\\.1:${p.sipPort} `));
     } finally {
       p.child.kill('SIGINT');
     }

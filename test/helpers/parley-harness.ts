@@ -38,6 +38,8 @@ export interface ParleyOptions {
   tls?: { port: number; cert: string; key: string; ca?: string };
   /** Where Parley logs (a capturing logger for tests that check log lines). */
   log?: Logger;
+  /** The prompts folder (default the shipped prompts/). */
+  prompts?: string;
   /** The recordings folder (default a new temp one) and more keys of the recording section (`a: 1, b: 2`). */
   recording?: { dir?: string; extra?: string };
 }
@@ -57,7 +59,7 @@ ${opts.remote
   timers: { t1: 100, t2: 400, t4: 500 }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
 media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''}${opts.mediaThreads !== undefined ? `, threads: ${opts.mediaThreads}` : ''}${opts.media ? `, ${opts.media}` : ''} }
-prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
+prompts: { dir: ${opts.prompts ?? resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${opts.recording?.dir ?? join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''}${opts.recording?.extra ? `, ${opts.recording.extra}` : ''} }
 `;
   const config = parseConfig(base + yaml);

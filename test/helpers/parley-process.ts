@@ -14,6 +14,8 @@ export interface ParleyProcess {
   recordings: string;
   /** Every log line so far, parsed (non-JSON lines as { msg: line }). */
   lines: Array<Record<string, unknown>>;
+  /** What the process wrote to stderr so far (a stack trace would be here). */
+  stderr(): string;
   /** Resolves when a log line's msg matches (at once if one already did). */
   logged(re: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
@@ -22,8 +24,12 @@ export interface ParleyProcess {
  * `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one.
  * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`).
  * `opts.host`: the loopback address SIP listens on (127.0.0.2… for cluster nodes); `opts.sipPort`: a port chosen by the test.
+ * `opts.ready`: the log message to wait for before resolving (default: Parley is running).
  */
-export async function spawnParley(yaml: string, opts: { recordings?: string; recording?: string; host?: string; sipPort?: number } = {}): Promise<ParleyProcess> {
+export async function spawnParley(
+  yaml: string,
+  opts: { recordings?: string; recording?: string; host?: string; sipPort?: number; ready?: RegExp } = {},
+): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
   const sipPort = opts.sipPort ?? await freePort();
   const recordings = opts.recordings ?? join(dir, 'recordings');
@@ -41,6 +47,8 @@ ${yaml}`,
   );
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   createInterface({ input: child.stdout! }).on('line', (l) => {
     try {
       lines.push(JSON.parse(l) as Record<string, unknown>);
@@ -59,6 +67,6 @@ ${yaml}`,
       };
       check();
     });
-  await logged(/Parley is running/);
-  return { child, sipPort, recordings, lines, logged };
+  await logged(opts.ready ?? /Parley is running/);
+  return { child, sipPort, recordings, lines, logged, stderr: () => stderr };
 }

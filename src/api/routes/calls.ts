@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ActiveCall } from '../../call/call-manager.ts';
 import { CALLEE_LEG } from '../../call/b2b-bridge.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
+import { promptRate } from '../../call/prompt-rate.ts';
 import { CALLER_LEG, SipCall } from '../../call/sip-call.ts';
 import type { Player } from '../../playback/player.ts';
 import { ApiError } from '../api-error.ts';
@@ -95,7 +96,7 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const leg = target === 'room' ? null : call.room.leg(target);
       if (target !== 'room' && !leg) throw new ApiError(404, 'not_found', `call has no leg '${target}'`, 'body.target');
       const player = call.deps.prompts.createPlayer(toLibrarySpec(body), {
-        sampleRate: call.deps.settings.sampleRate,
+        sampleRate: promptRate(call.room, call.deps.settings),
         repeat: body.repeat ?? 1,
         log: call.log,
       });

@@ -4,6 +4,7 @@ import type { Conference } from '../../call/conference/conference-manager.ts';
 import { DialOutError, roomHost } from '../../call/conference/dial-out.ts';
 import { RosterConflictError } from '../../call/conference/roster.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
+import { promptRate } from '../../call/prompt-rate.ts';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { MediaRoom } from '../../media-plane/media-room.ts';
 import type { Player } from '../../playback/player.ts';
@@ -224,7 +225,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const target = b.leg ? await roomLeg(name, b.leg) : null;
       const prompts = ctx.parley.prompts;
       if (!prompts) throw new ApiError(503, 'unavailable', 'prompts are not running');
-      const player = prompts.createPlayer(toLibrarySpec(b), { sampleRate: c.room.mixerSampleRate, repeat: b.repeat ?? 1, log: ctx.log });
+      const player = prompts.createPlayer(toLibrarySpec(b), { sampleRate: promptRate(c.room, ctx.parley.config.media.mixer), repeat: b.repeat ?? 1, log: ctx.log });
       if (target) target.play(player);
       else c.room.play(player);
       const mine = roomPlayers.get(c.room) ?? new Set<Player>();

@@ -10,6 +10,7 @@ import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 import type { ConferenceJoiner } from '../call-deps.ts';
 import { toLibrarySpec } from '../play-spec.ts';
+import { promptRate } from '../prompt-rate.ts';
 import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
 import type { SipCall } from '../sip-call.ts';
@@ -68,6 +69,8 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     private readonly log: Logger,
     /** Legs a room may hold (hidden ones included); 0: no limit. */
     private readonly maxLegsPerRoom = 0,
+    /** media.mixer.narrowband: a room of G.711 legs hears its tones made at 8 kHz (prompt-rate.ts). */
+    private readonly narrowband = false,
   ) {
     super(log);
   }
@@ -232,7 +235,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
 
   private playToRoom(conf: Conference, spec: PlaySpec): void {
     try {
-      conf.room.play(this.prompts.createPlayer(toLibrarySpec(spec), { sampleRate: this.sampleRate, log: this.log }));
+      conf.room.play(this.prompts.createPlayer(toLibrarySpec(spec), { sampleRate: promptRate(conf.room, { sampleRate: this.sampleRate, narrowband: this.narrowband }), log: this.log }));
     } catch (err) {
       this.log.warn({ err }, 'conference tone failed');
     }

@@ -40,6 +40,8 @@ export class MediaThreadHandle {
   readonly ready: Promise<void>;
   /** Ticks a recorder ring could not take (it was full), since the start. */
   droppedTicks = 0;
+  /** Frames the thread had resampled, as of its last stats snapshot (Resampler.framesRun there). */
+  resampledFrames = 0;
   /** Messages posted to the thread since the start, by command type (metrics: parley_media_thread_messages). */
   readonly sentByType = new Map<string, number>();
   /** Messages received from the thread since the start, by event type. */
@@ -251,6 +253,7 @@ export class MediaThreadHandle {
         return;
       }
       case 'stats':
+        this.resampledFrames = m.resampledFrames;
         for (const s of m.rooms) this.rooms.get(s.roomId)?.applySnapshot(s);
         for (const w of this.statsWaiters.splice(0)) w();
         return;

@@ -36,6 +36,7 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
   private closed = false;
   /** Ticks lost by threads that were replaced (the live ones count their own). */
   private droppedBefore = 0;
+  private resampledBefore = 0;
   /** Messages of threads that were replaced, by direction and type (the live ones count their own). */
   private readonly messagesBefore = { sent: new Map<string, number>(), received: new Map<string, number>() };
 
@@ -85,6 +86,11 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
     return this.threads.reduce((n, t) => n + t.droppedTicks, this.droppedBefore);
   }
 
+  /** Frames resampled on the media threads since the start, as of their last stats snapshots. */
+  get resampledFrames(): number {
+    return this.threads.reduce((n, t) => n + t.resampledFrames, this.resampledBefore);
+  }
+
   /** Messages between the main thread and the media threads since the start: sent (commands) and received (events), by type. */
   get messages(): { sent: Map<string, number>; received: Map<string, number> } {
     const out = { sent: new Map(this.messagesBefore.sent), received: new Map(this.messagesBefore.received) };
@@ -115,6 +121,7 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
     const k = this.threads.indexOf(dead);
     if (k < 0) return;
     this.droppedBefore += dead.droppedTicks;
+    this.resampledBefore += dead.resampledFrames;
     addCounts(this.messagesBefore.sent, dead.sentByType);
     addCounts(this.messagesBefore.received, dead.receivedByType);
     const next = this.start(k);

@@ -4,6 +4,7 @@
 // codecs, the mixer or two-party forwarder, DTMF, talk detection and media
 // timeouts all run here; players and recorders stay on the main thread and
 // reach the room through SharedArrayBuffer rings (thread-sources.ts).
+import { Resampler } from '../../mixer/codecs/resampler.ts';
 import type { Logger } from '../../util/logger.ts';
 import { SdpNegotiationError } from '../media-errors.ts';
 import type { EndpointView, ParticipantView } from '../media-api.ts';
@@ -315,7 +316,7 @@ export class MediaThreadRuntime {
       }
       rooms.push({ roomId: room.id, sampleRate: room.mixerSampleRate, mixerStats: { ...room.mixerStats }, forwardStats: { ...room.forwardStats }, legs });
     }
-    this.post({ type: 'stats', rooms, portsInUse: this.ports.used });
+    this.post({ type: 'stats', rooms, portsInUse: this.ports.used, resampledFrames: Resampler.framesRun });
   }
 }
 

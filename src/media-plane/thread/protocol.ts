@@ -124,5 +124,6 @@ export type MediaEvent =
   | { type: 'source.done'; sourceId: number; stopped: boolean }
   /** A sink's ring names a leg by this small number from now on (posted before the first record that uses it). */
   | { type: 'sink.slot'; sinkId: number; slot: number; legId: string }
-  | { type: 'stats'; rooms: RoomSnapshot[]; portsInUse: number };
+  /** resampledFrames: Resampler.framesRun on the thread (frames resampled there since it started). */
+  | { type: 'stats'; rooms: RoomSnapshot[]; portsInUse: number; resampledFrames: number };
 

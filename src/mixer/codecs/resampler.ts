@@ -28,6 +28,12 @@ function roundUp4(n: number): number {
 }
 
 export class Resampler {
+  /**
+   * Frames resampled on this thread since it started, by every Resampler (a codec's,
+   * a prompt's, a recorder's): what shows that a narrowband call runs none (test,
+   * media-thread stats).
+   */
+  static framesRun = 0;
   readonly up: number;
   readonly down: number;
   private readonly kernel: Kernel;
@@ -135,6 +141,7 @@ export class Resampler {
     if (n > this.maxInput || n % this.down !== 0 || dst.length < (n * this.up) / this.down) {
       throw new RangeError(`Resampler ${this.fromRate}→${this.toRate}: bad frame (${n} in, ${dst.length} out)`);
     }
+    Resampler.framesRun++;
     const { work, hist } = this;
     for (let i = 0; i < n; i++) work[hist + i] = src[i];
     let o: number;

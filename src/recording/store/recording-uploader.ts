@@ -14,6 +14,7 @@
 //   uploads pending at a crash or a stop resume at the next start.
 // - A failure (endpoint down, 500, a timeout) is retried with doubling back-off;
 //   nothing local is touched meanwhile.
+import { postProcessingUnfinished } from '../finalize-recording.ts';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
@@ -114,7 +115,12 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   /** The after-finalize step: journals the recording's files and starts their upload. */
   async enqueue(id: string, meta: RecordingMetadata): Promise<void> {
     // Also after close(): recordings closed at shutdown finalize afterwards; their
-    // journal entry is what makes the next start upload them.
+    // journal entry is what makes the next start upload them. One whose encoding a stop
+    // cut short is uploaded once the next start finished it (the WAVs stay meanwhile).
+    if (postProcessingUnfinished(meta)) {
+      this.log.info({ recording: id }, 'upload waits for the post-processing the next start resumes');
+      return;
+    }
     const files = [
       meta.mix,
       ...(meta.stereo ? [meta.stereo] : []),

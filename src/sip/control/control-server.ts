@@ -35,7 +35,6 @@ export class ControlServer {
     const server = net.createServer();
     const cs = new ControlServer(server, host, secret, log, core);
     server.on('connection', (s) => cs.accept(s));
-    server.on('error', (err) => log.error({ err }, 'control server error'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host, port }, () => {
@@ -43,6 +42,8 @@ export class ControlServer {
         resolve();
       });
     });
+    // Logged from here on: a failed listen is the start-up error, which names the key.
+    server.on('error', (err) => log.error({ err }, 'control server error'));
     cs.boundPort = (server.address() as net.AddressInfo).port;
     return cs;
   }

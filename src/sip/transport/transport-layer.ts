@@ -3,6 +3,7 @@
 import { isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { ListenConfig } from '../../config/schema.ts';
+import { listenError } from '../../util/listen-error.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TcpTransport, type StreamLimits } from './tcp-transport.ts';
 import { loadTlsMaterial } from './tls-material.ts';
@@ -109,11 +110,4 @@ function advertisable(host: string): string {
     for (const a of list ?? []) if (a.family === family && !a.internal) return a.address;
   }
   return family === 'IPv6' ? '::1' : '127.0.0.1';
-}
-
-/** A bind failure that names the config key (`sip.listen.1: cannot listen on udp not-an-ip:5060: getaddrinfo ENOTFOUND …`), keeping its code. */
-export function listenError(key: string, l: { transport: string; host: string; port: number }, err: unknown): Error {
-  const cause = err as NodeJS.ErrnoException;
-  const named = new Error(`${key}: cannot listen on ${l.transport} ${l.host}:${l.port}: ${cause?.message ?? String(err)}`, { cause: err });
-  return Object.assign(named, { code: cause?.code });
 }

@@ -60,7 +60,6 @@ export class UdpTransport {
         connectionId: null,
       });
     });
-    socket.on('error', (err) => log.error({ err }, 'udp socket error'));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, host, () => {
@@ -68,6 +67,8 @@ export class UdpTransport {
         resolve();
       });
     });
+    // Logged from here on: a failed bind is the start-up error, which names the key.
+    socket.on('error', (err) => log.error({ err }, 'udp socket error'));
     t.boundPort = socket.address().port;
     try {
       socket.setRecvBufferSize(4 * 1024 * 1024);

@@ -1,5 +1,7 @@
 // `parley prompts build` as a user runs it: every prompt file and every flow text
-// into the cache at the mixer rate, with a progress bar; a second run finds them cached.
+// into the cache at the mixer rate and at 8 kHz (media.mixer.narrowband, on by
+// default: G.711 calls hear prompts made at 8 kHz), with a progress bar; a second
+// run finds them cached.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +32,9 @@ describe('parley prompts build', () => {
     const bars = r.err.split('\n').filter((l) => /^\[[#.]{30}\] \d+\/\d+ /.test(l));
     assert.equal(bars.length, expected);
     assert.match(bars.at(-1)!, new RegExp(`^\\[#{30}\\] ${expected}/${expected} text: welcome to parley`));
-    assert.equal(readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.wav')).length, expected);
+    const cached = readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.wav'));
+    assert.equal(cached.filter((f) => f.endsWith('-48000.wav')).length, expected, cached.join(' '));
+    assert.equal(cached.filter((f) => f.endsWith('-8000.wav')).length, expected, cached.join(' '));
   });
 
   it('finds them all cached the second time', async () => {

@@ -2,7 +2,7 @@
 // time, with progress; the results land in the sidecar.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -100,7 +100,42 @@ describe('post-processing with real ffmpeg', () => {
     late.close();
     svc.close();
     const m = await late.finalized;
-    assert.equal(m.postProcessing.state, 'failed');
+    // Dropped by the stop, not failed: the next start resumes it (test/e2e/postprocess-resume.test.ts).
+    assert.equal(m.postProcessing.state, 'pending');
+    assert.match(m.postProcessing.error ?? '', /^interrupted: /);
     assert.equal(m.state, 'finalized');
+  });
+
+  it('a resumed encoding that ffmpeg cannot do ends failed, its mark gone: not retried at every start', async (t) => {
+    const dir = join(root, 'resume-fails');
+    const first = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
+    t.after(() => first.close());
+    const rec = first.createRecorder({ roomId: 'broken', sampleRate: 16000 });
+    new ToneRoom(16000).feed(rec, 2000);
+    rec.close();
+    const done = await rec.finalized;
+    first.close();
+    // As a stop leaves it: finalized, its encoding pending, its mark kept; the mix is not audio any more.
+    const sidecar = join(dir, `${rec.id}.json`);
+    writeFileSync(sidecar, JSON.stringify({ ...done, postProcessing: { format: 'ogg', state: 'pending', error: 'interrupted: x' } }));
+    mkdirSync(join(dir, '.finalizing'), { recursive: true });
+    writeFileSync(join(dir, '.finalizing', rec.id), '');
+    writeFileSync(join(dir, done.mix.file), Buffer.alloc(50_000, 0x5a));
+
+    const second = new RecordingService({ dir, postProcess: 'ogg', log: silentLogger() });
+    t.after(() => second.close());
+    const found = await second.recoverInterrupted();
+    assert.deepEqual(found.map((r) => r.id), [rec.id], 'the pending encoding was resumed');
+    const after = JSON.parse(readFileSync(sidecar, 'utf8')) as RecordingMetadata;
+    assert.equal(after.postProcessing.state, 'failed');
+    assert.ok(after.postProcessing.error && !after.postProcessing.error.startsWith('interrupted'), after.postProcessing.error ?? '');
+    assert.ok(!existsSync(join(dir, '.finalizing', rec.id)), 'its mark is gone');
+    assert.ok(!readdirSync(dir).some((f) => f.endsWith('.part')), 'no temp output left');
+    second.close();
+
+    const third = new RecordingService({ dir, postProcess: 'ogg', log: silentLogger() });
+    t.after(() => third.close());
+    assert.deepEqual(await third.recoverInterrupted(), [], 'not tried again');
+    third.close();
   });
 });

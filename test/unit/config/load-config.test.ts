@@ -105,11 +105,12 @@ describe('config', () => {
     assert.throws(() => parseConfig('- a\n- b\n'), /must be a mapping/);
   });
 
-  it('a missing file is a ConfigError naming the file', () => {
+  it('a missing file is a ConfigError naming the file and how to name another', () => {
     assert.throws(() => loadConfigFile('/nonexistent/parley.yaml'), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.match(err.message, /\/nonexistent\/parley\.yaml/);
       assert.match(err.problems[0] ?? '', /cannot read/);
+      assert.match(err.problems[0] ?? '', /--config FILE or PARLEY_CONFIG/);
       return true;
     });
   });
