@@ -49,7 +49,7 @@ api:
   webhookRetryMaxMs: 500
   webhooks: [{ url: "${receiver.url}", secret: s3cret, events: [call.ended, recording.saved, recording.stored] }]
 `,
-    recording: `postProcess: ${postProcess}, store: ${JSON.stringify(storeConfig(s3, { journalFile: `${state}/uploads.json` }))}`,
+    recording: `postProcess: ${postProcess}, store: ${JSON.stringify(storeConfig(s3, { journalFile: `${state}/uploads.json`, deleteLocal: false }))}`,
   };
 }
 

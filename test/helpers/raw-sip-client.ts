@@ -42,11 +42,16 @@ export class RawSipClient {
     });
   }
 
-  /** The next message whose start line matches `re`, skipping others (100 Trying and the like). */
-  async nextMatching(re: RegExp, ms = 3000): Promise<string> {
+  /**
+   * The next message whose start line matches `re`, skipping others (100 Trying and the like);
+   * with `callId`, also skipping other calls' messages (a final response retransmitted for an
+   * earlier call before its ACK was read, say).
+   */
+  async nextMatching(re: RegExp, ms = 3000, callId?: string): Promise<string> {
     for (;;) {
       const m = await this.next(ms);
-      if (re.test(m.split('\r\n')[0])) return m;
+      if (!re.test(m.split('\r\n')[0])) continue;
+      if (callId === undefined || new RegExp(`^(Call-ID|i):\\s*${callId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'mi').test(m)) return m;
     }
   }
 
