@@ -15,10 +15,9 @@ import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TEST_TOKEN } from '../helpers/api-client.ts';
 import { readWavFile } from '../helpers/audio-analysis.ts';
 import { spawnParley, type ParleyProcess } from '../helpers/parley-process.ts';
-import { decodeWithFfmpeg, dominantTone, ffprobeSeconds, startHookReceiver, startToneCalls, type HookReceiver } from '../helpers/recorded-calls.ts';
+import { decodeWithFfmpeg, dominantTone, ffprobeSeconds, hookApiYaml, recordFlowYaml, startHookReceiver, startToneCalls, type HookReceiver } from '../helpers/recorded-calls.ts';
 import { startS3, storeConfig, type S3TestServer } from '../helpers/s3-server.ts';
 import { readSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -35,22 +34,7 @@ after(async () => {
 
 function config(state: string, receiver: HookReceiver, holdMs: number): { yaml: string; recording: string } {
   return {
-    yaml: `
-routing:
-  rules: [{ name: rec, match: { method: INVITE, media: audio }, actions: [{ app: rec }] }]
-flows:
-  rec: [answer, { record: { action: start } }, { play: { tone: "silence:${holdMs}" } }, hangup]
-api:
-  enabled: true
-  port: 0
-  token: ${TEST_TOKEN}
-  rulesStateFile: ${state}/rules.json
-  webhookSpoolFile: ${state}/spool.jsonl
-  webhookDeadLetterFile: ${state}/dead.jsonl
-  webhookRetryBaseMs: 100
-  webhookRetryMaxMs: 500
-  webhooks: [{ url: "${receiver.url}", secret: s3cret, events: [recording.saved, recording.stored] }]
-`,
+    yaml: recordFlowYaml(holdMs) + hookApiYaml(state, receiver, ['recording.saved', 'recording.stored']),
     recording: `store: ${JSON.stringify(storeConfig(s3, { journalFile: `${state}/uploads.json`, deleteLocal: false }))}`,
   };
 }

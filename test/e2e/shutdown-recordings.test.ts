@@ -12,9 +12,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TEST_TOKEN } from '../helpers/api-client.ts';
 import { spawnParley, type ParleyProcess } from '../helpers/parley-process.ts';
-import { decodeWithFfmpeg, dominantTone, ffprobeSeconds, startHookReceiver, startToneCalls, type HookReceiver } from '../helpers/recorded-calls.ts';
+import { decodeWithFfmpeg, dominantTone, ffprobeSeconds, hookApiYaml, recordFlowYaml, startHookReceiver, startToneCalls, type HookReceiver } from '../helpers/recorded-calls.ts';
 import { startS3, storeConfig, type S3TestServer } from '../helpers/s3-server.ts';
 import { finalSidecars, readSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -32,23 +31,7 @@ after(async () => {
 
 function config(state: string, postProcess: 'none' | 'ogg', receiver: HookReceiver): { yaml: string; recording: string } {
   return {
-    yaml: `
-shutdown: { drainTimeoutMs: 300 }
-routing:
-  rules: [{ name: rec, match: { method: INVITE, media: audio }, actions: [{ app: rec }] }]
-flows:
-  rec: [answer, { record: { action: start } }, { play: { tone: "silence:120000" } }, hangup]
-api:
-  enabled: true
-  port: 0
-  token: ${TEST_TOKEN}
-  rulesStateFile: ${state}/rules.json
-  webhookSpoolFile: ${state}/spool.jsonl
-  webhookDeadLetterFile: ${state}/dead.jsonl
-  webhookRetryBaseMs: 100
-  webhookRetryMaxMs: 500
-  webhooks: [{ url: "${receiver.url}", secret: s3cret, events: [call.ended, recording.saved, recording.stored] }]
-`,
+    yaml: `\nshutdown: { drainTimeoutMs: 300 }${recordFlowYaml(120_000)}${hookApiYaml(state, receiver, ['call.ended', 'recording.saved', 'recording.stored'])}`,
     recording: `postProcess: ${postProcess}, store: ${JSON.stringify(storeConfig(s3, { journalFile: `${state}/uploads.json`, deleteLocal: false }))}`,
   };
 }

@@ -13,10 +13,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { TEST_TOKEN } from '../helpers/api-client.ts';
 import { recordThenKill9 } from '../helpers/kill9-recorder.ts';
 import { spawnParley, type ParleyProcess } from '../helpers/parley-process.ts';
-import { ffprobeSeconds, startHookReceiver, startToneCalls, type HookReceiver } from '../helpers/recorded-calls.ts';
+import { ffprobeSeconds, hookApiYaml, recordFlowYaml, startHookReceiver, startToneCalls, type HookReceiver } from '../helpers/recorded-calls.ts';
 import { readSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { sippOk } from './helpers.ts';
@@ -24,26 +23,10 @@ import { sippOk } from './helpers.ts';
 const CALLS = 8;
 
 function apiYaml(state: string, receiver: HookReceiver): string {
-  return `
-api:
-  enabled: true
-  port: 0
-  token: ${TEST_TOKEN}
-  rulesStateFile: ${state}/rules.json
-  webhookSpoolFile: ${state}/spool.jsonl
-  webhookDeadLetterFile: ${state}/dead.jsonl
-  webhookRetryBaseMs: 100
-  webhookRetryMaxMs: 500
-  webhooks: [{ url: "${receiver.url}", secret: s3cret, events: [call.ended, recording.saved] }]
-`;
+  return hookApiYaml(state, receiver, ['call.ended', 'recording.saved']);
 }
 
-const FLOWS = `
-routing:
-  rules: [{ name: rec, match: { method: INVITE, media: audio }, actions: [{ app: rec }] }]
-flows:
-  rec: [answer, { record: { action: start } }, { play: { tone: "silence:120000" } }, hangup]
-`;
+const FLOWS = recordFlowYaml(120_000);
 
 async function exitOf(p: ParleyProcess): Promise<{ code: number | null; signal: string | null }> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return { code: p.child.exitCode, signal: p.child.signalCode };

@@ -8,9 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { TEST_TOKEN } from '../helpers/api-client.ts';
 import { startParley } from '../helpers/parley-harness.ts';
-import { decodeWithFfmpeg, dominantTone, ffprobeSeconds, startHookReceiver, startToneCalls } from '../helpers/recorded-calls.ts';
+import { decodeWithFfmpeg, dominantTone, ffprobeSeconds, hookApiYaml, recordFlowYaml, startHookReceiver, startToneCalls } from '../helpers/recorded-calls.ts';
 import { readSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { sippOk } from './helpers.ts';
@@ -21,20 +20,7 @@ describe('media threads die during a stop (media.threads: 2)', () => {
   it('the stop completes; BYE to every call, every recording finalized and playable, every event delivered once', async () => {
     const state = mkdtempSync(join(tmpdir(), 'parley-stopcrash-'));
     const receiver = await startHookReceiver();
-    const parley = await startParley(`
-routing:
-  rules: [{ name: rec, match: { method: INVITE, media: audio }, actions: [{ app: rec }] }]
-flows:
-  rec: [answer, { record: { action: start } }, { play: { tone: "silence:120000" } }, hangup]
-api:
-  enabled: true
-  port: 0
-  token: ${TEST_TOKEN}
-  rulesStateFile: ${state}/rules.json
-  webhookSpoolFile: ${state}/spool.jsonl
-  webhookDeadLetterFile: ${state}/dead.jsonl
-  webhooks: [{ url: "${receiver.url}", secret: s3cret, events: [call.ended, recording.saved] }]
-`, { mediaThreads: 2 });
+    const parley = await startParley(recordFlowYaml(120_000) + hookApiYaml(state, receiver, ['call.ended', 'recording.saved'], false), { mediaThreads: 2 });
     const calls = await startToneCalls(parley.sipPort, CALLS);
     try {
       const media = parley.app.media!;

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TEST_TOKEN } from './api-client.ts';
 import { medianToneShare } from './audio-analysis.ts';
 import { RtpPeer } from './rtp-peer.ts';
 import { startSipp, type SippRun } from './sipp.ts';
@@ -116,4 +117,28 @@ export function dominantTone(pcm: Int16Array, rate: number, freqs: readonly numb
     if (share > best.share) best = { hz, share };
   }
   return best;
+}
+
+/** Routing and a flow that answers every call, records it and holds it for `holdMs` (then hangs up). */
+export function recordFlowYaml(holdMs: number): string {
+  return `
+routing:
+  rules: [{ name: rec, match: { method: INVITE, media: audio }, actions: [{ app: rec }] }]
+flows:
+  rec: [answer, { record: { action: start } }, { play: { tone: "silence:${holdMs}" } }, hangup]
+`;
+}
+
+/** The API on (any port), its state files under `state`, and one webhook to `receiver` for `events`; `fastRetry`: back-off 100 → 500 ms. */
+export function hookApiYaml(state: string, receiver: HookReceiver, events: readonly string[], fastRetry = true): string {
+  return `
+api:
+  enabled: true
+  port: 0
+  token: ${TEST_TOKEN}
+  rulesStateFile: ${state}/rules.json
+  webhookSpoolFile: ${state}/spool.jsonl
+  webhookDeadLetterFile: ${state}/dead.jsonl
+${fastRetry ? '  webhookRetryBaseMs: 100\n  webhookRetryMaxMs: 500\n' : ''}  webhooks: [{ url: "${receiver.url}", secret: s3cret, events: [${events.join(', ')}] }]
+`;
 }
