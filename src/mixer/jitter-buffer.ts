@@ -119,16 +119,8 @@ export class JitterBuffer {
 
   /** Stores a packet; false when it came too late, twice, or was too large. */
   push(seq: number, timestamp: number, payloadType: number, payload: Uint8Array, arrivalMs: number): boolean {
-    return this.pushRange(seq, timestamp, payloadType, payload, 0, payload.length, arrivalMs);
-  }
-
-  /**
-   * push() of the payload `src[start..end)` (a received datagram's payload in place:
-   * the per-packet path makes no view of it).
-   */
-  pushRange(seq: number, timestamp: number, payloadType: number, src: Uint8Array, start: number, end: number, arrivalMs: number): boolean {
     this.stats.received++;
-    const length = end - start;
+    const length = payload.length;
     if (length > MAX_PAYLOAD) return false;
     this.updateJitter(timestamp, arrivalMs);
     if (this.playing && seqDiff(seq, this.expected) < 0) {
@@ -152,8 +144,7 @@ export class JitterBuffer {
     slot.timestamp = timestamp;
     slot.payloadType = payloadType;
     slot.length = length;
-    const data = slot.data;
-    for (let k = 0; k < length; k++) data[k] = src[start + k];
+    slot.data.set(payload);
     if (slot.payload.length !== length) slot.payload = slot.data.subarray(0, length);
     this.used[i] = true;
     this.count++;

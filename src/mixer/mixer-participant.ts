@@ -247,10 +247,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const v = this.view;
     if (!parseRtp(buf, v)) return;
     this.lastRxMs = nowMs;
-    // Audio is copied from the datagram in place (jitter buffer, forwarded packet): no view made per packet.
+    // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
+    const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
     if (v.payloadType === this.media.dtmfPt) {
-      // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
-      this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset), nowMs);
+      this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
       this.relay?.dropped(this, v.ssrc, v.seq);
       return;
     }
@@ -263,8 +263,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.audioSsrc = v.ssrc;
       this.jitter.reset();
     }
-    this.jitter.pushRange(v.seq, v.timestamp, v.payloadType, buf, v.payloadOffset, v.payloadEnd, nowMs);
-    this.relay?.packet(this, v.seq, v.timestamp, v.marker, buf, v.payloadOffset, v.payloadEnd);
+    this.jitter.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
+    this.relay?.packet(this, v.seq, v.timestamp, v.marker, payload);
   }
 
   /**

@@ -123,11 +123,6 @@ export class RtpOutput {
    * False when it was not sent (a duplicate, or older than this stream's mapping).
    */
   forward(ssrc: number, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number): boolean {
-    return this.forwardRange(ssrc, seq, timestamp, marker, payload, 0, payload.length, tickMs);
-  }
-
-  /** forward() of the payload `src[start..end)` (a received datagram's payload in place, no view made of it). */
-  forwardRange(ssrc: number, seq: number, timestamp: number, marker: boolean, src: Uint8Array, start: number, end: number, tickMs: number): boolean {
     let d = ssrc === this.inSsrc ? seqDiff(seq, this.inSeq) : 0;
     if (ssrc !== this.inSsrc || Math.abs(d) > RESTART_SEQ_JUMP) {
       this.map(ssrc, seq, timestamp, tickMs);
@@ -138,10 +133,9 @@ export class RtpOutput {
     }
     const outSeq = (seq + this.seqOff) & 0xffff;
     const outTs = (timestamp + this.tsOff) >>> 0;
-    const length = end - start;
-    const packet = this.buffer(12 + length);
+    const packet = this.buffer(12 + payload.length);
     writeRtpHeader(packet, this.pt, marker || this.marker, outSeq, outTs, this.ssrc);
-    for (let k = 0; k < length; k++) packet[12 + k] = src[start + k];
+    packet.set(payload, 12);
     this.marker = false;
     this.filling = false;
     if (d > 0) {

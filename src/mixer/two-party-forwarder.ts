@@ -74,7 +74,7 @@ export class TwoPartyForwarder {
       to.output.beginForward(from.playedFrame(tickMs), !from.hasInput);
       from.relay = this;
       // Frames still waiting to be mixed: the listener gets them now instead.
-      for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.data, 0, slot.length);
+      for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.payload);
     }
   }
 
@@ -111,11 +111,11 @@ export class TwoPartyForwarder {
     return served;
   }
 
-  /** @internal A packet of `from`'s audio, its payload `src[start..end)` (called from its pushRtp). */
-  packet(from: MixerParticipant, seq: number, timestamp: number, marker: boolean, src: Uint8Array, start: number, end: number): void {
+  /** @internal A packet of `from`'s audio (called from its pushRtp). */
+  packet(from: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array): void {
     const pair = this.pair;
     if (!pair) return;
-    this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, src, start, end);
+    this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, payload);
   }
 
   /** @internal A packet of `from`'s that is not forwarded (telephone-event, comfort noise). */
@@ -125,11 +125,11 @@ export class TwoPartyForwarder {
     (pair[0] === from ? pair[1] : pair[0]).output.dropInput(ssrc, seq);
   }
 
-  private send(from: MixerParticipant, to: MixerParticipant, seq: number, timestamp: number, marker: boolean, src: Uint8Array, start: number, end: number): void {
+  private send(from: MixerParticipant, to: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array): void {
     // A role set between two ticks takes effect at once; the next tick hands over to the mixer.
     if (!from.speaksToAll || to.deaf || !to.sending) return;
     const ssrc = from.inputSsrc;
     if (ssrc === null) return;
-    if (to.output.forwardRange(ssrc, seq, timestamp, marker, src, start, end, this.tickMs)) this.stats.forwarded++;
+    if (to.output.forward(ssrc, seq, timestamp, marker, payload, this.tickMs)) this.stats.forwarded++;
   }
 }
