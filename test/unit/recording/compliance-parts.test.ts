@@ -4,6 +4,7 @@
 // retention precedence and the config keys.
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -107,6 +108,58 @@ describe('audit log', () => {
       await audit.settled();
     } finally {
       io.writeAtomic = original;
+    }
+  });
+
+  it('appends through the recording I/O thread (a positional write and an fsync), not libuv pool calls; a thread that dies after the write leaves no line twice', async () => {
+    const file = join(root, 'a-append', 'audit.jsonl');
+    const io = recordingIo();
+    const calls: string[] = [];
+    const { write, sync } = io;
+    io.write = function (fd, buf, offset, length, position) {
+      calls.push(`write@${position}`);
+      return write.call(this, fd, buf, offset, length, position);
+    };
+    io.sync = function (fd) {
+      calls.push('sync');
+      return sync.call(this, fd);
+    };
+    // A FileHandle's write or datasync would be a libuv pool call from the main thread.
+    const probe = await open(join(root, 'probe'), 'w');
+    const fhProto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => unknown; datasync: () => unknown };
+    await probe.close();
+    const fhWrite = fhProto.write;
+    const fhSync = fhProto.datasync;
+    let poolCalls = 0;
+    fhProto.write = function (...a: unknown[]) {
+      poolCalls++;
+      return fhWrite.apply(this, a);
+    };
+    fhProto.datasync = function () {
+      poolCalls++;
+      return fhSync.call(this);
+    };
+    try {
+      const audit = await AuditLog.open(file, key, log);
+      await audit.append('created', 'r1', 'parley');
+      const first = statSync(file).size;
+      assert.deepEqual(calls, ['write@0', 'sync']);
+      const deaths = io.threadDeaths;
+      io.exitAfterNext('write');
+      await Promise.all([audit.append('created', 'r2', 'parley'), audit.append('finalized', 'r1', 'parley')]);
+      assert.equal(io.threadDeaths, deaths + 1);
+      assert.deepEqual(calls.slice(2), [`write@${first}`, 'sync']);
+      assert.equal(poolCalls, 0);
+      await audit.settled();
+      assert.deepEqual(lines(file).map((e) => [e.seq, e.event, e.recording]), [[1, 'created', 'r1'], [2, 'created', 'r2'], [3, 'finalized', 'r1']]);
+      assert.equal((await verifyAuditLog(file, key)).ok, true);
+      audit.close();
+      await audit.settled();
+    } finally {
+      io.write = write;
+      io.sync = sync;
+      fhProto.write = fhWrite;
+      fhProto.datasync = fhSync;
     }
   });
 
