@@ -20,6 +20,7 @@ import { checkSignature, readSignature, signatureFile, signSidecar, writeSignatu
 import { SigningKey } from '../../../src/recording/compliance/signing-key.ts';
 import { recordingIo } from '../../../src/recording/io/recording-io.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-compliance-unit-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -235,6 +236,34 @@ describe('recordings index', () => {
     assert.deepEqual(first.entries.map((e) => e.id), ['c']);
     assert.deepEqual(idx.query({ limit: 1, cursor: first.next! }).entries.map((e) => e.id), ['a']);
     idx.close();
+  });
+
+  it('a known sidecar removed while running leaves the index at the next recheck: one sizes call to the recording I/O thread for the changed ones', async () => {
+    const dir = join(root, 'idx-vanish');
+    mkdirSync(dir, { recursive: true });
+    for (const id of ['v1', 'v2']) writeFileSync(join(dir, `${id}.json`), sidecar(id, '2026-12-01T10:00:00.000Z'));
+    const idx = new RecordingIndex(dir, join(dir, '.parley', 'index.jsonl'), log);
+    await idx.open();
+    assert.equal(idx.size, 2);
+    const io = recordingIo();
+    const asked: string[][] = [];
+    const { sizes } = io;
+    io.sizes = function (paths: string[]) {
+      asked.push(paths);
+      return sizes.call(this, paths);
+    };
+    try {
+      // Rewritten as a recording in progress does (the watch sees both), then one of them removed.
+      for (const id of ['v1', 'v2']) writeFileSync(join(dir, `${id}.json`), sidecar(id, '2026-12-01T10:00:00.000Z'));
+      rmSync(join(dir, 'v1.json'));
+      await waitFor('v1 to leave the index', () => idx.get('v1') === undefined || undefined, 60_000);
+      assert.ok(idx.get('v2'), 'the sidecar still there stays');
+      assert.deepEqual(asked.map((a) => a.map((f) => f.slice(dir.length + 1)).sort()), [['v1.json', 'v2.json']]);
+    } finally {
+      io.sizes = sizes;
+      idx.close();
+      await idx.flushed();
+    }
   });
 
   it('appends its journal through the recording I/O thread (the folder made when missing); a new index reads the puts back', async () => {
