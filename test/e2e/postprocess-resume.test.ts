@@ -78,8 +78,7 @@ async function interruptEncode(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
       assert.ok(!readdirSync(proc.recordings).some((f) => f.endsWith('.part')), 'the stop removed the temp output');
     }
 
-    // The resumed encoding runs as fast as ffmpeg can: the slow read rate only made the window for the stop.
-    next = await spawnParley(yaml(state, apiPort), { recording: 'postProcess: ogg', recordings: proc.recordings });
+    next = await spawnParley(yaml(state, apiPort), { recording, recordings: proc.recordings });
     const saved = await waitFor('recording.saved with the post-processing done', async () => {
       const r = await api(`http://127.0.0.1:${apiPort}`, 'GET', '/events/recent');
       const events = (r.body?.events ?? []) as Array<{ type: string; data: Record<string, unknown> }>;
