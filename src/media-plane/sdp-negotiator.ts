@@ -12,6 +12,19 @@ import { type Direction, type IpFamily, type LocalAudio, type NegotiatedAudio, t
 export const OFFER_PT: Record<CodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 };
 export const OFFER_DTMF_PT: Record<number, number> = { 8000: 101, 48000: 110 };
 
+/** The payload types an offer of ours gives each codec and each telephone-event clock. */
+export interface OfferPts {
+  codecs: Record<CodecName, number>;
+  dtmf: Record<number, number>;
+}
+
+export const DEFAULT_OFFER_PTS: OfferPts = { codecs: OFFER_PT, dtmf: OFFER_DTMF_PT };
+
+/** How a payload type is named in a session's PT bindings: encoding name (lower case) and clock. */
+export function ptKey(name: string, clock: number): string {
+  return `${name.toLowerCase()}/${clock}`;
+}
+
 const DIRECTIONS: Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
 
 /** What the local media side can reach: IPv6 peers only when it has an IPv6 RTP address (media.rtpIp6). */
@@ -160,6 +173,16 @@ function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt:
   return fallback;
 }
 
+/** The payload types the peer's m-line binds (rtpmap, else the static table), which the session keeps (RFC 3264 §8.3.2). */
+function peerBindings(m: MediaDescription, payloads: number[]): { pt: number; key: string }[] {
+  const out: { pt: number; key: string }[] = [];
+  for (const pt of payloads) {
+    const c = codecOf(m, pt);
+    if (c) out.push({ pt, key: ptKey(c.name, c.rate) });
+  }
+  return out;
+}
+
 /**
  * Decides how to answer an offer. Throws SdpNegotiationError (→ 488) when no
  * audio stream has a codec from `codecs`, or when SRTP is required but no
@@ -228,6 +251,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       direction,
       remoteSrtp,
       remoteSsrcs: [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))],
+      peerPts: peerBindings(m, payloads),
       mline: index,
       rejected: [],
     };
@@ -280,11 +304,14 @@ export function buildAnswer(n: NegotiatedAudio, local: LocalAudio, s: SdpSession
   return lines.join('\r\n') + '\r\n';
 }
 
-/** Our offer for an outgoing leg: every configured codec, telephone-event at 8 kHz (and 48 kHz with opus). */
-export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: SdpSessionInfo, direction: Direction = 'sendrecv'): string {
-  const maps = codecs.map((c) => codecRtpmap(c, OFFER_PT[c]));
-  maps.push({ pt: OFFER_DTMF_PT[8000], name: 'telephone-event', rate: 8000, fmtp: '0-16' });
-  if (codecs.includes('opus')) maps.push({ pt: OFFER_DTMF_PT[48000], name: 'telephone-event', rate: 48000, fmtp: '0-16' });
+/**
+ * Our offer: every codec of `codecs`, telephone-event at 8 kHz (and 48 kHz with opus), with
+ * the payload types of `pts` (a re-offer passes the ones its session bound already).
+ */
+export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: SdpSessionInfo, direction: Direction = 'sendrecv', pts: OfferPts = DEFAULT_OFFER_PTS): string {
+  const maps = codecs.map((c) => codecRtpmap(c, pts.codecs[c]));
+  maps.push({ pt: pts.dtmf[8000], name: 'telephone-event', rate: 8000, fmtp: '0-16' });
+  if (codecs.includes('opus')) maps.push({ pt: pts.dtmf[48000], name: 'telephone-event', rate: 48000, fmtp: '0-16' });
   return [...header(local, s), ...audioLines(local, direction, maps)].join('\r\n') + '\r\n';
 }
 
@@ -292,11 +319,17 @@ export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: S
  * Reads the answer to our offer. The answerer picks from what we offered; we
  * send with its payload types and it sends with ours (RFC 3264 §5.1, §6.1).
  */
-export function parseAnswer(answer: string, offeredCodecs: readonly CodecName[], offeredSrtp: SrtpKey | null, opts: NegotiateOptions = IPV4_ONLY): NegotiatedAudio {
+export function parseAnswer(
+  answer: string,
+  offeredCodecs: readonly CodecName[],
+  offeredSrtp: SrtpKey | null,
+  opts: NegotiateOptions = IPV4_ONLY,
+  offeredPts: OfferPts = DEFAULT_OFFER_PTS,
+): NegotiatedAudio {
   const n = negotiateOffer(answer, offeredCodecs, opts);
-  n.recvPt = OFFER_PT[n.codec];
+  n.recvPt = offeredPts.codecs[n.codec];
   if (n.dtmf) {
-    const ours = OFFER_DTMF_PT[n.dtmf.clock];
+    const ours = offeredPts.dtmf[n.dtmf.clock];
     if (ours === undefined) n.dtmf = null;
     else n.dtmf.recvPt = ours;
   }

@@ -170,4 +170,15 @@ describe('SDP offer/answer', () => {
     assert.equal(n.remote.port, 7000);
     assert.throws(() => parseAnswer(ans, ALL, { tag: 1, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'x' }), /dropped SRTP/);
   });
+
+  it('a re-offer\'s payload types: the answer is read against them, not our usual ones', () => {
+    const pts = { codecs: { PCMU: 0, PCMA: 8, G722: 9, opus: 107 }, dtmf: { 8000: 96, 48000: 110 } };
+    const o = sdpTransform.parse(buildOffer(ALL, local, session, 'sendrecv', pts));
+    assert.equal(o.media[0].payloads, '0 8 9 107 96 110');
+    const n = parseAnswer(offer(['m=audio 7000 RTP/AVP 107 96', 'a=rtpmap:107 opus/48000/2', 'a=rtpmap:96 telephone-event/8000']), ALL, null, undefined, pts);
+    assert.equal(n.codec, 'opus');
+    assert.equal(n.recvPt, 107);
+    assert.deepEqual(n.dtmf, { sendPt: 96, recvPt: 96, clock: 8000 });
+    assert.deepEqual(n.peerPts, [{ pt: 107, key: 'opus/48000' }, { pt: 96, key: 'telephone-event/8000' }]);
+  });
 });
