@@ -160,7 +160,12 @@ function connectionIp(session: SessionDescription, m: MediaDescription, opts: Ne
   return { ip: ip === '0.0.0.0' || ip === '::' ? null : ip, family };
 }
 
-/** Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock. */
+/**
+ * Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock,
+ * else the first at 8, 16 or 48 kHz: phones offering G.722 often list telephone-event/16000
+ * (its sampling rate, not its RTP clock, RFC 3551 §4.5.2), and Parley only receives events,
+ * reading their durations at the clock negotiated.
+ */
 function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt: number; clock: number } | null {
   let fallback: { pt: number; clock: number } | null = null;
   for (const pt of payloads) {
@@ -168,7 +173,7 @@ function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt:
     if (!r || r.codec.toLowerCase() !== 'telephone-event') continue;
     const rate = r.rate ?? 8000;
     if (rate === clock) return { pt, clock: rate };
-    if (!fallback && (rate === 8000 || rate === 48000)) fallback = { pt, clock: rate };
+    if (!fallback && (rate === 8000 || rate === 16000 || rate === 48000)) fallback = { pt, clock: rate };
   }
   return fallback;
 }

@@ -17,7 +17,7 @@ export interface ParticipantMedia {
   audioPt: number;
   /** Payload type of telephone-event as it reaches the mixer, or null when not negotiated. */
   dtmfPt: number | null;
-  /** Clock rate of telephone-event (8000, or 48000 beside opus). */
+  /** Clock rate of telephone-event (8000; 48000 beside opus; 16000 from phones that offer it beside G.722). */
   dtmfClock: number;
   /** Payload type the mixer writes on this listener's stream. */
   sendPt: number;

@@ -47,6 +47,15 @@ describe('SDP offer/answer', () => {
     assert.deepEqual(n.remote, { ip: '10.0.0.1', port: 5004, rtcpPort: null, rtcpMux: true });
   });
 
+  it('takes telephone-event/16000 beside G.722 when the offer has no 8 kHz one (as several phones write it)', () => {
+    const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 9 97', 'a=rtpmap:9 G722/8000', 'a=rtpmap:97 telephone-event/16000']), ALL);
+    assert.equal(n.codec, 'G722');
+    assert.deepEqual(n.dtmf, { sendPt: 97, recvPt: 97, clock: 16000 });
+    assert.match(buildAnswer(n, local, session), /^a=rtpmap:97 telephone-event\/16000\r$/m);
+    const both = negotiateOffer(offer(['m=audio 5004 RTP/AVP 9 97 101', 'a=rtpmap:97 telephone-event/16000', 'a=rtpmap:101 telephone-event/8000']), ALL);
+    assert.deepEqual(both.dtmf, { sendPt: 101, recvPt: 101, clock: 8000 }, 'the 8 kHz one (G.722\'s RTP clock) when both are there');
+  });
+
   it('knows static payload types without rtpmap', () => {
     const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0']), ALL);
     assert.equal(n.codec, 'PCMU');
