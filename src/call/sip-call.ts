@@ -12,7 +12,7 @@ import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, serverByeReason, UNUSABLE_ANSWER_REASON, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -47,12 +47,6 @@ interface AnswerSource {
 
 interface ReliableSend {
   send(status: number, opts: { headers: Record<string, string>; body: string }, sent: (err: unknown) => void, prack: (req: Srf.SrfRequest) => void): void;
-}
-
-/** A Warning header (RFC 3261 §20.43) for a refused offer; no quote or control character escapes. */
-function warningHeader(err: SdpNegotiationError): string {
-  const text = [...err.message.slice(0, 80)].map((ch) => (ch === '"' || ch === '\\' || ch < ' ' || ch === '\x7f' ? ' ' : ch)).join('');
-  return `${err.warning} parley "${text}"`;
 }
 
 export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
