@@ -12,7 +12,7 @@ import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -198,6 +198,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
     });
     uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
+    refuseRefers(uas, this.log);
     answerReoffers(uas, this.leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => this.endForCause(reason, why) });
     this.log.info('answered');
     // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
