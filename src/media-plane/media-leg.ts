@@ -295,6 +295,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
       dtmfClock: n.dtmf?.clock ?? 8000,
       sendPt: n.sendPt,
       sendSsrc: this.ssrc,
+      sendPtime: n.sendPtime,
     };
     let p = this.participant;
     if (!p) {

@@ -178,6 +178,22 @@ function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt:
   return fallback;
 }
 
+/**
+ * The packet length we send the peer (ms): its a=ptime (the packets it wants, RFC 4566 §6;
+ * in an answer to us or in its offer, which our answer then repeats), capped by a=maxptime,
+ * when it is 10..60 in steps of 10 and the codec is G.711 or G.722 (bytes that cut anywhere);
+ * else 20, as for opus.
+ */
+function sendPtimeOf(session: SessionDescription, m: MediaDescription, codec: CodecName): number {
+  if (codec === 'opus') return 20;
+  const level = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  const s = session as { ptime?: unknown; maxptime?: unknown };
+  let p = level(m.ptime) ?? level(s.ptime) ?? 20;
+  const max = level(m.maxptime) ?? level(s.maxptime);
+  if (max !== null && max >= 10 && p > max) p = Math.floor(max / 10) * 10;
+  return Number.isInteger(p) && p % 10 === 0 && p >= 10 && p <= 60 ? p : 20;
+}
+
 /** The payload types the peer's m-line binds (rtpmap, else the static table), which the session keeps (RFC 3264 §8.3.2). */
 function peerBindings(m: MediaDescription, payloads: number[]): { pt: number; key: string }[] {
   const out: { pt: number; key: string }[] = [];
@@ -257,6 +273,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       remoteSrtp,
       remoteSsrcs: [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))],
       peerPts: peerBindings(m, payloads),
+      sendPtime: sendPtimeOf(session, m, codec),
       mline: index,
       rejected: [],
     };
@@ -272,14 +289,14 @@ function header(local: LocalAudio, s: SdpSessionInfo): string[] {
   return ['v=0', `o=parley ${s.sessionId} ${s.version} IN ${ipVer} ${local.ip}`, 's=parley', `c=IN ${ipVer} ${local.ip}`, 't=0 0'];
 }
 
-function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: number; name: string; rate: number; channels?: number; fmtp?: string }[]): string[] {
+function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: number; name: string; rate: number; channels?: number; fmtp?: string }[], ptime = 20): string[] {
   const proto = local.srtp ? 'RTP/SAVP' : 'RTP/AVP';
   const lines = [`m=audio ${local.port} ${proto} ${rtpmaps.map((r) => r.pt).join(' ')}`];
   for (const r of rtpmaps) {
     lines.push(`a=rtpmap:${r.pt} ${r.name}/${r.rate}${r.channels && r.channels > 1 ? '/' + r.channels : ''}`);
     if (r.fmtp) lines.push(`a=fmtp:${r.pt} ${r.fmtp}`);
   }
-  lines.push('a=ptime:20');
+  lines.push(`a=ptime:${ptime}`);
   if (local.rtcpPort !== null) lines.push(`a=rtcp:${local.rtcpPort}`);
   if (local.rtcpPort === null || local.offerMux) lines.push('a=rtcp-mux');
   if (local.srtp) lines.push(`a=crypto:${local.srtp.tag} ${local.srtp.suite} inline:${local.srtp.keyBase64}`);
@@ -292,7 +309,10 @@ function codecRtpmap(codec: CodecName, pt: number): { pt: number; name: string; 
   return { pt, name: info.name, rate: info.rtpClock, channels: info.sdpChannels, fmtp: codec === 'opus' ? 'minptime=20;useinbandfec=0' : undefined };
 }
 
-/** Our answer: the one chosen codec plus telephone-event, other m-lines rejected with port 0 (RFC 3264 §6). */
+/**
+ * Our answer: the one chosen codec plus telephone-event, other m-lines rejected with port 0
+ * (RFC 3264 §6); its a=ptime is the packet length we send (the offer's, see sendPtimeOf).
+ */
 export function buildAnswer(n: NegotiatedAudio, local: LocalAudio, s: SdpSessionInfo): string {
   const lines = header(local, s);
   const maps = [codecRtpmap(n.codec, n.recvPt)];
@@ -300,7 +320,7 @@ export function buildAnswer(n: NegotiatedAudio, local: LocalAudio, s: SdpSession
   const total = n.rejected.length + 1;
   let r = 0;
   for (let i = 0; i < total; i++) {
-    if (i === n.mline) lines.push(...audioLines(local, n.direction, maps));
+    if (i === n.mline) lines.push(...audioLines(local, n.direction, maps, n.sendPtime));
     else {
       const m = n.rejected[r++];
       lines.push(`m=${m.type} 0 ${m.protocol} ${m.fmt}`);

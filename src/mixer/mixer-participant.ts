@@ -106,7 +106,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
     this.jitter = this.newJitter(this.media.codec);
     this.reframer = new PacketReframer(this.media.codec, this.onFrame);
-    this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock);
+    this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock, this.packetMs);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
   }
@@ -147,6 +147,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.media.codec;
   }
 
+  /** The packet length (ms) this listener gets: other than 20 when its peer asked (a=ptime), and then it is never forwarded to. */
+  get packetMs(): number {
+    const ms = this.media.sendPtime ?? 20;
+    return this.media.codec === 'opus' ? 20 : ms;
+  }
+
   /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
   get inputSsrc(): number | null {
     return this.audioSsrc;
@@ -161,7 +167,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   setMedia(media: ParticipantMedia): void {
     const codecChanged = media.codec !== this.media.codec;
     this.media = media;
-    this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock);
+    this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
     if (codecChanged) {
       this.inPipe.close();
       this.outPipe.close();

@@ -23,6 +23,8 @@ export interface ParticipantMedia {
   sendPt: number;
   /** SSRC the mixer writes on this listener's stream. */
   sendSsrc: number;
+  /** Packet length (ms) of this listener's stream: 20 when absent; other values for G.711 and G.722 only. */
+  sendPtime?: number;
 }
 
 export interface ParticipantOptions {

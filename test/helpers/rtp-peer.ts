@@ -201,17 +201,19 @@ export class RtpPeer extends EventEmitter {
     });
   }
 
-  /** Decodes received packets from index `from` on, in sequence order, at this peer's PCM rate. */
+  /** Decodes received packets from index `from` on, in sequence order, at this peer's PCM rate (G.711 and G.722 packets of any length). */
   decoded(from = 0, decoderRate = this.rate): Int16Array {
     const pkts = this.received.slice(from).filter((p) => p.payloadType === this.pt).sort((a, b) => ((a.seq - b.seq + 0x8000) & 0xffff) - 0x8000);
     const dec: AudioDecoder = this.codec === 'PCMU' ? new G711Decoder('ulaw') : this.codec === 'PCMA' ? new G711Decoder('alaw') : this.codec === 'G722' ? new G722Decoder() : new OpusDecoder(16000);
-    const frame = new Int16Array(decoderRate / 50);
-    const out = new Int16Array(pkts.length * frame.length);
-    pkts.forEach((p, i) => {
-      frame.fill(0);
+    const samples = (p: RtpPacket): number => (this.codec === 'PCMU' || this.codec === 'PCMA' ? p.payload.length : this.codec === 'G722' ? 2 * p.payload.length : decoderRate / 50);
+    const out = new Int16Array(pkts.reduce((n, p) => n + samples(p), 0));
+    let at = 0;
+    for (const p of pkts) {
+      const frame = new Int16Array(samples(p));
       dec.decode(p.payload, frame);
-      out.set(frame, i * frame.length);
-    });
+      out.set(frame, at);
+      at += frame.length;
+    }
     dec.close();
     return out;
   }

@@ -56,6 +56,20 @@ describe('SDP offer/answer', () => {
     assert.deepEqual(both.dtmf, { sendPt: 101, recvPt: 101, clock: 8000 }, 'the 8 kHz one (G.722\'s RTP clock) when both are there');
   });
 
+  it('sends in packets of the peer\'s a=ptime (capped by a=maxptime; G.711 and G.722, 10..60 ms in steps of 10), and the answer says so', () => {
+    const ptimeOf = (codec: string, lines: string[], session: string[] = []): number => negotiateOffer(offer([`m=audio 5004 RTP/AVP ${codec}`, ...lines], session), ALL).sendPtime;
+    assert.equal(ptimeOf('0', ['a=ptime:30']), 30);
+    assert.equal(ptimeOf('8', ['a=ptime:60', 'a=maxptime:40']), 40);
+    assert.equal(ptimeOf('9', ['a=ptime:10']), 10);
+    assert.equal(ptimeOf('0', []), 20);
+    assert.equal(ptimeOf('0', [], ['a=ptime:30']), 30, 'at session level');
+    assert.equal(ptimeOf('0', ['a=ptime:25']), 20);
+    assert.equal(ptimeOf('0', ['a=ptime:120']), 20);
+    assert.equal(ptimeOf('96', ['a=rtpmap:96 opus/48000/2', 'a=ptime:60']), 20, 'opus: 20 ms');
+    const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=ptime:30']), ALL);
+    assert.match(buildAnswer(n, local, session), /^a=ptime:30\r$/m);
+  });
+
   it('knows static payload types without rtpmap', () => {
     const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0']), ALL);
     assert.equal(n.codec, 'PCMU');
