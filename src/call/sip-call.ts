@@ -15,6 +15,7 @@ import { CallRecording } from './call-recording.ts';
 import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { requires100rel, sendReliable183, supports100rel } from './reliable-183.ts';
+import { answerEarlyUpdate } from './early-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
@@ -79,8 +80,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     private readonly res: Srf.SrfResponse,
     readonly room: MediaRoom,
     readonly leg: MediaLeg,
-    /** What goes in our 183/200: the answer to the caller's offer, or our offer (delayed offer). */
-    private readonly answerSdp: string,
+    /** What goes in our 183/200: the answer to the caller's offer, or our offer (delayed offer); an early UPDATE's answer then. */
+    private answerSdp: string,
     readonly log: Logger,
     delayedOffer: boolean,
   ) {
@@ -98,6 +99,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     room.on('close', (reason) => {
       if (reason === 'media-thread-died') this.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the call failed');
     });
+    // An UPDATE in the early dialog of our reliable 183: drachtio-srf emits it on the INVITE (its typings leave it out).
+    (req as unknown as NodeJS.EventEmitter).on('update', (u: Srf.SrfRequest, r: Srf.SrfResponse) => answerEarlyUpdate(this, u, r, this.offerPending));
     req.on('cancel', () => {
       this.canceled = true;
       this.end('caller canceled');
@@ -367,6 +370,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.uas) destroyDialog(this.uas, this.log, { Reason: reasonHeader });
     else if (!this.res.finalResponseSent) this.res.send(status, { headers: { Reason: reasonHeader } });
     this.end(why);
+  }
+
+  /** @internal early-dialog.ts: an UPDATE's offer was answered before the 200, which repeats that answer. */
+  earlyAnswerTaken(sdp: string): void {
+    this.answerSdp = sdp;
   }
 
   private onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
