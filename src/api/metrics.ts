@@ -138,6 +138,17 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_siprec_metadata_over_budget',
+      help: 'SIPREC metadata documents over siprec.metadataBudget since start, by the bucket that was empty (session, source): an update refused with 503, or an INVITE\'s kept unparsed',
+      labelNames: ['scope'],
+      registers,
+      collect() {
+        const o = self.parley.calls?.siprecMetadataBudget.overBudget;
+        this.set({ scope: 'session' }, o?.session ?? 0);
+        this.set({ scope: 'source' }, o?.source ?? 0);
+      },
+    });
+    new Gauge({
       name: 'parley_rooms',
       help: 'Media rooms open',
       registers,
