@@ -149,6 +149,25 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_webrtc_sessions',
+      help: 'Browser sessions open',
+      registers,
+      collect() {
+        this.set(self.parley.webrtc?.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_webrtc_sessions_refused',
+      help: 'Browser sessions refused (429) since start, by the cap reached (per_token: media.webrtc.maxSessionsPerToken, global: media.webrtc.maxSessions)',
+      labelNames: ['limit'],
+      registers,
+      collect() {
+        const r = self.parley.webrtc?.refused;
+        this.set({ limit: 'per_token' }, r?.perToken ?? 0);
+        this.set({ limit: 'global' }, r?.global ?? 0);
+      },
+    });
+    new Gauge({
       name: 'parley_rooms',
       help: 'Media rooms open',
       registers,
