@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
+import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { readWavFile, rms } from '../../helpers/audio-analysis.ts';
@@ -143,5 +144,35 @@ describe('Recorder lifecycle', () => {
     assert.ok(rms(mix, at(1100), at(300)) > 0.1 && rms(mix, at(1500), at(300)) > 0.1, 'the tone around the gap');
     assert.equal(rms(mix, at(1400), at(100)), 0, 'the gap is silence');
     svc.close();
+  });
+
+  it('metadataNow is the live sidecar, not a copy; compliance and the service read it so: the sidecar is cloned only for the closed and finalized events', async () => {
+    const d = join(dir, 'clones');
+    const svc = new RecordingService({ dir: d, postProcess: 'none', log: silentLogger() });
+    const compliance = await ComplianceService.start({ dir: d, keyFile: null, auditLog: null, retention: { days: null, sweepIntervalSec: 0 }, log: silentLogger() });
+    compliance.attach(svc);
+    const original = globalThis.structuredClone;
+    let clones = 0;
+    globalThis.structuredClone = ((value: unknown, options?: Parameters<typeof structuredClone>[1]) => {
+      clones++;
+      return original(value, options);
+    }) as typeof structuredClone;
+    try {
+      const rec = svc.createRecorder({ roomId: 'clones', sampleRate: 16000 });
+      rec.addLeg('a', { uri: 'sip:alice@example.com', callId: 'cid-clones', role: 'caller' });
+      const room = new ToneRoom(16000);
+      room.legs.set('a', 440);
+      room.feed(rec, 200);
+      rec.close();
+      const meta = await rec.finalized;
+      assert.equal(meta.state, 'finalized');
+      assert.equal(clones, 2, 'one copy for closed, one for finalized');
+      assert.equal(rec.metadataNow, rec.metadataNow);
+      assert.notEqual(rec.metadata, rec.metadataNow);
+      assert.equal((await compliance.verify(rec.id)).recording.ok, true);
+    } finally {
+      globalThis.structuredClone = original;
+      compliance.close();
+    }
   });
 });
