@@ -78,24 +78,46 @@ export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"'
  * (without `onEnd` the dialog gets its BYE and the leg is closed).
  */
 export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void }): void {
+  // One offer-answer exchange at a time (RFC 3264 §4): drachtio-srf emits 'ack' a turn later
+  // than 'modify' (setImmediate), so a peer's ACK and its next re-INVITE sent back to back
+  // reached us in the wrong order, and each answer went to the next offer, one step late.
+  // Each request waits here until the ACK (by CSeq) of the last offerless re-INVITE's 200
+  // has been applied, or its wait ended.
+  let turn: Promise<void> = Promise.resolve();
+  let ending = false;
+  const inTurn = (res: Srf.SrfResponse, handle: () => Promise<void>): void => {
+    turn = turn.then(() => {
+      // RFC 3261 §15.1.2 by analogy: a request still waiting when the dialog ends gets 487.
+      if (ending || (dialog as { connected?: boolean }).connected === false) {
+        res.send(487);
+        return;
+      }
+      return handle().catch((err: unknown) => log.warn({ err }, 'offer-answer failed'));
+    });
+  };
   dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const body = req.body ?? '';
-    if (body.trim() === '' || leg.isClosed) {
+    if (body.trim() === '') {
       res.send(200);
       return;
     }
-    leg
-      .applyOffer(body)
-      .then((sdp) => {
+    inTurn(res, async () => {
+      if (leg.isClosed) {
+        res.send(200);
+        return;
+      }
+      try {
+        const sdp = await leg.applyOffer(body);
         dialog.local.sdp = sdp;
         res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
-      })
-      .catch((err: unknown) => {
+      } catch (err) {
         log.warn({ err }, 'UPDATE offer refused');
         refuseOffer(res, err);
-      });
+      }
+    });
   });
   const unusable = (reason: string, why: string): void => {
+    ending = true;
     log.warn({ why }, 'no usable answer to our offer in an offerless re-INVITE\'s 200; ending the dialog');
     if (opts.onEnd) opts.onEnd(reason, why);
     else {
@@ -104,21 +126,25 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
     }
   };
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-    const body = req.body ?? '';
-    // An offerless re-INVITE (RFC 3261 §14.2): a full offer in the 200, not just the codec
-    // in use, so that a new peer behind a PBX's transfer may choose another (RFC 6337 §5.3).
-    const offerless = body.trim() === '';
-    const answering = leg.isClosed ? Promise.resolve(leg.localSdp) : offerless ? leg.makeReoffer() : leg.applyOffer(body);
-    answering
-      .then((sdp) => {
-        dialog.local.sdp = sdp;
-        if (offerless && !leg.isClosed) awaitAnswerInAck(dialog, leg, cseqNumber(req), log, unusable, opts.ackWaitMs);
-        res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
-      })
-      .catch((err: unknown) => {
+    const seq = cseqNumber(req);
+    inTurn(res, async () => {
+      const body = req.body ?? '';
+      // An offerless re-INVITE (RFC 3261 §14.2): a full offer in the 200, not just the codec
+      // in use, so that a new peer behind a PBX's transfer may choose another (RFC 6337 §5.3).
+      const offerless = body.trim() === '';
+      let sdp: string;
+      try {
+        sdp = leg.isClosed ? leg.localSdp : offerless ? await leg.makeReoffer() : await leg.applyOffer(body);
+      } catch (err) {
         log.warn({ err }, 're-INVITE offer refused');
         refuseOffer(res, err);
-      });
+        return;
+      }
+      dialog.local.sdp = sdp;
+      const answered = offerless && !leg.isClosed ? awaitAnswerInAck(dialog, leg, seq, log, unusable, opts.ackWaitMs) : null;
+      res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+      if (answered) await answered;
+    });
   });
 }
 
@@ -179,43 +205,58 @@ export function sameSession(a: string, b: string): boolean {
  * (another one would need a new port the peer was never told).
  * The dialog's own ACKs are told apart by CSeq (a late ACK of the first 200 is not it).
  * No ACK within `waitMs` ends the dialog (RFC 3261 §13.3.1.4); the timer goes with the
- * ACK, the dialog or the leg, whichever ends first.
+ * ACK, the dialog or the leg, whichever ends first. Resolves when the wait is over (the
+ * answer applied or refused, no ACK in time, the dialog or the leg gone).
  */
-function awaitAnswerInAck(dialog: Srf.Dialog, leg: MediaLeg, seq: number, log: Logger, unusable: (reason: string, why: string) => void, waitMs: number): void {
+function awaitAnswerInAck(dialog: Srf.Dialog, leg: MediaLeg, seq: number, log: Logger, unusable: (reason: string, why: string) => void, waitMs: number): Promise<void> {
   let timer: NodeJS.Timeout | null = null;
+  let settle: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => (settle = resolve));
   const stop = (): void => {
     if (timer) clearTimeout(timer);
     timer = null;
     dialog.off('ack', onAck);
     dialog.off('destroy', stop);
     leg.off('close', stop);
+    settle();
   };
   const onAck = (ack: Srf.SrfRequest): void => {
     if (cseqNumber(ack) !== seq) return;
-    stop();
-    if (leg.isClosed) return;
+    dialog.off('ack', onAck);
     const body = ack.body ?? '';
+    if (leg.isClosed) return stop();
     if (body.trim() === '') {
+      // The dialog is ending before the next request's turn comes (it gets 487).
       unusable(UNUSABLE_ANSWER_REASON, 'no SDP answer in the ACK to an offerless re-INVITE');
+      stop();
       return;
     }
+    if (timer) clearTimeout(timer);
+    timer = null;
+    // The next offer waits for this answer: it is made from what the answer negotiated.
     leg
       .applyAnswer(body)
-      .then(() => log.info({ codec: leg.media?.codec }, 'the peer answered our offer in the ACK of its offerless re-INVITE'))
+      .then(() => {
+        stop();
+        log.info({ codec: leg.media?.codec }, 'the peer answered our offer in the ACK of its offerless re-INVITE');
+      })
       .catch((err: unknown) => {
-        if (leg.isClosed) return;
-        log.warn({ err }, 'answer in the ACK refused');
-        unusable(UNUSABLE_ANSWER_REASON, 'the answer in the ACK cannot be used');
+        if (!leg.isClosed) {
+          log.warn({ err }, 'answer in the ACK refused');
+          unusable(UNUSABLE_ANSWER_REASON, 'the answer in the ACK cannot be used');
+        }
+        stop();
       });
   };
   timer = setTimeout(() => {
+    timer = null;
+    if (!leg.isClosed && (dialog as { connected?: boolean }).connected !== false) unusable(ACK_TIMEOUT_REASON, `no ACK for the 200 to an offerless re-INVITE within ${waitMs} ms`);
     stop();
-    if (leg.isClosed || (dialog as { connected?: boolean }).connected === false) return;
-    unusable(ACK_TIMEOUT_REASON, `no ACK for the 200 to an offerless re-INVITE within ${waitMs} ms`);
   }, waitMs);
   dialog.on('ack', onAck);
   dialog.once('destroy', stop);
   leg.once('close', stop);
+  return settled;
 }
 
 /** Where an incoming call's INVITE stands: the shape SipCall and SiprecCall share for the guard and hang-ups. */

@@ -107,11 +107,16 @@ class FakeLeg extends EventEmitter {
   localSdp = 'current';
   media = { codec: 'PCMA' };
   readonly answers: string[] = [];
+  /** What the leg was asked, in order: `offer <n>` (its n-th re-offer), `answer <sdp>`. */
+  readonly steps: string[] = [];
+  private offers = 0;
   makeReoffer(): Promise<string> {
+    this.steps.push(`offer ${++this.offers}`);
     return Promise.resolve('v=0\r\nm=audio 4000 RTP/AVP 0 8 9 101\r\n');
   }
   applyAnswer(sdp: string): Promise<void> {
     this.answers.push(sdp);
+    this.steps.push(`answer ${sdp}`);
     return Promise.resolve();
   }
   close(): void {
@@ -129,9 +134,12 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
   async function reinvite(d: EventDialog): Promise<unknown[][]> {
     const sent: unknown[][] = [];
     d.emit('modify', req('2 INVITE'), { send: (...args: unknown[]) => sent.push(args) });
-    for (let i = 0; i < 5 && sent.length === 0; i++) await Promise.resolve();
+    for (let i = 0; i < 20 && sent.length === 0; i++) await Promise.resolve();
     return sent;
   }
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+  };
 
   it('without a server that runs timer H on it, Parley ends the call after 68*T1 with Reason ACK timeout (a full offer went out)', async () => {
     const d = new EventDialog();
@@ -172,5 +180,47 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
       assert.deepEqual(ends, [], how);
       if (how === 'ack') assert.deepEqual(leg.answers, ['v=0\r\nm=audio 5000 RTP/AVP 8\r\n']);
     }
+  });
+
+  it('a re-INVITE that comes before the ACK of the last 200 (drachtio-srf emits ack a turn late) waits for it: each answer goes to its own offer', async () => {
+    const d = new EventDialog();
+    const leg = new FakeLeg();
+    const ends: string[][] = [];
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+    const sent: unknown[][] = [];
+    const res = { send: (...args: unknown[]) => sent.push(args) };
+    d.emit('modify', req('2 INVITE'), res);
+    await settle();
+    assert.equal(sent.length, 1);
+    // The peer sent ACK 2 and then INVITE 3; the app hears of INVITE 3 first.
+    d.emit('modify', req('3 INVITE'), res);
+    await settle();
+    assert.equal(sent.length, 1, 'no 200 to INVITE 3 before the answer in ACK 2 is applied');
+    assert.deepEqual(leg.steps, ['offer 1'], 'no new offer before the answer to the last one');
+    d.emit('ack', req('2 ACK', 'answer-2'));
+    await settle();
+    assert.equal(sent.length, 2);
+    d.emit('ack', req('3 ACK', 'answer-3'));
+    await settle();
+    assert.deepEqual(leg.steps, ['offer 1', 'answer answer-2', 'offer 2', 'answer answer-3']);
+    assert.deepEqual(ends, []);
+  });
+
+  it('a request waiting for an answer that never comes gets 487 when the dialog ends', async () => {
+    const d = new EventDialog();
+    const leg = new FakeLeg();
+    const ends: string[][] = [];
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+    const sent: unknown[][] = [];
+    const res = { send: (...args: unknown[]) => sent.push(args) };
+    d.emit('modify', req('2 INVITE'), res);
+    await settle();
+    d.emit('modify', req('3 INVITE'), res);
+    await settle();
+    d.emit('ack', req('2 ACK', ''));
+    await settle();
+    assert.equal(ends.length, 1, 'an ACK without an answer ends the call');
+    assert.deepEqual(sent.map((a) => a[0]), [200, 487]);
+    assert.deepEqual(leg.steps, ['offer 1'], 'no offer for a dialog that is ending');
   });
 });
