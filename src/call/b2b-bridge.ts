@@ -8,7 +8,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
-import { ackWaitMs, answerReoffers, applyLaterAnswer, destroyDialog, sameSession, serverByeReason, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, applyLaterAnswer, destroyDialog, refuseRefers, sameSession, serverByeReason, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -128,6 +128,7 @@ export class B2bBridge {
       return { kind: 'failed', status: 488, reason: 'Not Acceptable Here' };
     }
     answerReoffers(uac, leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => call.endForCause(reason, why) });
+    refuseRefers(uac, this.log);
     call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
       uri: target,
       identity: 'normal',

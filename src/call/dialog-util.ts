@@ -42,6 +42,25 @@ export function ackWaitMs(t1: number): number {
   return 68 * t1;
 }
 
+/**
+ * A REFER from a peer (a phone's blind transfer) is refused with 403 and a Warning, and the
+ * call goes on: Parley does not carry out transfers its peers ask for. Without a 'refer'
+ * listener drachtio-srf answered 200, so the phone took the transfer as accepted, waited for
+ * NOTIFYs that never came and usually hung up (RFC 3515 §2.4.2 lets the recipient refuse).
+ */
+export function refuseRefers(dialog: Srf.Dialog, log: Logger): void {
+  dialog.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    log.info({ referTo: req.get('Refer-To') }, 'REFER refused (403): Parley does not transfer calls on a peer\'s request');
+    res.send(403, { headers: { Warning: '399 parley "call transfer (REFER) is not supported here"' } });
+  });
+}
+
+/** A Warning header (RFC 3261 §20.43) for a refused offer; no quote or control character escapes. */
+export function warningHeader(err: SdpNegotiationError): string {
+  const text = [...err.message.slice(0, 80)].map((ch) => (ch === '"' || ch === '\\' || ch < ' ' || ch === '\x7f' ? ' ' : ch)).join('');
+  return `${err.warning} parley "${text}"`;
+}
+
 /** Why Parley ends a call whose peer's answer in an ACK cannot be used (RFC 3326). */
 export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"';
 
@@ -73,7 +92,7 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
       })
       .catch((err: unknown) => {
         log.warn({ err }, 'UPDATE offer refused');
-        res.send(488);
+        refuseOffer(res, err);
       });
   });
   const unusable = (reason: string, why: string): void => {
@@ -98,9 +117,15 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
       })
       .catch((err: unknown) => {
         log.warn({ err }, 're-INVITE offer refused');
-        res.send(488);
+        refuseOffer(res, err);
       });
   });
+}
+
+/** 488 for an offer the leg cannot take, with a Warning saying why (RFC 3261 §20.43: 304, 305, …) when it is the offer's fault. */
+function refuseOffer(res: Srf.SrfResponse, err: unknown): void {
+  if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: warningHeader(err) } });
+  else res.send(488);
 }
 
 function cseqNumber(req: Srf.SrfRequest): number {

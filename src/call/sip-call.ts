@@ -12,8 +12,10 @@ import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, serverByeReason, UNUSABLE_ANSWER_REASON, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
+import { requires100rel, sendReliable183, supports100rel } from './reliable-183.ts';
+import { answerEarlyUpdate } from './early-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
@@ -45,16 +47,6 @@ interface AnswerSource {
   once(event: string, listener: (req: Srf.SrfRequest) => void): unknown;
 }
 
-interface ReliableSend {
-  send(status: number, opts: { headers: Record<string, string>; body: string }, sent: (err: unknown) => void, prack: (req: Srf.SrfRequest) => void): void;
-}
-
-/** A Warning header (RFC 3261 §20.43) for a refused offer; no quote or control character escapes. */
-function warningHeader(err: SdpNegotiationError): string {
-  const text = [...err.message.slice(0, 80)].map((ch) => (ch === '"' || ch === '\\' || ch < ' ' || ch === '\x7f' ? ' ' : ch)).join('');
-  return `${err.warning} parley "${text}"`;
-}
-
 export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly callId: string;
   readonly originalTo: NameAddr;
@@ -73,6 +65,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   /** createUAS is sending the 200 (neither early nor confirmed for a moment); a second answer() waits for it. */
   private answering: Promise<void> | null = null;
   private canceled = false;
+  /** A reliable 183 with our answer is out and its PRACK is not in yet: the 200 waits for it (RFC 3262 §3). */
+  private prackWait: Promise<void> | null = null;
   /** Delayed offer: Parley's offer is out (or about to be) and its answer has not arrived. */
   private offerPending: boolean;
   readonly createdAt = Date.now();
@@ -86,8 +80,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     private readonly res: Srf.SrfResponse,
     readonly room: MediaRoom,
     readonly leg: MediaLeg,
-    /** What goes in our 183/200: the answer to the caller's offer, or our offer (delayed offer). */
-    private readonly answerSdp: string,
+    /** What goes in our 183/200: the answer to the caller's offer, or our offer (delayed offer); an early UPDATE's answer then. */
+    private answerSdp: string,
     readonly log: Logger,
     delayedOffer: boolean,
   ) {
@@ -105,6 +99,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     room.on('close', (reason) => {
       if (reason === 'media-thread-died') this.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the call failed');
     });
+    // An UPDATE in the early dialog of our reliable 183: drachtio-srf emits it on the INVITE (its typings leave it out).
+    (req as unknown as NodeJS.EventEmitter).on('update', (u: Srf.SrfRequest, r: Srf.SrfResponse) => answerEarlyUpdate(this, u, r, this.offerPending));
     req.on('cancel', () => {
       this.canceled = true;
       this.end('caller canceled');
@@ -171,17 +167,22 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.uas || this.endedFlag) return;
     if (options.early) {
       if (this.earlySent) return;
-      if (this.offerPending && !this.supports100rel()) {
+      if (this.offerPending && !supports100rel(this.req)) {
         // RFC 3261 §13.2.1: our offer must go in a reliable response; without 100rel the first one is the 200.
         this.log.info('delayed offer and no 100rel: the offer goes in the 200');
         return this.answer();
       }
       this.earlySent = true;
       if (this.offerPending) return this.offerInReliable183();
+      if (requires100rel(this.req)) return this.answerInReliable183();
       this.res.send(183, { body: this.answerSdp });
       this.log.info('early media (183)');
       return;
     }
+    // Not 'answering' while it waits: a PRACK that never comes leaves the call to the guard.
+    if (this.prackWait) await this.prackWait;
+    if (this.answering) return this.answering;
+    if (this.uas || this.endedFlag) return;
     this.answering = this.confirm();
     try {
       await this.answering;
@@ -204,6 +205,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
     });
     uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
+    refuseRefers(uas, this.log);
     answerReoffers(uas, this.leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => this.endForCause(reason, why) });
     this.log.info('answered');
     // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
@@ -214,17 +216,28 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   /** Delayed offer, RFC 3262 §5: the offer in a reliable 183, the answer in its PRACK. */
   private async offerInReliable183(): Promise<void> {
     const prack = new TypedEmitter<{ prack: [req: Srf.SrfRequest] }>(this.log);
-    // drachtio-srf's send(status, opts, sent, prack): its typings leave out the PRACK callback.
-    (this.res as unknown as ReliableSend).send(
-      183,
-      { headers: { Require: '100rel' }, body: this.answerSdp },
-      (err: unknown) => {
-        if (err) this.log.warn({ err }, 'reliable 183 not sent');
-      },
-      (req: Srf.SrfRequest) => prack.safeEmit('prack', req),
-    );
+    sendReliable183(this.res, this.answerSdp, this.log, (req: Srf.SrfRequest) => prack.safeEmit('prack', req));
     this.log.info('early media (reliable 183 with our offer)');
     await this.answerFrom(prack, 'prack', 'PRACK');
+  }
+
+  /**
+   * A caller that sent `Require: 100rel` gets its early media in a reliable 183 (RFC 3262 §3:
+   * then every provisional but a 100 MUST be reliable). Its answer holds when sent, so the
+   * notice plays at once; the 200 waits for the PRACK (§3: no 2xx while a reliable
+   * provisional with a session description is unacknowledged).
+   */
+  private answerInReliable183(): void {
+    let acked!: () => void;
+    this.prackWait = new Promise<void>((resolve) => (acked = resolve));
+    const done = (): void => {
+      this.off('ended', done);
+      this.prackWait = null;
+      acked();
+    };
+    this.once('ended', done);
+    sendReliable183(this.res, this.answerSdp, this.log, done, done);
+    this.log.info('early media (reliable 183: the caller requires 100rel)');
   }
 
   /** Waits for the request carrying the answer to our offer and applies it; a missing or unusable one ends the call (488). */
@@ -248,10 +261,6 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       this.log.warn({ err, in: what }, 'no usable answer to our offer; ending the call');
       this.endForCause(UNUSABLE_ANSWER_REASON, `no usable answer in the ${what}`, 488);
     }
-  }
-
-  private supports100rel(): boolean {
-    return /\b100rel\b/i.test(`${this.req.get('Supported') ?? ''},${this.req.get('Require') ?? ''}`);
   }
 
   /** Why no SIP dialog keeps this call alive any more, or null (CallManager's guard asks). */
@@ -361,6 +370,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.uas) destroyDialog(this.uas, this.log, { Reason: reasonHeader });
     else if (!this.res.finalResponseSent) this.res.send(status, { headers: { Reason: reasonHeader } });
     this.end(why);
+  }
+
+  /** @internal early-dialog.ts: an UPDATE's offer was answered before the 200, which repeats that answer. */
+  earlyAnswerTaken(sdp: string): void {
+    this.answerSdp = sdp;
   }
 
   private onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void {

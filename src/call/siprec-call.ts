@@ -17,7 +17,7 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
-import { destroyDialog, hangupInvite, inviteDeadReason, type InviteState } from './dialog-util.ts';
+import { destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
 import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
@@ -154,6 +154,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     uas.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRequest('INVITE', req, res));
     uas.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRequest('UPDATE', req, res));
     uas.on('info', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
+    refuseRefers(uas, this.log);
     this.log.info('siprec: answered');
   }
 

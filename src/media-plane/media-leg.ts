@@ -14,7 +14,8 @@ import { MediaLegBase } from './media-leg-base.ts';
 export type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.ts';
 import type { RtcpStats } from './rtcp/index.ts';
 import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
-import { buildAnswer, buildOffer, negotiateOffer, parseAnswer } from './sdp-negotiator.ts';
+import { PayloadTypeMap } from './payload-type-map.ts';
+import { buildAnswer, buildOffer, negotiateOffer, parseAnswer, type OfferPts } from './sdp-negotiator.ts';
 import type { IpFamily, NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
 import type { LegRole } from './thread/protocol.ts';
 import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
@@ -52,7 +53,9 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   private readonly sdp: SdpSessionInfo = { sessionId: String(randomInt(1, 2 ** 47)), version: 1 };
   /** Our SRTP key, kept across re-offers of the same suite. */
   private localKey: SrtpKey | null = null;
-  private pendingOffer: { srtp: boolean } | null = null;
+  private pendingOffer: { srtp: boolean; pts: OfferPts } | null = null;
+  /** The payload types this leg's session has bound (RFC 3264 §8.3.2): our offers keep them. */
+  private readonly pts = new PayloadTypeMap();
   private rtcp: LegRtcp | null = null;
   /** The endpoint the RTCP session reports through (a new one after a re-offer that changed family). */
   private rtcpOn: RtpEndpoint | null = null;
@@ -153,6 +156,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     }
     const local = n.remoteSrtp ? this.keyFor(n.remoteSrtp.suite, n.remoteSrtp.tag) : null;
     this.configure(n, local);
+    this.notePeerPts(n);
     this.pendingOffer = null; // the peer's offer supersedes one of ours it never answered
     const l = ep.local;
     this.lastLocalSdp = buildAnswer(n, { ip: l.ip, port: l.port, rtcpPort: n.remote.rtcpMux ? null : l.rtcpPort, srtp: local }, this.nextVersion());
@@ -169,10 +173,11 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
       throw new MediaClosedError('leg closed while making an offer');
     }
     this.rtp = ep;
-    this.pendingOffer = { srtp };
+    const pts = this.pts.offerPts(this.host.codecs);
+    this.pendingOffer = { srtp, pts };
     const key = srtp ? this.keyFor('AES_CM_128_HMAC_SHA1_80', 1) : null;
     const l = ep.local;
-    this.lastLocalSdp = buildOffer(this.host.codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp: key }, this.nextVersion());
+    this.lastLocalSdp = buildOffer(this.host.codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp: key }, this.nextVersion(), 'sendrecv', pts);
     return this.lastLocalSdp;
   }
 
@@ -180,7 +185,10 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
    * A new offer on the leg's own socket, for a peer that asked for one (an offerless
    * re-INVITE, RFC 3264 §8, RFC 6337 §5.3): a full offer, every codec the room takes (the
    * current one first), telephone-event, our current SRTP key on an SRTP leg, so a new peer
-   * behind a PBX can choose another codec. Give the answer to applyAnswer().
+   * behind a PBX can choose another codec. Each codec and telephone-event keeps the payload
+   * type the session bound it to, in either side's SDP (RFC 3264 §8.3.2: a peer that
+   * negotiated telephone-event at 96 is offered it at 96, not at our usual 101); new ones get
+   * a number the session has not used. Give the answer to applyAnswer().
    */
   async makeReoffer(): Promise<string> {
     this.assertOpen();
@@ -191,10 +199,11 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     await ep.ensureRtcpPort();
     this.assertOpen();
     const srtp = n.remoteSrtp && this.localKey ? this.localKey : null;
-    this.pendingOffer = { srtp: srtp !== null };
     const codecs = [n.codec, ...this.host.codecs.filter((c) => c !== n.codec)];
+    const pts = this.pts.offerPts(codecs);
+    this.pendingOffer = { srtp: srtp !== null, pts };
     const l = ep.local;
-    this.lastLocalSdp = buildOffer(codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp }, this.nextVersion());
+    this.lastLocalSdp = buildOffer(codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp }, this.nextVersion(), 'sendrecv', pts);
     return this.lastLocalSdp;
   }
 
@@ -203,9 +212,11 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     this.assertOpen();
     if (!this.pendingOffer || !this.rtp) throw new Error('no offer is pending on this leg');
     // The peer sends to the address in our offer: its answer must be of that family.
-    const n = parseAnswer(answer, this.host.codecs, this.pendingOffer.srtp ? this.localKey : null, { ipv6: this.host.ipv6, family: this.rtp.family });
+    const p = this.pendingOffer;
+    const n = parseAnswer(answer, this.host.codecs, p.srtp ? this.localKey : null, { ipv6: this.host.ipv6, family: this.rtp.family }, p.pts);
     this.pendingOffer = null;
     this.configure(n, this.localKey);
+    this.notePeerPts(n);
   }
 
   /** Plays a source to this leg only (whisper, a prompt for one caller); queued until media is negotiated. */
@@ -284,6 +295,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
       dtmfClock: n.dtmf?.clock ?? 8000,
       sendPt: n.sendPt,
       sendSsrc: this.ssrc,
+      sendPtime: n.sendPtime,
     };
     let p = this.participant;
     if (!p) {
@@ -301,6 +313,10 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     this.lastDirection = n.direction;
     p.sending = sending;
     p.receiving = n.direction === 'sendrecv' || n.direction === 'recvonly';
+  }
+
+  private notePeerPts(n: NegotiatedAudio): void {
+    for (const b of n.peerPts) this.pts.note(b.pt, b.key);
   }
 
   private nextVersion(): SdpSessionInfo {

@@ -2,7 +2,6 @@
 // endpoint. The only factory of legs (createLeg for an incoming offer,
 // createOutgoingLeg for a leg Parley calls).
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { MediaConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -11,6 +10,7 @@ import type { FrameSource, TickSink } from '../mixer/frames.ts';
 import type { MixerParticipant, ParticipantMedia } from '../mixer/mixer-participant.ts';
 import { RoomMixer } from '../mixer/room-mixer.ts';
 import { MediaClosedError } from './media-errors.ts';
+import { MediaTimeoutWatch, type MediaWatchClient } from './media-timeout-watch.ts';
 import { LocalMediaLeg, type LegHost } from './media-leg.ts';
 import type { CreateLegOptions, CreateOutgoingLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
 
@@ -32,7 +32,7 @@ export interface MediaRoomContext {
 }
 
 /** A room on the thread that owns it (the main thread with media.threads: 0, else a media thread). */
-export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements MediaRoom, LegHost, HubRoomSide {
+export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements MediaRoom, LegHost, HubRoomSide, MediaWatchClient {
   readonly id: string;
   readonly codecs: readonly CodecName[];
   private readonly legs = new Map<string, LocalMediaLeg>();
@@ -42,8 +42,9 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
   private readonly mixer: RoomMixer;
   private closed = false;
   private closeReason: MediaRoomCloseReason = 'closed';
-  /** Checks the legs for RTP silence once a second (media.rtpTimeoutSec). */
-  private readonly mediaWatch: NodeJS.Timeout | null;
+  /** media.rtpTimeoutSec in ms, and how often the thread's watch checks the legs (0: never). */
+  private readonly timeoutMs: number;
+  private readonly watchPeriodMs: number;
   private readonly log: Logger;
   // ---- room hub hook (hub-publisher.ts): null while the room has no hub, so a leg's packet costs one null test.
   private publisher: HubPublisher | null = null;
@@ -59,14 +60,15 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     this.codecs = ctx.config.codecs as CodecName[];
     const m = ctx.config.mixer;
     this.mixer = new RoomMixer({ sampleRate: m.sampleRate, autoNarrowband: m.narrowband, jitterMinMs: m.jitterMinMs, jitterMaxMs: m.jitterMaxMs, log: this.log.child({ component: 'mixer' }) });
-    const timeoutMs = ctx.config.rtpTimeoutSec * 1000;
-    this.mediaWatch =
-      timeoutMs > 0
-        ? setInterval(() => {
-            const now = performance.now();
-            for (const leg of this.legs.values()) leg.checkMediaTimeout(now, timeoutMs);
-          }, Math.min(1000, timeoutMs / 2)).unref()
-        : null;
+    this.timeoutMs = ctx.config.rtpTimeoutSec * 1000;
+    this.watchPeriodMs = this.timeoutMs > 0 ? Math.min(1000, this.timeoutMs / 2) : 0;
+    // One timer per thread for every room's check (media-timeout-watch.ts).
+    if (this.watchPeriodMs > 0) MediaTimeoutWatch.shared.add(this, this.watchPeriodMs);
+  }
+
+  /** @internal MediaWatchClient: the thread's watch checks the legs for RTP silence (media.rtpTimeoutSec). */
+  checkMedia(nowMs: number): void {
+    for (const leg of this.legs.values()) leg.checkMediaTimeout(nowMs, this.timeoutMs);
   }
 
   get isClosed(): boolean {
@@ -171,7 +173,7 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
-    if (this.mediaWatch) clearInterval(this.mediaWatch);
+    if (this.watchPeriodMs > 0) MediaTimeoutWatch.shared.remove(this, this.watchPeriodMs);
     this.publisher?.close(); // room hub hook
     this.publisher = null;
     for (const leg of [...this.legs.values()]) leg.close('room-closed');

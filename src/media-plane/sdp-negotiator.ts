@@ -12,6 +12,19 @@ import { type Direction, type IpFamily, type LocalAudio, type NegotiatedAudio, t
 export const OFFER_PT: Record<CodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 };
 export const OFFER_DTMF_PT: Record<number, number> = { 8000: 101, 48000: 110 };
 
+/** The payload types an offer of ours gives each codec and each telephone-event clock. */
+export interface OfferPts {
+  codecs: Record<CodecName, number>;
+  dtmf: Record<number, number>;
+}
+
+export const DEFAULT_OFFER_PTS: OfferPts = { codecs: OFFER_PT, dtmf: OFFER_DTMF_PT };
+
+/** How a payload type is named in a session's PT bindings: encoding name (lower case) and clock. */
+export function ptKey(name: string, clock: number): string {
+  return `${name.toLowerCase()}/${clock}`;
+}
+
 const DIRECTIONS: Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
 
 /** What the local media side can reach: IPv6 peers only when it has an IPv6 RTP address (media.rtpIp6). */
@@ -147,7 +160,12 @@ function connectionIp(session: SessionDescription, m: MediaDescription, opts: Ne
   return { ip: ip === '0.0.0.0' || ip === '::' ? null : ip, family };
 }
 
-/** Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock. */
+/**
+ * Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock,
+ * else the first at 8, 16 or 48 kHz: phones offering G.722 often list telephone-event/16000
+ * (its sampling rate, not its RTP clock, RFC 3551 §4.5.2), and Parley only receives events,
+ * reading their durations at the clock negotiated.
+ */
 function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt: number; clock: number } | null {
   let fallback: { pt: number; clock: number } | null = null;
   for (const pt of payloads) {
@@ -155,9 +173,35 @@ function pickDtmf(m: MediaDescription, payloads: number[], clock: number): { pt:
     if (!r || r.codec.toLowerCase() !== 'telephone-event') continue;
     const rate = r.rate ?? 8000;
     if (rate === clock) return { pt, clock: rate };
-    if (!fallback && (rate === 8000 || rate === 48000)) fallback = { pt, clock: rate };
+    if (!fallback && (rate === 8000 || rate === 16000 || rate === 48000)) fallback = { pt, clock: rate };
   }
   return fallback;
+}
+
+/**
+ * The packet length we send the peer (ms): its a=ptime (the packets it wants, RFC 4566 §6;
+ * in an answer to us or in its offer, which our answer then repeats), capped by a=maxptime,
+ * when it is 10..60 in steps of 10 and the codec is G.711 or G.722 (bytes that cut anywhere);
+ * else 20, as for opus.
+ */
+function sendPtimeOf(session: SessionDescription, m: MediaDescription, codec: CodecName): number {
+  if (codec === 'opus') return 20;
+  const level = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  const s = session as { ptime?: unknown; maxptime?: unknown };
+  let p = level(m.ptime) ?? level(s.ptime) ?? 20;
+  const max = level(m.maxptime) ?? level(s.maxptime);
+  if (max !== null && max >= 10 && p > max) p = Math.floor(max / 10) * 10;
+  return Number.isInteger(p) && p % 10 === 0 && p >= 10 && p <= 60 ? p : 20;
+}
+
+/** The payload types the peer's m-line binds (rtpmap, else the static table), which the session keeps (RFC 3264 §8.3.2). */
+function peerBindings(m: MediaDescription, payloads: number[]): { pt: number; key: string }[] {
+  const out: { pt: number; key: string }[] = [];
+  for (const pt of payloads) {
+    const c = codecOf(m, pt);
+    if (c) out.push({ pt, key: ptKey(c.name, c.rate) });
+  }
+  return out;
 }
 
 /**
@@ -228,6 +272,8 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       direction,
       remoteSrtp,
       remoteSsrcs: [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))],
+      peerPts: peerBindings(m, payloads),
+      sendPtime: sendPtimeOf(session, m, codec),
       mline: index,
       rejected: [],
     };
@@ -243,14 +289,14 @@ function header(local: LocalAudio, s: SdpSessionInfo): string[] {
   return ['v=0', `o=parley ${s.sessionId} ${s.version} IN ${ipVer} ${local.ip}`, 's=parley', `c=IN ${ipVer} ${local.ip}`, 't=0 0'];
 }
 
-function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: number; name: string; rate: number; channels?: number; fmtp?: string }[]): string[] {
+function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: number; name: string; rate: number; channels?: number; fmtp?: string }[], ptime = 20): string[] {
   const proto = local.srtp ? 'RTP/SAVP' : 'RTP/AVP';
   const lines = [`m=audio ${local.port} ${proto} ${rtpmaps.map((r) => r.pt).join(' ')}`];
   for (const r of rtpmaps) {
     lines.push(`a=rtpmap:${r.pt} ${r.name}/${r.rate}${r.channels && r.channels > 1 ? '/' + r.channels : ''}`);
     if (r.fmtp) lines.push(`a=fmtp:${r.pt} ${r.fmtp}`);
   }
-  lines.push('a=ptime:20');
+  lines.push(`a=ptime:${ptime}`);
   if (local.rtcpPort !== null) lines.push(`a=rtcp:${local.rtcpPort}`);
   if (local.rtcpPort === null || local.offerMux) lines.push('a=rtcp-mux');
   if (local.srtp) lines.push(`a=crypto:${local.srtp.tag} ${local.srtp.suite} inline:${local.srtp.keyBase64}`);
@@ -263,7 +309,10 @@ function codecRtpmap(codec: CodecName, pt: number): { pt: number; name: string; 
   return { pt, name: info.name, rate: info.rtpClock, channels: info.sdpChannels, fmtp: codec === 'opus' ? 'minptime=20;useinbandfec=0' : undefined };
 }
 
-/** Our answer: the one chosen codec plus telephone-event, other m-lines rejected with port 0 (RFC 3264 §6). */
+/**
+ * Our answer: the one chosen codec plus telephone-event, other m-lines rejected with port 0
+ * (RFC 3264 §6); its a=ptime is the packet length we send (the offer's, see sendPtimeOf).
+ */
 export function buildAnswer(n: NegotiatedAudio, local: LocalAudio, s: SdpSessionInfo): string {
   const lines = header(local, s);
   const maps = [codecRtpmap(n.codec, n.recvPt)];
@@ -271,7 +320,7 @@ export function buildAnswer(n: NegotiatedAudio, local: LocalAudio, s: SdpSession
   const total = n.rejected.length + 1;
   let r = 0;
   for (let i = 0; i < total; i++) {
-    if (i === n.mline) lines.push(...audioLines(local, n.direction, maps));
+    if (i === n.mline) lines.push(...audioLines(local, n.direction, maps, n.sendPtime));
     else {
       const m = n.rejected[r++];
       lines.push(`m=${m.type} 0 ${m.protocol} ${m.fmt}`);
@@ -280,11 +329,14 @@ export function buildAnswer(n: NegotiatedAudio, local: LocalAudio, s: SdpSession
   return lines.join('\r\n') + '\r\n';
 }
 
-/** Our offer for an outgoing leg: every configured codec, telephone-event at 8 kHz (and 48 kHz with opus). */
-export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: SdpSessionInfo, direction: Direction = 'sendrecv'): string {
-  const maps = codecs.map((c) => codecRtpmap(c, OFFER_PT[c]));
-  maps.push({ pt: OFFER_DTMF_PT[8000], name: 'telephone-event', rate: 8000, fmtp: '0-16' });
-  if (codecs.includes('opus')) maps.push({ pt: OFFER_DTMF_PT[48000], name: 'telephone-event', rate: 48000, fmtp: '0-16' });
+/**
+ * Our offer: every codec of `codecs`, telephone-event at 8 kHz (and 48 kHz with opus), with
+ * the payload types of `pts` (a re-offer passes the ones its session bound already).
+ */
+export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: SdpSessionInfo, direction: Direction = 'sendrecv', pts: OfferPts = DEFAULT_OFFER_PTS): string {
+  const maps = codecs.map((c) => codecRtpmap(c, pts.codecs[c]));
+  maps.push({ pt: pts.dtmf[8000], name: 'telephone-event', rate: 8000, fmtp: '0-16' });
+  if (codecs.includes('opus')) maps.push({ pt: pts.dtmf[48000], name: 'telephone-event', rate: 48000, fmtp: '0-16' });
   return [...header(local, s), ...audioLines(local, direction, maps)].join('\r\n') + '\r\n';
 }
 
@@ -292,11 +344,17 @@ export function buildOffer(codecs: readonly CodecName[], local: LocalAudio, s: S
  * Reads the answer to our offer. The answerer picks from what we offered; we
  * send with its payload types and it sends with ours (RFC 3264 §5.1, §6.1).
  */
-export function parseAnswer(answer: string, offeredCodecs: readonly CodecName[], offeredSrtp: SrtpKey | null, opts: NegotiateOptions = IPV4_ONLY): NegotiatedAudio {
+export function parseAnswer(
+  answer: string,
+  offeredCodecs: readonly CodecName[],
+  offeredSrtp: SrtpKey | null,
+  opts: NegotiateOptions = IPV4_ONLY,
+  offeredPts: OfferPts = DEFAULT_OFFER_PTS,
+): NegotiatedAudio {
   const n = negotiateOffer(answer, offeredCodecs, opts);
-  n.recvPt = OFFER_PT[n.codec];
+  n.recvPt = offeredPts.codecs[n.codec];
   if (n.dtmf) {
-    const ours = OFFER_DTMF_PT[n.dtmf.clock];
+    const ours = offeredPts.dtmf[n.dtmf.clock];
     if (ours === undefined) n.dtmf = null;
     else n.dtmf.recvPt = ours;
   }

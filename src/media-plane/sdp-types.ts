@@ -34,6 +34,10 @@ export interface NegotiatedAudio {
   remoteSrtp: SrtpKey | null;
   /** SSRCs the peer announced with a=ssrc (RFC 5576), if any. */
   remoteSsrcs: number[];
+  /** The payload types the peer's SDP bound (ptKey names), kept for our later offers (RFC 3264 §8.3.2). */
+  peerPts: { pt: number; key: string }[];
+  /** The packet length we send the peer, in ms (its a=ptime when we can: see sdp-negotiator's sendPtimeOf). */
+  sendPtime: number;
   /** Index of the audio m-line, and the other m-lines to reject in an answer. */
   mline: number;
   rejected: { type: string; protocol: string; fmt: string }[];

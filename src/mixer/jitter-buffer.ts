@@ -89,8 +89,10 @@ export class JitterBuffer {
     this.targetFrames = this.minFrames;
     this.frameTs = clockRate / 50;
     const capacity = recordOnly ? 2 * this.maxFrames + 3 : this.maxFrames + 3;
+    // One backing store for all slots (a leg's setup makes one allocation, not one per slot).
+    const store = new Uint8Array(capacity * MAX_PAYLOAD);
     for (let i = 0; i < capacity; i++) {
-      const data = new Uint8Array(MAX_PAYLOAD);
+      const data = store.subarray(i * MAX_PAYLOAD, (i + 1) * MAX_PAYLOAD);
       this.slots.push({ seq: 0, timestamp: 0, payloadType: 0, length: 0, data, payload: data.subarray(0, 0) });
       this.used.push(false);
     }

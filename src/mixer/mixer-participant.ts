@@ -14,52 +14,17 @@ import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
 import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
 import { JitterBuffer, LOST, seqDiff, type JitterSlot } from './jitter-buffer.ts';
+import { PacketReframer } from './packet-reframer.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
-import { RtpOutput, type PacketSend } from './rtp-output.ts';
+import { RtpOutput } from './rtp-output.ts';
+import type { InbandDtmfMode, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
 import { SoftLimiter } from './soft-limiter.ts';
 import type { TwoPartyForwarder } from './two-party-forwarder.ts';
 import { VoiceActivity } from './voice-activity.ts';
 
 const DUPLICATE_WINDOW_MS = 400;
 
-/**
- * In-band (Goertzel) DTMF detection on a leg: 'on' always, even beside
- * telephone-event; 'auto' only while the leg has no telephone-event (RFC 4733);
- * 'off' never (nobody wants the digits, or the leg sends them by SIP INFO).
- */
-export type InbandDtmfMode = 'on' | 'auto' | 'off';
-
-export interface ParticipantMedia {
-  codec: CodecName;
-  /** Payload type of the leg's audio as it reaches the mixer. */
-  audioPt: number;
-  /** Payload type of telephone-event as it reaches the mixer, or null when not negotiated. */
-  dtmfPt: number | null;
-  /** Clock rate of telephone-event (8000, or 48000 beside opus). */
-  dtmfClock: number;
-  /** Payload type the mixer writes on this listener's stream. */
-  sendPt: number;
-  /** SSRC the mixer writes on this listener's stream. */
-  sendSsrc: number;
-}
-
-export interface ParticipantOptions {
-  id: string;
-  media: ParticipantMedia;
-  /** The room's rate (setRoomRate() changes it). */
-  sampleRate: number;
-  jitterMinMs: number;
-  jitterMaxMs: number;
-  /**
-   * A leg nobody hears live (a SIPREC stream): its jitter buffer plays at this fixed
-   * depth and sheds nothing, so a burst or stall up to this long is recorded, not dropped.
-   */
-  recordOnlyMs?: number | null;
-  /** In-band DTMF detection (see InbandDtmfMode); 'auto' when absent. */
-  inbandDtmf?: InbandDtmfMode;
-  send: PacketSend;
-  log: Logger;
-}
+export type { InbandDtmfMode, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
 
 export type MixerParticipantEvents = {
   talk: [talking: boolean];
@@ -111,6 +76,9 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private readonly view = newRtpView();
   private readonly payload = new Uint8Array(1500);
   private audioSsrc: number | null = null;
+  /** Packets of other than 20 ms (a=ptime:30 and the like) are cut into 20 ms frames here; rxMs: their arrival. */
+  private readonly reframer: PacketReframer;
+  private rxMs = 0;
   /** The input frame (sequence number, timestamp) played at room time `at` (-1: none yet). */
   private readonly played = { seq: 0, ts: 0, at: -1 };
   private concealed = false;
@@ -137,7 +105,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.inPipe = new InputPipeline(this.media.codec, opts.sampleRate);
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
     this.jitter = this.newJitter(this.media.codec);
-    this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock);
+    this.reframer = new PacketReframer(this.media.codec, this.onFrame);
+    this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock, this.packetMs);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
   }
@@ -178,6 +147,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.media.codec;
   }
 
+  /** The packet length (ms) this listener gets: other than 20 when its peer asked (a=ptime), and then it is never forwarded to. */
+  get packetMs(): number {
+    const ms = this.media.sendPtime ?? 20;
+    return this.media.codec === 'opus' ? 20 : ms;
+  }
+
   /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
   get inputSsrc(): number | null {
     return this.audioSsrc;
@@ -192,13 +167,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   setMedia(media: ParticipantMedia): void {
     const codecChanged = media.codec !== this.media.codec;
     this.media = media;
-    this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock);
+    this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
     if (codecChanged) {
       this.inPipe.close();
       this.outPipe.close();
       this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
       this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate);
       this.jitter = this.newJitter(media.codec);
+      this.reframer.reset(media.codec);
     }
     this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
     this.configureInband();
@@ -249,19 +225,26 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.lastRxMs = nowMs;
     // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
     const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
+    // (A reframed stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
-      this.relay?.dropped(this, v.ssrc, v.seq);
+      if (!this.reframer.reframing) this.relay?.dropped(this, v.ssrc, v.seq);
       return;
     }
     if (v.payloadType !== this.media.audioPt) {
-      this.relay?.dropped(this, v.ssrc, v.seq);
+      if (!this.reframer.reframing) this.relay?.dropped(this, v.ssrc, v.seq);
       return;
     }
     if (v.ssrc !== this.audioSsrc) {
       // A new source (peer restarted its stream): start over.
       this.audioSsrc = v.ssrc;
       this.jitter.reset();
+      this.reframer.reset();
+    }
+    if (this.reframer.takes(payload.length)) {
+      this.rxMs = nowMs;
+      this.reframer.push(v.seq, v.timestamp, v.marker, payload);
+      return;
     }
     this.jitter.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
     this.relay?.packet(this, v.seq, v.timestamp, v.marker, payload);
@@ -367,6 +350,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const clock = CODECS[codec].rtpClock;
     return deep !== null ? new JitterBuffer(deep, deep, clock, true) : new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, clock);
   }
+
+  private readonly onFrame = (seq: number, ts: number, marker: boolean, frame: Uint8Array): void => {
+    this.jitter.push(seq, ts, this.media.audioPt, frame, this.rxMs);
+    this.relay?.packet(this, seq, ts, marker, frame);
+  };
 
   private markPlayed(seq: number, ts: number, timeMs: number): void {
     this.played.seq = seq;

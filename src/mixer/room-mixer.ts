@@ -58,6 +58,8 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   private list: MixerParticipant[] = [];
   private readonly roomSources: SourceAtRate[] = [];
   private readonly sinks = new Map<TickSink, SinkAtRate>();
+  /** Same sinks as an array, rebuilt on change, iterated on every tick (no Map iterator per tick). */
+  private sinkList: SinkAtRate[] = [];
   private total: Int32Array;
   /** Rate to switch to at the next tick (autoNarrowband), or null. */
   private pendingRate: number | null = null;
@@ -154,11 +156,12 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   addSink(sink: TickSink, rate = sink.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
     this.sinks.set(sink, new SinkAtRate(sink, rate, this.sampleRate));
+    this.sinkList = [...this.sinks.values()];
     this.startClock();
   }
 
   removeSink(sink: TickSink): void {
-    this.sinks.delete(sink);
+    if (this.sinks.delete(sink)) this.sinkList = [...this.sinks.values()];
   }
 
   /** Runs the next tick now (manualClock only): room time advances 20 ms per call. */
@@ -206,6 +209,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     for (const s of this.roomSources) s.stop();
     this.roomSources.length = 0;
     this.sinks.clear();
+    this.sinkList = [];
     this.safeEmit('close');
     this.removeAllListeners();
   }
@@ -287,7 +291,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       const x = p.input;
       for (let k = 0; k < n; k++) total[k] += x[k];
     }
-    if (this.sinks.size > 0) this.feedSinks(timeMs);
+    if (this.sinkList.length > 0) this.feedSinks(timeMs);
     if (fw.active) {
       // The two legs get each other's packets as they arrive: nothing to mix or
       // encode, unless one paused (the other then gets silence meanwhile).
@@ -337,12 +341,14 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   };
 
   private feedSinks(timeMs: number): void {
+    // The list as it is now: a sink removed during a write (its array is rebuilt) does not disturb this pass.
+    const sinks = this.sinkList;
     let reuse = true;
-    for (const s of this.sinks.values()) if (!s.copiesFrames) reuse = false;
+    for (let i = 0; i < sinks.length; i++) if (!sinks[i].copiesFrames) reuse = false;
     const tick = reuse ? this.reusedTick(timeMs) : this.freshTick(timeMs);
-    for (const s of this.sinks.values()) {
+    for (let i = 0; i < sinks.length; i++) {
       try {
-        s.writeTick(tick);
+        sinks[i].writeTick(tick);
       } catch (err) {
         this.log.error({ err }, 'tick sink threw');
       }

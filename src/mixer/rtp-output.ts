@@ -10,6 +10,11 @@
 // sent) the timestamp has jumped by the time elapsed, and the packet carries the
 // marker bit (RFC 3551 §4.1: the first packet after a silence period), so the
 // peer's jitter buffer resynchronises instead of replaying the gap as late audio.
+//
+// A listener that asked for packets of other than 20 ms (a=ptime:30 from a phone, or in
+// a callee's answer; G.711 and G.722 only, one byte per clock tick) gets the mixer's
+// frames gathered and cut into packets of that length, each stamped with the timestamp
+// of its first byte (such a listener is never forwarded to: TwoPartyForwarder).
 import { FRAME_MS } from './frames.ts';
 import { seqDiff } from './jitter-buffer.ts';
 import { writeRtpHeader } from './rtp.ts';
@@ -21,6 +26,8 @@ import { writeRtpHeader } from './rtp.ts';
 const LIVE_FRAMES = 3;
 /** A forwarded input whose sequence number moves this far at once restarted: it is mapped afresh. */
 const RESTART_SEQ_JUMP = 3000;
+/** Room for a 60 ms packet of G.711 or G.722 and the frame that completes it. */
+const MAX_GATHERED = 480 + 160;
 
 export interface RtpOutputStats {
   /** Packets the mixer encoded and sent. */
@@ -60,21 +67,37 @@ export class RtpOutput {
   private inFloor = 0;
   /** The last packet's buffer, when the transport released it: the next one of the same size is written into it. */
   private spare: Buffer | null = null;
+  /** Bytes per packet for a listener that wants other than 20 ms (0: one frame per packet), and the bytes gathered for it. */
+  private packetBytes = 0;
+  private gathered: Uint8Array | null = null;
+  private gatheredLen = 0;
+  private gatheredTs = 0;
+  private gatheredMarker = false;
 
   constructor(
     private readonly send: PacketSend,
     private pt: number,
     private ssrc: number,
     clockRate: number,
+    packetMs = FRAME_MS,
   ) {
     this.step = clockRate / (1000 / FRAME_MS);
+    this.setPacketMs(packetMs);
   }
 
-  /** Re-offer: payload type, SSRC or clock changed. The sequence and timeline carry on. */
-  setMedia(pt: number, ssrc: number, clockRate: number): void {
+  /** Re-offer: payload type, SSRC, clock or packet length changed. The sequence and timeline carry on. */
+  setMedia(pt: number, ssrc: number, clockRate: number, packetMs = FRAME_MS): void {
     this.pt = pt;
     this.ssrc = ssrc;
     this.step = clockRate / (1000 / FRAME_MS);
+    this.setPacketMs(packetMs);
+  }
+
+  /** Packets of `ms` (10..60 ms of G.711 or G.722; the caller checks the codec); bytes gathered for the old length are dropped. */
+  private setPacketMs(ms: number): void {
+    this.packetBytes = ms === FRAME_MS ? 0 : ms * 8;
+    this.gatheredLen = 0;
+    if (this.packetBytes !== 0) this.gathered ??= new Uint8Array(MAX_GATHERED);
   }
 
   /** Sends one encoded frame of the mix for the tick at room time `tickMs`. */
@@ -83,16 +106,47 @@ export class RtpOutput {
     // More than one frame since the last packet: a hold, or ticks the clock skipped.
     if (frames > 1) this.marker = true;
     const ts = (this.lastTs + Math.max(1, frames) * this.step) >>> 0;
-    const packet = this.buffer(12 + payload.length);
-    writeRtpHeader(packet, this.pt, this.marker, this.seq, ts, this.ssrc);
-    packet.set(payload, 12);
-    this.seq = (this.seq + 1) & 0xffff;
+    if (this.packetBytes !== 0) this.gather(payload, ts, frames > 1);
+    else {
+      const packet = this.buffer(12 + payload.length);
+      writeRtpHeader(packet, this.pt, this.marker, this.seq, ts, this.ssrc);
+      packet.set(payload, 12);
+      this.seq = (this.seq + 1) & 0xffff;
+      this.stats.mixed++;
+      this.spare = this.send(packet) === false ? packet : null;
+    }
     this.lastTs = ts;
     this.lastTick = tickMs;
     this.marker = false;
     // Numbers were given out beside any forwarding mapping: the next forwarded packet is mapped afresh.
     this.inSsrc = null;
     this.filling = this.forwarding;
+  }
+
+  /** Adds a frame (timestamp `ts`) to the bytes gathered and sends every whole packet; after a gap what was gathered goes first, short. */
+  private gather(payload: Uint8Array, ts: number, gap: boolean): void {
+    const g = this.gathered!;
+    if (gap && this.gatheredLen > 0) this.sendGathered(this.gatheredLen);
+    if (this.gatheredLen === 0) {
+      this.gatheredTs = ts;
+      this.gatheredMarker = this.marker;
+    }
+    g.set(payload, this.gatheredLen);
+    this.gatheredLen += payload.length;
+    while (this.gatheredLen >= this.packetBytes) this.sendGathered(this.packetBytes);
+  }
+
+  /** Sends the first `len` gathered bytes as one packet. */
+  private sendGathered(len: number): void {
+    const g = this.gathered!;
+    const packet = this.buffer(12 + len);
+    writeRtpHeader(packet, this.pt, this.gatheredMarker, this.seq, this.gatheredTs, this.ssrc);
+    for (let i = 0; i < len; i++) packet[12 + i] = g[i];
+    g.copyWithin(0, len, this.gatheredLen);
+    this.gatheredLen -= len;
+    this.gatheredTs = (this.gatheredTs + len) >>> 0;
+    this.gatheredMarker = false;
+    this.seq = (this.seq + 1) & 0xffff;
     this.stats.mixed++;
     this.spare = this.send(packet) === false ? packet : null;
   }

@@ -1,6 +1,7 @@
 // A room of two legs where nothing else plays (no prompt, no whisper, nobody
 // muted, deaf, hidden or coached, both on a same-codec call, both sending and
-// receiving) needs no mixing: each leg's packets go on to the other at once,
+// receiving, both taking 20 ms packets: a listener that asked for another a=ptime
+// gets the mixer's frames gathered by its RtpOutput) needs no mixing: each leg's packets go on to the other at once,
 // the payload untouched, the header rewritten onto the listener's own stream
 // (RtpOutput). The room still decodes every leg each tick (talk and in-band
 // DTMF detection, recorders), but skips the per-listener mix-minus, limiter and
@@ -43,7 +44,7 @@ export interface TwoPartyStats {
 
 /** Whether a participant's place in the room lets its call be forwarded. */
 function plain(p: MixerParticipant): boolean {
-  return !p.isClosed && !p.recordOnly && !p.muted && !p.deaf && !p.hidden && p.audience === null && p.sending && p.receiving && p.privateSources.length === 0;
+  return p.packetMs === FRAME_MS && !p.isClosed && !p.recordOnly && !p.muted && !p.deaf && !p.hidden && p.audience === null && p.sending && p.receiving && p.privateSources.length === 0;
 }
 
 export class TwoPartyForwarder {

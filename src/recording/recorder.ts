@@ -1,23 +1,20 @@
-// A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix,
-// one stem per leg (stems.ts), a stereo WAV (left: the caller leg, right: every other
-// leg) and the JSON sidecar. Each tick goes into them as memory copies
-// (recorder-tick-feed.ts); a timer (shared with other recordings: flush-timers.ts)
-// flushes them with async writes and rewrites the headers (see WavFileWriter), and
-// rewrites the sidecar at most once a second (SidecarWriter: async, atomic). No
-// synchronous file call while recording or closing.
+// A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix, one stem per leg
+// (stems.ts), a stereo WAV (left: the caller leg, right: every other leg) and the JSON sidecar. Each
+// tick goes into them as memory copies (recorder-tick-feed.ts); a timer (shared with other recordings:
+// flush-timers.ts) flushes them with async writes and rewrites the headers (see WavFileWriter), and
+// rewrites the sidecar at most once a second (SidecarWriter: async, atomic). No synchronous file call
+// while recording or closing.
 //
-// Write failures (a full disk): each file reports its outage once ('writeError',
-// also in the sidecar's writeFailures), keeps the audio on disk consistent, and
-// resumes where it stopped when writes succeed again ('writeResumed'). The call
-// goes on; call control decides (recording.onWriteError).
+// Write failures (a full disk): each file reports its outage once ('writeError', also in the sidecar's
+// writeFailures), keeps the audio on disk consistent, and resumes where it stopped when writes succeed
+// again ('writeResumed'). The call goes on; call control decides (recording.onWriteError).
 //
 // Timeline decisions (recorded in the sidecar):
 // - pause: pauseMode 'skip' (default) writes nothing while paused, so the files
 //   are shorter than the call; 'silence' writes silence. Both are listed in `pauses`.
 // - mask: always writes silence for every file, keeping the timeline (card numbers).
-// - ticks the room never handed over (its thread stalled past the clock's
-//   catch-up, or a full ring dropped them) are written as silence, so the files
-//   keep the room's timeline (fillGap).
+// - ticks the room never handed over (its thread stalled past the clock's catch-up, or a full ring
+//   dropped them) are written as silence, so the files keep the room's timeline (fillGap).
 // - stems start when their leg joins (the stem entry records where on the room
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
@@ -161,6 +158,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     return structuredClone(this.meta);
   }
 
+  /** The sidecar as it stands, not copied (a clone per call was 1 % of the main thread): read it at once, never keep or change it. */
+  get metadataNow(): Readonly<RecordingMetadata> {
+    return this.meta;
+  }
+
   /** Every file name of this recording so far (inside the recordings folder). */
   get files(): string[] {
     const stems = this.meta.legs.flatMap((l) => l.stems.map((s) => s.file));
@@ -175,10 +177,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   /**
-   * Writes a small file of this recording beside the audio (a SIPREC metadata
-   * version, named by the caller inside the recordings folder; never overwritten).
-   * complete() waits for it before finalization, which hashes the metadata
-   * versions into the sidecar before it is signed.
+   * Writes a small file of this recording beside the audio (a SIPREC metadata version, named by the caller
+   * inside the recordings folder; never overwritten). complete() waits for it before finalization, which
+   * hashes the metadata versions into the sidecar before it is signed.
    */
   writeCompanion(name: string, text: string): void {
     this.companions.write(name, text);
@@ -262,10 +263,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   /**
-   * Synchronous and idempotent: no more audio; every writer starts its last pass
-   * and the recorder is forgotten by its parent. In the background: once every
-   * file is complete (final headers, fsync), the sidecar is written with
-   * `state: 'closed'` and 'closed' is emitted (`whenClosed`); then hashes and
+   * Synchronous and idempotent: no more audio; every writer starts its last pass and the recorder is
+   * forgotten by its parent. In the background: once every file is complete (final headers, fsync), the
+   * sidecar is written with `state: 'closed'` and 'closed' is emitted (`whenClosed`); then hashes and
    * post-processing, and 'finalized' (`finalized`).
    */
   close(): void {

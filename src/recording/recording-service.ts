@@ -278,7 +278,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
       finalizeSteps: this.finalizeSteps,
       // A mark that cannot be written (a full disk) does not hold the finalization up.
       beforeFinal: (id) => this.marks.begin(id).catch((err: unknown) => this.log.warn({ err, recording: id }, 'finalize mark not written')),
-      afterFinalized: (id): Promise<void> => this.unmark(id, recorder.metadata),
+      afterFinalized: (id): Promise<void> => this.unmark(id, recorder.metadataNow),
       log: this.log.child({ room: o.roomId }),
       onClose: (r) => {
         this.recorders.delete(r.id);

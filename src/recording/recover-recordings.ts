@@ -4,7 +4,9 @@
 // gets its end, durations and sha256s, is marked `interrupted` when the
 // recording itself was cut short, and becomes `finalized`. Temp files of
 // sidecar writes are removed (the sidecar itself is always the last complete one).
-// All file I/O is asynchronous: this runs while calls may already be up.
+// Post-processing cut short by a stop or a kill is resumed, also in a sidecar an older
+// Parley wrote 'failed' for that reason (stopFailure). All file I/O is asynchronous:
+// this runs while calls may already be up.
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { finalizeRecording, postProcessFiles, postProcessingUnfinished, runFinalizeSteps, type FinalizeStep } from './finalize-recording.ts';
 import type { FinalizeMarks } from './finalize-marks.ts';
@@ -56,6 +58,7 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
     await settleTemp(o, tmp, main, sidecars);
   }
   const marked = new Set(await o.marks?.list() ?? []);
+  const unencoded = o.postProcessor ? unencodedIds(names, sidecars) : new Set<string>();
   const out: RecoveredRecording[] = [];
   for (const name of sidecars) {
     const id = name.slice(0, -'.json'.length);
@@ -65,7 +68,7 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
       break;
     }
     try {
-      const r = await recoverOne(o, id, marked.has(id));
+      const r = await recoverOne(o, id, marked.has(id), unencoded.has(id));
       if (r) out.push(r);
     } catch (err) {
       o.log.error({ err, recording: id }, 'an interrupted recording could not be repaired');
@@ -90,14 +93,25 @@ async function settleTemp(o: RecoverOptions, tmp: string, main: string, sidecars
   await rm(tmpPath, { force: true });
 }
 
-async function recoverOne(o: RecoverOptions, id: string, marked: boolean): Promise<RecoveredRecording | null> {
+/** `unencoded`: a WAV of the recording has no encoded copy (unencodedIds). */
+async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unencoded: boolean): Promise<RecoveredRecording | null> {
   const sidecarPath = pathInside(o.dir, `${id}.json`);
-  if (!marked && (await stateOf(sidecarPath)) === 'finalized') return null;
-  const meta = JSON.parse(await readFile(sidecarPath, 'utf8')) as RecordingMetadata;
-  if (meta.version !== 1 || (meta.state === 'finalized' && !marked)) return null;
-  if (meta.pid !== undefined && meta.pid !== process.pid && alive(meta.pid)) {
+  const head = marked ? null : await headOf(sidecarPath, unencoded);
+  if (head !== null && stateIn(head) === 'finalized' && !(head.whole && /"state":\s*"failed"/.test(head.text))) return null;
+  const meta = JSON.parse(head?.whole ? head.text : await readFile(sidecarPath, 'utf8')) as RecordingMetadata;
+  const cut = meta.state === 'finalized' && o.postProcessor !== undefined && stopFailure(meta) !== null;
+  if (meta.version !== 1 || (meta.state === 'finalized' && !marked && !cut)) return null;
+  // Finalized, failed and unmarked, it is no process's work any more (whatever now has its pid).
+  const done = cut && !marked;
+  if (!done && meta.pid !== undefined && meta.pid !== process.pid && alive(meta.pid)) {
     o.log.warn({ recording: id, pid: meta.pid }, 'an unfinished recording belongs to a running process: left alone');
     return null;
+  }
+  if (meta.state === 'finalized' && cut) {
+    // Marked first, as a stop now leaves it: a stop during this encoding leaves it to the next start again.
+    await o.marks?.begin(id).catch((err: unknown) => o.log.warn({ err, recording: id }, 'finalize mark not written'));
+    meta.postProcessing.state = 'pending';
+    o.log.info({ recording: id, error: meta.postProcessing.error }, "post-processing an older Parley's stop cut short ('failed'): resumed");
   }
   if (meta.state === 'finalized') return finishSteps(o, id, meta);
   const interrupted = meta.state === 'recording';
@@ -245,19 +259,64 @@ function endOf(meta: RecordingMetadata): TimePoint {
 }
 
 /**
- * The state near the top of a sidecar (SidecarWriter writes `state` among the
- * first keys), so that a folder of finished recordings costs one small read each
- * at start, not a parse; null when it is not found there.
+ * The start of a sidecar: 512 bytes, enough for its `state` (SidecarWriter writes it
+ * among the first keys), so that a folder of finished recordings costs one small read
+ * each at start, not a parse; the whole file (`whole`) when it may show post-processing
+ * a stop cut short (`unencoded`: a WAV of it has no encoded copy), which is near the end.
  */
-async function stateOf(path: string): Promise<string | null> {
+async function headOf(path: string, unencoded = false): Promise<{ text: string; whole: boolean }> {
+  if (unencoded) return { text: await readFile(path, 'utf8'), whole: true };
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(512);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return /"state":\s*"(\w+)"/.exec(buf.toString('utf8', 0, bytesRead))?.[1] ?? null;
+    return { text: buf.toString('utf8', 0, bytesRead), whole: bytesRead < buf.length };
   } finally {
     await fh.close();
   }
+}
+
+/** The sidecar's state, from its start (null when it is not found there). */
+function stateIn(head: { text: string } | null): string | null {
+  return head === null ? null : (/"state":\s*"(\w+)"/.exec(head.text)?.[1] ?? null);
+}
+
+/**
+ * Messages of post-processing that a stop or a kill ended, which a Parley older than
+ * PostProcessorClosedError wrote as state 'failed': its queue closed ('post-processor
+ * closed', 'post-processor is closed'), or its ffmpeg killed (by the stop's abort, or a
+ * signal to the process group). A real encoder failure ('ffmpeg exited with code 1: …',
+ * an ffprobe error) is none of these and stays 'failed'.
+ */
+const STOP_FAILURES = [/^post-processor (is )?closed$/, /^ffmpeg failed: ffmpeg was killed with signal SIG[A-Z]+$/, /^aborted before start$/];
+
+/** The error of a 'failed' post-processing that a stop or a kill caused (STOP_FAILURES); else null. */
+function stopFailure(meta: RecordingMetadata): string | null {
+  const p = meta.postProcessing;
+  if (p.format === 'none' || p.state !== 'failed' || p.error === null) return null;
+  return STOP_FAILURES.some((r) => r.test(p.error!)) ? p.error : null;
+}
+
+/**
+ * The recordings (ids of `sidecars`) with a WAV that has no encoded copy (`<file>.ogg` or
+ * `.mp3` beside it), from the folder's listing: only their sidecars are read whole at start.
+ */
+function unencodedIds(names: string[], sidecars: Set<string>): Set<string> {
+  const present = new Set(names);
+  const ids = new Set<string>();
+  for (const n of names) {
+    if (!n.endsWith('.wav')) continue;
+    const base = n.slice(0, -'.wav'.length);
+    if (present.has(`${base}.ogg`) || present.has(`${base}.mp3`)) continue;
+    // `<id>.mix`, `<id>.stereo`, `<id>.leg<n>-<leg>`: the id is the longest prefix before a dot that has a sidecar.
+    for (let i = base.lastIndexOf('.'); i > 0; i = base.lastIndexOf('.', i - 1)) {
+      if (sidecars.has(`${base.slice(0, i)}.json`)) {
+        ids.add(base.slice(0, i));
+        break;
+      }
+    }
+  }
+  return ids;
 }
 
 function alive(pid: number): boolean {

@@ -87,6 +87,8 @@ export class DialogPair {
     // A BYE the SIP server sent itself ends the other side with the same Reason.
     from.on('destroy', (bye?: Srf.SrfRequest) => this.end(from, serverByeReason(bye)));
     from.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.relayReinvite(from, to, req, res));
+    // A transfer is not relayed (its NOTIFYs would need a dialog of their own): refused, the call goes on.
+    from.on('refer', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(403, { headers: { Warning: '399 parley "call transfer (REFER) is not supported here"' } }));
     from.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
       const type = req.get('Content-Type');
       to.request({ method: 'INFO', headers: type ? { 'Content-Type': type } : {}, body: req.body } as unknown as Srf.SrfRequest).then(

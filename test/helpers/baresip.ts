@@ -13,7 +13,8 @@ export interface BaresipRun {
   stop(): Promise<number | null>;
 }
 
-export async function dialWithBaresip(opts: { uri: string; caFile: string; certPem: Buffer; toneHz: number; quitAfterS: number }): Promise<BaresipRun> {
+/** `ptime`: the packet length baresip offers and sends (its account's ;ptime=, 20 by default). */
+export async function dialWithBaresip(opts: { uri: string; caFile: string; certPem: Buffer; toneHz: number; quitAfterS: number; ptime?: number }): Promise<BaresipRun> {
   const dir = await mkdtemp(path.join(tmpdir(), 'baresip-'));
   const port = await freePort();
   // sip_certificate holds the certificate and its key; baresip opens its TLS transport with it.
@@ -38,7 +39,7 @@ export async function dialWithBaresip(opts: { uri: string; caFile: string; certP
       '',
     ].join('\n'),
   );
-  await writeFile(path.join(dir, 'accounts'), '<sip:alice@127.0.0.1>;regint=0\n');
+  await writeFile(path.join(dir, 'accounts'), `<sip:alice@127.0.0.1>;regint=0${opts.ptime ? `;ptime=${opts.ptime}` : ''}\n`);
   // The menu's /dial puts `sip:` in front of what it is given.
   const target = opts.uri.replace(/^sip:/, '');
   const child = spawn('baresip', ['-f', dir, '-n', '127.0.0.1', '-s', '-t', String(opts.quitAfterS), '-e', `/dial ${target}`], { stdio: ['pipe', 'pipe', 'pipe'] });

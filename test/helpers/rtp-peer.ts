@@ -36,6 +36,12 @@ export interface RtpPeerOptions {
   srtp?: SrtpSuite;
   /** The address the socket binds to and the SDP names (default 127.0.0.1; ::1 makes an IPv6 peer, c=IN IP6). */
   ip?: string;
+  /**
+   * Packets of this many ms (G.711 and G.722 only; default 20), as a phone set to a=ptime:30
+   * sends: the 20 ms frames' bytes are joined and cut into packets of this length, each sent
+   * once whole (a 30 ms stream goes out 40 and 20 ms apart in turn). The SDP says a=ptime of it.
+   */
+  ptime?: number;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -70,6 +76,9 @@ export class RtpPeer extends EventEmitter {
   /** With `reorder`, the packet held back to go out after the next one. */
   private held: Buffer | null = null;
   private readonly events: { digit: string; frames: number; ssrc: number | null }[] = [];
+  /** With `ptime`: encoded bytes not yet sent, and the timestamp of the first. */
+  private pending = Buffer.alloc(0);
+  private pendingTs = 0;
   private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
   readonly options: RtpPeerOptions;
   /** Our SRTP key (when options.srtp), and the session once the other side's key is known. */
@@ -123,7 +132,7 @@ export class RtpPeer extends EventEmitter {
       `a=rtpmap:${this.pt} ${info.name}/${info.rtpClock}${info.sdpChannels > 1 ? '/2' : ''}`,
     ];
     if (this.dtmfPt !== null) lines.push(`a=rtpmap:${this.dtmfPt} telephone-event/${info.rtpClock === 48000 ? 48000 : 8000}`, `a=fmtp:${this.dtmfPt} 0-16`);
-    lines.push('a=ptime:20');
+    lines.push(`a=ptime:${this.options.ptime ?? 20}`);
     if (this.options.rtcpMux !== false) lines.push('a=rtcp-mux');
     if (this.srtpKey) lines.push(`a=crypto:1 ${this.options.srtp} inline:${this.srtpKey}`);
     lines.push(...extra, `a=${direction}`);
@@ -192,17 +201,19 @@ export class RtpPeer extends EventEmitter {
     });
   }
 
-  /** Decodes received packets from index `from` on, in sequence order, at this peer's PCM rate. */
+  /** Decodes received packets from index `from` on, in sequence order, at this peer's PCM rate (G.711 and G.722 packets of any length). */
   decoded(from = 0, decoderRate = this.rate): Int16Array {
     const pkts = this.received.slice(from).filter((p) => p.payloadType === this.pt).sort((a, b) => ((a.seq - b.seq + 0x8000) & 0xffff) - 0x8000);
     const dec: AudioDecoder = this.codec === 'PCMU' ? new G711Decoder('ulaw') : this.codec === 'PCMA' ? new G711Decoder('alaw') : this.codec === 'G722' ? new G722Decoder() : new OpusDecoder(16000);
-    const frame = new Int16Array(decoderRate / 50);
-    const out = new Int16Array(pkts.length * frame.length);
-    pkts.forEach((p, i) => {
-      frame.fill(0);
+    const samples = (p: RtpPacket): number => (this.codec === 'PCMU' || this.codec === 'PCMA' ? p.payload.length : this.codec === 'G722' ? 2 * p.payload.length : decoderRate / 50);
+    const out = new Int16Array(pkts.reduce((n, p) => n + samples(p), 0));
+    let at = 0;
+    for (const p of pkts) {
+      const frame = new Int16Array(samples(p));
       dec.decode(p.payload, frame);
-      out.set(frame, i * frame.length);
-    });
+      out.set(frame, at);
+      at += frame.length;
+    }
     dec.close();
     return out;
   }
@@ -230,6 +241,18 @@ export class RtpPeer extends EventEmitter {
     this.socket.send(this.srtpSession ? this.srtpSession.protectRtp(packet) : packet, this.remote.port, this.remote.ip);
   }
 
+  /** Joins a 20 ms frame's bytes to what waits and sends every whole packet of `ptime` ms (one byte per 8 kHz tick). */
+  private sendPtime(frame: Buffer, ptime: number): void {
+    if (this.pending.length === 0) this.pendingTs = this.ts;
+    this.pending = Buffer.concat([this.pending, frame]);
+    const bytes = ptime * 8;
+    while (this.pending.length >= bytes) {
+      this.send(buildRtp({ payloadType: this.pt, seq: this.seq++, timestamp: this.pendingTs, ssrc: this.ssrc, payload: this.pending.subarray(0, bytes) }));
+      this.pending = this.pending.subarray(bytes);
+      this.pendingTs = (this.pendingTs + bytes) >>> 0;
+    }
+  }
+
   /** Sends one 20 ms frame; `skipped` frames were dropped just before it (a stall over 1 s): the timestamp and the tone's phase jump by them. */
   private tick(skipped = 0): void {
     const n = this.rate / 50;
@@ -237,6 +260,7 @@ export class RtpPeer extends EventEmitter {
     if (skipped > 0) {
       this.ts = (this.ts + skipped * step) >>> 0;
       this.sample += skipped * n;
+      this.pending = Buffer.alloc(0); // a ptime stream's packets start again after the gap
     }
     let audioSuppressed = false;
     if (!this.current && this.events.length > 0) {
@@ -276,6 +300,11 @@ export class RtpPeer extends EventEmitter {
       const len = this.encoder.encode(pcm, payload);
       const seq = this.seq++;
       const packet = buildRtp({ payloadType: this.pt, seq, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) });
+      if (this.options.ptime !== undefined && this.options.ptime !== 20) {
+        this.sendPtime(Buffer.from(payload.subarray(0, len)), this.options.ptime);
+        this.ts = (this.ts + step) >>> 0;
+        return;
+      }
       const drop = this.options.dropEvery !== undefined && seq % this.options.dropEvery === 0;
       if (drop) {
         // lost on the way

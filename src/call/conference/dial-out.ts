@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
-import { ackWaitMs, answerReoffers, destroyDialog } from '../dialog-util.ts';
+import { ackWaitMs, answerReoffers, destroyDialog, refuseRefers } from '../dialog-util.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
@@ -137,6 +137,7 @@ export async function dialOut(
   };
   uac.on('destroy', () => leave('hung up'));
   answerReoffers(uac, leg, log, { ackWaitMs: ackWaitMs(s.sipT1 ?? 500), onEnd: (reason, why) => leave(why, reason) });
+  refuseRefers(uac, log);
   leg.watchMedia();
   leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));
   leg.once('close', (reason) => leave(`leg ${reason}`, conf.room.closedBy === 'media-thread-died' ? MEDIA_THREAD_FAILED_REASON : undefined));

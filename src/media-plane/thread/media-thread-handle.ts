@@ -14,6 +14,7 @@ import type { MediaCommand, MediaEvent, MediaThreadInit, SerializedError } from 
 import type { RemoteMediaRoom } from './remote-media-room.ts';
 import { RingPool } from './ring-pool.ts';
 import { SinkDrain, SourcePump } from './source-pump.ts';
+import { TickRing } from './tick-ring.ts';
 
 const PUMP_MS = 40;
 const DRAIN_MS = 100;
@@ -23,8 +24,25 @@ const DRAIN_MS = 100;
  * recorders held it for tens of ms, and calls being set up waited behind it.
  */
 const SLICE_MS = 4;
-/** A recorder's ring: ~2.5 s of ticks of a 16 kHz room with four legs. */
-const SINK_RING_BYTES = 512 * 1024;
+/** A recorder's ring holds this long of ticks of a room with SINK_RING_LEGS legs at the recorder's rate... */
+const SINK_RING_SECONDS = 2.5;
+const SINK_RING_LEGS = 4;
+/** ...in a power of two of bytes, at most this (~1 s at 48 kHz) and at least the smallest. */
+const SINK_RING_MAX_BYTES = 512 * 1024;
+const SINK_RING_MIN_BYTES = 64 * 1024;
+
+/**
+ * The data bytes of a recorder's ring at `sampleRate`: 256 KiB at 8 kHz, 512 KiB at 16 kHz
+ * and above. A new ring is a zero-filled SharedArrayBuffer that the main thread allocates
+ * and the media thread faults in as it writes; one size for every rate left a narrowband
+ * recording's ring half unused (and the ring pool keeps them by size).
+ */
+export function sinkRingBytes(sampleRate: number): number {
+  const want = SINK_RING_SECONDS * (1000 / 20) * TickRing.recordBytes(Math.ceil(sampleRate / 50), SINK_RING_LEGS);
+  let bytes = SINK_RING_MIN_BYTES;
+  while (bytes < want && bytes < SINK_RING_MAX_BYTES) bytes *= 2;
+  return bytes;
+}
 
 type Command = MediaCommand extends infer C ? (C extends { req: number } ? Omit<C, 'req'> : never) : never;
 
@@ -180,7 +198,7 @@ export class MediaThreadHandle {
   addSink(room: RemoteMediaRoom, sink: TickSink, sampleRate: number): void {
     for (const d of this.drains.values()) if (d.drain.sink === sink && d.room === room) return;
     const id = this.nextId++;
-    const drain = new SinkDrain(id, sink, sampleRate, SINK_RING_BYTES, (slot) => room.legOfSlot(slot), this.ringPool);
+    const drain = new SinkDrain(id, sink, sampleRate, sinkRingBytes(sampleRate), (slot) => room.legOfSlot(slot), this.ringPool);
     this.drains.set(id, { drain, room });
     this.send({ type: 'sink.add', roomId: room.id, sinkId: id, ring: drain.ring.buffer, sampleRate });
   }

@@ -51,6 +51,12 @@ function pad8(bytes: number): number {
 }
 
 export class TickRing {
+  /** The bytes of one record: a tick of `legs` legs, each with a frame of `n` samples (as the mix). */
+  static recordBytes(n: number, legs: number): number {
+    const frameBytes = pad4(n * 2);
+    return pad8(24 + frameBytes + legs * (8 + frameBytes));
+  }
+
   /** The SharedArrayBuffer size of a ring with `dataBytes` of room for records. */
   static bytesFor(dataBytes: number): number {
     return HEADER_BYTES + pad8(dataBytes);

@@ -5,16 +5,23 @@
 // (audit-verify.ts says at which line).
 //
 // Appends are batched: entries asked for while a write is in flight go out
-// together in the next write, followed by one fdatasync; append() resolves once
+// together in the next write, followed by one fsync; append() resolves once
 // its line is on disk. All I/O is asynchronous. seq and prev are assigned when a
 // batch is written, so a failed write (a full disk) is cut off again and leaves
 // no gap in the chain: its entries are rejected and the next batch continues from
 // the last line on disk.
 //
+// The batch's write and its fsync run in the recording I/O thread (io/recording-io.ts),
+// sent together (one batch there: the write, then the fsync), not as two calls to
+// libuv's pool from the main thread. The write is positional, at the end of the last
+// line on disk (the file is not opened O_APPEND), so a call sent again to a new
+// thread after its thread died writes the same bytes at the same place: never twice.
+//
 // After each batch a signed head (`<file>.head`: last seq and its line's sha256,
 // signed with the recordings' key) is replaced atomically. A log cut short loses
 // lines the head still names: the next start says so in the log itself (an
 // `audit.truncated` entry), and verify reports it.
+import { constants } from 'node:fs';
 import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
@@ -104,7 +111,8 @@ export class AuditLog {
   /** Opens (creating) the log, finds its last entry, cuts off a line a crash left unfinished. */
   static async open(path: string, key: SigningKey | null, log: Logger): Promise<AuditLog> {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const fh = await open(path, 'a+', 0o600);
+    // Read-write, not O_APPEND: appends are positional writes (see the top).
+    const fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600);
     const audit = new AuditLog(path, fh, key, log);
     try {
       await audit.readTail();
@@ -200,11 +208,10 @@ export class AuditLog {
       }
       const buf = Buffer.from(lines.join(''));
       try {
-        await this.fh.write(buf, 0, buf.length);
-        await this.fh.datasync();
+        await this.writeAndSync(buf);
       } catch (err) {
         // Nothing of a failed batch stays: the chain goes on from the last line on disk.
-        await this.fh.truncate(this.size).catch(() => undefined);
+        await recordingIo().truncate(this.fh.fd, this.size).catch(() => undefined);
         this.log.error({ err, file: this.path, entries: batch.length }, 'audit log write failed');
         for (const p of batch) p.reject(err as Error);
         continue;
@@ -215,6 +222,16 @@ export class AuditLog {
       batch.forEach((p, i) => p.resolve(entries[i]!));
       this.writeHead();
     }
+  }
+
+  /** The batch's bytes after the last line on disk, then fsync: one batch of the recording I/O thread. */
+  private async writeAndSync(buf: Buffer): Promise<void> {
+    const io = recordingIo();
+    // Both asked for now, so that they go in one batch, the write first; both awaited (no unhandled rejection).
+    const [wrote, synced] = await Promise.allSettled([io.write(this.fh.fd, buf, 0, buf.length, this.size), io.sync(this.fh.fd)]);
+    if (wrote.status === 'rejected') throw wrote.reason;
+    if (wrote.value !== buf.length) throw new Error(`audit log: short write (${wrote.value} of ${buf.length} bytes)`);
+    if (synced.status === 'rejected') throw synced.reason;
   }
 
   private writeHead(): void {

@@ -166,7 +166,8 @@ export class ComplianceService {
   private created(r: Recorder): void {
     const p: Promise<unknown> = r.finalized.finally(() => this.finalizing.delete(p));
     this.finalizing.add(p);
-    const meta = r.metadata;
+    // Read now (the index entry and the audit details are copies of what they need): no clone.
+    const meta = r.metadataNow;
     this.index.putMeta(r.id, meta);
     const caller = meta.legs.find((l) => l.role === 'caller');
     this.audit

@@ -11,6 +11,7 @@ import { constants, watch, type FSWatcher } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
+import { recordingIo } from '../io/recording-io.ts';
 import type { RecordingMetadata } from '../metadata.ts';
 import { entryOf, normalizeUri, type IndexEntry } from './index-entry.ts';
 import { IndexJournal } from './index-journal.ts';
@@ -298,11 +299,26 @@ export class RecordingIndex {
       const ids = [...this.recheck];
       this.recheck.clear();
       if (this.closed) return;
-      this.track((async () => {
-        for (let i = 0; i < ids.length; i += READ_CONCURRENCY) await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map((id) => this.ingest(id, true)));
-      })());
+      this.track(this.recheckKnown(ids));
     }, RECHECK_MS);
     this.recheckTimer.unref();
+  }
+
+  /**
+   * Known recordings whose sidecars the watch saw change: one whose sidecar is gone leaves the index.
+   * The sizes of them all in one call to the recording I/O thread (0: missing; a sidecar is never
+   * empty, it is replaced whole), not an open and a close each on libuv's pool from the main thread.
+   */
+  private async recheckKnown(ids: string[]): Promise<void> {
+    let sizes: number[];
+    try {
+      sizes = await recordingIo().sizes(ids.map((id) => join(this.dir, `${id}.json`)));
+    } catch (err) {
+      return this.log.warn({ err, dir: this.dir }, 'recordings index: could not check sidecars for removal');
+    }
+    ids.forEach((id, i) => {
+      if (sizes[i] === 0 && this.byId.has(id) && !this.closed) this.remove(id);
+    });
   }
 
   /** Reads `<id>.json` (never through a link) into the index; a vanished one leaves it. */

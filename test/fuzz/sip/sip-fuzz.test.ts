@@ -26,8 +26,8 @@ describe('SIP fuzz', () => {
   const invites: string[] = [];
 
   before(async () => {
-    // Short timers (64*T1 = 3.2 s) so that what a batch leaves is gone within the test.
-    h = await startHarness({ maxMessageSize: 8192, timers: { ...defaultConfig.sip.timers, t1: 50, t2: 200, t4: 250 } });
+    // Short timers (64*T1 = 1.6 s) so that what a batch leaves is gone within the test.
+    h = await startHarness({ maxMessageSize: 8192, timers: { ...defaultConfig.sip.timers, t1: 25, t2: 200, t4: 250 } });
     h.srf.invite((req, res) => {
       invites.push(req.get('Call-ID'));
       h.srf.createUAS(req, res, { localSdp: SDP }).catch(() => undefined);

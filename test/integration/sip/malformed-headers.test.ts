@@ -42,24 +42,31 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('malformed headers read late', () => {
+  /** Where the B leg's INVITE must time out: short timers, timer B is 64*T1 = 1.6 s (and timer J of the OPTIONS probe). */
   let h: Harness;
+  /** Where the callee's 200 must come before timer B (64*T1 = 3.2 s): the test of an owner gone. */
+  let slow: Harness;
   const uncaught: unknown[] = [];
   const onUncaught = (err: unknown): void => void uncaught.push(err);
+  const answerOptions = (x: Harness): void =>
+    (x.srf as unknown as { options(f: (q: unknown, s: { send(n: number): void }) => void): void }).options((_req, res) => res.send(200));
 
   before(async () => {
     process.on('uncaughtException', onUncaught);
-    // Short timers: timer B is 64*T1 = 3.2 s.
-    h = await startHarness({ timers: { ...defaultConfig.sip.timers, t1: 50, t2: 200, t4: 250 } });
-    (h.srf as unknown as { options(f: (q: unknown, s: { send(n: number): void }) => void): void }).options((_req, res) => res.send(200));
+    h = await startHarness({ timers: { ...defaultConfig.sip.timers, t1: 25, t2: 200, t4: 250 } });
+    slow = await startHarness({ timers: { ...defaultConfig.sip.timers, t1: 50, t2: 200, t4: 250 } });
+    answerOptions(h);
+    answerOptions(slow);
   });
   after(() => {
     h.close();
+    slow.close();
     process.off('uncaughtException', onUncaught);
   });
 
   /** A raw drachtio control connection, authenticated: what an app sends and what it got back so far. */
-  async function controlApp(): Promise<{ ctl: net.Socket; send: (p: string) => void; got: () => string }> {
-    const ctl = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+  async function controlApp(x: Harness = h): Promise<{ ctl: net.Socket; send: (p: string) => void; got: () => string }> {
+    const ctl = net.connect({ host: '127.0.0.1', port: x.server.controlPort });
     ctl.on('error', () => undefined);
     let got = '';
     ctl.on('data', (d: Buffer) => void (got += d.toString()));
@@ -70,17 +77,17 @@ describe('malformed headers read late', () => {
     return { ctl, send, got: () => got };
   }
 
-  async function assertClean(): Promise<void> {
+  async function assertClean(x: Harness = h): Promise<void> {
     const left = await waitFor('every transaction, dialog and pending request to end', () => {
-      const st = h.server.stats;
+      const st = x.server.stats;
       return st.dialogs + st.serverTransactions + st.clientTransactions + st.pendingApp === 0 ? true : undefined;
-    }, 20_000).catch(() => h.server.stats);
+    }, 20_000).catch(() => x.server.stats);
     assert.equal(left, true, `left behind: ${JSON.stringify(left)}`);
     assert.deepEqual(uncaught.map(String), []);
     // Still serving.
     const ua = await RawSipClient.open();
     try {
-      ua.send(h.server.sipPort('udp'), request('OPTIONS', ua.port).text);
+      ua.send(x.server.sipPort('udp'), request('OPTIONS', ua.port).text);
       assert.match((await ua.nextMatching(/^SIP\/2\.0 [2-6]/, 10_000)).split('\r\n')[0], /^SIP\/2\.0 200 /);
     } finally {
       ua.close();
@@ -138,19 +145,19 @@ describe('malformed headers read late', () => {
 
   it('a 200 that comes after the app that sent the INVITE is gone is ACKed and ended with a BYE, no dialog is kept', async () => {
     const callee = await RawSipClient.open();
-    const { ctl, send } = await controlApp();
+    const { ctl, send } = await controlApp(slow);
     try {
       const sip = [`INVITE sip:bob@127.0.0.1:${callee.port} SIP/2.0`, 'From: <sip:alice@127.0.0.1>;tag=a1', 'To: <sip:bob@127.0.0.1>', 'Call-ID: owner-gone@test', 'CSeq: 1 INVITE', 'Content-Length: 0', '', ''].join('\r\n');
       send(`r1|sip||\r\n${sip}`);
       const invite = await callee.nextMatching(/^INVITE /, 10_000);
       ctl.destroy();
-      const control = (h.server as unknown as { control: { connections: unknown[] } }).control;
+      const control = (slow.server as unknown as { control: { connections: unknown[] } }).control;
       await waitFor('the control connection to be gone', () => (control.connections.length === 1 ? true : undefined), 10_000); // the harness app's
-      callee.send(h.server.sipPort('udp'), answer(invite, '200 OK', { Contact: `<sip:callee@127.0.0.1:${callee.port}>` }));
+      callee.send(slow.server.sipPort('udp'), answer(invite, '200 OK', { Contact: `<sip:callee@127.0.0.1:${callee.port}>` }));
       await callee.nextMatching(/^ACK /, 10_000);
       const bye = await callee.nextMatching(/^BYE /, 10_000);
-      callee.send(h.server.sipPort('udp'), answer(bye, '200 OK', {}));
-      await assertClean();
+      callee.send(slow.server.sipPort('udp'), answer(bye, '200 OK', {}));
+      await assertClean(slow);
     } finally {
       ctl.destroy();
       callee.close();

@@ -34,6 +34,8 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
   failing = new Set<string>();
   bridgeResult: () => BridgeOutcome = () => ({ kind: 'answered', legId: 'b', ended: Promise.resolve('callee') });
   readonly playing = new Set<() => void>();
+  /** How each prompt finished, in order: 'done' (played to its end), 'stopped', 'error'. */
+  readonly playResults: PlayResultReason[] = [];
 
   answer(options: { early?: boolean } = {}): Promise<void> {
     this.actions.push(options.early ? 'answer early' : 'answer');
@@ -83,6 +85,7 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
       if (timer) clearTimeout(timer);
       timer = null;
       this.playing.delete(stop);
+      this.playResults.push(reason);
       finish(error ? { reason, error } : { reason });
     };
     const stop = (): void => done('stopped');

@@ -18,7 +18,7 @@ const log = createLogger({ level: 'silent', pretty: false });
 function media(codec: CodecName, recvPt: number, dtmfPt: number | null = 101): NegotiatedAudio {
   return {
     codec, sendPt: recvPt, recvPt, dtmf: dtmfPt === null ? null : { sendPt: dtmfPt, recvPt: dtmfPt, clock: 8000 },
-    remote: { ip: '127.0.0.1', port: 9, rtcpPort: null, rtcpMux: true }, family: 4, direction: 'sendrecv', remoteSrtp: null, remoteSsrcs: [], mline: 0, rejected: [],
+    remote: { ip: '127.0.0.1', port: 9, rtcpPort: null, rtcpMux: true }, family: 4, direction: 'sendrecv', remoteSrtp: null, remoteSsrcs: [], peerPts: [], sendPtime: 20, mline: 0, rejected: [],
   };
 }
 

@@ -47,6 +47,29 @@ describe('SDP offer/answer', () => {
     assert.deepEqual(n.remote, { ip: '10.0.0.1', port: 5004, rtcpPort: null, rtcpMux: true });
   });
 
+  it('takes telephone-event/16000 beside G.722 when the offer has no 8 kHz one (as several phones write it)', () => {
+    const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 9 97', 'a=rtpmap:9 G722/8000', 'a=rtpmap:97 telephone-event/16000']), ALL);
+    assert.equal(n.codec, 'G722');
+    assert.deepEqual(n.dtmf, { sendPt: 97, recvPt: 97, clock: 16000 });
+    assert.match(buildAnswer(n, local, session), /^a=rtpmap:97 telephone-event\/16000\r$/m);
+    const both = negotiateOffer(offer(['m=audio 5004 RTP/AVP 9 97 101', 'a=rtpmap:97 telephone-event/16000', 'a=rtpmap:101 telephone-event/8000']), ALL);
+    assert.deepEqual(both.dtmf, { sendPt: 101, recvPt: 101, clock: 8000 }, 'the 8 kHz one (G.722\'s RTP clock) when both are there');
+  });
+
+  it('sends in packets of the peer\'s a=ptime (capped by a=maxptime; G.711 and G.722, 10..60 ms in steps of 10), and the answer says so', () => {
+    const ptimeOf = (codec: string, lines: string[], session: string[] = []): number => negotiateOffer(offer([`m=audio 5004 RTP/AVP ${codec}`, ...lines], session), ALL).sendPtime;
+    assert.equal(ptimeOf('0', ['a=ptime:30']), 30);
+    assert.equal(ptimeOf('8', ['a=ptime:60', 'a=maxptime:40']), 40);
+    assert.equal(ptimeOf('9', ['a=ptime:10']), 10);
+    assert.equal(ptimeOf('0', []), 20);
+    assert.equal(ptimeOf('0', [], ['a=ptime:30']), 30, 'at session level');
+    assert.equal(ptimeOf('0', ['a=ptime:25']), 20);
+    assert.equal(ptimeOf('0', ['a=ptime:120']), 20);
+    assert.equal(ptimeOf('96', ['a=rtpmap:96 opus/48000/2', 'a=ptime:60']), 20, 'opus: 20 ms');
+    const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=ptime:30']), ALL);
+    assert.match(buildAnswer(n, local, session), /^a=ptime:30\r$/m);
+  });
+
   it('knows static payload types without rtpmap', () => {
     const n = negotiateOffer(offer(['m=audio 5004 RTP/AVP 0']), ALL);
     assert.equal(n.codec, 'PCMU');
@@ -169,5 +192,16 @@ describe('SDP offer/answer', () => {
     assert.equal(n.direction, 'recvonly');
     assert.equal(n.remote.port, 7000);
     assert.throws(() => parseAnswer(ans, ALL, { tag: 1, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'x' }), /dropped SRTP/);
+  });
+
+  it('a re-offer\'s payload types: the answer is read against them, not our usual ones', () => {
+    const pts = { codecs: { PCMU: 0, PCMA: 8, G722: 9, opus: 107 }, dtmf: { 8000: 96, 48000: 110 } };
+    const o = sdpTransform.parse(buildOffer(ALL, local, session, 'sendrecv', pts));
+    assert.equal(o.media[0].payloads, '0 8 9 107 96 110');
+    const n = parseAnswer(offer(['m=audio 7000 RTP/AVP 107 96', 'a=rtpmap:107 opus/48000/2', 'a=rtpmap:96 telephone-event/8000']), ALL, null, undefined, pts);
+    assert.equal(n.codec, 'opus');
+    assert.equal(n.recvPt, 107);
+    assert.deepEqual(n.dtmf, { sendPt: 96, recvPt: 96, clock: 8000 });
+    assert.deepEqual(n.peerPts, [{ pt: 107, key: 'opus/48000' }, { pt: 96, key: 'telephone-event/8000' }]);
   });
 });

@@ -6,6 +6,7 @@ import { FrameRing } from '../../../src/media-plane/thread/frame-ring.ts';
 import { TickRecord, TickRing } from '../../../src/media-plane/thread/tick-ring.ts';
 import { RingPool } from '../../../src/media-plane/thread/ring-pool.ts';
 import { SinkDrain } from '../../../src/media-plane/thread/source-pump.ts';
+import { sinkRingBytes } from '../../../src/media-plane/thread/media-thread-handle.ts';
 import type { MixTick } from '../../../src/mixer/frames.ts';
 import { Player, type PlayerResult } from '../../../src/playback/player.ts';
 
@@ -76,6 +77,22 @@ describe('TickRing', () => {
       r.advance();
     }
     assert.equal(r.peek(rec), false);
+  });
+});
+
+describe("a recorder's ring size", () => {
+  it('holds 2.5 s of ticks of four legs at the rate (at most 512 KiB): 256 KiB at 8 kHz, 512 KiB at 16 and 48 kHz', () => {
+    assert.deepEqual([8000, 16000, 48000].map(sinkRingBytes), [256 * 1024, 512 * 1024, 512 * 1024]);
+    for (const rate of [8000, 16000]) {
+      const n = rate / 50;
+      const ring = new TickRing(sinkRingBytes(rate));
+      const slots = new Int32Array([0, 1, 2, 3]);
+      const frames = [frame(n, 1), frame(n, 2), frame(n, 3), frame(n, 4)];
+      let ticks = 0;
+      while (ring.write(ticks * 20, frame(n, 0), 4, slots, frames)) ticks++;
+      assert.ok(ticks >= 125, `${rate} Hz: ${ticks} ticks of four legs before the ring is full`);
+      assert.ok(ticks < 250, `${rate} Hz: ${ticks} ticks: no more than twice what is asked`);
+    }
   });
 });
 

@@ -4,6 +4,7 @@
 // retention precedence and the config keys.
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -19,6 +20,7 @@ import { checkSignature, readSignature, signatureFile, signSidecar, writeSignatu
 import { SigningKey } from '../../../src/recording/compliance/signing-key.ts';
 import { recordingIo } from '../../../src/recording/io/recording-io.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-compliance-unit-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -110,6 +112,58 @@ describe('audit log', () => {
     }
   });
 
+  it('appends through the recording I/O thread (a positional write and an fsync), not libuv pool calls; a thread that dies after the write leaves no line twice', async () => {
+    const file = join(root, 'a-append', 'audit.jsonl');
+    const io = recordingIo();
+    const calls: string[] = [];
+    const { write, sync } = io;
+    io.write = function (fd, buf, offset, length, position) {
+      calls.push(`write@${position}`);
+      return write.call(this, fd, buf, offset, length, position);
+    };
+    io.sync = function (fd) {
+      calls.push('sync');
+      return sync.call(this, fd);
+    };
+    // A FileHandle's write or datasync would be a libuv pool call from the main thread.
+    const probe = await open(join(root, 'probe'), 'w');
+    const fhProto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => unknown; datasync: () => unknown };
+    await probe.close();
+    const fhWrite = fhProto.write;
+    const fhSync = fhProto.datasync;
+    let poolCalls = 0;
+    fhProto.write = function (...a: unknown[]) {
+      poolCalls++;
+      return fhWrite.apply(this, a);
+    };
+    fhProto.datasync = function () {
+      poolCalls++;
+      return fhSync.call(this);
+    };
+    try {
+      const audit = await AuditLog.open(file, key, log);
+      await audit.append('created', 'r1', 'parley');
+      const first = statSync(file).size;
+      assert.deepEqual(calls, ['write@0', 'sync']);
+      const deaths = io.threadDeaths;
+      io.exitAfterNext('write');
+      await Promise.all([audit.append('created', 'r2', 'parley'), audit.append('finalized', 'r1', 'parley')]);
+      assert.equal(io.threadDeaths, deaths + 1);
+      assert.deepEqual(calls.slice(2), [`write@${first}`, 'sync']);
+      assert.equal(poolCalls, 0);
+      await audit.settled();
+      assert.deepEqual(lines(file).map((e) => [e.seq, e.event, e.recording]), [[1, 'created', 'r1'], [2, 'created', 'r2'], [3, 'finalized', 'r1']]);
+      assert.equal((await verifyAuditLog(file, key)).ok, true);
+      audit.close();
+      await audit.settled();
+    } finally {
+      io.write = write;
+      io.sync = sync;
+      fhProto.write = fhWrite;
+      fhProto.datasync = fhSync;
+    }
+  });
+
   it('cuts off a line a crash left unfinished, says so in the log, and the chain goes on', async () => {
     const file = join(root, 'a2', 'audit.jsonl');
     let audit = await AuditLog.open(file, key, log);
@@ -182,6 +236,34 @@ describe('recordings index', () => {
     assert.deepEqual(first.entries.map((e) => e.id), ['c']);
     assert.deepEqual(idx.query({ limit: 1, cursor: first.next! }).entries.map((e) => e.id), ['a']);
     idx.close();
+  });
+
+  it('a known sidecar removed while running leaves the index at the next recheck: one sizes call to the recording I/O thread for the changed ones', async () => {
+    const dir = join(root, 'idx-vanish');
+    mkdirSync(dir, { recursive: true });
+    for (const id of ['v1', 'v2']) writeFileSync(join(dir, `${id}.json`), sidecar(id, '2026-12-01T10:00:00.000Z'));
+    const idx = new RecordingIndex(dir, join(dir, '.parley', 'index.jsonl'), log);
+    await idx.open();
+    assert.equal(idx.size, 2);
+    const io = recordingIo();
+    const asked: string[][] = [];
+    const { sizes } = io;
+    io.sizes = function (paths: string[]) {
+      asked.push(paths);
+      return sizes.call(this, paths);
+    };
+    try {
+      // Rewritten as a recording in progress does (the watch sees both), then one of them removed.
+      for (const id of ['v1', 'v2']) writeFileSync(join(dir, `${id}.json`), sidecar(id, '2026-12-01T10:00:00.000Z'));
+      rmSync(join(dir, 'v1.json'));
+      await waitFor('v1 to leave the index', () => idx.get('v1') === undefined || undefined, 60_000);
+      assert.ok(idx.get('v2'), 'the sidecar still there stays');
+      assert.deepEqual(asked.map((a) => a.map((f) => f.slice(dir.length + 1)).sort()), [['v1.json', 'v2.json']]);
+    } finally {
+      io.sizes = sizes;
+      idx.close();
+      await idx.flushed();
+    }
   });
 
   it('appends its journal through the recording I/O thread (the folder made when missing); a new index reads the puts back', async () => {
