@@ -213,7 +213,7 @@ export class ApiServer {
     recordingComplianceRoutes(app, ctx);
     recordingRoutes(app, ctx);
     ruleRoutes(app, ctx);
-    eventRoutes(app, ctx);
+    eventRoutes(app, ctx, requestTimeoutMs);
     webhookRoutes(app, ctx);
     consoleRoutes(app, ctx, expected);
     webrtcRoutes(app, ctx);

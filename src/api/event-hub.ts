@@ -45,8 +45,14 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   private seq = 0;
   private readonly detach: (() => void)[] = [];
   private closed = false;
-  /** The last `backlog` events, oldest first, for clients that connect late. */
-  private readonly recent: ApiEvent[] = [];
+  /**
+   * The last `backlog` events for clients that connect late: a ring, the oldest at
+   * `head` (an array shifted at every event moved all of api.eventBacklog each time).
+   * Seqs are consecutive, so an event is found by its seq without a search.
+   */
+  private readonly recent: (ApiEvent | undefined)[] = [];
+  private head = 0;
+  private kept = 0;
   private readonly node: string | undefined;
 
   constructor(
@@ -117,8 +123,9 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     if (this.closed) return;
     const event: ApiEvent = { type, seq: ++this.seq, at: new Date().toISOString(), ...(this.node ? { node: this.node } : {}), data };
     if (this.backlog > 0) {
-      this.recent.push(event);
-      if (this.recent.length > this.backlog) this.recent.shift();
+      this.recent[(this.head + this.kept) % this.backlog] = event;
+      if (this.kept < this.backlog) this.kept++;
+      else this.head = (this.head + 1) % this.backlog;
     }
     this.safeEmit('event', event);
   }
@@ -130,17 +137,15 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
 
   /** The seq of the oldest event still kept (lastSeq + 1 when none is). */
   get oldestSeq(): number {
-    return this.recent[0]?.seq ?? this.seq + 1;
+    return this.seq + 1 - this.kept;
   }
 
   /** Kept events after `seq`, oldest first, at most `limit`. */
   since(seq: number, limit = Infinity): ApiEvent[] {
     const out: ApiEvent[] = [];
-    for (const e of this.recent) {
-      if (e.seq <= seq) continue;
-      out.push(e);
-      if (out.length >= limit) break;
-    }
+    // The kept events are seqs oldestSeq..lastSeq, in ring order.
+    const skip = Math.max(0, Math.min(this.kept, Math.floor(seq) - this.oldestSeq + 1));
+    for (let i = skip; i < this.kept && out.length < limit; i++) out.push(this.recent[(this.head + i) % this.backlog]!);
     return out;
   }
 

@@ -138,6 +138,36 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_siprec_metadata_over_budget',
+      help: 'SIPREC metadata documents over siprec.metadataBudget since start, by the bucket that was empty (session, source): an update refused with 503, or an INVITE\'s kept unparsed',
+      labelNames: ['scope'],
+      registers,
+      collect() {
+        const o = self.parley.calls?.siprecMetadataBudget.overBudget;
+        this.set({ scope: 'session' }, o?.session ?? 0);
+        this.set({ scope: 'source' }, o?.source ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_webrtc_sessions',
+      help: 'Browser sessions open',
+      registers,
+      collect() {
+        this.set(self.parley.webrtc?.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_webrtc_sessions_refused',
+      help: 'Browser sessions refused (429) since start, by the cap reached (per_token: media.webrtc.maxSessionsPerToken, global: media.webrtc.maxSessions)',
+      labelNames: ['limit'],
+      registers,
+      collect() {
+        const r = self.parley.webrtc?.refused;
+        this.set({ limit: 'per_token' }, r?.perToken ?? 0);
+        this.set({ limit: 'global' }, r?.global ?? 0);
+      },
+    });
+    new Gauge({
       name: 'parley_rooms',
       help: 'Media rooms open',
       registers,

@@ -5,6 +5,7 @@
 import type Srf from 'drachtio-srf';
 import type { CallsConfig } from '../config/schema.ts';
 import type { RoutingTable } from '../policy/routing-table.ts';
+import { MetadataBudget } from '../siprec/metadata-budget.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { Admission, type AdmissionConfig } from './admission.ts';
@@ -70,6 +71,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   /** SIPREC sessions by group id (a transfer's sessions are linked). */
   private readonly siprecGroups = new SiprecGroups();
   private readonly siprecAcceptance: SiprecAcceptance;
+  /** siprec.metadataBudget: metadata parsed per SIPREC session and per source address. */
+  readonly siprecMetadataBudget: MetadataBudget;
   private closed = false;
   private gate: InviteGatePort | null = null;
 
@@ -83,6 +86,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     super(log);
     this.admission = new Admission(admission);
     this.siprecAcceptance = new SiprecAcceptance(deps.settings.siprec);
+    this.siprecMetadataBudget = new MetadataBudget(deps.settings.siprec?.metadataBudget);
     this.digest = admission.digest ? new DigestAuth(admission.digest) : null;
     if (settings.guardIntervalSec > 0) {
       this.guardTimer = setInterval(() => this.guard(), settings.guardIntervalSec * 1000);
@@ -242,7 +246,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     const events = req as unknown as NodeJS.EventEmitter;
     events.once('cancel', onCancel);
     const creating: Promise<ManagedCall> = siprec
-      ? SiprecCall.create(this.deps, req, res, log, this.siprecGroups)
+      ? SiprecCall.create(this.deps, req, res, log, this.siprecGroups, this.siprecMetadataBudget)
       : SipCall.create(this.deps, req, res, log, { delayedOffer: this.settings.delayedOffer });
     creating.then(
       (call) => {

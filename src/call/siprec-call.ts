@@ -11,9 +11,12 @@ import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import type { RecordingOrigin } from '../recording/compliance/retention-policy.ts';
+import { MetadataBudget, type OverBudget } from '../siprec/metadata-budget.ts';
+import { MAX_METADATA_BYTES } from '../siprec/rs-metadata.ts';
 import { readSiprecBody, SiprecBodyError, type SiprecBody } from '../siprec/siprec-body.ts';
 import { srsContact } from '../siprec/srs-contact.ts';
 import type { Logger } from '../util/logger.ts';
+import type { TokenBucket } from '../util/token-bucket.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
@@ -48,6 +51,10 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   /** An offer is being taken: another one now gets 500 + Retry-After (RFC 3261 §14.2, RFC 3311 §5.2). */
   private offerInProgress = false;
   private metadataCount = 0;
+  /** This session's share of siprec.metadataBudget; the source's is in `budget`. */
+  private readonly metadataBucket: TokenBucket;
+  /** Metadata updates refused over siprec.metadataBudget. */
+  private metadataRefused = 0;
   /** createUAS is sending the 200 and waiting for the dialog: neither unanswered nor confirmed. */
   private answering = false;
   /** Legs the recording was told about (a stream set to port 0 leaves it). */
@@ -62,9 +69,11 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     readonly room: MediaRoom,
     private readonly streams: SiprecStreams,
     private readonly groups: SiprecGroups,
+    private readonly budget: MetadataBudget,
     readonly log: Logger,
   ) {
     super(log);
+    this.metadataBucket = budget.sessionBucket();
     this.callId = req.get('Call-ID') ?? room.id;
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
@@ -84,7 +93,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
    * answers the INVITE (400/415 for a body it cannot read, 488 when nothing can be
    * recorded, 500 otherwise) and rejects. Bad metadata is not a failure.
    */
-  static async create(deps: CallDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger, groups: SiprecGroups): Promise<SiprecCall> {
+  static async create(deps: CallDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger, groups: SiprecGroups, budget: MetadataBudget): Promise<SiprecCall> {
     const callId = req.get('Call-ID') ?? 'unknown';
     let room: MediaRoom | null = null;
     try {
@@ -93,9 +102,10 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       room = await deps.media.createRoom(`siprec-${callId}`);
       const streams = new SiprecStreams(room, log, deps.settings.siprec?.maxStreams, deps.settings.siprec?.jitterMs);
       const changes = await streams.apply(body.sdp);
-      const call = new SiprecCall(deps, req, res, room, streams, groups, log);
+      const call = new SiprecCall(deps, req, res, room, streams, groups, budget, log);
       call.view.setStreams(streams.slotsForView);
-      call.takeMetadata(body, 'INVITE');
+      // Over the source's budget the INVITE's metadata is kept as received, not parsed: the session is recorded all the same.
+      call.takeMetadata(body, 'INVITE', call.chargeMetadata(body.metadata));
       call.applyPauses(changes);
       log.info({ streams: streams.legs.length, metadata: body.metadata !== null, ignoredParts: body.ignored }, 'siprec: session offered');
       return call;
@@ -258,6 +268,11 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       res.send(status, { headers: { Warning: warning(399, (err as Error).message) } });
       return;
     }
+    const over = this.chargeMetadata(body.metadata);
+    if (over) {
+      this.refuseOverBudget(method, res, over);
+      return;
+    }
     this.offerInProgress = true;
     this.takeOffer(body.sdp)
       .then((changes) => {
@@ -308,7 +323,28 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     }, this.deps.settings.siprec?.jitterMs ?? DEFAULT_JITTER_MS);
   }
 
-  private takeMetadata(body: SiprecBody, method: string): void {
+  /** Charges a metadata document to the session's and the source's budgets: null when taken (or nothing to parse). */
+  private chargeMetadata(xml: string | null): OverBudget | null {
+    if (xml === null) return null;
+    const charge = MetadataBudget.charge(Buffer.byteLength(xml), this.deps.settings.siprec?.maxMetadataBytes ?? MAX_METADATA_BYTES);
+    return this.budget.take(this.metadataBucket, this.req.source_address, charge);
+  }
+
+  /**
+   * An update whose metadata is over budget is refused as a whole (RFC 3261 §14.1: the
+   * session stays as it was) with 503 and Retry-After, which ends no dialog (RFC 5057
+   * §5.1): the streams go on being recorded and the SRC may send it again.
+   */
+  private refuseOverBudget(method: string, res: Srf.SrfResponse, over: OverBudget): void {
+    const n = ++this.metadataRefused;
+    if (n === 1) this.view.note(`metadata updates refused (503) over ${over.key}: the recording went on`);
+    // One line for the first and every 100th: a flood must not become a flood of log lines.
+    const level = n === 1 || n % 100 === 0 ? 'warn' : 'debug';
+    this.log[level]({ method, scope: over.scope, key: over.key, retryAfter: over.retryAfterSec, refused: n }, 'siprec: metadata over budget, update refused; recording goes on');
+    res.send(503, 'Metadata Rate Exceeded', { headers: { 'Retry-After': String(over.retryAfterSec), Warning: warning(399, `recording metadata over ${over.key}`) } });
+  }
+
+  private takeMetadata(body: SiprecBody, method: string, over: OverBudget | null = null): void {
     if (body.metadata === null) {
       if (method === 'INVITE' && !this.uas) {
         this.view.note('no recording metadata in the INVITE');
@@ -318,7 +354,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     }
     const n = ++this.metadataCount;
     const kept = this.view.keepsMoreVersions;
-    const problem = this.view.addMetadata(body.metadata, method, this.metadataFileName(n));
+    const notParsed = over ? `metadata kept but not parsed: over ${over.key}` : null;
+    const problem = this.view.addMetadata(body.metadata, method, this.metadataFileName(n), new Date(), notParsed);
     if (problem) this.log.warn({ problem, method }, 'siprec: metadata problem; recording anyway');
     // Past the versions the sidecar lists, a file would be in the folder unlisted (unhashed, unsigned, never removed).
     if (!kept) return;

@@ -63,16 +63,19 @@ export class SiprecView {
 
   /**
    * Reads one metadata version. Returns the problem (null if none); the caller keeps
-   * the text as a file named `fileName` either way.
+   * the text as a file named `fileName` either way. `notParsed`: why it is kept without
+   * being read (siprec.metadataBudget), which is then its problem.
    */
-  addMetadata(xml: string, method: string, fileName: string, now = new Date()): string | null {
+  addMetadata(xml: string, method: string, fileName: string, now = new Date(), notParsed: string | null = null): string | null {
     const at = now.toISOString();
     let doc: RecordingMetadataDoc | null = null;
-    let problem: string | null = null;
-    try {
-      doc = parseRecordingMetadata(xml, this.maxMetadataBytes);
-    } catch (err) {
-      problem = err instanceof MetadataError ? err.message : `metadata could not be read: ${(err as Error).message}`;
+    let problem: string | null = notParsed;
+    if (problem === null) {
+      try {
+        doc = parseRecordingMetadata(xml, this.maxMetadataBytes);
+      } catch (err) {
+        problem = err instanceof MetadataError ? err.message : `metadata could not be read: ${(err as Error).message}`;
+      }
     }
     if (this.versions.length < MAX_VERSIONS) {
       this.versions.push({ file: fileName, at, method, bytes: Buffer.byteLength(xml), problem, dialect: doc?.dialect ?? null, dataMode: doc?.dataMode ?? null });

@@ -52,6 +52,10 @@ export interface WebRtcConfig {
   tcp: boolean;
   /** A browser session that sends nothing (RTP, RTCP, ICE consent) this long is closed; at least 10 s. */
   timeoutSec: number;
+  /** Browser sessions open at once (0: no limit); past it POST /rooms/:name/webrtc answers 429. */
+  maxSessions: number;
+  /** Browser sessions one API token (api.tokens' name) may hold open at once (0: no limit). */
+  maxSessionsPerToken: number;
 }
 
 export const mediaSchema = {
@@ -91,7 +95,7 @@ export const mediaSchema = {
     webrtc: {
       type: 'object',
       additionalProperties: false,
-      required: ['enabled', 'listenIp', 'announcedAddress', 'portRange', 'tcp', 'timeoutSec'],
+      required: ['enabled', 'listenIp', 'announcedAddress', 'portRange', 'tcp', 'timeoutSec', 'maxSessions', 'maxSessionsPerToken'],
       properties: {
         enabled: { type: 'boolean' },
         listenIp: host,
@@ -99,6 +103,8 @@ export const mediaSchema = {
         portRange: udpPortRange,
         tcp: { type: 'boolean' },
         timeoutSec: { type: 'integer', minimum: 10, maximum: 3600 },
+        maxSessions: { type: 'integer', minimum: 0, maximum: 100000 },
+        maxSessionsPerToken: { type: 'integer', minimum: 0, maximum: 100000 },
       },
     },
     mixer: {
@@ -129,7 +135,7 @@ export const defaultMedia: MediaConfig = {
   rtpTimeoutSec: 60,
   threads: 'auto',
   inbandDtmf: 'auto',
-  webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30 },
+  webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30, maxSessions: 200, maxSessionsPerToken: 20 },
 };
 
 /**

@@ -1,6 +1,7 @@
 // Config of the SIPREC recording server (`siprec`, README "SIPREC recording server"),
 // kept apart from schema.ts so the section lives in one place.
 import { compileSource } from '../policy/pattern.ts';
+import { defaultMetadataBudget, type MetadataBudgetConfig } from '../siprec/metadata-budget.ts';
 
 export interface SiprecConfig {
   /** false: SIPREC INVITEs are refused (420 Bad Extension with Unsupported: siprec, or 403). */
@@ -11,6 +12,11 @@ export interface SiprecConfig {
   maxStreams: number;
   /** Larger metadata is not parsed (the session is recorded, the problem noted). */
   maxMetadataBytes: number;
+  /**
+   * Metadata parsed per session and per source address (token buckets of bytes): past
+   * it an in-dialog update is refused (503 + Retry-After), an INVITE's kept unparsed.
+   */
+  metadataBudget: MetadataBudgetConfig;
   /** The `siprec` step's defaults: the stereo file of the two main participants, and a stem per stream. */
   stereo: boolean;
   stems: boolean;
@@ -23,17 +29,28 @@ export interface SiprecConfig {
   jitterMs: number;
 }
 
-export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 };
+export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, metadataBudget: defaultMetadataBudget, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 };
 
 export const siprecSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['enabled', 'sources', 'maxStreams', 'maxMetadataBytes', 'stereo', 'stems', 'pauseMode', 'jitterMs'],
+  required: ['enabled', 'sources', 'maxStreams', 'maxMetadataBytes', 'metadataBudget', 'stereo', 'stems', 'pauseMode', 'jitterMs'],
   properties: {
     enabled: { type: 'boolean' },
     sources: { type: 'array', items: { type: 'string', minLength: 1 } },
     maxStreams: { type: 'integer', minimum: 1, maximum: 256 },
     maxMetadataBytes: { type: 'integer', minimum: 1024, maximum: 4194304 },
+    metadataBudget: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sessionBytesPerSecond', 'sessionBurstBytes', 'sourceBytesPerSecond', 'sourceBurstBytes'],
+      properties: {
+        sessionBytesPerSecond: { type: 'integer', minimum: 1024, maximum: 1073741824 },
+        sessionBurstBytes: { type: 'integer', minimum: 1024, maximum: 1073741824 },
+        sourceBytesPerSecond: { type: 'integer', minimum: 1024, maximum: 1073741824 },
+        sourceBurstBytes: { type: 'integer', minimum: 1024, maximum: 1073741824 },
+      },
+    },
     stereo: { type: 'boolean' },
     stems: { type: 'boolean' },
     pauseMode: { type: 'string', nullable: true, enum: ['skip', 'silence', null] },
@@ -51,5 +68,10 @@ export function siprecChecks(s: SiprecConfig): string[] {
       problems.push(`siprec.sources.${i}: ${(err as Error).message}`);
     }
   });
+  // A document of the largest size parsed must fit each bucket, or it could never be taken.
+  const b = s.metadataBudget;
+  for (const key of ['sessionBurstBytes', 'sourceBurstBytes'] as const) {
+    if (b[key] < s.maxMetadataBytes) problems.push(`siprec.metadataBudget.${key}: ${b[key]} is less than siprec.maxMetadataBytes (${s.maxMetadataBytes}): a document that large could never be parsed`);
+  }
   return problems;
 }

@@ -27,6 +27,8 @@ export interface CreateWebRtcSession {
   displayName?: string;
   /** impersonate: who it joins as. */
   as?: { uri: string; displayName?: string };
+  /** Who asks (the API token's name): media.webrtc.maxSessionsPerToken counts per owner. */
+  owner?: string;
 }
 
 export interface WebRtcSessionsDeps {
@@ -40,6 +42,13 @@ export interface WebRtcSessionsDeps {
 
 export class WebRtcSessions {
   private readonly sessions = new Map<string, WebRtcSession>();
+  /** Sessions held (open or being made) per owner, and in all: media.webrtc.maxSessions(PerToken). */
+  private readonly held = new Map<string, number>();
+  private heldTotal = 0;
+  /** Sessions refused at a cap since start (metrics). */
+  readonly refused = { perToken: 0, global: 0 };
+  /** At most one refusal line per 5 s: a flood of requests must not become a flood of log lines. */
+  private lastRefusalLogMs = -Infinity;
   private closed = false;
   private readonly log: Logger;
 
@@ -81,8 +90,18 @@ export class WebRtcSessions {
       throw new WebRtcSessionError(400, 'bad_request', 'body.targetLegId: only a whisper has a target', 'body.targetLegId');
     }
     const legId = `web-${randomBytes(6).toString('hex')}`;
+    const owner = req.owner ?? 'default';
+    // Held from here, before anything is awaited: concurrent requests cannot overshoot the caps.
+    this.hold(owner);
     const onRoster = joinsRoster(req.role);
-    if (onRoster) this.joinRoster(conf, legId, req);
+    if (onRoster) {
+      try {
+        this.joinRoster(conf, legId, req);
+      } catch (err) {
+        this.release(owner);
+        throw err;
+      }
+    }
     let session: WebRtcSession;
     try {
       const hub = await this.deps.media.hubFor(conf.room.id);
@@ -108,9 +127,13 @@ export class WebRtcSessions {
         timeoutMs: this.deps.config.timeoutSec * 1000,
         isRoomClosed: () => conf.room.isClosed,
         log: this.log.child({ room: conf.name, leg: legId, role: req.role }),
-        onClose: (s, reason) => this.sessionClosed(conf, s, reason),
+        onClose: (s, reason) => {
+          this.release(owner);
+          this.sessionClosed(conf, s, reason);
+        },
       });
     } catch (err) {
+      this.release(owner);
       if (onRoster) this.leaveRoster(conf, legId, 'failed');
       if (err instanceof WebRtcSessionError) throw err;
       this.log.warn({ err, room: req.room }, 'browser session not made');
@@ -136,6 +159,38 @@ export class WebRtcSessions {
     this.deps.conferences.off('roomclose', this.onRoomClose);
     for (const s of [...this.sessions.values()]) s.close('shutdown');
     this.sessions.clear();
+  }
+
+  /** Counts a session against media.webrtc.maxSessions and maxSessionsPerToken, or refuses it (429). */
+  private hold(owner: string): void {
+    const { maxSessions, maxSessionsPerToken } = this.deps.config;
+    const mine = this.held.get(owner) ?? 0;
+    if (maxSessionsPerToken > 0 && mine >= maxSessionsPerToken) {
+      this.refused.perToken++;
+      this.logRefusal({ owner, open: mine, limit: maxSessionsPerToken }, 'browser session refused: media.webrtc.maxSessionsPerToken');
+      throw new WebRtcSessionError(429, 'too_many_sessions', `token '${owner}' holds ${mine} browser sessions, media.webrtc.maxSessionsPerToken is ${maxSessionsPerToken}: close one (DELETE /webrtc/:sessionId) first`);
+    }
+    if (maxSessions > 0 && this.heldTotal >= maxSessions) {
+      this.refused.global++;
+      this.logRefusal({ owner, open: this.heldTotal, limit: maxSessions }, 'browser session refused: media.webrtc.maxSessions');
+      throw new WebRtcSessionError(429, 'too_many_sessions', `${this.heldTotal} browser sessions are open, media.webrtc.maxSessions is ${maxSessions}`);
+    }
+    this.held.set(owner, mine + 1);
+    this.heldTotal++;
+  }
+
+  private logRefusal(fields: Record<string, unknown>, msg: string): void {
+    const now = performance.now();
+    if (now - this.lastRefusalLogMs < 5000) return;
+    this.lastRefusalLogMs = now;
+    this.log.warn({ ...fields, refused: this.refused }, msg);
+  }
+
+  private release(owner: string): void {
+    const mine = this.held.get(owner) ?? 0;
+    if (mine <= 1) this.held.delete(owner);
+    else this.held.set(owner, mine - 1);
+    if (mine > 0) this.heldTotal--;
   }
 
   private transportOptions(legId: string, direction: 'send' | 'recv'): ms.WebRtcTransportOptions {

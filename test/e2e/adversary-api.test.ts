@@ -160,6 +160,36 @@ describe('adversary: the control API', () => {
     stalled.ws.terminate();
   });
 
+  it('since=0 on a full backlog: a client that reads none of its replay is cut off at api.requestTimeoutMs; one that reads gets every kept event, then the live ones, no gap', async () => {
+    const api = parley().app.api!;
+    const url = `${apiBase(parley()).replace('http', 'ws')}/events?since=0`;
+    const auth = { headers: { authorization: `Bearer ${TEST_TOKEN}` } };
+    const clients = api.app.websocketServer.clients;
+    const pad = 'y'.repeat(4000);
+    // 5000 kept events of 4 kB: 20 MB to replay, more than the kernel's buffers hold.
+    for (let i = 0; i < 5000; i++) api.hub.publish('rule.matched', { rule: 'replay', method: 'INVITE', callId: `r${i}`, outcome: 'respond', requestUri: `sip:${pad}@x` });
+    const [first, last] = [api.hub.oldestSeq, api.hub.lastSeq];
+    const stalled = new WebSocket(url, auth);
+    stalled.on('error', () => undefined);
+    await new Promise((r) => stalled.once('open', r));
+    (stalled as unknown as { _socket: net.Socket })._socket.pause();
+    const reader = new WebSocket(url, auth);
+    const seqs: number[] = [];
+    reader.on('message', (m) => {
+      const e = JSON.parse(m.toString()) as { type: string; seq?: number };
+      if (e.type !== 'hello') seqs.push(e.seq!);
+    });
+    await waitFor('the replay read', () => seqs.length >= last - first + 1 || undefined, 60_000);
+    api.hub.publish('rule.matched', { rule: 'live', method: 'INVITE', callId: 'live', outcome: 'respond', requestUri: 'sip:x@x' });
+    await waitFor('the live event', () => seqs.length >= last - first + 2 || undefined, 10_000);
+    assert.deepEqual(seqs, Array.from({ length: last - first + 2 }, (_, i) => first + i), 'every kept event, then the live one, in order, once');
+    // All of it was buffered for the stalled client in one turn, and held: it never read, nothing cut it off.
+    await waitFor('the client that never read its replay cut off', () => clients.size === 1 || undefined, 30_000);
+    assert.equal(reader.readyState, WebSocket.OPEN);
+    reader.close();
+    stalled.terminate();
+  });
+
   it('downloads, whole, abandoned or HEAD only, leave no descriptor open; HEAD gives the size and is not logged as an export', async () => {
     const p = parley();
     const base = apiBase(p);

@@ -39,6 +39,13 @@ export function metadata(n: number): string {
 `;
 }
 
+/** Metadata version `n` padded to about `bytes` with an extension element (kept whole in the file, not read). */
+export function paddedMetadata(n: number, bytes: number): string {
+  const m = metadata(n);
+  const pad = `  <extensiondata><pad>${'x'.repeat(Math.max(0, bytes - m.length - 60))}</pad></extensiondata>\n`;
+  return m.replace('</recording>', `${pad}</recording>`);
+}
+
 export function multipart(parts: [string, string][]): string {
   return parts.map(([type, body]) => `--${BOUNDARY}\r\nContent-Type: ${type}\r\n\r\n${body}`).join('\r\n') + `\r\n--${BOUNDARY}--\r\n`;
 }
@@ -93,8 +100,13 @@ export class RawSrc {
 
   /** An in-dialog request; its final response's status. */
   async request(method: string, contentType: string | null, body = ''): Promise<number> {
+    return statusOf(await this.exchange(method, contentType, body));
+  }
+
+  /** An in-dialog request; its final response as received. */
+  async exchange(method: string, contentType: string | null, body = ''): Promise<string> {
     this.cseq++;
     this.send(method, contentType, body);
-    return statusOf(await this.ua.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000));
+    return this.ua.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000);
   }
 }

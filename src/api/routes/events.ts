@@ -1,8 +1,10 @@
 // The event stream: every hub event as one JSON text message per WebSocket, and
 // the recent ones over plain HTTP. A client that (re)connects with `since=<seq>`
 // first gets the kept events after it, then the live ones, with no gap and no
-// duplicate (both happen in one turn of the event loop); the hello message says
-// which events are still kept, so a client can tell when it missed some.
+// duplicate (the replay's last slice and the start of the live events happen in one
+// turn of the event loop); the hello message says which events are still kept, so a
+// client can tell when it missed some (an event may also leave the backlog while a
+// slow client is still reading its replay: its seq then jumps).
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-server.ts';
 import type { ApiEvent } from '../event-hub.ts';
@@ -18,7 +20,11 @@ export const MAX_UNREAD_BYTES = 1024 * 1024;
 // Query strings are not coerced (the API's ajv runs with coerceTypes off): numbers arrive as digit strings.
 const since = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'replay the kept events after this seq first' } as const;
 
-export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
+/** Kept events replayed per slice: the next slice goes once this one is written out (one turn each). */
+const REPLAY_SLICE = 256;
+
+/** `replayStallMs`: a client that takes no slice of its replay for this long is cut off (api.requestTimeoutMs). */
+export function eventRoutes(app: FastifyInstance, ctx: ApiContext, replayStallMs = 30_000): void {
   app.get(
     '/events',
     {
@@ -29,9 +35,9 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     (socket, req) => {
-      // The replay (at most api.eventBacklog events) goes out in one turn, before the kernel
-      // can take any of it: the limit counts from what it left buffered.
+      // Counted from what the replay left buffered when the live events begin.
       let limit = MAX_UNREAD_BYTES;
+      let stall: NodeJS.Timeout | null = null;
       const send = (e: ApiEvent): void => {
         if (socket.readyState !== socket.OPEN) return;
         if (socket.bufferedAmount > limit) {
@@ -42,14 +48,49 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
         }
         socket.send(JSON.stringify(e));
       };
+      const stop = (): void => {
+        ctx.hub.off('event', send);
+        if (stall) clearTimeout(stall);
+        stall = null;
+      };
+      socket.on('close', stop);
+      socket.on('error', stop);
+      const live = (): void => {
+        limit = socket.bufferedAmount + MAX_UNREAD_BYTES;
+        ctx.hub.on('event', send);
+      };
       const raw = (req.query as { since?: string }).since;
-      const after = raw === undefined ? undefined : Number(raw);
       socket.send(JSON.stringify({ type: 'hello', at: new Date().toISOString(), lastSeq: ctx.hub.lastSeq, oldestSeq: ctx.hub.oldestSeq }));
-      if (after !== undefined) for (const e of ctx.hub.since(after)) socket.send(JSON.stringify(e));
-      limit = socket.bufferedAmount + MAX_UNREAD_BYTES;
-      ctx.hub.on('event', send);
-      socket.on('close', () => ctx.hub.off('event', send));
-      socket.on('error', () => ctx.hub.off('event', send));
+      if (raw === undefined) {
+        live();
+        return;
+      }
+      // The replay goes a slice at a time, each once the last is written out: all of
+      // api.eventBacklog in one turn held the main thread (SIP, calls) for as long as it
+      // took to serialise, and buffered all of it for a client that never read it.
+      let cursor = Number(raw);
+      const pump = (): void => {
+        if (stall) clearTimeout(stall);
+        stall = null;
+        if (socket.readyState !== socket.OPEN) return;
+        const slice = ctx.hub.since(cursor, REPLAY_SLICE);
+        if (slice.length < REPLAY_SLICE) {
+          for (const e of slice) socket.send(JSON.stringify(e));
+          // Caught up: the live events follow in this same turn, with no gap and no duplicate.
+          live();
+          return;
+        }
+        const last = slice.length - 1;
+        slice.forEach((e, i) => socket.send(JSON.stringify(e), i === last ? (err?: Error) => {
+            if (!err) setImmediate(pump);
+          } : undefined));
+        cursor = slice[last]!.seq;
+        stall = setTimeout(() => {
+          ctx.log.warn({ ip: req.ip, unread: socket.bufferedAmount, seq: cursor }, 'event stream client did not read its replay: disconnected');
+          socket.terminate();
+        }, replayStallMs);
+      };
+      pump();
     },
   );
 

@@ -22,7 +22,7 @@ const sessionParam = {
   properties: { sessionId: { type: 'string', minLength: 1, maxLength: 64 } },
 } as const;
 const sipUri = { type: 'string', pattern: '^sips?:[^\\s<>]+$', maxLength: 512 } as const;
-const allErrors = { ...errors, 403: errorSchema, 409: errorSchema, 503: errorSchema } as const;
+const allErrors = { ...errors, 403: errorSchema, 409: errorSchema, 429: errorSchema, 503: errorSchema } as const;
 
 const createBody = {
   type: 'object',
@@ -100,7 +100,8 @@ export function webrtcRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (req, reply) => {
       const name = (req.params as { name: string }).name;
       const b = req.body as { role: WebRtcRole; targetLegId?: string; identity?: 'normal' | 'generated' | 'impersonate'; uri?: string; displayName?: string; as?: { uri: string; displayName?: string } };
-      const s = await run(() => sessions().create({ room: name, ...b }));
+      // media.webrtc.maxSessionsPerToken counts per token (its name; the console's sign-in carries its token's).
+      const s = await run(() => sessions().create({ room: name, ...b, owner: req.tokenName }));
       return reply.code(201).send({
         sessionId: s.id,
         role: s.role,

@@ -118,6 +118,11 @@ export class ControlConnection {
     return this.authed;
   }
 
+  /** An app in this process (no descriptor held): never closed to make room. */
+  get isLocal(): boolean {
+    return this.local;
+  }
+
   /** The client gave the secret: it may stay. */
   authenticate(): void {
     this.authed = true;

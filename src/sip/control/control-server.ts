@@ -8,6 +8,8 @@ import { LocalSocket } from './local-socket.ts';
 import { RouteRegistry } from './route-registry.ts';
 
 export const SERVER_VERSION = 'v0.9.2-parley';
+/** Control connections that may wait to authenticate at once (makeRoom). */
+export const MAX_UNAUTHENTICATED = 32;
 
 export interface ControlCommands {
   /** `sip|…` and `proxy|…` commands of an authenticated client. */
@@ -22,6 +24,7 @@ export class ControlServer {
   private readonly conns = new Map<string, ControlConnection>();
   private closed = false;
   private boundPort = 0;
+  private lastLimitLogMs = -Infinity;
 
   private constructor(
     private readonly server: net.Server,
@@ -75,12 +78,35 @@ export class ControlServer {
       socket.destroy();
       return;
     }
+    if (!(socket instanceof LocalSocket)) this.makeRoom();
     const conn = new ControlConnection(socket, this.log, (c, m) => this.handle(c, m), (c) => {
       this.conns.delete(c.id);
       this.routes.removeConnection(c);
       this.core.connectionClosed(c);
     });
     this.conns.set(conn.id, conn);
+  }
+
+  /**
+   * Each connection waiting to authenticate holds a descriptor for up to AUTH_DEADLINE_MS:
+   * past MAX_UNAUTHENTICATED of them the oldest is closed to make room (a flood cannot
+   * exhaust descriptors, and an app that connects and authenticates at once still gets in).
+   */
+  private makeRoom(): void {
+    let waiting = 0;
+    let oldest: ControlConnection | undefined;
+    for (const c of this.conns.values()) {
+      if (c.authenticated || c.isLocal) continue;
+      waiting++;
+      oldest ??= c;
+    }
+    if (waiting < MAX_UNAUTHENTICATED || !oldest) return;
+    const now = performance.now();
+    if (now - this.lastLimitLogMs >= 5000) {
+      this.lastLimitLogMs = now;
+      this.log.warn({ limit: MAX_UNAUTHENTICATED, closed: oldest.id }, 'control port: too many connections waiting to authenticate, closed the oldest');
+    }
+    oldest.destroy();
   }
 
   private checkSecret(given: string): boolean {

@@ -6,9 +6,14 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../../../src/config/schema.ts';
+import { connectSrf } from '../../../src/signaling/srf-connection.ts';
 import { AUTH_DEADLINE_MS } from '../../../src/sip/control/control-connection.ts';
+import { MAX_UNAUTHENTICATED } from '../../../src/sip/control/control-server.ts';
+import { captureLog } from '../../helpers/log-capture.ts';
 import { RawSipClient } from '../../helpers/raw-sip-client.ts';
 import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 describe('adversary: the control port without the secret', () => {
   let h: Harness;
@@ -74,6 +79,39 @@ describe('adversary: the control port without the secret', () => {
       assert.match(await c.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 200 /);
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('adversary: a flood of connections to the control port', () => {
+  const capture = captureLog('warn');
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({}, capture.log);
+  });
+  after(() => h.close());
+
+  it('past MAX_UNAUTHENTICATED waiting to authenticate, the oldest is closed to make room; an app that authenticates still gets in', async () => {
+    const extra = 8;
+    const closed: number[] = [];
+    const sockets: net.Socket[] = [];
+    try {
+      for (let i = 0; i < MAX_UNAUTHENTICATED + extra; i++) {
+        const s = net.connect({ host: '127.0.0.1', port: h.server.controlPort });
+        s.on('error', () => undefined);
+        s.once('close', () => closed.push(i));
+        sockets.push(s);
+        await new Promise((r) => s.once('connect', r).once('close', r));
+      }
+      await waitFor(`${extra} connections closed`, () => closed.length >= extra, 3 * AUTH_DEADLINE_MS);
+      assert.deepEqual(closed.slice(0, extra), [...Array(extra).keys()], 'the oldest are closed first');
+      assert.ok(capture.find(/too many connections waiting to authenticate, closed the oldest/).length >= 1, 'the limit is logged');
+      // A drachtio-srf app connecting now authenticates (another flood connection makes room for it).
+      const sip = { ...defaultConfig.sip, server: 'remote' as const, control: { host: '127.0.0.1', port: h.server.controlPort, secret: 'test-secret' } };
+      const app = await connectSrf({ sip, log: capture.log });
+      app.close();
+    } finally {
+      for (const s of sockets) s.destroy();
     }
   });
 });

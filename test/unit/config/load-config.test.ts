@@ -80,9 +80,12 @@ describe('config', () => {
     rejects('media:\n  webrtc: { portRange: { min: 51000, max: 50000 } }\n', 'media.webrtc.portRange.min', /above/);
     rejects('media:\n  webrtc: { timeoutSec: 3 }\n', 'media.webrtc.timeoutSec', />= 10/);
     rejects('media:\n  webrtc: { listen: 0.0.0.0 }\n', 'media.webrtc.listen', /unknown/);
+    rejects('media:\n  webrtc: { maxSessions: -1 }\n', 'media.webrtc.maxSessions', />= 0/);
+    rejects('media:\n  webrtc: { maxSessionsPerToken: many }\n', 'media.webrtc.maxSessionsPerToken', /integer/);
     const c = parseConfig('media:\n  webrtc: { announcedAddress: media.example.com }\n');
     assert.equal(c.media.webrtc.announcedAddress, 'media.example.com');
     assert.equal(c.media.webrtc.timeoutSec, 30, 'the other keys keep their defaults');
+    assert.deepEqual([c.media.webrtc.maxSessions, c.media.webrtc.maxSessionsPerToken], [200, 20]);
   });
   it('inverted jitter bounds are named', () =>
     rejects('media:\n  mixer: { jitterMinMs: 80, jitterMaxMs: 40 }\n', 'media.mixer.jitterMinMs', /above/));

@@ -7,9 +7,10 @@ const bad = (yaml: string, re: RegExp): void => void assert.throws(() => parseCo
 
 describe('config siprec', () => {
   it('defaults, and a section that changes them', () => {
-    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 });
+    const budget = { sessionBytesPerSecond: 32768, sessionBurstBytes: 262144, sourceBytesPerSecond: 524288, sourceBurstBytes: 2097152 };
+    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, metadataBudget: budget, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 });
     const c = parseConfig('siprec: { enabled: false, sources: ["10.1.0.0/16", "::1"], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, pauseMode: silence, jitterMs: 2000 }');
-    assert.deepEqual(c.siprec, { enabled: false, sources: ['10.1.0.0/16', '::1'], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, stems: true, pauseMode: 'silence', jitterMs: 2000 });
+    assert.deepEqual(c.siprec, { enabled: false, sources: ['10.1.0.0/16', '::1'], maxStreams: 4, maxMetadataBytes: 2048, metadataBudget: budget, stereo: false, stems: true, pauseMode: 'silence', jitterMs: 2000 });
   });
 
   it('names what is wrong', () => {
@@ -25,5 +26,15 @@ describe('config siprec', () => {
     bad('siprec: { jitterMs: 5000 }', /siprec\.jitterMs/);
     bad('siprec: { jitterMs: 250 }', /siprec\.jitterMs/);
     bad('siprec: { pausemode: skip }', /siprec\.pausemode: unknown key/);
+    bad('siprec: { metadataBudget: { sessionBytesPerSecond: 0 } }', /siprec\.metadataBudget\.sessionBytesPerSecond/);
+    bad('siprec: { metadataBudget: { sourceBurstBytes: 1.5 } }', /siprec\.metadataBudget\.sourceBurstBytes/);
+    bad('siprec: { metadataBudget: { perSource: 1 } }', /siprec\.metadataBudget\.perSource: unknown key/);
+    bad('siprec: { maxMetadataBytes: 1048576 }', /siprec\.metadataBudget\.sessionBurstBytes: 262144 is less than siprec\.maxMetadataBytes \(1048576\)/);
+    bad('siprec: { metadataBudget: { sourceBurstBytes: 4096 } }', /siprec\.metadataBudget\.sourceBurstBytes: 4096 is less than siprec\.maxMetadataBytes/);
+  });
+
+  it('a metadata budget that changes one key keeps the others', () => {
+    const c = parseConfig('siprec: { metadataBudget: { sessionBytesPerSecond: 2048, sessionBurstBytes: 65536 } }');
+    assert.deepEqual(c.siprec.metadataBudget, { sessionBytesPerSecond: 2048, sessionBurstBytes: 65536, sourceBytesPerSecond: 524288, sourceBurstBytes: 2097152 });
   });
 });

@@ -1,0 +1,94 @@
+// A token holder that opens browser sessions without end (each holds WebRtcTransports,
+// UDP ports and a timer until media.webrtc.timeoutSec): real HTTP against a running
+// Parley with a real mediasoup worker; a listen session is opened without ICE ever
+// starting, as an attacker would. Past media.webrtc.maxSessionsPerToken (per token
+// name) or media.webrtc.maxSessions (in all) the answer is 429 naming the key, a burst
+// of concurrent requests cannot overshoot the cap, the refusals are counted in the
+// metrics, and a session that closes (DELETE, its room closing, the timeout) frees
+// its place.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { apiBase, apiYaml, call, type ApiAnswer } from '../helpers/api-client.ts';
+import { parleyPerSuite, type RunningParley } from '../helpers/parley-harness.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const OPS = 'ops-token-0123456789abcdef';
+
+function yaml(): string {
+  const state = join(mkdtempSync(join(tmpdir(), 'parley-adv-webrtc-')), 'rules.json');
+  return apiYaml(state, `  tokens: [{ name: ops, token: ${OPS} }]`);
+}
+
+const listen = (p: RunningParley, room: string, token?: string): Promise<ApiAnswer> => call(apiBase(p), 'POST', `/rooms/${room}/webrtc`, { role: 'listen' }, token);
+
+async function metric(p: RunningParley, name: string, labels = ''): Promise<number> {
+  const m = await call(apiBase(p), 'GET', '/metrics');
+  assert.equal(m.status, 200, m.text);
+  const line = m.text.split('\n').find((l) => l.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
+  assert.ok(line, `${name}{${labels}} in /metrics`);
+  return Number(line.split(' ').at(-1));
+}
+
+describe('adversary: a token holder opening browser sessions', () => {
+  const parley = parleyPerSuite(yaml(), { media: 'webrtc: { maxSessions: 5, maxSessionsPerToken: 3, timeoutSec: 3600 }' });
+
+  it('past maxSessionsPerToken and maxSessions: 429 naming the key, counted; closing a session or its room frees its place', async () => {
+    const p = parley();
+    const base = apiBase(p);
+    assert.equal((await call(base, 'POST', '/rooms', { name: 'cap' })).status, 201);
+    const mine: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await listen(p, 'cap');
+      assert.equal(r.status, 201, r.text);
+      mine.push(r.body.sessionId);
+    }
+    const over = await listen(p, 'cap');
+    assert.equal(over.status, 429, over.text);
+    assert.equal(over.body.error, 'too_many_sessions');
+    assert.match(over.body.message, /token 'default' holds 3 browser sessions, media\.webrtc\.maxSessionsPerToken is 3/);
+    // Another token has its own share, up to the cap on all sessions.
+    for (let i = 0; i < 2; i++) assert.equal((await listen(p, 'cap', OPS)).status, 201);
+    const full = await listen(p, 'cap', OPS);
+    assert.equal(full.status, 429, full.text);
+    assert.match(full.body.message, /5 browser sessions are open, media\.webrtc\.maxSessions is 5/);
+    assert.equal(await metric(p, 'parley_webrtc_sessions_refused', 'limit="per_token"'), 1);
+    assert.equal(await metric(p, 'parley_webrtc_sessions_refused', 'limit="global"'), 1);
+    assert.equal(await metric(p, 'parley_webrtc_sessions'), 5);
+
+    // A session closed frees its place.
+    assert.equal((await call(base, 'DELETE', `/webrtc/${mine[0]}`)).status, 200);
+    assert.equal((await listen(p, 'cap')).status, 201, 'the freed place is taken again');
+    assert.equal((await listen(p, 'cap')).status, 429);
+
+    // The room closing closes its sessions and frees every place.
+    assert.equal((await call(base, 'DELETE', '/rooms/cap')).status, 200);
+    await waitFor('the sessions closed with their room', () => (p.app.webrtc!.size === 0 ? true : undefined), 10_000);
+    assert.equal((await call(base, 'POST', '/rooms', { name: 'cap2' })).status, 201);
+
+    // A burst of concurrent requests: the places are taken before anything is awaited.
+    const burst = await Promise.all(Array.from({ length: 10 }, () => listen(p, 'cap2')));
+    const codes = burst.map((r) => r.status).sort();
+    assert.deepEqual(codes, [201, 201, 201, 429, 429, 429, 429, 429, 429, 429], JSON.stringify(burst.map((r) => r.text)));
+    assert.equal(p.app.webrtc!.size, 3);
+    assert.equal((await call(base, 'DELETE', '/rooms/cap2')).status, 200);
+  });
+});
+
+describe('adversary: browser sessions abandoned before ICE', () => {
+  const parley = parleyPerSuite(yaml(), { media: 'webrtc: { maxSessionsPerToken: 1, timeoutSec: 10 }' });
+
+  it('a session that never connects times out (media.webrtc.timeoutSec) and frees its place', async () => {
+    const p = parley();
+    const base = apiBase(p);
+    assert.equal((await call(base, 'POST', '/rooms', { name: 'idle' })).status, 201);
+    const first = await listen(p, 'idle');
+    assert.equal(first.status, 201, first.text);
+    assert.equal((await listen(p, 'idle')).status, 429);
+    await waitFor('the abandoned session timed out', async () => ((await call(base, 'GET', `/webrtc/${first.body.sessionId}`)).status === 404 ? true : undefined), 60_000);
+    const again = await listen(p, 'idle');
+    assert.equal(again.status, 201, again.text);
+  });
+});
