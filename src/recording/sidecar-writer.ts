@@ -13,6 +13,11 @@
 //   temp file when they fail.
 // - A last version that could not be written may be retried on a timer
 //   (retryWhileFailing): a bounded number of times, unref'd.
+// - While the recording records (`state: 'recording'`, a rewrite every second) the
+//   temp file is kept from one write to the next (writeAtomic's keepTemp): the
+//   inode replaced becomes the next temp file, so a rewrite allocates and frees no
+//   inode (freed inodes made every create in the folder slower). The first write
+//   in another state (closed, finalized) takes `<id>.json.tmp` along.
 import { recordingIo } from './io/recording-io.ts';
 
 /** A last version that cannot be written is retried this often, this many times (5 min). */
@@ -22,6 +27,8 @@ const RETRIES = 60;
 export class SidecarWriter {
   private running: Promise<void> | null = null;
   private queued: string | null = null;
+  /** The queued version's temp file is kept for the next one (it is still recording). */
+  private queuedKeepsTemp = false;
   private waiters: ((ok: boolean) => void)[] = [];
   private lastFailed = false;
   /** While the last version cannot be written (a full disk): its next attempt. */
@@ -45,6 +52,7 @@ export class SidecarWriter {
   /** Resolves when this value (or a newer one) is on disk (true), or its write failed (false, reported). Never rejects. */
   write(value: unknown): Promise<boolean> {
     this.queued = JSON.stringify(value, null, 2) + '\n';
+    this.queuedKeepsTemp = (value as { state?: unknown } | null)?.state === 'recording';
     const done = new Promise<boolean>((r) => this.waiters.push(r));
     if (!this.running) {
       this.running = this.loop().catch((err: unknown) => this.hooks.error(err as Error));
@@ -75,9 +83,10 @@ export class SidecarWriter {
     try {
       while (this.queued !== null) {
         const text = this.queued;
+        const keepTemp = this.queuedKeepsTemp;
         const waiters = this.waiters.splice(0);
         this.queued = null;
-        const ok = await this.writeOnce(text);
+        const ok = await this.writeOnce(text, keepTemp);
         for (const w of waiters) w(ok);
       }
     } finally {
@@ -85,9 +94,9 @@ export class SidecarWriter {
     }
   }
 
-  private async writeOnce(text: string): Promise<boolean> {
+  private async writeOnce(text: string, keepTemp: boolean): Promise<boolean> {
     try {
-      await recordingIo().writeAtomic(this.path, text);
+      await recordingIo().writeAtomic(this.path, text, undefined, keepTemp);
       if (this.lastFailed) {
         this.lastFailed = false;
         this.hooks.resumed?.();

@@ -46,14 +46,24 @@ type Op =
   | { kind: 'sync'; fd: number }
   | { kind: 'sha256'; fd: number }
   | { kind: 'close'; fd: number }
-  | { kind: 'writeAtomic'; path: string; text: string; mode?: number }
+  | { kind: 'writeAtomic'; path: string; text: string; mode?: number; keepTemp?: true }
   | { kind: 'sizes'; paths: string[] }
   | { kind: 'append'; path: string; text: string }
+  | { kind: 'stats' }
   // Test hook: the thread exits after running the batch, before answering it.
   | { kind: 'exit' };
 
 /** A call sent again after its thread died: the thread makes up for what the dead one may have done. */
 type Resent = Op & { id: number; resent?: true; path?: string };
+
+/** What the thread measured with PARLEY_REC_IO_STATS=1 (recording-io-worker.mjs). */
+export interface RecordingIoThreadStats {
+  batches: number;
+  /** Wall ms in the batch handler (every synchronous call, the answer's post). */
+  batchMs: number;
+  /** By kind: calls, wall ms in the thread, bytes (writes, hashed bytes). */
+  ops: Record<string, { n: number; ms: number; bytes: number }>;
+}
 
 interface Result {
   id: number;
@@ -92,6 +102,8 @@ export class RecordingIo {
   buffersMade = 0;
   buffersReused = 0;
   calls = 0;
+  /** Calls asked for, by kind (not counting the ones sent again): for benches. */
+  readonly callsByKind: Record<string, number> = {};
   /** Threads that died, and calls sent again to their successors. */
   threadDeaths = 0;
   resent = 0;
@@ -126,11 +138,17 @@ export class RecordingIo {
   }
 
   /**
-   * `text` to `path` atomically: a temp file beside it, renamed over it (removed if that
-   * fails). `mode`: the temp file's permissions when it is created (default 0o666 less the umask).
+   * `text` to `path` atomically: a temp file beside it (`<path>.tmp`), renamed over it
+   * (removed if that fails). `mode`: the temp file's permissions when it is created
+   * (default 0o666 less the umask). `keepTemp` (a file rewritten often): the inode
+   * replaced becomes the next call's temp file, so a rewrite allocates and frees no inode
+   * (recording-io-worker.mjs); `<path>.tmp` then stays until a call without keepTemp.
    */
-  writeAtomic(path: string, text: string, mode?: number): Promise<void> {
-    return this.call(mode === undefined ? { kind: 'writeAtomic', path, text } : { kind: 'writeAtomic', path, text, mode }) as Promise<void>;
+  writeAtomic(path: string, text: string, mode?: number, keepTemp = false): Promise<void> {
+    const op: Extract<Op, { kind: 'writeAtomic' }> = { kind: 'writeAtomic', path, text };
+    if (mode !== undefined) op.mode = mode;
+    if (keepTemp) op.keepTemp = true;
+    return this.call(op) as Promise<void>;
   }
 
   /**
@@ -145,6 +163,11 @@ export class RecordingIo {
   /** The size in bytes of each file (0 for one that is missing or unreadable): one call for them all, not a stat each on libuv's pool. */
   sizes(paths: string[]): Promise<number[]> {
     return this.call({ kind: 'sizes', paths }) as Promise<number[]>;
+  }
+
+  /** The thread's own per-kind timings (wall ms in the thread), or null unless PARLEY_REC_IO_STATS=1 when it started: for benches. */
+  threadStats(): Promise<RecordingIoThreadStats | null> {
+    return this.call({ kind: 'stats' }) as Promise<RecordingIoThreadStats | null>;
   }
 
   /** `fn` is called when the thread dies, with how many calls were sent to the next one; returns the unsubscribe. */
@@ -166,6 +189,7 @@ export class RecordingIo {
   private call(op: Op, bytes: Uint8Array | null = null): Promise<unknown> {
     const id = this.nextId++;
     const queued = { ...op, id };
+    this.callsByKind[op.kind] = (this.callsByKind[op.kind] ?? 0) + 1;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, op: queued, bytes, sends: 0 });
       this.enqueue(queued, bytes);

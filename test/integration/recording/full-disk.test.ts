@@ -126,6 +126,9 @@ describe('a full disk while recording', () => {
     feed.stop();
     rec.close();
     await rec.whenClosed;
+    // The 'closed' sidecar went into the temp file its rewrites keep (no new page needed) and freed
+    // the page of the version it replaced: taken again here, before the final sidecar is written.
+    fillUp(join(dir, 'filler-2.bin'));
     assertConsistent(true);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
     await rec.finalized;
@@ -134,6 +137,7 @@ describe('a full disk while recording', () => {
     assert.notEqual(sidecarNow().state, 'finalized', 'the final sidecar could not be written yet');
 
     unfill(join(dir, 'filler.bin'));
+    unfill(join(dir, 'filler-2.bin'));
     const m = await waitFor('the final sidecar, retried', () => (sidecarNow().state === 'finalized' ? sidecarNow() : undefined), 8000);
     assert.equal(m.interrupted, undefined, 'written by its own recorder');
     const entries: FileEntry[] = [m.mix, m.stereo!, ...m.legs.flatMap((l) => l.stems)];

@@ -3,7 +3,7 @@
 // finalizes it (headers equal to the data, end time, hashes, interrupted).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -43,9 +43,12 @@ describe('Recorder under kill -9', () => {
     assert.ok(meta.durationMs >= (sent - 1.5) * 1000, `sidecar duration ${meta.durationMs} of ${sentMs} ms written`);
     assert.equal(meta.endedAt, null);
 
-    // A write torn in the middle of a stereo sample frame, and a sidecar temp file left behind.
+    // A write torn in the middle of a stereo sample frame, and sidecar temp files left behind: a torn
+    // one, and the second name a rewrite gives the version it replaces (recording-io-worker.mjs).
     appendFileSync(stereo, Buffer.from([1, 2, 3]));
-    appendFileSync(join(dir, `${meta.mix.file.replace('.mix.wav', '')}.json.tmp`), '{"half": ');
+    const sidecar = join(dir, `${meta.mix.file.replace('.mix.wav', '')}.json`);
+    appendFileSync(`${sidecar}.tmp`, '{"half": ');
+    linkSync(sidecar, `${sidecar}.1.tmp`);
 
     const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
     t.after(() => svc.close());
