@@ -136,6 +136,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.threads?.handles[index]?.crash();
   }
 
+  /** Test only: media thread `index` blocks for `ms`, as in a long GC pause. */
+  stallThreadForTest(index: number, ms: number): void {
+    this.threads?.handles[index]?.stall(ms);
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

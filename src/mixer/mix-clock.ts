@@ -4,7 +4,10 @@
 // late timer runs the missed ticks at once (up to MAX_CATCH_UP, beyond which
 // they are counted as skipped and the clock moves on). The clocks of one
 // thread share one timer (frame-ticker.ts): a clock starts on the thread's
-// 20 ms grid, at most one frame after start().
+// 20 ms grid, at most one frame after start(). The handler also receives the
+// reference time of the first tick of the run (the same, but in a catch-up):
+// the ticks of a catch-up run before the thread reads the packets that queued
+// up meanwhile, so what they know of the legs' input is as of that first tick.
 import { performance } from 'node:perf_hooks';
 import { FRAME_MS } from './frames.ts';
 import { FrameTicker, type TickerClient } from './frame-ticker.ts';
@@ -33,10 +36,12 @@ export class MixClock implements TickerClient {
    * its jitter buffers never play, so a stalled thread would fill them up for good.
    */
   maxCatchUp = MAX_CATCH_UP;
+  /** Told the reference time of the latest tick skipped, when ticks were (room time moved on without them). */
+  onSkip: ((timeMs: number) => void) | null = null;
   readonly stats: ClockStats = { ticks: 0, late: 0, skipped: 0, maxLateMs: 0, busyMs: 0 };
 
   constructor(
-    private readonly onTick: (timeMs: number) => void,
+    private readonly onTick: (timeMs: number, runStartMs: number) => void,
     private readonly ticker: FrameTicker = FrameTicker.shared,
   ) {}
 
@@ -61,18 +66,20 @@ export class MixClock implements TickerClient {
   fire(): void {
     let now = performance.now();
     let ran = 0;
+    const runStartMs = this.n * FRAME_MS;
     while (!this.stopped && this.startAt + this.n * FRAME_MS <= now) {
       const lateMs = now - (this.startAt + this.n * FRAME_MS);
       if (ran >= this.maxCatchUp) {
         const missed = Math.floor(lateMs / FRAME_MS);
         this.stats.skipped += missed;
         this.n += missed;
+        if (missed > 0) this.onSkip?.((this.n - 1) * FRAME_MS);
         break;
       }
       if (lateMs > FRAME_MS) this.stats.late++;
       if (lateMs > this.stats.maxLateMs) this.stats.maxLateMs = lateMs;
       this.stats.ticks++;
-      this.onTick(this.n * FRAME_MS);
+      this.onTick(this.n * FRAME_MS, runStartMs);
       this.n++;
       ran++;
       const after = performance.now();

@@ -82,6 +82,10 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     this.samples = samplesPerFrame(this.rate);
     this.total = new Int32Array(this.frameSamples);
     this.clock = new MixClock(this.tick);
+    // Packets arriving after skipped ticks belong to the tick after them (a forwarded leg is no pause for the ticks skipped).
+    this.clock.onSkip = (timeMs) => {
+      this.forwarder.tickMs = timeMs;
+    };
   }
 
   /** The rate the room mixes at now (what a new prompt or recorder should use). */
@@ -267,7 +271,8 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     }
   }
 
-  private readonly tick = (timeMs: number): void => {
+  /** `runStartMs`: the first tick of this run of ticks (earlier than `timeMs` in a catch-up after a stall). */
+  private readonly tick = (timeMs: number, runStartMs = timeMs): void => {
     this.lastTickMs = timeMs;
     if (this.pendingRate !== null) {
       const rate = this.pendingRate;
@@ -294,9 +299,12 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     if (this.sinkList.length > 0) this.feedSinks(timeMs);
     if (fw.active) {
       // The two legs get each other's packets as they arrive: nothing to mix or
-      // encode, unless one paused (the other then gets silence meanwhile).
+      // encode, unless one paused (the other then gets silence meanwhile). In a
+      // catch-up the packets of the stall wait unread: an input live at the
+      // first tick of the run is no pause, its packets come late (not silence
+      // and then them too); one still silent by the next tick's is filled then.
       fw.stats.forwardTicks++;
-      for (const p of list) if (p.output.pausedAt(timeMs)) p.sendSilence(timeMs);
+      for (const p of list) if (p.output.pausedAt(runStartMs)) p.sendSilence(timeMs);
       return;
     }
     // Directed speech (coach, whisper between legs) this tick? Without it, and

@@ -10,7 +10,10 @@
 // other party must not get them, as in a mixed room), nor is comfort noise
 // (Parley does not negotiate it). While one leg sends nothing (silence
 // suppression, a digit, a stall) the other gets encoded silence from the tick
-// after three frames, as from a mixed room, so its stream never stops. Legs on
+// after three frames, as from a mixed room, so its stream never stops (but not
+// in the catch-up ticks of a stalled thread, which run before the packets that
+// queued meanwhile are read: a leg live at the first of them is not paused, its
+// packets come late, on the same timeline; RoomMixer). Legs on
 // different codecs stay mixed (mixing two legs is that transcoding).
 //
 // Switches happen on the room's ticks. Mixed → forwarded at the end of a tick:
@@ -49,7 +52,7 @@ function plain(p: MixerParticipant): boolean {
 
 export class TwoPartyForwarder {
   readonly stats: TwoPartyStats = { mode: 'mixed', forwarded: 0, forwardTicks: 0, toForward: 0, toMixed: 0 };
-  /** Room time of the latest tick (packets arriving now belong to the next). */
+  /** Room time of the latest tick, or of the latest one the clock skipped (packets arriving now belong to the next). */
   tickMs = -FRAME_MS;
   private pair: [MixerParticipant, MixerParticipant] | null = null;
   /** The pair of a forwarding that just ended, handed back to the mixer at the next tick. */

@@ -232,6 +232,11 @@ export class MediaThreadHandle {
     this.send({ type: 'crash' });
   }
 
+  /** Test only: makes the thread block for `ms` (a stall: its ticks then catch up, its sockets queue). */
+  stall(ms: number): void {
+    this.send({ type: 'stall', ms });
+  }
+
   /** Ends the thread (engine close): its rooms are closed by the engine first. */
   close(): void {
     if (this.closing) return;

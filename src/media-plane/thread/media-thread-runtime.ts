@@ -223,6 +223,13 @@ export class MediaThreadRuntime {
           throw new Error('media thread crash requested (test command)');
         });
         return;
+      case 'stall':
+        // From the check phase, as a GC pause between two I/O passes: the timers (the late ticks) run before the sockets are read.
+        setImmediate(() => {
+          const until = performance.now() + cmd.ms;
+          while (performance.now() < until);
+        });
+        return;
     }
   }
 

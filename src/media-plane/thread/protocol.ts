@@ -72,7 +72,9 @@ export type MediaCommand =
   /** A stats snapshot now (besides the one every second). */
   | { type: 'stats' }
   /** Test only: the thread throws from its event loop (an uncaught error), as a bug would. */
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** Test only: the thread blocks for `ms` (busy, as in a long GC pause or on a starved machine): its timers and sockets wait. */
+  | { type: 'stall'; ms: number };
 
 export interface LegInfo {
   ssrc: number;

@@ -165,6 +165,20 @@ describe('MixClock catch-up', () => {
     rec.stop();
   });
 
+  it('tells each tick of a catch-up the first tick of its run, and onSkip the latest tick skipped', () => {
+    const seen: [number, number][] = [];
+    const clock = new MixClock((t, runStart) => void seen.push([t, runStart]), stalled);
+    let skippedTo = -1;
+    clock.onSkip = (t) => {
+      skippedTo = t;
+    };
+    clock.start();
+    clock.fire();
+    assert.deepEqual(seen, [[0, 0], [20, 0], [40, 0], [60, 0], [80, 0]]);
+    assert.equal(skippedTo, (5 + clock.stats.skipped - 1) * 20);
+    clock.stop();
+  });
+
   it('a room gets the deeper catch-up with its first record-only leg', () => {
     const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, manualClock: true, log });
     const clock = (mixer as unknown as { clock: MixClock }).clock;
