@@ -100,6 +100,8 @@ describe('console: listen in, whisper, barge on a conference room (Chromium, SIP
     carol = await startCaller(parley, 'caller-wait-bye.xml', 'sip:standup@127.0.0.1', { extra, fromUser: 'carol', toneHz: CAROL_HZ });
     dave = await startCaller(parley, 'caller-wait-bye.xml', 'sip:standup@127.0.0.1', { extra, fromUser: 'dave', toneHz: DAVE_HZ });
     await page.goto(`${base}/console/`);
+    // The page renders its sign-in form once its script has asked whether a session exists.
+    await page.waitForSelector('[data-test=signin] #token');
     await page.type('#token', TEST_TOKEN);
     await page.click('[data-test=signin] button[type=submit]');
     await page.waitForFunction(`document.querySelectorAll('${ROOM} [data-test=leg]').length === 2`, { timeout: 30_000 });
