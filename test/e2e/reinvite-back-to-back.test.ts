@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { apiYaml } from '../helpers/api-client.ts';
-import { parleyPerSuite } from '../helpers/parley-harness.ts';
+import { parleyPerSuite, startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { heardAfter, toneAndLevel } from '../helpers/peer-hearing.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import { DRACHTIO_BIN, spawnRealDrachtio, type RealDrachtioServer } from '../helpers/real-drachtio.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, sippOk, startCallee } from './helpers.ts';
@@ -39,84 +40,104 @@ function version(sdp: string): number {
   return Number(/^o=\S+ \S+ (\d+) /m.exec(sdp)?.[1] ?? NaN);
 }
 
-describe('offerless re-INVITEs with their ACKs back to back', () => {
-  const parley = parleyPerSuite(
-    `
+const YAML =
+  `
 routing:
   rules: [{ name: gw, match: { method: INVITE, media: audio }, actions: [{ app: b2b }] }]
 flows:
   b2b:
     - answer
     - bridge: { ringTimeout: 10 }
-` + apiYaml(join(mkdtempSync(join(tmpdir(), 'reinvite-b2b-')), 'rules.json')),
-  );
+` + apiYaml(join(mkdtempSync(join(tmpdir(), 'reinvite-b2b-')), 'rules.json'));
 
-  it('20 rounds and a 491 between: each answer goes to its own offer, the call goes on, both sides hear each other', async () => {
-    const callee = await startCallee('callee.xml', CALLEE_HZ);
-    const ua = await RawSipClient.open();
-    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
-    const c = new RawDialog(ua, parley().sipPort, 'back-to-back', 'bob', `sip:bob@127.0.0.1:${callee.port}`);
-    const ended = nextCallEnd(parley());
-    /** The final response to INVITE `n` (others, such as a late retransmission, are skipped). */
-    const finalFor = async (n: number): Promise<string> => {
-      for (;;) {
-        const m = await c.final(30_000);
-        if (new RegExp(`^CSeq:\\s*${n} INVITE`, 'mi').test(m)) return m;
-      }
-    };
-    try {
-      const ok = await c.invite(phone.sdp());
-      assert.equal(statusOf(ok), 200, ok);
-      phone.useRemoteSdp(bodyOf(ok));
-      phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
-      await waitFor('the callee answered', () => callee.rtp.received.length > 0, 15_000);
+const TITLE = '20 rounds and a 491 between: each answer goes to its own offer, the call goes on, both sides hear each other';
 
-      const versions: number[] = [];
-      c.cseq++;
-      c.send('INVITE');
-      let pending = await finalFor(c.cseq);
-      for (let i = 0; i < ROUNDS; i++) {
-        assert.equal(statusOf(pending), 200, `round ${i}: ${pending}`);
-        versions.push(version(bodyOf(pending)));
-        if (i === ROUNDS / 2) {
-          // A re-INVITE while the 200 is un-ACKed: 491 (RFC 3261 §14.2), and it goes no further.
-          c.cseq++;
-          c.send('INVITE');
-          const glare = await finalFor(c.cseq);
-          assert.equal(statusOf(glare), 491, glare);
-          c.ackFailure(c.cseq);
-        }
-        // The ACK with the answer for the last 200, and at once the next offerless re-INVITE.
-        c.send('ACK', phone.sdp(), Number(/^CSeq:\s*(\d+)/m.exec(pending)![1]));
+describe('offerless re-INVITEs with their ACKs back to back', () => {
+  const parley = parleyPerSuite(YAML);
+  it(TITLE, () => backToBack(parley, () => parley().sipPort));
+});
+
+// The same through a real drachtio-server (sip.server: remote), when PARLEY_DRACHTIO_BIN names one:
+// it tells the app of an ACK and of a re-INVITE in its own order, and answers glare itself or not.
+describe('offerless re-INVITEs back to back, through a real drachtio-server', { skip: !DRACHTIO_BIN && 'needs PARLEY_DRACHTIO_BIN' }, () => {
+  let server: RealDrachtioServer | undefined;
+  let running: RunningParley | undefined;
+  before(async () => {
+    server = await spawnRealDrachtio();
+    running = await startParley(YAML, { remote: { controlPort: server.controlPort, secret: server.secret } });
+  });
+  after(async () => {
+    await running?.stop();
+    await server?.close();
+  });
+  it(TITLE, () => backToBack(() => running!, () => server!.sipPort));
+});
+
+async function backToBack(parley: () => RunningParley, sipPort: () => number): Promise<void> {
+  const callee = await startCallee('callee.xml', CALLEE_HZ);
+  const ua = await RawSipClient.open();
+  const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+  const c = new RawDialog(ua, sipPort(), 'back-to-back', 'bob', `sip:bob@127.0.0.1:${callee.port}`);
+  const ended = nextCallEnd(parley());
+  /** The final response to INVITE `n` (others, such as a late retransmission, are skipped). */
+  const finalFor = async (n: number): Promise<string> => {
+    for (;;) {
+      const m = await c.final(30_000);
+      if (new RegExp(`^CSeq:\\s*${n} INVITE`, 'mi').test(m)) return m;
+    }
+  };
+  try {
+    const ok = await c.invite(phone.sdp());
+    assert.equal(statusOf(ok), 200, ok);
+    phone.useRemoteSdp(bodyOf(ok));
+    phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+    await waitFor('the callee answered', () => callee.rtp.received.length > 0, 15_000);
+
+    const versions: number[] = [];
+    c.cseq++;
+    c.send('INVITE');
+    let pending = await finalFor(c.cseq);
+    for (let i = 0; i < ROUNDS; i++) {
+      assert.equal(statusOf(pending), 200, `round ${i}: ${pending}`);
+      versions.push(version(bodyOf(pending)));
+      if (i === ROUNDS / 2) {
+        // A re-INVITE while the 200 is un-ACKed: 491 (RFC 3261 §14.2), and it goes no further.
         c.cseq++;
         c.send('INVITE');
-        pending = await finalFor(c.cseq);
+        const glare = await finalFor(c.cseq);
+        assert.equal(statusOf(glare), 491, glare);
+        c.ackFailure(c.cseq);
       }
-      assert.equal(statusOf(pending), 200, pending);
-      versions.push(version(bodyOf(pending)));
-      // The last ACK comes alone: its answer must find its own offer.
-      c.send('ACK', phone.sdp(), c.cseq);
-      for (let i = 1; i < versions.length; i++) assert.equal(versions[i], versions[i - 1]! + 1, `one offer per answered re-INVITE (o= versions ${versions.join(' ')})`);
-
-      const calleeFrom = callee.rtp.received.length;
-      const phoneFrom = phone.received.length;
-      const a = await comesToHear(phone, CALLEE_HZ, phoneFrom);
-      assert.ok(a.ok, `the caller still hears the callee: ${a.detail}`);
-      const b = await comesToHear(callee.rtp, CALLER_HZ, calleeFrom);
-      assert.ok(b.ok, `the callee still hears the caller: ${b.detail}`);
-      assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
-
+      // The ACK with the answer for the last 200, and at once the next offerless re-INVITE.
+      c.send('ACK', phone.sdp(), Number(/^CSeq:\s*(\d+)/m.exec(pending)![1]));
       c.cseq++;
-      c.send('BYE');
-      assert.equal(statusOf(await c.final()), 200);
-      sippOk(await callee.done, 'callee');
-      await ended;
-      await assertNothingLeft(parley());
-    } finally {
-      callee.kill();
-      ua.close();
-      await phone.close();
-      await callee.rtp.close();
+      c.send('INVITE');
+      pending = await finalFor(c.cseq);
     }
-  });
-});
+    assert.equal(statusOf(pending), 200, pending);
+    versions.push(version(bodyOf(pending)));
+    // The last ACK comes alone: its answer must find its own offer.
+    c.send('ACK', phone.sdp(), c.cseq);
+    for (let i = 1; i < versions.length; i++) assert.equal(versions[i], versions[i - 1]! + 1, `one offer per answered re-INVITE (o= versions ${versions.join(' ')})`);
+
+    const calleeFrom = callee.rtp.received.length;
+    const phoneFrom = phone.received.length;
+    const a = await comesToHear(phone, CALLEE_HZ, phoneFrom);
+    assert.ok(a.ok, `the caller still hears the callee: ${a.detail}`);
+    const b = await comesToHear(callee.rtp, CALLER_HZ, calleeFrom);
+    assert.ok(b.ok, `the callee still hears the caller: ${b.detail}`);
+    assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
+
+    c.cseq++;
+    c.send('BYE');
+    assert.equal(statusOf(await c.final()), 200);
+    sippOk(await callee.done, 'callee');
+    await ended;
+    await assertNothingLeft(parley());
+  } finally {
+    callee.kill();
+    ua.close();
+    await phone.close();
+    await callee.rtp.close();
+  }
+}

@@ -39,8 +39,18 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   }
 }
 
-/** Starts drachtio-server on free loopback ports and connects a drachtio-srf app to it with connectSrf. */
-export async function startRealDrachtio(overrides: Partial<SipConfig> = {}): Promise<RealDrachtio> {
+/** A drachtio-server process on free loopback ports, no app connected (a whole Parley may connect with sip.server: remote). */
+export interface RealDrachtioServer {
+  controlPort: number;
+  secret: string;
+  sipPort: number;
+  /** The server's log file (kept until close). */
+  logFile: string;
+  close(): Promise<void>;
+}
+
+/** Starts drachtio-server on free loopback ports and waits for its admin port. */
+export async function spawnRealDrachtio(): Promise<RealDrachtioServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-drachtio-'));
   const admin = await freePort();
   const sipPort = await freePort();
@@ -52,8 +62,8 @@ export async function startRealDrachtio(overrides: Partial<SipConfig> = {}): Pro
 `;
   await writeFile(path.join(dir, 'drachtio.conf.xml'), conf);
   const child: ChildProcess = spawn(DRACHTIO_BIN, ['-f', path.join(dir, 'drachtio.conf.xml')], { stdio: 'ignore' });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null) {
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await gone;
@@ -62,20 +72,31 @@ export async function startRealDrachtio(overrides: Partial<SipConfig> = {}): Pro
   };
   try {
     await waitForPort(admin, 10_000);
-    const sip: SipConfig = { ...defaultConfig.sip, ...overrides, server: 'remote', control: { host: '127.0.0.1', port: admin, secret: 'cymru' } };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { controlPort: admin, secret: 'cymru', sipPort, logFile: path.join(dir, 'drachtio.log'), close };
+}
+
+/** Starts drachtio-server on free loopback ports and connects a drachtio-srf app to it with connectSrf. */
+export async function startRealDrachtio(overrides: Partial<SipConfig> = {}): Promise<RealDrachtio> {
+  const server = await spawnRealDrachtio();
+  try {
+    const sip: SipConfig = { ...defaultConfig.sip, ...overrides, server: 'remote', control: { host: '127.0.0.1', port: server.controlPort, secret: server.secret } };
     const conn = await connectSrf({ sip, log: testLogger() });
     return {
       conn,
-      sipPort,
+      sipPort: server.sipPort,
       sip,
-      logFile: path.join(dir, 'drachtio.log'),
+      logFile: server.logFile,
       close: async () => {
         conn.close();
-        await stop();
+        await server.close();
       },
     };
   } catch (err) {
-    await stop();
+    await server.close();
     throw err;
   }
 }
