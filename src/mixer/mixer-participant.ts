@@ -131,6 +131,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /** @internal The room ends: what the jitter buffer holds plays out without waiting for its depth. */
   drainInput(): void {
+    // A cut stream's last partial frame waits for bytes that will not come now.
+    this.reframer.flush();
     this.jitter.drain();
   }
 

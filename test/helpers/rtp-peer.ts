@@ -42,6 +42,8 @@ export interface RtpPeerOptions {
    * once whole (a 30 ms stream goes out 40 and 20 ms apart in turn). The SDP says a=ptime of it.
    */
   ptime?: number;
+  /** With `ptime`: every n-th packet is lost on the way (the first lost is the n-th sent). */
+  loseEvery?: number;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -79,6 +81,9 @@ export class RtpPeer extends EventEmitter {
   /** With `ptime`: encoded bytes not yet sent, and the timestamp of the first. */
   private pending = Buffer.alloc(0);
   private pendingTs = 0;
+  /** With `ptime`: packets of that length sent (or lost on purpose). */
+  private ptimePackets = 0;
+
   private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
   readonly options: RtpPeerOptions;
   /** Our SRTP key (when options.srtp), and the session once the other side's key is known. */
@@ -247,10 +252,17 @@ export class RtpPeer extends EventEmitter {
     this.pending = Buffer.concat([this.pending, frame]);
     const bytes = ptime * 8;
     while (this.pending.length >= bytes) {
-      this.send(buildRtp({ payloadType: this.pt, seq: this.seq++, timestamp: this.pendingTs, ssrc: this.ssrc, payload: this.pending.subarray(0, bytes) }));
+      this.sendLong(this.pendingTs, this.pending.subarray(0, bytes));
       this.pending = this.pending.subarray(bytes);
       this.pendingTs = (this.pendingTs + bytes) >>> 0;
     }
+  }
+
+  /** One packet of `ptime` ms, unless loseEvery loses it. */
+  private sendLong(timestamp: number, payload: Buffer): void {
+    const seq = this.seq++;
+    if (this.options.loseEvery !== undefined && ++this.ptimePackets % this.options.loseEvery === 0) return;
+    this.send(buildRtp({ payloadType: this.pt, seq, timestamp, ssrc: this.ssrc, payload }));
   }
 
   /** Sends one 20 ms frame; `skipped` frames were dropped just before it (a stall over 1 s): the timestamp and the tone's phase jump by them. */
