@@ -146,6 +146,23 @@ describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=p
     assert.ok(long.length <= 1, `gaps no longer than the loss (the tone back at once after it): ${runs.join(', ')} ms`);
     assert.ok(loudest < 1.3 * expected, `no burst: the loudest 5 ms is ${(loudest / expected).toFixed(2)} of the tone's level`);
   });
+
+  // Opus packets of 40 or 60 ms hold two or three 20 ms frames of audio (one SILK frame may
+  // span them all). The mixer played one packet per 20 ms tick: the first 20 ms of each,
+  // then the gap concealed at half level, then silence. Now the packet's audio is played
+  // whole, 20 ms a tick (opus-packet-splitter.ts).
+  for (const ptime of [40, 60]) {
+    it(`Opus in ${ptime} ms packets: the caller's stem holds the tone without gaps`, async () => {
+      const { middle, rate } = await middleOfCallerStem(await new RtpPeer({ codec: 'opus', ptime }).bind(), `opus-${ptime}`);
+      const share = medianToneShare(middle, HZ, rate);
+      assert.ok(share > 0.9, `the stem is a clean ${HZ} Hz tone (median share ${share.toFixed(2)})`);
+      const block = rate / 50;
+      const expected = AMPLITUDE / 32768 / Math.SQRT2;
+      const weak: number[] = [];
+      for (let b = 0; b + block <= middle.length; b += block) if (rms(middle, b, block) < 0.6 * expected) weak.push(b / block);
+      assert.ok(weak.length <= 2, `20 ms blocks below the tone's level (gaps): ${weak.length} of ${middle.length / block} (${weak.slice(0, 12).join(', ')})`);
+    });
+  }
 });
 
 describe('a callee whose answer says a=ptime:30', () => {
