@@ -333,6 +333,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) =>
       calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy)));
+    this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
     this.router.attach();

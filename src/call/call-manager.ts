@@ -14,6 +14,7 @@ import type { CallDeps } from './call-deps.ts';
 import { flowRecords } from './call-recording.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
+import { takeEarlyRequest } from './early-dialog.ts';
 import { SiprecAcceptance } from './siprec-acceptance.ts';
 import { SiprecCall } from './siprec-call.ts';
 import { SiprecGroups } from './siprec-groups.ts';
@@ -274,6 +275,12 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         log.warn({ err }, 'call refused');
       },
     );
+  }
+
+  /** A request in the early dialog of a call's reliable 183 (early-dialog.ts); true when the call took it. */
+  earlyRequest(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
+    const call = this.calls.get(req.get('Call-ID') ?? '')?.call;
+    return takeEarlyRequest(call instanceof SipCall ? call : undefined, req, res);
   }
 
   /** Ends every call (BYE, or a final response before answer). Synchronous, idempotent. */

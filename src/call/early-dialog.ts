@@ -1,7 +1,9 @@
 // An UPDATE in the early dialog a reliable 183 makes (RFC 3262 §4, RFC 3311 §5.1), before the
 // 200: a session refresh without SDP, or a new offer once the first offer/answer is done.
 // drachtio-srf hands it to the INVITE's request ('update'), and answers it 500 when nobody
-// listens.
+// listens. Other requests of that early dialog (an INFO with a key pressed while a notice or
+// a menu plays in early media) reach the app's router, since drachtio-srf has no dialog
+// before the 200: takeEarlyRequest() gives an INFO to its call (it answered them 481).
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
@@ -13,6 +15,29 @@ export interface EarlyDialogCall {
   readonly log: Logger;
   /** Our SDP for the 200 follows a new offer taken in the early dialog. */
   earlyAnswerTaken(sdp: string): void;
+}
+
+export interface EarlyRequestCall {
+  readonly req: Srf.SrfRequest;
+  readonly inEarlyDialog: boolean;
+  onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void;
+}
+
+/**
+ * A request with a To tag that drachtio-srf found no dialog for: when it is an INFO in the
+ * early dialog of `call` (the SIP server matched the dialog's tags before passing it on; the
+ * From tag is the INVITE's), the call handles it as it does in the confirmed dialog (DTMF).
+ * False when it is not the call's: the router answers 481.
+ */
+export function takeEarlyRequest(call: EarlyRequestCall | undefined, req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
+  if (!call?.inEarlyDialog || req.method !== 'INFO') return false;
+  if (fromTag(req.get('From')) !== fromTag(call.req.get('From'))) return false;
+  call.onInfo(req, res);
+  return true;
+}
+
+function fromTag(from: string | undefined): string | undefined {
+  return /;\s*tag\s*=\s*([^;>\s]+)/i.exec(from ?? '')?.[1];
 }
 
 /** Answers an UPDATE in `call`'s early dialog. `offerPending`: our own offer awaits its answer. */

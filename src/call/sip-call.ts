@@ -377,7 +377,12 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.answerSdp = sdp;
   }
 
-  private onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+  /** @internal Early media out, no 200 yet: an INFO of the early dialog comes to onInfo() through early-dialog.ts. */
+  get inEarlyDialog(): boolean {
+    return this.uas === null && this.earlySent && !this.endedFlag;
+  }
+
+  onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const type = req.get('Content-Type') ?? '';
     if (!/application\/(dtmf-relay|dtmf)/i.test(type)) {
       res.send(200);

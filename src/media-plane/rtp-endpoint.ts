@@ -48,6 +48,8 @@ export interface EndpointRemote {
   port: number;
   rtcpPort: number | null;
   rtcpMux: boolean;
+  /** a=rtcp's address when it names one other than `ip` (RFC 3605): RTCP goes there, latching or not. */
+  rtcpIp?: string;
 }
 
 export interface EndpointMedia {
@@ -120,6 +122,8 @@ export class RtpEndpoint {
   private sendPort = 0;
   private rtcpSendIp: string | null = null;
   private rtcpSendPort = 0;
+  /** The peer's a=rtcp named its own address: RTCP goes there, not to the latched host. */
+  private rtcpExplicit = false;
   private readonly receiver: RtpReceiver;
   private rtcp: RtcpContext | null = null;
   private rtcpTimer: NodeJS.Timeout | null = null;
@@ -194,7 +198,8 @@ export class RtpEndpoint {
       this.sendIp = src.ip ?? r.ip;
       this.sendPort = src.ip ? src.port : r.port;
     }
-    this.rtcpSendIp = r.ip;
+    this.rtcpSendIp = r.ip === null ? null : (r.rtcpIp ?? r.ip);
+    this.rtcpExplicit = r.ip !== null && r.rtcpIp !== undefined && !r.rtcpMux;
     this.rtcpSendPort = r.rtcpMux ? r.port : (r.rtcpPort ?? r.port + 1);
     if (r.rtcpMux && this.rtcpSocket) {
       // RFC 5761 §5.1.1: the peer multiplexes; the RTCP port is not needed.
@@ -311,9 +316,10 @@ export class RtpEndpoint {
     const report = bye ? this.rtcp.buildBye(now) : this.rtcp.buildReport(now);
     const out = m.srtp ? m.srtp.protectRtcp(report) : report;
     const socket = m.remote.rtcpMux || !this.rtcpSocket ? this.rtpSocket : this.rtcpSocket;
-    // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1).
+    // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1),
+    // unless a=rtcp named another host for it (RFC 3605).
     const src = this.receiver.source;
-    const ip = src.ip ?? this.rtcpSendIp;
+    const ip = this.rtcpExplicit ? this.rtcpSendIp : (src.ip ?? this.rtcpSendIp);
     const port = m.remote.rtcpMux ? (src.ip ? src.port : this.rtcpSendPort) : this.rtcpSendPort;
     this.stats.rtcpOut++;
     if (sent) socket.send(out, port, ip, sent);

@@ -133,9 +133,10 @@ export class RtpReceiver {
 
   private takeRtcp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     const m = this.media!;
-    // RTCP is accepted from the peer's host only (its port may differ from the RTP one).
+    // RTCP is accepted from the peer's host only (its port may differ from the RTP one), or
+    // from the host its a=rtcp named (RFC 3605).
     const expectIp = this.source.ip ?? m.remote.ip;
-    if (expectIp !== null && rinfo.address !== expectIp) {
+    if (expectIp !== null && rinfo.address !== expectIp && rinfo.address !== m.remote.rtcpIp) {
       this.stats.wrongSource++;
       return;
     }

@@ -161,6 +161,26 @@ function connectionIp(session: SessionDescription, m: MediaDescription, opts: Ne
 }
 
 /**
+ * The address of `a=rtcp:PORT IN IP4 ADDR` (RFC 3605 §2.1: RTCP goes to that address, not c='s)
+ * when it names one other than c=. One of another family than c= cannot be reached from the
+ * leg's socket, and 0.0.0.0 or a name is no address to send to: RTCP then goes to c= as before.
+ */
+function rtcpAddress(m: MediaDescription, family: IpFamily, ip: string | null): string | undefined {
+  const a = m.rtcp?.address;
+  if (a === undefined || ip === null || m.rtcp?.netType !== 'IN') return undefined;
+  let addr: string;
+  if (family === 6) {
+    if (Number(m.rtcp.ipVer) !== 6 || !isIPv6(a) || a.includes('%')) return undefined;
+    addr = new SocketAddress({ address: a, family: 'ipv6' }).address;
+    if (addr === '::') return undefined;
+  } else {
+    if (Number(m.rtcp.ipVer) !== 4 || !DOTTED_QUAD.test(a) || a === '0.0.0.0') return undefined;
+    addr = a;
+  }
+  return addr === ip ? undefined : addr;
+}
+
+/**
  * Picks the telephone-event entry of the peer's m-line, preferring the audio codec's clock,
  * else the first at 8, 16 or 48 kHz: phones offering G.722 often list telephone-event/16000
  * (its sampling rate, not its RTP clock, RFC 3551 §4.5.2), and Parley only receives events,
@@ -257,6 +277,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
     if (rtcpPort !== null && (rtcpPort < 1 || rtcpPort > 65535)) {
       throw new SdpNegotiationError(`no RTCP port: ${m.rtcp ? `a=rtcp:${rtcpPort}` : `m=audio ${m.port} + 1`} is not in 1..65535 and rtcp-mux is not offered`, 399);
     }
+    const rtcpIp = rtcpMux ? undefined : rtcpAddress(m, family, ip);
     let direction = reverse(mediaDirection(session, m));
     if (ip === null && (direction === 'sendrecv' || direction === 'sendonly')) {
       // c=0.0.0.0 (RFC 3264 §8.4, the RFC 2543 way of holding): do not send.
@@ -267,7 +288,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       sendPt: pt,
       recvPt: pt,
       dtmf: dtmf ? { sendPt: dtmf.pt, recvPt: dtmf.pt, clock: dtmf.clock } : null,
-      remote: { ip, port: m.port, rtcpPort, rtcpMux },
+      remote: rtcpIp === undefined ? { ip, port: m.port, rtcpPort, rtcpMux } : { ip, port: m.port, rtcpPort, rtcpMux, rtcpIp },
       family,
       direction,
       remoteSrtp,

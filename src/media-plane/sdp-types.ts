@@ -24,8 +24,11 @@ export interface NegotiatedAudio {
   recvPt: number;
   /** telephone-event, when both sides have it. */
   dtmf: { sendPt: number; recvPt: number; clock: number } | null;
-  /** Where we send RTP (the peer's c= and m= port); null ip when the peer put 0.0.0.0 (old-style hold). */
-  remote: { ip: string | null; port: number; rtcpPort: number | null; rtcpMux: boolean };
+  /**
+   * Where we send RTP (the peer's c= and m= port); null ip when the peer put 0.0.0.0 (old-style
+   * hold). rtcpIp: the address of a=rtcp when it names one other than c= (RFC 3605 §2.1).
+   */
+  remote: { ip: string | null; port: number; rtcpPort: number | null; rtcpMux: boolean; rtcpIp?: string };
   /** The family of the peer's c= line (also for a hold address, 0.0.0.0 or ::); IPv6 addresses in canonical form (RFC 5952). */
   family: IpFamily;
   /** Our direction, as written in our SDP. */

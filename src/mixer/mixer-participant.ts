@@ -14,6 +14,7 @@ import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
 import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
 import { JitterBuffer, LOST, seqDiff, type JitterSlot } from './jitter-buffer.ts';
+import { OpusPacketSplitter } from './opus-packet-splitter.ts';
 import { PacketReframer } from './packet-reframer.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
 import { RtpOutput } from './rtp-output.ts';
@@ -76,8 +77,9 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private readonly view = newRtpView();
   private readonly payload = new Uint8Array(1500);
   private audioSsrc: number | null = null;
-  /** Packets of other than 20 ms (a=ptime:30 and the like) are cut into 20 ms frames here; rxMs: their arrival. */
+  /** G.711/G.722 packets of other than 20 ms are cut into 20 ms frames, Opus ones of 40 or 60 ms split; rxMs: their arrival. */
   private readonly reframer: PacketReframer;
+  private readonly splitter: OpusPacketSplitter;
   private rxMs = 0;
   /** The input frame (sequence number, timestamp) played at room time `at` (-1: none yet). */
   private readonly played = { seq: 0, ts: 0, at: -1 };
@@ -106,6 +108,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
     this.jitter = this.newJitter(this.media.codec);
     this.reframer = new PacketReframer(this.media.codec, this.onFrame);
+    this.splitter = new OpusPacketSplitter(this.onOpusFrame);
     this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock, this.packetMs);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
@@ -131,6 +134,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /** @internal The room ends: what the jitter buffer holds plays out without waiting for its depth. */
   drainInput(): void {
+    // A cut stream's last partial frame waits for bytes that will not come now.
+    this.reframer.flush();
     this.jitter.drain();
   }
 
@@ -151,6 +156,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   get packetMs(): number {
     const ms = this.media.sendPtime ?? 20;
     return this.media.codec === 'opus' ? 20 : ms;
+  }
+
+  /** Whether this leg's Opus comes in 40 or 60 ms packets (split here): mixed, never forwarded (one packet in three ticks looks paused). */
+  get splitsPackets(): boolean {
+    return this.splitter.splitting;
   }
 
   /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
@@ -175,6 +185,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate);
       this.jitter = this.newJitter(media.codec);
       this.reframer.reset(media.codec);
+      this.splitter.reset();
     }
     this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
     this.configureInband();
@@ -225,14 +236,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.lastRxMs = nowMs;
     // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
     const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
-    // (A reframed stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
+    // (A reframed or split stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
-      if (!this.reframer.reframing) this.relay?.dropped(this, v.ssrc, v.seq);
+      if (!this.reframer.reframing && !this.splitter.splitting) this.relay?.dropped(this, v.ssrc, v.seq);
       return;
     }
     if (v.payloadType !== this.media.audioPt) {
-      if (!this.reframer.reframing) this.relay?.dropped(this, v.ssrc, v.seq);
+      if (!this.reframer.reframing && !this.splitter.splitting) this.relay?.dropped(this, v.ssrc, v.seq);
       return;
     }
     if (v.ssrc !== this.audioSsrc) {
@@ -240,12 +251,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.audioSsrc = v.ssrc;
       this.jitter.reset();
       this.reframer.reset();
+      this.splitter.reset();
     }
-    if (this.reframer.takes(payload.length)) {
-      this.rxMs = nowMs;
-      this.reframer.push(v.seq, v.timestamp, v.marker, payload);
-      return;
-    }
+    this.rxMs = nowMs;
+    if (this.reframer.takes(payload.length)) return this.reframer.push(v.seq, v.timestamp, v.marker, payload);
+    if (this.media.codec === 'opus' && this.splitter.takes(payload)) return this.splitter.push(v.seq, v.timestamp, v.marker, payload);
     this.jitter.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
     this.relay?.packet(this, v.seq, v.timestamp, v.marker, payload);
   }
@@ -350,6 +360,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const clock = CODECS[codec].rtpClock;
     return deep !== null ? new JitterBuffer(deep, deep, clock, true) : new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, clock);
   }
+
+  private readonly onOpusFrame = (seq: number, ts: number, _m: boolean, payload: Uint8Array): void => void this.jitter.push(seq, ts, this.media.audioPt, payload, this.rxMs);
 
   private readonly onFrame = (seq: number, ts: number, marker: boolean, frame: Uint8Array): void => {
     this.jitter.push(seq, ts, this.media.audioPt, frame, this.rxMs);

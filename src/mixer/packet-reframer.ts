@@ -7,9 +7,25 @@
 // (frame k starts at the first packet's timestamp + 160·k, and is numbered the first
 // packet's sequence number + k), so the jitter buffer, the forwarder and the recorders
 // downstream see an ordinary 20 ms stream. A stream of 20 ms packets never comes here.
-// A frame a loss left partly empty is filled with the codec's silence; bytes the grid has
-// passed (late or duplicate) are dropped; a timestamp jump of over 10 s starts a new grid.
-// Opus frames cannot be cut this way (its packets of 40 or 60 ms are not handled).
+// Bytes the grid has passed (late or duplicate) are dropped; a timestamp jump of over 10 s
+// starts a new grid. Opus frames cannot be cut this way (mixer-participant splits its
+// multi-frame packets after decoding instead).
+//
+// A frame a loss left partly empty: G.711 is stateless, so the missing bytes are its
+// silence (µ-law 0xff, A-law 0xd5: the codes of a zero sample). G.722 has no silence byte:
+// it is ADPCM, each code a step relative to the decoder's prediction, so no byte means
+// "nothing" whatever state the decoder is in. 0xff, once used here, is the smallest step in
+// both bands: a run of it shrank the decoder's step sizes, so after each gap the audio came
+// back faded in over some 40 ms. Codes of silence from an encoder at rest mislead the
+// decoder the same way (measured: a like fade). So a G.722 frame whose
+// end is missing goes out short, its real bytes only (the decoder decodes them, the rest
+// of the 20 ms is zeros: codec-pipeline.ts); one whose start is missing is not sent at all,
+// and the jitter buffer conceals it as a lost frame (silence) from the frames around it.
+//
+// A partial frame waits for the rest of its bytes. A pause leaves it waiting until the next
+// packet completes it or, after a gap, sends it. At the stream's end flush() sends it: a
+// record-only leg drains when its room ends (other legs' jitter buffers are dropped then,
+// and it with them). reset() drops it: a new SSRC or codec starts a new jitter buffer too.
 import type { CodecName } from './codecs/audio-codec.ts';
 
 /** Bytes of a 20 ms frame of G.711 or G.722 (one per 8 kHz clock tick). */
@@ -19,10 +35,14 @@ const REBASE_TICKS = 80_000;
 /** Receives each 20 ms frame; `frame` is only valid during the call. */
 export type FrameSink = (seq: number, timestamp: number, marker: boolean, frame: Uint8Array) => void;
 
-/** The byte a codec's silence is made of, or null for a codec whose packets cannot be cut (opus). */
+/** A codec whose gaps are not filled (G.722, see above). */
+const NO_FILL = -1;
+
+/** The byte a codec's silence is made of, NO_FILL, or null for a codec whose packets cannot be cut (opus). */
 function silenceOf(codec: CodecName): number | null {
-  if (codec === 'PCMU' || codec === 'G722') return 0xff;
+  if (codec === 'PCMU') return 0xff;
   if (codec === 'PCMA') return 0xd5;
+  if (codec === 'G722') return NO_FILL;
   return null;
 }
 
@@ -36,6 +56,8 @@ export class PacketReframer {
   private k = 0;
   private fill = 0;
   private marker = false;
+  /** NO_FILL codecs: the frame in progress lost its start (it is not sent). */
+  private broken = false;
   private readonly frame = new Uint8Array(FRAME_BYTES);
 
   constructor(
@@ -50,6 +72,16 @@ export class PacketReframer {
     if (codec !== undefined) this.silence = silenceOf(codec);
     this.active = false;
     this.fill = 0;
+    this.broken = false;
+  }
+
+  /** The stream ends (the leg drains): the partial frame in progress goes out now. */
+  flush(): void {
+    if (!this.active || this.fill === 0) return;
+    this.emit();
+    this.k++;
+    this.fill = 0;
+    this.broken = false;
   }
 
   /** Whether the current stream's packets are cut here (their sequence numbers are then the grid's). */
@@ -81,21 +113,27 @@ export class PacketReframer {
       const p = rel + off;
       const k = Math.floor(p / FRAME_BYTES);
       if (k !== this.k) {
-        // A gap (loss): the frame in progress goes out filled with silence, the grid moves on.
+        // A gap (loss): the frame in progress goes out (G.711: filled with silence; G.722: see above), the grid moves on.
         if (this.fill > 0) this.emit();
         this.k = k;
         this.fill = 0;
+        this.broken = false;
       }
       const start = p - k * FRAME_BYTES;
-      if (start > this.fill) frame.fill(this.silence!, this.fill, start);
+      if (start > this.fill) {
+        if (this.silence === NO_FILL) this.broken = true;
+        else frame.fill(this.silence!, this.fill, start);
+      }
       const n = Math.min(payload.length - off, FRAME_BYTES - start);
-      for (let i = 0; i < n; i++) frame[start + i] = payload[off + i];
+      // One set() from a view of the payload (a view, not a copy), not a JS loop per byte.
+      frame.set(n === payload.length ? payload : payload.subarray(off, off + n), start);
       this.fill = start + n;
       off += n;
       if (this.fill === FRAME_BYTES) {
         this.emit();
         this.k++;
         this.fill = 0;
+        this.broken = false;
       }
     }
   }
@@ -106,11 +144,17 @@ export class PacketReframer {
     this.baseTs = ts;
     this.k = 0;
     this.fill = 0;
+    this.broken = false;
   }
 
   private emit(): void {
-    if (this.fill < FRAME_BYTES) this.frame.fill(this.silence!, this.fill);
-    this.sink((this.baseSeq + this.k) & 0xffff, (this.baseTs + this.k * FRAME_BYTES) >>> 0, this.marker, this.frame);
+    if (this.broken) return; // NO_FILL: its start is missing, the jitter buffer conceals it
+    let frame = this.frame;
+    if (this.fill < FRAME_BYTES) {
+      if (this.silence !== NO_FILL) frame.fill(this.silence!, this.fill);
+      else frame = frame.subarray(0, this.fill); // NO_FILL: its end is missing, its own bytes only (a loss: rare)
+    }
+    this.sink((this.baseSeq + this.k) & 0xffff, (this.baseTs + this.k * FRAME_BYTES) >>> 0, this.marker, frame);
     this.marker = false;
   }
 }

@@ -47,7 +47,7 @@ export interface TwoPartyStats {
 
 /** Whether a participant's place in the room lets its call be forwarded. */
 function plain(p: MixerParticipant): boolean {
-  return p.packetMs === FRAME_MS && !p.isClosed && !p.recordOnly && !p.muted && !p.deaf && !p.hidden && p.audience === null && p.sending && p.receiving && p.privateSources.length === 0;
+  return p.packetMs === FRAME_MS && !p.splitsPackets && !p.isClosed && !p.recordOnly && !p.muted && !p.deaf && !p.hidden && p.audience === null && p.sending && p.receiving && p.privateSources.length === 0;
 }
 
 export class TwoPartyForwarder {

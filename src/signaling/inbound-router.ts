@@ -29,6 +29,8 @@ export type InboundRouterEvents = {
 
 export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
   private readonly relay: HeaderEditRelay;
+  /** Takes a request of a call's early dialog (an INFO before the 200); true when it did. */
+  earlyDialog: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => boolean) | null = null;
 
   constructor(
     private readonly srf: Srf,
@@ -54,6 +56,8 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     if (/;\s*tag\s*=/i.test(req.get('To') ?? '')) {
       // In a dialog the app does not hold (an early one, made by a reliable 183): never
       // re-routed. The rule chain proxied it to its Request-URI, which is Parley (500).
+      // The call whose early dialog it is may take it (an INFO: call/early-dialog.ts).
+      if (this.earlyDialog?.(req, res)) return;
       log.info('in-dialog request for no dialog of this app: 481');
       res.send(481);
       return;

@@ -89,6 +89,80 @@ describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=p
       }
     });
   }
+
+  /** A call from `phone` sending the tone until Parley hangs up: the middle two seconds of the caller's recorded stem. */
+  async function middleOfCallerStem(phone: RtpPeer, name: string): Promise<{ middle: Int16Array; rate: number }> {
+    const ua = await RawSipClient.open();
+    const c = new RawDialog(ua, parley().sipPort, name, 'rec');
+    const ended = nextCallEnd(parley());
+    try {
+      const ok = await c.invite(phone.sdp());
+      assert.equal(statusOf(ok), 200, ok);
+      phone.useRemoteSdp(bodyOf(ok));
+      phone.start({ kind: 'tone', freq: HZ, amplitude: AMPLITUDE });
+      const bye = await ua.nextMatching(/^BYE /, 30_000, c.callId);
+      ua.send(parley().sipPort, `SIP/2.0 200 OK\r\n${bye.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`);
+      const { active } = await ended;
+      const meta = await waitFor('the closed recording', () => finalSidecars(parley().recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === active.call.callId)), 15_000);
+      const leg = (meta.legs as { role: string; stems: { file: string }[] }[]).find((l) => l.role === 'caller')!;
+      const stem = readWavFile(join(parley().recordingDir, leg.stems[0]!.file));
+      const rate = stem.sampleRate;
+      const from = Math.floor(stem.samples.length / 2 - rate);
+      const middle = stem.samples.subarray(from, from + 2 * rate);
+      assert.equal(middle.length, 2 * rate, `the stem is long enough (${(stem.samples.length / rate).toFixed(2)} s)`);
+      await assertNothingLeft(parley());
+      return { middle, rate };
+    } finally {
+      ua.close();
+      await phone.close();
+    }
+  }
+
+  // A lost packet leaves a frame partly empty. Its gap was filled with 0xff, G.711 µ-law's
+  // silence but for G.722 (ADPCM, no silence byte) a run of the smallest steps down: the
+  // decoder's step sizes shrank, and after each gap the tone came back faded in over some
+  // 40 ms (measured: 5 % of its level 5 ms after the gap, 90 % only 40 ms later). Now a G.722
+  // gap is not filled (packet-reframer.ts): the gap is silence, and the tone is back at once.
+  it('G.722 in 30 ms packets, every tenth lost: each gap is silence as long as the loss, the tone back at full level after it, no burst', async () => {
+    const { middle, rate } = await middleOfCallerStem(await new RtpPeer({ codec: 'G722', ptime: 30, loseEvery: 10 }).bind(), 'g722-loss');
+    const block = rate / 200;
+    const expected = AMPLITUDE / 32768 / Math.SQRT2;
+    // Runs of 5 ms blocks below the tone's level: one per lost packet (30 ms every 300 ms).
+    const runs: number[] = [];
+    let run = 0;
+    let loudest = 0;
+    for (let b = 0; b + block <= middle.length; b += block) {
+      const level = rms(middle, b, block);
+      loudest = Math.max(loudest, level);
+      if (level < 0.7 * expected) run++;
+      else if (run > 0) {
+        runs.push(run * 5);
+        run = 0;
+      }
+    }
+    assert.ok(runs.length >= 5, `the lost packets show as gaps: ${runs.length} (${runs.join(', ')} ms)`);
+    // A 30 ms loss is up to 40 ms of 5 ms blocks; one more gap may be longer (a late frame on this loaded machine).
+    const long = runs.filter((ms) => ms > 40);
+    assert.ok(long.length <= 1, `gaps no longer than the loss (the tone back at once after it): ${runs.join(', ')} ms`);
+    assert.ok(loudest < 1.3 * expected, `no burst: the loudest 5 ms is ${(loudest / expected).toFixed(2)} of the tone's level`);
+  });
+
+  // Opus packets of 40 or 60 ms hold two or three 20 ms frames of audio (one SILK frame may
+  // span them all). The mixer played one packet per 20 ms tick: the first 20 ms of each,
+  // then the gap concealed at half level, then silence. Now the packet's audio is played
+  // whole, 20 ms a tick (opus-packet-splitter.ts).
+  for (const ptime of [40, 60]) {
+    it(`Opus in ${ptime} ms packets: the caller's stem holds the tone without gaps`, async () => {
+      const { middle, rate } = await middleOfCallerStem(await new RtpPeer({ codec: 'opus', ptime }).bind(), `opus-${ptime}`);
+      const share = medianToneShare(middle, HZ, rate);
+      assert.ok(share > 0.9, `the stem is a clean ${HZ} Hz tone (median share ${share.toFixed(2)})`);
+      const block = rate / 50;
+      const expected = AMPLITUDE / 32768 / Math.SQRT2;
+      const weak: number[] = [];
+      for (let b = 0; b + block <= middle.length; b += block) if (rms(middle, b, block) < 0.6 * expected) weak.push(b / block);
+      assert.ok(weak.length <= 2, `20 ms blocks below the tone's level (gaps): ${weak.length} of ${middle.length / block} (${weak.slice(0, 12).join(', ')})`);
+    });
+  }
 });
 
 describe('a callee whose answer says a=ptime:30', () => {

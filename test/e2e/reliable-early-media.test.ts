@@ -153,3 +153,65 @@ flows:
     }
   });
 });
+
+describe('an INFO (DTMF) in the early dialog of the reliable 183, while a menu plays in early media', () => {
+  const parley = parleyPerSuite(
+    `
+routing:
+  rules: [{ name: early, match: { method: INVITE, media: audio }, actions: [{ app: early }] }]
+flows:
+  early:
+    - answer: { early: true }
+    - menu:
+        prompt: { tone: "silence:200" }
+        branches: { "5": five }
+        retries: 0
+        timeout: 30
+        fallback: none
+  five:
+    - hangup: { status: 486 }
+  none:
+    - hangup: { status: 404 }
+` + apiYaml(join(mkdtempSync(join(tmpdir(), 'field-')), 'rules.json')),
+  );
+
+  // drachtio-srf holds no dialog before the 200, so the INFO reached the router, which
+  // answered 481 for a dialog it did not know: the key was lost and the menu timed out.
+  it('is answered 200 and its digit picks the branch (the INVITE then gets that branch\'s 486)', async () => {
+    const ua = await RawSipClient.open();
+    const phone = await new RtpPeer({ codec: 'PCMU', latch: true, dtmfPt: null }).bind();
+    const c = new RawDialog(ua, parley().sipPort, 'early-info', 'early');
+    const ended = nextCallEnd(parley());
+    try {
+      ua.send(parley().sipPort, c.req('INVITE', phone.sdp()).replace('\r\nContent-Type:', '\r\nRequire: 100rel\r\nContent-Type:'));
+      const p183 = await ua.nextMatching(/^SIP\/2\.0 183 /, 10_000, c.callId);
+      const rseq = /^RSeq:\s*(\d+)/im.exec(p183)![1]!;
+      c.toTag = /\r\nTo:[^\r]*;tag=([^;\r>\s]+)/i.exec(p183)![1]!;
+      c.contact = /\r\nContact:\s*<([^>]+)>/i.exec(p183)![1]!;
+      phone.useRemoteSdp(bodyOf(p183));
+      phone.start({ kind: 'silence' });
+      c.cseq = 2;
+      ua.send(parley().sipPort, c.req('PRACK').replace('\r\nContent-Length:', `\r\nRAck: ${rseq} 1 INVITE\r\nContent-Length:`));
+      const final = async (cseq: string): Promise<string> => {
+        for (;;) {
+          const m = await c.final(15_000);
+          if (new RegExp(`^CSeq:\\s*${cseq}\\r?$`, 'im').test(m)) return m;
+        }
+      };
+      assert.equal(statusOf(await final('2 PRACK')), 200);
+      c.cseq = 3;
+      const body = 'Signal=5\r\nDuration=160\r\n';
+      ua.send(parley().sipPort, c.req('INFO', body).replace('Content-Type: application/sdp', 'Content-Type: application/dtmf-relay'));
+      const info = await final('3 INFO');
+      assert.equal(statusOf(info), 200, info);
+      const invite = await final('1 INVITE');
+      assert.equal(statusOf(invite), 486, `the menu took the 5: ${invite.split('\r\n')[0]}`);
+      c.ackFailure(1);
+      await ended;
+      await assertNothingLeft(parley());
+    } finally {
+      ua.close();
+      await phone.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@
 // the frames that fell due in a burst, so its stream has no gap or phase jump
 // (after a stall over 1 s it drops the backlog and its timestamps jump).
 import dgram from 'node:dgram';
+import OpusScript from 'opusscript';
 import { EventEmitter, once } from 'node:events';
 import * as sdpTransform from 'sdp-transform';
 import type { AudioDecoder, AudioEncoder, CodecName } from '../../src/mixer/codecs/audio-codec.ts';
@@ -40,8 +41,11 @@ export interface RtpPeerOptions {
    * Packets of this many ms (G.711 and G.722 only; default 20), as a phone set to a=ptime:30
    * sends: the 20 ms frames' bytes are joined and cut into packets of this length, each sent
    * once whole (a 30 ms stream goes out 40 and 20 ms apart in turn). The SDP says a=ptime of it.
+   * Opus: 40 or 60, each packet one encode of that much audio (as a phone set to it sends).
    */
   ptime?: number;
+  /** With `ptime`: every n-th packet is lost on the way (the first lost is the n-th sent). */
+  loseEvery?: number;
 }
 
 type Mode = { kind: 'tone'; freq: number; amplitude: number } | { kind: 'silence' } | { kind: 'off' };
@@ -79,6 +83,11 @@ export class RtpPeer extends EventEmitter {
   /** With `ptime`: encoded bytes not yet sent, and the timestamp of the first. */
   private pending = Buffer.alloc(0);
   private pendingTs = 0;
+  /** With `ptime`: packets of that length sent (or lost on purpose). */
+  private ptimePackets = 0;
+  /** Opus with `ptime`: the 20 ms frames' PCM not yet encoded, and the encoder of whole packets. */
+  private pendingPcm: Int16Array[] = [];
+  private longOpus: OpusScript | null = null;
   private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
   readonly options: RtpPeerOptions;
   /** Our SRTP key (when options.srtp), and the session once the other side's key is known. */
@@ -232,6 +241,7 @@ export class RtpPeer extends EventEmitter {
   private async closeOnce(): Promise<void> {
     this.pacer.stop();
     this.encoder.close();
+    this.longOpus?.delete();
     await new Promise<void>((r) => this.socket.close(() => r()));
   }
 
@@ -247,10 +257,29 @@ export class RtpPeer extends EventEmitter {
     this.pending = Buffer.concat([this.pending, frame]);
     const bytes = ptime * 8;
     while (this.pending.length >= bytes) {
-      this.send(buildRtp({ payloadType: this.pt, seq: this.seq++, timestamp: this.pendingTs, ssrc: this.ssrc, payload: this.pending.subarray(0, bytes) }));
+      this.sendLong(this.pendingTs, this.pending.subarray(0, bytes));
       this.pending = this.pending.subarray(bytes);
       this.pendingTs = (this.pendingTs + bytes) >>> 0;
     }
+  }
+
+  /** Opus with `ptime` (40, 60): joins the 20 ms frames' PCM and sends it encoded as one packet once there is `ptime` ms of it. */
+  private sendOpusPtime(pcm: Int16Array, ptime: number): void {
+    if (this.pendingPcm.length === 0) this.pendingTs = this.ts;
+    this.pendingPcm.push(pcm);
+    if (this.pendingPcm.length * 20 < ptime) return;
+    const all = new Int16Array(this.pendingPcm.length * pcm.length);
+    this.pendingPcm.forEach((p, i) => all.set(p, i * pcm.length));
+    this.pendingPcm = [];
+    this.longOpus ??= new OpusScript(16000, 1, OpusScript.Application.VOIP);
+    this.sendLong(this.pendingTs, this.longOpus.encode(Buffer.from(all.buffer, all.byteOffset, all.byteLength), all.length));
+  }
+
+  /** One packet of `ptime` ms, unless loseEvery loses it. */
+  private sendLong(timestamp: number, payload: Buffer): void {
+    const seq = this.seq++;
+    if (this.options.loseEvery !== undefined && ++this.ptimePackets % this.options.loseEvery === 0) return;
+    this.send(buildRtp({ payloadType: this.pt, seq, timestamp, ssrc: this.ssrc, payload }));
   }
 
   /** Sends one 20 ms frame; `skipped` frames were dropped just before it (a stall over 1 s): the timestamp and the tone's phase jump by them. */
@@ -261,6 +290,7 @@ export class RtpPeer extends EventEmitter {
       this.ts = (this.ts + skipped * step) >>> 0;
       this.sample += skipped * n;
       this.pending = Buffer.alloc(0); // a ptime stream's packets start again after the gap
+      this.pendingPcm = [];
     }
     let audioSuppressed = false;
     if (!this.current && this.events.length > 0) {
@@ -298,13 +328,15 @@ export class RtpPeer extends EventEmitter {
       this.sentAt.push(performance.now());
       const payload = new Uint8Array(1500);
       const len = this.encoder.encode(pcm, payload);
-      const seq = this.seq++;
-      const packet = buildRtp({ payloadType: this.pt, seq, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) });
       if (this.options.ptime !== undefined && this.options.ptime !== 20) {
-        this.sendPtime(Buffer.from(payload.subarray(0, len)), this.options.ptime);
+        // One sequence number a packet (of ptime), as a phone numbers them.
+        if (this.codec === 'opus') this.sendOpusPtime(pcm, this.options.ptime);
+        else this.sendPtime(Buffer.from(payload.subarray(0, len)), this.options.ptime);
         this.ts = (this.ts + step) >>> 0;
         return;
       }
+      const seq = this.seq++;
+      const packet = buildRtp({ payloadType: this.pt, seq, timestamp: this.ts, ssrc: this.ssrc, payload: Buffer.from(payload.subarray(0, len)) });
       const drop = this.options.dropEvery !== undefined && seq % this.options.dropEvery === 0;
       if (drop) {
         // lost on the way

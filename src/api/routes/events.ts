@@ -7,6 +7,7 @@
 // slow client is still reading its replay: its seq then jumps).
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-server.ts';
+import { ApiError } from '../api-error.ts';
 import type { ApiEvent } from '../event-hub.ts';
 
 /**
@@ -19,6 +20,13 @@ export const MAX_UNREAD_BYTES = 1024 * 1024;
 
 // Query strings are not coerced (the API's ajv runs with coerceTypes off): numbers arrive as digit strings.
 const since = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'replay the kept events after this seq first' } as const;
+
+/**
+ * Events one GET /events/recent returns at most: the answer is serialised in one turn of the
+ * main thread (SIP, calls), and api.eventBacklog may keep up to 100000. A client pages on with
+ * `since=` the last seq it got. A larger `limit` is refused (400 naming it), not cut short.
+ */
+export const MAX_RECENT = 1000;
 
 /** Kept events replayed per slice: the next slice goes once this one is written out (one turn each). */
 const REPLAY_SLICE = 256;
@@ -102,13 +110,17 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, replayStallMs
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { since, limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$', description: 'at most this many (default 1000)' } },
+          properties: { since, limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$', description: `at most this many, 1 to ${MAX_RECENT} (default ${MAX_RECENT}): page on with since=` } },
         },
       },
     },
     async (req) => {
       const q = req.query as { since?: string; limit?: string };
-      const events = ctx.hub.since(Number(q.since ?? 0), Number(q.limit ?? 1000));
+      const limit = Number(q.limit ?? MAX_RECENT);
+      if (limit > MAX_RECENT) {
+        throw new ApiError(400, 'bad_request', `querystring.limit: at most ${MAX_RECENT} events per request (page on with since=<the last seq>)`, 'querystring.limit');
+      }
+      const events = ctx.hub.since(Number(q.since ?? 0), limit);
       return { lastSeq: ctx.hub.lastSeq, oldestSeq: ctx.hub.oldestSeq, events };
     },
   );

@@ -153,6 +153,18 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     assert.equal(bad.status, 400);
   });
 
+  it('GET /events/recent takes a limit of at most 1000 (api.eventBacklog may keep 100000): above, 400 naming limit', async () => {
+    for (const limit of ['1001', '100000', '999999']) {
+      const r = await call(base, 'GET', `/events/recent?limit=${limit}`);
+      assert.equal(r.status, 400, `limit=${limit}`);
+      assert.equal(r.body.field, 'querystring.limit');
+      assert.match(r.body.message, /^querystring\.limit: at most 1000 events per request/);
+    }
+    const ok = await call(base, 'GET', '/events/recent?limit=1000');
+    assert.equal(ok.status, 200);
+    assert.ok(Array.isArray(ok.body.events) && ok.body.events.length <= 1000);
+  });
+
   it('lists recordings from their sidecars and serves only the files they list', async () => {
     const list = await call(base, 'GET', '/recordings');
     assert.equal(list.status, 200);

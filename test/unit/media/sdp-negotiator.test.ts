@@ -113,6 +113,18 @@ describe('SDP offer/answer', () => {
     assert.match(buildAnswer(n, { ...local, rtcpPort: 40001 }, session), /a=rtcp:40001\r\n/);
   });
 
+  it("a=rtcp with an address (RFC 3605): RTCP's host when it is another than c=, one of c='s family", () => {
+    const rtcpIp = (lines: string[]): string | undefined => negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', ...lines]), ALL).remote.rtcpIp;
+    assert.equal(rtcpIp(['a=rtcp:6000 IN IP4 10.0.0.9']), '10.0.0.9');
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0', 'a=rtcp:6000 IN IP4 10.0.0.9']), ALL).remote.rtcpPort, 6000);
+    assert.equal(rtcpIp(['a=rtcp:6000 IN IP4 10.0.0.1']), undefined, "c='s own address");
+    assert.equal(rtcpIp(['a=rtcp:6000']), undefined);
+    assert.equal(rtcpIp(['a=rtcp:6000 IN IP6 ::1']), undefined, 'another family than the socket\'s');
+    assert.equal(rtcpIp(['a=rtcp:6000 IN IP4 0.0.0.0']), undefined);
+    assert.equal(rtcpIp(['a=rtcp:6000 IN IP4 rtcp.example.com']), undefined, 'a name: RTCP goes to c=');
+    assert.equal(rtcpIp(['a=rtcp:6000 IN IP4 10.0.0.9', 'a=rtcp-mux']), undefined, 'multiplexed: RTCP goes with RTP');
+  });
+
   it('SDES-SRTP: takes a supported a=crypto, refuses RTP/SAVP without one (488)', () => {
     const key = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
     const n = negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', 'a=crypto:1 F8_128_HMAC_SHA1_80 inline:' + key, `a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20`]), ALL);

@@ -86,6 +86,37 @@ describe('PacketReframer', () => {
     assert.deepEqual(frames.slice(4).map((f) => [f.seq, f.ts]), [[500, 480_000], [501, 480_160]]);
   });
 
+  it('G.722: a frame whose end was lost goes out short (its own bytes only), one whose start was lost not at all', () => {
+    const { frames, packet } = harness('G722');
+    packet(10, 0, 30); // frame 0, half of 1
+    packet(12, 480, 30); // packet 11 (240..480) lost: frame 1 lacks its end, frame 2 is gone
+    packet(13, 720, 30); // frame 4's end, frame 5
+    assert.deepEqual(frames.map((f) => [f.seq, f.bytes.length]), [[10, 160], [11, 80], [13, 160], [14, 160], [15, 160]]);
+    assert.ok(frames.every(continuous), 'no byte but the stream\'s own: no fill (0xff is no G.722 silence)');
+    // Lost: 960..1200 (frame 6 and the start of frame 7): frame 7 is left to the jitter buffer.
+    packet(15, 1200, 30);
+    packet(16, 1440, 30);
+    assert.deepEqual(frames.slice(5).map((f) => [f.seq, f.bytes.length]), [[18, 160], [19, 160]]);
+    assert.ok(frames.every(continuous));
+  });
+
+  it('flush: the partial frame of a stream that ended goes out (padded with silence for G.711, short for G.722)', () => {
+    for (const codec of ['PCMU', 'G722'] as const) {
+      const { r, frames, packet } = harness(codec);
+      packet(1, 0, 30);
+      assert.equal(frames.length, 1, 'half of frame 1 waits');
+      r.flush();
+      assert.equal(frames.length, 2);
+      const f = frames[1]!;
+      assert.deepEqual([f.seq, f.ts], [2, 160]);
+      assert.ok(f.bytes.slice(0, 80).every((b, i) => b === ((160 + i) & 0xff)), 'the half it had');
+      if (codec === 'PCMU') assert.ok(f.bytes.length === 160 && f.bytes.slice(80).every((b) => b === 0xff), 'µ-law silence for the rest');
+      else assert.equal(f.bytes.length, 80, 'G.722: its own bytes only');
+      r.flush();
+      assert.equal(frames.length, 2, 'nothing twice');
+    }
+  });
+
   it('reset: a new stream decides again', () => {
     const { r, frames, packet } = harness();
     packet(1, 0, 30);

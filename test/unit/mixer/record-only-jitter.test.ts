@@ -123,6 +123,35 @@ describe('RoomMixer.flushRecordOnly', () => {
   });
 });
 
+describe('RoomMixer.flushRecordOnly with packets of 30 ms', () => {
+  it('writes the last frame a stream left half full (the tone, then silence) into the sinks', () => {
+    const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, manualClock: true, log });
+    const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: null, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
+    const rec = mixer.createParticipant('rec', media, () => undefined, 'auto', 1000);
+    rec.sending = false;
+    const ticks: MixTick[] = [];
+    mixer.addSink({ writeTick: (t) => void ticks.push(t) });
+    const enc = new G711Encoder('ulaw');
+    const pcm = tone(440, 8000, 11 * 240, 8000);
+    const out = new Uint8Array(240);
+    // 11 packets of 30 ms: 16 whole 20 ms frames and half of one.
+    for (let i = 0; i < 11; i++) {
+      enc.encode(pcm.subarray(i * 240, i * 240 + 240), out);
+      rec.pushRtp(buildRtp({ payloadType: 0, seq: i, timestamp: i * 240, ssrc: 7, payload: Buffer.from(out) }), i * 30);
+      mixer.runTick();
+    }
+    assert.equal(rec.buffered, 16, 'the half frame waits for the rest of its bytes');
+    mixer.flushRecordOnly();
+    const heard = ticks.map((t) => t.legs.get('rec')).filter((x): x is Int16Array => !!x);
+    assert.equal(heard.length, 17, 'the half frame is recorded too');
+    const last = heard[16]!;
+    const level = (a: Int16Array): number => Math.sqrt(a.reduce((n, x) => n + x * x, 0) / a.length);
+    assert.ok(level(last.subarray(0, 80)) > 4000, `its first 10 ms hold the tone (rms ${level(last.subarray(0, 80)).toFixed(0)})`);
+    assert.ok(level(last.subarray(80)) < 50, 'the rest is silence');
+    mixer.close();
+  });
+});
+
 describe('LeadInTrim', () => {
   const tick = (timeMs: number, audio: boolean): MixTick => ({ timeMs, mix: new Int16Array(160), legs: new Map([['s0', audio ? new Int16Array(160).fill(1) : null]]) });
 
