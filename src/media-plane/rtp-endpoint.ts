@@ -122,7 +122,7 @@ export class RtpEndpoint {
   private sendPort = 0;
   private rtcpSendIp: string | null = null;
   private rtcpSendPort = 0;
-  /** The peer's a=rtcp named its own address: RTCP goes there, not to the latched host. */
+  /** The peer's a=rtcp named its own address: RTCP goes there (until the peer's RTCP shows where it is), not to the latched host. */
   private rtcpExplicit = false;
   private readonly receiver: RtpReceiver;
   private rtcp: RtcpContext | null = null;
@@ -317,10 +317,20 @@ export class RtpEndpoint {
     const out = m.srtp ? m.srtp.protectRtcp(report) : report;
     const socket = m.remote.rtcpMux || !this.rtcpSocket ? this.rtpSocket : this.rtcpSocket;
     // With latching, RTCP follows the latched host (its port: the signalled one, or RTP+1),
-    // unless a=rtcp named another host for it (RFC 3605).
+    // unless a=rtcp named another host for it (RFC 3605): then it goes there until the peer's
+    // own RTCP arrives, and to where that comes from after.
     const src = this.receiver.source;
-    const ip = this.rtcpExplicit ? this.rtcpSendIp : (src.ip ?? this.rtcpSendIp);
-    const port = m.remote.rtcpMux ? (src.ip ? src.port : this.rtcpSendPort) : this.rtcpSendPort;
+    const rx = this.receiver;
+    let ip: string;
+    let port: number;
+    if (this.rtcpExplicit && rx.rtcpFromIp !== null) {
+      // a=rtcp named a host, and the peer's RTCP has come: reply to where it came from.
+      ip = rx.rtcpFromIp;
+      port = rx.rtcpFromPort;
+    } else {
+      ip = this.rtcpExplicit ? this.rtcpSendIp : (src.ip ?? this.rtcpSendIp);
+      port = m.remote.rtcpMux ? (src.ip ? src.port : this.rtcpSendPort) : this.rtcpSendPort;
+    }
     this.stats.rtcpOut++;
     if (sent) socket.send(out, port, ip, sent);
     else socket.send(out, port, ip);

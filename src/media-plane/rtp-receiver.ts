@@ -21,6 +21,9 @@ export class RtpReceiver {
   lastRxMs = performance.now();
   /** Where the peer's RTP may come from (the latched source, once latched). */
   readonly source: RtpSourceLatch;
+  /** The source of the last RTCP packet accepted (null: none yet, or since configure()). */
+  rtcpFromIp: string | null = null;
+  rtcpFromPort = 0;
   /** The leg's RTCP session, once attached: told of every valid RTP packet, given the peer's RTCP. */
   rtcp: RtcpContext | null = null;
   private media: EndpointMedia | null = null;
@@ -43,6 +46,7 @@ export class RtpReceiver {
     this.allowedPt.fill(0);
     for (const pt of media.payloadTypes) if (pt >= 0 && pt < 128) this.allowedPt[pt] = 1;
     this.source.signalled(media.remote.ip, media.remote.port, moved);
+    if (moved) this.rtcpFromIp = null;
   }
 
   /** A datagram on the RTP port: RTP, or RTCP multiplexed with it. */
@@ -147,6 +151,11 @@ export class RtpReceiver {
       return;
     }
     this.stats.rtcpIn++;
+    // Where the peer's RTCP comes from: an a=rtcp address (RFC 3605) is where reports go only
+    // until the peer's own RTCP shows where it is (symmetric RTCP: behind a NAT or an SBC that
+    // left a=rtcp unrewritten, that address is private and unreachable).
+    this.rtcpFromIp = rinfo.address;
+    this.rtcpFromPort = rinfo.port;
     if (this.rtcp && !this.rtcp.handleRtcp(pkt, performance.now())) this.stats.malformed++;
   }
 }

@@ -2,7 +2,7 @@
 // address that may be another host than c= (a media relay with RTCP apart, a phone with two
 // interfaces). Parley took the port and sent RTCP to c='s address. A phone whose offer names
 // 127.0.0.2 for RTCP (its RTP on 127.0.0.1) now gets Parley's reports there, on that port,
-// and none at c='s address on it.
+// and none at c='s address on it, until its own RTCP arrives from elsewhere (symmetric RTCP).
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -61,6 +61,20 @@ describe('a=rtcp with an address (RFC 3605)', () => {
       // The first report goes out 1.25-3.75 s after negotiation (RFC 3550 §6.2).
       await waitFor("an RTCP report at a=rtcp's address", () => (apart.rtcp() > 0 ? true : undefined), 20_000);
       assert.equal(decoy?.rtcp() ?? 0, 0, "none at c='s address");
+      // Symmetric RTCP: once the peer's own RTCP comes (here from c='s host on another port, as
+      // through a NAT or an SBC that left a=rtcp unrewritten), the reports follow it there.
+      const natted = await rtcpSink('127.0.0.1');
+      const answer = bodyOf(ok);
+      const rtcpPort = Number(/^a=rtcp:(\d+)/m.exec(answer)?.[1] ?? Number(/^m=audio (\d+)/m.exec(answer)![1]) + 1);
+      const rr = Buffer.from([0x80, 201, 0, 1, 0x12, 0x34, 0x56, 0x78]); // an empty receiver report
+      natted.socket.send(rr, rtcpPort, '127.0.0.1');
+      const atApart = apart.rtcp();
+      try {
+        await waitFor('an RTCP report where the peer\'s RTCP came from', () => (natted.rtcp() > 0 ? true : undefined), 20_000);
+        assert.ok(apart.rtcp() <= atApart + 1, `reports left a=rtcp's address (${apart.rtcp() - atApart} more there)`);
+      } finally {
+        natted.socket.close();
+      }
       const ended = nextCallEnd(parley());
       c.cseq++;
       c.send('BYE');
