@@ -85,6 +85,25 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
   // has been applied, or its wait ended.
   let turn: Promise<void> = Promise.resolve();
   let ending = false;
+  // The CSeq of our last offerless re-INVITE's 200 whose ACK has not come: the offer-answer
+  // exchange is still in progress, and a new offer must get 491 (RFC 3261 §14.2, RFC 3311
+  // §5.2). The embedded SIP server answers a re-INVITE before that ACK with 491 itself; a real
+  // drachtio-server hands it to the app, where waiting for the ACK deadlocks with a peer that
+  // waits for the re-INVITE's answer first (until the ACK timeout ended the call).
+  let unacked: number | null = null;
+  dialog.on('ack', (ack: Srf.SrfRequest) => {
+    if (cseqNumber(ack) === unacked) unacked = null;
+  });
+  /** `go` once no ACK is outstanding, or 491. drachtio-srf emits 'ack' a turn late: an ACK that came just before is given that turn. */
+  const unlessInProgress = (res: Srf.SrfResponse, go: () => void): void => {
+    if (unacked === null) return go();
+    setImmediate(() =>
+      setImmediate(() => {
+        if (unacked === null) go();
+        else res.send(491);
+      }),
+    );
+  };
   const inTurn = (res: Srf.SrfResponse, handle: () => Promise<void>): void => {
     turn = turn.then(() => {
       // RFC 3261 §15.1.2 by analogy: a request still waiting when the dialog ends gets 487.
@@ -101,20 +120,22 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
       res.send(200);
       return;
     }
-    inTurn(res, async () => {
-      if (leg.isClosed) {
-        res.send(200);
-        return;
-      }
-      try {
-        const sdp = await leg.applyOffer(body);
-        dialog.local.sdp = sdp;
-        res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
-      } catch (err) {
-        log.warn({ err }, 'UPDATE offer refused');
-        refuseOffer(res, err);
-      }
-    });
+    unlessInProgress(res, () =>
+      inTurn(res, async () => {
+        if (leg.isClosed) {
+          res.send(200);
+          return;
+        }
+        try {
+          const sdp = await leg.applyOffer(body);
+          dialog.local.sdp = sdp;
+          res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+        } catch (err) {
+          log.warn({ err }, 'UPDATE offer refused');
+          refuseOffer(res, err);
+        }
+      }),
+    );
   });
   const unusable = (reason: string, why: string): void => {
     ending = true;
@@ -127,7 +148,7 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
   };
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const seq = cseqNumber(req);
-    inTurn(res, async () => {
+    unlessInProgress(res, () => inTurn(res, async () => {
       const body = req.body ?? '';
       // An offerless re-INVITE (RFC 3261 §14.2): a full offer in the 200, not just the codec
       // in use, so that a new peer behind a PBX's transfer may choose another (RFC 6337 §5.3).
@@ -142,9 +163,13 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
       }
       dialog.local.sdp = sdp;
       const answered = offerless && !leg.isClosed ? awaitAnswerInAck(dialog, leg, seq, log, unusable, opts.ackWaitMs) : null;
+      if (answered) unacked = seq;
       res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
-      if (answered) await answered;
-    });
+      if (answered) {
+        await answered;
+        if (unacked === seq) unacked = null;
+      }
+    }));
   });
 }
 

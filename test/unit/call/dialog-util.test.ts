@@ -182,6 +182,14 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     }
   });
 
+  /** Past the setImmediate turns drachtio-srf's late 'ack' and the glare check take. */
+  const turns = async (): Promise<void> => {
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setImmediate(r));
+      await settle();
+    }
+  };
+
   it('a re-INVITE that comes before the ACK of the last 200 (drachtio-srf emits ack a turn late) waits for it: each answer goes to its own offer', async () => {
     const d = new EventDialog();
     const leg = new FakeLeg();
@@ -192,17 +200,38 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     d.emit('modify', req('2 INVITE'), res);
     await settle();
     assert.equal(sent.length, 1);
-    // The peer sent ACK 2 and then INVITE 3; the app hears of INVITE 3 first.
+    // The peer sent ACK 2 and then INVITE 3; the app hears of INVITE 3 at once, of ACK 2 a turn later.
     d.emit('modify', req('3 INVITE'), res);
+    setImmediate(() => d.emit('ack', req('2 ACK', 'answer-2')));
     await settle();
     assert.equal(sent.length, 1, 'no 200 to INVITE 3 before the answer in ACK 2 is applied');
-    assert.deepEqual(leg.steps, ['offer 1'], 'no new offer before the answer to the last one');
-    d.emit('ack', req('2 ACK', 'answer-2'));
-    await settle();
-    assert.equal(sent.length, 2);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [200, 200]);
     d.emit('ack', req('3 ACK', 'answer-3'));
     await settle();
-    assert.deepEqual(leg.steps, ['offer 1', 'answer answer-2', 'offer 2', 'answer answer-3']);
+    assert.deepEqual(leg.steps, ['offer 1', 'answer answer-2', 'offer 2', 'answer answer-3'], 'each offer made after the answer to the last one');
+    assert.deepEqual(ends, []);
+  });
+
+  it('a re-INVITE or an UPDATE offer while the ACK of the last 200 has not come gets 491; that ACK still counts (a real drachtio-server hands such a request to the app)', async () => {
+    const d = new EventDialog();
+    const leg = new FakeLeg();
+    const ends: string[][] = [];
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+    const sent: unknown[][] = [];
+    const res = { send: (...args: unknown[]) => sent.push(args) };
+    d.emit('modify', req('2 INVITE'), res);
+    await settle();
+    d.emit('modify', req('3 INVITE'), res);
+    d.emit('update', req('4 UPDATE', 'offer-4'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [200, 491, 491], 'glare: 491 at once, not a wait for the ACK');
+    d.emit('ack', req('2 ACK', 'answer-2'));
+    await settle();
+    assert.deepEqual(leg.steps, ['offer 1', 'answer answer-2']);
+    d.emit('modify', req('5 INVITE'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [200, 491, 491, 200], 'after the ACK, the next re-INVITE is answered');
     assert.deepEqual(ends, []);
   });
 
@@ -216,9 +245,8 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     d.emit('modify', req('2 INVITE'), res);
     await settle();
     d.emit('modify', req('3 INVITE'), res);
-    await settle();
-    d.emit('ack', req('2 ACK', ''));
-    await settle();
+    setImmediate(() => d.emit('ack', req('2 ACK', '')));
+    await turns();
     assert.equal(ends.length, 1, 'an ACK without an answer ends the call');
     assert.deepEqual(sent.map((a) => a[0]), [200, 487]);
     assert.deepEqual(leg.steps, ['offer 1'], 'no offer for a dialog that is ending');
