@@ -6,33 +6,14 @@
 // offer: 20 rounds back to back, a 491 for a re-INVITE while a 200 is un-ACKed (it never
 // reaches the app: the offers' versions run on by one), and both sides still hear each other.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { apiYaml } from '../helpers/api-client.ts';
-import { parleyPerSuite } from '../helpers/parley-harness.ts';
-import { heardAfter, toneAndLevel } from '../helpers/peer-hearing.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
-import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { comesToHear } from '../helpers/peer-hearing.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { nextCallEnd, sippOk, startCallee } from './helpers.ts';
-import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, RawDialog, statusOf } from './raw-dialog.ts';
+import { bodyOf, BRIDGE_YAML, rawCalleeCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
 
 const CALLER_HZ = 1000;
 const CALLEE_HZ = 600;
 const ROUNDS = 20;
-
-/** Whether `peer` comes to hear `hz` in the packets after index `from` (each second judged in turn, up to `seconds`). */
-async function comesToHear(peer: RtpPeer, hz: number, from: number, seconds = 8): Promise<{ ok: boolean; detail: string }> {
-  let last = { ok: false, detail: 'nothing heard' };
-  for (let at = from, i = 0; i < seconds && !last.ok; i++, at += 50) {
-    const t = toneAndLevel(await heardAfter(peer, at), hz);
-    last = { ok: t.share > 0.6 && t.rms > 0.02, detail: `${hz} Hz share ${t.share.toFixed(2)}, rms ${t.rms.toFixed(3)} of full scale` };
-  }
-  return last;
-}
 
 /** The session version of an SDP's o= line. */
 function version(sdp: string): number {
@@ -40,37 +21,14 @@ function version(sdp: string): number {
 }
 
 describe('offerless re-INVITEs with their ACKs back to back', () => {
-  const parley = parleyPerSuite(
-    `
-routing:
-  rules: [{ name: gw, match: { method: INVITE, media: audio }, actions: [{ app: b2b }] }]
-flows:
-  b2b:
-    - answer
-    - bridge: { ringTimeout: 10 }
-` + apiYaml(join(mkdtempSync(join(tmpdir(), 'reinvite-b2b-')), 'rules.json')),
-  );
+  const parley = rawParleyPerSuite(BRIDGE_YAML);
 
   it('20 rounds and a 491 between: each answer goes to its own offer, the call goes on, both sides hear each other', async () => {
-    const callee = await startCallee('callee.xml', CALLEE_HZ);
-    const ua = await RawSipClient.open();
-    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
-    const c = new RawDialog(ua, parley().sipPort, 'back-to-back', 'bob', `sip:bob@127.0.0.1:${callee.port}`);
-    const ended = nextCallEnd(parley());
-    /** The final response to INVITE `n` (others, such as a late retransmission, are skipped). */
-    const finalFor = async (n: number): Promise<string> => {
-      for (;;) {
-        const m = await c.final(30_000);
-        if (new RegExp(`^CSeq:\\s*${n} INVITE`, 'mi').test(m)) return m;
-      }
-    };
-    try {
-      const ok = await c.invite(phone.sdp());
-      assert.equal(statusOf(ok), 200, ok);
-      phone.useRemoteSdp(bodyOf(ok));
+    await rawCalleeCall(parley(), { name: 'back-to-back', scenario: 'callee.xml', calleeHz: CALLEE_HZ }, async (c, phone, callee) => {
+      /** The final response to INVITE `n` (others, such as a late retransmission, are skipped). */
+      const finalFor = (n: number): Promise<string> => c.finalTo(`${n} INVITE`, 30_000);
       phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
       await waitFor('the callee answered', () => callee.rtp.received.length > 0, 15_000);
-
       const versions: number[] = [];
       c.cseq++;
       c.send('INVITE');
@@ -105,18 +63,6 @@ flows:
       const b = await comesToHear(callee.rtp, CALLER_HZ, calleeFrom);
       assert.ok(b.ok, `the callee still hears the caller: ${b.detail}`);
       assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
-
-      c.cseq++;
-      c.send('BYE');
-      assert.equal(statusOf(await c.final()), 200);
-      sippOk(await callee.done, 'callee');
-      await ended;
-      await assertNothingLeft(parley());
-    } finally {
-      callee.kill();
-      ua.close();
-      await phone.close();
-      await callee.rtp.close();
-    }
+    });
   });
 });
