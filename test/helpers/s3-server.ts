@@ -33,6 +33,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
   const addr = await s3.run();
   const target = { host: '127.0.0.1', port: addr.port };
+  const upstream = new Set<http.ClientRequest>();
   const state: S3TestServer = {
     endpoint: '',
     bucket,
@@ -43,6 +44,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     seen: { pass: 0, down: 0, fail500: 0, stallPut: 0 },
     stop: async () => {
       gate.closeAllConnections();
+      for (const up of upstream) up.destroy();
       await new Promise<void>((r) => gate.close(() => r()));
       await s3.close();
       await rm(directory, { recursive: true, force: true });
@@ -70,6 +72,14 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
       r.pipe(res);
     });
     up.on('error', () => res.destroy());
+    // A client gone mid-request (a Parley stopped or killed during an upload) takes its
+    // upstream request with it: left open, s3rver would wait for the rest of the body
+    // and its close() (stop()) for that request, forever.
+    upstream.add(up);
+    up.on('close', () => upstream.delete(up));
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
     req.pipe(up);
   });
   await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
