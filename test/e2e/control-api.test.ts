@@ -154,13 +154,12 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
   });
 
   it('`parley calls` and `parley calls show` list it from the command line', async () => {
-    const r = await cli(['calls']);
+    // Three processes at once (each a node start-up): they only read.
+    const [r, show, rooms] = await Promise.all([cli(['calls']), cli(['calls', 'show', callId]), cli(['rooms'])]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^CALL-ID\s+FLOW\s+AGE/m);
     assert.ok(r.stdout.includes(callId) && r.stdout.includes('api-call') && r.stdout.includes(`sip:bob@127.0.0.1:${callee.port}`), r.stdout);
-    const show = await cli(['calls', 'show', callId]);
     assert.equal(JSON.parse(show.stdout).id, callId);
-    const rooms = await cli(['rooms']);
     assert.equal(rooms.stdout.trim(), 'no rooms');
   });
 
@@ -319,10 +318,12 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.ok(rec.files.some((f: string) => f.endsWith('.wav')));
     const out = join(mkdtempSync(join(tmpdir(), 'parley-dl-')), 'mix.wav');
     const mixFile = rec.files.find((f: string) => f.includes('mix'));
-    const dl = await cli(['recordings', 'download', rec.id, mixFile, '--out', out]);
+    const [dl, evil] = await Promise.all([
+      cli(['recordings', 'download', rec.id, mixFile, '--out', out]),
+      cli(['recordings', 'download', rec.id, '../../etc/passwd', '--out', out + '.x']),
+    ]);
     assert.equal(dl.status, 0, dl.stderr);
     assert.ok(readWavFile(out).samples.length > 16000);
-    const evil = await cli(['recordings', 'download', rec.id, '../../etc/passwd', '--out', out + '.x']);
     assert.notEqual(evil.status, 0);
     assert.match(evil.stderr, /400|404/);
   });

@@ -9,54 +9,23 @@
 //   telephone-event at a payload type other than 101; c= at media level only; a=rtcp naming
 //   another address.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { apiYaml } from '../helpers/api-client.ts';
-import { parleyPerSuite } from '../helpers/parley-harness.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import type { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, RawDialog, statusOf } from './raw-dialog.ts';
-
-const yaml = `
-routing:
-  rules: [{ name: ivr, match: { method: INVITE, media: audio }, actions: [{ app: pick }] }]
-flows:
-  pick:
-    - answer
-    - menu:
-        prompt: { tone: "silence:200" }
-        branches: { "5": five }
-        retries: 0
-        timeout: 30
-        fallback: none
-  five:
-    - hangup
-  none:
-    - hangup
-`;
+import { answerBye, bodyOf, MENU_FIVE_YAML, rawCall, rawParleyPerSuite, statusOf, type RawDialog } from './raw-dialog.ts';
 
 function sdp(lines: readonly string[], session: readonly string[] = ['c=IN IP4 127.0.0.1']): string {
   return ['v=0', 'o=phone 5 1 IN IP4 127.0.0.1', 's=-', ...session, 't=0 0', ...lines].join('\r\n') + '\r\n';
 }
 
-/** Answers Parley's BYE with a 200. */
-async function answerBye(ua: RawSipClient, sipPort: number, callId: string): Promise<void> {
-  const bye = await ua.nextMatching(/^BYE /, 15_000, callId);
-  ua.send(sipPort, `SIP/2.0 200 OK\r\n${bye.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`);
-}
-
 describe('offers from the field (real SIP over UDP)', () => {
-  const parley = parleyPerSuite(yaml + apiYaml(join(mkdtempSync(join(tmpdir(), 'field-')), 'rules.json')));
+  const parley = rawParleyPerSuite(MENU_FIVE_YAML);
 
-  async function dialled(name: string, offer: string, phone: RtpPeer, run: (c: RawDialog, ua: RawSipClient, answer: string) => Promise<void>): Promise<void> {
-    const ua = await RawSipClient.open();
-    const c = new RawDialog(ua, parley().sipPort, name, 'ivr');
-    try {
+  function dialled(name: string, offer: string, phone: RtpPeer, run: (c: RawDialog, ua: RawSipClient, answer: string) => Promise<void>): Promise<void> {
+    return rawCall(parley(), { name, user: 'ivr', phone }, async (c, ua) => {
       const ok = await c.invite(offer);
       assert.equal(statusOf(ok), 200, ok);
       const answer = bodyOf(ok);
@@ -64,10 +33,7 @@ describe('offers from the field (real SIP over UDP)', () => {
       phone.start({ kind: 'tone', freq: 440, amplitude: 8000 });
       await run(c, ua, answer);
       await assertNothingLeft(parley());
-    } finally {
-      ua.close();
-      await phone.close();
-    }
+    });
   }
 
   it('G.722 with telephone-event/16000 at 97: the answer keeps it, and a digit sent at 97 reaches the menu', async () => {
@@ -103,16 +69,12 @@ describe('offers from the field (real SIP over UDP)', () => {
   });
 
   it('an INVITE offering only G.729 and iLBC gets 488 with Warning 305', async () => {
-    const ua = await RawSipClient.open();
-    const c = new RawDialog(ua, parley().sipPort, 'invite-305', 'ivr');
-    try {
+    await rawCall(parley(), { name: 'invite-305', user: 'ivr' }, async (c) => {
       const res = await c.invite(sdp(['m=audio 40000 RTP/AVP 18 97', 'a=rtpmap:18 G729/8000', 'a=rtpmap:97 iLBC/8000', 'a=sendrecv']));
       assert.match(res, /^SIP\/2\.0 488 Not Acceptable Here\r?$/m, res);
       assert.match(res, /^Warning: 305 parley "[^"]+"/m, res);
       await assertNothingLeft(parley());
-    } finally {
-      ua.close();
-    }
+    });
   });
 
   it('video and T.38 beside audio (telephone-event at 100, c= per m-line, a=rtcp elsewhere): port 0 for them in order, the audio works', async () => {

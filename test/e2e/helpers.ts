@@ -1,12 +1,17 @@
 // Shared pieces of the end-to-end tests: SIPp peers with Node RTP peers on the
 // ports their SDP advertises, and waiting for Parley to finish a call.
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ActiveCall } from '../../src/call/call-manager.ts';
 import type { CallSessionEvents } from '../../src/call/call-session.ts';
+import { readWavFile, type WavData } from '../helpers/audio-analysis.ts';
+import { dialWithBaresip, type BaresipRun } from '../helpers/baresip.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { readSidecars } from '../helpers/sidecars.ts';
 import { startSipp, type SippRun } from '../helpers/sipp.ts';
+import type { TlsParley } from '../helpers/tls-parley.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 export const SCENARIOS = resolve('test/e2e/scenarios');
 
@@ -106,4 +111,55 @@ routing:
 flows:
   ${app}:
 ${steps.map((step) => `    - ${step}\n`).join('')}`;
+}
+
+/** Every INVITE to flow `app`: answered, recorded (the mix alone), `silenceMs` of silence, hung up. */
+export function recordAllYaml(app: string, silenceMs: number): string {
+  return `
+routing:
+  rules:
+    - name: all
+      match: { method: INVITE }
+      actions: [{ app: ${app} }]
+flows:
+  ${app}:
+    - answer
+    - record: { action: start, stereo: false, stems: false }
+    - play: { tone: "silence:${silenceMs}" }
+    - hangup
+`;
+}
+
+/**
+ * baresip dials Parley over TLS (`sip:parley@…;transport=tls`, the PKI's client certificate) sending
+ * `toneHz`; the call must end 'completed' within `endMs`. `during` runs before baresip is stopped.
+ * Returns baresip's SIP trace and the mix of the call's recording once it is finalized.
+ */
+export async function baresipRecordedCall(
+  t: TlsParley,
+  opts: { toneHz: number; quitAfterS: number; endMs: number; ptime?: number },
+  during?: (phone: BaresipRun) => Promise<void>,
+): Promise<{ trace: string; mix: WavData }> {
+  const ended = nextCallEnd(t.parley, opts.endMs);
+  const phone = await dialWithBaresip({
+    uri: `sip:parley@127.0.0.1:${t.tlsPort};transport=tls`,
+    caFile: t.pki.caFile,
+    certPem: Buffer.concat([t.pki.client.cert, t.pki.client.key]),
+    toneHz: opts.toneHz,
+    quitAfterS: opts.quitAfterS,
+    ptime: opts.ptime,
+  });
+  try {
+    const { outcome } = await ended;
+    assert.equal(outcome.reason, 'completed', phone.output().slice(-2000));
+    await during?.(phone);
+  } finally {
+    await phone.stop();
+  }
+  const dir = t.parley.recordingDir;
+  const meta = await waitFor('a finalized recording', () => {
+    const m = readSidecars(dir)[0];
+    return m && (m.state === 'finalized' || m.mix?.sha256) ? m : undefined;
+  }, 10_000);
+  return { trace: phone.output(), mix: readWavFile(join(dir, meta.mix.file)) };
 }

@@ -7,59 +7,24 @@
 // to it and transcodes: both sides hear each other's tone in their own codec, and the
 // recording goes on with the new phone in it.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { purity, readWavFile } from '../helpers/audio-analysis.ts';
-import { apiYaml } from '../helpers/api-client.ts';
-import { parleyPerSuite } from '../helpers/parley-harness.ts';
-import { heardAfter, toneAndLevel } from '../helpers/peer-hearing.ts';
+import { comesToHear } from '../helpers/peer-hearing.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, RawDialog, statusOf } from './raw-dialog.ts';
+import { bodyOf, RawDialog, rawParleyPerSuite, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
 
 const CALLER_HZ = 1000;
 const CALLEE_HZ = 600;
 const NEW_PHONE_HZ = 1400;
 
-/** Whether 8 kHz audio is mostly a tone of `hz` and loud enough to be heard. */
-function hears(pcm: Int16Array, hz: number): { ok: boolean; detail: string } {
-  const t = toneAndLevel(pcm, hz);
-  return { ok: t.share > 0.6 && t.rms > 0.02, detail: `${hz} Hz share ${t.share.toFixed(2)}, rms ${t.rms.toFixed(3)} of full scale` };
-}
-
-/**
- * Whether `peer` comes to hear `hz` in the packets after index `from`: each second of what
- * it receives is judged in turn until one holds the tone (setting up a bridge, a jitter
- * buffer filling, take a moment on a loaded machine), for up to `seconds`.
- */
-async function comesToHear(peer: RtpPeer, hz: number, from: number, seconds = 8): Promise<{ ok: boolean; detail: string }> {
-  let last = { ok: false, detail: 'nothing heard' };
-  for (let at = from, i = 0; i < seconds && !last.ok; i++, at += 50) {
-    const pcm = await heardAfter(peer, at);
-    // G.722 decodes at 16 kHz: every other sample is the 8 kHz signal the analysis reads (a pure tone, no aliasing).
-    last = hears(peer.codec === 'G722' ? pcm.filter((_, i) => i % 2 === 0) : pcm, hz);
-  }
-  return last;
-}
-
 describe('offerless re-INVITE in a bridged call: a full offer, and the codec the answer picks', () => {
-  const parley = parleyPerSuite(
-    `
-routing:
-  rules: [{ name: gw, match: { method: INVITE, media: audio }, actions: [{ app: xfer }] }]
-flows:
-  xfer:
-    - answer
-    - record: { action: start }
-    - bridge: { ringTimeout: 10 }
-` + apiYaml(join(mkdtempSync(join(tmpdir(), 'offerless-codec-')), 'rules.json')),
-  );
+  const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
 
   /** The call, the transfer to a new phone taking `newCodec` (and SRTP when `srtp`), and what each side hears. */
   async function transfer(newCodec: 'PCMA' | 'G722', srtp: boolean): Promise<void> {

@@ -46,9 +46,8 @@ async function stopped(p: ParleyProcess): Promise<void> {
 async function interruptEncode(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   const state = mkdtempSync(join(tmpdir(), 'parley-pp-'));
   const apiPort = await freePort();
-  // 2× real time: each of the recording's files takes about 2 s to encode.
-  const recording = 'postProcess: ogg, postProcessReadRate: 2';
-  const proc = await spawnParley(yaml(state, apiPort), { recording });
+  // 2× real time: each of the recording's files takes about 2 s to encode (the window for the stop).
+  const proc = await spawnParley(yaml(state, apiPort), { recording: 'postProcess: ogg, postProcessReadRate: 2' });
   const calls = await startToneCalls(proc.sipPort, 1);
   let next: ParleyProcess | null = null;
   try {
@@ -78,7 +77,8 @@ async function interruptEncode(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
       assert.ok(!readdirSync(proc.recordings).some((f) => f.endsWith('.part')), 'the stop removed the temp output');
     }
 
-    next = await spawnParley(yaml(state, apiPort), { recording, recordings: proc.recordings });
+    // The next start encodes as fast as ffmpeg can: no window is needed any more.
+    next = await spawnParley(yaml(state, apiPort), { recording: 'postProcess: ogg', recordings: proc.recordings });
     const saved = await waitFor('recording.saved with the post-processing done', async () => {
       const r = await api(`http://127.0.0.1:${apiPort}`, 'GET', '/events/recent');
       const events = (r.body?.events ?? []) as Array<{ type: string; data: Record<string, unknown> }>;

@@ -1,9 +1,115 @@
 // A caller's dialog driven by hand over UDP (RawSipClient), for e2e tests that send what
 // real phones and PBXs send but SIPp scenarios make awkward: offerless re-INVITEs, answers
 // in ACKs, odd offers mid-call. RTP sinks count what Parley sends to an address.
+import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import type { RawSipClient } from '../helpers/raw-sip-client.ts';
+import { tempApiYaml } from '../helpers/api-client.ts';
+import { parleyPerSuite, type RunningParley } from '../helpers/parley-harness.ts';
+import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { nextCallEnd, sippOk, startCallee, type Peer } from './helpers.ts';
+import { assertNothingLeft } from './leftovers.ts';
+
+/** Parley for raw-dialog tests, per describe, with the control API on (assertNothingLeft asks it). */
+export function rawParleyPerSuite(yaml: string): () => RunningParley {
+  return parleyPerSuite(yaml + tempApiYaml('field-'));
+}
+
+/** Routing of every audio INVITE to the flow `app`, whose steps follow (YAML, indented four spaces). */
+export function flowYaml(app: string, steps: string): string {
+  return `
+routing:
+  rules: [{ name: ${app}, match: { method: INVITE, media: audio }, actions: [{ app: ${app} }] }]
+flows:
+  ${app}:
+${steps}`;
+}
+
+/** A call held for `ms` of silence, then hung up by Parley (flow 'hold'). */
+export const holdYaml = (ms: number): string => flowYaml('hold', `    - answer\n    - play: { tone: "silence:${ms}" }\n    - hangup\n`);
+
+/** A menu (flow 'pick') that ends in flow 'five' on digit 5, in flow 'none' otherwise (30 s). */
+export const MENU_FIVE_YAML = flowYaml('pick', `    - answer
+    - menu:
+        prompt: { tone: "silence:200" }
+        branches: { "5": five }
+        retries: 0
+        timeout: 30
+        fallback: none
+  five:
+    - hangup
+  none:
+    - hangup
+`);
+
+/** Answers a bridge: the caller is bridged to its Request-URI (a callee SIPp, 10 s to answer). */
+export const BRIDGE_YAML = flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n');
+
+/** As BRIDGE_YAML, the call recorded from the answer on (flow 'xfer'). */
+export const RECORDED_BRIDGE_YAML = flowYaml('xfer', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n');
+
+/** The 200 OK to a request from Parley (a BYE): its Via, From, To, Call-ID and CSeq. */
+export function okTo(req: string): string {
+  return `SIP/2.0 200 OK\r\n${req.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
+}
+
+/** Waits for Parley's BYE in call `callId` and answers it 200. */
+export async function answerBye(ua: RawSipClient, sipPort: number, callId: string, ms = 15_000): Promise<void> {
+  const bye = await ua.nextMatching(/^BYE /, ms, callId);
+  ua.send(sipPort, okTo(bye));
+}
+
+/**
+ * A caller by hand over UDP: a RawSipClient and a RawDialog named `name` to `user` (To `to`) on
+ * Parley; `fn` runs the call; the client and the phone (its RTP peer, if any) are closed after it.
+ */
+export async function rawCall<T>(
+  parley: RunningParley,
+  d: { name: string; user?: string; to?: string; phone?: RtpPeer },
+  fn: (c: RawDialog, ua: RawSipClient) => Promise<T>,
+): Promise<T> {
+  const ua = await RawSipClient.open();
+  try {
+    return await fn(new RawDialog(ua, parley.sipPort, d.name, d.user, d.to), ua);
+  } finally {
+    ua.close();
+    await d.phone?.close();
+  }
+}
+
+/**
+ * A raw caller bridged (BRIDGE_YAML) to a SIPp callee running `scenario` that sends `calleeHz`: the
+ * INVITE is answered 200 and the caller's PCMU phone aimed at the answer (not started); `fn` runs
+ * the call; then the caller's BYE is answered 200, the callee's SIPp ends well, the call ends and
+ * nothing of it is left.
+ */
+export async function rawCalleeCall(
+  parley: RunningParley,
+  d: { name: string; scenario: string; calleeHz: number; extra?: string[] },
+  fn: (c: RawDialog, phone: RtpPeer, callee: Peer) => Promise<void>,
+): Promise<void> {
+  const callee = await startCallee(d.scenario, d.calleeHz, d.extra ?? []);
+  try {
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley);
+    await rawCall(parley, { name: d.name, user: 'bob', to: `sip:bob@127.0.0.1:${callee.port}`, phone }, async (c) => {
+      const ok = await c.invite(phone.sdp());
+      assert.equal(statusOf(ok), 200, ok);
+      phone.useRemoteSdp(bodyOf(ok));
+      await fn(c, phone, callee);
+      c.cseq++;
+      c.send('BYE');
+      assert.equal(statusOf(await c.final()), 200);
+      sippOk(await callee.done, 'callee');
+      await ended;
+      await assertNothingLeft(parley);
+    });
+  } finally {
+    callee.kill();
+    await callee.rtp.close();
+  }
+}
 
 /** An SDP offer of PCMU and PCMA at 127.0.0.1:`port` (`extra`: more media-level lines). */
 export function offerSdp(port: number, version = 1, extra: readonly string[] = []): string {
@@ -81,6 +187,20 @@ export class RawDialog {
     this.send('ACK', '', n, 'INVITE');
   }
 
+  /** Takes the To tag and Contact of a response that makes the dialog (a 2xx, a reliable 18x). */
+  confirm(res: string): void {
+    this.toTag = /\r\nTo:[^\r]*;tag=([^;\r>\s]+)/i.exec(res)![1]!;
+    this.contact = /\r\nContact:\s*<([^>]+)>/i.exec(res)![1]!;
+  }
+
+  /** The next final response to `cseq` ("2 BYE"; others, such as a retransmitted 200 of the INVITE, skipped). */
+  async finalTo(cseq: string, ms = 10_000): Promise<string> {
+    for (;;) {
+      const m = await this.final(ms);
+      if (new RegExp(`^CSeq:\\s*${cseq}\\r?$`, 'im').test(m)) return m;
+    }
+  }
+
   /** The next final response (skipping 1xx and requests). */
   final(ms = 10_000): Promise<string> {
     return this.ua.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, ms);
@@ -91,8 +211,7 @@ export class RawDialog {
     this.send('INVITE', sdp);
     const res = await this.final(15_000);
     if (/^SIP\/2\.0 2\d\d /.test(res)) {
-      this.toTag = /\r\nTo:[^\r]*;tag=([^;\r>\s]+)/i.exec(res)![1];
-      this.contact = /\r\nContact:\s*<([^>]+)>/i.exec(res)![1];
+      this.confirm(res);
       this.send('ACK', '', 1);
     } else this.ackFailure(1);
     return res;

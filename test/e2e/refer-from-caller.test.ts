@@ -4,38 +4,20 @@
 // NOTIFYs that never came and hung up. Now: 403 with a Warning saying why, and the call
 // goes on (RTP both ways, the flow runs to its end, a later BYE is answered).
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { apiYaml } from '../helpers/api-client.ts';
-import { parleyPerSuite } from '../helpers/parley-harness.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, RawDialog, statusOf } from './raw-dialog.ts';
-
-const yaml = `
-routing:
-  rules: [{ name: hold, match: { method: INVITE, media: audio }, actions: [{ app: hold }] }]
-flows:
-  hold:
-    - answer
-    - play: { tone: "silence:30000" }
-    - hangup
-`;
+import { bodyOf, holdYaml, rawCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
 
 describe('REFER from the caller (a phone\'s blind transfer)', () => {
-  const parley = parleyPerSuite(yaml + apiYaml(join(mkdtempSync(join(tmpdir(), 'field-')), 'rules.json')));
+  const parley = rawParleyPerSuite(holdYaml(30_000));
 
   it('is refused with 403 and a Warning; the call and its media go on, and the caller\'s BYE ends it', async () => {
-    const ua = await RawSipClient.open();
     const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
-    const c = new RawDialog(ua, parley().sipPort, 'refer', 'hold');
     const ended = nextCallEnd(parley());
-    try {
+    await rawCall(parley(), { name: 'refer', phone }, async (c, ua) => {
       const ok = await c.invite(phone.sdp());
       assert.equal(statusOf(ok), 200, ok);
       phone.useRemoteSdp(bodyOf(ok));
@@ -60,9 +42,6 @@ describe('REFER from the caller (a phone\'s blind transfer)', () => {
       const { outcome } = await ended;
       assert.equal(outcome.reason, 'call-ended', 'the caller hung up');
       await assertNothingLeft(parley());
-    } finally {
-      ua.close();
-      await phone.close();
-    }
+    });
   });
 });

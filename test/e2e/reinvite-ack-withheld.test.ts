@@ -3,35 +3,20 @@
 // the dialog with a BYE. In a bridged call both legs must end then, each BYE with a
 // Reason, the recording closed and the call's end reported; nothing may stay behind.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { apiYaml } from '../helpers/api-client.ts';
-import { parleyPerSuite } from '../helpers/parley-harness.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, received, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, RawDialog, responseTo, statusOf } from './raw-dialog.ts';
+import { bodyOf, okTo, RawDialog, rawParleyPerSuite, RECORDED_BRIDGE_YAML, responseTo, statusOf } from './raw-dialog.ts';
 
 /** The e2e harness's T1 (test/helpers/parley-harness.ts): timer H is 64*T1. */
 const T1 = 100;
 
 describe('offerless re-INVITE whose ACK never comes, in a bridged call', () => {
-  const parley = parleyPerSuite(
-    `
-routing:
-  rules: [{ name: gw, match: { method: INVITE, media: audio }, actions: [{ app: xfer }] }]
-flows:
-  xfer:
-    - answer
-    - record: { action: start }
-    - bridge: { ringTimeout: 10 }
-` + apiYaml(join(mkdtempSync(join(tmpdir(), 'ack-withheld-')), 'rules.json')),
-  );
+  const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
 
   it('the 200 is retransmitted, then after 64*T1 both legs get a BYE with a Reason, the recording closes and the call ends', async () => {
     const callee = await startCallee('callee.xml', 600);
@@ -66,7 +51,7 @@ flows:
       assert.ok(retransmits >= 2, `the 200 was retransmitted (${retransmits} times)`);
       assert.ok(after >= 64 * T1 - 200, `the BYE came only after timer H (${after} ms)`);
       assert.match(bye, /\r\nReason:\s*SIP\s*;\s*cause=\d+/i, `the caller's BYE has no Reason:\n${bye}`);
-      ua.send(parley().sipPort, responseOk(bye));
+      ua.send(parley().sipPort, okTo(bye));
 
       const calleeRun = await callee.done;
       sippOk(calleeRun, 'callee');
@@ -101,8 +86,7 @@ flows:
       await calleeUa.nextMatching(/^ACK /, 10_000);
       const ok = await c.final(15_000);
       assert.equal(statusOf(ok), 200, ok);
-      c.toTag = /\r\nTo:[^\r]*;tag=([^;\r>\s]+)/i.exec(ok)![1]!;
-      c.contact = /\r\nContact:\s*<([^>]+)>/i.exec(ok)![1]!;
+      c.confirm(ok);
       c.send('ACK', '', 1);
       phone.useRemoteSdp(bodyOf(ok));
       phone.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
@@ -118,10 +102,10 @@ flows:
       const after = Date.now() - sentAt;
       assert.ok(after >= 64 * T1 - 200, `the BYE came only after timer H (${after} ms)`);
       assert.match(bye, /\r\nReason:\s*SIP\s*;\s*cause=\d+/i, `the callee's BYE has no Reason:\n${bye}`);
-      calleeUa.send(parley().sipPort, responseOk(bye));
+      calleeUa.send(parley().sipPort, okTo(bye));
       const callerBye = await ua.nextMatching(/^BYE /, 10_000);
       assert.match(callerBye, /\r\nReason:\s*SIP\s*;\s*cause=\d+/i, `the caller's BYE has no Reason:\n${callerBye}`);
-      ua.send(parley().sipPort, responseOk(callerBye));
+      ua.send(parley().sipPort, okTo(callerBye));
 
       const { active } = await ended;
       await assertNothingLeft(parley());
@@ -135,12 +119,6 @@ flows:
     }
   });
 });
-
-/** A 200 to a request (its Via, From, To, Call-ID, CSeq). */
-function responseOk(req: string): string {
-  const lines = req.split('\r\n\r\n')[0]!.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l));
-  return `SIP/2.0 200 OK\r\n${lines.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
-}
 
 /** The callee's re-INVITE without SDP in the dialog Parley's `invite` made (we are its UAS: From and To swap). */
 function inviteHeaders(invite: string): { callId: string; from: string; to: string; contact: string } {

@@ -5,35 +5,11 @@
 // 96, and its digits were then dropped as an unknown payload type. The re-offer now keeps
 // the session's numbers, and a digit sent at 96 after the exchange still reaches the flow.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { apiYaml } from '../helpers/api-client.ts';
-import { parleyPerSuite } from '../helpers/parley-harness.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { nextCallEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, RawDialog, statusOf } from './raw-dialog.ts';
-
-const yaml = `
-routing:
-  rules: [{ name: ivr, match: { method: INVITE, media: audio }, actions: [{ app: pick }] }]
-flows:
-  pick:
-    - answer
-    - menu:
-        prompt: { tone: "silence:200" }
-        branches: { "5": five }
-        retries: 0
-        timeout: 30
-        fallback: none
-  five:
-    - hangup
-  none:
-    - hangup
-`;
+import { answerBye, bodyOf, MENU_FIVE_YAML, rawCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
 
 /** The phone's offer: PCMU, opus at 107 and telephone-event at 96 (a Polycom-like set of numbers). */
 function phoneOffer(port: number): string {
@@ -46,14 +22,12 @@ function phoneOffer(port: number): string {
 }
 
 describe('the re-offer in a 200 to an offerless re-INVITE keeps the session\'s payload types (RFC 3264 §8.3.2)', () => {
-  const parley = parleyPerSuite(yaml + apiYaml(join(mkdtempSync(join(tmpdir(), 'field-')), 'rules.json')));
+  const parley = rawParleyPerSuite(MENU_FIVE_YAML);
 
   it('telephone-event stays at 96 and opus at 107; a digit at 96 after the exchange reaches the menu', async () => {
-    const ua = await RawSipClient.open();
     const phone = await new RtpPeer({ codec: 'PCMU', dtmfPt: 96 }).bind();
-    const c = new RawDialog(ua, parley().sipPort, 'reoffer-pts', 'ivr');
     const ended = nextCallEnd(parley());
-    try {
+    await rawCall(parley(), { name: 'reoffer-pts', user: 'ivr', phone }, async (c, ua) => {
       const ok = await c.invite(phoneOffer(phone.port));
       assert.equal(statusOf(ok), 200, ok);
       assert.match(bodyOf(ok), /^a=rtpmap:96 telephone-event\/8000\r?$/m, 'the answer takes telephone-event at 96');
@@ -77,14 +51,10 @@ describe('the re-offer in a 200 to an offerless re-INVITE keeps the session\'s p
       c.send('ACK', phone.sdp(), c.cseq);
       await phone.waitForPackets(10, 10_000);
       phone.queueDtmf('5', 120);
-      const bye = await ua.nextMatching(/^BYE /, 15_000, c.callId);
-      ua.send(parley().sipPort, `SIP/2.0 200 OK\r\n${bye.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`);
+      await answerBye(ua, parley().sipPort, c.callId);
       const { outcome } = await ended;
       assert.equal(outcome.flow, 'five', 'the digit sent at 96 after the re-offer was taken');
       await assertNothingLeft(parley());
-    } finally {
-      ua.close();
-      await phone.close();
-    }
+    });
   });
 });

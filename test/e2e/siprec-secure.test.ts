@@ -4,12 +4,10 @@
 // real network) sent by hand over one TLS connection, its streams SRTP too.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { freePort } from '../helpers/free-port.ts';
+import { describe, it } from 'node:test';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
-import { makeTestPki, type TestPki } from '../helpers/tls-certs.ts';
 import { header, TlsSipPeer } from '../helpers/tls-sip-peer.ts';
+import { tlsParleyPerSuite } from '../helpers/tls-parley.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { runSrc, share, sidecarOf, SIPREC_ROUTING, stemOf, TONES } from './siprec-helpers.ts';
 
@@ -30,21 +28,10 @@ function largeMetadata(participants: number): string {
 }
 
 describe('SIPREC over SRTP and TLS', () => {
-  let parley: RunningParley;
-  let pki: TestPki;
-  let tlsPort: number;
-
-  before(async () => {
-    pki = await makeTestPki();
-    tlsPort = await freePort();
-    parley = await startParley(yaml, { tls: { port: tlsPort, cert: pki.server.certFile, key: pki.server.keyFile, ca: pki.caFile } });
-  });
-
-  after(async () => {
-    await parley?.stop();
-  });
+  const tls = tlsParleyPerSuite(yaml);
 
   it('SDES-SRTP streams (AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM) from a SIPp SRC: answered RTP/SAVP with keys, each stem its tone', async () => {
+    const { parley } = tls();
     const { meta, sipp, peers } = await runSrc(parley, 'siprec-srtp.xml', { tones: [A, B], srtp: ['AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_128_GCM'] });
     const ok = sipp.messages.split(/-{10,}/).find((m) => /SIP\/2\.0 200/.test(m) && /CSeq: 1 INVITE/.test(m))!;
     assert.equal(ok.match(/^m=audio [1-9]\d* RTP\/SAVP/gm)?.length, 2);
@@ -57,6 +44,7 @@ describe('SIPREC over SRTP and TLS', () => {
   });
 
   it('SIP over TLS with a large INVITE (about 12 KB of multipart body) and SRTP streams', async () => {
+    const { parley, pki, tlsPort } = tls();
     const peer = await TlsSipPeer.connect(tlsPort, { ca: pki.ca, servername: 'localhost' });
     const rtp = await Promise.all([A, B].map(() => new RtpPeer({ codec: 'PCMU', srtp: 'AES_CM_128_HMAC_SHA1_80' }).bind()));
     const callId = `tls-${randomBytes(6).toString('hex')}@test`;

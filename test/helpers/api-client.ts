@@ -1,4 +1,7 @@
 // A small client for the control API in tests: JSON in, status and JSON out.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RunningParley } from './parley-harness.ts';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
@@ -48,4 +51,9 @@ api:
   rulesStateFile: ${stateFile}
   webhookSpoolFile: ${stateFile}.webhooks.json
 ${extra}`;
+}
+
+/** apiYaml with its state files in a new temp folder (named `prefix…`). */
+export function tempApiYaml(prefix = 'parley-api-'): string {
+  return apiYaml(join(mkdtempSync(join(tmpdir(), prefix)), 'rules.json'));
 }

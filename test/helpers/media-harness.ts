@@ -4,11 +4,13 @@ import type { TestContext } from 'node:test';
 import type { MediaConfig } from '../../src/config/schema.ts';
 import { defaultConfig } from '../../src/config/schema.ts';
 import { MediaEngine } from '../../src/media-plane/media-engine.ts';
+import type { ParticipantView } from '../../src/media-plane/media-api.ts';
 import type { MediaLeg } from '../../src/media-plane/media-leg.ts';
 import type { MediaRoom } from '../../src/media-plane/media-room.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { rms } from './audio-analysis.ts';
 import { RtpPeer, type RtpPeerOptions } from './rtp-peer.ts';
+import { waitFor } from './wait.ts';
 
 export function testMediaConfig(over: Partial<MediaConfig> = {}): MediaConfig {
   return { ...defaultConfig.media, workers: 1, rtpPortRange: { min: 42000, max: 42999 }, ...over };
@@ -110,4 +112,49 @@ export async function talkingPair(t: TestContext, room: MediaRoom): Promise<[Joi
   b.peer.setTone(1000);
   await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
   return [a, b];
+}
+
+/** The longest run of 20 ms frames whose level is under a third of the stream's median level. */
+export function longestDropout(pcm: Int16Array, rate: number): number {
+  const n = rate / 50;
+  const levels: number[] = [];
+  for (let i = 0; i + n <= pcm.length; i += n) levels.push(rms(pcm, i, n));
+  const median = [...levels].sort((x, y) => x - y)[levels.length >> 1];
+  let run = 0;
+  let longest = 0;
+  for (const l of levels) {
+    run = l < median / 3 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return longest;
+}
+
+/** Polls the media thread's stats (a fresh snapshot each time, engine.nextStats()) until `ok` holds. */
+export async function untilStats(engine: MediaEngine, what: string, ok: () => boolean): Promise<void> {
+  await waitFor(what, async () => {
+    await engine.nextStats();
+    return ok();
+  }, 15_000);
+}
+
+/** Waits until both listeners got `count` more packets forwarded (counted from the thread's latest snapshot). */
+export async function forwarded(engine: MediaEngine, parts: ParticipantView[], count: number): Promise<void> {
+  const from = parts.map((p) => p.forwarded);
+  await untilStats(engine, `${count} packets forwarded`, () => parts.every((p, i) => p.forwarded >= from[i] + count));
+}
+
+/**
+ * A forwarded two-party call: PCMU peers `a` (saying 440 Hz) and `b` (1000 Hz) join the room, each hears
+ * the other and 10 packets were forwarded to each. `parts`: the thread's snapshot of each listener, one
+ * object for the leg's life, updated by engine.nextStats().
+ */
+export async function forwardedPair(engine: MediaEngine, room: MediaRoom, join: typeof joinPeer): Promise<{ a: JoinedPeer; b: JoinedPeer; parts: ParticipantView[] }> {
+  const a = await join(room, { codec: 'PCMU', id: 'a' });
+  const b = await join(room, { codec: 'PCMU', id: 'b' });
+  const parts = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
+  a.peer.setTone(440);
+  b.peer.setTone(1000);
+  await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
+  await forwarded(engine, parts, 10);
+  return { a, b, parts };
 }

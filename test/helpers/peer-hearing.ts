@@ -30,6 +30,27 @@ export function toneAndLevel(pcm: Int16Array, hz: number): { share: number; rms:
   return { share: median(shares), rms: median(levels), other: median(others), peakOther: Math.max(...others) };
 }
 
+/** Whether 8 kHz audio holds `hz` clearly (share over 0.6, level over 0.02 of full scale, medians), and the figures. */
+export function hears(pcm: Int16Array, hz: number): { ok: boolean; detail: string } {
+  const t = toneAndLevel(pcm, hz);
+  return { ok: t.share > 0.6 && t.rms > 0.02, detail: `${hz} Hz share ${t.share.toFixed(2)}, rms ${t.rms.toFixed(3)} of full scale` };
+}
+
+/**
+ * Whether `peer` comes to hear `hz` in the packets after index `from`: each second of what
+ * it receives is judged in turn until one holds the tone (setting up a bridge, a jitter
+ * buffer filling, take a moment on a loaded machine), for up to `seconds`.
+ */
+export async function comesToHear(peer: RtpPeer, hz: number, from: number, seconds = 8): Promise<{ ok: boolean; detail: string }> {
+  let last = { ok: false, detail: 'nothing heard' };
+  for (let at = from, i = 0; i < seconds && !last.ok; i++, at += 50) {
+    const pcm = await heardAfter(peer, at);
+    // G.722 decodes at 16 kHz: every other sample is the 8 kHz signal the analysis reads (a pure tone, no aliasing).
+    last = hears(peer.codec === 'G722' ? pcm.filter((_, i) => i % 2 === 0) : pcm, hz);
+  }
+  return last;
+}
+
 /**
  * Each 20 ms packet of 8 kHz audio against a tone of `hz`: the tone's amplitude
  * in it and the RMS of what is left (full scale 1), by a least-squares fit of

@@ -8,11 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
-import type { ParticipantView } from '../../../src/media-plane/media-api.ts';
-import { medianToneShare, rms } from '../../helpers/audio-analysis.ts';
-import { envelope, inRoom, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { medianToneShare } from '../../helpers/audio-analysis.ts';
+import { envelope, forwardedPair, inRoom, longestDropout, startEngine, untilStats } from '../../helpers/media-harness.ts';
 import type { RtpPeer } from '../../helpers/rtp-peer.ts';
-import { waitFor } from '../../helpers/wait.ts';
 
 const STALL_MS = 200;
 
@@ -40,28 +38,6 @@ function breaks(peer: RtpPeer, from: number, step: number): string[] {
   return bad;
 }
 
-/** The longest run of 20 ms frames under a third of the median level. */
-function longestDropout(pcm: Int16Array, rate: number): number {
-  const n = rate / 50;
-  const levels: number[] = [];
-  for (let i = 0; i + n <= pcm.length; i += n) levels.push(rms(pcm, i, n));
-  const median = [...levels].sort((x, y) => x - y)[levels.length >> 1];
-  let run = 0;
-  let longest = 0;
-  for (const l of levels) {
-    run = l < median / 3 ? run + 1 : 0;
-    longest = Math.max(longest, run);
-  }
-  return longest;
-}
-
-async function untilStats(engine: MediaEngine, what: string, ok: () => boolean): Promise<void> {
-  await waitFor(what, async () => {
-    await engine.nextStats();
-    return ok();
-  }, 15_000);
-}
-
 describe('a stalled media thread under a forwarded call (real thread, real UDP)', () => {
   let engine: MediaEngine;
   before(async () => {
@@ -70,14 +46,7 @@ describe('a stalled media thread under a forwarded call (real thread, real UDP)'
   after(() => engine.close());
 
   it('the catch-up ticks fill no silence: the late packets arrive on one continuous timeline, the tone whole', () => inRoom(engine, 'stall', async (room, join) => {
-    const a = await join(room, { codec: 'PCMU', id: 'a' });
-    const b = await join(room, { codec: 'PCMU', id: 'b' });
-    const parts: ParticipantView[] = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
-    a.peer.setTone(440);
-    b.peer.setTone(1000);
-    await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
-    const forwardedFrom = parts.map((p) => p.forwarded);
-    await untilStats(engine, 'forwarding', () => parts.every((p, i) => p.forwarded >= forwardedFrom[i] + 10));
+    const { a, b, parts } = await forwardedPair(engine, room, join);
     const from = [a.peer.received.length, b.peer.received.length];
     const filledFrom = parts.map((p) => p.silenceFilled);
     const lateFrom = room.mixerStats.late;

@@ -11,11 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { ParticipantView } from '../../../src/media-plane/media-api.ts';
 import type { ClockStats } from '../../../src/mixer/mix-clock.ts';
-import { medianToneShare, rms } from '../../helpers/audio-analysis.ts';
-import { collect, envelope, inRoom, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { medianToneShare } from '../../helpers/audio-analysis.ts';
+import { collect, envelope, forwarded, forwardedPair, inRoom, longestDropout, startEngine, untilStats, waitForSound } from '../../helpers/media-harness.ts';
 import type { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { ToneSource } from '../../helpers/tone-source.ts';
-import { waitFor } from '../../helpers/wait.ts';
 
 /**
  * What the loaded machine did to a stretch of the call, measured in the same run (the control): the
@@ -71,37 +70,8 @@ function assertOneStream(peer: RtpPeer, from: number, step: number, what: string
   assert.deepEqual(bad, [], `${what}: ${got.length} packets, breaks: ${bad.join('; ')} (the control: ${JSON.stringify(d)})`);
 }
 
-/** The longest run of 20 ms frames whose level is under a third of the stream's median level. */
-function longestDropout(pcm: Int16Array, rate: number): number {
-  const n = rate / 50;
-  const levels: number[] = [];
-  for (let i = 0; i + n <= pcm.length; i += n) levels.push(rms(pcm, i, n));
-  const median = [...levels].sort((x, y) => x - y)[levels.length >> 1];
-  let run = 0;
-  let longest = 0;
-  for (const l of levels) {
-    run = l < median / 3 ? run + 1 : 0;
-    longest = Math.max(longest, run);
-  }
-  return longest;
-}
-
 /** Frames the mixer encoded for a listener, but for silence filled in while forwarding. */
 const mixedFrames = (p: ParticipantView): number => p.encoded - p.silenceFilled;
-
-/** Polls the media thread's stats (a fresh snapshot each time) until `ok` holds. */
-async function untilStats(engine: MediaEngine, what: string, ok: () => boolean): Promise<void> {
-  await waitFor(what, async () => {
-    await engine.nextStats();
-    return ok();
-  }, 15_000);
-}
-
-/** Waits until both listeners got `count` more packets forwarded (counted from the thread's latest snapshot). */
-async function forwarded(engine: MediaEngine, parts: ParticipantView[], count: number): Promise<void> {
-  const from = parts.map((p) => p.forwarded);
-  await untilStats(engine, `${count} packets forwarded`, () => parts.every((p, i) => p.forwarded >= from[i] + count));
-}
 
 describe('two-party forwarding (real worker, real UDP)', () => {
   let engine: MediaEngine;
@@ -113,14 +83,7 @@ describe('two-party forwarding (real worker, real UDP)', () => {
   after(() => engine.close());
 
   it('a prompt and a third leg take over from forwarding and hand back: each stream continuous, no dropout, no encoding while forwarded', () => inRoom(engine, 'forward', async (room, join) => {
-    const a = await join(room, { codec: 'PCMU', id: 'a' });
-    const b = await join(room, { codec: 'PCMU', id: 'b' });
-    // The thread's snapshot of each listener, one object for the leg's life, updated by engine.nextStats().
-    const parts = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
-    a.peer.setTone(440);
-    b.peer.setTone(1000);
-    await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
-    await forwarded(engine, parts, 10);
+    const { a, b, parts } = await forwardedPair(engine, room, join);
     const from = [a.peer.received.length, b.peer.received.length];
     const clockFrom = { ...room.mixerStats };
     const sinceMs = performance.now() - 100;

@@ -6,21 +6,10 @@
 import assert from 'node:assert/strict';
 import type Srf from 'drachtio-srf';
 import { after, before, describe, it } from 'node:test';
-import { defaultConfig } from '../../../src/config/schema.ts';
-import { RoutingTable } from '../../../src/policy/routing-table.ts';
-import type { RoutingConfig } from '../../../src/policy/rule-types.ts';
-import { InboundRouter } from '../../../src/signaling/inbound-router.ts';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
-import { SDP, startHarness, testLogger } from '../../helpers/sip-harness.ts';
-
-/** A response built from a request's headers (RFC 3261 §8.2.6.2), with a To tag. */
-function answer(req: string, status: string, body = '', contactPort = 0): string {
-  const keep = req.split('\r\n').filter((l) => /^(Via|From|Call-ID|CSeq|Record-Route):/i.test(l));
-  const to = req.split('\r\n').find((l) => /^To:/i.test(l))!;
-  const extra = body ? `Contact: <sip:callee@127.0.0.1:${contactPort}>\r\nContent-Type: application/sdp\r\n` : '';
-  return `SIP/2.0 ${status}\r\n${keep.join('\r\n')}\r\n${/;tag=/.test(to) ? to : `${to};tag=callee1`}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-}
+import { answer, attachRules, relayedCall, viaPort } from '../../helpers/relay-call.ts';
+import { SDP, startHarness } from '../../helpers/sip-harness.ts';
 
 function headerValues(msg: string, name: string): string[] {
   const head = msg.split('\r\n\r\n')[0]!;
@@ -65,23 +54,18 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
       if (!req.has('X-Raw-Proxy')) return next();
       h.srf.proxyRequest(req, [`sip:bob@127.0.0.1:${callee.port}`], { headers: { 'Ms-Target-Class': '', Subject: 'replaced' } } as never, () => undefined);
     });
-    const routing: RoutingConfig = {
-      ...defaultConfig.routing,
-      proxyByDefault: false,
-      rules: [
-        {
-          name: 'strip-lync-headers',
-          match: { headers: { 'Ms-Target-Class': { present: true } } },
-          actions: [{ headers: { remove: ['Ms-Target-Class', 'Ms-Sensitivity'], set: { 'X-Route': 'b' }, add: { 'X-Seen-By': 'parley' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
-        },
-        {
-          name: 'add-only',
-          match: { headers: { 'X-Add-Only': { present: true } } },
-          actions: [{ headers: { add: { 'X-Seen-By': 'parley' }, set: { 'X-Absent': 'yes' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
-        },
-      ],
-    };
-    new InboundRouter(h.srf, new RoutingTable(routing, {}), testLogger()).attach();
+    attachRules(h.srf, [
+      {
+        name: 'strip-lync-headers',
+        match: { headers: { 'Ms-Target-Class': { present: true } } },
+        actions: [{ headers: { remove: ['Ms-Target-Class', 'Ms-Sensitivity'], set: { 'X-Route': 'b' }, add: { 'X-Seen-By': 'parley' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
+      },
+      {
+        name: 'add-only',
+        match: { headers: { 'X-Add-Only': { present: true } } },
+        actions: [{ headers: { add: { 'X-Seen-By': 'parley' }, set: { 'X-Absent': 'yes' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
+      },
+    ]);
   });
 
   after(async () => {
@@ -103,24 +87,15 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
     assert.deepEqual(headerValues(invite, 'X-Keep'), ['yes'], invite);
     assert.deepEqual(headerValues(invite, 'Max-Forwards'), ['69'], invite);
     assert.match(invite, /^m=audio 40000 /m, 'the offer is passed on');
-    callee.send(Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]), answer(invite, '486 Busy Here'));
+    callee.send(viaPort(invite), answer(invite, '486 Busy Here'));
     const final = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /);
     assert.match(final, /^SIP\/2\.0 486 /);
   });
 
   it('an answered relayed call: the caller gets the callee answer, and its BYE reaches the callee', async () => {
-    const r = request('INVITE', caller.port, lync, SDP);
-    caller.send(sipPort, r.text);
-    const invite = await callee.nextMatching(/^INVITE /);
-    const back = Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]);
-    const calleeSdp = SDP.replace('40000', '40002');
-    callee.send(back, answer(invite, '200 OK', calleeSdp, callee.port));
-    await callee.nextMatching(/^ACK /);
-    const ok = await caller.nextMatching(/^SIP\/2\.0 200 /);
+    const { ok, back, dlg } = await relayedCall(caller, callee, sipPort, lync);
     assert.match(ok, /^m=audio 40002 /m, 'the callee answer reaches the caller');
-    const toTag = /^To:.*;tag=([^;\s]+)/m.exec(ok)![1];
-    caller.send(sipPort, request('ACK', caller.port, { 'Call-ID': r.callId, CSeq: '1 ACK', To: `<sip:parley@127.0.0.1>;tag=${toTag}`, From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}` }).text);
-    caller.send(sipPort, request('BYE', caller.port, { 'Call-ID': r.callId, CSeq: '2 BYE', To: `<sip:parley@127.0.0.1>;tag=${toTag}`, From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}` }).text);
+    caller.send(sipPort, request('BYE', caller.port, { ...dlg, CSeq: '2 BYE' }).text);
     const bye = await callee.nextMatching(/^BYE /);
     callee.send(back, answer(bye, '200 OK'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 200 /), /CSeq: 2 BYE/);
@@ -129,19 +104,7 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
   it('an offerless re-INVITE is relayed as one: the callee\'s offer reaches the caller in the 200, the caller\'s answer the callee in the ACK', async () => {
     // Before, the relay ACKed the callee's 200 at once with no answer (drachtio-srf's
     // default) and dropped the answer in the caller's ACK: a 3pcc transfer lost its media.
-    const r = request('INVITE', caller.port, lync, SDP);
-    caller.send(sipPort, r.text);
-    const invite = await callee.nextMatching(/^INVITE /);
-    const back = Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]);
-    callee.send(back, answer(invite, '200 OK', SDP.replace('40000', '40002'), callee.port));
-    await callee.nextMatching(/^ACK /);
-    const ok = await caller.nextMatching(/^SIP\/2\.0 200 /);
-    const dlg = {
-      'Call-ID': r.callId,
-      To: `<sip:parley@127.0.0.1>;tag=${/^To:.*;tag=([^;\s]+)/m.exec(ok)![1]}`,
-      From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}`,
-    };
-    caller.send(sipPort, request('ACK', caller.port, { ...dlg, CSeq: '1 ACK' }).text);
+    const { back, dlg } = await relayedCall(caller, callee, sipPort, lync);
 
     caller.send(sipPort, request('INVITE', caller.port, { ...dlg, CSeq: '2 INVITE' }).text);
     const reinvite = await callee.nextMatching(/^INVITE /);
@@ -163,19 +126,7 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
 
   it('an ACK with its answer and the next offerless re-INVITE back to back: each answer reaches the callee in the ACK of its own 200', async () => {
     // drachtio-srf tells the app of the ACK a turn after the re-INVITE behind it.
-    const r = request('INVITE', caller.port, lync, SDP);
-    caller.send(sipPort, r.text);
-    const invite = await callee.nextMatching(/^INVITE /);
-    const back = Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]);
-    callee.send(back, answer(invite, '200 OK', SDP.replace('40000', '40002'), callee.port));
-    await callee.nextMatching(/^ACK /);
-    const ok = await caller.nextMatching(/^SIP\/2\.0 200 /);
-    const dlg = {
-      'Call-ID': r.callId,
-      To: `<sip:parley@127.0.0.1>;tag=${/^To:.*;tag=([^;\s]+)/m.exec(ok)![1]}`,
-      From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}`,
-    };
-    caller.send(sipPort, request('ACK', caller.port, { ...dlg, CSeq: '1 ACK' }).text);
+    const { back, dlg } = await relayedCall(caller, callee, sipPort, lync);
     caller.send(sipPort, request('INVITE', caller.port, { ...dlg, CSeq: '2 INVITE' }).text);
     for (let n = 2; n <= 4; n++) {
       const reinvite = await callee.nextMatching(/^INVITE /);
@@ -203,7 +154,7 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
     assert.deepEqual(headerValues(invite, 'Call-ID'), [r.callId], 'a proxy keeps the Call-ID');
     assert.deepEqual(headerValues(invite, 'X-Seen-By'), ['upstream', 'parley'], invite);
     assert.deepEqual(headerValues(invite, 'X-Absent'), ['yes'], invite);
-    callee.send(Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]), answer(invite, '486 Busy Here'));
+    callee.send(viaPort(invite), answer(invite, '486 Busy Here'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 486 /);
   });
 
@@ -213,7 +164,7 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
     const invite = await callee.nextMatching(/^INVITE /);
     assert.deepEqual(headerValues(invite, 'Ms-Target-Class'), ['secondary', ''], invite);
     assert.deepEqual(headerValues(invite, 'Subject'), ['replaced'], 'a single header (sofia-sip) is replaced');
-    callee.send(Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]), answer(invite, '486 Busy Here'));
+    callee.send(viaPort(invite), answer(invite, '486 Busy Here'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 486 /);
   });
 });

@@ -9,21 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
-import { RoutingTable } from '../../../src/policy/routing-table.ts';
-import type { RoutingConfig } from '../../../src/policy/rule-types.ts';
-import { InboundRouter } from '../../../src/signaling/inbound-router.ts';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
-import { SDP, startHarness, testLogger, type Harness } from '../../helpers/sip-harness.ts';
+import { answer, attachRules, relayedCall } from '../../helpers/relay-call.ts';
+import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
 
 const T1 = 40; // timer H = 64*T1 = 2.56 s
-
-/** A response built from a request's headers (RFC 3261 §8.2.6.2), with a To tag. */
-function answer(req: string, status: string, body = '', contactPort = 0): string {
-  const keep = req.split('\r\n').filter((l) => /^(Via|From|Call-ID|CSeq|Record-Route):/i.test(l));
-  const to = req.split('\r\n').find((l) => /^To:/i.test(l))!;
-  const extra = body || contactPort ? `Contact: <sip:callee@127.0.0.1:${contactPort}>\r\n${body ? 'Content-Type: application/sdp\r\n' : ''}` : '';
-  return `SIP/2.0 ${status}\r\n${keep.join('\r\n')}\r\n${/;tag=/.test(to) ? to : `${to};tag=callee1`}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-}
 
 const bodyOf = (m: string): string => m.slice(m.indexOf('\r\n\r\n') + 4);
 
@@ -38,18 +28,13 @@ describe('relayed offerless re-INVITE whose ACK never comes', () => {
     sipPort = h.server.sipPort('udp');
     caller = await RawSipClient.open();
     callee = await RawSipClient.open();
-    const routing: RoutingConfig = {
-      ...defaultConfig.routing,
-      proxyByDefault: false,
-      rules: [
-        {
-          name: 'strip',
-          match: { headers: { 'Ms-Target-Class': { present: true } } },
-          actions: [{ headers: { remove: ['Ms-Target-Class'] } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
-        },
-      ],
-    };
-    new InboundRouter(h.srf, new RoutingTable(routing, {}), testLogger()).attach();
+    attachRules(h.srf, [
+      {
+        name: 'strip',
+        match: { headers: { 'Ms-Target-Class': { present: true } } },
+        actions: [{ headers: { remove: ['Ms-Target-Class'] } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
+      },
+    ]);
   });
 
   after(() => {
@@ -59,19 +44,7 @@ describe('relayed offerless re-INVITE whose ACK never comes', () => {
   });
 
   it('after 64*T1 the caller gets the server\'s BYE; the callee\'s 200 is ACKed with a refusing answer, then a BYE with the same Reason', async () => {
-    const r = request('INVITE', caller.port, { 'Ms-Target-Class': 'secondary', 'Content-Type': 'application/sdp' }, SDP);
-    caller.send(sipPort, r.text);
-    const invite = await callee.nextMatching(/^INVITE /);
-    const back = Number(/^Via: SIP\/2\.0\/UDP [^:]+:(\d+)/m.exec(invite)![1]);
-    callee.send(back, answer(invite, '200 OK', SDP.replace('40000', '40002'), callee.port));
-    await callee.nextMatching(/^ACK /);
-    const ok = await caller.nextMatching(/^SIP\/2\.0 200 /);
-    const dlg = {
-      'Call-ID': r.callId,
-      To: `<sip:parley@127.0.0.1>;tag=${/^To:.*;tag=([^;\s]+)/m.exec(ok)![1]}`,
-      From: `<sip:raw@127.0.0.1:${caller.port}>;tag=${/^From:.*;tag=([^;\s]+)/m.exec(r.text)![1]}`,
-    };
-    caller.send(sipPort, request('ACK', caller.port, { ...dlg, CSeq: '1 ACK' }).text);
+    const { back, dlg } = await relayedCall(caller, callee, sipPort, { 'Ms-Target-Class': 'secondary', 'Content-Type': 'application/sdp' });
 
     // The caller's offerless re-INVITE: the callee offers in its 200, the caller never ACKs it.
     caller.send(sipPort, request('INVITE', caller.port, { ...dlg, CSeq: '2 INVITE' }).text);
