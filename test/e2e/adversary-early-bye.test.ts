@@ -13,10 +13,14 @@ import { describe, it } from 'node:test';
 import { apiYaml } from '../helpers/api-client.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { parleyPerSuite } from '../helpers/parley-harness.ts';
+import { VIA_DRACHTIO } from '../helpers/real-drachtio.ts';
 import { gatewayYaml } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 
-describe('adversary: BYE in an early dialog (delayed offer, reliable 183)', () => {
+// Not through a real drachtio-server 0.9.10 (PARLEY_TEST_VIA_DRACHTIO): it answers the INFO 500
+// itself before the app can (its log ends there), and the BYE then gets no answer at all.
+const REAL = 'a real drachtio-server 0.9.10 answers the early INFO 500 itself, then not the BYE';
+describe('adversary: BYE in an early dialog (delayed offer, reliable 183)', { skip: VIA_DRACHTIO && REAL }, () => {
   const parley = parleyPerSuite(
     gatewayYaml('early', ['answer: { early: true }', 'play: { tone: beep }', 'collect: { into: x, maxDigits: 1, timeout: 60 }']) +
       apiYaml(join(mkdtempSync(join(tmpdir(), 'adv-early-bye-')), 'rules.json')),

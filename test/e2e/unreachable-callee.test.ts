@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '../helpers/free-port.ts';
 import { captureLog, type LogCapture } from '../helpers/log-capture.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { VIA_DRACHTIO } from '../helpers/real-drachtio.ts';
 import { nextCallEnd, sippOk, startCaller } from './helpers.ts';
 
 const yaml = `
@@ -53,11 +54,15 @@ describe('an unreachable callee (closed UDP port)', () => {
     assert.equal(outcome.flow, 'unavailable', 'the fallback flow ran');
     assert.equal(active.session.vars.get('bridgeStatus'), '503');
     // The mechanism: the kernel's ICMP port unreachable for that port reached the SIP layer,
-    // which answered the INVITE 503 for the transport error (RFC 3261 §8.1.3.1).
+    // which answered the INVITE 503 for the transport error (RFC 3261 §8.1.3.1). Those log
+    // lines are the embedded server's; a real drachtio-server (PARLEY_TEST_VIA_DRACHTIO) gives
+    // the same 503 from sofia-sip without them.
     const target = `127.0.0.1:${closed}`;
-    assert.ok(capture.find(/udp destination unreachable/).some((l) => l.to === target), 'the ICMP error was seen for the callee');
-    const transport = capture.find(/transport error: answered 503/).filter((l) => l.uri === `sip:ghost@${target}`);
-    assert.deepEqual(transport.map((l) => l.method), ['INVITE'], 'the INVITE failed on the transport error');
+    if (!VIA_DRACHTIO) {
+      assert.ok(capture.find(/udp destination unreachable/).some((l) => l.to === target), 'the ICMP error was seen for the callee');
+      const transport = capture.find(/transport error: answered 503/).filter((l) => l.uri === `sip:ghost@${target}`);
+      assert.deepEqual(transport.map((l) => l.method), ['INVITE'], 'the INVITE failed on the transport error');
+    }
     // One line for the B leg, naming its target and outcome: a 503, not the ring timeout's 408.
     const lines = capture.find(/^B leg /);
     assert.equal(lines.length, 1, JSON.stringify(lines));

@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/config/load-config.ts';
 import type { ParleyConfig } from '../../src/config/schema.ts';
 import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { freePort } from './free-port.ts';
+import { spawnRealDrachtio, VIA_DRACHTIO, type RealDrachtioServer } from './real-drachtio.ts';
 
 export interface RunningParley {
   app: Parley;
@@ -32,6 +33,11 @@ export interface ParleyOptions {
   media?: string;
   /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
   remote?: { controlPort: number; secret: string };
+  /**
+   * Stay on the embedded SIP server under PARLEY_TEST_VIA_DRACHTIO (the test checks the embedded
+   * server's own listeners or behaviour). `udp6` and `tls` imply it.
+   */
+  embedded?: boolean;
   /** A UDP listener on [::1] (same port) besides the IPv4 ones: IPv6 SIP in and out. */
   udp6?: boolean;
   /** A TLS listener besides UDP and TCP (PEM files). */
@@ -44,8 +50,24 @@ export interface ParleyOptions {
   recording?: { dir?: string; extra?: string };
 }
 
-/** `yaml` holds the routing and flows sections (and anything else to override). */
+const TIMERS = { t1: 100, t2: 400, t4: 500 };
+
+/**
+ * `yaml` holds the routing and flows sections (and anything else to override).
+ * Under PARLEY_TEST_VIA_DRACHTIO=1 (see real-drachtio.ts) a real drachtio-server is started on
+ * the SIP host and port (same timers) and Parley connects to it, unless the options keep it embedded.
+ */
 export async function startParley(yaml: string, opts: ParleyOptions = {}): Promise<RunningParley> {
+  if (VIA_DRACHTIO && !opts.remote && !opts.embedded && !opts.udp6 && !opts.tls) {
+    const server = await spawnRealDrachtio({ sipHost: opts.sipHost, sipPort: opts.sipPort, timers: TIMERS });
+    try {
+      const p = await startParley(yaml, { ...opts, remote: { controlPort: server.controlPort, secret: server.secret } });
+      return { ...p, sipPort: server.sipPort, stop: () => stopBoth(p, server) };
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const sipPort = opts.sipPort ?? (await freePort());
   const base = `
@@ -56,7 +78,7 @@ ${opts.remote
   control: { host: 127.0.0.1, port: ${opts.remote.controlPort}, secret: ${opts.remote.secret} }`
     : `  listen: [{ transport: udp, host: ${opts.sipHost ?? '127.0.0.1'}, port: ${sipPort} }, { transport: tcp, host: ${opts.sipHost ?? '127.0.0.1'}, port: ${sipPort} }${opts.udp6 ? `, { transport: udp, host: '::1', port: ${sipPort} }` : ''}${tlsListen(opts.tls)}]
   control: { host: 127.0.0.1, port: 0, secret: e2e }`}
-  timers: { t1: 100, t2: 400, t4: 500 }
+  timers: { t1: ${TIMERS.t1}, t2: ${TIMERS.t2}, t4: ${TIMERS.t4} }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
 media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''}${opts.mediaThreads !== undefined ? `, threads: ${opts.mediaThreads}` : ''}${opts.media ? `, ${opts.media}` : ''} }
 prompts: { dir: ${opts.prompts ?? resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
@@ -72,6 +94,14 @@ recording: { dir: ${opts.recording?.dir ?? join(dir, 'recordings')}, flushInterv
     config,
     stop: () => app.shutdown(200),
   };
+}
+
+async function stopBoth(p: RunningParley, server: RealDrachtioServer): Promise<void> {
+  try {
+    await p.stop();
+  } finally {
+    await server.close();
+  }
 }
 
 function tlsListen(t: { port: number; cert: string; key: string; ca?: string } | undefined): string {

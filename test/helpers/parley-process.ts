@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from './free-port.ts';
+import { spawnRealDrachtio, VIA_DRACHTIO, type RealDrachtioServer } from './real-drachtio.ts';
 
 export interface ParleyProcess {
   child: ChildProcess;
@@ -25,27 +26,35 @@ export interface ParleyProcess {
  * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`).
  * `opts.host`: the loopback address SIP listens on (127.0.0.2… for cluster nodes); `opts.sipPort`: a port chosen by the test.
  * `opts.ready`: the log message to wait for before resolving (default: Parley is running).
+ * Under PARLEY_TEST_VIA_DRACHTIO=1 (see real-drachtio.ts) Parley connects to a real drachtio-server
+ * on that host and port instead (`opts.embedded` keeps the embedded one), closed when Parley exits.
  */
 export async function spawnParley(
   yaml: string,
-  opts: { recordings?: string; recording?: string; host?: string; sipPort?: number; ready?: RegExp } = {},
+  opts: { recordings?: string; recording?: string; host?: string; sipPort?: number; ready?: RegExp; embedded?: boolean } = {},
 ): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
   const sipPort = opts.sipPort ?? await freePort();
+  const server: RealDrachtioServer | null = VIA_DRACHTIO && !opts.embedded ? await spawnRealDrachtio({ sipHost: opts.host, sipPort }) : null;
+  const sip = server
+    ? `  server: remote
+  control: { host: 127.0.0.1, port: ${server.controlPort}, secret: ${server.secret} }`
+    : `  listen: [{ transport: udp, host: ${opts.host ?? '127.0.0.1'}, port: ${sipPort} }]
+  control: { host: 127.0.0.1, port: 0, secret: proc }`;
   const recordings = opts.recordings ?? join(dir, 'recordings');
   const file = join(dir, 'parley.yaml');
   writeFileSync(
     file,
     `log: { level: info, pretty: false }
 sip:
-  listen: [{ transport: udp, host: ${opts.host ?? '127.0.0.1'}, port: ${sipPort} }]
-  control: { host: 127.0.0.1, port: 0, secret: proc }
+${sip}
 media: { workers: 1 }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${recordings}${opts.recording ? `, ${opts.recording}` : ''} }
 ${yaml}`,
   );
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (server) child.once('exit', () => void server.close());
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -13,6 +13,14 @@ import { testLogger } from './sip-harness.ts';
 
 export const DRACHTIO_BIN = process.env.PARLEY_DRACHTIO_BIN ?? '';
 
+/**
+ * PARLEY_TEST_VIA_DRACHTIO=1 (with PARLEY_DRACHTIO_BIN): every Parley the harness starts
+ * (startParley, parleyPerSuite, spawnParley) gets its own real drachtio-server and connects
+ * to it with sip.server: remote, unless the test opts out (it needs the embedded server's
+ * own listeners: TLS, IPv6, sip.listen).
+ */
+export const VIA_DRACHTIO = process.env.PARLEY_TEST_VIA_DRACHTIO === '1' && DRACHTIO_BIN !== '';
+
 export interface RealDrachtio {
   conn: SrfConnection;
   sipPort: number;
@@ -49,14 +57,24 @@ export interface RealDrachtioServer {
   close(): Promise<void>;
 }
 
+export interface RealDrachtioOptions {
+  /** The SIP address and port (default 127.0.0.1 and a free port). */
+  sipHost?: string;
+  sipPort?: number;
+  /** SIP timers in ms (default the server's: 500/4000/5000). */
+  timers?: { t1: number; t2: number; t4: number };
+}
+
 /** Starts drachtio-server on free loopback ports and waits for its admin port. */
-export async function spawnRealDrachtio(): Promise<RealDrachtioServer> {
+export async function spawnRealDrachtio(opts: RealDrachtioOptions = {}): Promise<RealDrachtioServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-drachtio-'));
   const admin = await freePort();
-  const sipPort = await freePort();
+  const sipPort = opts.sipPort ?? (await freePort());
+  const t = opts.timers;
+  const timers = t ? `<timers><t1>${t.t1}</t1><t2>${t.t2}</t2><t4>${t.t4}</t4><t1x64>${64 * t.t1}</t1x64></timers>` : '';
   const conf = `<drachtio>
   <admin port="${admin}" secret="cymru">127.0.0.1</admin>
-  <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
+  <sip><contacts><contact>sip:${opts.sipHost ?? '127.0.0.1'}:${sipPort};transport=udp,tcp</contact></contacts>${timers}</sip>
   <logging><file><name>${dir}/drachtio.log</name><archive>${dir}/archive</archive><size>10</size><maxFiles>1</maxFiles><auto-flush>true</auto-flush></file><loglevel>info</loglevel><sofia-loglevel>3</sofia-loglevel></logging>
 </drachtio>
 `;
