@@ -45,6 +45,7 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     } catch (err) {
       log.debug({ err }, 'srf disconnect');
     }
+    stopReconnecting(srf);
     server?.close();
   };
   let hostports = '';
@@ -78,4 +79,25 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     throw err;
   }
   return { srf, hostports, close };
+}
+
+/** drachtio-srf's wire protocol (internal): the client's reconnect state. */
+interface WireProtocolState {
+  closing?: boolean;
+  reconnectVars?: { retryTimer?: ReturnType<typeof setTimeout> | null };
+}
+
+/**
+ * After the server went away (a drachtio-server that stopped), srf.disconnect() throws (no
+ * socket: drachtio-srf asserts on it) before it marks the connection as closing, and
+ * drachtio-srf goes on reconnecting for ever: a stopped Parley kept the process alive.
+ */
+export function stopReconnecting(srf: Srf): void {
+  const wp = (srf as unknown as { _app?: { client?: { wp?: WireProtocolState } } })._app?.client?.wp;
+  if (!wp) return;
+  wp.closing = true;
+  if (wp.reconnectVars?.retryTimer) {
+    clearTimeout(wp.reconnectVars.retryTimer);
+    wp.reconnectVars.retryTimer = null;
+  }
 }
