@@ -84,7 +84,10 @@ export async function spawnRealDrachtio(opts: RealDrachtioOptions = {}): Promise
     if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      // A server stuck after a failure may ignore SIGTERM (seen once): then SIGKILL.
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
       await gone;
+      clearTimeout(kill);
     }
     if (!process.env.PARLEY_DRACHTIO_KEEP) await rm(dir, { recursive: true, force: true });
   };
