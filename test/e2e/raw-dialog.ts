@@ -29,8 +29,12 @@ ${steps}`;
 /** A call held for `ms` of silence, then hung up by Parley (flow 'hold'). */
 export const holdYaml = (ms: number): string => flowYaml('hold', `    - answer\n    - play: { tone: "silence:${ms}" }\n    - hangup\n`);
 
-/** A menu (flow 'pick') that ends in flow 'five' on digit 5, in flow 'none' otherwise (30 s). */
-export const MENU_FIVE_YAML = flowYaml('pick', `    - answer
+/**
+ * A menu (flow `app`, after `answer`) that ends in flow 'five' on digit 5 (a hang-up, with
+ * `fiveStatus` if the INVITE is still unanswered), in flow 'none' otherwise (30 s).
+ */
+export function menuFiveYaml(app: string, answer: string, fiveStatus?: number): string {
+  return flowYaml(app, `    - ${answer}
     - menu:
         prompt: { tone: "silence:200" }
         branches: { "5": five }
@@ -38,10 +42,14 @@ export const MENU_FIVE_YAML = flowYaml('pick', `    - answer
         timeout: 30
         fallback: none
   five:
-    - hangup
+    - hangup${fiveStatus === undefined ? '' : `: { status: ${fiveStatus} }`}
   none:
-    - hangup
+    - hangup${fiveStatus === undefined ? '' : ': { status: 404 }'}
 `);
+}
+
+/** The menu of menuFiveYaml in flow 'pick', answered first. */
+export const MENU_FIVE_YAML = menuFiveYaml('pick', 'answer');
 
 /** Answers a bridge: the caller is bridged to its Request-URI (a callee SIPp, 10 s to answer). */
 export const BRIDGE_YAML = flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n');

@@ -11,7 +11,7 @@ import type { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { nextCallEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { answerBye, bodyOf, flowYaml, rawCall, rawParleyPerSuite, statusOf, type RawDialog } from './raw-dialog.ts';
+import { answerBye, bodyOf, flowYaml, menuFiveYaml, rawCall, rawParleyPerSuite, statusOf, type RawDialog } from './raw-dialog.ts';
 
 /** Early media (a notice of `earlyMs`), then the 200 and `afterMs` more before Parley hangs up. */
 const earlyYaml = (earlyMs: number, afterMs: number): string => flowYaml('early', `    - answer: { early: true }
@@ -121,18 +121,7 @@ describe('requests in the early dialog of the reliable 183 (before the 200)', ()
 });
 
 describe('an INFO (DTMF) in the early dialog of the reliable 183, while a menu plays in early media', () => {
-  const parley = rawParleyPerSuite(flowYaml('early', `    - answer: { early: true }
-    - menu:
-        prompt: { tone: "silence:200" }
-        branches: { "5": five }
-        retries: 0
-        timeout: 30
-        fallback: none
-  five:
-    - hangup: { status: 486 }
-  none:
-    - hangup: { status: 404 }
-`));
+  const parley = rawParleyPerSuite(menuFiveYaml('early', 'answer: { early: true }', 486));
 
   // drachtio-srf holds no dialog before the 200, so the INFO reached the router, which
   // answered 481 for a dialog it did not know: the key was lost and the menu timed out.

@@ -137,6 +137,15 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     for (let i = 0; i < 20 && sent.length === 0; i++) await Promise.resolve();
     return sent;
   }
+  /** A dialog answered by answerReoffers: its leg, the calls' ends, and every response sent through `res`. */
+  function answering(): { d: EventDialog; leg: FakeLeg; ends: string[][]; sent: unknown[][]; res: { send: (...args: unknown[]) => number } } {
+    const d = new EventDialog();
+    const leg = new FakeLeg();
+    const ends: string[][] = [];
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+    const sent: unknown[][] = [];
+    return { d, leg, ends, sent, res: { send: (...args: unknown[]) => sent.push(args) } };
+  }
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 20; i++) await Promise.resolve();
   };
@@ -191,12 +200,7 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
   };
 
   it('a re-INVITE that comes before the ACK of the last 200 (drachtio-srf emits ack a turn late) waits for it: each answer goes to its own offer', async () => {
-    const d = new EventDialog();
-    const leg = new FakeLeg();
-    const ends: string[][] = [];
-    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
-    const sent: unknown[][] = [];
-    const res = { send: (...args: unknown[]) => sent.push(args) };
+    const { d, leg, ends, sent, res } = answering();
     d.emit('modify', req('2 INVITE'), res);
     await settle();
     assert.equal(sent.length, 1);
@@ -214,12 +218,7 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
   });
 
   it('a re-INVITE or an UPDATE offer while the ACK of the last 200 has not come gets 491; that ACK still counts (a real drachtio-server hands such a request to the app)', async () => {
-    const d = new EventDialog();
-    const leg = new FakeLeg();
-    const ends: string[][] = [];
-    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
-    const sent: unknown[][] = [];
-    const res = { send: (...args: unknown[]) => sent.push(args) };
+    const { d, leg, ends, sent, res } = answering();
     d.emit('modify', req('2 INVITE'), res);
     await settle();
     d.emit('modify', req('3 INVITE'), res);
@@ -236,12 +235,7 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
   });
 
   it('a request waiting for an answer that never comes gets 487 when the dialog ends', async () => {
-    const d = new EventDialog();
-    const leg = new FakeLeg();
-    const ends: string[][] = [];
-    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
-    const sent: unknown[][] = [];
-    const res = { send: (...args: unknown[]) => sent.push(args) };
+    const { d, leg, ends, sent, res } = answering();
     d.emit('modify', req('2 INVITE'), res);
     await settle();
     d.emit('modify', req('3 INVITE'), res);
