@@ -99,7 +99,11 @@ export class AuditLog {
   private running: Promise<void> | null = null;
   private headRunning: Promise<void> | null = null;
   private headDirty = false;
+  /** The last head write kept its temp file (`.head.tmp`) for the next one. */
+  private headTempKept = false;
   private closed = false;
+  /** close()'s last steps (the head's temp file taken along, the file closed). */
+  private closing: Promise<void> | null = null;
 
   private constructor(
     readonly path: string,
@@ -234,6 +238,11 @@ export class AuditLog {
     if (synced.status === 'rejected') throw synced.reason;
   }
 
+  private signedHead(): AuditHead {
+    const key = this.key!;
+    return { seq: this.seq, hash: this.head, at: new Date().toISOString(), keyId: key.id, signature: key.sign(headSignedText(this.seq, this.head)) };
+  }
+
   private writeHead(): void {
     if (!this.key) return;
     this.headDirty = true;
@@ -241,11 +250,13 @@ export class AuditLog {
     this.headRunning = (async () => {
       while (this.headDirty) {
         this.headDirty = false;
-        const key = this.key!;
-        const head: AuditHead = { seq: this.seq, hash: this.head, at: new Date().toISOString(), keyId: key.id, signature: key.sign(headSignedText(this.seq, this.head)) };
+        const head = this.signedHead();
         try {
           // Temp file + rename in the recording I/O thread (one batched call, not four to libuv's pool).
-          await recordingIo().writeAtomic(`${this.path}.head`, JSON.stringify(head) + '\n', 0o600);
+          // The head is rewritten after every batch: its temp file is kept from one write to the
+          // next (keepTemp), so a rewrite allocates and frees no inode; close() takes it along.
+          await recordingIo().writeAtomic(`${this.path}.head`, JSON.stringify(head) + '\n', 0o600, true);
+          this.headTempKept = true;
         } catch (err) {
           this.log.warn({ err, file: `${this.path}.head` }, 'audit log head write failed');
         }
@@ -258,14 +269,29 @@ export class AuditLog {
 
   /** Resolves once every entry appended so far is on disk (or failed) and the head is written. */
   async settled(): Promise<void> {
+    await this.drained();
+    await this.closing;
+  }
+
+  private async drained(): Promise<void> {
     while (this.running || this.headRunning) await Promise.all([this.running, this.headRunning]);
+  }
+
+  /** The head once more without keepTemp: its temp file goes (a closed log leaves only `.head`). */
+  private async dropHeadTemp(): Promise<void> {
+    if (!this.headTempKept || !this.key) return;
+    this.headTempKept = false;
+    await recordingIo()
+      .writeAtomic(`${this.path}.head`, JSON.stringify(this.signedHead()) + '\n', 0o600)
+      .catch((err: unknown) => this.log.warn({ err, file: `${this.path}.head` }, 'audit log head write failed'));
   }
 
   /** Synchronous and idempotent: no more appends; what is queued is still written, then the file closes. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.settled()
+    this.closing = this.drained()
+      .then(() => this.dropHeadTemp())
       .then(() => this.fh.close())
       .catch((err: unknown) => this.log.warn({ err }, 'audit log close failed'));
   }

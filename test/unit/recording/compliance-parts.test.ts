@@ -80,15 +80,15 @@ describe('audit log', () => {
     await audit.settled();
   });
 
-  it('writes its signed head and a sidecar signature through the recording I/O thread (0600 and 0644, no temp file left), not through libuv pool calls', async () => {
+  it('writes its signed head and a sidecar signature through the recording I/O thread (0600 and 0644, no temp file left once closed), not through libuv pool calls', async () => {
     const dir = join(root, 'a-io');
     const file = join(dir, 'audit.jsonl');
     const io = recordingIo();
-    const seen: Array<{ path: string; mode: number | undefined }> = [];
+    const seen: Array<{ path: string; mode: number | undefined; keepTemp: boolean }> = [];
     const original = io.writeAtomic;
-    io.writeAtomic = function (path: string, text: string, mode?: number) {
-      seen.push({ path, mode });
-      return original.call(this, path, text, mode);
+    io.writeAtomic = function (path: string, text: string, mode?: number, keepTemp = false) {
+      seen.push({ path, mode, keepTemp });
+      return original.call(this, path, text, mode, keepTemp);
     };
     try {
       const audit = await AuditLog.open(file, key, log);
@@ -97,19 +97,51 @@ describe('audit log', () => {
       const sigPath = join(dir, signatureFile('r1'));
       const meta = JSON.parse(sidecar('r1', '2026-12-03T00:00:00.000Z')) as RecordingMetadata;
       await writeSignature(sigPath, signSidecar('r1', meta, key));
-      assert.deepEqual(seen, [{ path: `${file}.head`, mode: 0o600 }, { path: sigPath, mode: 0o644 }]);
+      assert.deepEqual(seen.slice(0, 2), [
+        { path: `${file}.head`, mode: 0o600, keepTemp: true },
+        { path: sigPath, mode: 0o644, keepTemp: false },
+      ]);
       const head = JSON.parse(readFileSync(`${file}.head`, 'utf8')) as { seq: number };
       assert.equal(head.seq, 1);
       assert.equal(statSync(`${file}.head`).mode & 0o777, 0o600);
       assert.equal(statSync(sigPath).mode & 0o777, 0o644 & ~process.umask());
       assert.deepEqual(checkSignature(meta, (await readSignature(sigPath))!, key), { ok: true });
-      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+      // While the log is open, the head's temp file is kept for its next rewrite (from the second on).
+      await audit.append('exported', 'r1', 'parley');
+      await audit.settled();
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), ['audit.jsonl.head.tmp']);
+      assert.equal(statSync(`${file}.head.tmp`).mode & 0o777, 0o600);
       assert.equal((await verifyAuditLog(file, key)).ok, true);
       audit.close();
       await audit.settled();
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+      assert.equal(seen.at(-1)?.keepTemp, false);
+      assert.equal((JSON.parse(readFileSync(`${file}.head`, 'utf8')) as { seq: number }).seq, 2);
+      assert.equal(statSync(`${file}.head`).mode & 0o777, 0o600);
     } finally {
       io.writeAtomic = original;
     }
+  });
+
+  it('rewrites its head over the same two inodes, allocating and freeing none (ext4 without a journal skips recently freed inodes one by one at every create)', async () => {
+    const dir = join(root, 'a-inodes');
+    const file = join(dir, 'audit.jsonl');
+    const audit = await AuditLog.open(file, key, log);
+    const inodes = new Set<number>();
+    for (let i = 0; i < 6; i++) {
+      await audit.append('created', `r${i}`, 'parley');
+      await audit.settled();
+      inodes.add(statSync(`${file}.head`).ino);
+      // The first head has no temp file yet; every rewrite after it keeps one.
+      if (i > 0) inodes.add(statSync(`${file}.head.tmp`).ino);
+      assert.equal((JSON.parse(readFileSync(`${file}.head`, 'utf8')) as { seq: number }).seq, i + 1);
+    }
+    assert.equal(inodes.size, 2, `head inodes used: ${[...inodes].join(', ')}`);
+    assert.equal((await verifyAuditLog(file, key)).ok, true);
+    audit.close();
+    await audit.settled();
+    assert.deepEqual(readdirSync(dir).sort(), ['audit.jsonl', 'audit.jsonl.head']);
+    assert.equal((await verifyAuditLog(file, key)).ok, true);
   });
 
   it('appends through the recording I/O thread (a positional write and an fsync), not libuv pool calls; a thread that dies after the write leaves no line twice', async () => {
