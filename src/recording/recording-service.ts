@@ -318,8 +318,6 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
     this.postProcessor.close();
     this.stopWatchingIo();
     this.options.store?.close();
-    // The marks' spares go, and their folder when no mark is left (settled() waits for it).
-    this.track(this.marks.close());
   }
 }
 
