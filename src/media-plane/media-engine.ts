@@ -136,6 +136,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.threads?.handles[index]?.crash();
   }
 
+  /** Test only: how the media threads of now ended (their exit codes), once they have (after close()). */
+  threadExitsForTest(): Promise<number[]> {
+    return Promise.all((this.threads?.handles ?? []).map((h) => h.exited));
+  }
+
   /** Test only: media thread `index` blocks for `ms`, as in a long GC pause. */
   stallThreadForTest(index: number, ms: number): void {
     this.threads?.handles[index]?.stall(ms);

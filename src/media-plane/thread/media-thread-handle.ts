@@ -16,6 +16,8 @@ import { RingPool } from './ring-pool.ts';
 import { SinkDrain, SourcePump } from './source-pump.ts';
 import { TickRing } from './tick-ring.ts';
 
+/** How long a closing thread has to end by itself (see close()) before it is terminated. */
+const SHUTDOWN_GRACE_MS = 1000;
 const PUMP_MS = 40;
 const DRAIN_MS = 100;
 /**
@@ -67,6 +69,8 @@ export class MediaThreadHandle {
   private readonly worker: Worker;
   /** Commands leave combined per turn (one postMessage for what one callback sends). */
   private readonly out: MessageBatcher<MediaCommand>;
+  /** The thread's exit code once it has ended (0: it ended by itself; 1: terminated). */
+  readonly exited: Promise<number>;
   private readonly rooms = new Map<string, RemoteMediaRoom>();
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly pumps = new Map<number, { pump: SourcePump; room: RemoteMediaRoom }>();
@@ -116,6 +120,7 @@ export class MediaThreadHandle {
       this.log.error({ err }, 'media thread failed');
     });
     this.worker.on('exit', (code) => this.onExit(code));
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
     this.pumpTimer = setInterval(() => this.pumpPass.start([...this.pumps.values()].map((p) => p.pump)), PUMP_MS).unref();
     this.drainTimer = setInterval(() => this.drainPass.start([...this.drains.values()].map((d) => d.drain)), DRAIN_MS).unref();
   }
@@ -245,10 +250,16 @@ export class MediaThreadHandle {
     clearInterval(this.drainTimer);
     this.pumpPass.close();
     this.drainPass.close();
-    // What this turn sent (the engine's last room closes) leaves as it did before batching.
+    // What this turn sent (the engine's last room closes) leaves as it did before batching,
+    // then 'shutdown': the thread closes every socket and its loop ends by itself. Terminating
+    // it with sockets open can abort the whole process (a datagram received while the worker
+    // terminates: node::AddressToJS's FromJust fails); terminate() only if it has not ended soon.
+    this.out.push({ type: 'shutdown' });
     this.out.flush();
     this.out.close();
-    void this.worker.terminate().catch(() => undefined);
+    const force = setTimeout(() => void this.worker.terminate().catch(() => undefined), SHUTDOWN_GRACE_MS);
+    force.unref();
+    this.worker.once('exit', () => clearTimeout(force));
   }
 
   private readonly onEvent = (m: MediaEvent): void => {

@@ -218,6 +218,8 @@ export class MediaThreadRuntime {
       }
       case 'stats':
         return this.postStats();
+      case 'shutdown':
+        return this.shutdown();
       case 'crash':
         setImmediate(() => {
           throw new Error('media thread crash requested (test command)');
@@ -232,6 +234,18 @@ export class MediaThreadRuntime {
         return;
     }
   }
+
+  /** Every room closed (and with it every leg's sockets), the stats timer stopped: the thread's loop can end. */
+  private shutdown(): void {
+    clearInterval(this.statsTimer);
+    this.forMain(() => {
+      for (const s of [...this.rooms.values()]) s.room.close('engine-closed');
+    });
+    this.shutDown?.();
+  }
+
+  /** Called once shutdown() has closed everything (media-thread.ts closes its port there). */
+  shutDown: (() => void) | null = null;
 
   private createRoom(id: string): void {
     if (this.rooms.has(id)) throw new Error(`room ${id} already exists`);

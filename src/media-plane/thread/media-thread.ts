@@ -14,4 +14,9 @@ const log = createLogger({ level: init.logLevel, pretty: false }).child({ compon
 const out = new MessageBatcher<MediaEvent>((m) => port.postMessage(m));
 const runtime = new MediaThreadRuntime(init, (e: MediaEvent) => out.push(e), log);
 port.on('message', (m: MediaCommand | Batch<MediaCommand>) => unbatch(m, (cmd) => runtime.handle(cmd)));
+// Shut down (engine close): what this turn posted goes, then the port closes and the loop ends.
+runtime.shutDown = () => {
+  out.flush();
+  port.close();
+};
 port.postMessage({ type: 'ready' } satisfies MediaEvent);

@@ -73,6 +73,12 @@ export type MediaCommand =
   | { type: 'stats' }
   /** Test only: the thread throws from its event loop (an uncaught error), as a bug would. */
   | { type: 'crash' }
+  /**
+   * Engine close: the thread closes what it still runs (every socket), stops its timers and
+   * lets its event loop end, so nothing is received while it ends (Node aborts the whole
+   * process when a worker being terminated gets a UDP datagram: node::AddressToJS fails).
+   */
+  | { type: 'shutdown' }
   /** Test only: the thread blocks for `ms` (busy, as in a long GC pause or on a starved machine): its timers and sockets wait. */
   | { type: 'stall'; ms: number };
 
