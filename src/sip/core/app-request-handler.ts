@@ -88,7 +88,7 @@ export class AppRequestHandler {
     req.prepend('Via', viaFor(lp, newBranch()));
     ensureSdpType(req);
     if (req.method === 'INVITE') d.clientInvitePending = true;
-    if (subscriptionEnds(req)) this.ctx.dialogs.remove(d);
+    if (d.subscriptionOnly && subscriptionEnds(req)) this.ctx.dialogs.remove(d);
     if (req.method === 'BYE') {
       this.ctx.dialogs.remove(d);
       cdrStop(this.ctx, 'application', 'normal-release', req);
@@ -194,6 +194,7 @@ export class AppRequestHandler {
       // A subscription whose app is gone gets no dialog: it would never be ended (the NOTIFYs get 481).
       if (!this.ctx.dialogs.match(p.req.callId, p.req.from.params.get('tag') ?? '', toTag) && this.ctx.control().connection(p.ownerId)) {
         const d = this.uacDialog(p, res, toTag);
+        d.subscriptionOnly = true;
         this.ctx.dialogs.add(d);
         p.dialogId = d.id;
       }
@@ -324,7 +325,7 @@ export class AppRequestHandler {
   }
 }
 
-/** RFC 6665 §4.1.3: a NOTIFY saying `terminated` ends the subscription's dialog. */
+/** RFC 6665 §4.1.3: a NOTIFY saying `terminated` ends the subscription's dialog (one a SUBSCRIBE made). */
 export function subscriptionEnds(req: SipMessage): boolean {
   return req.method === 'NOTIFY' && /^\s*terminated/i.test(req.get('Subscription-State') ?? '');
 }

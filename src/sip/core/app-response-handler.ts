@@ -62,6 +62,7 @@ export class AppResponseHandler {
     if (req.method === 'SUBSCRIBE' && status >= 200 && status < 300 && !p.dialog) {
       // RFC 6665 §4.1: a 2xx to a SUBSCRIBE makes a dialog for the NOTIFYs; no ACK is involved.
       const d = this.uasDialog(p, res, conn);
+      d.subscriptionOnly = true;
       this.ctx.dialogs.add(d);
       d.awaitingAckSeq = null;
       dialogId = d.id;
