@@ -27,6 +27,25 @@ function info(c: RawDialog, n: number, type: string, body: string): string {
 describe('an INFO (DTMF) in the early dialog of an unreliable 183, while a menu plays in early media', () => {
   const parley = rawParleyPerSuite(menuFiveYaml('early', 'answer: { early: true }', 486));
 
+  // RFC 3261 §15: a caller may end an early dialog with a BYE. After an ordinary 183 it got 481
+  // and the call went on until the caller's CANCEL or the menu's timeout.
+  it('a BYE in it ends the call as a CANCEL would: 200, the INVITE 487, nothing left', async () => {
+    const phone = await new RtpPeer({ codec: 'PCMU', latch: true, dtmfPt: null }).bind();
+    const ended = nextCallEnd(parley());
+    await rawCall(parley(), { name: 'unrel-bye', user: 'early', phone }, async (c, ua) => {
+      c.send('INVITE', phone.sdp());
+      const p183 = await ua.nextMatching(/^SIP\/2\.0 183 /, 10_000, c.callId);
+      c.confirm(p183);
+      c.cseq = 2;
+      c.send('BYE');
+      assert.equal(statusOf(await c.finalTo('2 BYE', 10_000)), 200);
+      assert.equal(statusOf(await c.finalTo('1 INVITE', 10_000)), 487);
+      c.ackFailure(1);
+      await ended;
+      await assertNothingLeft(parley());
+    });
+  });
+
   for (const [type, body] of [['application/dtmf-relay', 'Signal=5\r\nDuration=160\r\n'], ['application/dtmf', '5']] as const) {
     it(`${type}: answered 200, its digit picks the branch (the INVITE then gets that branch's 486)`, async () => {
       const phone = await new RtpPeer({ codec: 'PCMU', latch: true, dtmfPt: null }).bind();
