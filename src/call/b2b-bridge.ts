@@ -79,7 +79,11 @@ export class B2bBridge {
             if (!req) return;
             this.outgoing = req;
             // An INFO in the callee's early dialog (after its 180/183, before its 200) is taken as in the dialog.
-            const early = this.deps.earlyLegs?.add(req.get('Call-ID') ?? '', (r, s) => r.method === 'INFO' && (this.onCalleeInfo(leg, r, s), true));
+            const early = this.deps.earlyLegs?.add(req.get('Call-ID') ?? '', (r, s) => {
+              if (r.method !== 'INFO') return false;
+              this.onCalleeInfo(leg, r, s);
+              return true;
+            });
             if (early) unregisterEarly = early;
             if (this.callerLeft || this.ringTimedOut) this.cancelOutgoing();
           }) as unknown as (req: Srf.SrfRequest) => void,

@@ -29,8 +29,4 @@ export class EarlyRequests implements EarlyRequestRegistry {
     const handler = this.byCallId.get(req.get('Call-ID') ?? '');
     return handler ? handler(req, res) : false;
   }
-
-  get size(): number {
-    return this.byCallId.size;
-  }
 }
