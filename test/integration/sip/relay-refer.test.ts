@@ -13,7 +13,7 @@ import { startHarness } from '../../helpers/sip-harness.ts';
 
 const bodyOf = (msg: string): string => msg.slice(msg.indexOf('\r\n\r\n') + 4);
 
-describe('REFER through the header-edit relay (a blind transfer by the caller)', () => {
+describe('REFER through the header-edit relay (a blind transfer, by either side)', () => {
   let h: Awaited<ReturnType<typeof startHarness>>;
   let caller: RawSipClient;
   let callee: RawSipClient;
@@ -93,5 +93,43 @@ describe('REFER through the header-edit relay (a blind transfer by the caller)',
     const bye = await callee.nextMatching(/^BYE /, 5000);
     callee.send(back, answer(bye, '200 OK'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 200 [^]*CSeq: 8 BYE/);
+  });
+  it('a REFER from the callee reaches the caller, and the caller\'s NOTIFY the callee, naming the callee\'s REFER', async () => {
+    const { back, dlg, invite } = await relayedCall(caller, callee, sipPort, { 'Ms-Target-Class': 'secondary', 'Content-Type': 'application/sdp' });
+    const calleeReq = (method: string, seq: number, more: string[], body = ''): string => [
+      `${method} ${contactUri(invite)} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${callee.port};branch=z9hG4bK-callee-${method}-${seq}-${process.pid}`,
+      'Max-Forwards: 70',
+      `From: ${header(invite, 'To')};tag=callee1`,
+      `To: ${header(invite, 'From')}`,
+      `Call-ID: ${header(invite, 'Call-ID')}`,
+      `CSeq: ${seq} ${method}`,
+      ...more,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      '',
+      body,
+    ].join('\r\n');
+    callee.send(back, calleeReq('REFER', 3, [`Refer-To: <sip:dave@127.0.0.1:${target.port}>`, `Contact: <sip:callee@127.0.0.1:${callee.port}>`]));
+    const refer = await caller.nextMatching(/^REFER /, 5000);
+    assert.equal(header(refer, 'Refer-To'), `<sip:dave@127.0.0.1:${target.port}>`);
+    assert.equal(header(refer, 'Call-ID'), dlg['Call-ID'], 'in the caller\'s dialog');
+    caller.send(sipPort, answer(refer, '202 Accepted'));
+    assert.match(await callee.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 202 [^]*CSeq: 3 REFER/);
+
+    const frag = 'SIP/2.0 486 Busy Here\r\n';
+    const referCseq = /^CSeq:\s*(\d+)/m.exec(refer)![1];
+    caller.send(sipPort, request('NOTIFY', caller.port, {
+      ...dlg, CSeq: '5 NOTIFY', Event: `refer;id=${referCseq}`, 'Subscription-State': 'terminated;reason=noresource', 'Content-Type': 'message/sipfrag',
+    }, frag).text);
+    const n = await callee.nextMatching(/^NOTIFY /, 5000);
+    assert.equal(header(n, 'Event'), 'refer;id=3', 'the id of the callee\'s REFER');
+    assert.equal(bodyOf(n), frag, 'the transfer failed: the callee hears so and keeps the call');
+    callee.send(back, answer(n, '200 OK'));
+    assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 200 [^]*CSeq: 5 NOTIFY/);
+
+    caller.send(sipPort, request('BYE', caller.port, { ...dlg, CSeq: '6 BYE' }).text);
+    const bye = await callee.nextMatching(/^BYE /, 5000);
+    callee.send(back, answer(bye, '200 OK'));
+    assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 200 [^]*CSeq: 6 BYE/);
   });
 });
