@@ -108,6 +108,8 @@ export class B2bBridge {
       this.timerRing = null;
     }
     call.off('ended', onCallerEnded);
+    // At once: an INFO right behind the ACK would find no listener (drachtio-srf answers it 200 and the digit is lost).
+    uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onCalleeInfo(leg, req, res));
     if (call.ended) {
       this.log.info({ target, proxy, status: 487, ms: ms() }, 'B leg answered after the caller left: ended');
       wait.close();
@@ -138,7 +140,6 @@ export class B2bBridge {
     }
     answerReoffers(uac, leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => call.endForCause(reason, why) });
     refuseRefers(uac, this.log);
-    uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onCalleeInfo(leg, req, res));
     call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
       uri: target,
       identity: 'normal',
