@@ -8,17 +8,42 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { contactUri, header, inDialogFrom, RawSipClient, request, tagOf } from '../../helpers/raw-sip-client.ts';
 import { answer, attachRules, viaPort } from '../../helpers/relay-call.ts';
+import type Srf from 'drachtio-srf';
+import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
 import { SDP, startHarness } from '../../helpers/sip-harness.ts';
 
-describe('INFO in the early dialogs of a relayed call (header-edit B2BUA, ordinary 180)', () => {
-  let h: Awaited<ReturnType<typeof startHarness>>;
+/** The server under test, with a drachtio-srf app connected to it. */
+interface Server {
+  srf: Srf;
+  sipPort: number;
+  close(): Promise<void> | void;
+}
+
+async function embedded(): Promise<Server> {
+  const h = await startHarness();
+  return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
+}
+
+async function real(): Promise<Server> {
+  const d = await startRealDrachtio();
+  return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
+}
+
+suite('embedded server', embedded);
+// Against a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command):
+// 0.9.10 answers an INFO in these early dialogs itself (the callee's never reached the caller).
+if (DRACHTIO_BIN) suite('real drachtio-server', real, 'a real drachtio-server 0.9.10 answers INFO in an early dialog of an ordinary 1xx itself');
+
+function suite(label: string, start: () => Promise<Server>, skip?: string): void {
+describe(`INFO in the early dialogs of a relayed call (header-edit B2BUA, ordinary 180), ${label}`, { skip }, () => {
+  let h: Server;
   let caller: RawSipClient;
   let callee: RawSipClient;
   let sipPort: number;
 
   before(async () => {
-    h = await startHarness();
-    sipPort = h.server.sipPort('udp');
+    h = await start();
+    sipPort = h.sipPort;
     caller = await RawSipClient.open();
     callee = await RawSipClient.open();
     attachRules(h.srf, [{
@@ -75,3 +100,4 @@ describe('INFO in the early dialogs of a relayed call (header-edit B2BUA, ordina
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 486 /);
   });
 });
+}

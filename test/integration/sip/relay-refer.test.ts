@@ -9,20 +9,44 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { contactUri, header, RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { answer, attachRules, relayedCall } from '../../helpers/relay-call.ts';
+import type Srf from 'drachtio-srf';
+import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
 import { startHarness } from '../../helpers/sip-harness.ts';
 
 const bodyOf = (msg: string): string => msg.slice(msg.indexOf('\r\n\r\n') + 4);
 
-describe('REFER through the header-edit relay (a blind transfer, by either side)', () => {
-  let h: Awaited<ReturnType<typeof startHarness>>;
+/** The server under test, with a drachtio-srf app connected to it. */
+interface Server {
+  srf: Srf;
+  sipPort: number;
+  close(): Promise<void> | void;
+}
+
+async function embedded(): Promise<Server> {
+  const h = await startHarness();
+  return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
+}
+
+async function real(): Promise<Server> {
+  const d = await startRealDrachtio();
+  return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
+}
+
+suite('embedded server', embedded);
+// The same against a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command).
+if (DRACHTIO_BIN) suite('real drachtio-server', real);
+
+function suite(label: string, start: () => Promise<Server>): void {
+describe(`REFER through the header-edit relay (a blind transfer, by either side), ${label}`, () => {
+  let h: Server;
   let caller: RawSipClient;
   let callee: RawSipClient;
   let target: RawSipClient;
   let sipPort: number;
 
   before(async () => {
-    h = await startHarness();
-    sipPort = h.server.sipPort('udp');
+    h = await start();
+    sipPort = h.sipPort;
     caller = await RawSipClient.open();
     callee = await RawSipClient.open();
     target = await RawSipClient.open();
@@ -133,3 +157,4 @@ describe('REFER through the header-edit relay (a blind transfer, by either side)
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 200 [^]*CSeq: 6 BYE/);
   });
 });
+}
