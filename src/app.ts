@@ -18,6 +18,7 @@ import { RecordingService } from './recording/recording-service.ts';
 import { RecordingEncryption } from './recording/encryption/recording-encryption.ts';
 import { RecordingUploader } from './recording/store/recording-uploader.ts';
 import { InboundRouter } from './signaling/inbound-router.ts';
+import { EarlyRequests } from './signaling/early-requests.ts';
 import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
 import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
@@ -288,9 +289,12 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       log: this.log.child({ component: 'webrtc' }),
     });
     this.sip = await connectSrf({ sip: c.sip, log: this.log });
+    // Early dialogs of B legs and relayed INVITEs: the router gives their requests to whoever placed them.
+    const earlyLegs = new EarlyRequests();
     this.callManager = new CallManager(
       {
         srf: this.sip.srf,
+        earlyLegs,
         media: this.mediaEngine,
         prompts: this.promptLibrary,
         recordings: this.recordingService,
@@ -329,7 +333,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       });
       await this.clusterNode.start();
     }
-    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1);
+    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1, earlyLegs);
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) =>
       calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy)));

@@ -64,6 +64,7 @@ export class B2bBridge {
     };
     call.on('ended', onCallerEnded);
     let uac: Srf.Dialog;
+    let unregisterEarly = (): void => undefined;
     try {
       this.timerRing = setTimeout(() => {
         this.ringTimedOut = true;
@@ -77,6 +78,13 @@ export class B2bBridge {
           cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
             if (!req) return;
             this.outgoing = req;
+            // An INFO in the callee's early dialog (after its 180/183, before its 200) is taken as in the dialog.
+            const early = this.deps.earlyLegs?.add(req.get('Call-ID') ?? '', (r, s) => {
+              if (r.method !== 'INFO') return false;
+              this.onCalleeInfo(leg, r, s);
+              return true;
+            });
+            if (early) unregisterEarly = early;
             if (this.callerLeft || this.ringTimedOut) this.cancelOutgoing();
           }) as unknown as (req: Srf.SrfRequest) => void,
           cbProvisional: (res) => this.onProvisional(res, leg, options),
@@ -95,10 +103,13 @@ export class B2bBridge {
       this.log.info({ target, proxy, status, reason, ms: ms(), err: fromCallee || this.ringTimedOut ? undefined : err }, 'B leg failed');
       return { kind: 'failed', status, reason };
     } finally {
+      unregisterEarly();
       if (this.timerRing) clearTimeout(this.timerRing);
       this.timerRing = null;
     }
     call.off('ended', onCallerEnded);
+    // At once: an INFO right behind the ACK would find no listener (drachtio-srf answers it 200 and the digit is lost).
+    uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onCalleeInfo(leg, req, res));
     if (call.ended) {
       this.log.info({ target, proxy, status: 487, ms: ms() }, 'B leg answered after the caller left: ended');
       wait.close();
@@ -141,6 +152,27 @@ export class B2bBridge {
     leg.on('mediatimeout', (s) => call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`));
     const ended = this.connectAfterWhisper(uac, leg, options, wait);
     return { kind: 'answered', legId: CALLEE_LEG, ended };
+  }
+
+  /**
+   * An INFO from the callee: DTMF (`application/dtmf-relay`, `application/dtmf`) is the callee
+   * leg's digit (its `dtmf` event once the callee is in the call), as its RFC 4733 events are;
+   * it is not sent on to the caller. Anything else gets 200.
+   */
+  private onCalleeInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const type = req.get('Content-Type') ?? '';
+    if (!/application\/(dtmf-relay|dtmf)/i.test(type)) {
+      res.send(200);
+      return;
+    }
+    try {
+      const e = leg.isClosed ? null : leg.handleSipInfo(type, req.body ?? '');
+      this.log.info({ digit: e?.digit }, 'DTMF INFO from the callee');
+      res.send(200);
+    } catch (err) {
+      this.log.warn({ err }, 'bad DTMF INFO from the callee');
+      res.send(400);
+    }
   }
 
   private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<'caller' | 'callee'> {

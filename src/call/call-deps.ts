@@ -34,8 +34,19 @@ export interface ConferenceJoiner {
   join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }>;
 }
 
+/**
+ * Where a B leg's early dialog is registered while its INVITE is pending (src/signaling/early-requests.ts):
+ * drachtio-srf has no Dialog before the 2xx, so an INFO the callee sends after its 180/183 comes
+ * to the handler registered for its Call-ID. The returned function unregisters it.
+ */
+export interface EarlyLegs {
+  add(callId: string, handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => boolean): () => void;
+}
+
 export interface CallDeps {
   srf: Srf;
+  /** Absent: a callee's requests before its 2xx get 481. */
+  earlyLegs?: EarlyLegs;
   media: MediaEngine;
   prompts: PromptLibrary;
   recordings: RecordingService;

@@ -20,24 +20,28 @@ export interface EarlyDialogCall {
 export interface EarlyRequestCall {
   readonly req: Srf.SrfRequest;
   readonly inEarlyDialog: boolean;
+  /** The To tag of the call's early dialog (its 183's), null while unknown. */
+  readonly earlyToTag: string | null;
   onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void;
 }
 
 /**
  * A request with a To tag that drachtio-srf found no dialog for: when it is an INFO in the
- * early dialog of `call` (the SIP server matched the dialog's tags before passing it on; the
- * From tag is the INVITE's), the call handles it as it does in the confirmed dialog (DTMF).
- * False when it is not the call's: the router answers 481.
+ * early dialog of `call` (its From tag the INVITE's, its To tag our 183's: a real
+ * drachtio-server passes such requests on without matching them to a dialog), the call
+ * handles it as it does in the confirmed dialog (DTMF). False when it is not the call's:
+ * the router answers 481.
  */
 export function takeEarlyRequest(call: EarlyRequestCall | undefined, req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
   if (!call?.inEarlyDialog || req.method !== 'INFO') return false;
-  if (fromTag(req.get('From')) !== fromTag(call.req.get('From'))) return false;
+  if (tagOf(req.get('From')) !== tagOf(call.req.get('From'))) return false;
+  if (call.earlyToTag === null || tagOf(req.get('To')) !== call.earlyToTag) return false;
   call.onInfo(req, res);
   return true;
 }
 
-function fromTag(from: string | undefined): string | undefined {
-  return /;\s*tag\s*=\s*([^;>\s]+)/i.exec(from ?? '')?.[1];
+function tagOf(header: string | undefined): string | undefined {
+  return /;\s*tag\s*=\s*([^;>\s]+)/i.exec(header ?? '')?.[1];
 }
 
 /** Answers an UPDATE in `call`'s early dialog. `offerPending`: our own offer awaits its answer. */

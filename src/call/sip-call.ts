@@ -14,7 +14,7 @@ import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
 import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { requires100rel, sendReliable183, supports100rel } from './reliable-183.ts';
+import { requires100rel, sendReliable183, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -62,6 +62,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private recording: CallRecording | null = null;
   private bridgeInProgress: B2bBridge | null = null;
   private earlySent = false;
+  /** The To tag of our early 183 as the SIP server sent it: the early dialog's (null until known). */
+  private earlyTag: string | null = null;
+  private readonly tookEarlyTag = (msg: SentResponse | undefined): void => {
+    this.earlyTag = sentToTag(msg);
+  };
   /** createUAS is sending the 200 (neither early nor confirmed for a moment); a second answer() waits for it. */
   private answering: Promise<void> | null = null;
   private canceled = false;
@@ -175,7 +180,15 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       this.earlySent = true;
       if (this.offerPending) return this.offerInReliable183();
       if (requires100rel(this.req)) return this.answerInReliable183();
-      this.res.send(183, { body: this.answerSdp });
+      (this.res.send as unknown as (status: number, opts: { body: string }, sent: (err: unknown, msg?: SentResponse) => void) => void).call(
+        this.res,
+        183,
+        { body: this.answerSdp },
+        (err, msg) => {
+          if (err) this.log.warn({ err }, '183 not sent');
+          else this.tookEarlyTag(msg);
+        },
+      );
       this.log.info('early media (183)');
       return;
     }
@@ -216,7 +229,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   /** Delayed offer, RFC 3262 §5: the offer in a reliable 183, the answer in its PRACK. */
   private async offerInReliable183(): Promise<void> {
     const prack = new TypedEmitter<{ prack: [req: Srf.SrfRequest] }>(this.log);
-    sendReliable183(this.res, this.answerSdp, this.log, (req: Srf.SrfRequest) => prack.safeEmit('prack', req));
+    sendReliable183(this.res, this.answerSdp, this.log, (req: Srf.SrfRequest) => prack.safeEmit('prack', req), undefined, this.tookEarlyTag);
     this.log.info('early media (reliable 183 with our offer)');
     await this.answerFrom(prack, 'prack', 'PRACK');
   }
@@ -236,7 +249,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       acked();
     };
     this.once('ended', done);
-    sendReliable183(this.res, this.answerSdp, this.log, done, done);
+    sendReliable183(this.res, this.answerSdp, this.log, done, done, this.tookEarlyTag);
     this.log.info('early media (reliable 183: the caller requires 100rel)');
   }
 
@@ -380,6 +393,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   /** @internal Early media out, no 200 yet: an INFO of the early dialog comes to onInfo() through early-dialog.ts. */
   get inEarlyDialog(): boolean {
     return this.uas === null && this.earlySent && !this.endedFlag;
+  }
+
+  /** @internal The early dialog's To tag (our 183's as sent; null until the SIP server said). */
+  get earlyToTag(): string | null {
+    return this.earlyTag;
   }
 
   onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void {

@@ -1,5 +1,6 @@
 // The two dialogs of a signalling-only B2BUA (the header-edit relay): what one receives
-// goes to the other (re-INVITE, INFO), either ending ends both. An offerless re-INVITE
+// goes to the other (re-INVITE, INFO, REFER and the NOTIFYs of its subscription), either
+// ending ends both. An offerless re-INVITE
 // (RFC 3261 §14.2, a PBX's 3pcc transfer) is relayed as one: the other side's offer comes
 // back in our 200 and the answer in this side's ACK goes on in the ACK of the other
 // side's 200, which drachtio-srf holds (with noAck) until we give it, and with it every
@@ -36,6 +37,13 @@ function serverByeReason(bye: Srf.SrfRequest | undefined): string | null {
   return bye.get('Reason') ?? null;
 }
 
+/** What a relayed REFER carries on (RFC 3515 §2.1, RFC 3892 Referred-By, RFC 4488 Refer-Sub). */
+const REFER_HEADERS = ['Refer-To', 'Referred-By', 'Refer-Sub', 'Require'] as const;
+/** referSeqs' key for a REFER whose own CSeq is not known yet. */
+const LATEST = -1;
+/** What a relayed NOTIFY carries on (RFC 6665 §8.2, RFC 3515 §2.4.5). */
+const NOTIFY_HEADERS = ['Event', 'Subscription-State', 'Content-Type'] as const;
+
 function cseqNumber(req: Srf.SrfRequest): number {
   return Number(/^\s*(\d+)/.exec(req.get('CSeq') ?? '')?.[1] ?? NaN);
 }
@@ -46,6 +54,8 @@ export class DialogPair {
   private readonly unanswered = new Map<Srf.Dialog, ThreePccAnswer>();
   /** Per dialog: its wait for the ACK of our 200 to its offerless re-INVITE. */
   private readonly ackTimers = new Map<Srf.Dialog, NodeJS.Timeout>();
+  /** Per dialog: the REFERs relayed into it (see referSeqs). */
+  private readonly refers = new Map<Srf.Dialog, Map<number, number>>();
 
   /** `ackWaitMs`: how long a side's ACK (with its answer) may take before both sides are ended (src/call/dialog-util.ts ackWaitMs). */
   constructor(
@@ -68,6 +78,7 @@ export class DialogPair {
     this.over = true;
     for (const t of this.ackTimers.values()) clearTimeout(t);
     this.ackTimers.clear();
+    this.refers.clear();
     for (const [from, pending] of this.unanswered) {
       this.log.info('the re-INVITE\'s originator left without the answer: the other side\'s offer is refused in its ACK');
       pending.ack(refusingAnswer(pending.sdp));
@@ -87,8 +98,8 @@ export class DialogPair {
     // A BYE the SIP server sent itself ends the other side with the same Reason.
     from.on('destroy', (bye?: Srf.SrfRequest) => this.end(from, serverByeReason(bye)));
     from.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.relayReinvite(from, to, req, res));
-    // A transfer is not relayed (its NOTIFYs would need a dialog of their own): refused, the call goes on.
-    from.on('refer', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(403, { headers: { Warning: '399 parley "call transfer (REFER) is not supported here"' } }));
+    from.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.relayRefer(from, to, req, res));
+    from.on('notify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.relayNotify(from, to, req, res));
     from.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
       const type = req.get('Content-Type');
       to.request({ method: 'INFO', headers: type ? { 'Content-Type': type } : {}, body: req.body } as unknown as Srf.SrfRequest).then(
@@ -99,6 +110,77 @@ export class DialogPair {
         },
       );
     });
+  }
+
+  /**
+   * A transfer (RFC 3515): the REFER goes on in the other dialog with its Refer-To as sent
+   * (a header-edit rule edits the INVITE, not the requests in its dialog; a Replaces in it
+   * names a dialog of the transferor's, which only the target knows), and the answer comes
+   * back. The implicit subscription lives in both dialogs; its NOTIFYs come back through
+   * relayNotify. Target-Dialog (RFC 4538) names this side's dialog and is not passed on.
+   */
+  private relayRefer(from: Srf.Dialog, to: Srf.Dialog, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const headers: Record<string, string> = {};
+    for (const name of REFER_HEADERS) {
+      const v = req.get(name);
+      if (v !== undefined) headers[name] = v;
+    }
+    const fromSeq = cseqNumber(req);
+    // The NOTIFYs name the REFER by the CSeq it had on their side (RFC 3515 §2.4.6): until ours is known, the latest.
+    this.referSeqs(to).set(LATEST, fromSeq);
+    this.log.info({ referTo: headers['Refer-To'] }, 'REFER relayed');
+    to.request({ method: 'REFER', headers } as unknown as Srf.SrfRequest).then(
+      (r) => {
+        const seq = Number(/^\s*(\d+)/.exec(r.get('CSeq') ?? '')?.[1] ?? NaN);
+        if (!Number.isNaN(seq)) this.referSeqs(to).set(seq, fromSeq);
+        const back: Record<string, string> = {};
+        const referSub = r.get('Refer-Sub');
+        if (referSub) back['Refer-Sub'] = referSub;
+        res.send(r.status, { headers: back });
+      },
+      (err: unknown) => {
+        this.log.info({ err }, 'relayed REFER failed');
+        res.send(500);
+      },
+    );
+  }
+
+  /** Per dialog: the CSeq of each REFER we sent in it → the CSeq of the REFER it relays (LATEST: the last one). */
+  private referSeqs(d: Srf.Dialog): Map<number, number> {
+    let m = this.refers.get(d);
+    if (!m) {
+      m = new Map();
+      this.refers.set(d, m);
+    }
+    return m;
+  }
+
+  /**
+   * A NOTIFY in `from` (a REFER's progress, RFC 3515 §2.4.4: message/sipfrag) goes on in the
+   * other dialog, where the REFER came from, its Event id (the REFER's CSeq) mapped to the
+   * REFER there. A NOTIFY for no REFER we relayed (another event package) is passed on as it is.
+   */
+  private relayNotify(from: Srf.Dialog, to: Srf.Dialog, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const headers: Record<string, string> = {};
+    for (const name of NOTIFY_HEADERS) {
+      const v = req.get(name);
+      if (v !== undefined) headers[name] = v;
+    }
+    const event = headers.Event ?? '';
+    const seqs = this.refers.get(from);
+    if (/^\s*refer\b/i.test(event) && seqs) {
+      const id = Number(/;\s*id\s*=\s*(\d+)/i.exec(event)?.[1] ?? LATEST);
+      const theirs = seqs.get(id) ?? seqs.get(LATEST);
+      if (theirs !== undefined) headers.Event = `refer;id=${theirs}`;
+    }
+    to.request({ method: 'NOTIFY', headers, body: req.body } as unknown as Srf.SrfRequest).then(
+      (r) => res.send(r.status),
+      (err: unknown) => {
+        this.log.info({ err }, 'relayed NOTIFY failed');
+        // RFC 6665 §4.1.3: 481 ends the subscription at the notifier; the other side is gone.
+        res.send(481);
+      },
+    );
   }
 
   private relayReinvite(from: Srf.Dialog, to: Srf.Dialog, req: Srf.SrfRequest, res: Srf.SrfResponse): void {

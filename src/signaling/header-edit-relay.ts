@@ -3,11 +3,14 @@
 // else), so the edits hold on a real drachtio-server, whose proxy can only add headers
 // (see src/policy/header-edit-plan.ts). Unlike a proxy, Parley stays in the call: the new
 // leg has its own Call-ID and tags, and BYE, re-INVITE/UPDATE and INFO are relayed
-// between the two dialogs (dialog-pair.ts). Targets are tried in order (a B2BUA does not fork).
+// between the two dialogs (dialog-pair.ts); an INFO in either early dialog (after a 1xx with
+// a To tag, before the 2xx: DTMF while early media plays) is relayed into the other's early
+// dialog. Targets are tried in order (a B2BUA does not fork).
 import type Srf from 'drachtio-srf';
 import type { HeaderEdit } from '../policy/rule-types.ts';
 import { rewrittenHeaders } from '../policy/header-edit-plan.ts';
 import { DialogPair } from './dialog-pair.ts';
+import type { EarlyRequestRegistry } from './early-requests.ts';
 import type { Logger } from '../util/logger.ts';
 
 /** Statuses after which the next target is not tried: the caller gave up (487), or a 6xx (RFC 3261 §16.7 step 5). */
@@ -18,6 +21,7 @@ export class HeaderEditRelay {
   constructor(
     private readonly srf: Srf,
     private readonly ackWaitMs = 68 * 500,
+    private readonly early: EarlyRequestRegistry | null = null,
   ) {}
 
   relay(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], edits: readonly HeaderEdit[], log: Logger): void {
@@ -33,8 +37,13 @@ export class HeaderEditRelay {
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i]!;
       const last = i === targets.length - 1;
+      const unregister: Array<() => void> = [];
+      // drachtio-srf calls it as (err, req), whatever its typings say.
+      const cbRequest = ((_err: unknown, sent?: Srf.SrfRequest) => {
+        if (sent && this.early) unregister.push(...this.relayEarlyInfo(req, sent, log));
+      }) as unknown as (req: Srf.SrfRequest) => void;
       try {
-        const { uas, uac } = await this.srf.createB2BUA(req, res, target, { headers, proxyRequestHeaders: [], proxyResponseHeaders: [], passFailure: last });
+        const { uas, uac } = await this.srf.createB2BUA(req, res, target, { headers, proxyRequestHeaders: [], proxyResponseHeaders: [], passFailure: last }, { cbRequest });
         log.info({ target }, 'relayed with rewritten headers: answered');
         new DialogPair(uas, uac, log, this.ackWaitMs);
         return;
@@ -45,8 +54,38 @@ export class HeaderEditRelay {
           if (!last) res.send(status);
           return;
         }
+      } finally {
+        for (const u of unregister) u();
       }
     }
+  }
+
+  /**
+   * While the relayed INVITE is pending: an INFO in the early dialog of either side goes on
+   * in the other side's early dialog, and its final status comes back. Both early dialogs
+   * are named as drachtio names dialogs, Call-ID and the INVITE's From tag. Returns the
+   * functions that unregister the two handlers.
+   */
+  private relayEarlyInfo(a: Srf.SrfRequest, b: Srf.SrfRequest, log: Logger): Array<() => void> {
+    const idOf = (r: Srf.SrfRequest): string => `${r.get('Call-ID') ?? ''};from-tag=${/;\s*tag\s*=\s*([^;>\s]+)/i.exec(r.get('From') ?? '')?.[1] ?? ''}`;
+    const handler = (toDialog: string) => (req: Srf.SrfRequest, res: Srf.SrfResponse): boolean => {
+      if (req.method !== 'INFO') return false;
+      const type = req.get('Content-Type');
+      const opts = { method: 'INFO', stackDialogId: toDialog, headers: type ? { 'Content-Type': type } : {}, body: req.body };
+      // In a dialog the SIP server writes the Request-URI (drachtio-srf's own Dialog.request sends this placeholder).
+      (this.srf.request as unknown as (u: string, o: unknown, cb: (err: unknown, sent: Srf.SrfRequest) => void) => void).call(this.srf, 'sip:placeholder', opts, (err, sent) => {
+        if (err) {
+          log.info({ err }, 'INFO of an early dialog not relayed (the other side has no early dialog)');
+          res.send(500);
+          return;
+        }
+        sent.on('response', (r?: Srf.SrfResponse) => {
+          if (r && r.status >= 200) res.send(r.status);
+        });
+      });
+      return true;
+    };
+    return [this.early!.add(a.get('Call-ID') ?? '', handler(idOf(b))), this.early!.add(b.get('Call-ID') ?? '', handler(idOf(a)))];
   }
 
   private async nonInvite(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], headers: Record<string, string>, log: Logger): Promise<void> {

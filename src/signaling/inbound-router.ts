@@ -8,6 +8,7 @@ import type { RoutableRequest } from '../policy/routable-request.ts';
 import { callLogger, type Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { proxyHeadersFor } from '../policy/header-edit-plan.ts';
+import { EarlyRequests } from './early-requests.ts';
 import { HeaderEditRelay } from './header-edit-relay.ts';
 import { isOwnAddress, type ServerAddresses } from './own-address.ts';
 
@@ -38,9 +39,11 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     private readonly log: Logger,
     /** sip.timers.t1 (ms): a relayed offerless re-INVITE's 200 waits 68*T1 for its ACK. */
     sipT1 = 500,
+    /** Handlers of the early dialogs of legs Parley placed or relays (B legs, relayed INVITEs). */
+    readonly early = new EarlyRequests(),
   ) {
     super(log);
-    this.relay = new HeaderEditRelay(srf, 68 * sipT1);
+    this.relay = new HeaderEditRelay(srf, 68 * sipT1, early);
   }
 
   /** Registers the handlers. drachtio-srf then routes these methods to this app. */
@@ -54,10 +57,11 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     const callId = req.get('Call-ID') ?? 'unknown';
     const log = callLogger(this.log, callId, { method: req.method });
     if (/;\s*tag\s*=/i.test(req.get('To') ?? '')) {
-      // In a dialog the app does not hold (an early one, made by a reliable 183): never
+      // In a dialog the app does not hold (an early one, made by a 1xx with a To tag): never
       // re-routed. The rule chain proxied it to its Request-URI, which is Parley (500).
-      // The call whose early dialog it is may take it (an INFO: call/early-dialog.ts).
-      if (this.earlyDialog?.(req, res)) return;
+      // A leg Parley placed or relays (early-requests.ts), or the call whose early dialog it
+      // is (an INFO: call/early-dialog.ts), may take it.
+      if (this.early.take(req, res) || this.earlyDialog?.(req, res)) return;
       log.info('in-dialog request for no dialog of this app: 481');
       res.send(481);
       return;

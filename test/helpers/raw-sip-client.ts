@@ -82,3 +82,38 @@ export function request(method: string, clientPort: number, over: Record<string,
   if (!('Content-Length' in over)) text += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
   return { text: text + '\r\n' + body, branch, callId };
 }
+
+let branches = 0;
+
+/** The value of header `name` in `msg` ('' when absent). */
+export const header = (msg: string, name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(msg)?.[1]?.trim() ?? '';
+/** The tag parameter of a From or To value. */
+export const tagOf = (value: string): string => /;tag=([^;\s>]+)/.exec(value)?.[1] ?? '';
+/** The URI of a Contact, with or without angle brackets. */
+export function contactUri(msg: string): string {
+  const c = header(msg, 'Contact');
+  return /<([^>]+)>/.exec(c)?.[1] ?? c.split(';')[0]!;
+}
+
+/**
+ * A request of the dialog of `msg`, to `uri`: sent by the recipient of `msg` when it is a
+ * request (From and To swapped; `ownTag` its To tag), by the sender of the request `msg`
+ * answers when it is a response.
+ */
+export function inDialogFrom(msg: string, ownTag: string, method: string, seq: number, viaPortNo: number, uri: string, type: string, body: string): string {
+  const isResponse = msg.startsWith('SIP/2.0 ');
+  const to = header(msg, 'To');
+  return [
+    `${method} ${uri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${viaPortNo};branch=z9hG4bK-dlg-${method}-${seq}-${process.pid}-${++branches}`,
+    'Max-Forwards: 70',
+    `From: ${isResponse ? header(msg, 'From') : /;tag=/.test(to) ? to : `${to};tag=${ownTag}`}`,
+    `To: ${isResponse ? to : header(msg, 'From')}`,
+    `Call-ID: ${header(msg, 'Call-ID')}`,
+    `CSeq: ${seq} ${method}`,
+    `Content-Type: ${type}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}

@@ -88,7 +88,7 @@ export class AppRequestHandler {
     req.prepend('Via', viaFor(lp, newBranch()));
     ensureSdpType(req);
     if (req.method === 'INVITE') d.clientInvitePending = true;
-    if (subscriptionEnds(req)) this.ctx.dialogs.remove(d);
+    if (d.subscriptionOnly && subscriptionEnds(req)) this.ctx.dialogs.remove(d);
     if (req.method === 'BYE') {
       this.ctx.dialogs.remove(d);
       cdrStop(this.ctx, 'application', 'normal-release', req);
@@ -181,7 +181,7 @@ export class AppRequestHandler {
       p.provisionalSeen = true;
       if (p.cancelRequested) this.sendCancel(p, p.cancelRequested);
       if (status === 100) return; // drachtio does not pass 100 Trying up
-      if (res.has('RSeq') && p.req.method === 'INVITE' && !p.req.to.params.get('tag')) this.earlyDialog(p, res);
+      if (p.req.method === 'INVITE' && !p.req.to.params.get('tag')) this.earlyDialog(p, res);
     }
     if (status >= 200 && p.req.method === 'INVITE') {
       const initial = !p.req.to.params.get('tag');
@@ -194,6 +194,7 @@ export class AppRequestHandler {
       // A subscription whose app is gone gets no dialog: it would never be ended (the NOTIFYs get 481).
       if (!this.ctx.dialogs.match(p.req.callId, p.req.from.params.get('tag') ?? '', toTag) && this.ctx.control().connection(p.ownerId)) {
         const d = this.uacDialog(p, res, toTag);
+        d.subscriptionOnly = true;
         this.ctx.dialogs.add(d);
         p.dialogId = d.id;
       }
@@ -206,7 +207,11 @@ export class AppRequestHandler {
     if (owner) notifyNetwork(owner, p.dest.transport, p.dest.address, p.dest.port, p.txnId, p.dialogId || (p.early?.id ?? ''), res.toString());
   }
 
-  /** RFC 3262 §4: a reliable provisional with a To tag makes the early dialog its PRACK is sent in. */
+  /**
+   * §12.1.2: a provisional with a To tag makes an early dialog, reliable or not: the callee's
+   * INFO or UPDATE before its 2xx comes in it, and (RFC 3262 §4) a reliable one's PRACK goes
+   * out in it. Only the first To tag's (another fork's requests get 481).
+   */
   private earlyDialog(p: PendingUac, res: SipMessage): void {
     const toTag = res.to.params.get('tag');
     if (!toTag) return;
@@ -215,7 +220,7 @@ export class AppRequestHandler {
       p.early.confirmed = false;
       this.ctx.dialogs.add(p.early);
     }
-    p.early.rseq = Number(res.get('RSeq'));
+    if (res.has('RSeq') && p.early.remoteTag === toTag) p.early.rseq = Number(res.get('RSeq'));
   }
 
   /** A final response to an INVITE; false when it must not reach the app again (a 2xx retransmission). */
@@ -223,11 +228,13 @@ export class AppRequestHandler {
     const toTag = res.to.params.get('tag') ?? '';
     const early = p.early;
     if (early && !early.confirmed && !p.final) {
-      if (res.status < 300 && early.remoteTag === toTag) {
-        // The early dialog becomes the dialog; the 2xx's Contact is the remote target (§12.2.1.2).
+      if (res.status < 300 && early.remoteTag === toTag && this.ctx.dialogs.get(early.id) === early && this.ctx.control().connection(p.ownerId)) {
+        // §13.2.2.4: the early dialog becomes the dialog; its route set and remote target
+        // are the 2xx's (§12.2.1.2). (Ended by a BYE, or with its app gone: the 2xx is handled below.)
         early.confirmed = true;
         const contact = res.get('Contact');
         if (contact) early.remoteTarget = parseNameAddr(contact).uri;
+        early.routeSet.splice(0, early.routeSet.length, ...res.getAll('Record-Route').reverse());
         p.dialogId = early.id;
         this.sessionFrom2xx(early, res);
         return true;
@@ -318,7 +325,7 @@ export class AppRequestHandler {
   }
 }
 
-/** RFC 6665 §4.1.3: a NOTIFY saying `terminated` ends the subscription's dialog. */
+/** RFC 6665 §4.1.3: a NOTIFY saying `terminated` ends the subscription's dialog (one a SUBSCRIBE made). */
 export function subscriptionEnds(req: SipMessage): boolean {
   return req.method === 'NOTIFY' && /^\s*terminated/i.test(req.get('Subscription-State') ?? '');
 }

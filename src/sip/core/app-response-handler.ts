@@ -54,12 +54,15 @@ export class AppResponseHandler {
     res.keepWire(); // serialised once: sent, retransmitted (2xx, reliable 1xx) and echoed to the app
 
     let dialogId = p.dialog?.id ?? p.early?.id ?? '';
-    if (status > 100 && status < 200 && req.method === 'INVITE' && !p.dialog && /\b100rel\b/i.test(res.get('Require') ?? '')) {
-      dialogId = this.reliableProvisional(p, res, conn).id;
+    if (status > 100 && status < 200 && req.method === 'INVITE' && !p.dialog) {
+      // §12.1: a provisional with a To tag makes an early dialog, reliable or not; the
+      // caller's INFO (DTMF to an early-media menu), UPDATE or BYE may come in it.
+      dialogId = /\b100rel\b/i.test(res.get('Require') ?? '') ? this.reliableProvisional(p, res, conn).id : this.earlyDialog(p, res, conn).id;
     }
     if (req.method === 'SUBSCRIBE' && status >= 200 && status < 300 && !p.dialog) {
       // RFC 6665 §4.1: a 2xx to a SUBSCRIBE makes a dialog for the NOTIFYs; no ACK is involved.
       const d = this.uasDialog(p, res, conn);
+      d.subscriptionOnly = true;
       this.ctx.dialogs.add(d);
       d.awaitingAckSeq = null;
       dialogId = d.id;
@@ -92,13 +95,7 @@ export class AppResponseHandler {
    * is rejected with a 5xx.
    */
   private reliableProvisional(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
-    let d = p.early;
-    if (!d) {
-      d = this.uasDialog(p, res, conn);
-      d.confirmed = false;
-      this.ctx.dialogs.add(d);
-      p.early = d;
-    }
+    const d = this.earlyDialog(p, res, conn);
     d.stopReliable?.();
     d.rseq = d.rseq === null ? Math.floor(Math.random() * 100000) + 1 : d.rseq + 1;
     res.add('RSeq', String(d.rseq));
@@ -116,6 +113,16 @@ export class AppResponseHandler {
       },
     );
     d.stopReliable = () => r.ack();
+    return d;
+  }
+
+  /** The early dialog of the INVITE's provisionals (§12.1.1), made by the first one. */
+  private earlyDialog(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
+    if (p.early) return p.early;
+    const d = this.uasDialog(p, res, conn);
+    d.confirmed = false;
+    this.ctx.dialogs.add(d);
+    p.early = d;
     return d;
   }
 

@@ -230,7 +230,7 @@ export class NetworkRequestHandler {
     d.refreshTarget(req);
     const pending = this.track(inbound, req, owner.id, toTag, d);
     if (req.method === 'INVITE') d.serverInvitePending = true;
-    if (subscriptionEnds(req)) this.ctx.dialogs.remove(d);
+    if (d.subscriptionOnly && subscriptionEnds(req)) this.ctx.dialogs.remove(d);
     if (req.method === 'BYE') {
       this.ctx.dialogs.remove(d);
       cdrStop(this.ctx, 'network', 'normal-release', req);

@@ -62,8 +62,13 @@ export class Dialog {
   rseq: number | null = null;
   /** UAS: retransmissions of a reliable provisional until its PRACK. */
   stopReliable: (() => void) | null = null;
-  /** False while early (a reliable provisional made it, no 2xx yet). */
+  /** False while early (a provisional with a To tag made it, no 2xx yet). */
   confirmed = true;
+  /**
+   * Made by a SUBSCRIBE's 2xx (RFC 6665 §4.1): a NOTIFY saying `terminated` ends it. An
+   * INVITE's dialog outlives the subscription a REFER adds to it (RFC 3515 §2.4.4, RFC 5057 §5).
+   */
+  subscriptionOnly = false;
   /** RFC 4028: the timeout that refreshes (ours) or ends (the peer's) the session. */
   sessionTimeout: NodeJS.Timeout | null = null;
 

@@ -83,3 +83,54 @@ describe('DialogPair: an offerless re-INVITE whose ACK never comes', () => {
     assert.equal(refusingAnswer('v=0\nm=audio 4000/2 RTP/AVP 0\nm=video 5000 RTP/AVP 96\n'), 'v=0\r\nm=audio 0 RTP/AVP 0\r\nm=video 0 RTP/AVP 96\r\n');
   });
 });
+
+/** A fake dialog that records the requests sent in it and answers each with `status` and CSeq `seq++`. */
+class RequestDialog extends FakeDialog {
+  readonly sent: Array<{ method: string; headers: Record<string, string>; body?: string }> = [];
+  seq = 40;
+  request(opts: { method: string; headers: Record<string, string>; body?: string }): Promise<unknown> {
+    this.sent.push(opts);
+    const cseq = `${this.seq++} ${opts.method}`;
+    return Promise.resolve({ status: opts.method === 'REFER' ? 202 : 200, get: (h: string) => (h === 'CSeq' ? cseq : undefined) });
+  }
+}
+
+const withHeaders = (h: Record<string, string>, body = ''): Srf.SrfRequest => ({ body, get: (name: string) => h[name] }) as unknown as Srf.SrfRequest;
+
+async function answered(d: EventEmitter, event: string, r: Srf.SrfRequest): Promise<unknown[]> {
+  const sent: unknown[][] = [];
+  d.emit(event, r, { send: (...args: unknown[]) => sent.push(args) });
+  for (let i = 0; i < 10 && sent.length === 0; i++) await Promise.resolve();
+  return sent[0] ?? [];
+}
+
+describe('DialogPair: a REFER and the NOTIFYs of its subscription (RFC 3515)', () => {
+  it('the REFER goes on with its headers as sent, not Target-Dialog; each NOTIFY comes back naming the REFER of its side', async () => {
+    const a = new RequestDialog();
+    const b = new RequestDialog();
+    new DialogPair(a as unknown as Srf.Dialog, b as unknown as Srf.Dialog, silentLogger(), WAIT);
+    const referTo = '<sip:carol@example.com?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>';
+    const res = await answered(a, 'refer', withHeaders({ CSeq: '7 REFER', 'Refer-To': referTo, 'Referred-By': '<sip:alice@example.com>', 'Target-Dialog': 'x;local-tag=1;remote-tag=2' }));
+    assert.equal(res[0], 202);
+    assert.deepEqual(b.sent[0], { method: 'REFER', headers: { 'Refer-To': referTo, 'Referred-By': '<sip:alice@example.com>' } });
+    // b's REFER had CSeq 40: a NOTIFY naming it, and one naming none (the first REFER of b's dialog), name a's 7.
+    for (const event of ['refer;id=40', 'refer']) {
+      const n = await answered(b, 'notify', withHeaders({ Event: event, 'Subscription-State': 'active;expires=60', 'Content-Type': 'message/sipfrag' }, 'SIP/2.0 100 Trying\r\n'));
+      assert.equal(n[0], 200);
+      assert.deepEqual(a.sent.at(-1), {
+        method: 'NOTIFY',
+        headers: { Event: 'refer;id=7', 'Subscription-State': 'active;expires=60', 'Content-Type': 'message/sipfrag' },
+        body: 'SIP/2.0 100 Trying\r\n',
+      });
+    }
+    // A second REFER (a's CSeq 9, b's 41): its NOTIFYs name 9, the first one's still 7.
+    await answered(a, 'refer', withHeaders({ CSeq: '9 REFER', 'Refer-To': '<sip:dave@example.com>' }));
+    await answered(b, 'notify', withHeaders({ Event: 'refer;id=41', 'Subscription-State': 'terminated' }, 'SIP/2.0 200 OK\r\n'));
+    assert.equal(a.sent.at(-1)?.headers.Event, 'refer;id=9');
+    await answered(b, 'notify', withHeaders({ Event: 'refer;id=40', 'Subscription-State': 'terminated' }, 'SIP/2.0 200 OK\r\n'));
+    assert.equal(a.sent.at(-1)?.headers.Event, 'refer;id=7');
+    // A NOTIFY of another event package is passed on as it is.
+    await answered(b, 'notify', withHeaders({ Event: 'talk', 'Subscription-State': 'active' }));
+    assert.equal(a.sent.at(-1)?.headers.Event, 'talk');
+  });
+});
