@@ -6,7 +6,45 @@ import { RoutingTable } from '../../src/policy/routing-table.ts';
 import type { RuleConfig } from '../../src/policy/rule-types.ts';
 import { InboundRouter } from '../../src/signaling/inbound-router.ts';
 import { request, type RawSipClient } from './raw-sip-client.ts';
-import { SDP, testLogger } from './sip-harness.ts';
+import { DRACHTIO_BIN, startRealDrachtio } from './real-drachtio.ts';
+import { SDP, startHarness, testLogger } from './sip-harness.ts';
+
+/** The SIP server a relay suite runs on, with a drachtio-srf app connected to it. */
+export interface RelayServer {
+  srf: Srf;
+  sipPort: number;
+  close(): Promise<void> | void;
+}
+
+/**
+ * Defines `suite` on the embedded SIP server and, when PARLEY_DRACHTIO_BIN names a built
+ * drachtio-server (never in the test command), on a real one too; `realSkip`: why the real
+ * server's run is skipped (a difference that is the server's).
+ */
+export function onEachServer(suite: (label: string, start: () => Promise<RelayServer>, skip?: string) => void, realSkip?: string): void {
+  suite('embedded server', async () => {
+    const h = await startHarness();
+    return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
+  });
+  if (!DRACHTIO_BIN) return;
+  suite(
+    'real drachtio-server',
+    async () => {
+      const d = await startRealDrachtio();
+      return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
+    },
+    realSkip,
+  );
+}
+
+/** The rule the relay suites route by: Ms-Target-Class removed, the INVITE proxied to the callee at `calleePort`. */
+export function stripRule(calleePort: number): RuleConfig {
+  return {
+    name: 'strip',
+    match: { headers: { 'Ms-Target-Class': { present: true } } },
+    actions: [{ headers: { remove: ['Ms-Target-Class'] } }, { proxy: { targets: [`sip:bob@127.0.0.1:${calleePort}`] } }],
+  };
+}
 
 /** Routes the app's INVITEs by `rules` alone (nothing proxied by default). */
 export function attachRules(srf: Srf, rules: RuleConfig[]): void {

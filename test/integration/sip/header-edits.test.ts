@@ -4,42 +4,22 @@
 // or rewrites a header the request has is relayed as a B2BUA, whose request Parley
 // writes, so removed headers are gone, set ones replaced, added ones there once.
 import assert from 'node:assert/strict';
-import type Srf from 'drachtio-srf';
 import { after, before, describe, it } from 'node:test';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
-import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
-import { answer, attachRules, relayedCall, viaPort } from '../../helpers/relay-call.ts';
-import { SDP, startHarness } from '../../helpers/sip-harness.ts';
+import { answer, attachRules, onEachServer, relayedCall, viaPort, type RelayServer } from '../../helpers/relay-call.ts';
+import { SDP } from '../../helpers/sip-harness.ts';
 
 function headerValues(msg: string, name: string): string[] {
   const head = msg.split('\r\n\r\n')[0]!;
   return head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
 }
 
-/** The server under test, with a drachtio-srf app connected to it. */
-interface Server {
-  srf: Srf;
-  sipPort: number;
-  close(): Promise<void> | void;
-}
+// On the embedded server, and on a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command).
+onEachServer(suite);
 
-async function embedded(): Promise<Server> {
-  const h = await startHarness();
-  return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
-}
-
-async function real(): Promise<Server> {
-  const d = await startRealDrachtio();
-  return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
-}
-
-suite('embedded server', embedded);
-// The same checks against a real drachtio-server when one is built (never in the test command).
-if (DRACHTIO_BIN) suite('real drachtio-server', real);
-
-function suite(label: string, start: () => Promise<Server>): void {
+function suite(label: string, start: () => Promise<RelayServer>): void {
 describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () => {
-  let h: Server;
+  let h: RelayServer;
   let caller: RawSipClient;
   let callee: RawSipClient;
   let sipPort: number;

@@ -7,36 +7,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { contactUri, header, inDialogFrom, RawSipClient, request, tagOf } from '../../helpers/raw-sip-client.ts';
-import { answer, attachRules, viaPort } from '../../helpers/relay-call.ts';
-import type Srf from 'drachtio-srf';
-import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
-import { SDP, startHarness } from '../../helpers/sip-harness.ts';
+import { answer, attachRules, onEachServer, stripRule, viaPort, type RelayServer } from '../../helpers/relay-call.ts';
+import { SDP } from '../../helpers/sip-harness.ts';
 
-/** The server under test, with a drachtio-srf app connected to it. */
-interface Server {
-  srf: Srf;
-  sipPort: number;
-  close(): Promise<void> | void;
-}
+// On the embedded server, and on a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command); skipped there:
+// 0.9.10 answers INFO in these early dialogs itself (the callee's never reached the caller).
+onEachServer(suite, 'a real drachtio-server 0.9.10 answers INFO in an early dialog of an ordinary 1xx itself');
 
-async function embedded(): Promise<Server> {
-  const h = await startHarness();
-  return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
-}
-
-async function real(): Promise<Server> {
-  const d = await startRealDrachtio();
-  return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
-}
-
-suite('embedded server', embedded);
-// Against a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command):
-// 0.9.10 answers an INFO in these early dialogs itself (the callee's never reached the caller).
-if (DRACHTIO_BIN) suite('real drachtio-server', real, 'a real drachtio-server 0.9.10 answers INFO in an early dialog of an ordinary 1xx itself');
-
-function suite(label: string, start: () => Promise<Server>, skip?: string): void {
+function suite(label: string, start: () => Promise<RelayServer>, skip?: string): void {
 describe(`INFO in the early dialogs of a relayed call (header-edit B2BUA, ordinary 180), ${label}`, { skip }, () => {
-  let h: Server;
+  let h: RelayServer;
   let caller: RawSipClient;
   let callee: RawSipClient;
   let sipPort: number;
@@ -46,10 +26,7 @@ describe(`INFO in the early dialogs of a relayed call (header-edit B2BUA, ordina
     sipPort = h.sipPort;
     caller = await RawSipClient.open();
     callee = await RawSipClient.open();
-    attachRules(h.srf, [{
-      name: 'strip', match: { headers: { 'Ms-Target-Class': { present: true } } },
-      actions: [{ headers: { remove: ['Ms-Target-Class'] } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
-    }]);
+    attachRules(h.srf, [stripRule(callee.port)]);
   });
 
   after(async () => {

@@ -8,37 +8,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { contactUri, header, RawSipClient, request } from '../../helpers/raw-sip-client.ts';
-import { answer, attachRules, relayedCall } from '../../helpers/relay-call.ts';
-import type Srf from 'drachtio-srf';
-import { DRACHTIO_BIN, startRealDrachtio } from '../../helpers/real-drachtio.ts';
-import { startHarness } from '../../helpers/sip-harness.ts';
+import { answer, attachRules, onEachServer, relayedCall, stripRule, type RelayServer } from '../../helpers/relay-call.ts';
 
 const bodyOf = (msg: string): string => msg.slice(msg.indexOf('\r\n\r\n') + 4);
 
-/** The server under test, with a drachtio-srf app connected to it. */
-interface Server {
-  srf: Srf;
-  sipPort: number;
-  close(): Promise<void> | void;
-}
+// On the embedded server, and on a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command).
+onEachServer(suite);
 
-async function embedded(): Promise<Server> {
-  const h = await startHarness();
-  return { srf: h.srf, sipPort: h.server.sipPort('udp'), close: () => h.close() };
-}
-
-async function real(): Promise<Server> {
-  const d = await startRealDrachtio();
-  return { srf: d.conn.srf, sipPort: d.sipPort, close: () => d.close() };
-}
-
-suite('embedded server', embedded);
-// The same against a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command).
-if (DRACHTIO_BIN) suite('real drachtio-server', real);
-
-function suite(label: string, start: () => Promise<Server>): void {
+function suite(label: string, start: () => Promise<RelayServer>): void {
 describe(`REFER through the header-edit relay (a blind transfer, by either side), ${label}`, () => {
-  let h: Server;
+  let h: RelayServer;
   let caller: RawSipClient;
   let callee: RawSipClient;
   let target: RawSipClient;
@@ -50,10 +29,7 @@ describe(`REFER through the header-edit relay (a blind transfer, by either side)
     caller = await RawSipClient.open();
     callee = await RawSipClient.open();
     target = await RawSipClient.open();
-    attachRules(h.srf, [{
-      name: 'strip', match: { headers: { 'Ms-Target-Class': { present: true } } },
-      actions: [{ headers: { remove: ['Ms-Target-Class'] } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
-    }]);
+    attachRules(h.srf, [stripRule(callee.port)]);
   });
 
   after(async () => {
