@@ -378,3 +378,35 @@ describe('OpusDecoder: bundles', () => {
   });
 });
 
+
+describe('random Opus payloads (fuzz)', () => {
+  it('3000 random packets into a room leg: none throws; the malformed are counted, the rest split, decoded and mixed', () => {
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const mixer = new RoomMixer({ sampleRate: 48000, jitterMinMs: 20, jitterMaxMs: 100, manualClock: true, log });
+    let heard = 0;
+    mixer.addSink({ writeTick: (t) => void (t.legs.get('a') ? heard++ : 0) });
+    const a = mixer.createParticipant('a', { codec: 'opus', audioPt: 111, dtmfPt: null, dtmfClock: 48000, sendPt: 111, sendSsrc: 1 }, () => undefined);
+    const p = newOpusPacket();
+    let malformed = 0;
+    let ts = 0;
+    try {
+      for (let i = 0; i < 3000; i++) {
+        const payload = new Uint8Array(rnd(4) === 0 ? rnd(1400) : rnd(40));
+        for (let j = 0; j < payload.length; j++) payload[j] = rnd(256);
+        if (readOpusPacket(payload, p) < 0) malformed++;
+        ts += [120, 240, 480, 960, 1920, 2880, 5760][rnd(7)];
+        a.pushRtp(buildRtp({ payloadType: 111, seq: i & 0xffff, timestamp: ts >>> 0, ssrc: 7, payload: Buffer.from(payload) }), i * 10);
+        if (i % 2 === 0) mixer.runTick();
+      }
+      assert.equal(a.malformedPayloads, malformed, 'every malformed one counted');
+      assert.ok(malformed > 300 && malformed < 2700, `both kinds among them: ${malformed} malformed of 3000`);
+      assert.ok(heard > 500, `the leg was heard meanwhile (${heard} ticks)`);
+    } finally {
+      mixer.close();
+    }
+  });
+});
