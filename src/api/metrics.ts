@@ -186,7 +186,7 @@ export class Metrics {
     const rooms = (): Promise<MediaRoom[]> => this.rooms();
     new Gauge({
       name: 'parley_leg_rtp_dropped_packets',
-      help: "Datagrams a leg's RTP endpoint dropped, by cause (malformed, wrong_source, unexpected_pt, srtp_failure)",
+      help: "Datagrams a leg's RTP endpoint dropped, by cause (malformed, wrong_source, unexpected_pt, srtp_failure), and audio packets its mixer input dropped (malformed_payload: Opus packets that break RFC 6716 §3.4)",
       labelNames: ['room', 'leg', 'cause'],
       registers,
       async collect() {
@@ -195,6 +195,8 @@ export class Metrics {
           for (const id of r.legIds) {
             const st = r.leg(id)?.endpoint?.stats;
             if (st) for (const d of drops) this.set({ room: r.id, leg: id, cause: d.label }, st[d.cause]);
+            const p = r.leg(id)?.mixerParticipant;
+            if (p) this.set({ room: r.id, leg: id, cause: 'malformed_payload' }, p.malformedPayloads);
           }
       },
     });

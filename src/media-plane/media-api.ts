@@ -83,6 +83,8 @@ export interface ParticipantView {
   readonly silenceFilled: number;
   /** Packets of the other leg forwarded to this listener untouched (two-party forwarding). */
   readonly forwarded: number;
+  /** Audio packets dropped as malformed payloads (Opus packets that break RFC 6716 §3.4: bad framing, 0 frames, over 120 ms, truncated). */
+  readonly malformedPayloads: number;
 }
 
 export interface MediaLeg extends TypedEmitter<MediaLegEvents> {

@@ -3,7 +3,10 @@
 // buffered depth reaches the target delay; the target follows the RFC 3550
 // interarrival jitter estimate (§6.4.1, A.8) within [minMs, maxMs] and grows
 // by one frame after an underrun. Depth beyond target + 2 frames is shed by
-// dropping the oldest packet, so latency cannot grow without limit.
+// dropping the oldest packet, so latency cannot grow without limit. A stream whose
+// packets hold several frames (Opus of 40 to 120 ms, split onto the 20 ms grid) brings
+// them all at once: setBurst() tells it, and a depth of one packet's frames plus 2 is
+// then not shed (a 120 ms packet arrives as 6 frames when the one before has just played).
 // A record-only buffer (a leg nobody hears live: a SIPREC stream) trades
 // latency for completeness: it plays at a fixed depth of maxMs (a stall or a
 // burst up to that long is written in place), holds up to twice that, sheds
@@ -19,6 +22,8 @@
 import { FRAME_MS } from './frames.ts';
 
 const MAX_PAYLOAD = 1500;
+/** The most 20 ms frames one packet brings (120 ms of Opus). */
+const MAX_BURST = 6;
 
 export interface JitterSlot {
   seq: number;
@@ -71,6 +76,8 @@ export class JitterBuffer {
   private stableTicks = 0;
   private emptyTicks = 0;
   private draining = false;
+  /** Frames that arrive together (one packet's), at least 1. */
+  private burst = 1;
   /** Record-only: the RTP timestamp the next tick plays, and one frame of it. */
   private playTs = 0;
   private readonly frameTs: number;
@@ -88,7 +95,8 @@ export class JitterBuffer {
     this.minFrames = recordOnly ? this.maxFrames : min;
     this.targetFrames = this.minFrames;
     this.frameTs = clockRate / 50;
-    const capacity = recordOnly ? 2 * this.maxFrames + 3 : this.maxFrames + 3;
+    // Room for a 120 ms packet's 6 frames (RFC 7587 §4.2: the longest) however shallow the buffer.
+    const capacity = recordOnly ? 2 * this.maxFrames + 3 : Math.max(this.maxFrames, MAX_BURST) + 3;
     // One backing store for all slots (a leg's setup makes one allocation, not one per slot).
     const store = new Uint8Array(capacity * MAX_PAYLOAD);
     for (let i = 0; i < capacity; i++) {
@@ -115,6 +123,11 @@ export class JitterBuffer {
   /** Sequence number of the packet to play next (after a LOST, the lost one's plus one). */
   get nextSeq(): number {
     return this.expected;
+  }
+
+  /** The stream's packets now hold `frames` 20 ms frames each (they come together: see above). */
+  setBurst(frames: number): void {
+    this.burst = Math.min(MAX_BURST, Math.max(1, frames));
   }
 
   /** Stores a packet; false when it came too late, twice, or was too large. */
@@ -179,7 +192,7 @@ export class JitterBuffer {
     }
     this.emptyTicks = 0;
     this.adapt();
-    if (this.count > this.targetFrames + 2 && !this.recordOnly) {
+    if (this.count > Math.max(this.targetFrames, this.burst) + 2 && !this.recordOnly) {
       // Too deep (a burst arrived): shed the oldest to bring latency back.
       const o = this.oldestIndex();
       this.remove(o);

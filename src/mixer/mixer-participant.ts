@@ -14,7 +14,8 @@ import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
 import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
 import { JitterBuffer, LOST, seqDiff, type JitterSlot } from './jitter-buffer.ts';
-import { OpusPacketSplitter } from './opus-packet-splitter.ts';
+import { newOpusPacket, readOpusPacket, TICKS_20MS } from './opus-packet.ts';
+import { OPUS_BUNDLE_PT, OpusPacketSplitter } from './opus-packet-splitter.ts';
 import { PacketReframer } from './packet-reframer.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
 import { RtpOutput } from './rtp-output.ts';
@@ -77,9 +78,13 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private readonly view = newRtpView();
   private readonly payload = new Uint8Array(1500);
   private audioSsrc: number | null = null;
-  /** G.711/G.722 packets of other than 20 ms are cut into 20 ms frames, Opus ones of 40 or 60 ms split; rxMs: their arrival. */
+  /** G.711/G.722 packets of other than 20 ms are cut into 20 ms frames, Opus ones of other than 20 ms split onto the grid; rxMs: their arrival. */
   private readonly reframer: PacketReframer;
   private readonly splitter: OpusPacketSplitter;
+  /** The framing of the Opus packet being taken (read in place, RFC 6716 §3.2). */
+  private readonly opusPacket = newOpusPacket();
+  /** Audio packets dropped because their payload is malformed (Opus: RFC 6716 §3.4's R1-R7). */
+  private malformed = 0;
   private rxMs = 0;
   /** The input frame (sequence number, timestamp) played at room time `at` (-1: none yet). */
   private readonly played = { seq: 0, ts: 0, at: -1 };
@@ -136,6 +141,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   drainInput(): void {
     // A cut stream's last partial frame waits for bytes that will not come now.
     this.reframer.flush();
+    this.splitter.flush();
     this.jitter.drain();
   }
 
@@ -158,9 +164,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.media.codec === 'opus' ? 20 : ms;
   }
 
-  /** Whether this leg's Opus comes in 40 or 60 ms packets (split here): mixed, never forwarded (one packet in three ticks looks paused). */
+  /** Whether this leg's Opus comes in packets of other than 20 ms (split here): mixed, never forwarded (a 120 ms packet in six ticks looks paused; a listener may not take 10 ms). */
   get splitsPackets(): boolean {
     return this.splitter.splitting;
+  }
+
+  /** Audio packets dropped as malformed (Opus packets that break RFC 6716 §3.4): never decoded, mixed or recorded. */
+  get malformedPayloads(): number {
+    return this.malformed;
   }
 
   /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
@@ -254,8 +265,20 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.splitter.reset();
     }
     this.rxMs = nowMs;
-    if (this.reframer.takes(payload.length)) return this.reframer.push(v.seq, v.timestamp, v.marker, payload);
-    if (this.media.codec === 'opus' && this.splitter.takes(payload)) return this.splitter.push(v.seq, v.timestamp, v.marker, payload);
+    if (this.media.codec === 'opus') {
+      const ticks = readOpusPacket(payload, this.opusPacket);
+      if (ticks < 0) {
+        // Never to the decoder: its frames' lengths or count are not what the packet says.
+        if (this.malformed++ === 0) this.log.warn({ ssrc: v.ssrc, seq: v.seq, bytes: payload.length, why: this.opusPacket.error }, 'malformed Opus packet dropped (and any more, counted)');
+        if (!this.splitter.splitting) this.relay?.dropped(this, v.ssrc, v.seq);
+        return;
+      }
+      if (this.splitter.takes(ticks)) {
+        // A packet of several 20 ms frames brings them at once (a 120 ms one six): not a burst to shed.
+        this.jitter.setBurst(Math.ceil(ticks / TICKS_20MS));
+        return this.splitter.push(v.seq, v.timestamp, payload, this.opusPacket);
+      }
+    } else if (this.reframer.takes(payload.length)) return this.reframer.push(v.seq, v.timestamp, v.marker, payload);
     this.jitter.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
     this.relay?.packet(this, v.seq, v.timestamp, v.marker, payload);
   }
@@ -304,7 +327,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       const seq = (this.jitter.nextSeq - 1) & 0xffff;
       if (this.played.at >= 0) this.markPlayed(seq, this.played.ts + seqDiff(seq, this.played.seq) * (CODECS[this.media.codec].rtpClock / 50), timeMs);
     } else {
-      this.inPipe.decode(slot.payload, this.input);
+      if (slot.payloadType === OPUS_BUNDLE_PT) this.inPipe.decodeBundle(slot.payload, this.input);
+      else this.inPipe.decode(slot.payload, this.input);
       this.hasInput = true;
       this.concealed = false;
       this.markPlayed(slot.seq, slot.timestamp, timeMs);
@@ -361,7 +385,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return deep !== null ? new JitterBuffer(deep, deep, clock, true) : new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, clock);
   }
 
-  private readonly onOpusFrame = (seq: number, ts: number, _m: boolean, payload: Uint8Array): void => void this.jitter.push(seq, ts, this.media.audioPt, payload, this.rxMs);
+  private readonly onOpusFrame = (seq: number, ts: number, bundle: Uint8Array): void => void this.jitter.push(seq, ts, OPUS_BUNDLE_PT, bundle, this.rxMs);
 
   private readonly onFrame = (seq: number, ts: number, marker: boolean, frame: Uint8Array): void => {
     this.jitter.push(seq, ts, this.media.audioPt, frame, this.rxMs);

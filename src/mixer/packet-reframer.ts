@@ -8,8 +8,8 @@
 // packet's sequence number + k), so the jitter buffer, the forwarder and the recorders
 // downstream see an ordinary 20 ms stream. A stream of 20 ms packets never comes here.
 // Bytes the grid has passed (late or duplicate) are dropped; a timestamp jump of over 10 s
-// starts a new grid. Opus frames cannot be cut this way (mixer-participant splits its
-// multi-frame packets after decoding instead).
+// starts a new grid. Opus cannot be cut this way: its packets are split by their frames
+// (opus-packet-splitter.ts).
 //
 // A frame a loss left partly empty: G.711 is stateless, so the missing bytes are its
 // silence (µ-law 0xff, A-law 0xd5: the codes of a zero sample). G.722 has no silence byte:

@@ -1,7 +1,10 @@
 // A room of two legs where nothing else plays (no prompt, no whisper, nobody
 // muted, deaf, hidden or coached, both on a same-codec call, both sending and
 // receiving, both taking 20 ms packets: a listener that asked for another a=ptime
-// gets the mixer's frames gathered by its RtpOutput) needs no mixing: each leg's packets go on to the other at once,
+// gets the mixer's frames gathered by its RtpOutput; an Opus leg sending other than 20 ms
+// packets is split onto the mixer's grid, and its peer, who may not take that length
+// (RFC 7587 §6.1 a=maxptime; Parley answers a=ptime:20), gets the mixer's 20 ms packets
+// instead) needs no mixing: each leg's packets go on to the other at once,
 // the payload untouched, the header rewritten onto the listener's own stream
 // (RtpOutput). The room still decodes every leg each tick (talk and in-band
 // DTMF detection, recorders), but skips the per-listener mix-minus, limiter and

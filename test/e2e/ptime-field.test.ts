@@ -11,11 +11,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readWavFile, rms } from '../helpers/audio-analysis.ts';
+import { apiBase, call } from '../helpers/api-client.ts';
+import { buildRtp } from '../helpers/rtp.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { hears } from '../helpers/peer-hearing.ts';
 import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { assertToneWhole } from '../helpers/whole-tone.ts';
+import { assertToneWhole, measureTone } from '../helpers/whole-tone.ts';
 import { nextCallEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 import { answerBye, bodyOf, BRIDGE_YAML, flowYaml, rawCall, rawCalleeCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
@@ -64,13 +66,14 @@ describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=p
   }
 
   /** A call from `phone` sending the tone until Parley hangs up: the caller's recorded stem. */
-  async function callerStem(phone: RtpPeer, name: string): Promise<{ samples: Int16Array; rate: number }> {
+  async function callerStem(phone: RtpPeer, name: string, sdpExtra: string[] = [], hz = HZ, during: () => Promise<void> = async () => undefined): Promise<{ samples: Int16Array; rate: number }> {
     const ended = nextCallEnd(parley());
     return rawCall(parley(), { name, user: 'rec', phone }, async (c, ua) => {
-      const ok = await c.invite(phone.sdp());
+      const ok = await c.invite(phone.sdp(sdpExtra));
       assert.equal(statusOf(ok), 200, ok);
       phone.useRemoteSdp(bodyOf(ok));
-      phone.start({ kind: 'tone', freq: HZ, amplitude: AMPLITUDE });
+      phone.start({ kind: 'tone', freq: hz, amplitude: AMPLITUDE });
+      await during();
       await answerBye(ua, parley().sipPort, c.callId, 30_000);
       const { active } = await ended;
       const meta = await waitFor('the closed recording', () => finalSidecars(parley().recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === active.call.callId)), 15_000);
@@ -123,6 +126,77 @@ describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=p
       assertToneWhole(samples, rate, HZ, 'the stem', 0.6 * (AMPLITUDE / 32768 / Math.SQRT2));
     });
   }
+
+  // Opus in 10 ms packets (low-latency settings, some WebRTC gateways) and 120 ms ones
+  // (satellite and low-bandwidth links, a=maxptime:120; RFC 7587 §4.2 allows up to 120 ms),
+  // and a stream that changes its length every 500 ms. 10 ms packets were played one a tick
+  // (half of each 20 ms silence, the buffer shedding the backlog); a 120 ms one was played
+  // for 20 ms and then nothing until the next. Now every packet length from 2.5 to 120 ms
+  // is placed on the 20 ms grid by its frames (opus-packet-splitter.ts). The tone is 1030 Hz:
+  // 2.5, 10 and 20 ms are not whole cycles of it, so audio played twice or skipped shifts the
+  // phase of what follows (measureTone's jumps).
+  const TONE = 1030;
+  for (const [name, opts] of [
+    ['10 ms packets', { ptime: 10 }],
+    ['120 ms packets', { ptime: 120 }],
+    ['packets changing every 500 ms (10, 120, 20, 60, 80, 40 ms)', { ptime: 10, ptimeCycle: [10, 120, 20, 60, 80, 40] }],
+  ] as const) {
+    it(`Opus in ${name}: the caller's stem is the tone, its frequency (±2 %) and level (±1.5 dB), no gap, nothing twice`, async (t) => {
+      const phone = await new RtpPeer({ codec: 'opus', ...opts, ptimeCycle: 'ptimeCycle' in opts ? [...opts.ptimeCycle] : undefined }).bind();
+      const { samples, rate } = await callerStem(phone, `opus-${name.split(' ')[0]}`, ['a=maxptime:120'], TONE);
+      const m = measureTone(samples, rate, TONE, AMPLITUDE);
+      const what = `${m.hz.toFixed(1)} Hz, ${m.levelDb.toFixed(2)} dB, weak blocks ${m.weak.join(',')}, jumps ${m.jumps.join('; ')}, events ${m.events}`;
+      t.diagnostic(what);
+      assert.ok(Math.abs(m.hz / TONE - 1) <= 0.02, `frequency within 2 %: ${what}`);
+      assert.ok(Math.abs(m.levelDb) <= 1.5, `level within 1.5 dB: ${what}`);
+      // This loaded machine (load average 7 to 9 on 2 cores while this was written) may leave
+      // one late packet or burst: an underrun (blocks below level, then the same audio later)
+      // or a frame shed, and the decoder's drift after it: one event. Before the change: 55
+      // and 66 weak blocks, 44 and 16 jumps all through, in 10 and 120 ms packets. (The unit
+      // test's room, without a network or a load, is held to none: opus-packet-splitter.test.ts.)
+      assert.ok(m.weak.length <= 6 && m.events <= 1, `no gaps, nothing repeated or skipped: ${what}`);
+      // The whole call is tone: from its first 300 ms to its end (the hang-up aside), every 100 ms holds it.
+      const win = rate / 10;
+      const quiet: number[] = [];
+      for (let b = Math.round(0.3 * rate); b + win <= samples.length - win; b += win) if (rms(samples, b, win) < 0.5 * (AMPLITUDE / 32768 / Math.SQRT2)) quiet.push(b / win);
+      assert.ok(samples.length / rate > 3.5 && quiet.length <= 1, `the stem (${(samples.length / rate).toFixed(2)} s) is tone throughout (one stall of this machine aside): quiet 100 ms at ${quiet.join(', ')}`);
+    });
+  }
+
+  // Malformed Opus packets (RFC 6716 §3.4).
+  // Among a phone's 10 ms packets, every 100 ms one that breaks the framing rules: a code 3
+  // packet of 0 frames, one of 180 ms, one whose frame lengths run past its end, an empty
+  // payload. Each is dropped before the jitter buffer and counted; the call and its
+  // recording go on untouched.
+  it('are dropped and counted (/metrics malformed_payload), and the stem around them is the whole tone', async () => {
+    const TONE = 1030;
+    const bad = [Uint8Array.of((19 << 3) | 3, 0, 1), Uint8Array.of((3 << 3) | 3, 3, 1, 2, 3), Uint8Array.of((19 << 3) | 2, 200, 1), new Uint8Array(0), Uint8Array.of((19 << 3) | 3, 0x80 | 2, 250, 1)];
+    const phone = await new RtpPeer({ codec: 'opus', ptime: 10 }).bind();
+    let sent = 0;
+    const timer = setInterval(() => {
+      phone.send(buildRtp({ payloadType: phone.pt, seq: (30_000 + sent) & 0xffff, timestamp: 12345, ssrc: phone.ssrc, payload: Buffer.from(bad[sent % bad.length]) }));
+      sent++;
+    }, 100);
+    let counted = 0;
+    try {
+      const { samples, rate } = await callerStem(phone, 'opus-malformed', [], TONE, async () => {
+        counted = await waitFor('malformed Opus packets counted in /metrics', async () => {
+          const m = await call(apiBase(parley()), 'GET', '/metrics');
+          const line = m.text.split('\n').find((l) => l.startsWith('parley_leg_rtp_dropped_packets{') && l.includes('leg="caller"') && l.includes('cause="malformed_payload"'));
+          const v = line ? Number(line.split(' ').pop()) : 0;
+          return v >= 10 ? v : undefined;
+        }, 3500);
+      });
+      assert.ok(counted >= 10 && counted <= sent, `counted ${counted} of ${sent} sent`);
+      const m = measureTone(samples, rate, TONE, AMPLITUDE);
+      const what = `${m.hz.toFixed(1)} Hz, ${m.levelDb.toFixed(2)} dB, weak blocks ${m.weak.join(',')}, jumps ${m.jumps.join('; ')}`;
+      assert.ok(Math.abs(m.hz / TONE - 1) <= 0.02 && Math.abs(m.levelDb) <= 1.5, `the tone: ${what}`);
+      // (Over 4 s of 10 ms packets beside a timer, this loaded machine was seen to stall twice: two events.)
+      assert.ok(m.weak.length <= 6 && m.events <= 2, `no gap, nothing repeated or skipped: ${what}`);
+    } finally {
+      clearInterval(timer);
+    }
+  });
 });
 
 describe('a callee whose answer says a=ptime:30', () => {

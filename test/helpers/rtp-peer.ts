@@ -41,9 +41,12 @@ export interface RtpPeerOptions {
    * Packets of this many ms (G.711 and G.722 only; default 20), as a phone set to a=ptime:30
    * sends: the 20 ms frames' bytes are joined and cut into packets of this length, each sent
    * once whole (a 30 ms stream goes out 40 and 20 ms apart in turn). The SDP says a=ptime of it.
-   * Opus: 40 or 60, each packet one encode of that much audio (as a phone set to it sends).
+   * Opus: 2.5, 5 or 10 (each 20 ms frame encoded as that many packets), or 40 to 120 in steps
+   * of 20, each packet one encode of that much audio (as a phone set to it sends).
    */
   ptime?: number;
+  /** Opus: the packet length changes every 500 ms of audio, through these in turn (a stream that changes its ptime mid-call). */
+  ptimeCycle?: number[];
   /** With `ptime`: every n-th packet is lost on the way (the first lost is the n-th sent). */
   loseEvery?: number;
 }
@@ -263,15 +266,35 @@ export class RtpPeer extends EventEmitter {
     }
   }
 
-  /** Opus with `ptime` (40, 60): joins the 20 ms frames' PCM and sends it encoded as one packet once there is `ptime` ms of it. */
+  /**
+   * Opus with `ptime`: below 20 ms, encodes the 20 ms frame's PCM as 20/ptime packets sent at
+   * once; else joins the 20 ms frames' PCM and sends it encoded as one packet once there is
+   * `ptime` ms of it (a shorter length first sends what waits, as a packet of its own).
+   */
   private sendOpusPtime(pcm: Int16Array, ptime: number): void {
+    this.longOpus ??= new OpusScript(16000, 1, OpusScript.Application.VOIP);
+    if (ptime < 20 || this.pendingPcm.length * 20 >= ptime) this.sendPendingOpus();
+    if (ptime < 20) {
+      const parts = Math.round(20 / ptime);
+      const per = pcm.length / parts;
+      for (let i = 0; i < parts; i++) {
+        const part = pcm.slice(i * per, (i + 1) * per);
+        this.sendLong((this.ts + i * ptime * 48) >>> 0, this.longOpus.encode(Buffer.from(part.buffer), per));
+      }
+      return;
+    }
     if (this.pendingPcm.length === 0) this.pendingTs = this.ts;
     this.pendingPcm.push(pcm);
-    if (this.pendingPcm.length * 20 < ptime) return;
-    const all = new Int16Array(this.pendingPcm.length * pcm.length);
-    this.pendingPcm.forEach((p, i) => all.set(p, i * pcm.length));
+    if (this.pendingPcm.length * 20 >= ptime) this.sendPendingOpus();
+  }
+
+  /** The 20 ms frames' PCM waiting for a long Opus packet, encoded and sent as one. */
+  private sendPendingOpus(): void {
+    if (this.pendingPcm.length === 0 || !this.longOpus) return;
+    const n = this.pendingPcm[0].length;
+    const all = new Int16Array(this.pendingPcm.length * n);
+    this.pendingPcm.forEach((p, i) => all.set(p, i * n));
     this.pendingPcm = [];
-    this.longOpus ??= new OpusScript(16000, 1, OpusScript.Application.VOIP);
     this.sendLong(this.pendingTs, this.longOpus.encode(Buffer.from(all.buffer, all.byteOffset, all.byteLength), all.length));
   }
 
@@ -328,10 +351,12 @@ export class RtpPeer extends EventEmitter {
       this.sentAt.push(performance.now());
       const payload = new Uint8Array(1500);
       const len = this.encoder.encode(pcm, payload);
-      if (this.options.ptime !== undefined && this.options.ptime !== 20) {
+      const cycle = this.codec === 'opus' ? this.options.ptimeCycle : undefined;
+      if (cycle || (this.options.ptime !== undefined && this.options.ptime !== 20)) {
         // One sequence number a packet (of ptime), as a phone numbers them.
-        if (this.codec === 'opus') this.sendOpusPtime(pcm, this.options.ptime);
-        else this.sendPtime(Buffer.from(payload.subarray(0, len)), this.options.ptime);
+        if (cycle) this.sendOpusPtime(pcm, cycle[Math.floor((this.sample - n) / (this.rate / 2)) % cycle.length]);
+        else if (this.codec === 'opus') this.sendOpusPtime(pcm, this.options.ptime!);
+        else this.sendPtime(Buffer.from(payload.subarray(0, len)), this.options.ptime!);
         this.ts = (this.ts + step) >>> 0;
         return;
       }

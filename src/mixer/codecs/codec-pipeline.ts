@@ -55,6 +55,14 @@ export class InputPipeline {
     if (this.resampler) this.resampler.process(this.scratch, out);
   }
 
+  /** Decodes one 20 ms slot of an Opus stream split onto the grid (opus-packet-splitter.ts) into out at the room rate. */
+  decodeBundle(bundle: Uint8Array, out: Int16Array): void {
+    if (!(this.decoder instanceof OpusDecoder)) throw new Error(`an Opus bundle for a ${this.codec} decoder`);
+    const target = this.resampler ? this.scratch : out;
+    this.decoder.decodeBundle(bundle, target);
+    if (this.resampler) this.resampler.process(this.scratch, out);
+  }
+
   close(): void {
     this.decoder.close();
   }

@@ -2,65 +2,120 @@
 // native build). It decodes straight to the room rate, so no resampling.
 // opusscript returns a fresh Buffer per call; at ~0.3 ms per encode that copy
 // is noise, and wrapping its private heap views would break on heap growth.
-// A packet of 40 or 60 ms (opus-packet-splitter.ts) decodes whole at its first 20 ms; the
-// jitter buffer then holds an empty payload for each further 20 ms of it, and an empty
-// payload here plays the next 20 ms of what the packet decoded.
+// A stream of other than 20 ms packets comes as bundles (opus-packet-splitter.ts): per 20 ms
+// slot, the frames that start in it, each a one-frame packet with its offset. They decode in
+// order onto a timeline (the carry) that each tick plays 20 ms of: a frame longer than what
+// is left of its slot plays on in the next ticks (their bundles are empty), one of 10 ms
+// fills half a tick. Each frame is decoded alone, so a 120 ms packet decodes at any rate
+// (opusscript decodes at most 60 ms at 48 kHz in one call; one frame is never longer).
 import OpusScript from 'opusscript';
+import { BUNDLE_HEADER, BUNDLE_RECORD } from '../opus-packet-splitter.ts';
+import { frameTicksOf } from '../opus-packet.ts';
 import type { AudioDecoder, AudioEncoder } from './audio-codec.ts';
 
 type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
 
-/** The most a packet may hold here: 60 ms (opusscript decodes at most 2880 samples at 48 kHz). */
-const MAX_PACKET_MS = 60;
+/** The carry's length: a frame starts less than 20 ms into its slot and lasts at most 60 ms (RFC 6716 §3.1); room to spare. */
+const CARRY_MS = 100;
+const TICKS_20MS = 960;
 
 export class OpusDecoder implements AudioDecoder {
   private readonly opus: OpusScript;
   private readonly frame: number;
-  /** The decoded 20 ms frames of the last packet after its first, and how many of them are left to play. */
-  private readonly rest: Int16Array;
-  private restAt = 0;
-  private restEnd = 0;
+  /** A split stream's decoded audio from the start of the next slot to play on: carryLen samples, that slot's RTP timestamp carryTs. */
+  private readonly carry: Int16Array;
+  private carryLen = 0;
+  private carryTs = 0;
+  /** Frames of bundles that failed to decode (a frame the parser let through that libopus refused). */
+  failed = 0;
   constructor(readonly rate: OpusRate) {
     this.opus = new OpusScript(rate, 1, OpusScript.Application.VOIP);
     this.frame = rate / 50;
-    this.rest = new Int16Array((rate * (MAX_PACKET_MS - 20)) / 1000);
+    this.carry = new Int16Array((rate * CARRY_MS) / 1000);
   }
+
+  /** A packet of 20 ms. */
   decode(payload: Uint8Array, out: Int16Array): number {
-    if (payload.length === 0) return this.next(out);
-    this.restAt = this.restEnd = 0;
+    this.carryLen = 0;
+    if (payload.length === 0) return this.conceal(out);
     let pcm: Buffer;
     try {
       pcm = this.opus.decode(Buffer.from(payload.buffer, payload.byteOffset, payload.length));
     } catch {
       return this.conceal(out);
     }
-    const total = pcm.length >> 1;
-    const n = Math.min(total, this.frame, out.length);
+    const n = Math.min(pcm.length >> 1, this.frame, out.length);
     for (let i = 0; i < n; i++) out[i] = pcm.readInt16LE(i << 1);
     if (n < this.frame) out.fill(0, n, this.frame);
-    const more = Math.min(total - n, this.rest.length);
-    for (let i = 0; i < more; i++) this.rest[i] = pcm.readInt16LE((n + i) << 1);
-    this.restEnd = more > 0 ? more : 0;
     return this.frame;
   }
-  /** The next 20 ms of the last packet (a continuation slot), or a concealed frame when none is left (its packet was lost). */
-  private next(out: Int16Array): number {
-    if (this.restAt >= this.restEnd) return this.conceal(out);
-    const n = Math.min(this.frame, this.restEnd - this.restAt);
-    out.set(this.rest.subarray(this.restAt, this.restAt + n));
-    if (n < this.frame) out.fill(0, n, this.frame);
-    this.restAt += n;
-    return this.frame;
+
+  /** A 20 ms slot of a split stream: its bundle's frames onto the timeline, then the slot's 20 ms of it. */
+  decodeBundle(bundle: Uint8Array, out: Int16Array): number {
+    const ts = ((bundle[0] << 24) | (bundle[1] << 16) | (bundle[2] << 8) | bundle[3]) >>> 0;
+    // The timeline is at this slot unless the jitter buffer skipped one (shed, overflow): then it moves on to it.
+    const skip = (ts - this.carryTs) | 0;
+    if (skip !== 0) {
+      const s = this.samples(skip);
+      if (skip > 0 && s < this.carryLen) {
+        this.carry.copyWithin(0, s, this.carryLen);
+        this.carryLen -= s;
+      } else this.carryLen = 0;
+      this.carryTs = ts;
+    }
+    let pos = BUNDLE_HEADER;
+    while (pos + BUNDLE_RECORD < bundle.length) {
+      const off = (bundle[pos] << 8) | bundle[pos + 1];
+      const len = (bundle[pos + 2] << 8) | bundle[pos + 3];
+      const at0 = pos + BUNDLE_RECORD;
+      pos = at0 + len;
+      if (len === 0 || pos > bundle.length) break;
+      // A gap before the frame (a lost packet's frames) is silence, as a lost 20 ms packet is.
+      let at = this.samples(off);
+      if (at < this.carryLen) at = this.carryLen;
+      else if (at > this.carryLen) this.carry.fill(0, this.carryLen, Math.min(at, this.carry.length));
+      const room = this.carry.length - at;
+      if (room <= 0) continue;
+      let n: number;
+      try {
+        const pcm = this.opus.decode(Buffer.from(bundle.buffer, bundle.byteOffset + at0, len));
+        n = Math.min(pcm.length >> 1, room);
+        for (let i = 0; i < n; i++) this.carry[at + i] = pcm.readInt16LE(i << 1);
+      } catch {
+        this.failed++;
+        n = Math.min(this.samples(frameTicksOf(bundle[at0])), room);
+        this.carry.fill(0, at, at + n);
+      }
+      this.carryLen = at + n;
+    }
+    return this.play(out);
   }
+
+  /** A lost slot: what the timeline holds of it (a long frame of the slot before covers it), else silence. */
   conceal(out: Int16Array): number {
-    this.restAt = this.restEnd = 0;
-    out.fill(0, 0, this.frame);
-    return this.frame;
+    return this.play(out);
   }
+
   close(): void {
     this.opus.delete();
+  }
+
+  /** The next 20 ms of the timeline into out (silence where it holds none); the timeline moves on. */
+  private play(out: Int16Array): number {
+    const f = this.frame;
+    const n = Math.min(f, this.carryLen);
+    if (n > 0) out.set(this.carry.subarray(0, n));
+    if (n < f) out.fill(0, n, f);
+    if (this.carryLen > f) this.carry.copyWithin(0, f, this.carryLen);
+    this.carryLen = Math.max(0, this.carryLen - f);
+    this.carryTs = (this.carryTs + TICKS_20MS) >>> 0;
+    return f;
+  }
+
+  private samples(ticks: number): number {
+    return Math.round((ticks * this.rate) / 48000);
   }
 }
 

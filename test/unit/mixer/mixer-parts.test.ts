@@ -38,7 +38,8 @@ describe('jitter buffer', () => {
   it('stays bounded: a burst beyond the maximum depth sheds the oldest', () => {
     const jb = new JitterBuffer(20, 100, 8000);
     for (let s = 0; s < 40; s++) jb.push(s, s * 160, 0, payload, 0);
-    assert.ok(jb.depth <= 8, `depth ${jb.depth}`);
+    // Its room: the maximum (5 frames) or a 120 ms Opus packet's 6 frames, whichever is more, plus 3.
+    assert.ok(jb.depth <= 9, `depth ${jb.depth}`);
     jb.pop();
     jb.pop();
     assert.ok(jb.depth * 20 <= jb.targetMs + 60, `latency bounded: depth ${jb.depth}, target ${jb.targetMs}`);
