@@ -75,9 +75,12 @@ export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"'
  * current crypto), and the answer in its ACK is applied (a peer that moved is
  * followed, another codec is switched to); an ACK without a usable answer, or no ACK
  * within `ackWaitMs` (see ackWaitMs()), calls `onEnd` with the Reason for every BYE
- * (without `onEnd` the dialog gets its BYE and the leg is closed).
+ * (without `onEnd` the dialog gets its BYE and the leg is closed). Until the ACK of a 200
+ * that carried our offer (an offerless re-INVITE's, or the first INVITE's: `offerInAckOf`),
+ * a new offer gets 491 (RFC 3261 §14.2); after a 200 that answered an offer it is taken,
+ * even before that 200's ACK (RFC 5407 §3.1.4: that exchange is complete).
  */
-export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void }): void {
+export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void; offerInAckOf?: number }): void {
   // One offer-answer exchange at a time (RFC 3264 §4): drachtio-srf emits 'ack' a turn later
   // than 'modify' (setImmediate), so a peer's ACK and its next re-INVITE sent back to back
   // reached us in the wrong order, and each answer went to the next offer, one step late.
@@ -90,7 +93,9 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
   // §5.2). The embedded SIP server answers a re-INVITE before that ACK with 491 itself; a real
   // drachtio-server hands it to the app, where waiting for the ACK deadlocks with a peer that
   // waits for the re-INVITE's answer first (until the ACK timeout ended the call).
-  let unacked: number | null = null;
+  // `offerInAckOf`: the CSeq of the dialog's INVITE whose 200 carried our offer (a delayed
+  // offer, RFC 3261 §13.2.1); its answer comes in that ACK, which the caller applies.
+  let unacked: number | null = opts.offerInAckOf ?? null;
   dialog.on('ack', (ack: Srf.SrfRequest) => {
     if (cseqNumber(ack) === unacked) unacked = null;
   });
@@ -179,7 +184,8 @@ function refuseOffer(res: Srf.SrfResponse, err: unknown): void {
   else res.send(488);
 }
 
-function cseqNumber(req: Srf.SrfRequest): number {
+/** The sequence number of a request's CSeq (NaN when unreadable). */
+export function cseqNumber(req: Srf.SrfRequest): number {
   return Number(/^\s*(\d+)/.exec(req.get('CSeq') ?? '')?.[1] ?? NaN);
 }
 

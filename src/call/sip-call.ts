@@ -12,7 +12,7 @@ import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { requires100rel, sendReliable183, supports100rel } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
@@ -206,7 +206,13 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     });
     uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
     refuseRefers(uas, this.log);
-    answerReoffers(uas, this.leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => this.endForCause(reason, why) });
+    // A delayed offer whose offer went in the 200: a re-INVITE or UPDATE offer before its ACK
+    // (the answer) is glare, 491 (a real drachtio-server hands it to the app).
+    answerReoffers(uas, this.leg, this.log, {
+      ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
+      onEnd: (reason, why) => this.endForCause(reason, why),
+      offerInAckOf: this.offerPending ? cseqNumber(this.req) : undefined,
+    });
     this.log.info('answered');
     // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
     if (this.offerPending) await this.answerFrom(uas as unknown as AnswerSource, 'ack', 'ACK');

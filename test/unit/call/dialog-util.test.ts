@@ -110,6 +110,12 @@ class FakeLeg extends EventEmitter {
   /** What the leg was asked, in order: `offer <n>` (its n-th re-offer), `answer <sdp>`. */
   readonly steps: string[] = [];
   private offers = 0;
+  /** The offers it was given (applyOffer), in order. */
+  readonly offered: string[] = [];
+  applyOffer(sdp: string): Promise<string> {
+    this.offered.push(sdp);
+    return Promise.resolve(`answer to ${sdp}`);
+  }
   makeReoffer(): Promise<string> {
     this.steps.push(`offer ${++this.offers}`);
     return Promise.resolve('v=0\r\nm=audio 4000 RTP/AVP 0 8 9 101\r\n');
@@ -138,11 +144,11 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     return sent;
   }
   /** A dialog answered by answerReoffers: its leg, the calls' ends, and every response sent through `res`. */
-  function answering(): { d: EventDialog; leg: FakeLeg; ends: string[][]; sent: unknown[][]; res: { send: (...args: unknown[]) => number } } {
+  function answering(offerInAckOf?: number): { d: EventDialog; leg: FakeLeg; ends: string[][]; sent: unknown[][]; res: { send: (...args: unknown[]) => number } } {
     const d = new EventDialog();
     const leg = new FakeLeg();
     const ends: string[][] = [];
-    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]), offerInAckOf });
     const sent: unknown[][] = [];
     return { d, leg, ends, sent, res: { send: (...args: unknown[]) => sent.push(args) } };
   }
@@ -232,6 +238,32 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     await turns();
     assert.deepEqual(sent.map((a) => a[0]), [200, 491, 491, 200], 'after the ACK, the next re-INVITE is answered');
     assert.deepEqual(ends, []);
+  });
+
+  it('a delayed offer (our offer in the first 200): a re-INVITE or UPDATE offer before that ACK gets 491, after it the offer is taken', async () => {
+    const { d, leg, ends, sent, res } = answering(1);
+    d.emit('modify', req('2 INVITE', 'offer-2'), res);
+    d.emit('update', req('3 UPDATE', 'offer-3'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [491, 491], 'glare with the offer in the 200 (RFC 3261 §14.2)');
+    assert.deepEqual(leg.offered, [], 'the leg took no offer');
+    d.emit('ack', req('1 ACK', 'answer-1'));
+    await settle();
+    d.emit('modify', req('4 INVITE', 'offer-4'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [491, 491, 200]);
+    assert.deepEqual(leg.offered, ['offer-4']);
+    assert.deepEqual(ends, []);
+  });
+
+  it('a re-INVITE offer before the ACK of a 200 that answered an offer is taken (RFC 5407 §3.1.4: that exchange is complete)', async () => {
+    const { d, leg, sent, res } = answering();
+    d.emit('modify', req('2 INVITE', 'offer-2'), res);
+    await turns();
+    d.emit('modify', req('3 INVITE', 'offer-3'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [200, 200]);
+    assert.deepEqual(leg.offered, ['offer-2', 'offer-3']);
   });
 
   it('a request waiting for an answer that never comes gets 487 when the dialog ends', async () => {
