@@ -18,6 +18,27 @@ export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<
 }
 
 /**
+ * srf.createUAS with `attach` run on the new dialog at once, inside drachtio-srf's callback: it
+ * makes the dialog and hands it over in the same turn, and may handle the next message from the
+ * SIP server (a re-INVITE, the ACK, both in one read) before a promise's continuation runs. A
+ * listener added after `await createUAS()` missed those: without a 'modify' listener drachtio-srf
+ * answered a re-INVITE itself with the first answer (seen through a real drachtio-server: an
+ * offerless re-INVITE got the answer back, not a full offer).
+ */
+export function createUas(srf: Srf, req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions, attach: (dialog: Srf.Dialog) => void): Promise<Srf.Dialog> {
+  return new Promise((resolve, reject) => {
+    srf.createUAS(req, res, opts, (err: unknown, dialog: Srf.Dialog) => {
+      if (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      attach(dialog);
+      resolve(dialog);
+    });
+  });
+}
+
+/**
  * The Reason of a BYE the SIP server sent on its own and reported with a dialog's
  * 'destroy' (drachtio's `unsolicited`: no ACK for a 2xx within 64*T1, RFC 3261
  * §13.3.1.4; a session timer that expired; a CANCEL after the 200), or null for a

@@ -20,7 +20,7 @@ import type { TokenBucket } from '../util/token-bucket.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
 import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
@@ -158,7 +158,18 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     const contact = srsContact({ receivedOn: meta.receivedOn, protocol: meta.protocol, requestUri: this.req.uri, externalIp: this.deps.settings.externalIp });
     const headers: Record<string, string> = { 'Content-Type': 'application/sdp', ...(contact ? { Contact: contact } : {}) };
     try {
-      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers });
+      // Listeners on the dialog the moment drachtio-srf makes it: a re-INVITE in the same read
+      // from the SIP server would otherwise be answered by drachtio-srf itself.
+      uas = await createUas(this.deps.srf, this.req, this.res, { localSdp: this.streams.answer, headers }, (d) => {
+        d.on('destroy', () => this.end('SRC hung up'));
+        d.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('INVITE', req, res));
+        d.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('UPDATE', req, res));
+        d.on('ack', (ack: Srf.SrfRequest) => {
+          if (cseqNumber(ack) === this.unackedOffer) this.unackedOffer = null;
+        });
+        d.on('info', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
+        refuseRefers(d, this.log);
+      });
     } finally {
       this.answering = false;
     }
@@ -167,14 +178,6 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       return;
     }
     this.uas = uas;
-    uas.on('destroy', () => this.end('SRC hung up'));
-    uas.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('INVITE', req, res));
-    uas.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('UPDATE', req, res));
-    uas.on('ack', (ack: Srf.SrfRequest) => {
-      if (cseqNumber(ack) === this.unackedOffer) this.unackedOffer = null;
-    });
-    uas.on('info', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
-    refuseRefers(uas, this.log);
     this.log.info('siprec: answered');
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type Srf from 'drachtio-srf';
-import { ACK_TIMEOUT_REASON, answerReoffers, hangupInvite, inviteDeadReason, sameSession, type InviteState } from '../../../src/call/dialog-util.ts';
+import { ACK_TIMEOUT_REASON, answerReoffers, createUas, hangupInvite, inviteDeadReason, sameSession, type InviteState } from '../../../src/call/dialog-util.ts';
 import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 
@@ -276,5 +276,31 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     assert.equal(ends.length, 1, 'an ACK without an answer ends the call');
     assert.deepEqual(sent.map((a) => a[0]), [200, 487]);
     assert.deepEqual(leg.steps, ['offer 1'], 'no offer for a dialog that is ending');
+  });
+});
+
+describe('createUas: the dialog\'s listeners are on before drachtio-srf handles another message', () => {
+  it('a re-INVITE drachtio-srf emits right after handing the dialog over (same read) reaches the listener', async () => {
+    const d = new EventDialog();
+    const got: string[] = [];
+    // As drachtio-srf does: the callback gets the dialog, and the next message in the same read
+    // (here a re-INVITE) is emitted in that turn, before any promise continuation.
+    const srf = {
+      createUAS: (_req: unknown, _res: unknown, _opts: unknown, cb: (err: unknown, dialog: EventDialog) => void) => {
+        cb(null, d);
+        d.emit('modify', { body: '' }, { send: () => 0 });
+      },
+    } as unknown as Srf;
+    const dialog = await createUas(srf, {} as Srf.SrfRequest, {} as Srf.SrfResponse, { localSdp: 'v=0' }, (x) => x.on('modify', () => got.push('attached')));
+    // The former way (`await srf.createUAS()` and listeners after): too late for that re-INVITE.
+    dialog.on('modify', () => got.push('after await'));
+    assert.deepEqual(got, ['attached']);
+  });
+
+  it('an error from createUAS rejects, and nothing is attached', async () => {
+    let attached = false;
+    const srf = { createUAS: (_a: unknown, _b: unknown, _c: unknown, cb: (err: unknown) => void) => cb(new Error('487')) } as unknown as Srf;
+    await assert.rejects(createUas(srf, {} as Srf.SrfRequest, {} as Srf.SrfResponse, { localSdp: 'v=0' }, () => (attached = true)), /487/);
+    assert.equal(attached, false);
   });
 });
