@@ -18,6 +18,27 @@ export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<
 }
 
 /**
+ * srf.createUAS with `attach` run on the new dialog at once, inside drachtio-srf's callback: it
+ * makes the dialog and hands it over in the same turn, and may handle the next message from the
+ * SIP server (a re-INVITE, the ACK, both in one read) before a promise's continuation runs. A
+ * listener added after `await createUAS()` missed those: without a 'modify' listener drachtio-srf
+ * answered a re-INVITE itself with the first answer (seen through a real drachtio-server: an
+ * offerless re-INVITE got the answer back, not a full offer).
+ */
+export function createUas(srf: Srf, req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions, attach: (dialog: Srf.Dialog) => void): Promise<Srf.Dialog> {
+  return new Promise((resolve, reject) => {
+    srf.createUAS(req, res, opts, (err: unknown, dialog: Srf.Dialog) => {
+      if (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      attach(dialog);
+      resolve(dialog);
+    });
+  });
+}
+
+/**
  * The Reason of a BYE the SIP server sent on its own and reported with a dialog's
  * 'destroy' (drachtio's `unsolicited`: no ACK for a 2xx within 64*T1, RFC 3261
  * §13.3.1.4; a session timer that expired; a CANCEL after the 200), or null for a
@@ -75,9 +96,12 @@ export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"'
  * current crypto), and the answer in its ACK is applied (a peer that moved is
  * followed, another codec is switched to); an ACK without a usable answer, or no ACK
  * within `ackWaitMs` (see ackWaitMs()), calls `onEnd` with the Reason for every BYE
- * (without `onEnd` the dialog gets its BYE and the leg is closed).
+ * (without `onEnd` the dialog gets its BYE and the leg is closed). Until the ACK of a 200
+ * that carried our offer (an offerless re-INVITE's, or the first INVITE's: `offerInAckOf`),
+ * a new offer gets 491 (RFC 3261 §14.2); after a 200 that answered an offer it is taken,
+ * even before that 200's ACK (RFC 5407 §3.1.4: that exchange is complete).
  */
-export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void }): void {
+export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void; offerInAckOf?: number }): void {
   // One offer-answer exchange at a time (RFC 3264 §4): drachtio-srf emits 'ack' a turn later
   // than 'modify' (setImmediate), so a peer's ACK and its next re-INVITE sent back to back
   // reached us in the wrong order, and each answer went to the next offer, one step late.
@@ -90,7 +114,9 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
   // §5.2). The embedded SIP server answers a re-INVITE before that ACK with 491 itself; a real
   // drachtio-server hands it to the app, where waiting for the ACK deadlocks with a peer that
   // waits for the re-INVITE's answer first (until the ACK timeout ended the call).
-  let unacked: number | null = null;
+  // `offerInAckOf`: the CSeq of the dialog's INVITE whose 200 carried our offer (a delayed
+  // offer, RFC 3261 §13.2.1); its answer comes in that ACK, which the caller applies.
+  let unacked: number | null = opts.offerInAckOf ?? null;
   dialog.on('ack', (ack: Srf.SrfRequest) => {
     if (cseqNumber(ack) === unacked) unacked = null;
   });
@@ -179,7 +205,8 @@ function refuseOffer(res: Srf.SrfResponse, err: unknown): void {
   else res.send(488);
 }
 
-function cseqNumber(req: Srf.SrfRequest): number {
+/** The sequence number of a request's CSeq (NaN when unreadable). */
+export function cseqNumber(req: Srf.SrfRequest): number {
   return Number(/^\s*(\d+)/.exec(req.get('CSeq') ?? '')?.[1] ?? NaN);
 }
 

@@ -12,7 +12,7 @@ import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, answerReoffers, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { requires100rel, sendReliable183, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
@@ -205,24 +205,36 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   }
 
   private async confirm(): Promise<void> {
-    const uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.answerSdp });
+    // The dialog's listeners go on the moment drachtio-srf makes it (createUas): a re-INVITE or
+    // the ACK in the same read from the SIP server would otherwise find none (drachtio-srf then
+    // answers a re-INVITE with the first answer itself).
+    let answered: Promise<void> | null = null;
+    const uas = await createUas(this.deps.srf, this.req, this.res, { localSdp: this.answerSdp }, (d) => {
+      d.on('destroy', (bye?: Srf.SrfRequest) => {
+        // The SIP server ended the dialog itself (the caller never ACKed a 2xx, …): the callee hears why.
+        const reason = serverByeReason(bye);
+        if (reason) this.endReason ??= reason;
+        this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
+      });
+      d.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
+      refuseRefers(d, this.log);
+      // A delayed offer whose offer went in the 200: a re-INVITE or UPDATE offer before its ACK
+      // (the answer) is glare, 491 (a real drachtio-server hands it to the app).
+      answerReoffers(d, this.leg, this.log, {
+        ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
+        onEnd: (reason, why) => this.endForCause(reason, why),
+        offerInAckOf: this.offerPending ? cseqNumber(this.req) : undefined,
+      });
+      // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
+      if (this.offerPending) answered = this.answerFrom(d as unknown as AnswerSource, 'ack', 'ACK');
+    });
     if (this.endedFlag) {
       destroyDialog(uas, this.log);
       return;
     }
     this.uas = uas;
-    uas.on('destroy', (bye?: Srf.SrfRequest) => {
-      // The SIP server ended the dialog itself (the caller never ACKed a 2xx, …): the callee hears why.
-      const reason = serverByeReason(bye);
-      if (reason) this.endReason ??= reason;
-      this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
-    });
-    uas.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
-    refuseRefers(uas, this.log);
-    answerReoffers(uas, this.leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => this.endForCause(reason, why) });
     this.log.info('answered');
-    // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
-    if (this.offerPending) await this.answerFrom(uas as unknown as AnswerSource, 'ack', 'ACK');
+    if (answered) await answered;
     if (!this.endedFlag) this.leg.watchMedia();
   }
 

@@ -20,7 +20,7 @@ import type { TokenBucket } from '../util/token-bucket.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
-import { destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
 import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
@@ -50,6 +50,13 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   private readonly pendingMetadata: { xml: string; file: number }[] = [];
   /** An offer is being taken: another one now gets 500 + Retry-After (RFC 3261 §14.2, RFC 3311 §5.2). */
   private offerInProgress = false;
+  /**
+   * The CSeq of our last offerless re-INVITE's 200 (our offer) whose ACK (the answer) has not
+   * come: until it does, a new offer or an offerless re-INVITE gets 491 (RFC 3261 §14.2, RFC
+   * 3311 §5.2). The embedded SIP server answers such a re-INVITE 491 itself; a real
+   * drachtio-server hands it to the app.
+   */
+  private unackedOffer: number | null = null;
   private metadataCount = 0;
   /** This session's share of siprec.metadataBudget; the source's is in `budget`. */
   private readonly metadataBucket: TokenBucket;
@@ -151,7 +158,18 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     const contact = srsContact({ receivedOn: meta.receivedOn, protocol: meta.protocol, requestUri: this.req.uri, externalIp: this.deps.settings.externalIp });
     const headers: Record<string, string> = { 'Content-Type': 'application/sdp', ...(contact ? { Contact: contact } : {}) };
     try {
-      uas = await this.deps.srf.createUAS(this.req, this.res, { localSdp: this.streams.answer, headers });
+      // Listeners on the dialog the moment drachtio-srf makes it: a re-INVITE in the same read
+      // from the SIP server would otherwise be answered by drachtio-srf itself.
+      uas = await createUas(this.deps.srf, this.req, this.res, { localSdp: this.streams.answer, headers }, (d) => {
+        d.on('destroy', () => this.end('SRC hung up'));
+        d.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('INVITE', req, res));
+        d.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('UPDATE', req, res));
+        d.on('ack', (ack: Srf.SrfRequest) => {
+          if (cseqNumber(ack) === this.unackedOffer) this.unackedOffer = null;
+        });
+        d.on('info', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
+        refuseRefers(d, this.log);
+      });
     } finally {
       this.answering = false;
     }
@@ -160,11 +178,6 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       return;
     }
     this.uas = uas;
-    uas.on('destroy', () => this.end('SRC hung up'));
-    uas.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRequest('INVITE', req, res));
-    uas.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRequest('UPDATE', req, res));
-    uas.on('info', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
-    refuseRefers(uas, this.log);
     this.log.info('siprec: answered');
   }
 
@@ -253,6 +266,23 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       });
   }
 
+  /**
+   * A re-INVITE, or an UPDATE with a body, while our offer in an offerless re-INVITE's 200
+   * awaits its answer (the ACK) gets 491; drachtio-srf emits 'ack' a turn after the request
+   * events, so an ACK that came just before is given that turn first.
+   */
+  private unlessOfferPending(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const glare = (): boolean => this.unackedOffer !== null && (method === 'INVITE' || (req.body ?? '').trim() !== '');
+    if (!glare()) return this.onRequest(method, req, res);
+    setImmediate(() =>
+      setImmediate(() => {
+        if (!glare()) return this.onRequest(method, req, res);
+        this.log.info({ method }, 'siprec: offer while our offer awaits its answer in an ACK: 491');
+        res.send(491);
+      }),
+    );
+  }
+
   /** A re-INVITE or UPDATE: a new offer (pause, resume, streams), new metadata, or a session refresh. */
   private onRequest(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     if (this.offerInProgress) {
@@ -283,6 +313,15 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
         // An offerless re-INVITE (RFC 3261 §14.2): our SDP is the offer in the 200.
         const sdp = body.sdp !== null || method === 'INVITE' ? this.streams.answer : null;
         if (sdp && this.uas) this.uas.local.sdp = sdp;
+        if (method === 'INVITE' && body.sdp === null) {
+          // An ACK that never comes (a real drachtio-server runs no timer H on a re-INVITE's 2xx)
+          // does not block the session's later offers for good.
+          const seq = cseqNumber(req);
+          this.unackedOffer = seq;
+          setTimeout(() => {
+            if (this.unackedOffer === seq) this.unackedOffer = null;
+          }, ackWaitMs(this.deps.settings.sipT1 ?? 500)).unref();
+        }
         res.send(200, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
         this.log.info({ method, sdp: body.sdp !== null, metadata: body.metadata !== null, changes }, 'siprec: session updated');
       })

@@ -18,9 +18,13 @@ import { VIA_DRACHTIO } from '../helpers/real-drachtio.ts';
 import { gatewayYaml } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 
-// Not through a real drachtio-server 0.9.10 (PARLEY_TEST_VIA_DRACHTIO): it answers the INFO 500
-// itself before the app can (its log ends there), and the BYE then gets no answer at all.
-const REAL = 'a real drachtio-server 0.9.10 answers the early INFO 500 itself, then not the BYE';
+// Not through a real drachtio-server 0.9.10 (PARLEY_TEST_VIA_DRACHTIO): it binds a dialog to its app
+// only at the 200, so requests in the early dialog of a reliable 183 find no app. The INFO is routed
+// as a new request and its transaction destroyed unanswered, which sends 500 (an app's answer is then
+// dropped: "unable to forward response"); the BYE gets 481 from the server, and the app hears of
+// neither, so the INVITE stays pending (no 487) until the caller cancels or calls.maxUnansweredSec.
+// No server setting changes this (SipDialogController::processRequestInsideDialog).
+const REAL = 'a real drachtio-server 0.9.10 answers requests in an early dialog itself (INFO 500, BYE 481) and never tells the app';
 describe('adversary: BYE in an early dialog (delayed offer, reliable 183)', { skip: VIA_DRACHTIO && REAL }, () => {
   const parley = parleyPerSuite(
     gatewayYaml('early', ['answer: { early: true }', 'play: { tone: beep }', 'collect: { into: x, maxDigits: 1, timeout: 60 }']) +

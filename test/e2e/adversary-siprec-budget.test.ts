@@ -14,6 +14,7 @@ import type { ActiveCall } from '../../src/call/call-manager.ts';
 import { apiBase, apiYaml, call } from '../helpers/api-client.ts';
 import { parleyPerSuite, type RunningParley } from '../helpers/parley-harness.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import { VIA_DRACHTIO } from '../helpers/real-drachtio.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { finalSidecar, metadata, multipart, paddedMetadata, RawSrc, sdp } from './adversary-src.ts';
@@ -23,6 +24,12 @@ import { share, silentRuns, SIPREC_ROUTING, stemOf } from './siprec-helpers.ts';
 const META = 'application/rs-metadata+xml';
 /** A document the bucket (32 KiB, refilled at 1 KiB/s) takes once, not twice in a row. */
 const BIG = 30_000;
+
+// Not through a real drachtio-server 0.9.10 (PARLEY_TEST_VIA_DRACHTIO): sofia-sip in it answers a UDP
+// request whose body is over 8192 bytes 400 Bad Request itself, before any app (the embedded server
+// takes a datagram up to 64 KiB). These requests are 30 KB over UDP (RFC 3261 §18.1.1 would have a
+// client send them over TCP; this SRC does not).
+const REAL = 'a real drachtio-server 0.9.10 answers a UDP request with a body over 8192 bytes 400 itself';
 
 function budgetYaml(budget: string): string {
   const state = join(mkdtempSync(join(tmpdir(), 'parley-adv-budget-')), 'rules.json');
@@ -67,7 +74,7 @@ async function metric(p: RunningParley, name: string, labels: string): Promise<n
   return Number(line.split(' ').at(-1));
 }
 
-describe('adversary: a SIPREC client over its metadata budget, per session', () => {
+describe('adversary: a SIPREC client over its metadata budget, per session', { skip: VIA_DRACHTIO && REAL }, () => {
   const parley = parleyPerSuite(budgetYaml('{ sessionBytesPerSecond: 1024, sessionBurstBytes: 32768, sourceBytesPerSecond: 1048576, sourceBurstBytes: 4194304 }'));
 
   it('the update past the budget gets 503 + Retry-After naming the key; the recording goes on without a gap, a smaller update is taken', async () => {
@@ -103,7 +110,7 @@ describe('adversary: a SIPREC client over its metadata budget, per session', () 
   });
 });
 
-describe('adversary: a SIPREC client over its metadata budget, per source address', () => {
+describe('adversary: a SIPREC client over its metadata budget, per source address', { skip: VIA_DRACHTIO && REAL }, () => {
   const parley = parleyPerSuite(budgetYaml('{ sessionBytesPerSecond: 1048576, sessionBurstBytes: 4194304, sourceBytesPerSecond: 1024, sourceBurstBytes: 32768 }'));
 
   it("a new session over the source's budget is recorded, its metadata kept unparsed; the other session's next large update is refused", async () => {

@@ -139,12 +139,23 @@ describe('SIPREC sessions that change (SIPp SRC)', () => {
     assert.deepEqual(sr.updates.map((u) => [u.method, u.sdp]), [['INVITE', true]]);
   });
 
-  it('glare: a re-INVITE crossing an unacknowledged one gets 491; the recording goes on', async () => {
-    const { meta, sipp } = await runSrc(parley, 'siprec-glare.xml', { tones: [A, B] });
+  it('glare: a re-INVITE offer before the ACK of an offerless re-INVITE\'s 200 (our offer; the answer comes in that ACK) gets 491; the recording goes on', async () => {
+    // RFC 3261 §14.2. The embedded server answers it 491 itself; a real drachtio-server hands it to Parley.
+    const { meta, sipp } = await runSrc(parley, 'siprec-glare-offerless.xml', { tones: [A, B] });
     assert.match(sipp.messages, /SIP\/2\.0 491[\s\S]*CSeq: 3 INVITE/);
     const s1 = stemOf(parley, meta, 's1');
     assert.ok(share(s1.samples, s1.sampleRate, B) > 0.8);
-    assert.deepEqual(meta.siprec!.updates.map((u) => u.method), ['INVITE']);
+    assert.deepEqual(meta.siprec!.updates.map((u) => [u.method, u.sdp]), [['INVITE', false]]);
+  });
+
+  it('a re-INVITE offer before the ACK of a 200 that answered the previous offer is taken (RFC 5407 §3.1.4: that exchange is complete), not 491', async () => {
+    const { meta, sipp } = await runSrc(parley, 'siprec-reinvite-before-ack.xml', { tones: [A, B] });
+    assert.doesNotMatch(sipp.messages, /SIP\/2\.0 491/);
+    const final = (cseq: number): string | undefined => sipp.messages.split(/-{10,}/).find((m) => /SIP\/2\.0 200 /.test(m) && new RegExp(`CSeq: ${cseq} INVITE`).test(m));
+    assert.ok(final(2) && final(3), 'both re-INVITEs answered 200');
+    const s1 = stemOf(parley, meta, 's1');
+    assert.ok(share(s1.samples, s1.sampleRate, B) > 0.8);
+    assert.deepEqual(meta.siprec!.updates.map((u) => [u.method, u.sdp]), [['INVITE', true], ['INVITE', true]]);
   });
 
   it('a transfer: the session ends and a new one starts in the same group; linked, found by group, participant and time, saved with its participants', async () => {

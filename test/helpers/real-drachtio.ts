@@ -2,6 +2,7 @@
 // used when PARLEY_DRACHTIO_BIN names a built `drachtio` binary (see
 // ../shared/notes/drachtio-server-build.md); the test command never needs one.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -47,8 +48,23 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   }
 }
 
+/**
+ * Servers still running, killed when the test process exits: a test that failed before its
+ * after hook closed one must not leave it behind. Their processes are unref'd, so a server
+ * nobody closed does not keep the test process (and the test run) from ending.
+ */
+const live = new Map<ChildProcess, string>();
+process.once('exit', () => {
+  for (const [child, dir] of live) {
+    child.kill('SIGKILL');
+    if (!process.env.PARLEY_DRACHTIO_KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** A drachtio-server process on free loopback ports, no app connected (a whole Parley may connect with sip.server: remote). */
 export interface RealDrachtioServer {
+  /** The server's process id. */
+  pid: number;
   controlPort: number;
   secret: string;
   sipPort: number;
@@ -80,6 +96,9 @@ export async function spawnRealDrachtio(opts: RealDrachtioOptions = {}): Promise
 `;
   await writeFile(path.join(dir, 'drachtio.conf.xml'), conf);
   const child: ChildProcess = spawn(DRACHTIO_BIN, ['-f', path.join(dir, 'drachtio.conf.xml')], { stdio: 'ignore' });
+  child.unref();
+  live.set(child, dir);
+  child.once('exit', () => live.delete(child));
   const close = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once('exit', r));
@@ -97,7 +116,7 @@ export async function spawnRealDrachtio(opts: RealDrachtioOptions = {}): Promise
     await close();
     throw err;
   }
-  return { controlPort: admin, secret: 'cymru', sipPort, logFile: path.join(dir, 'drachtio.log'), close };
+  return { pid: child.pid ?? 0, controlPort: admin, secret: 'cymru', sipPort, logFile: path.join(dir, 'drachtio.log'), close };
 }
 
 /** Starts drachtio-server on free loopback ports and connects a drachtio-srf app to it with connectSrf. */

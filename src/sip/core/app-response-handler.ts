@@ -160,6 +160,8 @@ export class AppResponseHandler {
     d.serverInvitePending = false;
     d.awaitingAckSeq = req.cseq.seq;
     d.awaitingAckTxnId = p.txnId;
+    // An offer in a reliable provisional (p.early) was answered in its PRACK.
+    d.ackBringsAnswer = req.body.length === 0 && res.body.length > 0 && !p.early;
     const dialog = d;
     const target = responseDestination(req, p.inbound);
     const wire = res.toBuffer();

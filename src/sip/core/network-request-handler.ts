@@ -208,13 +208,16 @@ export class NetworkRequestHandler {
     if (!d) throw new SipError(481, 'Call/Transaction Does Not Exist');
     if (!d.acceptRemoteSeq(req)) throw new SipError(500, 'Server Internal Error', 'CSeq out of order');
     if (req.method === 'INVITE') {
-      // §14.2: our own re-INVITE pending → 491; theirs still unanswered → 500 with Retry-After.
+      // §14.2: our own re-INVITE pending, or our offer in a 2xx whose ACK (the answer) has
+      // not come → 491; theirs still unanswered → 500 with Retry-After. A re-INVITE before the
+      // ACK of a 2xx that answered an offer goes to the app like any other (RFC 5407 §3.1.4:
+      // that exchange is complete; drachtio-server does the same).
       if (d.serverInvitePending) {
         // §14.2: the 500 MUST carry a Retry-After chosen at random between 0 and 10 s.
         this.errors.respond(inbound, req, new SipError(500, 'Server Internal Error', 'previous INVITE pending'), [['Retry-After', String(randomInt(0, 11))]]);
         return;
       }
-      if (d.clientInvitePending || d.awaitingAckSeq !== null) throw new SipError(491, 'Request Pending');
+      if (d.clientInvitePending || (d.awaitingAckSeq !== null && d.ackBringsAnswer)) throw new SipError(491, 'Request Pending');
     }
     const owner = this.ctx.control().connection(d.ownerId);
     if (req.method === 'BYE' && !d.confirmed) return this.byeInEarlyDialog(inbound, req, d);

@@ -50,6 +50,13 @@ export class Dialog {
   /** The INVITE transaction whose 2xx awaits an ACK (UAS), with its CSeq. */
   awaitingAckSeq: number | null = null;
   awaitingAckTxnId: string | null;
+  /**
+   * That 2xx carries our offer (the INVITE had none and no reliable provisional carried it,
+   * RFC 3261 §13.2.1): the ACK brings the answer, and until it comes an offer-answer exchange
+   * is in progress (a new re-INVITE gets 491). A 2xx that answered the INVITE's offer
+   * completed its exchange: a re-INVITE before its ACK goes to the app (RFC 5407 §3.1.4).
+   */
+  ackBringsAnswer = false;
   /** An INVITE of ours in this dialog still without a final response. */
   clientInvitePending = false;
   /** An INVITE from the peer in this dialog still without a final response. */

@@ -1,5 +1,5 @@
 // Dialog rules over a real socket (RFC 3261 §14.2, §12.2.2, §9.2): overlapping INVITEs get
-// 491, out-of-order CSeqs 500, and a CANCEL that loses the race with the 200 OK gets 481
+// 491 (or go to the app when the earlier exchange is complete), out-of-order CSeqs 500, and a CANCEL that loses the race with the 200 OK gets 481
 // while the server ends the call with a BYE.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -31,8 +31,8 @@ describe('dialog rules', () => {
   });
 
   /** Sends an INVITE, returns the 200 OK's To (with the server's tag) and the request. */
-  async function answered(): Promise<{ to: string; r: ReturnType<typeof request> }> {
-    const r = request('INVITE', c.port, {}, SDP);
+  async function answered(offer = SDP): Promise<{ to: string; r: ReturnType<typeof request> }> {
+    const r = request('INVITE', c.port, {}, offer);
     c.send(port, r.text);
     const ok = await c.nextMatching(/^SIP\/2\.0 200/);
     const to = /\r\nTo: ([^\r]+)/.exec(ok)?.[1] ?? '';
@@ -44,12 +44,27 @@ describe('dialog rules', () => {
     return request(method, c.port, { To: to, 'Call-ID': r.callId, CSeq: `${cseq} ${method}`, From: /\r\nFrom: ([^\r]+)/.exec(r.text)?.[1] ?? '' }, body).text;
   }
 
-  it('a re-INVITE before the ACK of the first 2xx gets 491 Request Pending', async () => {
-    const { to, r } = await answered();
+  it('a re-INVITE before the ACK of a 2xx that carried our offer (offerless INVITE) gets 491 Request Pending', async () => {
+    // RFC 3261 §13.2.1: the answer comes in that ACK; until then the exchange is in progress.
+    const { to, r } = await answered('');
     c.send(port, inDialog('INVITE', 2, r, to, SDP));
     const res = await c.nextMatching(/^SIP\/2\.0 (491|[2-6]\d\d)/);
     assert.match(res, /^SIP\/2\.0 491 /);
+    assert.equal(held.length, 0, 'the app never saw it');
+    c.send(port, inDialog('ACK', 1, r, to, SDP));
+    c.send(port, inDialog('BYE', 3, r, to));
+    await c.nextMatching(/^SIP\/2\.0 200/);
+  });
+
+  it('a re-INVITE before the ACK of a 2xx that answered the INVITE\'s offer goes to the app (that exchange is complete)', async () => {
+    // RFC 5407 §3.1.4: the ACK carries nothing for the session; drachtio-server hands it on too.
+    const { to, r } = await answered();
+    c.send(port, inDialog('INVITE', 2, r, to, SDP));
+    await waitFor('the app holds the re-INVITE', () => held.length === 1);
     c.send(port, inDialog('ACK', 1, r, to));
+    held.shift()!.send(200, { body: SDP });
+    assert.match(await c.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 200 [\s\S]*CSeq: 2 INVITE/);
+    c.send(port, inDialog('ACK', 2, r, to));
     c.send(port, inDialog('BYE', 3, r, to));
     await c.nextMatching(/^SIP\/2\.0 200/);
   });

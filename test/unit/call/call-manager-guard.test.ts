@@ -54,9 +54,10 @@ function setup(flows: FlowsConfig) {
   const rooms: FakeRoom[] = [];
   const deps = {
     srf: {
-      createUAS: () => {
+      createUAS: (_req: unknown, _res: unknown, _opts: unknown, cb?: (err: unknown, d: FakeDialog) => void) => {
         const d = new FakeDialog();
         dialogs.push(d);
+        if (cb) cb(null, d);
         return Promise.resolve(d);
       },
       // A callee that never answers and cannot be cancelled: the bridge task never settles.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type Srf from 'drachtio-srf';
-import { ACK_TIMEOUT_REASON, answerReoffers, hangupInvite, inviteDeadReason, sameSession, type InviteState } from '../../../src/call/dialog-util.ts';
+import { ACK_TIMEOUT_REASON, answerReoffers, createUas, hangupInvite, inviteDeadReason, sameSession, type InviteState } from '../../../src/call/dialog-util.ts';
 import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 
@@ -110,6 +110,12 @@ class FakeLeg extends EventEmitter {
   /** What the leg was asked, in order: `offer <n>` (its n-th re-offer), `answer <sdp>`. */
   readonly steps: string[] = [];
   private offers = 0;
+  /** The offers it was given (applyOffer), in order. */
+  readonly offered: string[] = [];
+  applyOffer(sdp: string): Promise<string> {
+    this.offered.push(sdp);
+    return Promise.resolve(`answer to ${sdp}`);
+  }
   makeReoffer(): Promise<string> {
     this.steps.push(`offer ${++this.offers}`);
     return Promise.resolve('v=0\r\nm=audio 4000 RTP/AVP 0 8 9 101\r\n');
@@ -138,11 +144,11 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     return sent;
   }
   /** A dialog answered by answerReoffers: its leg, the calls' ends, and every response sent through `res`. */
-  function answering(): { d: EventDialog; leg: FakeLeg; ends: string[][]; sent: unknown[][]; res: { send: (...args: unknown[]) => number } } {
+  function answering(offerInAckOf?: number): { d: EventDialog; leg: FakeLeg; ends: string[][]; sent: unknown[][]; res: { send: (...args: unknown[]) => number } } {
     const d = new EventDialog();
     const leg = new FakeLeg();
     const ends: string[][] = [];
-    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]) });
+    answerReoffers(d as unknown as Srf.Dialog, leg as unknown as MediaLeg, silentLogger(), { ackWaitMs: WAIT, onEnd: (reason, why) => ends.push([reason, why]), offerInAckOf });
     const sent: unknown[][] = [];
     return { d, leg, ends, sent, res: { send: (...args: unknown[]) => sent.push(args) } };
   }
@@ -234,6 +240,32 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     assert.deepEqual(ends, []);
   });
 
+  it('a delayed offer (our offer in the first 200): a re-INVITE or UPDATE offer before that ACK gets 491, after it the offer is taken', async () => {
+    const { d, leg, ends, sent, res } = answering(1);
+    d.emit('modify', req('2 INVITE', 'offer-2'), res);
+    d.emit('update', req('3 UPDATE', 'offer-3'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [491, 491], 'glare with the offer in the 200 (RFC 3261 §14.2)');
+    assert.deepEqual(leg.offered, [], 'the leg took no offer');
+    d.emit('ack', req('1 ACK', 'answer-1'));
+    await settle();
+    d.emit('modify', req('4 INVITE', 'offer-4'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [491, 491, 200]);
+    assert.deepEqual(leg.offered, ['offer-4']);
+    assert.deepEqual(ends, []);
+  });
+
+  it('a re-INVITE offer before the ACK of a 200 that answered an offer is taken (RFC 5407 §3.1.4: that exchange is complete)', async () => {
+    const { d, leg, sent, res } = answering();
+    d.emit('modify', req('2 INVITE', 'offer-2'), res);
+    await turns();
+    d.emit('modify', req('3 INVITE', 'offer-3'), res);
+    await turns();
+    assert.deepEqual(sent.map((a) => a[0]), [200, 200]);
+    assert.deepEqual(leg.offered, ['offer-2', 'offer-3']);
+  });
+
   it('a request waiting for an answer that never comes gets 487 when the dialog ends', async () => {
     const { d, leg, ends, sent, res } = answering();
     d.emit('modify', req('2 INVITE'), res);
@@ -244,5 +276,31 @@ describe('answerReoffers: the ACK of an offerless re-INVITE that never comes', (
     assert.equal(ends.length, 1, 'an ACK without an answer ends the call');
     assert.deepEqual(sent.map((a) => a[0]), [200, 487]);
     assert.deepEqual(leg.steps, ['offer 1'], 'no offer for a dialog that is ending');
+  });
+});
+
+describe('createUas: the dialog\'s listeners are on before drachtio-srf handles another message', () => {
+  it('a re-INVITE drachtio-srf emits right after handing the dialog over (same read) reaches the listener', async () => {
+    const d = new EventDialog();
+    const got: string[] = [];
+    // As drachtio-srf does: the callback gets the dialog, and the next message in the same read
+    // (here a re-INVITE) is emitted in that turn, before any promise continuation.
+    const srf = {
+      createUAS: (_req: unknown, _res: unknown, _opts: unknown, cb: (err: unknown, dialog: EventDialog) => void) => {
+        cb(null, d);
+        d.emit('modify', { body: '' }, { send: () => 0 });
+      },
+    } as unknown as Srf;
+    const dialog = await createUas(srf, {} as Srf.SrfRequest, {} as Srf.SrfResponse, { localSdp: 'v=0' }, (x) => x.on('modify', () => got.push('attached')));
+    // The former way (`await srf.createUAS()` and listeners after): too late for that re-INVITE.
+    dialog.on('modify', () => got.push('after await'));
+    assert.deepEqual(got, ['attached']);
+  });
+
+  it('an error from createUAS rejects, and nothing is attached', async () => {
+    let attached = false;
+    const srf = { createUAS: (_a: unknown, _b: unknown, _c: unknown, cb: (err: unknown) => void) => cb(new Error('487')) } as unknown as Srf;
+    await assert.rejects(createUas(srf, {} as Srf.SrfRequest, {} as Srf.SrfResponse, { localSdp: 'v=0' }, () => (attached = true)), /487/);
+    assert.equal(attached, false);
   });
 });
