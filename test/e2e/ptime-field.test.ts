@@ -16,7 +16,7 @@ import { hears } from '../helpers/peer-hearing.ts';
 import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { assertToneWhole } from '../helpers/whole-tone.ts';
-import { nextCallEnd } from './helpers.ts';
+import { callEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 import { answerBye, bodyOf, BRIDGE_YAML, flowYaml, rawCall, rawCalleeCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
 
@@ -29,20 +29,40 @@ const yaml = flowYaml('rec', `    - answer
 const HZ = 440;
 const AMPLITUDE = 8000;
 
-describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=ptime, a=maxptime)', () => {
+/**
+ * Runs calls' set-ups one after another, the calls themselves side by side: eight calls set up at
+ * once made Parley's first packets late, and it sent them in a burst, cut short.
+ */
+function oneAtATime(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = last.then(fn);
+    last = run.catch(() => undefined);
+    return run;
+  };
+}
+
+// The calls of this suite are independent and each lasts the flow's 4 s: they run side by side
+// (its tests run concurrently), each waiting for its own call's end and recording by Call-ID;
+// each test's check that nothing is left waits for all of them to be over.
+describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=ptime, a=maxptime)', { concurrency: true }, () => {
   const parley = rawParleyPerSuite(yaml);
+  const setUp = oneAtATime();
 
   for (const [codec, ptime] of [['PCMU', 30], ['PCMA', 40], ['PCMU', 60], ['PCMU', 10], ['G722', 30]] as const) {
     it(`${codec} in ${ptime} ms packets: Parley answers and sends ${ptime} ms; the caller's stem holds the tone without gaps`, async () => {
       const phone = await new RtpPeer({ codec, ptime }).bind();
-      const ended = nextCallEnd(parley());
       await rawCall(parley(), { name: `ptime-${codec}-${ptime}`, user: 'rec', phone }, async (c, ua) => {
-        const ok = await c.invite(phone.sdp([`a=maxptime:${Math.max(ptime, 60)}`]));
-        assert.equal(statusOf(ok), 200, ok);
-        const answer = bodyOf(ok);
-        assert.match(answer, new RegExp(`^a=ptime:${ptime}\\r?$`, 'm'), `the answer says ${ptime} ms`);
-        phone.useRemoteSdp(answer);
-        phone.start({ kind: 'tone', freq: HZ, amplitude: AMPLITUDE });
+        const ended = callEnd(parley(), c.callId);
+        await setUp(async () => {
+          const ok = await c.invite(phone.sdp([`a=maxptime:${Math.max(ptime, 60)}`]));
+          assert.equal(statusOf(ok), 200, ok);
+          const answer = bodyOf(ok);
+          assert.match(answer, new RegExp(`^a=ptime:${ptime}\\r?$`, 'm'), `the answer says ${ptime} ms`);
+          phone.useRemoteSdp(answer);
+          phone.start({ kind: 'tone', freq: HZ, amplitude: AMPLITUDE });
+          await phone.waitForPackets(5);
+        });
         await answerBye(ua, parley().sipPort, c.callId, 30_000);
         const { active } = await ended;
         // What Parley sent is what its answer says: packets of `ptime` ms (8 bytes a ms of G.711 or G.722).
@@ -65,12 +85,15 @@ describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=p
 
   /** A call from `phone` sending the tone until Parley hangs up: the caller's recorded stem. */
   async function callerStem(phone: RtpPeer, name: string): Promise<{ samples: Int16Array; rate: number }> {
-    const ended = nextCallEnd(parley());
     return rawCall(parley(), { name, user: 'rec', phone }, async (c, ua) => {
-      const ok = await c.invite(phone.sdp());
-      assert.equal(statusOf(ok), 200, ok);
-      phone.useRemoteSdp(bodyOf(ok));
-      phone.start({ kind: 'tone', freq: HZ, amplitude: AMPLITUDE });
+      const ended = callEnd(parley(), c.callId);
+      await setUp(async () => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: HZ, amplitude: AMPLITUDE });
+        await phone.waitForPackets(5);
+      });
       await answerBye(ua, parley().sipPort, c.callId, 30_000);
       const { active } = await ended;
       const meta = await waitFor('the closed recording', () => finalSidecars(parley().recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === active.call.callId)), 15_000);
