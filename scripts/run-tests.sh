@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs test files with node's built-in runner through tsx, one file at a time
-# (integration tests start real servers and workers; 2 cores are not enough to overlap them).
+# Runs test files with node's built-in runner through tsx. Unit test files run two at a time
+# (they use fake transports, port 0 and their own temp folders; half of a unit file's time is
+# tsx start-up and timers); integration, fuzz and e2e files one at a time (they start real
+# servers and workers; 2 cores are not enough to overlap them). PARLEY_UNIT_CONCURRENCY
+# overrides the unit files' concurrency (1: one at a time).
 #   bash scripts/run-tests.sh                 unit, then integration, fuzz, then e2e
 #   bash scripts/run-tests.sh test/unit       a folder
 #   bash scripts/run-tests.sh test/x.test.ts  a file
@@ -19,4 +22,18 @@ for t in "${targets[@]}"; do
   fi
 done
 [ ${#files[@]} -gt 0 ] || { echo "run-tests: no test files under ${targets[*]}" >&2; exit 1; }
-exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"
+unit=()
+rest=()
+for f in "${files[@]}"; do
+  case "${f#./}" in
+    test/unit/*) unit+=("$f") ;;
+    *) rest+=("$f") ;;
+  esac
+done
+run() {
+  node --import tsx --test --test-concurrency="$1" --test-timeout=600000 --test-reporter=spec "${@:2}"
+}
+status=0
+if [ ${#unit[@]} -gt 0 ]; then run "${PARLEY_UNIT_CONCURRENCY:-2}" "${unit[@]}" || status=$?; fi
+if [ ${#rest[@]} -gt 0 ]; then run 1 "${rest[@]}" || status=$?; fi
+exit "$status"

@@ -3,12 +3,12 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
 import { callsCommand, CliError, recordingsCommand, roomsCommand } from './cli/api-commands.ts';
-import { buildPrompts } from './cli/prompts-build.ts';
-import { verifyRecordings } from './cli/recordings-verify.ts';
-import { decryptCommand, rotateKeyCommand } from './cli/recordings-keys.ts';
 import { routeDryRun } from './cli/route-dry-run.ts';
 import type { ParleyConfig } from './config/schema.ts';
-import { runServer } from './main.ts';
+
+// The server (main.ts) and the heavier commands are imported when they run: `parley calls`
+// or `parley rooms` does not load mediasoup, fastify and the S3 client, about 1 s of a
+// command's start through tsx.
 
 const usage = `usage: parley <command> [options]
   start [--config FILE] [--pretty]                 run Parley in the foreground
@@ -31,7 +31,7 @@ export async function cli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
-      return runServer(rest);
+      return (await import('./main.ts')).runServer(rest);
     case 'route':
       return route(rest);
     case 'calls':
@@ -120,6 +120,7 @@ async function verify(argv: string[]): Promise<number> {
   });
   try {
     const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
+    const { verifyRecordings } = await import('./cli/recordings-verify.ts');
     const r = await verifyRecordings(config, { id: positionals[0], all: values.all, publicKey: values['public-key'], deep: values.deep });
     process.stdout.write((values.json ? JSON.stringify(r.json, null, 2) : r.text) + '\n');
     return r.ok ? 0 : 1;
@@ -144,6 +145,7 @@ async function recordingKeys(argv: string[]): Promise<number> {
   try {
     const config = loadConfigFile(configPath(values.config ? ['--config', values.config] : []));
     const [sub, id, file] = positionals;
+    const { decryptCommand, rotateKeyCommand } = await import('./cli/recordings-keys.ts');
     const text =
       sub === 'rotate-key'
         ? await rotateKeyCommand(config, values['old-key-file'], values['old-key-env'])
@@ -169,6 +171,7 @@ async function prompts(argv: string[]): Promise<number> {
     process.stderr.write(`parley prompts: ${(err as Error).message}\n`);
     return 2;
   }
+  const { buildPrompts } = await import('./cli/prompts-build.ts');
   const r = await buildPrompts(config);
   process.stdout.write(`${r.built + r.fromCache} prompts ready (${r.fromCache} were cached already), ${r.failed.length} failed\n`);
   for (const f of r.failed) process.stderr.write(`  ${f.label}: ${f.error}\n`);

@@ -80,6 +80,27 @@ export function nextCallEnd(parley: RunningParley, timeoutMs = 30_000): Promise<
   });
 }
 
+/**
+ * Resolves when the call with SIP Call-ID `callId` ends (its flow outcome), whatever other calls
+ * end meanwhile: what a test running calls side by side waits for (nextCallEnd takes any call's end).
+ */
+export function callEnd(parley: RunningParley, callId: string, timeoutMs = 30_000): Promise<{ active: ActiveCall; outcome: CallSessionEvents['done'][0] }> {
+  const calls = parley.app.calls!;
+  return new Promise((resolve, reject) => {
+    const onEnd = (active: ActiveCall, outcome: CallSessionEvents['done'][0]): void => {
+      if (active.call.callId !== callId) return;
+      clearTimeout(timer);
+      calls.off('callend', onEnd);
+      resolve({ active, outcome });
+    };
+    const timer = setTimeout(() => {
+      calls.off('callend', onEnd);
+      reject(new Error(`call ${callId} did not end in time`));
+    }, timeoutMs);
+    calls.on('callend', onEnd);
+  });
+}
+
 /** Fails with SIPp's own words when it did not finish its scenario. */
 export function sippOk(run: SippRun, who: string): void {
   if (run.code !== 0) {

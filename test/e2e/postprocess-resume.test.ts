@@ -116,7 +116,8 @@ async function interruptEncode(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   }
 }
 
-describe('post-processing interrupted by a stop is resumed at the next start', () => {
+// The two cases share nothing (each its own Parley processes, folder, ports and call): they run side by side.
+describe('post-processing interrupted by a stop is resumed at the next start', { concurrency: true }, () => {
   it('SIGTERM while ffmpeg encodes: the sidecar stays pending, the next start encodes and reports it', () => interruptEncode('SIGTERM'));
   it('kill -9 while ffmpeg encodes: the .part is replaced, the next start encodes and reports it', () => interruptEncode('SIGKILL'));
 });

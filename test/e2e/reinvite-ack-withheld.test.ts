@@ -9,14 +9,16 @@ import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { VIA_DRACHTIO } from '../helpers/real-drachtio.ts';
 import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { nextCallEnd, received, sippOk, startCallee } from './helpers.ts';
+import { callEnd, received, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 import { bodyOf, okTo, RawDialog, rawParleyPerSuite, RECORDED_BRIDGE_YAML, responseTo, statusOf } from './raw-dialog.ts';
 
 /** The e2e harness's T1 (test/helpers/parley-harness.ts): timer H is 64*T1. */
 const T1 = 100;
 
-describe('offerless re-INVITE whose ACK never comes, in a bridged call', () => {
+// The two cases wait out timer H (64*T1) each on calls of their own: they run side by side, each
+// waiting for its own call's end (by Call-ID); each one's check that nothing is left waits for both.
+describe('offerless re-INVITE whose ACK never comes, in a bridged call', { concurrency: true }, () => {
   const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
 
   it('the 200 is retransmitted, then after 64*T1 both legs get a BYE with a Reason, the recording closes and the call ends', async () => {
@@ -24,7 +26,7 @@ describe('offerless re-INVITE whose ACK never comes, in a bridged call', () => {
     const ua = await RawSipClient.open();
     const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
     const c = new RawDialog(ua, parley().sipPort, 'noack', 'bob', `sip:bob@127.0.0.1:${callee.port}`);
-    const ended = nextCallEnd(parley(), 60_000);
+    const ended = callEnd(parley(), c.callId, 60_000);
     try {
       const ok = await c.invite(phone.sdp());
       assert.equal(statusOf(ok), 200, ok);
@@ -80,7 +82,7 @@ describe('offerless re-INVITE whose ACK never comes, in a bridged call', () => {
     const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
     const calleePhone = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     const c = new RawDialog(ua, parley().sipPort, 'noack-callee', 'bob', `sip:bob@127.0.0.1:${calleeUa.port}`);
-    const ended = nextCallEnd(parley(), 60_000);
+    const ended = callEnd(parley(), c.callId, 60_000);
     try {
       c.send('INVITE', phone.sdp());
       // The callee: answers Parley's B leg, then sends its own offerless re-INVITE.

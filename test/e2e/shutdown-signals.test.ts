@@ -47,7 +47,8 @@ function assertCleanExit(p: ParleyProcess, exit: { code: number | null; signal: 
   assert.equal(errors.length, 0, `no error logged: ${JSON.stringify(errors).slice(0, 1500)}`);
 }
 
-describe('signals at the edges of a Parley process', () => {
+// The cases share nothing (each its own Parley processes, folders, ports, webhook receiver and calls): they run side by side.
+describe('signals at the edges of a Parley process', { concurrency: true }, () => {
   it('SIGTERM twice (and a third as it closes) with recorded calls up: one clean stop, nothing lost or sent twice', async () => {
     const state = mkdtempSync(join(tmpdir(), 'parley-sig2-'));
     const receiver = await startHookReceiver();

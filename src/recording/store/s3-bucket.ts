@@ -5,10 +5,17 @@
 // PutObject reaches some S3-compatible servers still in aws-chunked framing and
 // is stored corrupted. Integrity is ours instead: Content-MD5 on every PUT (the
 // server refuses a body that does not match it) and a HEAD afterwards.
+// The SDK is imported when the first bucket is made, not with this module: it is
+// the largest of Parley's dependencies (about half a second to load), and a Parley
+// without a recording store, or a CLI command that does not reach one, never needs it.
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordingStoreConfig } from '../../config/recording-store-schema.ts';
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdkLoading: Promise<Sdk> | null = null;
+const loadSdk = (): Promise<Sdk> => (sdkLoading ??= import('@aws-sdk/client-s3'));
 
 export interface ObjectHead {
   size: number;
@@ -32,13 +39,27 @@ export class BucketError extends Error {
 export class S3Bucket {
   readonly bucket: string;
   readonly prefix: string;
-  private readonly client: S3Client;
+  /** The SDK and the client, once the SDK is loaded. */
+  private readonly ready: Promise<{ sdk: Sdk; client: S3Client }>;
+  private client: S3Client | null = null;
   private closed = false;
 
   constructor(c: RecordingStoreConfig) {
     this.bucket = c.bucket;
     this.prefix = c.prefix ?? '';
-    this.client = new S3Client({
+    this.ready = loadSdk().then((sdk) => {
+      const client = this.makeClient(sdk, c);
+      // Closed while the SDK loaded: the client is made only to be let go.
+      if (this.closed) client.destroy();
+      else this.client = client;
+      return { sdk, client };
+    });
+    // A failure to load reaches the first call that needs the bucket.
+    this.ready.catch(() => undefined);
+  }
+
+  private makeClient(sdk: Sdk, c: RecordingStoreConfig): S3Client {
+    return new sdk.S3Client({
       region: c.region ?? 'us-east-1',
       ...(c.endpoint ? { endpoint: c.endpoint } : {}),
       forcePathStyle: c.forcePathStyle ?? true,
@@ -63,10 +84,11 @@ export class S3Bucket {
   }
 
   async put(key: string, path: string, size: number, md5: Buffer, sha256: string): Promise<void> {
+    const { sdk, client } = await this.sdk(`PUT ${this.urlOf(key)}`);
     const body = createReadStream(path);
     try {
-      await this.client.send(
-        new PutObjectCommand({
+      await client.send(
+        new sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
           Body: body,
@@ -76,7 +98,7 @@ export class S3Bucket {
         }),
       );
     } catch (err) {
-      throw wrap(err, `PUT ${this.urlOf(key)}`);
+      throw wrap(sdk, err, `PUT ${this.urlOf(key)}`);
     } finally {
       body.destroy();
     }
@@ -84,39 +106,42 @@ export class S3Bucket {
 
   /** null when there is no such object. */
   async head(key: string): Promise<ObjectHead | null> {
+    const { sdk, client } = await this.sdk(`HEAD ${this.urlOf(key)}`);
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { size: r.ContentLength ?? -1, etag: r.ETag?.replace(/"/g, '') ?? null, sha256: r.Metadata?.sha256 ?? null };
     } catch (err) {
-      if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey')) return null;
-      throw wrap(err, `HEAD ${this.urlOf(key)}`);
+      if (err instanceof sdk.S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey')) return null;
+      throw wrap(sdk, err, `HEAD ${this.urlOf(key)}`);
     }
   }
 
   /** Bytes [start, end] (inclusive) of an object, or all of it; null when there is no such object. */
   async get(key: string, start?: number, end?: number): Promise<{ size: number; stream: Readable } | null> {
+    const { sdk, client } = await this.sdk(`GET ${this.urlOf(key)}`);
     try {
       const range = start === undefined ? undefined : `bytes=${start}-${end ?? ''}`;
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}) }));
+      const r = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}) }));
       return { size: r.ContentLength ?? -1, stream: r.Body as Readable };
     } catch (err) {
-      if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey')) return null;
-      throw wrap(err, `GET ${this.urlOf(key)}`);
+      if (err instanceof sdk.S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey')) return null;
+      throw wrap(sdk, err, `GET ${this.urlOf(key)}`);
     }
   }
 
   /** The keys (with sizes) under `<prefix><id>/`: every object of one recording. */
   async listRecording(id: string): Promise<{ key: string; size: number }[]> {
     const prefix = this.keyOf(id, '');
+    const { sdk, client } = await this.sdk(`LIST ${this.urlOf(prefix)}`);
     const out: { key: string; size: number }[] = [];
     let token: string | undefined;
     do {
       try {
-        const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        const r = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
         for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? -1 });
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } catch (err) {
-        throw wrap(err, `LIST ${this.urlOf(prefix)}`);
+        throw wrap(sdk, err, `LIST ${this.urlOf(prefix)}`);
       }
     } while (token);
     return out;
@@ -124,10 +149,20 @@ export class S3Bucket {
 
   /** Removes an object (no error when it is already gone). */
   async delete(key: string): Promise<void> {
+    const { sdk, client } = await this.sdk(`DELETE ${this.urlOf(key)}`);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
-      throw wrap(err, `DELETE ${this.urlOf(key)}`);
+      throw wrap(sdk, err, `DELETE ${this.urlOf(key)}`);
+    }
+  }
+
+  /** The loaded SDK and the client; a failure to load the SDK is a BucketError of `what`. */
+  private async sdk(what: string): Promise<{ sdk: Sdk; client: S3Client }> {
+    try {
+      return await this.ready;
+    } catch (err) {
+      throw wrap(null, err, what);
     }
   }
 
@@ -135,12 +170,12 @@ export class S3Bucket {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.client.destroy();
+    this.client?.destroy();
   }
 }
 
-function wrap(err: unknown, what: string): BucketError {
-  if (err instanceof S3ServiceException) {
+function wrap(sdk: Sdk | null, err: unknown, what: string): BucketError {
+  if (sdk && err instanceof sdk.S3ServiceException) {
     const status = err.$metadata.httpStatusCode ?? null;
     return new BucketError(`${what}: ${status ?? ''} ${err.name}: ${err.message}`.replace(/\s+/g, ' '), status);
   }

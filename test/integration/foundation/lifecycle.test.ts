@@ -52,7 +52,8 @@ function startParley(config: string) {
   return { child, lines, logged, stderr: () => stderr };
 }
 
-describe('parley start', () => {
+// Each case starts its own `parley start` process on its own config file and ports: they run side by side.
+describe('parley start', { concurrency: true }, () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`runs in the foreground and ${signal} stops it cleanly with exit 0`, async () => {
       const p = startParley(writeConfig(goodConfig));
