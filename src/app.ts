@@ -163,6 +163,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   async drain(timeoutMs: number): Promise<void> {
     const calls = this.callManager;
     if (this.closed || !calls) return this.shutdown();
+    this.mediaEngine?.stopping();
     calls.drain();
     // In a cluster: new rooms go to other nodes (503), this node's rooms still take joins.
     this.clusterNode?.drain();
@@ -190,6 +191,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
    * Every caller gets the same promise: a second signal does not end the stop early.
    */
   shutdown(graceMs = 500): Promise<void> {
+    this.mediaEngine?.stopping();
     this.stopping ??= this.stopAll(graceMs);
     return this.stopping;
   }
@@ -249,7 +251,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     const c = this.configInForce;
     this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
     await checkMediaAddresses(c.media);
-    this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }));
+    this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }), { prettyLogs: c.log.pretty });
     this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });
     this.recordingService = new RecordingService({
       dir: c.recording.dir,
