@@ -13,7 +13,8 @@ import { checkMediaAddresses } from './media-plane/media-address-check.ts';
 import { PromptLibrary } from './playback/prompt-library.ts';
 import { LoopStallMonitor } from './util/loop-stall-monitor.ts';
 import { RoutingTable } from './policy/routing-table.ts';
-import { ComplianceService } from './recording/compliance/compliance-service.ts';
+import { ComplianceService, stateDir } from './recording/compliance/compliance-service.ts';
+import { lockRecordingDir, type RecordingDirLock } from './recording/dir-lock.ts';
 import { RecordingService } from './recording/recording-service.ts';
 import { RecordingEncryption } from './recording/encryption/recording-encryption.ts';
 import { RecordingUploader } from './recording/store/recording-uploader.ts';
@@ -41,6 +42,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private loopStalls: LoopStallMonitor | null = null;
   private recordingService: RecordingService | null = null;
   private complianceService: ComplianceService | null = null;
+  /** This process's hold on recording.dir (one Parley per recordings folder). */
+  private dirLock: RecordingDirLock | null = null;
   private conferenceManager: ConferenceManager | null = null;
   private webrtcSessions: WebRtcSessions | null = null;
   private sip: SrfConnection | null = null;
@@ -219,6 +222,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     await this.recordingService?.settled();
     // And their signatures and audit entries.
     await this.complianceService?.settled();
+    await this.dirLock?.release();
   }
 
   /** Synchronous and idempotent: calls, then conferences, SIP, recordings, prompts, media. */
@@ -237,6 +241,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.promptLibrary?.close();
     this.mediaEngine?.close();
     this.loopStalls?.close();
+    // After a stop, stopAll releases it once the files are settled; here for a failed start or a plain close().
+    if (this.stopping === null) void this.dirLock?.release();
     this.log.info('closed');
     this.safeEmit('close');
   }
@@ -249,6 +255,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
 
   private async startAll(): Promise<void> {
     const c = this.configInForce;
+    // First: nothing may touch the recordings folder (recovery, audit log) while another Parley writes there.
+    this.dirLock = await lockRecordingDir(c.recording.dir, stateDir(c.recording.dir));
     this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
     await checkMediaAddresses(c.media);
     this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }), { prettyLogs: c.log.pretty });
