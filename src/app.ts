@@ -13,7 +13,8 @@ import { checkMediaAddresses } from './media-plane/media-address-check.ts';
 import { PromptLibrary } from './playback/prompt-library.ts';
 import { LoopStallMonitor } from './util/loop-stall-monitor.ts';
 import { RoutingTable } from './policy/routing-table.ts';
-import { ComplianceService } from './recording/compliance/compliance-service.ts';
+import { ComplianceService, stateDir } from './recording/compliance/compliance-service.ts';
+import { lockRecordingDir, type RecordingDirLock } from './recording/dir-lock.ts';
 import { RecordingService } from './recording/recording-service.ts';
 import { RecordingEncryption } from './recording/encryption/recording-encryption.ts';
 import { RecordingUploader } from './recording/store/recording-uploader.ts';
@@ -41,6 +42,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private loopStalls: LoopStallMonitor | null = null;
   private recordingService: RecordingService | null = null;
   private complianceService: ComplianceService | null = null;
+  /** This process's hold on recording.dir (one Parley per recordings folder). */
+  private dirLock: RecordingDirLock | null = null;
   private conferenceManager: ConferenceManager | null = null;
   private webrtcSessions: WebRtcSessions | null = null;
   private sip: SrfConnection | null = null;
@@ -163,6 +166,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   async drain(timeoutMs: number): Promise<void> {
     const calls = this.callManager;
     if (this.closed || !calls) return this.shutdown();
+    this.mediaEngine?.stopping();
     calls.drain();
     // In a cluster: new rooms go to other nodes (503), this node's rooms still take joins.
     this.clusterNode?.drain();
@@ -190,6 +194,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
    * Every caller gets the same promise: a second signal does not end the stop early.
    */
   shutdown(graceMs = 500): Promise<void> {
+    this.mediaEngine?.stopping();
     this.stopping ??= this.stopAll(graceMs);
     return this.stopping;
   }
@@ -217,6 +222,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     await this.recordingService?.settled();
     // And their signatures and audit entries.
     await this.complianceService?.settled();
+    await this.dirLock?.release();
   }
 
   /** Synchronous and idempotent: calls, then conferences, SIP, recordings, prompts, media. */
@@ -235,6 +241,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.promptLibrary?.close();
     this.mediaEngine?.close();
     this.loopStalls?.close();
+    // After a stop, stopAll releases it once the files are settled; here for a failed start or a plain close().
+    if (this.stopping === null) void this.dirLock?.release();
     this.log.info('closed');
     this.safeEmit('close');
   }
@@ -247,9 +255,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
 
   private async startAll(): Promise<void> {
     const c = this.configInForce;
+    // First: nothing may touch the recordings folder (recovery, audit log) while another Parley writes there.
+    this.dirLock = await lockRecordingDir(c.recording.dir, stateDir(c.recording.dir));
     this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
     await checkMediaAddresses(c.media);
-    this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }));
+    this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }), { prettyLogs: c.log.pretty });
     this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });
     this.recordingService = new RecordingService({
       dir: c.recording.dir,

@@ -18,6 +18,8 @@ export async function runServer(argv: string[]): Promise<number> {
     throw err;
   }
   const pretty = argv.includes('--pretty') || config.log.pretty;
+  // The media threads log on their own: they follow --pretty through the config.
+  config = { ...config, log: { ...config.log, pretty } };
   const log = createLogger({ level: config.log.level, pretty });
   log.info({ config: file }, 'starting Parley');
   // A signal during start-up (Node's default would end the process then and there, in the

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { Parley } from './app.ts';
 import { WorkerBinaryError } from './media-plane/worker-binary.ts';
+import { RecordingDirInUseError } from './recording/dir-lock.ts';
 import { isListenFailure } from './util/listen-error.ts';
 
 export function startHints(app: Parley, configFile: string): Record<string, string> {
@@ -37,6 +38,9 @@ export function startFailureText(err: unknown, configFile: string): string {
 
 export function startFailureHint(err: unknown, configFile: string): string | null {
   if (err instanceof WorkerBinaryError) return err.hint;
+  if (err instanceof RecordingDirInUseError) {
+    return `its recordings, audit log and signing key are that Parley's: stop it, or give this one its own recording.dir in ${configFile} (a second Parley beside the first needs other ports too)`;
+  }
   if (!isListenFailure(err)) return null;
   const { key, host, port } = err;
   switch (err.code) {

@@ -11,7 +11,11 @@ async function request(config: ParleyConfig, method: string, path: string): Prom
   const { enabled, host, port } = config.api;
   const token = config.api.token ?? config.api.tokens[0]?.token ?? null;
   if (!enabled || !token) {
-    throw new CliError('the control API is off in this config: set api.enabled: true and api.token (16 characters or more; or api.tokens), and restart Parley with it', 2);
+    throw new CliError(
+      'the control API is off in this config: set api.enabled: true and api.token (16 characters or more; or api.tokens), and restart Parley with it ' +
+        '(the config is ./parley.yaml unless --config FILE or $PARLEY_CONFIG names another: give the file the running Parley was started with)',
+      2,
+    );
   }
   const h = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let res: Response;

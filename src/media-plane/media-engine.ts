@@ -51,7 +51,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.roomConfig = { ...config, latching: latchMode(config.latching) };
   }
 
-  static async create(config: MediaConfig, log: Logger): Promise<MediaEngine> {
+  /** `opts.prettyLogs`: the media threads' log lines human-readable, as the main logger's (log.pretty). */
+  static async create(config: MediaConfig, log: Logger, opts: { prettyLogs?: boolean } = {}): Promise<MediaEngine> {
     const pool = await WorkerPool.create({
       size: config.workers,
       workerBin: resolveWorkerBinary(config.workerBin),
@@ -62,7 +63,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     const engine = new MediaEngine(config, pool, log);
     if (threadCount(config.threads) > 0) {
       try {
-        engine.threads = await MediaThreadPool.create(engine.roomConfig, engine.cname, log.level, log.child({ component: 'media-threads' }));
+        engine.threads = await MediaThreadPool.create(engine.roomConfig, engine.cname, { level: log.level, pretty: opts.prettyLogs ?? false }, log.child({ component: 'media-threads' }));
       } catch (err) {
         engine.close();
         throw err;
@@ -234,6 +235,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       this.hubsPending.set(roomId, pending);
     }
     return pending;
+  }
+
+  /** Parley is stopping: a mediasoup worker that exits now is expected, not replaced (WorkerPool.stopping). */
+  stopping(): void {
+    this.pool.stopping();
   }
 
   /** Closes every room (and so its hub), then the workers. Synchronous, idempotent; one 'close'. */

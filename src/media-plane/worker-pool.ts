@@ -26,6 +26,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   /** Routers currently open per worker, to place new rooms on the least loaded one. */
   private readonly load = new Map<ms.Worker, number>();
   private closed = false;
+  /** Parley is stopping: a worker that exits now is not replaced. */
+  private isStopping = false;
   private readonly log: Logger;
 
   private constructor(private readonly options: WorkerPoolOptions) {
@@ -78,6 +80,15 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return router;
   }
 
+  /**
+   * Parley is stopping (a signal, a drain): from now on a worker that exits is not replaced
+   * and is logged as part of the stop, not as a failure. Ctrl-C in a terminal signals the
+   * whole process group, the workers too, and mediasoup-worker exits on SIGINT/SIGTERM.
+   */
+  stopping(): void {
+    this.isStopping = true;
+  }
+
   /** Closes every worker (and so every router on them). Synchronous and idempotent. */
   close(): void {
     if (this.closed) return;
@@ -107,10 +118,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   private async onDied(dead: ms.Worker, error: Error): Promise<void> {
-    this.log.error({ pid: dead.pid, err: error }, 'mediasoup worker died');
+    if (this.isStopping || this.closed) this.log.info({ pid: dead.pid, exit: error.message }, 'mediasoup worker exited while Parley stops (not replaced)');
+    else this.log.error({ pid: dead.pid, err: error }, 'mediasoup worker died');
     const i = this.workers.indexOf(dead);
     this.load.delete(dead);
-    if (this.closed || i < 0) {
+    if (this.closed || this.isStopping || i < 0) {
       this.safeEmit('workerdied', dead, null, error);
       return;
     }

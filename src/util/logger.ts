@@ -1,6 +1,8 @@
 // pino, the one logger of the project. Library code takes a Logger from its
 // parent and makes children; a call's logger carries its Call-ID on every line.
+import { isMainThread } from 'node:worker_threads';
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -10,13 +12,15 @@ export interface LoggerSettings {
   pretty: boolean;
 }
 
+const PRETTY = { colorize: true, translateTime: 'HH:MM:ss.l' };
+
 export function createLogger(settings: LoggerSettings, destination?: NodeJS.WritableStream): Logger {
   const options: LoggerOptions = { level: settings.level, base: { app: 'parley' } };
   if (settings.pretty && !destination) {
-    return pino({
-      ...options,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l' } },
-    });
+    // A media thread formats its own lines in its own thread (a transport would start
+    // one more thread per media thread), written to the same stdout as the main thread's.
+    if (!isMainThread) return pino(options, pinoPretty(PRETTY));
+    return pino({ ...options, transport: { target: 'pino-pretty', options: PRETTY } });
   }
   return destination ? pino(options, destination) : pino(options);
 }

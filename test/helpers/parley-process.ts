@@ -26,12 +26,15 @@ export interface ParleyProcess {
  * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`).
  * `opts.host`: the loopback address SIP listens on (127.0.0.2… for cluster nodes); `opts.sipPort`: a port chosen by the test.
  * `opts.ready`: the log message to wait for before resolving (default: Parley is running).
+ * `opts.pretty`: `log.pretty: true`, as the shipped parley.yaml (lines are then text: `{ msg: line }`, colours removed).
+ * `opts.detached`: the process leads its own process group, so `process.kill(-child.pid, sig)` signals
+ * it and its children (the mediasoup workers) at once, as Ctrl-C in a terminal does.
  * Under PARLEY_TEST_VIA_DRACHTIO=1 (see real-drachtio.ts) Parley connects to a real drachtio-server
  * on that host and port instead (`opts.embedded` keeps the embedded one), closed when Parley exits.
  */
 export async function spawnParley(
   yaml: string,
-  opts: { recordings?: string; recording?: string; host?: string; sipPort?: number; ready?: RegExp; embedded?: boolean } = {},
+  opts: { recordings?: string; recording?: string; host?: string; sipPort?: number; ready?: RegExp; embedded?: boolean; pretty?: boolean; detached?: boolean } = {},
 ): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
   const sipPort = opts.sipPort ?? await freePort();
@@ -45,7 +48,7 @@ export async function spawnParley(
   const file = join(dir, 'parley.yaml');
   writeFileSync(
     file,
-    `log: { level: info, pretty: false }
+    `log: { level: info, pretty: ${opts.pretty === true} }
 sip:
 ${sip}
 media: { workers: 1 }
@@ -53,12 +56,14 @@ prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${recordings}${opts.recording ? `, ${opts.recording}` : ''} }
 ${yaml}`,
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true });
   if (server) child.once('exit', () => void server.close());
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (l) => {
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    // pino-pretty's colours (ESC [ … m) off, so a pretty line reads as its text.
+    const l = line.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
     try {
       lines.push(JSON.parse(l) as Record<string, unknown>);
     } catch {

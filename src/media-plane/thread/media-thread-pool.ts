@@ -48,9 +48,9 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
     super(log);
   }
 
-  static async create(config: MediaConfig & { latching: LatchMode }, cname: string, logLevel: string, log: Logger): Promise<MediaThreadPool> {
+  static async create(config: MediaConfig & { latching: LatchMode }, cname: string, logs: { level: string; pretty: boolean }, log: Logger): Promise<MediaThreadPool> {
     const n = threadCount(config.threads);
-    const pool = new MediaThreadPool({ config, cname, logLevel }, n, log);
+    const pool = new MediaThreadPool({ config, cname, logLevel: logs.level, logPretty: logs.pretty }, n, log);
     for (let k = 0; k < n; k++) pool.threads.push(pool.start(k));
     try {
       await Promise.all(pool.threads.map((t) => t.ready));

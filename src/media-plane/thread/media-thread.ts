@@ -9,7 +9,7 @@ import { MessageBatcher, unbatch, type Batch } from './message-batcher.ts';
 
 const init = workerData as MediaThreadInit;
 const port = parentPort!;
-const log = createLogger({ level: init.logLevel, pretty: false }).child({ component: 'media-thread', thread: init.index });
+const log = createLogger({ level: init.logLevel, pretty: init.logPretty }).child({ component: 'media-thread', thread: init.index });
 // Events leave combined per turn (a mixer tick that ends several sources posts once).
 const out = new MessageBatcher<MediaEvent>((m) => port.postMessage(m));
 const runtime = new MediaThreadRuntime(init, (e: MediaEvent) => out.push(e), log);

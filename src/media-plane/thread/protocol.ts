@@ -23,6 +23,8 @@ export interface MediaThreadInit {
   ports: { min: number; max: number };
   cname: string;
   logLevel: string;
+  /** log.pretty (or --pretty): the thread's lines are human-readable too, as the main thread's. */
+  logPretty: boolean;
 }
 
 /** A HubPublisherControl call, to the publisher in the thread. */

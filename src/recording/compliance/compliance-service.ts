@@ -136,8 +136,9 @@ export class ComplianceService {
     // Searches wait for it; calls, recordings, signing and holds do not.
     const t0 = performance.now();
     svc.index.open().then(
-      () => log.info({ recordings: svc.index.size, held: svc.holds.size, ms: Math.round(performance.now() - t0), ...svc.index.stats }, 'recordings index ready'),
-      (err: unknown) => log.error({ err }, 'recordings index could not be loaded: searches answer from what is known'),
+      // Closed meanwhile (a start-up that failed): nothing to report after "start-up failed".
+      () => svc.closed || log.info({ recordings: svc.index.size, held: svc.holds.size, ms: Math.round(performance.now() - t0), ...svc.index.stats }, 'recordings index ready'),
+      (err: unknown) => svc.closed || log.error({ err }, 'recordings index could not be loaded: searches answer from what is known'),
     );
     return svc;
   }

@@ -30,6 +30,7 @@ describe('parley calls/rooms/recordings: errors that say what to do', () => {
     const r = await parley('rooms', '--config', writeConfig('log: { level: silent }\n'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^parley rooms: the control API is off in this config: set api\.enabled: true and api\.token .*restart Parley/);
+    assert.match(r.stderr, /--config FILE or \$PARLEY_CONFIG/, 'which file it read, and how to name the running one');
   });
 
   it('nothing answers at api.port: asks whether Parley runs with this config', async () => {

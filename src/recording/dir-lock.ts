@@ -1,0 +1,69 @@
+// One Parley per recordings folder. Two processes on one `recording.dir` (a second
+// Parley started with a copy of parley.yaml whose ports were changed) would each
+// take the other's recordings in progress for interrupted ones and "repair" them,
+// and each append to the audit log at its own position, overwriting the other's
+// entries. So the folder holds `.parley/parley.pid` (the holder's pid) while a
+// Parley runs in it; a second one refuses to start. A lock whose process is gone
+// (kill -9, a crash) is taken over.
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+export class RecordingDirInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(`recording.dir: ${dir} is in use by another Parley (pid ${pid})`);
+    this.name = 'RecordingDirInUseError';
+  }
+}
+
+export interface RecordingDirLock {
+  readonly file: string;
+  /** Removes the lock file (it is left behind only when the process dies). Idempotent. */
+  release(): Promise<void>;
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: a process of another user holds that pid; it runs.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `stateDir`: `<recording.dir>/.parley`. Throws RecordingDirInUseError when another live process holds it. */
+export async function lockRecordingDir(recordingDir: string, stateDir: string): Promise<RecordingDirLock> {
+  await mkdir(stateDir, { recursive: true });
+  const file = join(stateDir, 'parley.pid');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(file, 'wx', 0o600);
+      try {
+        await fh.writeFile(`${process.pid}\n`);
+      } finally {
+        await fh.close();
+      }
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+      // The same process (tests run several Parleys in one process, one after another) or a dead one: take it over.
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && running(pid)) throw new RecordingDirInUseError(resolve(recordingDir), pid);
+      await unlink(file).catch(() => undefined);
+    }
+  }
+  let released = false;
+  return {
+    file,
+    release: async () => {
+      if (released) return;
+      released = true;
+      // Only our own: a lock another process took over since is left alone.
+      const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+      if (pid === process.pid) await unlink(file).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// One Parley per recordings folder: a second Parley started on the first one's
+// recording.dir (a copy of parley.yaml with only the ports changed, as the README's
+// "other ports" paragraph once read) refuses to start, saying which process holds the
+// folder and what to change, and touches nothing there: the first one's recording in
+// progress is not taken for an interrupted one, and its audit log stays one chain.
+// When the first one stops, the folder is free again.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { spawnParley, type ParleyProcess } from '../helpers/parley-process.ts';
+import { recordFlowYaml, startToneCalls } from '../helpers/recorded-calls.ts';
+import { readSidecars } from '../helpers/sidecars.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+async function exitOf(p: ParleyProcess): Promise<number | null> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return p.child.exitCode;
+  const [code] = (await once(p.child, 'exit')) as [number | null];
+  return code;
+}
+
+describe('one Parley per recordings folder', () => {
+  it('a second Parley on the same recording.dir (other ports) refuses to start and leaves the first one\'s recording alone', async () => {
+    const first = await spawnParley(recordFlowYaml(2_500));
+    const calls = await startToneCalls(first.sipPort, 1);
+    let second: ParleyProcess | null = null;
+    try {
+      await waitFor('the call recording', () => first.lines.some((l) => l.msg === 'recording started') || undefined, 20_000);
+      second = await spawnParley(recordFlowYaml(2_500), { recordings: first.recordings, ready: /start-up failed/ });
+      assert.equal(await exitOf(second), 1);
+      assert.match(second.stderr(), new RegExp(`recording\\.dir: ${first.recordings} is in use by another Parley \\(pid ${first.child.pid}\\)`));
+      assert.match(second.stderr(), /give this one its own recording\.dir in /);
+      assert.ok(!second.lines.some((l) => /interrupted|repair/i.test(String(l.msg))), 'the second one repaired nothing');
+      const during = readSidecars(first.recordings);
+      assert.equal(during.length, 1);
+      assert.equal(during[0]!.state, 'recording', 'still being recorded by the first one');
+      await calls.done;
+      await waitFor('the recording finalized', () => readSidecars(first.recordings)[0]?.state === 'finalized' || undefined, 20_000);
+      first.child.kill('SIGINT');
+      assert.equal(await exitOf(first), 0);
+      assert.ok(!existsSync(join(first.recordings, '.parley', 'parley.pid')), 'the folder is released at the stop');
+      const errors = first.lines.filter((l) => Number(l.level) >= 50);
+      assert.equal(errors.length, 0, `no error logged: ${JSON.stringify(errors).slice(0, 800)}`);
+    } finally {
+      calls.kill();
+      await calls.close();
+      for (const p of [first, second]) if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    }
+  });
+});
