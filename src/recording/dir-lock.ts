@@ -4,8 +4,8 @@
 // and each append to the audit log at its own position, overwriting the other's
 // entries. So the folder holds `.parley/parley.pid` (the holder's pid) while a
 // Parley runs in it; a second one refuses to start. A lock whose process is gone
-// (kill -9, a crash) is taken over.
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+// (kill -9, a crash), or whose pid another program holds now (after a reboot), is taken over.
+import { access, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 export class RecordingDirInUseError extends Error {
@@ -34,6 +34,23 @@ function running(pid: number): boolean {
   }
 }
 
+/**
+ * Whether the live process `pid` can be a Parley: on Linux, one whose command line names
+ * node (Parley runs on it). A lock left by a Parley killed before a reboot names a pid that
+ * some other program may hold now; that must not keep Parley (and the repair of its
+ * recordings) from starting. Where /proc cannot tell, the process counts as a Parley.
+ */
+async function maybeParley(pid: number): Promise<boolean> {
+  let cmdline: string;
+  try {
+    cmdline = await readFile(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    // No /proc (not Linux): it cannot tell. With /proc, the process has just gone.
+    return !(await access('/proc/self/cmdline').then(() => true, () => false));
+  }
+  return /(^|\/|\0)node(js)?(\d+)?(\0|$)/.test(cmdline) || cmdline.includes('parley');
+}
+
 /** `stateDir`: `<recording.dir>/.parley`. Throws RecordingDirInUseError when another live process holds it. */
 export async function lockRecordingDir(recordingDir: string, stateDir: string): Promise<RecordingDirLock> {
   await mkdir(stateDir, { recursive: true });
@@ -51,7 +68,7 @@ export async function lockRecordingDir(recordingDir: string, stateDir: string): 
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
       const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
       // The same process (tests run several Parleys in one process, one after another) or a dead one: take it over.
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && running(pid)) throw new RecordingDirInUseError(resolve(recordingDir), pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && running(pid) && (await maybeParley(pid))) throw new RecordingDirInUseError(resolve(recordingDir), pid);
       await unlink(file).catch(() => undefined);
     }
   }
