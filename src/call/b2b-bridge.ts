@@ -13,7 +13,7 @@ import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
-import type { BridgeOptions, BridgeOutcome } from './ports.ts';
+import type { BridgeEndedBy, BridgeOptions, BridgeOutcome } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
@@ -175,9 +175,9 @@ export class B2bBridge {
     }
   }
 
-  private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<'caller' | 'callee'> {
+  private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<BridgeEndedBy> {
     const call = this.call;
-    const ended = new Promise<'caller' | 'callee'>((resolve) => {
+    const ended = new Promise<BridgeEndedBy>((resolve) => {
       let over = false;
       uac.on('destroy', (bye?: Srf.SrfRequest) => {
         if (over) return;
@@ -189,13 +189,14 @@ export class B2bBridge {
         else call.hangup();
         resolve('callee');
       });
-      call.once('ended', () => {
+      call.once('ended', (why: string) => {
         if (over) return;
         over = true;
         const reason = call.reasonHeader;
         destroyDialog(uac, this.log, reason ? { Reason: reason } : undefined);
         leg.close();
-        resolve('caller');
+        // The caller's side (its BYE, or the SIP server ending its dialog), else Parley (a stop, the API, a timeout).
+        resolve(/^(caller |the caller's )/.test(why) ? 'caller' : 'parley');
       });
     });
     if (options.whisper && !call.ended) {

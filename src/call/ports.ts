@@ -60,8 +60,11 @@ export interface RecordingOptions {
   pauseMode?: 'skip' | 'silence';
 }
 
+/** Who ended a bridged call: the caller's side, the callee's, or Parley itself (a stop, the API, a timeout). */
+export type BridgeEndedBy = 'caller' | 'callee' | 'parley';
+
 export type BridgeOutcome =
-  | { kind: 'answered'; legId: string; ended: Promise<'caller' | 'callee'> }
+  | { kind: 'answered'; legId: string; ended: Promise<BridgeEndedBy> }
   | { kind: 'failed'; status: number; reason: string };
 
 /** What the caller hears until it is connected to the callee: a tone, the notice again (the whisper), a prompt, or nothing. */

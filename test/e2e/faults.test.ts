@@ -84,6 +84,9 @@ describe('faults', { concurrency: true }, () => {
         assert.equal(why.length, 1, JSON.stringify(why));
         const cause = new RegExp(`^media timeout: no RTP from the ${gone} for (\\d+) s$`).exec(why[0]!);
         assert.ok(cause && Number(cause[1]) >= 2, `the call ended for the silence of the party that vanished: ${why[0]}`);
+        // Parley ended the bridge, not a party (it was logged as the caller's doing).
+        const endedBy = capture.lines().slice(from).filter((l) => l.msg === 'bridge ended').map((l) => l.endedBy);
+        assert.deepEqual(endedBy, ['parley']);
         const meta = await waitForSidecar(parley.recordingDir, (m) => !seen.has(m.mix.file));
         seen.add(meta.mix.file);
         assert.ok(meta.mix.sha256, 'the recording was closed and hashed');
