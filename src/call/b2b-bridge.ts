@@ -213,14 +213,17 @@ export class B2bBridge {
         else call.hangup();
         resolve('callee');
       });
-      call.once('ended', () => {
+      const onCallerEnded = (): void => {
         if (over) return;
         over = true;
         const reason = call.reasonHeader;
         destroyDialog(uac, this.log, reason ? { Reason: reason } : undefined);
         leg.close();
         resolve('caller');
-      });
+      };
+      // A caller that left while the callee's answer was applied has had its 'ended' already.
+      if (call.ended) onCallerEnded();
+      else call.once('ended', onCallerEnded);
     });
     if (options.whisper && !call.ended) {
       // The callee hears the whisper alone: neither party hears the other meanwhile

@@ -134,6 +134,33 @@ describe("a callee's request right behind its 200 reaches the bridge (real SIP o
     }
   });
 
+  it("a caller's BYE crossing the callee's 200: the callee gets a BYE, nothing left", async () => {
+    for (let i = 0; i < 5; i++) {
+      const callee = await RawSipClient.open();
+      const media = await rtpSink();
+      const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+      const ended = nextCallEnd(parley());
+      try {
+        await rawCall(parley(), { name: `cross-${i}`, user: 'bob', to: `sip:bob@127.0.0.1:${callee.port}`, phone }, async (c) => {
+          const ok = await c.invite(phone.sdp());
+          assert.equal(statusOf(ok), 200, ok);
+          const invite = await callee.nextMatching(/^INVITE /, 15_000);
+          callee.send(parley().sipPort, responseTo(invite, '200 OK', TAG, calleeSdp(media.port, 1, 0), callee.port));
+          c.cseq++;
+          c.send('BYE');
+          assert.equal(statusOf(await c.finalTo('2 BYE')), 200);
+          const bye = await callee.nextMatching(/^BYE /, 5_000);
+          callee.send(parley().sipPort, okTo(bye));
+          await ended;
+          await assertNothingLeft(parley());
+        });
+      } finally {
+        callee.close();
+        media.socket.close();
+      }
+    }
+  });
+
   it('a member dialled into a room (control API) that sends a BYE right behind its 200 leaves the room: no room left', async () => {
     const base = apiBase(parley());
     for (let i = 0; i < 3; i++) {
