@@ -9,6 +9,7 @@ import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { ackWaitMs, answerReoffers, applyLaterAnswer, destroyDialog, refuseRefers, sameSession, serverByeReason, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { createUac, type HeldDialog } from './held-dialog.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -63,14 +64,17 @@ export class B2bBridge {
       this.cancelOutgoing();
     };
     call.on('ended', onCallerEnded);
-    let uac: Srf.Dialog;
+    let held: HeldDialog;
     let unregisterEarly = (): void => undefined;
     try {
       this.timerRing = setTimeout(() => {
         this.ringTimedOut = true;
         this.cancelOutgoing();
       }, options.ringTimeout * 1000);
-      uac = await this.deps.srf.createUAC(
+      // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
+      // behind the 200 would otherwise be answered by drachtio-srf and never reach the call.
+      held = await createUac(
+        this.deps.srf,
         target,
         { localSdp: offer, headers: this.headers(options), proxy },
         {
@@ -89,6 +93,7 @@ export class B2bBridge {
           }) as unknown as (req: Srf.SrfRequest) => void,
           cbProvisional: (res) => this.onProvisional(res, leg, options),
         },
+        this.log,
       );
     } catch (err) {
       wait.close();
@@ -108,7 +113,25 @@ export class B2bBridge {
       this.timerRing = null;
     }
     call.off('ended', onCallerEnded);
-    // At once: an INFO right behind the ACK would find no listener (drachtio-srf answers it 200 and the digit is lost).
+    try {
+      return await this.connect(held, leg, wait, options, target, proxy, ms);
+    } finally {
+      // Whatever came from the callee meanwhile goes to the listeners now on (487 when none: it was given up).
+      held.release();
+    }
+  }
+
+  private async connect(
+    held: HeldDialog,
+    leg: MediaLeg,
+    wait: CallerWaitAudio,
+    options: BridgeOptions,
+    target: string,
+    proxy: string | undefined,
+    ms: () => number,
+  ): Promise<BridgeOutcome> {
+    const call = this.call;
+    const uac = held.dialog;
     uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onCalleeInfo(leg, req, res));
     if (call.ended) {
       this.log.info({ target, proxy, status: 487, ms: ms() }, 'B leg answered after the caller left: ended');
@@ -122,7 +145,8 @@ export class B2bBridge {
     if (!call.answered) await call.answer();
     if (this.early) await this.early;
     try {
-      const final = uac.remote.sdp ?? '';
+      // The 200's SDP: a re-INVITE held meanwhile has replaced uac.remote.sdp.
+      const final = held.answer;
       if (!leg.media) await leg.applyAnswer(final);
       // RFC 3261 §13.2.1: the 2xx holds the answer. A 183's SDP from another branch of a forked
       // INVITE, or from a gateway's announcement server, is not it: the media follows the 2xx.
@@ -189,15 +213,18 @@ export class B2bBridge {
         else call.hangup();
         resolve('callee');
       });
-      call.once('ended', (why: string) => {
+      const onCallerEnded = (): void => {
         if (over) return;
         over = true;
         const reason = call.reasonHeader;
         destroyDialog(uac, this.log, reason ? { Reason: reason } : undefined);
         leg.close();
         // The caller's side (its BYE, or the SIP server ending its dialog), else Parley (a stop, the API, a timeout).
-        resolve(/^(caller |the caller's )/.test(why) ? 'caller' : 'parley');
-      });
+        resolve(/^(caller |the caller's )/.test(call.endedBecause ?? '') ? 'caller' : 'parley');
+      };
+      // A caller that left while the callee's answer was applied has had its 'ended' already.
+      if (call.ended) onCallerEnded();
+      else call.once('ended', onCallerEnded);
     });
     if (options.whisper && !call.ended) {
       // The callee hears the whisper alone: neither party hears the other meanwhile

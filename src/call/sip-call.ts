@@ -77,6 +77,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly createdAt = Date.now();
   /** The Reason header value every BYE of this call carries, when it ended for a cause (RFC 3326). */
   private endReason: string | null = null;
+  private endedWhy: string | null = null;
   private readonly digits: DigitDemand;
 
   private constructor(
@@ -378,9 +379,15 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   end(reason: string): void {
     if (this.endedFlag) return;
     this.endedFlag = true;
+    this.endedWhy = reason;
     this.log.info({ reason }, 'call ended');
     this.safeEmit('ended', reason);
     this.room.close();
+  }
+
+  /** Why the call ended, as its 'ended' event said (null while it runs). */
+  get endedBecause(): string | null {
+    return this.endedWhy;
   }
 
   /** Why the call ended, as a Reason header value (null for an ordinary hang-up). */

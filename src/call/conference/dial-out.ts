@@ -7,6 +7,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
 import { ackWaitMs, answerReoffers, destroyDialog, refuseRefers } from '../dialog-util.ts';
+import { createUac, type HeldDialog } from '../held-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
@@ -88,9 +89,12 @@ export async function dialOut(
     outgoing?.cancel(() => undefined);
   }, opts.ringTimeout * 1000);
   const from = opts.from ?? (opts.identity === 'impersonate' && opts.as ? opts.as.uri : `sip:${encodeURIComponent(conf.name)}@${s.localHost}`);
-  let uac: Srf.Dialog;
+  let held: HeldDialog;
   try {
-    uac = await s.srf.createUAC(
+    // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
+    // behind the 200 would otherwise be answered by drachtio-srf and never reach the room.
+    held = await createUac(
+      s.srf,
       opts.to,
       { localSdp: offer, headers: { [s.loopMarker.header]: s.loopMarker.value, From: `<${from}>` }, proxy: s.outboundProxy ?? undefined },
       {
@@ -101,6 +105,7 @@ export async function dialOut(
           if (timedOut) req.cancel(() => undefined);
         }) as unknown as (req: Srf.SrfRequest) => void,
       },
+      log,
     );
   } catch (err) {
     leg.close();
@@ -111,10 +116,31 @@ export async function dialOut(
   } finally {
     clearTimeout(timerRing);
   }
+  try {
+    return await connect(conf, s, opts, log, onLeft, held, leg, legId, entry);
+  } finally {
+    // Whatever came from the callee meanwhile goes to the listeners now on (487 when none: it was given up).
+    held.release();
+  }
+}
+
+async function connect(
+  conf: Conference,
+  s: DialOutSettings,
+  opts: DialOutOptions,
+  log: Logger,
+  onLeft: () => void,
+  held: HeldDialog,
+  leg: MediaLeg,
+  legId: string,
+  entry: { callId: string },
+): Promise<{ legId: string; callId: string }> {
+  const uac = held.dialog;
   entry.callId = uac.sip.callId;
   try {
     if (leg.isClosed) throw new Error('the room closed while dialling');
-    await leg.applyAnswer(uac.remote.sdp);
+    // The 200's SDP: a re-INVITE held meanwhile has replaced uac.remote.sdp.
+    await leg.applyAnswer(held.answer);
   } catch (err) {
     destroyDialog(uac, log);
     leg.close();
