@@ -47,6 +47,7 @@ export function newBranch(): string {
 
 /** §18.2.1 and RFC 3581: note where a request really came from in its top Via. */
 export function stampReceived(req: SipMessage, inbound: Inbound): void {
+  req.sourceAddress = inbound.source.address;
   const idx = req.headers.findIndex((h) => h.name === 'Via');
   if (idx === -1) return;
   const via = req.topVia;
