@@ -66,3 +66,25 @@ describe('sip.maxTransactionsPerSource', () => {
     flood.close();
   });
 });
+
+// A `received` a sender writes in its own Via is not an address Parley saw: responses follow
+// `received` (§18.2.2), so one naming a third party made Parley send its answers there
+// (a reflector). The server's own stamp replaces it.
+describe('a Via received written by the sender', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+    (h.srf as unknown as { options(f: (q: unknown, s: { send(n: number): void }) => void): void }).options((_req, res) => res.send(200));
+    await waitFor('the OPTIONS route', () => (h.server.routedVerbs.includes('options') ? true : undefined), 5000);
+  });
+  after(() => h.close());
+
+  it('does not steer the answer to another address', async () => {
+    const c = await RawSipClient.open();
+    const r = request('OPTIONS', c.port, { Via: `SIP/2.0/UDP 127.0.0.1:${c.port};received=127.0.0.3;branch=z9hG4bK-forged-${process.pid}` });
+    c.send(h.server.sipPort('udp'), r.text);
+    const res = await c.nextMatching(/^SIP\/2\.0 200/);
+    assert.doesNotMatch(header(res, 'Via'), /127\.0\.0\.3/);
+    c.close();
+  });
+});
