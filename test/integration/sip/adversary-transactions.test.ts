@@ -1,7 +1,7 @@
 // A flood of requests with new branches from one address (sip.maxTransactionsPerSource).
 // Over UDP each non-INVITE server transaction lives 64*T1 (32 s, Timer J) after its answer,
 // about 3 KB each, so the table and the memory grew by the flood's rate times 32 s (20,000
-// OPTIONS from one socket left 11,631 transactions and +34 MB of heap; /tmp/adv3b/txn-flood.mts).
+// OPTIONS from one socket left 11,631 transactions and +34 MB of heap; bench/adversary/txn-flood.ts).
 // Past the limit a new request gets a stateless 503 with Retry-After and a Warning naming
 // the key; retransmissions of requests that have a transaction still get their answer,
 // and another source address is served as before.
