@@ -28,6 +28,11 @@ export interface SipConfig {
   maxMessageSize: number;
   /** TCP/TLS connections accepted at once per listener (file descriptors are shared with RTP and recordings). */
   maxConnections: number;
+  /**
+   * Server transactions alive at once for requests from one source address; past it a new
+   * request gets a stateless 503 with Retry-After. 0: no limit.
+   */
+  maxTransactionsPerSource: number;
   /** Public address written into Via/Contact instead of the bind address (NAT). */
   externalIp: string | null;
   /** Where Parley sends the legs it places (B legs, dial-outs) first: an upstream proxy URI. */
@@ -80,6 +85,7 @@ export const sipSchema = {
     },
     maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1000000 },
+    maxTransactionsPerSource: { type: 'integer', minimum: 0, maximum: 10000000 },
     externalIp: { type: 'string', nullable: true, minLength: 1 },
     outboundProxy: { type: 'string', nullable: true, pattern: '^sips?:' },
   },
@@ -95,6 +101,7 @@ export const defaultSip: SipConfig = {
   timers: { t1: 500, t2: 4000, t4: 5000, minSE: 90 },
   maxMessageSize: 65535,
   maxConnections: 1024,
+  maxTransactionsPerSource: 10000,
   externalIp: null,
   outboundProxy: null,
 };

@@ -35,7 +35,7 @@ export class EmbeddedSipServer {
     const transports = await TransportLayer.start(cfg.listen, limits, cfg.externalIp, log, (i) => core?.onInbound(i));
     // Retransmission timers wait while a UDP socket may hold unread datagrams (transaction-base.ts).
     const timers = { ...cfg.timers, inputPending: () => transports.inputPending };
-    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints });
+    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints, maxTransactionsPerSource: cfg.maxTransactionsPerSource });
     core.attachProxy(new ProxyCore(core.ctx));
     let control: ControlServer;
     try {
@@ -88,8 +88,9 @@ export class EmbeddedSipServer {
   }
 
   /** Counts for tests and health checks. */
-  get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number } {
+  get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number; refusedOverSourceLimit: number } {
     return {
+      refusedOverSourceLimit: this.core.refusedOverSourceLimit,
       dialogs: this.core.ctx.dialogs.size,
       serverTransactions: this.core.ctx.txns.serverCount,
       clientTransactions: this.core.ctx.txns.clientCount,

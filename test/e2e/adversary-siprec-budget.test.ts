@@ -40,10 +40,10 @@ siprec:
 `;
 }
 
-/** A session from its own UDP socket (same address, 127.0.0.1: one source), its stream sending 440 Hz once answered. */
-async function session(p: RunningParley, meta: string): Promise<{ src: RawSrc; ua: RawSipClient; peer: RtpPeer; call: ActiveCall; ended: Promise<void> }> {
+/** A session from its own UDP socket (on `host`: 127.0.0.1 unless told, one source), its stream sending 440 Hz once answered. */
+async function session(p: RunningParley, meta: string, host?: string): Promise<{ src: RawSrc; ua: RawSipClient; peer: RtpPeer; call: ActiveCall; ended: Promise<void> }> {
   const calls = p.app.calls!;
-  const ua = await RawSipClient.open();
+  const ua = await RawSipClient.open(host);
   const peer = await new RtpPeer({ codec: 'PCMU', latch: false }).bind();
   const src = new RawSrc(ua, p.sipPort);
   const started = new Promise<ActiveCall>((resolve) => calls.once('callstart', resolve));
@@ -117,6 +117,7 @@ describe('adversary: a SIPREC client over its metadata budget, per source addres
     const p = parley();
     const a = await session(p, metadata(1));
     let b: Awaited<ReturnType<typeof session>> | null = null;
+    let c: Awaited<ReturnType<typeof session>> | null = null;
     try {
       assert.equal(await a.src.request('UPDATE', META, paddedMetadata(2, BIG)), 200);
       const bMeta = paddedMetadata(1, BIG);
@@ -125,6 +126,13 @@ describe('adversary: a SIPREC client over its metadata budget, per source addres
       const refused = await a.src.exchange('UPDATE', META, paddedMetadata(3, BIG));
       assert.equal(statusOf(refused), 503, refused);
       assert.match(header(refused, 'Warning') ?? '', /siprec\.metadataBudget\.sourceBytesPerSecond/);
+      // An honest SRC at another address (127.0.0.2) has its own budget: its large metadata is parsed.
+      c = await session(p, paddedMetadata(1, BIG), '127.0.0.2');
+      assert.equal(await c.src.request('UPDATE', META, metadata(2)), 200, 'the other source is served');
+      assert.equal(await c.src.request('BYE', null), 200);
+      await c.ended;
+      const cMeta = await finalSidecar(p, c.src.callId);
+      assert.deepEqual(cMeta.siprec!.metadataVersions.map((v) => v.problem), [null, null], "the other source's versions are parsed");
       assert.equal(await b.src.request('BYE', null), 200);
       assert.equal(await a.src.request('BYE', null), 200);
       await Promise.all([a.ended, b.ended]);
@@ -140,6 +148,8 @@ describe('adversary: a SIPREC client over its metadata budget, per source addres
       a.ua.close();
       await b?.peer.close();
       b?.ua.close();
+      await c?.peer.close();
+      c?.ua.close();
     }
   });
 });

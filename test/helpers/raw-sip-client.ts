@@ -6,9 +6,10 @@ export class RawSipClient {
   private readonly queue: string[] = [];
   private waiters: Array<(m: string) => void> = [];
 
-  static async open(): Promise<RawSipClient> {
+  /** `host`: the loopback address to send from (another one, 127.0.0.2, is another source). */
+  static async open(host = '127.0.0.1'): Promise<RawSipClient> {
     const c = new RawSipClient();
-    await new Promise<void>((r) => c.socket.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => c.socket.bind(0, host, () => r()));
     c.socket.on('message', (m) => {
       const w = c.waiters.shift();
       if (w) w(m.toString());

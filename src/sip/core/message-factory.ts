@@ -47,10 +47,15 @@ export function newBranch(): string {
 
 /** §18.2.1 and RFC 3581: note where a request really came from in its top Via. */
 export function stampReceived(req: SipMessage, inbound: Inbound): void {
+  req.sourceAddress = inbound.source.address;
   const idx = req.headers.findIndex((h) => h.name === 'Via');
   if (idx === -1) return;
   const via = req.topVia;
   let value = req.headers[idx].value;
+  // A `received` the sender wrote itself is no address we saw: responses follow `received`
+  // (§18.2.2), so one naming a third party would turn Parley into a reflector. Replaced by
+  // the packet's source when the sent-by is not it (the top Via's parameters come first).
+  if (via.params.has('received')) value = value.replace(/;\s*received\s*=\s*[^;,\s]*/i, '');
   if (via.host !== inbound.source.address) value += `;received=${inbound.source.address}`;
   if (via.params.has('rport') && !via.params.get('rport')) value = value.replace(/;\s*rport(?=;|$)/i, `;rport=${inbound.source.port}`);
   req.headers[idx] = { name: 'Via', value };

@@ -18,6 +18,7 @@ import { SessionRefresher } from './session-refresher.ts';
 import { DialogTerminator } from './dialog-terminator.ts';
 import { ErrorResponder } from './error-responder.ts';
 import { formatHostPortForControl, makeResponse, reasonPhrase, stampReceived, uriDestination } from './message-factory.ts';
+import { Dialog } from '../dialog/dialog.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
 import { checkResponse } from './target-check.ts';
 import type { ProxyHandler } from './proxy-handler.ts';
@@ -27,7 +28,13 @@ export interface SipCoreOptions {
   timers: TimerSettings;
   sender: Sender;
   listeningPoints: () => ListeningPoint[];
+  /** sip.maxTransactionsPerSource (0: no limit). */
+  maxTransactionsPerSource?: number;
 }
+
+/** How long a source refused past sip.maxTransactionsPerSource is asked to wait (Retry-After, s). */
+const SOURCE_RETRY_AFTER_SEC = 5;
+const SOURCE_LOG_EVERY_MS = 5000;
 
 export class SipCore implements ControlCommands {
   readonly ctx: CoreContext;
@@ -38,6 +45,9 @@ export class SipCore implements ControlCommands {
   private readonly appRequests: AppRequestHandler;
   private proxy: ProxyHandler | null = null;
   private closed = false;
+  /** Requests refused statelessly past sip.maxTransactionsPerSource. */
+  refusedOverSourceLimit = 0;
+  private sourceLimitLoggedAt = -Infinity;
 
   constructor(private readonly opts: SipCoreOptions) {
     this.ctx = {
@@ -101,6 +111,7 @@ export class SipCore implements ControlCommands {
           this.onParseError(inbound, new ParseError((err as Error).message, msg)); // a top Via we cannot read
           return;
         }
+        if (this.overSourceLimit(inbound, msg)) return;
         if (this.proxyTakes(inbound, msg)) return;
         // An app's parser (drachtio-srf's) reads CRLF only: bare LF line ends are rewritten.
         this.networkRequests.handle(inbound, msg, msg.bareLf ? msg.toString() : inbound.data.toString('utf8'));
@@ -110,6 +121,38 @@ export class SipCore implements ControlCommands {
     } catch (err) {
       this.ctx.log.warn({ err, from: inbound.source }, 'inbound message dropped');
     }
+  }
+
+  /**
+   * A source holding sip.maxTransactionsPerSource server transactions gets a stateless 503
+   * with Retry-After for any new request (RFC 3261 §21.5.4; no transaction, so nothing is
+   * kept for it). Over UDP each non-INVITE transaction lives 64*T1 (32 s, Timer J) after its
+   * answer, about 3 KB each: a flood of requests with new branches from one address grew the
+   * table, and the memory, by the flood's rate times 32 s. ACKs and retransmissions of a
+   * request with a transaction still pass. The 503 goes to the packet's source.
+   */
+  private overSourceLimit(inbound: Inbound, req: SipMessage): boolean {
+    const max = this.opts.maxTransactionsPerSource ?? 0;
+    if (max <= 0 || req.method === 'ACK') return false;
+    const txns = this.ctx.txns;
+    const source = TransactionLayer.sourceOf(req);
+    if (txns.serversFrom(source) < max || txns.findServer(req)) return false;
+    this.refusedOverSourceLimit++;
+    const now = performance.now();
+    if (now - this.sourceLimitLoggedAt >= SOURCE_LOG_EVERY_MS) {
+      this.sourceLimitLoggedAt = now;
+      this.ctx.log.warn({ source, maxTransactionsPerSource: max, refused: this.refusedOverSourceLimit }, 'sip.maxTransactionsPerSource reached: request refused with 503');
+    }
+    const res = makeResponse(req, 503, 'Service Unavailable', Dialog.newTag());
+    res.add('Retry-After', String(SOURCE_RETRY_AFTER_SEC));
+    res.add('Warning', `399 parley "too many transactions from this source (sip.maxTransactionsPerSource ${max})"`);
+    // To the packet's source, as onParseError does: a flood's Via may name a third party.
+    try {
+      this.ctx.sender.send(inbound.source, res.toBuffer(), inbound.connectionId);
+    } catch (err) {
+      this.ctx.log.debug({ err, source }, '503 over the source limit not sent');
+    }
+    return true;
   }
 
   /** The proxy reads To and Route: when those are malformed the request still gets its 400. */

@@ -33,6 +33,8 @@ export class SipMessage {
   body: Buffer = Buffer.alloc(0);
   /** Parsed from bytes with a line ending in LF alone: pass it on re-serialised (CRLF), not as received. */
   bareLf = false;
+  /** A request from the network: the address its packet came from (stampReceived). */
+  sourceAddress: string | null = null;
   private keepsWire = false;
   private wire: Buffer | null = null;
 

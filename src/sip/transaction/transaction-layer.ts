@@ -17,8 +17,24 @@ export const MAGIC_COOKIE = 'z9hG4bK';
 export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
+  /** Live server transactions by the address their request came from (sip.maxTransactionsPerSource). */
+  private readonly bySource = new Map<string, number>();
 
   constructor(private readonly timers: TimerSettings) {}
+
+  /**
+   * Where a request came from: its packet's source address (stamped on every request from
+   * the network), never a Via the sender wrote (a `received` of its own would let it pose as
+   * any address).
+   */
+  static sourceOf(req: SipMessage): string {
+    return req.sourceAddress ?? req.topVia.host;
+  }
+
+  /** Server transactions alive for requests from `source`. */
+  serversFrom(source: string): number {
+    return this.bySource.get(source) ?? 0;
+  }
 
   /** The server transaction key; ACK and CANCEL look up the INVITE's with `asMethod`. */
   static serverKey(req: SipMessage, asMethod?: string): string {
@@ -54,7 +70,9 @@ export class TransactionLayer {
 
   createServer(req: SipMessage, send: TxnSend, reliable: boolean, user: ServerTxnUser): ServerTransaction {
     const key = TransactionLayer.serverKey(req);
-    const entry = new ServerEntry(this.servers, key, user);
+    const source = TransactionLayer.sourceOf(req);
+    this.bySource.set(source, this.serversFrom(source) + 1);
+    const entry = new ServerEntry(this.servers, key, user, this.bySource, source);
     const txn: ServerTransaction = req.method === 'INVITE'
       ? new InviteServerTransaction(req, send, reliable, this.timers, entry)
       : new NonInviteServerTransaction(req, send, reliable, this.timers, entry);
@@ -81,6 +99,7 @@ export class TransactionLayer {
     for (const t of [...this.clients.values()]) t.terminate();
     this.servers.clear();
     this.clients.clear();
+    this.bySource.clear();
   }
 }
 
@@ -90,10 +109,13 @@ export class TransactionLayer {
 // defineProperty'd function with its own property store, three per transaction.
 class ServerEntry implements ServerTxnUser {
   txn: ServerTransaction | null = null;
+  private counted = true;
   constructor(
     private readonly table: Map<string, ServerTransaction>,
     private readonly key: string,
     private readonly user: ServerTxnUser,
+    private readonly bySource: Map<string, number>,
+    private readonly source: string,
   ) {}
   onTimeout(): void {
     this.user.onTimeout?.();
@@ -103,6 +125,12 @@ class ServerEntry implements ServerTxnUser {
   }
   onTerminated(): void {
     if (this.table.get(this.key) === this.txn) this.table.delete(this.key);
+    if (this.counted) {
+      this.counted = false;
+      const n = (this.bySource.get(this.source) ?? 0) - 1;
+      if (n > 0) this.bySource.set(this.source, n);
+      else this.bySource.delete(this.source);
+    }
     this.user.onTerminated();
   }
 }
