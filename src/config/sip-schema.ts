@@ -101,7 +101,7 @@ export const defaultSip: SipConfig = {
   timers: { t1: 500, t2: 4000, t4: 5000, minSE: 90 },
   maxMessageSize: 65535,
   maxConnections: 1024,
-  maxTransactionsPerSource: 10000,
+  maxTransactionsPerSource: 40000,
   externalIp: null,
   outboundProxy: null,
 };
