@@ -93,7 +93,11 @@ describe('WebhookSender', () => {
     // Without the cap: 20, 40, 80, 160 ms, then the rest of the window (6 attempts, a gap near 300 ms).
     assert.ok(hits.length >= 7, `kept retrying for the window: ${hits.length} attempts`);
     assert.ok(Math.max(...gaps) <= 60 * 1.2 + 80, `capped at 60 ms ±20 % (with room for a loaded machine): ${gaps.join(', ')}`);
-    assert.ok(hits.at(-1)!.at - hits[0]!.at >= 550, 'the last attempt is at the end of the window');
+    // The last attempt is made when the window closes (600 ms after the first was sent); the hits are
+    // when the server got them, so a first request that reached it late (a loaded machine, or the other
+    // unit file running beside this one) shortens the span: one capped gap (72 ms) of room.
+    const span = hits.at(-1)!.at - hits[0]!.at;
+    assert.ok(span >= 600 - 72, `the last attempt is at the end of the window (${span} ms after the first)`);
     await s.settled();
     s.close();
     // Out of the spool once in the dead letter: a restart does not send it again.
