@@ -118,6 +118,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.sip?.srf ?? null;
   }
 
+  /** The embedded SIP server's counts (null with a drachtio-server, or before start). */
+  get sipStats(): ReturnType<SrfConnection['sipStats']> {
+    return this.sip?.sipStats() ?? null;
+  }
+
   /** The SIP contacts the connected server announced on connect (`udp/host:port,…`); '' before. */
   get sipHostports(): string {
     return this.sip?.hostports ?? '';
