@@ -47,6 +47,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   private conferenceManager: ConferenceManager | null = null;
   private webrtcSessions: WebRtcSessions | null = null;
   private sip: SrfConnection | null = null;
+  private earlyRequests: EarlyRequests | null = null;
   private router: InboundRouter | null = null;
   private callManager: CallManager | null = null;
   private apiServer: ApiServer | null = null;
@@ -116,6 +117,16 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   /** The SIP side's drachtio-srf (the API dials legs out with it). */
   get srf(): SrfConnection['srf'] | null {
     return this.sip?.srf ?? null;
+  }
+
+  /** Early dialogs of legs Parley dials (B legs, conference dial-outs): their requests before the 2xx. */
+  get earlyLegs(): EarlyRequests | null {
+    return this.earlyRequests;
+  }
+
+  /** The embedded SIP server's counts (null with a drachtio-server, or before start). */
+  get sipStats(): ReturnType<SrfConnection['sipStats']> {
+    return this.sip?.sipStats() ?? null;
   }
 
   /** The SIP contacts the connected server announced on connect (`udp/host:port,…`); '' before. */
@@ -301,6 +312,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.sip = await connectSrf({ sip: c.sip, log: this.log });
     // Early dialogs of B legs and relayed INVITEs: the router gives their requests to whoever placed them.
     const earlyLegs = new EarlyRequests();
+    this.earlyRequests = earlyLegs;
     this.callManager = new CallManager(
       {
         srf: this.sip.srf,

@@ -3,7 +3,7 @@
 import { Parley } from './app.ts';
 import { ConfigError, configPath, loadConfigFile } from './config/load-config.ts';
 import { startFailureText, startHints } from './start-hints.ts';
-import { createLogger } from './util/logger.ts';
+import { createLogger, endLogger } from './util/logger.ts';
 
 export async function runServer(argv: string[]): Promise<number> {
   let config;
@@ -36,7 +36,9 @@ export async function runServer(argv: string[]): Promise<number> {
     app = await Parley.start(config, log);
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
-    // The log line carries the stack; this says, last and plainly, what to do.
+    // The log line carries the stack; this says, last and plainly, what to do (after every
+    // log line: with log.pretty they are written by pino-pretty's own thread).
+    await endLogger(log);
     process.stderr.write(startFailureText(err, file));
     return 1;
   } finally {

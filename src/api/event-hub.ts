@@ -182,6 +182,7 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     c.roster.on('join', (e) => this.publish('leg.joined', { room, ...epoch, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity, ...(e.remoteNode ? { remoteNode: e.remoteNode } : {}) }));
     c.roster.on('leave', (e, reason) => this.publish('leg.left', { room, ...epoch, leg: e.legId, callId: e.callId, reason }));
     c.roster.on('talking', (e, talking) => this.publish('talking', { room, leg: e.legId, callId: e.callId, talking }));
+    c.roster.on('dtmf', (e, digit, durationMs) => this.publish('dtmf', { room, leg: e.legId, callId: e.callId, digit, durationMs }));
   }
 
   private onRecorder(r: Recorder): void {

@@ -149,6 +149,17 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_sip_requests_refused',
+      help: 'SIP requests the embedded SIP server refused statelessly (503 + Retry-After) since start, by the limit reached (max_transactions_per_source: sip.maxTransactionsPerSource); absent with a drachtio-server',
+      labelNames: ['limit'],
+      registers,
+      collect() {
+        this.reset();
+        const st = self.parley.sipStats;
+        if (st) this.set({ limit: 'max_transactions_per_source' }, st.refusedOverSourceLimit);
+      },
+    });
+    new Gauge({
       name: 'parley_webrtc_sessions',
       help: 'Browser sessions open',
       registers,

@@ -11,6 +11,8 @@ export interface SrfConnection {
   srf: Srf;
   /** The SIP listeners the server reported, e.g. `tcp/127.0.0.1:5060,udp/127.0.0.1:5060`. */
   hostports: string;
+  /** The embedded SIP server's counts (null when connected to a drachtio-server). */
+  sipStats(): EmbeddedSipServer['stats'] | null;
   /** Disconnects the app, then stops the embedded server if there is one. Idempotent. */
   close(): void;
 }
@@ -78,7 +80,7 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     close();
     throw err;
   }
-  return { srf, hostports, close };
+  return { srf, hostports, close, sipStats: () => server?.stats ?? null };
 }
 
 /** drachtio-srf's wire protocol (internal): the client's reconnect state. */

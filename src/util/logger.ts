@@ -14,15 +14,52 @@ export interface LoggerSettings {
 
 const PRETTY = { colorize: true, translateTime: 'HH:MM:ss.l' };
 
+/** pino's transport stream (thread-stream): the part of it endLogger uses. */
+interface TransportStream extends NodeJS.EventEmitter {
+  readonly closed: boolean;
+  end(): void;
+  ref(): void;
+}
+
+/** The pino-pretty transport of each pretty logger made here (its lines are written by its own thread). */
+const transports = new WeakMap<Logger, TransportStream>();
+
 export function createLogger(settings: LoggerSettings, destination?: NodeJS.WritableStream): Logger {
   const options: LoggerOptions = { level: settings.level, base: { app: 'parley' } };
   if (settings.pretty && !destination) {
     // A media thread formats its own lines in its own thread (a transport would start
     // one more thread per media thread), written to the same stdout as the main thread's.
     if (!isMainThread) return pino(options, pinoPretty(PRETTY));
-    return pino({ ...options, transport: { target: 'pino-pretty', options: PRETTY } });
+    const transport = pino.transport({ target: 'pino-pretty', options: PRETTY }) as unknown as TransportStream;
+    const log = pino(options, transport as unknown as NodeJS.WritableStream);
+    transports.set(log, transport);
+    return log;
   }
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * Ends `log`'s output before a process's last plain words (`parley: cannot start: …`): resolves
+ * once every line logged so far is written. A pretty logger's lines are formatted and written by
+ * pino-pretty's thread, which logger.flush() does not wait for (pino's docs/asynchronous.md,
+ * "Flush Limitations with pino-pretty"): its transport is ended and its 'close' (the thread has
+ * ended its output and exited) awaited. Lines logged afterwards are dropped.
+ */
+export async function endLogger(log: Logger): Promise<void> {
+  const transport = transports.get(log);
+  if (!transport) {
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
+    return;
+  }
+  if (transport.closed) return;
+  // A line logged after the end makes the transport emit 'error' ("the worker is ending"): dropped.
+  transport.on('error', () => undefined);
+  // pino unrefs the thread once ready: without a ref the process could end before its 'close'.
+  transport.ref();
+  // Not events.once: it rejects on 'error', and a failed end still ends in 'close'.
+  const closed = new Promise<void>((resolve) => transport.once('close', () => resolve()));
+  transport.end();
+  await closed;
 }
 
 /** The child logger for one call: every line it writes names the call. */

@@ -10,14 +10,17 @@
 // its digit dropped: now the API's `dtmf` event names the callee).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { apiBase, call } from '../helpers/api-client.ts';
+import { apiBase, call, tempApiYaml } from '../helpers/api-client.ts';
+import { captureLog } from '../helpers/log-capture.ts';
+import { parleyPerSuite } from '../helpers/parley-harness.ts';
 import { contactUri, header, inDialogFrom, RawSipClient, tagOf } from '../helpers/raw-sip-client.ts';
 import { VIA_DRACHTIO } from '../helpers/real-drachtio.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 import {
-  BRIDGE_YAML, bodyOf, menuFiveYaml, offerSdp, rawCall, rawParleyPerSuite, RawDialog, responseTo, rtpSink, statusOf,
+  BRIDGE_YAML, bodyOf, menuFiveYaml, offerSdp, okTo, rawCall, rawParleyPerSuite, RawDialog, responseTo, rtpSink, statusOf,
 } from './raw-dialog.ts';
 
 /** An INFO of `c`'s dialog with `type` and `body` (CSeq `n`). */
@@ -136,6 +139,66 @@ describe('an INFO (DTMF) from a bridged callee, in its early dialog (after an or
       callerUa.close();
       calleeUa.close();
       for (const s of [callerRtp, calleeRtp]) s.socket.close();
+    }
+  });
+});
+
+// A member Parley dials into a conference room (POST /rooms/:name/dial) that sends INFO after
+// its 180, before its 200: it got 481 (no one took the early dialog of a dial-out leg). Now it
+// gets 200 and its digit is logged (the leg is in no one's events before it answered); after the
+// 200 its digits are the room's dtmf events of that leg (that INFO was answered 200 by
+// drachtio-srf and its digit dropped).
+describe('an INFO (DTMF) from a member dialled into a room, in its early dialog and after its 200', { skip: VIA_DRACHTIO && REAL }, () => {
+  const logs = captureLog('info');
+  const parley = parleyPerSuite(BRIDGE_YAML + tempApiYaml('dial-info-'), { log: logs.log });
+
+  it('is answered 200 before the 200 (its digit logged) as after it (its digit the leg\'s dtmf event)', async () => {
+    const base = apiBase(parley());
+    const calleeUa = await RawSipClient.open();
+    const calleeRtp = await rtpSink();
+    try {
+      const dialled = call(base, 'POST', '/rooms/dial-info/dial', { to: `sip:carol@127.0.0.1:${calleeUa.port}` });
+      const invite = await calleeUa.nextMatching(/^INVITE /, 15_000);
+      const send = (m: string): void => calleeUa.send(parley().sipPort, m);
+      send(responseTo(invite, '180 Ringing', 'member-early', '', calleeUa.port));
+      send(inDialogFrom(invite, 'member-early', 'INFO', 1, calleeUa.port, contactUri(invite), 'application/dtmf-relay', 'Signal=4\r\nDuration=100\r\n'));
+      const early = await calleeUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000);
+      assert.match(early, /CSeq: 1 INFO/);
+      assert.equal(statusOf(early), 200, early);
+      const logged = logs.find(/DTMF INFO from the dialled leg before it answered/);
+      assert.equal(logged.length, 1, JSON.stringify(logged));
+      assert.equal(logged[0]!.digit, '4');
+
+      const sdp = offerSdp(calleeRtp.port).replace('RTP/AVP 0 8', 'RTP/AVP 0').replace('a=rtpmap:8 PCMA/8000\r\n', '');
+      send(responseTo(invite, '200 OK', 'member-early', sdp, calleeUa.port));
+      await calleeUa.nextMatching(/^ACK /, 10_000);
+      const r = await dialled;
+      assert.equal(r.status, 201, r.text);
+      const legId = r.body.leg as string;
+
+      send(inDialogFrom(invite, 'member-early', 'INFO', 2, calleeUa.port, contactUri(invite), 'application/dtmf', '9'));
+      const confirmed = await calleeUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000);
+      assert.match(confirmed, /CSeq: 2 INFO/);
+      assert.equal(statusOf(confirmed), 200, confirmed);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const dtmf = async (): Promise<any[]> => ((await call(base, 'GET', '/events/recent?since=0')).body.events as { type: string }[]).filter((e) => e.type === 'dtmf');
+      const events = await waitFor('the dtmf event of the member', async () => {
+        const d = await dtmf();
+        return d.some((e) => e.data.digit === '9') ? d : undefined;
+      }, 5000);
+      assert.deepEqual(
+        events.map((e) => ({ room: e.data.room, leg: e.data.leg, callId: e.data.callId, digit: e.data.digit })),
+        [{ room: 'dial-info', leg: legId, callId: header(invite, 'Call-ID'), digit: '9' }],
+        'the digit after the 200 only (the early one is logged, not an event)',
+      );
+
+      assert.equal((await call(base, 'DELETE', '/rooms/dial-info')).status, 200);
+      const bye = await calleeUa.nextMatching(/^BYE /, 10_000);
+      send(okTo(bye));
+      await assertNothingLeft(parley());
+    } finally {
+      calleeUa.close();
+      calleeRtp.socket.close();
     }
   });
 });

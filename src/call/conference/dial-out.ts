@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
+import type { EarlyLegs } from '../call-deps.ts';
 import { ackWaitMs, answerReoffers, destroyDialog, refuseRefers } from '../dialog-util.ts';
 import { createUac, type HeldDialog } from '../held-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
@@ -31,6 +32,8 @@ export interface DialOutSettings {
   localHost: string;
   /** sip.timers.t1 (ms): how long an offerless re-INVITE's 200 waits for its ACK (default 500). */
   sipT1?: number;
+  /** Where the callee's requests in its early dialog are taken (absent: they get 481). */
+  earlyLegs?: EarlyLegs;
 }
 
 /**
@@ -90,6 +93,7 @@ export async function dialOut(
   }, opts.ringTimeout * 1000);
   const from = opts.from ?? (opts.identity === 'impersonate' && opts.as ? opts.as.uri : `sip:${encodeURIComponent(conf.name)}@${s.localHost}`);
   let held: HeldDialog;
+  let unregisterEarly = (): void => undefined;
   try {
     // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
     // behind the 200 would otherwise be answered by drachtio-srf and never reach the room.
@@ -102,6 +106,14 @@ export async function dialOut(
         cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
           if (!req) return;
           outgoing = req;
+          // An INFO in the callee's early dialog (after its 180/183, before its 200; RFC 6086 §4.2)
+          // is answered as in the dialog; its digit is logged (the leg is in no one's events yet).
+          const early = s.earlyLegs?.add(req.get('Call-ID') ?? '', (r, res) => {
+            if (r.method !== 'INFO') return false;
+            takeInfo(leg, r, res, log, legId, 'early');
+            return true;
+          });
+          if (early) unregisterEarly = early;
           if (timedOut) req.cancel(() => undefined);
         }) as unknown as (req: Srf.SrfRequest) => void,
       },
@@ -114,6 +126,7 @@ export async function dialOut(
     if (timedOut) throw new DialOutError(408, 'No Answer');
     throw new DialOutError((err as { status?: number }).status ?? 500, (err as { reason?: string }).reason ?? (err as Error).message);
   } finally {
+    unregisterEarly();
     clearTimeout(timerRing);
   }
   try {
@@ -152,6 +165,9 @@ async function connect(
   leg.mute(opts.muted === true);
   conf.roster.setMuted(legId, opts.muted === true);
   leg.on('talk', (t) => conf.roster.setTalking(legId, t));
+  // Its digits (RFC 4733, in-band, or INFO below) are the roster's dtmf events of this leg.
+  leg.on('dtmf', (e) => conf.roster.dtmf(legId, e.digit, e.durationMs));
+  uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => takeInfo(leg, req, res, log, legId, 'joined'));
   let over = false;
   const leave = (why: string, reason?: string): void => {
     if (over) return;
@@ -169,4 +185,21 @@ async function connect(
   leg.once('close', (reason) => leave(`leg ${reason}`, conf.room.closedBy === 'media-thread-died' ? MEDIA_THREAD_FAILED_REASON : undefined));
   log.info({ room: conf.name, leg: legId, to: opts.to, identity: opts.identity }, 'dialled out into the room');
   return { legId, callId: uac.sip.callId };
+}
+
+/** A DTMF INFO from the dialled leg: 200 and its digit (400 for a bad body); any other INFO 200. */
+function takeInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger, legId: string, when: 'early' | 'joined'): void {
+  const type = req.get('Content-Type') ?? '';
+  if (!/application\/(dtmf-relay|dtmf)/i.test(type)) {
+    res.send(200);
+    return;
+  }
+  try {
+    const e = leg.isClosed ? null : leg.handleSipInfo(type, req.body ?? '');
+    log.info({ leg: legId, digit: e?.digit, early: when === 'early' }, when === 'early' ? 'DTMF INFO from the dialled leg before it answered' : 'DTMF INFO from the dialled leg');
+    res.send(200);
+  } catch (err) {
+    log.warn({ err, leg: legId }, 'bad DTMF INFO from the dialled leg');
+    res.send(400);
+  }
 }

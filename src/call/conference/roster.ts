@@ -34,6 +34,8 @@ export type RosterEvents = {
   leave: [entry: RosterEntry, reason: string];
   talking: [entry: RosterEntry, talking: boolean];
   mute: [entry: RosterEntry, muted: boolean];
+  /** A digit from a leg whose call is no flow's (a dialled-out leg); a caller's are its call's. */
+  dtmf: [entry: RosterEntry, digit: string, durationMs: number];
 };
 
 export interface JoinRequest {
@@ -111,6 +113,12 @@ export class Roster extends TypedEmitter<RosterEvents> {
     if (!e || e.talking === talking) return;
     e.talking = talking;
     if (e.identity !== 'generated') this.safeEmit('talking', e, talking);
+  }
+
+  /** A digit the leg sent (a leg still in the roster). */
+  dtmf(legId: string, digit: string, durationMs: number): void {
+    const e = this.entries.get(legId);
+    if (e) this.safeEmit('dtmf', e, digit, durationMs);
   }
 
   setMuted(legId: string, muted: boolean): void {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +120,36 @@ describe('parley start: start-up failures say what to do', () => {
       r.stderr.trim(),
       new RegExp(`^parley: cannot start: sip\\.control: no drachtio-server answered at 127\\.0\\.0\\.1:${control} within 10 s: is it running there, is sip\\.control\\.secret its admin secret\\? \\(sip\\.server: embedded`),
     );
+  });
+
+  // log.pretty (the shipped default) formats in pino-pretty's own thread: its last lines (the
+  // fatal 'start-up failed' among them) could reach the terminal after the plain message.
+  // Now the logger is ended (its thread's output written) before the message is.
+  it('with log.pretty the cannot-start message is the last thing on the output (5 runs, stdout and stderr one file)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const [sip, control, api] = [await freePort(), await freePort(), await freePort()];
+      const held = await holdUdp(sip);
+      try {
+        const file = writeConfig(sip, control, api);
+        writeFileSync(file, readFileSync(file, 'utf8').replace('pretty: false', 'pretty: true'));
+        const out = join(mkdtempSync(join(tmpdir(), 'parley-startfail-out-')), 'out.txt');
+        const fd = openSync(out, 'w');
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', fd, fd] });
+        closeSync(fd);
+        const [code] = (await once(child, 'exit')) as [number | null];
+        const text = readFileSync(out, 'utf8');
+        assert.equal(code, 1, text);
+        const at = text.indexOf('parley: cannot start:');
+        assert.ok(at > 0, `the message after the log lines:\n${text}`);
+        assert.match(text.slice(0, at), /start-up failed/, 'the fatal pretty line comes first');
+        const [first, hint, ...rest] = text.slice(at).split('\n');
+        assert.match(first!, new RegExp(`^parley: cannot start: sip\\.listen\\.0: cannot listen on udp 127\\.0\\.0\\.1:${sip}`));
+        assert.match(hint!, /another process holds/);
+        assert.deepEqual(rest, [''], `nothing after the message (run ${i}):\n${text}`);
+      } finally {
+        held.close();
+      }
+    }
   });
 
   it('a MEDIASOUP_WORKER_BIN that does not exist: says to run scripts/setup.sh or unset it', async () => {
