@@ -15,6 +15,7 @@ import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
 import type { BridgeEndedBy, BridgeOptions, BridgeOutcome } from './ports.ts';
+import { answerLegInfo } from './dtmf-info.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
@@ -184,20 +185,9 @@ export class B2bBridge {
    * it is not sent on to the caller. Anything else gets 200.
    */
   private onCalleeInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    const type = req.get('Content-Type') ?? '';
-    if (!/application\/(dtmf-relay|dtmf)/i.test(type)) {
-      res.send(200);
-      return;
-    }
-    try {
-      const e = leg.isClosed ? null : leg.handleSipInfo(type, req.body ?? '');
-      this.log.info({ digit: e?.digit }, 'DTMF INFO from the callee');
-      res.send(200);
-    } catch (err) {
-      this.log.warn({ err }, 'bad DTMF INFO from the callee');
-      res.send(400);
-    }
+    answerLegInfo(leg, req, res, this.log, {}, 'the callee');
   }
+
 
   private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<BridgeEndedBy> {
     const call = this.call;

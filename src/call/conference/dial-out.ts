@@ -12,6 +12,7 @@ import { createUac, type HeldDialog } from '../held-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
+import { answerLegInfo } from '../dtmf-info.ts';
 
 export interface DialOutOptions {
   to: string;
@@ -189,17 +190,5 @@ async function connect(
 
 /** A DTMF INFO from the dialled leg: 200 and its digit (400 for a bad body); any other INFO 200. */
 function takeInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger, legId: string, when: 'early' | 'joined'): void {
-  const type = req.get('Content-Type') ?? '';
-  if (!/application\/(dtmf-relay|dtmf)/i.test(type)) {
-    res.send(200);
-    return;
-  }
-  try {
-    const e = leg.isClosed ? null : leg.handleSipInfo(type, req.body ?? '');
-    log.info({ leg: legId, digit: e?.digit, early: when === 'early' }, when === 'early' ? 'DTMF INFO from the dialled leg before it answered' : 'DTMF INFO from the dialled leg');
-    res.send(200);
-  } catch (err) {
-    log.warn({ err, leg: legId }, 'bad DTMF INFO from the dialled leg');
-    res.send(400);
-  }
+  answerLegInfo(leg, req, res, log, { leg: legId, early: when === 'early' }, when === 'early' ? 'the dialled leg before it answered' : 'the dialled leg');
 }
