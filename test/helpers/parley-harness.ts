@@ -31,6 +31,8 @@ export interface ParleyOptions {
   mediaThreads?: number;
   /** More keys of the media section (`webrtc: { timeoutSec: 10 }`). */
   media?: string;
+  /** More keys of the sip section, one `key: value` each (`sourceBytesPerSecond: 0`). */
+  sip?: string[];
   /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
   remote?: { controlPort: number; secret: string };
   /**
@@ -80,7 +82,7 @@ ${opts.remote
   control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: ${TIMERS.t1}, t2: ${TIMERS.t2}, t4: ${TIMERS.t4} }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
-media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''}${opts.mediaThreads !== undefined ? `, threads: ${opts.mediaThreads}` : ''}${opts.media ? `, ${opts.media}` : ''} }
+${(opts.sip ?? []).map((l) => `  ${l}\n`).join('')}media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''}${opts.mediaThreads !== undefined ? `, threads: ${opts.mediaThreads}` : ''}${opts.media ? `, ${opts.media}` : ''} }
 prompts: { dir: ${opts.prompts ?? resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${opts.recording?.dir ?? join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''}${opts.recording?.extra ? `, ${opts.recording.extra}` : ''} }
 `;
