@@ -217,6 +217,7 @@ export class TcpTransport {
     const left = Math.max(0, budget.cfg.maxPausedMs - (now - conn.throttledSince));
     budget.counts.streamPauses++;
     conn.socket.pause();
+    if (conn.resume) clearTimeout(conn.resume);
     // The peer is not the one keeping a message unfinished now.
     if (conn.deadline) clearTimeout(conn.deadline);
     conn.deadline = null;
