@@ -129,6 +129,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     return this.sip?.sipStats() ?? null;
   }
 
+  /** The embedded SIP server's counts of sources over sip.sourceBytesPerSecond / sourceCpuMsPerSecond (null with a drachtio-server). */
+  get sipOverBudget(): ReturnType<SrfConnection['overBudget']> {
+    return this.sip?.overBudget() ?? null;
+  }
+
   /** The SIP contacts the connected server announced on connect (`udp/host:port,…`); '' before. */
   get sipHostports(): string {
     return this.sip?.hostports ?? '';

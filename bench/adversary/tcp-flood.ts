@@ -1,10 +1,10 @@
-// Run: node --import tsx bench/adversary/tcp-flood.ts [count] (MEDIASOUP_WORKER_BIN set).
+// Run: node --import tsx bench/adversary/tcp-flood.ts [count] [off] (MEDIASOUP_WORKER_BIN set; `off`: no per-source budget, sip.sourceBytesPerSecond and sip.sourceCpuMsPerSecond 0).
 // One TCP connection sends N OPTIONS of ~60 KB (10,000 small headers) back to back to a whole Parley; main-thread loop delay.
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startParley } from '../../test/helpers/parley-harness.ts';
 const N = Number(process.argv[2] ?? 300);
-const p = await startParley('', { embedded: true });
+const p = await startParley('', { embedded: true, sip: process.argv[3] === 'off' ? ['sourceBytesPerSecond: 0', 'sourceCpuMsPerSecond: 0'] : [] });
 const s = net.connect({ host: '127.0.0.1', port: p.sipPort });
 await new Promise((r) => s.once('connect', r));
 let got = 0, buf = '';

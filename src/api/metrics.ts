@@ -160,6 +160,19 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_sip_source_over_budget',
+      help: 'Embedded SIP server, since start: UDP datagrams dropped unparsed (udp_dropped), TCP/TLS connections paused (stream_paused) and closed after sip.sourceMaxPausedMs (stream_closed) because their source address was over sip.sourceBytesPerSecond or sip.sourceCpuMsPerSecond',
+      labelNames: ['action'],
+      registers,
+      collect() {
+        const o = self.parley.sipOverBudget;
+        if (!o) return;
+        this.set({ action: 'udp_dropped' }, o.udpDropped);
+        this.set({ action: 'stream_paused' }, o.streamPauses);
+        this.set({ action: 'stream_closed' }, o.streamClosed);
+      },
+    });
+    new Gauge({
       name: 'parley_webrtc_sessions',
       help: 'Browser sessions open',
       registers,

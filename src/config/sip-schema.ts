@@ -33,6 +33,16 @@ export interface SipConfig {
    * request gets a stateless 503 with Retry-After. 0: no limit.
    */
   maxTransactionsPerSource: number;
+  /**
+   * Per-source budget of SIP input (by packet source address): bytes a second (each message
+   * counts at least 1 KB) with a bucket of sourceBurstBytes, and milliseconds of main-thread
+   * time a second. Over it, UDP datagrams are dropped unparsed and TCP/TLS connections are
+   * paused until it refills; one throttled past sourceMaxPausedMs is closed. 0: no such budget.
+   */
+  sourceBytesPerSecond: number;
+  sourceBurstBytes: number;
+  sourceCpuMsPerSecond: number;
+  sourceMaxPausedMs: number;
   /** Public address written into Via/Contact instead of the bind address (NAT). */
   externalIp: string | null;
   /** Where Parley sends the legs it places (B legs, dial-outs) first: an upstream proxy URI. */
@@ -86,6 +96,10 @@ export const sipSchema = {
     maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1000000 },
     maxTransactionsPerSource: { type: 'integer', minimum: 0, maximum: 10000000 },
+    sourceBytesPerSecond: { type: 'integer', minimum: 0, maximum: 10000000000 },
+    sourceBurstBytes: { type: 'integer', minimum: 1024, maximum: 10000000000 },
+    sourceCpuMsPerSecond: { type: 'integer', minimum: 0, maximum: 1000 },
+    sourceMaxPausedMs: { type: 'integer', minimum: 1000, maximum: 3600000 },
     externalIp: { type: 'string', nullable: true, minLength: 1 },
     outboundProxy: { type: 'string', nullable: true, pattern: '^sips?:' },
   },
@@ -102,6 +116,10 @@ export const defaultSip: SipConfig = {
   maxMessageSize: 65535,
   maxConnections: 1024,
   maxTransactionsPerSource: 40000,
+  sourceBytesPerSecond: 5000000,
+  sourceBurstBytes: 5000000,
+  sourceCpuMsPerSecond: 500,
+  sourceMaxPausedMs: 30000,
   externalIp: null,
   outboundProxy: null,
 };

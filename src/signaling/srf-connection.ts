@@ -3,6 +3,7 @@
 import Srf from 'drachtio-srf';
 import type { SipConfig } from '../config/schema.ts';
 import { EmbeddedSipServer } from '../sip/embedded-server.ts';
+import type { SourceBudgetCounts } from '../sip/transport/source-budget.ts';
 import type { Logger } from '../util/logger.ts';
 import { allowGivenSocket } from './local-wire.ts';
 import { useSessionTimerAnswer } from './session-timer-answer.ts';
@@ -15,6 +16,8 @@ export interface SrfConnection {
   sipStats(): EmbeddedSipServer['stats'] | null;
   /** Disconnects the app, then stops the embedded server if there is one. Idempotent. */
   close(): void;
+  /** The embedded server's counts of sources over their budget (null with a drachtio-server). */
+  overBudget(): SourceBudgetCounts | null;
 }
 
 export interface ConnectSrfOptions {
@@ -80,7 +83,7 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     close();
     throw err;
   }
-  return { srf, hostports, close, sipStats: () => server?.stats ?? null };
+  return { srf, hostports, close, sipStats: () => server?.stats ?? null, overBudget: () => server?.stats.overBudget ?? null };
 }
 
 /** drachtio-srf's wire protocol (internal): the client's reconnect state. */

@@ -7,6 +7,7 @@ import type { Logger } from '../util/logger.ts';
 import { ControlServer } from './control/control-server.ts';
 import { SipCore } from './core/sip-core.ts';
 import { ProxyCore } from './core/proxy-core.ts';
+import { SourceBudget, type SourceBudgetCounts } from './transport/source-budget.ts';
 import { TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
 import type { TransportName } from './transport/transport-types.ts';
 
@@ -31,7 +32,8 @@ export class EmbeddedSipServer {
     const cfg = opts.sip;
     let core: SipCore | null = null;
     // A message owed on a stream gets as long as a transaction waits for one (64*T1, timer B/F).
-    const limits = { maxSize: cfg.maxMessageSize, maxConnections: cfg.maxConnections, messageDeadlineMs: 64 * cfg.timers.t1 };
+    const budget = new SourceBudget({ bytesPerSecond: cfg.sourceBytesPerSecond, burstBytes: cfg.sourceBurstBytes, cpuMsPerSecond: cfg.sourceCpuMsPerSecond, maxPausedMs: cfg.sourceMaxPausedMs });
+    const limits = { maxSize: cfg.maxMessageSize, maxConnections: cfg.maxConnections, messageDeadlineMs: 64 * cfg.timers.t1, budget };
     const transports = await TransportLayer.start(cfg.listen, limits, cfg.externalIp, log, (i) => core?.onInbound(i));
     // Retransmission timers wait while a UDP socket may hold unread datagrams (transaction-base.ts).
     const timers = { ...cfg.timers, inputPending: () => transports.inputPending };
@@ -88,8 +90,9 @@ export class EmbeddedSipServer {
   }
 
   /** Counts for tests and health checks. */
-  get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number; refusedOverSourceLimit: number } {
+  get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number; refusedOverSourceLimit: number; overBudget: SourceBudgetCounts } {
     return {
+      overBudget: { ...this.transports.budget.counts },
       refusedOverSourceLimit: this.core.refusedOverSourceLimit,
       dialogs: this.core.ctx.dialogs.size,
       serverTransactions: this.core.ctx.txns.serverCount,

@@ -20,7 +20,7 @@ async function refused(p: RunningParley): Promise<number> {
 
 describe('sip.maxTransactionsPerSource refusals in /metrics', () => {
   // Embedded: the limit is the embedded server's (a drachtio-server has no such key).
-  const parley = parleyPerSuite(tempApiYaml('parley-txn-metrics-'), { embedded: true, sip: `maxTransactionsPerSource: ${LIMIT}` });
+  const parley = parleyPerSuite(tempApiYaml('parley-txn-metrics-'), { embedded: true, sip: [`maxTransactionsPerSource: ${LIMIT}`] });
 
   it('counts each stateless 503', async () => {
     const p = parley();

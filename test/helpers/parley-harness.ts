@@ -31,6 +31,8 @@ export interface ParleyOptions {
   mediaThreads?: number;
   /** More keys of the media section (`webrtc: { timeoutSec: 10 }`). */
   media?: string;
+  /** More keys of the sip section, one `key: value` each (`sourceBytesPerSecond: 0`). */
+  sip?: string[];
   /** Connect to this SIP server's control port (`sip.server: remote`, sip.listen left at its default). */
   remote?: { controlPort: number; secret: string };
   /**
@@ -38,8 +40,6 @@ export interface ParleyOptions {
    * server's own listeners or behaviour). `udp6` and `tls` imply it.
    */
   embedded?: boolean;
-  /** More keys of the sip section, one per line at its indent (`maxTransactionsPerSource: 10`). */
-  sip?: string;
   /** A UDP listener on [::1] (same port) besides the IPv4 ones: IPv6 SIP in and out. */
   udp6?: boolean;
   /** A TLS listener besides UDP and TCP (PEM files). */
@@ -82,7 +82,7 @@ ${opts.remote
   control: { host: 127.0.0.1, port: 0, secret: e2e }`}
   timers: { t1: ${TIMERS.t1}, t2: ${TIMERS.t2}, t4: ${TIMERS.t4} }
   outboundProxy: ${opts.outboundProxy ? `"${opts.outboundProxy}"` : 'null'}
-${opts.sip ? `  ${opts.sip}\n` : ''}media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''}${opts.mediaThreads !== undefined ? `, threads: ${opts.mediaThreads}` : ''}${opts.media ? `, ${opts.media}` : ''} }
+${(opts.sip ?? []).map((l) => `  ${l}\n`).join('')}media: { workers: 1${opts.rtpTimeoutSec !== undefined ? `, rtpTimeoutSec: ${opts.rtpTimeoutSec}` : ''}${opts.mediaThreads !== undefined ? `, threads: ${opts.mediaThreads}` : ''}${opts.media ? `, ${opts.media}` : ''} }
 prompts: { dir: ${opts.prompts ?? resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${opts.recording?.dir ?? join(dir, 'recordings')}, flushIntervalMs: 100${opts.pauseMode ? `, pauseMode: ${opts.pauseMode}` : ''}${opts.recording?.extra ? `, ${opts.recording.extra}` : ''} }
 `;

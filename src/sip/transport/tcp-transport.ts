@@ -4,6 +4,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../util/logger.ts';
+import { chargeOf, type SourceBudget } from './source-budget.ts';
 import { StreamFramer } from './stream-framer.ts';
 import { RecentListeners, type TransportErrorListener } from './recent-listeners.ts';
 import type { TlsMaterial } from './tls-material.ts';
@@ -25,6 +26,10 @@ interface Conn {
   framed: boolean;
   /** Runs while an inbound connection owes us a whole message (its first, or one it has begun). */
   deadline: NodeJS.Timeout | null;
+  /** Resumes reading once the source's budget has refilled (the connection is paused meanwhile). */
+  resume: NodeJS.Timeout | null;
+  /** When the source went over budget on this connection and has not been within it after a read since. */
+  throttledSince: number | null;
 }
 
 /** What a stream listener accepts from its peers. */
@@ -35,6 +40,8 @@ export interface StreamLimits {
   maxConnections: number;
   /** How long an accepted connection may take to deliver its first message, or the rest of one it began. */
   messageDeadlineMs: number;
+  /** Per-source budget (sip.sourceBytesPerSecond, sip.sourceCpuMsPerSecond, sip.sourceMaxPausedMs). */
+  budget: SourceBudget;
 }
 
 const IDLE_MS = 10 * 60 * 1000;
@@ -188,6 +195,47 @@ export class TcpTransport {
     conn.linger = null;
     if (conn.deadline) clearTimeout(conn.deadline);
     conn.deadline = null;
+    if (conn.resume) clearTimeout(conn.resume);
+    conn.resume = null;
+  }
+
+  /**
+   * After a read: a source over its budget stops being read on this connection until the
+   * buckets refill (TCP back-pressure: nothing is dropped, the peer's writes wait; answers
+   * still go out). One that stays over budget after every read for longer than
+   * sip.sourceMaxPausedMs is closed when that time is up.
+   */
+  private throttle(conn: Conn, address: string): void {
+    const budget = this.limits.budget;
+    const wait = budget.waitMs(address);
+    if (wait <= 0) {
+      conn.throttledSince = null;
+      return;
+    }
+    const now = performance.now();
+    conn.throttledSince ??= now;
+    const left = Math.max(0, budget.cfg.maxPausedMs - (now - conn.throttledSince));
+    budget.counts.streamPauses++;
+    conn.socket.pause();
+    if (conn.resume) clearTimeout(conn.resume);
+    // The peer is not the one keeping a message unfinished now.
+    if (conn.deadline) clearTimeout(conn.deadline);
+    conn.deadline = null;
+    if (wait > left) {
+      conn.resume = setTimeout(() => {
+        conn.resume = null;
+        budget.counts.streamClosed++;
+        this.log.warn({ conn: conn.id, from: address, maxPausedMs: budget.cfg.maxPausedMs }, `${this.transport} connection over its source's budget past sip.sourceMaxPausedMs, closed`);
+        this.drop(conn);
+      }, Math.ceil(left));
+      return;
+    }
+    conn.resume = setTimeout(() => {
+      conn.resume = null;
+      if (conn.socket.destroyed) return;
+      conn.socket.resume();
+      if (conn.inbound) this.updateDeadline(conn);
+    }, Math.ceil(wait));
   }
 
   private adopt(socket: net.Socket, pending: Buffer[] | null, remoteKey?: string): Conn {
@@ -201,6 +249,8 @@ export class TcpTransport {
       inbound: false,
       framed: false,
       deadline: null,
+      resume: null,
+      throttledSince: null,
     };
     this.conns.set(conn.id, conn);
     const rk = remoteKey ?? this.key(socket.remoteAddress ?? '', socket.remotePort ?? 0);
@@ -209,7 +259,10 @@ export class TcpTransport {
     socket.setKeepAlive(true, 30000);
     socket.setTimeout(IDLE_MS, () => socket.destroy());
     const transport = this.transport;
+    const budget = this.limits.budget;
+    const source = socket.remoteAddress ?? '';
     socket.on('data', (chunk: Buffer) => {
+      let t0 = budget.enabled ? performance.now() : 0;
       for (const f of conn.framer.push(chunk)) {
         if (f.kind === 'ping') socket.write('\r\n');
         else if (f.kind === 'error') {
@@ -231,8 +284,15 @@ export class TcpTransport {
           conn.framed = true;
           this.onData(this.inbound(conn, f.data));
         }
+        if (budget.enabled) {
+          // Framing and handling of each message (or keep-alive), charged to its source.
+          const t1 = performance.now();
+          budget.charge(source, f.kind === 'message' && budget.cfg.bytesPerSecond > 0 ? chargeOf(f.data) : 0, t1 - t0);
+          t0 = t1;
+        }
       }
       if (conn.inbound) this.updateDeadline(conn);
+      if (budget.enabled && !socket.destroyed) this.throttle(conn, source);
     });
     socket.on('error', (err: Error & { code?: string }) => {
       // §18.4: a refused, reset or failed (TLS) connection is a transport error for every

@@ -6,6 +6,7 @@ import type { ListenConfig } from '../../config/schema.ts';
 import { listenError } from '../../util/listen-error.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TcpTransport, type StreamLimits } from './tcp-transport.ts';
+import { SourceBudget } from './source-budget.ts';
 import { loadTlsMaterial } from './tls-material.ts';
 import type { Endpoint, Inbound, SentInfo, TransportName } from './transport-types.ts';
 import { UdpTransport } from './udp-transport.ts';
@@ -29,16 +30,19 @@ export class TransportLayer implements Sender {
   private readonly tls: TcpTransport[] = [];
   private closed = false;
 
-  private constructor(private readonly externalIp: string | null) {}
+  private constructor(
+    private readonly externalIp: string | null,
+    readonly budget: SourceBudget,
+  ) {}
 
   static async start(listen: ListenConfig[], limits: StreamLimits, externalIp: string | null, log: Logger, onData: (i: Inbound) => void): Promise<TransportLayer> {
-    const layer = new TransportLayer(externalIp);
+    const layer = new TransportLayer(externalIp, limits.budget);
     try {
       for (const [i, l] of listen.entries()) {
         const key = `sip.listen.${i}`;
         const tls = l.transport === 'tls' ? await loadTlsMaterial(l, key) : null;
         try {
-          if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, limits.maxSize, log, onData));
+          if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, limits.maxSize, limits.budget, log, onData));
           else if (l.transport === 'tcp') layer.tcp.push(await TcpTransport.listen(l.host, l.port, limits, log, onData));
           else layer.tls.push(await TcpTransport.listen(l.host, l.port, limits, log, onData, tls!));
         } catch (err) {
@@ -99,6 +103,7 @@ export class TransportLayer implements Sender {
     for (const t of this.udp) t.close();
     for (const t of this.tcp) t.close();
     for (const t of this.tls) t.close();
+    this.budget.close();
   }
 }
 

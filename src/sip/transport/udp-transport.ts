@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.ts';
+import { chargeOf, type SourceBudget } from './source-budget.ts';
 import type { Inbound, SentInfo } from './transport-types.ts';
 import { UdpReachability } from './udp-reachability.ts';
 
@@ -11,6 +12,8 @@ import { UdpReachability } from './udp-reachability.ts';
  * loop, and leaves the rest for the next turn: a poll that read this many may have left some.
  */
 const UV_READS_PER_POLL = 32;
+/** At most one 'over budget' log line per this interval. */
+const DROP_LOG_EVERY_MS = 5000;
 
 /**
  * dgram's address lookup: an IP address (what the core sends to) answers at once, so send()
@@ -35,6 +38,7 @@ export class UdpTransport {
     this.counting = false;
   };
   private closed = false;
+  private lastDropLogMs = -Infinity;
   readonly host: string;
   private boundPort = 0;
   private readonly reachability: UdpReachability;
@@ -45,11 +49,19 @@ export class UdpTransport {
     this.reachability = new UdpReachability(log);
   }
 
-  static async listen(host: string, port: number, maxSize: number, log: Logger, onData: (i: Inbound) => void): Promise<UdpTransport> {
+  static async listen(host: string, port: number, maxSize: number, budget: SourceBudget, log: Logger, onData: (i: Inbound) => void): Promise<UdpTransport> {
     const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     const t = new UdpTransport(host, socket, log);
     socket.on('message', (data, rinfo) => {
       t.countRead();
+      // A source over its budget (sip.sourceBytesPerSecond, sip.sourceCpuMsPerSecond): dropped
+      // before parsing, as a congested link would (UDP senders retransmit, §17.1.1.2).
+      if (budget.enabled && budget.waitMs(rinfo.address) > 0) {
+        budget.counts.udpDropped++;
+        t.logDrop(rinfo.address);
+        return;
+      }
+      const t0 = budget.enabled ? performance.now() : 0;
       const oversized = data.length > maxSize;
       if (oversized) log.warn({ from: rinfo.address, bytes: data.length }, 'udp datagram over maxMessageSize');
       onData({
@@ -59,6 +71,7 @@ export class UdpTransport {
         local: { address: host, port: t.boundPort },
         connectionId: null,
       });
+      if (budget.enabled) budget.charge(rinfo.address, budget.cfg.bytesPerSecond > 0 ? chargeOf(data) : 0, performance.now() - t0);
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -77,6 +90,14 @@ export class UdpTransport {
       // the kernel may cap buffer sizes; the defaults still work
     }
     return t;
+  }
+
+  /** At most one log line per DROP_LOG_EVERY_MS: a flood must not become a flood of log lines. */
+  private logDrop(from: string): void {
+    const now = performance.now();
+    if (now - this.lastDropLogMs < DROP_LOG_EVERY_MS) return;
+    this.lastDropLogMs = now;
+    this.log.warn({ from }, 'udp datagrams from a source over its budget dropped (sip.sourceBytesPerSecond, sip.sourceCpuMsPerSecond)');
   }
 
   private countRead(): void {

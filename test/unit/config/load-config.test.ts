@@ -62,6 +62,19 @@ describe('config', () => {
     rejects('sip:\n  listen: [{ transport: udp, host: 127.0.0.1, port: 5060, cert: c.pem }]\n', 'sip.listen.0', /transport tls/));
   it('requireClientCert needs a ca', () =>
     rejects('sip:\n  listen: [{ transport: tls, host: 127.0.0.1, port: 5061, cert: c.pem, key: k.pem, requireClientCert: true }]\n', 'sip.listen.0.ca', /requireClientCert/));
+  it('the per-source budget keys default for one busy upstream and name themselves when wrong', () => {
+    const c = parseConfig('');
+    // 2,000 messages a second of up to 2.5 KB (or 40 lines) each from one proxy address stay within the defaults.
+    assert.equal(c.sip.sourceBytesPerSecond, 5000000);
+    assert.equal(c.sip.sourceBurstBytes, 5000000);
+    assert.equal(c.sip.sourceCpuMsPerSecond, 500);
+    assert.equal(c.sip.sourceMaxPausedMs, 30000);
+    assert.equal(parseConfig('sip:\n  sourceBytesPerSecond: 0\n  sourceCpuMsPerSecond: 0\n').sip.sourceBytesPerSecond, 0);
+    rejects('sip:\n  sourceBytesPerSecond: -1\n', 'sip.sourceBytesPerSecond', />= 0/);
+    rejects('sip:\n  sourceCpuMsPerSecond: 2000\n', 'sip.sourceCpuMsPerSecond', /<= 1000/);
+    rejects('sip:\n  sourceBurstBytes: 10\n', 'sip.sourceBurstBytes', />= 1024/);
+    rejects('sip:\n  sourceMaxPausedMs: fast\n', 'sip.sourceMaxPausedMs', /integer/);
+  });
   it('a tls listener with cert, key and ca is valid', () => {
     const c = parseConfig('sip:\n  listen: [{ transport: tls, host: 127.0.0.1, port: 5061, cert: c.pem, key: k.pem, ca: ca.pem, requireClientCert: true }]\n');
     assert.equal(c.sip.listen[0].transport, 'tls');
