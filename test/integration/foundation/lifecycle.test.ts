@@ -5,15 +5,21 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 
+/** A config file in a folder of its own, its recordings there too: cases side by side never share a recording.dir (one Parley per folder). */
 function writeConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'parley-life-'));
   const file = join(dir, 'parley.yaml');
-  writeFileSync(file, text);
+  writeFileSync(file, withDir(file, text));
   return file;
+}
+
+/** `text` with the recording.dir line of the config file at `file` (a rewrite keeps its folder). */
+function withDir(file: string, text: string): string {
+  return `${text}\nrecording: { dir: ${JSON.stringify(join(dirname(file), 'recordings'))} }\n`;
 }
 
 const goodConfig = `
@@ -75,14 +81,14 @@ describe('parley start', { concurrency: true }, () => {
     const file = writeConfig(goodConfig + 'flows:\n  a: [answer]\nrouting:\n  rules: [{ name: one, actions: [{ app: a }] }]\n');
     const p = startParley(file);
     await p.logged(/Parley is running/);
-    writeFileSync(file, goodConfig + 'flows:\n  a: [answer]\n  b: [hangup]\nrouting:\n  rules: [{ name: one, actions: [{ app: a }] }, { name: two, actions: [{ app: b }] }]\n');
+    writeFileSync(file, withDir(file, goodConfig + 'flows:\n  a: [answer]\n  b: [hangup]\nrouting:\n  rules: [{ name: one, actions: [{ app: a }] }, { name: two, actions: [{ app: b }] }]\n'));
     p.child.kill('SIGHUP');
     await p.logged(/config reloaded/);
     const reloaded = p.lines.find((l) => l.msg === 'config reloaded')!;
     assert.equal(reloaded.rules, 2);
     assert.equal(reloaded.flows, 2);
     assert.equal(reloaded.generation, 2);
-    writeFileSync(file, goodConfig + 'routing:\n  rules: [{ name: x, actions: [{ app: missing }] }]\n');
+    writeFileSync(file, withDir(file, goodConfig + 'routing:\n  rules: [{ name: x, actions: [{ app: missing }] }]\n'));
     p.child.kill('SIGHUP');
     await p.logged(/config reload refused/);
     const refused = p.lines.find((l) => l.msg === 'config reload refused; the old config stays in force')!;
