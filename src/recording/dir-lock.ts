@@ -7,6 +7,7 @@
 // (kill -9, a crash), or whose pid another program holds now (after a reboot), is taken over.
 import { access, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { processAlive } from '../util/process-alive.ts';
 
 export class RecordingDirInUseError extends Error {
   constructor(
@@ -24,15 +25,6 @@ export interface RecordingDirLock {
   release(): Promise<void>;
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: a process of another user holds that pid; it runs.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Whether the live process `pid` can be a Parley: on Linux, one whose command line names
@@ -68,7 +60,7 @@ export async function lockRecordingDir(recordingDir: string, stateDir: string): 
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
       const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
       // The same process (tests run several Parleys in one process, one after another) or a dead one: take it over.
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && running(pid) && (await maybeParley(pid))) throw new RecordingDirInUseError(resolve(recordingDir), pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid) && (await maybeParley(pid))) throw new RecordingDirInUseError(resolve(recordingDir), pid);
       await unlink(file).catch(() => undefined);
     }
   }

@@ -18,6 +18,7 @@ import { WAV_HEADER_BYTES, wavHeader } from './wav-disk-file.ts';
 import type { Logger } from '../util/logger.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 import { repairEncrypted } from './encryption/repair-encrypted.ts';
+import { processAlive } from '../util/process-alive.ts';
 
 export interface RecoveredRecording {
   id: string;
@@ -103,7 +104,7 @@ async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unenco
   if (meta.version !== 1 || (meta.state === 'finalized' && !marked && !cut)) return null;
   // Finalized, failed and unmarked, it is no process's work any more (whatever now has its pid).
   const done = cut && !marked;
-  if (!done && meta.pid !== undefined && meta.pid !== process.pid && alive(meta.pid)) {
+  if (!done && meta.pid !== undefined && meta.pid !== process.pid && processAlive(meta.pid)) {
     o.log.warn({ recording: id, pid: meta.pid }, 'an unfinished recording belongs to a running process: left alone');
     return null;
   }
@@ -319,11 +320,3 @@ function unencodedIds(names: string[], sidecars: Set<string>): Set<string> {
   return ids;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

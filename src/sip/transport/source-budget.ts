@@ -5,6 +5,7 @@
 // buckets are back at zero or above. The transports consult it before they read on: UDP
 // datagrams from a source over budget are dropped before parsing, TCP/TLS connections from it
 // stop being read until it refills (udp-transport.ts, tcp-transport.ts).
+import { TokenBucket } from '../../util/token-bucket.ts';
 
 /** Every message costs at least this many bytes of budget, so tiny messages cannot be sent for free. */
 export const MIN_CHARGE_BYTES = 1024;
@@ -36,11 +37,10 @@ export interface SourceBudgetConfig {
   maxPausedMs: number;
 }
 
+/** A source's two buckets (util/token-bucket.ts): bytes, and milliseconds of main-thread time. */
 interface Bucket {
-  bytes: number;
-  cpuMs: number;
-  /** performance.now() of the last refill. */
-  at: number;
+  bytes: TokenBucket;
+  cpuMs: TokenBucket;
 }
 
 export interface SourceBudgetCounts {
@@ -67,37 +67,33 @@ export class SourceBudget {
     this.sweeper?.unref();
   }
 
-  private refill(address: string): Bucket {
-    const t = this.now();
+  private bucketOf(address: string, t: number): Bucket {
     let b = this.buckets.get(address);
     if (!b) {
-      b = { bytes: this.cfg.burstBytes, cpuMs: this.cfg.cpuMsPerSecond, at: t };
+      b = { bytes: new TokenBucket(this.cfg.bytesPerSecond, this.cfg.burstBytes, t), cpuMs: new TokenBucket(this.cfg.cpuMsPerSecond, this.cfg.cpuMsPerSecond, t) };
       this.buckets.set(address, b);
-      return b;
     }
-    const dt = (t - b.at) / 1000;
-    b.at = t;
-    b.bytes = Math.min(this.cfg.burstBytes, b.bytes + dt * this.cfg.bytesPerSecond);
-    b.cpuMs = Math.min(this.cfg.cpuMsPerSecond, b.cpuMs + dt * this.cfg.cpuMsPerSecond);
     return b;
   }
 
   /** Milliseconds until the source is within budget again; 0: it is now. */
   waitMs(address: string): number {
     if (!this.enabled) return 0;
-    const b = this.refill(address);
+    const t = this.now();
+    const b = this.bucketOf(address, t);
     let wait = 0;
-    if (this.cfg.bytesPerSecond > 0 && b.bytes < 0) wait = (-b.bytes / this.cfg.bytesPerSecond) * 1000;
-    if (this.cfg.cpuMsPerSecond > 0 && b.cpuMs < 0) wait = Math.max(wait, (-b.cpuMs / this.cfg.cpuMsPerSecond) * 1000);
+    if (this.cfg.bytesPerSecond > 0) wait = b.bytes.waitMs(0, t);
+    if (this.cfg.cpuMsPerSecond > 0) wait = Math.max(wait, b.cpuMs.waitMs(0, t));
     return wait;
   }
 
   /** Charges one message (`bytes`: its chargeOf, or 0 for a keep-alive, which costs MIN_CHARGE_BYTES) and the main-thread time it took. */
   charge(address: string, bytes: number, cpuMs: number): void {
     if (!this.enabled) return;
-    const b = this.refill(address);
-    if (this.cfg.bytesPerSecond > 0) b.bytes -= Math.max(MIN_CHARGE_BYTES, bytes);
-    if (this.cfg.cpuMsPerSecond > 0) b.cpuMs -= cpuMs;
+    const t = this.now();
+    const b = this.bucketOf(address, t);
+    if (this.cfg.bytesPerSecond > 0) b.bytes.take(Math.max(MIN_CHARGE_BYTES, bytes), t);
+    if (this.cfg.cpuMsPerSecond > 0) b.cpuMs.take(cpuMs, t);
   }
 
   /** Sources currently known (a bucket not yet refilled to full). */
@@ -106,10 +102,8 @@ export class SourceBudget {
   }
 
   private sweep(): void {
-    for (const [address] of this.buckets) {
-      const b = this.refill(address);
-      if (b.bytes >= this.cfg.burstBytes && b.cpuMs >= this.cfg.cpuMsPerSecond) this.buckets.delete(address);
-    }
+    const t = this.now();
+    for (const [address, b] of this.buckets) if (b.bytes.isFull(t) && b.cpuMs.isFull(t)) this.buckets.delete(address);
   }
 
   close(): void {
