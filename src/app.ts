@@ -30,6 +30,8 @@ import { within } from './util/within.ts';
 const FINISH_MS = 10_000;
 /** How long a stop waits for webhook requests in flight (their timeout is 5 s). */
 const WEBHOOK_QUIESCE_MS = 5500;
+/** How long a stop waits for the upload attempts it stopped (their requests are aborted). */
+const UPLOADS_STOP_MS = 2000;
 
 /** drainrequested: POST /admin/drain asks the process to drain as on SIGTERM (main.ts does it). */
 export type ParleyEvents = { close: []; drainrequested: [] };
@@ -228,6 +230,9 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       }),
       this.recordingService?.finishAll(FINISH_MS),
     ]);
+    // Uploads stop while the API still takes their 'stored' reports (the rest resume at the next start).
+    this.recordingService?.stopUploads();
+    await within(UPLOADS_STOP_MS, async () => this.recordingService?.store?.idle());
     // Their webhooks in flight finish (a 5 s request timeout): none is sent again by the next start.
     await this.apiServer?.quiesce(WEBHOOK_QUIESCE_MS);
     await this.clusterNode?.leave();
@@ -246,6 +251,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     if (this.closed) return;
     this.closed = true;
     this.log.info('closing');
+    // Before the API and the compliance log: an upload verified later must not report to closed listeners.
+    this.recordingService?.stopUploads();
     this.apiServer?.close();
     this.callManager?.close();
     this.webrtcSessions?.close();

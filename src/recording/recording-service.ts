@@ -233,6 +233,8 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
   settled(timeoutMs = 10_000): Promise<void> {
     return within(timeoutMs, async () => {
       while (this.completing.size > 0 || this.recovering) await Promise.all([...this.completing, this.recovering]);
+      // The last upload attempts' journal writes (a 'stored' reported is then out of the journal).
+      await this.options.store?.idle();
     });
   }
 
@@ -310,6 +312,11 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
    * stops post-processing: the running ffmpeg is killed and queued jobs are
    * dropped (their sidecars stay postProcessing 'pending': resumed at the next start). Idempotent.
    */
+  /** Uploads stop (synchronous, idempotent): what is not verified yet resumes at the next start. Before the API closes: see RecordingUploader.close(). */
+  stopUploads(): void {
+    this.options.store?.close();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -25,6 +25,8 @@ export interface S3TestServer {
   stalledPuts: number;
   /** Requests the gate saw, by mode. */
   seen: Record<GateMode, number>;
+  /** Called with every request the gate takes (before it is forwarded). */
+  observe: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     directory,
     stalledPuts: 0,
     seen: { pass: 0, down: 0, fail500: 0, stallPut: 0 },
+    observe: null,
     stop: async () => {
       gate.closeAllConnections();
       for (const up of upstream) up.destroy();
@@ -52,6 +55,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
   };
   const gate = http.createServer((req, res) => {
     state.seen[state.mode]++;
+    state.observe?.(req, res);
     if (state.mode === 'down') {
       req.socket.destroy();
       return;

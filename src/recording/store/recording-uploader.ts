@@ -152,7 +152,11 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  /** Synchronous, idempotent: no new attempts; those running fail and stay in the journal for the next start. */
+  /**
+   * Synchronous, idempotent: no new attempts; those running fail and stay in the journal for
+   * the next start, and none reports 'stored' afterwards. Close it before whatever listens to
+   * 'stored' (the API, the compliance log): a report after they closed would be lost.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -221,6 +225,9 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       this.safeEmit('uploadFailed', { id: e.id, attempt: next.attempts, error, retryInMs });
       return retryInMs;
     }
+    // Verified, but closed meanwhile: nobody may hear of it now (the API closes after the
+    // uploader); the entry stays, and the next start verifies it again (sends nothing) and reports it.
+    if (this.closed) return null;
     // Every object verified: now, and only now, the local audio may go.
     const removed: string[] = [];
     if (this.o.config.deleteLocal ?? true) {
@@ -232,11 +239,15 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
         removed.push(o.file);
       }
     }
-    await this.journal.remove(e.id);
+    if (this.closed) return null;
+    // Reported before the entry leaves the journal, in the same turn as the check above: the
+    // 'stored' listeners (the webhook spool, the audit log) are still open. A crash before the
+    // journal's write reports it once more at the next start, never not at all.
     this.storedCount++;
     const stored: StoredRecording = { id: e.id, bucket: this.bucket.bucket, objects, removed };
     this.log.info({ recording: e.id, objects: objects.length, removed: removed.length }, 'recording stored');
     this.safeEmit('stored', stored);
+    await this.journal.remove(e.id);
     return null;
   }
 

@@ -168,6 +168,55 @@ describe('recording store (S3)', () => {
     second.close();
   });
 
+  it('closed at any point of an attempt: "stored" only before close(), else the entry stays and the next start reports it once', async (t) => {
+    // close() after the n-th request's response left the gate (and a moment later): every
+    // point of an attempt (4 files, each HEAD, PUT, HEAD: 12 requests), among them between
+    // the last check and the report.
+    const points: { n: number; delayMs: number }[] = [];
+    for (let n = 1; n <= 14; n++) for (const delayMs of [0, 1, 3]) points.push({ n, delayMs });
+    t.after(() => {
+      s3.observe = null;
+    });
+    let completedUnclosed = 0;
+    for (const { n, delayMs } of points) {
+      const dir = join(root, `close-${n}-${delayMs}`);
+      const { id, meta } = await record(dir, 200);
+      const up = uploader(dir);
+      await up.start();
+      let closed = false;
+      const reports: boolean[] = [];
+      up.on('stored', () => reports.push(closed));
+      let seen = 0;
+      s3.observe = (_req, res) => {
+        if (++seen === n) res.on('finish', () => setTimeout(() => { closed = true; up.close(); }, delayMs));
+      };
+      await up.enqueue(id, meta);
+      await waitFor('the attempt stored or closed', () => reports.length > 0 || closed || undefined, 10_000);
+      await new Promise((r) => setTimeout(r, delayMs + 5));
+      await up.idle();
+      s3.observe = null;
+      up.close();
+      assert.ok(!reports.includes(true), `request ${n} + ${delayMs} ms: no report after close()`);
+      const journal = JSON.parse(readFileSync(join(dir, '.uploads.json'), 'utf8')) as { pending: { id: string }[] };
+      if (reports.length === 1) {
+        assert.deepEqual(journal.pending, [], `request ${n} + ${delayMs} ms: reported, so out of the journal`);
+        if (!closed) completedUnclosed++;
+        continue;
+      }
+      assert.deepEqual(journal.pending.map((e) => e.id), [id], `request ${n} + ${delayMs} ms: not reported, so still journaled`);
+      const next = uploader(dir);
+      const again: StoredRecording[] = [];
+      next.on('stored', (x) => again.push(x));
+      assert.equal(await next.start(), 1);
+      await waitFor('the next start reports it', () => again.length > 0 || undefined, 10_000);
+      await next.idle();
+      next.close();
+      assert.equal(again.length, 1, `request ${n} + ${delayMs} ms: reported once by the next start`);
+      assert.equal(again[0]!.id, id);
+    }
+    assert.ok(completedUnclosed > 0, 'some points lie past the whole attempt (n above its request count)');
+  });
+
   it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async (t) => {
     const dir = join(root, 'shutdown');
     const journalFile = join(dir, '.uploads.json');
