@@ -112,7 +112,9 @@ export class ApiServer {
       deliver(e);
     });
     // A recording's finalize mark goes once its recording.saved is in the spool (src/recording/finalize-marks.ts).
-    parley.recordings?.reportedBy(() => webhooks.settled());
+    // Asked in the same turn as the event was published: once the API is closed the event went
+    // nowhere, so the mark stays and the next start reports the recording.
+    parley.recordings?.reportedBy(() => (hub.isClosed ? Promise.reject(new Error('the API had closed: recording.saved not reported')) : webhooks.settled()));
     const tokens = [...(config.token ? [{ name: 'default', token: config.token }] : []), ...(config.tokens ?? [])];
     const cc = config.console;
     const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;

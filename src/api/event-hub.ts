@@ -45,6 +45,11 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
   private seq = 0;
   private readonly detach: (() => void)[] = [];
   private closed = false;
+
+  /** Closed: events published now go nowhere. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
   /**
    * The last `backlog` events for clients that connect late: a ring, the oldest at
    * `head` (an array shifted at every event moved all of api.eventBacklog each time).
