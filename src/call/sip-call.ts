@@ -11,8 +11,10 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
+import { answerCallerInfo } from './dtmf-info.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, answerReoffers, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, UNUSABLE_ANSWER_REASON, warningHeader, type InviteState } from './dialog-util.ts';
+import { CallerOffer, type AnswerSource } from './caller-offer.ts';
+import { ackWaitMs, answerReoffers, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { requires100rel, sendReliable183, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
@@ -42,11 +44,6 @@ export interface SipCallOptions {
   delayedOffer: 'offer' | 'reject';
 }
 
-/** Where the answer to our offer arrives: the dialog's 'ack', or the reliable 183's 'prack'. */
-interface AnswerSource {
-  once(event: string, listener: (req: Srf.SrfRequest) => void): unknown;
-}
-
 export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly callId: string;
   readonly originalTo: NameAddr;
@@ -72,8 +69,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private canceled = false;
   /** A reliable 183 with our answer is out and its PRACK is not in yet: the 200 waits for it (RFC 3262 §3). */
   private prackWait: Promise<void> | null = null;
-  /** Delayed offer: Parley's offer is out (or about to be) and its answer has not arrived. */
-  private offerPending: boolean;
+  /** Delayed offer: Parley's offer and the wait for its answer. */
+  private readonly offer: CallerOffer;
   readonly createdAt = Date.now();
   /** The Reason header value every BYE of this call carries, when it ended for a cause (RFC 3326). */
   private endReason: string | null = null;
@@ -92,7 +89,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     delayedOffer: boolean,
   ) {
     super(log);
-    this.offerPending = delayedOffer;
+    this.offer = new CallerOffer(this, delayedOffer);
     this.callId = req.get('Call-ID') ?? room.id;
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
@@ -106,7 +103,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       if (reason === 'media-thread-died') this.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the call failed');
     });
     // An UPDATE in the early dialog of our reliable 183: drachtio-srf emits it on the INVITE (its typings leave it out).
-    (req as unknown as NodeJS.EventEmitter).on('update', (u: Srf.SrfRequest, r: Srf.SrfResponse) => answerEarlyUpdate(this, u, r, this.offerPending));
+    (req as unknown as NodeJS.EventEmitter).on('update', (u: Srf.SrfRequest, r: Srf.SrfResponse) => answerEarlyUpdate(this, u, r, this.offer.pending));
     req.on('cancel', () => {
       this.canceled = true;
       this.end('caller canceled');
@@ -173,13 +170,13 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.uas || this.endedFlag) return;
     if (options.early) {
       if (this.earlySent) return;
-      if (this.offerPending && !supports100rel(this.req)) {
+      if (this.offer.pending && !supports100rel(this.req)) {
         // RFC 3261 §13.2.1: our offer must go in a reliable response; without 100rel the first one is the 200.
         this.log.info('delayed offer and no 100rel: the offer goes in the 200');
         return this.answer();
       }
       this.earlySent = true;
-      if (this.offerPending) return this.offerInReliable183();
+      if (this.offer.pending) return this.offer.inReliable183(this.res, this.answerSdp, this.tookEarlyTag);
       if (requires100rel(this.req)) return this.answerInReliable183();
       (this.res.send as unknown as (status: number, opts: { body: string }, sent: (err: unknown, msg?: SentResponse) => void) => void).call(
         this.res,
@@ -224,10 +221,10 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       answerReoffers(d, this.leg, this.log, {
         ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
         onEnd: (reason, why) => this.endForCause(reason, why),
-        offerInAckOf: this.offerPending ? cseqNumber(this.req) : undefined,
+        offerInAckOf: this.offer.pending ? cseqNumber(this.req) : undefined,
       });
       // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
-      if (this.offerPending) answered = this.answerFrom(d as unknown as AnswerSource, 'ack', 'ACK');
+      if (this.offer.pending) answered = this.offer.answerFrom(d as unknown as AnswerSource, 'ack', 'ACK');
     });
     if (this.endedFlag) {
       destroyDialog(uas, this.log);
@@ -237,14 +234,6 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.log.info('answered');
     if (answered) await answered;
     if (!this.endedFlag) this.leg.watchMedia();
-  }
-
-  /** Delayed offer, RFC 3262 §5: the offer in a reliable 183, the answer in its PRACK. */
-  private async offerInReliable183(): Promise<void> {
-    const prack = new TypedEmitter<{ prack: [req: Srf.SrfRequest] }>(this.log);
-    sendReliable183(this.res, this.answerSdp, this.log, (req: Srf.SrfRequest) => prack.safeEmit('prack', req), undefined, this.tookEarlyTag);
-    this.log.info('early media (reliable 183 with our offer)');
-    await this.answerFrom(prack, 'prack', 'PRACK');
   }
 
   /**
@@ -264,29 +253,6 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.once('ended', done);
     sendReliable183(this.res, this.answerSdp, this.log, done, done, this.tookEarlyTag);
     this.log.info('early media (reliable 183: the caller requires 100rel)');
-  }
-
-  /** Waits for the request carrying the answer to our offer and applies it; a missing or unusable one ends the call (488). */
-  private async answerFrom(source: AnswerSource, event: string, what: string): Promise<void> {
-    const req = await new Promise<Srf.SrfRequest | null>((resolve) => {
-      const onEnded = (): void => resolve(null);
-      this.once('ended', onEnded);
-      source.once(event, (r: Srf.SrfRequest) => {
-        this.off('ended', onEnded);
-        resolve(r);
-      });
-    });
-    // The other exchange (PRACK or ACK) may have brought the answer already.
-    if (!req || this.endedFlag || !this.offerPending) return;
-    try {
-      if (!req.body?.trim()) throw new SdpNegotiationError(`no SDP answer in the ${what}`, 399);
-      await this.leg.applyAnswer(req.body);
-      this.offerPending = false;
-      this.log.info({ in: what }, 'the caller answered our offer');
-    } catch (err) {
-      this.log.warn({ err, in: what }, 'no usable answer to our offer; ending the call');
-      this.endForCause(UNUSABLE_ANSWER_REASON, `no usable answer in the ${what}`, 488);
-    }
   }
 
   /** Why no SIP dialog keeps this call alive any more, or null (CallManager's guard asks). */
@@ -419,19 +385,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return this.earlyTag;
   }
 
+  /** A DTMF INFO from the caller, in its confirmed or (early-dialog.ts) early dialog. */
   onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    const type = req.get('Content-Type') ?? '';
-    if (!/application\/(dtmf-relay|dtmf)/i.test(type)) {
-      res.send(200);
-      return;
-    }
-    try {
-      if (!this.leg.isClosed) this.leg.handleSipInfo(type, req.body ?? '');
-      this.digits.sipInfoSeen();
-      res.send(200);
-    } catch (err) {
-      this.log.warn({ err }, 'bad DTMF INFO');
-      res.send(400);
-    }
+    answerCallerInfo(this.leg, this.digits, req, res, this.log);
   }
 }

@@ -5,7 +5,8 @@
 // a stem per stream, the stereo file (the two main participants) and the mix, and
 // the metadata (every version as received, and a normalized view in the sidecar).
 // Nothing is ever played or sent toward the SRC. Re-INVITEs and UPDATEs bring new
-// offers (pause by a=inactive or c=0.0.0.0, resume, new streams) and new metadata.
+// offers (pause by a=inactive or c=0.0.0.0, resume, new streams) and new metadata;
+// siprec-reoffers.ts answers them as transactions (one at a time, glare, errors).
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
@@ -20,19 +21,16 @@ import type { TokenBucket } from '../util/token-bucket.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallRecording } from './call-recording.ts';
-import { ackWaitMs, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, createUas, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
 import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import type { SiprecGroups } from './siprec-groups.ts';
 import { DEFAULT_JITTER_MS, SiprecStreams, type StreamChange } from './siprec-streams.ts';
+import { SiprecReoffers, siprecWarning, type ReofferedSession, type ReofferMethod } from './siprec-reoffers.ts';
 import { SiprecView } from './siprec-view.ts';
 
-function warning(code: number, text: string): string {
-  return `${code} parley "${[...text.slice(0, 80)].map((c) => (c === '"' || c === '\\' || c < ' ' ? ' ' : c)).join('')}"`;
-}
-
-export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
+export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort, ReofferedSession {
   readonly callId: string;
   readonly originalTo: NameAddr;
   readonly from: NameAddr;
@@ -48,15 +46,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   private recording: CallRecording | null = null;
   /** Metadata versions received before the recording started: written once it has an id. */
   private readonly pendingMetadata: { xml: string; file: number }[] = [];
-  /** An offer is being taken: another one now gets 500 + Retry-After (RFC 3261 §14.2, RFC 3311 §5.2). */
-  private offerInProgress = false;
-  /**
-   * The CSeq of our last offerless re-INVITE's 200 (our offer) whose ACK (the answer) has not
-   * come: until it does, a new offer or an offerless re-INVITE gets 491 (RFC 3261 §14.2, RFC
-   * 3311 §5.2). The embedded SIP server answers such a re-INVITE 491 itself; a real
-   * drachtio-server hands it to the app.
-   */
-  private unackedOffer: number | null = null;
+  /** The dialog's re-INVITEs and UPDATEs, one at a time, 491 while our offer awaits its ACK. */
+  private readonly reoffers: SiprecReoffers;
   private metadataCount = 0;
   /** This session's share of siprec.metadataBudget; the source's is in `budget`. */
   private readonly metadataBucket: TokenBucket;
@@ -81,6 +72,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
   ) {
     super(log);
     this.metadataBucket = budget.sessionBucket();
+    this.reoffers = new SiprecReoffers(this, log, ackWaitMs(deps.settings.sipT1 ?? 500));
     this.callId = req.get('Call-ID') ?? room.id;
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
@@ -119,8 +111,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     } catch (err) {
       room?.close();
       if (!res.finalResponseSent) {
-        if (err instanceof SiprecBodyError) res.send(err.status, { headers: { Warning: warning(399, err.message) } });
-        else if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: warning(err.warning, err.message) } });
+        if (err instanceof SiprecBodyError) res.send(err.status, { headers: { Warning: siprecWarning(399, err.message) } });
+        else if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: siprecWarning(err.warning, err.message) } });
         else res.send(500);
       }
       throw err;
@@ -162,11 +154,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       // from the SIP server would otherwise be answered by drachtio-srf itself.
       uas = await createUas(this.deps.srf, this.req, this.res, { localSdp: this.streams.answer, headers }, (d) => {
         d.on('destroy', () => this.end('SRC hung up'));
-        d.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('INVITE', req, res));
-        d.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('UPDATE', req, res));
-        d.on('ack', (ack: Srf.SrfRequest) => {
-          if (cseqNumber(ack) === this.unackedOffer) this.unackedOffer = null;
-        });
+        this.reoffers.listen(d);
         d.on('info', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
         refuseRefers(d, this.log);
       });
@@ -266,74 +254,27 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
       });
   }
 
-  /**
-   * A re-INVITE, or an UPDATE with a body, while our offer in an offerless re-INVITE's 200
-   * awaits its answer (the ACK) gets 491; drachtio-srf emits 'ack' a turn after the request
-   * events, so an ACK that came just before is given that turn first.
-   */
-  private unlessOfferPending(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    const glare = (): boolean => this.unackedOffer !== null && (method === 'INVITE' || (req.body ?? '').trim() !== '');
-    if (!glare()) return this.onRequest(method, req, res);
-    setImmediate(() =>
-      setImmediate(() => {
-        if (!glare()) return this.onRequest(method, req, res);
-        this.log.info({ method }, 'siprec: offer while our offer awaits its answer in an ACK: 491');
-        res.send(491);
-      }),
-    );
-  }
-
-  /** A re-INVITE or UPDATE: a new offer (pause, resume, streams), new metadata, or a session refresh. */
-  private onRequest(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    if (this.offerInProgress) {
-      res.send(500, { headers: { 'Retry-After': '1' } });
-      return;
-    }
-    let body: SiprecBody;
-    try {
-      body = readSiprecBody(req.get('Content-Type'), req.body);
-    } catch (err) {
-      const status = err instanceof SiprecBodyError ? err.status : 400;
-      this.log.warn({ method, err: (err as Error).message }, 'siprec: in-dialog body refused');
-      res.send(status, { headers: { Warning: warning(399, (err as Error).message) } });
-      return;
-    }
+  /** @internal siprec-reoffers.ts: an update whose metadata is over budget is refused (refuseOverBudget). */
+  admitUpdate(method: ReofferMethod, body: SiprecBody, res: Srf.SrfResponse): boolean {
     const over = this.chargeMetadata(body.metadata);
-    if (over) {
-      this.refuseOverBudget(method, res, over);
-      return;
-    }
-    this.offerInProgress = true;
-    this.takeOffer(body.sdp)
-      .then((changes) => {
-        this.view.noteUpdate(method, body.sdp !== null, body.metadata !== null);
-        this.takeMetadata(body, method);
-        this.applyPauses(changes);
-        this.refresh();
-        // An offerless re-INVITE (RFC 3261 §14.2): our SDP is the offer in the 200.
-        const sdp = body.sdp !== null || method === 'INVITE' ? this.streams.answer : null;
-        if (sdp && this.uas) this.uas.local.sdp = sdp;
-        if (method === 'INVITE' && body.sdp === null) {
-          // An ACK that never comes (a real drachtio-server runs no timer H on a re-INVITE's 2xx)
-          // does not block the session's later offers for good.
-          const seq = cseqNumber(req);
-          this.unackedOffer = seq;
-          setTimeout(() => {
-            if (this.unackedOffer === seq) this.unackedOffer = null;
-          }, ackWaitMs(this.deps.settings.sipT1 ?? 500)).unref();
-        }
-        res.send(200, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
-        this.log.info({ method, sdp: body.sdp !== null, metadata: body.metadata !== null, changes }, 'siprec: session updated');
-      })
-      .catch((err: unknown) => {
-        this.log.warn({ method, err }, 'siprec: re-offer refused');
-        if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: warning(err.warning, err.message) } });
-        else res.send(500);
-      })
-      .finally(() => (this.offerInProgress = false));
+    if (over) this.refuseOverBudget(method, res, over);
+    return over === null;
   }
 
-  private async takeOffer(sdp: string | null): Promise<StreamChange[]> {
+  /** @internal siprec-reoffers.ts: an update's offer taken; its metadata and pauses follow. */
+  updated(method: ReofferMethod, body: SiprecBody, changes: StreamChange[]): string | null {
+    this.view.noteUpdate(method, body.sdp !== null, body.metadata !== null);
+    this.takeMetadata(body, method);
+    this.applyPauses(changes);
+    this.refresh();
+    // An offerless re-INVITE (RFC 3261 §14.2): our SDP is the offer in the 200.
+    const sdp = body.sdp !== null || method === 'INVITE' ? this.streams.answer : null;
+    if (sdp && this.uas) this.uas.local.sdp = sdp;
+    return sdp;
+  }
+
+  /** @internal siprec-reoffers.ts: a re-offer goes to the streams (none, or the session ended: no change). */
+  async takeOffer(sdp: string | null): Promise<StreamChange[]> {
     if (sdp === null || this.endedFlag) return [];
     const changes = await this.streams.apply(sdp);
     this.view.setStreams(this.streams.slotsForView);
@@ -380,7 +321,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort {
     // One line for the first and every 100th: a flood must not become a flood of log lines.
     const level = n === 1 || n % 100 === 0 ? 'warn' : 'debug';
     this.log[level]({ method, scope: over.scope, key: over.key, retryAfter: over.retryAfterSec, refused: n }, 'siprec: metadata over budget, update refused; recording goes on');
-    res.send(503, 'Metadata Rate Exceeded', { headers: { 'Retry-After': String(over.retryAfterSec), Warning: warning(399, `recording metadata over ${over.key}`) } });
+    res.send(503, 'Metadata Rate Exceeded', { headers: { 'Retry-After': String(over.retryAfterSec), Warning: siprecWarning(399, `recording metadata over ${over.key}`) } });
   }
 
   private takeMetadata(body: SiprecBody, method: string, over: OverBudget | null = null): void {

@@ -1,4 +1,4 @@
-// One leg as the mixer sees it: an input (jitter buffer → decoder → room
+// One leg as the mixer sees it: an input (jitter-feed.ts → jitter buffer → decoder → room
 // frame, talk and DTMF detection) and an output (mix-minus for this listener
 // → limiter → encoder → RTP with the listener's own SSRC). In a two-party call
 // its input is also forwarded to the other leg as it arrives (relay). Created
@@ -13,10 +13,9 @@ import { CODECS } from './codecs/audio-codec.ts';
 import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
 import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
-import { JitterBuffer, LOST, seqDiff, type JitterSlot } from './jitter-buffer.ts';
-import { newOpusPacket, readOpusPacket, TICKS_20MS } from './opus-packet.ts';
-import { OPUS_BUNDLE_PT, OpusPacketSplitter } from './opus-packet-splitter.ts';
-import { PacketReframer } from './packet-reframer.ts';
+import { JitterFeed } from './jitter-feed.ts';
+import { LOST, seqDiff, type JitterBuffer, type JitterSlot } from './jitter-buffer.ts';
+import { OPUS_BUNDLE_PT } from './opus-packet-splitter.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
 import { RtpOutput } from './rtp-output.ts';
 import type { InbandDtmfMode, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
@@ -70,22 +69,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   private media: ParticipantMedia;
   private inPipe: InputPipeline;
   private outPipe: OutputPipeline;
-  private jitter: JitterBuffer;
+  /** SSRC, framing onto the 20 ms grid, relay: the packets into the jitter buffer. */
+  private readonly feed: JitterFeed;
   private readonly limiter = new SoftLimiter();
   private readonly vad = new VoiceActivity();
   private rfc4733: Rfc4733Receiver;
   private goertzel: GoertzelDetector | null = null;
   private readonly view = newRtpView();
   private readonly payload = new Uint8Array(1500);
-  private audioSsrc: number | null = null;
-  /** G.711/G.722 packets of other than 20 ms are cut into 20 ms frames, Opus ones of other than 20 ms split onto the grid; rxMs: their arrival. */
-  private readonly reframer: PacketReframer;
-  private readonly splitter: OpusPacketSplitter;
-  /** The framing of the Opus packet being taken (read in place, RFC 6716 §3.2). */
-  private readonly opusPacket = newOpusPacket();
-  /** Audio packets dropped because their payload is malformed (Opus: RFC 6716 §3.4's R1-R7). */
-  private malformed = 0;
-  private rxMs = 0;
   /** The input frame (sequence number, timestamp) played at room time `at` (-1: none yet). */
   private readonly played = { seq: 0, ts: 0, at: -1 };
   private concealed = false;
@@ -111,9 +102,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.out = new Int16Array(n);
     this.inPipe = new InputPipeline(this.media.codec, opts.sampleRate);
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
-    this.jitter = this.newJitter(this.media.codec);
-    this.reframer = new PacketReframer(this.media.codec, this.onFrame);
-    this.splitter = new OpusPacketSplitter(this.onOpusFrame);
+    this.feed = new JitterFeed(this, this.media, opts);
     this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock, this.packetMs);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
@@ -124,25 +113,22 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   }
 
   get jitterStats(): JitterBuffer['stats'] {
-    return this.jitter.stats;
+    return this.feed.jitter.stats;
   }
 
   /** Whether the leg's jitter buffer is the deep record-only kind. */
   get recordOnly(): boolean {
-    return this.jitter.recordOnly;
+    return this.feed.jitter.recordOnly;
   }
 
   /** Packets waiting in the jitter buffer. */
   get buffered(): number {
-    return this.jitter.depth;
+    return this.feed.jitter.depth;
   }
 
   /** @internal The room ends: what the jitter buffer holds plays out without waiting for its depth. */
   drainInput(): void {
-    // A cut stream's last partial frame waits for bytes that will not come now.
-    this.reframer.flush();
-    this.splitter.flush();
-    this.jitter.drain();
+    this.feed.drain();
   }
 
   get talking(): boolean {
@@ -166,17 +152,17 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /** Whether this leg's Opus comes in packets of other than 20 ms (split here): mixed, never forwarded (a 120 ms packet in six ticks looks paused; a listener may not take 10 ms). */
   get splitsPackets(): boolean {
-    return this.splitter.splitting;
+    return this.feed.splitting;
   }
 
   /** Audio packets dropped as malformed (Opus packets that break RFC 6716 §3.4): never decoded, mixed or recorded. */
   get malformedPayloads(): number {
-    return this.malformed;
+    return this.feed.malformed;
   }
 
   /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
   get inputSsrc(): number | null {
-    return this.audioSsrc;
+    return this.feed.ssrc;
   }
 
   /** Whether this participant's input goes into the room mix. */
@@ -188,15 +174,13 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   setMedia(media: ParticipantMedia): void {
     const codecChanged = media.codec !== this.media.codec;
     this.media = media;
+    this.feed.setMedia(media);
     this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
     if (codecChanged) {
       this.inPipe.close();
       this.outPipe.close();
       this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
       this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate);
-      this.jitter = this.newJitter(media.codec);
-      this.reframer.reset(media.codec);
-      this.splitter.reset();
     }
     this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
     this.configureInband();
@@ -247,40 +231,16 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.lastRxMs = nowMs;
     // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
     const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
-    // (A reframed or split stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
-      if (!this.reframer.reframing && !this.splitter.splitting) this.relay?.dropped(this, v.ssrc, v.seq);
+      this.feed.skipped(v);
       return;
     }
     if (v.payloadType !== this.media.audioPt) {
-      if (!this.reframer.reframing && !this.splitter.splitting) this.relay?.dropped(this, v.ssrc, v.seq);
+      this.feed.skipped(v);
       return;
     }
-    if (v.ssrc !== this.audioSsrc) {
-      // A new source (peer restarted its stream): start over.
-      this.audioSsrc = v.ssrc;
-      this.jitter.reset();
-      this.reframer.reset();
-      this.splitter.reset();
-    }
-    this.rxMs = nowMs;
-    if (this.media.codec === 'opus') {
-      const ticks = readOpusPacket(payload, this.opusPacket);
-      if (ticks < 0) {
-        // Never to the decoder: its frames' lengths or count are not what the packet says.
-        if (this.malformed++ === 0) this.log.warn({ ssrc: v.ssrc, seq: v.seq, bytes: payload.length, why: this.opusPacket.error }, 'malformed Opus packet dropped (and any more, counted)');
-        if (!this.splitter.splitting) this.relay?.dropped(this, v.ssrc, v.seq);
-        return;
-      }
-      if (this.splitter.takes(ticks)) {
-        // A packet of several 20 ms frames brings them at once (a 120 ms one six): not a burst to shed.
-        this.jitter.setBurst(Math.ceil(ticks / TICKS_20MS));
-        return this.splitter.push(v.seq, v.timestamp, payload, this.opusPacket);
-      }
-    } else if (this.reframer.takes(payload.length)) return this.reframer.push(v.seq, v.timestamp, v.marker, payload);
-    this.jitter.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
-    this.relay?.packet(this, v.seq, v.timestamp, v.marker, payload);
+    this.feed.push(v, payload, nowMs);
   }
 
   /**
@@ -288,14 +248,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
    * forwarding lines the other leg's stream up with it), or null.
    */
   playedFrame(tickMs: number): { ssrc: number; seq: number; ts: number } | null {
-    const ssrc = this.audioSsrc;
+    const ssrc = this.feed.ssrc;
     if (ssrc === null || this.played.at !== tickMs) return null;
     return { ssrc, seq: this.played.seq, ts: this.played.ts };
   }
 
   /** @internal Packets received but not yet played, next first (a switch to forwarding sends them on). */
   waitingSlots(): JitterSlot[] {
-    return this.jitter.waiting();
+    return this.feed.jitter.waiting();
   }
 
   /**
@@ -305,12 +265,13 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
    * (for recorders), and the listener, who has it, must not get it again.
    */
   dropHeard(seq: number): boolean {
-    return this.jitter.dropBefore(seq);
+    return this.feed.jitter.dropBefore(seq);
   }
 
   /** @internal Tick step 1: this tick's input frame. */
   pullInput(timeMs: number): void {
-    const slot = this.jitter.pop();
+    const jitter = this.feed.jitter;
+    const slot = jitter.pop();
     if (slot === null) {
       // One late frame is concealed by repeating the last one at half level.
       if (this.hasInput && !this.concealed) {
@@ -324,7 +285,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.hasInput = true;
       this.concealed = false;
       // Its timestamp, from the last packet played: one frame per sequence number.
-      const seq = (this.jitter.nextSeq - 1) & 0xffff;
+      const seq = (jitter.nextSeq - 1) & 0xffff;
       if (this.played.at >= 0) this.markPlayed(seq, this.played.ts + seqDiff(seq, this.played.seq) * (CODECS[this.media.codec].rtpClock / 50), timeMs);
     } else {
       if (slot.payloadType === OPUS_BUNDLE_PT) this.inPipe.decodeBundle(slot.payload, this.input);
@@ -378,19 +339,6 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.safeEmit('close');
     this.removeAllListeners();
   }
-
-  private newJitter(codec: CodecName): JitterBuffer {
-    const deep = this.opts.recordOnlyMs ?? null;
-    const clock = CODECS[codec].rtpClock;
-    return deep !== null ? new JitterBuffer(deep, deep, clock, true) : new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, clock);
-  }
-
-  private readonly onOpusFrame = (seq: number, ts: number, bundle: Uint8Array): void => void this.jitter.push(seq, ts, OPUS_BUNDLE_PT, bundle, this.rxMs);
-
-  private readonly onFrame = (seq: number, ts: number, marker: boolean, frame: Uint8Array): void => {
-    this.jitter.push(seq, ts, this.media.audioPt, frame, this.rxMs);
-    this.relay?.packet(this, seq, ts, marker, frame);
-  };
 
   private markPlayed(seq: number, ts: number, timeMs: number): void {
     this.played.seq = seq;
