@@ -3,12 +3,14 @@
 // whisper to it alone, if any); either side hanging up ends the other. A busy,
 // rejecting or silent callee is a 'failed' outcome carrying its status. Until
 // the two are connected the caller hears ringback (or `callerHears`), or the
-// callee's own early media when it sends some.
+// callee's own early media when it sends some. A REFER from the callee (its blind
+// transfer) dials the target and puts it in the callee's place (callee-transfer.ts).
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { ackWaitMs, answerReoffers, applyLaterAnswer, destroyDialog, refuseRefers, sameSession, serverByeReason, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { CalleeTransfer, type Callee, type TransferHost } from './callee-transfer.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
@@ -22,7 +24,7 @@ import { targetFamily } from './target-family.ts';
 
 export const CALLEE_LEG = 'callee';
 
-export class B2bBridge {
+export class B2bBridge implements TransferHost {
   private outgoing: Srf.SrfRequest | null = null;
   private timerRing: NodeJS.Timeout | null = null;
   private ringTimedOut = false;
@@ -31,14 +33,26 @@ export class B2bBridge {
   /** The SDP of the 183 whose early media the leg took (null: none). */
   private earlyAnswer: string | null = null;
   private wait: CallerWaitAudio | null = null;
+  /** The callee the caller is connected to: the first, or whom a transfer put in its place. */
+  private current: Callee | null = null;
+  /** The transfer under way (one at a time). */
+  private transfer: CalleeTransfer | null = null;
+  /** Connected (past any whisper): a transfer may start. */
+  private connected = false;
+  private over = false;
+  private resolveEnded: (by: BridgeEndedBy) => void = () => undefined;
+  /** Callees placed so far (the first and every transfer's target: `callee`, `callee-2`, …). */
+  private legs = 1;
+  options!: BridgeOptions;
 
   constructor(
-    private readonly call: SipCall,
-    private readonly deps: CallDeps,
-    private readonly log: Logger,
+    readonly call: SipCall,
+    readonly deps: CallDeps,
+    readonly log: Logger,
   ) {}
 
   async run(options: BridgeOptions): Promise<BridgeOutcome> {
+    this.options = options;
     const call = this.call;
     const target = options.to ?? call.originalTo.uri;
     // Every B leg gets one line with its target and outcome (answered, failed with a status, abandoned).
@@ -163,20 +177,116 @@ export class B2bBridge {
       leg.close();
       return { kind: 'failed', status: 488, reason: 'Not Acceptable Here' };
     }
-    answerReoffers(uac, leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => call.endForCause(reason, why) });
-    refuseRefers(uac, this.log);
-    call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
+    const ended = new Promise<BridgeEndedBy>((resolve) => {
+      this.resolveEnded = resolve;
+    });
+    const callee: Callee = { uac, leg, id: CALLEE_LEG, gone: false };
+    this.current = callee;
+    this.adopt(callee, target);
+    // A caller that left while the callee's answer was applied has had its 'ended' already.
+    if (call.ended) this.onCallerEnded();
+    else call.once('ended', () => this.onCallerEnded());
+    void this.connectAfterWhisper(leg, options, wait);
+    return { kind: 'answered', legId: CALLEE_LEG, ended };
+  }
+
+  /**
+   * A callee now connected to the caller (the first, or a transfer's target): its re-offers,
+   * REFERs, BYE and media timeout, its stem in the recording, its leg.joined.
+   */
+  adopt(c: Callee, target: string): void {
+    const call = this.call;
+    const mine = (): boolean => c === this.current;
+    answerReoffers(c.uac, c.leg, this.log, {
+      ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
+      onEnd: (reason, why) => (mine() ? call.endForCause(reason, why) : destroyDialog(c.uac, this.log, { Reason: reason })),
+    });
+    if (this.options.transfers === 'refuse') refuseRefers(c.uac, this.log);
+    else c.uac.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRefer(c, req, res));
+    call.activeRecording?.recorder.addLeg(c.id, {
       uri: target,
       identity: 'normal',
-      callId: uac.sip.callId,
+      callId: c.uac.sip.callId,
       originalTo: call.originalTo.uri,
       role: 'other',
     });
-    call.safeEmit('legjoined', CALLEE_LEG, target);
-    leg.watchMedia();
-    leg.on('mediatimeout', (s) => call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`));
-    const ended = this.connectAfterWhisper(uac, leg, options, wait);
-    return { kind: 'answered', legId: CALLEE_LEG, ended };
+    call.safeEmit('legjoined', c.id, target);
+    c.leg.watchMedia();
+    c.leg.on('mediatimeout', (s) => {
+      if (mine()) call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`);
+      else destroyDialog(c.uac, this.log, { Reason: MEDIA_TIMEOUT_REASON });
+    });
+    c.uac.on('destroy', (bye?: Srf.SrfRequest) => this.onCalleeGone(c, bye));
+  }
+
+  /** A transfer's target answered: it takes the transferor's place. */
+  replaced(from: Callee, to: Callee, target: string): void {
+    this.current = to;
+    to.uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onCalleeInfo(to.leg, req, res));
+    this.adopt(to, target);
+    from.leg.mute(true);
+  }
+
+  /** The next callee's leg id. */
+  nextLegId(): string {
+    return `${CALLEE_LEG}-${++this.legs}`;
+  }
+
+  /** The call is over: the bridge step ends. */
+  end(by: BridgeEndedBy): void {
+    if (this.over) return;
+    this.over = true;
+    this.resolveEnded(by);
+  }
+
+  /** A callee's dialog ended (its BYE, or the SIP server). Only the one connected ends the call. */
+  private onCalleeGone(c: Callee, bye?: Srf.SrfRequest): void {
+    c.gone = true;
+    c.leg.close();
+    const call = this.call;
+    if (c !== this.current || this.transfer?.from === c) {
+      // A transferor leaving (its transfer done, or still under way: the transfer decides).
+      call.activeRecording?.recorder.removeLeg(c.id);
+      this.log.info({ leg: c.id }, 'the transferor left');
+      return;
+    }
+    if (this.over) return;
+    this.end('callee');
+    // The SIP server ended the callee's dialog itself (the callee never ACKed a 2xx, …): the caller hears why.
+    const reason = serverByeReason(bye);
+    if (reason) call.endForCause(reason, `the callee's dialog was ended by the SIP server (${reason})`);
+    else call.hangup();
+  }
+
+  private onCallerEnded(): void {
+    if (this.over) return;
+    const call = this.call;
+    const reason = call.reasonHeader;
+    this.transfer?.abandon();
+    const c = this.current;
+    if (c && !c.gone) {
+      destroyDialog(c.uac, this.log, reason ? { Reason: reason } : undefined);
+      c.leg.close();
+    }
+    // The caller's side (its BYE, or the SIP server ending its dialog), else Parley (a stop, the API, a timeout).
+    this.end(/^(caller |the caller's )/.test(call.endedBecause ?? '') ? 'caller' : 'parley');
+  }
+
+  /** A REFER from a callee: 202 and the transfer, or why not. */
+  private onRefer(c: Callee, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const refuse = (status: number, why: string): void => {
+      this.log.info({ leg: c.id, referTo: req.get('Refer-To'), status, why }, 'transfer refused');
+      res.send(status, { headers: { Warning: `399 parley "${why}"` } });
+    };
+    if (c !== this.current || c.gone || this.call.ended || this.over) return refuse(403, 'this leg is no longer in the call');
+    // RFC 3515 §2.4.2 lets the recipient refuse; 491: try again later (RFC 3261 §21.4.27).
+    if (!this.connected || this.transfer) return res.send(491);
+    const t = CalleeTransfer.accept(this, c, req, res);
+    if ('status' in t) return refuse(t.status, t.why);
+    this.transfer = t;
+    t.done.finally(() => {
+      if (this.transfer === t) this.transfer = null;
+    }).catch(() => undefined);
   }
 
   /**
@@ -189,33 +299,9 @@ export class B2bBridge {
   }
 
 
-  private async connectAfterWhisper(uac: Srf.Dialog, leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<BridgeEndedBy> {
+  private async connectAfterWhisper(leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<void> {
     const call = this.call;
-    const ended = new Promise<BridgeEndedBy>((resolve) => {
-      let over = false;
-      uac.on('destroy', (bye?: Srf.SrfRequest) => {
-        if (over) return;
-        over = true;
-        leg.close();
-        // The SIP server ended the callee's dialog itself (the callee never ACKed a 2xx, …): the caller hears why.
-        const reason = serverByeReason(bye);
-        if (reason) call.endForCause(reason, `the callee's dialog was ended by the SIP server (${reason})`);
-        else call.hangup();
-        resolve('callee');
-      });
-      const onCallerEnded = (): void => {
-        if (over) return;
-        over = true;
-        const reason = call.reasonHeader;
-        destroyDialog(uac, this.log, reason ? { Reason: reason } : undefined);
-        leg.close();
-        // The caller's side (its BYE, or the SIP server ending its dialog), else Parley (a stop, the API, a timeout).
-        resolve(/^(caller |the caller's )/.test(call.endedBecause ?? '') ? 'caller' : 'parley');
-      };
-      // A caller that left while the callee's answer was applied has had its 'ended' already.
-      if (call.ended) onCallerEnded();
-      else call.once('ended', onCallerEnded);
-    });
+    const ended = new Promise<void>((r) => call.once('ended', () => r()));
     if (options.whisper && !call.ended) {
       // The callee hears the whisper alone: neither party hears the other meanwhile
       // (a callee heard in early media is muted again); the caller hears its wait audio.
@@ -237,7 +323,7 @@ export class B2bBridge {
     }
     wait.close();
     if (!leg.isClosed) leg.mute(false);
-    return ended;
+    this.connected = true;
   }
 
   private cancelOutgoing(): void {
@@ -267,7 +353,7 @@ export class B2bBridge {
       .catch((err: unknown) => this.log.warn({ err }, 'early media refused'));
   }
 
-  private headers(options: BridgeOptions): Record<string, string> {
+  headers(options: BridgeOptions): Record<string, string> {
     const call = this.call;
     const { header, value } = this.deps.settings.loopMarker;
     const h: Record<string, string> = { [header]: value, From: formatNameAddr(call.from) };

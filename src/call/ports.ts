@@ -85,6 +85,8 @@ export interface BridgeOptions {
   earlyMedia: boolean;
   /** Played to the caller alone from the bridge's start until the parties are connected (not while the callee's early media is heard). */
   callerHears: CallerHears;
+  /** A REFER from the callee: `follow` dials its target and puts it in the callee's place; `refuse` answers 403. */
+  transfers: 'follow' | 'refuse';
 }
 
 export interface ConferenceJoinOptions {

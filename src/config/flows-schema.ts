@@ -75,6 +75,7 @@ const stepSchema = {
         identity: { type: 'string', enum: ['none', 'p-asserted-identity', 'history-info', 'diversion'] },
         earlyMedia: { type: 'boolean' },
         callerHears: { description: 'ringback, notice, silence or a prompt', oneOf: [{ type: 'string', enum: ['ringback', 'notice', 'silence'] }, playSpec] },
+        transfers: { description: 'a REFER from the callee (its blind transfer): follow (dial its target, connect the caller to it) or refuse (403)', type: 'string', enum: ['follow', 'refuse'] },
         fallback: str,
       }),
       type: ['object', 'null'],

@@ -58,3 +58,54 @@ export async function dialWithBaresip(opts: { uri: string; caFile: string; certP
     },
   };
 }
+
+export interface BaresipCallee extends BaresipRun {
+  /** Its SIP address (UDP on loopback). */
+  uri: string;
+  /** Types a menu command (`/transfer sip:…`). */
+  command(line: string): void;
+}
+
+/** baresip as a callee over UDP that answers at once (answermode=auto), its microphone a `toneHz` sine. */
+export async function answerWithBaresip(opts: { toneHz: number; quitAfterS: number }): Promise<BaresipCallee> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'baresip-'));
+  const port = await freePort();
+  await writeFile(
+    path.join(dir, 'config'),
+    [
+      'module_path /usr/lib/baresip/modules',
+      `sip_listen 127.0.0.1:${port}`,
+      'module stdio.so',
+      'module menu.so',
+      'module g711.so',
+      'module ausine.so',
+      'module alsa.so',
+      'module account.so',
+      `audio_source ausine,${opts.toneHz}`,
+      'ausrc_srate 48000',
+      'ausrc_channels 2',
+      'audio_player alsa,null',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(path.join(dir, 'accounts'), `<sip:bob@127.0.0.1:${port}>;regint=0;answermode=auto\n`);
+  const child = spawn('baresip', ['-f', dir, '-n', '127.0.0.1', '-s', '-t', String(opts.quitAfterS)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => rm(dir, { recursive: true, force: true })).catch(() => undefined);
+  // Listening once it says so (its UA line); a call before would get ICMP port unreachable.
+  const ready = Date.now() + 10_000;
+  while (!/sip:bob@127\.0\.0\.1/.test(out) && child.exitCode === null && Date.now() < ready) await new Promise((r) => setTimeout(r, 50));
+  return {
+    uri: `sip:bob@127.0.0.1:${port}`,
+    command: (line) => child.stdin.write(`${line}\n`),
+    output: () => out.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), ''),
+    exited,
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -5,7 +5,7 @@
 import type { BridgeParams } from '../flow-types.ts';
 import type { Task, TaskContext, TaskResult } from '../task.ts';
 
-export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true, callerHears: 'ringback' as const };
+export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true, callerHears: 'ringback' as const, transfers: 'follow' as const };
 
 export class BridgeTask implements Task {
   readonly name = 'bridge';
@@ -26,6 +26,7 @@ export class BridgeTask implements Task {
       identity: p.identity ?? bridgeDefaults.identity,
       earlyMedia: p.earlyMedia ?? bridgeDefaults.earlyMedia,
       callerHears: p.callerHears ?? bridgeDefaults.callerHears,
+      transfers: p.transfers ?? bridgeDefaults.transfers,
     });
     if (outcome.kind === 'failed') {
       ctx.log.info({ status: outcome.status, reason: outcome.reason }, 'bridge failed');

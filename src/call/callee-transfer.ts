@@ -1,0 +1,211 @@
+// A blind transfer asked for by a bridged callee (REFER, RFC 3515; RFC 5589 §6), carried
+// out by Parley as FreeSWITCH and Asterisk do for the legs they anchor: the caller stays
+// in its call and its recording, and the transfer's target takes the callee's place.
+// - 202, then NOTIFY `100 Trying` (refer-request.ts). The transferor is no longer heard;
+//   the caller hears the bridge's `callerHears` (ringback) while the target rings.
+// - The target is dialled like the bridge's callee (the caller's identity, the step's
+//   headers, its ring timeout), with the REFER's `Referred-By` (RFC 3892); no early media.
+// - Answered: it takes the callee's place (its own leg and stem, `callee-2`, `callee-3`…,
+//   leg.joined; it may transfer again), NOTIFY `200 OK` ends the subscription, and the
+//   transferor, which should now hang up (RFC 5589), gets a BYE from Parley if it has not
+//   within TRANSFEROR_BYE_MS. The recording notes the transfer (`transfer` event).
+// - Failed (busy, rejected, no answer, an answer Parley cannot use): NOTIFY with the
+//   target's status; the transferor is heard again (it may take the call back from hold),
+//   or, when it has hung up meanwhile, the caller's call ends (BYE).
+// - The caller leaving meanwhile cancels the target's INVITE (or BYEs it) and ends all.
+import type Srf from 'drachtio-srf';
+import type { MediaLeg } from '../media-plane/media-leg.ts';
+import type { Logger } from '../util/logger.ts';
+import type { CallDeps } from './call-deps.ts';
+import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
+import { destroyDialog, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { createUac } from './held-dialog.ts';
+import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
+import { ReferNotifier, referTarget } from './refer-request.ts';
+import type { SipCall } from './sip-call.ts';
+import { targetFamily } from './target-family.ts';
+
+/** How long a transferor told of its transfer's success may take to hang up before Parley does. */
+const TRANSFEROR_BYE_MS = 4000;
+
+/** A callee of a bridge: the one connected to the caller, or a transferor on its way out. */
+export interface Callee {
+  uac: Srf.Dialog;
+  leg: MediaLeg;
+  id: string;
+  /** Its dialog has ended. */
+  gone: boolean;
+}
+
+/** What a transfer needs of its bridge (B2bBridge). */
+export interface TransferHost {
+  readonly call: SipCall;
+  readonly deps: CallDeps;
+  readonly log: Logger;
+  readonly options: BridgeOptions;
+  headers(options: BridgeOptions): Record<string, string>;
+  nextLegId(): string;
+  /** The answered target takes the transferor's place (listeners, stem, leg.joined). */
+  replaced(from: Callee, to: Callee, target: string): void;
+  /** The call is over. */
+  end(by: BridgeEndedBy): void;
+}
+
+export class CalleeTransfer {
+  readonly done: Promise<void>;
+  private outgoing: Srf.SrfRequest | null = null;
+  private abandoned = false;
+  private timedOut = false;
+  private readonly wait: CallerWaitAudio;
+
+  private constructor(
+    private readonly host: TransferHost,
+    readonly from: Callee,
+    private readonly target: string,
+    private readonly referredBy: string | undefined,
+    private readonly notifier: ReferNotifier,
+  ) {
+    const call = host.call;
+    this.wait = new CallerWaitAudio(call.room, call.leg, callerWaitSpec(host.options.callerHears, undefined), host.deps, host.log);
+    this.done = this.run().catch((err: unknown) => {
+      host.log.error({ err, target }, 'transfer failed');
+      this.failed(500, 'Server Internal Error');
+    });
+  }
+
+  /** Answers the REFER: 202 and the transfer started, or why it is refused (nothing sent yet). */
+  static accept(host: TransferHost, from: Callee, req: Srf.SrfRequest, res: Srf.SrfResponse): CalleeTransfer | { status: number; why: string } {
+    const t = referTarget(req.get('Refer-To'));
+    if ('status' in t) return t;
+    const subscribed = !/^\s*false\s*$/i.test(req.get('Refer-Sub') ?? '');
+    res.send(202, subscribed ? undefined : { headers: { 'Refer-Sub': 'false' } });
+    const id = Number.parseInt(req.get('CSeq') ?? '', 10);
+    const notifier = new ReferNotifier(from.uac, Number.isFinite(id) ? id : 1, subscribed, host.log);
+    notifier.trying();
+    host.log.info({ leg: from.id, target: t.uri }, 'transfer asked by the callee: dialling its target');
+    host.call.activeRecording?.note('transfer', { by: from.id, to: t.uri });
+    return new CalleeTransfer(host, from, t.uri, req.get('Referred-By'), notifier);
+  }
+
+  /** The caller left: the target's INVITE is cancelled (or its dialog ended once it answers). */
+  abandon(): void {
+    this.abandoned = true;
+    this.cancel();
+  }
+
+  private async run(): Promise<void> {
+    const { call, deps, options, log } = this.host;
+    // The transferor is no longer heard; the caller hears the bridge's wait audio.
+    this.from.leg.mute(true);
+    this.wait.start();
+    const proxy = deps.settings.outboundProxy ?? undefined;
+    const family = (await targetFamily(this.target, proxy !== undefined)) ?? 4;
+    if (this.abandoned) return this.failed(487, 'Request Terminated');
+    const id = this.host.nextLegId();
+    const { leg, offer } = await call.room.createOutgoingLeg({ id, family });
+    if (this.abandoned) {
+      leg.close();
+      return this.failed(487, 'Request Terminated');
+    }
+    leg.mute(true);
+    const ring = setTimeout(() => {
+      this.timedOut = true;
+      this.cancel();
+    }, options.ringTimeout * 1000);
+    let held;
+    try {
+      const headers = { ...this.host.headers(options), ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}) };
+      held = await createUac(
+        deps.srf,
+        this.target,
+        { localSdp: offer, headers, proxy },
+        {
+          // drachtio-srf calls it as (err, req), whatever its typings say.
+          cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
+            if (!req) return;
+            this.outgoing = req;
+            if (this.abandoned || this.timedOut) this.cancel();
+          }) as unknown as (req: Srf.SrfRequest) => void,
+        },
+        log,
+      );
+    } catch (err) {
+      leg.close();
+      const sip = (err as { status?: unknown; reason?: string }).status;
+      const fromTarget = typeof sip === 'number' && sip >= 300 && sip <= 699;
+      const status = this.timedOut ? 408 : fromTarget ? sip : 500;
+      const reason = this.timedOut ? 'Request Timeout' : fromTarget ? ((err as { reason?: string }).reason ?? '') : 'Server Internal Error';
+      log.info({ target: this.target, status, reason, err: fromTarget || this.timedOut ? undefined : err }, 'transfer target failed');
+      return this.failed(status, reason);
+    } finally {
+      clearTimeout(ring);
+    }
+    const uac = held.dialog;
+    try {
+      if (this.abandoned || call.ended) {
+        destroyDialog(uac, log);
+        leg.close();
+        return this.failed(487, 'Request Terminated');
+      }
+      try {
+        await leg.applyAnswer(held.answer);
+      } catch (err) {
+        log.warn({ target: this.target, err }, 'the transfer target\'s answer cannot be used; hanging it up');
+        destroyDialog(uac, log, { Reason: UNUSABLE_ANSWER_REASON });
+        leg.close();
+        return this.failed(488, 'Not Acceptable Here');
+      }
+      if (this.abandoned || call.ended) {
+        destroyDialog(uac, log);
+        leg.close();
+        return this.failed(487, 'Request Terminated');
+      }
+      const to: Callee = { uac, leg, id, gone: false };
+      this.host.replaced(this.from, to, this.target);
+      this.wait.close();
+      leg.mute(false);
+      log.info({ leg: id, target: this.target, transferor: this.from.id }, 'transfer done: the target is connected to the caller');
+      call.activeRecording?.note('transferred', { from: this.from.id, to: id, uri: this.target });
+      this.notifier.final(200, 'OK');
+      if (!this.from.gone) {
+        const t = setTimeout(() => {
+          if (this.from.gone) return;
+          log.info({ leg: this.from.id }, 'the transferor did not hang up after its transfer: BYE');
+          destroyDialog(this.from.uac, log);
+        }, TRANSFEROR_BYE_MS);
+        t.unref();
+        call.once('ended', () => clearTimeout(t));
+      }
+    } finally {
+      held.release();
+    }
+  }
+
+  /** The transfer did not happen: the transferor is back, or, gone meanwhile, the call ends. */
+  private failed(status: number, reason: string): void {
+    this.wait.close();
+    this.notifier.final(status, reason);
+    const { call, log } = this.host;
+    if (this.abandoned || call.ended) return;
+    if (this.from.gone) {
+      log.info({ status }, 'the transfer failed and the transferor has left: the call ends');
+      this.host.end('callee');
+      call.hangup();
+      return;
+    }
+    this.from.leg.mute(false);
+    call.activeRecording?.note('transfer failed', { by: this.from.id, to: this.target, status });
+  }
+
+  private cancel(): void {
+    const req = this.outgoing;
+    if (!req) return;
+    try {
+      req.cancel((err: unknown) => {
+        if (err) this.host.log.debug({ err }, 'CANCEL not sent (the INVITE had already completed)');
+      });
+    } catch (err) {
+      this.host.log.debug({ err }, 'CANCEL failed');
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// What a REFER asks for (RFC 3515), and the NOTIFYs that tell its sender how it went.
+// - referTarget: the Refer-To's URI (name-addr or addr-spec); a sip:, sips: or tel: URI
+//   only; one carrying `Replaces` (an attended transfer, RFC 3891) is refused, as are
+//   other schemes (http:, mailto:…). Other embedded headers are left out of the INVITE.
+// - ReferNotifier: `Event: refer;id=<the REFER's CSeq>`, `message/sipfrag;version=2.0`
+//   bodies (`SIP/2.0 100 Trying`, then the final status), `Subscription-State: active`
+//   until the final one (`terminated;reason=noresource`); none at all when the REFER
+//   said `Refer-Sub: false` (RFC 4488), whose 202 then says it too.
+import type Srf from 'drachtio-srf';
+import type { Logger } from '../util/logger.ts';
+
+export type ReferTarget = { uri: string } | { status: number; why: string };
+
+export function referTarget(value: string | undefined): ReferTarget {
+  if (value === undefined || value.trim() === '') return { status: 400, why: 'the REFER has no Refer-To' };
+  const bracket = /<([^>]*)>/.exec(value);
+  const raw = (bracket ? bracket[1]! : value.split(';')[0]!).trim();
+  const q = raw.indexOf('?');
+  const uri = q >= 0 ? raw.slice(0, q) : raw;
+  const headers = q >= 0 ? decodeURIComponentSafe(raw.slice(q + 1)) : '';
+  if (/(^|&)\s*replaces\s*=/i.test(headers)) return { status: 403, why: 'attended transfer (Refer-To with Replaces) is not supported here' };
+  if (!/^(sips?:[^\s<>"]*@?[^\s<>"]+|tel:\+?[0-9A-Fa-f*#().-]+(;[^\s<>"]*)?)$/i.test(uri)) {
+    return { status: 403, why: 'the Refer-To is not a sip:, sips: or tel: URI' };
+  }
+  return { uri };
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export class ReferNotifier {
+  private over = false;
+
+  constructor(
+    private readonly dialog: Srf.Dialog,
+    private readonly id: number,
+    /** False: the REFER said `Refer-Sub: false`, no NOTIFY is sent. */
+    private readonly subscribed: boolean,
+    private readonly log: Logger,
+  ) {}
+
+  /** `SIP/2.0 100 Trying`, the subscription active. */
+  trying(): void {
+    this.send(100, 'Trying', false);
+  }
+
+  /** The transfer's outcome (the target's final status); the subscription ends. Once. */
+  final(status: number, reason: string): void {
+    this.send(status, reason, true);
+  }
+
+  private send(status: number, reason: string, last: boolean): void {
+    if (!this.subscribed || this.over) return;
+    if (last) this.over = true;
+    const opts = {
+      method: 'NOTIFY',
+      headers: {
+        Event: `refer;id=${this.id}`,
+        'Subscription-State': last ? 'terminated;reason=noresource' : 'active;expires=60',
+        'Content-Type': 'message/sipfrag;version=2.0',
+      },
+      body: `SIP/2.0 ${status} ${reason.replace(/[\r\n]/g, ' ')}\r\n`,
+    };
+    try {
+      (this.dialog.request(opts as unknown as Srf.SrfRequest) as unknown as Promise<unknown>).catch((err: unknown) =>
+        this.log.debug({ err, status }, 'transfer NOTIFY not answered'),
+      );
+    } catch (err) {
+      this.log.debug({ err, status }, 'transfer NOTIFY not sent (the dialog is gone)');
+    }
+  }
+}

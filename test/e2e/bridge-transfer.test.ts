@@ -1,0 +1,154 @@
+// A bridged callee's blind transfer (REFER, RFC 3515 / RFC 5589 §6), as an agent behind a
+// record-notice gateway transfers a customer: Parley answers 202, NOTIFYs 100 Trying,
+// dials the Refer-To (with the caller's identity and the REFER's Referred-By), connects
+// the caller to it when it answers (NOTIFY 200 OK; the transferor hangs up), and the call's
+// one recording goes on with the new party's stem. A target that is busy: NOTIFY 486, and
+// the transferor is heard again. Real SIP over UDP (SIPp callees, a raw caller), audio
+// checked as audio on both sides and in the recording.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { purity, readWavFile } from '../helpers/audio-analysis.ts';
+import { answerWithBaresip } from '../helpers/baresip.ts';
+import { comesToHear } from '../helpers/peer-hearing.ts';
+import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { finalSidecars } from '../helpers/sidecars.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { nextCallEnd, received, sippOk, startCallee } from './helpers.ts';
+import { assertNothingLeft } from './leftovers.ts';
+import { bodyOf, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
+
+const CALLER_HZ = 1000;
+const AGENT_HZ = 600;
+const TARGET_HZ = 1400;
+
+describe("a bridged callee's blind transfer (REFER)", () => {
+  const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
+
+  it('the target is dialled and connected to the caller; the transferor is told (NOTIFY 200) and leaves; one recording with every party', async () => {
+    const target = await startCallee('callee.xml', TARGET_HZ);
+    const agent = await startCallee('callee-refer.xml', AGENT_HZ, ['-key', 'refer_to', `sip:carol@127.0.0.1:${target.port}`]);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        const before = await comesToHear(phone, AGENT_HZ, 0);
+        assert.ok(before.ok, `the caller hears the agent before the transfer: ${before.detail}`);
+
+        // The agent REFERs (1.5 s in), takes both NOTIFYs and hangs up: its SIPp ends well.
+        sippOk(await agent.done, 'the transferor (202, NOTIFY 100 Trying, NOTIFY 200 OK, then its BYE)');
+        await waitFor('the target answered', () => target.rtp.received.length > 0 || undefined, 15_000);
+        const after = await comesToHear(phone, TARGET_HZ, phone.received.length);
+        assert.ok(after.ok, `the caller hears the transfer's target: ${after.detail}`);
+        const heard = await comesToHear(target.rtp, CALLER_HZ, 0);
+        assert.ok(heard.ok, `the target hears the caller: ${heard.detail}`);
+        assert.equal(parley().app.calls!.active.size, 1, 'the caller\'s call goes on');
+
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        const run = await target.done;
+        sippOk(run, 'the target (gets the BYE when the caller hangs up)');
+        // The target's INVITE: the caller's identity, and the transferor's Referred-By (RFC 3892).
+        const inv = received(run).find((m) => /^INVITE sip:carol@/m.test(m));
+        assert.ok(inv, 'the target got an INVITE');
+        assert.match(inv, /^Referred-By: <sip:bob@127\.0\.0\.1:\d+>/m, 'with the REFER\'s Referred-By');
+        assert.match(inv, /^From: <sip:adv@127\.0\.0\.1>;tag=/m, 'from the caller');
+        const { active } = await ended;
+        await assertNothingLeft(parley());
+
+        const meta = await waitFor('the closed recording', () => finalSidecars(parley().recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === active.call.callId)), 10_000);
+        const ids = (meta.legs as Array<{ id: string }>).map((l) => l.id).sort();
+        assert.deepEqual(ids, ['callee', 'callee-2', 'caller'], 'the caller, the transferor and the target, each with its stem');
+        const stemOf = (id: string): string => (meta.legs as Array<{ id: string; stems: Array<{ file: string }> }>).find((l) => l.id === id)!.stems[0]!.file;
+        const agentStem = readWavFile(join(parley().recordingDir, stemOf('callee')));
+        const targetStem = readWavFile(join(parley().recordingDir, stemOf('callee-2')));
+        const whole = (w: { samples: Int16Array; sampleRate: number }, hz: number): number => purity(w.samples, w.sampleRate, hz, 0, w.samples.length);
+        assert.ok(whole(agentStem, AGENT_HZ) > 0.3, `the transferor's stem holds its voice (${AGENT_HZ} Hz purity ${whole(agentStem, AGENT_HZ).toFixed(2)})`);
+        assert.ok(whole(targetStem, TARGET_HZ) > 0.3, `the target's stem holds its voice (${TARGET_HZ} Hz purity ${whole(targetStem, TARGET_HZ).toFixed(2)})`);
+        const mix = readWavFile(join(parley().recordingDir, meta.mix.file));
+        const w = mix.sampleRate / 2;
+        const end = mix.samples.length - 2 * w;
+        assert.ok(purity(mix.samples, mix.sampleRate, TARGET_HZ, end, w) > 0.1, 'the mix holds the target at the end');
+        assert.ok(purity(mix.samples, mix.sampleRate, AGENT_HZ, mix.sampleRate / 2, w) > 0.1, 'and the agent at the start');
+      });
+    } finally {
+      agent.kill();
+      target.kill();
+      await agent.rtp.close();
+      await target.rtp.close();
+    }
+  });
+
+  it('baresip (a real softphone) as the callee: its /transfer is carried out, it hangs up on the NOTIFY 200, the caller hears the target', async () => {
+    const target = await startCallee('callee.xml', TARGET_HZ);
+    const agent = await answerWithBaresip({ toneHz: AGENT_HZ, quitAfterS: 40 });
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-baresip', user: 'bob', to: agent.uri, phone }, async (c) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        const before = await comesToHear(phone, AGENT_HZ, 0);
+        assert.ok(before.ok, `the caller hears baresip before the transfer: ${before.detail}`);
+        agent.command(`/transfer sip:carol@127.0.0.1:${target.port}`);
+        await waitFor('baresip hung up after its transfer', () => /Call with sip:adv@127\.0\.0\.1 terminated/.test(agent.output()) || undefined, 15_000);
+        const out = agent.output();
+        assert.match(out, /SIP\/2\.0 202 Accepted/, 'its REFER got 202');
+        assert.match(out, /Subscription-State: terminated;reason=noresource[\s\S]*?SIP\/2\.0 200 OK/, 'the last NOTIFY (200 OK) ended the subscription');
+        assert.doesNotMatch(out, /transfer failed/i);
+        const after = await comesToHear(phone, TARGET_HZ, phone.received.length);
+        assert.ok(after.ok, `the caller hears the target: ${after.detail}`);
+        assert.equal(parley().app.calls!.active.size, 1, 'the caller\'s call goes on');
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        sippOk(await target.done, 'the target (gets the BYE when the caller hangs up)');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      await agent.stop();
+      target.kill();
+      await target.rtp.close();
+    }
+  });
+
+  it('a busy target: NOTIFY 486, the transferor is heard again and the call goes on until the caller hangs up', async () => {
+    const target = await startCallee('callee-busy.xml', null);
+    const agent = await startCallee('callee-refer-fails.xml', AGENT_HZ, ['-key', 'refer_to', `sip:carol@127.0.0.1:${target.port}`]);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-busy', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        sippOk(await target.done, 'the busy target (486)');
+        // After the failed transfer the caller hears the agent again.
+        await new Promise((r) => setTimeout(r, 500));
+        const back = await comesToHear(phone, AGENT_HZ, phone.received.length);
+        assert.ok(back.ok, `the caller hears the transferor again: ${back.detail}`);
+        assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        sippOk(await agent.done, 'the transferor (NOTIFY 486, then the BYE)');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      agent.kill();
+      target.kill();
+      await agent.rtp.close();
+      await target.rtp.close();
+    }
+  });
+});

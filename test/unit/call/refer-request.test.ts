@@ -1,0 +1,39 @@
+// The Refer-To of a callee's REFER: what Parley dials, and what it refuses (and how).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { referTarget } from '../../../src/call/refer-request.ts';
+
+describe('referTarget', () => {
+  it('takes the URI of a name-addr or an addr-spec (sip:, sips:, tel:)', () => {
+    assert.deepEqual(referTarget('<sip:carol@example.com>'), { uri: 'sip:carol@example.com' });
+    assert.deepEqual(referTarget('"Carol" <sips:carol@example.com:5061;transport=tls>;x=1'), { uri: 'sips:carol@example.com:5061;transport=tls' });
+    assert.deepEqual(referTarget('sip:carol@10.0.0.5:5080'), { uri: 'sip:carol@10.0.0.5:5080' });
+    assert.deepEqual(referTarget('<tel:+4930123456>'), { uri: 'tel:+4930123456' });
+  });
+
+  it('leaves embedded headers other than Replaces out of the URI', () => {
+    assert.deepEqual(referTarget('<sip:carol@example.com?Subject=hello>'), { uri: 'sip:carol@example.com' });
+  });
+
+  it('refuses an attended transfer (Replaces, escaped or not) with 403', () => {
+    for (const v of [
+      '<sip:carol@example.com?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>',
+      '<sip:carol@example.com?replaces=abc@host;to-tag=1;from-tag=2>',
+      '<sip:carol@example.com?Subject=x&Replaces=abc>',
+    ]) {
+      const t = referTarget(v);
+      assert.ok('status' in t && t.status === 403 && /Replaces/.test(t.why), `${v}: ${JSON.stringify(t)}`);
+    }
+  });
+
+  it('refuses what is no SIP or tel URI with 403, and a missing Refer-To with 400', () => {
+    for (const v of ['carol@example.com', '<http://example.com/>', '<mailto:carol@example.com>', '<sip:>', '<>']) {
+      const t = referTarget(v);
+      assert.ok('status' in t && t.status === 403, `${v}: ${JSON.stringify(t)}`);
+    }
+    for (const v of [undefined, '', '  ']) {
+      const t = referTarget(v);
+      assert.ok('status' in t && t.status === 400, `${String(v)}: ${JSON.stringify(t)}`);
+    }
+  });
+});
