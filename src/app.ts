@@ -333,6 +333,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         prompts: this.promptLibrary,
         recordings: this.recordingService,
         conferences: this.conferenceManager,
+        ownsCall: (callId) => this.callManager?.active.has(callId) ?? false,
         settings: {
           loopMarker: c.routing.loopMarker,
           outboundProxy: c.sip.outboundProxy,

@@ -52,4 +52,6 @@ export interface CallDeps {
   recordings: RecordingService;
   conferences: ConferenceJoiner;
   settings: CallSettings;
+  /** Whether a call of this Parley has this (caller's) Call-ID: an attended transfer's Replaces naming one is refused. */
+  ownsCall?: (callId: string) => boolean;
 }

@@ -5,6 +5,9 @@
 //   the caller hears the bridge's `callerHears` (ringback) while the target rings.
 // - The target is dialled like the bridge's callee (the caller's identity, the step's
 //   headers, its ring timeout), with the REFER's `Referred-By` (RFC 3892); no early media.
+//   An attended transfer's `Replaces` (RFC 3891) goes into that INVITE, so the target takes
+//   it in place of its consultation call with the transferor (which it then ends); one that
+//   names a call of this Parley (the consultation went through it too) is refused (403).
 // - Answered: it takes the callee's place (its own leg and stem, `callee-2`, `callee-3`…,
 //   leg.joined; it may transfer again), NOTIFY `200 OK` ends the subscription, and the
 //   transferor, which should now hang up (RFC 5589), gets a BYE from Parley if it has not
@@ -21,7 +24,7 @@ import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { destroyDialog, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { createUac } from './held-dialog.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
-import { ReferNotifier, referTarget } from './refer-request.ts';
+import { ReferNotifier, referTarget, replacesCallId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
 
@@ -62,6 +65,8 @@ export class CalleeTransfer {
     private readonly host: TransferHost,
     readonly from: Callee,
     private readonly target: string,
+    /** An attended transfer's Replaces (the transferor's dialog with the target), for the INVITE. */
+    private readonly replaces: string | undefined,
     private readonly referredBy: string | undefined,
     private readonly notifier: ReferNotifier,
   ) {
@@ -77,6 +82,11 @@ export class CalleeTransfer {
   static accept(host: TransferHost, from: Callee, req: Srf.SrfRequest, res: Srf.SrfResponse): CalleeTransfer | { status: number; why: string } {
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return t;
+    // The consultation call went through this Parley too: its Replaces names Parley's own dialog,
+    // which the target has never seen (joining the two calls inside Parley is not done).
+    if (t.replaces !== undefined && host.deps.ownsCall?.(replacesCallId(t.replaces))) {
+      return { status: 403, why: 'attended transfer between two calls through Parley is not supported here' };
+    }
     const subscribed = !/^\s*false\s*$/i.test(req.get('Refer-Sub') ?? '');
     res.send(202, subscribed ? undefined : { headers: { 'Refer-Sub': 'false' } });
     const id = Number.parseInt(req.get('CSeq') ?? '', 10);
@@ -84,7 +94,7 @@ export class CalleeTransfer {
     notifier.trying();
     host.log.info({ leg: from.id, target: t.uri }, 'transfer asked by the callee: dialling its target');
     host.call.activeRecording?.note('transfer', { by: from.id, to: t.uri });
-    return new CalleeTransfer(host, from, t.uri, req.get('Referred-By'), notifier);
+    return new CalleeTransfer(host, from, t.uri, t.replaces, req.get('Referred-By'), notifier);
   }
 
   /** The caller left: the target's INVITE is cancelled (or its dialog ended once it answers). */
@@ -114,7 +124,11 @@ export class CalleeTransfer {
     }, options.ringTimeout * 1000);
     let held;
     try {
-      const headers = { ...this.host.headers(options), ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}) };
+      const headers = {
+        ...this.host.headers(options),
+        ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
+        ...(this.replaces ? { Replaces: this.replaces } : {}),
+      };
       held = await createUac(
         deps.srf,
         this.target,

@@ -1,7 +1,8 @@
 // What a REFER asks for (RFC 3515), and the NOTIFYs that tell its sender how it went.
 // - referTarget: the Refer-To's URI (name-addr or addr-spec); a sip:, sips: or tel: URI
-//   only; one carrying `Replaces` (an attended transfer, RFC 3891) is refused, as are
-//   other schemes (http:, mailto:…). Other embedded headers are left out of the INVITE.
+//   only (http:, mailto:… are refused). An embedded `Replaces` (an attended transfer,
+//   RFC 3891: the dialog the transferor has with the target) is given back to go into the
+//   INVITE; other embedded headers are left out of it.
 // - ReferNotifier: `Event: refer;id=<the REFER's CSeq>`, `message/sipfrag;version=2.0`
 //   bodies (`SIP/2.0 100 Trying`, then the final status), `Subscription-State: active`
 //   until the final one (`terminated;reason=noresource`); none at all when the REFER
@@ -9,7 +10,7 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../util/logger.ts';
 
-export type ReferTarget = { uri: string } | { status: number; why: string };
+export type ReferTarget = { uri: string; replaces?: string } | { status: number; why: string };
 
 export function referTarget(value: string | undefined): ReferTarget {
   if (value === undefined || value.trim() === '') return { status: 400, why: 'the REFER has no Refer-To' };
@@ -17,12 +18,24 @@ export function referTarget(value: string | undefined): ReferTarget {
   const raw = (bracket ? bracket[1]! : value.split(';')[0]!).trim();
   const q = raw.indexOf('?');
   const uri = q >= 0 ? raw.slice(0, q) : raw;
-  const headers = q >= 0 ? decodeURIComponentSafe(raw.slice(q + 1)) : '';
-  if (/(^|&)\s*replaces\s*=/i.test(headers)) return { status: 403, why: 'attended transfer (Refer-To with Replaces) is not supported here' };
+  let replaces: string | undefined;
+  for (const h of q >= 0 ? raw.slice(q + 1).split('&') : []) {
+    const eq = h.indexOf('=');
+    if (eq > 0 && h.slice(0, eq).trim().toLowerCase() === 'replaces') replaces = decodeURIComponentSafe(h.slice(eq + 1)).trim();
+  }
+  if (replaces !== undefined && !/^[^\s;]+([ \t]*;[ \t]*[\w-]+(=[^\s;]+)?)*$/.test(replaces)) return { status: 400, why: 'the Refer-To\'s Replaces is malformed' };
+  if (replaces !== undefined && !(/;\s*to-tag=/i.test(replaces) && /;\s*from-tag=/i.test(replaces))) {
+    return { status: 400, why: 'the Refer-To\'s Replaces lacks its to-tag or from-tag' };
+  }
   if (!/^(sips?:[^\s<>"]*@?[^\s<>"]+|tel:\+?[0-9A-Fa-f*#().-]+(;[^\s<>"]*)?)$/i.test(uri)) {
     return { status: 403, why: 'the Refer-To is not a sip:, sips: or tel: URI' };
   }
-  return { uri };
+  return replaces === undefined ? { uri } : { uri, replaces };
+}
+
+/** The Call-ID a Replaces value names. */
+export function replacesCallId(replaces: string): string {
+  return replaces.split(';')[0]!.trim();
 }
 
 function decodeURIComponentSafe(s: string): string {

@@ -120,6 +120,74 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     }
   });
 
+  it('an attended transfer: the Refer-To\'s Replaces goes into the target\'s INVITE (the target takes it in place of its consultation call)', async () => {
+    const target = await startCallee('callee.xml', TARGET_HZ);
+    const replaces = 'consult-7@10.0.0.9;to-tag=t-carol;from-tag=f-agent';
+    const referTo = `sip:carol@127.0.0.1:${target.port}?Replaces=${encodeURIComponent(replaces)}`;
+    const agent = await startCallee('callee-refer.xml', AGENT_HZ, ['-key', 'refer_to', referTo]);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-attended', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        sippOk(await agent.done, 'the transferor (202, NOTIFY 100, NOTIFY 200, its BYE)');
+        const after = await comesToHear(phone, TARGET_HZ, phone.received.length);
+        assert.ok(after.ok, `the caller hears the target: ${after.detail}`);
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        const run = await target.done;
+        sippOk(run, 'the target');
+        const inv = received(run).find((m) => /^INVITE sip:carol@/m.test(m));
+        assert.ok(inv, 'the target got an INVITE');
+        assert.match(inv, /^Replaces: consult-7@10\.0\.0\.9;to-tag=t-carol;from-tag=f-agent\r?$/m, 'carrying the Replaces, unescaped');
+        assert.doesNotMatch(inv, /^INVITE [^\r\n]*Replaces/m, 'and not in the Request-URI');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      agent.kill();
+      target.kill();
+      await agent.rtp.close();
+      await target.rtp.close();
+    }
+  });
+
+  it('an attended transfer whose consultation call went through Parley too: 403 with a Warning, the call goes on', async () => {
+    // The Replaces names a call of this Parley: here the caller's own (a RawDialog's Call-ID is known before it calls).
+    const callId = `raw-dialog-xfer-own-${process.pid}@127.0.0.1`;
+    const referTo = `sip:carol@127.0.0.1:9?Replaces=${encodeURIComponent(`${callId};to-tag=a;from-tag=b`)}`;
+    const agent = await startCallee('callee-refer-refused.xml', AGENT_HZ, ['-key', 'refer_to', referTo]);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-own', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+        assert.equal(c.callId, callId);
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        // The REFER goes 1.5 s in; after it the caller still hears the agent.
+        await new Promise((r) => setTimeout(r, 2500));
+        const still = await comesToHear(phone, AGENT_HZ, phone.received.length);
+        assert.ok(still.ok, `the caller still hears the agent: ${still.detail}`);
+        assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        sippOk(await agent.done, 'the agent (its REFER got 403 with the Warning, then the BYE)');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      agent.kill();
+      await agent.rtp.close();
+    }
+  });
+
   it('a busy target: NOTIFY 486, the transferor is heard again and the call goes on until the caller hangs up', async () => {
     const target = await startCallee('callee-busy.xml', null);
     const agent = await startCallee('callee-refer-fails.xml', AGENT_HZ, ['-key', 'refer_to', `sip:carol@127.0.0.1:${target.port}`]);

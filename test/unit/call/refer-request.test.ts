@@ -1,7 +1,7 @@
 // The Refer-To of a callee's REFER: what Parley dials, and what it refuses (and how).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { referTarget } from '../../../src/call/refer-request.ts';
+import { referTarget, replacesCallId } from '../../../src/call/refer-request.ts';
 
 describe('referTarget', () => {
   it('takes the URI of a name-addr or an addr-spec (sip:, sips:, tel:)', () => {
@@ -15,14 +15,17 @@ describe('referTarget', () => {
     assert.deepEqual(referTarget('<sip:carol@example.com?Subject=hello>'), { uri: 'sip:carol@example.com' });
   });
 
-  it('refuses an attended transfer (Replaces, escaped or not) with 403', () => {
+  it('gives back an attended transfer\'s Replaces (escaped or not), and refuses a malformed one with 400', () => {
+    assert.deepEqual(referTarget('<sip:carol@example.com?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>'), { uri: 'sip:carol@example.com', replaces: 'abc@host;to-tag=1;from-tag=2' });
+    assert.deepEqual(referTarget('<sip:carol@example.com?Subject=x&replaces=abc@host;to-tag=1;from-tag=2>'), { uri: 'sip:carol@example.com', replaces: 'abc@host;to-tag=1;from-tag=2' });
+    assert.equal(replacesCallId('abc@host;to-tag=1;from-tag=2'), 'abc@host');
     for (const v of [
-      '<sip:carol@example.com?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>',
-      '<sip:carol@example.com?replaces=abc@host;to-tag=1;from-tag=2>',
-      '<sip:carol@example.com?Subject=x&Replaces=abc>',
+      '<sip:carol@example.com?Replaces=abc%40host%3Bto-tag%3D1>',
+      '<sip:carol@example.com?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2%0D%0AX-Evil%3A%201>',
+      '<sip:carol@example.com?Replaces=>',
     ]) {
       const t = referTarget(v);
-      assert.ok('status' in t && t.status === 403 && /Replaces/.test(t.why), `${v}: ${JSON.stringify(t)}`);
+      assert.ok('status' in t && t.status === 400, `${v}: ${JSON.stringify(t)}`);
     }
   });
 
