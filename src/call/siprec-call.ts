@@ -237,6 +237,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort, Re
     this.endedFlag = true;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;
+    this.reoffers.close();
     this.log.info({ reason }, 'siprec: session ended');
     this.refresh();
     // The streams' deep jitter buffers still hold their last second (siprec.jitterMs):

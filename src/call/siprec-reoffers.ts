@@ -37,6 +37,8 @@ export class SiprecReoffers {
    * drachtio-server hands it to the app.
    */
   private unackedOffer: number | null = null;
+  /** Gives up waiting for that ACK (cleared by it, or when the dialog ends). */
+  private ackTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly session: ReofferedSession,
@@ -50,8 +52,19 @@ export class SiprecReoffers {
     d.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('INVITE', req, res));
     d.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.unlessOfferPending('UPDATE', req, res));
     d.on('ack', (ack: Srf.SrfRequest) => {
-      if (cseqNumber(ack) === this.unackedOffer) this.unackedOffer = null;
+      if (cseqNumber(ack) === this.unackedOffer) this.stopWaitingForAck();
     });
+  }
+
+  /** The session ended: no wait for an ACK outlives it. Idempotent. */
+  close(): void {
+    this.stopWaitingForAck();
+  }
+
+  private stopWaitingForAck(): void {
+    this.unackedOffer = null;
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
   }
 
   /**
@@ -95,11 +108,10 @@ export class SiprecReoffers {
         if (method === 'INVITE' && body.sdp === null) {
           // An ACK that never comes (a real drachtio-server runs no timer H on a re-INVITE's 2xx)
           // does not block the session's later offers for good.
-          const seq = cseqNumber(req);
-          this.unackedOffer = seq;
-          setTimeout(() => {
-            if (this.unackedOffer === seq) this.unackedOffer = null;
-          }, this.ackWaitMs).unref();
+          this.stopWaitingForAck();
+          this.unackedOffer = cseqNumber(req);
+          this.ackTimer = setTimeout(() => this.stopWaitingForAck(), this.ackWaitMs);
+          this.ackTimer.unref();
         }
         res.send(200, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
         this.log.info({ method, sdp: body.sdp !== null, metadata: body.metadata !== null, changes }, 'siprec: session updated');
