@@ -3,28 +3,27 @@
 // whisper to it alone, if any); either side hanging up ends the other. A busy,
 // rejecting or silent callee is a 'failed' outcome carrying its status. Until
 // the two are connected the caller hears ringback (or `callerHears`), or the
-// callee's own early media when it sends some. A REFER from the callee (its blind
-// transfer) dials the target and puts it in the callee's place (callee-transfer.ts).
+// callee's own early media when it sends some. Once connected, the call's parties and
+// their transfers are BridgeParties' (bridge-parties.ts).
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
-import { ackWaitMs, answerReoffers, applyLaterAnswer, destroyDialog, refuseRefers, sameSession, serverByeReason, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
-import { CalleeTransfer, type Callee, type TransferHost } from './callee-transfer.ts';
+import { applyLaterAnswer, destroyDialog, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { BridgeParties } from './bridge-parties.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
-import type { BridgeEndedBy, BridgeOptions, BridgeOutcome } from './ports.ts';
+import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { answerLegInfo } from './dtmf-info.ts';
-import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
 
 export const CALLEE_LEG = 'callee';
 
-export class B2bBridge implements TransferHost {
+export class B2bBridge {
   private outgoing: Srf.SrfRequest | null = null;
   private timerRing: NodeJS.Timeout | null = null;
   private ringTimedOut = false;
@@ -33,26 +32,21 @@ export class B2bBridge implements TransferHost {
   /** The SDP of the 183 whose early media the leg took (null: none). */
   private earlyAnswer: string | null = null;
   private wait: CallerWaitAudio | null = null;
-  /** The callee the caller is connected to: the first, or whom a transfer put in its place. */
-  private current: Callee | null = null;
-  /** The transfer under way (one at a time). */
-  private transfer: CalleeTransfer | null = null;
-  /** Connected (past any whisper): a transfer may start. */
-  private connected = false;
-  private over = false;
-  private resolveEnded: (by: BridgeEndedBy) => void = () => undefined;
-  /** Callees placed so far (the first and every transfer's target: `callee`, `callee-2`, …). */
-  private legs = 1;
-  options!: BridgeOptions;
+  /** The parties once connected (null before). */
+  private parties: BridgeParties | null = null;
 
   constructor(
-    readonly call: SipCall,
-    readonly deps: CallDeps,
-    readonly log: Logger,
+    private readonly call: SipCall,
+    private readonly deps: CallDeps,
+    private readonly log: Logger,
   ) {}
 
+  /** A REFER from the caller: true when the bridge takes it (connected, transfers followed). */
+  takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
+    return this.parties?.takeCallerRefer(req, res) ?? false;
+  }
+
   async run(options: BridgeOptions): Promise<BridgeOutcome> {
-    this.options = options;
     const call = this.call;
     const target = options.to ?? call.originalTo.uri;
     // Every B leg gets one line with its target and outcome (answered, failed with a status, abandoned).
@@ -177,116 +171,10 @@ export class B2bBridge implements TransferHost {
       leg.close();
       return { kind: 'failed', status: 488, reason: 'Not Acceptable Here' };
     }
-    const ended = new Promise<BridgeEndedBy>((resolve) => {
-      this.resolveEnded = resolve;
-    });
-    const callee: Callee = { uac, leg, id: CALLEE_LEG, gone: false };
-    this.current = callee;
-    this.adopt(callee, target);
-    // A caller that left while the callee's answer was applied has had its 'ended' already.
-    if (call.ended) this.onCallerEnded();
-    else call.once('ended', () => this.onCallerEnded());
-    void this.connectAfterWhisper(leg, options, wait);
-    return { kind: 'answered', legId: CALLEE_LEG, ended };
-  }
-
-  /**
-   * A callee now connected to the caller (the first, or a transfer's target): its re-offers,
-   * REFERs, BYE and media timeout, its stem in the recording, its leg.joined.
-   */
-  adopt(c: Callee, target: string): void {
-    const call = this.call;
-    const mine = (): boolean => c === this.current;
-    answerReoffers(c.uac, c.leg, this.log, {
-      ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
-      onEnd: (reason, why) => (mine() ? call.endForCause(reason, why) : destroyDialog(c.uac, this.log, { Reason: reason })),
-    });
-    if (this.options.transfers === 'refuse') refuseRefers(c.uac, this.log);
-    else c.uac.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onRefer(c, req, res));
-    call.activeRecording?.recorder.addLeg(c.id, {
-      uri: target,
-      identity: 'normal',
-      callId: c.uac.sip.callId,
-      originalTo: call.originalTo.uri,
-      role: 'other',
-    });
-    call.safeEmit('legjoined', c.id, target);
-    c.leg.watchMedia();
-    c.leg.on('mediatimeout', (s) => {
-      if (mine()) call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`);
-      else destroyDialog(c.uac, this.log, { Reason: MEDIA_TIMEOUT_REASON });
-    });
-    c.uac.on('destroy', (bye?: Srf.SrfRequest) => this.onCalleeGone(c, bye));
-  }
-
-  /** A transfer's target answered: it takes the transferor's place. */
-  replaced(from: Callee, to: Callee, target: string): void {
-    this.current = to;
-    to.uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onCalleeInfo(to.leg, req, res));
-    this.adopt(to, target);
-    from.leg.mute(true);
-  }
-
-  /** The next callee's leg id. */
-  nextLegId(): string {
-    return `${CALLEE_LEG}-${++this.legs}`;
-  }
-
-  /** The call is over: the bridge step ends. */
-  end(by: BridgeEndedBy): void {
-    if (this.over) return;
-    this.over = true;
-    this.resolveEnded(by);
-  }
-
-  /** A callee's dialog ended (its BYE, or the SIP server). Only the one connected ends the call. */
-  private onCalleeGone(c: Callee, bye?: Srf.SrfRequest): void {
-    c.gone = true;
-    c.leg.close();
-    const call = this.call;
-    if (c !== this.current || this.transfer?.from === c) {
-      // A transferor leaving (its transfer done, or still under way: the transfer decides).
-      call.activeRecording?.recorder.removeLeg(c.id);
-      this.log.info({ leg: c.id }, 'the transferor left');
-      return;
-    }
-    if (this.over) return;
-    this.end('callee');
-    // The SIP server ended the callee's dialog itself (the callee never ACKed a 2xx, …): the caller hears why.
-    const reason = serverByeReason(bye);
-    if (reason) call.endForCause(reason, `the callee's dialog was ended by the SIP server (${reason})`);
-    else call.hangup();
-  }
-
-  private onCallerEnded(): void {
-    if (this.over) return;
-    const call = this.call;
-    const reason = call.reasonHeader;
-    this.transfer?.abandon();
-    const c = this.current;
-    if (c && !c.gone) {
-      destroyDialog(c.uac, this.log, reason ? { Reason: reason } : undefined);
-      c.leg.close();
-    }
-    // The caller's side (its BYE, or the SIP server ending its dialog), else Parley (a stop, the API, a timeout).
-    this.end(/^(caller |the caller's )/.test(call.endedBecause ?? '') ? 'caller' : 'parley');
-  }
-
-  /** A REFER from a callee: 202 and the transfer, or why not. */
-  private onRefer(c: Callee, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    const refuse = (status: number, why: string): void => {
-      this.log.info({ leg: c.id, referTo: req.get('Refer-To'), status, why }, 'transfer refused');
-      res.send(status, { headers: { Warning: `399 parley "${why}"` } });
-    };
-    if (c !== this.current || c.gone || this.call.ended || this.over) return refuse(403, 'this leg is no longer in the call');
-    // RFC 3515 §2.4.2 lets the recipient refuse; 491: try again later (RFC 3261 §21.4.27).
-    if (!this.connected || this.transfer) return res.send(491);
-    const t = CalleeTransfer.accept(this, c, req, res);
-    if ('status' in t) return refuse(t.status, t.why);
-    this.transfer = t;
-    t.done.finally(() => {
-      if (this.transfer === t) this.transfer = null;
-    }).catch(() => undefined);
+    const parties = new BridgeParties(call, this.deps, this.log, options, { uac, leg, id: CALLEE_LEG, gone: false }, target, (o) => this.headers(o));
+    this.parties = parties;
+    void this.connectAfterWhisper(leg, options, wait).then(() => (parties.connected = true));
+    return { kind: 'answered', legId: CALLEE_LEG, ended: parties.ended };
   }
 
   /**
@@ -323,7 +211,6 @@ export class B2bBridge implements TransferHost {
     }
     wait.close();
     if (!leg.isClosed) leg.mute(false);
-    this.connected = true;
   }
 
   private cancelOutgoing(): void {
@@ -353,7 +240,7 @@ export class B2bBridge implements TransferHost {
       .catch((err: unknown) => this.log.warn({ err }, 'early media refused'));
   }
 
-  headers(options: BridgeOptions): Record<string, string> {
+  private headers(options: BridgeOptions): Record<string, string> {
     const call = this.call;
     const { header, value } = this.deps.settings.loopMarker;
     const h: Record<string, string> = { [header]: value, From: formatNameAddr(call.from) };

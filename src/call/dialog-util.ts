@@ -64,16 +64,19 @@ export function ackWaitMs(t1: number): number {
 }
 
 /**
- * A REFER from a peer (a phone's blind transfer) is refused with 403 and a Warning, and the
- * call goes on: Parley does not carry out transfers its peers ask for. Without a 'refer'
- * listener drachtio-srf answered 200, so the phone took the transfer as accepted, waited for
- * NOTIFYs that never came and usually hung up (RFC 3515 §2.4.2 lets the recipient refuse).
+ * A REFER from a peer (a phone's blind transfer) where Parley does not carry transfers out (an
+ * IVR, a conference, a bridge with `transfers: refuse`) is refused with 403 and a Warning, and
+ * the call goes on. Without a 'refer' listener drachtio-srf answered 200, so the phone took the
+ * transfer as accepted, waited for NOTIFYs that never came and usually hung up (RFC 3515 §2.4.2
+ * lets the recipient refuse).
  */
 export function refuseRefers(dialog: Srf.Dialog, log: Logger): void {
-  dialog.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-    log.info({ referTo: req.get('Refer-To') }, 'REFER refused (403): Parley does not transfer calls on a peer\'s request');
-    res.send(403, { headers: { Warning: '399 parley "call transfer (REFER) is not supported here"' } });
-  });
+  dialog.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => refuseRefer(req, res, log));
+}
+
+export function refuseRefer(req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): void {
+  log.info({ referTo: req.get('Refer-To') }, 'REFER refused (403): Parley does not transfer this call on a peer\'s request');
+  res.send(403, { headers: { Warning: '399 parley "call transfer (REFER) is not supported here"' } });
 }
 
 /** A Warning header (RFC 3261 §20.43) for a refused offer; no quote or control character escapes. */

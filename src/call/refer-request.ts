@@ -46,6 +46,15 @@ function decodeURIComponentSafe(s: string): string {
   }
 }
 
+/** Parley's own blind transfer of a peer (the `transfer` step): REFER in its dialog; rejects unless 2xx. */
+export async function sendRefer(dialog: Srf.Dialog, target: string, referredBy: string): Promise<void> {
+  const res = await dialog.request({
+    method: 'REFER',
+    headers: { 'Refer-To': `<${target}>`, 'Referred-By': `<${referredBy}>` },
+  } as unknown as Srf.SrfRequest);
+  if (res.status < 200 || res.status >= 300) throw new Error(`REFER answered ${res.status}`);
+}
+
 export class ReferNotifier {
   private over = false;
 

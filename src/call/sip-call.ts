@@ -9,12 +9,13 @@ import type { RecordingOrigin } from '../recording/compliance/retention-policy.t
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
+import { sendRefer } from './refer-request.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { answerCallerInfo } from './dtmf-info.ts';
 import { CallRecording } from './call-recording.ts';
 import { CallerOffer, type AnswerSource } from './caller-offer.ts';
-import { ackWaitMs, answerReoffers, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, serverByeReason, warningHeader, type InviteState } from './dialog-util.ts';
+import { ackWaitMs, answerReoffers, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefer, serverByeReason, warningHeader, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { requires100rel, sendReliable183, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
@@ -23,19 +24,7 @@ import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
 import { addressFamily } from './target-family.ts';
 import { toLoopsBack } from './loops-back.ts';
-import type {
-  BridgeOptions,
-  BridgeOutcome,
-  CallEvents,
-  CallPort,
-  ConferenceJoinOptions,
-  NameAddr,
-  PlayHandle,
-  PlaySpec,
-  RecordingHandle,
-  RecordingOptions,
-  BridgeTarget,
-} from './ports.ts';
+import type { BridgeOptions, BridgeOutcome, BridgeTarget, CallEvents, CallPort, ConferenceJoinOptions, NameAddr, PlayHandle, PlaySpec, RecordingHandle, RecordingOptions } from './ports.ts';
 
 export const CALLER_LEG = 'caller';
 
@@ -58,6 +47,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private endedFlag = false;
   private recording: CallRecording | null = null;
   private bridgeInProgress: B2bBridge | null = null;
+  /** Set by a bridge that took the caller's transfer: the caller's BYE then ends its part only. */
+  private callerHandedOver: (() => void) | null = null;
   private earlySent = false;
   /** The To tag of our early 183 as the SIP server sent it: the early dialog's (null until known). */
   private earlyTag: string | null = null;
@@ -209,13 +200,17 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     let answered: Promise<void> | null = null;
     const uas = await createUas(this.deps.srf, this.req, this.res, { localSdp: this.answerSdp }, (d) => {
       d.on('destroy', (bye?: Srf.SrfRequest) => {
+        if (this.callerHandedOver) return this.callerHandedOver();
         // The SIP server ended the dialog itself (the caller never ACKed a 2xx, …): the callee hears why.
         const reason = serverByeReason(bye);
         if (reason) this.endReason ??= reason;
         this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
       });
       d.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
-      refuseRefers(d, this.log);
+      // A bridge carries out the caller's transfer; elsewhere it is refused.
+      d.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+        if (!this.bridgeInProgress?.takeCallerRefer(req, res)) refuseRefer(req, res, this.log);
+      });
       // A delayed offer whose offer went in the 200: a re-INVITE or UPDATE offer before its ACK
       // (the answer) is glare, 491 (a real drachtio-server hands it to the app).
       answerReoffers(d, this.leg, this.log, {
@@ -257,7 +252,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
 
   /** Why no SIP dialog keeps this call alive any more, or null (CallManager's guard asks). */
   deadReason(now: number, maxUnansweredMs: number): string | null {
-    return inviteDeadReason(this.inviteState(), now, maxUnansweredMs);
+    // A caller that transferred its call away has left it to the parties its bridge holds.
+    return this.callerHandedOver ? null : inviteDeadReason(this.inviteState(), now, maxUnansweredMs);
   }
 
   wantDigits(): () => void {
@@ -319,11 +315,27 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     if (this.bridgeInProgress) throw new Error('a bridge is already in progress');
     const bridge = new B2bBridge(this, this.deps, this.log);
     this.bridgeInProgress = bridge;
-    try {
-      return await bridge.run(options);
-    } finally {
-      this.bridgeInProgress = null;
-    }
+    const done = (): void => {
+      if (this.bridgeInProgress === bridge) this.bridgeInProgress = null;
+    };
+    // Answered, it stays this call's bridge until it ends (the caller's REFER goes to it).
+    const outcome = await bridge.run(options).catch((err: unknown) => {
+      done();
+      throw err;
+    });
+    if (outcome.kind === 'answered') void outcome.ended.finally(done);
+    else done();
+    return outcome;
+  }
+
+  /** @internal bridge-parties.ts: the caller transfers its call away; its BYE now calls `onGone` instead of ending the call (null: ends it again). */
+  handOverCaller(onGone: (() => void) | null): void {
+    this.callerHandedOver = onGone;
+  }
+
+  /** @internal The caller's dialog (null before the 200). */
+  get callerDialog(): Srf.Dialog | null {
+    return this.uas;
   }
 
   joinConference(options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {
@@ -332,11 +344,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
 
   async transfer(target: string): Promise<void> {
     if (!this.uas) throw new Error('transfer needs an answered call');
-    const res = await this.uas.request({
-      method: 'REFER',
-      headers: { 'Refer-To': `<${target}>`, 'Referred-By': `<${this.originalTo.uri}>` },
-    } as unknown as Srf.SrfRequest);
-    if (res.status < 200 || res.status >= 300) throw new Error(`REFER answered ${res.status}`);
+    await sendRefer(this.uas, target, this.originalTo.uri);
     this.log.info({ target }, 'transferred');
     this.hangup();
   }

@@ -16,7 +16,7 @@ import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, received, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
+import { bodyOf, okTo, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
 
 const CALLER_HZ = 1000;
 const AGENT_HZ = 600;
@@ -185,6 +185,75 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     } finally {
       agent.kill();
       await agent.rtp.close();
+    }
+  });
+
+  it('the caller transfers (an agent that dialled out through Parley): the callee is connected to the target, the caller leaves, the call and its recording go on', async () => {
+    const callee = await startCallee('callee.xml', AGENT_HZ);
+    const target = await startCallee('callee.xml', TARGET_HZ);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-caller', user: 'bob', to: `sip:bob@127.0.0.1:${callee.port}`, phone }, async (c, ua) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        const before = await comesToHear(phone, AGENT_HZ, 0);
+        assert.ok(before.ok, `the caller hears the callee before the transfer: ${before.detail}`);
+        await new Promise((r) => setTimeout(r, 300)); // past any whisper: connected
+
+        c.cseq++;
+        ua.send(parley().sipPort, c.req('REFER').replace('\r\nContent-Length:', `\r\nRefer-To: <sip:carol@127.0.0.1:${target.port}>\r\nReferred-By: <sip:adv@127.0.0.1>\r\nContent-Length:`));
+        const accepted = await c.finalTo(`${c.cseq} REFER`);
+        assert.equal(statusOf(accepted), 202, accepted);
+        const notifies: string[] = [];
+        for (;;) {
+          const n = await ua.nextMatching(/^NOTIFY /, 15_000, c.callId);
+          ua.send(parley().sipPort, okTo(n));
+          notifies.push(n);
+          if (/^Subscription-State:\s*terminated/im.test(n)) break;
+        }
+        assert.match(notifies[0]!, /\r\n\r\nSIP\/2\.0 100 Trying/, 'NOTIFY 100 Trying first');
+        assert.match(notifies.at(-1)!, /\r\n\r\nSIP\/2\.0 200 OK/, 'the last NOTIFY says 200 OK');
+        // The transferor hangs up (RFC 5589 §6): the call goes on without it.
+        phone.stopSending();
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(parley().app.calls!.active.size, 1, 'the call goes on after its caller left');
+        // The guard for calls no dialog keeps alive leaves it be: the callee's and the target's do.
+        parley().app.calls!.guard();
+        assert.equal(parley().app.calls!.active.size, 1, 'the guard does not end it');
+        const calleeHears = await comesToHear(callee.rtp, TARGET_HZ, callee.rtp.received.length);
+        assert.ok(calleeHears.ok, `the callee hears the target: ${calleeHears.detail}`);
+        const targetHears = await comesToHear(target.rtp, AGENT_HZ, 0);
+        assert.ok(targetHears.ok, `the target hears the callee: ${targetHears.detail}`);
+
+        // The target hangs up: the callee gets a BYE, the call ends.
+        const active = [...parley().app.calls!.active.values()][0]!;
+        active.call.hangup();
+        sippOk(await callee.done, 'the callee (BYE at the end)');
+        const run = await target.done;
+        sippOk(run, 'the target (BYE at the end)');
+        const inv = received(run).find((m) => /^INVITE sip:carol@/m.test(m));
+        assert.ok(inv, 'the target got an INVITE');
+        assert.match(inv, new RegExp(`^From: <sip:bob@127\\.0\\.0\\.1:${callee.port}>;tag=`, 'm'), 'from the callee (who is being transferred)');
+        await ended;
+        await assertNothingLeft(parley());
+        const meta = await waitFor('the closed recording', () => finalSidecars(parley().recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === c.callId)), 10_000);
+        const legs = meta.legs as Array<{ id: string; role: string; stems: Array<{ file: string }> }>;
+        assert.deepEqual(legs.map((l) => l.id).sort(), ['callee', 'caller', 'caller-2']);
+        assert.equal(legs.find((l) => l.id === 'caller-2')!.role, 'caller', 'the target stands in for the caller');
+        const stem = readWavFile(join(parley().recordingDir, legs.find((l) => l.id === 'caller-2')!.stems[0]!.file));
+        assert.ok(purity(stem.samples, stem.sampleRate, TARGET_HZ, 0, stem.samples.length) > 0.3, 'the stand-in\'s stem holds the target');
+      });
+    } finally {
+      callee.kill();
+      target.kill();
+      await callee.rtp.close();
+      await target.rtp.close();
     }
   });
 

@@ -1,21 +1,22 @@
-// A blind transfer asked for by a bridged callee (REFER, RFC 3515; RFC 5589 §6), carried
-// out by Parley as FreeSWITCH and Asterisk do for the legs they anchor: the caller stays
-// in its call and its recording, and the transfer's target takes the callee's place.
+// A transfer asked for by either party of a bridge (REFER, RFC 3515; RFC 5589 §6), carried
+// out by Parley as FreeSWITCH and Asterisk do for the legs they anchor: the call and its one
+// recording go on, and the transfer's target takes the transferor's place (bridge-parties.ts).
 // - 202, then NOTIFY `100 Trying` (refer-request.ts). The transferor is no longer heard;
-//   the caller hears the bridge's `callerHears` (ringback) while the target rings.
-// - The target is dialled like the bridge's callee (the caller's identity, the step's
-//   headers, its ring timeout), with the REFER's `Referred-By` (RFC 3892); no early media.
+//   the other party hears the bridge's `callerHears` (ringback) while the target rings.
+// - The target is dialled like the bridge's callee (a callee's target with the caller's
+//   identity and the step's headers; a caller's target with the callee's URI as From), the
+//   step's ring timeout, with the REFER's `Referred-By` (RFC 3892); no early media.
 //   An attended transfer's `Replaces` (RFC 3891) goes into that INVITE, so the target takes
 //   it in place of its consultation call with the transferor (which it then ends); one that
 //   names a call of this Parley (the consultation went through it too) is refused (403).
-// - Answered: it takes the callee's place (its own leg and stem, `callee-2`, `callee-3`…,
+// - Answered: it takes the transferor's place (its own leg and stem, `callee-2`, `caller-2`…,
 //   leg.joined; it may transfer again), NOTIFY `200 OK` ends the subscription, and the
 //   transferor, which should now hang up (RFC 5589), gets a BYE from Parley if it has not
 //   within TRANSFEROR_BYE_MS. The recording notes the transfer (`transfer` event).
 // - Failed (busy, rejected, no answer, an answer Parley cannot use): NOTIFY with the
 //   target's status; the transferor is heard again (it may take the call back from hold),
-//   or, when it has hung up meanwhile, the caller's call ends (BYE).
-// - The caller leaving meanwhile cancels the target's INVITE (or BYEs it) and ends all.
+//   or, when it has hung up meanwhile, the call ends (BYE to the other party).
+// - The call ending meanwhile cancels the target's INVITE (or BYEs it).
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
@@ -31,7 +32,10 @@ import { targetFamily } from './target-family.ts';
 /** How long a transferor told of its transfer's success may take to hang up before Parley does. */
 const TRANSFEROR_BYE_MS = 4000;
 
-/** A callee of a bridge: the one connected to the caller, or a transferor on its way out. */
+/** Which party of a bridge: the caller's side or the callee's. */
+export type Side = 'caller' | 'callee';
+
+/** A party of a bridge (a dialog and its leg): one connected, or a transferor on its way out. */
 export interface Callee {
   uac: Srf.Dialog;
   leg: MediaLeg;
@@ -40,21 +44,26 @@ export interface Callee {
   gone: boolean;
 }
 
-/** What a transfer needs of its bridge (B2bBridge). */
+/** What a transfer needs of its bridge (BridgeParties). */
 export interface TransferHost {
   readonly call: SipCall;
   readonly deps: CallDeps;
   readonly log: Logger;
   readonly options: BridgeOptions;
-  headers(options: BridgeOptions): Record<string, string>;
-  nextLegId(): string;
+  /** The INVITE's headers toward a target named by `side`. */
+  headers(side: Side): Record<string, string>;
+  nextLegId(side: Side): string;
+  /** Who hears the wait audio while `side`'s target rings. */
+  listenerOf(side: Side): MediaLeg;
   /** The answered target takes the transferor's place (listeners, stem, leg.joined). */
-  replaced(from: Callee, to: Callee, target: string): void;
+  replaced(from: Callee, to: Callee, target: string, side: Side): void;
+  /** A transferor Parley sent a BYE to. */
+  leftAfterTransfer(c: Callee): void;
   /** The call is over. */
   end(by: BridgeEndedBy): void;
 }
 
-export class CalleeTransfer {
+export class BridgeTransfer {
   readonly done: Promise<void>;
   private outgoing: Srf.SrfRequest | null = null;
   private abandoned = false;
@@ -64,6 +73,7 @@ export class CalleeTransfer {
   private constructor(
     private readonly host: TransferHost,
     readonly from: Callee,
+    private readonly side: Side,
     private readonly target: string,
     /** An attended transfer's Replaces (the transferor's dialog with the target), for the INVITE. */
     private readonly replaces: string | undefined,
@@ -71,7 +81,7 @@ export class CalleeTransfer {
     private readonly notifier: ReferNotifier,
   ) {
     const call = host.call;
-    this.wait = new CallerWaitAudio(call.room, call.leg, callerWaitSpec(host.options.callerHears, undefined), host.deps, host.log);
+    this.wait = new CallerWaitAudio(call.room, host.listenerOf(side), callerWaitSpec(host.options.callerHears, undefined), host.deps, host.log);
     this.done = this.run().catch((err: unknown) => {
       host.log.error({ err, target }, 'transfer failed');
       this.failed(500, 'Server Internal Error');
@@ -79,7 +89,7 @@ export class CalleeTransfer {
   }
 
   /** Answers the REFER: 202 and the transfer started, or why it is refused (nothing sent yet). */
-  static accept(host: TransferHost, from: Callee, req: Srf.SrfRequest, res: Srf.SrfResponse): CalleeTransfer | { status: number; why: string } {
+  static accept(host: TransferHost, from: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): BridgeTransfer | { status: number; why: string } {
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return t;
     // The consultation call went through this Parley too: its Replaces names Parley's own dialog,
@@ -92,9 +102,9 @@ export class CalleeTransfer {
     const id = Number.parseInt(req.get('CSeq') ?? '', 10);
     const notifier = new ReferNotifier(from.uac, Number.isFinite(id) ? id : 1, subscribed, host.log);
     notifier.trying();
-    host.log.info({ leg: from.id, target: t.uri }, 'transfer asked by the callee: dialling its target');
+    host.log.info({ leg: from.id, side, target: t.uri }, 'transfer asked: dialling its target');
     host.call.activeRecording?.note('transfer', { by: from.id, to: t.uri });
-    return new CalleeTransfer(host, from, t.uri, t.replaces, req.get('Referred-By'), notifier);
+    return new BridgeTransfer(host, from, side, t.uri, t.replaces, req.get('Referred-By'), notifier);
   }
 
   /** The caller left: the target's INVITE is cancelled (or its dialog ended once it answers). */
@@ -111,7 +121,7 @@ export class CalleeTransfer {
     const proxy = deps.settings.outboundProxy ?? undefined;
     const family = (await targetFamily(this.target, proxy !== undefined)) ?? 4;
     if (this.abandoned) return this.failed(487, 'Request Terminated');
-    const id = this.host.nextLegId();
+    const id = this.host.nextLegId(this.side);
     const { leg, offer } = await call.room.createOutgoingLeg({ id, family });
     if (this.abandoned) {
       leg.close();
@@ -125,7 +135,7 @@ export class CalleeTransfer {
     let held;
     try {
       const headers = {
-        ...this.host.headers(options),
+        ...this.host.headers(this.side),
         ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
         ...(this.replaces ? { Replaces: this.replaces } : {}),
       };
@@ -175,10 +185,10 @@ export class CalleeTransfer {
         return this.failed(487, 'Request Terminated');
       }
       const to: Callee = { uac, leg, id, gone: false };
-      this.host.replaced(this.from, to, this.target);
+      this.host.replaced(this.from, to, this.target, this.side);
       this.wait.close();
       leg.mute(false);
-      log.info({ leg: id, target: this.target, transferor: this.from.id }, 'transfer done: the target is connected to the caller');
+      log.info({ leg: id, target: this.target, transferor: this.from.id }, 'transfer done: the target is connected');
       call.activeRecording?.note('transferred', { from: this.from.id, to: id, uri: this.target });
       this.notifier.final(200, 'OK');
       if (!this.from.gone) {
@@ -186,6 +196,7 @@ export class CalleeTransfer {
           if (this.from.gone) return;
           log.info({ leg: this.from.id }, 'the transferor did not hang up after its transfer: BYE');
           destroyDialog(this.from.uac, log);
+          this.host.leftAfterTransfer(this.from);
         }, TRANSFEROR_BYE_MS);
         t.unref();
         call.once('ended', () => clearTimeout(t));
@@ -203,7 +214,7 @@ export class CalleeTransfer {
     if (this.abandoned || call.ended) return;
     if (this.from.gone) {
       log.info({ status }, 'the transfer failed and the transferor has left: the call ends');
-      this.host.end('callee');
+      this.host.end(this.side);
       call.hangup();
       return;
     }

@@ -1,0 +1,235 @@
+// The parties of a connected bridge (B2bBridge, once its callee answered) and their
+// transfers (callee-transfer.ts). At any time the caller's side is the caller itself or,
+// after the caller transferred its call away, the target it named (a stand-in, `caller-2`);
+// the callee's side is the callee or whom it transferred to (`callee-2`, `callee-3`…).
+// - Either side's BYE (or media timeout, or an ACK that never came) ends the call: the
+//   other side gets a BYE, and so does a transferor still up.
+// - A transferor's BYE only ends its part (its leg closes, its stem ends).
+// - A REFER from the side now connected starts a transfer (one at a time, once connected:
+//   491 otherwise); from anyone else, or with `transfers: refuse`, 403.
+import type Srf from 'drachtio-srf';
+import type { MediaLeg } from '../media-plane/media-leg.ts';
+import type { Logger } from '../util/logger.ts';
+import type { CallDeps } from './call-deps.ts';
+import { BridgeTransfer, type Callee, type Side, type TransferHost } from './bridge-transfer.ts';
+import { ackWaitMs, answerReoffers, destroyDialog, refuseRefer, serverByeReason } from './dialog-util.ts';
+import { answerLegInfo } from './dtmf-info.ts';
+import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
+import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
+import type { SipCall } from './sip-call.ts';
+
+export const CALLER_STAND_IN = 'caller';
+
+export class BridgeParties implements TransferHost {
+  /** The callee the caller's side is connected to: the first, or whom a transfer put in its place. */
+  private callee: Callee;
+  private calleeUri: string;
+  /** Whom the caller transferred its call to (null: the caller is still the caller's side). */
+  private standIn: Callee | null = null;
+  /** Every dialog of the bridge still to be ended with the call (the caller's own aside). */
+  private readonly parties = new Set<Callee>();
+  private transfer: BridgeTransfer | null = null;
+  /** The caller as a transferor (from its REFER on): its BYE marks it gone. */
+  private callerParty: Callee | null = null;
+  /** Past any whisper: a transfer may start. */
+  connected = false;
+  private over = false;
+  private legs = { callee: 1, caller: 1 };
+  readonly ended: Promise<BridgeEndedBy>;
+  private resolveEnded: (by: BridgeEndedBy) => void = () => undefined;
+
+  constructor(
+    readonly call: SipCall,
+    readonly deps: CallDeps,
+    readonly log: Logger,
+    readonly options: BridgeOptions,
+    first: Callee,
+    target: string,
+    private readonly headersFor: (options: BridgeOptions) => Record<string, string>,
+  ) {
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
+    });
+    this.callee = first;
+    this.calleeUri = target;
+    // (The first callee's INFO listener is B2bBridge's, on since its answer.)
+    this.adopt(first, target, 'callee');
+    // A caller that left while the callee's answer was applied has had its 'ended' already.
+    if (call.ended) this.onCallEnded();
+    else call.once('ended', () => this.onCallEnded());
+  }
+
+  /** The INVITE's headers for a transfer's target: the caller's identity toward a callee's target, the callee's toward the caller's. */
+  headers(side: Side): Record<string, string> {
+    if (side === 'callee') return this.headersFor(this.options);
+    const { header, value } = this.deps.settings.loopMarker;
+    return { [header]: value, From: `<${this.calleeUri}>` };
+  }
+
+  nextLegId(side: Side): string {
+    return side === 'callee' ? `callee-${++this.legs.callee}` : `${CALLER_STAND_IN}-${++this.legs.caller}`;
+  }
+
+  /** The leg that hears the wait audio while `side`'s transfer rings: the other side's. */
+  listenerOf(side: Side): MediaLeg {
+    return side === 'callee' ? (this.standIn?.leg ?? this.call.leg) : this.callee.leg;
+  }
+
+  /** A transfer's target answered: it takes the transferor's place. */
+  replaced(from: Callee, to: Callee, target: string, side: Side): void {
+    to.uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(to.leg, req, res));
+    if (side === 'callee') {
+      this.callee = to;
+      this.calleeUri = target;
+    } else this.standIn = to;
+    this.adopt(to, target, side);
+    from.leg.mute(true);
+  }
+
+  /** A transferor Parley itself sent a BYE (it had not hung up after its transfer). */
+  leftAfterTransfer(c: Callee): void {
+    if (c.id === this.call.leg.id) this.callerGone();
+    else this.partyGone(c);
+  }
+
+  /** The call is over: the bridge step ends. */
+  end(by: BridgeEndedBy): void {
+    if (this.over) return;
+    this.over = true;
+    this.resolveEnded(by);
+  }
+
+  /** A REFER from the caller (SipCall hands it over): true when taken (answered here). */
+  takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
+    const uas = this.call.callerDialog;
+    if (this.options.transfers === 'refuse' || !uas || this.standIn || this.over) return false;
+    this.callerParty ??= { uac: uas, leg: this.call.leg, id: this.call.leg.id, gone: false };
+    this.startTransfer(this.callerParty, 'caller', req, res);
+    return true;
+  }
+
+  /** A REFER from a party the bridge placed (or a transfer's target). */
+  private onRefer(c: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const mine = side === 'callee' ? c === this.callee : c === this.standIn;
+    if (!mine || c.gone || this.call.ended || this.over) {
+      this.log.info({ leg: c.id, referTo: req.get('Refer-To') }, 'transfer refused: the leg is no longer in the call');
+      res.send(403, { headers: { Warning: '399 parley "this leg is no longer in the call"' } });
+      return;
+    }
+    this.startTransfer(c, side, req, res);
+  }
+
+  private startTransfer(c: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    // RFC 3515 §2.4.2 lets the recipient refuse; 491: try again later (RFC 3261 §21.4.27).
+    if (!this.connected || this.transfer) {
+      res.send(491);
+      return;
+    }
+    const t = BridgeTransfer.accept(this, c, side, req, res);
+    if ('status' in t) {
+      this.log.info({ leg: c.id, referTo: req.get('Refer-To'), status: t.status, why: t.why }, 'transfer refused');
+      res.send(t.status, { headers: { Warning: `399 parley "${t.why}"` } });
+      return;
+    }
+    this.transfer = t;
+    // The caller's BYE from now on ends its part only (a phone may hang up right after the 202).
+    if (side === 'caller') this.call.handOverCaller(() => this.callerGone());
+    t.done
+      .finally(() => {
+        if (this.transfer === t) this.transfer = null;
+        if (side === 'caller' && !c.gone && this.standIn === null) this.call.handOverCaller(null);
+      })
+      .catch(() => undefined);
+  }
+
+  /**
+   * A party now connected (the first callee, or a transfer's target): its re-offers, REFERs,
+   * BYE and media timeout, its stem in the recording, its leg.joined.
+   */
+  private adopt(c: Callee, target: string, side: Side): void {
+    const call = this.call;
+    this.parties.add(c);
+    const connected = (): boolean => c === this.callee || c === this.standIn;
+    answerReoffers(c.uac, c.leg, this.log, {
+      ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
+      onEnd: (reason, why) => (connected() ? call.endForCause(reason, why) : destroyDialog(c.uac, this.log, { Reason: reason })),
+    });
+    c.uac.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      if (this.options.transfers === 'refuse') refuseRefer(req, res, this.log);
+      else this.onRefer(c, side, req, res);
+    });
+    call.activeRecording?.recorder.addLeg(c.id, {
+      uri: target,
+      identity: 'normal',
+      callId: c.uac.sip.callId,
+      originalTo: call.originalTo.uri,
+      role: side === 'callee' ? 'other' : 'caller',
+    });
+    call.safeEmit('legjoined', c.id, target);
+    c.leg.watchMedia();
+    c.leg.on('mediatimeout', (s) => {
+      if (connected()) call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from ${c.id} for ${s} s`);
+      else destroyDialog(c.uac, this.log, { Reason: MEDIA_TIMEOUT_REASON });
+    });
+    c.uac.on('destroy', (bye?: Srf.SrfRequest) => this.onGone(c, bye));
+  }
+
+  /** A party's dialog ended (its BYE, or the SIP server). Only one connected ends the call. */
+  private onGone(c: Callee, bye?: Srf.SrfRequest): void {
+    const connected = (c === this.callee || c === this.standIn) && this.transfer?.from !== c;
+    this.partyGone(c);
+    if (!connected || this.over) return;
+    const call = this.call;
+    this.end(c === this.callee ? 'callee' : 'caller');
+    // The SIP server ended the dialog itself (the peer never ACKed a 2xx, …): the others hear why.
+    const reason = serverByeReason(bye);
+    if (reason) call.endForCause(reason, `${c.id}'s dialog was ended by the SIP server (${reason})`);
+    else call.hangup();
+  }
+
+  private partyGone(c: Callee): void {
+    if (c.gone) return;
+    c.gone = true;
+    c.leg.close();
+    this.parties.delete(c);
+    // A transferor (its transfer done or under way): its stem ends here.
+    if ((c !== this.callee && c !== this.standIn) || this.transfer?.from === c) {
+      this.call.activeRecording?.recorder.removeLeg(c.id);
+      this.log.info({ leg: c.id }, 'the transferor left');
+    }
+  }
+
+  /** The caller hung up after (or while) transferring its call away. */
+  private callerGone(): void {
+    if (this.callerParty) this.callerParty.gone = true;
+    const leg = this.call.leg;
+    leg.close();
+    this.call.activeRecording?.recorder.removeLeg(leg.id);
+    this.log.info('the caller left after transferring its call');
+    // Its transfer failed meanwhile (or never got its target): nobody is on its side any more.
+    if (!this.transfer && !this.standIn && !this.over) {
+      this.end('caller');
+      this.call.hangup();
+    }
+  }
+
+  /** The call ended (its caller's BYE, Parley, or a party above): everyone still up gets a BYE. */
+  private onCallEnded(): void {
+    const call = this.call;
+    const reason = call.reasonHeader;
+    this.transfer?.abandon();
+    for (const c of [...this.parties]) {
+      if (!c.gone) destroyDialog(c.uac, this.log, reason ? { Reason: reason } : undefined);
+      c.gone = true;
+      c.leg.close();
+    }
+    this.parties.clear();
+    // The caller's side (its BYE, or the SIP server ending its dialog), else Parley (a stop, the API, a timeout).
+    this.end(/^(caller |the caller's )/.test(call.endedBecause ?? '') ? 'caller' : 'parley');
+  }
+
+  /** DTMF INFO from a party: that leg's digit (as its RFC 4733 events are); anything else gets 200. */
+  private onInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    answerLegInfo(leg, req, res, this.log, {}, leg.id);
+  }
+}
