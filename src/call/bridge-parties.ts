@@ -1,5 +1,5 @@
 // The parties of a connected bridge (B2bBridge, once its callee answered) and their
-// transfers (callee-transfer.ts). At any time the caller's side is the caller itself or,
+// transfers (bridge-transfer.ts). At any time the caller's side is the caller itself or,
 // after the caller transferred its call away, the target it named (a stand-in, `caller-2`);
 // the callee's side is the callee or whom it transferred to (`callee-2`, `callee-3`…).
 // - Either side's BYE (or media timeout, or an ACK that never came) ends the call: the
@@ -164,6 +164,8 @@ export class BridgeParties implements TransferHost {
       callId: c.uac.sip.callId,
       originalTo: call.originalTo.uri,
       role: side === 'callee' ? 'other' : 'caller',
+      // The caller's stand-in is heard where the caller was: the stereo file's left channel.
+      ...(side === 'caller' ? { stereo: 'left' as const } : {}),
     });
     call.safeEmit('legjoined', c.id, target);
     c.leg.watchMedia();

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { purity, readWavFile } from '../helpers/audio-analysis.ts';
+import { channel, purity, readWavFile } from '../helpers/audio-analysis.ts';
 import { answerWithBaresip } from '../helpers/baresip.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
@@ -248,6 +248,13 @@ describe("a bridged callee's blind transfer (REFER)", () => {
         assert.equal(legs.find((l) => l.id === 'caller-2')!.role, 'caller', 'the target stands in for the caller');
         const stem = readWavFile(join(parley().recordingDir, legs.find((l) => l.id === 'caller-2')!.stems[0]!.file));
         assert.ok(purity(stem.samples, stem.sampleRate, TARGET_HZ, 0, stem.samples.length) > 0.3, 'the stand-in\'s stem holds the target');
+        // Stereo: the stand-in on the left, where the caller was; the callee on the right.
+        const stereo = readWavFile(join(parley().recordingDir, meta.stereo.file));
+        const [left, right] = [channel(stereo.samples, 2, 0), channel(stereo.samples, 2, 1)];
+        const lastSecond = (x: Int16Array, hz: number): number => purity(x, stereo.sampleRate, hz, x.length - stereo.sampleRate, stereo.sampleRate / 2);
+        assert.ok(lastSecond(left, TARGET_HZ) > 0.3, `left: the stand-in at the end (${lastSecond(left, TARGET_HZ).toFixed(2)})`);
+        assert.ok(lastSecond(right, AGENT_HZ) > 0.3, `right: the callee at the end (${lastSecond(right, AGENT_HZ).toFixed(2)})`);
+        assert.ok(lastSecond(right, TARGET_HZ) < 0.1, 'and not the stand-in');
       });
     } finally {
       callee.kill();
