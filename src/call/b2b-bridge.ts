@@ -19,6 +19,8 @@ import { answerLegInfo } from './dtmf-info.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
+import { HoldPropagator, peerHold, type OutgoingOffer } from './hold.ts';
+import { CALLER_LEG } from './sip-call.ts';
 
 export const CALLEE_LEG = 'callee';
 
@@ -163,7 +165,13 @@ export class B2bBridge {
       leg.close();
       return { kind: 'failed', status: 488, reason: 'Not Acceptable Here' };
     }
-    answerReoffers(uac, leg, this.log, { ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500), onEnd: (reason, why) => call.endForCause(reason, why) });
+    const toCallee: OutgoingOffer = { pending: false };
+    answerReoffers(uac, leg, this.log, {
+      ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
+      onEnd: (reason, why) => call.endForCause(reason, why),
+      onPeerOffer: () => call.noteHold(CALLEE_LEG, peerHold(leg.media)),
+      outgoing: toCallee,
+    });
     refuseRefers(uac, this.log);
     call.activeRecording?.recorder.addLeg(CALLEE_LEG, {
       uri: target,
@@ -176,7 +184,34 @@ export class B2bBridge {
     leg.watchMedia();
     leg.on('mediatimeout', (s) => call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`));
     const ended = this.connectAfterWhisper(uac, leg, options, wait);
+    if (this.deps.settings.holdPropagation !== 'none') this.passHoldsOn(uac, leg, toCallee, ended);
     return { kind: 'answered', legId: CALLEE_LEG, ended };
+  }
+
+  /**
+   * calls.holdPropagation 'reinvite': a hold of either party is passed on to the other with a
+   * re-INVITE of Parley's (sendonly or inactive, as the holder offered; sendrecv on resume),
+   * as an SBC does, so the other phone shows it is held (hold.ts). Until the bridge ends.
+   */
+  private passHoldsOn(uac: Srf.Dialog, leg: MediaLeg, toCallee: OutgoingOffer, ended: Promise<unknown>): void {
+    const call = this.call;
+    const onEnd = (reason: string, why: string): void => call.endForCause(reason, why);
+    const callee = new HoldPropagator(uac, leg, this.log.child({ holdTo: 'callee' }), { ownsCallId: true, outgoing: toCallee, onEnd });
+    const dialog = call.callerDialog;
+    const caller = dialog ? new HoldPropagator(dialog, call.leg, this.log.child({ holdTo: 'caller' }), { ownsCallId: false, outgoing: call.callerOutgoing, onEnd }) : null;
+    const onHold = (legId: string, direction: 'sendonly' | 'inactive' | null): void => {
+      if (legId === CALLER_LEG) callee.set(direction);
+      else if (legId === CALLEE_LEG) caller?.set(direction);
+    };
+    call.on('hold', onHold);
+    // A caller that went on hold while the callee rang: the callee is told at once.
+    const already = call.holdOf(CALLER_LEG);
+    if (already) callee.set(already);
+    void ended.finally(() => {
+      call.off('hold', onHold);
+      callee.close();
+      caller?.close();
+    });
   }
 
   /**

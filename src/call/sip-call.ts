@@ -20,6 +20,7 @@ import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REAS
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
 import { addressFamily } from './target-family.ts';
+import { peerHold, type HoldDirection, type OutgoingOffer } from './hold.ts';
 import { toLoopsBack } from './loops-back.ts';
 import type {
   BridgeOptions,
@@ -79,6 +80,10 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private endReason: string | null = null;
   private endedWhy: string | null = null;
   private readonly digits: DigitDemand;
+  /** The legs of this call on hold now, and how (hold.ts). */
+  private readonly holds = new Map<string, HoldDirection>();
+  /** Parley's own re-INVITE to the caller is out (a hold passed on, hold.ts): the caller's offers get 491 meanwhile. */
+  readonly callerOutgoing: OutgoingOffer = { pending: false };
 
   private constructor(
     readonly deps: CallDeps,
@@ -225,6 +230,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
         ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
         onEnd: (reason, why) => this.endForCause(reason, why),
         offerInAckOf: this.offerPending ? cseqNumber(this.req) : undefined,
+        onPeerOffer: () => this.noteHold(CALLER_LEG, peerHold(this.leg.media)),
+        outgoing: this.callerOutgoing,
       });
       // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
       if (this.offerPending) answered = this.answerFrom(d as unknown as AnswerSource, 'ack', 'ACK');
@@ -344,6 +351,9 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       originalTo: this.originalTo.uri,
       role: 'caller',
     });
+    // A leg held when the recording starts is marked held from its start.
+    const held = this.holds.get(CALLER_LEG);
+    if (held) recorder.holdLeg(CALLER_LEG, held);
     this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
     this.log.info({ recording: recorder.id }, 'recording');
     return this.recording;
@@ -383,6 +393,30 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.log.info({ reason }, 'call ended');
     this.safeEmit('ended', reason);
     this.room.close();
+  }
+
+  /**
+   * A leg's peer put it on hold or took it off (`direction` null), as its last offer said:
+   * the recording's sidecar marks it and 'hold' is emitted, once per change.
+   */
+  noteHold(legId: string, direction: HoldDirection | null): void {
+    if (this.endedFlag || (this.holds.get(legId) ?? null) === direction) return;
+    if (direction) this.holds.set(legId, direction);
+    else this.holds.delete(legId);
+    this.log.info({ leg: legId, hold: direction ?? 'resumed' }, direction ? 'leg on hold' : 'leg off hold');
+    const rec = this.recording?.recorder;
+    if (rec && !rec.isClosed) rec.holdLeg(legId, direction);
+    this.safeEmit('hold', legId, direction);
+  }
+
+  /** How a leg of this call holds now (null: not on hold). */
+  holdOf(legId: string): HoldDirection | null {
+    return this.holds.get(legId) ?? null;
+  }
+
+  /** @internal The caller's dialog once answered (a hold passed on to the caller, hold.ts). */
+  get callerDialog(): Srf.Dialog | null {
+    return this.uas;
   }
 
   /** Why the call ended, as its 'ended' event said (null while it runs). */
