@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ApiEvent } from '../../src/api/event-hub.ts';
+import { apiBase, call } from '../helpers/api-client.ts';
 import { toneAmplitude } from '../helpers/audio-analysis.ts';
 import { heardAfter } from '../helpers/peer-hearing.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { bodyOf, flowYaml, RawDialog, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
+import { bodyOf, flowYaml, okTo, RawDialog, rawParleyPerSuite, responseTo, statusOf } from './raw-dialog.ts';
 
 /** A raw dialog whose From names `who` (the roster is unique by URI). */
 class Member extends RawDialog {
@@ -104,6 +105,12 @@ describe('a conference member on hold is left out of the mix (raw SIP, real audi
       assert.ok(during[600]! > 0.1, `the room goes on: the listener hears the talker (600 Hz at ${during[600]!.toFixed(3)})`);
       const room = await parley().app.conferences!.get('holdroom');
       assert.equal(room!.roster.get(holder.d.callId)?.held, 'sendonly', 'the roster shows the hold');
+      // The API's unmute does not bring a held leg's music back into the room.
+      const unmuted = await call(apiBase(parley()), 'POST', `/rooms/holdroom/legs/${encodeURIComponent(holder.d.callId)}/unmute`);
+      assert.equal(unmuted.status, 200, unmuted.text);
+      await new Promise((r) => setTimeout(r, 300));
+      const afterUnmute = await hearing(listener, [1000]);
+      assert.ok(afterUnmute[1000]! < 0.01, `unmuted by the API while held, its music reaches the room: 1000 Hz at ${afterUnmute[1000]!.toFixed(3)}`);
 
       await reoffer(holder, 'sendrecv');
       const after = await comesToHearTone(listener, 1000);
@@ -122,4 +129,75 @@ describe('a conference member on hold is left out of the mix (raw SIP, real audi
       }
     }
   });
+
+  it('a member dialled out into the room (POST /rooms/:name/dial) that holds is left out of the mix too, and heard again after resume', async () => {
+    const members: Joined[] = [];
+    const calleeUa = await RawSipClient.open();
+    const calleePhone = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    let dialled: { invite: string; cseq: number } | null = null;
+    try {
+      const listener = await join(parley(), 'listener2', null);
+      members.push(listener);
+      const talker = await join(parley(), 'talker2', 600);
+      members.push(talker);
+      const answered = call(apiBase(parley()), 'POST', '/rooms/holdroom/dial', { to: `sip:out@127.0.0.1:${calleeUa.port}` });
+      const invite = await calleeUa.nextMatching(/^INVITE /, 15_000);
+      calleeUa.send(parley().sipPort, responseTo(invite, '200 OK', 'out1', calleePhone.sdp(), calleeUa.port));
+      await calleeUa.nextMatching(/^ACK /, 10_000);
+      const r = await answered;
+      assert.equal(r.status, 201, r.text);
+      dialled = { invite, cseq: 10 };
+      calleePhone.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
+      const before = await comesToHearTone(listener, 1400);
+      assert.ok(before.ok, `the listener hears the dialled member: 1400 Hz at ${before.amp.toFixed(3)}`);
+
+      calleeUa.send(parley().sipPort, memberInvite(dialled, calleeUa.port, calleePhone.sdp([], 'sendonly').replace('o=peer 1 1 ', 'o=peer 1 2 ')));
+      const ok = await calleeUa.nextMatching(/^SIP\/2\.0 200 /, 10_000);
+      calleeUa.send(parley().sipPort, memberInvite(dialled, calleeUa.port, '', 'ACK'));
+      assert.match(bodyOf(ok), /^a=recvonly\r?$/m);
+      await new Promise((r) => setTimeout(r, 300));
+      const during = await hearing(listener, [1400, 600]);
+      assert.ok(during[1400]! < 0.01, `the dialled member's music on hold reaches the room: 1400 Hz at ${during[1400]!.toFixed(3)}`);
+      assert.ok(during[600]! > 0.1, `the room goes on (600 Hz at ${during[600]!.toFixed(3)})`);
+
+      calleeUa.send(parley().sipPort, memberInvite(dialled, calleeUa.port, calleePhone.sdp([], 'sendrecv').replace('o=peer 1 1 ', 'o=peer 1 3 ')));
+      await calleeUa.nextMatching(/^SIP\/2\.0 200 /, 10_000);
+      calleeUa.send(parley().sipPort, memberInvite(dialled, calleeUa.port, '', 'ACK'));
+      const after = await comesToHearTone(listener, 1400);
+      assert.ok(after.ok, `after the resume the listener hears it again: 1400 Hz at ${after.amp.toFixed(3)}`);
+    } finally {
+      for (const m of members) {
+        m.d.cseq++;
+        m.d.send('BYE');
+        await m.d.finalTo(`${m.d.cseq} BYE`).catch(() => undefined);
+        m.ua.close();
+        await m.phone.close();
+      }
+      // The room closed with its last caller: the dialled member gets its BYE.
+      const bye = await calleeUa.nextMatching(/^BYE /, 10_000).catch(() => null);
+      if (bye) calleeUa.send(parley().sipPort, okTo(bye));
+      calleeUa.close();
+      await calleePhone.close();
+    }
+  });
 });
+
+/** The dialled member's own re-INVITE with `sdp` (or its ACK) in the dialog Parley's `invite` made (From and To swap). */
+function memberInvite(d: { invite: string; cseq: number }, port: number, sdp: string, method = 'INVITE'): string {
+  const h = (name: string): string => new RegExp(`\\r\\n${name}:\\s*([^\\r]+)`, 'i').exec(d.invite)![1]!;
+  if (method === 'INVITE') d.cseq++;
+  return [
+    `${method} ${/<([^>]+)>/.exec(h('Contact'))![1]!} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-member-${process.pid}-${method}-${d.cseq}`,
+    'Max-Forwards: 70',
+    `From: ${h('To')};tag=out1`,
+    `To: ${h('From')}`,
+    `Call-ID: ${h('Call-ID')}`,
+    `CSeq: ${d.cseq} ${method}`,
+    `Contact: <sip:out@127.0.0.1:${port}>`,
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(sdp)}`,
+    '',
+    sdp,
+  ].join('\r\n');
+}
