@@ -17,10 +17,9 @@ import { promptRate } from './prompt-rate.ts';
 import type { BridgeEndedBy, BridgeOptions, BridgeOutcome } from './ports.ts';
 import { answerLegInfo } from './dtmf-info.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
-import type { SipCall } from './sip-call.ts';
+import { CALLER_LEG, type SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
 import { HoldPropagator, peerHold, type OutgoingOffer } from './hold.ts';
-import { CALLER_LEG } from './sip-call.ts';
 
 export const CALLEE_LEG = 'callee';
 
