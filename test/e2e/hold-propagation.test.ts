@@ -261,6 +261,33 @@ describe('hold in a two-party bridge, passed on (calls.holdPropagation: reinvite
   });
 });
 
+describe('hold by c=0.0.0.0 (RFC 2543, RFC 3264 §8.4) in a two-party bridge', () => {
+  const parley = rawParleyPerSuite(RECORDED_BRIDGE);
+
+  it('the holder\'s sendrecv offer on c=0.0.0.0 is a sendonly hold: the callee is offered a=sendonly, the sidecar says sendonly', async () => {
+    let b: Bridged | null = null;
+    try {
+      b = await bridge(parley(), 'hold-zero');
+      b.c.cseq++;
+      b.c.send('INVITE', sdpWith(b.phone, 'sendrecv', b.c.cseq).replace(/^c=IN IP4 127\.0\.0\.1\r?$/m, 'c=IN IP4 0.0.0.0'));
+      const ok = await b.c.finalTo(`${b.c.cseq} INVITE`);
+      assert.equal(statusOf(ok), 200, ok);
+      b.c.send('ACK', '', b.c.cseq);
+      assert.equal(directionOf(ok), 'recvonly', 'Parley does not send to 0.0.0.0');
+      const re = await calleeGetsReinvite(b);
+      assert.equal(directionOf(re), 'sendonly', re);
+      await calleeAnswers(b, re, 'recvonly');
+      await callerOffers(b, 'sendrecv');
+      await calleeAnswers(b, await calleeGetsReinvite(b), 'sendrecv');
+      const meta = await hangUp(parley(), b);
+      const caller = meta.legs.find((l: { id: string }) => l.id === 'caller');
+      assert.deepEqual(caller.holds.map((h: { direction: string; end: unknown }) => [h.direction, h.end !== null]), [['sendonly', true]]);
+    } finally {
+      await closeAll(b);
+    }
+  });
+});
+
 describe('hold in a two-party bridge, not passed on (calls.holdPropagation: none)', () => {
   const parley = rawParleyPerSuite(`${RECORDED_BRIDGE}\ncalls: { holdPropagation: none }\n`);
 
