@@ -183,6 +183,7 @@ export class B2bBridge {
     leg.watchMedia();
     leg.on('mediatimeout', (s) => call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the callee for ${s} s`));
     const ended = this.connectAfterWhisper(uac, leg, options, wait);
+    void ended.finally(() => call.forgetHold(CALLEE_LEG));
     if (this.deps.settings.holdPropagation !== 'none') this.passHoldsOn(uac, leg, toCallee, ended);
     return { kind: 'answered', legId: CALLEE_LEG, ended };
   }

@@ -409,6 +409,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.safeEmit('hold', legId, direction);
   }
 
+  /** A leg left (a bridged callee that hung up): its hold is forgotten, so a later leg of that id starts unheld. No event. */
+  forgetHold(legId: string): void {
+    this.holds.delete(legId);
+  }
+
   /** How a leg of this call holds now (null: not on hold). */
   holdOf(legId: string): HoldDirection | null {
     return this.holds.get(legId) ?? null;
