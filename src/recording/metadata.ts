@@ -54,7 +54,7 @@ export interface LegEntry {
 /** How a leg holds: `sendonly` (it may still send music on hold; also `c=0.0.0.0` with sendrecv) or `inactive`. */
 export type HoldDirection = 'sendonly' | 'inactive';
 
-/** One hold of a leg; `end` null: still held when the recording ended. A change from sendonly to inactive (or back) starts a new entry. */
+/** One hold of a leg; `end` null: still held when the recording ended (or when the leg hung up). A change from sendonly to inactive (or back) starts a new entry. */
 export interface HoldEntry {
   direction: HoldDirection;
   start: TimePoint;
