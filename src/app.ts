@@ -345,6 +345,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           siprec: c.siprec,
           externalIp: c.sip.externalIp,
           sipT1: c.sip.timers.t1,
+          holdPropagation: c.calls.holdPropagation,
         },
       },
       this.routing,

@@ -39,7 +39,7 @@ import { within } from '../util/within.ts';
 
 const EVENTS_PATH = {
   get: {
-    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.started, recording.state, recording.saved, recording.stored, recording.failed, rule.matched)',
+    summary: 'WebSocket event stream: one JSON message per event (call.created, call.ended, leg.joined, leg.left, leg.held, leg.resumed, talking, dtmf, recording.started, recording.state, recording.saved, recording.stored, recording.failed, rule.matched)',
     parameters: [
       { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for clients that cannot set headers' },
       { name: 'since', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,15}$' }, description: 'replay the kept events after this seq before the live ones' },

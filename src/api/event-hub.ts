@@ -17,6 +17,8 @@ export type ApiEventType =
   | 'call.ended'
   | 'leg.joined'
   | 'leg.left'
+  | 'leg.held'
+  | 'leg.resumed'
   | 'talking'
   | 'dtmf'
   | 'recording.started'
@@ -176,6 +178,10 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
       media?.on('dtmf', (e) => this.publish('dtmf', { callId, leg, digit: e.digit, durationMs: e.durationMs }));
     });
     call.on('dtmf', (digit, durationMs) => this.publish('dtmf', { callId, leg: 'caller', digit, durationMs }));
+    // A leg's phone put the call on hold (sendonly, inactive) or resumed it.
+    call.on('hold', (leg, direction) =>
+      direction ? this.publish('leg.held', { callId, room: call.room.id, leg, direction }) : this.publish('leg.resumed', { callId, room: call.room.id, leg }),
+    );
     call.leg.on('talk', (talking) => this.publish('talking', { callId, leg: 'caller', talking }));
     call.room.on('legclose', (leg) => this.publish('leg.left', { callId, room: call.room.id, leg: leg.id }));
   }
@@ -186,6 +192,9 @@ export class EventHub extends TypedEmitter<EventHubEvents> {
     const epoch = c.epoch === null ? {} : { epoch: c.epoch };
     c.roster.on('join', (e) => this.publish('leg.joined', { room, ...epoch, leg: e.legId, callId: e.callId, uri: e.uri, identity: e.identity, ...(e.remoteNode ? { remoteNode: e.remoteNode } : {}) }));
     c.roster.on('leave', (e, reason) => this.publish('leg.left', { room, ...epoch, leg: e.legId, callId: e.callId, reason }));
+    c.roster.on('hold', (e, direction) =>
+      direction ? this.publish('leg.held', { room, ...epoch, leg: e.legId, callId: e.callId, direction }) : this.publish('leg.resumed', { room, ...epoch, leg: e.legId, callId: e.callId }),
+    );
     c.roster.on('talking', (e, talking) => this.publish('talking', { room, leg: e.legId, callId: e.callId, talking }));
     c.roster.on('dtmf', (e, digit, durationMs) => this.publish('dtmf', { room, leg: e.legId, callId: e.callId, digit, durationMs }));
   }

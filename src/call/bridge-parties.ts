@@ -7,12 +7,16 @@
 // - A transferor's BYE only ends its part (its leg closes, its stem ends).
 // - A REFER from the side now connected starts a transfer (one at a time, once connected:
 //   491 otherwise); from anyone else, or with `transfers: refuse`, 403.
+// - Holds (hold.ts): each party's hold is noted on the call (sidecar, leg.held); with
+//   calls.holdPropagation `reinvite` the side connected now is re-INVITEd to match the other
+//   side's hold (a transfer's target, not holding, resumes the party it is connected to).
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { BridgeTransfer, type Callee, type Side, type TransferHost } from './bridge-transfer.ts';
 import { ackWaitMs, answerReoffers, destroyDialog, refuseRefer, serverByeReason } from './dialog-util.ts';
+import { HoldPropagator, peerHold, type HoldDirection, type OutgoingOffer } from './hold.ts';
 import { answerLegInfo } from './dtmf-info.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
@@ -35,6 +39,15 @@ export class BridgeParties implements TransferHost {
   connected = false;
   private over = false;
   private legs = { callee: 1, caller: 1 };
+  /** calls.holdPropagation `reinvite`: re-INVITEs to the connected callee and to the caller's side. */
+  private toCallee: HoldPropagator | null = null;
+  private toCaller: HoldPropagator | null = null;
+  /** Each party's own re-INVITE in progress (its answerReoffers answers a peer's offer meanwhile 491). */
+  private readonly outgoing = new WeakMap<Callee, OutgoingOffer>();
+  private readonly onHold = (legId: string, direction: HoldDirection | null): void => {
+    if (legId === this.callerSideId) this.toCallee?.set(direction);
+    else if (legId === this.callee.id) this.toCaller?.set(direction);
+  };
   readonly ended: Promise<BridgeEndedBy>;
   private resolveEnded: (by: BridgeEndedBy) => void = () => undefined;
 
@@ -54,9 +67,36 @@ export class BridgeParties implements TransferHost {
     this.calleeUri = target;
     // (The first callee's INFO listener is B2bBridge's, on since its answer.)
     this.adopt(first, target, 'callee');
+    if (deps.settings.holdPropagation !== 'none') {
+      this.toCallee = this.propagator(first, 'callee');
+      const uas = call.callerDialog;
+      if (uas) this.toCaller = new HoldPropagator(uas, call.leg, log.child({ holdTo: 'caller' }), this.propagation(false, call.holds.callerOutgoing));
+      call.on('hold', this.onHold);
+      // A caller that went on hold while the callee rang: the callee is told at once.
+      this.toCallee.set(call.holds.of(this.callerSideId));
+    }
     // A caller that left while the callee's answer was applied has had its 'ended' already.
     if (call.ended) this.onCallEnded();
     else call.once('ended', () => this.onCallEnded());
+  }
+
+  /** The leg id of the caller's side now: the caller's, or its stand-in's. */
+  private get callerSideId(): string {
+    return this.standIn?.id ?? this.call.leg.id;
+  }
+
+  private propagator(c: Callee, side: Side): HoldPropagator {
+    return new HoldPropagator(c.uac, c.leg, this.log.child({ holdTo: c.id }), this.propagation(side === 'callee', this.outgoingOf(c)));
+  }
+
+  private propagation(ownsCallId: boolean, outgoing: OutgoingOffer): ConstructorParameters<typeof HoldPropagator>[3] {
+    return { ownsCallId, outgoing, onEnd: (reason, why) => this.call.endForCause(reason, why) };
+  }
+
+  private outgoingOf(c: Callee): OutgoingOffer {
+    let o = this.outgoing.get(c);
+    if (!o) this.outgoing.set(c, (o = { pending: false }));
+    return o;
   }
 
   /** The INVITE's headers for a transfer's target: the caller's identity toward a callee's target, the callee's toward the caller's. */
@@ -84,6 +124,21 @@ export class BridgeParties implements TransferHost {
     } else this.standIn = to;
     this.adopt(to, target, side);
     from.leg.mute(true);
+    this.call.holds.forget(from.id);
+    if (this.toCallee || this.toCaller) {
+      // The target now takes re-INVITEs for its side; the other side matches the target (not holding: resumed).
+      if (side === 'callee') {
+        this.toCallee?.close();
+        this.toCallee = this.propagator(to, 'callee');
+        this.toCallee.set(this.call.holds.of(this.callerSideId));
+        this.toCaller?.set(null);
+      } else {
+        this.toCaller?.close();
+        this.toCaller = this.propagator(to, 'caller');
+        this.toCaller.set(this.call.holds.of(this.callee.id));
+        this.toCallee?.set(null);
+      }
+    }
   }
 
   /** A transferor Parley itself sent a BYE (it had not hung up after its transfer). */
@@ -153,6 +208,10 @@ export class BridgeParties implements TransferHost {
     answerReoffers(c.uac, c.leg, this.log, {
       ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
       onEnd: (reason, why) => (connected() ? call.endForCause(reason, why) : destroyDialog(c.uac, this.log, { Reason: reason })),
+      onPeerOffer: () => {
+        if (!call.ended) call.holds.note(c.id, peerHold(c.leg.media));
+      },
+      outgoing: this.outgoingOf(c),
     });
     c.uac.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
       if (this.options.transfers === 'refuse') refuseRefer(req, res, this.log);
@@ -170,7 +229,7 @@ export class BridgeParties implements TransferHost {
     call.safeEmit('legjoined', c.id, target);
     c.leg.watchMedia();
     c.leg.on('mediatimeout', (s) => {
-      if (connected()) call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from ${c.id} for ${s} s`);
+      if (connected()) call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the ${side} for ${s} s`);
       else destroyDialog(c.uac, this.log, { Reason: MEDIA_TIMEOUT_REASON });
     });
     c.uac.on('destroy', (bye?: Srf.SrfRequest) => this.onGone(c, bye));
@@ -194,6 +253,7 @@ export class BridgeParties implements TransferHost {
     c.gone = true;
     c.leg.close();
     this.parties.delete(c);
+    this.call.holds.forget(c.id);
     // A transferor (its transfer done or under way): its stem ends here.
     if ((c !== this.callee && c !== this.standIn) || this.transfer?.from === c) {
       this.call.activeRecording?.recorder.removeLeg(c.id);
@@ -220,10 +280,14 @@ export class BridgeParties implements TransferHost {
     const call = this.call;
     const reason = call.reasonHeader;
     this.transfer?.abandon();
+    call.off('hold', this.onHold);
+    this.toCallee?.close();
+    this.toCaller?.close();
     for (const c of [...this.parties]) {
       if (!c.gone) destroyDialog(c.uac, this.log, reason ? { Reason: reason } : undefined);
       c.gone = true;
       c.leg.close();
+      call.holds.forget(c.id);
     }
     this.parties.clear();
     // The caller's side (its BYE, or the SIP server ending its dialog), else Parley (a stop, the API, a timeout).

@@ -25,6 +25,8 @@ export interface CallSettings {
   externalIp?: string | null;
   /** sip.timers.t1 (ms): how long an offerless re-INVITE's 200 waits for its ACK, 68*T1 (default 500). */
   sipT1?: number;
+  /** calls.holdPropagation: a hold in a two-party bridge is passed on to the other party with a re-INVITE ('reinvite', the default) or not ('none'). */
+  holdPropagation?: 'reinvite' | 'none';
   /** The `siprec` section (absent: its defaults). */
   siprec?: SiprecConfig;
 }

@@ -6,6 +6,7 @@ import * as sdpTransform from 'sdp-transform';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
+import type { OutgoingOffer } from './hold.ts';
 
 export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<string, string>): void {
   try {
@@ -103,8 +104,16 @@ export const UNUSABLE_ANSWER_REASON = 'SIP;cause=488;text="Not Acceptable Here"'
  * that carried our offer (an offerless re-INVITE's, or the first INVITE's: `offerInAckOf`),
  * a new offer gets 491 (RFC 3261 §14.2); after a 200 that answered an offer it is taken,
  * even before that 200's ACK (RFC 5407 §3.1.4: that exchange is complete).
+ * `onPeerOffer` runs after each offer of the peer's was answered (read the hold from
+ * leg.media: hold.ts); while `outgoing.pending` (Parley's own re-INVITE on this dialog is
+ * out, hold.ts) a new offer gets 491 (RFC 3261 §14.2).
  */
-export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void; offerInAckOf?: number }): void {
+export function answerReoffers(
+  dialog: Srf.Dialog,
+  leg: MediaLeg,
+  log: Logger,
+  opts: { ackWaitMs: number; onEnd?: (reason: string, why: string) => void; offerInAckOf?: number; onPeerOffer?: () => void; outgoing?: OutgoingOffer },
+): void {
   // One offer-answer exchange at a time (RFC 3264 §4): drachtio-srf emits 'ack' a turn later
   // than 'modify' (setImmediate), so a peer's ACK and its next re-INVITE sent back to back
   // reached us in the wrong order, and each answer went to the next offer, one step late.
@@ -149,6 +158,10 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
       res.send(200);
       return;
     }
+    if (opts.outgoing?.pending) {
+      res.send(491);
+      return;
+    }
     unlessInProgress(res, () =>
       inTurn(res, async () => {
         if (leg.isClosed) {
@@ -159,6 +172,7 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
           const sdp = await leg.applyOffer(body);
           dialog.local.sdp = sdp;
           res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+          opts.onPeerOffer?.();
         } catch (err) {
           log.warn({ err }, 'UPDATE offer refused');
           refuseOffer(res, err);
@@ -177,6 +191,10 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
   };
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const seq = cseqNumber(req);
+    if (opts.outgoing?.pending) {
+      res.send(491);
+      return;
+    }
     unlessInProgress(res, () => inTurn(res, async () => {
       const body = req.body ?? '';
       // An offerless re-INVITE (RFC 3261 §14.2): a full offer in the 200, not just the codec
@@ -194,6 +212,7 @@ export function answerReoffers(dialog: Srf.Dialog, leg: MediaLeg, log: Logger, o
       const answered = offerless && !leg.isClosed ? awaitAnswerInAck(dialog, leg, seq, log, unusable, opts.ackWaitMs) : null;
       if (answered) unacked = seq;
       res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+      if (!offerless && !leg.isClosed) opts.onPeerOffer?.();
       if (answered) {
         await answered;
         if (unacked === seq) unacked = null;

@@ -105,6 +105,8 @@ export type CallEvents = {
   ended: [reason: string];
   /** Another leg answered and joined the call's room (the bridged callee). */
   legjoined: [legId: string, uri: string];
+  /** A leg's peer put it on hold (`sendonly`, `inactive`) or took it off hold (null): hold.ts. */
+  hold: [legId: string, direction: 'sendonly' | 'inactive' | null];
 };
 
 /** One call as its tasks see it: the caller's leg and what can be done with it. */

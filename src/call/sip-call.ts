@@ -20,9 +20,9 @@ import { parseNameAddr } from './name-addr.ts';
 import { requires100rel, sendReliable183, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
-import { describeSpec, toLibrarySpec } from './play-spec.ts';
-import { promptRate } from './prompt-rate.ts';
+import { playOnCall } from './call-play.ts';
 import { addressFamily } from './target-family.ts';
+import { LegHolds, peerHold } from './hold.ts';
 import { toLoopsBack } from './loops-back.ts';
 import type { BridgeOptions, BridgeOutcome, BridgeTarget, CallEvents, CallPort, ConferenceJoinOptions, NameAddr, PlayHandle, PlaySpec, RecordingHandle, RecordingOptions } from './ports.ts';
 
@@ -67,6 +67,13 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   private endReason: string | null = null;
   private endedWhy: string | null = null;
   private readonly digits: DigitDemand;
+  /** The legs of this call on hold now (hold.ts): each change logged, marked in the recording, emitted ('hold'). */
+  readonly holds = new LegHolds((legId, direction) => {
+    this.log.info({ leg: legId, hold: direction ?? 'resumed' }, direction ? 'leg on hold' : 'leg off hold');
+    const rec = this.recording?.recorder;
+    if (rec && !rec.isClosed) rec.holdLeg(legId, direction);
+    this.safeEmit('hold', legId, direction);
+  });
 
   private constructor(
     readonly deps: CallDeps,
@@ -217,6 +224,10 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
         ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
         onEnd: (reason, why) => this.endForCause(reason, why),
         offerInAckOf: this.offer.pending ? cseqNumber(this.req) : undefined,
+        onPeerOffer: () => {
+          if (!this.endedFlag) this.holds.note(CALLER_LEG, peerHold(this.leg.media));
+        },
+        outgoing: this.holds.callerOutgoing,
       });
       // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
       if (this.offer.pending) answered = this.offer.answerFrom(d as unknown as AnswerSource, 'ack', 'ACK');
@@ -269,29 +280,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   }
 
   play(spec: PlaySpec, options: { target: 'caller' | 'room'; bargeIn: boolean; notice?: boolean }): PlayHandle {
-    let player;
-    try {
-      player = this.deps.prompts.createPlayer(toLibrarySpec(spec), {
-        sampleRate: promptRate(this.room, this.deps.settings),
-        repeat: spec.repeat ?? 1,
-        log: this.log,
-      });
-    } catch (err) {
-      return { finished: Promise.resolve({ reason: 'error', error: err as Error }), stop: () => undefined };
-    }
-    const notice = options.notice ? this.recording : null;
-    if (options.target === 'room') {
-      // A room prompt is in the mix already: only the sidecar mark is needed.
-      notice?.note('notice', { prompt: describeSpec(spec) });
-      this.room.play(player);
-    } else {
-      this.leg.play(notice ? notice.tapNotice(player, CALLER_LEG, describeSpec(spec)) : player);
-    }
-    this.log.debug({ prompt: describeSpec(spec), target: options.target }, 'playing');
-    return {
-      finished: player.done.then((r) => (r.error ? { reason: r.reason, error: r.error } : { reason: r.reason })),
-      stop: () => player.stop(),
-    };
+    return playOnCall(this, this.recording, spec, options);
   }
 
   /** Starts the call's recording, or returns the one running; after a stop a new one starts (a voice message). */
@@ -306,6 +295,9 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       originalTo: this.originalTo.uri,
       role: 'caller',
     });
+    // A leg held when the recording starts is marked held from its start.
+    const held = this.holds.of(CALLER_LEG);
+    if (held) recorder.holdLeg(CALLER_LEG, held);
     this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
     this.log.info({ recording: recorder.id }, 'recording');
     return this.recording;
@@ -358,6 +350,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.safeEmit('ended', reason);
     this.room.close();
   }
+
 
   /** Why the call ended, as its 'ended' event said (null while it runs). */
   get endedBecause(): string | null {

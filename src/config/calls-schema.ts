@@ -11,6 +11,12 @@ export interface CallsConfig {
   guardIntervalSec: number;
   /** A call still unanswered (no final response) after this long is ended with 408 by the guard. */
   maxUnansweredSec: number;
+  /**
+   * A hold (re-INVITE or UPDATE offering sendonly, inactive or c=0.0.0.0) by one party of a
+   * two-party bridge: `reinvite` passes it on to the other party with a re-INVITE of Parley's
+   * (sendonly or inactive; sendrecv on resume); `none` answers it on the holder's leg alone.
+   */
+  holdPropagation?: 'reinvite' | 'none';
 }
 
 export const callsSchema = {
@@ -21,7 +27,8 @@ export const callsSchema = {
     delayedOffer: { type: 'string', enum: ['offer', 'reject'] },
     guardIntervalSec: { type: 'number', minimum: 0, maximum: 3600 },
     maxUnansweredSec: { type: 'number', minimum: 1, maximum: 3600 },
+    holdPropagation: { type: 'string', enum: ['reinvite', 'none'] },
   },
 } as const;
 
-export const defaultCalls: CallsConfig = { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 50 };
+export const defaultCalls: CallsConfig = { delayedOffer: 'offer', guardIntervalSec: 10, maxUnansweredSec: 50, holdPropagation: 'reinvite' };

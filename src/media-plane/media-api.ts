@@ -10,7 +10,7 @@ import type { ClockStats } from '../mixer/mix-clock.ts';
 import type { TwoPartyStats } from '../mixer/two-party-forwarder.ts';
 import type { RtcpStats } from './rtcp/index.ts';
 import type { EndpointStats } from './rtp-endpoint.ts';
-import type { IpFamily, NegotiatedAudio } from './sdp-types.ts';
+import type { Direction, IpFamily, NegotiatedAudio } from './sdp-types.ts';
 
 export type MediaLegCloseReason = 'closed' | 'room-closed';
 /** 'media-thread-died': the media thread that ran the room failed (its calls end, Q.850 cause 41). */
@@ -102,7 +102,7 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   applyOffer(offer: string): Promise<string>;
   applyAnswer(answer: string): Promise<void>;
   /** A full offer on the leg's socket (every codec, telephone-event, the current crypto) for an offerless re-INVITE; the answer goes to applyAnswer(). */
-  makeReoffer(): Promise<string>;
+  makeReoffer(direction?: Direction): Promise<string>;
   mute(on?: boolean): void;
   deafen(on?: boolean): void;
   hide(on?: boolean): void;

@@ -16,7 +16,7 @@ import type { RtcpStats } from './rtcp/index.ts';
 import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
 import { PayloadTypeMap } from './payload-type-map.ts';
 import { buildAnswer, buildOffer, negotiateOffer, parseAnswer, type OfferPts } from './sdp-negotiator.ts';
-import type { IpFamily, NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
+import type { Direction, IpFamily, NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
 import type { LegRole } from './thread/protocol.ts';
 import { CODECS, type CodecName } from '../mixer/codecs/audio-codec.ts';
 
@@ -188,9 +188,10 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
    * behind a PBX can choose another codec. Each codec and telephone-event keeps the payload
    * type the session bound it to, in either side's SDP (RFC 3264 §8.3.2: a peer that
    * negotiated telephone-event at 96 is offered it at 96, not at our usual 101); new ones get
-   * a number the session has not used. Give the answer to applyAnswer().
+   * a number the session has not used. `direction`: what the offer asks (sendonly or inactive
+   * to pass a hold on to this peer, sendrecv again on resume). Give the answer to applyAnswer().
    */
-  async makeReoffer(): Promise<string> {
+  async makeReoffer(direction: Direction = 'sendrecv'): Promise<string> {
     this.assertOpen();
     const n = this.negotiated;
     const ep = this.rtp;
@@ -203,7 +204,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     const pts = this.pts.offerPts(codecs);
     this.pendingOffer = { srtp: srtp !== null, pts };
     const l = ep.local;
-    this.lastLocalSdp = buildOffer(codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp }, this.nextVersion(), 'sendrecv', pts);
+    this.lastLocalSdp = buildOffer(codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp }, this.nextVersion(), direction, pts);
     return this.lastLocalSdp;
   }
 

@@ -47,6 +47,18 @@ export interface LegEntry {
   joins: TimePoint[];
   leaves: TimePoint[];
   stems: StemEntry[];
+  /** The leg's holds (its re-INVITE or UPDATE offered `sendonly`, `inactive` or `c=0.0.0.0`), in order; absent in older sidecars. */
+  holds?: HoldEntry[];
+}
+
+/** How a leg holds: `sendonly` (it may still send music on hold; also `c=0.0.0.0` with sendrecv) or `inactive`. */
+export type HoldDirection = 'sendonly' | 'inactive';
+
+/** One hold of a leg; `end` null: still held when the recording ended (or when the leg hung up). A change from sendonly to inactive (or back) starts a new entry. */
+export interface HoldEntry {
+  direction: HoldDirection;
+  start: TimePoint;
+  end: TimePoint | null;
 }
 
 export interface IntervalEntry {

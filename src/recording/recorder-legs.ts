@@ -1,7 +1,7 @@
 // A Recorder's legs: their sidecar entries (joins, leaves, stems) and which one is
 // the caller (stereo left: the first leg with role 'caller', else the first to join).
 // A leg that leaves and comes back keeps its entry and starts a new stem.
-import { applyLegInfo, type LegEntry, type LegInfo, type RecordingMetadata, type TimePoint } from './metadata.ts';
+import { applyLegInfo, type HoldDirection, type LegEntry, type LegInfo, type RecordingMetadata, type TimePoint } from './metadata.ts';
 import type { Stems } from './stems.ts';
 
 interface LegState {
@@ -55,6 +55,7 @@ export class RecorderLegs {
       joins: [],
       leaves: [],
       stems: [],
+      holds: [],
     };
     applyLegInfo(entry, info);
     this.stems.start(entry, when);
@@ -80,6 +81,23 @@ export class RecorderLegs {
     this.stems.end(legId, when);
     leg.present = false;
     leg.entry.leaves.push(when);
+    return when;
+  }
+
+  /**
+   * A known leg goes on hold (`direction`) or comes off it (null) at `at()`: an open hold
+   * ends there, and a new one starts unless `direction` is null. Returns that time, or
+   * null when nothing changed (the same hold again, no hold to end, an unknown leg).
+   */
+  hold(legId: string, direction: HoldDirection | null, at: () => TimePoint): TimePoint | null {
+    const leg = this.legs.get(legId);
+    if (!leg) return null;
+    const holds = (leg.entry.holds ??= []);
+    const open = holds.at(-1)?.end === null ? holds.at(-1)! : null;
+    if ((open?.direction ?? null) === direction) return null;
+    const when = at();
+    if (open) open.end = when;
+    if (direction) holds.push({ direction, start: when, end: null });
     return when;
   }
 

@@ -23,7 +23,7 @@ import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type TickSin
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
-import { newMetadata, noteWriteFailure, noteWriteResumed, type LegInfo, type RecordingMetadata, type TimePoint } from './metadata.ts';
+import { newMetadata, noteWriteFailure, noteWriteResumed, type HoldDirection, type LegInfo, type RecordingMetadata, type TimePoint } from './metadata.ts';
 export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
@@ -220,6 +220,16 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.closed) return;
     const at = this.legs.leave(legId, () => this.now());
     if (at) this.safeEmit('legLeft', { legId, at });
+  }
+
+  /**
+   * A leg goes on hold (`direction`) or comes off it (null): listed in its sidecar entry's
+   * `holds`, timed like joins and leaves. A hold still open when the recording closes keeps
+   * `end: null` (the call ended held). The audio is written as it comes, whatever the hold.
+   */
+  holdLeg(legId: string, direction: HoldDirection | null): void {
+    if (this.closed) return;
+    this.legs.hold(legId, direction, () => this.now());
   }
 
   /** Notes that a notice ("this call may be recorded") was played (to `leg` alone, if given), and when. */

@@ -116,10 +116,10 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     await callee.rtp.close();
   });
 
-  it("the callee puts the call on hold: Parley answers that offer (recvonly, its codec, no rtcp-mux) and stops sending to it", async () => {
+  it("the callee puts the call on hold: Parley answers that offer (recvonly, its codec, no rtcp-mux), stops sending to it and passes the hold on to the caller (re-INVITE a=sendonly)", async () => {
     const callee = await startCallee('callee-hold.xml', 1000, []);
     const ended = nextCallEnd(parley);
-    const caller = await startCaller(parley, 'caller.xml', `sip:dave@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs: 5000 });
+    const caller = await startCaller(parley, 'caller-held.xml', `sip:dave@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs: 5000 });
     // Connected and hearing the caller, then the hold re-INVITE (SIPp checks our 200's SDP).
     await callee.rtp.waitForPackets(50, 15_000);
     await new Promise((r) => setTimeout(r, 2500));
@@ -127,7 +127,7 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     await new Promise((r) => setTimeout(r, 1000));
     const duringHold = callee.rtp.received.length - heldAt;
     sippOk(await callee.done, 'callee (it checks the answer to its hold offer)');
-    sippOk(await caller.done, 'caller');
+    sippOk(await caller.done, 'caller (it checks the re-INVITE passing the hold on)');
     await ended;
     assert.ok(duringHold <= 2, `Parley kept sending to the holder: ${duringHold} packets in 1 s of hold`);
     await caller.rtp.close();

@@ -132,4 +132,41 @@ describe('linphonec calls baresip through the record-notice gateway', { skip: ha
       await bob.stop();
     }
   });
+
+  it("linphonec's pause is passed on to baresip with a re-INVITE (its direction), resume too; the recording marks the hold", async () => {
+    const bobPort = await freePort();
+    const bob = await baresipCallee(host, bobPort);
+    const phone = await startLinphonec({ user: 'dave', host, sipPort: await freePort(), rtpPort: 20_000 + Math.floor(Math.random() * 10_000) * 2, proxy: `sip:${host}:5060`, micWav: mic });
+    try {
+      phone.command(`call sip:bob@${host}:${bobPort}`);
+      await phone.waitFor(/connected\./, 20_000);
+      await waitFor('baresip answered', () => (/Call established/.test(bob.output()) ? true : undefined), 10_000);
+      // The notice and the whisper play first; the hold comes once the two are connected.
+      await new Promise((r) => setTimeout(r, 6000));
+      phone.command('pause');
+      await waitFor('baresip gets the hold re-INVITE', () => (reinvites(bob.output()).length >= 1 ? true : undefined), 10_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      phone.command('resume');
+      await waitFor('baresip gets the resume re-INVITE', () => (reinvites(bob.output()).length >= 2 ? true : undefined), 10_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      phone.command('terminate');
+      await phone.waitFor(/ended/, 10_000);
+      const toBob = reinvites(bob.output());
+      assert.ok(['sendonly', 'inactive'].includes(toBob[0]!), `baresip was offered the hold: ${toBob.join(', ')}`);
+      assert.equal(toBob[1], 'sendrecv', `then the resume: ${toBob.join(', ')}`);
+      const sidecar = await waitFor('recording finalized', () => finalSidecars(parley.recordingDir).find((m) => m.legs.some((l: { uri: string }) => l.uri.includes('dave'))), 10_000);
+      // The hold Parley read from linphonec's offer is the one baresip was offered.
+      const caller = sidecar.legs.find((l: { id: string }) => l.id === 'caller');
+      assert.deepEqual(caller.holds.map((h: { direction: string; end: unknown }) => [h.direction, h.end !== null]), [[toBob[0], true]], JSON.stringify(caller.holds));
+    } finally {
+      await phone.stop();
+      await bob.stop();
+    }
+  });
 });
+
+/** The directions of the re-INVITEs baresip received (its SIP trace, -s): every INVITE after the first. */
+function reinvites(trace: string): string[] {
+  const invites = trace.split(/(?=^INVITE sip:)/m).filter((b) => b.startsWith('INVITE sip:'));
+  return invites.slice(1).map((b) => /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(b.split(/\n(?=\S+ sip:|SIP\/2\.0 )/)[0]!)?.[1] ?? 'sendrecv');
+}

@@ -38,7 +38,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, replayStallMs
     {
       websocket: true,
       schema: {
-        summary: 'WebSocket: call.created, call.ended, leg.joined, leg.left, talking, dtmf, recording.started, recording.state, recording.saved, recording.stored, recording.failed, rule.matched (token in the Authorization header or ?token=, or the console\'s session cookie)',
+        summary: 'WebSocket: call.created, call.ended, leg.joined, leg.left, leg.held, leg.resumed, talking, dtmf, recording.started, recording.state, recording.saved, recording.stored, recording.failed, rule.matched (token in the Authorization header or ?token=, or the console\'s session cookie)',
         querystring: { type: 'object', properties: { token: { type: 'string' }, since } },
       },
     },

@@ -157,11 +157,14 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const browser = ctx.parley.webrtc?.byLeg(name, leg);
         // A caller on another node piped into this room: muted at its hub input.
         const pipe = ctx.parley.cluster?.pipes?.byLeg(name, leg);
+        let sipLeg = null;
         if (browser && c.roster.get(leg)) browser.setMuted(action === 'mute');
         else if (pipe && ctx.parley.cluster?.pipes?.setMuted(pipe, action === 'mute')) return { ok: true };
         else if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
-        else l.mute(action === 'mute');
+        else sipLeg = l;
         c.roster.setMuted(leg, action === 'mute');
+        // A leg holding the call stays out of the mix until it resumes, unmuted or not.
+        sipLeg?.mute(c.roster.silenced(leg));
         return { ok: true };
       },
     );

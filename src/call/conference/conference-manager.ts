@@ -13,7 +13,7 @@ import { toLibrarySpec } from '../play-spec.ts';
 import { promptRate } from '../prompt-rate.ts';
 import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
-import type { SipCall } from '../sip-call.ts';
+import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
 import { Roster, type RosterEntry } from './roster.ts';
 
@@ -168,6 +168,16 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       conf.roster.setMuted(entry.legId, true);
     }
     leg.on('talk', (t) => conf.roster.setTalking(entry.legId, t));
+    // A caller that holds the call (it may send music on hold) is left out of the room's mix
+    // until it resumes: muted there, whatever the API's mute says meanwhile (roster.silenced).
+    const onHold = (legId: string, direction: 'sendonly' | 'inactive' | null): void => {
+      if (legId !== CALLER_LEG) return;
+      conf.roster.setHeld(entry.legId, direction);
+      if (!leg.isClosed) leg.mute(conf.roster.silenced(entry.legId));
+    };
+    call.on('hold', onHold);
+    const heldAlready = call.holds.of(CALLER_LEG);
+    if (heldAlready) onHold(CALLER_LEG, heldAlready);
     if (options.joinTone) this.playToRoom(conf, options.joinTone);
     this.log.info({ room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
     const left = new Promise<string>((resolve) => {
@@ -176,6 +186,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
         if (done) return;
         done = true;
         call.off('ended', onEnded);
+        call.off('hold', onHold);
         near.leg.close();
         leg.close();
         conf.roster.leave(entry.legId, why);

@@ -9,6 +9,7 @@ import type { Logger } from '../../util/logger.ts';
 import type { EarlyLegs } from '../call-deps.ts';
 import { ackWaitMs, answerReoffers, destroyDialog, refuseRefers } from '../dialog-util.ts';
 import { createUac, type HeldDialog } from '../held-dialog.ts';
+import { peerHold } from '../hold.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
@@ -179,7 +180,15 @@ async function connect(
     onLeft();
   };
   uac.on('destroy', () => leave('hung up'));
-  answerReoffers(uac, leg, log, { ackWaitMs: ackWaitMs(s.sipT1 ?? 500), onEnd: (reason, why) => leave(why, reason) });
+  answerReoffers(uac, leg, log, {
+    ackWaitMs: ackWaitMs(s.sipT1 ?? 500),
+    onEnd: (reason, why) => leave(why, reason),
+    // A member that holds the call (it may send music on hold) is left out of the mix until it resumes.
+    onPeerOffer: () => {
+      conf.roster.setHeld(legId, peerHold(leg.media));
+      if (!leg.isClosed) leg.mute(conf.roster.silenced(legId));
+    },
+  });
   refuseRefers(uac, log);
   leg.watchMedia();
   leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));

@@ -19,6 +19,8 @@ export interface RosterEntry {
   joinedAt: Date;
   muted: boolean;
   talking: boolean;
+  /** Its phone holds the call (sendonly, inactive): left out of the room's mix meanwhile. */
+  held?: 'sendonly' | 'inactive';
   /** In a cluster: a caller answered on that node, piped into this room (src/cluster/room-pipe.ts). */
   remoteNode?: string;
 }
@@ -34,6 +36,8 @@ export type RosterEvents = {
   leave: [entry: RosterEntry, reason: string];
   talking: [entry: RosterEntry, talking: boolean];
   mute: [entry: RosterEntry, muted: boolean];
+  /** The leg's phone put the call on hold (sendonly, inactive) or resumed it (null). */
+  hold: [entry: RosterEntry, direction: 'sendonly' | 'inactive' | null];
   /** A digit from a leg whose call is no flow's (a dialled-out leg); a caller's are its call's. */
   dtmf: [entry: RosterEntry, digit: string, durationMs: number];
 };
@@ -119,6 +123,20 @@ export class Roster extends TypedEmitter<RosterEvents> {
   dtmf(legId: string, digit: string, durationMs: number): void {
     const e = this.entries.get(legId);
     if (e) this.safeEmit('dtmf', e, digit, durationMs);
+  }
+
+  setHeld(legId: string, direction: 'sendonly' | 'inactive' | null): void {
+    const e = this.entries.get(legId);
+    if (!e || (e.held ?? null) === direction) return;
+    if (direction) e.held = direction;
+    else delete e.held;
+    if (e.identity !== 'generated') this.safeEmit('hold', e, direction);
+  }
+
+  /** Whether the leg is left out of the mix now: muted, or holding the call. */
+  silenced(legId: string): boolean {
+    const e = this.entries.get(legId);
+    return !!e && (e.muted || e.held !== undefined);
   }
 
   setMuted(legId: string, muted: boolean): void {

@@ -109,7 +109,7 @@ export class MediaThreadRuntime {
       case 'leg.makeReoffer':
         return this.answer(cmd.req, async () => {
           const leg = this.leg(cmd.roomId, cmd.legId);
-          await leg.makeReoffer();
+          await leg.makeReoffer(cmd.direction);
           return legInfo(leg);
         });
       case 'leg.role': {

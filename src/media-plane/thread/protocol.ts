@@ -11,7 +11,7 @@ import type { TwoPartyStats } from '../../mixer/two-party-forwarder.ts';
 import type { EndpointView, MediaLegCloseReason, MediaRoomCloseReason, ParticipantView } from '../media-api.ts';
 import type { RtcpStats } from '../rtcp/index.ts';
 import type { LatchMode } from '../rtp-endpoint.ts';
-import type { IpFamily, NegotiatedAudio } from '../sdp-types.ts';
+import type { Direction, IpFamily, NegotiatedAudio } from '../sdp-types.ts';
 import type { HubInputChange, HubInputOutput, HubInputStream, HubLegStream, HubLink } from '../hub-publisher.ts';
 import type { CodecName } from '../../mixer/codecs/audio-codec.ts';
 
@@ -56,7 +56,7 @@ export type MediaCommand =
   | { type: 'leg.createOutgoing'; req: number; roomId: string; legId: string; slot: number; srtp: boolean; family: IpFamily; inbandDtmf: boolean; recordOnlyMs: number | null }
   | { type: 'leg.applyOffer'; req: number; roomId: string; legId: string; offer: string }
   | { type: 'leg.applyAnswer'; req: number; roomId: string; legId: string; answer: string }
-  | { type: 'leg.makeReoffer'; req: number; roomId: string; legId: string }
+  | { type: 'leg.makeReoffer'; req: number; roomId: string; legId: string; direction?: Direction }
   | { type: 'leg.role'; roomId: string; legId: string; role: LegRole }
   | { type: 'leg.watch'; roomId: string; legId: string }
   | { type: 'leg.close'; roomId: string; legId: string }

@@ -10,6 +10,7 @@ import { MediaLegBase } from '../media-leg-base.ts';
 import type { RtcpStats } from '../rtcp/index.ts';
 import type { LegInfo, LegRole, LegSnapshot, MediaEvent } from './protocol.ts';
 import type { RemoteMediaRoom } from './remote-media-room.ts';
+import type { Direction } from '../sdp-types.ts';
 
 type LegEvent = Extract<MediaEvent, { legId: string }>;
 
@@ -65,9 +66,9 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
     this.applyInfo(info);
   }
 
-  async makeReoffer(): Promise<string> {
+  async makeReoffer(direction: Direction = 'sendrecv'): Promise<string> {
     this.assertOpen();
-    const info = await this.room.thread.request<LegInfo>({ type: 'leg.makeReoffer', roomId: this.room.id, legId: this.id });
+    const info = await this.room.thread.request<LegInfo>({ type: 'leg.makeReoffer', roomId: this.room.id, legId: this.id, direction });
     this.assertOpen();
     this.applyInfo(info);
     return info.localSdp;

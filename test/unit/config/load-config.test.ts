@@ -33,6 +33,12 @@ describe('config', () => {
     assert.deepEqual(c.sip, defaultConfig.sip);
   });
 
+  it('calls.holdPropagation: reinvite by default, none accepted, anything else named', () => {
+    assert.equal(parseConfig('').calls.holdPropagation, 'reinvite');
+    assert.equal(parseConfig('calls:\n  holdPropagation: none\n').calls.holdPropagation, 'none');
+    rejects('calls:\n  holdPropagation: relay\n', 'calls.holdPropagation', /reinvite|none|allowed/);
+  });
+
   it('the shipped parley.yaml is valid', () => {
     const c = loadConfigFile('parley.yaml');
     assert.equal(c.sip.server, 'embedded');
