@@ -13,7 +13,7 @@ import type { RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { finalSidecars, type Sidecar } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { callEnd } from './helpers.ts';
+import { callEnd, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 import { bodyOf, flowYaml, okTo, RawDialog, rawParleyPerSuite, responseTo, statusOf } from './raw-dialog.ts';
 
@@ -220,6 +220,60 @@ describe('hold in a two-party bridge, passed on (calls.holdPropagation: reinvite
       assert.deepEqual(callee.holds.map((h: { direction: string; end: unknown }) => [h.direction, h.end]), [['sendonly', null]], 'held when the recording ended: end null');
       assert.ok(b.events.some((e) => e.type === 'leg.held' && e.data.leg === 'callee' && e.data.direction === 'sendonly'));
     } finally {
+      await closeAll(b);
+    }
+  });
+
+  it('the callee holds, then transfers (REFER): the caller is held, then resumed with a=sendrecv once the target answers, and hears the target', async () => {
+    let b: Bridged | null = null;
+    const target = await startCallee('callee.xml', 1400);
+    try {
+      b = await bridge(parley(), 'hold-transfer');
+      // The agent holds the customer: Parley re-INVITEs the caller a=sendonly.
+      b.calleeUa.send(portOf(b.invite), calleeInvite(b, sdpWith(b.calleePhone, 'sendonly', 50)));
+      assert.equal(directionOf(await b.calleeUa.nextMatching(/^SIP\/2\.0 200 /, 10_000)), 'recvonly');
+      const hold = await b.ua.nextMatching(/^INVITE /, 10_000, b.c.callId);
+      assert.equal(directionOf(hold), 'sendonly', hold);
+      b.ua.send(parley().sipPort, responseTo(hold, '200 OK', 'unused', sdpWith(b.phone, 'recvonly', 60), b.ua.port));
+      await b.ua.nextMatching(/^ACK /, 10_000, b.c.callId);
+
+      // Then transfers it: REFER in the B leg's dialog; the NOTIFYs answered 200.
+      const refer = calleeInvite(b, '')
+        .replace(/^INVITE /, 'REFER ')
+        .replace(/^CSeq: (\d+) INVITE/m, 'CSeq: $1 REFER')
+        .replace(/\r\nContent-Type: application\/sdp/, `\r\nRefer-To: <sip:carol@127.0.0.1:${target.port}>`);
+      b.calleeUa.send(portOf(b.invite), refer);
+      assert.equal(statusOf(await b.calleeUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000)), 202);
+      for (;;) {
+        const n = await b.calleeUa.nextMatching(/^NOTIFY /, 15_000);
+        b.calleeUa.send(portOf(n), okTo(n));
+        if (/^Subscription-State:\s*terminated/im.test(n)) {
+          assert.match(n, /\r\n\r\nSIP\/2\.0 200 OK/, n);
+          break;
+        }
+      }
+      // The target connected: the caller is taken off hold by Parley (the target does not hold).
+      const resume = await b.ua.nextMatching(/^INVITE /, 10_000, b.c.callId);
+      assert.equal(directionOf(resume), 'sendrecv', `the caller is resumed:\n${resume}`);
+      b.ua.send(parley().sipPort, responseTo(resume, '200 OK', 'unused', sdpWith(b.phone, 'sendrecv', 61), b.ua.port));
+      await b.ua.nextMatching(/^ACK /, 10_000, b.c.callId);
+      const hears = await comesToHear(b.phone, 1400, b.phone.received.length);
+      assert.ok(hears.ok, `the caller hears the target: ${hears.detail}`);
+      // The transferor leaves (Parley's BYE after 4 s, or its own): the caller's BYE ends the rest.
+      const bye = await b.calleeUa.nextMatching(/^BYE /, 10_000);
+      b.calleeUa.send(portOf(bye), okTo(bye));
+      b.c.cseq++;
+      b.c.send('BYE');
+      assert.equal(statusOf(await b.c.finalTo(`${b.c.cseq} BYE`)), 200);
+      sippOk(await target.done, 'the target');
+      await b.ended;
+      await assertNothingLeft(parley());
+      const meta = await waitFor('the final sidecar', () => finalSidecars(parley().recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === b!.c.callId)), 15_000);
+      const callee = meta.legs.find((l: { id: string }) => l.id === 'callee');
+      assert.deepEqual(callee.holds.map((h: { direction: string }) => h.direction), ['sendonly'], 'the transferor\'s hold is in the sidecar');
+    } finally {
+      target.kill();
+      await target.rtp.close();
       await closeAll(b);
     }
   });
