@@ -191,7 +191,7 @@ describe('packets of 10, 30, 40 and 60 ms from the phone are recorded whole (a=p
 
   /** The call's mixer clock counters (late and skipped ticks) between `fromMs` and `toMs` from now (the call up; fresh from its media thread). */
   async function roomStalls(fromMs: number, toMs: number): Promise<ThreadStalls> {
-    const room = [...parley().app.calls!.active.values()][0]!.call.room;
+    const room = [...parley().app.calls!.active.values()].at(-1)!.call.room; // the call just placed (the latest)
     const read = async (): Promise<ThreadStalls> => {
       if (!room.isClosed) await parley().app.media!.nextStats();
       const { late, skipped } = room.mixerStats;
