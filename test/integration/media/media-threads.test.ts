@@ -1,6 +1,8 @@
 // Rooms in media threads (media.threads: 2): rooms spread over the threads and
 // audio flows; a real Recorder on the main thread, fed across the tick ring,
-// records a tone with no lost tick; a thread that crashes closes only its
+// records a tone with no lost tick (a thread stalled past its clock's catch-up
+// skips ticks, as a live room does: those, and only those, are missing, and the
+// recording writes them as silence in place); a thread that crashes closes only its
 // rooms ('media-thread-died'), its recorder's files stay playable, and a new
 // thread takes its place; a flood of junk on one leg does not hurt its thread.
 import assert from 'node:assert/strict';
@@ -8,8 +10,9 @@ import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { medianToneShare, readWavFile, soxInfo, toneAmplitude } from '../../helpers/audio-analysis.ts';
@@ -46,35 +49,91 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     await waitFor('ports given back', () => engine.portsInUse === 0, 5000);
   });
 
-  it('a recorder on the main thread, fed across the ring, records both tones with no lost tick', async (t) => {
-    const svc = new RecordingService({ dir: join(root, 'ring'), postProcess: 'none', log: silentLogger() });
+  /**
+   * A Recorder and a tick tap (which keeps each tick's time), both main-thread sinks of room
+   * `id` (its own rings), for 2 s of a talking pair; `during` runs meanwhile. Returns the
+   * tap's tick times, the ticks the room's clock skipped over that time (its own counter,
+   * fresh from the thread before and after) and the closed recording.
+   */
+  async function recordAcrossRing(t: TestContext, id: string, during: () => Promise<void> = async () => undefined): Promise<{ times: number[]; skipped: number; meta: RecordingMetadata; dir: string }> {
+    const dir = join(root, id);
+    const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
     t.after(() => svc.close());
-    const room = await engine.createRoom('rec');
+    const room = await engine.createRoom(id);
     const [a] = await talkingPair(t, room);
-    const rec = svc.createRecorder({ roomId: 'rec', sampleRate: 16000 });
+    const rec = svc.createRecorder({ roomId: id, sampleRate: 16000 });
     rec.addLeg('a', { uri: 'sip:a@example.com', callId: 'a', role: 'caller' });
     rec.addLeg('b', { uri: 'sip:b@example.com', callId: 'b' });
     const times: number[] = [];
-    const tap = { sampleRate: 16000, writeTick: (t: { timeMs: number }) => void times.push(t.timeMs) };
+    const tap = { sampleRate: 16000, writeTick: (tick: { timeMs: number }) => void times.push(tick.timeMs) };
+    await engine.nextStats();
+    const skippedBefore = room.mixerStats.skipped;
     room.addSink(rec);
     room.addSink(tap);
-    await collect(a.peer, 100); // 2 s
+    await Promise.all([collect(a.peer, 100), during()]); // 2 s
     room.removeSink(rec);
     room.removeSink(tap);
+    await engine.nextStats();
+    const skipped = room.mixerStats.skipped - skippedBefore;
     const closed = rec.waitFor('closed');
     rec.close();
     const [meta] = await closed;
-    times.forEach((t, i) => i > 0 && assert.equal(t - times[i - 1]!, 20, `tick ${i} follows its predecessor by 20 ms`));
-    assert.equal(engine.droppedRecordingTicks, 0);
-    const dir = join(root, 'ring');
+    await svc.settled();
+    return { times, skipped, meta, dir };
+  }
+
+  /**
+   * Every tick the room's clock ran crossed the ring to the main thread, in order: a hole in
+   * the tap's ticks is one the clock skipped (its thread stalled past the catch-up, as a live
+   * room does: README, parley_mixer_skipped_ticks), never one the ring lost. Returns the ticks missing.
+   */
+  function assertEveryTickCrossed(times: number[], skipped: number): number {
+    assert.ok(times.length >= 80, `about 2 s of ticks reached the tap (${times.length})`);
+    const gaps = times.slice(1).map((x, i) => x - times[i]!);
+    const odd = gaps.map((g, i) => [i + 1, g] as const).filter(([, g]) => g <= 0 || g % 20 !== 0);
+    assert.deepEqual(odd, [], 'each tick follows its predecessor by a whole number of 20 ms frames');
+    const missing = gaps.reduce((n, g) => n + g / 20 - 1, 0);
+    assert.ok(missing <= skipped, `${missing} ticks missing at the tap, ${skipped} skipped by the room's clock (the rest lost crossing)`);
+    assert.equal(engine.droppedRecordingTicks, 0, 'no tick dropped by a full ring');
+    return missing;
+  }
+
+  it('a recorder on the main thread, fed across the ring, records both tones with no lost tick', async (t) => {
+    const { times, skipped, meta, dir } = await recordAcrossRing(t, 'ring');
+    // (On a loaded machine the room's thread may stall past its catch-up and skip ticks: then, and only then, the tap's ticks have a hole.)
+    assertEveryTickCrossed(times, skipped);
     const info = soxInfo(join(dir, meta.mix.file));
     assert.equal(info.rate, 16000);
     assert.ok(info.seconds >= 1.8, `about 2 s recorded (${info.seconds})`);
+    const span = (times.at(-1)! - times[0]! + 20) / 1000;
+    assert.ok(Math.abs(info.seconds - span) <= 0.04, `the recording is as long as the room's ticks span (${info.seconds} s, ${span} s), a skipped tick written as silence`);
     const mix = readWavFile(join(dir, meta.mix.file)).samples;
     const stemA = readWavFile(join(dir, meta.legs.find((l) => l.id === 'a')!.stems[0]!.file)).samples;
     assert.ok(toneAmplitude(mix, 16000, 440, 8000, 16000) > 0.05 && toneAmplitude(mix, 16000, 1000, 8000, 16000) > 0.05, 'the mix holds both tones');
     assert.ok(medianToneShare(stemA, 440, 16000) > 0.8, "a's stem is its 440 Hz");
-    await svc.settled();
+  });
+
+  it("a thread stalled past its catch-up (300 ms): the ticks its clock skipped are the only ones missing at the main thread, and the recording holds them as silence, in place", async (t) => {
+    const { times, skipped, meta, dir } = await recordAcrossRing(t, 'stall', async () => {
+      await new Promise((r) => setTimeout(r, 1200));
+      engine.stallThreadForTest(engine.threadOf('stall')!, 300);
+      await new Promise((r) => setTimeout(r, 1000)); // recording on after it (however late this timer ran)
+    });
+    assert.ok(skipped >= 5, `the room's clock skipped ticks (${skipped})`);
+    const missing = assertEveryTickCrossed(times, skipped);
+    assert.ok(missing >= 5, `the skipped ticks are missing at the tap (${missing})`);
+    // The widest hole, in the mix: silence where the room skipped, both tones around it.
+    const at = times.slice(1).reduce((best, x, i) => (x - times[i]! > times[best + 1]! - times[best]! ? i : best), 0);
+    const rate = 16000;
+    const from = ((times[at]! + 20 - meta.startRoomMs!) * rate) / 1000;
+    const len = ((times[at + 1]! - times[at]! - 20) * rate) / 1000;
+    const mix = readWavFile(join(dir, meta.mix.file)).samples;
+    const span = (times.at(-1)! - times[0]! + 20) / 1000;
+    assert.ok(Math.abs(mix.length / rate - span) <= 0.04, `the recording is as long as the room's ticks span (${mix.length / rate} s, ${span} s)`);
+    assert.ok(mix.subarray(from, from + len).every((x) => x === 0), `the ${len / 16} ms the room skipped are silence in the mix, at ${from / 16} ms`);
+    const tones = (start: number): string => [440, 1000].map((hz) => toneAmplitude(mix, rate, hz, start, 6400).toFixed(3)).join(' and ');
+    const [before, after] = [tones(from - 6400), tones(from + len)];
+    assert.ok([...before.split(' and '), ...after.split(' and ')].every((x) => Number(x) > 0.05), `both tones in the 400 ms before the hole (${before}) and after it (${after})`);
   });
 
   it("a recorder's ring is used again by the next recorder only after the thread let go of it; both record their audio", async (t) => {
