@@ -8,6 +8,14 @@
 // is left of its slot plays on in the next ticks (their bundles are empty), one of 10 ms
 // fills half a tick. Each frame is decoded alone, so a 120 ms packet decodes at any rate
 // (opusscript decodes at most 60 ms at 48 kHz in one call; one frame is never longer).
+// A lost slot the timeline does not cover is concealed by libopus itself (RFC 6716 §4.4):
+// opusscript cannot ask for a loss of a given length (an empty packet conceals 180 ms), so
+// the decoder gets a packet of only a TOC byte, the last packet's mode and bandwidth with a
+// 20 ms frame, which libopus takes as 20 ms lost. Told nothing, the decoder went on from
+// the frame before the loss as if none had been: a SILK or hybrid stream then came out up
+// to 2.2× too loud (6.8 dB) for a few hundred ms and the lost slot was silence; concealed,
+// the slot is filled and the level after it stays within 0.1 dB on average. At most
+// MAX_CONCEALED slots in a row are concealed; the rest of a longer loss is silence.
 import OpusScript from 'opusscript';
 import { BUNDLE_HEADER, BUNDLE_RECORD } from '../opus-packet-splitter.ts';
 import { frameTicksOf } from '../opus-packet.ts';
@@ -20,6 +28,12 @@ const OPUS_SET_INBAND_FEC = 4012;
 /** The carry's length: a frame starts less than 20 ms into its slot and lasts at most 60 ms (RFC 6716 §3.1); room to spare. */
 const CARRY_MS = 100;
 const TICKS_20MS = 960;
+/**
+ * Lost slots in a row libopus conceals (60 ms); a longer loss is silence from then on. Its
+ * concealment fades a long loss anyway, and the longer it conceals the longer the decoder
+ * takes to come back to the stream's level after it.
+ */
+const MAX_CONCEALED = 3;
 
 export class OpusDecoder implements AudioDecoder {
   private readonly opus: OpusScript;
@@ -30,6 +44,11 @@ export class OpusDecoder implements AudioDecoder {
   private carryTs = 0;
   /** Frames of bundles that failed to decode (a frame the parser let through that libopus refused). */
   failed = 0;
+  /** The TOC-only packet that makes libopus conceal 20 ms in the last packet's mode (-1: nothing decoded yet). */
+  private plcToc = -1;
+  private readonly plcPacket = Buffer.alloc(1);
+  /** Slots concealed in a row (libopus told of each) since the last packet decoded. */
+  private concealedRun = 0;
   constructor(readonly rate: OpusRate) {
     this.opus = new OpusScript(rate, 1, OpusScript.Application.VOIP);
     this.frame = rate / 50;
@@ -46,6 +65,8 @@ export class OpusDecoder implements AudioDecoder {
     } catch {
       return this.conceal(out);
     }
+    this.plcToc = plcTocOf(payload[0]);
+    this.concealedRun = 0;
     const n = Math.min(pcm.length >> 1, this.frame, out.length);
     for (let i = 0; i < n; i++) out[i] = pcm.readInt16LE(i << 1);
     if (n < this.frame) out.fill(0, n, this.frame);
@@ -83,6 +104,8 @@ export class OpusDecoder implements AudioDecoder {
         const pcm = this.opus.decode(Buffer.from(bundle.buffer, bundle.byteOffset + at0, len));
         n = Math.min(pcm.length >> 1, room);
         for (let i = 0; i < n; i++) this.carry[at + i] = pcm.readInt16LE(i << 1);
+        this.plcToc = plcTocOf(bundle[at0]);
+        this.concealedRun = 0;
       } catch {
         this.failed++;
         n = Math.min(this.samples(frameTicksOf(bundle[at0])), room);
@@ -93,8 +116,24 @@ export class OpusDecoder implements AudioDecoder {
     return this.play(out);
   }
 
-  /** A lost slot: what the timeline holds of it (a long frame of the slot before covers it), else silence. */
+  /**
+   * A lost slot: what the timeline holds of it (a long frame of the slot before covers it),
+   * else libopus's concealment of 20 ms (silence before any packet, or where the timeline
+   * holds part of the slot).
+   */
   conceal(out: Int16Array): number {
+    if (this.carryLen === 0 && this.plcToc >= 0 && this.concealedRun < MAX_CONCEALED) {
+      this.concealedRun++;
+      this.plcPacket[0] = this.plcToc;
+      try {
+        const pcm = this.opus.decode(this.plcPacket);
+        const n = Math.min(pcm.length >> 1, this.frame);
+        for (let i = 0; i < n; i++) this.carry[i] = pcm.readInt16LE(i << 1);
+        this.carryLen = n;
+      } catch {
+        // Nothing concealed: the slot is silence.
+      }
+    }
     return this.play(out);
   }
 
@@ -117,6 +156,17 @@ export class OpusDecoder implements AudioDecoder {
   private samples(ticks: number): number {
     return Math.round((ticks * this.rate) / 48000);
   }
+}
+
+/**
+ * The TOC byte (RFC 6716 §3.1) of a one-frame, 20 ms packet in the mode and bandwidth of a
+ * packet's TOC: SILK configs 0–11 (10/20/40/60 ms per bandwidth), hybrid 12–15 (10/20 ms),
+ * CELT 16–31 (2.5/5/10/20 ms); the stereo bit kept, frame count code 0.
+ */
+export function plcTocOf(toc: number): number {
+  const c = toc >> 3;
+  const c20 = c < 12 ? c - (c % 4) + 1 : c < 16 ? c - (c % 2) + 1 : c - (c % 4) + 3;
+  return (c20 << 3) | (toc & 0x04);
 }
 
 export class OpusEncoder implements AudioEncoder {
