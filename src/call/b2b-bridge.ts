@@ -41,7 +41,7 @@ export class B2bBridge {
     private readonly log: Logger,
   ) {}
 
-  /** A REFER from the caller: true when the bridge takes it (connected, transfers followed). */
+  /** A REFER from the caller: true when the bridge takes it (connected, `transfers: both`). */
   takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
     return this.parties?.takeCallerRefer(req, res) ?? false;
   }

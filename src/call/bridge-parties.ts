@@ -6,7 +6,8 @@
 //   other side gets a BYE, and so does a transferor still up.
 // - A transferor's BYE only ends its part (its leg closes, its stem ends).
 // - A REFER from the side now connected starts a transfer (one at a time, once connected:
-//   491 otherwise); from anyone else, or with `transfers: refuse`, 403.
+//   491 otherwise); from anyone else, or with `transfers: refuse` (the caller's side: unless
+//   `transfers: both`), 403.
 // - Holds (hold.ts): each party's hold is noted on the call (sidecar, leg.held); with
 //   calls.holdPropagation `reinvite` the side connected now is re-INVITEd to match the other
 //   side's hold (a transfer's target, not holding, resumes the party it is connected to).
@@ -157,7 +158,7 @@ export class BridgeParties implements TransferHost {
   /** A REFER from the caller (SipCall hands it over): true when taken (answered here). */
   takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
     const uas = this.call.callerDialog;
-    if (this.options.transfers === 'refuse' || !uas || this.standIn || this.over) return false;
+    if (this.options.transfers !== 'both' || !uas || this.standIn || this.over) return false;
     this.callerParty ??= { uac: uas, leg: this.call.leg, id: this.call.leg.id, gone: false };
     this.startTransfer(this.callerParty, 'caller', req, res);
     return true;

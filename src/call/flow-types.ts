@@ -54,8 +54,8 @@ export interface BridgeParams {
   earlyMedia?: boolean;
   /** What the caller hears until connected (while the callee rings and hears the whisper): `ringback` (default), `notice` (the whisper again), `silence`, or a prompt. */
   callerHears?: CallerHears;
-  /** A REFER from the callee (its blind transfer): `follow` (default) dials its target and connects the caller to it; `refuse` answers 403. */
-  transfers?: 'follow' | 'refuse';
+  /** Whose REFER Parley carries out: `callee` (default), `both` (the caller's too), `refuse` (403 to both). */
+  transfers?: 'callee' | 'both' | 'refuse';
   /** Flow run when the callee is busy, rejects or never answers; absent: the callee's status goes to the caller. */
   fallback?: string;
 }

@@ -85,8 +85,12 @@ export interface BridgeOptions {
   earlyMedia: boolean;
   /** Played to the caller alone from the bridge's start until the parties are connected (not while the callee's early media is heard). */
   callerHears: CallerHears;
-  /** A REFER from the callee: `follow` dials its target and puts it in the callee's place; `refuse` answers 403. */
-  transfers: 'follow' | 'refuse';
+  /**
+   * Whose REFER is carried out (its target dialled and put in the transferor's place): `callee`,
+   * `both` (the caller's too: a caller could make Parley dial any URI, so only where callers are
+   * trusted, such as agents dialling out), `refuse` (403).
+   */
+  transfers: 'callee' | 'both' | 'refuse';
 }
 
 export interface ConferenceJoinOptions {

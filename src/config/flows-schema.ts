@@ -75,7 +75,7 @@ const stepSchema = {
         identity: { type: 'string', enum: ['none', 'p-asserted-identity', 'history-info', 'diversion'] },
         earlyMedia: { type: 'boolean' },
         callerHears: { description: 'ringback, notice, silence or a prompt', oneOf: [{ type: 'string', enum: ['ringback', 'notice', 'silence'] }, playSpec] },
-        transfers: { description: 'a REFER from the callee (its blind transfer): follow (dial its target, connect the caller to it) or refuse (403)', type: 'string', enum: ['follow', 'refuse'] },
+        transfers: { description: 'whose REFER (blind or attended transfer) Parley carries out: callee (the default), both (the caller too: only where callers may make Parley dial any URI) or refuse (403)', type: 'string', enum: ['callee', 'both', 'refuse'] },
         fallback: str,
       }),
       type: ['object', 'null'],

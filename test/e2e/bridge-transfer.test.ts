@@ -16,7 +16,7 @@ import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, received, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, okTo, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
+import { bodyOf, flowYaml, okTo, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
 
 const CALLER_HZ = 1000;
 const AGENT_HZ = 600;
@@ -188,6 +188,73 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     }
   });
 
+  it('the caller\'s REFER is refused by default (403 with a Warning: a caller could make Parley dial any URI); the call goes on', async () => {
+    const callee = await startCallee('callee.xml', AGENT_HZ);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-caller-refused', user: 'bob', to: `sip:bob@127.0.0.1:${callee.port}`, phone }, async (c, ua) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await comesToHear(phone, AGENT_HZ, 0);
+        c.cseq++;
+        ua.send(parley().sipPort, c.req('REFER').replace('\r\nContent-Length:', '\r\nRefer-To: <sip:premium@198.51.100.7>\r\nContent-Length:'));
+        const res = await c.finalTo(`${c.cseq} REFER`);
+        assert.equal(statusOf(res), 403, res);
+        assert.match(res, /^Warning: 399 parley "[^"]*REFER[^"]*"/m);
+        const still = await comesToHear(phone, AGENT_HZ, phone.received.length);
+        assert.ok(still.ok, `the call goes on: ${still.detail}`);
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
+        sippOk(await callee.done, 'the callee');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      callee.kill();
+      await callee.rtp.close();
+    }
+  });
+
+  it('a busy target: NOTIFY 486, the transferor is heard again and the call goes on until the caller hangs up', async () => {
+    const target = await startCallee('callee-busy.xml', null);
+    const agent = await startCallee('callee-refer-fails.xml', AGENT_HZ, ['-key', 'refer_to', `sip:carol@127.0.0.1:${target.port}`]);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-busy', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        sippOk(await target.done, 'the busy target (486)');
+        // After the failed transfer the caller hears the agent again.
+        await new Promise((r) => setTimeout(r, 500));
+        const back = await comesToHear(phone, AGENT_HZ, phone.received.length);
+        assert.ok(back.ok, `the caller hears the transferor again: ${back.detail}`);
+        assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        sippOk(await agent.done, 'the transferor (NOTIFY 486, then the BYE)');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      agent.kill();
+      target.kill();
+      await agent.rtp.close();
+      await target.rtp.close();
+    }
+  });
+});
+
+describe("a bridged caller's transfer (transfers: both)", () => {
+  const parley = rawParleyPerSuite(flowYaml('xfer2', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10, transfers: both }\n'));
+
   it('the caller transfers (an agent that dialled out through Parley): the callee is connected to the target, the caller leaves, the call and its recording go on', async () => {
     const callee = await startCallee('callee.xml', AGENT_HZ);
     const target = await startCallee('callee.xml', TARGET_HZ);
@@ -260,38 +327,6 @@ describe("a bridged callee's blind transfer (REFER)", () => {
       callee.kill();
       target.kill();
       await callee.rtp.close();
-      await target.rtp.close();
-    }
-  });
-
-  it('a busy target: NOTIFY 486, the transferor is heard again and the call goes on until the caller hangs up', async () => {
-    const target = await startCallee('callee-busy.xml', null);
-    const agent = await startCallee('callee-refer-fails.xml', AGENT_HZ, ['-key', 'refer_to', `sip:carol@127.0.0.1:${target.port}`]);
-    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
-    const ended = nextCallEnd(parley());
-    try {
-      await rawCall(parley(), { name: 'xfer-busy', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
-        sippOk(await target.done, 'the busy target (486)');
-        // After the failed transfer the caller hears the agent again.
-        await new Promise((r) => setTimeout(r, 500));
-        const back = await comesToHear(phone, AGENT_HZ, phone.received.length);
-        assert.ok(back.ok, `the caller hears the transferor again: ${back.detail}`);
-        assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
-        c.cseq++;
-        c.send('BYE');
-        assert.equal(statusOf(await c.final()), 200);
-        sippOk(await agent.done, 'the transferor (NOTIFY 486, then the BYE)');
-        await ended;
-        await assertNothingLeft(parley());
-      });
-    } finally {
-      agent.kill();
-      target.kill();
-      await agent.rtp.close();
       await target.rtp.close();
     }
   });

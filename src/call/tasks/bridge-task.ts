@@ -5,7 +5,7 @@
 import type { BridgeParams } from '../flow-types.ts';
 import type { Task, TaskContext, TaskResult } from '../task.ts';
 
-export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true, callerHears: 'ringback' as const, transfers: 'follow' as const };
+export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true, callerHears: 'ringback' as const, transfers: 'callee' as const };
 
 export class BridgeTask implements Task {
   readonly name = 'bridge';
