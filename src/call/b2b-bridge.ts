@@ -18,6 +18,7 @@ import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { answerLegInfo } from './dtmf-info.ts';
+import type { Recorder } from '../recording/recorder.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
 
@@ -40,6 +41,11 @@ export class B2bBridge {
     private readonly deps: CallDeps,
     private readonly log: Logger,
   ) {}
+
+  /** A recording started after the callee answered: the parties connected now join it. */
+  joinRecording(recorder: Recorder): void {
+    this.parties?.joinRecording(recorder);
+  }
 
   /** A REFER from the caller: true when the bridge takes it (connected, `transfers: both`). */
   takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {

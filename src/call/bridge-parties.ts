@@ -21,6 +21,8 @@ import { HoldPropagator, peerHold, type HoldDirection, type OutgoingOffer } from
 import { answerLegInfo } from './dtmf-info.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
+import type { Recorder } from '../recording/recorder.ts';
+import type { LegInfo } from '../recording/metadata.ts';
 import type { SipCall } from './sip-call.ts';
 
 export const CALLER_STAND_IN = 'caller';
@@ -33,6 +35,8 @@ export class BridgeParties implements TransferHost {
   private standIn: Callee | null = null;
   /** Every dialog of the bridge still to be ended with the call (the caller's own aside). */
   private readonly parties = new Set<Callee>();
+  /** What each connected party is in the recording (its leg details). */
+  private readonly legInfo = new WeakMap<Callee, LegInfo>();
   private transfer: BridgeTransfer | null = null;
   /** The caller as a transferor (from its REFER on): its BYE marks it gone. */
   private callerParty: Callee | null = null;
@@ -155,6 +159,14 @@ export class BridgeParties implements TransferHost {
     this.resolveEnded(by);
   }
 
+  /** A recording started mid-call: the parties connected now join it with their details. */
+  joinRecording(recorder: Recorder): void {
+    for (const c of [this.callee, this.standIn]) {
+      const info = c && !c.gone ? this.legInfo.get(c) : undefined;
+      if (c && info) recorder.addLeg(c.id, info);
+    }
+  }
+
   /** A REFER from the caller (SipCall hands it over): true when taken (answered here). */
   takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
     const uas = this.call.callerDialog;
@@ -218,7 +230,7 @@ export class BridgeParties implements TransferHost {
       if (this.options.transfers === 'refuse') refuseRefer(req, res, this.log);
       else this.onRefer(c, side, req, res);
     });
-    call.activeRecording?.recorder.addLeg(c.id, {
+    const info: LegInfo = {
       uri: target,
       identity: 'normal',
       callId: c.uac.sip.callId,
@@ -226,7 +238,9 @@ export class BridgeParties implements TransferHost {
       role: side === 'callee' ? 'other' : 'caller',
       // The caller's stand-in is heard where the caller was: the stereo file's left channel.
       ...(side === 'caller' ? { stereo: 'left' as const } : {}),
-    });
+    };
+    this.legInfo.set(c, info);
+    call.activeRecording?.recorder.addLeg(c.id, info);
     call.safeEmit('legjoined', c.id, target);
     c.leg.watchMedia();
     c.leg.on('mediatimeout', (s) => {

@@ -51,6 +51,11 @@ export class LegHolds {
   of(legId: string): HoldDirection | null {
     return this.held.get(legId) ?? null;
   }
+
+  /** The legs on hold now, and how. */
+  [Symbol.iterator](): IterableIterator<[string, HoldDirection]> {
+    return this.held.entries();
+  }
 }
 
 /** Shared by a dialog's propagator and its answerReoffers: Parley's re-INVITE is in progress (a peer's offer meanwhile gets 491, RFC 3261 §14.2). */

@@ -287,17 +287,10 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   async startRecording(options: RecordingOptions): Promise<RecordingHandle> {
     if (this.recording && !this.recording.recorder.isClosed) return this.recording;
     const recorder = CallRecording.newRecorder(this.deps, this.room, this.recordingOrigin, options);
-    recorder.addLeg(CALLER_LEG, {
-      uri: this.from.uri,
-      displayName: this.from.displayName || null,
-      identity: 'normal',
-      callId: this.callId,
-      originalTo: this.originalTo.uri,
-      role: 'caller',
-    });
-    // A leg held when the recording starts is marked held from its start.
-    const held = this.holds.of(CALLER_LEG);
-    if (held) recorder.holdLeg(CALLER_LEG, held);
+    // The caller (unless it transferred its call away) and a bridge's parties; one held now is marked held from the start.
+    if (!this.leg.isClosed) recorder.addLeg(CALLER_LEG, { uri: this.from.uri, displayName: this.from.displayName || null, identity: 'normal', callId: this.callId, originalTo: this.originalTo.uri, role: 'caller' });
+    this.bridgeInProgress?.joinRecording(recorder);
+    for (const [legId, direction] of this.holds) recorder.holdLeg(legId, direction);
     this.recording = CallRecording.attach(this.deps, this.room, recorder, () => this.endForCause(RECORDING_FAILED_REASON, 'recording could not be written'));
     this.log.info({ recording: recorder.id }, 'recording');
     return this.recording;
@@ -348,6 +341,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.endedWhy = reason;
     this.log.info({ reason }, 'call ended');
     this.safeEmit('ended', reason);
+    // A recording the flow did not start (POST /calls/:id/recording/start) ends with the call too.
+    this.recording?.stop().catch((err: unknown) => this.log.error({ err }, 'closing the recording failed'));
     this.room.close();
   }
 

@@ -117,6 +117,15 @@ function calleeInvite(b: Bridged, sdp: string): string {
   ].join('\r\n');
 }
 
+/** The callee's ACK of Parley's 200 to its last re-INVITE (calleeInvite). */
+function calleeAck(b: Bridged): string {
+  return calleeInvite(b, '')
+    .replace(/^INVITE /, 'ACK ')
+    .replace(/^CSeq: (\d+) INVITE/m, (_m, n: string) => `CSeq: ${Number(n) - 1} ACK`)
+    .replace(/branch=z9hG4bK-hold-(\d+)-(\d+)/, (_m, pid: string, n: string) => `branch=z9hG4bK-hold-${pid}-${Number(n)}-ack`)
+    .replace(/\r\nContent-Type: application\/sdp/, '');
+}
+
 /** The caller hangs up; the callee answers its BYE; the call ends, nothing is left; the call's final sidecar. */
 async function hangUp(parley: RunningParley, b: Bridged): Promise<Sidecar> {
   b.c.cseq++;
@@ -356,6 +365,45 @@ describe('hold in a two-party bridge, not passed on (calls.holdPropagation: none
       const meta = await hangUp(parley(), b);
       const caller = meta.legs.find((l: { id: string }) => l.id === 'caller');
       assert.equal(caller.holds.length, 1);
+    } finally {
+      await closeAll(b);
+    }
+  });
+});
+
+describe('a recording started while a bridged party holds', () => {
+  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n'));
+
+  it('the callee, held before the recording started, joins it with its details and its hold from the start', async () => {
+    let b: Bridged | null = null;
+    try {
+      b = await bridge(parley(), 'hold-before-recording');
+      b.calleeUa.send(portOf(b.invite), calleeInvite(b, sdpWith(b.calleePhone, 'sendonly', 50)));
+      assert.equal(directionOf(await b.calleeUa.nextMatching(/^SIP\/2\.0 200 /, 10_000)), 'recvonly');
+      b.calleeUa.send(portOf(b.invite), calleeAck(b));
+      const toCaller = await b.ua.nextMatching(/^INVITE /, 10_000, b.c.callId);
+      b.ua.send(parley().sipPort, responseTo(toCaller, '200 OK', 'unused', sdpWith(b.phone, 'recvonly', 60), b.ua.port));
+      await b.ua.nextMatching(/^ACK /, 10_000, b.c.callId);
+      // The recording starts now (as POST /calls/:id/recording/start does), the callee on hold.
+      const active = [...parley().app.calls!.active.values()].find((a) => a.call.callId === b!.c.callId)!;
+      await active.call.startRecording({});
+      await new Promise((r) => setTimeout(r, 1000));
+      b.calleeUa.send(portOf(b.invite), calleeInvite(b, sdpWith(b.calleePhone, 'sendrecv', 51)));
+      assert.equal(directionOf(await b.calleeUa.nextMatching(/^SIP\/2\.0 200 /, 10_000)), 'sendrecv');
+      b.calleeUa.send(portOf(b.invite), calleeAck(b));
+      const resume = await b.ua.nextMatching(/^INVITE /, 10_000, b.c.callId);
+      b.ua.send(parley().sipPort, responseTo(resume, '200 OK', 'unused', sdpWith(b.phone, 'sendrecv', 61), b.ua.port));
+      await b.ua.nextMatching(/^ACK /, 10_000, b.c.callId);
+      await new Promise((r) => setTimeout(r, 500));
+      const meta = await hangUp(parley(), b);
+      const callee = meta.legs.find((l: { id: string }) => l.id === 'callee');
+      assert.ok(callee, 'the callee is in the recording');
+      assert.match(String(callee.uri), /^sip:bob@127\.0\.0\.1:\d+$/, 'with its URI');
+      assert.equal(callee.holds.length, 1, JSON.stringify(callee.holds));
+      const h = callee.holds[0];
+      assert.equal(h.direction, 'sendonly');
+      assert.ok(h.start.fileMs < 100, `held from the recording's start (${h.start.fileMs} ms)`);
+      assert.ok(h.end && h.end.fileMs > 700, `until its resume (${JSON.stringify(h.end)})`);
     } finally {
       await closeAll(b);
     }

@@ -2,7 +2,6 @@
 // deafen a leg, transfer, and drive the call's recording.
 import type { FastifyInstance } from 'fastify';
 import type { ActiveCall } from '../../call/call-manager.ts';
-import { CALLEE_LEG } from '../../call/b2b-bridge.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
 import { promptRate } from '../../call/prompt-rate.ts';
 import { CALLER_LEG, SipCall } from '../../call/sip-call.ts';
@@ -165,10 +164,9 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
         if (action === 'start') {
           if (rec && rec.recorder.isClosed) throw new ApiError(409, 'conflict', 'this call was recorded already and the recording is stopped');
           if (!rec) {
+            // (The call's bridged parties join it there, with their details and holds.)
             await call.startRecording({});
             rec = call.activeRecording!;
-            // A callee bridged before the recording started is added here.
-            if (call.room.leg(CALLEE_LEG)) rec.recorder.addLeg(CALLEE_LEG, { originalTo: call.originalTo.uri, role: 'other', identity: 'normal' });
           }
           return { ok: true, recording: rec.id };
         }
