@@ -1,5 +1,6 @@
 // A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix, one stem per leg
-// (stems.ts), a stereo WAV (left: the caller leg, right: every other leg) and the JSON sidecar. Each
+// (stems.ts), a stereo WAV (left: the caller leg, right: every other leg) and the JSON sidecar
+// (recorder-files.ts makes their writers). Each
 // tick goes into them as memory copies (recorder-tick-feed.ts); a timer (shared with other recordings:
 // flush-timers.ts) flushes them with async writes and rewrites the headers (see WavFileWriter), and
 // rewrites the sidecar at most once a second (SidecarWriter: async, atomic). No synchronous file call
@@ -26,23 +27,21 @@ import { compactTime, pathInside, safeName } from './file-names.ts';
 import { newMetadata, noteWriteFailure, noteWriteResumed, type HoldDirection, type LegInfo, type RecordingMetadata, type TimePoint } from './metadata.ts';
 export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
-import { SidecarWriter } from './sidecar-writer.ts';
+import type { SidecarWriter } from './sidecar-writer.ts';
 import { flushTimers } from './flush-timers.ts';
-import type { PcmSealer } from './encryption/pcm-sealer.ts';
 import type { SiprecSidecar } from './siprec-sidecar.ts';
 import { CompanionFiles } from './companion-files.ts';
 import { PauseMask } from './pause-mask.ts';
 import { NoticeOverlay } from './notice-overlay.ts';
-import { fileEntryOf, settleEntry, Stems } from './stems.ts';
-import { WavFileWriter, type WavWriterHooks } from './wav-file-writer.ts';
+import { fileEntryOf, settleEntry, type Stems } from './stems.ts';
+import type { WavFileWriter } from './wav-file-writer.ts';
+import { recorderFiles, type FileHooks } from './recorder-files.ts';
 import { RecorderLegs } from './recorder-legs.ts';
 import { RecorderTickFeed } from './recorder-tick-feed.ts';
 import type { RecorderEvents, RecorderOptions } from './recorder-types.ts';
 export type { RecorderEvents, RecorderOptions };
 
 const META_EVERY_MS = 1000;
-/** WAV headers are rewritten about this often while recording (every pass when flushIntervalMs is longer). */
-const HEADER_EVERY_MS = 500;
 /** The longest run of missing ticks filled with silence (a longer jump is not the room's clock moving on). */
 const MAX_GAP_FRAMES = 30_000 / FRAME_MS;
 
@@ -52,7 +51,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   readonly finalized: Promise<RecordingMetadata>;
   /** Resolves with the 'closed' event: every file complete on disk. */
   readonly whenClosed: Promise<RecordingMetadata>;
-  private readonly dir: string;
   private readonly n: number;
   private readonly base: string;
   private readonly meta: RecordingMetadata;
@@ -81,32 +79,23 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.sampleRate = options.sampleRate;
     this.n = samplesPerFrame(options.sampleRate);
     if (!Number.isInteger(this.n) || this.n <= 0) throw new RangeError(`bad room rate ${options.sampleRate}`);
-    this.dir = options.dir;
     const started = new Date();
     this.id = `${safeName(options.roomId, 48)}-${compactTime(started)}-${Math.random().toString(16).slice(2, 8)}`;
     this.base = this.id;
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
-    const keys = options.encryption?.newRecording(this.dir, this.id) ?? null;
-    const sealer = (channels: number): PcmSealer | null => keys?.sealer(channels, this.sampleRate) ?? null;
-    const every = Math.min(1000, Math.max(20, options.flushIntervalMs ?? 250));
-    const headerEvery = Math.max(1, Math.round(HEADER_EVERY_MS / every));
-    // Files are created asynchronously by their writers (no descriptor is open yet).
-    this.mix = new WavFileWriter(this.path(`${this.base}.mix.wav`), this.sampleRate, 1, this.hooks(`${this.base}.mix.wav`), sealer(1), headerEvery);
-    this.stereo =
-      options.stereo === false
-        ? null
-        : new WavFileWriter(this.path(`${this.base}.stereo.wav`), this.sampleRate, 2, this.hooks(`${this.base}.stereo.wav`), sealer(2), headerEvery);
-    this.sidecar = new SidecarWriter(this.path(`${this.base}.json`), this.hooks(`${this.base}.json`));
-    this.stems = new Stems({
-      enabled: options.stems !== false,
+    const keys = options.encryption?.newRecording(options.dir, this.id) ?? null;
+    const files = recorderFiles({
+      dir: options.dir,
       base: this.base,
       sampleRate: this.sampleRate,
-      pathOf: (f) => this.path(f),
+      stereo: options.stereo !== false,
+      stems: options.stems !== false,
+      flushIntervalMs: options.flushIntervalMs,
+      keys,
       hooks: (f) => this.hooks(f),
-      sealer,
-      headerEveryPasses: headerEvery,
     });
+    ({ mix: this.mix, stereo: this.stereo, sidecar: this.sidecar, stems: this.stems } = files);
     this.notices = new NoticeOverlay(this.sampleRate, (prompt, leg) => this.markNotice(prompt, leg));
     this.meta = newMetadata({
       room: options.roomId,
@@ -134,8 +123,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       log: this.log,
     });
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
-    // Every `every` ms, on a timer shared with other recordings (flush-timers.ts).
-    this.stopFlushing = flushTimers().add(every, () => {
+    // Every flush period, on a timer shared with other recordings (flush-timers.ts).
+    this.stopFlushing = flushTimers().add(files.flushEveryMs, () => {
       try {
         this.flush();
       } catch (err) {
@@ -382,7 +371,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   /** The hooks of the writer of `file` (a WAV, or the sidecar: errors there are write errors). */
-  private hooks(file: string): { error: (e: Error, kind?: Parameters<Required<WavWriterHooks>['error']>[1]) => void; resumed: () => void } {
+  private hooks(file: string): FileHooks {
     return {
       error: (error, kind = 'write') => {
         if (kind !== 'write') return this.fail(error);
@@ -405,6 +394,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   private path(name: string): string {
-    return pathInside(this.dir, name);
+    return pathInside(this.options.dir, name);
   }
 }
