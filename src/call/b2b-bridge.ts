@@ -9,7 +9,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
-import { applyLaterAnswer, destroyDialog, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { applyLaterAnswer, cancelInvite, destroyDialog, sipFailure, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { BridgeParties } from './bridge-parties.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
 import { formatNameAddr } from './name-addr.ts';
@@ -116,11 +116,9 @@ export class B2bBridge {
       call.off('ended', onCallerEnded);
       // A SIP failure carries the callee's status and phrase; anything else (a transport
       // error, a bug) is a bare 500 whose text stays in the log, never on the wire.
-      const sipStatus = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
-      const fromCallee = typeof sipStatus === 'number' && sipStatus >= 300 && sipStatus <= 699;
-      const status = this.ringTimedOut ? 408 : fromCallee ? sipStatus : 500;
-      const reason = this.ringTimedOut ? 'No Answer' : fromCallee ? ((err as { reason?: string }).reason ?? '') : '';
-      this.log.info({ target, proxy, status, reason, ms: ms(), err: fromCallee || this.ringTimedOut ? undefined : err }, 'B leg failed');
+      const sip = sipFailure(err);
+      const { status, reason } = this.ringTimedOut ? { status: 408, reason: 'No Answer' } : (sip ?? { status: 500, reason: '' });
+      this.log.info({ target, proxy, status, reason, ms: ms(), err: sip || this.ringTimedOut ? undefined : err }, 'B leg failed');
       return { kind: 'failed', status, reason };
     } finally {
       unregisterEarly();
@@ -220,16 +218,8 @@ export class B2bBridge {
   }
 
   private cancelOutgoing(): void {
-    const req = this.outgoing;
-    this.log.debug({ haveRequest: !!req }, 'cancelling the B leg');
-    if (!req) return;
-    try {
-      req.cancel((err: unknown) => {
-        if (err) this.log.debug({ err }, 'CANCEL not sent (the INVITE had already completed)');
-      });
-    } catch (err) {
-      this.log.debug({ err }, 'CANCEL failed');
-    }
+    this.log.debug({ haveRequest: !!this.outgoing }, 'cancelling the B leg');
+    cancelInvite(this.outgoing, this.log);
   }
 
   /** Early media: a 183 with SDP lets the caller hear the callee's ringback. */

@@ -22,7 +22,7 @@ import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
-import { destroyDialog, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { cancelInvite, destroyDialog, sipFailure, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { createUac } from './held-dialog.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
 import { ReferNotifier, referTarget, replacesCallId } from './refer-request.ts';
@@ -155,35 +155,28 @@ export class BridgeTransfer {
       );
     } catch (err) {
       leg.close();
-      const sip = (err as { status?: unknown; reason?: string }).status;
-      const fromTarget = typeof sip === 'number' && sip >= 300 && sip <= 699;
-      const status = this.timedOut ? 408 : fromTarget ? sip : 500;
-      const reason = this.timedOut ? 'Request Timeout' : fromTarget ? ((err as { reason?: string }).reason ?? '') : 'Server Internal Error';
-      log.info({ target: this.target, status, reason, err: fromTarget || this.timedOut ? undefined : err }, 'transfer target failed');
+      const sip = sipFailure(err);
+      const { status, reason } = this.timedOut ? { status: 408, reason: 'Request Timeout' } : (sip ?? { status: 500, reason: 'Server Internal Error' });
+      log.info({ target: this.target, status, reason, err: sip || this.timedOut ? undefined : err }, 'transfer target failed');
       return this.failed(status, reason);
     } finally {
       clearTimeout(ring);
     }
     const uac = held.dialog;
+    const giveUp = (status: number, reason: string, headers?: Record<string, string>): void => {
+      destroyDialog(uac, log, headers);
+      leg.close();
+      this.failed(status, reason);
+    };
     try {
-      if (this.abandoned || call.ended) {
-        destroyDialog(uac, log);
-        leg.close();
-        return this.failed(487, 'Request Terminated');
-      }
+      if (this.abandoned || call.ended) return giveUp(487, 'Request Terminated');
       try {
         await leg.applyAnswer(held.answer);
       } catch (err) {
         log.warn({ target: this.target, err }, 'the transfer target\'s answer cannot be used; hanging it up');
-        destroyDialog(uac, log, { Reason: UNUSABLE_ANSWER_REASON });
-        leg.close();
-        return this.failed(488, 'Not Acceptable Here');
+        return giveUp(488, 'Not Acceptable Here', { Reason: UNUSABLE_ANSWER_REASON });
       }
-      if (this.abandoned || call.ended) {
-        destroyDialog(uac, log);
-        leg.close();
-        return this.failed(487, 'Request Terminated');
-      }
+      if (this.abandoned || call.ended) return giveUp(487, 'Request Terminated');
       const to: Callee = { uac, leg, id, gone: false };
       this.host.replaced(this.from, to, this.target, this.side);
       this.wait.close();
@@ -223,14 +216,6 @@ export class BridgeTransfer {
   }
 
   private cancel(): void {
-    const req = this.outgoing;
-    if (!req) return;
-    try {
-      req.cancel((err: unknown) => {
-        if (err) this.host.log.debug({ err }, 'CANCEL not sent (the INVITE had already completed)');
-      });
-    } catch (err) {
-      this.host.log.debug({ err }, 'CANCEL failed');
-    }
+    cancelInvite(this.outgoing, this.host.log);
   }
 }

@@ -8,6 +8,25 @@ import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { OutgoingOffer } from './hold.ts';
 
+/** The final status (300–699) and phrase of a placed INVITE's SIP failure; null for anything else (a transport error, a bug). */
+export function sipFailure(err: unknown): { status: number; reason: string } | null {
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  if (typeof status !== 'number' || status < 300 || status > 699) return null;
+  return { status, reason: (err as { reason?: string }).reason ?? '' };
+}
+
+/** CANCELs a placed INVITE (null: not sent yet); one already answered is left to its 2xx. Never throws. */
+export function cancelInvite(req: Srf.SrfRequest | null, log: Logger): void {
+  if (!req) return;
+  try {
+    req.cancel((err: unknown) => {
+      if (err) log.debug({ err }, 'CANCEL not sent (the INVITE had already completed)');
+    });
+  } catch (err) {
+    log.debug({ err }, 'CANCEL failed');
+  }
+}
+
 export function destroyDialog(dialog: Srf.Dialog, log: Logger, headers?: Record<string, string>): void {
   try {
     dialog.destroy(headers ? { headers } : undefined, (err: unknown) => {

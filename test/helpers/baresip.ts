@@ -19,26 +19,7 @@ export async function dialWithBaresip(opts: { uri: string; caFile: string; certP
   const port = await freePort();
   // sip_certificate holds the certificate and its key; baresip opens its TLS transport with it.
   await writeFile(path.join(dir, 'cert.pem'), opts.certPem);
-  await writeFile(
-    path.join(dir, 'config'),
-    [
-      'module_path /usr/lib/baresip/modules',
-      `sip_listen 127.0.0.1:${port}`,
-      `sip_cafile ${opts.caFile}`,
-      `sip_certificate ${path.join(dir, 'cert.pem')}`,
-      'module stdio.so',
-      'module menu.so',
-      'module g711.so',
-      'module ausine.so',
-      'module alsa.so',
-      'module account.so',
-      `audio_source ausine,${opts.toneHz}`,
-      'ausrc_srate 48000', // ausine makes 48 kHz stereo only; baresip resamples for the codec
-      'ausrc_channels 2',
-      'audio_player alsa,null',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(path.join(dir, 'config'), baresipConfig(port, opts.toneHz, [`sip_cafile ${opts.caFile}`, `sip_certificate ${path.join(dir, 'cert.pem')}`]));
   await writeFile(path.join(dir, 'accounts'), `<sip:alice@127.0.0.1>;regint=0${opts.ptime ? `;ptime=${opts.ptime}` : ''}\n`);
   // The menu's /dial puts `sip:` in front of what it is given.
   const target = opts.uri.replace(/^sip:/, '');
@@ -59,6 +40,26 @@ export async function dialWithBaresip(opts: { uri: string; caFile: string; certP
   };
 }
 
+/** A headless baresip's config: SIP on 127.0.0.1:`port`, G.711, a `toneHz` sine as its microphone, no speaker; `extra` lines (TLS). */
+function baresipConfig(port: number, toneHz: number, extra: string[] = []): string {
+  return [
+    'module_path /usr/lib/baresip/modules',
+    `sip_listen 127.0.0.1:${port}`,
+    ...extra,
+    'module stdio.so',
+    'module menu.so',
+    'module g711.so',
+    'module ausine.so',
+    'module alsa.so',
+    'module account.so',
+    `audio_source ausine,${toneHz}`,
+    'ausrc_srate 48000', // ausine makes 48 kHz stereo only; baresip resamples for the codec
+    'ausrc_channels 2',
+    'audio_player alsa,null',
+    '',
+  ].join('\n');
+}
+
 export interface BaresipCallee extends BaresipRun {
   /** Its SIP address (UDP on loopback). */
   uri: string;
@@ -70,24 +71,7 @@ export interface BaresipCallee extends BaresipRun {
 export async function answerWithBaresip(opts: { toneHz: number; quitAfterS: number }): Promise<BaresipCallee> {
   const dir = await mkdtemp(path.join(tmpdir(), 'baresip-'));
   const port = await freePort();
-  await writeFile(
-    path.join(dir, 'config'),
-    [
-      'module_path /usr/lib/baresip/modules',
-      `sip_listen 127.0.0.1:${port}`,
-      'module stdio.so',
-      'module menu.so',
-      'module g711.so',
-      'module ausine.so',
-      'module alsa.so',
-      'module account.so',
-      `audio_source ausine,${opts.toneHz}`,
-      'ausrc_srate 48000',
-      'ausrc_channels 2',
-      'audio_player alsa,null',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(path.join(dir, 'config'), baresipConfig(port, opts.toneHz));
   await writeFile(path.join(dir, 'accounts'), `<sip:bob@127.0.0.1:${port}>;regint=0;answermode=auto\n`);
   const child = spawn('baresip', ['-f', dir, '-n', '127.0.0.1', '-s', '-t', String(opts.quitAfterS)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
