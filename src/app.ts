@@ -25,6 +25,7 @@ import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
 import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 import { within } from './util/within.ts';
+import { findConsultation } from './call/consultation.ts';
 
 /** How long a stop waits for the calls to end and the recordings to be finalized while the API still sends events. */
 const FINISH_MS = 10_000;
@@ -333,7 +334,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         prompts: this.promptLibrary,
         recordings: this.recordingService,
         conferences: this.conferenceManager,
-        ownsCall: (callId) => this.callManager?.active.has(callId) ?? false,
+        consultation: (id, from) => findConsultation([...(this.callManager?.active.values() ?? [])].map((a) => a.call), id, from),
         settings: {
           loopMarker: c.routing.loopMarker,
           outboundProxy: c.sip.outboundProxy,

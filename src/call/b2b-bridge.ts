@@ -20,6 +20,8 @@ import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { answerLegInfo } from './dtmf-info.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { SipCall } from './sip-call.ts';
+import type { ConsultationPeer } from './consultation.ts';
+import type { ReplacesId } from './refer-request.ts';
 import { targetFamily } from './target-family.ts';
 
 export const CALLEE_LEG = 'callee';
@@ -45,6 +47,11 @@ export class B2bBridge {
   /** A recording started after the callee answered: the parties connected now join it. */
   joinRecording(recorder: Recorder): void {
     this.parties?.joinRecording(recorder);
+  }
+
+  /** An attended transfer elsewhere names one of this bridge's dialogs (consultation.ts). */
+  consultationPeer(id: ReplacesId): ConsultationPeer {
+    return this.parties?.consultationPeer(id) ?? null;
   }
 
   /** A REFER from the caller: true when the bridge takes it (connected, `transfers: both`). */

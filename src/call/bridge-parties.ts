@@ -24,6 +24,8 @@ import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { LegInfo } from '../recording/metadata.ts';
 import type { SipCall } from './sip-call.ts';
+import type { ConsultationPeer } from './consultation.ts';
+import { replacesValue, type ReplacesId } from './refer-request.ts';
 
 export const CALLER_STAND_IN = 'caller';
 
@@ -165,6 +167,26 @@ export class BridgeParties implements TransferHost {
       const info = c && !c.gone ? this.legInfo.get(c) : undefined;
       if (c && info) recorder.addLeg(c.id, info);
     }
+  }
+
+  /**
+   * An attended transfer in another call names `id` (consultation.ts): when it is the dialog of
+   * a party connected now, the other party's Contact and a Replaces naming its dialog with Parley.
+   */
+  consultationPeer(id: ReplacesId): ConsultationPeer {
+    const callerSide = this.standIn ?? (this.call.callerDialog && { uac: this.call.callerDialog, gone: this.call.ended });
+    const sides = [callerSide, this.callee];
+    const i = sides.findIndex((p) => p?.uac.sip.callId === id.callId);
+    if (i < 0) return null;
+    const named = sides[i]!.uac.sip;
+    // The transferor's Replaces names its dialog as Parley, its recipient, matches it: to-tag Parley's.
+    if (named.localTag !== id.toTag || named.remoteTag !== id.fromTag) return { refused: 'its Replaces names a call of this Parley but not its dialog\'s tags' };
+    const peer = sides[1 - i];
+    if (!this.connected || this.transfer || this.over || !peer || peer.gone || sides[i]!.gone) {
+      return { refused: 'the consultation call is not connected (still ringing, ending, or transferring)' };
+    }
+    const d = peer.uac.sip;
+    return { uri: peer.uac.remote.uri, replaces: replacesValue({ callId: d.callId, toTag: d.remoteTag, fromTag: d.localTag }) };
   }
 
   /** A REFER from the caller (SipCall hands it over): true when taken (answered here). */

@@ -8,7 +8,8 @@
 //   step's ring timeout, with the REFER's `Referred-By` (RFC 3892); no early media.
 //   An attended transfer's `Replaces` (RFC 3891) goes into that INVITE, so the target takes
 //   it in place of its consultation call with the transferor (which it then ends); one that
-//   names a call of this Parley (the consultation went through it too) is refused (403).
+//   names a call of this Parley (the consultation went through it too) goes to that call's
+//   other party instead, to replace its dialog with Parley (consultation.ts).
 // - Answered: it takes the transferor's place (its own leg and stem, `callee-2`, `caller-2`…,
 //   leg.joined; it may transfer again), NOTIFY `200 OK` ends the subscription, and the
 //   transferor, which should now hang up (RFC 5589), gets a BYE from Parley if it has not
@@ -25,7 +26,7 @@ import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { cancelInvite, destroyDialog, sipFailure, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { createUac } from './held-dialog.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
-import { ReferNotifier, referTarget, replacesCallId } from './refer-request.ts';
+import { ReferNotifier, referTarget, replacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
 
@@ -79,6 +80,8 @@ export class BridgeTransfer {
     private readonly replaces: string | undefined,
     private readonly referredBy: string | undefined,
     private readonly notifier: ReferNotifier,
+    /** The consultation call through this Parley whose party the target is (consultation.ts). */
+    private readonly consultation: SipCall | null,
   ) {
     const call = host.call;
     this.wait = new CallerWaitAudio(call.room, host.listenerOf(side), callerWaitSpec(host.options.callerHears, undefined), host.deps, host.log);
@@ -92,19 +95,19 @@ export class BridgeTransfer {
   static accept(host: TransferHost, from: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): BridgeTransfer | { status: number; why: string } {
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return t;
-    // The consultation call went through this Parley too: its Replaces names Parley's own dialog,
-    // which the target has never seen (joining the two calls inside Parley is not done).
-    if (t.replaces !== undefined && host.deps.ownsCall?.(replacesCallId(t.replaces))) {
-      return { status: 403, why: 'attended transfer between two calls through Parley is not supported here' };
-    }
+    // The consultation call went through this Parley too: the target is that call's other party,
+    // asked to replace its dialog with Parley (consultation.ts).
+    const own = t.replaces === undefined ? null : (host.deps.consultation?.(replacesId(t.replaces), host.call) ?? null);
+    if (own !== null && 'refused' in own) return { status: 403, why: own.refused };
     const subscribed = !/^\s*false\s*$/i.test(req.get('Refer-Sub') ?? '');
     res.send(202, subscribed ? undefined : { headers: { 'Refer-Sub': 'false' } });
     const id = Number.parseInt(req.get('CSeq') ?? '', 10);
     const notifier = new ReferNotifier(from.uac, Number.isFinite(id) ? id : 1, subscribed, host.log);
     notifier.trying();
-    host.log.info({ leg: from.id, side, target: t.uri }, 'transfer asked: dialling its target');
-    host.call.activeRecording?.note('transfer', { by: from.id, to: t.uri });
-    return new BridgeTransfer(host, from, side, t.uri, t.replaces, req.get('Referred-By'), notifier);
+    const target = own?.uri ?? t.uri;
+    host.log.info({ leg: from.id, side, target, ...(own ? { consultation: own.call.callId, referTo: t.uri } : {}) }, 'transfer asked: dialling its target');
+    host.call.activeRecording?.note('transfer', { by: from.id, to: target, ...(own ? { consultation: own.call.callId } : {}) });
+    return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, own?.call ?? null);
   }
 
   /** The caller left: the target's INVITE is cancelled (or its dialog ended once it answers). */
@@ -184,6 +187,7 @@ export class BridgeTransfer {
       log.info({ leg: id, target: this.target, transferor: this.from.id }, 'transfer done: the target is connected');
       call.activeRecording?.note('transferred', { from: this.from.id, to: id, uri: this.target });
       this.notifier.final(200, 'OK');
+      this.endConsultation();
       if (!this.from.gone) {
         const t = setTimeout(() => {
           if (this.from.gone) return;
@@ -197,6 +201,19 @@ export class BridgeTransfer {
     } finally {
       held.release();
     }
+  }
+
+  /** The target took the consultation call's place: it hangs that dialog up (RFC 3891 §3), or else Parley ends the call. */
+  private endConsultation(): void {
+    const c = this.consultation;
+    if (!c || c.ended) return;
+    const t = setTimeout(() => {
+      if (c.ended) return;
+      this.host.log.info({ consultation: c.callId }, 'the transfer\'s target kept its replaced dialog: the consultation call is ended');
+      c.hangup();
+    }, TRANSFEROR_BYE_MS);
+    t.unref();
+    c.once('ended', () => clearTimeout(t));
   }
 
   /** The transfer did not happen: the transferor is back, or, gone meanwhile, the call ends. */

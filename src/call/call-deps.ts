@@ -5,6 +5,8 @@ import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { PromptLibrary } from '../playback/prompt-library.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
 import type { ConferenceJoinOptions } from './ports.ts';
+import type { Consultation } from './consultation.ts';
+import type { ReplacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
 
 export interface CallSettings {
@@ -54,6 +56,6 @@ export interface CallDeps {
   recordings: RecordingService;
   conferences: ConferenceJoiner;
   settings: CallSettings;
-  /** Whether a call of this Parley has this (caller's) Call-ID: an attended transfer's Replaces naming one is refused. */
-  ownsCall?: (callId: string) => boolean;
+  /** An attended transfer's Replaces names a dialog of one of this Parley's calls: where the transfer goes instead (consultation.ts); null: none. */
+  consultation?: (id: ReplacesId, from: SipCall) => Consultation | null;
 }

@@ -2,7 +2,7 @@
 // - referTarget: the Refer-To's URI (name-addr or addr-spec); a sip:, sips: or tel: URI
 //   only (http:, mailto:… are refused). An embedded `Replaces` (an attended transfer,
 //   RFC 3891: the dialog the transferor has with the target) is given back to go into the
-//   INVITE; other embedded headers are left out of it.
+//   INVITE (replacesId reads its Call-ID and tags); other embedded headers are left out of it.
 // - ReferNotifier: `Event: refer;id=<the REFER's CSeq>`, `message/sipfrag;version=2.0`
 //   bodies (`SIP/2.0 100 Trying`, then the final status), `Subscription-State: active`
 //   until the final one (`terminated;reason=noresource`); none at all when the REFER
@@ -33,9 +33,29 @@ export function referTarget(value: string | undefined): ReferTarget {
   return replaces === undefined ? { uri } : { uri, replaces };
 }
 
-/** The Call-ID a Replaces value names. */
-export function replacesCallId(replaces: string): string {
-  return replaces.split(';')[0]!.trim();
+/** The dialog a Replaces value names (RFC 3891 §6.1), as its recipient matches it: `toTag` its own tag, `fromTag` its peer's. */
+export interface ReplacesId {
+  callId: string;
+  toTag: string;
+  fromTag: string;
+}
+
+/** The Call-ID and tags of a Replaces value referTarget accepted (an absent tag is ''). */
+export function replacesId(replaces: string): ReplacesId {
+  const [callId, ...params] = replaces.split(';');
+  const tag = (name: string): string => {
+    for (const p of params) {
+      const eq = p.indexOf('=');
+      if (eq > 0 && p.slice(0, eq).trim().toLowerCase() === name) return p.slice(eq + 1).trim();
+    }
+    return '';
+  };
+  return { callId: callId!.trim(), toTag: tag('to-tag'), fromTag: tag('from-tag') };
+}
+
+/** The Replaces value that names `id`. */
+export function replacesValue(id: ReplacesId): string {
+  return `${id.callId};to-tag=${id.toTag};from-tag=${id.fromTag}`;
 }
 
 function decodeURIComponentSafe(s: string): string {

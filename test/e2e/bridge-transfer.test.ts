@@ -156,8 +156,9 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     }
   });
 
-  it('an attended transfer whose consultation call went through Parley too: 403 with a Warning, the call goes on', async () => {
-    // The Replaces names a call of this Parley: here the caller's own (a RawDialog's Call-ID is known before it calls).
+  it('an attended transfer whose Replaces names the transfer\'s own call: 403 with a Warning, the call goes on', async () => {
+    // The Replaces names the caller's own dialog (a RawDialog's Call-ID is known before it calls). Two
+    // different calls of this Parley are joined: attended-transfer-parley.test.ts.
     const callId = `raw-dialog-xfer-own-${process.pid}@127.0.0.1`;
     const referTo = `sip:carol@127.0.0.1:9?Replaces=${encodeURIComponent(`${callId};to-tag=a;from-tag=b`)}`;
     const agent = await startCallee('callee-refer-refused.xml', AGENT_HZ, ['-key', 'refer_to', referTo]);

@@ -1,7 +1,10 @@
 // The Refer-To of a callee's REFER: what Parley dials, and what it refuses (and how).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { referTarget, replacesCallId } from '../../../src/call/refer-request.ts';
+import { findConsultation } from '../../../src/call/consultation.ts';
+import type { ManagedCall } from '../../../src/call/call-manager.ts';
+import { referTarget, replacesId, replacesValue, type ReplacesId } from '../../../src/call/refer-request.ts';
+import type { SipCall } from '../../../src/call/sip-call.ts';
 
 describe('referTarget', () => {
   it('takes the URI of a name-addr or an addr-spec (sip:, sips:, tel:)', () => {
@@ -18,7 +21,9 @@ describe('referTarget', () => {
   it('gives back an attended transfer\'s Replaces (escaped or not), and refuses a malformed one with 400', () => {
     assert.deepEqual(referTarget('<sip:carol@example.com?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>'), { uri: 'sip:carol@example.com', replaces: 'abc@host;to-tag=1;from-tag=2' });
     assert.deepEqual(referTarget('<sip:carol@example.com?Subject=x&replaces=abc@host;to-tag=1;from-tag=2>'), { uri: 'sip:carol@example.com', replaces: 'abc@host;to-tag=1;from-tag=2' });
-    assert.equal(replacesCallId('abc@host;to-tag=1;from-tag=2'), 'abc@host');
+    assert.deepEqual(replacesId('abc@host;to-tag=1;from-tag=2'), { callId: 'abc@host', toTag: '1', fromTag: '2' });
+    assert.deepEqual(replacesId('abc@host ; From-Tag=2;early-only;to-tag= 1'), { callId: 'abc@host', toTag: '1', fromTag: '2' });
+    assert.equal(replacesValue({ callId: 'c@h', toTag: 't', fromTag: 'f' }), 'c@h;to-tag=t;from-tag=f');
     for (const v of [
       '<sip:carol@example.com?Replaces=abc%40host%3Bto-tag%3D1>',
       '<sip:carol@example.com?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2%0D%0AX-Evil%3A%201>',
@@ -38,5 +43,30 @@ describe('referTarget', () => {
       const t = referTarget(v);
       assert.ok('status' in t && t.status === 400, `${String(v)}: ${JSON.stringify(t)}`);
     }
+  });
+});
+
+describe('findConsultation (an attended transfer naming a dialog of this Parley)', () => {
+  const id: ReplacesId = { callId: 'consult@h', toTag: 'p', fromTag: 'a' };
+  const fake = (peer: ReturnType<SipCall['consultationPeer']>): SipCall => ({ consultationPeer: (x: ReplacesId) => (x === id ? peer : null) }) as unknown as SipCall;
+  const siprec = {} as unknown as ManagedCall;
+
+  it('null when no call has the dialog (SIPREC sessions have none)', () => {
+    const from = fake(null);
+    assert.equal(findConsultation([siprec, fake(null), from], id, from), null);
+  });
+
+  it('the call that has it, with its other party\'s Contact and Replaces', () => {
+    const from = fake(null);
+    const other = fake({ uri: 'sip:sup@10.0.0.7:5062', replaces: 'b-leg@h;to-tag=s;from-tag=q' });
+    assert.deepEqual(findConsultation([siprec, from, other], id, from), { call: other, uri: 'sip:sup@10.0.0.7:5062', replaces: 'b-leg@h;to-tag=s;from-tag=q' });
+  });
+
+  it('refused when the call says so, and when it is the transfer\'s own call', () => {
+    const from = fake(null);
+    assert.deepEqual(findConsultation([fake({ refused: 'not connected' })], id, from), { refused: 'not connected' });
+    const self = fake({ uri: 'sip:x@h', replaces: 'r;to-tag=1;from-tag=2' });
+    const r = findConsultation([self], id, self);
+    assert.ok(r !== null && 'refused' in r && /own call/.test(r.refused), JSON.stringify(r));
   });
 });

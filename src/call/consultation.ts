@@ -1,0 +1,33 @@
+// An attended transfer whose consultation call went through this Parley too (the agent of a
+// record-notice gateway calls a supervisor through it, then transfers the customer there): the
+// REFER's Replaces names the transferor's dialog with Parley, which the target has never seen,
+// and its Refer-To is usually Parley's own Contact. Parley, which anchors both calls, joins
+// them itself, as FreeSWITCH and Asterisk do for two calls they hold: the transfer's INVITE goes
+// to the other party of the named dialog's bridge (its Contact), with a Replaces naming that
+// party's own dialog with Parley (RFC 3891: `to-tag` the recipient's tag, `from-tag` Parley's).
+// The party swaps its consultation call for the new one and hangs the old one up, which ends
+// the consultation call (the transferor gets its BYE); Parley ends it itself when the party has
+// not within a few seconds.
+// What is not joined (403): a Replaces naming the transfer's own call, a call that is not a
+// connected two-party bridge (an IVR, a conference), tags that do not match, a bridge with its
+// own transfer under way.
+import type { ManagedCall } from './call-manager.ts';
+import type { ReplacesId } from './refer-request.ts';
+import type { SipCall } from './sip-call.ts';
+
+/** Where a transfer that names a dialog of this Parley goes instead, or why it cannot. */
+export type Consultation = { call: SipCall; uri: string; replaces: string } | { refused: string };
+
+/** What a bridge says of a dialog named by a Replaces: its other party, refused, or null (not one of its dialogs). */
+export type ConsultationPeer = { uri: string; replaces: string } | { refused: string } | null;
+
+/** The call among `calls` that has the dialog `id` names, and where the transfer of `from` goes; null: none has it (SIPREC sessions have none). */
+export function findConsultation(calls: Iterable<ManagedCall>, id: ReplacesId, from: SipCall): Consultation | null {
+  for (const call of calls) {
+    const peer = 'consultationPeer' in call ? call.consultationPeer(id) : null;
+    if (peer === null) continue;
+    if (call === from) return { refused: 'its Replaces names a dialog of the transfer\'s own call' };
+    return 'refused' in peer ? peer : { call: call as SipCall, ...peer };
+  }
+  return null;
+}
