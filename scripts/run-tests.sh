@@ -9,6 +9,16 @@
 #   bash scripts/run-tests.sh test/x.test.ts  a file
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every temp folder the tests (and the servers and clients they start) make goes under one
+# folder of this run, removed when it ends: a run leaves nothing in /tmp (thousands of leftover
+# folders there made every file created under /tmp slow). PARLEY_KEEP_TMP=1 keeps it.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/parley-tests.XXXXXX")
+export TMPDIR="$run_tmp"
+if [ "${PARLEY_KEEP_TMP:-0}" = 1 ]; then
+  echo "run-tests: temp files kept in $run_tmp" >&2
+else
+  trap 'rm -rf "$run_tmp"' EXIT
+fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for d in test/unit test/integration test/fuzz test/e2e; do [ -d "$d" ] && targets+=("$d"); done
