@@ -26,6 +26,7 @@ import { TypedEmitter } from './util/typed-emitter.ts';
 import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 import { within } from './util/within.ts';
 import { findConsultation } from './call/consultation.ts';
+import { answerReplacingInvite } from './call/replacing-invite.ts';
 
 /** How long a stop waits for the calls to end and the recordings to be finalized while the API still sends events. */
 const FINISH_MS = 10_000;
@@ -372,8 +373,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     }
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1, earlyLegs);
     const calls = this.callManager;
-    this.router.on('app', (req, res, flow, decision, log) =>
-      calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy)));
+    this.router.on('app', (req, res, flow, decision, log) => {
+      // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.
+      if (req.has('Replaces')) answerReplacingInvite([...calls.active.values()].map((a) => a.call), req, res, log);
+      else calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy));
+    });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));

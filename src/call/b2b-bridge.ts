@@ -22,6 +22,7 @@ import type { Recorder } from '../recording/recorder.ts';
 import type { SipCall } from './sip-call.ts';
 import type { ConsultationPeer } from './consultation.ts';
 import type { ReplacesId } from './refer-request.ts';
+import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
 
 export const CALLEE_LEG = 'callee';
@@ -52,6 +53,11 @@ export class B2bBridge {
   /** An attended transfer elsewhere names one of this bridge's dialogs (consultation.ts). */
   consultationPeer(id: ReplacesId): ConsultationPeer {
     return this.parties?.consultationPeer(id) ?? null;
+  }
+
+  /** An INVITE with Replaces naming one of this bridge's dialogs (replacing-invite.ts): true when answered. */
+  takeReplacing(id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
+    return this.parties !== null && takeReplacingInvite(this.parties, id, req, res);
   }
 
   /** A REFER from the caller: true when the bridge takes it (connected, `transfers: both`). */

@@ -170,23 +170,45 @@ export class BridgeParties implements TransferHost {
   }
 
   /**
+   * The connected party whose dialog `id` names (a Replaces, matched as its recipient, Parley,
+   * matches it: to-tag Parley's) and its side; why it cannot be replaced; null: none of this bridge's.
+   */
+  partyNamed(id: ReplacesId): { party: Callee; side: Side } | { status: number; refused: string } | null {
+    const sides = [this.callerSide(), this.callee];
+    const i = sides.findIndex((p) => p?.uac.sip.callId === id.callId);
+    if (i < 0) return null;
+    const party = sides[i]!;
+    if (party.uac.sip.localTag !== id.toTag || party.uac.sip.remoteTag !== id.fromTag) {
+      return { status: 481, refused: 'its Replaces names a call of this Parley but not its dialog\'s tags' };
+    }
+    if (!this.connected || this.transfer || this.over || party.gone) return { status: 403, refused: 'that call is not connected (still ringing, ending, or transferring)' };
+    return { party, side: i === 0 ? 'caller' : 'callee' };
+  }
+
+  /** The caller's side now: its stand-in, or the caller (null before its 200). */
+  private callerSide(): Callee | null {
+    const uas = this.call.callerDialog;
+    return this.standIn ?? this.callerParty ?? (uas && { uac: uas, leg: this.call.leg, id: this.call.leg.id, gone: this.call.ended });
+  }
+
+  /**
    * An attended transfer in another call names `id` (consultation.ts): when it is the dialog of
    * a party connected now, the other party's Contact and a Replaces naming its dialog with Parley.
    */
   consultationPeer(id: ReplacesId): ConsultationPeer {
-    const callerSide = this.standIn ?? (this.call.callerDialog && { uac: this.call.callerDialog, gone: this.call.ended });
-    const sides = [callerSide, this.callee];
-    const i = sides.findIndex((p) => p?.uac.sip.callId === id.callId);
-    if (i < 0) return null;
-    const named = sides[i]!.uac.sip;
-    // The transferor's Replaces names its dialog as Parley, its recipient, matches it: to-tag Parley's.
-    if (named.localTag !== id.toTag || named.remoteTag !== id.fromTag) return { refused: 'its Replaces names a call of this Parley but not its dialog\'s tags' };
-    const peer = sides[1 - i];
-    if (!this.connected || this.transfer || this.over || !peer || peer.gone || sides[i]!.gone) {
-      return { refused: 'the consultation call is not connected (still ringing, ending, or transferring)' };
-    }
+    const named = this.partyNamed(id);
+    if (named === null || 'refused' in named) return named && { refused: named.refused };
+    const peer = named.side === 'caller' ? this.callee : this.callerSide();
+    if (!peer || peer.gone) return { refused: 'that call is not connected (still ringing, ending, or transferring)' };
     const d = peer.uac.sip;
     return { uri: peer.uac.remote.uri, replaces: replacesValue({ callId: d.callId, toTag: d.remoteTag, fromTag: d.localTag }) };
+  }
+
+  /** An INVITE with Replaces (RFC 3891) took the callee `from`'s place: `to` is connected, `from` gets a BYE. */
+  replacedByInvite(from: Callee, to: Callee, target: string): void {
+    this.replaced(from, to, target, 'callee');
+    destroyDialog(from.uac, this.log);
+    this.partyGone(from);
   }
 
   /** A REFER from the caller (SipCall hands it over): true when taken (answered here). */

@@ -15,6 +15,9 @@ import type { ManagedCall } from './call-manager.ts';
 import type { ReplacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
 
+/** Why a dialog of a call that is not in a bridge (an IVR, a conference) is neither joined nor replaced. */
+export const NOT_A_BRIDGE = 'its Replaces names a call of this Parley that is not a connected two-party bridge';
+
 /** Where a transfer that names a dialog of this Parley goes instead, or why it cannot. */
 export type Consultation = { call: SipCall; uri: string; replaces: string } | { refused: string };
 
@@ -24,10 +27,11 @@ export type ConsultationPeer = { uri: string; replaces: string } | { refused: st
 /** The call among `calls` that has the dialog `id` names, and where the transfer of `from` goes; null: none has it (SIPREC sessions have none). */
 export function findConsultation(calls: Iterable<ManagedCall>, id: ReplacesId, from: SipCall): Consultation | null {
   for (const call of calls) {
-    const peer = 'consultationPeer' in call ? call.consultationPeer(id) : null;
+    if (!('currentBridge' in call)) continue;
+    const peer = call.currentBridge?.consultationPeer(id) ?? (id.callId === call.callId ? { refused: NOT_A_BRIDGE } : null);
     if (peer === null) continue;
     if (call === from) return { refused: 'its Replaces names a dialog of the transfer\'s own call' };
-    return 'refused' in peer ? peer : { call: call as SipCall, ...peer };
+    return 'refused' in peer ? peer : { call, ...peer };
   }
   return null;
 }

@@ -9,8 +9,7 @@ import type { RecordingOrigin } from '../recording/compliance/retention-policy.t
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { B2bBridge } from './b2b-bridge.ts';
-import { sendRefer, type ReplacesId } from './refer-request.ts';
-import type { ConsultationPeer } from './consultation.ts';
+import { sendRefer } from './refer-request.ts';
 import type { CallDeps } from './call-deps.ts';
 import { DigitDemand } from './digit-demand.ts';
 import { answerCallerInfo } from './dtmf-info.ts';
@@ -319,11 +318,9 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.callerHandedOver = onGone;
   }
 
-  /** @internal consultation.ts: an attended transfer elsewhere names `id`; null when it is none of this call's dialogs. */
-  consultationPeer(id: ReplacesId): ConsultationPeer {
-    const peer = this.bridgeInProgress?.consultationPeer(id) ?? null;
-    if (peer !== null || id.callId !== this.callId) return peer;
-    return { refused: 'its Replaces names a call of this Parley that is not a connected two-party bridge' };
+  /** @internal consultation.ts, replacing-invite.ts: the bridge this call is in, while it is. */
+  get currentBridge(): B2bBridge | null {
+    return this.bridgeInProgress;
   }
 
   /** @internal The caller's dialog (null before the 200). */

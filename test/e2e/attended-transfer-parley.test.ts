@@ -78,6 +78,95 @@ describe('an attended transfer whose consultation call went through Parley too',
   });
 });
 
+/** An INVITE from `ua` to `ruri` with `Replaces` (and `Require: replaces`), offering `sdp`. */
+function replacingInvite(ua: RawSipClient, ruri: string, callId: string, replaces: string, sdp: string): string {
+  return [
+    `INVITE ${ruri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=z9hG4bK-repl-${callId.replace(/\W/g, '')}`,
+    'Max-Forwards: 70',
+    `From: <sip:sup@127.0.0.1:${ua.port}>;tag=sup-new`,
+    `To: <${ruri}>`,
+    `Call-ID: ${callId}`,
+    'CSeq: 1 INVITE',
+    `Contact: <sip:sup@127.0.0.1:${ua.port}>`,
+    `Replaces: ${replaces}`,
+    'Require: replaces',
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(sdp)}`,
+    '',
+    sdp,
+  ].join('\r\n');
+}
+
+describe('an INVITE with Replaces naming a bridged party (the agent REFERred the supervisor instead)', () => {
+  const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
+
+  it('the supervisor takes the agent\'s place in the customer\'s call: 200, the agent gets a BYE, both hear each other, the recording goes on; unknown or mismatched dialogs get 481', async () => {
+    const p = parley();
+    const customerUa = await RawSipClient.open();
+    const agentUa = await RawSipClient.open();
+    const supUa = await RawSipClient.open();
+    const customer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const agentA = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      const a = new RawDialog(customerUa, p.sipPort, 'customer-replaced', 'agent', `sip:agent@127.0.0.1:${agentUa.port}`);
+      const aEnded = callEnd(p, a.callId, 60_000);
+      a.send('INVITE', customer.sdp());
+      const okA = await a.final(15_000);
+      assert.equal(statusOf(okA), 200, okA);
+      a.confirm(okA);
+      a.send('ACK', '', 1);
+      customer.useRemoteSdp(bodyOf(okA));
+      customer.start({ kind: 'tone', freq: CUSTOMER_HZ, amplitude: 8000 });
+      const inviteA = await agentUa.nextMatching(/^INVITE /, 15_000);
+      agentUa.send(p.sipPort, responseTo(inviteA, '200 OK', 'agentA', agentA.sdp(), agentUa.port));
+      await agentUa.nextMatching(/^ACK /, 10_000);
+      agentA.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
+      const before = await comesToHear(customer, AGENT_HZ, 0);
+      assert.ok(before.ok, `the customer hears the agent: ${before.detail}`);
+
+      const bLeg = header(inviteA, 'Call-ID');
+      const parleyTag = tagOf(header(inviteA, 'From'));
+      const ruri = contactUri(inviteA);
+      for (const [n, replaces] of [[1, `no-such-call@h;to-tag=${parleyTag};from-tag=agentA`], [2, `${bLeg};to-tag=wrong;from-tag=agentA`]] as const) {
+        const callId = `repl-refused-${n}-${process.pid}`;
+        supUa.send(p.sipPort, replacingInvite(supUa, ruri, callId, replaces, sup.sdp()));
+        assert.equal(statusOf(await supUa.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 10_000, callId)), 481, replaces);
+      }
+      assert.equal(p.app.calls!.active.size, 1, 'no new call was made of them');
+
+      const callId = `repl-${process.pid}`;
+      supUa.send(p.sipPort, replacingInvite(supUa, ruri, callId, `${bLeg};to-tag=${parleyTag};from-tag=agentA`, sup.sdp()));
+      const ok = await supUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 15_000, callId);
+      assert.equal(statusOf(ok), 200, ok);
+      supUa.send(p.sipPort, inDialogFrom(ok, '', 'ACK', 1, supUa.port, contactUri(ok), 'x', '').replace(/\r\nContent-Type: x/, ''));
+      sup.start({ kind: 'tone', freq: SUPERVISOR_HZ, amplitude: 8000 });
+      await answerBye(agentUa, p.sipPort, bLeg);
+      agentA.stopSending();
+      const after = await comesToHear(customer, SUPERVISOR_HZ, customer.received.length);
+      assert.ok(after.ok, `the customer hears the supervisor: ${after.detail}`);
+      const heard = await comesToHear(sup, CUSTOMER_HZ, 0);
+      assert.ok(heard.ok, `the supervisor hears the customer: ${heard.detail}`);
+      assert.deepEqual([...p.app.calls!.active.keys()], [a.callId], 'still the one call');
+
+      a.cseq++;
+      a.send('BYE');
+      assert.equal(statusOf(await a.finalTo(`${a.cseq} BYE`)), 200);
+      await answerBye(supUa, p.sipPort, callId);
+      await aEnded;
+      await assertNothingLeft(p);
+      const meta = await waitFor('the closed recording', () => finalSidecars(p.recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === a.callId)), 10_000);
+      const legs = meta.legs as Array<{ id: string; callId: string }>;
+      assert.deepEqual(legs.map((l) => l.id).sort(), ['callee', 'callee-2', 'caller']);
+      assert.equal(legs.find((l) => l.id === 'callee-2')!.callId, callId);
+    } finally {
+      for (const ua of [customerUa, agentUa, supUa]) ua.close();
+      for (const r of [customer, agentA, sup]) await r.close();
+    }
+  });
+});
+
 async function attendedTransfer(p: RunningParley, supervisorHangsUp: boolean): Promise<void> {
   const name = supervisorHangsUp ? 'bye' : 'kept';
   {

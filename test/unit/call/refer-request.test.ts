@@ -1,7 +1,7 @@
 // The Refer-To of a callee's REFER: what Parley dials, and what it refuses (and how).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findConsultation } from '../../../src/call/consultation.ts';
+import { findConsultation, NOT_A_BRIDGE, type ConsultationPeer } from '../../../src/call/consultation.ts';
 import type { ManagedCall } from '../../../src/call/call-manager.ts';
 import { referTarget, replacesId, replacesValue, type ReplacesId } from '../../../src/call/refer-request.ts';
 import type { SipCall } from '../../../src/call/sip-call.ts';
@@ -48,7 +48,7 @@ describe('referTarget', () => {
 
 describe('findConsultation (an attended transfer naming a dialog of this Parley)', () => {
   const id: ReplacesId = { callId: 'consult@h', toTag: 'p', fromTag: 'a' };
-  const fake = (peer: ReturnType<SipCall['consultationPeer']>): SipCall => ({ consultationPeer: (x: ReplacesId) => (x === id ? peer : null) }) as unknown as SipCall;
+  const fake = (peer: ConsultationPeer): SipCall => ({ callId: 'a-call@h', currentBridge: { consultationPeer: (x: ReplacesId) => (x === id ? peer : null) } }) as unknown as SipCall;
   const siprec = {} as unknown as ManagedCall;
 
   it('null when no call has the dialog (SIPREC sessions have none)', () => {
@@ -62,11 +62,13 @@ describe('findConsultation (an attended transfer naming a dialog of this Parley)
     assert.deepEqual(findConsultation([siprec, from, other], id, from), { call: other, uri: 'sip:sup@10.0.0.7:5062', replaces: 'b-leg@h;to-tag=s;from-tag=q' });
   });
 
-  it('refused when the call says so, and when it is the transfer\'s own call', () => {
+  it('refused when the call says so, when it is the transfer\'s own call, and when it names a call in no bridge', () => {
     const from = fake(null);
     assert.deepEqual(findConsultation([fake({ refused: 'not connected' })], id, from), { refused: 'not connected' });
     const self = fake({ uri: 'sip:x@h', replaces: 'r;to-tag=1;from-tag=2' });
     const r = findConsultation([self], id, self);
     assert.ok(r !== null && 'refused' in r && /own call/.test(r.refused), JSON.stringify(r));
+    const ivr = { callId: 'consult@h', currentBridge: null } as unknown as SipCall;
+    assert.deepEqual(findConsultation([ivr], id, from), { refused: NOT_A_BRIDGE });
   });
 });

@@ -1,0 +1,103 @@
+// An INVITE with Replaces (RFC 3891) for a party of one of Parley's bridges: in an attended
+// transfer the transferor (an agent bridged by a record-notice gateway) may REFER its
+// consultation target rather than Parley, with a Refer-To of Parley's Contact and a Replaces
+// naming its own dialog with Parley; the target then sends Parley this INVITE. Parley answers
+// it with a leg of its own in the call's room, connects it in the named party's place (as a
+// transfer's target: leg and stem `callee-2`, re-INVITEs, holds, its BYE ends the call) and
+// sends the replaced party a BYE; the call and its one recording go on.
+// - The Replaces names a dialog of this Parley's calls by Call-ID, to-tag (Parley's) and
+//   from-tag (the peer's). None with that Call-ID: 481 (RFC 3891 §3); tags that do not match:
+//   481; a call that is not a connected two-party bridge (an IVR, a conference, ringing,
+//   transferring, ending): 403 with a Warning. The caller's side is not replaced (403): only
+//   the party Parley called (or a transfer's target).
+// - An INVITE without SDP, or with SDP Parley cannot use: 488.
+// Only INVITEs the rule chain gave to a flow come here (app.ts): the rules screen them first.
+import type Srf from 'drachtio-srf';
+import { SdpNegotiationError } from '../media-plane/media-errors.ts';
+import type { Logger } from '../util/logger.ts';
+import type { BridgeParties } from './bridge-parties.ts';
+import type { ManagedCall } from './call-manager.ts';
+import { NOT_A_BRIDGE } from './consultation.ts';
+import { createUas, destroyDialog, warningHeader } from './dialog-util.ts';
+import { parseNameAddr } from './name-addr.ts';
+import { replacesId, type ReplacesId } from './refer-request.ts';
+
+/** A Replaces header value Parley can match: a Call-ID and both tags (RFC 3891 §6.1). */
+const REPLACES = /^[^\s;]+([ \t]*;[ \t]*[\w-]+(=[^\s;]+)?)*$/;
+
+/** Answers an INVITE that carries Replaces: taken by the call it names, or refused (481, 400, 403). */
+export function answerReplacingInvite(calls: Iterable<ManagedCall>, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): void {
+  const value = (req.get('Replaces') ?? '').trim();
+  const id = replacesId(value);
+  if (!REPLACES.test(value) || id.toTag === '' || id.fromTag === '') {
+    log.info({ replaces: value }, 'INVITE with a malformed Replaces: 400');
+    res.send(400, { headers: { Warning: '399 parley "the Replaces is malformed or lacks its to-tag or from-tag"' } });
+    return;
+  }
+  for (const call of calls) {
+    if (!('currentBridge' in call)) continue;
+    if (call.currentBridge?.takeReplacing(id, req, res)) return;
+    if (id.callId !== call.callId) continue;
+    log.info({ replaces: value }, 'INVITE with Replaces naming a call that is not in a bridge: 403');
+    res.send(403, { headers: { Warning: `399 parley "${NOT_A_BRIDGE}"` } });
+    return;
+  }
+  log.info({ replaces: value }, 'INVITE with Replaces naming no dialog of this Parley: 481');
+  res.send(481);
+}
+
+/** `parties`' part: true when `id` names one of its dialogs (the INVITE is then answered here). */
+export function takeReplacingInvite(parties: BridgeParties, id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
+  const named = parties.partyNamed(id);
+  if (named === null) return false;
+  const refuse = (status: number, why: string): true => {
+    parties.log.info({ status, why, replaces: id.callId }, 'INVITE with Replaces refused');
+    res.send(status, { headers: { Warning: `399 parley "${why}"` } });
+    return true;
+  };
+  if ('refused' in named) return refuse(named.status, named.refused);
+  if (named.side !== 'callee') return refuse(403, 'the caller\'s dialog of a bridge is not replaced here');
+  connect(parties, named.party, req, res).catch((err: unknown) => {
+    parties.log.error({ err }, 'replacing a party failed');
+    if (!res.finalResponseSent) res.send(500);
+  });
+  return true;
+}
+
+async function connect(parties: BridgeParties, from: Parameters<BridgeParties['replacedByInvite']>[0], req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+  const { call, deps, log } = parties;
+  const over = (): boolean => call.ended || from.gone;
+  const id = parties.nextLegId('callee');
+  let created;
+  try {
+    if (!req.body?.trim()) throw new SdpNegotiationError('an INVITE with Replaces needs an SDP offer here', 399);
+    created = await call.room.createLeg(req.body, { id });
+  } catch (err) {
+    if (!(err instanceof SdpNegotiationError)) throw err;
+    res.send(488, { headers: { Warning: warningHeader(err) } });
+    return;
+  }
+  const { leg, answer } = created;
+  if (over()) {
+    leg.close();
+    res.send(481);
+    return;
+  }
+  let uas: Srf.Dialog;
+  try {
+    uas = await createUas(deps.srf, req, res, { localSdp: answer }, () => undefined);
+  } catch (err) {
+    leg.close();
+    log.info({ err }, 'the replacing INVITE was not answered (CANCEL, or the SIP server failed)');
+    return;
+  }
+  if (over()) {
+    leg.close();
+    destroyDialog(uas, log);
+    return;
+  }
+  const uri = parseNameAddr(req.get('From')).uri;
+  log.info({ leg: id, replaced: from.id, uri }, 'INVITE with Replaces: connected in place of the party it named');
+  call.activeRecording?.note('replaced', { leg: from.id, by: id, uri });
+  parties.replacedByInvite(from, { uac: uas, leg, id, gone: false }, uri);
+}
