@@ -204,11 +204,15 @@ export class BridgeParties implements TransferHost {
     return { uri: peer.uac.remote.uri, replaces: replacesValue({ callId: d.callId, toTag: d.remoteTag, fromTag: d.localTag }) };
   }
 
-  /** An INVITE with Replaces (RFC 3891) took the callee `from`'s place: `to` is connected, `from` gets a BYE. */
-  replacedByInvite(from: Callee, to: Callee, target: string): void {
-    this.replaced(from, to, target, 'callee');
+  /**
+   * An INVITE with Replaces (RFC 3891) took `from`'s place on `side`: `to` is connected, `from`
+   * gets a BYE. The caller replaced is handed over as a caller that transferred its call is.
+   */
+  replacedByInvite(from: Callee, to: Callee, target: string, side: Side): void {
+    if (from.id === this.call.leg.id) this.call.handOverCaller(() => this.callerGone());
+    this.replaced(from, to, target, side);
     destroyDialog(from.uac, this.log);
-    this.partyGone(from);
+    this.leftAfterTransfer(from);
   }
 
   /** A REFER from the caller (SipCall hands it over): true when taken (answered here). */

@@ -3,19 +3,20 @@
 // consultation target rather than Parley, with a Refer-To of Parley's Contact and a Replaces
 // naming its own dialog with Parley; the target then sends Parley this INVITE. Parley answers
 // it with a leg of its own in the call's room, connects it in the named party's place (as a
-// transfer's target: leg and stem `callee-2`, re-INVITEs, holds, its BYE ends the call) and
-// sends the replaced party a BYE; the call and its one recording go on.
+// transfer's target: leg and stem `callee-2`, or `caller-2` standing in for the caller (an agent
+// that dialled out through Parley), re-INVITEs, holds, its BYE ends the call) and sends the
+// replaced party a BYE; the call and its one recording go on.
 // - The Replaces names a dialog of this Parley's calls by Call-ID, to-tag (Parley's) and
 //   from-tag (the peer's). None with that Call-ID: 481 (RFC 3891 §3); tags that do not match:
 //   481; a call that is not a connected two-party bridge (an IVR, a conference, ringing,
-//   transferring, ending): 403 with a Warning. The caller's side is not replaced (403): only
-//   the party Parley called (or a transfer's target).
+//   transferring, ending): 403 with a Warning.
 // - An INVITE without SDP, or with SDP Parley cannot use: 488.
 // Only INVITEs the rule chain gave to a flow come here (app.ts): the rules screen them first.
 import type Srf from 'drachtio-srf';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import type { Logger } from '../util/logger.ts';
 import type { BridgeParties } from './bridge-parties.ts';
+import type { Callee, Side } from './bridge-transfer.ts';
 import type { ManagedCall } from './call-manager.ts';
 import { NOT_A_BRIDGE } from './consultation.ts';
 import { createUas, destroyDialog, warningHeader } from './dialog-util.ts';
@@ -56,18 +57,17 @@ export function takeReplacingInvite(parties: BridgeParties, id: ReplacesId, req:
     return true;
   };
   if ('refused' in named) return refuse(named.status, named.refused);
-  if (named.side !== 'callee') return refuse(403, 'the caller\'s dialog of a bridge is not replaced here');
-  connect(parties, named.party, req, res).catch((err: unknown) => {
+  connect(parties, named.party, named.side, req, res).catch((err: unknown) => {
     parties.log.error({ err }, 'replacing a party failed');
     if (!res.finalResponseSent) res.send(500);
   });
   return true;
 }
 
-async function connect(parties: BridgeParties, from: Parameters<BridgeParties['replacedByInvite']>[0], req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+async function connect(parties: BridgeParties, from: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
   const { call, deps, log } = parties;
   const over = (): boolean => call.ended || from.gone;
-  const id = parties.nextLegId('callee');
+  const id = parties.nextLegId(side);
   let created;
   try {
     if (!req.body?.trim()) throw new SdpNegotiationError('an INVITE with Replaces needs an SDP offer here', 399);
@@ -99,5 +99,5 @@ async function connect(parties: BridgeParties, from: Parameters<BridgeParties['r
   const uri = parseNameAddr(req.get('From')).uri;
   log.info({ leg: id, replaced: from.id, uri }, 'INVITE with Replaces: connected in place of the party it named');
   call.activeRecording?.note('replaced', { leg: from.id, by: id, uri });
-  parties.replacedByInvite(from, { uac: uas, leg, id, gone: false }, uri);
+  parties.replacedByInvite(from, { uac: uas, leg, id, gone: false }, uri, side);
 }

@@ -167,6 +167,67 @@ describe('an INVITE with Replaces naming a bridged party (the agent REFERred the
   });
 });
 
+describe('an INVITE with Replaces naming the caller of a bridge (an agent that dialled out through Parley)', () => {
+  const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
+
+  it('the supervisor stands in for the agent (caller-2): the agent gets a BYE, the customer hears the supervisor, the call ends when the customer hangs up', async () => {
+    const p = parley();
+    const agentUa = await RawSipClient.open();
+    const customerUa = await RawSipClient.open();
+    const supUa = await RawSipClient.open();
+    const agent = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const customer = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      const a = new RawDialog(agentUa, p.sipPort, 'agent-out', 'cust', `sip:cust@127.0.0.1:${customerUa.port}`);
+      const aEnded = callEnd(p, a.callId, 60_000);
+      a.send('INVITE', agent.sdp());
+      const okA = await a.final(15_000);
+      assert.equal(statusOf(okA), 200, okA);
+      a.confirm(okA);
+      a.send('ACK', '', 1);
+      agent.useRemoteSdp(bodyOf(okA));
+      agent.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
+      const toCustomer = await customerUa.nextMatching(/^INVITE /, 15_000);
+      customerUa.send(p.sipPort, responseTo(toCustomer, '200 OK', 'cust1', customer.sdp(), customerUa.port));
+      await customerUa.nextMatching(/^ACK /, 10_000);
+      customer.start({ kind: 'tone', freq: CUSTOMER_HZ, amplitude: 8000 });
+      const before = await comesToHear(customer, AGENT_HZ, 0);
+      assert.ok(before.ok, `the customer hears the agent: ${before.detail}`);
+
+      const callId = `repl-caller-${process.pid}`;
+      const agentTag = tagOf(header(a.req('BYE'), 'From'));
+      supUa.send(p.sipPort, replacingInvite(supUa, a.contact, callId, `${a.callId};to-tag=${a.toTag};from-tag=${agentTag}`, sup.sdp()));
+      const ok = await supUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 15_000, callId);
+      assert.equal(statusOf(ok), 200, ok);
+      supUa.send(p.sipPort, inDialogFrom(ok, '', 'ACK', 1, supUa.port, contactUri(ok), 'x', '').replace(/\r\nContent-Type: x/, ''));
+      sup.start({ kind: 'tone', freq: SUPERVISOR_HZ, amplitude: 8000 });
+      await answerBye(agentUa, p.sipPort, a.callId);
+      agent.stopSending();
+      const after = await comesToHear(customer, SUPERVISOR_HZ, customer.received.length);
+      assert.ok(after.ok, `the customer hears the supervisor: ${after.detail}`);
+      const heard = await comesToHear(sup, CUSTOMER_HZ, 0);
+      assert.ok(heard.ok, `the supervisor hears the customer: ${heard.detail}`);
+      assert.equal(p.app.calls!.active.size, 1, 'the call goes on without its caller');
+
+      // The customer hangs up: the supervisor gets the BYE, the call ends.
+      customerUa.send(p.sipPort, fromCallee(toCustomer, 'cust1', 'BYE', 2, customerUa.port));
+      assert.equal(statusOf(await customerUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(toCustomer, 'Call-ID'))), 200);
+      await answerBye(supUa, p.sipPort, callId);
+      await aEnded;
+      await assertNothingLeft(p);
+      const meta = await waitFor('the closed recording', () => finalSidecars(p.recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === a.callId)), 10_000);
+      const legs = meta.legs as Array<{ id: string; callId: string; role: string; stereo?: string }>;
+      assert.deepEqual(legs.map((l) => l.id).sort(), ['callee', 'caller', 'caller-2']);
+      const standIn = legs.find((l) => l.id === 'caller-2')!;
+      assert.deepEqual([standIn.callId, standIn.role, standIn.stereo], [callId, 'caller', 'left'], 'the supervisor stands in for the caller');
+    } finally {
+      for (const ua of [customerUa, agentUa, supUa]) ua.close();
+      for (const r of [customer, agent, sup]) await r.close();
+    }
+  });
+});
+
 async function attendedTransfer(p: RunningParley, supervisorHangsUp: boolean): Promise<void> {
   const name = supervisorHangsUp ? 'bye' : 'kept';
   {
