@@ -2,7 +2,7 @@
 // file (`soundcard use files` + `play`), Parley as its outbound proxy (the account's route,
 // no REGISTER). Driven through its stdin; its console output and SIP log are kept.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -43,6 +43,9 @@ export async function startLinphonec(opts: { user: string; host: string; sipPort
       '',
     ].join('\n'),
   );
+  // Its call-history database (HOME below): without the folder, its core never turns on, and
+  // it answers every incoming call 503 ("Linphone core global state is not on").
+  await mkdir(path.join(dir, '.local', 'share', 'linphone'), { recursive: true });
   const logFile = path.join(dir, 'log.txt');
   // HOME: its call-history database goes to the temp folder, not the user's.
   const child = spawn('linphonec', ['-c', rc, '-d', '6', '-l', logFile], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOME: dir } });
