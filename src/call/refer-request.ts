@@ -23,14 +23,19 @@ export function referTarget(value: string | undefined): ReferTarget {
     const eq = h.indexOf('=');
     if (eq > 0 && h.slice(0, eq).trim().toLowerCase() === 'replaces') replaces = decodeURIComponentSafe(h.slice(eq + 1)).trim();
   }
-  if (replaces !== undefined && !/^[^\s;]+([ \t]*;[ \t]*[\w-]+(=[^\s;]+)?)*$/.test(replaces)) return { status: 400, why: 'the Refer-To\'s Replaces is malformed' };
-  if (replaces !== undefined && !(/;\s*to-tag=/i.test(replaces) && /;\s*from-tag=/i.test(replaces))) {
-    return { status: 400, why: 'the Refer-To\'s Replaces lacks its to-tag or from-tag' };
-  }
+  const problem = replaces === undefined ? null : replacesProblem(replaces);
+  if (problem !== null) return { status: 400, why: `the Refer-To's Replaces ${problem}` };
   if (!/^(sips?:[^\s<>"]*@?[^\s<>"]+|tel:\+?[0-9A-Fa-f*#().-]+(;[^\s<>"]*)?)$/i.test(uri)) {
     return { status: 403, why: 'the Refer-To is not a sip:, sips: or tel: URI' };
   }
   return replaces === undefined ? { uri } : { uri, replaces };
+}
+
+/** Why a Replaces value names no dialog (null: it does): it needs a Call-ID and both tags (RFC 3891 §6.1), nothing else. */
+export function replacesProblem(value: string): string | null {
+  if (!/^[^\s;]+([ \t]*;[ \t]*[\w-]+(=[^\s;]+)?)*$/.test(value)) return 'is malformed';
+  if (!(/;\s*to-tag=/i.test(value) && /;\s*from-tag=/i.test(value))) return 'lacks its to-tag or from-tag';
+  return null;
 }
 
 /** The dialog a Replaces value names (RFC 3891 §6.1), as its recipient matches it: `toTag` its own tag, `fromTag` its peer's. */

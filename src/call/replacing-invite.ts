@@ -21,20 +21,18 @@ import type { ManagedCall } from './call-manager.ts';
 import { NOT_A_BRIDGE } from './consultation.ts';
 import { createUas, destroyDialog, warningHeader } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { replacesId, type ReplacesId } from './refer-request.ts';
-
-/** A Replaces header value Parley can match: a Call-ID and both tags (RFC 3891 §6.1). */
-const REPLACES = /^[^\s;]+([ \t]*;[ \t]*[\w-]+(=[^\s;]+)?)*$/;
+import { replacesId, replacesProblem, type ReplacesId } from './refer-request.ts';
 
 /** Answers an INVITE that carries Replaces: taken by the call it names, or refused (481, 400, 403). */
 export function answerReplacingInvite(calls: Iterable<ManagedCall>, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): void {
   const value = (req.get('Replaces') ?? '').trim();
-  const id = replacesId(value);
-  if (!REPLACES.test(value) || id.toTag === '' || id.fromTag === '') {
+  const problem = replacesProblem(value);
+  if (problem !== null) {
     log.info({ replaces: value }, 'INVITE with a malformed Replaces: 400');
-    res.send(400, { headers: { Warning: '399 parley "the Replaces is malformed or lacks its to-tag or from-tag"' } });
+    res.send(400, { headers: { Warning: `399 parley "the Replaces ${problem}"` } });
     return;
   }
+  const id = replacesId(value);
   for (const call of calls) {
     if (!('currentBridge' in call)) continue;
     if (call.currentBridge?.takeReplacing(id, req, res)) return;

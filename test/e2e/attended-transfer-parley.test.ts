@@ -101,7 +101,7 @@ function replacingInvite(ua: RawSipClient, ruri: string, callId: string, replace
 describe('an INVITE with Replaces naming a bridged party (the agent REFERred the supervisor instead)', () => {
   const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
 
-  it('the supervisor takes the agent\'s place in the customer\'s call: 200, the agent gets a BYE, both hear each other, the recording goes on; unknown or mismatched dialogs get 481', async () => {
+  it('the supervisor takes the agent\'s place in the customer\'s call: 200, the agent gets a BYE, both hear each other, the recording goes on; unknown or mismatched dialogs get 481, a Replaces without its from-tag 400', async () => {
     const p = parley();
     const customerUa = await RawSipClient.open();
     const agentUa = await RawSipClient.open();
@@ -129,10 +129,15 @@ describe('an INVITE with Replaces naming a bridged party (the agent REFERred the
       const bLeg = header(inviteA, 'Call-ID');
       const parleyTag = tagOf(header(inviteA, 'From'));
       const ruri = contactUri(inviteA);
-      for (const [n, replaces] of [[1, `no-such-call@h;to-tag=${parleyTag};from-tag=agentA`], [2, `${bLeg};to-tag=wrong;from-tag=agentA`]] as const) {
-        const callId = `repl-refused-${n}-${process.pid}`;
+      const refused = [
+        [481, `no-such-call@h;to-tag=${parleyTag};from-tag=agentA`],
+        [481, `${bLeg};to-tag=wrong;from-tag=agentA`],
+        [400, `${bLeg};to-tag=${parleyTag}`],
+      ] as const;
+      for (const [i, [status, replaces]] of refused.entries()) {
+        const callId = `repl-refused-${i}-${process.pid}`;
         supUa.send(p.sipPort, replacingInvite(supUa, ruri, callId, replaces, sup.sdp()));
-        assert.equal(statusOf(await supUa.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 10_000, callId)), 481, replaces);
+        assert.equal(statusOf(await supUa.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 10_000, callId)), status, replaces);
       }
       assert.equal(p.app.calls!.active.size, 1, 'no new call was made of them');
 
