@@ -61,6 +61,22 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return { ok: true };
     },
   );
+  app.post(
+    '/cluster/pipes/:id/hold',
+    {
+      schema: {
+        summary: 'Between nodes: a piped caller went on hold or came off it (direction null): out of the room\'s mix meanwhile',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } },
+        body: { type: 'object', required: ['direction'], properties: { direction: { enum: ['sendonly', 'inactive', null] } } },
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { direction } = req.body as { direction: 'sendonly' | 'inactive' | null };
+      if (!node.pipes?.setHeld((req.params as { id: string }).id, direction)) return reply.code(404).send({ error: 'not_found', message: 'no such pipe on this node' });
+      return { ok: true };
+    },
+  );
   app.delete('/cluster/pipes/:id', { schema: { summary: 'Between nodes: the piped caller left', params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } }, response: { 200: anyObject, ...errors } } }, async (req) => ({
     ok: (await node.pipes?.close((req.params as { id: string }).id)) ?? false,
   }));

@@ -143,12 +143,26 @@ export class PipeAcceptor {
     return true;
   }
 
-  /** Mutes (or unmutes) a piped caller in the room (its roster entry follows). */
+  /** Mutes (or unmutes) a piped caller in the room (its roster entry follows); one on hold stays out of the mix. */
   setMuted(id: string, muted: boolean): boolean {
     const p = this.pipes.get(id);
     if (!p || p.hub.isClosed) return false;
-    p.hub.updateInput(`pipe:${id}`, { muted });
     p.conf.roster.setMuted(p.legId, muted);
+    p.hub.updateInput(`pipe:${id}`, { muted: p.conf.roster.silenced(p.legId) });
+    return true;
+  }
+
+  /**
+   * A piped caller went on hold (`direction`) or came off it (null), its node says: as a local
+   * member, it is left out of the room's mix meanwhile (it may send music on hold), its roster
+   * entry says so, and the API's mute is kept for after.
+   */
+  setHeld(id: string, direction: 'sendonly' | 'inactive' | null): boolean {
+    const p = this.pipes.get(id);
+    if (!p || p.hub.isClosed) return false;
+    p.conf.roster.setHeld(p.legId, direction);
+    p.hub.updateInput(`pipe:${id}`, { muted: p.conf.roster.silenced(p.legId) });
+    this.log.info({ room: p.room, pipe: id, held: direction }, direction ? 'piped caller on hold: out of the mix' : 'piped caller resumed');
     return true;
   }
 
@@ -246,14 +260,37 @@ export async function pipeCallToOwner(
     throw err;
   }
   log.info({ room: options.room, owner }, 'joined a room on another node through a pipe');
+  // The caller's holds go to the owner, in order, which leaves it out of the room's mix meanwhile.
+  let told = Promise.resolve();
+  const onHold = (legId: string, direction: 'sendonly' | 'inactive' | null): void => {
+    if (legId !== call.leg.id) return;
+    told = told.then(() =>
+      fetch(`${entry.api}/cluster/pipes/${encodeURIComponent(id)}/hold`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' },
+        body: JSON.stringify({ direction }),
+        signal: AbortSignal.timeout(3000),
+      }).then(
+        (res) => {
+          if (res.status !== 200) log.warn({ owner, status: res.status, held: direction }, 'the room owner did not take the caller\'s hold');
+        },
+        (err: unknown) => log.warn({ err, owner, held: direction }, 'the room owner could not be told of the caller\'s hold'),
+      ),
+    );
+  };
+  call.on('hold', onHold);
+  const heldAlready = call.holds.of(call.leg.id);
+  if (heldAlready) onHold(call.leg.id, heldAlready);
   const left = new Promise<string>((resolve) => {
     const done = (why: string): void => {
+      call.off('hold', onHold);
       forget();
       resolve(why);
     };
     call.once('ended', (reason: string) => done(reason));
     // The owner ended it (room closed, kicked): as a local join whose room closed.
     node.outgoingPipes.set(id, (why) => {
+      call.off('hold', onHold);
       node.outgoingPipes.delete(id);
       log.info({ room: options.room, owner, why }, 'the room owner ended the pipe');
       transport.close();

@@ -5,7 +5,8 @@
 // roster (flagged with its node), in the cluster-wide room list of either node;
 // B closing the room or kicking it ends the caller's call on A with a BYE, as a
 // local room close does. A recording of a call admitted for a room carries the
-// room lease's epoch and the node in its sidecar and recording.saved.
+// room lease's epoch and the node in its sidecar and recording.saved. A piped caller's hold
+// reaches the owner, which leaves it out of the mix meanwhile, as a local member on hold.
 // Two nodes on 127.0.0.2 and .3, one redis-server, SIPp callers straight to each
 // node with Node RTP peers sending tones.
 import assert from 'node:assert/strict';
@@ -28,7 +29,11 @@ const yaml = `routing:
     - { name: closing, match: { method: INVITE, requestUri: "sip:closing@*" }, actions: [{ app: closing }] }
     - { name: ivrclosing, match: { method: INVITE, requestUri: "sip:ivrclosing@*" }, actions: [{ app: ivrclosing }] }
     - { name: rec, match: { method: INVITE, requestUri: "sip:rec@*" }, actions: [{ app: rec }] }
+    - { name: holdroom, match: { method: INVITE, requestUri: "sip:holdroom@*" }, actions: [{ app: holdroom }] }
+    - { name: ivrhold, match: { method: INVITE, requestUri: "sip:ivrhold@*" }, actions: [{ app: ivrhold }] }
 flows:
+  holdroom: [{ conference: { room: holdroom } }]
+  ivrhold: [answer, { conference: { room: holdroom } }]
   direct: [{ conference: { room: piped } }]
   ivr: [answer, { conference: { room: piped } }]
   closing: [{ conference: { room: closing } }]
@@ -149,6 +154,32 @@ describe('cluster: a caller answered on one node joins a room on another through
     await waitFor('call.ended of the three', () => (hooks.deliveries.filter((d) => d.event.type === 'call.ended' && String(d.event.data.flow).includes('closing')).length >= 3 ? true : undefined), 10_000);
     const ended = hooks.deliveries.filter((d) => d.event.type === 'call.ended' && String(d.event.data.flow).includes('closing'));
     assert.deepEqual(ended.map((d) => `${String(d.event.data.flow)}@${d.event.node}`).sort(), ['closing@nb', 'ivrclosing@na', 'ivrclosing@na']);
+  });
+
+  it('a piped caller on hold is left out of the room\'s mix (its RTP goes on, as music on hold would), its roster entry says held; resumed, it is heard again', async (t) => {
+    const inRoom = await dial(b, 'holdroom', 660, 20_000);
+    await waitFor('room holdroom on B', async () => ((await call(b.api, 'GET', '/rooms')).body as Array<{ name: string; node: string }>).find((r) => r.name === 'holdroom' && r.node === 'nb'), 15_000);
+    // Holds 4 s after its ACK, resumes 4 s later, hangs up 3 s after that (caller-conf-holds.xml).
+    const piped = await dialNode(a, { to: 'ivrhold', from: 'ivrhold', tone: 440, holdMs: 3000, scenario: 'caller-conf-holds.xml' }, track);
+    const entry = (): Promise<(RosterItem & { held: string | null }) | undefined> => call(b.api, 'GET', '/rooms/holdroom').then((r) => (r.body as { roster: Array<RosterItem & { held: string | null }> }).roster.find((e) => e.remoteNode === 'na'));
+    await waitFor('the piped caller on B\'s roster', entry, 15_000);
+    const heard = async (what: string): Promise<number> => {
+      const mark = inRoom.rtp.received.length;
+      await new Promise((r) => setTimeout(r, 1200));
+      const v = share(inRoom.rtp.decoded(mark), 440);
+      t.diagnostic(`${what}: the room hears 440 Hz at ${v.toFixed(3)}`);
+      return v;
+    };
+    await new Promise((r) => setTimeout(r, 800));
+    assert.ok((await heard('before the hold')) > 0.05, 'the piped caller is heard before its hold');
+    await waitFor('held on B\'s roster', async () => ((await entry())?.held === 'sendonly' ? true : undefined), 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok((await heard('on hold')) < 0.05, 'the piped caller on hold is not heard');
+    await waitFor('resumed on B\'s roster', async () => ((await entry())?.held === null ? true : undefined), 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok((await heard('resumed')) > 0.05, 'the piped caller is heard again once resumed');
+    assert.equal((await piped.done).code, 0);
+    await b.proc.logged(/piped caller on hold: out of the mix/, 1000);
   });
 
   it('a recording of a call admitted for a room carries the lease epoch and the node (sidecar, recording.saved)', async () => {

@@ -56,6 +56,8 @@ function describeRoom(c: Conference): Record<string, unknown> {
       joinedAt: e.joinedAt.toISOString(),
       muted: e.muted,
       talking: e.talking,
+      // On hold (its re-INVITE offered sendonly or inactive): out of the mix until it resumes.
+      held: e.held ?? null,
       // In a cluster: a caller answered on that node and piped into this room (null: on this node).
       remoteNode: e.remoteNode ?? null,
     })),
