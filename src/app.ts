@@ -26,6 +26,7 @@ import { TypedEmitter } from './util/typed-emitter.ts';
 import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 import { within } from './util/within.ts';
 import { findConsultation } from './call/consultation.ts';
+import { remoteConsultation } from './cluster/remote-consultation.ts';
 import { answerReplacingInvite } from './call/replacing-invite.ts';
 
 /** How long a stop waits for the calls to end and the recordings to be finalized while the API still sends events. */
@@ -336,6 +337,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         recordings: this.recordingService,
         conferences: this.conferenceManager,
         consultation: (id, from) => findConsultation([...(this.callManager?.active.values() ?? [])].map((a) => a.call), id, from),
+        remoteConsultation: async (id) => (this.clusterNode ? remoteConsultation(this.clusterNode, c.api.token ?? c.api.tokens[0]?.token ?? '', id, this.log.child({ component: 'cluster' })) : null),
         settings: {
           loopMarker: c.routing.loopMarker,
           outboundProxy: c.sip.outboundProxy,

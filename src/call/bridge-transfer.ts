@@ -70,18 +70,22 @@ export class BridgeTransfer {
   private abandoned = false;
   private timedOut = false;
   private readonly wait: CallerWaitAudio;
+  /** Ends a consultation call on another node (remote-consultation.ts). */
+  private endRemote: (() => void) | null = null;
 
   private constructor(
     private readonly host: TransferHost,
     readonly from: Callee,
     private readonly side: Side,
-    private readonly target: string,
+    private target: string,
     /** An attended transfer's Replaces (the transferor's dialog with the target), for the INVITE. */
-    private readonly replaces: string | undefined,
+    private replaces: string | undefined,
     private readonly referredBy: string | undefined,
     private readonly notifier: ReferNotifier,
     /** The consultation call through this Parley whose party the target is (consultation.ts). */
     private readonly consultation: SipCall | null,
+    /** A Replaces no call here has: in a cluster, another node may hold its consultation call. */
+    private readonly askOtherNodes: boolean,
   ) {
     const call = host.call;
     this.wait = new CallerWaitAudio(call.room, host.listenerOf(side), callerWaitSpec(host.options.callerHears, undefined), host.deps, host.log);
@@ -107,7 +111,7 @@ export class BridgeTransfer {
     const target = own?.uri ?? t.uri;
     host.log.info({ leg: from.id, side, target, ...(own ? { consultation: own.call.callId, referTo: t.uri } : {}) }, 'transfer asked: dialling its target');
     host.call.activeRecording?.note('transfer', { by: from.id, to: target, ...(own ? { consultation: own.call.callId } : {}) });
-    return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, own?.call ?? null);
+    return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, own?.call ?? null, own === null && t.replaces !== undefined);
   }
 
   /** The caller left: the target's INVITE is cancelled (or its dialog ended once it answers). */
@@ -121,6 +125,17 @@ export class BridgeTransfer {
     // The transferor is no longer heard; the caller hears the bridge's wait audio.
     this.from.leg.mute(true);
     this.wait.start();
+    const remote = this.askOtherNodes ? await deps.remoteConsultation?.(replacesId(this.replaces!)) : null;
+    if (remote && 'refused' in remote) {
+      log.info({ target: this.target, why: remote.refused }, 'transfer refused by the node holding its consultation call');
+      return this.failed(403, 'Forbidden');
+    }
+    if (remote) {
+      this.target = remote.uri;
+      this.replaces = remote.replaces;
+      this.endRemote = remote.end;
+    }
+    if (this.abandoned) return this.failed(487, 'Request Terminated');
     const proxy = deps.settings.outboundProxy ?? undefined;
     const family = (await targetFamily(this.target, proxy !== undefined)) ?? 4;
     if (this.abandoned) return this.failed(487, 'Request Terminated');
@@ -205,6 +220,12 @@ export class BridgeTransfer {
 
   /** The target took the consultation call's place: it hangs that dialog up (RFC 3891 §3), or else Parley ends the call. */
   private endConsultation(): void {
+    const end = this.endRemote;
+    if (end) {
+      // On another node: asked to end it (a call already over there is not found, which is fine).
+      setTimeout(end, TRANSFEROR_BYE_MS).unref();
+      return;
+    }
     const c = this.consultation;
     if (!c || c.ended) return;
     const t = setTimeout(() => {

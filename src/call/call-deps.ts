@@ -5,7 +5,7 @@ import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { PromptLibrary } from '../playback/prompt-library.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
 import type { ConferenceJoinOptions } from './ports.ts';
-import type { Consultation } from './consultation.ts';
+import type { Consultation, RemoteConsultation } from './consultation.ts';
 import type { ReplacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
 
@@ -58,4 +58,6 @@ export interface CallDeps {
   settings: CallSettings;
   /** An attended transfer's Replaces names a dialog of one of this Parley's calls: where the transfer goes instead (consultation.ts); null: none. */
   consultation?: (id: ReplacesId, from: SipCall) => Consultation | null;
+  /** In a cluster, when no call here has it: the node that holds the consultation call is asked (null: none, or no cluster). */
+  remoteConsultation?: (id: ReplacesId) => Promise<RemoteConsultation | null>;
 }

@@ -21,11 +21,14 @@ export const NOT_A_BRIDGE = 'its Replaces names a call of this Parley that is no
 /** Where a transfer that names a dialog of this Parley goes instead, or why it cannot. */
 export type Consultation = { call: SipCall; uri: string; replaces: string } | { refused: string };
 
+/** A consultation call on another node of a cluster (cluster/remote-consultation.ts): where the transfer goes, and how to end that call. */
+export type RemoteConsultation = { uri: string; replaces: string; end: () => void } | { refused: string };
+
 /** What a bridge says of a dialog named by a Replaces: its other party, refused, or null (not one of its dialogs). */
 export type ConsultationPeer = { uri: string; replaces: string } | { refused: string } | null;
 
-/** The call among `calls` that has the dialog `id` names, and where the transfer of `from` goes; null: none has it (SIPREC sessions have none). */
-export function findConsultation(calls: Iterable<ManagedCall>, id: ReplacesId, from: SipCall): Consultation | null {
+/** The call among `calls` that has the dialog `id` names, and where the transfer of `from` (null: another node's) goes; null: none has it (SIPREC sessions have none). */
+export function findConsultation(calls: Iterable<ManagedCall>, id: ReplacesId, from: SipCall | null): Consultation | null {
   for (const call of calls) {
     if (!('currentBridge' in call)) continue;
     const peer = call.currentBridge?.consultationPeer(id) ?? (id.callId === call.callId ? { refused: NOT_A_BRIDGE } : null);

@@ -9,6 +9,9 @@ import type { ApiContext } from '../api/api-server.ts';
 import { anyArray, anyObject, errors } from '../api/routes/schemas.ts';
 import type { ClusterNode } from './cluster-node.ts';
 import type { PipeOffer } from './room-pipe.ts';
+import { findConsultation } from '../call/consultation.ts';
+import type { ReplacesId } from '../call/refer-request.ts';
+import { consultationAnswer } from './remote-consultation.ts';
 
 const FORWARDED = 'x-parley-forwarded';
 const PEER_TIMEOUT_MS = 3000;
@@ -75,6 +78,21 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const { direction } = req.body as { direction: 'sendonly' | 'inactive' | null };
       if (!node.pipes?.setHeld((req.params as { id: string }).id, direction)) return reply.code(404).send({ error: 'not_found', message: 'no such pipe on this node' });
       return { ok: true };
+    },
+  );
+  app.post(
+    '/cluster/consultation',
+    {
+      schema: {
+        summary: 'Between nodes: an attended transfer on another node names a dialog of a call here (its Replaces): the other party of that dialog, to send the transfer to',
+        body: { type: 'object', required: ['callId', 'toTag', 'fromTag'], properties: { callId: { type: 'string', minLength: 1, maxLength: 512 }, toTag: { type: 'string', maxLength: 256 }, fromTag: { type: 'string', maxLength: 256 } } },
+        response: { 200: anyObject, 403: anyObject, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const calls = [...(ctx.parley.calls?.active.values() ?? [])].map((a) => a.call);
+      const { status, body } = consultationAnswer(findConsultation(calls, req.body as ReplacesId, null));
+      return reply.code(status).send(body);
     },
   );
   app.delete('/cluster/pipes/:id', { schema: { summary: 'Between nodes: the piped caller left', params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } }, response: { 200: anyObject, ...errors } } }, async (req) => ({

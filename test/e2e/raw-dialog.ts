@@ -163,8 +163,10 @@ export class RawDialog {
     name: string,
     user = 'hold',
     private readonly to = `sip:${user}@127.0.0.1`,
+    /** Where Parley listens (another loopback address: a cluster node). */
+    private readonly host = '127.0.0.1',
   ) {
-    this.contact = `sip:${user}@127.0.0.1:${sipPort}`;
+    this.contact = `sip:${user}@${host}:${sipPort}`;
     this.callId = `raw-dialog-${name}-${process.pid}@127.0.0.1`;
   }
 
@@ -187,7 +189,7 @@ export class RawDialog {
   }
 
   send(method: string, body = '', n = this.cseq, branchOf = method): void {
-    this.ua.send(this.sipPort, this.req(method, body, n, branchOf));
+    this.ua.send(this.sipPort, this.req(method, body, n, branchOf), this.host);
   }
 
   /** The ACK of a non-2xx final response to INVITE `n` (same branch; the server stops retransmitting it). */

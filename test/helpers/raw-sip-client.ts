@@ -22,8 +22,9 @@ export class RawSipClient {
     return this.socket.address().port;
   }
 
-  send(port: number, text: string | Buffer): void {
-    this.socket.send(typeof text === 'string' ? Buffer.from(text.replace(/\r?\n/g, '\r\n')) : text, port, '127.0.0.1');
+  /** Sends to `host` (default 127.0.0.1; another loopback address is another cluster node). */
+  send(port: number, text: string | Buffer, host = '127.0.0.1'): void {
+    this.socket.send(typeof text === 'string' ? Buffer.from(text.replace(/\r?\n/g, '\r\n')) : text, port, host);
   }
 
   /** The next datagram received (rejects after `ms`). */
