@@ -26,7 +26,7 @@ import { TypedEmitter } from './util/typed-emitter.ts';
 import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 import { within } from './util/within.ts';
 import { findConsultation } from './call/consultation.ts';
-import { remoteConsultation } from './cluster/remote-consultation.ts';
+import { nodeHolding, remoteConsultation } from './cluster/remote-consultation.ts';
 import { answerReplacingInvite } from './call/replacing-invite.ts';
 
 /** How long a stop waits for the calls to end and the recordings to be finalized while the API still sends events. */
@@ -281,6 +281,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
 
   private async startAll(): Promise<void> {
     const c = this.configInForce;
+    // What the nodes of a cluster show each other's APIs.
+    const clusterToken = c.api.token ?? c.api.tokens[0]?.token ?? '';
     // First: nothing may touch the recordings folder (recovery, audit log) while another Parley writes there.
     this.dirLock = await lockRecordingDir(c.recording.dir, stateDir(c.recording.dir));
     this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
@@ -337,7 +339,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         recordings: this.recordingService,
         conferences: this.conferenceManager,
         consultation: (id, from) => findConsultation([...(this.callManager?.active.values() ?? [])].map((a) => a.call), id, from),
-        remoteConsultation: async (id) => (this.clusterNode ? remoteConsultation(this.clusterNode, c.api.token ?? c.api.tokens[0]?.token ?? '', id, this.log.child({ component: 'cluster' })) : null),
+        remoteConsultation: async (id) => (this.clusterNode ? remoteConsultation(this.clusterNode, clusterToken, id, this.log.child({ component: 'cluster' })) : null),
         settings: {
           loopMarker: c.routing.loopMarker,
           outboundProxy: c.sip.outboundProxy,
@@ -368,7 +370,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       attachCluster(this.clusterNode, this.callManager, conferences, this.routing, {
         media: this.mediaEngine,
         listenIp: c.media.announcedIp ?? c.media.rtpIp,
-        token: c.api.token ?? c.api.tokens[0]?.token ?? '',
+        token: clusterToken,
         log: this.log.child({ component: 'pipes' }),
       });
       await this.clusterNode.start();
@@ -377,7 +379,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) => {
       // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.
-      if (req.has('Replaces')) answerReplacingInvite([...calls.active.values()].map((a) => a.call), req, res, log);
+      if (req.has('Replaces')) answerReplacingInvite([...calls.active.values()].map((a) => a.call), req, res, log, this.clusterNode ? (id, ruri) => nodeHolding(this.clusterNode!, clusterToken, id, ruri, log) : undefined);
       else calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy));
     });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);

@@ -9,7 +9,8 @@
 // - The Replaces names a dialog of this Parley's calls by Call-ID, to-tag (Parley's) and
 //   from-tag (the peer's). None with that Call-ID: 481 (RFC 3891 §3); tags that do not match:
 //   481; a call that is not a connected two-party bridge (an IVR, a conference, ringing,
-//   transferring, ending): 403 with a Warning.
+//   transferring, ending): 403 with a Warning. In a cluster, a dialog another node holds gets a
+//   302 to that node (as a join to a room another node owns).
 // - An INVITE without SDP, or with SDP Parley cannot use: 488.
 // Only INVITEs the rule chain gave to a flow come here (app.ts): the rules screen them first.
 import type Srf from 'drachtio-srf';
@@ -23,8 +24,18 @@ import { createUas, destroyDialog, warningHeader } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { replacesId, replacesProblem, type ReplacesId } from './refer-request.ts';
 
-/** Answers an INVITE that carries Replaces: taken by the call it names, or refused (481, 400, 403). */
-export function answerReplacingInvite(calls: Iterable<ManagedCall>, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): void {
+/**
+ * Answers an INVITE that carries Replaces: taken by the call it names, or refused (481, 400,
+ * 403). `elsewhere` (a cluster): the SIP URI of the node that holds the dialog it names, where
+ * the INVITE is redirected (302) when no call here has it.
+ */
+export function answerReplacingInvite(
+  calls: Iterable<ManagedCall>,
+  req: Srf.SrfRequest,
+  res: Srf.SrfResponse,
+  log: Logger,
+  elsewhere?: (id: ReplacesId, requestUri: string) => Promise<string | null>,
+): void {
   const value = (req.get('Replaces') ?? '').trim();
   const problem = replacesProblem(value);
   if (problem !== null) {
@@ -41,8 +52,19 @@ export function answerReplacingInvite(calls: Iterable<ManagedCall>, req: Srf.Srf
     res.send(403, { headers: { Warning: `399 parley "${NOT_A_BRIDGE}"` } });
     return;
   }
-  log.info({ replaces: value }, 'INVITE with Replaces naming no dialog of this Parley: 481');
-  res.send(481);
+  const none = (): void => {
+    log.info({ replaces: value }, 'INVITE with Replaces naming no dialog of this Parley: 481');
+    res.send(481);
+  };
+  if (!elsewhere) return none();
+  elsewhere(id, req.uri).then(
+    (contact) => {
+      if (!contact) return none();
+      log.info({ replaces: value, contact }, 'INVITE with Replaces naming a call on another node: redirected there');
+      res.send(302, { headers: { Contact: `<${contact}>` } });
+    },
+    () => none(),
+  );
 }
 
 /** `parties`' part: true when `id` names one of its dialogs (the INVITE is then answered here). */

@@ -1,12 +1,16 @@
-// An attended transfer whose consultation call is on another node of the cluster (consultation.ts
-// for one node): the node that got the REFER asks Redis which node holds the call the Replaces
-// names (its caller's Call-ID) and asks that node (POST /cluster/consultation) for the other party
-// of the named dialog: its Contact and a Replaces naming its dialog with that node. The transfer's
-// INVITE then goes from this node straight to that party, which swaps its consultation call for
-// the new one and hangs the old one up (its node ends the consultation call); if it keeps it,
-// this node asks the holder to end that call (DELETE /calls/:id) a few seconds after the answer.
-// A node that does not answer, or answers anything else: the transfer goes on as if no node had
-// the call (its Refer-To, its own Replaces).
+// Dialogs of calls on another node of the cluster, named by a Replaces (RFC 3891):
+// - An attended transfer whose consultation call is on another node (consultation.ts for one
+//   node): the node that got the REFER asks the other live nodes (POST /cluster/consultation;
+//   first the one Redis says holds a call with that Call-ID) for the other party of the named
+//   dialog: its Contact and a Replaces naming its dialog with that node. The transfer's INVITE
+//   then goes from this node straight to that party, which swaps its consultation call for the
+//   new one and hangs the old one up (its node ends the consultation call); if it keeps it, this
+//   node asks the holder to end that call (DELETE /calls/:id) a few seconds after the answer.
+//   No node has it, or none answers: the transfer goes on as if no node had the call (its
+//   Refer-To, its own Replaces).
+// - An INVITE with Replaces for a dialog another node holds (a phone REFERred the other party,
+//   whose INVITE reached this node): redirected there (302, as a join to a room another node
+//   owns); the node that has it takes it (replacing-invite.ts).
 import type { Consultation, RemoteConsultation } from '../call/consultation.ts';
 import type { ReplacesId } from '../call/refer-request.ts';
 import type { Logger } from '../util/logger.ts';
@@ -14,29 +18,55 @@ import type { ClusterNode } from './cluster-node.ts';
 
 const PEER_TIMEOUT_MS = 3000;
 
+interface Holder {
+  node: string;
+  api: string;
+  sip: string;
+  status: 200 | 403;
+  body: { uri?: unknown; replaces?: unknown; message?: unknown };
+}
+
+/** The other live node with a call that has the dialog `id` names, and what it said; null: none (or none answered). */
+async function holderOf(node: ClusterNode, token: string, id: ReplacesId, log: Logger): Promise<Holder | null> {
+  const entries = [...(await node.registry.nodes()).values()].filter((e) => e.id !== node.nodeId);
+  const hint = await node.registry.callOwner(id.callId).catch(() => null);
+  entries.sort((x, y) => Number(y.id === hint) - Number(x.id === hint));
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' };
+  for (const e of entries) {
+    try {
+      const res = await fetch(`${e.api}/cluster/consultation`, { method: 'POST', headers, body: JSON.stringify(id), signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
+      if (res.status !== 200 && res.status !== 403) continue;
+      return { node: e.id, api: e.api, sip: e.sip, status: res.status, body: (await res.json().catch(() => ({}))) as Holder['body'] };
+    } catch (err) {
+      log.warn({ err, node: e.id, callId: id.callId }, 'a node did not answer whether it holds a dialog');
+    }
+  }
+  return null;
+}
+
 /** The consultation another live node holds for `id`, or null: none (or it could not be asked). */
 export async function remoteConsultation(node: ClusterNode, token: string, id: ReplacesId, log: Logger): Promise<RemoteConsultation | null> {
-  const owner = await node.registry.callOwner(id.callId).catch(() => null);
-  if (!owner || owner === node.nodeId) return null;
-  const entry = await node.registry.entry(owner).catch(() => null);
-  if (!entry) return null;
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' };
-  try {
-    const res = await fetch(`${entry.api}/cluster/consultation`, { method: 'POST', headers, body: JSON.stringify(id), signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
-    const body = (await res.json().catch(() => ({}))) as { uri?: unknown; replaces?: unknown; message?: unknown };
-    if (res.status === 403) return { refused: typeof body.message === 'string' ? body.message : 'refused by the node that holds the consultation call' };
-    if (res.status !== 200 || typeof body.uri !== 'string' || typeof body.replaces !== 'string') return null;
-    const end = (): void => {
-      fetch(`${entry.api}/calls/${encodeURIComponent(id.callId)}`, { method: 'DELETE', headers, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) }).catch((err: unknown) =>
-        log.warn({ err, node: owner, callId: id.callId }, 'the node holding the consultation call could not be asked to end it'),
-      );
-    };
-    log.info({ node: owner, consultation: id.callId }, 'consultation call on another node: the transfer goes to its other party');
-    return { uri: body.uri, replaces: body.replaces, end };
-  } catch (err) {
-    log.warn({ err, node: owner, callId: id.callId }, 'the node holding the consultation call did not answer');
-    return null;
-  }
+  const h = await holderOf(node, token, id, log).catch(() => null);
+  if (!h) return null;
+  if (h.status === 403) return { refused: typeof h.body.message === 'string' ? h.body.message : 'refused by the node that holds the consultation call' };
+  if (typeof h.body.uri !== 'string' || typeof h.body.replaces !== 'string') return null;
+  const end = (): void => {
+    fetch(`${h.api}/calls/${encodeURIComponent(id.callId)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}`, 'x-parley-forwarded': '1' },
+      signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+    }).catch((err: unknown) => log.warn({ err, node: h.node, callId: id.callId }, 'the node holding the consultation call could not be asked to end it'));
+  };
+  log.info({ node: h.node, consultation: id.callId }, 'consultation call on another node: the transfer goes to its other party');
+  return { uri: h.body.uri, replaces: h.body.replaces, end };
+}
+
+/** The SIP URI (the Request-URI's user at its SIP address) of the other live node that holds the dialog `id` names; null: none. */
+export async function nodeHolding(node: ClusterNode, token: string, id: ReplacesId, requestUri: string, log: Logger): Promise<string | null> {
+  const h = await holderOf(node, token, id, log);
+  if (!h) return null;
+  const user = /^sips?:([^@;]+)@/.exec(requestUri)?.[1];
+  return `sip:${user ? `${user}@` : ''}${h.sip}`;
 }
 
 /** The holder's side (POST /cluster/consultation): a local consultation as the HTTP answer. */

@@ -41,6 +41,33 @@ function fromCallee(ua: RawSipClient, invite: string, tag: string, method: strin
   ua.send(to.port, inDialogFrom(invite, tag, method, seq, ua.port, contactUri(invite), 'x', '').replace(/\r\nContent-Type: x/, extra.map((l) => `\r\n${l}`).join('')), to.host);
 }
 
+/** An INVITE (CSeq `cseq`, branch `branch`) from `ua` to `ruri` with `Replaces`, offering `sdp`. */
+function replacingInvite(ua: RawSipClient, ruri: string, callId: string, replaces: string, sdp: string, cseq: number): string {
+  return [
+    `INVITE ${ruri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=z9hG4bK-repl-${cseq}-${process.pid}`,
+    'Max-Forwards: 70',
+    `From: <sip:sup@127.0.0.1:${ua.port}>;tag=sup-new`,
+    `To: <${ruri}>`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} INVITE`,
+    `Contact: <sip:sup@127.0.0.1:${ua.port}>`,
+    `Replaces: ${replaces}`,
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(sdp)}`,
+    '',
+    sdp,
+  ].join('\r\n');
+}
+
+/** The ACK of a non-2xx final response `res` to `invite` (same branch, RFC 3261 §17.1.1.3). */
+function ackOf(invite: string, res: string): string {
+  const line = (name: string, from: string): string => new RegExp(`^${name}:[^\r\n]*`, 'im').exec(from)![0];
+  const ruri = /^INVITE (\S+)/.exec(invite)![1]!;
+  const seq = /^CSeq:\s*(\d+)/im.exec(invite)![1]!;
+  return [`ACK ${ruri} SIP/2.0`, line('Via', invite), 'Max-Forwards: 70', line('From', invite), line('To', res), line('Call-ID', invite), `CSeq: ${seq} ACK`, 'Content-Length: 0', '', ''].join('\r\n');
+}
+
 describe('cluster: an attended transfer whose consultation call is on another node (e2e)', { timeout: 120_000 }, () => {
   let redis: TestRedis;
   let hooks: WebhookReceiver;
@@ -160,6 +187,60 @@ describe('cluster: an attended transfer whose consultation call is on another no
       await waitFor('call.ended of A and B', () => (hooks.callEnded(a.callId).length && hooks.callEnded(b.callId).length ? true : undefined), 15_000);
     } finally {
       for (const ua of [customerUa, agentAUa, agentBUa, supUa]) ua.close();
+    }
+  });
+
+  it('an INVITE with Replaces for a dialog on na that reaches nb is redirected to na (302), which takes it: the agent gets its BYE, the customer hears the supervisor', async () => {
+    const customerUa = await RawSipClient.open();
+    const agentUa = await RawSipClient.open();
+    const supUa = await RawSipClient.open();
+    const customer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const agent = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    track.peers.push(customer, agent, sup);
+    try {
+      const a = new RawDialog(customerUa, na.sipPort, 'cluster-redirect-customer', 'agent', `sip:agent@127.0.0.1:${agentUa.port}`, na.host);
+      a.send('INVITE', customer.sdp());
+      const okA = await a.final(15_000);
+      assert.equal(statusOf(okA), 200, okA);
+      a.confirm(okA);
+      a.send('ACK', '', 1);
+      customer.useRemoteSdp(bodyOf(okA));
+      customer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
+      const inviteA = await agentUa.nextMatching(/^INVITE /, 15_000);
+      agentUa.send(sender(inviteA).port, responseTo(inviteA, '200 OK', 'agentA', agent.sdp(), agentUa.port), na.host);
+      await agentUa.nextMatching(/^ACK /, 10_000);
+      agent.start({ kind: 'tone', freq: 600, amplitude: 8000 });
+      assert.ok((await comesToHear(customer, 600, 0)).ok, 'the customer hears the agent');
+
+      // The supervisor's INVITE names the agent's dialog with na (its Call-ID is na's, of its B leg), but reaches nb.
+      const bLeg = header(inviteA, 'Call-ID');
+      const replaces = `${bLeg};to-tag=${tagOf(header(inviteA, 'From'))};from-tag=agentA`;
+      const callId = `cluster-redirect-${process.pid}`;
+      const first = replacingInvite(supUa, contactUri(inviteA), callId, replaces, sup.sdp(), 1);
+      supUa.send(nb.sipPort, first, nb.host);
+      const moved = await supUa.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 10_000, callId);
+      assert.equal(statusOf(moved), 302, moved);
+      supUa.send(nb.sipPort, ackOf(first, moved), nb.host);
+      const contact = /^Contact:\s*<([^>]+)>/im.exec(moved)![1]!;
+      assert.match(contact, new RegExp(`^sip:([^@]+@)?${na.host.replace(/\./g, '\\.')}:${na.sipPort}$`), 'to na, which holds the dialog');
+      supUa.send(na.sipPort, replacingInvite(supUa, contact, callId, replaces, sup.sdp(), 2), na.host);
+      const ok2 = await supUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 15_000, callId);
+      assert.equal(statusOf(ok2), 200, ok2);
+      supUa.send(na.sipPort, inDialogFrom(ok2, '', 'ACK', 2, supUa.port, contactUri(ok2), 'x', '').replace(/\r\nContent-Type: x/, ''), na.host);
+      sup.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
+      ok(agentUa, await agentUa.nextMatching(/^BYE /, 10_000, bLeg));
+      agent.stopSending();
+      const after = await comesToHear(customer, 1400, customer.received.length);
+      assert.ok(after.ok, `the customer hears the supervisor: ${after.detail}`);
+
+      a.cseq++;
+      a.send('BYE');
+      assert.equal(statusOf(await a.finalTo(`${a.cseq} BYE`)), 200);
+      ok(supUa, await supUa.nextMatching(/^BYE /, 10_000, callId));
+      await waitFor('call.ended of A', () => (hooks.callEnded(a.callId).length ? true : undefined), 15_000);
+    } finally {
+      for (const ua of [customerUa, agentUa, supUa]) ua.close();
     }
   });
 });
