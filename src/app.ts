@@ -338,7 +338,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         prompts: this.promptLibrary,
         recordings: this.recordingService,
         conferences: this.conferenceManager,
-        consultation: (id, from) => findConsultation([...(this.callManager?.active.values() ?? [])].map((a) => a.call), id, from),
+        consultation: (id, from) => findConsultation(this.callManager?.running ?? [], id, from),
         remoteConsultation: async (id) => (this.clusterNode ? remoteConsultation(this.clusterNode, clusterToken, id, this.log.child({ component: 'cluster' })) : null),
         settings: {
           loopMarker: c.routing.loopMarker,
@@ -379,7 +379,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) => {
       // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.
-      if (req.has('Replaces')) answerReplacingInvite([...calls.active.values()].map((a) => a.call), req, res, log, this.clusterNode ? (id, ruri) => nodeHolding(this.clusterNode!, clusterToken, id, ruri, log) : undefined);
+      if (req.has('Replaces')) answerReplacingInvite(calls.running, req, res, log, this.clusterNode ? (id, ruri) => nodeHolding(this.clusterNode!, clusterToken, id, ruri, log) : undefined);
       else calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy));
     });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);

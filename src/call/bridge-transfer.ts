@@ -70,8 +70,6 @@ export class BridgeTransfer {
   private abandoned = false;
   private timedOut = false;
   private readonly wait: CallerWaitAudio;
-  /** Ends a consultation call on another node (remote-consultation.ts). */
-  private endRemote: (() => void) | null = null;
 
   private constructor(
     private readonly host: TransferHost,
@@ -82,8 +80,8 @@ export class BridgeTransfer {
     private replaces: string | undefined,
     private readonly referredBy: string | undefined,
     private readonly notifier: ReferNotifier,
-    /** The consultation call through this Parley whose party the target is (consultation.ts). */
-    private readonly consultation: SipCall | null,
+    /** Ends the consultation call (here or, set by run(), on another node) whose party the target is, if that party keeps it. */
+    private endConsultation: (() => void) | null,
     /** A Replaces no call here has: in a cluster, another node may hold its consultation call. */
     private readonly askOtherNodes: boolean,
   ) {
@@ -111,7 +109,12 @@ export class BridgeTransfer {
     const target = own?.uri ?? t.uri;
     host.log.info({ leg: from.id, side, target, ...(own ? { consultation: own.call.callId, referTo: t.uri } : {}) }, 'transfer asked: dialling its target');
     host.call.activeRecording?.note('transfer', { by: from.id, to: target, ...(own ? { consultation: own.call.callId } : {}) });
-    return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, own?.call ?? null, own === null && t.replaces !== undefined);
+    const endOwn = own && ((): void => {
+      if (own.call.ended) return;
+      host.log.info({ consultation: own.call.callId }, 'the transfer\'s target kept its replaced dialog: the consultation call is ended');
+      own.call.hangup();
+    });
+    return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, endOwn, own === null && t.replaces !== undefined);
   }
 
   /** The caller left: the target's INVITE is cancelled (or its dialog ended once it answers). */
@@ -133,7 +136,7 @@ export class BridgeTransfer {
     if (remote) {
       this.target = remote.uri;
       this.replaces = remote.replaces;
-      this.endRemote = remote.end;
+      this.endConsultation = remote.end;
     }
     if (this.abandoned) return this.failed(487, 'Request Terminated');
     const proxy = deps.settings.outboundProxy ?? undefined;
@@ -202,7 +205,8 @@ export class BridgeTransfer {
       log.info({ leg: id, target: this.target, transferor: this.from.id }, 'transfer done: the target is connected');
       call.activeRecording?.note('transferred', { from: this.from.id, to: id, uri: this.target });
       this.notifier.final(200, 'OK');
-      this.endConsultation();
+      // The target hangs its replaced dialog up (RFC 3891 §3); one that keeps it has the consultation call ended.
+      if (this.endConsultation) setTimeout(this.endConsultation, TRANSFEROR_BYE_MS).unref();
       if (!this.from.gone) {
         const t = setTimeout(() => {
           if (this.from.gone) return;
@@ -216,25 +220,6 @@ export class BridgeTransfer {
     } finally {
       held.release();
     }
-  }
-
-  /** The target took the consultation call's place: it hangs that dialog up (RFC 3891 §3), or else Parley ends the call. */
-  private endConsultation(): void {
-    const end = this.endRemote;
-    if (end) {
-      // On another node: asked to end it (a call already over there is not found, which is fine).
-      setTimeout(end, TRANSFEROR_BYE_MS).unref();
-      return;
-    }
-    const c = this.consultation;
-    if (!c || c.ended) return;
-    const t = setTimeout(() => {
-      if (c.ended) return;
-      this.host.log.info({ consultation: c.callId }, 'the transfer\'s target kept its replaced dialog: the consultation call is ended');
-      c.hangup();
-    }, TRANSFEROR_BYE_MS);
-    t.unref();
-    c.once('ended', () => clearTimeout(t));
   }
 
   /** The transfer did not happen: the transferor is back, or, gone meanwhile, the call ends. */

@@ -114,6 +114,11 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     return this.calls;
   }
 
+  /** The calls running now (a Replaces is looked up among them: consultation.ts, replacing-invite.ts). */
+  get running(): ManagedCall[] {
+    return [...this.calls.values()].map((a) => a.call);
+  }
+
   /** Calls admitted and not over: those running and those still being set up. */
   get admitted(): number {
     return this.admission.admitted;

@@ -19,6 +19,7 @@ import { NodeRegistry, type ClusterCallRecord, type NodeEntry, type NodeState } 
 import { RedisLink } from './redis-link.ts';
 import { RoomLeases } from './room-leases.ts';
 import type { PipeAcceptor } from './room-pipe.ts';
+import { peerRequest } from './peer-request.ts';
 
 export type ClusterNodeEvents = {
   /** A dead node's calls, reported once by one survivor. */
@@ -85,7 +86,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
    */
   setPeerToken(token: string): void {
     this.reaper.probe = async (id, api, run) => {
-      const res = await fetch(`${api}/cluster/alive`, { headers: { authorization: `Bearer ${token}`, 'x-parley-forwarded': '1' }, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      const res = await peerRequest(`${api}/cluster/alive`, token, 'GET', undefined, PROBE_TIMEOUT_MS);
       if (res.status !== 200) return false;
       const body = (await res.json()) as { node?: unknown; run?: unknown };
       return body.node === id && body.run === run;

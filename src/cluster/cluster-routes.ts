@@ -12,9 +12,8 @@ import type { PipeOffer } from './room-pipe.ts';
 import { findConsultation } from '../call/consultation.ts';
 import type { ReplacesId } from '../call/refer-request.ts';
 import { consultationAnswer } from './remote-consultation.ts';
+import { FORWARDED, PEER_TIMEOUT_MS } from './peer-request.ts';
 
-const FORWARDED = 'x-parley-forwarded';
-const PEER_TIMEOUT_MS = 3000;
 const MERGED_LISTS = new Set(['/calls', '/rooms']);
 
 export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -90,7 +89,7 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const calls = [...(ctx.parley.calls?.active.values() ?? [])].map((a) => a.call);
+      const calls = ctx.parley.calls?.running ?? [];
       const { status, body } = consultationAnswer(findConsultation(calls, req.body as ReplacesId, null));
       return reply.code(status).send(body);
     },

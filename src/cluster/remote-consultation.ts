@@ -15,8 +15,7 @@ import type { Consultation, RemoteConsultation } from '../call/consultation.ts';
 import type { ReplacesId } from '../call/refer-request.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClusterNode } from './cluster-node.ts';
-
-const PEER_TIMEOUT_MS = 3000;
+import { peerRequest } from './peer-request.ts';
 
 interface Holder {
   node: string;
@@ -31,10 +30,9 @@ async function holderOf(node: ClusterNode, token: string, id: ReplacesId, log: L
   const entries = [...(await node.registry.nodes()).values()].filter((e) => e.id !== node.nodeId);
   const hint = await node.registry.callOwner(id.callId).catch(() => null);
   entries.sort((x, y) => Number(y.id === hint) - Number(x.id === hint));
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' };
   for (const e of entries) {
     try {
-      const res = await fetch(`${e.api}/cluster/consultation`, { method: 'POST', headers, body: JSON.stringify(id), signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
+      const res = await peerRequest(`${e.api}/cluster/consultation`, token, 'POST', id);
       if (res.status !== 200 && res.status !== 403) continue;
       return { node: e.id, api: e.api, sip: e.sip, status: res.status, body: (await res.json().catch(() => ({}))) as Holder['body'] };
     } catch (err) {
@@ -51,11 +49,7 @@ export async function remoteConsultation(node: ClusterNode, token: string, id: R
   if (h.status === 403) return { refused: typeof h.body.message === 'string' ? h.body.message : 'refused by the node that holds the consultation call' };
   if (typeof h.body.uri !== 'string' || typeof h.body.replaces !== 'string') return null;
   const end = (): void => {
-    fetch(`${h.api}/calls/${encodeURIComponent(id.callId)}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${token}`, 'x-parley-forwarded': '1' },
-      signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
-    }).catch((err: unknown) => log.warn({ err, node: h.node, callId: id.callId }, 'the node holding the consultation call could not be asked to end it'));
+    peerRequest(`${h.api}/calls/${encodeURIComponent(id.callId)}`, token, 'DELETE').catch((err: unknown) => log.warn({ err, node: h.node, callId: id.callId }, 'the node holding the consultation call could not be asked to end it'));
   };
   log.info({ node: h.node, consultation: id.callId }, 'consultation call on another node: the transfer goes to its other party');
   return { uri: h.body.uri, replaces: h.body.replaces, end };

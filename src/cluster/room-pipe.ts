@@ -22,6 +22,7 @@ import type { SipCall } from '../call/sip-call.ts';
 import type { Conference, ConferenceManager } from '../call/conference/conference-manager.ts';
 import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { RoomHub } from '../media-plane/room-hub.ts';
+import { peerRequest } from './peer-request.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClusterNode } from './cluster-node.ts';
 
@@ -145,11 +146,7 @@ export class PipeAcceptor {
 
   /** Mutes (or unmutes) a piped caller in the room (its roster entry follows); one on hold stays out of the mix. */
   setMuted(id: string, muted: boolean): boolean {
-    const p = this.pipes.get(id);
-    if (!p || p.hub.isClosed) return false;
-    p.conf.roster.setMuted(p.legId, muted);
-    p.hub.updateInput(`pipe:${id}`, { muted: p.conf.roster.silenced(p.legId) });
-    return true;
+    return this.silence(id, (p) => p.conf.roster.setMuted(p.legId, muted));
   }
 
   /**
@@ -158,11 +155,18 @@ export class PipeAcceptor {
    * entry says so, and the API's mute is kept for after.
    */
   setHeld(id: string, direction: 'sendonly' | 'inactive' | null): boolean {
+    return this.silence(id, (p) => {
+      p.conf.roster.setHeld(p.legId, direction);
+      this.log.info({ room: p.room, pipe: id, held: direction }, direction ? 'piped caller on hold: out of the mix' : 'piped caller resumed');
+    });
+  }
+
+  /** `change` a pipe's roster entry, then its input follows: out of the mix while muted or held (roster.silenced). */
+  private silence(id: string, change: (p: AcceptedPipe) => void): boolean {
     const p = this.pipes.get(id);
     if (!p || p.hub.isClosed) return false;
-    p.conf.roster.setHeld(p.legId, direction);
+    change(p);
     p.hub.updateInput(`pipe:${id}`, { muted: p.conf.roster.silenced(p.legId) });
-    this.log.info({ room: p.room, pipe: id, held: direction }, direction ? 'piped caller on hold: out of the mix' : 'piped caller resumed');
     return true;
   }
 
@@ -175,12 +179,7 @@ export class PipeAcceptor {
     p.conf.roster.leave(p.legId, reason);
     this.log.info({ room: p.room, pipe: id, reason }, 'piped caller released by the room owner');
     if (p.api) {
-      fetch(`${p.api}/cluster/pipes/${encodeURIComponent(id)}/ended`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' },
-        body: JSON.stringify({ reason }),
-        signal: AbortSignal.timeout(3000),
-      })
+      peerRequest(`${p.api}/cluster/pipes/${encodeURIComponent(id)}/ended`, this.token, 'POST', { reason })
         .then((res) => {
           if (res.status !== 200) this.log.warn({ pipe: id, status: res.status }, 'the caller\'s node did not take the end of its pipe');
         })
@@ -223,7 +222,7 @@ export async function pipeCallToOwner(
   const forget = (): void => {
     node.outgoingPipes.delete(id);
     transport.close();
-    fetch(`${entry.api}/cluster/pipes/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'x-parley-forwarded': '1' }, signal: AbortSignal.timeout(3000) }).catch((err: unknown) =>
+    peerRequest(`${entry.api}/cluster/pipes/${encodeURIComponent(id)}`, token, 'DELETE').catch((err: unknown) =>
       log.warn({ err, owner }, 'the room owner did not take the pipe down'),
     );
   };
@@ -244,12 +243,7 @@ export async function pipeCallToOwner(
       node: node.nodeId,
       api: node.config.apiAddress,
     };
-    const res = await fetch(`${entry.api}/cluster/pipes`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' },
-      body: JSON.stringify(offer),
-      signal: AbortSignal.timeout(5000),
-    });
+    const res = await peerRequest(`${entry.api}/cluster/pipes`, token, 'POST', offer, 5000);
     if (res.status !== 200) throw new Error(`the room owner ${owner} refused the pipe: ${res.status} ${await res.text()}`);
     const answer = (await res.json()) as PipeAnswer;
     await transport.connect({ ip: answer.ip, port: answer.port });
@@ -265,12 +259,7 @@ export async function pipeCallToOwner(
   const onHold = (legId: string, direction: 'sendonly' | 'inactive' | null): void => {
     if (legId !== call.leg.id) return;
     told = told.then(() =>
-      fetch(`${entry.api}/cluster/pipes/${encodeURIComponent(id)}/hold`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-parley-forwarded': '1' },
-        body: JSON.stringify({ direction }),
-        signal: AbortSignal.timeout(3000),
-      }).then(
+      peerRequest(`${entry.api}/cluster/pipes/${encodeURIComponent(id)}/hold`, token, 'POST', { direction }).then(
         (res) => {
           if (res.status !== 200) log.warn({ owner, status: res.status, held: direction }, 'the room owner did not take the caller\'s hold');
         },
