@@ -18,53 +18,11 @@ import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { callEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { answerBye, bodyOf, okTo, RawDialog, RECORDED_BRIDGE_YAML, rawParleyPerSuite, responseTo, statusOf } from './raw-dialog.ts';
+import { answerBye, bodyOf, calleeRequest, RECORDED_BRIDGE_YAML, rawBridgedCall, rawParleyPerSuite, replacingInvite, responseTo, statusOf, TransferorPhone } from './raw-dialog.ts';
 
 const CUSTOMER_HZ = 1000;
 const AGENT_HZ = 600;
 const SUPERVISOR_HZ = 1400;
-
-/** A request of the dialog Parley's INVITE `invite` made, from its callee (tag `tag`): no body; `extra` header lines. */
-function fromCallee(invite: string, tag: string, method: string, seq: number, port: number, extra: string[] = []): string {
-  return inDialogFrom(invite, tag, method, seq, port, contactUri(invite), 'x', '').replace(/\r\nContent-Type: x/, extra.map((l) => `\r\n${l}`).join(''));
-}
-
-/** The agent's phone in call A: answers Parley's NOTIFYs (200) and keeps them; hands on everything else. */
-class AgentPhone {
-  readonly notifies: string[] = [];
-  private readonly others: string[] = [];
-  private closed = false;
-
-  constructor(
-    readonly ua: RawSipClient,
-    private readonly sipPort: number,
-  ) {
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    while (!this.closed) {
-      const m = await this.ua.next(500).catch(() => null);
-      if (m === null) continue;
-      if (/^NOTIFY /.test(m)) {
-        this.notifies.push(m);
-        this.ua.send(this.sipPort, okTo(m));
-      } else this.others.push(m);
-    }
-  }
-
-  /** The next message other than a NOTIFY whose start line matches `re`. */
-  async next(re: RegExp, ms = 15_000): Promise<string> {
-    return waitFor(`the agent gets ${re}`, () => {
-      const i = this.others.findIndex((m) => re.test(m.split('\r\n')[0]!));
-      return i < 0 ? undefined : this.others.splice(i, 1)[0];
-    }, ms);
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-}
 
 describe('an attended transfer whose consultation call went through Parley too', () => {
   const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
@@ -78,26 +36,6 @@ describe('an attended transfer whose consultation call went through Parley too',
   });
 });
 
-/** An INVITE from `ua` to `ruri` with `Replaces` (and `Require: replaces`), offering `sdp`. */
-function replacingInvite(ua: RawSipClient, ruri: string, callId: string, replaces: string, sdp: string): string {
-  return [
-    `INVITE ${ruri} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=z9hG4bK-repl-${callId.replace(/\W/g, '')}`,
-    'Max-Forwards: 70',
-    `From: <sip:sup@127.0.0.1:${ua.port}>;tag=sup-new`,
-    `To: <${ruri}>`,
-    `Call-ID: ${callId}`,
-    'CSeq: 1 INVITE',
-    `Contact: <sip:sup@127.0.0.1:${ua.port}>`,
-    `Replaces: ${replaces}`,
-    'Require: replaces',
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(sdp)}`,
-    '',
-    sdp,
-  ].join('\r\n');
-}
-
 describe('an INVITE with Replaces naming a bridged party (the agent REFERred the supervisor instead)', () => {
   const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
 
@@ -110,19 +48,8 @@ describe('an INVITE with Replaces naming a bridged party (the agent REFERred the
     const agentA = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     try {
-      const a = new RawDialog(customerUa, p.sipPort, 'customer-replaced', 'agent', `sip:agent@127.0.0.1:${agentUa.port}`);
+      const { c: a, invite: inviteA } = await rawBridgedCall({ sipPort: p.sipPort, name: 'customer-replaced', user: 'agent', callerUa: customerUa, calleeUa: agentUa, caller: customer, callee: agentA, callerHz: CUSTOMER_HZ, calleeHz: AGENT_HZ, calleeTag: 'agentA' });
       const aEnded = callEnd(p, a.callId, 60_000);
-      a.send('INVITE', customer.sdp());
-      const okA = await a.final(15_000);
-      assert.equal(statusOf(okA), 200, okA);
-      a.confirm(okA);
-      a.send('ACK', '', 1);
-      customer.useRemoteSdp(bodyOf(okA));
-      customer.start({ kind: 'tone', freq: CUSTOMER_HZ, amplitude: 8000 });
-      const inviteA = await agentUa.nextMatching(/^INVITE /, 15_000);
-      agentUa.send(p.sipPort, responseTo(inviteA, '200 OK', 'agentA', agentA.sdp(), agentUa.port));
-      await agentUa.nextMatching(/^ACK /, 10_000);
-      agentA.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
       const before = await comesToHear(customer, AGENT_HZ, 0);
       assert.ok(before.ok, `the customer hears the agent: ${before.detail}`);
 
@@ -184,19 +111,8 @@ describe('an INVITE with Replaces naming the caller of a bridge (an agent that d
     const customer = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     try {
-      const a = new RawDialog(agentUa, p.sipPort, 'agent-out', 'cust', `sip:cust@127.0.0.1:${customerUa.port}`);
+      const { c: a, invite: toCustomer } = await rawBridgedCall({ sipPort: p.sipPort, name: 'agent-out', user: 'cust', callerUa: agentUa, calleeUa: customerUa, caller: agent, callee: customer, callerHz: AGENT_HZ, calleeHz: CUSTOMER_HZ, calleeTag: 'cust1' });
       const aEnded = callEnd(p, a.callId, 60_000);
-      a.send('INVITE', agent.sdp());
-      const okA = await a.final(15_000);
-      assert.equal(statusOf(okA), 200, okA);
-      a.confirm(okA);
-      a.send('ACK', '', 1);
-      agent.useRemoteSdp(bodyOf(okA));
-      agent.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
-      const toCustomer = await customerUa.nextMatching(/^INVITE /, 15_000);
-      customerUa.send(p.sipPort, responseTo(toCustomer, '200 OK', 'cust1', customer.sdp(), customerUa.port));
-      await customerUa.nextMatching(/^ACK /, 10_000);
-      customer.start({ kind: 'tone', freq: CUSTOMER_HZ, amplitude: 8000 });
       const before = await comesToHear(customer, AGENT_HZ, 0);
       assert.ok(before.ok, `the customer hears the agent: ${before.detail}`);
 
@@ -216,7 +132,7 @@ describe('an INVITE with Replaces naming the caller of a bridge (an agent that d
       assert.equal(p.app.calls!.active.size, 1, 'the call goes on without its caller');
 
       // The customer hangs up: the supervisor gets the BYE, the call ends.
-      customerUa.send(p.sipPort, fromCallee(toCustomer, 'cust1', 'BYE', 2, customerUa.port));
+      customerUa.send(p.sipPort, calleeRequest(toCustomer, 'cust1', 'BYE', 2, customerUa.port));
       assert.equal(statusOf(await customerUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(toCustomer, 'Call-ID'))), 200);
       await answerBye(supUa, p.sipPort, callId);
       await aEnded;
@@ -245,46 +161,24 @@ async function attendedTransfer(p: RunningParley, supervisorHangsUp: boolean): P
     const agentB = await new RtpPeer({ codec: 'PCMU' }).bind();
     const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     const sup2 = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-    const agent = new AgentPhone(agentAUa, p.sipPort);
+    const agent = new TransferorPhone(agentAUa);
     try {
       // B, the consultation call: the agent calls the supervisor through Parley.
-      const b = new RawDialog(agentBUa, p.sipPort, `consult-${name}`, 'sup', `sip:sup@127.0.0.1:${supUa.port}`);
+      const { c: b, invite: inviteB } = await rawBridgedCall({ sipPort: p.sipPort, name: `consult-${name}`, user: 'sup', callerUa: agentBUa, calleeUa: supUa, caller: agentB, callee: sup, callerHz: AGENT_HZ, calleeHz: SUPERVISOR_HZ, calleeTag: 'sup1' });
       const bEnded = callEnd(p, b.callId, 60_000);
-      b.send('INVITE', agentB.sdp());
-      const inviteB = await supUa.nextMatching(/^INVITE /, 15_000);
-      supUa.send(p.sipPort, responseTo(inviteB, '200 OK', 'sup1', sup.sdp(), supUa.port));
-      await supUa.nextMatching(/^ACK /, 10_000);
-      const okB = await b.final(15_000);
-      assert.equal(statusOf(okB), 200, okB);
-      b.confirm(okB);
-      b.send('ACK', '', 1);
-      agentB.useRemoteSdp(bodyOf(okB));
-      agentB.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
-      sup.start({ kind: 'tone', freq: SUPERVISOR_HZ, amplitude: 8000 });
       const consulted = await comesToHear(agentB, SUPERVISOR_HZ, 0);
       assert.ok(consulted.ok, `the agent hears the supervisor in B: ${consulted.detail}`);
 
       // A: the customer's call, bridged to the agent.
-      const a = new RawDialog(customerUa, p.sipPort, `customer-${name}`, 'agent', `sip:agent@127.0.0.1:${agentAUa.port}`);
+      const { c: a, invite: inviteA } = await rawBridgedCall({ sipPort: p.sipPort, name: `customer-${name}`, user: 'agent', callerUa: customerUa, calleeUa: agentAUa, caller: customer, callee: agentA, callerHz: CUSTOMER_HZ, calleeHz: AGENT_HZ, calleeTag: 'agentA', nextFromCallee: (re) => agent.next(re) });
       const aEnded = callEnd(p, a.callId, 60_000);
-      a.send('INVITE', customer.sdp());
-      const okA = await a.final(15_000);
-      assert.equal(statusOf(okA), 200, okA);
-      a.confirm(okA);
-      a.send('ACK', '', 1);
-      customer.useRemoteSdp(bodyOf(okA));
-      customer.start({ kind: 'tone', freq: CUSTOMER_HZ, amplitude: 8000 });
-      const inviteA = await agent.next(/^INVITE /);
-      agentAUa.send(p.sipPort, responseTo(inviteA, '200 OK', 'agentA', agentA.sdp(), agentAUa.port));
-      await agent.next(/^ACK /);
-      agentA.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
       const before = await comesToHear(customer, AGENT_HZ, 0);
       assert.ok(before.ok, `the customer hears the agent: ${before.detail}`);
 
       // The agent transfers A to the supervisor, replacing its consultation call: as phones do, the
       // Refer-To is B's remote target (Parley's Contact) and the Replaces names the agent's dialog of B.
       const replaces = `${b.callId};to-tag=${b.toTag};from-tag=${tagOf(header(b.req('BYE'), 'From'))}`;
-      agentAUa.send(p.sipPort, fromCallee(inviteA, 'agentA', 'REFER', 1, agentAUa.port, [
+      agentAUa.send(p.sipPort, calleeRequest(inviteA, 'agentA', 'REFER', 1, agentAUa.port, [
         `Refer-To: <${b.contact}?Replaces=${encodeURIComponent(replaces)}>`,
         `Referred-By: <sip:agent@127.0.0.1:${agentAUa.port}>`,
         `Contact: <sip:agent@127.0.0.1:${agentAUa.port}>`,
@@ -304,13 +198,13 @@ async function attendedTransfer(p: RunningParley, supervisorHangsUp: boolean): P
       sup2.start({ kind: 'tone', freq: SUPERVISOR_HZ, amplitude: 8000 });
       sup.stopSending();
       // The agent is told (NOTIFY 200) and hangs A up.
-      await waitFor('NOTIFY 200 OK to the agent', () => agent.notifies.some((n) => /^SIP\/2\.0 200 OK/m.test(bodyOf(n))) || undefined, 10_000);
+      await agent.toldDone();
       assert.match(bodyOf(agent.notifies[0]!), /^SIP\/2\.0 100 Trying/m);
-      agentAUa.send(p.sipPort, fromCallee(inviteA, 'agentA', 'BYE', 2, agentAUa.port));
+      agentAUa.send(p.sipPort, calleeRequest(inviteA, 'agentA', 'BYE', 2, agentAUa.port));
       assert.equal(statusOf(await agent.next(/^SIP\/2\.0 /)), 200);
       if (supervisorHangsUp) {
         // As RFC 3891 asks, the supervisor hangs up the dialog it replaced; Parley ends B for the agent.
-        supUa.send(p.sipPort, fromCallee(inviteB, 'sup1', 'BYE', 2, supUa.port));
+        supUa.send(p.sipPort, calleeRequest(inviteB, 'sup1', 'BYE', 2, supUa.port));
         assert.equal(statusOf(await supUa.nextMatching(/^SIP\/2\.0 /, 10_000, bLeg)), 200);
       } else await answerBye(supUa, p.sipPort, bLeg);
       await answerBye(agentBUa, p.sipPort, b.callId);

@@ -15,7 +15,7 @@ import { contactUri, header, inDialogFrom, RawSipClient, tagOf } from '../helper
 import { TestRedis } from '../helpers/redis-server.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { bodyOf, okTo, RawDialog, responseTo, statusOf } from './raw-dialog.ts';
+import { calleeRequest, okTo, rawBridgedCall, replacingInvite, replyTo, responseTo, statusOf, TransferorPhone, viaOf } from './raw-dialog.ts';
 
 const yaml = `routing:
   rules: [{ name: xfer, match: { method: INVITE, media: audio }, actions: [{ app: xfer }] }]
@@ -23,41 +23,14 @@ flows:
   xfer: [answer, { bridge: { ringTimeout: 10 } }]
 `;
 
-/** The host and port a request came from (its top Via). */
-function sender(req: string): { host: string; port: number } {
-  const m = /^Via:\s*SIP\/2\.0\/UDP ([^:;\s]+):(\d+)/im.exec(req)!;
-  return { host: m[1]!, port: Number(m[2]) };
-}
-
 /** Answers `req` 200 (no body) back where it came from. */
 function ok(ua: RawSipClient, req: string): void {
-  const from = sender(req);
-  ua.send(from.port, okTo(req), from.host);
+  replyTo(ua, req, okTo(req));
 }
 
 /** A request of the dialog Parley's INVITE `invite` made, from its callee (tag `tag`), back to that node; `extra` header lines. */
 function fromCallee(ua: RawSipClient, invite: string, tag: string, method: string, seq: number, extra: string[] = []): void {
-  const to = sender(invite);
-  ua.send(to.port, inDialogFrom(invite, tag, method, seq, ua.port, contactUri(invite), 'x', '').replace(/\r\nContent-Type: x/, extra.map((l) => `\r\n${l}`).join('')), to.host);
-}
-
-/** An INVITE (CSeq `cseq`, branch `branch`) from `ua` to `ruri` with `Replaces`, offering `sdp`. */
-function replacingInvite(ua: RawSipClient, ruri: string, callId: string, replaces: string, sdp: string, cseq: number): string {
-  return [
-    `INVITE ${ruri} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=z9hG4bK-repl-${cseq}-${process.pid}`,
-    'Max-Forwards: 70',
-    `From: <sip:sup@127.0.0.1:${ua.port}>;tag=sup-new`,
-    `To: <${ruri}>`,
-    `Call-ID: ${callId}`,
-    `CSeq: ${cseq} INVITE`,
-    `Contact: <sip:sup@127.0.0.1:${ua.port}>`,
-    `Replaces: ${replaces}`,
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(sdp)}`,
-    '',
-    sdp,
-  ].join('\r\n');
+  replyTo(ua, invite, calleeRequest(invite, tag, method, seq, ua.port, extra));
 }
 
 /** The ACK of a non-2xx final response `res` to `invite` (same branch, RFC 3261 §17.1.1.3). */
@@ -100,33 +73,12 @@ describe('cluster: an attended transfer whose consultation call is on another no
     track.peers.push(customer, agentA, agentB, sup, sup2);
     try {
       // B on nb: the agent calls the supervisor.
-      const b = new RawDialog(agentBUa, nb.sipPort, 'cluster-consult', 'sup', `sip:sup@127.0.0.1:${supUa.port}`, nb.host);
-      b.send('INVITE', agentB.sdp());
-      const okB = await b.final(15_000);
-      assert.equal(statusOf(okB), 200, okB);
-      b.confirm(okB);
-      b.send('ACK', '', 1);
-      agentB.useRemoteSdp(bodyOf(okB));
-      const inviteB = await supUa.nextMatching(/^INVITE /, 15_000);
-      assert.equal(sender(inviteB).host, nb.host, 'B\'s leg to the supervisor comes from nb');
-      supUa.send(sender(inviteB).port, responseTo(inviteB, '200 OK', 'sup1', sup.sdp(), supUa.port), nb.host);
-      await supUa.nextMatching(/^ACK /, 10_000);
-      sup.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
-      agentB.start({ kind: 'tone', freq: 600, amplitude: 8000 });
+      const { c: b, invite: inviteB } = await rawBridgedCall({ sipPort: nb.sipPort, host: nb.host, name: 'cluster-consult', user: 'sup', callerUa: agentBUa, calleeUa: supUa, caller: agentB, callee: sup, callerHz: 600, calleeHz: 1400, calleeTag: 'sup1' });
+      assert.equal(viaOf(inviteB).host, nb.host, 'B\'s leg to the supervisor comes from nb');
 
       // A on na: the customer's call, bridged to the agent.
-      const a = new RawDialog(customerUa, na.sipPort, 'cluster-customer', 'agent', `sip:agent@127.0.0.1:${agentAUa.port}`, na.host);
-      a.send('INVITE', customer.sdp());
-      const okA = await a.final(15_000);
-      assert.equal(statusOf(okA), 200, okA);
-      a.confirm(okA);
-      a.send('ACK', '', 1);
-      customer.useRemoteSdp(bodyOf(okA));
-      customer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
-      const inviteA = await agentAUa.nextMatching(/^INVITE /, 15_000);
-      agentAUa.send(sender(inviteA).port, responseTo(inviteA, '200 OK', 'agentA', agentA.sdp(), agentAUa.port), na.host);
-      await agentAUa.nextMatching(/^ACK /, 10_000);
-      agentA.start({ kind: 'tone', freq: 600, amplitude: 8000 });
+      const { c: a, invite: inviteA } = await rawBridgedCall({ sipPort: na.sipPort, host: na.host, name: 'cluster-customer', user: 'agent', callerUa: customerUa, calleeUa: agentAUa, caller: customer, callee: agentA, callerHz: 1000, calleeHz: 600, calleeTag: 'agentA' });
+      const agent = new TransferorPhone(agentAUa);
       const before = await comesToHear(customer, 600, 0);
       assert.ok(before.ok, `the customer hears the agent: ${before.detail}`);
       const consulting = await comesToHear(agentB, 1400, 0);
@@ -135,23 +87,13 @@ describe('cluster: an attended transfer whose consultation call is on another no
       // The agent's REFER on A: Refer-To nb's Contact, Replaces its dialog of B with nb.
       const replaces = `${b.callId};to-tag=${b.toTag};from-tag=${tagOf(header(b.req('BYE'), 'From'))}`;
       fromCallee(agentAUa, inviteA, 'agentA', 'REFER', 1, [`Refer-To: <${b.contact}?Replaces=${encodeURIComponent(replaces)}>`, `Contact: <sip:agent@127.0.0.1:${agentAUa.port}>`]);
-      const notifies: string[] = [];
-      const accepted = await waitFor('the REFER\'s answer', async () => {
-        const m = await agentAUa.next(10_000);
-        if (/^NOTIFY /.test(m)) {
-          notifies.push(m);
-          ok(agentAUa, m);
-          return undefined;
-        }
-        return /^SIP\/2\.0 /.test(m) ? m : undefined;
-      }, 15_000);
-      assert.equal(statusOf(accepted), 202);
+      assert.equal(statusOf(await agent.next(/^SIP\/2\.0 /)), 202);
 
       const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
-      assert.equal(sender(replacing).host, na.host, 'the transfer\'s INVITE comes from na, where the customer\'s call is');
+      assert.equal(viaOf(replacing).host, na.host, 'the transfer\'s INVITE comes from na, where the customer\'s call is');
       const bLeg = header(inviteB, 'Call-ID');
       assert.equal(header(replacing, 'Replaces'), `${bLeg};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'replacing the supervisor\'s dialog with nb');
-      supUa.send(sender(replacing).port, responseTo(replacing, '200 OK', 'sup2', sup2.sdp(), supUa.port), na.host);
+      replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', sup2.sdp(), supUa.port));
       await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
       sup2.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
       sup.stopSending();
@@ -161,17 +103,10 @@ describe('cluster: an attended transfer whose consultation call is on another no
       ok(agentBUa, await agentBUa.nextMatching(/^BYE /, 10_000, b.callId));
 
       // The agent is told (NOTIFY 200 OK) and hangs A up.
-      await waitFor('NOTIFY 200 OK', async () => {
-        if (notifies.some((n) => /^SIP\/2\.0 200 OK/m.test(bodyOf(n)))) return true;
-        const m = await agentAUa.next(5000).catch(() => null);
-        if (m && /^NOTIFY /.test(m)) {
-          notifies.push(m);
-          ok(agentAUa, m);
-        }
-        return undefined;
-      }, 15_000);
+      await agent.toldDone();
       fromCallee(agentAUa, inviteA, 'agentA', 'BYE', 2);
-      assert.equal(statusOf(await agentAUa.nextMatching(/^SIP\/2\.0 /, 10_000)), 200);
+      assert.equal(statusOf(await agent.next(/^SIP\/2\.0 /)), 200);
+      agent.close();
 
       const after = await comesToHear(customer, 1400, customer.received.length);
       assert.ok(after.ok, `the customer hears the supervisor: ${after.detail}`);
@@ -199,18 +134,7 @@ describe('cluster: an attended transfer whose consultation call is on another no
     const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     track.peers.push(customer, agent, sup);
     try {
-      const a = new RawDialog(customerUa, na.sipPort, 'cluster-redirect-customer', 'agent', `sip:agent@127.0.0.1:${agentUa.port}`, na.host);
-      a.send('INVITE', customer.sdp());
-      const okA = await a.final(15_000);
-      assert.equal(statusOf(okA), 200, okA);
-      a.confirm(okA);
-      a.send('ACK', '', 1);
-      customer.useRemoteSdp(bodyOf(okA));
-      customer.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
-      const inviteA = await agentUa.nextMatching(/^INVITE /, 15_000);
-      agentUa.send(sender(inviteA).port, responseTo(inviteA, '200 OK', 'agentA', agent.sdp(), agentUa.port), na.host);
-      await agentUa.nextMatching(/^ACK /, 10_000);
-      agent.start({ kind: 'tone', freq: 600, amplitude: 8000 });
+      const { c: a, invite: inviteA } = await rawBridgedCall({ sipPort: na.sipPort, host: na.host, name: 'cluster-redirect-customer', user: 'agent', callerUa: customerUa, calleeUa: agentUa, caller: customer, callee: agent, callerHz: 1000, calleeHz: 600, calleeTag: 'agentA' });
       assert.ok((await comesToHear(customer, 600, 0)).ok, 'the customer hears the agent');
 
       // The supervisor's INVITE names the agent's dialog with na (its Call-ID is na's, of its B leg), but reaches nb.

@@ -6,8 +6,9 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { tempApiYaml } from '../helpers/api-client.ts';
 import { parleyPerSuite, type RunningParley } from '../helpers/parley-harness.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import { contactUri, inDialogFrom, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, sippOk, startCallee, type Peer } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 
@@ -263,4 +264,117 @@ export function sendRtp(socket: dgram.Socket, port: number): () => void {
     socket.send(p, port, '127.0.0.1');
   }, 20);
   return () => clearInterval(timer);
+}
+
+/** Where a request came from: its top Via's host and port (a cluster node's own address). */
+export function viaOf(req: string): { host: string; port: number } {
+  const m = /^Via:\s*SIP\/2\.0\/UDP ([^:;\s]+):(\d+)/im.exec(req)!;
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** Sends `text` (a response) back to where `req` came from. */
+export function replyTo(ua: RawSipClient, req: string, text: string): void {
+  const from = viaOf(req);
+  ua.send(from.port, text, from.host);
+}
+
+/** A request (no body) of the dialog Parley's INVITE `invite` made, from its callee (To tag `tag`), at `port`; `extra` header lines. */
+export function calleeRequest(invite: string, tag: string, method: string, seq: number, port: number, extra: readonly string[] = []): string {
+  return inDialogFrom(invite, tag, method, seq, port, contactUri(invite), 'x', '').replace(/\r\nContent-Type: x/, extra.map((l) => `\r\n${l}`).join(''));
+}
+
+/** An INVITE (CSeq `cseq`) from `ua` to `ruri` with `Replaces` and `Require: replaces`, offering `sdp`. */
+export function replacingInvite(ua: RawSipClient, ruri: string, callId: string, replaces: string, sdp: string, cseq = 1): string {
+  return [
+    `INVITE ${ruri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=z9hG4bK-repl-${callId.replace(/\W/g, '')}-${cseq}`,
+    'Max-Forwards: 70',
+    `From: <sip:sup@127.0.0.1:${ua.port}>;tag=sup-new`,
+    `To: <${ruri}>`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} INVITE`,
+    `Contact: <sip:sup@127.0.0.1:${ua.port}>`,
+    `Replaces: ${replaces}`,
+    'Require: replaces',
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(sdp)}`,
+    '',
+    sdp,
+  ].join('\r\n');
+}
+
+/**
+ * A raw caller (on `callerUa`, its peer `caller` sending `callerHz`) calls `user` through Parley
+ * at `host`:`sipPort` (default 127.0.0.1), To a raw callee on `calleeUa`: the flow answers (200,
+ * ACKed, the caller's peer aimed at it), Parley's INVITE to the callee is answered 200 with
+ * `callee`'s SDP (To tag `calleeTag`) and its ACK taken; then both peers send their tones.
+ * `nextFromCallee` reads what reaches the callee (default: `calleeUa` itself).
+ */
+export async function rawBridgedCall(o: {
+  sipPort: number;
+  host?: string;
+  name: string;
+  user: string;
+  callerUa: RawSipClient;
+  calleeUa: RawSipClient;
+  caller: RtpPeer;
+  callee: RtpPeer;
+  callerHz: number;
+  calleeHz: number;
+  calleeTag: string;
+  nextFromCallee?: (re: RegExp) => Promise<string>;
+}): Promise<{ c: RawDialog; invite: string }> {
+  const c = new RawDialog(o.callerUa, o.sipPort, o.name, o.user, `sip:${o.user}@127.0.0.1:${o.calleeUa.port}`, o.host);
+  const next = o.nextFromCallee ?? ((re: RegExp) => o.calleeUa.nextMatching(re, 15_000));
+  c.send('INVITE', o.caller.sdp());
+  const ok = await c.final(15_000);
+  assert.equal(statusOf(ok), 200, ok);
+  c.confirm(ok);
+  c.send('ACK', '', 1);
+  o.caller.useRemoteSdp(bodyOf(ok));
+  const invite = await next(/^INVITE /);
+  replyTo(o.calleeUa, invite, responseTo(invite, '200 OK', o.calleeTag, o.callee.sdp(), o.calleeUa.port));
+  await next(/^ACK /);
+  o.caller.start({ kind: 'tone', freq: o.callerHz, amplitude: 8000 });
+  o.callee.start({ kind: 'tone', freq: o.calleeHz, amplitude: 8000 });
+  return { c, invite };
+}
+
+/** A transferor's phone: answers Parley's NOTIFYs (200, back where each came from) and keeps them; hands on everything else. */
+export class TransferorPhone {
+  readonly notifies: string[] = [];
+  private readonly others: string[] = [];
+  private closed = false;
+
+  constructor(readonly ua: RawSipClient) {
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closed) {
+      const m = await this.ua.next(500).catch(() => null);
+      if (m === null) continue;
+      if (/^NOTIFY /.test(m)) {
+        this.notifies.push(m);
+        replyTo(this.ua, m, okTo(m));
+      } else this.others.push(m);
+    }
+  }
+
+  /** The next message other than a NOTIFY whose start line matches `re`. */
+  next(re: RegExp, ms = 15_000): Promise<string> {
+    return waitFor(`the transferor gets ${re}`, () => {
+      const i = this.others.findIndex((m) => re.test(m.split('\r\n')[0]!));
+      return i < 0 ? undefined : this.others.splice(i, 1)[0];
+    }, ms);
+  }
+
+  /** Until the NOTIFY whose sipfrag is `200 OK` came. */
+  toldDone(ms = 15_000): Promise<true> {
+    return waitFor('NOTIFY 200 OK to the transferor', () => this.notifies.some((n) => /^SIP\/2\.0 200 OK/m.test(bodyOf(n))) || undefined, ms);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
 }
