@@ -53,6 +53,8 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   private readonly sdp: SdpSessionInfo = { sessionId: String(randomInt(1, 2 ** 47)), version: 1 };
   /** Our SRTP key, kept across re-offers of the same suite. */
   private localKey: SrtpKey | null = null;
+  /** The SRTP context in use and the keys it was made from (kept while they stay the same). */
+  private srtp: { ctx: SrtpContext; local: SrtpKey; remote: SrtpKey } | null = null;
   private pendingOffer: { srtp: boolean; pts: OfferPts } | null = null;
   /** The payload types this leg's session has bound (RFC 3264 §8.3.2): our offers keep them. */
   private readonly pts = new PayloadTypeMap();
@@ -269,6 +271,26 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     return this.localKey;
   }
 
+  /**
+   * The SRTP context for a negotiation: the one in use while both keys stay the same,
+   * so a re-offer or answer that repeats them (hold, resume, a session refresh, a new
+   * address) continues the crypto context with its rollover counters and replay lists
+   * (RFC 4568 §7.1.4). A new context only when a key, a suite or an MKI changes: a
+   * fresh one after a sequence wrap would restart both directions at ROC 0, and
+   * neither side could decrypt the other any more.
+   */
+  private srtpFor(local: SrtpKey, remote: SrtpKey): SrtpContext {
+    const cur = this.srtp;
+    if (cur && sameKey(cur.local, local) && sameKey(cur.remote, remote)) return cur.ctx;
+    this.srtp = { ctx: this.host.createSrtp(local, remote), local, remote };
+    return this.srtp.ctx;
+  }
+
+  private noSrtp(): null {
+    this.srtp = null;
+    return null;
+  }
+
   /** Applies a negotiation to the endpoint and the mixer participant. */
   private configure(n: NegotiatedAudio, local: SrtpKey | null): void {
     const ep = this.rtp!;
@@ -278,7 +300,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     ep.configure({
       remote: n.remote,
       payloadTypes: pts,
-      srtp: n.remoteSrtp && local ? this.host.createSrtp(local, n.remoteSrtp) : null,
+      srtp: n.remoteSrtp && local ? this.srtpFor(local, n.remoteSrtp) : this.noSrtp(),
       sending,
     });
     this.negotiated = n;
@@ -329,4 +351,9 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
 /** detectInbandDtmf's argument as the participant's mode. */
 export function inbandMode(on: boolean | 'auto'): InbandDtmfMode {
   return on === 'auto' ? 'auto' : on ? 'on' : 'off';
+}
+
+/** The same master key, suite and MKI (the a=crypto tag may differ: it only pairs offer and answer lines). */
+function sameKey(a: SrtpKey, b: SrtpKey): boolean {
+  return a.suite === b.suite && a.keyBase64 === b.keyBase64 && a.mki?.value === b.mki?.value && a.mki?.length === b.mki?.length;
 }

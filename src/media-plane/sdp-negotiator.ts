@@ -116,15 +116,35 @@ function parseCrypto(m: MediaDescription): SrtpKey | null {
     if (typeof c.id !== 'number' || !Number.isInteger(c.id) || c.id < 0 || c.id > 999_999_999) continue;
     const suite = c.suite.toUpperCase() as SrtpSuite;
     if (!SUPPORTED_SRTP_SUITES.includes(suite)) continue;
-    // inline:<key||salt base64>[|lifetime][|MKI:length]; mediasoup has no MKI support.
+    // inline:<key||salt base64>[|lifetime][|MKI:length] (RFC 4568 §6.1). The lifetime
+    // (2^31 packets and the like) is never reached by a call; an MKI is taken out of
+    // each packet the peer sends (SrtpSession).
     const m2 = /^inline:([A-Za-z0-9+/=]+)((?:\|[^|\s]+)*)$/.exec(c.config.trim());
     if (!m2) continue;
     if (!isKeyOf(suite, m2[1])) continue; // wrong length or not base64: not a usable key
-    if (m2[2].split('|').some((p) => p.includes(':'))) continue;
+    const mki = mkiOf(suite, m2[2]);
+    if (mki === null) continue;
     if (c.sessionConfig) continue; // session parameters (UNENCRYPTED_SRTP etc.) are not supported
-    return { tag: c.id, suite, keyBase64: m2[1] };
+    return mki ? { tag: c.id, suite, keyBase64: m2[1], mki } : { tag: c.id, suite, keyBase64: m2[1] };
   }
   return null;
+}
+
+/**
+ * The `|MKI:length` of an inline key's parameters (RFC 4568 §6.1: a decimal value and
+ * its length in bytes): undefined when there is none, null when it is not usable here:
+ * longer than 4 bytes, a value that does not fit its length, more than one, or on an
+ * AEAD suite (only AES-CM's packet layout is handled: RFC 3711 §3.1, §3.4).
+ */
+function mkiOf(suite: SrtpSuite, params: string): { value: number; length: number } | null | undefined {
+  const mkis = params.split('|').filter((p) => p.includes(':'));
+  if (mkis.length === 0) return undefined;
+  const m = /^(\d{1,10}):(\d{1,3})$/.exec(mkis[0]);
+  if (mkis.length > 1 || !m || suite.startsWith('AEAD_')) return null;
+  const value = Number(m[1]);
+  const length = Number(m[2]);
+  if (length < 1 || length > 4 || value >= 2 ** (8 * length)) return null;
+  return { value, length };
 }
 
 /** Strict base64 (RFC 4648 §4, padded) of exactly the suite's key and salt. */

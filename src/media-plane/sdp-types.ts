@@ -14,6 +14,12 @@ export interface SrtpKey {
   tag: number;
   suite: SrtpSuite;
   keyBase64: string;
+  /**
+   * The master key identifier the key's sender puts in every SRTP and SRTCP packet
+   * (RFC 4568 §6.1 `|MKI:length`, RFC 3711 §3.1), when its line has one: its value
+   * and its length in bytes (1 to 4). Parley's own keys have none.
+   */
+  mki?: { value: number; length: number };
 }
 
 export interface NegotiatedAudio {

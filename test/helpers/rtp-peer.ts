@@ -35,6 +35,8 @@ export interface RtpPeerOptions {
   dropEvery?: number;
   /** SDES-SRTP with this suite: RTP/SAVP and an a=crypto line with a key of its own. */
   srtp?: SrtpSuite;
+  /** With `srtp` (AES-CM): its key has this 1-byte MKI (`|2^31|<value>:1`, as SBCs send it), put in every SRTP packet it sends. */
+  srtpMki?: number;
   /** The address the socket binds to and the SDP names (default 127.0.0.1; ::1 makes an IPv6 peer, c=IN IP6). */
   ip?: string;
   /**
@@ -146,7 +148,7 @@ export class RtpPeer extends EventEmitter {
     if (this.dtmfPt !== null) lines.push(`a=rtpmap:${this.dtmfPt} telephone-event/${info.rtpClock === 48000 ? 48000 : 8000}`, `a=fmtp:${this.dtmfPt} 0-16`);
     lines.push(`a=ptime:${this.options.ptime ?? 20}`);
     if (this.options.rtcpMux !== false) lines.push('a=rtcp-mux');
-    if (this.srtpKey) lines.push(`a=crypto:1 ${this.options.srtp} inline:${this.srtpKey}`);
+    if (this.srtpKey) lines.push(`a=crypto:1 ${this.options.srtp} inline:${this.srtpKey}${this.options.srtpMki === undefined ? '' : `|2^31|${this.options.srtpMki}:1`}`);
     lines.push(...extra, `a=${direction}`);
     return lines.join('\r\n') + '\r\n';
   }
@@ -251,7 +253,14 @@ export class RtpPeer extends EventEmitter {
   send(packet: Buffer): void {
     if (!this.remote) return;
     if (this.srtpKey && !this.srtpSession) return; // no key from the other side yet
-    this.socket.send(this.srtpSession ? this.srtpSession.protectRtp(packet) : packet, this.remote.port, this.remote.ip);
+    this.socket.send(this.srtpSession ? this.withMki(this.srtpSession.protectRtp(packet)) : packet, this.remote.port, this.remote.ip);
+  }
+
+  /** The SRTP packet with options.srtpMki put in before its tag (RFC 3711 §3.1), when there is one. */
+  private withMki(p: Buffer): Buffer {
+    if (this.options.srtpMki === undefined) return p;
+    const tag = this.options.srtp === 'AES_CM_128_HMAC_SHA1_32' ? 4 : 10;
+    return Buffer.concat([p.subarray(0, p.length - tag), Buffer.from([this.options.srtpMki]), p.subarray(p.length - tag)]);
   }
 
   /** Joins a 20 ms frame's bytes to what waits and sends every whole packet of `ptime` ms (one byte per 8 kHz tick). */

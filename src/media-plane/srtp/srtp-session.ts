@@ -56,14 +56,48 @@ export class SrtpSession {
   private readonly recvRtp = new Map<number, SrtpIndexWindow>();
   private readonly sendRtcp = new Map<number, number>();
   private readonly recvRtcp = new Map<number, SrtpIndexWindow>();
+  /** The MKI the peer puts in every packet (its a=crypto's `|MKI:length`), or null. */
+  private readonly recvMki: { value: number; length: number } | null;
+  /** A received packet with its MKI taken out (reused: the ciphers copy what they return). */
+  private scratch: Buffer = Buffer.alloc(0);
 
   /** Throws SrtpKeyError for a key of the wrong form or length, Error for a suite this build lacks. */
-  constructor(opts: { suite: SrtpSuite; sendKeyBase64: string; recvKeyBase64: string }) {
+  constructor(opts: { suite: SrtpSuite; sendKeyBase64: string; recvKeyBase64: string; recvMki?: { value: number; length: number } }) {
     this.suite = opts.suite;
     const send = decodeSrtpKey(opts.suite, opts.sendKeyBase64, 'send');
     const recv = decodeSrtpKey(opts.suite, opts.recvKeyBase64, 'receive');
     this.cipher = new WeriftSrtpCipher(opts.suite, send, recv);
     ({ rtpTag: this.rtpTag, rtcpIndexFromEnd: this.rtcpIndexFromEnd, rtcpTrailer: this.rtcpTrailer } = this.cipher.overhead);
+    this.recvMki = opts.recvMki ?? null;
+    if (this.recvMki && (this.recvMki.length < 1 || this.recvMki.length > 4 || opts.suite.startsWith('AEAD_'))) {
+      throw new Error(`an MKI of ${this.recvMki.length} bytes on ${opts.suite} is not supported`);
+    }
+  }
+
+  /**
+   * The packet without the peer's MKI, which RFC 3711 puts right before the
+   * authentication tag (§3.1 for SRTP, §3.4 for SRTCP, after the E flag and index)
+   * and leaves out of what the tag covers. The packet itself is not changed. Counted
+   * and null when it is too short (malformed: `least` bytes besides the MKI), or when
+   * the MKI names another master key (we know only one: as a failed authentication).
+   */
+  private withoutMki(packet: Buffer, tag: number, least: number): Buffer | null {
+    const mki = this.recvMki!;
+    if (packet.length < least + mki.length) {
+      this.stats.malformed++;
+      return null;
+    }
+    const tagAt = packet.length - tag;
+    const at = tagAt - mki.length;
+    if (packet.readUIntBE(at, mki.length) !== mki.value) {
+      this.stats.authFailures++;
+      return null;
+    }
+    const n = packet.length - mki.length;
+    if (this.scratch.length < n) this.scratch = Buffer.alloc(Math.max(n, 1500));
+    packet.copy(this.scratch, 0, 0, at);
+    packet.copy(this.scratch, at, tagAt);
+    return this.scratch.subarray(0, n);
   }
 
   /**
@@ -87,7 +121,9 @@ export class SrtpSession {
   }
 
   /** SRTP → plain RTP (RFC 3711 §3.3); null, counted in stats, for anything that does not verify. */
-  unprotectRtp(packet: Buffer): Buffer | null {
+  unprotectRtp(received: Buffer): Buffer | null {
+    const packet = this.recvMki ? this.withoutMki(received, this.rtpTag, 12 + this.rtpTag) : received;
+    if (packet === null) return null;
     const headerLength = rtpHeaderLength(packet, packet.length - this.rtpTag);
     if (headerLength < 0) {
       this.stats.malformed++;
@@ -125,7 +161,10 @@ export class SrtpSession {
   }
 
   /** SRTCP → plain RTCP; null, counted in stats, for anything that does not verify or is replayed (§3.4). */
-  unprotectRtcp(packet: Buffer): Buffer | null {
+  unprotectRtcp(received: Buffer): Buffer | null {
+    // The MKI sits after E|index, before the tag (the AES-CM layout: no MKI on AEAD suites).
+    const packet = this.recvMki ? this.withoutMki(received, this.rtcpTrailer - 4, 8 + this.rtcpTrailer) : received;
+    if (packet === null) return null;
     if (packet.length < 8 + this.rtcpTrailer || packet[0] >> 6 !== 2) {
       this.stats.malformed++;
       return null;

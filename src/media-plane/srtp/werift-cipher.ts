@@ -13,6 +13,7 @@
 // (srtp-session.ts) estimates each packet's index itself (§3.3.1, with a §3.3.2
 // replay window, per SSRC) and hands the rollover counter, or the SRTCP index, to
 // the cipher below. Only key derivation and the cipher are werift's.
+import { timingSafeEqual } from 'node:crypto';
 import {
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
@@ -23,14 +24,26 @@ import {
 import type { SrtpSuite } from '../sdp-types.ts';
 
 /**
- * The suites werift-rtp 0.8.9 implements. AES_CM_128_HMAC_SHA1_32 (its 32-bit
- * tag length is fixed at 10 bytes) and AEAD_AES_256_GCM (its key derivation is
- * AES-128 only) are not among them.
+ * The suites werift-rtp 0.8.9's ciphers carry. AEAD_AES_256_GCM is not among them
+ * (its key derivation is AES-128 only).
+ *
+ * AES_CM_128_HMAC_SHA1_32 has no werift profile (its tag length is fixed at 10
+ * bytes), but it differs from _80 only in the length of the RTP tag (RFC 4568
+ * §6.2.2): the same key derivation, AES-CM and HMAC-SHA1, the tag being the HMAC's
+ * leftmost 32 bits instead of 80 (RFC 3711 §4.2). So it runs on werift's _80 cipher,
+ * the RTP tag cut to 4 bytes when sending and checked on its 4 bytes when
+ * receiving. SRTCP keeps the 80-bit tag, as libsrtp does for this suite (it does not
+ * honour a 32-bit tag for SRTCP); the integration test srtp-interop checks both
+ * against libsrtp in a mediasoup worker.
  */
 const PROFILES: Partial<Record<SrtpSuite, number>> = {
   AEAD_AES_128_GCM: ProtectionProfileAeadAes128Gcm,
   AES_CM_128_HMAC_SHA1_80: ProtectionProfileAes128CmHmacSha1_80,
+  AES_CM_128_HMAC_SHA1_32: ProtectionProfileAes128CmHmacSha1_80,
 };
+/** Bytes of the RTP tag of AES_CM_128_HMAC_SHA1_32, and of the _80 tag werift makes. */
+const SHORT_TAG = 4;
+const FULL_TAG = 10;
 
 export function weriftSupports(suite: SrtpSuite): boolean {
   return PROFILES[suite] !== undefined;
@@ -50,6 +63,10 @@ export interface SrtpOverhead {
 }
 
 type Cipher = WeriftSrtpSession['localContext']['cipher'];
+/** werift's AES-CM cipher (CipherAesCtr): its SRTP tag function is what a 32-bit tag is cut from. */
+interface CtrCipher {
+  generateSrtpAuthTag(roc: number, ...buffers: Buffer[]): Buffer;
+}
 
 /**
  * The header werift's cipher is handed: the packet's own header bytes, not a parsed
@@ -90,6 +107,10 @@ export class WeriftSrtpCipher {
   private readonly recv: Cipher;
   private readonly sendHeader = new RawRtpHeader();
   private readonly recvHeader = new RawRtpHeader();
+  /** AES_CM_128_HMAC_SHA1_32: RTP tags are 4 bytes (see PROFILES). */
+  private readonly shortTag: boolean;
+  /** A received _32 packet with its full 10-byte tag, for werift's decrypt (reused: werift copies out). */
+  private scratch: Buffer<ArrayBuffer> = Buffer.alloc(0);
 
   constructor(suite: SrtpSuite, send: { key: Buffer; salt: Buffer }, recv: { key: Buffer; salt: Buffer }) {
     const profile = PROFILES[suite];
@@ -102,22 +123,44 @@ export class WeriftSrtpCipher {
     });
     this.send = session.localContext.cipher;
     this.recv = session.remoteContext.cipher;
+    this.shortTag = suite === 'AES_CM_128_HMAC_SHA1_32';
     this.overhead =
       profile === ProtectionProfileAeadAes128Gcm
         ? // RFC 7714 §9.1: SRTCP is header, ciphertext with its 16-byte tag, then E|index.
           { rtpTag: 16, rtcpIndexFromEnd: 4, rtcpTrailer: 20 }
         : // RFC 3711 §3.4: SRTCP is header, ciphertext, E|index, then the 10-byte tag.
-          { rtpTag: 10, rtcpIndexFromEnd: 14, rtcpTrailer: 14 };
+          { rtpTag: this.shortTag ? SHORT_TAG : FULL_TAG, rtcpIndexFromEnd: 14, rtcpTrailer: 14 };
   }
 
   /** Plain RTP whose header (checked by the caller) is headerLength bytes → SRTP with the given rollover counter. */
   encryptRtp(packet: Buffer, headerLength: number, roc: number): Buffer {
-    return this.send.encryptRtp(this.sendHeader.load(packet, headerLength), packet.subarray(headerLength), roc);
+    const out = this.send.encryptRtp(this.sendHeader.load(packet, headerLength), packet.subarray(headerLength), roc);
+    // _32: the HMAC's leftmost 32 bits (RFC 3711 §4.2), werift's 80-bit tag cut short.
+    return this.shortTag ? out.subarray(0, out.length - (FULL_TAG - SHORT_TAG)) : out;
   }
 
   /** SRTP whose header (checked by the caller) is headerLength bytes → plain RTP (padding kept); throws SrtpAuthenticationError. */
   decryptRtp(packet: Buffer, headerLength: number, roc: number): Buffer {
+    if (this.shortTag) return this.decryptShortTag(packet, headerLength, roc);
     return this.recv.decryptRtp(packet, roc, this.recvHeader.load(packet, headerLength))[0];
+  }
+
+  /**
+   * _32: the 4-byte tag is checked against the leftmost bytes of werift's HMAC; the
+   * packet then goes through werift's own decrypt with that full tag in its place
+   * (which checks it once more: two HMACs per packet on such legs, no cipher code of ours).
+   */
+  private decryptShortTag(packet: Buffer, headerLength: number, roc: number): Buffer {
+    const body = packet.length - SHORT_TAG;
+    if (body < headerLength) throw new SrtpAuthenticationError('SRTP packet shorter than its header and tag');
+    const full = (this.recv as unknown as CtrCipher).generateSrtpAuthTag(roc, packet.subarray(0, headerLength), packet.subarray(headerLength, body));
+    if (!timingSafeEqual(full.subarray(0, SHORT_TAG), packet.subarray(body))) throw new SrtpAuthenticationError('Failed to authenticate SRTP packet');
+    const n = body + FULL_TAG;
+    if (this.scratch.length < n) this.scratch = Buffer.alloc(Math.max(n, 1500));
+    const whole = this.scratch.subarray(0, n);
+    packet.copy(whole, 0, 0, body);
+    full.copy(whole, body, 0, FULL_TAG);
+    return this.recv.decryptRtp(whole, roc, this.recvHeader.load(whole, headerLength))[0];
   }
 
   /** Plain RTCP → SRTCP with E=1 and the given index. */

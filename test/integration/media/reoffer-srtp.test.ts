@@ -79,6 +79,20 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
     assert.ok(medianToneShare(hy, 700, 8000) > 0.8, 'y hears x through the SRTP trunk');
   });
 
+  it('a peer whose SRTP key has an MKI (`|2^31|1:1`, as SBCs offer it) is heard and hears (before: 488, its only key skipped)', () => inRoom(engine, 'mki', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU', srtp: 'AES_CM_128_HMAC_SHA1_80', srtpMki: 1 });
+    const b = await join(room, { codec: 'PCMU' });
+    assert.match(a.answer, /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[A-Za-z0-9+/=]+\r\n/, 'our own key without an MKI');
+    a.peer.setTone(700);
+    b.peer.setTone(1300);
+    await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
+    const [ha, hb] = await Promise.all([collect(a.peer, 40), collect(b.peer, 40)]);
+    assert.ok(medianToneShare(hb, 700, 8000) > 0.8, 'b hears the MKI peer');
+    assert.ok(medianToneShare(ha, 1300, 8000) > 0.8, 'the MKI peer hears b');
+    await engine.nextStats();
+    assert.equal(a.leg.endpoint?.stats.srtpFailures, 0, 'every packet with the MKI authenticated');
+  }));
+
   it('latching: sends to the first source seen, and ignores any other source afterwards', async (t) => {
     const own = await startEngine({ latching: true, rtpPortRange: { min: 43500, max: 43999 } });
     t.after(() => own.close());

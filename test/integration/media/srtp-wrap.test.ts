@@ -2,7 +2,9 @@
 // peer sends SDES-SRTP starting at sequence 65,500, with comfort-noise packets
 // (PT 13) in between, and the other leg keeps hearing its tone after the wrap:
 // the endpoint's rollover counter follows the wrap and CN neither breaks the
-// SRTP state nor reaches the mix as audio.
+// SRTP state nor reaches the mix as audio. Then the peer re-offers the same key
+// (a hold, a session refresh): the crypto context goes on with its rollover
+// counter (RFC 4568 §7.1.4), and the tone is still heard.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
@@ -31,9 +33,9 @@ describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
       sock.bind(0, '127.0.0.1');
       await once(sock, 'listening');
       const ourKey = generateSrtpKeyBase64(suite);
-      const offer = [
+      const offerV = (version: number): string => [
         'v=0',
-        'o=peer 1 1 IN IP4 127.0.0.1',
+        `o=peer 1 ${version} IN IP4 127.0.0.1`,
         's=-',
         'c=IN IP4 127.0.0.1',
         't=0 0',
@@ -45,7 +47,7 @@ describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
         'a=sendrecv',
         '',
       ].join('\r\n');
-      const { leg, answer } = await room.createLeg(offer, { id: 'a' });
+      const { leg, answer } = await room.createLeg(offerV(1), { id: 'a' });
       const m = /m=audio (\d+) RTP\/SAVP/.exec(answer);
       const key = /a=crypto:1 (\S+) inline:([A-Za-z0-9+/=]+)/.exec(answer);
       assert.ok(m && key, `an SRTP answer: ${answer}`);
@@ -92,6 +94,13 @@ describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
         const shareAfter = medianToneShare(afterWrap, 440, 8000, 20);
         assert.ok(shareBefore > 0.7, `heard before the wrap (${shareBefore.toFixed(2)} of the median frame)`);
         assert.ok(shareAfter > 0.7, `heard after the wrap (${shareAfter.toFixed(2)} of the median frame)`);
+        // The same key offered again after the wrap: a new context would restart at ROC 0 and refuse every packet.
+        const reanswer = await leg.applyOffer(offerV(2));
+        assert.equal(/a=crypto:1 \S+ inline:([A-Za-z0-9+/=]+)/.exec(reanswer)?.[1], key[2], 'our key unchanged in the new answer');
+        await collect(b.peer, 10);
+        const afterReoffer = await collect(b.peer, 50);
+        const shareReoffer = medianToneShare(afterReoffer, 440, 8000, 20);
+        assert.ok(shareReoffer > 0.7, `heard after the re-offer (${shareReoffer.toFixed(2)} of the median frame)`);
         // With media threads the endpoint's counters are the thread's latest snapshot: wait (asking for fresh
         // ones) until the packets sent so far are in it; a loaded machine may run the thread that reads them late.
         const target = sent;

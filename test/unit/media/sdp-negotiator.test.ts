@@ -133,7 +133,20 @@ describe('SDP offer/answer', () => {
     assert.match(answer, /m=audio 40000 RTP\/SAVP 0/);
     assert.match(answer, /a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:b3Vyc2lkZWtleQ==/);
     assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0']), ALL), SdpNegotiationError);
-    assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`]), ALL), SdpNegotiationError, 'MKI is not supported');
+  });
+
+  it('SDES-SRTP with an MKI (RFC 4568 §6.1 |MKI:length, as SBCs send it): taken with its value and length; one it cannot use is skipped', () => {
+    const key = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
+    const gcmKey = Buffer.alloc(28, 7).toString('base64');
+    const take = (...cryptos: string[]): unknown => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', ...cryptos]), ALL).remoteSrtp;
+    assert.deepEqual(take(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^31|1:1`), { tag: 1, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: key, mki: { value: 1, length: 1 } });
+    assert.deepEqual(take(`a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:${key}|4294967295:4`), { tag: 3, suite: 'AES_CM_128_HMAC_SHA1_32', keyBase64: key, mki: { value: 4294967295, length: 4 } });
+    // Skipped for the next line: longer than 4 bytes, a value over its length, two MKIs, an MKI on an AEAD suite.
+    for (const bad of [`${key}|1:5`, `${key}|256:1`, `${key}|1:1|2:1`, `${key}|x:1`]) {
+      assert.deepEqual(take(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${bad}`, `a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:${key}`), { tag: 2, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: key }, bad);
+    }
+    assert.deepEqual(take(`a=crypto:1 AEAD_AES_128_GCM inline:${gcmKey}|1:1`, `a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:${key}`), { tag: 2, suite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: key });
+    assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:5`]), ALL), SdpNegotiationError, 'only an MKI it cannot use: 488');
   });
 
   it('validates values: ports 0..65535, IPv4 dotted quads, IPv6 only when reachable, SRTP keys of the suite\'s length (488, never a crash)', () => {

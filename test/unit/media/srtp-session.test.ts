@@ -29,10 +29,17 @@ function rtcpRr(ssrc: number): Buffer {
 }
 
 const clean = { authFailures: 0, replayDropped: 0, malformed: 0 };
+/** Bytes of the SRTP authentication tag per suite. */
+const TAG: Partial<Record<SrtpSuite, number>> = { AEAD_AES_128_GCM: 16, AES_CM_128_HMAC_SHA1_80: 10, AES_CM_128_HMAC_SHA1_32: 4 };
+
+/** The packet with an MKI put in before its last `tag` bytes (RFC 3711 §3.1, §3.4). */
+function withMki(p: Buffer, tag: number, mki: Buffer): Buffer {
+  return Buffer.concat([p.subarray(0, p.length - tag), mki, p.subarray(p.length - tag)]);
+}
 
 describe('SrtpSession', () => {
-  it('supports AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM (what werift-rtp implements)', () => {
-    assert.deepEqual([...SUPPORTED_SRTP_SUITES].sort(), ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80']);
+  it('supports AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 and AEAD_AES_128_GCM (on werift-rtp\'s ciphers)', () => {
+    assert.deepEqual([...SUPPORTED_SRTP_SUITES].sort(), ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_32', 'AES_CM_128_HMAC_SHA1_80']);
   });
 
   it('refuses a suite this build does not support, with a clear error', () => {
@@ -54,7 +61,7 @@ describe('SrtpSession', () => {
         for (let seq = 65_530; seq < 65_536 + 10; seq++) {
           const plain = rtp(seq & 0xffff);
           const wire = alice.protectRtp(plain);
-          assert.equal(wire.length, plain.length + (suite === 'AEAD_AES_128_GCM' ? 16 : 10), 'tag length (RFC 7714 §7, RFC 3711 §4.2)');
+          assert.equal(wire.length, plain.length + TAG[suite]!, 'tag length (RFC 7714 §7, RFC 3711 §4.2, RFC 4568 §6.2)');
           assert.deepEqual(wire.subarray(0, 12), plain.subarray(0, 12), 'header in the clear');
           assert.notDeepEqual(wire.subarray(12, plain.length), plain.subarray(12), 'payload encrypted');
           assert.deepEqual(bob.unprotectRtp(wire), plain);
@@ -166,4 +173,49 @@ describe('SrtpSession', () => {
       });
     });
   }
+
+  it('AES_CM_128_HMAC_SHA1_32: the RTP tag is the first 4 bytes of _80\'s under the same key; SRTCP keeps the 80-bit tag (as libsrtp)', () => {
+    const k = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_32');
+    const other = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_32');
+    const s32 = new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_32', sendKeyBase64: k, recvKeyBase64: other });
+    const s80 = new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: k, recvKeyBase64: other });
+    const a = s32.protectRtp(rtp(500));
+    const b = s80.protectRtp(rtp(500));
+    assert.deepEqual(a, b.subarray(0, b.length - 6));
+    assert.equal(s32.protectRtcp(rtcpRr(9)).length, rtcpRr(9).length + 14, 'E|index and a 10-byte tag');
+  });
+
+  describe('a peer key with an MKI (RFC 3711 §3.1: between the encrypted part and the tag, outside what the tag covers)', () => {
+    for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const) {
+      it(`${suite}: packets with the MKI decrypt, RTP and RTCP; another MKI or none is refused and counted`, () => {
+        const a = generateSrtpKeyBase64(suite);
+        const b = generateSrtpKeyBase64(suite);
+        const alice = new SrtpSession({ suite, sendKeyBase64: a, recvKeyBase64: b });
+        const bob = new SrtpSession({ suite, sendKeyBase64: b, recvKeyBase64: a, recvMki: { value: 0x0102, length: 2 } });
+        const tag = TAG[suite]!;
+        for (let seq = 65_534; seq < 65_540; seq++) {
+          const plain = rtp(seq & 0xffff);
+          const wire = withMki(alice.protectRtp(plain), tag, Buffer.from([1, 2]));
+          assert.deepEqual(bob.unprotectRtp(wire), plain);
+          assert.equal(wire.length, plain.length + 2 + tag, 'the MKI was left in the packet given');
+        }
+        const rr = rtcpRr(0xabcdef01);
+        assert.deepEqual(bob.unprotectRtcp(withMki(alice.protectRtcp(rr), 10, Buffer.from([1, 2]))), rr);
+        assert.deepEqual(bob.stats, clean);
+        assert.equal(bob.unprotectRtp(withMki(alice.protectRtp(rtp(10)), tag, Buffer.from([1, 3]))), null, 'another key\'s MKI');
+        assert.equal(bob.unprotectRtp(alice.protectRtp(rtp(11))), null, 'no MKI');
+        assert.equal(bob.unprotectRtcp(withMki(alice.protectRtcp(rr), 10, Buffer.from([2, 2]))), null, 'another key\'s MKI on SRTCP');
+        assert.equal(bob.unprotectRtp(Buffer.from([0x80, 0, 1, 2])), null, 'too short for an MKI');
+        assert.deepEqual(bob.stats, { ...clean, authFailures: 3, malformed: 1 });
+        assert.deepEqual(bob.unprotectRtp(withMki(alice.protectRtp(rtp(12)), tag, Buffer.from([1, 2]))), rtp(12), 'still works afterwards');
+      });
+    }
+
+    it('an MKI on an AEAD suite, or longer than 4 bytes, is refused at once', () => {
+      const k = generateSrtpKeyBase64('AEAD_AES_128_GCM');
+      assert.throws(() => new SrtpSession({ suite: 'AEAD_AES_128_GCM', sendKeyBase64: k, recvKeyBase64: k, recvMki: { value: 1, length: 1 } }), /MKI/);
+      const c = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_80');
+      assert.throws(() => new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: c, recvKeyBase64: c, recvMki: { value: 1, length: 5 } }), /MKI/);
+    });
+  });
 });
