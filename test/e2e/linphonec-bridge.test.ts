@@ -133,6 +133,44 @@ describe('linphonec calls baresip through the record-notice gateway', { skip: ha
     }
   });
 
+  it('linphonec with SDES-SRTP offering only AES_CM_128_HMAC_SHA1_32 (libsrtp): answered with that suite, both phones in their stems', async () => {
+    const bobPort = await freePort();
+    const bob = await baresipCallee(host, bobPort);
+    const phone = await startLinphonec({ user: 'erin', host, sipPort: await freePort(), rtpPort: 20_000 + Math.floor(Math.random() * 10_000) * 2, proxy: `sip:${host}:5060`, micWav: mic, srtpSuites: 'AES_CM_128_HMAC_SHA1_32' });
+    try {
+      phone.command(`call sip:bob@${host}:${bobPort}`);
+      await phone.waitFor(/connected\./, 20_000);
+      await waitFor('baresip answered', () => (/Call established/.test(bob.output()) ? true : undefined), 10_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      // Nothing linphonec sent (SRTP, SRTCP) failed authentication.
+      await parley.app.media!.nextStats();
+      const active = [...parley.app.calls!.active.values()].find((c) => c.call.room.legIds.includes('caller'));
+      const st = active?.call.room.leg('caller')?.endpoint?.stats;
+      assert.ok(st && st.packetsIn > 100, `linphonec's SRTP was taken: ${JSON.stringify(st)}`);
+      assert.equal(st.srtpFailures, 0, 'no SRTP or SRTCP packet of linphonec failed authentication');
+      // linphonec's SRTCP (with a 32-bit tag, as liblinphone sends it under this suite) was read, and it read ours.
+      assert.ok(st.rtcpIn > 0, `linphonec's SRTCP was taken: ${JSON.stringify(st)}`);
+      phone.command('terminate');
+      await phone.waitFor(/ended/, 10_000);
+      const log = await phone.sipLog();
+      const offer = /^INVITE sip:[^]*?(?=^SIP\/2\.0 )/m.exec(log)?.[0] ?? '';
+      assert.deepEqual([...offer.matchAll(/^a=crypto:\d+ (\S+)/gm)].map((m) => m[1]), ['AES_CM_128_HMAC_SHA1_32'], 'linphonec offered only _32');
+      assert.match(log, /^SIP\/2\.0 200 [^]*?^m=audio \d+ RTP\/SAVP [^]*?^a=crypto:\d+ AES_CM_128_HMAC_SHA1_32 inline:/m, 'Parley answered with _32');
+      const sidecar = await waitFor('recording finalized', () => finalSidecars(parley.recordingDir).find((m) => m.legs.some((l: { uri: string }) => l.uri.includes('erin'))), 10_000);
+      const legs = sidecar.legs as Array<{ uri: string; stems: Array<{ file: string }> }>;
+      for (const [uriPart, hz] of [['erin', 600], ['bob', 1000]] as const) {
+        const leg = legs.find((l) => l.uri.includes(uriPart));
+        assert.ok(leg, `a leg for ${uriPart}`);
+        const wav = readWavFile(path.join(parley.recordingDir, leg.stems[0]!.file));
+        const share = medianToneShare(wav.samples, hz, wav.sampleRate);
+        assert.ok(share > 0.5, `${uriPart}'s ${hz} Hz is in its stem (${share.toFixed(3)})`);
+      }
+    } finally {
+      await phone.stop();
+      await bob.stop();
+    }
+  });
+
   it("linphonec's pause is passed on to baresip with a re-INVITE (its direction), resume too; the recording marks the hold", async () => {
     const bobPort = await freePort();
     const bob = await baresipCallee(host, bobPort);

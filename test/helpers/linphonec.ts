@@ -17,7 +17,17 @@ export interface Linphonec {
   stop(): Promise<void>;
 }
 
-export async function startLinphonec(opts: { user: string; host: string; sipPort: number; rtpPort: number; proxy: string; micWav: string; ipv6?: boolean }): Promise<Linphonec> {
+export async function startLinphonec(opts: {
+  user: string;
+  host: string;
+  sipPort: number;
+  rtpPort: number;
+  proxy: string;
+  micWav: string;
+  ipv6?: boolean;
+  /** SDES-SRTP, mandatory, offering only these suites (its `srtp_crypto_suites`, e.g. `AES_CM_128_HMAC_SHA1_32`). */
+  srtpSuites?: string;
+}): Promise<Linphonec> {
   const dir = await mkdtemp(path.join(tmpdir(), 'linphonec-'));
   const rc = path.join(dir, 'rc');
   await writeFile(
@@ -30,6 +40,7 @@ export async function startLinphonec(opts: { user: string; host: string; sipPort
       `use_ipv6=${opts.ipv6 ? 1 : 0}`,
       'auto_net_state_mon=0',
       'default_proxy=0',
+      ...(opts.srtpSuites ? ['media_encryption=srtp', 'media_encryption_mandatory=1', `srtp_crypto_suites=${opts.srtpSuites}`] : []),
       '[rtp]',
       `audio_rtp_port=${opts.rtpPort}`,
       '[video]',

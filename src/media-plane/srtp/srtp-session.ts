@@ -14,6 +14,8 @@ import { SrtpAuthenticationError, WeriftSrtpCipher } from './werift-cipher.ts';
  * never forgotten: a forgotten sender index could be used a second time.
  */
 const MAX_STREAMS = 32;
+/** An SRTCP packet that does not verify under the layout tried: try the other one. */
+const RETRY = Symbol('retry');
 /** RFC 3711 §3.3.1/§3.4: the SRTCP index has 31 bits; a key must not go past it. */
 const MAX_SRTCP_INDEX = 0x7fffffff;
 
@@ -58,6 +60,10 @@ export class SrtpSession {
   private readonly recvRtcp = new Map<number, SrtpIndexWindow>();
   /** The MKI the peer puts in every packet (its a=crypto's `|MKI:length`), or null. */
   private readonly recvMki: { value: number; length: number } | null;
+  /** AES_CM_128_HMAC_SHA1_32: RTP tags of 32 bits. */
+  private readonly shortRtpTag: boolean;
+  /** _32: the peer's SRTCP carries a 32-bit tag too (learnt from it); ours then does. */
+  private rtcpShortTag = false;
   /** A received packet with its MKI taken out (reused: the ciphers copy what they return). */
   private scratch: Buffer = Buffer.alloc(0);
 
@@ -69,6 +75,7 @@ export class SrtpSession {
     this.cipher = new WeriftSrtpCipher(opts.suite, send, recv);
     ({ rtpTag: this.rtpTag, rtcpIndexFromEnd: this.rtcpIndexFromEnd, rtcpTrailer: this.rtcpTrailer } = this.cipher.overhead);
     this.recvMki = opts.recvMki ?? null;
+    this.shortRtpTag = opts.suite === 'AES_CM_128_HMAC_SHA1_32';
     if (this.recvMki && (this.recvMki.length < 1 || this.recvMki.length > 4 || opts.suite.startsWith('AEAD_'))) {
       throw new Error(`an MKI of ${this.recvMki.length} bytes on ${opts.suite} is not supported`);
     }
@@ -81,7 +88,7 @@ export class SrtpSession {
    * and null when it is too short (malformed: `least` bytes besides the MKI), or when
    * the MKI names another master key (we know only one: as a failed authentication).
    */
-  private withoutMki(packet: Buffer, tag: number, least: number): Buffer | null {
+  private withoutMki(packet: Buffer, tag: number, least: number, quiet = false): Buffer | null | typeof RETRY {
     const mki = this.recvMki!;
     if (packet.length < least + mki.length) {
       this.stats.malformed++;
@@ -90,6 +97,7 @@ export class SrtpSession {
     const tagAt = packet.length - tag;
     const at = tagAt - mki.length;
     if (packet.readUIntBE(at, mki.length) !== mki.value) {
+      if (quiet) return RETRY;
       this.stats.authFailures++;
       return null;
     }
@@ -122,7 +130,7 @@ export class SrtpSession {
 
   /** SRTP → plain RTP (RFC 3711 §3.3); null, counted in stats, for anything that does not verify. */
   unprotectRtp(received: Buffer): Buffer | null {
-    const packet = this.recvMki ? this.withoutMki(received, this.rtpTag, 12 + this.rtpTag) : received;
+    const packet = this.recvMki ? (this.withoutMki(received, this.rtpTag, 12 + this.rtpTag) as Buffer | null) : received;
     if (packet === null) return null;
     const headerLength = rtpHeaderLength(packet, packet.length - this.rtpTag);
     if (headerLength < 0) {
@@ -157,31 +165,55 @@ export class SrtpSession {
     const index = (this.sendRtcp.get(ssrc) ?? 0) + 1;
     if (index > MAX_SRTCP_INDEX) throw new SrtpIndexReuseError(`protectRtcp: SRTCP index of SSRC ${ssrc} exhausted; rekey`);
     this.sendRtcp.set(ssrc, index);
-    return this.cipher.encryptRtcp(packet, index);
+    return this.cipher.encryptRtcp(packet, index, this.rtcpShortTag);
   }
 
   /** SRTCP → plain RTCP; null, counted in stats, for anything that does not verify or is replayed (§3.4). */
   unprotectRtcp(received: Buffer): Buffer | null {
+    if (!this.shortRtpTag) return this.unprotectRtcpAs(received, false, false) as Buffer | null;
+    // AES_CM_128_HMAC_SHA1_32: the peer's SRTCP tag has 80 bits (libsrtp's profile, Chrome)
+    // or 32 (linphone, baresip). The length that authenticated last is tried first, then
+    // the other; what we send follows what the peer sends.
+    const first = this.unprotectRtcpAs(received, this.rtcpShortTag, true);
+    if (first !== RETRY) return first;
+    const second = this.unprotectRtcpAs(received, !this.rtcpShortTag, false);
+    if (second !== null) this.rtcpShortTag = !this.rtcpShortTag;
+    return second as Buffer | null;
+  }
+
+  /**
+   * One SRTCP layout: E|index, the MKI if any, then a tag of 80 bits (32 with `shortTag`)
+   * for AES-CM; RFC 7714 §9.1's for AEAD. The tag is checked before the replay list,
+   * so an index read from the wrong layout never counts as a replay. `quiet`: a packet
+   * that does not verify under this layout is not counted, and RETRY is returned.
+   */
+  private unprotectRtcpAs(received: Buffer, shortTag: boolean, quiet: boolean): Buffer | null | typeof RETRY {
+    const tag = shortTag ? 4 : this.rtcpTrailer - 4;
+    const trailer = shortTag ? 8 : this.rtcpTrailer;
+    const indexFromEnd = shortTag ? 8 : this.rtcpIndexFromEnd;
+    const mkiLength = this.recvMki?.length ?? 0;
+    if (quiet && (received.length < 8 + trailer + mkiLength || received[0] >> 6 !== 2)) return RETRY;
     // The MKI sits after E|index, before the tag (the AES-CM layout: no MKI on AEAD suites).
-    const packet = this.recvMki ? this.withoutMki(received, this.rtcpTrailer - 4, 8 + this.rtcpTrailer) : received;
-    if (packet === null) return null;
-    if (packet.length < 8 + this.rtcpTrailer || packet[0] >> 6 !== 2) {
+    const packet = this.recvMki ? this.withoutMki(received, tag, 8 + trailer, quiet) : received;
+    if (packet === null || packet === RETRY) return packet;
+    if (packet.length < 8 + trailer || packet[0] >> 6 !== 2) {
       this.stats.malformed++;
-      return null;
-    }
-    const ssrc = packet.readUInt32BE(4);
-    const index = packet.readUInt32BE(packet.length - this.rtcpIndexFromEnd) & MAX_SRTCP_INDEX;
-    const w = this.recvRtcp.get(ssrc);
-    if (w && w.check(index) !== IndexCheck.Fresh) {
-      this.stats.replayDropped++;
       return null;
     }
     let out: Buffer;
     try {
-      out = this.cipher.decryptRtcp(packet);
+      out = this.cipher.decryptRtcp(packet, shortTag);
     } catch (err) {
+      if (quiet) return RETRY;
       if (err instanceof SrtpAuthenticationError) this.stats.authFailures++;
       else this.stats.malformed++;
+      return null;
+    }
+    const ssrc = packet.readUInt32BE(4);
+    const index = packet.readUInt32BE(packet.length - indexFromEnd) & MAX_SRTCP_INDEX;
+    const w = this.recvRtcp.get(ssrc);
+    if (w && w.check(index) !== IndexCheck.Fresh) {
+      this.stats.replayDropped++;
       return null;
     }
     (w ?? stream(this.recvRtcp, ssrc, true)).accept(index);

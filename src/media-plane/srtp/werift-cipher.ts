@@ -32,9 +32,9 @@ import type { SrtpSuite } from '../sdp-types.ts';
  * §6.2.2): the same key derivation, AES-CM and HMAC-SHA1, the tag being the HMAC's
  * leftmost 32 bits instead of 80 (RFC 3711 §4.2). So it runs on werift's _80 cipher,
  * the RTP tag cut to 4 bytes when sending and checked on its 4 bytes when
- * receiving. SRTCP keeps the 80-bit tag, as libsrtp does for this suite (it does not
- * honour a 32-bit tag for SRTCP); the integration test srtp-interop checks both
- * against libsrtp in a mediasoup worker.
+ * receiving. Implementations differ on SRTCP: libsrtp's profile for the suite,
+ * Chrome and mediasoup keep an 80-bit SRTCP tag, while linphone and baresip cut it
+ * to 32 bits too. Both are decrypted here; SrtpSession sends what the peer sends.
  */
 const PROFILES: Partial<Record<SrtpSuite, number>> = {
   AEAD_AES_128_GCM: ProtectionProfileAeadAes128Gcm,
@@ -66,6 +66,7 @@ type Cipher = WeriftSrtpSession['localContext']['cipher'];
 /** werift's AES-CM cipher (CipherAesCtr): its SRTP tag function is what a 32-bit tag is cut from. */
 interface CtrCipher {
   generateSrtpAuthTag(roc: number, ...buffers: Buffer[]): Buffer;
+  generateSrtcpAuthTag(buf: Buffer): Buffer;
 }
 
 /**
@@ -154,22 +155,36 @@ export class WeriftSrtpCipher {
     const body = packet.length - SHORT_TAG;
     if (body < headerLength) throw new SrtpAuthenticationError('SRTP packet shorter than its header and tag');
     const full = (this.recv as unknown as CtrCipher).generateSrtpAuthTag(roc, packet.subarray(0, headerLength), packet.subarray(headerLength, body));
+    const whole = this.withFullTag(packet, body, full);
+    return this.recv.decryptRtp(whole, roc, this.recvHeader.load(whole, headerLength))[0];
+  }
+
+  /** packet[0, body) followed by the full 10-byte tag, once the packet's own short tag is the start of it; throws SrtpAuthenticationError. */
+  private withFullTag(packet: Buffer, body: number, full: Buffer): Buffer {
     if (!timingSafeEqual(full.subarray(0, SHORT_TAG), packet.subarray(body))) throw new SrtpAuthenticationError('Failed to authenticate SRTP packet');
     const n = body + FULL_TAG;
     if (this.scratch.length < n) this.scratch = Buffer.alloc(Math.max(n, 1500));
     const whole = this.scratch.subarray(0, n);
     packet.copy(whole, 0, 0, body);
     full.copy(whole, body, 0, FULL_TAG);
-    return this.recv.decryptRtp(whole, roc, this.recvHeader.load(whole, headerLength))[0];
+    return whole;
   }
 
-  /** Plain RTCP → SRTCP with E=1 and the given index. */
-  encryptRtcp(packet: Buffer, index: number): Buffer {
-    return this.send.encryptRTCP(packet, index);
+  /**
+   * Plain RTCP → SRTCP with E=1 and the given index. `shortTag` (_32 only): a 32-bit tag
+   * instead of 80, for peers that use the RTP tag length for SRTCP too (see SrtpSession).
+   */
+  encryptRtcp(packet: Buffer, index: number, shortTag = false): Buffer {
+    const out = this.send.encryptRTCP(packet, index);
+    return shortTag && this.shortTag ? out.subarray(0, out.length - (FULL_TAG - SHORT_TAG)) : out;
   }
 
-  /** SRTCP → plain RTCP; throws SrtpAuthenticationError. */
-  decryptRtcp(packet: Buffer): Buffer {
-    return this.recv.decryptRTCP(packet)[0];
+  /** SRTCP → plain RTCP; throws SrtpAuthenticationError. `shortTag` (_32 only): its tag has 32 bits, not 80. */
+  decryptRtcp(packet: Buffer, shortTag = false): Buffer {
+    if (!shortTag || !this.shortTag) return this.recv.decryptRTCP(packet)[0];
+    const body = packet.length - SHORT_TAG;
+    if (body < 12) throw new SrtpAuthenticationError('SRTCP packet shorter than its header, index and tag');
+    const full = (this.recv as unknown as CtrCipher).generateSrtcpAuthTag(packet.subarray(0, body));
+    return this.recv.decryptRTCP(this.withFullTag(packet, body, full))[0];
   }
 }

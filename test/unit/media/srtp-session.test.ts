@@ -185,6 +185,34 @@ describe('SrtpSession', () => {
     assert.equal(s32.protectRtcp(rtcpRr(9)).length, rtcpRr(9).length + 14, 'E|index and a 10-byte tag');
   });
 
+  it('AES_CM_128_HMAC_SHA1_32: SRTCP from a peer that cuts its tag to 32 bits too (linphone, baresip) is taken, and ours follows it; back to 80 bits likewise', () => {
+    const suite = 'AES_CM_128_HMAC_SHA1_32';
+    const a = generateSrtpKeyBase64(suite);
+    const b = generateSrtpKeyBase64(suite);
+    const alice = new SrtpSession({ suite, sendKeyBase64: a, recvKeyBase64: b });
+    const bob = new SrtpSession({ suite, sendKeyBase64: b, recvKeyBase64: a });
+    const rr = rtcpRr(0x01020304);
+    const long = alice.protectRtcp(rr);
+    assert.equal(long.length, rr.length + 14);
+    assert.deepEqual(bob.unprotectRtcp(long), rr, '80-bit SRTCP taken');
+    assert.equal(bob.protectRtcp(rtcpRr(5)).length, rr.length + 14, 'bob sends 80 bits while alice does');
+    // A peer with 32-bit SRTCP tags: the first 4 bytes of the 80-bit tag over the same bytes.
+    const next = alice.protectRtcp(rr);
+    const short = next.subarray(0, next.length - 6);
+    assert.deepEqual(bob.unprotectRtcp(short), rr, '32-bit SRTCP taken');
+    assert.deepEqual(bob.stats, clean, 'the layout tried first and failed is not counted');
+    const ours = bob.protectRtcp(rtcpRr(5));
+    assert.equal(ours.length, rr.length + 8, 'bob now sends 32-bit tags too');
+    assert.equal(bob.unprotectRtcp(short), null, 'a replay of it is refused');
+    assert.deepEqual(bob.stats, { ...clean, replayDropped: 1 });
+    const tampered = Buffer.from(alice.protectRtcp(rr).subarray(0, long.length - 6));
+    tampered[tampered.length - 1] ^= 1;
+    assert.equal(bob.unprotectRtcp(tampered), null);
+    assert.deepEqual(bob.stats, { ...clean, replayDropped: 1, authFailures: 1 }, 'a packet that verifies under neither is counted once');
+    assert.deepEqual(bob.unprotectRtcp(alice.protectRtcp(rr)), rr, 'back to 80 bits');
+    assert.equal(bob.protectRtcp(rtcpRr(5)).length, rr.length + 14, 'and so are ours');
+  });
+
   describe('a peer key with an MKI (RFC 3711 §3.1: between the encrypted part and the tag, outside what the tag covers)', () => {
     for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const) {
       it(`${suite}: packets with the MKI decrypt, RTP and RTCP; another MKI or none is refused and counted`, () => {
