@@ -173,6 +173,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   /** Changes codec or payload types (re-offer). The send SSRC may change too. */
   setMedia(media: ParticipantMedia): void {
     const codecChanged = media.codec !== this.media.codec;
+    const dtmfClockChanged = media.dtmfClock !== this.media.dtmfClock;
     this.media = media;
     this.feed.setMedia(media);
     this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
@@ -182,7 +183,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
       this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate);
     }
-    this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
+    // Kept across a re-offer that leaves its clock alone (a hold, a session refresh, a
+    // phone's re-INVITE right after the answer): a new receiver would take the end
+    // packets still coming for a digit already reported (sent three times, RFC 4733
+    // §2.5.1.4) for a new digit, and report it twice.
+    if (dtmfClockChanged) this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
     this.configureInband();
     if (codecChanged) this.onCodecChange();
   }

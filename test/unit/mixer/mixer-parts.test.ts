@@ -7,7 +7,9 @@ import { Resampler } from '../../../src/mixer/codecs/resampler.ts';
 import { JitterBuffer, LOST } from '../../../src/mixer/jitter-buffer.ts';
 import { SoftLimiter } from '../../../src/mixer/soft-limiter.ts';
 import { purity, tone, toneAmplitude } from '../../helpers/audio-analysis.ts';
-import { dtmfPayload } from '../../helpers/rtp.ts';
+import { RoomMixer } from '../../../src/mixer/room-mixer.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+import { buildRtp, dtmfPayload } from '../../helpers/rtp.ts';
 
 const payload = new Uint8Array(160);
 
@@ -89,6 +91,25 @@ describe('RFC 4733 receiver', () => {
     assert.equal(got.length, 1);
     rx.poll(1500);
     assert.deepEqual(got.map((e) => e.digit), ['3', '4']);
+  });
+
+  it("a participant's re-offer (same telephone-event clock) between a digit's end packets reports the digit once", () => {
+    const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, log: silentLogger() });
+    const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: 101, dtmfClock: 8000, sendPt: 0, sendSsrc: 9 };
+    try {
+      const p = mixer.createParticipant('a', media, () => undefined);
+      const got: string[] = [];
+      p.on('dtmf', (e) => got.push(e.digit));
+      const packet = (seq: number, end: boolean, duration: number): Buffer => buildRtp({ payloadType: 101, seq, timestamp: 8000, ssrc: 7, payload: dtmfPayload('5', end, duration) });
+      p.pushRtp(packet(1, false, 160), 0);
+      p.pushRtp(packet(2, true, 800), 20);
+      p.setMedia({ ...media, sendSsrc: 9 }); // a hold or a session refresh: nothing changed
+      p.pushRtp(packet(3, true, 800), 40);
+      p.pushRtp(packet(4, true, 800), 60);
+      assert.deepEqual(got, ['5'], 'the end retransmissions after the re-offer are not a new digit');
+    } finally {
+      mixer.close();
+    }
   });
 
   it('ignores reordered old packets', () => {
