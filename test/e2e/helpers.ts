@@ -158,7 +158,7 @@ flows:
  */
 export async function baresipRecordedCall(
   t: TlsParley,
-  opts: { toneHz: number; quitAfterS: number; endMs: number; ptime?: number },
+  opts: { toneHz: number; quitAfterS: number; endMs: number; ptime?: number; mediaenc?: string },
   during?: (phone: BaresipRun) => Promise<void>,
 ): Promise<{ trace: string; mix: WavData }> {
   const ended = nextCallEnd(t.parley, opts.endMs);
@@ -169,6 +169,7 @@ export async function baresipRecordedCall(
     toneHz: opts.toneHz,
     quitAfterS: opts.quitAfterS,
     ptime: opts.ptime,
+    mediaenc: opts.mediaenc,
   });
   try {
     const { outcome } = await ended;

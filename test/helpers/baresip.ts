@@ -13,14 +13,18 @@ export interface BaresipRun {
   stop(): Promise<number | null>;
 }
 
-/** `ptime`: the packet length baresip offers and sends (its account's ;ptime=, 20 by default). */
-export async function dialWithBaresip(opts: { uri: string; caFile: string; certPem: Buffer; toneHz: number; quitAfterS: number; ptime?: number }): Promise<BaresipRun> {
+/**
+ * `ptime`: the packet length baresip offers and sends (its account's ;ptime=, 20 by default).
+ * `mediaenc`: its account's media encryption (`srtp-mand`: SDES-SRTP, RTP/SAVP; its srtp module).
+ */
+export async function dialWithBaresip(opts: { uri: string; caFile: string; certPem: Buffer; toneHz: number; quitAfterS: number; ptime?: number; mediaenc?: string }): Promise<BaresipRun> {
   const dir = await mkdtemp(path.join(tmpdir(), 'baresip-'));
   const port = await freePort();
   // sip_certificate holds the certificate and its key; baresip opens its TLS transport with it.
   await writeFile(path.join(dir, 'cert.pem'), opts.certPem);
-  await writeFile(path.join(dir, 'config'), baresipConfig(port, opts.toneHz, [`sip_cafile ${opts.caFile}`, `sip_certificate ${path.join(dir, 'cert.pem')}`]));
-  await writeFile(path.join(dir, 'accounts'), `<sip:alice@127.0.0.1>;regint=0${opts.ptime ? `;ptime=${opts.ptime}` : ''}\n`);
+  const extra = [`sip_cafile ${opts.caFile}`, `sip_certificate ${path.join(dir, 'cert.pem')}`, ...(opts.mediaenc ? ['module srtp.so'] : [])];
+  await writeFile(path.join(dir, 'config'), baresipConfig(port, opts.toneHz, extra));
+  await writeFile(path.join(dir, 'accounts'), `<sip:alice@127.0.0.1>;regint=0${opts.ptime ? `;ptime=${opts.ptime}` : ''}${opts.mediaenc ? `;mediaenc=${opts.mediaenc}` : ''}\n`);
   // The menu's /dial puts `sip:` in front of what it is given.
   const target = opts.uri.replace(/^sip:/, '');
   const child = spawn('baresip', ['-f', dir, '-n', '127.0.0.1', '-s', '-t', String(opts.quitAfterS), '-e', `/dial ${target}`], { stdio: ['pipe', 'pipe', 'pipe'] });
