@@ -16,6 +16,7 @@ import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
+import { offersSrtp } from './bridge-srtp.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { answerLegInfo } from './dtmf-info.ts';
 import type { Recorder } from '../recording/recorder.ts';
@@ -75,7 +76,7 @@ export class B2bBridge {
     if (call.ended) return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     // Media in the callee's family when its URI says it (an IPv6 literal, a name that resolves to IPv6), else IPv4.
     const family = (await targetFamily(target, proxy !== undefined)) ?? 4;
-    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG, family });
+    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG, family, srtp: offersSrtp(options.srtp, call.leg) });
     // The caller may have gone (CANCEL, BYE) while the leg was made: no callee is dialled then.
     if (call.ended) {
       leg.close();

@@ -25,6 +25,7 @@ import type { CallDeps } from './call-deps.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { cancelInvite, destroyDialog, sipFailure, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { createUac } from './held-dialog.ts';
+import { offersSrtp } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
 import { ReferNotifier, referTarget, replacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
@@ -143,7 +144,8 @@ export class BridgeTransfer {
     const family = (await targetFamily(this.target, proxy !== undefined)) ?? 4;
     if (this.abandoned) return this.failed(487, 'Request Terminated');
     const id = this.host.nextLegId(this.side);
-    const { leg, offer } = await call.room.createOutgoingLeg({ id, family });
+    // SDES-SRTP under the bridge's `srtp`, following the party the target is connected to.
+    const { leg, offer } = await call.room.createOutgoingLeg({ id, family, srtp: offersSrtp(options.srtp, this.host.listenerOf(this.side)) });
     if (this.abandoned) {
       leg.close();
       return this.failed(487, 'Request Terminated');

@@ -1,6 +1,6 @@
 // Flows as written in the config's `flows` section: a flow is a list of steps,
 // each step an object with one key, the task's name, holding its parameters.
-import type { CallerHears, ConferenceJoinOptions, PlaySpec } from './ports.ts';
+import type { BridgeSrtp, CallerHears, ConferenceJoinOptions, PlaySpec } from './ports.ts';
 
 export interface PlayParams extends PlaySpec {
   /** Stop the prompt when the caller presses a key (the digit is kept for a following menu/collect). */
@@ -56,6 +56,8 @@ export interface BridgeParams {
   callerHears?: CallerHears;
   /** Whose REFER Parley carries out: `callee` (default), `both` (the caller's too), `refuse` (403 to both). */
   transfers?: 'callee' | 'both' | 'refuse';
+  /** The callee leg's media: `off` (plain RTP, default), `follow` (SDES-SRTP when the caller's leg uses it), `on` (always). */
+  srtp?: BridgeSrtp;
   /** Flow run when the callee is busy, rejects or never answers; absent: the callee's status goes to the caller. */
   fallback?: string;
 }

@@ -91,7 +91,16 @@ export interface BridgeOptions {
    * trusted, such as agents dialling out), `refuse` (403).
    */
   transfers: 'callee' | 'both' | 'refuse';
+  /**
+   * The media Parley offers the callee (and a transfer's target): `off` plain RTP; `follow`
+   * SDES-SRTP (AES_CM_128_HMAC_SHA1_80) when the party it is connected to uses SRTP, so a
+   * caller's SRTP is not lost on the callee's side; `on` SDES-SRTP always. A callee that does
+   * not take what it is offered answers 488 (the bridge fails with it).
+   */
+  srtp: BridgeSrtp;
 }
+
+export type BridgeSrtp = 'off' | 'follow' | 'on';
 
 export interface ConferenceJoinOptions {
   room: string;
