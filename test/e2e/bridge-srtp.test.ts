@@ -1,6 +1,7 @@
 // The bridge's `srtp: follow`: a caller that came with SDES-SRTP gets a callee leg that is
 // SDES-SRTP too (Parley terminates both legs' media, so without it the callee's side went
-// out as plain RTP); a plain caller's callee is offered plain RTP, as before.
+// out as plain RTP), and so does the target of the callee's transfer; a plain caller's
+// callee is offered plain RTP, as before.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { comesToHear } from '../helpers/peer-hearing.ts';
@@ -8,10 +9,11 @@ import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { callEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { answerBye, bodyOf, flowYaml, rawBridgedCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
+import { answerBye, bodyOf, calleeRequest, flowYaml, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf, TransferorPhone } from './raw-dialog.ts';
 
 const CALLER_HZ = 700;
 const CALLEE_HZ = 1300;
+const TARGET_HZ = 1000;
 
 describe('bridge srtp: follow', () => {
   const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10, srtp: follow }\n'));
@@ -53,4 +55,45 @@ describe('bridge srtp: follow', () => {
       }
     });
   }
+
+  it("the callee's blind transfer: the target is offered SRTP too (it follows the caller), and caller and target hear each other", async () => {
+    const p = parley();
+    const callerUa = await RawSipClient.open();
+    const agentUa = await RawSipClient.open();
+    const targetUa = await RawSipClient.open();
+    const suite = 'AES_CM_128_HMAC_SHA1_80' as const;
+    const caller = await new RtpPeer({ codec: 'PCMU', srtp: suite }).bind();
+    const agentRtp = await new RtpPeer({ codec: 'PCMU', srtp: suite, latch: true }).bind();
+    const target = await new RtpPeer({ codec: 'PCMU', srtp: suite, latch: true }).bind();
+    const agent = new TransferorPhone(agentUa);
+    try {
+      const { c, invite } = await rawBridgedCall({ sipPort: p.sipPort, name: 'srtp-xfer', user: 'agent', callerUa, calleeUa: agentUa, caller, callee: agentRtp, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: 'agent1', nextFromCallee: (re) => agent.next(re) });
+      const ended = callEnd(p, c.callId, 30_000);
+      agentRtp.useRemoteSdp(bodyOf(invite));
+      agentUa.send(p.sipPort, calleeRequest(invite, 'agent1', 'REFER', 1, agentUa.port, [`Refer-To: <sip:carol@127.0.0.1:${targetUa.port}>`, `Contact: <sip:agent@127.0.0.1:${agentUa.port}>`]));
+      assert.equal(statusOf(await agent.next(/^SIP\/2\.0 /)), 202, 'the REFER is accepted');
+      const toTarget = await targetUa.nextMatching(/^INVITE /, 15_000);
+      assert.match(bodyOf(toTarget), /^m=audio \d+ RTP\/SAVP /m, 'the target is offered SRTP');
+      replyTo(targetUa, toTarget, responseTo(toTarget, '200 OK', 'carol1', target.sdp(), targetUa.port));
+      await targetUa.nextMatching(/^ACK /, 10_000, header(toTarget, 'Call-ID'));
+      target.useRemoteSdp(bodyOf(toTarget));
+      target.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
+      await agent.toldDone();
+      agentUa.send(p.sipPort, calleeRequest(invite, 'agent1', 'BYE', 2, agentUa.port));
+      agentRtp.stopSending();
+      const callerHears = await comesToHear(caller, TARGET_HZ, caller.received.length);
+      assert.ok(callerHears.ok, `the caller hears the target: ${callerHears.detail}`);
+      const targetHears = await comesToHear(target, CALLER_HZ, 0);
+      assert.ok(targetHears.ok, `the target hears the caller: ${targetHears.detail}`);
+      c.send('BYE', '', 2);
+      assert.equal(statusOf(await c.finalTo('2 BYE')), 200);
+      await answerBye(targetUa, p.sipPort, header(toTarget, 'Call-ID'));
+      await ended;
+      await assertNothingLeft(p);
+    } finally {
+      agent.close();
+      for (const ua of [callerUa, agentUa, targetUa]) ua.close();
+      for (const r of [caller, agentRtp, target]) await r.close();
+    }
+  });
 });
