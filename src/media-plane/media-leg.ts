@@ -206,7 +206,8 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     const pts = this.pts.offerPts(codecs);
     this.pendingOffer = { srtp: srtp !== null, pts };
     const l = ep.local;
-    this.lastLocalSdp = buildOffer(codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp }, this.nextVersion(), direction, pts);
+    // The session's profile (AVPF when the peer chose it) stays the same.
+    this.lastLocalSdp = buildOffer(codecs, { ip: l.ip, port: l.port, rtcpPort: l.rtcpPort, offerMux: true, srtp, feedback: n.feedback === true }, this.nextVersion(), direction, pts);
     return this.lastLocalSdp;
   }
 

@@ -41,6 +41,12 @@ export interface NegotiatedAudio {
   direction: Direction;
   /** The peer's SRTP key when the profile is RTP/SAVP. */
   remoteSrtp: SrtpKey | null;
+  /**
+   * The stream's profile is RTP/AVPF or RTP/SAVPF (RFC 4585, RFC 5124): Parley's answer and
+   * re-offers say the same profile (baresip, for one, turns a stream off whose answer names
+   * another), sending no feedback messages of its own.
+   */
+  feedback?: boolean;
   /** SSRCs the peer announced with a=ssrc (RFC 5576), if any. */
   remoteSsrcs: number[];
   /** The payload types the peer's SDP bound (ptKey names), kept for our later offers (RFC 3264 §8.3.2). */
@@ -64,6 +70,8 @@ export interface LocalAudio {
    */
   offerMux?: boolean;
   srtp: SrtpKey | null;
+  /** The AVPF profile (RTP/AVPF, RTP/SAVPF) rather than AVP: in an answer to such an offer, and in re-offers of that session. */
+  feedback?: boolean;
 }
 
 /** The o= line's session id and version (incremented on every new SDP, RFC 3264 §8). */

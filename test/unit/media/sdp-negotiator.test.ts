@@ -135,6 +135,16 @@ describe('SDP offer/answer', () => {
     assert.throws(() => negotiateOffer(offer(['m=audio 5004 RTP/SAVP 0']), ALL), SdpNegotiationError);
   });
 
+  it('an RTP/AVPF or RTP/SAVPF offer (baresip mediaenc=srtp-mandf, AVPF phones) is answered in the same profile, and re-offered in it', () => {
+    const key = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
+    for (const [proto, srtp] of [['RTP/AVPF', null], ['RTP/SAVPF', { tag: 1, suite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: 'b3Vyc2lkZWtleQ==' }], ['RTP/AVP', null], ['RTP/SAVP', { tag: 1, suite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: 'b3Vyc2lkZWtleQ==' }]] as const) {
+      const n = negotiateOffer(offer([`m=audio 5004 ${proto} 0`, ...(srtp ? [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`] : [])]), ALL);
+      assert.equal(n.feedback, proto.endsWith('F'));
+      assert.match(buildAnswer(n, { ...local, srtp }, session), new RegExp(`^m=audio 40000 ${proto.replace('/', '\\/')} 0\\b`, 'm'), `${proto} answered in kind`);
+      assert.match(buildOffer(['PCMU'], { ...local, srtp, feedback: n.feedback }, session), new RegExp(`^m=audio 40000 ${proto.replace('/', '\\/')} 0\\b`, 'm'), `${proto} re-offered in kind`);
+    }
+  });
+
   it('SDES-SRTP with an MKI (RFC 4568 §6.1 |MKI:length, as SBCs send it): taken with its value and length; one it cannot use is skipped', () => {
     const key = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
     const gcmKey = Buffer.alloc(28, 7).toString('base64');
