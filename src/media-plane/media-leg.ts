@@ -287,21 +287,17 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     return this.srtp.ctx;
   }
 
-  private noSrtp(): null {
-    this.srtp = null;
-    return null;
-  }
-
   /** Applies a negotiation to the endpoint and the mixer participant. */
   private configure(n: NegotiatedAudio, local: SrtpKey | null): void {
     const ep = this.rtp!;
+    if (!n.remoteSrtp || !local) this.srtp = null; // plain RTP now: a later SRTP offer starts a new context
     const sending = n.remote.ip !== null && (n.direction === 'sendrecv' || n.direction === 'sendonly');
     const pts = [n.recvPt, CN_PT];
     if (n.dtmf) pts.push(n.dtmf.recvPt);
     ep.configure({
       remote: n.remote,
       payloadTypes: pts,
-      srtp: n.remoteSrtp && local ? this.srtpFor(local, n.remoteSrtp) : this.noSrtp(),
+      srtp: n.remoteSrtp && local ? this.srtpFor(local, n.remoteSrtp) : null,
       sending,
     });
     this.negotiated = n;

@@ -4,12 +4,13 @@
 // callee is offered plain RTP, as before.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { RunningParley } from '../helpers/parley-harness.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { callEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { answerBye, bodyOf, calleeRequest, flowYaml, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf, TransferorPhone } from './raw-dialog.ts';
+import { answerBye, bodyOf, calleeRequest, flowYaml, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf, TransferorPhone, type RawDialog } from './raw-dialog.ts';
 
 const CALLER_HZ = 700;
 const CALLEE_HZ = 1300;
@@ -38,15 +39,8 @@ describe('bridge srtp: follow', () => {
           assert.doesNotMatch(offer, /a=crypto/);
         }
         callee.useRemoteSdp(offer);
-        const callerHears = await comesToHear(caller, CALLEE_HZ, 0);
-        assert.ok(callerHears.ok, `the caller hears the callee: ${callerHears.detail}`);
-        const calleeHears = await comesToHear(callee, CALLER_HZ, 0);
-        assert.ok(calleeHears.ok, `the callee hears the caller: ${calleeHears.detail}`);
-        c.send('BYE', '', 2);
-        assert.equal(statusOf(await c.finalTo('2 BYE')), 200);
-        await answerBye(calleeUa, p.sipPort, header(invite, 'Call-ID'));
-        await ended;
-        await assertNothingLeft(p);
+        await hearEachOther(caller, callee, CALLEE_HZ, 0, 'the callee');
+        await callerHangsUp(p, c, calleeUa, header(invite, 'Call-ID'), ended);
       } finally {
         callerUa.close();
         calleeUa.close();
@@ -81,15 +75,8 @@ describe('bridge srtp: follow', () => {
       await agent.toldDone();
       agentUa.send(p.sipPort, calleeRequest(invite, 'agent1', 'BYE', 2, agentUa.port));
       agentRtp.stopSending();
-      const callerHears = await comesToHear(caller, TARGET_HZ, caller.received.length);
-      assert.ok(callerHears.ok, `the caller hears the target: ${callerHears.detail}`);
-      const targetHears = await comesToHear(target, CALLER_HZ, 0);
-      assert.ok(targetHears.ok, `the target hears the caller: ${targetHears.detail}`);
-      c.send('BYE', '', 2);
-      assert.equal(statusOf(await c.finalTo('2 BYE')), 200);
-      await answerBye(targetUa, p.sipPort, header(toTarget, 'Call-ID'));
-      await ended;
-      await assertNothingLeft(p);
+      await hearEachOther(caller, target, TARGET_HZ, caller.received.length, 'the target');
+      await callerHangsUp(p, c, targetUa, header(toTarget, 'Call-ID'), ended);
     } finally {
       agent.close();
       for (const ua of [callerUa, agentUa, targetUa]) ua.close();
@@ -97,3 +84,20 @@ describe('bridge srtp: follow', () => {
     }
   });
 });
+
+/** The caller hears `other`'s `otherHz` (in what it received from `from` on), and `other` hears the caller. */
+async function hearEachOther(caller: RtpPeer, other: RtpPeer, otherHz: number, from: number, name: string): Promise<void> {
+  const callerHears = await comesToHear(caller, otherHz, from);
+  assert.ok(callerHears.ok, `the caller hears ${name}: ${callerHears.detail}`);
+  const otherHears = await comesToHear(other, CALLER_HZ, 0);
+  assert.ok(otherHears.ok, `${name} hears the caller: ${otherHears.detail}`);
+}
+
+/** The caller hangs up; Parley's BYE to the far party (its dialog `farCallId`) is answered; the call ends and leaves nothing. */
+async function callerHangsUp(p: RunningParley, c: RawDialog, farUa: RawSipClient, farCallId: string, ended: Promise<unknown>): Promise<void> {
+  c.send('BYE', '', 2);
+  assert.equal(statusOf(await c.finalTo('2 BYE')), 200);
+  await answerBye(farUa, p.sipPort, farCallId);
+  await ended;
+  await assertNothingLeft(p);
+}

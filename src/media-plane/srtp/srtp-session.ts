@@ -88,6 +88,8 @@ export class SrtpSession {
    * and null when it is too short (malformed: `least` bytes besides the MKI), or when
    * the MKI names another master key (we know only one: as a failed authentication).
    */
+  private withoutMki(packet: Buffer, tag: number, least: number, quiet?: false): Buffer | null;
+  private withoutMki(packet: Buffer, tag: number, least: number, quiet: boolean): Buffer | null | typeof RETRY;
   private withoutMki(packet: Buffer, tag: number, least: number, quiet = false): Buffer | null | typeof RETRY {
     const mki = this.recvMki!;
     if (packet.length < least + mki.length) {
@@ -130,7 +132,7 @@ export class SrtpSession {
 
   /** SRTP → plain RTP (RFC 3711 §3.3); null, counted in stats, for anything that does not verify. */
   unprotectRtp(received: Buffer): Buffer | null {
-    const packet = this.recvMki ? (this.withoutMki(received, this.rtpTag, 12 + this.rtpTag) as Buffer | null) : received;
+    const packet = this.recvMki ? this.withoutMki(received, this.rtpTag, 12 + this.rtpTag) : received;
     if (packet === null) return null;
     const headerLength = rtpHeaderLength(packet, packet.length - this.rtpTag);
     if (headerLength < 0) {
@@ -170,7 +172,7 @@ export class SrtpSession {
 
   /** SRTCP → plain RTCP; null, counted in stats, for anything that does not verify or is replayed (§3.4). */
   unprotectRtcp(received: Buffer): Buffer | null {
-    if (!this.shortRtpTag) return this.unprotectRtcpAs(received, false, false) as Buffer | null;
+    if (!this.shortRtpTag) return this.unprotectRtcpAs(received, false, false);
     // AES_CM_128_HMAC_SHA1_32: the peer's SRTCP tag has 80 bits (libsrtp's profile, Chrome)
     // or 32 (linphone, baresip). The length that authenticated last is tried first, then
     // the other; what we send follows what the peer sends.
@@ -178,7 +180,7 @@ export class SrtpSession {
     if (first !== RETRY) return first;
     const second = this.unprotectRtcpAs(received, !this.rtcpShortTag, false);
     if (second !== null) this.rtcpShortTag = !this.rtcpShortTag;
-    return second as Buffer | null;
+    return second;
   }
 
   /**
@@ -187,6 +189,8 @@ export class SrtpSession {
    * so an index read from the wrong layout never counts as a replay. `quiet`: a packet
    * that does not verify under this layout is not counted, and RETRY is returned.
    */
+  private unprotectRtcpAs(received: Buffer, shortTag: boolean, quiet: false): Buffer | null;
+  private unprotectRtcpAs(received: Buffer, shortTag: boolean, quiet: true): Buffer | null | typeof RETRY;
   private unprotectRtcpAs(received: Buffer, shortTag: boolean, quiet: boolean): Buffer | null | typeof RETRY {
     const tag = shortTag ? 4 : this.rtcpTrailer - 4;
     const trailer = shortTag ? 8 : this.rtcpTrailer;

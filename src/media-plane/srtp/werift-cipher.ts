@@ -13,7 +13,7 @@
 // (srtp-session.ts) estimates each packet's index itself (§3.3.1, with a §3.3.2
 // replay window, per SSRC) and hands the rollover counter, or the SRTCP index, to
 // the cipher below. Only key derivation and the cipher are werift's.
-import { timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, timingSafeEqual } from 'node:crypto';
 import {
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
@@ -65,8 +65,11 @@ export interface SrtpOverhead {
 type Cipher = WeriftSrtpSession['localContext']['cipher'];
 /** werift's AES-CM cipher (CipherAesCtr): its SRTP tag function is what a 32-bit tag is cut from. */
 interface CtrCipher {
+  readonly srtpSessionKey: Buffer;
+  readonly srtpSessionSalt: Buffer;
   generateSrtpAuthTag(roc: number, ...buffers: Buffer[]): Buffer;
   generateSrtcpAuthTag(buf: Buffer): Buffer;
+  generateCounter(sequenceNumber: number, rolloverCounter: number, ssrc: number, sessionSalt: Buffer): Buffer;
 }
 
 /**
@@ -110,7 +113,7 @@ export class WeriftSrtpCipher {
   private readonly recvHeader = new RawRtpHeader();
   /** AES_CM_128_HMAC_SHA1_32: RTP tags are 4 bytes (see PROFILES). */
   private readonly shortTag: boolean;
-  /** A received _32 packet with its full 10-byte tag, for werift's decrypt (reused: werift copies out). */
+  /** A received _32 SRTCP packet with its full 10-byte tag, for werift's decrypt (reused: werift copies out). */
   private scratch: Buffer<ArrayBuffer> = Buffer.alloc(0);
 
   constructor(suite: SrtpSuite, send: { key: Buffer; salt: Buffer }, recv: { key: Buffer; salt: Buffer }) {
@@ -148,18 +151,22 @@ export class WeriftSrtpCipher {
 
   /**
    * _32: the 4-byte tag is checked against the leftmost bytes of werift's HMAC; the
-   * packet then goes through werift's own decrypt with that full tag in its place
-   * (which checks it once more: two HMACs per packet on such legs, no cipher code of ours).
+   * payload is then decrypted as werift's decryptRtp does it (AES-128-CTR under its session
+   * key, with its counter), not through decryptRtp, which would compute the HMAC a second
+   * time on every packet. Padding is checked by the receiver, as for every suite.
    */
   private decryptShortTag(packet: Buffer, headerLength: number, roc: number): Buffer {
     const body = packet.length - SHORT_TAG;
     if (body < headerLength) throw new SrtpAuthenticationError('SRTP packet shorter than its header and tag');
-    const full = (this.recv as unknown as CtrCipher).generateSrtpAuthTag(roc, packet.subarray(0, headerLength), packet.subarray(headerLength, body));
-    const whole = this.withFullTag(packet, body, full);
-    return this.recv.decryptRtp(whole, roc, this.recvHeader.load(whole, headerLength))[0];
+    const c = this.recv as unknown as CtrCipher;
+    const full = c.generateSrtpAuthTag(roc, packet.subarray(0, headerLength), packet.subarray(headerLength, body));
+    if (!timingSafeEqual(full.subarray(0, SHORT_TAG), packet.subarray(body))) throw new SrtpAuthenticationError('Failed to authenticate SRTP packet');
+    const counter = c.generateCounter(packet.readUInt16BE(2), roc, packet.readUInt32BE(8), c.srtpSessionSalt);
+    const plain = createDecipheriv('aes-128-ctr', c.srtpSessionKey, counter).update(packet.subarray(headerLength, body));
+    return Buffer.concat([packet.subarray(0, headerLength), plain]);
   }
 
-  /** packet[0, body) followed by the full 10-byte tag, once the packet's own short tag is the start of it; throws SrtpAuthenticationError. */
+  /** SRTCP packet[0, body) followed by the full 10-byte tag, once the packet's own short tag is the start of it; throws SrtpAuthenticationError. */
   private withFullTag(packet: Buffer, body: number, full: Buffer): Buffer {
     if (!timingSafeEqual(full.subarray(0, SHORT_TAG), packet.subarray(body))) throw new SrtpAuthenticationError('Failed to authenticate SRTP packet');
     const n = body + FULL_TAG;
