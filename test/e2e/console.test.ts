@@ -204,15 +204,19 @@ describe('web console in Chromium with a live call (SIPp, audio checked)', () =>
     await page.waitForSelector('[data-test=waveform][data-ready="1"]');
     const marks = await page.$$eval('[data-test=marks] li', (l) => l.map((x) => x.getAttribute('data-test')));
     assert.ok(marks.includes('mark-notice') && marks.includes('mark-pause'), `marks: ${marks.join(', ')}`);
-    // Drawn: most columns of the canvas carry the waveform's colour somewhere.
+    // Drawn: most columns of the canvas carry the waveform's colour somewhere. The page draws in
+    // an effect after the render that sets data-ready (and once the recording's metadata is in), so
+    // the share is read until it is there or 5 s have passed, then judged.
     // (Browser code as a string: the tests' tsconfig has no DOM types.)
-    const drawn = (await page.evaluate(`(() => {
+    const share = `(() => {
       const canvas = document.querySelector('[data-test=waveform]');
       const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
       let dark = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i] < 150 && d[i + 2] > 100) dark++;
       return dark / (canvas.width * canvas.height);
-    })()`)) as number;
+    })()`;
+    await page.waitForFunction(`${share} > 0.05`, { timeout: 5000 }).catch(() => undefined);
+    const drawn = (await page.evaluate(share)) as number;
     assert.ok(drawn > 0.05, `waveform pixels: ${(drawn * 100).toFixed(1)} %`);
     const meta = (await call(base, 'GET', `/recordings/${recordingId}`)).body;
     const seconds = await page.waitForFunction(`(() => {
