@@ -16,7 +16,7 @@ import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
 import { promptRate } from './prompt-rate.ts';
-import { offersSrtp } from './bridge-srtp.ts';
+import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeOptions, BridgeOutcome } from './ports.ts';
 import { answerLegInfo } from './dtmf-info.ts';
 import type { Recorder } from '../recording/recorder.ts';
@@ -76,14 +76,19 @@ export class B2bBridge {
     if (call.ended) return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     // Media in the callee's family when its URI says it (an IPv6 literal, a name that resolves to IPv6), else IPv4.
     const family = (await targetFamily(target, proxy !== undefined)) ?? 4;
-    const { leg, offer } = await call.room.createOutgoingLeg({ id: CALLEE_LEG, family, srtp: offersSrtp(options.srtp, call.leg) });
+    const make = async (srtp: boolean): Promise<{ leg: MediaLeg; offer: string }> => {
+      const made = await call.room.createOutgoingLeg({ id: CALLEE_LEG, family, srtp });
+      // Until it answers (and any whisper is over), the callee is heard by no one.
+      made.leg.mute(true);
+      return made;
+    };
+    const srtp = offersSrtp(options.srtp, call.leg);
+    const offered: OfferedLeg = { ...(await make(srtp)), srtp };
     // The caller may have gone (CANCEL, BYE) while the leg was made: no callee is dialled then.
     if (call.ended) {
-      leg.close();
+      offered.leg.close();
       return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     }
-    // Until it answers (and any whisper is over), the callee is heard by no one.
-    leg.mute(true);
     const wait = new CallerWaitAudio(call.room, call.leg, callerWaitSpec(options.callerHears, options.whisper), this.deps, this.log);
     this.wait = wait;
     // A caller that hears Parley already (answered, or early media) hears it now; else once answered.
@@ -95,14 +100,10 @@ export class B2bBridge {
     call.on('ended', onCallerEnded);
     let held: HeldDialog;
     let unregisterEarly = (): void => undefined;
-    try {
-      this.timerRing = setTimeout(() => {
-        this.ringTimedOut = true;
-        this.cancelOutgoing();
-      }, options.ringTimeout * 1000);
-      // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
-      // behind the 200 would otherwise be answered by drachtio-srf and never reach the call.
-      held = await createUac(
+    // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
+    // behind the 200 would otherwise be answered by drachtio-srf and never reach the call.
+    const dial = (leg: MediaLeg, offer: string): Promise<HeldDialog> =>
+      createUac(
         this.deps.srf,
         target,
         { localSdp: offer, headers: this.headers(options), proxy },
@@ -117,16 +118,23 @@ export class B2bBridge {
               this.onCalleeInfo(leg, r, s);
               return true;
             });
-            if (early) unregisterEarly = early;
+            unregisterEarly();
+            unregisterEarly = early ?? ((): void => undefined);
             if (this.callerLeft || this.ringTimedOut) this.cancelOutgoing();
           }) as unknown as (req: Srf.SrfRequest) => void,
           cbProvisional: (res) => this.onProvisional(res, leg, options),
         },
         this.log,
       );
+    try {
+      this.timerRing = setTimeout(() => {
+        this.ringTimedOut = true;
+        this.cancelOutgoing();
+      }, options.ringTimeout * 1000);
+      held = await dialFollowingSrtp(options.srtp, offered, make, dial, () => this.callerLeft || this.ringTimedOut || call.ended, this.log);
     } catch (err) {
       wait.close();
-      leg.close();
+      offered.leg.close();
       call.off('ended', onCallerEnded);
       // A SIP failure carries the callee's status and phrase; anything else (a transport
       // error, a bug) is a bare 500 whose text stays in the log, never on the wire.
@@ -139,6 +147,7 @@ export class B2bBridge {
       if (this.timerRing) clearTimeout(this.timerRing);
       this.timerRing = null;
     }
+    const leg = offered.leg;
     call.off('ended', onCallerEnded);
     try {
       return await this.connect(held, leg, wait, options, target, proxy, ms);

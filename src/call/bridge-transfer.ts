@@ -24,8 +24,8 @@ import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { cancelInvite, destroyDialog, sipFailure, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
-import { createUac } from './held-dialog.ts';
-import { offersSrtp } from './bridge-srtp.ts';
+import { createUac, type HeldDialog } from './held-dialog.ts';
+import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
 import { ReferNotifier, referTarget, replacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
@@ -144,25 +144,29 @@ export class BridgeTransfer {
     const family = (await targetFamily(this.target, proxy !== undefined)) ?? 4;
     if (this.abandoned) return this.failed(487, 'Request Terminated');
     const id = this.host.nextLegId(this.side);
+    const make = async (srtp: boolean): Promise<{ leg: MediaLeg; offer: string }> => {
+      const made = await call.room.createOutgoingLeg({ id, family, srtp });
+      made.leg.mute(true);
+      return made;
+    };
     // SDES-SRTP under the bridge's `srtp`, following the party the target is connected to.
-    const { leg, offer } = await call.room.createOutgoingLeg({ id, family, srtp: offersSrtp(options.srtp, this.host.listenerOf(this.side)) });
+    const srtp = offersSrtp(options.srtp, this.host.listenerOf(this.side));
+    const offered: OfferedLeg = { ...(await make(srtp)), srtp };
     if (this.abandoned) {
-      leg.close();
+      offered.leg.close();
       return this.failed(487, 'Request Terminated');
     }
-    leg.mute(true);
     const ring = setTimeout(() => {
       this.timedOut = true;
       this.cancel();
     }, options.ringTimeout * 1000);
-    let held;
-    try {
-      const headers = {
-        ...this.host.headers(this.side),
-        ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
-        ...(this.replaces ? { Replaces: this.replaces } : {}),
-      };
-      held = await createUac(
+    const headers = {
+      ...this.host.headers(this.side),
+      ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
+      ...(this.replaces ? { Replaces: this.replaces } : {}),
+    };
+    const dial = (_leg: MediaLeg, offer: string): Promise<HeldDialog> =>
+      createUac(
         deps.srf,
         this.target,
         { localSdp: offer, headers, proxy },
@@ -176,8 +180,11 @@ export class BridgeTransfer {
         },
         log,
       );
+    let held: HeldDialog;
+    try {
+      held = await dialFollowingSrtp(options.srtp, offered, make, dial, () => this.abandoned || this.timedOut || call.ended, log);
     } catch (err) {
-      leg.close();
+      offered.leg.close();
       const sip = sipFailure(err);
       const { status, reason } = this.timedOut ? { status: 408, reason: 'Request Timeout' } : (sip ?? { status: 500, reason: 'Server Internal Error' });
       log.info({ target: this.target, status, reason, err: sip || this.timedOut ? undefined : err }, 'transfer target failed');
@@ -185,6 +192,7 @@ export class BridgeTransfer {
     } finally {
       clearTimeout(ring);
     }
+    const leg = offered.leg;
     const uac = held.dialog;
     const giveUp = (status: number, reason: string, headers?: Record<string, string>): void => {
       destroyDialog(uac, log, headers);

@@ -1,7 +1,8 @@
 // The bridge's `srtp: follow`: a caller that came with SDES-SRTP gets a callee leg that is
 // SDES-SRTP too (Parley terminates both legs' media, so without it the callee's side went
 // out as plain RTP), and so does the target of the callee's transfer; a plain caller's
-// callee is offered plain RTP, as before.
+// callee is offered plain RTP, as before; a callee that refuses the SRTP offer (488) is
+// offered plain RTP once more.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunningParley } from '../helpers/parley-harness.ts';
@@ -10,7 +11,7 @@ import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { callEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { answerBye, bodyOf, calleeRequest, flowYaml, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf, TransferorPhone, type RawDialog } from './raw-dialog.ts';
+import { answerBye, bodyOf, calleeRequest, flowYaml, RawDialog, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf, TransferorPhone } from './raw-dialog.ts';
 
 const CALLER_HZ = 700;
 const CALLEE_HZ = 1300;
@@ -49,6 +50,44 @@ describe('bridge srtp: follow', () => {
       }
     });
   }
+
+  it('a callee without SRTP answers the SRTP offer 488: it is offered plain RTP once more, and both hear each other', async () => {
+    const p = parley();
+    const callerUa = await RawSipClient.open();
+    const calleeUa = await RawSipClient.open();
+    const caller = await new RtpPeer({ codec: 'PCMU', srtp: 'AES_CM_128_HMAC_SHA1_80' }).bind();
+    const callee = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      const c = new RawDialog(callerUa, p.sipPort, 'srtp-488', 'bob', `sip:bob@127.0.0.1:${calleeUa.port}`);
+      c.send('INVITE', caller.sdp());
+      const ok = await c.final(15_000);
+      assert.equal(statusOf(ok), 200, 'the caller is answered (the flow answers first)');
+      c.confirm(ok);
+      c.send('ACK', '', 1);
+      const ended = callEnd(p, c.callId, 30_000);
+      const first = await calleeUa.nextMatching(/^INVITE /, 15_000);
+      assert.match(bodyOf(first), /^m=audio \d+ RTP\/SAVP /m, 'the first offer is SRTP');
+      replyTo(calleeUa, first, responseTo(first, '488 Not Acceptable Here', 'bob0'));
+      await calleeUa.nextMatching(/^ACK /, 10_000, header(first, 'Call-ID'));
+      const second = await calleeUa.nextMatching(/^INVITE /, 15_000);
+      assert.notEqual(header(second, 'Call-ID'), header(first, 'Call-ID'), 'a new INVITE');
+      assert.match(bodyOf(second), /^m=audio \d+ RTP\/AVP /m, 'the second offer is plain RTP');
+      assert.doesNotMatch(bodyOf(second), /a=crypto/);
+      replyTo(calleeUa, second, responseTo(second, '200 OK', 'bob1', callee.sdp(), calleeUa.port));
+      await calleeUa.nextMatching(/^ACK /, 10_000, header(second, 'Call-ID'));
+      caller.useRemoteSdp(bodyOf(ok));
+      callee.useRemoteSdp(bodyOf(second));
+      caller.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+      callee.start({ kind: 'tone', freq: CALLEE_HZ, amplitude: 8000 });
+      await hearEachOther(caller, callee, CALLEE_HZ, 0, 'the callee');
+      await callerHangsUp(p, c, calleeUa, header(second, 'Call-ID'), ended);
+    } finally {
+      callerUa.close();
+      calleeUa.close();
+      await caller.close();
+      await callee.close();
+    }
+  });
 
   it("the callee's blind transfer: the target is offered SRTP too (it follows the caller), and caller and target hear each other", async () => {
     const p = parley();
