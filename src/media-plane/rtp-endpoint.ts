@@ -70,6 +70,8 @@ export interface EndpointStats {
   rtcpOut: number;
   /** Dropped: not RTP, truncated, oversized. */
   malformed: number;
+  /** Ignored: another protocol multiplexed on media ports (RFC 7983: STUN, ZRTP, DTLS, TURN channels), such as a phone's ICE checks or ZRTP hello to a leg that negotiated neither. */
+  otherProtocol: number;
   /** Dropped: from a source other than the latched or signalled one. */
   wrongSource: number;
   /** Dropped: a payload type that was not negotiated. */
@@ -108,6 +110,7 @@ export class RtpEndpoint {
     rtcpIn: 0,
     rtcpOut: 0,
     malformed: 0,
+    otherProtocol: 0,
     wrongSource: 0,
     unexpectedPt: 0,
     srtpFailures: 0,

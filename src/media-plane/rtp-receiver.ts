@@ -55,7 +55,8 @@ export class RtpReceiver {
     if (m === null) return; // not negotiated yet (our offer is out, no answer): nothing to play it to
     const len = buf.length;
     if (len < 12 || len > MAX_PACKET || buf[0] >> 6 !== 2) {
-      this.stats.malformed++;
+      if (otherProtocol(buf)) this.stats.otherProtocol++;
+      else this.stats.malformed++;
       return;
     }
     const b1 = buf[1];
@@ -129,7 +130,8 @@ export class RtpReceiver {
   readonly onRtcpMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.media === null) return;
     if (buf.length < 8 || buf.length > MAX_PACKET || buf[0] >> 6 !== 2) {
-      this.stats.malformed++;
+      if (otherProtocol(buf)) this.stats.otherProtocol++;
+      else this.stats.malformed++;
       return;
     }
     this.takeRtcp(buf, rinfo);
@@ -158,4 +160,16 @@ export class RtpReceiver {
     this.rtcpFromPort = rinfo.port;
     if (this.rtcp && !this.rtcp.handleRtcp(pkt, performance.now())) this.stats.malformed++;
   }
+}
+
+/**
+ * A datagram of another protocol that shares media ports (RFC 7983 §7, by its first byte:
+ * 0-3 STUN, 16-19 ZRTP, 20-63 DTLS, 64-79 TURN channel), with a STUN message checked for its
+ * magic cookie (RFC 5389 §6): ignored, and counted apart from malformed packets.
+ */
+export function otherProtocol(buf: Buffer): boolean {
+  if (buf.length < 4 || buf.length > MAX_PACKET) return false;
+  const b0 = buf[0];
+  if (b0 <= 3) return buf.length >= 20 && buf[4] === 0x21 && buf[5] === 0x12 && buf[6] === 0xa4 && buf[7] === 0x42;
+  return b0 >= 16 && b0 <= 79;
 }

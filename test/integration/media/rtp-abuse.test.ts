@@ -86,11 +86,11 @@ describe('RTP garbage and floods (real UDP)', () => {
       const worst = Math.max(...toneByPacket(pcm, hz).map((p) => p.residual));
       assert.ok(worst < 0.02, `${who} heard something besides the ${hz} Hz tone in a packet (residue ${worst.toFixed(4)} of full scale)`);
     }
-    // Every rogue datagram is accounted for: dropped and counted at A's endpoint (malformed, from a
+    // Every rogue datagram is accounted for: dropped and counted at A's endpoint (malformed, another protocol's first byte, from a
     // wrong source; RTCP-shaped bytes from the peer's host go to RTCP, which counts what it cannot
     // parse as malformed too), or dropped by the kernel for the socket while its thread did not read
     // (kernel drops may also be A's own packets: that only loosens the sum).
-    const junk = (s: typeof st0): number => s.malformed + s.wrongSource + s.unexpectedPt + s.rtcpIn;
+    const junk = (s: typeof st0): number => s.malformed + s.otherProtocol + s.wrongSource + s.unexpectedPt + s.rtcpIn;
     let kernel = 0;
     await waitFor(`the ${sent} rogue datagrams accounted for`, async () => {
       await engine.nextStats();
@@ -98,7 +98,7 @@ describe('RTP garbage and floods (real UDP)', () => {
       return junk(a.leg.endpoint!.stats) - junk(st0) + kernel >= sent;
     }, 15_000).catch((err: Error) => {
       const st = a.leg.endpoint!.stats;
-      throw new Error(`${err.message}: ${st.malformed - st0.malformed} malformed + ${st.wrongSource - st0.wrongSource} wrong source + ${st.unexpectedPt - st0.unexpectedPt} unexpected PT + ${st.rtcpIn - st0.rtcpIn} RTCP-shaped + ${kernel} dropped by the kernel of ${sent}`);
+      throw new Error(`${err.message}: ${st.malformed - st0.malformed} malformed + ${st.otherProtocol - st0.otherProtocol} other protocol + ${st.wrongSource - st0.wrongSource} wrong source + ${st.unexpectedPt - st0.unexpectedPt} unexpected PT + ${st.rtcpIn - st0.rtcpIn} RTCP-shaped + ${kernel} dropped by the kernel of ${sent}`);
     });
     // None was taken as A's audio: A's endpoint took no more RTP than A's peer sent (and a few that were
     // on their way when the first snapshot was taken).

@@ -9,7 +9,7 @@ import { silentLogger } from '../../../src/util/logger.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 
 function receiver(): { rx: RtpReceiver; stats: EndpointStats; seqs: number[]; latchedTo: string[] } {
-  const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcChanges: 0 };
+  const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, otherProtocol: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcChanges: 0 };
   const seqs: number[] = [];
   const latchedTo: string[] = [];
   const opts = { latching: 'latch', log: silentLogger(), onRtp: (p: Buffer) => seqs.push(p.readUInt16BE(2)), onSsrc: () => {} } as unknown as RtpEndpointOptions;
@@ -59,4 +59,31 @@ describe('RtpReceiver', () => {
     assert.deepEqual(latchedTo, []);
     assert.equal(stats.wrongSource, 5);
   });
+
+  it('STUN, ZRTP and DTLS on the media port are ignored and counted apart; junk is malformed; neither latches nor plays', () => {
+    const { rx, stats, seqs, latchedTo } = receiver();
+    // A STUN binding request (RFC 5389 §6: type 0x0001, magic cookie), as a phone's ICE check sends it.
+    const stun = Buffer.alloc(20);
+    stun.writeUInt16BE(0x0001, 0);
+    stun.writeUInt32BE(0x2112a442, 4);
+    // A ZRTP Hello (RFC 6189 §5: 0x10 first, 'ZRTP' magic at 4) and a DTLS ClientHello record (content type 22).
+    const zrtp = Buffer.concat([Buffer.from([0x10, 0, 0, 1]), Buffer.from('ZRTP'), Buffer.alloc(80)]);
+    const dtls = Buffer.concat([Buffer.from([22, 0xfe, 0xfd]), Buffer.alloc(60)]);
+    for (const b of [stun, zrtp, dtls]) rx.onRtpMessage(b, from('127.0.0.9', 5000));
+    rx.onRtcpMessage(stun, from('127.0.0.9', 5001));
+    assert.equal(stats.otherProtocol, 4);
+    assert.equal(stats.malformed, 0);
+    // A first byte of 0 without the cookie, and one of the unassigned ranges, are not another protocol.
+    const noCookie = Buffer.alloc(20);
+    rx.onRtpMessage(noCookie, from('127.0.0.9', 5000));
+    rx.onRtpMessage(Buffer.alloc(30, 0x60), from('127.0.0.9', 5000));
+    rx.onRtpMessage(Buffer.from([0x80, 0]), from('127.0.0.9', 5000));
+    assert.equal(stats.malformed, 3);
+    assert.equal(stats.otherProtocol, 4);
+    assert.deepEqual(seqs, []);
+    assert.deepEqual(latchedTo, []);
+    rx.onRtpMessage(pkt(7), from('127.0.0.1', 4000));
+    assert.deepEqual(seqs, [7], 'RTP still plays after them');
+  });
 });
+
