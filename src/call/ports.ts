@@ -110,6 +110,8 @@ export interface ConferenceJoinOptions {
   muted?: boolean;
   joinTone?: PlaySpec;
   leaveTone?: PlaySpec;
+  /** `members`: a member's blind transfer (REFER) dials its target into the room (member-transfer.ts); `refuse` (default): 403. */
+  transfers?: 'members' | 'refuse';
 }
 
 export type CallEvents = {

@@ -159,6 +159,9 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     return this.recording;
   }
 
+  /** Who carries out the caller's REFER outside a bridge (a conference member's transfer); null: refused. */
+  referTaker: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | null = null;
+
   get dialog(): Srf.Dialog | null {
     return this.uas;
   }
@@ -214,9 +217,11 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
         this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
       });
       d.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
-      // A bridge carries out the caller's transfer; elsewhere it is refused.
+      // A bridge carries out the caller's transfer, a conference under `transfers: members` too; elsewhere it is refused.
       d.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-        if (!this.bridgeInProgress?.takeCallerRefer(req, res)) refuseRefer(req, res, this.log);
+        if (this.bridgeInProgress?.takeCallerRefer(req, res)) return;
+        if (this.referTaker) this.referTaker(req, res);
+        else refuseRefer(req, res, this.log);
       });
       // A delayed offer whose offer went in the 200: a re-INVITE or UPDATE offer before its ACK
       // (the answer) is glare, 491 (a real drachtio-server hands it to the app).

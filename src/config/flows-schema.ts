@@ -88,6 +88,7 @@ const stepSchema = {
       muted: { type: 'boolean' },
       joinTone: playSpec,
       leaveTone: playSpec,
+      transfers: { description: "members: a member's blind transfer (REFER) dials its target into the room in the member's place; refuse (the default): 403", type: 'string', enum: ['members', 'refuse'] },
     }, ['room'])),
     step('transfer', obj({ to: { type: 'string', pattern: '^(sips?|tel):' } }, ['to'])),
     step('hangup', { ...obj({ status: { type: 'integer', minimum: 400, maximum: 699 }, reason: str }), type: ['object', 'null'] }),

@@ -190,7 +190,12 @@ export class RawDialog {
   }
 
   send(method: string, body = '', n = this.cseq, branchOf = method): void {
-    this.ua.send(this.sipPort, this.req(method, body, n, branchOf), this.host);
+    this.sendText(this.req(method, body, n, branchOf));
+  }
+
+  /** A request of this dialog as text (req()'s, changed by the caller). */
+  sendText(text: string): void {
+    this.ua.send(this.sipPort, text, this.host);
   }
 
   /** The ACK of a non-2xx final response to INVITE `n` (same branch; the server stops retransmitting it). */

@@ -15,6 +15,7 @@ import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
+import { MemberTransfers } from './member-transfer.ts';
 import { Roster, type RosterEntry } from './roster.ts';
 
 export interface Conference {
@@ -178,6 +179,11 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     call.on('hold', onHold);
     const heldAlready = call.holds.of(CALLER_LEG);
     if (heldAlready) onHold(CALLER_LEG, heldAlready);
+    // A member's blind transfer dials its target into the room (`transfers: members`).
+    if (options.transfers === 'members') {
+      const transfers = new MemberTransfers(call, conf, entry, (s, o) => this.dialOut(conf.name, s, o), call.log.child({ room: conf.name }));
+      call.referTaker = (req, res) => transfers.take(req, res);
+    }
     if (options.joinTone) this.playToRoom(conf, options.joinTone);
     this.log.info({ room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
     const left = new Promise<string>((resolve) => {
@@ -187,6 +193,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
         done = true;
         call.off('ended', onEnded);
         call.off('hold', onHold);
+        call.referTaker = null;
         near.leg.close();
         leg.close();
         conf.roster.leave(entry.legId, why);

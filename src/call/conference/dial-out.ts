@@ -24,6 +24,8 @@ export interface DialOutOptions {
   from?: string;
   ringTimeout: number;
   muted?: boolean;
+  /** More headers of the INVITE (a member's transfer: Referred-By). */
+  headers?: Record<string, string>;
 }
 
 export interface DialOutSettings {
@@ -102,7 +104,7 @@ export async function dialOut(
     held = await createUac(
       s.srf,
       opts.to,
-      { localSdp: offer, headers: { [s.loopMarker.header]: s.loopMarker.value, From: `<${from}>` }, proxy: s.outboundProxy ?? undefined },
+      { localSdp: offer, headers: { ...opts.headers, [s.loopMarker.header]: s.loopMarker.value, From: `<${from}>` }, proxy: s.outboundProxy ?? undefined },
       {
         // drachtio-srf calls it as (err, req), whatever its typings say.
         cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {

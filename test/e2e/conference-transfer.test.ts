@@ -1,0 +1,127 @@
+// A conference member's blind transfer under `transfers: members`: its REFER dials the
+// target into the room in its place (raw SIP members and target, real RTP peers, tones
+// heard). A target that answers joins, the member leaves and the room goes on with the
+// target; a target that is busy leaves the member where it was; an attended transfer
+// (Replaces) is refused.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { comesToHear } from '../helpers/peer-hearing.ts';
+import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
+import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { comesToHearTone, join, type Joined } from './conference-members.ts';
+import { bodyOf, calleeRequest, flowYaml, okTo, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
+
+const TRANSFEROR_HZ = 1000;
+const STAYER_HZ = 600;
+const TARGET_HZ = 1400;
+
+/** `m`'s REFER to `referTo` (extra header lines `extra`); its final response. */
+async function refer(m: Joined, referTo: string, extra: string[] = []): Promise<string> {
+  m.d.cseq++;
+  const text = m.d.req('REFER').replace('Content-Length:', [`Refer-To: ${referTo}`, ...extra, 'Content-Length:'].join('\r\n'));
+  m.d.sendText(text);
+  return m.d.finalTo(`${m.d.cseq} REFER`);
+}
+
+/** The NOTIFYs of `m`'s transfer, each answered 200, until the one whose subscription ended; their sipfrag status lines. */
+async function notifies(m: Joined): Promise<string[]> {
+  const lines: string[] = [];
+  for (;;) {
+    const n = await m.ua.nextMatching(/^NOTIFY /, 20_000, m.d.callId);
+    replyTo(m.ua, n, okTo(n));
+    assert.match(header(n, 'Event'), /^refer/);
+    lines.push(bodyOf(n).split('\r\n')[0]!);
+    if (/^terminated/.test(header(n, 'Subscription-State'))) return lines;
+  }
+}
+
+async function hangUp(m: Joined): Promise<void> {
+  m.d.cseq++;
+  m.d.send('BYE');
+  await m.d.finalTo(`${m.d.cseq} BYE`).catch(() => undefined);
+}
+
+describe('a conference member transfers its place (transfers: members)', () => {
+  const parley = rawParleyPerSuite(flowYaml('conf', '    - answer\n    - conference: { room: xfer, transfers: members }\n'));
+
+  let round = 0;
+  async function members(): Promise<[Joined, Joined]> {
+    round++;
+    const transferor = await join(parley(), `transferor${round}`, TRANSFEROR_HZ);
+    const stayer = await join(parley(), `stayer${round}`, STAYER_HZ);
+    await waitFor('two in the room', async () => (await parley().app.conferences!.get('xfer'))?.roster.size === 2, 10_000);
+    return [transferor, stayer];
+  }
+
+  it('the target is dialled into the room (Referred-By), the member is told 200 and leaves; the target and the others hear each other', async () => {
+    const [transferor, stayer] = await members();
+    const targetUa = await RawSipClient.open();
+    const target = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      const accepted = await refer(transferor, `<sip:carol@127.0.0.1:${targetUa.port}>`, ['Referred-By: <sip:transferor@127.0.0.1>']);
+      assert.equal(statusOf(accepted), 202, accepted);
+      const told = notifies(transferor);
+      const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
+      assert.equal(header(invite, 'Referred-By'), '<sip:transferor@127.0.0.1>');
+      assert.match(invite.split('\r\n')[0]!, /^INVITE sip:carol@127\.0\.0\.1:\d+ /);
+      replyTo(targetUa, invite, responseTo(invite, '200 OK', 'carol1', target.sdp(), targetUa.port));
+      await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
+      target.useRemoteSdp(bodyOf(invite));
+      target.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
+      assert.deepEqual(await told, ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK'], 'the member hears the transfer went through');
+      await hangUp(transferor);
+      const conf = await parley().app.conferences!.get('xfer');
+      await waitFor('the member gone, the target in', () => conf!.roster.size === 2 && conf!.roster.get(transferor.d.callId) === undefined, 10_000);
+      assert.ok(conf!.roster.visible.some((e) => /^sip:carol@/.test(e.uri)), 'the target is on the roster under its own URI');
+      const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
+      assert.ok(stayerHears.ok, `the member that stayed hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
+      const targetHears = await comesToHear(target, STAYER_HZ, 0);
+      assert.ok(targetHears.ok, `the target hears the room: ${targetHears.detail}`);
+      await hangUp(stayer);
+      // The target is the room's last member: its hang-up closes the room.
+      targetUa.send(parley().sipPort, calleeRequest(invite, 'carol1', 'BYE', 1, targetUa.port));
+      assert.equal(statusOf(await targetUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(invite, 'Call-ID'))), 200);
+      await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
+    } finally {
+      for (const m of [transferor, stayer]) {
+        m.ua.close();
+        await m.phone.close();
+      }
+      targetUa.close();
+      await target.close();
+    }
+  });
+
+  it('a busy target: the member is told 486 and stays in the room, heard and hearing; a Replaces is refused 403', async () => {
+    const [transferor, stayer] = await members();
+    const targetUa = await RawSipClient.open();
+    try {
+      const accepted = await refer(transferor, `<sip:dave@127.0.0.1:${targetUa.port}>`);
+      assert.equal(statusOf(accepted), 202, accepted);
+      const told = notifies(transferor);
+      const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
+      replyTo(targetUa, invite, responseTo(invite, '486 Busy Here', 'dave1'));
+      await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
+      assert.deepEqual(await told, ['SIP/2.0 100 Trying', 'SIP/2.0 486 Busy Here']);
+      const conf = await parley().app.conferences!.get('xfer');
+      assert.equal(conf!.roster.size, 2, 'the two members are still there, the target is not');
+      assert.ok(conf!.roster.get(transferor.d.callId), 'the member is still on the roster');
+      const stayerHears = await comesToHearTone(stayer, TRANSFEROR_HZ);
+      assert.ok(stayerHears.ok, `the others still hear the member: ${TRANSFEROR_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
+      const transferorHears = await comesToHearTone(transferor, STAYER_HZ);
+      assert.ok(transferorHears.ok, `the member still hears the room: ${STAYER_HZ} Hz at ${transferorHears.amp.toFixed(3)}`);
+      const attended = await refer(transferor, `<sip:dave@127.0.0.1:${targetUa.port}?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>`);
+      assert.equal(statusOf(attended), 403, attended);
+      assert.match(header(attended, 'Warning'), /attended transfer/);
+      for (const m of [transferor, stayer]) await hangUp(m);
+      await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
+    } finally {
+      for (const m of [transferor, stayer]) {
+        m.ua.close();
+        await m.phone.close();
+      }
+      targetUa.close();
+    }
+  });
+});
