@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunningParley } from '../helpers/parley-harness.ts';
+import { answerWithBaresip } from '../helpers/baresip.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
@@ -86,6 +87,34 @@ describe('bridge srtp: follow', () => {
       calleeUa.close();
       await caller.close();
       await callee.close();
+    }
+  });
+
+  it('baresip without SRTP as the callee (it answers the SRTP offer 488, no common media): it is called again with plain RTP and heard', async () => {
+    const p = parley();
+    const agent = await answerWithBaresip({ toneHz: CALLEE_HZ, quitAfterS: 30 });
+    const callerUa = await RawSipClient.open();
+    const caller = await new RtpPeer({ codec: 'PCMU', srtp: 'AES_CM_128_HMAC_SHA1_80' }).bind();
+    try {
+      const c = new RawDialog(callerUa, p.sipPort, 'srtp-baresip', 'bob', agent.uri);
+      const ended = callEnd(p, c.callId, 30_000);
+      const ok = await c.invite(caller.sdp());
+      assert.equal(statusOf(ok), 200, ok);
+      caller.useRemoteSdp(bodyOf(ok));
+      caller.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+      const hears = await comesToHear(caller, CALLEE_HZ, 0);
+      assert.ok(hears.ok, `the caller hears baresip: ${hears.detail}`);
+      const out = agent.output();
+      assert.match(out, /RTP\/SAVP[\s\S]*SIP\/2\.0 488 [\s\S]*Call established/, 'baresip refused the SRTP offer, then took the plain one');
+      c.cseq++;
+      c.send('BYE');
+      assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
+      await ended;
+      await assertNothingLeft(p);
+    } finally {
+      await agent.stop();
+      callerUa.close();
+      await caller.close();
     }
   });
 

@@ -83,9 +83,15 @@ export async function answerWithBaresip(opts: { toneHz: number; quitAfterS: numb
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   void exited.then(() => rm(dir, { recursive: true, force: true })).catch(() => undefined);
-  // Listening once it says so (its UA line); a call before would get ICMP port unreachable.
+  // Listening once it says so ("baresip is ready.", printed after its SIP transports are bound);
+  // a call before would get ICMP port unreachable. (It never prints its UA's address here: a wait
+  // for that took the whole 10 s every time.)
   const ready = Date.now() + 10_000;
-  while (!/sip:bob@127\.0\.0\.1/.test(out) && child.exitCode === null && Date.now() < ready) await new Promise((r) => setTimeout(r, 50));
+  while (!/baresip is ready/.test(out) && child.exitCode === null && Date.now() < ready) await new Promise((r) => setTimeout(r, 50));
+  if (!/baresip is ready/.test(out)) {
+    child.kill();
+    throw new Error(`baresip did not start:\n${out}`);
+  }
   return {
     uri: `sip:bob@127.0.0.1:${port}`,
     command: (line) => child.stdin.write(`${line}\n`),
