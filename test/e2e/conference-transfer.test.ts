@@ -93,6 +93,37 @@ describe('a conference member transfers its place (transfers: members)', () => {
     }
   });
 
+  it('a member that hangs up right after the 202 (as many phones do): the target is still dialled in and the room hears it', async () => {
+    const [transferor, stayer] = await members();
+    const targetUa = await RawSipClient.open();
+    const target = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      const accepted = await refer(transferor, `<sip:erin@127.0.0.1:${targetUa.port}>`);
+      assert.equal(statusOf(accepted), 202, accepted);
+      await hangUp(transferor);
+      const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
+      replyTo(targetUa, invite, responseTo(invite, '200 OK', 'erin1', target.sdp(), targetUa.port));
+      await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
+      target.useRemoteSdp(bodyOf(invite));
+      target.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
+      const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
+      assert.ok(stayerHears.ok, `the member that stayed hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
+      const conf = await parley().app.conferences!.get('xfer');
+      assert.equal(conf!.roster.size, 2);
+      await hangUp(stayer);
+      targetUa.send(parley().sipPort, calleeRequest(invite, 'erin1', 'BYE', 1, targetUa.port));
+      assert.equal(statusOf(await targetUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(invite, 'Call-ID'))), 200);
+      await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
+    } finally {
+      for (const m of [transferor, stayer]) {
+        m.ua.close();
+        await m.phone.close();
+      }
+      targetUa.close();
+      await target.close();
+    }
+  });
+
   it('a busy target: the member is told 486 and stays in the room, heard and hearing; a Replaces is refused 403', async () => {
     const [transferor, stayer] = await members();
     const targetUa = await RawSipClient.open();
