@@ -9,6 +9,7 @@ import { comesToHear } from '../helpers/peer-hearing.ts';
 import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
+import type { RunningParley } from '../helpers/parley-harness.ts';
 import { comesToHearTone, join, type Joined } from './conference-members.ts';
 import { bodyOf, calleeRequest, flowYaml, okTo, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
 
@@ -42,6 +43,34 @@ async function hangUp(m: Joined): Promise<void> {
   await m.d.finalTo(`${m.d.cseq} BYE`).catch(() => undefined);
 }
 
+/** The target's INVITE, answered 200 with `target`'s SDP and ACKed; the target then sends its tone. */
+async function targetAnswers(targetUa: RawSipClient, target: RtpPeer, tag: string): Promise<string> {
+  const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
+  replyTo(targetUa, invite, responseTo(invite, '200 OK', tag, target.sdp(), targetUa.port));
+  await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
+  target.useRemoteSdp(bodyOf(invite));
+  target.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
+  return invite;
+}
+
+/** The member that stayed leaves, then the target (the room's last member): the room closes. */
+async function stayerThenTargetLeave(p: RunningParley, stayer: Joined, targetUa: RawSipClient, invite: string, tag: string): Promise<void> {
+  await hangUp(stayer);
+  targetUa.send(p.sipPort, calleeRequest(invite, tag, 'BYE', 1, targetUa.port));
+  assert.equal(statusOf(await targetUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(invite, 'Call-ID'))), 200);
+  await waitFor('the room closed', async () => (await p.app.conferences!.get('xfer')) === undefined, 10_000);
+}
+
+/** Closes the members' clients and phones, the target's client and its phone. */
+async function closeAll(members: Joined[], targetUa: RawSipClient, target: RtpPeer | null): Promise<void> {
+  for (const m of members) {
+    m.ua.close();
+    await m.phone.close();
+  }
+  targetUa.close();
+  await target?.close();
+}
+
 describe('a conference member transfers its place (transfers: members)', () => {
   const parley = rawParleyPerSuite(flowYaml('conf', '    - answer\n    - conference: { room: xfer, transfers: members }\n'));
 
@@ -62,13 +91,9 @@ describe('a conference member transfers its place (transfers: members)', () => {
       const accepted = await refer(transferor, `<sip:carol@127.0.0.1:${targetUa.port}>`, ['Referred-By: <sip:transferor@127.0.0.1>']);
       assert.equal(statusOf(accepted), 202, accepted);
       const told = notifies(transferor);
-      const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
+      const invite = await targetAnswers(targetUa, target, 'carol1');
       assert.equal(header(invite, 'Referred-By'), '<sip:transferor@127.0.0.1>');
       assert.match(invite.split('\r\n')[0]!, /^INVITE sip:carol@127\.0\.0\.1:\d+ /);
-      replyTo(targetUa, invite, responseTo(invite, '200 OK', 'carol1', target.sdp(), targetUa.port));
-      await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
-      target.useRemoteSdp(bodyOf(invite));
-      target.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
       assert.deepEqual(await told, ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK'], 'the member hears the transfer went through');
       await hangUp(transferor);
       const conf = await parley().app.conferences!.get('xfer');
@@ -78,18 +103,9 @@ describe('a conference member transfers its place (transfers: members)', () => {
       assert.ok(stayerHears.ok, `the member that stayed hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
       const targetHears = await comesToHear(target, STAYER_HZ, 0);
       assert.ok(targetHears.ok, `the target hears the room: ${targetHears.detail}`);
-      await hangUp(stayer);
-      // The target is the room's last member: its hang-up closes the room.
-      targetUa.send(parley().sipPort, calleeRequest(invite, 'carol1', 'BYE', 1, targetUa.port));
-      assert.equal(statusOf(await targetUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(invite, 'Call-ID'))), 200);
-      await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
+      await stayerThenTargetLeave(parley(), stayer, targetUa, invite, 'carol1');
     } finally {
-      for (const m of [transferor, stayer]) {
-        m.ua.close();
-        await m.phone.close();
-      }
-      targetUa.close();
-      await target.close();
+      await closeAll([transferor, stayer], targetUa, target);
     }
   });
 
@@ -101,26 +117,14 @@ describe('a conference member transfers its place (transfers: members)', () => {
       const accepted = await refer(transferor, `<sip:erin@127.0.0.1:${targetUa.port}>`);
       assert.equal(statusOf(accepted), 202, accepted);
       await hangUp(transferor);
-      const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
-      replyTo(targetUa, invite, responseTo(invite, '200 OK', 'erin1', target.sdp(), targetUa.port));
-      await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
-      target.useRemoteSdp(bodyOf(invite));
-      target.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
+      const invite = await targetAnswers(targetUa, target, 'erin1');
       const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
       assert.ok(stayerHears.ok, `the member that stayed hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
       const conf = await parley().app.conferences!.get('xfer');
       assert.equal(conf!.roster.size, 2);
-      await hangUp(stayer);
-      targetUa.send(parley().sipPort, calleeRequest(invite, 'erin1', 'BYE', 1, targetUa.port));
-      assert.equal(statusOf(await targetUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(invite, 'Call-ID'))), 200);
-      await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
+      await stayerThenTargetLeave(parley(), stayer, targetUa, invite, 'erin1');
     } finally {
-      for (const m of [transferor, stayer]) {
-        m.ua.close();
-        await m.phone.close();
-      }
-      targetUa.close();
-      await target.close();
+      await closeAll([transferor, stayer], targetUa, target);
     }
   });
 
@@ -148,11 +152,7 @@ describe('a conference member transfers its place (transfers: members)', () => {
       for (const m of [transferor, stayer]) await hangUp(m);
       await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
     } finally {
-      for (const m of [transferor, stayer]) {
-        m.ua.close();
-        await m.phone.close();
-      }
-      targetUa.close();
+      await closeAll([transferor, stayer], targetUa, null);
     }
   });
 });

@@ -136,9 +136,16 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       identity: options.identity,
       as: options.as,
     });
+    // A member's blind transfer dials its target into the room (`transfers: members`); taken
+    // from now on, so a REFER right behind the answer finds it too.
+    if (options.transfers === 'members') {
+      const transfers = new MemberTransfers(call, conf, entry, (s, o) => this.dialOut(conf.name, s, o), call.log.child({ room: conf.name }));
+      call.referTaker = (req, res) => transfers.take(req, res);
+    }
     try {
       return await this.link(call, conf, entry, options);
     } catch (err) {
+      call.referTaker = null;
       conf.roster.leave(legId, 'failed');
       this.closeIfEmpty(conf);
       throw err;
@@ -179,11 +186,6 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     call.on('hold', onHold);
     const heldAlready = call.holds.of(CALLER_LEG);
     if (heldAlready) onHold(CALLER_LEG, heldAlready);
-    // A member's blind transfer dials its target into the room (`transfers: members`).
-    if (options.transfers === 'members') {
-      const transfers = new MemberTransfers(call, conf, entry, (s, o) => this.dialOut(conf.name, s, o), call.log.child({ room: conf.name }));
-      call.referTaker = (req, res) => transfers.take(req, res);
-    }
     if (options.joinTone) this.playToRoom(conf, options.joinTone);
     this.log.info({ room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
     const left = new Promise<string>((resolve) => {
