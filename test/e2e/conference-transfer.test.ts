@@ -1,17 +1,19 @@
-// A conference member's blind transfer under `transfers: members`: its REFER dials the
-// target into the room in its place (raw SIP members and target, real RTP peers, tones
-// heard). A target that answers joins, the member leaves and the room goes on with the
-// target; a target that is busy leaves the member where it was; an attended transfer
-// (Replaces) is refused.
+// A conference member's transfer under `transfers: members`: its REFER dials the target
+// into the room in its place (raw SIP members and target, real RTP peers, tones heard). A
+// target that answers joins, the member leaves and the room goes on with the target; an
+// attended transfer whose consultation call went through Parley sends the consulted party an
+// INVITE replacing its dialog with Parley; a target that is busy leaves the member where it
+// was; a Replaces naming the member's own call is refused.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { comesToHear } from '../helpers/peer-hearing.ts';
-import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
+import { header, RawSipClient, tagOf } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { comesToHearTone, join, type Joined } from './conference-members.ts';
-import { bodyOf, calleeRequest, flowYaml, okTo, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
+import { callEnd } from './helpers.ts';
+import { answerBye, bodyOf, calleeRequest, okTo, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
 
 const TRANSFEROR_HZ = 1000;
 const STAYER_HZ = 600;
@@ -72,7 +74,20 @@ async function closeAll(members: Joined[], targetUa: RawSipClient, target: RtpPe
 }
 
 describe('a conference member transfers its place (transfers: members)', () => {
-  const parley = rawParleyPerSuite(flowYaml('conf', '    - answer\n    - conference: { room: xfer, transfers: members }\n'));
+  // Calls to sip:room@… join the room; others are bridged to their To (a member's consultation call).
+  const parley = rawParleyPerSuite(`
+routing:
+  rules:
+    - { name: room, match: { method: INVITE, to: "sip:room@*" }, actions: [{ app: conf }] }
+    - { name: gw, match: { method: INVITE, media: audio }, actions: [{ app: gw }] }
+flows:
+  conf:
+    - answer
+    - conference: { room: xfer, transfers: members }
+  gw:
+    - answer
+    - bridge: { ringTimeout: 10 }
+`);
 
   let round = 0;
   async function members(): Promise<[Joined, Joined]> {
@@ -109,15 +124,18 @@ describe('a conference member transfers its place (transfers: members)', () => {
     }
   });
 
-  it('a member that hangs up right after the 202 (as many phones do): the target is still dialled in and the room hears it', async () => {
+  it('an attended transfer (the consultation call elsewhere) by a member that hangs up right after the 202, as many phones do: the target gets the Replaces, is dialled in and the room hears it', async () => {
     const [transferor, stayer] = await members();
     const targetUa = await RawSipClient.open();
     const target = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     try {
-      const accepted = await refer(transferor, `<sip:erin@127.0.0.1:${targetUa.port}>`);
+      // An attended transfer whose consultation call did not go through Parley: its Replaces goes into the INVITE as it is.
+      const replaces = 'consult-9@10.0.0.9;to-tag=t-erin;from-tag=f-member';
+      const accepted = await refer(transferor, `<sip:erin@127.0.0.1:${targetUa.port}?Replaces=${encodeURIComponent(replaces)}>`);
       assert.equal(statusOf(accepted), 202, accepted);
       await hangUp(transferor);
       const invite = await targetAnswers(targetUa, target, 'erin1');
+      assert.equal(header(invite, 'Replaces'), replaces);
       const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
       assert.ok(stayerHears.ok, `the member that stayed hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
       const conf = await parley().app.conferences!.get('xfer');
@@ -128,7 +146,50 @@ describe('a conference member transfers its place (transfers: members)', () => {
     }
   });
 
-  it('a busy target: the member is told 486 and stays in the room, heard and hearing; a Replaces is refused 403', async () => {
+  it('an attended transfer whose consultation call went through Parley: the consulted party replaces its dialog with Parley and joins the room; the consultation call ends', async () => {
+    const p = parley();
+    const [transferor, stayer] = await members();
+    const consultUa = await RawSipClient.open();
+    const supUa = await RawSipClient.open();
+    const consultPhone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const supInRoom = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      // The member's consultation call: to the supervisor, through Parley (a bridge).
+      const { c: b, invite: inviteB } = await rawBridgedCall({ sipPort: p.sipPort, name: `consult-${round}`, user: 'sup', callerUa: consultUa, calleeUa: supUa, caller: consultPhone, callee: sup, callerHz: TRANSFEROR_HZ, calleeHz: TARGET_HZ, calleeTag: 'sup1' });
+      const bEnded = callEnd(p, b.callId, 30_000);
+      // As phones do: the Refer-To is the consultation call's remote target, its Replaces that dialog.
+      const replaces = `${b.callId};to-tag=${b.toTag};from-tag=${tagOf(header(b.req('BYE'), 'From'))}`;
+      const accepted = await refer(transferor, `<${b.contact}?Replaces=${encodeURIComponent(replaces)}>`);
+      assert.equal(statusOf(accepted), 202, accepted);
+      const told = notifies(transferor);
+      const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
+      assert.match(replacing, new RegExp(`^INVITE sip:callee@127\\.0\\.0\\.1:${supUa.port} SIP/2\\.0`), 'sent to the supervisor, not to the Refer-To (Parley)');
+      assert.equal(header(replacing, 'Replaces'), `${header(inviteB, 'Call-ID')};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'its Replaces names the supervisor\'s own dialog with Parley');
+      replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', supInRoom.sdp(), supUa.port));
+      await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
+      supInRoom.useRemoteSdp(bodyOf(replacing));
+      supInRoom.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
+      assert.deepEqual(await told, ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
+      // The supervisor hangs its replaced dialog up: the consultation call ends (its caller gets a BYE).
+      supUa.send(p.sipPort, calleeRequest(inviteB, 'sup1', 'BYE', 1, supUa.port));
+      await answerBye(consultUa, p.sipPort, b.callId);
+      await bEnded;
+      await hangUp(transferor);
+      const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
+      assert.ok(stayerHears.ok, `the room hears the supervisor: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
+      const supHears = await comesToHear(supInRoom, STAYER_HZ, 0);
+      assert.ok(supHears.ok, `the supervisor hears the room: ${supHears.detail}`);
+      await stayerThenTargetLeave(p, stayer, supUa, replacing, 'sup2');
+    } finally {
+      await closeAll([transferor, stayer], supUa, supInRoom);
+      consultUa.close();
+      await consultPhone.close();
+      await sup.close();
+    }
+  });
+
+  it('a busy target: the member is told 486 and stays in the room, heard and hearing; a Replaces naming the member\'s own call is refused 403', async () => {
     const [transferor, stayer] = await members();
     const targetUa = await RawSipClient.open();
     try {
@@ -146,9 +207,10 @@ describe('a conference member transfers its place (transfers: members)', () => {
       assert.ok(stayerHears.ok, `the others still hear the member: ${TRANSFEROR_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
       const transferorHears = await comesToHearTone(transferor, STAYER_HZ);
       assert.ok(transferorHears.ok, `the member still hears the room: ${STAYER_HZ} Hz at ${transferorHears.amp.toFixed(3)}`);
-      const attended = await refer(transferor, `<sip:dave@127.0.0.1:${targetUa.port}?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>`);
+      const own = `${transferor.d.callId};to-tag=${transferor.d.toTag};from-tag=${tagOf(header(transferor.d.req('BYE'), 'From'))}`;
+      const attended = await refer(transferor, `<sip:dave@127.0.0.1:${targetUa.port}?Replaces=${encodeURIComponent(own)}>`);
       assert.equal(statusOf(attended), 403, attended);
-      assert.match(header(attended, 'Warning'), /attended transfer/);
+      assert.match(header(attended, 'Warning'), /own call/);
       for (const m of [transferor, stayer]) await hangUp(m);
       await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
     } finally {

@@ -1,15 +1,20 @@
-// A conference member's blind transfer (REFER, RFC 3515), under the conference step's
+// A conference member's transfer (REFER, RFC 3515), under the conference step's
 // `transfers: members`. The Refer-To is dialled into the room as a member of its own
 // (dial-out.ts), so the room goes on whoever leaves: a hidden member's target is hidden too,
 // any other joins under its own URI (an impersonating member's `as` stays the member's); it
-// takes the member's mute. The member hears how it went in NOTIFYs (100, then the target's
-// final status) and, once the target answered, leaves: its phone hangs up, or Parley sends
-// its BYE after TRANSFEROR_BYE_MS. A failed transfer leaves the member in the room.
+// takes the member's mute. An attended transfer's Replaces (the member's consultation call
+// with the target) goes into the INVITE, so the target swaps that call for the room; when the
+// consultation call went through this Parley too, the INVITE goes to that call's other party,
+// naming its own dialog with Parley (consultation.ts), and that call is ended if the party
+// keeps it. The member hears how it went in NOTIFYs (100, then the target's final status)
+// and, once the target answered, leaves: its phone hangs up, or Parley sends its BYE after
+// TRANSFEROR_BYE_MS. A failed transfer leaves the member in the room.
 // Refused with 403 and a Warning: a Refer-To that is not a sip:, sips: or tel: URI, a
-// Replaces (an attended transfer out of a conference: not done), a second REFER while one runs.
+// Replaces naming a call of this Parley that is not a connected two-party bridge (or the
+// member's own), a second REFER while one runs.
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
-import { ReferNotifier, referTarget } from '../refer-request.ts';
+import { ReferNotifier, referTarget, replacesId } from '../refer-request.ts';
 import type { SipCall } from '../sip-call.ts';
 import type { Conference } from './conference-manager.ts';
 import { DialOutError, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
@@ -41,8 +46,10 @@ export class MemberTransfers {
     };
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return refuse(t.status, t.why);
-    if (t.replaces !== undefined) return refuse(403, 'an attended transfer out of a conference is not supported');
     if (this.running) return refuse(403, 'a transfer of this member is already running');
+    // The consultation call went through this Parley too: the target is that call's other party.
+    const own = t.replaces === undefined ? null : (this.call.deps.consultation?.(replacesId(t.replaces), this.call) ?? null);
+    if (own !== null && 'refused' in own) return refuse(403, own.refused);
     const uas = this.call.dialog;
     if (!uas || this.call.ended) return refuse(481, 'the call is ending');
     this.running = true;
@@ -50,15 +57,22 @@ export class MemberTransfers {
     res.send(202, subscribed ? {} : { headers: { 'Refer-Sub': 'false' } });
     const notifier = new ReferNotifier(uas, Number.parseInt(req.get('CSeq') ?? '0', 10) || 0, subscribed, this.log);
     notifier.trying();
-    const referredBy = req.get('Referred-By') ?? `<${this.call.from.uri}>`;
-    void this.run(t.uri, referredBy, notifier).finally(() => (this.running = false));
+    const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.call.from.uri}>` };
+    const replaces = own?.replaces ?? t.replaces;
+    if (replaces !== undefined) headers['Replaces'] = replaces;
+    const endOwn = own && ((): void => {
+      if (own.call.ended) return;
+      this.log.info({ consultation: own.call.callId }, 'the transfer\'s target kept its replaced dialog: the consultation call is ended');
+      own.call.hangup();
+    });
+    void this.run(own?.uri ?? t.uri, headers, notifier, endOwn).finally(() => (this.running = false));
   }
 
-  private async run(target: string, referredBy: string, notifier: ReferNotifier): Promise<void> {
+  private async run(target: string, headers: Record<string, string>, notifier: ReferNotifier, endConsultation: (() => void) | null): Promise<void> {
     const { call, conf, entry, log } = this;
     const deps = call.deps;
     const hidden = entry.identity === 'generated';
-    log.info({ room: conf.name, leg: entry.legId, target }, 'conference member transfers its place: dialling the target into the room');
+    log.info({ room: conf.name, leg: entry.legId, target, attended: headers['Replaces'] !== undefined }, 'conference member transfers its place: dialling the target into the room');
     try {
       const joined = await this.dial(
         {
@@ -74,13 +88,15 @@ export class MemberTransfers {
           identity: hidden ? 'generated' : 'normal',
           // The target is called by the room, as the member reached it.
           from: call.originalTo.uri,
-          headers: { 'Referred-By': referredBy },
+          headers,
           ringTimeout: RING_SECONDS,
           muted: entry.muted,
         },
       );
       log.info({ room: conf.name, leg: joined.legId, target, transferor: entry.legId }, 'member transfer done: the target is in the room');
       notifier.final(200, 'OK');
+      // The target hangs its replaced dialog up (RFC 3891 §3); one that keeps it has the consultation call ended.
+      if (endConsultation) setTimeout(endConsultation, TRANSFEROR_BYE_MS).unref();
       if (!call.ended) {
         const t = setTimeout(() => {
           if (call.ended) return;
