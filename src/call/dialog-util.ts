@@ -85,7 +85,7 @@ export function ackWaitMs(t1: number): number {
 
 /**
  * A REFER from a peer (a phone's blind transfer) where Parley does not carry transfers out (an
- * IVR, a conference, a bridge with `transfers: refuse`) is refused with 403 and a Warning, and
+ * IVR, a conference without `transfers: members`, a bridge with `transfers: refuse`) is refused with 403 and a Warning, and
  * the call goes on. Without a 'refer' listener drachtio-srf answered 200, so the phone took the
  * transfer as accepted, waited for NOTIFYs that never came and usually hung up (RFC 3515 §2.4.2
  * lets the recipient refuse).
