@@ -6,6 +6,7 @@
 // was; a Replaces naming the member's own call is refused.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { apiBase, call } from '../helpers/api-client.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { header, RawSipClient, tagOf } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
@@ -13,7 +14,7 @@ import { waitFor } from '../helpers/wait.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { comesToHearTone, join, type Joined } from './conference-members.ts';
 import { callEnd } from './helpers.ts';
-import { answerBye, bodyOf, calleeRequest, okTo, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
+import { answerBye, bodyOf, calleeRequest, okTo, rawBridgedCall, rawParleyPerSuite, replyTo, responseTo, statusOf, TransferorPhone } from './raw-dialog.ts';
 
 const TRANSFEROR_HZ = 1000;
 const STAYER_HZ = 600;
@@ -158,6 +159,8 @@ flows:
       // The member's consultation call: to the supervisor, through Parley (a bridge).
       const { c: b, invite: inviteB } = await rawBridgedCall({ sipPort: p.sipPort, name: `consult-${round}`, user: 'sup', callerUa: consultUa, calleeUa: supUa, caller: consultPhone, callee: sup, callerHz: TRANSFEROR_HZ, calleeHz: TARGET_HZ, calleeTag: 'sup1' });
       const bEnded = callEnd(p, b.callId, 30_000);
+      const consulted = await comesToHear(consultPhone, TARGET_HZ, 0);
+      assert.ok(consulted.ok, `the member hears the supervisor in the consultation call: ${consulted.detail}`);
       // As phones do: the Refer-To is the consultation call's remote target, its Replaces that dialog.
       const replaces = `${b.callId};to-tag=${b.toTag};from-tag=${tagOf(header(b.req('BYE'), 'From'))}`;
       const accepted = await refer(transferor, `<${b.contact}?Replaces=${encodeURIComponent(replaces)}>`);
@@ -186,6 +189,46 @@ flows:
       consultUa.close();
       await consultPhone.close();
       await sup.close();
+    }
+  });
+
+  it('a leg dialled in by the API with transfers: members: its REFER dials the target in; it stays, so Parley hangs it up 4 s later', async () => {
+    const p = parley();
+    round++;
+    const stayer = await join(p, `stayer${round}`, STAYER_HZ);
+    const danUa = await RawSipClient.open();
+    const dan = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const targetUa = await RawSipClient.open();
+    const target = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const phone = new TransferorPhone(danUa);
+    try {
+      const dialled = call(apiBase(p), 'POST', '/rooms/xfer/dial', { to: `sip:dan@127.0.0.1:${danUa.port}`, transfers: 'members' });
+      const inviteDan = await phone.next(/^INVITE /);
+      replyTo(danUa, inviteDan, responseTo(inviteDan, '200 OK', 'dan1', dan.sdp(), danUa.port));
+      await phone.next(/^ACK /);
+      const r = await dialled;
+      assert.equal(r.status, 201, r.text);
+      dan.useRemoteSdp(bodyOf(inviteDan));
+      danUa.send(p.sipPort, calleeRequest(inviteDan, 'dan1', 'REFER', 1, danUa.port, [`Refer-To: <sip:fay@127.0.0.1:${targetUa.port}>`, `Contact: <sip:dan@127.0.0.1:${danUa.port}>`]));
+      assert.equal(statusOf(await phone.next(/^SIP\/2\.0 /)), 202, 'the REFER is accepted');
+      const invite = await targetAnswers(targetUa, target, 'fay1');
+      assert.equal(header(invite, 'Referred-By'), `<sip:dan@127.0.0.1:${danUa.port}>`, 'Referred-By: the leg (its REFER had none)');
+      await phone.toldDone();
+      // The leg stays: Parley's BYE after 4 s, and the room goes on with the target.
+      const bye = await phone.next(/^BYE /, 8_000);
+      replyTo(danUa, bye, okTo(bye));
+      const conf = await p.app.conferences!.get('xfer');
+      await waitFor('the leg gone, the target in', () => conf!.roster.size === 2 && !conf!.roster.visible.some((e) => /sip:dan@/.test(e.uri)), 10_000).catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(conf!.roster.visible.map((e) => e.uri))} size ${conf!.roster.size}`);
+      });
+      const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
+      assert.ok(stayerHears.ok, `the room hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
+      await stayerThenTargetLeave(p, stayer, targetUa, invite, 'fay1');
+    } finally {
+      phone.close();
+      await closeAll([stayer], targetUa, target);
+      danUa.close();
+      await dan.close();
     }
   });
 

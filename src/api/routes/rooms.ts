@@ -35,6 +35,7 @@ const dialBody = {
     },
     from: sipUri,
     ringTimeout: { type: 'integer', minimum: 1, maximum: 300 },
+    transfers: { type: 'string', enum: ['members', 'refuse'], description: "members: the leg's REFER (its transfer) dials its target into the room in its place; refuse (the default): 403" },
     muted: { type: 'boolean' },
   },
 } as const;
@@ -131,13 +132,13 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const srf = p.srf;
       if (!p.conferences || !srf) throw new ApiError(503, 'unavailable', 'conferences are not running');
       const name = (req.params as { name: string }).name;
-      const b = req.body as { to: string; identity?: 'normal' | 'generated' | 'impersonate'; as?: { uri: string; displayName?: string }; from?: string; ringTimeout?: number; muted?: boolean };
+      const b = req.body as { to: string; identity?: 'normal' | 'generated' | 'impersonate'; as?: { uri: string; displayName?: string }; from?: string; ringTimeout?: number; muted?: boolean; transfers?: 'members' | 'refuse' };
       if (b.identity === 'impersonate' && !b.as) throw new ApiError(400, 'bad_request', 'body.as: required when identity is impersonate', 'body.as');
       try {
         const r = await p.conferences.dialOut(
           name,
           { srf, loopMarker: p.config.routing.loopMarker, outboundProxy: p.config.sip.outboundProxy, localHost: roomHost(p.sipHostports, p.config.sip.externalIp), sipT1: p.config.sip.timers.t1, earlyLegs: p.earlyLegs ?? undefined },
-          { to: b.to, identity: b.identity ?? 'normal', as: b.as, from: b.from, ringTimeout: b.ringTimeout ?? 30, muted: b.muted },
+          { to: b.to, identity: b.identity ?? 'normal', as: b.as, from: b.from, ringTimeout: b.ringTimeout ?? 30, muted: b.muted, transfers: b.transfers },
         );
         return reply.code(201).send({ ok: true, room: name, leg: r.legId, callId: r.callId });
       } catch (err) {

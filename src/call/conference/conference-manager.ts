@@ -15,7 +15,7 @@ import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
-import { MemberTransfers } from './member-transfer.ts';
+import { callMember, MemberTransfers, type TransferringMember } from './member-transfer.ts';
 import { Roster, type RosterEntry } from './roster.ts';
 
 export interface Conference {
@@ -103,11 +103,21 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     return true;
   }
 
-  /** Dials a leg out into a room (opened if needed); resolves once it answered. */
-  async dialOut(name: string, settings: DialOutSettings, options: DialOutOptions): Promise<{ legId: string; callId: string }> {
+  /**
+   * Dials a leg out into a room (opened if needed); resolves once it answered. `transfers:
+   * members`: its REFERs dial their targets into the room in its place (member-transfer.ts).
+   */
+  async dialOut(name: string, settings: DialOutSettings, options: DialOutOptions & { transfers?: 'members' | 'refuse' }): Promise<{ legId: string; callId: string }> {
     const conf = await this.open(name);
     this.assertRoomForOneMore(conf);
-    return dialOut(conf, settings, options, this.log.child({ room: name }), () => this.closeIfEmpty(conf));
+    const log = this.log.child({ room: name });
+    const takeRefers = options.transfers === 'members' ? (member: TransferringMember, entry: RosterEntry) => this.memberTransfers(member, conf, entry, log) : undefined;
+    return dialOut(conf, settings, { ...options, takeRefers }, log, () => this.closeIfEmpty(conf));
+  }
+
+  /** The REFERs of `member` in `conf`: each target dialled into the room (keeping the dial-outs' own transfers). */
+  private memberTransfers(member: TransferringMember, conf: Conference, entry: RosterEntry, log: Logger): MemberTransfers {
+    return new MemberTransfers(member, conf, entry, (s, o) => this.dialOut(conf.name, s, { ...o, transfers: 'members' }), log);
   }
 
   async join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {
@@ -139,7 +149,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     // A member's blind transfer dials its target into the room (`transfers: members`); taken
     // from now on, so a REFER right behind the answer finds it too.
     if (options.transfers === 'members') {
-      const transfers = new MemberTransfers(call, conf, entry, (s, o) => this.dialOut(conf.name, s, o), call.log.child({ room: conf.name }));
+      const transfers = this.memberTransfers(callMember(call), conf, entry, call.log.child({ room: conf.name }));
       call.referTaker = (req, res) => transfers.take(req, res);
     }
     try {

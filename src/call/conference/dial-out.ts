@@ -13,6 +13,8 @@ import { peerHold } from '../hold.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
+import type { TransferringMember } from './member-transfer.ts';
+import type { RosterEntry } from './roster.ts';
 import { answerLegInfo } from '../dtmf-info.ts';
 
 export interface DialOutOptions {
@@ -24,8 +26,10 @@ export interface DialOutOptions {
   from?: string;
   ringTimeout: number;
   muted?: boolean;
-  /** More headers of the INVITE (a member's transfer: Referred-By). */
+  /** More headers of the INVITE (a member's transfer: Referred-By, Replaces). */
   headers?: Record<string, string>;
+  /** Who takes the leg's REFERs (a room's `transfers: members`); absent: refused with 403. */
+  takeRefers?: (member: TransferringMember, entry: RosterEntry) => { take(req: Srf.SrfRequest, res: Srf.SrfResponse): void };
 }
 
 export interface DialOutSettings {
@@ -95,7 +99,7 @@ export async function dialOut(
     timedOut = true;
     outgoing?.cancel(() => undefined);
   }, opts.ringTimeout * 1000);
-  const from = opts.from ?? (opts.identity === 'impersonate' && opts.as ? opts.as.uri : `sip:${encodeURIComponent(conf.name)}@${s.localHost}`);
+  const from = fromOf(conf, s, opts);
   let held: HeldDialog;
   let unregisterEarly = (): void => undefined;
   try {
@@ -150,7 +154,7 @@ async function connect(
   held: HeldDialog,
   leg: MediaLeg,
   legId: string,
-  entry: { callId: string },
+  entry: RosterEntry,
 ): Promise<{ legId: string; callId: string }> {
   const uac = held.dialog;
   entry.callId = uac.sip.callId;
@@ -173,9 +177,11 @@ async function connect(
   leg.on('dtmf', (e) => conf.roster.dtmf(legId, e.digit, e.durationMs));
   uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => takeInfo(leg, req, res, log, legId, 'joined'));
   let over = false;
+  const onOver: (() => void)[] = [];
   const leave = (why: string, reason?: string): void => {
     if (over) return;
     over = true;
+    for (const f of onOver.splice(0)) f();
     destroyDialog(uac, log, reason ? { Reason: reason } : undefined);
     leg.close();
     conf.roster.leave(legId, why);
@@ -191,7 +197,24 @@ async function connect(
       if (!leg.isClosed) leg.mute(conf.roster.silenced(legId));
     },
   });
-  refuseRefers(uac, log);
+  if (opts.takeRefers) {
+    const transfers = opts.takeRefers(
+      {
+        dialog: uac,
+        get ended() {
+          return over;
+        },
+        uri: opts.to,
+        // The target is called from the room (not from whoever this leg impersonates).
+        roomUri: opts.from ?? roomUriOf(conf, s),
+        settings: s,
+        hangup: () => leave('hung up by Parley after its transfer'),
+        onEnded: (cb) => onOver.push(cb),
+      },
+      entry,
+    );
+    uac.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => transfers.take(req, res));
+  } else refuseRefers(uac, log);
   leg.watchMedia();
   leg.on('mediatimeout', (secs) => leave(`media timeout (${secs} s without RTP)`, MEDIA_TIMEOUT_REASON));
   leg.once('close', (reason) => leave(`leg ${reason}`, conf.room.closedBy === 'media-thread-died' ? MEDIA_THREAD_FAILED_REASON : undefined));
@@ -202,4 +225,13 @@ async function connect(
 /** A DTMF INFO from the dialled leg: 200 and its digit (400 for a bad body); any other INFO 200. */
 function takeInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger, legId: string, when: 'early' | 'joined'): void {
   answerLegInfo(leg, req, res, log, { leg: legId, early: when === 'early' }, when === 'early' ? 'the dialled leg before it answered' : 'the dialled leg');
+}
+
+/** The From of the leg's INVITE: `from`, else who it impersonates, else the room's own URI. */
+function fromOf(conf: Conference, s: DialOutSettings, opts: DialOutOptions): string {
+  return opts.from ?? (opts.identity === 'impersonate' && opts.as ? opts.as.uri : roomUriOf(conf, s));
+}
+
+function roomUriOf(conf: Conference, s: DialOutSettings): string {
+  return `sip:${encodeURIComponent(conf.name)}@${s.localHost}`;
 }

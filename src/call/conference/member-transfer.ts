@@ -15,6 +15,8 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
 import { ReferNotifier, referTarget, replacesId } from '../refer-request.ts';
+import type { Consultation } from '../consultation.ts';
+import type { ReplacesId } from '../refer-request.ts';
 import type { SipCall } from '../sip-call.ts';
 import type { Conference } from './conference-manager.ts';
 import { DialOutError, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
@@ -27,12 +29,58 @@ const RING_SECONDS = 30;
 
 type Dial = (settings: DialOutSettings, options: DialOutOptions) => Promise<{ legId: string; callId: string }>;
 
-/** The REFERs of one member's call while it is in `conf`; take() answers each. */
+/** The member whose REFERs are taken: a caller that joined the room, or a leg dialled into it. */
+export interface TransferringMember {
+  /** Its dialog (null: not answered yet). */
+  readonly dialog: Srf.Dialog | null;
+  readonly ended: boolean;
+  /** Its own URI: the Referred-By when the REFER has none. */
+  readonly uri: string;
+  /** Where the target's INVITE comes from: the room's address as the member knows it. */
+  readonly roomUri: string;
+  /** How the target is dialled. */
+  readonly settings: DialOutSettings;
+  /** The call of this Parley an attended transfer's Replaces names (consultation.ts); absent or null: none looked for, or none. */
+  consultation?(id: ReplacesId): Consultation | null;
+  /** Parley ends the member's dialog (it stayed after its transfer). */
+  hangup(): void;
+  /** Runs `cb` once when the member's dialog ends. */
+  onEnded(cb: () => void): void;
+}
+
+/** A caller that joined the room through its flow, as a TransferringMember. */
+export function callMember(call: SipCall): TransferringMember {
+  const deps = call.deps;
+  return {
+    get dialog() {
+      return call.dialog;
+    },
+    get ended() {
+      return call.ended;
+    },
+    uri: call.from.uri,
+    // The target is called by the room, as the member reached it.
+    roomUri: call.originalTo.uri,
+    settings: {
+      srf: deps.srf,
+      loopMarker: deps.settings.loopMarker,
+      outboundProxy: deps.settings.outboundProxy,
+      localHost: hostOf(call.originalTo.uri),
+      sipT1: deps.settings.sipT1,
+      earlyLegs: deps.earlyLegs,
+    },
+    consultation: (id) => deps.consultation?.(id, call) ?? null,
+    hangup: () => call.hangup(),
+    onEnded: (cb) => call.once('ended', () => cb()),
+  };
+}
+
+/** The REFERs of one member while it is in `conf`; take() answers each. */
 export class MemberTransfers {
   private running = false;
 
   constructor(
-    private readonly call: SipCall,
+    private readonly member: TransferringMember,
     private readonly conf: Conference,
     private readonly entry: RosterEntry,
     private readonly dial: Dial,
@@ -48,16 +96,16 @@ export class MemberTransfers {
     if ('status' in t) return refuse(t.status, t.why);
     if (this.running) return refuse(403, 'a transfer of this member is already running');
     // The consultation call went through this Parley too: the target is that call's other party.
-    const own = t.replaces === undefined ? null : (this.call.deps.consultation?.(replacesId(t.replaces), this.call) ?? null);
+    const own = t.replaces === undefined ? null : (this.member.consultation?.(replacesId(t.replaces)) ?? null);
     if (own !== null && 'refused' in own) return refuse(403, own.refused);
-    const uas = this.call.dialog;
-    if (!uas || this.call.ended) return refuse(481, 'the call is ending');
+    const uas = this.member.dialog;
+    if (!uas || this.member.ended) return refuse(481, 'the call is ending');
     this.running = true;
     const subscribed = !/^false$/i.test((req.get('Refer-Sub') ?? '').trim());
     res.send(202, subscribed ? {} : { headers: { 'Refer-Sub': 'false' } });
     const notifier = new ReferNotifier(uas, Number.parseInt(req.get('CSeq') ?? '0', 10) || 0, subscribed, this.log);
     notifier.trying();
-    const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.call.from.uri}>` };
+    const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>` };
     const replaces = own?.replaces ?? t.replaces;
     if (replaces !== undefined) headers['Replaces'] = replaces;
     const endOwn = own && ((): void => {
@@ -69,25 +117,14 @@ export class MemberTransfers {
   }
 
   private async run(target: string, headers: Record<string, string>, notifier: ReferNotifier, endConsultation: (() => void) | null): Promise<void> {
-    const { call, conf, entry, log } = this;
-    const deps = call.deps;
+    const { member, conf, entry, log } = this;
     const hidden = entry.identity === 'generated';
     log.info({ room: conf.name, leg: entry.legId, target, attended: headers['Replaces'] !== undefined }, 'conference member transfers its place: dialling the target into the room');
     try {
-      const joined = await this.dial(
-        {
-          srf: deps.srf,
-          loopMarker: deps.settings.loopMarker,
-          outboundProxy: deps.settings.outboundProxy,
-          localHost: hostOf(call.originalTo.uri),
-          sipT1: deps.settings.sipT1,
-          earlyLegs: deps.earlyLegs,
-        },
-        {
+      const joined = await this.dial(member.settings, {
           to: target,
           identity: hidden ? 'generated' : 'normal',
-          // The target is called by the room, as the member reached it.
-          from: call.originalTo.uri,
+          from: member.roomUri,
           headers,
           ringTimeout: RING_SECONDS,
           muted: entry.muted,
@@ -97,14 +134,14 @@ export class MemberTransfers {
       notifier.final(200, 'OK');
       // The target hangs its replaced dialog up (RFC 3891 §3); one that keeps it has the consultation call ended.
       if (endConsultation) setTimeout(endConsultation, TRANSFEROR_BYE_MS).unref();
-      if (!call.ended) {
+      if (!member.ended) {
         const t = setTimeout(() => {
-          if (call.ended) return;
+          if (member.ended) return;
           log.info({ leg: entry.legId }, 'the member did not hang up after its transfer: BYE');
-          call.hangup();
+          member.hangup();
         }, TRANSFEROR_BYE_MS);
         t.unref();
-        call.once('ended', () => clearTimeout(t));
+        member.onEnded(() => clearTimeout(t));
       }
     } catch (err) {
       const [status, reason] =
