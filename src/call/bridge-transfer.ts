@@ -13,7 +13,8 @@
 // - Answered: it takes the transferor's place (its own leg and stem, `callee-2`, `caller-2`…,
 //   leg.joined; it may transfer again), NOTIFY `200 OK` ends the subscription, and the
 //   transferor, which should now hang up (RFC 5589), gets a BYE from Parley if it has not
-//   within TRANSFEROR_BYE_MS. The recording notes the transfer (`transfer` event).
+//   within TRANSFEROR_BYE_MS. In the recording the transfer shows as the legs' joins and leaves
+//   (the transferor's stem ends, the target's starts); no transfer entry of its own.
 // - Failed (busy, rejected, no answer, an answer Parley cannot use): NOTIFY with the
 //   target's status; the transferor is heard again (it may take the call back from hold),
 //   or, when it has hung up meanwhile, the call ends (BYE to the other party).

@@ -74,6 +74,7 @@ export class CallRecording implements RecordingHandle {
     else this.recorder.unmask();
   }
 
+  /** A call event for the recording: only a `notice` (its prompt) is marked in the sidecar; other events are not kept. */
   note(event: string, detail: Record<string, unknown> = {}): void {
     if (event === 'notice') this.recorder.markNotice(String(detail.prompt ?? 'notice'));
   }
