@@ -28,12 +28,12 @@ import { cancelInvite, destroyDialog, sipFailure, UNUSABLE_ANSWER_REASON } from 
 import { createUac, type HeldDialog } from './held-dialog.ts';
 import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
-import { ReferNotifier, referTarget, replacesId } from './refer-request.ts';
+import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS } from './refer-request.ts';
+import { consultationEnder } from './consultation.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
 
 /** How long a transferor told of its transfer's success may take to hang up before Parley does. */
-const TRANSFEROR_BYE_MS = 4000;
 
 /** Which party of a bridge: the caller's side or the callee's. */
 export type Side = 'caller' | 'callee';
@@ -103,19 +103,11 @@ export class BridgeTransfer {
     // asked to replace its dialog with Parley (consultation.ts).
     const own = t.replaces === undefined ? null : (host.deps.consultation?.(replacesId(t.replaces), host.call) ?? null);
     if (own !== null && 'refused' in own) return { status: 403, why: own.refused };
-    const subscribed = !/^\s*false\s*$/i.test(req.get('Refer-Sub') ?? '');
-    res.send(202, subscribed ? undefined : { headers: { 'Refer-Sub': 'false' } });
-    const id = Number.parseInt(req.get('CSeq') ?? '', 10);
-    const notifier = new ReferNotifier(from.uac, Number.isFinite(id) ? id : 1, subscribed, host.log);
-    notifier.trying();
+    const notifier = acceptRefer(from.uac, req, res, host.log);
     const target = own?.uri ?? t.uri;
     host.log.info({ leg: from.id, side, target, ...(own ? { consultation: own.call.callId, referTo: t.uri } : {}) }, 'transfer asked: dialling its target');
     host.call.activeRecording?.note('transfer', { by: from.id, to: target, ...(own ? { consultation: own.call.callId } : {}) });
-    const endOwn = own && ((): void => {
-      if (own.call.ended) return;
-      host.log.info({ consultation: own.call.callId }, 'the transfer\'s target kept its replaced dialog: the consultation call is ended');
-      own.call.hangup();
-    });
+    const endOwn = own && consultationEnder(own, host.log);
     return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, endOwn, own === null && t.replaces !== undefined);
   }
 

@@ -11,6 +11,7 @@
 // What is not joined (403): a Replaces naming the transfer's own call, a call that is not a
 // connected two-party bridge (an IVR, a conference), tags that do not match, a bridge with its
 // own transfer under way.
+import type { Logger } from '../util/logger.ts';
 import type { ManagedCall } from './call-manager.ts';
 import type { ReplacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
@@ -37,4 +38,13 @@ export function findConsultation(calls: Iterable<ManagedCall>, id: ReplacesId, f
     return 'refused' in peer ? peer : { call, ...peer };
   }
   return null;
+}
+
+/** Ends the consultation call `own` if it is still up (its party kept the dialog the transfer's target replaced). */
+export function consultationEnder(own: { call: SipCall }, log: Logger): () => void {
+  return () => {
+    if (own.call.ended) return;
+    log.info({ consultation: own.call.callId }, 'the transfer\'s target kept its replaced dialog: the consultation call is ended');
+    own.call.hangup();
+  };
 }

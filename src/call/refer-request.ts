@@ -80,6 +80,22 @@ export async function sendRefer(dialog: Srf.Dialog, target: string, referredBy: 
   if (res.status < 200 || res.status >= 300) throw new Error(`REFER answered ${res.status}`);
 }
 
+/** How long a transferor that was told its transfer succeeded may stay before Parley ends its dialog (so may a consulted party's replaced one). */
+export const TRANSFEROR_BYE_MS = 4000;
+
+/**
+ * Accepts a REFER that Parley carries out: 202 (saying `Refer-Sub: false` back when the REFER
+ * asked for no subscription, RFC 4488) and its notifier, which has sent `100 Trying`.
+ */
+export function acceptRefer(dialog: Srf.Dialog, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): ReferNotifier {
+  const subscribed = !/^\s*false\s*$/i.test(req.get('Refer-Sub') ?? '');
+  res.send(202, subscribed ? undefined : { headers: { 'Refer-Sub': 'false' } });
+  const id = Number.parseInt(req.get('CSeq') ?? '', 10);
+  const notifier = new ReferNotifier(dialog, Number.isFinite(id) ? id : 1, subscribed, log);
+  notifier.trying();
+  return notifier;
+}
+
 export class ReferNotifier {
   private over = false;
 

@@ -14,16 +14,13 @@
 // member's own), a second REFER while one runs.
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
-import { ReferNotifier, referTarget, replacesId } from '../refer-request.ts';
-import type { Consultation } from '../consultation.ts';
-import type { ReplacesId } from '../refer-request.ts';
+import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
+import { consultationEnder, type Consultation } from '../consultation.ts';
 import type { SipCall } from '../sip-call.ts';
 import type { Conference } from './conference-manager.ts';
 import { DialOutError, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
 import { RosterConflictError, type RosterEntry } from './roster.ts';
 
-/** How long a member whose transfer succeeded may stay before Parley hangs it up. */
-export const TRANSFEROR_BYE_MS = 4000;
 /** How long the target rings. */
 const RING_SECONDS = 30;
 
@@ -101,18 +98,11 @@ export class MemberTransfers {
     const uas = this.member.dialog;
     if (!uas || this.member.ended) return refuse(481, 'the call is ending');
     this.running = true;
-    const subscribed = !/^false$/i.test((req.get('Refer-Sub') ?? '').trim());
-    res.send(202, subscribed ? {} : { headers: { 'Refer-Sub': 'false' } });
-    const notifier = new ReferNotifier(uas, Number.parseInt(req.get('CSeq') ?? '0', 10) || 0, subscribed, this.log);
-    notifier.trying();
+    const notifier = acceptRefer(uas, req, res, this.log);
     const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>` };
     const replaces = own?.replaces ?? t.replaces;
     if (replaces !== undefined) headers['Replaces'] = replaces;
-    const endOwn = own && ((): void => {
-      if (own.call.ended) return;
-      this.log.info({ consultation: own.call.callId }, 'the transfer\'s target kept its replaced dialog: the consultation call is ended');
-      own.call.hangup();
-    });
+    const endOwn = own && consultationEnder(own, this.log);
     void this.run(own?.uri ?? t.uri, headers, notifier, endOwn).finally(() => (this.running = false));
   }
 
