@@ -3,8 +3,8 @@
 // (recorder-files.ts makes their writers). Each
 // tick goes into them as memory copies (recorder-tick-feed.ts); a timer (shared with other recordings:
 // flush-timers.ts) flushes them with async writes and rewrites the headers (see WavFileWriter), and
-// rewrites the sidecar at most once a second (SidecarWriter: async, atomic). No synchronous file call
-// while recording or closing.
+// rewrites the sidecar (SidecarWriter: async, atomic) within a second of a change to what it records,
+// its lengths alone every 10 s (sidecar-schedule.ts). No synchronous file call while recording or closing.
 //
 // Write failures (a full disk): each file reports its outage once ('writeError', also in the sidecar's
 // writeFailures), keeps the audio on disk consistent, and resumes where it stopped when writes succeed
@@ -29,6 +29,7 @@ export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
 import type { SidecarWriter } from './sidecar-writer.ts';
 import { flushTimers } from './flush-timers.ts';
+import { SidecarSchedule } from './sidecar-schedule.ts';
 import type { SiprecSidecar } from './siprec-sidecar.ts';
 import { CompanionFiles } from './companion-files.ts';
 import { PauseMask } from './pause-mask.ts';
@@ -41,7 +42,6 @@ import { RecorderTickFeed } from './recorder-tick-feed.ts';
 import type { RecorderEvents, RecorderOptions } from './recorder-types.ts';
 export type { RecorderEvents, RecorderOptions };
 
-const META_EVERY_MS = 1000;
 /** The longest run of missing ticks filled with silence (a longer jump is not the room's clock moving on). */
 const MAX_GAP_FRAMES = 30_000 / FRAME_MS;
 
@@ -63,7 +63,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   private readonly notices: NoticeOverlay;
   /** Leaves the shared flush timers (flush-timers.ts); null once closed. */
   private stopFlushing: (() => void) | null;
-  private lastMetaWrite = 0;
+  private readonly schedule = new SidecarSchedule();
   private clockMs: number | null = null;
   private closed = false;
   /** Files written beside the audio (SIPREC metadata versions): awaited and hashed before finalization. */
@@ -142,8 +142,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     return this.options.roomId;
   }
 
-  /** A deep copy of the sidecar as it stands. */
+  /** A deep copy of the sidecar as it stands, with the lengths recorded so far (the sidecar on disk may hold older ones). */
   get metadata(): RecordingMetadata {
+    if (!this.closed) this.refreshDurations();
     return structuredClone(this.meta);
   }
 
@@ -331,8 +332,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.mix.flush();
     this.stereo?.flush();
     this.stems.flush();
-    const t = performance.now();
-    if (t - this.lastMetaWrite >= META_EVERY_MS - 5 && !this.sidecar.busy) {
+    if (!this.sidecar.busy && this.schedule.due(this.meta)) {
       this.refreshDurations();
       this.saveMeta().catch((err: unknown) => this.fail(err as Error));
     }
@@ -366,7 +366,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** The sidecar as it stands now, atomically and asynchronously (SidecarWriter). Never rejects. */
   private async saveMeta(): Promise<void> {
     this.meta.updatedAt = new Date().toISOString();
-    this.lastMetaWrite = performance.now();
+    this.schedule.written(this.meta);
     await this.sidecar.write(this.meta);
   }
 

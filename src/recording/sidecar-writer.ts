@@ -13,7 +13,7 @@
 //   temp file when they fail.
 // - A last version that could not be written may be retried on a timer
 //   (retryWhileFailing): a bounded number of times, unref'd.
-// - While the recording records (`state: 'recording'`, a rewrite every second) the
+// - While the recording records (`state: 'recording'`, rewrites: sidecar-schedule.ts) the
 //   temp file is kept from one write to the next (writeAtomic's keepTemp): the
 //   inode replaced becomes the next temp file, so a rewrite allocates and frees no
 //   inode (freed inodes made every create in the folder slower). The first write

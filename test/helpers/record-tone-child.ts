@@ -4,6 +4,8 @@
 // (ms: the audio written so far, by the ticks' count). With REPORT_EVERY_TICK=1 in the
 // environment, also {event:'sent', ms} after every pass that wrote ticks (the kill -9 helper's
 // count of what was sent when it stopped the process).
+// With NOTICE_AT_MS=N in the environment, a notice ('mid-recording') is marked once N ms are written
+// (a change to what the sidecar records, which reaches the disk within a second).
 // With a second argument N, closes the recording after N ms, waits for 'finalized'
 // and exits (a whole recording's life in one process, e.g. under strace).
 import { FRAME_MS } from '../../src/mixer/frames.ts';
@@ -26,6 +28,7 @@ const room = new ToneRoom(16000);
 room.legs.set('a', 440);
 
 const everyTick = process.env.REPORT_EVERY_TICK === '1';
+const noticeAtMs = process.env.NOTICE_AT_MS === undefined ? null : Number(process.env.NOTICE_AT_MS);
 const t0 = performance.now();
 let written = 0;
 let lastReport = 0;
@@ -36,6 +39,7 @@ const timer = setInterval(() => {
   while (written < due) {
     rec.writeTick(room.next());
     written++;
+    if (noticeAtMs !== null && written * FRAME_MS === noticeAtMs) rec.markNotice('mid-recording');
   }
   if (written * FRAME_MS - lastReport >= 500) {
     lastReport = written * FRAME_MS;

@@ -54,10 +54,13 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return new ApiError(404, 'not_found', err instanceof RecordingFileError ? err.message : `not found`);
   };
 
+  /** An open recording's metadata from memory, with the lengths recorded so far (its sidecar's may be 10 s old); null when it is not open here. */
+  const live = (id: string): RecordingMetadata | null => ctx.parley.recordings?.open.get(id)?.metadata ?? null;
+
   /** A list row from the sidecar; null when it cannot be read now (being rewritten, removed, a link: logged). */
   const row = async (id: string, held: boolean): Promise<Record<string, unknown> | null> => {
     try {
-      const m = JSON.parse(await readRecordingText(dir(), `${id}.json`)) as RecordingMetadata;
+      const m = live(id) ?? (JSON.parse(await readRecordingText(dir(), `${id}.json`)) as RecordingMetadata);
       if (m.version !== 1 || !m.mix) return null;
       return {
         id,
@@ -82,6 +85,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   const load = async (id: string): Promise<RecordingMetadata> => {
     if (!SAFE.test(id)) throw new ApiError(400, 'bad_request', 'params.id: not a recording id', 'params.id');
+    const recording = live(id);
+    if (recording) return recording;
     let text: string;
     try {
       text = await readRecordingText(dir(), `${id}.json`);

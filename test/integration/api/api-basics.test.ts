@@ -2,7 +2,7 @@
 // 404 for unknown ids, paths out of recording.dir refused), the OpenAPI document,
 // metrics, rule switches persisted across a restart, recordings from sidecars.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,8 @@ import WebSocket from 'ws';
 import { apiBase, apiYaml, call, TEST_TOKEN } from '../../helpers/api-client.ts';
 import { startParley, type RunningParley } from '../../helpers/parley-harness.ts';
 import { parseConfig } from '../../../src/config/load-config.ts';
+import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const routing = `
 routing:
@@ -287,6 +289,26 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     r = await call(base, 'GET', '/rules');
     assert.equal(r.body[0].enabled, false, 'gateway switched off across the restart');
     assert.deepEqual(r.body[1].perUser, { 'sip:bob@example.com': true });
+  });
+
+  it("an open recording's metadata comes from memory, with the lengths recorded so far (its sidecar's are refreshed every 10 s)", async () => {
+    const rec = parley.app.recordings!.createRecorder({ roomId: 'live-x', sampleRate: 16000 });
+    try {
+      rec.addLeg('a', { uri: 'sip:a@x', role: 'caller' });
+      const room = new ToneRoom(16000);
+      room.legs.set('a', 440);
+      room.feed(rec, 2000);
+      const r = await call(base, 'GET', `/recordings/${rec.id}`);
+      assert.equal(r.status, 200);
+      assert.deepEqual([r.body.state, r.body.mix.durationMs, r.body.legs[0].stems[0].durationMs], ['recording', 2000, 2000]);
+      const path = join(parley.recordingDir, `${rec.id}.json`);
+      const onDisk = await waitFor('the first sidecar', () => (existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined));
+      assert.ok(onDisk.mix.durationMs < 2000, `the sidecar on disk is older (${onDisk.mix.durationMs} ms)`);
+      assert.equal((await call(base, 'GET', `/recordings/${rec.id}/files/${rec.id}.mix.wav`)).status, 200, 'its files are served as listed');
+    } finally {
+      rec.close();
+      await rec.finalized;
+    }
   });
 
   it('is not ready while draining (SIGTERM)', async () => {

@@ -21,7 +21,9 @@ describe('Recorder under kill -9', () => {
   it('leaves a playable WAV missing at most a second and a parseable sidecar', async (t) => {
     // What was sent: the child's own count of the ticks it wrote before it was stopped (not this
     // process's clock, which a loaded machine makes late).
-    const { files, sentMs, signal } = await recordThenKill9(dir, 3000);
+    // A notice marked 2 s before the kill: a change to what the sidecar records reaches the disk
+    // within a second (its lengths alone only every 10 s: the repair sets them from the files).
+    const { files, sentMs, signal } = await recordThenKill9(dir, 3000, { NOTICE_AT_MS: '1000' });
     const sent = sentMs / 1000;
     assert.ok(sent >= 3, `the child wrote ${sentMs} ms`);
     assert.equal(signal, 'SIGKILL');
@@ -40,7 +42,8 @@ describe('Recorder under kill -9', () => {
     const meta = JSON.parse(readFileSync(join(dir, files.find((f) => f.endsWith('.json'))!), 'utf8')) as RecordingMetadata;
     assert.equal(meta.state, 'recording');
     assert.equal(meta.legs[0].uri, 'sip:alice@example.com');
-    assert.ok(meta.durationMs >= (sent - 1.5) * 1000, `sidecar duration ${meta.durationMs} of ${sentMs} ms written`);
+    assert.deepEqual(meta.notices.map((n) => [n.prompt, n.fileMs]), [['mid-recording', 1000]], 'the notice marked 2 s before the kill is in the sidecar');
+    assert.ok(meta.durationMs >= 1000 && meta.durationMs <= sentMs, `sidecar duration ${meta.durationMs} ms, at least the notice's 1000, of ${sentMs} ms written`);
     assert.equal(meta.endedAt, null);
 
     // A write torn in the middle of a stereo sample frame, and sidecar temp files left behind: a torn

@@ -81,6 +81,30 @@ describe('Recorder lifecycle', () => {
     svc.close();
   });
 
+  it('lengths alone do not rewrite the sidecar each second (rec.metadata has them); a change is on disk within a second', async () => {
+    const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 250, log: silentLogger() });
+    const rec = svc.createRecorder({ roomId: 'progress', sampleRate: 16000 });
+    rec.addLeg('a', { uri: 'sip:a@x' });
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    room.feed(rec, 1000);
+    const first = await sidecarWhen(rec.id, (m) => m.legs.length === 1);
+    room.feed(rec, 2000);
+    await new Promise((r) => setTimeout(r, 1300)); // five flushes, one of them a second after that write
+    const disk = sidecar(rec.id);
+    assert.equal(disk.updatedAt, first.updatedAt, 'not rewritten for its lengths alone');
+    assert.equal(disk.mix.durationMs, first.mix.durationMs);
+    assert.equal(rec.metadata.mix.durationMs, 3000, "the recorder's metadata has the lengths recorded so far");
+    assert.equal(rec.metadata.legs[0]!.stems[0]!.durationMs, 3000);
+    rec.markNotice('mid');
+    const marked = await sidecarWhen(rec.id, (m) => m.notices.length === 1);
+    assert.equal(marked.notices[0]!.fileMs, 3000);
+    assert.equal(marked.mix.durationMs, 3000, 'the rewrite for the notice carries the lengths too');
+    rec.close();
+    await rec.finalized;
+    svc.close();
+  });
+
   it('pads a frame of the wrong length instead of corrupting the timeline', async () => {
     const svc = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
     const rec = svc.createRecorder({ roomId: 'short', sampleRate: 16000 });

@@ -1,0 +1,51 @@
+// When an open recording's sidecar is rewritten. A rewrite costs a serialization on the
+// main thread and, in the recording I/O thread, a temp file's write and two renames
+// (0.1 to 0.5 ms each on this machine's ext4, bench:rec-io): once a second for every
+// open recording, it was a fifth of that thread's work in 30 s calls (bench:bridge)
+// and grows with the calls held. So:
+// - What the sidecar records (legs, stems, notices, holds, pauses, masks, errors, the
+//   SIPREC view…) reaches the disk within a second of changing, as before: a crash
+//   loses at most a second of it.
+// - Its lengths alone (every `durationMs`) are refreshed every PROGRESS_EVERY_MS.
+//   They are not what a crash needs: the repair at the next start sets them from the
+//   files (recover-recordings.ts), and the API shows an open recording's metadata
+//   from memory (Recorder.metadata).
+// A change is seen by comparing the sidecar's JSON without its lengths and
+// `updatedAt` (about 9 µs for a 4 KB sidecar), once a second and only while no
+// rewrite is due anyway.
+
+/** What the sidecar records reaches the disk this soon after it changes. */
+export const CHANGE_EVERY_MS = 1000;
+/** The lengths alone are rewritten this often. */
+export const PROGRESS_EVERY_MS = 10_000;
+
+/** Timers run a few ms early or late: a flush due at 1000 ms may come at 997. */
+const SLACK_MS = 5;
+
+const withoutProgress = (key: string, value: unknown): unknown => (key === 'durationMs' || key === 'updatedAt' ? undefined : value);
+
+/** The sidecar without what changes on its own as the recording grows. */
+export function sidecarShape(meta: unknown): string {
+  return JSON.stringify(meta, withoutProgress);
+}
+
+export class SidecarSchedule {
+  private lastWrite = Number.NEGATIVE_INFINITY;
+  private lastShape = '';
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** At a flush: whether the sidecar `meta` should be rewritten now. */
+  due(meta: unknown): boolean {
+    const since = this.now() - this.lastWrite;
+    if (since < CHANGE_EVERY_MS - SLACK_MS) return false;
+    if (since >= PROGRESS_EVERY_MS - SLACK_MS) return true;
+    return sidecarShape(meta) !== this.lastShape;
+  }
+
+  /** `meta` is being written (at a flush, or at the recording's start or end). */
+  written(meta: unknown): void {
+    this.lastWrite = this.now();
+    this.lastShape = sidecarShape(meta);
+  }
+}
