@@ -13,8 +13,9 @@
 // - Answered: it takes the transferor's place (its own leg and stem, `callee-2`, `caller-2`…,
 //   leg.joined; it may transfer again), NOTIFY `200 OK` ends the subscription, and the
 //   transferor, which should now hang up (RFC 5589), gets a BYE from Parley if it has not
-//   within TRANSFEROR_BYE_MS. In the recording the transfer shows as the legs' joins and leaves
-//   (the transferor's stem ends, the target's starts); no transfer entry of its own.
+//   within TRANSFEROR_BYE_MS. The recording's sidecar lists the transfer in `transfers`
+//   (asked, then connected or failed) beside the legs' joins and leaves (the transferor's
+//   stem ends, the target's starts).
 // - Failed (busy, rejected, no answer, an answer Parley cannot use): NOTIFY with the
 //   target's status; the transferor is heard again (it may take the call back from hold),
 //   or, when it has hung up meanwhile, the call ends (BYE to the other party).
@@ -106,7 +107,7 @@ export class BridgeTransfer {
     const notifier = acceptRefer(from.uac, req, res, host.log);
     const target = own?.uri ?? t.uri;
     host.log.info({ leg: from.id, side, target, ...(own ? { consultation: own.call.callId, referTo: t.uri } : {}) }, 'transfer asked: dialling its target');
-    host.call.activeRecording?.note('transfer', { by: from.id, to: target, ...(own ? { consultation: own.call.callId } : {}) });
+    host.call.activeRecording?.transfer({ event: 'asked', leg: from.id, target, ...(own ? { consultation: own.call.callId } : {}) });
     const endOwn = own && consultationEnder(own, host.log);
     return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, endOwn, own === null && t.replaces !== undefined);
   }
@@ -206,7 +207,7 @@ export class BridgeTransfer {
       this.wait.close();
       leg.mute(false);
       log.info({ leg: id, target: this.target, transferor: this.from.id }, 'transfer done: the target is connected');
-      call.activeRecording?.note('transferred', { from: this.from.id, to: id, uri: this.target });
+      call.activeRecording?.transfer({ event: 'connected', leg: this.from.id, target: this.target, newLeg: id });
       this.notifier.final(200, 'OK');
       // The target hangs its replaced dialog up (RFC 3891 §3); one that keeps it has the consultation call ended.
       if (this.endConsultation) setTimeout(this.endConsultation, TRANSFEROR_BYE_MS).unref();
@@ -238,7 +239,7 @@ export class BridgeTransfer {
       return;
     }
     this.from.leg.mute(false);
-    call.activeRecording?.note('transfer failed', { by: this.from.id, to: this.target, status });
+    call.activeRecording?.transfer({ event: 'failed', leg: this.from.id, target: this.target, status });
   }
 
   private cancel(): void {

@@ -6,6 +6,7 @@ import type { FrameSource, TickSink } from '../mixer/frames.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import { LeadInTrim } from '../recording/lead-in-trim.ts';
+import type { TransferNote } from '../recording/metadata.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import { recordingRate } from './recording-rate.ts';
 import type { CallDeps } from './call-deps.ts';
@@ -74,9 +75,14 @@ export class CallRecording implements RecordingHandle {
     else this.recorder.unmask();
   }
 
-  /** A call event for the recording: only a `notice` (its prompt) is marked in the sidecar; other events are not kept. */
+  /** A call event for the recording: a `notice` (its prompt) is marked in the sidecar; other events are not kept (transfers: transfer()). */
   note(event: string, detail: Record<string, unknown> = {}): void {
     if (event === 'notice') this.recorder.markNotice(String(detail.prompt ?? 'notice'));
+  }
+
+  /** A transfer the call went through: the sidecar's `transfers`. */
+  transfer(t: TransferNote): void {
+    this.recorder.markTransfer(t);
   }
 
   /**

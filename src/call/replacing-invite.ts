@@ -118,6 +118,6 @@ async function connect(parties: BridgeParties, from: Callee, side: Side, req: Sr
   }
   const uri = parseNameAddr(req.get('From')).uri;
   log.info({ leg: id, replaced: from.id, uri }, 'INVITE with Replaces: connected in place of the party it named');
-  call.activeRecording?.note('replaced', { leg: from.id, by: id, uri });
+  call.activeRecording?.transfer({ event: 'replaced', leg: from.id, target: uri, newLeg: id });
   parties.replacedByInvite(from, { uac: uas, leg, id, gone: false }, uri, side);
 }

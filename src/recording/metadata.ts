@@ -16,6 +16,27 @@ export interface TimePoint {
   at: string;
 }
 
+/** What call control tells the recording about a transfer (TransferEntry without its time). */
+export interface TransferNote {
+  /**
+   * asked: a leg's REFER was taken; connected: its target answered and took the leg's place;
+   * failed: the target did not (the leg stays); replaced: an INVITE with Replaces took the leg's place.
+   */
+  event: 'asked' | 'connected' | 'failed' | 'replaced';
+  /** The leg that transferred, or that was replaced. */
+  leg: string;
+  /** The transfer's target (the Refer-To, or the party of a consultation call through Parley); replaced: the new party's From URI. */
+  target: string;
+  /** connected, replaced: the leg that took its place. */
+  newLeg?: string;
+  /** failed: the target's final status. */
+  status?: number;
+  /** asked: the Call-ID of the consultation call through Parley that the transfer completes. */
+  consultation?: string;
+}
+
+export type TransferEntry = TransferNote & TimePoint;
+
 export interface FileEntry {
   /** File name inside the recordings folder. */
   file: string;
@@ -101,6 +122,8 @@ export interface RecordingMetadata {
   notices: (TimePoint & { prompt: string; leg?: string })[];
   pauses: IntervalEntry[];
   masks: IntervalEntry[];
+  /** The transfers the recorded call went through, in order; absent until the first. */
+  transfers?: TransferEntry[];
   postProcessing: { format: 'none' | 'ogg' | 'mp3'; state: 'none' | 'pending' | 'done' | 'failed'; error: string | null };
   postProcessed: PostProcessedEntry[];
   errors: string[];

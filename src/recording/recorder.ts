@@ -24,7 +24,7 @@ import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type TickSin
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
-import { newMetadata, noteWriteFailure, noteWriteResumed, type HoldDirection, type LegInfo, type RecordingMetadata, type TimePoint } from './metadata.ts';
+import { newMetadata, noteWriteFailure, noteWriteResumed, type HoldDirection, type LegInfo, type RecordingMetadata, type TimePoint, type TransferNote } from './metadata.ts';
 export type { LegInfo };
 import { finalizeRecording } from './finalize-recording.ts';
 import type { SidecarWriter } from './sidecar-writer.ts';
@@ -52,7 +52,6 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Resolves with the 'closed' event: every file complete on disk. */
   readonly whenClosed: Promise<RecordingMetadata>;
   private readonly n: number;
-  private readonly base: string;
   private readonly meta: RecordingMetadata;
   private readonly mix: WavFileWriter;
   private readonly stereo: WavFileWriter | null;
@@ -81,13 +80,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (!Number.isInteger(this.n) || this.n <= 0) throw new RangeError(`bad room rate ${options.sampleRate}`);
     const started = new Date();
     this.id = `${safeName(options.roomId, 48)}-${compactTime(started)}-${Math.random().toString(16).slice(2, 8)}`;
-    this.base = this.id;
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
     const keys = options.encryption?.newRecording(options.dir, this.id) ?? null;
     const files = recorderFiles({
       dir: options.dir,
-      base: this.base,
+      base: this.id,
       sampleRate: this.sampleRate,
       stereo: options.stereo !== false,
       stems: options.stems !== false,
@@ -157,19 +155,17 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   get files(): string[] {
     const stems = this.meta.legs.flatMap((l) => l.stems.map((s) => s.file));
     const siprec = this.meta.siprec?.metadataVersions.map((v) => v.file) ?? [];
-    return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, ...siprec, `${this.base}.json`];
+    return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, ...siprec, `${this.id}.json`];
   }
 
   /** The SIPREC section of the sidecar (a copy is kept); written with the next flush, within a second. */
   setSiprec(view: SiprecSidecar): void {
-    if (this.closed) return;
-    this.meta.siprec = structuredClone(view);
+    if (!this.closed) this.meta.siprec = structuredClone(view);
   }
 
   /**
-   * Writes a small file of this recording beside the audio (a SIPREC metadata version, named by the caller
-   * inside the recordings folder; never overwritten). complete() waits for it before finalization, which
-   * hashes the metadata versions into the sidecar before it is signed.
+   * Writes a small file beside the audio (a SIPREC metadata version, named by the caller inside the recordings
+   * folder; never overwritten), awaited by complete() and hashed into the sidecar before it is signed.
    */
   writeCompanion(name: string, text: string): void {
     this.companions.write(name, text);
@@ -228,6 +224,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.meta.notices.push({ prompt, ...(leg === undefined ? {} : { leg }), ...this.now() });
   }
 
+  /** A transfer the call went through (the sidecar's `transfers`), timed like joins and leaves. */
+  markTransfer(t: TransferNote): void {
+    if (!this.closed) (this.meta.transfers ??= []).push({ ...t, ...this.now() });
+  }
+
   /**
    * A notice played to `legId` alone (leg.play): returns the source to play
    * instead, whose frames are also written into the mix and that leg's stem and
@@ -263,10 +264,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   /**
-   * Synchronous and idempotent: no more audio; every writer starts its last pass and the recorder is
-   * forgotten by its parent. In the background: once every file is complete (final headers, fsync), the
-   * sidecar is written with `state: 'closed'` and 'closed' is emitted (`whenClosed`); then hashes and
-   * post-processing, and 'finalized' (`finalized`).
+   * Synchronous and idempotent: no more audio, the recorder forgotten by its parent. Once every file is complete
+   * (final headers, fsync): the sidecar with `state: 'closed'`, 'closed' (`whenClosed`); then hashes,
+   * post-processing, 'finalized' (`finalized`).
    */
   close(): void {
     if (this.closed) return;

@@ -92,6 +92,9 @@ describe('an INVITE with Replaces naming a bridged party (the agent REFERred the
       const legs = meta.legs as Array<{ id: string; callId: string }>;
       assert.deepEqual(legs.map((l) => l.id).sort(), ['callee', 'callee-2', 'caller']);
       assert.equal(legs.find((l) => l.id === 'callee-2')!.callId, callId);
+      const transfers = meta.transfers as Array<{ event: string; leg: string; newLeg?: string; target: string }>;
+      assert.deepEqual(transfers.map((t) => [t.event, t.leg, t.newLeg]), [['replaced', 'callee', 'callee-2']], 'the sidecar lists the replacement');
+      assert.match(transfers[0]!.target, /^sip:/, 'with the new party\'s URI');
     } finally {
       for (const ua of [customerUa, agentUa, supUa]) ua.close();
       for (const r of [customer, agentA, sup]) await r.close();
@@ -228,6 +231,11 @@ async function attendedTransfer(p: RunningParley, supervisorHangsUp: boolean): P
       const meta = await waitFor('A\'s closed recording', () => finalSidecars(p.recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === a.callId)), 10_000);
       const legs = meta.legs as Array<{ id: string; callId: string; stems: Array<{ file: string }> }>;
       assert.deepEqual(legs.map((l) => l.id).sort(), ['callee', 'callee-2', 'caller'], 'the customer, the agent and the supervisor');
+      const transfers = meta.transfers as Array<{ event: string; leg: string; newLeg?: string; consultation?: string }>;
+      assert.deepEqual(transfers.map((t) => [t.event, t.leg, t.newLeg ?? null, t.consultation ?? null]), [
+        ['asked', 'callee', null, b.callId],
+        ['connected', 'callee', 'callee-2', null],
+      ], 'the sidecar lists the transfer and the consultation call it completed');
       assert.equal(legs.find((l) => l.id === 'callee-2')!.callId, header(replacing, 'Call-ID'));
       const stem = readWavFile(join(p.recordingDir, legs.find((l) => l.id === 'callee-2')!.stems[0]!.file));
       const q = purity(stem.samples, stem.sampleRate, SUPERVISOR_HZ, 0, stem.samples.length);

@@ -64,6 +64,13 @@ describe("a bridged callee's blind transfer (REFER)", () => {
         const meta = await waitFor('the closed recording', () => finalSidecars(parley().recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === active.call.callId)), 10_000);
         const ids = (meta.legs as Array<{ id: string }>).map((l) => l.id).sort();
         assert.deepEqual(ids, ['callee', 'callee-2', 'caller'], 'the caller, the transferor and the target, each with its stem');
+        const transfers = meta.transfers as Array<{ event: string; leg: string; target: string; newLeg?: string; fileMs: number; at: string }>;
+        assert.deepEqual(transfers.map((t) => [t.event, t.leg, t.target.replace(/:\d+$/, ''), t.newLeg ?? null]), [
+          ['asked', 'callee', 'sip:carol@127.0.0.1', null],
+          ['connected', 'callee', 'sip:carol@127.0.0.1', 'callee-2'],
+        ], `the sidecar lists the transfer: ${JSON.stringify(transfers)}`);
+        const targetJoin = (meta.legs as Array<{ id: string; joins: Array<{ fileMs: number }> }>).find((l) => l.id === 'callee-2')!.joins[0]!.fileMs;
+        assert.ok(transfers[0]!.fileMs > 1000 && transfers[0]!.fileMs <= transfers[1]!.fileMs && Math.abs(transfers[1]!.fileMs - targetJoin) <= 100, `timed like the joins: ${transfers.map((t) => t.fileMs)}, the target joined at ${targetJoin}`);
         const stemOf = (id: string): string => (meta.legs as Array<{ id: string; stems: Array<{ file: string }> }>).find((l) => l.id === id)!.stems[0]!.file;
         const agentStem = readWavFile(join(parley().recordingDir, stemOf('callee')));
         const targetStem = readWavFile(join(parley().recordingDir, stemOf('callee-2')));
@@ -241,8 +248,11 @@ describe("a bridged callee's blind transfer (REFER)", () => {
         c.send('BYE');
         assert.equal(statusOf(await c.final()), 200);
         sippOk(await agent.done, 'the transferor (NOTIFY 486, then the BYE)');
-        await ended;
+        const { active } = await ended;
         await assertNothingLeft(parley());
+        const meta = await waitFor('the closed recording', () => finalSidecars(parley().recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === active.call.callId)), 10_000);
+        const transfers = meta.transfers as Array<{ event: string; leg: string; status?: number }>;
+        assert.deepEqual(transfers.map((t) => [t.event, t.leg, t.status ?? null]), [['asked', 'callee', null], ['failed', 'callee', 486]], 'the sidecar lists the failed transfer');
       });
     } finally {
       agent.kill();
