@@ -319,6 +319,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       c.security.maxLegsPerRoom,
       c.media.mixer.narrowband,
     );
+    this.conferenceManager.consultation = (id) => findConsultation(this.callManager?.running ?? [], id, null);
     this.webrtcSessions = new WebRtcSessions({
       media: this.mediaEngine,
       conferences: this.conferenceManager,

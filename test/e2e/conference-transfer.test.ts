@@ -192,14 +192,17 @@ flows:
     }
   });
 
-  it('a leg dialled in by the API with transfers: members: its REFER dials the target in; it stays, so Parley hangs it up 4 s later', async () => {
+  it('a leg dialled in by the API with transfers: members: its attended transfer (the consultation call through Parley) brings the consulted party in; it stays, so Parley hangs it up 4 s later', async () => {
     const p = parley();
     round++;
     const stayer = await join(p, `stayer${round}`, STAYER_HZ);
     const danUa = await RawSipClient.open();
     const dan = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-    const targetUa = await RawSipClient.open();
-    const target = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const consultUa = await RawSipClient.open();
+    const supUa = await RawSipClient.open();
+    const consultPhone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const supInRoom = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     const phone = new TransferorPhone(danUa);
     try {
       const dialled = call(apiBase(p), 'POST', '/rooms/xfer/dial', { to: `sip:dan@127.0.0.1:${danUa.port}`, transfers: 'members' });
@@ -209,26 +212,43 @@ flows:
       const r = await dialled;
       assert.equal(r.status, 201, r.text);
       dan.useRemoteSdp(bodyOf(inviteDan));
-      danUa.send(p.sipPort, calleeRequest(inviteDan, 'dan1', 'REFER', 1, danUa.port, [`Refer-To: <sip:fay@127.0.0.1:${targetUa.port}>`, `Contact: <sip:dan@127.0.0.1:${danUa.port}>`]));
+      // Dan's consultation call: to the supervisor, through Parley (a bridge).
+      const { c: b, invite: inviteB } = await rawBridgedCall({ sipPort: p.sipPort, name: `consult-${round}`, user: 'sup', callerUa: consultUa, calleeUa: supUa, caller: consultPhone, callee: sup, callerHz: TRANSFEROR_HZ, calleeHz: TARGET_HZ, calleeTag: 'sup1' });
+      const bEnded = callEnd(p, b.callId, 30_000);
+      const replaces = `${b.callId};to-tag=${b.toTag};from-tag=${tagOf(header(b.req('BYE'), 'From'))}`;
+      danUa.send(p.sipPort, calleeRequest(inviteDan, 'dan1', 'REFER', 1, danUa.port, [`Refer-To: <${b.contact}?Replaces=${encodeURIComponent(replaces)}>`, `Contact: <sip:dan@127.0.0.1:${danUa.port}>`]));
       assert.equal(statusOf(await phone.next(/^SIP\/2\.0 /)), 202, 'the REFER is accepted');
-      const invite = await targetAnswers(targetUa, target, 'fay1');
-      assert.equal(header(invite, 'Referred-By'), `<sip:dan@127.0.0.1:${danUa.port}>`, 'Referred-By: the leg (its REFER had none)');
+      const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
+      assert.match(replacing, new RegExp(`^INVITE sip:callee@127\\.0\\.0\\.1:${supUa.port} SIP/2\\.0`), 'sent to the supervisor, not to the Refer-To (Parley)');
+      assert.equal(header(replacing, 'Replaces'), `${header(inviteB, 'Call-ID')};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'its Replaces names the supervisor\'s own dialog with Parley');
+      assert.equal(header(replacing, 'Referred-By'), `<sip:dan@127.0.0.1:${danUa.port}>`, 'Referred-By: the leg (its REFER had none)');
+      replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', supInRoom.sdp(), supUa.port));
+      await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
+      supInRoom.useRemoteSdp(bodyOf(replacing));
+      supInRoom.start({ kind: 'tone', freq: TARGET_HZ, amplitude: 8000 });
       await phone.toldDone();
-      // The leg stays: Parley's BYE after 4 s, and the room goes on with the target.
+      // The supervisor hangs its replaced dialog up: the consultation call ends.
+      supUa.send(p.sipPort, calleeRequest(inviteB, 'sup1', 'BYE', 1, supUa.port));
+      await answerBye(consultUa, p.sipPort, b.callId);
+      await bEnded;
+      // The leg stays: Parley's BYE after 4 s, and the room goes on with the supervisor.
       const bye = await phone.next(/^BYE /, 8_000);
       replyTo(danUa, bye, okTo(bye));
       const conf = await p.app.conferences!.get('xfer');
-      await waitFor('the leg gone, the target in', () => conf!.roster.size === 2 && !conf!.roster.visible.some((e) => /sip:dan@/.test(e.uri)), 10_000).catch((err: Error) => {
+      await waitFor('the leg gone, the supervisor in', () => conf!.roster.size === 2 && !conf!.roster.visible.some((e) => /sip:dan@/.test(e.uri)), 10_000).catch((err: Error) => {
         throw new Error(`${err.message}: ${JSON.stringify(conf!.roster.visible.map((e) => e.uri))} size ${conf!.roster.size}`);
       });
       const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
-      assert.ok(stayerHears.ok, `the room hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
-      await stayerThenTargetLeave(p, stayer, targetUa, invite, 'fay1');
+      assert.ok(stayerHears.ok, `the room hears the supervisor: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
+      await stayerThenTargetLeave(p, stayer, supUa, replacing, 'sup2');
     } finally {
       phone.close();
-      await closeAll([stayer], targetUa, target);
+      await closeAll([stayer], supUa, supInRoom);
       danUa.close();
+      consultUa.close();
       await dan.close();
+      await consultPhone.close();
+      await sup.close();
     }
   });
 

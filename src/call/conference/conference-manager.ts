@@ -9,6 +9,8 @@ import type { PromptLibrary } from '../../playback/prompt-library.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 import type { ConferenceJoiner } from '../call-deps.ts';
+import type { Consultation } from '../consultation.ts';
+import type { ReplacesId } from '../refer-request.ts';
 import { toLibrarySpec } from '../play-spec.ts';
 import { promptRate } from '../prompt-rate.ts';
 import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
@@ -117,6 +119,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
 
   /** The REFERs of `member` in `conf`: each target dialled into the room (keeping the dial-outs' own transfers). */
   private memberTransfers(member: TransferringMember, conf: Conference, entry: RosterEntry, log: Logger): MemberTransfers {
+    if (!member.consultation && this.consultation) member.consultation = this.consultation;
     return new MemberTransfers(member, conf, entry, (s, o) => this.dialOut(conf.name, s, { ...o, transfers: 'members' }), log);
   }
 
