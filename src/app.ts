@@ -319,7 +319,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       c.security.maxLegsPerRoom,
       c.media.mixer.narrowband,
     );
-    this.conferenceManager.consultation = (id) => findConsultation(this.callManager?.running ?? [], id, null);
+    this.conferenceManager.consultation = (id) => findConsultation(() => this.callManager?.running ?? [], id, null);
     this.webrtcSessions = new WebRtcSessions({
       media: this.mediaEngine,
       conferences: this.conferenceManager,
@@ -339,7 +339,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         prompts: this.promptLibrary,
         recordings: this.recordingService,
         conferences: this.conferenceManager,
-        consultation: (id, from) => findConsultation(this.callManager?.running ?? [], id, from),
+        consultation: (id, from) => findConsultation(() => this.callManager?.running ?? [], id, from),
         remoteConsultation: async (id) => (this.clusterNode ? remoteConsultation(this.clusterNode, clusterToken, id, this.log.child({ component: 'cluster' })) : null),
         settings: {
           loopMarker: c.routing.loopMarker,

@@ -39,6 +39,7 @@ export class B2bBridge {
   private wait: CallerWaitAudio | null = null;
   /** The parties once connected (null before). */
   private parties: BridgeParties | null = null;
+  private connectingNow: Promise<void> | null = null;
 
   constructor(
     private readonly call: SipCall,
@@ -49,6 +50,11 @@ export class B2bBridge {
   /** A recording started after the callee answered: the parties connected now join it. */
   joinRecording(recorder: Recorder): void {
     this.parties?.joinRecording(recorder);
+  }
+
+  /** The callee answered and the parties are being set (consultation.ts waits for it); null: not now. */
+  get connecting(): Promise<void> | null {
+    return this.parties ? null : this.connectingNow;
   }
 
   /** An attended transfer elsewhere names one of this bridge's dialogs (consultation.ts). */
@@ -149,9 +155,15 @@ export class B2bBridge {
     }
     const leg = offered.leg;
     call.off('ended', onCallerEnded);
+    const connecting = this.connect(held, leg, wait, options, target, proxy, ms);
+    this.connectingNow = connecting.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      return await this.connect(held, leg, wait, options, target, proxy, ms);
+      return await connecting;
     } finally {
+      this.connectingNow = null;
       // Whatever came from the callee meanwhile goes to the listeners now on (487 when none: it was given up).
       held.release();
     }

@@ -40,6 +40,8 @@ export class BridgeParties implements TransferHost {
   /** What each connected party is in the recording (its leg details). */
   private readonly legInfo = new WeakMap<Callee, LegInfo>();
   private transfer: BridgeTransfer | null = null;
+  /** A REFER is being looked at (its consultation call may be connecting): another gets 491. */
+  private asking = false;
   /** The caller as a transferor (from its REFER on): its BYE marks it gone. */
   private callerParty: Callee | null = null;
   /** Past any whisper: a transfer may start. */
@@ -237,16 +239,28 @@ export class BridgeParties implements TransferHost {
 
   private startTransfer(c: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     // RFC 3515 §2.4.2 lets the recipient refuse; 491: try again later (RFC 3261 §21.4.27).
-    if (!this.connected || this.transfer) {
+    if (!this.connected || this.transfer || this.asking) {
       res.send(491);
       return;
     }
-    const t = BridgeTransfer.accept(this, c, side, req, res);
-    if ('status' in t) {
-      this.log.info({ leg: c.id, referTo: req.get('Refer-To'), status: t.status, why: t.why }, 'transfer refused');
-      res.send(t.status, { headers: { Warning: `399 parley "${t.why}"` } });
-      return;
-    }
+    this.asking = true;
+    void BridgeTransfer.accept(this, c, side, req, res)
+      .catch((err: unknown): { status: number; why: string } => {
+        this.log.error({ err }, 'transfer failed');
+        return { status: 500, why: 'internal error' };
+      })
+      .then((t) => {
+        this.asking = false;
+        if ('status' in t) {
+          this.log.info({ leg: c.id, referTo: req.get('Refer-To'), status: t.status, why: t.why }, 'transfer refused');
+          res.send(t.status, { headers: { Warning: `399 parley "${t.why}"` } });
+          return;
+        }
+        this.started(t, c, side);
+      });
+  }
+
+  private started(t: BridgeTransfer, c: Callee, side: Side): void {
     this.transfer = t;
     // The caller's BYE from now on ends its part only (a phone may hang up right after the 202).
     if (side === 'caller') this.call.handOverCaller(() => this.callerGone());

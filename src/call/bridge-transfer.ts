@@ -97,13 +97,15 @@ export class BridgeTransfer {
   }
 
   /** Answers the REFER: 202 and the transfer started, or why it is refused (nothing sent yet). */
-  static accept(host: TransferHost, from: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): BridgeTransfer | { status: number; why: string } {
+  static async accept(host: TransferHost, from: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<BridgeTransfer | { status: number; why: string }> {
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return t;
     // The consultation call went through this Parley too: the target is that call's other party,
     // asked to replace its dialog with Parley (consultation.ts).
-    const own = t.replaces === undefined ? null : (host.deps.consultation?.(replacesId(t.replaces), host.call) ?? null);
+    const own = t.replaces === undefined ? null : ((await host.deps.consultation?.(replacesId(t.replaces), host.call)) ?? null);
     if (own !== null && 'refused' in own) return { status: 403, why: own.refused };
+    // The lookup may have waited for a bridge to connect: the transferor may have left meanwhile.
+    if (from.gone || host.call.ended) return { status: 481, why: 'the call is ending' };
     const notifier = acceptRefer(from.uac, req, res, host.log);
     const target = own?.uri ?? t.uri;
     host.log.info({ leg: from.id, side, target, ...(own ? { consultation: own.call.callId, referTo: t.uri } : {}) }, 'transfer asked: dialling its target');

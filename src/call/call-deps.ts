@@ -57,7 +57,7 @@ export interface CallDeps {
   conferences: ConferenceJoiner;
   settings: CallSettings;
   /** An attended transfer's Replaces names a dialog of one of this Parley's calls: where the transfer goes instead (consultation.ts); null: none. */
-  consultation?: (id: ReplacesId, from: SipCall) => Consultation | null;
+  consultation?: (id: ReplacesId, from: SipCall) => Promise<Consultation | null>;
   /** In a cluster, when no call here has it: the node that holds the consultation call is asked (null: none, or no cluster). */
   remoteConsultation?: (id: ReplacesId) => Promise<RemoteConsultation | null>;
 }

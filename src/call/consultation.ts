@@ -10,7 +10,8 @@
 // not within a few seconds.
 // What is not joined (403): a Replaces naming the transfer's own call, a call that is not a
 // connected two-party bridge (an IVR, a conference), tags that do not match, a bridge with its
-// own transfer under way.
+// own transfer under way. A bridge whose callee has answered but which is not connected yet
+// (the caller may have the 200 and REFER at once) is waited for, up to CONNECTING_WAIT_MS.
 import type { Logger } from '../util/logger.ts';
 import type { ManagedCall } from './call-manager.ts';
 import type { ReplacesId } from './refer-request.ts';
@@ -28,13 +29,36 @@ export type RemoteConsultation = { uri: string; replaces: string; end: () => voi
 /** What a bridge says of a dialog named by a Replaces: its other party, refused, or null (not one of its dialogs). */
 export type ConsultationPeer = { uri: string; replaces: string } | { refused: string } | null;
 
-/** The call among `calls` that has the dialog `id` names, and where the transfer of `from` (null: another node's) goes; null: none has it (SIPREC sessions have none). */
-export function findConsultation(calls: Iterable<ManagedCall>, id: ReplacesId, from: SipCall | null): Consultation | null {
+/** How long a transfer waits for the bridge its Replaces names to connect (its callee answered, its parties not set yet). */
+export const CONNECTING_WAIT_MS = 3000;
+
+/**
+ * The call among `calls()` that has the dialog `id` names, and where the transfer of `from`
+ * (null: another node's) goes; null: none has it (SIPREC sessions have none). A bridge still
+ * connecting is waited for (at most `waitMs`), then looked at again.
+ */
+export async function findConsultation(calls: () => Iterable<ManagedCall>, id: ReplacesId, from: SipCall | null, waitMs = CONNECTING_WAIT_MS): Promise<Consultation | null> {
+  const first = lookUp(calls(), id, from);
+  if (first === null || !('connecting' in first)) return first;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([first.connecting, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+  clearTimeout(timer);
+  const again = lookUp(calls(), id, from);
+  return again !== null && 'connecting' in again ? { refused: 'that call is still connecting' } : again;
+}
+
+function lookUp(calls: Iterable<ManagedCall>, id: ReplacesId, from: SipCall | null): Consultation | { connecting: Promise<void> } | null {
   for (const call of calls) {
     if (!('currentBridge' in call)) continue;
-    const peer = call.currentBridge?.consultationPeer(id) ?? (id.callId === call.callId ? { refused: NOT_A_BRIDGE } : null);
-    if (peer === null) continue;
+    const bridge = call.currentBridge;
+    const peer = bridge?.consultationPeer(id) ?? null;
+    if (peer === null && id.callId !== call.callId) continue;
     if (call === from) return { refused: 'its Replaces names a dialog of the transfer\'s own call' };
+    if (peer === null) {
+      // The callee answered; the caller may have its 200 already, the bridge's parties come next.
+      const connecting = bridge?.connecting ?? null;
+      return connecting ? { connecting } : { refused: NOT_A_BRIDGE };
+    }
     return 'refused' in peer ? peer : { call, ...peer };
   }
   return null;

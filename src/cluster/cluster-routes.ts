@@ -89,8 +89,7 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const calls = ctx.parley.calls?.running ?? [];
-      const { status, body } = consultationAnswer(findConsultation(calls, req.body as ReplacesId, null));
+      const { status, body } = consultationAnswer(await findConsultation(() => ctx.parley.calls?.running ?? [], req.body as ReplacesId, null));
       return reply.code(status).send(body);
     },
   );

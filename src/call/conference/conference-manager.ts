@@ -68,7 +68,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
    * The call of this Parley an attended transfer's Replaces names (consultation.ts), for the legs
    * dialled into rooms (a caller that joined looks through its own deps); null: none looked for.
    */
-  consultation: ((id: ReplacesId) => Consultation | null) | null = null;
+  consultation: ((id: ReplacesId) => Promise<Consultation | null>) | null = null;
 
   constructor(
     private readonly media: MediaEngine,

@@ -38,7 +38,7 @@ export interface TransferringMember {
   /** How the target is dialled. */
   readonly settings: DialOutSettings;
   /** The call of this Parley an attended transfer's Replaces names (consultation.ts); absent or null: none looked for, or none. */
-  consultation?(id: ReplacesId): Consultation | null;
+  consultation?(id: ReplacesId): Promise<Consultation | null>;
   /** Parley ends the member's dialog (it stayed after its transfer). */
   hangup(): void;
   /** Runs `cb` once when the member's dialog ends. */
@@ -66,7 +66,7 @@ export function callMember(call: SipCall): TransferringMember {
       sipT1: deps.settings.sipT1,
       earlyLegs: deps.earlyLegs,
     },
-    consultation: (id) => deps.consultation?.(id, call) ?? null,
+    consultation: async (id) => (await deps.consultation?.(id, call)) ?? null,
     hangup: () => call.hangup(),
     onEnded: (cb) => call.once('ended', () => cb()),
   };
@@ -92,18 +92,38 @@ export class MemberTransfers {
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return refuse(t.status, t.why);
     if (this.running) return refuse(403, 'a transfer of this member is already running');
-    // The consultation call went through this Parley too: the target is that call's other party.
-    const own = t.replaces === undefined ? null : (this.member.consultation?.(replacesId(t.replaces)) ?? null);
-    if (own !== null && 'refused' in own) return refuse(403, own.refused);
-    const uas = this.member.dialog;
-    if (!uas || this.member.ended) return refuse(481, 'the call is ending');
     this.running = true;
+    void this.accept(t, req, res, refuse)
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'conference member\'s REFER failed');
+        refuse(500, 'internal error');
+        return false;
+      })
+      .then((started) => {
+        if (!started) this.running = false;
+      });
+  }
+
+  /** Accepts the REFER (202) and starts its transfer: true; false: refused (answered). */
+  private async accept(t: { uri: string; replaces?: string }, req: Srf.SrfRequest, res: Srf.SrfResponse, refuse: (status: number, why: string) => void): Promise<boolean> {
+    // The consultation call went through this Parley too: the target is that call's other party.
+    const own = t.replaces === undefined ? null : ((await this.member.consultation?.(replacesId(t.replaces))) ?? null);
+    if (own !== null && 'refused' in own) {
+      refuse(403, own.refused);
+      return false;
+    }
+    const uas = this.member.dialog;
+    if (!uas || this.member.ended) {
+      refuse(481, 'the call is ending');
+      return false;
+    }
     const notifier = acceptRefer(uas, req, res, this.log);
     const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>` };
     const replaces = own?.replaces ?? t.replaces;
     if (replaces !== undefined) headers['Replaces'] = replaces;
     const endOwn = own && consultationEnder(own, this.log);
     void this.run(own?.uri ?? t.uri, headers, notifier, endOwn).finally(() => (this.running = false));
+    return true;
   }
 
   private async run(target: string, headers: Record<string, string>, notifier: ReferNotifier, endConsultation: (() => void) | null): Promise<void> {

@@ -48,27 +48,58 @@ describe('referTarget', () => {
 
 describe('findConsultation (an attended transfer naming a dialog of this Parley)', () => {
   const id: ReplacesId = { callId: 'consult@h', toTag: 'p', fromTag: 'a' };
-  const fake = (peer: ConsultationPeer): SipCall => ({ callId: 'a-call@h', currentBridge: { consultationPeer: (x: ReplacesId) => (x === id ? peer : null) } }) as unknown as SipCall;
+  const fake = (peer: ConsultationPeer): SipCall => ({ callId: 'a-call@h', currentBridge: { consultationPeer: (x: ReplacesId) => (x === id ? peer : null), connecting: null } }) as unknown as SipCall;
   const siprec = {} as unknown as ManagedCall;
+  const find = (calls: ManagedCall[], from: SipCall | null, waitMs?: number) => findConsultation(() => calls, id, from, waitMs);
 
-  it('null when no call has the dialog (SIPREC sessions have none)', () => {
+  it('null when no call has the dialog (SIPREC sessions have none)', async () => {
     const from = fake(null);
-    assert.equal(findConsultation([siprec, fake(null), from], id, from), null);
+    assert.equal(await find([siprec, fake(null), from], from), null);
   });
 
-  it('the call that has it, with its other party\'s Contact and Replaces', () => {
+  it('the call that has it, with its other party\'s Contact and Replaces', async () => {
     const from = fake(null);
     const other = fake({ uri: 'sip:sup@10.0.0.7:5062', replaces: 'b-leg@h;to-tag=s;from-tag=q' });
-    assert.deepEqual(findConsultation([siprec, from, other], id, from), { call: other, uri: 'sip:sup@10.0.0.7:5062', replaces: 'b-leg@h;to-tag=s;from-tag=q' });
+    assert.deepEqual(await find([siprec, from, other], from), { call: other, uri: 'sip:sup@10.0.0.7:5062', replaces: 'b-leg@h;to-tag=s;from-tag=q' });
   });
 
-  it('refused when the call says so, when it is the transfer\'s own call, and when it names a call in no bridge', () => {
+  it('refused when the call says so, when it is the transfer\'s own call, and when it names a call in no bridge', async () => {
     const from = fake(null);
-    assert.deepEqual(findConsultation([fake({ refused: 'not connected' })], id, from), { refused: 'not connected' });
+    assert.deepEqual(await find([fake({ refused: 'not connected' })], from), { refused: 'not connected' });
     const self = fake({ uri: 'sip:x@h', replaces: 'r;to-tag=1;from-tag=2' });
-    const r = findConsultation([self], id, self);
+    const r = await find([self], self);
     assert.ok(r !== null && 'refused' in r && /own call/.test(r.refused), JSON.stringify(r));
     const ivr = { callId: 'consult@h', currentBridge: null } as unknown as SipCall;
-    assert.deepEqual(findConsultation([ivr], id, from), { refused: NOT_A_BRIDGE });
+    assert.deepEqual(await find([ivr], from), { refused: NOT_A_BRIDGE });
+  });
+
+  it('waits for a bridge whose callee answered and whose parties are not set yet (a REFER right behind its 200), then finds its other party', async () => {
+    // The named call's bridge: connecting for 80 ms, then its parties answer for the dialog.
+    let peer: ConsultationPeer = null;
+    let connected!: () => void;
+    const bridge = {
+      connecting: new Promise<void>((r) => (connected = r)) as Promise<void> | null,
+      consultationPeer: (x: ReplacesId) => (x === id ? peer : null),
+    };
+    const consulting = { callId: 'consult@h', currentBridge: bridge } as unknown as SipCall;
+    setTimeout(() => {
+      peer = { uri: 'sip:sup@10.0.0.7:5062', replaces: 'b@h;to-tag=s;from-tag=q' };
+      bridge.connecting = null;
+      connected();
+    }, 80);
+    const started = Date.now();
+    const r = await find([consulting], fake(null));
+    assert.deepEqual(r, { call: consulting, uri: 'sip:sup@10.0.0.7:5062', replaces: 'b@h;to-tag=s;from-tag=q' });
+    assert.ok(Date.now() - started >= 70, 'it waited for the connection');
+  });
+
+  it('refuses a bridge that is still connecting after the wait, and one whose connecting ends without parties (the callee\'s answer could not be used)', async () => {
+    const stuck = { callId: 'consult@h', currentBridge: { connecting: new Promise<void>(() => undefined), consultationPeer: () => null } } as unknown as SipCall;
+    const r = await find([stuck], fake(null), 50);
+    assert.ok(r !== null && 'refused' in r && /still connecting/.test(r.refused), JSON.stringify(r));
+    const bridge = { connecting: Promise.resolve() as Promise<void> | null, consultationPeer: () => null };
+    const failed = { callId: 'consult@h', currentBridge: bridge } as unknown as SipCall;
+    void bridge.connecting!.then(() => (bridge.connecting = null));
+    assert.deepEqual(await find([failed], fake(null)), { refused: NOT_A_BRIDGE });
   });
 });
