@@ -31,7 +31,7 @@ export function playOnCall(call: PlayOn, recording: CallRecording | null, spec: 
   const notice = options.notice ? recording : null;
   if (options.target === 'room') {
     // A room prompt is in the mix already: only the sidecar mark is needed.
-    notice?.note('notice', { prompt: describeSpec(spec) });
+    notice?.notice(describeSpec(spec));
     call.room.play(player);
   } else {
     call.leg.play(notice ? notice.tapNotice(player, call.leg.id, describeSpec(spec)) : player);

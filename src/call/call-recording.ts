@@ -75,9 +75,9 @@ export class CallRecording implements RecordingHandle {
     else this.recorder.unmask();
   }
 
-  /** A call event for the recording: a `notice` (its prompt) is marked in the sidecar; other events are not kept (transfers: transfer()). */
-  note(event: string, detail: Record<string, unknown> = {}): void {
-    if (event === 'notice') this.recorder.markNotice(String(detail.prompt ?? 'notice'));
+  /** A notice played to the whole room (already in the mix): marked in the sidecar. */
+  notice(prompt: string): void {
+    this.recorder.markNotice(prompt);
   }
 
   /** A transfer the call went through: the sidecar's `transfers`. */

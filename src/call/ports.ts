@@ -45,8 +45,8 @@ export interface RecordingHandle {
   mask(on: boolean): void;
   /** Closes the files; resolves with the metadata path. */
   stop(): Promise<string>;
-  /** Notes an event (notice played, …) in the metadata. */
-  note(event: string, detail?: Record<string, unknown>): void;
+  /** Marks a notice played to the whole room (already in the mix) in the metadata. */
+  notice(prompt: string): void;
 }
 
 export interface RecordingOptions {

@@ -142,12 +142,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
 
   /** A deep copy of the sidecar as it stands, with the lengths recorded so far (the sidecar on disk may hold older ones). */
   get metadata(): RecordingMetadata {
-    if (!this.closed) this.refreshDurations();
-    return structuredClone(this.meta);
+    return structuredClone(this.metadataNow);
   }
 
-  /** The sidecar as it stands, not copied (a clone per call was 1 % of the main thread): read it at once, never keep or change it. */
+  /** The sidecar as it stands (its lengths so far), not copied (a clone per call was 1 % of the main thread): read it at once, never keep or change it. */
   get metadataNow(): Readonly<RecordingMetadata> {
+    if (!this.closed) this.refreshDurations();
     return this.meta;
   }
 
@@ -366,7 +366,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** The sidecar as it stands now, atomically and asynchronously (SidecarWriter). Never rejects. */
   private async saveMeta(): Promise<void> {
     this.meta.updatedAt = new Date().toISOString();
-    this.schedule.written(this.meta);
+    if (!this.closed) this.schedule.written(this.meta); // once closed, no flush asks it
     await this.sidecar.write(this.meta);
   }
 

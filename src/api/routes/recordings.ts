@@ -60,7 +60,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   /** A list row from the sidecar; null when it cannot be read now (being rewritten, removed, a link: logged). */
   const row = async (id: string, held: boolean): Promise<Record<string, unknown> | null> => {
     try {
-      const m = live(id) ?? (JSON.parse(await readRecordingText(dir(), `${id}.json`)) as RecordingMetadata);
+      // An open recording's row is read from its sidecar in memory at once (no copy: the row takes a few fields).
+      const m = ctx.parley.recordings?.open.get(id)?.metadataNow ?? (JSON.parse(await readRecordingText(dir(), `${id}.json`)) as RecordingMetadata);
       if (m.version !== 1 || !m.mix) return null;
       return {
         id,

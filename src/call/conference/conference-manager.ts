@@ -124,8 +124,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
 
   /** The REFERs of `member` in `conf`: each target dialled into the room (keeping the dial-outs' own transfers). */
   private memberTransfers(member: TransferringMember, conf: Conference, entry: RosterEntry, log: Logger): MemberTransfers {
-    if (!member.consultation && this.consultation) member.consultation = this.consultation;
-    return new MemberTransfers(member, conf, entry, (s, o) => this.dialOut(conf.name, s, { ...o, transfers: 'members' }), log);
+    return new MemberTransfers(member, conf, entry, (s, o) => this.dialOut(conf.name, s, { ...o, transfers: 'members' }), log, this.consultation);
   }
 
   async join(call: SipCall, options: ConferenceJoinOptions): Promise<{ left: Promise<string> }> {

@@ -82,6 +82,8 @@ export class MemberTransfers {
     private readonly entry: RosterEntry,
     private readonly dial: Dial,
     private readonly log: Logger,
+    /** Where a Replaces is looked up when the member has no finder of its own (a leg the room dialled). */
+    private readonly consultation: ((id: ReplacesId) => Promise<Consultation | null>) | null = null,
   ) {}
 
   take(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
@@ -107,7 +109,8 @@ export class MemberTransfers {
   /** Accepts the REFER (202) and starts its transfer: true; false: refused (answered). */
   private async accept(t: { uri: string; replaces?: string }, req: Srf.SrfRequest, res: Srf.SrfResponse, refuse: (status: number, why: string) => void): Promise<boolean> {
     // The consultation call went through this Parley too: the target is that call's other party.
-    const own = t.replaces === undefined ? null : ((await this.member.consultation?.(replacesId(t.replaces))) ?? null);
+    const find = this.member.consultation?.bind(this.member) ?? this.consultation;
+    const own = t.replaces === undefined ? null : ((await find?.(replacesId(t.replaces))) ?? null);
     if (own !== null && 'refused' in own) {
       refuse(403, own.refused);
       return false;

@@ -17,7 +17,6 @@ export class BridgeTask implements Task {
     const p = this.params;
     if (this.killed || ctx.call.ended) return { stop: true };
     const to = bridgeUri(p.to, ctx);
-    ctx.recording?.note('bridge', { to: to ?? ctx.call.originalTo.uri });
     const outcome = await ctx.call.bridge({
       to,
       ringTimeout: p.ringTimeout ?? bridgeDefaults.ringTimeout,

@@ -55,7 +55,6 @@ describe('call session', () => {
       'answer early',
       'record start stereo',
       'play record-notice (notice)',
-      'note bridge',
       'bridge sip:bob@example.com whisper record-notice',
       'record stop',
     ]);

@@ -107,7 +107,7 @@ export class FakeCall extends TypedEmitter<CallEvents> implements CallPort {
         a.push('record stop');
         return Promise.resolve('/tmp/rec-1.json');
       },
-      note: (event: string) => a.push(`note ${event}`),
+      notice: (prompt: string) => a.push(`notice ${prompt}`),
     });
   }
 
