@@ -33,6 +33,8 @@ export interface TransferNote {
   status?: number;
   /** asked: the Call-ID of the consultation call through Parley that the transfer completes. */
   consultation?: string;
+  /** A conference member's transfer: the room its target was dialled into (newLeg is that room's leg, not a stem here). */
+  room?: string;
 }
 
 export type TransferEntry = TransferNote & TimePoint;

@@ -10,6 +10,7 @@ import { apiBase, call } from '../helpers/api-client.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { header, RawSipClient, tagOf } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { comesToHearTone, join, type Joined } from './conference-members.ts';
@@ -38,6 +39,12 @@ async function notifies(m: Joined): Promise<string[]> {
     lines.push(bodyOf(n).split('\r\n')[0]!);
     if (/^terminated/.test(header(n, 'Subscription-State'))) return lines;
   }
+}
+
+/** The `transfers` of the member's own recording (the flow records each member's call), once it is closed. */
+async function recordedTransfers(p: RunningParley, m: Joined): Promise<Array<Record<string, unknown>>> {
+  const meta = await waitFor('the member\'s closed recording', () => finalSidecars(p.recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === m.d.callId)), 10_000);
+  return ((meta.transfers ?? []) as Array<Record<string, unknown>>).map(({ roomMs: _r, fileMs: _f, at: _a, ...t }) => t);
 }
 
 async function hangUp(m: Joined): Promise<void> {
@@ -84,6 +91,7 @@ routing:
 flows:
   conf:
     - answer
+    - record: { action: start }
     - conference: { room: xfer, transfers: members }
   gw:
     - answer
@@ -114,7 +122,13 @@ flows:
       await hangUp(transferor);
       const conf = await parley().app.conferences!.get('xfer');
       await waitFor('the member gone, the target in', () => conf!.roster.size === 2 && conf!.roster.get(transferor.d.callId) === undefined, 10_000);
-      assert.ok(conf!.roster.visible.some((e) => /^sip:carol@/.test(e.uri)), 'the target is on the roster under its own URI');
+      const carol = conf!.roster.visible.find((e) => /^sip:carol@/.test(e.uri));
+      assert.ok(carol, 'the target is on the roster under its own URI');
+      const carolUri = `sip:carol@127.0.0.1:${targetUa.port}`;
+      assert.deepEqual(await recordedTransfers(parley(), transferor), [
+        { event: 'asked', leg: 'caller', target: carolUri, room: 'xfer' },
+        { event: 'connected', leg: 'caller', target: carolUri, newLeg: carol.legId, room: 'xfer' },
+      ], 'the member\'s recording keeps its transfer');
       const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
       assert.ok(stayerHears.ok, `the member that stayed hears the target: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
       const targetHears = await comesToHear(target, STAYER_HZ, 0);
@@ -179,6 +193,8 @@ flows:
       await answerBye(consultUa, p.sipPort, b.callId);
       await bEnded;
       await hangUp(transferor);
+      const asked = (await recordedTransfers(p, transferor))[0];
+      assert.deepEqual([asked?.event, asked?.consultation], ['asked', b.callId], 'the member\'s recording names the consultation call');
       const stayerHears = await comesToHearTone(stayer, TARGET_HZ);
       assert.ok(stayerHears.ok, `the room hears the supervisor: ${TARGET_HZ} Hz at ${stayerHears.amp.toFixed(3)}`);
       const supHears = await comesToHear(supInRoom, STAYER_HZ, 0);
@@ -277,6 +293,11 @@ flows:
       assert.equal(statusOf(attended), 403, attended);
       assert.match(header(attended, 'Warning'), /own call/);
       for (const m of [transferor, stayer]) await hangUp(m);
+      const daveUri = `sip:dave@127.0.0.1:${targetUa.port}`;
+      assert.deepEqual(await recordedTransfers(parley(), transferor), [
+        { event: 'asked', leg: 'caller', target: daveUri, room: 'xfer' },
+        { event: 'failed', leg: 'caller', target: daveUri, status: 486, room: 'xfer' },
+      ], 'the member\'s recording keeps the failed transfer (not the refused one)');
       await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
     } finally {
       await closeAll([transferor, stayer], targetUa, null);

@@ -16,7 +16,8 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
 import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
 import { consultationEnder, type Consultation } from '../consultation.ts';
-import type { SipCall } from '../sip-call.ts';
+import type { TransferNote } from '../../recording/metadata.ts';
+import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import type { Conference } from './conference-manager.ts';
 import { DialOutError, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
 import { RosterConflictError, type RosterEntry } from './roster.ts';
@@ -41,6 +42,8 @@ export interface TransferringMember {
   consultation?(id: ReplacesId): Promise<Consultation | null>;
   /** Parley ends the member's dialog (it stayed after its transfer). */
   hangup(): void;
+  /** The member's own recording, if it has one, keeps the transfer (its `transfers`; `leg` filled in there). */
+  recordTransfer?(t: Omit<TransferNote, 'leg'>): void;
   /** Runs `cb` once when the member's dialog ends. */
   onEnded(cb: () => void): void;
 }
@@ -69,6 +72,8 @@ export function callMember(call: SipCall): TransferringMember {
     consultation: async (id) => (await deps.consultation?.(id, call)) ?? null,
     hangup: () => call.hangup(),
     onEnded: (cb) => call.once('ended', () => cb()),
+    // Its recording holds the caller's leg and the room as one leg (conference-manager.ts link()).
+    recordTransfer: (t) => call.activeRecording?.transfer({ ...t, leg: CALLER_LEG }),
   };
 }
 
@@ -121,6 +126,7 @@ export class MemberTransfers {
       return false;
     }
     const notifier = acceptRefer(uas, req, res, this.log);
+    this.member.recordTransfer?.({ event: 'asked', target: own?.uri ?? t.uri, room: this.conf.name, ...(own ? { consultation: own.call.callId } : {}) });
     const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>` };
     const replaces = own?.replaces ?? t.replaces;
     if (replaces !== undefined) headers['Replaces'] = replaces;
@@ -145,6 +151,7 @@ export class MemberTransfers {
       );
       log.info({ room: conf.name, leg: joined.legId, target, transferor: entry.legId }, 'member transfer done: the target is in the room');
       notifier.final(200, 'OK');
+      member.recordTransfer?.({ event: 'connected', target, newLeg: joined.legId, room: conf.name });
       // The target hangs its replaced dialog up (RFC 3891 §3); one that keeps it has the consultation call ended.
       if (endConsultation) setTimeout(endConsultation, TRANSFEROR_BYE_MS).unref();
       if (!member.ended) {
@@ -161,6 +168,7 @@ export class MemberTransfers {
         err instanceof DialOutError ? [err.status, err.message] : err instanceof RosterConflictError ? [403, 'Forbidden'] : [500, 'Server Internal Error'];
       log.info({ room: conf.name, target, status, reason, err: err instanceof DialOutError ? undefined : err }, 'member transfer failed: the member stays');
       notifier.final(status, reason);
+      member.recordTransfer?.({ event: 'failed', target, status, room: conf.name });
     }
   }
 }
