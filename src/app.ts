@@ -25,7 +25,8 @@ import type { Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
 import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 import { within } from './util/within.ts';
-import { findConsultation } from './call/consultation.ts';
+import { findConsultation, type RemoteConsultation } from './call/consultation.ts';
+import type { ReplacesId } from './call/refer-request.ts';
 import { nodeHolding, remoteConsultation } from './cluster/remote-consultation.ts';
 import { answerReplacingInvite } from './call/replacing-invite.ts';
 
@@ -319,7 +320,9 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       c.security.maxLegsPerRoom,
       c.media.mixer.narrowband,
     );
-    this.conferenceManager.consultation = (id) => findConsultation(() => this.callManager?.running ?? [], id, null);
+    const remote = async (id: ReplacesId): Promise<RemoteConsultation | null> => (this.clusterNode ? remoteConsultation(this.clusterNode, clusterToken, id, this.log.child({ component: 'cluster' })) : null);
+    // A leg dialled into a room: its Replaces looked for among this Parley's calls, then (in a cluster) on the other nodes.
+    this.conferenceManager.consultation = async (id) => (await findConsultation(() => this.callManager?.running ?? [], id, null)) ?? (await remote(id));
     this.webrtcSessions = new WebRtcSessions({
       media: this.mediaEngine,
       conferences: this.conferenceManager,
@@ -340,7 +343,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         recordings: this.recordingService,
         conferences: this.conferenceManager,
         consultation: (id, from) => findConsultation(() => this.callManager?.running ?? [], id, from),
-        remoteConsultation: async (id) => (this.clusterNode ? remoteConsultation(this.clusterNode, clusterToken, id, this.log.child({ component: 'cluster' })) : null),
+        remoteConsultation: remote,
         settings: {
           loopMarker: c.routing.loopMarker,
           outboundProxy: c.sip.outboundProxy,

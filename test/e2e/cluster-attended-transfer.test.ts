@@ -125,6 +125,56 @@ describe('cluster: an attended transfer whose consultation call is on another no
     }
   });
 
+  it('a leg dialled into a room on na (transfers: members) whose consultation call is on nb: na dials the supervisor into the room, replacing its dialog with nb; nb ends the consultation call', async () => {
+    const danUa = await RawSipClient.open();
+    const consultUa = await RawSipClient.open();
+    const supUa = await RawSipClient.open();
+    const dan = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const consultPhone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const supInRoom = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    track.peers.push(dan, consultPhone, sup, supInRoom);
+    const phone = new TransferorPhone(danUa);
+    try {
+      const dialled = call(na.api, 'POST', '/rooms/xroom/dial', { to: `sip:dan@127.0.0.1:${danUa.port}`, transfers: 'members' });
+      const inviteDan = await phone.next(/^INVITE /);
+      replyTo(danUa, inviteDan, responseTo(inviteDan, '200 OK', 'dan1', dan.sdp(), danUa.port));
+      await phone.next(/^ACK /);
+      assert.equal((await dialled).status, 201);
+      // Dan's consultation call: to the supervisor, through nb.
+      const { c: b, invite: inviteB } = await rawBridgedCall({ sipPort: nb.sipPort, host: nb.host, name: 'cluster-room-consult', user: 'sup', callerUa: consultUa, calleeUa: supUa, caller: consultPhone, callee: sup, callerHz: 600, calleeHz: 1400, calleeTag: 'sup1' });
+      const replaces = `${b.callId};to-tag=${b.toTag};from-tag=${tagOf(header(b.req('BYE'), 'From'))}`;
+      fromCallee(danUa, inviteDan, 'dan1', 'REFER', 1, [`Refer-To: <${b.contact}?Replaces=${encodeURIComponent(replaces)}>`, `Contact: <sip:dan@127.0.0.1:${danUa.port}>`]);
+      assert.equal(statusOf(await phone.next(/^SIP\/2\.0 /)), 202);
+
+      const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
+      assert.equal(viaOf(replacing).host, na.host, 'the INVITE comes from na, where the room is');
+      assert.match(replacing, new RegExp(`^INVITE sip:callee@127\\.0\\.0\\.1:${supUa.port} SIP/2\\.0`), 'to the supervisor, not to the Refer-To (nb)');
+      assert.equal(header(replacing, 'Replaces'), `${header(inviteB, 'Call-ID')};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'replacing the supervisor\'s dialog with nb');
+      replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', supInRoom.sdp(), supUa.port));
+      await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
+      await phone.toldDone();
+      // The supervisor hangs up its old dialog with nb: nb ends the consultation call.
+      fromCallee(supUa, inviteB, 'sup1', 'BYE', 2);
+      assert.equal(statusOf(await supUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(inviteB, 'Call-ID'))), 200);
+      ok(consultUa, await consultUa.nextMatching(/^BYE /, 10_000, b.callId));
+      fromCallee(danUa, inviteDan, 'dan1', 'BYE', 2);
+      const room = (await call(na.api, 'GET', '/rooms/xroom')).body as { roster?: Array<{ uri: string }> };
+      await waitFor('the supervisor in the room, dan gone', async () => {
+        const r = (await call(na.api, 'GET', '/rooms/xroom')).body as { roster?: Array<{ uri: string }> };
+        const uris = (r.roster ?? []).map((e) => e.uri);
+        return uris.length === 1 && /^sip:callee@/.test(uris[0]!) ? true : undefined;
+      }, 10_000).catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(room)}`);
+      });
+      await call(na.api, 'DELETE', '/rooms/xroom');
+      ok(supUa, await supUa.nextMatching(/^BYE /, 10_000, header(replacing, 'Call-ID')));
+    } finally {
+      phone.close();
+      for (const ua of [danUa, consultUa, supUa]) ua.close();
+    }
+  });
+
   it('an INVITE with Replaces for a dialog on na that reaches nb is redirected to na (302), which takes it: the agent gets its BYE, the customer hears the supervisor', async () => {
     const customerUa = await RawSipClient.open();
     const agentUa = await RawSipClient.open();

@@ -9,7 +9,6 @@ import type { PromptLibrary } from '../../playback/prompt-library.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 import type { ConferenceJoiner } from '../call-deps.ts';
-import type { Consultation } from '../consultation.ts';
 import type { ReplacesId } from '../refer-request.ts';
 import { toLibrarySpec } from '../play-spec.ts';
 import { promptRate } from '../prompt-rate.ts';
@@ -17,7 +16,7 @@ import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
 import type { ConferenceJoinOptions, PlaySpec } from '../ports.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
-import { callMember, MemberTransfers, type TransferringMember } from './member-transfer.ts';
+import { callMember, type MemberConsultation, MemberTransfers, type TransferringMember } from './member-transfer.ts';
 import { Roster, type RosterEntry } from './roster.ts';
 
 export interface Conference {
@@ -65,10 +64,11 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   private ownership: RoomOwnershipPort | null = null;
   private remoteJoin: RemoteJoinPort | null = null;
   /**
-   * The call of this Parley an attended transfer's Replaces names (consultation.ts), for the legs
-   * dialled into rooms (a caller that joined looks through its own deps); null: none looked for.
+   * The call (of this Parley, or of another cluster node) an attended transfer's Replaces names
+   * (consultation.ts), for the legs dialled into rooms (a caller that joined looks through its
+   * own deps); null: none looked for.
    */
-  consultation: ((id: ReplacesId) => Promise<Consultation | null>) | null = null;
+  consultation: ((id: ReplacesId) => Promise<MemberConsultation | null>) | null = null;
 
   constructor(
     private readonly media: MediaEngine,

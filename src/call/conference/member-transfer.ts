@@ -15,7 +15,7 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
 import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
-import { consultationEnder, type Consultation } from '../consultation.ts';
+import { consultationEnder, type Consultation, type RemoteConsultation } from '../consultation.ts';
 import type { TransferNote } from '../../recording/metadata.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import type { Conference } from './conference-manager.ts';
@@ -24,6 +24,9 @@ import { RosterConflictError, type RosterEntry } from './roster.ts';
 
 /** How long the target rings. */
 const RING_SECONDS = 30;
+
+/** A consultation call through this Parley (consultation.ts), or on another node of its cluster (cluster/remote-consultation.ts). */
+export type MemberConsultation = Consultation | RemoteConsultation;
 
 type Dial = (settings: DialOutSettings, options: DialOutOptions) => Promise<{ legId: string; callId: string }>;
 
@@ -38,8 +41,8 @@ export interface TransferringMember {
   readonly roomUri: string;
   /** How the target is dialled. */
   readonly settings: DialOutSettings;
-  /** The call of this Parley an attended transfer's Replaces names (consultation.ts); absent or null: none looked for, or none. */
-  consultation?(id: ReplacesId): Promise<Consultation | null>;
+  /** The call (of this Parley, or of another cluster node) an attended transfer's Replaces names (consultation.ts); absent or null: none looked for, or none. */
+  consultation?(id: ReplacesId): Promise<MemberConsultation | null>;
   /** Parley ends the member's dialog (it stayed after its transfer). */
   hangup(): void;
   /** The member's own recording, if it has one, keeps the transfer (its `transfers`; `leg` filled in there). */
@@ -69,7 +72,8 @@ export function callMember(call: SipCall): TransferringMember {
       sipT1: deps.settings.sipT1,
       earlyLegs: deps.earlyLegs,
     },
-    consultation: async (id) => (await deps.consultation?.(id, call)) ?? null,
+    // Looked for here first, then (in a cluster) on the other nodes.
+    consultation: async (id) => (await deps.consultation?.(id, call)) ?? (await deps.remoteConsultation?.(id)) ?? null,
     hangup: () => call.hangup(),
     onEnded: (cb) => call.once('ended', () => cb()),
     // Its recording holds the caller's leg and the room as one leg (conference-manager.ts link()).
@@ -88,7 +92,7 @@ export class MemberTransfers {
     private readonly dial: Dial,
     private readonly log: Logger,
     /** Where a Replaces is looked up when the member has no finder of its own (a leg the room dialled). */
-    private readonly consultation: ((id: ReplacesId) => Promise<Consultation | null>) | null = null,
+    private readonly consultation: ((id: ReplacesId) => Promise<MemberConsultation | null>) | null = null,
   ) {}
 
   take(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
@@ -113,9 +117,10 @@ export class MemberTransfers {
 
   /** Accepts the REFER (202) and starts its transfer: true; false: refused (answered). */
   private async accept(t: { uri: string; replaces?: string }, req: Srf.SrfRequest, res: Srf.SrfResponse, refuse: (status: number, why: string) => void): Promise<boolean> {
-    // The consultation call went through this Parley too: the target is that call's other party.
+    // The consultation call went through this Parley (or a node of its cluster) too: the target is that call's other party.
     const find = this.member.consultation?.bind(this.member) ?? this.consultation;
-    const own = t.replaces === undefined ? null : ((await find?.(replacesId(t.replaces))) ?? null);
+    const id = t.replaces === undefined ? null : replacesId(t.replaces);
+    const own = id === null ? null : ((await find?.(id)) ?? null);
     if (own !== null && 'refused' in own) {
       refuse(403, own.refused);
       return false;
@@ -126,11 +131,12 @@ export class MemberTransfers {
       return false;
     }
     const notifier = acceptRefer(uas, req, res, this.log);
-    this.member.recordTransfer?.({ event: 'asked', target: own?.uri ?? t.uri, room: this.conf.name, ...(own ? { consultation: own.call.callId } : {}) });
+    const consultation = own === null ? null : 'call' in own ? own.call.callId : id!.callId;
+    this.member.recordTransfer?.({ event: 'asked', target: own?.uri ?? t.uri, room: this.conf.name, ...(consultation ? { consultation } : {}) });
     const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>` };
     const replaces = own?.replaces ?? t.replaces;
     if (replaces !== undefined) headers['Replaces'] = replaces;
-    const endOwn = own && consultationEnder(own, this.log);
+    const endOwn = own === null ? null : 'call' in own ? consultationEnder(own, this.log) : own.end;
     void this.run(own?.uri ?? t.uri, headers, notifier, endOwn).finally(() => (this.running = false));
     return true;
   }
