@@ -12,7 +12,8 @@
 //   from memory (Recorder.metadata).
 // A change is seen by comparing the sidecar's JSON without its lengths and
 // `updatedAt` (about 9 µs for a 4 KB sidecar), once a second and only while no
-// rewrite is due anyway.
+// rewrite is due anyway. The shape due() found changed is the one the write that
+// follows it records: not serialized again.
 
 /** What the sidecar records reaches the disk this soon after it changes. */
 export const CHANGE_EVERY_MS = 1000;
@@ -32,6 +33,8 @@ export function sidecarShape(meta: unknown): string {
 export class SidecarSchedule {
   private lastWrite = Number.NEGATIVE_INFINITY;
   private lastShape = '';
+  /** The shape due() just found changed (the flush writes it next; only the lengths change meanwhile). */
+  private changed: string | null = null;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
@@ -40,12 +43,16 @@ export class SidecarSchedule {
     const since = this.now() - this.lastWrite;
     if (since < CHANGE_EVERY_MS - SLACK_MS) return false;
     if (since >= PROGRESS_EVERY_MS - SLACK_MS) return true;
-    return sidecarShape(meta) !== this.lastShape;
+    const shape = sidecarShape(meta);
+    if (shape === this.lastShape) return false;
+    this.changed = shape;
+    return true;
   }
 
-  /** `meta` is being written (at a flush, or at the recording's start or end). */
+  /** `meta` is being written (at a flush right after due(), or at the recording's start or end). */
   written(meta: unknown): void {
     this.lastWrite = this.now();
-    this.lastShape = sidecarShape(meta);
+    this.lastShape = this.changed ?? sidecarShape(meta);
+    this.changed = null;
   }
 }
