@@ -8,7 +8,7 @@ import type { SipMessage } from '../message/sip-message.ts';
 import type { TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { Sender } from '../transport/transport-layer.ts';
 import { isStream, type Inbound } from '../transport/transport-types.ts';
-import { makeResponse, responseDestination } from './message-factory.ts';
+import { looksLikeSip, makeResponse, responseDestination } from './message-factory.ts';
 
 export class ErrorResponder {
   constructor(
@@ -23,6 +23,10 @@ export class ErrorResponder {
     if (!(err instanceof SipError)) this.log.error({ err }, 'request handling failed');
     if (req.method === 'ACK') {
       this.log.debug({ status: e.status, detail: e.message }, 'bad ACK dropped');
+      return;
+    }
+    if (!looksLikeSip(req)) {
+      this.log.info({ status: e.status, detail: e.message }, 'request without Via nor enough SIP headers to answer, dropped');
       return;
     }
     let res: SipMessage;

@@ -62,8 +62,20 @@ export function stampReceived(req: SipMessage, inbound: Inbound): void {
 }
 
 /** §18.2.2: where a response to `req` goes. Reliable transports reuse the request's connection. */
+/**
+ * Whether a malformed request is SIP enough to answer: a Via, or two of From, To, Call-ID and
+ * CSeq. `HELLO WORLD` or a bare request line is not: junk, sent from a forged source address
+ * or not, gets nothing back.
+ */
+export function looksLikeSip(req: SipMessage): boolean {
+  if (req.has('Via')) return true;
+  return ['From', 'To', 'Call-ID', 'CSeq'].filter((h) => req.has(h)).length >= 2;
+}
+
 export function responseDestination(req: SipMessage, inbound: Inbound): { dest: Endpoint; connectionId: string | null } {
   if (isStream(inbound.source.transport)) return { dest: inbound.source, connectionId: inbound.connectionId };
+  // A request without a Via (answered 400 for it) has only its source to be answered at.
+  if (!req.has('Via')) return { dest: inbound.source, connectionId: null };
   const via = req.topVia;
   const rport = via.params.get('rport');
   return {

@@ -17,7 +17,7 @@ import type { CoreContext } from './core-context.ts';
 import { SessionRefresher } from './session-refresher.ts';
 import { DialogTerminator } from './dialog-terminator.ts';
 import { ErrorResponder } from './error-responder.ts';
-import { formatHostPortForControl, makeResponse, reasonPhrase, stampReceived, uriDestination } from './message-factory.ts';
+import { formatHostPortForControl, looksLikeSip, makeResponse, reasonPhrase, stampReceived, uriDestination } from './message-factory.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
 import { checkResponse } from './target-check.ts';
@@ -167,17 +167,20 @@ export class SipCore implements ControlCommands {
 
   /**
    * A request we could not parse is answered (400, 416, 505, 513) when its request line was
-   * readable and it has a Via the sender can match the answer by; never an ACK (§17.1.1.3).
-   * The answer goes to the packet's source, not to its Via: §18.2.2 trusts a Via we could not
-   * read, and a forged one would aim our answer at a third party. The source is where RFC 3581
-   * (received/rport) sends it too, and on TCP it is the connection the request came on.
+   * readable and the rest is recognisably SIP: a Via, or two of From, To, Call-ID and CSeq
+   * (a request whose Via lost its colon still gets its 400; `HELLO WORLD` and binary junk do
+   * not). Never an ACK (§17.1.1.3), by its method or its CSeq. The answer copies what could be
+   * read (§8.2.6.2: no Via if none could) and goes to the packet's source, not to its Via:
+   * §18.2.2 trusts a Via we could not read, and a forged one would aim our answer at a third
+   * party. The source is where RFC 3581 (received/rport) sends it too, and on TCP it is the
+   * connection the request came on.
    */
   private onParseError(inbound: Inbound, err: unknown): void {
     const partial = err instanceof ParseError ? err.partial : null;
-    if (partial?.isRequest && partial.method !== 'ACK' && partial.has('Via')) {
+    if (partial?.isRequest && !isAck(partial) && looksLikeSip(partial)) {
       const status = err instanceof ParseError ? err.status : 400;
       const res = makeResponse(partial, status, reasonPhrase(status), 'x' + Date.now().toString(36));
-      res.add('Reason', `SIP ;cause=${status} ;text="${(err as Error).message.replace(/["\r\n\\]/g, ' ').slice(0, 100)}"`);
+      res.add('Reason', `SIP ;cause=${status} ;text="${(err as Error).message.replace(/[^ -~\u00a0-\uffff]|["\\]/g, ' ').slice(0, 100)}"`);
       try {
         this.ctx.sender.send(inbound.source, res.toBuffer(), inbound.connectionId);
       } catch (sendErr) {
@@ -277,4 +280,9 @@ function isBlankLines(data: Buffer): boolean {
   if (data.length === 0) return false;
   for (const b of data) if (b !== 0x0d && b !== 0x0a && b !== 0x20) return false;
   return true;
+}
+
+/** An ACK, or what was one before a byte of its method was lost (its CSeq still says so). */
+function isAck(req: SipMessage): boolean {
+  return req.method === 'ACK' || /^\s*\d+\s+ACK\s*$/i.test(req.get('CSeq') ?? '');
 }

@@ -30,6 +30,8 @@ const REQUEST_RE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/2\.0$/;
  */
 const LOOSE_REQUEST_RE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]+(.*\S)[ \t]*$/;
 const VERSION_RE = /(?:^|[ \t])SIP\/(\d+\.\d+)$/;
+/** A request line whose method is no token: anything but blanks, then the URI and SIP/2.0. */
+const GARBLED_METHOD_RE = /^([^ \t]+)[ \t]+(\S+)[ \t]+SIP\/2\.0$/;
 /** Headers that appear at most once (RFC 3261 §7.3.1, §20; RFC 4475 §3.3.8, §3.3.9). */
 const SINGLE_VALUED = ['From', 'To', 'Call-ID', 'CSeq', 'Max-Forwards', 'Content-Length'];
 
@@ -144,7 +146,18 @@ function requestLine(start: string): { method: string; uri: string; problem: Par
     return { method: strict[1], uri, problem };
   }
   const loose = LOOSE_REQUEST_RE.exec(start);
-  if (!loose) throw new ParseError(`bad start line: ${start.slice(0, 60)}`);
+  if (!loose) {
+    // A method that is no token (a byte lost or flipped on the way) in a line that still ends in
+    // the SIP version: a request all the same, answered 400 like any other malformed one.
+    const garbled = GARBLED_METHOD_RE.exec(start);
+    if (garbled) return { method: garbled[1], uri: garbled[2], problem: new ParseError('bad Method (not a token, §25.1)') };
+    // A status line we cannot read is a response: it is never answered, so it is not kept.
+    if (/^SIP\//i.test(start)) throw new ParseError(`bad start line: ${start.slice(0, 60)}`);
+    // Any other line is taken as a request's, unreadable: its headers decide whether it is SIP
+    // enough to answer (sip-core.ts: a Via, or two of From, To, Call-ID, CSeq), so a request
+    // whose start line lost its blanks or gained a CR or LF still gets its 400.
+    return { method: /^[^ \t]*/.exec(start)![0], uri: '', problem: new ParseError(`bad start line: ${start.slice(0, 60)}`) };
+  }
   const version = VERSION_RE.exec(loose[2]);
   const uri = version ? loose[2].slice(0, version.index).trim() : loose[2];
   if (version && version[1] !== '2.0') return { method: loose[1], uri, problem: new ParseError(`SIP version ${version[1]} not supported`, null, 505) };

@@ -141,6 +141,50 @@ describe('bad input', () => {
     assert.match(await c.next(), /^SIP\/2\.0 400 [^]*\r\nVia: nonsense\r\n/);
   });
 
+  it('a request line whose method lost a byte (sipsak -R) is still answered 400, with its Via', async () => {
+    // What `sipsak -R` sent last before it gave up on Parley: a control byte in the method,
+    // another in the Request-URI, a Via that cannot be read, header names with bytes flipped.
+    const garbled = Buffer.concat([
+      Buffer.from('OPTI\x04NS s\x07p:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 1(7.0.0.1.367034branch=z9;G4bK.2148bd8e;rport;alias\r\n', 'latin1'),
+      Buffer.from('From: sip:sipsak@127.0.0.1:367k3;tao=34c3df1\r\nTo: sip:127.0.\x84.1\r\n\x88all-ID: 55328241@1\x977.0.\x9b.1\r\nCSeq: 1 OPTIONS\r\n', 'latin1'),
+      Buffer.from('Content-Lengt\xd2: 0\r\nMax-Forwa\xdfds: 70\r\n\r\n', 'latin1'),
+    ]);
+    c.send(sipPort, garbled);
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 400 [^]*\r\nVia: SIP\/2\.0\/UDP 1\(7\.0\.0\.1\.367034branch=z9;G4bK\.2148bd8e;rport;alias\r\n/);
+    assert.match(res, /\r\nReason: SIP ;cause=400 ;text="bad Method/);
+    assert.match(res, /\r\nCSeq: 1 OPTIONS\r\n/);
+  });
+
+  it('a request whose Via lost its colon, or has none, is answered 400 at its source, without a Via', async () => {
+    // sipsak -R again: the request line lost its version's slash, the Via header its colon.
+    c.send(sipPort, Buffer.from('OPTIONS sip:12.0.0.1 SIP20\r\nVia SP/2.0/UD% 127.0.0.1:43570;branch=z9hG4bK.32bc54d0\r\nFrom: sip:sips]k@127.0.0.1:43570;tago7ee11fa8\r\nxo: sip:127.0.0.1\r\nCall-ID: sipsak-1@127.0.0.1\r\nCSeq: 1 \xffPTIONS\r\n\r\n', 'latin1'));
+    const garbled = await c.next();
+    assert.match(garbled, /^SIP\/2\.0 400 [^]*\r\nCall-ID: sipsak-1@127\.0\.0\.1\r\n/);
+    assert.doesNotMatch(garbled, /\r\nVia:/);
+    // Well formed but for its missing Via: the answer cannot follow a Via, so it goes to the source.
+    c.send(sipPort, 'OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: no-via-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n');
+    const noVia = await c.next();
+    assert.match(noVia, /^SIP\/2\.0 400 [^]*\r\nCall-ID: no-via-1\r\n[^]*missing Via/);
+  });
+
+  it('a request line that lost its blanks or gained a CR is still answered 400', async () => {
+    const via = (b: string) => `Via: SIP/2.0/UDP 127.0.0.1:${c.port};branch=${b}\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: ${b}\r\nCSeq: 1 OPTIONS\r\n\r\n`;
+    c.send(sipPort, `OPTIONS\x06sip:a@127.0.0.1 SIP/2.0\r\n${via('z9hG4bK-blank')}`);
+    assert.match(await c.next(), /^SIP\/2\.0 400 [^]*z9hG4bK-blank[^]*bad start line/);
+    c.send(sipPort, `OPTIONS sip:127.\r.0.1 SIP/2.0\r\n${via('z9hG4bK-cr')}`);
+    assert.match(await c.next(), /^SIP\/2\.0 400 [^]*z9hG4bK-cr/);
+  });
+
+  it('what is not SIP enough, a garbled ACK and a garbled response get no answer', async () => {
+    // A request line with one SIP header: an answer would be several times its size (reflection).
+    await assertDroppedThenServes('HELLO sip:x SIP/2.0\r\nCall-ID: x\r\n\r\n');
+    await assertDroppedThenServes('HELLO WORLD\r\nCall-ID: x\r\n\r\n');
+    const hdr = 'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-g\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: g1\r\n';
+    await assertDroppedThenServes(`A\x01K sip:a@127.0.0.1 SIP/2.0\r\n${hdr}CSeq: 1 ACK\r\n\r\n`);
+    await assertDroppedThenServes(`SIP/2.0 2\x0100 OK\r\n${hdr}CSeq: 1 OPTIONS\r\n\r\n`);
+  });
+
   it('a TCP connection sending junk is closed; the listener keeps serving', async () => {
     const s = net.connect({ host: '127.0.0.1', port: h.server.sipPort('tcp') });
     await new Promise((r) => s.once('connect', r));

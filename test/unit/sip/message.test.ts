@@ -84,10 +84,18 @@ describe('SIP message parser', () => {
     }
   });
 
-  it('a start line that is no request line cannot be answered: no partial message', () => {
-    for (const bad of ['HELLO\r\n\r\n', 'SIP/3.0 200 OK\r\n\r\n', 'SIP/2.0 2x0 OK\r\n\r\n', 'SIP/2.0 4294967301 big\r\n\r\n', '\x00\x01\r\n\r\n']) {
+  it('a status line that cannot be read has no partial message (a response is never answered)', () => {
+    for (const bad of ['SIP/3.0 200 OK\r\n\r\n', 'SIP/2.0 2x0 OK\r\n\r\n', 'SIP/2.0 4294967301 big\r\n\r\n', 'sip/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n\r\n']) {
       assert.throws(() => parseMessage(Buffer.from(bad)), (e: unknown) => e instanceof ParseError && e.partial === null);
     }
+  });
+
+  it('any other unreadable start line keeps its headers: they decide whether it is SIP enough to answer', () => {
+    for (const [bad, headers] of [['HELLO\r\n\r\n', 0], ['\x00\x01\r\n\r\n', 0], ['OPTIONS\x06sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c\r\n\r\n', 2]] as const) {
+      assert.throws(() => parseMessage(Buffer.from(bad, 'latin1')), (e: unknown) => e instanceof ParseError && e.partial !== null && e.partial.isRequest && e.partial.headers.length === headers && /bad start line/.test(e.message));
+    }
+    // A method that is no token, in a line that still ends in SIP/2.0.
+    assert.throws(() => parseMessage(Buffer.from('OPTI\x04NS sip:a@b SIP/2.0\r\n\r\n', 'latin1')), (e: unknown) => e instanceof ParseError && e.partial?.method === 'OPTI\x04NS' && /bad Method/.test(e.message));
   });
 
   it('a recognisable but malformed request line keeps the partial message for a 400, a SIP version other than 2.0 for a 505', () => {
