@@ -156,7 +156,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
       await ep.ensureRtcpPort();
       this.assertOpen();
     }
-    const local = n.remoteSrtp ? this.keyFor(n.remoteSrtp.suite, n.remoteSrtp.tag) : null;
+    const local = n.remoteSrtp ? this.keyFor(n.remoteSrtp.suite, n.remoteSrtp.tag, n.remoteSrtp.mki?.length) : null;
     this.configure(n, local);
     this.notePeerPts(n);
     this.pendingOffer = null; // the peer's offer supersedes one of ours it never answered
@@ -265,10 +265,19 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     this.announceClose(reason);
   }
 
-  /** Our key for a suite: the one we have when the suite is unchanged, else a new one (crypto.randomBytes). */
-  private keyFor(suite: SrtpSuite, tag: number): SrtpKey {
+  /**
+   * Our key for a suite: the one we have when the suite is unchanged, else a new one
+   * (crypto.randomBytes). `mkiLength`: in an answer to a line with an MKI, ours has one of
+   * the same length (value 1), and none otherwise ("symmetric MKI", as SBCs answer Lync and
+   * Skype for Business, whose mediation servers offer `|2^31|1:1`); Parley's offers have none.
+   */
+  private keyFor(suite: SrtpSuite, tag: number, mkiLength?: number): SrtpKey {
     if (!this.localKey || this.localKey.suite !== suite) this.localKey = this.host.newSrtpKey(suite, tag);
     else if (this.localKey.tag !== tag) this.localKey = { ...this.localKey, tag };
+    if (mkiLength !== this.localKey.mki?.length) {
+      const { mki: _old, ...rest } = this.localKey;
+      this.localKey = mkiLength ? { ...rest, mki: { value: 1, length: mkiLength } } : rest;
+    }
     return this.localKey;
   }
 

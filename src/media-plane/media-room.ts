@@ -216,7 +216,7 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
   }
 
   createSrtp(local: SrtpKey, remote: SrtpKey): SrtpContext {
-    return new SrtpSession({ suite: remote.suite, sendKeyBase64: local.keyBase64, recvKeyBase64: remote.keyBase64, recvMki: remote.mki });
+    return new SrtpSession({ suite: remote.suite, sendKeyBase64: local.keyBase64, recvKeyBase64: remote.keyBase64, recvMki: remote.mki, sendMki: local.mki });
   }
 
   createRtcp(leg: LocalMediaLeg, clockRate: number): RtcpSession {

@@ -290,7 +290,11 @@ function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: numb
   lines.push(`a=ptime:${ptime}`);
   if (local.rtcpPort !== null) lines.push(`a=rtcp:${local.rtcpPort}`);
   if (local.rtcpPort === null || local.offerMux) lines.push('a=rtcp-mux');
-  if (local.srtp) lines.push(`a=crypto:${local.srtp.tag} ${local.srtp.suite} inline:${local.srtp.keyBase64}`);
+  if (local.srtp) {
+    // An MKI (symmetric, in an answer only) after the lifetime, as the offers that have one write it.
+    const mki = local.srtp.mki ? `|2^31|${local.srtp.mki.value}:${local.srtp.mki.length}` : '';
+    lines.push(`a=crypto:${local.srtp.tag} ${local.srtp.suite} inline:${local.srtp.keyBase64}${mki}`);
+  }
   lines.push(`a=${direction}`);
   return lines;
 }

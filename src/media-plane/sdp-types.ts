@@ -17,7 +17,8 @@ export interface SrtpKey {
   /**
    * The master key identifier the key's sender puts in every SRTP and SRTCP packet
    * (RFC 4568 §6.1 `|MKI:length`, RFC 3711 §3.1), when its line has one: its value
-   * and its length in bytes (1 to 4). Parley's own keys have none.
+   * and its length in bytes (1 to 4). Parley's own key has one only in an answer to a
+   * line that has one (value 1, the same length: media-leg.ts keyFor).
    */
   mki?: { value: number; length: number };
 }

@@ -164,7 +164,10 @@ export class RtpPeer extends EventEmitter {
     if (this.srtpKey) {
       const c = m.crypto?.[0];
       if (!c) throw new Error('no a=crypto in the remote SDP of an SRTP peer');
-      this.srtpSession = new SrtpSession({ suite: this.options.srtp!, sendKeyBase64: this.srtpKey, recvKeyBase64: c.config.replace(/^inline:/, '').split('|')[0] });
+      // The other side's MKI (`|MKI:length` among the key's parameters): in every packet it sends.
+      const mki = /\|(\d+):(\d+)$/.exec(c.config.trim());
+      const recvMki = mki ? { value: Number(mki[1]), length: Number(mki[2]) } : undefined;
+      this.srtpSession = new SrtpSession({ suite: this.options.srtp!, sendKeyBase64: this.srtpKey, recvKeyBase64: c.config.replace(/^inline:/, '').split('|')[0], recvMki });
     }
   }
 

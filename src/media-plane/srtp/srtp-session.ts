@@ -60,6 +60,8 @@ export class SrtpSession {
   private readonly recvRtcp = new Map<number, SrtpIndexWindow>();
   /** The MKI the peer puts in every packet (its a=crypto's `|MKI:length`), or null. */
   private readonly recvMki: { value: number; length: number } | null;
+  /** The MKI we put in every packet we send (our a=crypto's), or null. */
+  private readonly sendMki: Buffer | null;
   /** AES_CM_128_HMAC_SHA1_32: RTP tags of 32 bits. */
   private readonly shortRtpTag: boolean;
   /** _32: the peer's SRTCP carries a 32-bit tag too (learnt from it); ours then does. */
@@ -68,7 +70,7 @@ export class SrtpSession {
   private scratch: Buffer = Buffer.alloc(0);
 
   /** Throws SrtpKeyError for a key of the wrong form or length, Error for a suite this build lacks. */
-  constructor(opts: { suite: SrtpSuite; sendKeyBase64: string; recvKeyBase64: string; recvMki?: { value: number; length: number } }) {
+  constructor(opts: { suite: SrtpSuite; sendKeyBase64: string; recvKeyBase64: string; recvMki?: { value: number; length: number }; sendMki?: { value: number; length: number } }) {
     this.suite = opts.suite;
     const send = decodeSrtpKey(opts.suite, opts.sendKeyBase64, 'send');
     const recv = decodeSrtpKey(opts.suite, opts.recvKeyBase64, 'receive');
@@ -76,8 +78,16 @@ export class SrtpSession {
     ({ rtpTag: this.rtpTag, rtcpIndexFromEnd: this.rtcpIndexFromEnd, rtcpTrailer: this.rtcpTrailer } = this.cipher.overhead);
     this.recvMki = opts.recvMki ?? null;
     this.shortRtpTag = opts.suite === 'AES_CM_128_HMAC_SHA1_32';
-    if (this.recvMki && (this.recvMki.length < 1 || this.recvMki.length > 4 || opts.suite.startsWith('AEAD_'))) {
-      throw new Error(`an MKI of ${this.recvMki.length} bytes on ${opts.suite} is not supported`);
+    for (const mki of [this.recvMki, opts.sendMki]) {
+      if (mki && (mki.length < 1 || mki.length > 4 || opts.suite.startsWith('AEAD_'))) {
+        throw new Error(`an MKI of ${mki.length} bytes on ${opts.suite} is not supported`);
+      }
+    }
+    if (opts.sendMki) {
+      this.sendMki = Buffer.alloc(opts.sendMki.length);
+      this.sendMki.writeUIntBE(opts.sendMki.value, 0, opts.sendMki.length);
+    } else {
+      this.sendMki = null;
     }
   }
 
@@ -127,6 +137,21 @@ export class SrtpSession {
     }
     const out = this.cipher.encryptRtp(packet, headerLength, Math.floor(index / 0x10000));
     w.accept(index);
+    return this.sendMki ? this.withMki(out, this.rtpTag) : out;
+  }
+
+  /**
+   * A protected packet with our MKI put in right before its last `tag` bytes (RFC 3711 §3.1;
+   * §3.4: for SRTCP that is after E|index, which the tag's bytes follow too). A new buffer:
+   * the one returned may still sit in a socket's send queue when the next is made.
+   */
+  private withMki(p: Buffer, tag: number): Buffer {
+    const mki = this.sendMki!;
+    const out = Buffer.allocUnsafe(p.length + mki.length);
+    const at = p.length - tag;
+    p.copy(out, 0, 0, at);
+    mki.copy(out, at);
+    p.copy(out, at + mki.length, at);
     return out;
   }
 
@@ -167,7 +192,8 @@ export class SrtpSession {
     const index = (this.sendRtcp.get(ssrc) ?? 0) + 1;
     if (index > MAX_SRTCP_INDEX) throw new SrtpIndexReuseError(`protectRtcp: SRTCP index of SSRC ${ssrc} exhausted; rekey`);
     this.sendRtcp.set(ssrc, index);
-    return this.cipher.encryptRtcp(packet, index, this.rtcpShortTag);
+    const out = this.cipher.encryptRtcp(packet, index, this.rtcpShortTag);
+    return this.sendMki ? this.withMki(out, this.rtcpShortTag ? 4 : this.rtcpTrailer - 4) : out;
   }
 
   /** SRTCP → plain RTCP; null, counted in stats, for anything that does not verify or is replayed (§3.4). */

@@ -79,10 +79,11 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
     assert.ok(medianToneShare(hy, 700, 8000) > 0.8, 'y hears x through the SRTP trunk');
   });
 
-  it('a peer whose SRTP key has an MKI (`|2^31|1:1`, as SBCs offer it) is heard and hears (before: 488, its only key skipped)', () => inRoom(engine, 'mki', async (room, join) => {
+  it('a peer whose SRTP key has an MKI (`|2^31|1:1`, as Lync and SBCs offer it) is heard and hears it: our key has a 1-byte MKI too (symmetric MKI), in every packet', () => inRoom(engine, 'mki', async (room, join) => {
     const a = await join(room, { codec: 'PCMU', srtp: 'AES_CM_128_HMAC_SHA1_80', srtpMki: 1 });
     const b = await join(room, { codec: 'PCMU' });
-    assert.match(a.answer, /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[A-Za-z0-9+/=]+\r\n/, 'our own key without an MKI');
+    // The peer decrypts with our MKI expected (rtp-peer reads it from the answer): without it in our packets, it hears nothing.
+    assert.match(a.answer, /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[A-Za-z0-9+/=]+\|2\^31\|1:1\r\n/, 'our own key, with an MKI of the same length');
     a.peer.setTone(700);
     b.peer.setTone(1300);
     await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);

@@ -239,6 +239,31 @@ describe('SrtpSession', () => {
       });
     }
 
+    for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const) {
+      it(`${suite}: our own MKI (symmetric MKI) goes in every SRTP and SRTCP packet, before the tag; a peer expecting it decrypts them`, () => {
+        const a = generateSrtpKeyBase64(suite);
+        const b = generateSrtpKeyBase64(suite);
+        const mki = { value: 0x01, length: 1 };
+        const alice = new SrtpSession({ suite, sendKeyBase64: a, recvKeyBase64: b, sendMki: mki });
+        const plainAlice = new SrtpSession({ suite, sendKeyBase64: a, recvKeyBase64: b });
+        const bob = new SrtpSession({ suite, sendKeyBase64: b, recvKeyBase64: a, recvMki: mki });
+        const tag = TAG[suite]!;
+        for (let seq = 65_534; seq < 65_540; seq++) {
+          const plain = rtp(seq & 0xffff);
+          const wire = alice.protectRtp(plain);
+          const without = plainAlice.protectRtp(plain);
+          // The same packet as without an MKI, with the MKI byte put in before the tag (RFC 3711 §3.1).
+          assert.deepEqual(wire, withMki(without, tag, Buffer.from([1])));
+          assert.deepEqual(bob.unprotectRtp(wire), plain);
+        }
+        const rr = rtcpRr(0xabcdef01);
+        const wire = alice.protectRtcp(rr);
+        assert.deepEqual(wire, withMki(plainAlice.protectRtcp(rr), 10, Buffer.from([1])), 'SRTCP: after E|index, before the tag (§3.4)');
+        assert.deepEqual(bob.unprotectRtcp(wire), rr);
+        assert.deepEqual(bob.stats, clean);
+      });
+    }
+
     it('an MKI on an AEAD suite, or longer than 4 bytes, is refused at once', () => {
       const k = generateSrtpKeyBase64('AEAD_AES_128_GCM');
       assert.throws(() => new SrtpSession({ suite: 'AEAD_AES_128_GCM', sendKeyBase64: k, recvKeyBase64: k, recvMki: { value: 1, length: 1 } }), /MKI/);
