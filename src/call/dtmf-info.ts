@@ -32,7 +32,7 @@ export function answerLegInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfRe
   }
   try {
     const e = leg.isClosed ? null : leg.handleSipInfo(type, req.body ?? '');
-    log.info({ ...fields, digit: e?.digit }, `DTMF INFO from ${what}`);
+    log.info({ ...fields, digit: e?.digit, flash: e === null && !leg.isClosed ? true : undefined }, `DTMF INFO from ${what}`);
     res.send(200);
   } catch (err) {
     log.warn({ ...fields, err }, `bad DTMF INFO from ${what}`);

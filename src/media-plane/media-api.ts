@@ -110,7 +110,7 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   play(source: FrameSource): void;
   /** In-band (Goertzel) DTMF detection: true always, 'auto' while the leg has no telephone-event, false never (media.inbandDtmf sets where a leg starts). */
   detectInbandDtmf(on: boolean | 'auto'): void;
-  handleSipInfo(contentType: string, body: string): DtmfEvent;
+  handleSipInfo(contentType: string, body: string): DtmfEvent | null;
   close(reason?: MediaLegCloseReason): void;
 }
 

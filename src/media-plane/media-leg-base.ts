@@ -63,11 +63,11 @@ export abstract class MediaLegBase extends TypedEmitter<MediaLegEvents> {
     this.setRole({ inband: on });
   }
 
-  /** A SIP INFO body from call control (application/dtmf-relay or application/dtmf). Throws DtmfInfoError. */
-  handleSipInfo(contentType: string, body: string): DtmfEvent {
+  /** A SIP INFO body from call control (application/dtmf-relay or application/dtmf): its digit, null for a hook flash (no digit). Throws DtmfInfoError. */
+  handleSipInfo(contentType: string, body: string): DtmfEvent | null {
     this.assertOpen();
     const e = parseSipInfoDtmf(contentType, body);
-    this.safeEmit('dtmf', e);
+    if (e) this.safeEmit('dtmf', e);
     return e;
   }
 

@@ -100,15 +100,19 @@ describe('DTMF from legs (real worker, real UDP)', () => {
 
   it('SIP INFO bodies handed in by call control', () => inRoom(engine, 'dtmf-info', async (room, join) => {
     const p = await join(room, { codec: 'PCMU' });
-    const done = digits(p.leg, 3);
+    const done = digits(p.leg, 4);
     p.leg.handleSipInfo('application/dtmf-relay', 'Signal=5\r\nDuration=160\r\n');
+    // A hook flash is no digit: nothing reaches the flow for it.
+    assert.equal(p.leg.handleSipInfo('application/dtmf-relay', 'Signal=!\r\nDuration=500\r\n'), null);
     p.leg.handleSipInfo('application/dtmf-relay', 'Signal=11\r\nDuration=250');
     p.leg.handleSipInfo('application/dtmf', '*');
+    p.leg.handleSipInfo('application/dtmf', 'Signal=3\r\nDuration=100\r\n');
     const events = await done;
     assert.deepEqual(events, [
       { digit: '5', durationMs: 160, source: 'info' },
       { digit: '#', durationMs: 250, source: 'info' },
       { digit: '*', durationMs: 0, source: 'info' },
+      { digit: '3', durationMs: 100, source: 'info' },
     ]);
     assert.throws(() => p.leg.handleSipInfo('application/dtmf-relay', 'Signal=x'), /Signal/);
   }));
