@@ -85,6 +85,7 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
       res.send(200, { headers: OPTIONS_ANSWER });
       return;
     }
+    if (this.answeredHere(req, res, decision, log)) return;
     switch (o.kind) {
       case 'proxy':
         this.proxy(req, res, decision, log);
@@ -118,6 +119,26 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     if (!isOwnAddress(req.uri, server)) return false;
     const o = decision.outcome;
     return decision.decidedBy === null || (o.kind === 'proxy' && o.targets.some((t) => isOwnAddress(t, server)));
+  }
+
+  /**
+   * A request other than an INVITE or OPTIONS that would be proxied to Parley itself (its
+   * Request-URI is Parley's address and no rule sends it elsewhere) is answered here rather
+   * than looping back (a 482 "merged request" that tells a phone nothing): a REGISTER,
+   * SUBSCRIBE or PUBLISH 405 with Allow (Parley is no registrar nor presence server, §8.2.1),
+   * a MESSAGE 404 (nobody to deliver it to), a NOTIFY or INFO outside any dialog 481.
+   */
+  private answeredHere(req: Srf.SrfRequest, res: Srf.SrfResponse, decision: RouteDecision, log: Logger): boolean {
+    if (req.method === 'INVITE' || req.method === 'OPTIONS') return false;
+    const o = decision.outcome;
+    if (o.kind !== 'proxy') return false;
+    const server = { ...(req as unknown as { server?: ServerAddresses }).server, receivedOn: (req as unknown as ServerAddresses).receivedOn };
+    if (!o.targets.some((t) => isOwnAddress(t, server))) return false;
+    const status = ['REGISTER', 'SUBSCRIBE', 'PUBLISH'].includes(req.method) ? 405 : req.method === 'MESSAGE' ? 404 : 481;
+    log.info({ status, ruri: req.uri }, 'request for Parley itself that no rule takes: answered here');
+    if (status === 405) res.send(405, { headers: { Allow: OPTIONS_ANSWER.Allow } });
+    else res.send(status);
+    return true;
   }
 
   private proxy(req: Srf.SrfRequest, res: Srf.SrfResponse, decision: RouteDecision, log: Logger): void {

@@ -1,6 +1,8 @@
 // An OPTIONS addressed to Parley itself (an SBC's keep-alive) against a whole Parley with its
 // default routing: answered 200 with Allow and Accept, never proxied back to itself (that
-// was a 482); an OPTIONS for somewhere else is still proxied there.
+// was a 482); an OPTIONS for somewhere else is still proxied there. So are the other methods
+// no rule takes: addressed to Parley, a phone's REGISTER gets 405 with Allow (it was a 482
+// "merged request" too), a MESSAGE 404, a NOTIFY outside any dialog 481; elsewhere, proxied.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
@@ -57,6 +59,31 @@ describe('OPTIONS addressed to Parley', () => {
       const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);
       assert.match(res, /^SIP\/2\.0 200 /);
       assert.match(res, /\r\nServer: far-end\r\n/);
+    } finally {
+      far.close();
+    }
+  });
+
+  for (const [method, status] of [['REGISTER', 405], ['SUBSCRIBE', 405], ['PUBLISH', 405], ['MESSAGE', 404], ['NOTIFY', 481]] as const) {
+    it(`${method} to Parley's own address, which no rule takes, is answered ${status} here, not proxied back to itself`, async () => {
+      const uri = `sip:alice@127.0.0.1:${parley.sipPort}`;
+      const extra: Record<string, string> = method === 'REGISTER' ? { Contact: `<sip:alice@127.0.0.1:${c.port}>`, Expires: '3600' } : method === 'MESSAGE' ? {} : { Event: 'presence' };
+      const r = request(method, c.port, { To: `<${uri}>`, ...extra });
+      c.send(parley.sipPort, r.text.replace(`${method} sip:parley@127.0.0.1 SIP/2.0`, `${method} ${uri} SIP/2.0`));
+      const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/, 3000, r.callId);
+      assert.match(res, new RegExp(`^SIP/2\\.0 ${status} `));
+      if (status === 405) assert.match(res, /\r\nAllow: INVITE, [^\r]*\r\n/);
+      assert.doesNotMatch(res, /merged request/);
+    });
+  }
+
+  it('a REGISTER for another host is still proxied there', async () => {
+    const far = await RawSipClient.open();
+    try {
+      const uri = `sip:127.0.0.1:${far.port}`;
+      const r = request('REGISTER', c.port, { To: '<sip:alice@example.com>', Contact: `<sip:alice@127.0.0.1:${c.port}>` });
+      c.send(parley.sipPort, r.text.replace('REGISTER sip:parley@127.0.0.1 SIP/2.0', `REGISTER ${uri} SIP/2.0`));
+      assert.match(await far.next(), new RegExp(`^REGISTER ${uri} SIP/2\\.0`));
     } finally {
       far.close();
     }
