@@ -112,19 +112,23 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     if (this.participant) this.participant.lastRxMs = performance.now();
   }
 
-  /** @internal Called by the room about once a second: emits 'mediatimeout' when due. */
+  /**
+   * @internal Called by the room about once a second: emits 'mediatimeout' when due. The peer's
+   * RTCP reports count as signs of life as its RTP does (as Asterisk's rtptimeout counts them):
+   * a phone with silence suppression may send no RTP at all while its user says nothing.
+   */
   checkMediaTimeout(nowMs: number, timeoutMs: number): void {
     const p = this.participant;
     const n = this.negotiated;
     if (!this.watching || this.closed || !p || !n || n.direction !== 'sendrecv' || n.remote.ip === null) return;
-    const silentMs = nowMs - p.lastRxMs;
+    const silentMs = nowMs - Math.max(p.lastRxMs, this.rtp?.lastRtcpRxMs ?? 0);
     if (silentMs < timeoutMs) {
       this.timedOut = false;
       return;
     }
     if (this.timedOut) return;
     this.timedOut = true;
-    this.log.warn({ silentMs: Math.round(silentMs) }, 'no RTP from the peer: media timeout');
+    this.log.warn({ silentMs: Math.round(silentMs) }, 'no RTP nor RTCP from the peer: media timeout');
     this.safeEmit('mediatimeout', Math.round(silentMs / 1000));
   }
 

@@ -160,6 +160,11 @@ export class RtpEndpoint {
     return this.receiver.lastRxMs;
   }
 
+  /** performance.now() of the peer's last RTCP report that was read (0: none yet). */
+  get lastRtcpRxMs(): number {
+    return this.receiver.lastRtcpRxMs;
+  }
+
   /** IPv4 or IPv6: the family of the socket, and so of every address it sends to. */
   get family(): IpFamily {
     return this.opts.family;

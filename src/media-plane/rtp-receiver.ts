@@ -21,6 +21,8 @@ export class RtpReceiver {
   lastRxMs = performance.now();
   /** Where the peer's RTP may come from (the latched source, once latched). */
   readonly source: RtpSourceLatch;
+  /** performance.now() of the last RTCP report the peer sent that was read (0: none yet). */
+  lastRtcpRxMs = 0;
   /** The source of the last RTCP packet accepted (null: none yet, or since configure()). */
   rtcpFromIp: string | null = null;
   rtcpFromPort = 0;
@@ -54,15 +56,19 @@ export class RtpReceiver {
     const m = this.media;
     if (m === null) return; // not negotiated yet (our offer is out, no answer): nothing to play it to
     const len = buf.length;
-    if (len < 12 || len > MAX_PACKET || buf[0] >> 6 !== 2) {
+    if (len < 8 || len > MAX_PACKET || buf[0] >> 6 !== 2) {
       if (otherProtocol(buf)) this.stats.otherProtocol++;
       else this.stats.malformed++;
       return;
     }
     const b1 = buf[1];
     if (b1 >= 192 && b1 <= 223) {
-      // RTCP on the RTP port (RFC 5761 §4).
+      // RTCP on the RTP port (RFC 5761 §4): 8 bytes at least (an RR without report blocks).
       this.takeRtcp(buf, rinfo);
+      return;
+    }
+    if (len < 12) {
+      this.stats.malformed++;
       return;
     }
     // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
@@ -158,7 +164,9 @@ export class RtpReceiver {
     // left a=rtcp unrewritten, that address is private and unreachable).
     this.rtcpFromIp = rinfo.address;
     this.rtcpFromPort = rinfo.port;
-    if (this.rtcp && !this.rtcp.handleRtcp(pkt, performance.now())) this.stats.malformed++;
+    const now = performance.now();
+    if (this.rtcp && !this.rtcp.handleRtcp(pkt, now)) this.stats.malformed++;
+    else this.lastRtcpRxMs = now;
   }
 }
 

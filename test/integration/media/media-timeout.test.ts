@@ -1,6 +1,7 @@
 // RTP silence detection (media.rtpTimeoutSec): a watched leg whose peer stops
 // sending is reported once; a leg on hold, an unwatched leg and a leg that keeps
-// sending are not; a peer that comes back re-arms the report.
+// sending are not; a peer that comes back re-arms the report. RTCP reports count as signs of
+// life too (a phone with silence suppression may send no RTP while its user says nothing).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
@@ -47,5 +48,24 @@ describe('media timeout (real worker, real UDP)', () => {
     gone.peer.stopSending();
     await sleep(2500);
     assert.equal(seen.gone.length, 2, 'a new silence is reported again');
+  }));
+
+  it('a peer that sends no RTP but its RTCP reports (silence suppression) is not reported; once those stop too, it is', () => inRoom(engine, 'timeout-rtcp', async (room, join) => {
+    const quiet = await join(room, { codec: 'PCMU' });
+    quiet.leg.watchMedia();
+    const seen = timeouts(quiet.leg);
+    quiet.peer.stopSending();
+    // An RTCP receiver report (RFC 3550 §6.4.2) every 400 ms, on the RTP port (rtcp-mux).
+    const rr = Buffer.from([0x80, 201, 0, 1, 0x12, 0x34, 0x56, 0x78]);
+    const timer = setInterval(() => quiet.peer.send(rr), 400);
+    try {
+      await sleep(3000);
+      assert.deepEqual(seen, [], 'its RTCP keeps it alive');
+      assert.ok((quiet.leg.endpoint?.stats.rtcpIn ?? 0) >= 5, `its reports were read (${quiet.leg.endpoint?.stats.rtcpIn})`);
+    } finally {
+      clearInterval(timer);
+    }
+    await sleep(2500);
+    assert.equal(seen.length, 1, 'no RTP nor RTCP: reported');
   }));
 });
