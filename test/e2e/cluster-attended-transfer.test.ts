@@ -4,8 +4,10 @@
 // nb. na asks Redis which node holds B, asks nb for B's other party (POST /cluster/consultation),
 // and sends the transfer's INVITE straight to the supervisor, replacing the supervisor's own
 // dialog with nb (RFC 3891); the supervisor hangs that up, nb ends B for the agent, and the
-// customer and the supervisor hear each other through na. Two nodes on 127.0.0.2 and .3, one
-// redis-server, raw SIP parties on 127.0.0.1, real RTP.
+// customer and the supervisor hear each other through na. The same for a conference room's
+// members on na (a leg dialled in by the API, a caller that joined): the supervisor is dialled
+// into the room from na. Two nodes on 127.0.0.2 and .3, one redis-server, raw SIP parties on
+// 127.0.0.1, real RTP.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { call } from '../helpers/api-client.ts';
@@ -15,13 +17,27 @@ import { contactUri, header, inDialogFrom, RawSipClient, tagOf } from '../helper
 import { TestRedis } from '../helpers/redis-server.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { calleeRequest, okTo, rawBridgedCall, replacingInvite, replyTo, responseTo, statusOf, TransferorPhone, viaOf } from './raw-dialog.ts';
+import { bodyOf, calleeRequest, okTo, RawDialog, rawBridgedCall, replacingInvite, replyTo, responseTo, statusOf, TransferorPhone, viaOf } from './raw-dialog.ts';
 
 const yaml = `routing:
-  rules: [{ name: xfer, match: { method: INVITE, media: audio }, actions: [{ app: xfer }] }]
+  rules:
+    - { name: room, match: { method: INVITE, to: "sip:room@*" }, actions: [{ app: conf }] }
+    - { name: xfer, match: { method: INVITE, media: audio }, actions: [{ app: xfer }] }
 flows:
   xfer: [answer, { bridge: { ringTimeout: 10 } }]
+  conf: [answer, { conference: { room: croom, transfers: members } }]
 `;
+
+/** A caller that joins the room on `node` (calls sip:room@…), its From naming `who`. */
+class NodeMember extends RawDialog {
+  constructor(ua: RawSipClient, node: ClusterTestNode, private readonly who: string) {
+    super(ua, node.sipPort, `cluster-member-${who}`, 'room', 'sip:room@127.0.0.1', node.host);
+  }
+
+  override req(method: string, body = '', n = this.cseq, branchOf = method): string {
+    return super.req(method, body, n, branchOf).replace('From: <sip:adv@127.0.0.1>', `From: <sip:${this.who}@127.0.0.1>`);
+  }
+}
 
 /** Answers `req` 200 (no body) back where it came from. */
 function ok(ua: RawSipClient, req: string): void {
@@ -172,6 +188,84 @@ describe('cluster: an attended transfer whose consultation call is on another no
     } finally {
       phone.close();
       for (const ua of [danUa, consultUa, supUa]) ua.close();
+    }
+  });
+
+  it('a caller that joined a room on na, whose consultation call is on nb: its REFER brings the supervisor into the room from na, replacing its dialog with nb; nb ends the consultation call; the room hears the supervisor', async () => {
+    const m1Ua = await RawSipClient.open();
+    const m2Ua = await RawSipClient.open();
+    const consultUa = await RawSipClient.open();
+    const supUa = await RawSipClient.open();
+    const m1 = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const m2 = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const consultPhone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const sup = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    const supInRoom = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    track.peers.push(m1, m2, consultPhone, sup, supInRoom);
+    try {
+      // Two callers join the room on na.
+      const transferor = new NodeMember(m1Ua, na, 'm1');
+      const stayer = new NodeMember(m2Ua, na, 'm2');
+      for (const [d, phone, hz] of [[transferor, m1, 1000], [stayer, m2, 600]] as const) {
+        const ok200 = await d.invite(phone.sdp());
+        assert.equal(statusOf(ok200), 200, ok200);
+        phone.useRemoteSdp(bodyOf(ok200));
+        phone.start({ kind: 'tone', freq: hz, amplitude: 8000 });
+      }
+      // The transferor's consultation call: to the supervisor, through nb.
+      const { c: b, invite: inviteB } = await rawBridgedCall({ sipPort: nb.sipPort, host: nb.host, name: 'cluster-member-consult', user: 'sup', callerUa: consultUa, calleeUa: supUa, caller: consultPhone, callee: sup, callerHz: 1000, calleeHz: 1400, calleeTag: 'sup1' });
+      const replaces = `${b.callId};to-tag=${b.toTag};from-tag=${tagOf(header(b.req('BYE'), 'From'))}`;
+      transferor.cseq++;
+      transferor.sendText(transferor.req('REFER').replace('Content-Length:', `Refer-To: <${b.contact}?Replaces=${encodeURIComponent(replaces)}>\r\nContent-Length:`));
+      const accepted = await transferor.finalTo(`${transferor.cseq} REFER`, 15_000);
+      assert.equal(statusOf(accepted), 202, accepted);
+
+      const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
+      assert.equal(viaOf(replacing).host, na.host, 'the INVITE comes from na, where the room is');
+      assert.match(replacing, new RegExp(`^INVITE sip:callee@127\\.0\\.0\\.1:${supUa.port} SIP/2\\.0`), 'to the supervisor, not to the Refer-To (nb)');
+      assert.equal(header(replacing, 'Replaces'), `${header(inviteB, 'Call-ID')};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'replacing the supervisor\'s dialog with nb');
+      replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', supInRoom.sdp(), supUa.port));
+      await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
+      supInRoom.useRemoteSdp(bodyOf(replacing));
+      supInRoom.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
+      sup.stopSending();
+      // The transferor is told how it went (NOTIFY sipfrag, RFC 3515), then hangs up.
+      const told: string[] = [];
+      for (;;) {
+        const n = await m1Ua.nextMatching(/^NOTIFY /, 15_000, transferor.callId);
+        replyTo(m1Ua, n, okTo(n));
+        told.push(bodyOf(n).split('\r\n')[0]!);
+        if (/^terminated/.test(header(n, 'Subscription-State'))) break;
+      }
+      assert.deepEqual(told, ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
+      // The supervisor hangs up its old dialog with nb: nb ends the consultation call.
+      fromCallee(supUa, inviteB, 'sup1', 'BYE', 2);
+      assert.equal(statusOf(await supUa.nextMatching(/^SIP\/2\.0 /, 10_000, header(inviteB, 'Call-ID'))), 200);
+      ok(consultUa, await consultUa.nextMatching(/^BYE /, 10_000, b.callId));
+      transferor.cseq++;
+      transferor.send('BYE');
+      assert.equal(statusOf(await transferor.finalTo(`${transferor.cseq} BYE`)), 200);
+      m1.stopSending();
+
+      await waitFor('the supervisor and the stayer in the room on na', async () => {
+        const r = (await call(na.api, 'GET', '/rooms/croom')).body as { roster?: Array<{ uri: string }> };
+        const uris = (r.roster ?? []).map((e) => e.uri).sort();
+        return uris.length === 2 && uris.some((u) => /^sip:callee@/.test(u)) && uris.some((u) => /^sip:m2@/.test(u)) ? true : undefined;
+      }, 10_000);
+      const hears = await comesToHear(m2, 1400, m2.received.length);
+      assert.ok(hears.ok, `the stayer hears the supervisor: ${hears.detail}`);
+      const supHears = await comesToHear(supInRoom, 600, 0);
+      assert.ok(supHears.ok, `the supervisor hears the stayer: ${supHears.detail}`);
+      const calls = (await call(nb.api, 'GET', '/calls')).body as Array<{ id: string }>;
+      assert.ok(!calls.some((c) => c.id === b.callId), 'the consultation call is over on nb');
+
+      stayer.cseq++;
+      stayer.send('BYE');
+      assert.equal(statusOf(await stayer.finalTo(`${stayer.cseq} BYE`)), 200);
+      await call(na.api, 'DELETE', '/rooms/croom');
+      ok(supUa, await supUa.nextMatching(/^BYE /, 10_000, header(replacing, 'Call-ID')));
+    } finally {
+      for (const ua of [m1Ua, m2Ua, consultUa, supUa]) ua.close();
     }
   });
 
