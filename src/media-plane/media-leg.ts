@@ -273,7 +273,8 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
    * Our key for a suite: the one we have when the suite is unchanged, else a new one
    * (crypto.randomBytes). `mkiLength`: in an answer to a line with an MKI, ours has one of
    * the same length (value 1), and none otherwise ("symmetric MKI", as SBCs answer Lync and
-   * Skype for Business, whose mediation servers offer `|2^31|1:1`); Parley's offers have none.
+   * Skype for Business, whose mediation servers offer `|2^31|1:1`); Parley's first offers have
+   * none (a re-offer repeats the key in use, makeReoffer).
    */
   private keyFor(suite: SrtpSuite, tag: number, mkiLength?: number): SrtpKey {
     if (!this.localKey || this.localKey.suite !== suite) this.localKey = this.host.newSrtpKey(suite, tag);
