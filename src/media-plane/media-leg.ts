@@ -165,8 +165,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     this.notePeerPts(n);
     this.pendingOffer = null; // the peer's offer supersedes one of ours it never answered
     const l = ep.local;
-    this.lastLocalSdp = buildAnswer(n, { ip: l.ip, port: l.port, rtcpPort: n.remote.rtcpMux ? null : l.rtcpPort, srtp: local }, this.nextVersion());
-    return this.lastLocalSdp;
+    return this.settle(buildAnswer(n, { ip: l.ip, port: l.port, rtcpPort: n.remote.rtcpMux ? null : l.rtcpPort, srtp: local }, this.nextVersion()));
   }
 
   /** @internal An offer for an outgoing leg (first offer, from the room), from a socket of `family`. */
@@ -356,6 +355,23 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   private nextVersion(): SdpSessionInfo {
     this.sdp.version++;
     return { ...this.sdp };
+  }
+
+  /**
+   * Our new answer (made with the next o= version) becomes the last SDP, unless it says the
+   * same as the last one: then that one is given again, its version unchanged (RFC 3264 §8: a
+   * version goes up when the description changes; a session refresh, a re-INVITE that repeats
+   * its SDP, gets the same answer, so an SBC or phone sees nothing to renegotiate). Our own
+   * re-offers (hold, resume, an offerless re-INVITE's) always take a new version.
+   */
+  private settle(sdp: string): string {
+    const body = (s: string): string => s.replace(/^o=.*$/m, '');
+    if (this.lastLocalSdp !== '' && body(sdp) === body(this.lastLocalSdp)) {
+      this.sdp.version--;
+      return this.lastLocalSdp;
+    }
+    this.lastLocalSdp = sdp;
+    return sdp;
   }
 }
 

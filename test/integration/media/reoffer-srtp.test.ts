@@ -34,6 +34,19 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
     assert.ok(medianToneShare(heardByB, 600, 8000) > 0.8, 'after resume b hears a again');
   }));
 
+  it('a re-offer that repeats the session (a session refresh) gets the same answer, o= version and all; one that changes our answer gets the next version', () => inRoom(engine, 'refresh', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU' });
+    const version = (sdp: string): number => Number(/^o=\S+ \S+ (\d+) /m.exec(sdp)![1]);
+    const first = a.answer;
+    const again = await a.leg.applyOffer(a.peer.sdp());
+    assert.equal(again, first, 'the same answer, byte for byte (RFC 3264 §8: its version only goes up when it changes)');
+    const held = await a.leg.applyOffer(a.peer.sdp([], 'sendonly'));
+    assert.equal(version(held), version(first) + 1, 'recvonly now: the next version');
+    const resumed = await a.leg.applyOffer(a.peer.sdp());
+    assert.equal(version(resumed), version(first) + 2, 'sendrecv again: a change again, the next version');
+    assert.equal(await a.leg.applyOffer(a.peer.sdp()), resumed, 'and a refresh repeats it');
+  }));
+
   it('a re-offer with a new address and codec moves the stream', () => inRoom(engine, 'move', async (room, join) => {
     const a = await join(room, { codec: 'PCMU' });
     const b = await join(room, { codec: 'PCMU' });
