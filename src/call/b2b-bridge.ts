@@ -10,6 +10,7 @@ import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { applyLaterAnswer, cancelInvite, destroyDialog, sipFailure, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { redirectTarget } from './redirect-target.ts';
 import { BridgeParties } from './bridge-parties.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
 import { formatNameAddr } from './name-addr.ts';
@@ -25,6 +26,9 @@ import type { ConsultationPeer } from './consultation.ts';
 import type { ReplacesId } from './refer-request.ts';
 import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
+
+/** A callee's 3xx responses followed at most this many times in a row (each to a new target). */
+const MAX_REDIRECTS = 3;
 
 export const CALLEE_LEG = 'callee';
 
@@ -108,10 +112,10 @@ export class B2bBridge {
     let unregisterEarly = (): void => undefined;
     // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
     // behind the 200 would otherwise be answered by drachtio-srf and never reach the call.
-    const dial = (leg: MediaLeg, offer: string): Promise<HeldDialog> =>
+    const dialTo = (to: string, leg: MediaLeg, offer: string): Promise<HeldDialog> =>
       createUac(
         this.deps.srf,
-        target,
+        to,
         { localSdp: offer, headers: this.headers(options), proxy },
         {
           // drachtio-srf calls it as (err, req), whatever its typings say.
@@ -132,6 +136,23 @@ export class B2bBridge {
         },
         this.log,
       );
+    // A callee's 3xx (call forwarding on a PBX) is followed as its REFER would be: to the first
+    // Contact, with the same offer, headers and ring timeout, at most MAX_REDIRECTS times and never
+    // back to a target already tried; not under `transfers: refuse`.
+    const dial = async (leg: MediaLeg, offer: string): Promise<HeldDialog> => {
+      const tried = new Set([target]);
+      for (let to = target; ; ) {
+        try {
+          return await dialTo(to, leg, offer);
+        } catch (err) {
+          const next = redirectTarget(err);
+          if (next === null || options.transfers === 'refuse' || tried.size > MAX_REDIRECTS || tried.has(next) || this.callerLeft || this.ringTimedOut || call.ended) throw err;
+          this.log.info({ from: to, to: next, status: sipFailure(err)?.status, ms: ms() }, 'B leg redirected: dialling its Contact');
+          tried.add(next);
+          to = next;
+        }
+      }
+    };
     try {
       this.timerRing = setTimeout(() => {
         this.ringTimedOut = true;

@@ -1,0 +1,94 @@
+// A callee that redirects (302: call forwarding on a PBX) has its Contact dialled in its place,
+// as its REFER would be: the caller hears the new callee. Not under `transfers: refuse`, never
+// back to a target already tried. Raw SIP callees, a raw SIP caller, real RTP peers.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { comesToHear } from '../helpers/peer-hearing.ts';
+import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { bodyOf, okTo, RawDialog, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
+
+const parley = rawParleyPerSuite(`
+routing:
+  rules:
+    - { name: refuse, match: { method: INVITE, to: "sip:norefer@*" }, actions: [{ app: strict }] }
+    - { name: gw, match: { method: INVITE, media: audio }, actions: [{ app: gw }] }
+flows:
+  gw:
+    - answer: { early: true }
+    - bridge: { ringTimeout: 10 }
+  strict:
+    - answer: { early: true }
+    - bridge: { ringTimeout: 10, transfers: refuse }
+`);
+
+/** A 302 to `invite` sending it to `contact`. */
+function moved(invite: string, contact: string): string {
+  return responseTo(invite, '302 Moved Temporarily', 'fwd1').replace('Content-Length: 0', `Contact: <${contact}>\r\nContent-Length: 0`);
+}
+
+describe('a callee that redirects (3xx)', () => {
+  it('302 to another phone: its Contact is dialled with the same offer; the caller and the new callee hear each other', async () => {
+    const p = parley();
+    const callerUa = await RawSipClient.open();
+    const fwdUa = await RawSipClient.open();
+    const carolUa = await RawSipClient.open();
+    const caller = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const carol = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      const d = new RawDialog(callerUa, p.sipPort, 'redirect-follow', 'bob', `sip:bob@127.0.0.1:${fwdUa.port}`);
+      const answered = d.invite(caller.sdp());
+      const first = await fwdUa.nextMatching(/^INVITE /, 10_000);
+      replyTo(fwdUa, first, moved(first, `sip:carol@127.0.0.1:${carolUa.port}`));
+      const second = await carolUa.nextMatching(/^INVITE /, 10_000);
+      assert.match(second, new RegExp(`^INVITE sip:carol@127\\.0\\.0\\.1:${carolUa.port} SIP/2\\.0`));
+      assert.equal(bodyOf(second).replace(/^o=.*$/m, ''), bodyOf(first).replace(/^o=.*$/m, ''), 'the same offer');
+      replyTo(carolUa, second, responseTo(second, '200 OK', 'carol1', carol.sdp(), carolUa.port));
+      await carolUa.nextMatching(/^ACK /, 10_000);
+      const ok = await answered;
+      assert.equal(statusOf(ok), 200, ok);
+      caller.useRemoteSdp(bodyOf(ok));
+      caller.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
+      carol.useRemoteSdp(bodyOf(second));
+      carol.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
+      const callerHears = await comesToHear(caller, 1400, 0);
+      assert.ok(callerHears.ok, `the caller hears carol: ${callerHears.detail}`);
+      const carolHears = await comesToHear(carol, 1000, 0);
+      assert.ok(carolHears.ok, `carol hears the caller: ${carolHears.detail}`);
+      d.cseq++;
+      d.send('BYE');
+      assert.equal(statusOf(await d.finalTo(`${d.cseq} BYE`)), 200);
+      const bye = await carolUa.nextMatching(/^BYE /, 10_000);
+      replyTo(carolUa, bye, okTo(bye));
+    } finally {
+      for (const ua of [callerUa, fwdUa, carolUa]) ua.close();
+      await caller.close();
+      await carol.close();
+    }
+  });
+
+  it('under transfers: refuse, and to a target already tried, the 302 is the bridge\'s failure: nothing else is dialled', async () => {
+    const p = parley();
+    const callerUa = await RawSipClient.open();
+    const fwdUa = await RawSipClient.open();
+    const carolUa = await RawSipClient.open();
+    const caller = await new RtpPeer({ codec: 'PCMU' }).bind();
+    try {
+      for (const [user, contact] of [['norefer', `sip:carol@127.0.0.1:${carolUa.port}`], ['bob', 'SELF']] as const) {
+        const to = `sip:${user}@127.0.0.1:${fwdUa.port}`;
+        const d = new RawDialog(callerUa, p.sipPort, `redirect-${user}`, user, to);
+        const failed = d.invite(caller.sdp());
+        const first = await fwdUa.nextMatching(/^INVITE /, 10_000);
+        // SELF: the Contact is the target itself, a loop.
+        replyTo(fwdUa, first, moved(first, contact === 'SELF' ? to : contact));
+        const final = await failed;
+        assert.ok(statusOf(final) >= 300, `${user}: ${final.split('\r\n')[0]}`);
+        await assert.rejects(fwdUa.nextMatching(/^INVITE /, 1500), `${user}: no second INVITE to the one that redirected`);
+        await assert.rejects(carolUa.nextMatching(/^INVITE /, 500), `${user}: carol is not dialled`);
+      }
+    } finally {
+      for (const ua of [callerUa, fwdUa, carolUa]) ua.close();
+      await caller.close();
+    }
+  });
+});
