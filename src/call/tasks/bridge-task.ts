@@ -33,7 +33,9 @@ export class BridgeTask implements Task {
       ctx.vars.set('bridgeStatus', String(outcome.status));
       if (this.killed || ctx.call.ended) return { stop: true };
       if (p.fallback) return { next: p.fallback };
-      ctx.call.hangup(outcome.status, outcome.reason);
+      // A 3xx not followed (transfers: refuse, a loop) has no Contact to give the caller: 480.
+      if (outcome.status >= 300 && outcome.status < 400) ctx.call.hangup(480, 'Temporarily Unavailable');
+      else ctx.call.hangup(outcome.status, outcome.reason);
       return { stop: true };
     }
     const endedBy = await outcome.ended;
