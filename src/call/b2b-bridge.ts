@@ -10,7 +10,7 @@ import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { applyLaterAnswer, cancelInvite, destroyDialog, sipFailure, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
-import { redirectTarget } from './redirect-target.ts';
+import { dialFollowingRedirects } from './redirect-target.ts';
 import { BridgeParties } from './bridge-parties.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
 import { formatNameAddr } from './name-addr.ts';
@@ -26,9 +26,6 @@ import type { ConsultationPeer } from './consultation.ts';
 import type { ReplacesId } from './refer-request.ts';
 import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
-
-/** A callee's 3xx responses followed at most this many times in a row (each to a new target). */
-const MAX_REDIRECTS = 3;
 
 export const CALLEE_LEG = 'callee';
 
@@ -136,23 +133,12 @@ export class B2bBridge {
         },
         this.log,
       );
-    // A callee's 3xx (call forwarding on a PBX) is followed as its REFER would be: to the first
-    // Contact, with the same offer, headers and ring timeout, at most MAX_REDIRECTS times and never
-    // back to a target already tried; not under `transfers: refuse`.
-    const dial = async (leg: MediaLeg, offer: string): Promise<HeldDialog> => {
-      const tried = new Set([target]);
-      for (let to = target; ; ) {
-        try {
-          return await dialTo(to, leg, offer);
-        } catch (err) {
-          const next = redirectTarget(err);
-          if (next === null || options.transfers === 'refuse' || tried.size > MAX_REDIRECTS || tried.has(next) || this.callerLeft || this.ringTimedOut || call.ended) throw err;
-          this.log.info({ from: to, to: next, status: sipFailure(err)?.status, ms: ms() }, 'B leg redirected: dialling its Contact');
-          tried.add(next);
-          to = next;
-        }
-      }
-    };
+    // A callee's 3xx (call forwarding on a PBX) is followed as its REFER would be, with the same
+    // offer, headers and ring timeout (redirect-target.ts); not under `transfers: refuse`.
+    const dial = (leg: MediaLeg, offer: string): Promise<HeldDialog> =>
+      options.transfers === 'refuse'
+        ? dialTo(target, leg, offer)
+        : dialFollowingRedirects(target, (to) => dialTo(to, leg, offer), () => this.callerLeft || this.ringTimedOut || call.ended, this.log);
     try {
       this.timerRing = setTimeout(() => {
         this.ringTimedOut = true;

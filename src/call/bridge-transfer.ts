@@ -27,6 +27,7 @@ import type { CallDeps } from './call-deps.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { cancelInvite, destroyDialog, sipFailure, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
+import { dialFollowingRedirects } from './redirect-target.ts';
 import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
 import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS } from './refer-request.ts';
@@ -161,10 +162,10 @@ export class BridgeTransfer {
       ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
       ...(this.replaces ? { Replaces: this.replaces } : {}),
     };
-    const dial = (_leg: MediaLeg, offer: string): Promise<HeldDialog> =>
+    const dialTo = (to: string, offer: string): Promise<HeldDialog> =>
       createUac(
         deps.srf,
-        this.target,
+        to,
         { localSdp: offer, headers, proxy },
         {
           // drachtio-srf calls it as (err, req), whatever its typings say.
@@ -176,6 +177,10 @@ export class BridgeTransfer {
         },
         log,
       );
+    // A blind transfer's target that forwards (3xx) is followed, as the bridge's callee is; one
+    // with Replaces is not (the dialog it names is at that target alone).
+    const dial = (_leg: MediaLeg, offer: string): Promise<HeldDialog> =>
+      this.replaces ? dialTo(this.target, offer) : dialFollowingRedirects(this.target, (to) => dialTo(to, offer), () => this.abandoned || this.timedOut || call.ended, log);
     let held: HeldDialog;
     try {
       held = await dialFollowingSrtp(options.srtp, offered, make, dial, () => this.abandoned || this.timedOut || call.ended, log);

@@ -1,5 +1,10 @@
-// Where a callee's 3xx response sends a placed INVITE next (b2b-bridge.ts follows it).
+// Where a callee's 3xx response sends a placed INVITE next, and dialling that follows it (a
+// bridge's callee, a transfer's target, a leg the API dials into a room).
+import type { Logger } from '../util/logger.ts';
 import { sipFailure } from './dialog-util.ts';
+
+/** A callee's 3xx responses followed at most this many times in a row (each to a new target). */
+export const MAX_REDIRECTS = 3;
 
 /**
  * The first Contact URI of a placed INVITE's 3xx response (RFC 3261 §8.1.3.4: where to try
@@ -15,4 +20,24 @@ export function redirectTarget(err: unknown): string | null {
   const angle = /<([^>]*)>/.exec(first);
   const uri = (angle ? angle[1]! : first.split(';')[0]!).trim();
   return /^(sips?|tel):[^\s?<>]+$/i.test(uri) ? uri : null;
+}
+
+/**
+ * `dialTo(first)`, and on a 3xx the first Contact in its place (the same offer and headers: the
+ * caller's closure), at most MAX_REDIRECTS times and never back to a target already tried;
+ * `stop()` (the caller left, the ring timeout) ends it with the 3xx. Rejects as dialTo does.
+ */
+export async function dialFollowingRedirects<T>(first: string, dialTo: (to: string) => Promise<T>, stop: () => boolean, log: Logger): Promise<T> {
+  const tried = new Set([first]);
+  for (let to = first; ; ) {
+    try {
+      return await dialTo(to);
+    } catch (err) {
+      const next = redirectTarget(err);
+      if (next === null || tried.size > MAX_REDIRECTS || tried.has(next) || stop()) throw err;
+      log.info({ from: to, to: next, status: sipFailure(err)?.status }, 'redirected (3xx): dialling its Contact');
+      tried.add(next);
+      to = next;
+    }
+  }
 }

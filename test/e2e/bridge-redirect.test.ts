@@ -1,8 +1,10 @@
 // A callee that redirects (302: call forwarding on a PBX) has its Contact dialled in its place,
 // as its REFER would be: the caller hears the new callee. Not under `transfers: refuse`, never
-// back to a target already tried. Raw SIP callees, a raw SIP caller, real RTP peers.
+// back to a target already tried. A leg the API dials into a room follows a 302 too. Raw SIP
+// callees, a raw SIP caller, real RTP peers.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { apiBase, call } from '../helpers/api-client.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
@@ -63,6 +65,32 @@ describe('a callee that redirects (3xx)', () => {
     } finally {
       for (const ua of [callerUa, fwdUa, carolUa]) ua.close();
       await caller.close();
+      await carol.close();
+    }
+  });
+
+  it('a leg the API dials into a room (POST /rooms/:name/dial) that redirects: its Contact is dialled and joins the room', async () => {
+    const p = parley();
+    const fwdUa = await RawSipClient.open();
+    const carolUa = await RawSipClient.open();
+    const carol = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+    try {
+      const dialled = call(apiBase(p), 'POST', '/rooms/fwdroom/dial', { to: `sip:dan@127.0.0.1:${fwdUa.port}` });
+      const first = await fwdUa.nextMatching(/^INVITE /, 10_000);
+      replyTo(fwdUa, first, moved(first, `sip:carol@127.0.0.1:${carolUa.port}`));
+      const second = await carolUa.nextMatching(/^INVITE /, 10_000);
+      assert.match(second, new RegExp(`^INVITE sip:carol@127\\.0\\.0\\.1:${carolUa.port} SIP/2\\.0`));
+      replyTo(carolUa, second, responseTo(second, '200 OK', 'carol1', carol.sdp(), carolUa.port));
+      await carolUa.nextMatching(/^ACK /, 10_000);
+      const r = await dialled;
+      assert.equal(r.status, 201, r.text);
+      const room = (await call(apiBase(p), 'GET', '/rooms/fwdroom')).body as { roster?: Array<{ uri: string }> };
+      assert.equal(room.roster?.length, 1, JSON.stringify(room));
+      await call(apiBase(p), 'DELETE', '/rooms/fwdroom');
+      const bye = await carolUa.nextMatching(/^BYE /, 10_000);
+      replyTo(carolUa, bye, okTo(bye));
+    } finally {
+      for (const ua of [fwdUa, carolUa]) ua.close();
       await carol.close();
     }
   });

@@ -16,7 +16,8 @@ import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, received, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, flowYaml, okTo, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
+import { bodyOf, flowYaml, okTo, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, replyTo, responseTo, statusOf } from './raw-dialog.ts';
+import { RawSipClient } from '../helpers/raw-sip-client.ts';
 
 const CALLER_HZ = 1000;
 const AGENT_HZ = 600;
@@ -224,6 +225,41 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     } finally {
       callee.kill();
       await callee.rtp.close();
+    }
+  });
+
+  it('a target that forwards (302): its Contact is dialled in its place and connected to the caller; the transferor is told 200', async () => {
+    const target = await startCallee('callee.xml', TARGET_HZ);
+    const fwdUa = await RawSipClient.open();
+    const agent = await startCallee('callee-refer.xml', AGENT_HZ, ['-key', 'refer_to', `sip:fwd@127.0.0.1:${fwdUa.port}`]);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-fwd', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        const invite = await fwdUa.nextMatching(/^INVITE /, 15_000);
+        replyTo(fwdUa, invite, responseTo(invite, '302 Moved Temporarily', 'fwd1').replace('Content-Length: 0', `Contact: <sip:carol@127.0.0.1:${target.port}>\r\nContent-Length: 0`));
+        sippOk(await agent.done, 'the transferor (202, NOTIFY 100 Trying, NOTIFY 200 OK, then its BYE)');
+        const after = await comesToHear(phone, TARGET_HZ, phone.received.length);
+        assert.ok(after.ok, `the caller hears the forwarded target: ${after.detail}`);
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        const run = await target.done;
+        sippOk(run, 'the forwarded target (gets the BYE when the caller hangs up)');
+        assert.ok(received(run).some((m) => /^INVITE sip:carol@/m.test(m)), 'the Contact of the 302 was dialled');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      fwdUa.close();
+      agent.kill();
+      target.kill();
+      await agent.rtp.close();
+      await target.rtp.close();
     }
   });
 

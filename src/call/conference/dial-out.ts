@@ -9,6 +9,7 @@ import type { Logger } from '../../util/logger.ts';
 import type { EarlyLegs } from '../call-deps.ts';
 import { ackWaitMs, answerReoffers, destroyDialog, refuseRefers } from '../dialog-util.ts';
 import { createUac, type HeldDialog } from '../held-dialog.ts';
+import { dialFollowingRedirects } from '../redirect-target.ts';
 import { peerHold } from '../hold.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
@@ -105,28 +106,34 @@ export async function dialOut(
   try {
     // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
     // behind the 200 would otherwise be answered by drachtio-srf and never reach the room.
-    held = await createUac(
-      s.srf,
-      opts.to,
-      { localSdp: offer, headers: { ...opts.headers, [s.loopMarker.header]: s.loopMarker.value, From: `<${from}>` }, proxy: s.outboundProxy ?? undefined },
-      {
-        // drachtio-srf calls it as (err, req), whatever its typings say.
-        cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
-          if (!req) return;
-          outgoing = req;
-          // An INFO in the callee's early dialog (after its 180/183, before its 200; RFC 6086 §4.2)
-          // is answered as in the dialog; its digit is logged (the leg is in no one's events yet).
-          const early = s.earlyLegs?.add(req.get('Call-ID') ?? '', (r, res) => {
-            if (r.method !== 'INFO') return false;
-            takeInfo(leg, r, res, log, legId, 'early');
-            return true;
-          });
-          if (early) unregisterEarly = early;
-          if (timedOut) req.cancel(() => undefined);
-        }) as unknown as (req: Srf.SrfRequest) => void,
-      },
-      log,
-    );
+    // A callee's 3xx (call forwarding) is followed: its Contact dialled with the same offer (redirect-target.ts).
+    const dialTo = (to: string): Promise<HeldDialog> =>
+      createUac(
+        s.srf,
+        to,
+        { localSdp: offer, headers: { ...opts.headers, [s.loopMarker.header]: s.loopMarker.value, From: `<${from}>` }, proxy: s.outboundProxy ?? undefined },
+        {
+          // drachtio-srf calls it as (err, req), whatever its typings say.
+          cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
+            if (!req) return;
+            outgoing = req;
+            // An INFO in the callee's early dialog (after its 180/183, before its 200; RFC 6086 §4.2)
+            // is answered as in the dialog; its digit is logged (the leg is in no one's events yet).
+            const early = s.earlyLegs?.add(req.get('Call-ID') ?? '', (r, res) => {
+              if (r.method !== 'INFO') return false;
+              takeInfo(leg, r, res, log, legId, 'early');
+              return true;
+            });
+            if (early) {
+              unregisterEarly();
+              unregisterEarly = early;
+            }
+            if (timedOut) req.cancel(() => undefined);
+          }) as unknown as (req: Srf.SrfRequest) => void,
+        },
+        log,
+      );
+    held = await dialFollowingRedirects(opts.to, dialTo, () => timedOut, log);
   } catch (err) {
     leg.close();
     conf.roster.leave(legId, 'failed');
