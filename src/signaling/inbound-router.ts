@@ -115,7 +115,7 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
    */
   private isForUs(req: Srf.SrfRequest, decision: RouteDecision): boolean {
     if (req.method !== 'OPTIONS') return false;
-    const server = { ...(req as unknown as { server?: ServerAddresses }).server, receivedOn: (req as unknown as ServerAddresses).receivedOn };
+    const server = serverOf(req);
     if (!isOwnAddress(req.uri, server)) return false;
     const o = decision.outcome;
     return decision.decidedBy === null || (o.kind === 'proxy' && o.targets.some((t) => isOwnAddress(t, server)));
@@ -132,7 +132,7 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     if (req.method === 'INVITE' || req.method === 'OPTIONS') return false;
     const o = decision.outcome;
     if (o.kind !== 'proxy') return false;
-    const server = { ...(req as unknown as { server?: ServerAddresses }).server, receivedOn: (req as unknown as ServerAddresses).receivedOn };
+    const server = serverOf(req);
     if (!o.targets.some((t) => isOwnAddress(t, server))) return false;
     const status = ['REGISTER', 'SUBSCRIBE', 'PUBLISH'].includes(req.method) ? 405 : req.method === 'MESSAGE' ? 404 : 481;
     log.info({ status, ruri: req.uri }, 'request for Parley itself that no rule takes: answered here');
@@ -162,6 +162,11 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
       else log.debug({ result }, 'proxied');
     });
   }
+}
+
+/** Parley's listening points as drachtio reports them with a request (isOwnAddress reads them). */
+function serverOf(req: Srf.SrfRequest): ServerAddresses {
+  return { ...(req as unknown as { server?: ServerAddresses }).server, receivedOn: (req as unknown as ServerAddresses).receivedOn };
 }
 
 /** The view of a drachtio-srf request that the rule chain reads. */

@@ -57,6 +57,21 @@ function ackOf(invite: string, res: string): string {
   return [`ACK ${ruri} SIP/2.0`, line('Via', invite), 'Max-Forwards: 70', line('From', invite), line('To', res), line('Call-ID', invite), `CSeq: ${seq} ACK`, 'Content-Length: 0', '', ''].join('\r\n');
 }
 
+/**
+ * The supervisor's INVITE that brings it into a room on the node at `roomHost`, replacing its
+ * consultation dialog with the other node (`inviteB`, its tag sup1): checked, answered with
+ * `inRoom`'s SDP (tag sup2) and ACKed. Returns that INVITE.
+ */
+async function supervisorIntoRoom(supUa: RawSipClient, inviteB: string, inRoom: RtpPeer, roomHost: string): Promise<string> {
+  const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
+  assert.equal(viaOf(replacing).host, roomHost, 'the INVITE comes from the room\'s node');
+  assert.match(replacing, new RegExp(`^INVITE sip:callee@127\\.0\\.0\\.1:${supUa.port} SIP/2\\.0`), 'to the supervisor, not to the Refer-To (the other node)');
+  assert.equal(header(replacing, 'Replaces'), `${header(inviteB, 'Call-ID')};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'replacing the supervisor\'s dialog with the other node');
+  replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', inRoom.sdp(), supUa.port));
+  await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
+  return replacing;
+}
+
 describe('cluster: an attended transfer whose consultation call is on another node (e2e)', { timeout: 120_000 }, () => {
   let redis: TestRedis;
   let hooks: WebhookReceiver;
@@ -163,12 +178,7 @@ describe('cluster: an attended transfer whose consultation call is on another no
       fromCallee(danUa, inviteDan, 'dan1', 'REFER', 1, [`Refer-To: <${b.contact}?Replaces=${encodeURIComponent(replaces)}>`, `Contact: <sip:dan@127.0.0.1:${danUa.port}>`]);
       assert.equal(statusOf(await phone.next(/^SIP\/2\.0 /)), 202);
 
-      const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
-      assert.equal(viaOf(replacing).host, na.host, 'the INVITE comes from na, where the room is');
-      assert.match(replacing, new RegExp(`^INVITE sip:callee@127\\.0\\.0\\.1:${supUa.port} SIP/2\\.0`), 'to the supervisor, not to the Refer-To (nb)');
-      assert.equal(header(replacing, 'Replaces'), `${header(inviteB, 'Call-ID')};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'replacing the supervisor\'s dialog with nb');
-      replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', supInRoom.sdp(), supUa.port));
-      await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
+      const replacing = await supervisorIntoRoom(supUa, inviteB, supInRoom, na.host);
       await phone.toldDone();
       // The supervisor hangs up its old dialog with nb: nb ends the consultation call.
       fromCallee(supUa, inviteB, 'sup1', 'BYE', 2);
@@ -220,12 +230,7 @@ describe('cluster: an attended transfer whose consultation call is on another no
       const accepted = await transferor.finalTo(`${transferor.cseq} REFER`, 15_000);
       assert.equal(statusOf(accepted), 202, accepted);
 
-      const replacing = await supUa.nextMatching(/^INVITE /, 15_000);
-      assert.equal(viaOf(replacing).host, na.host, 'the INVITE comes from na, where the room is');
-      assert.match(replacing, new RegExp(`^INVITE sip:callee@127\\.0\\.0\\.1:${supUa.port} SIP/2\\.0`), 'to the supervisor, not to the Refer-To (nb)');
-      assert.equal(header(replacing, 'Replaces'), `${header(inviteB, 'Call-ID')};to-tag=sup1;from-tag=${tagOf(header(inviteB, 'From'))}`, 'replacing the supervisor\'s dialog with nb');
-      replyTo(supUa, replacing, responseTo(replacing, '200 OK', 'sup2', supInRoom.sdp(), supUa.port));
-      await supUa.nextMatching(/^ACK /, 10_000, header(replacing, 'Call-ID'));
+      const replacing = await supervisorIntoRoom(supUa, inviteB, supInRoom, na.host);
       supInRoom.useRemoteSdp(bodyOf(replacing));
       supInRoom.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
       sup.stopSending();
