@@ -15,6 +15,7 @@ export type { MediaLeg, MediaLegCloseReason, MediaLegEvents } from './media-api.
 import type { RtcpStats } from './rtcp/index.ts';
 import type { RtcpContext, RtpEndpoint, SrtpContext } from './rtp-endpoint.ts';
 import { PayloadTypeMap } from './payload-type-map.ts';
+import { sdpHosts } from './sdp-hosts.ts';
 import { buildAnswer, buildOffer, negotiateOffer, parseAnswer, type OfferPts } from './sdp-negotiator.ts';
 import type { Direction, IpFamily, NegotiatedAudio, SdpSessionInfo, SrtpKey, SrtpSuite } from './sdp-types.ts';
 import type { LegRole } from './thread/protocol.ts';
@@ -141,7 +142,9 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
    * and the old one is closed. Throws SdpNegotiationError (→ 488) and leaves
    * the leg as it was when the offer cannot be accepted.
    */
-  async applyOffer(offer: string): Promise<string> {
+  async applyOffer(sdp: string): Promise<string> {
+    this.assertOpen();
+    const offer = await sdpHosts.resolve(sdp); // a no-op in a media thread: the main thread resolved them
     this.assertOpen();
     const n = negotiateOffer(offer, this.host.codecs, { ipv6: this.host.ipv6 });
     let ep = this.rtp;
@@ -215,7 +218,9 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   }
 
   /** Applies the answer to our offer (outgoing legs, or after makeReoffer). Throws SdpNegotiationError when it is unusable. */
-  async applyAnswer(answer: string): Promise<void> {
+  async applyAnswer(sdp: string): Promise<void> {
+    this.assertOpen();
+    const answer = await sdpHosts.resolve(sdp);
     this.assertOpen();
     if (!this.pendingOffer || !this.rtp) throw new Error('no offer is pending on this leg');
     // The peer sends to the address in our offer: its answer must be of that family.

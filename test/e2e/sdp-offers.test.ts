@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apiYaml } from '../helpers/api-client.ts';
+import { channel, readWavFile, rms, toneAmplitude } from '../helpers/audio-analysis.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { startSipp } from '../helpers/sipp.ts';
@@ -103,12 +104,38 @@ describe('hold and bad offers at the record-notice gateway (SIPp)', () => {
     });
   }
 
+  it('a caller whose c= line names its host (localhost) is resolved: it hears the notice, its voice is recorded, and it is bridged', async () => {
+    const callee = await startCallee('callee.xml', 1000);
+    const ended = nextCallEnd(parley);
+    let heard: Int16Array;
+    try {
+      const { run, rtp } = await offerCall(parley, 'caller-offer.xml', `sip:bob@127.0.0.1:${callee.port}`, { connIp: 'localhost' }, 2500);
+      sippOk(run, 'caller');
+      sippOk(await callee.done, 'callee');
+      heard = rtp.decoded();
+    } finally {
+      await callee.rtp.close();
+    }
+    assert.ok(heard.length >= 8000, `the caller heard Parley's RTP at its resolved address (${heard.length} samples)`);
+    assert.ok(rms(heard) > 0.02, `the notice is audible (RMS ${rms(heard).toFixed(3)} of full scale)`);
+    const { outcome } = await ended;
+    assert.equal(outcome.reason, 'completed');
+    await assertNothingLeft(parley);
+    const meta = newestSidecar(parley.recordingDir) as { legs: { role: string; stems: { file: string }[] }[] };
+    const stem = meta.legs.find((l) => l.role === 'caller')?.stems[0];
+    assert.ok(stem, 'the caller has a stem');
+    const wav = readWavFile(join(parley.recordingDir, stem.file));
+    const x = channel(wav.samples, wav.channels, 0);
+    const a = toneAmplitude(x, wav.sampleRate, 440);
+    assert.ok(a > 0.05, `the caller's 440 Hz tone (0.24 of full scale), sent from the resolved address, is in its stem (${a.toFixed(3)})`);
+  });
+
   const key30 = Buffer.alloc(30, 1).toString('base64');
   for (const [what, offer, warning] of [
     ['m=audio 70000', { rtpport: 70000 }, 399],
     ['c=IN IP6 ::1 (this RTP address is IPv4)', { addrtype: 'IP6', connIp: '::1' }, 301],
     ['c=IN IP4 999.1.1.1', { connIp: '999.1.1.1' }, 301],
-    ['c=IN IP4 example.com', { connIp: 'example.com' }, 301],
+    ['c=IN IP4 nowhere.invalid (a name that does not resolve)', { connIp: 'nowhere.invalid' }, 301],
     ['an SRTP key too short for its suite', { proto: 'RTP/SAVP', attr: 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=' }, 304],
     ['an SRTP key that is not base64', { proto: 'RTP/SAVP', attr: `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key30.slice(0, -2)}=!` }, 304],
   ] as const) {

@@ -7,6 +7,7 @@ import type { FrameSource } from '../../mixer/frames.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { EndpointView, MediaLeg, MediaLegCloseReason, ParticipantView } from '../media-api.ts';
 import { MediaLegBase } from '../media-leg-base.ts';
+import { sdpHosts } from '../sdp-hosts.ts';
 import type { RtcpStats } from '../rtcp/index.ts';
 import type { LegInfo, LegRole, LegSnapshot, MediaEvent } from './protocol.ts';
 import type { RemoteMediaRoom } from './remote-media-room.ts';
@@ -53,7 +54,9 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
 
   async applyOffer(offer: string): Promise<string> {
     this.assertOpen();
-    const info = await this.room.thread.request<LegInfo>({ type: 'leg.applyOffer', roomId: this.room.id, legId: this.id, offer });
+    const resolved = await sdpHosts.resolve(offer);
+    this.assertOpen();
+    const info = await this.room.thread.request<LegInfo>({ type: 'leg.applyOffer', roomId: this.room.id, legId: this.id, offer: resolved });
     this.assertOpen();
     this.applyInfo(info);
     return info.localSdp;
@@ -61,7 +64,9 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
 
   async applyAnswer(answer: string): Promise<void> {
     this.assertOpen();
-    const info = await this.room.thread.request<LegInfo>({ type: 'leg.applyAnswer', roomId: this.room.id, legId: this.id, answer });
+    const resolved = await sdpHosts.resolve(answer);
+    this.assertOpen();
+    const info = await this.room.thread.request<LegInfo>({ type: 'leg.applyAnswer', roomId: this.room.id, legId: this.id, answer: resolved });
     this.assertOpen();
     this.applyInfo(info);
   }

@@ -14,6 +14,7 @@ import { MediaClosedError } from '../media-errors.ts';
 import type { LegInfo, MediaEvent, RoomSnapshot } from './protocol.ts';
 import type { MediaThreadHandle } from './media-thread-handle.ts';
 import { RemoteMediaLeg } from './remote-media-leg.ts';
+import { sdpHosts } from '../sdp-hosts.ts';
 
 type RoomEvent = Extract<MediaEvent, { roomId: string }>;
 
@@ -91,7 +92,11 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
   async createLeg(offer: string, options: CreateLegOptions = {}): Promise<{ leg: MediaLeg; answer: string }> {
     const leg = this.newLeg(options);
     try {
-      const info = await this.thread.request<LegInfo>({ type: 'leg.create', roomId: this.id, legId: leg.id, slot: leg.slot, offer, inbandDtmf: options.inbandDtmf ?? false, recordOnlyMs: options.recordOnlyMs ?? null });
+      // Host names in c= are resolved here, on the main thread, under one limit for all rooms.
+      const resolved = await sdpHosts.resolve(offer);
+      this.assertOpen();
+      if (leg.isClosed) throw new MediaClosedError(`leg ${leg.id} closed during negotiation`);
+      const info = await this.thread.request<LegInfo>({ type: 'leg.create', roomId: this.id, legId: leg.id, slot: leg.slot, offer: resolved, inbandDtmf: options.inbandDtmf ?? false, recordOnlyMs: options.recordOnlyMs ?? null });
       this.assertOpen();
       if (leg.isClosed) throw new MediaClosedError(`leg ${leg.id} closed during negotiation`);
       leg.applyInfo(info);
