@@ -20,6 +20,7 @@ import { SiprecCall } from './siprec-call.ts';
 import { SiprecGroups } from './siprec-groups.ts';
 import type { FlowsConfig } from './flow-types.ts';
 import type { BridgeTarget } from './ports.ts';
+import { armInviteExpiry } from './invite-expiry.ts';
 
 /** The cluster's say on an INVITE before it is answered (src/cluster/invite-gate.ts). */
 export type InviteGateDecision =
@@ -259,6 +260,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         this.pending.delete(callId);
         events.off('cancel', onCancel);
         if (bridgeTo && call instanceof SipCall) call.bridgeTarget = bridgeTo;
+        if (call instanceof SipCall) armInviteExpiry(call, req.get('Expires'), log);
         call.recordingOrigin = {
           flow,
           rule: rule?.name ?? null,

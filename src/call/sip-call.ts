@@ -280,7 +280,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     if (!this.endedFlag) this.end(hangupInvite(this.inviteState(), this.log, status, reason));
   }
 
-  private inviteState(): InviteState {
+  /** @internal invite-expiry.ts, the guard: where the INVITE stands. */
+  inviteState(): InviteState {
     return { ended: this.endedFlag, answering: this.answering !== null, uas: this.uas, res: this.res, canceled: this.canceled, createdAt: this.createdAt };
   }
 
@@ -355,7 +356,6 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.recording?.stop().catch((err: unknown) => this.log.error({ err }, 'closing the recording failed'));
     this.room.close();
   }
-
 
   /** Why the call ended, as its 'ended' event said (null while it runs). */
   get endedBecause(): string | null {

@@ -63,6 +63,29 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     await callee.rtp.close();
   });
 
+  it("a caller whose INVITE's Expires passes while the callee rings gets 487, the callee is cancelled, and nothing is left (RFC 3261 §13.3.1)", async () => {
+    const callee = await startCallee('callee-no-answer.xml', null);
+    const ended = nextCallEnd(parley);
+    const t0 = Date.now();
+    // 3 s: the 1.6 s notice, then the callee rings (ringTimeout 10 s) until the INVITE expires.
+    const caller = await startCaller(parley, 'caller-expires-expect-487.xml', `sip:expiring@127.0.0.1:${callee.port}`, { extra: ['-key', 'expires', '3'] });
+    const run = await caller.done;
+    sippOk(run, 'caller');
+    const final = received(run).find((m) => /^SIP\/2\.0 487 /m.test(m)) ?? '';
+    assert.match(final, /^SIP\/2\.0 487 Request Terminated\r?$/m);
+    const took = Date.now() - t0;
+    assert.ok(took >= 2900, `487 once the INVITE expired (${took} ms), not before`);
+    const calleeRun = await callee.done;
+    sippOk(calleeRun, 'callee');
+    assert.ok(received(calleeRun).some((m) => /^CANCEL /m.test(m)), 'the ringing callee got a CANCEL');
+    await ended;
+    assert.equal(parley.app.calls!.active.size, 0, 'no call left');
+    assert.equal(parley.app.media!.roomCount, 0, 'no media room left');
+    assert.equal(parley.app.recordings!.open.size, 0, 'the recording is closed');
+    await caller.rtp.close();
+    await callee.rtp.close();
+  });
+
   it('a busy callee gives the caller 486 when the flow has no fallback', async () => {
     const callee = await startCallee('callee-busy.xml', null);
     const ended = nextCallEnd(parley);
