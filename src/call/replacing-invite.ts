@@ -8,8 +8,9 @@
 // replaced party a BYE; the call and its one recording go on.
 // - The Replaces names a dialog of this Parley's calls by Call-ID, to-tag (Parley's) and
 //   from-tag (the peer's). None with that Call-ID: 481 (RFC 3891 §3); tags that do not match:
-//   481; a call that is not a connected two-party bridge (an IVR, a conference, ringing,
-//   transferring, ending): 403 with a Warning. In a cluster, a dialog another node holds gets a
+//   481; a call that is not a connected two-party bridge (an IVR, ringing, transferring,
+//   ending): 403 with a Warning. A conference member's call: its new party takes the member's
+//   place in the room (conference/member-replacing.ts). In a cluster, a dialog another node holds gets a
 //   302 to that node (as a join to a room another node owns).
 // - An INVITE without SDP, or with SDP Parley cannot use: 488.
 // Only INVITEs the rule chain gave to a flow come here (app.ts): the rules screen them first.
@@ -35,6 +36,8 @@ export function answerReplacingInvite(
   res: Srf.SrfResponse,
   log: Logger,
   elsewhere?: (id: ReplacesId, requestUri: string) => Promise<string | null>,
+  /** A conference member's call of that Call-ID takes it (conference/member-replacing.ts). */
+  member?: (callId: string) => ((id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | null,
 ): void {
   const value = (req.get('Replaces') ?? '').trim();
   const problem = replacesProblem(value);
@@ -44,6 +47,8 @@ export function answerReplacingInvite(
     return;
   }
   const id = replacesId(value);
+  const taker = member?.(id.callId);
+  if (taker) return taker(id, req, res);
   for (const call of calls) {
     if (!('currentBridge' in call)) continue;
     if (call.currentBridge?.takeReplacing(id, req, res)) return;

@@ -10,6 +10,7 @@ import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 import type { ConferenceJoiner } from '../call-deps.ts';
 import type { ReplacesId } from '../refer-request.ts';
+import type Srf from 'drachtio-srf';
 import { toLibrarySpec } from '../play-spec.ts';
 import { promptRate } from '../prompt-rate.ts';
 import { MEDIA_THREAD_FAILED_REASON } from '../reasons.ts';
@@ -18,6 +19,7 @@ import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
 import { callMember, type MemberConsultation, MemberTransfers, type TransferringMember } from './member-transfer.ts';
 import { Roster, type RosterEntry } from './roster.ts';
+import { REPLACING_LEG, takeMemberReplacing } from './member-replacing.ts';
 
 export interface Conference {
   name: string;
@@ -69,6 +71,8 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
    * own deps); null: none looked for.
    */
   consultation: ((id: ReplacesId) => Promise<MemberConsultation | null>) | null = null;
+  /** The calls of members that joined here, by Call-ID, for an INVITE with Replaces naming one (member-replacing.ts). */
+  private readonly replaceable = new Map<string, (id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse) => void>();
 
   constructor(
     private readonly media: MediaEngine,
@@ -87,6 +91,11 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   setOwnership(ownership: RoomOwnershipPort | null, remoteJoin: RemoteJoinPort | null = null): void {
     this.ownership = ownership;
     this.remoteJoin = remoteJoin;
+  }
+
+  /** Who answers an INVITE whose Replaces names the dialog of a member's call `callId` (null: no member's). */
+  replacingTaker(callId: string): ((id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | null {
+    return this.replaceable.get(callId) ?? null;
   }
 
   get names(): string[] {
@@ -196,7 +205,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     // A caller that holds the call (it may send music on hold) is left out of the room's mix
     // until it resumes: muted there, whatever the API's mute says meanwhile (roster.silenced).
     const onHold = (legId: string, direction: 'sendonly' | 'inactive' | null): void => {
-      if (legId !== CALLER_LEG) return;
+      if (legId !== CALLER_LEG && legId !== REPLACING_LEG) return;
       conf.roster.setHeld(entry.legId, direction);
       if (!leg.isClosed) leg.mute(conf.roster.silenced(entry.legId));
     };
@@ -204,6 +213,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     const heldAlready = call.holds.of(CALLER_LEG);
     if (heldAlready) onHold(CALLER_LEG, heldAlready);
     if (options.joinTone) this.playToRoom(conf, options.joinTone);
+    this.replaceable.set(call.callId, (id, req, res) => takeMemberReplacing(call, conf, entry, id, req, res));
     this.log.info({ room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
     const left = new Promise<string>((resolve) => {
       let done = false;
@@ -213,6 +223,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
         call.off('ended', onEnded);
         call.off('hold', onHold);
         call.referTaker = null;
+        this.replaceable.delete(call.callId);
         near.leg.close();
         leg.close();
         conf.roster.leave(entry.legId, why);
