@@ -104,11 +104,17 @@ export class NetworkRequestHandler {
 
   /**
    * §8.2.3: a session body we cannot read is refused with 415 and what we accept (RFC 4475
-   * §3.3.6); an INVITE whose Accept rules out SDP gets 406 (§21.4.7, RFC 4475 §3.3.15).
+   * §3.3.6), one in a content encoding other than identity (gzip) with 415 and Accept-Encoding;
+   * an INVITE whose Accept rules out SDP gets 406 (§21.4.7, RFC 4475 §3.3.15).
    */
   private unacceptableBody(inbound: Inbound, req: SipMessage): boolean {
     const type = (req.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
     const optional = /handling\s*=\s*optional/i.test(req.get('Content-Disposition') ?? '');
+    const encodings = req.getAll('Content-Encoding').flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'identity');
+    if (req.body.length && encodings.length && !optional) {
+      this.errors.respond(inbound, req, new SipError(415, 'Unsupported Media Type', `cannot read a body in ${encodings.join(', ').slice(0, 40)}`), [['Accept-Encoding', 'identity']]);
+      return true;
+    }
     if (req.body.length && type && !READABLE.has(type) && !type.startsWith('multipart/') && !optional) {
       this.errors.respond(inbound, req, new SipError(415, 'Unsupported Media Type', `cannot read ${type}`), [['Accept', 'application/sdp']]);
       return true;

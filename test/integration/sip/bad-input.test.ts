@@ -67,6 +67,20 @@ describe('bad input', () => {
     assert.match(res, /^SIP\/2\.0 400 /);
   });
 
+  it('an INVITE whose body is in a content encoding other than identity (gzip) gets 415 with Accept-Encoding: identity (RFC 3261 §8.2.3); identity is read', async () => {
+    for (const [header, value] of [['Content-Encoding', 'gzip'], ['e', 'identity, deflate']] as const) {
+      const r = request('INVITE', c.port, { 'Content-Type': 'application/sdp', [header]: value }, SDP);
+      c.send(sipPort, r.text);
+      const res = await c.next();
+      assert.match(res, /^SIP\/2\.0 415 Unsupported Media Type\r\n/, value);
+      assert.match(res, /\r\nAccept-Encoding: identity\r\n/);
+      assert.ok(res.includes(r.branch));
+    }
+    const plain = request('INVITE', c.port, { 'Content-Type': 'application/sdp', 'Content-Encoding': 'identity', Subject: 'hold' }, SDP);
+    c.send(sipPort, plain.text);
+    assert.match(await c.nextMatching(/^SIP\/2\.0 180 /, 5000, plain.callId), /^SIP\/2\.0 180 /, 'identity is no encoding: the INVITE reaches the app');
+  });
+
   it('a CSeq whose method differs from the request gets 400', async () => {
     const r = request('INVITE', c.port, { CSeq: '1 BYE' });
     c.send(sipPort, r.text);
