@@ -47,6 +47,8 @@ export interface SipConfig {
   externalIp: string | null;
   /** Where Parley sends the legs it places (B legs, dial-outs) first: an upstream proxy URI. */
   outboundProxy: string | null;
+  /** Embedded server: where in-dialog requests to a caller behind a NAT go (src/sip/dialog/nat-flow.ts). */
+  natContact: 'auto' | 'always' | 'never';
 }
 
 export const sipSchema = {
@@ -102,6 +104,7 @@ export const sipSchema = {
     sourceMaxPausedMs: { type: 'integer', minimum: 1000, maximum: 3600000 },
     externalIp: { type: 'string', nullable: true, minLength: 1 },
     outboundProxy: { type: 'string', nullable: true, pattern: '^sips?:' },
+    natContact: { type: 'string', enum: ['auto', 'always', 'never'] },
   },
 } as const;
 
@@ -122,4 +125,5 @@ export const defaultSip: SipConfig = {
   sourceMaxPausedMs: 30000,
   externalIp: null,
   outboundProxy: null,
+  natContact: 'auto',
 };

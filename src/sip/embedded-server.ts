@@ -37,7 +37,7 @@ export class EmbeddedSipServer {
     const transports = await TransportLayer.start(cfg.listen, limits, cfg.externalIp, log, (i) => core?.onInbound(i));
     // Retransmission timers wait while a UDP socket may hold unread datagrams (transaction-base.ts).
     const timers = { ...cfg.timers, inputPending: () => transports.inputPending };
-    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints, maxTransactionsPerSource: cfg.maxTransactionsPerSource });
+    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints, maxTransactionsPerSource: cfg.maxTransactionsPerSource, natContact: cfg.natContact });
     core.attachProxy(new ProxyCore(core.ctx));
     let control: ControlServer;
     try {

@@ -16,7 +16,7 @@ import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { checkAppRequest } from './target-check.ts';
-import { contactFor, isSecure, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
 
@@ -82,7 +82,7 @@ export class AppRequestHandler {
     if (app.method === 'INVITE' && (d.clientInvitePending || d.serverInvitePending)) {
       return conn.reply(rid, 'NOK|an INVITE is already in progress in this dialog');
     }
-    const dest = await uriDestination(d.nextHopUri, d.transport);
+    const dest = await dialogDestination(d);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const req = d.buildRequest(app, contactFor(lp, isSecure(d)));
     req.prepend('Via', viaFor(lp, newBranch()));
@@ -98,7 +98,7 @@ export class AppRequestHandler {
 
   /** §13.2.2.4: the ACK for a 2xx is the UAC core's, sent outside any transaction and kept for re-sending. */
   private async sendAck(conn: ControlConnection, rid: string, d: Dialog, app: SipMessage): Promise<void> {
-    const dest = await uriDestination(d.nextHopUri, d.transport);
+    const dest = await dialogDestination(d);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const ack = d.buildRequest(app, null);
     ack.prepend('Via', viaFor(lp, newBranch()));
@@ -289,7 +289,7 @@ export class AppRequestHandler {
   }
 
   private async endFork(d: Dialog, why: string): Promise<void> {
-    const dest = await uriDestination(d.nextHopUri, d.transport);
+    const dest = await dialogDestination(d);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const ack = d.buildRequest(SipMessage.request('ACK', 'sip:placeholder'), null);
     ack.prepend('Via', viaFor(lp, newBranch()));

@@ -2,6 +2,7 @@
 // The server owns Via, From, To-tag, Call-ID, CSeq, Record-Route and Content-Length; it adds
 // Contact and Content-Type where missing, creates the UAS dialog on a 2xx to INVITE and
 // retransmits that 2xx until the ACK comes (RFC 3261 §13.3.1.4).
+import { natFlow } from '../dialog/nat-flow.ts';
 import { callLogger } from '../../util/logger.ts';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { Dialog } from '../dialog/dialog.ts';
@@ -129,7 +130,7 @@ export class AppResponseHandler {
   private uasDialog(p: PendingUas, res: SipMessage, conn: ControlConnection): Dialog {
     const req = p.req;
     const contact = req.get('Contact');
-    return new Dialog({
+    const d = new Dialog({
       role: 'uas',
       callId: req.callId,
       localTag: p.toTag,
@@ -146,6 +147,8 @@ export class AppResponseHandler {
       inviteSeq: req.cseq.seq,
       inviteTxnId: p.txnId,
     });
+    d.natFlow = natFlow(this.ctx.natContact, d.remoteTarget, d.routeSet.length === 0, p.inbound.source);
+    return d;
   }
 
   /** A 2xx to an INVITE: the UAS dialog (§12.1.1; maybe early until now) or, for a re-INVITE, the existing one, awaiting ACK. */

@@ -1,5 +1,6 @@
 // What the core handlers share: the layers below them, the control server above, and the
 // two tables of requests in flight between the network and the apps.
+import type { NatContactMode } from '../dialog/nat-flow.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { ControlServer } from '../control/control-server.ts';
 import type { Dialog } from '../dialog/dialog.ts';
@@ -45,6 +46,8 @@ export interface PendingUac {
 
 export interface CoreContext {
   log: Logger;
+  /** sip.natContact: where in-dialog requests to a peer behind a NAT go (nat-flow.ts). */
+  natContact: NatContactMode;
   timers: TimerSettings;
   sender: Sender;
   txns: TransactionLayer;

@@ -6,7 +6,7 @@ import type { Dialog } from '../dialog/dialog.ts';
 import { notifyUnsolicited } from './app-notifier.ts';
 import { cdrStop } from './cdr-emitter.ts';
 import type { CoreContext } from './core-context.ts';
-import { contactFor, isSecure, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, dialogDestination, isSecure, newBranch, viaFor } from './message-factory.ts';
 import { isStream } from '../transport/transport-types.ts';
 
 export class DialogTerminator {
@@ -19,7 +19,7 @@ export class DialogTerminator {
   }
 
   private async send(d: Dialog, reason: string): Promise<void> {
-    const dest = await uriDestination(d.nextHopUri, d.transport);
+    const dest = await dialogDestination(d);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const skeleton = SipMessage.request('BYE', 'sip:placeholder').add('Reason', reason);
     const bye = d.buildRequest(skeleton, contactFor(lp, isSecure(d)));

@@ -8,6 +8,7 @@ import { SipMessage } from '../message/sip-message.ts';
 import { MAGIC_COOKIE } from '../transaction/transaction-layer.ts';
 import type { ListeningPoint } from '../transport/transport-layer.ts';
 import { isStream, type Endpoint, type Inbound, type TransportName } from '../transport/transport-types.ts';
+import type { Dialog } from '../dialog/dialog.ts';
 
 export const REASON_PHRASES: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
@@ -102,6 +103,11 @@ export async function uriDestination(uri: string, fallback: TransportName = 'udp
   const port = u.port ?? (transport === 'tls' ? 5061 : 5060);
   if (isIP(host)) return { transport, address: host, port };
   return { transport, address: (await lookup(host)).address, port, hostName: host };
+}
+
+/** Where an in-dialog request goes: the dialog's NAT flow when it has one (nat-flow.ts), else its next hop. */
+export async function dialogDestination(d: Dialog): Promise<Endpoint> {
+  return d.natFlow ? { ...d.natFlow } : uriDestination(d.nextHopUri, d.transport);
 }
 
 export function viaFor(lp: ListeningPoint, branch: string): string {

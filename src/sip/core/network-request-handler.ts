@@ -1,5 +1,6 @@
 // Requests arriving from the network (RFC 3261 §8.2, §12.2.2, §9.2): validation, ACK and
 // CANCEL handling, dialog matching, and hand-off to the app that routed the method.
+import { natFlow } from '../dialog/nat-flow.ts';
 import { randomInt } from 'node:crypto';
 import { callLogger } from '../../util/logger.ts';
 import { Dialog } from '../dialog/dialog.ts';
@@ -237,6 +238,8 @@ export class NetworkRequestHandler {
     }
     if (req.method === 'PRACK') return this.onPrack(inbound, req, raw, d, owner.id);
     d.refreshTarget(req);
+    // A target refresh moves a NAT flow to its own source (a NAT that rebound); a Contact no longer behind one ends it.
+    if (d.role === 'uas' && (req.method === 'INVITE' || req.method === 'UPDATE') && req.has('Contact')) d.natFlow = natFlow(this.ctx.natContact, d.remoteTarget, d.routeSet.length === 0, inbound.source);
     const pending = this.track(inbound, req, owner.id, toTag, d);
     if (req.method === 'INVITE') d.serverInvitePending = true;
     if (d.subscriptionOnly && subscriptionEnds(req)) this.ctx.dialogs.remove(d);

@@ -8,7 +8,7 @@ import { sessionTimerDelayMs, uacSessionTimer } from '../dialog/session-timer.ts
 import { SipMessage } from '../message/sip-message.ts';
 import type { CoreContext } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
-import { contactFor, isSecure, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, dialogDestination, isSecure, newBranch, viaFor } from './message-factory.ts';
 import { isStream } from '../transport/transport-types.ts';
 
 export const SESSION_EXPIRED_REASON = 'SIP ;cause=408 ;text="Session timer expired"';
@@ -46,7 +46,7 @@ export class SessionRefresher {
 
   /** We refresh: an UPDATE in the dialog (we stay the refresher); its 2xx re-arms the timer, anything else ends the dialog. */
   private async refresh(d: Dialog, interval: number): Promise<void> {
-    const dest = await uriDestination(d.nextHopUri, d.transport);
+    const dest = await dialogDestination(d);
     if (d.state === 'terminated') return;
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const skeleton = SipMessage.request('UPDATE', 'sip:placeholder')

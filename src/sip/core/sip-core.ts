@@ -1,6 +1,7 @@
 // The server's core: parses what the transports receive and dispatches it, and executes the
 // commands drachtio-srf apps send on the control port. Nothing thrown here escapes: bad input
 // becomes a SIP response, an NOK, or a logged drop.
+import type { NatContactMode } from '../dialog/nat-flow.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { ControlConnection, ControlMessage } from '../control/control-connection.ts';
 import type { ControlCommands, ControlServer } from '../control/control-server.ts';
@@ -30,6 +31,8 @@ export interface SipCoreOptions {
   listeningPoints: () => ListeningPoint[];
   /** sip.maxTransactionsPerSource (0: no limit). */
   maxTransactionsPerSource?: number;
+  /** sip.natContact (default auto). */
+  natContact?: NatContactMode;
 }
 
 /** How long a source refused past sip.maxTransactionsPerSource is asked to wait (Retry-After, s). */
@@ -52,6 +55,7 @@ export class SipCore implements ControlCommands {
   constructor(private readonly opts: SipCoreOptions) {
     this.ctx = {
       log: opts.log,
+      natContact: opts.natContact ?? 'auto',
       timers: opts.timers,
       sender: opts.sender,
       txns: new TransactionLayer(opts.timers),

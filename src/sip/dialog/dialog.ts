@@ -4,7 +4,7 @@
 import { randomHex } from '../message/random-hex.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { parseNameAddr, parseUri } from '../message/header-values.ts';
-import type { TransportName } from '../transport/transport-types.ts';
+import type { Endpoint, TransportName } from '../transport/transport-types.ts';
 
 export type DialogRole = 'uas' | 'uac';
 export type DialogState = 'confirmed' | 'terminated';
@@ -78,6 +78,8 @@ export class Dialog {
   subscriptionOnly = false;
   /** RFC 4028: the timeout that refreshes (ours) or ends (the peer's) the session. */
   sessionTimeout: NodeJS.Timeout | null = null;
+  /** Where in-dialog requests go instead of the remote target's address: a peer behind a NAT (nat-flow.ts). */
+  natFlow: Endpoint | null = null;
 
   constructor(init: DialogInit) {
     this.role = init.role;
