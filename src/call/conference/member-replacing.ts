@@ -63,8 +63,10 @@ async function replace(call: SipCall, conf: Conference, entry: RosterEntry, old:
     res.send(481);
     return;
   }
-  // The old dialog's BYE (Parley's below, or the member's own) no longer ends the call.
-  call.handOverCaller(() => undefined);
+  // The old dialog's BYE (Parley's below, or the member's own) no longer ends the call; the
+  // member's own BYE meanwhile still does when the new party then does not come.
+  let memberGone = false;
+  call.handOverCaller(() => void (memberGone = true));
   let ended = false;
   let uas: Srf.Dialog;
   try {
@@ -89,6 +91,7 @@ async function replace(call: SipCall, conf: Conference, entry: RosterEntry, old:
     call.handOverCaller(null);
     leg.close();
     log.info({ err }, 'the replacing INVITE was not answered (CANCEL, or the SIP server failed)');
+    if (memberGone) call.end('the member hung up while it was being replaced, and the replacing INVITE failed');
     return;
   }
   if (call.ended) {
