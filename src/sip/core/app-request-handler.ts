@@ -2,6 +2,7 @@
 // drachtio's order: in-dialog by dialog id, CANCEL of the app's INVITE by txnId, in-dialog
 // by Call-ID, else a new out-of-dialog request. Responses come back through the client
 // transaction and go to the app with the request's txnId (and dialog id once there is one).
+import { natFlow } from '../dialog/nat-flow.ts';
 import { uacSessionTimer } from '../dialog/session-timer.ts';
 import type { SessionRefresher } from './session-refresher.ts';
 import { callLogger } from '../../util/logger.ts';
@@ -305,7 +306,7 @@ export class AppRequestHandler {
   private uacDialog(p: PendingUac, res: SipMessage, toTag: string): Dialog {
     const contact = res.get('Contact');
     // §12.1.2: the UAC's route set is the 2xx's Record-Route in reverse.
-    return new Dialog({
+    const d = new Dialog({
       role: 'uac',
       callId: p.req.callId,
       localTag: p.req.from.params.get('tag') ?? '',
@@ -322,6 +323,9 @@ export class AppRequestHandler {
       inviteSeq: p.req.cseq.seq,
       inviteTxnId: p.txnId,
     });
+    // Its 2xx came back from where the INVITE went (symmetric SIP): a Contact behind a NAT is reached there.
+    d.natFlow = natFlow(this.ctx.natContact, d.remoteTarget, d.routeSet.length === 0, p.dest);
+    return d;
   }
 }
 

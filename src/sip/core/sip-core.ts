@@ -11,14 +11,14 @@ import type { SipMessage } from '../message/sip-message.ts';
 import type { TimerSettings } from '../transaction/timer-values.ts';
 import { TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { Sender, ListeningPoint } from '../transport/transport-layer.ts';
-import { isStream, type Inbound, type TransportName } from '../transport/transport-types.ts';
+import { isStream, type Inbound } from '../transport/transport-types.ts';
 import { AppRequestHandler } from './app-request-handler.ts';
 import { AppResponseHandler } from './app-response-handler.ts';
 import type { CoreContext } from './core-context.ts';
 import { SessionRefresher } from './session-refresher.ts';
 import { DialogTerminator } from './dialog-terminator.ts';
 import { ErrorResponder } from './error-responder.ts';
-import { formatHostPortForControl, looksLikeSip, makeResponse, reasonPhrase, stampReceived, uriDestination } from './message-factory.ts';
+import { dialogDestination, formatHostPortForControl, looksLikeSip, makeResponse, reasonPhrase, stampReceived } from './message-factory.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
 import { checkResponse } from './target-check.ts';
@@ -213,17 +213,17 @@ export class SipCore implements ControlCommands {
     if (res.status >= 200 && res.status < 300 && res.cseq.method === 'INVITE') {
       const d = this.ctx.dialogs.match(res.callId, res.from.params.get('tag') ?? '', res.to.params.get('tag') ?? '');
       if (d?.lastAck && d.lastClientInviteSeq === res.cseq.seq) {
-        this.resendAck(d.lastAck, d.nextHopUri, d.transport, d.connectionId).catch(() => undefined);
+        this.resendAck(d.lastAck, d).catch(() => undefined);
         return;
       }
     }
     this.ctx.log.debug({ status: res.status }, 'stray response dropped');
   }
 
-  private async resendAck(ack: SipMessage, uri: string, transport: TransportName, connId: string | null): Promise<void> {
+  private async resendAck(ack: SipMessage, d: Dialog): Promise<void> {
     try {
-      const dest = await uriDestination(uri, transport);
-      this.ctx.sender.send(dest, ack.toBuffer(), connId);
+      const dest = await dialogDestination(d);
+      this.ctx.sender.send(dest, ack.toBuffer(), d.connectionId);
     } catch (err) {
       this.ctx.log.debug({ err }, 'ACK re-send failed');
     }

@@ -12,7 +12,9 @@
 //   Contact's address and port.
 // - `never`: the Contact, as RFC 3261 §12.2.1.1 says.
 // A dialog with a route set goes through its proxies (they handle NAT); TCP and TLS dialogs
-// reuse their connection already. A target refresh (re-INVITE, UPDATE) that keeps the NAT
+// reuse their connection already. A dialog Parley made (a B leg, a dial-out) takes the address
+// its INVITE went to as the source (its 2xx came from there: symmetric SIP), so a callee whose
+// Contact is behind a NAT gets the ACK and the dialog's requests there. A target refresh (re-INVITE, UPDATE) that keeps the NAT
 // case moves the flow to its own source (a NAT that rebound).
 import { isIP } from 'node:net';
 import { parseUri } from '../message/header-values.ts';
