@@ -158,7 +158,8 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   /**
    * Re-reads the config file (SIGHUP). The rule chain and the flows change at
    * once for new requests; calls in progress keep what they started with. A file
-   * that does not validate is refused and the config in force stays.
+   * that does not validate is refused and the config in force stays. TLS listeners
+   * read their certificate files again.
    */
   reload(file: string): { ok: true; restartNeeded: string[] } | { ok: false; error: Error } {
     let next: ParleyConfig;
@@ -172,6 +173,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.configInForce[k]),
     );
     this.routing.replace(next.routing, next.flows);
+    void this.sip?.renewTls(); // a renewed certificate put in place of the files sip.listen names (logged there)
     this.configInForce = { ...this.configInForce, routing: next.routing, flows: next.flows };
     this.log.info(
       { file, generation: this.routing.generation, rules: this.routing.chain.ruleNames.length, flows: Object.keys(next.flows).length },

@@ -18,6 +18,8 @@ export interface SrfConnection {
   close(): void;
   /** The embedded server's counts of sources over their budget (null with a drachtio-server). */
   overBudget(): SourceBudgetCounts | null;
+  /** The embedded server's TLS listeners read their PEM files again (none with a drachtio-server). */
+  renewTls(): Promise<Array<{ key: string; ok: boolean; error?: string }>>;
 }
 
 export interface ConnectSrfOptions {
@@ -83,7 +85,7 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     close();
     throw err;
   }
-  return { srf, hostports, close, sipStats: () => server?.stats ?? null, overBudget: () => server?.stats.overBudget ?? null };
+  return { srf, hostports, close, sipStats: () => server?.stats ?? null, overBudget: () => server?.stats.overBudget ?? null, renewTls: async () => (server ? server.renewTls() : []) };
 }
 
 /** drachtio-srf's wire protocol (internal): the client's reconnect state. */

@@ -101,6 +101,16 @@ export class EmbeddedSipServer {
     };
   }
 
+  /** Each TLS listener's certificate, key and CAs read again for new connections (transport-layer.ts); each outcome logged. */
+  async renewTls(): Promise<Array<{ key: string; ok: boolean; error?: string }>> {
+    const out = await this.transports.renewTls();
+    for (const r of out) {
+      if (r.ok) this.log.info({ listener: r.key }, 'TLS certificate and key read again: new connections use them');
+      else this.log.error({ listener: r.key, error: r.error }, 'TLS certificate not renewed: the listener keeps the one it had');
+    }
+    return out;
+  }
+
   /** Synchronous and idempotent: control clients, then the core's timers, then the sockets. */
   close(): void {
     if (this.closed) return;

@@ -69,7 +69,7 @@ export class TcpTransport {
     private readonly limits: StreamLimits,
     private readonly log: Logger,
     private readonly onData: (i: Inbound) => void,
-    private readonly tlsMaterial: TlsMaterial | null,
+    private tlsMaterial: TlsMaterial | null,
   ) {
     this.host = host;
     this.transport = tlsMaterial ? 'tls' : 'tcp';
@@ -103,6 +103,17 @@ export class TcpTransport {
       this.server = net.createServer((s) => this.accept(s));
     }
     this.server.on('error', (err) => log.error({ err, transport: this.transport }, 'sip stream listener error'));
+  }
+
+  /**
+   * A TLS listener's renewed certificate, key and CAs (the same files read again): connections
+   * accepted or opened from now on use them, those open keep theirs. Whether a client must
+   * present a certificate stays as it started.
+   */
+  renewTls(m: TlsMaterial): void {
+    if (!this.tlsMaterial) throw new Error('not a TLS listener');
+    (this.server as tls.Server).setSecureContext({ cert: m.cert, key: m.key, ca: m.ca ?? undefined });
+    this.tlsMaterial = { ...m, requireClientCert: this.tlsMaterial.requireClientCert };
   }
 
   static async listen(host: string, port: number, limits: StreamLimits, log: Logger, onData: (i: Inbound) => void, tlsMaterial: TlsMaterial | null = null): Promise<TcpTransport> {

@@ -28,6 +28,8 @@ export class TransportLayer implements Sender {
   private readonly udp: UdpTransport[] = [];
   private readonly tcp: TcpTransport[] = [];
   private readonly tls: TcpTransport[] = [];
+  /** Each TLS listener's config and key (`sip.listen.N`), for renewTls. */
+  private readonly tlsListen: Array<{ l: ListenConfig; key: string; t: TcpTransport }> = [];
   private closed = false;
 
   private constructor(
@@ -44,7 +46,11 @@ export class TransportLayer implements Sender {
         try {
           if (l.transport === 'udp') layer.udp.push(await UdpTransport.listen(l.host, l.port, limits.maxSize, limits.budget, log, onData));
           else if (l.transport === 'tcp') layer.tcp.push(await TcpTransport.listen(l.host, l.port, limits, log, onData));
-          else layer.tls.push(await TcpTransport.listen(l.host, l.port, limits, log, onData, tls!));
+          else {
+            const t = await TcpTransport.listen(l.host, l.port, limits, log, onData, tls!);
+            layer.tls.push(t);
+            layer.tlsListen.push({ l, key, t });
+          }
         } catch (err) {
           // A host that is no address of this machine, or a port in use: the start-up error names the key.
           throw listenError(key, l, err);
@@ -95,6 +101,24 @@ export class TransportLayer implements Sender {
     const u = this.pick(this.udp, dest.address);
     if (!u) throw new Error('no UDP listener');
     return u.send(dest.address, dest.port, data, onError);
+  }
+
+  /**
+   * Reads each TLS listener's PEM files again (the same paths: a renewed certificate put in
+   * place) and uses them for new connections. A file that cannot be read or used leaves that
+   * listener as it was; each outcome names its listener's key.
+   */
+  async renewTls(): Promise<Array<{ key: string; ok: boolean; error?: string }>> {
+    const out: Array<{ key: string; ok: boolean; error?: string }> = [];
+    for (const { l, key, t } of this.tlsListen) {
+      try {
+        t.renewTls(await loadTlsMaterial(l, key));
+        out.push({ key, ok: true });
+      } catch (err) {
+        out.push({ key, ok: false, error: (err as Error).message });
+      }
+    }
+    return out;
   }
 
   close(): void {
