@@ -283,7 +283,11 @@ export class B2bBridge {
     const { header, value } = this.deps.settings.loopMarker;
     const h: Record<string, string> = { [header]: value, From: formatNameAddr(call.from) };
     const to = call.originalTo;
-    if (options.identity === 'p-asserted-identity') h['P-Asserted-Identity'] = formatNameAddr(call.from);
+    // The identity an upstream proxy asserted for the caller (its From may be anonymous, RFC 3325 §9.1), else its From;
+    // the caller's Privacy goes on with it, so a withheld number stays withheld past the callee (RFC 3323 §4.2).
+    if (options.identity === 'p-asserted-identity') h['P-Asserted-Identity'] = call.req.get('P-Asserted-Identity') ?? formatNameAddr(call.from);
+    const privacy = call.req.get('Privacy');
+    if (privacy !== undefined) h['Privacy'] = privacy;
     if (options.identity === 'history-info') h['History-Info'] = `<${to.uri}>;index=1`;
     if (options.identity === 'diversion') h['Diversion'] = `<${to.uri}>;reason=unconditional`;
     for (const name of options.copyHeaders) {

@@ -97,4 +97,12 @@ describe('early media and copied headers on a bridge (SIPp on both sides)', () =
     assert.doesNotMatch(invite, /^X-Missing:/im, 'a header the caller did not send is not invented');
     assert.doesNotMatch(noEarly.calleeInvite, /^X-Account:/im, 'a flow without copyHeaders copies nothing');
   });
+
+  it("the B leg asserts the identity the caller's proxy asserted (not its From) and keeps the caller's Privacy (RFC 3325, RFC 3323)", () => {
+    for (const invite of [early.calleeInvite, noEarly.calleeInvite]) {
+      assert.match(invite, /^P-Asserted-Identity: "Alice Asserted" <sip:\+15550100@carrier\.example>\r?$/m);
+      assert.match(invite, /^Privacy: id\r?$/m);
+      assert.match(invite, /^From: "Alice" <sip:alice@/m, 'the From is the caller\'s own');
+    }
+  });
 });
