@@ -117,7 +117,12 @@ async function replace(call: SipCall, conf: Conference, entry: RosterEntry, old:
   destroyDialog(old, log);
   if (entry.identity === 'normal') {
     conf.roster.leave(entry.legId, 'replaced');
-    conf.roster.join({ legId: entry.legId, callId: call.callId, uri: from.uri, displayName: from.displayName, identity: 'normal' });
+    try {
+      conf.roster.join({ legId: entry.legId, callId: call.callId, uri: from.uri, displayName: from.displayName, identity: 'normal' });
+    } catch (err) {
+      // Its URI joined meanwhile (checked before the answer): the party is heard, unlisted.
+      log.warn({ err, uri: from.uri }, 'the party that replaced a member could not take its roster entry');
+    }
   }
   log.info({ leg: REPLACING_LEG, uri: from.uri }, 'INVITE with Replaces: connected in place of the conference member it named');
 }

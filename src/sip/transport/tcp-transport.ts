@@ -112,7 +112,7 @@ export class TcpTransport {
    */
   renewTls(m: TlsMaterial): void {
     if (!this.tlsMaterial) throw new Error('not a TLS listener');
-    (this.server as tls.Server).setSecureContext({ cert: m.cert, key: m.key, ca: m.ca ?? undefined });
+    (this.server as tls.Server).setSecureContext({ cert: m.cert, key: m.key, ca: m.ca ?? undefined, minVersion: 'TLSv1.2' });
     this.tlsMaterial = { ...m, requireClientCert: this.tlsMaterial.requireClientCert };
   }
 
