@@ -12,6 +12,7 @@ import { isStream, type Inbound } from '../transport/transport-types.ts';
 import { nextId } from '../control/message-ids.ts';
 import { notifyNetwork, notifyNewRequest } from './app-notifier.ts';
 import { subscriptionEnds } from './app-request-handler.ts';
+import { bodyRefusal } from './body-acceptance.ts';
 import { cdrAttempt, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
@@ -28,8 +29,6 @@ const PENDING_LIMIT_MS = 64000;
 /** Extensions a request may Require of us. */
 // siprec: RFC 7866 §6.1.1, Parley's app is a recording server (src/call/siprec-call.ts).
 const SUPPORTED = new Set(['100rel', 'timer', 'replaces', 'norefersub', 'siprec']);
-/** Bodies the app reads besides SDP: SIPREC recording metadata (RFC 7866 §9, a metadata-only UPDATE or re-INVITE). */
-const READABLE = new Set(['application/sdp', 'application/rs-metadata+xml', 'application/rs-metadata']);
 
 /** §8.2.2.2: what identifies a request for merged-request detection. */
 function mergeKeyOf(req: SipMessage, fromTag: string): string {
@@ -103,29 +102,11 @@ export class NetworkRequestHandler {
     txn.respond(res);
   }
 
-  /**
-   * §8.2.3: a session body we cannot read is refused with 415 and what we accept (RFC 4475
-   * §3.3.6), one in a content encoding other than identity (gzip) with 415 and Accept-Encoding;
-   * an INVITE whose Accept rules out SDP gets 406 (§21.4.7, RFC 4475 §3.3.15).
-   */
+  /** §8.2.3: an INVITE whose body or Accept we cannot take is refused (body-acceptance.ts). */
   private unacceptableBody(inbound: Inbound, req: SipMessage): boolean {
-    const type = (req.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
-    const optional = /handling\s*=\s*optional/i.test(req.get('Content-Disposition') ?? '');
-    const encodings = req.getAll('Content-Encoding').flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'identity');
-    if (req.body.length && encodings.length && !optional) {
-      this.errors.respond(inbound, req, new SipError(415, 'Unsupported Media Type', `cannot read a body in ${encodings.join(', ').slice(0, 40)}`), [['Accept-Encoding', 'identity']]);
-      return true;
-    }
-    if (req.body.length && type && !READABLE.has(type) && !type.startsWith('multipart/') && !optional) {
-      this.errors.respond(inbound, req, new SipError(415, 'Unsupported Media Type', `cannot read ${type}`), [['Accept', 'application/sdp']]);
-      return true;
-    }
-    const accept = req.getAll('Accept').flatMap((v) => v.split(',')).map((t) => t.split(';')[0].trim().toLowerCase()).filter(Boolean);
-    if (accept.length && !accept.some((t) => t === 'application/sdp' || t === 'application/*' || t === '*/*')) {
-      this.errors.respond(inbound, req, new SipError(406, 'Not Acceptable', 'Accept rules out application/sdp'), [['Accept', 'application/sdp']]);
-      return true;
-    }
-    return false;
+    const refusal = bodyRefusal(req);
+    if (refusal) this.errors.respond(inbound, req, refusal.error, refusal.headers);
+    return refusal !== null;
   }
 
   /** §8.2.2.3: a Require naming an extension we lack is refused with 420 and an Unsupported header. */
