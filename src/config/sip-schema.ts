@@ -49,6 +49,13 @@ export interface SipConfig {
   outboundProxy: string | null;
   /** Embedded server: where in-dialog requests to a caller behind a NAT go (src/sip/dialog/nat-flow.ts). */
   natContact: 'auto' | 'always' | 'never';
+  /**
+   * Embedded server: how a URI's domain is resolved (RFC 3263; src/sip/core/sip-resolver.ts).
+   * srv: NAPTR and SRV for a domain without a port (false: A/AAAA only); servers: the DNS
+   * servers asked for them (`ip` or `ip:port`; empty: /etc/resolv.conf's); timeoutMs: one
+   * query's limit; cacheSec: how long an answer is kept.
+   */
+  dns: { srv: boolean; servers: string[]; timeoutMs: number; cacheSec: number };
 }
 
 export const sipSchema = {
@@ -105,6 +112,17 @@ export const sipSchema = {
     externalIp: { type: 'string', nullable: true, minLength: 1 },
     outboundProxy: { type: 'string', nullable: true, pattern: '^sips?:' },
     natContact: { type: 'string', enum: ['auto', 'always', 'never'] },
+    dns: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['srv', 'servers', 'timeoutMs', 'cacheSec'],
+      properties: {
+        srv: { type: 'boolean' },
+        servers: { type: 'array', maxItems: 8, items: { type: 'string', pattern: '^(\\d{1,3}(\\.\\d{1,3}){3}(:\\d{1,5})?|\\[[0-9a-fA-F:.]+\\](:\\d{1,5})?|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$' } },
+        timeoutMs: { type: 'integer', minimum: 100, maximum: 30000 },
+        cacheSec: { type: 'integer', minimum: 0, maximum: 86400 },
+      },
+    },
   },
 } as const;
 
@@ -126,4 +144,5 @@ export const defaultSip: SipConfig = {
   externalIp: null,
   outboundProxy: null,
   natContact: 'auto',
+  dns: { srv: true, servers: [], timeoutMs: 2000, cacheSec: 60 },
 };

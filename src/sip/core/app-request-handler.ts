@@ -15,9 +15,10 @@ import { SipMessage } from '../message/sip-message.ts';
 import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
+import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { checkAppRequest } from './target-check.ts';
-import { contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, uriDestination, viaFor } from './message-factory.ts';
+import { contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
 
@@ -45,16 +46,17 @@ export class AppRequestHandler {
   private async sendNew(conn: ControlConnection, rid: string, app: SipMessage, routeUrl: string): Promise<void> {
     const method = app.method ?? '';
     const uri = app.uri ?? '';
-    let dest: Endpoint;
+    let dests: Endpoint[];
     let unreachable: Error | null = null;
     try {
-      dest = await uriDestination(routeUrl || uri);
+      dests = await this.ctx.resolver.destinations(routeUrl || uri);
     } catch (err) {
       // §8.1.3.1, RFC 3263 §4.3: a name that does not resolve is a transport error, answered 503
       // through the transaction like any other, so the app sees a final response, not an NOK.
       unreachable = err as Error;
-      dest = { transport: 'udp', address: '0.0.0.0', port: 0 };
+      dests = [{ transport: 'udp', address: '0.0.0.0', port: 0 }];
     }
+    const dest = dests[0]!;
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const req = SipMessage.request(method, uri);
     req.add('Via', viaFor(lp, newBranch()));
@@ -75,7 +77,7 @@ export class AppRequestHandler {
     req.body = app.body;
     ensureSdpType(req);
     checkAppRequest(req); // a SipError here is the app's NOK (SipCore.command)
-    this.start(conn, rid, req, dest, '', null, unreachable);
+    this.start(conn, rid, req, dest, '', null, unreachable, dests.slice(1));
     if (method === 'INVITE') cdrAttempt(this.ctx, 'application', req);
   }
 
@@ -83,7 +85,7 @@ export class AppRequestHandler {
     if (app.method === 'INVITE' && (d.clientInvitePending || d.serverInvitePending)) {
       return conn.reply(rid, 'NOK|an INVITE is already in progress in this dialog');
     }
-    const dest = await dialogDestination(d);
+    const dest = await dialogDestination(d, this.ctx.resolver);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const req = d.buildRequest(app, contactFor(lp, isSecure(d)));
     req.prepend('Via', viaFor(lp, newBranch()));
@@ -99,7 +101,7 @@ export class AppRequestHandler {
 
   /** §13.2.2.4: the ACK for a 2xx is the UAC core's, sent outside any transaction and kept for re-sending. */
   private async sendAck(conn: ControlConnection, rid: string, d: Dialog, app: SipMessage): Promise<void> {
-    const dest = await dialogDestination(d);
+    const dest = await dialogDestination(d, this.ctx.resolver);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const ack = d.buildRequest(app, null);
     ack.prepend('Via', viaFor(lp, newBranch()));
@@ -140,7 +142,12 @@ export class AppRequestHandler {
     });
   }
 
-  private start(conn: ControlConnection, rid: string, req: SipMessage, dest: Endpoint, dialogId: string, connectionId: string | null, unreachable: Error | null = null): void {
+  /**
+   * `others`: where else the request may go (RFC 3263 §4.3, the resolver's further SRV targets):
+   * after a transport error or a 503 with nothing heard from the target before, the request
+   * goes to the next one in a new transaction (a new branch), under the same txnId.
+   */
+  private start(conn: ControlConnection, rid: string, req: SipMessage, dest: Endpoint, dialogId: string, connectionId: string | null, unreachable: Error | null = null, others: Endpoint[] = []): void {
     const txnId = nextId();
     const p: PendingUac = {
       txnId, req, txn: null as unknown as PendingUac['txn'], dest, ownerId: conn.id, dialogId, early: null,
@@ -148,26 +155,55 @@ export class AppRequestHandler {
     };
     this.ctx.pendingUac.set(txnId, p);
     const wire = req.toBuffer();
+    const local = this.launch(p, wire, connectionId, unreachable, others);
+    conn.reply(rid, `OK|${meta6('application', wire.length, dest.transport, local.address, local.port)}|${txnId}|Msg sent:|\r\n${req.toString()}`);
+  }
+
+  /** p.req to p.dest in a client transaction; the local address it went from. */
+  private launch(p: PendingUac, wire: Buffer, connectionId: string | null, unreachable: Error | null, others: Endpoint[]): { address: string; port: number } {
+    const { req, dest } = p;
     let local = { address: '', port: 0 };
     // A failure found while sending is reported on a later turn, after the app has the txnId.
-    const fail = (err: Error): void => void setImmediate(() => p.txn?.transportError(err));
-    p.txn = this.ctx.txns.createClient(req, (m) => {
+    let txn: ClientTransaction | null = null;
+    const fail = (err: Error): void => void setImmediate(() => txn?.transportError(err));
+    // §4.3: the next target, unless the app has had a response or asked to cancel.
+    const failover = (why: string): boolean => {
+      if (others.length === 0 || p.provisionalSeen || p.cancelRequested || p.final) return false;
+      const next = others[0]!;
+      callLogger(this.ctx.log, req.callId).info({ method: req.method, uri: req.uri, from: dest, to: next, why }, 'request sent to the next DNS target (RFC 3263 §4.3)');
+      const again = req.clone();
+      again.remove('Via');
+      again.prepend('Via', viaFor(this.ctx.sender.localFor(next.transport, next.address), newBranch()));
+      p.req = again;
+      p.dest = next;
+      this.launch(p, again.toBuffer(), null, null, others.slice(1));
+      return true;
+    };
+    const created = this.ctx.txns.createClient(req, (m) => {
       if (unreachable) return fail(unreachable);
       try {
-        local = this.ctx.sender.send(dest, m === req ? wire : m.toBuffer(), connectionId, (err) => p.txn?.transportError(err)).local;
+        local = this.ctx.sender.send(dest, m === req ? wire : m.toBuffer(), connectionId, (err) => txn?.transportError(err)).local;
       } catch (err) {
         fail(err as Error);
       }
     }, isStream(dest.transport), {
-      onResponse: (res) => this.onResponse(p, res),
+      onResponse: (res) => {
+        if (res.status === 503 && failover('503')) return;
+        this.onResponse(p, res);
+      },
       onTimeout: () => this.synthetic(p, 408, 'Request Timeout'),
       onTransportError: (err) => {
+        if (failover(err.message)) return;
         this.ctx.log.info({ method: req.method, uri: req.uri, to: unreachable ? undefined : dest, reason: err.message }, 'transport error: answered 503 (RFC 3261 §8.1.3.1)');
         this.synthetic(p, 503, 'Service Unavailable');
       },
-      onTerminated: () => this.ctx.pendingUac.delete(txnId),
+      onTerminated: () => {
+        if (p.txn === created) this.ctx.pendingUac.delete(p.txnId);
+      },
     });
-    conn.reply(rid, `OK|${meta6('application', wire.length, dest.transport, local.address, local.port)}|${txnId}|Msg sent:|\r\n${req.toString()}`);
+    txn = created;
+    p.txn = created;
+    return local;
   }
 
   private synthetic(p: PendingUac, status: number, reason: string): void {
@@ -290,7 +326,7 @@ export class AppRequestHandler {
   }
 
   private async endFork(d: Dialog, why: string): Promise<void> {
-    const dest = await dialogDestination(d);
+    const dest = await dialogDestination(d, this.ctx.resolver);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const ack = d.buildRequest(SipMessage.request('ACK', 'sip:placeholder'), null);
     ack.prepend('Via', viaFor(lp, newBranch()));

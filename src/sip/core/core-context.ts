@@ -10,6 +10,7 @@ import type { TimerSettings } from '../transaction/timer-values.ts';
 import type { ClientTransaction, ServerTransaction, TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { Sender } from '../transport/transport-layer.ts';
 import type { Endpoint, Inbound } from '../transport/transport-types.ts';
+import type { SipResolver } from './sip-resolver.ts';
 
 /** A request from the network that an app has been told about and has not finished answering. */
 export interface PendingUas {
@@ -50,6 +51,8 @@ export interface CoreContext {
   natContact: NatContactMode;
   timers: TimerSettings;
   sender: Sender;
+  /** Where a request to a URI goes (RFC 3263: NAPTR, SRV, A/AAAA). */
+  resolver: SipResolver;
   txns: TransactionLayer;
   dialogs: DialogLayer;
   control(): ControlServer;

@@ -19,7 +19,7 @@ export class DialogTerminator {
   }
 
   private async send(d: Dialog, reason: string): Promise<void> {
-    const dest = await dialogDestination(d);
+    const dest = await dialogDestination(d, this.ctx.resolver);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const skeleton = SipMessage.request('BYE', 'sip:placeholder').add('Reason', reason);
     const bye = d.buildRequest(skeleton, contactFor(lp, isSecure(d)));

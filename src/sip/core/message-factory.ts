@@ -1,14 +1,14 @@
 // Small builders shared by the core handlers: UAS responses (§8.2.6), branches, where a
-// response or request goes (§18.2.2, RFC 3263 reduced to A/AAAA lookups), and control meta.
+// response or request goes (§18.2.2, RFC 3263 in sip-resolver.ts), and control meta.
 import { randomHex } from '../message/random-hex.ts';
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { formatHostPort, parseUri } from '../message/header-values.ts';
+import { formatHostPort } from '../message/header-values.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { MAGIC_COOKIE } from '../transaction/transaction-layer.ts';
 import type { ListeningPoint } from '../transport/transport-layer.ts';
 import { isStream, type Endpoint, type Inbound, type TransportName } from '../transport/transport-types.ts';
 import type { Dialog } from '../dialog/dialog.ts';
+import type { SipResolver } from './sip-resolver.ts';
 
 export const REASON_PHRASES: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
@@ -89,25 +89,14 @@ export function responseDestination(req: SipMessage, inbound: Inbound): { dest: 
   };
 }
 
-/**
- * The next hop for a URI: its host (resolved), port and transport (RFC 3263 reduced to A/AAAA).
- * A `sips:` URI goes over TLS (§26.2.2) to port 5061 unless it says otherwise (§19.1.2), as does
- * `;transport=tls`.
- */
-export async function uriDestination(uri: string, fallback: TransportName = 'udp'): Promise<Endpoint> {
-  const u = parseUri(uri);
-  const tp = (u.params.get('transport') ?? '').toLowerCase();
-  const sips = u.scheme === 'sips';
-  const transport: TransportName = sips || tp === 'tls' ? 'tls' : tp === 'tcp' ? 'tcp' : tp === 'udp' ? 'udp' : fallback;
-  const host = u.params.get('maddr') ?? u.host;
-  const port = u.port ?? (transport === 'tls' ? 5061 : 5060);
-  if (isIP(host)) return { transport, address: host, port };
-  return { transport, address: (await lookup(host)).address, port, hostName: host };
+/** The first place a request to `uri` goes (RFC 3263, sip-resolver.ts). */
+export async function uriDestination(resolver: SipResolver, uri: string, fallback: TransportName = 'udp'): Promise<Endpoint> {
+  return (await resolver.destinations(uri, fallback))[0]!;
 }
 
 /** Where an in-dialog request goes: the dialog's NAT flow when it has one (nat-flow.ts), else its next hop. */
-export async function dialogDestination(d: Dialog): Promise<Endpoint> {
-  return d.natFlow ? { ...d.natFlow } : uriDestination(d.nextHopUri, d.transport);
+export async function dialogDestination(d: Dialog, resolver: SipResolver): Promise<Endpoint> {
+  return d.natFlow ? { ...d.natFlow } : uriDestination(resolver, d.nextHopUri, d.transport);
 }
 
 export function viaFor(lp: ListeningPoint, branch: string): string {

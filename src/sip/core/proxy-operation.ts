@@ -5,10 +5,11 @@ import type { ControlConnection } from '../control/control-connection.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { SipMessage, type HeaderField } from '../message/sip-message.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
-import { makeResponse, meta6, newBranch, recordRouteFor, responseDestination, uriDestination, viaFor, wantsSips } from './message-factory.ts';
-import { isStream } from '../transport/transport-types.ts';
+import { makeResponse, meta6, newBranch, recordRouteFor, responseDestination, viaFor, wantsSips } from './message-factory.ts';
+import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { applyAppHeaders } from './proxy-app-headers.ts';
 import { ProxyBranch } from './proxy-branch.ts';
+import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 
 export interface ProxyOptions {
   pending: PendingUas;
@@ -61,8 +62,7 @@ export class ProxyOperation {
   /** §16.6: copy, new Request-URI, Max-Forwards - 1, Record-Route, new top Via. */
   private async send(b: ProxyBranch): Promise<void> {
     const p = this.o.pending;
-    const dest = await uriDestination(b.target);
-    const lp = this.ctx.sender.localFor(dest.transport, dest.address);
+    const dests = await this.ctx.resolver.destinations(b.target);
     const req = p.req.clone();
     req.uri = b.target;
     req.set('Max-Forwards', String(Math.max(0, Number(req.get('Max-Forwards') ?? '70') - 1)));
@@ -72,20 +72,46 @@ export class ProxyOperation {
     }
     // The app's headers are added as drachtio-server adds them (never removed).
     applyAppHeaders(req, this.o.extraHeaders);
+    if (this.o.provisionalMs) b.timerProvisional = setTimeout(() => this.giveUp(b, 'provisional timeout'), this.o.provisionalMs);
+    if (this.o.finalMs) b.timerFinal = setTimeout(() => this.giveUp(b, 'final timeout'), this.o.finalMs);
+    this.transmit(b, req, dests[0]!, dests.slice(1));
+  }
+
+  /**
+   * The branch's request to `dest` in a new client transaction. `others`: the target's further
+   * DNS destinations (RFC 3263 §4.3), tried in turn after a transport error or a 503 that came
+   * before any provisional response.
+   */
+  private transmit(b: ProxyBranch, base: SipMessage, dest: Endpoint, others: Endpoint[]): void {
+    const p = this.o.pending;
+    const lp = this.ctx.sender.localFor(dest.transport, dest.address);
+    const req = base.clone();
     req.prepend('Via', viaFor(lp, newBranch()));
     b.request = req;
     b.dest = dest;
     if (this.done || this.cancelled || b.cancelled) return;
-    b.txn = this.ctx.txns.createClient(req, (m) => {
-      this.ctx.sender.send(dest, m.toBuffer(), null, (err) => b.txn?.transportError(err));
+    const failover = (why: string): boolean => {
+      if (others.length === 0 || b.state !== 'trying' || b.cancelled || this.cancelled || this.answered) return false;
+      callLogger(this.ctx.log, p.req.callId).info({ target: b.target, from: dest, to: others[0], why }, 'proxied request sent to the next DNS target (RFC 3263 §4.3)');
+      this.transmit(b, base, others[0]!, others.slice(1));
+      return true;
+    };
+    // This transaction's own: a late error of an earlier destination must not end the next one.
+    let txn: ClientTransaction | null = null;
+    txn = b.txn = this.ctx.txns.createClient(req, (m) => {
+      this.ctx.sender.send(dest, m.toBuffer(), null, (err) => txn?.transportError(err));
     }, isStream(dest.transport), {
-      onResponse: (res) => this.onResponse(b, res),
+      onResponse: (res) => {
+        if (res.status === 503 && failover('503')) return;
+        this.onResponse(b, res);
+      },
       onTimeout: () => this.onFinal(b, makeResponse(p.req, 408, 'Request Timeout')),
-      onTransportError: () => this.onFinal(b, makeResponse(p.req, 503, 'Service Unavailable')),
+      onTransportError: (err) => {
+        if (failover(err.message)) return;
+        this.onFinal(b, makeResponse(p.req, 503, 'Service Unavailable'));
+      },
       onTerminated: () => undefined,
     });
-    if (this.o.provisionalMs) b.timerProvisional = setTimeout(() => this.giveUp(b, 'provisional timeout'), this.o.provisionalMs);
-    if (this.o.finalMs) b.timerFinal = setTimeout(() => this.giveUp(b, 'final timeout'), this.o.finalMs);
   }
 
   private giveUp(b: ProxyBranch, why: string): void {

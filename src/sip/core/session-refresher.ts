@@ -46,7 +46,7 @@ export class SessionRefresher {
 
   /** We refresh: an UPDATE in the dialog (we stay the refresher); its 2xx re-arms the timer, anything else ends the dialog. */
   private async refresh(d: Dialog, interval: number): Promise<void> {
-    const dest = await dialogDestination(d);
+    const dest = await dialogDestination(d, this.ctx.resolver);
     if (d.state === 'terminated') return;
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     const skeleton = SipMessage.request('UPDATE', 'sip:placeholder')

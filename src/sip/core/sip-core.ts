@@ -23,6 +23,7 @@ import { Dialog } from '../dialog/dialog.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
 import { checkResponse } from './target-check.ts';
 import type { ProxyHandler } from './proxy-handler.ts';
+import { DEFAULT_RESOLVER, SipResolver, type SipResolverOptions } from './sip-resolver.ts';
 
 export interface SipCoreOptions {
   log: Logger;
@@ -33,6 +34,8 @@ export interface SipCoreOptions {
   maxTransactionsPerSource?: number;
   /** sip.natContact (default auto). */
   natContact?: NatContactMode;
+  /** sip.dns (default: the system's servers, NAPTR and SRV on). */
+  dns?: Omit<SipResolverOptions, 'log' | 'supports'>;
 }
 
 /** How long a source refused past sip.maxTransactionsPerSource is asked to wait (Retry-After, s). */
@@ -58,6 +61,11 @@ export class SipCore implements ControlCommands {
       natContact: opts.natContact ?? 'auto',
       timers: opts.timers,
       sender: opts.sender,
+      resolver: new SipResolver({
+        ...(opts.dns ?? DEFAULT_RESOLVER),
+        log: opts.log,
+        supports: (t) => opts.listeningPoints().some((lp) => lp.transport === t),
+      }),
       txns: new TransactionLayer(opts.timers),
       dialogs: new DialogLayer(),
       control: () => {
@@ -222,7 +230,7 @@ export class SipCore implements ControlCommands {
 
   private async resendAck(ack: SipMessage, d: Dialog): Promise<void> {
     try {
-      const dest = await dialogDestination(d);
+      const dest = await dialogDestination(d, this.ctx.resolver);
       this.ctx.sender.send(dest, ack.toBuffer(), d.connectionId);
     } catch (err) {
       this.ctx.log.debug({ err }, 'ACK re-send failed');

@@ -81,6 +81,13 @@ describe('config', () => {
     rejects('sip:\n  sourceBurstBytes: 10\n', 'sip.sourceBurstBytes', />= 1024/);
     rejects('sip:\n  sourceMaxPausedMs: fast\n', 'sip.sourceMaxPausedMs', /integer/);
   });
+  it('sip.dns: NAPTR and SRV on with the system servers by default; a server that is not an address is named', () => {
+    assert.deepEqual(parseConfig('').sip.dns, { srv: true, servers: [], timeoutMs: 2000, cacheSec: 60 });
+    assert.deepEqual(parseConfig('sip:\n  dns: { servers: ["10.0.0.53", "127.0.0.1:5353", "[::1]:53"] }\n').sip.dns.servers, ['10.0.0.53', '127.0.0.1:5353', '[::1]:53']);
+    rejects('sip:\n  dns: { servers: [dns.example.com] }\n', 'sip.dns.servers.0', /pattern/);
+    rejects('sip:\n  dns: { timeoutMs: 5 }\n', 'sip.dns.timeoutMs', />= 100/);
+    rejects('sip:\n  dns: { naptr: false }\n', 'sip.dns.naptr', /unknown key/);
+  });
   it('a tls listener with cert, key and ca is valid', () => {
     const c = parseConfig('sip:\n  listen: [{ transport: tls, host: 127.0.0.1, port: 5061, cert: c.pem, key: k.pem, ca: ca.pem, requireClientCert: true }]\n');
     assert.equal(c.sip.listen[0].transport, 'tls');

@@ -1,0 +1,168 @@
+// RFC 3263 in the embedded server, over real UDP with a real DNS server on loopback: a B leg
+// to a domain that publishes SRV (or NAPTR then SRV) records reaches the target they name,
+// in priority order; a target that cannot be reached or answers 503 is followed by the next
+// (§4.3); a domain without them is reached by its A/AAAA; a DNS server that does not answer
+// costs one timeout, kept for the next request. Each peer answers with its own status, so
+// the status the app gets says which one the INVITE reached.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import { TestDnsServer } from '../../helpers/dns-server.ts';
+import { freePort } from '../../helpers/free-port.ts';
+import { captureLog, type LogCapture } from '../../helpers/log-capture.ts';
+import { header, RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+
+/** A UDP peer that answers each INVITE with `status`, and keeps every request it got. */
+class StatusPeer {
+  readonly requests: string[] = [];
+  private constructor(private readonly socket: dgram.Socket, status: number) {
+    socket.on('message', (m, rinfo) => {
+      const text = m.toString();
+      this.requests.push(text);
+      if (!text.startsWith('INVITE ')) return;
+      const keep = text.split('\r\n').filter((l) => /^(via|from|to|call-id|cseq)\s*:/i.test(l));
+      const res = [`SIP/2.0 ${status} Peer ${status}`, ...keep.map((l) => (/^to\s*:/i.test(l) ? `${l};tag=peer${status}` : l)), 'Content-Length: 0', '', ''].join('\r\n');
+      socket.send(res, rinfo.port, rinfo.address);
+    });
+  }
+
+  static async start(status: number): Promise<StatusPeer> {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    return new StatusPeer(s, status);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /** The Request-URIs of the INVITEs it got. */
+  get invites(): string[] {
+    return this.requests.filter((r) => r.startsWith('INVITE ')).map((r) => r.split(' ')[1]!);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+async function statusOf(p: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as { status?: number }).status;
+  }
+  throw new Error('the INVITE was answered 2xx');
+}
+
+describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loopback)', () => {
+  let h: Harness;
+  let dns: TestDnsServer;
+  let capture: LogCapture;
+  const peers: Record<string, StatusPeer> = {};
+  let closedPort = 0;
+
+  before(async () => {
+    for (const s of [486, 480, 503, 404, 603]) peers[s] = await StatusPeer.start(s);
+    closedPort = await freePort();
+    const srv = (priority: number, port: number, target = 'localhost') => ({ priority, weight: 0, port, target });
+    dns = await TestDnsServer.start({
+      SRV: {
+        // The lower priority is tried first, whatever the order the server gives.
+        '_sip._udp.pbx.test': [srv(20, peers[603]!.port), srv(10, peers[486]!.port)],
+        // First target closed (ICMP port unreachable), the second answers.
+        '_sip._udp.failover.test': [srv(1, closedPort), srv(2, peers[480]!.port)],
+        // First target answers 503: the next is tried; a 503 is what the app gets only when none is left.
+        '_sip._udp.busy.test': [srv(1, peers[503]!.port), srv(2, peers[404]!.port)],
+        '_sip._udp.only503.test': [srv(1, peers[503]!.port)],
+        // NAPTR points elsewhere than the SRV name used without it.
+        '_sip._udp.gw.naptr.test': [srv(1, peers[486]!.port)],
+        '_sip._udp.naptr.test': [srv(1, peers[603]!.port)],
+      },
+      NAPTR: {
+        'naptr.test': [
+          { order: 10, preference: 5, flags: 's', service: 'SIP+D2U', regexp: '', replacement: '_sip._udp.gw.naptr.test' },
+          // Not an SRV pointer (flags "u"): passed over.
+          { order: 1, preference: 1, flags: 'u', service: 'E2U+sip', regexp: '!^.*$!sip:x@y!', replacement: '.' },
+        ],
+      },
+      silent: ['quiet.test', '_sip._udp.quiet.test', '_sip._tcp.quiet.test'],
+    });
+    capture = captureLog();
+    h = await startHarness({ dns: { srv: true, servers: [dns.address], timeoutMs: 300, cacheSec: 60 } }, capture.log);
+    // An INVITE with X-Proxy-To is proxied there (a routing rule's proxy action does the same).
+    h.srf.use('invite', (req, _res, next) => {
+      const to = req.get('X-Proxy-To');
+      if (!to) return next();
+      h.srf.proxyRequest(req, [to], {} as never, () => undefined);
+    });
+  });
+  after(() => {
+    h.close();
+    dns.close();
+    for (const p of Object.values(peers)) p.close();
+  });
+
+  it('SRV: the INVITE reaches the lowest-priority target, its Request-URI unchanged', async () => {
+    assert.equal(await statusOf(h.srf.createUAC('sip:alice@pbx.test', { localSdp: SDP })), 486);
+    assert.deepEqual(peers[486]!.invites, ['sip:alice@pbx.test']);
+    assert.deepEqual(peers[603]!.invites, []);
+    assert.ok(dns.questions.includes('SRV _sip._udp.pbx.test'), dns.questions.join(', '));
+  });
+
+  it('a target that cannot be reached: the next SRV target gets the request (§4.3)', async () => {
+    assert.equal(await statusOf(h.srf.createUAC('sip:bob@failover.test', { localSdp: SDP })), 480);
+    assert.deepEqual(peers[480]!.invites, ['sip:bob@failover.test']);
+    assert.ok(capture.find(/next DNS target/).some((l) => (l.from as { port: number }).port === closedPort), 'the failover was logged');
+  });
+
+  it('a target that answers 503: the next one gets the request; with none left the app gets the 503', async () => {
+    assert.equal(await statusOf(h.srf.createUAC('sip:carol@busy.test', { localSdp: SDP })), 404);
+    assert.deepEqual(peers[404]!.invites, ['sip:carol@busy.test']);
+    // The 503 was ACKed by its transaction (§17.1.1.3) before the next target was tried.
+    assert.ok(peers[503]!.requests.some((r) => r.startsWith('ACK ')), 'the 503 was ACKed');
+    assert.equal(await statusOf(h.srf.createUAC('sip:dave@only503.test', { localSdp: SDP })), 503);
+  });
+
+  it('NAPTR: its SRV name is used (not the one without NAPTR); a record that is not an SRV pointer is passed over', async () => {
+    peers[486]!.requests.length = 0;
+    assert.equal(await statusOf(h.srf.createUAC('sip:erin@naptr.test', { localSdp: SDP })), 486);
+    assert.deepEqual(peers[486]!.invites, ['sip:erin@naptr.test']);
+    assert.deepEqual(peers[603]!.invites, []);
+    assert.ok(dns.questions.includes('NAPTR naptr.test') && dns.questions.includes('SRV _sip._udp.gw.naptr.test'), dns.questions.join(', '));
+  });
+
+  it('a URI with a port, or a transport, or localhost: no NAPTR; the port is used as it is', async () => {
+    const before = dns.questions.length;
+    assert.equal(await statusOf(h.srf.createUAC(`sip:frank@localhost:${peers[603]!.port}`, { localSdp: SDP })), 603);
+    assert.equal(await statusOf(h.srf.createUAC('sip:gina@notcp.test;transport=tcp', { localSdp: SDP })), 503);
+    assert.deepEqual(dns.questions.slice(before), ['SRV _sip._tcp.notcp.test'], 'only the SRV name of the transport the URI names');
+  });
+
+  it('a DNS server that does not answer: one timeout, then A/AAAA (here none: 503); the silence is kept for the next request', async () => {
+    assert.equal(await statusOf(h.srf.createUAC('sip:hal@quiet.test', { localSdp: SDP })), 503);
+    const asked = dns.questions.filter((q) => q.endsWith('quiet.test')).length;
+    assert.ok(asked >= 3, dns.questions.join(', '));
+    assert.equal(await statusOf(h.srf.createUAC('sip:ivy@quiet.test', { localSdp: SDP })), 503);
+    assert.equal(dns.questions.filter((q) => q.endsWith('quiet.test')).length, asked, 'not asked again within sip.dns.cacheSec');
+  });
+
+  it('a proxied request fails over too: past a closed target and a 503 to the next SRV target; the caller gets its answer', async () => {
+    const caller = await RawSipClient.open();
+    try {
+      for (const [domain, status] of [['failover.test', 480], ['busy.test', 404]] as const) {
+        const r = request('INVITE', caller.port, { 'X-Proxy-To': `sip:proxied@${domain}`, 'Content-Type': 'application/sdp' }, SDP);
+        caller.send(h.server.sipPort('udp'), r.text);
+        const res = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d/, 5000, r.callId);
+        assert.equal(Number(res.split(' ')[1]), status, res.split('\r\n')[0]);
+        assert.equal(header(res, 'CSeq'), '1 INVITE');
+        assert.ok(peers[status]!.invites.includes(`sip:proxied@${domain}`));
+        caller.send(h.server.sipPort('udp'), `ACK sip:parley@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=${r.branch}\r\nFrom: ${header(res, 'From')}\r\nTo: ${header(res, 'To')}\r\nCall-ID: ${r.callId}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`);
+      }
+      assert.ok(capture.find(/proxied request sent to the next DNS target/).length >= 2, 'both failovers logged');
+    } finally {
+      caller.close();
+    }
+  });
+});
