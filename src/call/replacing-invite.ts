@@ -15,6 +15,7 @@
 // - An INVITE without SDP, or with SDP Parley cannot use: 488.
 // Only INVITEs the rule chain gave to a flow come here (app.ts): the rules screen them first.
 import type Srf from 'drachtio-srf';
+import type { MediaLeg, MediaRoom } from '../media-plane/media-api.ts';
 import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import type { Logger } from '../util/logger.ts';
 import type { BridgeParties } from './bridge-parties.ts';
@@ -72,6 +73,21 @@ export function answerReplacingInvite(
   );
 }
 
+/**
+ * The leg of the party a replacing INVITE brings, in `room` (a bridge's or a conference
+ * member's call): null when its offer is missing or unusable, answered 488 with a Warning.
+ */
+export async function legForReplacingInvite(room: MediaRoom, id: string, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<{ leg: MediaLeg; answer: string } | null> {
+  try {
+    if (!req.body?.trim()) throw new SdpNegotiationError('an INVITE with Replaces needs an SDP offer here', 399);
+    return await room.createLeg(req.body, { id });
+  } catch (err) {
+    if (!(err instanceof SdpNegotiationError)) throw err;
+    res.send(err.sipStatus, { headers: { Warning: warningHeader(err) } });
+    return null;
+  }
+}
+
 /** `parties`' part: true when `id` names one of its dialogs (the INVITE is then answered here). */
 export function takeReplacingInvite(parties: BridgeParties, id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
   const named = parties.partyNamed(id);
@@ -93,15 +109,8 @@ async function connect(parties: BridgeParties, from: Callee, side: Side, req: Sr
   const { call, deps, log } = parties;
   const over = (): boolean => call.ended || from.gone;
   const id = parties.nextLegId(side);
-  let created;
-  try {
-    if (!req.body?.trim()) throw new SdpNegotiationError('an INVITE with Replaces needs an SDP offer here', 399);
-    created = await call.room.createLeg(req.body, { id });
-  } catch (err) {
-    if (!(err instanceof SdpNegotiationError)) throw err;
-    res.send(488, { headers: { Warning: warningHeader(err) } });
-    return;
-  }
+  const created = await legForReplacingInvite(call.room, id, req, res);
+  if (!created) return;
   const { leg, answer } = created;
   if (over()) {
     leg.close();

@@ -30,7 +30,7 @@ flows:
     - conference: { room: repl }
 `);
 
-  it("the customer takes the agent's place: 200, the agent gets a BYE, the room and the customer hear each other, the roster shows the customer, the recording goes on; wrong tags get 481", async () => {
+  it("the customer takes the agent's place: 200, the agent gets a BYE, the room and the customer hear each other, the roster shows the customer, the recording goes on; wrong tags get 481, no usable offer 488", async () => {
     const p = parley();
     const stayer = await join(p, 'stayer', STAYER_HZ);
     const agent = await join(p, 'agent', AGENT_HZ);
@@ -43,6 +43,18 @@ flows:
       const wrong = `repl-wrong-${process.pid}`;
       customerUa.send(p.sipPort, replacingInvite(customerUa, ruri, wrong, `${agent.d.callId};to-tag=nope;from-tag=${agentTag}`, customer.sdp()));
       assert.equal(statusOf(await customerUa.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 10_000, wrong)), 481, 'tags that are not the dialog\'s');
+
+      // No offer, or one Parley cannot use: 488 with a Warning, the agent still in the room.
+      const unusable = customer.sdp().replace(/^m=audio (\d+) RTP\/AVP .*$/m, 'm=audio $1 RTP/AVP 98').replace(/^a=rtpmap:.*$/gm, '') + 'a=rtpmap:98 X-NOTHING/8000\r\n';
+      for (const [n, sdp] of [['none', ''], ['unusable', unusable]] as const) {
+        const id = `repl-${n}-${process.pid}`;
+        customerUa.send(p.sipPort, replacingInvite(customerUa, ruri, id, `${agent.d.callId};to-tag=${agent.d.toTag};from-tag=${agentTag}`, sdp));
+        const refused = await customerUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000, id);
+        assert.equal(statusOf(refused), 488, refused);
+        assert.match(refused, /^Warning: 3\d\d parley /m, `a Warning says why (${n})`);
+        customerUa.send(p.sipPort, [`ACK ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${customerUa.port};branch=z9hG4bK-repl-${id.replace(/\W/g, '')}-1`, 'Max-Forwards: 70', `From: <sip:sup@127.0.0.1:${customerUa.port}>;tag=sup-new`, `To: ${/^To: (.*)$/m.exec(refused)![1]!.trim()}`, `Call-ID: ${id}`, 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'));
+      }
+      assert.ok((await comesToHearTone(stayer, AGENT_HZ)).ok, 'the stayer still hears the agent');
 
       const callId = `repl-conf-${process.pid}`;
       customerUa.send(p.sipPort, replacingInvite(customerUa, ruri, callId, `${agent.d.callId};to-tag=${agent.d.toTag};from-tag=${agentTag}`, customer.sdp()));

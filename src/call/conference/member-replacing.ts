@@ -11,15 +11,14 @@
 // Refused: tags that are not the member's dialog's 481; a member already replaced or whose call
 // is ending 403; a new party whose URI is in the room already 486; no usable offer 488.
 import type Srf from 'drachtio-srf';
-import { SdpNegotiationError } from '../../media-plane/media-errors.ts';
-import type { MediaLeg } from '../../media-plane/media-api.ts';
 import type { Logger } from '../../util/logger.ts';
-import { ackWaitMs, answerReoffers, createUas, destroyDialog, refuseRefer, serverByeReason, warningHeader } from '../dialog-util.ts';
+import { ackWaitMs, answerReoffers, createUas, destroyDialog, refuseRefer, serverByeReason } from '../dialog-util.ts';
 import { answerLegInfo } from '../dtmf-info.ts';
 import { peerHold } from '../hold.ts';
 import { parseNameAddr } from '../name-addr.ts';
 import { MEDIA_TIMEOUT_REASON } from '../reasons.ts';
 import type { ReplacesId } from '../refer-request.ts';
+import { legForReplacingInvite } from '../replacing-invite.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import type { Conference } from './conference-manager.ts';
 import type { RosterEntry } from './roster.ts';
@@ -48,16 +47,9 @@ export function takeMemberReplacing(call: SipCall, conf: Conference, entry: Rost
 }
 
 async function replace(call: SipCall, conf: Conference, entry: RosterEntry, old: Srf.Dialog, from: { uri: string; displayName: string }, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): Promise<void> {
-  let leg: MediaLeg;
-  let answer: string;
-  try {
-    if (!req.body?.trim()) throw new SdpNegotiationError('an INVITE with Replaces needs an SDP offer here', 399);
-    ({ leg, answer } = await call.room.createLeg(req.body, { id: REPLACING_LEG }));
-  } catch (err) {
-    if (!(err instanceof SdpNegotiationError)) throw err;
-    res.send(err.sipStatus, { headers: { Warning: warningHeader(err) } });
-    return;
-  }
+  const created = await legForReplacingInvite(call.room, REPLACING_LEG, req, res);
+  if (!created) return;
+  const { leg, answer } = created;
   if (call.ended || call.leg.isClosed) {
     leg.close();
     res.send(481);
