@@ -31,6 +31,9 @@ export interface SipResolverOptions {
   supports?: (t: TransportName) => boolean;
 }
 
+/** SRV targets tried for one request, at most: each is an A/AAAA lookup (a libuv pool thread). */
+const MAX_TARGETS = 4;
+
 export const DEFAULT_RESOLVER: SipResolverOptions = { servers: [], timeoutMs: 2000, cacheMs: 60_000, srv: true };
 
 /** A NAPTR service field and the SRV prefix and transport it stands for (RFC 3263 §4.1). */
@@ -70,16 +73,13 @@ export class SipResolver {
     if (u.port !== null || !this.opts.srv || localName(host)) return [await addressOf(named ?? fallback, host, u.port, host)];
     const srv = await this.srvTargets(host, named, sips);
     if (srv.length === 0) return [await addressOf(named ?? fallback, host, null, host)];
-    const out: Endpoint[] = [];
-    let lastErr: unknown = null;
-    for (const t of srv) {
-      try {
-        out.push(await addressOf(t.transport, t.name, t.port, host));
-      } catch (err) {
-        lastErr = err;
-      }
+    // At most MAX_TARGETS, looked up at once (a domain's DNS decides how many there are).
+    const looked = await Promise.allSettled(srv.slice(0, MAX_TARGETS).map((t) => addressOf(t.transport, t.name, t.port, host)));
+    const out = looked.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (out.length === 0) {
+      const why = looked.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as unknown;
+      throw why instanceof Error ? why : new Error(`no SRV target of ${host} resolves`);
     }
-    if (out.length === 0) throw lastErr instanceof Error ? lastErr : new Error(`no SRV target of ${host} resolves`);
     return out;
   }
 
@@ -104,7 +104,7 @@ export class SipResolver {
     const i = answers.findIndex((a) => a.length > 0);
     if (i < 0) return [];
     // A target of "." says the service is not offered there (RFC 2782).
-    return srvOrder(answers[i]!.filter((r) => r.name !== '' && r.name !== '.')).map((r) => ({ transport: names[i]!.transport, name: r.name, port: r.port }));
+    return srvOrder(answers[i]!.filter((r) => r.name !== '' && r.name !== '.' && r.port > 0)).map((r) => ({ transport: names[i]!.transport, name: r.name, port: r.port }));
   }
 
   /** One query, shared while in flight and kept for cacheMs; no records, an error or a timeout is an empty answer. */

@@ -76,6 +76,10 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
         // First target answers 503: the next is tried; a 503 is what the app gets only when none is left.
         '_sip._udp.busy.test': [srv(1, peers[503]!.port), srv(2, peers[404]!.port)],
         '_sip._udp.only503.test': [srv(1, peers[503]!.port)],
+        // Fifty closed targets before one that answers: only the first four are tried.
+        '_sip._udp.many.test': [...Array.from({ length: 50 }, (_, i) => srv(i + 1, closedPort)), srv(99, peers[603]!.port)],
+        // Port 0 and the "no service" target are no targets.
+        '_sip._udp.odd.test': [srv(1, 0), srv(2, 5060, '.'), srv(3, peers[480]!.port)],
         // NAPTR points elsewhere than the SRV name used without it.
         '_sip._udp.gw.naptr.test': [srv(1, peers[486]!.port)],
         '_sip._udp.naptr.test': [srv(1, peers[603]!.port)],
@@ -123,6 +127,14 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
     // The 503 was ACKed by its transaction (§17.1.1.3) before the next target was tried.
     assert.ok(peers[503]!.requests.some((r) => r.startsWith('ACK ')), 'the 503 was ACKed');
     assert.equal(await statusOf(h.srf.createUAC('sip:dave@only503.test', { localSdp: SDP })), 503);
+  });
+
+  it('a domain with many SRV records: four targets at most are tried; port 0 and "." are passed over', async () => {
+    const before = capture.find(/next DNS target/).length;
+    assert.equal(await statusOf(h.srf.createUAC('sip:kim@many.test', { localSdp: SDP })), 503);
+    assert.equal(capture.find(/next DNS target/).length - before, 3, 'three failovers: four targets');
+    assert.ok(!peers[603]!.invites.includes('sip:kim@many.test'));
+    assert.equal(await statusOf(h.srf.createUAC('sip:lou@odd.test', { localSdp: SDP })), 480);
   });
 
   it('NAPTR: its SRV name is used (not the one without NAPTR); a record that is not an SRV pointer is passed over', async () => {
