@@ -6,6 +6,7 @@
 // the status the app gets says which one the INVITE reached.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { TestDnsServer } from '../../helpers/dns-server.ts';
 import { freePort } from '../../helpers/free-port.ts';
@@ -47,6 +48,46 @@ class StatusPeer {
   }
 }
 
+/** A TCP peer that answers each INVITE with `status` on the connection it came on. */
+class TcpStatusPeer {
+  readonly invites: string[] = [];
+  private constructor(private readonly server: net.Server) {}
+
+  static async start(status: number): Promise<TcpStatusPeer> {
+    const server = net.createServer();
+    const peer = new TcpStatusPeer(server);
+    server.on('connection', (sock) => {
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const head = buf.slice(0, end);
+          const len = Number(/^(?:Content-Length|l)\s*:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+          if (buf.length < end + 4 + len) return;
+          buf = buf.slice(end + 4 + len);
+          if (!head.startsWith('INVITE ')) continue;
+          peer.invites.push(head.split(' ')[1]!);
+          const keep = head.split('\r\n').filter((l) => /^(via|from|to|call-id|cseq)\s*:/i.test(l));
+          sock.write([`SIP/2.0 ${status} Peer ${status}`, ...keep.map((l) => (/^to\s*:/i.test(l) ? `${l};tag=tcp${status}` : l)), 'Content-Length: 0', '', ''].join('\r\n'));
+        }
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return peer;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  close(): void {
+    this.server.close();
+  }
+}
+
 async function statusOf(p: Promise<unknown>): Promise<number | undefined> {
   try {
     await p;
@@ -62,10 +103,12 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
   let capture: LogCapture;
   const peers: Record<string, StatusPeer> = {};
   let closedPort = 0;
+  let tcpPeer: TcpStatusPeer;
 
   before(async () => {
     for (const s of [486, 480, 503, 404, 603]) peers[s] = await StatusPeer.start(s);
     closedPort = await freePort();
+    tcpPeer = await TcpStatusPeer.start(486);
     const srv = (priority: number, port: number, target = 'localhost') => ({ priority, weight: 0, port, target });
     dns = await TestDnsServer.start({
       SRV: {
@@ -80,11 +123,14 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
         '_sip._udp.many.test': [...Array.from({ length: 50 }, (_, i) => srv(i + 1, closedPort)), srv(99, peers[603]!.port)],
         // Port 0 and the "no service" target are no targets.
         '_sip._udp.odd.test': [srv(1, 0), srv(2, 5060, '.'), srv(3, peers[480]!.port)],
+        // TCP: the first target refuses the connection, the second answers.
+        '_sip._tcp.tcp.test': [srv(1, closedPort), srv(2, tcpPeer.port)],
         // NAPTR points elsewhere than the SRV name used without it.
         '_sip._udp.gw.naptr.test': [srv(1, peers[486]!.port)],
         '_sip._udp.naptr.test': [srv(1, peers[603]!.port)],
       },
       NAPTR: {
+        'tcp.test': [{ order: 1, preference: 1, flags: 's', service: 'SIP+D2T', regexp: '', replacement: '_sip._tcp.tcp.test' }],
         'naptr.test': [
           { order: 10, preference: 5, flags: 's', service: 'SIP+D2U', regexp: '', replacement: '_sip._udp.gw.naptr.test' },
           // Not an SRV pointer (flags "u"): passed over.
@@ -106,6 +152,7 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
     h.close();
     dns.close();
     for (const p of Object.values(peers)) p.close();
+    tcpPeer.close();
   });
 
   it('SRV: the INVITE reaches the lowest-priority target, its Request-URI unchanged', async () => {
@@ -135,6 +182,12 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
     assert.equal(capture.find(/next DNS target/).length - before, 3, 'three failovers: four targets');
     assert.ok(!peers[603]!.invites.includes('sip:kim@many.test'));
     assert.equal(await statusOf(h.srf.createUAC('sip:lou@odd.test', { localSdp: SDP })), 480);
+  });
+
+  it('TCP (NAPTR SIP+D2T): a refused connection is followed by the next target, which gets the INVITE over TCP', async () => {
+    assert.equal(await statusOf(h.srf.createUAC('sip:max@tcp.test', { localSdp: SDP })), 486);
+    assert.deepEqual(tcpPeer.invites, ['sip:max@tcp.test']);
+    assert.ok(capture.find(/next DNS target/).some((l) => (l.from as { port: number; transport: string }).port === closedPort && (l.to as { transport: string }).transport === 'tcp'));
   });
 
   it('NAPTR: its SRV name is used (not the one without NAPTR); a record that is not an SRV pointer is passed over', async () => {
