@@ -8,8 +8,9 @@
 // replaced party a BYE; the call and its one recording go on.
 // - The Replaces names a dialog of this Parley's calls by Call-ID, to-tag (Parley's) and
 //   from-tag (the peer's). None with that Call-ID: 481 (RFC 3891 §3); tags that do not match:
-//   481; a call that is not a connected two-party bridge (an IVR, ringing, transferring,
-//   ending): 403 with a Warning. A conference member's call: its new party takes the member's
+//   481; a call whose bridge is not connected (ringing, transferring, ending): 403 with a
+//   Warning. A call that no bridge holds (an IVR): the new party takes the caller's place on
+//   its leg (caller-replacing.ts). A conference member's call: its new party takes the member's
 //   place in the room (conference/member-replacing.ts). In a cluster, a dialog another node holds gets a
 //   302 to that node (as a join to a room another node owns).
 // - An INVITE without SDP, or with SDP Parley cannot use: 488.
@@ -21,6 +22,7 @@ import type { Logger } from '../util/logger.ts';
 import type { BridgeParties } from './bridge-parties.ts';
 import type { Callee, Side } from './bridge-transfer.ts';
 import type { ManagedCall } from './call-manager.ts';
+import { takeReplacingCaller } from './caller-replacing.ts';
 import { NOT_A_BRIDGE } from './consultation.ts';
 import { createUas, destroyDialog, warningHeader } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
@@ -53,8 +55,10 @@ export function answerReplacingInvite(
   for (const call of calls) {
     if (!('currentBridge' in call)) continue;
     if (call.currentBridge?.takeReplacing(id, req, res)) return;
-    if (id.callId !== call.callId) continue;
-    log.info({ replaces: value }, 'INVITE with Replaces naming a call that is not in a bridge: 403');
+    if (id.callId !== call.callId && id.callId !== call.callerDialog?.sip.callId) continue;
+    // No bridge (an IVR, a prompt, a recording): the new party takes the caller's place (caller-replacing.ts).
+    if (!call.currentBridge) return takeReplacingCaller(call, id, req, res);
+    log.info({ replaces: value }, 'INVITE with Replaces naming a call whose bridge is not connected: 403');
     res.send(403, { headers: { Warning: `399 parley "${NOT_A_BRIDGE}"` } });
     return;
   }

@@ -15,14 +15,15 @@ import { DigitDemand } from './digit-demand.ts';
 import { answerCallerInfo } from './dtmf-info.ts';
 import { CallRecording } from './call-recording.ts';
 import { CallerOffer, type AnswerSource } from './caller-offer.ts';
-import { ackWaitMs, answerReoffers, createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, refuseRefer, serverByeReason, warningHeader, type InviteState } from './dialog-util.ts';
+import { createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, serverByeReason, warningHeader, type InviteState } from './dialog-util.ts';
+import { answerCallerDialog, isRetired, retire } from './caller-dialog.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { requires100rel, sendReliable183, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { playOnCall } from './call-play.ts';
 import { addressFamily } from './target-family.ts';
-import { LegHolds, peerHold } from './hold.ts';
+import { LegHolds } from './hold.ts';
 import { toLoopsBack } from './loops-back.ts';
 import type { BridgeOptions, BridgeOutcome, BridgeTarget, CallEvents, CallPort, ConferenceJoinOptions, NameAddr, PlayHandle, PlaySpec, RecordingHandle, RecordingOptions } from './ports.ts';
 
@@ -209,31 +210,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     // answers a re-INVITE with the first answer itself).
     let answered: Promise<void> | null = null;
     const uas = await createUas(this.deps.srf, this.req, this.res, { localSdp: this.answerSdp }, (d) => {
-      d.on('destroy', (bye?: Srf.SrfRequest) => {
-        if (this.callerHandedOver) return this.callerHandedOver();
-        // The SIP server ended the dialog itself (the caller never ACKed a 2xx, …): the callee hears why.
-        const reason = serverByeReason(bye);
-        if (reason) this.endReason ??= reason;
-        this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
-      });
-      d.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(req, res));
-      // A bridge carries out the caller's transfer, a conference under `transfers: members` too; elsewhere it is refused.
-      d.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-        if (this.bridgeInProgress?.takeCallerRefer(req, res)) return;
-        if (this.referTaker) this.referTaker(req, res);
-        else refuseRefer(req, res, this.log);
-      });
-      // A delayed offer whose offer went in the 200: a re-INVITE or UPDATE offer before its ACK
-      // (the answer) is glare, 491 (a real drachtio-server hands it to the app).
-      answerReoffers(d, this.leg, this.log, {
-        ackWaitMs: ackWaitMs(this.deps.settings.sipT1 ?? 500),
-        onEnd: (reason, why) => this.endForCause(reason, why),
-        offerInAckOf: this.offer.pending ? cseqNumber(this.req) : undefined,
-        onPeerOffer: () => {
-          if (!this.endedFlag) this.holds.note(CALLER_LEG, peerHold(this.leg.media));
-        },
-        outgoing: this.holds.callerOutgoing,
-      });
+      this.bindCallerDialog(d, this.offer.pending ? cseqNumber(this.req) : undefined);
       // RFC 3261 §13.2.1: an offer in the 200 is answered in the ACK.
       if (this.offer.pending) answered = this.offer.answerFrom(d as unknown as AnswerSource, 'ack', 'ACK');
     });
@@ -245,6 +222,27 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.log.info('answered');
     if (answered) await answered;
     if (!this.endedFlag) this.leg.watchMedia();
+  }
+
+  /** @internal The caller's dialog's listeners: its first, or one that replaced it (caller-replacing.ts). */
+  bindCallerDialog(d: Srf.Dialog, offerInAckOf?: number): void {
+    d.on('destroy', (bye?: Srf.SrfRequest) => {
+      if (isRetired(d)) return; // replaced: its BYE ends nothing
+      if (this.callerHandedOver) return this.callerHandedOver();
+      // The SIP server ended the dialog itself (the caller never ACKed a 2xx, …): the callee hears why.
+      const reason = serverByeReason(bye);
+      if (reason) this.endReason ??= reason;
+      this.end(reason ? `the caller's dialog was ended by the SIP server (${reason})` : 'caller hung up');
+    });
+    answerCallerDialog(this, d, offerInAckOf);
+  }
+
+  /** @internal caller-replacing.ts: `uas` is the caller's dialog from now on; the old one, returned, ends nothing. */
+  swapCallerDialog(uas: Srf.Dialog): Srf.Dialog | null {
+    const old = this.uas;
+    if (old) retire(old);
+    this.uas = uas;
+    return old;
   }
 
   /**

@@ -1,0 +1,108 @@
+// An attended transfer into an IVR: an agent who called Parley's IVR (a menu, recorded)
+// transfers its own caller there, and the caller's phone sends Parley an INVITE with Replaces
+// naming the agent's dialog (RFC 3891). The new party takes the caller's place in the running
+// flow: 200, the agent gets a BYE, the new party's digit is the menu's (its branch plays DTMF
+// tones the new party hears, then hangs up), the recording's caller stem holds the agent's
+// tone, then the new party's, and a `replaced` note. Wrong tags get 481, no offer 488, and the
+// agent stays. Raw SIP, real RTP peers, tones heard and recorded.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { readWavFile, toneAmplitude } from '../helpers/audio-analysis.ts';
+import { contactUri, inDialogFrom, RawSipClient } from '../helpers/raw-sip-client.ts';
+import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { finalSidecars } from '../helpers/sidecars.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { assertNothingLeft } from './leftovers.ts';
+import { answerBye, bodyOf, flowYaml, RawDialog, rawParleyPerSuite, replacingInvite, statusOf } from './raw-dialog.ts';
+
+const AGENT_HZ = 1000;
+const CUSTOMER_HZ = 1400;
+
+describe('an INVITE with Replaces naming a caller in an IVR (an attended transfer into a menu)', () => {
+  const parley = rawParleyPerSuite(flowYaml('ivr', `    - answer
+    - record: { action: start }
+    - menu:
+        prompt: { tone: "silence:200" }
+        branches: { "5": five }
+        retries: 0
+        timeout: 30
+        fallback: none
+  five:
+    - play: { tone: "dtmf:1111111111" }
+    - hangup
+  none:
+    - hangup
+`));
+
+  it("the new party takes the caller's place in the running menu: its digit is the flow's, it hears the branch, the agent gets a BYE, the stem goes on with it; wrong tags 481, no offer 488", async () => {
+    const p = parley();
+    const agentUa = await RawSipClient.open();
+    const agent = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const customerUa = await RawSipClient.open();
+    const customer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    try {
+      const d = new RawDialog(agentUa, p.sipPort, 'ivr-agent', 'ivr');
+      const ok = await d.invite(agent.sdp());
+      assert.equal(statusOf(ok), 200, ok);
+      agent.useRemoteSdp(bodyOf(ok));
+      agent.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
+      await agent.waitForPackets(40);
+      const ruri = `sip:ivr@127.0.0.1:${p.sipPort}`;
+      const agentTag = `adv-${process.pid}`;
+
+      const refusals: [string, string, string, number][] = [
+        [`ivr-wrong-${process.pid}`, `${d.callId};to-tag=nope;from-tag=${agentTag}`, customer.sdp(), 481],
+        [`ivr-nosdp-${process.pid}`, `${d.callId};to-tag=${d.toTag};from-tag=${agentTag}`, '', 488],
+      ];
+      for (const [id, replaces, sdp, status] of refusals) {
+        customerUa.send(p.sipPort, replacingInvite(customerUa, ruri, id, replaces, sdp));
+        const res = await customerUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000, id);
+        assert.equal(statusOf(res), status, res);
+      }
+      assert.equal(p.app.calls!.active.size, 1, 'the agent\'s call goes on');
+
+      const callId = `ivr-repl-${process.pid}`;
+      customerUa.send(p.sipPort, replacingInvite(customerUa, ruri, callId, `${d.callId};to-tag=${d.toTag};from-tag=${agentTag}`, customer.sdp()));
+      const taken = await customerUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 15_000, callId);
+      assert.equal(statusOf(taken), 200, taken);
+      customerUa.send(p.sipPort, inDialogFrom(taken, '', 'ACK', 1, customerUa.port, contactUri(taken), 'x', '').replace(/\r\nContent-Type: x/, ''));
+      customer.useRemoteSdp(bodyOf(taken));
+      customer.start({ kind: 'tone', freq: CUSTOMER_HZ, amplitude: 8000 });
+      await answerBye(agentUa, p.sipPort, d.callId);
+      agent.stopSending();
+      await customer.waitForPackets(40);
+      await new Promise((r) => setTimeout(r, 600));
+
+      // The new party's digit takes the menu's branch: it hears DTMF 1 (697 + 1209 Hz), then Parley's BYE.
+      const from = customer.received.length;
+      customer.queueDtmf('5', 120);
+      await answerBye(customerUa, p.sipPort, callId);
+      // DTMF tones are 100 ms on, 100 ms off: the loudest 100 ms blocks hold them.
+      const pcm = customer.decoded(from);
+      const blocks: number[] = [];
+      for (let s = 0; s + 800 <= pcm.length; s += 800) blocks.push(toneAmplitude(pcm, 8000, 1209, s, 800));
+      const loud = blocks.filter((a) => a > 0.05).length;
+      assert.ok(loud >= 8, `the new party hears the branch its digit chose: ${loud} blocks of 1209 Hz (${blocks.map((a) => a.toFixed(2)).join(' ')})`);
+      await waitFor('the call ended', () => p.app.calls!.active.size === 0, 10_000);
+      await assertNothingLeft(p);
+
+      const meta = await waitFor('the closed recording', () => finalSidecars(p.recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === d.callId)), 15_000);
+      const transfers = meta.transfers as Array<{ event: string; leg: string; newLeg?: string; target: string }>;
+      assert.deepEqual(transfers.map((t) => [t.event, t.leg, t.newLeg, t.target]), [['replaced', 'caller', 'caller', 'sip:sup@127.0.0.1:' + customerUa.port]]);
+      const leg = (meta.legs as { role: string; stems: { file: string }[] }[]).find((l) => l.role === 'caller')!;
+      const stem = readWavFile(join(p.recordingDir, leg.stems[0]!.file));
+      const rate = stem.sampleRate;
+      const second = (hz: number, atSec: number): number => toneAmplitude(stem.samples, rate, hz, Math.floor(atSec * rate), rate / 5);
+      // The agent's tone at the start, the new party's later.
+      assert.ok(second(AGENT_HZ, 0.3) > 0.05 && second(CUSTOMER_HZ, 0.3) < 0.02, `the agent first: ${second(AGENT_HZ, 0.3).toFixed(3)} / ${second(CUSTOMER_HZ, 0.3).toFixed(3)}`);
+      const late = stem.samples.length / rate - 0.6;
+      assert.ok(second(CUSTOMER_HZ, late) > 0.05 && second(AGENT_HZ, late) < 0.02, `the new party later: ${second(CUSTOMER_HZ, late).toFixed(3)} / ${second(AGENT_HZ, late).toFixed(3)}`);
+    } finally {
+      agentUa.close();
+      customerUa.close();
+      await agent.close();
+      await customer.close();
+    }
+  });
+});
