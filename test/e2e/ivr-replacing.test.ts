@@ -105,4 +105,53 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
       await customer.close();
     }
   });
+
+  it('a party that took the caller\'s place can itself be replaced (its dialog is the caller\'s now); the last one\'s BYE ends the call', async () => {
+    const p = parley();
+    const uas = await Promise.all([0, 1, 2].map(() => RawSipClient.open()));
+    const phones = await Promise.all([1000, 1400, 1700].map(async (hz) => ({ hz, peer: await new RtpPeer({ codec: 'PCMU' }).bind() })));
+    try {
+      const d = new RawDialog(uas[0]!, p.sipPort, 'ivr-chain', 'ivr');
+      const ok = await d.invite(phones[0]!.peer.sdp());
+      assert.equal(statusOf(ok), 200, ok);
+      phones[0]!.peer.useRemoteSdp(bodyOf(ok));
+      phones[0]!.peer.start({ kind: 'tone', freq: phones[0]!.hz, amplitude: 8000 });
+      await phones[0]!.peer.waitForPackets(40);
+      const ruri = `sip:ivr@127.0.0.1:${p.sipPort}`;
+      // Who holds the caller's place: its Call-ID, Parley's tag and its own.
+      let holder = { ua: uas[0]!, callId: d.callId, toTag: d.toTag, fromTag: `adv-${process.pid}`, ok };
+      for (const i of [1, 2]) {
+        const callId = `ivr-chain-${i}-${process.pid}`;
+        uas[i]!.send(p.sipPort, replacingInvite(uas[i]!, ruri, callId, `${holder.callId};to-tag=${holder.toTag};from-tag=${holder.fromTag}`, phones[i]!.peer.sdp()));
+        const taken = await uas[i]!.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 15_000, callId);
+        assert.equal(statusOf(taken), 200, `party ${i}: ${taken}`);
+        uas[i]!.send(p.sipPort, inDialogFrom(taken, '', 'ACK', 1, uas[i]!.port, contactUri(taken), 'x', '').replace(/\r\nContent-Type: x/, ''));
+        phones[i]!.peer.useRemoteSdp(bodyOf(taken));
+        phones[i]!.peer.start({ kind: 'tone', freq: phones[i]!.hz, amplitude: 8000 });
+        await answerBye(holder.ua, p.sipPort, holder.callId);
+        phones[i - 1]!.peer.stopSending();
+        await phones[i]!.peer.waitForPackets(phones[i]!.peer.received.length + 40);
+        holder = { ua: uas[i]!, callId, toTag: /^To:.*;tag=([^;\s>]+)/m.exec(taken)![1]!, fromTag: 'sup-new', ok: taken };
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(p.app.calls!.active.size, 1, 'one call all along');
+      // The last party hangs up: the call ends.
+      const last = holder.ok;
+      uas[2]!.send(p.sipPort, inDialogFrom(last, '', 'BYE', 2, uas[2]!.port, contactUri(last), 'x', '').replace(/\r\nContent-Type: x/, ''));
+      assert.equal(statusOf(await uas[2]!.nextMatching(/^SIP\/2\.0 \d+ /, 10_000, holder.callId)), 200);
+      await waitFor('the call ended', () => p.app.calls!.active.size === 0, 10_000);
+      await assertNothingLeft(p);
+      const meta = await waitFor('the closed recording', () => finalSidecars(p.recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === d.callId)), 15_000);
+      const transfers = meta.transfers as Array<{ event: string; target: string }>;
+      assert.deepEqual(transfers.map((t) => [t.event, t.target]), [['replaced', `sip:sup@127.0.0.1:${uas[1]!.port}`], ['replaced', `sip:sup@127.0.0.1:${uas[2]!.port}`]]);
+      const leg = (meta.legs as { role: string; stems: { file: string }[] }[]).find((l) => l.role === 'caller')!;
+      const stem = readWavFile(join(p.recordingDir, leg.stems[0]!.file));
+      const at = Math.floor((stem.samples.length / stem.sampleRate - 0.4) * stem.sampleRate);
+      const amp = (hz: number): number => toneAmplitude(stem.samples, stem.sampleRate, hz, at, stem.sampleRate / 5);
+      assert.ok(amp(1700) > 0.05 && amp(1400) < 0.02 && amp(1000) < 0.02, `the last party at the end of the stem: ${[1000, 1400, 1700].map((hz) => amp(hz).toFixed(3)).join(' / ')}`);
+    } finally {
+      for (const u of uas) u.close();
+      for (const ph of phones) await ph.peer.close();
+    }
+  });
 });
