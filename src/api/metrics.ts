@@ -160,6 +160,20 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_sip_dns',
+      help: 'Embedded SIP server, since start (RFC 3263, sip.dns): requests routed by SRV records (srv_routed), NAPTR or SRV queries that failed by a timeout, a refusal or a server failure (query_failed), requests sent on to the next SRV target after a transport error or a 503 (failover); absent with a drachtio-server',
+      labelNames: ['event'],
+      registers,
+      collect() {
+        this.reset();
+        const d = self.parley.sipStats?.dns;
+        if (!d) return;
+        this.set({ event: 'srv_routed' }, d.srvRouted);
+        this.set({ event: 'query_failed' }, d.queryFailures);
+        this.set({ event: 'failover' }, d.failovers);
+      },
+    });
+    new Gauge({
       name: 'parley_sip_source_over_budget',
       help: 'Embedded SIP server, since start: UDP datagrams dropped unparsed (udp_dropped), TCP/TLS connections paused (stream_paused) and closed after sip.sourceMaxPausedMs (stream_closed) because their source address was over sip.sourceBytesPerSecond or sip.sourceCpuMsPerSecond',
       labelNames: ['action'],

@@ -6,6 +6,7 @@ import { listenError } from '../util/listen-error.ts';
 import type { Logger } from '../util/logger.ts';
 import { ControlServer } from './control/control-server.ts';
 import { SipCore } from './core/sip-core.ts';
+import type { SipResolver } from './core/sip-resolver.ts';
 import { ProxyCore } from './core/proxy-core.ts';
 import { SourceBudget, type SourceBudgetCounts } from './transport/source-budget.ts';
 import { TransportLayer, type ListeningPoint } from './transport/transport-layer.ts';
@@ -90,8 +91,9 @@ export class EmbeddedSipServer {
   }
 
   /** Counts for tests and health checks. */
-  get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number; refusedOverSourceLimit: number; overBudget: SourceBudgetCounts } {
+  get stats(): { dialogs: number; serverTransactions: number; clientTransactions: number; pendingApp: number; refusedOverSourceLimit: number; overBudget: SourceBudgetCounts; dns: SipResolver['counts'] } {
     return {
+      dns: { ...this.core.ctx.resolver.counts },
       overBudget: { ...this.transports.budget.counts },
       refusedOverSourceLimit: this.core.refusedOverSourceLimit,
       dialogs: this.core.ctx.dialogs.size,

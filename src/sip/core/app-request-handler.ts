@@ -170,6 +170,7 @@ export class AppRequestHandler {
     const failover = (why: string): boolean => {
       if (others.length === 0 || p.provisionalSeen || p.cancelRequested || p.final) return false;
       const next = others[0]!;
+      this.ctx.resolver.counts.failovers++;
       callLogger(this.ctx.log, req.callId).info({ method: req.method, uri: req.uri, from: dest, to: next, why }, 'request sent to the next DNS target (RFC 3263 §4.3)');
       const again = req.clone();
       again.remove('Via');

@@ -92,6 +92,7 @@ export class ProxyOperation {
     if (this.done || this.cancelled || b.cancelled) return;
     const failover = (why: string): boolean => {
       if (others.length === 0 || b.state !== 'trying' || b.cancelled || this.cancelled || this.answered) return false;
+      this.ctx.resolver.counts.failovers++;
       callLogger(this.ctx.log, p.req.callId).info({ target: b.target, from: dest, to: others[0], why }, 'proxied request sent to the next DNS target (RFC 3263 §4.3)');
       this.transmit(b, base, others[0]!, others.slice(1));
       return true;

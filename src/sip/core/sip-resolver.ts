@@ -52,6 +52,12 @@ export class SipResolver {
   private readonly resolver: Resolver;
   private readonly naptrs = new Map<string, Cached<NaptrRecord[]>>();
   private readonly srvs = new Map<string, Cached<SrvRecord[]>>();
+  /**
+   * Since start: requests whose destinations came from SRV records (srvRouted), NAPTR or SRV
+   * queries that failed other than by "no such records" (a timeout, a refusal, SERVFAIL), and
+   * requests sent on to a next target after a failure (failovers: counted by the senders).
+   */
+  readonly counts = { srvRouted: 0, queryFailures: 0, failovers: 0 };
 
   constructor(private readonly opts: SipResolverOptions = DEFAULT_RESOLVER) {
     this.resolver = new Resolver({ timeout: opts.timeoutMs, tries: 1 });
@@ -76,6 +82,7 @@ export class SipResolver {
     // At most MAX_TARGETS, looked up at once (a domain's DNS decides how many there are).
     const looked = await Promise.allSettled(srv.slice(0, MAX_TARGETS).map((t) => addressOf(t.transport, t.name, t.port, host)));
     const out = looked.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (out.length > 0) this.counts.srvRouted++;
     if (out.length === 0) {
       const why = looked.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as unknown;
       throw why instanceof Error ? why : new Error(`no SRV target of ${host} resolves`);
@@ -114,7 +121,10 @@ export class SipResolver {
     if (hit && now - hit.at < this.opts.cacheMs) return hit.value;
     if (table.size > 10_000) table.clear();
     const value = query().catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENODATA' && err.code !== 'ENOTFOUND') this.opts.log?.info({ name, kind, code: err.code }, 'DNS query failed: A/AAAA used instead');
+      if (err.code !== 'ENODATA' && err.code !== 'ENOTFOUND') {
+        this.counts.queryFailures++;
+        this.opts.log?.info({ name, kind, code: err.code }, 'DNS query failed: A/AAAA used instead');
+      }
       return [] as T[];
     });
     table.set(name, { at: now, value });

@@ -211,6 +211,7 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
     assert.ok(asked >= 3, dns.questions.join(', '));
     assert.equal(await statusOf(h.srf.createUAC('sip:ivy@quiet.test', { localSdp: SDP })), 503);
     assert.equal(dns.questions.filter((q) => q.endsWith('quiet.test')).length, asked, 'not asked again within sip.dns.cacheSec');
+    assert.ok(h.server.stats.dns.queryFailures >= 3, `the timeouts are counted (parley_sip_dns{event="query_failed"}): ${JSON.stringify(h.server.stats.dns)}`);
   });
 
   it('a proxied request fails over too: past a closed target and a 503 to the next SRV target; the caller gets its answer', async () => {
