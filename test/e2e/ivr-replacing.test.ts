@@ -4,7 +4,8 @@
 // flow: 200, the agent gets a BYE, the new party's digit is the menu's (its branch plays DTMF
 // tones the new party hears, then hangs up), the recording's caller stem holds the agent's
 // tone, then the new party's, and a `replaced` note. Wrong tags get 481, no offer 488, and the
-// agent stays. Raw SIP, real RTP peers, tones heard and recorded.
+// agent stays. The agent holds the IVR before it transfers, as phones do. Raw SIP, real RTP
+// peers, tones heard and recorded.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -50,6 +51,13 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
       await agent.waitForPackets(40);
       const ruri = `sip:ivr@127.0.0.1:${p.sipPort}`;
       const agentTag = `adv-${process.pid}`;
+      // As phones do before a transfer, the agent puts the IVR on hold first: the new party's offer takes it off.
+      d.cseq++;
+      d.send('INVITE', agent.sdp([], 'sendonly').replace('o=peer 1 1 ', `o=peer 1 ${d.cseq} `));
+      const held = await d.finalTo(`${d.cseq} INVITE`);
+      assert.equal(statusOf(held), 200, held);
+      assert.match(bodyOf(held), /^a=recvonly\r?$/m, 'Parley answers the hold');
+      d.send('ACK', '', d.cseq);
 
       const refusals: [string, string, string, number][] = [
         [`ivr-wrong-${process.pid}`, `${d.callId};to-tag=nope;from-tag=${agentTag}`, customer.sdp(), 481],
