@@ -11,12 +11,12 @@
 //   caller untouched. A replacing INVITE that then fails (CANCEL) gives the caller its own
 //   media back; a caller that hung up meanwhile ends the call.
 import type Srf from 'drachtio-srf';
-import { SdpNegotiationError } from '../media-plane/media-errors.ts';
 import { isRetired } from './caller-dialog.ts';
-import { createUas, destroyDialog, warningHeader } from './dialog-util.ts';
+import { createUas, destroyDialog } from './dialog-util.ts';
 import { peerHold } from './hold.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { ReplacesId } from './refer-request.ts';
+import { withReplacingOffer } from './replacing-invite.ts';
 import { CALLER_LEG, type SipCall } from './sip-call.ts';
 
 /** Calls whose caller is being replaced now (one INVITE with Replaces at a time). */
@@ -42,15 +42,8 @@ export function takeReplacingCaller(call: SipCall, id: ReplacesId, req: Srf.SrfR
 
 async function replace(call: SipCall, old: Srf.Dialog, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
   const log = call.log;
-  let answer: string;
-  try {
-    if (!req.body?.trim()) throw new SdpNegotiationError('an INVITE with Replaces needs an SDP offer here', 399);
-    answer = await call.leg.applyOffer(req.body);
-  } catch (err) {
-    if (!(err instanceof SdpNegotiationError)) throw err;
-    res.send(err.sipStatus, { headers: { Warning: warningHeader(err) } });
-    return;
-  }
+  const answer = await withReplacingOffer(req, res, (offer) => call.leg.applyOffer(offer));
+  if (answer === null) return;
   // From here the caller's leg sends to the new party. Until its dialog is made, the old one
   // still ends the call (the caller hung up meanwhile); a failed INVITE gives the caller its media back.
   let uas: Srf.Dialog;

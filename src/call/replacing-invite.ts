@@ -78,18 +78,24 @@ export function answerReplacingInvite(
 }
 
 /**
- * The leg of the party a replacing INVITE brings, in `room` (a bridge's or a conference
- * member's call): null when its offer is missing or unusable, answered 488 with a Warning.
+ * What `use` makes of a replacing INVITE's offer (a leg in the call's room, or the caller's
+ * leg re-offered: caller-replacing.ts); null when the offer is missing or unusable, answered
+ * 488 with a Warning.
  */
-export async function legForReplacingInvite(room: MediaRoom, id: string, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<{ leg: MediaLeg; answer: string } | null> {
+export async function withReplacingOffer<T>(req: Srf.SrfRequest, res: Srf.SrfResponse, use: (offer: string) => Promise<T>): Promise<T | null> {
   try {
     if (!req.body?.trim()) throw new SdpNegotiationError('an INVITE with Replaces needs an SDP offer here', 399);
-    return await room.createLeg(req.body, { id });
+    return await use(req.body);
   } catch (err) {
     if (!(err instanceof SdpNegotiationError)) throw err;
     res.send(err.sipStatus, { headers: { Warning: warningHeader(err) } });
     return null;
   }
+}
+
+/** The leg of the party a replacing INVITE brings, in `room` (a bridge's or a conference member's call). */
+export function legForReplacingInvite(room: MediaRoom, id: string, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<{ leg: MediaLeg; answer: string } | null> {
+  return withReplacingOffer(req, res, (offer) => room.createLeg(offer, { id }));
 }
 
 /** `parties`' part: true when `id` names one of its dialogs (the INVITE is then answered here). */
