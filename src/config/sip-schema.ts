@@ -53,9 +53,10 @@ export interface SipConfig {
    * Embedded server: how a URI's domain is resolved (RFC 3263; src/sip/core/sip-resolver.ts).
    * srv: NAPTR and SRV for a domain without a port (false: A/AAAA only); servers: the DNS
    * servers asked for them (`ip` or `ip:port`; empty: /etc/resolv.conf's); timeoutMs: one
-   * query's limit; cacheSec: how long an answer is kept.
+   * query's limit; cacheSec: how long an answer is kept; failoverAfterMs: how long a target
+   * that has not answered at all is waited for while another target is left (0: timer B/F).
    */
-  dns: { srv: boolean; servers: string[]; timeoutMs: number; cacheSec: number };
+  dns: { srv: boolean; servers: string[]; timeoutMs: number; cacheSec: number; failoverAfterMs: number };
 }
 
 export const sipSchema = {
@@ -115,12 +116,14 @@ export const sipSchema = {
     dns: {
       type: 'object',
       additionalProperties: false,
-      required: ['srv', 'servers', 'timeoutMs', 'cacheSec'],
+      required: ['srv', 'servers', 'timeoutMs', 'cacheSec', 'failoverAfterMs'],
       properties: {
         srv: { type: 'boolean' },
         servers: { type: 'array', maxItems: 8, items: { type: 'string', pattern: '^(\\d{1,3}(\\.\\d{1,3}){3}(:\\d{1,5})?|\\[[0-9a-fA-F:.]+\\](:\\d{1,5})?|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$' } },
         timeoutMs: { type: 'integer', minimum: 100, maximum: 30000 },
         cacheSec: { type: 'integer', minimum: 0, maximum: 86400 },
+        // 0: a target is left only at its transaction's timeout (timer B or F: 32 s on UDP).
+        failoverAfterMs: { type: 'integer', minimum: 0, maximum: 32000 },
       },
     },
   },
@@ -144,5 +147,5 @@ export const defaultSip: SipConfig = {
   externalIp: null,
   outboundProxy: null,
   natContact: 'auto',
-  dns: { srv: true, servers: [], timeoutMs: 2000, cacheSec: 60 },
+  dns: { srv: true, servers: [], timeoutMs: 2000, cacheSec: 60, failoverAfterMs: 4000 },
 };

@@ -38,7 +38,7 @@ export class EmbeddedSipServer {
     const transports = await TransportLayer.start(cfg.listen, limits, cfg.externalIp, log, (i) => core?.onInbound(i));
     // Retransmission timers wait while a UDP socket may hold unread datagrams (transaction-base.ts).
     const timers = { ...cfg.timers, inputPending: () => transports.inputPending };
-    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints, maxTransactionsPerSource: cfg.maxTransactionsPerSource, natContact: cfg.natContact, dns: { srv: cfg.dns.srv, servers: cfg.dns.servers, timeoutMs: cfg.dns.timeoutMs, cacheMs: cfg.dns.cacheSec * 1000 } });
+    core = new SipCore({ log, timers, sender: transports, listeningPoints: () => transports.listeningPoints, maxTransactionsPerSource: cfg.maxTransactionsPerSource, natContact: cfg.natContact, dns: { srv: cfg.dns.srv, servers: cfg.dns.servers, timeoutMs: cfg.dns.timeoutMs, cacheMs: cfg.dns.cacheSec * 1000, failoverAfterMs: cfg.dns.failoverAfterMs } });
     core.attachProxy(new ProxyCore(core.ctx));
     let control: ControlServer;
     try {

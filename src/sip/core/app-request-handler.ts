@@ -2,6 +2,7 @@
 // drachtio's order: in-dialog by dialog id, CANCEL of the app's INVITE by txnId, in-dialog
 // by Call-ID, else a new out-of-dialog request. Responses come back through the client
 // transaction and go to the app with the request's txnId (and dialog id once there is one).
+import { noAnswerTimer } from './dns-failover.ts';
 import { natFlow } from '../dialog/nat-flow.ts';
 import { uacSessionTimer } from '../dialog/session-timer.ts';
 import type { SessionRefresher } from './session-refresher.ts';
@@ -180,6 +181,8 @@ export class AppRequestHandler {
       this.launch(p, again.toBuffer(), null, null, others.slice(1));
       return true;
     };
+    // Stops the wait for a first response (dns-failover.ts); armed once the transaction is made.
+    let answered = (): void => undefined;
     const created = this.ctx.txns.createClient(req, (m) => {
       if (unreachable) return fail(unreachable);
       try {
@@ -189,21 +192,31 @@ export class AppRequestHandler {
       }
     }, isStream(dest.transport), {
       onResponse: (res) => {
+        answered();
         if (res.status === 503 && failover('503')) return;
         this.onResponse(p, res);
       },
-      onTimeout: () => this.synthetic(p, 408, 'Request Timeout'),
+      onTimeout: () => {
+        if (failover('no response (transaction timeout)')) return;
+        this.synthetic(p, 408, 'Request Timeout');
+      },
       onTransportError: (err) => {
+        answered();
         if (failover(err.message)) return;
         this.ctx.log.info({ method: req.method, uri: req.uri, to: unreachable ? undefined : dest, reason: err.message }, 'transport error: answered 503 (RFC 3261 §8.1.3.1)');
         this.synthetic(p, 503, 'Service Unavailable');
       },
       onTerminated: () => {
+        answered();
         if (p.txn === created) this.ctx.pendingUac.delete(p.txnId);
       },
     });
     txn = created;
     p.txn = created;
+    const ms = this.ctx.resolver.failoverAfterMs;
+    if (!created.state.is('terminated')) answered = noAnswerTimer(ms, others.length, () => {
+      if (failover(`no response in ${ms} ms`)) created.terminate();
+    });
     return local;
   }
 

@@ -1,5 +1,6 @@
 // One srf.proxyRequest: forwards the app's pending request to its targets and answers
 // upstream with the first 2xx or the best final response (RFC 3261 §16.6, §16.7).
+import { noAnswerTimer } from './dns-failover.ts';
 import { callLogger } from '../../util/logger.ts';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { parseNameAddr } from '../message/header-values.ts';
@@ -99,19 +100,30 @@ export class ProxyOperation {
     };
     // This transaction's own: a late error of an earlier destination must not end the next one.
     let txn: ClientTransaction | null = null;
-    txn = b.txn = this.ctx.txns.createClient(req, (m) => {
+    // Stops the wait for a first response (dns-failover.ts); armed once the transaction is made.
+    let answered = (): void => undefined;
+    const created = (txn = b.txn = this.ctx.txns.createClient(req, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), null, (err) => txn?.transportError(err));
     }, isStream(dest.transport), {
       onResponse: (res) => {
+        answered();
         if (res.status === 503 && failover('503')) return;
         this.onResponse(b, res);
       },
-      onTimeout: () => this.onFinal(b, makeResponse(p.req, 408, 'Request Timeout')),
+      onTimeout: () => {
+        if (failover('no response (transaction timeout)')) return;
+        this.onFinal(b, makeResponse(p.req, 408, 'Request Timeout'));
+      },
       onTransportError: (err) => {
+        answered();
         if (failover(err.message)) return;
         this.onFinal(b, makeResponse(p.req, 503, 'Service Unavailable'));
       },
-      onTerminated: () => undefined,
+      onTerminated: () => answered(),
+    }));
+    const ms = this.ctx.resolver.failoverAfterMs;
+    if (!created.state.is('terminated')) answered = noAnswerTimer(ms, others.length, () => {
+      if (failover(`no response in ${ms} ms`)) created.terminate();
     });
   }
 

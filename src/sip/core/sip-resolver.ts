@@ -26,6 +26,8 @@ export interface SipResolverOptions {
   cacheMs: number;
   /** false: A/AAAA only, as before RFC 3263 §4.1's NAPTR and SRV. */
   srv: boolean;
+  /** How long a target that has sent nothing is waited for while another is left (0: its transaction's timeout); see dns-failover.ts. */
+  failoverAfterMs?: number;
   log?: Logger;
   /** The transports there is a listener for: DNS naming another is passed over. */
   supports?: (t: TransportName) => boolean;
@@ -34,7 +36,9 @@ export interface SipResolverOptions {
 /** SRV targets tried for one request, at most: each is an A/AAAA lookup (a libuv pool thread). */
 const MAX_TARGETS = 4;
 
-export const DEFAULT_RESOLVER: SipResolverOptions = { servers: [], timeoutMs: 2000, cacheMs: 60_000, srv: true };
+const DEFAULT_FAILOVER_AFTER_MS = 4000;
+
+export const DEFAULT_RESOLVER: SipResolverOptions = { servers: [], timeoutMs: 2000, cacheMs: 60_000, srv: true, failoverAfterMs: DEFAULT_FAILOVER_AFTER_MS };
 
 /** A NAPTR service field and the SRV prefix and transport it stands for (RFC 3263 §4.1). */
 const SERVICES: Record<string, { prefix: string; transport: TransportName }> = {
@@ -59,6 +63,11 @@ export class SipResolver {
    */
   readonly counts = { srvRouted: 0, queryFailures: 0, failovers: 0 };
 
+  /** sip.dns.failoverAfterMs (dns-failover.ts). */
+  get failoverAfterMs(): number {
+    return this.opts.failoverAfterMs ?? DEFAULT_FAILOVER_AFTER_MS;
+  }
+
   constructor(private readonly opts: SipResolverOptions = DEFAULT_RESOLVER) {
     this.resolver = new Resolver({ timeout: opts.timeoutMs, tries: 1 });
     if (opts.servers.length) this.resolver.setServers(opts.servers);
@@ -73,7 +82,8 @@ export class SipResolver {
     const tp = (u.params.get('transport') ?? '').toLowerCase();
     const sips = u.scheme === 'sips';
     const named: TransportName | null = sips || tp === 'tls' ? 'tls' : tp === 'tcp' ? 'tcp' : tp === 'udp' ? 'udp' : null;
-    const host = u.params.get('maddr') ?? u.host;
+    // DNS names are case-insensitive: one cache entry per name, however a URI spells it.
+    const host = (u.params.get('maddr') ?? u.host).toLowerCase();
     if (isIP(host)) return [endpoint(named ?? fallback, host, u.port)];
     // §4.2: a port, or SRV switched off, means the host's own address records.
     if (u.port !== null || !this.opts.srv || localName(host)) return [await addressOf(named ?? fallback, host, u.port, host)];

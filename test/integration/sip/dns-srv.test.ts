@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { TestDnsServer } from '../../helpers/dns-server.ts';
 import { freePort } from '../../helpers/free-port.ts';
@@ -41,6 +42,33 @@ class StatusPeer {
   /** The Request-URIs of the INVITEs it got. */
   get invites(): string[] {
     return this.requests.filter((r) => r.startsWith('INVITE ')).map((r) => r.split(' ')[1]!);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** A UDP peer that never answers (a host down behind a firewall that drops packets: no ICMP either); keeps when each request came. */
+class SilentPeer {
+  readonly got: { at: number; text: string }[] = [];
+  private constructor(private readonly socket: dgram.Socket) {
+    socket.on('message', (m) => this.got.push({ at: performance.now(), text: m.toString() }));
+  }
+
+  static async start(): Promise<SilentPeer> {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    return new SilentPeer(s);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /** When the INVITEs to `uri` came (the first one and its retransmissions). */
+  invitesTo(uri: string): number[] {
+    return this.got.filter((g) => g.text.startsWith(`INVITE ${uri} `)).map((g) => g.at);
   }
 
   close(): void {
@@ -97,6 +125,9 @@ async function statusOf(p: Promise<unknown>): Promise<number | undefined> {
   throw new Error('the INVITE was answered 2xx');
 }
 
+/** sip.dns.failoverAfterMs in the first suite (its default is 4000). */
+const FAILOVER_MS = 700;
+
 describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loopback)', () => {
   let h: Harness;
   let dns: TestDnsServer;
@@ -104,9 +135,11 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
   const peers: Record<string, StatusPeer> = {};
   let closedPort = 0;
   let tcpPeer: TcpStatusPeer;
+  let silent: SilentPeer;
 
   before(async () => {
     for (const s of [486, 480, 503, 404, 603]) peers[s] = await StatusPeer.start(s);
+    silent = await SilentPeer.start();
     closedPort = await freePort();
     tcpPeer = await TcpStatusPeer.start(486);
     const srv = (priority: number, port: number, target = 'localhost') => ({ priority, weight: 0, port, target });
@@ -123,6 +156,8 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
         '_sip._udp.many.test': [...Array.from({ length: 50 }, (_, i) => srv(i + 1, closedPort)), srv(99, peers[603]!.port)],
         // Port 0 and the "no service" target are no targets.
         '_sip._udp.odd.test': [srv(1, 0), srv(2, 5060, '.'), srv(3, peers[480]!.port)],
+        // First target silent (no response, no ICMP): left after sip.dns.failoverAfterMs for the second.
+        '_sip._udp.silent.test': [srv(1, silent.port), srv(2, peers[486]!.port)],
         // TCP: the first target refuses the connection, the second answers.
         '_sip._tcp.tcp.test': [srv(1, closedPort), srv(2, tcpPeer.port)],
         // NAPTR points elsewhere than the SRV name used without it.
@@ -140,7 +175,7 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
       silent: ['quiet.test', '_sip._udp.quiet.test', '_sip._tcp.quiet.test'],
     });
     capture = captureLog();
-    h = await startHarness({ dns: { srv: true, servers: [dns.address], timeoutMs: 300, cacheSec: 60 } }, capture.log);
+    h = await startHarness({ dns: { srv: true, servers: [dns.address], timeoutMs: 300, cacheSec: 60, failoverAfterMs: FAILOVER_MS } }, capture.log);
     // An INVITE with X-Proxy-To is proxied there (a routing rule's proxy action does the same).
     h.srf.use('invite', (req, _res, next) => {
       const to = req.get('X-Proxy-To');
@@ -153,6 +188,7 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
     dns.close();
     for (const p of Object.values(peers)) p.close();
     tcpPeer.close();
+    silent.close();
   });
 
   it('SRV: the INVITE reaches the lowest-priority target, its Request-URI unchanged', async () => {
@@ -166,6 +202,23 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
     assert.equal(await statusOf(h.srf.createUAC('sip:bob@failover.test', { localSdp: SDP })), 480);
     assert.deepEqual(peers[480]!.invites, ['sip:bob@failover.test']);
     assert.ok(capture.find(/next DNS target/).some((l) => (l.from as { port: number }).port === closedPort), 'the failover was logged');
+  });
+
+  it('a target that sends nothing at all: after sip.dns.failoverAfterMs the next SRV target gets the request, and the first no more retransmissions', async () => {
+    const started = performance.now();
+    assert.equal(await statusOf(h.srf.createUAC('sip:nina@Silent.TEST', { localSdp: SDP })), 486);
+    const took = performance.now() - started;
+    const times = silent.invitesTo('sip:nina@Silent.TEST');
+    assert.ok(times.length >= 2, `the silent target got the INVITE and its retransmissions (timer A): ${times.length}`);
+    assert.ok(took >= FAILOVER_MS - 50 && took < FAILOVER_MS + 1500, `answered by the second target about ${FAILOVER_MS} ms after the INVITE: ${took.toFixed(0)} ms`);
+    assert.deepEqual(peers[486]!.invites.filter((u) => u.includes('nina')), ['sip:nina@Silent.TEST']);
+    await new Promise((r) => setTimeout(r, 1700)); // timer A's next retransmissions would have come by now
+    assert.equal(silent.invitesTo('sip:nina@Silent.TEST').length, times.length, 'its transaction ended: nothing more sent to the silent target');
+    assert.ok(capture.find(/next DNS target/).some((l) => l.why === `no response in ${FAILOVER_MS} ms`), 'the failover was logged with its reason');
+    // The domain is asked once, in lower case, however the URI spells it.
+    assert.ok(dns.questions.includes('SRV _sip._udp.silent.test'), dns.questions.join(', '));
+    assert.equal(await statusOf(h.srf.createUAC('sip:olaf@SILENT.test', { localSdp: SDP })), 486);
+    assert.equal(dns.questions.filter((q) => q === 'SRV _sip._udp.silent.test').length, 1, 'not asked again for another spelling of the name');
   });
 
   it('a target that answers 503: the next one gets the request; with none left the app gets the 503', async () => {
@@ -217,7 +270,7 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
   it('a proxied request fails over too: past a closed target and a 503 to the next SRV target; the caller gets its answer', async () => {
     const caller = await RawSipClient.open();
     try {
-      for (const [domain, status] of [['failover.test', 480], ['busy.test', 404]] as const) {
+      for (const [domain, status] of [['failover.test', 480], ['busy.test', 404], ['silent.test', 486]] as const) {
         const r = request('INVITE', caller.port, { 'X-Proxy-To': `sip:proxied@${domain}`, 'Content-Type': 'application/sdp' }, SDP);
         caller.send(h.server.sipPort('udp'), r.text);
         const res = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d/, 5000, r.callId);
@@ -226,9 +279,47 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
         assert.ok(peers[status]!.invites.includes(`sip:proxied@${domain}`));
         caller.send(h.server.sipPort('udp'), `ACK sip:parley@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=${r.branch}\r\nFrom: ${header(res, 'From')}\r\nTo: ${header(res, 'To')}\r\nCall-ID: ${r.callId}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`);
       }
-      assert.ok(capture.find(/proxied request sent to the next DNS target/).length >= 2, 'both failovers logged');
+      assert.ok(capture.find(/proxied request sent to the next DNS target/).length >= 3, 'the three failovers logged');
+      assert.ok(silent.invitesTo('sip:proxied@silent.test').length >= 1, 'the silent target had the proxied INVITE first');
     } finally {
       caller.close();
     }
+  });
+});
+
+describe('RFC 3263: a silent target with sip.dns.failoverAfterMs 0 is left at its transaction timeout (timer B; T1 50 ms: 3.2 s)', () => {
+  let h: Harness;
+  let dns: TestDnsServer;
+  let silent: SilentPeer;
+  let answering: StatusPeer;
+
+  before(async () => {
+    silent = await SilentPeer.start();
+    answering = await StatusPeer.start(486);
+    const srv = (priority: number, port: number) => ({ priority, weight: 0, port, target: 'localhost' });
+    dns = await TestDnsServer.start({
+      SRV: {
+        '_sip._udp.silent.test': [srv(1, silent.port), srv(2, answering.port)],
+        '_sip._udp.lone.test': [srv(1, silent.port)],
+      },
+    });
+    h = await startHarness({ timers: { t1: 50, t2: 400, t4: 500, minSE: 90 }, dns: { srv: true, servers: [dns.address], timeoutMs: 300, cacheSec: 60, failoverAfterMs: 0 } });
+  });
+  after(() => {
+    h.close();
+    dns.close();
+    silent.close();
+    answering.close();
+  });
+
+  it('the next target gets the request when timer B fires; a target left alone ends in 408', async () => {
+    const started = performance.now();
+    assert.equal(await statusOf(h.srf.createUAC('sip:pia@silent.test', { localSdp: SDP })), 486);
+    const took = performance.now() - started;
+    assert.ok(took >= 3100, `not before timer B (64*T1 = 3.2 s): ${took.toFixed(0)} ms`);
+    assert.deepEqual(answering.invites, ['sip:pia@silent.test']);
+    assert.ok(silent.invitesTo('sip:pia@silent.test').length >= 4, 'the silent target had the INVITE and its retransmissions');
+    // Alone, a silent target is not left before its timeout, and its timeout is the app's 408.
+    assert.equal(await statusOf(h.srf.createUAC('sip:quin@lone.test', { localSdp: SDP })), 408);
   });
 });

@@ -82,7 +82,9 @@ describe('config', () => {
     rejects('sip:\n  sourceMaxPausedMs: fast\n', 'sip.sourceMaxPausedMs', /integer/);
   });
   it('sip.dns: NAPTR and SRV on with the system servers by default; a server that is not an address is named', () => {
-    assert.deepEqual(parseConfig('').sip.dns, { srv: true, servers: [], timeoutMs: 2000, cacheSec: 60 });
+    assert.deepEqual(parseConfig('').sip.dns, { srv: true, servers: [], timeoutMs: 2000, cacheSec: 60, failoverAfterMs: 4000 });
+    assert.equal(parseConfig('sip:\n  dns: { failoverAfterMs: 0 }\n').sip.dns.failoverAfterMs, 0);
+    rejects('sip:\n  dns: { failoverAfterMs: 60000 }\n', 'sip.dns.failoverAfterMs', /<= 32000/);
     assert.deepEqual(parseConfig('sip:\n  dns: { servers: ["10.0.0.53", "127.0.0.1:5353", "[::1]:53"] }\n').sip.dns.servers, ['10.0.0.53', '127.0.0.1:5353', '[::1]:53']);
     rejects('sip:\n  dns: { servers: [dns.example.com] }\n', 'sip.dns.servers.0', /pattern/);
     rejects('sip:\n  dns: { timeoutMs: 5 }\n', 'sip.dns.timeoutMs', />= 100/);
