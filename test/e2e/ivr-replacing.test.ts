@@ -4,7 +4,8 @@
 // flow: 200, the agent gets a BYE, the new party's digit is the menu's (its branch plays DTMF
 // tones the new party hears, then hangs up), the recording's caller stem holds the agent's
 // tone, then the new party's, and a `replaced` note. Wrong tags get 481, no offer 488, and the
-// agent stays. The agent holds the IVR before it transfers, as phones do. Raw SIP, real RTP
+// agent stays; a replacing INVITE cancelled before the answer leaves the agent its place and
+// its media. The agent holds the IVR before it transfers, as phones do. Raw SIP, real RTP
 // peers, tones heard and recorded.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -106,6 +107,61 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
       assert.ok(second(AGENT_HZ, 0.3) > 0.05 && second(CUSTOMER_HZ, 0.3) < 0.02, `the agent first: ${second(AGENT_HZ, 0.3).toFixed(3)} / ${second(CUSTOMER_HZ, 0.3).toFixed(3)}`);
       const late = stem.samples.length / rate - 0.6;
       assert.ok(second(CUSTOMER_HZ, late) > 0.05 && second(AGENT_HZ, late) < 0.02, `the new party later: ${second(CUSTOMER_HZ, late).toFixed(3)} / ${second(AGENT_HZ, late).toFixed(3)}`);
+    } finally {
+      agentUa.close();
+      customerUa.close();
+      await agent.close();
+      await customer.close();
+    }
+  });
+
+  it("a replacing INVITE cancelled before Parley answers it: 487, and the caller keeps its place: it hears the menu again, its digit is the flow's, no `replaced` note", async () => {
+    const p = parley();
+    const agentUa = await RawSipClient.open();
+    const agent = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const customerUa = await RawSipClient.open();
+    const customer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    try {
+      const d = new RawDialog(agentUa, p.sipPort, 'ivr-cancelled', 'ivr');
+      const ok = await d.invite(agent.sdp());
+      assert.equal(statusOf(ok), 200, ok);
+      agent.useRemoteSdp(bodyOf(ok));
+      agent.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
+      await agent.waitForPackets(40);
+      const ruri = `sip:ivr@127.0.0.1:${p.sipPort}`;
+      const callId = `ivr-cancel-${process.pid}`;
+      const invite = replacingInvite(customerUa, ruri, callId, `${d.callId};to-tag=${d.toTag};from-tag=adv-${process.pid}`, customer.sdp());
+      // The CANCEL right behind it (same branch, From, To, Call-ID, CSeq number: RFC 3261 §9.1), before Parley's answer.
+      const head = (name: string): string => new RegExp(`^${name}: .*$`, 'm').exec(invite)![0];
+      const cancel = [`CANCEL ${ruri} SIP/2.0`, head('Via'), 'Max-Forwards: 70', head('From'), head('To'), head('Call-ID'), 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n');
+      customerUa.send(p.sipPort, invite);
+      customerUa.send(p.sipPort, cancel);
+      let final = '';
+      while (!/^CSeq:\s*1 INVITE\s*$/im.test(final)) final = await customerUa.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 15_000, callId);
+      assert.equal(statusOf(final), 487, final);
+      customerUa.send(p.sipPort, inDialogFrom(final, '', 'ACK', 1, customerUa.port, ruri, 'x', '').replace(/\r\nContent-Type: x/, ''));
+
+      // The agent's media is its own again: Parley sends to it, and its digit takes the menu's branch (DTMF 1: 697 + 1209 Hz).
+      await new Promise((r) => setTimeout(r, 300));
+      const from = agent.received.length;
+      const toCustomer = customer.received.length;
+      agent.queueDtmf('5', 120);
+      await answerBye(agentUa, p.sipPort, d.callId);
+      const pcm = agent.decoded(from);
+      const blocks: number[] = [];
+      for (let s = 0; s + 800 <= pcm.length; s += 800) blocks.push(toneAmplitude(pcm, 8000, 1209, s, 800));
+      const loud = blocks.filter((a) => a > 0.05).length;
+      assert.ok(loud >= 8, `the agent hears the branch its digit chose: ${loud} blocks of 1209 Hz (${blocks.map((a) => a.toFixed(2)).join(' ')})`);
+      assert.equal(customer.received.length, toCustomer, 'nothing more is sent to the party whose INVITE was cancelled');
+      await waitFor('the call ended', () => p.app.calls!.active.size === 0, 10_000);
+      await assertNothingLeft(p);
+      const meta = await waitFor('the closed recording', () => finalSidecars(p.recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === d.callId)), 15_000);
+      assert.equal(meta.transfers, undefined, 'no `replaced` note');
+      const leg = (meta.legs as { role: string; stems: { file: string }[] }[]).find((l) => l.role === 'caller')!;
+      const stem = readWavFile(join(p.recordingDir, leg.stems[0]!.file));
+      const at = Math.floor((stem.samples.length / stem.sampleRate - 2.2) * stem.sampleRate);
+      const amp = toneAmplitude(stem.samples, stem.sampleRate, AGENT_HZ, at, stem.sampleRate / 5);
+      assert.ok(amp > 0.05, `the agent's tone is recorded after the CANCEL: ${amp.toFixed(3)}`);
     } finally {
       agentUa.close();
       customerUa.close();
