@@ -201,6 +201,8 @@ describe('SRTP interop with libsrtp (mediasoup worker) across sequence wraps', (
     for (const s of SUPPORTED_SRTP_SUITES) assert.ok(MEDIASOUP_SUITES.includes(s), s);
   });
 
+  // Each suite on its own transports, at once: most of a case is waiting for mediasoup's periodic reports.
+  describe('each suite', { concurrency: true }, () => {
   for (const suite of SUPPORTED_SRTP_SUITES) {
     it(`${suite}: RTP from 65,500 past both wraps, CN interleaved, decrypts on both sides with intact payloads; SRTCP both ways`, async () => {
       const loop = await Loop.open(router, suite, true);
@@ -238,6 +240,7 @@ describe('SRTP interop with libsrtp (mediasoup worker) across sequence wraps', (
       }
     });
   }
+  });
 
   // media-plane-v2.md: a packet of an undeclared payload type makes mediasoup close the
   // receive stream and its libsrtp state (Transport.cpp → RecvStreamClosed); the stream

@@ -18,7 +18,8 @@ import { FramePacer } from '../../helpers/frame-pacer.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-describe('SRTP across a sequence wrap, with CN in between (real UDP)', () => {
+// The suites run at once (each its own room, socket and peer): they wait on real time, not on the CPU.
+describe('SRTP across a sequence wrap, with CN in between (real UDP)', { concurrency: true }, () => {
   let engine: MediaEngine;
   before(async () => {
     engine = await startEngine();
