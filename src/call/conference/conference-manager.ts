@@ -19,7 +19,7 @@ import { CALLER_LEG, type SipCall } from '../sip-call.ts';
 import { dialOut, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
 import { callMember, type MemberConsultation, MemberTransfers, type TransferringMember } from './member-transfer.ts';
 import { Roster, type RosterEntry } from './roster.ts';
-import { REPLACING_LEG, takeMemberReplacing } from './member-replacing.ts';
+import { isPlaceLeg, MemberPlace } from './member-replacing.ts';
 
 export interface Conference {
   name: string;
@@ -205,7 +205,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     // A caller that holds the call (it may send music on hold) is left out of the room's mix
     // until it resumes: muted there, whatever the API's mute says meanwhile (roster.silenced).
     const onHold = (legId: string, direction: 'sendonly' | 'inactive' | null): void => {
-      if (legId !== CALLER_LEG && legId !== REPLACING_LEG) return;
+      if (!isPlaceLeg(legId)) return;
       conf.roster.setHeld(entry.legId, direction);
       if (!leg.isClosed) leg.mute(conf.roster.silenced(entry.legId));
     };
@@ -213,7 +213,14 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     const heldAlready = call.holds.of(CALLER_LEG);
     if (heldAlready) onHold(CALLER_LEG, heldAlready);
     if (options.joinTone) this.playToRoom(conf, options.joinTone);
-    this.replaceable.set(call.callId, (id, req, res) => takeMemberReplacing(call, conf, entry, id, req, res));
+    // The member's dialog, then that of each party that replaced it, names this place (member-replacing.ts).
+    const places: string[] = [call.callId];
+    const take = (id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse): void => place.take(conf, entry, id, req, res);
+    const place = new MemberPlace(call, (callId) => {
+      places.push(callId);
+      this.replaceable.set(callId, take);
+    });
+    this.replaceable.set(call.callId, take);
     this.log.info({ room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
     const left = new Promise<string>((resolve) => {
       let done = false;
@@ -223,7 +230,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
         call.off('ended', onEnded);
         call.off('hold', onHold);
         call.referTaker = null;
-        this.replaceable.delete(call.callId);
+        for (const p of places) this.replaceable.delete(p);
         near.leg.close();
         leg.close();
         conf.roster.leave(entry.legId, why);
