@@ -219,7 +219,7 @@ export class B2bBridge {
     }
     const parties = new BridgeParties(call, this.deps, this.log, options, { uac, leg, id: CALLEE_LEG, gone: false }, target, (o) => this.headers(o));
     this.parties = parties;
-    void this.connectAfterWhisper(leg, options, wait).then(() => (parties.connected = true));
+    void this.connectAfterWhisper(leg, options, wait).then(() => parties.connect());
     return { kind: 'answered', legId: CALLEE_LEG, ended: parties.ended };
   }
 

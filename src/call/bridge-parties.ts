@@ -11,6 +11,8 @@
 // - Holds (hold.ts): each party's hold is noted on the call (sidecar, leg.held); with
 //   calls.holdPropagation `reinvite` the side connected now is re-INVITEd to match the other
 //   side's hold (a transfer's target, not holding, resumes the party it is connected to).
+// - Digits (`dtmf: relay`, the default): once connected, each side's RFC 4733 packets go on
+//   to the other side as they come; a transfer's target takes over from its transferor.
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
@@ -44,8 +46,8 @@ export class BridgeParties implements TransferHost {
   private asking = false;
   /** The caller as a transferor (from its REFER on): its BYE marks it gone. */
   private callerParty: Callee | null = null;
-  /** Past any whisper: a transfer may start. */
-  connected = false;
+  /** Past any whisper (connect()): a transfer may start. */
+  private isConnected = false;
   private over = false;
   private legs = { callee: 1, caller: 1 };
   /** calls.holdPropagation `reinvite`: re-INVITEs to the connected callee and to the caller's side. */
@@ -124,6 +126,23 @@ export class BridgeParties implements TransferHost {
     return side === 'callee' ? (this.standIn?.leg ?? this.call.leg) : this.callee.leg;
   }
 
+  /** The parties hear each other now (any whisper is over): transfers may start, digits go between them (options.dtmf). */
+  connect(): void {
+    this.isConnected = true;
+    this.relayDigits();
+  }
+
+  /** options.dtmf `relay`: each connected party's RFC 4733 packets go on to the other, as they come; a party that left relays nothing. */
+  private relayDigits(): void {
+    if (this.options.dtmf !== 'relay' || !this.isConnected) return;
+    const a = this.standIn?.leg ?? this.call.leg;
+    const b = this.callee.leg;
+    if (!a.isClosed && !b.isClosed) {
+      a.relayDtmfTo(b.id);
+      b.relayDtmfTo(a.id);
+    }
+  }
+
   /** A transfer's target answered: it takes the transferor's place. */
   replaced(from: Callee, to: Callee, target: string, side: Side): void {
     to.uac.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onInfo(to.leg, req, res));
@@ -133,6 +152,8 @@ export class BridgeParties implements TransferHost {
     } else this.standIn = to;
     this.adopt(to, target, side);
     from.leg.mute(true);
+    if (!from.leg.isClosed) from.leg.relayDtmfTo(null);
+    this.relayDigits();
     this.call.holds.forget(from.id);
     if (this.toCallee || this.toCaller) {
       // The target now takes re-INVITEs for its side; the other side matches the target (not holding: resumed).
@@ -183,7 +204,7 @@ export class BridgeParties implements TransferHost {
     if (party.uac.sip.localTag !== id.toTag || party.uac.sip.remoteTag !== id.fromTag) {
       return { status: 481, refused: 'its Replaces names a call of this Parley but not its dialog\'s tags' };
     }
-    if (!this.connected || this.transfer || this.over || party.gone) return { status: 403, refused: 'that call is not connected (still ringing, ending, or transferring)' };
+    if (!this.isConnected || this.transfer || this.over || party.gone) return { status: 403, refused: 'that call is not connected (still ringing, ending, or transferring)' };
     return { party, side: i === 0 ? 'caller' : 'callee' };
   }
 
@@ -239,7 +260,7 @@ export class BridgeParties implements TransferHost {
 
   private startTransfer(c: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     // RFC 3515 §2.4.2 lets the recipient refuse; 491: try again later (RFC 3261 §21.4.27).
-    if (!this.connected || this.transfer || this.asking) {
+    if (!this.isConnected || this.transfer || this.asking) {
       res.send(491);
       return;
     }

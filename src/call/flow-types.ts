@@ -56,6 +56,8 @@ export interface BridgeParams {
   callerHears?: CallerHears;
   /** Whose REFER Parley carries out: `callee` (default), `both` (the caller's too), `refuse` (403 to both). */
   transfers?: 'callee' | 'both' | 'refuse';
+  /** RFC 4733 digits between the connected parties: `relay` (default: each party's go on to the other) or `take` (Parley's only). */
+  dtmf?: 'relay' | 'take';
   /** The callee leg's media: `off` (plain RTP, default), `follow` (SDES-SRTP when the caller's leg uses it), `on` (always). */
   srtp?: BridgeSrtp;
   /** Flow run when the callee is busy, rejects or never answers; absent: the callee's status goes to the caller. */

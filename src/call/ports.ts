@@ -92,6 +92,12 @@ export interface BridgeOptions {
    */
   transfers: 'callee' | 'both' | 'refuse';
   /**
+   * RFC 4733 digits between the connected parties: `relay` (the default) sends each party's
+   * telephone-event packets on to the other as they come (a caller keys its way through the
+   * callee's IVR), besides the digits Parley takes from them; `take`: Parley takes them only.
+   */
+  dtmf: 'relay' | 'take';
+  /**
    * The media Parley offers the callee (and a transfer's target): `off` plain RTP; `follow`
    * SDES-SRTP (AES_CM_128_HMAC_SHA1_80) when the party it is connected to uses SRTP, so a
    * caller's SRTP is not lost on the callee's side; `on` SDES-SRTP always. A callee that does

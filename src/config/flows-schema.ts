@@ -77,6 +77,7 @@ const stepSchema = {
         callerHears: { description: 'ringback, notice, silence or a prompt', oneOf: [{ type: 'string', enum: ['ringback', 'notice', 'silence'] }, playSpec] },
         srtp: { description: 'the callee leg\'s media: off (plain RTP, the default), follow (SDES-SRTP when the caller\'s leg uses it), on (SDES-SRTP always: a callee without it answers 488)', type: 'string', enum: ['off', 'follow', 'on'] },
         transfers: { description: 'whose REFER (blind or attended transfer) Parley carries out: callee (the default), both (the caller too: only where callers may make Parley dial any URI) or refuse (403)', type: 'string', enum: ['callee', 'both', 'refuse'] },
+        dtmf: { description: "RFC 4733 digits between the connected parties: relay (the default: each party's go on to the other) or take (Parley takes them only)", type: 'string', enum: ['relay', 'take'] },
         fallback: str,
       }),
       type: ['object', 'null'],

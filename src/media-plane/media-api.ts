@@ -110,6 +110,8 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   play(source: FrameSource): void;
   /** In-band (Goertzel) DTMF detection: true always, 'auto' while the leg has no telephone-event, false never (media.inbandDtmf sets where a leg starts). */
   detectInbandDtmf(on: boolean | 'auto'): void;
+  /** The telephone-event packets (RFC 4733) this leg sends go on to leg `legId` of the room as they come (a bridge's other party); null: Parley only takes the digits. */
+  relayDtmfTo(legId: string | null): void;
   handleSipInfo(contentType: string, body: string): DtmfEvent | null;
   close(reason?: MediaLegCloseReason): void;
 }

@@ -63,6 +63,11 @@ export abstract class MediaLegBase extends TypedEmitter<MediaLegEvents> {
     this.setRole({ inband: on });
   }
 
+  /** The telephone-event packets (RFC 4733) this leg sends go on to leg `legId` of the room as they come (a bridge's other party); null: Parley only takes the digits. */
+  relayDtmfTo(legId: string | null): void {
+    this.setRole({ dtmfTo: legId });
+  }
+
   /** A SIP INFO body from call control (application/dtmf-relay or application/dtmf): its digit, null for a hook flash (no digit). Throws DtmfInfoError. */
   handleSipInfo(contentType: string, body: string): DtmfEvent | null {
     this.assertOpen();

@@ -239,7 +239,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   }
 
   /** The leg's place in the hear/speak matrix; kept here so that it holds before the participant exists (outgoing legs). */
-  private readonly role = { muted: false, deaf: false, hidden: false, audience: null as ReadonlySet<string> | null, inband: null as InbandDtmfMode | null };
+  private readonly role = { muted: false, deaf: false, hidden: false, audience: null as ReadonlySet<string> | null, inband: null as InbandDtmfMode | null, dtmfTo: null as string | null };
   private readonly pendingSources: FrameSource[] = [];
 
   protected setRole(change: LegRole): void {
@@ -256,6 +256,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     p.deaf = this.role.deaf;
     p.hidden = this.role.hidden;
     p.audience = this.role.audience;
+    p.dtmfTo = this.role.dtmfTo;
     if (this.role.inband) p.setInbandDtmf(this.role.inband);
   }
 
@@ -331,6 +332,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
       audioPt: n.recvPt,
       dtmfPt: n.dtmf?.recvPt ?? null,
       dtmfClock: n.dtmf?.clock ?? 8000,
+      dtmfSendPt: n.dtmf?.sendPt ?? null,
       sendPt: n.sendPt,
       sendSsrc: this.ssrc,
       sendPtime: n.sendPtime,

@@ -65,6 +65,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   silenceFilled = 0;
   /** @internal While the room forwards: where this leg's packets go as they arrive. */
   relay: TwoPartyForwarder | null = null;
+  /**
+   * The participant this leg's telephone-event packets (RFC 4733) go on to as they come (a
+   * bridge's other party: a caller keys its way through the callee's IVR), besides the digits
+   * Parley takes from them; null: Parley only takes them.
+   */
+  dtmfTo: string | null = null;
 
   private media: ParticipantMedia;
   private inPipe: InputPipeline;
@@ -90,6 +96,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     opts: ParticipantOptions,
     private readonly onClose: (p: MixerParticipant) => void,
     private readonly onCodecChange: () => void = () => undefined,
+    /** Another participant of the room, by id (dtmfTo). */
+    private readonly peer: (id: string) => MixerParticipant | undefined = () => undefined,
   ) {
     super(opts.log);
     this.opts = opts;
@@ -238,7 +246,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
     if (v.payloadType === this.media.dtmfPt) {
       this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
-      this.feed.skipped(v);
+      const to = this.dtmfTo === null ? undefined : this.peer(this.dtmfTo);
+      if (!to?.takeEvent(this.media.dtmfClock, v.ssrc, v.seq, v.timestamp, payload)) this.feed.skipped(v);
       return;
     }
     if (v.payloadType !== this.media.audioPt) {
@@ -246,6 +255,17 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       return;
     }
     this.feed.push(v, payload, nowMs);
+  }
+
+  /**
+   * @internal A telephone-event packet of the leg relaying its digits to this one (dtmfTo), at
+   * `clock`: sent on this listener's stream when it negotiated telephone-event at that clock and
+   * wants audio now (not deaf, not holding). False when not sent.
+   */
+  takeEvent(clock: number, ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
+    const pt = this.media.dtmfSendPt ?? null;
+    if (this.closed || this.deaf || !this.sending || pt === null || clock !== this.media.dtmfClock) return false;
+    return this.output.relayEvent(ssrc, seq, timestamp, payload, pt);
   }
 
   /**

@@ -19,6 +19,8 @@ export interface ParticipantMedia {
   dtmfPt: number | null;
   /** Clock rate of telephone-event (8000; 48000 beside opus; 16000 from phones that offer it beside G.722). */
   dtmfClock: number;
+  /** Payload type of telephone-event on this listener's stream (digits relayed to it: MixerParticipant.dtmfTo); null or absent: not negotiated. */
+  dtmfSendPt?: number | null;
   /** Payload type the mixer writes on this listener's stream. */
   sendPt: number;
   /** SSRC the mixer writes on this listener's stream. */

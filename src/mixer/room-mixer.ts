@@ -136,6 +136,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       },
       this.participantClosed,
       this.legsChanged,
+      (other) => this.participants.get(other),
     );
     // A record-only leg's buffer is only drained by ticks: after a stall the room catches up on all of them it can hold.
     if (recordOnlyMs !== null) this.clock.maxCatchUp = Math.max(this.clock.maxCatchUp, Math.ceil(recordOnlyMs / FRAME_MS));

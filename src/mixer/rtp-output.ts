@@ -34,6 +34,8 @@ export interface RtpOutputStats {
   mixed: number;
   /** Packets forwarded from the other leg of a two-party call. */
   forwarded: number;
+  /** Telephone-event packets relayed from the other leg of a bridge (relayEvent). */
+  events: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface RtpOutputStats {
 export type PacketSend = (packet: Buffer) => boolean | void;
 
 export class RtpOutput {
-  readonly stats: RtpOutputStats = { mixed: 0, forwarded: 0 };
+  readonly stats: RtpOutputStats = { mixed: 0, forwarded: 0, events: 0 };
   /** Sequence number of the next packet. */
   private seq = Math.floor(Math.random() * 0x10000);
   /** Timestamp of the newest packet sent (random before the first). */
@@ -73,6 +75,10 @@ export class RtpOutput {
   private gatheredLen = 0;
   private gatheredTs = 0;
   private gatheredMarker = false;
+  /** The telephone-event being relayed (relayEvent): its input's SSRC and timestamp, and its timestamp on this stream. */
+  private evSsrc = -1;
+  private evIn = -1;
+  private evOut = 0;
 
   constructor(
     private readonly send: PacketSend,
@@ -236,6 +242,46 @@ export class RtpOutput {
   /** Whether the newest packet sent carries the frame of the tick at `tickMs` (or a later one). */
   covers(tickMs: number): boolean {
     return this.lastTick !== null && this.lastTick >= tickMs;
+  }
+
+  /**
+   * Relays one telephone-event packet (RFC 4733) of the other leg of a bridge onto this stream,
+   * with this listener's telephone-event payload type `pt`, the payload (event, end bit, volume,
+   * duration) untouched. While this stream forwards that leg, the packet is mapped as its audio is
+   * (it holds its place in that leg's sequence: RFC 4733 §2.1); otherwise it takes the next
+   * sequence number. Every packet of one event (one input timestamp) carries the same timestamp
+   * here: the mapped one, or the next frame's when the event began; its first has the marker
+   * (§2.5.1.1). False when not sent: a duplicate, or older than the forwarding mapping.
+   */
+  relayEvent(ssrc: number, seq: number, timestamp: number, payload: Uint8Array, pt: number): boolean {
+    const mapped = this.forwarding && ssrc === this.inSsrc;
+    let outSeq: number;
+    if (mapped) {
+      const d = seqDiff(seq, this.inSeq);
+      if (d === 0 || Math.abs(d) > RESTART_SEQ_JUMP || seqDiff(seq, this.inFloor) < 0) return false;
+      outSeq = (seq + this.seqOff) & 0xffff;
+      if (d > 0) {
+        this.inSeq = seq;
+        this.seq = (outSeq + 1) & 0xffff;
+      }
+    } else {
+      outSeq = this.seq;
+      this.seq = (this.seq + 1) & 0xffff;
+      // A number given out beside any forwarding mapping: the next forwarded packet is mapped afresh.
+      this.inSsrc = null;
+    }
+    const first = ssrc !== this.evSsrc || timestamp !== this.evIn;
+    if (first) {
+      this.evSsrc = ssrc;
+      this.evIn = timestamp;
+      this.evOut = mapped ? (timestamp + this.tsOff) >>> 0 : this.lastTick === null ? this.lastTs : (this.lastTs + this.step) >>> 0;
+    }
+    const packet = this.buffer(12 + payload.length);
+    writeRtpHeader(packet, pt, first, outSeq, this.evOut, this.ssrc);
+    packet.set(payload, 12);
+    this.stats.events++;
+    this.spare = this.send(packet) === false ? packet : null;
+    return true;
   }
 
   /** The newest input sequence number this stream forwarded (the mixer must not play what came before it again), or null. */

@@ -9,8 +9,9 @@
 // (RtpOutput). The room still decodes every leg each tick (talk and in-band
 // DTMF detection, recorders), but skips the per-listener mix-minus, limiter and
 // encoder, and the forwarded audio skips the jitter buffer's delay.
-// Telephone-event packets are never forwarded (Parley takes the digits; the
-// other party must not get them, as in a mixed room), nor is comfort noise
+// Telephone-event packets are not forwarded here (Parley takes the digits; in a
+// bridge a leg may relay them to the other, mixed or forwarded alike:
+// MixerParticipant.dtmfTo, RtpOutput.relayEvent), nor is comfort noise
 // (Parley does not negotiate it). While one leg sends nothing (silence
 // suppression, a digit, a stall) the other gets encoded silence from the tick
 // after three frames, as from a mixed room, so its stream never stops (but not

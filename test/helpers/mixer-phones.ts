@@ -72,7 +72,8 @@ export interface Room {
   mixer: RoomMixer;
   parts: Map<Phone, MixerParticipant>;
   ticks: MixTick[];
-  join(id: string, phone: Phone, sendPt?: number): MixerParticipant;
+  /** `dtmfSendPt`: the listener's telephone-event payload type (relayed digits; null: it has none). */
+  join(id: string, phone: Phone, sendPt?: number, dtmfSendPt?: number | null): MixerParticipant;
   /** `n` frames of room time: every talking phone's packet arrives, then the tick runs. */
   run(n: number): void;
 }
@@ -87,8 +88,8 @@ export function makeRoom(o: Partial<RoomMixerOptions> = {}): Room {
     mixer,
     parts,
     ticks,
-    join(id, phone, sendPt = 0) {
-      const p = mixer.createParticipant(id, { codec: 'PCMU', audioPt: phone.pt, dtmfPt: DTMF_PT, dtmfClock: 8000, sendPt, sendSsrc: ssrc++ }, phone.receive);
+    join(id, phone, sendPt = 0, dtmfSendPt = DTMF_PT) {
+      const p = mixer.createParticipant(id, { codec: 'PCMU', audioPt: phone.pt, dtmfPt: DTMF_PT, dtmfClock: 8000, dtmfSendPt, sendPt, sendSsrc: ssrc++ }, phone.receive);
       parts.set(phone, p);
       p.on('close', () => parts.delete(phone));
       return p;

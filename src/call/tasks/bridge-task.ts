@@ -5,7 +5,7 @@
 import type { BridgeParams } from '../flow-types.ts';
 import type { Task, TaskContext, TaskResult } from '../task.ts';
 
-export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true, callerHears: 'ringback' as const, transfers: 'callee' as const, srtp: 'off' as const };
+export const bridgeDefaults = { ringTimeout: 30, identity: 'p-asserted-identity' as const, earlyMedia: true, callerHears: 'ringback' as const, transfers: 'callee' as const, dtmf: 'relay' as const, srtp: 'off' as const };
 
 export class BridgeTask implements Task {
   readonly name = 'bridge';
@@ -26,6 +26,7 @@ export class BridgeTask implements Task {
       earlyMedia: p.earlyMedia ?? bridgeDefaults.earlyMedia,
       callerHears: p.callerHears ?? bridgeDefaults.callerHears,
       transfers: p.transfers ?? bridgeDefaults.transfers,
+      dtmf: p.dtmf ?? bridgeDefaults.dtmf,
       srtp: p.srtp ?? bridgeDefaults.srtp,
     });
     if (outcome.kind === 'failed') {

@@ -121,6 +121,7 @@ export class MediaThreadRuntime {
         if (r.hidden !== undefined) leg.hide(r.hidden);
         if (r.audience !== undefined) leg.speakTo(r.audience);
         if (r.inband !== undefined) leg.detectInbandDtmf(r.inband);
+        if (r.dtmfTo !== undefined) leg.relayDtmfTo(r.dtmfTo);
         return;
       }
       case 'leg.watch':

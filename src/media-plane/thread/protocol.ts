@@ -44,6 +44,8 @@ export interface LegRole {
   hidden?: boolean;
   audience?: string[] | null;
   inband?: boolean | 'auto';
+  /** Where the leg's telephone-event packets go on to (another leg of the room), null: nowhere. */
+  dtmfTo?: string | null;
 }
 
 /** Main → media thread. Those with `req` are answered by one 'reply'. */

@@ -1,0 +1,91 @@
+// RFC 4733 digits through a bridge: a caller behind Parley's record-notice gateway keys its way
+// through the callee's IVR, and the callee's digits reach the caller. Each party's
+// telephone-event packets go on to the other as they come (the bridge step's `dtmf: relay`, the
+// default), on the other party's own stream and telephone-event payload type, the payload
+// (digit, end bit, duration) as sent; Parley still takes the digits (its `dtmf` events).
+// `dtmf: take` keeps them from the other party. Raw SIP over UDP, real RTP peers.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { comesToHear } from '../helpers/peer-hearing.ts';
+import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import type { RtpPacket } from '../helpers/rtp.ts';
+import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { callEnd } from './helpers.ts';
+import { assertNothingLeft } from './leftovers.ts';
+import { flowYaml, rawBridgedCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
+
+const CALLER_HZ = 1000;
+const CALLEE_HZ = 600;
+
+/** The digits in a peer's telephone-event packets (payload type `pt`), one per event (its timestamp), with each event's packets. */
+function digitsIn(received: RtpPacket[], pt: number): { digit: number; packets: RtpPacket[] }[] {
+  const byTs = new Map<number, RtpPacket[]>();
+  for (const p of received) if (p.payloadType === pt) byTs.set(p.timestamp, [...(byTs.get(p.timestamp) ?? []), p]);
+  return [...byTs.values()].map((packets) => ({ digit: packets[0]!.payload[0]!, packets }));
+}
+
+/** A bridged call whose caller offers telephone-event at 100 and whose callee answers it at 101: what each got of the other's digits. */
+async function bridgedDigits(sipPort: number, parleyApp: Parameters<typeof callEnd>[0], name: string): Promise<{ toCallee: ReturnType<typeof digitsIn>; toCaller: ReturnType<typeof digitsIn>; taken: string[] }> {
+  const callerUa = await RawSipClient.open();
+  const calleeUa = await RawSipClient.open();
+  const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: 100 }).bind();
+  const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: 101, latch: true }).bind();
+  try {
+    const { c } = await rawBridgedCall({ sipPort, name, user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: `${name}-callee` });
+    const ended = callEnd(parleyApp, c.callId);
+    const taken: string[] = [];
+    const active = parleyApp.app.calls!.active.get(c.callId)!;
+    // Parley's own `dtmf` events of both legs (the API's).
+    for (const id of ['caller', 'callee']) active.call.room.leg(id)!.on('dtmf', (e) => taken.push(e.digit));
+    assert.ok((await comesToHear(caller, CALLEE_HZ, 0)).ok, 'the caller hears the callee');
+    assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
+    // The caller keys 4 then 2 (an account number into the callee's IVR); the callee keys 9.
+    caller.queueDtmf('4', 120);
+    caller.queueDtmf('2', 120, null, 100);
+    callee.queueDtmf('9', 120);
+    await waitFor('the digits taken by Parley', () => taken.length >= 3, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    c.cseq++;
+    c.send('BYE');
+    assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
+    await ended;
+    return { toCallee: digitsIn(callee.received, 101), toCaller: digitsIn(caller.received, 100), taken };
+  } finally {
+    callerUa.close();
+    calleeUa.close();
+    await caller.close();
+    await callee.close();
+  }
+}
+
+describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
+  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n'));
+
+  it("each party's digits reach the other, on its own telephone-event payload type, as sent (one timestamp per digit, the first packet marked, the end bit); Parley still takes them", async () => {
+    const p = parley();
+    const { toCallee, toCaller, taken } = await bridgedDigits(p.sipPort, p, 'relay');
+    assert.deepEqual(toCallee.map((d) => d.digit), [4, 2], 'the callee gets 4 and 2 at its payload type 101');
+    assert.deepEqual(toCaller.map((d) => d.digit), [9], 'the caller gets 9 at its payload type 100');
+    for (const d of [...toCallee, ...toCaller]) {
+      assert.equal(d.packets[0]!.marker, true, `digit ${d.digit}: its first packet marked`);
+      assert.ok(d.packets.some((x) => (x.payload[1]! & 0x80) !== 0), `digit ${d.digit}: its end packet came`);
+      const durations = d.packets.map((x) => x.payload.readUInt16BE(2));
+      assert.ok(Math.max(...durations) >= 800, `digit ${d.digit}: it lasts what was sent (120 ms at 8 kHz: ${Math.max(...durations)})`);
+    }
+    assert.deepEqual([...taken].sort(), ['2', '4', '9'], 'Parley took the digits too');
+    await assertNothingLeft(p);
+  });
+});
+
+describe('RFC 4733 digits through a bridge with dtmf: take', () => {
+  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10, dtmf: take }\n'));
+
+  it('Parley takes the digits; neither party gets the other\'s', async () => {
+    const p = parley();
+    const { toCallee, toCaller, taken } = await bridgedDigits(p.sipPort, p, 'take');
+    assert.deepEqual([toCallee.length, toCaller.length], [0, 0]);
+    assert.deepEqual([...taken].sort(), ['2', '4', '9']);
+    await assertNothingLeft(p);
+  });
+});
