@@ -28,7 +28,7 @@ import { within } from './util/within.ts';
 import { findConsultation, type RemoteConsultation } from './call/consultation.ts';
 import type { ReplacesId } from './call/refer-request.ts';
 import { nodeHolding, remoteConsultation } from './cluster/remote-consultation.ts';
-import { answerReplacingInvite, namesOwnDialog } from './call/replacing-invite.ts';
+import { answerReplacingInvite } from './call/replacing-invite.ts';
 
 /** How long a stop waits for the calls to end and the recordings to be finalized while the API still sends events. */
 const FINISH_MS = 10_000;
@@ -36,6 +36,7 @@ const FINISH_MS = 10_000;
 const WEBHOOK_QUIESCE_MS = 5500;
 /** How long a stop waits for the upload attempts it stopped (their requests are aborted). */
 const UPLOADS_STOP_MS = 2000;
+
 /** drainrequested: POST /admin/drain asks the process to drain as on SIGTERM (main.ts does it). */
 export type ParleyEvents = { close: []; drainrequested: [] };
 
@@ -382,14 +383,12 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     }
     this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1, earlyLegs);
     const calls = this.callManager;
-    const member = (callId: string): ReturnType<ConferenceManager['replacingTaker']> => this.conferenceManager?.replacingTaker(callId) ?? null;
     this.router.on('app', (req, res, flow, decision, log) => {
       // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.
-      if (req.has('Replaces')) answerReplacingInvite(calls.running, req, res, log, this.clusterNode ? (id, ruri) => nodeHolding(this.clusterNode!, clusterToken, id, ruri, log) : undefined, member);
+      if (req.has('Replaces')) answerReplacingInvite(calls.running, req, res, log, this.clusterNode ? (id, ruri) => nodeHolding(this.clusterNode!, clusterToken, id, ruri, log) : undefined, (callId) => this.conferenceManager?.replacingTaker(callId) ?? null);
       else calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy));
     });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);
-    this.router.ownReplacing = (req, res, log) => namesOwnDialog(calls.running, req, member) && (answerReplacingInvite(calls.running, req, res, log, undefined, member), true);
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
     this.router.attach();

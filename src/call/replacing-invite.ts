@@ -78,27 +78,6 @@ export function answerReplacingInvite(
 }
 
 /**
- * Whether the INVITE's Replaces names the dialog of a call Parley holds without a bridge: an
- * IVR's caller, a conference member's (or the party's that replaced it). Such an INVITE is for
- * that call, wherever the rule chain would send it (consultation.ts sends Parley its own).
- */
-export function namesOwnDialog(
-  calls: Iterable<ManagedCall>,
-  req: Srf.SrfRequest,
-  member?: (callId: string) => ((id: ReplacesId, req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | null,
-): boolean {
-  const value = (req.get('Replaces') ?? '').trim();
-  if (replacesProblem(value) !== null) return false;
-  const id = replacesId(value);
-  if (member?.(id.callId)) return true;
-  for (const call of calls) {
-    if (!('currentBridge' in call) || call.currentBridge) continue;
-    if (id.callId === call.callId || id.callId === call.callerDialog?.sip.callId) return true;
-  }
-  return false;
-}
-
-/**
  * What `use` makes of a replacing INVITE's offer (a leg in the call's room, or the caller's
  * leg re-offered: caller-replacing.ts); null when the offer is missing or unusable, answered
  * 488 with a Warning.

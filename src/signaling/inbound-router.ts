@@ -32,8 +32,6 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
   private readonly relay: HeaderEditRelay;
   /** Takes a request of a call's early dialog (an INFO before the 200); true when it did. */
   earlyDialog: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => boolean) | null = null;
-  /** Takes an INVITE with Replaces naming a dialog of a call Parley holds without a bridge (an IVR, a conference member); true when it did. */
-  ownReplacing: ((req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger) => boolean) | null = null;
 
   constructor(
     private readonly srf: Srf,
@@ -88,9 +86,6 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
       return;
     }
     if (this.answeredHere(req, res, decision, log)) return;
-    // An attended transfer's INVITE naming a dialog Parley holds itself (consultation.ts: Parley
-    // sends it to itself, loop-marked, so no rule would give it to an app): that call takes it.
-    if (o.kind !== 'app' && req.method === 'INVITE' && req.has('Replaces') && this.ownReplacing?.(req, res, log)) return;
     switch (o.kind) {
       case 'proxy':
         this.proxy(req, res, decision, log);

@@ -63,24 +63,14 @@ describe('findConsultation (an attended transfer naming a dialog of this Parley)
     assert.deepEqual(await find([siprec, from, other], from), { call: other, uri: 'sip:sup@10.0.0.7:5062', replaces: 'b-leg@h;to-tag=s;from-tag=q' });
   });
 
-  it('refused when the call says so, when it is the transfer\'s own call, and when it names a call in no bridge that is ending or not by its tags', async () => {
+  it('refused when the call says so, when it is the transfer\'s own call, and when it names a call in no bridge', async () => {
     const from = fake(null);
     assert.deepEqual(await find([fake({ refused: 'not connected' })], from), { refused: 'not connected' });
     const self = fake({ uri: 'sip:x@h', replaces: 'r;to-tag=1;from-tag=2' });
     const r = await find([self], self);
     assert.ok(r !== null && 'refused' in r && /own call/.test(r.refused), JSON.stringify(r));
-    const ending = { callId: 'consult@h', currentBridge: null, callerDialog: null } as unknown as SipCall;
-    const e = await find([ending], from);
-    assert.ok(e !== null && 'refused' in e && /ending/.test(e.refused), JSON.stringify(e));
-    const dialog = (localTag: string) => ({ sip: { callId: 'consult@h', localTag, remoteTag: 'a' }, local: { contact: '<sip:10.0.0.2:5060>' } });
-    const wrongTags = { callId: 'consult@h', currentBridge: null, callerDialog: dialog('x') } as unknown as SipCall;
-    const w = await find([wrongTags], from);
-    assert.ok(w !== null && 'refused' in w && /tags/.test(w.refused), JSON.stringify(w));
-  });
-
-  it("a call in no bridge (an IVR, a conference member's call): the transfer goes to Parley itself at the Contact it gave that dialog, with the same Replaces, and the call is kept", async () => {
-    const ivr = { callId: 'consult@h', currentBridge: null, callerDialog: { sip: { callId: 'consult@h', localTag: 'p', remoteTag: 'a' }, local: { contact: '<sip:10.0.0.2:5060>' } } } as unknown as SipCall;
-    assert.deepEqual(await find([ivr], fake(null)), { call: ivr, uri: 'sip:10.0.0.2:5060', replaces: 'consult@h;to-tag=p;from-tag=a', keep: true });
+    const ivr = { callId: 'consult@h', currentBridge: null } as unknown as SipCall;
+    assert.deepEqual(await find([ivr], from), { refused: NOT_A_BRIDGE });
   });
 
   it('waits for a bridge whose callee answered and whose parties are not set yet (a REFER right behind its 200), then finds its other party', async () => {
