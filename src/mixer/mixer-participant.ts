@@ -259,13 +259,20 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /**
    * @internal A telephone-event packet of the leg relaying its digits to this one (dtmfTo), at
-   * `clock`: sent on this listener's stream when it negotiated telephone-event at that clock and
-   * wants audio now (not deaf, not holding). False when not sent.
+   * `clock`: sent on this listener's stream when it negotiated telephone-event and wants audio
+   * now (not deaf, not holding); at another clock (48 kHz beside Opus, 8 kHz beside G.711) its
+   * duration is scaled to this listener's (in a copy: a digit's few packets). False when not sent.
    */
   takeEvent(clock: number, ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
     const pt = this.media.dtmfSendPt ?? null;
-    if (this.closed || this.deaf || !this.sending || pt === null || clock !== this.media.dtmfClock) return false;
-    return this.output.relayEvent(ssrc, seq, timestamp, payload, pt);
+    if (this.closed || this.deaf || !this.sending || pt === null || payload.length < 4) return false;
+    const to = this.media.dtmfClock;
+    if (clock === to) return this.output.relayEvent(ssrc, seq, timestamp, payload, pt);
+    const scaled = Uint8Array.from(payload.subarray(0, 4));
+    const duration = Math.min(0xffff, Math.round((((payload[2]! << 8) | payload[3]!) * to) / clock));
+    scaled[2] = duration >> 8;
+    scaled[3] = duration & 0xff;
+    return this.output.relayEvent(ssrc, seq, timestamp, scaled, pt);
   }
 
   /**

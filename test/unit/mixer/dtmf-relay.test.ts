@@ -100,4 +100,21 @@ describe('RFC 4733 digits relayed to the other party of a bridge (RoomMixer, man
       room.mixer.close();
     }
   });
+
+  it('another telephone-event clock (a 48 kHz Opus leg facing an 8 kHz one): the duration is scaled to the listener\'s', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(28), new Phone(29)];
+    const pa = room.join('a', a);
+    const pb = room.join('b', b);
+    pb.setMedia({ codec: 'PCMU', audioPt: 0, dtmfPt: DTMF_PT, dtmfClock: 48000, dtmfSendPt: 110, sendPt: 0, sendSsrc: 0x7777 });
+    pa.dtmfTo = 'b';
+    room.run(10);
+    press(room, a, '3');
+    room.run(5);
+    const ev = events(b.heard, 110);
+    assert.equal(ev.length, 7);
+    assert.deepEqual(ev.map((p) => p.payload.readUInt16BE(2)), [1, 2, 3, 4, 5, 5, 5].map((k) => k * STEP * 6), 'durations at 48 kHz');
+    assert.ok(ev.every((p) => p.payload[0] === 3));
+    room.mixer.close();
+  });
 });
