@@ -21,6 +21,7 @@ import { BridgeTransfer, type Callee, type Side, type TransferHost } from './bri
 import { ackWaitMs, answerReoffers, destroyDialog, refuseRefer, serverByeReason } from './dialog-util.ts';
 import { HoldPropagator, peerHold, type HoldDirection, type OutgoingOffer } from './hold.ts';
 import { answerLegInfo } from './dtmf-info.ts';
+import { BridgeDigits } from './bridge-digits.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
 import { MEDIA_TIMEOUT_REASON } from './reasons.ts';
 import type { Recorder } from '../recording/recorder.ts';
@@ -48,6 +49,7 @@ export class BridgeParties implements TransferHost {
   private callerParty: Callee | null = null;
   /** Past any whisper (connect()): a transfer may start. */
   private isConnected = false;
+  private readonly digits: BridgeDigits;
   private over = false;
   private legs = { callee: 1, caller: 1 };
   /** calls.holdPropagation `reinvite`: re-INVITEs to the connected callee and to the caller's side. */
@@ -75,6 +77,7 @@ export class BridgeParties implements TransferHost {
       this.resolveEnded = resolve;
     });
     this.callee = first;
+    this.digits = new BridgeDigits(options.dtmf);
     this.calleeUri = target;
     // (The first callee's INFO listener is B2bBridge's, on since its answer.)
     this.adopt(first, target, 'callee');
@@ -132,15 +135,9 @@ export class BridgeParties implements TransferHost {
     this.relayDigits();
   }
 
-  /** options.dtmf `relay`: each connected party's RFC 4733 packets go on to the other, as they come; a party that left relays nothing. */
+  /** Digits go between the parties connected now (options.dtmf: bridge-digits.ts). */
   private relayDigits(): void {
-    if (this.options.dtmf !== 'relay' || !this.isConnected) return;
-    const a = this.standIn?.leg ?? this.call.leg;
-    const b = this.callee.leg;
-    if (!a.isClosed && !b.isClosed) {
-      a.relayDtmfTo(b.id);
-      b.relayDtmfTo(a.id);
-    }
+    if (this.isConnected) this.digits.connect(this.standIn?.leg ?? this.call.leg, this.callee.leg);
   }
 
   /** A transfer's target answered: it takes the transferor's place. */
@@ -152,7 +149,6 @@ export class BridgeParties implements TransferHost {
     } else this.standIn = to;
     this.adopt(to, target, side);
     from.leg.mute(true);
-    if (!from.leg.isClosed) from.leg.relayDtmfTo(null);
     this.relayDigits();
     this.call.holds.forget(from.id);
     if (this.toCallee || this.toCaller) {

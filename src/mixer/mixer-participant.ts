@@ -8,6 +8,7 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
 import { GoertzelDetector } from '../dtmf/goertzel-detector.ts';
 import { Rfc4733Receiver } from '../dtmf/rfc4733-receiver.ts';
+import { EventOut } from './digit-sender.ts';
 import type { CodecName } from './codecs/audio-codec.ts';
 import { CODECS } from './codecs/audio-codec.ts';
 import { InputPipeline, OutputPipeline } from './codecs/codec-pipeline.ts';
@@ -59,6 +60,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   readonly privateSources: SourceAtRate[] = [];
   /** This listener's RTP stream, fed by the mix or by forwarding. */
   readonly output: RtpOutput;
+  /** Telephone-events onto it: relayed from the other party of a bridge, or made from its SIP INFO digits. */
+  private readonly eventOut: EventOut;
   /** Frames encoded for this listener (forwarding encodes none but the silence of sendSilence). */
   encoded = 0;
   /** Of those, silence sent while forwarding because the other leg paused. */
@@ -112,6 +115,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
     this.feed = new JitterFeed(this, this.media, opts);
     this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock, this.packetMs);
+    this.eventOut = new EventOut(this.output, () => this.media, () => !this.closed && !this.deaf && this.sending);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
   }
@@ -257,22 +261,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.feed.push(v, payload, nowMs);
   }
 
-  /**
-   * @internal A telephone-event packet of the leg relaying its digits to this one (dtmfTo), at
-   * `clock`: sent on this listener's stream when it negotiated telephone-event and wants audio
-   * now (not deaf, not holding); at another clock (48 kHz beside Opus, 8 kHz beside G.711) its
-   * duration is scaled to this listener's (in a copy: a digit's few packets). False when not sent.
-   */
+  /** @internal A telephone-event packet of the leg relaying its digits to this one (dtmfTo), at `clock` (EventOut.relay). */
   takeEvent(clock: number, ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
-    const pt = this.media.dtmfSendPt ?? null;
-    if (this.closed || this.deaf || !this.sending || pt === null || payload.length < 4) return false;
-    const to = this.media.dtmfClock;
-    if (clock === to) return this.output.relayEvent(ssrc, seq, timestamp, payload, pt);
-    const scaled = Uint8Array.from(payload.subarray(0, 4));
-    const duration = Math.min(0xffff, Math.round((((payload[2]! << 8) | payload[3]!) * to) / clock));
-    scaled[2] = duration >> 8;
-    scaled[3] = duration & 0xff;
-    return this.output.relayEvent(ssrc, seq, timestamp, scaled, pt);
+    return this.eventOut.relay(clock, ssrc, seq, timestamp, payload);
+  }
+
+  /** `digit` as RFC 4733 events on this listener's stream for `ms` (EventOut.digit); false when it has no telephone-event. */
+  sendDigit(digit: string, ms: number): boolean {
+    return this.eventOut.digit(digit, ms);
   }
 
   /**
@@ -363,6 +359,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.eventOut.close();
     for (const s of this.privateSources) s.stop();
     this.privateSources.length = 0;
     this.inPipe.close();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { comesToHear } from '../helpers/peer-hearing.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
+import { contactUri, inDialogFrom, RawSipClient } from '../helpers/raw-sip-client.ts';
 import type { RtpPacket } from '../helpers/rtp.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -26,13 +26,13 @@ function digitsIn(received: RtpPacket[], pt: number): { digit: number; packets: 
 }
 
 /** A bridged call whose caller offers telephone-event at 100 and whose callee answers it at 101: what each got of the other's digits. */
-async function bridgedDigits(sipPort: number, parleyApp: Parameters<typeof callEnd>[0], name: string): Promise<{ toCallee: ReturnType<typeof digitsIn>; toCaller: ReturnType<typeof digitsIn>; taken: string[] }> {
+async function bridgedDigits(sipPort: number, parleyApp: Parameters<typeof callEnd>[0], name: string, how: 'rtp' | 'info' = 'rtp'): Promise<{ toCallee: ReturnType<typeof digitsIn>; toCaller: ReturnType<typeof digitsIn>; taken: string[] }> {
   const callerUa = await RawSipClient.open();
   const calleeUa = await RawSipClient.open();
   const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: 100 }).bind();
   const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: 101, latch: true }).bind();
   try {
-    const { c } = await rawBridgedCall({ sipPort, name, user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: `${name}-callee` });
+    const { c, invite } = await rawBridgedCall({ sipPort, name, user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: `${name}-callee` });
     const ended = callEnd(parleyApp, c.callId);
     const taken: string[] = [];
     const active = parleyApp.app.calls!.active.get(c.callId)!;
@@ -41,11 +41,23 @@ async function bridgedDigits(sipPort: number, parleyApp: Parameters<typeof callE
     assert.ok((await comesToHear(caller, CALLEE_HZ, 0)).ok, 'the caller hears the callee');
     assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
     // The caller keys 4 then 2 (an account number into the callee's IVR); the callee keys 9.
-    caller.queueDtmf('4', 120);
-    caller.queueDtmf('2', 120, null, 100);
-    callee.queueDtmf('9', 120);
+    if (how === 'rtp') {
+      caller.queueDtmf('4', 120);
+      caller.queueDtmf('2', 120, null, 100);
+      callee.queueDtmf('9', 120);
+    } else {
+      // As SIP INFO (application/dtmf-relay with a duration; the callee's application/dtmf without one), each answered 200.
+      for (const digit of ['4', '2']) {
+        c.cseq++;
+        c.sendText(c.req('INFO', `Signal=${digit}\r\nDuration=160\r\n`).replace('Content-Type: application/sdp', 'Content-Type: application/dtmf-relay'));
+        assert.equal(statusOf(await c.finalTo(`${c.cseq} INFO`)), 200);
+      }
+      calleeUa.send(sipPort, inDialogFrom(invite, `${name}-callee`, 'INFO', 1, calleeUa.port, contactUri(invite), 'application/dtmf', '9'));
+      assert.equal(statusOf(await calleeUa.nextMatching(/^SIP\/2\.0 \d+ /, 10_000)), 200);
+    }
     await waitFor('the digits taken by Parley', () => taken.length >= 3, 10_000);
-    await new Promise((r) => setTimeout(r, 300));
+    // (INFO digits are taken at once; their events, queued one behind the other, take 50 ms a packet.)
+    await new Promise((r) => setTimeout(r, how === 'info' ? 900 : 300));
     c.cseq++;
     c.send('BYE');
     assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
@@ -74,6 +86,21 @@ describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
       assert.ok(Math.max(...durations) >= 800, `digit ${d.digit}: it lasts what was sent (120 ms at 8 kHz: ${Math.max(...durations)})`);
     }
     assert.deepEqual([...taken].sort(), ['2', '4', '9'], 'Parley took the digits too');
+    await assertNothingLeft(p);
+  });
+
+  it('a digit sent as SIP INFO reaches the other party as RFC 4733 events (its duration, or 100 ms when the INFO gives none), the end three times', async () => {
+    const p = parley();
+    const { toCallee, toCaller, taken } = await bridgedDigits(p.sipPort, p, 'info', 'info');
+    assert.deepEqual(toCallee.map((d) => d.digit), [4, 2], 'the callee gets 4 and 2 as events at its payload type 101');
+    assert.deepEqual(toCaller.map((d) => d.digit), [9], 'the caller gets 9 at its payload type 100');
+    for (const [d, ms] of [[toCallee[0]!, 160], [toCallee[1]!, 160], [toCaller[0]!, 100]] as const) {
+      assert.equal(d.packets[0]!.marker, true, `digit ${d.digit}: its first packet marked`);
+      const ends = d.packets.filter((x) => (x.payload[1]! & 0x80) !== 0);
+      assert.equal(ends.length, 3, `digit ${d.digit}: the end three times`);
+      assert.equal(ends[0]!.payload.readUInt16BE(2), ms * 8, `digit ${d.digit}: ${ms} ms at 8 kHz`);
+    }
+    assert.deepEqual([...taken].sort(), ['2', '4', '9']);
     await assertNothingLeft(p);
   });
 });

@@ -124,6 +124,8 @@ export class MediaThreadRuntime {
         if (r.dtmfTo !== undefined) leg.relayDtmfTo(r.dtmfTo);
         return;
       }
+      case 'leg.digit':
+        return this.rooms.get(cmd.roomId)?.room.leg(cmd.legId)?.sendDigit(cmd.digit, cmd.durationMs);
       case 'leg.watch':
         return this.rooms.get(cmd.roomId)?.room.leg(cmd.legId)?.watchMedia();
       case 'leg.close': {

@@ -52,6 +52,10 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
     this.room.thread.send({ type: 'leg.watch', roomId: this.room.id, legId: this.id });
   }
 
+  sendDigit(digit: string, durationMs: number): void {
+    if (!this.isClosed) this.room.thread.send({ type: 'leg.digit', roomId: this.room.id, legId: this.id, digit, durationMs });
+  }
+
   async applyOffer(offer: string): Promise<string> {
     this.assertOpen();
     const resolved = await sdpHosts.resolve(offer);
