@@ -3,9 +3,11 @@
 // telephone-event packets go on to the other as they come (the bridge step's `dtmf: relay`, the
 // default), on the other party's own stream and telephone-event payload type, the payload
 // (digit, end bit, duration) as sent; Parley still takes the digits (its `dtmf` events).
-// `dtmf: take` keeps them from the other party. Raw SIP over UDP, real RTP peers.
+// `dtmf: take` keeps them from the other party. A digit sent as SIP INFO reaches the other party
+// as RFC 4733 events, and POST /calls/:id/dtmf sends digits to one leg. Raw SIP over UDP, real RTP peers.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { apiBase, call as api } from '../helpers/api-client.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { contactUri, inDialogFrom, RawSipClient } from '../helpers/raw-sip-client.ts';
 import type { RtpPacket } from '../helpers/rtp.ts';
@@ -102,6 +104,49 @@ describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
     }
     assert.deepEqual([...taken].sort(), ['2', '4', '9']);
     await assertNothingLeft(p);
+  });
+});
+
+describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
+  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n'));
+
+  it('the callee gets the digits in order, each as long as asked, the end three times; an unknown leg 404, a bad digit 400, a leg without telephone-event 409', async () => {
+    const p = parley();
+    const callerUa = await RawSipClient.open();
+    const calleeUa = await RawSipClient.open();
+    const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: null }).bind();
+    const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: 101, latch: true }).bind();
+    try {
+      const { c } = await rawBridgedCall({ sipPort: p.sipPort, name: 'api-dtmf', user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: 'api-callee' });
+      const ended = callEnd(p, c.callId);
+      assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
+      const base = apiBase(p);
+      const path = `/calls/${encodeURIComponent(c.callId)}/dtmf`;
+      const sent = await api(base, 'POST', path, { digits: '12#', leg: 'callee', durationMs: 80 });
+      assert.equal(sent.status, 202, sent.text);
+      assert.equal((await api(base, 'POST', path, { digits: '1', leg: 'nope' })).status, 404);
+      assert.equal((await api(base, 'POST', path, { digits: '1x', leg: 'callee' })).status, 400);
+      const noEvents = await api(base, 'POST', path, { digits: '1' });
+      assert.equal(noEvents.status, 409, `the caller offered no telephone-event: ${noEvents.text}`);
+      await waitFor('three digits at the callee', () => digitsIn(callee.received, 101).length >= 3 && digitsIn(callee.received, 101)[2]!.packets.filter((x) => (x.payload[1]! & 0x80) !== 0).length === 3, 10_000);
+      const got = digitsIn(callee.received, 101);
+      assert.deepEqual(got.map((d) => d.digit), [1, 2, 11], '1, 2 and # (event 11), in order');
+      for (const d of got) {
+        const ends = d.packets.filter((x) => (x.payload[1]! & 0x80) !== 0);
+        assert.deepEqual(ends.map((x) => x.payload.readUInt16BE(2)), [640, 640, 640], `digit ${d.digit}: 80 ms, the end three times`);
+        assert.equal(d.packets[0]!.marker, true);
+      }
+      c.cseq++;
+      c.send('BYE');
+      assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
+      await ended;
+      await assertNothingLeft(p);
+    } finally {
+      callerUa.close();
+      calleeUa.close();
+      await caller.close();
+      await callee.close();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
-// Calls in progress: list, inspect, hang up, play and stop prompts, mute and
-// deafen a leg, transfer, and drive the call's recording.
+// Calls in progress: list, inspect, hang up, play and stop prompts, send digits to a leg,
+// mute and deafen a leg, transfer, and drive the call's recording.
 import type { FastifyInstance } from 'fastify';
 import type { ActiveCall } from '../../call/call-manager.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
@@ -25,6 +25,17 @@ const playBody = {
     target: { type: 'string', description: 'room, caller, callee or another leg id', minLength: 1, maxLength: 64 },
   },
   oneOf: [{ required: ['prompt'] }, { required: ['text'] }, { required: ['tone'] }],
+} as const;
+
+const dtmfBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['digits'],
+  properties: {
+    digits: { type: 'string', pattern: '^[0-9*#A-Da-d]{1,32}$', description: 'up to 32 of 0-9, *, #, A-D' },
+    leg: legBody.properties.leg,
+    durationMs: { type: 'integer', minimum: 40, maximum: 5000, description: 'each digit (100 ms when absent); 50 ms between digits' },
+  },
 } as const;
 
 const transferBody = {
@@ -122,6 +133,22 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
     for (const p of [...(mine ?? [])]) p.stop();
     return { ok: true, stopped: n };
   });
+
+  app.post(
+    '/calls/:id/dtmf',
+    { schema: { summary: 'Send digits to one leg as RFC 4733 telephone-events (an extension after the callee answered, a PIN)', params: idParam, body: dtmfBody, response: { 202: anyObject, ...errors, 409: anyObject } } },
+    async (req, reply) => {
+      const { call } = find((req.params as { id: string }).id);
+      if (!(call instanceof SipCall)) throw new ApiError(409, 'conflict', 'nothing is sent to a SIPREC recording client');
+      const body = req.body as { digits: string; leg?: string; durationMs?: number };
+      const legId = body.leg ?? CALLER_LEG;
+      const leg = call.room.leg(legId);
+      if (!leg || leg.isClosed) throw new ApiError(404, 'not_found', `call has no leg '${legId}'`, 'body.leg');
+      if (!leg.media?.dtmf) throw new ApiError(409, 'conflict', `leg '${legId}' did not negotiate telephone-event (RFC 4733)`);
+      for (const d of body.digits.toUpperCase()) leg.sendDigit(d, body.durationMs ?? 100);
+      return reply.code(202).send({ ok: true, leg: legId, digits: body.digits });
+    },
+  );
 
   for (const action of ['mute', 'unmute', 'deafen', 'undeafen'] as LegAction[]) {
     app.post(

@@ -203,7 +203,7 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     }
     const expected = [
       'GET /health', 'GET /ready', 'GET /metrics', 'GET /openapi.json', 'GET /events', 'GET /events/recent',
-      'GET /calls', 'GET /calls/{id}', 'DELETE /calls/{id}', 'POST /calls/{id}/play', 'POST /calls/{id}/play/stop',
+      'GET /calls', 'GET /calls/{id}', 'DELETE /calls/{id}', 'POST /calls/{id}/play', 'POST /calls/{id}/play/stop', 'POST /calls/{id}/dtmf',
       'POST /calls/{id}/mute', 'POST /calls/{id}/unmute', 'POST /calls/{id}/deafen', 'POST /calls/{id}/undeafen',
       'POST /calls/{id}/transfer',
       ...['start', 'stop', 'pause', 'resume', 'mask', 'unmask'].map((a) => `POST /calls/{id}/recording/${a}`),
