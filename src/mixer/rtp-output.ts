@@ -34,7 +34,7 @@ export interface RtpOutputStats {
   mixed: number;
   /** Packets forwarded from the other leg of a two-party call. */
   forwarded: number;
-  /** Telephone-event packets relayed from the other leg of a bridge (relayEvent). */
+  /** Telephone-event packets sent by relayEvent: relayed from the other leg of a bridge, or made from a SIP INFO digit. */
   events: number;
 }
 

@@ -11,9 +11,10 @@ import { describe, it } from 'node:test';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { contactUri, inDialogFrom, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
-import { finalSidecars } from '../helpers/sidecars.ts';
+import { finalSidecars, type Sidecar } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { comesToHearTone, join, reoffer } from './conference-members.ts';
+import { comesToHearTone, join, reoffer, type Joined } from './conference-members.ts';
+import type { RunningParley } from '../helpers/parley-harness.ts';
 import { assertNothingLeft } from './leftovers.ts';
 import { answerBye, bodyOf, rawParleyPerSuite, replacingInvite, statusOf } from './raw-dialog.ts';
 
@@ -21,6 +22,23 @@ const STAYER_HZ = 600;
 const AGENT_HZ = 1000;
 const CUSTOMER_HZ = 1400;
 const THIRD_HZ = 1700;
+
+/**
+ * The party holding the agent's place (its 200 `ok`, dialog `callId`, on `ua`) hangs up: the
+ * agent's call ends; then the stayer leaves and the room closes, nothing left. The agent call's
+ * final sidecar (found by the holder's Call-ID).
+ */
+async function holderLeavesThenStayer(p: RunningParley, ua: RawSipClient, ok: string, callId: string, stayer: Joined): Promise<Sidecar> {
+  ua.send(p.sipPort, inDialogFrom(ok, '', 'BYE', 2, ua.port, contactUri(ok), 'x', '').replace(/\r\nContent-Type: x/, ''));
+  assert.equal(statusOf(await ua.nextMatching(/^SIP\/2\.0 \d+ /, 10_000, callId)), 200);
+  await waitFor('the agent\'s call ended', () => p.app.calls!.active.size === 1, 10_000);
+  stayer.d.cseq++;
+  stayer.d.send('BYE');
+  await stayer.d.finalTo(`${stayer.d.cseq} BYE`);
+  await waitFor('the room closed', async () => (await p.app.conferences!.get('repl')) === undefined, 10_000);
+  await assertNothingLeft(p);
+  return waitFor("the agent call's closed recording", () => finalSidecars(p.recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === callId)), 10_000);
+}
 
 describe('an INVITE with Replaces naming a conference member (an attended transfer into a room)', () => {
   const parley = rawParleyPerSuite(`
@@ -79,15 +97,7 @@ flows:
       assert.equal(p.app.calls!.active.size, 2, 'no call was made of the INVITE: the agent\'s call goes on');
 
       // The customer hangs up: the agent's call ends; the stayer is alone, then leaves too.
-      customerUa.send(p.sipPort, inDialogFrom(ok, '', 'BYE', 2, customerUa.port, contactUri(ok), 'x', '').replace(/\r\nContent-Type: x/, ''));
-      assert.equal(statusOf(await customerUa.nextMatching(/^SIP\/2\.0 \d+ /, 10_000, callId)), 200);
-      await waitFor('the agent\'s call ended', () => p.app.calls!.active.size === 1, 10_000);
-      stayer.d.cseq++;
-      stayer.d.send('BYE');
-      await stayer.d.finalTo(`${stayer.d.cseq} BYE`);
-      await waitFor('the room closed', async () => (await p.app.conferences!.get('repl')) === undefined, 10_000);
-      await assertNothingLeft(p);
-      const meta = await waitFor('the agent call\'s closed recording', () => finalSidecars(p.recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === callId)), 10_000);
+      const meta = await holderLeavesThenStayer(p, customerUa, ok, callId, stayer);
       const legs = meta.legs as Array<{ id: string; callId: string }>;
       assert.deepEqual(legs.map((l) => l.id).sort(), ['caller', 'caller-2', 'conf-repl'], 'the agent, the customer in its place, the room');
       const transfers = meta.transfers as Array<{ event: string; leg: string; newLeg?: string }>;
@@ -144,15 +154,7 @@ flows:
       assert.equal(conf!.roster.visible.find((e) => e.uri.startsWith('sip:sup@'))!.held ?? null, null, 'the place is not on hold');
 
       // The third party hangs up: the agent's call ends.
-      uas[1]!.send(p.sipPort, inDialogFrom(holder.ok, '', 'BYE', 2, uas[1]!.port, contactUri(holder.ok), 'x', '').replace(/\r\nContent-Type: x/, ''));
-      assert.equal(statusOf(await uas[1]!.nextMatching(/^SIP\/2\.0 \d+ /, 10_000, holder.callId)), 200);
-      await waitFor('the agent\'s call ended', () => p.app.calls!.active.size === 1, 10_000);
-      stayer.d.cseq++;
-      stayer.d.send('BYE');
-      await stayer.d.finalTo(`${stayer.d.cseq} BYE`);
-      await waitFor('the room closed', async () => (await p.app.conferences!.get('repl')) === undefined, 10_000);
-      await assertNothingLeft(p);
-      const meta = await waitFor('the agent call\'s closed recording', () => finalSidecars(p.recordingDir).find((x) => x.legs?.some((l: { callId?: string }) => l.callId === holder.callId)), 10_000);
+      const meta = await holderLeavesThenStayer(p, uas[1]!, holder.ok, holder.callId, stayer);
       assert.deepEqual((meta.legs as Array<{ id: string }>).map((l) => l.id).sort(), ['caller', 'caller-2', 'caller-3', 'conf-repl']);
       assert.deepEqual((meta.transfers as Array<{ event: string; leg: string; newLeg?: string }>).map((t) => [t.event, t.leg, t.newLeg]), [['replaced', 'caller', 'caller-2'], ['replaced', 'caller-2', 'caller-3']]);
     } finally {

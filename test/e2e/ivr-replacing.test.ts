@@ -21,6 +21,40 @@ import { answerBye, bodyOf, flowYaml, RawDialog, rawParleyPerSuite, replacingInv
 const AGENT_HZ = 1000;
 const CUSTOMER_HZ = 1400;
 
+/** The agent's and the new party's SIP clients and RTP peers (PCMU), and a close for all four. */
+async function parties(): Promise<{ agentUa: RawSipClient; agent: RtpPeer; customerUa: RawSipClient; customer: RtpPeer; close: () => Promise<void> }> {
+  const agentUa = await RawSipClient.open();
+  const agent = await new RtpPeer({ codec: 'PCMU' }).bind();
+  const customerUa = await RawSipClient.open();
+  const customer = await new RtpPeer({ codec: 'PCMU' }).bind();
+  const close = async (): Promise<void> => {
+    agentUa.close();
+    customerUa.close();
+    await agent.close();
+    await customer.close();
+  };
+  return { agentUa, agent, customerUa, customer, close };
+}
+
+/** The agent calls the IVR (answered 200) and sends its tone: the dialog, once 40 packets came back. */
+async function agentInMenu(sipPort: number, ua: RawSipClient, agent: RtpPeer, name: string): Promise<RawDialog> {
+  const d = new RawDialog(ua, sipPort, name, 'ivr');
+  const ok = await d.invite(agent.sdp());
+  assert.equal(statusOf(ok), 200, ok);
+  agent.useRemoteSdp(bodyOf(ok));
+  agent.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
+  await agent.waitForPackets(40);
+  return d;
+}
+
+/** The menu's branch as `peer` heard it from packet `from` on: DTMF 1's 1209 Hz per 100 ms block (tones 100 ms on, 100 ms off), and how many blocks hold it. */
+function branchHeard(peer: RtpPeer, from: number): { loud: number; blocks: string } {
+  const pcm = peer.decoded(from);
+  const blocks: number[] = [];
+  for (let s = 0; s + 800 <= pcm.length; s += 800) blocks.push(toneAmplitude(pcm, 8000, 1209, s, 800));
+  return { loud: blocks.filter((a) => a > 0.05).length, blocks: blocks.map((a) => a.toFixed(2)).join(' ') };
+}
+
 describe('an INVITE with Replaces naming a caller in an IVR (an attended transfer into a menu)', () => {
   const parley = rawParleyPerSuite(flowYaml('ivr', `    - answer
     - record: { action: start }
@@ -39,17 +73,9 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
 
   it("the new party takes the caller's place in the running menu: its digit is the flow's, it hears the branch, the agent gets a BYE, the stem goes on with it; wrong tags 481, no offer 488", async () => {
     const p = parley();
-    const agentUa = await RawSipClient.open();
-    const agent = await new RtpPeer({ codec: 'PCMU' }).bind();
-    const customerUa = await RawSipClient.open();
-    const customer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const { agentUa, agent, customerUa, customer, close } = await parties();
     try {
-      const d = new RawDialog(agentUa, p.sipPort, 'ivr-agent', 'ivr');
-      const ok = await d.invite(agent.sdp());
-      assert.equal(statusOf(ok), 200, ok);
-      agent.useRemoteSdp(bodyOf(ok));
-      agent.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
-      await agent.waitForPackets(40);
+      const d = await agentInMenu(p.sipPort, agentUa, agent, 'ivr-agent');
       const ruri = `sip:ivr@127.0.0.1:${p.sipPort}`;
       const agentTag = `adv-${process.pid}`;
       // As phones do before a transfer, the agent puts the IVR on hold first: the new party's offer takes it off.
@@ -87,12 +113,8 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
       const from = customer.received.length;
       customer.queueDtmf('5', 120);
       await answerBye(customerUa, p.sipPort, callId);
-      // DTMF tones are 100 ms on, 100 ms off: the loudest 100 ms blocks hold them.
-      const pcm = customer.decoded(from);
-      const blocks: number[] = [];
-      for (let s = 0; s + 800 <= pcm.length; s += 800) blocks.push(toneAmplitude(pcm, 8000, 1209, s, 800));
-      const loud = blocks.filter((a) => a > 0.05).length;
-      assert.ok(loud >= 8, `the new party hears the branch its digit chose: ${loud} blocks of 1209 Hz (${blocks.map((a) => a.toFixed(2)).join(' ')})`);
+      const { loud, blocks } = branchHeard(customer, from);
+      assert.ok(loud >= 8, `the new party hears the branch its digit chose: ${loud} blocks of 1209 Hz (${blocks})`);
       await waitFor('the call ended', () => p.app.calls!.active.size === 0, 10_000);
       await assertNothingLeft(p);
 
@@ -108,26 +130,15 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
       const late = stem.samples.length / rate - 0.6;
       assert.ok(second(CUSTOMER_HZ, late) > 0.05 && second(AGENT_HZ, late) < 0.02, `the new party later: ${second(CUSTOMER_HZ, late).toFixed(3)} / ${second(AGENT_HZ, late).toFixed(3)}`);
     } finally {
-      agentUa.close();
-      customerUa.close();
-      await agent.close();
-      await customer.close();
+      await close();
     }
   });
 
   it("a replacing INVITE cancelled before Parley answers it: 487, and the caller keeps its place: it hears the menu again, its digit is the flow's, no `replaced` note", async () => {
     const p = parley();
-    const agentUa = await RawSipClient.open();
-    const agent = await new RtpPeer({ codec: 'PCMU' }).bind();
-    const customerUa = await RawSipClient.open();
-    const customer = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const { agentUa, agent, customerUa, customer, close } = await parties();
     try {
-      const d = new RawDialog(agentUa, p.sipPort, 'ivr-cancelled', 'ivr');
-      const ok = await d.invite(agent.sdp());
-      assert.equal(statusOf(ok), 200, ok);
-      agent.useRemoteSdp(bodyOf(ok));
-      agent.start({ kind: 'tone', freq: AGENT_HZ, amplitude: 8000 });
-      await agent.waitForPackets(40);
+      const d = await agentInMenu(p.sipPort, agentUa, agent, 'ivr-cancelled');
       const ruri = `sip:ivr@127.0.0.1:${p.sipPort}`;
       const callId = `ivr-cancel-${process.pid}`;
       const invite = replacingInvite(customerUa, ruri, callId, `${d.callId};to-tag=${d.toTag};from-tag=adv-${process.pid}`, customer.sdp());
@@ -147,11 +158,8 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
       const toCustomer = customer.received.length;
       agent.queueDtmf('5', 120);
       await answerBye(agentUa, p.sipPort, d.callId);
-      const pcm = agent.decoded(from);
-      const blocks: number[] = [];
-      for (let s = 0; s + 800 <= pcm.length; s += 800) blocks.push(toneAmplitude(pcm, 8000, 1209, s, 800));
-      const loud = blocks.filter((a) => a > 0.05).length;
-      assert.ok(loud >= 8, `the agent hears the branch its digit chose: ${loud} blocks of 1209 Hz (${blocks.map((a) => a.toFixed(2)).join(' ')})`);
+      const { loud, blocks } = branchHeard(agent, from);
+      assert.ok(loud >= 8, `the agent hears the branch its digit chose: ${loud} blocks of 1209 Hz (${blocks})`);
       assert.equal(customer.received.length, toCustomer, 'nothing more is sent to the party whose INVITE was cancelled');
       await waitFor('the call ended', () => p.app.calls!.active.size === 0, 10_000);
       await assertNothingLeft(p);
@@ -163,10 +171,7 @@ describe('an INVITE with Replaces naming a caller in an IVR (an attended transfe
       const amp = toneAmplitude(stem.samples, stem.sampleRate, AGENT_HZ, at, stem.sampleRate / 5);
       assert.ok(amp > 0.05, `the agent's tone is recorded after the CANCEL: ${amp.toFixed(3)}`);
     } finally {
-      agentUa.close();
-      customerUa.close();
-      await agent.close();
-      await customer.close();
+      await close();
     }
   });
 
