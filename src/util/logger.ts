@@ -54,12 +54,19 @@ export async function endLogger(log: Logger): Promise<void> {
   if (transport.closed) return;
   // A line logged after the end makes the transport emit 'error' ("the worker is ending"): dropped.
   transport.on('error', () => undefined);
-  // pino unrefs the thread once ready: without a ref the process could end before its 'close'.
-  transport.ref();
+  // pino unrefs the thread once it is ready, and a thread still starting (a start-up that failed
+  // at once, a busy machine) becomes ready after an end began: a ref on it did not keep the process
+  // up, which ended (exit code 0, no last words) before 'close'. A timer holds the event loop until
+  // then (thread-stream gives an end 10 s before it ends the thread: 15 s at most here).
+  let hold: NodeJS.Timeout | undefined;
   // Not events.once: it rejects on 'error', and a failed end still ends in 'close'.
-  const closed = new Promise<void>((resolve) => transport.once('close', () => resolve()));
+  const closed = new Promise<void>((resolve) => {
+    transport.once('close', () => resolve());
+    hold = setTimeout(resolve, 15_000);
+  });
   transport.end();
   await closed;
+  clearTimeout(hold);
 }
 
 /** The child logger for one call: every line it writes names the call. */
