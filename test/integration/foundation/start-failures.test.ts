@@ -76,7 +76,8 @@ function assertNamesTheFix(r: Run, file: string, key: string, what: string, port
   assert.deepEqual(stray, [], 'a failed bind is reported once, as the start-up error');
 }
 
-describe('parley start: start-up failures say what to do', () => {
+// The cases run at once: each starts its own Parley process on its own ports (one waits 10 s for a drachtio-server).
+describe('parley start: start-up failures say what to do', { concurrency: true }, () => {
   it('a SIP port another process holds: names sip.listen.0.port and the file', async () => {
     const [sip, control, api] = [await freePort(), await freePort(), await freePort()];
     const held = await holdUdp(sip);
