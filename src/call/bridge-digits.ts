@@ -2,7 +2,7 @@
 // party's RFC 4733 packets go on to the other as they come (MediaLeg.relayDtmfTo, on the media
 // thread), and a digit a party sends as a SIP INFO (application/dtmf-relay, application/dtmf)
 // is played to the other as RFC 4733 events (MediaLeg.sendDigit), as SBCs interwork them; a
-// party without telephone-event gets neither. Parley takes every digit as well (the legs'
+// party without telephone-event gets both as DTMF tones in its audio (mixer/inband-digits.ts). Parley takes every digit as well (the legs'
 // `dtmf` events). Re-paired whenever who is connected changes (a transfer's target).
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
 import type { MediaLeg } from '../media-plane/media-api.ts';

@@ -5,7 +5,10 @@
 // three times (§2.5.1.4), volume 10 (−10 dBm0); digits queued behind one another, 50 ms apart.
 // The timers run on the thread that owns the leg: no message crosses threads per packet.
 // EventOut puts a listener's telephone-events on its stream: those relayed from the other
-// party of a bridge (RtpOutput.relayEvent) and these.
+// party of a bridge (RtpOutput.relayEvent) and these; to a listener without telephone-event,
+// it plays both as DTMF tones (inband-digits.ts).
+import type { FrameSource } from './frames.ts';
+import { InbandDigits } from './inband-digits.ts';
 import type { ParticipantMedia } from './participant-options.ts';
 import type { RtpOutput } from './rtp-output.ts';
 
@@ -69,27 +72,48 @@ export class DigitSender {
   }
 }
 
-/** A listener's telephone-events out: relayed ones, and digits Parley makes (made at the first). */
+/**
+ * A listener's digits out: telephone-events relayed from the other party of a bridge, and digits
+ * Parley makes (made at the first); to a listener without telephone-event, both as DTMF tones
+ * in its audio (InbandDigits, one private source of the listener's at a time).
+ */
 export class EventOut {
   private sender: DigitSender | null = null;
+  private tones: InbandDigits | null = null;
+  /** The relayed event last played in-band (its end comes three times): its input's SSRC and timestamp. */
+  private lastTone = { ssrc: -1, timestamp: -1 };
 
   constructor(
     private readonly output: RtpOutput,
     private readonly media: () => ParticipantMedia,
     /** Whether the listener wants audio now (open, not deaf, not holding). */
     private readonly live: () => boolean,
+    /** Plays a source to this listener only (MixerParticipant.play), at the rate `rate()` gives. */
+    private readonly play: (source: FrameSource) => void,
+    private readonly rate: () => number,
   ) {}
 
   /**
    * A telephone-event packet of the leg relaying its digits to this listener, at `clock`: sent
    * when the listener negotiated telephone-event and wants audio now; at another clock (48 kHz
    * beside Opus, 8 kHz beside G.711) its duration is scaled to the listener's, in a copy (a
-   * digit's few packets). False when not sent.
+   * digit's few packets). False when not sent on the listener's stream. To a listener without
+   * telephone-event, an event's (first) end packet plays the digit in-band for the event's
+   * duration (so the tone follows the key's release: the whole length is known only then).
    */
   relay(clock: number, ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
     const m = this.media();
     const pt = m.dtmfSendPt ?? null;
-    if (!this.live() || pt === null || payload.length < 4) return false;
+    if (!this.live() || payload.length < 4) return false;
+    if (pt === null) {
+      const event = payload[0]!;
+      if ((payload[1]! & 0x80) !== 0 && event < EVENTS.length && (ssrc !== this.lastTone.ssrc || timestamp !== this.lastTone.timestamp)) {
+        this.lastTone.ssrc = ssrc;
+        this.lastTone.timestamp = timestamp;
+        this.inband(EVENTS[event]!, (((payload[2]! << 8) | payload[3]!) * 1000) / clock);
+      }
+      return false;
+    }
     if (clock === m.dtmfClock) return this.output.relayEvent(ssrc, seq, timestamp, payload, pt);
     const scaled = Uint8Array.from(payload.subarray(0, 4));
     const duration = Math.min(0xffff, Math.round((((payload[2]! << 8) | payload[3]!) * m.dtmfClock) / clock));
@@ -98,9 +122,9 @@ export class EventOut {
     return this.output.relayEvent(ssrc, seq, timestamp, scaled, pt);
   }
 
-  /** `digit` as events for `ms` (DigitSender); false when the listener has no telephone-event or the digit is not one. */
+  /** `digit` as events for `ms` (DigitSender), or in-band to a listener without telephone-event; false when the digit is not one. */
   digit(digit: string, ms: number): boolean {
-    if ((this.media().dtmfSendPt ?? null) === null) return false;
+    if ((this.media().dtmfSendPt ?? null) === null) return this.inband(digit, ms);
     this.sender ??= new DigitSender((payload, n) => {
       const pt = this.media().dtmfSendPt ?? null;
       if (this.live() && pt !== null) this.output.relayEvent(MADE_SSRC, 0, n, payload, pt);
@@ -108,7 +132,20 @@ export class EventOut {
     return this.sender.add(digit, ms);
   }
 
+  /** `digit` played in the listener's audio for `ms` (40 ms to 5 s), behind those playing; false when not played. */
+  private inband(digit: string, ms: number): boolean {
+    if (!this.live()) return false;
+    const length = Math.min(MAX_MS, Math.max(MIN_MS, Math.round(ms) || 100));
+    if (this.tones !== null && !this.tones.done) return this.tones.add(digit, length);
+    const tones = new InbandDigits(this.rate());
+    if (!tones.add(digit, length)) return false;
+    this.tones = tones;
+    this.play(tones);
+    return true;
+  }
+
   close(): void {
     this.sender?.close();
+    this.tones?.stop();
   }
 }

@@ -115,7 +115,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
     this.feed = new JitterFeed(this, this.media, opts);
     this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock, this.packetMs);
-    this.eventOut = new EventOut(this.output, () => this.media, () => !this.closed && !this.deaf && this.sending);
+    const live = (): boolean => !this.closed && !this.deaf && this.sending;
+    this.eventOut = new EventOut(this.output, () => this.media, live, (source) => this.play(source), () => this.opts.sampleRate);
     this.rfc4733 = new Rfc4733Receiver(this.media.dtmfClock, this.onDigit);
     this.configureInband();
   }
@@ -266,7 +267,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.eventOut.relay(clock, ssrc, seq, timestamp, payload);
   }
 
-  /** `digit` as RFC 4733 events on this listener's stream for `ms` (EventOut.digit); false when it has no telephone-event. */
+  /** `digit` as RFC 4733 events on this listener's stream for `ms`, or as DTMF tones in its audio without telephone-event (EventOut.digit). */
   sendDigit(digit: string, ms: number): boolean {
     return this.eventOut.digit(digit, ms);
   }

@@ -1,6 +1,8 @@
 // Tone generators: every tone is rendered once to mono Int16 at the room rate.
 // Amplitudes stay well below full scale so that a mixer sum does not clip, and
 // every burst has 5 ms ramps so that it starts and ends without a click.
+import { dtmfFrequencies } from '../dtmf/dtmf-keys.ts';
+
 export type ToneSpec =
   | { kind: 'beep'; frequencyHz?: number; durationMs?: number }
   | { kind: 'dtmf'; digits: string; toneMs?: number; gapMs?: number }
@@ -8,19 +10,7 @@ export type ToneSpec =
   | { kind: 'ringback'; durationMs?: number; onMs?: number; offMs?: number }
   | { kind: 'silence'; durationMs: number };
 
-export const DTMF_LOW = [697, 770, 852, 941] as const;
-export const DTMF_HIGH = [1209, 1336, 1477, 1633] as const;
-const DTMF_KEYS = ['123A', '456B', '789C', '*0#D'];
-
-/** The two frequencies of a DTMF digit (0-9, *, #, A-D), or null. */
-export function dtmfFrequencies(digit: string): [number, number] | null {
-  const d = digit.toUpperCase();
-  for (let r = 0; r < 4; r++) {
-    const c = DTMF_KEYS[r].indexOf(d);
-    if (c >= 0 && d.length === 1) return [DTMF_LOW[r], DTMF_HIGH[c]];
-  }
-  return null;
-}
+export { dtmfFrequencies };
 
 const MAX_TONE_MS = 10 * 60 * 1000;
 

@@ -7,6 +7,7 @@
 // as RFC 4733 events, and POST /calls/:id/dtmf sends digits to one leg. Raw SIP over UDP, real RTP peers.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { GoertzelDetector } from '../../src/dtmf/goertzel-detector.ts';
 import { apiBase, call as api } from '../helpers/api-client.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { contactUri, inDialogFrom, RawSipClient } from '../helpers/raw-sip-client.ts';
@@ -25,6 +26,17 @@ function digitsIn(received: RtpPacket[], pt: number): { digit: number; packets: 
   const byTs = new Map<number, RtpPacket[]>();
   for (const p of received) if (p.payloadType === pt) byTs.set(p.timestamp, [...(byTs.get(p.timestamp) ?? []), p]);
   return [...byTs.values()].map((packets) => ({ digit: packets[0]!.payload[0]!, packets }));
+}
+
+/** The digits a real in-band detector (Parley's Goertzel one) finds in `samples`, in order. */
+function tonesIn(samples: Int16Array, rate = 8000): string[] {
+  const found: string[] = [];
+  const det = new GoertzelDetector(rate, (e) => found.push(e.digit));
+  const n = rate / 50;
+  for (let at = 0; at + n <= samples.length; at += n) det.process(samples.subarray(at, at + n));
+  det.process(null);
+  det.process(null);
+  return found;
 }
 
 /** A bridged call whose caller offers telephone-event at 100 and whose callee answers it at 101: what each got of the other's digits. */
@@ -110,7 +122,7 @@ describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
 describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
   const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n'));
 
-  it('the callee gets the digits in order, each as long as asked, the end three times; an unknown leg 404, a bad digit 400, a leg without telephone-event 409', async () => {
+  it('the callee gets the digits in order, each as long as asked, the end three times; an unknown leg 404, a bad digit 400; a leg without telephone-event hears them as tones', async () => {
     const p = parley();
     const callerUa = await RawSipClient.open();
     const calleeUa = await RawSipClient.open();
@@ -126,8 +138,14 @@ describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
       assert.equal(sent.status, 202, sent.text);
       assert.equal((await api(base, 'POST', path, { digits: '1', leg: 'nope' })).status, 404);
       assert.equal((await api(base, 'POST', path, { digits: '1x', leg: 'callee' })).status, 400);
-      const noEvents = await api(base, 'POST', path, { digits: '1' });
-      assert.equal(noEvents.status, 409, `the caller offered no telephone-event: ${noEvents.text}`);
+      // The caller offered no telephone-event: its digits are tones in what it hears (the callee quiet meanwhile).
+      callee.setSilence();
+      await new Promise((r) => setTimeout(r, 200));
+      const from = caller.received.length;
+      const inband = await api(base, 'POST', path, { digits: '*5', durationMs: 120 });
+      assert.equal(inband.status, 202, inband.text);
+      await waitFor('two tones at the caller', () => (tonesIn(caller.decoded(from)).length >= 2 ? true : undefined), 10_000);
+      assert.deepEqual(tonesIn(caller.decoded(from)), ['*', '5'], 'the caller hears * then 5 (a real detector)');
       await waitFor('three digits at the callee', () => digitsIn(callee.received, 101).length >= 3 && digitsIn(callee.received, 101)[2]!.packets.filter((x) => (x.payload[1]! & 0x80) !== 0).length === 3, 10_000);
       const got = digitsIn(callee.received, 101);
       assert.deepEqual(got.map((d) => d.digit), [1, 2, 11], '1, 2 and # (event 11), in order');
@@ -136,6 +154,58 @@ describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
         assert.deepEqual(ends.map((x) => x.payload.readUInt16BE(2)), [640, 640, 640], `digit ${d.digit}: 80 ms, the end three times`);
         assert.equal(d.packets[0]!.marker, true);
       }
+      c.cseq++;
+      c.send('BYE');
+      assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
+      await ended;
+      await assertNothingLeft(p);
+    } finally {
+      callerUa.close();
+      calleeUa.close();
+      await caller.close();
+      await callee.close();
+    }
+  });
+});
+
+// A callee that took G.711 alone (an old gateway, a PBX that answers without telephone-event)
+// gets the caller's digits as DTMF tones in its audio, whether the caller sent them as RFC 4733
+// or as SIP INFO: a real in-band detector finds them in what it heard, in order. The two-party
+// room mixes while they play and forwards again after.
+describe('digits to a party without telephone-event are played to it in-band', () => {
+  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n'));
+
+  it('RFC 4733 digits (4, 2) and an INFO digit (7) from the caller are tones at the callee; the call forwards again after', async () => {
+    const p = parley();
+    const callerUa = await RawSipClient.open();
+    const calleeUa = await RawSipClient.open();
+    const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: 100 }).bind();
+    const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: null, latch: true }).bind();
+    try {
+      const { c } = await rawBridgedCall({ sipPort: p.sipPort, name: 'inband', user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: 'inband-callee' });
+      const ended = callEnd(p, c.callId);
+      assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
+      const forwarding = async (): Promise<string | undefined> => (await api(apiBase(p), 'GET', '/metrics')).text.split('\n').find((l) => l.startsWith('parley_rooms_forwarding '));
+      assert.equal(await waitFor('the two-party call forwarding', async () => ((await forwarding()) === 'parley_rooms_forwarding 1' ? true : undefined), 10_000), true);
+      // The caller keys quietly (as phones do while they send RFC 4733): 4 and 2, then 7 by INFO.
+      caller.setSilence();
+      await new Promise((r) => setTimeout(r, 200));
+      const from = callee.received.length;
+      caller.queueDtmf('4', 120);
+      caller.queueDtmf('2', 120, null, 100);
+      await waitFor('the events sent', () => (caller.pendingDigits === 0 ? true : undefined), 10_000);
+      c.cseq++;
+      c.sendText(c.req('INFO', 'Signal=7\r\nDuration=160\r\n').replace('Content-Type: application/sdp', 'Content-Type: application/dtmf-relay'));
+      assert.equal(statusOf(await c.finalTo(`${c.cseq} INFO`)), 200);
+      await waitFor('three tones at the callee', () => (tonesIn(callee.decoded(from)).length >= 3 ? true : undefined), 10_000);
+      assert.deepEqual(tonesIn(callee.decoded(from)), ['4', '2', '7'], 'the callee hears 4, 2 and 7 (a real detector)');
+      assert.equal(callee.received.filter((x) => x.payloadType !== 0).length, 0, 'no telephone-event packets (none negotiated)');
+      // Then the room hands back to forwarding, and the callee hears the caller again.
+      caller.setTone(CALLER_HZ);
+      assert.equal(await waitFor('forwarding again', async () => ((await forwarding()) === 'parley_rooms_forwarding 1' ? true : undefined), 10_000), true);
+      const switches = (await api(apiBase(p), 'GET', '/metrics')).text.split('\n').filter((l) => l.startsWith('parley_room_mode_switches{') && l.includes('to="mixed"'));
+      assert.ok(switches.some((l) => Number(l.split(' ').pop()) >= 1), `the room mixed while the tones played: ${switches.join('; ')}`);
+      assert.ok((await comesToHear(callee, CALLER_HZ, callee.received.length)).ok, "the callee hears the caller after the digits");
       c.cseq++;
       c.send('BYE');
       assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);

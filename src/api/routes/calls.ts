@@ -136,7 +136,7 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post(
     '/calls/:id/dtmf',
-    { schema: { summary: 'Send digits to one leg as RFC 4733 telephone-events (an extension after the callee answered, a PIN)', params: idParam, body: dtmfBody, response: { 202: anyObject, ...errors, 409: anyObject } } },
+    { schema: { summary: 'Send digits to one leg as RFC 4733 telephone-events, or as DTMF tones in its audio without telephone-event (an extension after the callee answered, a PIN)', params: idParam, body: dtmfBody, response: { 202: anyObject, ...errors, 409: anyObject } } },
     async (req, reply) => {
       const { call } = find((req.params as { id: string }).id);
       if (!(call instanceof SipCall)) throw new ApiError(409, 'conflict', 'nothing is sent to a SIPREC recording client');
@@ -144,7 +144,6 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const legId = body.leg ?? CALLER_LEG;
       const leg = call.room.leg(legId);
       if (!leg || leg.isClosed) throw new ApiError(404, 'not_found', `call has no leg '${legId}'`, 'body.leg');
-      if (!leg.media?.dtmf) throw new ApiError(409, 'conflict', `leg '${legId}' did not negotiate telephone-event (RFC 4733)`);
       for (const d of body.digits.toUpperCase()) leg.sendDigit(d, body.durationMs ?? 100);
       return reply.code(202).send({ ok: true, leg: legId, digits: body.digits });
     },

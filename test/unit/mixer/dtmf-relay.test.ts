@@ -3,10 +3,13 @@
 // telephone-event packets, payload untouched, on its own stream and payload type, while the
 // room forwards (the events hold their place in the talker's sequence) and while it mixes
 // (they take the next numbers); each event keeps one timestamp, its first packet marked; the
-// digit is still reported; a listener without telephone-event, or a leg not relaying, gets none.
+// digit is still reported; a leg not relaying sends none; a listener without telephone-event
+// hears the digits as DTMF tones (inband-digits.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DtmfEvent } from '../../../src/dtmf/dtmf-event.ts';
+import { GoertzelDetector } from '../../../src/dtmf/goertzel-detector.ts';
+import { G711Decoder } from '../../../src/mixer/codecs/g711-codec.ts';
 import { DTMF_PT, makeRoom, Phone, STEP, type Room } from '../../helpers/mixer-phones.ts';
 import type { RtpPacket } from '../../helpers/rtp.ts';
 
@@ -85,20 +88,51 @@ describe('RFC 4733 digits relayed to the other party of a bridge (RoomMixer, man
     room.mixer.close();
   });
 
-  it('a listener without telephone-event, or a leg that does not relay: no event packet, the stream as before', () => {
-    for (const [relay, dtmfSendPt] of [[true, null], [false, DTMF_PT]] as const) {
-      const room = makeRoom();
-      const [a, b] = [new Phone(26), new Phone(27)];
-      const pa = room.join('a', a);
-      room.join('b', b, 0, dtmfSendPt);
-      if (relay) pa.dtmfTo = 'b';
-      room.run(10);
-      press(room, a, '1');
-      room.run(10);
-      assert.ok(b.heard.every((p) => p.payloadType === 0), `only audio reaches b (relay ${relay}, telephone-event ${dtmfSendPt})`);
-      assertSequence(b.heard, 'b');
-      room.mixer.close();
+  it('a leg that does not relay: no event packet, the stream as before', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(26), new Phone(27)];
+    room.join('a', a);
+    room.join('b', b);
+    room.run(10);
+    press(room, a, '1');
+    room.run(10);
+    assert.ok(b.heard.every((p) => p.payloadType === 0), 'only audio reaches b');
+    assertSequence(b.heard, 'b');
+    room.mixer.close();
+  });
+
+  it('a listener without telephone-event hears the digits as DTMF tones once each event ended, in order; the room mixes meanwhile and forwards again after', () => {
+    const room = makeRoom();
+    const [a, b] = [new Phone(30), new Phone(31)];
+    const pa = room.join('a', a);
+    room.join('b', b, 0, null);
+    pa.dtmfTo = 'b';
+    room.run(10);
+    assert.equal(room.mixer.stats.mode, 'forward');
+    const from = b.heard.length;
+    press(room, a, '1');
+    a.talking = false;
+    // The tone (100 ms) starts once the end came; the room mixes for it and its 50 ms gap.
+    room.run(2);
+    assert.equal(room.mixer.stats.mode, 'mixed', 'mixing while the tone plays');
+    press(room, a, '#');
+    a.talking = false;
+    room.run(12);
+    assert.equal(room.mixer.stats.mode, 'forward', 'forwarding again after the tones');
+    assert.ok(b.heard.every((p) => p.payloadType === 0), 'no event packet (none negotiated)');
+    assertSequence(b.heard, 'b');
+    const dec = new G711Decoder('ulaw');
+    const found: string[] = [];
+    const det = new GoertzelDetector(8000, (e) => found.push(e.digit));
+    for (const p of b.heard.slice(from)) {
+      const pcm = new Int16Array(p.payload.length);
+      dec.decode(p.payload, pcm);
+      det.process(pcm);
     }
+    det.process(null);
+    det.process(null);
+    assert.deepEqual(found, ['1', '#'], 'a real detector finds 1 then #');
+    room.mixer.close();
   });
 
   it('another telephone-event clock (a 48 kHz Opus leg facing an 8 kHz one): the duration is scaled to the listener\'s', () => {

@@ -1,0 +1,87 @@
+// Digits played as DTMF tones (in-band) to a listener that negotiated no telephone-event: a
+// bridged party's RFC 4733 digits or SIP INFO digits, or the API's, reach a callee that only
+// hears audio (an old gateway, a PBX or an IVR that took G.711 alone), as FreeSWITCH's and
+// Asterisk's gateways do. Each digit is its two Q.23 frequencies at −13 dBFS peak each (0.22
+// of full scale, as Parley's `dtmf:` tones; well inside G.711's range), with 5 ms
+// raised-cosine ramps (no click), for its duration, then 50 ms of silence (a detector needs a
+// pause between two equal digits); digits queue behind one another. It is one private source
+// of the listener's (MixerParticipant.play): a two-party room mixes while it plays and
+// forwards again after.
+import { dtmfFrequencies } from '../dtmf/dtmf-keys.ts';
+import { samplesPerFrame, type FrameSource, type PcmFrame } from './frames.ts';
+
+const GAP_MS = 50;
+const AMPLITUDE = 0.22 * 32767;
+const RAMP_MS = 5;
+/** Digits waiting at most (a burst beyond it is dropped). */
+const MAX_QUEUED = 32;
+
+interface Digit {
+  /** Angular steps of its two frequencies per sample. */
+  w1: number;
+  w2: number;
+  /** Samples of tone, then of tone and gap. */
+  tone: number;
+  total: number;
+}
+
+export class InbandDigits implements FrameSource {
+  private readonly queue: Digit[] = [];
+  private readonly frame: Int16Array;
+  private readonly ramp: number;
+  /** Sample within the digit at the queue's head. */
+  private at = 0;
+  private finished = false;
+
+  constructor(readonly sampleRate: number) {
+    this.frame = new Int16Array(samplesPerFrame(sampleRate));
+    this.ramp = Math.round((sampleRate * RAMP_MS) / 1000);
+  }
+
+  /** True once it has played its last digit (or was stopped): a new digit needs a new source. */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Queues `digit` (0-9, *, #, A-D) for `ms`; false when it is not one, the queue is full or the source is done. */
+  add(digit: string, ms: number): boolean {
+    const f = dtmfFrequencies(digit);
+    if (f === null || this.finished || this.queue.length >= MAX_QUEUED) return false;
+    const tone = Math.max(2 * this.ramp, Math.round((ms * this.sampleRate) / 1000));
+    const rad = (2 * Math.PI) / this.sampleRate;
+    this.queue.push({ w1: f[0] * rad, w2: f[1] * rad, tone, total: tone + Math.round((GAP_MS * this.sampleRate) / 1000) });
+    return true;
+  }
+
+  nextFrame(): PcmFrame | null {
+    if (this.finished || this.queue.length === 0) {
+      this.finished = true;
+      return null;
+    }
+    const out = this.frame;
+    for (let i = 0; i < out.length; i++) {
+      const d = this.queue[0];
+      if (d === undefined) {
+        out[i] = 0;
+        continue;
+      }
+      const n = this.at;
+      if (n < d.tone) {
+        let g = AMPLITUDE;
+        if (n < this.ramp) g *= 0.5 - 0.5 * Math.cos((Math.PI * n) / this.ramp);
+        else if (n >= d.tone - this.ramp) g *= 0.5 - 0.5 * Math.cos((Math.PI * (d.tone - 1 - n)) / this.ramp);
+        out[i] = Math.round(g * (Math.sin(d.w1 * n) + Math.sin(d.w2 * n)));
+      } else out[i] = 0;
+      if (++this.at >= d.total) {
+        this.queue.shift();
+        this.at = 0;
+      }
+    }
+    return out;
+  }
+
+  stop(): void {
+    this.finished = true;
+    this.queue.length = 0;
+  }
+}

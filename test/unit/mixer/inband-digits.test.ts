@@ -1,0 +1,73 @@
+// InbandDigits: the DTMF tones played to a listener without telephone-event. Each digit is its
+// two Q.23 frequencies for its duration with 5 ms ramps, then 50 ms of silence; digits queue;
+// the source ends (null) after the last gap. Checked with Parley's own Goertzel detector and by
+// the samples themselves.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GoertzelDetector } from '../../../src/dtmf/goertzel-detector.ts';
+import { InbandDigits } from '../../../src/mixer/inband-digits.ts';
+import { toneAmplitude } from '../../helpers/audio-analysis.ts';
+
+/** Every frame until the source ends, joined. */
+function drain(src: InbandDigits): { pcm: Int16Array; frames: number } {
+  const parts: Int16Array[] = [];
+  for (let f = src.nextFrame(); f !== null; f = src.nextFrame()) parts.push(Int16Array.from(f));
+  const pcm = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    pcm.set(p, at);
+    at += p.length;
+  }
+  return { pcm, frames: parts.length };
+}
+
+function detect(pcm: Int16Array, rate: number): string[] {
+  const found: string[] = [];
+  const det = new GoertzelDetector(rate, (e) => found.push(e.digit));
+  const n = rate / 50;
+  for (let at = 0; at + n <= pcm.length; at += n) det.process(pcm.subarray(at, at + n));
+  det.process(null);
+  det.process(null);
+  return found;
+}
+
+describe('InbandDigits (DTMF tones to a listener without telephone-event)', () => {
+  it('one digit: its two frequencies for its duration, ramped in and out, then 50 ms of silence; then the source ends', () => {
+    const src = new InbandDigits(8000);
+    assert.ok(src.add('5', 100));
+    const { pcm, frames } = drain(src);
+    assert.equal(frames, 8, '100 ms of tone and 50 ms of gap: 7.5 frames, the last padded');
+    assert.equal(src.done, true);
+    assert.equal(src.add('1', 100), false, 'an ended source takes no more digits');
+    const tone = pcm.subarray(0, 800);
+    assert.ok(Math.abs(tone[0]!) < 50 && Math.abs(tone[799]!) < 300, `ramped: first ${tone[0]}, last ${tone[799]}`);
+    assert.ok(pcm.subarray(800).every((v) => v === 0), 'silence after it');
+    const mid = tone.subarray(100, 700);
+    for (const hz of [770, 1336]) {
+      const a = toneAmplitude(mid, 8000, hz);
+      assert.ok(Math.abs(a - 0.22) < 0.02, `${hz} Hz at 0.22 of full scale: ${a.toFixed(3)}`);
+    }
+    for (const hz of [697, 852, 1209, 1477]) assert.ok(toneAmplitude(mid, 8000, hz) < 0.02, `nothing at ${hz} Hz`);
+    assert.deepEqual(detect(pcm, 8000), ['5']);
+  });
+
+  it('queued digits, equal ones among them, are each heard (the gap parts them); at 16 and 48 kHz too', () => {
+    for (const rate of [8000, 16000, 48000]) {
+      const src = new InbandDigits(rate);
+      for (const d of ['1', '1', '#', 'd']) assert.ok(src.add(d, 80));
+      assert.deepEqual(detect(drain(src).pcm, rate), ['1', '1', '#', 'D'], `at ${rate} Hz`);
+    }
+  });
+
+  it('refuses what is not a digit and a 33rd digit waiting; stop() ends it at once', () => {
+    const src = new InbandDigits(8000);
+    assert.equal(src.add('x', 100), false);
+    assert.equal(src.add('12', 100), false);
+    for (let i = 0; i < 32; i++) assert.ok(src.add('0', 40));
+    assert.equal(src.add('0', 40), false);
+    assert.notEqual(src.nextFrame(), null);
+    src.stop();
+    assert.equal(src.nextFrame(), null);
+    assert.equal(src.done, true);
+  });
+});
