@@ -24,6 +24,8 @@ export interface TestPki {
   client: CertPair;
   /** Signed by a CA the server does not know. */
   rogueClient: CertPair;
+  /** A server certificate from the test CA for the DNS names `names` (a SIP domain a test resolves). */
+  serverFor(names: string[]): Promise<CertPair>;
   remove(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function makeTestPki(): Promise<TestPki> {
     server,
     client,
     rogueClient,
+    serverFor: (names) => issue(dir, `server-${names.join('-')}`, ca, `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nextendedKeyUsage=serverAuth`),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -10,6 +10,8 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { TestDnsServer } from '../../helpers/dns-server.ts';
+import { makeTestPki, type TestPki } from '../../helpers/tls-certs.ts';
+import { responseTo, TlsSipServer } from '../../helpers/tls-sip-peer.ts';
 import { freePort } from '../../helpers/free-port.ts';
 import { captureLog, type LogCapture } from '../../helpers/log-capture.ts';
 import { header, RawSipClient, request } from '../../helpers/raw-sip-client.ts';
@@ -284,6 +286,55 @@ describe('RFC 3263: NAPTR and SRV in the embedded server (real DNS server on loo
     } finally {
       caller.close();
     }
+  });
+});
+
+// A sips: URI's first SRV target (_sips._tcp) presents a certificate Parley does not trust (a
+// host taken over, a misconfigured SBC): the TLS handshake fails, and the request goes to the
+// next target, whose certificate names the URI's domain (RFC 5922), as a refused connection's does.
+describe('RFC 3263 over TLS: a target whose handshake fails is followed by the next', () => {
+  let h: Harness;
+  let dns: TestDnsServer;
+  let pki: TestPki;
+  let rogue: TlsSipServer;
+  let good: TlsSipServer;
+
+  before(async () => {
+    pki = await makeTestPki();
+    const named = await pki.serverFor(['tls.test']);
+    rogue = await TlsSipServer.listen({ cert: pki.rogueClient.cert, key: pki.rogueClient.key });
+    good = await TlsSipServer.listen({ cert: named.cert, key: named.key });
+    const srv = (priority: number, port: number) => ({ priority, weight: 0, port, target: 'localhost' });
+    dns = await TestDnsServer.start({ SRV: { '_sips._tcp.tls.test': [srv(1, rogue.port), srv(2, good.port)] } });
+    h = await startHarness({
+      listen: [
+        { transport: 'udp', host: '127.0.0.1', port: 0 },
+        { transport: 'tcp', host: '127.0.0.1', port: 0 },
+        { transport: 'tls', host: '127.0.0.1', port: await freePort(), cert: pki.server.certFile, key: pki.server.keyFile, ca: pki.caFile },
+      ],
+      dns: { srv: true, servers: [dns.address], timeoutMs: 300, cacheSec: 60, failoverAfterMs: FAILOVER_MS },
+    });
+  });
+  after(async () => {
+    h.close();
+    dns.close();
+    rogue.close();
+    good.close();
+    await pki.remove();
+  });
+
+  it('sips:alice@tls.test: the untrusted first target is left on its failed handshake; the second gets the INVITE over TLS and its answer reaches the app', async () => {
+    const started = performance.now();
+    const status = statusOf(h.srf.createUAC('sips:alice@tls.test', { localSdp: SDP }));
+    const peer = await good.accepted(5000);
+    const invite = await peer.nextMatching(/^INVITE /, 5000);
+    assert.match(invite, /^INVITE sips:alice@tls\.test SIP\/2\.0\r\n/, 'the Request-URI unchanged');
+    assert.match(header(invite, 'via') ?? '', /^SIP\/2\.0\/TLS /i, 'sent over TLS');
+    peer.send(responseTo(invite, '486 Busy Here', [], '', 'tls486'));
+    assert.equal(await status, 486);
+    assert.ok(performance.now() - started < FAILOVER_MS, `left on the handshake's failure, not after failoverAfterMs (${(performance.now() - started).toFixed(0)} ms)`);
+    assert.equal(rogue.peers.length, 0, 'no handshake with the untrusted target completed');
+    assert.ok(dns.questions.includes('SRV _sips._tcp.tls.test'), dns.questions.join(', '));
   });
 });
 
