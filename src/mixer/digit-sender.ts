@@ -8,7 +8,7 @@
 // party of a bridge (RtpOutput.relayEvent) and these; to a listener without telephone-event,
 // it plays both as DTMF tones (inband-digits.ts).
 import type { FrameSource } from './frames.ts';
-import { InbandDigits } from './inband-digits.ts';
+import { EventTones, InbandDigits } from './inband-digits.ts';
 import type { ParticipantMedia } from './participant-options.ts';
 import type { RtpOutput } from './rtp-output.ts';
 
@@ -80,8 +80,8 @@ export class DigitSender {
 export class EventOut {
   private sender: DigitSender | null = null;
   private tones: InbandDigits | null = null;
-  /** The relayed event last played in-band (its end comes three times): its input's SSRC and timestamp. */
-  private lastTone = { ssrc: -1, timestamp: -1 };
+  /** The relayed events played in-band (to a listener without telephone-event). */
+  private eventTones: EventTones | null = null;
 
   constructor(
     private readonly output: RtpOutput,
@@ -98,20 +98,15 @@ export class EventOut {
    * when the listener negotiated telephone-event and wants audio now; at another clock (48 kHz
    * beside Opus, 8 kHz beside G.711) its duration is scaled to the listener's, in a copy (a
    * digit's few packets). False when not sent on the listener's stream. To a listener without
-   * telephone-event, an event's (first) end packet plays the digit in-band for the event's
-   * duration (so the tone follows the key's release: the whole length is known only then).
+   * telephone-event, each event is played in-band once it ended (EventTones).
    */
   relay(clock: number, ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
     const m = this.media();
     const pt = m.dtmfSendPt ?? null;
     if (!this.live() || payload.length < 4) return false;
     if (pt === null) {
-      const event = payload[0]!;
-      if ((payload[1]! & 0x80) !== 0 && event < EVENTS.length && (ssrc !== this.lastTone.ssrc || timestamp !== this.lastTone.timestamp)) {
-        this.lastTone.ssrc = ssrc;
-        this.lastTone.timestamp = timestamp;
-        this.inband(EVENTS[event]!, (((payload[2]! << 8) | payload[3]!) * 1000) / clock);
-      }
+      this.eventTones ??= new EventTones((digit, ms) => this.inband(digit, ms));
+      this.eventTones.packet(ssrc, timestamp, payload, clock);
       return false;
     }
     if (clock === m.dtmfClock) return this.output.relayEvent(ssrc, seq, timestamp, payload, pt);
@@ -146,6 +141,7 @@ export class EventOut {
 
   close(): void {
     this.sender?.close();
+    this.eventTones?.close();
     this.tones?.stop();
   }
 }

@@ -85,3 +85,62 @@ export class InbandDigits implements FrameSource {
     this.queue.length = 0;
   }
 }
+
+/** The RFC 4733 events 0–15 (§3.2): the keypad's digits. */
+const EVENT_KEYS = '0123456789*#ABCD';
+/** A relayed event with no packet for this long lost its end packets (all three): it is played as far as it went. */
+const END_LOST_MS = 250;
+
+/**
+ * The RFC 4733 packets relayed to a listener without telephone-event, one digit per event
+ * (its SSRC and timestamp) to play: at its (first) end packet, for the event's duration (the
+ * tone follows the key's release, when its length is known). An event whose end packets were
+ * all lost is played at the next event, or END_LOST_MS after its last packet, for the
+ * duration it reached; its late or repeated packets play nothing more.
+ */
+export class EventTones {
+  private played = { ssrc: -1, timestamp: -1 };
+  private pending: { ssrc: number; timestamp: number; event: number; ms: number } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly play: (digit: string, ms: number) => void) {}
+
+  /** A telephone-event packet (its payload at least 4 bytes) of stream `ssrc`, its event at `timestamp`, at `clock`. */
+  packet(ssrc: number, timestamp: number, payload: Uint8Array, clock: number): void {
+    const event = payload[0]!;
+    if (event >= EVENT_KEYS.length || (ssrc === this.played.ssrc && timestamp === this.played.timestamp)) return;
+    const ms = (((payload[2]! << 8) | payload[3]!) * 1000) / clock;
+    const p = this.pending;
+    if (p !== null && (p.ssrc !== ssrc || p.timestamp !== timestamp)) this.flush(); // a new event: the one before lost its end
+    if ((payload[1]! & 0x80) !== 0) {
+      this.clear();
+      this.played = { ssrc, timestamp };
+      this.play(EVENT_KEYS[event]!, ms);
+    } else if (this.pending === null) {
+      this.pending = { ssrc, timestamp, event, ms };
+      this.timer = setTimeout(() => this.flush(), END_LOST_MS);
+      this.timer.unref();
+    } else {
+      this.pending.ms = Math.max(this.pending.ms, ms);
+      this.timer?.refresh();
+    }
+  }
+
+  close(): void {
+    this.clear();
+  }
+
+  private flush(): void {
+    const p = this.pending;
+    this.clear();
+    if (p === null) return;
+    this.played = { ssrc: p.ssrc, timestamp: p.timestamp };
+    this.play(EVENT_KEYS[p.event]!, p.ms);
+  }
+
+  private clear(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.pending = null;
+  }
+}

@@ -1,11 +1,11 @@
 // InbandDigits: the DTMF tones played to a listener without telephone-event. Each digit is its
 // two Q.23 frequencies for its duration with 5 ms ramps, then 50 ms of silence; digits queue;
 // the source ends (null) after the last gap. Checked with Parley's own Goertzel detector and by
-// the samples themselves.
+// the samples themselves. EventTones: relayed RFC 4733 events to digits, also when their ends are lost.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GoertzelDetector } from '../../../src/dtmf/goertzel-detector.ts';
-import { InbandDigits } from '../../../src/mixer/inband-digits.ts';
+import { EventTones, InbandDigits } from '../../../src/mixer/inband-digits.ts';
 import { toneAmplitude } from '../../helpers/audio-analysis.ts';
 
 /** Every frame until the source ends, joined. */
@@ -69,5 +69,40 @@ describe('InbandDigits (DTMF tones to a listener without telephone-event)', () =
     src.stop();
     assert.equal(src.nextFrame(), null);
     assert.equal(src.done, true);
+  });
+});
+
+/** An RFC 4733 payload: `event`, the end bit, `duration` in clock ticks. */
+const ev = (event: number, end: boolean, duration: number): Uint8Array => Uint8Array.of(event, (end ? 0x80 : 0) | 10, duration >> 8, duration & 0xff);
+
+describe('EventTones (relayed RFC 4733 events to the digits played in-band)', () => {
+  it('one digit per event at its end, for its duration; the end three times and a late packet play nothing more; events 16 and up are not digits', () => {
+    const played: string[] = [];
+    const t = new EventTones((d, ms) => played.push(`${d}:${ms}`));
+    for (const k of [1, 2, 3]) t.packet(7, 1000, ev(5, false, k * 400), 8000);
+    assert.deepEqual(played, [], 'nothing before its end');
+    for (let r = 0; r < 3; r++) t.packet(7, 1000, ev(5, true, 1600), 8000);
+    t.packet(7, 1000, ev(5, false, 1200), 8000); // reordered, late
+    t.packet(7, 2000, ev(16, true, 800), 8000); // flash: not a digit
+    t.packet(7, 3000, ev(11, true, 4800), 48000); // # at 48 kHz: 100 ms
+    assert.deepEqual(played, ['5:200', '#:100']);
+    t.close();
+  });
+
+  it('an event whose ends were all lost is played at the next event, or after 250 ms without a packet, as long as it went', async () => {
+    const played: string[] = [];
+    const t = new EventTones((d, ms) => played.push(`${d}:${ms}`));
+    t.packet(7, 1000, ev(1, false, 400), 8000);
+    t.packet(7, 1000, ev(1, false, 800), 8000);
+    t.packet(7, 2000, ev(2, false, 400), 8000); // a new event: 1 lost its ends
+    assert.deepEqual(played, ['1:100']);
+    t.packet(7, 2000, ev(2, false, 960), 8000);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(played, ['1:100'], 'not yet: its packets may still come');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(played, ['1:100', '2:120'], 'played once nothing came for 250 ms');
+    t.packet(7, 2000, ev(2, true, 960), 8000); // its end after all: played already
+    assert.deepEqual(played, ['1:100', '2:120']);
+    t.close();
   });
 });
