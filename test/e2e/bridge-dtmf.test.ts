@@ -7,8 +7,8 @@
 // as RFC 4733 events, and POST /calls/:id/dtmf sends digits to one leg. Raw SIP over UDP, real RTP peers.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GoertzelDetector } from '../../src/dtmf/goertzel-detector.ts';
 import { apiBase, call as api } from '../helpers/api-client.ts';
+import { dtmfDigitsIn } from '../helpers/audio-analysis.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import { contactUri, inDialogFrom, RawSipClient } from '../helpers/raw-sip-client.ts';
 import type { RtpPacket } from '../helpers/rtp.ts';
@@ -16,7 +16,7 @@ import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { callEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { flowYaml, rawBridgedCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
+import { flowYaml, rawBridgedCall, rawParleyPerSuite, statusOf, type RawDialog } from './raw-dialog.ts';
 
 const CALLER_HZ = 1000;
 const CALLEE_HZ = 600;
@@ -28,26 +28,49 @@ function digitsIn(received: RtpPacket[], pt: number): { digit: number; packets: 
   return [...byTs.values()].map((packets) => ({ digit: packets[0]!.payload[0]!, packets }));
 }
 
-/** The digits a real in-band detector (Parley's Goertzel one) finds in `samples`, in order. */
-function tonesIn(samples: Int16Array, rate = 8000): string[] {
-  const found: string[] = [];
-  const det = new GoertzelDetector(rate, (e) => found.push(e.digit));
-  const n = rate / 50;
-  for (let at = 0; at + n <= samples.length; at += n) det.process(samples.subarray(at, at + n));
-  det.process(null);
-  det.process(null);
-  return found;
+/** The digits a real in-band detector (Parley's Goertzel one) finds in what a G.711 peer heard. */
+const tonesIn = (samples: Int16Array): string[] => dtmfDigitsIn(samples, 8000);
+
+type Parley = Parameters<typeof callEnd>[0];
+interface Bridged {
+  c: RawDialog;
+  invite: string;
+  callerUa: RawSipClient;
+  calleeUa: RawSipClient;
+  caller: RtpPeer;
+  callee: RtpPeer;
+}
+
+/**
+ * A bridged call through `p` between a PCMU caller and callee with telephone-event at these
+ * payload types (null: none offered or answered): `fn` runs it, then the caller's BYE ends it.
+ */
+async function bridged<T>(p: Parley, name: string, dtmf: { caller: number | null; callee: number | null }, fn: (b: Bridged) => Promise<T>): Promise<T> {
+  const callerUa = await RawSipClient.open();
+  const calleeUa = await RawSipClient.open();
+  const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: dtmf.caller }).bind();
+  const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: dtmf.callee, latch: true }).bind();
+  try {
+    const { c, invite } = await rawBridgedCall({ sipPort: p.sipPort, name, user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: `${name}-callee` });
+    const ended = callEnd(p, c.callId);
+    const out = await fn({ c, invite, callerUa, calleeUa, caller, callee });
+    c.cseq++;
+    c.send('BYE');
+    assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
+    await ended;
+    return out;
+  } finally {
+    callerUa.close();
+    calleeUa.close();
+    await caller.close();
+    await callee.close();
+  }
 }
 
 /** A bridged call whose caller offers telephone-event at 100 and whose callee answers it at 101: what each got of the other's digits. */
-async function bridgedDigits(sipPort: number, parleyApp: Parameters<typeof callEnd>[0], name: string, how: 'rtp' | 'info' = 'rtp'): Promise<{ toCallee: ReturnType<typeof digitsIn>; toCaller: ReturnType<typeof digitsIn>; taken: string[] }> {
-  const callerUa = await RawSipClient.open();
-  const calleeUa = await RawSipClient.open();
-  const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: 100 }).bind();
-  const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: 101, latch: true }).bind();
-  try {
-    const { c, invite } = await rawBridgedCall({ sipPort, name, user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: `${name}-callee` });
-    const ended = callEnd(parleyApp, c.callId);
+function bridgedDigits(parleyApp: Parley, name: string, how: 'rtp' | 'info' = 'rtp'): Promise<{ toCallee: ReturnType<typeof digitsIn>; toCaller: ReturnType<typeof digitsIn>; taken: string[] }> {
+  const sipPort = parleyApp.sipPort;
+  return bridged(parleyApp, name, { caller: 100, callee: 101 }, async ({ c, invite, calleeUa, caller, callee }) => {
     const taken: string[] = [];
     const active = parleyApp.app.calls!.active.get(c.callId)!;
     // Parley's own `dtmf` events of both legs (the API's).
@@ -72,17 +95,8 @@ async function bridgedDigits(sipPort: number, parleyApp: Parameters<typeof callE
     await waitFor('the digits taken by Parley', () => taken.length >= 3, 10_000);
     // (INFO digits are taken at once; their events, queued one behind the other, take 50 ms a packet.)
     await new Promise((r) => setTimeout(r, how === 'info' ? 900 : 300));
-    c.cseq++;
-    c.send('BYE');
-    assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
-    await ended;
     return { toCallee: digitsIn(callee.received, 101), toCaller: digitsIn(caller.received, 100), taken };
-  } finally {
-    callerUa.close();
-    calleeUa.close();
-    await caller.close();
-    await callee.close();
-  }
+  });
 }
 
 describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
@@ -90,7 +104,7 @@ describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
 
   it("each party's digits reach the other, on its own telephone-event payload type, as sent (one timestamp per digit, the first packet marked, the end bit); Parley still takes them", async () => {
     const p = parley();
-    const { toCallee, toCaller, taken } = await bridgedDigits(p.sipPort, p, 'relay');
+    const { toCallee, toCaller, taken } = await bridgedDigits(p, 'relay');
     assert.deepEqual(toCallee.map((d) => d.digit), [4, 2], 'the callee gets 4 and 2 at its payload type 101');
     assert.deepEqual(toCaller.map((d) => d.digit), [9], 'the caller gets 9 at its payload type 100');
     for (const d of [...toCallee, ...toCaller]) {
@@ -105,7 +119,7 @@ describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
 
   it('a digit sent as SIP INFO reaches the other party as RFC 4733 events (its duration, or 100 ms when the INFO gives none), the end three times', async () => {
     const p = parley();
-    const { toCallee, toCaller, taken } = await bridgedDigits(p.sipPort, p, 'info', 'info');
+    const { toCallee, toCaller, taken } = await bridgedDigits(p, 'info', 'info');
     assert.deepEqual(toCallee.map((d) => d.digit), [4, 2], 'the callee gets 4 and 2 as events at its payload type 101');
     assert.deepEqual(toCaller.map((d) => d.digit), [9], 'the caller gets 9 at its payload type 100');
     for (const [d, ms] of [[toCallee[0]!, 160], [toCallee[1]!, 160], [toCaller[0]!, 100]] as const) {
@@ -124,13 +138,7 @@ describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
 
   it('the callee gets the digits in order, each as long as asked, the end three times; an unknown leg 404, a bad digit 400; a leg without telephone-event hears them as tones', async () => {
     const p = parley();
-    const callerUa = await RawSipClient.open();
-    const calleeUa = await RawSipClient.open();
-    const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: null }).bind();
-    const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: 101, latch: true }).bind();
-    try {
-      const { c } = await rawBridgedCall({ sipPort: p.sipPort, name: 'api-dtmf', user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: 'api-callee' });
-      const ended = callEnd(p, c.callId);
+    await bridged(p, 'api-dtmf', { caller: null, callee: 101 }, async ({ c, caller, callee }) => {
       assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
       const base = apiBase(p);
       const path = `/calls/${encodeURIComponent(c.callId)}/dtmf`;
@@ -154,17 +162,8 @@ describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
         assert.deepEqual(ends.map((x) => x.payload.readUInt16BE(2)), [640, 640, 640], `digit ${d.digit}: 80 ms, the end three times`);
         assert.equal(d.packets[0]!.marker, true);
       }
-      c.cseq++;
-      c.send('BYE');
-      assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
-      await ended;
-      await assertNothingLeft(p);
-    } finally {
-      callerUa.close();
-      calleeUa.close();
-      await caller.close();
-      await callee.close();
-    }
+    });
+    await assertNothingLeft(p);
   });
 });
 
@@ -177,13 +176,7 @@ describe('digits to a party without telephone-event are played to it in-band', (
 
   it('RFC 4733 digits (4, 2) and an INFO digit (7) from the caller are tones at the callee; the call forwards again after', async () => {
     const p = parley();
-    const callerUa = await RawSipClient.open();
-    const calleeUa = await RawSipClient.open();
-    const caller = await new RtpPeer({ codec: 'PCMU', dtmfPt: 100 }).bind();
-    const callee = await new RtpPeer({ codec: 'PCMU', dtmfPt: null, latch: true }).bind();
-    try {
-      const { c } = await rawBridgedCall({ sipPort: p.sipPort, name: 'inband', user: 'agent', callerUa, calleeUa, caller, callee, callerHz: CALLER_HZ, calleeHz: CALLEE_HZ, calleeTag: 'inband-callee' });
-      const ended = callEnd(p, c.callId);
+    await bridged(p, 'inband', { caller: 100, callee: null }, async ({ c, caller, callee }) => {
       assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
       const forwarding = async (): Promise<string | undefined> => (await api(apiBase(p), 'GET', '/metrics')).text.split('\n').find((l) => l.startsWith('parley_rooms_forwarding '));
       assert.equal(await waitFor('the two-party call forwarding', async () => ((await forwarding()) === 'parley_rooms_forwarding 1' ? true : undefined), 10_000), true);
@@ -206,17 +199,8 @@ describe('digits to a party without telephone-event are played to it in-band', (
       const switches = (await api(apiBase(p), 'GET', '/metrics')).text.split('\n').filter((l) => l.startsWith('parley_room_mode_switches{') && l.includes('to="mixed"'));
       assert.ok(switches.some((l) => Number(l.split(' ').pop()) >= 1), `the room mixed while the tones played: ${switches.join('; ')}`);
       assert.ok((await comesToHear(callee, CALLER_HZ, callee.received.length)).ok, "the callee hears the caller after the digits");
-      c.cseq++;
-      c.send('BYE');
-      assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
-      await ended;
-      await assertNothingLeft(p);
-    } finally {
-      callerUa.close();
-      calleeUa.close();
-      await caller.close();
-      await callee.close();
-    }
+    });
+    await assertNothingLeft(p);
   });
 });
 
@@ -225,7 +209,7 @@ describe('RFC 4733 digits through a bridge with dtmf: take', () => {
 
   it('Parley takes the digits; neither party gets the other\'s', async () => {
     const p = parley();
-    const { toCallee, toCaller, taken } = await bridgedDigits(p.sipPort, p, 'take');
+    const { toCallee, toCaller, taken } = await bridgedDigits(p, 'take');
     assert.deepEqual([toCallee.length, toCaller.length], [0, 0]);
     assert.deepEqual([...taken].sort(), ['2', '4', '9']);
     await assertNothingLeft(p);

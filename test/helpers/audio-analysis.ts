@@ -2,6 +2,7 @@
 // speech by 20 ms loudness envelopes), plus a tolerant WAV reader and sox probes.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { GoertzelDetector } from '../../src/dtmf/goertzel-detector.ts';
 
 export interface WavData {
   sampleRate: number;
@@ -219,4 +220,15 @@ export function soxStat(path: string): { seconds: number; rmsAmplitude: number }
     return Number(m[1]);
   };
   return { seconds: num('Length \\(seconds\\)'), rmsAmplitude: num('RMS\\s+amplitude') };
+}
+
+/** The DTMF digits Parley's own in-band detector (Goertzel, 20 ms frames) finds in `pcm`, in order. */
+export function dtmfDigitsIn(pcm: Int16Array, rate: number): string[] {
+  const found: string[] = [];
+  const det = new GoertzelDetector(rate, (e) => found.push(e.digit));
+  const n = rate / 50;
+  for (let at = 0; at + n <= pcm.length; at += n) det.process(pcm.subarray(at, at + n));
+  det.process(null);
+  det.process(null);
+  return found;
 }
