@@ -112,8 +112,8 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   detectInbandDtmf(on: boolean | 'auto'): void;
   /** The telephone-event packets (RFC 4733) this leg sends go on to leg `legId` of the room as they come (a bridge's other party); null: Parley only takes the digits. */
   relayDtmfTo(legId: string | null): void;
-  /** `digit` as RFC 4733 events on this leg's stream for `durationMs` (a bridged party's SIP INFO digit), when the leg negotiated telephone-event; else nothing. */
-  sendDigit(digit: string, durationMs: number): void;
+  /** `digit` for `durationMs` (a bridged party's SIP INFO digit, the API's): RFC 4733 events on this leg's stream when it negotiated telephone-event and `inband` is not set, else DTMF tones in its audio. */
+  sendDigit(digit: string, durationMs: number, inband?: boolean): void;
   handleSipInfo(contentType: string, body: string): DtmfEvent | null;
   close(reason?: MediaLegCloseReason): void;
 }

@@ -108,8 +108,8 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
    * Starts watching for RTP silence (call control does it once the leg is
    * answered: a caller in early media or a ringing callee may rightly send nothing).
    */
-  sendDigit(digit: string, durationMs: number): void {
-    if (!this.closed) this.participant?.sendDigit(digit, durationMs);
+  sendDigit(digit: string, durationMs: number, inband = false): void {
+    if (!this.closed) this.participant?.sendDigit(digit, durationMs, inband);
   }
 
   watchMedia(): void {

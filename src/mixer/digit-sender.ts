@@ -117,9 +117,9 @@ export class EventOut {
     return this.output.relayEvent(ssrc, seq, timestamp, scaled, pt);
   }
 
-  /** `digit` as events for `ms` (DigitSender), or in-band to a listener without telephone-event; false when the digit is not one. */
-  digit(digit: string, ms: number): boolean {
-    if ((this.media().dtmfSendPt ?? null) === null) return this.inband(digit, ms);
+  /** `digit` as events for `ms` (DigitSender), or in-band when asked or to a listener without telephone-event; false when the digit is not one. */
+  digit(digit: string, ms: number, inband = false): boolean {
+    if (inband || (this.media().dtmfSendPt ?? null) === null) return this.inband(digit, ms);
     this.sender ??= new DigitSender((payload, n) => {
       const pt = this.media().dtmfSendPt ?? null;
       if (this.live() && pt !== null) this.output.relayEvent(MADE_SSRC, 0, n, payload, pt);

@@ -267,9 +267,9 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.eventOut.relay(clock, ssrc, seq, timestamp, payload);
   }
 
-  /** `digit` as RFC 4733 events on this listener's stream for `ms`, or as DTMF tones in its audio without telephone-event (EventOut.digit). */
-  sendDigit(digit: string, ms: number): boolean {
-    return this.eventOut.digit(digit, ms);
+  /** `digit` as RFC 4733 events on this listener's stream for `ms`, or as DTMF tones in its audio (`inband`, or without telephone-event: EventOut.digit). */
+  sendDigit(digit: string, ms: number, inband = false): boolean {
+    return this.eventOut.digit(digit, ms, inband);
   }
 
   /**

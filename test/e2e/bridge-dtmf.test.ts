@@ -136,7 +136,7 @@ describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
 describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
   const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n'));
 
-  it('the callee gets the digits in order, each as long as asked, the end three times; an unknown leg 404, a bad digit 400; a leg without telephone-event hears them as tones', async () => {
+  it('the callee gets the digits in order, each as long as asked, the end three times; an unknown leg 404, a bad digit 400; a leg without telephone-event hears them as tones, as does one with it under inband: true', async () => {
     const p = parley();
     await bridged(p, 'api-dtmf', { caller: null, callee: 101 }, async ({ c, caller, callee }) => {
       assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
@@ -162,6 +162,16 @@ describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
         assert.deepEqual(ends.map((x) => x.payload.readUInt16BE(2)), [640, 640, 640], `digit ${d.digit}: 80 ms, the end three times`);
         assert.equal(d.packets[0]!.marker, true);
       }
+      // inband: true: tones in the callee's audio although it has telephone-event (a far end that listens for tones only).
+      caller.setSilence();
+      await new Promise((r) => setTimeout(r, 200));
+      const at = callee.received.length;
+      const tones = await api(base, 'POST', path, { digits: '9', leg: 'callee', durationMs: 120, inband: true });
+      assert.equal(tones.status, 202, tones.text);
+      await waitFor('a tone at the callee', () => (tonesIn(callee.decoded(at)).length >= 1 ? true : undefined), 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(tonesIn(callee.decoded(at)), ['9'], 'the callee hears 9 (a real detector)');
+      assert.equal(digitsIn(callee.received.slice(at), 101).length, 0, 'and gets no event for it');
     });
     await assertNothingLeft(p);
   });

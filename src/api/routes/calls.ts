@@ -35,6 +35,7 @@ const dtmfBody = {
     digits: { type: 'string', pattern: '^[0-9*#A-Da-d]{1,32}$', description: 'up to 32 of 0-9, *, #, A-D' },
     leg: legBody.properties.leg,
     durationMs: { type: 'integer', minimum: 40, maximum: 5000, description: 'each digit (100 ms when absent); 50 ms between digits' },
+    inband: { type: 'boolean', description: 'DTMF tones in the audio even when the leg negotiated telephone-event (a far end that listens for tones only)' },
   },
 } as const;
 
@@ -140,11 +141,11 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (req, reply) => {
       const { call } = find((req.params as { id: string }).id);
       if (!(call instanceof SipCall)) throw new ApiError(409, 'conflict', 'nothing is sent to a SIPREC recording client');
-      const body = req.body as { digits: string; leg?: string; durationMs?: number };
+      const body = req.body as { digits: string; leg?: string; durationMs?: number; inband?: boolean };
       const legId = body.leg ?? CALLER_LEG;
       const leg = call.room.leg(legId);
       if (!leg || leg.isClosed) throw new ApiError(404, 'not_found', `call has no leg '${legId}'`, 'body.leg');
-      for (const d of body.digits.toUpperCase()) leg.sendDigit(d, body.durationMs ?? 100);
+      for (const d of body.digits.toUpperCase()) leg.sendDigit(d, body.durationMs ?? 100, body.inband === true);
       return reply.code(202).send({ ok: true, leg: legId, digits: body.digits });
     },
   );

@@ -125,7 +125,7 @@ export class MediaThreadRuntime {
         return;
       }
       case 'leg.digit':
-        return this.rooms.get(cmd.roomId)?.room.leg(cmd.legId)?.sendDigit(cmd.digit, cmd.durationMs);
+        return this.rooms.get(cmd.roomId)?.room.leg(cmd.legId)?.sendDigit(cmd.digit, cmd.durationMs, cmd.inband);
       case 'leg.watch':
         return this.rooms.get(cmd.roomId)?.room.leg(cmd.legId)?.watchMedia();
       case 'leg.close': {

@@ -60,7 +60,7 @@ export type MediaCommand =
   | { type: 'leg.applyAnswer'; req: number; roomId: string; legId: string; answer: string }
   | { type: 'leg.makeReoffer'; req: number; roomId: string; legId: string; direction?: Direction }
   | { type: 'leg.role'; roomId: string; legId: string; role: LegRole }
-  | { type: 'leg.digit'; roomId: string; legId: string; digit: string; durationMs: number }
+  | { type: 'leg.digit'; roomId: string; legId: string; digit: string; durationMs: number; inband: boolean }
   | { type: 'leg.watch'; roomId: string; legId: string }
   | { type: 'leg.close'; roomId: string; legId: string }
   /** A FrameSource on the main thread, pumped into `ring`; legId null: the whole room. */

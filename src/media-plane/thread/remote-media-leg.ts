@@ -52,8 +52,8 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
     this.room.thread.send({ type: 'leg.watch', roomId: this.room.id, legId: this.id });
   }
 
-  sendDigit(digit: string, durationMs: number): void {
-    if (!this.isClosed) this.room.thread.send({ type: 'leg.digit', roomId: this.room.id, legId: this.id, digit, durationMs });
+  sendDigit(digit: string, durationMs: number, inband = false): void {
+    if (!this.isClosed) this.room.thread.send({ type: 'leg.digit', roomId: this.room.id, legId: this.id, digit, durationMs, inband });
   }
 
   async applyOffer(offer: string): Promise<string> {
