@@ -5,11 +5,9 @@
 // the twist is within ±10 dB; a digit starts after 2 such frames and is
 // reported once when it stops.
 import type { DtmfEvent } from './dtmf-event.ts';
+import { DTMF_HIGH, DTMF_KEYPAD, DTMF_LOW } from './dtmf-keys.ts';
 import { FRAME_MS } from '../mixer/frames.ts';
 
-const ROWS = [697, 770, 852, 941];
-const COLS = [1209, 1336, 1477, 1633];
-const KEYPAD = ['123A', '456B', '789C', '*0#D'];
 const MIN_RMS = 32768 * Math.pow(10, -36 / 20);
 
 export class GoertzelDetector {
@@ -30,7 +28,7 @@ export class GoertzelDetector {
     this.half = (sampleRate * FRAME_MS) / 1000;
     this.window = new Float32Array(this.half * 2);
     this.coef = new Float64Array(8);
-    const freqs = [...ROWS, ...COLS];
+    const freqs = [...DTMF_LOW, ...DTMF_HIGH];
     for (let i = 0; i < 8; i++) this.coef[i] = 2 * Math.cos((2 * Math.PI * freqs[i]) / sampleRate);
   }
 
@@ -72,7 +70,7 @@ export class GoertzelDetector {
       if (i !== r && this.power[i] * 6.3 > pr) return null;
       if (i !== c && this.power[4 + i] * 6.3 > pc) return null;
     }
-    return KEYPAD[r][c];
+    return DTMF_KEYPAD[r][c];
   }
 
   private best(offset: number): number {

@@ -7,12 +7,12 @@
 // EventOut puts a listener's telephone-events on its stream: those relayed from the other
 // party of a bridge (RtpOutput.relayEvent) and these; to a listener without telephone-event,
 // it plays both as DTMF tones (inband-digits.ts).
+import { DTMF_DIGITS } from '../dtmf/dtmf-event.ts';
 import type { FrameSource } from './frames.ts';
 import { EventTones, InbandDigits } from './inband-digits.ts';
 import type { ParticipantMedia } from './participant-options.ts';
 import type { RtpOutput } from './rtp-output.ts';
 
-const EVENTS = '0123456789*#ABCD';
 const PACKET_MS = 50;
 const MIN_MS = 40;
 const MAX_MS = 5000;
@@ -20,6 +20,11 @@ const MAX_MS = 5000;
 const MAX_QUEUED = 32;
 /** The input SSRC of the events Parley makes (no RTP stream has it: never mapped onto a forwarded one). */
 const MADE_SSRC = -2;
+
+/** A digit's length as played: 40 ms to 5 s (100 ms for what is no number). */
+function digitMs(ms: number): number {
+  return Math.min(MAX_MS, Math.max(MIN_MS, Math.round(ms) || 100));
+}
 
 /** Sends one event payload (4 bytes) of the digit numbered `digitNo` (its packets share one timestamp on the stream). */
 export type EventSend = (payload: Uint8Array, digitNo: number) => void;
@@ -38,9 +43,9 @@ export class DigitSender {
 
   /** Queues `digit` (0-9, *, #, A-D) for `ms` (40 ms to 5 s); false for anything else. */
   add(digit: string, ms: number): boolean {
-    const event = EVENTS.indexOf(digit.toUpperCase());
+    const event = DTMF_DIGITS.indexOf(digit.toUpperCase());
     if (this.closed || digit.length !== 1 || event < 0 || this.queue.length >= MAX_QUEUED) return false;
-    this.queue.push({ event, ms: Math.min(MAX_MS, Math.max(MIN_MS, Math.round(ms) || 100)) });
+    this.queue.push({ event, ms: digitMs(ms) });
     if (this.timer === null) this.next();
     return true;
   }
@@ -130,7 +135,7 @@ export class EventOut {
   /** `digit` played in the listener's audio for `ms` (40 ms to 5 s), behind those playing; false when not played. */
   private inband(digit: string, ms: number): boolean {
     if (!this.live()) return false;
-    const length = Math.min(MAX_MS, Math.max(MIN_MS, Math.round(ms) || 100));
+    const length = digitMs(ms);
     if (this.tones !== null && !this.tones.done) return this.tones.add(digit, length);
     const tones = new InbandDigits(this.rate());
     if (!tones.add(digit, length)) return false;

@@ -7,6 +7,7 @@
 // pause between two equal digits); digits queue behind one another. It is one private source
 // of the listener's (MixerParticipant.play): a two-party room mixes while it plays and
 // forwards again after.
+import { DTMF_DIGITS } from '../dtmf/dtmf-event.ts';
 import { dtmfFrequencies } from '../dtmf/dtmf-keys.ts';
 import { samplesPerFrame, type FrameSource, type PcmFrame } from './frames.ts';
 
@@ -86,8 +87,6 @@ export class InbandDigits implements FrameSource {
   }
 }
 
-/** The RFC 4733 events 0–15 (§3.2): the keypad's digits. */
-const EVENT_KEYS = '0123456789*#ABCD';
 /** A relayed event with no packet for this long lost its end packets (all three): it is played as far as it went. */
 const END_LOST_MS = 250;
 
@@ -108,14 +107,14 @@ export class EventTones {
   /** A telephone-event packet (its payload at least 4 bytes) of stream `ssrc`, its event at `timestamp`, at `clock`. */
   packet(ssrc: number, timestamp: number, payload: Uint8Array, clock: number): void {
     const event = payload[0]!;
-    if (event >= EVENT_KEYS.length || (ssrc === this.played.ssrc && timestamp === this.played.timestamp)) return;
+    if (event >= DTMF_DIGITS.length || (ssrc === this.played.ssrc && timestamp === this.played.timestamp)) return;
     const ms = (((payload[2]! << 8) | payload[3]!) * 1000) / clock;
     const p = this.pending;
     if (p !== null && (p.ssrc !== ssrc || p.timestamp !== timestamp)) this.flush(); // a new event: the one before lost its end
     if ((payload[1]! & 0x80) !== 0) {
       this.clear();
       this.played = { ssrc, timestamp };
-      this.play(EVENT_KEYS[event]!, ms);
+      this.play(DTMF_DIGITS[event]!, ms);
     } else if (this.pending === null) {
       this.pending = { ssrc, timestamp, event, ms };
       this.timer = setTimeout(() => this.flush(), END_LOST_MS);
@@ -135,7 +134,7 @@ export class EventTones {
     this.clear();
     if (p === null) return;
     this.played = { ssrc: p.ssrc, timestamp: p.timestamp };
-    this.play(EVENT_KEYS[p.event]!, p.ms);
+    this.play(DTMF_DIGITS[p.event]!, p.ms);
   }
 
   private clear(): void {
