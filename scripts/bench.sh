@@ -56,6 +56,7 @@ run_step() {
 
 run_step bench:calls bench/call-setup.ts
 run_step bench:bridge bench/bridge-compare.ts
+run_step bench:floor bench/forward-floor.ts
 run_step bench:mixing bench/mixing-compare.ts
 run_step bench:recording bench/recording.ts
 run_step bench:sip bench/sip-bench.ts

@@ -108,6 +108,17 @@ export function benchTable(s: Summary): string {
     ? [`Mixer alone: ${n(m.legs)} legs in rooms of ${n(m.roomSize)}; late frames; added latency p50 / p99`, `${n(m.legsPerCore)} legs per core (${n(m.microsPerLegPerFrame, 1)} µs per leg per frame); ${n(m.latePercent, 2)} %; ${n(m.latencyP50Ms, 1)} / ${n(m.latencyP99Ms, 1)} ms`, '', '', 'bench:mixer']
     : ['Mixer alone', na, '', '', 'bench:mixer']);
 
+  const f = s.floor;
+  rows.push(f
+    ? [
+        `Two-party forwarding alone, ${n(f.calls)} calls at once, no SIP, no recording (rtpengine: also with pcap; a bare \`node:dgram\` relay, each packet received and sent once: ${n(f.nodeUs, 1)} µs): CPU per packet forwarded`,
+        `${n(f.parleyUs, 1)} µs`,
+        `rtpengine: ${n(f.rtpengineUs, 1)} µs; with pcap ${n(f.rtpenginePcapUs, 1)} µs`,
+        f.parleyUs !== null && f.rtpengineUs ? `**${n(f.parleyUs / f.rtpengineUs, 2)}×** the CPU` : '–',
+        'bench:floor',
+      ]
+    : ['Two-party forwarding alone against rtpengine', na, na, '–', 'bench:floor']);
+
   const rec = s.siprec;
   rows.push(rec
     ? [

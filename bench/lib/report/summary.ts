@@ -79,6 +79,8 @@ export interface Summary {
   recording: { recordingsClosedPerSecond: number; recordingsSignedPerSecond: number | null; oggRealTimeFactor: number; mp3RealTimeFactor: number } | null;
   sip: { highestRateNoFailedCall: number; highestRateNoFailureAndP99Under50ms: number; p99MsAtHighestRate: number | null } | null;
   mixer: { legs: number; roomSize: number; legsPerCore: number; microsPerLegPerFrame: number; latePercent: number; latencyP50Ms: number; latencyP99Ms: number } | null;
+  /** bench:floor: CPU per packet of two-party forwarding alone (median of its rounds), by relay. */
+  floor: { calls: number; parleyUs: number | null; nodeUs: number | null; rtpengineUs: number | null; rtpenginePcapUs: number | null } | null;
   /** bench:siprec's largest step: two-stream SIPREC sessions against rtpengine's pcap recording. */
   siprec: {
     sessions: number;
@@ -178,6 +180,7 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
   const mixer = readJson(dir, 'mixer.json');
   const bridge = readJson(dir, 'bridge.json');
   const siprec = readJson(dir, 'siprec.json');
+  const floor = readJson(dir, 'forward-floor.json');
   const siprecSteps = Array.isArray(siprec?.steps) ? (siprec.steps as Json[]) : [];
   const siprecTop = siprecSteps.length ? siprecSteps.reduce((a, b) => ((num(b, 'sessions') ?? 0) > (num(a, 'sessions') ?? 0) ? b : a)) : null;
   const callVariants = (calls?.variants ?? {}) as Json;
@@ -185,6 +188,7 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
   const sources: Record<string, string | null> = {
     calls: str(calls, 'date'),
     bridge: str(bridge, 'date'),
+    floor: str(floor, 'date'),
     mixing: str(mixing, 'date'),
     recording: str(recording, 'date'),
     sip: str(sip, 'date'),
@@ -256,6 +260,15 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
           latePercent: num(mixer, 'mixerTicks.latePercent') ?? 0,
           latencyP50Ms: num(mixer, 'addedLatencyMs.p50') ?? 0,
           latencyP99Ms: num(mixer, 'addedLatencyMs.p99') ?? 0,
+        }
+      : null,
+    floor: floor
+      ? {
+          calls: num(floor, 'calls') ?? 0,
+          parleyUs: num(floor, 'results.parley.usPerPacket'),
+          nodeUs: num(floor, 'results.node.usPerPacket'),
+          rtpengineUs: num(floor, 'results.rtpengine.usPerPacket'),
+          rtpenginePcapUs: num(floor, 'results.rtpengine-pcap.usPerPacket'),
         }
       : null,
     siprec: siprecTop

@@ -225,6 +225,19 @@ describe('bench report: README table', () => {
     assert.equal(buildSummary(resultsDir({ others: true })).siprec, null);
   });
 
+  it('reads bench:floor: CPU per packet by relay, Parley over rtpengine without recording', () => {
+    const dir = resultsDir({ others: true });
+    const relay = (us: number) => ({ runs: [], usPerPacket: us, msPerFiveSecondCall: us / 2 });
+    writeFileSync(join(dir, 'forward-floor.json'), JSON.stringify({ date: '2026-11-23T09:00:00.000Z', calls: 200, results: { rtpengine: relay(10.2), 'rtpengine-pcap': relay(11.2), node: relay(11.2), parley: relay(19.8) } }));
+    const s = buildSummary(dir);
+    assert.equal(s.sources.floor, '2026-11-23T09:00:00.000Z');
+    assert.deepEqual(s.floor, { calls: 200, parleyUs: 19.8, nodeUs: 11.2, rtpengineUs: 10.2, rtpenginePcapUs: 11.2 });
+    const table = benchTable(s);
+    assert.match(table, /Two-party forwarding alone, 200 calls at once.*relay, each packet received and sent once: 11\.2 µs\): CPU per packet forwarded \| 19\.8 µs \| rtpengine: 10\.2 µs; with pcap 11\.2 µs \| \*\*1\.94×\*\* the CPU \| bench:floor \|/);
+    assert.equal(buildSummary(resultsDir({ others: true })).floor, null);
+    assert.match(benchTable(buildSummary(resultsDir({ others: true }))), /Two-party forwarding alone against rtpengine \| not run/);
+  });
+
   it('says which benchmarks did not run', () => {
     const table = benchTable(buildSummary(resultsDir({ others: true })));
     assert.match(table, /Mixing against Janus AudioBridge \| not run/);
