@@ -77,7 +77,7 @@ export class BridgeParties implements TransferHost {
       this.resolveEnded = resolve;
     });
     this.callee = first;
-    this.digits = new BridgeDigits(options.dtmf);
+    this.digits = new BridgeDigits(options.dtmf, { callerLeg: call.leg, wantCallerDigits: () => call.wantDigits(), always: deps.settings.inbandDtmf === 'always' });
     this.calleeUri = target;
     // (The first callee's INFO listener is B2bBridge's, on since its answer.)
     this.adopt(first, target, 'callee');
@@ -177,6 +177,7 @@ export class BridgeParties implements TransferHost {
   end(by: BridgeEndedBy): void {
     if (this.over) return;
     this.over = true;
+    this.digits.close();
     this.resolveEnded(by);
   }
 

@@ -214,6 +214,45 @@ describe('digits to a party without telephone-event are played to it in-band', (
   });
 });
 
+// The other way: a caller without telephone-event (an analog gateway) keys DTMF tones, and a
+// callee with it (an IVR that takes RFC 4733 only) gets each digit as events once its tone ended;
+// the tones stay in its audio too.
+describe('DTMF tones from a party without telephone-event reach one with it as RFC 4733', () => {
+  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n'));
+
+  it('the caller keys 3 and 8 as tones; the callee gets events 3 then 8, each as long as its tone, the end three times; Parley takes them', async () => {
+    const p = parley();
+    await bridged(p, 'tones-to-events', { caller: null, callee: 101 }, async ({ c, caller, callee }) => {
+      const taken: string[] = [];
+      p.app.calls!.active.get(c.callId)!.call.room.leg('caller')!.on('dtmf', (e) => taken.push(`${e.digit}:${e.source}`));
+      assert.ok((await comesToHear(callee, CALLER_HZ, 0)).ok, 'the callee hears the caller');
+      caller.setSilence();
+      await new Promise((r) => setTimeout(r, 200));
+      const from = callee.received.length;
+      caller.queueInband('3', 140, 100);
+      caller.queueInband('8', 160, 100);
+      await waitFor('two digits at the callee, ended', () => {
+        const got = digitsIn(callee.received.slice(from), 101);
+        return got.length >= 2 && got[1]!.packets.filter((x) => (x.payload[1]! & 0x80) !== 0).length === 3 ? true : undefined;
+      }, 10_000);
+      const got = digitsIn(callee.received.slice(from), 101);
+      assert.deepEqual(got.map((d) => d.digit), [3, 8]);
+      for (const [i, d] of got.entries()) {
+        const ends = d.packets.filter((x) => (x.payload[1]! & 0x80) !== 0);
+        assert.equal(ends.length, 3, `digit ${d.digit}: the end three times`);
+        // The detector's length of the tone, in 20 ms frames (140 and 160 ms sent): 8 kHz timestamp units.
+        const ms = ends[0]!.payload.readUInt16BE(2) / 8;
+        assert.ok(Math.abs(ms - [140, 160][i]!) <= 40, `digit ${d.digit}: ${ms} ms`);
+        assert.equal(d.packets[0]!.marker, true);
+      }
+      assert.deepEqual(tonesIn(callee.decoded(from)), ['3', '8'], 'the tones are in its audio as well');
+      assert.deepEqual(taken, ['3:inband', '8:inband']);
+      assert.equal(digitsIn(caller.received, 100).length + caller.received.filter((x) => x.payloadType !== 0).length, 0, 'nothing but audio to the caller');
+    });
+    await assertNothingLeft(p);
+  });
+});
+
 describe('RFC 4733 digits through a bridge with dtmf: take', () => {
   const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10, dtmf: take }\n'));
 
