@@ -291,7 +291,9 @@ function authorized(req: FastifyRequest, expected: readonly { name: string; toke
   if (expected.length === 0) return null;
   const header = req.headers.authorization;
   let given: string | undefined;
-  if (header?.startsWith('Bearer ')) given = header.slice(7).trim();
+  // The scheme's name is case-insensitive (RFC 7235 §2.1): `bearer` is `Bearer`.
+  const bearer = header ? /^bearer[ \t]+(\S+)\s*$/i.exec(header) : null;
+  if (bearer) given = bearer[1];
   // Anywhere else a query token would end up in proxy logs, browser history and Referer headers.
   else if (req.routeOptions.url === QUERY_TOKEN_ROUTE) given = (req.query as { token?: string } | undefined)?.token;
   if (!given) return null;

@@ -69,6 +69,10 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     }
     const metrics = await fetch(`${base}/metrics`);
     assert.equal(metrics.status, 401);
+    // The scheme's name is case-insensitive (RFC 7235 §2.1); another scheme, or the token alone, is not the header.
+    for (const [authorization, status] of [[`bearer ${TEST_TOKEN}`, 200], [`BEARER  ${TEST_TOKEN}`, 200], [`Basic ${TEST_TOKEN}`, 401], [TEST_TOKEN, 401], [`Bearer ${TEST_TOKEN} x`, 401]] as const) {
+      assert.equal((await fetch(`${base}/calls`, { headers: { authorization } })).status, status, authorization.replace(TEST_TOKEN, 'TOKEN'));
+    }
     // The event stream too: the upgrade is refused.
     for (const url of [`${base.replace('http', 'ws')}/events`, `${base.replace('http', 'ws')}/events?token=nope`]) {
       const status = await new Promise<number>((resolve) => {
