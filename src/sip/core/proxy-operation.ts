@@ -4,6 +4,7 @@ import { noAnswerTimer } from './dns-failover.ts';
 import { callLogger } from '../../util/logger.ts';
 import type { ControlConnection } from '../control/control-connection.ts';
 import { parseNameAddr } from '../message/header-values.ts';
+import { SipError } from '../message/sip-error.ts';
 import { SipMessage, type HeaderField } from '../message/sip-message.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import { makeResponse, meta6, newBranch, recordRouteFor, responseDestination, viaFor, wantsSips } from './message-factory.ts';
@@ -56,7 +57,9 @@ export class ProxyOperation {
     this.branches.push(b);
     this.send(b).catch((err: unknown) => {
       callLogger(this.ctx.log, this.o.pending.req.callId).info({ err, target }, 'proxy target failed');
-      this.onFinal(b, makeResponse(this.o.pending.req, 503, 'Service Unavailable'));
+      // A target that is no URI to send to (a tel: number, a bad host) is said so (416, 400); one that did not resolve or answer, 503.
+      const known = err instanceof SipError && (err.status === 416 || err.status === 400);
+      this.onFinal(b, known ? makeResponse(this.o.pending.req, err.status, err.reason) : makeResponse(this.o.pending.req, 503, 'Service Unavailable'));
     });
   }
 

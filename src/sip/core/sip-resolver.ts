@@ -15,6 +15,7 @@ import { isIP } from 'node:net';
 import type { NaptrRecord, SrvRecord } from 'node:dns';
 import type { Logger } from '../../util/logger.ts';
 import { parseUri } from '../message/header-values.ts';
+import { SipError } from '../message/sip-error.ts';
 import type { Endpoint, TransportName } from '../transport/transport-types.ts';
 
 export interface SipResolverOptions {
@@ -79,6 +80,8 @@ export class SipResolver {
    */
   async destinations(uri: string, fallback: TransportName = 'udp'): Promise<Endpoint[]> {
     const u = parseUri(uri);
+    // A tel: URI names a number, not a place (RFC 3966): a rule must say where it goes.
+    if (u.scheme !== 'sip' && u.scheme !== 'sips') throw new SipError(416, 'Unsupported URI Scheme', `cannot route a ${u.scheme}: URI`);
     const tp = (u.params.get('transport') ?? '').toLowerCase();
     const sips = u.scheme === 'sips';
     const named: TransportName | null = sips || tp === 'tls' ? 'tls' : tp === 'tcp' ? 'tcp' : tp === 'udp' ? 'udp' : null;

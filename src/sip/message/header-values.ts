@@ -63,6 +63,22 @@ function splitOutsideQuotes(text: string, sep: string): string[] {
   return out;
 }
 
+const HOSTPORT_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(?::\d{1,5})?$/;
+
+/**
+ * Whether a sip: or sips: URI has a host (a host name, an IPv4 address or an [IPv6]
+ * reference) and at most a port before its parameters or headers (§25.1): `sip:@@:::` names
+ * nothing to send to. The user part may hold almost anything (RFC 4475 §3.1.1.2), but no
+ * unescaped @: the host follows the last one.
+ */
+export function sipHostPortValid(uri: string): boolean {
+  let rest = uri.slice(uri.indexOf(':') + 1);
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) rest = rest.slice(at + 1);
+  const end = rest.search(/[;?]/);
+  return HOSTPORT_RE.test(end < 0 ? rest : rest.slice(0, end));
+}
+
 const URI_RE = /^(sips?|tel):(?:([^@;?]+)@)?(\[[0-9a-fA-F:.]+\]|[^:;?>\s]+)(?::(\d{1,5}))?(.*)$/;
 
 export function parseUri(text: string): SipUri {
@@ -105,6 +121,8 @@ export function parseNameAddr(text: string): NameAddr {
     rest = semi === -1 ? '' : t.slice(semi);
   }
   if (!uri) throw new SipError(400, 'Bad Request', 'empty URI');
+  // addr-spec: a SIP, SIPS or absolute URI (§25.1), which starts with its scheme and holds no < or >.
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri) || /[<>]/.test(uri)) throw new SipError(400, 'Bad Request', `bad URI ${uri.slice(0, 80)}`);
   rest = rest.trim();
   return { display, uri, params: parseParams(rest.startsWith(';') ? rest.slice(1) : rest) };
 }
@@ -132,7 +150,8 @@ export function parseVia(text: string): Via {
   if (!m) throw new SipError(400, 'Bad Request', 'bad Via');
   const rest = m[5].trim();
   const port = m[4] === undefined ? null : Number(m[4]);
-  if (port !== null && port > 65535) throw new SipError(400, 'Bad Request', 'bad Via port');
+  // Port 0 is no port a response can go to (over UDP it would be lost without a word).
+  if (port !== null && (port === 0 || port > 65535)) throw new SipError(400, 'Bad Request', 'bad Via port');
   return {
     protocol: 'SIP/2.0',
     transport: m[2].toUpperCase(),

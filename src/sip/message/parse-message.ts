@@ -1,6 +1,7 @@
 // RFC 3261 §7 message parser. Takes one complete datagram (or one framed stream message)
 // and returns a SipMessage, or throws a ParseError that says whether enough was read to answer.
 import { canonicalHeaderName, isListHeader, splitTopLevel } from './header-names.ts';
+import { sipHostPortValid } from './header-values.ts';
 import { SipMessage, unpooledCopy } from './sip-message.ts';
 
 export class ParseError extends Error {
@@ -131,6 +132,7 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
   if (bad) throw new ParseError(bad, msg);
   if (msg.uri !== null && !/^(sips?|tel):/i.test(msg.uri)) throw new ParseError('unsupported URI scheme', msg, 416);
   if (msg.uri !== null && uriHasHeaders(msg.uri)) throw new ParseError('headers in the Request-URI', msg);
+  if (msg.uri !== null && /^sips?:/i.test(msg.uri) && !sipHostPortValid(msg.uri)) throw new ParseError('bad Request-URI host', msg);
   return msg;
 }
 

@@ -95,6 +95,34 @@ describe('bad input', () => {
     assert.ok(res.includes(r.branch));
   });
 
+  it('a Request-URI whose host cannot be read gets 400, not a DNS lookup', async () => {
+    for (const uri of ['sip:@@:::', 'sip:parley@127.0.0.1:5060abc', 'sip:parley@<host>']) {
+      const r = request('OPTIONS', c.port);
+      c.send(sipPort, r.text.replace('OPTIONS sip:parley@127.0.0.1 SIP/2.0', `OPTIONS ${uri} SIP/2.0`));
+      const res = await c.next();
+      assert.match(res, /^SIP\/2\.0 400 /, uri);
+      assert.ok(res.includes(r.branch), uri);
+    }
+  });
+
+  it('a Via whose port is 0 gets 400 at the packet\'s source (no response could reach port 0)', async () => {
+    const r = request('OPTIONS', c.port);
+    c.send(sipPort, r.text.replace(`127.0.0.1:${c.port};branch=`, '127.0.0.1:0;branch='));
+    const res = await c.next();
+    assert.match(res, /^SIP\/2\.0 400 /);
+    assert.ok(res.includes(r.branch));
+  });
+
+  it('a From or To that is no address (<<<>>>, no scheme) gets 400', async () => {
+    for (const [name, value] of [['From', '<<<>>>;tag=1'], ['To', '<parley@127.0.0.1>'], ['From', 'nobody;tag=2']]) {
+      const r = request('OPTIONS', c.port);
+      c.send(sipPort, r.text.replace(new RegExp(`\r\n${name}: [^\r]*`), `\r\n${name}: ${value}`));
+      const res = await c.next();
+      assert.match(res, /^SIP\/2\.0 400 /, `${name}: ${value}`);
+      assert.ok(res.includes(r.branch));
+    }
+  });
+
   it('a Require naming an unknown extension gets 420 Bad Extension with Unsupported', async () => {
     c.send(sipPort, request('INVITE', c.port, { Require: '100rel, frobnicate' }).text);
     const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/);

@@ -87,6 +87,16 @@ describe('stateful proxy', () => {
     holeB.close();
   });
 
+  it('a tel: target is not looked up in DNS: 416 Unsupported URI Scheme goes upstream', async () => {
+    results = [];
+    proxyTo = () => ({ destination: 'tel:+15551234' });
+    const uac = await runSipp({ scenario: 'uac-call-bye.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'x', timeoutS: 5 });
+    assert.notEqual(uac.code, 0, 'the caller got a failure');
+    const result = await results[0];
+    assert.equal(result.finalStatus, 416);
+    assert.equal(result.connected, false);
+  });
+
   it('a CANCEL from the caller is propagated to the ringing target; the 487 comes back', async () => {
     results = [];
     const uas = await startSipp({ scenario: 'uas-ring-cancel.xml', transport: 'udp', calls: 1, timeoutS: 10 });

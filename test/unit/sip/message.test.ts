@@ -1,7 +1,7 @@
 // RFC 3261 §7 and §25 message syntax: parser and serializer.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseNameAddr, parseUri, parseVia } from '../../../src/sip/message/header-values.ts';
+import { parseNameAddr, parseUri, parseVia, sipHostPortValid } from '../../../src/sip/message/header-values.ts';
 import { ParseError, parseMessage } from '../../../src/sip/message/parse-message.ts';
 import { msg } from './fakes.ts';
 
@@ -146,6 +146,19 @@ describe('SIP message parser', () => {
 
   it('an unterminated quoted display name is a 400 (RFC 4475 §3.1.2.6)', () => {
     assert.throws(() => parseNameAddr('"Mr. J. User <sip:j.user@example.com>'), (e: unknown) => (e as { status: number }).status === 400);
+  });
+
+  it('a name-addr or addr-spec without a scheme, or with < or > in its URI, is a 400', () => {
+    for (const v of ['<<<>>>', '<parley@127.0.0.1>', 'nobody;tag=1', '<sip:a<b@c>']) {
+      assert.throws(() => parseNameAddr(v), (e: unknown) => (e as { status: number }).status === 400, v);
+    }
+    for (const v of ['<sip:a@b>;tag=1', '"A" <sips:a@[::1]:5061>', 'sip:a@b;tag=x', '<tel:+15551234>', '<urn:service:sos>']) assert.doesNotThrow(() => parseNameAddr(v), v);
+  });
+
+  it('sipHostPortValid: a host name, IPv4 or [IPv6] and at most a port before the parameters; the user part may hold anything but @', () => {
+    for (const u of ['sip:a@b', 'sip:host', 'sips:a@[2001:db8::1]:5061;transport=tls', 'sip:+1555@10.0.0.1;user=phone', 'sip:a@b.example.com.?subject=x',
+      "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com"]) assert.equal(sipHostPortValid(u), true, u);
+    for (const u of ['sip:@@:::', 'sip:a@', 'sip:a@b:5060abc', 'sip:a@<b>', 'sip:a@b c', 'sip:a@:5060', 'sip:a@b:123456']) assert.equal(sipHostPortValid(u), false, u);
   });
 
   it('a datagram without the empty line after its headers keeps its partial message for a 400; a stream message does not', () => {
