@@ -59,6 +59,8 @@ export class Dialog {
   ackBringsAnswer = false;
   /** An INVITE of ours in this dialog still without a final response. */
   clientInvitePending = false;
+  /** Our last INVITE in it got a non-2xx final response: its ACK was the transaction's (§17.1.1.3), the app sends none. */
+  lastClientInviteFailed = false;
   /** An INVITE from the peer in this dialog still without a final response. */
   serverInvitePending = false;
   /** CSeq of the last INVITE we sent (the one an app ACK acknowledges). */

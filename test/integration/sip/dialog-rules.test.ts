@@ -3,6 +3,7 @@
 // while the server ends the call with a BYE.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type Srf from 'drachtio-srf';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
 import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -13,6 +14,8 @@ describe('dialog rules', () => {
   let port: number;
   /** Responses to re-INVITEs the app holds (answered by the test). */
   const held: Array<{ send(status: number, opts?: unknown): void }> = [];
+  /** The app's dialogs, in the order the INVITEs came. */
+  const dialogs: Srf.Dialog[] = [];
 
   before(async () => {
     h = await startHarness();
@@ -21,7 +24,10 @@ describe('dialog rules', () => {
     h.srf.invite((req, res) => {
       h.srf
         .createUAS(req, res, { localSdp: SDP })
-        .then((d) => d.on('modify', (_req: unknown, r: { send(status: number, opts?: unknown): void }) => held.push(r)))
+        .then((d) => {
+          dialogs.push(d);
+          d.on('modify', (_req: unknown, r: { send(status: number, opts?: unknown): void }) => held.push(r));
+        })
         .catch((err: unknown) => h.log.error({ err }, 'createUAS'));
     });
   });
@@ -67,6 +73,29 @@ describe('dialog rules', () => {
     c.send(port, inDialog('ACK', 2, r, to));
     c.send(port, inDialog('BYE', 3, r, to));
     await c.nextMatching(/^SIP\/2\.0 200/);
+  });
+
+  it("the app's re-INVITE answered 491: one ACK, the transaction's, on the INVITE's branch (drachtio-srf's own ACK gets NOK, as from drachtio-server)", async () => {
+    const before = dialogs.length;
+    const { to, r } = await answered();
+    c.send(port, inDialog('ACK', 1, r, to));
+    // (createUAS resolves with the dialog once the ACK came.)
+    await waitFor('the app has the dialog', () => dialogs.length > before);
+    const d = dialogs[dialogs.length - 1]!;
+    // As Parley's hold propagation sends it: Dialog#request, which asks for an ACK after any final response above 200.
+    const modified = d.request({ method: 'INVITE', body: SDP } as unknown as Srf.SrfRequest).then((res) => res.status);
+    const reinvite = await c.nextMatching(/^INVITE /);
+    const branch = /\r\nVia: [^\r]*branch=([^;\r\s]+)/.exec(reinvite)?.[1];
+    const head = (name: string): string => new RegExp(`\r\n${name}: ([^\r]+)`).exec(reinvite)?.[1] ?? '';
+    c.send(port, ['SIP/2.0 491 Request Pending', `Via: ${head('Via')}`, `From: ${head('From')}`, `To: ${head('To')}`, `Call-ID: ${head('Call-ID')}`, `CSeq: ${head('CSeq')}`, 'Content-Length: 0', '', ''].join('\r\n'));
+    assert.equal(await modified, 491);
+    const first = await c.nextMatching(/^ACK /);
+    assert.ok(first.includes(`branch=${branch}`), 'the ACK is the transaction\'s');
+    // Nothing more: no second ACK on a new branch.
+    await new Promise((res) => setTimeout(res, 400));
+    c.send(port, inDialog('BYE', 2, r, to));
+    const next = await c.nextMatching(/^(ACK |SIP\/2\.0 200)/);
+    assert.match(next, /^SIP\/2\.0 200/, `a second ACK came: ${next.split('\r\n').slice(0, 2).join(' | ')}`);
   });
 
   it('a re-INVITE while the previous one is still unanswered gets 500 with a Retry-After of 0 to 10 s', async () => {
