@@ -176,6 +176,18 @@ flows:
       await c.rtp.close();
     }
   });
+  it('a room POST /rooms opened stays open, empty, when a dial into it fails; DELETE closes it', async () => {
+    assert.equal((await call(base, 'POST', '/rooms', { name: 'kept' })).status, 201);
+    const r = await call(base, 'POST', '/rooms/kept/dial', { to: 'sip:nobody@127.0.0.1:1;transport=tcp' });
+    assert.equal(r.status, 502, r.text);
+    const room = await call(base, 'GET', '/rooms/kept');
+    assert.equal(room.status, 200, 'still there');
+    assert.equal(room.body.legs, 0);
+    assert.deepEqual(room.body.roster, [], 'the failed leg left the roster');
+    assert.equal((await call(base, 'DELETE', '/rooms/kept')).status, 200);
+    assert.equal((await call(base, 'GET', '/rooms/kept')).status, 404);
+  });
+
   it('a leg dialled with a generated identity hears the room, is heard by no one and is not on the roster', async () => {
     const shown = await startCallee('callee.xml', A_HZ);
     const hidden = await startCallee('callee.xml', B_HZ);

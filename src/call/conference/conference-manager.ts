@@ -62,6 +62,8 @@ export class RoomFullError extends Error {
 
 export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> implements ConferenceJoiner {
   private readonly conferences = new Map<string, Promise<Conference>>();
+  /** Rooms the control API opened (POST /rooms): a dial into one that fails leaves it open. */
+  private readonly opened = new WeakSet<Conference>();
   private closed = false;
   private ownership: RoomOwnershipPort | null = null;
   private remoteJoin: RemoteJoinPort | null = null;
@@ -107,8 +109,10 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
   }
 
   /** Opens (or finds) a room without a leg in it (control API); it closes when its last leg leaves, or by closeRoom. */
-  openRoom(name: string): Promise<Conference> {
-    return this.open(name);
+  async openRoom(name: string): Promise<Conference> {
+    const conf = await this.open(name);
+    this.opened.add(conf);
+    return conf;
   }
 
   /** Closes a room: every leg in it leaves. */
@@ -128,7 +132,10 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     this.assertRoomForOneMore(conf);
     const log = this.log.child({ room: name });
     const takeRefers = options.transfers === 'members' ? (member: TransferringMember, entry: RosterEntry) => this.memberTransfers(member, conf, entry, log) : undefined;
-    return dialOut(conf, settings, { ...options, takeRefers }, log, () => this.closeIfEmpty(conf));
+    // A dial that never joined leaves a room the API opened as it was (empty, waiting for its legs); one it opened itself closes.
+    return dialOut(conf, settings, { ...options, takeRefers }, log, (joined) => {
+      if (joined || !this.opened.has(conf)) this.closeIfEmpty(conf);
+    });
   }
 
   /** The REFERs of `member` in `conf`: each target dialled into the room (keeping the dial-outs' own transfers). */

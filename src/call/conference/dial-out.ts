@@ -72,13 +72,13 @@ export class DialOutError extends Error {
   }
 }
 
-/** Dials `opts.to` into `conf`; resolves once it answered and its media flows. `onLeft` runs once when it leaves. */
+/** Dials `opts.to` into `conf`; resolves once it answered and its media flows. `onLeft` runs once when it leaves (`joined`: after it answered, or failed before). */
 export async function dialOut(
   conf: Conference,
   s: DialOutSettings,
   opts: DialOutOptions,
   log: Logger,
-  onLeft: () => void,
+  onLeft: (joined: boolean) => void,
 ): Promise<{ legId: string; callId: string }> {
   const legId = `dial-${randomUUID().slice(0, 8)}`;
   const entry = conf.roster.join({ legId, callId: '', uri: opts.to, identity: opts.identity, as: opts.as });
@@ -89,7 +89,7 @@ export async function dialOut(
     ({ leg, offer } = await conf.room.createOutgoingLeg({ id: legId, family }));
   } catch (err) {
     conf.roster.leave(legId, 'failed');
-    onLeft();
+    onLeft(false);
     throw err;
   }
   // Heard by no one until it answered.
@@ -137,7 +137,7 @@ export async function dialOut(
   } catch (err) {
     leg.close();
     conf.roster.leave(legId, 'failed');
-    onLeft();
+    onLeft(false);
     if (timedOut) throw new DialOutError(408, 'No Answer');
     throw new DialOutError((err as { status?: number }).status ?? 500, (err as { reason?: string }).reason ?? (err as Error).message);
   } finally {
@@ -157,7 +157,7 @@ async function connect(
   s: DialOutSettings,
   opts: DialOutOptions,
   log: Logger,
-  onLeft: () => void,
+  onLeft: (joined: boolean) => void,
   held: HeldDialog,
   leg: MediaLeg,
   legId: string,
@@ -173,7 +173,7 @@ async function connect(
     destroyDialog(uac, log);
     leg.close();
     conf.roster.leave(legId, 'failed');
-    onLeft();
+    onLeft(false);
     throw new DialOutError(488, (err as Error).message);
   }
   if (opts.identity === 'generated') leg.hide(true);
@@ -192,7 +192,7 @@ async function connect(
     destroyDialog(uac, log, reason ? { Reason: reason } : undefined);
     leg.close();
     conf.roster.leave(legId, why);
-    onLeft();
+    onLeft(true);
   };
   uac.on('destroy', () => leave('hung up'));
   answerReoffers(uac, leg, log, {
