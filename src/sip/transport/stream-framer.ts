@@ -68,7 +68,13 @@ export class StreamFramer {
         const body = bodyStart(data, at + Math.max(0, this.searched - 3));
         if (body === -1) {
           this.searched = data.length - at;
-          if (this.searched > this.maxSize) return this.fail(out, 'headers exceed maxMessageSize');
+          if (this.searched > this.maxSize) {
+            // The whole lines that fit go back, ended as a header block, so the sender hears why
+            // (513, when its Via and the rest came before the cut) before the close.
+            const cut = data.lastIndexOf(0x0a, at + this.maxSize - 1);
+            const head = cut > at ? Buffer.concat([data.subarray(at, cut + 1), Buffer.from('\r\n')]) : undefined;
+            return this.fail(out, 'headers exceed maxMessageSize', head, head !== undefined);
+          }
           break;
         }
         const head = data.toString('latin1', at, body);

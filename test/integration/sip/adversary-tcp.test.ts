@@ -74,6 +74,17 @@ describe('adversary: TCP connections that deliver no SIP', () => {
       assert.ok(got.includes('branch=z9hG4bK-adv-big'));
     });
 
+    it('a header block that runs past sip.maxMessageSize (a 70 kB header) is answered 513 before the close, when its Via came first', async () => {
+      const s = await open(h.server.sipPort('tcp'));
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      const r = request('OPTIONS', s.localPort ?? 0, { Via: `SIP/2.0/TCP 127.0.0.1:${s.localPort};branch=z9hG4bK-adv-long`, Subject: 'x'.repeat(70_000) });
+      s.write(r.text);
+      assert.ok(await closedWithin(s, 10_000), 'the connection stayed open');
+      assert.match(got, /^SIP\/2\.0 513 /, `the sender heard ${JSON.stringify(got.slice(0, 80))}`);
+      assert.ok(got.includes('branch=z9hG4bK-adv-long'));
+    });
+
     it('a silent connection and one dripping a message are closed; one that sent a whole message stays', async () => {
       const port = h.server.sipPort('tcp');
       const silent = await open(port);

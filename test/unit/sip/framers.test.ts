@@ -151,6 +151,12 @@ describe('StreamFramer: however the stream is cut', () => {
     }
     assert.match(err ?? '', /headers exceed maxMessageSize/);
     assert.equal(f.buffered, 0);
+    // A start line and headers before the runaway one come back as a header block (for a 513).
+    const g = new StreamFramer(1000);
+    const [e] = g.push(Buffer.from(`OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nSubject: ${'s'.repeat(2000)}`));
+    assert.equal(e?.kind, 'error');
+    assert.ok(e?.kind === 'error' && e.oversized);
+    assert.equal(e?.kind === 'error' ? e.head?.toString() : '', 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\n\r\n');
     const [ok] = f.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n'));
     assert.equal(ok?.kind, 'message');
   });
