@@ -9,7 +9,7 @@
 // it plays both as DTMF tones (inband-digits.ts).
 import { DTMF_DIGITS } from '../dtmf/dtmf-event.ts';
 import type { FrameSource } from './frames.ts';
-import { EventTones, InbandDigits } from './inband-digits.ts';
+import { EventTones, InbandDigits, type OpenDigit } from './inband-digits.ts';
 import type { ParticipantMedia } from './participant-options.ts';
 import type { RtpOutput } from './rtp-output.ts';
 
@@ -103,14 +103,14 @@ export class EventOut {
    * when the listener negotiated telephone-event and wants audio now; at another clock (48 kHz
    * beside Opus, 8 kHz beside G.711) its duration is scaled to the listener's, in a copy (a
    * digit's few packets). False when not sent on the listener's stream. To a listener without
-   * telephone-event, each event is played in-band once it ended (EventTones).
+   * telephone-event, each event is played in-band from its first packet until its end (EventTones).
    */
   relay(clock: number, ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
     const m = this.media();
     const pt = m.dtmfSendPt ?? null;
     if (!this.live() || payload.length < 4) return false;
     if (pt === null) {
-      this.eventTones ??= new EventTones((digit, ms) => this.inband(digit, ms));
+      this.eventTones ??= new EventTones((digit, ms) => this.inband(digit, ms), (digit) => this.inbandBegin(digit));
       this.eventTones.packet(ssrc, timestamp, payload, clock);
       return false;
     }
@@ -134,14 +134,25 @@ export class EventOut {
 
   /** `digit` played in the listener's audio for `ms` (40 ms to 5 s), behind those playing; false when not played. */
   private inband(digit: string, ms: number): boolean {
-    if (!this.live()) return false;
-    const length = digitMs(ms);
-    if (this.tones !== null && !this.tones.done) return this.tones.add(digit, length);
+    return this.inbandSource((t) => t.add(digit, digitMs(ms))) !== null;
+  }
+
+  /** `digit`'s tone from now (behind those playing) until the function returned gives its length; null when not played. */
+  private inbandBegin(digit: string): ((ms: number) => void) | null {
+    let open: OpenDigit | null = null;
+    const tones = this.inbandSource((t) => (open = t.begin(digit)) !== null);
+    return tones && open ? (ms) => tones.end(open!, digitMs(ms)) : null;
+  }
+
+  /** The listener's tone source (the one playing, or a new one played once `queue` took a digit). */
+  private inbandSource(queue: (tones: InbandDigits) => boolean): InbandDigits | null {
+    if (!this.live()) return null;
+    if (this.tones !== null && !this.tones.done) return queue(this.tones) ? this.tones : null;
     const tones = new InbandDigits(this.rate());
-    if (!tones.add(digit, length)) return false;
+    if (!queue(tones)) return null;
     this.tones = tones;
     this.play(tones);
-    return true;
+    return tones;
   }
 
   close(): void {

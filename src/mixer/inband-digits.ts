@@ -4,7 +4,8 @@
 // Asterisk's gateways do. Each digit is its two Q.23 frequencies at −13 dBFS peak each (0.22
 // of full scale, as Parley's `dtmf:` tones; well inside G.711's range), with 5 ms
 // raised-cosine ramps (no click), for its duration, then 50 ms of silence (a detector needs a
-// pause between two equal digits); digits queue behind one another. It is one private source
+// pause between two equal digits); digits queue behind one another. A relayed RFC 4733 digit
+// starts as its key is pressed (begin) and ends with its last event (end). It is one private source
 // of the listener's (MixerParticipant.play): a two-party room mixes while it plays and
 // forwards again after.
 import { DTMF_DIGITS } from '../dtmf/dtmf-event.ts';
@@ -21,10 +22,18 @@ interface Digit {
   /** Angular steps of its two frequencies per sample. */
   w1: number;
   w2: number;
-  /** Samples of tone, then of tone and gap. */
+  /** Samples of tone, then of tone and gap (while open: the longest a digit may last). */
   tone: number;
   total: number;
+  /** Begun before its length was known (begin()); end() gives it. */
+  open: boolean;
 }
+
+/** The longest tone (a key held that long, or one whose end never came). */
+const MAX_TONE_MS = 5000;
+
+/** A digit begun with begin(), for end(). */
+export type OpenDigit = object;
 
 export class InbandDigits implements FrameSource {
   private readonly queue: Digit[] = [];
@@ -46,12 +55,41 @@ export class InbandDigits implements FrameSource {
 
   /** Queues `digit` (0-9, *, #, A-D) for `ms`; false when it is not one, the queue is full or the source is done. */
   add(digit: string, ms: number): boolean {
+    return this.push(digit, ms, false) !== null;
+  }
+
+  /**
+   * Queues `digit` before its length is known (a key still held: its RFC 4733 events are
+   * still coming): its tone starts when its turn comes and lasts until end() says how long it
+   * is (5 s at most). Null when it cannot be played (as add()).
+   */
+  begin(digit: string): OpenDigit | null {
+    return this.push(digit, MAX_TONE_MS, true);
+  }
+
+  /** The digit begun lasts `ms` in all: it ends then, or at once (ramped) if it has played longer. */
+  end(open: OpenDigit, ms: number): void {
+    const d = open as Digit;
+    if (!d.open) return;
+    d.open = false;
+    const played = this.queue[0] === d ? this.at : 0;
+    d.tone = Math.min(d.tone, Math.max(this.samples(ms), played + this.ramp));
+    d.total = d.tone + this.samples(GAP_MS);
+  }
+
+  private push(digit: string, ms: number, open: boolean): Digit | null {
     const f = dtmfFrequencies(digit);
-    if (f === null || this.finished || this.queue.length >= MAX_QUEUED) return false;
-    const tone = Math.max(2 * this.ramp, Math.round((ms * this.sampleRate) / 1000));
+    if (f === null || this.finished || this.queue.length >= MAX_QUEUED) return null;
+    const tone = this.samples(ms);
     const rad = (2 * Math.PI) / this.sampleRate;
-    this.queue.push({ w1: f[0] * rad, w2: f[1] * rad, tone, total: tone + Math.round((GAP_MS * this.sampleRate) / 1000) });
-    return true;
+    const d = { w1: f[0] * rad, w2: f[1] * rad, tone, total: tone + this.samples(GAP_MS), open };
+    this.queue.push(d);
+    return d;
+  }
+
+  /** `ms` of tone in samples, at least both ramps. */
+  private samples(ms: number): number {
+    return Math.max(2 * this.ramp, Math.round((ms * this.sampleRate) / 1000));
   }
 
   nextFrame(): PcmFrame | null {
@@ -92,17 +130,22 @@ const END_LOST_MS = 250;
 
 /**
  * The RFC 4733 packets relayed to a listener without telephone-event, one digit per event
- * (its SSRC and timestamp) to play: at its (first) end packet, for the event's duration (the
- * tone follows the key's release, when its length is known). An event whose end packets were
- * all lost is played at the next event, or END_LOST_MS after its last packet, for the
- * duration it reached; its late or repeated packets play nothing more.
+ * (its SSRC and timestamp) to play. With `begin`, a digit's tone starts at its event's first
+ * packet (the key as it is pressed) and ends when its end packet says how long it was; without
+ * it, or when only the end came, the digit is played at its (first) end packet for the event's
+ * duration. An event whose end packets were all lost ends at the next event, or END_LOST_MS
+ * after its last packet, as long as it went; its late or repeated packets play nothing more.
  */
 export class EventTones {
   private played = { ssrc: -1, timestamp: -1 };
-  private pending: { ssrc: number; timestamp: number; event: number; ms: number } | null = null;
+  private pending: { ssrc: number; timestamp: number; event: number; ms: number; end: ((ms: number) => void) | null } | null = null;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly play: (digit: string, ms: number) => void) {}
+  constructor(
+    private readonly play: (digit: string, ms: number) => void,
+    /** Starts a digit's tone now; the function returned ends it with its length (null: it could not start). */
+    private readonly begin?: (digit: string) => ((ms: number) => void) | null,
+  ) {}
 
   /** A telephone-event packet (its payload at least 4 bytes) of stream `ssrc`, its event at `timestamp`, at `clock`. */
   packet(ssrc: number, timestamp: number, payload: Uint8Array, clock: number): void {
@@ -112,11 +155,13 @@ export class EventTones {
     const p = this.pending;
     if (p !== null && (p.ssrc !== ssrc || p.timestamp !== timestamp)) this.flush(); // a new event: the one before lost its end
     if ((payload[1]! & 0x80) !== 0) {
+      const end = this.pending?.end ?? null;
       this.clear();
       this.played = { ssrc, timestamp };
-      this.play(DTMF_DIGITS[event]!, ms);
+      if (end) end(ms);
+      else this.play(DTMF_DIGITS[event]!, ms);
     } else if (this.pending === null) {
-      this.pending = { ssrc, timestamp, event, ms };
+      this.pending = { ssrc, timestamp, event, ms, end: this.begin?.(DTMF_DIGITS[event]!) ?? null };
       this.timer = setTimeout(() => this.flush(), END_LOST_MS);
       this.timer.unref();
     } else {
@@ -134,7 +179,8 @@ export class EventTones {
     this.clear();
     if (p === null) return;
     this.played = { ssrc: p.ssrc, timestamp: p.timestamp };
-    this.play(DTMF_DIGITS[p.event]!, p.ms);
+    if (p.end) p.end(p.ms);
+    else this.play(DTMF_DIGITS[p.event]!, p.ms);
   }
 
   private clear(): void {

@@ -48,6 +48,37 @@ describe('InbandDigits (DTMF tones to a listener without telephone-event)', () =
     }
   });
 
+  it('a digit begun before its length is known plays from its turn until end() gives its length; one that played longer ends at once, ramped', () => {
+    const src = new InbandDigits(8000);
+    const d = src.begin('7');
+    assert.ok(d);
+    const first: Int16Array[] = [];
+    for (let i = 0; i < 3; i++) first.push(Int16Array.from(src.nextFrame()!));
+    assert.ok(first.every((f) => toneAmplitude(f.subarray(40), 8000, 852) > 0.1), 'the tone plays before its end is known');
+    src.end(d, 100);
+    src.end(d, 500); // a second end changes nothing
+    const rest = drain(src).pcm;
+    const all = new Int16Array(480 + rest.length);
+    first.forEach((f, i) => all.set(f, i * 160));
+    all.set(rest, 480);
+    const lastLoud = all.findLastIndex((v) => Math.abs(v) > 200);
+    assert.ok(lastLoud >= 770 && lastLoud < 800, `100 ms of tone in all: its last loud sample at ${lastLoud}`);
+    assert.deepEqual(dtmfDigitsIn(all, 8000), ['7']);
+    // Told 40 ms after 120 ms played: it ends at once, over its 5 ms ramp.
+    const late = new InbandDigits(8000);
+    const e = late.begin('3')!;
+    const played: number[] = [];
+    for (let i = 0; i < 6; i++) played.push(...late.nextFrame()!);
+    late.end(e, 40);
+    const tail = drain(late).pcm;
+    const lastTail = tail.findLastIndex((v) => v !== 0);
+    assert.ok(lastTail >= 0 && lastTail < 40, `ramped out within 5 ms: last sample at ${lastTail}`);
+    // Never ended (its end packets all lost and nothing else came): 5 s at most.
+    const held = new InbandDigits(8000);
+    held.begin('1');
+    assert.equal(drain(held).frames, Math.ceil((5000 + 50) / 20));
+  });
+
   it('refuses what is not a digit and a 33rd digit waiting; stop() ends it at once', () => {
     const src = new InbandDigits(8000);
     assert.equal(src.add('x', 100), false);
@@ -75,6 +106,29 @@ describe('EventTones (relayed RFC 4733 events to the digits played in-band)', ()
     t.packet(7, 2000, ev(16, true, 800), 8000); // flash: not a digit
     t.packet(7, 3000, ev(11, true, 4800), 48000); // # at 48 kHz: 100 ms
     assert.deepEqual(played, ['5:200', '#:100']);
+    t.close();
+  });
+
+  it('with begin: a digit starts at its first packet and ends with its end packet, or, its ends lost, at the next event or 250 ms after its last packet', async () => {
+    const log: string[] = [];
+    const t = new EventTones(
+      (d, ms) => log.push(`play ${d}:${ms}`),
+      (d) => {
+        log.push(`begin ${d}`);
+        return (ms) => log.push(`end ${d}:${ms}`);
+      },
+    );
+    t.packet(7, 1000, ev(5, false, 400), 8000);
+    assert.deepEqual(log, ['begin 5'], 'its tone starts with the key');
+    t.packet(7, 1000, ev(5, false, 800), 8000);
+    for (let r = 0; r < 3; r++) t.packet(7, 1000, ev(5, true, 1600), 8000);
+    assert.deepEqual(log, ['begin 5', 'end 5:200']);
+    t.packet(7, 2000, ev(11, true, 800), 8000); // only its end came: played whole
+    t.packet(7, 3000, ev(1, false, 400), 8000);
+    t.packet(7, 4000, ev(2, false, 400), 8000); // 1 lost its ends
+    assert.deepEqual(log.slice(2), ['play #:100', 'begin 1', 'end 1:50', 'begin 2']);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(log.slice(6), ['end 2:50'], 'ended once nothing came for 250 ms');
     t.close();
   });
 
