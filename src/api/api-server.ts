@@ -153,6 +153,12 @@ export class ApiServer {
       // Node checks the deadlines every connectionsCheckingInterval (30 s by default): often enough to keep them.
       http: { headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
       ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
+      // A URL the router refuses (a parameter past its length, bad escapes) answers in the API's shape too.
+      frameworkErrors: (err, _req, reply) => {
+        const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+        const r = reply as unknown as { code(n: number): { send(body: unknown): unknown } };
+        void r.code(status).send({ error: errorLabel(status), message: err.message.length > 200 ? `${err.message.slice(0, 200)}…` : err.message });
+      },
     });
     await app.register(fastifySwagger, {
       openapi: {
@@ -205,7 +211,7 @@ export class ApiServer {
       }
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       if (status === 500) ctx.log.error({ err, url: req.url }, 'API handler failed');
-      return reply.code(status).send({ error: status === 500 ? 'internal' : 'bad_request', message: status === 500 ? 'internal error' : err.message });
+      return reply.code(status).send({ error: status === 500 ? 'internal' : errorLabel(status), message: status === 500 ? 'internal error' : err.message });
     });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
@@ -284,6 +290,12 @@ declare module 'fastify' {
     /** The name of the token the request carried (api.tokens; api.token is `default`): who acted, in the audit log. */
     tokenName: string;
   }
+}
+
+/** The `error` of a 4xx the framework raised (a body too large, a media type not taken, …). */
+function errorLabel(status: number): string {
+  const labels: Record<number, string> = { 404: 'not_found', 405: 'method_not_allowed', 406: 'not_acceptable', 413: 'too_large', 414: 'uri_too_long', 415: 'unsupported_media_type', 431: 'headers_too_large' };
+  return labels[status] ?? 'bad_request';
 }
 
 /** The name of the token the request carries, or null. Every token is compared (constant time each). */

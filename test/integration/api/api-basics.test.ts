@@ -251,6 +251,15 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     }
     const raw = await fetch(`${base}/rules/gateway`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: 'x'.repeat(100_000) });
     assert.equal(raw.status, 413);
+    assert.equal(((await raw.json()) as { error: string }).error, 'too_large');
+    // A path parameter past the router's length, or a bad escape in it: the API's JSON shape, the message cut short.
+    for (const [path, status, error] of [[`/calls/${'a'.repeat(10_000)}`, 414, 'uri_too_long'], ['/calls/%zz', 400, 'bad_request']] as const) {
+      const r = await call(base, 'GET', path);
+      assert.equal(r.status, status, path.slice(0, 20));
+      assert.equal(r.body.error, error);
+      assert.equal(typeof r.body.message, 'string');
+      assert.ok((r.body.message as string).length <= 201);
+    }
     assert.equal((await call(base, 'GET', '/health')).status, 200);
   });
 
