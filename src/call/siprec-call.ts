@@ -24,7 +24,7 @@ import { CallRecording } from './call-recording.ts';
 import { ackWaitMs, createUas, destroyDialog, hangupInvite, inviteDeadReason, refuseRefers, type InviteState } from './dialog-util.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { BridgeOutcome, BridgeTarget, CallEvents, CallPort, NameAddr, PlayHandle, RecordingHandle, RecordingOptions } from './ports.ts';
-import { MEDIA_THREAD_FAILED_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
+import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import type { SiprecGroups } from './siprec-groups.ts';
 import { DEFAULT_JITTER_MS, SiprecStreams, type StreamChange } from './siprec-streams.ts';
 import { SiprecReoffers, siprecWarning, type ReofferedSession, type ReofferMethod } from './siprec-reoffers.ts';
@@ -42,6 +42,8 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort, Re
   recordingOrigin: RecordingOrigin | null = null;
   private uas: Srf.Dialog | null = null;
   private endedFlag = false;
+  /** The stream legs watched for RTP silence. */
+  private readonly watched = new WeakSet<MediaLeg>();
   private canceled = false;
   private recording: CallRecording | null = null;
   /** Metadata versions received before the recording started: written once it has an id. */
@@ -167,6 +169,22 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort, Re
     }
     this.uas = uas;
     this.log.info('siprec: answered');
+    this.watchStreams();
+  }
+
+  /**
+   * Its streams are watched for RTP silence (media.rtpTimeoutSec) once answered, those a
+   * re-offer adds too: when every stream the SRC should be sending (recvonly, not paused) has
+   * been quiet that long, RTP and RTCP alike, the SRC is gone (an SBC that crashed or lost its
+   * network sends no BYE): the session ends, its recording closed.
+   */
+  private watchStreams(): void {
+    for (const leg of this.streams.legs) {
+      if (this.watched.has(leg)) continue;
+      this.watched.add(leg);
+      leg.watchMedia();
+      leg.on('mediatimeout', (secs) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP nor RTCP from the SRC on any stream for ${secs} s`));
+    }
   }
 
   /** Starts the session's recording: a stem per stream, the stereo file of the two main participants, the mix. */
@@ -279,6 +297,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort, Re
     if (sdp === null || this.endedFlag) return [];
     const changes = await this.streams.apply(sdp);
     this.view.setStreams(this.streams.slotsForView);
+    if (this.uas) this.watchStreams();
     return changes;
   }
 

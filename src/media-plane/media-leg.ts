@@ -104,30 +104,32 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     return this.participant;
   }
 
-  /**
-   * Starts watching for RTP silence (call control does it once the leg is
-   * answered: a caller in early media or a ringing callee may rightly send nothing).
-   */
   sendDigit(digit: string, durationMs: number, inband = false): void {
     if (!this.closed) this.participant?.sendDigit(digit, durationMs, inband);
   }
 
+  /** Starts watching for RTP silence (once answered: a caller in early media or a ringing callee may rightly send nothing). */
   watchMedia(): void {
     this.watching = true;
     if (this.participant) this.participant.lastRxMs = performance.now();
   }
 
   /**
-   * @internal Called by the room about once a second: emits 'mediatimeout' when due. The peer's
-   * RTCP reports count as signs of life as its RTP does (as Asterisk's rtptimeout counts them):
-   * a phone with silence suppression may send no RTP at all while its user says nothing.
+   * @internal For the room's check (about once a second): how long the peer sent neither RTP nor
+   * RTCP (reports count, as in Asterisk's rtptimeout: silence suppression sends no RTP); null when
+   * none is owed: not watched, no address, a call's leg not sendrecv (a holder), a record-only
+   * (SIPREC) stream not recvonly (paused). The room judges record-only streams together.
    */
-  checkMediaTimeout(nowMs: number, timeoutMs: number): void {
+  silence(nowMs: number): { ms: number; recordOnly: boolean } | null {
     const p = this.participant;
     const n = this.negotiated;
-    if (!this.watching || this.closed || !p || !n || n.direction !== 'sendrecv' || n.remote.ip === null) return;
-    const silentMs = nowMs - Math.max(p.lastRxMs, this.rtp?.lastRtcpRxMs ?? 0);
-    if (silentMs < timeoutMs) {
+    if (!this.watching || this.closed || !p || !n || n.remote.ip === null || n.direction !== (p.recordOnly ? 'recvonly' : 'sendrecv')) return null;
+    return { ms: nowMs - Math.max(p.lastRxMs, this.rtp?.lastRtcpRxMs ?? 0), recordOnly: p.recordOnly };
+  }
+
+  /** @internal The room's verdict: past `timeoutMs` of silence, 'mediatimeout' once per silent stretch. */
+  checkMediaTimeout(silentMs: number | null, timeoutMs: number): void {
+    if (silentMs === null || silentMs < timeoutMs) {
       this.timedOut = false;
       return;
     }

@@ -68,7 +68,18 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
 
   /** @internal MediaWatchClient: the thread's watch checks the legs for RTP silence (media.rtpTimeoutSec). */
   checkMedia(nowMs: number): void {
-    for (const leg of this.legs.values()) leg.checkMediaTimeout(nowMs, this.timeoutMs);
+    // A recording session's streams time out together: one quiet (its party on hold, muted with
+    // DTX) while another flows is no SRC gone; all of them quiet is.
+    let streams: LocalMediaLeg[] | null = null;
+    let streamsMs = Infinity;
+    for (const leg of this.legs.values()) {
+      const s = leg.silence(nowMs);
+      if (s?.recordOnly) {
+        (streams ??= []).push(leg);
+        streamsMs = Math.min(streamsMs, s.ms);
+      } else leg.checkMediaTimeout(s?.ms ?? null, this.timeoutMs);
+    }
+    for (const leg of streams ?? []) leg.checkMediaTimeout(streamsMs, this.timeoutMs);
   }
 
   get isClosed(): boolean {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { inRoom, startEngine } from '../../helpers/media-harness.ts';
+import { RtpPeer } from '../../helpers/rtp-peer.ts';
 
 function timeouts(leg: MediaLeg): number[] {
   const seen: number[] = [];
@@ -48,6 +49,33 @@ describe('media timeout (real worker, real UDP)', () => {
     gone.peer.stopSending();
     await sleep(2500);
     assert.equal(seen.gone.length, 2, 'a new silence is reported again');
+  }));
+
+  it("a recording session's streams (record-only, recvonly) time out together: one quiet is not reported, all quiet are", () => inRoom(engine, 'timeout-streams', async (room) => {
+    const peers = await Promise.all([0, 1].map(() => new RtpPeer({ codec: 'PCMU' }).bind()));
+    try {
+      const legs: MediaLeg[] = [];
+      for (const [i, peer] of peers.entries()) {
+        // A SIPREC stream: the SRC offers sendonly, the leg answers recvonly and only records.
+        const { leg, answer } = await room.createLeg(peer.sdp([], 'sendonly'), { id: `s${i}`, recordOnlyMs: 200 });
+        assert.match(answer, /a=recvonly/);
+        peer.useRemoteSdp(answer);
+        const flowing = leg.waitFor('inboundssrc', 5000);
+        peer.start({ kind: 'silence' });
+        await flowing;
+        leg.watchMedia();
+        legs.push(leg);
+      }
+      const seen = legs.map(timeouts);
+      peers[1]!.stopSending();
+      await sleep(2500);
+      assert.deepEqual(seen, [[], []], 'one quiet stream (its party on hold) while the other flows: nothing');
+      peers[0]!.stopSending();
+      await sleep(2500);
+      assert.deepEqual(seen.map((x) => x.length), [1, 1], 'every stream quiet: each reported once');
+    } finally {
+      for (const p of peers) await p.close();
+    }
   }));
 
   it('a peer that sends no RTP but its RTCP reports (silence suppression) is not reported; once those stop too, it is', () => inRoom(engine, 'timeout-rtcp', async (room, join) => {
