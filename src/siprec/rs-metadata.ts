@@ -86,10 +86,34 @@ function kids(node: XNode | undefined, name: string): XNode[] {
   return out;
 }
 
+// References (XML 1.0 §4.1): the parser is told to expand none (no DTD's entities ever), so
+// the five predefined ones and character references are decoded here: `AT&amp;T` is AT&T.
+const NAMED_REFS: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+const REF_RE = /&(?:(lt|gt|amp|apos|quot)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,6}));/g;
+
+/** A character XML 1.0 allows (§2.2): no NUL or other C0 controls but tab and line ends, no surrogates. */
+function xmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/** The first `&` of `xml` (outside comments and CDATA) that starts no well-formed reference, or null. */
+function badReference(xml: string): string | null {
+  const plain = xml.replace(/<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>/g, '');
+  for (let i = plain.indexOf('&'); i !== -1; i = plain.indexOf('&', i + 1)) {
+    REF_RE.lastIndex = i;
+    const m = REF_RE.exec(plain);
+    if (!m || m.index !== i || (!m[1] && !xmlChar(parseInt(m[2] ?? m[3]!, m[2] ? 10 : 16)))) return plain.slice(i, i + 16);
+  }
+  return null;
+}
+
+const decodeRefs = (s: string): string =>
+  s.includes('&') ? s.replace(REF_RE, (_m, named: string | undefined, dec: string | undefined, hex: string | undefined) => named ? NAMED_REFS[named]! : String.fromCodePoint(parseInt(dec ?? hex!, dec ? 10 : 16))) : s;
+
 function text(node: XNode | undefined): string | null {
   if (!node) return null;
   const t = node['#text'];
-  const s = Array.isArray(t) ? t.join('') : t === undefined ? '' : String(t);
+  const s = decodeRefs(Array.isArray(t) ? t.join('') : t === undefined ? '' : String(t));
   return s.trim() === '' ? null : s.trim().slice(0, 1024);
 }
 
@@ -97,7 +121,7 @@ function attr(node: XNode | undefined, ...names: string[]): string | null {
   if (!node) return null;
   for (const n of names) {
     const want = norm(n);
-    for (const [k, v] of Object.entries(node)) if (k.startsWith('@') && norm(k.slice(1)) === want && String(v).trim()) return String(v).trim().slice(0, 1024);
+    for (const [k, v] of Object.entries(node)) if (k.startsWith('@') && norm(k.slice(1)) === want && String(v).trim()) return decodeRefs(String(v).trim()).slice(0, 1024);
   }
   return null;
 }
@@ -118,6 +142,9 @@ export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTE
   if (Buffer.byteLength(xml, 'utf8') > maxBytes) throw new MetadataError(`metadata larger than ${maxBytes} bytes (siprec.maxMetadataBytes)`);
   // No DTD at all: entities are never declared, so none can be expanded.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new MetadataError('metadata with a DOCTYPE or ENTITY declaration is refused');
+  // Without a DTD only the predefined entities exist; &unknown;, &#0; or a bare & is not XML.
+  const bad = badReference(xml);
+  if (bad !== null) throw new MetadataError(`metadata is not well-formed XML: bad reference ${JSON.stringify(bad)}`);
   let doc: XNode;
   try {
     doc = parser.parse(xml) as XNode;

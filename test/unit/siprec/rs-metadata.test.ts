@@ -96,9 +96,19 @@ describe('hostile or broken metadata', () => {
     assert.throws(() => parseRecordingMetadata(xxe), MetadataError);
   });
 
-  it('an undeclared entity reference stays text, never resolved', () => {
-    const m = parseRecordingMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><participant participant_id="a"><nameID aor="sip:a@b"><name>&xxe;&amp;</name></nameID></participant></recording>`);
-    assert.equal(m.participants[0]!.name, '&xxe;&amp;');
+  it('an undeclared entity, a character reference to no XML character or a bare & is not well-formed XML: refused, never resolved', () => {
+    for (const bad of ['&xxe;', '&unknown;', '&#0;', '&#xD800;', '&#1114112;', 'AT&T', '&amp', '&#x;']) {
+      const xml = `<recording xmlns="urn:ietf:params:xml:ns:recording:1"><participant participant_id="a"><nameID aor="sip:a@b"><name>${bad}</name></nameID></participant></recording>`;
+      assert.throws(() => parseRecordingMetadata(xml), (e: unknown) => e instanceof MetadataError && /bad reference/.test(e.message), bad);
+    }
+  });
+
+  it('the predefined entities and character references are decoded, in text and attributes; an & in a comment or CDATA is no reference', () => {
+    const m = parseRecordingMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><!-- R&D --><participant participant_id="a&amp;b"><nameID aor="sip:jos&#233;@example.com"><name>AT&amp;T &lt;Jos&#xE9;&gt; &quot;&apos;&#x1F600;</name></nameID></participant><stream stream_id="s"><label><![CDATA[1&2]]></label></stream></recording>`);
+    assert.equal(m.participants[0]!.id, 'a&b');
+    assert.equal(m.participants[0]!.aor, 'sip:josé@example.com');
+    assert.equal(m.participants[0]!.name, 'AT&T <José> "\'😀');
+    assert.equal(m.streams[0]!.label, '1&2');
   });
 
   it('too large, not XML, another root: MetadataError, never a crash', () => {
