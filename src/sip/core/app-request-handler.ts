@@ -12,6 +12,7 @@ import type { ControlConnection } from '../control/control-connection.ts';
 import { nextId } from '../control/message-ids.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { parseNameAddr } from '../message/header-values.ts';
+import { SipError } from '../message/sip-error.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
@@ -185,6 +186,7 @@ export class AppRequestHandler {
       this.launch(p, again.toBuffer(), null, null, others.slice(1));
       return true;
     };
+    const refused = unreachable instanceof SipError && unreachable.status === 416 ? unreachable : null;
     // Stops the wait for a first response (dns-failover.ts); armed once the transaction is made.
     let answered = (): void => undefined;
     const created = this.ctx.txns.createClient(req, (m) => {
@@ -207,6 +209,8 @@ export class AppRequestHandler {
       onTransportError: (err) => {
         answered();
         if (failover(err.message)) return;
+        // A URI that names no place to send to (a tel: number without a proxy: 416) is answered as what it is.
+        if (refused) return this.synthetic(p, refused.status, refused.reason);
         this.ctx.log.info({ method: req.method, uri: req.uri, to: unreachable ? undefined : dest, reason: err.message }, 'transport error: answered 503 (RFC 3261 §8.1.3.1)');
         this.synthetic(p, 503, 'Service Unavailable');
       },

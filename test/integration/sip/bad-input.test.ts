@@ -105,6 +105,11 @@ describe('bad input', () => {
     }
   });
 
+  it("the app's INVITE to a tel: URI (no proxy to take it) fails 416 Unsupported URI Scheme, not 503", async () => {
+    const err = await h.srf.createUAC('tel:+15551234', { localSdp: SDP }).then(() => null, (e: { status?: number }) => e);
+    assert.equal(err?.status, 416);
+  });
+
   it('a Via whose port is 0 gets 400 at the packet\'s source (no response could reach port 0)', async () => {
     const r = request('OPTIONS', c.port);
     c.send(sipPort, r.text.replace(`127.0.0.1:${c.port};branch=`, '127.0.0.1:0;branch='));
