@@ -107,7 +107,7 @@ export class SiprecView {
   }
 
   note(problem: string): void {
-    if (this.problems.length < 50) this.problems.push(problem);
+    if (this.problems.length < 50 && !this.problems.includes(problem)) this.problems.push(problem);
   }
 
   get versionCount(): number {
@@ -126,7 +126,7 @@ export class SiprecView {
       seen.add(key);
       let st = this.participants.find((x) => x.key === key);
       if (!st) {
-        if (this.participants.length >= 200) return;
+        if (this.participants.length >= 200) return this.note('metadata: participants past the first 200 are left out');
         st = { key, id: p.id, aor: null, name: null, sends: [], labels: [], joinedAt: at, leftAt: null, stereo: null, sendIds: [] };
         this.participants.push(st);
       }
@@ -146,6 +146,8 @@ export class SiprecView {
 
   /** The streams of the session (from the SDP): legs, labels, refusals. Keeps pauses of known streams. */
   setStreams(slots: StreamSlot[]): void {
+    const labels = slots.map((s) => s.label).filter((l): l is string => l !== null);
+    for (const l of new Set(labels.filter((l, i) => labels.indexOf(l) !== i))) this.note(`SDP: a=label:${l.slice(0, 64)} names more than one stream (RFC 4574: a label is unique)`);
     for (const s of slots) {
       const old = this.streams.find((x) => x.index === s.index);
       if (old) {
@@ -203,6 +205,9 @@ export class SiprecView {
 
   /** Links streams to metadata stream ids (by label) and to the participants that send them. */
   private resolve(): void {
+    for (const label of this.streamLabels.values()) {
+      if (label !== null && !this.streams.some((s) => s.label === label)) this.note(`metadata: stream label ${label.slice(0, 64)} is on no stream of the SDP`);
+    }
     for (const p of this.participants) {
       p.sends = [];
       p.labels = [];

@@ -28,6 +28,27 @@ describe('SIPREC session view', () => {
     assert.deepEqual(side.streams.map((s) => s.participant), ['zSfPoSvdSDCmU3A3TRDxAw==', 'srfBElmCRp2QB23b7Mpk0w==']);
   });
 
+  it('what the SRC says that cannot be right is noted once each: a label on two streams, a metadata label on no stream, participants past 200', () => {
+    const v = new SiprecView('cid');
+    v.setStreams([...two, { index: 2, leg: 's2', label: '96', kind: 'audio' }]);
+    v.setStreams([...two, { index: 2, leg: 's2', label: '96', kind: 'audio' }]);
+    const parts = Array.from({ length: 205 }, (_, i) => `<participant participant_id="p${i}"><nameID aor="sip:p${i}@example.com"/></participant>`).join('');
+    const xml = `<recording xmlns="urn:ietf:params:xml:ns:recording:1">${parts}<stream stream_id="x" session_id="s"><label>96</label></stream><stream stream_id="y" session_id="s"><label>7</label></stream></recording>`;
+    assert.equal(v.addMetadata(xml, 'INVITE', 'f'), null);
+    const side = v.toSidecar();
+    assert.equal(side.participants.length, 200);
+    assert.deepEqual(side.problems, [
+      'SDP: a=label:96 names more than one stream (RFC 4574: a label is unique)',
+      'metadata: participants past the first 200 are left out',
+      'metadata: stream label 7 is on no stream of the SDP',
+    ]);
+    assert.deepEqual(new SiprecView('ok').toSidecar().problems, []);
+    const fine = new SiprecView('cid');
+    fine.setStreams(two);
+    fine.addMetadata(sample('rfc7865.xml'), 'INVITE', 'f');
+    assert.deepEqual(fine.toSidecar().problems, [], 'a consistent session notes nothing');
+  });
+
   it('without associations the first two streams are left and right, a third is left out of the stereo file', () => {
     const v = new SiprecView('cid');
     v.setStreams([...two, { index: 2, leg: 's2', label: '98', kind: 'audio' }]);
