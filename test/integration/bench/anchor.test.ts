@@ -9,18 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { installed } from '../../helpers/installed.ts';
 import { runStep } from '../../../bench/lib/call-load.ts';
 import { anchorCallServer } from '../../../bench/lib/call-servers.ts';
 import { startKamailioRtpengine } from '../../../bench/lib/kamailio-rtpengine.ts';
 
-const installed = (cmd: string): boolean => {
-  try {
-    execFileSync('which', [cmd], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-anchor-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
