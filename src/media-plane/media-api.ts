@@ -22,8 +22,10 @@ export type MediaLegEvents = {
   /** The peer's RTP from a new SSRC is now routed to the mixer (the first one means media is flowing). */
   inboundssrc: [ssrc: number];
   /**
-   * A watched leg (see watchMedia) sent no RTP for `seconds` while it should
-   * have (sendrecv, not on hold): its phone is probably gone. Once per silence.
+   * A watched leg (see watchMedia) sent no RTP nor RTCP for `seconds` while it should
+   * have (sendrecv, not on hold): its phone is probably gone. A recording session's
+   * record-only streams (recvonly, not paused) report together, once all are that quiet:
+   * its SRC is gone. Once per silence.
    */
   mediatimeout: [seconds: number];
   /** Terminal, exactly once, whoever closed the leg. */
