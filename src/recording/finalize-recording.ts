@@ -8,6 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FileEntry, PostProcessedEntry, RecordingMetadata } from './metadata.ts';
+import type { Logger } from '../util/logger.ts';
 import { sha256File } from '../util/sha256-file.ts';
 import { PostProcessorClosedError, type PostProcessor, type PostProgress } from './post-processor.ts';
 
@@ -41,8 +42,8 @@ export interface FinalizeContext {
   hashes?: ReadonlyMap<string, string>;
   pathOf: (file: string) => string;
   postProcessor: PostProcessor | undefined;
-  /** Persists `meta` (the sidecar); resolves when it is written (or its failure reported). */
-  save: () => Promise<void>;
+  /** Persists `meta` (the sidecar); resolves when it is written (or its failure reported: false). */
+  save: () => Promise<boolean | void>;
   onProgress: (p: PostProgress) => void;
   steps?: readonly FinalizeStep[];
   recovered?: boolean;
@@ -51,7 +52,12 @@ export interface FinalizeContext {
   beforeFinal?: () => Promise<void>;
 }
 
-export async function finalizeRecording(c: FinalizeContext): Promise<void> {
+/**
+ * Resolves true once the final sidecar is on disk and the steps ran; false when that sidecar
+ * could not be written (a full disk): the steps (signature, audit, upload) must not vouch for
+ * a sidecar that is not there, so they wait for a later write (Recorder) or the next start.
+ */
+export async function finalizeRecording(c: FinalizeContext): Promise<boolean> {
   await Promise.all(c.closed);
   for (const e of c.files) if (e.lost === undefined) e.sha256 = c.hashes?.get(e.file) ?? (await sha256File(c.pathOf(e.file)));
   // A SIPREC session's metadata versions (null: the file was never written, e.g. a crash).
@@ -64,8 +70,9 @@ export async function finalizeRecording(c: FinalizeContext): Promise<void> {
   }
   await c.beforeFinal?.();
   c.meta.state = 'finalized';
-  await c.save();
+  if ((await c.save()) === false) return false;
   await runFinalizeSteps({ id: c.id, meta: c.meta, pathOf: c.pathOf, recovered: c.recovered ?? false }, c.steps, c.stepFailed);
+  return true;
 }
 
 /**
@@ -104,6 +111,11 @@ export function postProcessingUnfinished(meta: RecordingMetadata): boolean {
 
 function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
+}
+
+/** A step's failure, logged for recording `id`. */
+export function stepLogger(log: Logger, id: string): (step: string, err: Error) => void {
+  return (step, err) => log.error({ err, recording: id, step }, 'a step after finalization failed');
 }
 
 /** The steps after finalization, in order; one that throws is reported and the next ones still run. */

@@ -1,14 +1,14 @@
-// A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix, one stem per leg
-// (stems.ts), a stereo WAV (left: the caller leg, right: every other leg) and the JSON sidecar
-// (recorder-files.ts makes their writers). Each
-// tick goes into them as memory copies (recorder-tick-feed.ts); a timer (shared with other recordings:
+// A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix, one stem per leg (stems.ts),
+// a stereo WAV (left: the caller leg, right: every other leg) and the JSON sidecar (recorder-files.ts makes
+// their writers). Each tick goes into them as memory copies (recorder-tick-feed.ts); a timer (shared with other recordings:
 // flush-timers.ts) flushes them with async writes and rewrites the headers (see WavFileWriter), and
 // rewrites the sidecar (SidecarWriter: async, atomic) within a second of a change to what it records,
 // its lengths alone every 10 s (sidecar-schedule.ts). No synchronous file call while recording or closing.
 //
 // Write failures (a full disk): each file reports its outage once ('writeError', also in the sidecar's
 // writeFailures), keeps the audio on disk consistent, and resumes where it stopped when writes succeed
-// again ('writeResumed'). The call goes on; call control decides (recording.onWriteError).
+// again ('writeResumed'). The call goes on; call control decides (recording.onWriteError). A final sidecar
+// that cannot be written is retried; nothing signs, audits or uploads it before it is on disk.
 //
 // Timeline decisions (recorded in the sidecar):
 // - pause: pauseMode 'skip' (default) writes nothing while paused, so the files
@@ -26,7 +26,7 @@ import { TypedEmitter } from '../util/typed-emitter.ts';
 import { compactTime, pathInside, safeName } from './file-names.ts';
 import { newMetadata, noteWriteFailure, noteWriteResumed, type HoldDirection, type LegInfo, type RecordingMetadata, type TimePoint, type TransferNote } from './metadata.ts';
 export type { LegInfo };
-import { finalizeRecording } from './finalize-recording.ts';
+import { finalizeRecording, runFinalizeSteps, stepLogger } from './finalize-recording.ts';
 import type { SidecarWriter } from './sidecar-writer.ts';
 import { flushTimers } from './flush-timers.ts';
 import { SidecarSchedule } from './sidecar-schedule.ts';
@@ -301,8 +301,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const closed = this.metadata;
     this.safeEmit('closed', closed);
     this.resolveClosed(closed);
+    let written = true; // the final sidecar reached the disk
     try {
-      await finalizeRecording({
+      written = await finalizeRecording({
         id: this.id,
         meta: this.meta,
         files: [this.meta.mix, ...(this.meta.stereo ? [this.meta.stereo] : []), ...this.stems.closed.entries],
@@ -314,7 +315,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
         onProgress: (p) => this.safeEmit('postProgress', p),
         steps: this.options.finalizeSteps,
         beforeFinal: async () => this.options.beforeFinal?.(this.id),
-        stepFailed: (step, err) => this.log.error({ err, recording: this.id, step }, 'a step after finalization failed'),
+        stepFailed: stepLogger(this.log, this.id),
       });
     } catch (err) {
       this.fail(err as Error);
@@ -324,8 +325,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.safeEmit('finalized', m);
     await this.options.afterFinalized?.(this.id); // its report on disk, its mark gone (never rejects)
     this.resolveFinalized(m);
-    // The final sidecar did not reach the disk (a full disk): tried again for a while.
-    this.sidecar.retryWhileFailing(() => this.saveMeta(), (err) => this.fail(err));
+    // The final sidecar not on disk (a full disk): tried again for a while; the steps (signature, audit, upload) run once it is.
+    const steps = written ? undefined : () => runFinalizeSteps({ id: this.id, meta: this.meta, pathOf: (f) => this.path(f), recovered: false }, this.options.finalizeSteps, stepLogger(this.log, this.id));
+    this.sidecar.retryWhileFailing(() => this.saveMeta(), (err) => this.fail(err), steps);
   }
 
   private flush(): void {
@@ -339,10 +341,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   }
 
   /**
-   * Ticks missing before this one: the room's clock skipped them (its thread
-   * stalled over its catch-up) or a full ring dropped them. Silence in their
-   * place keeps every file on the room's timeline (a pause or a mask then lasts
-   * as long in the file as in the room).
+   * Ticks missing before this one: the room's clock skipped them (its thread stalled over its catch-up)
+   * or a full ring dropped them. Silence in their place keeps every file on the room's timeline.
    */
   private fillGap(ms: number): void {
     const frames = Math.round(ms / FRAME_MS);
@@ -363,11 +363,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stems.refreshDurations();
   }
 
-  /** The sidecar as it stands now, atomically and asynchronously (SidecarWriter). Never rejects. */
-  private async saveMeta(): Promise<void> {
+  /** The sidecar as it stands now, atomically and asynchronously (SidecarWriter): false when it could not be written. Never rejects. */
+  private async saveMeta(): Promise<boolean> {
     this.meta.updatedAt = new Date().toISOString();
     if (!this.closed) this.schedule.written(this.meta); // once closed, no flush asks it
-    await this.sidecar.write(this.meta);
+    return this.sidecar.write(this.meta);
   }
 
   /** The hooks of the writer of `file` (a WAV, or the sidecar: errors there are write errors). */

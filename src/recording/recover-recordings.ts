@@ -138,11 +138,11 @@ async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unenco
   }
   meta.state = 'closed';
   const sidecar = new SidecarWriter(sidecarPath, { error: (err) => o.log.error({ err, recording: id }, 'sidecar write failed') });
-  const save = async (): Promise<void> => {
+  const save = async (): Promise<boolean> => {
     meta.updatedAt = new Date().toISOString();
-    await sidecar.write(meta);
+    return sidecar.write(meta);
   };
-  await finalizeRecording({
+  const written = await finalizeRecording({
     id,
     meta,
     files,
@@ -156,7 +156,9 @@ async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unenco
     beforeFinal: async () => o.marks?.begin(id).catch((err: unknown) => o.log.warn({ err, recording: id }, 'finalize mark not written')),
     stepFailed: (step, err) => o.log.error({ err, recording: id, step }, 'a step after finalization failed'),
   });
-  o.log.info({ recording: id, interrupted, durationMs: meta.durationMs }, 'unfinished recording repaired and finalized');
+  // Its final sidecar not written (the disk still full): not signed nor reported now; the next start tries again.
+  if (!written) o.log.error({ recording: id }, 'unfinished recording repaired, but its sidecar could not be written: left for the next start');
+  else o.log.info({ recording: id, interrupted, durationMs: meta.durationMs }, 'unfinished recording repaired and finalized');
   return { id, meta, files: filesOf(id, meta) };
 }
 

@@ -65,14 +65,15 @@ export class SidecarWriter {
    * finalized): `save` (which writes the newest version) runs again every few
    * seconds while it fails, for a while (unref'd: it never holds the process); what
    * is still unwritten then is repaired at the next start. Should `save` reject,
-   * `failed` is told and the retries stop.
+   * `failed` is told and the retries stop. `written` runs once a retry got it on disk.
    */
-  retryWhileFailing(save: () => Promise<void>, failed: (err: Error) => void, left = RETRIES): void {
+  retryWhileFailing(save: () => Promise<unknown>, failed: (err: Error) => void, written?: () => Promise<void>, left = RETRIES): void {
     if (!this.lastFailed || left <= 0) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       save().then(
-        () => this.retryWhileFailing(save, failed, left - 1),
+        // On disk at last: `written` (what had to wait for it) runs once.
+        () => (this.lastFailed ? this.retryWhileFailing(save, failed, written, left - 1) : void written?.()),
         (err: unknown) => failed(err as Error),
       );
     }, RETRY_MS);

@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { finalizeRecording } from '../../../src/recording/finalize-recording.ts';
+import { newMetadata } from '../../../src/recording/metadata.ts';
 import { SidecarWriter } from '../../../src/recording/sidecar-writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-sidecar-'));
@@ -42,5 +44,32 @@ describe('SidecarWriter', () => {
     assert.equal(await w.write({ v: 4 }), true);
     assert.equal(resumed, 1, 'and its end said once');
     assert.deepEqual(readdirSync(sub), ['c.json'], 'no temp file left');
+  });
+
+  it('a final sidecar that cannot be written is vouched for by no step (signature, audit, upload) until a retry wrote it', async () => {
+    const sub = join(dir, 'full');
+    mkdirSync(sub);
+    const w = new SidecarWriter(join(sub, 'r.json'), { error: () => undefined });
+    const ran: string[] = [];
+    const steps = [{ name: 'sign', run: async (r: { meta: { state: string } }) => void ran.push(`sign ${r.meta.state}`) }];
+    const meta = newMetadata({ room: 'room', sampleRate: 8000, pauseMode: 'skip', startedAt: new Date(), mix: { file: 'r.mix.wav', channels: 1, sampleRate: 8000, durationMs: 0, sha256: null }, stereo: null, postProcess: 'none' });
+    const files = [meta.mix];
+    // The disk is "full": the folder is replaced by a file, so the sidecar's write fails.
+    rmSync(sub, { recursive: true });
+    writeFileSync(sub, 'not a folder');
+    const save = (): Promise<boolean> => w.write(meta);
+    const done = await finalizeRecording({ id: 'r', meta, files, closed: [], hashes: new Map(files.map((f) => [f.file, 'x'])), pathOf: (f) => join(sub, f), postProcessor: undefined, save, onProgress: () => undefined, steps });
+    assert.equal(done, false);
+    assert.deepEqual(ran, [], 'nothing signed a sidecar that is not on disk');
+    rmSync(sub);
+    mkdirSync(sub);
+    const written = new Promise<void>((resolve) => w.retryWhileFailing(save, () => undefined, async () => {
+      for (const s of steps) await s.run({ meta });
+      resolve();
+    }));
+    const hold = setInterval(() => undefined, 1000); // the retry's timer is unref'd
+    await written.finally(() => clearInterval(hold));
+    assert.equal(JSON.parse(readFileSync(w.path, 'utf8')).state, 'finalized');
+    assert.deepEqual(ran, ['sign finalized'], 'signed once it is on disk');
   });
 });
