@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { join } from 'node:path';
 import type { RecordingStoreConfig } from '../../config/recording-store-schema.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
@@ -61,7 +62,10 @@ export interface RecordingUploaderOptions {
   concurrency?: number;
 }
 
-const DEFAULT_JOURNAL = '.parley/uploads-pending.json';
+/** The journal's place by default: in the recordings folder (what its lock protects), not the working folder. */
+const DEFAULT_JOURNAL = ['.parley', 'uploads-pending.json'];
+/** Where it was by default before (relative to the working folder): its entries for this folder's recordings are taken over once. */
+const LEGACY_JOURNAL = '.parley/uploads-pending.json';
 /** The sidecar's signature (compliance signing: `<id>.json.sig`). */
 const DEFAULT_COMPANIONS = ['.json.sig'];
 
@@ -86,7 +90,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     this.log = o.log.child({ component: 'recording-store' });
     this.bucket = new S3Bucket(o.config);
     this.companions = o.companions ?? DEFAULT_COMPANIONS;
-    this.journal = new UploadJournal(o.config.journalFile ?? DEFAULT_JOURNAL, this.log);
+    this.journal = new UploadJournal(o.config.journalFile ?? join(o.dir, ...DEFAULT_JOURNAL), this.log);
   }
 
   /** Recordings whose upload is not verified yet. */
@@ -108,9 +112,23 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   }
 
   private load(): Promise<PendingUpload[]> {
-    this.loading ??= this.journal.load();
+    this.loading ??= this.journal.load().then((left) => (left.length > 0 || this.o.config.journalFile !== undefined ? left : this.takeOverLegacy()));
     return this.loading;
   }
+  /** The entries of the old default journal (in the working folder) whose recording is in this folder, moved to this one. */
+  private async takeOverLegacy(): Promise<PendingUpload[]> {
+    const legacy = new UploadJournal(LEGACY_JOURNAL, this.log);
+    const mine: PendingUpload[] = [];
+    for (const e of await legacy.load().catch(() => [])) {
+      if (!(await stat(join(this.o.dir, `${e.id}.json`)).then(() => true, () => false))) continue;
+      mine.push(e);
+      await this.journal.put(e);
+      await legacy.remove(e.id);
+    }
+    if (mine.length > 0) this.log.info({ recordings: mine.length, from: LEGACY_JOURNAL, to: this.journal.path }, 'pending uploads taken over from the old journal in the working folder');
+    return mine;
+  }
+
 
   /** The after-finalize step: journals the recording's files and starts their upload. */
   async enqueue(id: string, meta: RecordingMetadata): Promise<void> {

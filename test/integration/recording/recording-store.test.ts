@@ -4,7 +4,7 @@
 // (resumed by the next uploader from the journal).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -215,6 +215,29 @@ describe('recording store (S3)', () => {
       assert.equal(again[0]!.id, id);
     }
     assert.ok(completedUnclosed > 0, 'some points lie past the whole attempt (n above its request count)');
+  });
+
+  it('by default the journal is in the recordings folder; the old default in the working folder hands over this folder\'s entries only', async (t) => {
+    const dir = join(root, 'default-journal');
+    const { id, meta } = await record(dir, 300);
+    // The working folder a Parley was started from, with the old default journal: one of this folder's recordings and another's.
+    const work = mkdtempSync(join(tmpdir(), 'parley-cwd-'));
+    const cwd = process.cwd();
+    process.chdir(work);
+    t.after(() => process.chdir(cwd));
+    mkdirSync(join(work, '.parley'));
+    const entry = (rid: string): object => ({ id: rid, files: [meta.mix.file, `${rid}.json`], addedAt: new Date().toISOString(), attempts: 0, lastError: null });
+    writeFileSync(join(work, '.parley', 'uploads-pending.json'), JSON.stringify({ version: 1, pending: [entry(id), entry('call-elsewhere-20261206T000000Z-aaaaaa')] }));
+    const up = new RecordingUploader({ dir, config: storeConfig(s3) as unknown as RecordingStoreConfig, log: silentLogger() });
+    t.after(() => up.close());
+    const stored = up.waitFor('stored');
+    assert.equal(await up.start(), 1, "this folder's recording resumes");
+    await stored;
+    const legacy = JSON.parse(readFileSync(join(work, '.parley', 'uploads-pending.json'), 'utf8')) as { pending: { id: string }[] };
+    assert.deepEqual(legacy.pending.map((e) => e.id), ['call-elsewhere-20261206T000000Z-aaaaaa'], "the other folder's entry stays where it was");
+    const mine = (): unknown[] => (JSON.parse(readFileSync(join(dir, '.parley', 'uploads-pending.json'), 'utf8')) as { pending: unknown[] }).pending;
+    await waitFor('the journal in the recordings folder done with it', () => mine().length === 0);
+    assert.equal(existsSync(join(dir, meta.mix.file)), false, 'uploaded and verified: the local audio removed');
   });
 
   it('a recording finalized after the stop (closed at shutdown) is journaled and uploaded at the next start', async (t) => {
