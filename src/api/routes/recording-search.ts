@@ -2,6 +2,7 @@
 // that a bad value is a 400 naming it. Times are ISO 8601 (or ms since the epoch).
 import type { RecordingQuery } from '../../recording/compliance/recording-index.ts';
 import { ApiError } from '../api-error.ts';
+import { decodeCursor } from '../../recording/compliance/recording-index.ts';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -37,6 +38,8 @@ function time(v: string | undefined, field: string): number | undefined {
 export function parseListQuery(q: Record<string, string | undefined>): Omit<RecordingQuery, 'where'> & { held?: boolean } {
   const limit = q.limit === undefined ? DEFAULT_LIMIT : Number(q.limit);
   if (limit < 1 || limit > MAX_LIMIT) throw new ApiError(400, 'bad_request', `querystring.limit: 1 to ${MAX_LIMIT}`, 'querystring.limit');
+  // A cursor is an X-Next-Cursor given back; one that is not would silently restart at the first page.
+  if (q.cursor !== undefined && decodeCursor(q.cursor) === null) throw new ApiError(400, 'bad_request', 'querystring.cursor: not an X-Next-Cursor of this API', 'querystring.cursor');
   return {
     since: time(q.since, 'since'),
     until: time(q.until, 'until'),

@@ -125,6 +125,12 @@ describe('recordings: legal hold, retention and search through the API', () => {
     const bad = await call(base, 'GET', '/recordings?since=yesterday');
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'querystring.since');
+    // A cursor that is no X-Next-Cursor is refused rather than taken for the first page.
+    for (const c of ['garbage', '-1']) {
+      const r = await call(base, 'GET', `/recordings?cursor=${c}`);
+      assert.equal(r.status, 400, c);
+      assert.equal(r.body.field, 'querystring.cursor');
+    }
   });
 
   it('retention deletes exactly the expired recordings that are not held; the audit log has the hashes', async () => {
