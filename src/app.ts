@@ -390,7 +390,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);
     // Before the router takes requests: the API restores the saved rule switches.
-    if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, this.log.child({ component: 'api' }));
+    if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, c.recording.dir, this.log.child({ component: 'api' }));
     this.router.attach();
     // Once the API listens, so that each repaired recording reaches it (recording.saved).
     this.recordingService.recoverInterrupted().catch((err: unknown) => this.log.error({ err }, 'recording recovery failed'));

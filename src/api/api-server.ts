@@ -22,6 +22,7 @@ import { ConsoleSessions } from './console/console-sessions.ts';
 import { EventHub, type ApiEvent } from './event-hub.ts';
 import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
+import { apiStateFiles } from './state-files.ts';
 import { callRoutes } from './routes/calls.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -88,8 +89,9 @@ export class ApiServer {
   }
 
   /** Builds and listens; the rule switches saved by a previous run are applied first. */
-  static async start(parley: Parley, config: ApiConfig, log: Logger): Promise<ApiServer> {
-    const rules = new RuleStateStore(config.rulesStateFile, parley.routing, log);
+  static async start(parley: Parley, config: ApiConfig, recordingDir: string, log: Logger): Promise<ApiServer> {
+    const files = await apiStateFiles(config, recordingDir, log);
+    const rules = new RuleStateStore(files.rules, parley.routing, log);
     rules.restore();
     const hub = new EventHub(parley, log, config.eventBacklog);
     const metrics = new Metrics(parley);
@@ -100,8 +102,8 @@ export class ApiServer {
         retryBaseMs: config.webhookRetryBaseMs,
         retryMaxMs: config.webhookRetryMaxMs,
         retryWindowMs: config.webhookMaxRetryHours * 3_600_000,
-        spoolFile: config.webhookSpoolFile,
-        deadLetterFile: config.webhookDeadLetterFile,
+        spoolFile: files.spool,
+        deadLetterFile: files.deadLetter,
       },
       log.child({ component: 'webhooks' }),
     );

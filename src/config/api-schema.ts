@@ -38,12 +38,12 @@ export interface ApiConfig {
   requestTimeoutMs: number;
   /** Connections the API holds at once (event streams included); past it a new one is closed at once. */
   maxConnections: number;
-  /** Where rule switches set through the API are kept across restarts. */
-  rulesStateFile: string;
-  /** Where webhook deliveries not yet done are journaled (JSON lines) for the next start. */
-  webhookSpoolFile: string;
-  /** Where webhook deliveries given up are kept (JSON lines) for GET /webhooks/dead-letter and replay. */
-  webhookDeadLetterFile: string;
+  /** Where rule switches set through the API are kept across restarts; null: <recording.dir>/.parley/rules-state.json. */
+  rulesStateFile: string | null;
+  /** Where webhook deliveries not yet done are journaled (JSON lines) for the next start; null: <recording.dir>/.parley/webhooks-pending.json. */
+  webhookSpoolFile: string | null;
+  /** Where webhook deliveries given up are kept (JSON lines) for GET /webhooks/dead-letter and replay; null: <recording.dir>/.parley/webhooks-dead-letter.jsonl. */
+  webhookDeadLetterFile: string | null;
   console: ConsoleConfig;
 }
 
@@ -100,9 +100,9 @@ export const apiSchema = {
     eventBacklog: { type: 'integer', minimum: 0, maximum: 100000 },
     requestTimeoutMs: { type: 'integer', minimum: 500, maximum: 600000 },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1000000 },
-    rulesStateFile: { type: 'string', minLength: 1 },
-    webhookSpoolFile: { type: 'string', minLength: 1 },
-    webhookDeadLetterFile: { type: 'string', minLength: 1 },
+    rulesStateFile: { type: 'string', nullable: true, minLength: 1 },
+    webhookSpoolFile: { type: 'string', nullable: true, minLength: 1 },
+    webhookDeadLetterFile: { type: 'string', nullable: true, minLength: 1 },
     console: {
       type: 'object',
       additionalProperties: false,
@@ -131,8 +131,8 @@ export const defaultApi: ApiConfig = {
   eventBacklog: 1000,
   requestTimeoutMs: 30000,
   maxConnections: 1024,
-  rulesStateFile: '.parley/rules-state.json',
-  webhookSpoolFile: '.parley/webhooks-pending.json',
-  webhookDeadLetterFile: '.parley/webhooks-dead-letter.jsonl',
+  rulesStateFile: null,
+  webhookSpoolFile: null,
+  webhookDeadLetterFile: null,
   console: { enabled: true, sessionTtlSec: 28800, secureCookie: 'auto', origins: [] },
 };

@@ -304,6 +304,17 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     assert.deepEqual(r.body[1].perUser, { 'sip:bob@example.com': true });
   });
 
+  it('keeps the rule switches in <recording.dir>/.parley/ when api.rulesStateFile is not set', async () => {
+    const other = await startParley(`${routing}api: { enabled: true, port: 0, token: ${TEST_TOKEN} }\n`);
+    try {
+      const r = await call(apiBase(other), 'POST', '/rules/mobile', { enabled: true });
+      assert.equal(r.status, 200);
+      assert.deepEqual(JSON.parse(readFileSync(join(other.recordingDir, '.parley', 'rules-state.json'), 'utf8')), { global: { mobile: true }, perUser: {} });
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("an open recording's metadata comes from memory, with the lengths recorded so far (its sidecar's are refreshed every 10 s)", async () => {
     const rec = parley.app.recordings!.createRecorder({ roomId: 'live-x', sampleRate: 16000 });
     try {
