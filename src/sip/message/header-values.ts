@@ -66,25 +66,45 @@ function splitOutsideQuotes(text: string, sep: string): string[] {
 const HOSTPORT_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(?::\d{1,5})?$/;
 
 /**
+ * Where the userinfo of what follows a URI's scheme ends (its `@`), or -1 when it has
+ * none. The user part may hold almost anything, `;` and `?` too (RFC 4475 §3.1.1.2; an
+ * IMS number `+1555;phone-context=ims.example@host`), but no unescaped @: the host
+ * follows the last one, unless that one sits in the URI's headers (after a `?` with an
+ * @ before it: `bob@b.example?Refer-To=x@y`, which the field sends unescaped).
+ */
+function userinfoEnd(rest: string): number {
+  const at = rest.lastIndexOf('@');
+  const q = rest.indexOf('?');
+  if (at < 0 || q < 0 || q > at) return at;
+  const before = rest.lastIndexOf('@', q);
+  return before >= 0 ? before : at;
+}
+
+/**
  * Whether a sip: or sips: URI has a host (a host name, an IPv4 address or an [IPv6]
  * reference) and at most a port before its parameters or headers (§25.1): `sip:@@:::` names
- * nothing to send to. The user part may hold almost anything (RFC 4475 §3.1.1.2), but no
- * unescaped @: the host follows the last one.
+ * nothing to send to.
  */
 export function sipHostPortValid(uri: string): boolean {
   let rest = uri.slice(uri.indexOf(':') + 1);
-  const at = rest.lastIndexOf('@');
-  if (at >= 0) rest = rest.slice(at + 1);
+  rest = rest.slice(userinfoEnd(rest) + 1);
   const end = rest.search(/[;?]/);
   return HOSTPORT_RE.test(end < 0 ? rest : rest.slice(0, end));
 }
 
-const URI_RE = /^(sips?|tel):(?:([^@;?]+)@)?(\[[0-9a-fA-F:.]+\]|[^:;?>\s]+)(?::(\d{1,5}))?(.*)$/;
+const SCHEME_RE = /^(sips?|tel):/i;
+const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[^:;?>\s]+)(?::(\d{1,5}))?(.*)$/;
 
 export function parseUri(text: string): SipUri {
-  const m = URI_RE.exec(text.trim());
-  if (!m) throw new SipError(400, 'Bad Request', `bad URI ${text.slice(0, 80)}`);
-  const [, scheme, user, host, port, rest] = m;
+  const t = text.trim();
+  const s = SCHEME_RE.exec(t);
+  const afterScheme = s ? t.slice(s[0].length) : '';
+  const at = userinfoEnd(afterScheme);
+  const m = s && at !== 0 ? HOST_RE.exec(afterScheme.slice(at + 1)) : null;
+  if (!s || !m) throw new SipError(400, 'Bad Request', `bad URI ${text.slice(0, 80)}`);
+  const scheme = s[1];
+  const user = at > 0 ? afterScheme.slice(0, at) : undefined;
+  const [, host, port, rest] = m;
   const q = rest.indexOf('?');
   const paramText = q === -1 ? rest : rest.slice(0, q);
   const portNum = port === undefined ? null : Number(port);

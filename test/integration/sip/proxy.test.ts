@@ -97,6 +97,16 @@ describe('stateful proxy', () => {
     assert.equal(result.connected, false);
   });
 
+  it('an IMS number target (user part with ;phone-context) goes to the host after its @', async () => {
+    results = [];
+    const uas = await startSipp({ scenario: 'uas-answer-rr.xml', transport: 'udp', calls: 1, timeoutS: 10 });
+    proxyTo = () => ({ destination: `sip:+15551234;phone-context=ims.example@127.0.0.1:${uas.port};user=phone`, remainInDialog: true });
+    const uac = await runSipp({ scenario: 'uac-proxy-rr.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'callee', timeoutS: 10 });
+    assert.equal(uac.code, 0, uac.stdout.slice(-2000) + uac.errors);
+    assert.equal((await results[0]).finalStatus, 200);
+    assert.equal((await uas.done).code, 0);
+  });
+
   it('a CANCEL from the caller is propagated to the ringing target; the 487 comes back', async () => {
     results = [];
     const uas = await startSipp({ scenario: 'uas-ring-cancel.xml', transport: 'udp', calls: 1, timeoutS: 10 });

@@ -161,6 +161,25 @@ describe('SIP message parser', () => {
     for (const u of ['sip:@@:::', 'sip:a@', 'sip:a@b:5060abc', 'sip:a@<b>', 'sip:a@b c', 'sip:a@:5060', 'sip:a@b:123456']) assert.equal(sipHostPortValid(u), false, u);
   });
 
+  it('parseUri reads the host after the user part, whatever that holds (an IMS number with phone-context, ; and ? in the user), as sipHostPortValid does', () => {
+    const cases: [string, string | null, string, number | null][] = [
+      ['sip:+15551234;phone-context=ims.example@10.0.0.1;user=phone', '+15551234;phone-context=ims.example', '10.0.0.1', null],
+      ['sip:user;par=u%40example.net@example.com', 'user;par=u%40example.net', 'example.com', null],
+      ['sip:a?b@c.example:5070', 'a?b', 'c.example', 5070],
+      ['sip:bob@b.example?Refer-To=x@y', 'bob', 'b.example', null],
+      ['sip:alice:pw@host:5070;lr', 'alice:pw', 'host', 5070],
+      ['SIP:host.example', null, 'host.example', null],
+      ["sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com", "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)", 'example.com', null],
+    ];
+    for (const [uri, user, host, port] of cases) {
+      const u = parseUri(uri);
+      assert.deepEqual([u.user, u.host, u.port], [user, host, port], uri);
+      assert.equal(sipHostPortValid(uri), true, uri);
+    }
+    assert.equal(parseUri('sip:+1555;phone-context=x@h;user=phone').params.get('user'), 'phone');
+    for (const bad of ['sip:@host', 'http://a@b', 'sip:']) assert.throws(() => parseUri(bad), /bad URI/, bad);
+  });
+
   it('a datagram without the empty line after its headers keeps its partial message for a 400; a stream message does not', () => {
     const text = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c\r\n';
     assert.throws(() => parseMessage(Buffer.from(text)), (e: unknown) => e instanceof ParseError && e.partial?.get('Call-ID') === 'c');
