@@ -4,6 +4,8 @@
 // the original To, the B leg would go to port 5060 of that host, Parley itself on loopback,
 // come back with the loop marker, be proxied to itself again and fail with 482.
 
+import { sipUriOrNull } from '../sip/message/header-values.ts';
+
 /** `host:port` as drachtio reports where a request arrived (an IPv6 address unbracketed). */
 function splitReceivedOn(receivedOn: string): { host: string; port: number } | null {
   const colon = receivedOn.lastIndexOf(':');
@@ -15,10 +17,10 @@ function splitReceivedOn(receivedOn: string): { host: string; port: number } | n
 
 /** The host and port a sip:/sips: URI is sent to (no port: 5060, or 5061 for sips: and TLS). */
 function uriHostPort(uri: string): { host: string; port: number } | null {
-  const m = /^(sips?):(?:[^@;>?]*@)?(\[[0-9a-fA-F:.]+\]|[^:;?>\s]+)(?::(\d{1,5}))?([^?>]*)/i.exec(uri.trim());
-  if (!m) return null;
-  const tls = m[1]!.toLowerCase() === 'sips' || /;transport=tls\b/i.test(m[4] ?? '');
-  return { host: m[2]!.replace(/^\[|\]$/g, '').toLowerCase(), port: m[3] ? Number(m[3]) : tls ? 5061 : 5060 };
+  const u = sipUriOrNull(uri);
+  if (!u) return null;
+  const tls = u.scheme === 'sips' || u.params.get('transport')?.toLowerCase() === 'tls';
+  return { host: u.host.toLowerCase(), port: u.port ?? (tls ? 5061 : 5060) };
 }
 
 function pointsAt(uri: string, at: { host: string; port: number }): boolean {

@@ -5,6 +5,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { IpFamily } from '../media-plane/sdp-types.ts';
+import { sipUriOrNull } from '../sip/message/header-values.ts';
 
 /** The family of a SIP URI's host when it is an IP literal (RFC 3261 §25.1: an IPv6 reference is bracketed); null for a host name. */
 export function uriFamily(uri: string): IpFamily | null {
@@ -14,10 +15,10 @@ export function uriFamily(uri: string): IpFamily | null {
 
 /** The host a SIP URI's request goes to: its maddr parameter, else its host (RFC 3261 §19.1.1); null when not a SIP URI. */
 function uriHost(uri: string): string | null {
-  const m = /^\s*<?\s*(?:sips?):(?:[^@;?>]*@)?(\[[^\]]*\]|[^:;?>\s]+)(?::\d+)?([^?>\s]*)/i.exec(uri);
-  if (!m) return null;
-  const maddr = /;maddr=([^;?>\s]+)/i.exec(m[2]);
-  return maddr ? maddr[1] : m[1];
+  const u = sipUriOrNull(uri);
+  if (!u) return null;
+  const maddr = u.params.get('maddr');
+  return maddr || u.host;
 }
 
 export type HostLookup = (host: string) => Promise<{ address: string }>;

@@ -7,6 +7,7 @@
 // lease of the room could not be renewed in time (503 Room Lease Not Renewed). Calls that join no room
 // are not the cluster's business (admission decides, as on a lone node).
 import type { FlowsConfig } from '../call/flow-types.ts';
+import { sipUriOrNull } from '../sip/message/header-values.ts';
 import type { Logger } from '../util/logger.ts';
 import { roomBeforeAnswer } from './flow-room.ts';
 import type { NodeRegistry } from './node-registry.ts';
@@ -77,7 +78,7 @@ export class InviteGate {
       return this.refuse(room, 'Room Owner Lost', 1);
     }
     this.stats.redirected++;
-    const user = /^sips?:([^@;]+)@/.exec(requestUri)?.[1];
+    const user = sipUriOrNull(requestUri)?.user;
     const contact = `sip:${user ? `${user}@` : ''}${entry.sip}`;
     this.log.info({ room, owner, contact }, 'redirecting the INVITE to the room owner');
     return { kind: 'redirect', room, owner, contact };

@@ -14,6 +14,7 @@
 //   owns); the node that has it takes it (replacing-invite.ts).
 import type { Consultation, RemoteConsultation } from '../call/consultation.ts';
 import type { ReplacesId } from '../call/refer-request.ts';
+import { sipUriOrNull } from '../sip/message/header-values.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClusterNode } from './cluster-node.ts';
 import { peerRequest } from './peer-request.ts';
@@ -73,7 +74,7 @@ export async function remoteConsultation(node: ClusterNode, token: string, id: R
 export async function nodeHolding(node: ClusterNode, token: string, id: ReplacesId, requestUri: string, log: Logger): Promise<string | null> {
   const h = await holderOf(node, token, id, log);
   if (!h) return null;
-  const user = /^sips?:([^@;]+)@/.exec(requestUri)?.[1];
+  const user = sipUriOrNull(requestUri)?.user;
   return `sip:${user ? `${user}@` : ''}${h.sip}`;
 }
 

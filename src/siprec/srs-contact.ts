@@ -6,14 +6,9 @@
 // bind address, the Request-URI's host and port (the address the SRC used); with
 // sip.externalIp set, that address on the port the INVITE arrived on.
 
-const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '']);
+import { sipUriOrNull } from '../sip/message/header-values.ts';
 
-function hostPort(s: string): { host: string; port: string } | null {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(s.trim());
-  if (!m) return null;
-  const host = m[1]!.includes(':') && !m[1]!.startsWith('[') ? `[${m[1]}]` : m[1]!;
-  return { host, port: m[2] ?? '' };
-}
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '']);
 
 /** `receivedOn` as drachtio gives it: `address:port` (an IPv6 address unbracketed: the port is after the last colon). */
 function splitReceivedOn(receivedOn: string): { host: string; port: string } | null {
@@ -32,12 +27,12 @@ function splitReceivedOn(receivedOn: string): { host: string; port: string } | n
 export function srsContact(o: { receivedOn?: string; protocol?: string; requestUri: string; externalIp?: string | null }): string | null {
   const transport = (o.protocol ?? 'udp').toLowerCase();
   let hp = o.receivedOn ? splitReceivedOn(o.receivedOn) : null;
-  const ruri = /^(sips?):(?:[^@;>]*@)?([^;?>\s]+)/i.exec(o.requestUri.trim());
-  if (!hp && ruri) hp = hostPort(ruri[2]!);
+  const ruri = sipUriOrNull(o.requestUri);
+  if (!hp && ruri) hp = { host: ruri.host.includes(':') ? `[${ruri.host}]` : ruri.host, port: ruri.port === null ? '' : String(ruri.port) };
   if (!hp || WILDCARD.has(hp.host)) return null;
   if (o.externalIp) hp = { host: o.externalIp.includes(':') && !o.externalIp.startsWith('[') ? `[${o.externalIp}]` : o.externalIp, port: hp.port };
   // A SIPS Request-URI over TLS wants a SIPS Contact back (RFC 3261 §8.1.1.8, §12.1.1).
-  const sips = ruri?.[1]!.toLowerCase() === 'sips' && transport === 'tls';
+  const sips = ruri?.scheme === 'sips' && transport === 'tls';
   const addr = `${hp.host}${hp.port ? `:${hp.port}` : ''}`;
   if (sips) return `<sips:srs@${addr}>;+sip.srs`;
   return `<sip:srs@${addr}${transport === 'udp' ? '' : `;transport=${transport}`}>;+sip.srs`;

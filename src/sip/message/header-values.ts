@@ -119,6 +119,16 @@ export function parseUri(text: string): SipUri {
   };
 }
 
+/** A sip: or sips: URI (in angle brackets or not) parsed; null for another scheme or one that cannot be read. */
+export function sipUriOrNull(text: string): SipUri | null {
+  try {
+    const u = parseUri(text.trim().replace(/^<\s*|\s*>$/g, ''));
+    return u.scheme === 'tel' ? null : u;
+  } catch {
+    return null;
+  }
+}
+
 /** Parses `"Display" <uri>;params`, `<uri>;params` or a bare addr-spec (whose params are header params). */
 export function parseNameAddr(text: string): NameAddr {
   const t = text.trim();

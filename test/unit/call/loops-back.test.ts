@@ -19,6 +19,9 @@ describe('toLoopsBack: a To that would bring the B leg back to Parley', () => {
     assert.equal(toLoopsBack({ to: 'sip:bob@127.0.0.1', requestUri: 'sip:bob@127.0.0.1:5070', receivedOn: at, outboundProxy: 'sip:127.0.0.1:5080' }), false);
     assert.equal(toLoopsBack({ to: 'sip:bob@127.0.0.1', requestUri: 'sip:bob@127.0.0.1:5070', receivedOn: undefined }), false);
   });
+  it('reads the host after a user part that holds ; (an IMS number with phone-context)', () => {
+    assert.equal(toLoopsBack({ to: 'sip:+15551234;phone-context=ims.example@127.0.0.1;user=phone', requestUri: 'sip:+15551234;phone-context=ims.example@127.0.0.1:5070;user=phone', receivedOn: at }), true);
+  });
   it('IPv6: brackets in the URI, none in receivedOn', () => {
     assert.equal(toLoopsBack({ to: 'sip:bob@[::1]', requestUri: 'sip:bob@[::1]:5070', receivedOn: '::1:5060' }), true);
     assert.equal(toLoopsBack({ to: 'sip:bob@[::1]:5070', requestUri: 'sip:bob@[::1]:5070', receivedOn: '::1:5060' }), false);

@@ -12,6 +12,8 @@ describe('the address family of a SIP target', () => {
     assert.equal(uriFamily('sip:bob@pbx.example.com'), null);
     assert.equal(uriFamily('sip:bob@[nope]'), null);
     assert.equal(uriFamily('tel:+15551234'), null);
+    assert.equal(uriFamily('sip:+15551234;phone-context=ims.example@[2001:db8::9];user=phone'), 6, 'the host after the user part, whatever it holds');
+    assert.equal(uriFamily('sip:bob@pbx.example.com;maddr=10.0.0.9'), 4, 'maddr');
   });
 
   it('reads a transport source, bracketed or not', () => {

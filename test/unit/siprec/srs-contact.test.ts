@@ -23,5 +23,7 @@ describe('srsContact (RFC 7866 §6.1.1)', () => {
     assert.equal(srsContact({ receivedOn: '0.0.0.0:5060', protocol: 'udp', requestUri: 'sip:srs@192.0.2.7:5070;transport=udp' }), '<sip:srs@192.0.2.7:5070>;+sip.srs');
     assert.equal(srsContact({ protocol: 'tcp', requestUri: 'sip:rec.example.com' }), '<sip:srs@rec.example.com;transport=tcp>;+sip.srs');
     assert.equal(srsContact({ receivedOn: '0.0.0.0:5060', requestUri: 'sip:srs@0.0.0.0' }), null);
+    assert.equal(srsContact({ receivedOn: '0.0.0.0:5060', requestUri: 'sip:rec;tenant=a@192.0.2.7:5070' }), '<sip:srs@192.0.2.7:5070>;+sip.srs', 'the host after a user part holding ;');
+    assert.equal(srsContact({ receivedOn: '0.0.0.0:5060', requestUri: 'sip:srs@[2001:db8::5]:5070' }), '<sip:srs@[2001:db8::5]:5070>;+sip.srs');
   });
 });
