@@ -294,10 +294,11 @@ declare module 'fastify' {
   }
 }
 
-/** The `error` of a 4xx the framework raised (a body too large, a media type not taken, …). */
+/** The `error` of each 4xx the framework raises (a body too large, a media type not taken, …); any other: bad_request. */
+const ERROR_LABELS: Readonly<Record<number, string>> = { 404: 'not_found', 405: 'method_not_allowed', 406: 'not_acceptable', 413: 'too_large', 414: 'uri_too_long', 415: 'unsupported_media_type', 431: 'headers_too_large' };
+
 function errorLabel(status: number): string {
-  const labels: Record<number, string> = { 404: 'not_found', 405: 'method_not_allowed', 406: 'not_acceptable', 413: 'too_large', 414: 'uri_too_long', 415: 'unsupported_media_type', 431: 'headers_too_large' };
-  return labels[status] ?? 'bad_request';
+  return ERROR_LABELS[status] ?? 'bad_request';
 }
 
 /** The name of the token the request carries, or null. Every token is compared (constant time each). */
