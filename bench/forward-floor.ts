@@ -28,6 +28,7 @@ import { ulawEncode } from '../src/mixer/codecs/g711.ts';
 import { anchorVersion, startRtpengine, type Rtpengine } from './lib/kamailio-rtpengine.ts';
 import { childPids, procCpuMs, threadGroupsCpuMs, totalCpuMs } from './lib/proc-cpu.ts';
 import { RtpengineNg } from './lib/rtpengine-ng.ts';
+import { pcmuSdp as sdp } from './lib/pcmu-sdp.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -58,8 +59,6 @@ interface RunningRelay {
   detail?: Record<string, unknown>;
 }
 
-const sdp = (port: number, id: number): string =>
-  ['v=0', `o=- ${id} 1 IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
 const portOf = (s: unknown): number => {
   const p = Number(/^m=audio (\d+)/m.exec(String(s))?.[1]);
   if (!Number.isInteger(p) || p <= 0) throw new Error(`no audio port in ${String(s).slice(0, 200)}`);

@@ -8,6 +8,7 @@
 import { defaultConfig } from '../../src/config/schema.ts';
 import { MediaEngine } from '../../src/media-plane/media-engine.ts';
 import { createLogger } from '../../src/util/logger.ts';
+import { pcmuSdp as sdp } from './pcmu-sdp.ts';
 
 interface Setup {
   calls: number;
@@ -16,8 +17,6 @@ interface Setup {
   portMin: number;
 }
 
-const sdp = (port: number, id: number): string =>
-  ['v=0', `o=- ${id} 1 IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
 
 const portOf = (s: string): number => Number(/^m=audio (\d+)/m.exec(s)?.[1] ?? NaN);
 
