@@ -9,7 +9,8 @@
 // Asterisk interworks inband and rfc4733 legs); the tone itself stays in the audio. A digit
 // heard back from a party soon after the other party's same digit was played to it as tones
 // (a line echo of them) is not sent back. Parley takes every digit as well (the legs' `dtmf`
-// events). Re-paired whenever who is connected changes (a transfer's target).
+// events). Re-paired whenever who is connected changes (a transfer's target), and when a
+// re-INVITE adds or drops telephone-event on either side.
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
 import type { MediaLeg } from '../media-plane/media-api.ts';
 
@@ -70,6 +71,16 @@ export class BridgeDigits {
       this.unlisten.push(() => from.off('dtmf', onDigit));
       // A party without telephone-event whose peer has it: its tones are looked for (while it has none: 'auto').
       if (this.opts && from.media?.dtmf == null && to.media?.dtmf != null) this.unlisten.push(this.detect(from));
+    }
+    // A re-INVITE that adds or drops telephone-event on either side: paired again (who is detected changes).
+    const te = (l: MediaLeg): boolean => l.media?.dtmf != null;
+    const was = [te(a), te(b)];
+    const onMedia = (): void => {
+      if (!a.isClosed && !b.isClosed && (te(a) !== was[0] || te(b) !== was[1])) this.connect(a, b);
+    };
+    for (const l of [a, b]) {
+      l.on('media', onMedia);
+      this.unlisten.push(() => l.off('media', onMedia));
     }
   }
 

@@ -28,6 +28,8 @@ export type MediaLegEvents = {
    * its SRC is gone. Once per silence.
    */
   mediatimeout: [seconds: number];
+  /** A negotiation (an answer, a re-INVITE's offer or answer) changed what the leg carries (`media`). */
+  media: [media: Readonly<NegotiatedAudio> | null];
   /** Terminal, exactly once, whoever closed the leg. */
   close: [reason: MediaLegCloseReason];
 };

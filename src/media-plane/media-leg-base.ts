@@ -38,6 +38,13 @@ export abstract class MediaLegBase extends TypedEmitter<MediaLegEvents> {
     return this.negotiated;
   }
 
+  /** What a negotiation settled; 'media' tells listeners when it changed. */
+  protected setNegotiated(n: NegotiatedAudio | null): void {
+    const before = this.negotiated;
+    this.negotiated = n;
+    if (n !== before) this.safeEmit('media', n);
+  }
+
   /** Not heard by anyone (still heard by recorders' per-leg input). */
   mute(on = true): void {
     this.setRole({ muted: on });

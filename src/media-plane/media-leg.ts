@@ -325,7 +325,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
       srtp: n.remoteSrtp && local ? this.srtpFor(local, n.remoteSrtp) : null,
       sending,
     });
-    this.negotiated = n;
+    this.setNegotiated(n);
     const clock = CODECS[n.codec].rtpClock;
     if (!this.rtcp) this.rtcp = this.host.createRtcp(this, clock);
     else this.rtcp.setClockRate(clock);

@@ -101,7 +101,7 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
   applyInfo(info: LegInfo): void {
     this.ssrc = info.ssrc;
     this.lastLocalSdp = info.localSdp;
-    this.negotiated = info.media;
+    this.setNegotiated(info.media);
     if (info.endpoint) this.ep = info.endpoint;
     if (info.participant) this.applySnapshot({ legId: this.id, endpoint: info.endpoint, rtcpStats: this.rtcp, participant: info.participant });
   }

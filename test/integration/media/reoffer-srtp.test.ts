@@ -47,6 +47,18 @@ describe('re-offers, outgoing legs, SRTP and latching (real worker, real UDP)', 
     assert.equal(await a.leg.applyOffer(a.peer.sdp()), resumed, 'and a refresh repeats it');
   }));
 
+  it("a re-offer that drops or adds telephone-event tells the leg's listeners ('media')", () => inRoom(engine, 'media-event', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU' });
+    assert.notEqual(a.leg.media?.dtmf, null);
+    const seen: (number | null)[] = [];
+    a.leg.on('media', (m) => seen.push(m?.dtmf?.recvPt ?? null));
+    const noTe = a.peer.sdp().replace('RTP/AVP 0 101', 'RTP/AVP 0').replace(/^a=(rtpmap|fmtp):101 .*\r\n/gm, '');
+    assert.doesNotMatch(await a.leg.applyOffer(noTe), /telephone-event/);
+    await a.leg.applyOffer(a.peer.sdp());
+    assert.deepEqual(seen, [null, 101]);
+    assert.equal(a.leg.media?.dtmf?.recvPt, 101);
+  }));
+
   it('a re-offer with a new address and codec moves the stream', () => inRoom(engine, 'move', async (room, join) => {
     const a = await join(room, { codec: 'PCMU' });
     const b = await join(room, { codec: 'PCMU' });

@@ -69,6 +69,28 @@ describe('BridgeDigits', () => {
     assert.equal(callee.sent.length, 2, 'nothing after');
   });
 
+  it('a re-INVITE that changes who has telephone-event pairs them again: detection follows', () => {
+    const { caller, callee, d, wants } = setup(true, true);
+    assert.deepEqual([wants, callee.detect], [{ on: 0, off: 0 }, false], 'both have telephone-event: no detector');
+    callee.media = { dtmf: null };
+    callee.emit('media', callee.media);
+    assert.equal(callee.detect, 'auto', "the callee dropped telephone-event: its tones are looked for");
+    callee.digit('4', 'inband', 90);
+    assert.deepEqual(caller.sent, [{ digit: '4', ms: 90 }]);
+    callee.media = { dtmf: { sendPt: 101, recvPt: 101, clock: 8000 } };
+    caller.media = { dtmf: null };
+    caller.emit('media', caller.media);
+    assert.equal(callee.detect, false, 'the callee has it again: its detector is off');
+    assert.deepEqual(wants, { on: 1, off: 0 }, "the caller lost it: the caller's detector is wanted");
+    caller.digit('7', 'inband', 70);
+    assert.deepEqual(callee.sent, [{ digit: '7', ms: 70 }]);
+    assert.deepEqual([caller.relayTo, callee.relayTo], ['callee', 'caller']);
+    caller.emit('media', caller.media);
+    assert.deepEqual(wants, { on: 1, off: 0 }, 'a re-INVITE that changes nothing of it changes nothing');
+    d.close();
+    assert.deepEqual(wants, { on: 1, off: 1 });
+  });
+
   it('a callee without telephone-event: its own detector is turned on, and off again', () => {
     const { caller, callee, d, wants } = setup(true, false);
     assert.deepEqual(wants, { on: 0, off: 0 });
