@@ -151,6 +151,7 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
       await t.connect({ dtlsParameters });
     } catch (err) {
       this.connected.delete(t.id);
+      this.assertOpen();
       throw new WebRtcSessionError(400, 'bad_request', `body.dtlsParameters: ${(err as Error).message}`, 'body.dtlsParameters');
     }
   }
@@ -163,7 +164,8 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     if (kind !== 'audio') throw new WebRtcSessionError(400, 'bad_request', 'body.kind: must be audio', 'body.kind');
     if (this.producing) throw new WebRtcSessionError(409, 'conflict', 'the session already produces');
     // The mixer sends an input its mix-minus in the input's own codec, and the hub's output is Opus.
-    if (rtpParameters.codecs?.[0]?.mimeType?.toLowerCase() !== 'audio/opus') {
+    const mimeType: unknown = rtpParameters.codecs?.[0]?.mimeType;
+    if (typeof mimeType !== 'string' || mimeType.toLowerCase() !== 'audio/opus') {
       throw new WebRtcSessionError(400, 'bad_request', 'body.rtpParameters.codecs: a browser sends Opus', 'body.rtpParameters.codecs');
     }
     this.producing = true;
@@ -172,6 +174,7 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
       producer = await send.produce({ kind: 'audio', rtpParameters, appData: { session: this.id } });
     } catch (err) {
       this.producing = false;
+      this.assertOpen();
       throw new WebRtcSessionError(400, 'bad_request', `body.rtpParameters: ${(err as Error).message}`, 'body.rtpParameters');
     }
     if (this.closed) {
@@ -180,16 +183,18 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     }
     this.producer = producer;
     const audience = this.role === 'whisper' && this.targetLegId ? [this.targetLegId] : null;
-    this.inputConsumer = await this.hub.consume(producer.id, this.legId, { audience });
-    if (this.muted) this.hub.updateInput(this.legId, { muted: true });
-    if (this.role === 'participant' || this.role === 'barge') {
-      const out = await this.hub.produceInputMix(this.legId);
-      if (this.closed) {
-        out.close();
-        this.assertOpen();
+    await this.unlessClosedMeanwhile(async () => {
+      this.inputConsumer = await this.hub.consume(producer.id, this.legId, { audience });
+      if (this.muted) this.hub.updateInput(this.legId, { muted: true });
+      if (this.role === 'participant' || this.role === 'barge') {
+        const out = await this.hub.produceInputMix(this.legId);
+        if (this.closed) {
+          out.close();
+          this.assertOpen();
+        }
+        this.outputProducer = out;
       }
-      this.outputProducer = out;
-    }
+    });
     this.log.info({ producer: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'browser produces');
     return producer.id;
   }
@@ -203,11 +208,16 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     if (this.consuming) throw new WebRtcSessionError(409, 'conflict', 'the session already consumes');
     const source = this.role === 'participant' || this.role === 'barge' ? this.outputProducer : this.hub.mixProducer;
     if (!source) throw new WebRtcSessionError(409, 'conflict', 'a participant produces first: its mix-minus is made from its microphone');
-    if (!this.hub.router.canConsume({ producerId: source.id, rtpCapabilities })) {
-      throw new WebRtcSessionError(400, 'bad_request', 'body.rtpCapabilities: the browser cannot receive Opus', 'body.rtpCapabilities');
+    let can: boolean;
+    try {
+      can = this.hub.router.canConsume({ producerId: source.id, rtpCapabilities });
+    } catch (err) {
+      // mediasoup validates (and clones) what it is given: a shape it cannot take, nested past its stack.
+      throw new WebRtcSessionError(400, 'bad_request', `body.rtpCapabilities: ${(err as Error).message}`, 'body.rtpCapabilities');
     }
+    if (!can) throw new WebRtcSessionError(400, 'bad_request', 'body.rtpCapabilities: the browser cannot receive Opus', 'body.rtpCapabilities');
     this.consuming = true;
-    const consumer = await this.recvTransport.consume({ producerId: source.id, rtpCapabilities, appData: { session: this.id } });
+    const consumer = await this.unlessClosedMeanwhile(() => this.recvTransport.consume({ producerId: source.id, rtpCapabilities, appData: { session: this.id } }));
     if (this.closed) {
       consumer.close();
       this.assertOpen();
@@ -252,7 +262,9 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
     if (this.closed) return;
     Promise.all(this.transports.map((t) => t.getStats())).then(
       (all) => {
-        const bytes = all.flat().reduce((n, s) => n + s.bytesReceived, 0);
+        // Bytes of a transport ICE has not connected are anyone's (junk to its port): they prove no browser.
+        const live = this.transports.map((t) => !t.closed && (t.iceState === 'connected' || t.iceState === 'completed'));
+        const bytes = all.reduce((n, stats, i) => (live[i] ? n + stats.reduce((m, s) => m + s.bytesReceived, 0) : n), 0);
         const now = performance.now();
         if (bytes !== this.lastBytes) {
           this.lastBytes = bytes;
@@ -264,6 +276,16 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
       },
       () => undefined, // the transport closed meanwhile: its observer closes the session
     );
+  }
+
+  /** A step of produce or consume: when the session closed while it ran (DELETE, the room), what failed of it is that, a 404. */
+  private async unlessClosedMeanwhile<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      this.assertOpen();
+      throw err;
+    }
   }
 
   private get transports(): ms.WebRtcTransport[] {

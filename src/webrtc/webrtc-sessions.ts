@@ -136,6 +136,8 @@ export class WebRtcSessions {
       this.release(owner);
       if (onRoster) this.leaveRoster(conf, legId, 'failed');
       if (err instanceof WebRtcSessionError) throw err;
+      // The room closed while its hub or the transports were made (mediasoup then names what it could not find).
+      if (this.closed || conf.room.isClosed) throw new WebRtcSessionError(404, 'not_found', `room '${req.room}' closed`);
       this.log.warn({ err, room: req.room }, 'browser session not made');
       throw new WebRtcSessionError(503, 'unavailable', `the room's media hub is not available: ${(err as Error).message}`);
     }

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import dgram from 'node:dgram';
+import { after, describe, it } from 'node:test';
 import { apiBase, apiYaml, call, type ApiAnswer } from '../helpers/api-client.ts';
 import { parleyPerSuite, type RunningParley } from '../helpers/parley-harness.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -75,6 +76,57 @@ describe('adversary: a token holder opening browser sessions', () => {
     assert.equal(p.app.webrtc!.size, 3);
     assert.equal((await call(base, 'DELETE', '/rooms/cap2')).status, 200);
   });
+
+  it('bodies mediasoup cannot take are 400s, not 500s; an unknown room has no session list (404)', async () => {
+    const p = parley();
+    const base = apiBase(p);
+    assert.equal((await call(base, 'POST', '/rooms', { name: 'shapes' })).status, 201);
+    const part = await call(base, 'POST', '/rooms/shapes/webrtc', { role: 'participant' });
+    assert.equal(part.status, 201, part.text);
+    const produce = await call(base, 'POST', `/webrtc/${part.body.sessionId}/produce`, { kind: 'audio', rtpParameters: { codecs: [{ mimeType: 5 }] } });
+    assert.equal(produce.status, 400, produce.text);
+    assert.match(produce.body.message, /body\.rtpParameters\.codecs/);
+    const lis = await listen(p, 'shapes');
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 3000; i++) deep = { x: deep };
+    const consume = await call(base, 'POST', `/webrtc/${lis.body.sessionId}/consume`, { rtpCapabilities: { codecs: [deep] } });
+    assert.equal(consume.status, 400, consume.text);
+    assert.equal(consume.body.field, 'body.rtpCapabilities');
+    assert.equal((await call(base, 'GET', '/rooms/shapes/webrtc')).body.length, 2);
+    const none = await call(base, 'GET', '/rooms/nope/webrtc');
+    assert.equal(none.status, 404, none.text);
+    assert.equal((await call(base, 'DELETE', '/rooms/shapes')).status, 200);
+  });
+
+  it('joins racing the room closing, produce racing DELETE: 201 or 404, never 500 or 503', async () => {
+    const p = parley();
+    const base = apiBase(p);
+    const opus = { kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4242 }], rtcp: { cname: 'x' } } };
+    const seen = new Set<number>();
+    for (let i = 0; i < 8; i++) {
+      assert.equal((await call(base, 'POST', '/rooms', { name: `race${i}` })).status, 201);
+      const joins = [0, 1, 2].map(() => listen(p, `race${i}`));
+      await new Promise((r) => setTimeout(r, i % 3));
+      const [closed, ...answers] = await Promise.all([call(base, 'DELETE', `/rooms/race${i}`), ...joins]);
+      assert.equal(closed.status, 200);
+      for (const a of answers) {
+        assert.ok(a.status === 201 || a.status === 404, a.text);
+        seen.add(a.status);
+      }
+      assert.equal((await call(base, 'POST', '/rooms', { name: `race${i}` })).status, 201);
+      const part = await call(base, 'POST', `/rooms/race${i}/webrtc`, { role: 'participant' });
+      assert.equal(part.status, 201, part.text);
+      const produced = call(base, 'POST', `/webrtc/${part.body.sessionId}/produce`, opus);
+      await new Promise((r) => setTimeout(r, i));
+      const [gone, prod] = await Promise.all([call(base, 'DELETE', `/webrtc/${part.body.sessionId}`), produced]);
+      assert.equal(gone.status, 200);
+      assert.ok(prod.status === 201 || prod.status === 404, prod.text);
+      seen.add(prod.status);
+      await call(base, 'DELETE', `/rooms/race${i}`);
+    }
+    await waitFor('every session closed', () => (p.app.webrtc!.size === 0 ? true : undefined), 10_000);
+    assert.ok(seen.has(404), `some request lost the race (${[...seen]})`);
+  });
 });
 
 describe('adversary: browser sessions abandoned before ICE', () => {
@@ -87,6 +139,14 @@ describe('adversary: browser sessions abandoned before ICE', () => {
     const first = await listen(p, 'idle');
     assert.equal(first.status, 201, first.text);
     assert.equal((await listen(p, 'idle')).status, 429);
+    // Junk to its port all along (anyone can send it) proves no browser: the session still times out.
+    const junk = dgram.createSocket('udp4');
+    const port = first.body.recvTransport.iceCandidates[0].port as number;
+    const spray = setInterval(() => junk.send(Buffer.alloc(100, 0x55), port, '127.0.0.1'), 500);
+    after(() => {
+      clearInterval(spray);
+      junk.close();
+    });
     await waitFor('the abandoned session timed out', async () => ((await call(base, 'GET', `/webrtc/${first.body.sessionId}`)).status === 404 ? true : undefined), 60_000);
     const again = await listen(p, 'idle');
     assert.equal(again.status, 201, again.text);

@@ -118,7 +118,13 @@ export function webrtcRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/rooms/:name/webrtc',
     { schema: { summary: 'The browser sessions of a room', params: roomParam, response: { 200: { type: 'array', items: anyObject }, ...allErrors } } },
-    async (req) => sessions().list((req.params as { name: string }).name).map((s) => s.describe()),
+    async (req) => {
+      const name = (req.params as { name: string }).name;
+      const all = sessions();
+      const conf = await ctx.parley.conferences?.get(name).catch(() => undefined);
+      if (!conf || conf.room.isClosed) throw ApiError.notFound('room', name);
+      return all.list(name).map((s) => s.describe());
+    },
   );
 
   app.get(
