@@ -18,7 +18,7 @@ import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
 import { ConsoleAuth } from './console/console-auth.ts';
-import { ConsoleSessions } from './console/console-sessions.ts';
+import { ConsoleSessions, type ConsoleSession } from './console/console-sessions.ts';
 import { EventHub, type ApiEvent } from './event-hub.ts';
 import { Metrics } from './metrics.ts';
 import { RuleStateStore } from './rule-state-store.ts';
@@ -182,6 +182,7 @@ export class ApiServer {
       .filter((t) => t.token.length > 0)
       .map((t) => ({ name: t.name, token: Buffer.from(t.token) }));
     app.decorateRequest('tokenName', '');
+    app.decorateRequest('consoleSession', null);
     app.addHook('onRequest', async (req) => {
       if (req.routeOptions.config?.public) return;
       const name = authorized(req, expected);
@@ -193,6 +194,7 @@ export class ApiServer {
       const session = ctx.console?.authorize(req);
       if (session) {
         req.tokenName = session.tokenName;
+        req.consoleSession = session;
         return;
       }
       throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
@@ -291,6 +293,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The name of the token the request carried (api.tokens; api.token is `default`): who acted, in the audit log. */
     tokenName: string;
+    /** The console session whose cookie authorized the request (null: a bearer token): what it opens ends with it. */
+    consoleSession: ConsoleSession | null;
   }
 }
 

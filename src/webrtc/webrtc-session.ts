@@ -21,7 +21,7 @@ import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { WebRtcSessionError, type WebRtcRole } from './webrtc-roles.ts';
 
-export type WebRtcCloseReason = 'closed' | 'room-closed' | 'hub-closed' | 'ice-disconnected' | 'dtls-failed' | 'dtls-closed' | 'timeout' | 'kicked' | 'shutdown';
+export type WebRtcCloseReason = 'closed' | 'room-closed' | 'hub-closed' | 'ice-disconnected' | 'dtls-failed' | 'dtls-closed' | 'timeout' | 'kicked' | 'signed-out' | 'shutdown';
 
 export type WebRtcSessionEvents = {
   /** Terminal, exactly once. */

@@ -2,8 +2,11 @@
 // random session id carried in an HttpOnly cookie. Only a SHA-256 of each id is
 // kept (a memory dump or a log of the map holds nothing a browser could replay);
 // a session expires `ttlSec` after sign-in, whatever it did meanwhile. Expired
-// entries are dropped whenever a session is created or looked up, so the store
-// owns no timer. In memory only: a restart signs everyone out.
+// entries are dropped whenever a session is created or looked up. What a session
+// keeps open (the event stream, a listen-in's browser session) registers onEnd and
+// is closed when it ends: signed out, expired (a timer, armed only while something
+// is registered), dropped, or the store closing. In memory only: a restart signs
+// everyone out.
 import { createHash, randomBytes } from 'node:crypto';
 
 export interface ConsoleSession {
@@ -18,11 +21,16 @@ export interface ConsoleSession {
 /** More live sessions than this: the oldest is dropped (a token holder signing in in a loop cannot grow the map). */
 const MAX_SESSIONS = 10_000;
 
+/** The longest a timer can wait (setTimeout's limit); a later expiry re-arms it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What a session id looks like in a cookie: 32 random bytes, base64url. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 export class ConsoleSessions {
   private readonly sessions = new Map<string, ConsoleSession>();
+  /** What to close when a session ends, by key, with the timer of its expiry. */
+  private readonly enders = new Map<string, { fns: Set<() => void>; timer: NodeJS.Timeout | null }>();
   private closed = false;
 
   constructor(
@@ -34,7 +42,7 @@ export class ConsoleSessions {
   create(tokenName = 'default'): { id: string; session: ConsoleSession } {
     if (this.closed) throw new Error('console sessions are closed');
     this.sweep();
-    while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    while (this.sessions.size >= MAX_SESSIONS) this.end(this.sessions.keys().next().value!);
     const id = randomBytes(32).toString('base64url');
     const t = this.now();
     const session: ConsoleSession = { key: hash(id), createdAt: t, expiresAt: t + this.ttlSec * 1000, tokenName };
@@ -49,7 +57,7 @@ export class ConsoleSessions {
     const s = this.sessions.get(key);
     if (!s) return null;
     if (s.expiresAt <= this.now()) {
-      this.sessions.delete(key);
+      this.end(key);
       return null;
     }
     return s;
@@ -58,7 +66,32 @@ export class ConsoleSessions {
   /** Signs a session out; true when it existed. */
   delete(id: string | undefined): boolean {
     if (!id || !SESSION_ID.test(id)) return false;
-    return this.sessions.delete(hash(id));
+    const key = hash(id);
+    const had = this.sessions.has(key);
+    this.end(key);
+    return had;
+  }
+
+  /** `fn` runs once when `session` ends (signed out, expired, dropped, the store closing); the returned function unregisters it. */
+  onEnd(session: ConsoleSession, fn: () => void): () => void {
+    if (this.sessions.get(session.key) !== session) {
+      fn();
+      return () => undefined;
+    }
+    let e = this.enders.get(session.key);
+    if (!e) {
+      e = { fns: new Set(), timer: null };
+      this.enders.set(session.key, e);
+      this.armExpiry(session);
+    }
+    const entry = e;
+    entry.fns.add(fn);
+    return () => {
+      entry.fns.delete(fn);
+      if (entry.fns.size > 0 || this.enders.get(session.key) !== entry) return;
+      if (entry.timer) clearTimeout(entry.timer);
+      this.enders.delete(session.key);
+    };
   }
 
   get size(): number {
@@ -68,7 +101,33 @@ export class ConsoleSessions {
   /** Synchronous, idempotent: every session ends. */
   close(): void {
     this.closed = true;
+    for (const key of [...this.sessions.keys(), ...this.enders.keys()]) this.end(key);
     this.sessions.clear();
+  }
+
+  private armExpiry(session: ConsoleSession): void {
+    const e = this.enders.get(session.key);
+    if (!e) return;
+    const ms = session.expiresAt - this.now();
+    if (ms <= 0) return this.end(session.key);
+    e.timer = setTimeout(() => this.armExpiry(session), Math.min(ms, MAX_TIMER_MS));
+    e.timer.unref();
+  }
+
+  /** The session is over: forgotten, and what it kept open is closed. */
+  private end(key: string): void {
+    this.sessions.delete(key);
+    const e = this.enders.get(key);
+    if (!e) return;
+    this.enders.delete(key);
+    if (e.timer) clearTimeout(e.timer);
+    for (const fn of e.fns) {
+      try {
+        fn();
+      } catch {
+        // One closer failing does not keep the others open.
+      }
+    }
   }
 
   private sweep(): void {
@@ -76,7 +135,7 @@ export class ConsoleSessions {
     // Insertion order is creation order, and every session lives as long: the expired ones come first.
     for (const [k, s] of this.sessions) {
       if (s.expiresAt > t) break;
-      this.sessions.delete(k);
+      this.end(k);
     }
   }
 }

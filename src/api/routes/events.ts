@@ -63,6 +63,12 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, replayStallMs
       };
       socket.on('close', stop);
       socket.on('error', stop);
+      // Opened with the console's cookie: it ends when that session does (sign-out, expiry).
+      const cs = req.consoleSession;
+      if (cs && ctx.console) {
+        const off = ctx.console.sessions.onEnd(cs, () => socket.close(1008, 'console session ended'));
+        socket.on('close', off);
+      }
       const live = (): void => {
         limit = socket.bufferedAmount + MAX_UNREAD_BYTES;
         ctx.hub.on('event', send);

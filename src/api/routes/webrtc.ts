@@ -102,6 +102,9 @@ export function webrtcRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const b = req.body as { role: WebRtcRole; targetLegId?: string; identity?: 'normal' | 'generated' | 'impersonate'; uri?: string; displayName?: string; as?: { uri: string; displayName?: string } };
       // media.webrtc.maxSessionsPerToken counts per token (its name; the console's sign-in carries its token's).
       const s = await run(() => sessions().create({ room: name, ...b, owner: req.tokenName }));
+      // Opened by the console (listen, whisper, barge): it ends with the console session (sign-out, expiry).
+      const cs = req.consoleSession;
+      if (cs && ctx.console) s.once('close', ctx.console.sessions.onEnd(cs, () => s.close('signed-out')));
       return reply.code(201).send({
         sessionId: s.id,
         role: s.role,

@@ -160,8 +160,26 @@ describe('web console: page, sign-in, session cookie, CSRF, sign-out', () => {
     assert.equal(r.status, 200);
   });
 
-  it('signs out: the session ends on the server (the old cookie gets 401) and the cookie is cleared', async () => {
+  it('signs out: the session ends on the server (the old cookie gets 401), the cookie is cleared, and its open event stream closes', async () => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/events`, { headers: { cookie, origin: base } });
+    await new Promise((resolve, reject) => {
+      ws.once('message', resolve);
+      ws.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    // And a listen-in the console opened.
+    assert.equal((await page('POST', '/rooms', { cookie, body: { name: 'signed-out' } })).status, 201);
+    const listen = await page('POST', '/rooms/signed-out/webrtc', { cookie, body: { role: 'listen' } });
+    assert.equal(listen.status, 201);
+    const sessionId = ((await listen.json()) as { sessionId: string }).sessionId;
+    const bearer = { authorization: `Bearer ${TEST_TOKEN}` };
+    assert.equal((await fetch(`${base}/webrtc/${sessionId}`, { headers: bearer })).status, 200);
     const r = await page('DELETE', '/console/session', { cookie });
+    const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5000))]);
+    ws.terminate();
+    assert.equal(code, 1008, 'the stream the cookie opened ends with its session');
+    assert.equal((await fetch(`${base}/webrtc/${sessionId}`, { headers: bearer })).status, 404, 'so does its listen-in');
+    assert.equal((await fetch(`${base}/rooms/signed-out`, { method: 'DELETE', headers: bearer })).status, 200);
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), { ok: true, ended: true });
     assert.match(r.headers.get('set-cookie') ?? '', /^parley_console=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict/);

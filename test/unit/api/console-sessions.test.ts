@@ -36,6 +36,29 @@ describe('ConsoleSessions', () => {
     assert.equal(s.delete(id), false);
   });
 
+  it('what a session keeps open is closed when it ends: signed out, expired, or the store closing; once, unless unregistered', async () => {
+    const s = new ConsoleSessions(60);
+    const ended: string[] = [];
+    const a = s.create();
+    s.onEnd(a.session, () => ended.push('a1'));
+    const off = s.onEnd(a.session, () => ended.push('a2'));
+    off();
+    s.delete(a.id);
+    s.delete(a.id);
+    assert.deepEqual(ended, ['a1'], 'at sign-out, once; the unregistered one not');
+    s.onEnd(a.session, () => ended.push('late'));
+    assert.deepEqual(ended, ['a1', 'late'], 'registered on a session already over: at once');
+    const short = new ConsoleSessions(0.05);
+    const b = short.create();
+    short.onEnd(b.session, () => ended.push('expired'));
+    await new Promise((r) => setTimeout(r, 120));
+    assert.deepEqual(ended.slice(2), ['expired'], 'at expiry, with nothing looked up (its own timer)');
+    const c = s.create();
+    s.onEnd(c.session, () => ended.push('shutdown'));
+    s.close();
+    assert.deepEqual(ended.slice(3), ['shutdown']);
+  });
+
   it('close() ends every session; creating after it throws', () => {
     const s = new ConsoleSessions(60);
     const { id } = s.create();
