@@ -50,11 +50,18 @@ export function proxyHeadersFor(edits: readonly HeaderEdit[], has: (name: string
  */
 export function rewrittenHeaders(headers: Readonly<Record<string, string>>, edits: readonly HeaderEdit[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (!HOP_HEADERS.has(name.toLowerCase())) out[name] = value;
+  const find = (name: string): string | undefined => Object.keys(out).find((n) => n.toLowerCase() === name.toLowerCase());
+  // Header names are case-insensitive (RFC 3261 §7.3.5): one header sent twice in two spellings
+  // (P-Asserted-Identity, P-ASSERTED-IDENTITY) is one header of two values, removed or set as one.
+  for (const [name, value] of Object.entries(headers)) {
+    if (HOP_HEADERS.has(name.toLowerCase())) continue;
+    const same = find(name);
+    if (same === undefined) out[name] = value;
+    else out[same] = `${out[same]},${value}`;
+  }
   const mfKey = Object.keys(headers).find((n) => n.toLowerCase() === 'max-forwards');
   const mf = Number(mfKey ? headers[mfKey] : 70);
   out['Max-Forwards'] = String(Number.isFinite(mf) ? Math.max(0, mf - 1) : 69);
-  const find = (name: string): string | undefined => Object.keys(out).find((n) => n.toLowerCase() === name.toLowerCase());
   for (const e of edits) {
     const existing = find(e.name);
     if (e.op === 'remove') {

@@ -39,6 +39,17 @@ describe('header edit plan', () => {
     assert.deepEqual(out, { 'X-Keep': 'yes', 'X-Seen-By': 'up,parley', 'Max-Forwards': '11', 'X-Route': 'b', 'X-New': '1' });
   });
 
+  it('a header sent twice in two spellings is one header: a remove takes both, a set replaces both', () => {
+    const out = rewrittenHeaders(
+      { 'P-Asserted-Identity': '<sip:ok@x>', 'P-ASSERTED-IDENTITY': '"CEO" <sip:ceo@bank.example>', 'X-Secret': 'a', 'x-secret': 'b', 'X-Two': '1', 'x-TWO': '2' },
+      [
+        { op: 'remove', name: 'p-asserted-identity' },
+        { op: 'set', name: 'X-Secret', value: 'mine' },
+      ],
+    );
+    assert.deepEqual(out, { 'X-Secret': 'mine', 'X-Two': '1,2', 'Max-Forwards': '69' });
+  });
+
   it('a request without Max-Forwards gets 69; a bad one 69 too', () => {
     assert.equal(rewrittenHeaders({}, [])['Max-Forwards'], '69');
     assert.equal(rewrittenHeaders({ 'Max-Forwards': 'x' }, [])['Max-Forwards'], '69');
