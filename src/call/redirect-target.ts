@@ -1,5 +1,6 @@
 // Where a callee's 3xx response sends a placed INVITE next, and dialling that follows it (a
 // bridge's callee, a transfer's target, a leg the API dials into a room).
+import { headerUri } from '../policy/routable-request.ts';
 import type { Logger } from '../util/logger.ts';
 import { sipFailure } from './dialog-util.ts';
 
@@ -17,8 +18,7 @@ export function redirectTarget(err: unknown): string | null {
   const contact = typeof res?.get === 'function' ? res.get('Contact') : undefined;
   if (!contact) return null;
   const first = contact.split(/,(?=\s*(?:"[^"]*"\s*)?<|\s*(?:sips?|tel):)/)[0]!;
-  const angle = /<([^>]*)>/.exec(first);
-  const uri = (angle ? angle[1]! : first.split(';')[0]!).trim();
+  const uri = headerUri(first);
   return /^(sips?|tel):[^\s?<>]+$/i.test(uri) ? uri : null;
 }
 

@@ -8,14 +8,14 @@
 //   until the final one (`terminated;reason=noresource`); none at all when the REFER
 //   said `Refer-Sub: false` (RFC 4488), whose 202 then says it too.
 import type Srf from 'drachtio-srf';
+import { headerUri } from '../policy/routable-request.ts';
 import type { Logger } from '../util/logger.ts';
 
 export type ReferTarget = { uri: string; replaces?: string } | { status: number; why: string };
 
 export function referTarget(value: string | undefined): ReferTarget {
   if (value === undefined || value.trim() === '') return { status: 400, why: 'the REFER has no Refer-To' };
-  const bracket = /<([^>]*)>/.exec(value);
-  const raw = (bracket ? bracket[1]! : value.split(';')[0]!).trim();
+  const raw = headerUri(value);
   const q = raw.indexOf('?');
   const uri = q >= 0 ? raw.slice(0, q) : raw;
   let replaces: string | undefined;

@@ -17,15 +17,34 @@ export interface RoutableRequest {
  */
 export function headerUri(value: string | undefined): string {
   if (!value) return '';
-  const angle = /<([^>]*)>/.exec(value);
-  if (angle) return angle[1]!.trim();
+  const lt = angleStart(value);
+  if (lt >= 0) {
+    const gt = value.indexOf('>', lt);
+    return value.slice(lt + 1, gt < 0 ? undefined : gt).trim();
+  }
   return value.trim().split(';')[0]!.trim();
+}
+
+/**
+ * Where a name-addr's `<` is: the first one outside the quoted display name (a `<sip:…>`
+ * inside `"…"` is part of the name, RFC 3261 §25.1: `"<sip:ceo@bank>" <sip:mallory@x>`
+ * names mallory), or -1 when there is none.
+ */
+export function angleStart(value: string): number {
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted && c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === '<' && !quoted) return i;
+  }
+  return -1;
 }
 
 /** The display name of a From/To value, unquoted, or '' when there is none. */
 export function headerDisplayName(value: string | undefined): string {
   if (!value) return '';
-  const lt = value.indexOf('<');
+  const lt = angleStart(value);
   if (lt <= 0) return '';
   const name = value.slice(0, lt).trim();
   return name.startsWith('"') && name.endsWith('"') ? name.slice(1, -1).replace(/\\(.)/g, '$1') : name;

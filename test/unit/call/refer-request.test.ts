@@ -12,6 +12,7 @@ describe('referTarget', () => {
     assert.deepEqual(referTarget('"Carol" <sips:carol@example.com:5061;transport=tls>;x=1'), { uri: 'sips:carol@example.com:5061;transport=tls' });
     assert.deepEqual(referTarget('sip:carol@10.0.0.5:5080'), { uri: 'sip:carol@10.0.0.5:5080' });
     assert.deepEqual(referTarget('<tel:+4930123456>'), { uri: 'tel:+4930123456' });
+    assert.deepEqual(referTarget('"<sip:carol@evil.example>" <sip:bob@example.com>'), { uri: 'sip:bob@example.com' }, 'a <…> in the quoted name is the name');
   });
 
   it('leaves embedded headers other than Replaces out of the URI', () => {

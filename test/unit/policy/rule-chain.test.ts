@@ -36,6 +36,14 @@ function chain(rules: RuleConfig[], extra: Partial<RoutingConfig> = {}): RuleCha
 }
 
 describe('rule chain', () => {
+  it('a <sip:…> inside the quoted display name is part of the name, not the URI a rule matches', () => {
+    const c = chain([{ name: 'deny-premium', match: { method: 'INVITE', to: 'sip:premium@*' }, actions: [{ respond: { status: 403 } }] }]);
+    const d = c.evaluate(invite({ to: '"<sip:ok@x>" <sip:premium@example.com>' }));
+    assert.equal(d.decidedBy, 'deny-premium');
+    assert.equal(c.evaluate(invite({ to: '"a \\" <sip:ok@x>" <sip:premium@example.com>' })).decidedBy, 'deny-premium', 'an escaped quote does not end the name');
+    assert.equal(c.evaluate(invite({ to: '"<sip:premium@example.com>" <sip:ok@x>' })).decidedBy, null);
+  });
+
   it('a request no rule takes is proxied to its Request-URI when proxyByDefault is on', () => {
     const d = chain([]).evaluate(invite());
     assert.deepEqual(d.outcome, { kind: 'proxy', targets: ['sip:bob@example.com'], mode: 'serial', recordRoute: false });
