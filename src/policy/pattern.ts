@@ -12,7 +12,8 @@ export function compilePattern(pattern: string): Matcher {
   if (re) {
     let compiled: RegExp;
     try {
-      compiled = new RegExp(re[1]!, re[2]);
+      // g and y make test() resume from the last match (lastIndex): every other request would miss.
+      compiled = new RegExp(re[1]!, re[2]!.replace(/[gy]/g, ''));
     } catch (err) {
       throw new PatternError(`bad regex ${pattern}: ${(err as Error).message}`);
     }

@@ -44,6 +44,11 @@ describe('rule chain', () => {
     assert.equal(c.evaluate(invite({ to: '"<sip:premium@example.com>" <sip:ok@x>' })).decidedBy, null);
   });
 
+  it('a regex with the g or y flag matches every time (no lastIndex carried between requests)', () => {
+    const c = chain([{ name: 'g', match: { method: 'INVITE', requestUri: '/^sip:gflag@/gi' }, actions: [{ respond: { status: 403 } }] }]);
+    for (let i = 0; i < 4; i++) assert.equal(c.evaluate(invite({ uri: 'sip:gflag@example.com' })).decidedBy, 'g', `request ${i + 1}`);
+  });
+
   it('a request no rule takes is proxied to its Request-URI when proxyByDefault is on', () => {
     const d = chain([]).evaluate(invite());
     assert.deepEqual(d.outcome, { kind: 'proxy', targets: ['sip:bob@example.com'], mode: 'serial', recordRoute: false });
