@@ -11,6 +11,7 @@ import { danglingFlowReferences } from './flows-schema.ts';
 import { mediaAddressChecks } from './media-schema.ts';
 import { recordingStoreChecks } from './recording-store-schema.ts';
 import { siprecChecks } from './siprec-schema.ts';
+import { statusChecks } from './status-checks.ts';
 import { configSchema, defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -115,6 +116,7 @@ function crossChecks(c: ParleyConfig): string[] {
   problems.push(...recordingStoreChecks(c.recording));
   problems.push(...siprecChecks(c.siprec));
   problems.push(...danglingFlowReferences(c.flows));
+  problems.push(...statusChecks(c.routing, c.flows));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {
       if ('app' in a && !(a.app in c.flows) && a.app !== 'siprec') problems.push(`routing.rules.${i}.actions.${j}.app: no flow named '${a.app}'`);

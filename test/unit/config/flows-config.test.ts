@@ -12,6 +12,13 @@ describe('flows config', () => {
     assert.ok(c.routing.rules.some((r) => r.actions.some((a) => 'app' in a && a.app === 'record-notice')));
   });
 
+  it('a status Parley could not send (not in drachtio-srf\'s table) is refused at load, naming the key', () => {
+    bad('routing:\n  rules:\n    - name: a\n      match: { method: INVITE }\n      actions: [{ respond: { status: 699, reason: Odd } }]\n', /routing\.rules\.0\.actions\.0\.respond\.status: 699 is not a status Parley can send/);
+    bad('routing:\n  rules:\n    - name: a\n      match: { method: INVITE }\n      actions: [{ redirect: { status: 303, contacts: ["sip:x@y"] } }]\n', /redirect\.status: 303 .*300, 301, 302, 305, 380/);
+    bad('flows:\n  f: [{ hangup: { status: 499 } }]\n', /flows\.f\.0\.hangup\.status: 499/);
+    assert.doesNotThrow(() => parseConfig('routing:\n  rules:\n    - name: a\n      match: { method: INVITE }\n      actions: [{ respond: { status: 603 } }]\n'));
+  });
+
   it('steps may be written as bare answer / hangup', () => {
     const c = parseConfig('flows:\n  f:\n    - answer\n    - play: { prompt: hello }\n    - hangup\n');
     assert.deepEqual(c.flows.f, [{ answer: null }, { play: { prompt: 'hello' } }, { hangup: null }]);
