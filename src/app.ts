@@ -386,7 +386,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.router.on('app', (req, res, flow, decision, log) => {
       // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.
       if (req.has('Replaces')) answerReplacingInvite(calls.running, req, res, log, this.clusterNode ? (id, ruri) => nodeHolding(this.clusterNode!, clusterToken, id, ruri, log) : undefined, (callId) => this.conferenceManager?.replacingTaker(callId) ?? null);
-      else calls.take(req, res, flow, log, decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, this.ruleOf(decision.decidedBy));
+      else calls.take(req, res, flow, log, { bridgeTo: decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, requestUri: decision.requestUri }, this.ruleOf(decision.decidedBy));
     });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);
     // Before the router takes requests: the API restores the saved rule switches.

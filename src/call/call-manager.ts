@@ -22,6 +22,12 @@ import type { FlowsConfig } from './flow-types.ts';
 import type { BridgeTarget } from './ports.ts';
 import { armInviteExpiry } from './invite-expiry.ts';
 
+/** What the rule chain decided for a call's B legs: its bridgeTo, and the Request-URI after its retargets. */
+export interface CallRoute {
+  bridgeTo?: BridgeTarget;
+  requestUri: string;
+}
+
 /** The cluster's say on an INVITE before it is answered (src/cluster/invite-gate.ts). */
 export type InviteGateDecision =
   | { kind: 'local'; exemptFromDrain: boolean; release: () => void; ownership?: { node: string; room: string; epoch: number } | null }
@@ -126,9 +132,9 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   }
 
   /** Runs `flow` for this INVITE. Failures answer the INVITE and are logged; nothing throws. */
-  /** `bridgeTo`: the rule's choice of B-leg target for bridge steps that name none. */
+  /** `route`: the rule's choice of B-leg target for bridge steps that name none, and the Request-URI after the chain's retargets. */
   /** `rule`: the rule that gave the call to the flow, and its retention (written into the call's recordings). */
-  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, bridgeTo?: BridgeTarget, rule?: { name: string | null; retentionDays: number | null }): void {
+  take(req: Srf.SrfRequest, res: Srf.SrfResponse, flow: string, log: Logger, route?: CallRoute, rule?: { name: string | null; retentionDays: number | null }): void {
     if (this.closed) {
       res.send(503, { headers: { 'Retry-After': '5' } });
       return;
@@ -154,7 +160,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       log.info({ user: auth.user }, 'caller authenticated');
     }
     if (!this.gate) {
-      this.admit(req, res, flow, log, bridgeTo, rule, authenticated, null);
+      this.admit(req, res, flow, log, route, rule, authenticated, null);
       return;
     }
     // The cluster's answer takes a Redis round trip: the INVITE is pending meanwhile (a CANCEL is remembered).
@@ -183,7 +189,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         } else if (d.kind === 'refuse') {
           log.warn({ status: d.status, reason: d.reason }, 'call refused by the cluster');
           res.send(d.status, d.reason, { headers: { 'Retry-After': String(d.retryAfter) } });
-        } else this.admit(req, res, flow, log, bridgeTo, rule, authenticated, d);
+        } else this.admit(req, res, flow, log, route, rule, authenticated, d);
       },
       (err: unknown) => {
         done();
@@ -198,7 +204,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     res: Srf.SrfResponse,
     flow: string,
     log: Logger,
-    bridgeTo: BridgeTarget | undefined,
+    route: CallRoute | undefined,
     rule: { name: string | null; retentionDays: number | null } | undefined,
     authenticated: boolean,
     gated: Extract<InviteGateDecision, { kind: 'local' }> | null,
@@ -259,7 +265,10 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       (call) => {
         this.pending.delete(callId);
         events.off('cancel', onCancel);
-        if (bridgeTo && call instanceof SipCall) call.bridgeTarget = bridgeTo;
+        if (route && call instanceof SipCall) {
+          if (route.bridgeTo) call.bridgeTarget = route.bridgeTo;
+          call.requestUri = route.requestUri;
+        }
         if (call instanceof SipCall) armInviteExpiry(call, req.get('Expires'), log);
         call.recordingOrigin = {
           flow,

@@ -38,7 +38,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   readonly callId: string;
   readonly originalTo: NameAddr;
   readonly from: NameAddr;
-  readonly requestUri: string;
+  /** The INVITE's Request-URI, or the rule chain's after a retarget (bridgeTo: request-uri dials it). */
+  requestUri: string;
   /** Set by the call manager from the rule that took the call. */
   bridgeTarget: BridgeTarget = 'to';
   readonly toLoopsBack: boolean;

@@ -5,11 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+
+const movedPort = await freePort();
 
 const yaml = `
 routing:
   rules:
+    - name: moved
+      match: { requestUri: "sip:moved@*" }
+      actions: [{ retarget: "sip:moved-to@127.0.0.1:${movedPort}" }, { app: plain, bridgeTo: request-uri }]
     - name: by-step
       match: { to: "sip:step@*" }
       actions: [{ app: to-request-uri }]
@@ -53,6 +59,24 @@ describe('bridge target: the Request-URI (a phone that keeps the port out of To)
       await callee.rtp.close();
     });
   }
+
+  it('bridgeTo: request-uri after a retarget dials the retargeted Request-URI', async () => {
+    const callee = await startCallee('callee-busy.xml', null, [], movedPort);
+    const ended = nextCallEnd(parley, 15_000);
+    const caller = await startCaller(parley, 'caller-ruri-expect-486.xml', 'sip:moved@127.0.0.1', { extra: ['-key', 'to_header', 'sip:moved@127.0.0.1'] });
+    try {
+      sippOk(await caller.done, 'caller');
+      const calleeRun = await callee.done;
+      sippOk(calleeRun, 'callee');
+      const invite = received(calleeRun).find((m) => /^INVITE /m.test(m));
+      assert.match(invite ?? '', new RegExp(`^INVITE sip:moved-to@127\\.0\\.0\\.1:${movedPort} SIP/2\\.0`, 'm'));
+      await ended;
+    } finally {
+      callee.kill();
+      await caller.rtp.close();
+      await callee.rtp.close();
+    }
+  });
 
   // The phone uses Parley as its outbound proxy and its To names no port, so on one machine
   // the To is Parley's own address: bridged there the B leg came back marked, was proxied to
