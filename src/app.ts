@@ -13,6 +13,7 @@ import { checkMediaAddresses } from './media-plane/media-address-check.ts';
 import { PromptLibrary } from './playback/prompt-library.ts';
 import { LoopStallMonitor } from './util/loop-stall-monitor.ts';
 import { RoutingTable } from './policy/routing-table.ts';
+import { LoopMarker } from './policy/loop-marker.ts';
 import { ComplianceService, stateDir } from './recording/compliance/compliance-service.ts';
 import { lockRecordingDir, type RecordingDirLock } from './recording/dir-lock.ts';
 import { RecordingService } from './recording/recording-service.ts';
@@ -67,7 +68,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     readonly log: Logger,
   ) {
     super(log);
-    this.routing = new RoutingTable(configInForce.routing, configInForce.flows);
+    this.routing = new RoutingTable(configInForce.routing, configInForce.flows, LoopMarker.keyFor(configInForce));
   }
 
   static async start(config: ParleyConfig, log: Logger): Promise<Parley> {
@@ -347,7 +348,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         consultation: (id, from) => findConsultation(() => this.callManager?.running ?? [], id, from),
         remoteConsultation: remote,
         settings: {
-          loopMarker: c.routing.loopMarker,
+          loopMarker: this.routing.marker,
           outboundProxy: c.sip.outboundProxy,
           sampleRate,
           narrowband: c.media.mixer.narrowband,

@@ -100,7 +100,7 @@ export const routingSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['header', 'value'],
-      properties: { header: { type: 'string', pattern: '^[A-Za-z0-9-]+$' }, value: str },
+      properties: { header: { type: 'string', pattern: '^[A-Za-z0-9-]+$' }, value: { type: 'string', pattern: '^[A-Za-z0-9._~!*+-]+$' }, secret: { type: 'string', nullable: true, minLength: 16 } },
     },
     rules: {
       type: 'array',

@@ -2,6 +2,8 @@
 // the rule switches; calls already running keep the flow objects they started
 // with, so a reload never touches a call in progress.
 import type { FlowsConfig } from '../call/flow-types.ts';
+import { randomBytes } from 'node:crypto';
+import { LoopMarker } from './loop-marker.ts';
 import { RuleChain } from './rule-chain.ts';
 import type { RoutingConfig } from './rule-types.ts';
 
@@ -10,10 +12,17 @@ export class RoutingTable {
   private flowsInForce: FlowsConfig;
   private generationNo = 1;
 
-  constructor(routing: RoutingConfig, flows: FlowsConfig) {
-    this.chainInForce = new RuleChain(routing);
+  /** What Parley puts on the legs it places (its `value` a fresh stamp at each read), and what the chain checks. */
+  readonly marker: LoopMarker;
+
+  /** `markerKey`: the loop marker's HMAC key (LoopMarker.keyFor); random by default. */
+  constructor(routing: RoutingConfig, flows: FlowsConfig, markerKey: Buffer = randomBytes(32)) {
+    this.marker = new LoopMarker(routing.loopMarker, markerKey);
+    this.chainInForce = new RuleChain(routing, this.isMarked);
     this.flowsInForce = flows;
   }
+
+  private readonly isMarked = (raw: string | undefined): boolean => this.marker.verify(raw);
 
   get chain(): RuleChain {
     return this.chainInForce;
@@ -30,7 +39,7 @@ export class RoutingTable {
 
   /** Swaps in a validated config; switches of rules that still exist carry over. */
   replace(routing: RoutingConfig, flows: FlowsConfig): void {
-    const next = new RuleChain(routing);
+    const next = new RuleChain(routing, this.isMarked);
     const old = this.chainInForce.getSwitches();
     const names = new Set(next.ruleNames);
     next.setSwitches({

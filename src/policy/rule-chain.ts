@@ -38,7 +38,11 @@ export class RuleChain {
   private readonly rules: CompiledRule[];
   private switches: RuleSwitches = { global: {}, perUser: {} };
 
-  constructor(readonly config: RoutingConfig) {
+  /** `isMarked`: whether a loop marker header's value is Parley's own (LoopMarker.verify); without it (the dry run) its first token is compared. */
+  constructor(
+    readonly config: RoutingConfig,
+    private readonly isMarked?: (raw: string | undefined) => boolean,
+  ) {
     const names = new Set<string>();
     this.rules = config.rules.map((rule, i) => {
       if (names.has(rule.name)) throw new Error(`routing.rules.${i}.name: duplicate rule name '${rule.name}'`);
@@ -87,7 +91,8 @@ export class RuleChain {
     let requestUri = req.uri;
     const toUser = headerUri(req.get('to'));
     const marker = this.config.loopMarker;
-    const loopMarked = (req.get(marker.header) ?? '').split(',').some((v) => v.trim() === marker.value);
+    const raw = req.get(marker.header);
+    const loopMarked = this.isMarked ? this.isMarked(raw) : (raw ?? '').split(',').some((v) => v.split(';')[0]!.trim() === marker.value);
 
     for (const rule of this.rules) {
       const name = rule.config.name;

@@ -70,7 +70,8 @@ export interface RoutingConfig {
   /** Where `proxy` with no targets sends a request; null: its Request-URI. */
   defaultRoute: string | null;
   /** The header Parley puts on the legs it places; a request carrying it is never taken by an app. */
-  loopMarker: { header: string; value: string };
+  /** `secret`: the key of the marker's stamp (policy/loop-marker.ts); null: shared in a cluster, else random per process. */
+  loopMarker: { header: string; value: string; secret?: string | null };
   rules: RuleConfig[];
 }
 

@@ -137,7 +137,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
       try {
         const r = await p.conferences.dialOut(
           name,
-          { srf, loopMarker: p.config.routing.loopMarker, outboundProxy: p.config.sip.outboundProxy, localHost: roomHost(p.sipHostports, p.config.sip.externalIp), sipT1: p.config.sip.timers.t1, earlyLegs: p.earlyLegs ?? undefined },
+          { srf, loopMarker: p.routing.marker, outboundProxy: p.config.sip.outboundProxy, localHost: roomHost(p.sipHostports, p.config.sip.externalIp), sipT1: p.config.sip.timers.t1, earlyLegs: p.earlyLegs ?? undefined },
           { to: b.to, identity: b.identity ?? 'normal', as: b.as, from: b.from, ringTimeout: b.ringTimeout ?? 30, muted: b.muted, transfers: b.transfers },
         );
         return reply.code(201).send({ ok: true, room: name, leg: r.legId, callId: r.callId });
