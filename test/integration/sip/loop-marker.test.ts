@@ -1,0 +1,51 @@
+// The loop marker from outside: a caller that writes X-Parley-Leg: b2b (or a stamp it made
+// up) must not have its INVITE proxied past the rules that record it; Parley's own stamp is
+// what the rule chain takes for one of its legs (unit loop-marker).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { startParley, type RunningParley } from '../../helpers/parley-harness.ts';
+
+const yaml = `
+routing:
+  rules:
+    - name: gateway
+      match: { method: INVITE }
+      actions: [{ app: busy }]
+flows:
+  busy: [{ hangup: { status: 486 } }]
+`;
+
+describe('the loop marker from a caller', () => {
+  let parley: RunningParley;
+  before(async () => {
+    parley = await startParley(yaml);
+  });
+  after(() => parley?.stop());
+
+  for (const marker of ['b2b', 'b2b;t=1765000000;sig=AAAAAAAAAAAAAAAAAAAAAA']) {
+    it(`X-Parley-Leg: ${marker}: the INVITE goes to the app like any other`, async () => {
+      const ua = await RawSipClient.open();
+      try {
+        const r = request('INVITE', ua.port, { 'X-Parley-Leg': marker });
+        ua.send(parley.sipPort, r.text);
+        const final = await ua.nextMatching(/^SIP\/2\.0 [2-6]/, 5000, r.callId);
+        assert.match(final.split('\r\n')[0]!, /^SIP\/2\.0 486 /);
+      } finally {
+        ua.close();
+      }
+    });
+  }
+
+  it("Parley's own stamp: proxied on (to its Request-URI, here nobody: an error response, not the app's 486)", async () => {
+    const ua = await RawSipClient.open();
+    try {
+      const r = request('INVITE', ua.port, { 'X-Parley-Leg': parley.app.routing.marker.value });
+      ua.send(parley.sipPort, r.text.replace('INVITE sip:parley@127.0.0.1 ', 'INVITE sip:nobody@127.0.0.1:9 '));
+      const final = await ua.nextMatching(/^SIP\/2\.0 [2-6]/, 40_000, r.callId);
+      assert.doesNotMatch(final.split('\r\n')[0]!, /^SIP\/2\.0 486 /);
+    } finally {
+      ua.close();
+    }
+  });
+});
