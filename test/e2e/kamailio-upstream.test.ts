@@ -9,7 +9,11 @@ import { startKamailio, type RunningKamailio } from '../helpers/kamailio.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { header, RawSipClient, request } from '../helpers/raw-sip-client.ts';
 import { startSipp } from '../helpers/sipp.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const RAW_SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
 import { nextCallEnd, received, SCENARIOS, sippOk, startCallee } from './helpers.ts';
 
 describe('behind an upstream Kamailio that reroutes INVITEs to Parley', () => {
@@ -72,5 +76,22 @@ flows:
     assert.ok(rtp.received.length > 50, 'the caller had media');
     await rtp.close();
     await callee.rtp.close();
+  });
+
+  it("a caller's own X-Parley-Leg does not get it past Parley: Kamailio removes it and reroutes the INVITE to Parley", async () => {
+    const ua = await RawSipClient.open('127.0.0.2');
+    try {
+      const before = callsStarted;
+      const r = request('INVITE', ua.port, { 'X-Parley-Leg': 'b2b', Via: `SIP/2.0/UDP 127.0.0.2:${ua.port};branch=z9hG4bK-spoof-${Date.now()}`, 'Content-Type': 'application/sdp' }, RAW_SDP);
+      ua.send(kamailio.port, r.text.replace('INVITE sip:parley@127.0.0.1 ', 'INVITE sip:bob@127.0.0.1:9 '));
+      await waitFor('Parley took the call', () => (callsStarted > before ? true : undefined), 10_000);
+      const log = kamailio.log();
+      assert.match(log, /marker from 127\.0\.0\.2, not Parley: removed/);
+      const cancel = `CANCEL sip:bob@127.0.0.1:9 SIP/2.0\r\nVia: ${header(r.text, 'Via')}\r\nMax-Forwards: 70\r\nFrom: ${header(r.text, 'From')}\r\nTo: ${header(r.text, 'To')}\r\nCall-ID: ${r.callId}\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n`;
+      ua.send(kamailio.port, cancel);
+      await ua.nextMatching(/^SIP\/2\.0 487 /, 10_000, r.callId).catch(() => undefined);
+    } finally {
+      ua.close();
+    }
   });
 });

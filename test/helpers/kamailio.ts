@@ -10,6 +10,8 @@ import { join } from 'node:path';
 export interface KamailioOptions {
   parleyUri: string;
   markerHeader: string;
+  /** The address Parley sends from (default 127.0.0.1): only its marker is trusted. */
+  parleyIp?: string;
 }
 
 export interface RunningKamailio {
@@ -35,6 +37,7 @@ export async function startKamailio(options: KamailioOptions): Promise<RunningKa
   const cfg = readFileSync(new URL('../../examples/kamailio/parley-upstream.cfg', import.meta.url), 'utf8')
     .replaceAll('LISTEN', `udp:127.0.0.1:${port}`)
     .replaceAll('PARLEY_URI', options.parleyUri)
+    .replaceAll('PARLEY_IP', options.parleyIp ?? '127.0.0.1')
     .replaceAll('MARKER_HDR', options.markerHeader);
   return runKamailio(dir, port, cfg, /Listening on/);
 }
