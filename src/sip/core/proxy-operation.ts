@@ -286,10 +286,11 @@ export class ProxyOperation {
   }
 }
 
-/** A redirect's Contact as a target, or nothing when it cannot be read. */
+/** A redirect's Contact as a target, or nothing when it cannot be read or is no SIP URI (http:, mailto:). */
 function contactUri(c: string): string[] {
   try {
-    return [parseNameAddr(c).uri];
+    const uri = parseNameAddr(c).uri;
+    return /^sips?:/i.test(uri) ? [uri] : [];
   } catch {
     return [];
   }

@@ -34,8 +34,14 @@ export function checkResponse(res: SipMessage): void {
   void res.to;
   const status = res.status;
   const dialogForming = status > 100 && status < 300 && TARGET_METHODS.has(res.cseq.method);
-  if (dialogForming || (status >= 300 && status < 400)) {
-    for (const c of res.getAll('Contact')) parseUri(parseNameAddr(c).uri);
+  if (dialogForming) for (const c of res.getAll('Contact')) parseUri(parseNameAddr(c).uri);
+  // A redirect may name any absolute URI (RFC 3261 §20.10: http:, mailto:): only its SIP ones
+  // must be readable (they may be followed); the others are skipped by whoever follows it.
+  if (status >= 300 && status < 400) {
+    for (const c of res.getAll('Contact')) {
+      const uri = parseNameAddr(c).uri;
+      if (/^(sips?|tel):/i.test(uri)) parseUri(uri);
+    }
   }
   if (dialogForming) for (const r of res.getAll('Record-Route')) parseUri(parseNameAddr(r).uri);
 }

@@ -132,6 +132,17 @@ describe('stateful proxy', () => {
     assert.equal(o.code, 0, `ok: ${o.stdout.slice(-1500)} ${o.errors}`);
   });
 
+  it('a 302 whose Contact is no SIP URI (http:) is ACKed and not followed: it goes upstream as the best response', async () => {
+    results = [];
+    const redirect = await startSipp({ scenario: 'uas-redirect.xml', transport: 'udp', calls: 1, timeoutS: 10, extra: ['-set', 'target', 'http://evil.example/'] });
+    proxyTo = () => ({ destination: `sip:first@127.0.0.1:${redirect.port}`, followRedirects: true });
+    const uac = await runSipp({ scenario: 'uac-call-bye.xml', transport: 'udp', remote: h.target('udp'), calls: 1, service: 'x', timeoutS: 10 });
+    assert.notEqual(uac.code, 0, 'the caller got a failure');
+    const result = await results[0];
+    assert.equal(result.finalStatus, 302);
+    assert.equal((await redirect.done).code, 0, 'the 302 was ACKed');
+  });
+
   it('followRedirects: a 302 from the first target sends the INVITE to its Contact', async () => {
     results = [];
     const ok = await startSipp({ scenario: 'uas-answer-rr.xml', transport: 'udp', calls: 1, timeoutS: 10 });
