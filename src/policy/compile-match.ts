@@ -1,7 +1,7 @@
 // Turns a rule's `match` block into a predicate that also says which conditions
 // failed, for the dry run and the logs. All conditions must hold (AND).
 import { compilePattern, compileSource, type Matcher } from './pattern.ts';
-import { headerUri, sdpMediaKinds, type RoutableRequest } from './routable-request.ts';
+import { canonicalUri, headerUri, sdpMediaKinds, type RoutableRequest } from './routable-request.ts';
 import type { HeaderCondition, MatchConfig } from './rule-types.ts';
 
 /** Returns the names of the failed conditions; an empty list means the request matches. */
@@ -25,9 +25,10 @@ export function compileMatch(match: MatchConfig | undefined): CompiledMatch {
     const m = compilePattern(pattern);
     conditions.push({ name, test: (r, ruri) => m(pick(r, ruri)) });
   };
-  uriCondition('from', match.from, (r) => headerUri(r.get('from')));
-  uriCondition('to', match.to, (r) => headerUri(r.get('to')));
-  uriCondition('requestUri', match.requestUri, (_r, ruri) => ruri);
+  // URIs are matched as they compare (an escaped letter is that letter): sip:%70remium@ is premium.
+  uriCondition('from', match.from, (r) => canonicalUri(headerUri(r.get('from'))));
+  uriCondition('to', match.to, (r) => canonicalUri(headerUri(r.get('to'))));
+  uriCondition('requestUri', match.requestUri, (_r, ruri) => canonicalUri(ruri));
   uriCondition('userAgent', match.userAgent, (r) => r.get('user-agent') ?? '');
   uriCondition('body', match.body, (r) => r.body ?? '');
 

@@ -41,6 +41,23 @@ export function angleStart(value: string): number {
   return -1;
 }
 
+/** Characters a URI escape stands for that are not the same unescaped (RFC 3261 §25.1 reserved, and % itself). */
+const RESERVED = new Set(';/?:@&=+$,%');
+
+/**
+ * A URI as it compares (RFC 3261 §19.1.4: a character outside the reserved set is the same as
+ * its %HEX escape): `sip:%70remium@x` is `sip:premium@x`, so a rule on `sip:premium@*` takes
+ * both. Escapes of reserved characters (`%40`, `%3B`), of controls and of bytes past ASCII stay.
+ */
+export function canonicalUri(uri: string): string {
+  if (!uri.includes('%')) return uri;
+  return uri.replace(/%([0-9A-Fa-f]{2})/g, (esc, hex: string) => {
+    const code = parseInt(hex, 16);
+    const ch = String.fromCharCode(code);
+    return code > 0x20 && code < 0x7f && !RESERVED.has(ch) ? ch : esc;
+  });
+}
+
 /** The display name of a From/To value, unquoted, or '' when there is none. */
 export function headerDisplayName(value: string | undefined): string {
   if (!value) return '';

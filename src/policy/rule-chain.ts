@@ -5,7 +5,7 @@
 // hands an in-dialog request to the chain.
 import { compileMatch, type CompiledMatch } from './compile-match.ts';
 import { compilePattern, type Matcher } from './pattern.ts';
-import { headerUri, type RoutableRequest } from './routable-request.ts';
+import { canonicalUri, headerUri, type RoutableRequest } from './routable-request.ts';
 import type {
   ActionConfig,
   HeaderEdit,
@@ -89,7 +89,7 @@ export class RuleChain {
     const trace: TraceEntry[] = [];
     const headerEdits: HeaderEdit[] = [];
     let requestUri = req.uri;
-    const toUser = headerUri(req.get('to'));
+    const toUser = canonicalUri(headerUri(req.get('to')));
     const marker = this.config.loopMarker;
     const raw = req.get(marker.header);
     const loopMarked = this.isMarked ? this.isMarked(raw) : (raw ?? '').split(',').some((v) => v.split(';')[0]!.trim() === marker.value);
@@ -174,5 +174,5 @@ function describeAction(action: ActionConfig, loopMarked: boolean): string {
 }
 
 function normalizeUser(uri: string): string {
-  return headerUri(uri).toLowerCase();
+  return canonicalUri(headerUri(uri)).toLowerCase();
 }

@@ -2,6 +2,7 @@
 // already present is refused unless it joins with a generated identity (a
 // trusted leg, hidden from the roster; an application may have many) or
 // impersonates another URI (shown under that URI and display name).
+import { canonicalUri } from '../../policy/routable-request.ts';
 import { randomUUID } from 'node:crypto';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 
@@ -147,9 +148,9 @@ export class Roster extends TypedEmitter<RosterEvents> {
   }
 }
 
-/** URIs compare without parameters, case-insensitively in scheme and host (RFC 3261 §19.1.4, simplified). */
+/** URIs compare without parameters, case-insensitively in scheme and host, escapes of unreserved characters decoded (RFC 3261 §19.1.4, simplified). */
 function normalize(uri: string): string {
-  const bare = uri.replace(/^<|>$/g, '').split(';')[0]!;
+  const bare = canonicalUri(uri.replace(/^<|>$/g, '').split(';')[0]!);
   const at = bare.lastIndexOf('@');
   return at < 0 ? bare.toLowerCase() : bare.slice(0, at).replace(/^sips?:/i, (s) => s.toLowerCase()) + bare.slice(at).toLowerCase();
 }

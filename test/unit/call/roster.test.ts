@@ -22,6 +22,7 @@ describe('conference roster', () => {
       (err: unknown) => err instanceof RosterConflictError && err.status === 486,
     );
     assert.throws(() => r.join({ legId: 'i2', callId: 'c7', uri: 'sip:x@y', identity: 'impersonate', as: { uri: 'sip:bob@example.com' } }), RosterConflictError);
+    assert.throws(() => r.join({ legId: 'a4', callId: 'c9', uri: 'sip:%61lice@example.com', identity: 'normal' }), RosterConflictError, 'an escaped letter is that letter');
     r.leave('a', 'hung up');
     r.join({ legId: 'a3', callId: 'c8', uri: 'sip:alice@example.com', identity: 'normal' });
     assert.deepEqual(events.slice(-2), ['leave sip:alice@example.com hung up', 'join normal sip:alice@example.com']);

@@ -44,6 +44,14 @@ describe('rule chain', () => {
     assert.equal(c.evaluate(invite({ to: '"<sip:premium@example.com>" <sip:ok@x>' })).decidedBy, null);
   });
 
+  it('URIs match as they compare: an escaped unreserved character is that character (RFC 3261 §19.1.4), an escaped reserved one is not', () => {
+    const c = chain([{ name: 'deny-premium', match: { method: 'INVITE', requestUri: 'sip:premium@*' }, actions: [{ respond: { status: 403 } }] }]);
+    for (const uri of ['sip:%70remium@example.com', 'sip:pre%6Dium@example.com', 'sip:premium@example.com']) assert.equal(c.evaluate(invite({ uri })).decidedBy, 'deny-premium', uri);
+    assert.equal(c.evaluate(invite({ uri: 'sip:premium%40x@example.com' })).decidedBy, null, '%40 stays an escaped @');
+    const to = chain([{ name: 't', match: { method: 'INVITE', to: 'sip:boss@*' }, actions: [{ respond: { status: 403 } }] }]);
+    assert.equal(to.evaluate(invite({ to: '<sip:%62oss@example.com>' })).decidedBy, 't');
+  });
+
   it('a regex with the g or y flag matches every time (no lastIndex carried between requests)', () => {
     const c = chain([{ name: 'g', match: { method: 'INVITE', requestUri: '/^sip:gflag@/gi' }, actions: [{ respond: { status: 403 } }] }]);
     for (let i = 0; i < 4; i++) assert.equal(c.evaluate(invite({ uri: 'sip:gflag@example.com' })).decidedBy, 'g', `request ${i + 1}`);
