@@ -285,7 +285,8 @@ export class B2bBridge {
     const to = call.originalTo;
     // The identity an upstream proxy asserted for the caller (its From may be anonymous, RFC 3325 §9.1), else its From;
     // the caller's Privacy goes on with it, so a withheld number stays withheld past the callee (RFC 3323 §4.2).
-    if (options.identity === 'p-asserted-identity') h['P-Asserted-Identity'] = call.req.get('P-Asserted-Identity') ?? formatNameAddr(call.from);
+    // Only an identity a trusted upstream asserted goes on (RFC 3325 §5: one from anywhere else is dropped).
+    if (options.identity === 'p-asserted-identity') h['P-Asserted-Identity'] = (call.fromUpstream ? call.req.get('P-Asserted-Identity') : undefined) ?? formatNameAddr(call.from);
     const privacy = call.req.get('Privacy');
     if (privacy !== undefined) h['Privacy'] = privacy;
     if (options.identity === 'history-info') h['History-Info'] = `<${to.uri}>;index=1`;

@@ -265,6 +265,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       (call) => {
         this.pending.delete(callId);
         events.off('cancel', onCancel);
+        if (call instanceof SipCall) call.fromUpstream = this.admission.isUpstream(req.source_address);
         if (route && call instanceof SipCall) {
           if (route.bridgeTo) call.bridgeTarget = route.bridgeTo;
           call.requestUri = route.requestUri;

@@ -42,6 +42,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   requestUri: string;
   /** Set by the call manager from the rule that took the call. */
   bridgeTarget: BridgeTarget = 'to';
+  /** The INVITE came from one of security.upstreams: its P-Asserted-Identity is trusted (RFC 3325 §5). */
+  fromUpstream = false;
   readonly toLoopsBack: boolean;
   /** Set by the call manager: the flow and rule, written into the call's recordings (search, retention). */
   recordingOrigin: RecordingOrigin | null = null;

@@ -12,6 +12,7 @@ import { nextCallEnd, received, sippOk, startCallee, startCaller, type Peer } fr
 const CALLEE_HZ = 1200;
 
 const yaml = `
+security: { upstreams: [127.0.0.1] }
 routing:
   rules:
     - name: no-early
@@ -98,7 +99,7 @@ describe('early media and copied headers on a bridge (SIPp on both sides)', () =
     assert.doesNotMatch(noEarly.calleeInvite, /^X-Account:/im, 'a flow without copyHeaders copies nothing');
   });
 
-  it("the B leg asserts the identity the caller's proxy asserted (not its From) and keeps the caller's Privacy (RFC 3325, RFC 3323)", () => {
+  it("the B leg asserts the identity the caller's proxy (a security.upstreams address) asserted (not its From) and keeps the caller's Privacy (RFC 3325, RFC 3323)", () => {
     for (const invite of [early.calleeInvite, noEarly.calleeInvite]) {
       assert.match(invite, /^P-Asserted-Identity: "Alice Asserted" <sip:\+15550100@carrier\.example>\r?$/m);
       assert.match(invite, /^Privacy: id\r?$/m);

@@ -126,10 +126,11 @@ function gatewaySuite(title: string, real: boolean): void {
       assert.deepEqual(resampled, { main: 0, threads: 0 });
     });
 
-    it('the B leg goes to the original To and carries the loop marker and the caller identity', () => {
+    it('the B leg goes to the original To and carries the loop marker and the caller identity (its From: the P-Asserted-Identity a caller that is no upstream sent is dropped, RFC 3325 §5)', () => {
       const invite = calleeMessages.split(/-{5,}/).find((m) => /INVITE sip:bob@127\.0\.0\.1/.test(m)) ?? '';
       assert.match(invite, /^X-Parley-Leg: b2b/m);
       assert.match(invite, /^P-Asserted-Identity: "Alice" <sip:alice@127\.0\.0\.1/m);
+      assert.doesNotMatch(invite, /ceo@bank\.example/);
       assert.match(invite, /^From: "Alice" <sip:alice@127\.0\.0\.1/m);
     });
 
