@@ -26,6 +26,14 @@ export class HeaderEditRelay {
 
   relay(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], edits: readonly HeaderEdit[], log: Logger): void {
     const headers = rewrittenHeaders((req as unknown as { headers: Record<string, string> }).headers, edits);
+    // The new leg's From and To are the request's (their tags aside: the leg has its own), unless
+    // a rule set them: drachtio-srf would otherwise write sip:<user>@localhost, its display name
+    // read from a P-Asserted-Identity the rule may just have removed, or, for a MESSAGE, no user.
+    for (const name of ['From', 'To']) {
+      const given = Object.keys(headers).some((n) => n.toLowerCase() === name.toLowerCase());
+      const value = req.get(name);
+      if (!given && value) headers[name] = withoutTag(value);
+    }
     const run = req.method === 'INVITE' ? this.invite(req, res, targets, headers, log) : this.nonInvite(req, res, targets, headers, log);
     run.catch((err: unknown) => {
       log.warn({ err }, 'relaying the rewritten request failed');
@@ -111,4 +119,11 @@ export class HeaderEditRelay {
     if (reason) res.send(status, reason, {});
     else res.send(status);
   }
+}
+
+/** A From or To value without its tag parameter (a header parameter, after the URI). */
+function withoutTag(value: string): string {
+  const gt = value.lastIndexOf('>');
+  const at = gt >= 0 ? gt + 1 : Math.max(0, value.indexOf(';'));
+  return value.slice(0, at) + value.slice(at).replace(/;\s*tag\s*=\s*[^;\s]*/gi, '');
 }

@@ -66,6 +66,8 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
     assert.deepEqual(headerValues(invite, 'X-Seen-By'), ['parley'], invite);
     assert.deepEqual(headerValues(invite, 'X-Keep'), ['yes'], invite);
     assert.deepEqual(headerValues(invite, 'Max-Forwards'), ['69'], invite);
+    assert.match(headerValues(invite, 'From')[0] ?? '', new RegExp(`^<sip:raw@127\\.0\\.0\\.1:${caller.port}>;tag=(?!raw)`), 'the caller\'s From, host and all, with a tag of the new leg');
+    assert.match(headerValues(invite, 'To')[0] ?? '', /^<sip:parley@127\.0\.0\.1>$/);
     assert.match(invite, /^m=audio 40000 /m, 'the offer is passed on');
     callee.send(viaPort(invite), answer(invite, '486 Busy Here'));
     const final = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /);
