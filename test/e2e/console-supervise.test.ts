@@ -152,4 +152,16 @@ describe('console: listen in, whisper, barge on a conference room (Chromium, SIP
     await page.click(`${ROOM} [data-test=supervise-stop]`);
     await page.waitForFunction(`document.querySelectorAll('${ROOM} [data-test=leg]').length === 2`);
   });
+
+  it('a supervisor that closes its tab leaves at once (pagehide), not after the ICE consent timeout', async (t) => {
+    if (!served) return t.skip('this Parley does not serve the browser-participant module');
+    await page.click(`${ROOM} [data-test=listen]`);
+    await page.waitForSelector(`${ROOM} [data-test=supervising]`);
+    assert.equal(parley.app.webrtc!.size, 1);
+    const closedAt = performance.now();
+    await page.close({ runBeforeUnload: true });
+    await waitFor('the listen session closed', () => (parley.app.webrtc!.size === 0 ? true : undefined), 20_000);
+    const ms = performance.now() - closedAt;
+    assert.ok(ms < 15_000, `left ${Math.round(ms)} ms after the tab closed (media.webrtc.timeoutSec is 30)`);
+  });
 });

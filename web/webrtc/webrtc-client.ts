@@ -100,11 +100,17 @@ export async function joinRoom(opts: JoinOptions): Promise<WebRtcSession> {
     async leave() {
       if (left) return;
       left = true;
+      removeEventListener('pagehide', onPageHide);
       send?.close();
       recv?.close();
       await api('DELETE', `/webrtc/${sid}`, undefined, true).catch(() => undefined);
     },
   };
+  // A closed tab or a navigation leaves at once (else the server finds it gone only after
+  // ICE consent, media.webrtc.timeoutSec): every page that joins, the console's listen,
+  // whisper and barge too, not only the participant page.
+  const onPageHide = (): void => void session.leave();
+  addEventListener('pagehide', onPageHide);
   try {
     await device.load({ routerRtpCapabilities: created.routerRtpCapabilities });
     const watch = (t: types.Transport): void => {
