@@ -93,6 +93,14 @@ describe('adversary: a token holder opening browser sessions', () => {
     assert.equal(consume.status, 400, consume.text);
     assert.equal(consume.body.field, 'body.rtpCapabilities');
     assert.equal((await call(base, 'GET', '/rooms/shapes/webrtc')).body.length, 2);
+    // A browser on the roster takes mute, unmute and kick; the rest is a clear 409, not "no leg".
+    const leg = part.body.legId as string;
+    assert.equal((await call(base, 'POST', `/rooms/shapes/legs/${leg}/mute`)).status, 200);
+    for (const [path, body] of [[`/rooms/shapes/legs/${leg}/deafen`, undefined], [`/rooms/shapes/legs/${leg}/coach`, { listeners: null }], ['/rooms/shapes/play', { tone: 'beep', leg }]] as const) {
+      const r = await call(base, 'POST', path, body);
+      assert.equal(r.status, 409, `${path}: ${r.text}`);
+      assert.match(r.body.message, /is a browser: it can be muted, unmuted or kicked/);
+    }
     const none = await call(base, 'GET', '/rooms/nope/webrtc');
     assert.equal(none.status, 404, none.text);
     assert.equal((await call(base, 'DELETE', '/rooms/shapes')).status, 200);

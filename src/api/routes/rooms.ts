@@ -8,7 +8,7 @@ import { promptRate } from '../../call/prompt-rate.ts';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { MediaRoom } from '../../media-plane/media-room.ts';
 import type { Player } from '../../playback/player.ts';
-import { ApiError } from '../api-error.ts';
+import { ApiError, errorSchema } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
 import { anyArray, anyObject, errors, nameParam, okSchema, playSpecProperties } from './schemas.ts';
 
@@ -90,7 +90,12 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const roomLeg = async (name: string, leg: string): Promise<MediaLeg> => {
     const c = await find(name);
     const l = c.room.leg(leg);
-    if (!l || l.isClosed || !c.roster.get(leg)) throw ApiError.notFound('leg', leg);
+    if (!l || l.isClosed || !c.roster.get(leg)) {
+      // On the roster but no SIP leg here: a browser, or a caller on another node piped in.
+      const other = c.roster.get(leg) ? (ctx.parley.webrtc?.byLeg(name, leg) ? 'a browser' : ctx.parley.cluster?.pipes?.byLeg(name, leg) ? 'a caller on another node' : null) : null;
+      if (other) throw new ApiError(409, 'conflict', `leg '${leg}' is ${other}: it can be muted, unmuted or kicked, not deafened, coached or played to`);
+      throw ApiError.notFound('leg', leg);
+    }
     return l;
   };
 
@@ -176,7 +181,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const action of ['deafen', 'undeafen'] as const) {
     app.post(
       `/rooms/:name/legs/:leg/${action}`,
-      { schema: { summary: `${action === 'deafen' ? 'Deafen' : 'Undeafen'} a leg of the room (it hears nothing)`, params: legParams, response: { 200: okSchema, ...errors } } },
+      { schema: { summary: `${action === 'deafen' ? 'Deafen' : 'Undeafen'} a leg of the room (it hears nothing)`, params: legParams, response: { 200: okSchema, ...errors, 409: errorSchema } } },
       async (req) => {
         const { name, leg } = req.params as { name: string; leg: string };
         const l = await roomLeg(name, leg);
@@ -198,7 +203,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
           required: ['listeners'],
           properties: { listeners: { type: 'array', nullable: true, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } } },
         },
-        response: { 200: okSchema, ...errors },
+        response: { 200: okSchema, ...errors, 409: errorSchema },
       },
     },
     async (req) => {
@@ -221,7 +226,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
           properties: { ...playSpecProperties, leg: { type: 'string', minLength: 1, maxLength: 256 } },
           oneOf: [{ required: ['prompt'] }, { required: ['text'] }, { required: ['tone'] }],
         },
-        response: { 202: okSchema, ...errors },
+        response: { 202: okSchema, ...errors, 409: errorSchema },
       },
     },
     async (req, reply) => {
