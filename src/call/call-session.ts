@@ -63,9 +63,12 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       outcome = await Promise.race([this.runFlows(flow), aborted]);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(`a flow threw a non-Error: ${describe(err)}`);
-      this.call.log.error({ err: error, flow: this.flowName }, 'flow failed; ending the call');
-      // The status goes out with its standard reason phrase: internal error text stays in the log.
-      if (!this.call.ended) this.call.hangup(sipStatusOf(err));
+      const status = sipStatusOf(err);
+      // A refusal that carries its status (a URI already in the room: 486) is no failure of Parley's.
+      if (status === 500) this.call.log.error({ err: error, flow: this.flowName }, 'flow failed; ending the call');
+      else this.call.log.info({ flow: this.flowName, status, why: error.message }, 'flow refused the call; ending it');
+      // The status goes out with its standard reason phrase (in a BYE's Reason once answered): internal error text stays in the log.
+      if (!this.call.ended) this.call.hangup(status);
       outcome = { flow: this.flowName, reason: 'failed', error };
     }
     this.aborted = null;

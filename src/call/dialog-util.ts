@@ -382,7 +382,8 @@ export function inviteDeadReason(s: InviteState, now: number, maxUnansweredMs: n
  * `status`) if none went out. Returns why the call ends, for its 'ended' event.
  */
 export function hangupInvite(s: InviteState, log: Logger, status?: number, reason?: string): string {
-  if (s.uas) destroyDialog(s.uas, log);
+  // Answered already: the BYE says why with the status it would have been (RFC 3326).
+  if (s.uas) destroyDialog(s.uas, log, status !== undefined && status >= 400 ? { Reason: `SIP;cause=${status}${reason ? `;text="${reason.replace(/["\\\r\n]/g, '')}"` : ''}` } : undefined);
   else if (!s.res.finalResponseSent) {
     if (reason) s.res.send(status ?? 480, reason, {});
     else s.res.send(status ?? 480);

@@ -21,8 +21,10 @@ class FakeRes {
 class FakeDialog {
   connected = true;
   destroyed = 0;
-  destroy(_opts: unknown, cb?: (err: unknown) => void): void {
+  headers: Record<string, string> | undefined;
+  destroy(opts: { headers?: Record<string, string> } | undefined, cb?: (err: unknown) => void): void {
     this.destroyed++;
+    this.headers = opts?.headers;
     this.connected = false;
     cb?.(null);
   }
@@ -60,6 +62,16 @@ describe('hangupInvite', () => {
     assert.equal(hangupInvite(state({ uas, res }), silentLogger()), 'hung up by Parley');
     assert.equal(uas.destroyed, 1);
     assert.deepEqual(res.sent, []);
+    assert.equal(uas.headers, undefined, 'a plain hang-up says no Reason');
+  });
+
+  it('a confirmed call hung up with a failure status says it in the BYE (Reason: SIP;cause=…, RFC 3326)', () => {
+    const uas = new FakeDialog();
+    hangupInvite(state({ uas, res: new FakeRes() }), silentLogger(), 486, 'Busy "Here"');
+    assert.deepEqual(uas.headers, { Reason: 'SIP;cause=486;text="Busy Here"' });
+    const bare = new FakeDialog();
+    hangupInvite(state({ uas: bare, res: new FakeRes() }), silentLogger(), 603);
+    assert.deepEqual(bare.headers, { Reason: 'SIP;cause=603' });
   });
 
   it('an unanswered call gets 480, or the status and reason phrase given', () => {
