@@ -115,9 +115,14 @@ export class BridgeTransfer {
     return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, endOwn, own === null && t.replaces !== undefined);
   }
 
-  /** The caller left: the target's INVITE is cancelled (or its dialog ended once it answers). */
+  /**
+   * The call ended (the other party left): the target's INVITE is cancelled (or its dialog ended
+   * once it answers), and the transferor is told now, before its BYE (after which its dialog
+   * takes no NOTIFY): its subscription ends with 487 instead of staying active.
+   */
   abandon(): void {
     this.abandoned = true;
+    this.notifier.final(487, 'Request Terminated');
     this.cancel();
   }
 

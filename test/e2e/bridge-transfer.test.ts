@@ -299,6 +299,39 @@ describe("a bridged callee's blind transfer (REFER)", () => {
   });
 });
 
+describe('a transfer the caller abandons', () => {
+  const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
+
+  it('the caller hangs up while the target rings: the target is cancelled, the transferor gets NOTIFY 487 (subscription terminated) before its BYE', async () => {
+    const target = await startCallee('callee-no-answer.xml', null);
+    const agent = await startCallee('callee-refer-abandoned.xml', AGENT_HZ, ['-key', 'refer_to', `sip:carol@127.0.0.1:${target.port}`]);
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'xfer-abandoned', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        phone.useRemoteSdp(bodyOf(ok));
+        // The REFER comes 1.5 s after the answer; the target then rings.
+        await new Promise((r) => setTimeout(r, 2500));
+        c.cseq++;
+        c.send('BYE');
+        assert.equal(statusOf(await c.final()), 200);
+        sippOk(await agent.done, 'the transferor (NOTIFY 487 terminated, then the BYE)');
+        sippOk(await target.done, 'the target (cancelled)');
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      agent.kill();
+      target.kill();
+      await agent.rtp.close();
+      await target.rtp.close();
+      await phone.close();
+    }
+  });
+});
+
 describe("a bridged caller's transfer (transfers: both)", () => {
   const parley = rawParleyPerSuite(flowYaml('xfer2', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10, transfers: both }\n'));
 
