@@ -21,6 +21,11 @@ export function statusChecks(routing: RoutingConfig, flows: FlowsConfig): string
   routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {
       if ('respond' in a) check(`routing.rules.${i}.actions.${j}.respond.status`, a.respond.status);
+      // A 2xx to an INVITE would need an SDP answer (RFC 3264 §5) and makes a dialog nobody serves.
+      const methods = rule.match?.method === undefined ? null : (Array.isArray(rule.match.method) ? rule.match.method : [rule.match.method]).map((m) => m.toUpperCase());
+      if ('respond' in a && a.respond.status < 300 && (methods === null || methods.includes('INVITE'))) {
+        problems.push(`routing.rules.${i}.actions.${j}.respond.status: ${a.respond.status} would answer an INVITE with no SDP and a dialog nobody serves; give the rule match.method without INVITE (OPTIONS, MESSAGE), or answer INVITEs with an app`);
+      }
       if ('redirect' in a) check(`routing.rules.${i}.actions.${j}.redirect.status`, a.redirect.status);
     }),
   );

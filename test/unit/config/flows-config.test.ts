@@ -16,6 +16,8 @@ describe('flows config', () => {
     bad('routing:\n  rules:\n    - name: a\n      match: { method: INVITE }\n      actions: [{ respond: { status: 699, reason: Odd } }]\n', /routing\.rules\.0\.actions\.0\.respond\.status: 699 is not a status Parley can send/);
     bad('routing:\n  rules:\n    - name: a\n      match: { method: INVITE }\n      actions: [{ redirect: { status: 303, contacts: ["sip:x@y"] } }]\n', /redirect\.status: 303 .*300, 301, 302, 305, 380/);
     bad('flows:\n  f: [{ hangup: { status: 499 } }]\n', /flows\.f\.0\.hangup\.status: 499/);
+    bad('routing:\n  rules:\n    - name: a\n      match: { method: [INVITE, OPTIONS] }\n      actions: [{ respond: { status: 200 } }]\n', /respond\.status: 200 would answer an INVITE with no SDP/);
+    assert.doesNotThrow(() => parseConfig('routing:\n  rules:\n    - name: a\n      match: { method: OPTIONS }\n      actions: [{ respond: { status: 200 } }]\n'));
     assert.doesNotThrow(() => parseConfig('routing:\n  rules:\n    - name: a\n      match: { method: INVITE }\n      actions: [{ respond: { status: 603 } }]\n'));
   });
 
