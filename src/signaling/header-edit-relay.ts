@@ -6,6 +6,11 @@
 // between the two dialogs (dialog-pair.ts); an INFO in either early dialog (after a 1xx with
 // a To tag, before the 2xx: DTMF while early media plays) is relayed into the other's early
 // dialog. Targets are tried in order (a B2BUA does not fork).
+// Each relayed leg carries X-Parley-Relay, naming the request it came from: one that comes back
+// to Parley with the same Request-URI while that request is still being relayed is a loop
+// (a rule that edits headers and proxies to Parley itself), answered 482 (RFC 3261 §16.3)
+// instead of relayed again until Max-Forwards runs out, a new leg with a new Call-ID each time.
+import { randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { HeaderEdit } from '../policy/rule-types.ts';
 import { rewrittenHeaders } from '../policy/header-edit-plan.ts';
@@ -15,8 +20,12 @@ import type { Logger } from '../util/logger.ts';
 
 /** Statuses after which the next target is not tried: the caller gave up (487), or a 6xx (RFC 3261 §16.7 step 5). */
 const FINAL_FOR_ALL = (status: number): boolean => status === 487 || status >= 600;
+const RELAY_HEADER = 'X-Parley-Relay';
 
 export class HeaderEditRelay {
+  /** The requests being relayed now, by origin and Request-URI. */
+  private readonly inFlight = new Set<string>();
+
   /** `ackWaitMs`: how long a relayed offerless re-INVITE's 200 waits for its ACK (src/call/dialog-util.ts ackWaitMs: 68*T1). */
   constructor(
     private readonly srf: Srf,
@@ -34,11 +43,23 @@ export class HeaderEditRelay {
       const value = req.get(name);
       if (!given && value) headers[name] = withoutTag(value);
     }
+    const origin = (req.get(RELAY_HEADER) ?? '').split(',')[0]!.trim() || randomBytes(12).toString('base64url');
+    const key = `${origin} ${req.uri}`;
+    if (this.inFlight.has(key)) {
+      log.info({ uri: req.uri }, 'a relayed request came back to Parley unchanged: loop, 482');
+      res.send(482);
+      return;
+    }
+    this.inFlight.add(key);
+    for (const n of Object.keys(headers)) if (n.toLowerCase() === RELAY_HEADER.toLowerCase()) delete headers[n];
+    headers[RELAY_HEADER] = origin;
     const run = req.method === 'INVITE' ? this.invite(req, res, targets, headers, log) : this.nonInvite(req, res, targets, headers, log);
-    run.catch((err: unknown) => {
-      log.warn({ err }, 'relaying the rewritten request failed');
-      if (!(res as unknown as { finalResponseSent?: boolean }).finalResponseSent) res.send(500);
-    });
+    run
+      .catch((err: unknown) => {
+        log.warn({ err }, 'relaying the rewritten request failed');
+        if (!(res as unknown as { finalResponseSent?: boolean }).finalResponseSent) res.send(500);
+      })
+      .finally(() => this.inFlight.delete(key));
   }
 
   private async invite(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], headers: Record<string, string>, log: Logger): Promise<void> {

@@ -1,6 +1,7 @@
-// The loop marker from outside: a caller that writes X-Parley-Leg: b2b (or a stamp it made
-// up) must not have its INVITE proxied past the rules that record it; Parley's own stamp is
-// what the rule chain takes for one of its legs (unit loop-marker).
+// Loops, from outside. The loop marker: a caller that writes X-Parley-Leg: b2b (or a stamp it
+// made up) must not have its INVITE proxied past the rules that record it; Parley's own stamp
+// is what the rule chain takes for one of its legs (unit loop-marker). The header-edit relay:
+// a rule that edits headers and proxies to Parley itself gets 482 at the first return.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
@@ -9,6 +10,9 @@ import { startParley, type RunningParley } from '../../helpers/parley-harness.ts
 const yaml = `
 routing:
   rules:
+    - name: self-edit
+      match: { requestUri: "sip:selfedit@*" }
+      actions: [{ headers: { set: { Subject: tagged } } }, { proxy: null }]
     - name: gateway
       match: { method: INVITE }
       actions: [{ app: busy }]
@@ -36,6 +40,18 @@ describe('the loop marker from a caller', () => {
       }
     });
   }
+
+  it('a rule that edits headers and proxies to Parley itself: 482 when the relayed request comes back, not 70 relays and a 483', async () => {
+    const ua = await RawSipClient.open();
+    try {
+      const r = request('INVITE', ua.port, { Subject: 'x' });
+      ua.send(parley.sipPort, r.text.replace('INVITE sip:parley@127.0.0.1 ', `INVITE sip:selfedit@127.0.0.1:${parley.sipPort} `));
+      const final = await ua.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 10_000, r.callId);
+      assert.match(final.split('\r\n')[0]!, /^SIP\/2\.0 482 /);
+    } finally {
+      ua.close();
+    }
+  });
 
   it("Parley's own stamp: proxied on (to its Request-URI, here nobody: an error response, not the app's 486)", async () => {
     const ua = await RawSipClient.open();
