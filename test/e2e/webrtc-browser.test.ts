@@ -239,6 +239,8 @@ routing: { rules: [] }
     assert.equal((await call(base, 'GET', `/webrtc/${k.sessionId}`)).status, 404);
     assert.equal(left.get(k.legId), 'browser kicked');
     await kicked.waitForFunction(() => (globalThis as unknown as { parley: { state: string } }).parley.state === 'left', { timeout: 20_000 });
+    // Told by Parley (the session is gone), not by its ICE failing later.
+    assert.equal(await kicked.$eval('#status', (el) => el.textContent), 'Disconnected (removed)');
     await kicked.close();
   });
 

@@ -87,6 +87,7 @@ export async function joinRoom(opts: JoinOptions): Promise<WebRtcSession> {
   let recv: types.Transport | null = null;
   let state = 'new';
   let left = false;
+  let watchTimer: ReturnType<typeof setInterval> | null = null;
   const session: WebRtcSession = {
     sessionId: created.sessionId,
     legId: created.legId,
@@ -100,6 +101,7 @@ export async function joinRoom(opts: JoinOptions): Promise<WebRtcSession> {
     async leave() {
       if (left) return;
       left = true;
+      if (watchTimer) clearInterval(watchTimer);
       removeEventListener('pagehide', onPageHide);
       send?.close();
       recv?.close();
@@ -142,6 +144,20 @@ export async function joinRoom(opts: JoinOptions): Promise<WebRtcSession> {
     watch(recv);
     const consumer = await recv.consume({ id: c.id, producerId: c.producerId, kind: c.kind, rtpParameters: c.rtpParameters });
     session.remoteStream.addTrack(consumer.track);
+    // Parley ending the session (a kick, the room closing, a console sign-out) does not reach the
+    // browser by itself (its ICE fails some 15 s later): the session is looked at every 3 s, and
+    // once it is gone the page is told ('removed') and its transports closed.
+    watchTimer = setInterval(() => {
+      api('GET', `/webrtc/${sid}`).catch((err: unknown) => {
+        if (left || !(err instanceof ParleyApiError) || err.status !== 404) return;
+        left = true;
+        if (watchTimer) clearInterval(watchTimer);
+        removeEventListener('pagehide', onPageHide);
+        send?.close();
+        recv?.close();
+        session.onClose?.('removed');
+      });
+    }, 3000);
     return session;
   } catch (err) {
     await session.leave();
