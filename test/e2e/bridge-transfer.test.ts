@@ -297,10 +297,6 @@ describe("a bridged callee's blind transfer (REFER)", () => {
       await target.rtp.close();
     }
   });
-});
-
-describe('a transfer the caller abandons', () => {
-  const parley = rawParleyPerSuite(RECORDED_BRIDGE_YAML);
 
   it('the caller hangs up while the target rings: the target is cancelled, the transferor gets NOTIFY 487 (subscription terminated) before its BYE', async () => {
     const target = await startCallee('callee-no-answer.xml', null);

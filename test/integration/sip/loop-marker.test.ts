@@ -27,41 +27,29 @@ describe('the loop marker from a caller', () => {
   });
   after(() => parley?.stop());
 
+  /** The status line of the final response to an INVITE to `user` (parley: the request's own) with `headers`. */
+  async function finalTo(user: string, headers: Record<string, string>, ms: number): Promise<string> {
+    const ua = await RawSipClient.open();
+    try {
+      const r = request('INVITE', ua.port, headers);
+      ua.send(parley.sipPort, r.text.replace('INVITE sip:parley@127.0.0.1 ', `INVITE sip:${user} `));
+      return (await ua.nextMatching(/^SIP\/2\.0 [2-6]/, ms, r.callId)).split('\r\n')[0]!;
+    } finally {
+      ua.close();
+    }
+  }
+
   for (const marker of ['b2b', 'b2b;t=1765000000;sig=AAAAAAAAAAAAAAAAAAAAAA']) {
     it(`X-Parley-Leg: ${marker}: the INVITE goes to the app like any other`, async () => {
-      const ua = await RawSipClient.open();
-      try {
-        const r = request('INVITE', ua.port, { 'X-Parley-Leg': marker });
-        ua.send(parley.sipPort, r.text);
-        const final = await ua.nextMatching(/^SIP\/2\.0 [2-6]/, 5000, r.callId);
-        assert.match(final.split('\r\n')[0]!, /^SIP\/2\.0 486 /);
-      } finally {
-        ua.close();
-      }
+      assert.match(await finalTo('parley@127.0.0.1', { 'X-Parley-Leg': marker }, 5000), /^SIP\/2\.0 486 /);
     });
   }
 
   it('a rule that edits headers and proxies to Parley itself: 482 when the relayed request comes back, not 70 relays and a 483', async () => {
-    const ua = await RawSipClient.open();
-    try {
-      const r = request('INVITE', ua.port, { Subject: 'x' });
-      ua.send(parley.sipPort, r.text.replace('INVITE sip:parley@127.0.0.1 ', `INVITE sip:selfedit@127.0.0.1:${parley.sipPort} `));
-      const final = await ua.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 10_000, r.callId);
-      assert.match(final.split('\r\n')[0]!, /^SIP\/2\.0 482 /);
-    } finally {
-      ua.close();
-    }
+    assert.match(await finalTo(`selfedit@127.0.0.1:${parley.sipPort}`, { Subject: 'x' }, 10_000), /^SIP\/2\.0 482 /);
   });
 
   it("Parley's own stamp: proxied on (to its Request-URI, here nobody: an error response, not the app's 486)", async () => {
-    const ua = await RawSipClient.open();
-    try {
-      const r = request('INVITE', ua.port, { 'X-Parley-Leg': parley.app.routing.marker.value });
-      ua.send(parley.sipPort, r.text.replace('INVITE sip:parley@127.0.0.1 ', 'INVITE sip:nobody@127.0.0.1:9 '));
-      const final = await ua.nextMatching(/^SIP\/2\.0 [2-6]/, 40_000, r.callId);
-      assert.doesNotMatch(final.split('\r\n')[0]!, /^SIP\/2\.0 486 /);
-    } finally {
-      ua.close();
-    }
+    assert.doesNotMatch(await finalTo('nobody@127.0.0.1:9', { 'X-Parley-Leg': parley.app.routing.marker.value }, 40_000), /^SIP\/2\.0 486 /);
   });
 });
