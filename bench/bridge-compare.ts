@@ -5,7 +5,8 @@
 // anchor relays the call through Kamailio and records it in rtpengine as pcap
 // (userspace, `table = -1`, `record-call=on`). Reported: CPU per call (the servers'
 // processes, from /proc) and the highest rate with no failed call and every recording
-// with sound both ways. No hog variant unless BENCH_HOG=1. Writes bench/results/bridge.json.
+// with sound both ways. No hog variant unless BENCH_HOG=1; BENCH_NATIVE_IO=0 runs Parley with
+// media.nativeIo off (every RTP packet through node:dgram). Writes bench/results/bridge.json.
 import { join } from 'node:path';
 import { runCallBench } from './lib/call-bench.ts';
 
@@ -19,7 +20,7 @@ log: { level: ${p.logLevel}, pretty: false }
 sip:
   listen: [{ transport: udp, host: 127.0.0.1, port: ${p.sipPort} }]
   control: { host: 127.0.0.1, port: 0, secret: bench }
-media: { workers: auto, rtpIp: 127.0.0.1 }
+media: { workers: auto, rtpIp: 127.0.0.1${process.env.BENCH_NATIVE_IO === '0' ? ', nativeIo: false' : ''} }
 recording: { dir: ${p.recordings} }
 api: { enabled: true, host: 127.0.0.1, port: ${p.apiPort}, token: ${p.token}, rulesStateFile: ${join(p.work, 'rules-state.json')} }
 routing:
@@ -34,6 +35,7 @@ flows:
     - bridge: { ringTimeout: 10 }
 `,
   method: ({ holdMs, stepSeconds, anchorVersion }) => ({
+    nativeIo: process.env.BENCH_NATIVE_IO !== '0',
     flow: 'recorded-bridge: answer (early media, so the caller gets its 200 when the callee answers, as through a proxy) → record (mix, stereo, a WAV stem per leg) → bridge to the original To; no prompt',
     caller: 'SIPp UAC, PCMU, streams a 440 Hz u-law tone (rtp_stream) once answered, holds, sends BYE',
     callee: 'SIPp UAS on loopback, answers at once (180 then 200), echoes RTP (-rtp_echo)',

@@ -1,4 +1,4 @@
-// npm run bench:floor [-- --calls 200 --seconds 10 --runs 3 --relays rtpengine,rtpengine-pcap,node,parley]
+// npm run bench:floor [-- --calls 200 --seconds 10 --runs 3 --relays rtpengine,rtpengine-pcap,node,parley,parley-dgram]
 //
 // What a two-party relay costs per packet, with nothing but media: the same synthetic
 // calls (a caller streams 20 ms PCMU packets, a callee echoes them, as bench:bridge's
@@ -37,7 +37,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     runs: { type: 'string', default: '3' },
-    relays: { type: 'string', default: 'rtpengine,rtpengine-pcap,node,parley' },
+    relays: { type: 'string', default: 'rtpengine,rtpengine-pcap,node,parley,parley-dgram' },
     out: { type: 'string', default: join(here, 'results', 'forward-floor.json') },
   },
 });
@@ -46,7 +46,7 @@ const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
 const RELAYS = values.relays.split(',').filter(Boolean);
-for (const r of RELAYS) if (!['rtpengine', 'rtpengine-pcap', 'node', 'parley'].includes(r)) throw new Error(`--relays: unknown relay ${r}`);
+for (const r of RELAYS) if (!['rtpengine', 'rtpengine-pcap', 'node', 'parley', 'parley-dgram'].includes(r)) throw new Error(`--relays: unknown relay ${r}`);
 
 interface RunningRelay {
   /** Where each call's caller sends. */
@@ -99,8 +99,8 @@ async function startNodeRelay(calleePort: number): Promise<RunningRelay> {
   return { ports: reply.ports, pids: () => [child.pid!], stop: () => stopChild(child), threads: () => threadGroupsCpuMs(child.pid!, []) };
 }
 
-async function startParleyRelay(callerPort: number, calleePort: number): Promise<RunningRelay> {
-  const { child, reply } = await forkRelay('floor-parley-relay.ts', { calls: CALLS, callerPort, calleePort, portMin: 41000 });
+async function startParleyRelay(callerPort: number, calleePort: number, nativeIo: boolean): Promise<RunningRelay> {
+  const { child, reply } = await forkRelay('floor-parley-relay.ts', { calls: CALLS, callerPort, calleePort, portMin: 41000, nativeIo: nativeIo ? 1 : 0 });
   // Its mediasoup workers are its children (idle: no browser, no pipe); they count as Parley.
   return { ports: reply.ports, pids: () => [child.pid!, ...childPids(child.pid!)], stop: () => stopChild(child),
     threads: () => ({ ...threadGroupsCpuMs(child.pid!, ['parley-media']), children: totalCpuMs(childPids(child.pid!)) }),
@@ -170,7 +170,7 @@ async function measure(name: string, dir: string, run: number): Promise<Window &
   const calleePort = callee.address().port;
   const relay =
     name === 'node' ? await startNodeRelay(calleePort)
-      : name === 'parley' ? await startParleyRelay(callerPort, calleePort)
+      : name === 'parley' || name === 'parley-dgram' ? await startParleyRelay(callerPort, calleePort, name === 'parley')
         : await startRtpengineRelay(join(dir, `${name}-${run}`), name === 'rtpengine-pcap', callerPort, calleePort);
   const packets = relay.ports.map((_, i) => {
     const p = Buffer.alloc(172);
@@ -283,7 +283,8 @@ const out = {
       rtpengine: `${anchorVersion()}: rtpengine in userspace (table = -1), ng offer/answer per call, no recording`,
       'rtpengine-pcap': 'the same with `record call` (recording-method = pcap), as bench:bridge\'s anchor',
       node: 'bench/lib/floor-bare-relay.ts: node:dgram, two sockets a call, each packet received and sent once, nothing else',
-      parley: 'bench/lib/floor-parley-relay.ts: Parley\'s MediaEngine (default media settings), a room a call forwarding leg to leg; no SIP, no recording',
+      parley: 'bench/lib/floor-parley-relay.ts: Parley\'s MediaEngine (default media settings: RTP read and sent in batches through the parley-udp addon), a room a call forwarding leg to leg; no SIP, no recording',
+      'parley-dgram': 'the same with media.nativeIo off: every RTP packet read and sent through node:dgram',
     },
   },
   calls: CALLS,

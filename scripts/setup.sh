@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets Parley up on a fresh Debian bookworm machine, idempotently: Debian packages,
-# the offline mediasoup worker build (cached), then `npm ci`. A second run takes seconds.
+# the offline mediasoup worker build (cached), the parley-udp addon, then `npm ci`. A second run takes seconds.
 # Prints nothing on stdout but the worker's path, so callers can export it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +13,10 @@ bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester kamail
 
 worker=$(bash media/build-worker.sh)
 export MEDIASOUP_WORKER_BIN="$worker"
+
+# The parley-udp addon (batched RTP reading and sending; media.nativeIo), built with the
+# C compiler the worker build installed, against the installed Node's own headers.
+bash media/native/build.sh >/dev/null
 
 # Reinstall only when package-lock.json changed since the last install.
 stamp=node_modules/.parley-lock-sha

@@ -15,6 +15,8 @@ interface Setup {
   callerPort: number;
   calleePort: number;
   portMin: number;
+  /** 0: media.nativeIo off (the parley-dgram relay). */
+  nativeIo?: number;
 }
 
 
@@ -24,7 +26,9 @@ const log = createLogger({ level: 'warn', pretty: false });
 
 process.once('message', async (m: Setup) => {
   const threads = process.env.FLOOR_THREADS ? Number(process.env.FLOOR_THREADS) : defaultConfig.media.threads;
-  const engine = await MediaEngine.create({ ...defaultConfig.media, threads, rtpPortRange: { min: m.portMin, max: m.portMin + 4 * m.calls + 100 } }, log);
+  // The parley-dgram relay: the same with media.nativeIo off (every packet through node:dgram).
+  const nativeIo = m.nativeIo !== 0;
+  const engine = await MediaEngine.create({ ...defaultConfig.media, threads, nativeIo, rtpPortRange: { min: m.portMin, max: m.portMin + 4 * m.calls + 100 } }, log);
   const ports: number[] = [];
   for (let i = 0; i < m.calls; i++) {
     const room = await engine.createRoom(`floor-${i}`);

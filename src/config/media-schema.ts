@@ -35,6 +35,12 @@ export interface MediaConfig {
    * 'always' on every such leg (the API's dtmf events of every call).
    */
   inbandDtmf: 'auto' | 'always';
+  /**
+   * Read and send the legs' RTP through the parley-udp addon (media/native: one epoll set and
+   * one call into JavaScript per batch of packets) rather than dgram (one per packet); false, or
+   * an addon not built, is dgram.
+   */
+  nativeIo: boolean;
   /** Browsers (WebRtcTransports on a room's Router): see WebRtcConfig. */
   webrtc: WebRtcConfig;
 }
@@ -85,6 +91,7 @@ export const mediaSchema = {
     latching: { description: 'latch, once, strict (or true/false)', oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['latch', 'once', 'strict'] }] },
     rtpTimeoutSec: { type: 'integer', minimum: 0, maximum: 86400 },
     inbandDtmf: { description: 'auto or always', type: 'string', enum: ['auto', 'always'] },
+    nativeIo: { type: 'boolean' },
     threads: {
       description: 'a number of media threads (0: rooms run on the main thread) or "auto"',
       oneOf: [
@@ -135,6 +142,7 @@ export const defaultMedia: MediaConfig = {
   rtpTimeoutSec: 60,
   threads: 'auto',
   inbandDtmf: 'auto',
+  nativeIo: true,
   webrtc: { enabled: true, listenIp: '127.0.0.1', announcedAddress: null, portRange: { min: 50000, max: 50999 }, tcp: false, timeoutSec: 30, maxSessions: 200, maxSessionsPerToken: 20 },
 };
 

@@ -10,6 +10,7 @@ import { MediaClosedError } from './media-errors.ts';
 import { localHubSide, remoteHubSide } from './hub-side.ts';
 import type { MediaRoom } from './media-api.ts';
 import { LocalMediaRoom } from './media-room.ts';
+import { nativeUdpError } from './native-udp.ts';
 import { PortAllocator } from './port-allocator.ts';
 import type { LatchMode } from './rtp-endpoint.ts';
 import type { CodecName } from '../mixer/codecs/audio-codec.ts';
@@ -61,6 +62,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       log: log.child({ component: 'worker-pool' }),
     });
     const engine = new MediaEngine(config, pool, log);
+    const ioError = config.nativeIo ? nativeUdpError() : null;
+    if (ioError !== null) log.warn({ reason: ioError }, 'media.nativeIo: the parley-udp addon does not load; RTP is read through dgram');
     if (threadCount(config.threads) > 0) {
       try {
         engine.threads = await MediaThreadPool.create(engine.roomConfig, engine.cname, { level: log.level, pretty: opts.prettyLogs ?? false }, log.child({ component: 'media-threads' }));

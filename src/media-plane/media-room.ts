@@ -16,6 +16,7 @@ import type { CreateLegOptions, CreateOutgoingLegOptions, MediaRoom, MediaRoomCl
 
 export type { CreateLegOptions, CreateOutgoingLegOptions, MediaRoom, MediaRoomCloseReason, MediaRoomEvents } from './media-api.ts';
 import type { PortAllocator } from './port-allocator.ts';
+import { NativeUdp } from './native-udp.ts';
 import { RtpEndpoint, type LatchMode, type SrtpContext } from './rtp-endpoint.ts';
 import type { IpFamily, SrtpKey, SrtpSuite } from './sdp-types.ts';
 import { RtcpSession } from './rtcp/index.ts';
@@ -212,6 +213,7 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
       withRtcp,
       port,
       log: this.log.child({ leg: leg.id }),
+      io: c.nativeIo ? NativeUdp.forThread() : null,
       // room hub hook: the leg's packets also go to the hub while the room has one.
       onRtp: (pkt, nowMs) => {
         leg.onRtp(pkt, nowMs);

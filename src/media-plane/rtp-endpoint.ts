@@ -17,6 +17,7 @@
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.ts';
+import type { NativeUdp } from './native-udp.ts';
 import type { BoundPorts, IpFamily, PortAllocator } from './port-allocator.ts';
 import { RtpReceiver } from './rtp-receiver.ts';
 import type { LatchMode } from './rtp-source-latch.ts';
@@ -94,7 +95,9 @@ export interface RtpEndpointOptions {
   /** A port to keep (re-offer), when it is free. */
   port?: number;
   log: Logger;
-  /** A valid RTP packet (decrypted) from the peer. */
+  /** Batched reading and sending of the RTP socket (native-udp.ts); absent or null: dgram's. */
+  io?: NativeUdp | null;
+  /** A valid RTP packet (decrypted) from the peer: valid during the call only (it may view a shared buffer). */
   onRtp: (packet: Buffer, nowMs: number) => void;
   /** The peer's stream has a new SSRC (its first packet, or a restart). */
   onSsrc: (ssrc: number) => void;
@@ -131,6 +134,10 @@ export class RtpEndpoint {
   private rtcp: RtcpContext | null = null;
   private rtcpTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The RTP socket's id in opts.io (null: dgram reads and sends it), and where io sends it. */
+  private readonly ioId: number | null = null;
+  private ioIp: string | null = null;
+  private ioPort = 0;
 
   private constructor(
     bound: BoundPorts,
@@ -140,7 +147,8 @@ export class RtpEndpoint {
     this.receiver = new RtpReceiver(this.stats, opts, this.latched);
     this.rtpSocket = bound.rtp;
     this.rtcpSocket = bound.rtcp;
-    this.rtpSocket.on('message', this.receiver.onRtpMessage);
+    this.ioId = opts.io?.attach(this.rtpSocket, this.receiver.onRtpMessage) ?? null;
+    if (this.ioId === null) this.rtpSocket.on('message', this.receiver.onRtpMessage);
     this.rtpSocket.on('error', this.onSocketError);
     this.rtcpSocket?.on('message', this.receiver.onRtcpMessage);
     this.rtcpSocket?.on('error', this.onSocketError);
@@ -271,6 +279,17 @@ export class RtpEndpoint {
       const ts = ((packet[4] << 24) | (packet[5] << 16) | (packet[6] << 8) | packet[7]) >>> 0;
       this.rtcp.onRtpSent(packet.length - 12, ts, performance.now());
     }
+    const io = this.opts.io;
+    if (this.ioId !== null && io) {
+      if (this.sendIp !== this.ioIp || this.sendPort !== this.ioPort) {
+        this.ioIp = this.sendIp;
+        this.ioPort = this.sendPort;
+        io.setDest(this.ioId, this.sendIp, this.sendPort);
+      }
+      // Copied into the batch: the caller may reuse `packet` at once.
+      io.send(this.ioId, out);
+      return false;
+    }
     const socket = this.rtpSocket;
     socket.send(out, this.sendPort, this.sendIp);
     // The allocator's sockets resolve an IP literal (and sendIp is one) at once, so
@@ -283,6 +302,7 @@ export class RtpEndpoint {
     if (this.closed) return;
     if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
     this.rtcpTimer = null;
+    if (this.ioId !== null) this.opts.io?.detach(this.ioId);
     const rtp = this.rtpSocket;
     const rtcp = this.rtcpSocket;
     const closeAll = (): void => {

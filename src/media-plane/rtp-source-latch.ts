@@ -36,8 +36,8 @@ export class RtpSourceLatch {
   private candidatePort = 0;
   private candidateCount = 0;
   /**
-   * The candidate's packets so far (at most PROBATION_PACKETS - 1). dgram hands each
-   * datagram over in a Buffer of its own, so holding one copies nothing.
+   * The candidate's packets so far (at most PROBATION_PACKETS - 1), copied: a packet read
+   * in a batch (native-udp.ts) views a buffer the next batch overwrites.
    */
   private readonly held: Buffer[] = [];
 
@@ -92,7 +92,7 @@ export class RtpSourceLatch {
   /** A packet `accepts` refused: held if its source is on probation, to be played if it latches. */
   hold(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.ip !== null || rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return;
-    if (this.held.length < PROBATION_PACKETS - 1) this.held.push(buf);
+    if (this.held.length < PROBATION_PACKETS - 1) this.held.push(Buffer.from(buf));
   }
 
   /** The packets held for `rinfo`'s source, which just passed probation, oldest first (null: none). */

@@ -248,9 +248,14 @@ export class RtpPeer extends EventEmitter {
 
   private async closeOnce(): Promise<void> {
     this.pacer.stop();
-    this.encoder.close();
-    this.longOpus?.delete();
-    await new Promise<void>((r) => this.socket.close(() => r()));
+    try {
+      this.encoder.close();
+      this.longOpus?.delete();
+    } finally {
+      // A codec that fails to free (opusscript's wasm heap) must not leave the socket open: the
+      // test file's process would never exit.
+      await new Promise<void>((r) => this.socket.close(() => r()));
+    }
   }
 
   send(packet: Buffer): void {
