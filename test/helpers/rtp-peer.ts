@@ -6,7 +6,6 @@
 // the frames that fell due in a burst, so its stream has no gap or phase jump
 // (after a stall over 1 s it drops the backlog and its timestamps jump).
 import dgram from 'node:dgram';
-import OpusScript from 'opusscript';
 import { EventEmitter, once } from 'node:events';
 import * as sdpTransform from 'sdp-transform';
 import type { AudioDecoder, AudioEncoder, CodecName } from '../../src/mixer/codecs/audio-codec.ts';
@@ -14,6 +13,7 @@ import { CODECS } from '../../src/mixer/codecs/audio-codec.ts';
 import { G711Decoder, G711Encoder } from '../../src/mixer/codecs/g711-codec.ts';
 import { G722Decoder, G722Encoder } from '../../src/mixer/codecs/g722.ts';
 import { OpusDecoder, OpusEncoder } from '../../src/mixer/codecs/opus-codec.ts';
+import { OpusApplication, OpusWasm } from '../../src/mixer/codecs/opus-wasm.ts';
 import { dtmfTone, tone } from './audio-analysis.ts';
 import { generateSrtpKeyBase64, SrtpSession } from '../../src/media-plane/srtp/index.ts';
 import type { SrtpSuite } from '../../src/media-plane/sdp-types.ts';
@@ -92,7 +92,7 @@ export class RtpPeer extends EventEmitter {
   private ptimePackets = 0;
   /** Opus with `ptime`: the 20 ms frames' PCM not yet encoded, and the encoder of whole packets. */
   private pendingPcm: Int16Array[] = [];
-  private longOpus: OpusScript | null = null;
+  private longOpus: OpusWasm | null = null;
   private current: { digit: string; frames: number; sent: number; ts: number; ssrc: number; seqRef: 'main' | 'own'; ownSeq: number } | null = null;
   readonly options: RtpPeerOptions;
   /** Our SRTP key (when options.srtp), and the session once the other side's key is known. */
@@ -289,7 +289,7 @@ export class RtpPeer extends EventEmitter {
    * `ptime` ms of it (a shorter length first sends what waits, as a packet of its own).
    */
   private sendOpusPtime(pcm: Int16Array, ptime: number): void {
-    this.longOpus ??= new OpusScript(16000, 1, OpusScript.Application.VOIP);
+    this.longOpus ??= new OpusWasm(16000, 1, OpusApplication.VOIP);
     if (ptime < 20 || this.pendingPcm.length * 20 >= ptime) this.sendPendingOpus();
     if (ptime < 20) {
       const parts = Math.round(20 / ptime);

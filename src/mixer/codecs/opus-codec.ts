@@ -1,7 +1,7 @@
-// Opus through opusscript (libopus 1.4 compiled to wasm: installs offline, no
-// native build). It decodes straight to the room rate, so no resampling.
-// opusscript returns a fresh Buffer per call; at ~0.3 ms per encode that copy
-// is noise, and wrapping its private heap views would break on heap growth.
+// Opus through opusscript's libopus 1.4 compiled to wasm (installs offline, no native
+// build), driven by opus-wasm.ts (opusscript's own wrapper writes outside its buffers).
+// It decodes straight to the room rate, so no resampling. Each call returns a fresh
+// Buffer; at ~0.3 ms per encode that copy is noise.
 // A stream of other than 20 ms packets comes as bundles (opus-packet-splitter.ts): per 20 ms
 // slot, the frames that start in it, each a one-frame packet with its offset. They decode in
 // order onto a timeline (the carry) that each tick plays 20 ms of: a frame longer than what
@@ -9,17 +9,17 @@
 // fills half a tick. Each frame is decoded alone, so a 120 ms packet decodes at any rate
 // (opusscript decodes at most 60 ms at 48 kHz in one call; one frame is never longer).
 // A lost slot the timeline does not cover is concealed by libopus itself (RFC 6716 §4.4):
-// opusscript cannot ask for a loss of a given length (an empty packet conceals 180 ms), so
+// opusscript cannot ask for a loss of a given length (an empty packet conceals 5,760 samples), so
 // the decoder gets a packet of only a TOC byte, the last packet's mode and bandwidth with a
 // 20 ms frame, which libopus takes as 20 ms lost. Told nothing, the decoder went on from
 // the frame before the loss as if none had been: a SILK or hybrid stream then came out up
 // to 2.2× too loud (6.8 dB) for a few hundred ms and the lost slot was silence; concealed,
 // the slot is filled and the level after it stays within 0.1 dB on average. At most
 // MAX_CONCEALED slots in a row are concealed; the rest of a longer loss is silence.
-import OpusScript from 'opusscript';
 import { BUNDLE_HEADER, BUNDLE_RECORD } from '../opus-packet-splitter.ts';
 import { frameTicksOf } from '../opus-packet.ts';
 import type { AudioDecoder, AudioEncoder } from './audio-codec.ts';
+import { OpusApplication, OpusWasm } from './opus-wasm.ts';
 
 type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
 const OPUS_SET_COMPLEXITY = 4010;
@@ -36,7 +36,7 @@ const TICKS_20MS = 960;
 const MAX_CONCEALED = 3;
 
 export class OpusDecoder implements AudioDecoder {
-  private readonly opus: OpusScript;
+  private readonly opus: OpusWasm;
   private readonly frame: number;
   /** A split stream's decoded audio from the start of the next slot to play on: carryLen samples, that slot's RTP timestamp carryTs. */
   private readonly carry: Int16Array;
@@ -50,7 +50,7 @@ export class OpusDecoder implements AudioDecoder {
   /** Slots concealed in a row (libopus told of each) since the last packet decoded. */
   private concealedRun = 0;
   constructor(readonly rate: OpusRate) {
-    this.opus = new OpusScript(rate, 1, OpusScript.Application.VOIP);
+    this.opus = new OpusWasm(rate, 1, OpusApplication.VOIP);
     this.frame = rate / 50;
     this.carry = new Int16Array((rate * CARRY_MS) / 1000);
   }
@@ -170,11 +170,11 @@ export function plcTocOf(toc: number): number {
 }
 
 export class OpusEncoder implements AudioEncoder {
-  private readonly opus: OpusScript;
+  private readonly opus: OpusWasm;
   private readonly frame: number;
   private readonly input: Buffer;
   constructor(readonly rate: OpusRate, complexity = 3) {
-    this.opus = new OpusScript(rate, 1, OpusScript.Application.VOIP);
+    this.opus = new OpusWasm(rate, 1, OpusApplication.VOIP);
     this.opus.encoderCTL(OPUS_SET_COMPLEXITY, complexity);
     this.opus.encoderCTL(OPUS_SET_INBAND_FEC, 0);
     this.frame = rate / 50;

@@ -4,7 +4,7 @@
 // decoder) hearing a tone sent in such packets: every 20 ms of it, once, in time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import OpusScript from 'opusscript';
+import { OpusApplication, OpusWasm } from '../../../src/mixer/codecs/opus-wasm.ts';
 import { OpusDecoder } from '../../../src/mixer/codecs/opus-codec.ts';
 import { newOpusPacket, readOpusPacket } from '../../../src/mixer/opus-packet.ts';
 import { BUNDLE_HEADER, OpusPacketSplitter } from '../../../src/mixer/opus-packet-splitter.ts';
@@ -134,7 +134,7 @@ describe('OpusPacketSplitter: any packet length onto the 20 ms grid', () => {
 
 /** An Opus phone sending a tone in packets of `ptimes` (ms, changing every `every` packets of 20 ms of audio). */
 class OpusPhone {
-  private readonly enc = new OpusScript(16000, 1, OpusScript.Application.VOIP);
+  private readonly enc = new OpusWasm(16000, 1, OpusApplication.VOIP);
   readonly ssrc = 0x1234;
   private seq = 40_000;
   private ts = 0xffff0000;
@@ -396,7 +396,7 @@ describe('a room hears Opus of every packet length whole (RoomMixer, manual cloc
 
 describe('OpusDecoder: bundles', () => {
   it('decodes a 120 ms packet at 48 kHz (beyond one libopus call of opusscript there) and an empty slot plays what a long frame left', () => {
-    const enc = new OpusScript(16000, 1, OpusScript.Application.VOIP);
+    const enc = new OpusWasm(16000, 1, OpusApplication.VOIP);
     const dec = new OpusDecoder(48000);
     const slots: Slot[] = [];
     const bundles: Uint8Array[] = [];

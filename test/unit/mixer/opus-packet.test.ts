@@ -2,7 +2,7 @@
 // and refusing the malformed ones (§3.4, R1-R7) before they reach a jitter buffer or a decoder.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import OpusScript from 'opusscript';
+import { OpusApplication, OpusWasm } from '../../../src/mixer/codecs/opus-wasm.ts';
 import { newOpusPacket, readOpusPacket } from '../../../src/mixer/opus-packet.ts';
 import { tone } from '../../helpers/audio-analysis.ts';
 
@@ -15,7 +15,7 @@ const SILK_10 = 0;
 
 describe('readOpusPacket: framing of every legal Opus packet length', () => {
   it('reads what libopus makes at 2.5, 5, 10, 20, 40, 60, 80, 100 and 120 ms: duration, frame count, frames covering the payload', () => {
-    const enc = new OpusScript(16000, 1, OpusScript.Application.VOIP);
+    const enc = new OpusWasm(16000, 1, OpusApplication.VOIP);
     const p = newOpusPacket();
     try {
       for (const ms of [2.5, 5, 10, 20, 40, 60, 80, 100, 120]) {

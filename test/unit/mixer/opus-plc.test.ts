@@ -4,12 +4,12 @@
 // At most 60 ms of a loss are concealed; the rest is silence.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import OpusScript from 'opusscript';
+import { OpusApplication, OpusWasm } from '../../../src/mixer/codecs/opus-wasm.ts';
 import { OpusDecoder, plcTocOf } from '../../../src/mixer/codecs/opus-codec.ts';
 
 /** 100 packets of 20 ms of a `hz` tone, encoded at 48 kHz and `bitrate`. */
 function tonePackets(hz: number, bitrate: number): Buffer[] {
-  const enc = new OpusScript(48000, 1, OpusScript.Application.VOIP);
+  const enc = new OpusWasm(48000, 1, OpusApplication.VOIP);
   enc.setBitrate(bitrate);
   const out: Buffer[] = [];
   for (let k = 0; k < 100; k++) {
