@@ -111,7 +111,7 @@ export function benchTable(s: Summary): string {
   const f = s.floor;
   rows.push(f
     ? [
-        `Two-party forwarding alone, ${n(f.calls)} calls at once, no SIP, no recording (rtpengine: also with pcap; a bare \`node:dgram\` relay, each packet received and sent once: ${n(f.nodeUs, 1)} µs): CPU per packet forwarded`,
+        `Two-party forwarding alone, ${n(f.calls)} calls at once, no SIP, no recording (rtpengine: also with pcap; a bare \`node:dgram\` relay, each packet received and sent once: ${n(f.nodeUs, 1)} µs${f.parleyDgramUs !== null ? `; Parley with \`media.nativeIo\` off, every packet through \`node:dgram\`: ${n(f.parleyDgramUs, 1)} µs` : ''}): CPU per packet forwarded`,
         `${n(f.parleyUs, 1)} µs`,
         `rtpengine: ${n(f.rtpengineUs, 1)} µs; with pcap ${n(f.rtpenginePcapUs, 1)} µs`,
         f.parleyUs !== null && f.rtpengineUs ? `**${n(f.parleyUs / f.rtpengineUs, 2)}×** the CPU` : '–',

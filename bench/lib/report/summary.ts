@@ -80,7 +80,7 @@ export interface Summary {
   sip: { highestRateNoFailedCall: number; highestRateNoFailureAndP99Under50ms: number; p99MsAtHighestRate: number | null } | null;
   mixer: { legs: number; roomSize: number; legsPerCore: number; microsPerLegPerFrame: number; latePercent: number; latencyP50Ms: number; latencyP99Ms: number } | null;
   /** bench:floor: CPU per packet of two-party forwarding alone (median of its rounds), by relay. */
-  floor: { calls: number; parleyUs: number | null; nodeUs: number | null; rtpengineUs: number | null; rtpenginePcapUs: number | null } | null;
+  floor: { calls: number; parleyUs: number | null; parleyDgramUs: number | null; nodeUs: number | null; rtpengineUs: number | null; rtpenginePcapUs: number | null } | null;
   /** bench:siprec's largest step: two-stream SIPREC sessions against rtpengine's pcap recording. */
   siprec: {
     sessions: number;
@@ -266,6 +266,7 @@ export function buildSummary(dir: string, command = 'npm run bench'): Summary {
       ? {
           calls: num(floor, 'calls') ?? 0,
           parleyUs: num(floor, 'results.parley.usPerPacket'),
+          parleyDgramUs: num(floor, 'results.parley-dgram.usPerPacket'),
           nodeUs: num(floor, 'results.node.usPerPacket'),
           rtpengineUs: num(floor, 'results.rtpengine.usPerPacket'),
           rtpenginePcapUs: num(floor, 'results.rtpengine-pcap.usPerPacket'),
