@@ -1,5 +1,6 @@
 // What the rule chain needs of a request, whichever stack parsed it: a
 // drachtio-srf request satisfies it, and so does a message read from a file.
+import { indexOutsideQuotes } from '../sip/message/header-values.ts';
 
 export interface RoutableRequest {
   readonly method: string;
@@ -31,14 +32,7 @@ export function headerUri(value: string | undefined): string {
  * names mallory), or -1 when there is none.
  */
 export function angleStart(value: string): number {
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quoted && c === '\\') i++;
-    else if (c === '"') quoted = !quoted;
-    else if (c === '<' && !quoted) return i;
-  }
-  return -1;
+  return Math.max(-1, indexOutsideQuotes(value, '<'));
 }
 
 /** Characters a URI escape stands for that are not the same unescaped (RFC 3261 §25.1 reserved, and % itself). */

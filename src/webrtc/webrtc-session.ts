@@ -260,11 +260,11 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
   /** Nothing from the browser (RTP, RTCP, STUN) for the timeout: it is gone. */
   private checkTraffic(): void {
     if (this.closed) return;
-    Promise.all(this.transports.map((t) => t.getStats())).then(
+    // Bytes of a transport ICE has not connected are anyone's (junk to its port): they prove no browser.
+    const live = this.transports.filter((t) => !t.closed && (t.iceState === 'connected' || t.iceState === 'completed'));
+    Promise.all(live.map((t) => t.getStats())).then(
       (all) => {
-        // Bytes of a transport ICE has not connected are anyone's (junk to its port): they prove no browser.
-        const live = this.transports.map((t) => !t.closed && (t.iceState === 'connected' || t.iceState === 'completed'));
-        const bytes = all.reduce((n, stats, i) => (live[i] ? n + stats.reduce((m, s) => m + s.bytesReceived, 0) : n), 0);
+        const bytes = all.reduce((n, stats) => n + stats.reduce((m, s) => m + s.bytesReceived, 0), 0);
         const now = performance.now();
         if (bytes !== this.lastBytes) {
           this.lastBytes = bytes;

@@ -158,7 +158,7 @@ export function parseNameAddr(text: string): NameAddr {
 }
 
 /** Index of `ch` outside quoted strings; -1 when absent, -2 when absent and a quote never closes. */
-function indexOutsideQuotes(text: string, ch: string): number {
+export function indexOutsideQuotes(text: string, ch: string): number {
   let inQuote = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];

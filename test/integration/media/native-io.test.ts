@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import { NativeUdp, nativeUdpError } from '../../../src/media-plane/native-udp.ts';
-import { inRoom, startEngine, waitForSound } from '../../helpers/media-harness.ts';
+import { startEngine, talkingPair } from '../../helpers/media-harness.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -37,25 +37,20 @@ describe('batched RTP I/O through the parley-udp addon (real UDP)', () => {
   });
   after(() => engine.close());
 
-  it('carries a two-party call both ways: every packet read and sent by the addon', async () => {
+  it('carries a two-party call both ways: every packet read and sent by the addon', async (t) => {
     const io = reader();
     const before0 = io.counters;
-    await inRoom(engine, 'native-pair', async (room, join) => {
-      const a = await join(room, { codec: 'PCMU', id: 'a' });
-      const b = await join(room, { codec: 'PCMU', id: 'b' });
-      a.peer.setTone(440);
-      b.peer.setTone(1000);
-      await waitForSound(b.peer);
-      await waitForSound(a.peer);
-      const got = io.counters;
-      const inA = a.leg.endpoint!.stats.packetsIn;
-      const inB = b.leg.endpoint!.stats.packetsIn;
-      // Every packet the legs took came through the addon (nothing else is read on this thread now).
-      assert.ok(got.packetsIn - before0.packetsIn >= inA + inB, `addon read ${got.packetsIn - before0.packetsIn}, legs took ${inA} + ${inB}`);
-      const out = a.leg.endpoint!.stats.packetsOut + b.leg.endpoint!.stats.packetsOut;
-      assert.ok(got.packetsOut - before0.packetsOut >= out * 0.9, `addon sent ${got.packetsOut - before0.packetsOut}, legs sent ${out}`);
-      assert.equal(got.sendErrors, before0.sendErrors, 'sends failed');
-    });
+    const room = await engine.createRoom('native-pair');
+    const [a, b] = await talkingPair(t, room);
+    const got = io.counters;
+    const inA = a.leg.endpoint!.stats.packetsIn;
+    const inB = b.leg.endpoint!.stats.packetsIn;
+    // Every packet the legs took came through the addon (nothing else is read on this thread now).
+    assert.ok(got.packetsIn - before0.packetsIn >= inA + inB, `addon read ${got.packetsIn - before0.packetsIn}, legs took ${inA} + ${inB}`);
+    const out = a.leg.endpoint!.stats.packetsOut + b.leg.endpoint!.stats.packetsOut;
+    assert.ok(got.packetsOut - before0.packetsOut >= out * 0.9, `addon sent ${got.packetsOut - before0.packetsOut}, legs sent ${out}`);
+    assert.equal(got.sendErrors, before0.sendErrors, 'sends failed');
+    room.close();
     assert.equal(io.sockets, 0, 'closed legs are still read by the addon');
   });
 
@@ -105,18 +100,11 @@ describe('media.nativeIo off: dgram reads the legs', () => {
   });
   after(() => engine.close());
 
-  it('carries the call, and the addon reads nothing', async () => {
+  it('carries the call, and the addon reads nothing', async (t) => {
     const io = reader();
     const before0 = io.counters;
-    await inRoom(engine, 'dgram-pair', async (room, join) => {
-      const a = await join(room, { codec: 'PCMU', id: 'a' });
-      const b = await join(room, { codec: 'PCMU', id: 'b' });
-      a.peer.setTone(440);
-      b.peer.setTone(1000);
-      await waitForSound(b.peer);
-      await waitForSound(a.peer);
-      assert.ok(a.leg.endpoint!.stats.packetsIn > 10 && b.leg.endpoint!.stats.packetsIn > 10, 'the legs took their peers\' packets');
-    });
+    const [a, b] = await talkingPair(t, await engine.createRoom('dgram-pair'));
+    assert.ok(a.leg.endpoint!.stats.packetsIn > 10 && b.leg.endpoint!.stats.packetsIn > 10, 'the legs took their peers\' packets');
     const got = io.counters;
     assert.equal(got.packetsIn, before0.packetsIn, 'the addon read packets');
     assert.equal(got.packetsOut, before0.packetsOut, 'the addon sent packets');

@@ -231,9 +231,14 @@ describe('bench report: README table', () => {
     writeFileSync(join(dir, 'forward-floor.json'), JSON.stringify({ date: '2026-11-23T09:00:00.000Z', calls: 200, results: { rtpengine: relay(10.2), 'rtpengine-pcap': relay(11.2), node: relay(11.2), parley: relay(19.8) } }));
     const s = buildSummary(dir);
     assert.equal(s.sources.floor, '2026-11-23T09:00:00.000Z');
-    assert.deepEqual(s.floor, { calls: 200, parleyUs: 19.8, nodeUs: 11.2, rtpengineUs: 10.2, rtpenginePcapUs: 11.2 });
+    // A run from before the parley-dgram relay: no figure for it, and the row says nothing of it.
+    assert.deepEqual(s.floor, { calls: 200, parleyUs: 19.8, parleyDgramUs: null, nodeUs: 11.2, rtpengineUs: 10.2, rtpenginePcapUs: 11.2 });
     const table = benchTable(s);
     assert.match(table, /Two-party forwarding alone, 200 calls at once.*relay, each packet received and sent once: 11\.2 µs\): CPU per packet forwarded \| 19\.8 µs \| rtpengine: 10\.2 µs; with pcap 11\.2 µs \| \*\*1\.94×\*\* the CPU \| bench:floor \|/);
+    writeFileSync(join(dir, 'forward-floor.json'), JSON.stringify({ date: '2026-11-23T09:00:00.000Z', calls: 200, results: { rtpengine: relay(11), 'rtpengine-pcap': relay(11.5), node: relay(10.9), parley: relay(15), 'parley-dgram': relay(23.1) } }));
+    const withDgram = buildSummary(dir);
+    assert.equal(withDgram.floor?.parleyDgramUs, 23.1);
+    assert.match(benchTable(withDgram), /each packet received and sent once: 10\.9 µs; Parley with `media\.nativeIo` off, every packet through `node:dgram`: 23\.1 µs\): CPU per packet forwarded \| 15\.0 µs \| rtpengine: 11\.0 µs; with pcap 11\.5 µs \| \*\*1\.36×\*\* the CPU \|/);
     assert.equal(buildSummary(resultsDir({ others: true })).floor, null);
     assert.match(benchTable(buildSummary(resultsDir({ others: true }))), /Two-party forwarding alone against rtpengine \| not run/);
   });
