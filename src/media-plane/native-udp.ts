@@ -18,7 +18,6 @@
 // Without the addon (not built, another platform) or with media.nativeIo off,
 // every socket is read by dgram as before.
 import type dgram from 'node:dgram';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -51,12 +50,13 @@ function loadAddon(): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.platform !== 'linux') loadError = 'only built on Linux';
-  else if (!fs.existsSync(ADDON_PATH)) loadError = `${ADDON_PATH} not built (bash media/native/build.sh)`;
   else {
     try {
+      // Loaded once per thread (dlopen); a missing file is the require's own error, no stat first.
       addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
     } catch (err) {
-      loadError = (err as Error).message;
+      const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+      loadError = missing ? `${ADDON_PATH} not built (bash media/native/build.sh)` : (err as Error).message;
     }
   }
   return addon;
