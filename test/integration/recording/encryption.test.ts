@@ -56,8 +56,10 @@ async function decryptToPcm(path: string, key: Buffer): Promise<{ samples: Int16
 function plaintextFound(dir: string, pcm: Int16Array): string[] {
   const bytes = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
   const hits: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const data = readFileSync(join(dir, name));
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const name = join(entry.parentPath ?? entry.path, entry.name);
+    const data = readFileSync(name);
     for (let off = 3200; off + 64 <= bytes.length; off += Math.floor(bytes.length / 8)) {
       if (data.indexOf(bytes.subarray(off, off + 64)) >= 0) hits.push(`${name}@${off}`);
     }
@@ -167,7 +169,7 @@ describe('encrypted recordings', () => {
 
   it('rotation re-wraps only the key files; the audio and sidecars stay as they were', async () => {
     const keyB = hexKey();
-    const names = readdirSync(dir).filter((n) => !n.endsWith('.key'));
+    const names = readdirSync(dir).filter((n) => !n.endsWith('.key') && n !== '.parley');
     const before = new Map(names.map((n) => [n, sha(join(dir, n))]));
     const id = readdirSync(dir).find((n) => n.endsWith('.key'))!.slice(0, -4);
     const r = await rotateKeys(dir, master(keyB), [master(keyA)]);

@@ -110,7 +110,7 @@ describe('a full disk while recording', () => {
 
   it('closed while the disk is full: consistent files at once, the final sidecar retried until space returns', async (t) => {
     if (!mounted) return t.skip('needs root to mount a tmpfs');
-    for (const f of readdirSync(dir)) rmSync(join(dir, f));
+    for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true });
     const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 100, log: silentLogger() });
     t.after(() => svc.close());
     const rec = svc.createRecorder({ roomId: 'full-close', sampleRate: RATE });

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
+import { FinalizeMarks } from '../../../src/recording/finalize-marks.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { sha256File } from '../../../src/util/sha256-file.ts';
 import { captureLog } from '../../helpers/log-capture.ts';
@@ -87,6 +88,7 @@ describe("post-processing an older Parley's stop left 'failed'", () => {
     assert.ok(!readdirSync(dir).some((f) => f.startsWith(C) && !f.endsWith('.wav') && !f.endsWith('.json')), 'nothing encoded for C');
     assert.ok(!readdirSync(dir).some((f) => f.endsWith('.part')), 'no temp output left');
     assert.ok(!existsSync(join(dir, '.finalizing')), 'the marks are gone once reported');
+    assert.deepEqual(await new FinalizeMarks(dir).list(), [], 'no mark open in the log');
     svc.close();
 
     // Done: the next start has nothing to do.
@@ -107,6 +109,8 @@ describe("post-processing an older Parley's stop left 'failed'", () => {
     first.close();
     const cut = [A, B].map((id) => sidecar(dir, id).postProcessing.state);
     assert.ok(cut.includes('pending'), `a stop during the resumed encoding leaves it pending: ${cut.join(', ')}`);
+    const pending = [A, B].filter((id) => sidecar(dir, id).postProcessing.state === 'pending');
+    assert.deepEqual((await new FinalizeMarks(dir).list()).filter((id) => pending.includes(id)).sort(), pending.sort(), 'their marks stay open in the log');
 
     const second = new RecordingService({ dir, postProcess: 'ogg', log: captureLog().log });
     t.after(() => second.close());
@@ -114,5 +118,6 @@ describe("post-processing an older Parley's stop left 'failed'", () => {
     second.close();
     for (const id of [A, B]) assert.equal(sidecar(dir, id).postProcessing.state, 'done', `${id} resumed by the next start`);
     assert.ok(!existsSync(join(dir, '.finalizing')));
+    assert.deepEqual(await new FinalizeMarks(dir).list(), []);
   });
 });
