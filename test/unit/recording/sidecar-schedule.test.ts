@@ -44,4 +44,26 @@ describe('SidecarSchedule', () => {
     m.legs.push({ id: 'b', stems: [] });
     assert.equal(s.due(m), true, 'a leg that joined');
   });
+
+  it('compares the shape once a second, not at every flush; a change is still found within the second', () => {
+    let now = 0;
+    const s = new SidecarSchedule(() => now);
+    const m = meta();
+    let serialized = 0;
+    const counted = { toJSON: () => (serialized++, m) };
+    s.written(counted);
+    serialized = 0;
+    // Flushes every 250 ms for 5 s, nothing changes but the lengths.
+    for (now = 250; now <= 5000; now += 250) {
+      m.durationMs = now;
+      assert.equal(s.due(counted), false);
+    }
+    assert.ok(serialized <= 5, `compared ${serialized} times in 5 s`);
+    // A change just after a comparison: due at the next one, within the second.
+    now += 10;
+    m.notices.push('late');
+    let found = -1;
+    for (const start = now; now <= start + 1000; now += 250) if (s.due(counted)) { found = now - start; break; }
+    assert.ok(found >= 0 && found <= 1000, `found ${found} ms after the change`);
+  });
 });
