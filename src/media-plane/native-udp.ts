@@ -98,6 +98,8 @@ export class NativeUdp {
   private readonly stride: number;
   private readonly textSize: number;
   private readonly handlers: (DatagramHandler | null)[] = [];
+  /** The view handed out last for each receive slot. */
+  private readonly views: (Buffer | undefined)[] = [];
   /** The last source address each socket saw (the addon says when it changes). */
   private readonly sources: string[] = [];
   private readonly fds: number[] = [];
@@ -210,7 +212,11 @@ export class NativeUdp {
       rinfo.port = meta[m + 2];
       rinfo.family = meta[m + 4] === 6 ? 'IPv6' : 'IPv4';
       rinfo.size = len;
-      handler(Buffer.from(this.rx, i * this.slot, len), rinfo);
+      // The slot's view of the last batch when it has this length (a stream's packets mostly
+      // do): no Buffer made per packet. A view is valid during the call only, as its bytes are.
+      let view = this.views[i];
+      if (view === undefined || view.length !== len) this.views[i] = view = Buffer.from(this.rx, i * this.slot, len);
+      handler(view, rinfo);
     }
   };
 }

@@ -74,6 +74,32 @@ describe('batched RTP I/O through the parley-udp addon (real UDP)', () => {
     }
   });
 
+  it('hands a packet of the same length as the last one in its slot the same Buffer, with the new bytes', async () => {
+    const io = reader();
+    const src = await rawSocket();
+    const dst = await rawSocket();
+    const seen: { buf: Buffer; first: number; len: number }[] = [];
+    const id = io.attach(dst, (buf) => seen.push({ buf, first: buf[0]!, len: buf.length }));
+    assert.notEqual(id, null, 'attached');
+    try {
+      // One packet per wake-up (each waited for): each lands in the batch's first slot.
+      for (const [first, len] of [[1, 172], [2, 172], [3, 172], [4, 100], [5, 100]] as const) {
+        const n = seen.length;
+        src.send(Buffer.alloc(len, first), dst.address().port, '127.0.0.1');
+        await waitFor(`packet ${first} read`, () => seen.length > n || undefined, 5000);
+      }
+      assert.deepEqual(seen.map((p) => [p.first, p.len]), [[1, 172], [2, 172], [3, 172], [4, 100], [5, 100]], 'each packet as sent');
+      assert.equal(seen[1]!.buf, seen[0]!.buf, 'same length: the Buffer of the last batch');
+      assert.equal(seen[2]!.buf, seen[0]!.buf);
+      assert.notEqual(seen[3]!.buf, seen[0]!.buf, 'another length: a new Buffer');
+      assert.equal(seen[4]!.buf, seen[3]!.buf);
+    } finally {
+      io.detach(id!);
+      src.close();
+      dst.close();
+    }
+  });
+
   it('counts a datagram larger than its buffer as malformed (truncated, never played) and goes on reading', async () => {
     const src = await rawSocket();
     const room = await engine.createRoom('native-oversized');
