@@ -1,13 +1,12 @@
 // Parses a From/To/Contact value into its URI, display name and header parameters.
-import { headerDisplayName, headerUri } from '../policy/routable-request.ts';
+import { headerDisplayName, headerParamsAt, headerUri } from '../policy/routable-request.ts';
 import type { NameAddr } from './ports.ts';
 
 export function parseNameAddr(value: string | undefined): NameAddr {
   if (!value) return { uri: '', displayName: '', params: {} };
   const uri = headerUri(value);
-  const gt = value.lastIndexOf('>');
-  // Header parameters follow the closing '>' (or the URI itself when there are no brackets).
-  const tail = gt >= 0 ? value.slice(gt + 1) : value.slice(value.indexOf(';') >= 0 ? value.indexOf(';') : value.length);
+  // Header parameters follow the '>' closing the URI (or the URI itself when there are no brackets).
+  const tail = value.slice(headerParamsAt(value));
   const params: Record<string, string> = {};
   for (const part of tail.split(';')) {
     const [k, v] = part.split('=');

@@ -35,6 +35,28 @@ export function angleStart(value: string): number {
   return Math.max(-1, indexOutsideQuotes(value, '<'));
 }
 
+/**
+ * Where a From/To/Contact value's header parameters begin: just after the `>` that closes its
+ * URI (the one after angleStart: a `>` in a quoted display name or in a quoted parameter value
+ * is not it), or at the first `;` of a bare URI (its parameters are the header's, §20.10);
+ * the value's length when it has none.
+ */
+export function headerParamsAt(value: string): number {
+  const lt = angleStart(value);
+  if (lt >= 0) {
+    const gt = value.indexOf('>', lt);
+    return gt < 0 ? value.length : gt + 1;
+  }
+  const semi = value.indexOf(';');
+  return semi < 0 ? value.length : semi;
+}
+
+/** A From or To value without its tag parameter (a header parameter, never one of the URI's). */
+export function withoutTag(value: string): string {
+  const at = headerParamsAt(value);
+  return value.slice(0, at) + value.slice(at).replace(/;\s*tag\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;\s]*)/gi, '');
+}
+
 /** Characters a URI escape stands for that are not the same unescaped (RFC 3261 §25.1 reserved, and % itself). */
 const RESERVED = new Set(';/?:@&=+$,%');
 

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { HeaderEdit } from '../policy/rule-types.ts';
 import { rewrittenHeaders } from '../policy/header-edit-plan.ts';
+import { withoutTag } from '../policy/routable-request.ts';
 import { DialogPair } from './dialog-pair.ts';
 import type { EarlyRequestRegistry } from './early-requests.ts';
 import type { Logger } from '../util/logger.ts';
@@ -140,11 +141,4 @@ export class HeaderEditRelay {
     if (reason) res.send(status, reason, {});
     else res.send(status);
   }
-}
-
-/** A From or To value without its tag parameter (a header parameter, after the URI). */
-function withoutTag(value: string): string {
-  const gt = value.lastIndexOf('>');
-  const at = gt >= 0 ? gt + 1 : Math.max(0, value.indexOf(';'));
-  return value.slice(0, at) + value.slice(at).replace(/;\s*tag\s*=\s*[^;\s]*/gi, '');
 }
