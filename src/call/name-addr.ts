@@ -1,5 +1,6 @@
 // Parses a From/To/Contact value into its URI, display name and header parameters.
-import { headerDisplayName, headerParamsAt, headerUri } from '../policy/routable-request.ts';
+import { headerDisplayName, headerUri } from '../policy/routable-request.ts';
+import { headerParamsAt } from '../sip/message/header-values.ts';
 import type { NameAddr } from './ports.ts';
 
 export function parseNameAddr(value: string | undefined): NameAddr {

@@ -1,6 +1,6 @@
 // What the rule chain needs of a request, whichever stack parsed it: a
 // drachtio-srf request satisfies it, and so does a message read from a file.
-import { indexOutsideQuotes } from '../sip/message/header-values.ts';
+import { headerParamsAt, indexOutsideQuotes } from '../sip/message/header-values.ts';
 
 export interface RoutableRequest {
   readonly method: string;
@@ -33,22 +33,6 @@ export function headerUri(value: string | undefined): string {
  */
 export function angleStart(value: string): number {
   return Math.max(-1, indexOutsideQuotes(value, '<'));
-}
-
-/**
- * Where a From/To/Contact value's header parameters begin: just after the `>` that closes its
- * URI (the one after angleStart: a `>` in a quoted display name or in a quoted parameter value
- * is not it), or at the first `;` of a bare URI (its parameters are the header's, §20.10);
- * the value's length when it has none.
- */
-export function headerParamsAt(value: string): number {
-  const lt = angleStart(value);
-  if (lt >= 0) {
-    const gt = value.indexOf('>', lt);
-    return gt < 0 ? value.length : gt + 1;
-  }
-  const semi = value.indexOf(';');
-  return semi < 0 ? value.length : semi;
 }
 
 /** A From or To value without its tag parameter (a header parameter, never one of the URI's). */

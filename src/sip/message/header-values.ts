@@ -171,6 +171,22 @@ export function indexOutsideQuotes(text: string, ch: string): number {
   return inQuote ? -2 : -1;
 }
 
+/**
+ * Where a From/To/Contact value's header parameters begin: just after the `>` that closes its
+ * URI (the first `<` outside quotes: a `>` in a quoted display name or in a quoted parameter value
+ * is not it), or at the first `;` of a bare URI (its parameters are the header's, §20.10);
+ * the value's length when it has none.
+ */
+export function headerParamsAt(value: string): number {
+  const lt = indexOutsideQuotes(value, '<');
+  if (lt >= 0) {
+    const gt = value.indexOf('>', lt);
+    return gt < 0 ? value.length : gt + 1;
+  }
+  const semi = value.indexOf(';');
+  return semi < 0 ? value.length : semi;
+}
+
 // sent-by is a host name, IPv4 address or [IPv6] reference, an optional port, then nothing but
 // parameters (§20.42): `127:.0.0.1` or `host:-1` is no sent-by to answer to.
 const VIA_RE = /^(SIP\s*\/\s*2\.0)\s*\/\s*([A-Za-z]+)\s+(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\s*:\s*(\d{1,5}))?\s*((?:;.*)?)$/;

@@ -1,7 +1,7 @@
 // RFC 3261 §7 message parser. Takes one complete datagram (or one framed stream message)
 // and returns a SipMessage, or throws a ParseError that says whether enough was read to answer.
 import { canonicalHeaderName, isListHeader, splitTopLevel } from './header-names.ts';
-import { sipHostPortValid } from './header-values.ts';
+import { headerParamsAt, sipHostPortValid } from './header-values.ts';
 import { SipMessage, unpooledCopy } from './sip-message.ts';
 
 export class ParseError extends Error {
@@ -169,7 +169,7 @@ function requestLine(start: string): { method: string; uri: string; problem: Par
 /** `;;` or a trailing `;` in a Via, or in a Contact's header parameters (after its `>`). */
 function emptyParam(name: string, value: string): boolean {
   if (name !== 'Via' && name !== 'Contact') return false;
-  const params = name === 'Contact' && value.includes('>') ? value.slice(value.lastIndexOf('>') + 1) : value;
+  const params = name === 'Contact' && value.includes('>') ? value.slice(headerParamsAt(value)) : value;
   return /;\s*(;|$)/.test(params);
 }
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseNameAddr } from '../../../src/call/name-addr.ts';
-import { headerParamsAt, withoutTag } from '../../../src/policy/routable-request.ts';
+import { withoutTag } from '../../../src/policy/routable-request.ts';
+import { headerParamsAt } from '../../../src/sip/message/header-values.ts';
 
 describe('header parameters of a name-addr', () => {
   it('begin after the > that closes the URI, or at the first ; of a bare URI', () => {
