@@ -14,7 +14,9 @@
 // - begin() resolves once its line is written (appended: in the page cache, as the
 //   empty file was); a kill loses nothing written.
 // - Once the log holds COMPACT_LINES lines it is rewritten (atomically) to the marks
-//   still open, between two appends.
+//   still open, between two appends. Its lines are counted as written, not read back:
+//   what an earlier process left (fewer than that, as it rewrote it too) is counted from
+//   the first rewrite on.
 // - Marks an older Parley left as files in `.finalizing/` are listed too; end() removes
 //   such a file, and the folder once it is empty.
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
@@ -29,12 +31,12 @@ export class FinalizeMarks {
   private readonly legacyDir: string;
   /** Ids listed from `.finalizing/` (an older Parley's marks), removed there at their end(). */
   private readonly legacy = new Set<string>();
-  /** Lines not written yet, and who waits for them. */
+  /** Lines not written yet (one per waiter), and who waits for them. */
   private queued = '';
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private running: Promise<void> | null = null;
-  /** Lines in the log (unknown until it is read: null). */
-  private lines: number | null = null;
+  /** Lines in the log: those of its last rewrite and those appended since (see above). */
+  private lines = 0;
 
   constructor(recordingDir: string) {
     this.path = join(recordingDir, '.parley', 'finalizing.log');
@@ -82,9 +84,8 @@ export class FinalizeMarks {
         const text = this.queued;
         const waiters = this.waiters.splice(0);
         this.queued = '';
-        const n = text.split('\n').length - 1;
         try {
-          if (this.lines !== null && this.lines + n >= COMPACT_LINES) {
+          if (this.lines + waiters.length >= COMPACT_LINES) {
             // Rewritten to what is open once these lines are in (read back: the log is the truth).
             const open = openMarks((await this.read()) + text);
             const body = [...open].map((id) => `+${id}\n`).join('');
@@ -92,8 +93,7 @@ export class FinalizeMarks {
             this.lines = open.size;
           } else {
             await recordingIo().append(this.path, text);
-            if (this.lines === null) this.lines = (await this.read()).split('\n').length - 1;
-            else this.lines += n;
+            this.lines += waiters.length;
           }
           for (const w of waiters) w.resolve();
         } catch (err) {
