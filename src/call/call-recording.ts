@@ -7,14 +7,20 @@ import type { MediaRoom } from '../media-plane/media-room.ts';
 import { resolveRetention, type RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import { LeadInTrim } from '../recording/lead-in-trim.ts';
 import type { TransferNote } from '../recording/metadata.ts';
+import type { Logger } from '../util/logger.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import { recordingRate } from './recording-rate.ts';
 import type { CallDeps } from './call-deps.ts';
 import type { FlowsConfig, StepConfig } from './flow-types.ts';
 import type { RecordingHandle, RecordingOptions } from './ports.ts';
 
+/** How long a call's end waits for its room to play its legs' buffered audio into the recording (a round trip to the media thread). */
+const PLAY_OUT_MS = 1000;
+
 export class CallRecording implements RecordingHandle {
   private stopped: Promise<string> | null = null;
+  /** Set while the room plays out what its legs still buffered (endCall): stop() waits for it. */
+  private playingOut: Promise<void> | null = null;
 
   /** A recorder for a call's room, labelled with the flow and rule that took the call and the retention that applies. */
   static newRecorder(deps: CallDeps, room: MediaRoom, origin: RecordingOrigin | null, options: RecordingOptions): Recorder {
@@ -93,14 +99,54 @@ export class CallRecording implements RecordingHandle {
     return this.recorder.tapNotice(source, legId, prompt);
   }
 
+  /**
+   * The call ended: what its legs' jitter buffers still hold (a live leg's last 20–100 ms,
+   * a leg that left just before too: leg-tails.ts) goes into the recording (MediaRoom.playOut,
+   * awaited at most PLAY_OUT_MS), then the recording stops and `closeRoom` runs. A stop()
+   * meanwhile waits for the play-out.
+   */
+  endCall(closeRoom: () => void, log: Logger): void {
+    if (this.stopped || this.room.isClosed) {
+      void this.stop().catch((err: unknown) => log.error({ err }, 'closing the recording failed'));
+      closeRoom();
+      return;
+    }
+    const played = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        log.warn({ ms: PLAY_OUT_MS }, 'the room did not play its legs out to the recording in time');
+        resolve();
+      }, PLAY_OUT_MS);
+      const done = (err?: unknown): void => {
+        clearTimeout(timer);
+        if (err !== undefined) log.warn({ err }, 'the legs could not be played out to the recording');
+        resolve();
+      };
+      this.room.playOut().then(() => done(), done);
+    });
+    this.playingOut = played;
+    void played.then(() => {
+      this.playingOut = null;
+      this.stop().catch((err: unknown) => log.error({ err }, 'closing the recording failed'));
+      closeRoom();
+    });
+  }
+
   /** Closes the recording; resolves once its files are complete and the sidecar is final. */
   stop(): Promise<string> {
     if (this.stopped) return this.stopped;
+    if (this.playingOut) {
+      this.stopped = this.playingOut.then(() => this.stopNow());
+      return this.stopped;
+    }
+    return this.stopNow();
+  }
+
+  private stopNow(): Promise<string> {
     this.room.removeSink(this.sink);
     // The promise, not the event: a stop of Parley may have closed and finalized the recorder already.
     const finalized = this.recorder.finalized.then(() => join(this.dir, `${this.recorder.id}.json`));
     this.recorder.close();
-    this.stopped = finalized;
+    this.stopped ??= finalized;
     return finalized;
   }
 }

@@ -353,9 +353,9 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.endedWhy = reason;
     this.log.info({ reason }, 'call ended');
     this.safeEmit('ended', reason);
-    // A recording the flow did not start (POST /calls/:id/recording/start) ends with the call too.
-    this.recording?.stop().catch((err: unknown) => this.log.error({ err }, 'closing the recording failed'));
-    this.room.close();
+    // The recording (also one the API started) gets what the legs still buffered, then stops; the room closes after.
+    if (this.recording) this.recording.endCall(() => this.room.close(), this.log);
+    else this.room.close();
   }
 
   /** Why the call ended, as its 'ended' event said (null while it runs). */

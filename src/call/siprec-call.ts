@@ -267,7 +267,7 @@ export class SiprecCall extends TypedEmitter<CallEvents> implements CallPort, Re
     };
     if (room.isClosed) done();
     else
-      room.flushRecordOnly().then(done, (err: unknown) => {
+      room.playOut().then(done, (err: unknown) => {
         this.log.warn({ err }, 'siprec: the streams could not be played out at the end');
         done();
       });

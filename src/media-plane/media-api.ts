@@ -140,9 +140,10 @@ export interface MediaRoom extends TypedEmitter<MediaRoomEvents> {
   addSink(sink: TickSink): void;
   removeSink(sink: TickSink): void;
   /**
-   * Plays out at once what record-only legs still buffer, into the recorders (the
-   * room is about to close: its clock stops). Resolves when the ticks are written.
+   * Plays out at once what every leg's jitter buffer still holds, and what legs that
+   * left still had, into the recorders only (the room is about to close: its clock
+   * stops, no leg is sent anything more). Resolves when the ticks are written.
    */
-  flushRecordOnly(): Promise<void>;
+  playOut(): Promise<void>;
   close(reason?: MediaRoomCloseReason): void;
 }

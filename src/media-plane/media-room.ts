@@ -168,15 +168,15 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     this.mixer.removeSink(sink);
   }
 
-  async flushRecordOnly(): Promise<void> {
-    this.flushRecordOnlyNow();
+  async playOut(): Promise<void> {
+    this.playOutNow();
   }
 
-  /** @internal flushRecordOnly() on the owning thread: the ticks run before this returns. */
-  flushRecordOnlyNow(maxTicks = Infinity): number {
+  /** @internal playOut() on the owning thread: the ticks run before this returns. */
+  playOutNow(maxTicks = Infinity): number {
     if (this.closed) return 0;
-    const ticks = this.mixer.flushRecordOnly(maxTicks);
-    if (ticks > 0) this.log.debug({ ticks }, 'record-only legs played out');
+    const ticks = this.mixer.playOut(maxTicks);
+    if (ticks > 0) this.log.debug({ ticks }, 'legs played out to the recorders');
     return ticks;
   }
 

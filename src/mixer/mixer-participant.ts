@@ -6,6 +6,7 @@
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
+import { CrossSourceRepeats } from '../dtmf/cross-source-repeats.ts';
 import { GoertzelDetector } from '../dtmf/goertzel-detector.ts';
 import { Rfc4733Receiver } from '../dtmf/rfc4733-receiver.ts';
 import { EventOut } from './digit-sender.ts';
@@ -16,6 +17,7 @@ import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
 import { JitterFeed } from './jitter-feed.ts';
 import { LOST, seqDiff, type JitterBuffer, type JitterSlot } from './jitter-buffer.ts';
+import { decodeTail } from './leg-tails.ts';
 import { OPUS_BUNDLE_PT } from './opus-packet-splitter.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
 import { RtpOutput } from './rtp-output.ts';
@@ -23,8 +25,6 @@ import type { InbandDtmfMode, ParticipantMedia, ParticipantOptions } from './par
 import { SoftLimiter } from './soft-limiter.ts';
 import type { TwoPartyForwarder } from './two-party-forwarder.ts';
 import { VoiceActivity } from './voice-activity.ts';
-
-const DUPLICATE_WINDOW_MS = 400;
 
 export type { InbandDtmfMode, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
 
@@ -68,12 +68,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   silenceFilled = 0;
   /** @internal While the room forwards: where this leg's packets go as they arrive. */
   relay: TwoPartyForwarder | null = null;
-  /**
-   * The participant this leg's telephone-event packets (RFC 4733) go on to as they come (a
-   * bridge's other party: a caller keys its way through the callee's IVR), besides the digits
-   * Parley takes from them; null: Parley only takes them.
-   */
+  /** Who this leg's telephone-events (RFC 4733) go on to as they come (a bridge's other party: a caller keys through the callee's IVR), besides Parley; null: Parley only. */
   dtmfTo: string | null = null;
+  /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. */
+  tail: Int16Array[] = [];
+  tailHeard = false;
 
   private media: ParticipantMedia;
   private inPipe: InputPipeline;
@@ -89,7 +88,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   /** The input frame (sequence number, timestamp) played at room time `at` (-1: none yet). */
   private readonly played = { seq: 0, ts: 0, at: -1 };
   private concealed = false;
-  private readonly recentDigits: { digit: string; source: DtmfEvent['source']; at: number }[] = [];
+  private readonly repeats = new CrossSourceRepeats();
   private closed = false;
   private readonly log: Logger;
   private readonly opts: ParticipantOptions;
@@ -101,6 +100,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     private readonly onCodecChange: () => void = () => undefined,
     /** Another participant of the room, by id (dtmfTo). */
     private readonly peer: (id: string) => MixerParticipant | undefined = () => undefined,
+    /** Whether a close keeps the buffered input (the room has recorders). */
+    private readonly keepTail: () => boolean = () => false,
   ) {
     super(opts.log);
     this.opts = opts;
@@ -360,6 +361,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.receiving && this.keepTail()) {
+      this.feed.drain();
+      this.tail = decodeTail(this.feed.jitter, this.inPipe, this.input.length);
+      this.tailHeard = this.relay !== null;
+    }
     this.eventOut.close();
     for (const s of this.privateSources) s.stop();
     this.privateSources.length = 0;
@@ -384,13 +390,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   }
 
   private readonly onDigit = (e: DtmfEvent): void => {
-    // With in-band detection forced on beside telephone-event, a phone that
-    // sends both would report each key twice: the second report of the same
-    // digit from the other detector within DUPLICATE_WINDOW_MS is dropped.
-    const now = performance.now();
-    if (this.recentDigits.some((r) => r.digit === e.digit && r.source !== e.source && now - r.at < DUPLICATE_WINDOW_MS)) return;
-    this.recentDigits.push({ digit: e.digit, source: e.source, at: now });
-    if (this.recentDigits.length > 4) this.recentDigits.shift();
+    if (this.repeats.isRepeat(e)) return;
     this.log.debug({ digit: e.digit, durationMs: e.durationMs, source: e.source }, 'dtmf');
     this.safeEmit('dtmf', e);
   };

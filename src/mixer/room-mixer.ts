@@ -11,11 +11,12 @@
 // DTMF detection and for recorders.
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
-import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type PcmFrame, type TickSink } from './frames.ts';
+import { FRAME_MS, samplesPerFrame, type FrameSource, type PcmFrame, type TickSink } from './frames.ts';
 import { MixClock, type ClockStats } from './mix-clock.ts';
 import { MixerParticipant, type InbandDtmfMode, type ParticipantMedia } from './mixer-participant.ts';
-import { SinkAtRate, SourceAtRate } from './rate-adapters.ts';
-import { SoftLimiter } from './soft-limiter.ts';
+import { SourceAtRate } from './rate-adapters.ts';
+import { RoomSinks } from './room-sinks.ts';
+import { LegTails } from './leg-tails.ts';
 import type { PacketSend } from './rtp-output.ts';
 import { TwoPartyForwarder, type TwoPartyStats } from './two-party-forwarder.ts';
 
@@ -57,18 +58,14 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   /** Same participants as an array, rebuilt on change, iterated on every tick. */
   private list: MixerParticipant[] = [];
   private readonly roomSources: SourceAtRate[] = [];
-  private readonly sinks = new Map<TickSink, SinkAtRate>();
-  /** Same sinks as an array, rebuilt on change, iterated on every tick (no Map iterator per tick). */
-  private sinkList: SinkAtRate[] = [];
+  private readonly sinks: RoomSinks;
   private total: Int32Array;
   /** Rate to switch to at the next tick (autoNarrowband), or null. */
   private pendingRate: number | null = null;
-  private readonly sinkLimiter = new SoftLimiter();
   private readonly clock: MixClock;
   private readonly forwarder = new TwoPartyForwarder();
-  /** The tick handed to sinks that copy (reusedTick), and the participant list its legs map follows. */
-  private readonly sinkTick: { timeMs: number; mix: Int16Array; legs: Map<string, PcmFrame | null> } = { timeMs: 0, mix: new Int16Array(0), legs: new Map() };
-  private sinkLegsOf: MixerParticipant[] | null = null;
+  /** Legs that left with input still buffered, played to the next ticks (leg-tails.ts). */
+  private readonly tails = new LegTails();
   private manualTicks = 0;
   /** Room time of the last tick run (flushRecordOnly goes on from it). */
   private lastTickMs = -FRAME_MS;
@@ -81,6 +78,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     this.rate = opts.autoNarrowband ? NARROWBAND_RATE : opts.sampleRate;
     this.samples = samplesPerFrame(this.rate);
     this.total = new Int32Array(this.frameSamples);
+    this.sinks = new RoomSinks(this.log);
     this.clock = new MixClock(this.tick);
     // Packets arriving after skipped ticks belong to the tick after them (a forwarded leg is no pause for the ticks skipped).
     this.clock.onSkip = (timeMs) => {
@@ -137,6 +135,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       this.participantClosed,
       this.legsChanged,
       (other) => this.participants.get(other),
+      () => this.sinks.size > 0 && !this.closed,
     );
     // A record-only leg's buffer is only drained by ticks: after a stall the room catches up on all of them it can hold.
     if (recordOnlyMs !== null) this.clock.maxCatchUp = Math.max(this.clock.maxCatchUp, Math.ceil(recordOnlyMs / FRAME_MS));
@@ -160,13 +159,12 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   /** Feeds `sink` every tick at `rate` (else its sampleRate, else the room's rate now), whatever the room's rate becomes. */
   addSink(sink: TickSink, rate = sink.sampleRate ?? this.sampleRate): void {
     if (this.closed) throw new Error('mixer is closed');
-    this.sinks.set(sink, new SinkAtRate(sink, rate, this.sampleRate));
-    this.sinkList = [...this.sinks.values()];
+    this.sinks.add(sink, rate, this.sampleRate);
     this.startClock();
   }
 
   removeSink(sink: TickSink): void {
-    if (this.sinks.delete(sink)) this.sinkList = [...this.sinks.values()];
+    this.sinks.remove(sink);
   }
 
   /** Runs the next tick now (manualClock only): room time advances 20 ms per call. */
@@ -177,16 +175,16 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   }
 
   /**
-   * The room is ending: stops the clock and runs the ticks at once that play out
-   * what record-only legs still buffer (their depth holds the last second or so of
-   * audio), so recorders get it before they close. Other legs' buffers are dropped
-   * as before. At most `maxTicks` (call again for the rest); returns the ticks run.
+   * The room is ending: stops the clock and runs at once, for its recorders only (no
+   * leg is sent anything), the ticks that play out what every leg's jitter buffer
+   * still holds (a live leg's last 20–100 ms, a record-only leg's last second or so)
+   * and the tails of legs that left (leg-tails.ts). At most `maxTicks` (call again
+   * for the rest); returns the ticks run.
    */
-  flushRecordOnly(maxTicks = Infinity): number {
+  playOut(maxTicks = Infinity): number {
     if (this.closed) return 0;
-    let deep = 0;
+    let deep = this.tails.size;
     for (const p of this.list) {
-      if (!p.recordOnly) continue;
       p.drainInput();
       deep = Math.max(deep, p.buffered);
     }
@@ -196,12 +194,28 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     // two of them: at most the buffer's span; 10 s bounds it.
     const limit = Math.min(maxTicks, 500);
     let n = 0;
-    while (n < limit && this.list.some((p) => p.recordOnly && p.buffered > 0)) {
+    while (n < limit && (this.tails.size > 0 || this.list.some((p) => p.buffered > 0))) {
       this.lastTickMs += FRAME_MS;
-      this.tick(this.lastTickMs);
+      this.recordTick(this.lastTickMs);
       n++;
     }
     return n;
+  }
+
+  /** A tick for the recorders alone (playOut): the legs' input and tails, mixed, to the sinks. */
+  private recordTick(timeMs: number): void {
+    const total = this.total;
+    const n = this.frameSamples;
+    total.fill(0);
+    for (const p of this.list) {
+      p.pullInput(timeMs);
+      if (!p.hasInput || !p.speaksToAll) continue;
+      const x = p.input;
+      for (let k = 0; k < n; k++) total[k] += x[k];
+    }
+    this.tails.mix(total, 1);
+    if (this.sinks.size > 0) this.sinks.feed(timeMs, this.total, this.frameSamples, this.list, this.tails);
+    this.tails.advance();
   }
 
   /** Stops the clock, closes every participant, stops every source. Idempotent; emits 'close' once. */
@@ -214,13 +228,15 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     for (const s of this.roomSources) s.stop();
     this.roomSources.length = 0;
     this.sinks.clear();
-    this.sinkList = [];
+    this.tails.clear();
     this.safeEmit('close');
     this.removeAllListeners();
   }
 
   private readonly participantClosed = (p: MixerParticipant): void => {
     if (p.relay) this.forwarder.stop();
+    this.tails.add(p.id, p.tail, p.speaksToAll, p.tailHeard);
+    p.tail = [];
     this.participants.delete(p.id);
     this.list = [...this.participants.values()];
     this.legsChanged();
@@ -245,10 +261,11 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   private retune(rate: number): void {
     this.rate = rate;
     this.samples = samplesPerFrame(rate);
+    this.tails.clear();
     this.total = new Int32Array(this.frameSamples);
     for (const p of this.participants.values()) p.setRoomRate(rate);
     for (const s of this.roomSources) s.retune(rate);
-    for (const s of this.sinks.values()) s.retune(rate);
+    this.sinks.retune(rate);
     this.log.info({ sampleRate: rate }, 'room rate changed');
     this.safeEmit('rate', rate);
   }
@@ -275,7 +292,8 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   /** `runStartMs`: the first tick of this run of ticks (earlier than `timeMs` in a catch-up after a stall). */
   private readonly tick = (timeMs: number, runStartMs = timeMs): void => {
     this.lastTickMs = timeMs;
-    if (this.pendingRate !== null) {
+    // (A leg's tail plays at the rate it was decoded at: a switch waits for it.)
+    if (this.pendingRate !== null && this.tails.size === 0) {
       const rate = this.pendingRate;
       this.pendingRate = null;
       this.retune(rate);
@@ -284,7 +302,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     const fw = this.forwarder;
     fw.tickMs = timeMs;
     // Something else plays now (a prompt, a whisper, a role, a third leg): back to mixing.
-    if (fw.active && !TwoPartyForwarder.eligible(list, this.roomSources.length)) fw.stop();
+    if (fw.active && !TwoPartyForwarder.eligible(list, this.roomSources.length + this.tails.size)) fw.stop();
     const served = fw.handBack(timeMs);
     const total = this.total;
     const n = this.frameSamples;
@@ -297,7 +315,13 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       const x = p.input;
       for (let k = 0; k < n; k++) total[k] += x[k];
     }
-    if (this.sinkList.length > 0) this.feedSinks(timeMs);
+    if (this.tails.size > 0) this.tails.mix(total, 1);
+    if (this.sinks.size > 0) this.sinks.feed(timeMs, this.total, this.frameSamples, this.list, this.tails);
+    if (this.tails.size > 0) {
+      // Listeners do not hear again what was forwarded to them as it came.
+      this.tails.mix(total, -1, true);
+      this.tails.advance();
+    }
     if (fw.active) {
       // The two legs get each other's packets as they arrive: nothing to mix or
       // encode, unless one paused (the other then gets silence meanwhile). In a
@@ -346,50 +370,6 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       }
       p.sendMix(acc, null, timeMs);
     }
-    if (this.opts.forwardTwoParty !== false && TwoPartyForwarder.eligible(list, this.roomSources.length)) fw.start(list[0], list[1], timeMs);
+    if (this.opts.forwardTwoParty !== false && TwoPartyForwarder.eligible(list, this.roomSources.length + this.tails.size)) fw.start(list[0], list[1], timeMs);
   };
-
-  private feedSinks(timeMs: number): void {
-    // The list as it is now: a sink removed during a write (its array is rebuilt) does not disturb this pass.
-    const sinks = this.sinkList;
-    let reuse = true;
-    for (let i = 0; i < sinks.length; i++) if (!sinks[i].copiesFrames) reuse = false;
-    const tick = reuse ? this.reusedTick(timeMs) : this.freshTick(timeMs);
-    for (let i = 0; i < sinks.length; i++) {
-      try {
-        sinks[i].writeTick(tick);
-      } catch (err) {
-        this.log.error({ err }, 'tick sink threw');
-      }
-    }
-  }
-
-  /** Fresh frames per tick: a sink may keep them (queue them to a file stream). */
-  private freshTick(timeMs: number): MixTick {
-    const mix = new Int16Array(this.frameSamples);
-    this.sinkLimiter.process(this.total, mix, this.frameSamples);
-    const legs = new Map<string, PcmFrame | null>();
-    for (const p of this.list) legs.set(p.id, p.hasInput ? p.input.slice() : null);
-    return { timeMs, mix, legs };
-  }
-
-  /**
-   * Every sink copies what it keeps during writeTick (a media thread's rings):
-   * one mix frame, legs map and tick object for all ticks, the legs' own input
-   * frames, nothing allocated per tick.
-   */
-  private reusedTick(timeMs: number): MixTick {
-    const n = this.frameSamples;
-    const t = this.sinkTick;
-    if (t.mix.length !== n) t.mix = new Int16Array(n);
-    this.sinkLimiter.process(this.total, t.mix, n);
-    if (this.sinkLegsOf !== this.list) {
-      // Legs joined or left: the map follows the room's order, as a fresh one would.
-      t.legs.clear();
-      this.sinkLegsOf = this.list;
-    }
-    for (const p of this.list) t.legs.set(p.id, p.hasInput ? p.input : null);
-    t.timeMs = timeMs;
-    return t;
-  }
 }

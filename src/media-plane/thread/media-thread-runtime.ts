@@ -76,8 +76,8 @@ export class MediaThreadRuntime {
         const room = this.rooms.get(cmd.roomId)?.room;
         return this.forMain(() => room?.close(cmd.reason));
       }
-      case 'room.flushRecordOnly':
-        return this.answer(cmd.req, async () => this.state(cmd.roomId).room.flushRecordOnlyNow(cmd.maxTicks));
+      case 'room.playOut':
+        return this.answer(cmd.req, async () => this.state(cmd.roomId).room.playOutNow(cmd.maxTicks));
       case 'leg.create':
         return this.answer(cmd.req, async () => {
           const s = this.state(cmd.roomId);
@@ -273,7 +273,7 @@ export class MediaThreadRuntime {
     room.on('close', (reason) => {
       if (!this.closingForMain) this.post({ type: 'room.closed', roomId: id, reason });
     });
-    room.on('legclose', (leg) => state.slots.delete(leg.id));
+    // A leg's slot outlives it: its tail (leg-tails.ts) is written under it after its close.
   }
 
   private wireLeg(roomId: string, leg: LocalMediaLeg): void {

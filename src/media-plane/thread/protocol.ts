@@ -53,7 +53,7 @@ export type MediaCommand =
   /** Not answered (the first leg's command follows it in order); a failure comes back as 'room.failed'. */
   | { type: 'room.create'; roomId: string }
   | { type: 'room.close'; roomId: string; reason: MediaRoomCloseReason }
-  | { type: 'room.flushRecordOnly'; req: number; roomId: string; maxTicks: number }
+  | { type: 'room.playOut'; req: number; roomId: string; maxTicks: number }
   | { type: 'leg.create'; req: number; roomId: string; legId: string; slot: number; offer: string; inbandDtmf: boolean; recordOnlyMs: number | null }
   | { type: 'leg.createOutgoing'; req: number; roomId: string; legId: string; slot: number; srtp: boolean; family: IpFamily; inbandDtmf: boolean; recordOnlyMs: number | null }
   | { type: 'leg.applyOffer'; req: number; roomId: string; legId: string; offer: string }

@@ -135,11 +135,11 @@ export class RemoteMediaRoom extends TypedEmitter<MediaRoomEvents> implements Me
     this.thread.removeSink(this, sink);
   }
 
-  async flushRecordOnly(): Promise<void> {
+  async playOut(): Promise<void> {
     // The thread runs the ticks into the sinks' rings, a few at a time (a session of many
     // streams would fill a ring at once); each batch goes to the recorders before the next.
     for (let batches = 0; !this.closed && batches < 100; batches++) {
-      const ran = await this.thread.request<number>({ type: 'room.flushRecordOnly', roomId: this.id, maxTicks: 10 });
+      const ran = await this.thread.request<number>({ type: 'room.playOut', roomId: this.id, maxTicks: 10 });
       if (this.closed) return;
       this.thread.drainRoom(this);
       if (ran < 10) return;

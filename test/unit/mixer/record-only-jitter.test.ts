@@ -2,7 +2,7 @@
 // the mixing one, on the same stalled-then-burst stream: 200 packets on a 20 ms grid,
 // packets 80..104 (500 ms) held back and pushed at once. The record-only buffer plays
 // every packet in order; the mixing one (20–100 ms) drops most of the burst. The
-// mixer's flushRecordOnly() plays out what a record-only leg still holds at the end;
+// mixer's playOut() plays out what a record-only leg still holds at the end;
 // LeadInTrim leaves the delay's silence at the start out of the recording; a room
 // with record-only legs catches up on every tick a stall missed, up to their depth.
 import assert from 'node:assert/strict';
@@ -90,8 +90,8 @@ describe('record-only jitter buffer', () => {
   });
 });
 
-describe('RoomMixer.flushRecordOnly', () => {
-  it('writes what a record-only leg buffers into the sinks; a mixing leg keeps its shallow buffer', () => {
+describe('RoomMixer.playOut', () => {
+  it('writes what a record-only leg buffers into the sinks', () => {
     const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, manualClock: true, log });
     const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: null, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
     const rec = mixer.createParticipant('rec', media, () => undefined, 'auto', 1000);
@@ -113,7 +113,7 @@ describe('RoomMixer.flushRecordOnly', () => {
     }
     assert.equal(ticks.filter((t) => t.legs.get('rec')).length, 0);
     assert.equal(rec.buffered, 30);
-    const ran = mixer.flushRecordOnly();
+    const ran = mixer.playOut();
     assert.equal(ran, 30);
     const heard = ticks.filter((t) => t.legs.get('rec'));
     assert.equal(heard.length, 30);
@@ -123,7 +123,7 @@ describe('RoomMixer.flushRecordOnly', () => {
   });
 });
 
-describe('RoomMixer.flushRecordOnly with packets of 30 ms', () => {
+describe('RoomMixer.playOut with packets of 30 ms', () => {
   it('writes the last frame a stream left half full (the tone, then silence) into the sinks', () => {
     const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, manualClock: true, log });
     const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: null, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
@@ -141,7 +141,7 @@ describe('RoomMixer.flushRecordOnly with packets of 30 ms', () => {
       mixer.runTick();
     }
     assert.equal(rec.buffered, 16, 'the half frame waits for the rest of its bytes');
-    mixer.flushRecordOnly();
+    mixer.playOut();
     const heard = ticks.map((t) => t.legs.get('rec')).filter((x): x is Int16Array => !!x);
     assert.equal(heard.length, 17, 'the half frame is recorded too');
     const last = heard[16]!;
