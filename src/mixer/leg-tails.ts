@@ -70,9 +70,13 @@ export class LegTails {
     }
   }
 
-  /** This tick's frame of each tail, as its leg's frame of the tick handed to recorders (`copy`: a fresh array). */
+  /**
+   * This tick's frame of each tail, as its leg's frame of the tick handed to recorders (`copy`:
+   * a fresh array), unless a live leg has its id (a party that took its place: the stem is the
+   * live one's; the tail is still in the mix).
+   */
   setLegs(legs: Map<string, PcmFrame | null>, copy: boolean): void {
-    for (const t of this.list) legs.set(t.id, copy ? t.frames[t.next]!.slice() : t.frames[t.next]!);
+    for (const t of this.list) if (!legs.has(t.id)) legs.set(t.id, copy ? t.frames[t.next]!.slice() : t.frames[t.next]!);
   }
 
   /** The tick is done: each tail moves to its next frame; the finished ones go. */

@@ -135,6 +135,22 @@ describe('the last of the legs goes to the recorders', () => {
     r.mixer.close();
   });
 
+  it('a leg that leaves while a new one takes its id: the stem is the new leg\'s, the tail still in the mix', () => {
+    const r = room(false);
+    talk(r);
+    const held = r.a.buffered;
+    assert.ok(held >= 2);
+    r.a.close();
+    const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: null, dtmfClock: 8000, sendPt: 0, sendSsrc: 3 };
+    r.mixer.createParticipant('a', media, () => undefined);
+    const before = r.ticks.length;
+    r.mixer.runTick();
+    const t = r.ticks[before]!;
+    assert.equal(t.legs.get('a'), null, "the new leg's frame (it sent nothing yet), not the old one's tail");
+    assert.ok(rms(t.mix) > 1000, 'the tail is in the mix');
+    r.mixer.close();
+  });
+
   it('a room without recorders keeps no tail', () => {
     const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 60, jitterMaxMs: 100, manualClock: true, log });
     const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: null, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
