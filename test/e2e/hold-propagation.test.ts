@@ -6,16 +6,15 @@
 // holds; the API sends leg.held / leg.resumed. Raw SIP over loopback on both sides, real RTP.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ApiEvent } from '../../src/api/event-hub.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { finalSidecars, type Sidecar } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { callEnd, sippOk, startCallee } from './helpers.ts';
+import { sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, flowYaml, okTo, RawDialog, rawParleyPerSuite, responseTo, statusOf } from './raw-dialog.ts';
+import { bridge, closeAll, portOf, type Bridged } from './raw-bridge.ts';
+import { bodyOf, flowYaml, okTo, rawParleyPerSuite, responseTo, statusOf } from './raw-dialog.ts';
 
 const RECORDED_BRIDGE = flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n');
 
@@ -27,47 +26,6 @@ function sdpWith(peer: RtpPeer, direction: string, v: number): string {
 /** The a= direction line of an SDP body (sendrecv when none). */
 function directionOf(msg: string): string {
   return /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(bodyOf(msg))?.[1] ?? 'sendrecv';
-}
-
-/** A raw caller bridged to a raw callee, both with RTP peers sending tones (caller 1000 Hz, callee 600 Hz). */
-interface Bridged {
-  c: RawDialog;
-  ua: RawSipClient;
-  calleeUa: RawSipClient;
-  phone: RtpPeer;
-  calleePhone: RtpPeer;
-  /** Parley's INVITE to the callee (the B leg's dialog). */
-  invite: string;
-  events: ApiEvent[];
-  ended: ReturnType<typeof callEnd>;
-  calleeCseq: number;
-}
-
-async function bridge(parley: RunningParley, name: string): Promise<Bridged> {
-  const ua = await RawSipClient.open();
-  const calleeUa = await RawSipClient.open();
-  const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
-  const calleePhone = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-  const c = new RawDialog(ua, parley.sipPort, name, 'bob', `sip:bob@127.0.0.1:${calleeUa.port}`);
-  const events: ApiEvent[] = [];
-  parley.app.api!.hub.on('event', (e) => {
-    if (e.data.callId === c.callId) events.push(e);
-  });
-  const ended = callEnd(parley, c.callId, 60_000);
-  c.send('INVITE', phone.sdp());
-  const invite = await calleeUa.nextMatching(/^INVITE /, 15_000);
-  calleeUa.send(parley.sipPort, responseTo(invite, '200 OK', 'callee1', calleePhone.sdp(), calleeUa.port));
-  await calleeUa.nextMatching(/^ACK /, 10_000);
-  const ok = await c.final(15_000);
-  assert.equal(statusOf(ok), 200, ok);
-  c.confirm(ok);
-  c.send('ACK', '', 1);
-  phone.useRemoteSdp(bodyOf(ok));
-  phone.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
-  calleePhone.start({ kind: 'tone', freq: 600, amplitude: 8000 });
-  const heard = await comesToHear(calleePhone, 1000, 0);
-  assert.ok(heard.ok, `the callee hears the caller: ${heard.detail}`);
-  return { c, ua, calleeUa, phone, calleePhone, invite, events, ended, calleeCseq: 10 };
 }
 
 /** The caller re-INVITEs with `direction`: Parley's 200 (ACKed) at once, whatever the callee does. */
@@ -89,11 +47,6 @@ function calleeGetsReinvite(b: Bridged, ms = 10_000): Promise<string> {
 async function calleeAnswers(b: Bridged, reinvite: string, direction: string): Promise<void> {
   b.calleeUa.send(portOf(reinvite), responseTo(reinvite, '200 OK', 'callee1', sdpWith(b.calleePhone, direction, ++b.calleeCseq), b.calleeUa.port));
   await b.calleeUa.nextMatching(/^ACK /, 10_000);
-}
-
-/** Where a request from Parley came from (its top Via's port). */
-function portOf(req: string): number {
-  return Number(/^Via:\s*SIP\/2\.0\/UDP [^:;\s]+:(\d+)/im.exec(req)![1]);
 }
 
 /** The callee's own re-INVITE with SDP in the B leg's dialog (we are its UAS: From and To swap). */
@@ -136,14 +89,6 @@ async function hangUp(parley: RunningParley, b: Bridged): Promise<Sidecar> {
   await b.ended;
   await assertNothingLeft(parley);
   return waitFor('the final sidecar', () => finalSidecars(parley.recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === b.c.callId)), 15_000);
-}
-
-async function closeAll(b: Bridged | null): Promise<void> {
-  if (!b) return;
-  b.ua.close();
-  b.calleeUa.close();
-  await b.phone.close();
-  await b.calleePhone.close();
 }
 
 describe('hold in a two-party bridge, passed on (calls.holdPropagation: reinvite)', () => {

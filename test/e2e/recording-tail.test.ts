@@ -11,56 +11,19 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { purity, readWavFile } from '../helpers/audio-analysis.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
-import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { parleyPerSuite, type RunningParley } from '../helpers/parley-harness.ts';
 import { tempApiYaml } from '../helpers/api-client.ts';
-import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { finalSidecars, type Sidecar } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { callEnd } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, flowYaml, okTo, RawDialog, responseTo, statusOf } from './raw-dialog.ts';
+import { bridge, closeAll, portOf, type Bridged } from './raw-bridge.ts';
+import { okTo, RECORDED_BRIDGE_YAML, statusOf } from './raw-dialog.ts';
 
-const YAML = flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n') + tempApiYaml('tail-');
+const YAML = RECORDED_BRIDGE_YAML + tempApiYaml('tail-');
 const MARKER_FRAMES = 10;
 
-interface Call {
-  c: RawDialog;
-  ua: RawSipClient;
-  calleeUa: RawSipClient;
-  phone: RtpPeer;
-  calleePhone: RtpPeer;
-  invite: string;
-  ended: ReturnType<typeof callEnd>;
-}
-
-/** A raw caller (1000 Hz) bridged to a raw callee (600 Hz), both heard. */
-async function connect(parley: RunningParley, name: string): Promise<Call> {
-  const ua = await RawSipClient.open();
-  const calleeUa = await RawSipClient.open();
-  const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
-  const calleePhone = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
-  const c = new RawDialog(ua, parley.sipPort, name, 'bob', `sip:bob@127.0.0.1:${calleeUa.port}`);
-  const ended = callEnd(parley, c.callId, 60_000);
-  c.send('INVITE', phone.sdp());
-  const invite = await calleeUa.nextMatching(/^INVITE /, 15_000);
-  calleeUa.send(parley.sipPort, responseTo(invite, '200 OK', 'callee1', calleePhone.sdp(), calleeUa.port));
-  await calleeUa.nextMatching(/^ACK /, 10_000);
-  const ok = await c.final(15_000);
-  assert.equal(statusOf(ok), 200, ok);
-  c.confirm(ok);
-  c.send('ACK', '', 1);
-  phone.useRemoteSdp(bodyOf(ok));
-  phone.start({ kind: 'tone', freq: 1000, amplitude: 8000 });
-  calleePhone.start({ kind: 'tone', freq: 600, amplitude: 8000 });
-  const heard = await comesToHear(calleePhone, 1000, 0);
-  assert.ok(heard.ok, `the callee hears the caller: ${heard.detail}`);
-  assert.ok((await comesToHear(phone, 600, 0)).ok, 'the caller hears the callee');
-  return { c, ua, calleeUa, phone, calleePhone, invite, ended };
-}
-
 /** Both parties end with MARKER_FRAMES frames of their marker tone, then stop sending; the frames each sent of it. */
-async function markersThenSilence(call: Call): Promise<{ caller: number; callee: number }> {
+async function markersThenSilence(call: Bridged): Promise<{ caller: number; callee: number }> {
   const from = { caller: call.phone.sentAt.length, callee: call.calleePhone.sentAt.length };
   call.phone.setTone(1500);
   call.calleePhone.setTone(2000);
@@ -83,7 +46,7 @@ async function markersThenSilence(call: Call): Promise<{ caller: number; callee:
 }
 
 /** The callee's BYE in the B leg's dialog (we are its UAS: From and To swap). */
-function calleeBye(call: Call): string {
+function calleeBye(call: Bridged): string {
   const h = (n: string): string => new RegExp(`\\r\\n${n}:\\s*([^\\r]+)`, 'i').exec(call.invite)![1]!;
   const target = /<([^>]+)>/.exec(h('Contact'))![1]!;
   return [
@@ -114,7 +77,7 @@ function markerMs(pcm: Int16Array, rate: number, hz: number): number {
   return n * 10;
 }
 
-async function stemsOf(parley: RunningParley, call: Call): Promise<{ caller: Int16Array; callee: Int16Array; rate: number }> {
+async function stemsOf(parley: RunningParley, call: Bridged): Promise<{ caller: Int16Array; callee: Int16Array; rate: number }> {
   const meta: Sidecar = await waitFor('the final sidecar', () => finalSidecars(parley.recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === call.c.callId)), 15_000);
   const legs = meta.legs as Array<{ role: string; stems: Array<{ file: string }> }>;
   assert.equal(legs.length, 2, JSON.stringify(legs));
@@ -123,19 +86,13 @@ async function stemsOf(parley: RunningParley, call: Call): Promise<{ caller: Int
   return { caller: caller.samples, callee: read(false).samples, rate: caller.sampleRate };
 }
 
-async function close(call: Call): Promise<void> {
-  call.ua.close();
-  call.calleeUa.close();
-  await call.phone.close();
-  await call.calleePhone.close();
-}
-
 describe('a recording ends with the last words of both parties', () => {
   const parley = parleyPerSuite(YAML, { media: 'mixer: { sampleRate: 16000, jitterMinMs: 100, jitterMaxMs: 100 }' });
 
   for (const who of ['caller', 'callee'] as const) {
     it(`the ${who} hangs up 20 ms after both stopped talking: each party's stem ends with every frame of its marker`, async () => {
-      const call = await connect(parley(), `tail-${who}`);
+      const call = await bridge(parley(), `tail-${who}`);
+      assert.ok((await comesToHear(call.phone, 600, 0)).ok, 'the caller hears the callee');
       try {
         const sent = await markersThenSilence(call);
         if (who === 'caller') {
@@ -143,7 +100,7 @@ describe('a recording ends with the last words of both parties', () => {
           call.c.send('BYE');
           assert.equal(statusOf(await call.c.finalTo(`${call.c.cseq} BYE`)), 200);
           const bye = await call.calleeUa.nextMatching(/^BYE /, 10_000);
-          call.calleeUa.send(Number(/^Via:\s*SIP\/2\.0\/UDP [^:;\s]+:(\d+)/im.exec(bye)![1]), okTo(bye));
+          call.calleeUa.send(portOf(bye), okTo(bye));
         } else {
           call.calleeUa.send(parley().sipPort, calleeBye(call));
           const bye = await call.ua.nextMatching(/^BYE /, 10_000);
@@ -157,7 +114,7 @@ describe('a recording ends with the last words of both parties', () => {
         assert.ok(got.caller >= sent.caller * 20 - 10, `the caller's stem ends with ${got.caller} ms of its marker; it sent ${sent.caller * 20} ms`);
         assert.ok(got.callee >= sent.callee * 20 - 10, `the callee's stem ends with ${got.callee} ms of its marker; it sent ${sent.callee * 20} ms`);
       } finally {
-        await close(call);
+        await closeAll(call);
       }
     });
   }
