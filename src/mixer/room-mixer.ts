@@ -205,17 +205,22 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   /** A tick for the recorders alone (playOut): the legs' input and tails, mixed, to the sinks. */
   private recordTick(timeMs: number): void {
     const total = this.total;
-    const n = this.frameSamples;
     total.fill(0);
+    for (const p of this.list) p.pullInput(timeMs);
+    this.addInputs(total);
+    this.tails.mix(total, 1);
+    if (this.sinks.size > 0) this.sinks.feed(timeMs, this.total, this.frameSamples, this.list, this.tails);
+    this.tails.advance();
+  }
+
+  /** Adds this tick's input of every leg heard by all to `total`. */
+  private addInputs(total: Int32Array): void {
+    const n = this.frameSamples;
     for (const p of this.list) {
-      p.pullInput(timeMs);
       if (!p.hasInput || !p.speaksToAll) continue;
       const x = p.input;
       for (let k = 0; k < n; k++) total[k] += x[k];
     }
-    this.tails.mix(total, 1);
-    if (this.sinks.size > 0) this.sinks.feed(timeMs, this.total, this.frameSamples, this.list, this.tails);
-    this.tails.advance();
   }
 
   /** Stops the clock, closes every participant, stops every source. Idempotent; emits 'close' once. */
@@ -310,11 +315,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     for (const p of list) p.pullInput(timeMs);
     // Legs that got this tick's frame forwarded get nothing now; prompts wait a tick so they hear them from the first frame.
     if (this.roomSources.length > 0 && served === null) this.pullSources(this.roomSources, total);
-    for (const p of list) {
-      if (!p.hasInput || !p.speaksToAll) continue;
-      const x = p.input;
-      for (let k = 0; k < n; k++) total[k] += x[k];
-    }
+    this.addInputs(total);
     if (this.tails.size > 0) this.tails.mix(total, 1);
     if (this.sinks.size > 0) this.sinks.feed(timeMs, this.total, this.frameSamples, this.list, this.tails);
     if (this.tails.size > 0) {
