@@ -8,6 +8,7 @@ import { resolveRetention, type RecordingOrigin } from '../recording/compliance/
 import { LeadInTrim } from '../recording/lead-in-trim.ts';
 import type { TransferNote } from '../recording/metadata.ts';
 import type { Logger } from '../util/logger.ts';
+import { within } from '../util/within.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import { recordingRate } from './recording-rate.ts';
 import type { CallDeps } from './call-deps.ts';
@@ -111,17 +112,16 @@ export class CallRecording implements RecordingHandle {
       closeRoom();
       return;
     }
-    const played = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        log.warn({ ms: PLAY_OUT_MS }, 'the room did not play its legs out to the recording in time');
-        resolve();
-      }, PLAY_OUT_MS);
-      const done = (err?: unknown): void => {
-        clearTimeout(timer);
-        if (err !== undefined) log.warn({ err }, 'the legs could not be played out to the recording');
-        resolve();
-      };
-      this.room.playOut().then(() => done(), done);
+    let answered = false;
+    const played = within(PLAY_OUT_MS, async () => {
+      try {
+        await this.room.playOut();
+      } catch (err) {
+        log.warn({ err }, 'the legs could not be played out to the recording');
+      }
+      answered = true;
+    }).then(() => {
+      if (!answered) log.warn({ ms: PLAY_OUT_MS }, 'the room did not play its legs out to the recording in time');
     });
     this.playingOut = played;
     void played.then(() => {
