@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'recordings/**', 'bench/results/**', 'media/**', 'web/*/dist/**', 'web/dist/**'] },
+  { ignores: ['node_modules/**', 'recordings/**', 'bench/results/**', 'media/**', 'web/*/dist/**', 'web/dist/**', 'src/config/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

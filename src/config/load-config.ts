@@ -3,7 +3,7 @@
 // find it in the file: "media.rtpPortRange.max: must be <= 65535".
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
@@ -12,7 +12,8 @@ import { mediaAddressChecks } from './media-schema.ts';
 import { recordingStoreChecks } from './recording-store-schema.ts';
 import { siprecChecks } from './siprec-schema.ts';
 import { statusChecks } from './status-checks.ts';
-import { configSchema, defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
+import { validateConfig as validate } from './config-validator.ts';
+import { defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -23,9 +24,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-const validate = ajv.compile<ParleyConfig>(configSchema);
 
 /** Where the config comes from: `--config FILE`, else $PARLEY_CONFIG, else ./parley.yaml. */
 export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
