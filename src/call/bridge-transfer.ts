@@ -30,6 +30,7 @@ import { createUac, type HeldDialog } from './held-dialog.ts';
 import { dialFollowingRedirects } from './redirect-target.ts';
 import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
+import { pointsAtArrival } from './loops-back.ts';
 import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS } from './refer-request.ts';
 import { consultationEnder } from './consultation.ts';
 import type { SipCall } from './sip-call.ts';
@@ -162,11 +163,19 @@ export class BridgeTransfer {
       this.timedOut = true;
       this.cancel();
     }, options.ringTimeout * 1000);
-    const headers = {
+    const headers: Record<string, string> = {
       ...this.host.headers(this.side),
       ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
       ...(this.replaces ? { Replaces: this.replaces } : {}),
     };
+    // A target on Parley itself (an agent sends the caller to a menu of this Parley: its address is
+    // the one the call's INVITE arrived on) goes without the loop marker, so that Parley's rules
+    // take it as a new call: marked, Parley would proxy it on to its Request-URI, itself again,
+    // and answer it 482. Only where the SIP server can hold both ends (CallSettings.selfCalls).
+    if (deps.settings.selfCalls && pointsAtArrival(this.target, (call.req as unknown as { receivedOn?: string }).receivedOn)) {
+      delete headers[deps.settings.loopMarker.header];
+      log.info({ target: this.target }, 'transfer target is Parley itself: placed without the loop marker, for its rules to take');
+    }
     const dialTo = (to: string, offer: string): Promise<HeldDialog> =>
       createUac(
         deps.srf,

@@ -29,6 +29,12 @@ export interface CallSettings {
   sipT1?: number;
   /** calls.holdPropagation: a hold in a two-party bridge is passed on to the other party with a re-INVITE ('reinvite', the default) or not ('none'). */
   holdPropagation?: 'reinvite' | 'none';
+  /**
+   * The SIP server tells the two ends of a call Parley places to itself apart (sip.server: embedded,
+   * DialogLayer.add). A drachtio-server gives both the same dialog id (Call-ID and From tag): such
+   * a call could be ended from neither end, so a transfer to Parley itself keeps the loop marker (482).
+   */
+  selfCalls?: boolean;
   /** The `siprec` section (absent: its defaults). */
   siprec?: SiprecConfig;
 }

@@ -14,6 +14,13 @@ export class DialogLayer {
   }
 
   add(d: Dialog): void {
+    // drachtio's id (Call-ID and the From tag of the INVITE) is the same for both ends of a call
+    // Parley placed to itself (an agent transferring a caller to a menu of this Parley): the
+    // end made second (the UAC's, made by the UAS's answer) gets its role appended, so that the
+    // app drives each end as its own dialog. (An early dialog made confirmed is the same object;
+    // one replaced by its own side's next keeps the id.)
+    const other = this.byId.get(d.id);
+    if (other && other !== d && other.role !== d.role) d.id = `${d.id};${d.role}`;
     this.byId.set(d.id, d);
     this.byMatch.set(d.matchKey, d);
     const set = this.byCallId.get(d.callId) ?? new Set<Dialog>();

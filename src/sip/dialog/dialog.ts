@@ -31,7 +31,8 @@ export interface DialogInit {
 }
 
 export class Dialog {
-  readonly id: string;
+  /** drachtio's dialog id (see the constructor); DialogLayer.add tells the two ends of a call Parley placed to itself apart. */
+  id: string;
   readonly role: DialogRole;
   readonly callId: string;
   readonly localTag: string;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Dialog, type DialogInit } from '../../../src/sip/dialog/dialog.ts';
+import { DialogLayer } from '../../../src/sip/dialog/dialog-layer.ts';
 import { SipMessage } from '../../../src/sip/message/sip-message.ts';
 import { msg } from './fakes.ts';
 
@@ -21,6 +22,34 @@ describe('dialog (§12)', () => {
   it('a UAS dialog id is Call-ID plus the remote From tag, a UAC one Call-ID plus our From tag', () => {
     assert.equal(dialog().id, 'c1;from-tag=R');
     assert.equal(dialog({ role: 'uac' }).id, 'c1;from-tag=L');
+  });
+
+  it('both ends of a call Parley placed to itself (one Call-ID and From tag) are two dialogs: the UAC end made second gets ;uac', () => {
+    const layer = new DialogLayer();
+    // Parley's INVITE to itself: its UAC end's local tag is its UAS end's remote tag.
+    const uas = dialog({ role: 'uas', localTag: 'T', remoteTag: 'F' });
+    const uac = dialog({ role: 'uac', localTag: 'F', remoteTag: 'T' });
+    layer.add(uas);
+    layer.add(uac);
+    assert.equal(uas.id, 'c1;from-tag=F');
+    assert.equal(uac.id, 'c1;from-tag=F;uac');
+    assert.equal(layer.get(uas.id), uas);
+    assert.equal(layer.get(uac.id), uac);
+    assert.equal(layer.match('c1', 'T', 'F'), uas, 'a request from the UAC end reaches the UAS end');
+    assert.equal(layer.match('c1', 'F', 'T'), uac);
+    layer.remove(uas);
+    assert.equal(layer.get(uac.id), uac, 'ending one end leaves the other');
+    assert.equal(layer.get('c1;from-tag=F'), undefined);
+  });
+
+  it('a dialog added again on its own side (an early one replaced) keeps the id', () => {
+    const layer = new DialogLayer();
+    const early = dialog({ role: 'uac', localTag: 'F', remoteTag: 'T1' });
+    const confirmed = dialog({ role: 'uac', localTag: 'F', remoteTag: 'T2' });
+    layer.add(early);
+    layer.add(confirmed);
+    assert.equal(confirmed.id, 'c1;from-tag=F');
+    assert.equal(layer.get('c1;from-tag=F'), confirmed);
   });
 
   it('in-dialog requests use the remote target as Request-URI and the route set as Route (loose routing)', () => {
