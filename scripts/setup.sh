@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets Parley up on a fresh Debian bookworm machine, idempotently: Debian packages,
-# the offline mediasoup worker build (cached), the parley-udp addon, then `npm ci`. A second run takes seconds.
+# the offline mediasoup worker build (cached), the parley-udp addon, `npm ci`, then the media threads'
+# bundle. A second run takes seconds.
 # Prints nothing on stdout but the worker's path, so callers can export it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,4 +27,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$want" > "$stamp"
 fi
+
+# The media threads' code bundled (media/thread-bundle/, a fraction of a second): a media thread
+# loads it instead of compiling its TypeScript through tsx (about 0.5 s less at every start);
+# one made before a source changed is not used (media-thread-boot.mjs).
+node scripts/build-media-thread.mjs >&2
 echo "$worker"

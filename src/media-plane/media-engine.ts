@@ -89,6 +89,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return this.threads?.count ?? 0;
   }
 
+  /** How each media thread loaded its code: the bundle made at setup, or the TypeScript (media-thread-boot.mjs). */
+  get threadCode(): Array<'bundle' | 'source' | null> {
+    return this.threads?.handles.map((h) => h.entry) ?? [];
+  }
+
   /** Which media thread runs a room (null: the main thread, or no such room). */
   threadOf(roomId: string): number | null {
     const r = this.rooms.get(roomId);

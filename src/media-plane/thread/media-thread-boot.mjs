@@ -1,10 +1,15 @@
 // A media thread's entry point. Node 20 does not apply the parent's `--import tsx`
-// hooks to a worker's entry module, so this plain module registers tsx in the
-// worker first, then loads the TypeScript entry (media-thread.ts).
+// hooks to a worker's entry module, so this plain module loads the thread's code
+// itself: the bundle scripts/build-media-thread.mjs made at setup when it is current
+// (its manifest's hash is that of the sources and of the bundle now), else tsx,
+// registered in this worker, and the TypeScript entry (media-thread.ts). A source
+// edited since the bundle was made is so never run stale; PARLEY_MEDIA_THREAD_BUNDLE=0
+// always takes the TypeScript.
 import { writeFileSync } from 'node:fs';
 import process from 'node:process';
+import { URL } from 'node:url';
 import { threadId } from 'node:worker_threads';
-import { register } from 'tsx/esm/api';
+import { currentBundle } from './thread-bundle.mjs';
 
 // The OS thread's name (Linux), so that top -H, perf and /proc/<pid>/task tell the
 // media threads from the main thread and V8's helpers (all "node" otherwise).
@@ -14,7 +19,16 @@ try {
   // not Linux, or /proc is not mounted: the name is only a help
 }
 
-register();
+const bundle = process.env.PARLEY_MEDIA_THREAD_BUNDLE === '0' ? null : currentBundle(new URL('../../../', import.meta.url));
+// What media-thread.ts reports in its ready message (the pool logs it).
+globalThis.parleyMediaThreadEntry = bundle ? 'bundle' : 'source';
+if (!bundle) {
+  const { register } = await import('tsx/esm/api');
+  register();
+} else {
+  // Stack traces name the TypeScript lines, as under tsx (the bundle's linked source map).
+  process.setSourceMapsEnabled(true);
+}
 // PARLEY_THREAD_CPU_PROF_DIR (profiling aid, benches only): `--cpu-prof` does not reach
 // media threads (they start with an empty execArgv and end by terminate()), so the
 // thread profiles itself through the inspector and writes a .cpuprofile every 5 s.
@@ -22,4 +36,4 @@ if (process.env.PARLEY_THREAD_CPU_PROF_DIR) {
   const { startThreadProfiler } = await import('./thread-profiler.mjs');
   await startThreadProfiler(process.env.PARLEY_THREAD_CPU_PROF_DIR);
 }
-await import('./media-thread.ts');
+await import(bundle ? bundle.href : './media-thread.ts');

@@ -58,6 +58,8 @@ export interface MediaThreadHandleOptions {
 export class MediaThreadHandle {
   readonly index: number;
   readonly ready: Promise<void>;
+  /** How the thread loaded its code, once ready: the bundle made at setup, or the TypeScript (media-thread-boot.mjs). */
+  entry: 'bundle' | 'source' | null = null;
   /** Ticks a recorder ring could not take (it was full), since the start. */
   droppedTicks = 0;
   /** Frames the thread had resampled, as of its last stats snapshot (Resampler.framesRun there). */
@@ -101,6 +103,7 @@ export class MediaThreadHandle {
       const onMessage = (m: MediaEvent): void => {
         if (m.type === 'ready') {
           this.worker.off('message', onMessage);
+          this.entry = m.entry;
           resolve();
         }
       };

@@ -58,7 +58,7 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
       pool.close();
       throw err;
     }
-    log.info({ threads: n }, 'media threads started');
+    log.info({ threads: n, code: pool.threads.map((t) => t.entry) }, 'media threads started');
     return pool;
   }
 

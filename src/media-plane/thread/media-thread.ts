@@ -19,4 +19,6 @@ runtime.shutDown = () => {
   out.flush();
   port.close();
 };
-port.postMessage({ type: 'ready' } satisfies MediaEvent);
+// How media-thread-boot.mjs loaded this code: its bundle (made at setup) or the TypeScript through tsx.
+const entry = (globalThis as { parleyMediaThreadEntry?: string }).parleyMediaThreadEntry === 'bundle' ? 'bundle' : 'source';
+port.postMessage({ type: 'ready', entry } satisfies MediaEvent);

@@ -118,7 +118,8 @@ export interface SerializedError {
 
 /** Media thread → main. */
 export type MediaEvent =
-  | { type: 'ready' }
+  /** `entry`: the thread runs the bundle scripts/build-media-thread.mjs made, or the TypeScript (media-thread-boot.mjs). */
+  | { type: 'ready'; entry: 'bundle' | 'source' }
   | { type: 'reply'; req: number; ok: true; value: unknown }
   | { type: 'reply'; req: number; ok: false; error: SerializedError }
   | { type: 'leg.dtmf'; roomId: string; legId: string; event: DtmfEvent }

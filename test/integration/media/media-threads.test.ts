@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
+import { currentBundle } from '../../../src/media-plane/thread/thread-bundle.mjs';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
@@ -47,6 +48,24 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     r1.close();
     r2.close();
     await waitFor('ports given back', () => engine.portsInUse === 0, 5000);
+  });
+
+  it('the threads run the bundle made at setup while it is current; without it (PARLEY_MEDIA_THREAD_BUNDLE=0) the TypeScript, which carries audio too', async (t) => {
+    const current = currentBundle(new URL('../../../', import.meta.url));
+    assert.deepEqual(engine.threadCode, current ? ['bundle', 'bundle'] : ['source', 'source'], `the bundle is ${current ? '' : 'not '}current (scripts/build-media-thread.mjs)`);
+    process.env.PARLEY_MEDIA_THREAD_BUNDLE = '0';
+    let fromSource: MediaEngine;
+    try {
+      fromSource = await startEngine({ threads: 1 });
+    } finally {
+      delete process.env.PARLEY_MEDIA_THREAD_BUNDLE;
+    }
+    t.after(() => fromSource.close());
+    assert.deepEqual(fromSource.threadCode, ['source']);
+    const room = await fromSource.createRoom('from-source');
+    const [a, b] = await talkingPair(t, room);
+    await hearsEachOther(a, b);
+    room.close();
   });
 
   /**
