@@ -46,8 +46,10 @@ for f in "${files[@]}"; do
     *) rest+=("$f") ;;
   esac
 done
+# --test-force-exit: a file's process ends once its tests and hooks are done, even with a socket or
+# timer a failed test left open (it waited for --test-timeout, ten minutes, before).
 run() {
-  node --import tsx --test --test-concurrency="$1" --test-timeout=600000 --test-reporter=spec "${@:2}"
+  node --import tsx --test --test-force-exit --test-concurrency="$1" --test-timeout=600000 --test-reporter=spec "${@:2}"
 }
 status=0
 if [ ${#unit[@]} -gt 0 ]; then run "${PARLEY_UNIT_CONCURRENCY:-2}" "${unit[@]}" || status=$?; fi

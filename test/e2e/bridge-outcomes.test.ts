@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+import { nextCallEnd, nothingLeftIn, received, sippOk, startCallee, startCaller } from './helpers.ts';
 
 const yaml = `
 routing:
@@ -79,9 +79,7 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     sippOk(calleeRun, 'callee');
     assert.ok(received(calleeRun).some((m) => /^CANCEL /m.test(m)), 'the ringing callee got a CANCEL');
     await ended;
-    assert.equal(parley.app.calls!.active.size, 0, 'no call left');
-    assert.equal(parley.app.media!.roomCount, 0, 'no media room left');
-    assert.equal(parley.app.recordings!.open.size, 0, 'the recording is closed');
+    await nothingLeftIn(parley);
     await caller.rtp.close();
     await callee.rtp.close();
   });
@@ -104,9 +102,7 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     sippOk(await caller.done, 'caller');
     const { outcome } = await ended;
     assert.equal(outcome.reason, 'call-ended');
-    assert.equal(parley.app.calls!.active.size, 0, 'no call left');
-    assert.equal(parley.app.media!.roomCount, 0, 'no media room left');
-    assert.equal(parley.app.recordings!.open.size, 0, 'the recording is closed');
+    await nothingLeftIn(parley);
     assert.ok(caller.rtp.received.length > 0, 'the caller was hearing the notice as early media');
     await caller.rtp.close();
   });
@@ -134,7 +130,7 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     sippOk(await callee.done, 'callee');
     sippOk(await caller.done, 'caller');
     await ended;
-    assert.equal(parley.app.media!.roomCount, 0, 'no media room left');
+    await nothingLeftIn(parley);
     await caller.rtp.close();
     await callee.rtp.close();
   });
