@@ -33,10 +33,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     const ended = nextCallEnd(parley());
     try {
       await rawCall(parley(), { name: 'xfer', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         const before = await comesToHear(phone, AGENT_HZ, 0);
         assert.ok(before.ok, `the caller hears the agent before the transfer: ${before.detail}`);
 
@@ -99,10 +96,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     const ended = nextCallEnd(parley());
     try {
       await rawCall(parley(), { name: 'xfer-baresip', user: 'bob', to: agent.uri, phone }, async (c) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         const before = await comesToHear(phone, AGENT_HZ, 0);
         assert.ok(before.ok, `the caller hears baresip before the transfer: ${before.detail}`);
         agent.command(`/transfer sip:carol@127.0.0.1:${target.port}`);
@@ -137,10 +131,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     const ended = nextCallEnd(parley());
     try {
       await rawCall(parley(), { name: 'xfer-attended', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         sippOk(await agent.done, 'the transferor (202, NOTIFY 100, NOTIFY 200, its BYE)');
         const after = await comesToHear(phone, TARGET_HZ, phone.received.length);
         assert.ok(after.ok, `the caller hears the target: ${after.detail}`);
@@ -175,10 +166,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     try {
       await rawCall(parley(), { name: 'xfer-own', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
         assert.equal(c.callId, callId);
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         // The REFER goes 1.5 s in; after it the caller still hears the agent.
         await new Promise((r) => setTimeout(r, 2500));
         const still = await comesToHear(phone, AGENT_HZ, phone.received.length);
@@ -203,10 +191,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     const ended = nextCallEnd(parley());
     try {
       await rawCall(parley(), { name: 'xfer-caller-refused', user: 'bob', to: `sip:bob@127.0.0.1:${callee.port}`, phone }, async (c, ua) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         await comesToHear(phone, AGENT_HZ, 0);
         c.cseq++;
         ua.send(parley().sipPort, c.req('REFER').replace('\r\nContent-Length:', '\r\nRefer-To: <sip:premium@198.51.100.7>\r\nContent-Length:'));
@@ -236,10 +221,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     const ended = nextCallEnd(parley());
     try {
       await rawCall(parley(), { name: 'xfer-fwd', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         const invite = await fwdUa.nextMatching(/^INVITE /, 15_000);
         replyTo(fwdUa, invite, responseTo(invite, '302 Moved Temporarily', 'fwd1').replace('Content-Length: 0', `Contact: <sip:carol@127.0.0.1:${target.port}>\r\nContent-Length: 0`));
         sippOk(await agent.done, 'the transferor (202, NOTIFY 100 Trying, NOTIFY 200 OK, then its BYE)');
@@ -270,10 +252,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
     const ended = nextCallEnd(parley());
     try {
       await rawCall(parley(), { name: 'xfer-busy', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         sippOk(await target.done, 'the busy target (486)');
         // After the failed transfer the caller hears the agent again.
         await new Promise((r) => setTimeout(r, 500));
@@ -338,10 +317,7 @@ describe("a bridged caller's transfer (transfers: both)", () => {
     const ended = nextCallEnd(parley());
     try {
       await rawCall(parley(), { name: 'xfer-caller', user: 'bob', to: `sip:bob@127.0.0.1:${callee.port}`, phone }, async (c, ua) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         const before = await comesToHear(phone, AGENT_HZ, 0);
         assert.ok(before.ok, `the caller hears the callee before the transfer: ${before.detail}`);
         await new Promise((r) => setTimeout(r, 300)); // past any whisper: connected

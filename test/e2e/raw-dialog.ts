@@ -232,6 +232,15 @@ export class RawDialog {
     } else this.ackFailure(1);
     return res;
   }
+
+  /** invite() with `phone`'s offer, answered 200 (asserted); then `phone` sends Parley a tone of `hz`. */
+  async inviteSendingTone(phone: RtpPeer, hz: number): Promise<string> {
+    const ok = await this.invite(phone.sdp());
+    assert.equal(statusOf(ok), 200, ok);
+    phone.useRemoteSdp(bodyOf(ok));
+    phone.start({ kind: 'tone', freq: hz, amplitude: 8000 });
+    return ok;
+  }
 }
 
 /** The status code of a response. */

@@ -14,7 +14,7 @@ import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { received, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, rawCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
+import { rawCall, rawParleyPerSuite, statusOf } from './raw-dialog.ts';
 
 const CALLER_HZ = 700;
 const AGENT_HZ = 600;
@@ -42,10 +42,7 @@ describe('a transfer to a flow on Parley itself', () => {
     const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
     try {
       await rawCall(parley(), { name: 'xfer-self', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
-        const ok = await c.invite(phone.sdp());
-        assert.equal(statusOf(ok), 200, ok);
-        phone.useRemoteSdp(bodyOf(ok));
-        phone.start({ kind: 'tone', freq: CALLER_HZ, amplitude: 8000 });
+        await c.inviteSendingTone(phone, CALLER_HZ);
         const before = await comesToHear(phone, AGENT_HZ, 0);
         assert.ok(before.ok, `the caller hears the agent before the transfer: ${before.detail}`);
         const run = await agent.done;
