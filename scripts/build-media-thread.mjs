@@ -8,7 +8,7 @@
 // TypeScript as before (a source edited since the last setup is never run stale).
 //   node scripts/build-media-thread.mjs
 import { build } from 'esbuild';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleDir, bundleHash } from '../src/media-plane/thread/thread-bundle.mjs';
