@@ -64,6 +64,8 @@ interface AcceptedPipe {
 /** The owner's side: pipes by id, each with its transport and roster entry. */
 export class PipeAcceptor {
   private readonly pipes = new Map<string, AcceptedPipe>();
+  /** Pipes being set up (on the roster already, not yet in `pipes`), by room and leg: a kick meanwhile waits for them. */
+  private readonly settingUp = new Map<string, Promise<void>>();
 
   constructor(
     private readonly media: MediaEngine,
@@ -74,8 +76,13 @@ export class PipeAcceptor {
     private readonly token = '',
   ) {}
 
-  /** The pipe behind a roster leg of a room (for a kick). */
-  byLeg(room: string, legId: string): string | null {
+  /**
+   * The pipe behind a roster leg of a room (for a kick). The piped caller is on the roster from
+   * the start of its set-up (a handful of mediasoup calls): one being set up is waited for, so a
+   * kick then ends it rather than finding no such leg (404). Null: no pipe, or its set-up failed.
+   */
+  async byLeg(room: string, legId: string): Promise<string | null> {
+    await this.settingUp.get(`${room}\n${legId}`);
     for (const [id, p] of this.pipes) if (p.room === room && p.legId === legId) return id;
     return null;
   }
@@ -83,6 +90,19 @@ export class PipeAcceptor {
   async accept(o: PipeOffer): Promise<PipeAnswer> {
     const conf = await this.conferences.openRoom(o.room);
     const legId = `pipe:${o.id}`;
+    const key = `${o.room}\n${legId}`;
+    let settled = (): void => undefined;
+    const setUp = new Promise<void>((resolve) => (settled = resolve));
+    this.settingUp.set(key, setUp);
+    try {
+      return await this.setUp(o, conf, legId);
+    } finally {
+      if (this.settingUp.get(key) === setUp) this.settingUp.delete(key);
+      settled();
+    }
+  }
+
+  private async setUp(o: PipeOffer, conf: Awaited<ReturnType<ConferenceManager['openRoom']>>, legId: string): Promise<PipeAnswer> {
     // On the roster first: a URI already in the room refuses the pipe (409), as a local join is refused.
     if (o.uri && !conf.roster.get(legId)) {
       conf.roster.join({ legId, callId: o.callId ?? o.id, uri: o.uri, displayName: o.displayName, identity: o.identity ?? 'normal', as: o.as, remoteNode: o.node });
@@ -219,6 +239,12 @@ export async function pipeCallToOwner(
   const producer = hub.mixProducer;
   const transport = await hub.router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: listenIp } });
   const id = `${node.nodeId}:${call.callId}`;
+  // The owner may end the pipe (a kick) as soon as it has answered, before this side is done with
+  // its part: kept, and acted on once it is.
+  let endedEarly: string | null = null;
+  node.outgoingPipes.set(id, (why) => {
+    endedEarly = why;
+  });
   const forget = (): void => {
     node.outgoingPipes.delete(id);
     transport.close();
@@ -278,13 +304,15 @@ export async function pipeCallToOwner(
     };
     call.once('ended', (reason: string) => done(reason));
     // The owner ended it (room closed, kicked): as a local join whose room closed.
-    node.outgoingPipes.set(id, (why) => {
+    const ownerEnded = (why: string): void => {
       call.off('hold', onHold);
       node.outgoingPipes.delete(id);
       log.info({ room: options.room, owner, why }, 'the room owner ended the pipe');
       transport.close();
       resolve(why);
-    });
+    };
+    node.outgoingPipes.set(id, ownerEnded);
+    if (endedEarly !== null) ownerEnded(endedEarly);
     transport.observer.once('close', () => resolve('pipe closed'));
   });
   return { left };

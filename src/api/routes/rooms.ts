@@ -92,7 +92,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const l = c.room.leg(leg);
     if (!l || l.isClosed || !c.roster.get(leg)) {
       // On the roster but no SIP leg here: a browser, or a caller on another node piped in.
-      const other = c.roster.get(leg) ? (ctx.parley.webrtc?.byLeg(name, leg) ? 'a browser' : ctx.parley.cluster?.pipes?.byLeg(name, leg) ? 'a caller on another node' : null) : null;
+      const other = c.roster.get(leg) ? (ctx.parley.webrtc?.byLeg(name, leg) ? 'a browser' : (await ctx.parley.cluster?.pipes?.byLeg(name, leg)) ? 'a caller on another node' : null) : null;
       if (other) throw new ApiError(409, 'conflict', `leg '${leg}' is ${other}: it can be muted, unmuted or kicked, not deafened, coached or played to`);
       throw ApiError.notFound('leg', leg);
     }
@@ -164,7 +164,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const l = c.room.leg(leg);
         const browser = ctx.parley.webrtc?.byLeg(name, leg);
         // A caller on another node piped into this room: muted at its hub input.
-        const pipe = ctx.parley.cluster?.pipes?.byLeg(name, leg);
+        const pipe = (await ctx.parley.cluster?.pipes?.byLeg(name, leg)) ?? null;
         let sipLeg = null;
         if (browser && c.roster.get(leg)) browser.setMuted(action === 'mute');
         else if (pipe && ctx.parley.cluster?.pipes?.setMuted(pipe, action === 'mute')) return { ok: true };
@@ -265,7 +265,7 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     // A caller on another node piped into this room: its pipe ends and its node is told.
     const pipes = ctx.parley.cluster?.pipes;
-    const pipe = pipes?.byLeg(name, leg);
+    const pipe = pipes ? await pipes.byLeg(name, leg) : null;
     if (pipes && pipe) {
       pipes.end(pipe, 'kicked');
       return { ok: true };
