@@ -3,9 +3,10 @@
 // scripts/setup.sh runs this), with a manifest of the sources it was built from and their hash.
 // A media thread started from TypeScript registers tsx in its worker and compiles or loads from
 // tsx's cache some 70 modules through its hooks: about half a second of every Parley start (two
-// threads on two cores), and of every media thread replaced. media-thread-boot.mjs loads the
-// bundle when the manifest's hash is that of the sources and the bundle now, else the
-// TypeScript as before (a source edited since the last setup is never run stale).
+// threads on two cores), and of every media thread replaced. The pool (media-thread-pool.ts,
+// thread-bundle.mjs) has its threads load the bundle when, at start, the manifest's hash is
+// that of the sources and the bundle, else the TypeScript as before (a source edited since the
+// last setup is never run stale).
 //   node scripts/build-media-thread.mjs
 import { build } from 'esbuild';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -42,5 +43,5 @@ const map = result.outputFiles.find((f) => f.path.endsWith('.map'));
 await mkdir(out, { recursive: true });
 await writeFile(bundle.path, bundle.contents);
 if (map) await writeFile(map.path, map.contents);
-await writeFile(join(out, 'media-thread.json'), JSON.stringify({ inputs, hash: bundleHash(rootUrl, inputs, bundle.contents) }, null, 1) + '\n');
+await writeFile(join(out, 'media-thread.json'), JSON.stringify({ inputs, hash: await bundleHash(rootUrl, inputs, bundle.contents) }, null, 1) + '\n');
 console.error(`build-media-thread: media/thread-bundle/media-thread.mjs ${bundle.contents.length} B from ${inputs.length} sources`);

@@ -1,15 +1,11 @@
 // A media thread's entry point. Node 20 does not apply the parent's `--import tsx`
 // hooks to a worker's entry module, so this plain module loads the thread's code
-// itself: the bundle scripts/build-media-thread.mjs made at setup when it is current
-// (its manifest's hash is that of the sources and of the bundle now), else tsx,
-// registered in this worker, and the TypeScript entry (media-thread.ts). A source
-// edited since the bundle was made is so never run stale; PARLEY_MEDIA_THREAD_BUNDLE=0
-// always takes the TypeScript.
+// itself: the bundle scripts/build-media-thread.mjs made at setup when the pool found
+// it current at start (`workerData.bundle`, thread-bundle.mjs), else tsx, registered in
+// this worker, and the TypeScript entry (media-thread.ts).
 import { writeFileSync } from 'node:fs';
 import process from 'node:process';
-import { URL } from 'node:url';
-import { threadId } from 'node:worker_threads';
-import { currentBundle } from './thread-bundle.mjs';
+import { threadId, workerData } from 'node:worker_threads';
 
 // The OS thread's name (Linux), so that top -H, perf and /proc/<pid>/task tell the
 // media threads from the main thread and V8's helpers (all "node" otherwise).
@@ -19,7 +15,7 @@ try {
   // not Linux, or /proc is not mounted: the name is only a help
 }
 
-const bundle = process.env.PARLEY_MEDIA_THREAD_BUNDLE === '0' ? null : currentBundle(new URL('../../../', import.meta.url));
+const bundle = workerData.bundle ?? null;
 // What media-thread.ts reports in its ready message (the pool logs it).
 globalThis.parleyMediaThreadEntry = bundle ? 'bundle' : 'source';
 if (!bundle) {
@@ -36,4 +32,4 @@ if (process.env.PARLEY_THREAD_CPU_PROF_DIR) {
   const { startThreadProfiler } = await import('./thread-profiler.mjs');
   await startThreadProfiler(process.env.PARLEY_THREAD_CPU_PROF_DIR);
 }
-await import(bundle ? bundle.href : './media-thread.ts');
+await import(bundle ?? './media-thread.ts');

@@ -9,6 +9,7 @@ import { TypedEmitter } from '../../util/typed-emitter.ts';
 import type { LatchMode } from '../rtp-endpoint.ts';
 import { MediaThreadHandle } from './media-thread-handle.ts';
 import type { MediaThreadInit } from './protocol.ts';
+import { currentBundle } from './thread-bundle.mjs';
 
 export type MediaThreadPoolEvents = {
   /** A thread died (its rooms are closed) and `replacement` took its slot. */
@@ -50,7 +51,9 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
 
   static async create(config: MediaConfig & { latching: LatchMode }, cname: string, logs: { level: string; pretty: boolean }, log: Logger): Promise<MediaThreadPool> {
     const n = threadCount(config.threads);
-    const pool = new MediaThreadPool({ config, cname, logLevel: logs.level, logPretty: logs.pretty }, n, log);
+    // The bundle of the threads' code, checked once here (every thread, and each one replaced later, loads the same).
+    const bundle = process.env.PARLEY_MEDIA_THREAD_BUNDLE === '0' ? null : ((await currentBundle(new URL('../../../', import.meta.url)))?.href ?? null);
+    const pool = new MediaThreadPool({ config, cname, logLevel: logs.level, logPretty: logs.pretty, bundle }, n, log);
     for (let k = 0; k < n; k++) pool.threads.push(pool.start(k));
     try {
       await Promise.all(pool.threads.map((t) => t.ready));

@@ -25,6 +25,8 @@ export interface MediaThreadInit {
   logLevel: string;
   /** log.pretty (or --pretty): the thread's lines are human-readable too, as the main thread's. */
   logPretty: boolean;
+  /** The bundle of the thread's code to load (its URL), when current (thread-bundle.mjs); null: the TypeScript, through tsx. */
+  bundle: string | null;
 }
 
 /** A HubPublisherControl call, to the publisher in the thread. */

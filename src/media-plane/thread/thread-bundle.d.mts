@@ -1,4 +1,4 @@
-// Types of thread-bundle.mjs (plain JavaScript: the media thread's boot runs it before TypeScript can load).
+// Types of thread-bundle.mjs (plain JavaScript: the build script runs it without TypeScript hooks).
 export function bundleDir(root: URL): URL;
-export function bundleHash(root: URL, inputs: readonly string[], bundle: Uint8Array): string;
-export function currentBundle(root: URL): URL | null;
+export function bundleHash(root: URL, inputs: readonly string[], bundle: Uint8Array): Promise<string>;
+export function currentBundle(root: URL): Promise<URL | null>;

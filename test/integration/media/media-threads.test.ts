@@ -51,7 +51,7 @@ describe('media threads (media.threads: 2, real UDP)', () => {
   });
 
   it('the threads run the bundle made at setup while it is current; without it (PARLEY_MEDIA_THREAD_BUNDLE=0) the TypeScript, which carries audio too', async (t) => {
-    const current = currentBundle(new URL('../../../', import.meta.url));
+    const current = await currentBundle(new URL('../../../', import.meta.url));
     assert.deepEqual(engine.threadCode, current ? ['bundle', 'bundle'] : ['source', 'source'], `the bundle is ${current ? '' : 'not '}current (scripts/build-media-thread.mjs)`);
     process.env.PARLEY_MEDIA_THREAD_BUNDLE = '0';
     let fromSource: MediaEngine;

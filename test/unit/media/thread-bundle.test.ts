@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'thread-bundle-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A root with two sources and a bundle built from them (its manifest written as the build script does). */
-function built(name: string): { root: URL; src: (f: string, text: string) => void; bundle: (text: string) => void } {
+async function built(name: string): Promise<{ root: URL; src: (f: string, text: string) => void; bundle: (text: string) => void }> {
   const rootPath = join(dir, name);
   const root = pathToFileURL(`${rootPath}/`);
   const src = (f: string, text: string): void => {
@@ -26,32 +26,32 @@ function built(name: string): { root: URL; src: (f: string, text: string) => voi
   mkdirSync(out, { recursive: true });
   bundle('const a = 1; const b = 2;\n');
   const inputs = ['src/a.ts', 'src/b.ts'];
-  writeFileSync(join(out, 'media-thread.json'), JSON.stringify({ inputs, hash: bundleHash(root, inputs, Buffer.from('const a = 1; const b = 2;\n')) }));
+  writeFileSync(join(out, 'media-thread.json'), JSON.stringify({ inputs, hash: await bundleHash(root, inputs, Buffer.from('const a = 1; const b = 2;\n')) }));
   return { root, src, bundle };
 }
 
 describe('media thread bundle', () => {
-  it('is used when built from the sources as they are', () => {
-    const { root } = built('current');
-    assert.equal(currentBundle(root)?.href, new URL('media-thread.mjs', bundleDir(root)).href);
+  it('is used when built from the sources as they are', async () => {
+    const { root } = await built('current');
+    assert.equal((await currentBundle(root))?.href, new URL('media-thread.mjs', bundleDir(root)).href);
     assert.match(bundleDir(root).href, /\/current\/media\/thread-bundle\/$/);
   });
 
-  it('is not used once a source it was built from changed (the TypeScript runs instead)', () => {
-    const { root, src } = built('edited');
+  it('is not used once a source it was built from changed (the TypeScript runs instead)', async () => {
+    const { root, src } = await built('edited');
     src('src/b.ts', 'export const b = 3;\n');
-    assert.equal(currentBundle(root), null);
+    assert.equal(await currentBundle(root), null);
   });
 
-  it('is not used when the bundle itself changed, a source is gone, or there is none', () => {
-    const changed = built('changed');
+  it('is not used when the bundle itself changed, a source is gone, or there is none', async () => {
+    const changed = await built('changed');
     changed.bundle('const a = 1; const b = 2; // edited\n');
-    assert.equal(currentBundle(changed.root), null);
-    const gone = built('gone');
+    assert.equal(await currentBundle(changed.root), null);
+    const gone = await built('gone');
     rmSync(new URL('src/a.ts', gone.root));
-    assert.equal(currentBundle(gone.root), null);
-    const none = built('none');
+    assert.equal(await currentBundle(gone.root), null);
+    const none = await built('none');
     rmSync(new URL('media-thread.json', bundleDir(none.root)));
-    assert.equal(currentBundle(none.root), null);
+    assert.equal(await currentBundle(none.root), null);
   });
 });
