@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { nextCallEnd, nothingLeftIn, received, sippOk, startCallee, startCaller } from './helpers.ts';
+import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
+import { assertNothingLeft } from './leftovers.ts';
 
 const yaml = `
 routing:
@@ -79,7 +80,7 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     sippOk(calleeRun, 'callee');
     assert.ok(received(calleeRun).some((m) => /^CANCEL /m.test(m)), 'the ringing callee got a CANCEL');
     await ended;
-    await nothingLeftIn(parley);
+    await assertNothingLeft(parley);
     await caller.rtp.close();
     await callee.rtp.close();
   });
@@ -102,7 +103,7 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     sippOk(await caller.done, 'caller');
     const { outcome } = await ended;
     assert.equal(outcome.reason, 'call-ended');
-    await nothingLeftIn(parley);
+    await assertNothingLeft(parley);
     assert.ok(caller.rtp.received.length > 0, 'the caller was hearing the notice as early media');
     await caller.rtp.close();
   });
@@ -130,7 +131,7 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     sippOk(await callee.done, 'callee');
     sippOk(await caller.done, 'caller');
     await ended;
-    await nothingLeftIn(parley);
+    await assertNothingLeft(parley);
     await caller.rtp.close();
     await callee.rtp.close();
   });

@@ -69,19 +69,6 @@ export async function startCaller(
 }
 
 /** Resolves with the next call Parley finishes (its flow outcome). */
-/**
- * No call, media room or open recording left in the process, within `ms`: a recorded call's room
- * closes and its recording stops after the room played out what the legs still buffered
- * (CallRecording.endCall, a round trip to the media thread of at most 1 s), so just after the
- * call's end, not at it.
- */
-export async function nothingLeftIn(parley: RunningParley, ms = 3000): Promise<void> {
-  const left = (): Record<string, number> => ({ calls: parley.app.calls!.active.size, rooms: parley.app.media!.roomCount, recordings: parley.app.recordings!.open.size });
-  await waitFor('no call, room or open recording left', () => Object.values(left()).every((n) => n === 0) || undefined, ms).catch(() => {
-    assert.deepEqual(left(), { calls: 0, rooms: 0, recordings: 0 }, `left ${ms} ms after the end`);
-  });
-}
-
 export function nextCallEnd(parley: RunningParley, timeoutMs = 30_000): Promise<{ active: ActiveCall; outcome: CallSessionEvents['done'][0] }> {
   const calls = parley.app.calls!;
   return new Promise((resolve, reject) => {

@@ -10,7 +10,8 @@ import { runInNewContext } from 'node:vm';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { startSipp } from '../helpers/sipp.ts';
-import { nothingLeftIn, SCENARIOS } from './helpers.ts';
+import { SCENARIOS } from './helpers.ts';
+import { assertNothingLeft } from './leftovers.ts';
 
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
@@ -74,7 +75,7 @@ flows:
     await round();
     const end = heapMb();
     console.log(`soak heap: warm ${warm.toFixed(1)} MB, after ${end.toFixed(1)} MB`);
-    await nothingLeftIn(parley);
+    await assertNothingLeft(parley);
     assert.ok(end - warm < 8, `heap after ${ROUND} more calls: ${warm.toFixed(1)} → ${end.toFixed(1)} MB`);
   });
 });
