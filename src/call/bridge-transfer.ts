@@ -172,7 +172,7 @@ export class BridgeTransfer {
     // the one the call's INVITE arrived on) goes without the loop marker, so that Parley's rules
     // take it as a new call: marked, Parley would proxy it on to its Request-URI, itself again,
     // and answer it 482. Only where the SIP server can hold both ends (CallSettings.selfCalls).
-    if (deps.settings.selfCalls && pointsAtArrival(this.target, (call.req as unknown as { receivedOn?: string }).receivedOn)) {
+    if (deps.settings.selfCalls && pointsAtArrival(this.target, call.receivedOn)) {
       delete headers[deps.settings.loopMarker.header];
       log.info({ target: this.target }, 'transfer target is Parley itself: placed without the loop marker, for its rules to take');
     }
