@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs test files with node's built-in runner through tsx. Unit test files run two at a time
-# (they use fake transports, port 0 and their own temp folders; half of a unit file's time is
-# tsx start-up and timers). Integration files other than test/integration/media run three at a
-# time: each starts its own servers on free ports and mostly waits on timers and sockets (the
-# SIP ones: 102 s one at a time, 43 s three at a time, 35 s of CPU). Media integration, fuzz
-# and e2e files run one at a time (real RTP judged as audio, loads: 2 cores are not enough to
-# overlap them). PARLEY_UNIT_CONCURRENCY and PARLEY_INTEGRATION_CONCURRENCY override those
-# two concurrencies (1: one at a time).
+# Runs test files with node's built-in runner through tsx, in two stages.
+# First stage, two runs side by side (about 60 s less than one after the other on two cores):
+# - unit test files, two at a time (fake transports, port 0, their own temp folders; half of a
+#   unit file's time is tsx start-up and timers); their report is printed when they are done;
+# - the files that judge no real-time audio: integration files other than
+#   test/integration/media, fuzz files, and any other file with a line `// parley-tests: beside`
+#   in its first 40 lines (each starts its own servers on free ports and mostly waits on
+#   timers and sockets), four at a time.
+# Second stage: media integration and the other e2e files, one at a time (real RTP judged as
+# audio, loads: 2 cores are not enough to overlap them). PARLEY_UNIT_CONCURRENCY and
+# PARLEY_INTEGRATION_CONCURRENCY override the first stage's two concurrencies (1: one at a
+# time); PARLEY_TEST_STAGES_APART=1 runs its two runs one after the other.
 #   bash scripts/run-tests.sh                 unit, then integration, fuzz, then e2e
 #   bash scripts/run-tests.sh test/unit       a folder
 #   bash scripts/run-tests.sh test/x.test.ts  a file
@@ -42,8 +46,8 @@ for f in "${files[@]}"; do
   case "${f#./}" in
     test/unit/*) unit+=("$f") ;;
     test/integration/media/*) rest+=("$f") ;;
-    test/integration/*) side+=("$f") ;;
-    *) rest+=("$f") ;;
+    test/integration/* | test/fuzz/*) side+=("$f") ;;
+    *) if head -n 40 "$f" | grep -q '^// parley-tests: beside'; then side+=("$f"); else rest+=("$f"); fi ;;
   esac
 done
 # --test-force-exit: a file's process ends once its tests and hooks are done, even with a socket or
@@ -52,7 +56,20 @@ run() {
   node --import tsx --test --test-force-exit --test-concurrency="$1" --test-timeout=600000 --test-reporter=spec "${@:2}"
 }
 status=0
-if [ ${#unit[@]} -gt 0 ]; then run "${PARLEY_UNIT_CONCURRENCY:-2}" "${unit[@]}" || status=$?; fi
-if [ ${#side[@]} -gt 0 ]; then run "${PARLEY_INTEGRATION_CONCURRENCY:-3}" "${side[@]}" || status=$?; fi
+if [ ${#unit[@]} -gt 0 ] && [ ${#side[@]} -gt 0 ] && [ "${PARLEY_TEST_STAGES_APART:-0}" != 1 ]; then
+  # The unit run's report goes to a file, printed whole once both runs are done (not interleaved).
+  unit_log="$run_tmp/unit-tests.log"
+  run "${PARLEY_UNIT_CONCURRENCY:-2}" "${unit[@]}" > "$unit_log" 2>&1 &
+  unit_pid=$!
+  run "${PARLEY_INTEGRATION_CONCURRENCY:-4}" "${side[@]}" || status=$?
+  unit_status=0
+  wait "$unit_pid" || unit_status=$?
+  echo "run-tests: unit test files (run beside the files above):"
+  cat "$unit_log"
+  [ "$unit_status" = 0 ] || status=$unit_status
+else
+  if [ ${#unit[@]} -gt 0 ]; then run "${PARLEY_UNIT_CONCURRENCY:-2}" "${unit[@]}" || status=$?; fi
+  if [ ${#side[@]} -gt 0 ]; then run "${PARLEY_INTEGRATION_CONCURRENCY:-4}" "${side[@]}" || status=$?; fi
+fi
 if [ ${#rest[@]} -gt 0 ]; then run 1 "${rest[@]}" || status=$?; fi
 exit "$status"

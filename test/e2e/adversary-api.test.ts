@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Attacks on the control API of a running Parley from a client that did not write
 // it: connections that trickle a request (slowloris, with and without a token),
 // event-stream clients that stop reading, downloads repeated, abandoned and asked

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Config values that pass the schema but cannot work on this machine stop start-up with
 // the key named. media.rtpIp (or rtpIp6) that is no address of this machine started
 // Parley fine, and every call then failed when its leg's RTP socket could not bind.

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A whole Parley with a small sip.sourceBytesPerSecond: a UDP flood of OPTIONS from one
 // address is dropped past the budget, and the drops are in /metrics
 // (parley_sip_source_over_budget{action="udp_dropped"}). Embedded server only.

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Attacks on Parley as a SIPREC recording server from a recording client (SRC) that
 // did not write it, driven by hand over UDP: a session that sends metadata version
 // after version. Every file in the recordings folder must be one the sidecar lists

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // The requests the embedded SIP server refuses past sip.maxTransactionsPerSource (stateless
 // 503s, see test/integration/sip/adversary-transactions.test.ts) are in /metrics as
 // parley_sip_requests_refused{limit="max_transactions_per_source"}, 0 before any refusal.

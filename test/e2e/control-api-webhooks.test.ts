@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // kill -9 does not lose a webhook (issue 12): a real call ends while the
 // receiver is down; Parley journals the call.ended delivery, is killed with
 // SIGKILL, and the next Parley, started on the same spool once the receiver is

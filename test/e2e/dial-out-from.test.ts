@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // POST /rooms/:name/dial names the room `sip:<room>@<host:port>` in From, where host:port is
 // the SIP contact of the server Parley is connected to. In remote mode sip.listen is not where
 // the server listens (it stays at its 127.0.0.1:5060 default here): the server's own

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // One Parley per recordings folder: a second Parley started on the first one's
 // recording.dir (a copy of parley.yaml with only the ports changed, as the README's
 // "other ports" paragraph once read) refuses to start, saying which process holds the
@@ -22,12 +23,13 @@ async function exitOf(p: ParleyProcess): Promise<number | null> {
 
 describe('one Parley per recordings folder', () => {
   it('a second Parley on the same recording.dir (other ports) refuses to start and leaves the first one\'s recording alone', async () => {
-    const first = await spawnParley(recordFlowYaml(2_500));
+    // The call lasts 8 s: the second Parley's whole start and refusal happen during it, even on a busy machine.
+    const first = await spawnParley(recordFlowYaml(8_000));
     const calls = await startToneCalls(first.sipPort, 1);
     let second: ParleyProcess | null = null;
     try {
       await waitFor('the call recording', () => first.lines.some((l) => l.msg === 'recording started') || undefined, 20_000);
-      second = await spawnParley(recordFlowYaml(2_500), { recordings: first.recordings, ready: /start-up failed/ });
+      second = await spawnParley(recordFlowYaml(8_000), { recordings: first.recordings, ready: /start-up failed/ });
       assert.equal(await exitOf(second), 1);
       assert.match(second.stderr(), new RegExp(`recording\\.dir: ${first.recordings} is in use by another Parley \\(pid ${first.child.pid}\\)`));
       assert.match(second.stderr(), /give this one its own recording\.dir in /);

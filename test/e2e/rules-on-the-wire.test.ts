@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // The rule chain checked on the wire with SIPp on both sides: a 302 rule returns
 // its Contact; retarget then proxy reaches the new target; a header removal is
 // gone from the forwarded INVITE; an IM INVITE (m=message) is proxied, not

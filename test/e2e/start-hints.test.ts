@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // `parley start` says, once running, where to point a phone, where recordings go and where
 // the API answers (or how to turn it on): a newcomer following the README needs all three.
 import assert from 'node:assert/strict';

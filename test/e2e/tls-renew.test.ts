@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A renewed TLS certificate put in place of the files sip.listen names is used without a
 // restart: the config reload (SIGHUP's path) makes the embedded server's TLS listener read
 // its PEM files again. New connections get the new certificate, a connection opened before

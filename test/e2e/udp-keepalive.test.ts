@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // linphone (belle-sip) sends a CRLFCRLF keep-alive over UDP every 30 s to its proxy. Parley
 // logged each one as "unparseable message dropped" (bad start line); a keep-alive is not a
 // message: it is ignored silently and the phone's next request is handled as usual.

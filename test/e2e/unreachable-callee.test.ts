@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // RFC 3261 §18.4 end to end: the B leg's callee does not exist (a closed UDP port answers with
 // ICMP port unreachable), so the bridge fails with 503 on the transport error and the caller gets
 // the fallback flow: the log shows that the ICMP error failed the INVITE, not the ring timeout
