@@ -360,6 +360,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           sipT1: c.sip.timers.t1,
           holdPropagation: c.calls.holdPropagation,
           selfCalls: c.sip.server === 'embedded',
+          pointsAtParley: this.sip.pointsHere,
         },
       },
       this.routing,

@@ -168,11 +168,12 @@ export class BridgeTransfer {
       ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
       ...(this.replaces ? { Replaces: this.replaces } : {}),
     };
-    // A target on Parley itself (an agent sends the caller to a menu of this Parley: its address is
-    // the one the call's INVITE arrived on) goes without the loop marker, so that Parley's rules
-    // take it as a new call: marked, Parley would proxy it on to its Request-URI, itself again,
-    // and answer it 482. Only where the SIP server can hold both ends (CallSettings.selfCalls).
-    if (deps.settings.selfCalls && pointsAtArrival(this.target, call.receivedOn)) {
+    // A target on Parley itself (an agent sends the caller to a menu of this Parley: the address the
+    // call's INVITE arrived on, another of its listeners' addresses, sip.externalIp, or a name that
+    // resolves to one of them) goes without the loop marker, so that Parley's rules take it as a
+    // new call: marked, Parley would proxy it on to its Request-URI, itself again, and answer it
+    // 482. Only where the SIP server can hold both ends (CallSettings.selfCalls).
+    if (deps.settings.selfCalls && (pointsAtArrival(this.target, call.receivedOn) || (await deps.settings.pointsAtParley?.(this.target)) === true)) {
       delete headers[deps.settings.loopMarker.header];
       log.info({ target: this.target }, 'transfer target is Parley itself: placed without the loop marker, for its rules to take');
     }

@@ -35,6 +35,11 @@ export interface CallSettings {
    * a call could be ended from neither end, so a transfer to Parley itself keeps the loop marker (482).
    */
   selfCalls?: boolean;
+  /**
+   * With selfCalls: true when a request to the URI would reach Parley's own SIP server by another
+   * of its addresses or a name (EmbeddedSipServer.pointsHere) than the one the call arrived on.
+   */
+  pointsAtParley?: ((uri: string) => Promise<boolean>) | null;
   /** The `siprec` section (absent: its defaults). */
   siprec?: SiprecConfig;
 }

@@ -20,6 +20,8 @@ export interface SrfConnection {
   overBudget(): SourceBudgetCounts | null;
   /** The embedded server's TLS listeners read their PEM files again (none with a drachtio-server). */
   renewTls(): Promise<Array<{ key: string; ok: boolean; error?: string }>>;
+  /** A request to `uri` would reach the embedded server itself (EmbeddedSipServer.pointsHere); null with a drachtio-server. */
+  pointsHere: ((uri: string) => Promise<boolean>) | null;
 }
 
 export interface ConnectSrfOptions {
@@ -85,7 +87,8 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     close();
     throw err;
   }
-  return { srf, hostports, close, sipStats: () => server?.stats ?? null, overBudget: () => server?.stats.overBudget ?? null, renewTls: async () => (server ? server.renewTls() : []) };
+  const embedded = server;
+  return { srf, hostports, close, sipStats: () => server?.stats ?? null, overBudget: () => server?.stats.overBudget ?? null, renewTls: async () => (server ? server.renewTls() : []), pointsHere: embedded ? (uri) => embedded.pointsHere(uri) : null };
 }
 
 /** drachtio-srf's wire protocol (internal): the client's reconnect state. */

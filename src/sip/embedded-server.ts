@@ -103,6 +103,20 @@ export class EmbeddedSipServer {
     };
   }
 
+  /**
+   * True when a request to `uri` would come back to this server: the URI resolved as the server
+   * resolves it (RFC 3263: an address, a name's A/AAAA, a domain's NAPTR/SRV) names one of its
+   * listeners (transport-layer.ts isOwn). A URI that does not resolve is not this server's.
+   */
+  async pointsHere(uri: string): Promise<boolean> {
+    try {
+      const dests = await this.core.ctx.resolver.destinations(uri);
+      return dests.some((d) => this.transports.isOwn(d.transport, d.address, d.port));
+    } catch {
+      return false;
+    }
+  }
+
   /** Each TLS listener's certificate, key and CAs read again for new connections (transport-layer.ts); each outcome logged. */
   async renewTls(): Promise<Array<{ key: string; ok: boolean; error?: string }>> {
     const out = await this.transports.renewTls();

@@ -36,12 +36,18 @@ ${'    - play: { tone: beep }\n'.repeat(40)}`;
 
 describe('a transfer to a flow on Parley itself', () => {
   const parley = rawParleyPerSuite(YAML);
+  let round = 0;
 
-  it('the caller is connected to the flow the target routes to', async () => {
-    const agent = await startCallee('callee-refer.xml', AGENT_HZ, ['-key', 'refer_to', `sip:menu@127.0.0.1:${parley().sipPort}`]);
+  it('the caller is connected to the flow the target routes to', () => transferTo(`sip:menu@127.0.0.1:${parley().sipPort}`));
+
+  // Named by a name that resolves to it (as a phone names a server by its DNS name), not by the address the call came in on.
+  it('the same with the target naming Parley by a name (localhost)', () => transferTo(`sip:menu@localhost:${parley().sipPort}`));
+
+  async function transferTo(referTo: string): Promise<void> {
+    const agent = await startCallee('callee-refer.xml', AGENT_HZ, ['-key', 'refer_to', referTo]);
     const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
     try {
-      await rawCall(parley(), { name: 'xfer-self', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
+      await rawCall(parley(), { name: `xfer-self-${++round}`, user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
         await c.inviteSendingTone(phone, CALLER_HZ);
         const before = await comesToHear(phone, AGENT_HZ, 0);
         assert.ok(before.ok, `the caller hears the agent before the transfer: ${before.detail}`);
@@ -70,5 +76,5 @@ describe('a transfer to a flow on Parley itself', () => {
       agent.kill();
       await agent.rtp.close();
     }
-  });
+  }
 });

@@ -71,6 +71,18 @@ export class TransportLayer implements Sender {
     ];
   }
 
+  /**
+   * True when a request sent to `address:port` over `transport` would reach one of these
+   * listeners: one bound to that address, a wildcard one (0.0.0.0, ::) when the address is one
+   * of this machine's (any interface, loopback included), or sip.externalIp (the address the
+   * listeners' Contacts name, forwarded here by a NAT) with a listener's port.
+   */
+  isOwn(transport: TransportName, address: string, port: number): boolean {
+    const list: Array<UdpTransport | TcpTransport> = transport === 'udp' ? this.udp : transport === 'tcp' ? this.tcp : this.tls;
+    const a = address.toLowerCase();
+    return list.some((t) => t.port === port && (t.host.toLowerCase() === a || a === this.externalIp || ((t.host === '0.0.0.0' || t.host === '::') && localAddress(a))));
+  }
+
   private pick<T extends { host: string }>(list: T[], destAddress: string): T | undefined {
     if (list.length === 1) return list[0]; // the only listener of that transport: no family to choose
     const v6 = isIPv6(destAddress);
@@ -139,4 +151,13 @@ function advertisable(host: string): string {
     for (const a of list ?? []) if (a.family === family && !a.internal) return a.address;
   }
   return family === 'IPv6' ? '::1' : '127.0.0.1';
+}
+
+/** An address of one of this machine's interfaces (loopback included). */
+function localAddress(address: string): boolean {
+  if (address === '127.0.0.1' || address === '::1' || address.startsWith('127.')) return true;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.address.toLowerCase() === address) return true;
+  }
+  return false;
 }
