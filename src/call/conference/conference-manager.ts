@@ -252,6 +252,11 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
         if (conf.room.closedBy === 'media-thread-died') call.endForCause(MEDIA_THREAD_FAILED_REASON, 'the media thread running the conference failed');
         leave(`leg ${reason}`);
       });
+      // The call ended while its legs were being made (its caller hung up right behind the
+      // answer): its 'ended' came before this listened, and it leaves now (it stayed on the
+      // roster for ever, its legs and the room with it).
+      const endedAlready = call.endedBecause;
+      if (endedAlready !== null) leave(endedAlready);
     });
     return { left };
   }
