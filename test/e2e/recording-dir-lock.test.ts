@@ -4,7 +4,7 @@
 // "other ports" paragraph once read) refuses to start, saying which process holds the
 // folder and what to change, and touches nothing there: the first one's recording in
 // progress is not taken for an interrupted one, and its audit log stays one chain.
-// When the first one stops, the folder is free again.
+// When the first one stops (its call still up), the recording is finalized and the folder is free again.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -23,13 +23,14 @@ async function exitOf(p: ParleyProcess): Promise<number | null> {
 
 describe('one Parley per recordings folder', () => {
   it('a second Parley on the same recording.dir (other ports) refuses to start and leaves the first one\'s recording alone', async () => {
-    // The call lasts 8 s: the second Parley's whole start and refusal happen during it, even on a busy machine.
-    const first = await spawnParley(recordFlowYaml(8_000));
+    // The call lasts until the first Parley stops (its flow holds 2 minutes): the second Parley's whole
+    // start and refusal happen during it, however slow the machine (its start took over 8 s once in CI).
+    const first = await spawnParley(recordFlowYaml(120_000));
     const calls = await startToneCalls(first.sipPort, 1);
     let second: ParleyProcess | null = null;
     try {
       await waitFor('the call recording', () => first.lines.some((l) => l.msg === 'recording started') || undefined, 20_000);
-      second = await spawnParley(recordFlowYaml(8_000), { recordings: first.recordings, ready: /start-up failed/ });
+      second = await spawnParley(recordFlowYaml(120_000), { recordings: first.recordings, ready: /start-up failed/ });
       assert.equal(await exitOf(second), 1);
       assert.match(second.stderr(), new RegExp(`recording\\.dir: ${first.recordings} is in use by another Parley \\(pid ${first.child.pid}\\)`));
       assert.match(second.stderr(), /give this one its own recording\.dir in /);
@@ -37,10 +38,11 @@ describe('one Parley per recordings folder', () => {
       const during = readSidecars(first.recordings);
       assert.equal(during.length, 1);
       assert.equal(during[0]!.state, 'recording', 'still being recorded by the first one');
-      await calls.done;
-      await waitFor('the recording finalized', () => readSidecars(first.recordings)[0]?.state === 'finalized' || undefined, 20_000);
+      // The first one stops: its call gets a BYE and its recording is finalized before it exits.
       first.child.kill('SIGINT');
       assert.equal(await exitOf(first), 0);
+      await calls.done;
+      assert.equal(readSidecars(first.recordings)[0]?.state, 'finalized', 'the recording finalized at the stop');
       assert.ok(!existsSync(join(first.recordings, '.parley', 'parley.pid')), 'the folder is released at the stop');
       const errors = first.lines.filter((l) => Number(l.level) >= 50);
       assert.equal(errors.length, 0, `no error logged: ${JSON.stringify(errors).slice(0, 800)}`);
