@@ -66,6 +66,8 @@ export class PipeAcceptor {
   private readonly pipes = new Map<string, AcceptedPipe>();
   /** Pipes being set up (on the roster already, not yet in `pipes`), by room and leg: a kick meanwhile waits for them. */
   private readonly settingUp = new Map<string, Promise<void>>();
+  /** The same set-ups by pipe id: the caller's node's DELETE waits for one. */
+  private readonly settingUpById = new Map<string, Promise<void>>();
 
   constructor(
     private readonly media: MediaEngine,
@@ -94,10 +96,12 @@ export class PipeAcceptor {
     let settled = (): void => undefined;
     const setUp = new Promise<void>((resolve) => (settled = resolve));
     this.settingUp.set(key, setUp);
+    this.settingUpById.set(o.id, setUp);
     try {
       return await this.setUp(o, conf, legId);
     } finally {
       if (this.settingUp.get(key) === setUp) this.settingUp.delete(key);
+      if (this.settingUpById.get(o.id) === setUp) this.settingUpById.delete(o.id);
       settled();
     }
   }
@@ -153,8 +157,13 @@ export class PipeAcceptor {
     }
   }
 
-  /** The caller's node says the call left: the pipe closes; the room closes when nobody else is in it. */
+  /**
+   * The caller's node says the call left: the pipe closes; the room closes when nobody else is in
+   * it. A pipe still being set up (its caller hung up meanwhile) is waited for, then closed: it
+   * would otherwise be set up after this and stay, on the roster, for ever.
+   */
   async close(id: string): Promise<boolean> {
+    await this.settingUpById.get(id);
     const p = this.pipes.get(id);
     if (!p) return false;
     this.pipes.delete(id);
@@ -313,6 +322,10 @@ export async function pipeCallToOwner(
     };
     node.outgoingPipes.set(id, ownerEnded);
     if (endedEarly !== null) ownerEnded(endedEarly);
+    // The call ended while the pipe was being set up (its caller hung up right behind the answer):
+    // its 'ended' came before this listened; the pipe is taken down now (it stayed, with the
+    // caller on the owner's roster).
+    else if (call.endedBecause !== null) done(call.endedBecause);
     transport.observer.once('close', () => resolve('pipe closed'));
   });
   return { left };

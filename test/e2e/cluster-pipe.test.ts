@@ -31,7 +31,11 @@ const yaml = `routing:
     - { name: rec, match: { method: INVITE, requestUri: "sip:rec@*" }, actions: [{ app: rec }] }
     - { name: holdroom, match: { method: INVITE, requestUri: "sip:holdroom@*" }, actions: [{ app: holdroom }] }
     - { name: ivrhold, match: { method: INVITE, requestUri: "sip:ivrhold@*" }, actions: [{ app: ivrhold }] }
+    - { name: hurryroom, match: { method: INVITE, requestUri: "sip:hurryroom@*" }, actions: [{ app: hurryroom }] }
+    - { name: ivrhurry, match: { method: INVITE, requestUri: "sip:ivrhurry@*" }, actions: [{ app: ivrhurry }] }
 flows:
+  hurryroom: [{ conference: { room: hurryroom } }]
+  ivrhurry: [answer, { record: { action: start } }, { conference: { room: hurryroom } }]
   holdroom: [{ conference: { room: holdroom } }]
   ivrhold: [answer, { conference: { room: holdroom } }]
   direct: [{ conference: { room: piped } }]
@@ -128,6 +132,31 @@ describe('cluster: a caller answered on one node joins a room on another through
       const r = await call(b.api, 'GET', '/rooms/piped');
       return r.status === 404 || !(r.body as { roster: RosterItem[] }).roster.some((e) => e.remoteNode === 'na') ? true : undefined;
     }, 5000);
+  });
+
+  it('callers on A that hang up right behind their answer, while their pipe to B is set up, leave nothing on either node', async () => {
+    await dial(b, 'hurryroom', 660, 20_000);
+    await waitFor('room hurryroom on B', async () => ((await call(b.api, 'GET', '/rooms')).body as Array<{ name: string; node: string }>).find((r) => r.name === 'hurryroom' && r.node === 'nb'), 15_000);
+    // Each hangs up as soon as it has ACKed: the pipe's set-up (mediasoup calls, a request to B) is under way,
+    // and goes on (a recorded call's room closes only once the recording has what its legs buffered).
+    const hurried = await Promise.all([0, 5, 10, 20, 30, 40, 60, 80].map((ms) => dial(a, 'ivrhurry', 440, ms)));
+    for (const h of hurried) assert.equal((await h.done).code, 0);
+    const pipedOnB = async (): Promise<RosterItem[]> => {
+      const r = await call(b.api, 'GET', '/rooms/hurryroom');
+      return r.status === 404 ? [] : (r.body as { roster: RosterItem[] }).roster.filter((e) => e.remoteNode === 'na');
+    };
+    const hurriedOnA = async (): Promise<number> => ((await call(a.api, 'GET', '/calls')).body as Array<{ flow: string }>).filter((c) => c.flow === 'ivrhurry').length;
+    // Settled: no hurried call on A and no piped caller on B, twice 500 ms apart (a pipe's set-up may still reach B after A's call ended).
+    let clean = 0;
+    await waitFor('nothing of the hurried calls left on A or B', async () => {
+      clean = (await hurriedOnA()) === 0 && (await pipedOnB()).length === 0 ? clean + 1 : 0;
+      if (clean < 2) await new Promise((r) => setTimeout(r, 500));
+      return clean >= 2 ? true : undefined;
+    }, 15_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}: on B ${JSON.stringify(await pipedOnB())}, on A ${await hurriedOnA()} calls`);
+    });
+    const onB = (await call(b.api, 'GET', '/rooms/hurryroom')).body as { roster: RosterItem[] };
+    assert.deepEqual(onB.roster.map((e) => e.remoteNode), [null], `the local caller alone: ${JSON.stringify(onB.roster)}`);
   });
 
   it('B kicks the piped caller, then closes the room: each time the caller on A gets a BYE, as on a local room close', async () => {
