@@ -359,7 +359,6 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           externalIp: c.sip.externalIp,
           sipT1: c.sip.timers.t1,
           holdPropagation: c.calls.holdPropagation,
-          selfCalls: c.sip.server === 'embedded',
           pointsAtParley: this.sip.pointsHere,
         },
       },

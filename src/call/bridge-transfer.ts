@@ -30,7 +30,6 @@ import { createUac, type HeldDialog } from './held-dialog.ts';
 import { dialFollowingRedirects } from './redirect-target.ts';
 import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
-import { pointsAtArrival } from './loops-back.ts';
 import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS } from './refer-request.ts';
 import { consultationEnder } from './consultation.ts';
 import type { SipCall } from './sip-call.ts';
@@ -172,8 +171,8 @@ export class BridgeTransfer {
     // call's INVITE arrived on, another of its listeners' addresses, sip.externalIp, or a name that
     // resolves to one of them) goes without the loop marker, so that Parley's rules take it as a
     // new call: marked, Parley would proxy it on to its Request-URI, itself again, and answer it
-    // 482. Only where the SIP server can hold both ends (CallSettings.selfCalls).
-    if (deps.settings.selfCalls && (pointsAtArrival(this.target, call.receivedOn) || (await deps.settings.pointsAtParley?.(this.target)) === true)) {
+    // 482. Only where the SIP server can hold both ends (CallSettings.pointsAtParley).
+    if ((await deps.settings.pointsAtParley?.(this.target)) === true) {
       delete headers[deps.settings.loopMarker.header];
       log.info({ target: this.target }, 'transfer target is Parley itself: placed without the loop marker, for its rules to take');
     }

@@ -30,14 +30,11 @@ export interface CallSettings {
   /** calls.holdPropagation: a hold in a two-party bridge is passed on to the other party with a re-INVITE ('reinvite', the default) or not ('none'). */
   holdPropagation?: 'reinvite' | 'none';
   /**
-   * The SIP server tells the two ends of a call Parley places to itself apart (sip.server: embedded,
-   * DialogLayer.add). A drachtio-server gives both the same dialog id (Call-ID and From tag): such
-   * a call could be ended from neither end, so a transfer to Parley itself keeps the loop marker (482).
-   */
-  selfCalls?: boolean;
-  /**
-   * With selfCalls: true when a request to the URI would reach Parley's own SIP server by another
-   * of its addresses or a name (EmbeddedSipServer.pointsHere) than the one the call arrived on.
+   * True when a request to the URI would reach Parley's own SIP server, by any of its addresses or
+   * a name (EmbeddedSipServer.pointsHere). Only with the embedded server, which tells the two ends
+   * of a call Parley places to itself apart (DialogLayer.add); a drachtio-server gives both the
+   * same dialog id (Call-ID and From tag), so there (null) a transfer to Parley itself keeps the
+   * loop marker (482).
    */
   pointsAtParley?: ((uri: string) => Promise<boolean>) | null;
   /** The `siprec` section (absent: its defaults). */

@@ -39,12 +39,3 @@ export function toLoopsBack(o: { to: string; requestUri: string; receivedOn?: st
   if (!at) return false;
   return pointsAt(o.to, at) && !pointsAt(o.requestUri, at);
 }
-
-/**
- * True when `uri` is sent to the very address the INVITE arrived on (`receivedOn`, `host:port`
- * as drachtio reports it): Parley itself, as a phone that got its call from Parley names it.
- */
-export function pointsAtArrival(uri: string, receivedOn: string | null | undefined): boolean {
-  const at = receivedOn ? splitReceivedOn(receivedOn) : null;
-  return at !== null && pointsAt(uri, at);
-}

@@ -45,8 +45,6 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
   /** The INVITE came from one of security.upstreams: its P-Asserted-Identity is trusted (RFC 3325 §5). */
   fromUpstream = false;
   readonly toLoopsBack: boolean;
-  /** Where the INVITE arrived (`host:port`, as the SIP server reports it): Parley's own address for this call. */
-  readonly receivedOn: string | null;
   /** Set by the call manager: the flow and rule, written into the call's recordings (search, retention). */
   recordingOrigin: RecordingOrigin | null = null;
   private uas: Srf.Dialog | null = null;
@@ -98,8 +96,8 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.originalTo = parseNameAddr(req.get('To'));
     this.from = parseNameAddr(req.get('From'));
     this.requestUri = req.uri;
-    this.receivedOn = (req as unknown as { receivedOn?: string }).receivedOn ?? null;
-    this.toLoopsBack = toLoopsBack({ to: this.originalTo.uri, requestUri: req.uri, receivedOn: this.receivedOn, outboundProxy: deps.settings.outboundProxy });
+    const receivedOn = (req as unknown as { receivedOn?: string }).receivedOn ?? null;
+    this.toLoopsBack = toLoopsBack({ to: this.originalTo.uri, requestUri: req.uri, receivedOn, outboundProxy: deps.settings.outboundProxy });
     this.digits = new DigitDemand(leg, deps.settings.inbandDtmf === 'always');
     leg.on('dtmf', (e) => this.safeEmit('dtmf', e.digit, e.durationMs));
     leg.on('mediatimeout', (s) => this.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the caller for ${s} s`));

@@ -64,10 +64,8 @@ interface AcceptedPipe {
 /** The owner's side: pipes by id, each with its transport and roster entry. */
 export class PipeAcceptor {
   private readonly pipes = new Map<string, AcceptedPipe>();
-  /** Pipes being set up (on the roster already, not yet in `pipes`), by room and leg: a kick meanwhile waits for them. */
-  private readonly settingUp = new Map<string, Promise<void>>();
-  /** The same set-ups by pipe id: the caller's node's DELETE waits for one. */
-  private readonly settingUpById = new Map<string, Promise<void>>();
+  /** Pipes being set up (on the roster already, not yet in `pipes`), by id: a kick or the caller's node's DELETE meanwhile waits for one. */
+  private readonly settingUp = new Map<string, { room: string; legId: string; done: Promise<void> }>();
 
   constructor(
     private readonly media: MediaEngine,
@@ -84,7 +82,7 @@ export class PipeAcceptor {
    * kick then ends it rather than finding no such leg (404). Null: no pipe, or its set-up failed.
    */
   async byLeg(room: string, legId: string): Promise<string | null> {
-    await this.settingUp.get(`${room}\n${legId}`);
+    for (const s of this.settingUp.values()) if (s.room === room && s.legId === legId) await s.done;
     for (const [id, p] of this.pipes) if (p.room === room && p.legId === legId) return id;
     return null;
   }
@@ -92,16 +90,13 @@ export class PipeAcceptor {
   async accept(o: PipeOffer): Promise<PipeAnswer> {
     const conf = await this.conferences.openRoom(o.room);
     const legId = `pipe:${o.id}`;
-    const key = `${o.room}\n${legId}`;
     let settled = (): void => undefined;
-    const setUp = new Promise<void>((resolve) => (settled = resolve));
-    this.settingUp.set(key, setUp);
-    this.settingUpById.set(o.id, setUp);
+    const setUp = { room: o.room, legId, done: new Promise<void>((resolve) => (settled = resolve)) };
+    this.settingUp.set(o.id, setUp);
     try {
       return await this.setUp(o, conf, legId);
     } finally {
-      if (this.settingUp.get(key) === setUp) this.settingUp.delete(key);
-      if (this.settingUpById.get(o.id) === setUp) this.settingUpById.delete(o.id);
+      if (this.settingUp.get(o.id) === setUp) this.settingUp.delete(o.id);
       settled();
     }
   }
@@ -163,7 +158,7 @@ export class PipeAcceptor {
    * would otherwise be set up after this and stay, on the roster, for ever.
    */
   async close(id: string): Promise<boolean> {
-    await this.settingUpById.get(id);
+    await this.settingUp.get(id)?.done;
     const p = this.pipes.get(id);
     if (!p) return false;
     this.pipes.delete(id);

@@ -1,7 +1,6 @@
 // Whether a SIP URI names Parley itself: its host and port are one of the SIP server's
 // listening points (drachtio reports them with every request: `server.hostport`, `receivedOn`).
-import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { localAddresses } from '../util/local-addresses.ts';
 
 export interface ServerAddresses {
   /** drachtio's listening points, e.g. `udp/127.0.0.1:5060,tcp/127.0.0.1:5060`. */
@@ -39,13 +38,4 @@ function unbracket(h: string): string {
 
 function isWildcard(h: string): boolean {
   return h === '0.0.0.0' || h === '::';
-}
-
-/** A wildcard listener answers on every local address. */
-function localAddresses(): Set<string> {
-  const out = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (isIP(a.address)) out.add(a.address.toLowerCase());
-  }
-  return out;
 }

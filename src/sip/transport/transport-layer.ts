@@ -4,6 +4,7 @@ import { isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { ListenConfig } from '../../config/schema.ts';
 import { listenError } from '../../util/listen-error.ts';
+import { localAddresses } from '../../util/local-addresses.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TcpTransport, type StreamLimits } from './tcp-transport.ts';
 import { SourceBudget } from './source-budget.ts';
@@ -153,11 +154,7 @@ function advertisable(host: string): string {
   return family === 'IPv6' ? '::1' : '127.0.0.1';
 }
 
-/** An address of one of this machine's interfaces (loopback included). */
+/** An address of this machine (every 127/8 address reaches a wildcard listener on Linux). */
 function localAddress(address: string): boolean {
-  if (address === '127.0.0.1' || address === '::1' || address.startsWith('127.')) return true;
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.address.toLowerCase() === address) return true;
-  }
-  return false;
+  return address.startsWith('127.') || localAddresses().has(address);
 }
