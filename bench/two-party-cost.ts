@@ -27,6 +27,7 @@ import type { MixerParticipant } from '../src/mixer/mixer-participant.ts';
 import { RoomMixer } from '../src/mixer/room-mixer.ts';
 import { writeRtpHeader } from '../src/mixer/rtp.ts';
 import { createLogger } from '../src/util/logger.ts';
+import { opusEngineName } from '../src/mixer/codecs/opus-engine.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: { frames: { type: 'string', default: '3000' }, runs: { type: 'string', default: '7' } } });
@@ -181,6 +182,7 @@ function main(): void {
   const result = {
     date: new Date().toISOString(),
     node: process.version,
+    opus: opusEngineName(),
     cores: availableParallelism(),
     loadAverage1m: loadavg()[0],
     framesPerRun: FRAMES,

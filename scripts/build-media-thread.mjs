@@ -16,8 +16,8 @@ import { bundleDir, bundleHash } from '../src/media-plane/thread/thread-bundle.m
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rootUrl = pathToFileURL(`${root}/`);
-// Two folders below the root, as src/media-plane/native-udp.ts is: its URL relative to
-// import.meta.url (the parley-udp addon) names the same file from the bundle.
+// Two folders below the root, as src/util/native-addon.ts is: its URL relative to
+// import.meta.url (the parley-udp and parley-opus addons) names the same file from the bundle.
 const out = fileURLToPath(bundleDir(rootUrl));
 
 const result = await build({

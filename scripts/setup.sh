@@ -9,14 +9,15 @@ cd "$root"
 
 # Runtime tools: ffmpeg for prompt transcoding and post-processing, sox and espeak-ng for
 # tones, speech prompts and audio checks, SIPp for the end-to-end tests, Chromium for the browser tests,
-# redis-server and Kamailio's Redis module for the cluster tests.
-bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester kamailio kamailio-redis-modules redis-server baresip-core linphone-cli chromium >&2
+# redis-server and Kamailio's Redis module for the cluster tests, libopus's headers for the
+# parley-opus addon (Opus with in-band FEC).
+bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester kamailio kamailio-redis-modules redis-server baresip-core linphone-cli chromium libopus-dev >&2
 
 worker=$(bash media/build-worker.sh)
 export MEDIASOUP_WORKER_BIN="$worker"
 
-# The parley-udp addon (batched RTP reading and sending; media.nativeIo), built with the
-# C compiler the worker build installed, against the installed Node's own headers.
+# The addons, parley-udp (batched RTP reading and sending; media.nativeIo) and parley-opus
+# (libopus), built with the C compiler the worker build installed, against the installed Node's own headers.
 bash media/native/build.sh >/dev/null
 
 # Reinstall only when package-lock.json changed since the last install.

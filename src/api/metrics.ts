@@ -239,6 +239,20 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'parley_leg_opus_fec_recovered_packets',
+      help: "Lost packets of a leg rebuilt from the in-band FEC of the packet after them (Opus, RFC 6716 §2.1.7), mixed and recorded in their place",
+      labelNames: ['room', 'leg'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await rooms())
+          for (const id of r.legIds) {
+            const p = r.leg(id)?.mixerParticipant;
+            if (p?.codec === 'opus') this.set({ room: r.id, leg: id }, p.opusRecovered);
+          }
+      },
+    });
+    new Gauge({
       name: 'parley_rooms_forwarding',
       help: 'Rooms whose two legs are forwarded to each other without the mixer',
       registers,

@@ -89,6 +89,8 @@ export interface ParticipantView {
   readonly forwarded: number;
   /** Audio packets dropped as malformed payloads (Opus packets that break RFC 6716 §3.4: bad framing, 0 frames, over 120 ms, truncated). */
   readonly malformedPayloads: number;
+  /** Lost packets rebuilt from the next packet's Opus in-band FEC. */
+  readonly opusRecovered: number;
 }
 
 export interface MediaLeg extends TypedEmitter<MediaLegEvents> {

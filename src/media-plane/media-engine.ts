@@ -94,6 +94,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return this.threads?.handles.map((h) => h.entry) ?? [];
   }
 
+  /** The libopus each media thread's codecs use (opus-engine.ts). */
+  get threadOpus(): Array<string | null> {
+    return this.threads?.handles.map((h) => h.opus) ?? [];
+  }
+
   /** Which media thread runs a room (null: the main thread, or no such room). */
   threadOf(roomId: string): number | null {
     const r = this.rooms.get(roomId);

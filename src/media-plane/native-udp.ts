@@ -18,8 +18,7 @@
 // Without the addon (not built, another platform) or with media.nativeIo off,
 // every socket is read by dgram as before.
 import type dgram from 'node:dgram';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon, nativeAddonPath } from '../util/native-addon.ts';
 
 type Poller = object;
 
@@ -37,7 +36,7 @@ interface Addon {
 export type DatagramHandler = (buf: Buffer, rinfo: dgram.RemoteInfo) => void;
 
 /** Where the addon is built (media/native/build.sh). */
-export const ADDON_PATH = fileURLToPath(new URL('../../media/native/build/parley-udp.node', import.meta.url));
+export const ADDON_PATH = nativeAddonPath('parley-udp');
 
 /** Send buffer: packets queued within one task (a tick of every room on the thread). */
 const TX_BYTES = 512 * 1024;
@@ -48,17 +47,9 @@ let loadError: string | null = null;
 
 function loadAddon(): Addon | null {
   if (addon !== undefined) return addon;
-  addon = null;
-  if (process.platform !== 'linux') loadError = 'only built on Linux';
-  else {
-    try {
-      // Loaded once per thread (dlopen); a missing file is the require's own error, no stat first.
-      addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
-      loadError = missing ? `${ADDON_PATH} not built (bash media/native/build.sh)` : (err as Error).message;
-    }
-  }
+  const loaded = loadNativeAddon<Addon>('parley-udp');
+  addon = loaded.addon;
+  loadError = loaded.error;
   return addon;
 }
 

@@ -4,6 +4,7 @@ import { isIPv6, SocketAddress } from 'node:net';
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { CODECS, codecByName, type CodecName } from '../mixer/codecs/audio-codec.ts';
+import { opusEngine } from '../mixer/codecs/opus-engine.ts';
 import { SdpNegotiationError } from './media-errors.ts';
 import { parseCrypto } from './sdp-crypto.ts';
 import { type Direction, type IpFamily, type LocalAudio, type NegotiatedAudio, type SdpSessionInfo, type SrtpKey } from './sdp-types.ts';
@@ -301,7 +302,15 @@ function audioLines(local: LocalAudio, direction: Direction, rtpmaps: { pt: numb
 
 function codecRtpmap(codec: CodecName, pt: number): { pt: number; name: string; rate: number; channels?: number; fmtp?: string } {
   const info = CODECS[codec];
-  return { pt, name: info.name, rate: info.rtpClock, channels: info.sdpChannels, fmtp: codec === 'opus' ? 'minptime=20;useinbandfec=0' : undefined };
+  return { pt, name: info.name, rate: info.rtpClock, channels: info.sdpChannels, fmtp: codec === 'opus' ? opusFmtp() : undefined };
+}
+
+/**
+ * Opus's parameters in Parley's SDP: useinbandfec=1 (RFC 7587 §6.1: the sender should
+ * put in-band FEC in its packets) where Parley's libopus decodes it (the parley-opus addon).
+ */
+function opusFmtp(): string {
+  return `minptime=20;useinbandfec=${opusEngine().native ? 1 : 0}`;
 }
 
 /**

@@ -228,6 +228,16 @@ export class JitterBuffer {
   }
 
   /**
+   * The packet the next pop() plays when it is here (after a LOST: the one after the
+   * lost packet, whose Opus in-band FEC may rebuild it), left in place; else null.
+   */
+  peekNext(): JitterSlot | null {
+    if (!this.playing || this.count === 0) return null;
+    const i = this.find(this.expected);
+    return i >= 0 ? this.slots[i] : null;
+  }
+
+  /**
    * The packets waiting to play, next first, left in place: at a switch to
    * forwarding they go on to the listener at once (it heard everything before them).
    */

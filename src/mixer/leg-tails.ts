@@ -1,6 +1,7 @@
 // The last of a leg that left a room with recorders: what its jitter buffer
 // still held (20–100 ms of a live leg, up to a second of a record-only one),
-// decoded at its close (MixerParticipant.close) and played in the room's next
+// decoded at its close (MixerParticipant.close; a lost packet rebuilt from the next one's
+// Opus FEC where it can be, as a live leg's is) and played in the room's next
 // ticks as if the leg were still there: into the mix and into its own frame of
 // the ticks handed to recorders (its stem), one frame per tick. Listeners hear
 // it in the mix too, unless they already did: a leg forwarded to the other as
@@ -24,7 +25,11 @@ export function decodeTail(jitter: JitterBuffer, pipe: InputPipeline, n: number)
   while (frames.length < MAX_TAIL_FRAMES && jitter.depth > 0) {
     const slot = jitter.pop();
     const f = new Int16Array(n);
-    if (slot === LOST) pipe.decode(null, f);
+    if (slot === LOST) {
+      const next = jitter.peekNext();
+      if (next !== null && next.payloadType !== OPUS_BUNDLE_PT) pipe.recover(next.payload, f);
+      else pipe.decode(null, f);
+    }
     else if (slot !== null) {
       if (slot.payloadType === OPUS_BUNDLE_PT) pipe.decodeBundle(slot.payload, f);
       else pipe.decode(slot.payload, f);

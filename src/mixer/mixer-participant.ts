@@ -75,6 +75,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   tailHeard = false;
 
   private media: ParticipantMedia;
+  private fecRecovered = 0;
   private inPipe: InputPipeline;
   private outPipe: OutputPipeline;
   /** SSRC, framing onto the 20 ms grid, relay: the packets into the jitter buffer. */
@@ -172,6 +173,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   /** Audio packets dropped as malformed (Opus packets that break RFC 6716 §3.4): never decoded, mixed or recorded. */
   get malformedPayloads(): number {
     return this.feed.malformed;
+  }
+
+  /** Lost packets rebuilt from the next packet's Opus in-band FEC (mixed and recorded in their place). */
+  get opusRecovered(): number {
+    return this.fecRecovered;
   }
 
   /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
@@ -311,7 +317,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
         this.hasInput = false;
       }
     } else if (slot === LOST) {
-      this.inPipe.decode(null, this.input);
+      // The packet after the lost one may rebuild it (Opus in-band FEC); else it is concealed.
+      const next = jitter.peekNext();
+      if (next === null || next.payloadType === OPUS_BUNDLE_PT) this.inPipe.decode(null, this.input);
+      else if (this.inPipe.recover(next.payload, this.input)) this.fecRecovered++;
       this.hasInput = true;
       this.concealed = false;
       // Its timestamp, from the last packet played: one frame per sequence number.

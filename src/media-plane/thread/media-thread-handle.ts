@@ -60,6 +60,8 @@ export class MediaThreadHandle {
   readonly ready: Promise<void>;
   /** How the thread loaded its code, once ready: the bundle made at setup, or the TypeScript (media-thread-boot.mjs). */
   entry: 'bundle' | 'source' | null = null;
+  /** The libopus its codecs use, once ready (opus-engine.ts): Debian's through the addon, or the wasm build and why. */
+  opus: string | null = null;
   /** Ticks a recorder ring could not take (it was full), since the start. */
   droppedTicks = 0;
   /** Frames the thread had resampled, as of its last stats snapshot (Resampler.framesRun there). */
@@ -104,6 +106,7 @@ export class MediaThreadHandle {
         if (m.type === 'ready') {
           this.worker.off('message', onMessage);
           this.entry = m.entry;
+          this.opus = m.opus;
           resolve();
         }
       };

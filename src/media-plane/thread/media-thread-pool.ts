@@ -61,7 +61,7 @@ export class MediaThreadPool extends TypedEmitter<MediaThreadPoolEvents> {
       pool.close();
       throw err;
     }
-    log.info({ threads: n, code: pool.threads.map((t) => t.entry) }, 'media threads started');
+    log.info({ threads: n, code: pool.threads.map((t) => t.entry), opus: pool.threads[0]?.opus }, 'media threads started');
     return pool;
   }
 

@@ -353,7 +353,7 @@ export function endpointView(leg: LocalMediaLeg): EndpointView | null {
 function participantView(leg: LocalMediaLeg): ParticipantView | null {
   const p = leg.mixerParticipant;
   if (!p) return null;
-  return { muted: p.muted, deaf: p.deaf, talking: p.talking, jitterStats: { ...p.jitterStats }, codec: p.codec, inputSsrc: p.inputSsrc, encoded: p.encoded, silenceFilled: p.silenceFilled, forwarded: p.forwarded, malformedPayloads: p.malformedPayloads };
+  return { muted: p.muted, deaf: p.deaf, talking: p.talking, jitterStats: { ...p.jitterStats }, codec: p.codec, inputSsrc: p.inputSsrc, encoded: p.encoded, silenceFilled: p.silenceFilled, forwarded: p.forwarded, malformedPayloads: p.malformedPayloads, opusRecovered: p.opusRecovered };
 }
 
 function legInfo(leg: LocalMediaLeg): LegInfo {

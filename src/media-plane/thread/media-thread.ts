@@ -2,6 +2,7 @@
 // their legs' sockets, mixers and codecs (MediaThreadRuntime). Started by
 // MediaThreadHandle through media-thread-boot.mjs.
 import { parentPort, workerData } from 'node:worker_threads';
+import { opusEngineName } from '../../mixer/codecs/opus-engine.ts';
 import { createLogger } from '../../util/logger.ts';
 import type { MediaCommand, MediaEvent, MediaThreadInit } from './protocol.ts';
 import { MediaThreadRuntime } from './media-thread-runtime.ts';
@@ -21,4 +22,4 @@ runtime.shutDown = () => {
 };
 // How media-thread-boot.mjs loaded this code: its bundle (made at setup) or the TypeScript through tsx.
 const entry = (globalThis as { parleyMediaThreadEntry?: string }).parleyMediaThreadEntry === 'bundle' ? 'bundle' : 'source';
-port.postMessage({ type: 'ready', entry } satisfies MediaEvent);
+port.postMessage({ type: 'ready', entry, opus: opusEngineName() } satisfies MediaEvent);

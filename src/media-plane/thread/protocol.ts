@@ -121,7 +121,7 @@ export interface SerializedError {
 /** Media thread → main. */
 export type MediaEvent =
   /** `entry`: the thread runs the bundle scripts/build-media-thread.mjs made, or the TypeScript (media-thread-boot.mjs). */
-  | { type: 'ready'; entry: 'bundle' | 'source' }
+  | { type: 'ready'; entry: 'bundle' | 'source'; opus: string }
   | { type: 'reply'; req: number; ok: true; value: unknown }
   | { type: 'reply'; req: number; ok: false; error: SerializedError }
   | { type: 'leg.dtmf'; roomId: string; legId: string; event: DtmfEvent }

@@ -55,6 +55,24 @@ export class InputPipeline {
     if (this.resampler) this.resampler.process(this.scratch, out);
   }
 
+  /**
+   * A lost 20 ms packet whose next packet is here (`next`, of 20 ms): rebuilt from that
+   * packet's in-band FEC where the codec carries one (Opus), else concealed as decode(null) does.
+   * True when it was rebuilt.
+   */
+  recover(next: Uint8Array, out: Int16Array): boolean {
+    if (!(this.decoder instanceof OpusDecoder)) {
+      this.decode(null, out);
+      return false;
+    }
+    const target = this.resampler ? this.scratch : out;
+    const before = this.decoder.recovered;
+    const n = this.decoder.recover(next, target);
+    if (n < target.length) target.fill(0, n);
+    if (this.resampler) this.resampler.process(this.scratch, out);
+    return this.decoder.recovered > before;
+  }
+
   /** Decodes one 20 ms slot of an Opus stream split onto the grid (opus-packet-splitter.ts) into out at the room rate. */
   decodeBundle(bundle: Uint8Array, out: Int16Array): void {
     if (!(this.decoder instanceof OpusDecoder)) throw new Error(`an Opus bundle for a ${this.codec} decoder`);

@@ -1,29 +1,29 @@
-// Opus through opusscript's libopus 1.4 compiled to wasm (installs offline, no native
-// build), driven by opus-wasm.ts (opusscript's own wrapper writes outside its buffers).
-// It decodes straight to the room rate, so no resampling. Each call returns a fresh
-// Buffer; at ~0.3 ms per encode that copy is noise.
+// Opus through libopus (opus-engine.ts: Debian's, through the parley-opus addon, or
+// opusscript's wasm build where the addon is not built). It decodes straight to the room
+// rate, so no resampling.
 // A stream of other than 20 ms packets comes as bundles (opus-packet-splitter.ts): per 20 ms
 // slot, the frames that start in it, each a one-frame packet with its offset. They decode in
 // order onto a timeline (the carry) that each tick plays 20 ms of: a frame longer than what
 // is left of its slot plays on in the next ticks (their bundles are empty), one of 10 ms
-// fills half a tick. Each frame is decoded alone, so a 120 ms packet decodes at any rate
-// (opusscript decodes at most 60 ms at 48 kHz in one call; one frame is never longer).
-// A lost slot the timeline does not cover is concealed by libopus itself (RFC 6716 §4.4):
-// opusscript cannot ask for a loss of a given length (an empty packet conceals 5,760 samples), so
-// the decoder gets a packet of only a TOC byte, the last packet's mode and bandwidth with a
-// 20 ms frame, which libopus takes as 20 ms lost. Told nothing, the decoder went on from
-// the frame before the loss as if none had been: a SILK or hybrid stream then came out up
-// to 2.2× too loud (6.8 dB) for a few hundred ms and the lost slot was silence; concealed,
-// the slot is filled and the level after it stays within 0.1 dB on average. At most
-// MAX_CONCEALED slots in a row are concealed; the rest of a longer loss is silence.
+// fills half a tick. Each frame is decoded alone, so a 120 ms packet decodes at any rate.
+// A lost slot the timeline does not cover is rebuilt from the next packet's in-band FEC
+// when that packet is already here (recover(): the jitter buffer holds it; the sender's
+// encoder put a low-bitrate copy of each frame in the packet after it, RFC 6716 §2.1.7,
+// which Parley asks for with useinbandfec=1), else concealed by libopus itself (§4.4). Told
+// nothing, the decoder went on from the frame before the loss as if none had been: a SILK or
+// hybrid stream then came out up to 2.2× too loud (6.8 dB) for a few hundred ms and the lost
+// slot was silence; concealed, the slot is filled and the level after it stays within 0.1 dB
+// on average. At most MAX_CONCEALED slots in a row are concealed; the rest of a longer loss
+// is silence.
 import { BUNDLE_HEADER, BUNDLE_RECORD } from '../opus-packet-splitter.ts';
 import { frameTicksOf } from '../opus-packet.ts';
 import type { AudioDecoder, AudioEncoder } from './audio-codec.ts';
-import { OpusApplication, OpusWasm } from './opus-wasm.ts';
+import { opusDecoder, opusEncoder, type OpusDecoding, type OpusEncoding } from './opus-engine.ts';
 
 type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
+const OPUS_SET_PACKET_LOSS_PERC = 4014;
 
 /** The carry's length: a frame starts less than 20 ms into its slot and lasts at most 60 ms (RFC 6716 §3.1); room to spare. */
 const CARRY_MS = 100;
@@ -36,7 +36,7 @@ const TICKS_20MS = 960;
 const MAX_CONCEALED = 3;
 
 export class OpusDecoder implements AudioDecoder {
-  private readonly opus: OpusWasm;
+  private readonly opus: OpusDecoding;
   private readonly frame: number;
   /** A split stream's decoded audio from the start of the next slot to play on: carryLen samples, that slot's RTP timestamp carryTs. */
   private readonly carry: Int16Array;
@@ -44,13 +44,14 @@ export class OpusDecoder implements AudioDecoder {
   private carryTs = 0;
   /** Frames of bundles that failed to decode (a frame the parser let through that libopus refused). */
   failed = 0;
-  /** The TOC-only packet that makes libopus conceal 20 ms in the last packet's mode (-1: nothing decoded yet). */
+  /** Lost slots rebuilt from the next packet's in-band FEC. */
+  recovered = 0;
+  /** The last packet's TOC byte as a 20 ms frame's (-1: nothing decoded yet): the wasm build conceals with it. */
   private plcToc = -1;
-  private readonly plcPacket = Buffer.alloc(1);
   /** Slots concealed in a row (libopus told of each) since the last packet decoded. */
   private concealedRun = 0;
   constructor(readonly rate: OpusRate) {
-    this.opus = new OpusWasm(rate, 1, OpusApplication.VOIP);
+    this.opus = opusDecoder(rate);
     this.frame = rate / 50;
     this.carry = new Int16Array((rate * CARRY_MS) / 1000);
   }
@@ -59,18 +60,36 @@ export class OpusDecoder implements AudioDecoder {
   decode(payload: Uint8Array, out: Int16Array): number {
     this.carryLen = 0;
     if (payload.length === 0) return this.conceal(out);
-    let pcm: Buffer;
+    let n: number;
     try {
-      pcm = this.opus.decode(Buffer.from(payload.buffer, payload.byteOffset, payload.length));
+      // Into the carry (free here: a 20 ms stream has no timeline), which holds more than a
+      // packet of 20 ms decodes to; the slot's 20 ms of it are played.
+      n = this.opus.decode(payload, this.carry);
     } catch {
       return this.conceal(out);
     }
     this.plcToc = plcTocOf(payload[0]);
     this.concealedRun = 0;
-    const n = Math.min(pcm.length >> 1, this.frame, out.length);
-    for (let i = 0; i < n; i++) out[i] = pcm.readInt16LE(i << 1);
+    n = Math.min(n, this.frame, out.length);
+    out.set(this.carry.subarray(0, n));
     if (n < this.frame) out.fill(0, n, this.frame);
     return this.frame;
+  }
+
+  /**
+   * A lost slot whose next packet is here (`next`, a packet of 20 ms): the slot rebuilt from
+   * that packet's in-band FEC (libopus conceals when the packet carries none, as a CELT-only
+   * one never does). The wasm build cannot: it conceals.
+   */
+  recover(next: Uint8Array, out: Int16Array): number {
+    if (!this.opus.fec || this.carryLen !== 0 || this.plcToc < 0 || next.length === 0) return this.conceal(out);
+    try {
+      this.carryLen = this.opus.decodeFec(next, this.carry, this.frame);
+    } catch {
+      return this.conceal(out);
+    }
+    this.recovered++;
+    return this.play(out);
   }
 
   /** A 20 ms slot of a split stream: its bundle's frames onto the timeline, then the slot's 20 ms of it. */
@@ -101,9 +120,7 @@ export class OpusDecoder implements AudioDecoder {
       if (room <= 0) continue;
       let n: number;
       try {
-        const pcm = this.opus.decode(Buffer.from(bundle.buffer, bundle.byteOffset + at0, len));
-        n = Math.min(pcm.length >> 1, room);
-        for (let i = 0; i < n; i++) this.carry[at + i] = pcm.readInt16LE(i << 1);
+        n = this.opus.decode(bundle.subarray(at0, at0 + len), this.carry.subarray(at));
         this.plcToc = plcTocOf(bundle[at0]);
         this.concealedRun = 0;
       } catch {
@@ -124,12 +141,8 @@ export class OpusDecoder implements AudioDecoder {
   conceal(out: Int16Array): number {
     if (this.carryLen === 0 && this.plcToc >= 0 && this.concealedRun < MAX_CONCEALED) {
       this.concealedRun++;
-      this.plcPacket[0] = this.plcToc;
       try {
-        const pcm = this.opus.decode(this.plcPacket);
-        const n = Math.min(pcm.length >> 1, this.frame);
-        for (let i = 0; i < n; i++) this.carry[i] = pcm.readInt16LE(i << 1);
-        this.carryLen = n;
+        this.carryLen = this.opus.conceal(this.carry, this.frame, this.plcToc);
       } catch {
         // Nothing concealed: the slot is silence.
       }
@@ -170,21 +183,22 @@ export function plcTocOf(toc: number): number {
 }
 
 export class OpusEncoder implements AudioEncoder {
-  private readonly opus: OpusWasm;
+  private readonly opus: OpusEncoding;
   private readonly frame: number;
-  private readonly input: Buffer;
-  constructor(readonly rate: OpusRate, complexity = 3) {
-    this.opus = new OpusWasm(rate, 1, OpusApplication.VOIP);
-    this.opus.encoderCTL(OPUS_SET_COMPLEXITY, complexity);
-    this.opus.encoderCTL(OPUS_SET_INBAND_FEC, 0);
+  /**
+   * `fec`: the receiver asked for in-band FEC (its useinbandfec=1): each packet then carries
+   * a low-bitrate copy of the frame before it (SILK and hybrid modes; libopus adds it only
+   * while it expects loss, so a loss rate of 10 % is set).
+   */
+  constructor(readonly rate: OpusRate, complexity = 3, fec = false) {
+    this.opus = opusEncoder(rate);
+    this.opus.ctl(OPUS_SET_COMPLEXITY, complexity);
+    this.opus.ctl(OPUS_SET_INBAND_FEC, fec ? 1 : 0);
+    if (fec) this.opus.ctl(OPUS_SET_PACKET_LOSS_PERC, 10);
     this.frame = rate / 50;
-    this.input = Buffer.alloc(this.frame * 2);
   }
   encode(pcm: Int16Array, out: Uint8Array): number {
-    for (let i = 0; i < this.frame; i++) this.input.writeInt16LE(pcm[i], i << 1);
-    const packet = this.opus.encode(this.input, this.frame);
-    out.set(packet);
-    return packet.length;
+    return this.opus.encode(pcm, this.frame, out);
   }
   close(): void {
     this.opus.delete();

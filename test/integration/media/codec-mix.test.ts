@@ -16,6 +16,8 @@ describe('codec mix (real worker, real UDP)', () => {
     const o = await join(room, { codec: 'opus', pt: 96, dtmfPt: 97 });
     const g = await join(room, { codec: 'G722' });
     assert.match(o.answer, /a=rtpmap:96 opus\/48000\/2/, 'the answer keeps the offered Opus payload type');
+    // Parley decodes Opus in-band FEC (the parley-opus addon): it asks the sender for it (RFC 7587 §6.1).
+    assert.match(o.answer, /a=fmtp:96 [^\r\n]*useinbandfec=1/, 'the answer asks for in-band FEC');
     assert.match(g.answer, /m=audio \d+ RTP\/AVP 9 101/, 'G.722 answered with PT 9 plus telephone-event');
     assert.match(u.answer, /a=rtcp:\d+/, 'no rtcp-mux offered: our RTCP port is announced');
     assert.doesNotMatch(u.answer, /a=rtcp-mux/);

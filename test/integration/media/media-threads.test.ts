@@ -62,6 +62,8 @@ describe('media threads (media.threads: 2, real UDP)', () => {
     }
     t.after(() => fromSource.close());
     assert.deepEqual(fromSource.threadCode, ['source']);
+    // Both ways the threads' Opus is Debian's libopus through the parley-opus addon (in-band FEC).
+    for (const opus of [...engine.threadOpus, ...fromSource.threadOpus]) assert.match(opus ?? '', /^libopus \d[^ ]* \(native\)$/);
     const room = await fromSource.createRoom('from-source');
     const [a, b] = await talkingPair(t, room);
     await hearsEachOther(a, b);

@@ -6,8 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OpusDecoder, OpusEncoder } from '../../../src/mixer/codecs/opus-codec.ts';
+import { opusEngine } from '../../../src/mixer/codecs/opus-engine.ts';
 import { OpusApplication, OpusWasm } from '../../../src/mixer/codecs/opus-wasm.ts';
 import { medianToneShare, rms } from '../../helpers/audio-analysis.ts';
+
+// The wasm build is the fallback where the parley-opus addon is not built: this file's
+// codecs run on it (the engine is chosen at the first codec; each test file is its own process).
+process.env.PARLEY_OPUS = 'wasm';
 
 const RATE = 16000;
 const FRAME = RATE / 50;
@@ -20,6 +25,7 @@ function tone(freq: number, n: number, offset: number): Int16Array {
 
 describe('Opus codecs sharing one wasm heap', () => {
   it('60 legs, each decoding 60 ms frames and concealing: every encoder still encodes its own tone', () => {
+    assert.equal(opusEngine().native, false, 'the codecs run on the wasm build');
     // 60 ms frames from a phone (one per packet), decoded by every leg's decoder.
     const phone = new OpusWasm(RATE, 1, OpusApplication.VOIP);
     const pcm60 = tone(700, 3 * FRAME, 0);
