@@ -342,6 +342,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
       sendPt: n.sendPt,
       sendSsrc: this.ssrc,
       sendPtime: n.sendPtime,
+      sendFec: n.sendFec === true,
     };
     let p = this.participant;
     if (!p) {

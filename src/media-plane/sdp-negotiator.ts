@@ -184,6 +184,12 @@ function sendPtimeOf(session: SessionDescription, m: MediaDescription, codec: Co
   return Number.isInteger(p) && p % 10 === 0 && p >= 10 && p <= 60 ? p : 20;
 }
 
+/** Whether the peer's fmtp for payload type `pt` asks for Opus in-band FEC (useinbandfec=1, RFC 7587 §6.1; absent: 0). */
+function wantsFec(m: MediaDescription, pt: number): boolean {
+  const line = (m.fmtp ?? []).find((f) => f.payload === pt);
+  return line !== undefined && /(?:^|;)\s*useinbandfec\s*=\s*1\s*(?:;|$)/i.test(line.config);
+}
+
 /** The payload types the peer's m-line binds (rtpmap, else the static table), which the session keeps (RFC 3264 §8.3.2). */
 function peerBindings(m: MediaDescription, payloads: number[]): { pt: number; key: string }[] {
   const out: { pt: number; key: string }[] = [];
@@ -266,6 +272,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
       remoteSsrcs: [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))],
       peerPts: peerBindings(m, payloads),
       sendPtime: sendPtimeOf(session, m, codec),
+      sendFec: codec === 'opus' && wantsFec(m, pt),
       mline: index,
       rejected: [],
     };

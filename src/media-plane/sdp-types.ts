@@ -54,6 +54,8 @@ export interface NegotiatedAudio {
   peerPts: { pt: number; key: string }[];
   /** The packet length we send the peer, in ms (its a=ptime when we can: see sdp-negotiator's sendPtimeOf). */
   sendPtime: number;
+  /** Opus only: the peer's fmtp for it says useinbandfec=1 (RFC 7587 §6.1), so what Parley encodes for it carries in-band FEC. */
+  sendFec?: boolean;
   /** Index of the audio m-line, and the other m-lines to reject in an answer. */
   mline: number;
   rejected: { type: string; protocol: string; fmt: string }[];

@@ -114,7 +114,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.acc = new Int32Array(n);
     this.out = new Int16Array(n);
     this.inPipe = new InputPipeline(this.media.codec, opts.sampleRate);
-    this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate);
+    this.outPipe = new OutputPipeline(this.media.codec, opts.sampleRate, this.media.sendFec === true);
     this.feed = new JitterFeed(this, this.media, opts);
     this.output = new RtpOutput(opts.send, this.media.sendPt, this.media.sendSsrc, CODECS[this.media.codec].rtpClock, this.packetMs);
     const live = (): boolean => !this.closed && !this.deaf && this.sending;
@@ -193,15 +193,18 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   /** Changes codec or payload types (re-offer). The send SSRC may change too. */
   setMedia(media: ParticipantMedia): void {
     const codecChanged = media.codec !== this.media.codec;
+    const fecChanged = (media.sendFec === true) !== (this.media.sendFec === true);
     const dtmfClockChanged = media.dtmfClock !== this.media.dtmfClock;
     this.media = media;
     this.feed.setMedia(media);
     this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
     if (codecChanged) {
       this.inPipe.close();
-      this.outPipe.close();
       this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
-      this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate);
+    }
+    if (codecChanged || fecChanged) {
+      this.outPipe.close();
+      this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate, media.sendFec === true);
     }
     // Kept across a re-offer that leaves its clock alone (a hold, a session refresh, a
     // phone's re-INVITE right after the answer): a new receiver would take the end
@@ -229,7 +232,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.inPipe.close();
     this.outPipe.close();
     this.inPipe = new InputPipeline(this.media.codec, rate);
-    this.outPipe = new OutputPipeline(this.media.codec, rate);
+    this.outPipe = new OutputPipeline(this.media.codec, rate, this.media.sendFec === true);
     for (const s of this.privateSources) s.retune(rate);
     if (this.goertzel) this.goertzel = new GoertzelDetector(rate, this.onDigit);
   }

@@ -27,6 +27,8 @@ export interface ParticipantMedia {
   sendSsrc: number;
   /** Packet length (ms) of this listener's stream: 20 when absent; other values for G.711 and G.722 only. */
   sendPtime?: number;
+  /** Opus: the listener asked for in-band FEC (its useinbandfec=1): what the mixer encodes for it carries FEC. */
+  sendFec?: boolean;
 }
 
 export interface ParticipantOptions {

@@ -20,7 +20,7 @@ function makeDecoder(codec: CodecName, roomRate: number): AudioDecoder {
   }
 }
 
-function makeEncoder(codec: CodecName, roomRate: number): AudioEncoder {
+function makeEncoder(codec: CodecName, roomRate: number, fec: boolean): AudioEncoder {
   switch (codec) {
     case 'PCMU':
       return new G711Encoder('ulaw');
@@ -29,7 +29,7 @@ function makeEncoder(codec: CodecName, roomRate: number): AudioEncoder {
     case 'G722':
       return new G722Encoder();
     case 'opus':
-      return new OpusEncoder(roomRate === 48000 ? 48000 : 16000);
+      return new OpusEncoder(roomRate === 48000 ? 48000 : 16000, undefined, fec);
   }
 }
 
@@ -93,11 +93,13 @@ export class OutputPipeline {
   /** RTP timestamp increment per 20 ms frame. */
   readonly timestampStep: number;
 
+  /** `fec`: Opus with in-band FEC (the listener's useinbandfec=1); ignored by the other codecs. */
   constructor(
     readonly codec: CodecName,
     readonly roomRate: number,
+    readonly fec = false,
   ) {
-    this.encoder = makeEncoder(codec, roomRate);
+    this.encoder = makeEncoder(codec, roomRate, fec);
     this.resampler = this.encoder.rate === roomRate ? null : new Resampler(roomRate, this.encoder.rate);
     this.scratch = new Int16Array(this.encoder.rate / 50);
     this.timestampStep = CODECS[codec].rtpClock / 50;

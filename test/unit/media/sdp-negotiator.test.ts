@@ -23,6 +23,18 @@ const FULL = [
 ];
 
 describe('SDP offer/answer', () => {
+  it("Opus in-band FEC: sent to a peer whose fmtp for the chosen payload type says useinbandfec=1 (RFC 7587 §6.1), asked for in Parley's SDP", () => {
+    const withFmtp = (fmtp: string[]): boolean | undefined => negotiateOffer(offer([...FULL, ...fmtp]), ALL).sendFec;
+    assert.equal(withFmtp(['a=fmtp:96 minptime=10;useinbandfec=1']), true);
+    assert.equal(withFmtp(['a=fmtp:96 useinbandfec=1; stereo=0']), true);
+    assert.equal(withFmtp(['a=fmtp:96 minptime=10;useinbandfec=0']), false);
+    assert.equal(withFmtp([]), false, 'absent: 0');
+    assert.equal(withFmtp(['a=fmtp:97 useinbandfec=1']), false, "another payload type's");
+    assert.equal(negotiateOffer(offer(['m=audio 5004 RTP/AVP 0 96', 'a=rtpmap:96 opus/48000/2', 'a=fmtp:96 useinbandfec=1']), ALL).sendFec, false, 'not the codec chosen');
+    const m = sdpTransform.parse(buildAnswer(negotiateOffer(offer(FULL), ALL), local, session)).media[0];
+    assert.deepEqual(m.fmtp.find((f) => f.payload === 96)?.config, 'minptime=20;useinbandfec=1', 'Parley decodes FEC (the parley-opus addon)');
+  });
+
   it('answers with one codec, the offerer\'s first usable one, plus telephone-event at its clock', () => {
     const n = negotiateOffer(offer(FULL), ALL);
     assert.equal(n.codec, 'opus');

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { OpusDecoder, OpusEncoder } from '../../../src/mixer/codecs/opus-codec.ts';
 import { opusEngine } from '../../../src/mixer/codecs/opus-engine.ts';
 import { RoomMixer } from '../../../src/mixer/room-mixer.ts';
-import { buildRtp } from '../../helpers/rtp.ts';
+import { buildRtp, parseRtp } from '../../helpers/rtp.ts';
 
 const RATE = 16000;
 const F = 320;
@@ -141,5 +141,40 @@ describe('Opus in-band FEC (libopus through the parley-opus addon)', () => {
     }
     assert.equal(lossy.recovered, LOST.size, 'each lost packet rebuilt once, counted');
     assert.equal(clean.recovered, 0);
+  });
+
+  it("what the mixer encodes for a listener that asked for FEC (useinbandfec=1: ParticipantMedia.sendFec) carries it; for one that did not, it does not", () => {
+    const sentTo = (sendFec: boolean): Uint8Array[] => {
+      const mixer = new RoomMixer({ sampleRate: RATE, jitterMinMs: 20, jitterMaxMs: 200, manualClock: true, log });
+      const got: Uint8Array[] = [];
+      const a = mixer.createParticipant('a', { codec: 'opus', audioPt: 111, dtmfPt: null, dtmfClock: 48000, sendPt: 111, sendSsrc: 1 }, () => undefined);
+      mixer.createParticipant('b', { codec: 'opus', audioPt: 111, dtmfPt: null, dtmfClock: 48000, sendPt: 111, sendSsrc: 2, sendFec }, (pkt) => {
+        got.push(Uint8Array.from(parseRtp(pkt)!.payload));
+      });
+      // A third, silent leg: the room mixes (two Opus legs alone would be forwarded leg to leg).
+      mixer.createParticipant('c', { codec: 'PCMU', audioPt: 0, dtmfPt: null, dtmfClock: 8000, sendPt: 0, sendSsrc: 3 }, () => undefined);
+      const packets = encodeChirp(false);
+      try {
+        for (let k = 0; k < N + 5; k++) {
+          if (k < N) a.pushRtp(buildRtp({ payloadType: 111, seq: k, timestamp: k * 960, ssrc: 0x77, payload: Buffer.from(packets[k]!) }), k * 20);
+          mixer.runTick();
+        }
+      } finally {
+        mixer.close();
+      }
+      return got;
+    };
+    for (const fec of [true, false]) {
+      const packets = sentTo(fec);
+      assert.ok(packets.length >= N, `b got the mix (${packets.length} packets)`);
+      const ref = decodeAll(packets, new Set(), () => assert.fail('nothing lost'));
+      const lost = new Set([40, 60, 80]);
+      const rebuilt = decodeAll(packets, lost, (d, next, out) => d.recover(next, out));
+      for (const k of lost) {
+        const c = corr(rebuilt[k]!, ref[k]!);
+        if (fec) assert.ok(c > 0.9, `with FEC: block ${k} rebuilt, correlation ${c.toFixed(3)}`);
+        else assert.ok(c < 0.85, `without FEC: block ${k} only concealed, correlation ${c.toFixed(3)}`);
+      }
+    }
   });
 });
