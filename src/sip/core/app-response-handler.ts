@@ -168,13 +168,20 @@ export class AppResponseHandler {
     const dialog = d;
     const target = responseDestination(req, p.inbound);
     const wire = res.toBuffer();
-    const retransmitter = new Uas2xxRetransmitter(
-      () => this.ctx.sender.send(target.dest, wire, target.connectionId),
+    const retransmitter: Uas2xxRetransmitter = new Uas2xxRetransmitter(
+      () => this.ctx.sender.send(target.dest, wire, target.connectionId, () => retransmitter.fail()),
       isStream(p.inbound.source.transport),
       this.ctx.timers,
-      () => {
-        callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
-        this.terminator.bye(dialog, 'SIP ;cause=200 ;text="ACK timeout"');
+      (why) => {
+        if (why === 'timeout') {
+          callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
+          this.terminator.bye(dialog, 'SIP ;cause=200 ;text="ACK timeout"');
+        } else {
+          // §17.2.4: the caller cannot be reached (its connection is gone and a new one refused,
+          // ICMP unreachable): no ACK will come, so the dialog ends now, not at timer H.
+          callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'the 2xx could not be sent (transport error), ending the dialog');
+          this.terminator.bye(dialog, 'SIP ;cause=500 ;text="2xx not delivered"');
+        }
       },
     );
     this.ctx.dialogs.setRetransmitter(d, retransmitter);

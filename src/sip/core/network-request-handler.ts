@@ -22,9 +22,13 @@ import { checkTargets } from './target-check.ts';
 
 /** Methods drachtio passes to apps out of dialog. */
 const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, REGISTER, REFER, PRACK';
+/**
+ * The methods Parley takes (Allow, RFC 3261 §20.5: its 405s and OPTIONS answers, as the app's):
+ * not REGISTER, SUBSCRIBE or PUBLISH, which it answers 405 (no registrar, no presence server).
+ */
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE';
 /** Methods we recognise; any other is answered 501 (RFC 3261 §8.2.1, §21.5.2; RFC 4475 §3.1.1.2). */
-const KNOWN_METHODS = new Set(ALLOW.split(', '));
+const KNOWN_METHODS = new Set([...ALLOW.split(', '), 'SUBSCRIBE', 'PUBLISH', 'REGISTER']);
 const PENDING_LIMIT_MS = 64000;
 /** Extensions a request may Require of us. */
 // siprec: RFC 7866 §6.1.1, Parley's app is a recording server (src/call/siprec-call.ts).
@@ -137,9 +141,16 @@ export class NetworkRequestHandler {
 
   private sendFn(req: SipMessage, inbound: Inbound) {
     const target = responseDestination(req, inbound);
+    // A 2xx to an INVITE that cannot be delivered (a transport error, reported later) ends its dialog (§17.2.4).
+    const lost = req.method === 'INVITE' ? (m: SipMessage) => (m.status >= 200 && m.status < 300 ? () => this.lost2xx(req, m) : undefined) : () => undefined;
     return (m: SipMessage) => {
-      this.ctx.sender.send(target.dest, m.toBuffer(), target.connectionId);
+      this.ctx.sender.send(target.dest, m.toBuffer(), target.connectionId, lost(m));
     };
+  }
+
+  private lost2xx(req: SipMessage, res: SipMessage): void {
+    const d = this.ctx.dialogs.match(req.callId, res.to.params.get('tag') ?? '', req.from.params.get('tag') ?? '');
+    if (d && d.awaitingAckSeq === req.cseq.seq) this.ctx.dialogs.retransmitter(d)?.fail();
   }
 
   private onAck(inbound: Inbound, ack: SipMessage, raw: string, toTag: string | null): void {
@@ -283,7 +294,8 @@ export class NetworkRequestHandler {
     const method = req.method ?? '';
     if (!APP_METHODS.has(method)) {
       if (method === 'BYE' || method === 'UPDATE' || method === 'PRACK') throw new SipError(481, 'Call/Transaction Does Not Exist');
-      this.errors.respond(inbound, req, new SipError(405, 'Method Not Allowed'), [['Allow', ALLOW]]);
+      // §21.4.6: Allow lists the methods valid here, so not this one (a REFER, valid in a dialog only).
+      this.errors.respond(inbound, req, new SipError(405, 'Method Not Allowed'), [['Allow', ALLOW.split(', ').filter((m) => m !== method).join(', ')]]);
       return;
     }
     const mergeKey = mergeKeyOf(req, fromTag);

@@ -1,5 +1,6 @@
 // The UAS core's 2xx retransmission (RFC 3261 §13.3.1.4): timer G from T1 doubling to T2
-// on unreliable transports, and timer H (64*T1) after which the dialog is given up.
+// on unreliable transports, and timer H (64*T1) after which the dialog is given up; given up
+// at once when the 2xx cannot be sent (RFC 3261 §17.2.4: a refused or reset connection, ICMP).
 import { GuardedState } from '../transaction/guarded-state.ts';
 import type { TimerSettings } from '../transaction/timer-values.ts';
 
@@ -21,7 +22,8 @@ export class Uas2xxRetransmitter {
     private readonly resend: () => void,
     reliable: boolean,
     private readonly timers: TimerSettings,
-    private readonly onTimeout: () => void,
+    /** No ACK: timer H ('timeout'), or the 2xx could not be sent ('transport'). */
+    private readonly onTimeout: (why: 'timeout' | 'transport') => void,
   ) {
     this.intervalG = timers.t1;
     if (!reliable) this.timerG = setTimeout(() => this.onTimerG(), this.intervalG);
@@ -41,7 +43,15 @@ export class Uas2xxRetransmitter {
     if (!this.state.is('waiting')) return;
     this.clear();
     this.state.transition('timedout');
-    this.onTimeout();
+    this.onTimeout('timeout');
+  }
+
+  /** The 2xx could not be sent (a transport error): no ACK can come. */
+  fail(): void {
+    if (!this.state.is('waiting')) return;
+    this.clear();
+    this.state.transition('timedout');
+    this.onTimeout('transport');
   }
 
   ack(): void {

@@ -77,6 +77,17 @@ describe('OPTIONS addressed to Parley', () => {
     });
   }
 
+  it('an out-of-dialog REFER to Parley gets 405 whose Allow lists what is valid there: neither REFER nor the methods Parley refuses (§21.4.6)', async () => {
+    const uri = `sip:alice@127.0.0.1:${parley.sipPort}`;
+    const r = request('REFER', c.port, { To: `<${uri}>`, 'Refer-To': '<sip:bob@127.0.0.1>' });
+    c.send(parley.sipPort, r.text.replace('REFER sip:parley@127.0.0.1 SIP/2.0', `REFER ${uri} SIP/2.0`));
+    const res = await c.nextMatching(/^SIP\/2\.0 [2-6]/, 3000, r.callId);
+    assert.match(res, /^SIP\/2\.0 405 /);
+    const allow = /\r\nAllow: ([^\r]*)\r\n/.exec(res)?.[1]?.split(/,\s*/) ?? [];
+    assert.ok(allow.includes('INVITE') && allow.includes('OPTIONS'), allow.join(', '));
+    for (const m of ['REFER', 'REGISTER', 'SUBSCRIBE', 'PUBLISH']) assert.ok(!allow.includes(m), `Allow: ${allow.join(', ')}`);
+  });
+
   it('a REGISTER for another host is still proxied there', async () => {
     const far = await RawSipClient.open();
     try {
