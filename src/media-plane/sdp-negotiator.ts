@@ -62,6 +62,15 @@ function parse(sdp: string): SessionDescription {
     throw new SdpNegotiationError(`unparsable SDP: ${(err as Error).message}`, 399);
   }
   if (!s || !Array.isArray(s.media)) throw new SdpNegotiationError('SDP without media', 304);
+  // An m= line sdp-transform could not read leaves an entry without type or port: named as written.
+  const mlines = sdp.split(/\r?\n/).filter((l) => l.startsWith('m='));
+  s.media.forEach((m, i) => {
+    if (typeof m.type !== 'string' || m.port === undefined) {
+      const line = (mlines[i] ?? 'm=').slice(0, 80);
+      const count = /^m=\S+ \d+\/\d+ /.test(line) ? ' (a port count, RFC 4566 §5.14, is not supported)' : '';
+      throw new SdpNegotiationError(`cannot read "${line}"${count}`, 399);
+    }
+  });
   return s;
 }
 

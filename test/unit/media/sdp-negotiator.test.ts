@@ -23,6 +23,14 @@ const FULL = [
 ];
 
 describe('SDP offer/answer', () => {
+  it('an m= line it cannot read (a port count, m=audio 5000/2) is refused with a Warning that quotes it', () => {
+    assert.throws(
+      () => negotiateOffer(offer(['m=audio 5000/2 RTP/AVP 0']), ALL),
+      (err: unknown) => err instanceof SdpNegotiationError && err.warning === 399 && err.message === 'cannot read "m=audio 5000/2 RTP/AVP 0" (a port count, RFC 4566 §5.14, is not supported)',
+    );
+    assert.throws(() => negotiateOffer(offer(['m=audio x RTP/AVP 0']), ALL), /cannot read "m=audio x RTP\/AVP 0"$/);
+  });
+
   it("Opus in-band FEC: sent to a peer whose fmtp for the chosen payload type says useinbandfec=1 (RFC 7587 §6.1), asked for in Parley's SDP", () => {
     const withFmtp = (fmtp: string[]): boolean | undefined => negotiateOffer(offer([...FULL, ...fmtp]), ALL).sendFec;
     assert.equal(withFmtp(['a=fmtp:96 minptime=10;useinbandfec=1']), true);
