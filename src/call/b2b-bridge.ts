@@ -26,6 +26,7 @@ import type { ConsultationPeer } from './consultation.ts';
 import type { ReplacesId } from './refer-request.ts';
 import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
+import { MediaCapacityError } from '../media-plane/media-errors.ts';
 
 export const CALLEE_LEG = 'callee';
 
@@ -90,7 +91,16 @@ export class B2bBridge {
       return made;
     };
     const srtp = offersSrtp(options.srtp, call.leg);
-    const offered: OfferedLeg = { ...(await make(srtp)), srtp };
+    let made: { leg: MediaLeg; offer: string };
+    try {
+      made = await make(srtp);
+    } catch (err) {
+      // No port for the callee's media: the bridge fails (503), so a fallback (voicemail) can still run.
+      if (!(err instanceof MediaCapacityError)) throw err;
+      this.log.warn({ target, why: err.message }, 'B leg not placed: no media port');
+      return { kind: 'failed', status: 503, reason: 'Service Unavailable' };
+    }
+    const offered: OfferedLeg = { ...made, srtp };
     // The caller may have gone (CANCEL, BYE) while the leg was made: no callee is dialled then.
     if (call.ended) {
       offered.leg.close();
@@ -196,9 +206,9 @@ export class B2bBridge {
       return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     }
     this.log.info({ target, proxy, status: 200, ms: ms() }, 'B leg answered');
-    // A caller held in early media is answered now that the callee has.
-    if (!call.answered) await call.answer();
     if (this.early) await this.early;
+    // The callee's answer is taken before the caller is answered: a callee whose answer cannot
+    // be used fails the bridge (488) while the caller's INVITE can still get that failure.
     try {
       // The 200's SDP: a re-INVITE held meanwhile has replaced uac.remote.sdp.
       const final = held.answer;
@@ -216,6 +226,15 @@ export class B2bBridge {
       destroyDialog(uac, this.log, { Reason: UNUSABLE_ANSWER_REASON });
       leg.close();
       return { kind: 'failed', status: 488, reason: 'Not Acceptable Here' };
+    }
+    // A caller held in early media is answered now that the callee has.
+    if (!call.answered && !call.ended) await call.answer();
+    if (call.ended) {
+      this.log.info({ target, proxy, ms: ms() }, 'the caller left as the callee answered: the callee is hung up');
+      wait.close();
+      destroyDialog(uac, this.log);
+      leg.close();
+      return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     }
     const parties = new BridgeParties(call, this.deps, this.log, options, { uac, leg, id: CALLEE_LEG, gone: false }, target, (o) => this.headers(o));
     this.parties = parties;

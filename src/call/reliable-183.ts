@@ -51,3 +51,35 @@ export function sendReliable183(
     onPrack,
   );
 }
+
+/**
+ * A reliable 183 (sendReliable183) whose PRACK `acked` waits for: resolved by the PRACK, a
+ * failure to send the 183, settle() (the call ended), or 64*T1 + 1 s without any of them. Then
+ * (RFC 3262 §3) the INVITE is rejected with a 5xx: the SIP server's own timer sends it at 64*T1
+ * (the embedded server: 500 No PRACK) without telling the app, so this one, a second later,
+ * calls `onNoPrack` to end the call (whose 500 goes out where the server sent none).
+ */
+export function awaitPrack(
+  res: Srf.SrfResponse,
+  sdp: string,
+  log: Logger,
+  t1Ms: number,
+  onSent: (msg: SentResponse | undefined) => void,
+  onNoPrack: () => void,
+): { acked: Promise<void>; settle: () => void } {
+  let resolve!: () => void;
+  const acked = new Promise<void>((r) => (resolve = r));
+  let timer: NodeJS.Timeout | null = setTimeout(() => {
+    timer = null;
+    log.warn({ afterMs: 64 * t1Ms }, 'no PRACK for the reliable 183: the INVITE is rejected (500 No PRACK) and the call ends');
+    resolve();
+    onNoPrack();
+  }, 64 * t1Ms + 1000);
+  const settle = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    resolve();
+  };
+  sendReliable183(res, sdp, log, settle, settle, onSent);
+  return { acked, settle };
+}

@@ -4,7 +4,7 @@
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
-import { SdpNegotiationError } from '../media-plane/media-errors.ts';
+import { MediaCapacityError, SdpNegotiationError } from '../media-plane/media-errors.ts';
 import type { RecordingOrigin } from '../recording/compliance/retention-policy.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -18,7 +18,7 @@ import { CallerOffer, type AnswerSource } from './caller-offer.ts';
 import { createUas, cseqNumber, destroyDialog, hangupInvite, inviteDeadReason, serverByeReason, warningHeader, type InviteState } from './dialog-util.ts';
 import { answerCallerDialog, isRetired, retire } from './caller-dialog.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { requires100rel, sendReliable183, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
+import { awaitPrack, requires100rel, sentToTag, supports100rel, type SentResponse } from './reliable-183.ts';
 import { answerEarlyUpdate } from './early-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { playOnCall } from './call-play.ts';
@@ -139,6 +139,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       room?.close();
       if (!res.finalResponseSent) {
         if (err instanceof SdpNegotiationError) res.send(488, { headers: { Warning: warningHeader(err) } });
+        else if (err instanceof MediaCapacityError) res.send(503, { headers: { 'Retry-After': '5' } });
         else res.send(500);
       }
       throw err;
@@ -195,7 +196,7 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
       this.log.info('early media (183)');
       return;
     }
-    // Not 'answering' while it waits: a PRACK that never comes leaves the call to the guard.
+    // Not 'answering' while it waits: a PRACK that never comes ends the call (awaitPrack).
     if (this.prackWait) await this.prackWait;
     if (this.answering) return this.answering;
     if (this.uas || this.endedFlag) return;
@@ -255,15 +256,13 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
    * provisional with a session description is unacknowledged).
    */
   private answerInReliable183(): void {
-    let acked!: () => void;
-    this.prackWait = new Promise<void>((resolve) => (acked = resolve));
-    const done = (): void => {
-      this.off('ended', done);
+    const w = awaitPrack(this.res, this.answerSdp, this.log, this.deps.settings.sipT1 ?? 500, this.tookEarlyTag, () => this.hangup(500, 'No PRACK'));
+    const ended = (): void => w.settle();
+    this.once('ended', ended);
+    this.prackWait = w.acked.then(() => {
+      this.off('ended', ended);
       this.prackWait = null;
-      acked();
-    };
-    this.once('ended', done);
-    sendReliable183(this.res, this.answerSdp, this.log, done, done, this.tookEarlyTag);
+    });
     this.log.info('early media (reliable 183: the caller requires 100rel)');
   }
 

@@ -13,6 +13,16 @@ export class SdpNegotiationError extends Error {
   }
 }
 
+/**
+ * Parley has no room for more media now (every port of media.rtpPortRange is taken): call
+ * control answers 503 with Retry-After (RFC 3261 §21.5.4), on which a proxy tries another
+ * server, as for security.maxCalls; `status` is read by the flows (call-session.ts).
+ */
+export class MediaCapacityError extends Error {
+  override name = 'MediaCapacityError';
+  readonly status = 503;
+}
+
 /** The room or leg was closed while an operation was running or before it started. */
 export class MediaClosedError extends Error {
   override name = 'MediaClosedError';

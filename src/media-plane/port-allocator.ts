@@ -10,6 +10,7 @@ import dns from 'node:dns';
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import type { IpFamily } from './sdp-types.ts';
+import { MediaCapacityError } from './media-errors.ts';
 
 export type { IpFamily } from './sdp-types.ts';
 
@@ -71,7 +72,7 @@ export class PortAllocator {
       const got = await this.tryPair(ip, family, port, withRtcp);
       if (got) return got;
     }
-    throw new Error(`no free RTP port in media.rtpPortRange (${this.first}-${this.last + 1}, ${this.inUse.size} pairs in use here)`);
+    throw new MediaCapacityError(`no free RTP port in media.rtpPortRange (${this.first}-${this.last + 1}, ${this.inUse.size} pairs in use here)`);
   }
 
   /** Binds the RTCP port of a pair whose RTP socket is already held (an answer that refused rtcp-mux). */

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { FrameSource, TickSink } from '../../mixer/frames.ts';
 import type { Logger } from '../../util/logger.ts';
 import { SlicedPass } from '../../util/sliced-pass.ts';
-import { MediaClosedError, SdpNegotiationError } from '../media-errors.ts';
+import { MediaCapacityError, MediaClosedError, SdpNegotiationError } from '../media-errors.ts';
 import { MessageBatcher, unbatch, type Batch } from './message-batcher.ts';
 import type { MediaCommand, MediaEvent, MediaThreadInit, SerializedError } from './protocol.ts';
 import type { RemoteMediaRoom } from './remote-media-room.ts';
@@ -347,6 +347,7 @@ function countType(counts: Map<string, number>, type: string): void {
 function deserialize(e: SerializedError): Error {
   if (e.name === 'SdpNegotiationError') return new SdpNegotiationError(e.message, e.warning);
   if (e.name === 'MediaClosedError') return new MediaClosedError(e.message);
+  if (e.name === 'MediaCapacityError') return new MediaCapacityError(e.message);
   const err = new Error(e.message);
   err.name = e.name;
   return err;
