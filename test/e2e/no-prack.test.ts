@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { flowYaml, okTo, RawDialog, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
+import { flowYaml, offerSdp, okTo, RawDialog, rawParleyPerSuite, replyTo, responseTo, statusOf } from './raw-dialog.ts';
 
-const sdp = (port: number): string => ['v=0', `o=x 1 1 IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
 
 describe('a caller that requires 100rel and never PRACKs', () => {
   // The harness's T1 is 100 ms: the reliable 183 is given up after 6.4 s.
@@ -22,11 +21,11 @@ describe('a caller that requires 100rel and never PRACKs', () => {
     const calleeUa = await RawSipClient.open();
     try {
       const c = new RawDialog(callerUa, p.sipPort, 'no-prack', 'bob', `sip:bob@127.0.0.1:${calleeUa.port}`);
-      c.sendText(c.req('INVITE', sdp(40970)).replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nRequire: 100rel'));
+      c.sendText(c.req('INVITE', offerSdp(40970)).replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nRequire: 100rel'));
       const reliable = await callerUa.nextMatching(/^SIP\/2\.0 183 /, 10_000);
       assert.match(reliable, /\r\nRSeq: *\d+/i, 'the 183 is reliable');
       const invite = await calleeUa.nextMatching(/^INVITE /, 10_000);
-      replyTo(calleeUa, invite, responseTo(invite, '200 OK', 'bob1', sdp(40980), calleeUa.port));
+      replyTo(calleeUa, invite, responseTo(invite, '200 OK', 'bob1', offerSdp(40980), calleeUa.port));
       await calleeUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
       const final = await c.final(15_000);
       assert.equal(statusOf(final), 500, final.split('\r\n')[0]);

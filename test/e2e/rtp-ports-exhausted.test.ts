@@ -10,9 +10,8 @@ import { tempApiYaml } from '../helpers/api-client.ts';
 import { parleyPerSuite } from '../helpers/parley-harness.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { flowYaml, RawDialog, statusOf } from './raw-dialog.ts';
+import { flowYaml, offerSdp, RawDialog, statusOf } from './raw-dialog.ts';
 
-const sdp = (port: number): string => ['v=0', 'o=x 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=sendrecv', ''].join('\r\n');
 
 /** Two RTP/RTCP pairs (31200, 31202), one media thread. */
 const TWO_PAIRS = { mediaThreads: 1, media: 'rtpPortRange: { min: 31200, max: 31204 }' };
@@ -25,9 +24,9 @@ describe('no free RTP port', () => {
     const ua = await RawSipClient.open();
     try {
       const held = [new RawDialog(ua, p.sipPort, `ports-a-${Date.now()}`), new RawDialog(ua, p.sipPort, `ports-b-${Date.now()}`)];
-      for (const [i, c] of held.entries()) assert.equal(statusOf(await c.invite(sdp(41000 + 2 * i))), 200, `call ${i + 1} takes a pair`);
+      for (const [i, c] of held.entries()) assert.equal(statusOf(await c.invite(offerSdp(41000 + 2 * i))), 200, `call ${i + 1} takes a pair`);
       const refused = new RawDialog(ua, p.sipPort, `ports-c-${Date.now()}`);
-      const res = await refused.invite(sdp(41010));
+      const res = await refused.invite(offerSdp(41010));
       assert.match(res, /^SIP\/2\.0 503 /, res.split('\r\n')[0]);
       assert.match(res, /\r\nRetry-After: *\d+/i, 'with Retry-After');
       // The first call ends: its pair is free again.
@@ -35,7 +34,7 @@ describe('no free RTP port', () => {
       held[0]!.send('BYE');
       assert.equal(statusOf(await held[0]!.finalTo('2 BYE')), 200);
       const next = new RawDialog(ua, p.sipPort, `ports-d-${Date.now()}`);
-      assert.equal(statusOf(await next.invite(sdp(41012))), 200, 'a call gets through once a port is free');
+      assert.equal(statusOf(await next.invite(offerSdp(41012))), 200, 'a call gets through once a port is free');
       for (const c of [held[1]!, next]) {
         c.cseq = 2;
         c.send('BYE');
@@ -57,7 +56,7 @@ describe('no free RTP port for a bridged callee', () => {
     const callee = await RawSipClient.open();
     try {
       const c = new RawDialog(ua, p.sipPort, `ports-bridge-${Date.now()}`, 'bob', `sip:bob@127.0.0.1:${callee.port}`);
-      const res = await c.invite(sdp(41020));
+      const res = await c.invite(offerSdp(41020));
       assert.match(res, /^SIP\/2\.0 503 /, res.split('\r\n')[0]);
       await assertNothingLeft(p);
     } finally {

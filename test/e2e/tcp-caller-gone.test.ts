@@ -10,9 +10,8 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { flowYaml, okTo, rawParleyPerSuite, replyTo, responseTo } from './raw-dialog.ts';
+import { flowYaml, offerSdp, okTo, rawParleyPerSuite, replyTo, responseTo } from './raw-dialog.ts';
 
-const sdp = (port: number): string => ['v=0', 'o=x 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
 
 describe('a TCP caller gone before the answer', () => {
   // The harness's T1 is 100 ms: timer H would give up on the ACK after 6.4 s.
@@ -26,7 +25,7 @@ describe('a TCP caller gone before the answer', () => {
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
       const port = socket.localPort!;
       const callId = `tcp-gone-${process.pid}@127.0.0.1`;
-      const body = sdp(40960);
+      const body = offerSdp(40960);
       socket.write(
         [
           `INVITE sip:bob@127.0.0.1:${p.sipPort};transport=tcp SIP/2.0`,
@@ -57,7 +56,7 @@ describe('a TCP caller gone before the answer', () => {
       // The caller goes: its connection closes and nothing listens on its port.
       socket.destroy();
       const invite = await calleeUa.nextMatching(/^INVITE /, 10_000);
-      replyTo(calleeUa, invite, responseTo(invite, '200 OK', 'bob1', sdp(40950), calleeUa.port));
+      replyTo(calleeUa, invite, responseTo(invite, '200 OK', 'bob1', offerSdp(40950), calleeUa.port));
       await calleeUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
       const acked = Date.now();
       const bye = await calleeUa.nextMatching(/^BYE /, 10_000, header(invite, 'Call-ID'));
