@@ -9,9 +9,9 @@
 // plays the tails out at once (RoomMixer.playOut). Nothing is allocated per
 // tick: the frames were decoded once, at the close.
 import type { PcmFrame } from './frames.ts';
-import { LOST, type JitterBuffer } from './jitter-buffer.ts';
+import type { JitterBuffer } from './jitter-buffer.ts';
 import type { InputPipeline } from './codecs/codec-pipeline.ts';
-import { OPUS_BUNDLE_PT } from './opus-packet-splitter.ts';
+import { decodeSlot } from './slot-decode.ts';
 
 /** A record-only buffer holds up to about a second (siprec.jitterMs): 64 frames bound any tail. */
 const MAX_TAIL_FRAMES = 64;
@@ -25,15 +25,7 @@ export function decodeTail(jitter: JitterBuffer, pipe: InputPipeline, n: number)
   while (frames.length < MAX_TAIL_FRAMES && jitter.depth > 0) {
     const slot = jitter.pop();
     const f = new Int16Array(n);
-    if (slot === LOST) {
-      const next = jitter.peekNext();
-      if (next !== null && next.payloadType !== OPUS_BUNDLE_PT) pipe.recover(next.payload, f);
-      else pipe.decode(null, f);
-    }
-    else if (slot !== null) {
-      if (slot.payloadType === OPUS_BUNDLE_PT) pipe.decodeBundle(slot.payload, f);
-      else pipe.decode(slot.payload, f);
-    }
+    if (slot !== null) decodeSlot(pipe, jitter, slot, f);
     frames.push(f);
   }
   return frames;

@@ -18,21 +18,15 @@ import { SourceAtRate } from './rate-adapters.ts';
 import { JitterFeed } from './jitter-feed.ts';
 import { LOST, seqDiff, type JitterBuffer, type JitterSlot } from './jitter-buffer.ts';
 import { decodeTail } from './leg-tails.ts';
-import { OPUS_BUNDLE_PT } from './opus-packet-splitter.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
+import { decodeSlot } from './slot-decode.ts';
 import { RtpOutput } from './rtp-output.ts';
-import type { InbandDtmfMode, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
+import type { InbandDtmfMode, MixerParticipantEvents, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
 import { SoftLimiter } from './soft-limiter.ts';
 import type { TwoPartyForwarder } from './two-party-forwarder.ts';
 import { VoiceActivity } from './voice-activity.ts';
 
-export type { InbandDtmfMode, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
-
-export type MixerParticipantEvents = {
-  talk: [talking: boolean];
-  dtmf: [event: DtmfEvent];
-  close: [];
-};
+export type { InbandDtmfMode, MixerParticipantEvents, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
 
 export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   readonly id: string;
@@ -73,9 +67,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. */
   tail: Int16Array[] = [];
   tailHeard = false;
+  /** Lost packets rebuilt from the next packet's Opus in-band FEC (mixed and recorded in their place). */
+  opusRecovered = 0;
 
   private media: ParticipantMedia;
-  private fecRecovered = 0;
+  /** The room clock's time at the last tick (pullInput), the RFC 4733 receiver's clock. */
+  private tickMs = 0;
   private inPipe: InputPipeline;
   private outPipe: OutputPipeline;
   /** SSRC, framing onto the 20 ms grid, relay: the packets into the jitter buffer. */
@@ -175,11 +172,6 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.feed.malformed;
   }
 
-  /** Lost packets rebuilt from the next packet's Opus in-band FEC (mixed and recorded in their place). */
-  get opusRecovered(): number {
-    return this.fecRecovered;
-  }
-
   /** The SSRC of the leg's audio as it reaches the mixer, once one arrived. */
   get inputSsrc(): number | null {
     return this.feed.ssrc;
@@ -260,7 +252,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
     const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
     if (v.payloadType === this.media.dtmfPt) {
-      this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, nowMs);
+      // On the room's clock, as poll() (pullInput): with the arrival time a lost end never timed out.
+      this.rfc4733.handle(v.ssrc, v.seq, v.timestamp, payload, this.tickMs);
       const to = this.dtmfTo === null ? undefined : this.peer(this.dtmfTo);
       if (!to?.takeEvent(this.media.dtmfClock, v.ssrc, v.seq, v.timestamp, payload)) this.feed.skipped(v);
       return;
@@ -309,6 +302,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /** @internal Tick step 1: this tick's input frame. */
   pullInput(timeMs: number): void {
+    this.tickMs = timeMs;
     const jitter = this.feed.jitter;
     const slot = jitter.pop();
     if (slot === null) {
@@ -320,18 +314,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
         this.hasInput = false;
       }
     } else if (slot === LOST) {
-      // The packet after the lost one may rebuild it (Opus in-band FEC); else it is concealed.
-      const next = jitter.peekNext();
-      if (next === null || next.payloadType === OPUS_BUNDLE_PT) this.inPipe.decode(null, this.input);
-      else if (this.inPipe.recover(next.payload, this.input)) this.fecRecovered++;
+      if (decodeSlot(this.inPipe, jitter, slot, this.input)) this.opusRecovered++;
       this.hasInput = true;
       this.concealed = false;
       // Its timestamp, from the last packet played: one frame per sequence number.
       const seq = (jitter.nextSeq - 1) & 0xffff;
       if (this.played.at >= 0) this.markPlayed(seq, this.played.ts + seqDiff(seq, this.played.seq) * (CODECS[this.media.codec].rtpClock / 50), timeMs);
     } else {
-      if (slot.payloadType === OPUS_BUNDLE_PT) this.inPipe.decodeBundle(slot.payload, this.input);
-      else this.inPipe.decode(slot.payload, this.input);
+      decodeSlot(this.inPipe, jitter, slot, this.input);
       this.hasInput = true;
       this.concealed = false;
       this.markPlayed(slot.seq, slot.timestamp, timeMs);

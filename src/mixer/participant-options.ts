@@ -1,8 +1,9 @@
 // What a mixer participant is made of: its leg's media (codec, payload types, SSRC) and
-// its options (room rate, jitter depth, in-band DTMF, where its packets go).
+// its options (room rate, jitter depth, in-band DTMF, where its packets go), and its events.
 import type { Logger } from '../util/logger.ts';
 import type { CodecName } from './codecs/audio-codec.ts';
 import type { PacketSend } from './rtp-output.ts';
+import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
 
 /**
  * In-band (Goertzel) DTMF detection on a leg: 'on' always, even beside
@@ -48,3 +49,9 @@ export interface ParticipantOptions {
   send: PacketSend;
   log: Logger;
 }
+
+export type MixerParticipantEvents = {
+  talk: [talking: boolean];
+  dtmf: [event: DtmfEvent];
+  close: [];
+};

@@ -112,6 +112,25 @@ describe('RFC 4733 receiver', () => {
     }
   });
 
+  it("a participant reports a digit whose end packets were all lost 1 s after its last packet, its packets timed by arrival (performance.now()) while the room's clock runs from 0", () => {
+    const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 20, jitterMaxMs: 100, manualClock: true, log: silentLogger() });
+    const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: 101, dtmfClock: 8000, sendPt: 0, sendSsrc: 9 };
+    try {
+      const p = mixer.createParticipant('a', media, () => undefined);
+      const got: string[] = [];
+      p.on('dtmf', (e) => got.push(e.digit));
+      // A phone that sends a digit's first five packets; its end packets are all lost.
+      const arrival = 36_000_000; // ten hours of uptime, as pushRtp's nowMs is in production
+      for (let k = 0; k < 5; k++) p.pushRtp(buildRtp({ payloadType: 101, seq: 1 + k, timestamp: 8000, ssrc: 7, payload: dtmfPayload('1', false, 160 * (k + 1)) }), arrival + 20 * k);
+      for (let t = 0; t < 40; t++) mixer.runTick();
+      assert.deepEqual(got, [], 'not before the second is over');
+      for (let t = 0; t < 30; t++) mixer.runTick();
+      assert.deepEqual(got, ['1'], 'reported once its last packet is over a second old (room time)');
+    } finally {
+      mixer.close();
+    }
+  });
+
   it('ignores reordered old packets', () => {
     const { rx, got } = feed();
     rx.handle(1, 10, 100, dtmfPayload('5', true, 800), 0);
