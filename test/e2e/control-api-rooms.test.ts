@@ -176,6 +176,43 @@ flows:
       await c.rtp.close();
     }
   });
+  for (const how of ['its room is deleted', 'its leg is kicked'] as const) {
+    it(`a ringing dial-out is cancelled at once when ${how} (502, status 487), not left ringing`, async () => {
+      const c = await startCallee('callee-no-answer.xml', null);
+      try {
+        const name = how === 'its room is deleted' ? 'ring-del' : 'ring-kick';
+        assert.equal((await call(base, 'POST', '/rooms', { name })).status, 201);
+        const dialled = call(base, 'POST', `/rooms/${name}/dial`, { to: `sip:ringing@127.0.0.1:${c.port}`, ringTimeout: 30 });
+        const room = await waitForRoom(base, name);
+        const started = Date.now();
+        if (how === 'its room is deleted') assert.equal((await call(base, 'DELETE', `/rooms/${name}`)).status, 200);
+        else assert.equal((await call(base, 'DELETE', `/rooms/${name}/legs/${room.roster[0].leg}`)).status, 200);
+        const r = await dialled;
+        assert.equal(r.status, 502, r.text);
+        assert.equal(r.body.status, 487, r.text);
+        sippOk(await c.done, 'ringing callee (CANCEL received)');
+        assert.ok(Date.now() - started < 5_000, `cancelled ${Date.now() - started} ms after, not at the 30 s ring timeout`);
+        if (how === 'its leg is kicked') assert.equal((await call(base, 'DELETE', `/rooms/${name}`)).status, 200);
+      } finally {
+        c.kill();
+        await c.rtp.close();
+      }
+    });
+  }
+
+  it('dials racing DELETEs of their rooms: each a 201, 404 or 502, never a 500', async () => {
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const name = `race-${i}`;
+        const [dial] = await Promise.all([call(base, 'POST', `/rooms/${name}/dial`, { to: 'sip:nobody@127.0.0.1:1;transport=tcp', ringTimeout: 2 }), call(base, 'DELETE', `/rooms/${name}`)]);
+        statuses.push(dial.status);
+      }),
+    );
+    assert.ok(statuses.every((s) => s === 201 || s === 404 || s === 502), statuses.join(' '));
+    for (let i = 0; i < 30; i++) await call(base, 'DELETE', `/rooms/race-${i}`);
+  });
+
   it('a room POST /rooms opened stays open, empty, when a dial into it fails; DELETE closes it', async () => {
     assert.equal((await call(base, 'POST', '/rooms', { name: 'kept' })).status, 201);
     const r = await call(base, 'POST', '/rooms/kept/dial', { to: 'sip:nobody@127.0.0.1:1;transport=tcp' });

@@ -11,6 +11,7 @@ import type { Player } from '../../playback/player.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
 import { anyArray, anyObject, errors, nameParam, okSchema, playSpecProperties } from './schemas.ts';
+import { MediaClosedError } from '../../media-plane/media-errors.ts';
 
 const roomName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } as const;
 const legParams = {
@@ -149,6 +150,8 @@ export function roomRoutes(app: FastifyInstance, ctx: ApiContext): void {
       } catch (err) {
         if (err instanceof RosterConflictError) throw new ApiError(409, 'conflict', err.message);
         if (err instanceof DialOutError) return reply.code(502).send({ error: 'dial_failed', message: `${err.status} ${err.message}`, status: err.status });
+        // The room closed (DELETE) between its lookup and the leg's making: it is gone, not an error of Parley's.
+        if (err instanceof MediaClosedError) throw ApiError.notFound('room', name);
         throw err;
       }
     },

@@ -100,6 +100,11 @@ export async function dialOut(
     timedOut = true;
     outgoing?.cancel(() => undefined);
   }, opts.ringTimeout * 1000);
+  // Kicked, or its room closed, while it rings: the INVITE is cancelled at once (not left to
+  // ring until someone answers, to be hung up on).
+  const onLegClosed = (): void => outgoing?.cancel(() => undefined);
+  leg.once('close', onLegClosed);
+  const givenUp = (): boolean => timedOut || leg.isClosed;
   const from = fromOf(conf, s, opts);
   let held: HeldDialog;
   let unregisterEarly = (): void => undefined;
@@ -128,21 +133,24 @@ export async function dialOut(
               unregisterEarly();
               unregisterEarly = early;
             }
-            if (timedOut) req.cancel(() => undefined);
+            if (givenUp()) req.cancel(() => undefined);
           }) as unknown as (req: Srf.SrfRequest) => void,
         },
         log,
       );
-    held = await dialFollowingRedirects(opts.to, dialTo, () => timedOut, log);
+    held = await dialFollowingRedirects(opts.to, dialTo, givenUp, log);
   } catch (err) {
+    const closed = leg.isClosed;
     leg.close();
     conf.roster.leave(legId, 'failed');
     onLeft(false);
     if (timedOut) throw new DialOutError(408, 'No Answer');
+    if (closed) throw new DialOutError(487, 'the leg was kicked or its room closed while it rang');
     throw new DialOutError((err as { status?: number }).status ?? 500, (err as { reason?: string }).reason ?? (err as Error).message);
   } finally {
     unregisterEarly();
     clearTimeout(timerRing);
+    leg.off('close', onLegClosed);
   }
   try {
     return await connect(conf, s, opts, log, onLeft, held, leg, legId, entry);
