@@ -60,11 +60,14 @@ export async function freeMediaPort(): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const p = 20000 + 2 * Math.floor(Math.random() * 4999);
     if (handed.has(p) || handed.has(p + 2)) continue;
-    if ((await udpFree(p)) && (await udpFree(p + 2)) && (await udpFree(p + 1)) && (await udpFree(p + 3))) {
-      handed.add(p);
-      handed.add(p + 2);
-      return p;
-    }
+    // Taken before the checks, which yield: calls made together (eight SIPp callers started at
+    // once) could otherwise each check a pair overlapping another's and both get it (SIPp then
+    // failed to bind its video port: "Address already in use").
+    handed.add(p);
+    handed.add(p + 2);
+    if ((await udpFree(p)) && (await udpFree(p + 2)) && (await udpFree(p + 1)) && (await udpFree(p + 3))) return p;
+    handed.delete(p);
+    handed.delete(p + 2);
   }
   throw new Error('no free media port pair in 20000-29999');
 }
