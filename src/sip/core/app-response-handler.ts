@@ -169,7 +169,7 @@ export class AppResponseHandler {
     const target = responseDestination(req, p.inbound);
     const wire = res.toBuffer();
     const retransmitter: Uas2xxRetransmitter = new Uas2xxRetransmitter(
-      () => this.ctx.sender.send(target.dest, wire, target.connectionId, () => retransmitter.fail()),
+      () => this.ctx.sender.send(target.dest, wire, target.connectionId),
       isStream(p.inbound.source.transport),
       this.ctx.timers,
       (why) => {
@@ -177,8 +177,8 @@ export class AppResponseHandler {
           callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'no ACK for 2xx (timer H), ending the dialog');
           this.terminator.bye(dialog, 'SIP ;cause=200 ;text="ACK timeout"');
         } else {
-          // §17.2.4: the caller cannot be reached (its connection is gone and a new one refused,
-          // ICMP unreachable): no ACK will come, so the dialog ends now, not at timer H.
+          // §17.2.4: the caller cannot be reached (its TCP or TLS connection is gone and a new one
+          // refused): no ACK will come, so the dialog ends now, not at timer H.
           callLogger(this.ctx.log, dialog.callId).info({ dialog: dialog.id }, 'the 2xx could not be sent (transport error), ending the dialog');
           this.terminator.bye(dialog, 'SIP ;cause=500 ;text="2xx not delivered"');
         }

@@ -141,8 +141,10 @@ export class NetworkRequestHandler {
 
   private sendFn(req: SipMessage, inbound: Inbound) {
     const target = responseDestination(req, inbound);
-    // A 2xx to an INVITE that cannot be delivered (a transport error, reported later) ends its dialog (§17.2.4).
-    const lost = req.method === 'INVITE' ? (m: SipMessage) => (m.status >= 200 && m.status < 300 ? () => this.lost2xx(req, m) : undefined) : () => undefined;
+    // A 2xx to an INVITE that cannot be delivered over TCP or TLS (the caller's connection gone and
+    // a new one refused or reset) ends its dialog (§17.2.4). Not over UDP: watching for ICMP there
+    // costs a probe per 2xx (udp-reachability.ts), and timer H ends such a dialog anyway.
+    const lost = req.method === 'INVITE' && target.dest.transport !== 'udp' ? (m: SipMessage) => (m.status >= 200 && m.status < 300 ? () => this.lost2xx(req, m) : undefined) : () => undefined;
     return (m: SipMessage) => {
       this.ctx.sender.send(target.dest, m.toBuffer(), target.connectionId, lost(m));
     };

@@ -1,6 +1,6 @@
 // The UAS core's 2xx retransmission (RFC 3261 §13.3.1.4): timer G from T1 doubling to T2
 // on unreliable transports, and timer H (64*T1) after which the dialog is given up; given up
-// at once when the 2xx cannot be sent (RFC 3261 §17.2.4: a refused or reset connection, ICMP).
+// at once when the 2xx cannot be sent (RFC 3261 §17.2.4: a refused or reset TCP or TLS connection).
 import { GuardedState } from '../transaction/guarded-state.ts';
 import type { TimerSettings } from '../transaction/timer-values.ts';
 
