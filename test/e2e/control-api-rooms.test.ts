@@ -184,6 +184,8 @@ flows:
         assert.equal((await call(base, 'POST', '/rooms', { name })).status, 201);
         const dialled = call(base, 'POST', `/rooms/${name}/dial`, { to: `sip:ringing@127.0.0.1:${c.port}`, ringTimeout: 30 });
         const room = await waitForRoom(base, name);
+        // On the roster from the dial's start; its INVITE goes out once its leg is made (a DELETE before that is a 404).
+        await new Promise((r) => setTimeout(r, 1000));
         const started = Date.now();
         if (how === 'its room is deleted') assert.equal((await call(base, 'DELETE', `/rooms/${name}`)).status, 200);
         else assert.equal((await call(base, 'DELETE', `/rooms/${name}/legs/${room.roster[0].leg}`)).status, 200);
