@@ -78,6 +78,8 @@ describe('a full disk under a recorded call (SIPp, tmpfs)', () => {
       sippOk(await callee.done, 'callee');
       const meta = await waitFor('the finalized sidecar', () => sidecars(dir).find((m) => m.state === 'finalized'), 15_000);
       assert.ok((meta.writeFailures ?? []).length > 0, 'the sidecar lists the write failures');
+      // The signature (`.json.sig`) is written beside the finalized sidecar right after it, through a `.tmp` renamed in place.
+      await waitFor('no .tmp file left', () => (readdirSync(dir).some((f) => f.endsWith('.tmp')) ? undefined : true), 5_000).catch(() => undefined);
       assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
       for (const e of [meta.mix, meta.stereo!, ...meta.legs.flatMap((l) => l.stems)]) {
         if (e.lost) continue;
