@@ -73,12 +73,12 @@ export class RecorderLegs {
     this.pickCaller();
   }
 
-  /** A present leg leaves at `at()`: its stem ends there; returns that time (null when it was not present). */
+  /** A present leg leaves at `at()`: its stem ends once its tail played out (Stems.leave); returns that time (null when it was not present). */
   leave(legId: string, at: () => TimePoint): TimePoint | null {
     const leg = this.legs.get(legId);
     if (!leg?.present) return null;
     const when = at();
-    this.stems.end(legId, when);
+    this.stems.leave(legId);
     leg.present = false;
     leg.entry.leaves.push(when);
     return when;

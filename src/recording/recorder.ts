@@ -176,6 +176,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.meta.startRoomMs === null) this.meta.startRoomMs = tick.timeMs;
     else if (this.clockMs !== null && tick.timeMs > this.clockMs) this.fillGap(tick.timeMs - this.clockMs);
     this.clockMs = tick.timeMs;
+    this.stems.endPlayedOut(tick.legs, this.now);
     tick.legs.forEach(this.joinIfNew); // bound once: no iterator per tick
     this.clockMs = tick.timeMs + FRAME_MS;
     this.feed.write(tick);
@@ -201,7 +202,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (!this.closed) this.legs.update(legId, info);
   }
 
-  /** A leg leaves: its stem ends here. Ticks that still carry it go to the stereo file only. */
+  /** A leg leaves: its stem ends once the ticks no longer carry it (the tail its jitter buffer held, Stems.leave). */
   removeLeg(legId: string): void {
     if (this.closed) return;
     const at = this.legs.leave(legId, () => this.now());
@@ -352,9 +353,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (filled) this.feed.writeGap(frames);
   }
 
-  private now(): TimePoint {
-    return { roomMs: this.clockMs, fileMs: Math.round(this.mix.durationMs), at: new Date().toISOString() };
-  }
+  private readonly now = (): TimePoint => ({ roomMs: this.clockMs, fileMs: Math.round(this.mix.durationMs), at: new Date().toISOString() });
 
   private refreshDurations(): void {
     this.meta.mix.durationMs = Math.round(this.mix.durationMs);

@@ -1,7 +1,10 @@
 // A recording's stems: one WAV per leg with that leg's own input, opened when the
-// leg joins and closed when it leaves (a rejoin opens a new one), each listed in
-// its leg's metadata. Closed stems are kept until the recording is finalized
-// (hashed, post-processed). With stems off, nothing is written.
+// leg joins and closed when it has left (a rejoin opens a new one), each listed in
+// its leg's metadata. A leg that left keeps its stem while the room's ticks still
+// carry its frames: what its jitter buffer held when it left (its tail, leg-tails.ts:
+// up to a second of a record-only SIPREC stream) is its audio too. Closed stems are
+// kept until the recording is finalized (hashed, post-processed). With stems off,
+// nothing is written.
 import type { PcmFrame } from '../mixer/frames.ts';
 import { safeName } from './file-names.ts';
 import type { FileEntry, LegEntry, StemEntry, TimePoint } from './metadata.ts';
@@ -10,6 +13,9 @@ import type { PcmSealer } from './encryption/pcm-sealer.ts';
 
 
 const NO_FRAME = (): PcmFrame => new Int16Array(0);
+/** A left leg's tail is at most this many frames (leg-tails.ts holds at most 64): its stem ends after them whatever the ticks carry. */
+const MAX_TAIL_FRAMES = 80;
+
 export interface StemsOptions {
   enabled: boolean;
   /** File names are `<base>.leg<n>-<leg id>.wav`. */
@@ -32,12 +38,16 @@ export function fileEntryOf(w: WavFileWriter): FileEntry {
 export class Stems {
   private readonly open = new Map<string, { writer: WavFileWriter; entry: StemEntry }>();
   private readonly done: { writer: WavFileWriter; entry: StemEntry }[] = [];
+  /** Open stems of legs that left, by leg id: the frames of their tail taken since. */
+  private readonly leaving = new Map<string, number>();
   private count = 0;
 
   constructor(private readonly o: StemsOptions) {}
 
   /** The leg joins: its stem starts here and is listed in its metadata. */
   start(leg: LegEntry, at: TimePoint): void {
+    // Back before its tail played out: the tail's stem ends, the new one starts.
+    if (this.leaving.has(leg.id)) this.end(leg.id, at);
     if (!this.o.enabled || this.open.has(leg.id)) return;
     const file = `${this.o.base}.leg${++this.count}-${safeName(leg.id, 40)}.wav`;
     const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file), this.o.sealer?.(1) ?? null, this.o.headerEveryPasses ?? 1);
@@ -57,9 +67,27 @@ export class Stems {
   private frameOf: (legId: string) => PcmFrame = NO_FRAME;
   private readonly appendOne = (s: { writer: WavFileWriter }, id: string): void => s.writer.append(this.frameOf(id));
 
-  /** The leg leaves: its stem completes in the background (`writer.closed`, see `closed`). */
+  /** The leg left: its stem takes the frames the ticks still carry for it (its tail), then ends (endPlayedOut). */
+  leave(legId: string): void {
+    if (this.open.has(legId)) this.leaving.set(legId, 0);
+  }
+
+  /**
+   * Before a tick is written: the stem of a leg that left ends here when the tick does not
+   * carry the leg (its tail played out), or carries more than a tail can be.
+   */
+  endPlayedOut(legs: ReadonlyMap<string, unknown>, at: () => TimePoint): void {
+    if (this.leaving.size === 0) return;
+    for (const [id, frames] of this.leaving) {
+      if (legs.has(id) && frames < MAX_TAIL_FRAMES) this.leaving.set(id, frames + 1);
+      else this.end(id, at());
+    }
+  }
+
+  /** The stem ends now: it completes in the background (`writer.closed`, see `closed`). */
   end(legId: string, at: TimePoint): void {
     const s = this.open.get(legId);
+    this.leaving.delete(legId);
     if (!s) return;
     this.open.delete(legId);
     s.writer.close();

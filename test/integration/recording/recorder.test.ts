@@ -179,6 +179,60 @@ describe('Recorder with sox', () => {
     svc.close();
   });
 
+  it("a leg that left keeps its stem while the ticks still carry its tail (its jitter buffer's audio), then it ends", async (t) => {
+    const svc = service('tails');
+    t.after(() => svc.close());
+    const rec = svc.createRecorder({ roomId: 'tl', sampleRate: 16000 });
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    rec.addLeg('a', { uri: 'sip:a@x', role: 'caller' });
+    room.legs.set('b', 1000);
+    rec.addLeg('b', { uri: 'sip:b@x' });
+    room.feed(rec, 1000);
+    // b leaves (its BYE, a SIPREC stream removed), while 600 ms of its audio were still buffered: the room plays them after.
+    rec.removeLeg('b');
+    room.feed(rec, 600);
+    room.legs.delete('b');
+    room.feed(rec, 400);
+    // c leaves and comes back while its tail still plays: the tail's stem ends there, a new one starts.
+    room.legs.set('c', 700);
+    rec.addLeg('c', { uri: 'sip:c@x' });
+    room.feed(rec, 200);
+    rec.removeLeg('c');
+    room.feed(rec, 100);
+    rec.addLeg('c', { uri: 'sip:c@x' });
+    room.feed(rec, 200);
+    rec.close();
+    const meta = await rec.finalized;
+    const b = meta.legs.find((l) => l.id === 'b')!;
+    assert.deepEqual(b.leaves.map((p) => p.roomMs), [1000], 'the leave is when it was signalled');
+    assert.deepEqual(b.stems.map((s) => [s.start.fileMs, s.end?.roomMs, s.durationMs]), [[0, 1600, 1600]], 'the stem holds the tail');
+    const x = readWavFile(join(root, 'tails', b.stems[0]!.file)).samples;
+    assert.ok(purityOf(x.subarray(16000, 25600), 1000) > 0.99, "the tail is b's own audio");
+    const c = meta.legs.find((l) => l.id === 'c')!;
+    assert.deepEqual(c.stems.map((s) => [s.start.roomMs, s.end?.roomMs, s.durationMs]), [
+      [2000, 2300, 300],
+      [2300, 2500, 200],
+    ]);
+  });
+
+  it("a leg removed from the recording but still in the ticks: its stem ends after the longest tail there can be", async (t) => {
+    const svc = service('tail-cap');
+    t.after(() => svc.close());
+    const rec = svc.createRecorder({ roomId: 'tc', sampleRate: 16000 });
+    const room = new ToneRoom(16000);
+    room.legs.set('a', 440);
+    room.feed(rec, 500);
+    rec.removeLeg('a');
+    room.feed(rec, 3000);
+    rec.close();
+    const meta = await rec.finalized;
+    const stems = meta.legs[0]!.stems;
+    assert.equal(stems.length, 1, 'no implicit rejoin from the ticks');
+    assert.equal(stems[0]!.end?.roomMs, 500 + 1600);
+    assert.equal(stems[0]!.durationMs, 2100);
+  });
+
   it('file names cannot escape the recordings folder', async (t) => {
     const svc = service('names');
     t.after(() => svc.close());
