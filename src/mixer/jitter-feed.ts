@@ -12,6 +12,7 @@ import type { MixerParticipant } from './mixer-participant.ts';
 import { newOpusPacket, readOpusPacket, TICKS_20MS } from './opus-packet.ts';
 import { OPUS_BUNDLE_PT, OpusPacketSplitter } from './opus-packet-splitter.ts';
 import { PacketReframer } from './packet-reframer.ts';
+import { StreamSplice } from './stream-splice.ts';
 import type { ParticipantMedia, ParticipantOptions } from './participant-options.ts';
 import type { RtpView } from './rtp.ts';
 
@@ -26,6 +27,8 @@ export class JitterFeed {
   /** Audio packets dropped because their payload is malformed (Opus: RFC 6716 §3.4's R1-R7). */
   private malformedCount = 0;
   private rxMs = 0;
+  /** A new SSRC continues the last one's numbers (stream-splice.ts): the buffer goes on. */
+  private readonly splice: StreamSplice;
 
   /** @internal Made by MixerParticipant, whose `relay` gets the frames as they arrive. */
   constructor(
@@ -34,6 +37,7 @@ export class JitterFeed {
     private readonly opts: ParticipantOptions,
   ) {
     this.buffer = this.newJitter(media.codec);
+    this.splice = new StreamSplice(CODECS[media.codec].rtpClock);
     this.reframer = new PacketReframer(media.codec, this.onFrame);
     this.splitter = new OpusPacketSplitter(this.onOpusFrame);
   }
@@ -62,6 +66,7 @@ export class JitterFeed {
     const codecChanged = media.codec !== this.media.codec;
     this.media = media;
     if (!codecChanged) return;
+    this.splice.setClock(CODECS[media.codec].rtpClock);
     this.buffer = this.newJitter(media.codec);
     this.reframer.reset(media.codec);
     this.splitter.reset();
@@ -81,12 +86,22 @@ export class JitterFeed {
     if (!this.reframer.reframing && !this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
   }
 
-  /** An audio packet (`v` its header, `payload` a view of its payload). */
+  /** Any packet of the leg's, first: its numbers onto the leg's one timeline (in place), across changes of SSRC. */
+  align(v: RtpView, nowMs: number): void {
+    this.splice.align(v, nowMs, v.payloadType === this.media.audioPt);
+  }
+
+  /** Changes of SSRC seen (streams after the first). */
+  get ssrcChanges(): number {
+    return this.splice.changes;
+  }
+
+  /** An audio packet (`v` its header, aligned, `payload` a view of its payload). */
   push(v: RtpView, payload: Uint8Array, nowMs: number): void {
     if (v.ssrc !== this.audioSsrc) {
-      // A new source (peer restarted its stream): start over.
+      // A new source (peer restarted its stream): its numbers continue the last one's
+      // (align), the buffer goes on; a partial frame of the last one is not completed by it.
       this.audioSsrc = v.ssrc;
-      this.buffer.reset();
       this.reframer.reset();
       this.splitter.reset();
     }

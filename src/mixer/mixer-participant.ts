@@ -27,7 +27,6 @@ import type { TwoPartyForwarder } from './two-party-forwarder.ts';
 import { VoiceActivity } from './voice-activity.ts';
 
 export type { InbandDtmfMode, MixerParticipantEvents, ParticipantMedia, ParticipantOptions } from './participant-options.ts';
-
 export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   readonly id: string;
   /** Not heard by anyone. */
@@ -249,6 +248,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const v = this.view;
     if (!parseRtp(buf, v)) return;
     this.lastRxMs = nowMs;
+    this.feed.align(v, nowMs); // a new SSRC continues the last one's numbers (stream-splice.ts)
     // A plain view (Buffer.subarray builds a Buffer through its species constructor, twice the cost).
     const payload = new Uint8Array(buf.buffer, buf.byteOffset + v.payloadOffset, v.payloadEnd - v.payloadOffset);
     if (v.payloadType === this.media.dtmfPt) {

@@ -1,0 +1,62 @@
+// A leg's RTP across a change of SSRC (an SBC re-anchoring the media, a transfer
+// behind it, a phone restarting its stream): the new stream's sequence numbers and
+// timestamps are moved to continue the previous one's, so the jitter buffer goes on
+// (what it holds of the old stream still plays, and is recorded: up to a second of a
+// record-only SIPREC stream) instead of starting over. The new stream's first packet
+// follows the newest one before it by one sequence number, and by the time between
+// their arrivals in timestamp (whole 20 ms frames, at least one): a record-only
+// buffer, which places packets by timestamp, keeps the stream's timeline across the
+// change. A change is an audio packet's; other packets of the stream's SSRC
+// (telephone-event) are moved alike, those of another SSRC left as they are (a gateway
+// sending its events from an SSRC of their own changes nothing). The first stream
+// keeps its own numbers. Hot path: nothing is allocated per packet.
+import { FRAME_MS } from './frames.ts';
+import { seqDiff } from './jitter-buffer.ts';
+import type { RtpView } from './rtp.ts';
+
+export class StreamSplice {
+  private ssrc = -1;
+  private seqShift = 0;
+  private tsShift = 0;
+  /** The newest packet seen (after the shift): its sequence number, timestamp and arrival. */
+  private newestSeq = -1;
+  private newestTs = 0;
+  private newestMs = 0;
+  /** Timestamp units in 20 ms at the stream's RTP clock. */
+  private frameTs: number;
+
+  constructor(rtpClock: number) {
+    this.frameTs = (rtpClock * FRAME_MS) / 1000;
+  }
+
+  /** The stream's clock changed (a re-offer moved it to another codec). */
+  setClock(rtpClock: number): void {
+    this.frameTs = (rtpClock * FRAME_MS) / 1000;
+  }
+
+  /** Streams seen after the first (changes of SSRC). */
+  changes = 0;
+
+  /** Moves `v`'s sequence number and timestamp onto the leg's one timeline (in place); `audio`: it is the stream's audio. */
+  align(v: RtpView, nowMs: number, audio = true): void {
+    if (v.ssrc !== this.ssrc) {
+      if (!audio) return;
+      if (this.ssrc !== -1 && this.newestSeq >= 0) {
+        const frames = Math.max(1, Math.round((nowMs - this.newestMs) / FRAME_MS));
+        this.seqShift = (this.newestSeq + 1 - v.seq) & 0xffff;
+        this.tsShift = (this.newestTs + frames * this.frameTs - v.timestamp) >>> 0;
+        this.changes++;
+      }
+      this.ssrc = v.ssrc;
+    }
+    if (this.seqShift !== 0 || this.tsShift !== 0) {
+      v.seq = (v.seq + this.seqShift) & 0xffff;
+      v.timestamp = (v.timestamp + this.tsShift) >>> 0;
+    }
+    if (audio && (this.newestSeq < 0 || seqDiff(v.seq, this.newestSeq) > 0)) {
+      this.newestSeq = v.seq;
+      this.newestTs = v.timestamp;
+      this.newestMs = nowMs;
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// A leg whose stream changes SSRC mid-call (an SBC re-anchoring the media, a transfer
+// behind it): the new stream's numbers continue the old one's (stream-splice.ts), so
+// what the jitter buffer held of the old stream still plays, and a record-only leg
+// (a SIPREC stream, 1 s deep) records every frame of both streams in order, with no
+// second of silence at the change. Checked as audio: the old stream a 1000 Hz tone, the
+// new one 600 Hz, each frame's frequency read from the leg's frames of the room's ticks.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
+import type { MixerParticipant } from '../../../src/mixer/mixer-participant.ts';
+import { RoomMixer } from '../../../src/mixer/room-mixer.ts';
+import { StreamSplice } from '../../../src/mixer/stream-splice.ts';
+import { newRtpView } from '../../../src/mixer/rtp.ts';
+import { createLogger } from '../../../src/util/logger.ts';
+import { purity, tone } from '../../helpers/audio-analysis.ts';
+import { buildRtp } from '../../helpers/rtp.ts';
+
+const log = createLogger({ level: 'silent', pretty: false });
+const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: 101, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
+
+/** 50 packets of 1000 Hz (SSRC 0xa, seq from 100), then 50 of 600 Hz (SSRC 0xb, seq from 40000, another timestamp base), one per tick; then the rest plays out. The leg's frames, by tick. */
+function run(recordOnlyMs: number | undefined): Int16Array[] {
+  const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
+  const leg: MixerParticipant = mixer.createParticipant('s', media, () => undefined, 'auto', recordOnlyMs);
+  mixer.createParticipant('other', { ...media, sendSsrc: 2 }, () => undefined);
+  leg.sending = false;
+  const frames: Int16Array[] = [];
+  mixer.addSink({ writeTick: (t) => void frames.push(Int16Array.from(t.legs.get('s') ?? new Int16Array(160))) });
+  const enc = new G711Encoder('ulaw');
+  const out = new Uint8Array(160);
+  for (let i = 0; i < 100; i++) {
+    const second = i >= 50;
+    const k = second ? i - 50 : i;
+    enc.encode(tone(second ? 600 : 1000, 8000, 160, 8000, i * 160), out);
+    const header = second ? { ssrc: 0xb, seq: 40000 + k, timestamp: 1_000_000 + k * 160 } : { ssrc: 0xa, seq: 100 + k, timestamp: 5000 + k * 160 };
+    leg.pushRtp(buildRtp({ payloadType: 0, ...header, payload: Buffer.from(out) }), i * 20);
+    mixer.runTick();
+  }
+  mixer.playOut();
+  mixer.close();
+  return frames;
+}
+
+/** Each frame as '1' (1000 Hz), '6' (600 Hz) or '.' (neither: silence, concealment). */
+function read(frames: Int16Array[]): string {
+  return frames.map((f) => (purity(f, 8000, 1000) > 0.9 ? '1' : purity(f, 8000, 600) > 0.9 ? '6' : '.')).join('');
+}
+
+describe('a change of SSRC mid-stream', () => {
+  it('a record-only leg (SIPREC, 1 s deep) records all 50 frames of each stream, in order, with no gap between', () => {
+    const heard = read(run(1000)).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(50) + '6'.repeat(50));
+  });
+
+  it('a live leg loses nothing at the change either (what its buffer held still plays)', () => {
+    const heard = read(run(undefined)).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(50) + '6'.repeat(50));
+  });
+});
+
+describe('StreamSplice', () => {
+  const view = (ssrc: number, seq: number, timestamp: number, payloadType = 0) => Object.assign(newRtpView(), { ssrc, seq, timestamp, payloadType });
+
+  it('keeps the first stream as it is; a new SSRC continues the newest packet by one number and by the time between them in timestamp', () => {
+    const s = new StreamSplice(8000);
+    const a = view(1, 65535, 4294967000);
+    s.align(a, 0);
+    assert.deepEqual([a.seq, a.timestamp], [65535, 4294967000]);
+    const b = view(2, 7, 123);
+    s.align(b, 200); // 200 ms later: 10 frames of 160
+    assert.deepEqual([b.seq, b.timestamp], [0, (4294967000 + 1600) >>> 0]);
+    const c = view(2, 8, 283);
+    s.align(c, 220);
+    assert.deepEqual([c.seq, c.timestamp], [1, (4294967000 + 1760) >>> 0]);
+    assert.equal(s.changes, 1);
+  });
+
+  it("moves the stream's telephone-event packets alike, and leaves another SSRC's events and numbers alone", () => {
+    const s = new StreamSplice(8000);
+    s.align(view(1, 10, 1000), 0);
+    s.align(view(2, 500, 90000), 20);
+    const ev = view(2, 501, 90160, 101);
+    s.align(ev, 40, false);
+    assert.deepEqual([ev.seq, ev.timestamp], [12, 1320]);
+    const foreign = view(3, 9, 9, 101);
+    s.align(foreign, 60, false);
+    assert.deepEqual([foreign.seq, foreign.timestamp], [9, 9]);
+    const next = view(2, 502, 90320);
+    s.align(next, 60);
+    assert.deepEqual([next.seq, next.timestamp], [13, 1480], 'the foreign events changed nothing');
+    assert.equal(s.changes, 1);
+  });
+});
