@@ -112,7 +112,7 @@ function crossChecks(c: ParleyConfig): string[] {
     if (l.requireClientCert && !l.ca) problems.push(`sip.listen.${i}.ca: required when requireClientCert is true (the CAs client certificates must chain to)`);
   });
   problems.push(...recordingStoreChecks(c.recording));
-  problems.push(...siprecChecks(c.siprec));
+  problems.push(...siprecChecks(c.siprec, c.sip.maxMessageSize));
   problems.push(...danglingFlowReferences(c.flows));
   problems.push(...statusChecks(c.routing, c.flows));
   c.routing.rules.forEach((rule, i) =>

@@ -29,7 +29,7 @@ export interface SiprecConfig {
   jitterMs: number;
 }
 
-export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, metadataBudget: defaultMetadataBudget, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 };
+export const defaultSiprec: SiprecConfig = { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 49152, metadataBudget: defaultMetadataBudget, stereo: true, stems: true, pauseMode: null, jitterMs: 600 };
 
 export const siprecSchema = {
   type: 'object',
@@ -58,8 +58,11 @@ export const siprecSchema = {
   },
 } as const;
 
-/** Checks the schema cannot make; one line per problem, naming the key. */
-export function siprecChecks(s: SiprecConfig): string[] {
+/** Room an INVITE needs beside its metadata: its headers, the SDP of its streams, the multipart framing. */
+export const INVITE_BESIDE_METADATA = 8192;
+
+/** Checks the schema cannot make; one line per problem, naming the key. `maxMessageSize`: sip.maxMessageSize. */
+export function siprecChecks(s: SiprecConfig, maxMessageSize: number): string[] {
   const problems: string[] = [];
   s.sources.forEach((src, i) => {
     try {
@@ -68,6 +71,13 @@ export function siprecChecks(s: SiprecConfig): string[] {
       problems.push(`siprec.sources.${i}: ${(err as Error).message}`);
     }
   });
+  // A document over maxMetadataBytes is kept unparsed (the session recorded); one whose INVITE is over
+  // sip.maxMessageSize is refused 513 with it, before anything is read: the first limit must come first.
+  if (s.enabled && s.maxMetadataBytes + INVITE_BESIDE_METADATA > maxMessageSize) {
+    problems.push(
+      `siprec.maxMetadataBytes: ${s.maxMetadataBytes} and an INVITE's headers and SDP (${INVITE_BESIDE_METADATA} bytes) do not fit in sip.maxMessageSize (${maxMessageSize}): its INVITE would be refused 513 before the metadata is read; raise sip.maxMessageSize to at least ${s.maxMetadataBytes + INVITE_BESIDE_METADATA} or lower siprec.maxMetadataBytes`,
+    );
+  }
   // A document of the largest size parsed must fit each bucket, or it could never be taken.
   const b = s.metadataBudget;
   for (const key of ['sessionBurstBytes', 'sourceBurstBytes'] as const) {

@@ -12,8 +12,8 @@
 // kept as text and never used to build a file path.
 import { XMLParser } from 'fast-xml-parser';
 
-/** siprec.maxMetadataBytes's default. */
-export const MAX_METADATA_BYTES = 64 * 1024;
+/** siprec.maxMetadataBytes's default (with an INVITE's headers and SDP, within sip.maxMessageSize's 65535). */
+export const MAX_METADATA_BYTES = 48 * 1024;
 
 export class MetadataError extends Error {
   override name = 'MetadataError';

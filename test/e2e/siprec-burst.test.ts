@@ -102,7 +102,7 @@ describe('SIPREC: a 500 ms burst on a recorded stream', () => {
     await parley?.stop();
   });
 
-  it('siprec.jitterMs 1000 (the default, media threads): every packet of the burst is written, in place, no gap', async (t) => {
+  it('siprec.jitterMs 1000 (media threads): every packet of the burst is written, in place, no gap', async (t) => {
     parley = await startParley(yaml(1000));
     const r = await recordWithBurst(parley);
     t.diagnostic(`tone frames ${r.frames} of ${PACKETS}, gaps ${JSON.stringify(r.gaps)}, tone from ${r.leadMs} ms, first packet sent ${r.sentMs} ms after the stem started`);
@@ -128,7 +128,7 @@ describe('SIPREC: a 500 ms burst on a recorded stream', () => {
     assert.ok(Math.abs(r.frames - PACKETS) <= 2, `${r.frames} tone frames for ${PACKETS} packets`);
   });
 
-  it('siprec.jitterMs 100: the burst overflows the buffer and most of it is lost (the fault the default fixes)', async (t) => {
+  it('siprec.jitterMs 100: the burst overflows the buffer and most of it is lost (the fault a deep buffer fixes)', async (t) => {
     parley = await startParley(yaml(100));
     const r = await recordWithBurst(parley);
     t.diagnostic(`tone frames ${r.frames} of ${PACKETS}, gaps ${JSON.stringify(r.gaps)}`);

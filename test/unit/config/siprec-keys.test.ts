@@ -8,7 +8,7 @@ const bad = (yaml: string, re: RegExp): void => void assert.throws(() => parseCo
 describe('config siprec', () => {
   it('defaults, and a section that changes them', () => {
     const budget = { sessionBytesPerSecond: 32768, sessionBurstBytes: 262144, sourceBytesPerSecond: 524288, sourceBurstBytes: 2097152 };
-    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 65536, metadataBudget: budget, stereo: true, stems: true, pauseMode: null, jitterMs: 1000 });
+    assert.deepEqual(parseConfig('log: { level: info }').siprec, { enabled: true, sources: [], maxStreams: 32, maxMetadataBytes: 49152, metadataBudget: budget, stereo: true, stems: true, pauseMode: null, jitterMs: 600 });
     const c = parseConfig('siprec: { enabled: false, sources: ["10.1.0.0/16", "::1"], maxStreams: 4, maxMetadataBytes: 2048, stereo: false, pauseMode: silence, jitterMs: 2000 }');
     assert.deepEqual(c.siprec, { enabled: false, sources: ['10.1.0.0/16', '::1'], maxStreams: 4, maxMetadataBytes: 2048, metadataBudget: budget, stereo: false, stems: true, pauseMode: 'silence', jitterMs: 2000 });
   });
@@ -31,6 +31,13 @@ describe('config siprec', () => {
     bad('siprec: { metadataBudget: { perSource: 1 } }', /siprec\.metadataBudget\.perSource: unknown key/);
     bad('siprec: { maxMetadataBytes: 1048576 }', /siprec\.metadataBudget\.sessionBurstBytes: 262144 is less than siprec\.maxMetadataBytes \(1048576\)/);
     bad('siprec: { metadataBudget: { sourceBurstBytes: 4096 } }', /siprec\.metadataBudget\.sourceBurstBytes: 4096 is less than siprec\.maxMetadataBytes/);
+    // A document that large would come in an INVITE refused 513 (sip.maxMessageSize) before its metadata is read.
+    bad('siprec: { maxMetadataBytes: 262144 }', /siprec\.maxMetadataBytes: 262144 and an INVITE's headers and SDP \(8192 bytes\) do not fit in sip\.maxMessageSize \(65535\)/);
+  });
+
+  it('a larger metadata limit with a larger sip.maxMessageSize is taken; SIPREC off, the limit is not checked', () => {
+    assert.equal(parseConfig('sip: { maxMessageSize: 270336 }\nsiprec: { maxMetadataBytes: 262144 }').siprec.maxMetadataBytes, 262144);
+    assert.equal(parseConfig('siprec: { enabled: false, maxMetadataBytes: 262144 }').siprec.maxMetadataBytes, 262144);
   });
 
   it('a metadata budget that changes one key keeps the others', () => {
