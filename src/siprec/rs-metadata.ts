@@ -28,6 +28,11 @@ export interface MetaParticipant {
   /** Stream ids this participant sends and receives. */
   send: string[];
   recv: string[];
+  /**
+   * The document says what it sends and receives (`<send>`/`<recv>` in its `<participant>`, or a
+   * `participantstreamassoc`): a partial update replaces its streams only then (RFC 7865 §6.1).
+   */
+  streamsGiven: boolean;
   /** The metadata says the participant left (a disassociate-time). */
   left: boolean;
 }
@@ -177,31 +182,41 @@ export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTE
     const nameId = kids(p, 'nameID')[0] ?? kids(p, 'nameId')[0];
     const aor = attr(nameId, 'aor') ?? childText(nameId, 'aor') ?? childText(p, 'aor') ?? attr(p, 'aor');
     const name = childText(nameId, 'name') ?? childText(p, 'name') ?? attr(p, 'name');
+    const send = childTexts(p, 'send');
+    const recv = childTexts(p, 'recv');
     const entry: MetaParticipant = {
       id: attr(p, 'participant_id', 'id'),
       aor,
       name,
-      send: childTexts(p, 'send'),
-      recv: childTexts(p, 'recv'),
+      send,
+      recv,
+      streamsGiven: send.length + recv.length > 0,
       left: kids(p, 'disassociate-time').length > 0,
     };
     out.participants.push(entry);
     if (entry.id) byId.set(entry.id, entry);
   }
-  for (const a of kids(root, 'participantstreamassoc')) {
+  // An association may name a participant this document has no <participant> element for
+  // (a partial update: one named in an earlier version): it is listed by its id alone.
+  const byRef = (a: XNode): MetaParticipant => {
     const id = attr(a, 'participant_id', 'id');
     let p = id ? byId.get(id) : undefined;
     if (!p) {
-      p = { id, aor: null, name: null, send: [], recv: [], left: false };
+      p = { id, aor: null, name: null, send: [], recv: [], streamsGiven: false, left: false };
       out.participants.push(p);
       if (id) byId.set(id, p);
     }
+    return p;
+  };
+  for (const a of kids(root, 'participantstreamassoc')) {
+    const p = byRef(a);
+    p.streamsGiven = true;
     for (const s of childTexts(a, 'send')) if (!p.send.includes(s)) p.send.push(s);
     for (const s of childTexts(a, 'recv')) if (!p.recv.includes(s)) p.recv.push(s);
   }
   for (const a of kids(root, 'participantsessionassoc')) {
-    const p = byId.get(attr(a, 'participant_id', 'id') ?? '');
-    if (p && kids(a, 'disassociate-time').length > 0) p.left = true;
+    if (kids(a, 'disassociate-time').length === 0 || attr(a, 'participant_id', 'id') === null) continue;
+    byRef(a).left = true;
   }
   for (const s of kids(root, 'stream')) {
     out.streams.push({ id: attr(s, 'stream_id', 'id'), label: childText(s, 'label') ?? attr(s, 'label'), sessionId: attr(s, 'session_id', 'session') });

@@ -82,6 +82,23 @@ describe('recording metadata dialects', () => {
     assert.equal(m.dataMode, 'partial');
     assert.equal(m.participants[0]!.left, true);
   });
+
+  it('a partial transfer: associations for participants the document has no <participant> element for; which ones say their streams', () => {
+    const m = parseRecordingMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>partial</datamode>
+      <participant participant_id="PC"><nameID aor="sip:carol@example.com"><name>Carol</name></nameID></participant>
+      <participant participant_id="PD"><nameID aor="sip:dave@example.com"/></participant>
+      <participantsessionassoc participant_id="PB" session_id="s"><associate-time>2026-12-07T10:00:00Z</associate-time><disassociate-time>2026-12-07T10:00:03Z</disassociate-time></participantsessionassoc>
+      <participantsessionassoc participant_id="PE" session_id="s"><associate-time>2026-12-07T10:00:03Z</associate-time></participantsessionassoc>
+      <participantstreamassoc participant_id="PC"><send>S2</send><recv>S1</recv></participantstreamassoc>
+    </recording>`);
+    assert.deepEqual(m.participants.map((p) => [p.id, p.aor, p.send, p.streamsGiven, p.left]), [
+      ['PC', 'sip:carol@example.com', ['S2'], true, false],
+      ['PD', 'sip:dave@example.com', [], false, false],
+      ['PB', null, [], false, true],
+    ]);
+    const acme = parseRecordingMetadata(sample('acme.xml'));
+    assert.deepEqual(acme.participants.map((p) => p.streamsGiven), [true, true], '<send> inside <participant> says its streams');
+  });
 });
 
 describe('hostile or broken metadata', () => {
