@@ -1,9 +1,11 @@
 // The SIPREC session as the recording sees it: every metadata version the SRC sent
-// (merged: `complete` replaces, `partial` adds, RFC 7865 §6.1), which participant
-// sends which stream, the two main participants for the stereo file, pauses per
-// stream; and the sidecar's `siprec` section built from it. Bad metadata never
+// (merged, RFC 7865 §6.1: a `complete` one is the whole state, who sends what replaced
+// and those it does not name gone; a `partial` one changes what it names), which
+// participants send each stream now and who sent it before (siprec-senders.ts), the two
+// main participants for the stereo file, pauses per stream; and the sidecar's `siprec` section built from it. Bad metadata never
 // stops anything: the problem is noted and the version kept as received.
 import { MAX_METADATA_BYTES, MetadataError, parseRecordingMetadata, type RecordingMetadataDoc } from '../siprec/rs-metadata.ts';
+import { currentSenders, MAX_SENDER_ENTRIES, StereoSides } from './siprec-senders.ts';
 import type { LegInfo } from '../recording/metadata.ts';
 import type { SiprecMetadataVersion, SiprecParticipantEntry, SiprecSidecar, SiprecStreamEntry } from '../recording/siprec-sidecar.ts';
 
@@ -51,6 +53,12 @@ export class SiprecView {
   /** A version came past MAX_VERSIONS (noted once). */
   private versionsCapped = false;
   linked: string[] = [];
+  /** When the metadata or the streams last changed: when a change of senders took effect. */
+  private changedAt = new Date().toISOString();
+  /** Keys of those sending each stream now (by stream index), and the stereo sides they hold. */
+  private readonly senderKeys = new Map<number, string[]>();
+  private readonly sides = new StereoSides();
+  private readonly byKey = new Map<string, ParticipantState>();
 
   constructor(
     readonly callId: string,
@@ -84,7 +92,10 @@ export class SiprecView {
       this.note(`more than ${MAX_VERSIONS} metadata versions: the later ones are merged but not kept as files`);
     }
     if (problem) this.note(problem);
-    if (doc) this.merge(doc, at);
+    if (doc) {
+      this.merge(doc, at);
+      this.track();
+    }
     return problem;
   }
 
@@ -115,27 +126,35 @@ export class SiprecView {
   }
 
   private merge(doc: RecordingMetadataDoc, at: string): void {
+    this.changedAt = at;
     this.dialect = doc.dialect;
     this.sessionId = doc.sessionId ?? this.sessionId;
     this.groupId = doc.groupId ?? this.groupId;
     for (const id of doc.sipSessionIds) if (!this.sipSessionIds.includes(id) && this.sipSessionIds.length < 20) this.sipSessionIds.push(id);
     for (const s of doc.streams) if (s.id) remember(this.streamLabels, s.id, s.label ?? this.streamLabels.get(s.id) ?? null);
     const seen = new Set<string>();
+    const replaced = new Set<string>();
     doc.participants.forEach((p, i) => {
       const key = p.id ?? p.aor ?? `#${i}`;
       seen.add(key);
       let st = this.participants.find((x) => x.key === key);
       if (!st) {
+        // One never seen before that the SRC names only to say it left: nothing to list.
+        if (p.left && p.aor === null && p.name === null && p.send.length === 0) return;
         if (this.participants.length >= 200) return this.note('metadata: participants past the first 200 are left out');
         st = { key, id: p.id, aor: null, name: null, sends: [], labels: [], joinedAt: at, leftAt: null, stereo: null, sendIds: [] };
         this.participants.push(st);
       }
       st.aor = p.aor ?? st.aor;
       st.name = p.name ?? st.name;
-      for (const s of p.send) {
-        if (st.sendIds.includes(s)) continue;
-        st.sendIds.push(s);
-        if (st.sendIds.length > MAX_STREAM_IDS) st.sendIds.shift();
+      // What it sends: a complete document says it all (nothing listed: nothing), a partial one
+      // only for those it gives streams for (RFC 7865 §6.1). One that left keeps what it sent
+      // then, its history, unless the document names other streams.
+      if ((doc.dataMode === 'complete' || p.streamsGiven) && !(p.left && p.send.length === 0)) {
+        if (!replaced.has(key)) st.sendIds = [];
+        replaced.add(key);
+        for (const s of p.send) if (!st.sendIds.includes(s)) st.sendIds.push(s);
+        if (st.sendIds.length > MAX_STREAM_IDS) st.sendIds.splice(0, st.sendIds.length - MAX_STREAM_IDS);
       }
       if (p.left) st.leftAt ??= at;
       else if (st.leftAt !== null && doc.dataMode === 'complete') st.leftAt = null;
@@ -145,7 +164,8 @@ export class SiprecView {
   }
 
   /** The streams of the session (from the SDP): legs, labels, refusals. Keeps pauses of known streams. */
-  setStreams(slots: StreamSlot[]): void {
+  setStreams(slots: StreamSlot[], now = new Date()): void {
+    this.changedAt = now.toISOString();
     const labels = slots.map((s) => s.label).filter((l): l is string => l !== null);
     for (const l of new Set(labels.filter((l, i) => labels.indexOf(l) !== i))) this.note(`SDP: a=label:${l.slice(0, 64)} names more than one stream (RFC 4574: a label is unique)`);
     for (const s of slots) {
@@ -157,8 +177,9 @@ export class SiprecView {
         else delete old.refused;
         continue;
       }
-      this.streams.push({ index: s.index, leg: s.leg, label: s.label, streamId: null, kind: s.kind, participant: null, pauses: [], ...(s.refused ? { refused: s.refused } : {}) });
+      this.streams.push({ index: s.index, leg: s.leg, label: s.label, streamId: null, kind: s.kind, participant: null, senders: [], pauses: [], ...(s.refused ? { refused: s.refused } : {}) });
     }
+    this.track();
   }
 
   pause(index: number, now = new Date()): void {
@@ -175,27 +196,31 @@ export class SiprecView {
 
   /**
    * Who sends each stream, and where each leg goes in the stereo file: the first two
-   * participants (in metadata order) that send a recorded stream are left and right;
-   * without associations the first two streams are.
+   * participants (in metadata order) that send a recorded stream are left and right, and
+   * keep their side while they send one (the party a transfer brings in takes the side of
+   * the one it replaced); without associations the first two streams are. A stream's leg
+   * is named after those sending it now (a mixed stream: the first one's AOR, every name).
    */
   legInfos(): Map<string, LegInfo> {
     this.resolve();
     const out = new Map<string, LegInfo>();
-    const recorded = this.streams.filter((s) => s.leg !== null);
-    const senders = this.participants.filter((p) => p.leftAt === null && recorded.some((s) => s.participant === p.key)).slice(0, 2);
-    for (const p of this.participants) p.stereo = null;
-    senders.forEach((p, i) => (p.stereo = i === 0 ? 'left' : 'right'));
     let leftTaken = false;
-    recorded.forEach((s, i) => {
-      const p = this.participants.find((x) => x.key === s.participant) ?? null;
+    // Nobody holds the right side: a second stream of the left side's participant goes there
+    // (Avaya's placeholder, named as the sender of both streams until the real parties are known).
+    let rightFree = this.sides.holder('right') === null;
+    this.streams.filter((s) => s.leg !== null).forEach((s, i) => {
+      const senders = (this.senderKeys.get(s.index) ?? []).map((k) => this.byKey.get(k)).filter((p): p is ParticipantState => p !== undefined);
       let side: 'left' | 'right' | 'none';
-      if (senders.length > 0) side = p?.stereo ?? 'none';
+      if (this.sides.any) side = this.sides.of(senders[0]?.key) ?? 'none';
       else side = i === 0 ? 'left' : i === 1 ? 'right' : 'none';
+      if (side === 'left' && leftTaken && rightFree) side = 'right';
+      if (side === 'right') rightFree = false;
       const caller = side === 'left' && !leftTaken;
       if (caller) leftTaken = true;
+      const names = senders.map((p) => p.name).filter((n): n is string => n !== null);
       out.set(s.leg!, {
-        uri: p?.aor ?? null,
-        displayName: p?.name ?? null,
+        uri: senders[0]?.aor ?? null,
+        displayName: names.length > 0 ? names.join(', ') : null,
         role: caller ? 'caller' : 'other',
         stereo: side === 'left' && !caller ? 'none' : side,
       });
@@ -203,27 +228,62 @@ export class SiprecView {
     return out;
   }
 
-  /** Links streams to metadata stream ids (by label) and to the participants that send them. */
   private resolve(): void {
     for (const label of this.streamLabels.values()) {
       if (label !== null && !this.streams.some((s) => s.label === label)) this.note(`metadata: stream label ${label.slice(0, 64)} is on no stream of the SDP`);
     }
+    this.track();
+  }
+
+  /**
+   * Links streams to metadata stream ids (by label) and to the participants that send them
+   * now, the participants to their streams and stereo sides. Run at every change (metadata,
+   * streams), so the streams' `senders` are timed by it.
+   */
+  private track(): void {
+    // Stream id → the participants listing it, in metadata order (one pass, not one per stream).
+    const listing = new Map<string, ParticipantState[]>();
+    this.byKey.clear();
     for (const p of this.participants) {
+      this.byKey.set(p.key, p);
       p.sends = [];
       p.labels = [];
+      for (const id of p.sendIds) {
+        const l = listing.get(id);
+        if (!l) listing.set(id, [p]);
+        else if (l.at(-1) !== p) l.push(p);
+      }
     }
+    const primaries = new Set<string>();
     for (const s of this.streams) {
       s.streamId = null;
-      s.participant = null;
       if (s.label !== null) for (const [id, label] of this.streamLabels) if (label === s.label) s.streamId = id;
       // Some SRCs name streams by label only, or give send lists of labels.
-      const ids = [s.streamId, s.label].filter((x): x is string => x !== null);
-      const sender = this.participants.find((p) => p.sendIds.some((id) => ids.includes(id)));
-      if (sender) {
-        s.participant = sender.key;
-        if (s.leg) sender.sends.push(s.leg);
-        if (s.label !== null) sender.labels.push(s.label);
+      const byId = s.streamId === null ? [] : (listing.get(s.streamId) ?? []);
+      const byLabel = s.label === null || s.label === s.streamId ? [] : (listing.get(s.label) ?? []);
+      const listed = byLabel.length === 0 ? byId : this.participants.filter((p) => byId.includes(p) || byLabel.includes(p));
+      const { keys, dropped } = currentSenders(listed, (s.senders ??= []), this.changedAt);
+      if (dropped) this.note(`metadata: a stream's senders past ${MAX_SENDER_ENTRIES} changes: the oldest are left out`);
+      this.senderKeys.set(s.index, keys);
+      s.participant = keys[0] ?? null;
+      if (s.leg !== null && keys[0] !== undefined) primaries.add(keys[0]);
+      for (const p of listed) {
+        if (s.leg) p.sends.push(s.leg);
+        if (s.label !== null) p.labels.push(s.label);
       }
+    }
+    this.sides.update(this.participants.filter((p) => primaries.has(p.key)).map((p) => p.key));
+    // A participant's side is that of the first of its streams that has one; one that left keeps the side it had.
+    const sideOf = new Map<string, 'left' | 'right'>();
+    for (const s of this.streams) {
+      const keys = this.senderKeys.get(s.index) ?? [];
+      const side = s.leg === null ? null : this.sides.of(keys[0]);
+      if (side) for (const k of keys) if (!sideOf.has(k)) sideOf.set(k, side);
+    }
+    for (const p of this.participants) {
+      const side = sideOf.get(p.key);
+      if (side) p.stereo = side;
+      else if (p.leftAt === null) p.stereo = null;
     }
   }
 
@@ -238,7 +298,8 @@ export class SiprecView {
       participants: this.participants.map(({ key: _k, sendIds: _s, ...p }) => ({ ...p, sends: [...p.sends], labels: [...p.labels] })),
       streams: this.streams.map((s) => ({
         ...s,
-        participant: this.participants.find((p) => p.key === s.participant)?.id ?? s.participant,
+        participant: this.idOf(s.participant),
+        senders: (s.senders ?? []).map((h) => ({ ...h, participant: this.idOf(h.participant) })),
         pauses: s.pauses.map((p) => ({ ...p })),
       })),
       metadataVersions: this.versions.map((v) => ({ ...v })),
@@ -246,5 +307,10 @@ export class SiprecView {
       linked: [...this.linked],
       problems: [...this.problems],
     };
+  }
+
+  /** A participant's id as the SRC sent it (its key, an AOR, when it gave none). */
+  private idOf(key: string | null): string | null {
+    return key === null ? null : (this.byKey.get(key)?.id ?? key);
   }
 }

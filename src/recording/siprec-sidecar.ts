@@ -8,7 +8,10 @@ export interface SiprecParticipantEntry {
   id: string | null;
   aor: string | null;
   name: string | null;
-  /** Leg ids of the streams this participant sends (from the metadata's associations). */
+  /**
+   * Leg ids of the streams this participant sends (from the metadata's associations): now,
+   * or, once it left, when it left (the streams' `senders` say until when).
+   */
   sends: string[];
   /** Their labels (`a=label`). */
   labels: string[];
@@ -17,6 +20,13 @@ export interface SiprecParticipantEntry {
   leftAt: string | null;
   /** Stereo channel of this participant's streams, when it is one of the two main ones. */
   stereo: 'left' | 'right' | null;
+}
+
+export interface SiprecStreamSender {
+  /** participant_id (or its AOR when it had none). */
+  participant: string | null;
+  from: string;
+  to: string | null;
 }
 
 export interface SiprecStreamEntry {
@@ -28,8 +38,15 @@ export interface SiprecStreamEntry {
   /** stream_id from the metadata, when a stream element names this label. */
   streamId: string | null;
   kind: string;
-  /** The sending participant's id, when the metadata says. */
+  /** The sending participant's id, when the metadata says: the first of those sending it now. */
   participant: string | null;
+  /**
+   * Who sent it and when (wall-clock ISO times), in order: a transfer's party that took it
+   * over follows the one it replaced; those sending it now have `to: null` (several: a mixed
+   * stream). One that left without a successor keeps it to the end. Absent from sidecars
+   * written before it was added.
+   */
+  senders?: SiprecStreamSender[];
   /** When the SRC paused it (a=inactive, c=0.0.0.0) and resumed it (wall-clock ISO times); its stem holds silence meanwhile. */
   pauses: { start: string; end: string | null }[];
   refused?: string;

@@ -9,6 +9,29 @@ const two = [
   { index: 0, leg: 's0', label: '96', kind: 'audio' },
   { index: 1, leg: 's1', label: '97', kind: 'audio' },
 ];
+const labelled = [
+  { index: 0, leg: 's0', label: '1', kind: 'audio' },
+  { index: 1, leg: 's1', label: '2', kind: 'audio' },
+];
+
+interface Part {
+  id: string;
+  name: string;
+  send?: string[];
+}
+const alice: Part = { id: 'PA', name: 'Alice', send: ['S1'] };
+const bob: Part = { id: 'PB', name: 'Bob', send: ['S2'] };
+const carol: Part = { id: 'PC', name: 'Carol', send: ['S2'] };
+/** A complete RFC 7865 document: the participants, streams S1 (label 1) and S2 (label 2), their participantstreamassocs. */
+function complete(parts: Part[], streams: [string, string][] = [['S1', '1'], ['S2', '2']]): string {
+  const ps = parts.map((p) => `<participant participant_id="${p.id}"><nameID aor="sip:${p.name.toLowerCase()}@example.com"><name>${p.name}</name></nameID></participant>`).join('');
+  const ss = streams.map(([id, label]) => `<stream stream_id="${id}" session_id="S"><label>${label}</label></stream>`).join('');
+  const as = parts.map((p) => `<participantsessionassoc participant_id="${p.id}" session_id="S"><associate-time>2026-12-07T10:00:00Z</associate-time></participantsessionassoc><participantstreamassoc participant_id="${p.id}">${(p.send ?? []).map((x) => `<send>${x}</send>`).join('')}</participantstreamassoc>`).join('');
+  return `<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>complete</datamode><session session_id="S"/>${ps}${ss}${as}</recording>`;
+}
+const t0 = new Date('2026-12-07T10:00:00Z');
+const t1 = new Date('2026-12-07T10:00:03Z');
+const leg = (i: Map<string, { uri?: string | null; displayName?: string | null; stereo?: string }>, id: string): [string | null | undefined, string | undefined] => [i.get(id)!.displayName, i.get(id)!.stereo];
 
 describe('SIPREC session view', () => {
   it('streams are tied to their senders by label and stream id; the two senders are left and right', () => {
@@ -99,5 +122,107 @@ describe('SIPREC session view', () => {
     v.pause(1, new Date('2024-01-01T00:00:01Z'));
     v.resume(1, new Date('2024-01-01T00:00:03Z'));
     assert.deepEqual(v.toSidecar().streams[1]!.pauses, [{ start: '2024-01-01T00:00:00.000Z', end: '2024-01-01T00:00:03.000Z' }]);
+  });
+
+  describe('metadata updates move streams to their new senders (RFC 7865: complete replaces, partial changes what it names)', () => {
+    it('Avaya: the placeholder sending both streams gives way to the real parties in a metadata-only update', () => {
+      const v = new SiprecView('cid');
+      v.setStreams(labelled, t0);
+      v.addMetadata(complete([{ id: 'PH', name: 'Unknown', send: ['S1', 'S2'] }]), 'INVITE', 'f1', t0);
+      // Until the real parties are known the placeholder's two streams are left and right.
+      assert.deepEqual([leg(v.legInfos(), 's0'), leg(v.legInfos(), 's1')], [['Unknown', 'left'], ['Unknown', 'right']]);
+      v.addMetadata(complete([alice, bob]), 'UPDATE', 'f2', t1);
+      const i = v.legInfos();
+      assert.deepEqual(i.get('s0'), { uri: 'sip:alice@example.com', displayName: 'Alice', role: 'caller', stereo: 'left' });
+      assert.deepEqual(i.get('s1'), { uri: 'sip:bob@example.com', displayName: 'Bob', role: 'other', stereo: 'right' });
+      const side = v.toSidecar();
+      assert.deepEqual(side.participants.map((p) => [p.name, p.sends, p.leftAt, p.stereo]), [
+        ['Unknown', ['s0', 's1'], t1.toISOString(), 'left'],
+        ['Alice', ['s0'], null, 'left'],
+        ['Bob', ['s1'], null, 'right'],
+      ]);
+      assert.deepEqual(side.streams.map((s) => s.participant), ['PA', 'PB']);
+      assert.deepEqual(side.streams[0]!.senders, [
+        { participant: 'PH', from: t0.toISOString(), to: t1.toISOString() },
+        { participant: 'PA', from: t1.toISOString(), to: null },
+      ]);
+    });
+
+    it('a transfer in a complete document: Bob gone, Carol sends his stream and takes his stereo side; Bob keeps his history', () => {
+      const v = new SiprecView('cid');
+      v.setStreams(labelled, t0);
+      v.addMetadata(complete([alice, bob]), 'INVITE', 'f1', t0);
+      assert.deepEqual(leg(v.legInfos(), 's1'), ['Bob', 'right']);
+      v.addMetadata(complete([alice, carol]), 'INVITE', 'f2', t1);
+      const i = v.legInfos();
+      assert.deepEqual(i.get('s1'), { uri: 'sip:carol@example.com', displayName: 'Carol', role: 'other', stereo: 'right' });
+      assert.deepEqual(leg(i, 's0'), ['Alice', 'left']);
+      const side = v.toSidecar();
+      assert.deepEqual(side.participants.map((p) => [p.name, p.sends, p.leftAt, p.stereo]), [
+        ['Alice', ['s0'], null, 'left'],
+        ['Bob', ['s1'], t1.toISOString(), 'right'],
+        ['Carol', ['s1'], null, 'right'],
+      ]);
+      assert.equal(side.streams[1]!.participant, 'PC');
+      assert.deepEqual(side.streams[1]!.senders, [
+        { participant: 'PB', from: t0.toISOString(), to: t1.toISOString() },
+        { participant: 'PC', from: t1.toISOString(), to: null },
+      ]);
+    });
+
+    it('a transfer in a partial document: Bob disassociated (no participant element), Carol associated with his stream', () => {
+      const v = new SiprecView('cid');
+      v.setStreams(labelled, t0);
+      v.addMetadata(complete([alice, bob]), 'INVITE', 'f1', t0);
+      v.legInfos();
+      v.addMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>partial</datamode>
+        <participant participant_id="PC"><nameID aor="sip:carol@example.com"><name>Carol</name></nameID></participant>
+        <participantsessionassoc participant_id="PB" session_id="S"><associate-time>2026-12-07T10:00:00Z</associate-time><disassociate-time>2026-12-07T10:00:03Z</disassociate-time></participantsessionassoc>
+        <participantsessionassoc participant_id="PC" session_id="S"><associate-time>2026-12-07T10:00:03Z</associate-time></participantsessionassoc>
+        <participantstreamassoc participant_id="PC"><send>S2</send><recv>S1</recv></participantstreamassoc>
+      </recording>`, 'INVITE', 'f2', t1);
+      assert.deepEqual(leg(v.legInfos(), 's1'), ['Carol', 'right']);
+      const side = v.toSidecar();
+      assert.deepEqual(side.participants.map((p) => [p.name, p.sends, p.leftAt]), [
+        ['Alice', ['s0'], null],
+        ['Bob', ['s1'], t1.toISOString()],
+        ['Carol', ['s1'], null],
+      ]);
+      assert.deepEqual(side.streams.map((s) => s.participant), ['PA', 'PC']);
+    });
+
+    it('a partial document that names no streams keeps what everyone sends; one that left without a successor keeps its stream', () => {
+      const v = new SiprecView('cid');
+      v.setStreams(labelled, t0);
+      v.addMetadata(complete([alice, bob]), 'INVITE', 'f1', t0);
+      v.addMetadata('<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>partial</datamode><participant participant_id="PA"><nameID aor="sip:alice@example.com"><name>Alice B.</name></nameID></participant><participantsessionassoc participant_id="PB" session_id="S"><disassociate-time>2026-12-07T10:00:03Z</disassociate-time></participantsessionassoc></recording>', 'UPDATE', 'f2', t1);
+      const i = v.legInfos();
+      assert.deepEqual([leg(i, 's0'), leg(i, 's1')], [['Alice B.', 'left'], ['Bob', 'right']]);
+      const side = v.toSidecar();
+      assert.deepEqual(side.participants.map((p) => [p.sends, p.leftAt]), [[['s0'], null], [['s1'], t1.toISOString()]]);
+      assert.deepEqual(side.streams[1]!.senders, [{ participant: 'PB', from: t0.toISOString(), to: null }]);
+    });
+
+    it('the party that replaces the left one takes the left side; the other keeps the right', () => {
+      const v = new SiprecView('cid');
+      v.setStreams(labelled, t0);
+      v.addMetadata(complete([alice, bob]), 'INVITE', 'f1', t0);
+      v.legInfos();
+      v.addMetadata(complete([bob, { id: 'PC', name: 'Carol', send: ['S1'] }]), 'INVITE', 'f2', t1);
+      const i = v.legInfos();
+      assert.deepEqual([leg(i, 's0'), leg(i, 's1')], [['Carol', 'left'], ['Bob', 'right']]);
+      assert.equal(i.get('s0')!.role, 'caller');
+    });
+
+    it('one mixed stream sent by two participants credits both', () => {
+      const v = new SiprecView('cid');
+      v.setStreams([{ index: 0, leg: 's0', label: 'mixed', kind: 'audio' }], t0);
+      v.addMetadata(complete([{ ...alice, send: ['S1'] }, { ...bob, send: ['S1'] }], [['S1', 'mixed']]), 'INVITE', 'f1', t0);
+      const i = v.legInfos();
+      assert.deepEqual(i.get('s0'), { uri: 'sip:alice@example.com', displayName: 'Alice, Bob', role: 'caller', stereo: 'left' });
+      const side = v.toSidecar();
+      assert.deepEqual(side.participants.map((p) => [p.name, p.sends, p.stereo]), [['Alice', ['s0'], 'left'], ['Bob', ['s0'], 'left']]);
+      assert.deepEqual(side.streams[0]!.senders!.map((s) => [s.participant, s.to]), [['PA', null], ['PB', null]]);
+    });
   });
 });
