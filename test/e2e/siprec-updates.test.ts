@@ -98,14 +98,22 @@ describe('SIPREC sessions that change (SIPp SRC)', () => {
     assert.equal(verified.ok, true);
     assert.equal(verified.signature, 'valid');
     for (const v of sr.metadataVersions) assert.ok(verified.files.some((f) => f.file === v.file && f.ok), v.file);
-    assert.deepEqual(sr.participants.map((p) => [p.aor, p.leftAt !== null]), [
-      ['sip:unknown@avaya.invalid', true],
-      ['sip:alice@example.com', false],
-      ['sip:bob@example.com', false],
-      ['sip:carol@example.com', false],
+    // The placeholder sent both streams until the real parties took them over (it keeps them as its history).
+    assert.deepEqual(sr.participants.map((p) => [p.aor, p.leftAt !== null, p.sends, p.stereo]), [
+      ['sip:unknown@avaya.invalid', true, ['s0', 's1'], 'left'],
+      ['sip:alice@example.com', false, ['s0'], 'left'],
+      ['sip:bob@example.com', false, ['s1'], 'right'],
+      ['sip:carol@example.com', false, [], null],
     ]);
-    // The stereo file follows the real parties once they are known.
-    assert.deepEqual(meta.legs.map((l) => [l.id, l.uri, l.role]), [['s0', 'sip:alice@example.com', 'caller'], ['s1', 'sip:bob@example.com', 'other']]);
+    assert.deepEqual(sr.streams.map((s) => [s.participant, s.senders!.map((x) => [x.participant, x.to === null])]), [
+      ['p-alice', [['p-placeholder', false], ['p-alice', true]]],
+      ['p-bob', [['p-placeholder', false], ['p-bob', true]]],
+    ]);
+    // The legs and the stereo file follow the real parties once they are known.
+    assert.deepEqual(meta.legs.map((l) => [l.id, l.uri, l.displayName, l.role, l.stereo]), [
+      ['s0', 'sip:alice@example.com', 'Alice', 'caller', 'left'],
+      ['s1', 'sip:bob@example.com', 'Bob', 'other', 'right'],
+    ]);
     const st = wav(parley, meta.stereo!.file);
     assert.ok(share(channel(st.samples, 2, 0), st.sampleRate, A) > 0.8);
     assert.ok(share(channel(st.samples, 2, 1), st.sampleRate, B) > 0.8);
