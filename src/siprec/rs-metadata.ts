@@ -10,7 +10,7 @@
 // Safety: no DTD is processed and no entity is expanded (a DOCTYPE is refused
 // before parsing: no billion laughs, no XXE); the size is limited; values are
 // kept as text and never used to build a file path.
-import { XMLParser } from 'fast-xml-parser';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 /** siprec.maxMetadataBytes's default (with an INVITE's headers and SDP, within sip.maxMessageSize's 65535). */
 export const MAX_METADATA_BYTES = 48 * 1024;
@@ -150,12 +150,20 @@ export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTE
   // Without a DTD only the predefined entities exist; &unknown;, &#0; or a bare & is not XML.
   const bad = badReference(xml);
   if (bad !== null) throw new MetadataError(`metadata is not well-formed XML: bad reference ${JSON.stringify(bad)}`);
+  // The parser reads leniently (a wrong or missing end tag, two roots, an unquoted or
+  // repeated attribute): a document that is not well-formed is refused whole, as the
+  // problem noted, rather than read as far as it goes (a truncated complete document
+  // would say every participant it lost had left).
+  const check = XMLValidator.validate(xml, { allowBooleanAttributes: false });
+  if (check !== true) throw new MetadataError(`metadata is not well-formed XML: ${check.err.msg.slice(0, 120)} (line ${check.err.line})`);
   let doc: XNode;
   try {
     doc = parser.parse(xml) as XNode;
   } catch (err) {
     throw new MetadataError(`metadata is not well-formed XML: ${(err as Error).message.slice(0, 120)}`);
   }
+  const tops = Object.keys(doc).filter((k) => k !== '#text');
+  if (tops.length > 1 || (tops.length === 1 && (doc[tops[0]!] as unknown[]).length > 1)) throw new MetadataError('metadata is not well-formed XML: more than one root element');
   const rootKey = Object.keys(doc).find((k) => ['recording', 'recordingmetadata'].includes(norm(k)));
   if (!rootKey) throw new MetadataError(`metadata root is not <recording> (found ${Object.keys(doc).slice(0, 3).join(', ') || 'nothing'})`);
   const root = kids(doc, rootKey)[0]!;

@@ -134,6 +134,24 @@ describe('hostile or broken metadata', () => {
     assert.throws(() => parseRecordingMetadata('<html><body/></html>'), /root/);
   });
 
+  it('a document that is not well-formed is refused whole, naming why, never read as far as it goes', () => {
+    const good = '<?xml version="1.0"?><recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>complete</datamode><participant participant_id="P1"><nameID aor="sip:a@x"><name>A</name></nameID></participant></recording>';
+    assert.equal(parseRecordingMetadata(good).participants.length, 1);
+    const broken: [string, RegExp][] = [
+      [good.replace('</recording>', '</recordin>'), /closing tag 'recording'/],
+      [good.replace('</recording>', ''), /Unclosed tag 'recording'/],
+      [good.replace('</name>', '</nam>'), /closing tag 'name'/],
+      [good.replace('</nameID>', ''), /closing tag 'nameID'/],
+      [good + '<recording/>', /more than one root/],
+      [good + 'garbage<<', /Extra text/],
+      [good.replace('participant_id="P1"', 'participant_id=P1'), /participant_id/],
+      [good.replace('participant_id="P1"', 'participant_id="P1" participant_id="P2"'), /repeated/],
+    ];
+    for (const [xml, why] of broken) assert.throws(() => parseRecordingMetadata(xml), (e: Error) => e instanceof MetadataError && /not well-formed XML/.test(e.message) && why.test(e.message), xml);
+    // A byte order mark, comments and CDATA are XML.
+    assert.equal(parseRecordingMetadata('\uFEFF' + good.replace('<name>A</name>', '<!-- c --><name><![CDATA[A & B]]></name>')).participants[0]!.name, 'A & B');
+  });
+
   it('path-like values are plain text (the caller never builds a path from them)', () => {
     const m = parseRecordingMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><participant participant_id="../../etc/passwd"><nameID aor="sip:x@y"/></participant><stream stream_id="/tmp/x"><label>../l</label></stream></recording>`);
     assert.equal(m.participants[0]!.id, '../../etc/passwd');
