@@ -38,6 +38,7 @@ export async function rotateKeyCommand(config: ParleyConfig, oldKeyFile: string 
   const r = await rotateKeys(dir, next, [old]);
   const lines = [`${r.rotated.length} data keys re-wrapped from master key ${old.id} to ${next.id}, ${r.current.length} already under it, ${r.failed.length} failed`];
   for (const f of r.failed) lines.push(`  ${f.id}: ${f.error}`);
+  if (r.orphaned.length > 0) lines.push(`${r.orphaned.length} key files of deleted recordings (no sidecar) left as they are, not uploaded: ${r.orphaned.slice(0, 10).map((id) => `${id}.key`).join(', ')}${r.orphaned.length > 10 ? ', …' : ''}`);
   if (config.recording.store && r.rotated.length > 0) {
     const bucket = new S3Bucket(config.recording.store);
     let uploaded = 0;

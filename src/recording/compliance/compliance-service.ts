@@ -11,6 +11,7 @@ import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../util/logger.ts';
 import { sha256File } from '../../util/sha256-file.ts';
+import { keyFileName } from '../encryption/key-file.ts';
 import { pathInside } from '../file-names.ts';
 import type { FinalizedRecording, FinalizeStep } from '../finalize-recording.ts';
 import type { RecordingMetadata } from '../metadata.ts';
@@ -280,7 +281,7 @@ export class ComplianceService {
   /**
    * Deletes a finalized recording that is not on hold: hashes every file, logs a
    * `deleted` entry with them (on disk before anything goes), then removes the
-   * files, the signature and the sidecar last. Resolves false when it is held or gone.
+   * files, the key file, the signature and the sidecar last. Resolves false when it is held or gone.
    */
   delete(id: string, actor: string, details: Record<string, unknown> = {}): Promise<boolean> {
     return this.locked(id, async () => {
@@ -294,7 +295,8 @@ export class ComplianceService {
         return false;
       }
       if (meta.state !== 'finalized') return false;
-      const names = [...listedHashes(meta).map((f) => f.file), signatureFile(id), `${id}.json`];
+      // The key file too (encryption): left behind, rotate-key would re-wrap and upload it again.
+      const names = [...listedHashes(meta).map((f) => f.file), meta.encryption?.keyFile ?? keyFileName(id), signatureFile(id), `${id}.json`];
       const files: { file: string; sha256: string | null }[] = [];
       for (const file of names) {
         const path = pathInside(this.o.dir, file);

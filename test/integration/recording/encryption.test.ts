@@ -173,13 +173,13 @@ describe('encrypted recordings', () => {
     const before = new Map(names.map((n) => [n, sha(join(dir, n))]));
     const id = readdirSync(dir).find((n) => n.endsWith('.key'))!.slice(0, -4);
     const r = await rotateKeys(dir, master(keyB), [master(keyA)]);
-    assert.deepEqual(r, { rotated: [id], current: [], failed: [] });
+    assert.deepEqual(r, { rotated: [id], current: [], failed: [], orphaned: [] });
     for (const n of names) assert.equal(sha(join(dir, n)), before.get(n), `${n} unchanged`);
     await assert.rejects(new RecordingEncryption(master(keyA)).dataKey(dir, id), /wrapped by master key/);
     const meta = JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as RecordingMetadata;
     const mix = await decryptToPcm(join(dir, meta.mix.file), await new RecordingEncryption(master(keyB)).dataKey(dir, id));
     assert.ok(toneAmplitude(mix.samples, 16000, 440) > 0.2);
-    assert.deepEqual(await rotateKeys(dir, master(keyB), [master(keyA)]), { rotated: [], current: [id], failed: [] }, 'idempotent');
+    assert.deepEqual(await rotateKeys(dir, master(keyB), [master(keyA)]), { rotated: [], current: [id], failed: [], orphaned: [] }, 'idempotent');
     // Without the old key: said per recording, nothing rewritten.
     const r2 = await rotateKeys(dir, master(hexKey()), [master(keyA)]);
     assert.equal(r2.failed.length, 1);

@@ -1,0 +1,158 @@
+// Deleting recordings kept in object storage (a real s3rver behind the test gate),
+// against encryption: retention removes the key file `<id>.key` too (locally and in the
+// bucket, listed in the `deleted` entry), also for a recording released from legal hold;
+// `rotate-key` afterwards re-wraps and uploads nothing of a deleted recording, even a
+// key file an older Parley left behind.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { rotateKeyCommand } from '../../../src/cli/recordings-keys.ts';
+import type { RecordingStoreConfig } from '../../../src/config/recording-store-schema.ts';
+import type { ParleyConfig } from '../../../src/config/schema.ts';
+import type { AuditEntry } from '../../../src/recording/compliance/audit-log.ts';
+import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
+import { loadMasterKey } from '../../../src/recording/encryption/master-key.ts';
+import { RecordingEncryption } from '../../../src/recording/encryption/recording-encryption.ts';
+import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
+import { RecordingService } from '../../../src/recording/recording-service.ts';
+import { RecordingUploader, type StoredRecording } from '../../../src/recording/store/recording-uploader.ts';
+import { S3Bucket } from '../../../src/recording/store/s3-bucket.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+import { ToneRoom } from '../../helpers/mix-ticks.ts';
+import { startS3, storeConfig, type S3TestServer } from '../../helpers/s3-server.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'parley-rstore-'));
+const oldKey = join(root, 'master-old.key');
+const newKey = join(root, 'master.key');
+writeFileSync(oldKey, randomBytes(32).toString('hex'));
+writeFileSync(newKey, randomBytes(32).toString('hex'));
+const DAY = 86_400_000;
+let s3: S3TestServer;
+let look: S3Bucket;
+before(async () => {
+  s3 = await startS3();
+  look = new S3Bucket({ ...(storeConfig(s3) as unknown as RecordingStoreConfig), endpoint: s3.directEndpoint });
+});
+after(async () => {
+  look.close();
+  await s3.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Setup {
+  dir: string;
+  config: RecordingStoreConfig;
+  svc: RecordingService;
+  store: RecordingUploader;
+  compliance: ComplianceService;
+  stored: StoredRecording[];
+  close(): void;
+}
+
+async function open(name: string, extra: Record<string, unknown> = {}): Promise<Setup> {
+  const dir = join(root, name);
+  const config = { ...storeConfig(s3, extra), journalFile: join(dir, '.uploads.json') } as RecordingStoreConfig;
+  const store = new RecordingUploader({ dir, config, log: silentLogger() });
+  const encryption = new RecordingEncryption(await loadMasterKey({ masterKeyFile: oldKey }));
+  const svc = new RecordingService({ dir, postProcess: 'none', encryption, store, log: silentLogger() });
+  const compliance = await ComplianceService.start({ dir, keyFile: null, auditLog: null, retention: { days: 1, sweepIntervalSec: 0 }, log: silentLogger() });
+  compliance.attach(svc);
+  await store.start();
+  const stored: StoredRecording[] = [];
+  store.on('stored', (r) => stored.push(r));
+  return {
+    dir,
+    config,
+    svc,
+    store,
+    compliance,
+    stored,
+    close: () => {
+      store.close();
+      svc.close();
+      compliance.close();
+    },
+  };
+}
+
+/** A finalized, signed recording; resolves once it is stored or (`failing`) once an upload attempt failed. */
+async function record(s: Setup, room: string, failing = false): Promise<{ id: string; meta: RecordingMetadata }> {
+  const rec = s.svc.createRecorder({ roomId: room, sampleRate: 16000 });
+  rec.addLeg('a', { uri: 'sip:alice@example.com', callId: `cid-${room}`, role: 'caller' });
+  const tones = new ToneRoom(16000);
+  tones.legs.set('a', 440);
+  tones.feed(rec, 400);
+  const done = new Promise<void>((resolve) => {
+    const on = (r: { id: string }): void => {
+      if (r.id !== rec.id) return;
+      s.store.off(failing ? 'uploadFailed' : 'stored', on);
+      resolve();
+    };
+    s.store.on(failing ? 'uploadFailed' : 'stored', on);
+  });
+  rec.close();
+  const meta = await rec.finalized;
+  await done;
+  await s.compliance.settled();
+  await s.compliance.index.ready;
+  assert.ok(meta.encryption, 'encrypted');
+  return { id: rec.id, meta };
+}
+
+function audit(dir: string, id: string): AuditEntry[] {
+  return readFileSync(join(dir, '.parley', 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditEntry)
+    .filter((e) => e.recording === id);
+}
+
+const keysOf = async (id: string): Promise<string[]> => (await look.listRecording(id)).map((o) => o.key).sort();
+
+function rotate(s: Setup): Promise<string> {
+  const config = { recording: { dir: s.dir, encryption: { enabled: true, masterKeyFile: newKey }, store: s.config } } as unknown as ParleyConfig;
+  return rotateKeyCommand(config, oldKey, undefined);
+}
+
+describe('retention and the key file of an encrypted stored recording', () => {
+  it('the key file goes with the recording (expired, or released from hold); rotate-key then uploads nothing for it', async () => {
+    const s = await open('keys');
+    try {
+      const expired = await record(s, 'expired');
+      const held = await record(s, 'held');
+      for (const r of [expired, held]) assert.ok((await keysOf(r.id)).includes(`parley/${r.id}/${r.id}.key`), 'the key file was uploaded');
+      const expiredKey = readFileSync(join(s.dir, `${expired.id}.key`));
+      await s.compliance.hold(held.id, 'api:test', null);
+      const later = Date.now() + 2 * DAY;
+      assert.deepEqual(await s.compliance.sweeper.sweep(later), [expired.id]);
+      assert.ok(existsSync(join(s.dir, `${held.id}.key`)), 'a held recording keeps its key file');
+      await s.compliance.release(held.id, 'api:test', null);
+      assert.deepEqual(await s.compliance.sweeper.sweep(later), [held.id]);
+      await s.compliance.settled();
+      for (const r of [expired, held]) {
+        assert.equal(existsSync(join(s.dir, `${r.id}.key`)), false, `${r.id}.key removed locally`);
+        assert.deepEqual(await keysOf(r.id), [], 'no object left, the key file neither');
+        const deleted = audit(s.dir, r.id).find((e) => e.event === 'deleted');
+        assert.ok(deleted);
+        const files = (deleted.files as { file: string; sha256: string }[]).map((f) => f.file);
+        assert.ok(files.includes(`${r.id}.key`), `the deleted entry lists the key file: ${files.join(', ')}`);
+        assert.ok((deleted.objects as { key: string }[]).some((o) => o.key === `parley/${r.id}/${r.id}.key`), 'and its object');
+      }
+      // Rotation afterwards: nothing of the deleted recordings is re-wrapped or uploaded.
+      const out = await rotate(s);
+      assert.match(out, /^0 data keys re-wrapped/);
+      for (const r of [expired, held]) assert.deepEqual(await keysOf(r.id), []);
+      // A key file an older Parley left behind (its sidecar gone): left alone, not uploaded.
+      writeFileSync(join(s.dir, `${expired.id}.key`), expiredKey);
+      const out2 = await rotate(s);
+      assert.match(out2, /^0 data keys re-wrapped/);
+      assert.match(out2, new RegExp(`1 key files of deleted recordings \\(no sidecar\\) left as they are, not uploaded: ${expired.id}\\.key`));
+      assert.deepEqual(await keysOf(expired.id), []);
+    } finally {
+      s.close();
+    }
+  });
+});
