@@ -110,7 +110,7 @@ export class ComplianceService {
     this.holds = new LegalHolds(join(state, 'holds'));
     this.index = new RecordingIndex(o.dir, join(state, 'index.jsonl'), this.log);
     this.sweeper = new RetentionSweeper(
-      { entries: this.index.all, isHeld: (id) => this.holds.isHeld(id), delete: (id, actor, d) => this.delete(id, actor, d) },
+      { entries: this.index.all, isHeld: (id) => this.holds.isHeld(id), delete: (id, actor, d) => this.delete(id, actor, d, { waitForUpload: true }) },
       o.retention.days,
       o.retention.sweepIntervalSec * 1000,
       this.log,
@@ -281,9 +281,13 @@ export class ComplianceService {
   /**
    * Deletes a finalized recording that is not on hold: hashes every file, logs a
    * `deleted` entry with them (on disk before anything goes), then removes the
-   * files, the key file, the signature and the sidecar last. Resolves false when it is held or gone.
+   * files, the key file, the signature and the sidecar last. With recording.store its
+   * upload is withdrawn first: `waitForUpload` (retention) leaves a recording whose
+   * upload is pending alone (resolves false; deleted once stored), otherwise the pending
+   * upload is cancelled and whatever it already uploaded goes with the rest. Resolves
+   * false when it is held, gone or waits for its upload.
    */
-  delete(id: string, actor: string, details: Record<string, unknown> = {}): Promise<boolean> {
+  delete(id: string, actor: string, details: Record<string, unknown> = {}, o: { waitForUpload?: boolean } = {}): Promise<boolean> {
     return this.locked(id, async () => {
       if (this.holds.isHeld(id)) return false;
       const sidecarPath = pathInside(this.o.dir, `${id}.json`);
@@ -295,18 +299,28 @@ export class ComplianceService {
         return false;
       }
       if (meta.state !== 'finalized') return false;
+      const undo = this.store ? await this.store.withdraw(id, !o.waitForUpload) : async () => undefined;
+      if (!undo) {
+        this.log.info({ recording: id, actor }, 'recording not deleted yet: its upload is pending (deleted once stored)');
+        return false;
+      }
       // The key file too (encryption): left behind, rotate-key would re-wrap and upload it again.
       const names = [...listedHashes(meta).map((f) => f.file), meta.encryption?.keyFile ?? keyFileName(id), signatureFile(id), `${id}.json`];
       const files: { file: string; sha256: string | null }[] = [];
-      for (const file of names) {
-        const path = pathInside(this.o.dir, file);
-        const st = await lstat(path).catch(() => null);
-        if (!st?.isFile()) continue;
-        files.push({ file, sha256: await sha256File(path) });
-      }
       let prepared: Record<string, unknown> = {};
-      for (const step of this.deleteSteps) if (step.prepare) prepared = { ...prepared, ...(await step.prepare(id, meta)) };
-      await this.audit.append('deleted', id, actor, { ...details, files, ...prepared });
+      try {
+        for (const file of names) {
+          const path = pathInside(this.o.dir, file);
+          const st = await lstat(path).catch(() => null);
+          if (st?.isFile()) files.push({ file, sha256: await sha256File(path) });
+        }
+        for (const step of this.deleteSteps) if (step.prepare) prepared = { ...prepared, ...(await step.prepare(id, meta)) };
+        await this.audit.append('deleted', id, actor, { ...details, files, ...prepared });
+      } catch (err) {
+        // Nothing logged or removed: the upload is pending again as it was.
+        await undo();
+        throw err;
+      }
       try {
         for (const step of this.deleteSteps) await step.run(id, meta);
         for (const f of files) await rm(pathInside(this.o.dir, f.file), { force: true });

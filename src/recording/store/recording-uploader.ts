@@ -14,6 +14,11 @@
 //   uploads pending at a crash or a stop resume at the next start.
 // - A failure (endpoint down, 500, a timeout) is retried with doubling back-off;
 //   nothing local is touched meanwhile.
+// - A recording being deleted (compliance: retention, an explicit delete) is withdrawn
+//   first (withdraw()): its pending upload is cancelled and its journal entry removed,
+//   a running attempt stops and reports nothing, a later enqueue is ignored; retention
+//   instead waits while the upload is pending. An entry whose sidecar is gone (a
+//   recording deleted by an older Parley) is dropped, never uploaded or reported.
 import { postProcessingUnfinished } from '../finalize-recording.ts';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -74,7 +79,12 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   private readonly journal: UploadJournal;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly ready: string[] = [];
-  private readonly running = new Set<string>();
+  /** The attempt running for each recording. */
+  private readonly running = new Map<string, Promise<unknown>>();
+  /** Recordings being deleted (withdraw()): nothing of them is uploaded or reported again. */
+  private readonly withdrawn = new Set<string>();
+  /** Recordings between the start of enqueue() and their journal entry. */
+  private readonly enqueuing = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly log: Logger;
   private closed = false;
@@ -139,6 +149,16 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       this.log.info({ recording: id }, 'upload waits for the post-processing the next start resumes');
       return;
     }
+    if (this.withdrawn.has(id)) return;
+    this.enqueuing.add(id);
+    try {
+      await this.journalled(id, meta);
+    } finally {
+      this.enqueuing.delete(id);
+    }
+  }
+
+  private async journalled(id: string, meta: RecordingMetadata): Promise<void> {
     const files = [
       meta.mix,
       ...(meta.stereo ? [meta.stereo] : []),
@@ -156,6 +176,8 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     files.push(`${id}.json`);
     // Never write the journal before the previous process's entries are read (they would be overwritten).
     await this.load().catch(() => undefined);
+    // Deleted meanwhile (an explicit delete does not wait for the upload): nothing to upload.
+    if (this.withdrawn.has(id)) return;
     await this.journal.put({ id, files, addedAt: new Date().toISOString(), attempts: 0, lastError: null });
     this.schedule(id, 0);
   }
@@ -163,6 +185,37 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   /** The after-finalize step `{ name: 'upload', run }`: it must run after signing (the sidecar uploaded is final). */
   finalizeStep(): { name: string; run: (r: { id: string; meta: RecordingMetadata }) => Promise<void> } {
     return { name: 'upload', run: (r) => this.enqueue(r.id, r.meta) };
+  }
+
+  /**
+   * Before a recording is deleted: its upload stops for good. Its retry timer is cleared,
+   * a running attempt is waited for (it stops at its next file and reports nothing), its
+   * journal entry is removed, and a later enqueue is ignored. With `evenPending` false, a
+   * recording whose upload is pending is left alone: resolves null (retention waits for the
+   * upload). Otherwise resolves with an undo, for a delete that stopped before its audit
+   * entry: the upload is pending again as it was.
+   */
+  async withdraw(id: string, evenPending: boolean): Promise<(() => Promise<void>) | null> {
+    await this.load().catch(() => undefined);
+    if (!evenPending && (this.enqueuing.has(id) || this.journal.has(id))) return null;
+    this.withdrawn.add(id);
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+    const i = this.ready.indexOf(id);
+    if (i >= 0) this.ready.splice(i, 1);
+    await this.running.get(id);
+    const entry = this.journal.get(id) ?? null;
+    if (entry) {
+      await this.journal.remove(id);
+      this.log.info({ recording: id, attempts: entry.attempts }, 'pending upload cancelled: the recording is deleted');
+    }
+    return async () => {
+      this.withdrawn.delete(id);
+      if (!entry || this.journal.has(id)) return;
+      await this.journal.put(entry);
+      this.schedule(id, 0);
+    };
   }
 
   /** Resolves when no attempt is running (shutdown; tests). */
@@ -185,7 +238,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   }
 
   private schedule(id: string, delayMs: number): void {
-    if (this.closed || this.timers.has(id) || this.running.has(id)) return;
+    if (this.closed || this.withdrawn.has(id) || this.timers.has(id) || this.running.has(id)) return;
     if (delayMs <= 0) {
       if (!this.ready.includes(id)) this.ready.push(id);
       this.pump();
@@ -204,9 +257,8 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     while (!this.closed && this.running.size < max && this.ready.length > 0) {
       const id = this.ready.shift()!;
       const entry = this.journal.get(id);
-      if (!entry) continue;
-      this.running.add(id);
-      const p = this.attempt(entry)
+      if (!entry || this.withdrawn.has(id)) continue;
+      const p: Promise<unknown> = this.attempt(entry)
         .catch((err: unknown) => {
           this.log.error({ err, recording: id }, 'upload attempt crashed');
           return this.o.config.retryMaxMs ?? 60_000;
@@ -217,21 +269,30 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
           if (retryInMs !== null) this.schedule(id, retryInMs);
           this.pump();
         });
+      this.running.set(id, p);
       this.inFlight.add(p);
     }
   }
 
   /** Resolves with the delay of the next attempt, or null when there is none to make. */
   private async attempt(e: PendingUpload): Promise<number | null> {
+    // The sidecar always stays local: without it the recording was deleted (by a Parley
+    // from before withdraw()); its objects must not come back.
+    if (!(await stat(pathInside(this.o.dir, `${e.id}.json`)).then(() => true, () => false))) {
+      this.log.warn({ recording: e.id }, 'pending upload dropped: the recording is no longer in recording.dir (deleted)');
+      await this.journal.remove(e.id);
+      return null;
+    }
     const objects: StoredObject[] = [];
     try {
       for (const file of e.files) {
         if (this.closed) throw new Error('the uploader closed');
+        if (this.withdrawn.has(e.id)) throw new Error('the recording is being deleted');
         const o = await this.uploadOne(e.id, file);
         if (o) objects.push(o);
       }
     } catch (err) {
-      if (this.closed) return null;
+      if (this.closed || this.withdrawn.has(e.id)) return null;
       const error = err as Error;
       this.failedAttempts++;
       const base = this.o.config.retryBaseMs ?? 1000;
@@ -245,7 +306,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     }
     // Verified, but closed meanwhile: nobody may hear of it now (the API closes after the
     // uploader); the entry stays, and the next start verifies it again (sends nothing) and reports it.
-    if (this.closed) return null;
+    if (this.closed || this.withdrawn.has(e.id)) return null;
     // Every object verified: now, and only now, the local audio may go.
     const removed: string[] = [];
     if (this.o.config.deleteLocal ?? true) {
@@ -257,7 +318,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
         removed.push(o.file);
       }
     }
-    if (this.closed) return null;
+    if (this.closed || this.withdrawn.has(e.id)) return null;
     // Reported before the entry leaves the journal, in the same turn as the check above: the
     // 'stored' listeners (the webhook spool, the audit log) are still open. A crash before the
     // journal's write reports it once more at the next start, never not at all.

@@ -1,11 +1,16 @@
 // Deleting recordings kept in object storage (a real s3rver behind the test gate),
-// against encryption: retention removes the key file `<id>.key` too (locally and in the
-// bucket, listed in the `deleted` entry), also for a recording released from legal hold;
-// `rotate-key` afterwards re-wraps and uploads nothing of a deleted recording, even a
-// key file an older Parley left behind.
+// against encryption and the upload journal:
+// - retention removes the key file `<id>.key` too (locally and in the bucket, listed in
+//   the `deleted` entry), also for a recording released from legal hold; `rotate-key`
+//   afterwards re-wraps and uploads nothing of a deleted recording, even a key file an
+//   older Parley left behind;
+// - retention waits for a recording whose upload is pending and deletes it once stored:
+//   never a `stored` entry, a 'stored' event or an object after `deleted`;
+// - an explicit delete cancels the pending upload and removes what it had uploaded;
+// - the uploader drops a journal entry whose recording is gone instead of uploading it.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,6 +34,9 @@ const oldKey = join(root, 'master-old.key');
 const newKey = join(root, 'master.key');
 writeFileSync(oldKey, randomBytes(32).toString('hex'));
 writeFileSync(newKey, randomBytes(32).toString('hex'));
+// A key file to leave behind without its recording, as an older Parley did.
+const strayKey = join(root, 'stray.key');
+writeFileSync(strayKey, JSON.stringify({ version: 1, recording: 'rec-gone-0001', scheme: 'aes-256-gcm-chunked-v1', keyId: 'x', wrapped: '', createdAt: '', rotatedAt: null }));
 const DAY = 86_400_000;
 let s3: S3TestServer;
 let look: S3Bucket;
@@ -110,6 +118,18 @@ function audit(dir: string, id: string): AuditEntry[] {
     .filter((e) => e.recording === id);
 }
 
+/** The gate answers 500 to PUTs while `failing()` (HEADs, lists and DELETEs work): uploads fail, deletes do not. */
+function failPuts(failing: (url: string) => boolean): void {
+  s3.observe = (req) => {
+    s3.mode = req.method === 'PUT' && failing(req.url ?? '') ? 'fail500' : 'pass';
+  };
+}
+
+function passAll(): void {
+  s3.observe = null;
+  s3.mode = 'pass';
+}
+
 const keysOf = async (id: string): Promise<string[]> => (await look.listRecording(id)).map((o) => o.key).sort();
 
 function rotate(s: Setup): Promise<string> {
@@ -153,6 +173,91 @@ describe('retention and the key file of an encrypted stored recording', () => {
       assert.deepEqual(await keysOf(expired.id), []);
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('retention and explicit deletes against pending uploads', () => {
+  it('retention waits while the upload is pending and deletes the recording once stored; no stored after deleted', async () => {
+    const s = await open('pending');
+    try {
+      failPuts(() => true);
+      let r: { id: string; meta: RecordingMetadata };
+      try {
+        r = await record(s, 'pending', true);
+        assert.deepEqual(await s.compliance.sweeper.sweep(Date.now() + 2 * DAY), [], 'not deleted while its upload is pending');
+        assert.ok(existsSync(join(s.dir, `${r.id}.json`)));
+        assert.ok(existsSync(join(s.dir, `${r.id}.key`)));
+      } finally {
+        passAll();
+      }
+      await s.store.waitFor('stored', 30_000);
+      await s.compliance.settled();
+      assert.deepEqual(await s.compliance.sweeper.sweep(Date.now() + 2 * DAY), [r.id]);
+      await new Promise((res) => setTimeout(res, 1500)); // past any retry the uploader could still make
+      await s.store.idle();
+      await s.compliance.settled();
+      assert.deepEqual(audit(s.dir, r.id).map((e) => e.event), ['created', 'finalized', 'stored', 'deleted']);
+      assert.deepEqual(await keysOf(r.id), []);
+      assert.equal(s.store.pending, 0);
+      assert.equal(s.stored.filter((x) => x.id === r.id).length, 1);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('an explicit delete cancels the pending upload and removes the objects it had uploaded', async () => {
+    // A long back-off: the failed upload stays pending while the test deletes it.
+    const s = await open('explicit', { retryBaseMs: 60_000, retryMaxMs: 60_000 });
+    // The audio and the key file go up; the signature's PUT fails (and the sidecar is not sent).
+    failPuts((url) => url.includes('.json.sig'));
+    let r: { id: string; meta: RecordingMetadata };
+    try {
+      r = await record(s, 'explicit', true);
+    } finally {
+      passAll();
+    }
+    try {
+      const uploaded = await keysOf(r.id);
+      assert.ok(uploaded.includes(`parley/${r.id}/${r.id}.key`), `some objects are up: ${uploaded.join(', ')}`);
+      assert.equal(s.store.pending, 1);
+      assert.equal(await s.compliance.delete(r.id, 'api:test'), true);
+      await s.compliance.settled();
+      assert.equal(s.store.pending, 0, 'the pending upload is cancelled');
+      assert.deepEqual(await keysOf(r.id), [], 'what it had uploaded is removed');
+      const journal = JSON.parse(readFileSync(s.config.journalFile!, 'utf8')) as { pending: { id: string }[] };
+      assert.deepEqual(journal.pending, []);
+      for (const f of [`${r.id}.json`, `${r.id}.key`, `${r.id}.json.sig`]) assert.equal(existsSync(join(s.dir, f)), false, `${f} removed`);
+      const deleted = audit(s.dir, r.id).find((e) => e.event === 'deleted')!;
+      assert.deepEqual((deleted.objects as { key: string }[]).map((o) => o.key).sort(), uploaded);
+      await s.store.idle();
+      assert.deepEqual(audit(s.dir, r.id).map((e) => e.event), ['created', 'finalized', 'deleted']);
+      assert.equal(s.stored.length, 0);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a journal entry whose recording is gone (deleted by an older Parley) is dropped, not uploaded', async () => {
+    const dir = join(root, 'orphan-journal');
+    mkdirSync(dir, { recursive: true });
+    const id = 'rec-gone-0001';
+    copyFileSync(strayKey, join(dir, `${id}.key`));
+    const journalFile = join(dir, '.uploads.json');
+    const entry = { id, files: [`${id}.mix.wav`, `${id}.key`, `${id}.json`], addedAt: new Date().toISOString(), attempts: 3, lastError: 'gate' };
+    writeFileSync(journalFile, JSON.stringify({ version: 1, pending: [entry] }));
+    const store = new RecordingUploader({ dir, config: { ...storeConfig(s3), journalFile } as RecordingStoreConfig, log: silentLogger() });
+    const stored: StoredRecording[] = [];
+    store.on('stored', (x) => stored.push(x));
+    try {
+      assert.equal(await store.start(), 1);
+      await new Promise((res) => setTimeout(res, 200));
+      await store.idle();
+      assert.equal(stored.length, 0, 'nothing reported');
+      assert.deepEqual(await keysOf(id), [], 'nothing uploaded');
+      assert.equal(store.pending, 0);
+    } finally {
+      store.close();
     }
   });
 });
