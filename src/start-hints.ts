@@ -16,17 +16,27 @@ export function startHints(app: Parley, configFile: string): Record<string, stri
     api: api ? `${api.url} (header Authorization: Bearer <api.token>)` : `off (set api.enabled and api.token in ${configFile})`,
   };
   if (api && config.api.console.enabled) hints.console = `${api.url}/console/`;
-  hints.tryIt = `${demoCommand(app.sipHostports)}, or point a phone at the sip address as its outbound proxy`;
+  hints.tryIt = `${demoCommand(app.sipHostports, hints.recordings)}, or point a phone at the sip address as its outbound proxy`;
   return hints;
 }
 
-/** scripts/demo-call.sh calls over UDP, 127.0.0.1:5060 unless told where. */
-export function demoCommand(hostports: string): string {
+/**
+ * scripts/demo-call.sh calls over UDP, 127.0.0.1:5060 unless told where, and lists the
+ * recording it made from ./recordings unless told which folder (`recordings`: the absolute
+ * recording.dir).
+ */
+export function demoCommand(hostports: string, recordings: string = path.resolve('recordings')): string {
   const udp = hostports.split(',').find((h) => h.startsWith('udp/'));
   if (!udp) return 'a SIP phone over TCP (scripts/demo-call.sh needs a UDP listener)';
   const hostport = udp.slice('udp/'.length).replace(/^0\.0\.0\.0:/, '127.0.0.1:');
-  const arg = hostport === '127.0.0.1:5060' ? '' : ` ${hostport}`;
-  return `bash scripts/demo-call.sh${arg} (a SIPp call through Parley)`;
+  const ownDir = recordings !== path.resolve('recordings');
+  const args = ownDir ? ` ${hostport} ${shellWord(recordings)}` : hostport === '127.0.0.1:5060' ? '' : ` ${hostport}`;
+  return `bash scripts/demo-call.sh${args} (a SIPp call through Parley)`;
+}
+
+/** A path as one shell word. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 /** One or two lines for stderr when start-up failed: what went wrong and what to do. */
