@@ -5,6 +5,8 @@
 // last leg leaves.
 import type { MediaEngine } from '../../media-plane/media-engine.ts';
 import type { MediaRoom } from '../../media-plane/media-room.ts';
+import type { MediaLeg } from '../../media-plane/media-leg.ts';
+import { MediaClosedError } from '../../media-plane/media-errors.ts';
 import type { PromptLibrary } from '../../playback/prompt-library.ts';
 import type { Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
@@ -58,6 +60,29 @@ export type RemoteJoinPort = (call: SipCall, options: ConferenceJoinOptions, own
 export class RoomFullError extends Error {
   override name = 'RoomFullError';
   readonly status = 503;
+}
+
+/**
+ * A join that ended before it was made: its room closed (DELETE /rooms/:name; 404, as a dial
+ * into it answers) or its leg was kicked (480) while its legs were being made. A refusal, not a
+ * failure of Parley's: before the answer it is the caller's final response, after it a BYE.
+ */
+export class JoinEndedError extends Error {
+  override name = 'JoinEndedError';
+  constructor(
+    message: string,
+    readonly status: 404 | 480,
+  ) {
+    super(message);
+  }
+}
+
+function joinRefusal(call: SipCall, conf: Conference, err: unknown): unknown {
+  if (!(err instanceof MediaClosedError)) return err;
+  // The call's own room closed: the call ended meanwhile, and nobody is answered any more.
+  if (call.room.isClosed) return new JoinEndedError(`the call ended during its join to room ${conf.name}`, 480);
+  const roomClosed = conf.room.isClosed;
+  return new JoinEndedError(roomClosed ? `room ${conf.name} closed during the join` : `kicked from room ${conf.name} during the join`, roomClosed ? 404 : 480);
 }
 
 export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> implements ConferenceJoiner {
@@ -199,10 +224,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
     entry: RosterEntry,
     options: ConferenceJoinOptions,
   ): Promise<{ left: Promise<string> }> {
-    const near = await call.room.createOutgoingLeg({ id: `conf-${conf.name}` });
-    const far = await conf.room.createLeg(near.offer, { id: entry.legId });
-    await near.leg.applyAnswer(far.answer);
-    const leg = far.leg;
+    const { near, leg } = await this.makeLink(call, conf, entry);
     if (entry.identity === 'generated') leg.hide(true);
     if (options.muted) {
       leg.mute(true);
@@ -238,7 +260,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
         call.off('hold', onHold);
         call.referTaker = null;
         for (const p of places) this.replaceable.delete(p);
-        near.leg.close();
+        near.close();
         leg.close();
         conf.roster.leave(entry.legId, why);
         if (options.leaveTone && conf.roster.size > 0) this.playToRoom(conf, options.leaveTone);
@@ -259,6 +281,27 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       if (endedAlready !== null) leave(endedAlready);
     });
     return { left };
+  }
+
+  /** The link's two legs, answered; a kick or the room's close meanwhile closes both and refuses the join (JoinEndedError). */
+  private async makeLink(call: SipCall, conf: Conference, entry: RosterEntry): Promise<{ near: MediaLeg; leg: MediaLeg }> {
+    let near: MediaLeg | null = null;
+    let leg: MediaLeg | null = null;
+    try {
+      const out = await call.room.createOutgoingLeg({ id: `conf-${conf.name}` });
+      near = out.leg;
+      const far = await conf.room.createLeg(out.offer, { id: entry.legId });
+      leg = far.leg;
+      await near.applyAnswer(far.answer);
+      // Kicked (DELETE /rooms/:name/legs/:leg closes the room's leg) or its room closed while the
+      // answer was applied: nothing listened to the leg's 'close' yet, so it is looked at now.
+      if (leg.isClosed) throw new MediaClosedError(`leg ${leg.id} closed while joining`);
+      return { near, leg };
+    } catch (err) {
+      near?.close();
+      leg?.close();
+      throw joinRefusal(call, conf, err);
+    }
   }
 
   private open(name: string): Promise<Conference> {

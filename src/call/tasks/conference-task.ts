@@ -12,6 +12,15 @@ export class ConferenceTask implements Task {
   async exec(ctx: TaskContext): Promise<TaskResult> {
     if (ctx.call.ended) return { stop: true };
     const { left } = await ctx.call.joinConference({ identity: 'normal', ...this.params });
+    // Kicked, or its room closed, right behind the join and before the answer: the caller is
+    // refused (480; 404 for a closed room, as a join to it while its legs are made is), not
+    // answered and hung up on. (`left` already settled wins the race.)
+    const early = await Promise.race([left, Promise.resolve(null)]);
+    if (early !== null && !ctx.call.answered) {
+      ctx.log.info({ room: this.params.room, why: early }, 'left the conference before the answer');
+      if (!ctx.call.ended) ctx.call.hangup(early === 'leg room-closed' ? 404 : 480);
+      return { stop: true };
+    }
     if (!ctx.call.answered) await ctx.call.answer();
     const why = await left;
     ctx.log.info({ room: this.params.room, why }, 'left the conference');
