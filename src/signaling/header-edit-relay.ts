@@ -5,7 +5,10 @@
 // leg has its own Call-ID and tags, and BYE, re-INVITE/UPDATE and INFO are relayed
 // between the two dialogs (dialog-pair.ts); an INFO in either early dialog (after a 1xx with
 // a To tag, before the 2xx: DTMF while early media plays) is relayed into the other's early
-// dialog. Targets are tried in order (a B2BUA does not fork).
+// dialog. Targets are tried in order (a B2BUA does not fork). The caller's end-to-end headers go
+// forward (credentials, a REGISTER's Contact) and the next hop's come back (a challenge, a 3xx's
+// Contact, Retry-After, Allow...): src/policy/header-edit-plan.ts says which. A SUBSCRIBE makes a
+// dialog (its NOTIFYs) this relay cannot carry: refused 501 with a Warning.
 // Each relayed leg carries X-Parley-Relay, naming the request it came from: one that comes back
 // to Parley with the same Request-URI while that request is still being relayed is a loop
 // (a rule that edits headers and proxies to Parley itself), answered 482 (RFC 3261 §16.3)
@@ -13,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { HeaderEdit } from '../policy/rule-types.ts';
-import { rewrittenHeaders } from '../policy/header-edit-plan.ts';
+import { endToEndResponseHeaders, rewrittenHeaders } from '../policy/header-edit-plan.ts';
 import { withoutTag } from '../policy/routable-request.ts';
 import { DialogPair } from './dialog-pair.ts';
 import type { EarlyRequestRegistry } from './early-requests.ts';
@@ -22,6 +25,14 @@ import type { Logger } from '../util/logger.ts';
 /** Statuses after which the next target is not tried: the caller gave up (487), or a 6xx (RFC 3261 §16.7 step 5). */
 const FINAL_FOR_ALL = (status: number): boolean => status === 487 || status >= 600;
 const RELAY_HEADER = 'X-Parley-Relay';
+/**
+ * Out-of-dialog requests that make a dialog the relay cannot carry (a subscription's NOTIFYs
+ * come to Parley's Contact, in a dialog it does not relay): refused 501 with a Warning, never
+ * proxied with the edits left out (a rule that removes a header may be there to keep it in).
+ */
+const DIALOG_FORMING = new Set(['SUBSCRIBE', 'REFER']);
+
+type Resp = { status: number; reason?: string; headers: Record<string, unknown>; body?: string; get(name: string): string | undefined };
 
 export class HeaderEditRelay {
   /** The requests being relayed now, by origin and Request-URI. */
@@ -35,7 +46,12 @@ export class HeaderEditRelay {
   ) {}
 
   relay(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], edits: readonly HeaderEdit[], log: Logger): void {
-    const headers = rewrittenHeaders((req as unknown as { headers: Record<string, string> }).headers, edits);
+    if (DIALOG_FORMING.has(req.method)) {
+      log.warn({ uri: req.uri }, 'a rule edits the headers of a request that makes a dialog the relay cannot carry: 501');
+      res.send(501, 'Not Implemented', { headers: { Warning: `399 parley "header edits cannot be relayed on ${req.method}: make the rule's match.method leave it out"` } });
+      return;
+    }
+    const headers = rewrittenHeaders((req as unknown as { headers: Record<string, string> }).headers, edits, req.method);
     // The new leg's From and To are the request's (their tags aside: the leg has its own), unless
     // a rule set them: drachtio-srf would otherwise write sip:<user>@localhost, its display name
     // read from a P-Asserted-Identity the rule may just have removed, or, for a MESSAGE, no user.
@@ -73,7 +89,10 @@ export class HeaderEditRelay {
         if (sent && this.early) unregister.push(...this.relayEarlyInfo(req, sent, log));
       }) as unknown as (req: Srf.SrfRequest) => void;
       try {
-        const { uas, uac } = await this.srf.createB2BUA(req, res, target, { headers, proxyRequestHeaders: [], proxyResponseHeaders: [], passFailure: last }, { cbRequest });
+        // The callee's end-to-end response headers come back (a 3xx's Contact, a 407's challenge, Retry-After...).
+        const responseHeaders = (r: Resp): Record<string, string> => endToEndResponseHeaders(r.headers, r.status < 300);
+        const opts = { headers, proxyRequestHeaders: [], proxyResponseHeaders: [], responseHeaders, passFailure: last };
+        const { uas, uac } = await this.srf.createB2BUA(req, res, target, opts as unknown as Srf.CreateB2BUAOptions, { cbRequest });
         log.info({ target }, 'relayed with rewritten headers: answered');
         new DialogPair(uas, uac, log, this.ackWaitMs);
         return;
@@ -81,7 +100,8 @@ export class HeaderEditRelay {
         const status = (err as { status?: number }).status ?? 500;
         log.info({ target, status }, 'relayed with rewritten headers: failed');
         if (last || FINAL_FOR_ALL(status)) {
-          if (!last) res.send(status);
+          const failure = (err as { res?: Resp }).res;
+          if (!last) res.send(status, failure?.reason ?? '', { headers: failure ? endToEndResponseHeaders(failure.headers, false) : {} });
           return;
         }
       } finally {
@@ -121,24 +141,30 @@ export class HeaderEditRelay {
   private async nonInvite(req: Srf.SrfRequest, res: Srf.SrfResponse, targets: string[], headers: Record<string, string>, log: Logger): Promise<void> {
     const type = req.get('Content-Type');
     if (type) headers['Content-Type'] = type;
-    let status = 500;
-    let reason: string | undefined;
+    let last: Resp | undefined;
     for (const target of targets) {
-      const r = await new Promise<Srf.SrfResponse>((resolve, reject) => {
+      const r = await new Promise<Resp>((resolve, reject) => {
         const opts = { method: req.method, headers, body: req.body } as unknown as Srf.SrfRequest;
         (this.srf.request as unknown as (u: string, o: unknown, cb: (err: unknown, sent: Srf.SrfRequest) => void) => void)(target, opts, (err, sent) => {
           if (err) return reject(err as Error);
           sent.on('response', (response?: Srf.SrfResponse) => {
-            if (response && response.status >= 200) resolve(response);
+            if (response && response.status >= 200) resolve(response as unknown as Resp);
           });
         });
       });
-      status = r.status;
-      reason = (r as unknown as { reason?: string }).reason;
-      log.info({ target, status }, 'relayed with rewritten headers');
-      if (status < 300 || FINAL_FOR_ALL(status)) break;
+      last = r;
+      log.info({ target, status: r.status }, 'relayed with rewritten headers');
+      if (r.status < 300 || FINAL_FOR_ALL(r.status)) break;
     }
-    if (reason) res.send(status, reason, {});
-    else res.send(status);
+    if (!last) {
+      res.send(500);
+      return;
+    }
+    // The end-to-end headers and the body of the final response go back (a REGISTER's bindings, a challenge, Allow...).
+    const back = endToEndResponseHeaders(last.headers, false);
+    const body = last.body ?? '';
+    const bodyType = last.get('Content-Type');
+    if (body && bodyType) back['Content-Type'] = bodyType;
+    res.send(last.status, last.reason ?? '', body && bodyType ? { headers: back, body } : { headers: back });
   }
 }
