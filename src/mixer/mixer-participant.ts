@@ -63,7 +63,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   relay: TwoPartyForwarder | null = null;
   /** Who this leg's telephone-events (RFC 4733) go on to as they come (a bridge's other party: a caller keys through the callee's IVR), besides Parley; null: Parley only. */
   dtmfTo: string | null = null;
-  /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. */
+  /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. Before the close: the old stream's frames at a codec change, played first. */
   tail: Int16Array[] = [];
   tailHeard = false;
   /** Lost packets rebuilt from the next packet's Opus in-band FEC (mixed and recorded in their place). */
@@ -187,6 +187,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const fecChanged = (media.sendFec === true) !== (this.media.sendFec === true);
     const dtmfClockChanged = media.dtmfClock !== this.media.dtmfClock;
     this.media = media;
+    if (codecChanged && !this.closed) {
+      // What the buffer holds of the old stream, decoded as it came, plays first (pullInput): a re-offer loses none of it.
+      this.feed.drain();
+      this.tail.push(...decodeTail(this.feed.jitter, this.inPipe, this.input.length));
+    }
     this.feed.setMedia(media);
     this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
     if (codecChanged) {
@@ -197,20 +202,16 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.outPipe.close();
       this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate, media.sendFec === true);
     }
-    // Kept across a re-offer that leaves its clock alone (a hold, a session refresh, a
-    // phone's re-INVITE right after the answer): a new receiver would take the end
-    // packets still coming for a digit already reported (sent three times, RFC 4733
-    // §2.5.1.4) for a new digit, and report it twice.
+    // Kept across a re-offer that leaves its clock alone (a hold, a refresh): a new receiver would take the end
+    // packets still coming for a digit reported (sent three times, RFC 4733 §2.5.1.4) for a new one.
     if (dtmfClockChanged) this.rfc4733 = new Rfc4733Receiver(media.dtmfClock, this.onDigit);
     this.configureInband();
     if (codecChanged) this.onCodecChange();
   }
 
   /**
-   * @internal The room changed rate (autoNarrowband), between two ticks: new
-   * buffers and pipelines at `rate`. Only G.711 legs live through a switch
-   * (a wideband leg is why a room is not narrowband), and G.711 keeps no
-   * state, so rebuilding the pipelines loses nothing but a resampler's history.
+   * @internal The room changed rate (autoNarrowband), between two ticks: new buffers and pipelines at `rate`. Only G.711 legs
+   * live through a switch (a wideband leg is why a room is not narrowband): G.711 keeps no state, nothing but a resampler's history is lost.
    */
   setRoomRate(rate: number): void {
     if (rate === this.opts.sampleRate || this.closed) return;
@@ -220,6 +221,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.acc = new Int32Array(n);
     this.out = new Int16Array(n);
     this.hasInput = false;
+    this.tail = []; // frames at the old rate
     this.inPipe.close();
     this.outPipe.close();
     this.inPipe = new InputPipeline(this.media.codec, rate);
@@ -233,10 +235,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.configureInband();
   }
 
-  /**
-   * Plays a source to this participant only (whisper, a prompt to one leg),
-   * resampled when its frames' rate (`rate`, else its sampleRate) is not the room's.
-   */
+  /** Plays a source to this participant only (whisper, a prompt to one leg), resampled when its frames' rate (`rate`, else its sampleRate) is not the room's. */
   play(source: FrameSource, rate = source.sampleRate ?? this.opts.sampleRate): void {
     if (this.closed) throw new Error('participant is closed');
     this.privateSources.push(new SourceAtRate(source, rate, this.opts.sampleRate));
@@ -275,10 +274,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.eventOut.digit(digit, ms, inband);
   }
 
-  /**
-   * @internal The input frame played in the tick at `tickMs` (a switch to
-   * forwarding lines the other leg's stream up with it), or null.
-   */
+  /** @internal The input frame played in the tick at `tickMs` (a switch to forwarding lines the other leg's stream up with it), or null. */
   playedFrame(tickMs: number): { ssrc: number; seq: number; ts: number } | null {
     const ssrc = this.feed.ssrc;
     if (ssrc === null || this.played.at !== tickMs) return null;
@@ -291,10 +287,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   }
 
   /**
-   * @internal Forwarding ended: the listener heard this leg up to input
-   * sequence number `seq`, so play resumes there; the frames before it are
-   * dropped. True when frame `seq` is still buffered: the next tick plays it
-   * (for recorders), and the listener, who has it, must not get it again.
+   * @internal Forwarding ended: the listener heard this leg up to input sequence number `seq`, so play resumes there; the frames
+   * before it are dropped. True when frame `seq` is still buffered: the next tick plays it (for recorders), not to the listener again.
    */
   dropHeard(seq: number): boolean {
     return this.feed.jitter.dropBefore(seq);
@@ -304,8 +298,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   pullInput(timeMs: number): void {
     this.tickMs = timeMs;
     const jitter = this.feed.jitter;
-    const slot = jitter.pop();
-    if (slot === null) {
+    // A codec change's old stream first (setMedia), then the new buffer.
+    const carried = this.tail.length > 0 ? this.tail.shift()! : null;
+    const slot = carried === null ? jitter.pop() : null;
+    if (carried !== null) {
+      this.input.set(carried);
+      this.hasInput = true;
+      this.concealed = false;
+    } else if (slot === null) {
       // One late frame is concealed by repeating the last one at half level.
       if (this.hasInput && !this.concealed) {
         for (let i = 0; i < this.input.length; i++) this.input[i] >>= 1;
@@ -348,10 +348,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   }
 
   /**
-   * @internal While forwarding, the other leg paused (silence suppression, a
-   * stall): this listener gets encoded silence for the tick, as a mixed room
-   * would send, so its stream goes on (a phone may hang up on a silent stream;
-   * comfort noise is not forwarded, nor negotiated).
+   * @internal While forwarding, the other leg paused (silence suppression, a stall): this listener gets encoded
+   * silence for the tick, as a mixed room would send, so its stream goes on (a phone may hang up on a silent one).
    */
   sendSilence(tickMs: number): void {
     this.silenceFilled++;
@@ -365,7 +363,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.closed = true;
     if (this.receiving && this.keepTail()) {
       this.feed.drain();
-      this.tail = decodeTail(this.feed.jitter, this.inPipe, this.input.length);
+      this.tail.push(...decodeTail(this.feed.jitter, this.inPipe, this.input.length));
       this.tailHeard = this.relay !== null;
     }
     this.eventOut.close();

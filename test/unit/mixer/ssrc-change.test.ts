@@ -18,22 +18,27 @@ import { buildRtp } from '../../helpers/rtp.ts';
 const log = createLogger({ level: 'silent', pretty: false });
 const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: 101, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
 
-/** 50 packets of 1000 Hz (SSRC 0xa, seq from 100), then 50 of 600 Hz (SSRC 0xb, seq from 40000, another timestamp base), one per tick; then the rest plays out. The leg's frames, by tick. */
-function run(recordOnlyMs: number | undefined): Int16Array[] {
+/**
+ * 50 packets of 1000 Hz (SSRC 0xa, seq from 100), then 50 of 600 Hz (SSRC 0xb, seq from 40000, another timestamp base;
+ * `codecChange`: the same SSRC going on, in PCMA after a re-offer), one per tick; then the rest plays out. The leg's frames, by tick.
+ */
+function run(recordOnlyMs: number | undefined, codecChange = false): Int16Array[] {
   const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
   const leg: MixerParticipant = mixer.createParticipant('s', media, () => undefined, 'auto', recordOnlyMs);
   mixer.createParticipant('other', { ...media, sendSsrc: 2 }, () => undefined);
   leg.sending = false;
   const frames: Int16Array[] = [];
   mixer.addSink({ writeTick: (t) => void frames.push(Int16Array.from(t.legs.get('s') ?? new Int16Array(160))) });
-  const enc = new G711Encoder('ulaw');
+  const ulaw = new G711Encoder('ulaw');
+  const alaw = new G711Encoder('alaw');
   const out = new Uint8Array(160);
   for (let i = 0; i < 100; i++) {
     const second = i >= 50;
     const k = second ? i - 50 : i;
-    enc.encode(tone(second ? 600 : 1000, 8000, 160, 8000, i * 160), out);
-    const header = second ? { ssrc: 0xb, seq: 40000 + k, timestamp: 1_000_000 + k * 160 } : { ssrc: 0xa, seq: 100 + k, timestamp: 5000 + k * 160 };
-    leg.pushRtp(buildRtp({ payloadType: 0, ...header, payload: Buffer.from(out) }), i * 20);
+    if (codecChange && i === 50) leg.setMedia({ ...media, codec: 'PCMA', audioPt: 8, sendPt: 8 });
+    (codecChange && second ? alaw : ulaw).encode(tone(second ? 600 : 1000, 8000, 160, 8000, i * 160), out);
+    const header = second && !codecChange ? { ssrc: 0xb, seq: 40000 + k, timestamp: 1_000_000 + k * 160 } : { ssrc: 0xa, seq: 100 + i, timestamp: 5000 + i * 160 };
+    leg.pushRtp(buildRtp({ payloadType: codecChange && second ? 8 : 0, ...header, payload: Buffer.from(out) }), i * 20);
     mixer.runTick();
   }
   mixer.playOut();
@@ -54,6 +59,18 @@ describe('a change of SSRC mid-stream', () => {
 
   it('a live leg loses nothing at the change either (what its buffer held still plays)', () => {
     const heard = read(run(undefined)).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(50) + '6'.repeat(50));
+  });
+});
+
+describe('a codec change by re-offer mid-stream', () => {
+  it('what the buffer held of the old codec plays first: a record-only leg records all 100 frames in order', () => {
+    const heard = read(run(1000, true)).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(50) + '6'.repeat(50));
+  });
+
+  it('a live leg too', () => {
+    const heard = read(run(undefined, true)).replace(/^\.+/, '').replace(/\.+$/, '');
     assert.equal(heard, '1'.repeat(50) + '6'.repeat(50));
   });
 });
