@@ -1,6 +1,5 @@
-// The Parley process: owns the media engine, prompts, recordings, conferences,
-// the SIP side and the calls; starts them in order and closes them in reverse
-// order. See src/CLOSURES.md.
+// The Parley process: owns the media engine, prompts, recordings, conferences, the SIP side and
+// the calls; starts them in order and closes them in reverse order. See src/CLOSURES.md.
 import { ApiServer } from './api/api-server.ts';
 import { CallManager } from './call/call-manager.ts';
 import { ConferenceManager } from './call/conference/conference-manager.ts';
@@ -347,6 +346,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         conferences: this.conferenceManager,
         consultation: (id, from) => findConsultation(() => this.callManager?.running ?? [], id, from),
         remoteConsultation: remote,
+        siprecGroupRecordings: (group) => this.complianceService?.groupRecordings(group) ?? [],
         settings: {
           loopMarker: this.routing.marker,
           outboundProxy: c.sip.outboundProxy,

@@ -68,4 +68,6 @@ export interface CallDeps {
   consultation?: (id: ReplacesId, from: SipCall) => Promise<Consultation | null>;
   /** In a cluster, when no call here has it: the node that holds the consultation call is asked (null: none, or no cluster). */
   remoteConsultation?: (id: ReplacesId) => Promise<RemoteConsultation | null>;
+  /** The recordings on disk of a SIPREC group (earliest first), for a group this process has not seen: `linked` across restarts. */
+  siprecGroupRecordings?: (groupId: string) => string[];
 }

@@ -77,7 +77,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   private readonly digest: DigestAuth | null;
   private guardTimer: NodeJS.Timeout | null = null;
   /** SIPREC sessions by group id (a transfer's sessions are linked). */
-  private readonly siprecGroups = new SiprecGroups();
+  private readonly siprecGroups: SiprecGroups;
   private readonly siprecAcceptance: SiprecAcceptance;
   /** siprec.metadataBudget: metadata parsed per SIPREC session and per source address. */
   readonly siprecMetadataBudget: MetadataBudget;
@@ -93,6 +93,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   ) {
     super(log);
     this.admission = new Admission(admission);
+    this.siprecGroups = new SiprecGroups(deps.siprecGroupRecordings);
     this.siprecAcceptance = new SiprecAcceptance(deps.settings.siprec);
     this.siprecMetadataBudget = new MetadataBudget(deps.settings.siprec?.metadataBudget);
     this.digest = admission.digest ? new DigestAuth(admission.digest) : null;

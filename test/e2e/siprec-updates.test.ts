@@ -35,9 +35,10 @@ function near(actual: number, ms: number, what: string): void {
 
 describe('SIPREC sessions that change (SIPp SRC)', () => {
   let parley: RunningParley;
+  const config = yaml + apiYaml(join(mkdtempSync(join(tmpdir(), 'siprec-')), 'rules.json'));
 
   before(async () => {
-    parley = await startParley(yaml + apiYaml(join(mkdtempSync(join(tmpdir(), 'siprec-')), 'rules.json')), { pauseMode: 'silence' });
+    parley = await startParley(config, { pauseMode: 'silence' });
   });
 
   after(async () => {
@@ -202,5 +203,12 @@ describe('SIPREC sessions that change (SIPp SRC)', () => {
     const s2 = saved.find((e) => e.id === id(second.meta));
     assert.equal(s2?.siprec?.groupId, 'grp-transfer');
     assert.deepEqual(s2?.siprec?.participants.map((p) => p.aor), ['sip:alice@example.com', 'sip:dave@example.com']);
+
+    // After a restart, a third session of the group is linked to both (from the recordings index, not from memory).
+    const dir = parley.app.config.recording.dir;
+    await parley.stop();
+    parley = await startParley(config, { pauseMode: 'silence', recording: { dir } });
+    const third = await runSrc(parley, 'siprec-two-streams.xml', { tones: [A, B], group: 'grp-transfer', session: 'sess-3', holdMs: 1500 });
+    assert.deepEqual(third.meta.siprec!.linked, [id(first.meta), id(second.meta)]);
   });
 });

@@ -347,6 +347,11 @@ export class ComplianceService {
     return this.index.query({ ...q, ...(held === undefined ? {} : { where: (e: IndexEntry) => !this.holds.isHeld(e.id) }) });
   }
 
+  /** A SIPREC group's recordings of the last day, earliest first (sessions of one group follow each other within a call). */
+  groupRecordings(group: string): string[] {
+    return this.index.query({ group, since: Date.now() - 86_400_000, limit: 100 }).entries.map((e) => e.id).reverse();
+  }
+
   /** Checks one recording (files, signature, audit); files only in recording.store there (`deep`: their bytes). */
   async verify(id: string, audit?: AuditReport, deep = false): Promise<{ recording: RecordingVerification; audit: AuditReport }> {
     await this.audit.settled();
