@@ -170,6 +170,7 @@ export function flowRecords(flows: FlowsConfig, flow: string): boolean {
 function nextFlows(step: StepConfig): string[] {
   if ('goto' in step) return [step.goto];
   if ('menu' in step) return [...Object.values(step.menu.branches), ...(step.menu.fallback ? [step.menu.fallback] : [])];
+  if ('collect' in step) return step.collect.fallback ? [step.collect.fallback] : [];
   if ('bridge' in step) return step.bridge.fallback ? [step.bridge.fallback] : [];
   return [];
 }

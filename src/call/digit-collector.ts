@@ -17,6 +17,8 @@ export type CollectEnd = 'max' | 'terminator' | 'timeout' | 'ended';
 export interface Collected {
   digits: string;
   end: CollectEnd;
+  /** At least minDigits digits came: fewer is not an answer (a menu or collect offers its prompt again). */
+  complete: boolean;
 }
 
 export class DigitCollector {
@@ -91,6 +93,6 @@ export class DigitCollector {
     this.call.off('dtmf', this.onDigit);
     this.call.off('ended', this.onEnded);
     this.releaseDigits();
-    this.resolve({ digits: this.digits, end });
+    this.resolve({ digits: this.digits, end, complete: this.digits.length >= this.options.minDigits });
   }
 }

@@ -22,17 +22,17 @@ export interface CollectParams {
   /** Seconds allowed between two digits, and for the whole input. */
   interDigitTimeout?: number;
   timeout?: number;
+  /** How many more times the prompt is offered after a wrong, short or missing answer (default 2). */
+  retries?: number;
+  invalidPrompt?: PlaySpec;
+  /** Flow run when the retries are used up; the call is hung up when absent. */
+  fallback?: string;
 }
 
 export interface MenuParams extends Omit<CollectParams, 'into'> {
   prompt: PlaySpec;
   /** Digits → flow to run next. */
   branches: Record<string, string>;
-  /** How many more times the menu is offered after a wrong or missing answer. */
-  retries?: number;
-  invalidPrompt?: PlaySpec;
-  /** Flow run when the retries are used up; the call is hung up when absent. */
-  fallback?: string;
   into?: string;
 }
 

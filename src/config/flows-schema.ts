@@ -37,6 +37,9 @@ const collectProps = {
   terminator: digitKey,
   interDigitTimeout: seconds,
   timeout: seconds,
+  retries: { type: 'integer', minimum: 0, maximum: 10 },
+  invalidPrompt: playSpec,
+  fallback: str,
 } as const;
 
 const obj = (properties: object, required: string[] = []) =>
@@ -54,9 +57,6 @@ const stepSchema = {
     step('menu', obj({
       ...collectProps,
       branches: { type: 'object', minProperties: 1, propertyNames: { pattern: '^[0-9*#A-D]+$' }, additionalProperties: str },
-      retries: { type: 'integer', minimum: 0, maximum: 10 },
-      invalidPrompt: playSpec,
-      fallback: str,
       into: str,
     }, ['prompt', 'branches'])),
     step('collect', obj({ ...collectProps, into: str }, ['into'])),
@@ -104,7 +104,7 @@ export const flowsSchema = {
   additionalProperties: { type: 'array', minItems: 1, items: stepSchema },
 } as const;
 
-/** Names a flow refers to (goto, menu branches and fallbacks, bridge fallbacks) that do not exist. */
+/** Names a flow refers to (goto, menu branches and fallbacks, collect and bridge fallbacks) that do not exist. */
 export function danglingFlowReferences(flows: FlowsConfig): string[] {
   const problems: string[] = [];
   for (const [name, steps] of Object.entries(flows)) {
@@ -115,6 +115,7 @@ export function danglingFlowReferences(flows: FlowsConfig): string[] {
         refs.push(['menu.fallback', s.menu.fallback]);
         for (const [digits, target] of Object.entries(s.menu.branches)) refs.push([`menu.branches.${digits}`, target]);
       }
+      if ('collect' in s) refs.push(['collect.fallback', s.collect.fallback]);
       if ('bridge' in s && s.bridge) refs.push(['bridge.fallback', s.bridge.fallback]);
       for (const [key, target] of refs) {
         if (target !== undefined && !(target in flows)) problems.push(`flows.${name}.${i}.${key}: no flow named '${target}'`);
@@ -123,3 +124,4 @@ export function danglingFlowReferences(flows: FlowsConfig): string[] {
   }
   return problems;
 }
+

@@ -1,14 +1,21 @@
-// collect: optional prompt, then digits into a session variable.
+// collect: optional prompt, then digits into a session variable. An input shorter
+// than minDigits is no answer: like a menu's wrong answer, the invalid prompt plays
+// and the prompt is offered again, `retries` times; then the fallback flow, else hang-up.
 import { DigitCollector, type Collected } from '../digit-collector.ts';
 import type { CollectParams } from '../flow-types.ts';
 import type { PlayHandle, PlaySpec } from '../ports.ts';
 import type { Task, TaskContext, TaskResult } from '../task.ts';
+import { TaskError } from './play-task.ts';
 
-export const collectDefaults = { maxDigits: 1, minDigits: 1, interDigitTimeout: 3, timeout: 8 };
+export const collectDefaults = { maxDigits: 1, minDigits: 1, interDigitTimeout: 3, timeout: 8, retries: 2 };
 
-/** Plays `prompt` (interrupted by the first key) and collects; shared by collect and menu. */
+/**
+ * Plays `prompt` (interrupted by the first key) and collects; shared by collect and menu.
+ * A prompt that cannot be played fails the step (TaskError 500), as a `play` step's does.
+ */
 export async function promptAndCollect(
   ctx: TaskContext,
+  step: string,
   prompt: PlaySpec | undefined,
   params: Omit<CollectParams, 'into' | 'prompt'>,
   register: (stop: () => void) => void,
@@ -32,10 +39,26 @@ export async function promptAndCollect(
     const settled = await Promise.race([handle.finished, collector.done.then(() => null)]);
     ctx.call.off('dtmf', stopOnKey);
     handle.stop();
-    if (settled?.reason === 'error') ctx.log.warn({ err: settled.error }, 'menu prompt failed; collecting anyway');
+    if (settled?.reason === 'error') {
+      collector.cancel();
+      throw new TaskError(`${step}: prompt: ${settled.error?.message ?? 'playback failed'}`, 500);
+    }
   }
   collector.arm();
   return collector.done;
+}
+
+/** Plays a menu's or collect's invalidPrompt to its end; one that cannot be played fails the step. */
+export async function playInvalidPrompt(
+  ctx: TaskContext,
+  step: string,
+  spec: PlaySpec,
+  register: (stop: () => void) => void,
+): Promise<void> {
+  const h = ctx.call.play(spec, { target: 'caller', bargeIn: false });
+  register(() => h.stop());
+  const { reason, error } = await h.finished;
+  if (reason === 'error') throw new TaskError(`${step}: invalidPrompt: ${error?.message ?? 'playback failed'}`, 500);
 }
 
 export class CollectTask implements Task {
@@ -46,12 +69,23 @@ export class CollectTask implements Task {
   constructor(private readonly params: CollectParams) {}
 
   async exec(ctx: TaskContext): Promise<TaskResult> {
-    if (this.killed) return { stop: true };
-    const got = await promptAndCollect(ctx, this.params.prompt, this.params, (s) => (this.stopper = s));
-    if (got.end === 'ended' && ctx.call.ended) return { stop: true };
-    ctx.vars.set(this.params.into, got.digits);
-    ctx.log.info({ into: this.params.into, digits: got.digits.length, end: got.end }, 'digits collected');
-    return {};
+    const p = this.params;
+    const attempts = 1 + (p.retries ?? collectDefaults.retries);
+    const register = (s: () => void): void => void (this.stopper = s);
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (this.killed || ctx.call.ended) return { stop: true };
+      const got = await promptAndCollect(ctx, this.name, p.prompt, p, register);
+      if (this.killed || (got.end === 'ended' && ctx.call.ended)) return { stop: true };
+      ctx.log.info({ into: p.into, digits: got.digits.length, end: got.end, complete: got.complete, attempt }, 'digits collected');
+      if (got.complete) {
+        ctx.vars.set(p.into, got.digits);
+        return {};
+      }
+      if (attempt < attempts && p.invalidPrompt) await playInvalidPrompt(ctx, this.name, p.invalidPrompt, register);
+    }
+    if (p.fallback) return { next: p.fallback };
+    ctx.call.hangup();
+    return { stop: true };
   }
 
   kill(): void {

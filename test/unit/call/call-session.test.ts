@@ -37,6 +37,29 @@ const flows: FlowsConfig = {
   loop: [{ goto: 'loop2' }],
   loop2: [{ goto: 'loop' }],
   missing: [{ play: { prompt: 'nope' } }],
+  pin4: [
+    { answer: null },
+    {
+      collect: {
+        prompt: { prompt: 'enter-pin' },
+        into: 'pin',
+        maxDigits: 4,
+        minDigits: 4,
+        terminator: '#',
+        interDigitTimeout: 0.05,
+        timeout: 0.1,
+        retries: 1,
+        invalidPrompt: { prompt: 'invalid' },
+        fallback: 'goodbye',
+      },
+    },
+    { play: { prompt: 'ok' } },
+  ],
+  'pin-no-fallback': [
+    { answer: null },
+    { collect: { prompt: { prompt: 'enter-pin' }, into: 'pin', minDigits: 1, interDigitTimeout: 0.05, timeout: 0.05 } },
+    { play: { prompt: 'ok' } },
+  ],
 };
 
 async function run(call: FakeCall, flow: string) {
@@ -156,6 +179,69 @@ describe('call session', () => {
     assert.equal(outcome.reason, 'failed');
     assert.match(outcome.error!.message, /prompt 'nope' not found/);
     assert.equal(call.actions.at(-1), 'reject 500', 'the status with its standard phrase: the error text stays in the log');
+  });
+
+  it('menu: a menu prompt that cannot be played fails the call, as in play (no silent retries, no fallback)', async () => {
+    const call = new FakeCall();
+    call.failing.add('menu-main');
+    const { outcome } = await run(call, 'menu');
+    assert.equal(outcome.reason, 'failed');
+    assert.match(outcome.error!.message, /^menu: prompt: prompt 'menu-main' not found/);
+    assert.deepEqual(call.actions, ['answer', 'play menu-main', 'bye']);
+    assert.equal(call.digitWanters, 0, 'the collector was released');
+  });
+
+  it('menu: an invalidPrompt that cannot be played fails the call', async () => {
+    const call = new FakeCall();
+    call.failing.add('invalid');
+    const running = run(call, 'menu');
+    setTimeout(() => call.press('9'), 1);
+    const { outcome } = await running;
+    assert.equal(outcome.reason, 'failed');
+    assert.match(outcome.error!.message, /^menu: invalidPrompt: prompt 'invalid' not found/);
+    assert.deepEqual(call.actions, ['answer', 'play menu-main', 'play invalid', 'bye']);
+  });
+
+  it('collect: a prompt that cannot be played fails the call', async () => {
+    const call = new FakeCall();
+    call.failing.add('enter-pin');
+    const { outcome, session } = await run(call, 'pin4');
+    assert.equal(outcome.reason, 'failed');
+    assert.match(outcome.error!.message, /^collect: prompt: prompt 'enter-pin' not found/);
+    assert.deepEqual(call.actions, ['answer', 'play enter-pin', 'bye']);
+    assert.equal(session.vars.get('pin'), undefined);
+  });
+
+  it('collect: fewer digits than minDigits is no answer: the invalid prompt, the prompt again', async () => {
+    const call = new FakeCall();
+    const session = new CallSession(call, flows);
+    const running = session.run('pin4');
+    let offered = 0;
+    const wait = setInterval(() => {
+      const n = call.actions.filter((a) => a === 'play enter-pin').length;
+      if (n > offered) {
+        offered = n;
+        call.press(n === 1 ? '12#' : '4321');
+      }
+    }, 2);
+    await running;
+    clearInterval(wait);
+    assert.deepEqual(call.actions, ['answer', 'play enter-pin', 'play invalid', 'play enter-pin', 'play ok', 'bye']);
+    assert.equal(session.vars.get('pin'), '4321');
+  });
+
+  it('collect: no input until the retries run out goes to the fallback; the variable is not set', async () => {
+    const call = new FakeCall();
+    const { session } = await run(call, 'pin4');
+    assert.deepEqual(call.actions, ['answer', 'play enter-pin', 'play invalid', 'play enter-pin', 'play goodbye', 'bye']);
+    assert.equal(session.vars.get('pin'), undefined);
+  });
+
+  it('collect: a short input without a fallback hangs up after the retries (default 2)', async () => {
+    const call = new FakeCall();
+    const { session } = await run(call, 'pin-no-fallback');
+    assert.deepEqual(call.actions, ['answer', 'play enter-pin', 'play enter-pin', 'play enter-pin', 'bye']);
+    assert.equal(session.vars.get('pin'), undefined);
   });
 
   it('a flow that names a missing flow fails the call', async () => {

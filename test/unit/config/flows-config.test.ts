@@ -36,6 +36,11 @@ describe('flows config', () => {
   it('a goto to a missing flow is named', () => bad('flows:\n  f:\n    - goto: g\n', /flows\.f\.0\.goto: no flow named 'g'/));
   it('a menu branch to a missing flow is named', () =>
     bad('flows:\n  f:\n    - menu: { prompt: { prompt: m }, branches: { "1": sales } }\n', /flows\.f\.0\.menu\.branches\.1: no flow named 'sales'/));
+  it("a collect's retries, invalidPrompt and fallback are read; a missing fallback flow is named", () => {
+    const c = parseConfig('flows:\n  g: [{ hangup: null }]\n  f:\n    - collect: { into: x, retries: 1, invalidPrompt: { prompt: i }, fallback: g }\n');
+    assert.deepEqual(c.flows.f[0], { collect: { into: 'x', retries: 1, invalidPrompt: { prompt: 'i' }, fallback: 'g' } });
+    bad('flows:\n  f:\n    - collect: { into: x, fallback: nowhere }\n', /flows\.f\.0\.collect\.fallback: no flow named 'nowhere'/);
+  });
   it('a rule running a missing flow is named', () =>
     bad('routing:\n  rules: [{ name: a, actions: [{ app: nowhere }] }]\n', /routing\.rules\.0\.actions\.0\.app: no flow named 'nowhere'/));
   it("a bridge's callerHears is ringback, notice, silence or a prompt", () => {
