@@ -125,3 +125,36 @@ export function danglingFlowReferences(flows: FlowsConfig): string[] {
   return problems;
 }
 
+/**
+ * Digit settings no input can satisfy: minDigits above maxDigits (a menu's maxDigits
+ * defaults to its longest branch), and menu branches that can never be chosen: longer
+ * than maxDigits, holding the terminator (it ends input and is not part of the digits),
+ * or shorter than minDigits.
+ */
+export function digitInputProblems(flows: FlowsConfig): string[] {
+  const problems: string[] = [];
+  for (const [name, steps] of Object.entries(flows)) {
+    steps.forEach((s, i) => {
+      const at = `flows.${name}.${i}`;
+      if ('collect' in s) {
+        const { minDigits = 1, maxDigits = 1 } = s.collect;
+        if (minDigits > maxDigits) problems.push(`${at}.collect.minDigits: must not be above maxDigits (${maxDigits})`);
+      }
+      if (!('menu' in s)) return;
+      const m = s.menu;
+      const keys = Object.keys(m.branches);
+      const maxDigits = m.maxDigits ?? Math.max(...keys.map((k) => k.length));
+      const minDigits = m.minDigits ?? 1;
+      if (minDigits > maxDigits) problems.push(`${at}.menu.minDigits: must not be above maxDigits (${maxDigits})`);
+      for (const key of keys) {
+        const why =
+          m.terminator !== undefined && key.includes(m.terminator) ? `holds the terminator '${m.terminator}', which ends input and is not part of the digits`
+          : key.length > maxDigits ? `longer than maxDigits (${maxDigits})`
+          : key.length < minDigits ? `shorter than minDigits (${minDigits})`
+          : null;
+        if (why) problems.push(`${at}.menu.branches.${key}: can never be chosen: ${why}`);
+      }
+    });
+  }
+  return problems;
+}

@@ -36,6 +36,20 @@ describe('flows config', () => {
   it('a goto to a missing flow is named', () => bad('flows:\n  f:\n    - goto: g\n', /flows\.f\.0\.goto: no flow named 'g'/));
   it('a menu branch to a missing flow is named', () =>
     bad('flows:\n  f:\n    - menu: { prompt: { prompt: m }, branches: { "1": sales } }\n', /flows\.f\.0\.menu\.branches\.1: no flow named 'sales'/));
+  it('a menu branch that can never be chosen is refused, naming the key', () => {
+    const menu = (extra: string, branches: string) => `flows:\n  s: [{ hangup: null }]\n  f:\n    - answer\n    - menu: { prompt: { prompt: m }, branches: { ${branches} }${extra} }\n`;
+    bad(menu(', maxDigits: 1', '"12": s, "2": s'), /flows\.f\.1\.menu\.branches\.12: can never be chosen: longer than maxDigits \(1\)/);
+    bad(menu(', terminator: "#"', '"1#": s, "2": s'), /flows\.f\.1\.menu\.branches\.1#: can never be chosen: holds the terminator '#'/);
+    bad(menu(', minDigits: 2', '"1": s, "22": s'), /flows\.f\.1\.menu\.branches\.1: can never be chosen: shorter than minDigits \(2\)/);
+    bad(menu(', minDigits: 3', '"1": s, "22": s'), /flows\.f\.1\.menu\.minDigits: must not be above maxDigits \(2\)/);
+    // maxDigits defaults to the longest branch: "1" and "12" are both reachable (the shorter one by timeout or terminator).
+    assert.doesNotThrow(() => parseConfig(menu(', terminator: "#"', '"1": s, "12": s, "*": s')));
+  });
+  it("a collect's minDigits above its maxDigits is refused, naming the key", () => {
+    bad('flows:\n  f:\n    - collect: { into: x, maxDigits: 1, minDigits: 5 }\n', /flows\.f\.0\.collect\.minDigits: must not be above maxDigits \(1\)/);
+    bad('flows:\n  f:\n    - collect: { into: x, minDigits: 2 }\n', /flows\.f\.0\.collect\.minDigits: must not be above maxDigits \(1\)/);
+    assert.doesNotThrow(() => parseConfig('flows:\n  f:\n    - collect: { into: x, maxDigits: 4, minDigits: 4 }\n'));
+  });
   it("a collect's retries, invalidPrompt and fallback are read; a missing fallback flow is named", () => {
     const c = parseConfig('flows:\n  g: [{ hangup: null }]\n  f:\n    - collect: { into: x, retries: 1, invalidPrompt: { prompt: i }, fallback: g }\n');
     assert.deepEqual(c.flows.f[0], { collect: { into: 'x', retries: 1, invalidPrompt: { prompt: 'i' }, fallback: 'g' } });
