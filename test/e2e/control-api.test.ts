@@ -234,6 +234,17 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     assert.equal(r.status, 404);
   });
 
+  it('a prompt that is not in the prompts folder is refused with 404 naming body.prompt; nothing plays', async () => {
+    const id = encodeURIComponent(callId);
+    const c0 = caller.rtp.received.length;
+    const r = await call(base, 'POST', `/calls/${id}/play`, { prompt: 'no-such-prompt', target: 'caller' });
+    assert.equal(r.status, 404);
+    assert.equal(r.body.field, 'body.prompt');
+    assert.match(r.body.message, /no-such-prompt/);
+    assert.equal((await call(base, 'POST', `/calls/${id}/play/stop`)).body.stopped, 0, 'no player was started');
+    assertOnlyTone(toneByPacket(await heardAfter(caller.rtp, c0), CALLEE_HZ), 'the caller hears the callee alone');
+  });
+
   it('plays a prompt to the caller alone', async () => {
     const id = encodeURIComponent(callId);
     const c0 = caller.rtp.received.length;

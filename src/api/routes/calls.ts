@@ -5,7 +5,9 @@ import type { ActiveCall } from '../../call/call-manager.ts';
 import { toLibrarySpec } from '../../call/play-spec.ts';
 import { promptRate } from '../../call/prompt-rate.ts';
 import { CALLER_LEG, SipCall } from '../../call/sip-call.ts';
+import { PromptError } from '../../playback/errors.ts';
 import type { Player } from '../../playback/player.ts';
+import type { PromptLibrary } from '../../playback/prompt-library.ts';
 import { ApiError } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
 import { anyArray, anyObject, errors, idParam, okSchema, playSpecProperties } from './schemas.ts';
@@ -106,8 +108,10 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const target = body.target;
       const leg = target === 'room' ? null : call.room.leg(target);
       if (target !== 'room' && !leg) throw new ApiError(404, 'not_found', `call has no leg '${target}'`, 'body.target');
+      const sampleRate = promptRate(call.room, call.deps.settings);
+      if (body.prompt !== undefined) await checkPrompt(call.deps.prompts, body.prompt, sampleRate);
       const player = call.deps.prompts.createPlayer(toLibrarySpec(body), {
-        sampleRate: promptRate(call.room, call.deps.settings),
+        sampleRate,
         repeat: body.repeat ?? 1,
         log: call.log,
       });
@@ -209,5 +213,20 @@ export function callRoutes(app: FastifyInstance, ctx: ApiContext): void {
         return { ok: true, recording: rec.id, paused: rec.recorder.isPaused, masked: rec.recorder.isMasked };
       },
     );
+  }
+}
+
+/**
+ * A prompt that cannot be played is the request's fault, answered before the 202: 404 when
+ * no such file is in the prompts folder, 400 when the name or the file is unusable. The clip
+ * loaded here stays in the library's cache, so the player does not read it again.
+ */
+async function checkPrompt(prompts: PromptLibrary, name: string, sampleRate: number): Promise<void> {
+  try {
+    await prompts.load({ prompt: name }, sampleRate);
+  } catch (err) {
+    if (!(err instanceof PromptError)) throw err;
+    if (err.code === 'NOT_FOUND') throw new ApiError(404, 'not_found', `no prompt '${name}'`, 'body.prompt');
+    throw new ApiError(400, 'bad_request', err.message, 'body.prompt');
   }
 }
