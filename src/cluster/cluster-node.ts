@@ -21,6 +21,12 @@ import { RoomLeases } from './room-leases.ts';
 import type { PipeAcceptor } from './room-pipe.ts';
 import { peerRequest } from './peer-request.ts';
 
+/** The node at the other end of a pipe, as known when the pipe was made (its run: a restarted node is another). */
+export interface PipePeer {
+  api: string | null;
+  run: string | null;
+}
+
 export type ClusterNodeEvents = {
   /** A dead node's calls, reported once by one survivor. */
   nodelost: [nodeId: string, calls: ClusterCallRecord[]];
@@ -55,12 +61,13 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   private webhooks: ClusterWebhooks | null = null;
   /** The owner's side of pipes from callers on other nodes (set by attachCluster). */
   pipes: PipeAcceptor | null = null;
-  /** This node's callers piped into rooms of other nodes: pipe id → ends the join (the owner ended the pipe). */
-  readonly outgoingPipes = new Map<string, (reason: string) => void>();
+  /** This node's callers piped into rooms of other nodes: pipe id → the room's owner, and what ends the join (the owner ended the pipe, or is lost). */
+  readonly outgoingPipes = new Map<string, { owner: string; peer: PipePeer; end: (reason: string) => void }>();
   /** Random per process: peers probing this node check it (a restarted node is another run). */
   readonly run = randomUUID();
   private timer: NodeJS.Timeout | null = null;
   private beating = false;
+  private checkingPipes = false;
   private closed = false;
   /** Handlers a survivor runs for a dead node beyond reporting its calls (webhook takeover). */
   private readonly lostHooks: ((nodeId: string) => Promise<void>)[] = [];
@@ -89,7 +96,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
       const res = await peerRequest(`${api}/cluster/alive`, token, 'GET', undefined, PROBE_TIMEOUT_MS);
       if (res.status !== 200) return false;
       const body = (await res.json()) as { node?: unknown; run?: unknown };
-      return body.node === id && body.run === run;
+      return body.node === id && (run === '' || body.run === run);
     };
   }
 
@@ -224,6 +231,47 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     await this.registry.heartbeat(this.load());
     await this.leases.renewAll();
     await this.reaper.sweep();
+    this.checkPipePeers();
+  }
+
+  /**
+   * The nodes at the other end of this node's pipes, asked at every heartbeat: one that is lost
+   * (no entry in Redis and no answer to its probe, or reaped already) ends them here, whichever
+   * survivor reaps it: a caller piped into its room is hung up as on a room close, its caller's
+   * pipe leaves this node's room (which closes when it is left empty). Apart from the heartbeat:
+   * a probe may take a second.
+   */
+  private checkPipePeers(): void {
+    if (this.checkingPipes || this.closed) return;
+    const peers = new Map<string, PipePeer>();
+    for (const p of this.outgoingPipes.values()) peers.set(p.owner, p.peer);
+    for (const [id, peer] of this.pipes?.callerNodes ?? []) peers.set(id, peer);
+    if (peers.size === 0) return;
+    this.checkingPipes = true;
+    (async () => {
+      for (const [id, peer] of peers) {
+        if (id === this.nodeId || !this.link.isUp || (await this.registry.entry(id)) || (await this.peerAnswers(id, peer))) continue;
+        if (this.closed) return;
+        const outgoing = [...this.outgoingPipes.values()].filter((p) => p.owner === id);
+        const dropped = this.pipes?.dropNode(id) ?? 0;
+        this.log.warn({ node: id, callers: outgoing.length, piped: dropped }, 'pipes to a lost node ended');
+        for (const p of outgoing) p.end('room owner lost');
+      }
+    })()
+      .catch((err: unknown) => this.log.debug({ err }, 'checking the nodes of pipes failed'))
+      .finally(() => {
+        this.checkingPipes = false;
+      });
+  }
+
+  /**
+   * A node without an entry in Redis asked directly, at the API it had when the pipe was made (its
+   * address in Redis may be gone: reaped, or Redis restarted empty): alive if it answers as the same run.
+   */
+  private async peerAnswers(id: string, peer: PipePeer): Promise<boolean> {
+    const probe = this.reaper.probe;
+    if (!probe || !peer.api) return true;
+    return probe(id, peer.api, peer.run ?? '').catch(() => false);
   }
 
   private async nodeLost(id: string, calls: ClusterCallRecord[]): Promise<void> {

@@ -56,7 +56,7 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/cluster/pipes/:id/ended',
     { schema: { summary: 'Between nodes: the room owner ended a pipe of a caller on this node (room closed, kicked): its join ends', params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } }, response: { 200: anyObject, ...errors } } },
     async (req, reply) => {
-      const end = node.outgoingPipes.get((req.params as { id: string }).id);
+      const end = node.outgoingPipes.get((req.params as { id: string }).id)?.end;
       if (!end) return reply.code(404).send({ error: 'not_found', message: 'no such pipe on this node' });
       const reason = (req.body as { reason?: unknown } | undefined)?.reason;
       end(typeof reason === 'string' ? reason.slice(0, 100) : 'ended by the room owner');

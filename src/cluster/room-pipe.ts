@@ -24,7 +24,7 @@ import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { RoomHub } from '../media-plane/room-hub.ts';
 import { peerRequest } from './peer-request.ts';
 import type { Logger } from '../util/logger.ts';
-import type { ClusterNode } from './cluster-node.ts';
+import type { ClusterNode, PipePeer } from './cluster-node.ts';
 
 export interface PipeOffer {
   room: string;
@@ -39,9 +39,10 @@ export interface PipeOffer {
   displayName?: string;
   identity?: ConferenceJoinOptions['identity'];
   as?: ConferenceJoinOptions['as'];
-  /** The caller's node and its API, told when the owner ends the pipe. */
+  /** The caller's node and its API, told when the owner ends the pipe; its run (a restarted node is another). */
   node?: string;
   api?: string;
+  run?: string;
 }
 
 export interface PipeAnswer {
@@ -59,6 +60,9 @@ interface AcceptedPipe {
   hub: RoomHub;
   /** The caller's node API (told when this side ends the pipe). */
   api: string | null;
+  /** The caller's node (its death drops the pipe: dropNode) and its run. */
+  node: string | null;
+  run: string | null;
 }
 
 /** The owner's side: pipes by id, each with its transport and roster entry. */
@@ -129,7 +133,7 @@ export class PipeAcceptor {
         this.pipes.delete(o.id);
         old.transport.close();
       }
-      this.pipes.set(o.id, { room: o.room, legId, transport, conf, hub, api: o.api ?? null });
+      this.pipes.set(o.id, { room: o.room, legId, transport, conf, hub, api: o.api ?? null, node: o.node ?? null, run: o.run ?? null });
       // Its voice activity on the roster, as a local leg's.
       const onTalk = (input: string, talking: boolean): void => {
         if (input === inputId) conf.roster.setTalking(legId, talking);
@@ -194,15 +198,36 @@ export class PipeAcceptor {
     return true;
   }
 
-  /** Ends a pipe from this side (kicked, room closed, stop): off the roster, and the caller's node is told. */
-  end(id: string, reason: string): boolean {
+  /** The nodes this node's pipes come from (their callers' nodes), each once, with their API and run. */
+  get callerNodes(): Map<string, PipePeer> {
+    const out = new Map<string, PipePeer>();
+    for (const p of this.pipes.values()) if (p.node) out.set(p.node, { api: p.api, run: p.run });
+    return out;
+  }
+
+  /**
+   * The caller's node `node` is lost (killed, or cut off from Redis and its peers): its pipes
+   * leave their rooms (nobody is told: the node is gone), and a room left empty closes.
+   */
+  dropNode(node: string): number {
+    let n = 0;
+    for (const [id, p] of [...this.pipes]) {
+      if (p.node !== node) continue;
+      this.end(id, 'node-lost', false);
+      n++;
+    }
+    return n;
+  }
+
+  /** Ends a pipe from this side (kicked, room closed, stop): off the roster, and the caller's node is told (`tell`). */
+  end(id: string, reason: string, tell = true): boolean {
     const p = this.pipes.get(id);
     if (!p) return false;
     this.pipes.delete(id);
     p.transport.close();
     p.conf.roster.leave(p.legId, reason);
     this.log.info({ room: p.room, pipe: id, reason }, 'piped caller released by the room owner');
-    if (p.api) {
+    if (p.api && tell) {
       peerRequest(`${p.api}/cluster/pipes/${encodeURIComponent(id)}/ended`, this.token, 'POST', { reason })
         .then((res) => {
           if (res.status !== 200) this.log.warn({ pipe: id, status: res.status }, 'the caller\'s node did not take the end of its pipe');
@@ -235,8 +260,10 @@ export async function pipeCallToOwner(
   owner: string,
   log: Logger,
 ): Promise<{ left: Promise<string> }> {
-  const entry = await node.registry.entry(owner);
+  const [entry, addr] = await Promise.all([node.registry.entry(owner), node.registry.address(owner)]);
   if (!entry) throw new Error(`room ${options.room}: its owner ${owner} is not live`);
+  // Asked directly, should its entry expire: its run tells a restart (this pipe then is gone with it).
+  const peer: PipePeer = { api: entry.api, run: addr?.run ?? null };
   const hub = await media.hubFor(call.room.id);
   // What goes to the owner is this call room's mix (Opus): the caller's voice and what is played to the room.
   // The owner's mix for the caller comes back as an input only the caller hears, so it stays out of that mix.
@@ -246,8 +273,12 @@ export async function pipeCallToOwner(
   // The owner may end the pipe (a kick) as soon as it has answered, before this side is done with
   // its part: kept, and acted on once it is.
   let endedEarly: string | null = null;
-  node.outgoingPipes.set(id, (why) => {
-    endedEarly = why;
+  node.outgoingPipes.set(id, {
+    owner,
+    peer,
+    end: (why) => {
+      endedEarly = why;
+    },
   });
   const forget = (): void => {
     node.outgoingPipes.delete(id);
@@ -272,6 +303,7 @@ export async function pipeCallToOwner(
       as: options.as,
       node: node.nodeId,
       api: node.config.apiAddress,
+      run: node.run,
     };
     const res = await peerRequest(`${entry.api}/cluster/pipes`, token, 'POST', offer, 5000);
     if (res.status !== 200) throw new Error(`the room owner ${owner} refused the pipe: ${res.status} ${await res.text()}`);
@@ -315,7 +347,7 @@ export async function pipeCallToOwner(
       transport.close();
       resolve(why);
     };
-    node.outgoingPipes.set(id, ownerEnded);
+    node.outgoingPipes.set(id, { owner, peer, end: ownerEnded });
     if (endedEarly !== null) ownerEnded(endedEarly);
     // The call ended while the pipe was being set up (its caller hung up right behind the answer):
     // its 'ended' came before this listened; the pipe is taken down now (it stayed, with the
