@@ -8,3 +8,6 @@ export const RECORDING_FAILED_REASON = 'Q.850;cause=47;text="recording failed"';
 
 /** The media thread that ran the call's room died (Q.850 41: temporary failure); the call cannot go on without its media. */
 export const MEDIA_THREAD_FAILED_REASON = 'Q.850;cause=41;text="media thread failed"';
+
+/** A caller piped into a room on another node whose node was lost (killed, cut off): the room is gone (Q.850 41: temporary failure). */
+export const ROOM_OWNER_LOST_REASON = 'Q.850;cause=41;text="room owner lost"';

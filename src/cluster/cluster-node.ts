@@ -18,7 +18,7 @@ import { NodeReaper } from './node-reaper.ts';
 import { NodeRegistry, type ClusterCallRecord, type NodeEntry, type NodeState } from './node-registry.ts';
 import { RedisLink } from './redis-link.ts';
 import { RoomLeases } from './room-leases.ts';
-import type { PipeAcceptor } from './room-pipe.ts';
+import { OWNER_LOST, type PipeAcceptor } from './room-pipe.ts';
 import { peerRequest } from './peer-request.ts';
 
 /** The node at the other end of a pipe, as known when the pipe was made (its run: a restarted node is another). */
@@ -255,7 +255,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
         const outgoing = [...this.outgoingPipes.values()].filter((p) => p.owner === id);
         const dropped = this.pipes?.dropNode(id) ?? 0;
         this.log.warn({ node: id, callers: outgoing.length, piped: dropped }, 'pipes to a lost node ended');
-        for (const p of outgoing) p.end('room owner lost');
+        for (const p of outgoing) p.end(OWNER_LOST);
       }
     })()
       .catch((err: unknown) => this.log.debug({ err }, 'checking the nodes of pipes failed'))

@@ -23,8 +23,12 @@ import type { Conference, ConferenceManager } from '../call/conference/conferenc
 import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { RoomHub } from '../media-plane/room-hub.ts';
 import { peerRequest } from './peer-request.ts';
+import { ROOM_OWNER_LOST_REASON } from '../call/reasons.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClusterNode, PipePeer } from './cluster-node.ts';
+
+/** Why a pipe ends when the node that owns its room is lost (ClusterNode.checkPipePeers). */
+export const OWNER_LOST = 'room owner lost';
 
 export interface PipeOffer {
   room: string;
@@ -338,14 +342,20 @@ export async function pipeCallToOwner(
       forget();
       resolve(why);
     };
-    call.once('ended', (reason: string) => done(reason));
-    // The owner ended it (room closed, kicked): as a local join whose room closed.
+    const onEnded = (reason: string): void => done(reason);
+    call.once('ended', onEnded);
+    // The owner ended it (room closed, kicked): as a local join whose room closed. The owner lost
+    // (ClusterNode.checkPipePeers): the call ends at once, its BYE saying why (nobody to tell).
     const ownerEnded = (why: string): void => {
       call.off('hold', onHold);
       node.outgoingPipes.delete(id);
       log.info({ room: options.room, owner, why }, 'the room owner ended the pipe');
       transport.close();
       resolve(why);
+      if (why === OWNER_LOST) {
+        call.off('ended', onEnded);
+        call.endForCause(ROOM_OWNER_LOST_REASON, `the room's owner node ${owner} was lost`);
+      }
     };
     node.outgoingPipes.set(id, { owner, peer, end: ownerEnded });
     if (endedEarly !== null) ownerEnded(endedEarly);

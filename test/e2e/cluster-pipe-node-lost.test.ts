@@ -1,6 +1,6 @@
 // A pipe whose other node dies (kill -9): each node ends its own pipes to a
 // lost node, whichever survivor reaps it. The room's owner killed: the caller
-// piped in from another node gets a BYE, as on a room close, and its recording
+// piped in from another node gets a BYE (Reason: Q.850 41 "room owner lost"), and its recording
 // is saved (its own RTP goes on, so no media timeout would end it). The piped
 // caller's node killed: its leg leaves the owner's roster, and the room closes
 // (lease and owner key gone) when its last local member hangs up.
@@ -62,11 +62,11 @@ describe('cluster: pipes to a node killed with kill -9 end on the node that surv
     await redis?.stop();
   });
 
-  it('the room owner killed: the caller piped in from the other node gets a BYE within the bound, its recording is saved', async () => {
+  it('the room owner killed: the caller piped in from the other node gets a BYE (with a Reason) within the bound, its recording is saved', async () => {
     const [a, b] = await pair(1);
     await dialNode(b, { to: 'lost', from: 'inroom1', tone: 660, holdMs: 60_000 }, track);
     await waitFor('room lost on B', async () => ((await roster(b)) ?? undefined)?.length === 1 || undefined, 15_000);
-    const piped = await dialNode(a, { to: 'ivr', from: 'piped1', tone: 440, holdMs: 0, scenario: 'caller-wait-bye.xml' }, track);
+    const piped = await dialNode(a, { to: 'ivr', from: 'piped1', tone: 440, holdMs: 0, scenario: 'caller-wait-bye.xml', extra: ['-trace_msg'] }, track);
     await waitFor('piped caller on B\'s roster', async () => (await roster(b))?.find((e) => e.remoteNode === 'na1'), 15_000);
     const aCall = ((await call(a.api, 'GET', '/calls')).body as Array<{ id: string; node: string }>).find((c) => c.node === 'na1');
     assert.ok(aCall, 'the piped call is on A');
@@ -75,6 +75,8 @@ describe('cluster: pipes to a node killed with kill -9 end on the node that surv
     const byeOrTimeout = await Promise.race([piped.done.then((r) => r), new Promise<null>((r) => setTimeout(() => r(null), LOST_BOUND_MS))]);
     assert.ok(byeOrTimeout, `the piped caller got no BYE within ${LOST_BOUND_MS} ms of its room owner's kill -9`);
     assert.equal(byeOrTimeout.code, 0, `the piped caller got a BYE: ${byeOrTimeout.errors || byeOrTimeout.stdout.slice(-400)}`);
+    // Its BYE says why, as a media timeout's would.
+    assert.match(byeOrTimeout.messages, /^BYE sip:[^]*?^Reason: Q\.850;cause=41;text="room owner lost"/m);
     await a.proc.logged(/pipes to a lost node ended/, 1000);
     const calls = (await call(a.api, 'GET', '/calls')).body as Array<{ id: string }>;
     assert.ok(!calls.some((c) => c.id === aCall.id), `the call is gone from A's list ${Date.now() - killedAt} ms after the kill`);

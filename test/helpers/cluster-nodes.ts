@@ -117,6 +117,8 @@ export interface NodeCallOptions {
   tone?: number;
   /** A scenario in test/e2e/scenarios (default caller-conf-rr.xml). */
   scenario?: string;
+  /** More SIPp arguments (as ['-trace_msg']). */
+  extra?: string[];
 }
 
 /** A SIPp caller straight to `node` with a Node RTP peer; both are added to `track` before anything can fail. */
@@ -130,7 +132,7 @@ export async function dialNode(node: ClusterTestNode, o: NodeCallOptions, track:
     remote: `${node.host}:${node.sipPort}`,
     calls: 1,
     timeoutS: 60,
-    extra: ['-key', 'to_uri', `sip:${o.to}@${node.host}:${node.sipPort}`, '-key', 'rtpport', String(rtp.port), '-key', 'from_user', o.from, '-d', String(o.holdMs)],
+    extra: ['-key', 'to_uri', `sip:${o.to}@${node.host}:${node.sipPort}`, '-key', 'rtpport', String(rtp.port), '-key', 'from_user', o.from, '-d', String(o.holdMs), ...(o.extra ?? [])],
   });
   track.kills.push(s.kill);
   return { rtp, done: s.done };
