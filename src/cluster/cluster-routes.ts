@@ -3,7 +3,10 @@
 // node (each item names its node), and actions on a call or room that another
 // node holds forwarded to that node's API with the same token. A request that
 // was forwarded carries X-Parley-Forwarded and is answered locally only, so
-// nothing is forwarded twice.
+// nothing is forwarded twice. A browser session opened through this node in a
+// room another node owns (POST /rooms/:name/webrtc, forwarded) lives on that
+// node: this one remembers where, and forwards the session's own requests
+// (/webrtc/:sessionId…) there too.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/api-server.ts';
 import { anyArray, anyObject, errors } from '../api/routes/schemas.ts';
@@ -15,6 +18,8 @@ import { consultationAnswer } from './remote-consultation.ts';
 import { FORWARDED, PEER_TIMEOUT_MS } from './peer-request.ts';
 
 const MERGED_LISTS = new Set(['/calls', '/rooms']);
+/** Browser sessions opened through this node on other nodes, remembered at most (the oldest forgotten first). */
+const MAX_REMOTE_SESSIONS = 10_000;
 
 export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post(
@@ -118,13 +123,25 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return JSON.stringify([...mine, ...lists.flat()]);
   });
 
+  // Browser sessions opened through this node on another: session id → that node.
+  const remoteSessions = new Map<string, string>();
+  const rememberSession = (body: string, owner: string): void => {
+    const id = (JSON.parse(body) as { sessionId?: unknown }).sessionId;
+    if (typeof id !== 'string') return;
+    remoteSessions.set(id, owner);
+    if (remoteSessions.size > MAX_REMOTE_SESSIONS) remoteSessions.delete(remoteSessions.keys().next().value!);
+  };
+
   // Actions on a call or room held by another node: forwarded there.
   app.addHook('preHandler', async (req, reply) => {
     if (req.headers[FORWARDED]) return;
     const route = req.routeOptions.url ?? '';
-    const params = req.params as { id?: string; name?: string };
+    const params = req.params as { id?: string; name?: string; sessionId?: string };
     let owner: string | null = null;
-    if (route.startsWith('/calls/:id') && params.id) {
+    if (route.startsWith('/webrtc/:sessionId') && params.sessionId) {
+      if (ctx.parley.webrtc?.get(params.sessionId)) return;
+      owner = remoteSessions.get(params.sessionId) ?? null;
+    } else if (route.startsWith('/calls/:id') && params.id) {
       if (ctx.parley.calls?.active.has(params.id)) return;
       owner = await node.registry.callOwner(params.id).catch(() => null);
     } else if ((route.startsWith('/rooms/:name') && params.name) || (route === '/rooms' && req.method === 'POST')) {
@@ -138,7 +155,14 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const entry = (await node.registry.entry(owner).catch(() => null)) ?? (node.silentButAlive.includes(owner) ? await node.registry.address(owner).catch(() => null) : null);
     if (!entry) return;
     const res = await forward(entry.api, req, req.url, ctx);
-    return relay(reply, res);
+    const body = await res.text();
+    try {
+      if (route === '/rooms/:name/webrtc' && req.method === 'POST' && res.status === 201) rememberSession(body, owner);
+    } catch (err) {
+      ctx.log.warn({ err, node: owner }, 'a browser session opened on another node could not be read');
+    }
+    if (route === '/webrtc/:sessionId' && req.method === 'DELETE' && params.sessionId) remoteSessions.delete(params.sessionId);
+    return relay(reply, res, body);
   });
 }
 
@@ -180,7 +204,6 @@ function forward(api: string, req: FastifyRequest, path: string, ctx: ApiContext
   });
 }
 
-async function relay(reply: FastifyReply, res: Response): Promise<FastifyReply> {
-  const body = await res.text();
+function relay(reply: FastifyReply, res: Response, body: string): FastifyReply {
   return reply.code(res.status).header('content-type', res.headers.get('content-type') ?? 'application/json').send(body);
 }

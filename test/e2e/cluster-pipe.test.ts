@@ -215,6 +215,20 @@ describe('cluster: a caller answered on one node joins a room on another through
     await b.proc.logged(/piped caller on hold: out of the mix/, 1000);
   });
 
+  it('a browser session opened through A in a room B owns is answered through A too (GET, DELETE /webrtc/:sessionId forwarded to B)', async () => {
+    assert.equal((await call(b.api, 'POST', '/rooms', { name: 'webrtcroom' })).status, 201);
+    const created = await call(a.api, 'POST', '/rooms/webrtcroom/webrtc', { role: 'participant' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = (created.body as { sessionId: string }).sessionId;
+    const onA = await call(a.api, 'GET', `/webrtc/${id}`);
+    assert.equal(onA.status, 200, `the session through A: ${JSON.stringify(onA.body)}`);
+    assert.equal((await call(b.api, 'GET', `/webrtc/${id}`)).status, 200, 'the session lives on B');
+    assert.equal((await call(a.api, 'DELETE', `/webrtc/${id}`)).status, 200);
+    assert.equal((await call(b.api, 'GET', `/webrtc/${id}`)).status, 404, 'closed on B');
+    assert.equal((await call(a.api, 'GET', `/webrtc/${id}`)).status, 404);
+    await call(b.api, 'DELETE', '/rooms/webrtcroom');
+  });
+
   it('a recording of a call admitted for a room carries the lease epoch and the node (sidecar, recording.saved)', async () => {
     const spy = new Redis(redis.url, { lazyConnect: true });
     await spy.connect();
