@@ -23,8 +23,11 @@ export interface SipConfig {
   /** The drachtio control port: where the embedded server listens, or where the remote one is. */
   control: { host: string; port: number; secret: string };
   /** RFC 3261 timer values in milliseconds. */
-  /** RFC 3261 T1/T2/T4 in ms; minSE: RFC 4028 Min-SE in seconds. */
-  timers: { t1: number; t2: number; t4: number; minSE: number };
+  /**
+   * RFC 3261 T1/T2/T4 in ms; minSE: RFC 4028 Min-SE in seconds; timerC: how long an INVITE sent
+   * may ring (ms, reset by each provisional; 181000 when absent: §16.6 asks for more than 3 min).
+   */
+  timers: { t1: number; t2: number; t4: number; minSE: number; timerC?: number };
   maxMessageSize: number;
   /** TCP/TLS connections accepted at once per listener (file descriptors are shared with RTP and recordings). */
   maxConnections: number;
@@ -101,6 +104,7 @@ export const sipSchema = {
         t2: { type: 'integer', minimum: 1, maximum: 600000 },
         t4: { type: 'integer', minimum: 1, maximum: 600000 },
         minSE: { type: 'integer', minimum: 1, maximum: 86400 },
+        timerC: { type: 'integer', minimum: 1, maximum: 86400000 },
       },
     },
     maxMessageSize: { type: 'integer', minimum: 1024, maximum: 1048576 },

@@ -20,7 +20,7 @@ import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { checkAppRequest } from './target-check.ts';
-import { contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, viaFor } from './message-factory.ts';
+import { cancelFor, contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
 
@@ -122,14 +122,7 @@ export class AppRequestHandler {
   private cancel(conn: ControlConnection, rid: string, txnId: string): void {
     const p = this.ctx.pendingUac.get(txnId);
     if (!p || p.req.method !== 'INVITE' || p.final) return conn.reply(rid, 'NOK|no INVITE in progress to cancel');
-    const cancel = SipMessage.request('CANCEL', p.req.uri ?? '');
-    cancel.add('Via', p.req.get('Via') ?? '');
-    for (const r of p.req.getAll('Route')) cancel.add('Route', r);
-    cancel.add('Max-Forwards', '70');
-    cancel.add('From', p.req.get('From') ?? '');
-    cancel.add('To', p.req.get('To') ?? '');
-    cancel.add('Call-ID', p.req.get('Call-ID') ?? '');
-    cancel.add('CSeq', `${p.req.cseq.seq} CANCEL`);
+    const cancel = cancelFor(p.req);
     // §9.1: no CANCEL before a provisional response; it goes out when the first one arrives.
     if (p.provisionalSeen) this.sendCancel(p, cancel);
     else p.cancelRequested = cancel;
@@ -218,6 +211,8 @@ export class AppRequestHandler {
         answered();
         if (p.txn === created) this.ctx.pendingUac.delete(p.txnId);
       },
+      // Rung for timer C (§16.6 step 11) with no final response: CANCELled, 408 if nothing ends it in 64*T1.
+      onTimerC: () => this.sendCancel(p, cancelFor(p.req)),
     });
     txn = created;
     p.txn = created;

@@ -152,3 +152,14 @@ export function ensureSdpType(msg: SipMessage): void {
 export function formatHostPortForControl(host: string, port: number): string {
   return formatHostPort(host, port);
 }
+
+/** §9.1: a CANCEL copies the INVITE's Request-URI, Call-ID, From, To, CSeq number, top Via and Route. */
+export function cancelFor(inv: SipMessage): SipMessage {
+  const cancel = SipMessage.request('CANCEL', inv.uri ?? '');
+  cancel.add('Via', inv.get('Via') ?? '');
+  for (const r of inv.getAll('Route')) cancel.add('Route', r);
+  cancel.add('Max-Forwards', '70');
+  for (const n of ['From', 'To', 'Call-ID']) cancel.add(n, inv.get(n) ?? '');
+  cancel.add('CSeq', `${inv.cseq.seq} CANCEL`);
+  return cancel;
+}

@@ -123,6 +123,8 @@ export class ProxyOperation {
         this.onFinal(b, makeResponse(p.req, 503, 'Service Unavailable'));
       },
       onTerminated: () => answered(),
+      // §16.6 step 11, §16.8: rung for timer C with no final response: CANCEL, 408 upstream.
+      onTimerC: () => this.giveUp(b, 'timer C'),
     }));
     const ms = this.ctx.resolver.failoverAfterMs;
     if (!created.state.is('terminated')) answered = noAnswerTimer(ms, others.length, () => {

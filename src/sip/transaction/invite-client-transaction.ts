@@ -1,7 +1,11 @@
 // INVITE client transaction, RFC 3261 §17.1.1 with the Accepted state of RFC 6026 §7.2.
+// Timer B runs in Calling only (§17.1.1.2): a provisional response stops it. From then on the
+// wait is bounded by timer C (§16.6 step 11, > 3 min, reset by each provisional): when it fires
+// the TU is told (it CANCELs), and if no final response comes within 64*T1 more, the TU gets
+// its timeout (408, §16.8).
 import { SipMessage } from '../message/sip-message.ts';
 import { GuardedState } from './guarded-state.ts';
-import { timerValues, type TimerSettings } from './timer-values.ts';
+import { timerC, timerValues, type TimerSettings } from './timer-values.ts';
 import { clearAll, Transaction } from './transaction-base.ts';
 import type { ClientTxnUser, TxnSend } from './transaction-types.ts';
 
@@ -20,6 +24,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
   private timerB: NodeJS.Timeout | null = null;
   private timerD: NodeJS.Timeout | null = null;
   private timerM: NodeJS.Timeout | null = null;
+  private timerC: NodeJS.Timeout | null = null;
   private intervalA: number;
   private ack: SipMessage | null = null;
 
@@ -51,9 +56,28 @@ export class InviteClientTransaction extends Transaction<IctState> {
 
   private onTimerB(): void {
     this.timerB = null;
-    if (!this.state.is('calling', 'proceeding')) return;
+    if (!this.state.is('calling')) return;
     this.terminate();
     this.user.onTimeout();
+  }
+
+  /** Timer C, armed (again) by each provisional response while in Proceeding. */
+  private armTimerC(): void {
+    this.clearC();
+    this.timerC = setTimeout(() => this.onTimerC(), timerC(this.timers));
+  }
+
+  private onTimerC(): void {
+    this.timerC = null;
+    if (!this.state.is('proceeding')) return;
+    // §16.8: CANCEL (the TU's), then a 408 when no final response comes within 64*T1.
+    this.timerC = setTimeout(() => {
+      this.timerC = null;
+      if (!this.state.is('proceeding')) return;
+      this.terminate();
+      this.user.onTimeout();
+    }, 64 * this.timers.t1);
+    this.user.onTimerC?.();
   }
 
   receiveResponse(res: SipMessage): void {
@@ -63,12 +87,15 @@ export class InviteClientTransaction extends Transaction<IctState> {
       if (!this.state.is('calling', 'proceeding')) return;
       this.state.transition('proceeding');
       this.clearA();
+      this.clearB();
+      this.armTimerC();
       this.user.onResponse(res);
     } else if (s < 300) {
       if (this.state.is('calling', 'proceeding')) {
         // RFC 6026: stay to pass 2xx retransmissions (and other forks) to the TU until timer M.
         this.clearA();
         this.clearB();
+        this.clearC();
         this.state.transition('accepted');
         this.timerM = setTimeout(() => this.terminate(), 64 * this.timers.t1);
       }
@@ -77,6 +104,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
       if (this.state.is('calling', 'proceeding')) {
         this.clearA();
         this.clearB();
+        this.clearC();
         this.state.transition('completed');
         // Timer D first: a user that throws on the response must not leave us without an end.
         this.timerD = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).D);
@@ -112,6 +140,10 @@ export class InviteClientTransaction extends Transaction<IctState> {
     if (this.timerB) clearTimeout(this.timerB);
     this.timerB = null;
   }
+  private clearC(): void {
+    if (this.timerC) clearTimeout(this.timerC);
+    this.timerC = null;
+  }
 
   /** A transport failure found after the send returned (a refused TCP connect). */
   transportError(err: Error): void {
@@ -121,7 +153,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
   }
 
   protected clearTimers(): void {
-    clearAll(this.timerB, this.timerD, this.timerM);
-    this.timerB = this.timerD = this.timerM = null;
+    clearAll(this.timerB, this.timerC, this.timerD, this.timerM);
+    this.timerB = this.timerC = this.timerD = this.timerM = null;
   }
 }

@@ -3,6 +3,8 @@ export interface TimerSettings {
   t1: number;
   t2: number;
   t4: number;
+  /** Timer C in ms (RFC 3261 §16.6 step 11: more than 3 min); DEFAULT_TIMER_C when absent. Tests lower it. */
+  timerC?: number;
   /** RFC 4028 Min-SE in seconds (session intervals below it get 422); 90 when absent. */
   minSE?: number;
   /** The clock retransmission timers measure the event loop's lag with (ms; performance.now when absent; tests set it). */
@@ -24,4 +26,11 @@ export function timerValues(t: TimerSettings, reliable: boolean) {
     J: reliable ? 0 : 64 * t.t1,
     K: reliable ? 0 : t.t4,
   };
+}
+
+/** Timer C when not configured: RFC 3261 §16.6 step 11 asks for more than 3 minutes. */
+export const DEFAULT_TIMER_C = 181_000;
+
+export function timerC(t: TimerSettings): number {
+  return t.timerC ?? DEFAULT_TIMER_C;
 }

@@ -148,6 +148,9 @@ class ClientEntry implements ClientTxnUser {
   onTimeout(): void {
     this.user.onTimeout();
   }
+  onTimerC(): void {
+    this.user.onTimerC?.();
+  }
   onTransportError(e: Error): void {
     this.user.onTransportError(e);
   }

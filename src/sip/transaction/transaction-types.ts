@@ -11,6 +11,11 @@ export interface ClientTxnUser {
   /** The transport failed: the TU treats it as a 503 (§8.1.3.1). */
   onTransportError(err: Error): void;
   onTerminated(): void;
+  /**
+   * INVITE only: timer C fired in Proceeding (RFC 3261 §16.6 step 11, §16.8): the TU sends its
+   * CANCEL. onTimeout follows when no final response comes within 64*T1.
+   */
+  onTimerC?(): void;
 }
 
 export interface ServerTxnUser {

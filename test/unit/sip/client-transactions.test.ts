@@ -136,6 +136,45 @@ describe('INVITE client transaction (§17.1.1)', () => {
     assert.equal(txn.state.value, 'terminated');
   });
 
+  it('a provisional response stops timer B (§17.1.1.2): no timeout at 64*T1 in Proceeding', () => {
+    const { u, req, txn } = ict();
+    mock.timers.tick(1000);
+    txn.receiveResponse(response(req, 180));
+    mock.timers.tick(64 * 500 * 2);
+    assert.equal(u.timeouts, 0);
+    assert.equal(txn.state.value, 'proceeding');
+    txn.receiveResponse(response(req, 200, 'tag200'));
+    assert.equal(txn.state.value, 'accepted');
+  });
+
+  it('timer C (reset by each provisional) tells the TU to CANCEL, then times out 64*T1 later', () => {
+    const t = new FakeTransport();
+    const u = new RecordingUser();
+    const req = invite();
+    const txn = new InviteClientTransaction(req, t.send, false, { ...TIMERS, timerC: 10000 }, u);
+    txn.start();
+    txn.receiveResponse(response(req, 180));
+    mock.timers.tick(9000);
+    txn.receiveResponse(response(req, 183));
+    mock.timers.tick(9999);
+    assert.equal(u.timerC, 0, 'the 183 restarted timer C');
+    mock.timers.tick(1);
+    assert.equal(u.timerC, 1);
+    assert.equal(u.timeouts, 0);
+    mock.timers.tick(64 * 500);
+    assert.equal(u.timeouts, 1);
+    assert.equal(txn.state.value, 'terminated');
+  });
+
+  it('timer C defaults to more than 3 minutes', () => {
+    const { u, req, txn } = ict();
+    txn.receiveResponse(response(req, 180));
+    mock.timers.tick(180000);
+    assert.equal(u.timerC, 0);
+    mock.timers.tick(1000);
+    assert.equal(u.timerC, 1);
+  });
+
   it('a provisional response stops retransmissions and is passed up', async () => {
     const { t, u, req, txn } = ict();
     txn.receiveResponse(response(req, 180));

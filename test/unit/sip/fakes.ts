@@ -22,6 +22,10 @@ export class RecordingUser implements ClientTxnUser, ServerTxnUser {
   timeouts = 0;
   transportErrors = 0;
   terminated = 0;
+  timerC = 0;
+  onTimerC(): void {
+    this.timerC++;
+  }
   onResponse(r: SipMessage): void {
     this.responses.push(r);
   }

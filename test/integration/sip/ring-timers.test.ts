@@ -1,0 +1,113 @@
+// An INVITE that rang is not given up at 64*T1 (timer B runs in Calling only, RFC 3261
+// §17.1.1.2): it rings until timer C (§16.6 step 11), then is CANCELled and answered 408
+// (§16.8).
+// Small timers: T1 20 ms (64*T1 = 1.28 s), timer C 3 s.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../../../src/config/schema.ts';
+import { RawSipClient, header, request } from '../../helpers/raw-sip-client.ts';
+import { answer, viaPort } from '../../helpers/relay-call.ts';
+import { SDP, startHarness, type Harness } from '../../helpers/sip-harness.ts';
+
+const T1 = 20;
+const TIMER_C = 3000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('ringing past 64*T1, timer C', () => {
+  let h: Harness;
+  let port: number;
+  let caller: RawSipClient;
+  let callee: RawSipClient;
+
+  before(async () => {
+    h = await startHarness({ timers: { ...defaultConfig.sip.timers, t1: T1, timerC: TIMER_C } });
+    port = Number(h.target('udp').split(':')[1]);
+    h.srf.invite((req) => {
+      void (req as unknown as { proxy(o: Record<string, unknown>): Promise<unknown> }).proxy({ destination: `sip:callee@127.0.0.1:${callee.port}` });
+    });
+  });
+  after(() => {
+    caller?.close();
+    callee?.close();
+    h.close();
+  });
+
+  /** Fresh sockets per test: nothing left over from the last call's retransmissions. */
+  async function openNext(): Promise<void> {
+    caller?.close();
+    callee?.close();
+    caller = await RawSipClient.open();
+    callee = await RawSipClient.open();
+  }
+
+  /** The caller's INVITE, proxied to the callee, who answers 180; the forwarded INVITE. */
+  async function ringing(): Promise<{ callId: string; invite: string }> {
+    await openNext();
+    const r = request('INVITE', caller.port, { To: `<sip:callee@127.0.0.1:${port}>` });
+    caller.send(port, r.text);
+    const invite = await callee.nextMatching(/^INVITE /, 3000);
+    callee.send(viaPort(invite), answer(invite, '180 Ringing'));
+    await caller.nextMatching(/^SIP\/2\.0 180/, 3000, r.callId);
+    return { callId: r.callId, invite };
+  }
+
+  it('a proxied INVITE ringing past 64*T1 then answered connects (no 408 at 64*T1)', async () => {
+    const { callId, invite } = await ringing();
+    await sleep(64 * T1 + 700);
+    callee.send(viaPort(invite), answer(invite, '200 OK', SDP, callee.port));
+    const final = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d/, 3000, callId);
+    assert.match(final, /^SIP\/2\.0 200/, 'the answer went through, no 408 came first');
+  });
+
+  it('a proxied INVITE ringing with no answer is CANCELled at timer C and answered 408', async () => {
+    const start = Date.now();
+    const { callId, invite } = await ringing();
+    const cancel = await callee.nextMatching(/^CANCEL /, TIMER_C + 3000, callId);
+    const at = Date.now() - start;
+    assert.ok(at >= TIMER_C - 200, `CANCEL after timer C, not before (${at} ms)`);
+    callee.send(viaPort(cancel), answer(cancel, '200 OK'));
+    const final = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d/, 3000, callId);
+    assert.match(final, /^SIP\/2\.0 408/);
+    callee.send(viaPort(invite), answer(invite, '487 Request Terminated'));
+  });
+
+  it('an INVITE sent by the app (createUAC) ringing past 64*T1 then answered makes the dialog', async () => {
+    await openNext();
+    const uac = h.srf.createUAC(`sip:callee@127.0.0.1:${callee.port}`, { localSdp: SDP });
+    const invite = await callee.nextMatching(/^INVITE /, 3000);
+    callee.send(viaPort(invite), answer(invite, '180 Ringing'));
+    await sleep(64 * T1 + 700);
+    callee.send(viaPort(invite), answer(invite, '200 OK', SDP, callee.port));
+    const dialog = await uac;
+    assert.ok(dialog, 'answered');
+    await callee.nextMatching(/^ACK /, 3000, header(invite, 'Call-ID'));
+    dialog.destroy();
+  });
+
+  it('an INVITE sent by the app ringing with no answer is CANCELled at timer C', async () => {
+    await openNext();
+    const start = Date.now();
+    const uac = h.srf.createUAC(`sip:callee@127.0.0.1:${callee.port}`, { localSdp: SDP }).then(
+      () => null,
+      (e: { status?: number }) => e,
+    );
+    const invite = await callee.nextMatching(/^INVITE /, 3000);
+    callee.send(viaPort(invite), answer(invite, '180 Ringing'));
+    const cancel = await callee.nextMatching(/^CANCEL /, TIMER_C + 3000, header(invite, 'Call-ID'));
+    assert.ok(Date.now() - start >= TIMER_C - 200, 'not before timer C');
+    callee.send(viaPort(cancel), answer(cancel, '200 OK'));
+    callee.send(viaPort(invite), answer(invite, '487 Request Terminated'));
+    assert.equal((await uac)?.status, 487);
+  });
+
+  it('an INVITE sent by the app with no response at all still ends at 64*T1 (timer B)', async () => {
+    await openNext();
+    const start = Date.now();
+    const err = await h.srf.createUAC(`sip:callee@127.0.0.1:${callee.port}`, { localSdp: SDP }).then(
+      () => null,
+      (e: { status?: number }) => e,
+    );
+    assert.equal(err?.status, 408);
+    assert.ok(Date.now() - start < TIMER_C, 'timer B, not timer C');
+  });
+});
