@@ -95,7 +95,13 @@ export class ProxyCore implements ProxyHandler {
   /** §16.11 stateless forwarding of a request that carries our Route (our own Record-Route). */
   private async forwardStateless(inbound: Inbound, req: SipMessage): Promise<void> {
     const mf = Number(req.get('Max-Forwards') ?? '70');
-    if (mf <= 0) return;
+    if (mf <= 0) {
+      // §16.3 step 2: 483 Too Many Hops (an ACK gets no response: it is dropped).
+      if (req.method === 'ACK') return;
+      const send = responseDestination(req, inbound);
+      this.ctx.sender.send(send.dest, makeResponse(req, 483, 'Too Many Hops').toBuffer(), send.connectionId);
+      return;
+    }
     const routes = req.getAll('Route');
     const fwd = req.clone();
     fwd.remove('Route');

@@ -1,6 +1,6 @@
 // An INVITE that rang is not given up at 64*T1 (timer B runs in Calling only, RFC 3261
 // §17.1.1.2): it rings until timer C (§16.6 step 11), then is CANCELled and answered 408
-// (§16.8).
+// (§16.8). And a Record-Routed in-dialog request with Max-Forwards 0 gets 483 (§16.3 step 2).
 // Small timers: T1 20 ms (64*T1 = 1.28 s), timer C 3 s.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ const T1 = 20;
 const TIMER_C = 3000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('ringing past 64*T1, timer C', () => {
+describe('ringing past 64*T1, timer C, Max-Forwards 0 on our Record-Route', () => {
   let h: Harness;
   let port: number;
   let caller: RawSipClient;
@@ -109,5 +109,18 @@ describe('ringing past 64*T1, timer C', () => {
     );
     assert.equal(err?.status, 408);
     assert.ok(Date.now() - start < TIMER_C, 'timer B, not timer C');
+  });
+
+  it('a request on our Record-Route with Max-Forwards 0 gets 483; an ACK is dropped', async () => {
+    await openNext();
+    const over = { Route: `<sip:127.0.0.1:${port};lr>`, To: '<sip:callee@127.0.0.1>;tag=abc', 'Max-Forwards': '0' };
+    const bye = request('BYE', caller.port, over);
+    caller.send(port, bye.text.replace(/^BYE \S+/, `BYE sip:callee@127.0.0.1:${callee.port}`));
+    const res = await caller.nextMatching(/^SIP\/2\.0 /, 3000, bye.callId);
+    assert.match(res, /^SIP\/2\.0 483/);
+    const ack = request('ACK', caller.port, over);
+    caller.send(port, ack.text.replace(/^ACK \S+/, `ACK sip:callee@127.0.0.1:${callee.port}`));
+    await assert.rejects(caller.next(500), 'no response to the ACK');
+    await assert.rejects(callee.next(100), 'nothing forwarded');
   });
 });
