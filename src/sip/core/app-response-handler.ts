@@ -86,6 +86,7 @@ export class AppResponseHandler {
     const target = responseDestination(req, p.inbound);
     p.txn.respond(res);
     if (status >= 200) this.requests.finish(p);
+    else if (status > 100 && req.method === 'INVITE') this.requests.armPending(p, true);
     const text = res.toString();
     conn.reply(rid, `OK|${meta6('application', Buffer.byteLength(text), target.dest.transport, target.dest.address, target.dest.port)}|${txnId}|${dialogId}||Msg sent:|\r\n${text}`);
   }

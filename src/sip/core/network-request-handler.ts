@@ -7,6 +7,7 @@ import { Dialog } from '../dialog/dialog.ts';
 import { SipError } from '../message/sip-error.ts';
 import { SipMessage } from '../message/sip-message.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
+import { timerC } from '../transaction/timer-values.ts';
 import type { ServerTxnUser } from '../transaction/transaction-types.ts';
 import { isStream, type Inbound } from '../transport/transport-types.ts';
 import { nextId } from '../control/message-ids.ts';
@@ -17,7 +18,7 @@ import { cdrAttempt, cdrStop } from './cdr-emitter.ts';
 import type { CoreContext, PendingUas } from './core-context.ts';
 import type { DialogTerminator } from './dialog-terminator.ts';
 import type { ErrorResponder } from './error-responder.ts';
-import { makeResponse, responseDestination } from './message-factory.ts';
+import { cancelFor, makeResponse, responseDestination } from './message-factory.ts';
 import { checkTargets } from './target-check.ts';
 
 /** Methods drachtio passes to apps out of dialog. */
@@ -181,7 +182,7 @@ export class NetworkRequestHandler {
       invite.respond(makeResponse(pending.req, 487, 'Request Terminated', pending.toTag));
       const owner = this.ctx.control().connection(pending.ownerId);
       const s = inbound.source;
-      if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancel.toString());
+      if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancelFor(pending.req).toString());
       cdrStop(this.ctx, 'network', 'call-canceled', cancel);
       this.dropEarly(pending);
       this.finish(pending);
@@ -259,12 +260,9 @@ export class NetworkRequestHandler {
       return;
     }
     pending.txn.respond(makeResponse(pending.req, 487, 'Request Terminated', pending.toTag));
-    const cancel = SipMessage.request('CANCEL', pending.req.uri ?? '');
-    for (const name of ['Via', 'From', 'To', 'Call-ID']) cancel.add(name, pending.req.get(name) ?? '');
-    cancel.add('CSeq', `${pending.req.cseq.seq} CANCEL`);
     const owner = this.ctx.control().connection(pending.ownerId);
     const s = inbound.source;
-    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancel.toString());
+    if (owner) notifyNetwork(owner, s.transport, s.address, s.port, pending.txnId, '', cancelFor(pending.req).toString());
     cdrStop(this.ctx, 'network', 'call-canceled', bye);
     this.dropEarly(pending);
     this.finish(pending);
@@ -316,20 +314,25 @@ export class NetworkRequestHandler {
     const txn = this.ctx.txns.createServer(req, this.sendFn(req, inbound), this.reliable(inbound), this.forgetWhenTerminated(mergeKeyOf(req, req.from.params.get('tag') ?? '')));
     if (req.method === 'INVITE') txn.respond(makeResponse(req, 100, 'Trying'));
     const pending: PendingUas = { txnId, req, inbound, txn, ownerId, toTag, dialog, early: null, timer: null };
-    pending.timer = setTimeout(() => this.neverAnswered(pending), PENDING_LIMIT_MS);
+    this.armPending(pending, false);
     this.ctx.pendingUas.set(txnId, pending);
     this.byTxn.set(txn, pending);
     return pending;
   }
 
   /**
-   * The transaction's user: it outlives the request by up to 64*T1 (timers J and L), so it is
-   * built apart, holding the merge key only. An arrow made inside track() shared track's
-   * closure context and kept the whole pending record (request, datagram, dialog) alive for
-   * 32 s after each call: most of the server's heap under load.
+   * The transaction's user: it outlives the request by up to 64*T1 (timers J and L), so it is built
+   * apart, holding the merge key only. An arrow made inside track() shared track's closure context
+   * and kept the whole pending record (request, datagram, dialog) alive 32 s: most of the heap under load.
    */
   private forgetWhenTerminated(mergeKey: string): ServerTxnUser {
     return new ForgetMergeKey(this.inProgress, mergeKey);
+  }
+
+  /** (Re)starts the wait for the app's final response; `ringing`: it sent a provisional, so the caller rings as a callee may (timer C). */
+  armPending(p: PendingUas, ringing: boolean): void {
+    clearTimeout(p.timer ?? undefined);
+    p.timer = setTimeout(() => this.neverAnswered(p), ringing ? Math.max(PENDING_LIMIT_MS, timerC(this.ctx.timers)) : PENDING_LIMIT_MS);
   }
 
   private neverAnswered(p: PendingUas): void {

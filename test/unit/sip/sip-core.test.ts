@@ -148,6 +148,22 @@ describe('SIP core as UAS', () => {
     assert.match(app.sent.at(-1) ?? '', /^sip\|application\|\d+\|udp\|127\.0\.0\.1\|5060\|[^|]+\|unsolicited\|call-1;from-tag=a1\|\r\nBYE /);
   });
 
+  it("an INVITE the app never answers gets 500 at 64 s; one the app answered 180 to rings until timer C from that 180", () => {
+    const { sender, app, routes, conn, inbound, command } = setup();
+    routes.add('invite', conn);
+    inbound(INVITE);
+    mock.timers.tick(64000);
+    assert.deepEqual(sender.statuses(), [100, 500], 'never answered');
+    inbound(INVITE.replace('z9hG4bKinv1', 'z9hG4bKinv2').replace('call-1', 'call-2'));
+    const txnId = app.lastTxnId();
+    mock.timers.tick(10000);
+    command(`r1|sip|${txnId}|`, 'SIP/2.0 180 Ringing\nCall-ID: call-2\nCSeq: 1 INVITE\nFrom: <sip:alice@10.0.0.1>;tag=a1\nTo: <sip:conf@127.0.0.1>\nContent-Length: 0\n\n');
+    mock.timers.tick(181000 - 1);
+    assert.deepEqual(sender.statuses().slice(2), [100, 180], 'still ringing past 64 s');
+    mock.timers.tick(1);
+    assert.deepEqual(sender.statuses().slice(2), [100, 180, 500]);
+  });
+
   it('CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE, the CANCEL to the app', () => {
     const { sender, app, routes, conn, inbound } = setup();
     routes.add('invite', conn);
