@@ -187,8 +187,9 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const fecChanged = (media.sendFec === true) !== (this.media.sendFec === true);
     const dtmfClockChanged = media.dtmfClock !== this.media.dtmfClock;
     this.media = media;
-    if (codecChanged && !this.closed) {
-      // What the buffer holds of the old stream, decoded as it came, plays first (pullInput): a re-offer loses none of it.
+    if (codecChanged && !this.closed && this.relay === null) {
+      // What the buffer holds of the old stream, decoded as it came, plays first (pullInput): a re-offer loses none of it
+      // (not while forwarding: the listener heard it already, and the mix would play it again).
       this.feed.drain();
       this.tail.push(...decodeTail(this.feed.jitter, this.inPipe, this.input.length));
     }
