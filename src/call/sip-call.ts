@@ -23,7 +23,7 @@ import { answerEarlyUpdate } from './early-dialog.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RECORDING_FAILED_REASON } from './reasons.ts';
 import { playOnCall } from './call-play.ts';
 import { addressFamily } from './target-family.ts';
-import { LegHolds } from './hold.ts';
+import { LegHolds, peerHold } from './hold.ts';
 import { toLoopsBack } from './loops-back.ts';
 import type { BridgeOptions, BridgeOutcome, BridgeTarget, CallEvents, CallPort, ConferenceJoinOptions, NameAddr, PlayHandle, PlaySpec, RecordingHandle, RecordingOptions } from './ports.ts';
 
@@ -376,9 +376,10 @@ export class SipCall extends TypedEmitter<CallEvents> implements CallPort {
     this.end(why);
   }
 
-  /** @internal early-dialog.ts: an UPDATE's offer was answered before the 200, which repeats that answer. */
+  /** @internal early-dialog.ts: an UPDATE's offer was answered before the 200, which repeats that answer; a hold in it counts as in the dialog's. */
   earlyAnswerTaken(sdp: string): void {
     this.answerSdp = sdp;
+    if (!this.ended) this.holds.note(CALLER_LEG, peerHold(this.leg.media));
   }
 
   /** @internal Early media out, no 200 yet: an INFO of the early dialog comes to onInfo() through early-dialog.ts. */

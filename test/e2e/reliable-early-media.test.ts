@@ -89,7 +89,7 @@ describe('Require: 100rel from the caller: early media in a reliable 183, the 20
 describe('requests in the early dialog of the reliable 183 (before the 200)', () => {
   const parley = rawParleyPerSuite(earlyYaml(4000, 300));
 
-  it('UPDATE without SDP gets 200, UPDATE with an offer its answer, which the 200 then repeats', async () => {
+  it('UPDATE without SDP gets 200, UPDATE with an offer its answer, which the 200 then repeats; a sendonly offer is a hold', async () => {
     const phone = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
     const ended = nextCallEnd(parley());
     await rawCall(parley(), { name: 'early-update', user: 'early', phone }, async (c, ua) => {
@@ -108,6 +108,9 @@ describe('requests in the early dialog of the reliable 183 (before the 200)', ()
       const answered = await final('4 UPDATE');
       assert.equal(statusOf(answered), 200, answered);
       assert.match(bodyOf(answered), /^a=recvonly\r?$/m, 'the answer to the early UPDATE reflects its offer');
+      // A hold like one in the confirmed dialog (found from outside: ignored, never passed on, not in the sidecar).
+      const call = parley().app.calls!.running.find((a) => a.callId === c.callId);
+      assert.equal((call as { holds?: { of(id: string): string | null } } | undefined)?.holds?.of('caller'), 'sendonly', 'the early UPDATE put the caller on hold');
 
       const ok = await final('1 INVITE');
       assert.equal(statusOf(ok), 200);
