@@ -18,6 +18,7 @@ import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
 import type { ClientTransaction } from '../transaction/transaction-layer.ts';
+import { InviteClientTransaction } from '../transaction/invite-client-transaction.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { checkAppRequest } from './target-check.ts';
 import { cancelFor, contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, viaFor } from './message-factory.ts';
@@ -131,6 +132,8 @@ export class AppRequestHandler {
 
   private sendCancel(p: PendingUac, cancel: SipMessage): void {
     p.cancelRequested = null;
+    // §9.1: with no final response within 64*T1 of the CANCEL, the INVITE is taken as cancelled (408 to the app).
+    if (p.txn instanceof InviteClientTransaction) p.txn.cancelSent();
     this.ctx.txns.createClient(cancel, (m) => {
       this.ctx.sender.send(p.dest, m.toBuffer(), null);
     }, isStream(p.dest.transport), {

@@ -12,6 +12,7 @@ import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { applyAppHeaders } from './proxy-app-headers.ts';
 import { ProxyBranch } from './proxy-branch.ts';
 import type { ClientTransaction } from '../transaction/transaction-layer.ts';
+import { InviteClientTransaction } from '../transaction/invite-client-transaction.ts';
 
 export interface ProxyOptions {
   pending: PendingUas;
@@ -115,7 +116,8 @@ export class ProxyOperation {
       },
       onTimeout: () => {
         if (failover('no response (transaction timeout)')) return;
-        this.onFinal(b, makeResponse(p.req, 408, 'Request Timeout'));
+        // A branch CANCELled (the caller's CANCEL) that never answered it: taken as cancelled (§9.1).
+        this.onFinal(b, b.cancelled ? makeResponse(p.req, 487, 'Request Terminated') : makeResponse(p.req, 408, 'Request Timeout'));
       },
       onTransportError: (err) => {
         answered();
@@ -266,6 +268,8 @@ export class ProxyOperation {
     const dest = b.dest;
     if (!req || !dest || b.cancelSent) return;
     b.cancelSent = true;
+    // §9.1: with no final response within 64*T1 of the CANCEL, the branch is taken as cancelled.
+    if (b.txn instanceof InviteClientTransaction) b.txn.cancelSent();
     const c = SipMessage.request('CANCEL', req.uri ?? '');
     c.add('Via', req.get('Via') ?? '');
     c.add('Max-Forwards', '70');

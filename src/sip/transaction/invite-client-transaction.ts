@@ -2,7 +2,9 @@
 // Timer B runs in Calling only (§17.1.1.2): a provisional response stops it. From then on the
 // wait is bounded by timer C (§16.6 step 11, > 3 min, reset by each provisional): when it fires
 // the TU is told (it CANCELs), and if no final response comes within 64*T1 more, the TU gets
-// its timeout (408, §16.8).
+// its timeout (408, §16.8). So does any CANCEL of the TU's (cancelSent, §9.1: a request whose
+// CANCEL got no final response within 64*T1 is taken as cancelled: a proxy that lost the
+// transaction, restarted, drops that CANCEL).
 import { SipMessage } from '../message/sip-message.ts';
 import { GuardedState } from './guarded-state.ts';
 import { timerC, timerValues, type TimerSettings } from './timer-values.ts';
@@ -25,6 +27,8 @@ export class InviteClientTransaction extends Transaction<IctState> {
   private timerD: NodeJS.Timeout | null = null;
   private timerM: NodeJS.Timeout | null = null;
   private timerC: NodeJS.Timeout | null = null;
+  /** Armed by cancelSent(): the end of the wait for the final response after a CANCEL. */
+  private timerCancel: NodeJS.Timeout | null = null;
   private intervalA: number;
   private ack: SipMessage | null = null;
 
@@ -71,13 +75,19 @@ export class InviteClientTransaction extends Transaction<IctState> {
     this.timerC = null;
     if (!this.state.is('proceeding')) return;
     // §16.8: CANCEL (the TU's), then a 408 when no final response comes within 64*T1.
-    this.timerC = setTimeout(() => {
-      this.timerC = null;
-      if (!this.state.is('proceeding')) return;
+    this.cancelSent();
+    this.user.onTimerC?.();
+  }
+
+  /** The TU sent a CANCEL for this INVITE: without a final response within 64*T1, the TU gets its timeout (§9.1). Once. */
+  cancelSent(): void {
+    if (this.timerCancel || !this.state.is('calling', 'proceeding')) return;
+    this.timerCancel = setTimeout(() => {
+      this.timerCancel = null;
+      if (!this.state.is('calling', 'proceeding')) return;
       this.terminate();
       this.user.onTimeout();
     }, 64 * this.timers.t1);
-    this.user.onTimerC?.();
   }
 
   receiveResponse(res: SipMessage): void {
@@ -96,6 +106,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
         this.clearA();
         this.clearB();
         this.clearC();
+        this.clearCancel();
         this.state.transition('accepted');
         this.timerM = setTimeout(() => this.terminate(), 64 * this.timers.t1);
       }
@@ -105,6 +116,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
         this.clearA();
         this.clearB();
         this.clearC();
+        this.clearCancel();
         this.state.transition('completed');
         // Timer D first: a user that throws on the response must not leave us without an end.
         this.timerD = setTimeout(() => this.terminate(), timerValues(this.timers, this.reliable).D);
@@ -144,6 +156,10 @@ export class InviteClientTransaction extends Transaction<IctState> {
     if (this.timerC) clearTimeout(this.timerC);
     this.timerC = null;
   }
+  private clearCancel(): void {
+    if (this.timerCancel) clearTimeout(this.timerCancel);
+    this.timerCancel = null;
+  }
 
   /** A transport failure found after the send returned (a refused TCP connect). */
   transportError(err: Error): void {
@@ -153,7 +169,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
   }
 
   protected clearTimers(): void {
-    clearAll(this.timerB, this.timerC, this.timerD, this.timerM);
-    this.timerB = this.timerC = this.timerD = this.timerM = null;
+    clearAll(this.timerB, this.timerC, this.timerD, this.timerM, this.timerCancel);
+    this.timerB = this.timerC = this.timerD = this.timerM = this.timerCancel = null;
   }
 }

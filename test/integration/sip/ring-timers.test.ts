@@ -41,14 +41,14 @@ describe('ringing past 64*T1, timer C, Max-Forwards 0 on our Record-Route', () =
   }
 
   /** The caller's INVITE, proxied to the callee, who answers 180; the forwarded INVITE. */
-  async function ringing(): Promise<{ callId: string; invite: string }> {
+  async function ringing(): Promise<{ callId: string; invite: string; sent: string }> {
     await openNext();
     const r = request('INVITE', caller.port, { To: `<sip:callee@127.0.0.1:${port}>` });
     caller.send(port, r.text);
     const invite = await callee.nextMatching(/^INVITE /, 3000);
     callee.send(viaPort(invite), answer(invite, '180 Ringing'));
     await caller.nextMatching(/^SIP\/2\.0 180/, 3000, r.callId);
-    return { callId: r.callId, invite };
+    return { callId: r.callId, invite, sent: r.text };
   }
 
   it('a proxied INVITE ringing past 64*T1 then answered connects (no 408 at 64*T1)', async () => {
@@ -98,6 +98,43 @@ describe('ringing past 64*T1, timer C, Max-Forwards 0 on our Record-Route', () =
     callee.send(viaPort(cancel), answer(cancel, '200 OK'));
     callee.send(viaPort(invite), answer(invite, '487 Request Terminated'));
     assert.equal((await uac)?.status, 487);
+  });
+
+  it("an INVITE the app CANCELs (a ring timeout) whose CANCEL nobody answers (a proxy that restarted) ends 408 64*T1 later, not at timer C (§9.1)", async () => {
+    await openNext();
+    let cancelIt: () => void = () => undefined;
+    const uac = h.srf
+      // drachtio-srf calls cbRequest as (err, req), whatever its typings say.
+      .createUAC(`sip:callee@127.0.0.1:${callee.port}`, { localSdp: SDP }, { cbRequest: ((_err: unknown, req: { cancel(): void }) => void (cancelIt = () => req.cancel())) as unknown as (req: unknown) => void })
+      .then(
+        () => null,
+        (e: { status?: number }) => e,
+      );
+    const invite = await callee.nextMatching(/^INVITE /, 3000);
+    callee.send(viaPort(invite), answer(invite, '180 Ringing'));
+    await sleep(100);
+    const start = Date.now();
+    cancelIt();
+    await callee.nextMatching(/^CANCEL /, 3000, header(invite, 'Call-ID'));
+    // Nothing answers the CANCEL or the INVITE; the callee rings on.
+    callee.send(viaPort(invite), answer(invite, '180 Ringing'));
+    assert.equal((await uac)?.status, 408);
+    const took = Date.now() - start;
+    assert.ok(took >= 64 * T1 - 50 && took < TIMER_C, `ended ${took} ms after the CANCEL`);
+  });
+
+  it("a proxied INVITE the caller CANCELs, whose CANCEL the callee's side never answers: the caller gets 487 64*T1 later", async () => {
+    const { callId, invite, sent } = await ringing();
+    const start = Date.now();
+    // §9.1: the INVITE's Request-URI, Via, From, To, Call-ID and CSeq number.
+    const head = sent.split('\r\n\r\n')[0]!.replace(/^INVITE /, 'CANCEL ').replace(/^CSeq:\s*(\d+) INVITE/im, 'CSeq: $1 CANCEL');
+    const cancel = head.split('\r\n').filter((l) => !/^(Content-Type|Content-Length):/i.test(l)).join('\r\n') + '\r\nContent-Length: 0\r\n\r\n';
+    caller.send(port, cancel);
+    await callee.nextMatching(/^CANCEL /, 3000, header(invite, 'Call-ID'));
+    const final = await caller.nextMatching(/^SIP\/2\.0 [3-6]\d\d/, TIMER_C + 3000, callId);
+    assert.match(final, /^SIP\/2\.0 487/);
+    const took = Date.now() - start;
+    assert.ok(took < TIMER_C, `the caller's answer ${took} ms after its CANCEL, not at timer C`);
   });
 
   it('an INVITE sent by the app with no response at all still ends at 64*T1 (timer B)', async () => {

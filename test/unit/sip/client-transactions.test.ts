@@ -175,6 +175,31 @@ describe('INVITE client transaction (§17.1.1)', () => {
     assert.equal(u.timerC, 1);
   });
 
+  it("the TU's CANCEL with no final response within 64*T1 ends the INVITE (§9.1), provisionals after it notwithstanding; once", () => {
+    const { u, req, txn } = ict();
+    txn.receiveResponse(response(req, 180));
+    mock.timers.tick(5000);
+    txn.cancelSent();
+    mock.timers.tick(64 * 500 - 1000);
+    txn.receiveResponse(response(req, 180)); // a proxy that lost the transaction: its callee rings on
+    txn.cancelSent(); // a second CANCEL does not put the end off
+    mock.timers.tick(999);
+    assert.equal(u.timeouts, 0);
+    mock.timers.tick(1);
+    assert.equal(u.timeouts, 1);
+    assert.equal(txn.state.value, 'terminated');
+  });
+
+  it('a final response after the CANCEL (its 487) ends the wait: no timeout later', () => {
+    const { u, req, txn } = ict();
+    txn.receiveResponse(response(req, 180));
+    txn.cancelSent();
+    txn.receiveResponse(response(req, 487, 'tag487'));
+    mock.timers.tick(64 * 500 * 2);
+    assert.equal(u.timeouts, 0);
+    assert.equal(txn.state.value, 'terminated');
+  });
+
   it('a provisional response stops retransmissions and is passed up', async () => {
     const { t, u, req, txn } = ict();
     txn.receiveResponse(response(req, 180));
