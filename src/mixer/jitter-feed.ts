@@ -1,5 +1,5 @@
 // A mixer participant's audio packets on their way into its jitter buffer: the stream is
-// the latest audio SSRC (a new one starts the buffer over); an Opus packet is read in place
+// the latest audio SSRC (a new one continues the last one's numbers: stream-splice.ts); an Opus packet is read in place
 // and dropped when malformed (RFC 6716 §3.4); packets of other than 20 ms go onto the 20 ms
 // grid first (G.711/G.722: packet-reframer.ts; Opus: opus-packet-splitter.ts); and while the
 // room forwards (two-party-forwarder.ts) each frame goes on to the other leg as it arrives.

@@ -25,7 +25,7 @@
 // A partial frame waits for the rest of its bytes. A pause leaves it waiting until the next
 // packet completes it or, after a gap, sends it. At the stream's end flush() sends it: a
 // record-only leg drains when its room ends (other legs' jitter buffers are dropped then,
-// and it with them). reset() drops it: a new SSRC or codec starts a new jitter buffer too.
+// and it with them). reset() drops it (a new SSRC or codec: a partial frame of the old stream is not completed by the new one).
 import type { CodecName } from './codecs/audio-codec.ts';
 
 /** Bytes of a 20 ms frame of G.711 or G.722 (one per 8 kHz clock tick). */
