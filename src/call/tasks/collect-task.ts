@@ -61,6 +61,41 @@ export async function playInvalidPrompt(
   if (reason === 'error') throw new TaskError(`${step}: invalidPrompt: ${error?.message ?? 'playback failed'}`, 500);
 }
 
+/** What menu and collect share: the prompt offered again after a wrong answer, and where the step goes when none came. */
+export interface AskParams {
+  retries?: number;
+  invalidPrompt?: PlaySpec;
+  fallback?: string;
+}
+
+/**
+ * Offers `prompt` and collects, at most 1 + `retries` times: `take` turns an input into the
+ * step's result, or null when it is no answer (the invalid prompt plays, the prompt comes
+ * again; `stop` after an attempt: the step is over). Then the fallback flow, else a hang-up.
+ */
+export async function askWithRetries(
+  ctx: TaskContext,
+  step: string,
+  p: AskParams & { prompt?: PlaySpec },
+  collect: Omit<CollectParams, 'into' | 'prompt'>,
+  register: (stop: () => void) => void,
+  killed: () => boolean,
+  take: (got: Collected, attempt: number) => TaskResult | 'stop' | null,
+): Promise<TaskResult> {
+  const attempts = 1 + (p.retries ?? collectDefaults.retries);
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (killed() || ctx.call.ended) return { stop: true };
+    const got = await promptAndCollect(ctx, step, p.prompt, collect, register);
+    const result = killed() ? 'stop' : take(got, attempt);
+    if (result === 'stop') return { stop: true };
+    if (result) return result;
+    if (attempt < attempts && p.invalidPrompt) await playInvalidPrompt(ctx, step, p.invalidPrompt, register);
+  }
+  if (p.fallback) return { next: p.fallback };
+  ctx.call.hangup();
+  return { stop: true };
+}
+
 export class CollectTask implements Task {
   readonly name = 'collect';
   private stopper: (() => void) | null = null;
@@ -68,24 +103,15 @@ export class CollectTask implements Task {
 
   constructor(private readonly params: CollectParams) {}
 
-  async exec(ctx: TaskContext): Promise<TaskResult> {
+  exec(ctx: TaskContext): Promise<TaskResult> {
     const p = this.params;
-    const attempts = 1 + (p.retries ?? collectDefaults.retries);
-    const register = (s: () => void): void => void (this.stopper = s);
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (this.killed || ctx.call.ended) return { stop: true };
-      const got = await promptAndCollect(ctx, this.name, p.prompt, p, register);
-      if (this.killed || (got.end === 'ended' && ctx.call.ended)) return { stop: true };
+    return askWithRetries(ctx, this.name, p, p, (s) => void (this.stopper = s), () => this.killed, (got, attempt) => {
+      if (got.end === 'ended' && ctx.call.ended) return 'stop';
       ctx.log.info({ into: p.into, digits: got.digits.length, end: got.end, complete: got.complete, attempt }, 'digits collected');
-      if (got.complete) {
-        ctx.vars.set(p.into, got.digits);
-        return {};
-      }
-      if (attempt < attempts && p.invalidPrompt) await playInvalidPrompt(ctx, this.name, p.invalidPrompt, register);
-    }
-    if (p.fallback) return { next: p.fallback };
-    ctx.call.hangup();
-    return { stop: true };
+      if (!got.complete) return null;
+      ctx.vars.set(p.into, got.digits);
+      return {};
+    });
   }
 
   kill(): void {
