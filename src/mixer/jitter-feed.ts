@@ -91,11 +91,6 @@ export class JitterFeed {
     this.splice.align(v, nowMs, v.payloadType === this.media.audioPt);
   }
 
-  /** Changes of SSRC seen (streams after the first). */
-  get ssrcChanges(): number {
-    return this.splice.changes;
-  }
-
   /** An audio packet (`v` its header, aligned, `payload` a view of its payload). */
   push(v: RtpView, payload: Uint8Array, nowMs: number): void {
     if (v.ssrc !== this.audioSsrc) {

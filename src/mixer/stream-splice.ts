@@ -23,10 +23,10 @@ export class StreamSplice {
   private newestTs = 0;
   private newestMs = 0;
   /** Timestamp units in 20 ms at the stream's RTP clock. */
-  private frameTs: number;
+  private frameTs = 0;
 
   constructor(rtpClock: number) {
-    this.frameTs = (rtpClock * FRAME_MS) / 1000;
+    this.setClock(rtpClock);
   }
 
   /** The stream's clock changed (a re-offer moved it to another codec). */
