@@ -96,6 +96,8 @@ export interface PostProcessedEntry {
   format: 'ogg' | 'mp3';
   durationMs: number;
   sha256: string;
+  /** Made after the recording was signed (`parley recordings encode`): listed in `<id>.json.encoded`, shown here by the API only (derived-files.ts). */
+  derived?: true;
 }
 
 export interface RecordingMetadata {

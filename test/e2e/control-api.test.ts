@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -348,11 +348,31 @@ describe('control API with a real call (SIPp caller and callee, audio checked)',
     const oggs = r.stdout.trim().split('\n');
     assert.ok(oggs.length >= 2 && oggs.every((f) => f.endsWith('.ogg')), r.stdout);
     const meta = (await call(base, 'GET', `/recordings/${rec.id}`)).body;
-    assert.equal(meta.postProcessing.state, 'done');
     assert.deepEqual(meta.postProcessed.map((p: { file: string }) => p.file).sort(), [...oggs].sort());
+    assert.ok(meta.postProcessed.every((p: { derived?: boolean }) => p.derived === true), 'listed as made after signing');
     const file = await call(base, 'GET', `/recordings/${rec.id}/files/${oggs[0]}`);
     assert.equal(file.status, 200);
     assert.equal(file.headers.get('content-type'), 'audio/ogg');
+    // The signed sidecar is untouched: the recording still verifies, the encoded files checked by their list.
+    const v = await cli(['recordings', 'verify', rec.id, '--json']);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    const checked = JSON.parse(v.stdout).recordings[0].files.filter((f: { derived?: boolean }) => f.derived);
+    assert.deepEqual(checked.map((f: { file: string; ok: boolean }) => [f.file, f.ok]).sort(), oggs.map((f) => [f, true]).sort());
+    // An encoded file altered afterwards fails verify, by name.
+    const path = join(parley.recordingDir, oggs[0]!);
+    const bytes = readFileSync(path);
+    writeFileSync(path, Buffer.concat([bytes, Buffer.from([0])]));
+    const bad = await cli(['recordings', 'verify', rec.id]);
+    writeFileSync(path, bytes);
+    assert.equal(bad.status, 1, bad.stdout + bad.stderr);
+    const out = bad.stdout.split('\n');
+    assert.equal(out[0], `FAILED  ${rec.id}`);
+    assert.ok(out[1]!.trim().startsWith(`${oggs[0]}: sha256 `) && out[1]!.includes(`${rec.id}.json.encoded says`), bad.stdout);
+    // Encoding again replaces the list's entries, not duplicates them.
+    assert.equal((await cli(['recordings', 'encode', rec.id, '--format', 'ogg'])).status, 0);
+    const again = (await call(base, 'GET', `/recordings/${rec.id}`)).body;
+    assert.equal(again.postProcessed.length, oggs.length);
+    assert.equal((await cli(['recordings', 'verify', rec.id])).status, 0);
   });
 
   it('a client that connects late replays the kept events (WebSocket ?since= and GET /events/recent)', async () => {

@@ -3,6 +3,7 @@
 // inside recording.dir (recording-file.ts: no symlinks, no way out).
 import { extname } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { derivedListFile, parseDerived, withDerived } from '../../recording/derived-files.ts';
 import type { RecordingMetadata } from '../../recording/metadata.ts';
 import { siprecSummary } from '../../recording/siprec-sidecar.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
@@ -57,11 +58,22 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   /** An open recording's metadata from memory, with the lengths recorded so far (its sidecar's may be 10 s old); null when it is not open here. */
   const live = (id: string): RecordingMetadata | null => ctx.parley.recordings?.open.get(id)?.metadata ?? null;
 
+  /** The sidecar with the files `parley recordings encode` made since it was signed (derived-files.ts); an unreadable list is logged, not served. */
+  const derived = async (id: string, m: RecordingMetadata): Promise<RecordingMetadata> => {
+    if (m.state !== 'finalized') return m;
+    try {
+      return withDerived(m, parseDerived(id, await readRecordingText(dir(), derivedListFile(id))));
+    } catch (err) {
+      if (!(err instanceof RecordingFileError && err.kind === 'not_found')) ctx.log.warn({ err, recording: id, file: derivedListFile(id) }, 'the list of encoded files cannot be read');
+      return m;
+    }
+  };
+
   /** A list row from the sidecar; null when it cannot be read now (being rewritten, removed, a link: logged). */
   const row = async (id: string, held: boolean): Promise<Record<string, unknown> | null> => {
     try {
       // An open recording's row is read from its sidecar in memory at once (no copy: the row takes a few fields).
-      const m = ctx.parley.recordings?.open.get(id)?.metadataNow ?? (JSON.parse(await readRecordingText(dir(), `${id}.json`)) as RecordingMetadata);
+      const m = ctx.parley.recordings?.open.get(id)?.metadataNow ?? (await derived(id, JSON.parse(await readRecordingText(dir(), `${id}.json`)) as RecordingMetadata));
       if (m.version !== 1 || !m.mix) return null;
       return {
         id,
@@ -95,11 +107,13 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (err instanceof RecordingFileError && err.kind === 'not_found') throw ApiError.notFound('recording', id);
       throw refused(err, { id });
     }
+    let m: RecordingMetadata;
     try {
-      return JSON.parse(text) as RecordingMetadata;
+      m = JSON.parse(text) as RecordingMetadata;
     } catch {
       throw ApiError.notFound('recording', id);
     }
+    return derived(id, m);
   };
 
   app.get(

@@ -26,6 +26,7 @@ import { RecordingIndex, type QueryPage, type RecordingQuery } from './recording
 import { listedHashes, verifyRecording, type RecordingVerification } from './recording-verifier.ts';
 import { RetentionSweeper } from './retention-sweeper.ts';
 import { signatureFile, signSidecar, writeSignature } from './sidecar-signature.ts';
+import { derivedListFile, readDerived } from '../derived-files.ts';
 import { SigningKey } from './signing-key.ts';
 import { bucketDeleteStep, type DeleteStep } from './stored-objects.ts';
 
@@ -305,7 +306,9 @@ export class ComplianceService {
         return false;
       }
       // The key file too (encryption): left behind, rotate-key would re-wrap and upload it again.
-      const names = [...listedHashes(meta).map((f) => f.file), meta.encryption?.keyFile ?? keyFileName(id), signatureFile(id), `${id}.json`];
+      // What `parley recordings encode` made since (derived-files.ts) goes too: audio kept past its retention otherwise.
+      const derived = (await readDerived(this.o.dir, id).catch(() => [])).map((d) => d.file);
+      const names = [...listedHashes(meta).map((f) => f.file), ...derived, derivedListFile(id), meta.encryption?.keyFile ?? keyFileName(id), signatureFile(id), `${id}.json`];
       const files: { file: string; sha256: string | null }[] = [];
       let prepared: Record<string, unknown> = {};
       try {

@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { sha256File } from '../../util/sha256-file.ts';
 import { pathInside } from '../file-names.ts';
+import { derivedListFile, parseDerived, type DerivedFile } from '../derived-files.ts';
 import type { RecordingMetadata } from '../metadata.ts';
 import type { AuditReport } from './audit-verify.ts';
 import { sha256Hex, signedSidecarText } from './canonical-json.ts';
@@ -31,7 +32,9 @@ export type ProblemKind =
   | 'audit-sidecar-mismatch'
   | 'deleted'
   | 'bucket-unreachable'
-  | 'stored-mismatch';
+  | 'stored-mismatch'
+  | 'derived-list-unreadable'
+  | 'derived-source';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -50,6 +53,8 @@ export interface FileCheck {
   ok: boolean;
   /** Checked in recording.store (not on disk): its object, not a local file. */
   stored: boolean;
+  /** Made after signing (`parley recordings encode`): vouched for by `<id>.json.encoded`, not by the signature. */
+  derived?: true;
 }
 
 export interface RecordingVerification {
@@ -71,6 +76,44 @@ export function listedHashes(m: RecordingMetadata): { file: string; sha256: stri
     // SIPREC: every metadata version as received (hashed when the recording closed).
     ...(m.siprec?.metadataVersions ?? []).filter((v) => v && typeof v.file === 'string' && v.sha256 !== undefined).map((v) => ({ file: v.file, sha256: v.sha256 ?? null })),
   ];
+}
+
+/**
+ * The files `parley recordings encode` made after signing: each must hash as its
+ * list says and come from a file the signed sidecar lists with the hash it names.
+ */
+async function checkDerived(dir: string, id: string, meta: RecordingMetadata, v: RecordingVerification, fail: (p: VerifyProblem) => void): Promise<void> {
+  const name = derivedListFile(id);
+  let derived: DerivedFile[];
+  try {
+    derived = parseDerived(id, await readNoFollow(pathInside(dir, name)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') fail({ kind: 'derived-list-unreadable', file: name, message: `${name}: not a list of encoded files (${(err as Error).message})` });
+    return;
+  }
+  const signed = new Map(listedHashes(meta).map((f) => [f.file, f.sha256]));
+  for (const d of derived) {
+    const check: FileCheck = { file: d.file, expected: d.sha256, actual: null, ok: false, stored: false, derived: true };
+    v.files.push(check);
+    if (!signed.has(d.source) || signed.get(d.source) !== d.sourceSha256) {
+      fail({ kind: 'derived-source', file: d.file, message: `${d.file}: ${name} says it was made from ${d.source} (sha256 ${d.sourceSha256 ?? 'none'}), which the signed sidecar does not list so` });
+    }
+    let path: string;
+    try {
+      path = pathInside(dir, d.file);
+    } catch {
+      fail({ kind: 'not-a-file', file: d.file, message: `${d.file}: not a file name inside the recordings folder` });
+      continue;
+    }
+    const st = await lstat(path).catch(() => null);
+    if (!st?.isFile()) {
+      fail({ kind: st ? 'not-a-file' : 'missing-file', file: d.file, message: `${d.file}: ${st ? 'not a regular file' : 'missing'} (${name} lists it with sha256 ${d.sha256})` });
+      continue;
+    }
+    check.actual = await sha256File(path);
+    check.ok = check.actual === d.sha256;
+    if (!check.ok) fail({ kind: 'hash-mismatch', file: d.file, expected: d.sha256, actual: check.actual, message: `${d.file}: sha256 ${check.actual}, ${name} says ${d.sha256} (the file was altered)` });
+  }
 }
 
 /** Reads a sidecar without following a link at its name. */
@@ -163,6 +206,8 @@ export async function verifyRecording(o: {
       fail({ kind: 'hash-mismatch', file: f.file, expected: f.sha256 ?? undefined, actual: check.actual, message: `${f.file}: sha256 ${check.actual}, the sidecar says ${f.sha256 ?? 'none'} (the file was altered)` });
     }
   }
+
+  await checkDerived(dir, id, meta, v, fail);
 
   if (o.key) {
     let sig;

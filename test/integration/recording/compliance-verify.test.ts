@@ -6,6 +6,7 @@
 // by a process killed with SIGKILL is repaired at the next start, signed and logged.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -230,5 +231,39 @@ describe('a signature that cannot be written', () => {
     svc.close();
     compliance.close();
     await compliance.settled();
+  });
+});
+
+describe('files encoded after signing (`<id>.json.encoded`)', () => {
+  it('verify checks them by their list and their source; a delete removes them', async (t) => {
+    const dir = join(root, 'derived');
+    const { svc, compliance } = await open(dir);
+    t.after(() => (svc.close(), compliance.close()));
+    const m = await record(svc, 'derived');
+    await compliance.settled();
+    const id = m.mix.file.replace(/\.mix\.wav$/, '');
+    const ogg = `${id}.mix.ogg`;
+    writeFileSync(join(dir, ogg), 'not really ogg, but bytes with a hash');
+    const sha = createHash('sha256').update(readFileSync(join(dir, ogg))).digest('hex');
+    const list = (sourceSha256: string) => ({ version: 1, recording: id, files: [{ source: m.mix.file, sourceSha256, file: ogg, format: 'ogg', durationMs: 600, sha256: sha, madeAt: new Date().toISOString() }] });
+    writeFileSync(join(dir, `${id}.json.encoded`), JSON.stringify(list(m.mix.sha256!)));
+    let v = (await compliance.verify(id)).recording;
+    assert.equal(v.ok, true, JSON.stringify(v.problems));
+    assert.deepEqual(v.files.filter((f) => f.derived).map((f) => [f.file, f.ok]), [[ogg, true]]);
+    assert.equal(v.signature, 'valid');
+    // A list naming a source the signed sidecar does not hold so.
+    writeFileSync(join(dir, `${id}.json.encoded`), JSON.stringify(list('0'.repeat(64))));
+    v = (await compliance.verify(id)).recording;
+    assert.deepEqual(v.problems.map((p) => [p.kind, p.file]), [['derived-source', ogg]]);
+    // A list that is not one.
+    writeFileSync(join(dir, `${id}.json.encoded`), '{"version":1');
+    v = (await compliance.verify(id)).recording;
+    assert.deepEqual(v.problems.map((p) => p.kind), ['derived-list-unreadable']);
+    writeFileSync(join(dir, `${id}.json.encoded`), JSON.stringify(list(m.mix.sha256!)));
+    // Deleted with the recording: encoded audio kept past its retention would be a leak.
+    assert.equal(await compliance.delete(id, 'test'), true);
+    assert.equal(existsSync(join(dir, ogg)), false);
+    assert.equal(existsSync(join(dir, `${id}.json.encoded`)), false);
+    assert.equal(existsSync(join(dir, m.mix.file)), false);
   });
 });
