@@ -330,6 +330,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       conferences: this.conferenceManager,
       config: c.media.webrtc,
       maxLegsPerRoom: c.security.maxLegsPerRoom,
+      node: c.cluster?.nodeId,
       log: this.log.child({ component: 'webrtc' }),
     });
     this.sip = await connectSrf({ sip: c.sip, log: this.log });

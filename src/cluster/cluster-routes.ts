@@ -3,10 +3,11 @@
 // node (each item names its node), and actions on a call or room that another
 // node holds forwarded to that node's API with the same token. A request that
 // was forwarded carries X-Parley-Forwarded and is answered locally only, so
-// nothing is forwarded twice. A browser session opened through this node in a
-// room another node owns (POST /rooms/:name/webrtc, forwarded) lives on that
-// node: this one remembers where, and forwards the session's own requests
-// (/webrtc/:sessionId…) there too.
+// nothing is forwarded twice. A browser session lives on the node that owns its
+// room (POST /rooms/:name/webrtc is forwarded there); its id starts with that
+// node's id (webrtc-session.ts sessionNode), so any node forwards the session's
+// own requests (/webrtc/:sessionId…) there, not only the one that forwarded its
+// POST (which alone knew, when it kept a map of them).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/api-server.ts';
 import { anyArray, anyObject, errors } from '../api/routes/schemas.ts';
@@ -16,10 +17,9 @@ import { findConsultation } from '../call/consultation.ts';
 import type { ReplacesId } from '../call/refer-request.ts';
 import { consultationAnswer } from './remote-consultation.ts';
 import { FORWARDED, PEER_TIMEOUT_MS } from './peer-request.ts';
+import { sessionNode } from '../webrtc/webrtc-session.ts';
 
 const MERGED_LISTS = new Set(['/calls', '/rooms']);
-/** Browser sessions opened through this node on other nodes, remembered at most (the oldest forgotten first). */
-const MAX_REMOTE_SESSIONS = 10_000;
 
 export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post(
@@ -123,15 +123,6 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return JSON.stringify([...mine, ...lists.flat()]);
   });
 
-  // Browser sessions opened through this node on another: session id → that node.
-  const remoteSessions = new Map<string, string>();
-  const rememberSession = (body: string, owner: string): void => {
-    const id = (JSON.parse(body) as { sessionId?: unknown }).sessionId;
-    if (typeof id !== 'string') return;
-    remoteSessions.set(id, owner);
-    if (remoteSessions.size > MAX_REMOTE_SESSIONS) remoteSessions.delete(remoteSessions.keys().next().value!);
-  };
-
   // Actions on a call or room held by another node: forwarded there.
   app.addHook('preHandler', async (req, reply) => {
     if (req.headers[FORWARDED]) return;
@@ -140,7 +131,7 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     let owner: string | null = null;
     if (route.startsWith('/webrtc/:sessionId') && params.sessionId) {
       if (ctx.parley.webrtc?.get(params.sessionId)) return;
-      owner = remoteSessions.get(params.sessionId) ?? null;
+      owner = sessionNode(params.sessionId);
     } else if (route.startsWith('/calls/:id') && params.id) {
       if (ctx.parley.calls?.active.has(params.id)) return;
       owner = await node.registry.callOwner(params.id).catch(() => null);
@@ -155,14 +146,7 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const entry = (await node.registry.entry(owner).catch(() => null)) ?? (node.silentButAlive.includes(owner) ? await node.registry.address(owner).catch(() => null) : null);
     if (!entry) return;
     const res = await forward(entry.api, req, req.url, ctx);
-    const body = await res.text();
-    try {
-      if (route === '/rooms/:name/webrtc' && req.method === 'POST' && res.status === 201) rememberSession(body, owner);
-    } catch (err) {
-      ctx.log.warn({ err, node: owner }, 'a browser session opened on another node could not be read');
-    }
-    if (route === '/webrtc/:sessionId' && req.method === 'DELETE' && params.sessionId) remoteSessions.delete(params.sessionId);
-    return relay(reply, res, body);
+    return relay(reply, res, await res.text());
   });
 }
 

@@ -23,6 +23,18 @@ import { WebRtcSessionError, type WebRtcRole } from './webrtc-roles.ts';
 
 export type WebRtcCloseReason = 'closed' | 'room-closed' | 'hub-closed' | 'ice-disconnected' | 'dtls-failed' | 'dtls-closed' | 'timeout' | 'kicked' | 'signed-out' | 'shutdown';
 
+/** Between a cluster node's id (`^[A-Za-z0-9_.-]+$`) and the random part of a session id: in neither alphabet, unreserved in a URL. */
+const NODE_SEPARATOR = '~';
+
+/**
+ * The node a session id names (its prefix up to `~`), null for one without (Parley alone). In a
+ * cluster any node then knows where a session lives from its id alone, whoever forwarded its POST.
+ */
+export function sessionNode(id: string): string | null {
+  const at = id.lastIndexOf(NODE_SEPARATOR);
+  return at > 0 ? id.slice(0, at) : null;
+}
+
 export type WebRtcSessionEvents = {
   /** Terminal, exactly once. */
   close: [reason: WebRtcCloseReason];
@@ -39,6 +51,8 @@ export interface WebRtcSessionOptions {
   recvTransport: ms.WebRtcTransport;
   /** The mixer input's id (the roster's leg id for participants). */
   legId: string;
+  /** In a cluster, this node's id: the session id starts with it (sessionNode). */
+  node?: string;
   /** whisper: the one leg that hears the browser. */
   targetLegId: string | null;
   /** No traffic from the browser this long closes the session (ms). */
@@ -50,8 +64,8 @@ export interface WebRtcSessionOptions {
 }
 
 export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
-  /** 128 random bits: the session's only name in the API. */
-  readonly id = randomBytes(16).toString('base64url');
+  /** 128 random bits (after `<node>~` in a cluster): the session's only name in the API. */
+  readonly id: string;
   readonly role: WebRtcRole;
   readonly roomName: string;
   readonly room: MediaRoom;
@@ -80,6 +94,8 @@ export class WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
   /** @internal Use WebRtcSessions.create(). */
   constructor(private readonly opts: WebRtcSessionOptions) {
     super(opts.log);
+    const random = randomBytes(16).toString('base64url');
+    this.id = opts.node ? `${opts.node}${NODE_SEPARATOR}${random}` : random;
     this.role = opts.role;
     this.roomName = opts.roomName;
     this.room = opts.room;

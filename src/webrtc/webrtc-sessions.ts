@@ -37,6 +37,8 @@ export interface WebRtcSessionsDeps {
   config: WebRtcConfig;
   /** security.maxLegsPerRoom (0: no limit): browser participants count like legs. */
   maxLegsPerRoom: number;
+  /** In a cluster, this node's id: session ids name it (webrtc-session.ts sessionNode). */
+  node?: string;
   log: Logger;
 }
 
@@ -123,6 +125,7 @@ export class WebRtcSessions {
         sendTransport: send,
         recvTransport: recv,
         legId,
+        node: this.deps.node,
         targetLegId: target,
         timeoutMs: this.deps.config.timeoutSec * 1000,
         isRoomClosed: () => conf.room.isClosed,

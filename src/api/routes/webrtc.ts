@@ -19,7 +19,8 @@ const roomParam = {
 const sessionParam = {
   type: 'object',
   required: ['sessionId'],
-  properties: { sessionId: { type: 'string', minLength: 1, maxLength: 64 } },
+  // In a cluster `<nodeId>~<random>` (nodeId up to 64 characters, the random part 22).
+  properties: { sessionId: { type: 'string', minLength: 1, maxLength: 128 } },
 } as const;
 const sipUri = { type: 'string', pattern: '^sips?:[^\\s<>]+$', maxLength: 512 } as const;
 const allErrors = { ...errors, 403: errorSchema, 409: errorSchema, 429: errorSchema, 503: errorSchema } as const;
