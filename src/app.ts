@@ -380,6 +380,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         media: this.mediaEngine,
         listenIp: c.media.announcedIp ?? c.media.rtpIp,
         token: clusterToken,
+        timeoutMs: c.media.rtpTimeoutSec * 1000,
         log: this.log.child({ component: 'pipes' }),
       });
       await this.clusterNode.start();

@@ -16,14 +16,16 @@ export interface PipeSettings {
   listenIp: string;
   /** The API token, to ask the owner for a pipe. */
   token: string;
+  /** media.rtpTimeoutSec in ms (0: never): a pipe that receives no RTP this long ends (pipe-media-watch.ts). */
+  timeoutMs: number;
   log: Logger;
 }
 
 export function attachCluster(node: ClusterNode, calls: CallManager, conferences: ConferenceManager, routing: RoutingTable, pipes: PipeSettings): () => void {
   calls.setGate(node.gate);
   node.setPeerToken(pipes.token);
-  node.pipes = new PipeAcceptor(pipes.media, conferences, pipes.listenIp, pipes.log, pipes.token);
-  conferences.setOwnership(node, (call, options, owner) => pipeCallToOwner(node, pipes.media, pipes.listenIp, pipes.token, call, options, owner, call.log));
+  node.pipes = new PipeAcceptor(pipes.media, conferences, pipes.listenIp, pipes.log, pipes.token, pipes.timeoutMs);
+  conferences.setOwnership(node, (call, options, owner) => pipeCallToOwner(node, pipes, call, options, owner, call.log));
   const onStart = (a: ActiveCall): void => {
     const room = roomBeforeAnswer(routing.flows, a.flow) ?? undefined;
     node.callStarted({ callId: a.call.callId, flow: a.flow, from: a.call.from.uri, to: a.call.originalTo.uri, startedAt: a.startedAt.toISOString(), room });

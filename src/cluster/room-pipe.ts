@@ -15,7 +15,10 @@
 // node. When the owner ends the pipe (the room closes, the leg is kicked, the
 // owner stops) it tells the caller's node (POST /cluster/pipes/:id/ended), whose
 // join then ends as a local one does when its room closes: the conference step
-// is over and the call is hung up (BYE).
+// is over and the call is hung up (BYE). A pipe whose RTP stopped either way
+// for media.rtpTimeoutSec (both nodes alive: a firewall, a lost media thread)
+// ends as one to a lost node does: the side that noticed ends it
+// (pipe-media-watch.ts), the caller's BYE carries the media timeout's Reason.
 import type * as ms from 'mediasoup/types';
 import type { ConferenceJoinOptions } from '../call/ports.ts';
 import type { SipCall } from '../call/sip-call.ts';
@@ -23,7 +26,9 @@ import type { Conference, ConferenceManager } from '../call/conference/conferenc
 import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { RoomHub } from '../media-plane/room-hub.ts';
 import { peerRequest } from './peer-request.ts';
-import { ROOM_OWNER_LOST_REASON } from '../call/reasons.ts';
+import { MEDIA_TIMEOUT_REASON, ROOM_OWNER_LOST_REASON } from '../call/reasons.ts';
+import { PIPE_MEDIA_TIMEOUT, PipeMediaWatch } from './pipe-media-watch.ts';
+import type { PipeSettings } from './attach-cluster.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClusterNode, PipePeer } from './cluster-node.ts';
 
@@ -82,6 +87,8 @@ export class PipeAcceptor {
     private readonly log: Logger,
     /** The cluster's API token, to tell a caller's node its pipe ended. */
     private readonly token = '',
+    /** media.rtpTimeoutSec in ms (0: never): no RTP from the caller's node this long ends its pipe. */
+    private readonly timeoutMs = 0,
   ) {}
 
   /**
@@ -138,6 +145,12 @@ export class PipeAcceptor {
         old.transport.close();
       }
       this.pipes.set(o.id, { room: o.room, legId, transport, conf, hub, api: o.api ?? null, node: o.node ?? null, run: o.run ?? null });
+      // Nothing from the caller's node for the media timeout: ended, its node told why (its caller's BYE says so).
+      new PipeMediaWatch(transport, this.timeoutMs, (seconds) => {
+        if (this.pipes.get(o.id)?.transport !== transport) return;
+        this.log.warn({ room: o.room, pipe: o.id, node: o.node, seconds }, 'no RTP from the piped caller\'s node: the pipe ends');
+        this.end(o.id, PIPE_MEDIA_TIMEOUT);
+      }, this.log);
       // Its voice activity on the roster, as a local leg's.
       const onTalk = (input: string, talking: boolean): void => {
         if (input === inputId) conf.roster.setTalking(legId, talking);
@@ -256,9 +269,7 @@ export class PipeAcceptor {
 /** The caller's side: joins `call` to a room `owner` holds; resolves with when it left. */
 export async function pipeCallToOwner(
   node: ClusterNode,
-  media: MediaEngine,
-  listenIp: string,
-  token: string,
+  { media, listenIp, token, timeoutMs }: PipeSettings,
   call: SipCall,
   options: ConferenceJoinOptions,
   owner: string,
@@ -345,16 +356,18 @@ export async function pipeCallToOwner(
     const onEnded = (reason: string): void => done(reason);
     call.once('ended', onEnded);
     // The owner ended it (room closed, kicked): as a local join whose room closed. The owner lost
-    // (ClusterNode.checkPipePeers): the call ends at once, its BYE saying why (nobody to tell).
+    // (ClusterNode.checkPipePeers), or no RTP from this side reached it: the call ends at once,
+    // its BYE saying why.
     const ownerEnded = (why: string): void => {
       call.off('hold', onHold);
       node.outgoingPipes.delete(id);
       log.info({ room: options.room, owner, why }, 'the room owner ended the pipe');
       transport.close();
       resolve(why);
-      if (why === OWNER_LOST) {
+      if (why === OWNER_LOST || why === PIPE_MEDIA_TIMEOUT) {
         call.off('ended', onEnded);
-        call.endForCause(ROOM_OWNER_LOST_REASON, `the room's owner node ${owner} was lost`);
+        if (why === OWNER_LOST) call.endForCause(ROOM_OWNER_LOST_REASON, `the room's owner node ${owner} was lost`);
+        else call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: the room's owner node ${owner} got no RTP through the pipe`);
       }
     };
     node.outgoingPipes.set(id, { owner, peer, end: ownerEnded });
@@ -364,6 +377,13 @@ export async function pipeCallToOwner(
     // caller on the owner's roster).
     else if (call.endedBecause !== null) done(call.endedBecause);
     transport.observer.once('close', () => resolve('pipe closed'));
+    // Nothing from the owner for the media timeout: the call ends (BYE with the media timeout's
+    // Reason), and its 'ended' takes the pipe down on the owner (DELETE), its ghost off the roster.
+    new PipeMediaWatch(transport, timeoutMs, (seconds) => {
+      if (node.outgoingPipes.get(id)?.end !== ownerEnded) return;
+      log.warn({ room: options.room, owner, seconds }, 'no RTP from the room owner through the pipe: the call ends');
+      call.endForCause(MEDIA_TIMEOUT_REASON, `media timeout: no RTP from the room's owner node ${owner} for ${seconds} s`);
+    }, log);
   });
   return { left };
 }

@@ -68,8 +68,11 @@ export class WebhookReceiver {
   }
 }
 
-/** Starts a node; `yaml` adds routing and flows. Timings are short so that tests see deaths in about two seconds. */
-export async function startClusterNode(id: string, host: string, redisUrl: string, hookUrl: string, yaml: string): Promise<ClusterTestNode> {
+/**
+ * Starts a node; `yaml` adds routing and flows, `media` keys of `media` (YAML flow-map entries).
+ * Timings are short so that tests see deaths in about two seconds.
+ */
+export async function startClusterNode(id: string, host: string, redisUrl: string, hookUrl: string, yaml: string, media?: string): Promise<ClusterTestNode> {
   const dir = mkdtempSync(join(tmpdir(), `parley-node-${id}-`));
   const sipPort = await freePort();
   const apiPort = await freePort();
@@ -95,7 +98,7 @@ cluster:
   nodeTtlMs: 1200
   leaseMs: 1500
 ${yaml}`,
-    { host, sipPort },
+    { host, sipPort, media },
   );
   return { id, host, sipPort, apiPort, api, proc };
 }

@@ -23,7 +23,7 @@ export interface ParleyProcess {
 
 /**
  * `opts.recordings`: an existing recordings folder (a restart after a crash); default a new one.
- * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`).
+ * `opts.recording`: more keys of `recording` as YAML flow-map entries (e.g. `encryption: {…}`); `opts.media` the same for `media`.
  * `opts.host`: the loopback address SIP listens on (127.0.0.2… for cluster nodes); `opts.sipPort`: a port chosen by the test.
  * `opts.ready`: the log message to wait for before resolving (default: Parley is running).
  * `opts.pretty`: `log.pretty: true`, as the shipped parley.yaml (lines are then text: `{ msg: line }`, colours removed).
@@ -34,7 +34,7 @@ export interface ParleyProcess {
  */
 export async function spawnParley(
   yaml: string,
-  opts: { recordings?: string; recording?: string; host?: string; sipPort?: number; ready?: RegExp; embedded?: boolean; pretty?: boolean; detached?: boolean } = {},
+  opts: { recordings?: string; recording?: string; media?: string; host?: string; sipPort?: number; ready?: RegExp; embedded?: boolean; pretty?: boolean; detached?: boolean } = {},
 ): Promise<ParleyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
   const sipPort = opts.sipPort ?? await freePort();
@@ -51,7 +51,7 @@ export async function spawnParley(
     `log: { level: info, pretty: ${opts.pretty === true} }
 sip:
 ${sip}
-media: { workers: 1 }
+media: { workers: 1${opts.media ? `, ${opts.media}` : ''} }
 prompts: { dir: ${resolve('prompts')}, cacheDir: ${join(dir, 'cache')} }
 recording: { dir: ${recordings}${opts.recording ? `, ${opts.recording}` : ''} }
 ${yaml}`,
