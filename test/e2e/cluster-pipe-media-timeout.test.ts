@@ -7,7 +7,8 @@
 // a firewall in between would make, with nothing in Parley changed for the
 // test. Needs CAP_NET_ADMIN (root in the test container); skipped without it.
 // Each case first shows that a room where everyone is silent keeps its pipe
-// past the timeout (a pipe carries RTP every 20 ms, silence too).
+// past the timeout (a pipe carries RTP every 20 ms, silence too), and one more
+// that a piped caller on hold for longer than the timeout keeps it.
 // Two nodes on 127.0.0.2 and .3 per case, one redis-server, SIPp callers.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -140,5 +141,17 @@ describe('cluster: a pipe whose RTP stops ends after the media timeout (e2e)', {
     } finally {
       undrop();
     }
+  });
+
+  it('a piped caller on hold for longer than the timeout keeps its pipe (nothing dropped)', async () => {
+    const [a, b] = await pair(3);
+    await dialNode(b, { to: 'room', from: 'inroom3', holdMs: 30_000 }, track);
+    await waitFor('the room on B', async () => ((await roster(b)) ?? undefined)?.length === 1 || undefined, 15_000);
+    // Holds 4 s after its ACK (more than the 3 s timeout), resumes 4 s later, hangs up 3 s after that.
+    const piped = await dialNode(a, { to: 'ivr', from: 'piped3', holdMs: 3000, scenario: 'caller-conf-holds.xml' }, track);
+    await waitFor('held on B\'s roster', async () => ((await roster(b)) as Array<RosterItem & { held: string | null }> | null)?.find((e) => e.remoteNode === a.id && e.held !== null), 15_000);
+    const run = await piped.done;
+    assert.equal(run.code, 0, `the caller went through its hold and hung up itself: ${run.errors || run.stdout.slice(-400)}`);
+    assert.equal(b.proc.lines.some((l) => /no RTP/.test(String(l.msg))) || a.proc.lines.some((l) => /no RTP/.test(String(l.msg))), false, 'no media timeout on hold');
   });
 });
