@@ -8,7 +8,7 @@ import type { ApiEvent } from '../../src/api/event-hub.ts';
 import { comesToHear } from '../helpers/peer-hearing.ts';
 import type { RunningParley } from '../helpers/parley-harness.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
-import { RtpPeer } from '../helpers/rtp-peer.ts';
+import { RtpPeer, type RtpPeerOptions } from '../helpers/rtp-peer.ts';
 import { callEnd } from './helpers.ts';
 import { bodyOf, RawDialog, responseTo, statusOf } from './raw-dialog.ts';
 
@@ -26,11 +26,12 @@ export interface Bridged {
   calleeCseq: number;
 }
 
-export async function bridge(parley: RunningParley, name: string): Promise<Bridged> {
+/** `callee`: more of the callee's RTP peer's options (a=ptime: a call the mixer does not forward). */
+export async function bridge(parley: RunningParley, name: string, callee: Partial<RtpPeerOptions> = {}): Promise<Bridged> {
   const ua = await RawSipClient.open();
   const calleeUa = await RawSipClient.open();
   const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
-  const calleePhone = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+  const calleePhone = await new RtpPeer({ codec: 'PCMU', latch: true, ...callee }).bind();
   const c = new RawDialog(ua, parley.sipPort, name, 'bob', `sip:bob@127.0.0.1:${calleeUa.port}`);
   const events: ApiEvent[] = [];
   parley.app.api!.hub.on('event', (e) => {

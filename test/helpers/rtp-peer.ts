@@ -59,11 +59,16 @@ function codecPcmRate(codec: CodecName): number {
   return codec === 'PCMU' || codec === 'PCMA' ? 8000 : 16000;
 }
 
+function encoderFor(codec: CodecName): AudioEncoder {
+  return codec === 'PCMU' ? new G711Encoder('ulaw') : codec === 'PCMA' ? new G711Encoder('alaw') : codec === 'G722' ? new G722Encoder() : new OpusEncoder(16000);
+}
+
 export class RtpPeer extends EventEmitter {
-  readonly codec: CodecName;
-  readonly pt: number;
+  /** What it sends (switchCodec() changes it mid-call). */
+  codec: CodecName;
+  pt: number;
   readonly dtmfPt: number | null;
-  readonly rate: number;
+  rate: number;
   readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
   readonly received: (RtpPacket & { at: number })[] = [];
   /** performance.now() of each audio frame sent (or dropped on purpose): a loaded machine's stalls of this sender show as gaps. */
@@ -80,7 +85,7 @@ export class RtpPeer extends EventEmitter {
   private dtmfSeq = 30000;
   private ts = 5000;
   private sample = 0;
-  private readonly encoder: AudioEncoder;
+  private encoder: AudioEncoder;
   private readonly inband: { digit: string; frames: number }[] = [];
   /** With `reorder`, the packet held back to go out after the next one. */
   private held: Buffer | null = null;
@@ -109,7 +114,7 @@ export class RtpPeer extends EventEmitter {
     this.pt = options.pt ?? CODECS[options.codec].staticPt ?? 111;
     this.dtmfPt = options.dtmfPt === undefined ? 101 : options.dtmfPt;
     this.rate = codecPcmRate(options.codec);
-    this.encoder = this.codec === 'PCMU' ? new G711Encoder('ulaw') : this.codec === 'PCMA' ? new G711Encoder('alaw') : this.codec === 'G722' ? new G722Encoder() : new OpusEncoder(16000);
+    this.encoder = encoderFor(this.codec);
     this.socket.on('message', (raw, rinfo) => {
       const b = this.srtpSession ? this.srtpSession.unprotectRtp(raw) : raw;
       if (!b) return;
@@ -233,6 +238,19 @@ export class RtpPeer extends EventEmitter {
     }
     dec.close();
     return out;
+  }
+
+  /**
+   * Sends `codec` (its static payload type) from the next frame on, as a phone does once its
+   * re-offer is answered: the same stream goes on (SSRC, sequence numbers, timestamps, the tone's phase).
+   */
+  switchCodec(codec: CodecName): void {
+    this.encoder.close();
+    this.sample = Math.round((this.sample * codecPcmRate(codec)) / this.rate);
+    this.codec = codec;
+    this.pt = CODECS[codec].staticPt ?? 111;
+    this.rate = codecPcmRate(codec);
+    this.encoder = encoderFor(codec);
   }
 
   /** Stops sending (as a phone that vanished would); the socket still receives. */
