@@ -8,7 +8,8 @@
 // its packets came (two-party) is in the recorders' ticks only. A room ending
 // plays the tails out at once (RoomMixer.playOut). Nothing is allocated per
 // tick: the frames were decoded once, at the close.
-import type { PcmFrame } from './frames.ts';
+import { samplesPerFrame, type PcmFrame } from './frames.ts';
+import { Resampler } from './codecs/resampler.ts';
 import type { JitterBuffer } from './jitter-buffer.ts';
 import type { InputPipeline } from './codecs/codec-pipeline.ts';
 import { decodeSlot } from './slot-decode.ts';
@@ -29,6 +30,17 @@ export function decodeTail(jitter: JitterBuffer, pipe: InputPipeline, n: number)
     frames.push(f);
   }
   return frames;
+}
+
+/** Frames decoded at `from` Hz, at `to` (a room that changed rate): one resampler through them all, as they are one stream. */
+export function retuneFrames(frames: Int16Array[], from: number, to: number): Int16Array[] {
+  if (frames.length === 0 || from === to) return frames;
+  const r = new Resampler(from, to);
+  return frames.map((f) => {
+    const out = new Int16Array(samplesPerFrame(to));
+    r.process(f, out);
+    return out;
+  });
 }
 
 interface LegTail {

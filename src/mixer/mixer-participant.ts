@@ -17,7 +17,7 @@ import type { FrameSource } from './frames.ts';
 import { SourceAtRate } from './rate-adapters.ts';
 import { JitterFeed } from './jitter-feed.ts';
 import { LOST, seqDiff, type JitterBuffer, type JitterSlot } from './jitter-buffer.ts';
-import { decodeTail } from './leg-tails.ts';
+import { decodeTail, retuneFrames } from './leg-tails.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
 import { decodeSlot } from './slot-decode.ts';
 import { RtpOutput } from './rtp-output.ts';
@@ -63,9 +63,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   relay: TwoPartyForwarder | null = null;
   /** Who this leg's telephone-events (RFC 4733) go on to as they come (a bridge's other party: a caller keys through the callee's IVR), besides Parley; null: Parley only. */
   dtmfTo: string | null = null;
-  /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. Before the close: the old stream's frames at a codec change, played first. */
+  /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. Before the close: the old stream's frames at a codec change, played first; `inputHeard`: this tick's input is one of them the listeners heard (recorders only: RoomMixer). */
   tail: Int16Array[] = [];
   tailHeard = false;
+  inputHeard = false;
   /** Lost packets rebuilt from the next packet's Opus in-band FEC (mixed and recorded in their place). */
   opusRecovered = 0;
 
@@ -187,11 +188,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     const fecChanged = (media.sendFec === true) !== (this.media.sendFec === true);
     const dtmfClockChanged = media.dtmfClock !== this.media.dtmfClock;
     this.media = media;
-    if (codecChanged && !this.closed && this.relay === null) {
-      // What the buffer holds of the old stream, decoded as it came, plays first (pullInput): a re-offer loses none of it
-      // (not while forwarding: the listener heard it already, and the mix would play it again).
+    if (codecChanged && !this.closed) {
+      // The old stream's buffered frames play first (pullInput): none lost; while forwarding the listener heard them (recorders only).
       this.feed.drain();
       this.tail.push(...decodeTail(this.feed.jitter, this.inPipe, this.input.length));
+      this.tailHeard = this.relay !== null;
     }
     this.feed.setMedia(media);
     this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
@@ -216,13 +217,13 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
    */
   setRoomRate(rate: number): void {
     if (rate === this.opts.sampleRate || this.closed) return;
+    this.tail = retuneFrames(this.tail, this.opts.sampleRate, rate); // a codec change's old frames (why the rate changes) play on
     this.opts.sampleRate = rate;
     const n = rate / 50;
     this.input = new Int16Array(n);
     this.acc = new Int32Array(n);
     this.out = new Int16Array(n);
     this.hasInput = false;
-    this.tail = []; // frames at the old rate
     this.inPipe.close();
     this.outPipe.close();
     this.inPipe = new InputPipeline(this.media.codec, rate);
@@ -302,6 +303,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     // A codec change's old stream first (setMedia), then the new buffer.
     const carried = this.tail.length > 0 ? this.tail.shift()! : null;
     const slot = carried === null ? jitter.pop() : null;
+    this.inputHeard = carried !== null && this.tailHeard;
     if (carried !== null) {
       this.input.set(carried);
       this.hasInput = true;

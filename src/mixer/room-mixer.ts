@@ -275,6 +275,12 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     this.safeEmit('rate', rate);
   }
 
+  /** `p`'s input this tick is old audio its listeners heard forwarded (a codec change's: MixerParticipant.inputHeard): recorders had it, the listeners' mix does not. */
+  private takeHeard(p: MixerParticipant, total: Int32Array): void {
+    if (p.speaksToAll) for (let k = 0; k < total.length; k++) total[k] -= p.input[k];
+    p.hasInput = false;
+  }
+
   /** Adds one frame of each source into acc; drops finished sources. */
   private pullSources(sources: SourceAtRate[], acc: Int32Array): void {
     for (let i = 0; i < sources.length; i++) {
@@ -318,6 +324,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     this.addInputs(total);
     if (this.tails.size > 0) this.tails.mix(total, 1);
     if (this.sinks.size > 0) this.sinks.feed(timeMs, this.total, this.frameSamples, this.list, this.tails);
+    for (const p of list) if (p.inputHeard && p.hasInput) this.takeHeard(p, total);
     if (this.tails.size > 0) {
       // Listeners do not hear again what was forwarded to them as it came.
       this.tails.mix(total, -1, true);
