@@ -3,7 +3,6 @@
 // by Call-ID, else a new out-of-dialog request. Responses come back through the client
 // transaction and go to the app with the request's txnId (and dialog id once there is one).
 import { noAnswerTimer } from './dns-failover.ts';
-import { natFlow } from '../dialog/nat-flow.ts';
 import { uacSessionTimer } from '../dialog/session-timer.ts';
 import type { SessionRefresher } from './session-refresher.ts';
 import { callLogger } from '../../util/logger.ts';
@@ -21,6 +20,7 @@ import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 import { InviteClientTransaction } from '../transaction/invite-client-transaction.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { checkAppRequest } from './target-check.ts';
+import { uacDialog, type Unwanted2xx } from './unwanted-2xx.ts';
 import { cancelFor, contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, viaFor } from './message-factory.ts';
 
 const SKIP_NEW = new Set(['Via', 'Content-Length']);
@@ -29,6 +29,7 @@ export class AppRequestHandler {
   constructor(
     private readonly ctx: CoreContext,
     private readonly sessions: SessionRefresher,
+    private readonly unwanted: Unwanted2xx,
   ) {}
 
   async handle(conn: ControlConnection, rid: string, txnId: string, dialogId: string, routeUrl: string, app: SipMessage): Promise<void> {
@@ -199,6 +200,8 @@ export class AppRequestHandler {
         this.onResponse(p, res);
       },
       onTimeout: () => {
+        // §13.2.2.4: a 2xx that comes after this is ACKed and BYEd (it matches no transaction any more).
+        this.unwanted.abandon({ req, dest, ownerId: p.ownerId, txnId: p.txnId });
         if (failover('no response (transaction timeout)')) return;
         this.synthetic(p, 408, 'Request Timeout');
       },
@@ -221,7 +224,9 @@ export class AppRequestHandler {
     p.txn = created;
     const ms = this.ctx.resolver.failoverAfterMs;
     if (!created.state.is('terminated')) answered = noAnswerTimer(ms, others.length, () => {
-      if (failover(`no response in ${ms} ms`)) created.terminate();
+      if (!failover(`no response in ${ms} ms`)) return;
+      this.unwanted.abandon({ req, dest, ownerId: p.ownerId, txnId: p.txnId });
+      created.terminate();
     });
     return local;
   }
@@ -250,7 +255,7 @@ export class AppRequestHandler {
       const toTag = res.to.params.get('tag') ?? '';
       // A subscription whose app is gone gets no dialog: it would never be ended (the NOTIFYs get 481).
       if (!this.ctx.dialogs.match(p.req.callId, p.req.from.params.get('tag') ?? '', toTag) && this.ctx.control().connection(p.ownerId)) {
-        const d = this.uacDialog(p, res, toTag);
+        const d = uacDialog(this.ctx, p, res, toTag);
         d.subscriptionOnly = true;
         this.ctx.dialogs.add(d);
         p.dialogId = d.id;
@@ -273,7 +278,7 @@ export class AppRequestHandler {
     const toTag = res.to.params.get('tag');
     if (!toTag) return;
     if (!p.early) {
-      p.early = this.uacDialog(p, res, toTag);
+      p.early = uacDialog(this.ctx, p, res, toTag);
       p.early.confirmed = false;
       this.ctx.dialogs.add(p.early);
     }
@@ -307,7 +312,7 @@ export class AppRequestHandler {
     if (p.final) {
       if (existing && existing.remoteTag !== toTag && existing.role === 'uac' && p.req.cseq.seq === existing.lastClientInviteSeq && !p.req.to.params.get('tag')) {
         // §13.2.2.4: a 2xx from another fork makes another dialog; it is ACKed, then ended with a BYE.
-        this.endFork(this.uacDialog(p, res, toTag), 'another fork').catch((err: unknown) => this.ctx.log.info({ err }, 'forked 2xx cleanup failed'));
+        this.unwanted.end(uacDialog(this.ctx, p, res, toTag), 'another fork').catch((err: unknown) => this.ctx.log.info({ err }, 'forked 2xx cleanup failed'));
         return false;
       }
       // §13.2.2.4: a retransmitted 2xx is answered with the same ACK again.
@@ -323,10 +328,10 @@ export class AppRequestHandler {
     if (!this.ctx.control().connection(p.ownerId)) {
       // The app that sent the INVITE is gone: nobody would ACK, drive or end this dialog.
       p.final = true;
-      this.endFork(this.uacDialog(p, res, toTag), 'app gone').catch((err: unknown) => this.ctx.log.info({ err }, '2xx cleanup failed'));
+      this.unwanted.end(uacDialog(this.ctx, p, res, toTag), 'app gone').catch((err: unknown) => this.ctx.log.info({ err }, '2xx cleanup failed'));
       return false;
     }
-    const d = this.uacDialog(p, res, toTag);
+    const d = uacDialog(this.ctx, p, res, toTag);
     this.ctx.dialogs.add(d);
     p.dialogId = d.id;
     this.sessionFrom2xx(d, res);
@@ -346,45 +351,6 @@ export class AppRequestHandler {
       return;
     }
     this.sessions.arm(d, t?.interval ?? null, t?.weRefresh ?? false);
-  }
-
-  private async endFork(d: Dialog, why: string): Promise<void> {
-    const dest = await dialogDestination(d, this.ctx.resolver);
-    const lp = this.ctx.sender.localFor(dest.transport, dest.address);
-    const ack = d.buildRequest(SipMessage.request('ACK', 'sip:placeholder'), null);
-    ack.prepend('Via', viaFor(lp, newBranch()));
-    this.ctx.sender.send(dest, ack.toBuffer(), null);
-    const bye = d.buildRequest(SipMessage.request('BYE', 'sip:placeholder'), null);
-    bye.prepend('Via', viaFor(lp, newBranch()));
-    this.ctx.txns.createClient(bye, (m) => {
-      this.ctx.sender.send(dest, m.toBuffer(), null);
-    }, isStream(dest.transport), { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
-    callLogger(this.ctx.log, d.callId).info({ remoteTag: d.remoteTag }, `2xx of ${why} ACKed and ended`);
-  }
-
-  private uacDialog(p: PendingUac, res: SipMessage, toTag: string): Dialog {
-    const contact = res.get('Contact');
-    // §12.1.2: the UAC's route set is the 2xx's Record-Route in reverse.
-    const d = new Dialog({
-      role: 'uac',
-      callId: p.req.callId,
-      localTag: p.req.from.params.get('tag') ?? '',
-      remoteTag: toTag,
-      localHeader: p.req.get('From') ?? '',
-      remoteHeader: res.get('To') ?? '',
-      localSeq: p.req.cseq.seq,
-      remoteSeq: null,
-      remoteTarget: contact ? parseNameAddr(contact).uri : p.req.uri ?? '',
-      routeSet: res.getAll('Record-Route').reverse(),
-      transport: p.dest.transport,
-      connectionId: null,
-      ownerId: p.ownerId,
-      inviteSeq: p.req.cseq.seq,
-      inviteTxnId: p.txnId,
-    });
-    // Its 2xx came back from where the INVITE went (symmetric SIP): a Contact behind a NAT is reached there.
-    d.natFlow = natFlow(this.ctx.natContact, d.remoteTarget, d.routeSet.length === 0, p.dest);
-    return d;
   }
 }
 

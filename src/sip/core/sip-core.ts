@@ -16,6 +16,7 @@ import { AppRequestHandler } from './app-request-handler.ts';
 import { AppResponseHandler } from './app-response-handler.ts';
 import type { CoreContext } from './core-context.ts';
 import { SessionRefresher } from './session-refresher.ts';
+import { Unwanted2xx } from './unwanted-2xx.ts';
 import { DialogTerminator } from './dialog-terminator.ts';
 import { ErrorResponder } from './error-responder.ts';
 import { dialogDestination, formatHostPortForControl, looksLikeSip, makeResponse, reasonPhrase, stampReceived } from './message-factory.ts';
@@ -49,6 +50,7 @@ export class SipCore implements ControlCommands {
   private readonly networkRequests: NetworkRequestHandler;
   private readonly appResponses: AppResponseHandler;
   private readonly appRequests: AppRequestHandler;
+  private readonly unwanted: Unwanted2xx;
   private proxy: ProxyHandler | null = null;
   private closed = false;
   /** Requests refused statelessly past sip.maxTransactionsPerSource. */
@@ -80,7 +82,8 @@ export class SipCore implements ControlCommands {
     this.networkRequests = new NetworkRequestHandler(this.ctx, this.errors, terminator);
     const sessions = new SessionRefresher(this.ctx, terminator);
     this.appResponses = new AppResponseHandler(this.ctx, this.networkRequests, terminator, sessions);
-    this.appRequests = new AppRequestHandler(this.ctx, sessions);
+    this.unwanted = new Unwanted2xx(this.ctx);
+    this.appRequests = new AppRequestHandler(this.ctx, sessions, this.unwanted);
   }
 
   attachControl(cs: ControlServer): void {
@@ -224,6 +227,7 @@ export class SipCore implements ControlCommands {
         this.resendAck(d.lastAck, d).catch(() => undefined);
         return;
       }
+      if (!d && this.unwanted.stray(res)) return;
     }
     this.ctx.log.debug({ status: res.status }, 'stray response dropped');
   }
@@ -284,6 +288,7 @@ export class SipCore implements ControlCommands {
     this.ctx.dialogs.close();
     this.ctx.txns.close();
     this.ctx.pendingUac.clear();
+    this.unwanted.close();
   }
 }
 

@@ -148,6 +148,54 @@ describe('ringing past 64*T1, timer C, Max-Forwards 0 on our Record-Route', () =
     assert.ok(Date.now() - start < TIMER_C, 'timer B, not timer C');
   });
 
+  it('a 2xx to an app INVITE that ended at timer B (408) is ACKed and ended with a BYE (RFC 3261 §13.2.2.4)', async () => {
+    await openNext();
+    const err = await h.srf.createUAC(`sip:callee@127.0.0.1:${callee.port}`, { localSdp: SDP }).then(
+      () => null,
+      (e: { status?: number }) => e,
+    );
+    assert.equal(err?.status, 408);
+    const invite = await callee.nextMatching(/^INVITE /, 100);
+    const callId = header(invite, 'Call-ID');
+    // The callee answers at last: nobody would hear it, so it must not stay in the call.
+    const ok = answer(invite, '200 OK', SDP, callee.port);
+    callee.send(viaPort(invite), ok);
+    const ack = await callee.nextMatching(/^ACK /, 3000, callId);
+    assert.match(ack, /^ACK sip:callee@127\.0\.0\.1:\d+ /, 'to the 2xx\'s Contact');
+    assert.match(header(ack, 'To'), /tag=callee1/);
+    const bye = await callee.nextMatching(/^BYE /, 3000, callId);
+    assert.match(header(bye, 'To'), /tag=callee1/);
+    assert.equal(header(bye, 'CSeq').split(' ')[1], 'BYE');
+    // A retransmission of the 2xx gets the ACK again, not a second BYE.
+    callee.send(viaPort(invite), ok);
+    await callee.nextMatching(/^ACK /, 3000, callId);
+    callee.send(viaPort(bye), answer(bye, '200 OK'));
+    await assert.rejects(callee.nextMatching(/^BYE /, 300, callId), 'one BYE only');
+  });
+
+  it('a 2xx to an app INVITE whose CANCEL went unanswered (408 64*T1 later) is ACKed and ended with a BYE', async () => {
+    await openNext();
+    let cancelIt: () => void = () => undefined;
+    const uac = h.srf
+      .createUAC(`sip:callee@127.0.0.1:${callee.port}`, { localSdp: SDP }, { cbRequest: ((_err: unknown, req: { cancel(): void }) => void (cancelIt = () => req.cancel())) as unknown as (req: unknown) => void })
+      .then(
+        () => null,
+        (e: { status?: number }) => e,
+      );
+    const invite = await callee.nextMatching(/^INVITE /, 3000);
+    const callId = header(invite, 'Call-ID');
+    callee.send(viaPort(invite), answer(invite, '180 Ringing'));
+    await sleep(100);
+    cancelIt();
+    await callee.nextMatching(/^CANCEL /, 3000, callId);
+    assert.equal((await uac)?.status, 408);
+    callee.send(viaPort(invite), answer(invite, '200 OK', SDP, callee.port));
+    await callee.nextMatching(/^ACK /, 3000, callId);
+    const bye = await callee.nextMatching(/^BYE /, 3000, callId);
+    assert.match(header(bye, 'To'), /tag=callee1/);
+    callee.send(viaPort(bye), answer(bye, '200 OK'));
+  });
+
   it('a request on our Record-Route with Max-Forwards 0 gets 483; an ACK is dropped', async () => {
     await openNext();
     const over = { Route: `<sip:127.0.0.1:${port};lr>`, To: '<sip:callee@127.0.0.1>;tag=abc', 'Max-Forwards': '0' };
