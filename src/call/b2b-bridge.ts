@@ -23,7 +23,7 @@ import { answerLegInfo } from './dtmf-info.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { SipCall } from './sip-call.ts';
 import type { ConsultationPeer } from './consultation.ts';
-import type { ReplacesId } from './refer-request.ts';
+import { maxForwardsOf, type ReplacesId } from './refer-request.ts';
 import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
 import { MediaCapacityError } from '../media-plane/media-errors.ts';
@@ -83,7 +83,7 @@ export class B2bBridge {
     const ms = (): number => Math.round(performance.now() - placedAt);
     if (call.ended) return { kind: 'failed', status: 487, reason: 'Request Terminated' };
     // RFC 7332 §3: the B leg carries the caller's Max-Forwards less one; none is left to send: 483 (RFC 3261 §16.3).
-    if (maxForwards(call.req) < 1) return { kind: 'failed', status: 483, reason: 'Too Many Hops' };
+    if (maxForwardsOf(call.req) < 1) return { kind: 'failed', status: 483, reason: 'Too Many Hops' };
     // Media in the callee's family when its URI says it (an IPv6 literal, a name that resolves to IPv6), else IPv4.
     const family = (await targetFamily(target, proxy !== undefined)) ?? 4;
     const make = async (srtp: boolean): Promise<{ leg: MediaLeg; offer: string }> => {
@@ -302,7 +302,7 @@ export class B2bBridge {
   private headers(options: BridgeOptions): Record<string, string> {
     const call = this.call;
     const { header, value } = this.deps.settings.loopMarker;
-    const h: Record<string, string> = { [header]: value, From: formatNameAddr(call.from), 'Max-Forwards': String(maxForwards(call.req) - 1) };
+    const h: Record<string, string> = { [header]: value, From: formatNameAddr(call.from), 'Max-Forwards': String(maxForwardsOf(call.req) - 1) };
     const to = call.originalTo;
     // The identity an upstream proxy asserted for the caller (its From may be anonymous, RFC 3325 §9.1), else its From;
     // the caller's Privacy goes on with it, so a withheld number stays withheld past the callee (RFC 3323 §4.2).
@@ -318,10 +318,4 @@ export class B2bBridge {
     }
     return h;
   }
-}
-
-/** The caller's Max-Forwards (70 when absent or unreadable: the SIP layer refuses a bad one). */
-function maxForwards(req: Srf.SrfRequest): number {
-  const mf = Number(req.get('Max-Forwards') ?? '70');
-  return Number.isFinite(mf) ? mf : 70;
 }

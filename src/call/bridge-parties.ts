@@ -28,7 +28,7 @@ import type { Recorder } from '../recording/recorder.ts';
 import type { LegInfo } from '../recording/metadata.ts';
 import type { SipCall } from './sip-call.ts';
 import type { ConsultationPeer } from './consultation.ts';
-import { replacesValue, type ReplacesId } from './refer-request.ts';
+import { maxForwardsOf, replacesValue, type ReplacesId } from './refer-request.ts';
 
 export const CALLER_STAND_IN = 'caller';
 
@@ -117,7 +117,7 @@ export class BridgeParties implements TransferHost {
   headers(side: Side): Record<string, string> {
     if (side === 'callee') return this.headersFor(this.options);
     const { header, value } = this.deps.settings.loopMarker;
-    return { [header]: value, From: `<${this.calleeUri}>` };
+    return { [header]: value, From: `<${this.calleeUri}>`, 'Max-Forwards': String(maxForwardsOf(this.call.req) - 1) };
   }
 
   nextLegId(side: Side): string {

@@ -30,7 +30,7 @@ import { createUac, type HeldDialog } from './held-dialog.ts';
 import { dialFollowingRedirects } from './redirect-target.ts';
 import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
-import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS } from './refer-request.ts';
+import { acceptRefer, type ReferNotifier, referTarget, replacesId, transferMaxForwards, TRANSFEROR_BYE_MS } from './refer-request.ts';
 import { consultationEnder } from './consultation.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
@@ -88,6 +88,8 @@ export class BridgeTransfer {
     private endConsultation: (() => void) | null,
     /** A Replaces no call here has: in a cluster, another node may hold its consultation call. */
     private readonly askOtherNodes: boolean,
+    /** The target's INVITE's (transferMaxForwards). */
+    private readonly maxForwards: number,
   ) {
     const call = host.call;
     this.wait = new CallerWaitAudio(call.room, host.listenerOf(side), callerWaitSpec(host.options.callerHears, undefined), host.deps, host.log);
@@ -101,6 +103,8 @@ export class BridgeTransfer {
   static async accept(host: TransferHost, from: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<BridgeTransfer | { status: number; why: string }> {
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return t;
+    const maxForwards = transferMaxForwards(req, Number(host.headers(side)['Max-Forwards'] ?? 70));
+    if (maxForwards === null) return { status: 483, why: 'the REFER has no Max-Forwards left (Too Many Hops)' };
     // The consultation call went through this Parley too: the target is that call's other party,
     // asked to replace its dialog with Parley (consultation.ts).
     const own = t.replaces === undefined ? null : ((await host.deps.consultation?.(replacesId(t.replaces), host.call)) ?? null);
@@ -112,7 +116,7 @@ export class BridgeTransfer {
     host.log.info({ leg: from.id, side, target, ...(own ? { consultation: own.call.callId, referTo: t.uri } : {}) }, 'transfer asked: dialling its target');
     host.call.activeRecording?.transfer({ event: 'asked', leg: from.id, target, ...(own ? { consultation: own.call.callId } : {}) });
     const endOwn = own && consultationEnder(own, host.log);
-    return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, endOwn, own === null && t.replaces !== undefined);
+    return new BridgeTransfer(host, from, side, target, own?.replaces ?? t.replaces, req.get('Referred-By'), notifier, endOwn, own === null && t.replaces !== undefined, maxForwards);
   }
 
   /**
@@ -164,6 +168,7 @@ export class BridgeTransfer {
     }, options.ringTimeout * 1000);
     const headers: Record<string, string> = {
       ...this.host.headers(this.side),
+      'Max-Forwards': String(this.maxForwards),
       ...(this.referredBy ? { 'Referred-By': this.referredBy } : {}),
       ...(this.replaces ? { Replaces: this.replaces } : {}),
     };

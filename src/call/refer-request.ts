@@ -31,6 +31,23 @@ export function referTarget(value: string | undefined): ReferTarget {
   return replaces === undefined ? { uri } : { uri, replaces };
 }
 
+/** A request's Max-Forwards (70 when absent or unreadable: the SIP layer refuses a bad one). */
+export function maxForwardsOf(req: { get(name: string): string | undefined }): number {
+  const mf = Number(req.get('Max-Forwards') ?? '70');
+  return Number.isFinite(mf) ? mf : 70;
+}
+
+/**
+ * The Max-Forwards of the INVITE a REFER makes Parley send: the REFER's less one (RFC 7332 §3:
+ * a B2BUA's request made because of another carries its Max-Forwards less one), never more
+ * than `cap`, the B leg's or the member's own (its INVITE's less one), so a loop of transfers
+ * through Parley still ends (a phone's REFER starts at 70 again). Null: none left, 483.
+ */
+export function transferMaxForwards(refer: { get(name: string): string | undefined }, cap = 70): number | null {
+  const mf = Math.min(maxForwardsOf(refer) - 1, cap);
+  return mf < 0 ? null : mf;
+}
+
 /** Why a Replaces value names no dialog (null: it does): it needs a Call-ID and both tags (RFC 3891 §6.1), nothing else. */
 export function replacesProblem(value: string): string | null {
   if (!/^[^\s;]+([ \t]*;[ \t]*[\w-]+(=[^\s;]+)?)*$/.test(value)) return 'is malformed';

@@ -287,6 +287,7 @@ flows:
       assert.equal(statusOf(accepted), 202, accepted);
       const told = notifies(transferor);
       const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
+      assert.equal(header(invite, 'Max-Forwards'), '69', "the REFER's (and the member's INVITE's) Max-Forwards less one (RFC 7332 §3)");
       replyTo(targetUa, invite, responseTo(invite, '486 Busy Here', 'dave1'));
       await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
       assert.deepEqual(await told, ['SIP/2.0 100 Trying', 'SIP/2.0 486 Busy Here']);

@@ -39,7 +39,7 @@ describe('dial-out From in remote mode', () => {
     server?.close();
   });
 
-  it("From carries the connected server's SIP port, not sip.listen's", async () => {
+  it("From carries the connected server's SIP port, not sip.listen's; Max-Forwards is 70", async () => {
     assert.equal(parley.config.sip.listen[0]?.port, 5060, 'sip.listen is left at its default');
     const callee = await startCallee('callee.xml', 440);
     try {
@@ -51,6 +51,8 @@ describe('dial-out From in remote mode', () => {
       sippOk(run, 'callee');
       const invite = received(run).find((m) => /^INVITE /m.test(m)) ?? '';
       assert.match(invite, new RegExp(`^From: <sip:standup@127\\.0\\.0\\.1:${sipPort}>;tag=`, 'm'));
+      // RFC 3261 §8.1.1.6: a request no incoming request caused starts at 70.
+      assert.match(invite, /^Max-Forwards: 70\r?$/m);
     } finally {
       callee.kill();
       await callee.rtp.close();

@@ -14,7 +14,7 @@
 // member's own), a second REFER while one runs.
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
-import { acceptRefer, type ReferNotifier, referTarget, replacesId, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
+import { acceptRefer, maxForwardsOf, type ReferNotifier, referTarget, replacesId, transferMaxForwards, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
 import { consultationEnder, type Consultation, type RemoteConsultation } from '../consultation.ts';
 import type { TransferNote } from '../../recording/metadata.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
@@ -41,6 +41,8 @@ export interface TransferringMember {
   readonly roomUri: string;
   /** How the target is dialled. */
   readonly settings: DialOutSettings;
+  /** Its own INVITE's Max-Forwards less one, the most the target's INVITE carries (absent: a leg Parley dialled, 70). */
+  readonly maxForwards?: number;
   /** The call (of this Parley, or of another cluster node) an attended transfer's Replaces names (consultation.ts); absent or null: none looked for, or none. */
   consultation?(id: ReplacesId): Promise<MemberConsultation | null>;
   /** Parley ends the member's dialog (it stayed after its transfer). */
@@ -62,6 +64,7 @@ export function callMember(call: SipCall): TransferringMember {
       return call.ended;
     },
     uri: call.from.uri,
+    maxForwards: maxForwardsOf(call.req) - 1,
     // The target is called by the room, as the member reached it.
     roomUri: call.originalTo.uri,
     settings: {
@@ -102,9 +105,11 @@ export class MemberTransfers {
     };
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return refuse(t.status, t.why);
+    const maxForwards = transferMaxForwards(req, this.member.maxForwards);
+    if (maxForwards === null) return refuse(483, 'the REFER has no Max-Forwards left (Too Many Hops)');
     if (this.running) return refuse(403, 'a transfer of this member is already running');
     this.running = true;
-    void this.accept(t, req, res, refuse)
+    void this.accept(t, maxForwards, req, res, refuse)
       .catch((err: unknown) => {
         this.log.error({ err }, 'conference member\'s REFER failed');
         refuse(500, 'internal error');
@@ -116,7 +121,7 @@ export class MemberTransfers {
   }
 
   /** Accepts the REFER (202) and starts its transfer: true; false: refused (answered). */
-  private async accept(t: { uri: string; replaces?: string }, req: Srf.SrfRequest, res: Srf.SrfResponse, refuse: (status: number, why: string) => void): Promise<boolean> {
+  private async accept(t: { uri: string; replaces?: string }, maxForwards: number, req: Srf.SrfRequest, res: Srf.SrfResponse, refuse: (status: number, why: string) => void): Promise<boolean> {
     // The consultation call went through this Parley (or a node of its cluster) too: the target is that call's other party.
     const find = this.member.consultation?.bind(this.member) ?? this.consultation;
     const id = t.replaces === undefined ? null : replacesId(t.replaces);
@@ -133,7 +138,7 @@ export class MemberTransfers {
     const notifier = acceptRefer(uas, req, res, this.log);
     const consultation = own === null ? null : 'call' in own ? own.call.callId : id!.callId;
     this.member.recordTransfer?.({ event: 'asked', target: own?.uri ?? t.uri, room: this.conf.name, ...(consultation ? { consultation } : {}) });
-    const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>` };
+    const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>`, 'Max-Forwards': String(maxForwards) };
     const replaces = own?.replaces ?? t.replaces;
     if (replaces !== undefined) headers['Replaces'] = replaces;
     const endOwn = own === null ? null : 'call' in own ? consultationEnder(own, this.log) : own.end;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findConsultation, NOT_A_BRIDGE, type ConsultationPeer } from '../../../src/call/consultation.ts';
 import type { ManagedCall } from '../../../src/call/call-manager.ts';
-import { referTarget, replacesId, replacesValue, type ReplacesId } from '../../../src/call/refer-request.ts';
+import { referTarget, replacesId, replacesValue, transferMaxForwards, type ReplacesId } from '../../../src/call/refer-request.ts';
 import type { SipCall } from '../../../src/call/sip-call.ts';
 
 describe('referTarget', () => {
@@ -102,5 +102,21 @@ describe('findConsultation (an attended transfer naming a dialog of this Parley)
     const failed = { callId: 'consult@h', currentBridge: bridge } as unknown as SipCall;
     void bridge.connecting!.then(() => (bridge.connecting = null));
     assert.deepEqual(await find([failed], fake(null)), { refused: NOT_A_BRIDGE });
+  });
+});
+
+describe('transferMaxForwards (RFC 7332 §3)', () => {
+  const refer = (mf?: string) => ({ get: (name: string) => (name === 'Max-Forwards' ? mf : undefined) });
+  it("is the REFER's Max-Forwards less one, never more than the cap (the B leg's, the member's)", () => {
+    assert.equal(transferMaxForwards(refer('70')), 69, 'no cap: a leg Parley dialled');
+    assert.equal(transferMaxForwards(refer('70'), 4), 4, "a phone's REFER starts at 70 again: the call's own count holds");
+    assert.equal(transferMaxForwards(refer('3'), 68), 2);
+    assert.equal(transferMaxForwards(refer(), 68), 68, 'absent: the cap');
+    assert.equal(transferMaxForwards(refer('junk'), 68), 68, 'unreadable: the cap');
+    assert.equal(transferMaxForwards(refer('1'), 68), 0);
+  });
+  it('is null (483) when none is left', () => {
+    assert.equal(transferMaxForwards(refer('0'), 68), null);
+    assert.equal(transferMaxForwards(refer('70'), -1), null, "the call's own INVITE had none left");
   });
 });
