@@ -1,6 +1,8 @@
 // An INVITE that rang is not given up at 64*T1 (timer B runs in Calling only, RFC 3261
 // §17.1.1.2): it rings until timer C (§16.6 step 11), then is CANCELled and answered 408
-// (§16.8). And a Record-Routed in-dialog request with Max-Forwards 0 gets 483 (§16.3 step 2).
+// (§16.8). A 2xx to an app's INVITE that came after it was given up (timer B, 64*T1 after its
+// CANCEL) is ACKed and BYEd (§13.2.2.4), within timer C of the end. And a Record-Routed
+// in-dialog request with Max-Forwards 0 gets 483 (§16.3 step 2).
 // Small timers: T1 20 ms (64*T1 = 1.28 s), timer C 3 s.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -171,6 +173,19 @@ describe('ringing past 64*T1, timer C, Max-Forwards 0 on our Record-Route', () =
     await callee.nextMatching(/^ACK /, 3000, callId);
     callee.send(viaPort(bye), answer(bye, '200 OK'));
     await assert.rejects(callee.nextMatching(/^BYE /, 300, callId), 'one BYE only');
+  });
+
+  it('an INVITE given up is remembered for timer C only: a 2xx later than that is a stray, dropped', async () => {
+    await openNext();
+    const err = await h.srf.createUAC(`sip:callee@127.0.0.1:${callee.port}`, { localSdp: SDP }).then(
+      () => null,
+      (e: { status?: number }) => e,
+    );
+    assert.equal(err?.status, 408);
+    const invite = await callee.nextMatching(/^INVITE /, 100);
+    await sleep(TIMER_C + 200);
+    callee.send(viaPort(invite), answer(invite, '200 OK', SDP, callee.port));
+    await assert.rejects(callee.nextMatching(/^(ACK|BYE) /, 500, header(invite, 'Call-ID')), 'nothing sent');
   });
 
   it('a 2xx to an app INVITE whose CANCEL went unanswered (408 64*T1 later) is ACKed and ended with a BYE', async () => {
