@@ -10,8 +10,8 @@ cd "$root"
 # Runtime tools: ffmpeg for prompt transcoding and post-processing, sox and espeak-ng for
 # tones, speech prompts and audio checks, SIPp for the end-to-end tests, Chromium for the browser tests,
 # redis-server and Kamailio's Redis module for the cluster tests, libopus's headers for the
-# parley-opus addon (Opus with in-band FEC).
-bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester kamailio kamailio-redis-modules redis-server baresip-core linphone-cli chromium libopus-dev >&2
+# parley-opus addon (Opus with in-band FEC), iptables for the test that drops a cluster pipe's RTP.
+bash scripts/apt-ensure.sh ffmpeg sox libsox-fmt-all espeak-ng sip-tester kamailio kamailio-redis-modules redis-server baresip-core linphone-cli chromium libopus-dev iptables >&2
 
 worker=$(bash media/build-worker.sh)
 export MEDIASOUP_WORKER_BIN="$worker"
