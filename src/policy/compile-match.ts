@@ -1,7 +1,7 @@
 // Turns a rule's `match` block into a predicate that also says which conditions
 // failed, for the dry run and the logs. All conditions must hold (AND).
 import { compilePattern, compileSource, type Matcher } from './pattern.ts';
-import { canonicalUri, headerUri, sdpMediaKinds, type RoutableRequest } from './routable-request.ts';
+import { addressOfRecord, canonicalUri, headerUri, sdpMediaKinds, type RoutableRequest } from './routable-request.ts';
 import type { HeaderCondition, MatchConfig } from './rule-types.ts';
 
 /** Returns the names of the failed conditions; an empty list means the request matches. */
@@ -26,8 +26,15 @@ export function compileMatch(match: MatchConfig | undefined): CompiledMatch {
     conditions.push({ name, test: (r, ruri) => m(pick(r, ruri)) });
   };
   // URIs are matched as they compare (an escaped letter is that letter): sip:%70remium@ is premium.
-  uriCondition('from', match.from, (r) => canonicalUri(headerUri(r.get('from'))));
-  uriCondition('to', match.to, (r) => canonicalUri(headerUri(r.get('to'))));
+  // From and To name a user: their pattern holds for the address-of-record (no URI parameters,
+  // sips: as sip:) or for the whole URI, so `;user=phone` does not make bob someone else.
+  const addressCondition = (name: string, pattern: string | undefined, header: string): void => {
+    if (pattern === undefined) return;
+    const m = addressMatcher(pattern);
+    conditions.push({ name, test: (r) => m(headerUri(r.get(header))) });
+  };
+  addressCondition('from', match.from, 'from');
+  addressCondition('to', match.to, 'to');
   uriCondition('requestUri', match.requestUri, (_r, ruri) => canonicalUri(ruri));
   uriCondition('userAgent', match.userAgent, (r) => r.get('user-agent') ?? '');
   uriCondition('body', match.body, (r) => r.body ?? '');
@@ -70,4 +77,13 @@ function compileHeader(name: string, cond: HeaderCondition): (r: RoutableRequest
   }
   const m = compilePattern(`/${cond.regex}/i`);
   return (r) => r.has(name) && m(r.get(name) ?? '');
+}
+
+/**
+ * A pattern over a user's URI (match.from, match.to, scope.user): it matches the URI's
+ * address-of-record (see addressOfRecord) or the whole URI, escapes decoded.
+ */
+export function addressMatcher(pattern: string): Matcher {
+  const m = compilePattern(pattern);
+  return (uri) => m(addressOfRecord(uri)) || m(canonicalUri(uri));
 }

@@ -58,6 +58,26 @@ export function canonicalUri(uri: string): string {
   });
 }
 
+/**
+ * The address-of-record a URI names, as a policy means "calls to bob": `sip:` (a `sips:` URI is
+ * the same user), the user as it compares (escapes of unreserved characters decoded, case
+ * kept: RFC 3261 §19.1.4), no password, the host in lower case, the port when the URI has one;
+ * URI parameters and headers dropped (`;transport=tcp`, `;user=phone`, `;maddr=…`, `?…`
+ * address the same user). `sip:%62ob@Example.COM:5070;user=phone` is `sip:bob@example.com:5070`.
+ * A URI of another scheme (tel:, …) or one that does not parse is only canonicalized.
+ */
+export function addressOfRecord(uri: string): string {
+  const m = /^\s*(sips?):([^;?]*)/i.exec(uri);
+  if (!m) return canonicalUri(uri.trim());
+  const rest = m[2]!;
+  const at = rest.lastIndexOf('@');
+  const userinfo = at < 0 ? '' : rest.slice(0, at);
+  const hostport = (at < 0 ? rest : rest.slice(at + 1)).toLowerCase();
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  return `sip:${at >= 0 ? canonicalUri(user) + '@' : ''}${hostport}`;
+}
+
 /** The display name of a From/To value, unquoted, or '' when there is none. */
 export function headerDisplayName(value: string | undefined): string {
   if (!value) return '';

@@ -3,9 +3,9 @@
 // takes is proxied on or declined, as `proxyByDefault` says (MSPL's attribute of
 // the same name). Only out-of-dialog requests are routed: call control never
 // hands an in-dialog request to the chain.
-import { compileMatch, type CompiledMatch } from './compile-match.ts';
-import { compilePattern, type Matcher } from './pattern.ts';
-import { canonicalUri, headerUri, type RoutableRequest } from './routable-request.ts';
+import { addressMatcher, compileMatch, type CompiledMatch } from './compile-match.ts';
+import type { Matcher } from './pattern.ts';
+import { addressOfRecord, headerUri, type RoutableRequest } from './routable-request.ts';
 import type {
   ActionConfig,
   HeaderEdit,
@@ -51,7 +51,7 @@ export class RuleChain {
         return {
           config: rule,
           match: compileMatch(rule.match),
-          user: rule.scope?.user ? compilePattern(rule.scope.user) : null,
+          user: rule.scope?.user ? addressMatcher(rule.scope.user) : null,
         };
       } catch (err) {
         throw new Error(`routing.rules.${i}.match: ${(err as Error).message}`);
@@ -69,6 +69,10 @@ export class RuleChain {
 
   setSwitches(switches: RuleSwitches): void {
     this.switches = structuredClone(switches);
+    // Switches saved before users were keyed by their address-of-record.
+    for (const [rule, users] of Object.entries(this.switches.perUser)) {
+      this.switches.perUser[rule] = Object.fromEntries(Object.entries(users).map(([u, on]) => [normalizeUser(u), on]));
+    }
   }
 
   /** Switches a rule on or off for everyone, or (with `user`) for requests to that user only. */
@@ -89,7 +93,7 @@ export class RuleChain {
     const trace: TraceEntry[] = [];
     const headerEdits: HeaderEdit[] = [];
     let requestUri = req.uri;
-    const toUser = canonicalUri(headerUri(req.get('to')));
+    const toUser = headerUri(req.get('to'));
     const marker = this.config.loopMarker;
     const raw = req.get(marker.header);
     const loopMarked = this.isMarked ? this.isMarked(raw) : (raw ?? '').split(',').some((v) => v.split(';')[0]!.trim() === marker.value);
@@ -173,6 +177,7 @@ function describeAction(action: ActionConfig, loopMarked: boolean): string {
   return value === null || value === undefined ? kind : `${kind} ${JSON.stringify(value)}`;
 }
 
+/** A per-user switch's key: the user's address-of-record (URI parameters do not make another user), in lower case. */
 function normalizeUser(uri: string): string {
-  return canonicalUri(headerUri(uri)).toLowerCase();
+  return addressOfRecord(headerUri(uri)).toLowerCase();
 }

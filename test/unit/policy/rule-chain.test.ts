@@ -192,6 +192,45 @@ describe('rule chain', () => {
     assert.equal(c.evaluate(invite({ to: '<sip:eve@example.com>' })).outcome.kind, 'proxy');
   });
 
+  it('a user is their address-of-record: URI parameters, sips:, escapes and the host\'s case do not make another user (scope.user, match.to, match.from, per-user switches)', () => {
+    const c = chain([
+      { name: 'moved', match: { to: 'sip:old-*@example.com' }, actions: [{ redirect: { status: 302, contacts: ['sip:new@example.com'] } }] },
+      { name: 'ceo', match: { from: 'sip:ceo@example.com' }, actions: [{ respond: { status: 403 } }] },
+      { name: 'bob-scope', scope: { user: 'sip:bob@example.com' }, actions: [{ respond: { status: 480 } }] },
+    ]);
+    for (const to of [
+      '<sip:bob@example.com>',
+      '<sip:bob@example.com;transport=tcp>',
+      '<sip:bob@example.com;user=phone>',
+      '"Bob" <sip:bob@example.com;maddr=10.0.0.1>',
+      '<sip:bob@example.com;ttl=1;method=INVITE?Subject=x>',
+      '<sips:bob@example.com>',
+      '<SIP:bob@EXAMPLE.com>',
+      '<sip:%62ob@example.com>',
+      '<sip:bob:secret@example.com>',
+    ]) {
+      assert.equal(c.evaluate(invite({ to })).decidedBy, 'bob-scope', to);
+    }
+    for (const to of ['<sip:bobby@example.com>', '<sip:bob@example.com.evil>', '<sip:bob@example.com:5070>', '<sip:bob%40x@example.com>']) {
+      assert.equal(c.evaluate(invite({ to })).decidedBy, null, to);
+    }
+    assert.equal(c.evaluate(invite({ to: '<sip:old-x@example.com;user=phone>' })).decidedBy, 'moved');
+    assert.equal(c.evaluate(invite({ from: '<sip:ceo@example.com;user=phone>;tag=1', to: '<sip:eve@example.com>' })).decidedBy, 'ceo');
+    // A pattern that names a parameter still sees the whole URI.
+    const p = chain([{ name: 'phone', match: { to: '*;user=phone' }, actions: [{ respond: { status: 404 } }] }]);
+    assert.equal(p.evaluate(invite({ to: '<sip:+1555@example.com;user=phone>' })).decidedBy, 'phone');
+    assert.equal(p.evaluate(invite({ to: '<sip:+1555@example.com>' })).decidedBy, null);
+
+    const s = chain([{ name: 'rec', actions: [{ respond: { status: 486 } }] }]);
+    s.setEnabled('rec', false, 'sip:bob@example.com');
+    assert.equal(s.evaluate(invite({ to: '<sip:bob@example.com;transport=tcp>' })).trace[0]!.result, 'disabled');
+    assert.equal(s.evaluate(invite({ to: '<sips:bob@Example.com;user=phone>' })).trace[0]!.result, 'disabled');
+    s.setEnabled('rec', true, '<sip:bob@example.com;user=phone>');
+    assert.deepEqual(s.getSwitches().perUser, { rec: { 'sip:bob@example.com': true } });
+    s.setSwitches({ global: {}, perUser: { rec: { 'sip:bob@example.com;transport=tcp': false } } });
+    assert.equal(s.evaluate(invite()).trace[0]!.result, 'disabled', 'a switch saved with parameters still applies');
+  });
+
   it('the default route replaces the Request-URI as proxy target when set', () => {
     const d = chain([], { defaultRoute: 'sip:sbc.example.com;lr' }).evaluate(invite());
     assert.deepEqual(d.outcome.kind === 'proxy' && d.outcome.targets, ['sip:sbc.example.com;lr']);
