@@ -1,5 +1,5 @@
-// A callee that redirects (302: call forwarding on a PBX) has its Contact dialled in its place,
-// as its REFER would be: the caller hears the new callee. Not under `transfers: refuse`, never
+// A callee that redirects (302: call forwarding on a PBX) has its Contacts dialled in its place,
+// highest q first, one after another, as its REFER would be: the caller hears the new callee. Not under `transfers: refuse`, never
 // back to a target already tried. A leg the API dials into a room follows a 302 too. Raw SIP
 // callees, a raw SIP caller, real RTP peers.
 import assert from 'node:assert/strict';
@@ -66,6 +66,71 @@ describe('a callee that redirects (3xx)', () => {
       for (const ua of [callerUa, fwdUa, carolUa]) ua.close();
       await caller.close();
       await carol.close();
+    }
+  });
+
+  for (const lines of ['one', 'two'] as const) {
+    it(`302 with <low>;q=0.1, <high>;q=1.0 (Contact on ${lines} line${lines === 'two' ? 's' : ''}): high is dialled first; when it is busy, low is dialled next and answers`, async () => {
+      const p = parley();
+      const callerUa = await RawSipClient.open();
+      const fwdUa = await RawSipClient.open();
+      const highUa = await RawSipClient.open();
+      const lowUa = await RawSipClient.open();
+      const caller = await new RtpPeer({ codec: 'PCMU' }).bind();
+      const low = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
+      try {
+        const d = new RawDialog(callerUa, p.sipPort, `redirect-q-${lines}`, 'bob', `sip:bob@127.0.0.1:${fwdUa.port}`);
+        const answered = d.invite(caller.sdp());
+        const first = await fwdUa.nextMatching(/^INVITE /, 10_000);
+        const contacts = [`<sip:low@127.0.0.1:${lowUa.port}>;q=0.1`, `<sip:high@127.0.0.1:${highUa.port}>;q=1.0`];
+        const header = lines === 'one' ? `Contact: ${contacts.join(', ')}\r\n` : contacts.map((c) => `Contact: ${c}\r\n`).join('');
+        replyTo(fwdUa, first, responseTo(first, '302 Moved Temporarily', 'fwd1').replace('Content-Length: 0', `${header}Content-Length: 0`));
+        const toHigh = await highUa.nextMatching(/^INVITE /, 10_000);
+        assert.match(toHigh, new RegExp(`^INVITE sip:high@127\\.0\\.0\\.1:${highUa.port} SIP/2\\.0`));
+        await assert.rejects(lowUa.nextMatching(/^INVITE /, 300), 'low is not dialled while high rings');
+        replyTo(highUa, toHigh, responseTo(toHigh, '486 Busy Here', 'high1'));
+        const toLow = await lowUa.nextMatching(/^INVITE /, 10_000);
+        assert.match(toLow, new RegExp(`^INVITE sip:low@127\\.0\\.0\\.1:${lowUa.port} SIP/2\\.0`));
+        assert.notEqual(/branch=([^;\r]+)/.exec(toLow)![1], /branch=([^;\r]+)/.exec(toHigh)![1], 'a new branch');
+        assert.equal(bodyOf(toLow).replace(/^o=.*$/m, ''), bodyOf(first).replace(/^o=.*$/m, ''), 'the same offer');
+        replyTo(lowUa, toLow, responseTo(toLow, '200 OK', 'low1', low.sdp(), lowUa.port));
+        await lowUa.nextMatching(/^ACK /, 10_000);
+        const ok = await answered;
+        assert.equal(statusOf(ok), 200, ok);
+        d.cseq++;
+        d.send('BYE');
+        assert.equal(statusOf(await d.finalTo(`${d.cseq} BYE`)), 200);
+        const bye = await lowUa.nextMatching(/^BYE /, 10_000);
+        replyTo(lowUa, bye, okTo(bye));
+      } finally {
+        for (const ua of [callerUa, fwdUa, highUa, lowUa]) ua.close();
+        await caller.close();
+        await low.close();
+      }
+    });
+  }
+
+  it('302 whose Contacts all fail: the caller gets the best of their answers (§16.7), not the 302 turned into 480', async () => {
+    const p = parley();
+    const callerUa = await RawSipClient.open();
+    const fwdUa = await RawSipClient.open();
+    const aUa = await RawSipClient.open();
+    const bUa = await RawSipClient.open();
+    const caller = await new RtpPeer({ codec: 'PCMU' }).bind();
+    try {
+      const d = new RawDialog(callerUa, p.sipPort, 'redirect-q-fail', 'bob', `sip:bob@127.0.0.1:${fwdUa.port}`);
+      const failed = d.invite(caller.sdp());
+      const first = await fwdUa.nextMatching(/^INVITE /, 10_000);
+      replyTo(fwdUa, first, responseTo(first, '302 Moved Temporarily', 'fwd1').replace('Content-Length: 0', `Contact: <sip:a@127.0.0.1:${aUa.port}>;q=0.9, <sip:b@127.0.0.1:${bUa.port}>;q=0.5\r\nContent-Length: 0`));
+      const toA = await aUa.nextMatching(/^INVITE /, 10_000);
+      replyTo(aUa, toA, responseTo(toA, '503 Service Unavailable', 'a1'));
+      const toB = await bUa.nextMatching(/^INVITE /, 10_000);
+      replyTo(bUa, toB, responseTo(toB, '486 Busy Here', 'b1'));
+      const final = await failed;
+      assert.equal(statusOf(final), 486, final.split('\r\n')[0]);
+    } finally {
+      for (const ua of [callerUa, fwdUa, aUa, bUa]) ua.close();
+      await caller.close();
     }
   });
 

@@ -111,7 +111,7 @@ export async function dialOut(
   try {
     // Its requests are held until its listeners are on (HeldDialog): a BYE or re-INVITE right
     // behind the 200 would otherwise be answered by drachtio-srf and never reach the room.
-    // A callee's 3xx (call forwarding) is followed: its Contact dialled with the same offer (redirect-target.ts).
+    // A callee's 3xx (call forwarding) is followed: its Contacts dialled in q order with the same offer (redirect-target.ts).
     const dialTo = (to: string): Promise<HeldDialog> =>
       createUac(
         s.srf,
