@@ -385,7 +385,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       });
       await this.clusterNode.start();
     }
-    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1, earlyLegs);
+    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1, earlyLegs, c.security.upstreams);
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) => {
       // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.

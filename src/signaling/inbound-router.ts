@@ -3,9 +3,10 @@
 // to their dialog, so they are never re-routed.
 import type Srf from 'drachtio-srf';
 import type { RoutingTable } from '../policy/routing-table.ts';
-import type { RouteDecision } from '../policy/rule-types.ts';
+import type { HeaderEdit, RouteDecision } from '../policy/rule-types.ts';
 import type { RoutableRequest } from '../policy/routable-request.ts';
 import { callLogger, type Logger } from '../util/logger.ts';
+import { compileSource, type Matcher } from '../policy/pattern.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { proxyHeadersFor } from '../policy/header-edit-plan.ts';
 import { EarlyRequests } from './early-requests.ts';
@@ -30,6 +31,8 @@ export type InboundRouterEvents = {
 
 export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
   private readonly relay: HeaderEditRelay;
+  /** security.upstreams: the senders whose P-Asserted-Identity is forwarded (RFC 3325 §5). */
+  private readonly upstreams: Matcher[];
   /** Takes a request of a call's early dialog (an INFO before the 200); true when it did. */
   earlyDialog: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => boolean) | null = null;
 
@@ -41,8 +44,10 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     sipT1 = 500,
     /** Handlers of the early dialogs of legs Parley placed or relays (B legs, relayed INVITEs). */
     readonly early = new EarlyRequests(),
+    upstreams: readonly string[] = [],
   ) {
     super(log);
+    this.upstreams = upstreams.map(compileSource);
     this.relay = new HeaderEditRelay(srf, 68 * sipT1, early);
   }
 
@@ -144,11 +149,19 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
   private proxy(req: Srf.SrfRequest, res: Srf.SrfResponse, decision: RouteDecision, log: Logger): void {
     if (decision.outcome.kind !== 'proxy') return;
     const { targets, mode, recordRoute } = decision.outcome;
+    // RFC 3325 §5: Parley is the edge of the trust domain its upstreams make; an identity asserted
+    // by anyone else is removed before the request goes on (as the bridge does), ahead of the
+    // rule's own edits (a rule may still assert one of its own).
+    const source = (req as unknown as { source_address?: string }).source_address;
+    const edits: HeaderEdit[] = req.has('P-Asserted-Identity') && !(source && this.upstreams.some((m) => m(source)))
+      ? [{ op: 'remove', name: 'P-Asserted-Identity' }, ...decision.headerEdits]
+      : decision.headerEdits;
+    if (edits !== decision.headerEdits) log.info({ source }, 'P-Asserted-Identity from a sender outside security.upstreams: removed (RFC 3325 §5)');
     // A proxy (either server) can only add headers; removing or rewriting one the request
     // carries needs a request Parley writes itself (src/policy/header-edit-plan.ts).
-    const headers = proxyHeadersFor(decision.headerEdits, (name) => req.has(name));
+    const headers = proxyHeadersFor(edits, (name) => req.has(name));
     if (headers === null) {
-      this.relay.relay(req, res, targets, decision.headerEdits, log);
+      this.relay.relay(req, res, targets, edits, log);
       return;
     }
     const opts = {
