@@ -60,6 +60,10 @@ export class HeaderEditRelay {
       const value = req.get(name);
       if (!given && value) headers[name] = withoutTag(value);
     }
+    // A preloaded Route left after the SIP server took its own entry goes on: the new leg is sent
+    // to its topmost hop, as a proxy would send the request (RFC 3261 §16.6 steps 6-7, §8.1.2).
+    const route = req.get('Route');
+    if (route) headers['Route'] = route;
     const origin = (req.get(RELAY_HEADER) ?? '').split(',')[0]!.trim() || randomBytes(12).toString('base64url');
     const key = `${origin} ${req.uri}`;
     if (this.inFlight.has(key)) {

@@ -20,6 +20,7 @@ import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 import { InviteClientTransaction } from '../transaction/invite-client-transaction.ts';
 import type { CoreContext, PendingUac } from './core-context.ts';
 import { checkAppRequest } from './target-check.ts';
+import { routeNextHop } from './route-next-hop.ts';
 import { uacDialog, type Unwanted2xx } from './unwanted-2xx.ts';
 import { cancelFor, contactFor, dialogDestination, isSecure, ensureSdpType, makeResponse, meta6, newBranch, viaFor } from './message-factory.ts';
 
@@ -49,11 +50,14 @@ export class AppRequestHandler {
 
   private async sendNew(conn: ControlConnection, rid: string, app: SipMessage, routeUrl: string): Promise<void> {
     const method = app.method ?? '';
-    const uri = app.uri ?? '';
+    let uri = app.uri ?? '';
+    // §8.1.2: a request with a Route set (the relay's, passing a preloaded one on) goes to its topmost Route.
+    const next = routeNextHop(app);
+    uri = app.uri ?? uri;
     let dests: Endpoint[];
     let unreachable: Error | null = null;
     try {
-      dests = await this.ctx.resolver.destinations(routeUrl || uri);
+      dests = await this.ctx.resolver.destinations(routeUrl || next);
     } catch (err) {
       // §8.1.3.1, RFC 3263 §4.3: a name that does not resolve is a transport error, answered 503
       // through the transaction like any other, so the app sees a final response, not an NOK.

@@ -11,6 +11,7 @@ import { makeResponse, meta6, newBranch, recordRouteFor, responseDestination, vi
 import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { applyAppHeaders } from './proxy-app-headers.ts';
 import { ProxyBranch } from './proxy-branch.ts';
+import { routeNextHop } from './route-next-hop.ts';
 import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 import { InviteClientTransaction } from '../transaction/invite-client-transaction.ts';
 
@@ -67,9 +68,10 @@ export class ProxyOperation {
   /** §16.6: copy, new Request-URI, Max-Forwards - 1, Record-Route, new top Via. */
   private async send(b: ProxyBranch): Promise<void> {
     const p = this.o.pending;
-    const dests = await this.ctx.resolver.destinations(b.target);
     const req = p.req.clone();
     req.uri = b.target;
+    // §16.6 steps 6-7: the topmost Route left after ours (§16.4) is the next hop, whatever the Request-URI.
+    const dests = await this.ctx.resolver.destinations(routeNextHop(req));
     req.set('Max-Forwards', String(Math.max(0, Number(req.get('Max-Forwards') ?? '70') - 1)));
     if (this.o.recordRoute && p.req.method === 'INVITE') {
       const inbound = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);
@@ -275,6 +277,7 @@ export class ProxyOperation {
     c.add('Max-Forwards', '70');
     for (const n of ['From', 'To', 'Call-ID']) c.add(n, req.get(n) ?? '');
     c.add('CSeq', `${req.cseq.seq} CANCEL`);
+    for (const r of req.getAll('Route')) c.add('Route', r); // §9.1: the Route set of the request it cancels
     this.ctx.txns.createClient(c, (m) => {
       this.ctx.sender.send(dest, m.toBuffer(), null);
     }, isStream(dest.transport), { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined, onTerminated: () => undefined });
