@@ -14,7 +14,8 @@ export const MAX_REDIRECT_TARGETS = 5;
 /**
  * The Contact URIs of a placed INVITE's 3xx response in the order to try them (RFC 3261
  * §8.1.3.4, §16.6): highest q first (a Contact without q is 1.0), equal q in the order
- * written. Only sip:, sips: and tel: URIs without URI headers; none for anything else.
+ * written. Only sip:, sips: and tel: URIs; none for anything else. Their URI headers stay on
+ * them: the SIP server puts them in the INVITE formed from each (§19.1.5, uri-headers.ts).
  */
 export function redirectTargets(err: unknown): string[] {
   const status = sipFailure(err)?.status;
@@ -25,7 +26,7 @@ export function redirectTargets(err: unknown): string[] {
   const found: Array<{ uri: string; q: number; i: number }> = [];
   splitTopLevel(contact).forEach((value, i) => {
     const uri = headerUri(value);
-    if (!/^(sips?|tel):[^\s?<>]+$/i.test(uri)) return;
+    if (!/^(sips?|tel):[^\s<>]+$/i.test(uri)) return;
     const q = /;\s*q\s*=\s*([0-9.]+)/i.exec(value.slice(headerParamsAt(value)))?.[1];
     const qv = q === undefined ? 1 : Number(q);
     found.push({ uri, q: Number.isFinite(qv) ? Math.min(1, Math.max(0, qv)) : 0, i });

@@ -171,8 +171,16 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
       headers,
     } as Srf.ProxyRequestOptions;
     this.srf.proxyRequest(req, targets, opts, (err: unknown, result: unknown) => {
-      if (err) log.warn({ err }, 'proxying failed');
-      else log.debug({ result }, 'proxied');
+      if (!err) {
+        log.debug({ result }, 'proxied');
+        return;
+      }
+      log.warn({ err }, 'proxying failed');
+      // The SIP server refused to forward it: the caller hears so now, not from a backstop 64*T1 later.
+      if (!(res as unknown as { finalResponseSent?: boolean }).finalResponseSent) {
+        const why = String((err as Error).message ?? err).replace(/["\\\r\n]/g, ' ').slice(0, 120);
+        res.send(500, 'Server Internal Error', { headers: { Warning: `399 parley "proxying failed: ${why}"` } });
+      }
     });
   }
 }

@@ -13,6 +13,7 @@ import { Dialog } from '../dialog/dialog.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { SipError } from '../message/sip-error.ts';
 import { SipMessage } from '../message/sip-message.ts';
+import { splitUriHeaders } from '../message/uri-headers.ts';
 import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { notifyNetwork } from './app-notifier.ts';
 import { cdrAttempt, cdrStart, cdrStop } from './cdr-emitter.ts';
@@ -50,7 +51,12 @@ export class AppRequestHandler {
 
   private async sendNew(conn: ControlConnection, rid: string, app: SipMessage, routeUrl: string): Promise<void> {
     const method = app.method ?? '';
-    let uri = app.uri ?? '';
+    // §19.1.5: a target URI's headers (a configured bridge `to`, a 3xx Contact) go in the request, not its Request-URI.
+    const formed = splitUriHeaders(app.uri ?? '');
+    let uri = formed.uri;
+    if (formed.ignored.length) callLogger(this.ctx.log, app.get('Call-ID') ?? '').warn({ uri, ignored: formed.ignored }, 'headers of the target URI that may not be set from a URI: ignored (RFC 3261 §19.1.5)');
+    for (const h of formed.headers) app.set(h.name, h.value);
+    app.uri = uri;
     // §8.1.2: a request with a Route set (the relay's, passing a preloaded one on) goes to its topmost Route.
     const next = routeNextHop(app);
     uri = app.uri ?? uri;

@@ -12,6 +12,7 @@ import { isStream, type Endpoint } from '../transport/transport-types.ts';
 import { applyAppHeaders } from './proxy-app-headers.ts';
 import { ProxyBranch } from './proxy-branch.ts';
 import { routeNextHop } from './route-next-hop.ts';
+import { splitUriHeaders } from '../message/uri-headers.ts';
 import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 import { InviteClientTransaction } from '../transaction/invite-client-transaction.ts';
 
@@ -68,8 +69,12 @@ export class ProxyOperation {
   /** §16.6: copy, new Request-URI, Max-Forwards - 1, Record-Route, new top Via. */
   private async send(b: ProxyBranch): Promise<void> {
     const p = this.o.pending;
+    // §19.1.5: a target's URI headers (a retarget's, a 3xx Contact's) go in the request, not its Request-URI.
+    const formed = splitUriHeaders(b.target);
+    if (formed.ignored.length) callLogger(this.ctx.log, p.req.callId).warn({ target: formed.uri, ignored: formed.ignored }, 'headers of the target URI that may not be set from a URI: ignored (RFC 3261 §19.1.5)');
     const req = p.req.clone();
-    req.uri = b.target;
+    req.uri = formed.uri;
+    for (const h of formed.headers) req.set(h.name, h.value);
     // §16.6 steps 6-7: the topmost Route left after ours (§16.4) is the next hop, whatever the Request-URI.
     const dests = await this.ctx.resolver.destinations(routeNextHop(req));
     req.set('Max-Forwards', String(Math.max(0, Number(req.get('Max-Forwards') ?? '70') - 1)));

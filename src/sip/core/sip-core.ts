@@ -245,7 +245,7 @@ export class SipCore implements ControlCommands {
     const t = msg.tokens;
     let sip: SipMessage;
     try {
-      sip = parseMessage(Buffer.from(msg.body, 'utf8'));
+      sip = parseMessage(Buffer.from(msg.body, 'utf8'), { uriHeaders: true });
     } catch (err) {
       conn.reply(msg.rid, `NOK|unparseable SIP message: ${(err as Error).message.replace(/[|\r\n]/g, ' ')}`);
       return;

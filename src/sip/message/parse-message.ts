@@ -66,7 +66,11 @@ function hasBareLf(buf: Buffer, end: number): boolean {
   return false;
 }
 
-export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipMessage {
+/**
+ * `uriHeaders`: an app's request (control connection), whose Request-URI may be a URI with
+ * headers to form the request from (RFC 3261 §19.1.5, uri-headers.ts); from the network, never.
+ */
+export function parseMessage(buf: Buffer, opts: { stream?: boolean; uriHeaders?: boolean } = {}): SipMessage {
   const body = bodyStart(buf);
   // A datagram is whole (§18.1.1): without its empty line its headers still say whom to answer.
   const unterminated = body === -1;
@@ -131,7 +135,7 @@ export function parseMessage(buf: Buffer, opts: { stream?: boolean } = {}): SipM
   }
   if (bad) throw new ParseError(bad, msg);
   if (msg.uri !== null && !/^(sips?|tel):/i.test(msg.uri)) throw new ParseError('unsupported URI scheme', msg, 416);
-  if (msg.uri !== null && uriHasHeaders(msg.uri)) throw new ParseError('headers in the Request-URI', msg);
+  if (msg.uri !== null && !opts.uriHeaders && uriHasHeaders(msg.uri)) throw new ParseError('headers in the Request-URI', msg);
   if (msg.uri !== null && /^sips?:/i.test(msg.uri) && !sipHostPortValid(msg.uri)) throw new ParseError('bad Request-URI host', msg);
   return msg;
 }

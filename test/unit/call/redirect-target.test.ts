@@ -17,13 +17,14 @@ describe('redirectTarget', () => {
     assert.equal(redirectTarget(failure(302, '"Carol, mobile" <sips:carol@example.com>, <sip:dave@example.com>')), 'sips:carol@example.com');
     assert.equal(redirectTarget(failure(305, 'sip:a@b, sip:c@d')), 'sip:a@b');
     assert.equal(redirectTarget(failure(302, '<tel:+15551234567>')), 'tel:+15551234567');
+    // §19.1.5: the headers stay on the URI; the SIP server forms the INVITE's headers from them.
+    assert.equal(redirectTarget(failure(302, '<sip:carol@example.com?Subject=x>')), 'sip:carol@example.com?Subject=x');
   });
 
-  it('nothing to follow: not a 3xx, no Contact, a URI of another scheme or with headers, no response', () => {
+  it('nothing to follow: not a 3xx, no Contact, a URI of another scheme, no response', () => {
     assert.equal(redirectTarget(failure(486, '<sip:carol@example.com>')), null);
     assert.equal(redirectTarget(failure(302)), null);
     assert.equal(redirectTarget(failure(302, '<http://example.com/>')), null);
-    assert.equal(redirectTarget(failure(302, '<sip:carol@example.com?Subject=x>')), null);
     assert.equal(redirectTarget({ status: 302 }), null);
     assert.equal(redirectTarget(new Error('boom')), null);
   });
@@ -32,7 +33,7 @@ describe('redirectTarget', () => {
     assert.deepEqual(redirectTargets(failure(302, '<sip:low@10.0.0.6:5396>;q=0.1, <sip:high@10.0.0.3:5393>;q=1.0')), ['sip:high@10.0.0.3:5393', 'sip:low@10.0.0.6:5396']);
     assert.equal(redirectTarget(failure(302, '<sip:low@a>;q=0.1, <sip:high@b>;q=1.0')), 'sip:high@b');
     assert.deepEqual(redirectTargets(failure(302, 'sip:a@x;q=0.5, <sip:b@x>, "C, q=0.9" <sip:c@x;q=0.2>;expires=5;q=0.5, <sip:d@x>;Q=0.8')), ['sip:b@x', 'sip:d@x', 'sip:a@x', 'sip:c@x;q=0.2']);
-    assert.deepEqual(redirectTargets(failure(302, '<sip:a@x?Subject=y>;q=1, <http://x/>;q=0.9, <sip:b@x>;q=0.1')), ['sip:b@x'], 'the ones not to follow are left out');
+    assert.deepEqual(redirectTargets(failure(302, '<sip:a@x?Subject=y>;q=1, <http://x/>;q=0.9, <sip:b@x>;q=0.1')), ['sip:a@x?Subject=y', 'sip:b@x'], 'other schemes are left out; URI headers stay on the URI (§19.1.5)');
     assert.deepEqual(redirectTargets(failure(486, '<sip:a@x>')), []);
   });
 });
