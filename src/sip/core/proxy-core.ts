@@ -71,6 +71,9 @@ export class ProxyCore implements ProxyHandler {
     }
     const route = req.get('Route');
     if (!route || !this.isUs(route, inbound)) return false;
+    // The ACK of a non-2xx final response carries the INVITE's Route (§17.1.1.3) and its
+    // branch: it is our INVITE server transaction's (§17.2.1), not a request to forward.
+    if (req.method === 'ACK' && this.ctx.txns.findServer(req) instanceof InviteServerTransaction) return false;
     if (!req.to.params.get('tag')) {
       // A preloaded Route naming us on a new request: pop it and let the app decide (§16.4).
       const rest = req.getAll('Route').slice(1);
