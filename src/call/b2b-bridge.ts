@@ -144,6 +144,7 @@ export class B2bBridge {
           cbProvisional: (res) => this.onProvisional(res, leg, options),
         },
         this.log,
+        this.deps.settings.loopMarker,
       );
     // A callee's 3xx (call forwarding on a PBX) is followed as its REFER would be, with the same
     // offer, headers and ring timeout (redirect-target.ts); not under `transfers: refuse`.

@@ -195,6 +195,7 @@ export class BridgeTransfer {
           }) as unknown as (req: Srf.SrfRequest) => void,
         },
         log,
+        deps.settings.loopMarker,
       );
     // A blind transfer's target that forwards (3xx) is followed, as the bridge's callee is; one
     // with Replaces is not (the dialog it names is at that target alone).

@@ -2,6 +2,7 @@
 import type Srf from 'drachtio-srf';
 import type { SiprecConfig } from '../config/siprec-schema.ts';
 import type { MediaEngine } from '../media-plane/media-engine.ts';
+import type { LegMarker } from '../policy/loop-marker.ts';
 import type { PromptLibrary } from '../playback/prompt-library.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
 import type { ConferenceJoinOptions } from './ports.ts';
@@ -10,8 +11,8 @@ import type { ReplacesId } from './refer-request.ts';
 import type { SipCall } from './sip-call.ts';
 
 export interface CallSettings {
-  /** The header and value Parley puts on every leg it places (routing.loopMarker). */
-  loopMarker: { header: string; value: string };
+  /** The header and value Parley puts on every leg it places (routing.loopMarker), sealed by createUac (LoopMarker.seal). */
+  loopMarker: LegMarker;
   /** Where B legs are sent first (an upstream proxy), or null for the Request-URI. */
   outboundProxy: string | null;
   /** The mixer's rate (media.mixer.sampleRate): prompts and recordings of wideband calls use it (prompt-rate.ts, recording-rate.ts). */

@@ -9,6 +9,7 @@
 // first SDP back as its answer. Held here, each is handed to the owner's listeners in order.
 import type { EventEmitter } from 'node:events';
 import type Srf from 'drachtio-srf';
+import type { LegMarker } from '../policy/loop-marker.ts';
 import type { Logger } from '../util/logger.ts';
 
 /** The dialog events that carry a peer's request (or its BYE), held until release(). */
@@ -55,6 +56,9 @@ export class HeldDialog {
 /**
  * srf.createUAC with the new dialog's requests held (HeldDialog) from the moment drachtio-srf
  * makes it, inside its callback; rejects as createUAC does (a SipError with the final status).
+ * `marker`: Parley's loop marker; headers that carry it are sealed (LoopMarker.seal: a Call-ID
+ * and From tag of Parley's own, the stamp bound to them), the leg held as placed until its
+ * INVITE's final response.
  */
 export function createUac(
   srf: Srf,
@@ -62,14 +66,23 @@ export function createUac(
   opts: Srf.CreateUACOptions,
   progress: { cbRequest?: (req: Srf.SrfRequest) => void; cbProvisional?: (res: Srf.SrfResponse) => void },
   log: Logger,
+  marker?: LegMarker,
 ): Promise<HeldDialog> {
+  const headers = { ...opts.headers };
+  const placed = marker?.seal?.(headers) ?? ((): void => undefined);
   return new Promise((resolve, reject) => {
-    srf.createUAC(uri, opts, progress, (err: unknown, dialog: Srf.Dialog) => {
-      if (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      resolve(new HeldDialog(dialog, dialog.remote.sdp ?? '', log));
-    });
+    try {
+      srf.createUAC(uri, { ...opts, headers }, progress, (err: unknown, dialog: Srf.Dialog) => {
+        placed();
+        if (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        resolve(new HeldDialog(dialog, dialog.remote.sdp ?? '', log));
+      });
+    } catch (err) {
+      placed();
+      throw err;
+    }
   });
 }

@@ -12,7 +12,7 @@ export class RoutingTable {
   private flowsInForce: FlowsConfig;
   private generationNo = 1;
 
-  /** What Parley puts on the legs it places (its `value` a fresh stamp at each read), and what the chain checks. */
+  /** What Parley puts on the legs it places (sealed onto each leg as it is placed), and what the chain checks. */
   readonly marker: LoopMarker;
 
   /** `markerKey`: the loop marker's HMAC key (LoopMarker.keyFor); random by default. */
@@ -22,7 +22,7 @@ export class RoutingTable {
     this.flowsInForce = flows;
   }
 
-  private readonly isMarked = (raw: string | undefined): boolean => this.marker.verify(raw);
+  private readonly isMarked = (raw: string | undefined, callId: string | undefined, from: string | undefined): boolean => this.marker.admit(raw, callId, from);
 
   get chain(): RuleChain {
     return this.chainInForce;

@@ -38,10 +38,10 @@ export class RuleChain {
   private readonly rules: CompiledRule[];
   private switches: RuleSwitches = { global: {}, perUser: {} };
 
-  /** `isMarked`: whether a loop marker header's value is Parley's own (LoopMarker.verify); without it (the dry run) its first token is compared. */
+  /** `isMarked`: whether a request is one of Parley's legs come back (LoopMarker.admit, given the marker header's value, the Call-ID and the From); without it (the dry run) the header's first token is compared. */
   constructor(
     readonly config: RoutingConfig,
-    private readonly isMarked?: (raw: string | undefined) => boolean,
+    private readonly isMarked?: (raw: string | undefined, callId: string | undefined, from: string | undefined) => boolean,
   ) {
     const names = new Set<string>();
     this.rules = config.rules.map((rule, i) => {
@@ -96,7 +96,7 @@ export class RuleChain {
     const toUser = headerUri(req.get('to'));
     const marker = this.config.loopMarker;
     const raw = req.get(marker.header);
-    const loopMarked = this.isMarked ? this.isMarked(raw) : (raw ?? '').split(',').some((v) => v.split(';')[0]!.trim() === marker.value);
+    const loopMarked = this.isMarked ? this.isMarked(raw, req.get('call-id'), req.get('from')) : (raw ?? '').split(',').some((v) => v.split(';')[0]!.trim() === marker.value);
 
     for (const rule of this.rules) {
       const name = rule.config.name;

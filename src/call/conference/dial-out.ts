@@ -16,6 +16,7 @@ import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
 import type { TransferringMember } from './member-transfer.ts';
 import type { RosterEntry } from './roster.ts';
+import type { LegMarker } from '../../policy/loop-marker.ts';
 import { answerLegInfo } from '../dtmf-info.ts';
 
 export interface DialOutOptions {
@@ -35,7 +36,7 @@ export interface DialOutOptions {
 
 export interface DialOutSettings {
   srf: Srf;
-  loopMarker: { header: string; value: string };
+  loopMarker: LegMarker;
   outboundProxy: string | null;
   /** Host part of the room's own URI (`sip:<room>@<host>`). */
   localHost: string;
@@ -137,6 +138,7 @@ export async function dialOut(
           }) as unknown as (req: Srf.SrfRequest) => void,
         },
         log,
+        s.loopMarker,
       );
     held = await dialFollowingRedirects(opts.to, dialTo, givenUp, log);
   } catch (err) {
