@@ -314,3 +314,49 @@ flows:
     }
   });
 });
+
+// A hidden (generated) or impersonating member's transfer must not tell the target who the
+// member really is: the INVITE names the member only as the room shows it (nothing for a
+// hidden one, the `as` identity for an impersonating one), whatever its phone's REFER said.
+describe("a hidden or impersonating member's transfer (transfers: members): the target's INVITE does not name the member", () => {
+  const parley = rawParleyPerSuite(`
+routing:
+  rules:
+    - { name: hidden, match: { method: INVITE, from: "sip:hidden*" }, actions: [{ app: hidden }] }
+    - { name: imp, match: { method: INVITE, from: "sip:imp*" }, actions: [{ app: imp }] }
+    - { name: room, match: { method: INVITE }, actions: [{ app: conf }] }
+flows:
+  hidden: [answer, { conference: { room: xfer, identity: generated, transfers: members } }]
+  imp: [answer, { conference: { room: xfer, identity: impersonate, as: { uri: "sip:ceo@example.com", displayName: 'The "Big" CEO' }, transfers: members } }]
+  conf: [answer, { conference: { room: xfer } }]
+`);
+
+  for (const [who, referredBy] of [
+    ['hidden', null],
+    ['imp', '"The \\"Big\\" CEO" <sip:ceo@example.com>'],
+  ] as const) {
+    for (const own of [null, `<sip:${who}-real@127.0.0.1>`]) {
+      it(`${who}, ${own ? "the REFER's own Referred-By" : 'a REFER without Referred-By'}: Referred-By ${referredBy ?? 'absent'}, the real URI nowhere`, async () => {
+        const stayer = await join(parley(), `stayer-${who}${own ? 1 : 0}`, null);
+        const member = await join(parley(), `${who}-real${own ? 1 : 0}`, null);
+        const targetUa = await RawSipClient.open();
+        try {
+          await waitFor('two in the room', async () => (await parley().app.conferences!.get('xfer'))?.roster.size === 2, 10_000);
+          const accepted = await refer(member, `<sip:carol@127.0.0.1:${targetUa.port}>`, own ? [`Referred-By: ${own}`] : []);
+          assert.equal(statusOf(accepted), 202, accepted);
+          const told = notifies(member);
+          const invite = await targetUa.nextMatching(/^INVITE /, 15_000);
+          replyTo(targetUa, invite, responseTo(invite, '486 Busy Here', 'carol1'));
+          await targetUa.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
+          assert.deepEqual(await told, ['SIP/2.0 100 Trying', 'SIP/2.0 486 Busy Here']);
+          if (referredBy === null) assert.doesNotMatch(invite, /^(Referred-By|b):/im, invite);
+          else assert.equal(header(invite, 'Referred-By'), referredBy);
+          assert.doesNotMatch(invite, new RegExp(`${who}-real`), 'the member\'s own URI is nowhere in the target\'s INVITE');
+        } finally {
+          await closeAll([member, stayer], targetUa, null);
+          await waitFor('the room closed', async () => (await parley().app.conferences!.get('xfer')) === undefined, 10_000);
+        }
+      });
+    }
+  }
+});

@@ -18,6 +18,7 @@ import { acceptRefer, maxForwardsOf, type ReferNotifier, referTarget, replacesId
 import { consultationEnder, type Consultation, type RemoteConsultation } from '../consultation.ts';
 import type { TransferNote } from '../../recording/metadata.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
+import { formatNameAddr } from '../name-addr.ts';
 import type { Conference } from './conference-manager.ts';
 import { DialOutError, type DialOutOptions, type DialOutSettings } from './dial-out.ts';
 import { RosterConflictError, type RosterEntry } from './roster.ts';
@@ -138,12 +139,29 @@ export class MemberTransfers {
     const notifier = acceptRefer(uas, req, res, this.log);
     const consultation = own === null ? null : 'call' in own ? own.call.callId : id!.callId;
     this.member.recordTransfer?.({ event: 'asked', target: own?.uri ?? t.uri, room: this.conf.name, ...(consultation ? { consultation } : {}) });
-    const headers: Record<string, string> = { 'Referred-By': req.get('Referred-By') ?? `<${this.member.uri}>`, 'Max-Forwards': String(maxForwards) };
+    const headers: Record<string, string> = { 'Max-Forwards': String(maxForwards) };
+    const referredBy = this.referredBy(req);
+    if (referredBy !== null) headers['Referred-By'] = referredBy;
     const replaces = own?.replaces ?? t.replaces;
     if (replaces !== undefined) headers['Replaces'] = replaces;
     const endOwn = own === null ? null : 'call' in own ? consultationEnder(own, this.log) : own.end;
     void this.run(own?.uri ?? t.uri, headers, notifier, endOwn).finally(() => (this.running = false));
     return true;
+  }
+
+  /**
+   * The Referred-By of the target's INVITE: who the room shows the member as, never its own
+   * identity when the room hides it. A hidden member (identity generated) gets none: its
+   * generated URI is nobody's to show, and any identity at all tells the target a hidden
+   * member was there. An impersonating one's is its `as` (URI and display name). In both, the
+   * REFER's own Referred-By (what the member's phone wrote: its real address, as a rule) is
+   * dropped too. Anyone else: the REFER's, else the member's URI.
+   */
+  private referredBy(req: Srf.SrfRequest): string | null {
+    const { entry } = this;
+    if (entry.identity === 'generated') return null;
+    if (entry.identity === 'impersonated') return formatNameAddr({ uri: entry.uri, displayName: entry.displayName });
+    return req.get('Referred-By') ?? `<${this.member.uri}>`;
   }
 
   private async run(target: string, headers: Record<string, string>, notifier: ReferNotifier, endConsultation: (() => void) | null): Promise<void> {
