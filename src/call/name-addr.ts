@@ -17,8 +17,11 @@ export function parseNameAddr(value: string | undefined): NameAddr {
   return { uri, displayName: headerDisplayName(value), params };
 }
 
-/** `"Name" <uri>` or `<uri>`. */
+/**
+ * `"Name" <uri>` or `<uri>`: the name a quoted-string (RFC 3261 §25.1), `"` and `\` escaped;
+ * CR and LF, which no quoted-string can hold, become spaces.
+ */
 export function formatNameAddr(n: { uri: string; displayName?: string }): string {
-  const name = n.displayName ? `"${n.displayName.replace(/(["\\])/g, '\\$1')}" ` : '';
+  const name = n.displayName ? `"${n.displayName.replace(/[\r\n]+/g, ' ').replace(/(["\\])/g, '\\$1')}" ` : '';
   return `${name}<${n.uri}>`;
 }

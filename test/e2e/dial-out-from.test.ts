@@ -14,7 +14,9 @@ import { apiBase, apiYaml, call } from '../helpers/api-client.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
 import { testLogger } from '../helpers/sip-harness.ts';
+import { header, RawSipClient } from '../helpers/raw-sip-client.ts';
 import { received, sippOk, startCallee } from './helpers.ts';
+import { replyTo, responseTo } from './raw-dialog.ts';
 
 describe('dial-out From in remote mode', () => {
   let server: EmbeddedSipServer;
@@ -56,6 +58,21 @@ describe('dial-out From in remote mode', () => {
     } finally {
       callee.kill();
       await callee.rtp.close();
+    }
+  });
+
+  it('an impersonating leg: From is the `as` URI with its display name, quoted (RFC 3261 §25.1: `"` and `\\` escaped)', async () => {
+    const ua = await RawSipClient.open();
+    try {
+      const base = apiBase(parley);
+      const dialled = call(base, 'POST', '/rooms/board/dial', { to: `sip:bob@127.0.0.1:${ua.port}`, identity: 'impersonate', as: { uri: 'sip:ceo@example.com', displayName: 'The "Big" CEO \\ Inc' } });
+      const invite = await ua.nextMatching(/^INVITE /, 10_000);
+      replyTo(ua, invite, responseTo(invite, '486 Busy Here', 'bob1'));
+      await ua.nextMatching(/^ACK /, 10_000, header(invite, 'Call-ID'));
+      assert.equal((await dialled).status, 502);
+      assert.match(header(invite, 'From'), /^"The \\"Big\\" CEO \\\\ Inc" <sip:ceo@example\.com>;tag=\S+$/);
+    } finally {
+      ua.close();
     }
   });
 });

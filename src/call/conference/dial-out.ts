@@ -18,6 +18,7 @@ import type { TransferringMember } from './member-transfer.ts';
 import type { RosterEntry } from './roster.ts';
 import type { LegMarker } from '../../policy/loop-marker.ts';
 import { answerLegInfo } from '../dtmf-info.ts';
+import { formatNameAddr } from '../name-addr.ts';
 
 export interface DialOutOptions {
   to: string;
@@ -117,7 +118,7 @@ export async function dialOut(
       createUac(
         s.srf,
         to,
-        { localSdp: offer, headers: { ...opts.headers, [s.loopMarker.header]: s.loopMarker.value, From: `<${from}>` }, proxy: s.outboundProxy ?? undefined },
+        { localSdp: offer, headers: { ...opts.headers, [s.loopMarker.header]: s.loopMarker.value, From: from }, proxy: s.outboundProxy ?? undefined },
         {
           // drachtio-srf calls it as (err, req), whatever its typings say.
           cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
@@ -245,8 +246,11 @@ function takeInfo(leg: MediaLeg, req: Srf.SrfRequest, res: Srf.SrfResponse, log:
 }
 
 /** The From of the leg's INVITE: `from`, else who it impersonates, else the room's own URI. */
+/** The leg's From (a name-addr): `from` as given, else the impersonated identity with its display name (quoted, RFC 3261 §25.1), else the room. */
 function fromOf(conf: Conference, s: DialOutSettings, opts: DialOutOptions): string {
-  return opts.from ?? (opts.identity === 'impersonate' && opts.as ? opts.as.uri : roomUriOf(conf, s));
+  if (opts.from) return `<${opts.from}>`;
+  if (opts.identity === 'impersonate' && opts.as) return formatNameAddr(opts.as);
+  return `<${roomUriOf(conf, s)}>`;
 }
 
 function roomUriOf(conf: Conference, s: DialOutSettings): string {
