@@ -2,7 +2,8 @@
 // recording.dir (no server needed) for encrypted recordings (recording.encryption).
 // rotate-key re-wraps every data key with the configured (new) master key, taking
 // the old one from --old-key-file or --old-key-env; the audio is not rewritten.
-// With recording.store, the rotated key files are uploaded again (and verified).
+// With recording.store, every key file whose bucket copy differs from it (re-wrapped
+// now, or by an earlier run whose upload failed) is uploaded again (and verified).
 // decrypt writes one file of a recording as a WAV, streaming: from the local file,
 // or from the bucket when the uploader removed it; --partial reads a file a kill -9
 // left unrepaired up to its last whole chunk.
@@ -17,6 +18,7 @@ import { keyFileName } from '../recording/encryption/key-file.ts';
 import { loadMasterKey, type MasterKey } from '../recording/encryption/master-key.ts';
 import { RecordingEncryption } from '../recording/encryption/recording-encryption.ts';
 import { rotateKeys } from '../recording/encryption/rotate-keys.ts';
+import { compareStoredKeyFile } from '../recording/encryption/stored-key-file.ts';
 import { pathInside } from '../recording/file-names.ts';
 import { S3Bucket } from '../recording/store/s3-bucket.ts';
 import { wavHeader } from '../recording/wav-disk-file.ts';
@@ -39,15 +41,22 @@ export async function rotateKeyCommand(config: ParleyConfig, oldKeyFile: string 
   const lines = [`${r.rotated.length} data keys re-wrapped from master key ${old.id} to ${next.id}, ${r.current.length} already under it, ${r.failed.length} failed`];
   for (const f of r.failed) lines.push(`  ${f.id}: ${f.error}`);
   if (r.orphaned.length > 0) lines.push(`${r.orphaned.length} key files of deleted recordings (no sidecar) left as they are, not uploaded: ${r.orphaned.slice(0, 10).map((id) => `${id}.key`).join(', ')}${r.orphaned.length > 10 ? ', …' : ''}`);
-  if (config.recording.store && r.rotated.length > 0) {
+  if (config.recording.store) {
+    // Every key file is compared with its bucket copy, not only those re-wrapped in this
+    // run: a run whose upload failed (bucket down) re-wrapped them already, and the next
+    // run finds them "already under it". The server's upload journal is not used: the
+    // server owns it (rewrites it whole from memory), an entry written here would be lost.
     const bucket = new S3Bucket(config.recording.store);
     let uploaded = 0;
+    let absent = 0;
     try {
-      for (const id of r.rotated) {
+      for (const id of [...r.rotated, ...r.current].sort()) {
+        const c = await compareStoredKeyFile(bucket, dir, id);
+        if (c.state === 'absent') absent++;
+        if (c.state !== 'differs') continue;
         const file = keyFileName(id);
         const path = pathInside(dir, file);
-        const data = await readFile(path).catch(() => null);
-        if (!data) continue;
+        const data = await readFile(path);
         const md5 = createHash('md5').update(data).digest();
         await bucket.put(bucket.keyOf(id, file), path, data.length, md5, createHash('sha256').update(data).digest('hex'));
         const h = await bucket.head(bucket.keyOf(id, file));
@@ -55,12 +64,15 @@ export async function rotateKeyCommand(config: ParleyConfig, oldKeyFile: string 
         uploaded++;
       }
     } catch (err) {
-      lines.push(`uploading the rotated key files stopped after ${uploaded}: ${(err as Error).message} (run rotate-key again: it re-uploads nothing already current, so upload with the server's journal instead)`);
+      lines.push(
+        `uploading the key files stopped after ${uploaded}: ${(err as Error).message}; the bucket's copies of the others may still be wrapped by the old master key: ` +
+          'run rotate-key again once the bucket is reachable (it compares every key file with its bucket copy and uploads those that differ), and keep the old master key until it succeeds',
+      );
       throw new CliError(lines.join('\n'));
     } finally {
       bucket.close();
     }
-    lines.push(`${uploaded} key files uploaded again to ${config.recording.store.bucket}`);
+    lines.push(`${uploaded} key files uploaded again to ${config.recording.store.bucket} (the others' bucket copies are current${absent > 0 ? `; ${absent} not in the bucket yet, uploaded with their recordings` : ''})`);
   }
   if (r.failed.length > 0) throw new CliError(lines.join('\n'));
   return lines.join('\n');

@@ -3,7 +3,8 @@
 // against the audit log (a `finalized` entry holding the signed content's sha256).
 // Says exactly what fails: which file, expected and actual hash, missing file,
 // sidecar edited, bad or missing signature, audit entries missing or broken.
-// With recording.store, a file not on disk is checked in the bucket (stored-objects.ts).
+// With recording.store, a file not on disk is checked in the bucket (stored-objects.ts),
+// and an encrypted recording's bucket <id>.key must be its local one (stored-key-file.ts).
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { sha256File } from '../../util/sha256-file.ts';
@@ -14,6 +15,8 @@ import type { AuditReport } from './audit-verify.ts';
 import { sha256Hex, signedSidecarText } from './canonical-json.ts';
 import { checkSignature, readSignature, signatureFile } from './sidecar-signature.ts';
 import type { VerifyKey } from './signing-key.ts';
+import { compareStoredKeyFile } from '../encryption/stored-key-file.ts';
+import { keyFileName } from '../encryption/key-file.ts';
 import { checkStoredFile, storedSizes, type ObjectStore } from './stored-objects.ts';
 
 export type ProblemKind =
@@ -208,6 +211,24 @@ export async function verifyRecording(o: {
   }
 
   await checkDerived(dir, id, meta, v, fail);
+
+  if (o.store) {
+    // The bucket's <id>.key must be the local one: one left wrapped by a retired master key is undecryptable.
+    try {
+      const c = await compareStoredKeyFile(o.store.bucket, dir, id);
+      if (c.state === 'differs') {
+        fail({
+          kind: 'stored-mismatch',
+          file: keyFileName(id),
+          ...(c.localKeyId ? { expected: c.localKeyId } : {}),
+          ...(c.storedKeyId ? { actual: c.storedKeyId } : {}),
+          message: `${c.url}: differs from the local ${keyFileName(id)} (wrapped by master key ${c.storedKeyId ?? '?'}, the local one by ${c.localKeyId ?? '?'}); run parley recordings rotate-key again to upload it`,
+        });
+      }
+    } catch (err) {
+      fail({ kind: 'bucket-unreachable', file: keyFileName(id), message: `${keyFileName(id)}: cannot compare with its bucket copy: bucket unreachable (${(err as Error).message})` });
+    }
+  }
 
   if (o.key) {
     let sig;

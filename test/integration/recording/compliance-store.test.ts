@@ -215,8 +215,10 @@ describe('compliance of stored recordings: verify', () => {
       const { recording: v } = await s.compliance.verify(id);
       assert.equal(v.ok, false);
       assert.equal(v.state, 'failed');
-      assert.deepEqual(v.problems.map((p) => p.kind), audio.map(() => 'bucket-unreachable'));
-      for (const p of v.problems) assert.match(p.message, /: not on disk; cannot check: bucket unreachable \(HEAD s3:\/\/recordings\/parley\//);
+      // Each audio file not on disk, and the key file (its bucket copy is compared with the local one).
+      assert.deepEqual(v.problems.map((p) => p.kind), [...audio, `${id}.key`].map(() => 'bucket-unreachable'));
+      for (const p of v.problems.slice(0, audio.length)) assert.match(p.message, /: not on disk; cannot check: bucket unreachable \(HEAD s3:\/\/recordings\/parley\//);
+      assert.match(v.problems.at(-1)!.message, new RegExp(`^${id}\\.key: cannot compare with its bucket copy: bucket unreachable \\(GET s3://recordings/parley/`));
       const config = join(s.dir, '..', 'verify.yaml');
       const r = await cli(id, '--config', config);
       assert.equal(r.status, 1, r.stdout + r.stderr);

@@ -19,6 +19,7 @@ import type { RecordingStoreConfig } from '../../../src/config/recording-store-s
 import type { ParleyConfig } from '../../../src/config/schema.ts';
 import type { AuditEntry } from '../../../src/recording/compliance/audit-log.ts';
 import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
+import { verifyRecording } from '../../../src/recording/compliance/recording-verifier.ts';
 import { loadMasterKey } from '../../../src/recording/encryption/master-key.ts';
 import { RecordingEncryption } from '../../../src/recording/encryption/recording-encryption.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
@@ -171,6 +172,48 @@ describe('retention and the key file of an encrypted stored recording', () => {
       assert.match(out2, /^0 data keys re-wrapped/);
       assert.match(out2, new RegExp(`1 key files of deleted recordings \\(no sidecar\\) left as they are, not uploaded: ${expired.id}\\.key`));
       assert.deepEqual(await keysOf(expired.id), []);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('rotate-key and the bucket copies of the key files', () => {
+  it('a rotation whose upload failed (bucket down) is completed by a re-run; verify reports a bucket key file that differs', async () => {
+    const s = await open('rotate-down');
+    try {
+      const r = await record(s, 'rotate-down');
+      const objectKey = `parley/${r.id}/${r.id}.key`;
+      const stored = async (): Promise<string> => {
+        const got = await look.get(objectKey);
+        const parts: Buffer[] = [];
+        for await (const c of got!.stream) parts.push(c as Buffer);
+        return Buffer.concat(parts).toString('utf8');
+      };
+      const oldId = (JSON.parse(await stored()) as { keyId: string }).keyId;
+      s3.mode = 'down';
+      try {
+        await assert.rejects(rotate(s), /1 data keys re-wrapped[\s\S]*run rotate-key again once the bucket is reachable/);
+      } finally {
+        passAll();
+      }
+      const local = readFileSync(join(s.dir, `${r.id}.key`), 'utf8');
+      const newId = (JSON.parse(local) as { keyId: string }).keyId;
+      assert.notEqual(newId, oldId);
+      assert.equal((JSON.parse(await stored()) as { keyId: string }).keyId, oldId, 'the bucket still has the old key file');
+      const v = await verifyRecording({ dir: s.dir, id: r.id, key: null, audit: null, store: { bucket: look, deep: false } });
+      assert.equal(v.state, 'failed');
+      assert.ok(
+        v.problems.some((p) => p.kind === 'stored-mismatch' && p.file === `${r.id}.key` && p.expected === newId && p.actual === oldId),
+        JSON.stringify(v.problems),
+      );
+      const out = await rotate(s);
+      assert.match(out, /^0 data keys re-wrapped .*, 1 already under it, 0 failed/);
+      assert.match(out, /1 key files uploaded again/);
+      assert.equal(await stored(), local, 'the bucket now has the re-wrapped key file');
+      const v2 = await verifyRecording({ dir: s.dir, id: r.id, key: null, audit: null, store: { bucket: look, deep: true } });
+      assert.ok(!v2.problems.some((p) => p.file === `${r.id}.key`), JSON.stringify(v2.problems));
+      assert.match(await rotate(s), /0 key files uploaded again/);
     } finally {
       s.close();
     }
