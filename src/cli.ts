@@ -16,8 +16,9 @@ const usage = `usage: parley <command> [options]
                                                    show what the rule chain does with a SIP request (FILE or - for stdin)
   calls [show ID | hangup ID] [--json]             calls in progress (through the control API: api.* in the config)
   rooms [--json]                                   conference rooms and their rosters
-  recordings [show ID | download ID FILE [--out PATH]] [--json]
-                                                   recordings on disk, their metadata and files
+  recordings [--limit N] [--json]                  every recording, newest first (--limit N: the newest N, and how many more)
+  recordings show ID | download ID FILE [--out PATH] [--json]
+                                                   a recording's metadata and files
   recordings encode ID [--format ogg|mp3]          encode a finished recording's WAV files offline (progress bar)
   recordings verify ID | --all [--deep] [--public-key FILE] [--json]
                                                    check files, signatures and the audit log offline; exit 1 on any failure
@@ -28,9 +29,24 @@ const usage = `usage: parley <command> [options]
 `;
 
 export async function cli(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    // parseArgs refusing an option or a value (ERR_PARSE_ARGS_*): one line and the usage, not a stack trace.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      process.stderr.write(`parley ${argv[0] ?? ''}: ${(err as Error).message.split('\n')[0]}\n${usage}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
+      parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, pretty: { type: 'boolean' } } });
       return (await import('./main.ts')).runServer(rest);
     case 'route':
       return route(rest);
@@ -87,6 +103,7 @@ async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: strin
       json: { type: 'boolean', default: false },
       out: { type: 'string', short: 'o' },
       format: { type: 'string' },
+      limit: { type: 'string' },
       config: { type: 'string', short: 'c' },
     },
   });
@@ -97,7 +114,7 @@ async function apiCommand(command: 'calls' | 'rooms' | 'recordings', argv: strin
         ? await callsCommand(config, positionals, values.json)
         : command === 'rooms'
           ? await roomsCommand(config, values.json)
-          : await recordingsCommand(config, positionals, values.json, values.out, values.format);
+          : await recordingsCommand(config, positionals, values.json, values.out, values.format, values.limit);
     process.stdout.write(text + '\n');
     return 0;
   } catch (err) {

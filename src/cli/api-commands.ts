@@ -105,7 +105,22 @@ interface RecordingRow {
   files: string[];
 }
 
-export async function recordingsCommand(config: ParleyConfig, args: string[], asJson: boolean, outFile?: string, format?: string): Promise<string> {
+/** The API's largest page (GET /recordings `limit`). */
+const PAGE = 1000;
+
+/** Every recording, newest first, page after page (X-Next-Cursor) as the API gives them. */
+async function listAll(config: ParleyConfig): Promise<RecordingRow[]> {
+  const rows: RecordingRow[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await request(config, 'GET', `/recordings?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    rows.push(...((await res.json()) as RecordingRow[]));
+    cursor = res.headers.get('x-next-cursor');
+  } while (cursor);
+  return rows;
+}
+
+export async function recordingsCommand(config: ParleyConfig, args: string[], asJson: boolean, outFile?: string, format?: string, limit?: string): Promise<string> {
   const [sub, id, file] = args;
   if (sub === 'show') {
     if (!id) throw new CliError('usage: parley recordings show ID');
@@ -127,11 +142,14 @@ export async function recordingsCommand(config: ParleyConfig, args: string[], as
     return made.join('\n');
   }
   if (sub !== undefined) throw new CliError(`parley recordings: unknown subcommand '${sub}' (list, show, download, encode)`);
-  const recs = await json<RecordingRow[]>(config, 'GET', '/recordings');
+  if (limit !== undefined && !/^[1-9][0-9]{0,8}$/.test(limit)) throw new CliError(`--limit: a number of recordings (1 or more), not '${limit}'`, 2);
+  const all = await listAll(config);
+  const recs = limit === undefined ? all : all.slice(0, Number(limit));
   if (asJson) return JSON.stringify(recs, null, 2);
   if (recs.length === 0) return 'no recordings';
+  const more = all.length - recs.length;
   return table(
     recs.map((r) => [r.id, r.state, r.startedAt, `${(r.durationMs / 1000).toFixed(1)}s`, r.legs.map((l) => l.uri ?? '?').join(', '), r.legs[0]?.originalTo ?? '-']),
     ['ID', 'STATE', 'STARTED', 'LENGTH', 'LEGS', 'ORIGINAL TO'],
-  );
+  ) + (more > 0 ? `\n… ${more} more (--limit ${limit}; without --limit all ${all.length} are listed)` : '');
 }
