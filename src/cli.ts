@@ -10,7 +10,7 @@ import type { ParleyConfig } from './config/schema.ts';
 // or `parley rooms` does not load mediasoup, fastify and the S3 client, about 1 s of a
 // command's start through tsx.
 
-const usage = `usage: parley <command> [options]
+const usage = `usage: parley [--config FILE] <command> [options]
   start [--config FILE] [--pretty]                 run Parley in the foreground
   route --dry-run FILE [--source ADDR] [--workflow NAME] [--json] [--config FILE]
                                                    show what the rule chain does with a SIP request (FILE or - for stdin)
@@ -28,7 +28,26 @@ const usage = `usage: parley <command> [options]
   prompts build [--config FILE]                    transcode and speak every prompt into the cache (progress bar)
 `;
 
-export async function cli(argv: string[]): Promise<number> {
+/** `--config FILE` (`-c`, `--config=FILE`) may come before the command too: moved after it. */
+function globalOptionsLast(argv: string[]): string[] {
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i]!;
+    if (a === '--config' || a === '-c') i += 2;
+    else if (a.startsWith('--config=')) i += 1;
+    else break;
+  }
+  if (i === 0 || i >= argv.length) return argv;
+  return [argv[i]!, ...argv.slice(i + 1), ...argv.slice(0, i)];
+}
+
+export async function cli(args: string[]): Promise<number> {
+  const argv = globalOptionsLast(args);
+  // The AWS SDK warns on stderr, on every command that loads it, that its releases after
+  // January 2027 need Node 22: the SDK's own switch turns off that one warning (not
+  // others) for the command-line tools; the server (`start`) keeps it, and a value set
+  // by the user is kept.
+  if (argv[0] !== 'start') process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   try {
     return await dispatch(argv);
   } catch (err) {

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -99,8 +100,23 @@ describe('parley recordings (list)', () => {
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       const [first, second] = r.stderr.split('\n');
       assert.match(first!, new RegExp(`^parley ${args[0]}: Unknown option '--bogus'`), args.join(' '));
-      assert.match(second!, /^usage: parley <command>/);
+      assert.match(second!, /^usage: parley \[--config FILE\] <command>/);
       assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
     }
+  });
+
+  it('--config before the command is taken too; the AWS SDK does not warn about Node 22 on a command that loads it', async () => {
+    const t = await parley('--config', config, 'recordings', '--limit', '1');
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^ID .*\nrec-0250 .*\n… 249 more/);
+    const rec = join(dir, 'rec');
+    mkdirSync(rec);
+    const pub = join(dir, 'pub.pem');
+    writeFileSync(pub, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+    const cfg = join(dir, 'store.yaml');
+    writeFileSync(cfg, `recording: { dir: ${rec}, store: { type: s3, endpoint: 'http://127.0.0.1:9', bucket: recs, accessKeyId: x, secretAccessKey: y } }\nlog: { level: silent }\n`);
+    const v = await parley('-c', cfg, 'recordings', 'verify', '--all', '--public-key', pub);
+    assert.match(v.stdout, /0 verified, 0 failed/, v.stderr);
+    assert.doesNotMatch(v.stderr, /NodeVersionSupportWarning|AWS SDK/);
   });
 });
