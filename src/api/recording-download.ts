@@ -11,6 +11,7 @@ import { KeyUnwrapError } from '../recording/encryption/key-file.ts';
 import type { RecordingMetadata } from '../recording/metadata.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
 import { ApiError } from './api-error.ts';
+import { parseByteRange, RangeNotSatisfiable, type ByteRange } from './byte-range.ts';
 import { openRecordingFile, RecordingFileError } from './recording-file.ts';
 
 export interface Download {
@@ -19,13 +20,19 @@ export interface Download {
   /** Where it came from, for the log (and the audit log's export entry). */
   from: 'local' | 'bucket';
   decrypted: boolean;
+  /** The byte range sent (206), of a file of `total` bytes; absent: all of it. */
+  range?: ByteRange & { total: number };
 }
 
 function audioFiles(m: RecordingMetadata): Set<string> {
   return new Set([m.mix?.file, m.stereo?.file, ...(m.legs ?? []).flatMap((l) => l.stems.map((s) => s.file))].filter((f): f is string => !!f));
 }
 
-export async function openDownload(recs: RecordingService | null, dir: string, id: string, meta: RecordingMetadata, file: string): Promise<Download> {
+/**
+ * `range`: the request's Range header, honoured for a file sent as it is (local or from
+ * the bucket); a sealed file is decrypted from its start, so it is always sent whole (200).
+ */
+export async function openDownload(recs: RecordingService | null, dir: string, id: string, meta: RecordingMetadata, file: string, range?: string): Promise<Download> {
   const sealed = meta.encryption !== undefined && audioFiles(meta).has(file);
   let src: ByteSource & { close?: () => Promise<void> };
   let from: Download['from'] = 'local';
@@ -57,6 +64,9 @@ export async function openDownload(recs: RecordingService | null, dir: string, i
   }
   try {
     if (!sealed) {
+      const r = parseByteRange(range, src.size);
+      if (r === 'unsatisfiable') throw new RangeNotSatisfiable(src.size, range!);
+      if (r) return { size: r.end - r.start + 1, stream: await streamClosing(src, src.read(r.start, r.end)), from, decrypted: false, range: { ...r, total: src.size } };
       return { size: src.size, stream: src.size === 0 ? null : await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false };
     }
     const enc = recs?.encryption;

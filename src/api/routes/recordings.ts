@@ -14,6 +14,7 @@ import { actorOf } from './recording-compliance.ts';
 import { listQuery, parseListQuery } from './recording-search.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
 import { mapLimited } from '../../util/map-limited.ts';
+import { RangeNotSatisfiable } from '../byte-range.ts';
 
 /** Sidecars a recordings list reads at once. */
 const SIDECAR_READS = 16;
@@ -146,25 +147,30 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     required: ['id', 'file'],
     properties: { id: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 256 } },
   } as const;
-  const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 500: errorSchema, 502: errorSchema } as const;
+  const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 416: errorSchema, 500: errorSchema, 502: errorSchema } as const;
 
   /** Checks and opens a listed file of a recording (the checks of recording-file.ts, decrypted when sealed). */
-  const open = async (id: string, file: string): Promise<{ m: RecordingMetadata; d: Download }> => {
+  const open = async (id: string, file: string, range?: string): Promise<{ m: RecordingMetadata; d: Download }> => {
     if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
     const m = await load(id);
     if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
     try {
-      return { m, d: await openDownload(ctx.parley.recordings, dir(), id, m, file) };
+      return { m, d: await openDownload(ctx.parley.recordings, dir(), id, m, file, range) };
     } catch (err) {
       if (err instanceof ApiError) throw err;
       throw refused(err, { id, file });
     }
   };
-  const headers = (reply: FastifyReply, d: Download, file: string): FastifyReply =>
+  const headers = (reply: FastifyReply, d: Download, file: string): FastifyReply => {
     reply
       .type(d.decrypted ? 'audio/wav' : (TYPES[extname(file)] ?? 'application/octet-stream'))
       .header('Content-Length', d.size)
-      .header('Content-Disposition', `attachment; filename="${file}"`);
+      .header('Content-Disposition', `attachment; filename="${file}"`)
+      // A decrypted file is made from its start: ranges only for files sent as they are.
+      .header('Accept-Ranges', d.decrypted ? 'none' : 'bytes');
+    if (d.range) reply.code(206).header('Content-Range', `bytes ${d.range.start}-${d.range.end}/${d.range.total}`);
+    return reply;
+  };
 
   // Declared before the GET, which would otherwise get Fastify's own HEAD: that one ran the
   // download (an `exported` entry in the audit log for nothing sent) and read the whole
@@ -188,16 +194,20 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const { id, file } = req.params as { id: string; file: string };
-      const { m, d } = await open(id, file);
+      const range = req.headers.range;
+      const { m, d } = await open(id, file, range).catch((err: unknown) => {
+        if (err instanceof RangeNotSatisfiable) reply.header('Content-Range', `bytes */${err.total}`);
+        throw err;
+      });
       // Every export is in the audit log (who, which file, its sha256 per the sidecar) before a byte goes.
       try {
-        await ctx.parley.compliance?.exported(id, file, actorOf(req), sha256Listed(m, file));
+        await ctx.parley.compliance?.exported(id, file, actorOf(req), sha256Listed(m, file), d.range ? `bytes=${d.range.start}-${d.range.end}/${d.range.total}` : undefined);
       } catch (err) {
         d.stream?.destroy();
         ctx.log.error({ err, id, file }, 'export refused: the audit log cannot be written');
         throw new ApiError(503, 'unavailable', 'the audit log cannot be written; exports are refused until it can');
       }
-      ctx.log.info({ recording: id, file, from: d.from, decrypted: d.decrypted, bytes: d.size }, 'recording file exported');
+      ctx.log.info({ recording: id, file, from: d.from, decrypted: d.decrypted, bytes: d.size, ...(d.range ? { range: d.range } : {}) }, 'recording file exported');
       // Never more than announced (a file still growing would overrun Content-Length); decrypted on the way when sealed.
       return headers(reply, d, file).send(d.stream ?? '');
     },

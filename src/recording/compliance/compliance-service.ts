@@ -338,8 +338,9 @@ export class ComplianceService {
   }
 
   /** A file of a recording was served (GET /recordings/:id/files/:file): on disk before the bytes go. */
-  async exported(id: string, file: string, actor: string, sha256: string | null): Promise<void> {
-    await this.audit.append('exported', id, actor, { file, sha256 });
+  /** `range`: a part of the file only (HTTP Range), `bytes=start-end/total`. */
+  async exported(id: string, file: string, actor: string, sha256: string | null, range?: string): Promise<void> {
+    await this.audit.append('exported', id, actor, { file, sha256, ...(range ? { range } : {}) });
   }
 
   /** Index search; `held` filters on legal hold. Waits for sidecars the folder watch just noticed. */

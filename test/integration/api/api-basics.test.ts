@@ -195,6 +195,33 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
     assert.equal(r.status, 400);
   });
 
+  it('answers a Range request on a file with 206 and that part; an unsatisfiable one with 416', async () => {
+    const id = (await call(base, 'GET', '/recordings')).body[0].id as string;
+    const get = (range: string): Promise<Response> => fetch(`${base}/recordings/${id}/files/${id}.mix.wav`, { headers: { authorization: `Bearer ${TEST_TOKEN}`, range } });
+    let r = await get('bytes=1-3');
+    assert.equal(r.status, 206);
+    assert.equal(await r.text(), 'IFF');
+    assert.equal(r.headers.get('content-range'), 'bytes 1-3/8');
+    assert.equal(r.headers.get('content-length'), '3');
+    assert.equal(r.headers.get('accept-ranges'), 'bytes');
+    r = await get('bytes=-3');
+    assert.equal(r.status, 206);
+    assert.equal(await r.text(), 'mix');
+    r = await get('bytes=5-100');
+    assert.equal(r.status, 206);
+    assert.equal(r.headers.get('content-range'), 'bytes 5-7/8');
+    r = await get('bytes=8-');
+    assert.equal(r.status, 416);
+    assert.equal(r.headers.get('content-range'), 'bytes */8');
+    await r.text();
+    // Several ranges, or another unit: the whole file, 200.
+    for (const range of ['bytes=0-1,4-5', 'lines=1-2']) {
+      r = await get(range);
+      assert.equal(r.status, 200, range);
+      assert.equal(await r.text(), 'RIFF-mix');
+    }
+  });
+
   it('serves a valid OpenAPI document listing every route', async () => {
     const r = await call(base, 'GET', '/openapi.json');
     assert.equal(r.status, 200);

@@ -57,6 +57,11 @@ describe('API downloads of encrypted recordings', () => {
     assert.equal(onDisk.toString('ascii', 0, 8), 'PRLYENC1', 'on disk it stays sealed');
     const side = await call(base, 'GET', `/recordings/${id}`);
     assert.deepEqual(side.body.encryption, meta.encryption);
+    // A Range on a sealed file: decrypted from its start, so the whole WAV (200), and it says so.
+    const ranged = await fetch(`${base}/recordings/${id}/files/${meta.mix.file}`, { headers: { authorization: `Bearer ${TEST_TOKEN}`, range: 'bytes=44-99' } });
+    assert.equal(ranged.status, 200);
+    assert.equal(ranged.headers.get('accept-ranges'), 'none');
+    assert.equal((await ranged.arrayBuffer()).byteLength, 44 + 64000);
   });
 
   it('a data key wrapped by another master key: 409 naming both keys, the file untouched', async () => {

@@ -96,6 +96,14 @@ describe('recordings: legal hold, retention and search through the API', () => {
     assert.equal(r.status, 200);
     const e = auditEntries().findLast((x) => x.event === 'exported')!;
     assert.deepEqual([e.recording, e.actor, e.file, e.sha256], [ids.month, 'api:auditor', file, metas.month!.mix.sha256]);
+    assert.equal(e.range, undefined, 'the whole file');
+    // A part of it (HTTP Range): the entry says which.
+    const part = await fetch(`${base}/recordings/${ids.month}/files/${file}`, { headers: { authorization: `Bearer ${AUDITOR}`, range: 'bytes=0-43' } });
+    assert.equal(part.status, 206);
+    assert.equal((await part.arrayBuffer()).byteLength, 44);
+    const p = auditEntries().findLast((x) => x.event === 'exported')!;
+    assert.match(String(p.range), /^bytes=0-43\/[0-9]+$/);
+    assert.equal(p.file, file);
   });
 
   it('searches by flow, rule, original To, participant, time range and hold, with a cursor', async () => {
