@@ -13,6 +13,7 @@ import { recordingStoreChecks } from './recording-store-schema.ts';
 import { siprecChecks } from './siprec-schema.ts';
 import { statusChecks } from './status-checks.ts';
 import { headerEditChecks } from '../policy/header-edit-checks.ts';
+import { respondChecks } from '../policy/respond-checks.ts';
 import { validateConfig as validate } from './config-validator.ts';
 import { defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
 
@@ -118,6 +119,7 @@ function crossChecks(c: ParleyConfig): string[] {
   problems.push(...digitInputProblems(c.flows));
   problems.push(...statusChecks(c.routing, c.flows));
   problems.push(...headerEditChecks(c.routing));
+  problems.push(...respondChecks(c.routing));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {
       if ('app' in a && !(a.app in c.flows) && a.app !== 'siprec') problems.push(`routing.rules.${i}.actions.${j}.app: no flow named '${a.app}'`);

@@ -6,7 +6,7 @@ import { parseNameAddr } from '../sip/message/header-values.ts';
 import type { RoutingConfig } from './rule-types.ts';
 
 /** Headers no edit may touch, by their long and compact names (RFC 3261 §7.3.3, §20), and why. */
-const FRAMING: Record<string, string> = {
+export const FRAMING: Record<string, string> = {
   via: 'each hop writes its own Via',
   'call-id': 'the transaction and dialog are named by it',
   cseq: 'the transaction is numbered by it',
@@ -21,9 +21,9 @@ const FRAMING: Record<string, string> = {
   rack: 'reliable provisional responses are numbered by it',
   'x-parley-relay': 'Parley\'s own loop detection',
 };
-const COMPACT: Record<string, string> = { v: 'via', i: 'call-id', l: 'content-length', c: 'content-type', e: 'content-encoding', m: 'contact', f: 'from', t: 'to' };
+export const COMPACT: Record<string, string> = { v: 'via', i: 'call-id', l: 'content-length', c: 'content-type', e: 'content-encoding', m: 'contact', f: 'from', t: 'to' };
 /** RFC 3261 §25.1 token. */
-const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+export const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
 export function headerEditChecks(routing: RoutingConfig): string[] {
   const problems: string[] = [];

@@ -92,6 +92,29 @@ export class AppResponseHandler {
   }
 
   /**
+   * The app's response to `txnId` could not be built (unparseable, or refused while being
+   * written): when it was a final one (`status` unknown counts as final) the caller gets a
+   * 500 now, not at the 64 s backstop; the app is told NOK either way.
+   */
+  unusable(conn: ControlConnection, rid: string, txnId: string, status: number | null, why: string): void {
+    const p = this.ctx.pendingUas.get(txnId);
+    if (p && (status === null || status >= 200) && !p.txn.finalSent && p.req.method !== 'ACK') {
+      callLogger(this.ctx.log, p.req.callId).warn({ method: p.req.method, why }, 'the app\'s response could not be built: 500 instead');
+      try {
+        p.txn.respond(makeResponse(p.req, 500, 'Server Internal Error', p.toTag));
+      } catch (err) {
+        this.ctx.log.debug({ err }, '500 in place of an unusable response not sent');
+      }
+      if (p.early && !p.early.confirmed) {
+        p.early.stopReliable?.();
+        this.ctx.dialogs.remove(p.early);
+      }
+      this.requests.finish(p);
+    }
+    conn.reply(rid, `NOK|${why.replace(/[|\r\n]/g, ' ')}`);
+  }
+
+  /**
    * RFC 3262 §3: a reliable provisional gets an RSeq, makes the early dialog the PRACK will
    * arrive in, and is retransmitted (T1 doubling) until that PRACK; after 64*T1 the INVITE
    * is rejected with a 5xx.

@@ -247,7 +247,11 @@ export class SipCore implements ControlCommands {
     try {
       sip = parseMessage(Buffer.from(msg.body, 'utf8'), { uriHeaders: true });
     } catch (err) {
-      conn.reply(msg.rid, `NOK|unparseable SIP message: ${(err as Error).message.replace(/[|\r\n]/g, ' ')}`);
+      const why = `unparseable SIP message: ${(err as Error).message}`;
+      // A response the app meant to send still ends its transaction at once (a 500).
+      const status = /^SIP\/2\.0 (\d{3})/.exec(msg.body);
+      if (msg.body.startsWith('SIP/2.0') && t[1] !== 'proxy') this.appResponses.unusable(conn, msg.rid, t[2] ?? '', status ? Number(status[1]) : null, why);
+      else conn.reply(msg.rid, `NOK|${why.replace(/[|\r\n]/g, ' ')}`);
       return;
     }
     if (t[1] === 'proxy') {
@@ -258,7 +262,11 @@ export class SipCore implements ControlCommands {
     const txnId = t[2] ?? '';
     const dialogId = t[3] ?? '';
     if (!sip.isRequest) {
-      this.appResponses.handle(conn, msg.rid, txnId, sip);
+      try {
+        this.appResponses.handle(conn, msg.rid, txnId, sip);
+      } catch (err) {
+        this.appResponses.unusable(conn, msg.rid, txnId, sip.status, (err as Error).message);
+      }
       return;
     }
     this.appRequests.handle(conn, msg.rid, txnId, dialogId, t[4] ?? '', sip).catch((err: unknown) => {

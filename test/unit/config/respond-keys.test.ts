@@ -1,0 +1,31 @@
+// A respond rule's reason and headers are checked at load, naming the key, as header edits
+// are: CR or LF would write headers of their own into the response, a name that is no token
+// makes a response the server cannot send, and the headers the server writes are its own.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig } from '../../../src/config/load-config.ts';
+
+const rule = (respond: string): string => `routing:\n  rules:\n    - name: a\n      match: { method: OPTIONS }\n      actions: [{ respond: ${respond} }]\n`;
+const bad = (respond: string, re: RegExp) => assert.throws(() => parseConfig(rule(respond)), re);
+const good = (respond: string) => assert.doesNotThrow(() => parseConfig(rule(respond)));
+
+describe('respond rules checked at load', () => {
+  it('a reason phrase with CR, LF or another control character is refused', () => {
+    bad('{ status: 486, reason: "Busy\\r\\nX-Injected: yes" }', /routing\.rules\.0\.actions\.0\.respond\.reason: a reason phrase may not hold CR, LF/);
+    bad('{ status: 486, reason: "Busy\\u0007" }', /respond\.reason: /);
+    good('{ status: 486, reason: "Busy Here\\tnow, ça sonne" }');
+  });
+
+  it('a header value with CR or LF, or a name that is no token, is refused', () => {
+    bad('{ status: 486, headers: { X-A: "a\\r\\nX-Injected2: yes" } }', /respond\.headers\.X-A: a header value may not hold CR, LF/);
+    bad('{ status: 486, headers: { "Bad Name": x } }', /respond\.headers\.Bad Name: 'Bad Name' is not a header name/);
+  });
+
+  it('the headers the server writes cannot be given', () => {
+    bad('{ status: 486, headers: { Via: "SIP/2.0/UDP 6.6.6.6" } }', /respond\.headers\.Via: Via cannot be written by a respond rule/);
+    bad('{ status: 486, headers: { To: "<sip:x@y>;tag=1" } }', /respond\.headers\.To: To cannot be written/);
+    bad('{ status: 486, headers: { l: "9" } }', /respond\.headers\.l: l cannot be written/);
+  });
+
+  it('ordinary headers load', () => good('{ status: 503, reason: Overloaded, headers: { Retry-After: "30", Warning: "399 parley \\"later\\"" } }'));
+});
