@@ -102,10 +102,23 @@ export function rewrittenHeaders(headers: Readonly<Record<string, string>>, edit
       if (existing !== undefined) delete out[existing];
     } else if (e.op === 'set' || existing === undefined) {
       if (existing !== undefined) delete out[existing];
-      out[e.name] = e.value ?? '';
+      out[e.name] = ADDRESS.has(e.name.toLowerCase()) ? asNameAddr(e.value ?? '') : (e.value ?? '');
     } else {
       out[existing] = `${out[existing]},${e.value ?? ''}`;
     }
   }
   return out;
+}
+
+/** From and To, long and compact (RFC 3261 §7.3.3). */
+const ADDRESS = new Set(['from', 'to', 'f', 't']);
+
+/**
+ * A From or To a rule set as a bare URI, in <> (RFC 3261 §20.10: a URI holding `;`, `,` or
+ * `?` must be): the server appends the leg's tag, which would otherwise make the URI's own
+ * parameters (`;user=phone`) header parameters. A name-addr is left as written.
+ */
+function asNameAddr(value: string): string {
+  const v = value.trim();
+  return v.includes('<') ? v : `<${v}>`;
 }

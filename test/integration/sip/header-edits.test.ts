@@ -41,6 +41,11 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
         actions: [{ headers: { remove: ['Ms-Target-Class', 'Ms-Sensitivity'], set: { 'X-Route': 'b' }, add: { 'X-Seen-By': 'parley' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
       },
       {
+        name: 'set-from-to',
+        match: { headers: { 'X-Set-From': { present: true } } },
+        actions: [{ headers: { set: { From: 'sip:+15551234@example.com;user=phone', To: '"Carol" <sip:carol@example.com;user=phone>' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
+      },
+      {
         name: 'add-only',
         match: { headers: { 'X-Add-Only': { present: true } } },
         actions: [{ headers: { add: { 'X-Seen-By': 'parley' }, set: { 'X-Absent': 'yes' } } }, { proxy: { targets: [`sip:bob@127.0.0.1:${callee.port}`] } }],
@@ -127,6 +132,16 @@ describe(`header edits on a forwarded request (raw UDP callee), ${label}`, () =>
     const bye = await callee.nextMatching(/^BYE /);
     callee.send(back, answer(bye, '200 OK'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 200 /), /CSeq: 5 BYE/);
+  });
+
+  it('a From set as a bare URI with parameters goes out in <> (RFC 3261 §20.10), the leg\'s tag after it; a name-addr as written', async () => {
+    const r = request('INVITE', caller.port, { 'X-Set-From': '1', 'Content-Type': 'application/sdp' }, SDP);
+    caller.send(sipPort, r.text);
+    const invite = await callee.nextMatching(/^INVITE /, 3000, undefined);
+    assert.match(headerValues(invite, 'From')[0] ?? '', /^<sip:\+15551234@example\.com;user=phone>;tag=[^;]+$/, invite);
+    assert.match(headerValues(invite, 'To')[0] ?? '', /^"Carol" <sip:carol@example\.com;user=phone>$/, invite);
+    callee.send(viaPort(invite), answer(invite, '486 Busy Here'));
+    assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /), /^SIP\/2\.0 486 /);
   });
 
   it('add only (and set of an absent header): proxied as is, same Call-ID, each added header once', async () => {
