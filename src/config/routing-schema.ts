@@ -65,7 +65,8 @@ const action = {
       required: ['contacts'],
       properties: {
         status: { type: 'integer', minimum: 300, maximum: 399 },
-        contacts: { type: 'array', items: sipUri, minItems: 1 },
+        // A URI, or a name-addr with contact parameters (q, expires): checked at load (policy/redirect-contacts.ts).
+        contacts: { type: 'array', items: str, minItems: 1 },
       },
     }),
     one('respond', {

@@ -9,6 +9,7 @@ import { callLogger, type Logger } from '../util/logger.ts';
 import { compileSource, type Matcher } from '../policy/pattern.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { proxyHeadersFor } from '../policy/header-edit-plan.ts';
+import { redirectContact } from '../policy/redirect-contacts.ts';
 import { EarlyRequests } from './early-requests.ts';
 import { HeaderEditRelay } from './header-edit-relay.ts';
 import { isOwnAddress, type ServerAddresses } from './own-address.ts';
@@ -96,7 +97,7 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
         this.proxy(req, res, decision, log);
         return;
       case 'redirect':
-        res.send(o.status, { headers: { Contact: o.contacts.map((c) => `<${c}>`).join(', ') } });
+        res.send(o.status, { headers: { Contact: o.contacts.map(redirectContact).join(', ') } });
         return;
       case 'respond':
         if (o.reason) res.send(o.status, o.reason, { headers: o.headers });

@@ -18,6 +18,11 @@ describe('respond rules on the wire (raw UDP caller)', () => {
     sipPort = h.server.sipPort('udp');
     caller = await RawSipClient.open();
     attachRules(h.srf, [
+      {
+        name: 'redirect',
+        match: { headers: { 'X-Redirect': { present: true } } },
+        actions: [{ redirect: { contacts: ['sip:a@127.0.0.1:5999;transport=tcp;q=0.5', '"B" <sip:b@127.0.0.1:5998>;q=0.9;expires=60'] } }],
+      },
       { name: 'bad-name', match: { headers: { 'X-Bad-Name': { present: true } } }, actions: [{ respond: { status: 486, headers: { 'Bad Name': 'x' } } }] },
     ]);
   });
@@ -25,6 +30,14 @@ describe('respond rules on the wire (raw UDP caller)', () => {
   after(async () => {
     caller.close();
     await h.close();
+  });
+
+  it('redirect contacts carry their q-values as Contact parameters, never URI ones', async () => {
+    caller.send(sipPort, request('OPTIONS', caller.port, { 'X-Redirect': '1' }).text);
+    const final = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 3000);
+    assert.match(final, /^SIP\/2\.0 302 /);
+    const contacts = final.split('\r\n').filter((l) => /^(Contact|m):/i.test(l)).map((l) => l.replace(/^[^:]+:\s*/, '')).join(', ');
+    assert.match(contacts, /^<sip:a@127\.0\.0\.1:5999;transport=tcp>;q=0\.5, ?"B" <sip:b@127\.0\.0\.1:5998>;q=0\.9;expires=60$/, final);
   });
 
   it('a response that cannot be built still answers at once: 500, not silence until the backstop', async () => {

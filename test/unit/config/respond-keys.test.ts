@@ -27,5 +27,17 @@ describe('respond rules checked at load', () => {
     bad('{ status: 486, headers: { l: "9" } }', /respond\.headers\.l: l cannot be written/);
   });
 
+  it('a 3xx without a Contact is refused; one with a Contact loads', () => {
+    bad('{ status: 302 }', /routing\.rules\.0\.actions\.0\.respond\.status: a 302 redirects to its Contact and this one has none/);
+    good('{ status: 302, headers: { Contact: "<sip:new@example.com>;q=0.5" } }');
+  });
+
+  it('redirect contacts: a name-addr with q and expires loads; a bad q-value or scheme is refused, naming the key', () => {
+    const redirect = (contacts: string) => `routing:\n  rules:\n    - name: a\n      actions: [{ redirect: { contacts: ${contacts} } }]\n`;
+    assert.doesNotThrow(() => parseConfig(redirect('["<sip:a@example.com>;q=0.5", "\\"B\\" <sip:b@example.com;transport=tcp>;q=1;expires=60", "sip:c@example.com;q=0.1", "tel:+15551234"]')));
+    assert.throws(() => parseConfig(redirect('["sip:a@example.com", "<sip:b@example.com>;q=2"]')), /routing\.rules\.0\.actions\.0\.redirect\.contacts\.1: q=2 is not a q-value/);
+    assert.throws(() => parseConfig(redirect('["<http://example.com>"]')), /redirect\.contacts\.0: .* must be a sip:, sips: or tel: URI/);
+  });
+
   it('ordinary headers load', () => good('{ status: 503, reason: Overloaded, headers: { Retry-After: "30", Warning: "399 parley \\"later\\"" } }'));
 });
