@@ -333,7 +333,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       node: c.cluster?.nodeId,
       log: this.log.child({ component: 'webrtc' }),
     });
-    this.sip = await connectSrf({ sip: c.sip, log: this.log });
+    this.sip = await connectSrf({ sip: c.sip, log: this.log, gateUntilReady: true });
     // Early dialogs of B legs and relayed INVITEs: the router gives their requests to whoever placed them.
     const earlyLegs = new EarlyRequests();
     this.earlyRequests = earlyLegs;
@@ -396,6 +396,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     // Before the router takes requests: the API restores the saved rule switches.
     if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, c.recording.dir, this.log.child({ component: 'api' }));
     this.router.attach();
+    this.sip.ready(); // INVITEs got 503 until now (connectSrf gateUntilReady)
     // Once the API listens, so that each repaired recording reaches it (recording.saved).
     this.recordingService.recoverInterrupted().catch((err: unknown) => this.log.error({ err }, 'recording recovery failed'));
   }

@@ -22,11 +22,15 @@ export interface SrfConnection {
   renewTls(): Promise<Array<{ key: string; ok: boolean; error?: string }>>;
   /** A request to `uri` would reach the embedded server itself (EmbeddedSipServer.pointsHere); null with a drachtio-server. */
   pointsHere: ((uri: string) => Promise<boolean>) | null;
+  /** Parley's handlers are installed: INVITEs go to them from now on, not 503 (see connectSrf). */
+  ready(): void;
 }
 
 export interface ConnectSrfOptions {
   sip: SipConfig;
   log: Logger;
+  /** INVITEs get 503 with Retry-After until ready() (Parley's start-up); else the app's handlers take them as they come. */
+  gateUntilReady?: boolean;
   /** How long to wait for the control connection to authenticate. */
   connectTimeoutMs?: number;
 }
@@ -43,7 +47,18 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
   }
   if (server) allowGivenSocket();
   const srf = new Srf();
-  // Before any handler: session timers the same on both servers (see session-timer-answer.ts).
+  // Until Parley's own handlers are installed (App.start, a second or so after the connection),
+  // an INVITE would reach no handler and get drachtio-srf's default 404, which a proxy takes
+  // as final: it gets 503 with Retry-After instead, which a proxy fails over on (RFC 3261 §21.5.4).
+  let ready = !opts.gateUntilReady;
+  if (opts.gateUntilReady) {
+    srf.use('invite', (req, res, next) => {
+      if (ready) return next();
+      log.info({ callId: req.get('Call-ID') }, 'INVITE before Parley is ready: 503');
+      res.send(503, { headers: { 'Retry-After': '1' } });
+    });
+  }
+  // Before any other handler: session timers the same on both servers (see session-timer-answer.ts).
   useSessionTimerAnswer(srf, opts.sip.timers.minSE, log);
   let closed = false;
   const close = (): void => {
@@ -88,7 +103,9 @@ export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection
     throw err;
   }
   const embedded = server;
-  return { srf, hostports, close, sipStats: () => server?.stats ?? null, overBudget: () => server?.stats.overBudget ?? null, renewTls: async () => (server ? server.renewTls() : []), pointsHere: embedded ? (uri) => embedded.pointsHere(uri) : null };
+  return { srf, hostports, close, sipStats: () => server?.stats ?? null, overBudget: () => server?.stats.overBudget ?? null, renewTls: async () => (server ? server.renewTls() : []), pointsHere: embedded ? (uri) => embedded.pointsHere(uri) : null, ready: () => {
+    ready = true;
+  } };
 }
 
 /** drachtio-srf's wire protocol (internal): the client's reconnect state. */

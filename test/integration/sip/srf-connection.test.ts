@@ -40,6 +40,25 @@ describe('connectSrf', () => {
     }
   });
 
+  it('gateUntilReady: an INVITE before ready() gets 503 with Retry-After (a proxy fails over), not drachtio-srf\'s 404; after it the app\'s handler', async () => {
+    const conn = await connectSrf({ sip, log: testLogger(), gateUntilReady: true });
+    const port = Number(/udp\/127\.0\.0\.1:(\d+)/.exec(conn.hostports)![1]);
+    const c = await RawSipClient.open();
+    try {
+      c.send(port, request('INVITE', c.port).text);
+      const early = await c.nextMatching(/^SIP\/2\.0 [3-6]\d\d /);
+      assert.match(early, /^SIP\/2\.0 503 /);
+      assert.match(early, /^Retry-After: 1\s*$/m);
+      conn.srf.invite((_req, res) => res.send(486));
+      conn.ready();
+      c.send(port, request('INVITE', c.port).text);
+      assert.match(await c.nextMatching(/^SIP\/2\.0 [3-6]\d\d /), /^SIP\/2\.0 486 /);
+    } finally {
+      c.close();
+      conn.close();
+    }
+  });
+
   it('remote: connects to a server given by host, port and secret', async () => {
     const server = await EmbeddedSipServer.start({ sip, log: testLogger() });
     try {
