@@ -88,17 +88,32 @@ async function dispatch(argv: string[]): Promise<number> {
   }
 }
 
+const routeUsage = `usage: parley route --dry-run FILE [--source ADDR] [--workflow NAME] [--json] [--config FILE]
+  show what the rule chain does with a SIP request read from FILE (- for stdin)
+`;
+
 function route(argv: string[]): number {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'dry-run': { type: 'string' },
-      source: { type: 'string' },
-      workflow: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      config: { type: 'string', short: 'c' },
-    },
-  });
+  if (argv.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(routeUsage);
+    return 0;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'dry-run': { type: 'string' },
+        source: { type: 'string' },
+        workflow: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        config: { type: 'string', short: 'c' },
+      },
+    }));
+  } catch (err) {
+    // An unknown option or one missing its value: a usage message, not a stack trace.
+    process.stderr.write(`parley route: ${(err as Error).message}\n${routeUsage}`);
+    return 1;
+  }
   const file = values['dry-run'];
   if (!file) {
     process.stderr.write('parley route: --dry-run FILE is required (routing live requests is what `parley start` does)\n');

@@ -15,6 +15,7 @@ import { statusChecks } from './status-checks.ts';
 import { headerEditChecks } from '../policy/header-edit-checks.ts';
 import { respondChecks } from '../policy/respond-checks.ts';
 import { redirectChecks } from '../policy/redirect-contacts.ts';
+import { targetChecks } from '../policy/target-checks.ts';
 import { validateConfig as validate } from './config-validator.ts';
 import { defaultClusterTuning, defaultConfig, type ParleyConfig } from './schema.ts';
 
@@ -122,6 +123,7 @@ function crossChecks(c: ParleyConfig): string[] {
   problems.push(...headerEditChecks(c.routing));
   problems.push(...respondChecks(c.routing));
   problems.push(...redirectChecks(c.routing));
+  problems.push(...targetChecks(c.routing));
   c.routing.rules.forEach((rule, i) =>
     rule.actions.forEach((a, j) => {
       if ('app' in a && !(a.app in c.flows) && a.app !== 'siprec') problems.push(`routing.rules.${i}.actions.${j}.app: no flow named '${a.app}'`);

@@ -33,6 +33,16 @@ function parley(args: string[], input?: string) {
 }
 
 describe('parley route --dry-run', () => {
+  it('--help prints the usage, an unknown option the usage and exit 1: never a stack trace', () => {
+    const help = parley(['--help']);
+    assert.equal(help.code, 0, help.err);
+    assert.match(help.out, /^usage: parley route --dry-run FILE/);
+    const bad = parley(['--bogus']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /usage: parley route/);
+    assert.doesNotMatch(bad.err, /\n\s+at /);
+  });
+
   it('prints each rule, what matched, the header edits and the result', () => {
     const r = parley(['--dry-run', 'test/fixtures/sip/invite-audio.sip', '--source', '10.1.2.3']);
     assert.equal(r.code, 0, r.err);

@@ -41,3 +41,12 @@ describe('respond rules checked at load', () => {
 
   it('ordinary headers load', () => good('{ status: 503, reason: Overloaded, headers: { Retry-After: "30", Warning: "399 parley \\"later\\"" } }'));
 });
+
+describe('rule targets checked at load', () => {
+  const cfg = (actions: string) => `routing:\n  rules:\n    - name: a\n      actions: ${actions}\n`;
+  it('a retarget or proxy target whose port is not 1 to 65535 is refused, naming the key', () => {
+    assert.throws(() => parseConfig(cfg('[{ retarget: "sip:a@127.0.0.1:99999" }, { proxy: null }]')), /routing\.rules\.0\.actions\.0\.retarget: 'sip:a@127\.0\.0\.1:99999': port 99999 is not a port/);
+    assert.throws(() => parseConfig(cfg('[{ proxy: { targets: ["sip:a@b:5060", "sip:[::1]:0;transport=tcp"] } }]')), /routing\.rules\.0\.actions\.0\.proxy\.targets\.1: .*port 0 is not a port/);
+    assert.doesNotThrow(() => parseConfig(cfg('[{ retarget: "sip:a@[::1]:5060;transport=tcp" }, { proxy: { targets: ["sips:b@example.com", "tel:+15551234"] } }]')));
+  });
+});
