@@ -31,7 +31,10 @@ function describeDecision(method: string, uri: string, d: RouteDecision): string
     for (const a of t.actions ?? []) out.push(`      → ${a}`);
   }
   if (d.requestUri !== uri) out.push(`  Request-URI becomes ${d.requestUri}`);
-  for (const e of d.headerEdits) out.push(`  header ${e.op} ${e.name}${e.value !== undefined ? `: ${e.value}` : ''}`);
+  // Edits apply to a request sent on (proxy); a flow's legs are requests of its own (README, Routing rules).
+  const unused = d.outcome.kind !== 'proxy' && d.headerEdits.length > 0;
+  if (unused) out.push(`  header edits not applied: ${d.outcome.kind === 'app' ? 'a flow takes the request and places its own legs' : 'the request is answered, not sent on'}`);
+  for (const e of d.headerEdits) out.push(`  ${unused ? '(not applied) ' : ''}header ${e.op} ${e.name}${e.value !== undefined ? `: ${e.value}` : ''}`);
   const o = d.outcome;
   const by = d.decidedBy ? `rule '${d.decidedBy}'` : 'the default (proxyByDefault)';
   switch (o.kind) {

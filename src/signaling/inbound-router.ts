@@ -109,6 +109,8 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
           res.send(405);
           return;
         }
+        // Header edits are made to a request sent on; a flow's legs are its own (README, Routing rules).
+        if (decision.headerEdits.length > 0) log.info({ flow: o.flow, edits: decision.headerEdits.length }, 'header edits of earlier rules not applied: a flow takes the call');
         this.safeEmit('app', req, res, o.flow, decision, log);
         return;
     }

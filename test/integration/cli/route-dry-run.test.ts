@@ -53,6 +53,13 @@ describe('parley route --dry-run', () => {
     assert.match(r.out, /result: run flow 'record-notice' — by rule 'gateway'/);
   });
 
+  it('header edits before an app rule are reported as not applied (a flow places its own legs)', () => {
+    const r = parley(['--dry-run', 'test/fixtures/sip/invite-audio.sip', '--source', '10.1.2.3']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /header edits not applied: a flow takes the request and places its own legs/);
+    assert.match(r.out, /\(not applied\) header remove Ms-Target-Class/);
+  });
+
   it('a request from outside the source range is declined by proxyByDefault off; --json gives the decision', () => {
     const r = parley(['--dry-run', 'test/fixtures/sip/invite-audio.sip', '--source', '192.0.2.1', '--json']);
     assert.equal(r.code, 0, r.err);
