@@ -47,8 +47,14 @@ export async function verifyRecordings(config: ParleyConfig, o: { id?: string; a
   let ids: string[];
   if (o.id) ids = [o.id];
   else {
+    // The sidecars on disk and every recording the audit log says was created or
+    // finalized: one removed by hand (no `deleted` entry) fails, a deleted one is DELETED.
     const names = await readdir(dir).catch(() => [] as string[]);
-    ids = names.flatMap((n) => SIDECAR.exec(n)?.[1] ?? []).sort();
+    const all = new Set(names.flatMap((n) => SIDECAR.exec(n)?.[1] ?? []));
+    for (const [id, entries] of audit.byRecording) {
+      if (entries.some((e) => e.entry.event === 'created' || e.entry.event === 'finalized')) all.add(id);
+    }
+    ids = [...all].sort();
   }
   const results: RecordingVerification[] = [];
   const bucket = config.recording.store ? new S3Bucket(config.recording.store) : null;

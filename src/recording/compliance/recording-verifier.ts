@@ -119,6 +119,16 @@ async function checkDerived(dir: string, id: string, meta: RecordingMetadata, v:
   }
 }
 
+/** Where recording.store still holds a missing sidecar (a copy to restore from), or that it does not. */
+async function storedSidecar(bucket: ObjectStore, id: string): Promise<string> {
+  const key = bucket.keyOf(id, `${id}.json`);
+  try {
+    return (await bucket.head(key)) ? ` (${bucket.urlOf(key)} still holds a copy)` : ` (not in ${bucket.urlOf(key)} either)`;
+  } catch (err) {
+    return ` (the bucket cannot be checked: ${(err as Error).message})`;
+  }
+}
+
 /** Reads a sidecar without following a link at its name. */
 async function readNoFollow(path: string): Promise<string> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -155,7 +165,13 @@ export async function verifyRecording(o: {
       v.problems.push({ kind: 'deleted', line: deleted.line, message: `deleted at ${deleted.entry.at} by ${deleted.entry.actor} (audit log line ${deleted.line})` });
       return v;
     }
-    fail({ kind: 'sidecar-missing', file: `${id}.json`, message: `the sidecar ${id}.json cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    // The sidecar is never removed but by a logged delete (the uploader keeps it): the
+    // audit log saying the recording exists makes its absence a loss, named by line.
+    const logged = entries.findLast((e) => e.entry.event === 'finalized') ?? entries.find((e) => e.entry.event === 'created');
+    const said = logged ? `; the audit log says it was ${String(logged.entry.event)} at ${String(logged.entry.at)} (line ${logged.line}) and never deleted` : '';
+    const copy = logged && code === 'ENOENT' && o.store ? await storedSidecar(o.store.bucket, id) : '';
+    fail({ kind: 'sidecar-missing', file: `${id}.json`, ...(logged ? { line: logged.line } : {}), message: `the sidecar ${id}.json cannot be read: ${code}${said}${copy}` });
     return v;
   }
   let meta: RecordingMetadata;

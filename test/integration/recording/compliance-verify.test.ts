@@ -186,6 +186,36 @@ describe('recordings verify: tamper evidence', () => {
   });
 });
 
+describe('`verify --all` takes its recordings from the audit log too', () => {
+  it('fails a finalized recording removed by hand (no deleted entry), naming its audit line; counts a deleted one', async () => {
+    const dir = join(root, 'rec-all');
+    const { svc, compliance } = await open(dir);
+    const made: string[] = [];
+    try {
+      for (let i = 0; i < 3; i++) made.push((await record(svc, `all-${i}`)).mix.file.replace(/\.mix\.wav$/, ''));
+      await compliance.settled();
+      assert.equal(await compliance.delete(made[2]!, 'test'), true);
+      await compliance.settled();
+    } finally {
+      svc.close();
+      compliance.close();
+    }
+    const gone = made[1]!;
+    for (const f of [`${gone}.json`, `${gone}.json.sig`, `${gone}.mix.wav`]) unlinkSync(join(dir, f));
+    const lines = readFileSync(join(dir, '.parley', 'audit.jsonl'), 'utf8').trimEnd().split('\n');
+    const line = lines.findIndex((l) => l.includes('"event":"finalized"') && l.includes(`"recording":"${gone}"`)) + 1;
+    assert.ok(line > 0);
+    const config = join(root, 'verify-all.yaml');
+    writeFileSync(config, `recording: { dir: ${dir} }\nlog: { level: silent }\n`);
+    const all = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'recordings', 'verify', '--all', '--config', config], { encoding: 'utf8' });
+    assert.equal(all.status, 1, all.stdout + all.stderr);
+    assert.match(all.stdout, new RegExp(`FAILED  ${gone}\\n.*${gone}\\.json cannot be read: ENOENT; the audit log says it was finalized at \\S+ \\(line ${line}\\) and never deleted`));
+    assert.match(all.stdout, new RegExp(`DELETED ${made[2]}`));
+    assert.match(all.stdout, new RegExp(`OK      ${made[0]}`));
+    assert.match(all.stdout, /1 verified, 1 failed, 0 still recording, 1 deleted/);
+  });
+});
+
 describe('an interrupted recording', () => {
   it('is repaired at the next start, signed and logged (recovered), and verifies', async (t) => {
     const dir = join(root, 'kill9');
