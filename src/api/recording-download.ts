@@ -2,8 +2,9 @@
 // checks of recording-file.ts), or, once the uploader removed it, the object in
 // recording.store (streamed through, never buffered whole); an encrypted audio
 // file is decrypted on the way (chunk by chunk) into a WAV. Errors that happen
-// before the first byte are precise ApiErrors: a wrong master key, a missing key
-// file, a file that is neither here nor in the bucket.
+// before the first byte are precise ApiErrors: a wrong master key, a key file
+// missing on disk and in the bucket (else the bucket's `<id>.key` is used), a file
+// that is neither here nor in the bucket.
 import { finished, type Readable } from 'node:stream';
 import { decryptedWav, type ByteSource } from '../recording/encryption/decrypt-reader.ts';
 import { EncryptedFileError } from '../recording/encryption/chunk-format.ts';
@@ -73,10 +74,12 @@ export async function openDownload(recs: RecordingService | null, dir: string, i
     if (!enc) throw new ApiError(409, 'encrypted', `recording '${id}' is encrypted and recording.encryption is not configured here`);
     let key: Buffer;
     try {
-      key = await enc.dataKey(dir, id);
+      key = await enc.storedDataKey(dir, id, recs?.store?.bucket);
     } catch (e) {
-      if (e instanceof KeyUnwrapError) throw new ApiError(e.reason === 'wrong_key' ? 409 : 500, `key_${e.reason}`, e.message);
-      throw e;
+      // None of these is the server's fault: a key wrapped by another master key, a key
+      // file lost (on disk and in recording.store) or altered: 409 saying which.
+      if (e instanceof KeyUnwrapError) throw new ApiError(409, `key_${e.reason}`, e.message);
+      throw new ApiError(502, 'store_unavailable', (e as Error).message);
     }
     try {
       const { size, stream } = await decryptedWav(src, key, file);

@@ -82,9 +82,13 @@ export async function decryptCommand(config: ParleyConfig, id: string | undefine
   if (!id || !file || !out) throw new CliError('usage: parley recordings decrypt ID FILE --out PATH [--partial]');
   const enc = new RecordingEncryption(await configuredKey(config));
   const dir = config.recording.dir;
-  const key = await enc.dataKey(dir, id).catch((err: unknown) => {
-    throw new CliError((err as Error).message);
-  });
+  const keyBucket = config.recording.store ? new S3Bucket(config.recording.store) : null;
+  const key = await enc
+    .storedDataKey(dir, id, keyBucket)
+    .catch((err: unknown) => {
+      throw new CliError((err as Error).message);
+    })
+    .finally(() => keyBucket?.close());
   const path = pathInside(dir, file);
   const local = await stat(path).catch(() => null);
   let bucket: S3Bucket | null = null;

@@ -37,7 +37,8 @@ export type ProblemKind =
   | 'bucket-unreachable'
   | 'stored-mismatch'
   | 'derived-list-unreadable'
-  | 'derived-source';
+  | 'derived-source'
+  | 'key-missing';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -117,6 +118,39 @@ async function checkDerived(dir: string, id: string, meta: RecordingMetadata, v:
     check.ok = check.actual === d.sha256;
     if (!check.ok) fail({ kind: 'hash-mismatch', file: d.file, expected: d.sha256, actual: check.actual, message: `${d.file}: sha256 ${check.actual}, ${name} says ${d.sha256} (the file was altered)` });
   }
+}
+
+/**
+ * A sealed recording needs its key file (not hashed: rotation rewrites it): on disk,
+ * else (recording.store) its object; without either nothing can decrypt it.
+ */
+async function checkKeyFile(dir: string, id: string, file: string, bucket: ObjectStore | null, fail: (p: VerifyProblem) => void): Promise<void> {
+  let path: string;
+  try {
+    path = pathInside(dir, file);
+  } catch {
+    fail({ kind: 'not-a-file', file, message: `${file}: not a file name inside the recordings folder (the sidecar's encryption.keyFile)` });
+    return;
+  }
+  const st = await lstat(path).catch(() => null);
+  if (st?.isFile()) return;
+  if (st) {
+    fail({ kind: 'not-a-file', file, message: `${file}: the recording's key file is not a regular file (${st.isSymbolicLink() ? 'a symlink' : 'something else'})` });
+    return;
+  }
+  if (bucket) {
+    const key = bucket.keyOf(id, file);
+    let there: boolean;
+    try {
+      there = (await bucket.head(key)) !== null;
+    } catch (err) {
+      fail({ kind: 'bucket-unreachable', file, message: `${file}: the key file is not on disk; cannot check ${bucket.urlOf(key)}: bucket unreachable (${(err as Error).message})` });
+      return;
+    }
+    if (!there) fail({ kind: 'key-missing', file, message: `${file}: the recording is encrypted and its key file is neither on disk nor in ${bucket.urlOf(key)}: nothing can decrypt it` });
+    return;
+  }
+  fail({ kind: 'key-missing', file, message: `${file}: the recording is encrypted and its key file is missing: nothing can decrypt it` });
 }
 
 /** Where recording.store still holds a missing sidecar (a copy to restore from), or that it does not. */
@@ -227,6 +261,7 @@ export async function verifyRecording(o: {
   }
 
   await checkDerived(dir, id, meta, v, fail);
+  if (meta.encryption) await checkKeyFile(dir, id, meta.encryption.keyFile, o.store?.bucket ?? null, fail);
 
   if (o.store) {
     // The bucket's <id>.key must be the local one: one left wrapped by a retired master key is undecryptable.

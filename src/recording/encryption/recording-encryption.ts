@@ -6,6 +6,7 @@ import { pathInside } from '../file-names.ts';
 import { keyFileName, newKeyFile, readKeyFile, unwrapDataKey, writeKeyFile, type KeyFile } from './key-file.ts';
 import { loadMasterKey, type MasterKey, type MasterKeySource } from './master-key.ts';
 import { PcmSealer } from './pcm-sealer.ts';
+import { readStoredKeyFile, type KeyObjectStore } from './stored-key.ts';
 
 export interface EncryptionConfig extends MasterKeySource {
   enabled: boolean;
@@ -62,6 +63,11 @@ export class RecordingEncryption {
   /** The data key of recording `id` in `dir`; KeyUnwrapError says precisely why not. */
   async dataKey(dir: string, id: string): Promise<Buffer> {
     return this.unwrap(await readKeyFile(pathInside(dir, keyFileName(id)), id));
+  }
+
+  /** Like dataKey; a key file missing on disk is read from recording.store's `<id>.key` object. */
+  async storedDataKey(dir: string, id: string, bucket: KeyObjectStore | null | undefined): Promise<Buffer> {
+    return this.unwrap((await readStoredKeyFile(dir, id, bucket)).k);
   }
 
   unwrap(k: KeyFile): Buffer {

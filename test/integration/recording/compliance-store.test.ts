@@ -12,9 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ApiError } from '../../../src/api/api-error.ts';
+import { openDownload } from '../../../src/api/recording-download.ts';
 import type { RecordingStoreConfig } from '../../../src/config/recording-store-schema.ts';
 import type { AuditEntry } from '../../../src/recording/compliance/audit-log.ts';
 import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
+import { verifyRecording } from '../../../src/recording/compliance/recording-verifier.ts';
 import { parseMasterKey } from '../../../src/recording/encryption/master-key.ts';
 import { RecordingEncryption } from '../../../src/recording/encryption/recording-encryption.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
@@ -59,10 +62,10 @@ interface Setup {
   close(): void;
 }
 
-async function open(dir: string, o: { encrypted?: boolean; days?: number } = {}): Promise<Setup> {
+async function open(dir: string, o: { encrypted?: boolean; days?: number; masterHex?: string } = {}): Promise<Setup> {
   const config = { ...storeConfig(s3), journalFile: join(dir, '.uploads.json') } as RecordingStoreConfig;
   const store = new RecordingUploader({ dir, config, log: silentLogger() });
-  const encryption = o.encrypted ? new RecordingEncryption(parseMasterKey(Buffer.from(randomBytes(32).toString('hex')), 'test')) : null;
+  const encryption = o.encrypted ? new RecordingEncryption(parseMasterKey(Buffer.from(o.masterHex ?? randomBytes(32).toString('hex')), 'test')) : null;
   const svc = new RecordingService({ dir, postProcess: 'none', encryption, store, log: silentLogger() });
   const compliance = await ComplianceService.start({ dir, keyFile: null, auditLog: null, retention: { days: o.days ?? null, sweepIntervalSec: 0 }, log: silentLogger() });
   compliance.attach(svc);
@@ -121,8 +124,13 @@ async function objectBytes(key: string): Promise<Buffer> {
 
 /** `parley recordings verify` (asynchronously: the S3 server runs in this process). */
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return recordingsCli('verify', ...args);
+}
+
+/** `parley recordings …`, asynchronously. */
+function recordingsCli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'recordings', 'verify', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'recordings', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -225,6 +233,56 @@ describe('compliance of stored recordings: verify', () => {
       assert.match(r.stdout, new RegExp(`FAILED  ${id}.*\\n.*cannot check: bucket unreachable`));
     } finally {
       s3.mode = 'pass';
+    }
+  });
+});
+
+describe('an encrypted stored recording whose local key file is lost', () => {
+  it('verifies while the bucket holds <id>.key (decrypt and the API use it), fails naming the file once neither has it', async () => {
+    const dir = join(root, 'nokey');
+    const masterHex = randomBytes(32).toString('hex');
+    const s = await open(dir, { encrypted: true, masterHex });
+    try {
+      const { id, meta } = await recordStored(s, 'nokey');
+      const keyFile = `${id}.key`;
+      rmSync(join(dir, keyFile));
+      let { recording: v } = await s.compliance.verify(id);
+      assert.equal(v.ok, true, JSON.stringify(v.problems));
+      // The API's download falls back to the bucket's key object.
+      const d = await openDownload(s.svc, dir, id, meta, meta.mix.file);
+      const parts: Buffer[] = [];
+      for await (const c of d.stream!) parts.push(c as Buffer);
+      assert.equal(d.decrypted, true);
+      assert.equal(Buffer.concat(parts).length, d.size);
+      // So does `parley recordings decrypt`.
+      const masterFile = join(root, 'nokey-master.hex');
+      writeFileSync(masterFile, masterHex);
+      const config = join(root, 'nokey.yaml');
+      writeFileSync(config, `recording: ${JSON.stringify({ dir, store: storeConfig(s3), encryption: { enabled: true, masterKeyFile: masterFile } })}\nlog: { level: silent }\n`);
+      const out = join(root, 'nokey-out.wav');
+      const dec = await recordingsCli('decrypt', id, meta.mix.file, '--out', out, '--config', config);
+      assert.equal(dec.status, 0, dec.stdout + dec.stderr);
+      assert.equal(readFileSync(out).length, d.size);
+      // Gone from the bucket too: nothing can decrypt it.
+      await look.delete(`parley/${id}/${keyFile}`);
+      ({ recording: v } = await s.compliance.verify(id));
+      assert.deepEqual(v.problems.map((p) => [p.kind, p.file]), [['key-missing', keyFile]]);
+      assert.match(v.problems[0]!.message, new RegExp(`${keyFile}: the recording is encrypted and its key file is neither on disk nor in s3://recordings/parley/${id}/${keyFile}`));
+      const r = await cli(id, '--config', config);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`FAILED  ${id}.*\\n.*${keyFile}: the recording is encrypted`));
+      await assert.rejects(openDownload(s.svc, dir, id, meta, meta.mix.file), (e: unknown) => {
+        assert.ok(e instanceof ApiError);
+        assert.equal(e.status, 409);
+        assert.equal(e.code, 'key_missing');
+        assert.match(e.message, new RegExp(`no key file ${keyFile}, neither on disk nor in s3://`));
+        return true;
+      });
+      // Without recording.store: the missing key file alone fails it.
+      const local = await verifyRecording({ dir, id, key: null, audit: null, store: null });
+      assert.ok(local.problems.some((p) => p.kind === 'key-missing' && p.file === keyFile), JSON.stringify(local.problems));
+    } finally {
+      s.close();
     }
   });
 });
