@@ -277,11 +277,6 @@ export class Parley extends TypedEmitter<ParleyEvents> {
   }
 
   /** The rule that gave a call to a flow, with its retention (recordings' sidecars). */
-  private ruleOf(name: string | null): { name: string | null; retentionDays: number | null } {
-    const rule = name === null ? undefined : this.configInForce.routing.rules.find((r) => r.name === name);
-    return { name, retentionDays: rule?.retention?.days ?? null };
-  }
-
   private async startAll(): Promise<void> {
     const c = this.configInForce;
     // What the nodes of a cluster show each other's APIs.
@@ -390,7 +385,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     this.router.on('app', (req, res, flow, decision, log) => {
       // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.
       if (req.has('Replaces')) answerReplacingInvite(calls.running, req, res, log, this.clusterNode ? (id, ruri) => nodeHolding(this.clusterNode!, clusterToken, id, ruri, log) : undefined, (callId) => this.conferenceManager?.replacingTaker(callId) ?? null);
-      else calls.take(req, res, flow, log, { bridgeTo: decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, requestUri: decision.requestUri }, this.ruleOf(decision.decidedBy));
+      else calls.take(req, res, flow, log, { bridgeTo: decision.outcome.kind === 'app' ? decision.outcome.bridgeTo : undefined, requestUri: decision.requestUri }, this.routing.ruleOf(decision.decidedBy));
     });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);
     // Before the router takes requests: the API restores the saved rule switches.

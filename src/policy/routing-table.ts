@@ -10,6 +10,7 @@ import type { RoutingConfig } from './rule-types.ts';
 export class RoutingTable {
   private chainInForce: RuleChain;
   private flowsInForce: FlowsConfig;
+  private rulesInForce: RoutingConfig['rules'];
   private generationNo = 1;
 
   /** What Parley puts on the legs it places (sealed onto each leg as it is placed), and what the chain checks. */
@@ -20,6 +21,7 @@ export class RoutingTable {
     this.marker = new LoopMarker(routing.loopMarker, markerKey);
     this.chainInForce = new RuleChain(routing, this.isMarked);
     this.flowsInForce = flows;
+    this.rulesInForce = routing.rules;
   }
 
   private readonly isMarked = (raw: string | undefined, callId: string | undefined, from: string | undefined): boolean => this.marker.admit(raw, callId, from);
@@ -48,6 +50,13 @@ export class RoutingTable {
     });
     this.chainInForce = next;
     this.flowsInForce = flows;
+    this.rulesInForce = routing.rules;
     this.generationNo++;
+  }
+
+  /** The rule (by name) that decided a call, with the retention it sets for the call's recordings. */
+  ruleOf(name: string | null): { name: string | null; retentionDays: number | null } {
+    const rule = name === null ? undefined : this.rulesInForce.find((r) => r.name === name);
+    return { name, retentionDays: rule?.retention?.days ?? null };
   }
 }
