@@ -126,6 +126,30 @@ export function danglingFlowReferences(flows: FlowsConfig): string[] {
 }
 
 /**
+ * A `siprec` step answers the recording client's INVITE itself (its SDP, the
+ * `+sip.srs` Contact): it can only be a flow's first step, and such a flow can only
+ * be started by a rule (a goto or a fallback runs after the call was answered).
+ */
+export function siprecPlacement(flows: FlowsConfig): string[] {
+  const problems: string[] = [];
+  const siprecFlows = new Set(Object.entries(flows).filter(([, steps]) => steps[0] !== undefined && 'siprec' in steps[0]).map(([n]) => n));
+  for (const [name, steps] of Object.entries(flows)) {
+    steps.forEach((s, i) => {
+      if (i > 0 && 'siprec' in s) problems.push(`flows.${name}.${i}.siprec: must be the flow's first step (it answers the recording client's INVITE)`);
+      const targets: Array<[string, string | undefined]> = [];
+      if ('goto' in s) targets.push(['goto', s.goto]);
+      if ('menu' in s) targets.push(['menu.fallback', s.menu.fallback], ...Object.entries(s.menu.branches).map(([d, t]): [string, string] => [`menu.branches.${d}`, t]));
+      if ('collect' in s) targets.push(['collect.fallback', s.collect.fallback]);
+      if ('bridge' in s && s.bridge) targets.push(['bridge.fallback', s.bridge.fallback]);
+      for (const [key, t] of targets) {
+        if (t !== undefined && siprecFlows.has(t)) problems.push(`flows.${name}.${i}.${key}: flow '${t}' starts with a siprec step, which only a rule's app action can start`);
+      }
+    });
+  }
+  return problems;
+}
+
+/**
  * Digit settings no input can satisfy: minDigits above maxDigits (a menu's maxDigits
  * defaults to its longest branch), and menu branches that can never be chosen: longer
  * than maxDigits, holding the terminator (it ends input and is not part of the digits),

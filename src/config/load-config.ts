@@ -7,7 +7,7 @@ import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { compileSource } from '../policy/pattern.ts';
 import { RuleChain } from '../policy/rule-chain.ts';
-import { danglingFlowReferences, digitInputProblems } from './flows-schema.ts';
+import { danglingFlowReferences, siprecPlacement, digitInputProblems } from './flows-schema.ts';
 import { mediaAddressChecks } from './media-schema.ts';
 import { recordingStoreChecks } from './recording-store-schema.ts';
 import { siprecChecks } from './siprec-schema.ts';
@@ -118,6 +118,7 @@ function crossChecks(c: ParleyConfig): string[] {
   problems.push(...recordingStoreChecks(c.recording));
   problems.push(...siprecChecks(c.siprec, c.sip.maxMessageSize));
   problems.push(...danglingFlowReferences(c.flows));
+  problems.push(...siprecPlacement(c.flows));
   problems.push(...digitInputProblems(c.flows));
   problems.push(...statusChecks(c.routing, c.flows));
   problems.push(...headerEditChecks(c.routing));

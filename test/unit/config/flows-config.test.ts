@@ -33,6 +33,11 @@ describe('flows config', () => {
   it('a bad tone is refused', () => bad('flows:\n  f:\n    - play: { tone: siren }\n', /flows\.f\.0\.play\.tone/));
   it('menu branches must be digits', () =>
     bad('flows:\n  f:\n    - menu: { prompt: { prompt: m }, branches: { x: f } }\n', /flows\.f\.0\.menu\.branches/));
+  it('a siprec step not first, or a siprec flow reached by goto or fallback, is refused, naming the key', () => {
+    bad('flows:\n  f:\n    - answer\n    - siprec\n', /flows\.f\.1\.siprec: must be the flow's first step/);
+    bad('flows:\n  s:\n    - siprec\n  f:\n    - answer\n    - goto: s\n', /flows\.f\.1\.goto: flow 's' starts with a siprec step/);
+    bad("flows:\n  s:\n    - siprec\n  f:\n    - menu: { prompt: { prompt: m }, branches: { '1': s } }\n", /flows\.f\.0\.menu\.branches\.1: flow 's' starts with a siprec step/);
+  });
   it('a goto to a missing flow is named', () => bad('flows:\n  f:\n    - goto: g\n', /flows\.f\.0\.goto: no flow named 'g'/));
   it('a menu branch to a missing flow is named', () =>
     bad('flows:\n  f:\n    - menu: { prompt: { prompt: m }, branches: { "1": sales } }\n', /flows\.f\.0\.menu\.branches\.1: no flow named 'sales'/));
