@@ -5,7 +5,13 @@
 // before the first byte are precise ApiErrors: a wrong master key, a key file
 // missing on disk and in the bucket (else the bucket's `<id>.key` is used), a file
 // that is neither here nor in the bucket.
-import { finished, type Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { decryptedWav, type ByteSource } from '../recording/encryption/decrypt-reader.ts';
 import { EncryptedFileError } from '../recording/encryption/chunk-format.ts';
 import { KeyUnwrapError } from '../recording/encryption/key-file.ts';
@@ -23,6 +29,13 @@ export interface Download {
   decrypted: boolean;
   /** The byte range sent (206), of a file of `total` bytes; absent: all of it. */
   range?: ByteRange & { total: number };
+  /**
+   * With `hash`: the sha256 of the whole stored file (sealed: the ciphertext that is
+   * decrypted on the way, what the sidecar hashes), read before the first byte goes,
+   * a range or not; a bucket object is first copied to a temporary file while hashed,
+   * and that copy is what is sent (the range cut from it). Null without `hash`.
+   */
+  sha256: string | null;
 }
 
 function audioFiles(m: RecordingMetadata): Set<string> {
@@ -30,10 +43,18 @@ function audioFiles(m: RecordingMetadata): Set<string> {
 }
 
 /**
- * `range`: the request's Range header, honoured for a file sent as it is (local or from
- * the bucket); a sealed file is decrypted from its start, so it is always sent whole (200).
+ * `o.range`: the request's Range header, honoured for a file sent as it is (local or
+ * from the bucket), cut from the bytes hashed when `o.hash`; a sealed file is decrypted
+ * from its start, so it is always sent whole (200).
  */
-export async function openDownload(recs: RecordingService | null, dir: string, id: string, meta: RecordingMetadata, file: string, range?: string): Promise<Download> {
+export async function openDownload(
+  recs: RecordingService | null,
+  dir: string,
+  id: string,
+  meta: RecordingMetadata,
+  file: string,
+  o: { hash?: boolean; range?: string } = {},
+): Promise<Download> {
   const sealed = meta.encryption !== undefined && audioFiles(meta).has(file);
   let src: ByteSource & { close?: () => Promise<void> };
   let from: Download['from'] = 'local';
@@ -63,12 +84,14 @@ export async function openDownload(recs: RecordingService | null, dir: string, i
       },
     };
   }
+  let sha256: string | null = null;
   try {
+    if (o.hash) ({ src, sha256 } = await hashedSource(src, from));
     if (!sealed) {
-      const r = parseByteRange(range, src.size);
-      if (r === 'unsatisfiable') throw new RangeNotSatisfiable(src.size, range!);
-      if (r) return { size: r.end - r.start + 1, stream: await streamClosing(src, src.read(r.start, r.end)), from, decrypted: false, range: { ...r, total: src.size } };
-      return { size: src.size, stream: src.size === 0 ? null : await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false };
+      const r = parseByteRange(o.range, src.size);
+      if (r === 'unsatisfiable') throw new RangeNotSatisfiable(src.size, o.range!);
+      if (r) return { size: r.end - r.start + 1, stream: await streamClosing(src, src.read(r.start, r.end)), from, decrypted: false, range: { ...r, total: src.size }, sha256 };
+      return { size: src.size, stream: src.size === 0 ? null : await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false, sha256 };
     }
     const enc = recs?.encryption;
     if (!enc) throw new ApiError(409, 'encrypted', `recording '${id}' is encrypted and recording.encryption is not configured here`);
@@ -83,7 +106,7 @@ export async function openDownload(recs: RecordingService | null, dir: string, i
     }
     try {
       const { size, stream } = await decryptedWav(src, key, file);
-      return { size, stream: await streamClosing(src, stream), from, decrypted: true };
+      return { size, stream: await streamClosing(src, stream), from, decrypted: true, sha256 };
     } catch (e) {
       if (e instanceof EncryptedFileError) throw new ApiError(409, 'not_decryptable', e.message);
       throw e;
@@ -91,6 +114,53 @@ export async function openDownload(recs: RecordingService | null, dir: string, i
   } catch (err) {
     await src.close?.().catch(() => undefined);
     throw err;
+  }
+}
+
+type Source = ByteSource & { close?: () => Promise<void> };
+
+/**
+ * The sha256 of the first `size` bytes of `src` (what is sent), and the source to
+ * send them from: a local file is read twice (hashed, then sent from the same
+ * descriptor); a bucket object is copied once into a temporary file while hashed
+ * and sent from that copy (removed when the download ends), so the bytes sent are
+ * the bytes hashed, whatever the bucket answers meanwhile.
+ */
+async function hashedSource(src: Source, from: Download['from']): Promise<{ src: Source; sha256: string }> {
+  const h = createHash('sha256');
+  if (from === 'local') {
+    if (src.size > 0) for await (const c of await src.read(0, src.size - 1)) h.update(c as Buffer);
+    return { src, sha256: h.digest('hex') };
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'parley-export-'));
+  const path = join(tmp, 'object');
+  const remove = (): Promise<void> => rm(tmp, { recursive: true, force: true });
+  try {
+    const out = createWriteStream(path, { mode: 0o600 });
+    const input = src.size > 0 ? await src.read(0, src.size - 1) : Readable.from([]);
+    await pipeline(
+      input,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const c of chunks) {
+          h.update(c);
+          yield c;
+        }
+      },
+      out,
+    );
+    const handle = await open(path, 'r');
+    const size = (await handle.stat()).size;
+    return {
+      sha256: h.digest('hex'),
+      src: {
+        size,
+        read: (start, end) => handle.createReadStream({ start, end, autoClose: false }),
+        close: () => handle.close().finally(remove),
+      },
+    };
+  } catch (err) {
+    await remove();
+    throw new ApiError(502, 'store_unavailable', `the object of this file cannot be read from recording.store: ${(err as Error).message}`);
   }
 }
 

@@ -150,12 +150,12 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 416: errorSchema, 500: errorSchema, 502: errorSchema } as const;
 
   /** Checks and opens a listed file of a recording (the checks of recording-file.ts, decrypted when sealed). */
-  const open = async (id: string, file: string, range?: string): Promise<{ m: RecordingMetadata; d: Download }> => {
+  const open = async (id: string, file: string, o: { hash?: boolean; range?: string } = {}): Promise<{ m: RecordingMetadata; d: Download }> => {
     if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
     const m = await load(id);
     if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
     try {
-      return { m, d: await openDownload(ctx.parley.recordings, dir(), id, m, file, range) };
+      return { m, d: await openDownload(ctx.parley.recordings, dir(), id, m, file, o) };
     } catch (err) {
       if (err instanceof ApiError) throw err;
       throw refused(err, { id, file });
@@ -195,17 +195,30 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (req, reply) => {
       const { id, file } = req.params as { id: string; file: string };
       const range = req.headers.range;
-      const { m, d } = await open(id, file, range).catch((err: unknown) => {
+      // The whole file is hashed before a byte goes, a range or not; the range is cut from those bytes.
+      const { m, d } = await open(id, file, { hash: true, range }).catch((err: unknown) => {
         if (err instanceof RangeNotSatisfiable) reply.header('Content-Range', `bytes */${err.total}`);
         throw err;
       });
-      // Every export is in the audit log (who, which file, its sha256 per the sidecar) before a byte goes.
+      // Every export is in the audit log before a byte goes: who, which file, the sha256 of the
+      // whole file as read to be sent (sealed: the ciphertext decrypted on the way), the range
+      // asked for. A file that does not hash as its sidecar says (altered on disk or in the
+      // bucket) is refused, and that is logged.
+      const expected = sha256Listed(m, file);
+      const altered = expected !== null && d.sha256 !== expected;
+      const part = d.range ? { range: `bytes=${d.range.start}-${d.range.end}/${d.range.total}` } : {};
       try {
-        await ctx.parley.compliance?.exported(id, file, actorOf(req), sha256Listed(m, file), d.range ? `bytes=${d.range.start}-${d.range.end}/${d.range.total}` : undefined);
+        await ctx.parley.compliance?.exported(id, file, actorOf(req), d.sha256, { from: d.from, decrypted: d.decrypted, ...part, ...(altered ? { expected } : {}) });
       } catch (err) {
         d.stream?.destroy();
         ctx.log.error({ err, id, file }, 'export refused: the audit log cannot be written');
         throw new ApiError(503, 'unavailable', 'the audit log cannot be written; exports are refused until it can');
+      }
+      if (altered) {
+        d.stream?.destroy();
+        ctx.log.warn({ recording: id, file, from: d.from, expected, actual: d.sha256 }, 'export refused: the file was altered');
+        const where = d.from === 'bucket' ? 'its object in recording.store' : 'the file on disk';
+        throw new ApiError(409, 'altered', `${file}: sha256 ${d.sha256}, the sidecar says ${expected}: ${where} was altered; not served`);
       }
       ctx.log.info({ recording: id, file, from: d.from, decrypted: d.decrypted, bytes: d.size, ...(d.range ? { range: d.range } : {}) }, 'recording file exported');
       // Never more than announced (a file still growing would overrun Content-Length); decrypted on the way when sealed.

@@ -35,6 +35,7 @@ export type AuditEvent =
   | 'created'
   | 'finalized'
   | 'exported'
+  | 'export.refused'
   | 'held'
   | 'released'
   | 'deleted'

@@ -337,10 +337,9 @@ export class ComplianceService {
     });
   }
 
-  /** A file of a recording was served (GET /recordings/:id/files/:file): on disk before the bytes go. */
-  /** `range`: a part of the file only (HTTP Range), `bytes=start-end/total`. */
-  async exported(id: string, file: string, actor: string, sha256: string | null, range?: string): Promise<void> {
-    await this.audit.append('exported', id, actor, { file, sha256, ...(range ? { range } : {}) });
+  /** GET /recordings/:id/files/:file, logged before the answer: `exported` (the whole file's sha256 as read; `range`: the part sent, `bytes=a-b/total`), or `export.refused` (altered: `expected` is the sidecar's). */
+  async exported(id: string, file: string, actor: string, sha256: string | null, o: { from?: string; decrypted?: boolean; range?: string; expected?: string } = {}): Promise<void> {
+    await this.audit.append(o.expected !== undefined ? 'export.refused' : 'exported', id, actor, { file, sha256, ...o });
   }
 
   /** Index search; `held` filters on legal hold. Waits for sidecars the folder watch just noticed. */

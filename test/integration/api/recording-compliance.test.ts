@@ -4,7 +4,8 @@
 // by retention; the audit log shows who did what, and what was deleted with the
 // sha256 of each file; held recordings survive any retention.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -97,13 +98,40 @@ describe('recordings: legal hold, retention and search through the API', () => {
     const e = auditEntries().findLast((x) => x.event === 'exported')!;
     assert.deepEqual([e.recording, e.actor, e.file, e.sha256], [ids.month, 'api:auditor', file, metas.month!.mix.sha256]);
     assert.equal(e.range, undefined, 'the whole file');
-    // A part of it (HTTP Range): the entry says which.
+    // A part of it (HTTP Range): the entry says which, with the sha256 of the whole file as checked.
     const part = await fetch(`${base}/recordings/${ids.month}/files/${file}`, { headers: { authorization: `Bearer ${AUDITOR}`, range: 'bytes=0-43' } });
     assert.equal(part.status, 206);
-    assert.equal((await part.arrayBuffer()).byteLength, 44);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), readFileSync(join(parley.recordingDir, file)).subarray(0, 44));
     const p = auditEntries().findLast((x) => x.event === 'exported')!;
     assert.match(String(p.range), /^bytes=0-43\/[0-9]+$/);
-    assert.equal(p.file, file);
+    assert.deepEqual([p.file, p.sha256, p.from, p.decrypted], [file, metas.month!.mix.sha256, 'local', false]);
+  });
+
+  it('refuses a file altered on disk (409, expected and actual sha256) and logs the refusal, not an export', async () => {
+    const file = metas.month!.mix.file;
+    const path = join(parley.recordingDir, file);
+    const original = readFileSync(path);
+    const altered = Buffer.from(original);
+    altered[3000] ^= 0x55;
+    writeFileSync(path, altered);
+    try {
+      const actual = createHash('sha256').update(altered).digest('hex');
+      const exportsBefore = auditEntries().filter((x) => x.event === 'exported').length;
+      const r = await call(base, 'GET', `/recordings/${ids.month}/files/${file}`, undefined, AUDITOR);
+      assert.equal(r.status, 409, r.text);
+      assert.match(r.text, new RegExp(`sha256 ${actual}, the sidecar says ${metas.month!.mix.sha256}: the file on disk was altered`));
+      const e = auditEntries().at(-1)!;
+      assert.deepEqual([e.event, e.recording, e.actor, e.file, e.sha256, e.expected], ['export.refused', ids.month, 'api:auditor', file, actual, metas.month!.mix.sha256]);
+      // Not even a part of it: the whole file is checked before a ranged answer too.
+      const part = await fetch(`${base}/recordings/${ids.month}/files/${file}`, { headers: { authorization: `Bearer ${AUDITOR}`, range: 'bytes=0-43' } });
+      assert.equal(part.status, 409);
+      await part.text();
+      const pe = auditEntries().at(-1)!;
+      assert.deepEqual([pe.event, pe.sha256, pe.expected, pe.range], ['export.refused', actual, metas.month!.mix.sha256, `bytes=0-43/${altered.length}`]);
+      assert.equal(auditEntries().filter((x) => x.event === 'exported').length, exportsBefore);
+    } finally {
+      writeFileSync(path, original);
+    }
   });
 
   it('searches by flow, rule, original To, participant, time range and hold, with a cursor', async () => {

@@ -6,7 +6,7 @@
 // the audit log shows `stored` and `deleted` with the object keys and hashes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { RecordingUploader, type StoredRecording } from '../../../src/recording/store/recording-uploader.ts';
 import { S3Bucket } from '../../../src/recording/store/s3-bucket.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
-import { apiBase, apiYaml, call } from '../../helpers/api-client.ts';
+import { apiBase, apiYaml, call, TEST_TOKEN } from '../../helpers/api-client.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
 import { startParley } from '../../helpers/parley-harness.ts';
 import { startS3, storeConfig, type S3TestServer } from '../../helpers/s3-server.ts';
@@ -364,6 +364,36 @@ describe('compliance of stored recordings: through the API of a running Parley',
         assert.equal(body.ok, true, `${q}: ${JSON.stringify(body.problems)}`);
         assert.equal(body.files.filter((f) => f.stored && f.ok).length, 3);
       }
+      // A download from the bucket logs the sha256 of the bytes sent; an object altered
+      // after its upload (its sha256 metadata forged) is refused, and the refusal logged.
+      const key = `parley/${rec.id}/${meta.mix.file}`;
+      const original = await objectBytes(key);
+      let dl = await call(base, 'GET', `/recordings/${rec.id}/files/${meta.mix.file}`);
+      assert.equal(dl.status, 200);
+      let e = auditEntries(parley.recordingDir, rec.id).findLast((x) => x.event === 'exported')!;
+      assert.deepEqual([e.file, e.sha256, e.from], [meta.mix.file, meta.mix.sha256, 'bucket']);
+      // A part of it: the whole object checked first, the part cut from the checked copy.
+      const ranged = (): Promise<Response> => fetch(`${base}/recordings/${rec.id}/files/${meta.mix.file}`, { headers: { authorization: `Bearer ${TEST_TOKEN}`, range: 'bytes=100-199' } });
+      let part = await ranged();
+      assert.equal(part.status, 206);
+      assert.deepEqual(Buffer.from(await part.arrayBuffer()), original.subarray(100, 200));
+      e = auditEntries(parley.recordingDir, rec.id).at(-1)!;
+      assert.deepEqual([e.event, e.sha256, e.from, e.range], ['exported', meta.mix.sha256, 'bucket', `bytes=100-199/${original.length}`]);
+      const other = Buffer.from(original);
+      other[3000] ^= 0x55;
+      await put(key, other, meta.mix.sha256!);
+      const actual = createHash('sha256').update(other).digest('hex');
+      dl = await call(base, 'GET', `/recordings/${rec.id}/files/${meta.mix.file}`);
+      assert.equal(dl.status, 409, dl.text);
+      assert.match(dl.text, new RegExp(`sha256 ${actual}, the sidecar says ${meta.mix.sha256}: its object in recording.store was altered`));
+      e = auditEntries(parley.recordingDir, rec.id).at(-1)!;
+      assert.deepEqual([e.event, e.file, e.sha256, e.expected, e.from], ['export.refused', meta.mix.file, actual, meta.mix.sha256, 'bucket']);
+      part = await ranged();
+      assert.equal(part.status, 409, 'not even a part of an altered object');
+      await part.text();
+      e = auditEntries(parley.recordingDir, rec.id).at(-1)!;
+      assert.deepEqual([e.event, e.sha256, e.range], ['export.refused', actual, `bytes=100-199/${original.length}`]);
+      await put(key, original, meta.mix.sha256!);
       s3.mode = 'down';
       try {
         const v = await call(base, 'GET', `/recordings/${rec.id}/verify`);

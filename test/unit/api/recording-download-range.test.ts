@@ -1,6 +1,8 @@
-// A Range request on a file the uploader removed: the part is asked of the bucket
-// (a ranged GET), not the whole object; past the end is 416 with the object's size.
+// A Range request on a file the uploader removed. Unhashed, the part is asked of the
+// bucket (a ranged GET); hashed (what GET does), the whole object is read once into a
+// temporary copy, hashed, and the part is cut from that copy. Past the end: 416.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +37,8 @@ async function text(s: Readable | null): Promise<string> {
 }
 
 describe('openDownload with a Range, from the bucket', () => {
-  it('asks the bucket for the part only', async () => {
-    const d = await openDownload(recs, dir, 'r1', meta, 'r1.mix.wav', 'bytes=5-8');
+  it('unhashed: asks the bucket for the part only', async () => {
+    const d = await openDownload(recs, dir, 'r1', meta, 'r1.mix.wav', { range: 'bytes=5-8' });
     assert.deepEqual([d.from, d.size, d.range], ['bucket', 4, { start: 5, end: 8, total: object.length }]);
     assert.equal(await text(d.stream), 'from');
     assert.deepEqual(gets.at(-1), [5, 8]);
@@ -45,7 +47,20 @@ describe('openDownload with a Range, from the bucket', () => {
     assert.equal(await text(all.stream), object.toString());
   });
 
+  it('hashed: the whole object is read and hashed once, the part sent from the copy', async () => {
+    const before = gets.length;
+    const d = await openDownload(recs, dir, 'r1', meta, 'r1.mix.wav', { hash: true, range: 'bytes=5-8' });
+    assert.deepEqual([d.from, d.size, d.range, d.sha256], ['bucket', 4, { start: 5, end: 8, total: object.length }, createHash('sha256').update(object).digest('hex')]);
+    assert.equal(await text(d.stream), 'from');
+    assert.deepEqual(gets.slice(before), [[0, object.length - 1]], 'one GET of the whole object, none after the hash');
+  });
+
   it('past the end: 416 with the size', async () => {
-    await assert.rejects(openDownload(recs, dir, 'r1', meta, 'r1.mix.wav', `bytes=${object.length}-`), (e: unknown) => e instanceof RangeNotSatisfiable && e.status === 416 && e.total === object.length);
+    for (const hash of [false, true]) {
+      await assert.rejects(
+        openDownload(recs, dir, 'r1', meta, 'r1.mix.wav', { hash, range: `bytes=${object.length}-` }),
+        (e: unknown) => e instanceof RangeNotSatisfiable && e.status === 416 && e.total === object.length,
+      );
+    }
   });
 });
