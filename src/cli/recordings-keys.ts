@@ -6,10 +6,11 @@
 // now, or by an earlier run whose upload failed) is uploaded again (and verified).
 // decrypt writes one file of a recording as a WAV, streaming: from the local file,
 // or from the bucket when the uploader removed it; --partial reads a file a kill -9
-// left unrepaired up to its last whole chunk.
+// left unrepaired up to its last whole chunk. It writes `<out>.part` and renames it
+// once whole; a failure removes it.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ParleyConfig } from '../config/schema.ts';
@@ -106,25 +107,31 @@ export async function decryptCommand(config: ParleyConfig, id: string | undefine
       read: async (start, end) => (await b.get(k, start, end))!.stream,
     };
   }
+  // Written to `<out>.part`, renamed once whole: a chunk that does not authenticate
+  // leaves nothing at --out (a WAV cut short there would pass for a short recording).
+  const part = `${out}.part`;
   try {
     if (!partial) {
       const { size, stream } = await decryptedWav(src, key, file);
-      await pipeline(stream, createWriteStream(out));
+      await pipeline(stream, createWriteStream(part));
+      await rename(part, out);
       return `${out}: ${size} bytes (WAV)`;
     }
     // Up to the last whole chunk; the header is written last, when the length is known.
-    const ws = createWriteStream(out);
+    const ws = createWriteStream(part);
     ws.write(Buffer.alloc(44));
     const summary: Partial<DecryptSummary> = {};
     await pipeline(Readable.from(decryptChunks((await src.read(0)) as AsyncIterable<Buffer>, key, file, true, summary)), ws, { end: true });
-    const fh = await open(out, 'r+');
+    const fh = await open(part, 'r+');
     try {
       await fh.write(wavHeader(summary.plainBytes ?? 0, summary.header!.sampleRate, summary.header!.channels), 0, 44, 0);
     } finally {
       await fh.close();
     }
+    await rename(part, out);
     return `${out}: ${44 + (summary.plainBytes ?? 0)} bytes (WAV)${summary.complete ? '' : ', up to the last whole chunk (the file was cut short)'}`;
   } catch (err) {
+    await rm(part, { force: true });
     throw new CliError(`${file}: ${(err as Error).message}`);
   } finally {
     bucket?.close();

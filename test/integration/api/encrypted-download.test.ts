@@ -95,4 +95,22 @@ describe('API downloads of encrypted recordings', () => {
       writeFileSync(path, whole);
     }
   });
+
+  it('a byte flipped mid-file: 409 before the first byte, not a 200 cut off where the chunk fails', async () => {
+    const path = join(parley.recordingDir, meta.mix.file);
+    const whole = readFileSync(path);
+    const bad = Buffer.from(whole);
+    bad[bad.length >> 1] ^= 0xff;
+    writeFileSync(path, bad);
+    try {
+      const res = await get(meta.mix.file);
+      assert.equal(res.status, 409);
+      const body = (await res.json()) as { error: string; message: string };
+      assert.equal(body.error, 'altered');
+      assert.match(body.message, new RegExp(`the sidecar says ${meta.mix.sha256}: the file on disk was altered`));
+    } finally {
+      writeFileSync(path, whole);
+    }
+    assert.equal((await get(meta.mix.file)).status, 200);
+  });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -39,6 +39,7 @@ describe('parley recordings decrypt / rotate-key', () => {
   };
   let id = '';
   let mix = '';
+  let stereo = '';
 
   it('decrypts a file of a recording to a WAV with the tone', async () => {
     const svc = new RecordingService({ dir: recordings, postProcess: 'none', encryption: new RecordingEncryption(parseMasterKey(readFileSync(oldKey), 'old')), log: silentLogger() });
@@ -52,6 +53,7 @@ describe('parley recordings decrypt / rotate-key', () => {
     svc.close();
     id = rec.id;
     mix = meta.mix.file;
+    stereo = meta.stereo!.file;
     const out = join(dir, 'out.wav');
     const r = await parley(['recordings', 'decrypt', id, mix, '--out', out, '--config', config(oldKey)]);
     assert.equal(r.code, 0, r.err);
@@ -61,6 +63,24 @@ describe('parley recordings decrypt / rotate-key', () => {
     const e = await parley(['recordings', 'encode', id, '--format', 'ogg', '--config', config(oldKey)]);
     assert.notEqual(e.code, 0);
     assert.match(e.err, /is encrypted at rest: encoding it would leave its audio in plaintext/);
+  });
+
+  it('a file that stops authenticating mid-way: exit 1 and nothing left at --out (nor its .part)', async () => {
+    const path = join(recordings, stereo);
+    const b = readFileSync(path);
+    const original = Buffer.from(b);
+    b[b.length >> 1] ^= 0xff;
+    writeFileSync(path, b);
+    try {
+      const out = join(dir, 'tampered.wav');
+      const r = await parley(['recordings', 'decrypt', id, stereo, '--out', out, '--config', config(oldKey)]);
+      assert.equal(r.code, 1, r.out + r.err);
+      assert.match(r.err, /does not authenticate/);
+      assert.equal(existsSync(out), false, 'no WAV cut short at --out');
+      assert.equal(existsSync(`${out}.part`), false);
+    } finally {
+      writeFileSync(path, original);
+    }
   });
 
   it('rotate-key re-wraps with the configured key; the old one is then refused by name', async () => {
