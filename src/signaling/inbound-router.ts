@@ -155,8 +155,10 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     // RFC 3325 §5: Parley is the edge of the trust domain its upstreams make; an identity asserted
     // by anyone else is removed before the request goes on (as the bridge does), ahead of the
     // rule's own edits (a rule may still assert one of its own).
+    // A leg Parley placed itself (its loop marker admitted) carries the identity Parley wrote: kept.
     const source = (req as unknown as { source_address?: string }).source_address;
-    const edits: HeaderEdit[] = req.has('P-Asserted-Identity') && !(source && this.upstreams.some((m) => m(source)))
+    const trusted = decision.loopMarked || (source !== undefined && this.upstreams.some((m) => m(source)));
+    const edits: HeaderEdit[] = req.has('P-Asserted-Identity') && !trusted
       ? [{ op: 'remove', name: 'P-Asserted-Identity' }, ...decision.headerEdits]
       : decision.headerEdits;
     if (edits !== decision.headerEdits) log.info({ source }, 'P-Asserted-Identity from a sender outside security.upstreams: removed (RFC 3325 §5)');
