@@ -112,7 +112,7 @@ function route(argv: string[]): number {
   } catch (err) {
     // An unknown option or one missing its value: a usage message, not a stack trace.
     process.stderr.write(`parley route: ${(err as Error).message}\n${routeUsage}`);
-    return 1;
+    return 2;
   }
   const file = values['dry-run'];
   if (!file) {

@@ -33,12 +33,12 @@ function parley(args: string[], input?: string) {
 }
 
 describe('parley route --dry-run', () => {
-  it('--help prints the usage, an unknown option the usage and exit 1: never a stack trace', () => {
+  it('--help prints the usage, an unknown option the usage and exit 2 (as on every command): never a stack trace', () => {
     const help = parley(['--help']);
     assert.equal(help.code, 0, help.err);
     assert.match(help.out, /^usage: parley route --dry-run FILE/);
     const bad = parley(['--bogus']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.err, /usage: parley route/);
     assert.doesNotMatch(bad.err, /\n\s+at /);
   });
