@@ -39,6 +39,8 @@ export class B2bBridge {
   /** The SDP of the 183 whose early media the leg took (null: none). */
   private earlyAnswer: string | null = null;
   private wait: CallerWaitAudio | null = null;
+  /** A 180 went to the caller (ringCaller). */
+  private rang = false;
   /** The parties once connected (null before). */
   private parties: BridgeParties | null = null;
   private connectingNow: Promise<void> | null = null;
@@ -288,6 +290,7 @@ export class B2bBridge {
 
   /** Early media: a 183 with SDP lets the caller hear the callee's ringback. */
   private onProvisional(res: Srf.SrfResponse, leg: MediaLeg, options: BridgeOptions): void {
+    if (res.status > 100) this.ringCaller();
     if (!options.earlyMedia || !res.body || leg.isClosed || this.early) return;
     this.earlyAnswer = res.body;
     this.early = leg
@@ -298,6 +301,21 @@ export class B2bBridge {
         leg.mute(false);
       })
       .catch((err: unknown) => this.log.warn({ err }, 'early media refused'));
+  }
+
+  /**
+   * The callee rings (its 18x): a caller that hears nothing of Parley yet (neither answered
+   * nor in early media, so no ringback of ours reaches it) gets a 180, once, and its phone
+   * plays its own ringback (RFC 3261 §13.3.1.1).
+   */
+  private ringCaller(): void {
+    const call = this.call;
+    if (this.rang || call.hearsMedia || call.ended) return;
+    const { res } = call.inviteState();
+    if (res.finalResponseSent) return;
+    this.rang = true;
+    res.send(180);
+    this.log.info('the callee rings: 180 to the caller');
   }
 
   private headers(options: BridgeOptions): Record<string, string> {
