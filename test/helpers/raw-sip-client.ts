@@ -89,6 +89,11 @@ let branches = 0;
 
 /** The value of header `name` in `msg` ('' when absent). */
 export const header = (msg: string, name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(msg)?.[1]?.trim() ?? '';
+/** Every value of header `name` in `msg`'s head, one per header line, in order. */
+export function headerValues(msg: string, name: string): string[] {
+  const head = msg.split('\r\n\r\n')[0]!;
+  return head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
+}
 /** The tag parameter of a From or To value. */
 export const tagOf = (value: string): string => /;tag=([^;\s>]+)/.exec(value)?.[1] ?? '';
 /** The URI of a Contact, with or without angle brackets. */

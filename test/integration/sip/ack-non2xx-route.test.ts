@@ -26,6 +26,16 @@ describe('the ACK of a non-2xx carrying a Route to Parley', () => {
       else res.send(486);
     });
   });
+  /** Parley as the phone's outbound proxy. */
+  const route = (): string => `<sip:127.0.0.1:${sipPort};lr>`;
+  /** The phone's ACK of the non-2xx `res` to `inv`: its branch and Route (RFC 3261 §17.1.1.3). */
+  const ackOf = (inv: { text: string; branch: string; callId: string }, res: string): string =>
+    `ACK sip:bob@127.0.0.1:${callee.port} SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${inv.branch}\r\n` +
+    `Route: ${route()}\r\nMax-Forwards: 70\r\n` +
+    `From: ${header(inv.text, 'From')}\r\nTo: ${header(res, 'To')}\r\n` +
+    `Call-ID: ${inv.callId}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n`;
+
   after(() => {
     phone.close();
     callee.close();
@@ -33,18 +43,11 @@ describe('the ACK of a non-2xx carrying a Route to Parley', () => {
   });
 
   it('ends the transaction: no retransmitted 486, nothing forwarded to the Request-URI', async () => {
-    const route = `<sip:127.0.0.1:${sipPort};lr>`;
-    const inv = request('INVITE', phone.port, { Route: route });
+    const inv = request('INVITE', phone.port, { Route: route() });
     phone.send(sipPort, inv.text.replace('INVITE sip:parley@127.0.0.1 ', `INVITE sip:bob@127.0.0.1:${callee.port} `));
     const busy = await phone.nextMatching(/^SIP\/2\.0 486 /);
-    const ack =
-      `ACK sip:bob@127.0.0.1:${callee.port} SIP/2.0\r\n` +
-      `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${inv.branch}\r\n` +
-      `Route: ${route}\r\nMax-Forwards: 70\r\n` +
-      `From: ${header(inv.text, 'From')}\r\nTo: ${header(busy, 'To')}\r\n` +
-      `Call-ID: ${inv.callId}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n`;
     assert.ok(tagOf(header(busy, 'To')), 'the 486 has a To tag');
-    phone.send(sipPort, ack);
+    phone.send(sipPort, ackOf(inv, busy));
     // Timer G would resend the 486 after T1 (500 ms), then 1 s, 2 s…: 2.5 s sees at least two.
     const again = await phone.nextMatching(/^SIP\/2\.0 486 /, 2500).catch(() => null);
     assert.equal(again, null, 'the 486 was sent again: the ACK did not reach the transaction');
@@ -53,8 +56,7 @@ describe('the ACK of a non-2xx carrying a Route to Parley', () => {
   });
 
   it('proxied: the caller\'s ACK ends Parley\'s server transaction; the callee gets Parley\'s own ACK only', async () => {
-    const route = `<sip:127.0.0.1:${sipPort};lr>`;
-    const inv = request('INVITE', phone.port, { Route: route, Subject: 'proxy-me' });
+    const inv = request('INVITE', phone.port, { Route: route(), Subject: 'proxy-me' });
     phone.send(sipPort, inv.text.replace('INVITE sip:parley@127.0.0.1 ', `INVITE sip:bob@127.0.0.1:${callee.port} `));
     const proxied = await callee.nextMatching(/^INVITE /);
     const keep = proxied.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l));
@@ -62,13 +64,7 @@ describe('the ACK of a non-2xx carrying a Route to Parley', () => {
     const hopAck = await callee.nextMatching(/^ACK /);
     assert.ok(!hopAck.includes(inv.branch), 'Parley ACKs the 486 itself, hop by hop');
     const busy = await phone.nextMatching(/^SIP\/2\.0 486 /);
-    const ack =
-      `ACK sip:bob@127.0.0.1:${callee.port} SIP/2.0\r\n` +
-      `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${inv.branch}\r\n` +
-      `Route: ${route}\r\nMax-Forwards: 70\r\n` +
-      `From: ${header(inv.text, 'From')}\r\nTo: ${header(busy, 'To')}\r\n` +
-      `Call-ID: ${inv.callId}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n`;
-    phone.send(sipPort, ack);
+    phone.send(sipPort, ackOf(inv, busy));
     const again = await phone.nextMatching(/^SIP\/2\.0 486 /, 2500).catch(() => null);
     assert.equal(again, null, 'the 486 was sent again: the ACK did not reach the transaction');
     const forwarded = await callee.next(300).catch(() => null);

@@ -5,14 +5,9 @@
 // writes, so removed headers are gone, set ones replaced, added ones there once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { RawSipClient, request, headerValues } from '../../helpers/raw-sip-client.ts';
 import { answer, attachRules, onEachServer, relayedCall, viaPort, type RelayServer } from '../../helpers/relay-call.ts';
 import { SDP } from '../../helpers/sip-harness.ts';
-
-function headerValues(msg: string, name: string): string[] {
-  const head = msg.split('\r\n\r\n')[0]!;
-  return head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
-}
 
 // On the embedded server, and on a real drachtio-server when one is built (PARLEY_DRACHTIO_BIN; never in the test command).
 onEachServer(suite);

@@ -8,16 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
 import { RoutingTable } from '../../../src/policy/routing-table.ts';
 import { InboundRouter } from '../../../src/signaling/inbound-router.ts';
-import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { RawSipClient, request, headerValues } from '../../helpers/raw-sip-client.ts';
 import { answer, viaPort } from '../../helpers/relay-call.ts';
 import { SDP, startHarness, testLogger, type Harness } from '../../helpers/sip-harness.ts';
 
 const FORGED = '"The CEO" <sip:ceo@example.com>';
-
-function headerValues(msg: string, name: string): string[] {
-  const head = msg.split('\r\n\r\n')[0]!;
-  return head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
-}
 
 describe('P-Asserted-Identity on proxied requests (RFC 3325 §5)', () => {
   let h: Harness;

@@ -8,14 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
 import { RoutingTable } from '../../../src/policy/routing-table.ts';
 import { InboundRouter } from '../../../src/signaling/inbound-router.ts';
-import { RawSipClient, request } from '../../helpers/raw-sip-client.ts';
+import { RawSipClient, request, headerValues } from '../../helpers/raw-sip-client.ts';
 import { answer, viaPort } from '../../helpers/relay-call.ts';
 import { SDP, startHarness, testLogger, type Harness } from '../../helpers/sip-harness.ts';
-
-function headerValues(msg: string, name: string): string[] {
-  const head = msg.split('\r\n\r\n')[0]!;
-  return head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
-}
 
 describe('URI headers of the targets Parley forms requests from', () => {
   let h: Harness;
