@@ -1,5 +1,6 @@
 // The JSON sidecar of a recording: its shape (written by SidecarWriter).
 import type { SiprecSidecar } from './siprec-sidecar.ts';
+import type { GapsEntry } from './timeline-gaps.ts';
 //
 // Times: `roomMs` is the room clock (MixTick.timeMs); `fileMs` is the position
 // in the mixed file (they differ by the paused time when pauses skip); `at` is
@@ -110,6 +111,8 @@ export interface RecordingMetadata {
   interrupted?: boolean;
   /** Write failures (a full disk): when each began and ended; the files hold silence for audio that could not wait. */
   writeFailures?: { file: string; error: string; at: string; resumedAt: string | null }[];
+  /** Ticks the room never handed over, written as silence (timeline-gaps.ts); absent: none. */
+  gaps?: GapsEntry;
   sampleRate: number;
   pauseMode: PauseMode;
   startedAt: string;

@@ -15,7 +15,7 @@
 //   are shorter than the call; 'silence' writes silence. Both are listed in `pauses`.
 // - mask: always writes silence for every file, keeping the timeline (card numbers).
 // - ticks the room never handed over (its thread stalled past the clock's catch-up, or a full ring
-//   dropped them) are written as silence, so the files keep the room's timeline (fillGap).
+//   dropped them) are written as silence, so the files keep the room's timeline, and listed in `gaps` (timeline-gaps.ts).
 // - stems start when their leg joins (the stem entry records where on the room
 //   clock and in the mixed file), and end when it leaves; a rejoin starts a new stem.
 // - the caller (stereo left) is the first leg added with role 'caller', else the
@@ -39,11 +39,9 @@ import type { WavFileWriter } from './wav-file-writer.ts';
 import { recorderFiles, type FileHooks } from './recorder-files.ts';
 import { RecorderLegs } from './recorder-legs.ts';
 import { RecorderTickFeed } from './recorder-tick-feed.ts';
+import { MAX_GAP_FRAMES, TimelineGaps } from './timeline-gaps.ts';
 import type { RecorderEvents, RecorderOptions } from './recorder-types.ts';
 export type { RecorderEvents, RecorderOptions };
-
-/** The longest run of missing ticks filled with silence (a longer jump is not the room's clock moving on). */
-const MAX_GAP_FRAMES = 30_000 / FRAME_MS;
 
 export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   readonly id: string;
@@ -68,6 +66,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   /** Files written beside the audio (SIPREC metadata versions): awaited and hashed before finalization. */
   private readonly companions: CompanionFiles;
   private readonly pauseMask: PauseMask;
+  private readonly gaps: TimelineGaps;
   private resolveFinalized!: (m: RecordingMetadata) => void;
   private resolveClosed!: (m: RecordingMetadata) => void;
   private readonly log: Logger;
@@ -106,6 +105,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       labels: options.labels,
     });
     if (keys) this.meta.encryption = keys.entry;
+    this.gaps = new TimelineGaps(this.meta, this.log, this.id);
     this.legs = new RecorderLegs(this.meta, this.stems);
     this.companions = new CompanionFiles((f) => this.path(f), this.log);
     this.pauseMask = new PauseMask(this.meta.pauses, this.meta.masks, () => this.safeEmit('state', { paused: this.isPaused, masked: this.isMasked }));
@@ -275,6 +275,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.pauseMask.closeAt(at);
     this.closed = true;
     this.notices.close();
+    this.gaps.close();
     this.stopFlushing?.();
     this.stopFlushing = null;
     this.stems.endAll(at);
@@ -349,7 +350,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     const frames = Math.round(ms / FRAME_MS);
     if (frames <= 0) return;
     const filled = frames <= MAX_GAP_FRAMES;
-    this.log.warn({ recording: this.id, missingMs: ms, filled }, 'ticks missing from the room: silence written in their place');
+    this.gaps.note(ms, filled, Math.round(this.mix.durationMs));
     if (filled) this.feed.writeGap(frames);
   }
 
