@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A pipe whose RTP stops while both nodes stay alive (a firewall drops it) ends
 // after media.rtpTimeoutSec, as a pipe to a lost node does: the piped caller gets
 // a BYE with the media timeout's Reason (Q.850 102), and its leg leaves the
