@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Faults during calls: a mediasoup worker killed mid-call does not touch SIP
 // calls (their RTP runs on Parley's own endpoints; mediasoup is only the rooms'
 // hub), and the pool replaces the worker. A party whose

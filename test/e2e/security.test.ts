@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Admission on the wire: only configured upstreams may reach the default routing
 // endpoint (403 for others); the call cap answers 503 with Retry-After.
 import assert from 'node:assert/strict';
