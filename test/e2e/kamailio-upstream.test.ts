@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A real Kamailio (Debian) as the upstream proxy: it reroutes every new INVITE
 // to Parley, except those carrying Parley's loop marker. A call from a SIPp
 // caller reaches Parley through Kamailio; Parley's B leg goes back out through
