@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Calls that never ended (issue 12), now ended: a CANCEL while the call is still being
 // set up reaches it (no callee is dialled afterwards); a flow that throws ends its call
 // with a bare status (no internal text on the wire) and closes room and recording; the
