@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Offers that took the media thread down, and every call on it with it. Without
 // rtcp-mux RTCP goes to a=rtcp's port or the RTP port + 1: `m=audio 65535` made that
 // 65536 and `a=rtcp:0` made it 0, and Node's dgram throws on a send to either port.
