@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // `a=rtcp:PORT IN IP4 ADDR` (RFC 3605 §2.1) says where the peer wants RTCP: a port, and an
 // address that may be another host than c= (a media relay with RTCP apart, a phone with two
 // interfaces). Parley took the port and sent RTCP to c='s address. A phone whose offer names
