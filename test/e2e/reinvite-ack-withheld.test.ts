@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A peer that sends an offerless re-INVITE and never ACKs the 200 (with its answer):
 // RFC 3261 §13.3.1.4, the UAS retransmits its 2xx and, with no ACK within 64*T1, ends
 // the dialog with a BYE. In a bridged call both legs must end then, each BYE with a
