@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // The bridge's `srtp: follow`: a caller that came with SDES-SRTP gets a callee leg that is
 // SDES-SRTP too (Parley terminates both legs' media, so without it the callee's side went
 // out as plain RTP), and so does the target of the callee's transfer; a plain caller's

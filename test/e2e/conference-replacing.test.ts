@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // An attended transfer into a conference: an agent in a room (its consultation call) transfers
 // its customer there, and the customer's phone sends Parley an INVITE with Replaces naming the
 // agent's dialog (RFC 3891). The customer takes the agent's place in the room (both ways heard),
