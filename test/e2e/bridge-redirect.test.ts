@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A callee that redirects (302: call forwarding on a PBX) has its Contacts dialled in its place,
 // highest q first, one after another, as its REFER would be: the caller hears the new callee. Not under `transfers: refuse`, never
 // back to a target already tried. A leg the API dials into a room follows a 302 too. Raw SIP

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A peer that sends the ACK of a 200 and its next offerless re-INVITE back to back (a PBX
 // reconnecting media in a loop): drachtio-srf tells the app of an ACK a turn later than of
 // a re-INVITE, so the re-INVITE overtook the ACK before it, and each answer was applied to
