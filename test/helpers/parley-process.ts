@@ -81,6 +81,7 @@ ${yaml}`,
       };
       check();
     });
-  await logged(opts.ready ?? /Parley is running/);
+  // Start-up is tsx compiling the sources: over 20 s on a loaded machine (two cores, other test files beside). A guard, not a limit.
+  await logged(opts.ready ?? /Parley is running/, 60_000);
   return { child, sipPort, recordings, lines, logged, stderr: () => stderr };
 }
