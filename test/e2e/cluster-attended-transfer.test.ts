@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // An attended transfer whose consultation call is on another node of the cluster: the
 // customer's call (A) is on node na, bridged to the agent; the agent's consultation call to the
 // supervisor (B) went to node nb. The agent REFERs A with a Replaces naming its dialog of B with
