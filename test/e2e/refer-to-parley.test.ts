@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A bridged callee transfers the caller to a flow on this very Parley (an agent sends the
 // customer to a menu): the REFER's target is Parley's own address. Placed with the loop marker
 // (as every leg Parley places), that INVITE came back to Parley marked, was proxied on to its
