@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // An attended transfer whose consultation call went through Parley too, as behind a
 // record-notice gateway that handles every call: a customer's call (A) is bridged to an agent;
 // the agent calls a supervisor through Parley (B, the consultation call), then REFERs A with a
