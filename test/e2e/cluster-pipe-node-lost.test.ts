@@ -1,4 +1,3 @@
-// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A pipe whose other node dies (kill -9): each node ends its own pipes to a
 // lost node, whichever survivor reaps it. The room's owner killed: the caller
 // piped in from another node gets a BYE (Reason: Q.850 41 "room owner lost"), and its recording
