@@ -1,4 +1,3 @@
-// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // The record-notice gateway's bridge to a domain that publishes SRV records (RFC 3263), as
 // a carrier or a hosted PBX does: a caller's INVITE to sip:bob@pbx.test is bridged to the
 // target the domain's SRV records name, past a first target that cannot be reached (a closed
