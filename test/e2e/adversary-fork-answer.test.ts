@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A B leg whose 183 and 200 carry different SDP: a forking proxy's early media came from
 // one branch (an announcement server, another phone) and the 200 from another; RFC 3261
 // §13.2.1 makes the 2xx's SDP the answer. Parley kept the 183's: after the answer it sent

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A token holder that opens browser sessions without end (each holds WebRtcTransports,
 // UDP ports and a timer until media.webrtc.timeoutSec): real HTTP against a running
 // Parley with a real mediasoup worker; a listen session is opened without ICE ever
