@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A caller that hears nothing of Parley yet (a flow that records and bridges without
 // answering first, compliance-record in the shipped parley.yaml) is told the callee rings:
 // the callee's 180 gives the caller a 180 (its phone plays its own ringback, RFC 3261

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Offers as phones, PBXs and SBCs in the field write them, each in a real call over UDP:
 // - G.722 with telephone-event/16000 only (its sampling rate; RFC 3551 gives G.722 an 8 kHz
 //   RTP clock, but several phones list the event at 16000): it was dropped from the answer,

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A caller behind a NAT calling Parley directly: its Contact names an address Parley cannot
 // reach (here a loopback port nobody listens on stands in for the phone's private address).
 // With sip.natContact Parley sends the dialog's requests (the BYE when the flow hangs up) to

@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A callee (or a dialled-out room member) that sends its next request right behind its 200:
 // a BYE in the datagram after the 200, a re-INVITE right after the ACK. drachtio-srf makes the
 // B leg's dialog when the 200 arrives and may hand it that request before Parley has put its
