@@ -15,6 +15,12 @@ import { RtpSourceLatch } from './rtp-source-latch.ts';
 
 /** Largest datagram taken as RTP: a 20 ms Opus frame at its highest rate is ~1,275 bytes. */
 const MAX_PACKET = 1500;
+/**
+ * After a negotiation, how long the payload types of the one before are still taken: until the
+ * answer is in effect the peer may send the old formats (RFC 3264 §8.3.2), and packets it sent
+ * before it switched are still in flight (the mixer decodes them with the old codec: OldCodecStream).
+ */
+export const OLD_PT_GRACE_MS = 300;
 
 export class RtpReceiver {
   /** performance.now() of the last valid RTP packet (or of the receiver's creation). */
@@ -30,6 +36,9 @@ export class RtpReceiver {
   rtcp: RtcpContext | null = null;
   private media: EndpointMedia | null = null;
   private readonly allowedPt = new Uint8Array(128);
+  /** The payload types of the negotiation before this one, taken until `oldPtUntil` (performance.now()). */
+  private readonly oldPt = new Uint8Array(128);
+  private oldPtUntil = 0;
   private lastSsrc = -1;
 
   constructor(
@@ -44,6 +53,10 @@ export class RtpReceiver {
 
   /** A negotiation: the payload types accepted from now on; `moved`: the peer's SDP address changed. */
   configure(media: EndpointMedia, moved: boolean): void {
+    if (this.media !== null) {
+      this.oldPt.set(this.allowedPt);
+      this.oldPtUntil = performance.now() + OLD_PT_GRACE_MS;
+    }
     this.media = media;
     this.allowedPt.fill(0);
     for (const pt of media.payloadTypes) if (pt >= 0 && pt < 128) this.allowedPt[pt] = 1;
@@ -110,7 +123,9 @@ export class RtpReceiver {
         return;
       }
     }
-    if (this.allowedPt[pkt[1] & 0x7f] === 0) {
+    const now = performance.now();
+    const pt = pkt[1] & 0x7f;
+    if (this.allowedPt[pt] === 0 && (this.oldPt[pt] === 0 || now >= this.oldPtUntil)) {
       this.stats.unexpectedPt++;
       return;
     }
@@ -118,7 +133,6 @@ export class RtpReceiver {
       this.source.latch(rinfo);
       if (m.remote.ip !== null) this.latched(rinfo);
     }
-    const now = performance.now();
     this.lastRxMs = now;
     this.stats.packetsIn++;
     this.stats.bytesIn += len;

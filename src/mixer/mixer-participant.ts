@@ -18,6 +18,7 @@ import { SourceAtRate } from './rate-adapters.ts';
 import { JitterFeed } from './jitter-feed.ts';
 import { LOST, seqDiff, type JitterBuffer, type JitterSlot } from './jitter-buffer.ts';
 import { decodeTail, retuneFrames } from './leg-tails.ts';
+import { OldCodecStream } from './old-codec-stream.ts';
 import { newRtpView, parseRtp } from './rtp.ts';
 import { decodeSlot } from './slot-decode.ts';
 import { RtpOutput } from './rtp-output.ts';
@@ -63,10 +64,12 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   relay: TwoPartyForwarder | null = null;
   /** Who this leg's telephone-events (RFC 4733) go on to as they come (a bridge's other party: a caller keys through the callee's IVR), besides Parley; null: Parley only. */
   dtmfTo: string | null = null;
-  /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. Before the close: the old stream's frames at a codec change, played first; `inputHeard`: this tick's input is one of them the listeners heard (recorders only: RoomMixer). */
+  /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. Before the close: the old stream's frames at a codec change, played first, its late packets' after them (`oldStream`); `inputHeard`: this tick's input is one of the first `heardFrames` of them, which the listeners heard (recorders only: RoomMixer). */
   tail: Int16Array[] = [];
   tailHeard = false;
   inputHeard = false;
+  private heardFrames = 0;
+  private oldStream: OldCodecStream | null = null;
   /** Lost packets rebuilt from the next packet's Opus in-band FEC (mixed and recorded in their place). */
   opusRecovered = 0;
 
@@ -184,22 +187,23 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /** Changes codec or payload types (re-offer). The send SSRC may change too. */
   setMedia(media: ParticipantMedia): void {
-    const codecChanged = media.codec !== this.media.codec;
-    const fecChanged = (media.sendFec === true) !== (this.media.sendFec === true);
-    const dtmfClockChanged = media.dtmfClock !== this.media.dtmfClock;
+    const old = this.media;
+    const codecChanged = media.codec !== old.codec;
+    const fecChanged = (media.sendFec === true) !== (old.sendFec === true);
+    const dtmfClockChanged = media.dtmfClock !== old.dtmfClock;
     this.media = media;
     if (codecChanged && !this.closed) {
       // The old stream's buffered frames play first (pullInput): none lost; while forwarding the listener heard them (recorders only).
       this.feed.drain();
       this.tail.push(...decodeTail(this.feed.jitter, this.inPipe, this.input.length));
       this.tailHeard = this.relay !== null;
-    }
+      this.heardFrames = this.tailHeard ? this.tail.length : 0;
+      this.oldStream?.close();
+      this.oldStream = new OldCodecStream(old.audioPt, old.codec, this.inPipe, this.feed.jitter.nextSeq, this.input.length);
+    } else if (codecChanged) this.inPipe.close();
     this.feed.setMedia(media);
     this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
-    if (codecChanged) {
-      this.inPipe.close();
-      this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
-    }
+    if (codecChanged) this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
     if (codecChanged || fecChanged) {
       this.outPipe.close();
       this.outPipe = new OutputPipeline(media.codec, this.opts.sampleRate, media.sendFec === true);
@@ -211,10 +215,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if (codecChanged) this.onCodecChange();
   }
 
-  /**
-   * @internal The room changed rate (autoNarrowband), between two ticks: new buffers and pipelines at `rate`. Only G.711 legs
-   * live through a switch (a wideband leg is why a room is not narrowband): G.711 keeps no state, nothing but a resampler's history is lost.
-   */
+  /** @internal The room changed rate (autoNarrowband), between two ticks: new buffers and pipelines at `rate`. Only G.711 legs live through a switch (a wideband leg is why a room is not narrowband): G.711 keeps no state, nothing but a resampler's history is lost. */
   setRoomRate(rate: number): void {
     if (rate === this.opts.sampleRate || this.closed) return;
     this.tail = retuneFrames(this.tail, this.opts.sampleRate, rate); // a codec change's old frames (why the rate changes) play on
@@ -226,6 +227,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.hasInput = false;
     this.inPipe.close();
     this.outPipe.close();
+    this.oldStream?.setRoomRate(rate);
     this.inPipe = new InputPipeline(this.media.codec, rate);
     this.outPipe = new OutputPipeline(this.media.codec, rate, this.media.sendFec === true);
     for (const s of this.privateSources) s.retune(rate);
@@ -260,9 +262,10 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       return;
     }
     if (v.payloadType !== this.media.audioPt) {
-      this.feed.skipped(v);
+      if (this.oldStream?.pt !== v.payloadType || !this.oldStream.take(v.seq, payload, this.tail)) this.feed.skipped(v);
       return;
     }
+    this.oldStream?.close(); // the new codec's first packet: the old one's time is over
     this.feed.push(v, payload, nowMs);
   }
 
@@ -288,10 +291,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.feed.jitter.waiting();
   }
 
-  /**
-   * @internal Forwarding ended: the listener heard this leg up to input sequence number `seq`, so play resumes there; the frames
-   * before it are dropped. True when frame `seq` is still buffered: the next tick plays it (for recorders), not to the listener again.
-   */
+  /** @internal Forwarding ended: the listener heard this leg up to input sequence number `seq`, so play resumes there; the frames before it are dropped. True when frame `seq` is still buffered: the next tick plays it (for recorders), not to the listener again. */
   dropHeard(seq: number): boolean {
     return this.feed.jitter.dropBefore(seq);
   }
@@ -301,9 +301,11 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.tickMs = timeMs;
     const jitter = this.feed.jitter;
     // A codec change's old stream first (setMedia), then the new buffer.
+    this.oldStream?.tick();
     const carried = this.tail.length > 0 ? this.tail.shift()! : null;
     const slot = carried === null ? jitter.pop() : null;
-    this.inputHeard = carried !== null && this.tailHeard;
+    this.inputHeard = carried !== null && this.heardFrames > 0;
+    if (this.inputHeard) this.heardFrames--;
     if (carried !== null) {
       this.input.set(carried);
       this.hasInput = true;
@@ -336,12 +338,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     if ((timeMs / 20) % 10 === 0) this.rfc4733.poll(timeMs);
   }
 
-  /**
-   * @internal Tick step 3: limit `mix` (minus `own`, when given), encode and
-   * send as the frame of the tick at room time `tickMs`. Nothing while the peer
-   * does not want audio; the stream's timestamps still follow room time, so the
-   * first packet after a hold has jumped by the time it lasted (RtpOutput).
-   */
+  /** @internal Tick step 3: limit `mix` (minus `own`, when given), encode and send as the frame of the tick at room time `tickMs`. Nothing while the peer does not want audio; the stream's timestamps still follow room time, so the first packet after a hold has jumped by the time it lasted (RtpOutput). */
   sendMix(mix: Int32Array, own: Int16Array | null, tickMs: number): void {
     if (!this.sending) return;
     this.limiter.process(mix, this.out, this.out.length, own);
@@ -350,10 +347,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.output.sendFrame(this.payload.subarray(0, len), tickMs);
   }
 
-  /**
-   * @internal While forwarding, the other leg paused (silence suppression, a stall): this listener gets encoded
-   * silence for the tick, as a mixed room would send, so its stream goes on (a phone may hang up on a silent one).
-   */
+  /** @internal While forwarding, the other leg paused (silence suppression, a stall): this listener gets encoded silence for the tick, as a mixed room would send, so its stream goes on (a phone may hang up on a silent one). */
   sendSilence(tickMs: number): void {
     this.silenceFilled++;
     this.acc.fill(0);
@@ -374,6 +368,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     this.privateSources.length = 0;
     this.inPipe.close();
     this.outPipe.close();
+    this.oldStream?.close();
     this.onClose(this);
     this.safeEmit('close');
     this.removeAllListeners();
