@@ -319,8 +319,10 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     const n = this.frameSamples;
     total.fill(0);
     for (const p of list) p.pullInput(timeMs);
+    // After a hand-back, a listener whose mix waits for the other leg's late packets gets nothing now (TwoPartyForwarder.slips).
+    const slipped = fw.slips(timeMs, served);
     // Legs that got this tick's frame forwarded get nothing now; prompts wait a tick so they hear them from the first frame.
-    if (this.roomSources.length > 0 && served === null) this.pullSources(this.roomSources, total);
+    if (this.roomSources.length > 0 && served === null && slipped === null) this.pullSources(this.roomSources, total);
     this.addInputs(total);
     if (this.tails.size > 0) this.tails.mix(total, 1);
     if (this.sinks.size > 0) this.sinks.feed(timeMs, this.total, this.frameSamples, this.list, this.tails);
@@ -346,7 +348,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     let directed = false;
     for (const q of list) if (q.hasInput && !q.muted && q.audience !== null) directed = true;
     for (const p of list) {
-      if (served !== null && served.includes(p)) continue;
+      if ((served !== null && served.includes(p)) || (slipped !== null && slipped.includes(p))) continue;
       if (!p.sending) {
         // Nothing goes to a leg on hold or send-only, but its own prompts run on in
         // time: a notice to a held caller ends when it would have, and the flow goes on.

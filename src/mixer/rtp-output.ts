@@ -303,6 +303,17 @@ export class RtpOutput {
     if (this.lastTick !== null && this.lastTick < tickMs && (tickMs - this.lastTick) / FRAME_MS <= LIVE_FRAMES) this.lastTick = playsNow ? tickMs : tickMs - FRAME_MS;
   }
 
+  /**
+   * Nothing goes out for the tick at `tickMs`, and the timeline does not move on: the next frame
+   * follows the last packet sent, a frame later (no marker), however much later it goes out. After a
+   * hand-back from forwarding the mix waits so for the other leg's late packets while its jitter
+   * buffer regains its depth (TwoPartyForwarder.slips): this listener's own jitter buffer takes up the
+   * delay, as it took up the same packets' jitter while they were forwarded.
+   */
+  slip(tickMs: number): void {
+    if (this.lastTick !== null) this.lastTick = tickMs;
+  }
+
   /** Maps a (new) input onto this stream: its packet follows the last one sent, the timestamp advanced by the room time between them. */
   private map(ssrc: number, seq: number, timestamp: number, tickMs: number): void {
     const frames = this.lastTick === null ? 1 : Math.max(1, (tickMs + FRAME_MS - this.lastTick) / FRAME_MS);

@@ -32,9 +32,22 @@
 // frame is the one this tick plays (it came in a burst and still waits in the
 // buffer), gets nothing this tick (prompts then wait a tick, so both hear them
 // from the first frame), and the mix goes on one frame after the last
-// forwarded packet: no frame twice, none left out.
+// forwarded packet: no frame twice, none left out. Dropping what was heard
+// leaves the other leg's buffer all but empty: its next packets, as late as the
+// network's jitter makes them, used to find it underrun, and the listener got a
+// frame concealed, then silence, one frame per frame of depth the buffer had to
+// regain. Instead, while it regains it (slips: until a frame plays with the
+// buffer at its target depth, at most its deepest), a tick with no new frame of
+// the other leg sends this listener nothing and holds its timeline
+// (RtpOutput.slip): the next mixed frame follows the last packet a frame later,
+// late as the forwarded packets were, and the listener's own jitter buffer
+// takes up the delay. (Prompts wait a tick then too; a third leg's first frames
+// during a slip are not heard by that listener.)
 import { FRAME_MS } from './frames.ts';
 import type { MixerParticipant } from './mixer-participant.ts';
+
+/** Slips at most after a hand-back: the deepest a jitter buffer goes (media.mixer.jitterMaxMs at most 100 ms). */
+const MAX_SLIPS = 5;
 
 export type RoomMode = 'mixed' | 'forward';
 
@@ -61,6 +74,10 @@ export class TwoPartyForwarder {
   private pair: [MixerParticipant, MixerParticipant] | null = null;
   /** The pair of a forwarding that just ended, handed back to the mixer at the next tick. */
   private ended: [MixerParticipant, MixerParticipant] | null = null;
+  /** After a hand-back: listeners (`to`) whose mix waits for the other leg (`from`) while its jitter buffer regains its depth, and the slips left. */
+  private readonly regaining: { from: MixerParticipant; to: MixerParticipant; left: number }[] = [];
+  /** The listeners slipped this tick (slips), reused. */
+  private readonly slipped: MixerParticipant[] = [];
 
   get active(): boolean {
     return this.pair !== null;
@@ -74,6 +91,7 @@ export class TwoPartyForwarder {
   /** Mixed → forwarded, after the tick at `tickMs` sent its last mixed frames. */
   start(a: MixerParticipant, b: MixerParticipant, tickMs: number): void {
     if (this.pair || this.ended) return;
+    this.regaining.length = 0;
     this.pair = [a, b];
     this.stats.mode = 'forward';
     this.stats.toForward++;
@@ -115,8 +133,29 @@ export class TwoPartyForwarder {
       const playsNow = last !== null && !from.isClosed && !to.isClosed && from.dropHeard(last);
       if (playsNow || to.output.covers(tickMs)) (served ??= []).push(to);
       to.output.endForward(tickMs, playsNow);
+      if (last !== null) this.regaining.push({ from, to, left: MAX_SLIPS });
     }
     return served;
+  }
+
+  /**
+   * After the tick's input was read: the listeners whose mix waits this tick for the other leg of
+   * a hand-back (none: null), their timelines held (see above). Not `served` ones (they got this
+   * tick's frame already).
+   */
+  slips(tickMs: number, served: MixerParticipant[] | null): MixerParticipant[] | null {
+    const out = this.slipped;
+    out.length = 0;
+    for (let i = 0; i < this.regaining.length; i++) {
+      const r = this.regaining[i];
+      if (served?.includes(r.to)) continue;
+      const played = r.from.playedFrame(tickMs) !== null;
+      if (!played && !r.from.isClosed && !r.to.isClosed && r.left-- > 0) {
+        r.to.output.slip(tickMs);
+        out.push(r.to);
+      } else if (r.from.isClosed || r.to.isClosed || r.left <= 0 || r.from.buffered + 1 >= r.from.jitterStats.targetMs / FRAME_MS) this.regaining.splice(i--, 1);
+    }
+    return out.length > 0 ? out : null;
   }
 
   /** @internal A packet of `from`'s audio (called from its pushRtp). */

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { ParticipantView } from '../../../src/media-plane/media-api.ts';
 import type { ClockStats } from '../../../src/mixer/mix-clock.ts';
-import { medianToneShare } from '../../helpers/audio-analysis.ts';
+import { medianToneShare, rms } from '../../helpers/audio-analysis.ts';
 import { collect, envelope, forwarded, forwardedPair, inRoom, longestDropout, startEngine, untilStats, waitForSound } from '../../helpers/media-harness.ts';
 import type { RtpPeer } from '../../helpers/rtp-peer.ts';
 import { ToneSource } from '../../helpers/tone-source.ts';
@@ -52,8 +52,10 @@ function disturbance(talker: RtpPeer, sinceMs: number, clockFrom: ClockStats, cl
  * jumps per pause the control measured (a sender gap, a late tick), and jumps of up to `skipped` frames
  * in all, may go so; any other break fails (a sequence gap or repeat, a jump back, an unmarked jump).
  */
-function assertOneStream(peer: RtpPeer, from: number, step: number, what: string, d: Disturbance): void {
+function assertOneStream(peer: RtpPeer, from: number, step: number, what: string, d: Disturbance, bySeq = false): void {
   const got = peer.received.slice(from);
+  // (A network that reorders packets: judged in sequence order, as the peer's jitter buffer plays them.)
+  if (bySeq) got.sort((x, y) => ((x.seq - y.seq + 0x8000) & 0xffff) - 0x8000);
   assert.equal(new Set(got.map((p) => p.ssrc)).size, 1, `${what}: one SSRC`);
   const bad: string[] = [];
   let bySkips = 0;
@@ -68,6 +70,15 @@ function assertOneStream(peer: RtpPeer, from: number, step: number, what: string
     else if (ds !== 1 || dt !== step) bad.push(`#${i}: seq +${ds}, ts +${dt}${got[i].marker ? ' (marked)' : ''}`);
   }
   assert.deepEqual(bad, [], `${what}: ${got.length} packets, breaks: ${bad.join('; ')} (the control: ${JSON.stringify(d)})`);
+}
+
+/** 20 ms frames of `pcm` whose level is under 3/4 of the median frame's: a frame concealed (repeated at half level) or silent. */
+function weakFrames(pcm: Int16Array, rate: number): number[] {
+  const n = rate / 50;
+  const levels: number[] = [];
+  for (let i = 0; i + n <= pcm.length; i += n) levels.push(rms(pcm, i, n));
+  const median = [...levels].sort((x, y) => x - y)[levels.length >> 1];
+  return levels.flatMap((l, i) => (l < 0.75 * median ? [i] : []));
 }
 
 /** Frames the mixer encoded for a listener, but for silence filled in while forwarding. */
@@ -122,6 +133,56 @@ describe('two-party forwarding (real worker, real UDP)', () => {
       // the silence the room filled in for as long as the control measured (no more).
       const allowed = 1 + Math.ceil(d.longestGapMs / 20) * Math.sign(d.senderGaps) + d.lateTicks + d.skipped;
       assert.ok(dropout <= allowed, `${name}: a dropout of ${dropout} frames, ${allowed} allowed (the control: ${JSON.stringify(d)}; talker's sender ${JSON.stringify(talker.pacer.stats)}): ${envelope(pcm, 8000)}`);
+    }
+  }));
+
+  // Each peer's network swaps each pair of its packets (a frame of jitter). While forwarded, the listener's own jitter
+  // buffer takes that up. At a hand-back the talker's buffer in the room, emptied of what the listener heard, used to
+  // underrun on the late packet: the listener got that frame concealed (the last one again at half level), a frame
+  // more of silence per frame of depth to regain. The mix now waits for it (TwoPartyForwarder.slips).
+  it('on a jittery network, each hand-back to the mixer (a prompt, a third leg) goes on without a concealed or silent frame, on one timeline', () => inRoom(engine, 'forward-jitter', async (room, join) => {
+    const a = await join(room, { codec: 'PCMU', id: 'a', reorder: true });
+    const b = await join(room, { codec: 'PCMU', id: 'b', reorder: true });
+    const parts = [a.leg.mixerParticipant!, b.leg.mixerParticipant!];
+    a.peer.setTone(440);
+    b.peer.setTone(1000);
+    await Promise.all([waitForSound(a.peer), waitForSound(b.peer)]);
+    await forwarded(engine, parts, 20);
+    const from = [a.peer.received.length, b.peer.received.length];
+    const clockFrom = { ...room.mixerStats };
+    const sinceMs = performance.now() - 100;
+    await engine.nextStats();
+    const toMixed = room.forwardStats.toMixed;
+
+    // Prompts too quiet to change the level each hears (the other's tone alone), mixed while they play. A hand-back
+    // meets the late packet or not as the tick falls against the pairs: six of them, each started 10 ms later against
+    // the stream than the one before, and a third leg's below.
+    for (let i = 0; i < 6; i++) {
+      await engine.nextStats();
+      await new Promise((r) => setTimeout(r, 10 * i));
+      const encoded = parts.map((p) => p.encoded);
+      room.play(new ToneSource(700, room.mixerSampleRate, 15, 1));
+      await untilStats(engine, 'the prompt mixed in', () => parts.every((p, k) => p.encoded >= encoded[k] + 10));
+      await forwarded(engine, parts, 15);
+    }
+    // A third leg (silent) joins and leaves.
+    const c = await join(room, { codec: 'PCMU', id: 'c' });
+    await collect(c.peer, 25);
+    c.leg.close();
+    await c.peer.close();
+    await forwarded(engine, parts, 20);
+    await engine.nextStats();
+    assert.ok(room.forwardStats.toMixed >= toMixed + 7, 'handed back to the mixer seven times');
+
+    for (const [peer, talker, k, hz, name] of [[a.peer, b.peer, 0, 1000, 'a'], [b.peer, a.peer, 1, 440, 'b']] as const) {
+      const d = disturbance(talker, sinceMs, clockFrom, room.mixerStats);
+      assertOneStream(peer, from[k], 160, name, d, true);
+      const pcm = peer.decoded(from[k]);
+      assert.ok(medianToneShare(pcm, hz, 8000) > 0.5, `${name} hears the other's ${hz} Hz (${medianToneShare(pcm, hz, 8000).toFixed(2)})`);
+      // None on an idle machine; while the talker sent nothing or the room's clock was stalled, as many as the control measured.
+      const weak = weakFrames(pcm, 8000);
+      const allowed = Math.ceil(d.longestGapMs / 20) * Math.sign(d.senderGaps) + d.lateTicks + d.skipped;
+      assert.ok(weak.length <= allowed, `${name}: frames ${weak.join(', ')} of ${pcm.length / 160} concealed or silent, ${allowed} allowed (the control: ${JSON.stringify(d)}): ${envelope(pcm, 8000)}`);
     }
   }));
 
