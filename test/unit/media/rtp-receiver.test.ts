@@ -2,7 +2,8 @@
 // how the drops are counted. Real UDP cases are in test/integration/media/stray-rtp-latch.
 import assert from 'node:assert/strict';
 import type dgram from 'node:dgram';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import type { EndpointStats, RtpEndpointOptions } from '../../../src/media-plane/rtp-endpoint.ts';
 import { RtpReceiver } from '../../../src/media-plane/rtp-receiver.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
@@ -84,6 +85,26 @@ describe('RtpReceiver', () => {
     assert.deepEqual(latchedTo, []);
     rx.onRtpMessage(pkt(7), from('127.0.0.1', 4000));
     assert.deepEqual(seqs, [7], 'RTP still plays after them');
+  });
+  it('a re-offer that changes the payload type: the old one is still taken for a grace (packets in flight, RFC 3264 §8.3.2), then refused', (t) => {
+    let now = 1000;
+    t.after(() => mock.restoreAll());
+    mock.method(performance, 'now', () => now);
+    const { rx, stats, seqs } = receiver();
+    rx.onRtpMessage(pkt(1), from('127.0.0.1', 4000));
+    rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [9], srtp: null, sending: true }, false);
+    const g722 = (seq: number): Buffer => buildRtp({ payloadType: 9, seq, timestamp: seq * 160, ssrc: 42, payload: Buffer.alloc(160, 0) });
+    const pcma = buildRtp({ payloadType: 8, seq: 3, timestamp: 480, ssrc: 42, payload: Buffer.alloc(160, 0xd5) });
+    now += 100;
+    rx.onRtpMessage(pkt(2), from('127.0.0.1', 4000));
+    rx.onRtpMessage(pcma, from('127.0.0.1', 4000));
+    rx.onRtpMessage(g722(4), from('127.0.0.1', 4000));
+    now += 1000;
+    rx.onRtpMessage(pkt(5), from('127.0.0.1', 4000));
+    rx.onRtpMessage(g722(6), from('127.0.0.1', 4000));
+    // PCMU 2, 100 ms on, within the grace (300 ms); PCMA never negotiated; PCMU 5, a second later, after it.
+    assert.deepEqual(seqs, [1, 2, 4, 6]);
+    assert.equal(stats.unexpectedPt, 2);
   });
 });
 
