@@ -70,6 +70,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   inputHeard = false;
   private heardFrames = 0;
   private oldStream: OldCodecStream | null = null;
+  /** A re-offer renumbered the codec (same codec, new payload type): the old number's packets still in flight are its audio too (-1: none). */
+  private oldAudioPt = -1;
   /** Lost packets rebuilt from the next packet's Opus in-band FEC (mixed and recorded in their place). */
   opusRecovered = 0;
 
@@ -201,6 +203,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       this.oldStream?.close();
       this.oldStream = new OldCodecStream(old.audioPt, old.codec, this.inPipe, this.feed.jitter.nextSeq, this.input.length);
     } else if (codecChanged) this.inPipe.close();
+    this.oldAudioPt = !codecChanged && media.audioPt !== old.audioPt ? old.audioPt : -1;
     this.feed.setMedia(media);
     this.output.setMedia(media.sendPt, media.sendSsrc, CODECS[media.codec].rtpClock, this.packetMs);
     if (codecChanged) this.inPipe = new InputPipeline(media.codec, this.opts.sampleRate);
@@ -261,7 +264,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       if (!to?.takeEvent(this.media.dtmfClock, v.ssrc, v.seq, v.timestamp, payload)) this.feed.skipped(v);
       return;
     }
-    if (v.payloadType !== this.media.audioPt) {
+    if (v.payloadType !== this.media.audioPt && v.payloadType !== this.oldAudioPt) {
       if (this.oldStream?.pt !== v.payloadType || !this.oldStream.take(v.seq, payload, this.tail)) this.feed.skipped(v);
       return;
     }
