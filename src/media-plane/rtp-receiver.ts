@@ -84,32 +84,12 @@ export class RtpReceiver {
       this.stats.malformed++;
       return;
     }
-    // A header whose CSRCs, extension or padding do not fit is not the peer's: it must not
-    // latch the leg, put its sender on latching probation or count as received. Plain RTP is
-    // checked before its source; SRTP after decryption (its padding count is encrypted).
-    if (!m.srtp && !rtpWellFormed(buf)) {
-      this.stats.malformed++;
-      return;
-    }
-    // Source port 0 (only a raw socket can send from it) can be neither latched nor sent to.
-    if (rinfo.port === 0 || !this.source.accepts(rinfo, this.lastRxMs)) {
-      // Counted as from a wrong source until its source latches (then taken back below).
-      this.source.hold(buf, rinfo);
-      this.source.ignored(rinfo, ++this.stats.wrongSource);
-      return;
-    }
-    const held = this.source.wantsLatch ? this.source.takeHeld(rinfo) : null;
-    if (held !== null) {
-      // The source passed probation: its first packets play before this one.
-      this.stats.wrongSource -= held.length;
-      for (const h of held) this.take(h, rinfo, m);
-    }
-    this.take(buf, rinfo, m);
-  };
-
-  /** A packet from an accepted source: decrypted, checked, counted and played. */
-  private take(buf: Buffer, rinfo: dgram.RemoteInfo, m: EndpointMedia): void {
-    const len = buf.length;
+    // A packet that is not the peer's (a header whose CSRCs, extension or padding do not fit,
+    // SRTP that does not authenticate, a payload type never negotiated) is dropped before its
+    // source is looked at: it must not latch the leg, take it back for the signalled address,
+    // or put its sender on latching probation, which would break the streak of the peer's own
+    // packets from behind a NAT (one such packet between each two of the peer's kept the leg
+    // from ever latching to it). SRTP is checked after decryption (its padding is encrypted).
     let pkt = buf;
     if (m.srtp) {
       const plain = m.srtp.unprotectRtp(buf);
@@ -118,10 +98,10 @@ export class RtpReceiver {
         return;
       }
       pkt = plain;
-      if (!rtpWellFormed(pkt)) {
-        this.stats.malformed++;
-        return;
-      }
+    }
+    if (!rtpWellFormed(pkt)) {
+      this.stats.malformed++;
+      return;
     }
     const now = performance.now();
     const pt = pkt[1] & 0x7f;
@@ -129,6 +109,24 @@ export class RtpReceiver {
       this.stats.unexpectedPt++;
       return;
     }
+    // Source port 0 (only a raw socket can send from it) can be neither latched nor sent to.
+    if (rinfo.port === 0 || !this.source.accepts(rinfo, this.lastRxMs)) {
+      // Counted as from a wrong source until its source latches (then taken back below).
+      this.source.hold(pkt, rinfo);
+      this.source.ignored(rinfo, ++this.stats.wrongSource);
+      return;
+    }
+    const held = this.source.wantsLatch ? this.source.takeHeld(rinfo) : null;
+    if (held !== null) {
+      // The source passed probation: its first packets play before this one.
+      this.stats.wrongSource -= held.length;
+      for (const h of held) this.take(h, h.length, rinfo, m);
+    }
+    this.take(pkt, len, rinfo, m);
+  };
+
+  /** A packet from an accepted source, checked (and decrypted): counted (`len`: as received) and played. */
+  private take(pkt: Buffer, len: number, rinfo: dgram.RemoteInfo, m: EndpointMedia): void {
     if (this.source.wantsLatch) {
       this.source.latch(rinfo);
       if (m.remote.ip !== null) this.latched(rinfo);

@@ -4,23 +4,24 @@ import assert from 'node:assert/strict';
 import type dgram from 'node:dgram';
 import { describe, it, mock } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import type { EndpointStats, RtpEndpointOptions } from '../../../src/media-plane/rtp-endpoint.ts';
+import type { EndpointStats, RtpEndpointOptions, SrtpContext } from '../../../src/media-plane/rtp-endpoint.ts';
 import { RtpReceiver } from '../../../src/media-plane/rtp-receiver.ts';
+import { generateSrtpKeyBase64, SrtpSession } from '../../../src/media-plane/srtp/index.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 
-function receiver(): { rx: RtpReceiver; stats: EndpointStats; seqs: number[]; latchedTo: string[] } {
+function receiver(srtp: SrtpContext | null = null): { rx: RtpReceiver; stats: EndpointStats; seqs: number[]; latchedTo: string[] } {
   const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, otherProtocol: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcChanges: 0 };
   const seqs: number[] = [];
   const latchedTo: string[] = [];
   const opts = { latching: 'latch', log: silentLogger(), onRtp: (p: Buffer) => seqs.push(p.readUInt16BE(2)), onSsrc: () => {} } as unknown as RtpEndpointOptions;
   const rx = new RtpReceiver(stats, opts, (r) => latchedTo.push(`${r.address}:${r.port}`));
-  rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], srtp: null, sending: true }, false);
+  rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], srtp, sending: true }, false);
   return { rx, stats, seqs, latchedTo };
 }
 
 const from = (address: string, port: number): dgram.RemoteInfo => ({ address, port, family: 'IPv4', size: 172 });
-const pkt = (seq: number): Buffer => buildRtp({ payloadType: 0, seq, timestamp: seq * 160, ssrc: 42, payload: Buffer.alloc(160, 0x80) });
+const pkt = (seq: number, payloadType = 0): Buffer => buildRtp({ payloadType, seq, timestamp: seq * 160, ssrc: 42, payload: Buffer.alloc(160, 0x80) });
 
 describe('RtpReceiver', () => {
   it('a source other than the SDP address: its probation packets are held and played first, in order', () => {
@@ -106,5 +107,40 @@ describe('RtpReceiver', () => {
     assert.deepEqual(seqs, [1, 2, 4, 6]);
     assert.equal(stats.unexpectedPt, 2);
   });
-});
 
+  it('packets of a payload type never negotiated from a third source do not keep a peer behind NAT from latching', () => {
+    const { rx, stats, seqs, latchedTo } = receiver();
+    // One PT 8 packet (not in the SDP) from elsewhere between each two of the peer's.
+    for (let s = 100; s < 110; s++) {
+      rx.onRtpMessage(pkt(s), from('127.0.0.9', 5000));
+      rx.onRtpMessage(pkt(s, 8), from('127.0.0.7', 7000));
+    }
+    assert.deepEqual(latchedTo, ['127.0.0.9:5000']);
+    assert.deepEqual(seqs, [100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
+    assert.equal(stats.wrongSource, 0);
+    assert.equal(stats.unexpectedPt, 10);
+  });
+
+  it('SRTP that does not authenticate, from a third source or the SDP address, neither keeps a peer behind NAT from latching nor unlatches it', () => {
+    const peerKey = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_80');
+    const ourKey = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_80');
+    const peer = new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: peerKey, recvKeyBase64: ourKey });
+    const ours = new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: ourKey, recvKeyBase64: peerKey });
+    const { rx, stats, seqs, latchedTo } = receiver(ours);
+    // Forged: a well-formed header and 10 bytes of tag that are not the key's.
+    const forged = (seq: number): Buffer => Buffer.concat([pkt(seq), Buffer.alloc(10, 0xab)]);
+    for (let s = 100; s < 110; s++) {
+      rx.onRtpMessage(peer.protectRtp(pkt(s)), from('127.0.0.9', 5000));
+      rx.onRtpMessage(forged(s + 1000), from('127.0.0.7', 7000));
+    }
+    assert.deepEqual(latchedTo, ['127.0.0.9:5000']);
+    assert.deepEqual(seqs, [100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
+    // Forged packets from the signalled address (anyone can send from it) do not take the leg back
+    // from the source it latched: the peer's next packet plays at once, not after a new probation.
+    rx.onRtpMessage(forged(2000), from('127.0.0.1', 4000));
+    rx.onRtpMessage(peer.protectRtp(pkt(110)), from('127.0.0.9', 5000));
+    assert.equal(seqs.at(-1), 110);
+    assert.equal(stats.wrongSource, 0);
+    assert.equal(stats.srtpFailures, 11);
+  });
+});
