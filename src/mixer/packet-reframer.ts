@@ -8,7 +8,9 @@
 // packet's sequence number + k), so the jitter buffer, the forwarder and the recorders
 // downstream see an ordinary 20 ms stream. A stream of 20 ms packets never comes here.
 // Bytes the grid has passed (late or duplicate) are dropped; a timestamp jump of over 10 s
-// starts a new grid. Opus cannot be cut this way: its packets are split by their frames
+// starts a new grid, as does a new SSRC after reset(); a new grid's frames are numbered on
+// from the last one's (whatever the packet's own sequence number), so the jitter buffer
+// downstream sees one stream go on. Opus cannot be cut this way: its packets are split by their frames
 // (opus-packet-splitter.ts).
 //
 // A frame a loss left partly empty: G.711 is stateless, so the missing bytes are its
@@ -58,6 +60,8 @@ export class PacketReframer {
   private marker = false;
   /** NO_FILL codecs: the frame in progress lost its start (it is not sent). */
   private broken = false;
+  /** A grid ran before: a new one (a timestamp jump, a new SSRC) numbers its frames on from it. */
+  private numbered = false;
   private readonly frame = new Uint8Array(FRAME_BYTES);
 
   constructor(
@@ -99,7 +103,10 @@ export class PacketReframer {
     let rel = (ts - this.baseTs) | 0;
     let at = this.k * FRAME_BYTES + this.fill;
     if (rel - at > REBASE_TICKS || at - rel > REBASE_TICKS) {
-      if (this.fill > 0) this.emit();
+      if (this.fill > 0) {
+        this.emit();
+        this.k++;
+      }
       this.rebase(seq, ts);
       rel = 0;
       at = 0;
@@ -139,8 +146,12 @@ export class PacketReframer {
   }
 
   private rebase(seq: number, ts: number): void {
+    // The jitter buffer has seen the old grid's numbers, 1.5 frames per 30 ms packet: a new grid
+    // numbered from a packet's own sequence number went back by a third of the stream's length
+    // and all its frames were late (dropped) until the buffer, empty for 200 ms, started over.
+    this.baseSeq = this.numbered ? (this.baseSeq + this.k) & 0xffff : seq;
+    this.numbered = true;
     this.active = true;
-    this.baseSeq = seq;
     this.baseTs = ts;
     this.k = 0;
     this.fill = 0;

@@ -108,3 +108,49 @@ describe('StreamSplice', () => {
     assert.equal(s.changes, 1);
   });
 });
+
+/**
+ * A 30 ms G.711 stream (cut into 20 ms frames by packet-reframer.ts, numbered on a grid of its
+ * own, 1.5 frames per packet): 30 packets of 1000 Hz (SSRC 0xa, seq from 100), then 30 of 600 Hz,
+ * either from SSRC 0xb (seq from 40000, another timestamp base) or from 0xa going on with its
+ * timestamp an hour ahead. A packet every 30 ms, a tick every 20 ms; the leg's frames, by tick.
+ */
+function run30(change: 'ssrc' | 'timestamp'): Int16Array[] {
+  const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
+  const leg: MixerParticipant = mixer.createParticipant('s', media, () => undefined, 'auto');
+  mixer.createParticipant('other', { ...media, sendSsrc: 2 }, () => undefined);
+  leg.sending = false;
+  const frames: Int16Array[] = [];
+  mixer.addSink({ writeTick: (t) => void frames.push(Int16Array.from(t.legs.get('s') ?? new Int16Array(160))) });
+  const ulaw = new G711Encoder('ulaw');
+  const out = new Uint8Array(240);
+  for (let ms = 0, i = 0; i < 60 || ms % 20 !== 0; ms += 10) {
+    if (ms % 30 === 0 && i < 60) {
+      const second = i >= 30;
+      const k = second ? i - 30 : i;
+      ulaw.encode(tone(second ? 600 : 1000, 8000, 240, 8000, i * 240), out);
+      const header =
+        !second ? { ssrc: 0xa, seq: 100 + i, timestamp: 5000 + i * 240 }
+        : change === 'ssrc' ? { ssrc: 0xb, seq: 40000 + k, timestamp: 1_000_000 + k * 240 }
+        : { ssrc: 0xa, seq: 100 + i, timestamp: 5000 + i * 240 + 8000 * 3600 };
+      leg.pushRtp(buildRtp({ payloadType: 0, ...header, payload: Buffer.from(out) }), ms);
+      i++;
+    }
+    if (ms % 20 === 0) mixer.runTick();
+  }
+  mixer.playOut();
+  mixer.close();
+  return frames;
+}
+
+describe('a 30 ms stream (reframed into 20 ms frames) that changes mid-call', () => {
+  it('a change of SSRC loses no frame: the new stream’s frames go on from the old one’s numbers', () => {
+    const heard = read(run30('ssrc')).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(45) + '6'.repeat(45));
+  });
+
+  it('a timestamp jump on the same SSRC (a new grid) loses no frame either', () => {
+    const heard = read(run30('timestamp')).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(45) + '6'.repeat(45));
+  });
+});
