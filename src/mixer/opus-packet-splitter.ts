@@ -17,7 +17,10 @@
 // A stream of 20 ms packets never comes here; once one packet of another length did, the
 // whole stream does (one numbering), whatever its later packets' lengths. Frames wholly
 // before the grid's position are late or duplicates and are dropped (as the reframer drops
-// late bytes); a timestamp jump of over 10 s starts a new grid.
+// late bytes); a timestamp jump of over 10 s starts a new grid, as does a new SSRC after
+// reset(); a new grid's slots are numbered on from the last one's (a packet's own sequence
+// number is behind them with longer packets, ahead with shorter ones: the jitter buffer
+// dropped a new grid's slots as late, or waited through a jump, until it started over).
 
 import { TICKS_20MS, type OpusPacket } from './opus-packet.ts';
 
@@ -44,6 +47,8 @@ export class OpusPacketSplitter {
   readonly stats: OpusSplitStats = { late: 0, overflow: 0 };
   private active = false;
   private baseSeq = 0;
+  /** A grid ran before: a new one numbers its slots on from it. */
+  private numbered = false;
   private baseTs = 0;
   /** The slot being filled, and where the audio placed so far ends (ticks from the base). */
   private k = 0;
@@ -82,7 +87,11 @@ export class OpusPacketSplitter {
     if (!this.active) this.rebase(seq, ts);
     let rel = (ts - this.baseTs) | 0;
     if (rel - this.cover > REBASE_TICKS || this.cover - rel > REBASE_TICKS) {
-      this.flush();
+      // The slot in progress goes out (as flush(), but no number is skipped when there is none).
+      if (this.fill > BUNDLE_HEADER || this.cover > this.k * TICKS_20MS) {
+        this.emit();
+        this.k++;
+      }
       this.rebase(seq, ts);
       rel = 0;
     }
@@ -148,8 +157,9 @@ export class OpusPacketSplitter {
   }
 
   private rebase(seq: number, ts: number): void {
+    this.baseSeq = this.numbered ? (this.baseSeq + this.k) & 0xffff : seq;
+    this.numbered = true;
     this.active = true;
-    this.baseSeq = seq;
     this.baseTs = ts;
     this.k = 0;
     this.cover = 0;

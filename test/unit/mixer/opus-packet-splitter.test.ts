@@ -461,3 +461,16 @@ describe('random Opus payloads (fuzz)', () => {
     }
   });
 });
+
+describe('OpusPacketSplitter: a new grid', () => {
+  it('after a new SSRC (reset) or a timestamp jump, numbers its slots on from the last grid (not from the packet: 60 ms packets are three slots each)', () => {
+    const { s, out, push } = splitter();
+    for (let i = 0; i < 5; i++) push(100 + i, i * 2880, Uint8Array.of(toc(3, 0), 1, 2)); // 60 ms each: slots 100..114
+    assert.deepEqual(out.map((o) => o.seq), Array.from({ length: 15 }, (_, i) => 100 + i));
+    s.reset();
+    push(105, 777_777, Uint8Array.of(toc(3, 0), 1, 2)); // the new stream's packet after 104 (StreamSplice)
+    assert.deepEqual(out.slice(15).map((o) => o.seq), [115, 116, 117]);
+    push(106, 777_777 + 2880 + 48_000 * 600, Uint8Array.of(toc(3, 0), 1, 2)); // ten minutes ahead
+    assert.deepEqual(out.slice(18).map((o) => o.seq), [118, 119, 120]);
+  });
+});
