@@ -89,6 +89,22 @@ export class RtpSourceLatch {
     return ++this.candidateCount >= PROBATION_PACKETS;
   }
 
+  /**
+   * Whether `accepts` would refuse a packet from `rinfo` whatever it holds, without its side
+   * effects: the leg is latched to another source that is not silent, or 'strict' and this is
+   * not the signalled address. Hot path: for the latched source, two comparisons.
+   */
+  refuses(rinfo: dgram.RemoteInfo, lastRxMs: number): boolean {
+    const address = rinfo.address;
+    const port = rinfo.port;
+    if (this.ip !== null && address === this.ip && port === this.port) return false;
+    const fromSdp = address === this.sdpIp && port === this.sdpPort;
+    if (this.mode === 'strict') return !fromSdp;
+    if (this.ip === null) return false;
+    if (this.mode !== 'latch') return true;
+    return !fromSdp && performance.now() - lastRxMs <= RELATCH_AFTER_MS;
+  }
+
   /** A packet `accepts` refused: held if its source is on probation, to be played if it latches. */
   hold(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.ip !== null || rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return;

@@ -117,8 +117,9 @@ describe('RtpReceiver', () => {
     }
     assert.deepEqual(latchedTo, ['127.0.0.9:5000']);
     assert.deepEqual(seqs, [100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
-    assert.equal(stats.wrongSource, 0);
-    assert.equal(stats.unexpectedPt, 10);
+    // Before the latch (the peer's first two packets) each was read and dropped for its type; after
+    // it, refused unread as from another source.
+    assert.deepEqual([stats.unexpectedPt, stats.wrongSource], [2, 8]);
   });
 
   it('SRTP that does not authenticate, from a third source or the SDP address, neither keeps a peer behind NAT from latching nor unlatches it', () => {
@@ -140,7 +141,32 @@ describe('RtpReceiver', () => {
     rx.onRtpMessage(forged(2000), from('127.0.0.1', 4000));
     rx.onRtpMessage(peer.protectRtp(pkt(110)), from('127.0.0.9', 5000));
     assert.equal(seqs.at(-1), 110);
-    assert.equal(stats.wrongSource, 0);
-    assert.equal(stats.srtpFailures, 11);
+    // Failing authentication: the two before the latch and the one from the signalled address;
+    // the others, after the latch, refused undecrypted as from another source.
+    assert.deepEqual([stats.srtpFailures, stats.wrongSource], [3, 8]);
+  });
+  it('SRTP from another source while the leg is latched to its peer is dropped before decryption (a flood costs no authentication)', () => {
+    const peerKey = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_80');
+    const ourKey = generateSrtpKeyBase64('AES_CM_128_HMAC_SHA1_80');
+    const peer = new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: peerKey, recvKeyBase64: ourKey });
+    const ours = new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKeyBase64: ourKey, recvKeyBase64: peerKey });
+    let decrypted = 0;
+    const counting: SrtpContext = {
+      protectRtp: (b) => ours.protectRtp(b),
+      protectRtcp: (b) => ours.protectRtcp(b),
+      unprotectRtcp: (b) => ours.unprotectRtcp(b),
+      unprotectRtp: (b) => {
+        decrypted++;
+        return ours.unprotectRtp(b);
+      },
+    };
+    const { rx, stats, seqs } = receiver(counting);
+    for (let s = 1; s <= 3; s++) rx.onRtpMessage(peer.protectRtp(pkt(s)), from('127.0.0.1', 4000));
+    for (let s = 0; s < 100; s++) rx.onRtpMessage(Buffer.concat([pkt(1000 + s), Buffer.alloc(10, 0xab)]), from('127.0.0.7', 7000));
+    rx.onRtpMessage(peer.protectRtp(pkt(4)), from('127.0.0.1', 4000));
+    assert.deepEqual(seqs, [1, 2, 3, 4]);
+    assert.equal(decrypted, 4, 'only the peer\'s packets were decrypted');
+    assert.equal(stats.wrongSource, 100);
+    assert.equal(stats.srtpFailures, 0);
   });
 });
