@@ -130,13 +130,13 @@ export class RtpReceiver {
     if (held !== null) {
       // The source passed probation: its first packets play before this one.
       this.stats.wrongSource -= held.length;
-      for (const h of held) this.take(h, h.length, rinfo, m);
+      for (const h of held) this.take(h, h.length, rinfo, m, now);
     }
-    this.take(pkt, len, rinfo, m);
+    this.take(pkt, len, rinfo, m, now);
   };
 
   /** A packet from an accepted source, checked (and decrypted): counted (`len`: as received) and played. */
-  private take(pkt: Buffer, len: number, rinfo: dgram.RemoteInfo, m: EndpointMedia): void {
+  private take(pkt: Buffer, len: number, rinfo: dgram.RemoteInfo, m: EndpointMedia, now: number): void {
     if (this.source.wantsLatch) {
       this.source.latch(rinfo);
       if (m.remote.ip !== null) this.latched(rinfo);
