@@ -1,9 +1,9 @@
 // A Recorder is the TickSink of one room. It owns the files: a mono WAV of the mix, one stem per leg (stems.ts),
 // a stereo WAV (left: the caller leg, right: every other leg) and the JSON sidecar (recorder-files.ts makes
 // their writers). Each tick goes into them as memory copies (recorder-tick-feed.ts); a timer (shared with other recordings:
-// flush-timers.ts) flushes them with async writes and rewrites the headers (see WavFileWriter), and
-// rewrites the sidecar (SidecarWriter: async, atomic) within a second of a change to what it records,
-// its lengths alone every 10 s (sidecar-schedule.ts). No synchronous file call while recording or closing.
+// flush-timers.ts) flushes them with async writes and rewrites the headers (see WavFileWriter), and rewrites the
+// sidecar (SidecarWriter: async, atomic) within a second of a change to what it records, at once when a leg joins
+// or the SIPREC view changes (they name new files), its lengths alone every 10 s (sidecar-schedule.ts). No synchronous file call.
 //
 // Write failures (a full disk): each file reports its outage once ('writeError', also in the sidecar's
 // writeFailures), keeps the audio on disk consistent, and resumes where it stopped when writes succeed
@@ -120,7 +120,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       skipWhilePaused: this.meta.pauseMode === 'skip',
       log: this.log,
     });
-    this.saveMeta().catch((err: unknown) => this.fail(err as Error));
+    this.saveNow();
     // Every flush period, on a timer shared with other recordings (flush-timers.ts).
     this.stopFlushing = flushTimers().add(files.flushEveryMs, () => {
       try {
@@ -158,9 +158,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     return [this.meta.mix.file, ...(this.meta.stereo ? [this.meta.stereo.file] : []), ...stems, ...siprec, `${this.id}.json`];
   }
 
-  /** The SIPREC section of the sidecar (a copy is kept); written with the next flush, within a second. */
+  /** The SIPREC section of the sidecar (a copy is kept); written now: it names the new metadata version files and streams. */
   setSiprec(view: SiprecSidecar): void {
-    if (!this.closed) this.meta.siprec = structuredClone(view);
+    if (this.closed) return;
+    this.meta.siprec = structuredClone(view);
+    this.saveNow();
   }
 
   /**
@@ -191,11 +193,13 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.joinLeg(legId, info, true);
   }
 
-  /** `explicit`: addLeg (not an implicit join from a tick). The sidecar follows within a second. */
+  /** `explicit`: addLeg, not a tick's implicit join. The sidecar names the new stem now: a kill -9's repair fixes only files it names. */
   private joinLeg(legId: string, info: LegInfo, explicit: boolean): void {
     if (this.closed) return;
     const at = this.legs.join(legId, info, explicit, () => this.now());
-    if (at) this.safeEmit('legJoined', { legId, at });
+    if (!at) return;
+    this.saveNow();
+    this.safeEmit('legJoined', { legId, at });
   }
 
   updateLeg(legId: string, info: LegInfo): void {
@@ -209,11 +213,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (at) this.safeEmit('legLeft', { legId, at });
   }
 
-  /**
-   * A leg goes on hold (`direction`) or comes off it (null): listed in its sidecar entry's
-   * `holds`, timed like joins and leaves. A hold still open when the recording closes keeps
-   * `end: null` (the call ended held). The audio is written as it comes, whatever the hold.
-   */
+  /** A leg goes on hold (`direction`) or off it (null): its sidecar entry's `holds`, timed like joins (one open at the close keeps `end: null`); the audio is written as it comes. */
   holdLeg(legId: string, direction: HoldDirection | null): void {
     if (this.closed) return;
     this.legs.hold(legId, direction, () => this.now());
@@ -230,11 +230,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (!this.closed) (this.meta.transfers ??= []).push({ ...t, ...this.now() });
   }
 
-  /**
-   * A notice played to `legId` alone (leg.play): returns the source to play
-   * instead, whose frames are also written into the mix and that leg's stem and
-   * stereo channel (notice-overlay.ts); its first written frame is marked in the sidecar.
-   */
+  /** A notice played to `legId` alone (leg.play): the source to play instead, its frames also written into the mix, the leg's stem and stereo channel (notice-overlay.ts); marked in the sidecar. */
   tapNotice(source: FrameSource, legId: string, prompt: string): FrameSource {
     return this.notices.tap(source, legId, prompt);
   }
@@ -338,7 +334,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stems.flush();
     if (!this.sidecar.busy && this.schedule.due(this.meta)) {
       this.refreshDurations();
-      this.saveMeta().catch((err: unknown) => this.fail(err as Error));
+      this.saveNow();
     }
   }
 
@@ -361,6 +357,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     if (this.meta.stereo && this.stereo) this.meta.stereo.durationMs = Math.round(this.stereo.durationMs);
     this.meta.durationMs = this.meta.mix.durationMs;
     this.stems.refreshDurations();
+  }
+
+  private saveNow(): void {
+    this.saveMeta().catch((err: unknown) => this.fail(err as Error));
   }
 
   /** The sidecar as it stands now, atomically and asynchronously (SidecarWriter): false when it could not be written. Never rejects. */

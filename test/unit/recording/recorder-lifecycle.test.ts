@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, mock } from 'node:test';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
@@ -88,7 +88,8 @@ describe('Recorder lifecycle', () => {
     const room = new ToneRoom(16000);
     room.legs.set('a', 440);
     room.feed(rec, 1000);
-    const first = await sidecarWhen(rec.id, (m) => m.legs.length === 1);
+    // The join is written at once, the first tick's start (startRoomMs) within the second after.
+    const first = await sidecarWhen(rec.id, (m) => m.legs.length === 1 && m.startRoomMs !== null);
     room.feed(rec, 2000);
     await new Promise((r) => setTimeout(r, 1300)); // five flushes, one of them a second after that write
     const disk = sidecar(rec.id);
@@ -103,6 +104,28 @@ describe('Recorder lifecycle', () => {
     rec.close();
     await rec.finalized;
     svc.close();
+  });
+
+  it('a leg that joins (a callee answering, a SIPREC stream added) is in the sidecar on disk at once, not a second later: a kill -9 right after an answer left stems no sidecar named', async () => {
+    // The clock of the once-a-second rewrite held still: only a write made for the join itself can name the stem.
+    const clock = mock.method(performance, 'now', () => 1_000_000);
+    const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 50, log: silentLogger() });
+    try {
+      const rec = svc.createRecorder({ roomId: 'join-now', sampleRate: 16000 });
+      await sidecarWhen(rec.id, (m) => m.state === 'recording');
+      rec.addLeg('callee', { uri: 'sip:callee@example.com' });
+      const m = await sidecarWhen(rec.id, (x) => x.legs.length === 1);
+      assert.equal(m.legs[0]!.uri, 'sip:callee@example.com');
+      assert.match(m.legs[0]!.stems[0]!.file, /\.leg1-callee\.wav$/);
+      rec.setSiprec({ callId: 'c', sessionId: 's', groupId: null, sipSessionIds: [], dialect: null, participants: [], streams: [], metadataVersions: [{ file: `${rec.id}.metadata-2.xml`, at: new Date().toISOString(), method: 'INVITE', bytes: 1, problem: null, dialect: null, dataMode: null }], updates: [], linked: [], problems: [] });
+      const s = await sidecarWhen(rec.id, (x) => x.siprec !== undefined);
+      assert.equal(s.siprec!.metadataVersions[0]!.file, `${rec.id}.metadata-2.xml`);
+      rec.close();
+      await rec.finalized;
+    } finally {
+      clock.mock.restore();
+      svc.close();
+    }
   });
 
   it('pads a frame of the wrong length instead of corrupting the timeline', async () => {
