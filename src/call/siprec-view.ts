@@ -171,9 +171,12 @@ export class SiprecView {
     for (const s of slots) {
       const old = this.streams.find((x) => x.index === s.index);
       if (old) {
+        // A re-offer removed it (port 0) or gave it another leg: the stem that recorded it until now stays named.
+        if (old.leg !== null && old.leg !== s.leg) (old.ended ??= []).push({ leg: old.leg, at: this.changedAt });
         old.leg = s.leg;
         old.label = s.label;
-        if (s.refused) old.refused = s.refused;
+        // Removed after it was recorded is not refused: `ended` says where it was recorded.
+        if (s.refused && !(s.leg === null && old.ended)) old.refused = s.refused;
         else delete old.refused;
         continue;
       }
@@ -301,6 +304,7 @@ export class SiprecView {
         participant: this.idOf(s.participant),
         senders: (s.senders ?? []).map((h) => ({ ...h, participant: this.idOf(h.participant) })),
         pauses: s.pauses.map((p) => ({ ...p })),
+        ...(s.ended ? { ended: s.ended.map((e) => ({ ...e })) } : {}),
       })),
       metadataVersions: this.versions.map((v) => ({ ...v })),
       updates: this.updates.map((u) => ({ ...u })),

@@ -32,8 +32,10 @@ export interface SiprecStreamSender {
 export interface SiprecStreamEntry {
   /** Position of the m-line in the offer. */
   index: number;
-  /** The recording's leg (its stem); null when the stream could not be recorded (answered with port 0). */
+  /** The recording's leg (its stem) now; null when the stream could not be recorded, or was removed (answered with port 0). */
   leg: string | null;
+  /** Legs that recorded it before a re-offer removed it (port 0) or moved it to another leg, and when (absent: none). */
+  ended?: { leg: string; at: string }[];
   label: string | null;
   /** stream_id from the metadata, when a stream element names this label. */
   streamId: string | null;

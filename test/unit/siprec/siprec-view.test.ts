@@ -34,6 +34,28 @@ const t1 = new Date('2026-12-07T10:00:03Z');
 const leg = (i: Map<string, { uri?: string | null; displayName?: string | null; stereo?: string }>, id: string): [string | null | undefined, string | undefined] => [i.get(id)!.displayName, i.get(id)!.stereo];
 
 describe('SIPREC session view', () => {
+  it('a stream the SRC removes (port 0 in a re-offer) keeps the leg that recorded it, in `ended`, and is not called refused', () => {
+    const v = new SiprecView('cid');
+    v.setStreams(labelled, t0);
+    v.addMetadata(complete([alice, bob]), 'INVITE', 'r.metadata-1.xml', t0);
+    v.setStreams([{ index: 0, leg: null, label: '1', kind: 'audio', refused: 'port 0 in the offer' }, labelled[1]!], t1);
+    const s0 = v.toSidecar().streams[0]!;
+    assert.equal(s0.leg, null, 'no leg records it now');
+    assert.deepEqual(s0.ended, [{ leg: 's0', at: t1.toISOString() }], 'the stem leg s0 recorded it until the re-offer');
+    assert.equal(s0.refused, undefined, 'it was recorded, not refused');
+    assert.equal(s0.streamId, 'S1');
+    // The same m-line still at port 0 in a later refresh: nothing more ends, still not refused.
+    v.setStreams([{ index: 0, leg: null, label: '1', kind: 'audio', refused: 'port 0 in the offer' }, labelled[1]!], new Date('2026-12-07T10:00:05Z'));
+    assert.deepEqual(v.toSidecar().streams[0]!.ended, [{ leg: 's0', at: t1.toISOString() }]);
+    assert.equal(v.toSidecar().streams[0]!.refused, undefined);
+    // A stream refused from the start stays refused, with nothing ended.
+    const r = new SiprecView('cid');
+    r.setStreams([{ index: 0, leg: null, label: '1', kind: 'video', refused: 'cannot record video over RTP/AVP' }, labelled[1]!], t0);
+    r.setStreams([{ index: 0, leg: null, label: '1', kind: 'video', refused: 'cannot record video over RTP/AVP' }, labelled[1]!], t1);
+    assert.equal(r.toSidecar().streams[0]!.refused, 'cannot record video over RTP/AVP');
+    assert.equal(r.toSidecar().streams[0]!.ended, undefined);
+  });
+
   it('streams are tied to their senders by label and stream id; the two senders are left and right', () => {
     const v = new SiprecView('cid');
     v.setStreams(two);
