@@ -2,8 +2,8 @@
 // a stereo WAV (left: the caller leg, right: every other leg) and the JSON sidecar (recorder-files.ts makes
 // their writers). Each tick goes into them as memory copies (recorder-tick-feed.ts); a timer (shared with other recordings:
 // flush-timers.ts) flushes them with async writes and rewrites the headers (see WavFileWriter), and rewrites the
-// sidecar (SidecarWriter: async, atomic) within a second of a change to what it records, at once when a leg joins
-// or the SIPREC view changes (they name new files), its lengths alone every 10 s (sidecar-schedule.ts). No synchronous file call.
+// sidecar (SidecarWriter: async, atomic) within a second of a change to what it records, at once when a leg joins,
+// a notice plays or the SIPREC view changes, its lengths alone every 10 s (sidecar-schedule.ts). No synchronous file call.
 //
 // Write failures (a full disk): each file reports its outage once ('writeError', also in the sidecar's
 // writeFailures), keeps the audio on disk consistent, and resumes where it stopped when writes succeed
@@ -223,6 +223,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   markNotice(prompt: string, leg?: string): void {
     if (this.closed) return;
     this.meta.notices.push({ prompt, ...(leg === undefined ? {} : { leg }), ...this.now() });
+    this.saveNow(); // the proof that a party was told must survive a kill during the notice
   }
 
   /** A transfer the call went through (the sidecar's `transfers`), timed like joins and leaves. */

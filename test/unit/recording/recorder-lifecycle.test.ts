@@ -106,7 +106,7 @@ describe('Recorder lifecycle', () => {
     svc.close();
   });
 
-  it('a leg that joins (a callee answering, a SIPREC stream added) is in the sidecar on disk at once, not a second later: a kill -9 right after an answer left stems no sidecar named', async () => {
+  it('a leg that joins (a callee answering, a SIPREC stream added), a SIPREC update and a notice are in the sidecar on disk at once, not a second later: a kill -9 right after an answer left stems no sidecar named', async () => {
     // The clock of the once-a-second rewrite held still: only a write made for the join itself can name the stem.
     const clock = mock.method(performance, 'now', () => 1_000_000);
     const svc = new RecordingService({ dir, postProcess: 'none', flushIntervalMs: 50, log: silentLogger() });
@@ -120,6 +120,10 @@ describe('Recorder lifecycle', () => {
       rec.setSiprec({ callId: 'c', sessionId: 's', groupId: null, sipSessionIds: [], dialect: null, participants: [], streams: [], metadataVersions: [{ file: `${rec.id}.metadata-2.xml`, at: new Date().toISOString(), method: 'INVITE', bytes: 1, problem: null, dialect: null, dataMode: null }], updates: [], linked: [], problems: [] });
       const s = await sidecarWhen(rec.id, (x) => x.siprec !== undefined);
       assert.equal(s.siprec!.metadataVersions[0]!.file, `${rec.id}.metadata-2.xml`);
+      // A notice starting (record-notice: the proof the party was told) is written at once too.
+      rec.markNotice('record-notice', 'callee');
+      const n = await sidecarWhen(rec.id, (x) => x.notices.length === 1);
+      assert.deepEqual([n.notices[0]!.prompt, n.notices[0]!.leg], ['record-notice', 'callee']);
       rec.close();
       await rec.finalized;
     } finally {
