@@ -333,10 +333,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.mix.flush();
     this.stereo?.flush();
     this.stems.flush();
-    if (!this.sidecar.busy && this.schedule.due(this.meta)) {
-      this.refreshDurations();
-      this.saveNow();
-    }
+    if (!this.sidecar.busy && this.schedule.due(this.meta)) this.saveNow();
   }
 
   /**
@@ -360,7 +357,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stems.refreshDurations();
   }
 
+  /** The sidecar now, with the lengths so far (not awaited). */
   private saveNow(): void {
+    this.refreshDurations();
     this.saveMeta().catch((err: unknown) => this.fail(err as Error));
   }
 
