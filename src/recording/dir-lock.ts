@@ -43,6 +43,11 @@ async function maybeParley(pid: number): Promise<boolean> {
   return /(^|\/|\0)node(js)?(\d+)?(\0|$)/.test(cmdline) || cmdline.includes('parley');
 }
 
+/** Whether this process holds the lock of the folder whose state folder is `stateDir` (its `parley.pid` names it). */
+export async function holdsRecordingDir(stateDir: string): Promise<boolean> {
+  return Number.parseInt(await readFile(join(stateDir, 'parley.pid'), 'utf8').catch(() => ''), 10) === process.pid;
+}
+
 /** `stateDir`: `<recording.dir>/.parley`. Throws RecordingDirInUseError when another live process holds it. */
 export async function lockRecordingDir(recordingDir: string, stateDir: string): Promise<RecordingDirLock> {
   await mkdir(stateDir, { recursive: true });

@@ -8,6 +8,7 @@
 // Parley wrote 'failed' for that reason (stopFailure). All file I/O is asynchronous:
 // this runs while calls may already be up.
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { finalizeRecording, postProcessFiles, postProcessingUnfinished, runFinalizeSteps, type FinalizeStep } from './finalize-recording.ts';
 import type { FinalizeMarks } from './finalize-marks.ts';
 import { pathInside } from './file-names.ts';
@@ -19,6 +20,7 @@ import type { Logger } from '../util/logger.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 import { repairEncrypted } from './encryption/repair-encrypted.ts';
 import { processAlive } from '../util/process-alive.ts';
+import { holdsRecordingDir } from './dir-lock.ts';
 
 export interface RecoveredRecording {
   id: string;
@@ -59,6 +61,9 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
     await settleTemp(o, tmp, main, sidecars);
   }
   const marked = new Set(await o.marks?.list() ?? []);
+  // Holding the folder's lock (app.ts takes it first; `.parley` is compliance's stateDir), no other
+  // Parley writes here: a live process with a sidecar's pid got that pid after a reboot.
+  const locked = await holdsRecordingDir(join(o.dir, '.parley'));
   const unencoded = o.postProcessor ? unencodedIds(names, sidecars) : new Set<string>();
   const out: RecoveredRecording[] = [];
   for (const name of sidecars) {
@@ -69,7 +74,7 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
       break;
     }
     try {
-      const r = await recoverOne(o, id, marked.has(id), unencoded.has(id));
+      const r = await recoverOne(o, id, marked.has(id), unencoded.has(id), locked);
       if (r) out.push(r);
     } catch (err) {
       o.log.error({ err, recording: id }, 'an interrupted recording could not be repaired');
@@ -94,8 +99,8 @@ async function settleTemp(o: RecoverOptions, tmp: string, main: string, sidecars
   await rm(tmpPath, { force: true });
 }
 
-/** `unencoded`: a WAV of the recording has no encoded copy (unencodedIds). */
-async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unencoded: boolean): Promise<RecoveredRecording | null> {
+/** `unencoded`: a WAV of the recording has no encoded copy (unencodedIds); `locked`: this process holds the folder's lock. */
+async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unencoded: boolean, locked: boolean): Promise<RecoveredRecording | null> {
   const sidecarPath = pathInside(o.dir, `${id}.json`);
   const head = marked ? null : await headOf(sidecarPath, unencoded);
   if (head !== null && stateIn(head) === 'finalized' && !(head.whole && /"state":\s*"failed"/.test(head.text))) return null;
@@ -104,7 +109,7 @@ async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unenco
   if (meta.version !== 1 || (meta.state === 'finalized' && !marked && !cut)) return null;
   // Finalized, failed and unmarked, it is no process's work any more (whatever now has its pid).
   const done = cut && !marked;
-  if (!done && meta.pid !== undefined && meta.pid !== process.pid && processAlive(meta.pid)) {
+  if (!done && !locked && meta.pid !== undefined && meta.pid !== process.pid && processAlive(meta.pid)) {
     o.log.warn({ recording: id, pid: meta.pid }, 'an unfinished recording belongs to a running process: left alone');
     return null;
   }

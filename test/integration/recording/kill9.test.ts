@@ -3,10 +3,12 @@
 // finalizes it (headers equal to the data, end time, hashes, interrupted).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { lockRecordingDir } from '../../../src/recording/dir-lock.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import type { RecoveredRecording } from '../../../src/recording/recover-recordings.ts';
@@ -90,5 +92,31 @@ describe('Recorder under kill -9', () => {
     assert.ok(purity(readWavFile(stereo).samples.filter((_, i) => i % 2 === 0), 16000, 440) > 0.99, 'the stereo left channel is still the tone');
     assert.deepEqual(await svc.recoverInterrupted(), [], 'a finalized recording is left alone');
     svc.close();
+  });
+
+  it("after a reboot, a recording whose pid another program holds now is repaired by the Parley that holds the folder's lock", async (t) => {
+    const own = join(dir, 'reboot');
+    mkdirSync(own);
+    const { files } = await recordThenKill9(own, 1500);
+    const sidecar = join(own, files.find((f) => f.endsWith('.json'))!);
+    // Pids are reused: the killed Parley's is some other live program's now.
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    t.after(() => other.kill());
+    const meta = JSON.parse(readFileSync(sidecar, 'utf8')) as RecordingMetadata;
+    writeFileSync(sidecar, JSON.stringify({ ...meta, pid: other.pid }));
+    const unlocked = new RecordingService({ dir: own, postProcess: 'none', log: silentLogger() });
+    assert.deepEqual(await unlocked.recoverInterrupted(), [], 'without the lock (a tool, a test) a live pid may be recording: left alone');
+    unlocked.close();
+    const lock = await lockRecordingDir(own, join(own, '.parley'));
+    t.after(() => lock.release());
+    const svc = new RecordingService({ dir: own, postProcess: 'none', log: silentLogger() });
+    t.after(() => svc.close());
+    const found = await svc.recoverInterrupted();
+    assert.equal(found.length, 1, 'repaired, not left to a process that cannot be writing it');
+    const fixed = JSON.parse(readFileSync(sidecar, 'utf8')) as RecordingMetadata;
+    assert.equal(fixed.state, 'finalized');
+    assert.equal(fixed.interrupted, true);
+    const mix = join(own, fixed.mix.file);
+    assert.equal(readWavFile(mix).headerDataBytes, statSync(mix).size - 44, 'the header names exactly the data');
   });
 });
