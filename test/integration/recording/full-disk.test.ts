@@ -5,10 +5,11 @@
 // it stopped when space returns; nothing is lost, no temp file is left, no empty
 // WAV either. Needs root (mount); skipped otherwise.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FRAME_MS } from '../../../src/mixer/frames.ts';
+import { CompanionFiles } from '../../../src/recording/companion-files.ts';
 import type { FileEntry, RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
@@ -144,5 +145,16 @@ describe('a full disk while recording', () => {
     assert.ok(entries.every((e) => e.lost || /^[0-9a-f]{64}$/.test(e.sha256 ?? '')), 'every file on disk is hashed');
     assertConsistent(true);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  });
+
+  it('a SIPREC metadata version the full disk refuses is not left as an empty file (it was hashed and signed as the version received)', async (t) => {
+    if (!mounted) return t.skip('needs root to mount a tmpfs');
+    for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true });
+    fillUp(join(dir, 'filler.bin'));
+    const files = new CompanionFiles((n) => join(dir, n), silentLogger());
+    files.write('r.metadata-2.xml', `<recording xmlns="urn:ietf:params:xml:ns:recording:1">${' '.repeat(16384)}</recording>`);
+    await files.settled();
+    unfill(join(dir, 'filler.bin'));
+    assert.equal(existsSync(join(dir, 'r.metadata-2.xml')), false, 'no file: its sha256 is null in the sidecar (not written), not that of an empty one');
   });
 });
