@@ -60,8 +60,11 @@ export interface FinalizeContext {
 export async function finalizeRecording(c: FinalizeContext): Promise<boolean> {
   await Promise.all(c.closed);
   for (const e of c.files) if (e.lost === undefined) e.sha256 = c.hashes?.get(e.file) ?? (await sha256File(c.pathOf(e.file)));
-  // A SIPREC session's metadata versions (null: the file was never written, e.g. a crash).
-  for (const v of c.meta.siprec?.metadataVersions ?? []) v.sha256 = await (async () => sha256File(c.pathOf(v.file)))().catch(() => null);
+  // A SIPREC session's metadata versions (null and `lost`: the file was never written: a full disk, a crash).
+  for (const v of c.meta.siprec?.metadataVersions ?? []) {
+    v.sha256 = await (async () => sha256File(c.pathOf(v.file)))().catch(() => null);
+    if (v.sha256 === null) v.lost ??= 'not on disk: its write failed (a full disk) or the process stopped first';
+  }
   if (c.meta.postProcessing.format !== 'none' && c.postProcessor) {
     // The hashes are saved before post-processing, which can take long; without it the
     // 'finalized' sidecar below is the next write (a crash in between is recovered).

@@ -66,6 +66,8 @@ export interface SiprecMetadataVersion {
   dataMode: 'complete' | 'partial' | null;
   /** The file's sha256, set when the recording closes (null: it could not be written). */
   sha256?: string | null;
+  /** Set when the recording closed without the file on disk (its write failed, or a crash came first): why. */
+  lost?: string;
 }
 
 export interface SiprecSidecar {

@@ -78,7 +78,7 @@ export function listedHashes(m: RecordingMetadata): { file: string; sha256: stri
     ...entries.filter((e) => e && typeof e.file === 'string').map((e) => ({ file: e.file, sha256: e.sha256 ?? null, ...(e.lost !== undefined ? { lost: e.lost } : {}) })),
     ...(m.postProcessed ?? []).map((p) => ({ file: p.file, sha256: p.sha256 ?? null })),
     // SIPREC: every metadata version as received (hashed when the recording closed).
-    ...(m.siprec?.metadataVersions ?? []).filter((v) => v && typeof v.file === 'string' && v.sha256 !== undefined).map((v) => ({ file: v.file, sha256: v.sha256 ?? null })),
+    ...(m.siprec?.metadataVersions ?? []).filter((v) => v && typeof v.file === 'string' && v.sha256 !== undefined).map((v) => ({ file: v.file, sha256: v.sha256 ?? null, ...(v.lost !== undefined ? { lost: v.lost } : {}) })),
   ];
 }
 

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FRAME_MS } from '../../../src/mixer/frames.ts';
 import { CompanionFiles } from '../../../src/recording/companion-files.ts';
+import { listedHashes } from '../../../src/recording/compliance/recording-verifier.ts';
+import { finalizeRecording } from '../../../src/recording/finalize-recording.ts';
 import type { FileEntry, RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
@@ -156,5 +158,12 @@ describe('a full disk while recording', () => {
     await files.settled();
     unfill(join(dir, 'filler.bin'));
     assert.equal(existsSync(join(dir, 'r.metadata-2.xml')), false, 'no file: its sha256 is null in the sidecar (not written), not that of an empty one');
+    // Finalized: the version is listed as lost (why), and verify does not take it for a file removed since.
+    const meta = { siprec: { metadataVersions: [{ file: 'r.metadata-2.xml', at: '', method: 'UPDATE', bytes: 16440, problem: null, dialect: null, dataMode: null }] }, postProcessing: { format: 'none' }, mix: null, legs: [] } as unknown as RecordingMetadata;
+    await finalizeRecording({ id: 'r', meta, files: [], closed: [], pathOf: (f) => join(dir, f), postProcessor: undefined, save: async () => true, onProgress: () => undefined });
+    const v = meta.siprec!.metadataVersions[0]!;
+    assert.equal(v.sha256, null);
+    assert.match(v.lost ?? '', /not on disk/);
+    assert.deepEqual(listedHashes(meta).find((f) => f.file === 'r.metadata-2.xml')?.lost, v.lost, 'verify skips it as it skips a lost WAV');
   });
 });
