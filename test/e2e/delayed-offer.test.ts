@@ -48,13 +48,16 @@ describe('delayed offer (SIPp callers sending INVITE without SDP)', () => {
   });
 
   // Without 100rel the call is answered before the notice (no early media can carry an
-  // offer), so that caller stays on longer after its 200.
-  for (const [what, scenario, where, pauseMs] of [
-    ['without 100rel: offer in the 200, answer in the ACK', 'caller-delayed-offer.xml', '200', 4000],
-    ['with 100rel: offer in a reliable 183, answer in the PRACK', 'caller-delayed-100rel.xml', '183', 1500],
+  // offer): that caller cannot tell when the callee answers, so it stays until Parley's BYE
+  // and its callee hangs up (a caller hanging up a fixed time after its 200 raced the notice
+  // and the B leg on a loaded machine: Parley rightly cancelled the ringing callee). With
+  // 100rel the caller's 200 comes with the callee's, and the caller hangs up after it.
+  for (const [what, scenario, where, pauseMs, calleeScenario] of [
+    ['without 100rel: offer in the 200, answer in the ACK', 'caller-delayed-offer.xml', '200', 0, 'callee-hangup.xml'],
+    ['with 100rel: offer in a reliable 183, answer in the PRACK', 'caller-delayed-100rel.xml', '183', 1500, 'callee.xml'],
   ] as const) {
     it(`${what}; the caller hears the notice, is recorded and bridged`, async () => {
-      const callee = await startCallee('callee.xml', 1000);
+      const callee = await startCallee(calleeScenario, 1000, ['-d', '1500']);
       const ended = nextCallEnd(parley);
       const caller = await startCaller(parley, scenario, `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs });
       const run = await caller.done;
