@@ -302,6 +302,7 @@ export async function pipeCallToOwner(
       log.warn({ err, owner }, 'the room owner did not take the pipe down'),
     );
   };
+  let unanswered = false; // no answer at all to the offer: its node killed or cut off meanwhile
   try {
     const out = await transport.consume({ producerId: producer.id });
     const offer: PipeOffer = {
@@ -320,7 +321,10 @@ export async function pipeCallToOwner(
       api: node.config.apiAddress,
       run: node.run,
     };
-    const res = await peerRequest(`${entry.api}/cluster/pipes`, token, 'POST', offer, 5000);
+    const res = await peerRequest(`${entry.api}/cluster/pipes`, token, 'POST', offer, 5000).catch((err: unknown) => {
+      unanswered = true;
+      throw err;
+    });
     if (res.status !== 200) throw new Error(`the room owner ${owner} refused the pipe: ${res.status} ${await res.text()}`);
     const answer = (await res.json()) as PipeAnswer;
     await transport.connect({ ip: answer.ip, port: answer.port });
@@ -328,6 +332,13 @@ export async function pipeCallToOwner(
     await hub.consume(mix.id, `pipe-mix:${options.room}`, { audience: [call.leg.id] });
   } catch (err) {
     forget();
+    // Its owner lost while the pipe was set up (no answer to the offer, or found lost meanwhile): the call
+    // ends as on a loss after the set-up, its BYE (503 before an answer) saying why, not as Parley's failure (500).
+    if (unanswered || endedEarly === OWNER_LOST) {
+      log.warn({ room: options.room, owner, err }, 'the room owner gave no answer to the pipe: the call ends');
+      call.endForCause(ROOM_OWNER_LOST_REASON, `the room's owner node ${owner} was lost while the pipe was set up`);
+      throw Object.assign(new Error(`room ${options.room}: its owner ${owner} gave no answer to the pipe`, { cause: err }), { status: 503 });
+    }
     throw err;
   }
   log.info({ room: options.room, owner }, 'joined a room on another node through a pipe');

@@ -4,9 +4,12 @@
 // is saved (its own RTP goes on, so no media timeout would end it). The piped
 // caller's node killed: its leg leaves the owner's roster, and the room closes
 // (lease and owner key gone) when its last local member hangs up.
-// Two nodes on 127.0.0.2 and .3 per case (short cluster timings: a node is
+// The owner killed while the pipe is set up (no answer to its offer) ends the call the
+// same way. Two nodes on 127.0.0.2 and .3 per case (short cluster timings: a node is
 // silent 1.2 s after its last heartbeat), one redis-server, SIPp callers.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { call } from '../helpers/api-client.ts';
@@ -68,6 +71,9 @@ describe('cluster: pipes to a node killed with kill -9 end on the node that surv
     await waitFor('room lost on B', async () => ((await roster(b)) ?? undefined)?.length === 1 || undefined, 15_000);
     const piped = await dialNode(a, { to: 'ivr', from: 'piped1', tone: 440, holdMs: 0, scenario: 'caller-wait-bye.xml', extra: ['-trace_msg'] }, track);
     await waitFor('piped caller on B\'s roster', async () => (await roster(b))?.find((e) => e.remoteNode === 'na1'), 15_000);
+    // On B's roster from the start of B's part of the set-up: killed before A has B's answer, the
+    // pipe was never up (the next case). This case kills B once the pipe is up.
+    await a.proc.logged(/joined a room on another node through a pipe/, 15_000);
     const aCall = ((await call(a.api, 'GET', '/calls')).body as Array<{ id: string; node: string }>).find((c) => c.node === 'na1');
     assert.ok(aCall, 'the piped call is on A');
     b.proc.child.kill('SIGKILL');
@@ -81,6 +87,37 @@ describe('cluster: pipes to a node killed with kill -9 end on the node that surv
     const calls = (await call(a.api, 'GET', '/calls')).body as Array<{ id: string }>;
     assert.ok(!calls.some((c) => c.id === aCall.id), `the call is gone from A's list ${Date.now() - killedAt} ms after the kill`);
     await waitFor('recording.saved of the piped call on A', () => hooks.deliveries.find((d) => d.event.type === 'recording.saved' && d.event.node === 'na1'), 10_000);
+  });
+
+  it('the room owner killed while the pipe is set up (its offer unanswered): the caller gets a BYE with the same Reason, not a 500', async () => {
+    // The owner stands in for a node killed in the middle of the pipe's set-up (the race of a
+    // kill -9 right after the caller shows on its roster): it owns the room in Redis, and its API
+    // drops every connection unanswered, as a killed process's are.
+    const asked: string[] = [];
+    const dead = http.createServer((req) => {
+      asked.push(`${req.method} ${req.url}`);
+      req.socket.destroy();
+    });
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    try {
+      const api = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+      await spy.set('parley:node:nx3', JSON.stringify({ id: 'nx3', state: 'serving', sip: '127.0.0.9:5060', api, load: { calls: 0, rooms: 1 }, at: Date.now() }), 'PX', 60_000);
+      await spy.set('parley:node:nx3:addr', JSON.stringify({ sip: '127.0.0.9:5060', api, run: 'dead' }));
+      await spy.set('parley:room:lost', 'nx3 1', 'PX', 60_000);
+      await spy.set('parley:owner:lost', '127.0.0.9:5060', 'PX', 60_000);
+      const a = await startClusterNode('na3', '127.0.0.2', redis.url, hooks.url, yaml);
+      nodes.push(a);
+      const piped = await dialNode(a, { to: 'ivr', from: 'piped3', tone: 440, holdMs: 0, scenario: 'caller-wait-bye.xml', extra: ['-trace_msg'] }, track);
+      const run = await piped.done;
+      assert.ok(asked.includes('POST /cluster/pipes'), `the pipe was offered to the owner (${asked.join(', ')})`);
+      assert.equal(run.code, 0, `the piped caller got a BYE: ${run.errors || run.stdout.slice(-400)}`);
+      assert.match(run.messages, /^BYE sip:[^]*?^Reason: Q\.850;cause=41;text="room owner lost"/m);
+      await waitFor('the call gone from A', async () => (((await call(a.api, 'GET', '/calls')).body as unknown[]).length === 0 ? true : undefined), 5000);
+    } finally {
+      dead.closeAllConnections();
+      await new Promise((r) => dead.close(r));
+      await spy.del('parley:node:nx3', 'parley:node:nx3:addr', 'parley:room:lost', 'parley:owner:lost');
+    }
   });
 
   it('the piped caller\'s node killed: its leg leaves the owner\'s roster within the bound; the room closes when its last member hangs up', async () => {
