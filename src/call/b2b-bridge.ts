@@ -114,9 +114,15 @@ export class B2bBridge {
     this.wait = wait;
     // A caller that hears Parley already (answered, or early media) hears it now; else once answered.
     if (call.hearsMedia) wait.start();
+    // The caller's hang-up settles the wait at once (null): the B leg's INVITE may still be
+    // waiting for its first response (no CANCEL before one, RFC 3261 §9.1), and nothing of the
+    // call waits for it (abandonDial).
+    let callerGone = (): void => undefined;
+    const gone = new Promise<null>((resolve) => (callerGone = () => resolve(null)));
     const onCallerEnded = (): void => {
       this.callerLeft = true;
       this.cancelOutgoing();
+      callerGone();
     };
     call.on('ended', onCallerEnded);
     let held: HeldDialog;
@@ -159,14 +165,20 @@ export class B2bBridge {
         this.ringTimedOut = true;
         this.cancelOutgoing();
       }, options.ringTimeout * 1000);
-      held = await dialFollowingSrtp(options.srtp, offered, make, dial, () => this.callerLeft || this.ringTimedOut || call.ended, this.log);
+      const dialing = dialFollowingSrtp(options.srtp, offered, make, dial, () => this.callerLeft || this.ringTimedOut || call.ended, this.log);
+      const first = await Promise.race([dialing, gone]);
+      if (first === null) {
+        this.abandonDial(dialing, offered, target);
+        throw new CallerLeftError();
+      }
+      held = first;
     } catch (err) {
       wait.close();
       offered.leg.close();
       call.off('ended', onCallerEnded);
       // A SIP failure carries the callee's status and phrase; anything else (a transport
       // error, a bug) is a bare 500 whose text stays in the log, never on the wire.
-      const sip = sipFailure(err);
+      const sip = err instanceof CallerLeftError ? { status: 487, reason: 'Request Terminated' } : sipFailure(err);
       const { status, reason } = this.ringTimedOut ? { status: 408, reason: 'No Answer' } : (sip ?? { status: 500, reason: '' });
       this.log.info({ target, proxy, status, reason, ms: ms(), err: sip || this.ringTimedOut ? undefined : err }, 'B leg failed');
       return { kind: 'failed', status, reason };
@@ -283,6 +295,29 @@ export class B2bBridge {
     if (!leg.isClosed) leg.mute(false);
   }
 
+  /**
+   * The caller left before the B leg's INVITE had its final response: the call ends now, the
+   * INVITE on its own. Its CANCEL went out (the SIP core holds it until a provisional, §9.1); a
+   * 2xx that comes instead is ACKed (drachtio-srf) and ended with a BYE here (§13.2.2.4); a
+   * failure, or timer B with nothing heard, just ends it.
+   */
+  private abandonDial(dialing: Promise<HeldDialog>, offered: OfferedLeg, target: string): void {
+    this.log.info({ target }, 'the caller left before the B leg\'s final response: the call ends, the B leg is cancelled on its own');
+    dialing.then(
+      (held) => {
+        this.log.info({ target }, 'B leg answered after the caller left: ended');
+        destroyDialog(held.dialog, this.log);
+        held.release();
+        offered.leg.close();
+      },
+      (err: unknown) => {
+        this.log.debug({ target, status: sipFailure(err)?.status }, 'abandoned B leg ended');
+        // A plain leg made for an SRTP offer's retry meanwhile (bridge-srtp.ts) is closed too.
+        offered.leg.close();
+      },
+    );
+  }
+
   private cancelOutgoing(): void {
     this.log.debug({ haveRequest: !!this.outgoing }, 'cancelling the B leg');
     cancelInvite(this.outgoing, this.log);
@@ -336,5 +371,12 @@ export class B2bBridge {
       if (v !== undefined) h[name] = v;
     }
     return h;
+  }
+}
+
+/** The bridge's wait for the B leg given up: the caller hung up first. */
+class CallerLeftError extends Error {
+  constructor() {
+    super('the caller left');
   }
 }
