@@ -226,6 +226,14 @@ export class AppRequestHandler {
       onTerminated: () => {
         answered();
         if (p.txn === created) this.ctx.pendingUac.delete(p.txnId);
+        // §13.2.2.4, RFC 6026 §7.2: a 2xx after the transaction (timer D after a non-2xx, timer M
+        // after a 2xx: another fork's, late) matches nothing; remembered, it is ACKed and BYEd.
+        if (p.final) this.unwanted.abandon({ req, dest, ownerId: p.ownerId, txnId: p.txnId });
+      },
+      // §13.2.2.4: another fork's 2xx after a non-2xx final response: ACKed, then ended with a BYE.
+      onLate2xx: (res) => {
+        const d = uacDialog(this.ctx, { req, dest, ownerId: p.ownerId, txnId: p.txnId }, res, res.to.params.get('tag') ?? '');
+        this.unwanted.end(d, 'a fork that answered after a failure').catch((err: unknown) => this.ctx.log.info({ err }, 'late 2xx cleanup failed'));
       },
       // Rung for timer C (§16.6 step 11) with no final response: CANCELled, 408 if nothing ends it in 64*T1.
       onTimerC: () => this.sendCancel(p, cancelFor(p.req)),

@@ -1,10 +1,12 @@
 // RFC 3261 §13.2.2.4: a UAC core that gets a 2xx for a dialog it does not want MUST ACK it and
 // then end it with a BYE, or the callee stays in a call nobody hears. Such 2xx: another fork's
 // after the first (while the transaction is Accepted, RFC 6026 §7.2), one whose app is gone, and
-// one that comes after its INVITE's transaction ended without a final response (timer B; the
-// 64*T1 after a CANCEL, ours or timer C's, §9.1; a DNS failover that gave up on a target): that
-// one matches no transaction, so the INVITE is remembered here (a few fields, not the message)
-// for timer C, the longest a proxy lets a branch ring (§16.6 step 11).
+// one that comes after its INVITE's transaction ended (timer B; the 64*T1 after a CANCEL, ours
+// or timer C's, §9.1; a DNS failover that gave up on a target; timer D after a non-2xx final
+// response; timer M after a 2xx, another fork answering late): that one matches no transaction,
+// so the INVITE is remembered here (a few fields, not the message) for timer C, the longest a
+// proxy lets a branch ring (§16.6 step 11). One in Completed, after a non-2xx, comes through the
+// transaction (onLate2xx).
 import { callLogger } from '../../util/logger.ts';
 import { Dialog } from '../dialog/dialog.ts';
 import { natFlow } from '../dialog/nat-flow.ts';
@@ -53,7 +55,7 @@ export class Unwanted2xx {
 
   constructor(private readonly ctx: CoreContext) {}
 
-  /** An initial INVITE whose transaction ended with no final response from the network. */
+  /** An initial INVITE whose transaction ended (with or without a final response from the network). */
   abandon(s: SentInvite): void {
     if (s.req.method !== 'INVITE' || s.req.to.params.get('tag')) return;
     const now = Date.now();

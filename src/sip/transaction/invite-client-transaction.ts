@@ -111,6 +111,7 @@ export class InviteClientTransaction extends Transaction<IctState> {
         this.timerM = setTimeout(() => this.terminate(), 64 * this.timers.t1);
       }
       if (this.state.is('accepted')) this.user.onResponse(res);
+      else if (this.state.is('completed')) this.user.onLate2xx?.(res);
     } else {
       if (this.state.is('calling', 'proceeding')) {
         this.clearA();

@@ -151,6 +151,9 @@ class ClientEntry implements ClientTxnUser {
   onTimerC(): void {
     this.user.onTimerC?.();
   }
+  onLate2xx(res: SipMessage): void {
+    this.user.onLate2xx?.(res);
+  }
   onTransportError(e: Error): void {
     this.user.onTransportError(e);
   }

@@ -16,6 +16,12 @@ export interface ClientTxnUser {
    * CANCEL. onTimeout follows when no final response comes within 64*T1.
    */
   onTimerC?(): void;
+  /**
+   * INVITE only: a 2xx in Completed, after a non-2xx final response (another fork's answer, RFC
+   * 3261 §13.2.2.4): not the transaction's (§17.1.1.2 absorbs only retransmissions of its final
+   * response); the TU's core ACKs and BYEs it. Without it the 2xx is dropped (a proxy's branch).
+   */
+  onLate2xx?(res: SipMessage): void;
 }
 
 export interface ServerTxnUser {
