@@ -13,6 +13,7 @@ import { PromptLibrary } from './playback/prompt-library.ts';
 import { LoopStallMonitor } from './util/loop-stall-monitor.ts';
 import { RoutingTable } from './policy/routing-table.ts';
 import { LoopMarker } from './policy/loop-marker.ts';
+import { compileSource } from './policy/pattern.ts';
 import { ComplianceService, stateDir } from './recording/compliance/compliance-service.ts';
 import { lockRecordingDir, type RecordingDirLock } from './recording/dir-lock.ts';
 import { RecordingService } from './recording/recording-service.ts';
@@ -356,6 +357,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
           sipT1: c.sip.timers.t1,
           holdPropagation: c.calls.holdPropagation,
           pointsAtParley: this.sip.pointsHere,
+          trustDomain: c.security.upstreams.map(compileSource),
         },
       },
       this.routing,

@@ -27,6 +27,7 @@ import { maxForwardsOf, type ReplacesId } from './refer-request.ts';
 import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
 import { MediaCapacityError } from '../media-plane/media-errors.ts';
+import { inTrustDomain, wantsIdPrivacy } from '../policy/identity-privacy.ts';
 
 export const CALLEE_LEG = 'callee';
 
@@ -133,7 +134,7 @@ export class B2bBridge {
       createUac(
         this.deps.srf,
         to,
-        { localSdp: offer, headers: this.headers(options), proxy },
+        { localSdp: offer, headers: this.headers(options, to), proxy },
         {
           // drachtio-srf calls it as (err, req), whatever its typings say.
           cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
@@ -353,7 +354,8 @@ export class B2bBridge {
     this.log.info('the callee rings: 180 to the caller');
   }
 
-  private headers(options: BridgeOptions): Record<string, string> {
+  /** `target`: where the INVITE goes (a transfer's target, not known here: undefined, outside the trust domain). */
+  private headers(options: BridgeOptions, target?: string): Record<string, string> {
     const call = this.call;
     const { header, value } = this.deps.settings.loopMarker;
     const h: Record<string, string> = { [header]: value, From: formatNameAddr(call.from), 'Max-Forwards': String(maxForwardsOf(call.req) - 1) };
@@ -361,8 +363,11 @@ export class B2bBridge {
     // The identity an upstream proxy asserted for the caller (its From may be anonymous, RFC 3325 §9.1), else its From;
     // the caller's Privacy goes on with it, so a withheld number stays withheld past the callee (RFC 3323 §4.2).
     // Only an identity a trusted upstream asserted goes on (RFC 3325 §5: one from anywhere else is dropped).
-    if (options.identity === 'p-asserted-identity') h['P-Asserted-Identity'] = (call.fromUpstream ? call.req.get('P-Asserted-Identity') : undefined) ?? formatNameAddr(call.from);
     const privacy = call.req.get('Privacy');
+    // RFC 3325 §7: with `Privacy: id`, no identity is asserted to a next hop (the outbound proxy, else the callee) outside the trust domain.
+    const hop = this.deps.settings.outboundProxy ?? target;
+    const withheld = wantsIdPrivacy(privacy) && !(hop !== undefined && inTrustDomain(hop, this.deps.settings.trustDomain ?? []));
+    if (options.identity === 'p-asserted-identity' && !withheld) h['P-Asserted-Identity'] = (call.fromUpstream ? call.req.get('P-Asserted-Identity') : undefined) ?? formatNameAddr(call.from);
     if (privacy !== undefined) h['Privacy'] = privacy;
     if (options.identity === 'history-info') h['History-Info'] = `<${to.uri}>;index=1`;
     if (options.identity === 'diversion') h['Diversion'] = `<${to.uri}>;reason=unconditional`;

@@ -3,6 +3,7 @@ import type Srf from 'drachtio-srf';
 import type { SiprecConfig } from '../config/siprec-schema.ts';
 import type { MediaEngine } from '../media-plane/media-engine.ts';
 import type { LegMarker } from '../policy/loop-marker.ts';
+import type { Matcher } from '../policy/pattern.ts';
 import type { PromptLibrary } from '../playback/prompt-library.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
 import type { ConferenceJoinOptions } from './ports.ts';
@@ -40,6 +41,8 @@ export interface CallSettings {
   pointsAtParley?: ((uri: string) => Promise<boolean>) | null;
   /** The `siprec` section (absent: its defaults). */
   siprec?: SiprecConfig;
+  /** security.upstreams, compiled: the trust domain a B leg's next hop may be in (RFC 3325 §7; none: no hop is). */
+  trustDomain?: readonly Matcher[];
 }
 
 /** Joins a call's leg into a named conference room; see conference-manager.ts. */

@@ -7,6 +7,7 @@ import type { HeaderEdit, RouteDecision } from '../policy/rule-types.ts';
 import type { RoutableRequest } from '../policy/routable-request.ts';
 import { callLogger, type Logger } from '../util/logger.ts';
 import { compileSource, type Matcher } from '../policy/pattern.ts';
+import { inTrustDomain, wantsIdPrivacy } from '../policy/identity-privacy.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { proxyHeadersFor } from '../policy/header-edit-plan.ts';
 import { redirectContact } from '../policy/redirect-contacts.ts';
@@ -158,10 +159,16 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
     // A leg Parley placed itself (its loop marker admitted) carries the identity Parley wrote: kept.
     const source = (req as unknown as { source_address?: string }).source_address;
     const trusted = decision.loopMarked || (source !== undefined && this.upstreams.some((m) => m(source)));
-    const edits: HeaderEdit[] = req.has('P-Asserted-Identity') && !trusted
+    // RFC 3325 §7: a trusted identity the sender asked to withhold (`Privacy: id`) does not leave
+    // the trust domain: removed unless every target is an upstream (identity-privacy.ts).
+    const withheld = trusted && !decision.loopMarked && wantsIdPrivacy(req.get('Privacy')) && !targets.every((t) => inTrustDomain(t, this.upstreams));
+    const edits: HeaderEdit[] = req.has('P-Asserted-Identity') && (!trusted || withheld)
       ? [{ op: 'remove', name: 'P-Asserted-Identity' }, ...decision.headerEdits]
       : decision.headerEdits;
-    if (edits !== decision.headerEdits) log.info({ source }, 'P-Asserted-Identity from a sender outside security.upstreams: removed (RFC 3325 §5)');
+    if (edits !== decision.headerEdits) {
+      if (withheld) log.info({ targets }, 'P-Asserted-Identity with Privacy: id going outside security.upstreams: removed (RFC 3325 §7)');
+      else log.info({ source }, 'P-Asserted-Identity from a sender outside security.upstreams: removed (RFC 3325 §5)');
+    }
     // A proxy (either server) can only add headers; removing or rewriting one the request
     // carries needs a request Parley writes itself (src/policy/header-edit-plan.ts).
     const headers = proxyHeadersFor(edits, (name) => req.has(name));

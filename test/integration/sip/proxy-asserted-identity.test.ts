@@ -2,7 +2,9 @@
 // security.upstreams is removed before the request goes on (a rule's proxy, the header-edit
 // relay, proxyByDefault; INVITE and MESSAGE alike), as the bridge drops it; one from an
 // upstream goes on. Raw UDP sockets play the caller (127.0.0.1 untrusted, 127.0.0.2 the
-// upstream) and the callee, which reads what reached it.
+// upstream) and the callee, which reads what reached it. RFC 3325 §7: an upstream's identity
+// with `Privacy: id` is removed when it goes to a next hop outside the trust domain (the callee
+// at 127.0.0.1), kept when the next hop is an upstream (127.0.0.2).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../../src/config/schema.ts';
@@ -19,15 +21,19 @@ describe('P-Asserted-Identity on proxied requests (RFC 3325 §5)', () => {
   let untrusted: RawSipClient;
   let upstream: RawSipClient;
   let callee: RawSipClient;
+  /** A next hop inside the trust domain (an upstream's address). */
+  let insider: RawSipClient;
 
   before(async () => {
     h = await startHarness();
     untrusted = await RawSipClient.open('127.0.0.1');
     upstream = await RawSipClient.open('127.0.0.2');
     callee = await RawSipClient.open();
+    insider = await RawSipClient.open('127.0.0.2');
     const to = `sip:bob@127.0.0.1:${callee.port}`;
     const rules = [
       { name: 'serial', match: { requestUri: 'sip:serial@*' }, actions: [{ proxy: { targets: [to] } }] },
+      { name: 'inside', match: { requestUri: 'sip:inside@*' }, actions: [{ proxy: { targets: [`sip:bob@127.0.0.2:${insider.port}`] } }] },
       { name: 'anon', match: { requestUri: 'sip:anon@*' }, actions: [{ headers: { set: { From: 'sip:anonymous@anonymous.invalid' } } }, { proxy: { targets: [to] } }] },
     ];
     const table = new RoutingTable({ ...defaultConfig.routing, proxyByDefault: true, rules }, {});
@@ -38,16 +44,17 @@ describe('P-Asserted-Identity on proxied requests (RFC 3325 §5)', () => {
     untrusted.close();
     upstream.close();
     callee.close();
+    insider.close();
     await h.close();
   });
 
   /** Sends `method` to `ruri` from `from` with a P-Asserted-Identity; returns what the callee got (it answers 486 / 200). */
-  async function forward(from: RawSipClient, method: 'INVITE' | 'MESSAGE', ruri: string): Promise<string> {
+  async function forward(from: RawSipClient, method: 'INVITE' | 'MESSAGE', ruri: string, extra: Record<string, string> = {}, to = callee): Promise<string> {
     const body = method === 'INVITE' ? SDP : 'hello';
-    const r = request(method, from.port, { 'P-Asserted-Identity': FORGED, 'Content-Type': method === 'INVITE' ? 'application/sdp' : 'text/plain' }, body);
+    const r = request(method, from.port, { 'P-Asserted-Identity': FORGED, 'Content-Type': method === 'INVITE' ? 'application/sdp' : 'text/plain', ...extra }, body);
     from.send(h.server.sipPort('udp'), r.text.replace(/^(\w+) sip:parley@127\.0\.0\.1/, `$1 ${ruri}`));
-    const got = await callee.nextMatching(new RegExp(`^${method} `));
-    callee.send(viaPort(got), answer(got, method === 'INVITE' ? '486 Busy Here' : '200 OK'));
+    const got = await to.nextMatching(new RegExp(`^${method} `));
+    to.send(viaPort(got), answer(got, method === 'INVITE' ? '486 Busy Here' : '200 OK'), /^Via: SIP\/2\.0\/UDP ([^:;\s]+)/m.exec(got)![1]);
     await from.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 3000, r.callId);
     return got;
   }
@@ -79,5 +86,25 @@ describe('P-Asserted-Identity on proxied requests (RFC 3325 §5)', () => {
     assert.deepEqual(headerValues(got, 'P-Asserted-Identity'), [FORGED], got);
     const msg = await forward(upstream, 'MESSAGE', calleeUri());
     assert.deepEqual(headerValues(msg, 'P-Asserted-Identity'), [FORGED], msg);
+  });
+
+  it('RFC 3325 §7: an upstream\'s identity with Privacy: id is removed on its way to a next hop outside the trust domain (rule proxy, proxyByDefault; INVITE and MESSAGE)', async () => {
+    for (const method of ['INVITE', 'MESSAGE'] as const) {
+      for (const ruri of ['sip:serial@127.0.0.1', calleeUri()]) {
+        const got = await forward(upstream, method, ruri, { Privacy: 'id' });
+        assert.deepEqual(headerValues(got, 'P-Asserted-Identity'), [], `${method} ${ruri}: ${got}`);
+        assert.deepEqual(headerValues(got, 'Privacy'), ['id'], 'Privacy goes on as it came');
+      }
+    }
+    // Another priv-value among others counts (RFC 3323 §4.2: `Privacy: header;id`).
+    const got = await forward(upstream, 'INVITE', 'sip:serial@127.0.0.1', { Privacy: 'header; id' });
+    assert.deepEqual(headerValues(got, 'P-Asserted-Identity'), [], got);
+  });
+
+  it('RFC 3325 §7: with Privacy: id the identity goes on to a next hop inside the trust domain (an upstream), and without it to anyone', async () => {
+    const inside = await forward(upstream, 'INVITE', 'sip:inside@127.0.0.1', { Privacy: 'id' }, insider);
+    assert.deepEqual(headerValues(inside, 'P-Asserted-Identity'), [FORGED], inside);
+    const other = await forward(upstream, 'INVITE', 'sip:serial@127.0.0.1', { Privacy: 'header' });
+    assert.deepEqual(headerValues(other, 'P-Asserted-Identity'), [FORGED], other);
   });
 });
