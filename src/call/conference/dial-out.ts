@@ -104,7 +104,14 @@ export async function dialOut(
   }, opts.ringTimeout * 1000);
   // Kicked, or its room closed, while it rings: the INVITE is cancelled at once (not left to
   // ring until someone answers, to be hung up on).
-  const onLegClosed = (): void => outgoing?.cancel(() => undefined);
+  // The wait ends then too (null): the INVITE may have had no provisional yet, which its CANCEL
+  // must wait for (RFC 3261 §9.1, held by the SIP core), and nothing of the room waits for it.
+  let legGone = (): void => undefined;
+  const gone = new Promise<null>((resolve) => (legGone = () => resolve(null)));
+  const onLegClosed = (): void => {
+    outgoing?.cancel(() => undefined);
+    legGone();
+  };
   leg.once('close', onLegClosed);
   const givenUp = (): boolean => timedOut || leg.isClosed;
   const from = fromOf(conf, s, opts);
@@ -141,7 +148,21 @@ export async function dialOut(
         log,
         s.loopMarker,
       );
-    held = await dialFollowingRedirects(opts.to, dialTo, givenUp, log);
+    const dialing = dialFollowingRedirects(opts.to, dialTo, givenUp, log);
+    const first = await Promise.race([dialing, gone]);
+    if (first === null) {
+      // Ends on its own: a 2xx (ACKed by drachtio-srf) gets its BYE here, a failure or timer B just ends it.
+      dialing.then(
+        (late) => {
+          log.info({ legId }, 'dial-out answered after its leg was given up: ended');
+          destroyDialog(late.dialog, log);
+          late.release();
+        },
+        () => undefined,
+      );
+      throw new DialOutError(487, 'given up');
+    }
+    held = first;
   } catch (err) {
     const closed = leg.isClosed;
     leg.close();
