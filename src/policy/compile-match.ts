@@ -35,7 +35,12 @@ export function compileMatch(match: MatchConfig | undefined): CompiledMatch {
   };
   addressCondition('from', match.from, 'from');
   addressCondition('to', match.to, 'to');
-  uriCondition('requestUri', match.requestUri, (_r, ruri) => canonicalUri(ruri));
+  // The Request-URI names a user as To does (a proxy adds `;user=phone` or `;transport=tcp`):
+  // matched the same way, its address-of-record or the whole URI, after earlier retargets.
+  if (match.requestUri !== undefined) {
+    const m = addressMatcher(match.requestUri);
+    conditions.push({ name: 'requestUri', test: (_r, ruri) => m(ruri) });
+  }
   uriCondition('userAgent', match.userAgent, (r) => r.get('user-agent') ?? '');
   uriCondition('body', match.body, (r) => r.body ?? '');
 

@@ -231,6 +231,20 @@ describe('rule chain', () => {
     assert.equal(s.evaluate(invite()).trace[0]!.result, 'disabled', 'a switch saved with parameters still applies');
   });
 
+  it('match.requestUri names a user as match.to does: its address-of-record or the whole URI', () => {
+    const c = chain([{ name: 'bob', match: { requestUri: 'sip:bob@example.com' }, actions: [{ respond: { status: 480 } }] }]);
+    for (const uri of ['sip:bob@example.com', 'sip:bob@example.com;transport=tcp', 'sip:bob@example.com;user=phone', 'sips:bob@Example.com', 'sip:%62ob@example.com?Subject=x']) {
+      assert.equal(c.evaluate(invite({ uri })).decidedBy, 'bob', uri);
+    }
+    for (const uri of ['sip:bobby@example.com', 'sip:bob@example.com:5070', 'sip:bob@example.com.evil']) {
+      assert.equal(c.evaluate(invite({ uri })).decidedBy, null, uri);
+    }
+    // A pattern that names a parameter still sees the whole URI.
+    const p = chain([{ name: 'tcp', match: { requestUri: '*;transport=tcp' }, actions: [{ respond: { status: 404 } }] }]);
+    assert.equal(p.evaluate(invite({ uri: 'sip:bob@example.com;transport=tcp' })).decidedBy, 'tcp');
+    assert.equal(p.evaluate(invite({ uri: 'sip:bob@example.com' })).decidedBy, null);
+  });
+
   it('the default route replaces the Request-URI as proxy target when set', () => {
     const d = chain([], { defaultRoute: 'sip:sbc.example.com;lr' }).evaluate(invite());
     assert.deepEqual(d.outcome.kind === 'proxy' && d.outcome.targets, ['sip:sbc.example.com;lr']);
