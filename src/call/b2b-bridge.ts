@@ -115,15 +115,15 @@ export class B2bBridge {
     this.wait = wait;
     // A caller that hears Parley already (answered, or early media) hears it now; else once answered.
     if (call.hearsMedia) wait.start();
-    // The caller's hang-up settles the wait at once (null): the B leg's INVITE may still be
+    // The caller's hang-up (or the ring timeout) settles the wait at once (null): the B leg's INVITE may still be
     // waiting for its first response (no CANCEL before one, RFC 3261 §9.1), and nothing of the
     // call waits for it (abandonDial).
-    let callerGone = (): void => undefined;
-    const gone = new Promise<null>((resolve) => (callerGone = () => resolve(null)));
+    let giveUp = (): void => undefined;
+    const gone = new Promise<null>((resolve) => (giveUp = () => resolve(null)));
     const onCallerEnded = (): void => {
       this.callerLeft = true;
       this.cancelOutgoing();
-      callerGone();
+      giveUp();
     };
     call.on('ended', onCallerEnded);
     let held: HeldDialog;
@@ -165,12 +165,14 @@ export class B2bBridge {
       this.timerRing = setTimeout(() => {
         this.ringTimedOut = true;
         this.cancelOutgoing();
+        // Nor does the ring timeout wait for an INVITE that has not been answered at all.
+        giveUp();
       }, options.ringTimeout * 1000);
       const dialing = dialFollowingSrtp(options.srtp, offered, make, dial, () => this.callerLeft || this.ringTimedOut || call.ended, this.log);
       const first = await Promise.race([dialing, gone]);
       if (first === null) {
         this.abandonDial(dialing, offered, target);
-        throw new CallerLeftError();
+        throw new GivenUpError();
       }
       held = first;
     } catch (err) {
@@ -179,7 +181,7 @@ export class B2bBridge {
       call.off('ended', onCallerEnded);
       // A SIP failure carries the callee's status and phrase; anything else (a transport
       // error, a bug) is a bare 500 whose text stays in the log, never on the wire.
-      const sip = err instanceof CallerLeftError ? { status: 487, reason: 'Request Terminated' } : sipFailure(err);
+      const sip = err instanceof GivenUpError ? { status: 487, reason: 'Request Terminated' } : sipFailure(err);
       const { status, reason } = this.ringTimedOut ? { status: 408, reason: 'No Answer' } : (sip ?? { status: 500, reason: '' });
       this.log.info({ target, proxy, status, reason, ms: ms(), err: sip || this.ringTimedOut ? undefined : err }, 'B leg failed');
       return { kind: 'failed', status, reason };
@@ -303,10 +305,10 @@ export class B2bBridge {
    * failure, or timer B with nothing heard, just ends it.
    */
   private abandonDial(dialing: Promise<HeldDialog>, offered: OfferedLeg, target: string): void {
-    this.log.info({ target }, 'the caller left before the B leg\'s final response: the call ends, the B leg is cancelled on its own');
+    this.log.info({ target, ringTimedOut: this.ringTimedOut }, 'the B leg given up before its final response: the bridge ends now, the B leg is cancelled on its own');
     dialing.then(
       (held) => {
-        this.log.info({ target }, 'B leg answered after the caller left: ended');
+        this.log.info({ target }, 'B leg answered after it was given up: ended');
         destroyDialog(held.dialog, this.log);
         held.release();
         offered.leg.close();
@@ -379,9 +381,9 @@ export class B2bBridge {
   }
 }
 
-/** The bridge's wait for the B leg given up: the caller hung up first. */
-class CallerLeftError extends Error {
+/** The bridge's wait for the B leg given up: the caller hung up, or the ring timeout came, first. */
+class GivenUpError extends Error {
   constructor() {
-    super('the caller left');
+    super('the B leg was given up');
   }
 }

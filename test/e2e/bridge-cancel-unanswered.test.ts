@@ -123,3 +123,51 @@ describe("the caller's CANCEL while the callee has not answered the B leg's INVI
 function callIdOf(msg: string): string {
   return /^Call-ID:\s*(.*)$/im.exec(msg)![1]!.trim();
 }
+
+describe('the ring timeout while the callee has not answered the B leg\'s INVITE at all', () => {
+  let parley: RunningParley;
+  let ua: RawSipClient;
+  let calleeUa: RawSipClient;
+  let phone: RtpPeer;
+
+  before(async () => {
+    parley = await startParley(`
+calls: { guardIntervalSec: 0 }
+routing:
+  rules: [{ name: gw, match: { method: INVITE, media: audio }, actions: [{ app: gw }] }]
+flows:
+  gw:
+    - bridge: { ringTimeout: 1, fallback: unavailable }
+  unavailable:
+    - hangup: { status: 480 }
+` + tempApiYaml('bridge-ring-'));
+    ua = await RawSipClient.open();
+    calleeUa = await RawSipClient.open();
+    phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+  });
+
+  after(async () => {
+    ua?.close();
+    calleeUa?.close();
+    await phone?.close();
+    await parley?.stop();
+  });
+
+  it('the fallback runs at the ring timeout, not at timer B; a provisional afterwards gets the CANCEL', async () => {
+    const c = new RawDialog(ua, parley.sipPort, 'bcu-ring', 'bob', `sip:bob@127.0.0.1:${calleeUa.port}`);
+    c.send('INVITE', phone.sdp());
+    const invite = await calleeUa.nextMatching(/^INVITE /, 15_000);
+    const final = await ua.nextMatching(/^SIP\/2\.0 [3-6]\d\d /, 15_000, c.callId);
+    assert.equal(statusOf(final), 480, final);
+    c.ackFailure(1);
+    await assertNothingLeft(parley);
+    // The INVITE is still pending (timer B is 6.4 s here): its CANCEL goes on the first provisional.
+    const callId = callIdOf(invite);
+    replyTo(calleeUa, invite, responseTo(invite, '180 Ringing', 'late4'));
+    let cancel = await calleeUa.nextMatching(/^[A-Z]+ /, 10_000, callId);
+    while (cancel.startsWith('INVITE ')) cancel = await calleeUa.nextMatching(/^[A-Z]+ /, 10_000, callId);
+    assert.match(cancel, /^CANCEL /, cancel);
+    replyTo(calleeUa, cancel, responseTo(cancel, '200 OK', 'late4'));
+    replyTo(calleeUa, invite, responseTo(invite, '487 Request Terminated', 'late4'));
+  });
+});
