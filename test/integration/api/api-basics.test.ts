@@ -351,13 +351,13 @@ describe('control API: token, bad input, OpenAPI, rules, recordings', () => {
       room.feed(rec, 2000);
       const path = join(parley.recordingDir, `${rec.id}.json`);
       const read = (): { legs: unknown[]; mix: { durationMs: number } } | undefined => (existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined);
-      const onDisk = await waitFor('the sidecar with the leg (within a second)', () => (read()?.legs.length === 1 ? read() : undefined));
-      assert.equal(onDisk!.mix.durationMs, 2000);
+      const onDisk = await waitFor('the sidecar with the leg (written at its join)', () => (read()?.legs.length === 1 ? read() : undefined));
+      assert.equal(onDisk!.mix.durationMs, 0, 'written when the leg joined, before any audio');
       room.feed(rec, 2000);
       const r = await call(base, 'GET', `/recordings/${rec.id}`);
       assert.equal(r.status, 200);
       assert.deepEqual([r.body.state, r.body.mix.durationMs, r.body.legs[0].stems[0].durationMs], ['recording', 4000, 4000]);
-      assert.equal(read()!.mix.durationMs, 2000, 'the sidecar on disk is not rewritten for its lengths alone');
+      assert.equal(read()!.mix.durationMs, 0, 'the sidecar on disk is not rewritten for its lengths alone');
       assert.equal((await call(base, 'GET', `/recordings/${rec.id}/files/${rec.id}.mix.wav`)).status, 200, 'its files are served as listed');
     } finally {
       rec.close();
