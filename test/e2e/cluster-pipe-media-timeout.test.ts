@@ -51,7 +51,7 @@ const canFirewall = ((): boolean => {
   }
 })();
 
-describe('cluster: a pipe whose RTP stops ends after the media timeout (e2e)', { timeout: 120_000, skip: canFirewall ? false : 'iptables not usable (needs CAP_NET_ADMIN)' }, () => {
+describe('cluster: a pipe whose RTP stops ends after the media timeout (e2e)', { timeout: 300_000, skip: canFirewall ? false : 'iptables not usable (needs CAP_NET_ADMIN)' }, () => {
   let redis: TestRedis;
   let hooks: WebhookReceiver;
   const nodes: ClusterTestNode[] = [];
