@@ -8,6 +8,7 @@ import type { MediaEngine } from '../../../src/media-plane/media-engine.ts';
 import type { MediaLeg } from '../../../src/media-plane/media-leg.ts';
 import { inRoom, startEngine } from '../../helpers/media-harness.ts';
 import { RtpPeer } from '../../helpers/rtp-peer.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 function timeouts(leg: MediaLeg): number[] {
   const seen: number[] = [];
@@ -16,6 +17,9 @@ function timeouts(leg: MediaLeg): number[] {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// The room checks its legs every 500 ms (rtpTimeoutSec 1: half the timeout): once a report is
+// seen, two more checks pass in this long, so a second report or a late one would be seen.
+const TWO_CHECKS_MS = 1000;
 
 describe('media timeout (real worker, real UDP)', () => {
   let engine: MediaEngine;
@@ -36,7 +40,9 @@ describe('media timeout (real worker, real UDP)', () => {
     held.peer.stopSending();
     gone.peer.stopSending();
     unwatched.peer.stopSending();
-    await sleep(3000);
+    // Reported within the timeout and a check; the held and unwatched legs, quiet as long, would be by two checks after.
+    await waitFor('the silent leg reported', () => seen.gone.length > 0 || undefined, 5000);
+    await sleep(TWO_CHECKS_MS);
     assert.equal(seen.gone.length, 1, 'the silent watched leg is reported once');
     assert.ok(seen.gone[0]! >= 1, `after at least the timeout (${seen.gone[0]} s)`);
     assert.deepEqual(seen.alive, [], 'a leg that keeps sending is not reported');
@@ -47,8 +53,9 @@ describe('media timeout (real worker, real UDP)', () => {
     await sleep(1500);
     assert.equal(seen.gone.length, 1, 'no report while it sends again');
     gone.peer.stopSending();
-    await sleep(2500);
-    assert.equal(seen.gone.length, 2, 'a new silence is reported again');
+    await waitFor('the new silence reported', () => seen.gone.length > 1 || undefined, 5000);
+    await sleep(TWO_CHECKS_MS);
+    assert.equal(seen.gone.length, 2, 'a new silence is reported again, once');
   }));
 
   it("a recording session's streams (record-only, recvonly) time out together: one quiet is not reported, all quiet are", () => inRoom(engine, 'timeout-streams', async (room) => {
@@ -71,7 +78,8 @@ describe('media timeout (real worker, real UDP)', () => {
       await sleep(2500);
       assert.deepEqual(seen, [[], []], 'one quiet stream (its party on hold) while the other flows: nothing');
       peers[0]!.stopSending();
-      await sleep(2500);
+      await waitFor('every stream reported', () => seen.every((x) => x.length > 0) || undefined, 5000);
+      await sleep(TWO_CHECKS_MS);
       assert.deepEqual(seen.map((x) => x.length), [1, 1], 'every stream quiet: each reported once');
     } finally {
       for (const p of peers) await p.close();
@@ -93,7 +101,8 @@ describe('media timeout (real worker, real UDP)', () => {
     } finally {
       clearInterval(timer);
     }
-    await sleep(2500);
-    assert.equal(seen.length, 1, 'no RTP nor RTCP: reported');
+    await waitFor('the leg reported once its RTCP stops', () => seen.length > 0 || undefined, 5000);
+    await sleep(TWO_CHECKS_MS);
+    assert.equal(seen.length, 1, 'no RTP nor RTCP: reported, once');
   }));
 });
