@@ -1,5 +1,6 @@
 // Splits a TCP byte stream into SIP messages by Content-Length (RFC 3261 §18.3).
-// Leading CRLFs are keep-alives (RFC 5626 §3.5.1): a double CRLF ping is reported so it can be ponged.
+// Leading CRLFs are keep-alives (RFC 5626 §3.5.1): a double CRLF ping is reported so it can be ponged,
+// however the stream cut it (its line ends are counted across reads).
 //
 // Linear in the bytes received however they are cut: a message begun but not whole
 // waits in one growing buffer (not re-concatenated per read), the search for the end
@@ -27,6 +28,8 @@ export class StreamFramer {
   private searched = 0;
   /** The pending message's whole length once its header block was read; -1 before. */
   private total = -1;
+  /** Line-end bytes read since the last message or ping (a ping cut across reads is still one). */
+  private blank = 0;
   private readonly maxSize: number;
 
   constructor(maxSize: number) {
@@ -57,7 +60,13 @@ export class StreamFramer {
           else if (data[skip] === 0x0a) skip += 1;
           else break;
         }
-        if (skip - at >= 4) out.push({ kind: 'ping' });
+        this.blank += skip - at;
+        if (this.blank >= 4) {
+          out.push({ kind: 'ping' });
+          this.blank = 0;
+        }
+        // A start line begins (not the CR of a CRLF the next read completes): the run is over.
+        if (skip < data.length && !(data[skip] === 0x0d && skip + 1 === data.length)) this.blank = 0;
         if (skip > at) {
           at = skip;
           this.searched = 0;
@@ -127,6 +136,7 @@ export class StreamFramer {
     this.len = 0;
     this.searched = 0;
     this.total = -1;
+    this.blank = 0;
     out.push({ kind: 'error', reason, head, oversized });
     return out;
   }
