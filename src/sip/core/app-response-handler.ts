@@ -88,7 +88,9 @@ export class AppResponseHandler {
     if (status >= 200) this.requests.finish(p);
     else if (status > 100 && req.method === 'INVITE') this.requests.armPending(p, true);
     const text = res.toString();
-    conn.reply(rid, `OK|${meta6('application', Buffer.byteLength(text), target.dest.transport, target.dest.address, target.dest.port)}|${txnId}|${dialogId}||Msg sent:|\r\n${text}`);
+    // Sent where the request came from: on a stream, its connection (the source port).
+    const to = target.connectionId ? p.inbound.source : target.dest;
+    conn.reply(rid, `OK|${meta6('application', Buffer.byteLength(text), to.transport, to.address, to.port)}|${txnId}|${dialogId}||Msg sent:|\r\n${text}`);
   }
 
   /**

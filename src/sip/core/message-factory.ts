@@ -74,7 +74,13 @@ export function looksLikeSip(req: SipMessage): boolean {
 }
 
 export function responseDestination(req: SipMessage, inbound: Inbound): { dest: Endpoint; connectionId: string | null } {
-  if (isStream(inbound.source.transport)) return { dest: inbound.source, connectionId: inbound.connectionId };
+  if (isStream(inbound.source.transport)) {
+    // The request's connection; once it is gone, a new one to the source address at the Via's
+    // sent-by port (§18.2.2), where the sender listens: not the closed connection's own port.
+    const tls = inbound.source.transport === 'tls';
+    const port = (req.has('Via') ? req.topVia.port : null) ?? (tls ? 5061 : 5060);
+    return { dest: { ...inbound.source, port }, connectionId: inbound.connectionId };
+  }
   // A request without a Via (answered 400 for it) has only its source to be answered at.
   if (!req.has('Via')) return { dest: inbound.source, connectionId: null };
   const via = req.topVia;
