@@ -87,7 +87,8 @@ export class StreamFramer {
           break;
         }
         const head = data.toString('latin1', at, body);
-        const m = /\n(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?\n/i.exec(head);
+        // Its value may be folded onto the next line (LWS, §7.3.1), as the parser reads it.
+        const m = /\n(?:content-length|l)[ \t]*:(?:[ \t]|\r?\n[ \t])*(\d+)(?:[ \t]|\r?\n[ \t])*\r?\n/i.exec(head);
         if (!m) return this.fail(out, 'no usable Content-Length on a stream (§18.3)', Buffer.from(data.subarray(at, body)));
         const total = body - at + Number(m[1]);
         // The header block is whole: hand it back so the sender hears why (513) before the close.

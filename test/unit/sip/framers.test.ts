@@ -22,6 +22,15 @@ describe('SIP stream framer', () => {
     assert.deepEqual(out.map((o) => o.kind), ['ping', 'message', 'message']);
   });
 
+  it('a Content-Length folded onto a continuation line (LWS, §7.3.1) frames the message', () => {
+    for (const cl of ['Content-Length:\r\n 5', 'Content-Length: 5\r\n\t', 'l:\n\t5']) {
+      const f = new StreamFramer(65535);
+      const text = `MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP x\r\n${cl}\r\nCSeq: 1 MESSAGE\r\n\r\nhello`;
+      const out = f.push(Buffer.from(text + 'OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n'));
+      assert.deepEqual(out.map((o) => (o.kind === 'message' ? o.data.toString() : o.kind)), [text, 'OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n'], JSON.stringify(cl));
+    }
+  });
+
   it('a message without Content-Length, or over the size limit, is a framing error', () => {
     assert.equal(new StreamFramer(65535).push(Buffer.from('OPTIONS sip:a SIP/2.0\r\nX: y\r\n\r\n'))[0].kind, 'error');
     assert.equal(new StreamFramer(100).push(Buffer.from(sipMsg('x'.repeat(200))))[0].kind, 'error');
