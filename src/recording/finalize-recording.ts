@@ -63,7 +63,14 @@ export async function finalizeRecording(c: FinalizeContext): Promise<boolean> {
   // A SIPREC session's metadata versions (null and `lost`: the file was never written: a full disk, a crash).
   for (const v of c.meta.siprec?.metadataVersions ?? []) {
     v.sha256 = await (async () => sha256File(c.pathOf(v.file)))().catch(() => null);
-    if (v.sha256 === null) v.lost ??= 'not on disk: its write failed (a full disk) or the process stopped first';
+    if (v.sha256 === null) {
+      v.lost ??= 'not on disk: its write failed (a full disk) or the process stopped first';
+      // The version's problem says it too: `problem: null` next to `lost` read as a version kept and read fine.
+      v.problem ??= `not kept: ${v.lost}`;
+      const note = `metadata version ${v.file} ${v.problem}`;
+      const problems = c.meta.siprec!.problems;
+      if (Array.isArray(problems) && !problems.includes(note)) problems.push(note);
+    }
   }
   if (c.meta.postProcessing.format !== 'none' && c.postProcessor) {
     // The hashes are saved before post-processing, which can take long; without it the

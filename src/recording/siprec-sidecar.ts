@@ -60,7 +60,7 @@ export interface SiprecMetadataVersion {
   at: string;
   method: string;
   bytes: number;
-  /** Why this version could not be read (it is kept anyway). */
+  /** Why this version could not be read (it is kept anyway), or why it is not kept (`lost`). */
   problem: string | null;
   dialect: string | null;
   dataMode: 'complete' | 'partial' | null;
