@@ -265,7 +265,10 @@ export class SiprecView {
       const byId = s.streamId === null ? [] : (listing.get(s.streamId) ?? []);
       const byLabel = s.label === null || s.label === s.streamId ? [] : (listing.get(s.label) ?? []);
       const listed = byLabel.length === 0 ? byId : this.participants.filter((p) => byId.includes(p) || byLabel.includes(p));
-      const { keys, dropped } = currentSenders(listed, (s.senders ??= []), this.changedAt);
+      // Removed by a re-offer (port 0) after it was recorded: nobody sends it now, whatever the
+      // metadata still lists; its senders end at the removal (RFC 3264 §8.2). Back in a later offer, they start again.
+      const removed = s.leg === null && s.ended !== undefined;
+      const { keys, dropped } = currentSenders(removed ? [] : listed, (s.senders ??= []), this.changedAt);
       if (dropped) this.note(`metadata: a stream's senders past ${MAX_SENDER_ENTRIES} changes: the oldest are left out`);
       this.senderKeys.set(s.index, keys);
       s.participant = keys[0] ?? null;

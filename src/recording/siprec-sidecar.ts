@@ -45,7 +45,8 @@ export interface SiprecStreamEntry {
   /**
    * Who sent it and when (wall-clock ISO times), in order: a transfer's party that took it
    * over follows the one it replaced; those sending it now have `to: null` (several: a mixed
-   * stream). One that left without a successor keeps it to the end. Absent from sidecars
+   * stream). One that left without a successor keeps it to the end; a stream removed by a
+   * re-offer (port 0) has none sending it: they end at the removal. Absent from sidecars
    * written before it was added.
    */
   senders?: SiprecStreamSender[];

@@ -56,6 +56,28 @@ describe('SIPREC session view', () => {
     assert.equal(r.toSidecar().streams[0]!.ended, undefined);
   });
 
+  it("a stream the SRC removes (port 0) closes its senders at the removal; back in a later offer, they start again", () => {
+    const v = new SiprecView('cid');
+    v.setStreams(labelled, t0);
+    v.addMetadata(complete([alice, bob]), 'INVITE', 'r.metadata-1.xml', t0);
+    v.setStreams([{ index: 0, leg: null, label: '1', kind: 'audio', refused: 'port 0 in the offer' }, labelled[1]!], t1);
+    const t2 = new Date('2026-12-07T10:00:05Z');
+    // A metadata refresh that still lists Alice sending it does not bring it back.
+    v.addMetadata(complete([alice, bob]), 'UPDATE', 'r.metadata-2.xml', t2);
+    const [s0, s1] = v.toSidecar().streams;
+    assert.deepEqual(s0!.senders, [{ participant: 'PA', from: t0.toISOString(), to: t1.toISOString() }], 'closed at the removal');
+    assert.equal(s0!.participant, null, 'nobody sends it now');
+    assert.deepEqual(s1!.senders, [{ participant: 'PB', from: t0.toISOString(), to: null }], 'the other stream is still sent');
+    const t3 = new Date('2026-12-07T10:00:07Z');
+    v.setStreams([{ index: 0, leg: 's2', label: '1', kind: 'audio' }, labelled[1]!], t3);
+    const back = v.toSidecar().streams[0]!;
+    assert.deepEqual(back.senders, [
+      { participant: 'PA', from: t0.toISOString(), to: t1.toISOString() },
+      { participant: 'PA', from: t3.toISOString(), to: null },
+    ]);
+    assert.equal(back.participant, 'PA');
+  });
+
   it('streams are tied to their senders by label and stream id; the two senders are left and right', () => {
     const v = new SiprecView('cid');
     v.setStreams(two);
