@@ -4,7 +4,7 @@
 // participants send each stream now and who sent it before (siprec-senders.ts), the two
 // main participants for the stereo file, pauses per stream; and the sidecar's `siprec` section built from it. Bad metadata never
 // stops anything: the problem is noted and the version kept as received.
-import { MAX_METADATA_BYTES, MetadataError, parseRecordingMetadata, type RecordingMetadataDoc } from '../siprec/rs-metadata.ts';
+import { MAX_AORS, MAX_METADATA_BYTES, MetadataError, parseRecordingMetadata, type RecordingMetadataDoc } from '../siprec/rs-metadata.ts';
 import { currentSenders, MAX_SENDER_ENTRIES, StereoSides } from './siprec-senders.ts';
 import type { LegInfo } from '../recording/metadata.ts';
 import type { SiprecMetadataVersion, SiprecParticipantEntry, SiprecSidecar, SiprecStreamEntry } from '../recording/siprec-sidecar.ts';
@@ -142,10 +142,12 @@ export class SiprecView {
         // One never seen before that the SRC names only to say it left: nothing to list.
         if (p.left && p.aor === null && p.name === null && p.send.length === 0) return;
         if (this.participants.length >= 200) return this.note('metadata: participants past the first 200 are left out');
-        st = { key, id: p.id, aor: null, name: null, sends: [], labels: [], joinedAt: at, leftAt: null, stereo: null, sendIds: [] };
+        st = { key, id: p.id, aor: null, aors: [], name: null, sends: [], labels: [], joinedAt: at, leftAt: null, stereo: null, sendIds: [] };
         this.participants.push(st);
       }
       st.aor = p.aor ?? st.aor;
+      // Every AOR it was ever named by, the current first one first.
+      if (p.aors.length > 0) st.aors = [...new Set([...p.aors, ...(st.aors ?? [])])].slice(0, MAX_AORS);
       st.name = p.name ?? st.name;
       // What it sends: a complete document says it all (nothing listed: nothing), a partial one
       // only for those it gives streams for (RFC 7865 §6.1). One that left keeps what it sent
@@ -301,7 +303,7 @@ export class SiprecView {
       groupId: this.groupId,
       sipSessionIds: [...this.sipSessionIds],
       dialect: this.dialect,
-      participants: this.participants.map(({ key: _k, sendIds: _s, ...p }) => ({ ...p, sends: [...p.sends], labels: [...p.labels] })),
+      participants: this.participants.map(({ key: _k, sendIds: _s, ...p }) => ({ ...p, aors: [...(p.aors ?? [])], sends: [...p.sends], labels: [...p.labels] })),
       streams: this.streams.map((s) => ({
         ...s,
         participant: this.idOf(s.participant),

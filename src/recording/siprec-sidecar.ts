@@ -6,7 +6,13 @@
 export interface SiprecParticipantEntry {
   /** participant_id as the SRC sent it (null when it gave none). */
   id: string | null;
+  /** The first AOR the metadata named it by (its first nameID). */
   aor: string | null;
+  /**
+   * Every AOR it was named by, `aor` first (several nameIDs: a sip: and a tel: one); the
+   * recordings search finds it by any. Absent from sidecars written before it was added.
+   */
+  aors?: string[];
   name: string | null;
   /**
    * Leg ids of the streams this participant sends (from the metadata's associations): now,
@@ -96,6 +102,6 @@ export function siprecSummary(s: SiprecSidecar): Record<string, unknown> {
     sessionId: s.sessionId,
     groupId: s.groupId,
     linked: s.linked,
-    participants: (s.participants ?? []).map((p) => ({ aor: p.aor, name: p.name, sends: p.sends, leftAt: p.leftAt })),
+    participants: (s.participants ?? []).map((p) => ({ aor: p.aor, aors: p.aors ?? (p.aor ? [p.aor] : []), name: p.name, sends: p.sends, leftAt: p.leftAt })),
   };
 }

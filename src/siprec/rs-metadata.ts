@@ -23,7 +23,10 @@ export type MetadataDialect = 'rfc7865' | 'acme' | 'pre-rfc' | 'unknown';
 
 export interface MetaParticipant {
   id: string | null;
+  /** The first nameID's AOR (or the participant's own `aor`). */
   aor: string | null;
+  /** Every AOR it is named by, `aor` first (several nameIDs: a sip: and a tel: one, as Cisco CUBE and Avaya send). */
+  aors: string[];
   name: string | null;
   /** Stream ids this participant sends and receives. */
   send: string[];
@@ -61,6 +64,9 @@ export interface RecordingMetadataDoc {
 const KNOWN_TOP = new Set(['datamode', 'group', 'session', 'participant', 'stream', 'participantstreamassoc', 'participantsessionassoc', 'sessionrecordingassoc', 'extensiondata']);
 
 type XNode = Record<string, unknown>;
+
+/** AORs kept per participant (nameIDs past it are left out). */
+export const MAX_AORS = 8;
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -187,14 +193,20 @@ export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTE
 
   const byId = new Map<string, MetaParticipant>();
   for (const p of kids(root, 'participant')) {
-    const nameId = kids(p, 'nameID')[0] ?? kids(p, 'nameId')[0];
-    const aor = attr(nameId, 'aor') ?? childText(nameId, 'aor') ?? childText(p, 'aor') ?? attr(p, 'aor');
+    const nameIds = kids(p, 'nameID');
+    const nameId = nameIds[0];
+    const aors: string[] = [];
+    for (const a of [...nameIds.map((n) => attr(n, 'aor') ?? childText(n, 'aor')), childText(p, 'aor'), attr(p, 'aor')]) {
+      if (a !== null && !aors.includes(a) && aors.length < MAX_AORS) aors.push(a);
+    }
+    const aor = aors[0] ?? null;
     const name = childText(nameId, 'name') ?? childText(p, 'name') ?? attr(p, 'name');
     const send = childTexts(p, 'send');
     const recv = childTexts(p, 'recv');
     const entry: MetaParticipant = {
       id: attr(p, 'participant_id', 'id'),
       aor,
+      aors,
       name,
       send,
       recv,
@@ -210,7 +222,7 @@ export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTE
     const id = attr(a, 'participant_id', 'id');
     let p = id ? byId.get(id) : undefined;
     if (!p) {
-      p = { id, aor: null, name: null, send: [], recv: [], streamsGiven: false, left: false };
+      p = { id, aor: null, aors: [], name: null, send: [], recv: [], streamsGiven: false, left: false };
       out.participants.push(p);
       if (id) byId.set(id, p);
     }

@@ -18,7 +18,7 @@ export const listQuery = {
     flow: { ...text, description: 'the flow that recorded' },
     rule: { ...text, description: 'the rule that gave the call to the flow' },
     originalTo: { ...text, description: 'the original To URI a leg dialled (case, brackets and parameters aside)' },
-    participant: { ...text, description: "a participant's URI: a leg's, or an entry of the sidecar's participants list (SIPREC: a participant's AOR)" },
+    participant: { ...text, description: "a participant's URI: a leg's, or an entry of the sidecar's participants list (SIPREC: any of a participant's AORs)" },
     group: { ...text, description: 'SIPREC group id: the sessions of one call across transfers' },
     session: { ...text, description: 'SIPREC session id' },
     held: { type: 'string', enum: ['true', 'false'], description: 'on legal hold or not' },

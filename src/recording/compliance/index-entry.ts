@@ -1,6 +1,6 @@
 // What the recordings index keeps of a sidecar: only what searches filter on.
 // Participants are generic over the sidecar: every leg's URI, and every entry of a
-// `participants` list (uri or aor) at the top or in the `siprec` section, so that SIPREC sessions
+// `participants` list (uri, aor or any of aors) at the top or in the `siprec` section, so that SIPREC sessions
 // are found by participant; SIPREC sidecars add their group and session ids.
 import type { RecordingMetadata } from '../metadata.ts';
 
@@ -44,6 +44,9 @@ function participantUris(meta: RecordingMetadata): string[] {
         const v = (p as Record<string, unknown>)[k];
         if (typeof v === 'string' && v) out.add(normalizeUri(v));
       }
+      // A SIPREC participant's other nameIDs (a tel: AOR beside the sip: one).
+      const aors = (p as { aors?: unknown }).aors;
+      if (Array.isArray(aors)) for (const v of aors) if (typeof v === 'string' && v) out.add(normalizeUri(v));
     }
   }
   return [...out];
