@@ -2,10 +2,14 @@
 // send: RFC 7865's namespace `urn:ietf:params:xml:ns:recording:1`; Acme Packet /
 // Oracle without `:1`, with `<send>`/`<recv>` inside `<participant>` and `id`
 // attributes; Sonus/Ribbon prefixed elements (`tns:`); BroadWorks' pre-RFC
-// `recording_metadata` (`urn:ietf:params:xml:ns:siprec`). Element names are
-// compared without namespace prefix, case, `-` and `_`. Missing associations,
-// names or ids are fine; unknown elements are listed (the file as received keeps
-// them whole).
+// `recording_metadata` (`urn:ietf:params:xml:ns:siprec`). Only elements of those
+// recording namespaces count, whatever their prefix: a vendor's own element with a
+// local name the recording namespace uses (`<x:participant xmlns:x="urn:vendor">`) is
+// no participant. Elements in no namespace count only in a document that declares no
+// recording namespace at all (an SRC that leaves it out: none in the field notes does,
+// but nothing there can be told apart from a vendor's). Local names are then compared
+// without case, `-` and `_`. Missing associations, names or ids are fine; unknown
+// elements are listed (the file as received keeps them whole).
 //
 // Safety: no DTD is processed and no entity is expanded (a DOCTYPE is refused
 // before parsing: no billion laughs, no XXE); the size is limited; values are
@@ -71,7 +75,7 @@ export const MAX_AORS = 8;
 const parser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
-  removeNSPrefix: true,
+  removeNSPrefix: false,
   processEntities: false,
   htmlEntities: false,
   parseTagValue: false,
@@ -84,6 +88,60 @@ const parser = new XMLParser({
 });
 
 const norm = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
+
+/** The namespaces whose elements are recording metadata (RFC 7865's, Acme Packet's, BroadWorks' pre-RFC one). */
+const RECORDING_NS = new Set(['urn:ietf:params:xml:ns:recording:1', 'urn:ietf:params:xml:ns:recording', 'urn:ietf:params:xml:ns:siprec']);
+type Scope = ReadonlyMap<string, string>;
+
+/** `parent` with the namespace declarations of `node` (prefix '' for the default one; '' as a URI: none). */
+function nsScope(node: unknown, parent: Scope): Scope {
+  if (typeof node !== 'object' || node === null) return parent;
+  let scope: Map<string, string> | null = null;
+  for (const [k, v] of Object.entries(node)) {
+    if (k !== '@xmlns' && !k.startsWith('@xmlns:')) continue;
+    scope ??= new Map(parent);
+    scope.set(k === '@xmlns' ? '' : k.slice(7), String(v).trim().toLowerCase());
+  }
+  return scope ?? parent;
+}
+
+/**
+ * The tree of `node` keeping only elements of a recording namespace (or of none, `noNs`),
+ * named by their local names; attributes unprefixed (or in a recording namespace), no
+ * declarations. The names of the elements left out at `depth` 1 (the root's children) go to `dropped`.
+ */
+function recordingOnly(node: XNode, scope: Scope, noNs: boolean, dropped: string[], depth = 0): XNode {
+  const counts = (prefix: string, s: Scope): boolean => {
+    const ns = s.get(prefix) || null;
+    return ns === null ? noNs : RECORDING_NS.has(ns);
+  };
+  const out: XNode = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '#text') {
+      out[k] = v;
+      continue;
+    }
+    const colon = k.indexOf(':');
+    const local = k.slice(colon + 1);
+    if (k.startsWith('@')) {
+      // An attribute without a prefix is the element's own (no namespace); a prefixed one counts only in a recording namespace.
+      if (k === '@xmlns' || k.startsWith('@xmlns:')) continue;
+      if (colon < 0) out[k] = v;
+      else if (counts(k.slice(1, colon), scope) && scope.get(k.slice(1, colon))) out[`@${local}`] ??= v;
+      continue;
+    }
+    for (const item of Array.isArray(v) ? v : [v]) {
+      const s = nsScope(item, scope);
+      if (!counts(colon < 0 ? '' : k.slice(0, colon), s)) {
+        if (depth === 1) dropped.push(k);
+        continue;
+      }
+      const kept = typeof item === 'object' && item !== null ? recordingOnly(item as XNode, s, noNs, dropped, depth + 1) : item;
+      ((out[local] ??= []) as unknown[]).push(kept);
+    }
+  }
+  return out;
+}
 
 /** Child elements of `node` named `name` (normalized). */
 function kids(node: XNode | undefined, name: string): XNode[] {
@@ -162,14 +220,17 @@ export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTE
   // would say every participant it lost had left).
   const check = XMLValidator.validate(xml, { allowBooleanAttributes: false });
   if (check !== true) throw new MetadataError(`metadata is not well-formed XML: ${check.err.msg.slice(0, 120)} (line ${check.err.line})`);
-  let doc: XNode;
+  let parsed: XNode;
   try {
-    doc = parser.parse(xml) as XNode;
+    parsed = parser.parse(xml) as XNode;
   } catch (err) {
     throw new MetadataError(`metadata is not well-formed XML: ${(err as Error).message.slice(0, 120)}`);
   }
-  const tops = Object.keys(doc).filter((k) => k !== '#text');
-  if (tops.length > 1 || (tops.length === 1 && (doc[tops[0]!] as unknown[]).length > 1)) throw new MetadataError('metadata is not well-formed XML: more than one root element');
+  const tops = Object.keys(parsed).filter((k) => k !== '#text');
+  if (tops.length > 1 || (tops.length === 1 && (parsed[tops[0]!] as unknown[]).length > 1)) throw new MetadataError('metadata is not well-formed XML: more than one root element');
+  const declared = [...xml.matchAll(/xmlns(?::[\w.-]+)?\s*=\s*["']([^"']*)["']/g)].some((m) => RECORDING_NS.has(m[1]!.trim().toLowerCase()));
+  const vendor: string[] = [];
+  const doc = recordingOnly(parsed, new Map(), !declared, vendor);
   const rootKey = Object.keys(doc).find((k) => ['recording', 'recordingmetadata'].includes(norm(k)));
   if (!rootKey) throw new MetadataError(`metadata root is not <recording> (found ${Object.keys(doc).slice(0, 3).join(', ') || 'nothing'})`);
   const root = kids(doc, rootKey)[0]!;
@@ -184,6 +245,8 @@ export function parseRecordingMetadata(xml: string, maxBytes = MAX_METADATA_BYTE
     unknown: [],
   };
   for (const k of Object.keys(root)) if (!k.startsWith('@') && k !== '#text' && !KNOWN_TOP.has(norm(k))) out.unknown.push(k.slice(0, 64));
+  // Another namespace's elements (a vendor's), by their names as written: never read as recording metadata.
+  for (const k of new Set(vendor)) if (out.unknown.length < 64) out.unknown.push(k.slice(0, 64));
 
   const group = kids(root, 'group')[0];
   const session = kids(root, 'session')[0];

@@ -22,7 +22,32 @@ describe('recording metadata dialects', () => {
       ],
     );
     assert.deepEqual(m.streams.map((s) => [s.id, s.label]), [['UAAMm5GRQKSCMVvLyl4rFw==', '96'], ['i1Pz3to5hGk8fuXl+PbwCw==', '97']]);
-    assert.deepEqual(m.unknown, ['extra']);
+    assert.deepEqual(m.unknown, ['vendor:extra'], 'a vendor element, by its name as written');
+  });
+
+  it("a vendor's elements with the recording namespace's local names are not recording metadata; prefixes and a document with no namespace at all still read", () => {
+    const doc = `<recording xmlns="urn:ietf:params:xml:ns:recording:1" xmlns:x="urn:vendor:ext">
+      <datamode>complete</datamode><session session_id="S"/>
+      <participant participant_id="PA"><x:nameID aor="sip:not-a-nameid@vendor"/><nameID aor="sip:alice@example.com"><name>Alice</name></nameID><x:send>ST2</x:send></participant>
+      <x:participant participant_id="PX"><nameID aor="sip:vendor-party@vendor"/></x:participant>
+      <extensiondata><x:participant participant_id="PY"><x:nameID aor="sip:y@vendor"/></x:participant></extensiondata>
+      <stream stream_id="ST1" session_id="S"><label>1</label></stream>
+      <x:stream stream_id="ST2" session_id="S"><x:label>2</x:label></x:stream>
+      <participantstreamassoc participant_id="PA"><send>ST1</send></participantstreamassoc>
+      <participantstreamassoc xmlns="urn:vendor:ext" participant_id="PZ"><send>ST2</send></participantstreamassoc>
+    </recording>`;
+    const m = parseRecordingMetadata(doc);
+    assert.deepEqual(m.participants.map((p) => [p.id, p.aor, p.send]), [['PA', 'sip:alice@example.com', ['ST1']]], 'only the recording namespace\'s participants, nameIDs and sends');
+    assert.deepEqual(m.streams.map((s) => [s.id, s.label]), [['ST1', '1']]);
+    assert.deepEqual(m.unknown, ['x:participant', 'x:stream', 'participantstreamassoc']);
+    // The same names under a prefix bound to the recording namespace (Sonus tns:) are read.
+    const tns = parseRecordingMetadata(`<tns:recording xmlns:tns="urn:ietf:params:xml:ns:recording:1"><tns:participant participant_id="P1"><tns:nameID aor="sip:a@x"/></tns:participant></tns:recording>`);
+    assert.deepEqual(tns.participants.map((p) => p.aor), ['sip:a@x']);
+    // No namespace declared at all: read as before (tolerance); a vendor's prefixed element still is not.
+    const bare = parseRecordingMetadata(`<recording><participant participant_id="P1"><nameID aor="sip:a@x"/></participant><x:participant xmlns:x="urn:vendor" participant_id="P2"/></recording>`);
+    assert.deepEqual(bare.participants.map((p) => p.id), ['P1']);
+    // A root in a vendor's namespace is not recording metadata.
+    assert.throws(() => parseRecordingMetadata(`<x:recording xmlns:x="urn:vendor"><x:participant participant_id="P1"/></x:recording>`), MetadataError);
   });
 
   it('Acme Packet / Oracle: namespace without :1, id attributes, <send> inside <participant>, no name', () => {
