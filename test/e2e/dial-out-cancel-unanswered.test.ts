@@ -3,7 +3,8 @@
 // not wait for it: the API answers 502 (487) and the room is gone while the callee is still
 // silent. A provisional afterwards gets the CANCEL; a 2xx gets ACK and BYE (§13.2.2.4). The
 // tests' T1 is 100 ms (timer B 6.4 s): a dial that waited for its INVITE answered at timer B,
-// and the callee's provisional then found no INVITE left to CANCEL.
+// and the callee's provisional then found no INVITE left to CANCEL. The ring timeout over a
+// silent callee ends the dial the same way (408).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apiBase, call, tempApiYaml } from '../helpers/api-client.ts';
@@ -78,5 +79,27 @@ describe('a dial-out whose room is deleted before the callee said anything', () 
     } finally {
       await callee.close();
     }
+  });
+
+  it('the ring timeout ends the dial at once; a provisional afterwards gets the CANCEL (§9.1)', async () => {
+    const name = `silent${++n}`;
+    assert.equal((await call(base, 'POST', '/rooms', { name })).status, 201);
+    const dialled = call(base, 'POST', `/rooms/${name}/dial`, { to: `sip:bob@127.0.0.1:${calleeUa.port}`, ringTimeout: 1 });
+    const invite = await calleeUa.nextMatching(/^INVITE /, 10_000);
+    const callId = /^Call-ID:\s*(.*)$/im.exec(invite)![1]!.trim();
+    // The callee says nothing: the API answers at the ring timeout (408), and the roster has no
+    // entry left for it. A dial that waited for timer B answered then, its INVITE over, and the
+    // provisional below found nothing to CANCEL.
+    const r = await dialled;
+    assert.equal(r.status, 502, r.text);
+    assert.equal(r.body.status, 408, r.text);
+    const room = await call(base, 'GET', `/rooms/${name}`);
+    if (room.status === 200) assert.deepEqual(room.body.roster, [], room.text);
+    replyTo(calleeUa, invite, responseTo(invite, '180 Ringing', 'late3'));
+    const cancel = await nextNew(callId);
+    assert.match(cancel, /^CANCEL /, cancel);
+    replyTo(calleeUa, cancel, responseTo(cancel, '200 OK', 'late3'));
+    replyTo(calleeUa, invite, responseTo(invite, '487 Request Terminated', 'late3'));
+    assert.match(await nextNew(callId), /^ACK /);
   });
 });

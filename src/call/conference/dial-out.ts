@@ -98,16 +98,18 @@ export async function dialOut(
   leg.mute(true);
   let outgoing: Srf.SrfRequest | null = null;
   let timedOut = false;
+  // Kicked, its room closed, or its ring timeout over: the wait ends at once (null). The INVITE
+  // may have had no provisional yet, which its CANCEL must wait for (RFC 3261 §9.1, held by the
+  // SIP core), and nothing of the room (nor the API request) waits for it.
+  let legGone = (): void => undefined;
+  const gone = new Promise<null>((resolve) => (legGone = () => resolve(null)));
   const timerRing = setTimeout(() => {
     timedOut = true;
     outgoing?.cancel(() => undefined);
+    legGone();
   }, opts.ringTimeout * 1000);
   // Kicked, or its room closed, while it rings: the INVITE is cancelled at once (not left to
   // ring until someone answers, to be hung up on).
-  // The wait ends then too (null): the INVITE may have had no provisional yet, which its CANCEL
-  // must wait for (RFC 3261 §9.1, held by the SIP core), and nothing of the room waits for it.
-  let legGone = (): void => undefined;
-  const gone = new Promise<null>((resolve) => (legGone = () => resolve(null)));
   const onLegClosed = (): void => {
     outgoing?.cancel(() => undefined);
     legGone();
