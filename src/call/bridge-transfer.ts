@@ -74,6 +74,9 @@ export class BridgeTransfer {
   private abandoned = false;
   private timedOut = false;
   private readonly wait: CallerWaitAudio;
+  /** Settles the wait for the target's INVITE (abandoned, or its ring timeout over): it may have had no provisional yet, so no CANCEL (RFC 3261 §9.1). */
+  private giveUp: () => void = () => undefined;
+  private readonly gone = new Promise<null>((resolve) => (this.giveUp = () => resolve(null)));
 
   private constructor(
     private readonly host: TransferHost,
@@ -128,6 +131,7 @@ export class BridgeTransfer {
     this.abandoned = true;
     this.notifier.final(487, 'Request Terminated');
     this.cancel();
+    this.giveUp();
   }
 
   private async run(): Promise<void> {
@@ -165,6 +169,7 @@ export class BridgeTransfer {
     const ring = setTimeout(() => {
       this.timedOut = true;
       this.cancel();
+      this.giveUp();
     }, options.ringTimeout * 1000);
     const headers: Record<string, string> = {
       ...this.host.headers(this.side),
@@ -203,10 +208,17 @@ export class BridgeTransfer {
       this.replaces ? dialTo(this.target, offer) : dialFollowingRedirects(this.target, (to) => dialTo(to, offer), () => this.abandoned || this.timedOut || call.ended, log);
     let held: HeldDialog;
     try {
-      held = await dialFollowingSrtp(options.srtp, offered, make, dial, () => this.abandoned || this.timedOut || call.ended, log);
+      // Abandoned or timed out, the transfer does not wait for the target's INVITE: it ends on its own.
+      const dialing = dialFollowingSrtp(options.srtp, offered, make, dial, () => this.abandoned || this.timedOut || call.ended, log);
+      const first = await Promise.race([dialing, this.gone]);
+      if (first === null) {
+        this.abandonDial(dialing, offered);
+        throw new TargetGivenUpError();
+      }
+      held = first;
     } catch (err) {
       offered.leg.close();
-      const sip = sipFailure(err);
+      const sip = err instanceof TargetGivenUpError ? { status: 487, reason: 'Request Terminated' } : sipFailure(err);
       const { status, reason } = this.timedOut ? { status: 408, reason: 'Request Timeout' } : (sip ?? { status: 500, reason: 'Server Internal Error' });
       log.info({ target: this.target, status, reason, err: sip || this.timedOut ? undefined : err }, 'transfer target failed');
       return this.failed(status, reason);
@@ -271,5 +283,33 @@ export class BridgeTransfer {
 
   private cancel(): void {
     cancelInvite(this.outgoing, this.host.log);
+  }
+
+  /**
+   * The target's INVITE given up before its final response: the transfer fails now, the INVITE
+   * ends on its own. Its CANCEL went out (held by the SIP core until a provisional, §9.1); a 2xx
+   * that comes instead is ACKed (drachtio-srf) and ended with a BYE here (§13.2.2.4), its leg
+   * closed; a failure, or timer B with nothing heard, just ends it.
+   */
+  private abandonDial(dialing: Promise<HeldDialog>, offered: OfferedLeg): void {
+    const { log } = this.host;
+    log.info({ target: this.target, timedOut: this.timedOut }, 'transfer target given up before its final response: its INVITE is cancelled on its own');
+    dialing.then(
+      (held) => {
+        log.info({ target: this.target }, 'transfer target answered after it was given up: ended');
+        destroyDialog(held.dialog, log);
+        held.release();
+        offered.leg.close();
+      },
+      // A plain leg made for an SRTP offer's retry meanwhile (bridge-srtp.ts) is closed too.
+      () => offered.leg.close(),
+    );
+  }
+}
+
+/** The transfer's wait for its target given up: abandoned, or its ring timeout over. */
+class TargetGivenUpError extends Error {
+  constructor() {
+    super('the transfer target was given up');
   }
 }
