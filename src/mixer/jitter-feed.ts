@@ -116,6 +116,7 @@ export class JitterFeed {
       }
     } else if (this.reframer.takes(payload.length)) return this.reframer.push(v.seq, v.timestamp, v.marker, payload);
     this.buffer.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
+    this.splice.took(v.seq, v.timestamp, nowMs);
     this.owner.relay?.packet(this.owner, v.seq, v.timestamp, v.marker, payload);
   }
 
@@ -125,10 +126,15 @@ export class JitterFeed {
     return deep !== null ? new JitterBuffer(deep, deep, clock, true) : new JitterBuffer(this.opts.jitterMinMs, this.opts.jitterMaxMs, clock);
   }
 
-  private readonly onOpusFrame = (seq: number, ts: number, bundle: Uint8Array): void => void this.buffer.push(seq, ts, OPUS_BUNDLE_PT, bundle, this.rxMs);
+  // A grid's numbers go to the splice too: a new stream goes on from them, not from the wire's.
+  private readonly onOpusFrame = (seq: number, ts: number, bundle: Uint8Array): void => {
+    this.buffer.push(seq, ts, OPUS_BUNDLE_PT, bundle, this.rxMs);
+    this.splice.took(seq, ts, this.rxMs);
+  };
 
   private readonly onFrame = (seq: number, ts: number, marker: boolean, frame: Uint8Array): void => {
     this.buffer.push(seq, ts, this.media.audioPt, frame, this.rxMs);
+    this.splice.took(seq, ts, this.rxMs);
     this.owner.relay?.packet(this.owner, seq, ts, marker, frame);
   };
 }

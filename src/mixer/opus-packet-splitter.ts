@@ -18,9 +18,11 @@
 // whole stream does (one numbering), whatever its later packets' lengths. Frames wholly
 // before the grid's position are late or duplicates and are dropped (as the reframer drops
 // late bytes); a timestamp jump of over 10 s starts a new grid, as does a new SSRC after
-// reset(); a new grid's slots are numbered on from the last one's (a packet's own sequence
+// reset(). A jump's new grid numbers its slots on from the last one's (a packet's own sequence
 // number is behind them with longer packets, ahead with shorter ones: the jitter buffer
-// dropped a new grid's slots as late, or waited through a jump, until it started over).
+// dropped a new grid's slots as late, or waited through a jump, until it started over); after
+// reset() the packet's number is taken: the splice (stream-splice.ts) moved a new stream's
+// numbers on from the last slot the jitter buffer got.
 
 import { TICKS_20MS, type OpusPacket } from './opus-packet.ts';
 
@@ -47,7 +49,7 @@ export class OpusPacketSplitter {
   readonly stats: OpusSplitStats = { late: 0, overflow: 0 };
   private active = false;
   private baseSeq = 0;
-  /** A grid ran before: a new one numbers its slots on from it. */
+  /** A grid of this stream ran before: a new one (a timestamp jump) numbers its slots on from it. */
   private numbered = false;
   private baseTs = 0;
   /** The slot being filled, and where the audio placed so far ends (ticks from the base). */
@@ -71,6 +73,7 @@ export class OpusPacketSplitter {
   /** A new stream (SSRC) or codec: the next packet decides again. */
   reset(): void {
     this.active = false;
+    this.numbered = false;
     this.fill = BUNDLE_HEADER;
   }
 

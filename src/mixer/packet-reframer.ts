@@ -8,9 +8,11 @@
 // packet's sequence number + k), so the jitter buffer, the forwarder and the recorders
 // downstream see an ordinary 20 ms stream. A stream of 20 ms packets never comes here.
 // Bytes the grid has passed (late or duplicate) are dropped; a timestamp jump of over 10 s
-// starts a new grid, as does a new SSRC after reset(); a new grid's frames are numbered on
-// from the last one's (whatever the packet's own sequence number), so the jitter buffer
-// downstream sees one stream go on. Opus cannot be cut this way: its packets are split by their frames
+// starts a new grid, as does a new SSRC after reset(). A jump's new grid numbers its frames
+// on from the last one's (whatever the packet's own sequence number), so the jitter buffer
+// downstream sees one stream go on; after reset() the first packet's number is taken: the
+// splice (stream-splice.ts) has moved a new stream's numbers on from the last frame the
+// jitter buffer got, whether a grid's or a 20 ms stream's that bypassed the grid. Opus cannot be cut this way: its packets are split by their frames
 // (opus-packet-splitter.ts).
 //
 // A frame a loss left partly empty: G.711 is stateless, so the missing bytes are its
@@ -60,7 +62,7 @@ export class PacketReframer {
   private marker = false;
   /** NO_FILL codecs: the frame in progress lost its start (it is not sent). */
   private broken = false;
-  /** A grid ran before: a new one (a timestamp jump, a new SSRC) numbers its frames on from it. */
+  /** A grid of this stream ran before: a new one (a timestamp jump) numbers its frames on from it. */
   private numbered = false;
   private readonly frame = new Uint8Array(FRAME_BYTES);
 
@@ -71,10 +73,11 @@ export class PacketReframer {
     this.silence = silenceOf(codec);
   }
 
-  /** A new stream (SSRC), or a new codec: the next packet decides again. */
+  /** A new stream (SSRC), or a new codec: the next packet decides again, and its number (the splice's) is the new grid's. */
   reset(codec?: CodecName): void {
     if (codec !== undefined) this.silence = silenceOf(codec);
     this.active = false;
+    this.numbered = false;
     this.fill = 0;
     this.broken = false;
   }
@@ -146,8 +149,8 @@ export class PacketReframer {
   }
 
   private rebase(seq: number, ts: number): void {
-    // The jitter buffer has seen the old grid's numbers, 1.5 frames per 30 ms packet: a new grid
-    // numbered from a packet's own sequence number went back by a third of the stream's length
+    // A jump: the jitter buffer has seen the old grid's numbers, 1.5 frames per 30 ms packet: a new
+    // grid numbered from a packet's own sequence number went back by a third of the stream's length
     // and all its frames were late (dropped) until the buffer, empty for 200 ms, started over.
     this.baseSeq = this.numbered ? (this.baseSeq + this.k) & 0xffff : seq;
     this.numbered = true;

@@ -9,7 +9,13 @@
 // change. A change is an audio packet's; other packets of the stream's SSRC
 // (telephone-event) are moved alike, those of another SSRC left as they are (a gateway
 // sending its events from an SSRC of their own changes nothing). The first stream
-// keeps its own numbers. Hot path: nothing is allocated per packet.
+// keeps its own numbers. "The newest packet" is the newest the jitter buffer was given
+// (took()), not the newest on the wire: a stream cut onto the 20 ms grid (packets of
+// 30 ms, 60 ms Opus: packet-reframer.ts, opus-packet-splitter.ts) is numbered by the
+// grid, ahead of its wire numbers (1.5 frames per 30 ms packet, 3 per 60 ms one) or
+// behind them (10 ms packets); a new stream continuing the wire numbers was behind
+// what the buffer had played, its frames dropped as late until the buffer, empty for
+// 200 ms, started over. Hot path: nothing is allocated per packet.
 import { FRAME_MS } from './frames.ts';
 import { seqDiff } from './jitter-buffer.ts';
 import type { RtpView } from './rtp.ts';
@@ -18,7 +24,7 @@ export class StreamSplice {
   private ssrc = -1;
   private seqShift = 0;
   private tsShift = 0;
-  /** The newest packet seen (after the shift): its sequence number, timestamp and arrival. */
+  /** The newest frame given to the jitter buffer (took()): its sequence number, timestamp and arrival. */
   private newestSeq = -1;
   private newestTs = 0;
   private newestMs = 0;
@@ -53,9 +59,13 @@ export class StreamSplice {
       v.seq = (v.seq + this.seqShift) & 0xffff;
       v.timestamp = (v.timestamp + this.tsShift) >>> 0;
     }
-    if (audio && (this.newestSeq < 0 || seqDiff(v.seq, this.newestSeq) > 0)) {
-      this.newestSeq = v.seq;
-      this.newestTs = v.timestamp;
+  }
+
+  /** A frame went into the jitter buffer with these numbers (a packet's aligned ones, or the grid's): a new stream follows the newest. */
+  took(seq: number, ts: number, nowMs: number): void {
+    if (this.newestSeq < 0 || seqDiff(seq, this.newestSeq) > 0) {
+      this.newestSeq = seq;
+      this.newestTs = ts;
       this.newestMs = nowMs;
     }
   }

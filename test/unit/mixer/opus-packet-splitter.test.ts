@@ -135,7 +135,7 @@ describe('OpusPacketSplitter: any packet length onto the 20 ms grid', () => {
 /** An Opus phone sending a tone in packets of `ptimes` (ms, changing every `every` packets of 20 ms of audio). */
 class OpusPhone {
   private readonly enc = new OpusWasm(16000, 1, OpusApplication.VOIP);
-  readonly ssrc = 0x1234;
+  ssrc = 0x1234;
   private seq = 40_000;
   private ts = 0xffff0000;
   private sample = 0;
@@ -147,10 +147,17 @@ class OpusPhone {
     readonly amp: number,
     private readonly ptimeAt: (ms: number) => number,
     private readonly lose: (n: number) => boolean = () => false,
+    /** At this many ms of audio (a packet boundary) the phone restarts its stream: a new SSRC, sequence number and timestamp base. */
+    private readonly restartAtMs = -1,
   ) {}
 
   /** The packets of the next 20 ms of audio (those it completes). */
   next(): Buffer[] {
+    if (this.sample / 16 === this.restartAtMs) {
+      this.ssrc = 0x5678;
+      this.seq = 7;
+      this.ts = (this.ts + 123_456_789) >>> 0;
+    }
     const pcm = tone(this.hz, 16000, 320, this.amp, this.sample);
     const ptime = this.ptimeAt(this.sample / 16);
     this.sample += 320;
@@ -278,6 +285,20 @@ function silences(pcm: Int16Array, from: number): [number, number][] {
 }
 
 describe('a room hears Opus of every packet length whole (RoomMixer, manual clock)', () => {
+  // A new SSRC goes on from the numbers the jitter buffer got (stream-splice.ts): with 60 ms packets
+  // the grid's, three a packet, ahead of the wire's; a 20 ms stream after them, numbered on from
+  // the wire's, was behind and dropped as late until the buffer, empty, started over (~300 ms).
+  for (const [before, after] of [[60, 20], [20, 60], [10, 20]]) {
+    it(`${before} ms packets, then a new SSRC sending ${after} ms: the tone whole across the change`, () => {
+      const phone = new OpusPhone(HZ, AMP, (ms) => (ms < 1200 ? before : after), undefined, 1200);
+      try {
+        assertWholeTone(heardInRoom(phone, 150, undefined, 60).pcm, `${before} → ${after} ms`);
+      } finally {
+        phone.close();
+      }
+    });
+  }
+
   for (const ptime of [2.5, 5, 10, 20, 40, 60, 80, 100, 120]) {
     it(`${ptime} ms packets: every 20 ms of the tone, once, in time${ptime === 20 ? ' (and the call is forwarded)' : ' (mixed: the other leg gets 20 ms packets)'}`, () => {
       const phone = new OpusPhone(HZ, AMP, () => ptime);
@@ -463,14 +484,14 @@ describe('random Opus payloads (fuzz)', () => {
 });
 
 describe('OpusPacketSplitter: a new grid', () => {
-  it('after a new SSRC (reset) or a timestamp jump, numbers its slots on from the last grid (not from the packet: 60 ms packets are three slots each)', () => {
+  it('after a timestamp jump, numbers its slots on from the last grid (not from the packet: 60 ms packets are three slots each); after a new SSRC (reset), from its packet', () => {
     const { s, out, push } = splitter();
     for (let i = 0; i < 5; i++) push(100 + i, i * 2880, Uint8Array.of(toc(3, 0), 1, 2)); // 60 ms each: slots 100..114
     assert.deepEqual(out.map((o) => o.seq), Array.from({ length: 15 }, (_, i) => 100 + i));
     s.reset();
-    push(105, 777_777, Uint8Array.of(toc(3, 0), 1, 2)); // the new stream's packet after 104 (StreamSplice)
+    push(115, 777_777, Uint8Array.of(toc(3, 0), 1, 2)); // the new stream's packet after slot 114 (StreamSplice follows the slots the buffer got)
     assert.deepEqual(out.slice(15).map((o) => o.seq), [115, 116, 117]);
-    push(106, 777_777 + 2880 + 48_000 * 600, Uint8Array.of(toc(3, 0), 1, 2)); // ten minutes ahead
+    push(116, 777_777 + 2880 + 48_000 * 600, Uint8Array.of(toc(3, 0), 1, 2)); // ten minutes ahead
     assert.deepEqual(out.slice(18).map((o) => o.seq), [118, 119, 120]);
   });
 });

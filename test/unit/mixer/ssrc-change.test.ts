@@ -77,25 +77,30 @@ describe('a codec change by re-offer mid-stream', () => {
 
 describe('StreamSplice', () => {
   const view = (ssrc: number, seq: number, timestamp: number, payloadType = 0) => Object.assign(newRtpView(), { ssrc, seq, timestamp, payloadType });
+  /** An audio packet aligned and then given to the jitter buffer with its aligned numbers (as a 20 ms stream's is). */
+  const audio = (s: StreamSplice, v: ReturnType<typeof view>, ms: number) => {
+    s.align(v, ms);
+    s.took(v.seq, v.timestamp, ms);
+  };
 
   it('keeps the first stream as it is; a new SSRC continues the newest packet by one number and by the time between them in timestamp', () => {
     const s = new StreamSplice(8000);
     const a = view(1, 65535, 4294967000);
-    s.align(a, 0);
+    audio(s, a, 0);
     assert.deepEqual([a.seq, a.timestamp], [65535, 4294967000]);
     const b = view(2, 7, 123);
-    s.align(b, 200); // 200 ms later: 10 frames of 160
+    audio(s, b, 200); // 200 ms later: 10 frames of 160
     assert.deepEqual([b.seq, b.timestamp], [0, (4294967000 + 1600) >>> 0]);
     const c = view(2, 8, 283);
-    s.align(c, 220);
+    audio(s, c, 220);
     assert.deepEqual([c.seq, c.timestamp], [1, (4294967000 + 1760) >>> 0]);
     assert.equal(s.changes, 1);
   });
 
   it("moves the stream's telephone-event packets alike, and leaves another SSRC's events and numbers alone", () => {
     const s = new StreamSplice(8000);
-    s.align(view(1, 10, 1000), 0);
-    s.align(view(2, 500, 90000), 20);
+    audio(s, view(1, 10, 1000), 0);
+    audio(s, view(2, 500, 90000), 20);
     const ev = view(2, 501, 90160, 101);
     s.align(ev, 40, false);
     assert.deepEqual([ev.seq, ev.timestamp], [12, 1320]);
@@ -103,7 +108,7 @@ describe('StreamSplice', () => {
     s.align(foreign, 60, false);
     assert.deepEqual([foreign.seq, foreign.timestamp], [9, 9]);
     const next = view(2, 502, 90320);
-    s.align(next, 60);
+    audio(s, next, 60);
     assert.deepEqual([next.seq, next.timestamp], [13, 1480], 'the foreign events changed nothing');
     assert.equal(s.changes, 1);
   });
@@ -152,5 +157,56 @@ describe('a 30 ms stream (reframed into 20 ms frames) that changes mid-call', ()
   it('a timestamp jump on the same SSRC (a new grid) loses no frame either', () => {
     const heard = read(run30('timestamp')).replace(/^\.+/, '').replace(/\.+$/, '');
     assert.equal(heard, '1'.repeat(45) + '6'.repeat(45));
+  });
+});
+
+/**
+ * G.711 streams of different packet lengths one after another on a live leg, each from an SSRC,
+ * sequence number and timestamp base of its own: `streams` as [ptime ms, packets, tone Hz]. Packets
+ * at their own pace, a tick every 20 ms; the leg's frames, by tick. A 20 ms stream bypasses the
+ * reframer, a 30 ms one is cut onto its grid (1.5 frames a packet): its numbers are the grid's.
+ */
+function runStreams(streams: [number, number, number][]): Int16Array[] {
+  const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
+  const leg: MixerParticipant = mixer.createParticipant('s', media, () => undefined, 'auto');
+  mixer.createParticipant('other', { ...media, sendSsrc: 2 }, () => undefined);
+  leg.sending = false;
+  const frames: Int16Array[] = [];
+  mixer.addSink({ writeTick: (t) => void frames.push(Int16Array.from(t.legs.get('s') ?? new Int16Array(160))) });
+  const ulaw = new G711Encoder('ulaw');
+  const sends: [number, Buffer][] = [];
+  let at = 0;
+  streams.forEach(([ptime, n, hz], s) => {
+    const bytes = ptime * 8;
+    for (let k = 0; k < n; k++) {
+      const out = new Uint8Array(bytes);
+      ulaw.encode(tone(hz, 8000, bytes, 8000, at * 8), out);
+      sends.push([at, buildRtp({ payloadType: 0, ssrc: 0xa + s, seq: (100 + 20000 * s + k) & 0xffff, timestamp: 5000 + 1_000_000 * s + k * bytes, payload: Buffer.from(out) })]);
+      at += ptime;
+    }
+  });
+  for (let ms = 0, i = 0; i < sends.length || ms % 20 !== 0; ms += 10) {
+    while (i < sends.length && sends[i][0] <= ms) leg.pushRtp(sends[i++][1], ms);
+    if (ms % 20 === 0) mixer.runTick();
+  }
+  mixer.playOut();
+  mixer.close();
+  return frames;
+}
+
+describe('a change of SSRC between streams of different packet lengths (live leg)', () => {
+  it('30 ms packets, then a new SSRC sending 20 ms: the 20 ms frames follow the grid’s numbers, none lost', () => {
+    const heard = read(runStreams([[30, 30, 1000], [20, 45, 600]])).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(45) + '6'.repeat(45));
+  });
+
+  it('20 ms packets, then a new SSRC sending 30 ms: none lost', () => {
+    const heard = read(runStreams([[20, 45, 1000], [30, 30, 600]])).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(45) + '6'.repeat(45));
+  });
+
+  it('30 ms, 20 ms, then 30 ms again (each a new SSRC): the second grid follows the 20 ms stream, not the first grid', () => {
+    const heard = read(runStreams([[30, 30, 1000], [20, 45, 600], [30, 30, 1000]])).replace(/^\.+/, '').replace(/\.+$/, '');
+    assert.equal(heard, '1'.repeat(45) + '6'.repeat(45) + '1'.repeat(45));
   });
 });
