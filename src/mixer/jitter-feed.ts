@@ -24,7 +24,7 @@ export class JitterFeed {
   private readonly splitter: OpusPacketSplitter;
   /** The framing of the Opus packet being taken (read in place, RFC 6716 §3.2). */
   private readonly opusPacket = newOpusPacket();
-  /** Audio packets dropped because their payload is malformed (Opus: RFC 6716 §3.4's R1-R7). */
+  /** Audio packets dropped because their payload is malformed (Opus: RFC 6716 §3.4's R1-R7) or empty. */
   private malformedCount = 0;
   private rxMs = 0;
   /** A new SSRC continues the last one's numbers (stream-splice.ts): the buffer goes on. */
@@ -82,17 +82,26 @@ export class JitterFeed {
 
   /** A packet that is not audio (telephone-event, an unknown payload type): the forwarder skips its number. */
   skipped(v: RtpView): void {
+    if (v.payloadEnd === v.payloadOffset && this.splice.closeUp(v)) return; // a keep-alive (RFC 6263 §4.6): as if never sent
     // (A reframed or split stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
     if (!this.reframer.reframing && !this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
   }
 
   /** Any packet of the leg's, first: its numbers onto the leg's one timeline (in place), across changes of SSRC. */
   align(v: RtpView, nowMs: number): void {
-    this.splice.align(v, nowMs, v.payloadType === this.media.audioPt);
+    // An empty packet is no audio (it starts no new stream: a stray keep-alive's SSRC would move the real stream's numbers).
+    this.splice.align(v, nowMs, v.payloadType === this.media.audioPt && v.payloadEnd > v.payloadOffset);
   }
 
   /** An audio packet (`v` its header, aligned, `payload` a view of its payload). */
   push(v: RtpView, payload: Uint8Array, nowMs: number): void {
+    if (payload.length === 0) {
+      // No audio: not a frame (each took a tick of the buffer, which plays one a tick: 20 ms of
+      // silence apiece), nor a hole to conceal: the numbers after it close up over it (StreamSplice).
+      if (this.malformedCount++ === 0) this.opts.log.warn({ ssrc: v.ssrc, seq: v.seq }, 'empty audio packet dropped (and any more malformed, counted)');
+      if (!this.splice.closeUp(v) && !this.reframer.reframing && !this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
+      return;
+    }
     if (v.ssrc !== this.audioSsrc) {
       // A new source (peer restarted its stream): its numbers continue the last one's
       // (align), the buffer goes on; a partial frame of the last one is not completed by it.

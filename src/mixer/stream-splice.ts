@@ -61,6 +61,17 @@ export class StreamSplice {
     }
   }
 
+  /**
+   * `v` (aligned), a packet of the stream that takes no place in it (an empty one: no audio, a
+   * keep-alive, RFC 6263 §4.6): the numbers after it close up over it, so the jitter buffer sees
+   * no hole to conceal. False when it is not the stream's or is behind its newest frame (reordered).
+   */
+  closeUp(v: RtpView): boolean {
+    if (v.ssrc !== this.ssrc || (this.newestSeq >= 0 && seqDiff(v.seq, this.newestSeq) <= 0)) return false;
+    this.seqShift = (this.seqShift - 1) & 0xffff;
+    return true;
+  }
+
   /** A frame went into the jitter buffer with these numbers (a packet's aligned ones, or the grid's): a new stream follows the newest. */
   took(seq: number, ts: number, nowMs: number): void {
     if (this.newestSeq < 0 || seqDiff(seq, this.newestSeq) > 0) {
