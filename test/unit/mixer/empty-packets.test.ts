@@ -6,7 +6,7 @@
 // tone in 20 ms packets, each frame of the leg's input read for the tone.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
+import { G711Decoder, G711Encoder } from '../../../src/mixer/codecs/g711-codec.ts';
 import type { MixerParticipant } from '../../../src/mixer/mixer-participant.ts';
 import { RoomMixer } from '../../../src/mixer/room-mixer.ts';
 import { createLogger } from '../../../src/util/logger.ts';
@@ -64,5 +64,41 @@ describe('empty RTP packets in a leg’s stream', () => {
     const r = run(20);
     assert.equal(r.heard, '1'.repeat(100));
     assert.equal(r.malformed, 0);
+  });
+});
+
+describe('empty RTP packets in a forwarded two-party call', () => {
+  it('the listener gets every packet of the tone, in sequence with no gap, and no empty one', () => {
+    const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
+    const heard: Buffer[] = [];
+    const a = mixer.createParticipant('a', media, () => undefined);
+    const b = mixer.createParticipant('b', { ...media, sendSsrc: 2 }, (buf) => void heard.push(Buffer.from(buf)));
+    const ulaw = new G711Encoder('ulaw');
+    const out = new Uint8Array(160);
+    const quiet = new Uint8Array(160).fill(0xff);
+    const modes = new Set<string>();
+    let seq = 1000;
+    for (let i = 0; i < 150; i++) {
+      ulaw.encode(tone(1000, 8000, 160, 8000, i * 160), out);
+      a.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++, timestamp: i * 160, payload: Buffer.from(out) }), i * 20);
+      if (i % 4 === 3) a.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++, timestamp: (i + 1) * 160, payload: Buffer.alloc(0) }), i * 20);
+      b.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xb, seq: 7 + i, timestamp: i * 160, payload: Buffer.from(quiet) }), i * 20);
+      mixer.runTick();
+      if (i > 20) modes.add(mixer.stats.mode);
+    }
+    mixer.close();
+    assert.ok(modes.has('forward'), `forwarded (${[...modes].join(',')})`);
+    const audio = heard.filter((p) => (p[1] & 0x7f) === 0).slice(10, -5);
+    assert.ok(audio.length > 100, `${audio.length} packets`);
+    const gaps = audio.slice(1).filter((p, i) => ((p.readUInt16BE(2) - audio[i].readUInt16BE(2)) & 0xffff) !== 1).length;
+    assert.equal(gaps, 0, 'sequence numbers one after another');
+    assert.equal(audio.filter((p) => p.length <= 12).length, 0, 'no empty packet');
+    const dec = new G711Decoder('ulaw');
+    const pcm = new Int16Array(160);
+    const notTone = audio.filter((p) => {
+      dec.decode(p.subarray(12), pcm);
+      return purity(pcm, 8000, 1000) < 0.9;
+    }).length;
+    assert.equal(notTone, 0, 'every packet the tone');
   });
 });
