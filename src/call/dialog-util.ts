@@ -16,8 +16,16 @@ export function sipFailure(err: unknown): { status: number; reason: string } | n
 }
 
 /** CANCELs a placed INVITE (null: not sent yet); one already answered is left to its 2xx. Never throws. */
+/**
+ * INVITEs a CANCEL was asked for: asked again (a ring timeout, then the leg's close), the SIP
+ * core would send a second CANCEL, which a strict UAS that already answered the first takes for
+ * a new, unexpected request.
+ */
+const cancelled = new WeakSet<object>();
+
 export function cancelInvite(req: Srf.SrfRequest | null, log: Logger): void {
-  if (!req) return;
+  if (!req || cancelled.has(req)) return;
+  cancelled.add(req);
   try {
     req.cancel((err: unknown) => {
       if (err) log.debug({ err }, 'CANCEL not sent (the INVITE had already completed)');

@@ -7,7 +7,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { EarlyLegs } from '../call-deps.ts';
-import { ackWaitMs, answerReoffers, destroyDialog, refuseRefers } from '../dialog-util.ts';
+import { ackWaitMs, answerReoffers, cancelInvite, destroyDialog, refuseRefers } from '../dialog-util.ts';
 import { createUac, type HeldDialog } from '../held-dialog.ts';
 import { dialFollowingRedirects } from '../redirect-target.ts';
 import { peerHold } from '../hold.ts';
@@ -105,13 +105,13 @@ export async function dialOut(
   const gone = new Promise<null>((resolve) => (legGone = () => resolve(null)));
   const timerRing = setTimeout(() => {
     timedOut = true;
-    outgoing?.cancel(() => undefined);
+    cancelInvite(outgoing, log);
     legGone();
   }, opts.ringTimeout * 1000);
   // Kicked, or its room closed, while it rings: the INVITE is cancelled at once (not left to
   // ring until someone answers, to be hung up on).
   const onLegClosed = (): void => {
-    outgoing?.cancel(() => undefined);
+    cancelInvite(outgoing, log);
     legGone();
   };
   leg.once('close', onLegClosed);
@@ -144,7 +144,7 @@ export async function dialOut(
               unregisterEarly();
               unregisterEarly = early;
             }
-            if (givenUp()) req.cancel(() => undefined);
+            if (givenUp()) cancelInvite(req, log);
           }) as unknown as (req: Srf.SrfRequest) => void,
         },
         log,
