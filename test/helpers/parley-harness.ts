@@ -70,6 +70,17 @@ export async function startParley(yaml: string, opts: ParleyOptions = {}): Promi
       throw err;
     }
   }
+  if (opts.sipPort === undefined && !opts.remote) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startParley(yaml, { ...opts, sipPort: await freePort() });
+      } catch (err) {
+        // Another process took the free port between its pick and Parley's bind (test files run
+        // side by side, scripts/run-tests.sh): another port, twice at most.
+        if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw err;
+      }
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const sipPort = opts.sipPort ?? (await freePort());
   const base = `
