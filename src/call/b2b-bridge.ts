@@ -13,6 +13,7 @@ import { applyLaterAnswer, cancelInvite, destroyDialog, sipFailure, sameSession,
 import { dialFollowingRedirects } from './redirect-target.ts';
 import { BridgeParties } from './bridge-parties.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
+import { DialWait } from './dial-wait.ts';
 import { formatNameAddr } from './name-addr.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { describeSpec, toLibrarySpec } from './play-spec.ts';
@@ -117,13 +118,12 @@ export class B2bBridge {
     if (call.hearsMedia) wait.start();
     // The caller's hang-up (or the ring timeout) settles the wait at once (null): the B leg's INVITE may still be
     // waiting for its first response (no CANCEL before one, RFC 3261 §9.1), and nothing of the
-    // call waits for it (abandonDial).
-    let giveUp = (): void => undefined;
-    const gone = new Promise<null>((resolve) => (giveUp = () => resolve(null)));
+    // call waits for it (DialWait).
+    const dialWait = new DialWait();
     const onCallerEnded = (): void => {
       this.callerLeft = true;
       this.cancelOutgoing();
-      giveUp();
+      dialWait.giveUp();
     };
     call.on('ended', onCallerEnded);
     let held: HeldDialog;
@@ -166,12 +166,13 @@ export class B2bBridge {
         this.ringTimedOut = true;
         this.cancelOutgoing();
         // Nor does the ring timeout wait for an INVITE that has not been answered at all.
-        giveUp();
+        dialWait.giveUp();
       }, options.ringTimeout * 1000);
       const dialing = dialFollowingSrtp(options.srtp, offered, make, dial, () => this.callerLeft || this.ringTimedOut || call.ended, this.log);
-      const first = await Promise.race([dialing, gone]);
+      // A plain leg made for an SRTP offer's retry meanwhile (bridge-srtp.ts) is closed when the INVITE ends.
+      const first = await dialWait.answer(dialing, this.log, { target }, () => offered.leg.close());
       if (first === null) {
-        this.abandonDial(dialing, offered, target);
+        this.log.info({ target, ringTimedOut: this.ringTimedOut }, 'the B leg given up before its final response: the bridge ends now, the B leg is cancelled on its own');
         throw new GivenUpError();
       }
       held = first;
@@ -298,28 +299,6 @@ export class B2bBridge {
     if (!leg.isClosed) leg.mute(false);
   }
 
-  /**
-   * The caller left before the B leg's INVITE had its final response: the call ends now, the
-   * INVITE on its own. Its CANCEL went out (the SIP core holds it until a provisional, §9.1); a
-   * 2xx that comes instead is ACKed (drachtio-srf) and ended with a BYE here (§13.2.2.4); a
-   * failure, or timer B with nothing heard, just ends it.
-   */
-  private abandonDial(dialing: Promise<HeldDialog>, offered: OfferedLeg, target: string): void {
-    this.log.info({ target, ringTimedOut: this.ringTimedOut }, 'the B leg given up before its final response: the bridge ends now, the B leg is cancelled on its own');
-    dialing.then(
-      (held) => {
-        this.log.info({ target }, 'B leg answered after it was given up: ended');
-        destroyDialog(held.dialog, this.log);
-        held.release();
-        offered.leg.close();
-      },
-      (err: unknown) => {
-        this.log.debug({ target, status: sipFailure(err)?.status }, 'abandoned B leg ended');
-        // A plain leg made for an SRTP offer's retry meanwhile (bridge-srtp.ts) is closed too.
-        offered.leg.close();
-      },
-    );
-  }
 
   private cancelOutgoing(): void {
     this.log.debug({ haveRequest: !!this.outgoing }, 'cancelling the B leg');

@@ -27,6 +27,7 @@ import type { CallDeps } from './call-deps.ts';
 import { CallerWaitAudio, callerWaitSpec } from './caller-wait-audio.ts';
 import { cancelInvite, destroyDialog, sipFailure, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
+import { DialWait } from './dial-wait.ts';
 import { dialFollowingRedirects } from './redirect-target.ts';
 import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
@@ -75,8 +76,7 @@ export class BridgeTransfer {
   private timedOut = false;
   private readonly wait: CallerWaitAudio;
   /** Settles the wait for the target's INVITE (abandoned, or its ring timeout over): it may have had no provisional yet, so no CANCEL (RFC 3261 §9.1). */
-  private giveUp: () => void = () => undefined;
-  private readonly gone = new Promise<null>((resolve) => (this.giveUp = () => resolve(null)));
+  private readonly dialWait = new DialWait();
 
   private constructor(
     private readonly host: TransferHost,
@@ -131,7 +131,7 @@ export class BridgeTransfer {
     this.abandoned = true;
     this.notifier.final(487, 'Request Terminated');
     this.cancel();
-    this.giveUp();
+    this.dialWait.giveUp();
   }
 
   private async run(): Promise<void> {
@@ -169,7 +169,7 @@ export class BridgeTransfer {
     const ring = setTimeout(() => {
       this.timedOut = true;
       this.cancel();
-      this.giveUp();
+      this.dialWait.giveUp();
     }, options.ringTimeout * 1000);
     const headers: Record<string, string> = {
       ...this.host.headers(this.side),
@@ -210,9 +210,10 @@ export class BridgeTransfer {
     try {
       // Abandoned or timed out, the transfer does not wait for the target's INVITE: it ends on its own.
       const dialing = dialFollowingSrtp(options.srtp, offered, make, dial, () => this.abandoned || this.timedOut || call.ended, log);
-      const first = await Promise.race([dialing, this.gone]);
+      // A plain leg made for an SRTP offer's retry meanwhile (bridge-srtp.ts) is closed when the INVITE ends.
+      const first = await this.dialWait.answer(dialing, log, { target: this.target }, () => offered.leg.close());
       if (first === null) {
-        this.abandonDial(dialing, offered);
+        log.info({ target: this.target, timedOut: this.timedOut }, 'transfer target given up before its final response: its INVITE is cancelled on its own');
         throw new TargetGivenUpError();
       }
       held = first;
@@ -285,26 +286,6 @@ export class BridgeTransfer {
     cancelInvite(this.outgoing, this.host.log);
   }
 
-  /**
-   * The target's INVITE given up before its final response: the transfer fails now, the INVITE
-   * ends on its own. Its CANCEL went out (held by the SIP core until a provisional, §9.1); a 2xx
-   * that comes instead is ACKed (drachtio-srf) and ended with a BYE here (§13.2.2.4), its leg
-   * closed; a failure, or timer B with nothing heard, just ends it.
-   */
-  private abandonDial(dialing: Promise<HeldDialog>, offered: OfferedLeg): void {
-    const { log } = this.host;
-    log.info({ target: this.target, timedOut: this.timedOut }, 'transfer target given up before its final response: its INVITE is cancelled on its own');
-    dialing.then(
-      (held) => {
-        log.info({ target: this.target }, 'transfer target answered after it was given up: ended');
-        destroyDialog(held.dialog, log);
-        held.release();
-        offered.leg.close();
-      },
-      // A plain leg made for an SRTP offer's retry meanwhile (bridge-srtp.ts) is closed too.
-      () => offered.leg.close(),
-    );
-  }
 }
 
 /** The transfer's wait for its target given up: abandoned, or its ring timeout over. */

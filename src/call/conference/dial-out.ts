@@ -9,6 +9,7 @@ import type { Logger } from '../../util/logger.ts';
 import type { EarlyLegs } from '../call-deps.ts';
 import { ackWaitMs, answerReoffers, cancelInvite, destroyDialog, refuseRefers } from '../dialog-util.ts';
 import { createUac, type HeldDialog } from '../held-dialog.ts';
+import { DialWait } from '../dial-wait.ts';
 import { dialFollowingRedirects } from '../redirect-target.ts';
 import { peerHold } from '../hold.ts';
 import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
@@ -101,18 +102,17 @@ export async function dialOut(
   // Kicked, its room closed, or its ring timeout over: the wait ends at once (null). The INVITE
   // may have had no provisional yet, which its CANCEL must wait for (RFC 3261 §9.1, held by the
   // SIP core), and nothing of the room (nor the API request) waits for it.
-  let legGone = (): void => undefined;
-  const gone = new Promise<null>((resolve) => (legGone = () => resolve(null)));
+  const dialWait = new DialWait();
   const timerRing = setTimeout(() => {
     timedOut = true;
     cancelInvite(outgoing, log);
-    legGone();
+    dialWait.giveUp();
   }, opts.ringTimeout * 1000);
   // Kicked, or its room closed, while it rings: the INVITE is cancelled at once (not left to
   // ring until someone answers, to be hung up on).
   const onLegClosed = (): void => {
     cancelInvite(outgoing, log);
-    legGone();
+    dialWait.giveUp();
   };
   leg.once('close', onLegClosed);
   const givenUp = (): boolean => timedOut || leg.isClosed;
@@ -151,19 +151,8 @@ export async function dialOut(
         s.loopMarker,
       );
     const dialing = dialFollowingRedirects(opts.to, dialTo, givenUp, log);
-    const first = await Promise.race([dialing, gone]);
-    if (first === null) {
-      // Ends on its own: a 2xx (ACKed by drachtio-srf) gets its BYE here, a failure or timer B just ends it.
-      dialing.then(
-        (late) => {
-          log.info({ legId }, 'dial-out answered after its leg was given up: ended');
-          destroyDialog(late.dialog, log);
-          late.release();
-        },
-        () => undefined,
-      );
-      throw new DialOutError(487, 'given up');
-    }
+    const first = await dialWait.answer(dialing, log, { legId });
+    if (first === null) throw new DialOutError(487, 'given up');
     held = first;
   } catch (err) {
     const closed = leg.isClosed;
