@@ -4,6 +4,7 @@
 // a next hop is inside it when its URI names an address one of them covers. A name is outside:
 // it is not resolved here, and an identity withheld from a host that was trusted is the safe error.
 import { isIP } from 'node:net';
+import { sipUriOrNull } from '../sip/message/header-values.ts';
 import type { Matcher } from './pattern.ts';
 
 /** Whether a Privacy header (its values, one per header line) holds the priv-value `id`. */
@@ -13,18 +14,9 @@ export function wantsIdPrivacy(values: string | readonly string[] | undefined): 
   return all.some((v) => v.split(/[;,]/).some((p) => p.trim().toLowerCase() === 'id'));
 }
 
-/** The host of a SIP or SIPS URI, bare or in a name-addr (`<sip:a@[::1]:5060;lr>`): IPv6 without brackets. */
-export function uriHost(uri: string): string {
-  const bare = /<([^>]*)>/.exec(uri)?.[1] ?? uri;
-  const rest = bare.replace(/^\s*sips?:/i, '');
-  // A user part may hold ';' and '?' (RFC 3261 §25.1 user-unreserved); parameters and headers hold no bare '@'.
-  const hostport = rest.slice(rest.lastIndexOf('@') + 1);
-  const v6 = /^\[([^\]]+)\]/.exec(hostport);
-  return v6 ? v6[1]! : hostport.split(/[:;?]/)[0]!;
-}
-
 /** Whether a request to `uri` stays in the trust domain `upstreams` makes (none listed: nothing does). */
 export function inTrustDomain(uri: string, upstreams: readonly Matcher[]): boolean {
-  const host = uriHost(uri);
-  return isIP(host) !== 0 && upstreams.some((m) => m(host));
+  // A URI, bare or in a name-addr (`<sip:a@[::1]:5060;lr>`); its host without brackets.
+  const host = sipUriOrNull(/<([^>]*)>/.exec(uri)?.[1] ?? uri)?.host;
+  return host !== undefined && isIP(host) !== 0 && upstreams.some((m) => m(host));
 }
