@@ -355,14 +355,21 @@ export class TcpTransport {
     return conn;
   }
 
-  /** Sends on the given connection if it is still open, else on a connection to the destination (opened if needed). */
+  /**
+   * Sends on the given connection if it can still be written, else on a connection to the
+   * destination (opened if needed). A connection the peer half-closed is ended on our side by
+   * Node at once (allowHalfOpen off) and destroyed on that turn, but forgotten only at its
+   * 'close', a phase later: what was written in between was dropped without a word. It goes now
+   * as on a closed connection: a response to the Via's sent-by (§18.2.2), a request on a new
+   * connection to its target, whose failure reaches its transaction (§18.4).
+   */
   send(dest: Endpoint, data: Buffer, connectionId: string | null, onError?: TransportErrorListener): SentInfo {
-    let conn = connectionId ? this.conns.get(connectionId) : undefined;
-    conn ??= this.byRemote.get(this.key(dest.address, dest.port));
+    let conn = writable(connectionId ? this.conns.get(connectionId) : undefined);
+    conn ??= writable(this.byRemote.get(this.key(dest.address, dest.port)));
     conn ??= this.connect(dest);
     if (onError) conn.listeners.add(onError);
     if (conn.queue) conn.queue.push(data);
-    else if (!conn.socket.destroyed) conn.socket.write(data);
+    else conn.socket.write(data);
     return {
       local: { address: conn.socket.localAddress ?? this.host, port: conn.socket.localPort ?? this.boundPort },
       bytes: data.length,
@@ -376,4 +383,9 @@ export class TcpTransport {
     this.byRemote.clear();
     this.server.close();
   }
+}
+
+/** `c` when a write to it can still go out (connecting, or open and not ended by either side). */
+function writable(c: Conn | undefined): Conn | undefined {
+  return c && !c.socket.destroyed && c.socket.writable ? c : undefined;
 }
