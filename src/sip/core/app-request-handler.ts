@@ -63,7 +63,7 @@ export class AppRequestHandler {
     let dests: Endpoint[];
     let unreachable: Error | null = null;
     try {
-      dests = await this.ctx.resolver.destinations(routeUrl || next);
+      dests = await this.ctx.resolver.destinations(routeUrl || next, 'udp', uri);
     } catch (err) {
       // §8.1.3.1, RFC 3263 §4.3: a name that does not resolve is a transport error, answered 503
       // through the transaction like any other, so the app sees a final response, not an NOK.

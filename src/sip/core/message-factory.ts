@@ -95,14 +95,14 @@ export function responseDestination(req: SipMessage, inbound: Inbound): { dest: 
   };
 }
 
-/** The first place a request to `uri` goes (RFC 3263, sip-resolver.ts). */
-export async function uriDestination(resolver: SipResolver, uri: string, fallback: TransportName = 'udp'): Promise<Endpoint> {
-  return (await resolver.destinations(uri, fallback))[0]!;
+/** The first place a request to `uri` goes (RFC 3263, sip-resolver.ts); `requestUri`: the request's, when `uri` is a Route. */
+export async function uriDestination(resolver: SipResolver, uri: string, fallback: TransportName = 'udp', requestUri?: string | null): Promise<Endpoint> {
+  return (await resolver.destinations(uri, fallback, requestUri))[0]!;
 }
 
 /** Where an in-dialog request goes: the dialog's NAT flow when it has one (nat-flow.ts), else its next hop. */
 export async function dialogDestination(d: Dialog, resolver: SipResolver): Promise<Endpoint> {
-  return d.natFlow ? { ...d.natFlow } : uriDestination(resolver, d.nextHopUri, d.transport);
+  return d.natFlow ? { ...d.natFlow } : uriDestination(resolver, d.nextHopUri, d.transport, d.remoteTarget);
 }
 
 export function viaFor(lp: ListeningPoint, branch: string): string {

@@ -111,7 +111,7 @@ export class ProxyCore implements ProxyHandler {
     for (const r of routes.slice(1)) fwd.add('Route', r);
     fwd.set('Max-Forwards', String(mf - 1));
     const next = routes.length > 1 ? parseNameAddr(routes[1]).uri : fwd.uri ?? '';
-    const dest = await uriDestination(this.ctx.resolver, next);
+    const dest = await uriDestination(this.ctx.resolver, next, 'udp', fwd.uri);
     const lp = this.ctx.sender.localFor(dest.transport, dest.address);
     // A branch derived from the incoming Via, so retransmissions map to the same branch (§16.11).
     const branch = this.statelessBranch(req.topVia, req.method ?? '');

@@ -76,7 +76,8 @@ export class ProxyOperation {
     req.uri = formed.uri;
     for (const h of formed.headers) req.set(h.name, h.value);
     // §16.6 steps 6-7: the topmost Route left after ours (§16.4) is the next hop, whatever the Request-URI.
-    const dests = await this.ctx.resolver.destinations(routeNextHop(req));
+    const next = routeNextHop(req);
+    const dests = await this.ctx.resolver.destinations(next, 'udp', req.uri);
     req.set('Max-Forwards', String(Math.max(0, Number(req.get('Max-Forwards') ?? '70') - 1)));
     if (this.o.recordRoute && p.req.method === 'INVITE') {
       const inbound = this.ctx.sender.localFor(p.inbound.source.transport, p.inbound.source.address);

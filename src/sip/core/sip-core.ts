@@ -23,6 +23,7 @@ import { dialogDestination, formatHostPortForControl, looksLikeSip, makeResponse
 import { Dialog } from '../dialog/dialog.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
 import { checkResponse } from './target-check.ts';
+import { insecureSips } from './sips-hop.ts';
 import type { ProxyHandler } from './proxy-handler.ts';
 import { DEFAULT_RESOLVER, SipResolver, type SipResolverOptions } from './sip-resolver.ts';
 
@@ -127,6 +128,7 @@ export class SipCore implements ControlCommands {
           return;
         }
         if (this.overSourceLimit(inbound, msg)) return;
+        if (this.refuseInsecureSips(inbound, msg)) return;
         if (this.proxyTakes(inbound, msg)) return;
         // An app's parser (drachtio-srf's) reads CRLF only: bare LF line ends are rewritten.
         this.networkRequests.handle(inbound, msg, msg.bareLf ? msg.toString() : inbound.data.toString('utf8'));
@@ -167,6 +169,26 @@ export class SipCore implements ControlCommands {
     } catch (err) {
       this.ctx.log.debug({ err, source }, '503 over the source limit not sent');
     }
+    return true;
+  }
+
+  /**
+   * A sips: Request-URI that came over UDP or TCP is refused here, before it is answered or
+   * proxied (sips-hop.ts). Its retransmissions go to the transaction of the refusal; its ACK is
+   * let through to that transaction (§17.2.1), which absorbs it.
+   */
+  private refuseInsecureSips(inbound: Inbound, req: SipMessage): boolean {
+    if (req.method === 'ACK') return false;
+    const refusal = insecureSips(req, inbound.source.transport);
+    if (!refusal) return false;
+    let txn: ReturnType<TransactionLayer['findServer']>;
+    try {
+      txn = this.ctx.txns.findServer(req);
+    } catch {
+      txn = undefined;
+    }
+    if (txn) txn.receiveRetransmission();
+    else this.errors.respond(inbound, req, refusal);
     return true;
   }
 

@@ -17,6 +17,7 @@ import type { Logger } from '../../util/logger.ts';
 import { parseUri } from '../message/header-values.ts';
 import { SipError } from '../message/sip-error.ts';
 import type { Endpoint, TransportName } from '../transport/transport-types.ts';
+import { isSipsUri, noTlsForSips } from './sips-hop.ts';
 
 export interface SipResolverOptions {
   /** DNS servers for NAPTR and SRV (`ip` or `ip:port`); empty: the system's (/etc/resolv.conf). */
@@ -76,14 +77,17 @@ export class SipResolver {
 
   /**
    * Every place a request to `uri` may go, in the order to try them. `fallback`: the transport
-   * when neither the URI nor DNS names one (a dialog's own). Rejects when nothing resolves.
+   * when neither the URI nor DNS names one (a dialog's own). `requestUri`: the Request-URI of the
+   * request going there when `uri` is another (a Route, an outbound proxy): a sips: one is taken
+   * over TLS to that hop too (sips-hop.ts). Rejects when nothing resolves.
    */
-  async destinations(uri: string, fallback: TransportName = 'udp'): Promise<Endpoint[]> {
+  async destinations(uri: string, fallback: TransportName = 'udp', requestUri?: string | null): Promise<Endpoint[]> {
     const u = parseUri(uri);
     // A tel: URI names a number, not a place (RFC 3966): a rule must say where it goes.
     if (u.scheme !== 'sip' && u.scheme !== 'sips') throw new SipError(416, 'Unsupported URI Scheme', `cannot route a ${u.scheme}: URI`);
     const tp = (u.params.get('transport') ?? '').toLowerCase();
-    const sips = u.scheme === 'sips';
+    const sips = u.scheme === 'sips' || isSipsUri(requestUri);
+    if (sips && this.opts.supports && !this.opts.supports('tls')) throw noTlsForSips();
     const named: TransportName | null = sips || tp === 'tls' ? 'tls' : tp === 'tcp' ? 'tcp' : tp === 'udp' ? 'udp' : null;
     // DNS names are case-insensitive: one cache entry per name, however a URI spells it.
     const host = (u.params.get('maddr') ?? u.host).toLowerCase();

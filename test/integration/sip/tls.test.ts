@@ -162,6 +162,22 @@ describe('SIP over TLS', () => {
     });
   }
 
+  it('a sips: request through a sip: outbound proxy goes to that proxy over TLS (RFC 3261 §26.2.2, RFC 5630 §5.1.1)', async () => {
+    const proxy = await TlsSipServer.listen({ cert: pki.server.cert, key: pki.server.key });
+    try {
+      const uac = h.srf.createUAC('sips:bob@127.0.0.1:5999', { localSdp: SDP, proxy: `sip:127.0.0.1:${proxy.port}` });
+      uac.catch(() => undefined);
+      const conn = await proxy.accepted();
+      const invite = await conn.nextMatching(/^INVITE /);
+      assert.match(invite, /^INVITE sips:bob@127\.0\.0\.1:5999 SIP\/2\.0\r\n/, 'the Request-URI unchanged');
+      assert.match(header(invite, 'Via') ?? '', /^SIP\/2.0\/TLS 127\.0\.0\.1:\d+;/);
+      conn.send(responseTo(invite, '486 Busy Here'));
+      await assert.rejects(uac, (err: { status?: number }) => err.status === 486);
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('proxies a SIPS INVITE from TLS to TLS, Record-Routing with a sips: URI (the request was SIPS)', async () => {
     const callee = await TlsSipServer.listen({ cert: pki.server.cert, key: pki.server.key });
     try {

@@ -1,0 +1,32 @@
+// The SIPS rule, both ways (RFC 3261 §26.2.2 as RFC 5630 Appendix A rewrites it: a SIPS URI asks
+// that every hop up to the UAS be secured with TLS; RFC 5630 removes the "last-hop exception", and
+// its §3.1.3 sets SIPS, "TLS-only", apart from SIP over TLS, "best-effort"). A request whose
+// Request-URI is sips: and that came over UDP or TCP is refused, whether Parley would have answered
+// it or proxied it; one Parley sends with a sips: Request-URI goes over TLS to its next hop, a sip:
+// Route or outbound proxy included (RFC 5630 §5.1.1 turns such a request's SIP Route entries into
+// SIPS ones), or not at all.
+import { SipError } from '../message/sip-error.ts';
+import type { SipMessage } from '../message/sip-message.ts';
+import type { TransportName } from '../transport/transport-types.ts';
+
+export function isSipsUri(uri: string | null | undefined): boolean {
+  return uri !== null && uri !== undefined && /^\s*sips:/i.test(uri);
+}
+
+/**
+ * The answer to a request whose sips: Request-URI arrived over `transport` when that is not TLS
+ * (null: it may go on). 416 (Unsupported URI Scheme): RFC 3261 §8.2.2.1 for a UAS and §16.3 item 2
+ * for a proxy answer so a Request-URI they cannot serve, and sips: cannot be served over a hop that
+ * was not TLS; RFC 5630 §5.1.1 names 416 among the answers after which a UAC must not retry with
+ * sip: on its own. Not 480 with warn-code 380 or 381 (RFC 5630 §5.1.2, §5.3): those say that the
+ * target has no SIPS Contact or that SIPS is required, neither of which is the matter here.
+ */
+export function insecureSips(req: SipMessage, transport: TransportName): SipError | null {
+  if (transport === 'tls' || !isSipsUri(req.uri)) return null;
+  return new SipError(416, 'Unsupported URI Scheme', `a sips: Request-URI must arrive over TLS, not ${transport.toUpperCase()} (RFC 3261 §26.2.2, RFC 5630)`);
+}
+
+/** A request to a sips: Request-URI cannot be sent where there is no TLS listener: 416, as its caller would have been answered (see insecureSips). */
+export function noTlsForSips(): SipError {
+  return new SipError(416, 'Unsupported URI Scheme', 'a sips: Request-URI goes over TLS only (RFC 3261 §26.2.2, RFC 5630) and no TLS listener is configured');
+}
