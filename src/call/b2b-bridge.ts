@@ -28,6 +28,7 @@ import { maxForwardsOf, type ReplacesId } from './refer-request.ts';
 import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
 import { MediaCapacityError } from '../media-plane/media-errors.ts';
+import { RING_TIMEOUT } from './reasons.ts';
 import { inTrustDomain, wantsIdPrivacy } from '../policy/identity-privacy.ts';
 
 export const CALLEE_LEG = 'callee';
@@ -183,7 +184,7 @@ export class B2bBridge {
       // A SIP failure carries the callee's status and phrase; anything else (a transport
       // error, a bug) is a bare 500 whose text stays in the log, never on the wire.
       const sip = err instanceof GivenUpError ? { status: 487, reason: 'Request Terminated' } : sipFailure(err);
-      const { status, reason } = this.ringTimedOut ? { status: 408, reason: 'No Answer' } : (sip ?? { status: 500, reason: '' });
+      const { status, reason } = this.ringTimedOut ? RING_TIMEOUT : (sip ?? { status: 500, reason: '' });
       this.log.info({ target, proxy, status, reason, ms: ms(), err: sip || this.ringTimedOut ? undefined : err }, 'B leg failed');
       return { kind: 'failed', status, reason };
     } finally {

@@ -35,6 +35,7 @@ import { acceptRefer, type ReferNotifier, referTarget, replacesId, transferMaxFo
 import { consultationEnder } from './consultation.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
+import { RING_TIMEOUT } from './reasons.ts';
 
 /** How long a transferor told of its transfer's success may take to hang up before Parley does. */
 
@@ -220,7 +221,7 @@ export class BridgeTransfer {
     } catch (err) {
       offered.leg.close();
       const sip = err instanceof TargetGivenUpError ? { status: 487, reason: 'Request Terminated' } : sipFailure(err);
-      const { status, reason } = this.timedOut ? { status: 408, reason: 'Request Timeout' } : (sip ?? { status: 500, reason: 'Server Internal Error' });
+      const { status, reason } = this.timedOut ? RING_TIMEOUT : (sip ?? { status: 500, reason: 'Server Internal Error' });
       log.info({ target: this.target, status, reason, err: sip || this.timedOut ? undefined : err }, 'transfer target failed');
       return this.failed(status, reason);
     } finally {

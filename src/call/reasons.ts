@@ -11,3 +11,11 @@ export const MEDIA_THREAD_FAILED_REASON = 'Q.850;cause=41;text="media thread fai
 
 /** A caller piped into a room on another node whose node was lost (killed, cut off): the room is gone (Q.850 41: temporary failure). */
 export const ROOM_OWNER_LOST_REASON = 'Q.850;cause=41;text="room owner lost"';
+
+/**
+ * A callee or target that did not answer within its ring timeout, whoever placed it (the bridge's
+ * B leg, a transfer's target, a dial-out): 408 with RFC 3261 §21.4.9's phrase, as the proxy's
+ * timer C (§16.8) and a re-INVITE that got no answer say it. The bridge's said "No Answer" and a
+ * transfer's NOTIFY "Request Timeout" for the same event.
+ */
+export const RING_TIMEOUT = { status: 408, reason: 'Request Timeout' } as const;

@@ -13,6 +13,9 @@ routing:
     - name: timeout
       match: { to: "sip:slow@*" }
       actions: [{ app: notice-timeout }]
+    - name: no-fallback
+      match: { to: "sip:unanswered@*" }
+      actions: [{ app: timeout-plain }]
     - name: busy
       match: { to: "sip:busy@*" }
       actions: [{ app: notice-plain }]
@@ -27,6 +30,9 @@ flows:
     - answer: { early: true }
     - play: { prompt: record-notice }
     - bridge: { ringTimeout: 1, fallback: unavailable }
+  timeout-plain:
+    - answer: { early: true }
+    - bridge: { ringTimeout: 1 }
   unavailable:
     - play: { tone: beep }
     - hangup: { status: 480, reason: Callee Unavailable }
@@ -60,6 +66,20 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
     const { outcome } = await ended;
     assert.equal(outcome.flow, 'unavailable', 'the fallback flow ran');
     assert.ok(received(await callee.done).some((m) => /^CANCEL /m.test(m)), 'the callee got a CANCEL');
+    await caller.rtp.close();
+    await callee.rtp.close();
+  });
+
+  it('a callee that never answers, with no fallback: the caller gets 408 Request Timeout, the phrase of a transfer\'s 408 and of RFC 3261 §21.4.9', async () => {
+    const callee = await startCallee('callee-no-answer.xml', null);
+    const ended = nextCallEnd(parley);
+    const caller = await startCaller(parley, 'caller-expect-408.xml', `sip:unanswered@127.0.0.1:${callee.port}`);
+    const run = await caller.done;
+    sippOk(run, 'caller');
+    sippOk(await callee.done, 'callee');
+    await ended;
+    const final = received(run).find((m) => /^SIP\/2\.0 408 /m.test(m)) ?? '';
+    assert.match(final, /^SIP\/2\.0 408 Request Timeout\r?$/m);
     await caller.rtp.close();
     await callee.rtp.close();
   });

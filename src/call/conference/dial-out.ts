@@ -12,7 +12,7 @@ import { createUac, type HeldDialog } from '../held-dialog.ts';
 import { DialWait } from '../dial-wait.ts';
 import { dialFollowingRedirects } from '../redirect-target.ts';
 import { peerHold } from '../hold.ts';
-import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON } from '../reasons.ts';
+import { MEDIA_THREAD_FAILED_REASON, MEDIA_TIMEOUT_REASON, RING_TIMEOUT } from '../reasons.ts';
 import { targetFamily } from '../target-family.ts';
 import type { Conference } from './conference-manager.ts';
 import type { TransferringMember } from './member-transfer.ts';
@@ -159,7 +159,7 @@ export async function dialOut(
     leg.close();
     conf.roster.leave(legId, 'failed');
     onLeft(false);
-    if (timedOut) throw new DialOutError(408, 'No Answer');
+    if (timedOut) throw new DialOutError(RING_TIMEOUT.status, RING_TIMEOUT.reason);
     if (closed) throw new DialOutError(487, 'the leg was kicked or its room closed while it rang');
     throw new DialOutError((err as { status?: number }).status ?? 500, (err as { reason?: string }).reason ?? (err as Error).message);
   } finally {
