@@ -11,7 +11,7 @@ import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
 import { applyLaterAnswer, cancelInvite, destroyDialog, sipFailure, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { dialFollowingRedirects } from './redirect-target.ts';
-import { BridgeParties } from './bridge-parties.ts';
+import { BridgeParties, NOT_CONNECTED_WARNING } from './bridge-parties.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
 import { DialWait } from './dial-wait.ts';
 import { formatNameAddr } from './name-addr.ts';
@@ -47,6 +47,8 @@ export class B2bBridge {
   /** The parties once connected (null before). */
   private parties: BridgeParties | null = null;
   private connectingNow: Promise<void> | null = null;
+  /** Whose REFERs the bridge carries out (BridgeOptions.transfers), from run() on. */
+  private transfers: BridgeOptions['transfers'] = 'callee';
 
   constructor(
     private readonly call: SipCall,
@@ -74,12 +76,22 @@ export class B2bBridge {
     return this.parties !== null && takeReplacingInvite(this.parties, id, req, res);
   }
 
-  /** A REFER from the caller: true when the bridge takes it (connected, `transfers: both`). */
+  /**
+   * A REFER from the caller: true when the bridge answers it. Connected, under `transfers: both`,
+   * BridgeParties takes it. Before the callee is connected there is no established call to hand
+   * on yet: 491 (try again later, as BridgeParties answers one during a whisper) with a Warning
+   * saying so. It fell through to the 403 "not supported here", untrue of `transfers: both`.
+   */
   takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
-    return this.parties?.takeCallerRefer(req, res) ?? false;
+    if (this.parties) return this.parties.takeCallerRefer(req, res);
+    if (this.transfers !== 'both') return false;
+    this.log.info({ referTo: req.get('Refer-To') }, 'transfer refused for now (491): the callee is not connected yet');
+    res.send(491, { headers: { Warning: NOT_CONNECTED_WARNING } });
+    return true;
   }
 
   async run(options: BridgeOptions): Promise<BridgeOutcome> {
+    this.transfers = options.transfers;
     const call = this.call;
     const target = options.to ?? call.originalTo.uri;
     // Every B leg gets one line with its target and outcome (answered, failed with a status, abandoned).

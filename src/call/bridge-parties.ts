@@ -32,6 +32,9 @@ import { maxForwardsOf, replacesValue, type ReplacesId } from './refer-request.t
 
 export const CALLER_STAND_IN = 'caller';
 
+/** Why a REFER is refused for now (491) before the bridge's parties are connected. */
+export const NOT_CONNECTED_WARNING = '399 parley "the call is not connected yet: the callee is still ringing or hearing its whisper"';
+
 export class BridgeParties implements TransferHost {
   /** The callee the caller's side is connected to: the first, or whom a transfer put in its place. */
   private callee: Callee;
@@ -256,9 +259,9 @@ export class BridgeParties implements TransferHost {
   }
 
   private startTransfer(c: Callee, side: Side, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    // RFC 3515 §2.4.2 lets the recipient refuse; 491: try again later (RFC 3261 §21.4.27).
+    // RFC 3515 §2.4.2 lets the recipient refuse; 491: try again later (RFC 3261 §21.4.27), the Warning says why.
     if (!this.isConnected || this.transfer || this.asking) {
-      res.send(491);
+      res.send(491, { headers: { Warning: this.isConnected ? '399 parley "another transfer of this call is in progress"' : NOT_CONNECTED_WARNING } });
       return;
     }
     this.asking = true;
