@@ -94,6 +94,7 @@ for (let c = 0; c < CALLS; c++) {
     e.configure({
       remote: { ip: '127.0.0.1', port: peer.address().port, rtcpPort: null, rtcpMux: true },
       payloadTypes: [0, 13, 101],
+      audioPt: 0,
       srtp: null,
       sending: true,
     });

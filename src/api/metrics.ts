@@ -7,7 +7,7 @@ import type { Parley } from '../app.ts';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { MediaRoom } from '../media-plane/media-room.ts';
 
-const DROP_LABELS = { malformed: 'malformed', otherProtocol: 'other_protocol', wrongSource: 'wrong_source', unexpectedPt: 'unexpected_pt', srtpFailures: 'srtp_failure' } as const;
+const DROP_LABELS = { malformed: 'malformed', otherProtocol: 'other_protocol', wrongSource: 'wrong_source', unexpectedPt: 'unexpected_pt', srtpFailures: 'srtp_failure', ssrcProbation: 'ssrc_probation' } as const;
 import type { MixerParticipant } from '../mixer/mixer-participant.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import { recordingIo } from '../recording/io/recording-io.ts';
@@ -220,11 +220,11 @@ export class Metrics {
     this.legGauge('parley_leg_rtcp_rtt_ms', 'Round-trip time per leg from RTCP (RFC 3550 §6.4.1), once measured', (_j, l) => l.rtcpStats?.rttMs ?? null);
     this.legGauge('parley_leg_remote_fraction_lost', "Fraction of Parley's packets the peer reported lost in its last RTCP report", (_j, l) => l.rtcpStats?.remote?.fractionLost ?? null);
     this.legGauge('parley_leg_remote_jitter_ms', "Jitter of Parley's stream as the peer reported it over RTCP", (_j, l) => l.rtcpStats?.remote?.jitterMs ?? null);
-    const drops = (['malformed', 'otherProtocol', 'wrongSource', 'unexpectedPt', 'srtpFailures'] as const).map((cause) => ({ cause, label: DROP_LABELS[cause] }));
+    const drops = (['malformed', 'otherProtocol', 'wrongSource', 'unexpectedPt', 'srtpFailures', 'ssrcProbation'] as const).map((cause) => ({ cause, label: DROP_LABELS[cause] }));
     const rooms = (): Promise<MediaRoom[]> => this.rooms();
     new Gauge({
       name: 'parley_leg_rtp_dropped_packets',
-      help: "Datagrams a leg's RTP endpoint dropped, by cause (malformed, other_protocol: STUN, ZRTP or DTLS on a leg that negotiated none of them, wrong_source, unexpected_pt, srtp_failure), and audio packets its mixer input dropped (malformed_payload: Opus packets that break RFC 6716 §3.4)",
+      help: "Datagrams a leg's RTP endpoint dropped, by cause (malformed, other_protocol: STUN, ZRTP or DTLS on a leg that negotiated none of them, wrong_source, unexpected_pt, srtp_failure, ssrc_probation: audio of a new SSRC interleaved with the stream, that never took it over), and audio packets its mixer input dropped (malformed_payload: Opus packets that break RFC 6716 §3.4)",
       labelNames: ['room', 'leg', 'cause'],
       registers,
       async collect() {

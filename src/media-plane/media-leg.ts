@@ -322,6 +322,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     ep.configure({
       remote: n.remote,
       payloadTypes: pts,
+      audioPt: n.recvPt,
       srtp: n.remoteSrtp && local ? this.srtpFor(local, n.remoteSrtp) : null,
       sending,
     });

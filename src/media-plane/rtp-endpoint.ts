@@ -1,7 +1,8 @@
 // One SIP leg's RTP endpoint: its own UDP socket (and an RTCP socket on the
 // next port when RTCP is not multiplexed). The port names the leg, so any
 // SSRC the peer sends is accepted (Janus plain-RTP participants, rtpengine,
-// FreeSWITCH); no SSRC has to be signalled or discovered.
+// FreeSWITCH); no SSRC has to be signalled or discovered. One is the stream at
+// a time: a new one takes over after a probation (ssrc-probation.ts).
 //
 // Symmetric RTP (RFC 4961) with latching: until the peer's first valid packet
 // arrives Parley sends to the address in its SDP; then to where that packet
@@ -57,6 +58,8 @@ export interface EndpointMedia {
   remote: EndpointRemote;
   /** Payload types the peer may send us (audio, telephone-event, CN); others are dropped. */
   payloadTypes: readonly number[];
+  /** Of them, the audio's: only audio of a new SSRC may become the stream (ssrc-probation.ts). */
+  audioPt: number;
   srtp: SrtpContext | null;
   /** Whether we send RTP at all (not while the peer holds or is recvonly from our side). */
   sending: boolean;
@@ -79,6 +82,8 @@ export interface EndpointStats {
   unexpectedPt: number;
   /** Dropped: SRTP/SRTCP that failed authentication or replay checks. */
   srtpFailures: number;
+  /** Dropped: audio of a new SSRC that did not take over the stream, interleaved with it or one of a flood of SSRCs (ssrc-probation.ts; counted while held, taken back when it does take over). */
+  ssrcProbation: number;
   /** SSRC changes seen on the peer's stream. */
   ssrcChanges: number;
 }
@@ -117,6 +122,7 @@ export class RtpEndpoint {
     wrongSource: 0,
     unexpectedPt: 0,
     srtpFailures: 0,
+    ssrcProbation: 0,
     ssrcChanges: 0,
   };
 

@@ -2,7 +2,7 @@
 // (the sockets' 'message' listeners are this object's fields, so a packet costs
 // no extra call). RTP is checked (version, length, a header that fits, SRTP), its
 // source accepted or refused (RtpSourceLatch), its payload type checked and its
-// SSRC followed; RTCP, on the RTP port (RFC 5761 §4) or its own, is accepted from
+// SSRC followed (a new one takes over only after a probation: SsrcProbation); RTCP, on the RTP port (RFC 5761 §4) or its own, is accepted from
 // the peer's host only and handed to the leg's RTCP session.
 //
 // The hot path allocates nothing of its own: counters in the endpoint's stats
@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { rtpWellFormed } from '../mixer/rtp.ts';
 import type { EndpointMedia, EndpointStats, RtcpContext, RtpEndpointOptions } from './rtp-endpoint.ts';
 import { RtpSourceLatch } from './rtp-source-latch.ts';
+import { SSRC_HOLD, SSRC_SWITCH, SsrcProbation } from './ssrc-probation.ts';
 
 /** Largest datagram taken as RTP: a 20 ms Opus frame at its highest rate is ~1,275 bytes. */
 const MAX_PACKET = 1500;
@@ -21,6 +22,8 @@ const MAX_PACKET = 1500;
  * before it switched are still in flight (the mixer decodes them with the old codec: OldCodecStream).
  */
 export const OLD_PT_GRACE_MS = 300;
+/** At most one 'SSRC on probation dropped' log line per this interval. */
+const LOG_EVERY_MS = 5000;
 
 export class RtpReceiver {
   /** performance.now() of the last valid RTP packet (or of the receiver's creation). */
@@ -39,7 +42,14 @@ export class RtpReceiver {
   /** The payload types of the negotiation before this one, taken until `oldPtUntil` (performance.now()). */
   private readonly oldPt = new Uint8Array(128);
   private oldPtUntil = 0;
+  /** The audio payload type, and the one before it (taken until `oldPtUntil`): only audio may start a new stream. */
+  private audioPt = -1;
+  private oldAudioPt = -1;
+  /** Which SSRC is the stream; a new one's audio is held until it passes probation. */
+  private readonly ssrcs = new SsrcProbation();
   private lastSsrc = -1;
+  private lastProbationLogMs = -Infinity;
+  private loggedProbation = 0;
 
   constructor(
     /** The endpoint's counters (the send side counts into the same object). */
@@ -56,8 +66,10 @@ export class RtpReceiver {
     if (this.media !== null) {
       this.oldPt.set(this.allowedPt);
       this.oldPtUntil = performance.now() + OLD_PT_GRACE_MS;
+      this.oldAudioPt = this.audioPt;
     }
     this.media = media;
+    this.audioPt = media.audioPt;
     this.allowedPt.fill(0);
     for (const pt of media.payloadTypes) if (pt >= 0 && pt < 128) this.allowedPt[pt] = 1;
     this.source.signalled(media.remote.ip, media.remote.port, moved);
@@ -142,15 +154,42 @@ export class RtpReceiver {
       if (m.remote.ip !== null) this.latched(rinfo);
     }
     this.lastRxMs = now;
+    const pt = pkt[1] & 0x7f;
+    const verdict = this.ssrcs.check(pkt, len, pt === this.audioPt || (pt === this.oldAudioPt && now < this.oldPtUntil));
+    if (verdict === SSRC_HOLD) {
+      // Counted as dropped until its SSRC takes over (then taken back below).
+      const dropped = ++this.stats.ssrcProbation - this.ssrcs.heldCount;
+      if (dropped > this.loggedProbation && now - this.lastProbationLogMs > LOG_EVERY_MS) {
+        this.lastProbationLogMs = now;
+        this.loggedProbation = dropped;
+        this.opts.log.warn({ stream: this.ssrcs.ssrc, dropped }, 'RTP of another SSRC interleaved with the stream dropped (RFC 3550 §A.1 probation)');
+      }
+      return;
+    }
+    if (verdict === SSRC_SWITCH) {
+      // The new SSRC passed probation: its first packets play before this one.
+      const n = this.ssrcs.heldCount;
+      this.stats.ssrcProbation -= n;
+      for (let i = 0; i < n; i++) this.play(this.ssrcs.heldPacket(i), this.ssrcs.heldWireLength(i), now);
+      this.ssrcs.releaseHeld();
+    }
+    this.play(pkt, len, now);
+  }
+
+  /** A packet of the stream (or another SSRC's non-audio): counted and handed on. */
+  private play(pkt: Buffer, len: number, now: number): void {
     this.stats.packetsIn++;
     this.stats.bytesIn += len;
     const ssrc = ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0;
-    if (ssrc !== this.lastSsrc) {
-      if (this.lastSsrc !== -1) this.stats.ssrcChanges++;
-      this.lastSsrc = ssrc;
-      this.opts.onSsrc(ssrc);
+    if (ssrc === this.ssrcs.ssrc) {
+      if (ssrc !== this.lastSsrc) {
+        if (this.lastSsrc !== -1) this.stats.ssrcChanges++;
+        this.lastSsrc = ssrc;
+        this.opts.onSsrc(ssrc);
+      }
+      // RTCP's receiver statistics are the stream's (another SSRC's events would restart them, §8.2).
+      this.rtcp?.onRtpReceived(ssrc, (pkt[2] << 8) | pkt[3], ((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7]) >>> 0, now);
     }
-    this.rtcp?.onRtpReceived(ssrc, (pkt[2] << 8) | pkt[3], ((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7]) >>> 0, now);
     this.opts.onRtp(pkt, now);
   }
 

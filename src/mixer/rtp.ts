@@ -30,6 +30,13 @@ export function rtpWellFormed(buf: Uint8Array): boolean {
   return off <= len;
 }
 
+/** The length of a well-formed packet's payload (past CSRCs and extension, without padding). Hot path: no allocation. */
+export function rtpPayloadLength(buf: Uint8Array): number {
+  let off = 12 + (buf[0] & 0x0f) * 4;
+  if (buf[0] & 0x10) off += 4 + ((buf[off + 2] << 8) | buf[off + 3]) * 4;
+  return buf.length - off - (buf[0] & 0x20 ? buf[buf.length - 1] : 0);
+}
+
 /** Parses buf's header into view; false when buf is not an RTP packet. */
 export function parseRtp(buf: Uint8Array, view: RtpView): boolean {
   if (buf.length < 12 || buf[0] >> 6 !== 2) return false;

@@ -83,7 +83,7 @@ describe('RtpEndpoint.send with a reused buffer (loopback)', () => {
     closers.push(() => peer.close());
     const ep = await RtpEndpoint.open({ allocator, family: 4, announcedIp: '127.0.0.1', latching: 'latch', withRtcp: false, log, onRtp: () => undefined, onSsrc: () => undefined });
     closers.push(() => ep.close());
-    ep.configure({ remote: { ip: '127.0.0.1', port: peer.address().port, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], srtp: null, sending: true });
+    ep.configure({ remote: { ip: '127.0.0.1', port: peer.address().port, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], audioPt: 0, srtp: null, sending: true });
     const N = 200;
     const got = new Map<number, Buffer>();
     const all = new Promise<void>((resolve) => {
@@ -123,7 +123,7 @@ describe('RtpEndpoint.send with a reused buffer (loopback)', () => {
 
   it('send() on a closed endpoint releases the packet (false)', async () => {
     const ep = await RtpEndpoint.open({ allocator, family: 4, announcedIp: '127.0.0.1', latching: 'latch', withRtcp: false, log, onRtp: () => undefined, onSsrc: () => undefined });
-    ep.configure({ remote: { ip: '127.0.0.1', port: 9, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], srtp: null, sending: true });
+    ep.configure({ remote: { ip: '127.0.0.1', port: 9, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], audioPt: 0, srtp: null, sending: true });
     ep.close();
     assert.equal(ep.send(Buffer.alloc(172, 0x80)), false);
   });

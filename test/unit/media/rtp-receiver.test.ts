@@ -11,12 +11,12 @@ import { silentLogger } from '../../../src/util/logger.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 
 function receiver(srtp: SrtpContext | null = null): { rx: RtpReceiver; stats: EndpointStats; seqs: number[]; latchedTo: string[] } {
-  const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, otherProtocol: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcChanges: 0 };
+  const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, otherProtocol: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcProbation: 0, ssrcChanges: 0 };
   const seqs: number[] = [];
   const latchedTo: string[] = [];
   const opts = { latching: 'latch', log: silentLogger(), onRtp: (p: Buffer) => seqs.push(p.readUInt16BE(2)), onSsrc: () => {} } as unknown as RtpEndpointOptions;
   const rx = new RtpReceiver(stats, opts, (r) => latchedTo.push(`${r.address}:${r.port}`));
-  rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], srtp, sending: true }, false);
+  rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [0], audioPt: 0, srtp, sending: true }, false);
   return { rx, stats, seqs, latchedTo };
 }
 
@@ -93,7 +93,7 @@ describe('RtpReceiver', () => {
     mock.method(performance, 'now', () => now);
     const { rx, stats, seqs } = receiver();
     rx.onRtpMessage(pkt(1), from('127.0.0.1', 4000));
-    rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [9], srtp: null, sending: true }, false);
+    rx.configure({ remote: { ip: '127.0.0.1', port: 4000, rtcpPort: null, rtcpMux: true }, payloadTypes: [9], audioPt: 9, srtp: null, sending: true }, false);
     const g722 = (seq: number): Buffer => buildRtp({ payloadType: 9, seq, timestamp: seq * 160, ssrc: 42, payload: Buffer.alloc(160, 0) });
     const pcma = buildRtp({ payloadType: 8, seq: 3, timestamp: 480, ssrc: 42, payload: Buffer.alloc(160, 0xd5) });
     now += 100;
