@@ -95,13 +95,7 @@ export class JitterFeed {
 
   /** An audio packet (`v` its header, aligned, `payload` a view of its payload). */
   push(v: RtpView, payload: Uint8Array, nowMs: number): void {
-    if (payload.length === 0) {
-      // No audio: not a frame (each took a tick of the buffer, which plays one a tick: 20 ms of
-      // silence apiece), nor a hole to conceal: the numbers after it close up over it (StreamSplice).
-      if (this.malformedCount++ === 0) this.opts.log.warn({ ssrc: v.ssrc, seq: v.seq }, 'empty audio packet dropped (and any more malformed, counted)');
-      if (!this.splice.closeUp(v) && !this.reframer.reframing && !this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
-      return;
-    }
+    if (payload.length === 0) return this.empty(v);
     if (v.ssrc !== this.audioSsrc) {
       // A new source (peer restarted its stream): its numbers continue the last one's
       // (align), the buffer goes on; a partial frame of the last one is not completed by it.
@@ -127,6 +121,14 @@ export class JitterFeed {
     this.buffer.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
     this.splice.took(v.seq, v.timestamp, nowMs);
     this.owner.relay?.packet(this.owner, v.seq, v.timestamp, v.marker, payload);
+  }
+
+  /** An audio packet with no payload (of the leg's codec, or of the one a re-offer just left), `v` aligned: dropped and counted. */
+  empty(v: RtpView): void {
+    // No audio: not a frame (each took a tick of the buffer, which plays one a tick: 20 ms of
+    // silence apiece), nor a hole to conceal: the numbers after it close up over it (StreamSplice).
+    if (this.malformedCount++ === 0) this.opts.log.warn({ ssrc: v.ssrc, seq: v.seq }, 'empty audio packet dropped (and any more malformed, counted)');
+    if (!this.splice.closeUp(v) && !this.reframer.reframing && !this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
   }
 
   private newJitter(codec: CodecName): JitterBuffer {

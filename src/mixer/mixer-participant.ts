@@ -265,7 +265,9 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       return;
     }
     if (v.payloadType !== this.media.audioPt && v.payloadType !== this.oldAudioPt) {
-      if (this.oldStream?.pt !== v.payloadType || !this.oldStream.take(v.seq, payload, this.tail)) this.feed.skipped(v);
+      // An empty packet of the old codec is no keep-alive: an empty audio packet like the new codec's (dropped, counted).
+      if (this.oldStream?.pt === v.payloadType && payload.length === 0) this.feed.empty(v);
+      else if (this.oldStream?.pt !== v.payloadType || !this.oldStream.take(v.seq, payload, this.tail)) this.feed.skipped(v);
       return;
     }
     this.oldStream?.close(); // the new codec's first packet: the old one's time is over

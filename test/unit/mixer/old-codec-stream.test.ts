@@ -24,7 +24,7 @@ const IN_FLIGHT = 3;
  * tick; the first IN_FLIGHT packets after the re-offer are still the old stream's (PCMU, PT 0, 1000 Hz). The leg's
  * frames, by tick, read as '1' (1000 Hz), '6' (600 Hz) or '.' (neither: silence, concealment).
  */
-function run(after: ParticipantMedia, encoder: G711Encoder): string {
+function run(after: ParticipantMedia, encoder: G711Encoder, counts?: { malformed: number; lost: number }): string {
   const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
   const leg = mixer.createParticipant('s', media, () => undefined);
   mixer.createParticipant('other', { ...media, sendSsrc: 2 }, () => undefined);
@@ -33,14 +33,18 @@ function run(after: ParticipantMedia, encoder: G711Encoder): string {
   mixer.addSink({ writeTick: (t) => void frames.push(Int16Array.from(t.legs.get('s') ?? new Int16Array(160))) });
   const ulaw = new G711Encoder('ulaw');
   const out = new Uint8Array(160);
+  let seq = 100;
   for (let i = 0; i < 100; i++) {
     if (i === 50) leg.setMedia(after);
     const old = i < 50 + IN_FLIGHT;
     (old ? ulaw : encoder).encode(tone(old ? 1000 : 600, 8000, 160, 8000, i * 160), out);
-    leg.pushRtp(buildRtp({ payloadType: old ? 0 : after.audioPt, ssrc: 0xa, seq: 100 + i, timestamp: 5000 + i * 160, payload: Buffer.from(out) }), i * 20);
+    leg.pushRtp(buildRtp({ payloadType: old ? 0 : after.audioPt, ssrc: 0xa, seq: seq++, timestamp: 5000 + i * 160, payload: Buffer.from(out) }), i * 20);
+    // `counts`: an empty packet of the old codec among its late ones (its own sequence number).
+    if (counts && i === 50) leg.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++, timestamp: 5000 + (i + 1) * 160, payload: Buffer.alloc(0) }), i * 20);
     mixer.runTick();
   }
   mixer.playOut();
+  if (counts) [counts.malformed, counts.lost] = [leg.malformedPayloads, leg.jitterStats.lost];
   mixer.close();
   return frames
     .map((f) => (purity(f, 8000, 1000) > 0.9 ? '1' : purity(f, 8000, 600) > 0.9 ? '6' : '.'))
@@ -53,6 +57,13 @@ describe('packets of the old payload type after a re-offer', () => {
   it('a codec change (PCMU → PCMA): the old codec\'s late packets are decoded after its buffered frames, the new stream follows without a gap', () => {
     const heard = run({ ...media, codec: 'PCMA', audioPt: 8, sendPt: 8 }, new G711Encoder('alaw'));
     assert.equal(heard, '1'.repeat(50 + IN_FLIGHT) + '6'.repeat(50 - IN_FLIGHT));
+  });
+
+  it('an empty packet of the old codec among its late ones: dropped and counted as an empty audio packet, not taken for a keep-alive; nothing lost or concealed', () => {
+    const counts = { malformed: 0, lost: 0 };
+    const heard = run({ ...media, codec: 'PCMA', audioPt: 8, sendPt: 8 }, new G711Encoder('alaw'), counts);
+    assert.equal(heard, '1'.repeat(50 + IN_FLIGHT) + '6'.repeat(50 - IN_FLIGHT));
+    assert.deepEqual(counts, { malformed: 1, lost: 0 });
   });
 
   it('the same codec renumbered (PCMU as dynamic PT 96): the old number\'s late packets are its audio too', () => {
