@@ -19,6 +19,8 @@
 // no more per packet than a shallow one. Only the rare paths look at every slot:
 // for the oldest (a lost packet, an overflow or a shed, the start of play), and
 // for a packet the ring cannot point at (held packets a ring's size apart).
+// A sequence number that will never bring a frame (an empty packet that came after the
+// packets behind it were numbered: stream-splice.ts) is played over (skip()), not concealed.
 import { FRAME_MS } from './frames.ts';
 
 const MAX_PAYLOAD = 1500;
@@ -78,6 +80,9 @@ export class JitterBuffer {
   private draining = false;
   /** Frames that arrive together (one packet's), at least 1. */
   private burst = 1;
+  /** Sequence numbers that bring no frame, played over (skip(); -1: free), a ring as long as the buffer (as many may wait). */
+  private readonly skips: Int32Array;
+  private skipAt = 0;
   /** Record-only: the RTP timestamp the next tick plays, and one frame of it. */
   private playTs = 0;
   private readonly frameTs: number;
@@ -105,6 +110,7 @@ export class JitterBuffer {
       this.used.push(false);
     }
     this.free = new Int32Array(capacity);
+    this.skips = new Int32Array(capacity);
     let ringSize = 1;
     while (ringSize < 2 * capacity) ringSize <<= 1;
     this.ring = new Int32Array(ringSize);
@@ -200,6 +206,11 @@ export class JitterBuffer {
       this.expected = (this.slots[o].seq + 1) & 0xffff;
     }
     let found = this.find(this.expected);
+    // A number that brings no frame is played over: the next one plays this tick.
+    while (found < 0 && this.skipped(this.expected)) {
+      this.expected = (this.expected + 1) & 0xffff;
+      found = this.find(this.expected);
+    }
     if (found < 0) {
       const oldest = this.oldestIndex();
       const gap = seqDiff(this.slots[oldest].seq, this.expected);
@@ -225,6 +236,13 @@ export class JitterBuffer {
     this.remove(found);
     this.expected = (this.slots[found].seq + 1) & 0xffff;
     return this.slots[found];
+  }
+
+  /** Sequence number `seq` will bring no frame (see above): pop() plays over it, unless a packet of that number is here. */
+  skip(seq: number): void {
+    if (this.playing && seqDiff(seq, this.expected) < 0) return; // concealed already
+    this.skips[this.skipAt] = seq;
+    this.skipAt = (this.skipAt + 1) % this.skips.length;
   }
 
   /**
@@ -279,8 +297,22 @@ export class JitterBuffer {
     this.lastTransit = null;
   }
 
+  /** Whether `seq` was skip()ped (then forgotten: it is played over once). */
+  private skipped(seq: number): boolean {
+    let found = false;
+    for (let i = 0; i < this.skips.length; i++) {
+      const e = this.skips[i];
+      if (e < 0) continue;
+      if (e === seq) found = true;
+      // Behind play (or this one, played over now): forgotten, so a number 65536 later is not taken for it.
+      if (e === seq || seqDiff(e, seq) < 0) this.skips[i] = -1;
+    }
+    return found;
+  }
+
   /** Every slot free, the ring empty. */
   private clear(): void {
+    this.skips.fill(-1);
     for (let i = 0; i < this.used.length; i++) this.used[i] = false;
     // Slot 0 is handed out first.
     for (let i = 0; i < this.free.length; i++) this.free[i] = this.free.length - 1 - i;

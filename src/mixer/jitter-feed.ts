@@ -12,7 +12,7 @@ import type { MixerParticipant } from './mixer-participant.ts';
 import { newOpusPacket, readOpusPacket, TICKS_20MS } from './opus-packet.ts';
 import { OPUS_BUNDLE_PT, OpusPacketSplitter } from './opus-packet-splitter.ts';
 import { PacketReframer } from './packet-reframer.ts';
-import { StreamSplice } from './stream-splice.ts';
+import { CLOSED, HOLE, StreamSplice } from './stream-splice.ts';
 import type { ParticipantMedia, ParticipantOptions } from './participant-options.ts';
 import type { RtpView } from './rtp.ts';
 
@@ -82,9 +82,10 @@ export class JitterFeed {
 
   /** A packet that is not audio (telephone-event, an unknown payload type): the forwarder skips its number. */
   skipped(v: RtpView): void {
-    if (v.payloadEnd === v.payloadOffset && this.splice.closeUp(v)) return; // a keep-alive (RFC 6263 §4.6): as if never sent
     // (A reframed or split stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
-    if (!this.reframer.reframing && !this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
+    if (this.reframer.reframing || this.splitter.splitting) return;
+    if (v.payloadEnd === v.payloadOffset && this.closeUp(v)) return; // a keep-alive (RFC 6263 §4.6): as if never sent
+    this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
   }
 
   /** Any packet of the leg's, first: its numbers onto the leg's one timeline (in place), across changes of SSRC. */
@@ -128,7 +129,16 @@ export class JitterFeed {
     // No audio: not a frame (each took a tick of the buffer, which plays one a tick: 20 ms of
     // silence apiece), nor a hole to conceal: the numbers after it close up over it (StreamSplice).
     if (this.malformedCount++ === 0) this.opts.log.warn({ ssrc: v.ssrc, seq: v.seq }, 'empty audio packet dropped (and any more malformed, counted)');
-    if (!this.splice.closeUp(v) && !this.reframer.reframing && !this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
+    // (A grid's numbers follow the timestamps, not the wire's: an empty packet moves nothing there.)
+    if (this.reframer.reframing || this.splitter.splitting) return;
+    if (!this.closeUp(v)) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
+  }
+
+  /** An empty packet of a 20 ms stream (`v` aligned): true when the numbers after it closed up over it; else its number stays a hole, played over when it is the stream's. */
+  private closeUp(v: RtpView): boolean {
+    const r = this.splice.closeUp(v);
+    if (r === HOLE) this.buffer.skip(v.seq);
+    return r === CLOSED;
   }
 
   private newJitter(codec: CodecName): JitterBuffer {

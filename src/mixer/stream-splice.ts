@@ -15,10 +15,31 @@
 // grid, ahead of its wire numbers (1.5 frames per 30 ms packet, 3 per 60 ms one) or
 // behind them (10 ms packets); a new stream continuing the wire numbers was behind
 // what the buffer had played, its frames dropped as late until the buffer, empty for
-// 200 ms, started over. Hot path: nothing is allocated per packet.
+// 200 ms, started over.
+// An empty packet of the stream (no audio; RFC 6263 keep-alives) takes no place in it: the
+// numbers after it close up over it (closeUp), so the jitter buffer sees no hole to conceal.
+// Only the numbers after it: packets arrive out of order, and one from before it that comes
+// after it keeps its place (when every number from then on moved down, it moved onto its
+// predecessor's: a duplicate, its frame dropped). And an empty packet that comes after
+// packets from after it were numbered cannot close up any more (they would move onto
+// numbers already taken): its number stays a hole, which the jitter buffer is told to play
+// over (JitterBuffer.skip; a listener the packets were forwarded to has them already).
+// Hot path: nothing is allocated per packet.
 import { FRAME_MS } from './frames.ts';
 import { seqDiff } from './jitter-buffer.ts';
 import type { RtpView } from './rtp.ts';
+
+/** Empty packets remembered by their place in the stream: a packet from before one of the last CLOSED_RING that comes after it keeps its place. */
+const CLOSED_RING = 16;
+/** Sequence numbers this far behind a packet's are not compared with it (16-bit numbers wrap). */
+const CLOSED_SPAN = 3000;
+
+/** closeUp(): the numbers after the empty packet moved down over it (or it was closed up over already). */
+export const CLOSED = 0;
+/** closeUp(): packets after it were numbered already: its number (v.seq) stays a hole in the stream, to be played over. */
+export const HOLE = 1;
+/** closeUp(): not a packet of the stream. */
+export const NOT_STREAM = 2;
 
 export class StreamSplice {
   private ssrc = -1;
@@ -30,6 +51,12 @@ export class StreamSplice {
   private newestMs = 0;
   /** Timestamp units in 20 ms at the stream's RTP clock. */
   private frameTs = 0;
+  /** The last packet aligned, if it was the stream's: its number before closing up (-1: another's). */
+  private lastSeq = -1;
+  /** Empty packets closed up over in this stream, and the latest of them (numbers before closing up; -1: none), a ring. */
+  private closed = 0;
+  private readonly closedSeqs = new Int32Array(CLOSED_RING).fill(-1);
+  private closedAt = 0;
 
   constructor(rtpClock: number) {
     this.setClock(rtpClock);
@@ -46,6 +73,7 @@ export class StreamSplice {
   /** Moves `v`'s sequence number and timestamp onto the leg's one timeline (in place); `audio`: it is the stream's audio. */
   align(v: RtpView, nowMs: number, audio = true): void {
     if (v.ssrc !== this.ssrc) {
+      this.lastSeq = -1;
       if (!audio) return;
       if (this.ssrc !== -1 && this.newestSeq >= 0) {
         const frames = Math.max(1, Math.round((nowMs - this.newestMs) / FRAME_MS));
@@ -54,22 +82,46 @@ export class StreamSplice {
         this.changes++;
       }
       this.ssrc = v.ssrc;
+      // The new stream goes on after the newest frame: the old one's empty packets are behind it.
+      if (this.closed !== 0) {
+        this.closed = 0;
+        this.closedSeqs.fill(-1);
+      }
     }
-    if (this.seqShift !== 0 || this.tsShift !== 0) {
-      v.seq = (v.seq + this.seqShift) & 0xffff;
-      v.timestamp = (v.timestamp + this.tsShift) >>> 0;
-    }
+    const seq = (v.seq + this.seqShift) & 0xffff;
+    this.lastSeq = seq;
+    v.seq = this.closed === 0 ? seq : this.closedUp(seq);
+    if (this.tsShift !== 0) v.timestamp = (v.timestamp + this.tsShift) >>> 0;
   }
 
   /**
-   * `v` (aligned), a packet of the stream that takes no place in it (an empty one: no audio, a
-   * keep-alive, RFC 6263 §4.6): the numbers after it close up over it, so the jitter buffer sees
-   * no hole to conceal. False when it is not the stream's or is behind its newest frame (reordered).
+   * `v` (just aligned), a packet of the stream that takes no place in it (an empty one: no audio,
+   * a keep-alive, RFC 6263 §4.6): the numbers after it close up over it (CLOSED), so the jitter
+   * buffer sees no hole to conceal; HOLE when a packet after it was numbered already (see above).
    */
-  closeUp(v: RtpView): boolean {
-    if (v.ssrc !== this.ssrc || (this.newestSeq >= 0 && seqDiff(v.seq, this.newestSeq) <= 0)) return false;
-    this.seqShift = (this.seqShift - 1) & 0xffff;
-    return true;
+  closeUp(v: RtpView): number {
+    const seq = this.lastSeq;
+    if (v.ssrc !== this.ssrc || seq < 0) return NOT_STREAM;
+    for (let i = 0; i < CLOSED_RING; i++) if (this.closedSeqs[i] === seq) return CLOSED; // a duplicate
+    if (this.newestSeq >= 0 && seqDiff(v.seq, this.newestSeq) <= 0) return HOLE;
+    this.closed++;
+    this.closedSeqs[this.closedAt] = seq;
+    this.closedAt = (this.closedAt + 1) % CLOSED_RING;
+    return CLOSED;
+  }
+
+  /** `seq` (aligned to the stream) once the empty packets before it are closed up over. */
+  private closedUp(seq: number): number {
+    // Every one closed up over moves it down, but for those of them still after it (it came late).
+    let n = seq - this.closed;
+    for (let i = 0; i < CLOSED_RING; i++) {
+      const e = this.closedSeqs[i];
+      if (e < 0) continue;
+      const d = seqDiff(e, seq);
+      if (d > 0) n++;
+      else if (d < -CLOSED_SPAN) this.closedSeqs[i] = -1; // long past: no packet from before it is coming
+    }
+    return n & 0xffff;
   }
 
   /** A frame went into the jitter buffer with these numbers (a packet's aligned ones, or the grid's): a new stream follows the newest. */

@@ -10,14 +10,16 @@ import { G711Decoder, G711Encoder } from '../../../src/mixer/codecs/g711-codec.t
 import type { MixerParticipant } from '../../../src/mixer/mixer-participant.ts';
 import { RoomMixer } from '../../../src/mixer/room-mixer.ts';
 import { createLogger } from '../../../src/util/logger.ts';
-import { purity, tone } from '../../helpers/audio-analysis.ts';
+import { purity, rms, tone } from '../../helpers/audio-analysis.ts';
 import { buildRtp } from '../../helpers/rtp.ts';
 
 const log = createLogger({ level: 'silent', pretty: false });
 const media = { codec: 'PCMU' as const, audioPt: 0, dtmfPt: 101, dtmfClock: 8000, sendPt: 0, sendSsrc: 1 };
+/** The level of a frame of the tone (amplitude 8000) as rms() reads it. */
+const TONE_RMS = 8000 / Math.SQRT2 / 32768;
 
 /** 100 packets of the tone, one a tick, an empty packet of payload type `emptyPt` after every 4th (its own sequence number); the leg's frames and its malformed count. */
-function run(emptyPt: number, recordOnlyMs?: number, ptime = 20): { heard: string; malformed: number } {
+function run(emptyPt: number, recordOnlyMs?: number, ptime = 20, reorder: 'none' | 'overtakes' | 'overtaken' = 'none'): { heard: string; malformed: number; lost: number } {
   const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
   const leg: MixerParticipant = mixer.createParticipant('s', media, () => undefined, 'auto', recordOnlyMs);
   mixer.createParticipant('other', { ...media, sendSsrc: 2 }, () => undefined);
@@ -29,20 +31,29 @@ function run(emptyPt: number, recordOnlyMs?: number, ptime = 20): { heard: strin
   const out = new Uint8Array(bytes);
   let seq = 65500; // across the wrap
   const n = 2000 / ptime;
-  for (let ms = 0, i = 0; i < n || ms % 20 !== 0; ms += 10) {
-    if (ms % ptime === 0 && i < n) {
-      ulaw.encode(tone(1000, 8000, bytes, 8000, i * bytes), out);
-      leg.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++ & 0xffff, timestamp: 5000 + i * bytes, payload: Buffer.from(out) }), ms);
-      if (i % 4 === 3) leg.pushRtp(buildRtp({ payloadType: emptyPt, ssrc: 0xa, seq: seq++ & 0xffff, timestamp: 5000 + (i + 1) * bytes, payload: Buffer.alloc(0) }), ms);
-      i++;
-    }
+  // The packets by the time they are sent: an empty one after every 4th of the tone; `reorder`:
+  // each empty one comes before the packet before it ('overtakes'), or after the one after it ('overtaken').
+  const sends: [number, Buffer][] = [];
+  for (let i = 0; i < n; i++) {
+    ulaw.encode(tone(1000, 8000, bytes, 8000, i * bytes), out);
+    sends.push([i * ptime, buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++ & 0xffff, timestamp: 5000 + i * bytes, payload: Buffer.from(out) })]);
+    if (i % 4 !== 3) continue;
+    const empty = buildRtp({ payloadType: emptyPt, ssrc: 0xa, seq: seq++ & 0xffff, timestamp: 5000 + (i + 1) * bytes, payload: Buffer.alloc(0) });
+    if (reorder === 'overtakes') sends.splice(sends.length - 1, 0, [i * ptime, empty]);
+    else sends.push([i * ptime + (reorder === 'overtaken' ? ptime : 0), empty]);
+  }
+  if (reorder === 'overtaken') sends.sort((a, b) => a[0] - b[0] || (a[1].length === 12 ? 1 : 0) - (b[1].length === 12 ? 1 : 0));
+  for (let ms = 0, i = 0; i < sends.length || ms % 20 !== 0; ms += 10) {
+    while (i < sends.length && sends[i][0] <= ms) leg.pushRtp(sends[i++][1], ms);
     if (ms % 20 === 0) mixer.runTick();
   }
   mixer.playOut();
   const malformed = leg.malformedPayloads;
+  const lost = leg.jitterStats.lost;
   mixer.close();
-  const heard = frames.map((f) => (purity(f, 8000, 1000) > 0.9 ? '1' : '.')).join('').replace(/^\.+/, '').replace(/\.+$/, '');
-  return { heard, malformed };
+  // '1': the tone at its level; '-': the tone at another (a frame concealed: the last one at half level).
+  const heard = frames.map((f) => (purity(f, 8000, 1000) > 0.9 ? (Math.abs(rms(f) / TONE_RMS - 1) < 0.15 ? '1' : '-') : '.')).join('').replace(/^\.+/, '').replace(/\.+$/, '');
+  return { heard, malformed, lost };
 }
 
 describe('empty RTP packets in a leg’s stream', () => {
@@ -67,8 +78,33 @@ describe('empty RTP packets in a leg’s stream', () => {
   });
 });
 
+describe('empty RTP packets out of order', () => {
+  for (const [what, recordOnlyMs] of [['live leg', undefined], ['record-only leg (SIPREC)', 1000]] as const) {
+    it(`${what}: an empty packet that overtakes the packet before it: that packet keeps its place, every frame plays, none concealed`, () => {
+      const r = run(0, recordOnlyMs, 20, 'overtakes');
+      assert.equal(r.heard, '1'.repeat(100));
+      assert.deepEqual([r.malformed, r.lost], [25, 0]);
+    });
+
+    it(`${what}: an empty packet overtaken by the packet after it: its number is played over, not concealed`, () => {
+      const r = run(0, recordOnlyMs, 20, 'overtaken');
+      assert.equal(r.heard, '1'.repeat(100));
+      assert.deepEqual([r.malformed, r.lost], [25, 0]);
+    });
+  }
+
+  it('RFC 6263 keep-alives out of order either way: the tone whole', () => {
+    for (const reorder of ['overtakes', 'overtaken'] as const) {
+      const r = run(20, undefined, 20, reorder);
+      assert.equal(r.heard, '1'.repeat(100), reorder);
+      assert.deepEqual([r.malformed, r.lost], [0, 0], reorder);
+    }
+  });
+});
+
 describe('empty RTP packets in a forwarded two-party call', () => {
-  it('the listener gets every packet of the tone, in sequence with no gap, and no empty one', () => {
+  for (const overtakes of [false, true])
+  it(`the listener gets every packet of the tone, in sequence with no gap, and no empty one${overtakes ? ' (each empty packet overtakes the packet before it)' : ''}`, () => {
     const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
     const heard: Buffer[] = [];
     const a = mixer.createParticipant('a', media, () => undefined);
@@ -80,8 +116,11 @@ describe('empty RTP packets in a forwarded two-party call', () => {
     let seq = 1000;
     for (let i = 0; i < 150; i++) {
       ulaw.encode(tone(1000, 8000, 160, 8000, i * 160), out);
-      a.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++, timestamp: i * 160, payload: Buffer.from(out) }), i * 20);
-      if (i % 4 === 3) a.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++, timestamp: (i + 1) * 160, payload: Buffer.alloc(0) }), i * 20);
+      const audio = buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++, timestamp: i * 160, payload: Buffer.from(out) });
+      const empty = i % 4 === 3 ? buildRtp({ payloadType: 0, ssrc: 0xa, seq: seq++, timestamp: (i + 1) * 160, payload: Buffer.alloc(0) }) : null;
+      if (empty && overtakes) a.pushRtp(empty, i * 20);
+      a.pushRtp(audio, i * 20);
+      if (empty && !overtakes) a.pushRtp(empty, i * 20);
       b.pushRtp(buildRtp({ payloadType: 0, ssrc: 0xb, seq: 7 + i, timestamp: i * 160, payload: Buffer.from(quiet) }), i * 20);
       mixer.runTick();
       if (i > 20) modes.add(mixer.stats.mode);
