@@ -6,7 +6,11 @@
 // A source other than the signalled address latches only after PROBATION_PACKETS
 // packets in a row (a stray or late packet, e.g. a previous call's on a reused
 // port, must not take the leg: it would also take where the leg sends), and in
-// 'latch' mode the signalled address itself takes the leg back at once. The
+// 'latch' mode the signalled address takes the leg back from another source it
+// latched after the same probation, its packets in a row with none of the latched
+// source's between (anyone can send from an address in the SDP:
+// one packet from it took a leg latched to a peer behind NAT, whose packets were
+// then refused for as long as one such packet came every 2 s). The
 // packets a source sends while on probation are held, not lost: when it latches,
 // the receiver plays them first (takeHeld), so a peer behind NAT loses nothing
 // of its first 40 ms; a source that does not latch has its held packets dropped.
@@ -66,10 +70,15 @@ export class RtpSourceLatch {
     const fromSdp = address === this.sdpIp && port === this.sdpPort;
     if (this.mode === 'strict') return fromSdp;
     if (this.ip !== null) {
-      if (address === this.ip && port === this.port) return true;
+      if (address === this.ip && port === this.port) {
+        // In a row: a packet of the latched source between breaks a candidate's run.
+        if (this.candidateIp !== null) this.dropCandidate();
+        return true;
+      }
       if (this.mode !== 'latch') return false;
       if (fromSdp) {
-        // The peer's own signalled address wins over a source learnt from packets.
+        // The peer's own signalled address wins over a source learnt from packets, after its probation.
+        if (!this.passes(address, port)) return false;
         this.log.info({ from: `${this.ip}:${this.port}`, to: `${address}:${port}` }, 'RTP from the signalled address: re-latched to it');
         this.ip = null;
         return true;
@@ -81,6 +90,11 @@ export class RtpSourceLatch {
     }
     if (fromSdp) return true;
     // Another source (NAT, or a stray packet): only after PROBATION_PACKETS in a row.
+    return this.passes(address, port);
+  }
+
+  /** Counts a packet of a source on probation: whether it has now sent PROBATION_PACKETS in a row. */
+  private passes(address: string, port: number): boolean {
     if (address !== this.candidateIp || port !== this.candidatePort) {
       this.dropCandidate();
       this.candidateIp = address;
@@ -107,7 +121,7 @@ export class RtpSourceLatch {
 
   /** A packet `accepts` refused: held if its source is on probation, to be played if it latches. */
   hold(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (this.ip !== null || rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return;
+    if (rinfo.address !== this.candidateIp || rinfo.port !== this.candidatePort) return;
     if (this.held.length < PROBATION_PACKETS - 1) this.held.push(Buffer.from(buf));
   }
 

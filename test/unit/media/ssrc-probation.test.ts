@@ -30,6 +30,8 @@ interface Leg {
   leg: MixerParticipant;
   ssrcs: number[];
   digits: string[];
+  /** Where the leg latched, in order. */
+  latchedTo: string[];
   /** Sends `pkt` from `from` at the current time, then (tick) runs the room's tick. */
   send(pkt: Buffer, from?: dgram.RemoteInfo): void;
   tick(): void;
@@ -54,7 +56,8 @@ function leg(t: { after(fn: () => void): void }): Leg {
   const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, otherProtocol: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcProbation: 0, ssrcChanges: 0 };
   const ssrcs: number[] = [];
   const opts = { latching: 'latch', log, onRtp: (p: Buffer, ms: number) => leg.pushRtp(p, ms), onSsrc: (s: number) => ssrcs.push(s) } as unknown as RtpEndpointOptions;
-  const rx = new RtpReceiver(stats, opts, () => undefined);
+  const latchedTo: string[] = [];
+  const rx = new RtpReceiver(stats, opts, (r) => latchedTo.push(`${r.address}:${r.port}`));
   rx.configure({ remote: { ip: PEER.address, port: PEER.port, rtcpPort: null, rtcpMux: true }, payloadTypes: [0, 101], audioPt: 0, srtp: null, sending: true }, false);
   t.after(() => mixer.close());
   return {
@@ -63,6 +66,7 @@ function leg(t: { after(fn: () => void): void }): Leg {
     leg,
     ssrcs,
     digits,
+    latchedTo,
     send: (pkt, from = PEER) => rx.onRtpMessage(pkt, from),
     tick: () => {
       mixer.runTick();
@@ -171,5 +175,32 @@ describe('a leg whose RTP carries more than one SSRC', () => {
     assert.equal(l.heard().replace(/[-.]+/, ' '), '1'.repeat(50) + ' ' + '6'.repeat(50));
     assert.deepEqual(l.ssrcs, [0xa, 0xb]);
     assert.deepEqual([l.stats.packetsIn, l.stats.ssrcProbation, l.stats.wrongSource], [100, 0, 0]);
+  });
+});
+
+describe('a leg latched to a peer behind NAT (packets from another address than its SDP)', () => {
+  const NAT = { ...PEER, address: '127.0.0.9', port: 5000 };
+
+  it('a packet now and then from the signalled address (anyone can send from it) does not take the leg from the peer', (t) => {
+    const l = leg(t);
+    for (let k = 0; k < 100; k++) {
+      l.send(audio(0xa, 100, k, 1000), NAT);
+      if (k % 10 === 5) l.send(audio(0xf00 + k, 7, 0, 600));
+      l.tick();
+    }
+    assert.equal(l.heard(), '1'.repeat(100));
+    assert.deepEqual(l.latchedTo, ['127.0.0.9:5000']);
+    assert.deepEqual([l.stats.packetsIn, l.stats.wrongSource], [100, 10]);
+  });
+
+  it('the peer moving to its signalled address takes the leg back: every frame plays', (t) => {
+    const l = leg(t);
+    for (let k = 0; k < 100; k++) {
+      l.send(audio(0xa, 100, k, 1000), k < 50 ? NAT : PEER);
+      l.tick();
+    }
+    assert.equal(l.heard(), '1'.repeat(100));
+    assert.deepEqual(l.latchedTo, ['127.0.0.9:5000', '127.0.0.1:4000']);
+    assert.deepEqual([l.stats.packetsIn, l.stats.wrongSource], [100, 0]);
   });
 });
