@@ -24,7 +24,11 @@ import { RawFile } from './raw-file.ts';
 export const WAV_HEADER_BYTES = 44;
 
 export function wavHeader(dataBytes: number, sampleRate: number, channels: number): Buffer {
-  const h = Buffer.alloc(WAV_HEADER_BYTES);
+  return fillWavHeader(Buffer.alloc(WAV_HEADER_BYTES), dataBytes, sampleRate, channels);
+}
+
+/** Writes the 44-byte header for `dataBytes` of audio into `h` (at least WAV_HEADER_BYTES long); returns `h`. */
+function fillWavHeader(h: Buffer, dataBytes: number, sampleRate: number, channels: number): Buffer {
   h.write('RIFF', 0, 'ascii');
   h.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);
   h.write('WAVE', 8, 'ascii');
@@ -54,6 +58,13 @@ export class WavDiskFile {
   private pendingChunk: { chunk: Buffer; plainBytes: number } | null = null;
   /** The sha256 of the complete file, set by complete() (null: lost, or it could not be read back). */
   sha256: string | null = null;
+  /**
+   * The plain file's header, filled again for each rewrite: a new Buffer (an ArrayBuffer with
+   * its backing store) for every rewrite was most of a pass's garbage. Reusing it is safe: a
+   * file's writes are awaited one after the other, and a write's bytes are only read until it
+   * resolves (RawFile.write).
+   */
+  private header: Buffer | null = null;
 
   constructor(
     readonly path: string,
@@ -82,6 +93,11 @@ export class WavDiskFile {
     return this.pendingChunk !== null;
   }
 
+  /** open() has nothing left to do: the file exists and its first header is on disk. */
+  get opened(): boolean {
+    return this.fh !== null && this.headerClaim >= 0;
+  }
+
   /**
    * Creates the file (never an existing one: EEXIST) and writes its first header,
    * if not done yet. True when this call wrote that header (the pass that did
@@ -95,9 +111,17 @@ export class WavDiskFile {
     return opening;
   }
 
-  /** Plain: writes `buf` after the data on disk; the bytes written (a short write is the caller's to continue). */
-  async writeData(buf: Buffer): Promise<number> {
-    const bytesWritten = await this.fh!.write(buf, 0, buf.length, WAV_HEADER_BYTES + this.data);
+  /**
+   * Plain: writes `buf` after the data on disk; resolves with the bytes written, which the
+   * caller hands to dataWritten() before its next write (a short write is the caller's to
+   * continue). Not an async function: a pass's data write makes no promise of its own.
+   */
+  writeData(buf: Buffer): Promise<number> {
+    return this.fh!.write(buf, 0, buf.length, WAV_HEADER_BYTES + this.data);
+  }
+
+  /** `bytesWritten` of a writeData() reached the disk; throws when the disk took none. */
+  dataWritten(bytesWritten: number): number {
     // A short write is followed by another for the rest (which then fails with the real error).
     if (bytesWritten <= 0) throw new Error(`${this.path}: the disk took no bytes`);
     this.data += bytesWritten;
@@ -119,14 +143,19 @@ export class WavDiskFile {
     return p.plainBytes;
   }
 
-  /** The end of a pass: the header is rewritten when due (every headerEveryPasses, or `force`). */
-  async passDone(opening: boolean, force: boolean): Promise<void> {
+  /**
+   * The end of a pass: whether the header is to be rewritten now (every headerEveryPasses, or
+   * `force`); the caller then calls writeHeader(). Synchronous, so that the passes that skip
+   * the header (most of them) make no promise for it.
+   */
+  headerDue(opening: boolean, force: boolean): boolean {
     // A header that lags behind the data is still true (it claims less than is there).
     // (The pass that created the file wrote its header first: it does not count.)
     if (this.headerEveryPasses <= 1 || force || (!opening && ++this.passes >= this.headerEveryPasses)) {
       this.passes = 0;
-      await this.writeHeader();
+      return true;
     }
+    return false;
   }
 
   /** The header for the whole sample frames on disk; skipped when it already says so. */
@@ -142,7 +171,8 @@ export class WavDiskFile {
     }
     const claim = this.data - (this.data % this.blockAlign);
     if (claim === this.headerClaim) return;
-    const bytesWritten = await this.fh.write(wavHeader(claim, this.sampleRate, this.channels), 0, WAV_HEADER_BYTES, 0);
+    this.header = fillWavHeader(this.header ?? Buffer.alloc(WAV_HEADER_BYTES), claim, this.sampleRate, this.channels);
+    const bytesWritten = await this.fh.write(this.header, 0, WAV_HEADER_BYTES, 0);
     if (bytesWritten !== WAV_HEADER_BYTES) throw new Error(`${this.path}: short header write (${bytesWritten} bytes)`);
     this.headerClaim = claim;
   }

@@ -185,8 +185,11 @@ export class WavFileWriter {
 
   private start(): void {
     this.inFlight = true;
-    this.run().catch((err: unknown) => this.report(err as Error, 'write'));
+    this.run().catch(this.runFailed);
   }
+
+  /** One function for every pass's catch, not a closure per pass. */
+  private readonly runFailed = (err: unknown): void => this.report(err as Error, 'write');
 
   private async run(): Promise<void> {
     for (;;) {
@@ -205,14 +208,15 @@ export class WavFileWriter {
     if (this.gaveUp) return;
     const file = this.file;
     try {
-      const opening = await file.open();
+      // An open file (every pass but the first) awaits nothing here.
+      const opening = file.opened ? false : await file.open();
       if (this.sealer) await this.writeSealed();
       while (this.segments.length > 0 && !this.sealer) {
         const seg = this.segments[0]!;
         const buf = typeof seg === 'number' ? ZEROS.subarray(0, Math.min(seg, CHUNK_BYTES)) : seg;
-        this.consume(await file.writeData(buf));
+        this.consume(file.dataWritten(await file.writeData(buf)));
       }
-      await file.passDone(opening, this.failure !== null || this.closing);
+      if (file.headerDue(opening, this.failure !== null || this.closing)) await file.writeHeader();
       if (this.failure) {
         this.failure = null;
         this.hooks.resumed?.();

@@ -111,30 +111,31 @@ export class RecordingIo {
   private readonly deathListeners = new Set<(err: Error, resent: number) => void>();
 
   create(path: string): Promise<number> {
-    return this.call({ kind: 'create', path }) as Promise<number>;
+    return this.call({ id: 0, kind: 'create', path }) as Promise<number>;
   }
 
   /** pwrite(2) of `length` bytes of `buf` from `offset`: the bytes written. They are copied when the batch goes (within BATCH_MS): the caller must not change them until the call resolves (the writers never reuse a buffer they handed over). */
   write(fd: number, buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    const bytes = buf.subarray(offset, offset + length);
-    return this.call({ kind: 'write', fd, at: 0, length: bytes.length, position }, bytes) as Promise<number>;
+    // The whole buffer (what the writers pass): no view made for it.
+    const bytes = offset === 0 && length >= buf.length ? buf : buf.subarray(offset, offset + length);
+    return this.call({ id: 0, kind: 'write', fd, at: 0, length: bytes.length, position }, bytes) as Promise<number>;
   }
 
   truncate(fd: number, length: number): Promise<void> {
-    return this.call({ kind: 'truncate', fd, length }) as Promise<void>;
+    return this.call({ id: 0, kind: 'truncate', fd, length }) as Promise<void>;
   }
 
   sync(fd: number): Promise<void> {
-    return this.call({ kind: 'sync', fd }) as Promise<void>;
+    return this.call({ id: 0, kind: 'sync', fd }) as Promise<void>;
   }
 
   /** The sha256 of the whole file behind `fd` (read back in the thread). */
   sha256(fd: number): Promise<string> {
-    return this.call({ kind: 'sha256', fd }) as Promise<string>;
+    return this.call({ id: 0, kind: 'sha256', fd }) as Promise<string>;
   }
 
   close(fd: number): Promise<void> {
-    return this.call({ kind: 'close', fd }) as Promise<void>;
+    return this.call({ id: 0, kind: 'close', fd }) as Promise<void>;
   }
 
   /**
@@ -145,7 +146,7 @@ export class RecordingIo {
    * (recording-io-worker.mjs); `<path>.tmp` then stays until a call without keepTemp.
    */
   writeAtomic(path: string, text: string, mode?: number, keepTemp = false): Promise<void> {
-    const op: Extract<Op, { kind: 'writeAtomic' }> = { kind: 'writeAtomic', path, text };
+    const op: Extract<Op, { kind: 'writeAtomic' }> & { id: number } = { id: 0, kind: 'writeAtomic', path, text };
     if (mode !== undefined) op.mode = mode;
     if (keepTemp) op.keepTemp = true;
     return this.call(op) as Promise<void>;
@@ -157,17 +158,17 @@ export class RecordingIo {
    * thread died may append twice: for idempotent lines only (the recordings index's journal).
    */
   append(path: string, text: string): Promise<void> {
-    return this.call({ kind: 'append', path, text }) as Promise<void>;
+    return this.call({ id: 0, kind: 'append', path, text }) as Promise<void>;
   }
 
   /** The size in bytes of each file (0 for one that is missing or unreadable): one call for them all, not a stat each on libuv's pool. */
   sizes(paths: string[]): Promise<number[]> {
-    return this.call({ kind: 'sizes', paths }) as Promise<number[]>;
+    return this.call({ id: 0, kind: 'sizes', paths }) as Promise<number[]>;
   }
 
   /** The thread's own per-kind timings (wall ms in the thread), or null unless PARLEY_REC_IO_STATS=1 when it started: for benches. */
   threadStats(): Promise<RecordingIoThreadStats | null> {
-    return this.call({ kind: 'stats' }) as Promise<RecordingIoThreadStats | null>;
+    return this.call({ id: 0, kind: 'stats' }) as Promise<RecordingIoThreadStats | null>;
   }
 
   /** `fn` is called when the thread dies, with how many calls were sent to the next one; returns the unsubscribe. */
@@ -186,9 +187,11 @@ export class RecordingIo {
     await this.worker?.terminate();
   }
 
-  private call(op: Op, bytes: Uint8Array | null = null): Promise<unknown> {
+  /** `op` is the caller's own literal (made with id 0): it takes the call's id, not a copy of it per call. */
+  private call(op: Op & { id: number }, bytes: Uint8Array | null = null): Promise<unknown> {
     const id = this.nextId++;
-    const queued = { ...op, id };
+    const queued = op;
+    queued.id = id;
     this.callsByKind[op.kind] = (this.callsByKind[op.kind] ?? 0) + 1;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, op: queued, bytes, sends: 0 });

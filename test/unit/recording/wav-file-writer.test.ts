@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CHUNK_BYTES, chunkPool } from '../../../src/recording/chunk-pool.ts';
+import { recordingIo } from '../../../src/recording/io/recording-io.ts';
 import { WavFileWriter } from '../../../src/recording/wav-file-writer.ts';
 import { readWavFile } from '../../helpers/audio-analysis.ts';
 
@@ -187,5 +188,39 @@ describe('WavFileWriter', () => {
     const ra = readWavFile(a.path).samples;
     assert.equal(ra.length, 2 * half);
     assert.ok(ra.subarray(0, half).every((v) => v === 1111) && ra.subarray(half).every((v) => v === 3333));
+  });
+  it('a pass writes each buffered segment as it is and rewrites the header from one buffer of its own', async () => {
+    // What a pass hands the recording I/O thread, seen at recordingIo().write: the writers'
+    // garbage per pass was a new 44-byte Buffer per header and a view per write (bench:bridge).
+    const io = recordingIo();
+    const path = join(dir, 'pass-bufs.wav');
+    const seen: { buf: Uint8Array; offset: number; length: number; position: number }[] = [];
+    const write = io.write.bind(io);
+    io.write = (fd, buf, offset, length, position) => {
+      if (seen.length < 100 && fd >= 0) seen.push({ buf, offset, length, position });
+      return write(fd, buf, offset, length, position);
+    };
+    try {
+      const w = new WavFileWriter(path, 8000, 1);
+      await w.whenIdle(); // created, with its empty header
+      seen.length = 0;
+      for (let pass = 1; pass <= 4; pass++) {
+        w.append(ramp(160, (pass - 1) * 160));
+        w.flush();
+        await w.whenIdle();
+      }
+      w.close();
+      await w.closed;
+    } finally {
+      io.write = write;
+    }
+    const headers = seen.filter((s) => s.position === 0);
+    const data = seen.filter((s) => s.position !== 0);
+    assert.equal(headers.length, 4, 'a header rewrite per pass (headerEveryPasses 1; close claims nothing new)');
+    assert.ok(headers.every((h) => h.buf === headers[0]!.buf && h.offset === 0 && h.length === 44), 'every rewrite from the same 44-byte buffer');
+    assert.deepEqual(data.map((d) => [d.offset, d.length, d.position]), [[0, 320, 44], [0, 320, 364], [0, 320, 684], [0, 320, 1004]], 'each segment whole, after the data on disk');
+    const r = readWavFile(path);
+    assert.equal(r.headerDataBytes, 1280);
+    assert.deepEqual(r.samples, ramp(640));
   });
 });
