@@ -78,6 +78,8 @@ export class JitterBuffer {
   private stableTicks = 0;
   private emptyTicks = 0;
   private draining = false;
+  /** The missing packet pop(true) waited a tick for already (-1: none). */
+  private waited = -1;
   /** Frames that arrive together (one packet's), at least 1. */
   private burst = 1;
   /** Sequence numbers that bring no frame, played over (skip(); -1: free), a ring as long as the buffer (as many may wait). */
@@ -176,8 +178,10 @@ export class JitterBuffer {
   /**
    * The packet to play this tick: a slot (valid until the next push), LOST when
    * the next packet is missing but later ones are here, or null (nothing to play).
+   * `waitForGap`: a missing next packet with later ones here is waited for one tick
+   * (null) before it is LOST: one overtaken on the network (reordered) comes next.
    */
-  pop(): JitterSlot | typeof LOST | null {
+  pop(waitForGap = false): JitterSlot | typeof LOST | null {
     if (!this.playing) {
       if (this.count === 0 || (this.count < this.targetFrames && !this.draining)) return null;
       this.playing = true;
@@ -215,6 +219,10 @@ export class JitterBuffer {
       const oldest = this.oldestIndex();
       const gap = seqDiff(this.slots[oldest].seq, this.expected);
       if (gap > 0 && gap <= this.slots.length) {
+        if (waitForGap && this.waited !== this.expected) {
+          this.waited = this.expected;
+          return null;
+        }
         this.expected = (this.expected + 1) & 0xffff;
         this.stats.lost++;
         this.playTs = (this.playTs + this.frameTs) >>> 0;

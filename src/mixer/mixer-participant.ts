@@ -301,14 +301,14 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     return this.feed.jitter.dropBefore(seq);
   }
 
-  /** @internal Tick step 1: this tick's input frame. */
-  pullInput(timeMs: number): void {
+  /** @internal Tick step 1: this tick's input frame; `waitForGap`: a missing frame with later ones here is waited for a tick (JitterBuffer.pop). */
+  pullInput(timeMs: number, waitForGap = false): void {
     this.tickMs = timeMs;
     const jitter = this.feed.jitter;
     // A codec change's old stream first (setMedia), then the new buffer.
     this.oldStream?.tick();
     const carried = this.tail.length > 0 ? this.tail.shift()! : null;
-    const slot = carried === null ? jitter.pop() : null;
+    const slot = carried === null ? jitter.pop(waitForGap) : null;
     this.inputHeard = carried !== null && this.heardFrames > 0;
     if (this.inputHeard) this.heardFrames--;
     if (carried !== null) {

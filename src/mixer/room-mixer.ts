@@ -318,7 +318,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     const total = this.total;
     const n = this.frameSamples;
     total.fill(0);
-    for (const p of list) p.pullInput(timeMs);
+    for (const p of list) p.pullInput(timeMs, fw.waitsFor(p));
     // After a hand-back, a listener whose mix waits for the other leg's late packets gets nothing now (TwoPartyForwarder.slips).
     const slipped = fw.slips(timeMs, served);
     // Legs that got this tick's frame forwarded get nothing now; prompts wait a tick so they hear them from the first frame.

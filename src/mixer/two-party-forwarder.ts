@@ -139,6 +139,18 @@ export class TwoPartyForwarder {
   }
 
   /**
+   * Whether `from`'s input this tick waits for a frame missing while a later one is here (a network
+   * that reorders: JitterBuffer.pop) instead of playing it lost: while a listener regains from it
+   * and has a slip left, that is one more tick without its next frame, and slips. (Its buffer,
+   * emptied at the hand-back, plays each packet as soon as it comes: a pair overtaking each other
+   * across a tick found the first missing.) Once a gap: a packet really lost is concealed next tick.
+   */
+  waitsFor(from: MixerParticipant): boolean {
+    for (let i = 0; i < this.regaining.length; i++) if (this.regaining[i].from === from && this.regaining[i].left > 0) return true;
+    return false;
+  }
+
+  /**
    * After the tick's input was read: the listeners whose mix waits this tick for the other leg of
    * a hand-back (none: null), their timelines held (see above). Not `served` ones (they got this
    * tick's frame already).

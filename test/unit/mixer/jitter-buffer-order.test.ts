@@ -8,11 +8,11 @@ import { JitterBuffer, LOST } from '../../../src/mixer/jitter-buffer.ts';
 
 const PAYLOAD = new Uint8Array(160);
 
-/** Pops `ticks` times: 'seq:ts' for a packet, 'L' for a lost one, '.' for nothing. */
-function popMany(jb: JitterBuffer, ticks: number): string[] {
+/** Pops `ticks` times (`waitForGap`: JitterBuffer.pop's): 'seq:ts' for a packet, 'L' for a lost one, '.' for nothing. */
+function popMany(jb: JitterBuffer, ticks: number, waitForGap = false): string[] {
   const out: string[] = [];
   for (let i = 0; i < ticks; i++) {
-    const s = jb.pop();
+    const s = jb.pop(waitForGap);
     out.push(s === null ? '.' : s === LOST ? 'L' : `${s.seq}:${s.timestamp}`);
   }
   return out;
@@ -80,5 +80,20 @@ describe('jitter buffer ordering (ring indexed by sequence number)', () => {
     assert.equal(jb.stats.lost, 1);
     assert.equal(jb.push(0, 480, 0, PAYLOAD, 200), false, 'seq 0 after its turn is late');
     assert.equal(jb.stats.late, 1);
+  });
+
+  it('waiting for a gap: a missing packet with a later one here is waited for one tick; one that comes then plays in its place, one that does not is LOST', () => {
+    const jb = new JitterBuffer(20, 100, 8000);
+    const push = (seq: number): boolean => jb.push(seq, seq * 160, 0, PAYLOAD, seq * 20);
+    push(10);
+    const out = popMany(jb, 1, true);
+    push(12); // 11 was overtaken: it comes after the next tick
+    out.push(...popMany(jb, 1, true));
+    push(11);
+    out.push(...popMany(jb, 2, true));
+    push(14); // 13 never comes
+    out.push(...popMany(jb, 3, true));
+    assert.deepEqual(out, ['10:1600', '.', '11:1760', '12:1920', '.', 'L', '14:2240']);
+    assert.deepEqual([jb.stats.lost, jb.stats.late, jb.stats.underruns], [1, 0, 0]);
   });
 });

@@ -100,6 +100,46 @@ describe('two-party forwarding (RoomMixer, manual clock)', () => {
     });
   }
 
+  // A network that swaps each pair of the talker's packets. After a hand-back the talker's jitter buffer, emptied of what
+  // the listener heard, plays each packet as it comes: when a tick fell between the two of a pair, the first of them
+  // (sent second) was missing while the other was there, and played as lost (silence to the listener) instead of
+  // waited for; it came a moment later, too late. Now the mix waits a tick for it (TwoPartyForwarder.waitsFor, slips).
+  for (const split of [31, 35, 41]) {
+    it(`a reordering network, a pair split by a tick ${split - 30} frames after a hand-back: the listener hears every frame of the talker once, in order`, () => {
+      const room = makeRoom();
+      const [a, b] = [new Phone(26), new Phone(27)];
+      const pa = room.join('a', a);
+      const pb = room.join('b', b);
+      let held: Buffer | null = null;
+      for (let i = 0; i < 70; i++) {
+        const pkt = a.next()!;
+        let late: Buffer | null = null;
+        // (Arrival times on the talker's clock: a steady network but for the swaps, from the 11th packet on.)
+        if (i >= 10 && i % 2 === 0) held = pkt;
+        else {
+          pa.pushRtp(pkt, i * 20);
+          if (i === split) late = held;
+          else if (held) pa.pushRtp(held, i * 20);
+          held = null;
+        }
+        pb.pushRtp(b.next()!, i * 20);
+        // A prompt too quiet to change a frame by more than G.711's rounding: each frame b gets is a's, or it is not.
+        if (i === 30) room.mixer.play(new ToneSource(700, 8000, 25, 1));
+        room.mixer.runTick();
+        if (late) pa.pushRtp(late, i * 20 + 1);
+      }
+      assert.deepEqual([room.mixer.stats.toMixed, room.mixer.stats.toForward], [1, 2]);
+      // In sequence order, as b's jitter buffer plays them.
+      b.heard.sort((x, y) => ((x.seq - y.seq + 0x8000) & 0xffff) - 0x8000);
+      assertOneStream(b.heard, 'b');
+      const first = a.sent.keys().next().value!;
+      const off = b.heard.map((p, k) => Math.round(32768 * rms(decode(p.payload).map((v, n) => v - decode(a.sent.get(first + k)!)[n]))));
+      assert.ok(off.every((e) => e < 100), `packet k carries a's frame k (off by rms ${off.join(' ')})`);
+      assert.equal(b.heard.length, 70);
+      room.mixer.close();
+    });
+  }
+
   it('a forwarded leg hangs up: the other is mixed from the next tick, its stream continuous', () => {
     const room = makeRoom();
     const [a, b] = [new Phone(22), new Phone(23)];
