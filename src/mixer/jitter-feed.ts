@@ -119,7 +119,8 @@ export class JitterFeed {
         return this.splitter.push(v.seq, v.timestamp, payload, this.opusPacket);
       }
     } else if (this.reframer.takes(payload.length)) return this.reframer.push(v.seq, v.timestamp, v.marker, payload);
-    this.buffer.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
+    // Refused as late after a hand-back, it may be one the other leg has not heard (TwoPartyForwarder.late).
+    if (!this.buffer.push(v.seq, v.timestamp, v.payloadType, payload, nowMs)) this.owner.handedBack?.late(this.owner, v.seq, v.timestamp, payload);
     this.splice.took(v.seq, v.timestamp, nowMs);
     this.owner.relay?.packet(this.owner, v.seq, v.timestamp, v.marker, payload);
   }

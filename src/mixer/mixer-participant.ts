@@ -62,6 +62,8 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
   silenceFilled = 0;
   /** @internal While the room forwards: where this leg's packets go as they arrive. */
   relay: TwoPartyForwarder | null = null;
+  /** @internal Its forwarding ended: a packet too late for the switch may still go to the other leg (TwoPartyForwarder.late). */
+  handedBack: TwoPartyForwarder | null = null;
   /** Who this leg's telephone-events (RFC 4733) go on to as they come (a bridge's other party: a caller keys through the callee's IVR), besides Parley; null: Parley only. */
   dtmfTo: string | null = null;
   /** @internal What the jitter buffer held at close, decoded, for the room's recorders (leg-tails.ts); `tailHeard`: forwarded as it came. Before the close: the old stream's frames at a codec change, played first, its late packets' after them (`oldStream`); `inputHeard`: this tick's input is one of the first `heardFrames` of them, which the listeners heard (recorders only: RoomMixer). */

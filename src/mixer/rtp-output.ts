@@ -67,6 +67,15 @@ export class RtpOutput {
   private inSeq = 0;
   /** Input older than this is not forwarded: it predates the mapping, or its output number was given away. */
   private inFloor = 0;
+  /** Bit k: input inSeq - k was forwarded (or dropped on purpose); for the packets that come after a hand-back (forwardLate). */
+  private inHeard = 0;
+  /** After endForward: the mapping that ended, for its input's packets that come too late (forwardLate); lateSsrc null: none. */
+  private lateSsrc: number | null = null;
+  private lateTop = 0;
+  private lateFloor = 0;
+  private lateHeard = 0;
+  private lateSeqOff = 0;
+  private lateTsOff = 0;
   /** The last packet's buffer, when the transport released it: the next one of the same size is written into it. */
   private spare: Buffer | null = null;
   /** Bytes per packet for a listener that wants other than 20 ms (0: one frame per packet), and the bytes gathered for it. */
@@ -172,7 +181,9 @@ export class RtpOutput {
       this.tsOff = (this.lastTs - played.ts) >>> 0;
       this.inSeq = played.seq;
       this.inFloor = (played.seq + 1) & 0xffff;
+      this.inHeard = 1;
     }
+    this.lateSsrc = null;
     this.forwarding = true;
     this.filling = paused;
   }
@@ -198,6 +209,7 @@ export class RtpOutput {
     packet.set(payload, 12);
     this.marker = false;
     this.filling = false;
+    this.heard(d);
     if (d > 0) {
       // The newest so far (a reordered older one changes nothing).
       this.inSeq = seq;
@@ -205,6 +217,31 @@ export class RtpOutput {
       this.lastTs = outTs;
       this.lastTick = tickMs + FRAME_MS;
     }
+    this.stats.forwarded++;
+    this.spare = this.send(packet) === false ? packet : null;
+    return true;
+  }
+
+  /** Input `d` numbers after inSeq (before it: d < 0) went out: inHeard follows (before inSeq moves to it, when d > 0). */
+  private heard(d: number): void {
+    if (d > 0) this.inHeard = d < 32 ? ((this.inHeard << d) | 1) >>> 0 : 1;
+    else if (-d < 32) this.inHeard = (this.inHeard | (1 << -d)) >>> 0;
+  }
+
+  /**
+   * After a hand-back (endForward), a packet of the input that was forwarded, older than the newest one this
+   * listener got and never sent to it (a network that reorders: it came after the switch): it goes out at once
+   * on the number and timestamp the forwarding kept for it, a hole in the stream filled, as the other packets
+   * of the forwarding went (the listener's jitter buffer places it). False when not sent (not such a packet).
+   */
+  forwardLate(ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
+    if (ssrc !== this.lateSsrc) return false;
+    const age = seqDiff(this.lateTop, seq);
+    if (age <= 0 || age >= 32 || seqDiff(seq, this.lateFloor) < 0 || (this.lateHeard & (1 << age)) !== 0) return false;
+    this.lateHeard = (this.lateHeard | (1 << age)) >>> 0;
+    const packet = this.buffer(12 + payload.length);
+    writeRtpHeader(packet, this.pt, false, (seq + this.lateSeqOff) & 0xffff, (timestamp + this.lateTsOff) >>> 0, this.ssrc);
+    packet.set(payload, 12);
     this.stats.forwarded++;
     this.spare = this.send(packet) === false ? packet : null;
     return true;
@@ -226,6 +263,7 @@ export class RtpOutput {
     if (ssrc !== this.inSsrc) return;
     const d = seqDiff(seq, this.inSeq);
     if (d <= 0 || d > RESTART_SEQ_JUMP) return;
+    this.heard(d);
     this.inSeq = seq;
     this.seqOff = (this.seqOff - 1) & 0xffff;
     // Older input would now map onto numbers already sent.
@@ -295,6 +333,12 @@ export class RtpOutput {
    * frame that tick plays is the last one forwarded).
    */
   endForward(tickMs: number, playsNow = false): void {
+    this.lateSsrc = this.inSsrc;
+    this.lateTop = this.inSeq;
+    this.lateFloor = this.inFloor;
+    this.lateHeard = this.inHeard;
+    this.lateSeqOff = this.seqOff;
+    this.lateTsOff = this.tsOff;
     this.inSsrc = null;
     this.forwarding = false;
     this.filling = false;
@@ -323,6 +367,7 @@ export class RtpOutput {
     this.tsOff = (ts - timestamp) >>> 0;
     this.inSeq = (seq - 1) & 0xffff;
     this.inFloor = seq;
+    this.inHeard = 0;
     if (frames > 1) this.marker = true;
   }
 }

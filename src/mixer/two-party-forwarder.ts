@@ -42,7 +42,12 @@
 // (RtpOutput.slip): the next mixed frame follows the last packet a frame later,
 // late as the forwarded packets were, and the listener's own jitter buffer
 // takes up the delay. (Prompts wait a tick then too; a third leg's first frames
-// during a slip are not heard by that listener.)
+// during a slip are not heard by that listener.) On a network that reorders, a
+// packet may come just after the switch although the listener already got the
+// one after it: the jitter buffer refuses it as late, and it goes to the listener
+// then, on the number the forwarding kept for it (late; RtpOutput.forwardLate),
+// not left a hole in its stream; one missing while the next is here waits a tick
+// (waitsFor), as a late one does.
 import { FRAME_MS } from './frames.ts';
 import type { MixerParticipant } from './mixer-participant.ts';
 
@@ -78,6 +83,8 @@ export class TwoPartyForwarder {
   private readonly regaining: { from: MixerParticipant; to: MixerParticipant; left: number }[] = [];
   /** The listeners slipped this tick (slips), reused. */
   private readonly slipped: MixerParticipant[] = [];
+  /** The pair last handed back, until forwarding starts again: their packets that come too late for the switch (late). */
+  private handed: [MixerParticipant, MixerParticipant] | null = null;
 
   get active(): boolean {
     return this.pair !== null;
@@ -92,6 +99,8 @@ export class TwoPartyForwarder {
   start(a: MixerParticipant, b: MixerParticipant, tickMs: number): void {
     if (this.pair || this.ended) return;
     this.regaining.length = 0;
+    if (this.handed) for (const p of this.handed) p.handedBack = null;
+    this.handed = null;
     this.pair = [a, b];
     this.stats.mode = 'forward';
     this.stats.toForward++;
@@ -124,6 +133,7 @@ export class TwoPartyForwarder {
     const pair = this.ended;
     if (!pair) return null;
     this.ended = null;
+    this.handed = pair;
     const [a, b] = pair;
     let served: MixerParticipant[] | null = null;
     for (const [from, to] of [[a, b], [b, a]]) {
@@ -134,6 +144,7 @@ export class TwoPartyForwarder {
       if (playsNow || to.output.covers(tickMs)) (served ??= []).push(to);
       to.output.endForward(tickMs, playsNow);
       if (last !== null) this.regaining.push({ from, to, left: MAX_SLIPS });
+      from.handedBack = this;
     }
     return served;
   }
@@ -175,6 +186,19 @@ export class TwoPartyForwarder {
     const pair = this.pair;
     if (!pair) return;
     this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, payload);
+  }
+
+  /**
+   * @internal After a hand-back, a packet of `from`'s audio its jitter buffer refused as late (called from its
+   * pushRtp): one older than the other leg heard forwarded that came after the switch goes to it (RtpOutput.forwardLate).
+   */
+  late(from: MixerParticipant, seq: number, timestamp: number, payload: Uint8Array): void {
+    const pair = this.handed;
+    if (!pair) return;
+    const to = pair[0] === from ? pair[1] : pair[0];
+    const ssrc = from.inputSsrc;
+    if (to.isClosed || !from.speaksToAll || to.deaf || !to.sending || ssrc === null) return;
+    if (to.output.forwardLate(ssrc, seq, timestamp, payload)) this.stats.forwarded++;
   }
 
   /** @internal A packet of `from`'s that is not forwarded (telephone-event, comfort noise). */

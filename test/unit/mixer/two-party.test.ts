@@ -104,8 +104,12 @@ describe('two-party forwarding (RoomMixer, manual clock)', () => {
   // the listener heard, plays each packet as it comes: when a tick fell between the two of a pair, the first of them
   // (sent second) was missing while the other was there, and played as lost (silence to the listener) instead of
   // waited for; it came a moment later, too late. Now the mix waits a tick for it (TwoPartyForwarder.waitsFor, slips).
-  for (const split of [31, 35, 41]) {
-    it(`a reordering network, a pair split by a tick ${split - 30} frames after a hand-back: the listener hears every frame of the talker once, in order`, () => {
+  // And a pair split by the hand-back's tick: the first of them (sent second) came when the listener had heard the
+  // other forwarded and the mix had taken over: neither forwarded nor mixed, a hole in the listener's stream. It now
+  // goes to the listener as it comes, on the number kept for it (RtpOutput.forwardLate).
+  for (const [split, promptAt] of [[31, 30], [35, 30], [41, 30], [31, 31]]) {
+    const when = split === promptAt ? 'the hand-back\'s tick' : `a tick ${split - promptAt} frames after a hand-back`;
+    it(`a reordering network, a pair split by ${when}: the listener hears every frame of the talker once, in order`, () => {
       const room = makeRoom();
       const [a, b] = [new Phone(26), new Phone(27)];
       const pa = room.join('a', a);
@@ -124,7 +128,7 @@ describe('two-party forwarding (RoomMixer, manual clock)', () => {
         }
         pb.pushRtp(b.next()!, i * 20);
         // A prompt too quiet to change a frame by more than G.711's rounding: each frame b gets is a's, or it is not.
-        if (i === 30) room.mixer.play(new ToneSource(700, 8000, 25, 1));
+        if (i === promptAt) room.mixer.play(new ToneSource(700, 8000, 25, 1));
         room.mixer.runTick();
         if (late) pa.pushRtp(late, i * 20 + 1);
       }
