@@ -31,6 +31,8 @@ export class FramePacer {
   private t0 = 0;
   /** Frames due so far that were sent (or dropped). */
   private n = 0;
+  /** When the frame being sent (in onFrame) was due, on performance.now()'s clock. */
+  private due = 0;
 
   /**
    * @param onFrame called once per frame; `skipped` is the number of frames dropped
@@ -41,6 +43,11 @@ export class FramePacer {
     readonly frameMs = 20,
     readonly maxBacklog = 50,
   ) {}
+
+  /** In onFrame: when the frame it sends was due (its lateness is performance.now() minus this). */
+  get dueMs(): number {
+    return this.due;
+  }
 
   get running(): boolean {
     return this.timer !== null;
@@ -80,6 +87,7 @@ export class FramePacer {
     const self = this.timer;
     for (let i = 0; i < backlog; i++) {
       this.n++;
+      this.due = this.t0 + this.n * this.frameMs;
       this.stats.frames++;
       this.onFrame(i === 0 ? skipped : 0);
       if (this.timer !== self) return; // stopped (or restarted) from inside onFrame

@@ -73,6 +73,12 @@ export class RtpPeer extends EventEmitter {
   readonly received: (RtpPacket & { at: number })[] = [];
   /** performance.now() of each audio frame sent (or dropped on purpose): a loaded machine's stalls of this sender show as gaps. */
   readonly sentAt: number[] = [];
+  /**
+   * Each 20 ms audio packet as it went on the wire (not those of `ptime`, nor those `dropEvery` lost):
+   * performance.now() then, and when the pacer's frame that sent it was due. With `reorder` a packet
+   * held back goes with the next frame's (its due time): the network's swap is not the sender's lateness.
+   */
+  readonly wire: { at: number; due: number }[] = [];
   readonly ip: string;
   private readonly socket: dgram.Socket;
   private remote: { ip: string; port: number } | null = null;
@@ -402,9 +408,12 @@ export class RtpPeer extends EventEmitter {
         // lost on the way
       } else if (!this.options.reorder) {
         this.send(packet);
+        this.wire.push({ at: performance.now(), due: this.pacer.dueMs });
       } else if (this.held) {
         this.send(packet); // n+1 overtakes n
         this.send(this.held);
+        const at = performance.now();
+        this.wire.push({ at, due: this.pacer.dueMs }, { at, due: this.pacer.dueMs });
         this.held = null;
       } else {
         this.held = packet;
