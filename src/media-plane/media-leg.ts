@@ -319,13 +319,8 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
     const sending = n.remote.ip !== null && (n.direction === 'sendrecv' || n.direction === 'sendonly');
     const pts = [n.recvPt, CN_PT];
     if (n.dtmf) pts.push(n.dtmf.recvPt);
-    ep.configure({
-      remote: n.remote,
-      payloadTypes: pts,
-      audioPt: n.recvPt,
-      srtp: n.remoteSrtp && local ? this.srtpFor(local, n.remoteSrtp) : null,
-      sending,
-    });
+    const srtp = n.remoteSrtp && local ? this.srtpFor(local, n.remoteSrtp) : null;
+    ep.configure({ remote: n.remote, payloadTypes: pts, audioPt: n.recvPt, srtp, sending });
     this.setNegotiated(n);
     const clock = CODECS[n.codec].rtpClock;
     if (!this.rtcp) this.rtcp = this.host.createRtcp(this, clock);

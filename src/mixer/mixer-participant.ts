@@ -165,8 +165,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
 
   /** The packet length (ms) this listener gets: other than 20 when its peer asked (a=ptime), and then it is never forwarded to. */
   get packetMs(): number {
-    const ms = this.media.sendPtime ?? 20;
-    return this.media.codec === 'opus' ? 20 : ms;
+    return this.media.codec === 'opus' ? 20 : (this.media.sendPtime ?? 20);
   }
 
   /** Whether this leg's Opus comes in packets of other than 20 ms (split here): mixed, never forwarded (a 120 ms packet in six ticks looks paused; a listener may not take 10 ms). */
@@ -267,8 +266,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
       return;
     }
     if (v.payloadType !== this.media.audioPt && v.payloadType !== this.oldAudioPt) {
-      // An empty packet of the old codec is no keep-alive: an empty audio packet like the new codec's (dropped, counted).
-      if (this.oldStream?.pt === v.payloadType && payload.length === 0) this.feed.empty(v);
+      if (this.oldStream?.pt === v.payloadType && payload.length === 0) this.feed.empty(v); // no keep-alive: an empty audio packet
       else if (this.oldStream?.pt !== v.payloadType || !this.oldStream.take(v.seq, payload, this.tail)) this.feed.skipped(v);
       return;
     }
