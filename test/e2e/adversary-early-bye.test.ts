@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A caller that ends an early dialog with a BYE (RFC 3261 §15 allows it; some phones hang
 // up so after a reliable 183 instead of sending CANCEL). Here the delayed-offer caller gets
 // Parley's offer in a reliable 183 and sends BYE in that early dialog. The BYE got 404
