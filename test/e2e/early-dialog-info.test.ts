@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Requests in an early dialog that an UNRELIABLE provisional made (RFC 3261 §12.1: a 1xx with
 // a To tag makes an early dialog, reliable or not). Phones and PBXs send DTMF as INFO while a
 // menu plays in early media (RFC 6086 §4.2 allows INFO in an early dialog). The SIP server made
