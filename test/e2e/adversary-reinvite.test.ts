@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A re-INVITE without SDP (RFC 3261 §14.2; PBXs send them in 3pcc transfers, RFC 3725
 // flow I, to reconnect the media to another phone): Parley's offer goes in the 200 and the
 // peer's answer comes in the ACK. The ACK's answer was ignored: Parley went on sending to
