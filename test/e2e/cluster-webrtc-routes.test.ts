@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A browser session's own requests (/webrtc/:sessionId…) answered by any node
 // of a cluster: the session lives on the node that owns its room, its POST may
 // have come through another, and its follow-ups (behind a load balancer) through
