@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A caller that hangs up (CANCEL) while the B leg's INVITE has had no response yet: Parley may
 // not CANCEL that INVITE before a provisional (RFC 3261 §9.1), but the call does not wait for
 // it: the caller has its 487, and call, room and recording are gone while the callee is still
