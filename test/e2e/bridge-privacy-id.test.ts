@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // RFC 3325 §7 on the bridge: a caller's `Privacy: id` keeps the identity Parley asserts for it
 // (the upstream's P-Asserted-Identity, else its From) from a B leg whose next hop is outside
 // the trust domain (security.upstreams: 127.0.0.1 here; the callee at 127.0.0.2 is outside), and
