@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A caller that hangs up while Parley is still joining it to a conference (its 200 sent, the
 // room's legs for it still being made in the media thread): it is on the room's roster from the
 // start of the join, and its call's end came before the join listened for it, so it stayed on the
