@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Where the B leg goes. linphonec puts the callee's port in the Request-URI and not in To, so
 // a bridge to the original To (the default) would go to port 5060; `bridgeTo: request-uri` on
 // the rule, or `to: request-uri` on the bridge step, sends it where the Request-URI says.
