@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A kick (DELETE /rooms/:name/legs/:leg) or a room's DELETE that lands while a SIP caller is
 // still being joined to it (its roster entry made, its legs being made, the answer not yet sent):
 // the room's leg was closed before the join listened for its close, so the kick answered 200 and
