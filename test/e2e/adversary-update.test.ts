@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // UPDATE with an SDP offer in a confirmed dialog (RFC 3311 §5.2, as SBCs and phones send
 // after a NAT or address change). drachtio-srf answers it, when the app does not, with the
 // dialog's first SDP whatever the offer said: an offer of codecs Parley cannot take got
