@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Timing that phones and SBCs produce in the field, each in a real call over UDP: a CANCEL
 // crossing the 200, a BYE before the ACK, an UPDATE with and without SDP, an OPTIONS
 // keep-alive to Parley's own address. Every INVITE gets one final response and nothing is
