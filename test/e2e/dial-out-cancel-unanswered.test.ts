@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A dial-out (POST /rooms/:name/dial) whose room is deleted while its INVITE has had no response
 // yet: Parley may not CANCEL before a provisional (RFC 3261 §9.1), but the dial and the room do
 // not wait for it: the API answers 502 (487) and the room is gone while the callee is still
