@@ -179,14 +179,17 @@ describe('linphonec calls baresip through the record-notice gateway', { skip: ha
       phone.command(`call sip:bob@${host}:${bobPort}`);
       await phone.waitFor(/connected\./, 20_000);
       await waitFor('baresip answered', () => (/Call established/.test(bob.output()) ? true : undefined), 10_000);
-      // The notice and the whisper play first; the hold comes once the two are connected.
-      await new Promise((r) => setTimeout(r, 6000));
+      // The notice and the whisper play first; the hold comes once the two are connected: the
+      // callee's leg, muted from its INVITE until the whisper is over, is heard (b2b-bridge.ts).
+      await waitFor('the whisper over, the two connected', () => (calleeHeard(parley, 'dave') ? true : undefined), 15_000);
       phone.command('pause');
       await waitFor('baresip gets the hold re-INVITE', () => (reinvites(bob.output()).length >= 1 ? true : undefined), 10_000);
-      await new Promise((r) => setTimeout(r, 1500));
+      // Its hold re-INVITE answered (a resume before that would cross it).
+      await phone.waitFor(/is now paused\./, 10_000);
       phone.command('resume');
       await waitFor('baresip gets the resume re-INVITE', () => (reinvites(bob.output()).length >= 2 ? true : undefined), 10_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      // Its resume re-INVITE answered: the media streams are set up again (a second time).
+      await phone.waitFor(/Media streams established[^]*Media streams established/, 10_000);
       phone.command('terminate');
       await phone.waitFor(/ended/, 10_000);
       const toBob = reinvites(bob.output());
@@ -202,6 +205,12 @@ describe('linphonec calls baresip through the record-notice gateway', { skip: ha
     }
   });
 });
+
+/** Whether the callee's leg of `user`'s call is heard (unmuted): the bridge connected the two, past any whisper. */
+function calleeHeard(parley: RunningParley, user: string): boolean {
+  const active = [...parley.app.calls!.active.values()].find((a) => a.call.from.uri.includes(user));
+  return active?.call.room.leg('callee')?.mixerParticipant?.muted === false;
+}
 
 /** The directions of the re-INVITEs baresip received (its SIP trace, -s): every INVITE after the first. */
 function reinvites(trace: string): string[] {
