@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, received, sippOk, startCallee, startCaller } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 
@@ -159,10 +160,12 @@ describe('bridge outcomes and hang-ups (SIPp on both sides)', () => {
   it("the callee puts the call on hold: Parley answers that offer (recvonly, its codec, no rtcp-mux), stops sending to it and passes the hold on to the caller (re-INVITE a=sendonly)", async () => {
     const callee = await startCallee('callee-hold.xml', 1000, []);
     const ended = nextCallEnd(parley);
-    const caller = await startCaller(parley, 'caller-held.xml', `sip:dave@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs: 5000 });
+    // The caller hangs up 2.5 s after the hold reached it: past the second of hold judged below.
+    const caller = await startCaller(parley, 'caller-held.xml', `sip:dave@127.0.0.1:${callee.port}`, { toneHz: 440, pauseMs: 2500 });
     // Connected and hearing the caller, then the hold re-INVITE (SIPp checks our 200's SDP).
     await callee.rtp.waitForPackets(50, 15_000);
-    await new Promise((r) => setTimeout(r, 2500));
+    // Parley took the callee's hold offer (its answer applied to the leg): from here it sends the callee nothing.
+    await waitFor("the callee's hold taken", () => [...parley.app.calls!.active.values()].some((a) => 'holds' in a.call && a.call.holds.of('callee') === 'sendonly') || undefined, 15_000);
     const heldAt = callee.rtp.received.length;
     await new Promise((r) => setTimeout(r, 1000));
     const duringHold = callee.rtp.received.length - heldAt;
