@@ -75,7 +75,8 @@ describe('linphonec\'s attended transfer, its consultation call through Parley t
       sup.start({ kind: 'tone', freq: 1400, amplitude: 8000 });
       const bLeg = header(inviteB, 'Call-ID');
       const bEnded = waitFor('the consultation call', () => [...p.app.calls!.active.keys()].find((id) => id !== a.callId), 10_000).then((id) => callEnd(p, id, 60_000));
-      await new Promise((r) => setTimeout(r, 1500));
+      // The consultation call set up at linphonec's end before it transfers.
+      await agent.waitFor(/Media streams established with sip:sup@\S+ for call 2/, 10_000);
 
       agent.command('transfer 1 --to-call 2');
       const replacing = await supUa.nextMatching(/^INVITE /, 20_000);
