@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // RFC 3264 §8.3.2: a dynamic payload type keeps its codec for the whole session, in any
 // offer or answer of either side. A phone that negotiated telephone-event at 96 (and listed
 // opus at 107) and then sent an offerless re-INVITE got Parley's own numbers in the 200's
