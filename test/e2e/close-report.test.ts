@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Parley closed with close() (a library user's plain close, no stop): the API closes
 // at once and the recording up then finalizes after it, so its recording.saved goes
 // nowhere. Its finalize mark must stay, and the next start on the same folder reports
