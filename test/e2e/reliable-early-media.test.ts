@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A caller that sends `Require: 100rel` (RFC 3262 §3: every provisional response but 100
 // MUST then be reliable) got the notice's early media in an unreliable 183. Now the 183 is
 // reliable (Require: 100rel, RSeq, retransmitted until the PRACK), the early media flows at
