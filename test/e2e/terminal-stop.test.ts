@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Parley run as a user runs it from a terminal (`bash scripts/start.sh`, the shipped
 // parley.yaml's `log.pretty: true`, Ctrl-C to stop):
 // - Ctrl-C signals the whole foreground process group, so the mediasoup workers get the
