@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // A transfer's target that has not answered its INVITE at all (no provisional, so Parley may not
 // CANCEL it yet, RFC 3261 §9.1) when the transfer's ring timeout comes: the transfer does not wait
 // for that INVITE (timer B). The transferor has its NOTIFY 408 and the call goes on, or, when the
