@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // Parley as a SIPREC recording server (RFC 7866) end to end: a SIPp recording
 // client (SRC) sends the multipart INVITE (SDP + RFC 7865 metadata) through the
 // shipped rules (Require: siprec → the built-in siprec flow), Node RTP peers send a
