@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: run beside other test files, scripts/run-tests.sh)
 // SIPREC with the secure transports real SBCs use: SDES-SRTP streams (one suite per
 // stream) from a SIPp SRC with Node RTP peers that speak SRTP; and SIP over TLS with a
 // large INVITE (metadata of 40 participants, about 12 KB: beyond a UDP datagram on a
