@@ -99,8 +99,14 @@ function bridgedDigits(parleyApp: Parley, name: string, how: 'rtp' | 'info' = 'r
   });
 }
 
+// One Parley per flow for the whole file (each test makes its own calls and checks that
+// nothing of them is left): recorded bridges, plain bridges. A Parley's start and stop cost
+// more than most of these tests.
+const recordedBridge = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n'));
+const plainBridge = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n'));
+
 describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
-  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n'));
+  const parley = recordedBridge;
 
   it("each party's digits reach the other, on its own telephone-event payload type, as sent (one timestamp per digit, the first packet marked, the end bit); Parley still takes them", async () => {
     const p = parley();
@@ -134,7 +140,7 @@ describe('RFC 4733 digits through a bridge (dtmf: relay, the default)', () => {
 });
 
 describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
-  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n'));
+  const parley = plainBridge;
 
   it('the callee gets the digits in order, each as long as asked, the end three times; an unknown leg 404, a bad digit 400; a leg without telephone-event hears them as tones, as does one with it under inband: true', async () => {
     const p = parley();
@@ -182,7 +188,7 @@ describe('POST /calls/:id/dtmf: digits to one leg as RFC 4733 events', () => {
 // or as SIP INFO: a real in-band detector finds them in what it heard, in order. The two-party
 // room mixes while they play and forwards again after.
 describe('digits to a party without telephone-event are played to it in-band', () => {
-  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n'));
+  const parley = recordedBridge;
 
   it('RFC 4733 digits (4, 2) and an INFO digit (7) from the caller are tones at the callee; the call forwards again after', async () => {
     const p = parley();
@@ -220,7 +226,7 @@ describe('digits to a party without telephone-event are played to it in-band', (
 // callee with it (an IVR that takes RFC 4733 only) gets each digit as events once its tone ended;
 // the tones stay in its audio too.
 describe('DTMF tones from a party without telephone-event reach one with it as RFC 4733', () => {
-  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - record: { action: start }\n    - bridge: { ringTimeout: 10 }\n'));
+  const parley = recordedBridge;
 
   it('the caller keys 3 and 8 as tones; the callee gets events 3 then 8, each as long as its tone, the end three times; Parley takes them', async () => {
     const p = parley();
@@ -256,7 +262,7 @@ describe('DTMF tones from a party without telephone-event reach one with it as R
 });
 
 describe('a held key reaches a party without telephone-event as it is pressed', () => {
-  const parley = rawParleyPerSuite(flowYaml('gw', '    - answer\n    - bridge: { ringTimeout: 10 }\n'));
+  const parley = plainBridge;
 
   it('the callee hears the tone of a 700 ms RFC 4733 digit start with its first events, not after its end, and about as long', async () => {
     const p = parley();
