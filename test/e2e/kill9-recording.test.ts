@@ -30,7 +30,8 @@ flows:
     const callee = await startCallee('callee.xml', 1000);
     const caller = await startCaller(parley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440 });
     await callee.rtp.waitForPackets(100, 15_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    // 1.5 s of the mix written before the kill (a G.711 call is recorded at 8 kHz, 16-bit).
+    await waitFor('1.5 s of the mix on disk', () => mixBytes(recordings) >= 44 + 1.5 * 8000 * 2 || undefined, 15_000);
     const started = await proc.logged(/^recording started$/);
     const elapsed = (Date.now() - Number(started.time)) / 1000;
     child.kill('SIGKILL');
@@ -83,3 +84,9 @@ flows:
     }
   });
 });
+
+/** The size of the recording's mix file in `dir` so far (0 before it is made). */
+function mixBytes(dir: string): number {
+  const mix = readdirSync(dir).find((f) => f.endsWith('.mix.wav'));
+  return mix ? statSync(join(dir, mix)).size : 0;
+}
