@@ -152,7 +152,11 @@ describe('encrypted recordings in object storage (SIPp, s3rver)', () => {
     const callee = await startCallee('callee.xml', 1000);
     const caller = await startCaller({ sipPort: proc.sipPort } as RunningParley, 'caller-wait-bye.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: 440 });
     await callee.rtp.waitForPackets(100, 15_000);
-    await new Promise((r) => setTimeout(r, 2000));
+    // 1.5 s of the mix written (encrypted chunks of 8 kHz 16-bit audio: a G.711 call) before the kill.
+    await waitFor('1.5 s of the mix on disk', () => {
+      const mix = readdirSync(proc.recordings).find((f) => f.endsWith('.mix.wav'));
+      return (mix ? statSync(join(proc.recordings, mix)).size : 0) >= 1.5 * 8000 * 2 || undefined;
+    }, 15_000);
     const started = await proc.logged(/^recording started$/);
     const elapsed = (Date.now() - Number(started.time)) / 1000;
     proc.child.kill('SIGKILL');
