@@ -91,8 +91,13 @@ async function hangUp(parley: RunningParley, b: Bridged): Promise<Sidecar> {
   return waitFor('the final sidecar', () => finalSidecars(parley.recordingDir).find((m) => m.legs?.some((l: { callId?: string }) => l.callId === b.c.callId)), 15_000);
 }
 
+// One Parley for the two suites with the recorded bridge and hold passed on (each test makes its
+// own calls, finds its sidecar by its Call-ID and checks that nothing of them is left): a
+// Parley's start and stop cost more than the c=0.0.0.0 case.
+const recordedBridge = rawParleyPerSuite(RECORDED_BRIDGE);
+
 describe('hold in a two-party bridge, passed on (calls.holdPropagation: reinvite)', () => {
-  const parley = rawParleyPerSuite(RECORDED_BRIDGE);
+  const parley = recordedBridge;
 
   it('the caller holds sendonly: the callee is re-INVITEd a=sendonly and hears the music on hold; on resume a=sendrecv; the sidecar and the API mark the hold', async () => {
     let b: Bridged | null = null;
@@ -270,7 +275,7 @@ describe('hold in a two-party bridge, passed on (calls.holdPropagation: reinvite
 });
 
 describe('hold by c=0.0.0.0 (RFC 2543, RFC 3264 §8.4) in a two-party bridge', () => {
-  const parley = rawParleyPerSuite(RECORDED_BRIDGE);
+  const parley = recordedBridge;
 
   it('the holder\'s sendrecv offer on c=0.0.0.0 is a sendonly hold: the callee is offered a=sendonly, the sidecar says sendonly', async () => {
     let b: Bridged | null = null;
