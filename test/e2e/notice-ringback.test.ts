@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bestCorrelation, channel, envelope, notch, purity, readWavFile, rms, type WavData } from '../helpers/audio-analysis.ts';
-import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
+import { parleyPerSuite, type RunningParley } from '../helpers/parley-harness.ts';
 import type { RtpPeer } from '../helpers/rtp-peer.ts';
 import { readSidecars, type Sidecar } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -67,6 +67,10 @@ function promptAt(x: Int16Array, rate: number, atMs: number): { r: number; lag: 
   return bestCorrelation(PROMPT_ENVELOPE, got, 5);
 }
 
+// One Parley for both suites (each makes one call and reads what it recorded by itself; the first
+// suite's recording is the only one when it reads it): a start and stop less.
+const noticeGateway = parleyPerSuite(yaml);
+
 describe('record notice: ringback while waiting, and the notices in the recording (SIPp on both sides)', () => {
   let parley: RunningParley;
   let caller: Peer;
@@ -75,7 +79,7 @@ describe('record notice: ringback while waiting, and the notices in the recordin
   let mix: WavData;
 
   before(async () => {
-    parley = await startParley(yaml);
+    parley = noticeGateway();
     callee = await startCallee('callee.xml', CALLEE_HZ);
     const ended = nextCallEnd(parley);
     caller = await startCaller(parley, 'caller.xml', `sip:bob@127.0.0.1:${callee.port}`, { toneHz: CALLER_HZ, pauseMs: 4000 });
@@ -89,7 +93,6 @@ describe('record notice: ringback while waiting, and the notices in the recordin
   after(async () => {
     await caller?.rtp.close();
     await callee?.rtp.close();
-    await parley?.stop();
   });
 
   it('the caller hears ringback from the notice to the connection, then the callee, and no ringback after', () => {
@@ -195,7 +198,7 @@ describe("record notice with a callee that sends early media: its own ringback, 
   let callee: Peer;
 
   before(async () => {
-    parley = await startParley(yaml);
+    parley = noticeGateway();
     // 183 with SDP (its tone from then on), 200 OK 2.5 s later.
     callee = await startCallee('callee-early-media.xml', CALLEE_HZ);
     const ended = nextCallEnd(parley);
@@ -208,7 +211,6 @@ describe("record notice with a callee that sends early media: its own ringback, 
   after(async () => {
     await caller?.rtp.close();
     await callee?.rtp.close();
-    await parley?.stop();
   });
 
   it("the caller hears the callee's early media (no ringback over it), ringback while the callee hears the whisper, then the callee", () => {
