@@ -122,7 +122,7 @@ export class JitterFeed {
     // Refused as late after a hand-back, it may be one the other leg has not heard (TwoPartyForwarder.late).
     if (!this.buffer.push(v.seq, v.timestamp, v.payloadType, payload, nowMs)) this.owner.handedBack?.late(this.owner, v.seq, v.timestamp, payload);
     this.splice.took(v.seq, v.timestamp, nowMs);
-    this.owner.relay?.packet(this.owner, v.seq, v.timestamp, v.marker, payload);
+    this.owner.relay?.packet(this.owner, v.seq, v.timestamp, v.marker, payload, nowMs);
   }
 
   /** An audio packet with no payload (of the leg's codec, or of the one a re-offer just left), `v` aligned: dropped and counted. */
@@ -157,6 +157,6 @@ export class JitterFeed {
   private readonly onFrame = (seq: number, ts: number, marker: boolean, frame: Uint8Array): void => {
     this.buffer.push(seq, ts, this.media.audioPt, frame, this.rxMs);
     this.splice.took(seq, ts, this.rxMs);
-    this.owner.relay?.packet(this.owner, seq, ts, marker, frame);
+    this.owner.relay?.packet(this.owner, seq, ts, marker, frame, this.rxMs);
   };
 }

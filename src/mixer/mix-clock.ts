@@ -6,11 +6,18 @@
 // thread share one timer (frame-ticker.ts): a clock starts on the thread's
 // 20 ms grid, at most one frame after start(). The handler also receives the
 // reference time of the first tick of the run (the same, but in a catch-up):
-// the ticks of a catch-up run before the thread reads the packets that queued
-// up meanwhile, so what they know of the legs' input is as of that first tick.
+// the ticks of a catch-up may run before the thread reads the packets that
+// queued up meanwhile (a stall between two I/O passes: the timers come first),
+// so what they know of the legs' input is as of that first tick. Or the packets
+// are read first (a stall in an I/O callback: the poll phase goes on with the
+// sockets before the timers): dueAt() then tells which ticks were due when they
+// were read, although those ticks have not run yet.
 import { performance } from 'node:perf_hooks';
 import { FRAME_MS } from './frames.ts';
 import { FrameTicker, type TickerClient } from './frame-ticker.ts';
+
+/** What a clock needs of its ticker (FrameTicker; unit tests: a fake one they fire themselves). */
+export type TickerLike = Pick<FrameTicker, 'add' | 'remove'>;
 
 const MAX_CATCH_UP = 5;
 
@@ -42,7 +49,9 @@ export class MixClock implements TickerClient {
 
   constructor(
     private readonly onTick: (timeMs: number, runStartMs: number) => void,
-    private readonly ticker: FrameTicker = FrameTicker.shared,
+    private readonly ticker: TickerLike = FrameTicker.shared,
+    /** The monotonic clock (performance.now(); unit tests: a fake time of their own). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   get running(): boolean {
@@ -62,9 +71,18 @@ export class MixClock implements TickerClient {
     this.subscribed = false;
   }
 
+  /**
+   * Room time of the latest tick due at `atMs` (on this clock's monotonic time, as the
+   * packets' arrival times are), run or not yet; -Infinity while the clock is not running.
+   */
+  dueAt(atMs: number): number {
+    if (!this.subscribed) return -Infinity;
+    return Math.floor((atMs - this.startAt) / FRAME_MS) * FRAME_MS;
+  }
+
   /** @internal Called by the ticker at each grid time: runs the ticks due (and missed ones). */
   fire(): void {
-    let now = performance.now();
+    let now = this.now();
     let ran = 0;
     const runStartMs = this.n * FRAME_MS;
     while (!this.stopped && this.startAt + this.n * FRAME_MS <= now) {
@@ -82,7 +100,7 @@ export class MixClock implements TickerClient {
       this.onTick(this.n * FRAME_MS, runStartMs);
       this.n++;
       ran++;
-      const after = performance.now();
+      const after = this.now();
       this.stats.busyMs += after - now;
       now = after;
     }

@@ -12,7 +12,7 @@
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { FRAME_MS, samplesPerFrame, type FrameSource, type PcmFrame, type TickSink } from './frames.ts';
-import { MixClock, type ClockStats } from './mix-clock.ts';
+import { MixClock, type ClockStats, type TickerLike } from './mix-clock.ts';
 import { MixerParticipant, type InbandDtmfMode, type ParticipantMedia } from './mixer-participant.ts';
 import { SourceAtRate } from './rate-adapters.ts';
 import { RoomSinks } from './room-sinks.ts';
@@ -42,6 +42,8 @@ export interface RoomMixerOptions {
    * all its rooms from one timer; tests and benchmarks driving it at once).
    */
   manualClock?: boolean;
+  /** Unit tests: the room's clock on a ticker and a time of their own (default: the thread's ticker, performance.now()). */
+  clock?: { ticker: TickerLike; now: () => number };
   log: Logger;
 }
 
@@ -63,7 +65,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
   /** Rate to switch to at the next tick (autoNarrowband), or null. */
   private pendingRate: number | null = null;
   private readonly clock: MixClock;
-  private readonly forwarder = new TwoPartyForwarder();
+  private readonly forwarder: TwoPartyForwarder;
   /** Legs that left with input still buffered, played to the next ticks (leg-tails.ts). */
   private readonly tails = new LegTails();
   private manualTicks = 0;
@@ -79,7 +81,8 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     this.samples = samplesPerFrame(this.rate);
     this.total = new Int32Array(this.frameSamples);
     this.sinks = new RoomSinks(this.log);
-    this.clock = new MixClock(this.tick);
+    this.clock = new MixClock(this.tick, opts.clock?.ticker, opts.clock?.now);
+    this.forwarder = new TwoPartyForwarder(this.clock);
     // Packets arriving after skipped ticks belong to the tick after them (a forwarded leg is no pause for the ticks skipped).
     this.clock.onSkip = (timeMs) => {
       this.forwarder.tickMs = timeMs;
@@ -335,9 +338,12 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     if (fw.active) {
       // The two legs get each other's packets as they arrive: nothing to mix or
       // encode, unless one paused (the other then gets silence meanwhile). In a
-      // catch-up the packets of the stall wait unread: an input live at the
-      // first tick of the run is no pause, its packets come late (not silence
-      // and then them too); one still silent by the next tick's is filled then.
+      // catch-up the packets of the stall may wait unread (a stall between I/O
+      // passes: the timers run first): an input live at the first tick of the run
+      // is no pause, its packets come late (not silence and then them too); one
+      // still silent by the next tick's is filled then. Read before the catch-up
+      // (a stall in an I/O callback: the sockets come first), they count as
+      // arriving after the ticks due when they were read (TwoPartyForwarder.packet).
       fw.stats.forwardTicks++;
       for (const p of list) if (p.output.pausedAt(runStartMs)) p.sendSilence(timeMs);
       return;

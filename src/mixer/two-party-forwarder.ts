@@ -15,9 +15,14 @@
 // (Parley does not negotiate it). While one leg sends nothing (silence
 // suppression, a digit, a stall) the other gets encoded silence from the tick
 // after three frames, as from a mixed room, so its stream never stops (but not
-// in the catch-up ticks of a stalled thread, which run before the packets that
+// in the catch-up ticks of a stalled thread when they run before the packets that
 // queued meanwhile are read: a leg live at the first of them is not paused, its
-// packets come late, on the same timeline; RoomMixer). Legs on
+// packets come late, on the same timeline; RoomMixer). A packet counts as arriving
+// after the latest tick due when the thread read it, run or not (packet): after a
+// stall the sockets may be read before the catch-up ticks run, and a packet then
+// stamped with the last tick run made the forwarded stream look frames older than
+// it was, so a tick or two after the catch-up the talker, on time, passed for
+// paused and the listener got a silent frame in the middle of its audio. Legs on
 // different codecs stay mixed (mixing two legs is that transcoding).
 //
 // Switches happen on the room's ticks. Mixed → forwarded at the end of a tick:
@@ -72,9 +77,14 @@ function plain(p: MixerParticipant): boolean {
   return p.packetMs === FRAME_MS && !p.splitsPackets && !p.isClosed && !p.recordOnly && !p.muted && !p.deaf && !p.hidden && p.audience === null && p.sending && p.receiving && p.privateSources.length === 0;
 }
 
+/** The room's tick schedule: the room time of the latest tick due at a time of the monotonic clock (MixClock.dueAt). */
+export interface TickSchedule {
+  dueAt(atMs: number): number;
+}
+
 export class TwoPartyForwarder {
   readonly stats: TwoPartyStats = { mode: 'mixed', forwarded: 0, forwardTicks: 0, toForward: 0, toMixed: 0 };
-  /** Room time of the latest tick, or of the latest one the clock skipped (packets arriving now belong to the next). */
+  /** Room time of the latest tick run, or of the latest one the clock skipped (packets arriving now belong to the next). */
   tickMs = -FRAME_MS;
   private pair: [MixerParticipant, MixerParticipant] | null = null;
   /** The pair of a forwarding that just ended, handed back to the mixer at the next tick. */
@@ -85,6 +95,8 @@ export class TwoPartyForwarder {
   private readonly slipped: MixerParticipant[] = [];
   /** The pair last handed back, until forwarding starts again: their packets that come too late for the switch (late). */
   private handed: [MixerParticipant, MixerParticipant] | null = null;
+
+  constructor(private readonly schedule: TickSchedule) {}
 
   get active(): boolean {
     return this.pair !== null;
@@ -109,7 +121,7 @@ export class TwoPartyForwarder {
       to.output.beginForward(from.playedFrame(tickMs), !from.hasInput);
       from.relay = this;
       // Frames still waiting to be mixed: the listener gets them now instead.
-      for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.payload);
+      for (const slot of from.waitingSlots()) this.send(from, to, slot.seq, slot.timestamp, false, slot.payload, tickMs);
     }
   }
 
@@ -181,11 +193,15 @@ export class TwoPartyForwarder {
     return out.length > 0 ? out : null;
   }
 
-  /** @internal A packet of `from`'s audio (called from its pushRtp). */
-  packet(from: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array): void {
+  /**
+   * @internal A packet of `from`'s audio, read at `rxMs` (called from its pushRtp). It came after the latest
+   * tick due then, which may not have run yet: read after a stall, before the catch-up ticks (see above).
+   */
+  packet(from: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, rxMs: number): void {
     const pair = this.pair;
     if (!pair) return;
-    this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, payload);
+    const due = this.schedule.dueAt(rxMs);
+    this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, payload, due > this.tickMs ? due : this.tickMs);
   }
 
   /**
@@ -208,11 +224,12 @@ export class TwoPartyForwarder {
     (pair[0] === from ? pair[1] : pair[0]).output.dropInput(ssrc, seq);
   }
 
-  private send(from: MixerParticipant, to: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array): void {
+  /** `tickMs`: the tick the packet came after (its frame belongs to the next). */
+  private send(from: MixerParticipant, to: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number): void {
     // A role set between two ticks takes effect at once; the next tick hands over to the mixer.
     if (!from.speaksToAll || to.deaf || !to.sending) return;
     const ssrc = from.inputSsrc;
     if (ssrc === null) return;
-    if (to.output.forward(ssrc, seq, timestamp, marker, payload, this.tickMs)) this.stats.forwarded++;
+    if (to.output.forward(ssrc, seq, timestamp, marker, payload, tickMs)) this.stats.forwarded++;
   }
 }
