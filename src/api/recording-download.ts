@@ -91,7 +91,11 @@ export async function openDownload(
       const r = parseByteRange(o.range, src.size);
       if (r === 'unsatisfiable') throw new RangeNotSatisfiable(src.size, o.range!);
       if (r) return { size: r.end - r.start + 1, stream: await streamClosing(src, src.read(r.start, r.end)), from, decrypted: false, range: { ...r, total: src.size }, sha256 };
-      return { size: src.size, stream: src.size === 0 ? null : await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false, sha256 };
+      if (src.size > 0) return { size: src.size, stream: await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false, sha256 };
+      // Nothing to stream, so nothing would ever close the descriptor (or remove a bucket
+      // object's temporary copy): closed here, before the (empty) answer.
+      await src.close?.();
+      return { size: 0, stream: null, from, decrypted: false, sha256 };
     }
     const enc = recs?.encryption;
     if (!enc) throw new ApiError(409, 'encrypted', `recording '${id}' is encrypted and recording.encryption is not configured here`);

@@ -2,10 +2,11 @@
 // replaced by a symlink (to a file outside, to /etc/passwd, even to another file
 // inside), a sidecar that is a symlink, names with `..` or a separator from a
 // sidecar, a directory symlink on the way, a FIFO: refused with a JSON 403/404/400
-// and never the linked content; real files are still served whole.
+// and never the linked content; real files are still served whole, an empty one
+// too, with no descriptor left open on it (GET or HEAD).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { constants, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { constants, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +28,20 @@ function sidecar(id: string, files: { mix: string; stereo?: string }): string {
     legs: [],
     postProcessed: [],
   });
+}
+
+/** This process's open descriptors on paths starting with `prefix`. */
+function openDescriptorsOn(prefix: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(prefix)) out.push(target);
+    } catch {
+      // Closed between the listing and the readlink (readdirSync's own descriptor).
+    }
+  }
+  return out;
 }
 
 describe('recording downloads stay inside recording.dir', () => {
@@ -78,6 +93,12 @@ describe('recording downloads stay inside recording.dir', () => {
     const empty = await call(base, 'GET', '/recordings/good/files/good.stereo.wav');
     assert.equal(empty.status, 200);
     assert.equal(empty.text, '');
+    const head = await fetch(`${base}/recordings/good/files/good.stereo.wav`, { method: 'HEAD', headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), '0');
+    // The API runs in this process: a descriptor still open on a file served is in /proc/self/fd.
+    // Both answers are complete, so every descriptor of theirs must be closed by now.
+    assert.deepEqual(openDescriptorsOn(join(dir, 'good.')), [], 'no descriptor left open on a file served');
   });
 
   it('refuses a listed file that is a symlink, wherever it points, with a JSON 403', async () => {
