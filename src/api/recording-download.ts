@@ -7,9 +7,7 @@
 // that is neither here nor in the bucket.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { open } from 'node:fs/promises';
 import { finished, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decryptedWav, type ByteSource } from '../recording/encryption/decrypt-reader.ts';
@@ -18,6 +16,7 @@ import { KeyUnwrapError } from '../recording/encryption/key-file.ts';
 import type { RecordingMetadata } from '../recording/metadata.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
 import { ApiError } from './api-error.ts';
+import { BucketCopies } from './bucket-copies.ts';
 import { parseByteRange, RangeNotSatisfiable, type ByteRange } from './byte-range.ts';
 import { openRecordingFile, RecordingFileError } from './recording-file.ts';
 
@@ -33,7 +32,8 @@ export interface Download {
    * With `hash`: the sha256 of the whole stored file (sealed: the ciphertext that is
    * decrypted on the way, what the sidecar hashes), read before the first byte goes,
    * a range or not; a bucket object is first copied to a temporary file while hashed,
-   * and that copy is what is sent (the range cut from it). Null without `hash`.
+   * and that copy is what is sent (the range cut from it; kept a while and reused while
+   * the object's ETag holds: bucket-copies.ts). Null without `hash`.
    */
   sha256: string | null;
 }
@@ -53,11 +53,12 @@ export async function openDownload(
   id: string,
   meta: RecordingMetadata,
   file: string,
-  o: { hash?: boolean; range?: string } = {},
+  o: { hash?: boolean; range?: string; copies?: BucketCopies } = {},
 ): Promise<Download> {
   const sealed = meta.encryption !== undefined && audioFiles(meta).has(file);
   let src: ByteSource & { close?: () => Promise<void> };
   let from: Download['from'] = 'local';
+  let object: BucketObject | null = null;
   try {
     const { handle, size } = await openRecordingFile(dir, file);
     src = {
@@ -75,18 +76,23 @@ export async function openDownload(
     });
     if (!head) throw new ApiError(404, 'not_found', `file '${file}' is neither on disk nor in recording.store`);
     from = 'bucket';
+    const obj: BucketObject = { key, etag: head.etag, fetchedEtag: null };
+    object = obj;
     src = {
       size: head.size,
       read: async (start, end) => {
         const got = await store.bucket.get(key, start, end);
         if (!got) throw new Error(`${store.bucket.urlOf(key)} disappeared`);
+        obj.fetchedEtag = got.etag;
         return got.stream;
       },
     };
   }
   let sha256: string | null = null;
   try {
-    if (o.hash) ({ src, sha256 } = await hashedSource(src, from));
+    // A range past the end is refused before the file is read (or an object fetched) for nothing.
+    if (!sealed && parseByteRange(o.range, src.size) === 'unsatisfiable') throw new RangeNotSatisfiable(src.size, o.range!);
+    if (o.hash) ({ src, sha256 } = object ? await copiedSource(src, object, o.copies) : await hashedSource(src));
     if (!sealed) {
       const r = parseByteRange(o.range, src.size);
       if (r === 'unsatisfiable') throw new RangeNotSatisfiable(src.size, o.range!);
@@ -123,48 +129,69 @@ export async function openDownload(
 
 type Source = ByteSource & { close?: () => Promise<void> };
 
-/**
- * The sha256 of the first `size` bytes of `src` (what is sent), and the source to
- * send them from: a local file is read twice (hashed, then sent from the same
- * descriptor); a bucket object is copied once into a temporary file while hashed
- * and sent from that copy (removed when the download ends), so the bytes sent are
- * the bytes hashed, whatever the bucket answers meanwhile.
- */
-async function hashedSource(src: Source, from: Download['from']): Promise<{ src: Source; sha256: string }> {
+interface BucketObject {
+  key: string;
+  /** The HEAD's. */
+  etag: string | null;
+  /** The last GET's (what a copy holds). */
+  fetchedEtag: string | null;
+}
+
+/** Without a BucketCopies: a copy for one download (no ETag given, so never kept). */
+const ONCE = new BucketCopies();
+
+/** The sha256 of a local file (what is sent), read once to hash it; it is then sent from the same descriptor. */
+async function hashedSource(src: Source): Promise<{ src: Source; sha256: string }> {
   const h = createHash('sha256');
-  if (from === 'local') {
-    if (src.size > 0) for await (const c of await src.read(0, src.size - 1)) h.update(c as Buffer);
-    return { src, sha256: h.digest('hex') };
-  }
-  const tmp = await mkdtemp(join(tmpdir(), 'parley-export-'));
-  const path = join(tmp, 'object');
-  const remove = (): Promise<void> => rm(tmp, { recursive: true, force: true });
-  try {
-    const out = createWriteStream(path, { mode: 0o600 });
+  if (src.size > 0) for await (const c of await src.read(0, src.size - 1)) h.update(c as Buffer);
+  return { src, sha256: h.digest('hex') };
+}
+
+/**
+ * A bucket object's sha256 and the source to send it from: a temporary copy made while
+ * it was hashed, so the bytes sent are the bytes hashed whatever the bucket answers
+ * meanwhile. With `copies`, the copy is shared and kept (bucket-copies.ts): a Range
+ * request for an object whose ETag has not changed fetches nothing again.
+ */
+async function copiedSource(src: Source, object: BucketObject, copies: BucketCopies | undefined): Promise<{ src: Source; sha256: string }> {
+  const fill = async (path: string): Promise<{ sha256: string; etag: string | null; size: number }> => {
+    const h = createHash('sha256');
+    let size = 0;
     const input = src.size > 0 ? await src.read(0, src.size - 1) : Readable.from([]);
     await pipeline(
       input,
       async function* (chunks: AsyncIterable<Buffer>) {
         for await (const c of chunks) {
           h.update(c);
+          size += c.length;
           yield c;
         }
       },
-      out,
+      createWriteStream(path, { mode: 0o600 }),
     );
-    const handle = await open(path, 'r');
-    const size = (await handle.stat()).size;
+    // An empty object is not fetched: its HEAD's ETag stands for it.
+    return { sha256: h.digest('hex'), etag: src.size > 0 ? object.fetchedEtag : object.etag, size };
+  };
+  let copy;
+  try {
+    copy = await (copies ?? ONCE).acquire(object.key, copies ? object.etag : null, fill);
+  } catch (err) {
+    throw new ApiError(502, 'store_unavailable', `the object of this file cannot be read from recording.store: ${(err as Error).message}`);
+  }
+  const release = copy.release;
+  try {
+    const handle = await open(copy.path, 'r');
     return {
-      sha256: h.digest('hex'),
+      sha256: copy.sha256,
       src: {
-        size,
+        size: copy.size,
         read: (start, end) => handle.createReadStream({ start, end, autoClose: false }),
-        close: () => handle.close().finally(remove),
+        close: () => handle.close().finally(release),
       },
     };
   } catch (err) {
-    await remove();
-    throw new ApiError(502, 'store_unavailable', `the object of this file cannot be read from recording.store: ${(err as Error).message}`);
+    release();
+    throw err;
   }
 }
 

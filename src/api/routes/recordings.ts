@@ -15,6 +15,7 @@ import { listQuery, parseListQuery } from './recording-search.ts';
 import { anyArray, anyObject, errors, idParam } from './schemas.ts';
 import { mapLimited } from '../../util/map-limited.ts';
 import { RangeNotSatisfiable } from '../byte-range.ts';
+import { BucketCopies } from '../bucket-copies.ts';
 
 /** Sidecars a recordings list reads at once. */
 const SIDECAR_READS = 16;
@@ -46,6 +47,9 @@ function sha256Listed(m: RecordingMetadata, file: string): string | null {
 
 export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const dir = (): string => ctx.parley.config.recording.dir;
+  // The verified copies of bucket objects that downloads share (a player's Range requests).
+  const copies = new BucketCopies();
+  app.addHook('onClose', async () => copies.close());
 
   /** 403 for what may not be served (logged: someone put it there), 404 for what is not there. */
   const refused = (err: unknown, what: Record<string, string>): ApiError => {
@@ -150,7 +154,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 416: errorSchema, 500: errorSchema, 502: errorSchema } as const;
 
   /** Checks and opens a listed file of a recording (the checks of recording-file.ts, decrypted when sealed). */
-  const open = async (id: string, file: string, o: { hash?: boolean; range?: string } = {}): Promise<{ m: RecordingMetadata; d: Download }> => {
+  const open = async (id: string, file: string, o: { hash?: boolean; range?: string; copies?: BucketCopies } = {}): Promise<{ m: RecordingMetadata; d: Download }> => {
     if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
     const m = await load(id);
     if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
@@ -196,7 +200,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const { id, file } = req.params as { id: string; file: string };
       const range = req.headers.range;
       // The whole file is hashed before a byte goes, a range or not; the range is cut from those bytes.
-      const { m, d } = await open(id, file, { hash: true, range }).catch((err: unknown) => {
+      const { m, d } = await open(id, file, { hash: true, range, copies }).catch((err: unknown) => {
         if (err instanceof RangeNotSatisfiable) reply.header('Content-Range', `bytes */${err.total}`);
         throw err;
       });

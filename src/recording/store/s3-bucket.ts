@@ -117,12 +117,12 @@ export class S3Bucket {
   }
 
   /** Bytes [start, end] (inclusive) of an object, or all of it; null when there is no such object. */
-  async get(key: string, start?: number, end?: number): Promise<{ size: number; stream: Readable } | null> {
+  async get(key: string, start?: number, end?: number): Promise<{ size: number; etag: string | null; stream: Readable } | null> {
     const { sdk, client } = await this.sdk(`GET ${this.urlOf(key)}`);
     try {
       const range = start === undefined ? undefined : `bytes=${start}-${end ?? ''}`;
       const r = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}) }));
-      return { size: r.ContentLength ?? -1, stream: r.Body as Readable };
+      return { size: r.ContentLength ?? -1, etag: r.ETag?.replace(/"/g, '') ?? null, stream: r.Body as Readable };
     } catch (err) {
       if (err instanceof sdk.S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey')) return null;
       throw wrap(sdk, err, `GET ${this.urlOf(key)}`);

@@ -1,0 +1,185 @@
+// Temporary copies of recording.store objects for downloads (recording-download.ts).
+// A file served from the bucket is hashed whole before its first byte goes (the
+// sidecar's sha256 is checked, the audit log names it), and sent from the copy
+// that was hashed. A player seeking in a recording sends one Range request per
+// seek: each used to fetch the whole object again into a copy of its own (a
+// 100 MB object per seek, and as many copies on disk as requests at once). Now
+// a copy is shared by the downloads that run at once and kept `keepMs` after the
+// last one ends, reused while the bucket gives the object the ETag the copy was
+// fetched with (the HEAD that every download makes first): an object replaced in
+// the bucket has another ETag, so it is fetched and checked again. The bytes sent
+// are still bytes that were hashed whole. At most `maxBytes` are kept: past it the
+// copies no download uses go, oldest first, and a copy that still does not fit is
+// removed when its last download ends. An object without an ETag is never kept.
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface CopyFilled {
+  sha256: string;
+  /** The ETag of the object as fetched (the GET's), without quotes; null: the copy is not kept. */
+  etag: string | null;
+  size: number;
+}
+
+export interface BucketCopy {
+  path: string;
+  size: number;
+  sha256: string;
+  /** Idempotent: this download no longer reads the copy. */
+  release(): void;
+}
+
+interface Entry {
+  key: string;
+  etag: string | null;
+  dir: string | null;
+  path: string;
+  filled: Promise<CopyFilled>;
+  size: number;
+  users: number;
+  /** Dropped from the map (replaced, evicted, closed): removed once its last user ends. */
+  detached: boolean;
+  lastUsed: number;
+  timer: NodeJS.Timeout | null;
+}
+
+export interface BucketCopiesOptions {
+  /** How long a copy no download uses is kept (default 60 s). */
+  keepMs?: number;
+  /** Bytes of copies kept at most (default 1 GiB). */
+  maxBytes?: number;
+}
+
+export class BucketCopies {
+  private readonly entries = new Map<string, Entry>();
+  private readonly keepMs: number;
+  private readonly maxBytes: number;
+  private closed = false;
+
+  constructor(o: BucketCopiesOptions = {}) {
+    this.keepMs = o.keepMs ?? 60_000;
+    this.maxBytes = o.maxBytes ?? 1024 ** 3;
+  }
+
+  /** Copies kept or being filled (tests, metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The copy of `key` whose ETag is `etag` (the HEAD's), fetched by `fill` into the path
+   * it is given when there is none (shared with a fill already running for that ETag).
+   */
+  async acquire(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>): Promise<BucketCopy> {
+    let e = this.entries.get(key);
+    if (e && (etag === null || e.etag !== etag)) {
+      this.detach(e);
+      e = undefined;
+    }
+    if (!e) {
+      e = this.fillNew(key, etag, fill);
+      if (etag !== null && !this.closed) this.entries.set(key, e);
+      else e.detached = true;
+    }
+    const entry = e;
+    entry.users++;
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = null;
+    let filled: CopyFilled;
+    try {
+      filled = await entry.filled;
+    } catch (err) {
+      this.release(entry);
+      throw err;
+    }
+    let released = false;
+    return {
+      path: entry.path,
+      size: filled.size,
+      sha256: filled.sha256,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.release(entry);
+      },
+    };
+  }
+
+  /**
+   * Synchronous, idempotent: every copy is removed now, those in use too (their downloads
+   * read on from their open descriptors). Removed at once because the process may exit
+   * right behind the API's close: a removal left to the background would leave the copy.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const e of [...this.entries.values()]) {
+      if (e.dir) rmSync(e.dir, { recursive: true, force: true });
+      this.detach(e);
+    }
+  }
+
+  /** Known by the HEAD's ETag while it fills (downloads at once share it), then by the GET's. */
+  private fillNew(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>): Entry {
+    const e: Entry = { key, etag, dir: null, path: '', filled: null as unknown as Promise<CopyFilled>, size: 0, users: 0, detached: false, lastUsed: Date.now(), timer: null };
+    e.filled = (async () => {
+      e.dir = await mkdtemp(join(tmpdir(), 'parley-export-'));
+      e.path = join(e.dir, 'object');
+      const got = await fill(e.path);
+      // Keyed by what was fetched: an object replaced between the HEAD and the GET is
+      // known by its new ETag, so the next HEAD finds this copy only if it still holds.
+      e.etag = got.etag;
+      e.size = got.size;
+      if (got.etag === null) this.detach(e);
+      return got;
+    })();
+    // A failed fill is nobody's copy: the next download fetches again.
+    e.filled.catch(() => this.detach(e));
+    return e;
+  }
+
+  private release(e: Entry): void {
+    e.users--;
+    e.lastUsed = Date.now();
+    if (e.users > 0) return;
+    if (e.detached) {
+      this.remove(e);
+      return;
+    }
+    this.trim();
+    if (e.detached) return;
+    e.timer = setTimeout(() => this.detach(e), this.keepMs);
+    e.timer.unref();
+  }
+
+  /** Past maxBytes: copies no download uses go, least recently used first. */
+  private trim(): void {
+    let total = 0;
+    for (const e of this.entries.values()) total += e.size;
+    if (total <= this.maxBytes) return;
+    const idle = [...this.entries.values()].filter((e) => e.users === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const e of idle) {
+      if (total <= this.maxBytes) break;
+      total -= e.size;
+      this.detach(e);
+    }
+  }
+
+  private detach(e: Entry): void {
+    if (this.entries.get(e.key) === e) this.entries.delete(e.key);
+    e.detached = true;
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = null;
+    if (e.users === 0) this.remove(e);
+  }
+
+  private remove(e: Entry): void {
+    // After the fill settled (its folder is made in it); a failure to remove is left to the OS's tmp cleaning.
+    void e.filled.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => (e.dir ? rm(e.dir, { recursive: true, force: true }) : undefined)).catch(() => undefined);
+  }
+}

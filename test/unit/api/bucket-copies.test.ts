@@ -1,0 +1,97 @@
+// BucketCopies (src/api/bucket-copies.ts): downloads at once share one fill, a copy is
+// reused while the ETag holds and fetched again when it changes, a failed fill is
+// nobody's, copies past maxBytes go when unused, close() removes them all at once.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { BucketCopies, type CopyFilled } from '../../../src/api/bucket-copies.ts';
+
+function filler(content: string, etag: string | null): { fills: number; fill: (path: string) => Promise<CopyFilled> } {
+  const f = {
+    fills: 0,
+    fill: async (path: string): Promise<CopyFilled> => {
+      f.fills++;
+      await writeFile(path, content);
+      return { sha256: `sha-${content}`, etag, size: content.length };
+    },
+  };
+  return f;
+}
+
+/** Resolves when `path` is gone (removal runs in the background). */
+async function gone(path: string): Promise<void> {
+  while (existsSync(path)) await new Promise((r) => setImmediate(r));
+}
+
+describe('BucketCopies', () => {
+  it('downloads at once share one fill; a later one reuses the copy while the ETag holds', async () => {
+    const c = new BucketCopies();
+    const f = filler('abc', 'e1');
+    const [a, b] = await Promise.all([c.acquire('k', 'e1', f.fill), c.acquire('k', 'e1', f.fill)]);
+    assert.equal(f.fills, 1);
+    assert.equal(a.path, b.path);
+    assert.equal(readFileSync(a.path, 'utf8'), 'abc');
+    a.release();
+    b.release();
+    const again = await c.acquire('k', 'e1', f.fill);
+    assert.equal(f.fills, 1, 'kept after its last download');
+    assert.equal(again.sha256, 'sha-abc');
+    again.release();
+    c.close();
+    await gone(a.path);
+  });
+
+  it('another ETag is fetched again; the old copy goes once its download ends', async () => {
+    const c = new BucketCopies();
+    const old = await c.acquire('k', 'e1', filler('old', 'e1').fill);
+    const f2 = filler('new', 'e2');
+    const fresh = await c.acquire('k', 'e2', f2.fill);
+    assert.equal(f2.fills, 1);
+    assert.notEqual(fresh.path, old.path);
+    assert.equal(readFileSync(old.path, 'utf8'), 'old', 'still read by its download');
+    old.release();
+    await gone(old.path);
+    fresh.release();
+    c.close();
+    await gone(fresh.path);
+  });
+
+  it('a failed fill is kept by nobody: the next download fills again', async () => {
+    const c = new BucketCopies();
+    await assert.rejects(c.acquire('k', 'e1', async () => Promise.reject(new Error('bucket down'))), /bucket down/);
+    assert.equal(c.size, 0);
+    const f = filler('x', 'e1');
+    (await c.acquire('k', 'e1', f.fill)).release();
+    assert.equal(f.fills, 1);
+    c.close();
+  });
+
+  it('close() removes every copy at once, one still in use too (the process may exit right behind it)', async () => {
+    const c = new BucketCopies();
+    const idle = await c.acquire('a', 'ea', filler('aaa', 'ea').fill);
+    idle.release();
+    const busy = await c.acquire('b', 'eb', filler('bbb', 'eb').fill);
+    c.close();
+    assert.equal(existsSync(idle.path), false);
+    assert.equal(existsSync(busy.path), false);
+    busy.release();
+    assert.equal(c.size, 0);
+  });
+
+  it('no ETag: never kept; past maxBytes the unused copies go, least recently used first', async () => {
+    const c = new BucketCopies({ maxBytes: 5 });
+    const n = await c.acquire('k0', null, filler('zz', null).fill);
+    n.release();
+    await gone(n.path);
+    const a = await c.acquire('a', 'ea', filler('aaa', 'ea').fill);
+    a.release();
+    const b = await c.acquire('b', 'eb', filler('bbb', 'eb').fill);
+    b.release();
+    await gone(a.path);
+    assert.ok(existsSync(b.path), 'the last used stays');
+    assert.equal(c.size, 1);
+    c.close();
+    await gone(b.path);
+  });
+});
