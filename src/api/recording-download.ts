@@ -43,6 +43,7 @@ function audioFiles(m: RecordingMetadata): Set<string> {
 }
 
 /**
+ * `o.body` false (a HEAD): the size only, no stream (a file sent as it is is not read at all).
  * `o.range`: the request's Range header, honoured for a file sent as it is (local or
  * from the bucket), cut from the bytes hashed when `o.hash`; a sealed file is decrypted
  * from its start, so it is always sent whole (200).
@@ -53,7 +54,7 @@ export async function openDownload(
   id: string,
   meta: RecordingMetadata,
   file: string,
-  o: { hash?: boolean; range?: string; copies?: BucketCopies } = {},
+  o: { hash?: boolean; range?: string; copies?: BucketCopies; body?: boolean } = {},
 ): Promise<Download> {
   const sealed = meta.encryption !== undefined && audioFiles(meta).has(file);
   let src: ByteSource & { close?: () => Promise<void> };
@@ -97,11 +98,11 @@ export async function openDownload(
       const r = parseByteRange(o.range, src.size);
       if (r === 'unsatisfiable') throw new RangeNotSatisfiable(src.size, o.range!);
       if (r) return { size: r.end - r.start + 1, stream: await streamClosing(src, src.read(r.start, r.end)), from, decrypted: false, range: { ...r, total: src.size }, sha256 };
-      if (src.size > 0) return { size: src.size, stream: await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false, sha256 };
-      // Nothing to stream, so nothing would ever close the descriptor (or remove a bucket
-      // object's temporary copy): closed here, before the (empty) answer.
+      if (src.size > 0 && o.body !== false) return { size: src.size, stream: await streamClosing(src, src.read(0, src.size - 1)), from, decrypted: false, sha256 };
+      // Nothing to stream (an empty file, or a HEAD: a bucket object is not even fetched), so
+      // nothing would ever close the descriptor (or release a bucket object's copy): closed here.
       await src.close?.();
-      return { size: 0, stream: null, from, decrypted: false, sha256 };
+      return { size: src.size, stream: null, from, decrypted: false, sha256 };
     }
     const enc = recs?.encryption;
     if (!enc) throw new ApiError(409, 'encrypted', `recording '${id}' is encrypted and recording.encryption is not configured here`);

@@ -2,7 +2,7 @@
 // removed) fetched in parts through the API, as a player seeking in it does: every
 // part is checked against the sidecar's sha256 (the whole object hashed), yet the
 // object is fetched from the bucket once for all the parts while its ETag holds; a
-// range past the end is refused without fetching it; an object altered in the
+// range past the end, or a HEAD, is answered without fetching it; an object altered in the
 // bucket afterwards has a new ETag, is fetched again and refused (409 altered); a
 // clean stop leaves no copy in the temp folder.
 // Parley as its own process, a SIPp caller (440 Hz) and callee (1000 Hz).
@@ -94,6 +94,12 @@ describe('a stored recording fetched in parts (SIPp, s3rver)', () => {
     const past = await get(path, 'bytes=99999999-');
     assert.equal(past.status, 416);
     assert.equal(fetched, 0, 'a range past the end fetches nothing');
+
+    // A HEAD answers from the bucket's HEAD: the size, nothing fetched.
+    const head = await fetch(base + path, { method: 'HEAD', headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    assert.equal(head.status, 200);
+    assert.ok(Number(head.headers.get('content-length')) > 44);
+    assert.equal(fetched, 0, 'a HEAD fetches nothing');
 
     // A player: the header, then the rest in parts, one request each.
     const header = await get(path, 'bytes=0-43');

@@ -154,7 +154,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 416: errorSchema, 500: errorSchema, 502: errorSchema } as const;
 
   /** Checks and opens a listed file of a recording (the checks of recording-file.ts, decrypted when sealed). */
-  const open = async (id: string, file: string, o: { hash?: boolean; range?: string; copies?: BucketCopies } = {}): Promise<{ m: RecordingMetadata; d: Download }> => {
+  const open = async (id: string, file: string, o: { hash?: boolean; range?: string; copies?: BucketCopies; body?: boolean } = {}): Promise<{ m: RecordingMetadata; d: Download }> => {
     if (!SAFE.test(file)) throw new ApiError(400, 'bad_request', 'params.file: not a file name of this recording', 'params.file');
     const m = await load(id);
     if (!listedFiles(id, m).includes(file)) throw new ApiError(404, 'not_found', `recording '${id}' has no file '${file}'`);
@@ -181,7 +181,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // file (decrypting it when sealed) to throw it away.
   app.head('/recordings/:id/files/:file', { schema: { params: fileParams, response: fileErrors } }, async (req, reply) => {
     const { id, file } = req.params as { id: string; file: string };
-    const { d } = await open(id, file);
+    // No body: a file sent as it is is not read (an object of recording.store not fetched).
+    const { d } = await open(id, file, { body: false });
     d.stream?.destroy();
     return headers(reply, d, file).send();
   });
