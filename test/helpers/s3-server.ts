@@ -2,7 +2,9 @@
 // small HTTP gate the test controls: 'pass' forwards every request, 'down'
 // destroys each connection (an endpoint that is unreachable), 'fail500' answers
 // 500 InternalError, 'stallPut' forwards all but PUTs, which it takes and never
-// answers (an upload in progress, for killing Parley in the middle of one). Client settings: ../shared/notes/test-peers-2.md.
+// answers (an upload in progress, for killing Parley in the middle of one);
+// maxPutBytes refuses a whole-object PUT past it (S3's 5 GiB limit, scaled down).
+// Client settings: ../shared/notes/test-peers-2.md.
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +27,8 @@ export interface S3TestServer {
   stalledPuts: number;
   /** Requests the gate saw, by mode. */
   seen: Record<GateMode, number>;
+  /** A PUT of one whole object (not a part) with more bytes is refused 400 EntityTooLarge, as S3 does past 5 GiB; null: no limit. */
+  maxPutBytes: number | null;
   /** Called with every request the gate takes (before it is forwarded). */
   observe: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null;
   stop(): Promise<void>;
@@ -43,6 +47,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     mode: 'pass',
     directory,
     stalledPuts: 0,
+    maxPutBytes: null,
     seen: { pass: 0, down: 0, fail500: 0, stallPut: 0 },
     observe: null,
     stop: async () => {
@@ -63,6 +68,13 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     if (state.mode === 'stallPut' && req.method === 'PUT') {
       state.stalledPuts++;
       req.resume();
+      return;
+    }
+    const whole = req.method === 'PUT' && !/[?&]uploadId=/.test(req.url ?? '');
+    if (whole && state.maxPutBytes !== null && Number(req.headers['content-length'] ?? 0) > state.maxPutBytes) {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed object size.</Message></Error>');
       return;
     }
     if (state.mode === 'fail500') {

@@ -6,6 +6,8 @@
 //   of the local file (a single-part PutObject with Content-MD5, which the server
 //   checks on arrival). A server whose ETag is not an MD5 (multipart, SSE-KMS)
 //   gets the object downloaded again and its SHA-256 compared.
+// - A file past 5 GiB (the most one PutObject carries) is sent in parts, each with
+//   its Content-MD5 (multipartAboveBytes, partBytes), and verified by download.
 // - Only when every file of the recording verified are the local audio files
 //   removed (recording.store.deleteLocal); the sidecar and the key file stay (the
 //   index of the recordings, and what key rotation rewrites), and are uploaded too.
@@ -65,7 +67,16 @@ export interface RecordingUploaderOptions {
   companions?: string[];
   /** Recordings uploaded at once. */
   concurrency?: number;
+  /** Files larger than this are sent in parts (default 5 GiB, the most S3 takes in one PUT). */
+  multipartAboveBytes?: number;
+  /** The size of those parts (default 64 MiB, more for a file that would need more than 10,000). */
+  partBytes?: number;
 }
+
+/** The most one PutObject may carry (AWS S3: 5 GiB), and the most parts an upload may have. */
+const SINGLE_PUT_MAX = 5 * 1024 ** 3;
+const MAX_PARTS = 10_000;
+const DEFAULT_PART = 64 * 1024 ** 2;
 
 /** The journal's place by default: in the recordings folder (what its lock protects), not the working folder. */
 const DEFAULT_JOURNAL = ['.parley', 'uploads-pending.json'];
@@ -346,7 +357,12 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     const { md5, sha256 } = await hashFile(path);
     const before = await this.bucket.head(key);
     if (!before || !(await this.verifies(key, before, st.size, md5, sha256))) {
-      await this.bucket.put(key, path, st.size, md5, sha256);
+      if (st.size > (this.o.multipartAboveBytes ?? SINGLE_PUT_MAX)) {
+        const part = Math.max(this.o.partBytes ?? DEFAULT_PART, Math.ceil(st.size / MAX_PARTS));
+        await this.bucket.putParts(key, path, st.size, part, sha256);
+      } else {
+        await this.bucket.put(key, path, st.size, md5, sha256);
+      }
       const after = await this.bucket.head(key);
       if (!after) throw new Error(`${url}: not found right after its upload`);
       if (!(await this.verifies(key, after, st.size, md5, sha256))) {

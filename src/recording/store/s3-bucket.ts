@@ -8,6 +8,7 @@
 // The SDK is imported when the first bucket is made, not with this module: it is
 // the largest of Parley's dependencies (about half a second to load), and a Parley
 // without a recording store, or a CLI command that does not reach one, never needs it.
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -104,6 +105,41 @@ export class S3Bucket {
     }
   }
 
+  /**
+   * A file too large for one PUT (S3 takes at most 5 GiB in one), sent in parts of
+   * `partBytes` (the last one shorter), each with its Content-MD5; the sha256 of the whole
+   * file goes in the upload's metadata as with put(). A failure aborts the upload, so its
+   * parts are not left stored (a process killed meanwhile leaves them: a bucket lifecycle
+   * rule AbortIncompleteMultipartUpload removes those).
+   */
+  async putParts(key: string, path: string, size: number, partBytes: number, sha256: string): Promise<void> {
+    const what = `PUT ${this.urlOf(key)} (in parts)`;
+    const { sdk, client } = await this.sdk(what);
+    let uploadId: string | undefined;
+    try {
+      uploadId = (await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { sha256 } }))).UploadId;
+      if (!uploadId) throw new Error('no UploadId in the answer');
+      const parts: { PartNumber: number; ETag: string }[] = [];
+      for (let n = 1, start = 0; start < size; n++, start += partBytes) {
+        const end = Math.min(size, start + partBytes) - 1;
+        const md5 = await md5Of(path, start, end);
+        const body = createReadStream(path, { start, end });
+        try {
+          const r = await client.send(
+            new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: end - start + 1, ContentMD5: md5.toString('base64') }),
+          );
+          parts.push({ PartNumber: n, ETag: r.ETag ?? '' });
+        } finally {
+          body.destroy();
+        }
+      }
+      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      if (uploadId) await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw wrap(sdk, err, what);
+    }
+  }
+
   /** null when there is no such object. */
   async head(key: string): Promise<ObjectHead | null> {
     const { sdk, client } = await this.sdk(`HEAD ${this.urlOf(key)}`);
@@ -172,6 +208,12 @@ export class S3Bucket {
     this.closed = true;
     this.client?.destroy();
   }
+}
+
+async function md5Of(path: string, start: number, end: number): Promise<Buffer> {
+  const h = createHash('md5');
+  for await (const c of createReadStream(path, { start, end, highWaterMark: 256 * 1024 })) h.update(c as Buffer);
+  return h.digest();
 }
 
 function wrap(sdk: Sdk | null, err: unknown, what: string): BucketError {

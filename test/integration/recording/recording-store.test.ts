@@ -1,5 +1,6 @@
 // Uploads of finalized recordings to a real S3-compatible server (s3rver behind a
 // gate the test switches): stored and verified, local audio removed only after;
+// a file past the most one PUT takes, sent in parts;
 // an endpoint down for a while, one answering 500, a stop with uploads pending
 // (resumed by the next uploader from the journal).
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { RecordingStoreConfig } from '../../../src/config/recording-store-schema.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
-import { RecordingUploader, type StoredRecording } from '../../../src/recording/store/recording-uploader.ts';
+import { RecordingUploader, type RecordingUploaderOptions, type StoredRecording } from '../../../src/recording/store/recording-uploader.ts';
 import { S3Bucket } from '../../../src/recording/store/s3-bucket.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
@@ -45,9 +46,9 @@ async function record(dir: string, ms = 1000): Promise<{ id: string; meta: Recor
   return { id: rec.id, meta, bytes: new Map(files.map((f) => [f, readFileSync(join(dir, f))])) };
 }
 
-function uploader(dir: string, extra: Partial<RecordingStoreConfig> = {}): RecordingUploader {
+function uploader(dir: string, extra: Partial<RecordingStoreConfig> = {}, o: Partial<RecordingUploaderOptions> = {}): RecordingUploader {
   const config = { ...storeConfig(s3), journalFile: join(dir, '.uploads.json'), ...extra } as RecordingStoreConfig;
-  return new RecordingUploader({ dir, config, log: silentLogger() });
+  return new RecordingUploader({ dir, config, log: silentLogger(), ...o });
 }
 
 async function objectBytes(key: string): Promise<Buffer | null> {
@@ -93,6 +94,33 @@ describe('recording store (S3)', () => {
     await up.enqueue(id, meta);
     await again;
     await assertStored(id, bytes);
+    up.close();
+  });
+
+  it('a file past the most one PUT takes is sent in parts: stored, the same bytes, then removed locally', async (t) => {
+    // S3 takes at most 5 GiB in one PUT; the gate refuses past 8 MiB and the uploader goes to
+    // parts past 8 MiB, in parts of 5 MiB (S3's smallest): 200 s of 16 kHz stereo is 12.8 MB.
+    s3.maxPutBytes = 8 * 1024 * 1024;
+    t.after(() => {
+      s3.maxPutBytes = null;
+      s3.observe = null;
+    });
+    const dir = join(root, 'parts');
+    const { id, meta, bytes } = await record(dir, 200_000);
+    assert.ok(bytes.get(meta.stereo!.file)!.length > 12_000_000);
+    let partPuts = 0;
+    s3.observe = (req) => {
+      if (req.method === 'PUT' && /[?&]uploadId=/.test(req.url ?? '')) partPuts++;
+    };
+    const up = uploader(dir, {}, { multipartAboveBytes: 8 * 1024 * 1024, partBytes: 5 * 1024 * 1024 });
+    t.after(() => up.close());
+    await up.start();
+    const outcome = Promise.race([up.waitFor('stored').then(() => 'stored'), up.waitFor('uploadFailed').then(([f]) => `failed: ${(f as { error: Error }).error.message}`)]);
+    await up.enqueue(id, meta);
+    assert.equal(await outcome, 'stored');
+    await assertStored(id, bytes);
+    assert.equal(partPuts, 3, 'the 12.8 MB stereo file in three parts');
+    assert.equal(existsSync(join(dir, meta.stereo!.file)), false, 'removed locally once verified');
     up.close();
   });
 
