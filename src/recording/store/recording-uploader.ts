@@ -22,10 +22,7 @@
 //   instead waits while the upload is pending. An entry whose sidecar is gone (a
 //   recording deleted by an older Parley) is dropped, never uploaded or reported.
 import { postProcessingUnfinished } from '../finalize-recording.ts';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type { RecordingStoreConfig } from '../../config/recording-store-schema.ts';
 import type { Logger } from '../../util/logger.ts';
@@ -35,6 +32,7 @@ import { pathInside } from '../file-names.ts';
 import type { RecordingMetadata } from '../metadata.ts';
 import { S3Bucket, type ObjectHead } from './s3-bucket.ts';
 import { UploadJournal, type PendingUpload } from './upload-journal.ts';
+import { hashFile, hashStream, openUploadSource } from './upload-source.ts';
 
 export interface StoredObject {
   file: string;
@@ -346,30 +344,35 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     const path = pathInside(this.o.dir, file);
     const key = this.bucket.keyOf(id, file);
     const url = this.bucket.urlOf(key);
-    const st = await stat(path).catch(() => null);
-    if (!st) {
+    const opened = await openUploadSource(path);
+    if (!opened) {
       // Removed after an earlier attempt verified it (the journal entry was not yet removed).
       const h = await this.bucket.head(key);
       if (h) return { file, key, url, size: h.size, sha256: h.sha256 };
       this.log.error({ recording: id, file }, 'a file to upload is neither on disk nor in the bucket: skipped');
       return null;
     }
-    const { md5, sha256 } = await hashFile(path);
-    const before = await this.bucket.head(key);
-    if (!before || !(await this.verifies(key, before, st.size, md5, sha256))) {
-      if (st.size > (this.o.multipartAboveBytes ?? SINGLE_PUT_MAX)) {
-        const part = Math.max(this.o.partBytes ?? DEFAULT_PART, Math.ceil(st.size / MAX_PARTS));
-        await this.bucket.putParts(key, path, st.size, part, sha256);
-      } else {
-        await this.bucket.put(key, path, st.size, md5, sha256);
+    const { handle, size, readPath } = opened;
+    try {
+      const { md5, sha256 } = await hashFile(readPath);
+      const before = await this.bucket.head(key);
+      if (!before || !(await this.verifies(key, before, size, md5, sha256))) {
+        if (size > (this.o.multipartAboveBytes ?? SINGLE_PUT_MAX)) {
+          const part = Math.max(this.o.partBytes ?? DEFAULT_PART, Math.ceil(size / MAX_PARTS));
+          await this.bucket.putParts(key, readPath, size, part, sha256);
+        } else {
+          await this.bucket.put(key, readPath, size, md5, sha256);
+        }
+        const after = await this.bucket.head(key);
+        if (!after) throw new Error(`${url}: not found right after its upload`);
+        if (!(await this.verifies(key, after, size, md5, sha256))) {
+          throw new Error(`${url}: does not verify after its upload (size ${after.size}, local ${size}; ETag ${after.etag})`);
+        }
       }
-      const after = await this.bucket.head(key);
-      if (!after) throw new Error(`${url}: not found right after its upload`);
-      if (!(await this.verifies(key, after, st.size, md5, sha256))) {
-        throw new Error(`${url}: does not verify after its upload (size ${after.size}, local ${st.size}; ETag ${after.etag})`);
-      }
+      return { file, key, url, size, sha256 };
+    } finally {
+      await handle.close().catch(() => undefined);
     }
-    return { file, key, url, size: st.size, sha256 };
   }
 
   private async verifies(key: string, h: ObjectHead, size: number, md5: Buffer, sha256: string): Promise<boolean> {
@@ -380,18 +383,4 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     if (!got) return false;
     return (await hashStream(got.stream)).sha256 === sha256;
   }
-}
-
-async function hashFile(path: string): Promise<{ md5: Buffer; sha256: string }> {
-  return hashStream(createReadStream(path, { highWaterMark: 256 * 1024 }));
-}
-
-async function hashStream(s: Readable): Promise<{ md5: Buffer; sha256: string }> {
-  const md5 = createHash('md5');
-  const sha = createHash('sha256');
-  for await (const c of s) {
-    md5.update(c as Buffer);
-    sha.update(c as Buffer);
-  }
-  return { md5: md5.digest(), sha256: sha.digest('hex') };
 }

@@ -1,11 +1,12 @@
 // Uploads of finalized recordings to a real S3-compatible server (s3rver behind a
 // gate the test switches): stored and verified, local audio removed only after;
-// a file past the most one PUT takes, sent in parts;
+// a file past the most one PUT takes, sent in parts; a file swapped for a symlink
+// refused;
 // an endpoint down for a while, one answering 500, a stop with uploads pending
 // (resumed by the next uploader from the journal).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -122,6 +123,27 @@ describe('recording store (S3)', () => {
     assert.equal(partPuts, 3, 'the 12.8 MB stereo file in three parts');
     assert.equal(existsSync(join(dir, meta.stereo!.file)), false, 'removed locally once verified');
     up.close();
+  });
+
+  it('a file swapped for a symlink before its upload (to a file outside) is refused, never copied to the bucket', async (t) => {
+    // Whoever can write into recording.dir, with Parley running as root, must not get a file
+    // they cannot read (here a stand-in for /etc/shadow) copied into the bucket.
+    const dir = join(root, 'symlink');
+    const { id, meta } = await record(dir);
+    const secret = join(root, 'shadow');
+    writeFileSync(secret, 'TOP-SECRET-shadow-line');
+    rmSync(join(dir, meta.stereo!.file));
+    symlinkSync(secret, join(dir, meta.stereo!.file));
+    const up = uploader(dir);
+    t.after(() => up.close());
+    await up.start();
+    const outcome = Promise.race([up.waitFor('stored').then(() => 'stored'), up.waitFor('uploadFailed').then(([f]) => `failed: ${(f as { error: Error }).error.message}`)]);
+    await up.enqueue(id, meta);
+    assert.match(await outcome, /^failed: .*is a symlink: not uploaded/);
+    await up.idle();
+    up.close();
+    assert.equal(await objectBytes(`parley/${id}/${meta.stereo!.file}`), null, 'no object made of the linked file');
+    assert.equal(lstatSync(join(dir, meta.stereo!.file)).isSymbolicLink(), true, 'the link is left for the operator to see');
   });
 
   it('an endpoint down for a while: retried with back-off, nothing removed until it verifies', async (t) => {
