@@ -1,5 +1,5 @@
-// The files a Recorder writes, each with its writer, none opened yet (the writers create them
-// asynchronously): the mix, the stereo file (unless off), the per-leg stems (unless off) and
+// The files a Recorder writes, each with its writer, none opened yet (the WAV writers are held:
+// the Recorder releases them once the sidecar naming them is on disk, and they create them then): the mix, the stereo file (unless off), the per-leg stems (unless off) and
 // the JSON sidecar; encrypted ones sealed with the recording's data key. The WAV headers are
 // rewritten at most every HEADER_EVERY_MS of flushes.
 import type { PcmSealer } from './encryption/pcm-sealer.ts';
@@ -41,7 +41,7 @@ export function recorderFiles(o: {
   const sealer = (channels: number): PcmSealer | null => o.keys?.sealer(channels, o.sampleRate) ?? null;
   const flushEveryMs = Math.min(1000, Math.max(20, o.flushIntervalMs ?? 250));
   const headerEvery = Math.max(1, Math.round(HEADER_EVERY_MS / flushEveryMs));
-  const wav = (name: string, channels: number): WavFileWriter => new WavFileWriter(path(name), o.sampleRate, channels, o.hooks(name), sealer(channels), headerEvery);
+  const wav = (name: string, channels: number): WavFileWriter => new WavFileWriter(path(name), o.sampleRate, channels, o.hooks(name), sealer(channels), headerEvery, true);
   return {
     mix: wav(`${o.base}.mix.wav`, 1),
     stereo: o.stereo ? wav(`${o.base}.stereo.wav`, 2) : null,

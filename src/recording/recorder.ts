@@ -120,7 +120,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
       skipWhilePaused: this.meta.pauseMode === 'skip',
       log: this.log,
     });
-    this.saveNow();
+    // The WAVs are created once this first sidecar (which names them) is on disk: a kill -9 in between leaves no file it does not list.
+    void this.saveNow().then(() => [this.mix, this.stereo].forEach((w) => w?.release()));
     // Every flush period, on a timer shared with other recordings (flush-timers.ts).
     this.stopFlushing = flushTimers().add(files.flushEveryMs, () => {
       try {
@@ -162,7 +163,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   setSiprec(view: SiprecSidecar): void {
     if (this.closed) return;
     this.meta.siprec = structuredClone(view);
-    this.saveNow();
+    void this.saveNow();
   }
 
   /**
@@ -193,12 +194,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.joinLeg(legId, info, true);
   }
 
-  /** `explicit`: addLeg, not a tick's implicit join. The sidecar names the new stem now: a kill -9's repair fixes only files it names. */
+  /** `explicit`: addLeg, not a tick's implicit join. The sidecar names the new stem now, and its file is created once that is on disk (Stems.openWhenListed): a kill -9 never leaves a stem it does not name. */
   private joinLeg(legId: string, info: LegInfo, explicit: boolean): void {
     if (this.closed) return;
     const at = this.legs.join(legId, info, explicit, () => this.now());
     if (!at) return;
-    this.saveNow();
+    this.stems.openWhenListed(this.saveNow());
     this.safeEmit('legJoined', { legId, at });
   }
 
@@ -223,7 +224,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
   markNotice(prompt: string, leg?: string): void {
     if (this.closed) return;
     this.meta.notices.push({ prompt, ...(leg === undefined ? {} : { leg }), ...this.now() });
-    this.saveNow(); // the proof that a party was told must survive a kill during the notice
+    void this.saveNow(); // the proof that a party was told must survive a kill during the notice
   }
 
   /** A transfer the call went through (the sidecar's `transfers`), timed like joins and leaves. */
@@ -333,7 +334,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.mix.flush();
     this.stereo?.flush();
     this.stems.flush();
-    if (!this.sidecar.busy && this.schedule.due(this.meta)) this.saveNow();
+    if (!this.sidecar.busy && this.schedule.due(this.meta)) void this.saveNow();
   }
 
   /**
@@ -357,10 +358,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.stems.refreshDurations();
   }
 
-  /** The sidecar now, with the lengths so far (not awaited). */
-  private saveNow(): void {
+  /** The sidecar now, with the lengths so far: resolves when it is on disk (true) or its write failed (false). Never rejects. */
+  private saveNow(): Promise<boolean> {
     this.refreshDurations();
-    this.saveMeta().catch((err: unknown) => this.fail(err as Error));
+    return this.saveMeta().catch((err: unknown) => (this.fail(err as Error), false));
   }
 
   /** The sidecar as it stands now, atomically and asynchronously (SidecarWriter): false when it could not be written. Never rejects. */

@@ -41,6 +41,8 @@ export class Stems {
   /** Open stems of legs that left, by leg id: the frames of their tail taken since. */
   private readonly leaving = new Map<string, number>();
   private count = 0;
+  /** Stems started since the last openWhenListed(): their files wait for the sidecar that names them. */
+  private unlisted: WavFileWriter[] = [];
 
   constructor(private readonly o: StemsOptions) {}
 
@@ -50,10 +52,25 @@ export class Stems {
     if (this.leaving.has(leg.id)) this.end(leg.id, at);
     if (!this.o.enabled || this.open.has(leg.id)) return;
     const file = `${this.o.base}.leg${++this.count}-${safeName(leg.id, 40)}.wav`;
-    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file), this.o.sealer?.(1) ?? null, this.o.headerEveryPasses ?? 1);
+    // Held: created once the sidecar listing it is on disk (openWhenListed), so a kill -9 never leaves a stem it does not name.
+    const writer = new WavFileWriter(this.o.pathOf(file), this.o.sampleRate, 1, this.o.hooks(file), this.o.sealer?.(1) ?? null, this.o.headerEveryPasses ?? 1, true);
     const entry: StemEntry = { ...fileEntryOf(writer), start: at, end: null };
     leg.stems.push(entry);
     this.open.set(leg.id, { writer, entry });
+    this.unlisted.push(writer);
+  }
+
+  /**
+   * `saved`: the sidecar write that lists the stems started since the last call. Their files are
+   * created when it settles, written or not (a failed write, a full disk: the audio still goes to
+   * its file, and the next sidecar that gets written names it).
+   */
+  openWhenListed(saved: Promise<unknown>): void {
+    if (this.unlisted.length === 0) return;
+    const writers = this.unlisted;
+    this.unlisted = [];
+    const release = (): void => writers.forEach((w) => w.release());
+    saved.then(release, release);
   }
 
   /** One frame to every open stem: `frameOf` gives each leg's frame of this tick. */

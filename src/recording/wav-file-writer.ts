@@ -85,6 +85,8 @@ export class WavFileWriter {
   private gaveUp = false;
   private backlogReported = false;
   private resolveClosed!: () => void;
+  /** Not created yet: no pass starts before release(). */
+  private held: boolean;
   /** Why the file is not on disk (null: it is). Set when `closed` resolves. */
   lost: string | null = null;
   /** Outages seen (each reported once). */
@@ -98,13 +100,27 @@ export class WavFileWriter {
     private readonly sealer: PcmSealer | null = null,
     /** The header is rewritten every this many passes (1: every pass). */
     headerEveryPasses = 1,
+    /**
+     * The file is not created until release(): appends wait in memory meanwhile. The Recorder
+     * holds a new file until the sidecar naming it is on disk, so a kill -9 never leaves a WAV
+     * its sidecar does not list (a sidecar may name a file not created yet: the repair says so).
+     */
+    held = false,
   ) {
     this.blockAlign = 2 * channels;
     this.file = new WavDiskFile(path, sampleRate, channels, this.blockAlign, sealer, headerEveryPasses, (err) => this.report(err, 'write'));
     this.current = chunkPool().take();
     this.currentSamples = samplesOf(this.current);
     this.closed = new Promise((r) => (this.resolveClosed = r));
-    // Open and write the empty header now, off the tick.
+    this.held = held;
+    // Open and write the empty header now (or at release), off the tick.
+    if (!held) this.start();
+  }
+
+  /** A held file (see the constructor) is created now; idempotent. A close() before it made the first pass the last. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
     this.start();
   }
 
@@ -165,7 +181,7 @@ export class WavFileWriter {
 
   /** Starts a pass that writes what is buffered and rewrites the header; skipped if one is in flight. */
   flush(): void {
-    if (this.closing || this.inFlight || this.gaveUp) return;
+    if (this.closing || this.inFlight || this.gaveUp || this.held) return;
     if (this.failure && Date.now() < this.retryAt) return;
     this.start();
   }
@@ -174,8 +190,8 @@ export class WavFileWriter {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    // A pass in flight sees `closing` and makes the final one.
-    if (!this.inFlight) this.start();
+    // A pass in flight sees `closing` and makes the final one; a held file makes it at release().
+    if (!this.inFlight && !this.held) this.start();
   }
 
   /** Resolves when no pass is in flight (tests and tools; the recorder never waits). */
