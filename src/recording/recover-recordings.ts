@@ -4,6 +4,8 @@
 // gets its end, durations and sha256s, is marked `interrupted` when the
 // recording itself was cut short, and becomes `finalized`. Temp files of
 // sidecar writes are removed (the sidecar itself is always the last complete one).
+// A stem on disk the sidecar does not name (an older Parley's kill between creating it and
+// the sidecar naming it) is removed when it holds no audio, else kept; `errors` says which.
 // Post-processing cut short by a stop or a kill is resumed, also in a sidecar an older
 // Parley wrote 'failed' for that reason (stopFailure). All file I/O is asynchronous:
 // this runs while calls may already be up.
@@ -16,6 +18,7 @@ import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
 import type { PostProcessor } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { WAV_HEADER_BYTES, wavHeader } from './wav-disk-file.ts';
+import { FILE_HEADER_BYTES } from './encryption/chunk-format.ts';
 import type { Logger } from '../util/logger.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
 import { repairEncrypted } from './encryption/repair-encrypted.ts';
@@ -73,8 +76,10 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
       o.log.info({ repaired: out.length }, 'stopping: the recordings not checked yet are left to the next start');
       break;
     }
+    // This recording's stem files on disk (looked for only when it is repaired: a few at each start).
+    const stemFiles = (): string[] => names.filter((n) => /^\.leg\d+-[A-Za-z0-9._-]+\.wav$/.test(n.slice(id.length)) && n.startsWith(id) && ownerOf(n.slice(0, -'.wav'.length), sidecars) === id);
     try {
-      const r = await recoverOne(o, id, marked.has(id), unencoded.has(id), locked);
+      const r = await recoverOne(o, id, marked.has(id), unencoded.has(id), locked, stemFiles);
       if (r) out.push(r);
     } catch (err) {
       o.log.error({ err, recording: id }, 'an interrupted recording could not be repaired');
@@ -99,8 +104,8 @@ async function settleTemp(o: RecoverOptions, tmp: string, main: string, sidecars
   await rm(tmpPath, { force: true });
 }
 
-/** `unencoded`: a WAV of the recording has no encoded copy (unencodedIds); `locked`: this process holds the folder's lock. */
-async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unencoded: boolean, locked: boolean): Promise<RecoveredRecording | null> {
+/** `unencoded`: a WAV of the recording has no encoded copy (unencodedIds); `locked`: this process holds the folder's lock; `stemFiles`: its stems on disk. */
+async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unencoded: boolean, locked: boolean, stemFiles: () => string[]): Promise<RecoveredRecording | null> {
   const sidecarPath = pathInside(o.dir, `${id}.json`);
   const head = marked ? null : await headOf(sidecarPath, unencoded);
   if (head !== null && stateIn(head) === 'finalized' && !(head.whole && /"state":\s*"failed"/.test(head.text))) return null;
@@ -131,6 +136,7 @@ async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unenco
   } else {
     for (const f of files) await repairWav(o, f);
   }
+  await settleUnnamedStems(o, id, meta, stemFiles());
   meta.durationMs = meta.mix.durationMs;
   if (interrupted) {
     const end = endOf(meta);
@@ -195,6 +201,27 @@ async function resumePostProcessing(o: RecoverOptions, id: string, meta: Recordi
   o.log.info({ recording: id, format: meta.postProcessing.format }, 'resuming post-processing interrupted by the last stop');
   await postProcessFiles({ meta, files, pathOf: (f) => pathInside(o.dir, f), save, onProgress: () => undefined }, pp);
   await save();
+}
+
+/**
+ * Stems on disk the sidecar does not name: a Parley older than Stems.openWhenListed created a stem just
+ * before the sidecar naming it, and a kill in between left it; today only a join whose sidecar write
+ * failed (a full disk) followed by a kill does. One holding no audio (a header or less) is removed; one
+ * with audio is kept as it is (its join time is not known, so it cannot be placed on the timeline), and
+ * is not vouched for by the signature. Either is said in the sidecar's `errors`.
+ */
+async function settleUnnamedStems(o: RecoverOptions, id: string, meta: RecordingMetadata, onDisk: string[]): Promise<void> {
+  const named = new Set(meta.legs.flatMap((l) => l.stems.map((s) => s.file)));
+  const empty = meta.encryption ? FILE_HEADER_BYTES : WAV_HEADER_BYTES;
+  for (const file of onDisk.filter((f) => !named.has(f))) {
+    const path = pathInside(o.dir, file);
+    const size = await stat(path).then((s) => s.size, () => -1);
+    if (size < 0) continue;
+    if (size <= empty) await rm(path, { force: true });
+    const note = size <= empty ? `${file}: a stem the sidecar did not name when the process stopped, holding no audio: removed` : `${file}: a stem the sidecar did not name when the process stopped (${size} bytes): kept as it is, not listed nor signed`;
+    o.log.warn({ recording: id, file, size }, note);
+    meta.errors.push(note);
+  }
 }
 
 function filesOf(id: string, meta: RecordingMetadata): string[] {
@@ -316,14 +343,17 @@ function unencodedIds(names: string[], sidecars: Set<string>): Set<string> {
     if (!n.endsWith('.wav')) continue;
     const base = n.slice(0, -'.wav'.length);
     if (present.has(`${base}.ogg`) || present.has(`${base}.mp3`)) continue;
-    // `<id>.mix`, `<id>.stereo`, `<id>.leg<n>-<leg>`: the id is the longest prefix before a dot that has a sidecar.
-    for (let i = base.lastIndexOf('.'); i > 0; i = base.lastIndexOf('.', i - 1)) {
-      if (sidecars.has(`${base.slice(0, i)}.json`)) {
-        ids.add(base.slice(0, i));
-        break;
-      }
-    }
+    const id = ownerOf(base, sidecars);
+    if (id !== null) ids.add(id);
   }
   return ids;
+}
+
+/** `<id>.mix`, `<id>.stereo`, `<id>.leg<n>-<leg>`: the id is the longest prefix before a dot that has a sidecar (null: none). */
+function ownerOf(base: string, sidecars: Set<string>): string | null {
+  for (let i = base.lastIndexOf('.'); i > 0; i = base.lastIndexOf('.', i - 1)) {
+    if (sidecars.has(`${base.slice(0, i)}.json`)) return base.slice(0, i);
+  }
+  return null;
 }
 
