@@ -16,6 +16,7 @@ import type { ApiConfig, ApiToken } from '../config/schema.ts';
 import { listenError } from '../util/listen-error.ts';
 import type { Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
+import { BucketCopies } from './bucket-copies.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
 import { ConsoleAuth } from './console/console-auth.ts';
 import { ConsoleSessions, type ConsoleSession } from './console/console-sessions.ts';
@@ -66,6 +67,8 @@ export interface ApiContext {
   /** The web console's sessions and built files; null when api.console.enabled is false. */
   console?: ConsoleAuth | null;
   consoleAssets?: ConsoleAssets | null;
+  /** The verified copies of bucket objects that downloads share (recordings routes); made by build() when not given. */
+  copies?: BucketCopies;
 }
 
 export class ApiServer {
@@ -81,6 +84,7 @@ export class ApiServer {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly consoleAuth: ConsoleAuth | null,
+    private readonly copies: BucketCopies,
   ) {
     app.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -122,8 +126,9 @@ export class ApiServer {
     const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
     const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
     if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
-    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets }, tokens, config.requestTimeoutMs);
-    const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth);
+    const copies = new BucketCopies();
+    const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets, copies }, tokens, config.requestTimeoutMs);
+    const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth, copies);
     // Each connection holds a descriptor, which RTP sockets and recordings need too: past
     // api.maxConnections Node closes a new one at once (a flood of connections, each within
     // api.requestTimeoutMs, could otherwise take them all).
@@ -275,6 +280,8 @@ export class ApiServer {
     this.webhooks.close();
     this.hub.close();
     this.consoleAuth?.sessions.close();
+    // Now, not in fastify's onClose: the process may exit before the HTTP server has closed.
+    this.copies.close();
     for (const c of this.app.websocketServer?.clients ?? []) c.terminate();
     // An upgraded socket is no longer the HTTP server's, so its close() would wait for it.
     for (const s of this.sockets) s.destroy();

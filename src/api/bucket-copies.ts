@@ -54,6 +54,8 @@ export interface BucketCopiesOptions {
 
 export class BucketCopies {
   private readonly entries = new Map<string, Entry>();
+  /** Every copy's folder until it is removed: kept ones, and detached ones a download still reads or whose removal is under way. */
+  private readonly dirs = new Set<string>();
   private readonly keepMs: number;
   private readonly maxBytes: number;
   private closed = false;
@@ -115,17 +117,22 @@ export class BucketCopies {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const e of [...this.entries.values()]) {
-      if (e.dir) rmSync(e.dir, { recursive: true, force: true });
-      this.detach(e);
-    }
+    for (const e of [...this.entries.values()]) this.detach(e);
+    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+    this.dirs.clear();
   }
 
   /** Known by the HEAD's ETag while it fills (downloads at once share it), then by the GET's. */
   private fillNew(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>): Entry {
     const e: Entry = { key, etag, dir: null, path: '', filled: null as unknown as Promise<CopyFilled>, size: 0, users: 0, detached: false, lastUsed: Date.now(), timer: null };
     e.filled = (async () => {
-      e.dir = await mkdtemp(join(tmpdir(), 'parley-export-'));
+      const dir = await mkdtemp(join(tmpdir(), 'parley-export-'));
+      if (this.closed) {
+        rmSync(dir, { recursive: true, force: true });
+        throw new Error('the API is closing');
+      }
+      this.dirs.add(dir);
+      e.dir = dir;
       e.path = join(e.dir, 'object');
       const got = await fill(e.path);
       // Keyed by what was fetched: an object replaced between the HEAD and the GET is
@@ -180,6 +187,11 @@ export class BucketCopies {
     void e.filled.then(
       () => undefined,
       () => undefined,
-    ).then(() => (e.dir ? rm(e.dir, { recursive: true, force: true }) : undefined)).catch(() => undefined);
+    ).then(async () => {
+      const dir = e.dir;
+      if (dir === null || !this.dirs.has(dir)) return;
+      await rm(dir, { recursive: true, force: true });
+      this.dirs.delete(dir);
+    }).catch(() => undefined);
   }
 }

@@ -48,7 +48,7 @@ function sha256Listed(m: RecordingMetadata, file: string): string | null {
 export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const dir = (): string => ctx.parley.config.recording.dir;
   // The verified copies of bucket objects that downloads share (a player's Range requests).
-  const copies = new BucketCopies();
+  const copies = ctx.copies ?? new BucketCopies();
   app.addHook('onClose', async () => copies.close());
 
   /** 403 for what may not be served (logged: someone put it there), 404 for what is not there. */
