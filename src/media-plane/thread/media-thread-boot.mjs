@@ -32,4 +32,9 @@ if (process.env.PARLEY_THREAD_CPU_PROF_DIR) {
   const { startThreadProfiler } = await import('./thread-profiler.mjs');
   await startThreadProfiler(process.env.PARLEY_THREAD_CPU_PROF_DIR);
 }
+// PARLEY_THREAD_HEAP_SAMPLE_DIR (the same, for bytes allocated): a .heapprofile every 5 s.
+if (process.env.PARLEY_THREAD_HEAP_SAMPLE_DIR) {
+  const { startThreadHeapSampler } = await import('./thread-profiler.mjs');
+  await startThreadHeapSampler(process.env.PARLEY_THREAD_HEAP_SAMPLE_DIR);
+}
 await import(bundle ?? './media-thread.ts');

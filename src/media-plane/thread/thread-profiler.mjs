@@ -23,3 +23,24 @@ export async function startThreadProfiler(dir) {
   }, 5000);
   timer.unref();
 }
+
+// PARLEY_THREAD_HEAP_SAMPLE_DIR: the bytes the thread allocates (a sampling heap profile,
+// objects already collected included: what was allocated, not what survived), one
+// .heapprofile per 5 s slice into `dir`, as bench/heap-sample.mjs does for the main thread;
+// bench/heap-profile-summary.ts sums a slice (or several: --calls over their calls).
+export async function startThreadHeapSampler(dir) {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  const options = { samplingInterval: Number(process.env.HEAP_SAMPLE_INTERVAL ?? 8192), includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true };
+  await session.post('HeapProfiler.startSampling', options);
+  let seq = 0;
+  const timer = setInterval(() => {
+    void (async () => {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      await session.post('HeapProfiler.startSampling', options);
+      await writeFile(join(dir, `thread-${process.pid}-${threadId}-${String(seq++).padStart(3, '0')}.heapprofile`), JSON.stringify(profile));
+    })().catch(() => undefined);
+  }, 5000);
+  timer.unref();
+}
