@@ -17,7 +17,8 @@ export interface ParleyProcess {
   lines: Array<Record<string, unknown>>;
   /** What the process wrote to stderr so far (a stack trace would be here). */
   stderr(): string;
-  /** Resolves when a log line's msg matches (at once if one already did). */
+  /** Resolves when a log line's msg matches (at once if one already did); rejects at once, with the
+   * exit code and the last stderr lines, once the process has exited without logging it. */
   logged(re: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
@@ -61,6 +62,10 @@ ${yaml}`,
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  // 'close', not 'exit': it comes after stdout and stderr ended, so every line the process wrote
+  // has been read when a wait gives up on it.
+  let ended: string | null = null;
+  child.once('close', (code: number | null, signal: NodeJS.Signals | null) => (ended = signal ? `signal ${signal}` : `exit code ${code}`));
   createInterface({ input: child.stdout! }).on('line', (line) => {
     // pino-pretty's colours (ESC [ … m) off, so a pretty line reads as its text.
     const l = line.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
@@ -76,12 +81,24 @@ ${yaml}`,
       const check = (): void => {
         const hit = lines.find((l) => re.test(String(l.msg)));
         if (hit) ok(hit);
+        else if (ended !== null) fail(new Error(`not logged: ${re}: parley ended (${ended}) first; its last stderr lines:\n${lastLines(stderr, 10)}`));
         else if (Date.now() > until) fail(new Error(`not logged: ${re}`));
         else setTimeout(check, 20);
       };
       check();
     });
-  // Start-up is tsx compiling the sources: over 20 s on a loaded machine (two cores, other test files beside). A guard, not a limit.
-  await logged(opts.ready ?? /Parley is running/, 60_000);
+  // Start-up is tsx compiling the sources: over 20 s on a loaded machine (two cores, other test files beside). A guard, not a limit:
+  // a process that ends first (a bad config, a port taken) fails the wait at once.
+  try {
+    await logged(opts.ready ?? /Parley is running/, 60_000);
+  } catch (err) {
+    // One that never got ready is not left running after the test that gave up on it.
+    if (ended === null) child.kill('SIGKILL');
+    throw err;
+  }
   return { child, sipPort, recordings, lines, logged, stderr: () => stderr };
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trimEnd().split('\n').slice(-n).join('\n');
 }
