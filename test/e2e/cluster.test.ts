@@ -14,8 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { purity } from '../helpers/audio-analysis.ts';
 import { call } from '../helpers/api-client.ts';
 import { startClusterNode, WebhookReceiver, type ClusterTestNode } from '../helpers/cluster-nodes.ts';
-import { startKamailioCluster } from '../helpers/kamailio-cluster.ts';
-import type { RunningKamailio } from '../helpers/kamailio.ts';
+import { startKamailioCluster, type RunningKamailioCluster } from '../helpers/kamailio-cluster.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { TestRedis } from '../helpers/redis-server.ts';
 import { sippCounts, startSipp, type SippRun } from '../helpers/sipp.ts';
@@ -46,7 +45,7 @@ function share(pcm: Int16Array, hz: number): number {
 
 describe('cluster: three nodes, Kamailio, Redis (e2e)', { timeout: 170_000 }, () => {
   let redis: TestRedis;
-  let kam: RunningKamailio;
+  let kam: RunningKamailioCluster;
   let hooks: WebhookReceiver;
   const nodes: ClusterTestNode[] = [];
   const callers: Caller[] = [];
@@ -88,9 +87,11 @@ describe('cluster: three nodes, Kamailio, Redis (e2e)', { timeout: 170_000 }, ()
     const started = await Promise.all(['n2', 'n3', 'n4'].map((id, i) => startClusterNode(id, `127.0.0.${i + 2}`, redis.url, hooks.url, yaml)));
     nodes.push(...started);
     kam = await startKamailioCluster(nodes.map((n) => `${n.host}:${n.sipPort}`), { redis: `${redis.host}:${redis.port}` });
-    // Kamailio's first OPTIONS round (ds_ping_interval 1 s) marks the nodes up. Its log (debug=2)
-    // never names the probes: waiting for them there waited its whole 5 s every time.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Kamailio's first OPTIONS round (ds_ping_interval 1 s): every node answered its probe (was a fixed 1.5 s).
+    await waitFor('every node answered a Kamailio probe', async () => {
+      const ds = await kam.destinations();
+      return ds.length === nodes.length && ds.every((d) => d.flags === 'AP') ? true : undefined;
+    }, 10_000);
   });
 
   after(async () => {
