@@ -14,7 +14,7 @@ import { comesToHear } from '../helpers/peer-hearing.ts';
 import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { finalSidecars } from '../helpers/sidecars.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { nextCallEnd, received, sippOk, startCallee } from './helpers.ts';
+import { nextCallEnd, received, sippOk, sippTraced, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
 import { bodyOf, flowYaml, okTo, rawCall, rawParleyPerSuite, RECORDED_BRIDGE_YAML, replyTo, responseTo, statusOf } from './raw-dialog.ts';
 import { RawSipClient } from '../helpers/raw-sip-client.ts';
@@ -167,8 +167,8 @@ describe("a bridged callee's blind transfer (REFER)", () => {
       await rawCall(parley(), { name: 'xfer-own', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
         assert.equal(c.callId, callId);
         await c.inviteSendingTone(phone, CALLER_HZ);
-        // The REFER goes 1.5 s in; after it the caller still hears the agent.
-        await new Promise((r) => setTimeout(r, 2500));
+        // The REFER goes 1.5 s in: once it is refused (the agent got the 403) the caller still hears the agent.
+        await sippTraced(agent, 'received', /^SIP\/2\.0 403 /m);
         const still = await comesToHear(phone, AGENT_HZ, phone.received.length);
         assert.ok(still.ok, `the caller still hears the agent: ${still.detail}`);
         assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
@@ -254,8 +254,7 @@ describe("a bridged callee's blind transfer (REFER)", () => {
       await rawCall(parley(), { name: 'xfer-busy', user: 'bob', to: `sip:bob@127.0.0.1:${agent.port}`, phone }, async (c) => {
         await c.inviteSendingTone(phone, CALLER_HZ);
         sippOk(await target.done, 'the busy target (486)');
-        // After the failed transfer the caller hears the agent again.
-        await new Promise((r) => setTimeout(r, 500));
+        // After the failed transfer the caller hears the agent again (comesToHear judges each second from now until one holds the tone).
         const back = await comesToHear(phone, AGENT_HZ, phone.received.length);
         assert.ok(back.ok, `the caller hears the transferor again: ${back.detail}`);
         assert.equal(parley().app.calls!.active.size, 1, 'the call goes on');
@@ -287,8 +286,8 @@ describe("a bridged callee's blind transfer (REFER)", () => {
         const ok = await c.invite(phone.sdp());
         assert.equal(statusOf(ok), 200, ok);
         phone.useRemoteSdp(bodyOf(ok));
-        // The REFER comes 1.5 s after the answer; the target then rings.
-        await new Promise((r) => setTimeout(r, 2500));
+        // The REFER comes 1.5 s after the answer; the caller hangs up once the target rings (it sent its 180).
+        await sippTraced(target, 'sent', /^SIP\/2\.0 180 /m);
         c.cseq++;
         c.send('BYE');
         assert.equal(statusOf(await c.final()), 200);

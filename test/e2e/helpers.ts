@@ -19,6 +19,8 @@ export interface Peer {
   rtp: RtpPeer;
   port: number;
   done: Promise<SippRun>;
+  /** Every message SIPp sent and received so far (its -trace_msg log, written as it goes). */
+  messages(): string;
   kill(): void;
 }
 
@@ -37,7 +39,7 @@ export async function startCallee(scenario: string, toneHz: number | null, extra
     port,
     extra: ['-key', 'rtpport', String(rtp.port), '-trace_msg', ...extra],
   });
-  return { rtp, port: s.port, done: s.done, kill: s.kill };
+  return { rtp, port: s.port, done: s.done, messages: s.messages, kill: s.kill };
 }
 
 /** A SIPp caller (UAC) running `scenario` against Parley, to `toUri`, with a Node RTP peer. */
@@ -65,7 +67,7 @@ export async function startCaller(
       ...(opts.extra ?? []),
     ],
   });
-  return { rtp, port: s.port, done: s.done, kill: s.kill };
+  return { rtp, port: s.port, done: s.done, messages: s.messages, kill: s.kill };
 }
 
 /** Resolves with the next call Parley finishes (its flow outcome). */
@@ -106,6 +108,11 @@ export function sippOk(run: SippRun, who: string): void {
   if (run.code !== 0) {
     throw new Error(`${who} SIPp exited ${run.code}: ${run.errors || run.stdout.slice(-1500)}\n--- messages ---\n${run.messages.slice(-3000)}`);
   }
+}
+
+/** Resolves with the first message the SIPp peer `way` that matches `re`, while its scenario runs (polls its live -trace_msg log). */
+export function sippTraced(peer: Pick<Peer, 'messages'>, way: 'received' | 'sent', re: RegExp, timeoutMs = 15_000): Promise<string> {
+  return waitFor(`SIPp ${way} ${re}`, () => peer.messages().split(/-{10,}/).find((m) => m.includes(`message ${way}`) && re.test(m)), timeoutMs);
 }
 
 /** The SIP messages SIPp received, split. */

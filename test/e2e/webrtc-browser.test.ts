@@ -32,7 +32,7 @@ async function callee(hz: number | null): Promise<Peer> {
   const rtp = await new RtpPeer({ codec: 'PCMU', latch: true }).bind();
   rtp.start(hz === null ? { kind: 'silence' } : { kind: 'tone', freq: hz, amplitude: 8000 });
   const s = await startSipp({ scenario: `${SCENARIOS}/callee.xml`, transport: 'udp', calls: 1, timeoutS: 300, extra: ['-key', 'rtpport', String(rtp.port)] });
-  return { rtp, port: s.port, done: s.done, kill: s.kill };
+  return { rtp, port: s.port, done: s.done, messages: s.messages, kill: s.kill };
 }
 
 /** What a SIP peer heard over the next second: each tone's share (median over 100 ms blocks) and the level. */

@@ -46,7 +46,7 @@ export interface SippRun {
 
 const SCENARIOS = new URL('../integration/sip/scenarios/', import.meta.url).pathname;
 
-export async function startSipp(o: SippOptions): Promise<{ port: number; pid: number | undefined; done: Promise<SippRun>; kill(): void }> {
+export async function startSipp(o: SippOptions): Promise<{ port: number; pid: number | undefined; done: Promise<SippRun>; messages(): string; kill(): void }> {
   const port = o.port ?? await freePort();
   const cp = await freePort();
   const mp = await freeMediaPort();
@@ -89,11 +89,23 @@ export async function startSipp(o: SippOptions): Promise<{ port: number; pid: nu
       resolve(run);
     });
   });
+  let finished: SippRun | null = null;
+  void done.then((run) => (finished = run));
+  // SIPp writes its -trace_msg log as it goes (flushed per message): a test can wait for a message
+  // it received or sent while the scenario still runs (its folder goes when SIPp exits: then the whole run's).
+  const messages = (): string => {
+    if (finished) return finished.messages;
+    try {
+      return readdirSync(dir).filter((f) => f.endsWith('_messages.log')).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+    } catch {
+      return ''; // the folder just went: the next call has the whole run's
+    }
+  };
   if (!o.remote && o.transport === 'tcp') await waitForTcp(port, done);
   // Parley fails a request at once when the callee's port is closed (ICMP unreachable, RFC 3261
   // §18.4), so a UAS must have bound its port before the test sends to it.
   if (!o.remote && o.transport === 'udp') await waitForUdp(port, done);
-  return { port, pid: child.pid, done, kill: () => child.kill('SIGKILL') };
+  return { port, pid: child.pid, done, messages, kill: () => child.kill('SIGKILL') };
 }
 
 /** A SIPp UAS on TCP is ready once its port accepts a connection. */
