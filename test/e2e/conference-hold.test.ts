@@ -34,7 +34,8 @@ describe('a conference member on hold is left out of the mix (raw SIP, real audi
 
       const held = await reoffer(holder, 'sendonly');
       assert.match(bodyOf(held), /^a=recvonly\r?$/m, 'Parley answers the hold recvonly');
-      await new Promise((r) => setTimeout(r, 300));
+      // The room took the hold (the roster marks it as the leg is muted); hearing() skips the next 200 ms, in which the mixer applies it.
+      await waitFor('the hold in the roster', async () => (await parley().app.conferences!.get('holdroom'))?.roster.get(holder.d.callId)?.held === 'sendonly', 10_000);
       const during = await hearing(listener, [1000, 600]);
       const talkerHears = await hearing(talker, [1000]);
       assert.ok(during[1000]! < 0.01, `the holder's music on hold reaches the room: 1000 Hz at ${during[1000]!.toFixed(3)} of full scale at the listener`);
@@ -45,7 +46,7 @@ describe('a conference member on hold is left out of the mix (raw SIP, real audi
       // The API's unmute does not bring a held leg's music back into the room.
       const unmuted = await call(apiBase(parley()), 'POST', `/rooms/holdroom/legs/${encodeURIComponent(holder.d.callId)}/unmute`);
       assert.equal(unmuted.status, 200, unmuted.text);
-      await new Promise((r) => setTimeout(r, 300));
+      // No wait: the unmute is applied when the API answers, and hearing() judges the second after the next 200 ms.
       const afterUnmute = await hearing(listener, [1000]);
       assert.ok(afterUnmute[1000]! < 0.01, `unmuted by the API while held, its music reaches the room: 1000 Hz at ${afterUnmute[1000]!.toFixed(3)}`);
 
@@ -92,7 +93,7 @@ describe('a conference member on hold is left out of the mix (raw SIP, real audi
       const ok = await calleeUa.nextMatching(/^SIP\/2\.0 200 /, 10_000);
       calleeUa.send(parley().sipPort, memberInvite(dialled, calleeUa.port, '', 'ACK'));
       assert.match(bodyOf(ok), /^a=recvonly\r?$/m);
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('the dialled member\'s hold in the roster', async () => (await parley().app.conferences!.get('holdroom'))?.roster.all.some((e) => e.held === 'sendonly'), 10_000);
       const during = await hearing(listener, [1400, 600]);
       assert.ok(during[1400]! < 0.01, `the dialled member's music on hold reaches the room: 1400 Hz at ${during[1400]!.toFixed(3)}`);
       assert.ok(during[600]! > 0.1, `the room goes on (600 Hz at ${during[600]!.toFixed(3)})`);
