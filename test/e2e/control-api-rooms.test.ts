@@ -12,7 +12,7 @@ import { apiBase, apiYaml, call } from '../helpers/api-client.ts';
 import { purity, rms } from '../helpers/audio-analysis.ts';
 import { heardAfter, toneAndLevel } from '../helpers/peer-hearing.ts';
 import { startParley, type RunningParley } from '../helpers/parley-harness.ts';
-import { received, startCallee, startCaller, sippOk, type Peer } from './helpers.ts';
+import { received, startCallee, startCaller, sippOk, sippTraced, type Peer } from './helpers.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function waitForRoom(base: string, name: string): Promise<any> {
@@ -184,8 +184,8 @@ flows:
         assert.equal((await call(base, 'POST', '/rooms', { name })).status, 201);
         const dialled = call(base, 'POST', `/rooms/${name}/dial`, { to: `sip:ringing@127.0.0.1:${c.port}`, ringTimeout: 30 });
         const room = await waitForRoom(base, name);
-        // On the roster from the dial's start; its INVITE goes out once its leg is made (a DELETE before that is a 404).
-        await new Promise((r) => setTimeout(r, 1000));
+        // On the roster from the dial's start; its INVITE goes out once its leg is made (a DELETE before that is a 404): ringing once the callee sent its 180.
+        await sippTraced(c, 'sent', /^SIP\/2\.0 180 /m);
         const started = Date.now();
         if (how === 'its room is deleted') assert.equal((await call(base, 'DELETE', `/rooms/${name}`)).status, 200);
         else assert.equal((await call(base, 'DELETE', `/rooms/${name}/legs/${room.roster[0].leg}`)).status, 200);
