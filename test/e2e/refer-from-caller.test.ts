@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: raw SIP, RTP counted as packets; run beside other test files, scripts/run-tests.sh)
 // A phone's blind transfer: the caller sends REFER (Refer-To: another phone) in its call.
 // Parley does not carry out transfers its peers ask for. It answered 200 (drachtio-srf's
 // default with no 'refer' listener), so the phone took the transfer as accepted, waited for
@@ -28,7 +29,7 @@ describe('REFER from the caller (a phone\'s blind transfer)', () => {
       c.cseq++;
       const refer = c.req('REFER').replace('\r\nContent-Length:', `\r\nRefer-To: <sip:carol@127.0.0.1:5999>\r\nReferred-By: <sip:adv@127.0.0.1>\r\nContent-Length:`);
       ua.send(parley().sipPort, refer);
-      const res = await c.final();
+      const res = await c.finalTo(`${c.cseq} REFER`);
       assert.match(res, /^SIP\/2\.0 403 /, `REFER refused:\n${res}`);
       assert.match(res, /^Warning: 399 parley "[^"]*REFER[^"]*"/m, 'the Warning says why');
 
@@ -39,7 +40,7 @@ describe('REFER from the caller (a phone\'s blind transfer)', () => {
 
       c.cseq++;
       c.send('BYE');
-      assert.equal(statusOf(await c.final()), 200);
+      assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
       const { outcome } = await ended;
       assert.equal(outcome.reason, 'call-ended', 'the caller hung up');
       await assertNothingLeft(parley());
@@ -71,7 +72,7 @@ describe('REFER from the caller while the bridge still rings the callee (transfe
         c.cseq++;
         const refer = c.req('REFER').replace('\r\nContent-Length:', `\r\nRefer-To: <sip:carol@127.0.0.1:5999>\r\nReferred-By: <sip:adv@127.0.0.1>\r\nContent-Length:`);
         ua.send(parley().sipPort, refer);
-        const res = await c.final();
+        const res = await c.finalTo(`${c.cseq} REFER`);
         assert.match(res, /^SIP\/2\.0 491 /, `REFER refused for now:\n${res}`);
         assert.match(res, /^Warning: 399 parley "[^"]*not connected yet[^"]*"/m, 'the Warning says what is true');
         assert.doesNotMatch(res, /not supported/);
@@ -79,7 +80,7 @@ describe('REFER from the caller while the bridge still rings the callee (transfe
         // The caller hangs up: the callee still ringing gets its CANCEL (answered 200 and 487).
         c.cseq++;
         c.send('BYE');
-        assert.equal(statusOf(await c.final()), 200);
+        assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
         const cancel = await calleeUa.nextMatching(/^CANCEL /, 15_000);
         replyTo(calleeUa, cancel, responseTo(cancel, '200 OK', 'ringing-bob'));
         replyTo(calleeUa, invite, responseTo(invite, '487 Request Terminated', 'ringing-bob'));
