@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio: SIP read, RTP counted as packets; run beside other test files, scripts/run-tests.sh)
 // Delayed offer at the record-notice gateway (issue 12): an INVITE without SDP is no
 // longer proxied past the notice. Parley makes the offer (in its reliable 183 when the
 // caller supports 100rel, RFC 3262 §5, else in its 200, RFC 3261 §13.2.1), takes the
