@@ -1,3 +1,4 @@
+// parley-tests: beside (judges no real-time audio beyond comesToHear, has the tone; run beside other test files, scripts/run-tests.sh)
 // The record-notice gateway's bridge to a domain that publishes SRV records (RFC 3263), as
 // a carrier or a hosted PBX does: a caller's INVITE to sip:bob@pbx.test is bridged to the
 // target the domain's SRV records name, past a first target that cannot be reached (a closed
@@ -57,7 +58,7 @@ describe('a bridge to a domain with SRV records (sip.dns, real DNS server, SIPp 
         assert.ok(heard.ok, `the caller hears the callee the SRV records named: ${heard.detail}`);
         c.cseq++;
         c.send('BYE');
-        assert.equal(statusOf(await c.final()), 200);
+        assert.equal(statusOf(await c.finalTo(`${c.cseq} BYE`)), 200);
       });
       sippOk(await callee.done, 'the callee');
       await ended;
