@@ -165,10 +165,10 @@ describe('cluster: three nodes, Kamailio, Redis (e2e)', { timeout: 170_000 }, ()
     const onOwner = (await call(byId(o.node).api, 'GET', '/rooms/meet')).body as { roster: Array<{ leg: string; muted: boolean }> };
     assert.equal(onOwner.roster.find((e) => e.leg === leg)?.muted, true);
     assert.equal((await call(other.api, 'POST', `/rooms/meet/legs/${encodeURIComponent(leg)}/unmute`)).status, 200);
-    // Audio: each caller hears the two others.
-    await new Promise((r) => setTimeout(r, 1500));
-    const marks = cs.map((c) => c.rtp.received.length);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Audio: each caller hears the two others, judged over 2 s (100 packets) from 200 ms (10 packets)
+    // after the unmute was answered (applied then; heardAfter's margin), as packets come, not after a fixed 1.5 s.
+    const marks = cs.map((c) => c.rtp.received.length + 10);
+    await waitFor('2 s of audio at each caller', () => cs.every((c, i) => c.rtp.received.length >= marks[i]! + 100) || undefined, 15_000);
     cs.forEach((c, i) => {
       const pcm = c.rtp.decoded(marks[i]);
       for (const [j, hz] of tones.entries()) {
