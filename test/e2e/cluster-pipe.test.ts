@@ -53,6 +53,16 @@ interface RosterItem {
   remoteNode: string | null;
 }
 
+/** Resolves once `peer` has received `n` packets after index `from` (50 a second): a window of audio counted in packets, not timed. */
+function packets(peer: RtpPeer, from: number, n: number): Promise<true> {
+  return waitFor(`${n} packets after ${from}`, () => peer.received.length >= from + n || undefined, 15_000);
+}
+
+/** The share of `hz` in the last second `peer` heard (50 packets). */
+function lastSecond(peer: RtpPeer, hz: number): number {
+  return share(peer.decoded(Math.max(0, peer.received.length - 50)), hz);
+}
+
 function share(pcm: Int16Array, hz: number): number {
   const v: number[] = [];
   for (let s = 0; s + 2000 <= pcm.length; s += 2000) v.push(purity(pcm, 8000, hz, s, 2000));
@@ -104,10 +114,11 @@ describe('cluster: a caller answered on one node joins a room on another through
     assert.equal(onB.roster.filter((e) => e.remoteNode === null).length, 1, 'the local caller');
     const merged = (await call(a.api, 'GET', '/rooms')).body as Array<{ name: string; node: string; roster: RosterItem[] }>;
     assert.deepEqual(merged.filter((r) => r.name === 'piped').map((r) => [r.node, r.roster.map((e) => e.remoteNode)]), [['nb', [null, 'na']]]);
-    // Let the streams settle, then listen for 2 s.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Let the streams settle (each has heard the other through the pipe for a second: an event, not a
+    // fixed 1.5 s), then listen for 2 s (100 packets).
+    await waitFor('each caller hearing the other through the pipe', () => (lastSecond(inRoom.rtp, 440) > 0.05 && lastSecond(piped.rtp, 660) > 0.05) || undefined, 15_000);
     const marks = [inRoom.rtp.received.length, piped.rtp.received.length];
-    await new Promise((r) => setTimeout(r, 2000));
+    await Promise.all([packets(inRoom.rtp, marks[0]!, 100), packets(piped.rtp, marks[1]!, 100)]);
     const heardInRoom = inRoom.rtp.decoded(marks[0]);
     const heardPiped = piped.rtp.decoded(marks[1]);
     t.diagnostic(`shares: in room hears 440 ${share(heardInRoom, 440).toFixed(3)}; piped hears 660 ${share(heardPiped, 660).toFixed(3)}, its own 440 ${share(heardPiped, 440).toFixed(3)}`);
@@ -118,9 +129,9 @@ describe('cluster: a caller answered on one node joins a room on another through
     assert.equal((await call(a.api, 'POST', `/rooms/piped/legs/${encodeURIComponent(entry.leg)}/mute`)).status, 200);
     const mutedEntry = ((await call(b.api, 'GET', '/rooms/piped')).body as { roster: Array<RosterItem & { muted: boolean }> }).roster.find((e) => e.leg === entry.leg);
     assert.equal(mutedEntry?.muted, true);
-    await new Promise((r) => setTimeout(r, 500));
-    const mark = inRoom.rtp.received.length;
-    await new Promise((r) => setTimeout(r, 1500));
+    // The mute is applied on B (its roster says so): judged from 200 ms on (10 packets, heardAfter's margin), for 1.5 s (75 packets).
+    const mark = inRoom.rtp.received.length + 10;
+    await packets(inRoom.rtp, mark, 75);
     const afterMute = inRoom.rtp.decoded(mark);
     t.diagnostic(`after mute: in room hears 440 ${share(afterMute, 440).toFixed(3)}`);
     assert.ok(share(afterMute, 440) < 0.05, `the muted piped caller is not heard (440 Hz share ${share(afterMute, 440).toFixed(3)})`);
@@ -196,20 +207,20 @@ describe('cluster: a caller answered on one node joins a room on another through
     const piped = await dialNode(a, { to: 'ivrhold', from: 'ivrhold', tone: 440, holdMs: 3000, scenario: 'caller-conf-holds.xml' }, track);
     const entry = (): Promise<(RosterItem & { held: string | null }) | undefined> => call(b.api, 'GET', '/rooms/holdroom').then((r) => (r.body as { roster: Array<RosterItem & { held: string | null }> }).roster.find((e) => e.remoteNode === 'na'));
     await waitFor('the piped caller on B\'s roster', entry, 15_000);
+    // What the room hears over 1.2 s (60 packets), from 200 ms (10 packets) on: a hold B's roster shows is applied in its mix by then.
     const heard = async (what: string): Promise<number> => {
-      const mark = inRoom.rtp.received.length;
-      await new Promise((r) => setTimeout(r, 1200));
+      const mark = inRoom.rtp.received.length + 10;
+      await packets(inRoom.rtp, mark, 60);
       const v = share(inRoom.rtp.decoded(mark), 440);
       t.diagnostic(`${what}: the room hears 440 Hz at ${v.toFixed(3)}`);
       return v;
     };
-    await new Promise((r) => setTimeout(r, 800));
+    // Settled once the room has heard the piped caller for a second (was a fixed 800 ms); it holds 4 s after its ACK.
+    await waitFor('the room hearing the piped caller', () => lastSecond(inRoom.rtp, 440) > 0.05 || undefined, 15_000);
     assert.ok((await heard('before the hold')) > 0.05, 'the piped caller is heard before its hold');
     await waitFor('held on B\'s roster', async () => ((await entry())?.held === 'sendonly' ? true : undefined), 10_000);
-    await new Promise((r) => setTimeout(r, 300));
     assert.ok((await heard('on hold')) < 0.05, 'the piped caller on hold is not heard');
     await waitFor('resumed on B\'s roster', async () => ((await entry())?.held === null ? true : undefined), 10_000);
-    await new Promise((r) => setTimeout(r, 300));
     assert.ok((await heard('resumed')) > 0.05, 'the piped caller is heard again once resumed');
     assert.equal((await piped.done).code, 0);
     await b.proc.logged(/piped caller on hold: out of the mix/, 1000);
