@@ -9,7 +9,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CallDeps } from './call-deps.ts';
-import { applyLaterAnswer, cancelInvite, destroyDialog, sipFailure, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
+import { applyLaterAnswer, cancelInvite, destroyDialog, refuseRefer, sipFailure, sameSession, UNUSABLE_ANSWER_REASON } from './dialog-util.ts';
 import { dialFollowingRedirects } from './redirect-target.ts';
 import { BridgeParties, NOT_CONNECTED_WARNING } from './bridge-parties.ts';
 import { createUac, type HeldDialog } from './held-dialog.ts';
@@ -24,7 +24,7 @@ import { answerLegInfo } from './dtmf-info.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { SipCall } from './sip-call.ts';
 import type { ConsultationPeer } from './consultation.ts';
-import { maxForwardsOf, type ReplacesId } from './refer-request.ts';
+import { deferRefer, maxForwardsOf, type ReplacesId } from './refer-request.ts';
 import { takeReplacingInvite } from './replacing-invite.ts';
 import { targetFamily } from './target-family.ts';
 import { MediaCapacityError } from '../media-plane/media-errors.ts';
@@ -85,8 +85,7 @@ export class B2bBridge {
   takeCallerRefer(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
     if (this.parties) return this.parties.takeCallerRefer(req, res);
     if (this.transfers !== 'both') return false;
-    this.log.info({ referTo: req.get('Refer-To') }, 'transfer refused for now (491): the callee is not connected yet');
-    res.send(491, { headers: { Warning: NOT_CONNECTED_WARNING } });
+    deferRefer(req, res, NOT_CONNECTED_WARNING, this.log);
     return true;
   }
 
@@ -153,8 +152,10 @@ export class B2bBridge {
           cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
             if (!req) return;
             this.outgoing = req;
-            // An INFO in the callee's early dialog (after its 180/183, before its 200) is taken as in the dialog.
+            // An INFO in the callee's early dialog (after its 180/183, before its 200) is taken as in
+            // the dialog; a REFER there is refused as one before the callee is connected is.
             const early = this.deps.earlyLegs?.add(req.get('Call-ID') ?? '', (r, s) => {
+              if (r.method === 'REFER') return this.calleeEarlyRefer(r, s, options);
               if (r.method !== 'INFO') return false;
               this.onCalleeInfo(leg, r, s);
               return true;
@@ -285,6 +286,18 @@ export class B2bBridge {
     answerLegInfo(leg, req, res, this.log, {}, 'the callee');
   }
 
+
+  /**
+   * A REFER in the callee's early dialog (RFC 3261 §12.1: its 1xx had a To tag; RFC 3515 does
+   * not restrict REFER to confirmed dialogs): the bridge would carry the callee's transfer out
+   * once connected, so 491 (try again later, as a REFER during a whisper gets), with a Warning
+   * saying why; under `transfers: refuse` 403, as in the dialog. drachtio-srf answered it 404.
+   */
+  private calleeEarlyRefer(req: Srf.SrfRequest, res: Srf.SrfResponse, options: BridgeOptions): true {
+    if (options.transfers === 'refuse') refuseRefer(req, res, this.log);
+    else deferRefer(req, res, NOT_CONNECTED_WARNING, this.log);
+    return true;
+  }
 
   private async connectAfterWhisper(leg: MediaLeg, options: BridgeOptions, wait: CallerWaitAudio): Promise<void> {
     const call = this.call;

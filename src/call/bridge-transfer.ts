@@ -31,7 +31,7 @@ import { DialWait } from './dial-wait.ts';
 import { dialFollowingRedirects } from './redirect-target.ts';
 import { dialFollowingSrtp, offersSrtp, type OfferedLeg } from './bridge-srtp.ts';
 import type { BridgeEndedBy, BridgeOptions } from './ports.ts';
-import { acceptRefer, type ReferNotifier, referTarget, replacesId, transferMaxForwards, TRANSFEROR_BYE_MS } from './refer-request.ts';
+import { acceptRefer, deferRefer, EARLY_DIALOG_WARNING, type ReferNotifier, referTarget, replacesId, transferMaxForwards, TRANSFEROR_BYE_MS } from './refer-request.ts';
 import { consultationEnder } from './consultation.ts';
 import type { SipCall } from './sip-call.ts';
 import { targetFamily } from './target-family.ts';
@@ -187,6 +187,7 @@ export class BridgeTransfer {
       delete headers[deps.settings.loopMarker.header];
       log.info({ target: this.target }, 'transfer target is Parley itself: placed without the loop marker, for its rules to take');
     }
+    let unregisterEarly = noop;
     const dialTo = (to: string, offer: string): Promise<HeldDialog> =>
       createUac(
         deps.srf,
@@ -197,6 +198,14 @@ export class BridgeTransfer {
           cbRequest: ((_err: unknown, req?: Srf.SrfRequest) => {
             if (!req) return;
             this.outgoing = req;
+            // A REFER in the target's early dialog: it may transfer once connected (491 until then).
+            unregisterEarly();
+            unregisterEarly =
+              deps.earlyLegs?.add(req.get('Call-ID') ?? '', (r, s) => {
+                if (r.method !== 'REFER') return false;
+                deferRefer(r, s, EARLY_DIALOG_WARNING, log);
+                return true;
+              }) ?? noop;
             if (this.abandoned || this.timedOut) this.cancel();
           }) as unknown as (req: Srf.SrfRequest) => void,
         },
@@ -226,6 +235,7 @@ export class BridgeTransfer {
       return this.failed(status, reason);
     } finally {
       clearTimeout(ring);
+      unregisterEarly();
     }
     const leg = offered.leg;
     const uac = held.dialog;
@@ -288,6 +298,8 @@ export class BridgeTransfer {
   }
 
 }
+
+const noop = (): void => undefined;
 
 /** The transfer's wait for its target given up: abandoned, or its ring timeout over. */
 class TargetGivenUpError extends Error {

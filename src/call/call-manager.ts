@@ -15,6 +15,7 @@ import { flowRecords } from './call-recording.ts';
 import { CallSession, type CallSessionEvents } from './call-session.ts';
 import { SipCall } from './sip-call.ts';
 import { takeEarlyRequest } from './early-dialog.ts';
+import { answerCallerRefer } from './caller-dialog.ts';
 import { SiprecAcceptance } from './siprec-acceptance.ts';
 import { SiprecCall } from './siprec-call.ts';
 import { SiprecGroups } from './siprec-groups.ts';
@@ -295,10 +296,11 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     );
   }
 
-  /** A request in the early dialog of a call's reliable 183 (early-dialog.ts); true when the call took it. */
+  /** A request in an early dialog of a call (early-dialog.ts); true when the call took it. */
   earlyRequest(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
     const call = this.calls.get(req.get('Call-ID') ?? '')?.call;
-    return takeEarlyRequest(call instanceof SipCall ? call : undefined, req, res);
+    if (!(call instanceof SipCall)) return false;
+    return takeEarlyRequest(call, req, res, (r, s) => answerCallerRefer(call, r, s));
   }
 
   /** Ends every call (BYE, or a final response before answer). Synchronous, idempotent. */

@@ -25,12 +25,9 @@ export function answerCallerDialog(call: SipCall, d: Srf.Dialog, offerInAckOf?: 
     if (isRetired(d)) res.send(481);
     else call.onInfo(req, res);
   });
-  // A bridge carries out the caller's transfer, a conference under `transfers: members` too; elsewhere it is refused.
   d.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     if (isRetired(d)) return void res.send(481);
-    if (call.currentBridge?.takeCallerRefer(req, res)) return;
-    if (call.referTaker) call.referTaker(req, res);
-    else refuseRefer(req, res, call.log);
+    answerCallerRefer(call, req, res);
   });
   // A delayed offer whose offer went in the 200: a re-INVITE or UPDATE offer before its ACK
   // (the answer) is glare, 491 (a real drachtio-server hands it to the app).
@@ -43,4 +40,15 @@ export function answerCallerDialog(call: SipCall, d: Srf.Dialog, offerInAckOf?: 
     },
     outgoing: call.holds.callerOutgoing,
   });
+}
+
+/**
+ * A REFER from the caller, in its confirmed dialog or (early-dialog.ts) an early one: a bridge
+ * carries out the caller's transfer, a conference under `transfers: members` too (each
+ * answers 491 while the call is not connected yet); elsewhere it is refused.
+ */
+export function answerCallerRefer(call: SipCall, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+  if (call.currentBridge?.takeCallerRefer(req, res)) return;
+  if (call.referTaker) call.referTaker(req, res);
+  else refuseRefer(req, res, call.log);
 }

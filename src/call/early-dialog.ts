@@ -2,8 +2,10 @@
 // 200: a session refresh without SDP, or a new offer once the first offer/answer is done.
 // drachtio-srf hands it to the INVITE's request ('update'), and answers it 500 when nobody
 // listens. Other requests of that early dialog (an INFO with a key pressed while a notice or
-// a menu plays in early media) reach the app's router, since drachtio-srf has no dialog
-// before the 200: takeEarlyRequest() gives an INFO to its call (it answered them 481).
+// a menu plays in early media), or of the one a 180 made (RFC 3261 §12.1: a 1xx with a To
+// tag, reliable or not; a REFER while a bridge rings the callee), reach the app's router,
+// since drachtio-srf has no dialog before the 200: takeEarlyRequest() gives an INFO or a
+// REFER to its call (drachtio-srf answered a REFER 404, an INFO was answered 481).
 import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../media-plane/media-leg.ts';
 import type { Logger } from '../util/logger.ts';
@@ -20,6 +22,8 @@ export interface EarlyDialogCall {
 export interface EarlyRequestCall {
   readonly req: Srf.SrfRequest;
   readonly inEarlyDialog: boolean;
+  readonly answered: boolean;
+  readonly ended: boolean;
   /** The To tag of the call's early dialog (its 183's), null while unknown. */
   readonly earlyToTag: string | null;
   onInfo(req: Srf.SrfRequest, res: Srf.SrfResponse): void;
@@ -29,14 +33,30 @@ export interface EarlyRequestCall {
  * A request with a To tag that drachtio-srf found no dialog for: when it is an INFO in the
  * early dialog of `call` (its From tag the INVITE's, its To tag our 183's: a real
  * drachtio-server passes such requests on without matching them to a dialog), the call
- * handles it as it does in the confirmed dialog (DTMF). False when it is not the call's:
- * the router answers 481.
+ * handles it as it does in the confirmed dialog (DTMF); a REFER in an early dialog of the
+ * call goes to `onRefer`, which answers it as the confirmed dialog's REFER would be before
+ * the call is connected. False when it is not the call's: the router answers 481.
  */
-export function takeEarlyRequest(call: EarlyRequestCall | undefined, req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
-  if (!call?.inEarlyDialog || req.method !== 'INFO') return false;
+export function takeEarlyRequest(
+  call: EarlyRequestCall | undefined,
+  req: Srf.SrfRequest,
+  res: Srf.SrfResponse,
+  onRefer: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void,
+): boolean {
+  if (!call || call.answered || call.ended) return false;
   if (tagOf(req.get('From')) !== tagOf(call.req.get('From'))) return false;
-  if (call.earlyToTag === null || tagOf(req.get('To')) !== call.earlyToTag) return false;
-  call.onInfo(req, res);
+  const toTag = tagOf(req.get('To'));
+  if (req.method === 'INFO') {
+    if (!call.inEarlyDialog || call.earlyToTag === null || toTag !== call.earlyToTag) return false;
+    call.onInfo(req, res);
+    return true;
+  }
+  if (req.method !== 'REFER') return false;
+  // A 183's early dialog has its tag known; a 180's (the bridge's, sent without asking for it)
+  // does not, and then the SIP server matched the tags to an early dialog of this INVITE
+  // (all its 1xx carry one To tag) before passing the REFER on.
+  if (call.earlyToTag !== null && toTag !== call.earlyToTag) return false;
+  onRefer(req, res);
   return true;
 }
 

@@ -97,6 +97,19 @@ export async function sendRefer(dialog: Srf.Dialog, target: string, referredBy: 
   if (res.status < 200 || res.status >= 300) throw new Error(`REFER answered ${res.status}`);
 }
 
+/** Why a REFER in an early dialog (its sender's 1xx had a To tag, RFC 3261 §12.1; no 2xx yet) waits: there is no established call to hand on. */
+export const EARLY_DIALOG_WARNING = '399 parley "the call is not connected yet: it has not been answered"';
+
+/**
+ * A REFER Parley would carry out, but not now (its dialog still early, another transfer under
+ * way): RFC 3515 §2.4.2 lets the recipient refuse a REFER, and 491 (RFC 3261 §21.4.27) tells
+ * the sender to try again later, where a 403 would tell it not to (§21.4.4); `warning` says why.
+ */
+export function deferRefer(req: Srf.SrfRequest, res: Srf.SrfResponse, warning: string, log: Logger): void {
+  log.info({ referTo: req.get('Refer-To'), warning }, 'transfer refused for now (491)');
+  res.send(491, { headers: { Warning: warning } });
+}
+
 /** How long a transferor that was told its transfer succeeded may stay before Parley ends its dialog (so may a consulted party's replaced one). */
 export const TRANSFEROR_BYE_MS = 4000;
 

@@ -116,13 +116,19 @@ export class HeaderEditRelay {
 
   /**
    * While the relayed INVITE is pending: an INFO in the early dialog of either side goes on
-   * in the other side's early dialog, and its final status comes back. Both early dialogs
+   * in the other side's early dialog, and its final status comes back; a REFER gets 491. Both early dialogs
    * are named as drachtio names dialogs, Call-ID and the INVITE's From tag. Returns the
    * functions that unregister the two handlers.
    */
   private relayEarlyInfo(a: Srf.SrfRequest, b: Srf.SrfRequest, log: Logger): Array<() => void> {
     const idOf = (r: Srf.SrfRequest): string => `${r.get('Call-ID') ?? ''};from-tag=${/;\s*tag\s*=\s*([^;>\s]+)/i.exec(r.get('From') ?? '')?.[1] ?? ''}`;
     const handler = (toDialog: string) => (req: Srf.SrfRequest, res: Srf.SrfResponse): boolean => {
+      if (req.method === 'REFER') {
+        // Relayed once both dialogs are confirmed; before, 491 (RFC 3261 §21.4.27: try again later) says so.
+        log.info({ referTo: req.get('Refer-To') }, 'REFER in an early dialog of a relayed call: 491 until it is answered');
+        res.send(491, { headers: { Warning: '399 parley "the call is not connected yet: it has not been answered"' } });
+        return true;
+      }
       if (req.method !== 'INFO') return false;
       const type = req.get('Content-Type');
       const opts = { method: 'INFO', stackDialogId: toDialog, headers: type ? { 'Content-Type': type } : {}, body: req.body };

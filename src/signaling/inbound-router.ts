@@ -15,8 +15,14 @@ import { EarlyRequests } from './early-requests.ts';
 import { HeaderEditRelay } from './header-edit-relay.ts';
 import { isOwnAddress, type ServerAddresses } from './own-address.ts';
 
-/** The methods drachtio delivers to applications (the rest it answers itself). */
-const ROUTED_METHODS = ['invite', 'message', 'options', 'subscribe', 'notify', 'publish', 'info', 'register'] as const;
+/**
+ * The methods drachtio delivers to applications (the rest it answers itself), and REFER: a
+ * REFER in an early dialog (RFC 3261 §12.1: a 1xx with a To tag made it; drachtio-srf has no
+ * Dialog before the 2xx) reaches the app as a request of no dialog, and with no handler for
+ * its method drachtio-srf answered it 404. Outside any dialog neither SIP server passes a
+ * REFER on (the embedded one answers 405).
+ */
+const ROUTED_METHODS = ['invite', 'message', 'options', 'subscribe', 'notify', 'publish', 'info', 'register', 'refer'] as const;
 /** What Parley tells an OPTIONS addressed to itself (RFC 3261 §11.2). */
 const OPTIONS_ANSWER = {
   Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE',
@@ -67,7 +73,7 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
       // In a dialog the app does not hold (an early one, made by a 1xx with a To tag): never
       // re-routed. The rule chain proxied it to its Request-URI, which is Parley (500).
       // A leg Parley placed or relays (early-requests.ts), or the call whose early dialog it
-      // is (an INFO: call/early-dialog.ts), may take it.
+      // is (an INFO or a REFER: call/early-dialog.ts), may take it.
       if (this.early.take(req, res) || this.earlyDialog?.(req, res)) return;
       log.info('in-dialog request for no dialog of this app: 481');
       res.send(481);

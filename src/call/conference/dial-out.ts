@@ -7,7 +7,8 @@ import type Srf from 'drachtio-srf';
 import type { MediaLeg } from '../../media-plane/media-leg.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { EarlyLegs } from '../call-deps.ts';
-import { ackWaitMs, answerReoffers, cancelInvite, destroyDialog, refuseRefers } from '../dialog-util.ts';
+import { ackWaitMs, answerReoffers, cancelInvite, destroyDialog, refuseRefer, refuseRefers } from '../dialog-util.ts';
+import { deferRefer, EARLY_DIALOG_WARNING } from '../refer-request.ts';
 import { createUac, type HeldDialog } from '../held-dialog.ts';
 import { DialWait } from '../dial-wait.ts';
 import { dialFollowingRedirects } from '../redirect-target.ts';
@@ -135,7 +136,13 @@ export async function dialOut(
             outgoing = req;
             // An INFO in the callee's early dialog (after its 180/183, before its 200; RFC 6086 §4.2)
             // is answered as in the dialog; its digit is logged (the leg is in no one's events yet).
+            // A REFER there: 491 until the leg is in the room when its transfers are taken, else 403 as in the dialog.
             const early = s.earlyLegs?.add(req.get('Call-ID') ?? '', (r, res) => {
+              if (r.method === 'REFER') {
+                if (opts.takeRefers) deferRefer(r, res, EARLY_DIALOG_WARNING, log);
+                else refuseRefer(r, res, log);
+                return true;
+              }
               if (r.method !== 'INFO') return false;
               takeInfo(leg, r, res, log, legId, 'early');
               return true;

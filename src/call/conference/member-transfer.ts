@@ -11,10 +11,11 @@
 // TRANSFEROR_BYE_MS. A failed transfer leaves the member in the room.
 // Refused with 403 and a Warning: a Refer-To that is not a sip:, sips: or tel: URI, a
 // Replaces naming a call of this Parley that is not a connected two-party bridge (or the
-// member's own), a second REFER while one runs.
+// member's own), a second REFER while one runs. One before the member's call is answered
+// (in its early dialog) gets 491: try again once connected.
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
-import { acceptRefer, maxForwardsOf, type ReferNotifier, referTarget, replacesId, transferMaxForwards, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
+import { acceptRefer, deferRefer, EARLY_DIALOG_WARNING, maxForwardsOf, type ReferNotifier, referTarget, replacesId, transferMaxForwards, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
 import { consultationEnder, type Consultation, type RemoteConsultation } from '../consultation.ts';
 import type { TransferNote } from '../../recording/metadata.ts';
 import { CALLER_LEG, type SipCall } from '../sip-call.ts';
@@ -104,6 +105,9 @@ export class MemberTransfers {
       this.log.info({ referTo: req.get('Refer-To'), status, why }, 'conference member\'s REFER refused');
       res.send(status, { headers: { Warning: `399 parley "${why.replace(/"/g, "'")}"` } });
     };
+    // A caller that joined and is not answered yet (its 200 waits for a PRACK): its REFER came in
+    // its early dialog (early-dialog.ts), and the transfer is taken once it is connected.
+    if (this.member.dialog === null && !this.member.ended) return deferRefer(req, res, EARLY_DIALOG_WARNING, this.log);
     const t = referTarget(req.get('Refer-To'));
     if ('status' in t) return refuse(t.status, t.why);
     const maxForwards = transferMaxForwards(req, this.member.maxForwards);

@@ -3,7 +3,8 @@
 // early media plays (RFC 6086 §4.2). The SIP server made early dialogs for reliable 1xx only,
 // so the callee's INFO after an ordinary 180 got 481 from it, and the caller's got 481 from
 // the router: the digits were lost. Now each is relayed into the other side's early dialog
-// and its status comes back; an INFO for no early dialog still gets 481.
+// and its status comes back; an INFO for no early dialog still gets 481. A REFER in either early
+// dialog gets 491 with a Warning that the call is not connected yet (drachtio-srf answered 404).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { contactUri, header, inDialogFrom, RawSipClient, request, tagOf } from '../../helpers/raw-sip-client.ts';
@@ -35,7 +36,7 @@ describe(`INFO in the early dialogs of a relayed call (header-edit B2BUA, ordina
     await h.close();
   });
 
-  it('the callee\'s INFO reaches the caller and the caller\'s the callee, each with the other\'s status; a stray one gets 481', async () => {
+  it('the callee\'s INFO reaches the caller and the caller\'s the callee, each with the other\'s status; a stray one gets 481; a REFER 491', async () => {
     const r = request('INVITE', caller.port, { 'Ms-Target-Class': 'secondary', 'Content-Type': 'application/sdp' }, SDP);
     caller.send(sipPort, r.text);
     const invite = await callee.nextMatching(/^INVITE /);
@@ -72,6 +73,18 @@ describe(`INFO in the early dialogs of a relayed call (header-edit B2BUA, ordina
     // An INFO with a To tag of no dialog still gets 481.
     caller.send(sipPort, inDialogFrom(ringing, '', 'INFO', 3, caller.port, contactOf180, 'application/dtmf', '4').replace(tagOf(header(ringing, 'To')), 'no-such-tag'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 481 /);
+
+    // A REFER in either early dialog: 491 with a Warning (relayed once the call is answered), from
+    // the router; with no handler for REFER drachtio-srf answered both 404.
+    const refer = (text: string): string => text.replace(/\r\nContent-Type: x/, '\r\nRefer-To: <sip:carol@127.0.0.1:5999>');
+    caller.send(sipPort, refer(inDialogFrom(ringing, '', 'REFER', 4, caller.port, contactOf180, 'x', '')));
+    const callerRefer = await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000);
+    assert.match(callerRefer, /^SIP\/2\.0 491 /, callerRefer);
+    assert.match(callerRefer, /^Warning: 399 parley "the call is not connected yet[^"]*"\r?$/m);
+    callee.send(back, refer(inDialogFrom(invite, 'callee1', 'REFER', 2, callee.port, contactOfInvite, 'x', '')));
+    const calleeRefer = await callee.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000);
+    assert.match(calleeRefer, /^SIP\/2\.0 491 /, calleeRefer);
+    assert.match(calleeRefer, /CSeq: 2 REFER/);
 
     callee.send(back, answer(invite, '486 Busy Here'));
     assert.match(await caller.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 486 /);
