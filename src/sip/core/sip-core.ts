@@ -23,7 +23,7 @@ import { dialogDestination, formatHostPortForControl, looksLikeSip, makeResponse
 import { Dialog } from '../dialog/dialog.ts';
 import { NetworkRequestHandler } from './network-request-handler.ts';
 import { checkResponse } from './target-check.ts';
-import { insecureSips } from './sips-hop.ts';
+import { inconsistentSips, insecureSips } from './sips-hop.ts';
 import type { ProxyHandler } from './proxy-handler.ts';
 import { DEFAULT_RESOLVER, SipResolver, type SipResolverOptions } from './sip-resolver.ts';
 
@@ -173,13 +173,13 @@ export class SipCore implements ControlCommands {
   }
 
   /**
-   * A sips: Request-URI that came over UDP or TCP is refused here, before it is answered or
-   * proxied (sips-hop.ts). Its retransmissions go to the transaction of the refusal; its ACK is
-   * let through to that transaction (§17.2.1), which absorbs it.
+   * A sips: Request-URI that came over UDP or TCP, or that names a dialog's Contact as sip:, is
+   * refused here, before it is answered or proxied (sips-hop.ts). Its retransmissions go to the
+   * transaction of the refusal; its ACK is let through to that transaction (§17.2.1), which absorbs it.
    */
   private refuseInsecureSips(inbound: Inbound, req: SipMessage): boolean {
     if (req.method === 'ACK') return false;
-    const refusal = insecureSips(req, inbound.source.transport);
+    const refusal = insecureSips(req, inbound.source.transport) ?? inconsistentSips(req);
     if (!refusal) return false;
     let txn: ReturnType<TransactionLayer['findServer']>;
     try {

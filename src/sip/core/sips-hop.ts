@@ -5,6 +5,7 @@
 // it or proxied it; one Parley sends with a sips: Request-URI goes over TLS to its next hop, a sip:
 // Route or outbound proxy included (RFC 5630 §5.1.1 turns such a request's SIP Route entries into
 // SIPS ones), or not at all.
+import { parseNameAddr } from '../message/header-values.ts';
 import { SipError } from '../message/sip-error.ts';
 import type { SipMessage } from '../message/sip-message.ts';
 import type { TransportName } from '../transport/transport-types.ts';
@@ -29,4 +30,27 @@ export function insecureSips(req: SipMessage, transport: TransportName): SipErro
 /** A request to a sips: Request-URI cannot be sent where there is no TLS listener: 416, as its caller would have been answered (see insecureSips). */
 export function noTlsForSips(): SipError {
   return new SipError(416, 'Unsupported URI Scheme', 'a sips: Request-URI goes over TLS only (RFC 3261 §26.2.2, RFC 5630) and no TLS listener is configured');
+}
+
+/** The methods whose request outside a dialog makes one (RFC 3261 §12.1: INVITE; RFC 6665 §4.1: SUBSCRIBE). */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE']);
+
+/**
+ * The answer to a dialog-creating request whose Request-URI is sips: and whose Contact is not
+ * (null: they agree). RFC 3261 §8.1.1.8 makes the UAC put a SIPS URI in the Contact of such a
+ * request (RFC 5630 §5.1.1 restates it), since the Contact becomes the remote target of the
+ * dialog: Parley's in-dialog requests would go to a sip: URI, off TLS, and the session the caller
+ * asked to secure would not be. RFC 5630 §5.3 (proxy) and §5.4 (redirect server) answer URIs
+ * that are inconsistent in this way with 400 (Bad Request); Parley, which may answer the request
+ * or proxy it and decides that above this layer, answers it so either way. Not 480 with
+ * warn-code 380 or 381: the Request-URI's scheme is not what is refused.
+ */
+export function inconsistentSips(req: SipMessage): SipError | null {
+  if (!DIALOG_CREATING.has(req.method ?? '') || !isSipsUri(req.uri)) return null;
+  try {
+    if (req.to.params.get('tag') || req.getAll('Contact').every((c) => isSipsUri(parseNameAddr(c).uri))) return null;
+  } catch {
+    return null; // a To or Contact that cannot be read gets its own 400 where the request is checked
+  }
+  return new SipError(400, 'Bad Request', 'a sips: Request-URI needs a sips: Contact (RFC 3261 §8.1.1.8, RFC 5630 §5.3)');
 }

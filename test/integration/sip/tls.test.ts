@@ -162,6 +162,31 @@ describe('SIP over TLS', () => {
     });
   }
 
+  it('a SIPS INVITE whose Contact is a sip: URI (even with transport=tls) is refused 400 before the app sees it (RFC 3261 §8.1.1.8, RFC 5630 §5.3)', async () => {
+    const seen: string[] = [];
+    onInvite = (req, res) => {
+      seen.push(req.get('Call-ID') ?? '');
+      res.send(480);
+    };
+    try {
+      const peer = await connect();
+      for (const contact of [`<sip:alice@127.0.0.1:${peer.localPort}>`, `<sip:alice@127.0.0.1:${peer.localPort};transport=tls>`]) {
+        const invite = tlsRequest('INVITE', peer, port, { body: SDP }).replace(/^Contact: .*$/m, `Contact: ${contact}`);
+        peer.send(invite);
+        const res = await peer.nextMatching(/^SIP\/2.0 [2-6]\d\d /, 5000);
+        assert.match(res, /^SIP\/2\.0 400 Bad Request\r\n/, `${contact}:\n${res}`);
+        assert.match(header(res, 'Reason') ?? '', /^SIP ;cause=400 ;text="[^"]*sips: Request-URI needs a sips: Contact/);
+        assert.equal(header(res, 'Call-ID'), header(invite, 'Call-ID'));
+      }
+      // The same with a sips: Contact reaches the app (its 480).
+      peer.send(tlsRequest('INVITE', peer, port, { body: SDP }));
+      assert.match(await peer.nextMatching(/^SIP\/2.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 480 /);
+      assert.equal(seen.length, 1, 'only the consistent INVITE reached the app');
+    } finally {
+      onInvite = (_req, res) => res.send(480);
+    }
+  });
+
   it('a sips: request through a sip: outbound proxy goes to that proxy over TLS (RFC 3261 §26.2.2, RFC 5630 §5.1.1)', async () => {
     const proxy = await TlsSipServer.listen({ cert: pki.server.cert, key: pki.server.key });
     try {
