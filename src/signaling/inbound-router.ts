@@ -188,7 +188,7 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
       remainInDialog: recordRoute,
       headers,
     } as Srf.ProxyRequestOptions;
-    this.srf.proxyRequest(req, targets, opts, (err: unknown, result: unknown) => {
+    this.srf.proxyRequest(req, targets.map(srfProxyTarget), opts, (err: unknown, result: unknown) => {
       if (!err) {
         log.debug({ result }, 'proxied');
         return;
@@ -201,6 +201,20 @@ export class InboundRouter extends TypedEmitter<InboundRouterEvents> {
       }
     });
   }
+}
+
+/**
+ * A proxy target as drachtio-srf's proxy takes it: Request#proxy puts `sip:` before any
+ * destination whose scheme is not sip: or tel:, so `sips:bob@host` went out as `sip:sips:bob@host`
+ * (the SIP server could not send it). A sips: target is given as its TLS address,
+ * `sip:bob@host;transport=tls`, which it leaves alone; the embedded SIP server forwards a SIPS
+ * request to it with its `sips:` Request-URI again (RFC 5630 §5.3, core/sips-hop.ts), and a SIP
+ * request over TLS with that SIP Request-URI (§5.3: a proxy does not turn SIP into SIPS).
+ */
+export function srfProxyTarget(target: string): string {
+  const m = /^sips:([^?]*)(\?.*)?$/i.exec(target.trim());
+  if (!m) return target;
+  return `sip:${m[1]!.replace(/;\s*transport\s*=[^;]*/gi, '')};transport=tls${m[2] ?? ''}`;
 }
 
 /** Parley's listening points as drachtio reports them with a request (isOwnAddress reads them). */

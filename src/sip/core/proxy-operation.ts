@@ -13,6 +13,7 @@ import { applyAppHeaders } from './proxy-app-headers.ts';
 import { ProxyBranch } from './proxy-branch.ts';
 import { routeNextHop } from './route-next-hop.ts';
 import { splitUriHeaders } from '../message/uri-headers.ts';
+import { forwardedUri, SipsNotAllowedError } from './sips-hop.ts';
 import type { ClientTransaction } from '../transaction/transaction-layer.ts';
 import { InviteClientTransaction } from '../transaction/invite-client-transaction.ts';
 
@@ -61,8 +62,10 @@ export class ProxyOperation {
     this.send(b).catch((err: unknown) => {
       callLogger(this.ctx.log, this.o.pending.req.callId).info({ err, target }, 'proxy target failed');
       // A target that is no URI to send to (a tel: number, a bad host) is said so (416, 400); one that did not resolve or answer, 503.
-      const known = err instanceof SipError && (err.status === 416 || err.status === 400);
-      this.onFinal(b, known ? makeResponse(this.o.pending.req, err.status, err.reason) : makeResponse(this.o.pending.req, 503, 'Service Unavailable'));
+      const known = err instanceof SipError && (err.status === 416 || err.status === 400 || err instanceof SipsNotAllowedError);
+      const res = known ? makeResponse(this.o.pending.req, err.status, err.reason) : makeResponse(this.o.pending.req, 503, 'Service Unavailable');
+      if (err instanceof SipsNotAllowedError) res.add('Warning', err.warning);
+      this.onFinal(b, res);
     });
   }
 
@@ -73,7 +76,7 @@ export class ProxyOperation {
     const formed = splitUriHeaders(b.target);
     if (formed.ignored.length) callLogger(this.ctx.log, p.req.callId).warn({ target: formed.uri, ignored: formed.ignored }, 'headers of the target URI that may not be set from a URI: ignored (RFC 3261 §19.1.5)');
     const req = p.req.clone();
-    req.uri = formed.uri;
+    req.uri = forwardedUri(p.req.uri, formed.uri);
     for (const h of formed.headers) req.set(h.name, h.value);
     // §16.6 steps 6-7: the topmost Route left after ours (§16.4) is the next hop, whatever the Request-URI.
     const next = routeNextHop(req);

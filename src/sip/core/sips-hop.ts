@@ -54,3 +54,29 @@ export function inconsistentSips(req: SipMessage): SipError | null {
   }
   return new SipError(400, 'Bad Request', 'a sips: Request-URI needs a sips: Contact (RFC 3261 §8.1.1.8, RFC 5630 §5.3)');
 }
+
+/** A forwarded SIPS request's target with only a SIP address: RFC 5630 §5.3 has the proxy refuse it so (480, warn-code 380). */
+export class SipsNotAllowedError extends SipError {
+  readonly warning = '380 parley "SIPS Not Allowed"';
+
+  constructor(target: string) {
+    super(480, 'Temporarily Unavailable', `a sips: request is not forwarded to the sip: target ${target} (RFC 5630 §5.3)`);
+  }
+}
+
+/**
+ * The Request-URI a proxied request carries to `target`. RFC 5630 §5.3: a proxy forwarding a
+ * request whose Request-URI is SIPS MUST forward it with a SIPS Request-URI (no "last hop" may
+ * be SIP), MUST NOT use `transport=tls`, and MUST NOT forward it to a target that has a SIP
+ * address only, which it refuses with 480 and warn-code 380 (SipsNotAllowedError). A target
+ * written `sip:…;transport=tls` (how an app names a TLS hop: drachtio-srf's proxy turns a sips:
+ * destination into `sip:sips:…`) is the TLS address of that SIPS URI: it goes as `sips:`, its
+ * transport parameter dropped. A SIP request keeps its target as written (§5.3: a proxy MUST NOT
+ * turn SIP into SIPS; `transport=tls` there still sends it over TLS).
+ */
+export function forwardedUri(requestUri: string | null, target: string): string {
+  if (!isSipsUri(requestUri) || isSipsUri(target)) return target;
+  const params = /^sip:([^?]*?)(\?.*)?$/i.exec(target.trim());
+  if (!params || !/;\s*transport\s*=\s*tls\s*(?=;|$)/i.test(params[1]!)) throw new SipsNotAllowedError(target);
+  return `sips:${params[1]!.replace(/;\s*transport\s*=\s*tls\s*(?=;|$)/i, '')}${params[2] ?? ''}`;
+}

@@ -2,6 +2,7 @@
 // phones and callees (Debian's SIPp is built without TLS). A CA made in the test signs the
 // server's and the clients' certificates.
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type Srf from 'drachtio-srf';
@@ -14,6 +15,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { defaultConfig } from '../../../src/config/schema.ts';
 import { EmbeddedSipServer } from '../../../src/sip/embedded-server.ts';
 import { testLogger } from '../../helpers/sip-harness.ts';
+import { attachRules } from '../../helpers/relay-call.ts';
 
 type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
 /** srf.options exists at run time; drachtio-srf's typings leave it out. */
@@ -203,7 +205,7 @@ describe('SIP over TLS', () => {
     }
   });
 
-  it('proxies a SIPS INVITE from TLS to TLS, Record-Routing with a sips: URI (the request was SIPS)', async () => {
+  it('proxies a SIPS INVITE from TLS to TLS with its sips: Request-URI (the target written sip:…;transport=tls), Record-Routing with a sips: URI', async () => {
     const callee = await TlsSipServer.listen({ cert: pki.server.cert, key: pki.server.key });
     try {
       onInvite = (req) => {
@@ -216,7 +218,8 @@ describe('SIP over TLS', () => {
       peer.send(tlsRequest('INVITE', peer, port, { callId, body: SDP }));
       const conn = await callee.accepted();
       const invite = await conn.nextMatching(/^INVITE /);
-      assert.match(invite, new RegExp(`^INVITE sip:bob@127\\.0\\.0\\.1:${callee.port};transport=tls SIP/2\\.0`));
+      // RFC 5630 §5.3: a SIPS request goes on with a SIPS Request-URI, without transport=tls (it went as that sip: URI).
+      assert.match(invite, new RegExp(`^INVITE sips:bob@127\\.0\\.0\\.1:${callee.port} SIP/2\\.0`));
       // §16.6 step 4 and RFC 5630: the request was SIPS, so our Record-Route is a SIPS URI.
       assert.equal(header(invite, 'Record-Route'), `<sips:127.0.0.1:${port};lr>`);
       assert.match(header(invite, 'Via') ?? '', /^SIP\/2.0\/TLS 127\.0\.0\.1:/);
@@ -270,6 +273,79 @@ describe('SIP over TLS', () => {
     const fresh = await connect();
     fresh.send(tlsRequest('OPTIONS', fresh, port));
     await fresh.nextMatching(/^SIP\/2.0 200/);
+  });
+});
+
+// The rule chain's proxy over TLS (RFC 5630 §5.3). drachtio-srf's proxy puts `sip:` before a
+// `sips:` destination, so a rule's `sips:` target went out as `sip:sips:…` and the request failed;
+// a SIPS request proxied to a TLS target lost its scheme; one proxied to a plain sip: target went
+// there off TLS. Now the router hands drachtio-srf the TLS address of a sips: target and the SIP
+// server forwards a SIPS request with a sips: Request-URI, or, to a sip: target, not at all (480, 380).
+describe('the rule chain proxying over TLS (RFC 5630 §5.3)', () => {
+  let pki: TestPki;
+  let h: Harness;
+  let port: number;
+  let callee: TlsSipServer;
+  let hole: dgram.Socket;
+  const arrivedOverUdp: string[] = [];
+  const peers: TlsSipPeer[] = [];
+
+  before(async () => {
+    pki = await makeTestPki();
+    ({ h, port } = await tlsHarness(pki, captureLog(), false));
+    callee = await TlsSipServer.listen({ cert: pki.server.cert, key: pki.server.key });
+    hole = dgram.createSocket('udp4');
+    hole.on('message', (m) => arrivedOverUdp.push(m.toString()));
+    await new Promise<void>((r) => hole.bind(0, '127.0.0.1', () => r()));
+    attachRules(h.srf, [
+      { name: 'to-sips', match: { requestUri: 'sips:bob@*' }, actions: [{ proxy: { targets: [`sips:bob@127.0.0.1:${callee.port}`] } }] },
+      { name: 'to-plain', match: { requestUri: 'sips:carol@*' }, actions: [{ proxy: { targets: [`sip:carol@127.0.0.1:${hole.address().port}`] } }] },
+      { name: 'sip-to-sips', match: { requestUri: 'sip:dave@*' }, actions: [{ proxy: { targets: [`sips:dave@127.0.0.1:${callee.port}`] } }] },
+    ]);
+  });
+  after(async () => {
+    for (const p of peers) p.close();
+    callee.close();
+    hole.close();
+    h.close();
+    await pki.remove();
+  });
+
+  const connect = async (): Promise<TlsSipPeer> => {
+    const p = await TlsSipPeer.connect(port, { ca: pki.ca });
+    peers.push(p);
+    return p;
+  };
+
+  it('a SIPS INVITE to a rule\'s sips: target reaches it over TLS with that sips: Request-URI, and its answer comes back', async () => {
+    const peer = await connect();
+    peer.send(tlsRequest('INVITE', peer, port, { body: SDP, ruri: `sips:bob@127.0.0.1:${port}` }));
+    const conn = await callee.accepted();
+    const invite = await conn.nextMatching(/^INVITE /);
+    assert.match(invite, new RegExp(`^INVITE sips:bob@127\\.0\\.0\\.1:${callee.port} SIP/2\\.0\\r\\n`));
+    assert.match(header(invite, 'Via') ?? '', /^SIP\/2.0\/TLS 127\.0\.0\.1:/);
+    conn.send(responseTo(invite, '486 Busy Here', [], '', 'bob1'));
+    assert.match(await peer.nextMatching(/^SIP\/2.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 486 /);
+  });
+
+  it('a SIP INVITE to a rule\'s sips: target goes over TLS with its sip: Request-URI (a proxy does not turn SIP into SIPS)', async () => {
+    const peer = await connect();
+    peer.send(tlsRequest('INVITE', peer, port, { body: SDP, ruri: `sip:dave@127.0.0.1:${port}` }));
+    // Parley's connection to the target from the test before is reused (§18.1.1), else a new one.
+    const conn = callee.peers.at(-1) ?? (await callee.accepted());
+    const invite = await conn.nextMatching(/^INVITE /);
+    assert.match(invite, new RegExp(`^INVITE sip:dave@127\\.0\\.0\\.1:${callee.port};transport=tls SIP/2\\.0\\r\\n`));
+    conn.send(responseTo(invite, '486 Busy Here', [], '', 'dave1'));
+    assert.match(await peer.nextMatching(/^SIP\/2.0 [2-6]\d\d /, 5000), /^SIP\/2\.0 486 /);
+  });
+
+  it('a SIPS INVITE to a rule\'s plain sip: target is not forwarded: 480 with warn-code 380 (SIPS Not Allowed)', async () => {
+    const peer = await connect();
+    peer.send(tlsRequest('INVITE', peer, port, { body: SDP, ruri: `sips:carol@127.0.0.1:${port}` }));
+    const res = await peer.nextMatching(/^SIP\/2.0 [2-6]\d\d /, 5000);
+    assert.match(res, /^SIP\/2\.0 480 /, res);
+    assert.match(header(res, 'Warning') ?? '', /^380 \S+ "SIPS Not Allowed"$/);
+    assert.deepEqual(arrivedOverUdp, [], 'nothing went to the sip: target');
   });
 });
 
