@@ -20,6 +20,7 @@ import type { DialogTerminator } from './dialog-terminator.ts';
 import type { ErrorResponder } from './error-responder.ts';
 import { cancelFor, makeResponse, responseDestination } from './message-factory.ts';
 import { checkTargets } from './target-check.ts';
+import { sendResponse } from './response-sender.ts';
 
 /** Methods drachtio passes to apps out of dialog. */
 const APP_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
@@ -146,9 +147,7 @@ export class NetworkRequestHandler {
     // a new one refused or reset) ends its dialog (§17.2.4). Not over UDP: watching for ICMP there
     // costs a probe per 2xx (udp-reachability.ts), and timer H ends such a dialog anyway.
     const lost = req.method === 'INVITE' && target.dest.transport !== 'udp' ? (m: SipMessage) => (m.status >= 200 && m.status < 300 ? () => this.lost2xx(req, m) : undefined) : () => undefined;
-    return (m: SipMessage) => {
-      this.ctx.sender.send(target.dest, m.toBuffer(), target.connectionId, lost(m));
-    };
+    return (m: SipMessage) => sendResponse(this.ctx, req, target, m.toBuffer(), lost(m));
   }
 
   private lost2xx(req: SipMessage, res: SipMessage): void {
