@@ -9,7 +9,8 @@
 // later, RFC 3261 §21.4.27) with a Warning saying the call is not connected yet where Parley
 // would carry the transfer out once connected (the bridge under `transfers: both` for the caller,
 // `callee` or `both` for the callee; a room under `transfers: members`; a transfer's target),
-// else 403 with a Warning (transfers really refused there). Real SIP over loopback UDP.
+// else 403 with a Warning (transfers really refused there). A room member's second REFER while
+// its first transfer rings gets 491 too (it got 403). Real SIP over loopback UDP.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apiBase, call } from '../helpers/api-client.ts';
@@ -19,7 +20,7 @@ import { RtpPeer } from '../helpers/rtp-peer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { nextCallEnd, sippOk, startCallee } from './helpers.ts';
 import { assertNothingLeft } from './leftovers.ts';
-import { bodyOf, flowYaml, okTo, rawCall, rawParleyPerSuite, type RawDialog, replyTo, responseTo, statusOf } from './raw-dialog.ts';
+import { bodyOf, flowYaml, okTo, rawCall, rawParleyPerSuite, type RawDialog, replyTo, responseTo, statusOf, TransferorPhone } from './raw-dialog.ts';
 
 // Not checked through a real drachtio-server (PARLEY_TEST_VIA_DRACHTIO): 0.9.10 answers other
 // requests in these early dialogs itself, before the app (early-dialog-info.test.ts).
@@ -234,6 +235,59 @@ describe("a REFER from a transfer's target, in its early dialog (transfers: both
       targetUa.close();
       callee.kill();
       await callee.rtp.close();
+    }
+  });
+});
+
+// A member's second REFER while its first transfer's target still rings: the transfer is under
+// way, not refused for good. It was 403 (RFC 3261 §21.4.4: do not try again); now 491 (try again
+// later, §21.4.27), as a bridge answers a second REFER, with a Warning saying why.
+describe('a second REFER from a room member while its first transfer rings (transfers: members)', () => {
+  const parley = rawParleyPerSuite(flowYaml('room', '    - answer\n    - conference: { room: busy-refer, transfers: members }\n'));
+
+  it('gets 491 with a Warning; the first goes on (its target busy: NOTIFY 486) and the member stays', async () => {
+    const targetUa = await RawSipClient.open();
+    const phone = await new RtpPeer({ codec: 'PCMU' }).bind();
+    const ended = nextCallEnd(parley());
+    try {
+      await rawCall(parley(), { name: 'busy-refer', phone }, async (c, ua) => {
+        const ok = await c.invite(phone.sdp());
+        assert.equal(statusOf(ok), 200, ok);
+        await waitFor('the member in the room', async () => {
+          const r = await call(apiBase(parley()), 'GET', '/rooms/busy-refer');
+          return r.status === 200 && r.body.roster.some((e: { callId: string }) => e.callId === c.callId) ? true : undefined;
+        }, 15_000);
+        const member = new TransferorPhone(ua);
+        try {
+          ua.send(parley().sipPort, callerRefer(c, `sip:carol@127.0.0.1:${targetUa.port}`));
+          const first = await member.next(/^SIP\/2\.0 [2-6]\d\d /);
+          assert.equal(statusOf(first), 202, first);
+          const invite = await targetUa.nextMatching(/^INVITE sip:carol@/, 15_000);
+          replyTo(targetUa, invite, responseTo(invite, '180 Ringing', 'carol-rings'));
+
+          ua.send(parley().sipPort, callerRefer(c, `sip:dave@127.0.0.1:${targetUa.port}`));
+          const second = await member.next(/^SIP\/2\.0 [2-6]\d\d /);
+          assert.equal(statusOf(second), 491, second);
+          assert.match(second, /^Warning: 399 parley "a transfer of this member is already running"\r?$/m);
+
+          replyTo(targetUa, invite, responseTo(invite, '486 Busy Here', 'carol-rings'));
+          await targetUa.nextMatching(/^ACK /, 15_000);
+          await waitFor('NOTIFY 486 to the member', () => member.notifies.some((n) => /^SIP\/2\.0 486 /m.test(bodyOf(n))) || undefined, 15_000);
+          const room = await call(apiBase(parley()), 'GET', '/rooms/busy-refer');
+          assert.deepEqual(room.body.roster.map((e: { callId: string }) => e.callId), [c.callId], 'the member stays, alone');
+          c.cseq++;
+          c.send('BYE');
+          const bye = await member.next(/^SIP\/2\.0 [2-6]\d\d /);
+          assert.match(bye, new RegExp(`^CSeq: ${c.cseq} BYE`, 'm'));
+          assert.equal(statusOf(bye), 200, bye);
+        } finally {
+          member.close();
+        }
+        await ended;
+        await assertNothingLeft(parley());
+      });
+    } finally {
+      targetUa.close();
     }
   });
 });

@@ -11,8 +11,8 @@
 // TRANSFEROR_BYE_MS. A failed transfer leaves the member in the room.
 // Refused with 403 and a Warning: a Refer-To that is not a sip:, sips: or tel: URI, a
 // Replaces naming a call of this Parley that is not a connected two-party bridge (or the
-// member's own), a second REFER while one runs. One before the member's call is answered
-// (in its early dialog) gets 491: try again once connected.
+// member's own). A second REFER while one runs, or one before the member's call is answered
+// (in its early dialog), gets 491 with a Warning: try again later.
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../util/logger.ts';
 import { acceptRefer, deferRefer, EARLY_DIALOG_WARNING, maxForwardsOf, type ReferNotifier, referTarget, replacesId, transferMaxForwards, TRANSFEROR_BYE_MS, type ReplacesId } from '../refer-request.ts';
@@ -112,7 +112,8 @@ export class MemberTransfers {
     if ('status' in t) return refuse(t.status, t.why);
     const maxForwards = transferMaxForwards(req, this.member.maxForwards);
     if (maxForwards === null) return refuse(483, 'the REFER has no Max-Forwards left (Too Many Hops)');
-    if (this.running) return refuse(403, 'a transfer of this member is already running');
+    // As a bridge answers one: try again later (RFC 3261 §21.4.27), not "never" (403, §21.4.4).
+    if (this.running) return deferRefer(req, res, '399 parley "a transfer of this member is already running"', this.log);
     this.running = true;
     void this.accept(t, maxForwards, req, res, refuse)
       .catch((err: unknown) => {
