@@ -95,12 +95,24 @@ function rtpmap(m: MediaDescription, pt: number): { codec: string; rate?: number
   return m.rtp.find((r) => r.payload === pt);
 }
 
-/** Codec of a payload type: rtpmap first, then the RFC 3551 static table. */
-function codecOf(m: MediaDescription, pt: number): { name: string; rate: number } | null {
+/** Codec of a payload type: rtpmap first, then the RFC 3551 static table (whose entries are mono). */
+function codecOf(m: MediaDescription, pt: number): { name: string; rate: number; channels: number | null } | null {
   const r = rtpmap(m, pt);
-  if (r) return { name: r.codec, rate: r.rate ?? 8000 };
-  for (const c of Object.values(CODECS)) if (c.staticPt === pt) return { name: c.name, rate: c.rtpClock };
+  if (r) return { name: r.codec, rate: r.rate ?? 8000, channels: r.encoding ?? null };
+  for (const c of Object.values(CODECS)) if (c.staticPt === pt) return { name: c.name, rate: c.rtpClock, channels: null };
   return null;
+}
+
+/**
+ * Whether the channel count of an rtpmap (its encoding parameters, RFC 4566 §6) is one the codec
+ * is run with. G.711 and G.722 are mono here: `PCMU/8000/2` is another format (RFC 3551 §4.1:
+ * samples of the channels interleaved), which read as mono would be noise at half speed, so it
+ * is not chosen (RFC 3264 §6.1: an answer keeps the offer's encoding of each format). Opus is
+ * always `/2` in SDP (RFC 7587 §7); one written without it is taken as before.
+ */
+function channelsFit(codec: CodecName, channels: number | null): boolean {
+  if (channels === null) return true;
+  return codec === 'opus' ? channels === CODECS.opus.sdpChannels : channels === 1;
 }
 
 /** The m-line's payload types that RTP can carry (0..127, RFC 3550 §5.1: 7 bits); others are never chosen. */
@@ -236,7 +248,7 @@ export function negotiateOffer(offer: string, codecs: readonly CodecName[], opts
     for (const p of payloads) {
       const c = codecOf(m, p);
       const known = c ? codecByName(c.name) : undefined;
-      if (!known || !codecs.includes(known.name) || c!.rate !== known.rtpClock) continue;
+      if (!known || !codecs.includes(known.name) || c!.rate !== known.rtpClock || !channelsFit(known.name, c!.channels)) continue;
       codec = known.name;
       pt = p;
       break;
