@@ -22,7 +22,7 @@ import { RecordingUploader } from './recording/store/recording-uploader.ts';
 import { InboundRouter } from './signaling/inbound-router.ts';
 import { EarlyRequests } from './signaling/early-requests.ts';
 import { connectSrf, type SrfConnection } from './signaling/srf-connection.ts';
-import type { Logger } from './util/logger.ts';
+import { componentLogger, type Logger } from './util/logger.ts';
 import { TypedEmitter } from './util/typed-emitter.ts';
 import { WebRtcSessions } from './webrtc/webrtc-sessions.ts';
 import { within } from './util/within.ts';
@@ -284,9 +284,9 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     const clusterToken = c.api.token ?? c.api.tokens[0]?.token ?? '';
     // First: nothing may touch the recordings folder (recovery, audit log) while another Parley writes there.
     this.dirLock = await lockRecordingDir(c.recording.dir, stateDir(c.recording.dir));
-    this.loopStalls = new LoopStallMonitor({ log: this.log.child({ component: 'loop' }) });
+    this.loopStalls = new LoopStallMonitor({ log: componentLogger(this.log, 'loop') });
     await checkMediaAddresses(c.media);
-    this.mediaEngine = await MediaEngine.create(c.media, this.log.child({ component: 'media' }), { prettyLogs: c.log.pretty });
+    this.mediaEngine = await MediaEngine.create(c.media, componentLogger(this.log, 'media'), { prettyLogs: c.log.pretty });
     this.promptLibrary = new PromptLibrary({ dir: c.prompts.dir, cacheDir: c.prompts.cacheDir, voice: c.prompts.voice, log: this.log });
     this.recordingService = new RecordingService({
       dir: c.recording.dir,
@@ -314,11 +314,11 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       this.mediaEngine,
       this.promptLibrary,
       sampleRate,
-      this.log.child({ component: 'conference' }),
+      componentLogger(this.log, 'conference'),
       c.security.maxLegsPerRoom,
       c.media.mixer.narrowband,
     );
-    const remote = async (id: ReplacesId): Promise<RemoteConsultation | null> => (this.clusterNode ? remoteConsultation(this.clusterNode, clusterToken, id, this.log.child({ component: 'cluster' })) : null);
+    const remote = async (id: ReplacesId): Promise<RemoteConsultation | null> => (this.clusterNode ? remoteConsultation(this.clusterNode, clusterToken, id, componentLogger(this.log, 'cluster')) : null);
     // A leg dialled into a room: its Replaces looked for among this Parley's calls, then (in a cluster) on the other nodes.
     this.conferenceManager.consultation = async (id) => (await findConsultation(() => this.callManager?.running ?? [], id, null)) ?? (await remote(id));
     this.webrtcSessions = new WebRtcSessions({
@@ -327,7 +327,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       config: c.media.webrtc,
       maxLegsPerRoom: c.security.maxLegsPerRoom,
       node: c.cluster?.nodeId,
-      log: this.log.child({ component: 'webrtc' }),
+      log: componentLogger(this.log, 'webrtc'),
     });
     this.sip = await connectSrf({ sip: c.sip, log: this.log, gateUntilReady: true });
     // Early dialogs of B legs and relayed INVITEs: the router gives their requests to whoever placed them.
@@ -361,7 +361,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
         },
       },
       this.routing,
-      this.log.child({ component: 'calls' }),
+      componentLogger(this.log, 'calls'),
       c.security,
       c.calls,
     );
@@ -371,18 +371,18 @@ export class Parley extends TypedEmitter<ParleyEvents> {
       this.clusterNode = new ClusterNode(
         c.cluster,
         () => ({ calls: calls0.admitted, rooms: conferences.names.length }),
-        this.log.child({ component: 'cluster', node: c.cluster.nodeId }),
+        componentLogger(this.log, 'cluster', { node: c.cluster.nodeId }),
       );
       attachCluster(this.clusterNode, this.callManager, conferences, this.routing, {
         media: this.mediaEngine,
         listenIp: c.media.announcedIp ?? c.media.rtpIp,
         token: clusterToken,
         timeoutMs: c.media.rtpTimeoutSec * 1000,
-        log: this.log.child({ component: 'pipes' }),
+        log: componentLogger(this.log, 'pipes'),
       });
       await this.clusterNode.start();
     }
-    this.router = new InboundRouter(this.sip.srf, this.routing, this.log.child({ component: 'router' }), c.sip.timers.t1, earlyLegs, c.security.upstreams);
+    this.router = new InboundRouter(this.sip.srf, this.routing, componentLogger(this.log, 'router'), c.sip.timers.t1, earlyLegs, c.security.upstreams);
     const calls = this.callManager;
     this.router.on('app', (req, res, flow, decision, log) => {
       // An attended transfer's INVITE for a party of one of Parley's calls (RFC 3891): no new call.
@@ -391,7 +391,7 @@ export class Parley extends TypedEmitter<ParleyEvents> {
     });
     this.router.earlyDialog = (req, res) => calls.earlyRequest(req, res);
     // Before the router takes requests: the API restores the saved rule switches.
-    if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, c.recording.dir, this.log.child({ component: 'api' }));
+    if (c.api.enabled) this.apiServer = await ApiServer.start(this, c.api, c.recording.dir, componentLogger(this.log, 'api'));
     this.router.attach();
     this.sip.ready(); // INVITEs got 503 until now (connectSrf gateUntilReady)
     // Once the API listens, so that each repaired recording reaches it (recording.saved).

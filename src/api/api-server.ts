@@ -14,7 +14,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import type { Parley } from '../app.ts';
 import type { ApiConfig, ApiToken } from '../config/schema.ts';
 import { listenError } from '../util/listen-error.ts';
-import type { Logger } from '../util/logger.ts';
+import { componentLogger, type Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
 import { BucketCopies } from './bucket-copies.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
@@ -109,7 +109,7 @@ export class ApiServer {
         spoolFile: files.spool,
         deadLetterFile: files.deadLetter,
       },
-      log.child({ component: 'webhooks' }),
+      componentLogger(log, 'webhooks'),
     );
     // In a cluster the webhooks go through the cluster's stream (delivered once, even when a node dies).
     const deliver = parley.cluster ? parley.cluster.attachWebhooks(webhooks) : (e: ApiEvent): void => webhooks.handle(e);

@@ -4,7 +4,7 @@
 // mediasoup nothing).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MediaConfig } from '../config/schema.ts';
-import type { Logger } from '../util/logger.ts';
+import { componentLogger, type Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { MediaClosedError } from './media-errors.ts';
 import { localHubSide, remoteHubSide } from './hub-side.ts';
@@ -59,14 +59,14 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       workerBin: resolveWorkerBinary(config.workerBin),
       rtcMinPort: config.rtpPortRange.min,
       rtcMaxPort: config.rtpPortRange.max,
-      log: log.child({ component: 'worker-pool' }),
+      log: componentLogger(log, 'worker-pool'),
     });
     const engine = new MediaEngine(config, pool, log);
     const ioError = config.nativeIo ? nativeUdpError() : null;
     if (ioError !== null) log.warn({ reason: ioError }, 'media.nativeIo: the parley-udp addon does not load; RTP is read through dgram');
     if (threadCount(config.threads) > 0) {
       try {
-        engine.threads = await MediaThreadPool.create(engine.roomConfig, engine.cname, { level: log.level, pretty: opts.prettyLogs ?? false }, log.child({ component: 'media-threads' }));
+        engine.threads = await MediaThreadPool.create(engine.roomConfig, engine.cname, { level: log.level, pretty: opts.prettyLogs ?? false }, componentLogger(log, 'media-threads'));
       } catch (err) {
         engine.close();
         throw err;
@@ -274,7 +274,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
    * Producer, the hub answers with its SSRC; never per packet.
    */
   private async openHub(room: LocalMediaRoom | RemoteMediaRoom): Promise<RoomHub> {
-    const log = this.log.child({ room: room.id, component: 'room-hub' });
+    const log = componentLogger(this.log, 'room-hub', { room: room.id });
     let hub: RoomHub | null = null;
     const requestLeg = (legId: string, codec: CodecName): void => {
       hub?.publishLeg(legId, codec).catch((err: unknown) => log.warn({ err, leg: legId }, 'publishing a leg into the hub failed'));

@@ -3,7 +3,7 @@
 // createOutgoingLeg for a leg Parley calls).
 import { randomUUID } from 'node:crypto';
 import type { MediaConfig } from '../config/schema.ts';
-import type { Logger } from '../util/logger.ts';
+import { componentLogger, type Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import type { CodecName } from '../mixer/codecs/audio-codec.ts';
 import type { FrameSource, TickSink } from '../mixer/frames.ts';
@@ -60,7 +60,7 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
     this.log = ctx.log;
     this.codecs = ctx.config.codecs as CodecName[];
     const m = ctx.config.mixer;
-    this.mixer = new RoomMixer({ sampleRate: m.sampleRate, autoNarrowband: m.narrowband, jitterMinMs: m.jitterMinMs, jitterMaxMs: m.jitterMaxMs, log: this.log.child({ component: 'mixer' }) });
+    this.mixer = new RoomMixer({ sampleRate: m.sampleRate, autoNarrowband: m.narrowband, jitterMinMs: m.jitterMinMs, jitterMaxMs: m.jitterMaxMs, log: componentLogger(this.log, 'mixer') });
     this.timeoutMs = ctx.config.rtpTimeoutSec * 1000;
     this.watchPeriodMs = this.timeoutMs > 0 ? Math.min(1000, this.timeoutMs / 2) : 0;
     // One timer per thread for every room's check (media-timeout-watch.ts).

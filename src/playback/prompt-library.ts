@@ -4,7 +4,7 @@
 // the players it made, so that close() stops every one of them.
 import { stat } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
-import type { Logger } from '../util/logger.ts';
+import { componentLogger, type Logger } from '../util/logger.ts';
 import { PromptError } from './errors.ts';
 import { Player, type Clip, type PlayerOptions } from './player.ts';
 import { PromptCache } from './prompt-cache.ts';
@@ -72,7 +72,7 @@ export class PromptLibrary {
   clipChecks = 0;
 
   constructor(private readonly options: PromptLibraryOptions) {
-    this.log = options.log.child({ component: 'playback' });
+    this.log = componentLogger(options.log, 'playback');
     this.voice = options.voice ?? 'en-us';
     this.cache = new PromptCache(options.cacheDir, this.log);
     this.watch = new PromptDirWatch(this.log);

@@ -4,7 +4,7 @@
 // the recordings an earlier process left unfinished (recoverInterrupted), counts
 // write failures, and knows whether the disk has room for a new recording.
 import { mkdir, statfs } from 'node:fs/promises';
-import type { Logger } from '../util/logger.ts';
+import { componentLogger, type Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
 import { within } from '../util/within.ts';
 import { recordingIo } from './io/recording-io.ts';
@@ -99,7 +99,7 @@ export class RecordingService extends TypedEmitter<RecordingServiceEvents> {
 
   constructor(private readonly options: RecordingServiceOptions) {
     super(options.log);
-    this.log = options.log.child({ component: 'recording' });
+    this.log = componentLogger(options.log, 'recording');
     this.postProcessor = new PostProcessor(this.log, options.postProcessReadRate ?? 0);
     this.marks = new FinalizeMarks(options.dir);
     this.stopWatchingIo = recordingIo().onThreadDeath((err, resent) =>

@@ -4,7 +4,7 @@ import Srf from 'drachtio-srf';
 import type { SipConfig } from '../config/schema.ts';
 import { EmbeddedSipServer } from '../sip/embedded-server.ts';
 import type { SourceBudgetCounts } from '../sip/transport/source-budget.ts';
-import type { Logger } from '../util/logger.ts';
+import { componentLogger, type Logger } from '../util/logger.ts';
 import { allowGivenSocket } from './local-wire.ts';
 import { useSessionTimerAnswer } from './session-timer-answer.ts';
 
@@ -36,7 +36,7 @@ export interface ConnectSrfOptions {
 }
 
 export async function connectSrf(opts: ConnectSrfOptions): Promise<SrfConnection> {
-  const log = opts.log.child({ component: 'srf' });
+  const log = componentLogger(opts.log, 'srf');
   let server: EmbeddedSipServer | null = null;
   let host = opts.sip.control.host;
   let port = opts.sip.control.port;

@@ -3,7 +3,7 @@
 import type net from 'node:net';
 import type { SipConfig } from '../config/schema.ts';
 import { listenError } from '../util/listen-error.ts';
-import type { Logger } from '../util/logger.ts';
+import { componentLogger, type Logger } from '../util/logger.ts';
 import { ControlServer } from './control/control-server.ts';
 import { SipCore } from './core/sip-core.ts';
 import type { SipResolver } from './core/sip-resolver.ts';
@@ -29,7 +29,7 @@ export class EmbeddedSipServer {
 
   /** Binds every SIP listener and the control port; ports of 0 take a free port. */
   static async start(opts: EmbeddedSipServerOptions): Promise<EmbeddedSipServer> {
-    const log = opts.log.child({ component: 'sip' });
+    const log = componentLogger(opts.log, 'sip');
     const cfg = opts.sip;
     let core: SipCore | null = null;
     // A message owed on a stream gets as long as a transaction waits for one (64*T1, timer B/F).

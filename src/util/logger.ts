@@ -25,6 +25,12 @@ interface TransportStream extends NodeJS.EventEmitter {
 const transports = new WeakMap<Logger, TransportStream>();
 
 export function createLogger(settings: LoggerSettings, destination?: NodeJS.WritableStream): Logger {
+  const log = makeRoot(settings, destination);
+  roots.add(log);
+  return log;
+}
+
+function makeRoot(settings: LoggerSettings, destination?: NodeJS.WritableStream): Logger {
   const options: LoggerOptions = { level: settings.level, base: { app: 'parley' } };
   if (settings.pretty && !destination) {
     // A media thread formats its own lines in its own thread (a transport would start
@@ -69,6 +75,31 @@ export async function endLogger(log: Logger): Promise<void> {
   clearTimeout(hold);
 }
 
+/** Loggers made by createLogger and silentLogger: the roots componentLogger rebuilds a child from. */
+const roots = new WeakSet<Logger>();
+
+/**
+ * A child of `parent` that names another `component`. pino writes a child's bindings after its
+ * parent's without merging them, so `parent.child({ component })` under a parent that names one
+ * wrote `"component"` twice in one JSON line, which strict readers refuse (Elasticsearch rejects
+ * a document with a duplicate field) and others read as either. The child is made from the root
+ * (pino's children inherit from their parent: the root is the first logger of the chain made
+ * here) with the parent's other bindings and this component; a parent of another origin gets a
+ * plain child.
+ */
+export function componentLogger(parent: Logger, component: string, extra: Record<string, unknown> = {}): Logger {
+  let root: object | null = parent;
+  while (root !== null && !roots.has(root as Logger)) root = Object.getPrototypeOf(root) as object | null;
+  const bindings = parent.bindings();
+  if (root === null || !('component' in bindings)) return parent.child({ component, ...extra });
+  const base = (root as Logger).bindings();
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(bindings)) if (k !== 'component' && !(k in base)) own[k] = v;
+  const child = (root as Logger).child({ ...own, component, ...extra });
+  child.level = parent.level;
+  return child;
+}
+
 /** The child logger for one call: every line it writes names the call. */
 export function callLogger(parent: Logger, callId: string, extra: Record<string, unknown> = {}): Logger {
   return parent.child({ callId, ...extra });
@@ -76,5 +107,7 @@ export function callLogger(parent: Logger, callId: string, extra: Record<string,
 
 /** A logger that writes nothing, for unit tests and tools. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  const log = pino({ level: 'silent' });
+  roots.add(log);
+  return log;
 }

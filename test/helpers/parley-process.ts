@@ -15,6 +15,8 @@ export interface ParleyProcess {
   recordings: string;
   /** Every log line so far, parsed (non-JSON lines as { msg: line }). */
   lines: Array<Record<string, unknown>>;
+  /** Every stdout line so far as written (a parse would hide a key written twice). */
+  raw: string[];
   /** What the process wrote to stderr so far (a stack trace would be here). */
   stderr(): string;
   /** Resolves when a log line's msg matches (at once if one already did); rejects at once, with the
@@ -60,6 +62,7 @@ ${yaml}`,
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true });
   if (server) child.once('exit', () => void server.close());
   const lines: Array<Record<string, unknown>> = [];
+  const raw: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   // 'close', not 'exit': it comes after stdout and stderr ended, so every line the process wrote
@@ -69,6 +72,7 @@ ${yaml}`,
   createInterface({ input: child.stdout! }).on('line', (line) => {
     // pino-pretty's colours (ESC [ … m) off, so a pretty line reads as its text.
     const l = line.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
+    raw.push(l);
     try {
       lines.push(JSON.parse(l) as Record<string, unknown>);
     } catch {
@@ -96,7 +100,7 @@ ${yaml}`,
     if (ended === null) child.kill('SIGKILL');
     throw err;
   }
-  return { child, sipPort, recordings, lines, logged, stderr: () => stderr };
+  return { child, sipPort, recordings, lines, raw, logged, stderr: () => stderr };
 }
 
 function lastLines(text: string, n: number): string {

@@ -5,7 +5,7 @@
 // timeouts all run here; players and recorders stay on the main thread and
 // reach the room through SharedArrayBuffer rings (thread-sources.ts).
 import { Resampler } from '../../mixer/codecs/resampler.ts';
-import type { Logger } from '../../util/logger.ts';
+import { componentLogger, type Logger } from '../../util/logger.ts';
 import { SdpNegotiationError } from '../media-errors.ts';
 import type { EndpointView, ParticipantView } from '../media-api.ts';
 import { LocalMediaRoom } from '../media-room.ts';
@@ -173,7 +173,7 @@ export class MediaThreadRuntime {
           const roomId = cmd.roomId;
           const p = await HubPublisher.open({
             ip: HUB_IP,
-            log: this.log.child({ room: roomId, component: 'hub-publisher' }),
+            log: componentLogger(this.log, 'hub-publisher', { room: roomId }),
             requestLeg: (legId, codec) => this.post({ type: 'hub.requestLeg', roomId, legId, codec }),
             inputTalk: (id, talking) => this.post({ type: 'hub.inputTalk', roomId, id, talking }),
           });

@@ -3,14 +3,14 @@
 // MediaThreadHandle through media-thread-boot.mjs.
 import { parentPort, workerData } from 'node:worker_threads';
 import { opusEngineName } from '../../mixer/codecs/opus-engine.ts';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger, componentLogger } from '../../util/logger.ts';
 import type { MediaCommand, MediaEvent, MediaThreadInit } from './protocol.ts';
 import { MediaThreadRuntime } from './media-thread-runtime.ts';
 import { MessageBatcher, unbatch, type Batch } from './message-batcher.ts';
 
 const init = workerData as MediaThreadInit;
 const port = parentPort!;
-const log = createLogger({ level: init.logLevel, pretty: init.logPretty }).child({ component: 'media-thread', thread: init.index });
+const log = componentLogger(createLogger({ level: init.logLevel, pretty: init.logPretty }), 'media-thread', { thread: init.index });
 // Events leave combined per turn (a mixer tick that ends several sources posts once).
 const out = new MessageBatcher<MediaEvent>((m) => port.postMessage(m));
 const runtime = new MediaThreadRuntime(init, (e: MediaEvent) => out.push(e), log);

@@ -9,7 +9,7 @@
 // <recording.dir>/.parley/ unless configured elsewhere.
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../util/logger.ts';
+import { componentLogger, type Logger } from '../../util/logger.ts';
 import { sha256File } from '../../util/sha256-file.ts';
 import { keyFileName } from '../encryption/key-file.ts';
 import { pathInside } from '../file-names.ts';
@@ -121,7 +121,7 @@ export class ComplianceService {
 
   /** Loads (or generates) the key, opens the audit log, loads holds and the index. */
   static async start(o: ComplianceOptions): Promise<ComplianceService> {
-    const log = o.log.child({ component: 'compliance' });
+    const log = componentLogger(o.log, 'compliance');
     const key = o.key ?? (await SigningKey.load(o.keyFile, join(stateDir(o.dir), 'signing-key.pem')));
     if (key.generated && key.file !== '(memory)') log.warn({ file: key.file, keyId: key.id, publicKey: key.pem }, 'recording signing key generated (recording.signing.keyFile is not set): keep it safe, publish its public key');
     else log.info({ keyId: key.id, publicKey: key.pem }, 'recording signing key');

@@ -25,7 +25,7 @@ import { postProcessingUnfinished } from '../finalize-recording.ts';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingStoreConfig } from '../../config/recording-store-schema.ts';
-import type { Logger } from '../../util/logger.ts';
+import { componentLogger, type Logger } from '../../util/logger.ts';
 import { TypedEmitter } from '../../util/typed-emitter.ts';
 import { keyFileName } from '../encryption/key-file.ts';
 import { pathInside } from '../file-names.ts';
@@ -106,7 +106,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
 
   constructor(private readonly o: RecordingUploaderOptions) {
     super(o.log);
-    this.log = o.log.child({ component: 'recording-store' });
+    this.log = componentLogger(o.log, 'recording-store');
     this.bucket = new S3Bucket(o.config);
     this.companions = o.companions ?? DEFAULT_COMPANIONS;
     this.journal = new UploadJournal(o.config.journalFile ?? join(o.dir, ...DEFAULT_JOURNAL), this.log);
