@@ -2,6 +2,7 @@
 // RemoteMediaLeg as the main thread sees a leg on a media thread): the closed
 // guard, the negotiated audio and last local SDP, the hear/speak matrix calls as
 // one role change, SIP INFO DTMF and the close announcement. Not a leg by itself.
+import { CrossSourceRepeats } from '../dtmf/cross-source-repeats.ts';
 import type { DtmfEvent } from '../dtmf/dtmf-event.ts';
 import { parseSipInfoDtmf } from '../dtmf/sip-info-dtmf.ts';
 import type { Logger } from '../util/logger.ts';
@@ -16,6 +17,8 @@ export abstract class MediaLegBase extends TypedEmitter<MediaLegEvents> {
   protected closed = false;
   protected negotiated: NegotiatedAudio | null = null;
   protected lastLocalSdp = '';
+  /** INFO digits (taken here) against the media's (RFC 4733, in-band): one key sent both ways is one digit. */
+  private readonly digitRepeats = new CrossSourceRepeats();
 
   protected constructor(
     id: string,
@@ -79,8 +82,17 @@ export abstract class MediaLegBase extends TypedEmitter<MediaLegEvents> {
   handleSipInfo(contentType: string, body: string): DtmfEvent | null {
     this.assertOpen();
     const e = parseSipInfoDtmf(contentType, body);
-    if (e) this.safeEmit('dtmf', e);
+    if (e) this.emitDigit(e);
     return e;
+  }
+
+  /** A digit of this leg from any carrier: its 'dtmf' event, unless another carrier just brought the same key. */
+  protected emitDigit(e: DtmfEvent): void {
+    if (this.digitRepeats.isRepeat(e)) {
+      this.log.debug({ digit: e.digit, source: e.source }, 'dtmf: the same key from another carrier, taken once');
+      return;
+    }
+    this.safeEmit('dtmf', e);
   }
 
   /** The leg's place in the hear/speak matrix changes (throws MediaClosedError on a closed leg). */

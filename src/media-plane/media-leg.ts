@@ -67,7 +67,7 @@ export class LocalMediaLeg extends MediaLegBase implements MediaLeg {
   private lastDirection: NegotiatedAudio['direction'] | null = null;
   /** Bound once so the same function can be attached to each new participant. */
   private readonly forwardDtmf = (e: DtmfEvent): void => {
-    this.safeEmit('dtmf', e);
+    this.emitDigit(e);
   };
   private readonly forwardTalk = (t: boolean): void => {
     this.safeEmit('talk', t);

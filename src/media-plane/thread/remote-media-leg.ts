@@ -124,7 +124,7 @@ export class RemoteMediaLeg extends MediaLegBase implements MediaLeg {
   onThreadEvent(m: LegEvent): void {
     switch (m.type) {
       case 'leg.dtmf':
-        return void this.safeEmit('dtmf', m.event);
+        return void this.emitDigit(m.event);
       case 'leg.talk':
         if (this.participant) this.participant.talking = m.talking;
         return void this.safeEmit('talk', m.talking);
