@@ -16,6 +16,11 @@ import type { MediaLeg } from '../media-plane/media-api.ts';
 
 /** An INFO digit without a duration (application/dtmf) is played this long. */
 const INFO_DIGIT_MS = 100;
+/**
+ * How long, beyond its length, an INFO digit from a party with telephone-event waits for the same
+ * key's RFC 4733 events (reported at their end): the window CrossSourceRepeats pairs them in.
+ */
+const INFO_WAIT_MS = 400;
 /** The gap InbandDigits leaves after each tone. */
 const TONE_GAP_MS = 50;
 /** After a tone played to a party ends, how long the same digit from it is taken for its echo (detection, a tick, the threads). */
@@ -32,6 +37,8 @@ export interface BridgeDigitsOptions {
 
 export class BridgeDigits {
   private pair: [MediaLeg, MediaLeg] | null = null;
+  /** INFO digits waiting to see whether their key's RFC 4733 events come too (each timer cleared by release()). */
+  private readonly deferred: { from: MediaLeg; digit: string; timer: NodeJS.Timeout }[] = [];
   private readonly unlisten: (() => void)[] = [];
   /** Per leg: when the tones played to it end (queued digits play one after another), and the digits it may echo until when. */
   private readonly tones = new Map<MediaLeg, { endsAt: number; echoes: { digit: string; until: number }[] }>();
@@ -57,8 +64,13 @@ export class BridgeDigits {
         const toneTo = to.media?.dtmf == null;
         if (e.source === 'info') {
           const ms = e.durationMs > 0 ? e.durationMs : INFO_DIGIT_MS;
-          to.sendDigit(e.digit, ms);
-          if (toneTo) this.playedTo(to, e.digit, ms);
+          // A party with telephone-event may send the key as RFC 4733 events too, which the media
+          // thread relays as they come: the INFO is played only if no such events follow it.
+          if (!toneTo && from.media?.dtmf != null) this.deferInfo(from, to, e.digit, ms);
+          else {
+            to.sendDigit(e.digit, ms);
+            if (toneTo) this.playedTo(to, e.digit, ms);
+          }
         } else if (e.source === 'rfc4733') {
           // Relayed on the media thread; a party without telephone-event hears it as a tone.
           if (toneTo) this.playedTo(to, e.digit, e.durationMs);
@@ -69,6 +81,16 @@ export class BridgeDigits {
       };
       from.on('dtmf', onDigit);
       this.unlisten.push(() => from.off('dtmf', onDigit));
+      // The RFC 4733 events of a key whose INFO came first (relayed already): its INFO is not played.
+      const onRepeat = (e: DtmfEvent): void => {
+        if (e.source !== 'rfc4733') return;
+        const i = this.deferred.findIndex((x) => x.from === from && x.digit === e.digit);
+        if (i < 0) return;
+        clearTimeout(this.deferred[i]!.timer);
+        this.deferred.splice(i, 1);
+      };
+      from.on('dtmfrepeat', onRepeat);
+      this.unlisten.push(() => from.off('dtmfrepeat', onRepeat));
       // A party without telephone-event whose peer has it: its tones are looked for (while it has none: 'auto').
       if (this.opts && from.media?.dtmf == null && to.media?.dtmf != null) this.unlisten.push(this.detect(from));
     }
@@ -93,6 +115,21 @@ export class BridgeDigits {
   private release(): void {
     for (const off of this.unlisten.splice(0)) off();
     this.tones.clear();
+    for (const d of this.deferred.splice(0)) clearTimeout(d.timer);
+  }
+
+  /** `digit`, an INFO from `from`, is played to `to` once INFO_WAIT_MS and its length pass without its RFC 4733 events. */
+  private deferInfo(from: MediaLeg, to: MediaLeg, digit: string, ms: number): void {
+    const entry = {
+      from,
+      digit,
+      timer: setTimeout(() => {
+        const i = this.deferred.indexOf(entry);
+        if (i >= 0) this.deferred.splice(i, 1);
+        if (!to.isClosed) to.sendDigit(digit, ms);
+      }, INFO_WAIT_MS + ms),
+    };
+    this.deferred.push(entry);
   }
 
   private detect(leg: MediaLeg): () => void {

@@ -18,6 +18,8 @@ export type MediaRoomCloseReason = 'closed' | 'engine-closed' | 'media-thread-di
 
 export type MediaLegEvents = {
   dtmf: [event: DtmfEvent];
+  /** A digit another carrier had already brought (a key sent as INFO and as RFC 4733): no 'dtmf' for it. */
+  dtmfrepeat: [event: DtmfEvent];
   talk: [talking: boolean];
   /** The peer's RTP from a new SSRC is now routed to the mixer (the first one means media is flowing). */
   inboundssrc: [ssrc: number];

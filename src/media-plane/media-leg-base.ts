@@ -90,6 +90,7 @@ export abstract class MediaLegBase extends TypedEmitter<MediaLegEvents> {
   protected emitDigit(e: DtmfEvent): void {
     if (this.digitRepeats.isRepeat(e)) {
       this.log.debug({ digit: e.digit, source: e.source }, 'dtmf: the same key from another carrier, taken once');
+      this.safeEmit('dtmfrepeat', e);
       return;
     }
     this.safeEmit('dtmf', e);

@@ -93,8 +93,12 @@ function bridgedDigits(parleyApp: Parley, name: string, how: 'rtp' | 'info' = 'r
       assert.equal(statusOf(await calleeUa.nextMatching(/^SIP\/2\.0 \d+ /, 10_000)), 200);
     }
     await waitFor('the digits taken by Parley', () => taken.length >= 3, 10_000);
-    // (INFO digits are taken at once; their events, queued one behind the other, take 50 ms a packet.)
-    await new Promise((r) => setTimeout(r, how === 'info' ? 900 : 300));
+    if (how === 'info') {
+      // INFO digits are taken at once; their events come once each INFO from a party with
+      // telephone-event has waited for its key's own RFC 4733 events (none here), one behind the other.
+      const ended = (got: ReturnType<typeof digitsIn>, n: number): boolean => got.length >= n && got.every((d) => d.packets.filter((x) => (x.payload[1]! & 0x80) !== 0).length >= 3);
+      await waitFor('the INFO digits played to both parties, each with its three ends', () => (ended(digitsIn(callee.received, 101), 2) && ended(digitsIn(caller.received, 100), 1)) || undefined, 10_000);
+    } else await new Promise((r) => setTimeout(r, 300));
     return { toCallee: digitsIn(callee.received, 101), toCaller: digitsIn(caller.received, 100), taken };
   });
 }

@@ -33,6 +33,10 @@ class FakeLeg extends EventEmitter {
   digit(digit: string, source: DtmfEvent['source'], durationMs = 120): void {
     this.emit('dtmf', { digit, durationMs, source });
   }
+  /** The same key from another carrier, which the leg takes once (MediaLegBase.emitDigit). */
+  repeat(digit: string, source: DtmfEvent['source'], durationMs = 120): void {
+    this.emit('dtmfrepeat', { digit, durationMs, source });
+  }
 }
 
 const leg = (l: FakeLeg): MediaLeg => l as unknown as MediaLeg;
@@ -111,13 +115,45 @@ describe('BridgeDigits', () => {
     }
   });
 
-  it('INFO digits are sent on; RFC 4733 ones are left to the media thread', () => {
+  it('INFO digits are sent on, once their key\'s RFC 4733 events had the time to come; RFC 4733 ones are left to the media thread', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const { caller, callee } = setup(true, true);
     caller.digit('4', 'info', 0);
     callee.digit('7', 'info', 250);
     caller.digit('5', 'rfc4733');
+    assert.deepEqual([callee.sent, caller.sent], [[], []], 'not before the wait');
+    t.mock.timers.tick(499);
+    assert.deepEqual([callee.sent, caller.sent], [[], []], '400 ms + 100 ms');
+    t.mock.timers.tick(1);
     assert.deepEqual(callee.sent, [{ digit: '4', ms: 100 }]);
+    t.mock.timers.tick(150);
     assert.deepEqual(caller.sent, [{ digit: '7', ms: 250 }]);
+  });
+
+  it('an INFO digit whose key came as RFC 4733 events too (relayed already) is not sent; another key still is', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { caller, callee } = setup(true, true);
+    caller.digit('5', 'info', 120);
+    caller.repeat('5', 'rfc4733', 120);
+    caller.digit('6', 'info', 120);
+    caller.repeat('5', 'rfc4733', 120);
+    t.mock.timers.tick(1000);
+    assert.deepEqual(callee.sent, [{ digit: '6', ms: 120 }]);
+  });
+
+  it('an INFO digit to a party without telephone-event is played at once (its tone; the RFC 4733 copy is taken once by the leg)', () => {
+    const { caller, callee } = setup(true, false);
+    caller.digit('3', 'info', 120);
+    assert.deepEqual(callee.sent, [{ digit: '3', ms: 120 }]);
+  });
+
+  it('a pending INFO digit is dropped with the pairing', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { caller, callee, d } = setup(true, true);
+    caller.digit('8', 'info', 120);
+    d.close();
+    t.mock.timers.tick(1000);
+    assert.deepEqual(callee.sent, []);
   });
 
   it("the echo of the callee's digits played to the caller as tones is not sent back; the caller's own presses are", () => {
