@@ -250,7 +250,7 @@ export class ConferenceManager extends TypedEmitter<ConferenceManagerEvents> imp
       this.replaceable.set(callId, take);
     });
     this.replaceable.set(call.callId, take);
-    this.log.info({ room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
+    this.log.info({ callId: call.callId, room: conf.name, leg: entry.legId, identity: entry.identity, visible: conf.roster.visible.length }, 'joined conference');
     const left = new Promise<string>((resolve) => {
       let done = false;
       const leave = (why: string): void => {
