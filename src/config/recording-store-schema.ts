@@ -30,6 +30,10 @@ export interface RecordingStoreConfig {
   retryMaxMs?: number;
   /** The journal of uploads not yet verified (resumed at the next start). */
   journalFile?: string;
+  /** Files larger than this are sent as multipart uploads (default 5 GiB, the most one S3 PUT carries; less for a server with a lower limit). */
+  multipartAboveBytes?: number;
+  /** The size of their parts (default 64 MiB; more for a file that would need over 10,000). */
+  partBytes?: number;
 }
 
 export const recordingEncryptionSchema = {
@@ -61,6 +65,9 @@ export const recordingStoreSchema = {
     retryBaseMs: { type: 'integer', minimum: 10, maximum: 600000 },
     retryMaxMs: { type: 'integer', minimum: 10, maximum: 86400000 },
     journalFile: { type: 'string', minLength: 1 },
+    // S3: a part is 5 MiB at least (the last excepted), an object of one PUT 5 GiB at most.
+    multipartAboveBytes: { type: 'integer', minimum: 5242880, maximum: 5368709120 },
+    partBytes: { type: 'integer', minimum: 5242880, maximum: 5368709120 },
   },
 } as const;
 

@@ -4,8 +4,12 @@
 // 500 InternalError, 'stallPut' forwards all but PUTs, which it takes and never
 // answers (an upload in progress, for killing Parley in the middle of one);
 // maxPutBytes refuses a whole-object PUT past it (S3's 5 GiB limit, scaled down).
+// s3rver 3.7 has no AbortMultipartUpload (it answers 405 MethodNotAllowed): the gate
+// answers it from s3rver's own storage, as S3 does: the upload's folder (its parts)
+// removed and 204, or 404 NoSuchUpload when s3rver holds no such upload (completed or
+// aborted already).
 // Client settings: ../shared/notes/test-peers-2.md.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +33,8 @@ export interface S3TestServer {
   seen: Record<GateMode, number>;
   /** A PUT of one whole object (not a part) with more bytes is refused 400 EntityTooLarge, as S3 does past 5 GiB; null: no limit. */
   maxPutBytes: number | null;
+  /** s3rver's folder of a multipart upload not completed nor aborted (its parts, `1`, `2`…). */
+  uploadDir(uploadId: string): string;
   /** Called with every request the gate takes (before it is forwarded). */
   observe: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null;
   stop(): Promise<void>;
@@ -50,6 +56,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     maxPutBytes: null,
     seen: { pass: 0, down: 0, fail500: 0, stallPut: 0 },
     observe: null,
+    uploadDir: (uploadId) => join(directory, bucket, '._S3rver_uploads', uploadId),
     stop: async () => {
       gate.closeAllConnections();
       for (const up of upstream) up.destroy();
@@ -77,6 +84,12 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
       res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed object size.</Message></Error>');
       return;
     }
+    const abort = req.method === 'DELETE' ? /[?&]uploadId=([^&]+)/.exec(req.url ?? '') : null;
+    if (abort && state.mode === 'pass') {
+      req.resume();
+      void abortUpload(state, decodeURIComponent(abort[1]!), res);
+      return;
+    }
     if (state.mode === 'fail500') {
       req.resume();
       res.writeHead(500, { 'content-type': 'application/xml' });
@@ -101,6 +114,19 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
   await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
   state.endpoint = `http://127.0.0.1:${(gate.address() as AddressInfo).port}`;
   return state;
+}
+
+/** AbortMultipartUpload on s3rver's storage (see the head of this file). */
+async function abortUpload(s: S3TestServer, uploadId: string, res: http.ServerResponse): Promise<void> {
+  const dir = s.uploadDir(uploadId);
+  if (!/^[0-9a-f]+$/.test(uploadId) || !(await stat(dir).then(() => true, () => false))) {
+    res.writeHead(404, { 'content-type': 'application/xml' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message><UploadId>${uploadId}</UploadId></Error>`);
+    return;
+  }
+  await rm(dir, { recursive: true, force: true });
+  res.writeHead(204);
+  res.end();
 }
 
 /** recording.store for the server (path-style, s3rver's fixed credentials). */

@@ -7,7 +7,9 @@
 //   checks on arrival). A server whose ETag is not an MD5 (multipart, SSE-KMS)
 //   gets the object downloaded again and its SHA-256 compared.
 // - A file past 5 GiB (the most one PutObject carries) is sent in parts, each with
-//   its Content-MD5 (multipartAboveBytes, partBytes), and verified by download.
+//   its Content-MD5 (multipartAboveBytes, partBytes), and verified by download. Its
+//   upload ID is written down first (multipart-journal.ts): the parts a kill left are
+//   aborted at the next start and before that recording's next attempt.
 // - Only when every file of the recording verified are the local audio files
 //   removed (recording.store.deleteLocal); the sidecar and the key file stay (the
 //   index of the recordings, and what key rotation rewrites), and are uploaded too.
@@ -32,6 +34,7 @@ import { pathInside } from '../file-names.ts';
 import type { RecordingMetadata } from '../metadata.ts';
 import { S3Bucket, type ObjectHead } from './s3-bucket.ts';
 import { UploadJournal, type PendingUpload } from './upload-journal.ts';
+import { MultipartJournal } from './multipart-journal.ts';
 import { hashFile, hashStream, openUploadSource } from './upload-source.ts';
 
 export interface StoredObject {
@@ -99,6 +102,9 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
   private closed = false;
   private readonly companions: string[];
   private loading: Promise<PendingUpload[]> | null = null;
+  /** Multipart uploads begun and not ended; `sweep`: the start's abort of those a previous process left. */
+  private readonly begun: MultipartJournal;
+  private sweep: Promise<unknown> | null = null;
   /** Attempts that failed since start (metrics). */
   failedAttempts = 0;
   /** Recordings stored since start (metrics). */
@@ -110,6 +116,7 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     this.bucket = new S3Bucket(o.config);
     this.companions = o.companions ?? DEFAULT_COMPANIONS;
     this.journal = new UploadJournal(o.config.journalFile ?? join(o.dir, ...DEFAULT_JOURNAL), this.log);
+    this.begun = new MultipartJournal(join(o.dir, '.parley', 'uploads-begun'));
   }
 
   /** Recordings whose upload is not verified yet. */
@@ -124,6 +131,8 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
 
   /** Resumes the uploads a previous process left pending. */
   async start(): Promise<number> {
+    // Not waited for here (the endpoint may be down at start); every attempt waits for it.
+    this.sweep ??= this.begun.abortLeft(this.bucket, this.log, () => true).catch((err: unknown) => this.log.warn({ err }, 'multipart uploads left by a stopped process not aborted'));
     const left = await this.load();
     if (left.length > 0) this.log.info({ recordings: left.length }, 'resuming uploads left pending');
     for (const e of left) this.schedule(e.id, 0);
@@ -294,6 +303,9 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
     }
     const objects: StoredObject[] = [];
     try {
+      // Parts a killed attempt left go before this one sends its own (the sweep's failures are tried again).
+      await this.sweep;
+      if ((await this.begun.abortLeft(this.bucket, this.log, (u) => u.recording === e.id)) > 0) throw new Error('multipart uploads of an earlier attempt could not be aborted');
       for (const file of e.files) {
         if (this.closed) throw new Error('the uploader closed');
         if (this.withdrawn.has(e.id)) throw new Error('the recording is being deleted');
@@ -357,9 +369,9 @@ export class RecordingUploader extends TypedEmitter<RecordingUploaderEvents> {
       const { md5, sha256 } = await hashFile(readPath);
       const before = await this.bucket.head(key);
       if (!before || !(await this.verifies(key, before, size, md5, sha256))) {
-        if (size > (this.o.multipartAboveBytes ?? SINGLE_PUT_MAX)) {
-          const part = Math.max(this.o.partBytes ?? DEFAULT_PART, Math.ceil(size / MAX_PARTS));
-          await this.bucket.putParts(key, readPath, size, part, sha256);
+        if (size > (this.o.multipartAboveBytes ?? this.o.config.multipartAboveBytes ?? SINGLE_PUT_MAX)) {
+          const part = Math.max(this.o.partBytes ?? this.o.config.partBytes ?? DEFAULT_PART, Math.ceil(size / MAX_PARTS));
+          await this.bucket.putParts(key, readPath, size, part, sha256, this.begun.idsFor(key, id, file, this.log));
         } else {
           await this.bucket.put(key, readPath, size, md5, sha256);
         }

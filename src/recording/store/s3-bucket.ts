@@ -26,6 +26,12 @@ export interface ObjectHead {
   sha256: string | null;
 }
 
+/** Told the ID of each multipart upload begun, then that it ended (completed or aborted). */
+export interface UploadIds {
+  begun(uploadId: string): Promise<void>;
+  ended(uploadId: string): Promise<void>;
+}
+
 export class BucketError extends Error {
   override name = 'BucketError';
   constructor(
@@ -108,17 +114,19 @@ export class S3Bucket {
   /**
    * A file too large for one PUT (S3 takes at most 5 GiB in one), sent in parts of
    * `partBytes` (the last one shorter), each with its Content-MD5; the sha256 of the whole
-   * file goes in the upload's metadata as with put(). A failure aborts the upload, so its
-   * parts are not left stored (a process killed meanwhile leaves them: a bucket lifecycle
-   * rule AbortIncompleteMultipartUpload removes those).
+   * file goes in the upload's metadata as with put(). The upload's ID is given to
+   * `ids.begun` before the first part (a process killed meanwhile leaves parts stored: the
+   * next start aborts them by that ID) and to `ids.ended` once it is completed or aborted.
+   * A failure aborts the upload; an abort that fails too leaves the ID with `ids` (not ended).
    */
-  async putParts(key: string, path: string, size: number, partBytes: number, sha256: string): Promise<void> {
+  async putParts(key: string, path: string, size: number, partBytes: number, sha256: string, ids: UploadIds): Promise<void> {
     const what = `PUT ${this.urlOf(key)} (in parts)`;
     const { sdk, client } = await this.sdk(what);
     let uploadId: string | undefined;
     try {
       uploadId = (await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { sha256 } }))).UploadId;
       if (!uploadId) throw new Error('no UploadId in the answer');
+      await ids.begun(uploadId);
       const parts: { PartNumber: number; ETag: string }[] = [];
       for (let n = 1, start = 0; start < size; n++, start += partBytes) {
         const end = Math.min(size, start + partBytes) - 1;
@@ -135,7 +143,27 @@ export class S3Bucket {
       }
       await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     } catch (err) {
-      if (uploadId) await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      if (uploadId) {
+        const id = uploadId;
+        await this.abortUpload(key, id).then(() => ids.ended(id), () => undefined);
+      }
+      throw wrap(sdk, err, what);
+    }
+    await ids.ended(uploadId);
+  }
+
+  /**
+   * Aborts a multipart upload: its parts are removed. Resolves false when the server has no
+   * such upload (NoSuchUpload: completed or aborted already), true when it was aborted.
+   */
+  async abortUpload(key: string, uploadId: string): Promise<boolean> {
+    const what = `ABORT ${this.urlOf(key)} (upload ${uploadId})`;
+    const { sdk, client } = await this.sdk(what);
+    try {
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+      return true;
+    } catch (err) {
+      if (err instanceof sdk.S3ServiceException && (err.name === 'NoSuchUpload' || err.$metadata.httpStatusCode === 404)) return false;
       throw wrap(sdk, err, what);
     }
   }
