@@ -17,6 +17,7 @@ import { listenError } from '../util/listen-error.ts';
 import { componentLogger, type Logger } from '../util/logger.ts';
 import { ApiError } from './api-error.ts';
 import { BucketCopies } from './bucket-copies.ts';
+import { removeAbandonedCopies } from './copies-folder.ts';
 import { ConsoleAssets } from './console/console-assets.ts';
 import { ConsoleAuth } from './console/console-auth.ts';
 import { ConsoleSessions, type ConsoleSession } from './console/console-sessions.ts';
@@ -126,6 +127,8 @@ export class ApiServer {
     const consoleAuth = cc.enabled ? new ConsoleAuth(new ConsoleSessions(cc.sessionTtlSec), { secureCookie: cc.secureCookie, origins: cc.origins }) : null;
     const consoleAssets = cc.enabled ? await ConsoleAssets.load() : null;
     if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
+    // Copies a killed Parley left (a kill skips close()): its folder names it (copies-folder.ts).
+    await removeAbandonedCopies(log);
     const copies = new BucketCopies();
     const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets, copies }, tokens, config.requestTimeoutMs);
     const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth, copies);

@@ -11,10 +11,12 @@
 // are still bytes that were hashed whole. At most `maxBytes` are kept: past it the
 // copies no download uses go, oldest first, and a copy that still does not fit is
 // removed when its last download ends. An object without an ETag is never kept.
+// The copies are files in one folder of this BucketCopies (copies-folder.ts: named after
+// the process, so the next start removes it if a kill left it), made at the first copy.
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ownCopiesPrefix } from './copies-folder.ts';
 
 export interface CopyFilled {
   sha256: string;
@@ -34,7 +36,7 @@ export interface BucketCopy {
 interface Entry {
   key: string;
   etag: string | null;
-  dir: string | null;
+  /** The copy's file in the folder; '' until the folder is made. */
   path: string;
   filled: Promise<CopyFilled>;
   size: number;
@@ -54,8 +56,10 @@ export interface BucketCopiesOptions {
 
 export class BucketCopies {
   private readonly entries = new Map<string, Entry>();
-  /** Every copy's folder until it is removed: kept ones, and detached ones a download still reads or whose removal is under way. */
-  private readonly dirs = new Set<string>();
+  /** The folder of every copy, made at the first one (null: none made yet); removed whole by close(). */
+  private folder: Promise<string> | null = null;
+  private folderPath: string | null = null;
+  private seq = 0;
   private readonly keepMs: number;
   private readonly maxBytes: number;
   private closed = false;
@@ -118,23 +122,34 @@ export class BucketCopies {
     if (this.closed) return;
     this.closed = true;
     for (const e of [...this.entries.values()]) this.detach(e);
-    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
-    this.dirs.clear();
+    if (this.folderPath !== null) rmSync(this.folderPath, { recursive: true, force: true });
+  }
+
+  /** This BucketCopies' folder, made once; one made after close() is removed at once. */
+  private async madeFolder(): Promise<string> {
+    this.folder ??= ownCopiesPrefix().then((prefix) => mkdtemp(prefix)).then((dir) => {
+      this.folderPath = dir;
+      if (this.closed) rmSync(dir, { recursive: true, force: true });
+      return dir;
+    });
+    // A failure to make it is this fill's: the next one tries again.
+    this.folder.catch(() => (this.folder = null));
+    return this.folder;
   }
 
   /** Known by the HEAD's ETag while it fills (downloads at once share it), then by the GET's. */
   private fillNew(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>): Entry {
-    const e: Entry = { key, etag, dir: null, path: '', filled: null as unknown as Promise<CopyFilled>, size: 0, users: 0, detached: false, lastUsed: Date.now(), timer: null };
+    const e: Entry = { key, etag, path: '', filled: null as unknown as Promise<CopyFilled>, size: 0, users: 0, detached: false, lastUsed: Date.now(), timer: null };
     e.filled = (async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'parley-export-'));
+      const dir = await this.madeFolder();
+      if (this.closed) throw new Error('the API is closing');
+      e.path = join(dir, `copy-${++this.seq}`);
+      const got = await fill(e.path);
+      // Closed during the fill: close() removed the folder before this copy was whole.
       if (this.closed) {
-        rmSync(dir, { recursive: true, force: true });
+        rmSync(e.path, { force: true });
         throw new Error('the API is closing');
       }
-      this.dirs.add(dir);
-      e.dir = dir;
-      e.path = join(e.dir, 'object');
-      const got = await fill(e.path);
       // Keyed by what was fetched: an object replaced between the HEAD and the GET is
       // known by its new ETag, so the next HEAD finds this copy only if it still holds.
       e.etag = got.etag;
@@ -188,10 +203,7 @@ export class BucketCopies {
       () => undefined,
       () => undefined,
     ).then(async () => {
-      const dir = e.dir;
-      if (dir === null || !this.dirs.has(dir)) return;
-      await rm(dir, { recursive: true, force: true });
-      this.dirs.delete(dir);
+      if (e.path !== '') await rm(e.path, { force: true });
     }).catch(() => undefined);
   }
 }

@@ -62,7 +62,7 @@ after(async () => {
 
 /** The temporary copies of bucket objects in the temp folder Parley shares with this test. */
 function exportCopies(): string[] {
-  return readdirSync(tmpdir()).filter((n) => n.startsWith('parley-export-'));
+  return readdirSync(tmpdir()).filter((n) => n.startsWith('parley-export'));
 }
 
 async function get(path: string, range?: string): Promise<{ status: number; body: Buffer; headers: Headers }> {

@@ -1,11 +1,18 @@
 // BucketCopies (src/api/bucket-copies.ts): downloads at once share one fill, a copy is
 // reused while the ETag holds and fetched again when it changes, a failed fill is
-// nobody's, copies past maxBytes go when unused, close() removes them all at once.
+// nobody's, copies past maxBytes go when unused, close() removes them all at once;
+// their folder is named after the process, and a start removes those of processes gone.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BucketCopies, type CopyFilled } from '../../../src/api/bucket-copies.ts';
+import { removeAbandonedCopies } from '../../../src/api/copies-folder.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
 
 function filler(content: string, etag: string | null): { fills: number; fill: (path: string) => Promise<CopyFilled> } {
   const f = {
@@ -93,5 +100,55 @@ describe('BucketCopies', () => {
     assert.equal(c.size, 1);
     c.close();
     await gone(b.path);
+  });
+});
+
+describe('removeAbandonedCopies (copies-folder.ts)', () => {
+  const startOf = (pid: number): string => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+  };
+
+  it("removes the folders of processes that are gone or whose pid another process has now; keeps this process's and a running one's", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'parley-copies-sweep-'));
+    try {
+      // A process that ran and is gone (its pid, its real start time).
+      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      await once(child, 'spawn');
+      const deadPid = child.pid!;
+      const deadStart = startOf(deadPid);
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      const parent = process.ppid;
+      const folders = {
+        gone: `parley-exports-${deadPid}-${deadStart}-aaaaaa`,
+        reused: `parley-exports-${parent}-${Number(startOf(parent)) + 1}-bbbbbb`,
+        running: `parley-exports-${parent}-${startOf(parent)}-cccccc`,
+        own: `parley-exports-${process.pid}-${startOf(process.pid)}-dddddd`,
+        other: 'parley-exports-notours',
+      };
+      for (const f of Object.values(folders)) {
+        mkdirSync(join(tmp, f));
+        writeFileSync(join(tmp, f, 'copy-1'), 'x');
+      }
+      const removed = await removeAbandonedCopies(silentLogger(), tmp);
+      assert.deepEqual(removed.sort(), [folders.gone, folders.reused].sort());
+      assert.deepEqual(readdirSync(tmp).sort(), [folders.running, folders.own, folders.other].sort());
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("a BucketCopies keeps its copies in one folder named after this process, which close() removes", async () => {
+    const c = new BucketCopies();
+    const a = await c.acquire('a', 'ea', filler('aaa', 'ea').fill);
+    const b = await c.acquire('b', 'eb', filler('bbb', 'eb').fill);
+    assert.equal(dirname(a.path), dirname(b.path));
+    assert.match(basename(dirname(a.path)), new RegExp(`^parley-exports-${process.pid}-${startOf(process.pid)}-`));
+    assert.deepEqual(await removeAbandonedCopies(silentLogger(), dirname(dirname(a.path))), [], 'a running process keeps its copies');
+    a.release();
+    b.release();
+    c.close();
+    assert.equal(existsSync(dirname(a.path)), false);
   });
 });
