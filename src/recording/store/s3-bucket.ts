@@ -10,6 +10,7 @@
 // without a recording store, or a CLI command that does not reach one, never needs it.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordingStoreConfig } from '../../config/recording-store-schema.ts';
@@ -92,7 +93,9 @@ export class S3Bucket {
 
   async put(key: string, path: string, size: number, md5: Buffer, sha256: string): Promise<void> {
     const { sdk, client } = await this.sdk(`PUT ${this.urlOf(key)}`);
-    const body = createReadStream(path);
+    const body = await bodyOf(path).catch((err: unknown) => {
+      throw wrap(sdk, err, `PUT ${this.urlOf(key)}`);
+    });
     try {
       await client.send(
         new sdk.PutObjectCommand({
@@ -131,7 +134,7 @@ export class S3Bucket {
       for (let n = 1, start = 0; start < size; n++, start += partBytes) {
         const end = Math.min(size, start + partBytes) - 1;
         const md5 = await md5Of(path, start, end);
-        const body = createReadStream(path, { start, end });
+        const body = await bodyOf(path, start, end);
         try {
           const r = await client.send(
             new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: end - start + 1, ContentMD5: md5.toString('base64') }),
@@ -236,6 +239,23 @@ export class S3Bucket {
     this.closed = true;
     this.client?.destroy();
   }
+}
+
+/**
+ * A request body read from `path` (bytes [start, end]), opened before it is handed over. A
+ * read stream opens its file after it is made: one whose request failed first (the endpoint
+ * refused, the client closed) was destroyed before the open completed, and the open's error
+ * (the uploader's /proc/self/fd path of a descriptor closed meanwhile) was still emitted,
+ * with no listener: an uncaught exception, which ends the process. The stream closes the
+ * file when destroyed. The SDK pipes the body without listening for its errors: a read
+ * error later (EIO) now leaves its request to the request timeout (then retried) rather
+ * than ending the process.
+ */
+async function bodyOf(path: string, start?: number, end?: number): Promise<Readable> {
+  const fh = await open(path, 'r');
+  const body = fh.createReadStream({ start, end });
+  body.on('error', () => undefined);
+  return body;
 }
 
 async function md5Of(path: string, start: number, end: number): Promise<Buffer> {
