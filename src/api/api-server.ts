@@ -129,7 +129,7 @@ export class ApiServer {
     if (consoleAssets && !consoleAssets.index) log.warn('the web console is not built (npm run build:console): /console answers 503');
     // Copies a killed Parley left (a kill skips close()): its folder names it (copies-folder.ts).
     await removeAbandonedCopies(log);
-    const copies = new BucketCopies();
+    const copies = new BucketCopies({ limitBytes: config.bucketCopiesMaxBytes });
     const app = await ApiServer.build({ parley, hub, metrics, rules, webhooks, log, console: consoleAuth, consoleAssets, copies }, tokens, config.requestTimeoutMs);
     const server = new ApiServer(parley, app, hub, webhooks, metrics, log, consoleAuth, copies);
     // Each connection holds a descriptor, which RTP sockets and recordings need too: past

@@ -11,6 +11,10 @@
 // are still bytes that were hashed whole. At most `maxBytes` are kept: past it the
 // copies no download uses go, oldest first, and a copy that still does not fit is
 // removed when its last download ends. An object without an ETag is never kept.
+// All copies on disk at once (in use, being filled, kept) hold at most `limitBytes`
+// (api.bucketCopiesMaxBytes): a download that needs a new copy past it, once the unused
+// ones are gone, is refused (CopiesBusyError: the API answers 503 with Retry-After)
+// rather than filling the disk; one alone on disk is always allowed, whatever its size.
 // The copies are files in one folder of this BucketCopies (copies-folder.ts: named after
 // the process, so the next start removes it if a kill left it), made at the first copy.
 import { rmSync } from 'node:fs';
@@ -43,6 +47,8 @@ interface Entry {
   users: number;
   /** Dropped from the map (replaced, evicted, closed): removed once its last user ends. */
   detached: boolean;
+  /** Its bytes no longer count as on disk (its removal is under way). */
+  removed: boolean;
   lastUsed: number;
   timer: NodeJS.Timeout | null;
 }
@@ -50,8 +56,20 @@ interface Entry {
 export interface BucketCopiesOptions {
   /** How long a copy no download uses is kept (default 60 s). */
   keepMs?: number;
-  /** Bytes of copies kept at most (default 1 GiB). */
+  /** Bytes of copies kept at most (default 1 GiB, or limitBytes when lower). */
   maxBytes?: number;
+  /** Bytes of copies on disk at once, in use or not (default: no limit). */
+  limitBytes?: number;
+}
+
+/** A new copy would take the copies on disk past limitBytes while others are in use. */
+export class CopiesBusyError extends Error {
+  override name = 'CopiesBusyError';
+  /** When to try again (s): downloads in progress end and release their copies. */
+  readonly retryAfterSec = 5;
+  constructor(need: number, onDisk: number, limit: number) {
+    super(`copies of bucket objects in use hold ${onDisk} bytes; ${need} more would pass api.bucketCopiesMaxBytes (${limit})`);
+  }
 }
 
 export class BucketCopies {
@@ -62,11 +80,20 @@ export class BucketCopies {
   private seq = 0;
   private readonly keepMs: number;
   private readonly maxBytes: number;
+  private readonly limitBytes: number;
+  /** Bytes of the copies on disk or being filled (a fill counts the HEAD's size until it is done). */
+  private onDisk = 0;
   private closed = false;
 
   constructor(o: BucketCopiesOptions = {}) {
     this.keepMs = o.keepMs ?? 60_000;
-    this.maxBytes = o.maxBytes ?? 1024 ** 3;
+    this.limitBytes = o.limitBytes ?? Infinity;
+    this.maxBytes = Math.min(o.maxBytes ?? 1024 ** 3, this.limitBytes);
+  }
+
+  /** Bytes of copies on disk now (tests, metrics). */
+  get bytesOnDisk(): number {
+    return this.onDisk;
   }
 
   /** Copies kept or being filled (tests, metrics). */
@@ -77,15 +104,17 @@ export class BucketCopies {
   /**
    * The copy of `key` whose ETag is `etag` (the HEAD's), fetched by `fill` into the path
    * it is given when there is none (shared with a fill already running for that ETag).
+   * `size`: the HEAD's; a new copy past limitBytes throws CopiesBusyError.
    */
-  async acquire(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>): Promise<BucketCopy> {
+  async acquire(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>, size = 0): Promise<BucketCopy> {
     let e = this.entries.get(key);
     if (e && (etag === null || e.etag !== etag)) {
       this.detach(e);
       e = undefined;
     }
     if (!e) {
-      e = this.fillNew(key, etag, fill);
+      this.makeRoom(size);
+      e = this.fillNew(key, etag, fill, size);
       if (etag !== null && !this.closed) this.entries.set(key, e);
       else e.detached = true;
     }
@@ -138,8 +167,20 @@ export class BucketCopies {
   }
 
   /** Known by the HEAD's ETag while it fills (downloads at once share it), then by the GET's. */
-  private fillNew(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>): Entry {
-    const e: Entry = { key, etag, path: '', filled: null as unknown as Promise<CopyFilled>, size: 0, users: 0, detached: false, lastUsed: Date.now(), timer: null };
+  /** Unused copies go (least recently used first) until `need` more bytes fit; else CopiesBusyError, unless nothing is on disk. */
+  private makeRoom(need: number): void {
+    if (this.onDisk + need <= this.limitBytes) return;
+    const idle = [...this.entries.values()].filter((e) => e.users === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const e of idle) {
+      if (this.onDisk + need <= this.limitBytes) break;
+      this.detach(e);
+    }
+    if (this.onDisk > 0 && this.onDisk + need > this.limitBytes) throw new CopiesBusyError(need, this.onDisk, this.limitBytes);
+  }
+
+  private fillNew(key: string, etag: string | null, fill: (path: string) => Promise<CopyFilled>, size: number): Entry {
+    const e: Entry = { key, etag, path: '', filled: null as unknown as Promise<CopyFilled>, size, users: 0, detached: false, removed: false, lastUsed: Date.now(), timer: null };
+    this.onDisk += size;
     e.filled = (async () => {
       const dir = await this.madeFolder();
       if (this.closed) throw new Error('the API is closing');
@@ -153,6 +194,7 @@ export class BucketCopies {
       // Keyed by what was fetched: an object replaced between the HEAD and the GET is
       // known by its new ETag, so the next HEAD finds this copy only if it still holds.
       e.etag = got.etag;
+      if (!e.removed) this.onDisk += got.size - e.size;
       e.size = got.size;
       if (got.etag === null) this.detach(e);
       return got;
@@ -198,6 +240,9 @@ export class BucketCopies {
   }
 
   private remove(e: Entry): void {
+    if (e.removed) return;
+    e.removed = true;
+    this.onDisk -= e.size;
     // After the fill settled (its folder is made in it); a failure to remove is left to the OS's tmp cleaning.
     void e.filled.then(
       () => undefined,

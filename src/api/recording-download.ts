@@ -16,7 +16,7 @@ import { KeyUnwrapError } from '../recording/encryption/key-file.ts';
 import type { RecordingMetadata } from '../recording/metadata.ts';
 import type { RecordingService } from '../recording/recording-service.ts';
 import { ApiError } from './api-error.ts';
-import { BucketCopies } from './bucket-copies.ts';
+import { BucketCopies, CopiesBusyError } from './bucket-copies.ts';
 import { parseByteRange, RangeNotSatisfiable, type ByteRange } from './byte-range.ts';
 import { openRecordingFile, RecordingFileError } from './recording-file.ts';
 
@@ -138,6 +138,15 @@ interface BucketObject {
   fetchedEtag: string | null;
 }
 
+/** 503: the copies of bucket objects in use fill api.bucketCopiesMaxBytes; the route adds Retry-After. */
+export class CopiesBusy extends ApiError {
+  readonly retryAfterSec: number;
+  constructor(err: CopiesBusyError) {
+    super(503, 'busy', `too many downloads from recording.store at once: ${err.message}; try again later`);
+    this.retryAfterSec = err.retryAfterSec;
+  }
+}
+
 /** Without a BucketCopies: a copy for one download (no ETag given, so never kept). */
 const ONCE = new BucketCopies();
 
@@ -175,8 +184,9 @@ async function copiedSource(src: Source, object: BucketObject, copies: BucketCop
   };
   let copy;
   try {
-    copy = await (copies ?? ONCE).acquire(object.key, copies ? object.etag : null, fill);
+    copy = await (copies ?? ONCE).acquire(object.key, copies ? object.etag : null, fill, src.size);
   } catch (err) {
+    if (err instanceof CopiesBusyError) throw new CopiesBusy(err);
     throw new ApiError(502, 'store_unavailable', `the object of this file cannot be read from recording.store: ${(err as Error).message}`);
   }
   const release = copy.release;

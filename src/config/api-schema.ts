@@ -38,6 +38,8 @@ export interface ApiConfig {
   requestTimeoutMs: number;
   /** Connections the API holds at once (event streams included); past it a new one is closed at once. */
   maxConnections: number;
+  /** Bytes of temporary copies of recording.store objects on disk at once (downloads); past it a download needing a new one gets 503. */
+  bucketCopiesMaxBytes: number;
   /** Where rule switches set through the API are kept across restarts; null: <recording.dir>/.parley/rules-state.json. */
   rulesStateFile: string | null;
   /** Where webhook deliveries not yet done are journaled (JSON lines) for the next start; null: <recording.dir>/.parley/webhooks-pending.json. */
@@ -61,7 +63,7 @@ export interface ConsoleConfig {
 export const apiSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile', 'requestTimeoutMs', 'maxConnections', 'console'],
+  required: ['enabled', 'host', 'port', 'token', 'webhooks', 'webhookAttempts', 'webhookRetryBaseMs', 'eventBacklog', 'rulesStateFile', 'webhookSpoolFile', 'webhookRetryMaxMs', 'webhookMaxRetryHours', 'webhookDeadLetterFile', 'requestTimeoutMs', 'maxConnections', 'bucketCopiesMaxBytes', 'console'],
   properties: {
     enabled: { type: 'boolean' },
     host,
@@ -100,6 +102,7 @@ export const apiSchema = {
     eventBacklog: { type: 'integer', minimum: 0, maximum: 100000 },
     requestTimeoutMs: { type: 'integer', minimum: 500, maximum: 600000 },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1000000 },
+    bucketCopiesMaxBytes: { type: 'integer', minimum: 1, maximum: 1e15 },
     rulesStateFile: { type: 'string', nullable: true, minLength: 1 },
     webhookSpoolFile: { type: 'string', nullable: true, minLength: 1 },
     webhookDeadLetterFile: { type: 'string', nullable: true, minLength: 1 },
@@ -131,6 +134,7 @@ export const defaultApi: ApiConfig = {
   eventBacklog: 1000,
   requestTimeoutMs: 30000,
   maxConnections: 1024,
+  bucketCopiesMaxBytes: 4 * 1024 ** 3,
   rulesStateFile: null,
   webhookSpoolFile: null,
   webhookDeadLetterFile: null,

@@ -2,7 +2,8 @@
 // small HTTP gate the test controls: 'pass' forwards every request, 'down'
 // destroys each connection (an endpoint that is unreachable), 'fail500' answers
 // 500 InternalError, 'stallPut' forwards all but PUTs, which it takes and never
-// answers (an upload in progress, for killing Parley in the middle of one);
+// answers (an upload in progress, for killing Parley in the middle of one); 'stallGet'
+// holds every GET (HEADs pass) until releaseGets() (a download from the bucket in progress);
 // maxPutBytes refuses a whole-object PUT past it (S3's 5 GiB limit, scaled down).
 // s3rver 3.7 has no AbortMultipartUpload (it answers 405 MethodNotAllowed): the gate
 // answers it from s3rver's own storage, as S3 does: the upload's folder (its parts)
@@ -16,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 
-export type GateMode = 'pass' | 'down' | 'fail500' | 'stallPut';
+export type GateMode = 'pass' | 'down' | 'fail500' | 'stallPut' | 'stallGet';
 
 export interface S3TestServer {
   /** The gate's URL: what Parley is configured with. */
@@ -29,6 +30,10 @@ export interface S3TestServer {
   directory: string;
   /** PUTs held by 'stallPut'. */
   stalledPuts: number;
+  /** GETs held by 'stallGet', not yet released. */
+  heldGets: number;
+  /** Forwards the GETs 'stallGet' holds (the mode stays as it is). */
+  releaseGets(): void;
   /** Requests the gate saw, by mode. */
   seen: Record<GateMode, number>;
   /** A PUT of one whole object (not a part) with more bytes is refused 400 EntityTooLarge, as S3 does past 5 GiB; null: no limit. */
@@ -46,6 +51,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
   const addr = await s3.run();
   const target = { host: '127.0.0.1', port: addr.port };
   const upstream = new Set<http.ClientRequest>();
+  const held: (() => void)[] = [];
   const state: S3TestServer = {
     endpoint: '',
     bucket,
@@ -53,8 +59,14 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
     mode: 'pass',
     directory,
     stalledPuts: 0,
+    heldGets: 0,
+    releaseGets: () => {
+      const go = held.splice(0);
+      state.heldGets = 0;
+      for (const f of go) f();
+    },
     maxPutBytes: null,
-    seen: { pass: 0, down: 0, fail500: 0, stallPut: 0 },
+    seen: { pass: 0, down: 0, fail500: 0, stallPut: 0, stallGet: 0 },
     observe: null,
     uploadDir: (uploadId) => join(directory, bucket, '._S3rver_uploads', uploadId),
     stop: async () => {
@@ -96,6 +108,14 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
       res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>test gate</Message></Error>');
       return;
     }
+    if (state.mode === 'stallGet' && req.method === 'GET') {
+      held.push(() => forward(req, res));
+      state.heldGets = held.length;
+      return;
+    }
+    forward(req, res);
+  });
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const up = http.request({ ...target, method: req.method, path: req.url, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
@@ -110,7 +130,7 @@ export async function startS3(bucket = 'recordings'): Promise<S3TestServer> {
       if (!res.writableFinished) up.destroy();
     });
     req.pipe(up);
-  });
+  };
   await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
   state.endpoint = `http://127.0.0.1:${(gate.address() as AddressInfo).port}`;
   return state;

@@ -8,7 +8,7 @@ import type { RecordingMetadata } from '../../recording/metadata.ts';
 import { siprecSummary } from '../../recording/siprec-sidecar.ts';
 import { ApiError, errorSchema } from '../api-error.ts';
 import type { ApiContext } from '../api-server.ts';
-import { openDownload, type Download } from '../recording-download.ts';
+import { CopiesBusy, openDownload, type Download } from '../recording-download.ts';
 import { readRecordingText, RECORDING_FILE_NAME as SAFE, RecordingFileError } from '../recording-file.ts';
 import { actorOf } from './recording-compliance.ts';
 import { listQuery, parseListQuery } from './recording-search.ts';
@@ -151,7 +151,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     required: ['id', 'file'],
     properties: { id: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 256 } },
   } as const;
-  const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 416: errorSchema, 500: errorSchema, 502: errorSchema } as const;
+  const fileErrors = { ...errors, 403: errorSchema, 409: errorSchema, 416: errorSchema, 500: errorSchema, 502: errorSchema, 503: errorSchema } as const;
 
   /** Checks and opens a listed file of a recording (the checks of recording-file.ts, decrypted when sealed). */
   const open = async (id: string, file: string, o: { hash?: boolean; range?: string; copies?: BucketCopies; body?: boolean } = {}): Promise<{ m: RecordingMetadata; d: Download }> => {
@@ -203,6 +203,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
       // The whole file is hashed before a byte goes, a range or not; the range is cut from those bytes.
       const { m, d } = await open(id, file, { hash: true, range, copies }).catch((err: unknown) => {
         if (err instanceof RangeNotSatisfiable) reply.header('Content-Range', `bytes */${err.total}`);
+        // RFC 9110 §10.2.3: a 503 may say when to come back.
+        if (err instanceof CopiesBusy) reply.header('Retry-After', String(err.retryAfterSec));
         throw err;
       });
       // Every export is in the audit log before a byte goes: who, which file, the sha256 of the

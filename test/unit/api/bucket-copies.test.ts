@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BucketCopies, type CopyFilled } from '../../../src/api/bucket-copies.ts';
+import { BucketCopies, CopiesBusyError, type CopyFilled } from '../../../src/api/bucket-copies.ts';
 import { removeAbandonedCopies } from '../../../src/api/copies-folder.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 
@@ -100,6 +100,30 @@ describe('BucketCopies', () => {
     assert.equal(c.size, 1);
     c.close();
     await gone(b.path);
+  });
+});
+
+describe('BucketCopies limitBytes', () => {
+  it('a new copy past the bound while others are in use is refused; unused ones make room; one alone always fits', async () => {
+    const c = new BucketCopies({ limitBytes: 5 });
+    const big = await c.acquire('big', 'e0', filler('0123456789', 'e0').fill, 10);
+    assert.equal(c.bytesOnDisk, 10, 'alone on disk, a copy past the bound is allowed');
+    await assert.rejects(c.acquire('a', 'ea', filler('aaa', 'ea').fill, 3), CopiesBusyError);
+    assert.equal(readFileSync(big.path, 'utf8'), '0123456789', 'the copy in use is untouched');
+    big.release();
+    const a = await c.acquire('a', 'ea', filler('aaa', 'ea').fill, 3);
+    assert.equal(c.bytesOnDisk, 3, 'the unused copy went to make room');
+    await gone(big.path);
+    const f = filler('bb', 'eb');
+    const b = await c.acquire('b', 'eb', f.fill, 2);
+    assert.equal(c.bytesOnDisk, 5);
+    const busy = await c.acquire('x', 'ex', filler('x', 'ex').fill, 1).then(() => 'served', (err: unknown) => err);
+    assert.ok(busy instanceof CopiesBusyError && busy.retryAfterSec > 0, String(busy));
+    const shared = await c.acquire('b', 'eb', f.fill, 2);
+    assert.equal(f.fills, 1, 'a copy already on disk is shared, whatever the bound');
+    for (const x of [a, b, shared]) x.release();
+    c.close();
+    assert.equal(c.bytesOnDisk, 0);
   });
 });
 
