@@ -4,18 +4,14 @@
 // A stem with no audio (a bare header) is removed; one with audio is kept untouched; both are
 // said in the sidecar's errors, and the signed, finalized recording verifies.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
-import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { wavHeader } from '../../../src/recording/wav-disk-file.ts';
-import { silentLogger } from '../../../src/util/logger.ts';
 import { purity, readWavFile } from '../../helpers/audio-analysis.ts';
-import { ToneRoom } from '../../helpers/mix-ticks.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { liveToneRecording, repairSigned, snapshotRecording } from '../../helpers/killed-recording.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-unnamed-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -31,20 +27,11 @@ function toneWav(hz: number, ms: number): Buffer {
 describe('recovery of stems the sidecar does not name', () => {
   it('removes an empty one, keeps one with audio, says both, and the recording verifies', async (t) => {
     const live = join(root, 'live');
-    const svc = new RecordingService({ dir: live, postProcess: 'none', log: silentLogger() });
+    const { svc, rec } = await liveToneRecording(live, 'unnamed');
     t.after(() => svc.close());
-    const rec = svc.createRecorder({ roomId: 'unnamed', sampleRate: 16000 });
-    const room = new ToneRoom(16000);
-    rec.addLeg('a', { uri: 'sip:alice@example.com', role: 'caller' });
-    room.legs.set('a', 440);
-    room.feed(rec, 600);
-    const stemA = join(live, rec.metadata.legs[0]!.stems[0]!.file);
-    const mixFile = join(live, rec.metadata.mix.file);
-    await waitFor("leg a's 600 ms on disk", () => existsSync(stemA) && statSync(mixFile).size >= 44 + 600 * 32);
     // The folder as a kill -9 now leaves it, with the two stems an older Parley could leave beside it.
     const dir = join(root, 'killed');
-    mkdirSync(dir);
-    for (const f of readdirSync(live)) if (f.endsWith('.wav') || f.endsWith('.json')) copyFileSync(join(live, f), join(dir, f));
+    snapshotRecording(live, dir);
     rec.close();
     await rec.finalized;
     const empty = `${rec.id}.leg2-b.wav`;
@@ -53,13 +40,9 @@ describe('recovery of stems the sidecar does not name', () => {
     writeFileSync(join(dir, withAudio), toneWav(1000, 300));
     const kept = readFileSync(join(dir, withAudio));
 
-    const again = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
-    const compliance = await ComplianceService.start({ dir, keyFile: null, auditLog: null, retention: { days: null, sweepIntervalSec: 0 }, log: silentLogger() });
-    compliance.attach(again);
+    const { again, compliance, found } = await repairSigned(dir);
     t.after(() => (again.close(), compliance.close()));
-    const [found] = await again.recoverInterrupted();
     assert.ok(found, 'the recording is repaired');
-    await compliance.settled();
     const fixed = JSON.parse(readFileSync(join(dir, `${rec.id}.json`), 'utf8')) as RecordingMetadata;
     assert.equal(fixed.state, 'finalized');
     assert.equal(existsSync(join(dir, empty)), false, 'the stem with no audio is removed');

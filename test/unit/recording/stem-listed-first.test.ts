@@ -7,18 +7,17 @@
 // would leave it just before and just after the sidecar naming a new leg lands; the next
 // start's repair of each copy must list every WAV left on disk, and verify.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ComplianceService } from '../../../src/recording/compliance/compliance-service.ts';
 import { recordingIo } from '../../../src/recording/io/recording-io.ts';
 import type { RecordingMetadata } from '../../../src/recording/metadata.ts';
 import { RecordingService } from '../../../src/recording/recording-service.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
 import { purity, readWavFile } from '../../helpers/audio-analysis.ts';
+import { liveToneRecording, repairSigned, snapshotRecording } from '../../helpers/killed-recording.ts';
 import { ToneRoom } from '../../helpers/mix-ticks.ts';
-import { waitFor } from '../../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-stemlisted-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -30,12 +29,6 @@ const named = (m: RecordingMetadata): string[] => [m.mix.file, ...(m.stereo ? [m
 function sidecarIn(dir: string): RecordingMetadata | null {
   const name = readdirSync(dir).find((f) => f.endsWith('.json'));
   return name ? (JSON.parse(readFileSync(join(dir, name), 'utf8')) as RecordingMetadata) : null;
-}
-
-/** The folder's files as a kill -9 now would leave them. */
-function snapshot(from: string, to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const f of readdirSync(from)) if (f.endsWith('.wav') || f.endsWith('.json')) copyFileSync(join(from, f), join(to, f));
 }
 
 describe('a recording names each WAV in its sidecar before creating it', () => {
@@ -87,16 +80,8 @@ describe('a recording names each WAV in its sidecar before creating it', () => {
 
   it('a kill just before or just after the sidecar naming a new leg lands: the repair lists every WAV left and verifies', async (t) => {
     const live = join(root, 'live');
-    const svc = new RecordingService({ dir: live, postProcess: 'none', log: silentLogger() });
+    const { svc, rec, room } = await liveToneRecording(live, 'window');
     t.after(() => svc.close());
-    const rec = svc.createRecorder({ roomId: 'window', sampleRate: 16000 });
-    const room = new ToneRoom(16000);
-    rec.addLeg('a', { uri: 'sip:alice@example.com', role: 'caller' });
-    room.legs.set('a', 440);
-    room.feed(rec, 600);
-    const stemA = join(live, rec.metadata.legs[0]!.stems[0]!.file);
-    const mixFile = join(live, rec.metadata.mix.file);
-    await waitFor("leg a's 600 ms on disk", () => existsSync(stemA) && statSync(mixFile).size >= 44 + 600 * 32);
     const io = recordingIo();
     const writeAtomic = io.writeAtomic.bind(io);
     let landed!: () => void;
@@ -106,9 +91,9 @@ describe('a recording names each WAV in its sidecar before creating it', () => {
       if (!namesB) return writeAtomic(path, text, mode, keepTemp);
       // Whatever the I/O thread was asked before this write has run once a later call is answered (one thread, in order).
       await io.sizes([]);
-      snapshot(live, join(root, 'before'));
+      snapshotRecording(live, join(root, 'before'));
       await writeAtomic(path, text, mode, keepTemp);
-      snapshot(live, join(root, 'after'));
+      snapshotRecording(live, join(root, 'after'));
       t.mock.restoreAll();
       landed();
     });
@@ -121,13 +106,9 @@ describe('a recording names each WAV in its sidecar before creating it', () => {
 
     for (const [copy, bListed] of [['before', false], ['after', true]] as const) {
       const dir = join(root, copy);
-      const again = new RecordingService({ dir, postProcess: 'none', log: silentLogger() });
-      const compliance = await ComplianceService.start({ dir, keyFile: null, auditLog: null, retention: { days: null, sweepIntervalSec: 0 }, log: silentLogger() });
-      compliance.attach(again);
+      const { again, compliance, found } = await repairSigned(dir);
       try {
-        const [found] = await again.recoverInterrupted();
         assert.ok(found, `${copy}: the recording is repaired`);
-        await compliance.settled();
         const fixed = sidecarIn(dir)!;
         assert.equal(fixed.state, 'finalized');
         assert.equal(fixed.interrupted, true);
