@@ -3,7 +3,8 @@
 // whole sample frames present (a trailing partial frame is cut off), the sidecar
 // gets its end, durations and sha256s, is marked `interrupted` when the
 // recording itself was cut short, and becomes `finalized`. Temp files of
-// sidecar writes are removed (the sidecar itself is always the last complete one).
+// sidecar writes are removed (the sidecar itself is always the last complete one), and so
+// are those of key files (a kill while `<id>.key` was written or rotated).
 // A stem on disk the sidecar does not name (an older Parley's kill between creating it and
 // the sidecar naming it) is removed when it holds no audio, else kept; `errors` says which.
 // Post-processing cut short by a stop or a kill is resumed, also in a sidecar an older
@@ -63,6 +64,7 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
     if (o.isOurs(main.slice(0, -'.json'.length))) continue;
     await settleTemp(o, tmp, main, sidecars);
   }
+  await removeKeyTemps(o, names);
   const marked = new Set(await o.marks?.list() ?? []);
   // Holding the folder's lock (app.ts takes it first; `.parley` is compliance's stateDir), no other
   // Parley writes here: a live process with a sidecar's pid got that pid after a reboot.
@@ -102,6 +104,25 @@ async function settleTemp(o: RecoverOptions, tmp: string, main: string, sidecars
     }
   }
   await rm(tmpPath, { force: true });
+}
+
+/**
+ * `<id>.key.tmp`: writeKeyFile's temp file (written, synced, then renamed over `<id>.key`), left
+ * by a kill before the rename. Nothing was sealed with the key it holds: a WAV is created only
+ * after its key file is renamed in (WavDiskFile.open awaits the sealer's ready()); a rotation cut
+ * short left `<id>.key` as it was. So it is removed, unless the recording is this process's or
+ * the file was written since this process started (`parley recordings rotate-key`, which takes no
+ * lock, may be running now).
+ */
+async function removeKeyTemps(o: RecoverOptions, names: string[]): Promise<void> {
+  const startedAt = Date.now() - process.uptime() * 1000;
+  for (const tmp of names.filter((n) => n.endsWith('.key.tmp'))) {
+    const id = tmp.slice(0, -'.key.tmp'.length);
+    const path = pathInside(o.dir, tmp);
+    if (o.isOurs(id) || (await stat(path).then((s) => s.mtimeMs >= startedAt, () => true))) continue;
+    await rm(path, { force: true });
+    o.log.warn({ recording: id, file: tmp }, 'a key file temp a stopped process left: removed');
+  }
 }
 
 /** `unencoded`: a WAV of the recording has no encoded copy (unencodedIds); `locked`: this process holds the folder's lock; `stemFiles`: its stems on disk. */
