@@ -158,7 +158,7 @@ export class RtpReceiver {
     const verdict = this.ssrcs.check(pkt, len, pt === this.audioPt || (pt === this.oldAudioPt && now < this.oldPtUntil));
     if (verdict === SSRC_HOLD) {
       // Counted as dropped until its SSRC takes over (then taken back below).
-      const dropped = ++this.stats.ssrcProbation - this.ssrcs.heldCount;
+      const dropped = ++this.stats.ssrcProbation - this.ssrcs.heldTotal;
       if (dropped > this.loggedProbation && now - this.lastProbationLogMs > LOG_EVERY_MS) {
         this.lastProbationLogMs = now;
         this.loggedProbation = dropped;

@@ -92,6 +92,15 @@ function audio(ssrc: number, seq0: number, k: number, hz: number, sample = k * 1
   return buildRtp({ payloadType: 0, ssrc, seq: (seq0 + k) & 0xffff, timestamp: (90_000 + k * 160) >>> 0, payload: Buffer.from(out) });
 }
 
+/** A flood's packets, one a call: each of a new SSRC with a random sequence number (a fixed sequence per seed), 600 Hz. */
+function flood(seed: number): () => Buffer {
+  let x = Math.floor(seed * 0x7fffffff) | 1;
+  return () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return audio((x | 0x100000) >>> 0, x >>> 16, 0, 600);
+  };
+}
+
 describe('a leg whose RTP carries more than one SSRC', () => {
   it('a second SSRC interleaved with the stream, one packet each, numbered in sequence: never taken, the stream plays whole', (t) => {
     const l = leg(t);
@@ -141,6 +150,63 @@ describe('a leg whose RTP carries more than one SSRC', () => {
     assert.equal(l.heard(), '1'.repeat(50) + '6'.repeat(50));
     assert.deepEqual(l.ssrcs, [0xa, 0xb]);
     assert.deepEqual([l.stats.packetsIn, l.stats.ssrcProbation], [100, 1]);
+  });
+
+  // A flood of random SSRCs from the latched address (a forger, a broken SBC), each packet a new SSRC with a random
+  // number, three between each two of the peer's, nonstop. With one SSRC on probation at a time each flood packet
+  // replaced the genuine new stream's candidate, and it never took over; several on probation, it does within a few
+  // packets. The place a new SSRC takes when none is free is chosen at random: each seed here is one fixed choice.
+  for (const seed of [0.1, 0.37, 0.5, 0.77, 0.93]) {
+    it(`a genuine change during a nonstop flood of new SSRCs: the new stream takes over within a few packets and plays whole after (seed ${seed})`, (t) => {
+      mock.method(Math, 'random', () => seed);
+      const l = leg(t);
+      const next = flood(seed);
+      for (let k = 0; k < 100; k++) {
+        l.send(k < 50 ? audio(0xa, 100, k, 1000) : audio(0xb, 40000, k - 50, 1000, k * 160));
+        for (let j = 0; j < 3; j++) l.send(next());
+        l.tick();
+      }
+      const heard = l.heard();
+      // The old stream whole; then the new one's first packets that a flood packet's candidate replaced lost (the
+      // leg's last frame concealed once, then silence), at most 4; then every frame of the new stream: never the flood's.
+      const m = /^1{50}([-.]*)(1+)$/.exec(heard);
+      assert.ok(m, heard);
+      assert.ok(m[1].length <= 4 && m[2].length === 50 - m[1].length, heard);
+      assert.deepEqual(l.ssrcs, [0xa, 0xb]);
+      assert.equal(l.stats.packetsIn, 100 - m[1].length);
+    });
+  }
+
+  for (const seed of [0.1, 0.5, 0.93]) {
+    it(`a flood of new SSRCs that starts before the peer's first packet does not decide the stream: the peer's does, within a few packets (seed ${seed})`, (t) => {
+      mock.method(Math, 'random', () => seed);
+      const l = leg(t);
+      const next = flood(seed);
+      for (let k = 0; k < 120; k++) {
+        if (k >= 20) l.send(audio(0xa, 100, k - 20, 1000));
+        for (let j = 0; j < 3; j++) l.send(next());
+        l.tick();
+      }
+      const heard = l.heard();
+      // The flood never plays; the stream from its first or second packet (or so) to its last, every frame.
+      assert.match(heard, /^1+$/);
+      assert.ok(heard.length >= 96, heard);
+      assert.deepEqual(l.ssrcs, [0xa]);
+      assert.equal(l.stats.packetsIn, heard.length);
+    });
+  }
+
+  it('a network that swaps each pair of packets, the first two too: the first stream is taken (its first two are in sequence, swapped), every frame plays', (t) => {
+    const l = leg(t);
+    for (let k = 0; k < 100; k += 2) {
+      l.send(audio(0xa, 100, k + 1, 1000));
+      l.send(audio(0xa, 100, k, 1000));
+      l.tick();
+      l.tick();
+    }
+    assert.equal(l.heard(), '1'.repeat(100));
+    assert.deepEqual(l.ssrcs, [0xa]);
+    assert.deepEqual([l.stats.packetsIn, l.stats.ssrcProbation], [100, 0]);
   });
 
   it("a gateway's telephone-events from an SSRC of their own: the digit is taken, the stream plays whole and keeps its SSRC", (t) => {
