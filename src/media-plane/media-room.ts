@@ -219,6 +219,8 @@ export class LocalMediaRoom extends TypedEmitter<MediaRoomEvents> implements Med
         leg.onRtp(pkt, nowMs);
         if (this.publisher !== null) this.publisher.legRtp(leg.id, leg.media, pkt);
       },
+      // (Not to the hub: a number that brings no frame is nothing to publish.)
+      onSkip: leg.onRtp,
       onSsrc: leg.onSsrc,
     });
     if (this.closed) {

@@ -104,6 +104,11 @@ export interface RtpEndpointOptions {
   io?: NativeUdp | null;
   /** A valid RTP packet (decrypted) from the peer: valid during the call only (it may view a shared buffer). */
   onRtp: (packet: Buffer, nowMs: number) => void;
+  /**
+   * A packet of the peer's stream that is not played, its payload type not negotiated (an RFC 6263 §4.6 keep-alive):
+   * it holds a number of the stream's sequence that brings no frame (valid during the call only, as onRtp's).
+   */
+  onSkip?: (packet: Buffer, nowMs: number) => void;
   /** The peer's stream has a new SSRC (its first packet, or a restart). */
   onSsrc: (ssrc: number) => void;
 }

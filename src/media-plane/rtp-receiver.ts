@@ -130,6 +130,14 @@ export class RtpReceiver {
     const pt = pkt[1] & 0x7f;
     if (this.allowedPt[pt] === 0 && (this.oldPt[pt] === 0 || now >= this.oldPtUntil)) {
       this.stats.unexpectedPt++;
+      // Not played (RFC 3550 §5.1: a receiver ignores payload types it does not understand), but
+      // one of the stream's own, from the peer, holds a number of its sequence: an RFC 6263 §4.6
+      // keep-alive (an empty packet of a payload type not negotiated, numbered and timestamped in
+      // the stream), or comfort noise a gateway sends un-negotiated. Dropped here, its number was a
+      // hole the jitter buffer concealed as a lost frame; the mixer takes it as a packet that
+      // brings no frame instead (onSkip; MixerParticipant.pushRtp: its number is played over).
+      const skip = this.opts.onSkip;
+      if (skip !== undefined && ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0 === this.ssrcs.ssrc && this.source.isPeer(rinfo)) skip(pkt, now);
       return;
     }
     if (!this.source.accepts(rinfo, this.lastRxMs)) {

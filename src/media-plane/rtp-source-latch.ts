@@ -141,6 +141,12 @@ export class RtpSourceLatch {
   }
 
   /** Whether the next valid packet's source should be latched. */
+  /** Whether `rinfo` is where the peer's RTP comes from now (the latched source; 'strict': the SDP address). No side effect. */
+  isPeer(rinfo: dgram.RemoteInfo): boolean {
+    if (this.mode === 'strict') return rinfo.address === this.sdpIp && rinfo.port === this.sdpPort;
+    return rinfo.address === this.ip && rinfo.port === this.port;
+  }
+
   get wantsLatch(): boolean {
     return this.ip === null && this.mode !== 'strict';
   }

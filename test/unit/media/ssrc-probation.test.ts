@@ -4,7 +4,8 @@
 // their own, and a peer that comes back from a new address with a new SSRC. Real packets through
 // RtpReceiver into a mixer participant, on the room's 20 ms ticks; checked as audio: the leg's
 // frame of each tick read for its tone (1000 Hz the stream, 600 Hz the other SSRC) and its level
-// (a concealed frame is the last one at half level, a lost one silence).
+// (a concealed frame is the last one at half level, a lost one silence). And RFC 6263 keep-alives of a payload type
+// not negotiated in the stream's numbering.
 import assert from 'node:assert/strict';
 import type dgram from 'node:dgram';
 import { describe, it, mock } from 'node:test';
@@ -55,7 +56,7 @@ function leg(t: { after(fn: () => void): void }): Leg {
   mixer.addSink({ writeTick: (w) => void frames.push(Int16Array.from(w.legs.get('s') ?? new Int16Array(160))) });
   const stats: EndpointStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, malformed: 0, otherProtocol: 0, wrongSource: 0, unexpectedPt: 0, srtpFailures: 0, ssrcProbation: 0, ssrcChanges: 0 };
   const ssrcs: number[] = [];
-  const opts = { latching: 'latch', log, onRtp: (p: Buffer, ms: number) => leg.pushRtp(p, ms), onSsrc: (s: number) => ssrcs.push(s) } as unknown as RtpEndpointOptions;
+  const opts = { latching: 'latch', log, onRtp: (p: Buffer, ms: number) => leg.pushRtp(p, ms), onSkip: (p: Buffer, ms: number) => leg.pushRtp(p, ms), onSsrc: (s: number) => ssrcs.push(s) } as unknown as RtpEndpointOptions;
   const latchedTo: string[] = [];
   const rx = new RtpReceiver(stats, opts, (r) => latchedTo.push(`${r.address}:${r.port}`));
   rx.configure({ remote: { ip: PEER.address, port: PEER.port, rtcpPort: null, rtcpMux: true }, payloadTypes: [0, 101], audioPt: 0, srtp: null, sending: true }, false);
@@ -270,3 +271,39 @@ describe('a leg latched to a peer behind NAT (packets from another address than 
     assert.deepEqual([l.stats.packetsIn, l.stats.wrongSource], [100, 0]);
   });
 });
+
+// RFC 6263 §4.6 keep-alives: an empty packet of a payload type not negotiated, in the stream's SSRC and numbering.
+// The endpoint drops them (RFC 3550 §5.1, counted `unexpected_pt`); dropped there, each left a hole in the numbering
+// the jitter buffer concealed as a lost frame. Now the mixer is given the number to play over.
+describe('RFC 6263 keep-alives of a payload type not negotiated, through the endpoint', () => {
+  for (const order of ['in order', 'each overtaken by the packet after it'] as const) {
+    it(`a keep-alive after every 4th packet of the stream, ${order}: every frame plays at its level, none concealed; counted unexpected_pt, not played`, (t) => {
+      const l = leg(t);
+      let seq = 65500; // across the wrap
+      let late: Buffer | null = null;
+      for (let k = 0; k < 100; k++) {
+        l.send(withSeq(audio(0xa, 0, k, 1000), seq++));
+        if (late) l.send(late);
+        late = null;
+        if (k % 4 === 3) {
+          const ka = buildRtp({ payloadType: 20, ssrc: 0xa, seq: seq++ & 0xffff, timestamp: 90_000 + (k + 1) * 160, payload: Buffer.alloc(0) });
+          if (order === 'in order') l.send(ka);
+          else late = ka;
+        }
+        // Another SSRC's keep-alive (not the stream's numbering) changes nothing.
+        if (k % 10 === 5) l.send(buildRtp({ payloadType: 20, ssrc: 0xc, seq: k, timestamp: 0, payload: Buffer.alloc(0) }));
+        l.tick();
+      }
+      if (late) l.send(late);
+      assert.equal(l.heard(), '1'.repeat(100));
+      assert.equal(l.leg.jitterStats.lost, 0, 'no frame concealed');
+      assert.deepEqual([l.stats.packetsIn, l.stats.unexpectedPt], [100, 25 + 10]);
+    });
+  }
+});
+
+/** `pkt` with sequence number `seq`. */
+function withSeq(pkt: Buffer, seq: number): Buffer {
+  pkt.writeUInt16BE(seq & 0xffff, 2);
+  return pkt;
+}
