@@ -125,6 +125,9 @@ interface LegState {
   consumed: boolean;
   /** The peer's SSRC now, and the offsets that map its sequence and timestamp onto our continuous stream. */
   srcSsrc: number;
+  /** The peer's SSRC before it (-1: none) and its last sequence number: its packets held back past the change are not published (the hub's stream went on). */
+  prevSsrc: number;
+  prevTop: number;
   seqOffset: number;
   tsOffset: number;
   outSeq: number;
@@ -289,8 +292,13 @@ export class HubPublisher implements TickSink, HubPublisherControl {
     const ts = ((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7]) >>> 0;
     let marker = (pkt[1] & 0x80) !== 0;
     if (ssrc !== s.srcSsrc) {
+      // (The leg's endpoint passes the source before the last change only for its packets the network held back
+      // past it, ssrc-probation.ts: the hub's stream went on, and one would break it twice.)
+      if (ssrc === s.prevSsrc && ((((s.prevTop - seq) & 0xffff) << 16) >> 16) >= 0) return;
       // A new source from the peer: our stream goes on where it was, one frame later (RFC 3550 §5.1: SSRC,
       // sequence and timestamp belong to the stream the hub knows, not to the phone's).
+      s.prevSsrc = s.srcSsrc;
+      s.prevTop = (s.outSeq - s.seqOffset) & 0xffff;
       s.srcSsrc = ssrc;
       s.seqOffset = (s.outSeq + 1 - seq) & 0xffff;
       s.tsOffset = (s.outTs + CODECS[s.codec].rtpClock / 50 - ts) >>> 0;
@@ -370,6 +378,8 @@ function newLegState(codec: CodecName, old: LegState | undefined): LegState {
     stream: null,
     consumed: false,
     srcSsrc: -1,
+    prevSsrc: -1,
+    prevTop: 0,
     seqOffset: 0,
     tsOffset: 0,
     // A codec change keeps the stream's sequence going; its new Producer has a new SSRC anyway.

@@ -40,6 +40,8 @@ export const MIN_SEQUENTIAL = 2;
  * stream never passed), and a packet may be lost; an SSRC sending random numbers falls this close 1 time in 10,000.
  */
 const MAX_STEP = 3;
+/** How far behind the replaced stream's newest packet one of its packets that comes after the change is taken as held back by the network (about a second of 20 ms packets). */
+const LATE_WINDOW = 64;
 /** SSRCs on probation at once. */
 export const CANDIDATES = 8;
 /** Packets held per candidate. */
@@ -57,6 +59,10 @@ export const SSRC_SWITCH = 2;
 export class SsrcProbation {
   /** The stream's SSRC (-1: none yet). */
   ssrc = -1;
+  /** The stream's newest sequence number; the stream before the last change and its newest (-1: none). */
+  private top = 0;
+  private prevSsrc = -1;
+  private prevTop = 0;
   /** The candidates: SSRC, last sequence number, packets in a row (0: the place is free). */
   private readonly candSsrc = new Uint32Array(CANDIDATES);
   private readonly candSeq = new Int32Array(CANDIDATES);
@@ -84,13 +90,22 @@ export class SsrcProbation {
   /** `pkt` (well-formed, decrypted; `wireLen` its length as received), `audio`: of the audio payload type. SSRC_TAKE, SSRC_HOLD or SSRC_SWITCH. Hot path. */
   check(pkt: Buffer, wireLen: number, audio: boolean): number {
     const ssrc = ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0;
+    const seq = (pkt[2] << 8) | pkt[3];
     if (ssrc === this.ssrc) {
       // The stream goes on: every candidate's run is broken (their held packets are not played).
       if (this.live !== 0) this.dropAll();
+      if (((((seq - this.top) & 0xffff) << 16) >> 16) > 0) this.top = seq;
       return SSRC_TAKE;
     }
     if (!audio || rtpPayloadLength(pkt) <= 0) return SSRC_TAKE;
-    const seq = (pkt[2] << 8) | pkt[3];
+    // The stream before the last change, numbered at or before its newest: a packet of it the network held back
+    // past the change (RFC 3550 §A.1 reordering). It plays in its place, before the change, if the jitter
+    // buffer has not played past it (else that counts it late); after its newest, it is the old stream
+    // going on beside the new one (or, further behind, restarted): on probation as any other SSRC.
+    if (ssrc === this.prevSsrc) {
+      const behind = (((this.prevTop - seq) & 0xffff) << 16) >> 16;
+      if (behind >= 0 && behind <= LATE_WINDOW) return SSRC_TAKE;
+    }
     let c = this.find(ssrc);
     const d = c >= 0 ? (((seq - this.candSeq[c]) & 0xffff) << 16) >> 16 : 0;
     if (c >= 0 && (d === 0 || d > MAX_STEP || d < -MAX_STEP)) this.free(c); // not in sequence: it starts over, in its place
@@ -99,7 +114,11 @@ export class SsrcProbation {
     if (this.candCount[c] === 0 || d > 0) this.candSeq[c] = seq;
     if (this.candCount[c]++ === 0) this.live++;
     if (this.candCount[c] >= MIN_SEQUENTIAL) {
+      this.prevSsrc = this.ssrc;
+      this.prevTop = this.top;
       this.ssrc = ssrc;
+      // The newest of the new stream so far (its held packets may be either side of this one).
+      this.top = d < 0 ? this.candSeq[c] : seq;
       this.heldBase = c * HELD_PER;
       this.heldCount = this.candCount[c] - 1;
       // The others' runs end with the stream's change (their held packets stay dropped).

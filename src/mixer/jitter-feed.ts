@@ -101,6 +101,13 @@ export class JitterFeed {
   /** An audio packet (`v` its header, aligned, `payload` a view of its payload). */
   push(v: RtpView, payload: Uint8Array, nowMs: number): void {
     if (payload.length === 0) return this.empty(v);
+    if (this.splice.late) {
+      // One of the stream before the last change, held back past it (stream-splice.ts): into its place if the
+      // buffer has not played past it (else counted late there). Not forwarded: the listener's stream went on
+      // to the new one. (A grid's numbers follow the new stream now: cut or split, it cannot be placed.)
+      if (!this.reframer.reframing && !this.splitter.splitting) this.buffer.push(v.seq, v.timestamp, v.payloadType, payload, nowMs);
+      return;
+    }
     if (v.ssrc !== this.audioSsrc) {
       // A new source (peer restarted its stream): its numbers continue the last one's
       // (align), the buffer goes on; a partial frame of the last one is not completed by it.

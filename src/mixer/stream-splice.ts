@@ -24,6 +24,11 @@
 // packets from after it were numbered cannot close up any more (they would move onto
 // numbers already taken): its number stays a hole, which the jitter buffer is told to play
 // over (JitterBuffer.skip; a listener the packets were forwarded to has them already).
+// A packet of the stream before the change that the network held back past it (numbered before the new
+// stream's first, after its newest packet given: SsrcProbation lets only such through) is aligned as its
+// stream was, into its place before the change (`late`): the jitter buffer plays it if it has not played
+// past it yet, else counts it late. It changes nothing (a packet of it numbered after the new stream's first
+// is a change back, as any other SSRC's).
 // Hot path: nothing is allocated per packet.
 import { FRAME_MS } from './frames.ts';
 import { seqDiff } from './jitter-buffer.ts';
@@ -31,6 +36,8 @@ import type { RtpView } from './rtp.ts';
 
 /** Empty packets remembered by their place in the stream: a packet from before one of the last CLOSED_RING that comes after it keeps its place. */
 const CLOSED_RING = 16;
+/** A packet of the stream before the last change this far before the new stream's first number at most is one held back past the change (SsrcProbation's window). */
+const LATE_SPAN = 64;
 /** Sequence numbers this far behind a packet's are not compared with it (16-bit numbers wrap). */
 const CLOSED_SPAN = 3000;
 
@@ -57,6 +64,12 @@ export class StreamSplice {
   private closed = 0;
   private readonly closedSeqs = new Int32Array(CLOSED_RING).fill(-1);
   private closedAt = 0;
+  /** The stream before the last change: its SSRC (-1: none), shifts and empty packets closed up over; the new stream's first number. */
+  private prevSsrc = -1;
+  private prevSeqShift = 0;
+  private prevTsShift = 0;
+  private prevClosed = 0;
+  private boundary = 0;
 
   constructor(rtpClock: number) {
     this.setClock(rtpClock);
@@ -70,11 +83,32 @@ export class StreamSplice {
   /** Streams seen after the first (changes of SSRC). */
   changes = 0;
 
+  /**
+   * The last packet aligned is one of the stream before the last change that the network held back past it
+   * (numbered before the new stream's first): aligned as that stream was, into its place before the change.
+   */
+  late = false;
+
   /** Moves `v`'s sequence number and timestamp onto the leg's one timeline (in place); `audio`: it is the stream's audio. */
   align(v: RtpView, nowMs: number, audio = true): void {
+    this.late = false;
     if (v.ssrc !== this.ssrc) {
       this.lastSeq = -1;
       if (!audio) return;
+      if (v.ssrc === this.prevSsrc) {
+        const seq = (v.seq + this.prevSeqShift - this.prevClosed) & 0xffff;
+        if (seqDiff(seq, this.boundary) < 0 && seqDiff(seq, this.boundary) >= -LATE_SPAN) {
+          v.seq = seq;
+          v.timestamp = (v.timestamp + this.prevTsShift) >>> 0;
+          this.late = true;
+          return;
+        }
+      }
+      this.prevSsrc = this.ssrc;
+      this.prevSeqShift = this.seqShift;
+      this.prevTsShift = this.tsShift;
+      this.prevClosed = this.closed;
+      this.boundary = (this.newestSeq + 1) & 0xffff;
       if (this.ssrc !== -1 && this.newestSeq >= 0) {
         const frames = Math.max(1, Math.round((nowMs - this.newestMs) / FRAME_MS));
         this.seqShift = (this.newestSeq + 1 - v.seq) & 0xffff;

@@ -42,11 +42,11 @@ interface Leg {
   skip(ms: number): void;
 }
 
-function leg(t: { after(fn: () => void): void }): Leg {
+function leg(t: { after(fn: () => void): void }, jitterMinMs = 40): Leg {
   let now = 10_000;
   t.after(() => mock.restoreAll());
   mock.method(performance, 'now', () => now);
-  const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs: 40, jitterMaxMs: 100, manualClock: true, log });
+  const mixer = new RoomMixer({ sampleRate: 8000, jitterMinMs, jitterMaxMs: 100, manualClock: true, log });
   const leg = mixer.createParticipant('s', media, () => undefined);
   mixer.createParticipant('other', { ...media, sendSsrc: 2 }, () => undefined);
   leg.sending = false;
@@ -208,6 +208,48 @@ describe('a leg whose RTP carries more than one SSRC', () => {
     assert.equal(l.heard(), '1'.repeat(100));
     assert.deepEqual(l.ssrcs, [0xa]);
     assert.deepEqual([l.stats.packetsIn, l.stats.ssrcProbation], [100, 0]);
+  });
+
+  // A packet of the old stream that the network held back past the change (it comes after the new stream took over):
+  // dropped as another SSRC on probation, its frame was concealed. Numbered before the old stream's newest, it plays
+  // in its place when the jitter buffer has not played past it, and is counted late there when it has.
+  it('a genuine change, a packet of the old stream held back past it while the jitter buffer can still place it: it plays in its place, every frame of both, none concealed', (t) => {
+    const l = leg(t, 80);
+    for (let k = 0; k < 100; k++) {
+      if (k !== 48) l.send(k < 50 ? audio(0xa, 100, k, 1000) : audio(0xb, 40000, k - 50, 600));
+      // (The new stream took over at its second packet, 51.)
+      if (k === 51) l.send(audio(0xa, 100, 48, 1000));
+      l.tick();
+    }
+    assert.equal(l.heard(), '1'.repeat(50) + '6'.repeat(50));
+    assert.equal(l.leg.jitterStats.lost, 0, 'no frame concealed');
+    assert.deepEqual(l.ssrcs, [0xa, 0xb]);
+    assert.deepEqual([l.stats.packetsIn, l.stats.ssrcProbation], [100, 0]);
+  });
+
+  it('a packet of the old stream held back past the change and past its play: counted late by the jitter buffer (not as another SSRC), its frame concealed once', (t) => {
+    const l = leg(t);
+    for (let k = 0; k < 100; k++) {
+      if (k !== 48) l.send(k < 50 ? audio(0xa, 100, k, 1000) : audio(0xb, 40000, k - 50, 600));
+      if (k === 51) l.send(audio(0xa, 100, 48, 1000));
+      l.tick();
+    }
+    // (The frame lost is concealed by the decoder's PLC: not the tone at its level.)
+    assert.match(l.heard(), /^1{48}[-.]16{50}$/);
+    assert.deepEqual([l.leg.jitterStats.lost, l.leg.jitterStats.late], [1, 1]);
+    assert.deepEqual([l.stats.packetsIn, l.stats.ssrcProbation], [100, 0]);
+  });
+
+  it('the old stream going on after the change (numbered after its newest): on probation, never taken while the new one goes on', (t) => {
+    const l = leg(t);
+    for (let k = 0; k < 100; k++) {
+      l.send(k < 50 ? audio(0xa, 100, k, 1000) : audio(0xb, 40000, k - 50, 600));
+      if (k >= 52 && k % 3 === 0) l.send(audio(0xa, 100, k, 1000));
+      l.tick();
+    }
+    assert.equal(l.heard(), '1'.repeat(50) + '6'.repeat(50));
+    assert.deepEqual(l.ssrcs, [0xa, 0xb]);
+    assert.deepEqual([l.stats.packetsIn, l.stats.ssrcProbation], [100, 16]);
   });
 
   it("a gateway's telephone-events from an SSRC of their own: the digit is taken, the stream plays whole and keeps its SSRC", (t) => {
