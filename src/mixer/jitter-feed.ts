@@ -89,7 +89,7 @@ export class JitterFeed {
     // (A reframed or split stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
     if (this.reframer.reframing || this.splitter.splitting) return;
     if ((noFrame || v.payloadEnd === v.payloadOffset) && this.closeUp(v)) return; // a keep-alive (RFC 6263 §4.6): as if never sent
-    this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
+    this.owner.relay?.dropped(this.owner, v.ssrc, v.seq, v.timestamp);
   }
 
   /** Any packet of the leg's, first: its numbers onto the leg's one timeline (in place), across changes of SSRC. */
@@ -121,7 +121,7 @@ export class JitterFeed {
       if (ticks < 0) {
         // Never to the decoder: its frames' lengths or count are not what the packet says.
         if (this.malformedCount++ === 0) this.opts.log.warn({ ssrc: v.ssrc, seq: v.seq, bytes: payload.length, why: this.opusPacket.error }, 'malformed Opus packet dropped (and any more, counted)');
-        if (!this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
+        if (!this.splitter.splitting) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq, v.timestamp);
         return;
       }
       if (this.splitter.takes(ticks)) {
@@ -143,7 +143,7 @@ export class JitterFeed {
     if (this.malformedCount++ === 0) this.opts.log.warn({ ssrc: v.ssrc, seq: v.seq }, 'empty audio packet dropped (and any more malformed, counted)');
     // (A grid's numbers follow the timestamps, not the wire's: an empty packet moves nothing there.)
     if (this.reframer.reframing || this.splitter.splitting) return;
-    if (!this.closeUp(v)) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq);
+    if (!this.closeUp(v)) this.owner.relay?.dropped(this.owner, v.ssrc, v.seq, v.timestamp);
   }
 
   /** An empty packet of a 20 ms stream (`v` aligned): true when the numbers after it closed up over it; else its number stays a hole, played over when it is the stream's. */

@@ -256,13 +256,24 @@ export class RtpOutput {
 
   /**
    * A packet of the forwarded input that is not forwarded (telephone-event,
-   * comfort noise): the output skips no sequence number for it, since a gap
-   * would read as a loss (RFC 3550 §A.3).
+   * comfort noise, an empty packet): the output skips no sequence number for it,
+   * since a gap would read as a loss (RFC 3550 §A.3). One older than the newest
+   * forwarded (it came after the packet after it) was left its number already: an
+   * empty packet goes out on it (as the talker sent one there), so the listener's
+   * stream has no hole.
    */
-  dropInput(ssrc: number, seq: number): void {
+  dropInput(ssrc: number, seq: number, timestamp: number): void {
     if (ssrc !== this.inSsrc) return;
     const d = seqDiff(seq, this.inSeq);
-    if (d <= 0 || d > RESTART_SEQ_JUMP) return;
+    if (d < 0) {
+      if (-d >= 32 || seqDiff(seq, this.inFloor) < 0 || (this.inHeard & (1 << -d)) !== 0) return;
+      this.heard(d);
+      const packet = this.buffer(12);
+      writeRtpHeader(packet, this.pt, false, (seq + this.seqOff) & 0xffff, (timestamp + this.tsOff) >>> 0, this.ssrc);
+      this.spare = this.send(packet) === false ? packet : null;
+      return;
+    }
+    if (d === 0 || d > RESTART_SEQ_JUMP) return;
     this.heard(d);
     this.inSeq = seq;
     this.seqOff = (this.seqOff - 1) & 0xffff;

@@ -12,7 +12,9 @@
 // Telephone-event packets are not forwarded here (Parley takes the digits; in a
 // bridge a leg may relay them to the other, mixed or forwarded alike:
 // MixerParticipant.dtmfTo, RtpOutput.relayEvent), nor is comfort noise
-// (Parley does not negotiate it). While one leg sends nothing (silence
+// (Parley does not negotiate it), nor empty packets (their numbers close up: stream-splice.ts), but for
+// one that came after the packet after it: its number, kept, gets an empty packet (RtpOutput.dropInput),
+// not a hole the listener would take for a loss. While one leg sends nothing (silence
 // suppression, a digit, a stall) the other gets encoded silence from the tick
 // after three frames, as from a mixed room, so its stream never stops (but not
 // in the catch-up ticks of a stalled thread when they run before the packets that
@@ -218,10 +220,10 @@ export class TwoPartyForwarder {
   }
 
   /** @internal A packet of `from`'s that is not forwarded (telephone-event, comfort noise). */
-  dropped(from: MixerParticipant, ssrc: number, seq: number): void {
+  dropped(from: MixerParticipant, ssrc: number, seq: number, timestamp: number): void {
     const pair = this.pair;
     if (!pair) return;
-    (pair[0] === from ? pair[1] : pair[0]).output.dropInput(ssrc, seq);
+    (pair[0] === from ? pair[1] : pair[0]).output.dropInput(ssrc, seq, timestamp);
   }
 
   /** `tickMs`: the tick the packet came after (its frame belongs to the next). */
