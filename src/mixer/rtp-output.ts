@@ -45,6 +45,32 @@ export interface RtpOutputStats {
  */
 export type PacketSend = (packet: Buffer) => boolean | void;
 
+/** An input mapped onto the output stream: input (ssrc, seq, ts) + offsets = output. */
+interface InputMapping {
+  ssrc: number | null;
+  seqOff: number;
+  tsOff: number;
+  /** Newest input sequence number mapped (forwarded, or dropped on purpose). */
+  top: number;
+  /** Input older than this is not forwarded: it predates the mapping, or its output number was given away. */
+  floor: number;
+  /** Bit k: input top - k was forwarded (or dropped on purpose); for the packets that come after a hand-back (forwardLate). */
+  heardBits: number;
+}
+
+function newMapping(): InputMapping {
+  return { ssrc: null, seqOff: 0, tsOff: 0, top: 0, floor: 0, heardBits: 0 };
+}
+
+function copyMapping(to: InputMapping, from: InputMapping): void {
+  to.ssrc = from.ssrc;
+  to.seqOff = from.seqOff;
+  to.tsOff = from.tsOff;
+  to.top = from.top;
+  to.floor = from.floor;
+  to.heardBits = from.heardBits;
+}
+
 export class RtpOutput {
   readonly stats: RtpOutputStats = { mixed: 0, forwarded: 0, events: 0 };
   /** Sequence number of the next packet. */
@@ -59,23 +85,10 @@ export class RtpOutput {
   private forwarding = false;
   /** While forwarding, the mixer filled in for a paused input: it goes on doing so until the input is back. */
   private filling = false;
-  // Forwarding: input (ssrc, seq, ts) + offsets = output. inSsrc null: map on the next packet.
-  private inSsrc: number | null = null;
-  private seqOff = 0;
-  private tsOff = 0;
-  /** Newest input sequence number mapped (forwarded, or dropped on purpose). */
-  private inSeq = 0;
-  /** Input older than this is not forwarded: it predates the mapping, or its output number was given away. */
-  private inFloor = 0;
-  /** Bit k: input inSeq - k was forwarded (or dropped on purpose); for the packets that come after a hand-back (forwardLate). */
-  private inHeard = 0;
-  /** After endForward: the mapping that ended, for its input's packets that come too late (forwardLate); lateSsrc null: none. */
-  private lateSsrc: number | null = null;
-  private lateTop = 0;
-  private lateFloor = 0;
-  private lateHeard = 0;
-  private lateSeqOff = 0;
-  private lateTsOff = 0;
+  /** Forwarding: the input mapped onto this stream now (ssrc null: map on the next packet). */
+  private readonly live: InputMapping = newMapping();
+  /** After endForward: the mapping that ended, for its input's packets that come too late (forwardLate); ssrc null: none. */
+  private readonly late: InputMapping = newMapping();
   /** The last packet's buffer, when the transport released it: the next one of the same size is written into it. */
   private spare: Buffer | null = null;
   /** Bytes per packet for a listener that wants other than 20 ms (0: one frame per packet), and the bytes gathered for it. */
@@ -134,7 +147,7 @@ export class RtpOutput {
     this.lastTick = tickMs;
     this.marker = false;
     // Numbers were given out beside any forwarding mapping: the next forwarded packet is mapped afresh.
-    this.inSsrc = null;
+    this.live.ssrc = null;
     this.filling = this.forwarding;
   }
 
@@ -174,16 +187,16 @@ export class RtpOutput {
    * now, so the mixer goes on filling in until it is back (pausedAt).
    */
   beginForward(played: { ssrc: number; seq: number; ts: number } | null, paused: boolean): void {
-    this.inSsrc = null;
+    this.live.ssrc = null;
     if (played && this.lastTick !== null) {
-      this.inSsrc = played.ssrc;
-      this.seqOff = (this.seq - 1 - played.seq) & 0xffff;
-      this.tsOff = (this.lastTs - played.ts) >>> 0;
-      this.inSeq = played.seq;
-      this.inFloor = (played.seq + 1) & 0xffff;
-      this.inHeard = 1;
+      this.live.ssrc = played.ssrc;
+      this.live.seqOff = (this.seq - 1 - played.seq) & 0xffff;
+      this.live.tsOff = (this.lastTs - played.ts) >>> 0;
+      this.live.top = played.seq;
+      this.live.floor = (played.seq + 1) & 0xffff;
+      this.live.heardBits = 1;
     }
-    this.lateSsrc = null;
+    this.late.ssrc = null;
     this.forwarding = true;
     this.filling = paused;
   }
@@ -194,16 +207,16 @@ export class RtpOutput {
    * False when it was not sent (a duplicate, or older than this stream's mapping).
    */
   forward(ssrc: number, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number): boolean {
-    let d = ssrc === this.inSsrc ? seqDiff(seq, this.inSeq) : 0;
-    if (ssrc !== this.inSsrc || Math.abs(d) > RESTART_SEQ_JUMP) {
+    let d = ssrc === this.live.ssrc ? seqDiff(seq, this.live.top) : 0;
+    if (ssrc !== this.live.ssrc || Math.abs(d) > RESTART_SEQ_JUMP) {
       this.map(ssrc, seq, timestamp, tickMs);
       d = 1;
-    } else if (d === 0 || seqDiff(seq, this.inFloor) < 0) {
+    } else if (d === 0 || seqDiff(seq, this.live.floor) < 0) {
       // A duplicate of the newest, or older than what this stream already carries.
       return false;
     }
-    const outSeq = (seq + this.seqOff) & 0xffff;
-    const outTs = (timestamp + this.tsOff) >>> 0;
+    const outSeq = (seq + this.live.seqOff) & 0xffff;
+    const outTs = (timestamp + this.live.tsOff) >>> 0;
     const packet = this.buffer(12 + payload.length);
     writeRtpHeader(packet, this.pt, marker || this.marker, outSeq, outTs, this.ssrc);
     packet.set(payload, 12);
@@ -212,7 +225,7 @@ export class RtpOutput {
     this.heard(d);
     if (d > 0) {
       // The newest so far (a reordered older one changes nothing).
-      this.inSeq = seq;
+      this.live.top = seq;
       this.seq = (outSeq + 1) & 0xffff;
       this.lastTs = outTs;
       this.lastTick = tickMs + FRAME_MS;
@@ -222,10 +235,10 @@ export class RtpOutput {
     return true;
   }
 
-  /** Input `d` numbers after inSeq (before it: d < 0) went out: inHeard follows (before inSeq moves to it, when d > 0). */
+  /** Input `d` numbers after live.top (before it: d < 0) went out: live.heardBits follows (before live.top moves to it, when d > 0). */
   private heard(d: number): void {
-    if (d > 0) this.inHeard = d < 32 ? ((this.inHeard << d) | 1) >>> 0 : 1;
-    else if (-d < 32) this.inHeard = (this.inHeard | (1 << -d)) >>> 0;
+    if (d > 0) this.live.heardBits = d < 32 ? ((this.live.heardBits << d) | 1) >>> 0 : 1;
+    else if (-d < 32) this.live.heardBits = (this.live.heardBits | (1 << -d)) >>> 0;
   }
 
   /**
@@ -235,12 +248,12 @@ export class RtpOutput {
    * of the forwarding went (the listener's jitter buffer places it). False when not sent (not such a packet).
    */
   forwardLate(ssrc: number, seq: number, timestamp: number, payload: Uint8Array): boolean {
-    if (ssrc !== this.lateSsrc) return false;
-    const age = seqDiff(this.lateTop, seq);
-    if (age <= 0 || age >= 32 || seqDiff(seq, this.lateFloor) < 0 || (this.lateHeard & (1 << age)) !== 0) return false;
-    this.lateHeard = (this.lateHeard | (1 << age)) >>> 0;
+    if (ssrc !== this.late.ssrc) return false;
+    const age = seqDiff(this.late.top, seq);
+    if (age <= 0 || age >= 32 || seqDiff(seq, this.late.floor) < 0 || (this.late.heardBits & (1 << age)) !== 0) return false;
+    this.late.heardBits = (this.late.heardBits | (1 << age)) >>> 0;
     const packet = this.buffer(12 + payload.length);
-    writeRtpHeader(packet, this.pt, false, (seq + this.lateSeqOff) & 0xffff, (timestamp + this.lateTsOff) >>> 0, this.ssrc);
+    writeRtpHeader(packet, this.pt, false, (seq + this.late.seqOff) & 0xffff, (timestamp + this.late.tsOff) >>> 0, this.ssrc);
     packet.set(payload, 12);
     this.stats.forwarded++;
     this.spare = this.send(packet) === false ? packet : null;
@@ -263,22 +276,22 @@ export class RtpOutput {
    * stream has no hole.
    */
   dropInput(ssrc: number, seq: number, timestamp: number): void {
-    if (ssrc !== this.inSsrc) return;
-    const d = seqDiff(seq, this.inSeq);
+    if (ssrc !== this.live.ssrc) return;
+    const d = seqDiff(seq, this.live.top);
     if (d < 0) {
-      if (-d >= 32 || seqDiff(seq, this.inFloor) < 0 || (this.inHeard & (1 << -d)) !== 0) return;
+      if (-d >= 32 || seqDiff(seq, this.live.floor) < 0 || (this.live.heardBits & (1 << -d)) !== 0) return;
       this.heard(d);
       const packet = this.buffer(12);
-      writeRtpHeader(packet, this.pt, false, (seq + this.seqOff) & 0xffff, (timestamp + this.tsOff) >>> 0, this.ssrc);
+      writeRtpHeader(packet, this.pt, false, (seq + this.live.seqOff) & 0xffff, (timestamp + this.live.tsOff) >>> 0, this.ssrc);
       this.spare = this.send(packet) === false ? packet : null;
       return;
     }
     if (d === 0 || d > RESTART_SEQ_JUMP) return;
     this.heard(d);
-    this.inSeq = seq;
-    this.seqOff = (this.seqOff - 1) & 0xffff;
+    this.live.top = seq;
+    this.live.seqOff = (this.live.seqOff - 1) & 0xffff;
     // Older input would now map onto numbers already sent.
-    this.inFloor = (seq + 1) & 0xffff;
+    this.live.floor = (seq + 1) & 0xffff;
     // What follows starts a talkspurt after the left-out packets (RFC 3551 §4.1).
     this.marker = true;
   }
@@ -303,27 +316,27 @@ export class RtpOutput {
    * (§2.5.1.1). False when not sent: a duplicate, or older than the forwarding mapping.
    */
   relayEvent(ssrc: number, seq: number, timestamp: number, payload: Uint8Array, pt: number): boolean {
-    const mapped = this.forwarding && ssrc === this.inSsrc;
+    const mapped = this.forwarding && ssrc === this.live.ssrc;
     let outSeq: number;
     if (mapped) {
-      const d = seqDiff(seq, this.inSeq);
-      if (d === 0 || Math.abs(d) > RESTART_SEQ_JUMP || seqDiff(seq, this.inFloor) < 0) return false;
-      outSeq = (seq + this.seqOff) & 0xffff;
+      const d = seqDiff(seq, this.live.top);
+      if (d === 0 || Math.abs(d) > RESTART_SEQ_JUMP || seqDiff(seq, this.live.floor) < 0) return false;
+      outSeq = (seq + this.live.seqOff) & 0xffff;
       if (d > 0) {
-        this.inSeq = seq;
+        this.live.top = seq;
         this.seq = (outSeq + 1) & 0xffff;
       }
     } else {
       outSeq = this.seq;
       this.seq = (this.seq + 1) & 0xffff;
       // A number given out beside any forwarding mapping: the next forwarded packet is mapped afresh.
-      this.inSsrc = null;
+      this.live.ssrc = null;
     }
     const first = ssrc !== this.evSsrc || timestamp !== this.evIn;
     if (first) {
       this.evSsrc = ssrc;
       this.evIn = timestamp;
-      this.evOut = mapped ? (timestamp + this.tsOff) >>> 0 : this.lastTick === null ? this.lastTs : (this.lastTs + this.step) >>> 0;
+      this.evOut = mapped ? (timestamp + this.live.tsOff) >>> 0 : this.lastTick === null ? this.lastTs : (this.lastTs + this.step) >>> 0;
     }
     const packet = this.buffer(12 + payload.length);
     writeRtpHeader(packet, pt, first, outSeq, this.evOut, this.ssrc);
@@ -335,7 +348,7 @@ export class RtpOutput {
 
   /** The newest input sequence number this stream forwarded (the mixer must not play what came before it again), or null. */
   get lastForwarded(): number | null {
-    return this.inSsrc === null ? null : this.inSeq;
+    return this.live.ssrc === null ? null : this.live.top;
   }
 
   /**
@@ -344,13 +357,8 @@ export class RtpOutput {
    * frame that tick plays is the last one forwarded).
    */
   endForward(tickMs: number, playsNow = false): void {
-    this.lateSsrc = this.inSsrc;
-    this.lateTop = this.inSeq;
-    this.lateFloor = this.inFloor;
-    this.lateHeard = this.inHeard;
-    this.lateSeqOff = this.seqOff;
-    this.lateTsOff = this.tsOff;
-    this.inSsrc = null;
+    copyMapping(this.late, this.live);
+    this.live.ssrc = null;
     this.forwarding = false;
     this.filling = false;
     // A stream heard a frame or two ago was live (the gap is jitter): the mix
@@ -373,12 +381,12 @@ export class RtpOutput {
   private map(ssrc: number, seq: number, timestamp: number, tickMs: number): void {
     const frames = this.lastTick === null ? 1 : Math.max(1, (tickMs + FRAME_MS - this.lastTick) / FRAME_MS);
     const ts = (this.lastTs + frames * this.step) >>> 0;
-    this.inSsrc = ssrc;
-    this.seqOff = (this.seq - seq) & 0xffff;
-    this.tsOff = (ts - timestamp) >>> 0;
-    this.inSeq = (seq - 1) & 0xffff;
-    this.inFloor = seq;
-    this.inHeard = 0;
+    this.live.ssrc = ssrc;
+    this.live.seqOff = (this.seq - seq) & 0xffff;
+    this.live.tsOff = (ts - timestamp) >>> 0;
+    this.live.top = (seq - 1) & 0xffff;
+    this.live.floor = seq;
+    this.live.heardBits = 0;
     if (frames > 1) this.marker = true;
   }
 }
