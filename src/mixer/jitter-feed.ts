@@ -133,7 +133,7 @@ export class JitterFeed {
     // Refused as late after a hand-back, it may be one the other leg has not heard (TwoPartyForwarder.late).
     if (!this.buffer.push(v.seq, v.timestamp, v.payloadType, payload, nowMs)) this.owner.handedBack?.late(this.owner, v.seq, v.timestamp, payload);
     this.splice.took(v.seq, v.timestamp, nowMs);
-    this.owner.relay?.packet(this.owner, v.seq, v.timestamp, v.marker, payload, nowMs);
+    this.owner.relay?.packet(this.owner, v.seq, v.timestamp, v.marker, payload, nowMs, this.splice.skippedBefore);
   }
 
   /** An audio packet with no payload (of the leg's codec, or of the one a re-offer just left), `v` aligned: dropped and counted. */

@@ -206,10 +206,10 @@ export class RtpOutput {
    * tick at room time `tickMs`: the frame it carries belongs to the next tick.
    * False when it was not sent (a duplicate, or older than this stream's mapping).
    */
-  forward(ssrc: number, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number): boolean {
+  forward(ssrc: number, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number, overtook = false): boolean {
     let d = ssrc === this.live.ssrc ? seqDiff(seq, this.live.top) : 0;
     if (ssrc !== this.live.ssrc || Math.abs(d) > RESTART_SEQ_JUMP) {
-      this.map(ssrc, seq, timestamp, tickMs);
+      this.map(ssrc, seq, timestamp, tickMs, overtook);
       d = 1;
     } else if (d === 0 || seqDiff(seq, this.live.floor) < 0) {
       // A duplicate of the newest, or older than what this stream already carries.
@@ -377,15 +377,21 @@ export class RtpOutput {
     if (this.lastTick !== null) this.lastTick = tickMs;
   }
 
-  /** Maps a (new) input onto this stream: its packet follows the last one sent, the timestamp advanced by the room time between them. */
-  private map(ssrc: number, seq: number, timestamp: number, tickMs: number): void {
+  /**
+   * Maps a (new) input onto this stream: its packet follows the last one sent, the timestamp advanced by the room
+   * time between them. `overtook`: the input's number before it has not come yet (it overtook that packet, or that
+   * one was lost): a number and a frame are kept for it, so the first pair of a mapping arriving swapped does not
+   * lose its older packet, too old for the mapping (if it never comes, its hole is the talker's loss).
+   */
+  private map(ssrc: number, seq: number, timestamp: number, tickMs: number, overtook: boolean): void {
     const frames = this.lastTick === null ? 1 : Math.max(1, (tickMs + FRAME_MS - this.lastTick) / FRAME_MS);
-    const ts = (this.lastTs + frames * this.step) >>> 0;
+    const before = overtook ? 1 : 0;
+    const ts = (this.lastTs + (frames + before) * this.step) >>> 0;
     this.live.ssrc = ssrc;
-    this.live.seqOff = (this.seq - seq) & 0xffff;
+    this.live.seqOff = (this.seq + before - seq) & 0xffff;
     this.live.tsOff = (ts - timestamp) >>> 0;
     this.live.top = (seq - 1) & 0xffff;
-    this.live.floor = seq;
+    this.live.floor = (seq - before) & 0xffff;
     this.live.heardBits = 0;
     if (frames > 1) this.marker = true;
   }

@@ -89,9 +89,15 @@ export class StreamSplice {
    */
   late = false;
 
+  /** The last packet aligned came ahead of the stream's newest by more than one number: the one before it may still come (overtaken). */
+  skippedBefore = false;
+  /** The newest number aligned of the stream, any payload type (-1: none yet). */
+  private wireTop = -1;
+
   /** Moves `v`'s sequence number and timestamp onto the leg's one timeline (in place); `audio`: it is the stream's audio. */
   align(v: RtpView, nowMs: number, audio = true): void {
     this.late = false;
+    this.skippedBefore = false;
     if (v.ssrc !== this.ssrc) {
       this.lastSeq = -1;
       if (!audio) return;
@@ -126,6 +132,10 @@ export class StreamSplice {
     this.lastSeq = seq;
     v.seq = this.closed === 0 ? seq : this.closedUp(seq);
     if (this.tsShift !== 0) v.timestamp = (v.timestamp + this.tsShift) >>> 0;
+    // Numbers skipped before this packet (none of the stream's, any payload type, came with them yet).
+    const ahead = this.wireTop < 0 ? 1 : seqDiff(v.seq, this.wireTop);
+    this.skippedBefore = ahead >= 2;
+    if (ahead > 0) this.wireTop = v.seq;
   }
 
   /**

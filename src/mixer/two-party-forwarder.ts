@@ -54,7 +54,9 @@
 // one after it: the jitter buffer refuses it as late, and it goes to the listener
 // then, on the number the forwarding kept for it (late; RtpOutput.forwardLate),
 // not left a hole in its stream; one missing while the next is here waits a tick
-// (waitsFor), as a late one does.
+// (waitsFor), as a late one does. A packet mapped afresh (after a pause the mixer filled in, a
+// new source) that came before the talker's number before it keeps that number free for it
+// (RtpOutput.map): a first pair arriving swapped loses neither.
 import { FRAME_MS } from './frames.ts';
 import type { MixerParticipant } from './mixer-participant.ts';
 
@@ -199,11 +201,11 @@ export class TwoPartyForwarder {
    * @internal A packet of `from`'s audio, read at `rxMs` (called from its pushRtp). It came after the latest
    * tick due then, which may not have run yet: read after a stall, before the catch-up ticks (see above).
    */
-  packet(from: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, rxMs: number): void {
+  packet(from: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, rxMs: number, overtook = false): void {
     const pair = this.pair;
     if (!pair) return;
     const due = this.schedule.dueAt(rxMs);
-    this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, payload, due > this.tickMs ? due : this.tickMs);
+    this.send(from, pair[0] === from ? pair[1] : pair[0], seq, timestamp, marker, payload, due > this.tickMs ? due : this.tickMs, overtook);
   }
 
   /**
@@ -227,11 +229,11 @@ export class TwoPartyForwarder {
   }
 
   /** `tickMs`: the tick the packet came after (its frame belongs to the next). */
-  private send(from: MixerParticipant, to: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number): void {
+  private send(from: MixerParticipant, to: MixerParticipant, seq: number, timestamp: number, marker: boolean, payload: Uint8Array, tickMs: number, overtook = false): void {
     // A role set between two ticks takes effect at once; the next tick hands over to the mixer.
     if (!from.speaksToAll || to.deaf || !to.sending) return;
     const ssrc = from.inputSsrc;
     if (ssrc === null) return;
-    if (to.output.forward(ssrc, seq, timestamp, marker, payload, tickMs)) this.stats.forwarded++;
+    if (to.output.forward(ssrc, seq, timestamp, marker, payload, tickMs, overtook)) this.stats.forwarded++;
   }
 }

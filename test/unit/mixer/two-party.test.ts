@@ -144,6 +144,48 @@ describe('two-party forwarding (RoomMixer, manual clock)', () => {
     });
   }
 
+  // After a pause (the mixer filled in with silence, so the forwarding maps the talker afresh) the talker's first two
+  // packets arrive swapped: the mapping was made on the second, and the first, older than it, was dropped. Its number
+  // (not yet come when the second did) is now kept for it.
+  for (const pauseTicks of [6, 20]) {
+    it(`a talker resumes after ${pauseTicks} silent ticks with its first two packets swapped: the listener gets both, in order, no number missing`, () => {
+      const room = makeRoom();
+      const [a, b] = [new Phone(28), new Phone(29)];
+      const pa = room.join('a', a);
+      const pb = room.join('b', b);
+      room.run(10);
+      a.talking = false;
+      room.run(pauseTicks);
+      a.talking = true;
+      let held: Buffer | null = null;
+      for (let i = 0; i < 20; i++) {
+        const pkt = a.next()!;
+        if (i === 0) held = pkt;
+        else {
+          pa.pushRtp(pkt, performance.now());
+          if (held) pa.pushRtp(held, performance.now());
+          held = null;
+        }
+        pb.pushRtp(b.next()!, performance.now());
+        room.mixer.runTick();
+      }
+      assert.equal(room.mixer.stats.mode, 'forward');
+      // In sequence order, as b's jitter buffer plays them.
+      b.heard.sort((x, y) => ((x.seq - y.seq + 0x8000) & 0xffff) - 0x8000);
+      // No number missing (the listener's stream pauses for the talker's first silent frames: its timestamps jump there).
+      for (let i = 1; i < b.heard.length; i++) assert.equal((b.heard[i].seq - b.heard[i - 1].seq) & 0xffff, 1, `b: sequence at packet ${i}`);
+      // From the resumption on, a frame per packet: the kept number's packet between the one before and after it.
+      const resumed = framesHeard(b, a).indexOf(a.seq - 20);
+      assert.ok(resumed > 0, 'b heard the first packet after the pause');
+      for (let i = resumed; i < b.heard.length; i++) assert.equal((b.heard[i].timestamp - b.heard[i - 1].timestamp) >>> 0, STEP, `b: timestamp at packet ${i}`);
+      // Every frame of a's, once, in order (silence between while it paused).
+      const frames = framesHeard(b, a).filter((f) => f >= 0);
+      for (let i = 1; i < frames.length; i++) assert.equal(frames[i], frames[i - 1] + 1, `frame ${i}: ${frames.join(' ')}`);
+      assert.equal(frames.at(-1), a.seq - 1, "b has heard a's newest frame");
+      room.mixer.close();
+    });
+  }
+
   it('a forwarded leg hangs up: the other is mixed from the next tick, its stream continuous', () => {
     const room = makeRoom();
     const [a, b] = [new Phone(22), new Phone(23)];
