@@ -12,17 +12,17 @@
 // this runs while calls may already be up.
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { finalizeRecording, postProcessFiles, postProcessingUnfinished, runFinalizeSteps, type FinalizeStep } from './finalize-recording.ts';
+import { postProcessFiles, postProcessingUnfinished, runFinalizeSteps, type FinalizeStep } from './finalize-recording.ts';
 import type { FinalizeMarks } from './finalize-marks.ts';
 import { pathInside } from './file-names.ts';
 import type { FileEntry, RecordingMetadata, TimePoint } from './metadata.ts';
 import type { PostProcessor } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
-import { WAV_HEADER_BYTES, wavHeader } from './wav-disk-file.ts';
+import { WAV_HEADER_BYTES } from './wav-disk-file.ts';
+import { filesOf, finalizeRepaired, repairSealed, repairWav } from './repair-files.ts';
 import { FILE_HEADER_BYTES } from './encryption/chunk-format.ts';
 import type { Logger } from '../util/logger.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
-import { repairEncrypted } from './encryption/repair-encrypted.ts';
 import { processAlive } from '../util/process-alive.ts';
 import { holdsRecordingDir } from './dir-lock.ts';
 
@@ -168,26 +168,7 @@ async function recoverOne(o: RecoverOptions, id: string, marked: boolean, unenco
     for (const i of [...meta.pauses, ...meta.masks]) i.end ??= end;
     meta.errors.push('interrupted: the process stopped while recording; repaired at the next start');
   }
-  meta.state = 'closed';
-  const sidecar = new SidecarWriter(sidecarPath, { error: (err) => o.log.error({ err, recording: id }, 'sidecar write failed') });
-  const save = async (): Promise<boolean> => {
-    meta.updatedAt = new Date().toISOString();
-    return sidecar.write(meta);
-  };
-  const written = await finalizeRecording({
-    id,
-    meta,
-    files,
-    closed: [],
-    pathOf: (f) => pathInside(o.dir, f),
-    postProcessor: o.postProcessor,
-    save,
-    onProgress: () => undefined,
-    steps: o.steps,
-    recovered: true,
-    beforeFinal: async () => o.marks?.begin(id).catch((err: unknown) => o.log.warn({ err, recording: id }, 'finalize mark not written')),
-    stepFailed: (step, err) => o.log.error({ err, recording: id, step }, 'a step after finalization failed'),
-  });
+  const written = await finalizeRepaired(o, id, meta, files);
   // Its final sidecar not written (the disk still full): not signed nor reported now; the next start tries again.
   if (!written) o.log.error({ recording: id }, 'unfinished recording repaired, but its sidecar could not be written: left for the next start');
   else o.log.info({ recording: id, interrupted, durationMs: meta.durationMs }, 'unfinished recording repaired and finalized');
@@ -245,59 +226,6 @@ async function settleUnnamedStems(o: RecoverOptions, id: string, meta: Recording
   }
 }
 
-function filesOf(id: string, meta: RecordingMetadata): string[] {
-  const files: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...meta.legs.flatMap((l) => l.stems)];
-  return [...files.filter((f) => f.lost === undefined).map((f) => f.file), ...meta.postProcessed.map((p) => p.file), `${id}.json`];
-}
-
-/**
- * Sets the header to the whole sample frames on disk (cutting a partial one off)
- * and the entry's duration to them. A file without a complete header holds no
- * audio anyone can play: it is removed and the entry says so.
- */
-async function repairWav(o: RecoverOptions, f: FileEntry): Promise<void> {
-  const path = pathInside(o.dir, f.file);
-  const size = await stat(path).then(
-    (s) => s.size,
-    () => -1,
-  );
-  if (size < WAV_HEADER_BYTES) {
-    if (size >= 0) await rm(path, { force: true });
-    f.lost ??= size < 0 ? 'missing after an interruption' : 'removed: no complete header after an interruption';
-    f.durationMs = 0;
-    return;
-  }
-  const block = 2 * f.channels;
-  const data = size - WAV_HEADER_BYTES;
-  const claim = data - (data % block);
-  const fh = await open(path, 'r+');
-  try {
-    if (claim !== data) await fh.truncate(WAV_HEADER_BYTES + claim);
-    await fh.write(wavHeader(claim, f.sampleRate, f.channels), 0, WAV_HEADER_BYTES, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  f.durationMs = Math.round((claim / block / f.sampleRate) * 1000);
-}
-
-/** repairWav for an encrypted file: a torn last chunk cut off, the trailer appended (repair-encrypted.ts). */
-async function repairSealed(o: RecoverOptions, f: FileEntry, key: Buffer, meta: RecordingMetadata): Promise<void> {
-  const path = pathInside(o.dir, f.file);
-  const size = await stat(path).then(
-    (s) => s.size,
-    () => -1,
-  );
-  if (size < 32) {
-    if (size >= 0) await rm(path, { force: true });
-    f.lost ??= size < 0 ? 'missing after an interruption' : 'removed: no complete header after an interruption';
-    f.durationMs = 0;
-    return;
-  }
-  const r = await repairEncrypted(path, key, f.file);
-  if (r.cutBytes > 0) meta.errors.push(`${f.file}: a torn chunk of ${r.cutBytes} bytes was cut off after an interruption`);
-  f.durationMs = Math.round((r.plainBytes / (2 * r.channels) / r.sampleRate) * 1000);
-}
 
 /**
  * When the recording stopped, from what it wrote: the latest of the start plus
