@@ -109,6 +109,11 @@ export interface RecordingMetadata {
   pid?: number;
   /** The process stopped without closing it (kill -9, power loss): finalized at the next start. */
   interrupted?: boolean;
+  /**
+   * No sidecar was ever written (its writes failed: a full disk) and the process stopped: this one was made
+   * at the next start from the files alone (adopt-orphans.ts); `errors` says what is and is not known.
+   */
+  recoveredWithoutMetadata?: true;
   /** Write failures (a full disk): when each began and ended; the files hold silence for audio that could not wait. */
   writeFailures?: { file: string; error: string; at: string; resumedAt: string | null }[];
   /** Ticks the room never handed over, written as silence (timeline-gaps.ts); absent: none. */

@@ -23,7 +23,7 @@
 import { FRAME_MS, samplesPerFrame, type FrameSource, type MixTick, type TickSink } from '../mixer/frames.ts';
 import type { Logger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
-import { compactTime, pathInside, safeName } from './file-names.ts';
+import { newRecordingId, pathInside } from './file-names.ts';
 import { newMetadata, noteWriteFailure, noteWriteResumed, type HoldDirection, type LegInfo, type RecordingMetadata, type TimePoint, type TransferNote } from './metadata.ts';
 export type { LegInfo };
 import { finalizeRecording, runFinalizeSteps, stepLogger } from './finalize-recording.ts';
@@ -78,7 +78,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> implements TickSink {
     this.n = samplesPerFrame(options.sampleRate);
     if (!Number.isInteger(this.n) || this.n <= 0) throw new RangeError(`bad room rate ${options.sampleRate}`);
     const started = new Date();
-    this.id = `${safeName(options.roomId, 48)}-${compactTime(started)}-${Math.random().toString(16).slice(2, 8)}`;
+    this.id = newRecordingId(options.roomId, started);
     this.finalized = new Promise((r) => (this.resolveFinalized = r));
     this.whenClosed = new Promise((r) => (this.resolveClosed = r));
     const keys = options.encryption?.newRecording(options.dir, this.id) ?? null;

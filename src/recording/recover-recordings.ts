@@ -7,6 +7,8 @@
 // are those of key files (a kill while `<id>.key` was written or rotated).
 // A stem on disk the sidecar does not name (an older Parley's kill between creating it and
 // the sidecar naming it) is removed when it holds no audio, else kept; `errors` says which.
+// WAVs that no sidecar names at all (every sidecar write of their recording failed) are
+// adopted as a recording without metadata (adopt-orphans.ts).
 // Post-processing cut short by a stop or a kill is resumed, also in a sidecar an older
 // Parley wrote 'failed' for that reason (stopFailure). All file I/O is asynchronous:
 // this runs while calls may already be up.
@@ -20,6 +22,7 @@ import type { PostProcessor } from './post-processor.ts';
 import { SidecarWriter } from './sidecar-writer.ts';
 import { WAV_HEADER_BYTES } from './wav-disk-file.ts';
 import { filesOf, finalizeRepaired, repairSealed, repairWav } from './repair-files.ts';
+import { adoptOrphans } from './adopt-orphans.ts';
 import { FILE_HEADER_BYTES } from './encryption/chunk-format.ts';
 import type { Logger } from '../util/logger.ts';
 import type { RecordingEncryption } from './encryption/recording-encryption.ts';
@@ -87,6 +90,8 @@ export async function recoverRecordings(o: RecoverOptions): Promise<RecoveredRec
       o.log.error({ err, recording: id }, 'an interrupted recording could not be repaired');
     }
   }
+  // WAVs no sidecar names at all (a recording whose every sidecar write failed): adopted (adopt-orphans.ts).
+  if (!o.stopped?.()) out.push(...(await adoptOrphans(o, names, (file) => ownerOf(file.slice(0, -'.wav'.length), sidecars) !== null, locked)));
   return out;
 }
 
