@@ -58,7 +58,8 @@ export async function adoptOrphans(o: RecoverOptions, names: string[], owned: (f
     if (o.isOurs(id)) continue;
     if (o.stopped?.()) break;
     try {
-      const r = await adoptOne(o, id, files, present.has(keyFileName(id)));
+      const siprec = names.filter((n) => n.startsWith(`${id}.metadata-`) && n.endsWith('.xml'));
+      const r = await adoptOne(o, id, files, present.has(keyFileName(id)), siprec);
       if (r) out.push(r);
     } catch (err) {
       o.log.error({ err, recording: id, files: files.map((f) => f.file) }, 'WAVs without a sidecar could not be adopted: left as they are');
@@ -87,7 +88,8 @@ export function orphansOf(names: string[], owned: (file: string) => boolean): Ma
   return groups;
 }
 
-async function adoptOne(o: RecoverOptions, id: string, files: OrphanFile[], hasKey: boolean): Promise<RecoveredRecording | null> {
+/** `siprec`: the recording's SIPREC metadata versions on disk (Recorder.writeCompanion writes them whatever the sidecar's fate). */
+async function adoptOne(o: RecoverOptions, id: string, files: OrphanFile[], hasKey: boolean, siprec: string[]): Promise<RecoveredRecording | null> {
   const started = startOfRecordingId(id);
   if (!started) throw new Error(`${id}: not a recording id (no start time in it)`);
   const heads = await Promise.all(files.map((f) => headOf(pathInside(o.dir, f.file))));
@@ -108,6 +110,8 @@ async function adoptOne(o: RecoverOptions, id: string, files: OrphanFile[], hasK
     return null;
   }
   const meta = metadataOf(id, started, sampleRate, files, sealed);
+  // The sidecar's siprec section (participants, streams, versions) cannot be rebuilt from them without reading the XML as the session did.
+  for (const f of siprec) meta.errors.push(`${f}: a SIPREC metadata version of this recording: kept as it is, not listed nor signed`);
   const entries: FileEntry[] = [meta.mix, ...(meta.stereo ? [meta.stereo] : []), ...meta.legs.flatMap((l) => l.stems)];
   const onDisk = entries.filter((e) => e.lost === undefined);
   if (sealed) {

@@ -8,7 +8,7 @@
 // key does not unwrap (left untouched until a start with the right master key).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,10 +151,15 @@ describe('recovery adopts the WAVs of a recording that no sidecar names', () => 
     assert.deepEqual(other.found, []);
     assert.deepEqual(readdirSync(unlocked).filter((f) => !f.startsWith('.')).map((f) => [f, sha(join(unlocked, f))]), before, 'nothing changed without the lock');
 
+    // A SIPREC metadata version the recording wrote beside its audio (not a sidecar: it is written whatever the disk did to those).
+    const version = `${rec.id}.metadata-1.xml`;
+    writeFileSync(join(dir, version), '<recording xmlns="urn:ietf:params:xml:ns:recording:1"/>\n');
     const { compliance, found } = await nextStart(t, dir);
     assert.deepEqual(found, [rec.id], 'the recording is adopted and reported');
     const m = sidecarOf(dir, rec.id);
     checkAdoptedSidecar(m, rec);
+    assert.ok(m.errors.some((e) => e.startsWith(`${version}: `) && e.includes('kept')), 'the SIPREC metadata version kept and said to be unlisted');
+    assert.ok(existsSync(join(dir, version)));
     const listed = [m.mix, m.stereo!, ...m.legs.flatMap((l) => l.stems)].map((e) => e.file).sort();
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.wav')).sort(), listed, 'every WAV on disk is listed');
     for (const e of [m.mix, m.stereo!, ...m.legs.map((l) => l.stems[0]!)]) {
