@@ -94,6 +94,12 @@ export class SiprecStreams {
     const offered = splitOffer(sdp);
     if (offered.length === 0) throw new SdpNegotiationError('no m-line in the offer', 304);
     const reoffer = this.body !== '';
+    // RFC 3264 §8: a new offer keeps every m-line of the previous one (a stream is removed
+    // by port 0, never by leaving its line out); an answer must have as many m-lines as its
+    // offer, so such an offer cannot be answered: refused before anything changes.
+    if (reoffer && offered.length < this.slots.length) {
+      throw new SdpNegotiationError(`the re-offer has ${offered.length} m-lines, fewer than the ${this.slots.length} of the session (RFC 3264 §8)`, 399);
+    }
     const plans: Planned[] = [];
     try {
       for (const o of offered) plans.push(await this.plan(this.slots[o.index], o, reoffer));

@@ -64,14 +64,14 @@ export class RawSrc {
     this.target = `sip:srs@127.0.0.1:${sipPort}`;
   }
 
-  private send(method: string, contentType: string | null, body: string, extra: string[] = []): void {
-    const n = method === 'ACK' ? 1 : this.cseq;
+  private send(method: string, contentType: string | null, body: string, extra: string[] = [], ackOf = 1, branchOf = method): void {
+    const n = method === 'ACK' ? ackOf : this.cseq;
     // A Buffer: RawSipClient turns every line end of a string into CRLF, which would change the body's length.
     this.ua.send(
       this.sipPort,
       Buffer.from([
         `${method} ${this.target} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${this.ua.port};branch=z9hG4bK-adv-${method}-${n}-${this.callId.slice(11, 20)}`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${this.ua.port};branch=z9hG4bK-adv-${branchOf}-${n}-${this.callId.slice(11, 20)}`,
         'Max-Forwards: 70',
         `From: <sip:src@127.0.0.1>;tag=src-${process.pid}`,
         `To: <sip:srs@127.0.0.1>${this.toTag ? `;tag=${this.toTag}` : ''}`,
@@ -96,6 +96,20 @@ export class RawSrc {
       this.send('ACK', null, '');
     }
     return statusOf(res);
+  }
+
+  /** A re-INVITE: its final response (the one with its CSeq; a retransmitted earlier one is passed over), ACKed. */
+  async reinvite(contentType: string | null, body = ''): Promise<string> {
+    this.cseq++;
+    const n = this.cseq;
+    this.send('INVITE', contentType, body);
+    for (;;) {
+      const res = await this.ua.nextMatching(/^SIP\/2\.0 [2-6]\d\d /, 10_000);
+      if (!new RegExp(`\r\nCSeq:\\s*${n} INVITE\r\n`, 'i').test(res)) continue;
+      // A non-2xx is ACKed in its INVITE's transaction (its branch), a 2xx in a new one (RFC 3261 §17.1.1.3, §13.2.2.4).
+      this.send('ACK', null, '', [], n, statusOf(res) < 300 ? 'ACK' : 'INVITE');
+      return res;
+    }
   }
 
   /** An in-dialog request; its final response's status. */
