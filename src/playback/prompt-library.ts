@@ -158,19 +158,29 @@ export class PromptLibrary {
   }
 
   private async decodePrompt(name: string, path: string, sampleRate: number): Promise<Clip> {
+    let notWav: PromptError | null = null;
     if (path.toLowerCase().endsWith('.wav')) {
       const header = await readWav(path, true).catch((err: unknown) => {
-        throw new PromptError('UNREADABLE', `prompt '${name}' is not a readable WAV: ${(err as Error).message}`, name, {
-          cause: err,
-        });
+        notWav = new PromptError('UNREADABLE', `prompt '${name}' is not a readable WAV: ${(err as Error).message}`, name, { cause: err });
+        return null;
       });
       // 16-bit PCM at the room rate is used as is (downmixed here if stereo); anything
       // else goes through the cache once.
-      if (isPlainPcm16(header) && header.sampleRate === sampleRate) {
+      if (header && isPlainPcm16(header) && header.sampleRate === sampleRate) {
         return { samples: await this.readMono(path, sampleRate, name), sampleRate, label: name, fromCache: false };
       }
     }
-    const cached = await this.cache.fileAtRate(path, sampleRate, name);
+    // A .wav that is no RIFF WAV (an MP3 or an A-law file renamed, as prompt sets often come)
+    // is given to ffmpeg, which goes by the content, not the name; when ffmpeg cannot read it
+    // either, the WAV reader's error says best what is wrong with it.
+    const cached = await this.cache.fileAtRate(path, sampleRate, name).catch((err: unknown) => {
+      if (notWav) {
+        this.log.warn({ prompt: name, err: (err as Error).message }, 'prompt named .wav is neither a WAV nor audio ffmpeg reads');
+        throw notWav;
+      }
+      throw err;
+    });
+    if (notWav) this.log.warn({ prompt: name }, 'prompt named .wav is no WAV file; played as ffmpeg read it (rename it to its format)');
     const samples = await this.readMono(cached.path, sampleRate, name);
     return { samples, sampleRate, label: name, fromCache: cached.fromCache };
   }

@@ -183,6 +183,20 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
     assert.ok(clips.every((c) => c.samples.length === clips[0].samples.length && purity(c.samples, 16000, 523, 800, 6400) > 0.95));
   });
 
+  it('an MP3 named .wav (a renamed prompt) plays what it holds, through ffmpeg; a .wav ffmpeg cannot read either stays UNREADABLE', async () => {
+    const wav = join(root, 'renamed-source.wav');
+    execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', wav, 'synth', '1', 'sine', '440']);
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-i', wav, '-f', 'mp3', join(prompts, 'renamed.wav')]);
+    for (const rate of [8000, 16000]) {
+      const c = await lib.load({ prompt: 'renamed' }, rate);
+      // About 1 s (an MP3 encoder pads a little at the ends), the 440 Hz tone throughout the middle.
+      assert.ok(Math.abs(c.samples.length / rate - 1) < 0.1, `${rate} Hz: ${c.samples.length} samples`);
+      assert.ok(purity(c.samples, rate, 440, rate * 0.1, rate * 0.8) > 0.95, `${rate} Hz: the 440 Hz tone`);
+    }
+    writeFileSync(join(prompts, 'junk.wav'), Buffer.alloc(3000, 0x5a));
+    await assert.rejects(lib.load({ prompt: 'junk' }, 8000), (e: unknown) => e instanceof PromptError && e.code === 'UNREADABLE' && /not a readable WAV/.test(e.message));
+  });
+
   it('a DTMF tone prompt is read back as the right digits by Goertzel, frame by frame', async () => {
     const frames = await pullAll(lib.createPlayer({ tone: { kind: 'dtmf', digits: '90#', toneMs: 100, gapMs: 100 } }, { sampleRate: 48000 }));
     assert.equal(frames.length, 30);
