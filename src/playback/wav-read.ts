@@ -15,6 +15,9 @@ export interface DecodedWav extends WavInfo {
   samples: Int16Array;
 }
 
+/** Channels a WAV prompt may have (7.1 and a little more); a header that says more is corrupt. */
+const MAX_CHANNELS = 16;
+
 /** True when Parley can use the file without ffmpeg (PCM 16-bit little-endian). */
 export function isPlainPcm16(info: WavInfo): boolean {
   return info.audioFormat === 1 && info.bitDepth === 16;
@@ -54,6 +57,10 @@ export function readWav(path: string, headerOnly = false, maxBytes = 64 * 1024 *
     reader.on('error', fail);
     reader.on('format', (f: wav.Format) => {
       info = { audioFormat: f.audioFormat, sampleRate: f.sampleRate, channels: f.channels, bitDepth: f.bitDepth };
+      // A header the reader takes whatever it says: 0 channels would divide by zero when
+      // downmixed, 65535 make a prompt of no samples that plays as nothing at all.
+      if (f.channels < 1 || f.channels > MAX_CHANNELS) return fail(new Error(`WAV header says ${f.channels} channels`));
+      if (f.sampleRate < 1) return fail(new Error('WAV header says a sample rate of 0'));
       if (headerOnly || !isPlainPcm16(info)) finish();
     });
     reader.on('data', (d: Buffer) => {

@@ -2,7 +2,7 @@
 // what the player yields is checked as audio against the source.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -195,6 +195,19 @@ describe('PromptLibrary with real ffmpeg and espeak-ng', () => {
     }
     writeFileSync(join(prompts, 'junk.wav'), Buffer.alloc(3000, 0x5a));
     await assert.rejects(lib.load({ prompt: 'junk' }, 8000), (e: unknown) => e instanceof PromptError && e.code === 'UNREADABLE' && /not a readable WAV/.test(e.message));
+  });
+
+  it('a WAV whose header says 0 or 65535 channels fails its play UNREADABLE, naming the channels, instead of playing nothing', async () => {
+    const good = join(root, 'channels-source.wav');
+    execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', good, 'synth', '1', 'sine', '440']);
+    for (const channels of [0, 65535]) {
+      const b = readFileSync(good);
+      assert.equal(b.toString('ascii', 12, 16), 'fmt ', 'sox writes fmt first');
+      b.writeUInt16LE(channels, 22);
+      writeFileSync(join(prompts, `ch${channels}.wav`), b);
+      await assert.rejects(lib.load({ prompt: `ch${channels}` }, 8000), (e: unknown) => e instanceof PromptError && e.code === 'UNREADABLE' && new RegExp(`${channels} channels`).test(e.message));
+    }
+    assert.ok(purity((await lib.load({ prompt: 'tone8k' }, 8000)).samples, 8000, 440) > 0.95, 'a good WAV still plays');
   });
 
   it('a DTMF tone prompt is read back as the right digits by Goertzel, frame by frame', async () => {
