@@ -116,6 +116,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
         if (result.stop) return { flow: name, reason: 'completed' };
       }
       if (!next) {
+        // The call ended under the flow's last step (the caller hung up in a closing menu): the
+        // flow did not run to its end. Steps that end the call themselves return `stop`.
+        if (this.endedReason !== null || this.call.ended) return { flow: name, reason: 'call-ended' };
         // The end of a flow ends the call, as in jambonz: nothing is left to do with it.
         if (!this.call.ended) this.call.hangup();
         return { flow: name, reason: 'completed' };

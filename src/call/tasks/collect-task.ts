@@ -84,9 +84,12 @@ export async function askWithRetries(
 ): Promise<TaskResult> {
   const attempts = 1 + (p.retries ?? collectDefaults.retries);
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (killed() || ctx.call.ended) return { stop: true };
+    // The call ended under the step (the caller hung up): no result of its own, so the session
+    // reports the flow as the call's end ('call-ended'), not as completed, as after a play.
+    if (killed() || ctx.call.ended) return {};
     const got = await promptAndCollect(ctx, step, p.prompt, collect, register);
-    const result = killed() ? 'stop' : take(got, attempt);
+    if (killed() || ctx.call.ended) return {};
+    const result = take(got, attempt);
     if (result === 'stop') return { stop: true };
     if (result) return result;
     if (attempt < attempts && p.invalidPrompt) await playInvalidPrompt(ctx, step, p.invalidPrompt, register);

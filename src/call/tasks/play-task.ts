@@ -14,7 +14,8 @@ export class PlayTask implements Task {
   ) {}
 
   async exec(ctx: TaskContext): Promise<TaskResult> {
-    if (this.killed || ctx.call.ended) return { stop: true };
+    // Nothing to play to a call that ended: the session reports its end ('call-ended').
+    if (this.killed || ctx.call.ended) return {};
     const { bargeIn = false, target = 'caller', notice = false, ...spec } = this.params;
     // The call marks a notice in its recording, and writes it there when only the caller hears it.
     const handle = ctx.call.play(spec, { target, bargeIn, notice });
