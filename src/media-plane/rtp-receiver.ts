@@ -9,7 +9,7 @@
 // object, no closures per packet (Node allocates the Buffer and rinfo).
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { rtpWellFormed } from '../mixer/rtp.ts';
+import { rtpPayloadLength, rtpWellFormed } from '../mixer/rtp.ts';
 import type { EndpointMedia, EndpointStats, RtcpContext, RtpEndpointOptions } from './rtp-endpoint.ts';
 import { RtpSourceLatch } from './rtp-source-latch.ts';
 import { SSRC_HOLD, SSRC_SWITCH, SsrcProbation } from './ssrc-probation.ts';
@@ -133,11 +133,14 @@ export class RtpReceiver {
       // Not played (RFC 3550 §5.1: a receiver ignores payload types it does not understand), but
       // one of the stream's own, from the peer, holds a number of its sequence: an RFC 6263 §4.6
       // keep-alive (an empty packet of a payload type not negotiated, numbered and timestamped in
-      // the stream), or comfort noise a gateway sends un-negotiated. Dropped here, its number was a
-      // hole the jitter buffer concealed as a lost frame; the mixer takes it as a packet that
-      // brings no frame instead (onSkip; MixerParticipant.pushRtp: its number is played over).
+      // the stream). Dropped here, its number was a hole the jitter buffer concealed as a lost
+      // frame; the mixer takes it as a packet that brings no frame instead (onSkip;
+      // MixerParticipant.pushRtp: its number is played over). Only an empty one: a packet with a
+      // payload of a type never negotiated is nobody's keep-alive, and one numbered as the
+      // peer's next packet (a forgery from its address) would have that packet's audio played
+      // over (test/e2e/adversary-rtcp.test.ts).
       const skip = this.opts.onSkip;
-      if (skip !== undefined && ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0 === this.ssrcs.ssrc && this.source.isPeer(rinfo)) skip(pkt, now);
+      if (skip !== undefined && rtpPayloadLength(pkt) === 0 && ((pkt[8] << 24) | (pkt[9] << 16) | (pkt[10] << 8) | pkt[11]) >>> 0 === this.ssrcs.ssrc && this.source.isPeer(rinfo)) skip(pkt, now);
       return;
     }
     if (!this.source.accepts(rinfo, this.lastRxMs)) {

@@ -82,13 +82,13 @@ export class JitterFeed {
 
   /**
    * A packet that is not audio (telephone-event, an unknown payload type): the forwarder skips its number.
-   * `noFrame`: of a payload type the mixer does not play (an RFC 6263 §4.6 keep-alive's, not negotiated;
-   * comfort noise): it brings no frame, so like an empty packet it takes no place in the stream.
+   * An empty one (an RFC 6263 §4.6 keep-alive, of a payload type negotiated or not) brings no frame, so it
+   * takes no place in the stream.
    */
-  skipped(v: RtpView, noFrame = false): void {
+  skipped(v: RtpView): void {
     // (A reframed or split stream's numbers are the grid's, not the wire's: the forwarder skips nothing for these.)
     if (this.reframer.reframing || this.splitter.splitting) return;
-    if ((noFrame || v.payloadEnd === v.payloadOffset) && this.closeUp(v)) return; // a keep-alive (RFC 6263 §4.6): as if never sent
+    if (v.payloadEnd === v.payloadOffset && this.closeUp(v)) return; // a keep-alive (RFC 6263 §4.6): as if never sent
     this.owner.relay?.dropped(this.owner, v.ssrc, v.seq, v.timestamp);
   }
 

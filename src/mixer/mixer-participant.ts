@@ -267,7 +267,7 @@ export class MixerParticipant extends TypedEmitter<MixerParticipantEvents> {
     }
     if (v.payloadType !== this.media.audioPt && v.payloadType !== this.oldAudioPt) {
       if (this.oldStream?.pt === v.payloadType && payload.length === 0) this.feed.empty(v); // no keep-alive: an empty audio packet
-      else if (this.oldStream?.pt !== v.payloadType || !this.oldStream.take(v.seq, payload, this.tail)) this.feed.skipped(v, this.oldStream?.pt !== v.payloadType);
+      else if (this.oldStream?.pt !== v.payloadType || !this.oldStream.take(v.seq, payload, this.tail)) this.feed.skipped(v);
       return;
     }
     this.oldStream?.close(); // the new codec's first packet: the old one's time is over
