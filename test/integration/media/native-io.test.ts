@@ -59,7 +59,7 @@ describe('batched RTP I/O through the parley-udp addon (real UDP)', () => {
     const src = await rawSocket();
     const room = await engine.createRoom('native-burst');
     try {
-      const legs = [];
+      const legs: Awaited<ReturnType<typeof room.createLeg>>['leg'][] = [];
       for (let i = 0; i < 40; i++) legs.push((await room.createLeg(offer(src.address().port), { id: `l${i}` })).leg);
       const before0 = io.counters;
       // All sent within one task of this thread: the thread reads them after it, all ready at once.
@@ -67,7 +67,12 @@ describe('batched RTP I/O through the parley-udp addon (real UDP)', () => {
       await waitFor('the burst read', () => io.counters.packetsIn - before0.packetsIn >= legs.length, 5000);
       const got = io.counters;
       assert.ok(got.batches - before0.batches <= 4, `${legs.length} packets took ${got.batches - before0.batches} wake-ups`);
-      for (let i = 0; i < legs.length; i++) assert.equal(legs[i].endpoint!.stats.packetsIn, 1, `leg ${i} took ${legs[i].endpoint!.stats.packetsIn} packets`);
+      // A leg's first SSRC is on probation (ssrc-probation.ts): its first packet is taken with its
+      // second, numbered in sequence. Each leg's second packet, then each leg took its two.
+      for (let i = 0; i < legs.length; i++) src.send(buildRtp({ payloadType: 0, seq: 2, timestamp: 320, ssrc: 0x1000 + i, payload: Buffer.alloc(160, 0xff) }), legs[i].endpoint!.port, '127.0.0.1');
+      await waitFor('the second burst read', () => io.counters.packetsIn - before0.packetsIn >= 2 * legs.length, 5000);
+      await waitFor('every leg took its two', () => legs.every((l) => l.endpoint!.stats.packetsIn >= 2) || undefined, 5000).catch(() => undefined);
+      for (let i = 0; i < legs.length; i++) assert.equal(legs[i].endpoint!.stats.packetsIn, 2, `leg ${i} took ${legs[i].endpoint!.stats.packetsIn} packets`);
     } finally {
       src.close();
       room.close();
@@ -109,8 +114,11 @@ describe('batched RTP I/O through the parley-udp addon (real UDP)', () => {
       const huge = buildRtp({ payloadType: 0, seq: 1, timestamp: 160, ssrc: 0xbeef, payload: Buffer.alloc(9000, 0xff) });
       src.send(huge, port, '127.0.0.1');
       await waitFor('the oversized datagram counted', () => leg.endpoint!.stats.malformed === 1, 5000);
+      // The next two (a first SSRC is taken with its second packet in sequence: ssrc-probation.ts).
       src.send(buildRtp({ payloadType: 0, seq: 2, timestamp: 320, ssrc: 0xbeef, payload: Buffer.alloc(160, 0xff) }), port, '127.0.0.1');
-      await waitFor('the next packet taken', () => leg.endpoint!.stats.packetsIn === 1, 5000);
+      src.send(buildRtp({ payloadType: 0, seq: 3, timestamp: 480, ssrc: 0xbeef, payload: Buffer.alloc(160, 0xff) }), port, '127.0.0.1');
+      await waitFor('the next packets taken', () => leg.endpoint!.stats.packetsIn === 2, 5000);
+      assert.equal(leg.endpoint!.stats.malformed, 1, 'only the oversized one is malformed');
       assert.deepEqual(leg.endpoint!.destination, { ip: '127.0.0.1', port: src.address().port }, 'latched to the sender');
     } finally {
       src.close();
