@@ -1,4 +1,4 @@
-// parley-tests: beside (judges no real-time audio: BYEs, their Reason, rosters and Redis keys; run beside other test files, scripts/run-tests.sh)
+// Runs in the serial stage (scripts/run-tests.sh): it kills cluster nodes with kill -9 while other cluster files (127.0.0.2–4, Redis) would run beside it; in this session's last CI, cluster-webrtc-routes failed right after it there.
 // A pipe whose other node dies (kill -9): each node ends its own pipes to a
 // lost node, whichever survivor reaps it. The room's owner killed: the caller
 // piped in from another node gets a BYE (Reason: Q.850 41 "room owner lost"), and its recording
